@@ -1,0 +1,23 @@
+//go:build tools
+
+// Package tools pins modules that the module proxy only serves at specific
+// versions. Without these imports `go mod tidy` would drop or move a pin that
+// no production package imports yet (see ../shared/backends.md).
+package tools
+
+import (
+	_ "github.com/aws/aws-lambda-go/lambda"
+	_ "github.com/aws/aws-sdk-go-v2/aws"
+	_ "github.com/aws/aws-sdk-go-v2/config"
+	_ "github.com/aws/aws-sdk-go-v2/credentials"
+	_ "github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
+	_ "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	_ "github.com/aws/aws-sdk-go-v2/service/sqs"
+	_ "github.com/awslabs/goformation/v7"
+	_ "cloud.google.com/go/firestore"
+	_ "cloud.google.com/go/pubsub/v2"
+	_ "github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	_ "github.com/cloudevents/sdk-go/v2"
+	_ "github.com/stripe/stripe-go/v76"
+	_ "go.etcd.io/bbolt"
+)
