@@ -1,0 +1,158 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func (s *Store) RecordEvent(ctx context.Context, ev playback.InboxEvent) (stored playback.InboxEvent, created bool, err error) {
+	err = s.update(ctx, "RecordEvent", func(tx *bbolt.Tx) error {
+		k := key(ev.Source, ev.ID)
+		stored, err = get[playback.InboxEvent](tx, bucketInbox, k, "event", ev.ID)
+		if err == nil || !playback.IsCode(err, playback.CodeNotFound) {
+			return err
+		}
+		stored, created = ev, true
+		return put(tx, bucketInbox, k, ev)
+	})
+	return stored, created, err
+}
+
+func (s *Store) GetEvent(ctx context.Context, source, id string) (ev playback.InboxEvent, err error) {
+	err = s.view(ctx, "GetEvent", func(tx *bbolt.Tx) error {
+		ev, err = get[playback.InboxEvent](tx, bucketInbox, key(source, id), "event", id)
+		return err
+	})
+	return ev, err
+}
+
+func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, expiresAt time.Time) error {
+	return s.update(ctx, "MarkEventProcessed", func(tx *bbolt.Tx) error {
+		k := key(source, id)
+		ev, err := get[playback.InboxEvent](tx, bucketInbox, k, "event", id)
+		if err != nil || !ev.ProcessedAt.IsZero() {
+			return err
+		}
+		ev.ProcessedAt, ev.ExpiresAt = at, expiresAt
+		return put(tx, bucketInbox, k, ev)
+	})
+}
+
+func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBefore time.Time, limit int) (out []playback.InboxEvent, err error) {
+	err = s.view(ctx, "ListPendingEvents", func(tx *bbolt.Tx) error {
+		prefix := key(source, "")
+		c := tx.Bucket(bucketInbox).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			ev, err := get[playback.InboxEvent](tx, bucketInbox, k, "event", string(k))
+			if err != nil {
+				return err
+			}
+			if ev.ProcessedAt.IsZero() && ev.ReceivedAt.Before(receivedBefore) {
+				out = append(out, ev)
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b playback.InboxEvent) int { return a.ReceivedAt.Compare(b.ReceivedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, err
+}
+
+func (s *Store) PutEdge(ctx context.Context, e playback.Edge) error {
+	return s.update(ctx, "PutEdge", func(tx *bbolt.Tx) error { return put(tx, bucketEdges, []byte(e.ID), e) })
+}
+
+func (s *Store) GetEdge(ctx context.Context, id string) (e playback.Edge, err error) {
+	err = s.view(ctx, "GetEdge", func(tx *bbolt.Tx) error {
+		e, err = get[playback.Edge](tx, bucketEdges, []byte(id), "edge", id)
+		return err
+	})
+	return e, err
+}
+
+func (s *Store) UpdateEdge(ctx context.Context, id string, fn func(*playback.Edge) error) (e playback.Edge, err error) {
+	err = s.update(ctx, "UpdateEdge", func(tx *bbolt.Tx) error {
+		e, err = get[playback.Edge](tx, bucketEdges, []byte(id), "edge", id)
+		if err != nil {
+			return err
+		}
+		before := e
+		if err := fn(&e); err != nil {
+			if errors.Is(err, playback.ErrNoChange) {
+				e = before
+				return nil
+			}
+			return err
+		}
+		e.ID = id
+		return put(tx, bucketEdges, []byte(id), e)
+	})
+	return e, err
+}
+
+func (s *Store) ListEdges(ctx context.Context) (out []playback.Edge, err error) {
+	err = s.view(ctx, "ListEdges", func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketEdges).ForEach(func(k, _ []byte) error {
+			e, err := get[playback.Edge](tx, bucketEdges, k, "edge", string(k))
+			out = append(out, e)
+			return err
+		})
+	})
+	return out, err
+}
+
+func (s *Store) SaveProgress(ctx context.Context, p playback.Progress) (applied bool, err error) {
+	err = s.update(ctx, "SaveProgress", func(tx *bbolt.Tx) error {
+		k := key(p.AccountID, p.TitleID)
+		old, err := get[playback.Progress](tx, bucketProgress, k, "progress", p.TitleID)
+		if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+			return err
+		}
+		if err == nil && !p.DeviceTime.After(old.DeviceTime) {
+			return nil
+		}
+		applied = true
+		return put(tx, bucketProgress, k, p)
+	})
+	return applied, err
+}
+
+func (s *Store) GetProgress(ctx context.Context, accountID, titleID string) (p playback.Progress, err error) {
+	err = s.view(ctx, "GetProgress", func(tx *bbolt.Tx) error {
+		p, err = get[playback.Progress](tx, bucketProgress, key(accountID, titleID), "progress", titleID)
+		return err
+	})
+	return p, err
+}
+
+func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (prev playback.SessionQoE, applied bool, err error) {
+	err = s.update(ctx, "SaveSessionQoE", func(tx *bbolt.Tx) error {
+		prev, err = get[playback.SessionQoE](tx, bucketQoE, []byte(q.SessionID), "session_qoe", q.SessionID)
+		if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+			return err
+		}
+		if err == nil && !q.DeviceTime.After(prev.DeviceTime) {
+			return nil
+		}
+		applied = true
+		return put(tx, bucketQoE, []byte(q.SessionID), q)
+	})
+	return prev, applied, err
+}
+
+func (s *Store) GetSessionQoE(ctx context.Context, sessionID string) (q playback.SessionQoE, err error) {
+	err = s.view(ctx, "GetSessionQoE", func(tx *bbolt.Tx) error {
+		q, err = get[playback.SessionQoE](tx, bucketQoE, []byte(sessionID), "session_qoe", sessionID)
+		return err
+	})
+	return q, err
+}

@@ -1,0 +1,129 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"sort"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (sess playback.Session, err error) {
+	err = s.update(ctx, "AcquireLease", func(tx *bbolt.Tx) error {
+		existing, err := get[playback.Session](tx, bucketSessions, []byte(req.SessionID), "session", req.SessionID)
+		switch {
+		case err == nil && existing.Active(req.Now):
+			sess = existing
+			return nil
+		case err == nil:
+			return playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended", req.SessionID)
+		case !playback.IsCode(err, playback.CodeNotFound):
+			return err
+		}
+		active, err := activeSessions(tx, req.AccountID, req.Now, true)
+		if err != nil {
+			return err
+		}
+		if len(active) >= req.Limit {
+			e := playback.Errorf(playback.CodeConflict, "stream_limit",
+				"account has %d active streams, plan allows %d", len(active), req.Limit)
+			e.Details = &playback.ConflictDetails{Limit: req.Limit, Sessions: active}
+			return e
+		}
+		sess = playback.Session{
+			ID: req.SessionID, AccountID: req.AccountID, DeviceID: req.DeviceID, TitleID: req.TitleID,
+			StartedAt: req.Now, LastSeenAt: req.Now, ExpiresAt: req.Now.Add(req.TTL),
+		}
+		if err := put(tx, bucketSessions, []byte(sess.ID), sess); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketAccountSessions).Put(key(req.AccountID, sess.ID), nil)
+	})
+	return sess, err
+}
+
+// activeSessions lists the account's active sessions, oldest first. With
+// prune it drops index entries of sessions that no longer hold a lease, so
+// the scan stays as short as the account's live sessions.
+func activeSessions(tx *bbolt.Tx, accountID string, now time.Time, prune bool) ([]playback.Session, error) {
+	idx := tx.Bucket(bucketAccountSessions)
+	prefix := key(accountID, "")
+	var active []playback.Session
+	var stale [][]byte
+	c := idx.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		id := string(k[len(prefix):])
+		sess, err := get[playback.Session](tx, bucketSessions, []byte(id), "session", id)
+		if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+			return nil, err
+		}
+		if err == nil && sess.Active(now) {
+			active = append(active, sess)
+			continue
+		}
+		stale = append(stale, append([]byte(nil), k...))
+	}
+	if prune {
+		for _, k := range stale {
+			if err := idx.Delete(k); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sort.Slice(active, func(i, j int) bool { return active[i].StartedAt.Before(active[j].StartedAt) })
+	return active, nil
+}
+
+func (s *Store) GetSession(ctx context.Context, id string) (sess playback.Session, err error) {
+	err = s.view(ctx, "GetSession", func(tx *bbolt.Tx) error {
+		sess, err = get[playback.Session](tx, bucketSessions, []byte(id), "session", id)
+		return err
+	})
+	return sess, err
+}
+
+func (s *Store) ListActiveSessions(ctx context.Context, accountID string, now time.Time) (out []playback.Session, err error) {
+	err = s.view(ctx, "ListActiveSessions", func(tx *bbolt.Tx) error {
+		out, err = activeSessions(tx, accountID, now, false)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.Time) (sess playback.Session, err error) {
+	err = s.update(ctx, "ExtendLease", func(tx *bbolt.Tx) error {
+		sess, err = get[playback.Session](tx, bucketSessions, []byte(id), "session", id)
+		if err != nil {
+			return err
+		}
+		if !sess.Active(now) {
+			return playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended", id)
+		}
+		if expiresAt.After(sess.ExpiresAt) {
+			sess.ExpiresAt = expiresAt
+		}
+		if now.After(sess.LastSeenAt) {
+			sess.LastSeenAt = now
+		}
+		return put(tx, bucketSessions, []byte(id), sess)
+	})
+	return sess, err
+}
+
+func (s *Store) EndSession(ctx context.Context, id, reason string, now time.Time) (sess playback.Session, err error) {
+	err = s.update(ctx, "EndSession", func(tx *bbolt.Tx) error {
+		sess, err = get[playback.Session](tx, bucketSessions, []byte(id), "session", id)
+		if err != nil || !sess.EndedAt.IsZero() {
+			return err
+		}
+		sess.EndedAt, sess.EndReason = now, reason
+		if err := put(tx, bucketSessions, []byte(id), sess); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketAccountSessions).Delete(key(sess.AccountID, id))
+	})
+	return sess, err
+}

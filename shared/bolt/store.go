@@ -1,0 +1,204 @@
+// Package bolt is the embedded, persistent default Store on a bbolt file.
+// bbolt serialises writers, so every multi-record rule (the stream limit,
+// version gates) is a read-check-write inside one Update transaction.
+package bolt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+var _ playback.Store = (*Store)(nil)
+
+var (
+	bucketPlans           = []byte("plans")
+	bucketTitles          = []byte("titles")
+	bucketAccounts        = []byte("accounts")
+	bucketCustomers       = []byte("customers")
+	bucketSessions        = []byte("sessions")
+	bucketAccountSessions = []byte("account_sessions") // accountID \x00 sessionID -> nil
+	bucketInbox           = []byte("inbox")            // source \x00 id -> InboxEvent
+	bucketEdges           = []byte("edges")
+	bucketProgress        = []byte("progress") // accountID \x00 titleID -> Progress
+	bucketQoE             = []byte("session_qoe")
+	allBuckets            = [][]byte{bucketPlans, bucketTitles, bucketAccounts, bucketCustomers, bucketSessions,
+		bucketAccountSessions, bucketInbox, bucketEdges, bucketProgress, bucketQoE}
+)
+
+// Store is a playback.Store on one bbolt file.
+type Store struct {
+	db *bbolt.DB
+}
+
+// Open opens (creating if needed) the store at path. Only one process may
+// hold the file; a second Open waits up to a second and fails.
+func Open(path string) (*Store, error) {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("bolt.Open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bolt.Open: create buckets: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close releases the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+func key(parts ...string) []byte {
+	n := len(parts) - 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, p...)
+	}
+	return b
+}
+
+func get[T any](tx *bbolt.Tx, bucket, k []byte, kind, id string) (T, error) {
+	var v T
+	raw := tx.Bucket(bucket).Get(k)
+	if raw == nil {
+		return v, playback.NotFound(kind, id)
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("decode %s %q: %w", kind, id, err)
+	}
+	return v, nil
+}
+
+func put(tx *bbolt.Tx, bucket, k []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucket).Put(k, raw)
+}
+
+func (s *Store) view(ctx context.Context, op string, fn func(*bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bolt.%s: %w", op, err)
+	}
+	if err := s.db.View(fn); err != nil {
+		return wrap(op, err)
+	}
+	return nil
+}
+
+func (s *Store) update(ctx context.Context, op string, fn func(*bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bolt.%s: %w", op, err)
+	}
+	if err := s.db.Update(fn); err != nil {
+		return wrap(op, err)
+	}
+	return nil
+}
+
+// wrap keeps domain errors as they are (their codes reach clients) and
+// marks everything else as a storage failure.
+func wrap(op string, err error) error {
+	var e *playback.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return fmt.Errorf("bolt.%s: %w", op, err)
+}
+
+func (s *Store) PutPlan(ctx context.Context, p playback.Plan) error {
+	return s.update(ctx, "PutPlan", func(tx *bbolt.Tx) error { return put(tx, bucketPlans, []byte(p.ID), p) })
+}
+
+func (s *Store) GetPlan(ctx context.Context, id string) (p playback.Plan, err error) {
+	err = s.view(ctx, "GetPlan", func(tx *bbolt.Tx) error {
+		p, err = get[playback.Plan](tx, bucketPlans, []byte(id), "plan", id)
+		return err
+	})
+	return p, err
+}
+
+func (s *Store) PutTitle(ctx context.Context, t playback.Title) error {
+	return s.update(ctx, "PutTitle", func(tx *bbolt.Tx) error { return put(tx, bucketTitles, []byte(t.ID), t) })
+}
+
+func (s *Store) GetTitle(ctx context.Context, id string) (t playback.Title, err error) {
+	err = s.view(ctx, "GetTitle", func(tx *bbolt.Tx) error {
+		t, err = get[playback.Title](tx, bucketTitles, []byte(id), "title", id)
+		return err
+	})
+	return t, err
+}
+
+func (s *Store) PutAccount(ctx context.Context, a playback.Account) error {
+	return s.update(ctx, "PutAccount", func(tx *bbolt.Tx) error { return put(tx, bucketAccounts, []byte(a.ID), a) })
+}
+
+func (s *Store) GetAccount(ctx context.Context, id string) (a playback.Account, err error) {
+	err = s.view(ctx, "GetAccount", func(tx *bbolt.Tx) error {
+		a, err = get[playback.Account](tx, bucketAccounts, []byte(id), "account", id)
+		return err
+	})
+	return a, err
+}
+
+func (s *Store) UpdateAccount(ctx context.Context, id string, fn func(*playback.Account) error) (a playback.Account, err error) {
+	err = s.update(ctx, "UpdateAccount", func(tx *bbolt.Tx) error {
+		a, err = get[playback.Account](tx, bucketAccounts, []byte(id), "account", id)
+		if err != nil {
+			return err
+		}
+		before := a
+		before.Devices = append([]playback.Device(nil), a.Devices...)
+		before.Subscriptions = append([]playback.Subscription(nil), a.Subscriptions...)
+		if err := fn(&a); err != nil {
+			if errors.Is(err, playback.ErrNoChange) {
+				a = before
+				return nil
+			}
+			return err
+		}
+		a.ID = id
+		return put(tx, bucketAccounts, []byte(id), a)
+	})
+	return a, err
+}
+
+func (s *Store) LinkCustomer(ctx context.Context, customerID, accountID string) error {
+	return s.update(ctx, "LinkCustomer", func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketCustomers).Put([]byte(customerID), []byte(accountID))
+	})
+}
+
+func (s *Store) AccountIDByCustomer(ctx context.Context, customerID string) (id string, err error) {
+	err = s.view(ctx, "AccountIDByCustomer", func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketCustomers).Get([]byte(customerID))
+		if v == nil {
+			return playback.NotFound("customer", customerID)
+		}
+		id = string(v)
+		return nil
+	})
+	return id, err
+}

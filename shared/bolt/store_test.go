@@ -1,0 +1,44 @@
+package bolt_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/storetest"
+)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) playback.Store {
+		s, err := bolt.Open(filepath.Join(t.TempDir(), "playplane.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestPersistsAcrossRestart(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "playplane.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutPlan(t.Context(), playback.Plan{ID: "basic", MaxStreams: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := s.GetPlan(t.Context(), "basic")
+	if err != nil || p.MaxStreams != 1 {
+		t.Fatalf("after reopen GetPlan = %+v, %v", p, err)
+	}
+}

@@ -1,0 +1,244 @@
+// Package httpx is the HTTP edge shared by every function: strict JSON
+// decoding with a body cap, typed error responses, request ids and
+// structured logs on every line.
+package httpx
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// DefaultMaxBody caps request bodies; the largest legitimate request (a
+// Stripe event) is far below it.
+const DefaultMaxBody = 64 << 10
+
+// ReadBody reads at most max bytes of the request body. A larger body is a
+// too_large error, never silently truncated.
+func ReadBody(r *http.Request, max int64) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		return nil, playback.Errorf(playback.CodeInvalid, "body_unreadable", "reading body: %v", err)
+	}
+	if int64(len(body)) > max {
+		return nil, playback.Errorf(playback.CodeTooLarge, "body_too_large", "request body exceeds %d bytes", max)
+	}
+	return body, nil
+}
+
+// DecodeJSON decodes the body into dst: at most max bytes, exactly one JSON
+// value, no unknown fields.
+func DecodeJSON(r *http.Request, dst any, max int64) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return playback.Errorf(playback.CodeInvalid, "content_type", "Content-Type must be application/json, got %q", ct)
+	}
+	body, err := ReadBody(r, max)
+	if err != nil {
+		return err
+	}
+	return Unmarshal(body, dst)
+}
+
+// Unmarshal is the strict decoding of DecodeJSON on bytes in hand.
+func Unmarshal(body []byte, dst any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return playback.Errorf(playback.CodeInvalid, "body_empty", "request body is empty")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return playback.Errorf(playback.CodeInvalid, "malformed_json", "malformed JSON at byte %d", syn.Offset)
+		case errors.As(err, &typ):
+			return playback.Errorf(playback.CodeInvalid, "wrong_type", "field %q must be %s", typ.Field, typ.Type)
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return playback.Errorf(playback.CodeInvalid, "unknown_field", "%s", strings.TrimPrefix(err.Error(), "json: "))
+		default:
+			return playback.Errorf(playback.CodeInvalid, "malformed_json", "%v", err)
+		}
+	}
+	if dec.More() {
+		return playback.Errorf(playback.CodeInvalid, "malformed_json", "trailing data after the JSON value")
+	}
+	return nil
+}
+
+// WriteJSON writes v with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ErrorBody is the JSON shape of every error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is what clients branch on: code (one per HTTP status) and
+// reason (the rule that failed).
+type ErrorDetail struct {
+	Code      playback.Code `json:"code"`
+	Reason    string        `json:"reason,omitempty"`
+	Message   string        `json:"message"`
+	Details   any           `json:"details,omitempty"`
+	RequestID string        `json:"request_id,omitempty"`
+}
+
+// WriteError answers err as a typed error. Internal causes are logged, not
+// shown.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	e := playback.AsError(err)
+	status := playback.HTTPStatus(e.Code)
+	msg := e.Message
+	log := Logger(r.Context())
+	if status >= 500 {
+		log.ErrorContext(r.Context(), "request failed", "code", e.Code, "reason", e.Reason, "err", err)
+		if e.Code == playback.CodeInternal || msg == "" {
+			msg = "internal error; retry later"
+		}
+		retry := e.RetryAfter
+		if retry <= 0 {
+			retry = 1e9
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()))))
+	} else {
+		log.InfoContext(r.Context(), "request rejected", "code", e.Code, "reason", e.Reason, "msg", e.Message)
+	}
+	if msg == "" {
+		msg = string(e.Code)
+	}
+	WriteJSON(w, status, ErrorBody{Error: ErrorDetail{Code: e.Code, Reason: e.Reason, Message: msg,
+		Details: e.Details, RequestID: RequestID(r.Context())}})
+}
+
+// HandlerFunc is an HTTP handler that returns its error instead of writing
+// it, so every failure goes through WriteError.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := f(w, r); err != nil {
+		WriteError(w, r, err)
+	}
+}
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyLogger
+)
+
+// RequestID returns the request id of ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(keyRequestID).(string)
+	return id
+}
+
+// Logger returns the request-scoped logger (carrying request_id), or the
+// default logger outside a request.
+func Logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(keyLogger).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// WithLogger returns ctx carrying log, for bus consumers that want the same
+// per-message logging as requests.
+func WithLogger(ctx context.Context, log *slog.Logger) context.Context {
+	return context.WithValue(ctx, keyLogger, log)
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if !(c == '-' || c == '_' || c == '.' || c == ':' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// Middleware gives every request an id (kept from X-Request-Id or the
+// platform's trace header when well-formed), a logger that stamps it on
+// every line, an access log line, and turns panics into 500s.
+func Middleware(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			id = playback.NewID("req")
+		}
+		fields := []any{"request_id", id}
+		if trace := traceID(r); trace != "" {
+			fields = append(fields, "trace_id", trace)
+		}
+		reqLog := log.With(fields...)
+		ctx := context.WithValue(context.WithValue(r.Context(), keyRequestID, id), keyLogger, reqLog)
+		r = r.WithContext(ctx)
+		w.Header().Set("X-Request-Id", id)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				reqLog.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p))
+				if !rec.wrote {
+					WriteError(rec, r, errors.New("panic"))
+				}
+			}
+			reqLog.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// traceID reads AWS X-Ray or Google Cloud trace headers.
+func traceID(r *http.Request) string {
+	if v := r.Header.Get("X-Amzn-Trace-Id"); v != "" {
+		return v
+	}
+	if v := r.Header.Get("X-Cloud-Trace-Context"); v != "" {
+		if i := strings.IndexByte(v, '/'); i > 0 {
+			return v[:i]
+		}
+		return v
+	}
+	return ""
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

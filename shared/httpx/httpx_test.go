@@ -1,0 +1,118 @@
+package httpx_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func TestDecodeJSON(t *testing.T) {
+	t.Parallel()
+	type body struct {
+		TitleID string `json:"title_id"`
+		Count   int    `json:"count"`
+	}
+	for _, tc := range []struct {
+		name       string
+		body       string
+		wantCode   playback.Code
+		wantReason string
+	}{
+		{"valid", `{"title_id":"t1","count":2}`, "", ""},
+		{"malformed", `{"title_id":`, playback.CodeInvalid, "malformed_json"},
+		{"unknown field", `{"title_id":"t1","admin":true}`, playback.CodeInvalid, "unknown_field"},
+		{"wrong type", `{"count":"two"}`, playback.CodeInvalid, "wrong_type"},
+		{"trailing value", `{"title_id":"t1"} {"title_id":"t2"}`, playback.CodeInvalid, "malformed_json"},
+		{"empty", ``, playback.CodeInvalid, "body_empty"},
+		{"oversized", `{"title_id":"` + strings.Repeat("x", 200) + `"}`, playback.CodeTooLarge, "body_too_large"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
+			var dst body
+			err := httpx.DecodeJSON(r, &dst, 100)
+			if tc.wantCode == "" {
+				if err != nil || dst.TitleID != "t1" || dst.Count != 2 {
+					t.Fatalf("DecodeJSON = %+v, %v", dst, err)
+				}
+				return
+			}
+			var pe *playback.Error
+			if !errors.As(err, &pe) || pe.Code != tc.wantCode || pe.Reason != tc.wantReason {
+				t.Fatalf("DecodeJSON error = %v, want %s/%s", err, tc.wantCode, tc.wantReason)
+			}
+		})
+	}
+}
+
+func TestErrorsCarryCodeAndRequestID(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	h := httpx.Middleware(log, httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		switch r.URL.Path {
+		case "/conflict":
+			e := playback.Errorf(playback.CodeConflict, "stream_limit", "too many")
+			e.Details = map[string]int{"limit": 2}
+			return e
+		case "/internal":
+			return errors.New("database password is hunter2")
+		case "/panic":
+			panic("boom")
+		}
+		return nil
+	}))
+	for _, tc := range []struct {
+		name, path string
+		status     int
+		code       playback.Code
+	}{
+		{"typed conflict", "/conflict", 409, playback.CodeConflict},
+		{"internal hides cause", "/internal", 500, playback.CodeInternal},
+		{"panic", "/panic", 500, playback.CodeInternal},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+		req.Header.Set("X-Request-Id", "req-abc")
+		h.ServeHTTP(rec, req)
+		var body httpx.ErrorBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%s: %v in %q", tc.name, err, rec.Body.String())
+		}
+		if rec.Code != tc.status || body.Error.Code != tc.code || body.Error.RequestID != "req-abc" {
+			t.Fatalf("%s: %d %+v", tc.name, rec.Code, body)
+		}
+		if strings.Contains(rec.Body.String(), "hunter2") {
+			t.Fatalf("%s: internal cause leaked: %s", tc.name, rec.Body.String())
+		}
+		if tc.status >= 500 && rec.Header().Get("Retry-After") == "" {
+			t.Fatalf("%s: 5xx without Retry-After", tc.name)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil || rec["request_id"] != "req-abc" {
+			t.Fatalf("log line without request id: %s", line)
+		}
+	}
+}
+
+func TestForgedRequestIDReplaced(t *testing.T) {
+	t.Parallel()
+	h := httpx.Middleware(slog.New(slog.DiscardHandler), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("X-Request-Id", "evil\nInjected: header")
+	h.ServeHTTP(rec, req)
+	if got := rec.Header().Get("X-Request-Id"); !strings.HasPrefix(got, "req_") {
+		t.Fatalf("request id = %q, want a generated one", got)
+	}
+}

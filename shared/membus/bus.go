@@ -1,0 +1,273 @@
+// Package membus is the in-process bus for local runs and tests. It keeps
+// the delivery semantics of the cloud queues the functions meet in
+// production: at-least-once, batches, per-message retry with a delay,
+// dead-lettering after a number of attempts, and messages published before
+// anyone subscribes are kept until someone does.
+package membus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+var _ playback.Bus = (*Bus)(nil)
+
+// Config tunes delivery.
+type Config struct {
+	MaxBatch    int           // messages per handler call (SQS allows 10)
+	MaxAttempts int           // deliveries before a message is dead-lettered
+	RetryDelay  time.Duration // wait before a retried message is delivered again
+	// MaxPending caps queued messages per topic; Publish fails with
+	// CodeUnavailable past it instead of growing memory without bound.
+	MaxPending int
+}
+
+func (c *Config) defaults() {
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 10
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 5
+	}
+	if c.RetryDelay <= 0 {
+		c.RetryDelay = 100 * time.Millisecond
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 1 << 20
+	}
+}
+
+// Bus is an in-process playback.Bus.
+type Bus struct {
+	cfg    Config
+	mu     sync.Mutex
+	cond   *sync.Cond
+	topics map[string]*topic
+	closed bool
+	wg     sync.WaitGroup
+}
+
+type topic struct {
+	ready    []playback.Message // deliverable now, in publish order
+	delayed  []delayed          // retries waiting for their delay
+	inFlight int
+	dead     []playback.Message
+	handlers int
+}
+
+type delayed struct {
+	msg playback.Message
+	at  time.Time
+}
+
+// New returns an empty bus.
+func New(cfg Config) *Bus {
+	cfg.defaults()
+	b := &Bus{cfg: cfg, topics: map[string]*topic{}}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *Bus) topic(name string) *topic {
+	t := b.topics[name]
+	if t == nil {
+		t = &topic{}
+		b.topics[name] = t
+	}
+	return t
+}
+
+// Publish enqueues msgs on topic. Messages get an id if they lack one.
+func (b *Bus) Publish(ctx context.Context, name string, msgs ...playback.Message) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("membus.Publish: %w", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return playback.Unavailable(errors.New("bus closed"), "membus.Publish")
+	}
+	t := b.topic(name)
+	if len(t.ready)+len(t.delayed)+len(msgs) > b.cfg.MaxPending {
+		return playback.Unavailable(errors.New("queue full"), "membus.Publish: topic %s has %d pending", name, len(t.ready))
+	}
+	now := time.Now()
+	for _, m := range msgs {
+		if m.ID == "" {
+			m.ID = playback.NewID("msg")
+		}
+		m.PublishTime = now
+		m.DeliveryAttempt = 0
+		m.Data = slices.Clone(m.Data)
+		t.ready = append(t.ready, m)
+	}
+	b.cond.Broadcast()
+	return nil
+}
+
+// Subscribe starts a consumer of topic that runs until ctx ends or the bus
+// closes. Several subscribers of one topic compete for its messages, like
+// Lambda pollers on one queue.
+func (b *Bus) Subscribe(ctx context.Context, name string, h playback.BatchHandler) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return playback.Unavailable(errors.New("bus closed"), "membus.Subscribe")
+	}
+	b.topic(name).handlers++
+	b.wg.Add(1)
+	stop := context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		b.cond.Broadcast()
+		b.mu.Unlock()
+	})
+	go func() {
+		defer b.wg.Done()
+		defer stop()
+		b.consume(ctx, name, h)
+	}()
+	return nil
+}
+
+func (b *Bus) consume(ctx context.Context, name string, h playback.BatchHandler) {
+	for {
+		batch, ok := b.next(ctx, name)
+		if !ok {
+			return
+		}
+		retry := b.handle(ctx, name, h, batch)
+		b.settle(name, batch, retry)
+	}
+}
+
+// handle calls h, turning a panic into a retry of the whole batch so one
+// bad handler call cannot take the process down or lose messages.
+func (b *Bus) handle(ctx context.Context, name string, h playback.BatchHandler, batch []playback.Message) (retry []string) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.ErrorContext(ctx, "bus handler panicked", "topic", name, "panic", fmt.Sprint(p))
+			retry = make([]string, len(batch))
+			for i, m := range batch {
+				retry[i] = m.ID
+			}
+		}
+	}()
+	return h(context.WithoutCancel(ctx), batch)
+}
+
+// next blocks until messages are deliverable, then takes up to MaxBatch.
+func (b *Bus) next(ctx context.Context, name string) ([]playback.Message, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.topic(name)
+	for {
+		if b.closed || ctx.Err() != nil {
+			return nil, false
+		}
+		b.promote(t, time.Now())
+		if len(t.ready) > 0 {
+			n := min(len(t.ready), b.cfg.MaxBatch)
+			batch := slices.Clone(t.ready[:n])
+			t.ready = slices.Delete(t.ready, 0, n)
+			t.inFlight += n
+			for i := range batch {
+				batch[i].DeliveryAttempt++
+			}
+			return batch, true
+		}
+		if len(t.delayed) > 0 {
+			wait := time.Until(t.delayed[0].at)
+			timer := time.AfterFunc(wait, func() {
+				b.mu.Lock()
+				b.cond.Broadcast()
+				b.mu.Unlock()
+			})
+			b.cond.Wait()
+			timer.Stop()
+			continue
+		}
+		b.cond.Wait()
+	}
+}
+
+// promote moves retries whose delay has passed back to the ready queue.
+func (b *Bus) promote(t *topic, now time.Time) {
+	i := 0
+	for ; i < len(t.delayed) && !t.delayed[i].at.After(now); i++ {
+		t.ready = append(t.ready, t.delayed[i].msg)
+	}
+	t.delayed = slices.Delete(t.delayed, 0, i)
+}
+
+func (b *Bus) settle(name string, batch []playback.Message, retry []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.topic(name)
+	t.inFlight -= len(batch)
+	at := time.Now().Add(b.cfg.RetryDelay)
+	for _, m := range batch {
+		if !slices.Contains(retry, m.ID) {
+			continue
+		}
+		if m.DeliveryAttempt >= b.cfg.MaxAttempts {
+			slog.Error("bus message dead-lettered", "topic", name, "message_id", m.ID, "attempts", m.DeliveryAttempt)
+			t.dead = append(t.dead, m)
+			continue
+		}
+		t.delayed = append(t.delayed, delayed{msg: m, at: at})
+	}
+	b.cond.Broadcast()
+}
+
+// DeadLetters returns the messages of topic that exhausted their attempts.
+func (b *Bus) DeadLetters(name string) []playback.Message {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.topic(name).dead)
+}
+
+// Idle waits until every topic that has a subscriber has nothing queued,
+// delayed or in flight — the point where a test can read the effects of
+// what it published.
+func (b *Bus) Idle(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		b.cond.Broadcast()
+		b.mu.Unlock()
+	})
+	defer stop()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for {
+		busy := false
+		for _, t := range b.topics {
+			if t.handlers > 0 && (len(t.ready) > 0 || len(t.delayed) > 0 || t.inFlight > 0) {
+				busy = true
+			}
+		}
+		if !busy {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("membus.Idle: %w", err)
+		}
+		b.cond.Wait()
+	}
+}
+
+// Close stops the consumers and waits for batches in flight to finish.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	b.cond.Broadcast()
+	b.mu.Unlock()
+	b.wg.Wait()
+	return nil
+}

@@ -1,0 +1,194 @@
+package playback
+
+import (
+	"slices"
+	"time"
+)
+
+// Quality is the highest rendition a plan may stream.
+type Quality string
+
+const (
+	QualitySD  Quality = "SD"
+	QualityHD  Quality = "HD"
+	QualityUHD Quality = "UHD"
+)
+
+// Plan is a subscription tier.
+type Plan struct {
+	ID         string  `json:"id"`
+	Name       string  `json:"name"`
+	MaxStreams int     `json:"max_streams"`
+	MaxDevices int     `json:"max_devices"`
+	MaxQuality Quality `json:"max_quality"`
+}
+
+// SubscriptionStatus follows Stripe's subscription statuses, plus "none" for an
+// account that never subscribed.
+type SubscriptionStatus string
+
+const (
+	StatusNone       SubscriptionStatus = "none"
+	StatusTrialing   SubscriptionStatus = "trialing"
+	StatusActive     SubscriptionStatus = "active"
+	StatusPastDue    SubscriptionStatus = "past_due"
+	StatusPaused     SubscriptionStatus = "paused"
+	StatusCanceled   SubscriptionStatus = "canceled"
+	StatusUnpaid     SubscriptionStatus = "unpaid"
+	StatusIncomplete SubscriptionStatus = "incomplete"
+)
+
+// Device is a player registered to an account.
+type Device struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name,omitempty"`
+	RegisteredAt time.Time `json:"registered_at"`
+}
+
+// Subscription is one billing subscription of an account as last seen from
+// the payment provider. An account may hold several; Entitle folds them.
+type Subscription struct {
+	ID               string             `json:"id"`
+	Status           SubscriptionStatus `json:"status"`
+	PlanID           string             `json:"plan_id"`
+	CurrentPeriodEnd time.Time          `json:"current_period_end"`
+	PastDueSince     time.Time          `json:"past_due_since,omitzero"`
+	// Version orders updates of this subscription: the provider's event
+	// creation time (or the object's own timestamp). Older versions never
+	// overwrite newer ones.
+	Version time.Time `json:"version"`
+}
+
+// Account is a subscriber household.
+type Account struct {
+	ID               string             `json:"id"`
+	Email            string             `json:"email,omitempty"`
+	PlanID           string             `json:"plan_id"`
+	Status           SubscriptionStatus `json:"status"`
+	PastDueSince     time.Time          `json:"past_due_since,omitzero"`
+	CurrentPeriodEnd time.Time          `json:"current_period_end,omitzero"`
+	Territory        string             `json:"territory"`    // ISO 3166-1 alpha-2
+	ParentalCap      int                `json:"parental_cap"` // highest age rating allowed; 0 means no cap
+	Devices          []Device           `json:"devices,omitempty"`
+	CustomerID       string             `json:"customer_id,omitempty"` // payment provider's customer
+	Subscriptions    []Subscription     `json:"subscriptions,omitempty"`
+	UpdatedAt        time.Time          `json:"updated_at,omitzero"`
+}
+
+// HasDevice reports whether id is registered to the account.
+func (a Account) HasDevice(id string) bool {
+	return slices.ContainsFunc(a.Devices, func(d Device) bool { return d.ID == id })
+}
+
+// Entitled reports whether the account may start playback at now: trialing or
+// active, or past_due for at most grace.
+func (a Account) Entitled(now time.Time, grace time.Duration) bool {
+	switch a.Status {
+	case StatusActive, StatusTrialing:
+		return true
+	case StatusPastDue:
+		return !a.PastDueSince.IsZero() && now.Sub(a.PastDueSince) <= grace
+	default:
+		return false
+	}
+}
+
+// statusRank orders statuses from most to least entitling, so that an
+// account with several subscriptions gets the best one.
+var statusRank = map[SubscriptionStatus]int{
+	StatusActive: 6, StatusTrialing: 5, StatusPastDue: 4, StatusPaused: 3,
+	StatusUnpaid: 2, StatusIncomplete: 1, StatusCanceled: 0, StatusNone: -1,
+}
+
+// ApplySubscription records s on the account unless a newer version of the
+// same subscription is already known, then refolds the account's status and
+// plan from all its subscriptions. It returns false (and leaves a unchanged)
+// for stale or identical updates, which makes redelivery harmless.
+func (a *Account) ApplySubscription(s Subscription) bool {
+	i := slices.IndexFunc(a.Subscriptions, func(x Subscription) bool { return x.ID == s.ID })
+	if i >= 0 {
+		old := a.Subscriptions[i]
+		if !s.Version.After(old.Version) {
+			return false
+		}
+		a.Subscriptions[i] = s
+	} else {
+		a.Subscriptions = append(a.Subscriptions, s)
+	}
+	a.refold()
+	return true
+}
+
+// refold derives status, plan and period end from the best subscription.
+func (a *Account) refold() {
+	if len(a.Subscriptions) == 0 {
+		return
+	}
+	best := a.Subscriptions[0]
+	for _, s := range a.Subscriptions[1:] {
+		rs, rb := statusRank[s.Status], statusRank[best.Status]
+		if rs > rb || (rs == rb && s.CurrentPeriodEnd.After(best.CurrentPeriodEnd)) {
+			best = s
+		}
+	}
+	a.Status = best.Status
+	if best.PlanID != "" {
+		a.PlanID = best.PlanID
+	}
+	a.CurrentPeriodEnd = best.CurrentPeriodEnd
+	a.PastDueSince = best.PastDueSince
+}
+
+// Title is a piece of content in the catalogue.
+type Title struct {
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Rating    int             `json:"rating"`     // minimum age, e.g. 0, 7, 12, 16, 18
+	AssetPath string          `json:"asset_path"` // CDN path prefix of its manifests and segments, "/titles/<id>/"
+	Manifest  string          `json:"manifest"`   // manifest file name under AssetPath, e.g. "master.m3u8"
+	Windows   []LicenceWindow `json:"windows"`
+}
+
+// LicenceWindow is a period a title may be streamed in one territory.
+type LicenceWindow struct {
+	Territory string    `json:"territory"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+}
+
+// LicensedIn reports whether the title may be streamed in territory at now.
+// Windows are half-open: [Start, End).
+func (t Title) LicensedIn(territory string, now time.Time) bool {
+	for _, w := range t.Windows {
+		if w.Territory == territory && !now.Before(w.Start) && now.Before(w.End) {
+			return true
+		}
+	}
+	return false
+}
+
+// Session is a playback session holding one concurrent-stream lease.
+type Session struct {
+	ID         string    `json:"id"`
+	AccountID  string    `json:"account_id"`
+	DeviceID   string    `json:"device_id"`
+	TitleID    string    `json:"title_id"`
+	StartedAt  time.Time `json:"started_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	EndedAt    time.Time `json:"ended_at,omitzero"`
+	EndReason  string    `json:"end_reason,omitempty"`
+}
+
+// Active reports whether the session still holds its lease at now.
+func (s Session) Active(now time.Time) bool {
+	return s.EndedAt.IsZero() && now.Before(s.ExpiresAt)
+}
+
+// Reasons a session ends.
+const (
+	EndStopped     = "stopped"       // the player sent stop
+	EndByUser      = "ended_by_user" // DELETE /v1/sessions/{id}
+	EndEntitlement = "entitlement"   // the account lost its entitlement
+	EndReplaced    = "replaced"      // the same device started another title
+)

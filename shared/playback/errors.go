@@ -1,0 +1,127 @@
+// Package playback is the domain of the playback control plane: the types every
+// function and adapter share, the ports adapters implement, and the error codes
+// that reach clients.
+package playback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Code is a machine-readable error class. Clients branch on it; it maps to
+// exactly one HTTP status in HTTPStatus.
+type Code string
+
+const (
+	CodeInvalid         Code = "invalid"
+	CodeUnauthenticated Code = "unauthenticated"
+	CodeForbidden       Code = "forbidden"
+	CodeNotFound        Code = "not_found"
+	CodeConflict        Code = "conflict"
+	CodeGone            Code = "gone"
+	CodeTooLarge        Code = "too_large"
+	CodeUnavailable     Code = "unavailable"
+	CodeInternal        Code = "internal"
+)
+
+// HTTPStatus is the one place codes become HTTP statuses.
+func HTTPStatus(c Code) int {
+	switch c {
+	case CodeInvalid:
+		return http.StatusBadRequest
+	case CodeUnauthenticated:
+		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeConflict:
+		return http.StatusConflict
+	case CodeGone:
+		return http.StatusGone
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeUnavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// Retryable reports whether the same request may succeed later. Only these
+// errors become 5xx answers or bus redeliveries.
+func (c Code) Retryable() bool { return c == CodeUnavailable || c == CodeInternal }
+
+// Error is the typed error of the domain. Reason narrows Code to the rule that
+// failed ("subscription_inactive", "stream_limit", ...), so clients can tell
+// apart two 403s without parsing Message.
+type Error struct {
+	Code       Code
+	Reason     string
+	Message    string
+	Details    any           // extra machine-readable payload, e.g. conflicting sessions
+	RetryAfter time.Duration // hint for unavailable errors
+	Err        error         // cause, never shown to clients
+}
+
+func (e *Error) Error() string {
+	msg := string(e.Code)
+	if e.Reason != "" {
+		msg += "/" + e.Reason
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(code Code, reason, format string, args ...any) *Error {
+	return &Error{Code: code, Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// Unavailable wraps a dependency failure that a retry can cure.
+func Unavailable(err error, format string, args ...any) *Error {
+	return &Error{Code: CodeUnavailable, Reason: "dependency_unavailable", Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// ErrorCode extracts the code of err. Errors that are not *Error are internal,
+// except context deadlines and cancellations, which a retry may cure.
+func ErrorCode(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return CodeUnavailable
+	}
+	return CodeInternal
+}
+
+// AsError returns err as *Error, classifying foreign errors with ErrorCode.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: ErrorCode(err), Err: err}
+}
+
+// IsCode reports whether err carries code c.
+func IsCode(err error, c Code) bool { return err != nil && ErrorCode(err) == c }
+
+// NotFound is the error adapters return for a missing record.
+func NotFound(kind, id string) *Error {
+	return Errorf(CodeNotFound, kind+"_not_found", "%s %q not found", kind, id)
+}

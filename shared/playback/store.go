@@ -1,0 +1,161 @@
+package playback
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence port. Every adapter (bolt, dynamo, firestore)
+// implements all of it and passes the contract suite in shared/storetest.
+// Functions depend on the narrow interfaces they use.
+//
+// Adapters return *Error with CodeNotFound for missing records, CodeConflict
+// for failed preconditions the caller must see, and wrap infrastructure
+// failures with Unavailable so that callers answer 5xx and retry.
+type Store interface {
+	CatalogStore
+	AccountStore
+	SessionStore
+	InboxStore
+	EdgeStore
+	ProgressStore
+	Close() error
+}
+
+// CatalogStore holds plans and titles, written by configuration and seeding.
+type CatalogStore interface {
+	PutPlan(ctx context.Context, p Plan) error
+	GetPlan(ctx context.Context, id string) (Plan, error)
+	PutTitle(ctx context.Context, t Title) error
+	GetTitle(ctx context.Context, id string) (Title, error)
+}
+
+// AccountStore holds accounts and the payment customer → account links.
+type AccountStore interface {
+	PutAccount(ctx context.Context, a Account) error
+	GetAccount(ctx context.Context, id string) (Account, error)
+	// UpdateAccount runs fn on the current account and saves the result
+	// atomically: when another writer got there first the adapter re-reads and
+	// runs fn again, so fn must be a pure function of its input. An error from
+	// fn aborts the update and is returned as is. ErrNoChange from fn aborts
+	// without writing and returns the current account with a nil error.
+	UpdateAccount(ctx context.Context, id string, fn func(*Account) error) (Account, error)
+	// LinkCustomer maps a payment customer to an account (idempotent).
+	LinkCustomer(ctx context.Context, customerID, accountID string) error
+	// AccountIDByCustomer resolves a payment customer; CodeNotFound if unlinked.
+	AccountIDByCustomer(ctx context.Context, customerID string) (string, error)
+}
+
+// ErrNoChange lets an update function say there is nothing to write.
+var ErrNoChange = &Error{Code: CodeConflict, Reason: "no_change", Message: "nothing to change"}
+
+// LeaseRequest asks for one concurrent-stream lease.
+type LeaseRequest struct {
+	SessionID string
+	AccountID string
+	DeviceID  string
+	TitleID   string
+	Limit     int           // the plan's max concurrent streams
+	TTL       time.Duration // lease length; heartbeats extend it
+	Now       time.Time
+}
+
+// ConflictDetails is the Details of a stream_limit conflict.
+type ConflictDetails struct {
+	Limit    int       `json:"limit"`
+	Sessions []Session `json:"sessions"`
+}
+
+// SessionStore holds playback sessions and their leases.
+type SessionStore interface {
+	// AcquireLease atomically admits the session if the account holds fewer
+	// than Limit active leases at Now, else fails with CodeConflict, reason
+	// "stream_limit" and *ConflictDetails listing the active sessions.
+	// Expired and ended sessions never count. Acquiring an id that already
+	// holds an active lease returns it unchanged (a retry takes no second slot).
+	AcquireLease(ctx context.Context, req LeaseRequest) (Session, error)
+	GetSession(ctx context.Context, id string) (Session, error)
+	// ListActiveSessions returns the account's sessions active at now,
+	// oldest first.
+	ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]Session, error)
+	// ExtendLease moves the lease expiry forward to expiresAt (never back) and
+	// sets LastSeenAt. An ended or expired session fails with CodeGone.
+	ExtendLease(ctx context.Context, id string, expiresAt, now time.Time) (Session, error)
+	// EndSession releases the lease. Ending an ended session returns it
+	// unchanged, so retries are harmless.
+	EndSession(ctx context.Context, id, reason string, now time.Time) (Session, error)
+}
+
+// InboxEvent is an inbound event recorded before it is acted on, so that
+// a delivery is acknowledged only once it is durable and is applied at most
+// once in effect.
+type InboxEvent struct {
+	Source      string    `json:"source"` // e.g. "stripe"
+	ID          string    `json:"id"`     // the sender's event id
+	Type        string    `json:"type"`
+	Created     time.Time `json:"created"`
+	Payload     []byte    `json:"payload"`
+	ReceivedAt  time.Time `json:"received_at"`
+	ProcessedAt time.Time `json:"processed_at,omitzero"`
+	// ExpiresAt lets stores with TTL forget processed events eventually.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// InboxStore is the idempotency record of inbound events.
+type InboxStore interface {
+	// RecordEvent stores ev unless (Source, ID) exists. It returns the stored
+	// event and whether this call created it.
+	RecordEvent(ctx context.Context, ev InboxEvent) (InboxEvent, bool, error)
+	GetEvent(ctx context.Context, source, id string) (InboxEvent, error)
+	// MarkEventProcessed sets ProcessedAt (first call wins) and ExpiresAt.
+	MarkEventProcessed(ctx context.Context, source, id string, at, expiresAt time.Time) error
+	// ListPendingEvents returns up to limit unprocessed events received before
+	// receivedBefore, oldest first, for the sweeper that republishes them.
+	ListPendingEvents(ctx context.Context, source string, receivedBefore time.Time, limit int) ([]InboxEvent, error)
+}
+
+// EdgeStore holds the CDN edge table.
+type EdgeStore interface {
+	PutEdge(ctx context.Context, e Edge) error
+	GetEdge(ctx context.Context, id string) (Edge, error)
+	// UpdateEdge has the semantics of UpdateAccount, for edges.
+	UpdateEdge(ctx context.Context, id string, fn func(*Edge) error) (Edge, error)
+	ListEdges(ctx context.Context) ([]Edge, error)
+}
+
+// Progress is the resume position of one account on one title.
+type Progress struct {
+	AccountID  string    `json:"account_id"`
+	TitleID    string    `json:"title_id"`
+	SessionID  string    `json:"session_id"`
+	DeviceID   string    `json:"device_id,omitempty"`
+	PositionMS int64     `json:"position_ms"`
+	DurationMS int64     `json:"duration_ms"`
+	DeviceTime time.Time `json:"device_time"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// SessionQoE is the latest accepted quality-of-experience state of one
+// session, derived from its heartbeats.
+type SessionQoE struct {
+	SessionID  string    `json:"session_id"`
+	AccountID  string    `json:"account_id"`
+	TitleID    string    `json:"title_id"`
+	EdgeID     string    `json:"edge_id,omitempty"`
+	DeviceTime time.Time `json:"device_time"`
+	Heartbeats int       `json:"heartbeats"`
+	QoE        QoE       `json:"qoe"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// ProgressStore holds resume positions and per-session QoE. Both writes are
+// gated on DeviceTime: a write whose DeviceTime is not after the stored one
+// is ignored (applied=false), so late or replayed heartbeats never move
+// state backwards and redelivery never double-applies.
+type ProgressStore interface {
+	SaveProgress(ctx context.Context, p Progress) (applied bool, err error)
+	GetProgress(ctx context.Context, accountID, titleID string) (Progress, error)
+	// SaveSessionQoE returns the previously stored state (zero if none).
+	SaveSessionQoE(ctx context.Context, q SessionQoE) (prev SessionQoE, applied bool, err error)
+	GetSessionQoE(ctx context.Context, sessionID string) (SessionQoE, error)
+}

@@ -1,0 +1,489 @@
+// Package storetest is the contract every playback.Store adapter passes.
+// Adapters call Run from their own tests with a constructor; the suite uses
+// fresh random ids everywhere so one store (one table, one emulator) can
+// serve all subtests at once.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Run runs the whole contract against the store that open returns. open is
+// called once; the store is closed when the suite ends.
+func Run(t *testing.T, open func(t *testing.T) playback.Store) {
+	s := open(t)
+	t.Cleanup(func() { _ = s.Close() })
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, s playback.Store)
+	}{
+		{"Catalog", testCatalog},
+		{"AccountUpdate", testAccountUpdate},
+		{"AccountUpdateConcurrent", testAccountUpdateConcurrent},
+		{"Customers", testCustomers},
+		{"LeaseLimit", testLeaseLimit},
+		{"LeaseRace", testLeaseRace},
+		{"LeaseExpiredDoNotCount", testLeaseExpired},
+		{"LeaseRetryIsIdempotent", testLeaseRetry},
+		{"ExtendAndEnd", testExtendAndEnd},
+		{"Inbox", testInbox},
+		{"Edges", testEdges},
+		{"Progress", testProgress},
+		{"SessionQoE", testSessionQoE},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, s)
+		})
+	}
+}
+
+// now is a wall-clock instant at millisecond precision: stores with TTL
+// delete records whose expiry is past, so fixtures live in real time.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+func wantCode(t *testing.T, err error, code playback.Code) {
+	t.Helper()
+	if got := playback.ErrorCode(err); got != code {
+		t.Fatalf("error = %v (code %q), want code %q", err, got, code)
+	}
+}
+
+// must fails the test on err; call as must(f())(t).
+func must[T any](v T, err error) func(t *testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func newAccount(t *testing.T, s playback.Store) playback.Account {
+	t.Helper()
+	a := playback.Account{ID: playback.NewID("acct"), PlanID: "standard", Status: playback.StatusActive,
+		Territory: "DE", ParentalCap: 16}
+	if err := s.PutAccount(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func testCatalog(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	p := playback.Plan{ID: playback.NewID("plan"), Name: "Premium", MaxStreams: 4, MaxDevices: 10, MaxQuality: playback.QualityUHD}
+	if err := s.PutPlan(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(s.GetPlan(ctx, p.ID))(t); got != p {
+		t.Fatalf("GetPlan = %+v, want %+v", got, p)
+	}
+	start := now().Add(-time.Hour)
+	ti := playback.Title{ID: playback.NewID("title"), Name: "Film", Rating: 12, AssetPath: "/titles/x/", Manifest: "master.m3u8",
+		Windows: []playback.LicenceWindow{{Territory: "DE", Start: start, End: start.Add(48 * time.Hour)}}}
+	if err := s.PutTitle(ctx, ti); err != nil {
+		t.Fatal(err)
+	}
+	got := must(s.GetTitle(ctx, ti.ID))(t)
+	if got.Name != ti.Name || got.Rating != 12 || len(got.Windows) != 1 || !got.Windows[0].End.Equal(ti.Windows[0].End) {
+		t.Fatalf("GetTitle = %+v, want %+v", got, ti)
+	}
+	_, err := s.GetTitle(ctx, "no-such-title")
+	wantCode(t, err, playback.CodeNotFound)
+	_, err = s.GetPlan(ctx, "no-such-plan")
+	wantCode(t, err, playback.CodeNotFound)
+	_, err = s.GetAccount(ctx, "no-such-account")
+	wantCode(t, err, playback.CodeNotFound)
+}
+
+func testAccountUpdate(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	a := newAccount(t, s)
+	at := now()
+	got := must(s.UpdateAccount(ctx, a.ID, func(a *playback.Account) error {
+		a.Devices = append(a.Devices, playback.Device{ID: "tv", RegisteredAt: at})
+		return nil
+	}))(t)
+	if !got.HasDevice("tv") {
+		t.Fatalf("UpdateAccount result lacks device: %+v", got)
+	}
+	if stored := must(s.GetAccount(ctx, a.ID))(t); !stored.HasDevice("tv") || !stored.Devices[0].RegisteredAt.Equal(at) {
+		t.Fatalf("stored account lacks device: %+v", stored)
+	}
+
+	abort := playback.Errorf(playback.CodeForbidden, "device_limit", "no")
+	_, err := s.UpdateAccount(ctx, a.ID, func(a *playback.Account) error {
+		a.Devices = append(a.Devices, playback.Device{ID: "phone"})
+		return abort
+	})
+	if !errors.Is(err, abort) {
+		t.Fatalf("UpdateAccount abort error = %v, want %v", err, abort)
+	}
+	got = must(s.UpdateAccount(ctx, a.ID, func(a *playback.Account) error {
+		a.Territory = "FR" // must not be written
+		return playback.ErrNoChange
+	}))(t)
+	if got.Territory != "DE" || got.HasDevice("phone") {
+		t.Fatalf("ErrNoChange returned %+v, want the stored account", got)
+	}
+	if stored := must(s.GetAccount(ctx, a.ID))(t); stored.Territory != "DE" || stored.HasDevice("phone") {
+		t.Fatalf("aborted updates were written: %+v", stored)
+	}
+	_, err = s.UpdateAccount(ctx, "no-such-account", func(*playback.Account) error { return nil })
+	wantCode(t, err, playback.CodeNotFound)
+}
+
+// testAccountUpdateConcurrent proves UpdateAccount is a real
+// compare-and-swap: no concurrent update is lost.
+func testAccountUpdateConcurrent(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	a := newAccount(t, s)
+	const writers = 12
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.UpdateAccount(ctx, a.ID, func(a *playback.Account) error {
+				a.Devices = append(a.Devices, playback.Device{ID: fmt.Sprintf("dev-%d", i)})
+				return nil
+			})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := must(s.GetAccount(ctx, a.ID))(t); len(got.Devices) != writers {
+		t.Fatalf("after %d concurrent updates the account has %d devices: lost updates", writers, len(got.Devices))
+	}
+}
+
+func testCustomers(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	a := newAccount(t, s)
+	cus := playback.NewID("cus")
+	_, err := s.AccountIDByCustomer(ctx, cus)
+	wantCode(t, err, playback.CodeNotFound)
+	for range 2 { // linking is idempotent
+		if err := s.LinkCustomer(ctx, cus, a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := must(s.AccountIDByCustomer(ctx, cus))(t); got != a.ID {
+		t.Fatalf("AccountIDByCustomer = %q, want %q", got, a.ID)
+	}
+}
+
+func lease(acct string, limit int, at time.Time, ttl time.Duration) playback.LeaseRequest {
+	return playback.LeaseRequest{SessionID: playback.NewID("ses"), AccountID: acct, DeviceID: playback.NewID("dev"),
+		TitleID: "title-1", Limit: limit, TTL: ttl, Now: at}
+}
+
+func testLeaseLimit(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	acct := playback.NewID("acct")
+	t0 := now()
+	first := must(s.AcquireLease(ctx, lease(acct, 2, t0, time.Minute)))(t)
+	second := must(s.AcquireLease(ctx, lease(acct, 2, t0.Add(time.Second), time.Minute)))(t)
+	if !first.ExpiresAt.Equal(t0.Add(time.Minute)) || first.AccountID != acct || !first.StartedAt.Equal(t0) {
+		t.Fatalf("lease = %+v", first)
+	}
+	_, err := s.AcquireLease(ctx, lease(acct, 2, t0.Add(2*time.Second), time.Minute))
+	wantCode(t, err, playback.CodeConflict)
+	var pe *playback.Error
+	if !errors.As(err, &pe) || pe.Reason != "stream_limit" {
+		t.Fatalf("conflict = %#v, want reason stream_limit", err)
+	}
+	details, ok := pe.Details.(*playback.ConflictDetails)
+	if !ok || details.Limit != 2 || len(details.Sessions) != 2 ||
+		details.Sessions[0].ID != first.ID || details.Sessions[1].ID != second.ID {
+		t.Fatalf("conflict details = %#v, want both sessions oldest first", pe.Details)
+	}
+	if d := details.Sessions[0]; d.DeviceID != first.DeviceID || d.TitleID != first.TitleID {
+		t.Fatalf("conflicting session lacks device/title: %+v", d)
+	}
+	// Another account is unaffected.
+	must(s.AcquireLease(ctx, lease(playback.NewID("acct"), 2, t0, time.Minute)))(t)
+	// Ending one frees its slot.
+	must(s.EndSession(ctx, first.ID, playback.EndByUser, t0.Add(3*time.Second)))(t)
+	third := must(s.AcquireLease(ctx, lease(acct, 2, t0.Add(4*time.Second), time.Minute)))(t)
+	active := must(s.ListActiveSessions(ctx, acct, t0.Add(5*time.Second)))(t)
+	if len(active) != 2 || active[0].ID != second.ID || active[1].ID != third.ID {
+		t.Fatalf("ListActiveSessions = %+v, want [second third]", active)
+	}
+}
+
+// testLeaseRace fires 100 concurrent acquisitions at an account limited to
+// two streams: exactly two may win.
+func testLeaseRace(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	acct := playback.NewID("acct")
+	t0 := now()
+	const attempts, limit = 100, 2
+	var (
+		wg                   sync.WaitGroup
+		mu                   sync.Mutex
+		admitted, conflicted int
+		other                []error
+	)
+	start := make(chan struct{})
+	for range attempts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := s.AcquireLease(ctx, lease(acct, limit, t0, time.Minute))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				admitted++
+			case playback.IsCode(err, playback.CodeConflict):
+				conflicted++
+			default:
+				other = append(other, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if len(other) > 0 {
+		t.Fatalf("%d acquisitions failed with non-conflict errors, first: %v", len(other), other[0])
+	}
+	if admitted != limit || conflicted != attempts-limit {
+		t.Fatalf("admitted %d, conflicted %d; want exactly %d admitted", admitted, conflicted, limit)
+	}
+	if active := must(s.ListActiveSessions(ctx, acct, t0))(t); len(active) != limit {
+		t.Fatalf("%d active sessions after the race, want %d", len(active), limit)
+	}
+}
+
+func testLeaseExpired(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	acct := playback.NewID("acct")
+	t0 := now()
+	old := must(s.AcquireLease(ctx, lease(acct, 1, t0.Add(-10*time.Minute), time.Minute)))(t)
+	// The old lease expired nine minutes ago: it neither blocks nor lists.
+	fresh := must(s.AcquireLease(ctx, lease(acct, 1, t0, time.Minute)))(t)
+	active := must(s.ListActiveSessions(ctx, acct, t0))(t)
+	if len(active) != 1 || active[0].ID != fresh.ID {
+		t.Fatalf("active = %+v, want only %s (not expired %s)", active, fresh.ID, old.ID)
+	}
+	_, err := s.ExtendLease(ctx, old.ID, t0.Add(time.Minute), t0)
+	wantCode(t, err, playback.CodeGone)
+}
+
+func testLeaseRetry(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	acct := playback.NewID("acct")
+	t0 := now()
+	req := lease(acct, 1, t0, time.Minute)
+	first := must(s.AcquireLease(ctx, req))(t)
+	req.Now = t0.Add(time.Second)
+	again := must(s.AcquireLease(ctx, req))(t)
+	if again.ID != first.ID || !again.ExpiresAt.Equal(first.ExpiresAt) {
+		t.Fatalf("retried acquisition = %+v, want the first lease %+v", again, first)
+	}
+	// Re-acquiring an ended session never resurrects it.
+	must(s.EndSession(ctx, first.ID, playback.EndStopped, t0.Add(2*time.Second)))(t)
+	req.Now = t0.Add(3 * time.Second)
+	_, err := s.AcquireLease(ctx, req)
+	wantCode(t, err, playback.CodeGone)
+}
+
+func testExtendAndEnd(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	acct := playback.NewID("acct")
+	t0 := now()
+	sess := must(s.AcquireLease(ctx, lease(acct, 1, t0, time.Minute)))(t)
+	ext := must(s.ExtendLease(ctx, sess.ID, t0.Add(2*time.Minute), t0.Add(30*time.Second)))(t)
+	if !ext.ExpiresAt.Equal(t0.Add(2*time.Minute)) || !ext.LastSeenAt.Equal(t0.Add(30*time.Second)) {
+		t.Fatalf("extended = %+v", ext)
+	}
+	// A late extension never moves the expiry back.
+	back := must(s.ExtendLease(ctx, sess.ID, t0.Add(90*time.Second), t0.Add(20*time.Second)))(t)
+	if !back.ExpiresAt.Equal(t0.Add(2*time.Minute)) || !back.LastSeenAt.Equal(t0.Add(30*time.Second)) {
+		t.Fatalf("late extension moved state back: %+v", back)
+	}
+	ended := must(s.EndSession(ctx, sess.ID, playback.EndStopped, t0.Add(40*time.Second)))(t)
+	if ended.EndReason != playback.EndStopped || !ended.EndedAt.Equal(t0.Add(40*time.Second)) {
+		t.Fatalf("ended = %+v", ended)
+	}
+	// Ending again is a no-op that keeps the first reason.
+	again := must(s.EndSession(ctx, sess.ID, playback.EndByUser, t0.Add(50*time.Second)))(t)
+	if again.EndReason != playback.EndStopped || !again.EndedAt.Equal(ended.EndedAt) {
+		t.Fatalf("second EndSession changed the session: %+v", again)
+	}
+	_, err := s.ExtendLease(ctx, sess.ID, t0.Add(3*time.Minute), t0.Add(time.Minute))
+	wantCode(t, err, playback.CodeGone)
+	if got := must(s.GetSession(ctx, sess.ID))(t); got.EndReason != playback.EndStopped {
+		t.Fatalf("GetSession = %+v", got)
+	}
+	if active := must(s.ListActiveSessions(ctx, acct, t0.Add(time.Minute)))(t); len(active) != 0 {
+		t.Fatalf("ended session still active: %+v", active)
+	}
+	_, err = s.EndSession(ctx, "no-such-session", playback.EndStopped, t0)
+	wantCode(t, err, playback.CodeNotFound)
+	_, err = s.ExtendLease(ctx, "no-such-session", t0, t0)
+	wantCode(t, err, playback.CodeNotFound)
+}
+
+func testInbox(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	source := playback.NewID("src") // isolates ListPendingEvents from other runs
+	ev := playback.InboxEvent{Source: source, ID: "evt_1", Type: "invoice.paid", Created: t0.Add(-time.Minute),
+		Payload: []byte(`{"id":"evt_1"}`), ReceivedAt: t0}
+	stored, created := mustPair(s.RecordEvent(ctx, ev))(t)
+	if !created || stored.ID != "evt_1" {
+		t.Fatalf("first RecordEvent = %+v, %v", stored, created)
+	}
+	dup := ev
+	dup.Payload = []byte(`{"id":"evt_1","dup":true}`)
+	stored, created = mustPair(s.RecordEvent(ctx, dup))(t)
+	if created || string(stored.Payload) != `{"id":"evt_1"}` {
+		t.Fatalf("duplicate RecordEvent = %+v, created=%v; want the original, not created", stored, created)
+	}
+	later := playback.InboxEvent{Source: source, ID: "evt_2", Type: "invoice.paid", ReceivedAt: t0.Add(time.Second), Payload: []byte(`{}`)}
+	mustPair(s.RecordEvent(ctx, later))(t)
+	pending := must(s.ListPendingEvents(ctx, source, t0.Add(time.Hour), 10))(t)
+	if len(pending) != 2 || pending[0].ID != "evt_1" || pending[1].ID != "evt_2" {
+		t.Fatalf("pending = %+v, want evt_1, evt_2", pending)
+	}
+	if pending := must(s.ListPendingEvents(ctx, source, t0.Add(time.Hour), 1))(t); len(pending) != 1 {
+		t.Fatalf("limit ignored: %d events", len(pending))
+	}
+	if pending := must(s.ListPendingEvents(ctx, source, t0.Add(time.Millisecond), 10))(t); len(pending) != 1 {
+		t.Fatalf("receivedBefore ignored: %+v", pending)
+	}
+	exp := t0.Add(30 * 24 * time.Hour)
+	if err := s.MarkEventProcessed(ctx, source, "evt_1", t0.Add(2*time.Second), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkEventProcessed(ctx, source, "evt_1", t0.Add(5*time.Second), exp); err != nil {
+		t.Fatal(err)
+	}
+	got := must(s.GetEvent(ctx, source, "evt_1"))(t)
+	if !got.ProcessedAt.Equal(t0.Add(2 * time.Second)) {
+		t.Fatalf("ProcessedAt = %v, want the first mark", got.ProcessedAt)
+	}
+	if pending := must(s.ListPendingEvents(ctx, source, t0.Add(time.Hour), 10))(t); len(pending) != 1 || pending[0].ID != "evt_2" {
+		t.Fatalf("pending after processing = %+v", pending)
+	}
+	_, err := s.GetEvent(ctx, source, "evt_none")
+	wantCode(t, err, playback.CodeNotFound)
+}
+
+func mustPair[A, B any](a A, b B, err error) func(t *testing.T) (A, B) {
+	return func(t *testing.T) (A, B) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, b
+	}
+}
+
+func testEdges(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	e := playback.Edge{ID: playback.NewID("edge"), CDN: "cloudfront", PoP: "fra", BaseURL: "https://fra.example",
+		Lat: 50.1, Lon: 8.7, ASNs: []uint32{3320}, Capacity: 100, Healthy: true, ReportedAt: t0}
+	if err := s.PutEdge(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	got := must(s.UpdateEdge(ctx, e.ID, func(e *playback.Edge) error {
+		e.Load = 42
+		return nil
+	}))(t)
+	if got.Load != 42 || got.PoP != "fra" {
+		t.Fatalf("UpdateEdge = %+v", got)
+	}
+	got = must(s.UpdateEdge(ctx, e.ID, func(e *playback.Edge) error {
+		e.Load = 99
+		return playback.ErrNoChange
+	}))(t)
+	if got.Load != 42 {
+		t.Fatalf("ErrNoChange update returned %+v", got)
+	}
+	stored := must(s.GetEdge(ctx, e.ID))(t)
+	if stored.Load != 42 || len(stored.ASNs) != 1 || stored.ASNs[0] != 3320 || !stored.ReportedAt.Equal(t0) {
+		t.Fatalf("GetEdge = %+v", stored)
+	}
+	found := false
+	for _, x := range must(s.ListEdges(ctx))(t) {
+		found = found || x.ID == e.ID
+	}
+	if !found {
+		t.Fatalf("ListEdges lacks %s", e.ID)
+	}
+	_, err := s.UpdateEdge(ctx, "no-such-edge", func(*playback.Edge) error { return nil })
+	wantCode(t, err, playback.CodeNotFound)
+}
+
+func testProgress(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	acct := playback.NewID("acct")
+	p := playback.Progress{AccountID: acct, TitleID: "t1", SessionID: "s1", PositionMS: 60_000, DurationMS: 3_600_000, DeviceTime: t0, UpdatedAt: t0}
+	for _, tc := range []struct {
+		name        string
+		deviceTime  time.Time
+		position    int64
+		wantApplied bool
+		wantPos     int64
+	}{
+		{"first write", t0, 60_000, true, 60_000},
+		{"newer moves forward", t0.Add(10 * time.Second), 70_000, true, 70_000},
+		{"replay of the same heartbeat", t0.Add(10 * time.Second), 70_000, false, 70_000},
+		{"late heartbeat never moves back", t0.Add(5 * time.Second), 65_000, false, 70_000},
+		{"newer seek backwards is the user's choice", t0.Add(20 * time.Second), 10_000, true, 10_000},
+	} {
+		p.DeviceTime, p.PositionMS = tc.deviceTime, tc.position
+		applied := must(s.SaveProgress(ctx, p))(t)
+		got := must(s.GetProgress(ctx, acct, "t1"))(t)
+		if applied != tc.wantApplied || got.PositionMS != tc.wantPos {
+			t.Fatalf("%s: applied=%v position=%d, want %v %d", tc.name, applied, got.PositionMS, tc.wantApplied, tc.wantPos)
+		}
+	}
+	_, err := s.GetProgress(ctx, acct, "t2")
+	wantCode(t, err, playback.CodeNotFound)
+}
+
+func testSessionQoE(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	q := playback.SessionQoE{SessionID: playback.NewID("ses"), AccountID: "a", TitleID: "t", EdgeID: "e1", DeviceTime: t0,
+		Heartbeats: 1, QoE: playback.QoE{BitrateKbps: 3000, RebufferCount: 1, RebufferMS: 500, PlayedMS: 10_000}, UpdatedAt: t0}
+	prev, applied := mustPair(s.SaveSessionQoE(ctx, q))(t)
+	if !applied || prev.SessionID != "" {
+		t.Fatalf("first SaveSessionQoE = %+v, %v", prev, applied)
+	}
+	next := q
+	next.DeviceTime, next.Heartbeats, next.QoE.PlayedMS = t0.Add(10*time.Second), 2, 20_000
+	prev, applied = mustPair(s.SaveSessionQoE(ctx, next))(t)
+	if !applied || prev.QoE.PlayedMS != 10_000 || prev.EdgeID != "e1" {
+		t.Fatalf("second SaveSessionQoE prev = %+v, applied=%v", prev, applied)
+	}
+	_, applied = mustPair(s.SaveSessionQoE(ctx, q))(t) // replay of the older one
+	if applied {
+		t.Fatal("older QoE snapshot was applied")
+	}
+	if got := must(s.GetSessionQoE(ctx, q.SessionID))(t); got.QoE.PlayedMS != 20_000 || got.Heartbeats != 2 {
+		t.Fatalf("GetSessionQoE = %+v", got)
+	}
+}
