@@ -37,10 +37,25 @@ type Store struct {
 	db *bbolt.DB
 }
 
+// Option tunes Open.
+type Option func(*bbolt.Options)
+
+// WithoutSync skips fsync after each commit. Data still survives a process
+// restart (it is in the page cache), but an OS crash or power loss may
+// lose recent commits or corrupt the file. Each durable commit costs two
+// fdatasyncs, ~1-2 ms on ordinary disks, which dominates a request; use
+// this only where that trade is right (benchmarks of handler cost,
+// throwaway local data).
+func WithoutSync() Option { return func(o *bbolt.Options) { o.NoSync = true } }
+
 // Open opens (creating if needed) the store at path. Only one process may
 // hold the file; a second Open waits up to a second and fails.
-func Open(path string) (*Store, error) {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+func Open(path string, opts ...Option) (*Store, error) {
+	bo := &bbolt.Options{Timeout: time.Second}
+	for _, o := range opts {
+		o(bo)
+	}
+	db, err := bbolt.Open(path, 0o600, bo)
 	if err != nil {
 		return nil, fmt.Errorf("bolt.Open %s: %w", path, err)
 	}

@@ -118,7 +118,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()))))
 	} else {
-		log.InfoContext(r.Context(), "request rejected", "code", e.Code, "reason", e.Reason, "msg", e.Message)
+		log.InfoContext(r.Context(), "request rejected", "code", e.Code, "reason", e.Reason, "detail", e.Message)
 	}
 	if msg == "" {
 		msg = string(e.Code)

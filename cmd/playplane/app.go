@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/playplane/playplane/functions/authorizeplay"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/membus"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Config of the local runner. Function settings (LEASE_TTL, ...) are read
+// by each function's own Config from the same environment.
+type Config struct {
+	Addr      string `env:"ADDR, default=127.0.0.1:8080"`
+	DataDir   string `env:"DATA_DIR, default=.playplane"`
+	PublicURL string `env:"PUBLIC_URL"` // how clients reach this server; default http://ADDR
+	Issuer    string `env:"JWT_ISSUER, default=playplane-local"`
+	Audience  string `env:"JWT_AUDIENCE, default=playplane"`
+	Seed      bool   `env:"SEED, default=true"`
+	// Sync makes every commit durable against power loss (two fdatasyncs,
+	// ~1-2 ms); SYNC=false trades that for handler-speed local runs.
+	Sync bool `env:"SYNC, default=true"`
+}
+
+// devSecrets are generated on first start and kept in the data directory,
+// so tokens printed by one run still work after a restart. They never come
+// from the repository.
+type devSecrets struct {
+	JWTKey       string `json:"jwt_hs256_key"`
+	PlaybackKeys string `json:"playback_token_keys"`
+}
+
+const devKeyID = "local-dev"
+
+// App is every function mounted on one mux over shared local adapters.
+type App struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *bolt.Store
+	bus     *membus.Bus
+	mux     *http.ServeMux
+	secrets devSecrets
+	jwtKey  []byte
+	stop    context.CancelFunc
+	now     func() time.Time
+}
+
+// NewApp opens the data directory, seeds it and wires the functions.
+func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	secrets, err := loadSecrets(filepath.Join(cfg.DataDir, "dev-secrets.json"))
+	if err != nil {
+		return nil, err
+	}
+	var opts []bolt.Option
+	if !cfg.Sync {
+		opts = append(opts, bolt.WithoutSync())
+	}
+	store, err := bolt.Open(filepath.Join(cfg.DataDir, "playplane.db"), opts...)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, store: store, bus: membus.New(membus.Config{}), mux: http.NewServeMux(),
+		secrets: secrets, now: time.Now}
+	if err := a.wire(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) wire(ctx context.Context) error {
+	if a.cfg.Seed {
+		if err := demo.Seed(ctx, a.store, a.cfg.PublicURL, a.now()); err != nil {
+			return err
+		}
+	}
+	jwtKey, err := base64.StdEncoding.DecodeString(a.secrets.JWTKey)
+	if err != nil {
+		return fmt.Errorf("dev jwt key: %w", err)
+	}
+	a.jwtKey = jwtKey
+	identity, err := auth.NewVerifier(auth.VerifierConfig{Issuer: a.cfg.Issuer, Audience: a.cfg.Audience,
+		HS256Keys: devKeyID + ":" + a.secrets.JWTKey, Leeway: 30 * time.Second})
+	if err != nil {
+		return err
+	}
+	tokens, err := auth.ParseKeyring(a.secrets.PlaybackKeys)
+	if err != nil {
+		return err
+	}
+
+	var authorizeCfg authorizeplay.Config
+	if err := processEnv(ctx, &authorizeCfg); err != nil {
+		return err
+	}
+	authorize, err := authorizeplay.New(authorizeCfg, authorizeplay.Deps{Store: a.store, Identity: identity, Tokens: tokens, Now: a.now})
+	if err != nil {
+		return err
+	}
+	functions := []function{authorize}
+
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	consumerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stop = stop
+	for _, f := range functions {
+		f.Register(a.mux)
+		for topic, h := range f.Consumers() {
+			if err := a.bus.Subscribe(consumerCtx, topic, a.logged(topic, h)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// function is what every function package's Server offers the runner.
+type function interface {
+	Register(mux *http.ServeMux)
+	Consumers() map[string]playback.BatchHandler
+}
+
+// logged gives consumers the same structured, id-stamped logs as requests.
+func (a *App) logged(topic string, h playback.BatchHandler) playback.BatchHandler {
+	return func(ctx context.Context, msgs []playback.Message) []string {
+		log := a.log.With("topic", topic, "batch_id", playback.NewID("batch"))
+		return h(httpx.WithLogger(ctx, log), msgs)
+	}
+}
+
+// Handler is the whole local API.
+func (a *App) Handler() http.Handler { return httpx.Middleware(a.log, a.mux) }
+
+// Close stops consumers, drains the bus and closes the store.
+func (a *App) Close() error {
+	if a.stop != nil {
+		a.stop()
+	}
+	berr := a.bus.Close()
+	return errors.Join(berr, a.store.Close())
+}
+
+// DevToken mints a caller JWT for a demo account.
+func (a *App) DevToken(accountID string, ttl time.Duration) (string, error) {
+	return auth.MintHS256(devKeyID, a.jwtKey, a.cfg.Issuer, a.cfg.Audience, accountID, ttl, a.now())
+}
+
+// DevToken mints a caller JWT with the dev key kept in cfg.DataDir, for a
+// server that is already running.
+func DevToken(cfg Config, accountID string, ttl time.Duration) (string, error) {
+	secrets, err := loadSecrets(filepath.Join(cfg.DataDir, "dev-secrets.json"))
+	if err != nil {
+		return "", err
+	}
+	key, err := base64.StdEncoding.DecodeString(secrets.JWTKey)
+	if err != nil {
+		return "", fmt.Errorf("dev jwt key: %w", err)
+	}
+	return auth.MintHS256(devKeyID, key, cfg.Issuer, cfg.Audience, accountID, ttl, time.Now())
+}
+
+// PrintWelcome tells a new user how to try the flow.
+func (a *App) PrintWelcome(w io.Writer) error {
+	token, err := a.DevToken(demo.AccountFamily, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, `playplane is serving on %[1]s (data in %[2]s)
+
+Dev token for %[3]s (standard plan, 2 streams, DE, valid 24h):
+  export TOKEN=%[4]s
+
+Try:
+  curl -s %[1]s/v1/play -H "Authorization: Bearer $TOKEN" \
+       --json '{"title_id":"big-buck-bunny","device_id":"living-room-tv"}'
+  curl -s %[1]s/v1/sessions -H "Authorization: Bearer $TOKEN"
+
+Other demo accounts: %[5]s, %[6]s, %[7]s, %[8]s (mint with: make token ACCOUNT=acct_solo)
+`, a.cfg.PublicURL, a.cfg.DataDir, demo.AccountFamily, token, demo.AccountSolo, demo.AccountKids, demo.AccountPastDue, demo.AccountCanceled)
+	return err
+}
+
+func loadSecrets(path string) (devSecrets, error) {
+	var s devSecrets
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return s, fmt.Errorf("%s: %w", path, err)
+		}
+		return s, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return s, err
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	s = devSecrets{JWTKey: base64.StdEncoding.EncodeToString(key), PlaybackKeys: auth.NewDevKeyring().Spec()}
+	raw, _ = json.MarshalIndent(s, "", "  ")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		return s, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return s, nil
+}

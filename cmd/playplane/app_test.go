@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/demo"
+)
+
+// localRun is one start of the local runner on a data directory.
+type localRun struct {
+	t   *testing.T
+	app *App
+	srv *httptest.Server
+}
+
+func startLocal(t *testing.T, dataDir string) *localRun {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	cfg := Config{DataDir: dataDir, PublicURL: "http://" + srv.Listener.Addr().String(), Issuer: "playplane-local",
+		Audience: "playplane", Seed: true, Sync: true}
+	app, err := NewApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = app.Handler()
+	srv.Start()
+	r := &localRun{t: t, app: app, srv: srv}
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *localRun) stop() {
+	if r.srv != nil {
+		r.srv.Close()
+		r.app.Close()
+		r.srv = nil
+	}
+}
+
+func (r *localRun) call(method, path, token, body string, out any) int {
+	r.t.Helper()
+	req, _ := http.NewRequest(method, r.srv.URL+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			r.t.Fatalf("%s %s: %d %q: %v", method, path, resp.StatusCode, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (r *localRun) token(account string) string {
+	r.t.Helper()
+	tok, err := r.app.DevToken(account, time.Hour)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return tok
+}
+
+// TestLocalFlowSurvivesRestart plays on the local runner, restarts it on the
+// same data directory and finds the sessions, devices and dev keys intact.
+func TestLocalFlowSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	run := startLocal(t, dir)
+	tok := run.token(demo.AccountFamily)
+	var play struct {
+		SessionID     string `json:"session_id"`
+		PlaybackToken string `json:"playback_token"`
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"big-buck-bunny","device_id":"tv"}`, &play); code != 201 {
+		t.Fatalf("play: %d", code)
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"phone"}`, nil); code != 201 {
+		t.Fatalf("second play: %d", code)
+	}
+	var conflict struct {
+		Error struct {
+			Reason string `json:"reason"`
+		} `json:"error"`
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"laptop"}`, &conflict); code != 409 || conflict.Error.Reason != "stream_limit" {
+		t.Fatalf("third play: %d %+v", code, conflict)
+	}
+	run.stop()
+
+	run = startLocal(t, dir)
+	// The token minted before the restart still verifies: keys persist.
+	var list struct {
+		Sessions []struct {
+			SessionID string `json:"session_id"`
+		} `json:"sessions"`
+	}
+	if code := run.call("GET", "/v1/sessions", tok, "", &list); code != 200 || len(list.Sessions) != 2 || list.Sessions[0].SessionID != play.SessionID {
+		t.Fatalf("after restart: %d %+v", code, list)
+	}
+	if code := run.call("DELETE", "/v1/sessions/"+play.SessionID, tok, "", nil); code != 200 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"laptop"}`, nil); code != 201 {
+		t.Fatalf("play after ending a session: %d", code)
+	}
+	if code := run.call("GET", "/healthz", "", "", nil); code != 200 {
+		t.Fatalf("healthz: %d", code)
+	}
+}
+
+func TestWelcomeHasWorkingToken(t *testing.T) {
+	run := startLocal(t, t.TempDir())
+	var out strings.Builder
+	if err := run.app.PrintWelcome(&out); err != nil {
+		t.Fatal(err)
+	}
+	var tok string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "export TOKEN="); ok {
+			tok = v
+		}
+	}
+	if tok == "" {
+		t.Fatalf("no token in welcome:\n%s", out.String())
+	}
+	if code := run.call("GET", "/v1/sessions", tok, "", nil); code != 200 {
+		t.Fatalf("printed token rejected: %d", code)
+	}
+}

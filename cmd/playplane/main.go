@@ -1,0 +1,76 @@
+// Command playplane runs every function locally on one HTTP server, over
+// the embedded bbolt store and the in-process bus, with seeded demo data.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := realMain(ctx); err != nil {
+		slog.Error("playplane stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context) error {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	slog.SetDefault(log)
+	var cfg Config
+	if err := envconfig.Process(ctx, &cfg); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if len(os.Args) == 3 && os.Args[1] == "token" {
+		// `playplane token ACCOUNT` mints a dev token for a seeded account
+		// from the data directory's dev key.
+		token, err := DevToken(cfg, os.Args[2], 24*time.Hour)
+		if err != nil {
+			return err
+		}
+		fmt.Println(token)
+		return nil
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
+	app, err := NewApp(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer app.Close()
+	if err := app.PrintWelcome(os.Stdout); err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

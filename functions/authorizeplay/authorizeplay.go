@@ -1,0 +1,372 @@
+// Package authorizeplay decides whether a subscriber may start a title now,
+// on this device, and if so leases one of the plan's concurrent streams and
+// issues the playback token the other functions accept.
+package authorizeplay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Config is read from the environment.
+type Config struct {
+	// PastDueGrace is how long a past_due account keeps playing.
+	PastDueGrace time.Duration `env:"PAST_DUE_GRACE, default=72h"`
+	// LeaseTTL is the lease length; heartbeats extend it, and a player that
+	// stops heartbeating frees its slot after at most this long.
+	LeaseTTL time.Duration `env:"LEASE_TTL, default=2m"`
+	// TokenTTL bounds the playback token. Every use of the token also checks
+	// the lease, so ending a session revokes it at once.
+	TokenTTL time.Duration `env:"PLAYBACK_TOKEN_TTL, default=4h"`
+	MaxBody  int64         `env:"AUTHORIZE_MAX_BODY, default=4096"`
+}
+
+// Store is what authorize play reads and writes.
+type Store interface {
+	playback.CatalogStore
+	playback.AccountStore
+	playback.SessionStore
+}
+
+// Authenticator identifies the caller from a request.
+type Authenticator interface {
+	Authenticate(r *http.Request) (auth.Identity, error)
+}
+
+// Deps are the collaborators.
+type Deps struct {
+	Store    Store
+	Identity Authenticator
+	Tokens   *auth.Keyring
+	Now      func() time.Time
+}
+
+// Server serves the authorize-play routes and the entitlement consumer.
+type Server struct {
+	cfg  Config
+	deps Deps
+}
+
+// New validates cfg and deps.
+func New(cfg Config, deps Deps) (*Server, error) {
+	switch {
+	case deps.Store == nil:
+		return nil, errors.New("authorizeplay.New: Store is required")
+	case deps.Identity == nil:
+		return nil, errors.New("authorizeplay.New: Identity is required")
+	case deps.Tokens == nil:
+		return nil, errors.New("authorizeplay.New: Tokens is required")
+	case cfg.LeaseTTL <= 0 || cfg.TokenTTL <= 0 || cfg.MaxBody <= 0:
+		return nil, fmt.Errorf("authorizeplay.New: LeaseTTL, TokenTTL and MaxBody must be positive: %+v", cfg)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	return &Server{cfg: cfg, deps: deps}, nil
+}
+
+// Register mounts the routes on mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.Handle("POST /v1/play", httpx.HandlerFunc(s.play))
+	mux.Handle("GET /v1/sessions", httpx.HandlerFunc(s.listSessions))
+	mux.Handle("DELETE /v1/sessions/{id}", httpx.HandlerFunc(s.endSession))
+}
+
+// Consumers returns the event-triggered handlers by topic.
+func (s *Server) Consumers() map[string]playback.BatchHandler {
+	return map[string]playback.BatchHandler{events.TopicEntitlementChanged: s.onEntitlementChanged}
+}
+
+// PlayRequest is the body of POST /v1/play.
+type PlayRequest struct {
+	TitleID    string `json:"title_id"`
+	DeviceID   string `json:"device_id"`
+	DeviceName string `json:"device_name,omitempty"`
+}
+
+// PlayResponse is the answer to an admitted play.
+type PlayResponse struct {
+	SessionID      string           `json:"session_id"`
+	LeaseExpiresAt time.Time        `json:"lease_expires_at"`
+	MaxQuality     playback.Quality `json:"max_quality"`
+	PlaybackToken  string           `json:"playback_token"`
+	TokenExpiresAt time.Time        `json:"token_expires_at"`
+	TitleID        string           `json:"title_id"`
+	Manifest       string           `json:"manifest"` // path of the manifest under the CDN base
+}
+
+// SessionView is how a session is shown to its account, in conflicts and
+// listings.
+type SessionView struct {
+	SessionID  string    `json:"session_id"`
+	DeviceID   string    `json:"device_id"`
+	TitleID    string    `json:"title_id"`
+	StartedAt  time.Time `json:"started_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	EndedAt    time.Time `json:"ended_at,omitzero"`
+	EndReason  string    `json:"end_reason,omitempty"`
+}
+
+func view(s playback.Session) SessionView {
+	return SessionView{SessionID: s.ID, DeviceID: s.DeviceID, TitleID: s.TitleID, StartedAt: s.StartedAt,
+		LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt, EndedAt: s.EndedAt, EndReason: s.EndReason}
+}
+
+// validID keeps ids to a safe alphabet: they become storage keys and CDN
+// path segments, so separators, dots-only names and control bytes are out.
+func validID(id string) bool {
+	if id == "" || len(id) > 128 || id == "." || id == ".." {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c == '-' || c == '_' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
+	who, err := s.deps.Identity.Authenticate(r)
+	if err != nil {
+		return err
+	}
+	var req PlayRequest
+	if err := httpx.DecodeJSON(r, &req, s.cfg.MaxBody); err != nil {
+		return err
+	}
+	if !validID(req.TitleID) {
+		return playback.Errorf(playback.CodeInvalid, "title_id", "title_id must be 1-128 characters of [A-Za-z0-9._-]")
+	}
+	if !validID(req.DeviceID) {
+		return playback.Errorf(playback.CodeInvalid, "device_id", "device_id must be 1-128 characters of [A-Za-z0-9._-]")
+	}
+	if len(req.DeviceName) > 128 {
+		return playback.Errorf(playback.CodeInvalid, "device_name", "device_name is longer than 128 bytes")
+	}
+	ctx := r.Context()
+	now := s.deps.Now()
+
+	// Every read-only check runs before the first write, so a rejected
+	// request leaves nothing behind.
+	acct, err := s.deps.Store.GetAccount(ctx, who.AccountID)
+	if err != nil {
+		return err
+	}
+	if !acct.Entitled(now, s.cfg.PastDueGrace) {
+		return playback.Errorf(playback.CodeForbidden, "subscription_inactive",
+			"subscription is %s", acct.Status)
+	}
+	plan, err := s.deps.Store.GetPlan(ctx, acct.PlanID)
+	if err != nil {
+		return fmt.Errorf("authorizeplay: plan %q of account %q: %w", acct.PlanID, acct.ID, err)
+	}
+	if !acct.HasDevice(req.DeviceID) && len(acct.Devices) >= plan.MaxDevices {
+		return deviceLimit(plan)
+	}
+	title, err := s.deps.Store.GetTitle(ctx, req.TitleID)
+	if err != nil {
+		return err
+	}
+	if !title.LicensedIn(acct.Territory, now) {
+		return playback.Errorf(playback.CodeForbidden, "not_licensed",
+			"title %q is not licensed in %s now", title.ID, acct.Territory)
+	}
+	if acct.ParentalCap > 0 && title.Rating > acct.ParentalCap {
+		return playback.Errorf(playback.CodeForbidden, "parental_rating",
+			"title is rated %d, the account's parental cap is %d", title.Rating, acct.ParentalCap)
+	}
+
+	if !acct.HasDevice(req.DeviceID) {
+		if err := s.registerDevice(ctx, acct.ID, req, plan, now); err != nil {
+			return err
+		}
+	}
+	if err := s.replaceDeviceSession(ctx, acct.ID, req.DeviceID, now); err != nil {
+		return err
+	}
+	sess, err := s.deps.Store.AcquireLease(ctx, playback.LeaseRequest{
+		SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
+		Limit: plan.MaxStreams, TTL: s.cfg.LeaseTTL, Now: now,
+	})
+	if err != nil {
+		return conflictView(err)
+	}
+	claims := auth.PlaybackClaims{SessionID: sess.ID, AccountID: acct.ID, TitleID: title.ID, DeviceID: req.DeviceID,
+		IssuedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL)}
+	token, err := s.deps.Tokens.Issue(claims)
+	if err != nil {
+		return fmt.Errorf("authorizeplay: issue token: %w", err)
+	}
+	httpx.Logger(ctx).InfoContext(ctx, "play authorized", "account_id", acct.ID, "session_id", sess.ID, "title_id", title.ID)
+	httpx.WriteJSON(w, http.StatusCreated, PlayResponse{
+		SessionID: sess.ID, LeaseExpiresAt: sess.ExpiresAt, MaxQuality: plan.MaxQuality,
+		PlaybackToken: token, TokenExpiresAt: claims.ExpiresAt, TitleID: title.ID,
+		Manifest: title.AssetPath + title.Manifest,
+	})
+	return nil
+}
+
+func deviceLimit(plan playback.Plan) error {
+	return playback.Errorf(playback.CodeForbidden, "device_limit",
+		"the plan allows %d registered devices; remove one to add this device", plan.MaxDevices)
+}
+
+// registerDevice adds the device unless a concurrent request registered it
+// or filled the last device slot first.
+func (s *Server) registerDevice(ctx context.Context, accountID string, req PlayRequest, plan playback.Plan, now time.Time) error {
+	_, err := s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
+		if a.HasDevice(req.DeviceID) {
+			return playback.ErrNoChange
+		}
+		if len(a.Devices) >= plan.MaxDevices {
+			return deviceLimit(plan)
+		}
+		a.Devices = append(a.Devices, playback.Device{ID: req.DeviceID, Name: req.DeviceName, RegisteredAt: now})
+		a.UpdatedAt = now
+		return nil
+	})
+	return err
+}
+
+// replaceDeviceSession ends the device's running session: a device plays one
+// stream, so switching titles must not count against the account's limit.
+func (s *Server) replaceDeviceSession(ctx context.Context, accountID, deviceID string, now time.Time) error {
+	active, err := s.deps.Store.ListActiveSessions(ctx, accountID, now)
+	if err != nil {
+		return err
+	}
+	for _, sess := range active {
+		if sess.DeviceID == deviceID {
+			if _, err := s.deps.Store.EndSession(ctx, sess.ID, playback.EndReplaced, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// conflictView replaces the store's session list with what a client may see.
+func conflictView(err error) error {
+	var pe *playback.Error
+	if !errors.As(err, &pe) || pe.Code != playback.CodeConflict {
+		return err
+	}
+	d, ok := pe.Details.(*playback.ConflictDetails)
+	if !ok {
+		return err
+	}
+	views := make([]SessionView, len(d.Sessions))
+	for i, s := range d.Sessions {
+		views[i] = view(s)
+	}
+	out := *pe
+	out.Details = map[string]any{"limit": d.Limit, "sessions": views}
+	return &out
+}
+
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
+	who, err := s.deps.Identity.Authenticate(r)
+	if err != nil {
+		return err
+	}
+	active, err := s.deps.Store.ListActiveSessions(r.Context(), who.AccountID, s.deps.Now())
+	if err != nil {
+		return err
+	}
+	views := make([]SessionView, len(active))
+	for i, a := range active {
+		views[i] = view(a)
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"sessions": views})
+	return nil
+}
+
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
+	who, err := s.deps.Identity.Authenticate(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if !validID(id) {
+		return playback.Errorf(playback.CodeInvalid, "session_id", "malformed session id")
+	}
+	sess, err := s.deps.Store.GetSession(r.Context(), id)
+	if err == nil && sess.AccountID != who.AccountID {
+		// Another account's session is reported as absent, not forbidden,
+		// so session ids can't be probed.
+		err = playback.NotFound("session", id)
+	}
+	if err != nil {
+		return err
+	}
+	sess, err = s.deps.Store.EndSession(r.Context(), id, playback.EndByUser, s.deps.Now())
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, view(sess))
+	return nil
+}
+
+// onEntitlementChanged ends the active sessions of accounts that lost their
+// entitlement, so a cancelled subscription stops streaming within one
+// heartbeat instead of at lease expiry.
+func (s *Server) onEntitlementChanged(ctx context.Context, msgs []playback.Message) (retry []string) {
+	log := httpx.Logger(ctx)
+	for _, m := range msgs {
+		var ev events.EntitlementChanged
+		if err := json.Unmarshal(m.Data, &ev); err != nil || ev.AccountID == "" {
+			log.ErrorContext(ctx, "dropping malformed entitlement event", "message_id", m.ID, "err", err)
+			continue
+		}
+		if ev.Entitled {
+			continue
+		}
+		if err := s.endAll(ctx, ev.AccountID); err != nil {
+			if playback.ErrorCode(err).Retryable() {
+				retry = append(retry, m.ID)
+			}
+			log.ErrorContext(ctx, "ending sessions after entitlement loss", "account_id", ev.AccountID, "err", err)
+			continue
+		}
+		log.InfoContext(ctx, "sessions ended after entitlement loss", "account_id", ev.AccountID, "cause", ev.Cause)
+	}
+	return retry
+}
+
+func (s *Server) endAll(ctx context.Context, accountID string) error {
+	now := s.deps.Now()
+	// Events can arrive out of order: act on the account as it is now, not
+	// as the event described it.
+	acct, err := s.deps.Store.GetAccount(ctx, accountID)
+	if err != nil {
+		if playback.IsCode(err, playback.CodeNotFound) {
+			return nil
+		}
+		return err
+	}
+	if acct.Entitled(now, s.cfg.PastDueGrace) {
+		return nil
+	}
+	active, err := s.deps.Store.ListActiveSessions(ctx, accountID, now)
+	if err != nil {
+		return err
+	}
+	for _, sess := range active {
+		if _, err := s.deps.Store.EndSession(ctx, sess.ID, playback.EndEntitlement, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,343 @@
+package authorizeplay_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/authorizeplay"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+const (
+	issuer   = "https://id.example"
+	audience = "playplane"
+	kid      = "k1"
+)
+
+var jwtKey = bytes.Repeat([]byte("k"), 32)
+
+type harness struct {
+	t      testing.TB
+	store  *bolt.Store
+	tokens *auth.Keyring
+	srv    *authorizeplay.Server
+	h      http.Handler
+	now    time.Time
+}
+
+func newHarness(t testing.TB, opts ...bolt.Option) *harness {
+	t.Helper()
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "db"), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := demo.Seed(context.Background(), store, "http://edge.test", now); err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Issuer: issuer, Audience: audience,
+		HS256Keys: kid + ":" + base64.StdEncoding.EncodeToString(jwtKey), Leeway: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: store, tokens: auth.NewDevKeyring(), now: now}
+	h.srv, err = authorizeplay.New(authorizeplay.Config{PastDueGrace: 72 * time.Hour, LeaseTTL: 2 * time.Minute,
+		TokenTTL: time.Hour, MaxBody: 4096},
+		authorizeplay.Deps{Store: store, Identity: verifier, Tokens: h.tokens, Now: func() time.Time { return h.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.srv.Register(mux)
+	h.h = httpx.Middleware(slog.New(slog.DiscardHandler), mux)
+	return h
+}
+
+func (h *harness) token(account string) string {
+	tok, err := auth.MintHS256(kid, jwtKey, issuer, audience, account, time.Hour, time.Now())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+func (h *harness) do(method, path, token, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.h.ServeHTTP(rec, req)
+	return rec
+}
+
+func (h *harness) play(account, title, device string) *httptest.ResponseRecorder {
+	return h.do(http.MethodPost, "/v1/play", h.token(account), `{"title_id":"`+title+`","device_id":"`+device+`"}`)
+}
+
+func errorOf(t *testing.T, rec *httptest.ResponseRecorder) httpx.ErrorDetail {
+	t.Helper()
+	var body httpx.ErrorBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("status %d, body %q: %v", rec.Code, rec.Body.String(), err)
+	}
+	return body.Error
+}
+
+func TestPlayAdmits(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	rec := h.play(demo.AccountFamily, "big-buck-bunny", "tv-1")
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	var resp authorizeplay.PlayResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.MaxQuality != playback.QualityHD || resp.Manifest != "/titles/big-buck-bunny/master.m3u8" ||
+		!resp.LeaseExpiresAt.Equal(h.now.Add(2*time.Minute)) {
+		t.Fatalf("response = %+v", resp)
+	}
+	claims, err := h.tokens.Verify(resp.PlaybackToken, h.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.SessionID != resp.SessionID || claims.AccountID != demo.AccountFamily || claims.TitleID != "big-buck-bunny" || claims.DeviceID != "tv-1" {
+		t.Fatalf("token claims = %+v", claims)
+	}
+	acct, _ := h.store.GetAccount(context.Background(), demo.AccountFamily)
+	if !acct.HasDevice("tv-1") {
+		t.Fatal("device was not auto-registered")
+	}
+}
+
+func TestPlayRejects(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, account, body, token string
+		status                     int
+		reason                     string
+	}{
+		{"no token", demo.AccountFamily, `{"title_id":"sintel","device_id":"d"}`, "none", 401, "token_missing"},
+		{"forged token", demo.AccountFamily, `{"title_id":"sintel","device_id":"d"}`, "forged", 401, "token_signature"},
+		{"expired token", demo.AccountFamily, `{"title_id":"sintel","device_id":"d"}`, "expired", 401, "token_expired"},
+		{"malformed json", demo.AccountFamily, `{"title_id":`, "", 400, "malformed_json"},
+		{"unknown field", demo.AccountFamily, `{"title_id":"sintel","device_id":"d","admin":true}`, "", 400, "unknown_field"},
+		{"oversized body", demo.AccountFamily, `{"title_id":"sintel","device_id":"` + strings.Repeat("d", 5000) + `"}`, "", 413, "body_too_large"},
+		{"missing title", demo.AccountFamily, `{"device_id":"d"}`, "", 400, "title_id"},
+		{"path in title id", demo.AccountFamily, `{"title_id":"../sintel","device_id":"d"}`, "", 400, "title_id"},
+		{"unknown title", demo.AccountFamily, `{"title_id":"no-such-title","device_id":"d"}`, "", 404, "title_not_found"},
+		{"unknown account", "acct_nobody", `{"title_id":"sintel","device_id":"d"}`, "", 404, "account_not_found"},
+		{"canceled subscription", demo.AccountCanceled, `{"title_id":"sintel","device_id":"d"}`, "", 403, "subscription_inactive"},
+		{"not licensed in territory", demo.AccountFamily, `{"title_id":"us-exclusive","device_id":"d"}`, "", 403, "not_licensed"},
+		{"licence window ended", demo.AccountFamily, `{"title_id":"expired-licence","device_id":"d"}`, "", 403, "not_licensed"},
+		{"licence window not started", demo.AccountFamily, `{"title_id":"coming-soon","device_id":"d"}`, "", 403, "not_licensed"},
+		{"above parental cap", demo.AccountFamily, `{"title_id":"night-of-the-code","device_id":"d"}`, "", 403, "parental_rating"},
+		{"kids account", demo.AccountKids, `{"title_id":"sintel","device_id":"d"}`, "", 403, "parental_rating"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			token := h.token(tc.account)
+			switch tc.token {
+			case "none":
+				token = ""
+			case "forged":
+				token = token[:len(token)-4] + "AAAA"
+			case "expired":
+				token, _ = auth.MintHS256(kid, jwtKey, issuer, audience, tc.account, time.Minute, time.Now().Add(-time.Hour))
+			}
+			before, _ := h.store.GetAccount(context.Background(), tc.account)
+			rec := h.do(http.MethodPost, "/v1/play", token, tc.body)
+			if e := errorOf(t, rec); rec.Code != tc.status || e.Reason != tc.reason {
+				t.Fatalf("got %d %+v, want %d reason %s", rec.Code, e, tc.status, tc.reason)
+			}
+			after, _ := h.store.GetAccount(context.Background(), tc.account)
+			active, _ := h.store.ListActiveSessions(context.Background(), tc.account, h.now)
+			if len(after.Devices) != len(before.Devices) || len(active) != 0 {
+				t.Fatalf("rejected request wrote state: devices %d→%d, %d sessions", len(before.Devices), len(after.Devices), len(active))
+			}
+		})
+	}
+}
+
+func TestPastDueGrace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if rec := h.play(demo.AccountPastDue, "sintel", "d1"); rec.Code != http.StatusCreated {
+		t.Fatalf("past_due inside grace: %d %s", rec.Code, rec.Body)
+	}
+	h.now = h.now.Add(72 * time.Hour) // one day past due + 72h > grace
+	if rec := h.play(demo.AccountPastDue, "sintel", "d1"); rec.Code != http.StatusForbidden || errorOf(t, rec).Reason != "subscription_inactive" {
+		t.Fatalf("past_due beyond grace: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestDeviceLimit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t) // basic plan: 2 devices, 1 stream
+	for _, dev := range []string{"phone", "tablet"} {
+		if rec := h.play(demo.AccountSolo, "sintel", dev); rec.Code != http.StatusCreated {
+			t.Fatalf("%s: %d %s", dev, rec.Code, rec.Body)
+		}
+		sessions, _ := h.store.ListActiveSessions(context.Background(), demo.AccountSolo, h.now)
+		for _, s := range sessions {
+			_, _ = h.store.EndSession(context.Background(), s.ID, playback.EndStopped, h.now)
+		}
+	}
+	rec := h.play(demo.AccountSolo, "sintel", "laptop")
+	if rec.Code != http.StatusForbidden || errorOf(t, rec).Reason != "device_limit" {
+		t.Fatalf("third device: %d %s", rec.Code, rec.Body)
+	}
+	if rec := h.play(demo.AccountSolo, "sintel", "phone"); rec.Code != http.StatusCreated {
+		t.Fatalf("registered device after limit: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestStreamLimitConflictAndEndSession(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t) // standard plan: 2 streams
+	var first authorizeplay.PlayResponse
+	for i, dev := range []string{"tv", "phone"} {
+		rec := h.play(demo.AccountFamily, "sintel", dev)
+		if rec.Code != http.StatusCreated {
+			t.Fatalf("%s: %d %s", dev, rec.Code, rec.Body)
+		}
+		if i == 0 {
+			_ = json.Unmarshal(rec.Body.Bytes(), &first)
+		}
+		h.now = h.now.Add(time.Second)
+	}
+	rec := h.play(demo.AccountFamily, "tears-of-steel", "laptop")
+	if rec.Code != http.StatusConflict {
+		t.Fatalf("third stream: %d %s", rec.Code, rec.Body)
+	}
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Reason  string `json:"reason"`
+			Details struct {
+				Limit    int                         `json:"limit"`
+				Sessions []authorizeplay.SessionView `json:"sessions"`
+			} `json:"details"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	got := body.Error.Details.Sessions
+	if body.Error.Reason != "stream_limit" || body.Error.Details.Limit != 2 || len(got) != 2 ||
+		got[0].DeviceID != "tv" || got[1].DeviceID != "phone" || got[0].TitleID != "sintel" ||
+		got[0].StartedAt.IsZero() || got[0].LastSeenAt.IsZero() {
+		t.Fatalf("conflict body = %s", rec.Body)
+	}
+
+	// Another account cannot end the family's session, nor learn it exists.
+	if rec := h.do(http.MethodDelete, "/v1/sessions/"+first.SessionID, h.token(demo.AccountSolo), ""); rec.Code != http.StatusNotFound {
+		t.Fatalf("foreign DELETE: %d %s", rec.Code, rec.Body)
+	}
+	if rec := h.do(http.MethodDelete, "/v1/sessions/"+first.SessionID, h.token(demo.AccountFamily), ""); rec.Code != http.StatusOK {
+		t.Fatalf("DELETE: %d %s", rec.Code, rec.Body)
+	}
+	if rec := h.play(demo.AccountFamily, "tears-of-steel", "laptop"); rec.Code != http.StatusCreated {
+		t.Fatalf("after ending one session: %d %s", rec.Code, rec.Body)
+	}
+	rec = h.do(http.MethodGet, "/v1/sessions", h.token(demo.AccountFamily), "")
+	var list struct {
+		Sessions []authorizeplay.SessionView `json:"sessions"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &list)
+	devices := []string{}
+	for _, s := range list.Sessions {
+		devices = append(devices, s.DeviceID)
+	}
+	if !slices.Equal(devices, []string{"phone", "laptop"}) {
+		t.Fatalf("sessions = %v", devices)
+	}
+}
+
+func TestSameDeviceSwitchingTitleReplacesItsSession(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t) // basic: 1 stream
+	if rec := h.play(demo.AccountSolo, "sintel", "tv"); rec.Code != http.StatusCreated {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if rec := h.play(demo.AccountSolo, "big-buck-bunny", "tv"); rec.Code != http.StatusCreated {
+		t.Fatalf("switching title on the same device: %d %s", rec.Code, rec.Body)
+	}
+	active, _ := h.store.ListActiveSessions(context.Background(), demo.AccountSolo, h.now)
+	if len(active) != 1 || active[0].TitleID != "big-buck-bunny" {
+		t.Fatalf("active = %+v", active)
+	}
+}
+
+func TestExpiredLeaseFreesSlot(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if rec := h.play(demo.AccountSolo, "sintel", "tv"); rec.Code != http.StatusCreated {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if rec := h.play(demo.AccountSolo, "sintel", "phone"); rec.Code != http.StatusConflict {
+		t.Fatalf("second stream on basic: %d %s", rec.Code, rec.Body)
+	}
+	h.now = h.now.Add(3 * time.Minute) // no heartbeat: the tv's lease lapsed
+	if rec := h.play(demo.AccountSolo, "sintel", "phone"); rec.Code != http.StatusCreated {
+		t.Fatalf("after lease expiry: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestEntitlementLossEndsSessions(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	if rec := h.play(demo.AccountFamily, "sintel", "tv"); rec.Code != http.StatusCreated {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	consume := h.srv.Consumers()[events.TopicEntitlementChanged]
+	msg := func(entitled bool) playback.Message {
+		data, _ := json.Marshal(events.EntitlementChanged{AccountID: demo.AccountFamily, Entitled: entitled, Status: "canceled"})
+		return playback.Message{ID: playback.NewID("msg"), Data: data}
+	}
+	// A stale "lost" event while the account is still active ends nothing.
+	if retry := consume(ctx, []playback.Message{msg(false), {ID: "bad", Data: []byte("{")}}); len(retry) != 0 {
+		t.Fatalf("retry = %v", retry)
+	}
+	if active, _ := h.store.ListActiveSessions(ctx, demo.AccountFamily, h.now); len(active) != 1 {
+		t.Fatalf("session ended although the account is entitled: %+v", active)
+	}
+	_, _ = h.store.UpdateAccount(ctx, demo.AccountFamily, func(a *playback.Account) error {
+		a.Status = playback.StatusCanceled
+		return nil
+	})
+	if retry := consume(ctx, []playback.Message{msg(false)}); len(retry) != 0 {
+		t.Fatalf("retry = %v", retry)
+	}
+	active, _ := h.store.ListActiveSessions(ctx, demo.AccountFamily, h.now)
+	if len(active) != 0 {
+		t.Fatalf("sessions still active after entitlement loss: %+v", active)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	t.Parallel()
+	if _, err := authorizeplay.New(authorizeplay.Config{LeaseTTL: time.Minute, TokenTTL: time.Minute, MaxBody: 1}, authorizeplay.Deps{}); err == nil {
+		t.Fatal("New accepted missing deps")
+	}
+}

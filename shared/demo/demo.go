@@ -1,0 +1,136 @@
+// Package demo seeds the catalogue, accounts and edges a local run starts
+// with, so that a new user can curl the whole flow right away.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Account ids of the seeded households.
+const (
+	AccountFamily   = "acct_family"   // standard plan (2 streams), DE, parental cap 16
+	AccountSolo     = "acct_solo"     // basic plan (1 stream), US, no cap
+	AccountKids     = "acct_kids"     // premium plan, GB, parental cap 7
+	AccountPastDue  = "acct_pastdue"  // past_due for a day: inside the default grace
+	AccountCanceled = "acct_canceled" // canceled: may not play
+)
+
+// Store is what seeding writes.
+type Store interface {
+	playback.CatalogStore
+	playback.AccountStore
+	playback.EdgeStore
+}
+
+// Plans are the demo tiers.
+var Plans = []playback.Plan{
+	{ID: "basic", Name: "Basic", MaxStreams: 1, MaxDevices: 2, MaxQuality: playback.QualitySD},
+	{ID: "standard", Name: "Standard", MaxStreams: 2, MaxDevices: 5, MaxQuality: playback.QualityHD},
+	{ID: "premium", Name: "Premium", MaxStreams: 4, MaxDevices: 10, MaxQuality: playback.QualityUHD},
+}
+
+func everywhere(territories ...string) []playback.LicenceWindow {
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	end := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	out := make([]playback.LicenceWindow, len(territories))
+	for i, t := range territories {
+		out[i] = playback.LicenceWindow{Territory: t, Start: start, End: end}
+	}
+	return out
+}
+
+func title(id, name string, rating int, windows []playback.LicenceWindow) playback.Title {
+	return playback.Title{ID: id, Name: name, Rating: rating, AssetPath: "/titles/" + id + "/",
+		Manifest: "master.m3u8", Windows: windows}
+}
+
+// Titles returns the demo catalogue; windows relative to now show licence
+// rules at work.
+func Titles(now time.Time) []playback.Title {
+	return []playback.Title{
+		title("big-buck-bunny", "Big Buck Bunny", 0, everywhere("DE", "US", "GB", "FR")),
+		title("sintel", "Sintel", 12, everywhere("DE", "US", "GB", "FR")),
+		title("tears-of-steel", "Tears of Steel", 16, everywhere("DE", "US", "GB")),
+		title("night-of-the-code", "Night of the Code", 18, everywhere("DE", "US", "GB")),
+		title("us-exclusive", "US Exclusive", 0, everywhere("US")),
+		title("expired-licence", "Expired Licence", 0, []playback.LicenceWindow{
+			{Territory: "DE", Start: now.AddDate(-2, 0, 0), End: now.AddDate(0, 0, -1)},
+		}),
+		title("coming-soon", "Coming Soon", 0, []playback.LicenceWindow{
+			{Territory: "DE", Start: now.AddDate(0, 1, 0), End: now.AddDate(1, 0, 0)},
+		}),
+	}
+}
+
+// Accounts returns the demo households.
+func Accounts(now time.Time) []playback.Account {
+	return []playback.Account{
+		{ID: AccountFamily, Email: "family@example.com", PlanID: "standard", Status: playback.StatusActive, Territory: "DE", ParentalCap: 16, CustomerID: "cus_demo_family"},
+		{ID: AccountSolo, Email: "solo@example.com", PlanID: "basic", Status: playback.StatusActive, Territory: "US"},
+		{ID: AccountKids, Email: "kids@example.com", PlanID: "premium", Status: playback.StatusTrialing, Territory: "GB", ParentalCap: 7},
+		{ID: AccountPastDue, Email: "late@example.com", PlanID: "standard", Status: playback.StatusPastDue, PastDueSince: now.Add(-24 * time.Hour), Territory: "DE"},
+		{ID: AccountCanceled, Email: "gone@example.com", PlanID: "standard", Status: playback.StatusCanceled, Territory: "DE"},
+	}
+}
+
+// Edges returns demo edges of the local CDN in three PoPs, all served by the
+// local edge at baseURL.
+func Edges(baseURL string, now time.Time) []playback.Edge {
+	mk := func(id, cdn, pop string, lat, lon float64, asns ...uint32) playback.Edge {
+		return playback.Edge{ID: id, CDN: cdn, PoP: pop, BaseURL: baseURL, Lat: lat, Lon: lon, ASNs: asns,
+			Capacity: 100, Load: 10, Healthy: true, ReportedAt: now}
+	}
+	return []playback.Edge{
+		mk("fra-1", "local", "fra", 50.11, 8.68),
+		mk("fra-2", "local", "fra", 50.11, 8.68),
+		mk("fra-isp-1", "local", "fra", 50.11, 8.68, 3320),
+		mk("lhr-1", "local", "lhr", 51.47, -0.45),
+		mk("iad-1", "local", "iad", 38.95, -77.45),
+		mk("iad-2", "local", "iad", 38.95, -77.45),
+	}
+}
+
+// Seed writes what is missing and leaves what exists, so restarts keep
+// the sessions, devices and progress a user built up.
+func Seed(ctx context.Context, s Store, edgeBaseURL string, now time.Time) error {
+	for _, p := range Plans {
+		if err := s.PutPlan(ctx, p); err != nil {
+			return fmt.Errorf("demo.Seed: plan %s: %w", p.ID, err)
+		}
+	}
+	for _, t := range Titles(now) {
+		if _, err := s.GetTitle(ctx, t.ID); playback.IsCode(err, playback.CodeNotFound) {
+			if err := s.PutTitle(ctx, t); err != nil {
+				return fmt.Errorf("demo.Seed: title %s: %w", t.ID, err)
+			}
+		} else if err != nil {
+			return fmt.Errorf("demo.Seed: title %s: %w", t.ID, err)
+		}
+	}
+	for _, a := range Accounts(now) {
+		if _, err := s.GetAccount(ctx, a.ID); playback.IsCode(err, playback.CodeNotFound) {
+			if err := s.PutAccount(ctx, a); err != nil {
+				return fmt.Errorf("demo.Seed: account %s: %w", a.ID, err)
+			}
+			if a.CustomerID != "" {
+				if err := s.LinkCustomer(ctx, a.CustomerID, a.ID); err != nil {
+					return fmt.Errorf("demo.Seed: customer %s: %w", a.CustomerID, err)
+				}
+			}
+		} else if err != nil {
+			return fmt.Errorf("demo.Seed: account %s: %w", a.ID, err)
+		}
+	}
+	for _, e := range Edges(edgeBaseURL, now) {
+		// Edges are configuration: refresh them each start so the base URL
+		// follows the listen address; health comes from reports after that.
+		if err := s.PutEdge(ctx, e); err != nil {
+			return fmt.Errorf("demo.Seed: edge %s: %w", e.ID, err)
+		}
+	}
+	return nil
+}
