@@ -1,0 +1,10 @@
+//go:build !unix
+
+package auth
+
+import (
+	"testing"
+	"time"
+)
+
+func processCPU(testing.TB) time.Duration { return 0 }

@@ -1,0 +1,297 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// PlaybackClaims bind a playback token to one session of one account playing
+// one title. Times have whole-second precision.
+type PlaybackClaims struct {
+	SessionID string
+	AccountID string
+	TitleID   string
+	DeviceID  string // optional
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// A playback token is
+//
+//	v1.<kid>.<base64url(payload)>.<base64url(HMAC-SHA256(key, macLabel || "v1.<kid>.<payload>"))>
+//
+// with a fixed binary payload: issued-at and expires-at as big-endian Unix
+// seconds, then session, account, title and device ids, each prefixed by
+// its length in one byte. Heartbeats check it tens of thousands of times a
+// second, so verifying it must not cost a JSON decode or a JWT library's
+// allocations. Four segments and the "v1." prefix keep it from ever parsing
+// as a three-segment JWT, and the MAC label keeps the same keys from
+// authenticating any other format signed with them.
+const (
+	playbackTokenPrefix = "v1."
+	macLabel            = "playplane/playback-token\x00"
+	maxClaimIDLen       = 128
+	payloadTimesLen     = 16
+	maxPayloadLen       = payloadTimesLen + 4*(1+maxClaimIDLen)
+	macLen              = sha256.Size
+	macTextLen          = (macLen*8 + 5) / 6 // unpadded base64
+	maxPayloadTextLen   = (maxPayloadLen*8 + 5) / 6
+	maxSignedLen        = len(playbackTokenPrefix) + maxKIDLen + 1 + maxPayloadTextLen
+	maxPlaybackTokenLen = maxSignedLen + 1 + macTextLen
+	hmacBlockSize       = 64
+)
+
+var tokenEncoding = base64.RawURLEncoding.Strict()
+
+// Keyring holds the HMAC keys of playback tokens. The first key signs; every
+// key verifies, so a new key can be put first while tokens signed with the
+// previous one are still in flight. A Keyring is immutable and safe for
+// concurrent use.
+type Keyring struct {
+	keys []ringKey
+}
+
+type ringKey struct {
+	namedKey
+	// The key already XORed with HMAC's pads, so each MAC is two SHA-256
+	// sums over stack buffers and allocates nothing.
+	ipad, opad [hmacBlockSize]byte
+}
+
+func newRingKey(k namedKey) ringKey {
+	rk := ringKey{namedKey: k}
+	block := k.key
+	if len(block) > hmacBlockSize {
+		sum := sha256.Sum256(block)
+		block = sum[:]
+	}
+	copy(rk.ipad[:], block)
+	copy(rk.opad[:], block)
+	for i := range hmacBlockSize {
+		rk.ipad[i] ^= 0x36
+		rk.opad[i] ^= 0x5c
+	}
+	return rk
+}
+
+// mac is HMAC-SHA256 (RFC 2104) of macLabel||signed. signed is at most
+// maxSignedLen bytes; callers check.
+func mac[T string | []byte](k *ringKey, signed T) [macLen]byte {
+	var inner [hmacBlockSize + len(macLabel) + maxSignedLen]byte
+	n := copy(inner[:], k.ipad[:])
+	n += copy(inner[n:], macLabel)
+	n += copy(inner[n:], signed)
+	innerSum := sha256.Sum256(inner[:n])
+	var outer [hmacBlockSize + macLen]byte
+	copy(outer[:], k.opad[:])
+	copy(outer[hmacBlockSize:], innerSum[:])
+	return sha256.Sum256(outer[:])
+}
+
+// ParseKeyring parses "kid1:base64key,kid2:base64key"; the first key is the
+// active signing key. Keys must have at least MinKeyBytes bytes.
+func ParseKeyring(spec string) (*Keyring, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, errors.New("auth.ParseKeyring: empty key spec")
+	}
+	keys, err := parseKeySpec(spec)
+	if err != nil {
+		return nil, fmt.Errorf("auth.ParseKeyring: %w", err)
+	}
+	ring := &Keyring{keys: make([]ringKey, len(keys))}
+	for i, k := range keys {
+		ring.keys[i] = newRingKey(k)
+	}
+	return ring, nil
+}
+
+// NewDevKeyring returns a ring with one random key, for local runs and tests.
+// Share it between processes with Spec.
+func NewDevKeyring() *Keyring {
+	key := make([]byte, MinKeyBytes)
+	_, _ = rand.Read(key) // crypto/rand.Read never fails since Go 1.24
+	return &Keyring{keys: []ringKey{newRingKey(namedKey{kid: "dev", key: key})}}
+}
+
+// Spec returns the ring in the form ParseKeyring reads. It contains the
+// secret keys.
+func (k *Keyring) Spec() string {
+	keys := make([]namedKey, len(k.keys))
+	for i, rk := range k.keys {
+		keys[i] = rk.namedKey
+	}
+	return encodeKeySpec(keys)
+}
+
+// ActiveKID is the id of the key Issue signs with.
+func (k *Keyring) ActiveKID() string { return k.keys[0].kid }
+
+// Issue signs c with the active key. SessionID, AccountID and TitleID are
+// required; IssuedAt defaults to now; ExpiresAt must follow IssuedAt.
+func (k *Keyring) Issue(c PlaybackClaims) (string, error) {
+	if k == nil || len(k.keys) == 0 {
+		return "", errors.New("auth.Issue: keyring has no keys; use ParseKeyring or NewDevKeyring")
+	}
+	if c.IssuedAt.IsZero() {
+		c.IssuedAt = time.Now()
+	}
+	iat, exp := c.IssuedAt.Unix(), c.ExpiresAt.Unix()
+	if c.ExpiresAt.IsZero() || exp <= iat {
+		return "", playback.Errorf(playback.CodeInvalid, "playback_claims", "auth.Issue: expires_at must be at least a second after issued_at")
+	}
+	var payload [maxPayloadLen]byte
+	binary.BigEndian.PutUint64(payload[0:], uint64(iat))
+	binary.BigEndian.PutUint64(payload[8:], uint64(exp))
+	n := payloadTimesLen
+	for _, f := range [...]struct {
+		name, value string
+		required    bool
+	}{
+		{"session_id", c.SessionID, true},
+		{"account_id", c.AccountID, true},
+		{"title_id", c.TitleID, true},
+		{"device_id", c.DeviceID, false},
+	} {
+		if f.required && f.value == "" {
+			return "", playback.Errorf(playback.CodeInvalid, "playback_claims", "auth.Issue: %s is required", f.name)
+		}
+		if len(f.value) > maxClaimIDLen {
+			return "", playback.Errorf(playback.CodeInvalid, "playback_claims", "auth.Issue: %s exceeds %d bytes", f.name, maxClaimIDLen)
+		}
+		payload[n] = byte(len(f.value))
+		n++
+		n += copy(payload[n:], f.value)
+	}
+
+	key := &k.keys[0]
+	var buf [maxPlaybackTokenLen]byte
+	t := copy(buf[:], playbackTokenPrefix)
+	t += copy(buf[t:], key.kid)
+	buf[t] = '.'
+	t++
+	tokenEncoding.Encode(buf[t:], payload[:n])
+	t += tokenEncoding.EncodedLen(n)
+	sum := mac(key, buf[:t])
+	buf[t] = '.'
+	t++
+	tokenEncoding.Encode(buf[t:], sum[:])
+	t += macTextLen
+	return string(buf[:t]), nil
+}
+
+// Verify checks the token's MAC and expiry at now and returns its claims.
+// Callers still compare the claims with the request (session, title, ...).
+func (k *Keyring) Verify(token string, now time.Time) (PlaybackClaims, error) {
+	if token == "" {
+		return PlaybackClaims{}, unauthenticated(ReasonTokenMissing, "empty playback token")
+	}
+	if len(token) > maxPlaybackTokenLen || !strings.HasPrefix(token, playbackTokenPrefix) {
+		return PlaybackClaims{}, unauthenticated(ReasonTokenMalformed, "not a playback token")
+	}
+	rest := token[len(playbackTokenPrefix):]
+	kidEnd := strings.IndexByte(rest, '.')
+	macDot := strings.LastIndexByte(token, '.')
+	if kidEnd < 0 || len(playbackTokenPrefix)+kidEnd >= macDot {
+		return PlaybackClaims{}, unauthenticated(ReasonTokenMalformed, "not a playback token")
+	}
+	kid := rest[:kidEnd]
+	payloadText := token[len(playbackTokenPrefix)+kidEnd+1 : macDot]
+	macText := token[macDot+1:]
+	if len(macText) != macTextLen || strings.IndexByte(payloadText, '.') >= 0 {
+		return PlaybackClaims{}, unauthenticated(ReasonTokenMalformed, "not a playback token")
+	}
+	key := k.lookup(kid)
+	if key == nil {
+		return PlaybackClaims{}, unauthenticated(ReasonTokenKeyUnknown, "playback token signed with an unknown key")
+	}
+
+	// Comparing the encoded MACs rejects every change to the MAC text,
+	// including the unused low bits of its last character.
+	sum := mac(key, token[:macDot])
+	var want [macTextLen]byte
+	tokenEncoding.Encode(want[:], sum[:])
+	var diff byte
+	for i := range want {
+		diff |= want[i] ^ macText[i]
+	}
+	if diff != 0 {
+		return PlaybackClaims{}, unauthenticated(ReasonTokenSignature, "playback token signature mismatch")
+	}
+
+	var payload [maxPayloadLen]byte
+	n, err := tokenEncoding.Decode(payload[:], []byte(payloadText))
+	if err != nil {
+		return PlaybackClaims{}, unauthenticated(ReasonTokenMalformed, "playback token payload is not base64")
+	}
+	c, ok := decodePlaybackPayload(payload[:n])
+	if !ok {
+		return PlaybackClaims{}, unauthenticated(ReasonTokenMalformed, "playback token payload is malformed")
+	}
+	if !now.Before(c.ExpiresAt) {
+		return PlaybackClaims{}, unauthenticated(ReasonTokenExpired, "playback token expired")
+	}
+	return c, nil
+}
+
+// Authenticate verifies the "Authorization: Bearer <token>" playback token.
+func (k *Keyring) Authenticate(r *http.Request, now time.Time) (PlaybackClaims, error) {
+	token, err := BearerToken(r)
+	if err != nil {
+		return PlaybackClaims{}, err
+	}
+	return k.Verify(token, now)
+}
+
+func (k *Keyring) lookup(kid string) *ringKey {
+	for i := range k.keys {
+		if k.keys[i].kid == kid {
+			return &k.keys[i]
+		}
+	}
+	return nil
+}
+
+func decodePlaybackPayload(p []byte) (PlaybackClaims, bool) {
+	if len(p) < payloadTimesLen {
+		return PlaybackClaims{}, false
+	}
+	iat := int64(binary.BigEndian.Uint64(p[0:]))
+	exp := int64(binary.BigEndian.Uint64(p[8:]))
+	// One string for all ids: the claims share it instead of costing an
+	// allocation each.
+	ids := string(p[payloadTimesLen:])
+	var fields [4]string
+	at := 0
+	for i := range fields {
+		if at >= len(ids) {
+			return PlaybackClaims{}, false
+		}
+		n := int(ids[at])
+		at++
+		if at+n > len(ids) {
+			return PlaybackClaims{}, false
+		}
+		fields[i] = ids[at : at+n]
+		at += n
+	}
+	if at != len(ids) {
+		return PlaybackClaims{}, false
+	}
+	return PlaybackClaims{
+		SessionID: fields[0],
+		AccountID: fields[1],
+		TitleID:   fields[2],
+		DeviceID:  fields[3],
+		IssuedAt:  time.Unix(iat, 0).UTC(),
+		ExpiresAt: time.Unix(exp, 0).UTC(),
+	}, true
+}

@@ -1,0 +1,366 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func testClaims(now time.Time) PlaybackClaims {
+	return PlaybackClaims{
+		SessionID: "ses_k2n4q7x3b5m6z8c1d9f0g2h4j6",
+		AccountID: "acc_p3r5t7v9x1z3b5d7f9h1k3m5n7",
+		TitleID:   "ttl_w2y4a6c8e0g2i4k6m8o0q2s4u6",
+		DeviceID:  "dev_a1b2c3d4e5f6g7h8i9j0k1l2m3",
+		IssuedAt:  now,
+		ExpiresAt: now.Add(10 * time.Minute),
+	}
+}
+
+func mustIssue(t testing.TB, ring *Keyring, c PlaybackClaims) string {
+	t.Helper()
+	token, err := ring.Issue(c)
+	if err != nil {
+		t.Fatalf("Issue: %v", err)
+	}
+	return token
+}
+
+func mustParseKeyring(t testing.TB, spec string) *Keyring {
+	t.Helper()
+	ring, err := ParseKeyring(spec)
+	if err != nil {
+		t.Fatalf("ParseKeyring: %v", err)
+	}
+	return ring
+}
+
+func TestPlaybackTokenRoundTrip(t *testing.T) {
+	t.Parallel()
+	ring := NewDevKeyring()
+	withoutDevice := testClaims(testNow)
+	withoutDevice.DeviceID = ""
+	longIDs := testClaims(testNow)
+	longIDs.SessionID = strings.Repeat("s", maxClaimIDLen)
+	longIDs.AccountID = strings.Repeat("a", maxClaimIDLen)
+	longIDs.TitleID = strings.Repeat("t", maxClaimIDLen)
+	longIDs.DeviceID = strings.Repeat("d", maxClaimIDLen)
+	subSecond := testClaims(testNow.Add(700 * time.Millisecond))
+
+	for _, tc := range []struct {
+		name   string
+		claims PlaybackClaims
+	}{
+		{name: "all fields", claims: testClaims(testNow)},
+		{name: "no device", claims: withoutDevice},
+		{name: "longest ids", claims: longIDs},
+		{name: "sub-second times are truncated", claims: subSecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			token := mustIssue(t, ring, tc.claims)
+			if len(token) > maxPlaybackTokenLen {
+				t.Fatalf("token has %d bytes, more than the %d Verify accepts", len(token), maxPlaybackTokenLen)
+			}
+			got, err := ring.Verify(token, tc.claims.IssuedAt)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			want := tc.claims
+			want.IssuedAt = want.IssuedAt.Truncate(time.Second).UTC()
+			want.ExpiresAt = want.ExpiresAt.Truncate(time.Second).UTC()
+			if got != want {
+				t.Fatalf("claims = %+v\nwant     %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestPlaybackTokenIssueRejects(t *testing.T) {
+	t.Parallel()
+	ring := NewDevKeyring()
+	edit := func(f func(*PlaybackClaims)) PlaybackClaims {
+		c := testClaims(testNow)
+		f(&c)
+		return c
+	}
+	for _, tc := range []struct {
+		name   string
+		claims PlaybackClaims
+	}{
+		{name: "no session", claims: edit(func(c *PlaybackClaims) { c.SessionID = "" })},
+		{name: "no account", claims: edit(func(c *PlaybackClaims) { c.AccountID = "" })},
+		{name: "no title", claims: edit(func(c *PlaybackClaims) { c.TitleID = "" })},
+		{name: "no expiry", claims: edit(func(c *PlaybackClaims) { c.ExpiresAt = time.Time{} })},
+		{name: "expires before issued", claims: edit(func(c *PlaybackClaims) { c.ExpiresAt = c.IssuedAt.Add(-time.Second) })},
+		{name: "expires within the issuing second", claims: edit(func(c *PlaybackClaims) { c.ExpiresAt = c.IssuedAt.Add(500 * time.Millisecond) })},
+		{name: "id too long", claims: edit(func(c *PlaybackClaims) { c.TitleID = strings.Repeat("t", maxClaimIDLen+1) })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			token, err := ring.Issue(tc.claims)
+			if !playback.IsCode(err, playback.CodeInvalid) {
+				t.Fatalf("Issue = %q, %v; want an invalid error", token, err)
+			}
+		})
+	}
+}
+
+func TestPlaybackTokenIssuedAtDefaultsToNow(t *testing.T) {
+	t.Parallel()
+	ring := NewDevKeyring()
+	c := testClaims(time.Time{})
+	before := time.Now().Truncate(time.Second)
+	c.ExpiresAt = time.Now().Add(time.Minute)
+	got, err := ring.Verify(mustIssue(t, ring, c), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.IssuedAt.Before(before) || got.IssuedAt.After(time.Now()) {
+		t.Fatalf("issued at %v, want about now", got.IssuedAt)
+	}
+}
+
+func TestPlaybackTokenVerify(t *testing.T) {
+	t.Parallel()
+	ring := mustParseKeyring(t, keySpec("k1", randomKey(t)))
+	sameKIDOtherKey := mustParseKeyring(t, keySpec("k1", randomKey(t)))
+	claims := testClaims(testNow)
+	good := mustIssue(t, ring, claims)
+	jwtToken, err := MintHS256("k1", randomKey(t), testIssuer, testAudience, "acc_1", time.Hour, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		token  string
+		now    time.Time
+		reason string
+	}{
+		{name: "good", token: good, now: testNow},
+		{name: "last valid second", token: good, now: claims.ExpiresAt.Add(-time.Second)},
+		{name: "expired at exp", token: good, now: claims.ExpiresAt, reason: ReasonTokenExpired},
+		{name: "expired later", token: good, now: claims.ExpiresAt.Add(time.Hour), reason: ReasonTokenExpired},
+		{name: "forged with another key under the same kid", token: mustIssue(t, sameKIDOtherKey, claims), now: testNow, reason: ReasonTokenSignature},
+		{name: "empty", token: "", now: testNow, reason: ReasonTokenMissing},
+		{name: "garbage", token: "hello", now: testNow, reason: ReasonTokenMalformed},
+		{name: "jwt", token: jwtToken, now: testNow, reason: ReasonTokenMalformed},
+		{name: "other version", token: "v2" + good[2:], now: testNow, reason: ReasonTokenMalformed},
+		{name: "extra segment", token: good[:len(good)-macTextLen] + "x." + good[len(good)-macTextLen:], now: testNow, reason: ReasonTokenMalformed},
+		{name: "oversized", token: "v1.k1." + strings.Repeat("A", maxPlaybackTokenLen), now: testNow, reason: ReasonTokenMalformed},
+		{name: "unknown kid", token: "v1.k9" + good[5:], now: testNow, reason: ReasonTokenKeyUnknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ring.Verify(tc.token, tc.now)
+			if tc.reason != "" {
+				wantReason(t, err, playback.CodeUnauthenticated, tc.reason)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if got.SessionID != claims.SessionID || got.TitleID != claims.TitleID {
+				t.Fatalf("claims = %+v, want %+v", got, claims)
+			}
+		})
+	}
+}
+
+// Every single-byte change, truncation and extension must be rejected.
+func TestPlaybackTokenTamper(t *testing.T) {
+	t.Parallel()
+	ring := NewDevKeyring()
+	token := mustIssue(t, ring, testClaims(testNow))
+	replacements := "AQgw_-.9az"
+	checked := 0
+	for i := range len(token) {
+		for _, r := range []byte(replacements) {
+			if token[i] == r {
+				continue
+			}
+			tampered := token[:i] + string(r) + token[i+1:]
+			if _, err := ring.Verify(tampered, testNow); !playback.IsCode(err, playback.CodeUnauthenticated) {
+				t.Fatalf("byte %d changed to %q: Verify error = %v, want unauthenticated", i, r, err)
+			}
+			checked++
+		}
+		// Flipping the low bits of a base64 character is the change a lax
+		// decoder would not see.
+		flipped := token[:i] + string(token[i]^1) + token[i+1:]
+		if _, err := ring.Verify(flipped, testNow); err == nil {
+			t.Fatalf("byte %d with its low bit flipped was accepted", i)
+		}
+	}
+	for n := range len(token) {
+		if _, err := ring.Verify(token[:n], testNow); err == nil {
+			t.Fatalf("token truncated to %d bytes was accepted", n)
+		}
+	}
+	for _, suffix := range []string{"A", "=", ".", "AAAA"} {
+		if _, err := ring.Verify(token+suffix, testNow); err == nil {
+			t.Fatalf("token with %q appended was accepted", suffix)
+		}
+	}
+	if checked < len(token)*(len(replacements)-1) {
+		t.Fatalf("checked only %d tampered tokens", checked)
+	}
+}
+
+func TestPlaybackTokenRotation(t *testing.T) {
+	t.Parallel()
+	old, next := keySpec("k1", randomKey(t)), keySpec("k2", randomKey(t))
+	before := mustParseKeyring(t, old)
+	during := mustParseKeyring(t, next+","+old)
+	after := mustParseKeyring(t, next)
+
+	fromOld := mustIssue(t, before, testClaims(testNow))
+	fromNew := mustIssue(t, during, testClaims(testNow))
+	if during.ActiveKID() != "k2" || !strings.HasPrefix(fromNew, "v1.k2.") {
+		t.Fatalf("rotated ring signs with %q (token %q), want k2", during.ActiveKID(), fromNew[:8])
+	}
+	for _, tc := range []struct {
+		name   string
+		ring   *Keyring
+		token  string
+		reason string
+	}{
+		{name: "old token on rotated ring", ring: during, token: fromOld},
+		{name: "new token on rotated ring", ring: during, token: fromNew},
+		{name: "new token after old key removed", ring: after, token: fromNew},
+		{name: "old token after old key removed", ring: after, token: fromOld, reason: ReasonTokenKeyUnknown},
+		{name: "new token on a ring that never had the key", ring: before, token: fromNew, reason: ReasonTokenKeyUnknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := tc.ring.Verify(tc.token, testNow)
+			if tc.reason != "" {
+				wantReason(t, err, playback.CodeUnauthenticated, tc.reason)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+		})
+	}
+}
+
+func TestKeyringSpecRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		ring *Keyring
+	}{
+		{name: "dev", ring: NewDevKeyring()},
+		{name: "two keys", ring: mustParseKeyring(t, keySpec("a", randomKey(t))+","+keySpec("b", make([]byte, 80)))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			copied := mustParseKeyring(t, tc.ring.Spec())
+			if copied.Spec() != tc.ring.Spec() {
+				t.Fatalf("Spec changed on round trip: %q vs %q", copied.Spec(), tc.ring.Spec())
+			}
+			if _, err := copied.Verify(mustIssue(t, tc.ring, testClaims(testNow)), testNow); err != nil {
+				t.Fatalf("copy rejects the original's token: %v", err)
+			}
+			if _, err := tc.ring.Verify(mustIssue(t, copied, testClaims(testNow)), testNow); err != nil {
+				t.Fatalf("original rejects the copy's token: %v", err)
+			}
+		})
+	}
+}
+
+func TestParseKeyring(t *testing.T) {
+	t.Parallel()
+	key := randomKey(t)
+	std := base64.StdEncoding.EncodeToString(key)
+	for _, tc := range []struct {
+		name    string
+		spec    string
+		wantErr string
+	}{
+		{name: "standard base64", spec: "k1:" + std},
+		{name: "unpadded url base64", spec: "k1:" + base64.RawURLEncoding.EncodeToString(key)},
+		{name: "spaces around entries", spec: " k1:" + std + " , k2:" + std + " "},
+		{name: "empty", spec: "", wantErr: "empty"},
+		{name: "no colon", spec: "k1" + std, wantErr: "kid:base64key"},
+		{name: "trailing comma", spec: "k1:" + std + ",", wantErr: "empty"},
+		{name: "short key", spec: "k1:" + base64.StdEncoding.EncodeToString(key[:31]), wantErr: "at least 32"},
+		{name: "not base64", spec: "k1:!!!!", wantErr: "base64"},
+		{name: "dot in kid", spec: "k.1:" + std, wantErr: "letters, digits"},
+		{name: "empty kid", spec: ":" + std, wantErr: "1 to 32"},
+		{name: "duplicate kid", spec: "k1:" + std + ",k1:" + std, wantErr: "twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseKeyring(tc.spec)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("ParseKeyring: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("ParseKeyring error = %v, want it to mention %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// The precomputed-pad MAC must be exactly HMAC-SHA256, including keys longer
+// than a block, which HMAC hashes first.
+func TestMACIsHMACSHA256(t *testing.T) {
+	t.Parallel()
+	signed := "v1.k1." + strings.Repeat("payload", 20)
+	for _, n := range []int{32, 63, 64, 65, 200} {
+		key := make([]byte, n)
+		for i := range key {
+			key[i] = byte(i*7 + n)
+		}
+		rk := newRingKey(namedKey{kid: "k1", key: key})
+		want := hmac.New(sha256.New, key)
+		want.Write([]byte(macLabel + signed))
+		got := mac(&rk, signed)
+		if !hmac.Equal(got[:], want.Sum(nil)) {
+			t.Fatalf("key of %d bytes: MAC differs from crypto/hmac", n)
+		}
+	}
+}
+
+func TestKeyringAuthenticate(t *testing.T) {
+	t.Parallel()
+	ring := NewDevKeyring()
+	token := mustIssue(t, ring, testClaims(testNow))
+	for _, tc := range []struct {
+		name   string
+		header string
+		reason string
+	}{
+		{name: "bearer", header: "Bearer " + token},
+		{name: "missing", reason: ReasonTokenMissing},
+		{name: "wrong scheme", header: "Token " + token, reason: ReasonTokenMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodPost, "/v1/heartbeat", nil)
+			if tc.header != "" {
+				r.Header.Set("Authorization", tc.header)
+			}
+			c, err := ring.Authenticate(r, testNow)
+			if tc.reason != "" {
+				wantReason(t, err, playback.CodeUnauthenticated, tc.reason)
+				return
+			}
+			if err != nil || c.SessionID != testClaims(testNow).SessionID {
+				t.Fatalf("Authenticate = %+v, %v", c, err)
+			}
+		})
+	}
+}
