@@ -170,7 +170,9 @@ func validRequestID(id string) bool {
 		return false
 	}
 	for _, c := range id {
-		if !(c == '-' || c == '_' || c == '.' || c == ':' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+		// Base64 punctuation is allowed because API Gateway request ids use it.
+		if !(c == '-' || c == '_' || c == '.' || c == ':' || c == '=' || c == '+' || c == '/' ||
+			c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
 			return false
 		}
 	}

@@ -1,0 +1,317 @@
+package dynamo
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func inboxKey(source, id string) item { return keyOf("EVT#"+source, id) }
+
+// pendingSortKey orders the pending index by receipt time, then id; the
+// fixed width makes string order numeric order.
+func pendingSortKey(receivedAt time.Time, id string) string {
+	return fmt.Sprintf("%020d#%s", nanos(receivedAt), id)
+}
+
+func timeOf(it item, name string) time.Time {
+	n, ok := numAttr(it, name)
+	if !ok || n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// ttlAt is the TTL attribute of a record that may go at t.
+func ttlAt(t time.Time) types.AttributeValue { return num(t.Add(time.Second - 1).Unix()) }
+
+// Inbox items keep ProcessedAt and ExpiresAt as attributes beside the doc,
+// so that marking an event is one conditional update without a read.
+func decodeEvent(it item, id string) (playback.InboxEvent, error) {
+	ev, err := decode[playback.InboxEvent](it, "event", id)
+	ev.ProcessedAt, ev.ExpiresAt = timeOf(it, attrProcessed), timeOf(it, attrExpiresAt)
+	return ev, err
+}
+
+func (s *Store) RecordEvent(ctx context.Context, ev playback.InboxEvent) (playback.InboxEvent, bool, error) {
+	const op = "RecordEvent"
+	if ev.Source == "" || ev.ID == "" {
+		return ev, false, playback.Errorf(playback.CodeInvalid, "event_invalid", "dynamo.%s: source and id are required", op)
+	}
+	body := ev
+	body.ProcessedAt, body.ExpiresAt = time.Time{}, time.Time{}
+	doc, err := docAttr(body)
+	if err != nil {
+		return ev, false, s.fail(op, err)
+	}
+	it := mergeItems(inboxKey(ev.Source, ev.ID), item{attrDoc: doc})
+	if ev.ProcessedAt.IsZero() {
+		it[attrPendingPK], it[attrPendingSK] = str(ev.Source), str(pendingSortKey(ev.ReceivedAt, ev.ID))
+	} else {
+		it[attrProcessed] = num(nanos(ev.ProcessedAt))
+	}
+	if !ev.ExpiresAt.IsZero() {
+		it[attrExpiresAt], it[attrTTL] = num(nanos(ev.ExpiresAt)), ttlAt(ev.ExpiresAt)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item:      it,
+		// An expired record TTL has not deleted yet counts as absent.
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk) OR #ttl <= :now"),
+		ExpressionAttributeNames:            map[string]string{"#pk": attrPK, "#ttl": attrTTL},
+		ExpressionAttributeValues:           item{":now": num(s.now().Unix())},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil {
+		return ev, true, nil
+	}
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		return ev, false, s.fail(op, err)
+	}
+	old := ccf.Item
+	if len(old) == 0 {
+		if old, err = s.get(ctx, "EVT#"+ev.Source, ev.ID, "event", ev.ID); err != nil {
+			return ev, false, s.fail(op, err)
+		}
+	}
+	stored, err := decodeEvent(old, ev.ID)
+	return stored, false, s.fail(op, err)
+}
+
+func (s *Store) GetEvent(ctx context.Context, source, id string) (playback.InboxEvent, error) {
+	it, err := s.get(ctx, "EVT#"+source, id, "event", id)
+	if err != nil {
+		return playback.InboxEvent{}, s.fail("GetEvent", err)
+	}
+	ev, err := decodeEvent(it, id)
+	return ev, s.fail("GetEvent", err)
+}
+
+func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, expiresAt time.Time) error {
+	const op = "MarkEventProcessed"
+	if source == "" || id == "" {
+		return playback.NotFound("event", id)
+	}
+	set := "SET #processed = :at"
+	names := map[string]string{"#pk": attrPK, "#processed": attrProcessed, "#ppk": attrPendingPK, "#psk": attrPendingSK}
+	values := item{":at": num(nanos(at))}
+	if !expiresAt.IsZero() {
+		set += ", #exp = :exp, #ttl = :ttl"
+		names["#exp"], names["#ttl"] = attrExpiresAt, attrTTL
+		values[":exp"], values[":ttl"] = num(nanos(expiresAt)), ttlAt(expiresAt)
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       inboxKey(source, id),
+		UpdateExpression:          aws.String(set + " REMOVE #ppk, #psk"),
+		ConditionExpression:       aws.String("attribute_exists(#pk) AND attribute_not_exists(#processed)"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	if !conditionFailed(err) {
+		return s.fail(op, err)
+	}
+	// Either an earlier mark won (fine: the first call wins) or there is no
+	// such event.
+	_, err = s.get(ctx, "EVT#"+source, id, "event", id)
+	return s.fail(op, err)
+}
+
+func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBefore time.Time, limit int) ([]playback.InboxEvent, error) {
+	const op = "ListPendingEvents"
+	if limit <= 0 || source == "" {
+		return nil, nil
+	}
+	// The index is eventually consistent: an event marked a moment ago may
+	// still show. The sweeper republishes it and its consumers find it
+	// processed in the inbox, so that costs a message, never a double apply.
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(indexPending),
+		KeyConditionExpression:    aws.String("#ppk = :source AND #psk < :before"),
+		ExpressionAttributeNames:  map[string]string{"#ppk": attrPendingPK, "#psk": attrPendingSK},
+		ExpressionAttributeValues: item{":source": str(source), ":before": str(fmt.Sprintf("%020d", nanos(receivedBefore)))},
+		Limit:                     aws.Int32(int32(min(limit, 1000))),
+	})
+	var out []playback.InboxEvent
+	for p.HasMorePages() && len(out) < limit {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		for _, it := range page.Items {
+			if !s.live(it) || it[attrProcessed] != nil {
+				continue
+			}
+			ev, err := decodeEvent(it, strAttr(it, attrSK))
+			if err != nil {
+				return nil, s.fail(op, err)
+			}
+			if out = append(out, ev); len(out) == limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) PutEdge(ctx context.Context, e playback.Edge) error {
+	pk, sk := edgeKey(e.ID)
+	return s.putDoc(ctx, "PutEdge", pk, sk, e.ID, e)
+}
+
+func (s *Store) GetEdge(ctx context.Context, id string) (playback.Edge, error) {
+	pk, sk := edgeKey(id)
+	return getDoc[playback.Edge](ctx, s, "GetEdge", pk, sk, "edge", id)
+}
+
+func (s *Store) UpdateEdge(ctx context.Context, id string, fn func(*playback.Edge) error) (playback.Edge, error) {
+	pk, sk := edgeKey(id)
+	return update(ctx, s, "UpdateEdge", pk, sk, "edge", id, func(e *playback.Edge) { e.ID = id }, fn)
+}
+
+// ListEdges reads the edge shards in parallel, sorted by id.
+func (s *Store) ListEdges(ctx context.Context) ([]playback.Edge, error) {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		out   []playback.Edge
+		first error
+	)
+	for shard := range edgeShards {
+		wg.Go(func() {
+			edges, err := s.edgeShard(ctx, shard)
+			mu.Lock()
+			defer mu.Unlock()
+			out = append(out, edges...)
+			if err != nil && first == nil {
+				first = err
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, s.fail("ListEdges", first)
+	}
+	slices.SortFunc(out, func(a, b playback.Edge) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (s *Store) edgeShard(ctx context.Context, shard int) ([]playback.Edge, error) {
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
+		ExpressionAttributeValues: item{":pk": str("EDGES#" + strconv.Itoa(shard))},
+	})
+	var out []playback.Edge
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range page.Items {
+			e, err := decode[playback.Edge](it, "edge", strAttr(it, attrSK))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// putIfNewer writes it unless the stored record's device time is not older.
+// It returns whether it wrote, and the record it replaced or kept (nil if
+// there was none).
+func (s *Store) putIfNewer(ctx context.Context, it item, deviceTime time.Time) (applied bool, prev item, err error) {
+	it[attrDevice] = num(nanos(deviceTime))
+	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item:      it,
+		// A record past its TTL that DynamoDB has not deleted yet is absent.
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk) OR #dt < :dt OR #ttl <= :now"),
+		ExpressionAttributeNames:            map[string]string{"#pk": attrPK, "#dt": attrDevice, "#ttl": attrTTL},
+		ExpressionAttributeValues:           item{":dt": it[attrDevice], ":now": num(s.now().Unix())},
+		ReturnValues:                        types.ReturnValueAllOld,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil {
+		return true, out.Attributes, nil
+	}
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		return false, nil, err
+	}
+	if len(ccf.Item) > 0 {
+		return false, ccf.Item, nil
+	}
+	out2, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		Key: keyOf(strAttr(it, attrPK), strAttr(it, attrSK)),
+	})
+	if err != nil {
+		return false, nil, err
+	}
+	return false, out2.Item, nil
+}
+
+func (s *Store) SaveProgress(ctx context.Context, p playback.Progress) (bool, error) {
+	const op = "SaveProgress"
+	if p.AccountID == "" || p.TitleID == "" {
+		return false, playback.Errorf(playback.CodeInvalid, "progress_invalid", "dynamo.%s: account and title ids are required", op)
+	}
+	doc, err := docAttr(p)
+	if err != nil {
+		return false, s.fail(op, err)
+	}
+	applied, _, err := s.putIfNewer(ctx, mergeItems(keyOf("ACCT#"+p.AccountID, "PROG#"+p.TitleID), item{attrDoc: doc}), p.DeviceTime)
+	return applied, s.fail(op, err)
+}
+
+func (s *Store) GetProgress(ctx context.Context, accountID, titleID string) (playback.Progress, error) {
+	if accountID == "" {
+		return playback.Progress{}, playback.NotFound("progress", titleID)
+	}
+	return getDoc[playback.Progress](ctx, s, "GetProgress", "ACCT#"+accountID, "PROG#"+titleID, "progress", titleID)
+}
+
+func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (playback.SessionQoE, bool, error) {
+	const op = "SaveSessionQoE"
+	if q.SessionID == "" {
+		return playback.SessionQoE{}, false, playback.Errorf(playback.CodeInvalid, "qoe_invalid", "dynamo.%s: session id is required", op)
+	}
+	doc, err := docAttr(q)
+	if err != nil {
+		return playback.SessionQoE{}, false, s.fail(op, err)
+	}
+	// QoE lives as long as the session record it describes.
+	it := mergeItems(keyOf("SES#"+q.SessionID, "QOE"), item{attrDoc: doc, attrTTL: s.ttlAfter(maxTime(q.UpdatedAt, s.now()))})
+	applied, old, err := s.putIfNewer(ctx, it, q.DeviceTime)
+	if err != nil {
+		return playback.SessionQoE{}, false, s.fail(op, err)
+	}
+	var prev playback.SessionQoE
+	if s.live(old) {
+		if prev, err = decode[playback.SessionQoE](old, "session_qoe", q.SessionID); err != nil {
+			return playback.SessionQoE{}, false, s.fail(op, err)
+		}
+	}
+	return prev, applied, nil
+}
+
+func (s *Store) GetSessionQoE(ctx context.Context, sessionID string) (playback.SessionQoE, error) {
+	return getDoc[playback.SessionQoE](ctx, s, "GetSessionQoE", "SES#"+sessionID, "QOE", "session_qoe", sessionID)
+}

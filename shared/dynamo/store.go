@@ -1,0 +1,437 @@
+// Package dynamo is the playback.Store on one DynamoDB table.
+//
+// Single-table layout (pk, sk):
+//
+//	PLAN#<id>        PLAN          plan
+//	TITLE#<id>       TITLE         title
+//	ACCT#<id>        ACCOUNT       account, CAS on version
+//	ACCT#<id>        SLOT#<k>      stream slot k of the account: the session holding it, mirrored
+//	ACCT#<id>        PROG#<title>  resume position, gated on device_time
+//	CUS#<id>         CUSTOMER      payment customer → account
+//	SES#<id>         SESSION       session, CAS on version
+//	SES#<id>         QOE           session QoE, gated on device_time
+//	EVT#<source>     <id>          inbox event; pending ones also carry the keys of the
+//	                               sparse GSI "pending" (pending_pk=source, pending_sk=received|id)
+//	EDGES#<shard>    EDGE#<id>     edge, CAS on version; 8 shards so health writes spread
+//
+// The stream limit rests on slot items: an account with limit L has slots
+// 0..L-1 and a lease is admitted by a transaction that claims a free slot
+// (absent or expired) together with creating the session, so at most L
+// transactions can win whatever the concurrency. Records carry the item in a
+// "doc" JSON attribute next to the few attributes that conditions test.
+package dynamo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+var _ playback.Store = (*Store)(nil)
+
+// Attribute and index names.
+const (
+	attrPK        = "pk"
+	attrSK        = "sk"
+	attrDoc       = "doc"
+	attrVersion   = "version"
+	attrTTL       = "ttl"        // epoch seconds, DynamoDB's TTL attribute
+	attrExpiresAt = "expires_at" // unix nanoseconds of a lease's expiry
+	attrEndedAt   = "ended_at"
+	attrSession   = "session" // slot: the session holding it
+	attrSlot      = "slot"    // session: the slot it holds
+	attrDevice    = "device_time"
+	attrAccountID = "account_id"
+	attrProcessed = "processed_at"
+	attrPendingPK = "pending_pk"
+	attrPendingSK = "pending_sk"
+	indexPending  = "pending"
+)
+
+// edgeShards spreads edge items over partitions: every edge reports health
+// every few seconds, more than one partition should take.
+const edgeShards = 8
+
+// maxLeaseLimit keeps a lease transaction (one item per slot at most, plus
+// the session) under DynamoDB's 100-item transaction cap.
+const maxLeaseLimit = 64
+
+// Config configures the store.
+type Config struct {
+	Table string `env:"DYNAMODB_TABLE, required"`
+	// Endpoint overrides the service endpoint (DynamoDB Local).
+	Endpoint string `env:"DYNAMODB_ENDPOINT"`
+	Region   string `env:"AWS_REGION, default=us-east-1"`
+	// Retention is how long sessions and slots outlive their expiry before
+	// TTL deletes them, so a late heartbeat still gets "gone", not "not found".
+	Retention time.Duration `env:"DYNAMODB_RETENTION, default=48h"`
+}
+
+// Store is a playback.Store on DynamoDB.
+type Store struct {
+	db        *dynamodb.Client
+	table     string
+	retention time.Duration
+	now       func() time.Time
+}
+
+// New returns a store on cfg.Table. A nil client is built from the default
+// AWS configuration (environment, shared files, role) with cfg's region and
+// endpoint. New makes no network calls: cold starts stay short.
+func New(ctx context.Context, cfg Config, client *dynamodb.Client) (*Store, error) {
+	if cfg.Table == "" {
+		return nil, errors.New("dynamo.New: table name is required")
+	}
+	if cfg.Retention < 0 {
+		return nil, fmt.Errorf("dynamo.New: retention %v < 0", cfg.Retention)
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = 48 * time.Hour
+	}
+	if client == nil {
+		var opts []func(*config.LoadOptions) error
+		if cfg.Region != "" {
+			opts = append(opts, config.WithRegion(cfg.Region))
+		}
+		awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("dynamo.New: load AWS config: %w", err)
+		}
+		client = dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+			if cfg.Endpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.Endpoint)
+			}
+		})
+	}
+	return &Store{db: client, table: cfg.Table, retention: cfg.Retention, now: time.Now}, nil
+}
+
+// Close releases nothing: the client holds only pooled connections.
+func (s *Store) Close() error { return nil }
+
+// CreateTable creates the table with its index and enables TTL, for local
+// runs and tests (production tables come from the infrastructure code). It
+// waits until the table is active and is a no-op on an existing table.
+func (s *Store) CreateTable(ctx context.Context) error {
+	str := func(name string) types.AttributeDefinition {
+		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
+	}
+	_, err := s.db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   aws.String(s.table),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			str(attrPK), str(attrSK), str(attrPendingPK), str(attrPendingSK),
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(attrSK), KeyType: types.KeyTypeRange},
+		},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(indexPending),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(attrPendingPK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrPendingSK), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
+	})
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("dynamo.CreateTable: %w", err)
+	}
+	waiter := dynamodb.NewTableExistsWaiter(s.db)
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(s.table)}, 2*time.Minute); err != nil {
+		return fmt.Errorf("dynamo.CreateTable: wait for table: %w", err)
+	}
+	ttl, err := s.db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(s.table)})
+	if err != nil {
+		return fmt.Errorf("dynamo.CreateTable: DescribeTimeToLive: %w", err)
+	}
+	if d := ttl.TimeToLiveDescription; d != nil && (d.TimeToLiveStatus == types.TimeToLiveStatusEnabled ||
+		d.TimeToLiveStatus == types.TimeToLiveStatusEnabling) {
+		return nil
+	}
+	_, err = s.db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName:               aws.String(s.table),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(attrTTL), Enabled: aws.Bool(true)},
+	})
+	if err != nil {
+		return fmt.Errorf("dynamo.CreateTable: UpdateTimeToLive: %w", err)
+	}
+	return nil
+}
+
+// item is one DynamoDB item.
+type item = map[string]types.AttributeValue
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func num(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+func keyOf(pk, sk string) item { return item{attrPK: str(pk), attrSK: str(sk)} }
+
+// nanos is t as unix nanoseconds, clamped to the range UnixNano defines, so
+// zero times sort first instead of overflowing.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.IsZero() || t.Before(time.Unix(0, 0)):
+		return 0
+	case t.After(time.Unix(0, 1<<63-1)):
+		return 1<<63 - 1
+	}
+	return t.UnixNano()
+}
+
+func numAttr(it item, name string) (int64, bool) {
+	v, ok := it[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v.Value, 10, 64)
+	return n, err == nil
+}
+
+func strAttr(it item, name string) string {
+	v, _ := it[name].(*types.AttributeValueMemberS)
+	if v == nil {
+		return ""
+	}
+	return v.Value
+}
+
+func docAttr(v any) (types.AttributeValue, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return str(string(raw)), nil
+}
+
+func decode[T any](it item, kind, id string) (T, error) {
+	var v T
+	if err := json.Unmarshal([]byte(strAttr(it, attrDoc)), &v); err != nil {
+		return v, fmt.Errorf("decode %s %q: %w", kind, id, err)
+	}
+	return v, nil
+}
+
+// ttlAfter is the TTL attribute of a record that may go once t plus the
+// retention has passed.
+func (s *Store) ttlAfter(t time.Time) types.AttributeValue {
+	return num(t.Add(s.retention).Unix() + 1)
+}
+
+// live reports whether an item read from the table is still alive: TTL
+// deletion lags expiry by up to days, so expired items are skipped on read.
+func (s *Store) live(it item) bool {
+	if len(it) == 0 {
+		return false
+	}
+	ttl, ok := numAttr(it, attrTTL)
+	return !ok || ttl > s.now().Unix()
+}
+
+// get reads one item with a strongly consistent read; missing and expired
+// items are CodeNotFound.
+func (s *Store) get(ctx context.Context, pk, sk, kind, id string) (item, error) {
+	if id == "" {
+		return nil, playback.NotFound(kind, id)
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: keyOf(pk, sk), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !s.live(out.Item) {
+		return nil, playback.NotFound(kind, id)
+	}
+	return out.Item, nil
+}
+
+func getDoc[T any](ctx context.Context, s *Store, op, pk, sk, kind, id string) (T, error) {
+	var zero T
+	it, err := s.get(ctx, pk, sk, kind, id)
+	if err != nil {
+		return zero, s.fail(op, err)
+	}
+	v, err := decode[T](it, kind, id)
+	if err != nil {
+		return zero, s.fail(op, err)
+	}
+	return v, nil
+}
+
+// putDoc writes v as the doc of (pk, sk), bumping the version so that a
+// concurrent compare-and-swap of the same record fails and re-reads.
+func (s *Store) putDoc(ctx context.Context, op, pk, sk, id string, v any) error {
+	if id == "" {
+		return playback.Errorf(playback.CodeInvalid, "id_required", "dynamo.%s: id is required", op)
+	}
+	doc, err := docAttr(v)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       keyOf(pk, sk),
+		UpdateExpression:          aws.String("SET #doc = :doc ADD #version :one"),
+		ExpressionAttributeNames:  map[string]string{"#doc": attrDoc, "#version": attrVersion},
+		ExpressionAttributeValues: item{":doc": doc, ":one": num(1)},
+	})
+	return s.fail(op, err)
+}
+
+// maxCASAttempts bounds the re-read-and-retry loops of compare-and-swap
+// updates; each round lets at least one contender through, so only a storm
+// of writers on one record exhausts it (and then the caller retries later).
+const maxCASAttempts = 32
+
+// update is UpdateAccount/UpdateEdge: read, apply fn, write back on the
+// condition that the version did not move, retrying from the read when it did.
+func update[T any](ctx context.Context, s *Store, op, pk, sk, kind, id string, setID func(*T), fn func(*T) error) (T, error) {
+	var zero T
+	for attempt := 0; ; attempt++ {
+		it, err := s.get(ctx, pk, sk, kind, id)
+		if err != nil {
+			return zero, s.fail(op, err)
+		}
+		v, err := decode[T](it, kind, id)
+		if err != nil {
+			return zero, s.fail(op, err)
+		}
+		if err := fn(&v); err != nil {
+			if errors.Is(err, playback.ErrNoChange) {
+				// fn may have changed v before giving up; answer the stored record.
+				v, err = decode[T](it, kind, id)
+				return v, s.fail(op, err)
+			}
+			return zero, err
+		}
+		setID(&v)
+		doc, err := docAttr(v)
+		if err != nil {
+			return zero, s.fail(op, err)
+		}
+		in := &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(s.table),
+			Key:                       keyOf(pk, sk),
+			ExpressionAttributeNames:  map[string]string{"#doc": attrDoc, "#version": attrVersion},
+			ExpressionAttributeValues: item{":doc": doc, ":one": num(1)},
+			UpdateExpression:          aws.String("SET #doc = :doc ADD #version :one"),
+		}
+		if version, ok := numAttr(it, attrVersion); ok {
+			in.ConditionExpression = aws.String("#version = :v")
+			in.ExpressionAttributeValues[":v"] = num(version)
+		} else {
+			in.ConditionExpression = aws.String("attribute_exists(pk) AND attribute_not_exists(#version)")
+		}
+		_, err = s.db.UpdateItem(ctx, in)
+		if err == nil {
+			return v, nil
+		}
+		if !conditionFailed(err) {
+			return zero, s.fail(op, err)
+		}
+		if attempt+1 >= maxCASAttempts {
+			return zero, playback.Unavailable(err, "dynamo.%s: %s %q is contended", op, kind, id)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return zero, s.fail(op, err)
+		}
+	}
+}
+
+// backoff sleeps a jittered, exponentially growing pause before attempt+1.
+func backoff(ctx context.Context, attempt int) error {
+	ceiling := min(100*time.Millisecond, time.Millisecond<<min(attempt, 10))
+	t := time.NewTimer(rand.N(ceiling) + time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func conditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// transactionCodes returns the per-item cancellation codes of a cancelled
+// transaction ("None", "ConditionalCheckFailed", "TransactionConflict", ...),
+// or nil when err is not a cancellation.
+func transactionCodes(err error) []string {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil
+	}
+	codes := make([]string, len(tce.CancellationReasons))
+	for i, r := range tce.CancellationReasons {
+		codes[i] = aws.ToString(r.Code)
+	}
+	if len(codes) == 0 {
+		codes = []string{"Unknown"}
+	}
+	return codes
+}
+
+// fail classifies err for callers: domain errors pass as they are, failures
+// a retry can cure (throttling, network, 5xx, contention) become
+// CodeUnavailable, the rest stays an internal error named after op.
+func (s *Store) fail(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *playback.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	err = fmt.Errorf("dynamo.%s: %w", op, err)
+	if retryable(err) {
+		return playback.Unavailable(err, "dynamo.%s: DynamoDB unavailable", op)
+	}
+	return err
+}
+
+var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+
+func retryable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false // ErrorCode already answers unavailable; keep the cause visible
+	}
+	if retryables.IsErrorRetryable(err) == aws.TrueTernary {
+		return true
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "TransactionConflictException", "InternalServerError", "ServiceUnavailable", "ReplicatedWriteConflictException":
+			return true
+		}
+	}
+	return false
+}
+
+func edgeKey(id string) (pk, sk string) {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return "EDGES#" + strconv.Itoa(int(h.Sum32()%edgeShards)), "EDGE#" + id
+}

@@ -1,0 +1,214 @@
+// Package lambdahttp serves an http.Handler (a function's mux) behind API
+// Gateway HTTP APIs: it turns payload format 2.0 events into *http.Request
+// and the recorded response back into the event API Gateway expects, so the
+// same handlers run on Lambda and on a plain HTTP server.
+package lambdahttp
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// RequestIDHeader carries API Gateway's request id to the handler, where
+// httpx.Middleware adopts it, so logs and API Gateway's access log agree.
+const RequestIDHeader = "X-Request-Id"
+
+type ctxKey struct{}
+
+// Event returns the API Gateway event a request was built from, for
+// handlers that need what has no HTTP form (the authorizer's claims, the
+// stage).
+func Event(ctx context.Context) (events.APIGatewayV2HTTPRequest, bool) {
+	ev, ok := ctx.Value(ctxKey{}).(events.APIGatewayV2HTTPRequest)
+	return ev, ok
+}
+
+// Handler adapts h to a Lambda handler for API Gateway HTTP API events.
+// Requests that cannot be turned into an *http.Request (a body that is not
+// the base64 the event claims, a malformed path) get a typed 400, as a
+// server would answer them.
+func Handler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		w := newResponseWriter()
+		r, err := NewRequest(ctx, ev)
+		if err != nil {
+			// A stand-in request, so the error answer carries what it can.
+			fallback, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", http.NoBody)
+			httpx.WriteError(w, fallback, err)
+			return w.response(http.MethodGet), nil
+		}
+		h.ServeHTTP(w, r)
+		return w.response(r.Method), nil
+	}
+}
+
+// NewRequest builds the server-side request of an HTTP API event.
+func NewRequest(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Request, error) {
+	invalid := func(reason, format string, args ...any) error {
+		return playback.Errorf(playback.CodeInvalid, reason, format, args...)
+	}
+	rawPath := ev.RawPath
+	if rawPath == "" {
+		rawPath = ev.RequestContext.HTTP.Path
+	}
+	if !strings.HasPrefix(rawPath, "/") {
+		rawPath = "/" + rawPath
+	}
+	requestURI := rawPath
+	if ev.RawQueryString != "" {
+		requestURI += "?" + ev.RawQueryString
+	}
+	u, err := url.ParseRequestURI(requestURI)
+	if err != nil {
+		return nil, invalid("malformed_path", "request path %q: %v", requestURI, err)
+	}
+	var body []byte
+	if ev.IsBase64Encoded {
+		if body, err = base64.StdEncoding.DecodeString(ev.Body); err != nil {
+			return nil, invalid("body_encoding", "request body is not valid base64: %v", err)
+		}
+	} else {
+		body = []byte(ev.Body)
+	}
+	method := ev.RequestContext.HTTP.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	r, err := http.NewRequestWithContext(context.WithValue(ctx, ctxKey{}, ev), method, requestURI, bytes.NewReader(body))
+	if err != nil {
+		return nil, invalid("malformed_request", "%v", err)
+	}
+	r.URL, r.RequestURI = u, requestURI
+	r.ContentLength = int64(len(body))
+	if len(body) == 0 {
+		r.Body, r.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+	}
+	if proto := ev.RequestContext.HTTP.Protocol; proto != "" {
+		if major, minor, ok := http.ParseHTTPVersion(proto); ok {
+			r.Proto, r.ProtoMajor, r.ProtoMinor = proto, major, minor
+		}
+	}
+	// API Gateway joins repeated headers with commas and hands cookies
+	// over separately.
+	for name, value := range ev.Headers {
+		r.Header.Set(name, value)
+	}
+	if len(ev.Cookies) > 0 {
+		r.Header.Set("Cookie", strings.Join(ev.Cookies, "; "))
+	}
+	if ev.RequestContext.RequestID != "" {
+		r.Header.Set(RequestIDHeader, ev.RequestContext.RequestID)
+	}
+	r.Host = r.Header.Get("Host")
+	if r.Host == "" {
+		r.Host = ev.RequestContext.DomainName
+	}
+	if ip := ev.RequestContext.HTTP.SourceIP; ip != "" {
+		// The client's port is not in the event; the address stays
+		// parseable with net.SplitHostPort.
+		r.RemoteAddr = net.JoinHostPort(ip, "0")
+	}
+	if strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		r.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: r.Host}
+	}
+	return r, nil
+}
+
+// responseWriter records a response the way net/http would send it: the
+// header is fixed when the status is written, and a body without a
+// Content-Type gets a sniffed one.
+type responseWriter struct {
+	header      http.Header
+	sent        http.Header // the header as of WriteHeader
+	status      int
+	wroteHeader bool
+	body        bytes.Buffer
+}
+
+func newResponseWriter() *responseWriter { return &responseWriter{header: http.Header{}} }
+
+func (w *responseWriter) Header() http.Header { return w.header }
+
+func (w *responseWriter) WriteHeader(status int) {
+	if w.wroteHeader || status < 200 { // informational responses are not relayed
+		return
+	}
+	w.status, w.wroteHeader, w.sent = status, true, w.header.Clone()
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	if _, set := w.sent["Content-Type"]; !set && w.body.Len() == 0 && len(p) > 0 {
+		w.sent.Set("Content-Type", http.DetectContentType(p))
+	}
+	return w.body.Write(p)
+}
+
+func (w *responseWriter) response(method string) events.APIGatewayV2HTTPResponse {
+	w.WriteHeader(http.StatusOK)
+	resp := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: make(map[string]string, len(w.sent))}
+	for name, values := range w.sent {
+		if len(values) == 0 {
+			continue // a nil entry suppresses a header in net/http too
+		}
+		if name == "Set-Cookie" {
+			resp.Cookies = append(resp.Cookies, values...)
+			continue
+		}
+		resp.Headers[name] = strings.Join(values, ",")
+	}
+	body := w.body.Bytes()
+	if method == http.MethodHead || w.status == http.StatusNoContent || w.status == http.StatusNotModified {
+		body = nil
+	}
+	if isText(w.sent.Get("Content-Type"), w.sent.Get("Content-Encoding"), body) {
+		resp.Body = string(body)
+	} else {
+		resp.Body, resp.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+	}
+	return resp
+}
+
+// isText reports whether a body can travel as a JSON string unchanged;
+// anything else goes base64-encoded, which API Gateway decodes.
+func isText(contentType, contentEncoding string, body []byte) bool {
+	if len(body) == 0 {
+		return true
+	}
+	if contentEncoding != "" && !strings.EqualFold(contentEncoding, "identity") {
+		return false
+	}
+	if !utf8.Valid(body) {
+		return false
+	}
+	if contentType == "" {
+		return true
+	}
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(mediaType, "text/"),
+		strings.HasSuffix(mediaType, "+json"), strings.HasSuffix(mediaType, "+xml"),
+		mediaType == "application/json", mediaType == "application/xml", mediaType == "application/javascript",
+		mediaType == "application/x-www-form-urlencoded", mediaType == "application/vnd.apple.mpegurl",
+		mediaType == "application/x-mpegurl", mediaType == "application/dash+xml":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,264 @@
+package lambdahttp_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/playplane/playplane/shared/lambdahttp"
+)
+
+// payload is an HTTP API (format 2.0) event as API Gateway sends it.
+func payload(method, rawPath, rawQuery, body string, base64Body bool, sourceIP string, cookies []string, headers map[string]string) []byte {
+	ev := map[string]any{
+		"version":        "2.0",
+		"routeKey":       "$default",
+		"rawPath":        rawPath,
+		"rawQueryString": rawQuery,
+		"headers":        headers,
+		"requestContext": map[string]any{
+			"accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.eu-central-1.amazonaws.com",
+			"domainPrefix": "abc123", "requestId": "JKJaXmPLvHcESHA=", "routeKey": "$default", "stage": "$default",
+			"time": "23/Nov/2026:16:44:00 +0000", "timeEpoch": 1795452240000,
+			"http": map[string]any{"method": method, "path": rawPath, "protocol": "HTTP/1.1", "sourceIp": sourceIP, "userAgent": "player/1.0"},
+		},
+		"body":            body,
+		"isBase64Encoded": base64Body,
+	}
+	if cookies != nil {
+		ev["cookies"] = cookies
+	}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		panic(err)
+	}
+	return raw
+}
+
+func invoke(t *testing.T, h http.Handler, payload []byte) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	out, err := lambda.NewHandler(lambdahttp.Handler(h)).Invoke(context.Background(), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("response %s: %v", out, err)
+	}
+	return resp
+}
+
+// echo answers what the handler saw of the request.
+type echo struct {
+	Method, Path, RawPath, RawQuery, Query, Host, RemoteAddr, RequestID, UserAgent, Cookie, Multi, Body, TitleID, Stage string
+	ContentLength                                                                                                       int64
+	TLS                                                                                                                 bool
+}
+
+func echoMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		e := echo{Method: r.Method, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery, Query: r.URL.Query().Get("q"),
+			Host: r.Host, RemoteAddr: r.RemoteAddr, RequestID: r.Header.Get("X-Request-Id"), UserAgent: r.UserAgent(),
+			Multi: r.Header.Get("X-Multi"), Body: base64.StdEncoding.EncodeToString(body), TitleID: r.PathValue("id"),
+			ContentLength: r.ContentLength, TLS: r.TLS != nil}
+		if c, err := r.Cookie("session"); err == nil {
+			e.Cookie = c.Value
+		}
+		if ev, ok := lambdahttp.Event(r.Context()); ok {
+			e.Stage = ev.RequestContext.Stage
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(e)
+	}
+	mux.HandleFunc("GET /v1/titles/{id}", handler)
+	mux.HandleFunc("POST /v1/upload", handler)
+	return mux
+}
+
+func TestRequests(t *testing.T) {
+	t.Parallel()
+	headers := map[string]string{"host": "api.example.com", "user-agent": "player/1.0", "x-multi": "a,b",
+		"x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.9"}
+	binary := []byte{0x00, 0xff, 0x10, 'x'}
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		want    echo
+	}{
+		{
+			name: "get with escaped path, query, cookies",
+			payload: payload("GET", "/v1/titles/a%2Fb", "q=caf%C3%A9&x=1&x=2", "", false, "203.0.113.9",
+				[]string{"session=s3cr3t", "theme=dark"}, headers),
+			want: echo{Method: "GET", Path: "/v1/titles/a/b", RawPath: "/v1/titles/a%2Fb", RawQuery: "q=caf%C3%A9&x=1&x=2", Query: "café",
+				Host: "api.example.com", RemoteAddr: "203.0.113.9:0", RequestID: "JKJaXmPLvHcESHA=", UserAgent: "player/1.0",
+				Cookie: "s3cr3t", Multi: "a,b", Body: "", TitleID: "a/b", Stage: "$default", TLS: true},
+		},
+		{
+			name:    "post with base64 body from an IPv6 client",
+			payload: payload("POST", "/v1/upload", "", base64.StdEncoding.EncodeToString(binary), true, "2001:db8::1", nil, headers),
+			want: echo{Method: "POST", Path: "/v1/upload", Host: "api.example.com", RemoteAddr: "[2001:db8::1]:0",
+				RequestID: "JKJaXmPLvHcESHA=", UserAgent: "player/1.0", Multi: "a,b", Body: base64.StdEncoding.EncodeToString(binary),
+				ContentLength: 4, Stage: "$default", TLS: true},
+		},
+		{
+			name:    "post with text body, no host header",
+			payload: payload("POST", "/v1/upload", "", `{"a":1}`, false, "198.51.100.7", nil, map[string]string{"user-agent": "player/1.0"}),
+			want: echo{Method: "POST", Path: "/v1/upload", Host: "abc123.execute-api.eu-central-1.amazonaws.com", RemoteAddr: "198.51.100.7:0",
+				RequestID: "JKJaXmPLvHcESHA=", UserAgent: "player/1.0", Body: base64.StdEncoding.EncodeToString([]byte(`{"a":1}`)),
+				ContentLength: 7, Stage: "$default"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resp := invoke(t, echoMux(), tc.payload)
+			if resp.StatusCode != http.StatusOK || resp.IsBase64Encoded || resp.Headers["Content-Type"] != "application/json" {
+				t.Fatalf("response = %+v", resp)
+			}
+			var got echo
+			if err := json.Unmarshal([]byte(resp.Body), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("handler saw\n%+v\nwant\n%+v", got, tc.want)
+			}
+			if _, _, err := net.SplitHostPort(got.RemoteAddr); err != nil {
+				t.Fatalf("RemoteAddr %q does not parse: %v", got.RemoteAddr, err)
+			}
+		})
+	}
+}
+
+func TestBadBase64BodyIsTyped400(t *testing.T) {
+	t.Parallel()
+	called := false
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true })
+	resp := invoke(t, h, payload("POST", "/v1/upload", "", "not base64!", true, "192.0.2.1", nil, nil))
+	var body struct {
+		Error struct{ Code, Reason string }
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+		t.Fatalf("body %q: %v", resp.Body, err)
+	}
+	if called || resp.StatusCode != http.StatusBadRequest || body.Error.Code != "invalid" || body.Error.Reason != "body_encoding" {
+		t.Fatalf("called=%v response=%+v", called, resp)
+	}
+}
+
+func TestResponses(t *testing.T) {
+	t.Parallel()
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+	for _, tc := range []struct {
+		name        string
+		method      string
+		handler     http.HandlerFunc
+		wantStatus  int
+		wantBody    []byte
+		wantBase64  bool
+		wantHeaders map[string]string
+		wantCookies []string
+	}{
+		{
+			name:   "json with cookies and a repeated header",
+			method: "GET",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				http.SetCookie(w, &http.Cookie{Name: "a", Value: "1", HttpOnly: true})
+				http.SetCookie(w, &http.Cookie{Name: "b", Value: "2"})
+				w.Header().Add("Vary", "Origin")
+				w.Header().Add("Vary", "Accept")
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusCreated)
+				fmt.Fprint(w, `{"ok":true}`)
+				w.Header().Set("X-Too-Late", "ignored") // after WriteHeader, as in net/http
+			},
+			wantStatus: http.StatusCreated, wantBody: []byte(`{"ok":true}`),
+			wantHeaders: map[string]string{"Vary": "Origin,Accept", "Content-Type": "application/json"},
+			wantCookies: []string{"a=1; HttpOnly", "b=2"},
+		},
+		{
+			name:   "binary body goes base64",
+			method: "GET",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "image/png")
+				_, _ = w.Write(png)
+			},
+			wantStatus: http.StatusOK, wantBody: png, wantBase64: true,
+			wantHeaders: map[string]string{"Content-Type": "image/png"},
+		},
+		{
+			name:   "gzip-encoded text goes base64",
+			method: "GET",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				w.Header().Set("Content-Encoding", "gzip")
+				_, _ = w.Write([]byte("pretend-gzip"))
+			},
+			wantStatus: http.StatusOK, wantBody: []byte("pretend-gzip"), wantBase64: true,
+			wantHeaders: map[string]string{"Content-Encoding": "gzip"},
+		},
+		{
+			name:   "untyped body is sniffed",
+			method: "GET",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = w.Write([]byte("<html><body>hi</body></html>"))
+			},
+			wantStatus: http.StatusOK, wantBody: []byte("<html><body>hi</body></html>"),
+			wantHeaders: map[string]string{"Content-Type": "text/html; charset=utf-8"},
+		},
+		{
+			name:       "nothing written is an empty 200",
+			method:     "GET",
+			handler:    func(http.ResponseWriter, *http.Request) {},
+			wantStatus: http.StatusOK, wantBody: []byte{},
+		},
+		{
+			name:   "head drops the body",
+			method: "HEAD",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				_, _ = w.Write([]byte("body"))
+			},
+			wantStatus: http.StatusOK, wantBody: []byte{},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resp := invoke(t, tc.handler, payload(tc.method, "/x", "", "", false, "192.0.2.1", nil, nil))
+			body := []byte(resp.Body)
+			if resp.IsBase64Encoded {
+				var err error
+				if body, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if resp.StatusCode != tc.wantStatus || resp.IsBase64Encoded != tc.wantBase64 || string(body) != string(tc.wantBody) {
+				t.Fatalf("response = %+v (body %q), want status %d base64=%v body %q", resp, body, tc.wantStatus, tc.wantBase64, tc.wantBody)
+			}
+			for k, v := range tc.wantHeaders {
+				if resp.Headers[k] != v {
+					t.Fatalf("header %s = %q, want %q (all: %v)", k, resp.Headers[k], v, resp.Headers)
+				}
+			}
+			if _, ok := resp.Headers["X-Too-Late"]; ok {
+				t.Fatal("header set after WriteHeader was sent")
+			}
+			if strings.Join(resp.Cookies, "|") != strings.Join(tc.wantCookies, "|") {
+				t.Fatalf("cookies = %q, want %q", resp.Cookies, tc.wantCookies)
+			}
+		})
+	}
+}

@@ -1,0 +1,172 @@
+package sqs
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Message attributes the adapter adds beside the publisher's. SQS has no
+// message id the publisher chooses and no ordering key on standard
+// queues, and its bodies must be text, so these travel as attributes.
+const (
+	attrID          = "playplane.id"
+	attrOrderingKey = "playplane.ordering_key"
+	attrEncoding    = "playplane.encoding" // "base64" when Data is not valid SQS text
+	reservedPrefix  = "playplane."
+)
+
+// maxAttributes is SQS's cap on message attributes per message.
+const maxAttributes = 10
+
+const stringType = "String"
+
+// outgoing is a message encoded for SendMessageBatch.
+type outgoing struct {
+	body  string
+	attrs map[string]types.MessageAttributeValue
+	size  int // as SQS counts it against its limits
+}
+
+// encode turns m into an SQS message body and attributes, or explains with
+// CodeInvalid why SQS would refuse it.
+func encode(m playback.Message) (outgoing, error) {
+	out := outgoing{attrs: make(map[string]types.MessageAttributeValue, len(m.Attributes)+3)}
+	if len(m.Data) == 0 {
+		// SQS has no empty bodies.
+		return out, playback.Errorf(playback.CodeInvalid, "message_empty", "message has no data")
+	}
+	for name, value := range m.Attributes {
+		if err := validAttributeName(name); err != nil {
+			return out, err
+		}
+		if value == "" {
+			// SQS refuses empty attribute values.
+			return out, playback.Errorf(playback.CodeInvalid, "attribute_invalid", "message attribute %q has an empty value", name)
+		}
+		out.attrs[name] = stringAttr(value)
+	}
+	if m.ID != "" {
+		out.attrs[attrID] = stringAttr(m.ID)
+	}
+	if m.OrderingKey != "" {
+		out.attrs[attrOrderingKey] = stringAttr(m.OrderingKey)
+	}
+	if validBody(m.Data) {
+		out.body = string(m.Data)
+	} else {
+		out.body = base64.StdEncoding.EncodeToString(m.Data)
+		out.attrs[attrEncoding] = stringAttr("base64")
+	}
+	if len(out.attrs) > maxAttributes {
+		return out, playback.Errorf(playback.CodeInvalid, "attribute_invalid",
+			"message has %d attributes with the adapter's own, SQS allows %d", len(out.attrs), maxAttributes)
+	}
+	out.size = len(out.body)
+	for name, v := range out.attrs {
+		out.size += len(name) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
+	}
+	return out, nil
+}
+
+func stringAttr(v string) types.MessageAttributeValue {
+	return types.MessageAttributeValue{DataType: aws.String(stringType), StringValue: aws.String(v)}
+}
+
+// validBody reports whether data is text SQS accepts as a body: UTF-8 of
+// #x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD. SQS also takes
+// #x10000–#x10FFFF but fauxqs refuses it, and such bodies are rare enough
+// to travel as base64 everywhere.
+func validBody(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	for _, r := range string(data) {
+		switch {
+		case r == 0x9 || r == 0xA || r == 0xD:
+		case r >= 0x20 && r <= 0xD7FF:
+		case r >= 0xE000 && r <= 0xFFFD:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validAttributeName applies SQS's naming rules, and keeps the adapter's
+// own prefix for the adapter.
+func validAttributeName(name string) error {
+	bad := func(why string) error {
+		return playback.Errorf(playback.CodeInvalid, "attribute_invalid", "message attribute name %q %s", name, why)
+	}
+	lower := strings.ToLower(name)
+	switch {
+	case name == "" || len(name) > 256:
+		return bad("must have 1 to 256 characters")
+	case strings.HasPrefix(lower, "aws.") || strings.HasPrefix(lower, "amazon."):
+		return bad("uses a prefix SQS reserves")
+	case strings.HasPrefix(name, reservedPrefix):
+		return bad("uses the prefix " + reservedPrefix + " this adapter reserves")
+	case strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, ".."):
+		return bad("has a misplaced period")
+	}
+	for _, c := range name {
+		if !(c == '_' || c == '-' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return bad("may only hold letters, digits, '_', '-' and '.'")
+		}
+	}
+	return nil
+}
+
+// incoming is what both delivery paths (ReceiveMessage, the Lambda event)
+// carry for one message.
+type incoming struct {
+	messageID     string
+	body          string
+	attrs         map[string]string // String message attributes
+	receiveCount  string
+	sentTimestamp string // epoch milliseconds
+}
+
+// decode rebuilds the published message. Without the adapter's attributes
+// (a message some other producer sent) the SQS message id is the id and the
+// body is the data.
+func decode(in incoming) (playback.Message, error) {
+	m := playback.Message{ID: in.messageID, Data: []byte(in.body)}
+	for name, value := range in.attrs {
+		switch name {
+		case attrID:
+			m.ID = value
+		case attrOrderingKey:
+			m.OrderingKey = value
+		case attrEncoding:
+			if value != "base64" {
+				return m, playback.Errorf(playback.CodeInvalid, "message_malformed", "unknown body encoding %q", value)
+			}
+			data, err := base64.StdEncoding.DecodeString(in.body)
+			if err != nil {
+				return m, playback.Errorf(playback.CodeInvalid, "message_malformed", "body is not base64: %v", err)
+			}
+			m.Data = data
+		default:
+			if m.Attributes == nil {
+				m.Attributes = map[string]string{}
+			}
+			m.Attributes[name] = value
+		}
+	}
+	if n, err := strconv.Atoi(in.receiveCount); err == nil {
+		m.DeliveryAttempt = n
+	}
+	if ms, err := strconv.ParseInt(in.sentTimestamp, 10, 64); err == nil {
+		m.PublishTime = time.UnixMilli(ms).UTC()
+	}
+	return m, nil
+}
