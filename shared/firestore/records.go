@@ -1,0 +1,254 @@
+package firestore
+
+import (
+	"context"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func (s *Store) eventRef(source, id string) *firestore.DocumentRef {
+	return s.col(colInbox).Doc(source).Collection(subEvents).Doc(id)
+}
+
+// eventFields stores ev. pending_at is the receipt time while the event
+// is unprocessed and null after: ListPendingEvents' range query skips
+// nulls, so the pending set is a sparse single-field index, no composite
+// index needed. (Null rather than a deleted field: the emulator ignores
+// field deletes.)
+func eventFields(ev playback.InboxEvent) (map[string]any, error) {
+	doc, err := encode(ev)
+	fields := map[string]any{fieldDoc: doc, fieldPendingAt: nil, fieldExpireAt: nil}
+	if ev.ProcessedAt.IsZero() {
+		fields[fieldPendingAt] = ev.ReceivedAt
+	}
+	if !ev.ExpiresAt.IsZero() {
+		fields[fieldExpireAt] = ev.ExpiresAt
+	}
+	return fields, err
+}
+
+func (s *Store) RecordEvent(ctx context.Context, ev playback.InboxEvent) (playback.InboxEvent, bool, error) {
+	const op = "RecordEvent"
+	if !validID(ev.Source) || !validID(ev.ID) {
+		return ev, false, playback.Errorf(playback.CodeInvalid, "event_invalid",
+			"firestore.%s: source %q and id %q must be valid document ids", op, ev.Source, ev.ID)
+	}
+	ref := s.eventRef(ev.Source, ev.ID)
+	// The first attempt assumes a new event: one Create, no read.
+	st := stored{ref: ref}
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			var err error
+			if st, err = s.read(ctx, ref); err != nil {
+				return ev, false, fail(op, err)
+			}
+			if st.live {
+				prev, err := decode[playback.InboxEvent](st, "event", ev.ID)
+				return prev, false, fail(op, err)
+			}
+			// An expired event TTL has not deleted yet counts as absent.
+		}
+		fields, err := eventFields(ev)
+		if err != nil {
+			return ev, false, fail(op, err)
+		}
+		err = s.commit(ctx, s.replace(st, fields))
+		if err == nil {
+			return ev, true, nil
+		}
+		if !conflict(err) {
+			return ev, false, fail(op, err)
+		}
+		if attempt+1 >= maxCASAttempts {
+			return ev, false, contended(op, "event", ev.ID, err)
+		}
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return ev, false, fail(op, err)
+			}
+		}
+	}
+}
+
+func (s *Store) GetEvent(ctx context.Context, source, id string) (playback.InboxEvent, error) {
+	if !validID(source) {
+		return playback.InboxEvent{}, playback.NotFound("event", id)
+	}
+	return getDoc[playback.InboxEvent](ctx, s, "GetEvent", s.eventRef(source, id), "event", id)
+}
+
+func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, expiresAt time.Time) error {
+	const op = "MarkEventProcessed"
+	if !validID(source) || !validID(id) {
+		return playback.NotFound("event", id)
+	}
+	ref := s.eventRef(source, id)
+	for attempt := 0; ; attempt++ {
+		st, err := s.read(ctx, ref)
+		if err != nil {
+			return fail(op, err)
+		}
+		if !st.live {
+			return playback.NotFound("event", id)
+		}
+		ev, err := decode[playback.InboxEvent](st, "event", id)
+		if err != nil || !ev.ProcessedAt.IsZero() {
+			return fail(op, err) // the first mark wins
+		}
+		ev.ProcessedAt, ev.ExpiresAt = at, expiresAt
+		fields, err := eventFields(ev)
+		if err != nil {
+			return fail(op, err)
+		}
+		err = s.commit(ctx, s.replace(st, fields))
+		if err == nil || !conflict(err) {
+			return fail(op, err)
+		}
+		if attempt+1 >= maxCASAttempts {
+			return contended(op, "event", id, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return fail(op, err)
+		}
+	}
+}
+
+// maxPendingPage bounds one sweep's query.
+const maxPendingPage = 1000
+
+func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBefore time.Time, limit int) ([]playback.InboxEvent, error) {
+	const op = "ListPendingEvents"
+	if limit <= 0 || !validID(source) {
+		return nil, nil
+	}
+	docs, err := s.col(colInbox).Doc(source).Collection(subEvents).
+		Where(fieldPendingAt, "<", receivedBefore).
+		OrderBy(fieldPendingAt, firestore.Asc).
+		Limit(min(limit, maxPendingPage)).
+		Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	var out []playback.InboxEvent
+	for _, d := range docs {
+		st := s.fromSnapshot(d)
+		if !st.live {
+			continue
+		}
+		ev, err := decode[playback.InboxEvent](st, "event", d.Ref.ID)
+		if err != nil {
+			return nil, fail(op, err)
+		}
+		// Firestore keeps microseconds: recheck at full precision.
+		if ev.ProcessedAt.IsZero() && ev.ReceivedAt.Before(receivedBefore) {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) PutEdge(ctx context.Context, e playback.Edge) error {
+	return put(ctx, s, "PutEdge", s.col(colEdges).Doc(e.ID), "edge", e.ID, e)
+}
+
+func (s *Store) GetEdge(ctx context.Context, id string) (playback.Edge, error) {
+	return getDoc[playback.Edge](ctx, s, "GetEdge", s.col(colEdges).Doc(id), "edge", id)
+}
+
+func (s *Store) UpdateEdge(ctx context.Context, id string, fn func(*playback.Edge) error) (playback.Edge, error) {
+	return update(ctx, s, "UpdateEdge", s.col(colEdges).Doc(id), "edge", id,
+		func(e *playback.Edge) { e.ID = id }, fn)
+}
+
+func (s *Store) ListEdges(ctx context.Context) ([]playback.Edge, error) {
+	const op = "ListEdges"
+	it := s.col(colEdges).Documents(ctx)
+	defer it.Stop()
+	var out []playback.Edge
+	for {
+		d, err := it.Next()
+		if err == iterator.Done {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fail(op, err)
+		}
+		st := s.fromSnapshot(d)
+		if !st.live {
+			continue
+		}
+		e, err := decode[playback.Edge](st, "edge", d.Ref.ID)
+		if err != nil {
+			return nil, fail(op, err)
+		}
+		out = append(out, e)
+	}
+}
+
+func (s *Store) progressRef(accountID, titleID string) *firestore.DocumentRef {
+	return s.col(colAccounts).Doc(accountID).Collection(subProgress).Doc(titleID)
+}
+
+func (s *Store) SaveProgress(ctx context.Context, p playback.Progress) (bool, error) {
+	const op = "SaveProgress"
+	if !validID(p.AccountID) || !validID(p.TitleID) {
+		return false, playback.Errorf(playback.CodeInvalid, "progress_invalid",
+			"firestore.%s: account id %q and title id %q must be valid document ids", op, p.AccountID, p.TitleID)
+	}
+	doc, err := encode(p)
+	if err != nil {
+		return false, fail(op, err)
+	}
+	applied, _, err := s.putIfNewer(ctx, op, s.progressRef(p.AccountID, p.TitleID), "progress", p.TitleID,
+		p.DeviceTime, map[string]any{fieldDoc: doc}, func(st stored) (time.Time, error) {
+			old, err := decode[playback.Progress](st, "progress", p.TitleID)
+			return old.DeviceTime, err
+		})
+	return applied, err
+}
+
+func (s *Store) GetProgress(ctx context.Context, accountID, titleID string) (playback.Progress, error) {
+	if !validID(accountID) {
+		return playback.Progress{}, playback.NotFound("progress", titleID)
+	}
+	return getDoc[playback.Progress](ctx, s, "GetProgress", s.progressRef(accountID, titleID), "progress", titleID)
+}
+
+func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (playback.SessionQoE, bool, error) {
+	const op = "SaveSessionQoE"
+	if !validID(q.SessionID) {
+		return playback.SessionQoE{}, false, playback.Errorf(playback.CodeInvalid, "qoe_invalid",
+			"firestore.%s: session id %q must be a valid document id", op, q.SessionID)
+	}
+	doc, err := encode(q)
+	if err != nil {
+		return playback.SessionQoE{}, false, fail(op, err)
+	}
+	// QoE lives as long as the session record it describes.
+	expire := s.now()
+	if q.UpdatedAt.After(expire) {
+		expire = q.UpdatedAt
+	}
+	var prev playback.SessionQoE
+	applied, old, err := s.putIfNewer(ctx, op, s.col(colQoE).Doc(q.SessionID), "session_qoe", q.SessionID,
+		q.DeviceTime, map[string]any{fieldDoc: doc, fieldExpireAt: s.ttlAfter(expire)}, func(st stored) (time.Time, error) {
+			var err error
+			prev, err = decode[playback.SessionQoE](st, "session_qoe", q.SessionID)
+			return prev.DeviceTime, err
+		})
+	if err != nil {
+		return playback.SessionQoE{}, false, err
+	}
+	if !old.live {
+		prev = playback.SessionQoE{}
+	}
+	return prev, applied, nil
+}
+
+func (s *Store) GetSessionQoE(ctx context.Context, sessionID string) (playback.SessionQoE, error) {
+	return getDoc[playback.SessionQoE](ctx, s, "GetSessionQoE", s.col(colQoE).Doc(sessionID), "session_qoe", sessionID)
+}

@@ -1,0 +1,370 @@
+package firestore
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func (s *Store) sessionRef(id string) *firestore.DocumentRef { return s.col(colSessions).Doc(id) }
+
+func (s *Store) slotRef(accountID string, k int) *firestore.DocumentRef {
+	return s.col(colAccounts).Doc(accountID).Collection(subSlots).Doc(strconv.Itoa(k))
+}
+
+// slot is one stream slot of an account as read, with the copy of the
+// session holding it (kept in step by the same commits).
+type slot struct {
+	index   int
+	st      stored
+	holder  string
+	session playback.Session
+}
+
+func (sl slot) activeAt(now time.Time) bool { return sl.holder != "" && sl.session.Active(now) }
+
+func (s *Store) readSlots(ctx context.Context, accountID string) ([]slot, error) {
+	docs, err := s.col(colAccounts).Doc(accountID).Collection(subSlots).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, err
+	}
+	slots := make([]slot, 0, len(docs))
+	for _, d := range docs {
+		k, err := strconv.Atoi(d.Ref.ID)
+		if err != nil || k < 0 {
+			continue // not a slot of ours
+		}
+		sl, err := s.toSlot(k, s.fromSnapshot(d))
+		if err != nil {
+			return nil, err
+		}
+		slots = append(slots, sl)
+	}
+	return slots, nil
+}
+
+func (s *Store) toSlot(k int, st stored) (slot, error) {
+	sl := slot{index: k, st: st}
+	if !st.live {
+		return sl, nil
+	}
+	sl.holder, _ = st.data[fieldSession].(string)
+	if sl.holder == "" {
+		return sl, nil
+	}
+	var err error
+	sl.session, err = decode[playback.Session](st, "slot", st.ref.Path)
+	return sl, err
+}
+
+// activeSessions lists the sessions holding slots at now, oldest first.
+func activeSessions(slots []slot, now time.Time) []playback.Session {
+	var active []playback.Session
+	for _, sl := range slots {
+		if sl.activeAt(now) && !slices.ContainsFunc(active, func(x playback.Session) bool { return x.ID == sl.holder }) {
+			active = append(active, sl.session)
+		}
+	}
+	slices.SortFunc(active, func(a, b playback.Session) int {
+		return cmp.Or(a.StartedAt.Compare(b.StartedAt), strings.Compare(a.ID, b.ID))
+	})
+	return active
+}
+
+func (s *Store) heldSlotFields(sess playback.Session) (map[string]any, error) {
+	doc, err := encode(sess)
+	return map[string]any{fieldSession: sess.ID, fieldDoc: doc, fieldExpireAt: s.ttlAfter(sess.ExpiresAt)}, err
+}
+
+func (s *Store) freeSlotFields() map[string]any {
+	return map[string]any{fieldSession: "", fieldDoc: "", fieldExpireAt: s.ttlAfter(s.now())}
+}
+
+// sessionFields is the session document with a fresh revision.
+func (s *Store) sessionFields(sess playback.Session, k int) (map[string]any, error) {
+	doc, err := encode(sess)
+	end := sess.ExpiresAt
+	if sess.EndedAt.After(end) {
+		end = sess.EndedAt
+	}
+	return map[string]any{fieldDoc: doc, fieldSlot: int64(k), fieldRev: newRev(), fieldExpireAt: s.ttlAfter(end)}, err
+}
+
+func gone(id string) error {
+	return playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended", id)
+}
+
+func existingLease(sess playback.Session, now time.Time) (playback.Session, error) {
+	if sess.Active(now) {
+		return sess, nil
+	}
+	return playback.Session{}, gone(sess.ID)
+}
+
+func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (playback.Session, error) {
+	const op = "AcquireLease"
+	switch {
+	case !validID(req.SessionID) || !validID(req.AccountID):
+		return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid",
+			"firestore.%s: session id %q and account id %q must be valid document ids", op, req.SessionID, req.AccountID)
+	case req.TTL <= 0:
+		return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid", "firestore.%s: lease ttl %v must be positive", op, req.TTL)
+	case req.Limit > maxLeaseLimit:
+		return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid", "firestore.%s: stream limit %d exceeds %d", op, req.Limit, maxLeaseLimit)
+	}
+	sess := playback.Session{
+		ID: req.SessionID, AccountID: req.AccountID, DeviceID: req.DeviceID, TitleID: req.TitleID,
+		StartedAt: req.Now, LastSeenAt: req.Now, ExpiresAt: req.Now.Add(req.TTL),
+	}
+	for attempt := 0; ; attempt++ {
+		slots, err := s.readSlots(ctx, req.AccountID)
+		if err != nil {
+			return playback.Session{}, fail(op, err)
+		}
+		active := activeSessions(slots, req.Now)
+		if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == req.SessionID }); i >= 0 {
+			return active[i], nil
+		}
+		target := lowestFree(slots, req.Limit, req.Now)
+		if len(active) >= req.Limit || target < 0 {
+			// An ended or expired session asking again must hear gone,
+			// not stream_limit, so look it up before refusing.
+			if existing, err := s.GetSession(ctx, req.SessionID); err == nil {
+				return existingLease(existing, req.Now)
+			} else if !playback.IsCode(err, playback.CodeNotFound) {
+				return playback.Session{}, err
+			}
+			e := playback.Errorf(playback.CodeConflict, "stream_limit",
+				"account has %d active streams, plan allows %d", len(active), req.Limit)
+			e.Details = &playback.ConflictDetails{Limit: req.Limit, Sessions: active}
+			return playback.Session{}, e
+		}
+		held, err := s.heldSlotFields(sess)
+		if err != nil {
+			return playback.Session{}, fail(op, err)
+		}
+		claimed := stored{ref: s.slotRef(req.AccountID, target)}
+		if i := slices.IndexFunc(slots, func(sl slot) bool { return sl.index == target }); i >= 0 {
+			claimed = slots[i].st
+		}
+		writes := s.replace(claimed, held)
+		claimRev := held[fieldRev].(string)
+		sessFields, err := s.sessionFields(sess, target)
+		if err != nil {
+			return playback.Session{}, fail(op, err)
+		}
+		// The session's Create comes last: it fails only when the session
+		// exists already, which a fresh read of it sorts out below.
+		writes = append(writes, write{ref: s.sessionRef(sess.ID), create: true, fields: sessFields})
+		err = s.commit(ctx, writes)
+		if err == nil {
+			return sess, nil
+		}
+		if !conflict(err) {
+			return playback.Session{}, fail(op, err)
+		}
+		// Another acquisition took the slot first, or the session exists: a
+		// retry of an admitted request whose answer was lost, or one that
+		// has ended.
+		existing, rerr := s.read(ctx, s.sessionRef(sess.ID))
+		if rerr != nil {
+			return playback.Session{}, fail(op, rerr)
+		}
+		if existing.exists {
+			// The emulator keeps the writes before the failing one: give
+			// back the slot if this attempt took it.
+			s.releaseIfClaimedBy(ctx, claimed.ref, claimRev)
+			prev, err := decode[playback.Session](existing, "session", sess.ID)
+			if err != nil {
+				return playback.Session{}, fail(op, err)
+			}
+			return existingLease(prev, req.Now)
+		}
+		if attempt+1 >= maxCASAttempts {
+			return playback.Session{}, contended(op, "account", req.AccountID, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return playback.Session{}, fail(op, err)
+		}
+	}
+}
+
+// lowestFree returns the lowest slot index below limit that holds no
+// active lease at now, or -1. Racing acquisitions that saw the same slots
+// pick the same slot, so only one of them wins it: the lowest free slot,
+// not a random one, is what keeps sessions still holding slots at or above
+// a lowered limit from letting two racers in on two different free slots.
+func lowestFree(slots []slot, limit int, now time.Time) int {
+	for k := range limit {
+		if !slices.ContainsFunc(slots, func(sl slot) bool { return sl.index == k && sl.activeAt(now) }) {
+			return k
+		}
+	}
+	return -1
+}
+
+// releaseIfClaimedBy frees the slot at ref if it still holds revision rev,
+// the one a failed admission wrote. Best effort: if it fails, the slot is
+// held until the lease copy in it expires.
+func (s *Store) releaseIfClaimedBy(ctx context.Context, ref *firestore.DocumentRef, rev string) {
+	st, err := s.read(ctx, ref)
+	if err != nil || st.rev != rev {
+		return
+	}
+	_ = s.commit(ctx, s.replace(st, s.freeSlotFields()))
+}
+
+func (s *Store) GetSession(ctx context.Context, id string) (playback.Session, error) {
+	return getDoc[playback.Session](ctx, s, "GetSession", s.sessionRef(id), "session", id)
+}
+
+func (s *Store) ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]playback.Session, error) {
+	if !validID(accountID) {
+		return nil, nil
+	}
+	slots, err := s.readSlots(ctx, accountID)
+	if err != nil {
+		return nil, fail("ListActiveSessions", err)
+	}
+	return activeSessions(slots, now), nil
+}
+
+// readSession reads a live session with the slot it was admitted to.
+func (s *Store) readSession(ctx context.Context, op, id string) (stored, playback.Session, int, error) {
+	if !validID(id) {
+		return stored{}, playback.Session{}, 0, playback.NotFound("session", id)
+	}
+	st, err := s.read(ctx, s.sessionRef(id))
+	if err != nil {
+		return st, playback.Session{}, 0, fail(op, err)
+	}
+	if !st.live {
+		return st, playback.Session{}, 0, playback.NotFound("session", id)
+	}
+	sess, err := decode[playback.Session](st, "session", id)
+	k, _ := st.data[fieldSlot].(int64)
+	return st, sess, int(k), fail(op, err)
+}
+
+// readHolder reads slot k of the account and reports whether session id
+// holds it.
+func (s *Store) readHolder(ctx context.Context, accountID string, k int, id string) (slot, bool, error) {
+	st, err := s.read(ctx, s.slotRef(accountID, k))
+	if err != nil {
+		return slot{}, false, err
+	}
+	sl, err := s.toSlot(k, st)
+	return sl, err == nil && sl.holder == id, err
+}
+
+func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.Time) (playback.Session, error) {
+	const op = "ExtendLease"
+	for attempt := 0; ; attempt++ {
+		st, sess, k, err := s.readSession(ctx, op, id)
+		if err != nil {
+			return playback.Session{}, err
+		}
+		if !sess.Active(now) {
+			return playback.Session{}, gone(id)
+		}
+		changed := false
+		if expiresAt.After(sess.ExpiresAt) {
+			sess.ExpiresAt, changed = expiresAt, true
+		}
+		if now.After(sess.LastSeenAt) {
+			sess.LastSeenAt, changed = now, true
+		}
+		if !changed {
+			return sess, nil
+		}
+		sl, holds, err := s.readHolder(ctx, sess.AccountID, k, id)
+		if err != nil {
+			return playback.Session{}, fail(op, err)
+		}
+		if !holds {
+			// The lease expired by another clock and its slot went to
+			// another session.
+			return playback.Session{}, gone(id)
+		}
+		held, err := s.heldSlotFields(sess)
+		if err != nil {
+			return playback.Session{}, fail(op, err)
+		}
+		sessFields, err := s.sessionFields(sess, k)
+		if err != nil {
+			return playback.Session{}, fail(op, err)
+		}
+		// Whoever holds the slot's guard owns the session too.
+		writes := append(s.replace(sl.st, held), write{ref: st.ref, since: st.updated, fields: sessFields})
+		err = s.commit(ctx, writes)
+		if err == nil {
+			return sess, nil
+		}
+		if !conflict(err) {
+			return playback.Session{}, fail(op, err)
+		}
+		if attempt+1 >= maxCASAttempts {
+			return playback.Session{}, contended(op, "session", id, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return playback.Session{}, fail(op, err)
+		}
+	}
+}
+
+func (s *Store) EndSession(ctx context.Context, id, reason string, now time.Time) (playback.Session, error) {
+	const op = "EndSession"
+	for attempt := 0; ; attempt++ {
+		st, sess, k, err := s.readSession(ctx, op, id)
+		if err != nil || !sess.EndedAt.IsZero() {
+			return sess, err
+		}
+		sl, holds, err := s.readHolder(ctx, sess.AccountID, k, id)
+		if err != nil {
+			return playback.Session{}, fail(op, err)
+		}
+		var writes []write
+		if holds {
+			sess.EndedAt, sess.EndReason = now, reason
+			sessFields, err := s.sessionFields(sess, k)
+			if err != nil {
+				return playback.Session{}, fail(op, err)
+			}
+			writes = append(s.replace(sl.st, s.freeSlotFields()), write{ref: st.ref, since: st.updated, fields: sessFields})
+		} else {
+			// The session lost its slot (it expired and another took it),
+			// or another EndSession freed it since the first read: read the
+			// session again, so that its own guard decides between this
+			// and any other EndSession.
+			if st, sess, k, err = s.readSession(ctx, op, id); err != nil || !sess.EndedAt.IsZero() {
+				return sess, err
+			}
+			sess.EndedAt, sess.EndReason = now, reason
+			sessFields, err := s.sessionFields(sess, k)
+			if err != nil {
+				return playback.Session{}, fail(op, err)
+			}
+			writes = s.replace(st, sessFields)
+		}
+		err = s.commit(ctx, writes)
+		if err == nil {
+			return sess, nil
+		}
+		if !conflict(err) {
+			return playback.Session{}, fail(op, err)
+		}
+		if attempt+1 >= maxCASAttempts {
+			return playback.Session{}, contended(op, "session", id, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return playback.Session{}, fail(op, err)
+		}
+	}
+}

@@ -1,0 +1,511 @@
+// Package firestore is the playback.Store on Cloud Firestore (native mode).
+//
+// Layout (collection names take Config.CollectionPrefix):
+//
+//	plans/{id}                      plan
+//	titles/{id}                     title
+//	accounts/{id}                   account, guarded
+//	accounts/{id}/slots/{k}         stream slot k of the account: the session holding it, mirrored; guarded
+//	accounts/{id}/progress/{title}  resume position, gated on device time; guarded
+//	customers/{id}                  payment customer → account
+//	sessions/{id}                   session
+//	session_qoe/{id}                session QoE, gated on device time; guarded
+//	inbox/{source}/events/{id}      inbox event; pending ones carry pending_at (sparse, indexed)
+//	edges/{id}                      edge, guarded
+//	…/guards/{rev}                  guard of revision rev of the document above it
+//
+// Every document holds its domain value as JSON in "doc" beside the few
+// fields that queries and TTL read. Every conditional write rests on a
+// document Create, the one precondition every Firestore (and the local
+// emulator, which ignores update-time preconditions and applies the writes
+// of a failed commit up to the failing one) enforces: a "guarded" document
+// carries a random revision token "rev", and a write that read revision R
+// commits, first, the creation of the guard document …/guards/R, then the
+// new value with a fresh revision. Of any number of writers that read R,
+// exactly one creates the guard; the others fail with AlreadyExists, read
+// again and retry. A document that does not exist yet is created with
+// Create for the same effect. Every write of a guarded document also
+// carries a LastUpdateTime precondition, which Cloud Firestore enforces.
+//
+// The stream limit rests on slot documents: a lease is admitted by
+// claiming the lowest free slot k < Limit (absent, ended or expired)
+// together with creating the session, so of racing acquisitions that saw
+// the same slot only one wins it, and at most Limit slots below the limit
+// are ever held. The session is changed only by writers that hold its
+// slot's guard, or, once it has lost its slot, its own.
+//
+// TTL: sessions, slots, session QoE and inbox events carry "expire_at"
+// (lease expiry or end plus Retention; an event's ExpiresAt), guards carry
+// it at creation plus GuardRetention. Enable a TTL policy on expire_at for
+// the collection groups sessions, slots, session_qoe, events and guards.
+// TTL deletion lags by up to a day, so reads treat expired documents as
+// absent. Exempt "doc" from single-field indexing: nothing queries it.
+//
+// Cost: a guarded write is one more small document (the guard) than the
+// write itself, and a multi-document write runs as a write-only
+// transaction (BeginTransaction + Commit).
+package firestore
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+var _ playback.Store = (*Store)(nil)
+
+// Field names.
+const (
+	fieldDoc       = "doc"
+	fieldRev       = "rev"
+	fieldExpireAt  = "expire_at"  // TTL policy field
+	fieldPendingAt = "pending_at" // inbox: receipt time while unprocessed, null after
+	fieldSession   = "session"    // slot: id of the session holding it, "" when free
+	fieldSlot      = "slot"       // session: index of its slot
+	fieldAccountID = "account_id" // customer: the account it maps to
+)
+
+// Collection names.
+const (
+	colPlans     = "plans"
+	colTitles    = "titles"
+	colAccounts  = "accounts"
+	colCustomers = "customers"
+	colSessions  = "sessions"
+	colQoE       = "session_qoe"
+	colInbox     = "inbox"
+	colEdges     = "edges"
+	subSlots     = "slots"
+	subProgress  = "progress"
+	subEvents    = "events"
+	subGuards    = "guards"
+)
+
+// maxLeaseLimit bounds the slots an account may have: AcquireLease reads
+// them all.
+const maxLeaseLimit = 64
+
+// maxCASAttempts bounds the re-read-and-retry rounds of guarded writes. A
+// round fails only when another writer got the same revision first, so
+// every round lets one contender through; only a storm on one document
+// exhausts it, and the caller then answers 503 and retries later.
+const maxCASAttempts = 32
+
+// Config configures the store.
+type Config struct {
+	// ProjectID defaults to GOOGLE_CLOUD_PROJECT, then to the project of the
+	// credentials.
+	ProjectID  string `env:"FIRESTORE_PROJECT_ID, default=$GOOGLE_CLOUD_PROJECT"`
+	DatabaseID string `env:"FIRESTORE_DATABASE, default=(default)"`
+	// CollectionPrefix is put before every top-level collection name, so
+	// several deployments (or tests) can share one database.
+	CollectionPrefix string `env:"FIRESTORE_COLLECTION_PREFIX"`
+	// Retention is how long sessions, slots and QoE outlive their expiry
+	// before TTL deletes them, so a late heartbeat still gets "gone", not
+	// "not found".
+	Retention time.Duration `env:"FIRESTORE_RETENTION, default=48h"`
+	// GuardRetention is how long a guard document lives. A writer that read
+	// a revision longer ago than this could win its guard again after TTL
+	// deleted it, where the emulator does not check update times: keep it
+	// far above any request deadline.
+	GuardRetention time.Duration `env:"FIRESTORE_GUARD_RETENTION, default=1h"`
+}
+
+func (c *Config) validate() error {
+	if c.DatabaseID == "" {
+		c.DatabaseID = firestore.DefaultDatabaseID
+	}
+	if c.Retention == 0 {
+		c.Retention = 48 * time.Hour
+	}
+	if c.GuardRetention == 0 {
+		c.GuardRetention = time.Hour
+	}
+	switch {
+	case c.Retention < 0:
+		return fmt.Errorf("retention %v < 0", c.Retention)
+	case c.GuardRetention < time.Minute:
+		return fmt.Errorf("guard retention %v is shorter than a minute", c.GuardRetention)
+	case strings.Contains(c.CollectionPrefix, "/"):
+		return fmt.Errorf("collection prefix %q contains '/'", c.CollectionPrefix)
+	}
+	return nil
+}
+
+// Store is a playback.Store on Firestore.
+type Store struct {
+	client    *firestore.Client
+	ownClient bool
+	cfg       Config
+	now       func() time.Time // wall clock for TTL decisions
+}
+
+// New returns a store. A nil client is created from cfg and opts
+// (FIRESTORE_EMULATOR_HOST is honoured by the client library); the store
+// then closes it on Close. New makes no network calls.
+func New(ctx context.Context, cfg Config, client *firestore.Client, opts ...option.ClientOption) (*Store, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("firestore.New: %w", err)
+	}
+	s := &Store{client: client, cfg: cfg, now: time.Now}
+	if client == nil {
+		project := cfg.ProjectID
+		if project == "" {
+			project = firestore.DetectProjectID
+		}
+		c, err := firestore.NewClientWithDatabase(ctx, project, cfg.DatabaseID, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("firestore.New: %w", err)
+		}
+		s.client, s.ownClient = c, true
+	}
+	return s, nil
+}
+
+// Close closes the client if New created it.
+func (s *Store) Close() error {
+	if s.ownClient {
+		return s.client.Close()
+	}
+	return nil
+}
+
+func (s *Store) col(name string) *firestore.CollectionRef {
+	return s.client.Collection(s.cfg.CollectionPrefix + name)
+}
+
+// validID reports whether id can name a Firestore document.
+func validID(id string) bool {
+	return id != "" && len(id) <= 1500 && utf8.ValidString(id) && !strings.Contains(id, "/") &&
+		id != "." && id != ".." && !(strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__"))
+}
+
+// invalidID is the error of a write naming a record Firestore cannot store.
+func invalidID(op, kind, id string) error {
+	return playback.Errorf(playback.CodeInvalid, "id_invalid",
+		"firestore.%s: %s id %q must be 1-1500 bytes of UTF-8 without '/' and not . .. or __x__", op, kind, id)
+}
+
+// newRev returns a fresh revision token (128 random bits).
+func newRev() string { return crand.Text() }
+
+// stored is one document as read.
+type stored struct {
+	ref     *firestore.DocumentRef
+	exists  bool      // the document exists (live or expired)
+	live    bool      // it exists and TTL would not have deleted it yet
+	updated time.Time // its update time, for LastUpdateTime
+	rev     string
+	data    map[string]any
+}
+
+// read reads one document. Missing is not an error: exists says.
+func (s *Store) read(ctx context.Context, ref *firestore.DocumentRef) (stored, error) {
+	snap, err := ref.Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return stored{ref: ref}, nil
+	}
+	if err != nil {
+		return stored{}, err
+	}
+	return s.fromSnapshot(snap), nil
+}
+
+func (s *Store) fromSnapshot(snap *firestore.DocumentSnapshot) stored {
+	st := stored{ref: snap.Ref, exists: snap.Exists(), updated: snap.UpdateTime, data: snap.Data()}
+	st.rev, _ = st.data[fieldRev].(string)
+	st.live = st.exists
+	if exp, ok := st.data[fieldExpireAt].(time.Time); ok && !exp.After(s.now()) {
+		st.live = false
+	}
+	return st
+}
+
+// decode unmarshals the doc field of a live document.
+func decode[T any](st stored, kind, id string) (T, error) {
+	var v T
+	raw, ok := st.data[fieldDoc].(string)
+	if !ok {
+		return v, fmt.Errorf("decode %s %q: no %s field", kind, id, fieldDoc)
+	}
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return v, fmt.Errorf("decode %s %q: %w", kind, id, err)
+	}
+	return v, nil
+}
+
+func encode(v any) (string, error) {
+	raw, err := json.Marshal(v)
+	return string(raw), err
+}
+
+// getDoc reads and decodes a live document; absent and expired ones are
+// CodeNotFound.
+func getDoc[T any](ctx context.Context, s *Store, op string, ref *firestore.DocumentRef, kind, id string) (T, error) {
+	var zero T
+	if !validID(id) {
+		return zero, playback.NotFound(kind, id)
+	}
+	st, err := s.read(ctx, ref)
+	if err != nil {
+		return zero, fail(op, err)
+	}
+	if !st.live {
+		return zero, playback.NotFound(kind, id)
+	}
+	v, err := decode[T](st, kind, id)
+	return v, fail(op, err)
+}
+
+// write is one write of a commit.
+type write struct {
+	ref    *firestore.DocumentRef
+	create bool           // Create: fails if the document exists
+	since  time.Time      // else Update with LastUpdateTime(since), or Set when zero
+	fields map[string]any // every field of the document
+}
+
+// replace returns the writes that replace st with fields on the condition
+// that nobody wrote st since it was read: the creation of the guard of its
+// revision comes first, so that on the emulator, which applies writes up
+// to a failing one, a lost race writes nothing.
+func (s *Store) replace(st stored, fields map[string]any) []write {
+	fields[fieldRev] = newRev()
+	if !st.exists {
+		return []write{{ref: st.ref, create: true, fields: fields}}
+	}
+	guard := st.rev
+	if guard == "" {
+		// Written by something else than this store: its update time is
+		// the best revision there is.
+		guard = fmt.Sprintf("t%d", st.updated.UnixNano())
+	}
+	return []write{
+		{ref: st.ref.Collection(subGuards).Doc(guard), create: true,
+			fields: map[string]any{fieldExpireAt: s.now().Add(s.cfg.GuardRetention)}},
+		{ref: st.ref, since: st.updated, fields: fields},
+	}
+}
+
+// commit applies writes atomically (on Cloud Firestore; see replace for
+// the emulator). A single write needs no transaction.
+func (s *Store) commit(ctx context.Context, writes []write) error {
+	if len(writes) == 1 {
+		w := writes[0]
+		var err error
+		switch {
+		case w.create:
+			_, err = w.ref.Create(ctx, w.fields)
+		case w.since.IsZero():
+			_, err = w.ref.Set(ctx, w.fields)
+		default:
+			_, err = w.ref.Update(ctx, updates(w.fields), firestore.LastUpdateTime(w.since))
+		}
+		return err
+	}
+	// Reads happen before, outside: a read-write transaction would lock
+	// the documents it reads and serialise contenders on Cloud Firestore,
+	// and the guards already decide who wins.
+	return s.client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+		for _, w := range writes {
+			var err error
+			switch {
+			case w.create:
+				err = tx.Create(w.ref, w.fields)
+			case w.since.IsZero():
+				err = tx.Set(w.ref, w.fields)
+			default:
+				err = tx.Update(w.ref, updates(w.fields), firestore.LastUpdateTime(w.since))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}, firestore.MaxAttempts(1))
+}
+
+func updates(fields map[string]any) []firestore.Update {
+	us := make([]firestore.Update, 0, len(fields))
+	for k, v := range fields {
+		us = append(us, firestore.Update{Path: k, Value: v})
+	}
+	return us
+}
+
+// conflict reports whether a commit lost a race: a guard or document that
+// another writer created first, an update time that moved, or (Cloud
+// Firestore) contention.
+func conflict(err error) bool {
+	switch status.Code(err) {
+	case codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+// backoff sleeps a jittered, exponentially growing pause before attempt+1.
+func backoff(ctx context.Context, attempt int) error {
+	ceiling := min(100*time.Millisecond, time.Millisecond<<min(attempt, 10))
+	t := time.NewTimer(rand.N(ceiling) + time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// contended is the error of a write that lost its race maxCASAttempts times.
+func contended(op, kind, id string, err error) error {
+	return playback.Unavailable(err, "firestore.%s: %s %q is contended", op, kind, id)
+}
+
+// fail classifies err for callers: domain errors pass as they are,
+// failures a retry can cure become CodeUnavailable, the rest stays an
+// internal error named after op.
+func fail(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *playback.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	err = fmt.Errorf("firestore.%s: %w", op, err)
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted,
+		codes.Internal, codes.Canceled:
+		return playback.Unavailable(err, "firestore.%s: Firestore unavailable", op)
+	}
+	return err
+}
+
+// ttlAfter is the expire_at of a record that may go once t plus the
+// retention has passed.
+func (s *Store) ttlAfter(t time.Time) time.Time { return t.Add(s.cfg.Retention) }
+
+// update is UpdateAccount/UpdateEdge: read, apply fn, write back guarded,
+// retrying from the read when another writer got there first.
+func update[T any](ctx context.Context, s *Store, op string, ref *firestore.DocumentRef, kind, id string, setID func(*T), fn func(*T) error) (T, error) {
+	var zero T
+	if !validID(id) {
+		return zero, playback.NotFound(kind, id)
+	}
+	for attempt := 0; ; attempt++ {
+		st, err := s.read(ctx, ref)
+		if err != nil {
+			return zero, fail(op, err)
+		}
+		if !st.live {
+			return zero, playback.NotFound(kind, id)
+		}
+		v, err := decode[T](st, kind, id)
+		if err != nil {
+			return zero, fail(op, err)
+		}
+		if err := fn(&v); err != nil {
+			if errors.Is(err, playback.ErrNoChange) {
+				// fn may have changed v before giving up; answer the stored record.
+				v, err = decode[T](st, kind, id)
+				return v, fail(op, err)
+			}
+			return zero, err
+		}
+		setID(&v)
+		doc, err := encode(v)
+		if err != nil {
+			return zero, fail(op, err)
+		}
+		err = s.commit(ctx, s.replace(st, map[string]any{fieldDoc: doc}))
+		if err == nil {
+			return v, nil
+		}
+		if !conflict(err) {
+			return zero, fail(op, err)
+		}
+		if attempt+1 >= maxCASAttempts {
+			return zero, contended(op, kind, id, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return zero, fail(op, err)
+		}
+	}
+}
+
+// put writes v over whatever the document holds, through its guard so
+// that a concurrent guarded update cannot silently undo it.
+func put(ctx context.Context, s *Store, op string, ref *firestore.DocumentRef, kind, id string, v any) error {
+	if !validID(id) {
+		return invalidID(op, kind, id)
+	}
+	doc, err := encode(v)
+	if err != nil {
+		return fail(op, err)
+	}
+	for attempt := 0; ; attempt++ {
+		st, err := s.read(ctx, ref)
+		if err != nil {
+			return fail(op, err)
+		}
+		err = s.commit(ctx, s.replace(st, map[string]any{fieldDoc: doc}))
+		if err == nil || !conflict(err) {
+			return fail(op, err)
+		}
+		if attempt+1 >= maxCASAttempts {
+			return contended(op, kind, id, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return fail(op, err)
+		}
+	}
+}
+
+// putIfNewer writes fields to ref unless the live document there holds a
+// device time not older than deviceTime. It returns whether it wrote and
+// the document it replaced or kept (not live if there was none).
+func (s *Store) putIfNewer(ctx context.Context, op string, ref *firestore.DocumentRef, kind, id string,
+	deviceTime time.Time, fields map[string]any, storedTime func(stored) (time.Time, error)) (bool, stored, error) {
+	for attempt := 0; ; attempt++ {
+		st, err := s.read(ctx, ref)
+		if err != nil {
+			return false, st, fail(op, err)
+		}
+		if st.live {
+			prev, err := storedTime(st)
+			if err != nil {
+				return false, st, fail(op, err)
+			}
+			if !deviceTime.After(prev) {
+				return false, st, nil
+			}
+		}
+		err = s.commit(ctx, s.replace(st, fields))
+		if err == nil {
+			return true, st, nil
+		}
+		if !conflict(err) {
+			return false, st, fail(op, err)
+		}
+		if attempt+1 >= maxCASAttempts {
+			return false, st, contended(op, kind, id, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return false, st, fail(op, err)
+		}
+	}
+}

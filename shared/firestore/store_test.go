@@ -1,0 +1,469 @@
+package firestore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/storetest"
+)
+
+const testProject = "playplane-test"
+
+// newStore returns a store on the shared Firestore emulator, isolated from
+// other tests by its own collection prefix.
+func newStore(t testing.TB) *Store {
+	t.Helper()
+	hostPort := emulators.Firestore(t)
+	s, err := New(context.Background(), Config{ProjectID: testProject, CollectionPrefix: playback.NewID("t") + "_"},
+		nil, emulators.FirestoreClientOptions(hostPort)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestContract(t *testing.T) {
+	start := time.Now()
+	storetest.Run(t, func(t *testing.T) playback.Store { return newStore(t) })
+	t.Cleanup(func() { t.Logf("contract suite against the Firestore emulator: %v", time.Since(start)) })
+}
+
+func TestNewValidates(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		wantErr bool
+	}{
+		{name: "defaults", cfg: Config{ProjectID: "p"}},
+		{name: "negative retention", cfg: Config{ProjectID: "p", Retention: -time.Second}, wantErr: true},
+		{name: "guard retention too short", cfg: Config{ProjectID: "p", GuardRetention: time.Second}, wantErr: true},
+		{name: "prefix with slash", cfg: Config{ProjectID: "p", CollectionPrefix: "a/b"}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := New(context.Background(), tc.cfg, nil, emulators.FirestoreClientOptions("127.0.0.1:1")...)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("New: err = %v, want error %v", err, tc.wantErr)
+			}
+			if err == nil {
+				if s.cfg.Retention != 48*time.Hour || s.cfg.GuardRetention != time.Hour || s.cfg.DatabaseID != "(default)" {
+					t.Fatalf("defaults not applied: %+v", s.cfg)
+				}
+				_ = s.Close()
+			}
+		})
+	}
+}
+
+func TestUnreachableIsUnavailable(t *testing.T) {
+	t.Parallel()
+	s, err := New(context.Background(), Config{ProjectID: testProject}, nil, emulators.FirestoreClientOptions("127.0.0.1:1")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = s.GetAccount(ctx, "a1")
+	if !playback.IsCode(err, playback.CodeUnavailable) {
+		t.Fatalf("GetAccount against a closed port: %v (code %q), want unavailable", err, playback.ErrorCode(err))
+	}
+}
+
+func TestInvalidIDs(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		call func() error
+		want playback.Code
+	}{
+		{"put account with slash", func() error { return s.PutAccount(ctx, playback.Account{ID: "a/b"}) }, playback.CodeInvalid},
+		{"put plan with dots", func() error { return s.PutPlan(ctx, playback.Plan{ID: ".."}) }, playback.CodeInvalid},
+		{"reserved id", func() error { return s.PutEdge(ctx, playback.Edge{ID: "__x__"}) }, playback.CodeInvalid},
+		{"lease for bad account", func() error {
+			_, err := s.AcquireLease(ctx, playback.LeaseRequest{SessionID: "s", AccountID: "a/b", Limit: 1, TTL: time.Minute, Now: time.Now()})
+			return err
+		}, playback.CodeInvalid},
+		{"get session with slash", func() error { _, err := s.GetSession(ctx, "x/y"); return err }, playback.CodeNotFound},
+		{"empty account id", func() error { _, err := s.GetAccount(ctx, ""); return err }, playback.CodeNotFound},
+		{"mark event with slash", func() error { return s.MarkEventProcessed(ctx, "src", "a/b", time.Now(), time.Time{}) }, playback.CodeNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := playback.ErrorCode(tc.call()); got != tc.want {
+				t.Fatalf("code %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func acquire(acct string, limit int, at time.Time, ttl time.Duration) playback.LeaseRequest {
+	return playback.LeaseRequest{SessionID: playback.NewID("ses"), AccountID: acct, DeviceID: "dev", TitleID: "t",
+		Limit: limit, TTL: ttl, Now: at}
+}
+
+// race fires n acquisitions at once and counts the outcomes.
+func race(t *testing.T, s *Store, n int, req func() playback.LeaseRequest) (admitted []playback.Session) {
+	t.Helper()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		other []error
+	)
+	start := make(chan struct{})
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := req()
+			<-start
+			sess, err := s.AcquireLease(context.Background(), r)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				admitted = append(admitted, sess)
+			case !playback.IsCode(err, playback.CodeConflict):
+				other = append(other, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if len(other) > 0 {
+		t.Fatalf("%d acquisitions failed with non-conflict errors, first: %v", len(other), other[0])
+	}
+	return admitted
+}
+
+func must[T any](t *testing.T) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// TestReclaimRace races acquisitions for slots that are held by expired
+// or ended leases: the slot documents exist, so only the guards (not
+// Create on an absent slot) decide, and the emulator checks no update
+// times.
+func TestReclaimRace(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	for _, tc := range []struct {
+		name  string
+		limit int
+		setup func(t *testing.T, acct string)
+	}{
+		{"expired leases", 2, func(t *testing.T, acct string) {
+			for range 2 {
+				must[playback.Session](t)(s.AcquireLease(ctx, acquire(acct, 2, t0.Add(-10*time.Minute), time.Minute)))
+			}
+		}},
+		{"ended leases", 2, func(t *testing.T, acct string) {
+			for range 2 {
+				sess := must[playback.Session](t)(s.AcquireLease(ctx, acquire(acct, 2, t0.Add(-time.Second), time.Minute)))
+				must[playback.Session](t)(s.EndSession(ctx, sess.ID, playback.EndStopped, t0))
+			}
+		}},
+		{"one expired one free", 2, func(t *testing.T, acct string) {
+			must[playback.Session](t)(s.AcquireLease(ctx, acquire(acct, 1, t0.Add(-10*time.Minute), time.Minute)))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			acct := playback.NewID("acct")
+			tc.setup(t, acct)
+			admitted := race(t, s, 40, func() playback.LeaseRequest { return acquire(acct, tc.limit, t0, time.Minute) })
+			active := must[[]playback.Session](t)(s.ListActiveSessions(ctx, acct, t0))
+			t.Logf("%d of 40 admitted, %d active", len(admitted), len(active))
+			if len(admitted) != tc.limit || len(active) != tc.limit {
+				t.Fatalf("admitted %d, active %d; want exactly %d", len(admitted), len(active), tc.limit)
+			}
+		})
+	}
+}
+
+// TestLoweredLimit: sessions admitted under a higher limit keep their
+// slots; new ones get in only below the new limit and only while the
+// account holds fewer than it.
+func TestLoweredLimit(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	acct := playback.NewID("acct")
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	var held []playback.Session
+	for i := range 3 {
+		held = append(held, must[playback.Session](t)(s.AcquireLease(ctx, acquire(acct, 3, t0.Add(time.Duration(i)*time.Millisecond), time.Hour))))
+	}
+	if got := race(t, s, 20, func() playback.LeaseRequest { return acquire(acct, 2, t0, time.Hour) }); len(got) != 0 {
+		t.Fatalf("admitted %d over a lowered limit with 3 streams active", len(got))
+	}
+	// Free slots 0 and 1: only slot 2 (above the new limit) stays held.
+	for _, sess := range held[:2] {
+		must[playback.Session](t)(s.EndSession(ctx, sess.ID, playback.EndStopped, t0))
+	}
+	got := race(t, s, 20, func() playback.LeaseRequest { return acquire(acct, 2, t0, time.Hour) })
+	active := must[[]playback.Session](t)(s.ListActiveSessions(ctx, acct, t0))
+	if len(got) != 1 || len(active) != 2 {
+		t.Fatalf("admitted %d, %d active; want 1 admitted beside the session above the limit", len(got), len(active))
+	}
+}
+
+// TestExtendVersusReclaim: a heartbeat that still sees its lease active
+// (an earlier clock) races an acquisition that sees it expired. Exactly
+// one of them may win the slot.
+func TestExtendVersusReclaim(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	for round := range 10 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			t.Parallel()
+			acct := playback.NewID("acct")
+			old := must[playback.Session](t)(s.AcquireLease(ctx, acquire(acct, 1, t0.Add(-time.Minute), time.Minute)))
+			var wg sync.WaitGroup
+			var extErr, acqErr error
+			start := make(chan struct{})
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, extErr = s.ExtendLease(ctx, old.ID, t0.Add(time.Minute), t0.Add(-time.Millisecond))
+			}()
+			go func() {
+				defer wg.Done()
+				<-start
+				_, acqErr = s.AcquireLease(ctx, acquire(acct, 1, t0, time.Minute))
+			}()
+			close(start)
+			wg.Wait()
+			switch {
+			case extErr == nil && playback.IsCode(acqErr, playback.CodeConflict):
+			case acqErr == nil && playback.IsCode(extErr, playback.CodeGone):
+			default:
+				t.Fatalf("extend: %v, acquire: %v; want exactly one winner", extErr, acqErr)
+			}
+			if active := must[[]playback.Session](t)(s.ListActiveSessions(ctx, acct, t0)); len(active) != 1 {
+				t.Fatalf("%d active sessions, want 1", len(active))
+			}
+		})
+	}
+}
+
+// TestConcurrentEnds: the first end wins and every caller sees it.
+func TestConcurrentEnds(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	for _, tc := range []struct {
+		name string
+		at   time.Time // acquisition time: an expired lease ends without its slot
+	}{
+		{"holding its slot", t0},
+		{"expired, slot taken by another", t0.Add(-10 * time.Minute)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			acct := playback.NewID("acct")
+			sess := must[playback.Session](t)(s.AcquireLease(ctx, acquire(acct, 1, tc.at, time.Minute)))
+			if tc.at.Before(t0) {
+				must[playback.Session](t)(s.AcquireLease(ctx, acquire(acct, 1, t0, time.Minute)))
+			}
+			const n = 8
+			results := make([]playback.Session, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					results[i], errs[i] = s.EndSession(ctx, sess.ID, fmt.Sprintf("reason-%d", i), t0.Add(time.Duration(i)*time.Second))
+				}()
+			}
+			wg.Wait()
+			stored := must[playback.Session](t)(s.GetSession(ctx, sess.ID))
+			for i := range n {
+				if errs[i] != nil {
+					t.Fatal(errs[i])
+				}
+				if results[i].EndReason != stored.EndReason || !results[i].EndedAt.Equal(stored.EndedAt) {
+					t.Fatalf("caller %d saw end %q at %v, stored %q at %v", i, results[i].EndReason, results[i].EndedAt,
+						stored.EndReason, stored.EndedAt)
+				}
+			}
+		})
+	}
+}
+
+// TestReacquireEndedKeepsSlotFree: acquiring an ended session again is
+// refused, and the refused attempt leaves no slot behind (the emulator
+// applies the slot claim before failing on the existing session).
+func TestReacquireEndedKeepsSlotFree(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	acct := playback.NewID("acct")
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	req := acquire(acct, 1, t0, time.Minute)
+	sess := must[playback.Session](t)(s.AcquireLease(ctx, req))
+	must[playback.Session](t)(s.EndSession(ctx, sess.ID, playback.EndStopped, t0))
+	if _, err := s.AcquireLease(ctx, req); !playback.IsCode(err, playback.CodeGone) {
+		t.Fatalf("re-acquiring an ended session: %v, want gone", err)
+	}
+	if active := must[[]playback.Session](t)(s.ListActiveSessions(ctx, acct, t0)); len(active) != 0 {
+		t.Fatalf("refused re-acquisition left %+v holding a slot", active)
+	}
+	must[playback.Session](t)(s.AcquireLease(ctx, acquire(acct, 1, t0, time.Minute)))
+}
+
+// TestExpiredRecordsReadAsAbsent: TTL deletes lag, so reads apply expiry
+// themselves.
+func TestExpiredRecordsReadAsAbsent(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	later := *s
+	later.now = func() time.Time { return time.Now().Add(s.cfg.Retention + time.Hour) }
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+
+	sess := must[playback.Session](t)(s.AcquireLease(ctx, acquire(playback.NewID("acct"), 1, t0, time.Minute)))
+	if _, err := later.GetSession(ctx, sess.ID); !playback.IsCode(err, playback.CodeNotFound) {
+		t.Fatalf("session past its retention: %v, want not found", err)
+	}
+
+	source := playback.NewID("src")
+	ev := playback.InboxEvent{Source: source, ID: "evt_1", Type: "x", ReceivedAt: t0, Payload: []byte(`{}`)}
+	mustPair(t)(s.RecordEvent(ctx, ev))
+	if err := s.MarkEventProcessed(ctx, source, ev.ID, t0, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := later.GetEvent(ctx, source, ev.ID); !playback.IsCode(err, playback.CodeNotFound) {
+		t.Fatalf("event past its expiry: %v, want not found", err)
+	}
+	if _, created := mustPair(t)(later.RecordEvent(ctx, ev)); !created {
+		t.Fatal("recording an event whose record expired did not create it again")
+	}
+	got := must[playback.InboxEvent](t)(later.GetEvent(ctx, source, ev.ID))
+	if !got.ProcessedAt.IsZero() {
+		t.Fatalf("re-recorded event kept the expired record's state: %+v", got)
+	}
+	if pending := must[[]playback.InboxEvent](t)(later.ListPendingEvents(ctx, source, t0.Add(time.Second), 10)); len(pending) != 1 {
+		t.Fatalf("re-recorded event is not pending: %+v", pending)
+	}
+}
+
+func mustPair(t *testing.T) func(playback.InboxEvent, bool, error) (playback.InboxEvent, bool) {
+	return func(ev playback.InboxEvent, created bool, err error) (playback.InboxEvent, bool) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev, created
+	}
+}
+
+// TestPutAccountIsNotLostToConcurrentUpdates: a Put racing guarded
+// updates either lands before them (they apply on top of it) or after
+// (it replaces them); the account never mixes a stale read into a write.
+func TestPutAccountIsNotLostToConcurrentUpdates(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	id := playback.NewID("acct")
+	if err := s.PutAccount(ctx, playback.Account{ID: id, Territory: "DE"}); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+1)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.UpdateAccount(ctx, id, func(a *playback.Account) error {
+				a.Devices = append(a.Devices, playback.Device{ID: fmt.Sprint(i)})
+				return nil
+			})
+			errs <- err
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errs <- s.PutAccount(ctx, playback.Account{ID: id, Territory: "FR"})
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := must[playback.Account](t)(s.GetAccount(ctx, id))
+	if got.Territory != "FR" {
+		t.Fatalf("the Put was lost: %+v", got)
+	}
+	// Updates before the Put are gone with it; updates after it are all there.
+	seen := map[string]bool{}
+	for _, d := range got.Devices {
+		if seen[d.ID] {
+			t.Fatalf("device %s applied twice: %+v", d.ID, got.Devices)
+		}
+		seen[d.ID] = true
+	}
+}
+
+// TestDeviceTimeGateUnderConcurrency: heartbeats racing each other never
+// leave an older device time stored over a newer one.
+func TestDeviceTimeGateUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	acct, ses := playback.NewID("acct"), playback.NewID("ses")
+	const writers = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*writers)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			at := t0.Add(time.Duration(i) * time.Second)
+			_, err := s.SaveProgress(ctx, playback.Progress{AccountID: acct, TitleID: "t1", PositionMS: int64(i), DeviceTime: at, UpdatedAt: at})
+			errs <- err
+			_, _, err = s.SaveSessionQoE(ctx, playback.SessionQoE{SessionID: ses, Heartbeats: i, DeviceTime: at, UpdatedAt: at})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := t0.Add((writers - 1) * time.Second)
+	if p := must[playback.Progress](t)(s.GetProgress(ctx, acct, "t1")); !p.DeviceTime.Equal(last) || p.PositionMS != writers-1 {
+		t.Fatalf("progress = %+v, want the newest heartbeat's", p)
+	}
+	if q := must[playback.SessionQoE](t)(s.GetSessionQoE(ctx, ses)); !q.DeviceTime.Equal(last) || q.Heartbeats != writers-1 {
+		t.Fatalf("qoe = %+v, want the newest heartbeat's", q)
+	}
+}

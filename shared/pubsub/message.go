@@ -1,0 +1,108 @@
+package pubsub
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Message attributes the adapter adds beside the publisher's: Pub/Sub
+// assigns its own message ids, so the publisher's travels as an attribute.
+const (
+	attrID         = "playplane.id"
+	reservedPrefix = "playplane."
+)
+
+// encode turns m into a Pub/Sub message, or explains with CodeInvalid or
+// CodeTooLarge why Pub/Sub would refuse it. topicPathLen is the length of
+// the topic's full name, which shares the 10 MB publish request.
+func encode(m playback.Message, topicPathLen int) (*pubsub.Message, error) {
+	out := &pubsub.Message{Data: m.Data, OrderingKey: m.OrderingKey}
+	if len(m.Attributes) > 0 || m.ID != "" {
+		out.Attributes = make(map[string]string, len(m.Attributes)+1)
+	}
+	for name, value := range m.Attributes {
+		if err := validAttribute(name, value); err != nil {
+			return nil, err
+		}
+		out.Attributes[name] = value
+	}
+	if m.ID != "" {
+		if err := validAttribute("id", m.ID); err != nil {
+			return nil, err
+		}
+		out.Attributes[attrID] = m.ID
+	}
+	switch {
+	case len(m.Data) == 0 && len(out.Attributes) == 0:
+		return nil, playback.Errorf(playback.CodeInvalid, "message_empty", "message has neither data nor attributes")
+	case len(out.Attributes) > maxAttributes:
+		return nil, playback.Errorf(playback.CodeInvalid, "attribute_invalid",
+			"message has %d attributes with the adapter's own, Pub/Sub allows %d", len(out.Attributes), maxAttributes)
+	case len(m.OrderingKey) > maxOrderingKeyLen || !utf8.ValidString(m.OrderingKey):
+		return nil, playback.Errorf(playback.CodeInvalid, "ordering_key_invalid", "ordering key must be UTF-8 of at most %d bytes", maxOrderingKeyLen)
+	}
+	// A message must fit one publish request with the topic's name and
+	// the request's own framing.
+	size := proto.Size(&pubsubpb.PubsubMessage{Data: out.Data, Attributes: out.Attributes, OrderingKey: out.OrderingKey})
+	if limit := maxMessageBytes - topicPathLen - 16; size > limit {
+		return nil, playback.Errorf(playback.CodeTooLarge, "message_too_large",
+			"message is %d bytes with its attributes, the limit is %d", size, limit)
+	}
+	return out, nil
+}
+
+// validAttribute applies Pub/Sub's attribute rules and keeps the adapter's
+// own prefix for the adapter.
+func validAttribute(name, value string) error {
+	bad := func(why string) error {
+		return playback.Errorf(playback.CodeInvalid, "attribute_invalid", "message attribute %q %s", name, why)
+	}
+	switch {
+	case name == "" || len(name) > maxAttrKeyBytes || !utf8.ValidString(name):
+		return bad("must be UTF-8 of 1 to 256 bytes")
+	case strings.HasPrefix(strings.ToLower(name), "goog"):
+		return bad("uses the prefix goog that Pub/Sub reserves")
+	case strings.HasPrefix(name, reservedPrefix):
+		return bad("uses the prefix " + reservedPrefix + " this adapter reserves")
+	case len(value) > maxAttrValueBytes || !utf8.ValidString(value):
+		return bad("value must be UTF-8 of at most 1024 bytes")
+	}
+	return nil
+}
+
+// incoming is what both delivery paths (Receive, the CloudEvent) carry
+// for one message.
+type incoming struct {
+	messageID       string
+	data            []byte
+	attrs           map[string]string
+	orderingKey     string
+	publishTime     time.Time
+	deliveryAttempt int // 0 when unknown
+}
+
+// decode rebuilds the published message. Without the adapter's id
+// attribute (a message some other producer sent) the Pub/Sub message id is
+// the id. An unknown delivery attempt is the first.
+func decode(in incoming) playback.Message {
+	m := playback.Message{ID: in.messageID, Data: in.data, OrderingKey: in.orderingKey,
+		PublishTime: in.publishTime, DeliveryAttempt: max(in.deliveryAttempt, 1)}
+	for name, value := range in.attrs {
+		if name == attrID {
+			m.ID = value
+			continue
+		}
+		if m.Attributes == nil {
+			m.Attributes = make(map[string]string, len(in.attrs))
+		}
+		m.Attributes[name] = value
+	}
+	return m
+}
