@@ -1,0 +1,249 @@
+package emulators
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The lifecycle tests watch the process-wide registry, so they do not run in
+// parallel with each other or with the tests that share the same servers
+// (parallel tests only start once these sequential ones have finished).
+
+func TestSharedServerStopsWithLastShare(t *testing.T) {
+	ctx := t.Context()
+	first, err := acquire(ctx, StripeService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := acquire(ctx, StripeService)
+	if err != nil {
+		first.release(0)
+		t.Fatal(err)
+	}
+	proc := first.server.proc
+	if second.endpoint != first.endpoint || second.server.proc != proc {
+		t.Fatalf("second share got %s, want the running server %s", second.endpoint, first.endpoint)
+	}
+	if runtime.GOOS == "linux" {
+		// start.sh must exec the server: the PID we hold is stripe-mock itself.
+		comm, err := os.ReadFile("/proc/" + strconv.Itoa(proc.cmd.Process.Pid) + "/comm")
+		if err != nil || strings.TrimSpace(string(comm)) != "stripe-mock" {
+			t.Errorf("started process is %q (%v), want stripe-mock", comm, err)
+		}
+	}
+
+	first.release(0)
+	if proc.hasExited() || !answers(first.endpoint) {
+		t.Fatal("server stopped while a share was still held")
+	}
+	second.release(0)
+	second.release(0) // releasing twice must not steal another caller's share
+	if !proc.hasExited() {
+		t.Fatal("server still running after its last share was released")
+	}
+	if answers(first.endpoint) {
+		t.Fatalf("%s still answers after stop", first.endpoint)
+	}
+}
+
+func TestLingeringServerIsReusedThenStopped(t *testing.T) {
+	ctx := t.Context()
+	first, err := acquire(ctx, StripeService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := first.server.proc
+	first.release(time.Minute)
+
+	again, err := acquire(ctx, StripeService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.server.proc != proc || proc.hasExited() {
+		t.Fatal("an acquire within the linger period started a new server")
+	}
+	again.release(50 * time.Millisecond)
+	select {
+	case <-proc.exited:
+	case <-time.After(stopGrace + 5*time.Second):
+		t.Fatal("server still running long after its linger period")
+	}
+}
+
+func TestStartRejectsUnknownService(t *testing.T) {
+	t.Parallel()
+	_, _, err := Start(t.Context(), "cassandra")
+	if !errors.Is(err, ErrUnknownService) {
+		t.Fatalf("Start(cassandra): err = %v, want ErrUnknownService", err)
+	}
+}
+
+func TestStartPubSubGivesEachCallerItsOwnFake(t *testing.T) {
+	t.Parallel()
+	first, stopFirst, err := Start(t.Context(), PubSubService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, stopSecond, err := Start(t.Context(), PubSubService)
+	if err != nil {
+		stopFirst()
+		t.Fatal(err)
+	}
+	defer stopSecond()
+	if first == second {
+		t.Fatalf("both callers got %s", first)
+	}
+	stopFirst()
+	stopFirst()
+	if dials(first) {
+		t.Fatalf("%s still accepts connections after stop", first)
+	}
+	if !dials(second) {
+		t.Fatalf("stopping one fake stopped the other at %s", second)
+	}
+}
+
+// fakeRoot builds a repository root whose scripts are the given bodies.
+func fakeRoot(t *testing.T, installBody, startBody string) string {
+	t.Helper()
+	root := t.TempDir()
+	local := filepath.Join(root, "infra", "local")
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		filepath.Join(root, "go.mod"):      "module example.com/fake\n",
+		filepath.Join(local, "install.sh"): "#!/usr/bin/env bash\n" + installBody + "\n",
+		filepath.Join(local, "start.sh"):   "#!/usr/bin/env bash\n" + startBody + "\n",
+	}
+	for path, body := range files {
+		if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestInstallFailureCarriesScriptOutput(t *testing.T) {
+	t.Parallel()
+	root := fakeRoot(t, `echo "java not found: DynamoDB Local needs Java" >&2; exit 1`, `exit 1`)
+	err := runInstall(t.Context(), root, DynamoDBService)
+	if err == nil || !strings.Contains(err.Error(), "java not found") {
+		t.Fatalf("runInstall: err = %v, want the script's message", err)
+	}
+}
+
+func TestLaunchReportsServerThatExits(t *testing.T) {
+	t.Parallel()
+	root := fakeRoot(t, `exit 0`, `echo "listen EADDRINUSE on $2" >&2; exit 3`)
+	proc, _, err := launch(t.Context(), root, SQSService)
+	if err == nil {
+		proc.stop()
+		t.Fatal("launch succeeded with a server that exits at once")
+	}
+	if !errors.Is(err, errExitedEarly) || !strings.Contains(err.Error(), "EADDRINUSE") {
+		t.Fatalf("launch: err = %v, want errExitedEarly with the server's output", err)
+	}
+}
+
+func TestLaunchGivesUpOnServerThatNeverAnswers(t *testing.T) {
+	t.Parallel()
+	root := fakeRoot(t, `exit 0`, `exec sleep 60`)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	proc, _, err := launch(ctx, root, StripeService)
+	if err == nil {
+		proc.stop()
+		t.Fatal("launch succeeded with a server that never listens")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("launch: err = %v, want DeadlineExceeded", err)
+	}
+}
+
+func TestWaitPortScript(t *testing.T) {
+	t.Parallel()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() }) // the parallel subtests run after this function returns
+	open := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	closed, err := freeLoopbackPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr bool
+	}{
+		{name: "listening port", args: []string{open, "5"}},
+		{name: "listening host:port", args: []string{"127.0.0.1:" + open, "5"}},
+		{name: "closed port times out", args: []string{strconv.Itoa(closed), "1"}, wantErr: true},
+		{name: "dead pid ends the wait", args: []string{strconv.Itoa(closed), "60", "999999999"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.CommandContext(t.Context(), "bash", append([]string{filepath.Join(root, "infra", "local", "wait-port.sh")}, tc.args...)...)
+			out, err := cmd.CombinedOutput()
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("wait-port.sh %v: err = %v, want error %v; output %s", tc.args, err, tc.wantErr, out)
+			}
+		})
+	}
+}
+
+func TestScriptsRejectUnknownService(t *testing.T) {
+	t.Parallel()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{name: "install", args: []string{"install.sh", "cassandra"}},
+		{name: "start", args: []string{"start.sh", "cassandra", "1234"}},
+		{name: "start bad port", args: []string{"start.sh", "sqs", "http"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{filepath.Join(root, "infra", "local", tc.args[0])}, tc.args[1:]...)
+			out, err := exec.CommandContext(t.Context(), "bash", args...).CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "playplane-local:") {
+				t.Fatalf("%v: err = %v, output %q; want a failure with a playplane-local message", tc.args, err, out)
+			}
+		})
+	}
+}
+
+func answers(endpoint string) bool {
+	return dials(strings.TrimPrefix(endpoint, "http://"))
+}
+
+func dials(hostPort string) bool {
+	conn, err := net.DialTimeout("tcp", hostPort, time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}

@@ -1,0 +1,84 @@
+package emulators
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/pstest"
+)
+
+// DynamoDB returns the endpoint URL of the DynamoDB Local server this test
+// binary shares, starting it if needed. Clients need a region and any static
+// credentials; every credential and region sees the same tables.
+func DynamoDB(t testing.TB) string {
+	t.Helper()
+	return startForTest(t, DynamoDBService)
+}
+
+// SQS returns the endpoint URL of the shared fauxqs server (SQS JSON protocol).
+func SQS(t testing.TB) string {
+	t.Helper()
+	return startForTest(t, SQSService)
+}
+
+// Firestore returns the host:port of the shared Firestore emulator, the form
+// FIRESTORE_EMULATOR_HOST takes. See FirestoreClientOptions.
+func Firestore(t testing.TB) string {
+	t.Helper()
+	return startForTest(t, FirestoreService)
+}
+
+// StripeMock returns the base URL of the shared stripe-mock server. Any key
+// of the form sk_test_... is accepted.
+func StripeMock(t testing.TB) string {
+	t.Helper()
+	return startForTest(t, StripeService)
+}
+
+// PubSub returns the host:port of a Pub/Sub fake (pstest) of this test's
+// own, closed when the test ends. See PubSubClientOptions.
+func PubSub(t testing.TB) string {
+	t.Helper()
+	return PubSubServer(t).Addr
+}
+
+// PubSubServer is PubSub for tests that also inspect the fake, e.g. its
+// Messages.
+func PubSubServer(t testing.TB) *pstest.Server {
+	t.Helper()
+	srv, err := newPubSubServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// testStartTimeout bounds install plus start; a cold install of stripe-mock
+// compiles it.
+const testStartTimeout = 10 * time.Minute
+
+func startForTest(t testing.TB, name string) string {
+	t.Helper()
+	if os.Getenv(SkipEnv) == "1" {
+		t.Skipf("%s=1: skipping a test that needs the %s emulator", SkipEnv, name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testStartTimeout)
+	defer cancel()
+	h, err := acquire(ctx, name)
+	if err != nil {
+		t.Fatalf("%v\n(set %s=1 to skip tests that need local emulators)", err, SkipEnv)
+	}
+	t.Cleanup(func() { h.release(testLinger()) })
+	return h.endpoint
+}
+
+func testLinger() time.Duration {
+	def := time.Duration(0)
+	if parentDeathSignal {
+		def = 3 * time.Second
+	}
+	return envDuration("PLAYPLANE_EMULATOR_LINGER", def)
+}
