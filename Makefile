@@ -5,7 +5,7 @@ ADDR      ?= 127.0.0.1:8080
 # Packages whose tests need nothing but Go; the rest start local emulators.
 PKGS      := ./...
 
-.PHONY: run token test check-fmt vet unit bench clean
+.PHONY: run token test check-fmt vet emulators unit bench clean
 
 run:
 	DATA_DIR=$(DATA_DIR) ADDR=$(ADDR) $(GO) run ./cmd/playplane
@@ -14,7 +14,12 @@ run:
 token:
 	@DATA_DIR=$(DATA_DIR) $(GO) run ./cmd/playplane token $(ACCOUNT)
 
-test: check-fmt vet unit
+test: check-fmt vet emulators unit
+
+# The cloud stand-ins adapter tests run against (DynamoDB Local, fauxqs,
+# Firestore emulator, stripe-mock), installed once into ~/.cache/playplane.
+emulators:
+	bash infra/local/install.sh all
 
 check-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
