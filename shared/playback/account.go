@@ -127,7 +127,10 @@ func (a *Account) refold() {
 	best := a.Subscriptions[0]
 	for _, s := range a.Subscriptions[1:] {
 		rs, rb := statusRank[s.Status], statusRank[best.Status]
-		if rs > rb || (rs == rb && s.CurrentPeriodEnd.After(best.CurrentPeriodEnd)) {
+		// Ties fall to the subscription id so the result never depends on
+		// the order the subscriptions arrived in.
+		if rs > rb || rs == rb && (s.CurrentPeriodEnd.After(best.CurrentPeriodEnd) ||
+			s.CurrentPeriodEnd.Equal(best.CurrentPeriodEnd) && s.ID < best.ID) {
 			best = s
 		}
 	}

@@ -1,0 +1,63 @@
+package events
+
+import (
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Heartbeat events a player sends.
+const (
+	HeartbeatStart    = "start"
+	HeartbeatProgress = "progress"
+	HeartbeatPause    = "pause"
+	HeartbeatStop     = "stop"
+	HeartbeatError    = "error"
+)
+
+// HeartbeatRequest is the body of POST /v1/playback/{session_id}/heartbeat
+// (schemas/heartbeat-request.json). Decode it with DecodeHeartbeatRequest:
+// it is strict like encoding/json with DisallowUnknownFields and about ten
+// times cheaper.
+type HeartbeatRequest struct {
+	Event      string    `json:"event"`
+	PositionMS int64     `json:"position_ms"`
+	DurationMS int64     `json:"duration_ms"`
+	DeviceTime time.Time `json:"device_time"` // RFC 3339, the player's clock
+	// QoE carries the player's CMCD-named figures; counters are cumulative
+	// for the session.
+	QoE playback.QoE `json:"qoe"`
+}
+
+// Heartbeat is the message on TopicHeartbeats (schemas/heartbeat.json): one
+// accepted heartbeat with the session's identity taken from the lease
+// record, not from the player. OrderingKey is the session id.
+type Heartbeat struct {
+	SessionID  string       `json:"session_id"`
+	AccountID  string       `json:"account_id"`
+	TitleID    string       `json:"title_id"`
+	DeviceID   string       `json:"device_id"`
+	Event      string       `json:"event"`
+	PositionMS int64        `json:"position_ms"`
+	DurationMS int64        `json:"duration_ms"`
+	DeviceTime time.Time    `json:"device_time"`
+	QoE        playback.QoE `json:"qoe"` // qoe.edge names the edge that served the last segment
+	// ReceivedAt is the server clock when the heartbeat was accepted and
+	// SessionStartedAt when its lease was taken: together they bound how much
+	// play and stall time the heartbeat can plausibly claim.
+	ReceivedAt       time.Time `json:"received_at"`
+	SessionStartedAt time.Time `json:"session_started_at"`
+}
+
+// MaxHeartbeatMessageBytes bounds an encoded Heartbeat. The ingest checks
+// every message against it, so a full batch stays within the services'
+// limits: 10 × 2 KiB ≪ SQS's 1 MiB and 1,000 × 2 KiB ≪ Pub/Sub's 10 MB.
+const MaxHeartbeatMessageBytes = 2 << 10
+
+// Batch limits of the queues that carry heartbeats.
+const (
+	SQSMaxBatchMessages    = 10
+	SQSMaxBatchBytes       = 1 << 20
+	PubSubMaxBatchMessages = 1000
+	PubSubMaxBatchBytes    = 10_000_000
+)

@@ -1,0 +1,531 @@
+package events_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// stdDecode is the reference: encoding/json on the same struct, one value,
+// nothing but whitespace after it, unknown fields refused when strict.
+func stdDecode(data []byte, v any, strict bool) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) != 0 {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
+func readSample(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile("samples/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestHeartbeatSamples(t *testing.T) {
+	t.Parallel()
+	t.Run("request", func(t *testing.T) {
+		t.Parallel()
+		data := readSample(t, "heartbeat-request.json")
+		got, err := events.DecodeHeartbeatRequest(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want events.HeartbeatRequest
+		if err := stdDecode(data, &want, true); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) || got.Event != events.HeartbeatProgress || got.QoE.EdgeID == "" {
+			t.Fatalf("fast %+v\nstd  %+v", got, want)
+		}
+	})
+	message := func(t *testing.T, data []byte) events.Heartbeat {
+		t.Helper()
+		got, err := events.DecodeHeartbeat(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want events.Heartbeat
+		if err := stdDecode(data, &want, true); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) || got.SessionID == "" || got.ReceivedAt.IsZero() || got.SessionStartedAt.IsZero() {
+			t.Fatalf("fast %+v\nstd  %+v", got, want)
+		}
+		return got
+	}
+	t.Run("message", func(t *testing.T) {
+		t.Parallel()
+		message(t, readSample(t, "heartbeat.json"))
+	})
+	t.Run("sqs", func(t *testing.T) {
+		t.Parallel()
+		var ev lambdaevents.SQSEvent
+		if err := stdDecode(readSample(t, "heartbeat-sqs.json"), &ev, true); err != nil {
+			t.Fatal(err)
+		}
+		if len(ev.Records) != 1 {
+			t.Fatalf("%d records", len(ev.Records))
+		}
+		h := message(t, []byte(ev.Records[0].Body))
+		if ev.Records[0].Attributes["MessageGroupId"] != h.SessionID {
+			t.Fatal("the FIFO group must be the session id")
+		}
+	})
+	t.Run("pubsub push", func(t *testing.T) {
+		t.Parallel()
+		var push struct {
+			Message struct {
+				Data        []byte            `json:"data"`
+				MessageID   string            `json:"messageId"`
+				PublishTime time.Time         `json:"publishTime"`
+				OrderingKey string            `json:"orderingKey"`
+				Attributes  map[string]string `json:"attributes"`
+			} `json:"message"`
+			Subscription    string `json:"subscription"`
+			DeliveryAttempt int    `json:"deliveryAttempt"`
+		}
+		if err := stdDecode(readSample(t, "heartbeat-pubsub.json"), &push, true); err != nil {
+			t.Fatal(err)
+		}
+		h := message(t, push.Message.Data)
+		if push.Message.OrderingKey != h.SessionID {
+			t.Fatal("the ordering key must be the session id")
+		}
+	})
+}
+
+// TestHeartbeatSchemas keeps the JSON schemas in step with the Go types.
+func TestHeartbeatSchemas(t *testing.T) {
+	t.Parallel()
+	type schema struct {
+		Type                 string                     `json:"type"`
+		Required             []string                   `json:"required"`
+		Properties           map[string]json.RawMessage `json:"properties"`
+		AdditionalProperties *bool                      `json:"additionalProperties"`
+		Defs                 map[string]struct {
+			Properties           map[string]json.RawMessage `json:"properties"`
+			AdditionalProperties *bool                      `json:"additionalProperties"`
+		} `json:"$defs"`
+	}
+	tags := func(v any) []string {
+		var out []string
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			out = append(out, name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		file   string
+		fields []string
+		closed bool
+	}{
+		{"request", "heartbeat-request.json", tags(events.HeartbeatRequest{}), true},
+		{"message", "heartbeat.json", tags(events.Heartbeat{}), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			data, err := os.ReadFile("schemas/" + tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s schema
+			if err := json.Unmarshal(data, &s); err != nil {
+				t.Fatal(err)
+			}
+			props := slices.Sorted(func(yield func(string) bool) {
+				for k := range s.Properties {
+					if !yield(k) {
+						return
+					}
+				}
+			})
+			if s.Type != "object" || !slices.Equal(props, tc.fields) {
+				t.Fatalf("schema properties %v, Go fields %v", props, tc.fields)
+			}
+			for _, r := range s.Required {
+				if !slices.Contains(tc.fields, r) {
+					t.Fatalf("required %q is not a field", r)
+				}
+			}
+			if closed := s.AdditionalProperties != nil && !*s.AdditionalProperties; closed != tc.closed {
+				t.Fatalf("additionalProperties closed=%v, want %v", closed, tc.closed)
+			}
+			qoe := s.Defs["qoe"]
+			var qoeProps []string
+			for k := range qoe.Properties {
+				qoeProps = append(qoeProps, k)
+			}
+			slices.Sort(qoeProps)
+			if want := tags(playback.QoE{}); !slices.Equal(qoeProps, want) {
+				t.Fatalf("qoe properties %v, Go fields %v", qoeProps, want)
+			}
+		})
+	}
+}
+
+func TestDecodeHeartbeatRequestErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		body   string
+		reason string
+	}{
+		{"empty", "", events.ReasonBodyEmpty},
+		{"whitespace", " \n\t", events.ReasonBodyEmpty},
+		{"array", `[]`, events.ReasonWrongType},
+		{"string", `"progress"`, events.ReasonWrongType},
+		{"unterminated", `{"event":"progress"`, events.ReasonMalformedJSON},
+		{"trailing comma", `{"event":"progress",}`, events.ReasonMalformedJSON},
+		{"trailing value", `{"event":"progress"} {}`, events.ReasonMalformedJSON},
+		{"unknown field", `{"event":"progress","speed":2}`, events.ReasonUnknownField},
+		{"case-folded field", `{"EVENT":"progress"}`, events.ReasonUnknownField},
+		{"unicode-folded field", `{"poſition_ms":1}`, events.ReasonUnknownField},
+		{"unknown qoe field", `{"qoe":{"bitrate":1}}`, events.ReasonUnknownField},
+		{"duplicate field", `{"position_ms":1,"position_ms":2}`, events.ReasonDuplicateField},
+		{"duplicate by escape", `{"event":"stop","\u0065vent":"progress"}`, events.ReasonDuplicateField},
+		{"duplicate qoe field", `{"qoe":{"rc":1,"rc":2}}`, events.ReasonDuplicateField},
+		{"string for integer", `{"position_ms":"1"}`, events.ReasonWrongType},
+		{"fraction", `{"position_ms":1.5}`, events.ReasonWrongType},
+		{"whole fraction", `{"position_ms":1.0}`, events.ReasonWrongType},
+		{"exponent", `{"position_ms":1e3}`, events.ReasonWrongType},
+		{"overflow", `{"position_ms":9223372036854775808}`, events.ReasonWrongType},
+		{"leading zero", `{"position_ms":01}`, events.ReasonMalformedJSON},
+		{"bare minus", `{"position_ms":-}`, events.ReasonMalformedJSON},
+		{"number for string", `{"event":1}`, events.ReasonWrongType},
+		{"epoch for time", `{"device_time":1772396130}`, events.ReasonWrongType},
+		{"not RFC 3339", `{"device_time":"2026-03-01 20:15:30"}`, events.ReasonWrongType},
+		{"array for qoe", `{"qoe":[]}`, events.ReasonWrongType},
+		{"bad escape", `{"event":"a\x"}`, events.ReasonMalformedJSON},
+		{"control character", "{\"event\":\"a\tb\"}", events.ReasonMalformedJSON},
+		{"bad literal", `{"event":nul}`, events.ReasonMalformedJSON},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := events.DecodeHeartbeatRequest([]byte(tc.body))
+			var e *playback.Error
+			if !errors.As(err, &e) || e.Code != playback.CodeInvalid || e.Reason != tc.reason {
+				t.Fatalf("err = %v, want reason %s", err, tc.reason)
+			}
+		})
+	}
+}
+
+func TestDecodeHeartbeatRequestAccepts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		body string
+		want events.HeartbeatRequest
+	}{
+		{"null body leaves zero", `null`, events.HeartbeatRequest{}},
+		{"nulls leave zero", `{"event":null,"position_ms":null,"device_time":null,"qoe":null}`, events.HeartbeatRequest{}},
+		{"escapes", `{"event":"st\u006fp","qoe":{"cdn":"a\/b"}}`, events.HeartbeatRequest{Event: "stop", QoE: playback.QoE{CDN: "a/b"}}},
+		{"extremes", `{"position_ms":-9223372036854775808,"duration_ms":9223372036854775807}`,
+			events.HeartbeatRequest{PositionMS: -1 << 63, DurationMS: 1<<63 - 1}},
+		{"negative zero", `{"position_ms":-0}`, events.HeartbeatRequest{}},
+		{"whitespace everywhere", " {\n\"event\" :\t\"pause\" , \"qoe\" : { } }\r\n", events.HeartbeatRequest{Event: "pause"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := events.DecodeHeartbeatRequest([]byte(tc.body))
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeHeartbeatSkipsUnknownFields(t *testing.T) {
+	t.Parallel()
+	data := `{"session_id":"s","future":{"a":[1,2.5e-3,{"b":null}],"c":"\u00e9"},"qoe":{"rc":3,"tb":[true,false]},"x":-0.0}`
+	got, err := events.DecodeHeartbeat([]byte(data))
+	if err != nil || got.SessionID != "s" || got.QoE.RebufferCount != 3 {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	for _, bad := range []string{`{"x":[1,]}`, `{"x":{"a"}}`, `{"x":tru}`, `{"x":1.}`, `{"x":.5}`, `{"x":1e}`, `{"Session_ID":"s"}`, `{"qoe":{"RC":1}}`} {
+		if _, err := events.DecodeHeartbeat([]byte(bad)); !playback.IsCode(err, playback.CodeInvalid) {
+			t.Errorf("DecodeHeartbeat(%s) = %v, want invalid", bad, err)
+		}
+	}
+}
+
+func sampleMessage() events.Heartbeat {
+	t0 := time.Date(2026, 3, 1, 20, 15, 30, 250_000_000, time.UTC)
+	return events.Heartbeat{SessionID: "ses_1", AccountID: "acct_1", TitleID: "title_1", DeviceID: "dev_1",
+		Event: events.HeartbeatProgress, PositionMS: 1_234_567, DurationMS: 5_400_000, DeviceTime: t0,
+		QoE: playback.QoE{BitrateKbps: 5800, BufferMS: 21000, ThroughputKbps: 48000, StartupMS: 850, RebufferCount: 2,
+			RebufferMS: 1900, PlayedMS: 1_230_000, DroppedFrames: 14, CDN: "cloudfront", EdgeID: "edge-fra-1"},
+		ReceivedAt: t0.Add(162 * time.Millisecond), SessionStartedAt: t0.Add(-20 * time.Minute)}
+}
+
+func TestHeartbeatAppendJSONMatchesMarshal(t *testing.T) {
+	t.Parallel()
+	berlin := time.FixedZone("CET", 3600)
+	for _, tc := range []struct {
+		name string
+		edit func(*events.Heartbeat)
+	}{
+		{"full", func(*events.Heartbeat) {}},
+		{"empty qoe", func(h *events.Heartbeat) { h.QoE = playback.QoE{} }},
+		{"some qoe", func(h *events.Heartbeat) { h.QoE = playback.QoE{RebufferMS: 5, EdgeID: "e"} }},
+		{"zero everything", func(h *events.Heartbeat) { *h = events.Heartbeat{} }},
+		{"negative numbers", func(h *events.Heartbeat) { h.PositionMS, h.QoE.BufferMS = -1, -7 }},
+		{"escaped strings", func(h *events.Heartbeat) {
+			h.SessionID, h.DeviceID, h.QoE.CDN = `a"b\c`, "<tv>&\u2028", "caf\xe9\x01"
+		}},
+		{"zone and nanoseconds", func(h *events.Heartbeat) { h.DeviceTime = time.Date(2026, 1, 2, 3, 4, 5, 6, berlin) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := sampleMessage()
+			tc.edit(&h)
+			got, err := h.AppendJSON(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := json.Marshal(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("AppendJSON\n%s\njson.Marshal\n%s", got, want)
+			}
+			back, err := events.DecodeHeartbeat(got)
+			var ref events.Heartbeat
+			if err != nil || stdDecode(got, &ref, true) != nil || !reflect.DeepEqual(back, ref) {
+				t.Fatalf("round trip: %+v, %v; std %+v", back, err, ref)
+			}
+		})
+	}
+	h := sampleMessage()
+	h.DeviceTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := h.AppendJSON(nil); err == nil {
+		t.Fatal("a year json.Marshal refuses was encoded")
+	}
+}
+
+func TestHeartbeatMessageFitsBatchLimits(t *testing.T) {
+	t.Parallel()
+	h := sampleMessage()
+	long := strings.Repeat("x", 128) // the longest id the ingest lets through
+	h.SessionID, h.AccountID, h.TitleID, h.DeviceID, h.QoE.CDN, h.QoE.EdgeID = long, long, long, long, long, long
+	h.PositionMS, h.DurationMS = 1<<63-1, 1<<63-1
+	h.QoE.BitrateKbps, h.QoE.BufferMS, h.QoE.ThroughputKbps, h.QoE.StartupMS = 1<<63-1, 1<<63-1, 1<<63-1, 1<<63-1
+	h.QoE.RebufferCount, h.QoE.RebufferMS, h.QoE.PlayedMS, h.QoE.DroppedFrames = 1<<63-1, 1<<63-1, 1<<63-1, 1<<63-1
+	h.DeviceTime = time.Date(2026, 1, 2, 3, 4, 5, 999_999_999, time.FixedZone("", -12*3600))
+	data, err := h.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > events.MaxHeartbeatMessageBytes {
+		t.Fatalf("largest heartbeat is %d bytes, limit %d", len(data), events.MaxHeartbeatMessageBytes)
+	}
+	if events.SQSMaxBatchMessages*events.MaxHeartbeatMessageBytes > events.SQSMaxBatchBytes ||
+		events.PubSubMaxBatchMessages*events.MaxHeartbeatMessageBytes > events.PubSubMaxBatchBytes {
+		t.Fatal("a full batch of the largest heartbeats would exceed a service limit")
+	}
+}
+
+// lenientInStd reports whether data has what encoding/json forgives and the
+// fast decoders refuse: a field name repeated, or one that only matches a
+// known field under case folding.
+func lenientInStd(data []byte) bool {
+	known := []string{"event", "position_ms", "duration_ms", "device_time", "qoe", "session_id", "account_id", "title_id",
+		"device_id", "received_at", "session_started_at", "br", "bl", "mtp", "su", "rc", "rd", "pd", "df", "cdn", "edge"}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		object    bool
+		expectKey bool
+		keys      map[string]bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		top := func() *frame {
+			if len(stack) == 0 {
+				return nil
+			}
+			return stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if f := top(); f != nil && f.object {
+					f.expectKey = true
+				}
+				stack = append(stack, &frame{object: v == '{', expectKey: v == '{', keys: map[string]bool{}})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if f := top(); f != nil && f.object && f.expectKey {
+				if f.keys[v] {
+					return true
+				}
+				f.keys[v] = true
+				for _, k := range known {
+					if v != k && strings.EqualFold(v, k) {
+						return true
+					}
+				}
+				f.expectKey = false
+				continue
+			}
+			if f := top(); f != nil && f.object {
+				f.expectKey = true
+			}
+		default:
+			if f := top(); f != nil && f.object {
+				f.expectKey = true
+			}
+		}
+	}
+}
+
+func fuzzSeeds(f *testing.F, sample string) {
+	data, err := os.ReadFile("samples/" + sample)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	for _, s := range []string{
+		``, ` `, `null`, ` null `, `nul`, `{}`, `[]`, `"x"`, `1`, `{"event":"stop"}`, `{"event":"stop"}x`, `{"event":"stop"}}`,
+		`{"EVENT":"stop"}`, `{"Event":"stop","event":"start"}`, `{"poſition_ms":1}`, `{"event":"a","event":"b"}`,
+		`{"\u0065vent":"x"}`, `{"event":"\ud83d\ude00\ud800"}`, "{\"event\":\"\xff\xfe\"}", `{"event":"\u00"}`,
+		`{"position_ms":-0}`, `{"position_ms":1.0}`, `{"position_ms":1e2}`, `{"position_ms":-9223372036854775808}`,
+		`{"position_ms":9223372036854775808}`, `{"position_ms":18446744073709551616}`, `{"position_ms":00}`,
+		`{"device_time":"2026-03-01T20:15:30+02:00"}`, `{"device_time":"2026-03-01T24:00:00Z"}`, `{"device_time":"\u0032026-03-01T20:15:30Z"}`,
+		`{"device_time":null}`, `{"device_time":{}}`, `{"qoe":null}`, `{"qoe":{"rc":1,"RC":2}}`, `{"qoe":{"x":[]}}`,
+		`{"qoe":{"cdn":"a","edge":"b","br":1}}`, `{"qoe":{"br":true}}`, `{"x":[1,{"y":[[]]}],"session_id":"s"}`,
+		`{"session_id":"a","x":{"session_id":"b"}}`, `{"received_at":"2026-03-01T20:15:30.123456789Z"}`,
+		`{"event" : "x" , "qoe" : { "rc" : 1 } }`, "\t{\n}\r\n", `{"event":"x",}`, `{,"event":"x"}`, `{"event"}`,
+	} {
+		f.Add([]byte(s))
+	}
+}
+
+// checkAgainstStd is the fuzz property: what fast accepts, std accepts with
+// the same value; what std accepts and fast refuses is one of fast's two
+// documented strictnesses.
+func checkAgainstStd[T any](t *testing.T, data []byte, fastErr error, fast T, strict bool) {
+	var std T
+	stdErr := stdDecode(data, &std, strict)
+	switch {
+	case fastErr == nil && stdErr != nil:
+		t.Fatalf("fast accepted what encoding/json refuses (%v): %q", stdErr, data)
+	case fastErr == nil && !reflect.DeepEqual(fast, std):
+		t.Fatalf("values differ for %q\nfast %+v\nstd  %+v", data, fast, std)
+	case fastErr != nil && stdErr == nil:
+		var e *playback.Error
+		if !errors.As(fastErr, &e) || (e.Reason != events.ReasonDuplicateField && e.Reason != events.ReasonUnknownField) || !lenientInStd(data) {
+			t.Fatalf("fast refused what encoding/json accepts (%v): %q", fastErr, data)
+		}
+	case fastErr != nil && !playback.IsCode(fastErr, playback.CodeInvalid):
+		t.Fatalf("fast failed with %v, want a CodeInvalid error", fastErr)
+	}
+}
+
+func FuzzDecodeHeartbeatRequest(f *testing.F) {
+	fuzzSeeds(f, "heartbeat-request.json")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := events.DecodeHeartbeatRequest(data)
+		checkAgainstStd(t, data, err, got, true)
+	})
+}
+
+func FuzzDecodeHeartbeat(f *testing.F) {
+	fuzzSeeds(f, "heartbeat.json")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := events.DecodeHeartbeat(data)
+		checkAgainstStd(t, data, err, got, false)
+	})
+}
+
+func BenchmarkHeartbeatRequestDecode(b *testing.B) {
+	data := readSampleB(b, "heartbeat-request.json")
+	b.Run("fast", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := events.DecodeHeartbeatRequest(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			var r events.HeartbeatRequest
+			if err := stdDecode(data, &r, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkHeartbeatMessage(b *testing.B) {
+	h := sampleMessage()
+	data, _ := h.AppendJSON(nil)
+	b.Run("append", func(b *testing.B) {
+		buf := make([]byte, 0, 1024)
+		for b.Loop() {
+			buf, _ = h.AppendJSON(buf[:0])
+		}
+	})
+	b.Run("json_marshal", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = json.Marshal(&h)
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := events.DecodeHeartbeat(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json_unmarshal", func(b *testing.B) {
+		for b.Loop() {
+			var m events.Heartbeat
+			if err := json.Unmarshal(data, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func readSampleB(b *testing.B, name string) []byte {
+	data, err := os.ReadFile("samples/" + name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return bytes.TrimSpace(data)
+}

@@ -1,0 +1,160 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stripe/stripe-go/v76"
+)
+
+func stripeStrictDecode(t *testing.T, raw []byte, dst any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		t.Fatalf("strict decode: %v\n%s", err, raw)
+	}
+	if dec.More() {
+		t.Fatal("trailing data after the JSON value")
+	}
+}
+
+func readStripeFile(t *testing.T, path string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func TestStripeEventRecordedSamples(t *testing.T) {
+	t.Parallel()
+	var want StripeEventRecorded
+	stripeStrictDecode(t, readStripeFile(t, "samples/stripe-event-recorded.json"), &want)
+	if want.EventID == "" || want.Type == "" || want.Created.IsZero() || want.ReceivedAt.IsZero() {
+		t.Fatalf("sample leaves required fields empty: %+v", want)
+	}
+
+	var sqs struct {
+		Records []struct {
+			Body string `json:"body"`
+		} `json:"Records"`
+	}
+	if err := json.Unmarshal(readStripeFile(t, "samples/stripe-event-recorded-sqs.json"), &sqs); err != nil || len(sqs.Records) != 1 {
+		t.Fatalf("sqs sample: %v (%d records)", err, len(sqs.Records))
+	}
+	var push struct {
+		Message struct {
+			Data []byte `json:"data"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(readStripeFile(t, "samples/stripe-event-recorded-pubsub.json"), &push); err != nil {
+		t.Fatalf("pubsub sample: %v", err)
+	}
+	tests := []struct {
+		name string
+		raw  []byte
+	}{
+		{name: "sqs body", raw: []byte(sqs.Records[0].Body)},
+		{name: "pubsub data", raw: push.Message.Data},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got StripeEventRecorded
+			stripeStrictDecode(t, tt.raw, &got)
+			if got != want {
+				t.Fatalf("wrapped sample = %+v, want the plain sample %+v", got, want)
+			}
+		})
+	}
+}
+
+// TestStripeEventRecordedSchema keeps the schema's properties and required
+// list equal to the Go type's JSON fields (all of which are required), and
+// its type enum equal to the Stripe samples in testdata.
+func TestStripeEventRecordedSchema(t *testing.T) {
+	t.Parallel()
+	var schema struct {
+		Required   []string `json:"required"`
+		Properties map[string]struct {
+			Enum []string `json:"enum"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(readStripeFile(t, "schemas/stripe-event-recorded.json"), &schema); err != nil {
+		t.Fatal(err)
+	}
+	var fields []string
+	typ := reflect.TypeFor[StripeEventRecorded]()
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		fields = append(fields, name)
+	}
+	var props []string
+	for p := range schema.Properties {
+		props = append(props, p)
+	}
+	slices.Sort(fields)
+	slices.Sort(props)
+	required := slices.Sorted(slices.Values(schema.Required))
+	if !slices.Equal(fields, props) || !slices.Equal(fields, required) {
+		t.Fatalf("Go fields %v, schema properties %v, required %v", fields, props, required)
+	}
+
+	samples, err := filepath.Glob("testdata/stripe/*.json")
+	if err != nil || len(samples) == 0 {
+		t.Fatalf("no Stripe samples: %v", err)
+	}
+	var types []string
+	for _, s := range samples {
+		types = append(types, strings.TrimSuffix(filepath.Base(s), ".json"))
+	}
+	enum := slices.Sorted(slices.Values(schema.Properties["type"].Enum))
+	if !slices.Equal(enum, types) {
+		t.Fatalf("schema type enum %v, Stripe samples %v", enum, types)
+	}
+}
+
+// TestStripeWebhookSamples checks the Stripe event payloads in testdata
+// decode with stripe-go, on the API version it pins, as the type their
+// file is named after.
+func TestStripeWebhookSamples(t *testing.T) {
+	t.Parallel()
+	samples, err := filepath.Glob("testdata/stripe/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range samples {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
+			var ev stripe.Event
+			if err := json.Unmarshal(readStripeFile(t, path), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.APIVersion != stripe.APIVersion {
+				t.Errorf("api_version %q, stripe-go pins %q", ev.APIVersion, stripe.APIVersion)
+			}
+			if want := strings.TrimSuffix(filepath.Base(path), ".json"); string(ev.Type) != want {
+				t.Errorf("type %q, file named %q", ev.Type, want)
+			}
+			if ev.ID == "" || ev.Created == 0 || ev.Data == nil || len(ev.Data.Object) == 0 {
+				t.Errorf("event lacks id, created or data.object: %+v", ev)
+			}
+			obj := ev.Data.Object["object"]
+			wantObj := map[string]string{"checkout": "checkout.session", "customer.subscription": "subscription",
+				"invoice": "invoice", "customer.deleted": "customer"}
+			for prefix, o := range wantObj {
+				if strings.HasPrefix(string(ev.Type), prefix) && obj != o {
+					t.Errorf("data.object is a %v, want %s", obj, o)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,280 @@
+package paymentwebhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v76/webhook"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/membus"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+const (
+	testSecret    = "whsec_test_current"
+	testOldSecret = "whsec_test_previous"
+)
+
+// base is 2026-03-01T00:00:00Z; event times are offsets from it.
+var base = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+func at(d time.Duration) int64 { return base.Add(d).Unix() }
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+func testConfig() Config {
+	return Config{
+		WebhookSecrets: []string{testSecret, testOldSecret},
+		Tolerance:      300 * time.Second,
+		MaxBody:        512 << 10,
+		PricePlans:     map[string]string{"price_basic": "basic", "price_std": "standard", "price_premium": "premium"},
+		PastDueGrace:   72 * time.Hour,
+		InboxRetention: 30 * 24 * time.Hour,
+		LinkWait:       time.Hour,
+		GiveUpAfter:    72 * time.Hour,
+		SweepAge:       time.Minute,
+		SweepBatch:     100,
+	}
+}
+
+// harness is one function instance over a fresh bolt store and an
+// in-process bus with its consumer running.
+type harness struct {
+	t     *testing.T
+	srv   *Server
+	store *bolt.Store
+	bus   *membus.Bus
+	mux   *http.ServeMux
+	clock *clock
+
+	mu          sync.Mutex
+	entitlement []events.EntitlementChanged
+}
+
+type harnessOption func(*Config, *Deps)
+
+func newHarness(t *testing.T, opts ...harnessOption) *harness {
+	t.Helper()
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := membus.New(membus.Config{RetryDelay: 2 * time.Millisecond, MaxAttempts: 1000})
+	h := &harness{t: t, store: store, bus: bus, mux: http.NewServeMux(), clock: &clock{now: base.Add(time.Hour)}}
+	t.Cleanup(func() {
+		bus.Close()
+		store.Close()
+	})
+	cfg := testConfig()
+	deps := Deps{Store: store, Bus: bus, Now: h.clock.Now}
+	for _, o := range opts {
+		o(&cfg, &deps)
+	}
+	h.srv, err = New(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv.Register(h.mux)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for topic, handler := range h.srv.Consumers() {
+		if err := bus.Subscribe(ctx, topic, handler); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = bus.Subscribe(ctx, events.TopicEntitlementChanged, func(_ context.Context, msgs []playback.Message) []string {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, m := range msgs {
+			var ev events.EntitlementChanged
+			if err := json.Unmarshal(m.Data, &ev); err != nil {
+				t.Errorf("entitlement message: %v", err)
+			}
+			h.entitlement = append(h.entitlement, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *harness) account(id string, mods ...func(*playback.Account)) {
+	h.t.Helper()
+	a := playback.Account{ID: id, Status: playback.StatusNone, Territory: "DE"}
+	for _, m := range mods {
+		m(&a)
+	}
+	if err := h.store.PutAccount(context.Background(), a); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) getAccount(id string) playback.Account {
+	h.t.Helper()
+	a, err := h.store.GetAccount(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return a
+}
+
+// sign signs payload the way Stripe does, at the harness clock.
+func (h *harness) sign(payload []byte, secret string) string {
+	return webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{
+		Payload: payload, Secret: secret, Timestamp: h.clock.Now()}).Header
+}
+
+func (h *harness) post(payload []byte, sigHeader string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, "/v1/webhooks/stripe", bytes.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	if sigHeader != "" {
+		req.Header.Set("Stripe-Signature", sigHeader)
+	}
+	rec := httptest.NewRecorder()
+	h.mux.ServeHTTP(rec, req)
+	return rec
+}
+
+// deliver posts a correctly signed event and expects a 2xx.
+func (h *harness) deliver(payload []byte) WebhookResponse {
+	h.t.Helper()
+	rec := h.post(payload, h.sign(payload, testSecret))
+	if rec.Code != http.StatusOK {
+		h.t.Fatalf("deliver: status %d: %s", rec.Code, rec.Body)
+	}
+	var resp WebhookResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		h.t.Fatal(err)
+	}
+	return resp
+}
+
+// settle waits until the consumers have nothing left to do.
+func (h *harness) settle() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := h.bus.Idle(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) entitlementEvents() []events.EntitlementChanged {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.entitlement)
+}
+
+func (h *harness) inboxEvent(id string) (playback.InboxEvent, error) {
+	return h.store.GetEvent(context.Background(), Source, id)
+}
+
+// pending lists every unprocessed inbox event whatever its age.
+func (h *harness) pending() []playback.InboxEvent {
+	h.t.Helper()
+	evs, err := h.store.ListPendingEvents(context.Background(), Source, base.Add(1000*time.Hour), 10_000)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return evs
+}
+
+// Stripe payload builders, in the API 2023-10-16 shape, with only the
+// fields that matter plus a few that don't.
+
+type obj = map[string]any
+
+func stripeEvent(id, typ string, created int64, object obj) []byte {
+	raw, err := json.Marshal(obj{
+		"id": id, "object": "event", "api_version": APIVersion, "created": created, "livemode": false,
+		"pending_webhooks": 1, "request": obj{"id": nil, "idempotency_key": nil}, "type": typ,
+		"data": obj{"object": object},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return raw
+}
+
+func subObj(id, customer, status, price string, start, end int64) obj {
+	return obj{
+		"id": id, "object": "subscription", "customer": customer, "status": status,
+		"current_period_start": start, "current_period_end": end, "cancel_at_period_end": false,
+		"metadata": obj{}, "collection_method": "charge_automatically", "currency": "eur",
+		"items": obj{"object": "list", "data": []obj{{
+			"id": "si_" + id, "object": "subscription_item", "quantity": 1,
+			"price": obj{"id": price, "object": "price", "unit_amount": 999, "currency": "eur"},
+		}}},
+	}
+}
+
+func withMeta(o obj, meta obj) obj {
+	o["metadata"] = meta
+	return o
+}
+
+func invoiceObj(id, customer, sub, reason, price string, amountPaid, start, end int64) obj {
+	return obj{
+		"id": id, "object": "invoice", "customer": customer, "subscription": sub, "billing_reason": reason,
+		"amount_paid": amountPaid, "currency": "eur",
+		"lines": obj{"object": "list", "data": []obj{{
+			"id": "il_" + id, "object": "line_item", "type": "subscription", "proration": false,
+			"subscription": sub, "price": obj{"id": price, "object": "price"},
+			"period": obj{"start": start, "end": end},
+		}}},
+	}
+}
+
+func checkoutObj(id, accountID, customer, sub string) obj {
+	return obj{"id": id, "object": "checkout.session", "client_reference_id": accountID, "customer": customer,
+		"subscription": sub, "mode": "subscription", "status": "complete", "payment_status": "paid", "metadata": obj{}}
+}
+
+func customerObj(id string) obj {
+	return obj{"id": id, "object": "customer", "email": "someone@example.com", "metadata": obj{}}
+}
+
+// stateOf is an account's subscription-derived state with subscriptions in
+// id order: what two runs must agree on (UpdatedAt is wall-clock).
+func stateOf(a playback.Account) playback.Account {
+	a.UpdatedAt = time.Time{}
+	a.Subscriptions = slices.Clone(a.Subscriptions)
+	slices.SortFunc(a.Subscriptions, func(x, y playback.Subscription) int {
+		switch {
+		case x.ID < y.ID:
+			return -1
+		case x.ID > y.ID:
+			return 1
+		}
+		return 0
+	})
+	return a
+}

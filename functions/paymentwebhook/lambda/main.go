@@ -1,0 +1,24 @@
+// Command lambda is paymentwebhook on AWS Lambda: the Stripe webhook, the
+// stripe-events consumer, and the scheduled sweep and reconciliation.
+package main
+
+import (
+	"context"
+
+	"github.com/playplane/playplane/functions/paymentwebhook"
+	"github.com/playplane/playplane/shared/awsfn"
+)
+
+func main() { awsfn.Main(build) }
+
+func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
+	var cfg paymentwebhook.Config
+	if err := env.Process(ctx, &cfg); err != nil {
+		return nil, err
+	}
+	srv, err := paymentwebhook.New(cfg, paymentwebhook.Deps{Store: env.Store(ctx), Bus: env.Bus(ctx), Now: env.Now})
+	if err != nil {
+		return nil, err
+	}
+	return awsfn.WithJobs(srv, map[string]awsfn.Job{"sweep": awsfn.JobOf(srv.Sweep), "reconcile": awsfn.JobOf(srv.Reconcile)}), nil
+}

@@ -1,0 +1,156 @@
+// Package paymentwebhook keeps account entitlements in step with Stripe.
+//
+// POST /v1/webhooks/stripe is the fast path: it verifies the signature over
+// the raw body, records the event in the inbox (idempotent by event id),
+// publishes a pointer to it on the stripe-events topic and answers 2xx.
+// The consumer of that topic does the entitlement work: it maps each event
+// to the subscription state it describes and applies it under a version
+// gate, so redelivery, duplicates and reordering converge on the state of
+// an in-order replay, and it publishes entitlement-changed whenever an
+// account's entitlement moves. Sweep republishes recorded events that were
+// never processed; Reconcile repairs drift from events that never came.
+package paymentwebhook
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Config is read from the environment.
+type Config struct {
+	// WebhookSecrets are the endpoint signing secrets (whsec_...); during a
+	// roll both the old and the new one are listed.
+	WebhookSecrets []string `env:"STRIPE_WEBHOOK_SECRETS"`
+	// Tolerance is how old a signature timestamp may be.
+	Tolerance time.Duration `env:"STRIPE_WEBHOOK_TOLERANCE, default=300s"`
+	// MaxBody caps the webhook body. Stripe events are a few KiB (lists
+	// inside them are truncated); the cap keeps the recorded payload, even
+	// base64-encoded, inside a DynamoDB item (400 KB).
+	MaxBody int64 `env:"STRIPE_WEBHOOK_MAX_BODY, default=262144"`
+	// APIKey reads subscriptions for refetch and reconciliation.
+	APIKey string `env:"STRIPE_API_KEY"`
+	// APIURL points the API client elsewhere (stripe-mock in tests).
+	APIURL string `env:"STRIPE_API_URL"`
+	// Refetch re-reads the subscription from the API before applying an
+	// event instead of trusting the event's (possibly stale) copy.
+	Refetch bool `env:"REFETCH, default=false"`
+	// PricePlans maps Stripe price ids to plan ids:
+	// "price_basic=basic,price_std=standard".
+	PricePlans map[string]string `env:"STRIPE_PRICE_PLANS, separator=="`
+	// PastDueGrace is how long a past_due account stays entitled; the same
+	// setting authorizeplay reads.
+	PastDueGrace time.Duration `env:"PAST_DUE_GRACE, default=72h"`
+	// InboxRetention is how long processed events are remembered for
+	// de-duplication; Stripe redelivers for up to three days.
+	InboxRetention time.Duration `env:"STRIPE_INBOX_RETENTION, default=720h"`
+	// LinkWait is how long an event of a customer not yet linked to an
+	// account is retried, waiting for its checkout.session.completed.
+	LinkWait time.Duration `env:"STRIPE_LINK_WAIT, default=1h"`
+	// GiveUpAfter abandons an event that still fails this long after it was
+	// received (logged; Reconcile repairs what it would have done), so that
+	// a poisoned event cannot block the sweeper forever.
+	GiveUpAfter time.Duration `env:"STRIPE_EVENT_GIVE_UP, default=72h"`
+	// SweepAge is how long a recorded event may stay unprocessed before
+	// Sweep republishes it; SweepBatch bounds one Sweep.
+	SweepAge   time.Duration `env:"STRIPE_SWEEP_AGE, default=1m"`
+	SweepBatch int           `env:"STRIPE_SWEEP_BATCH, default=100"`
+}
+
+// Store is what the webhook and its consumer read and write.
+type Store interface {
+	playback.AccountStore
+	playback.InboxStore
+}
+
+// Deps are the collaborators.
+type Deps struct {
+	Store Store
+	Bus   playback.Publisher
+	// Stripe reads the API; when nil it is built from Config.APIKey and
+	// APIURL, and refetch and reconciliation need one.
+	Stripe *StripeAPI
+	Now    func() time.Time
+}
+
+// Server serves the webhook, its consumer, the sweeper and reconciliation.
+type Server struct {
+	cfg      Config
+	deps     Deps
+	verifier *verifier
+	plans    map[string]string
+}
+
+// Source is the inbox source of Stripe events.
+const Source = events.StripeSource
+
+// New validates cfg and deps.
+func New(cfg Config, deps Deps) (*Server, error) {
+	var secrets []string
+	for _, s := range cfg.WebhookSecrets {
+		if s = strings.TrimSpace(s); s != "" {
+			secrets = append(secrets, s)
+		}
+	}
+	plans := map[string]string{}
+	for price, plan := range cfg.PricePlans {
+		price, plan = strings.TrimSpace(price), strings.TrimSpace(plan)
+		if price == "" || plan == "" {
+			return nil, fmt.Errorf("paymentwebhook.New: STRIPE_PRICE_PLANS entry %q=%q needs a price id and a plan id", price, plan)
+		}
+		plans[price] = plan
+	}
+	switch {
+	case deps.Store == nil:
+		return nil, errors.New("paymentwebhook.New: Store is required")
+	case deps.Bus == nil:
+		return nil, errors.New("paymentwebhook.New: Bus is required")
+	case len(secrets) == 0:
+		return nil, errors.New("paymentwebhook.New: STRIPE_WEBHOOK_SECRETS needs at least one endpoint secret")
+	case len(plans) == 0:
+		return nil, errors.New("paymentwebhook.New: STRIPE_PRICE_PLANS must map at least one price id to a plan")
+	case cfg.Tolerance <= 0 || cfg.MaxBody <= 0 || cfg.PastDueGrace < 0 || cfg.InboxRetention <= 0 ||
+		cfg.LinkWait < 0 || cfg.GiveUpAfter <= 0 || cfg.SweepAge <= 0 || cfg.SweepBatch <= 0:
+		return nil, fmt.Errorf("paymentwebhook.New: durations, MaxBody and SweepBatch must be positive: %+v", redacted(cfg))
+	}
+	if deps.Stripe == nil && cfg.APIKey != "" {
+		api, err := NewStripeAPI(cfg.APIKey, cfg.APIURL)
+		if err != nil {
+			return nil, fmt.Errorf("paymentwebhook.New: %w", err)
+		}
+		deps.Stripe = api
+	}
+	if cfg.Refetch && deps.Stripe == nil {
+		return nil, errors.New("paymentwebhook.New: REFETCH needs STRIPE_API_KEY")
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	cfg.WebhookSecrets = secrets
+	return &Server{cfg: cfg, deps: deps, verifier: newVerifier(secrets, cfg.Tolerance), plans: plans}, nil
+}
+
+// redacted is cfg without its secrets, for error messages.
+func redacted(cfg Config) Config {
+	cfg.WebhookSecrets = []string{fmt.Sprintf("<%d secrets>", len(cfg.WebhookSecrets))}
+	if cfg.APIKey != "" {
+		cfg.APIKey = "<set>"
+	}
+	return cfg
+}
+
+// Register mounts the webhook route on mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.Handle("POST /v1/webhooks/stripe", httpx.HandlerFunc(s.webhook))
+}
+
+// Consumers returns the event-triggered handlers by topic.
+func (s *Server) Consumers() map[string]playback.BatchHandler {
+	return map[string]playback.BatchHandler{events.TopicStripeEvents: s.HandleStripeEvents}
+}

@@ -1,0 +1,137 @@
+package paymentwebhook
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// ReconcileReport counts what one reconciliation saw and did.
+type ReconcileReport struct {
+	Subscriptions int `json:"subscriptions"` // listed by Stripe, every status
+	Repaired      int `json:"repaired"`      // stored state differed and was corrected
+	InSync        int `json:"in_sync"`       // stored state matched, or was newer than the listing
+	Unlinked      int `json:"unlinked"`      // no account for the customer
+	GraceExpired  int `json:"grace_expired"` // past_due accounts announced as out of grace
+	Failed        int `json:"failed"`
+}
+
+// Reconcile lists every subscription from the Stripe API and repairs
+// stored state that drifted because events were missed. The listing is
+// state as of Stripe's clock at the read of each page, so it is applied
+// with that second as its version (see version): events newer than the
+// read still win. It also announces accounts whose past_due grace ran out,
+// a change no Stripe event marks. Failures on one subscription do not stop
+// the others; the first is returned with the report.
+func (s *Server) Reconcile(ctx context.Context) (ReconcileReport, error) {
+	var rep ReconcileReport
+	if s.deps.Stripe == nil {
+		return rep, errors.New("paymentwebhook.Reconcile: needs STRIPE_API_KEY")
+	}
+	r := reconciler{s: s, now: s.deps.Now(), announced: map[string]bool{}}
+	var firstErr error
+	err := s.deps.Stripe.listSubscriptions(ctx, func(sub stripeSubscription, asOf time.Time) error {
+		if err := r.subscription(ctx, sub, asOf); err != nil {
+			httpx.Logger(ctx).ErrorContext(ctx, "reconciling subscription", "subscription", sub.ID,
+				"customer", sub.Customer, "err", err)
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return r.rep, err
+	}
+	return r.rep, firstErr
+}
+
+// reconciler is one reconciliation run.
+type reconciler struct {
+	s         *Server
+	now       time.Time
+	rep       ReconcileReport
+	announced map[string]bool // accounts already announced as out of grace
+}
+
+// subscription reconciles one listed subscription read at asOf.
+func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, asOf time.Time) (err error) {
+	r.rep.Subscriptions++
+	defer func() {
+		if err != nil {
+			r.rep.Failed++
+		}
+	}()
+	accountID, err := r.s.accountFor(ctx, string(sub.Customer), sub.Metadata, r.now)
+	if errors.Is(err, errLinkPending) || playback.IsCode(err, playback.CodeNotFound) {
+		r.rep.Unlinked++
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ps, err := r.s.fromSubscription(sub, asOf.Unix(), stageCustomer)
+	if err != nil {
+		return err
+	}
+	ps.Version = time.Unix(asOf.Unix(), 0).UTC()
+	after, changed, err := r.s.applyToAccount(ctx, accountID, "reconcile", r.now, []time.Time{ps.Version},
+		func(a *playback.Account) bool {
+			for _, cur := range a.Subscriptions {
+				if cur.ID == ps.ID && inSync(cur, ps) {
+					return false
+				}
+			}
+			return mergeSubscription(a, ps)
+		})
+	if err != nil {
+		return err
+	}
+	if changed {
+		r.rep.Repaired++
+		httpx.Logger(ctx).InfoContext(ctx, "subscription drift repaired", "account_id", accountID,
+			"subscription", ps.ID, "status", ps.Status, "plan_id", ps.PlanID)
+	} else {
+		r.rep.InSync++
+	}
+	if after.Status == playback.StatusPastDue && !after.Entitled(r.now, r.s.cfg.PastDueGrace) && !r.announced[accountID] {
+		if err := r.s.publishEntitlement(ctx, accountID, r.s.entitlementOf(after, r.now), "grace_expired", r.now); err != nil {
+			return err
+		}
+		r.announced[accountID] = true
+		r.rep.GraceExpired++
+	}
+	return nil
+}
+
+// inSync reports whether the stored state already says what the listing
+// says, in the fields entitlement reads.
+func inSync(cur, listed playback.Subscription) bool {
+	return cur.Status == listed.Status &&
+		(listed.PlanID == "" || cur.PlanID == listed.PlanID) &&
+		(listed.CurrentPeriodEnd.IsZero() || cur.CurrentPeriodEnd.Equal(listed.CurrentPeriodEnd)) &&
+		(listed.Status != playback.StatusPastDue || !cur.PastDueSince.IsZero())
+}
+
+// Sweep republishes events recorded at least Config.SweepAge ago and still
+// unprocessed: their announcement was lost, or they exhausted the bus's
+// attempts while a dependency was down. Run it periodically; it returns how
+// many it republished.
+func (s *Server) Sweep(ctx context.Context) (int, error) {
+	pending, err := s.deps.Store.ListPendingEvents(ctx, Source, s.deps.Now().Add(-s.cfg.SweepAge), s.cfg.SweepBatch)
+	if err != nil {
+		return 0, err
+	}
+	for i, ev := range pending {
+		if err := s.announce(ctx, ev); err != nil {
+			return i, err
+		}
+	}
+	if len(pending) > 0 {
+		httpx.Logger(ctx).InfoContext(ctx, "stripe events republished", "count", len(pending))
+	}
+	return len(pending), nil
+}
