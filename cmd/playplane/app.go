@@ -13,9 +13,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/playplane/playplane/functions/authorizeplay"
+	"github.com/playplane/playplane/functions/paymentwebhook"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/demo"
@@ -42,9 +44,14 @@ type Config struct {
 // so tokens printed by one run still work after a restart. They never come
 // from the repository.
 type devSecrets struct {
-	JWTKey       string `json:"jwt_hs256_key"`
-	PlaybackKeys string `json:"playback_token_keys"`
+	JWTKey        string `json:"jwt_hs256_key"`
+	PlaybackKeys  string `json:"playback_token_keys"`
+	StripeWebhook string `json:"stripe_webhook_secret"`
 }
+
+// demoPricePlans maps the demo Stripe prices to the seeded plans when
+// STRIPE_PRICE_PLANS is not set.
+var demoPricePlans = map[string]string{"price_basic": "basic", "price_standard": "standard", "price_premium": "premium"}
 
 const devKeyID = "local-dev"
 
@@ -59,6 +66,8 @@ type App struct {
 	jwtKey  []byte
 	stop    context.CancelFunc
 	now     func() time.Time
+	webhook *paymentwebhook.Server
+	jobs    sync.WaitGroup
 }
 
 // NewApp opens the data directory, seeds it and wires the functions.
@@ -116,7 +125,24 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	functions := []function{authorize}
+
+	var webhookCfg paymentwebhook.Config
+	if err := processEnv(ctx, &webhookCfg); err != nil {
+		return err
+	}
+	if len(webhookCfg.WebhookSecrets) == 0 {
+		webhookCfg.WebhookSecrets = []string{a.secrets.StripeWebhook}
+	}
+	if len(webhookCfg.PricePlans) == 0 {
+		webhookCfg.PricePlans = demoPricePlans
+	}
+	webhook, err := paymentwebhook.New(webhookCfg, paymentwebhook.Deps{Store: a.store, Bus: a.bus, Now: a.now})
+	if err != nil {
+		return err
+	}
+	a.webhook = webhook
+
+	functions := []function{authorize, webhook}
 
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	consumerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -129,7 +155,32 @@ func (a *App) wire(ctx context.Context) error {
 			}
 		}
 	}
+	a.every(consumerCtx, 30*time.Second, "stripe sweep", func(ctx context.Context) error {
+		_, err := a.webhook.Sweep(ctx)
+		return err
+	})
 	return nil
+}
+
+// every runs job on a ticker until ctx ends: the local stand-in for the
+// schedulers (EventBridge, Cloud Scheduler) that drive jobs in the cloud.
+func (a *App) every(ctx context.Context, period time.Duration, name string, job func(context.Context) error) {
+	a.jobs.Add(1)
+	go func() {
+		defer a.jobs.Done()
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := job(ctx); err != nil {
+					a.log.ErrorContext(ctx, "job failed", "job", name, "err", err)
+				}
+			}
+		}
+	}()
 }
 
 // function is what every function package's Server offers the runner.
@@ -154,6 +205,7 @@ func (a *App) Close() error {
 	if a.stop != nil {
 		a.stop()
 	}
+	a.jobs.Wait()
 	berr := a.bus.Close()
 	return errors.Join(berr, a.store.Close())
 }
@@ -193,6 +245,8 @@ Try:
        --json '{"title_id":"big-buck-bunny","device_id":"living-room-tv"}'
   curl -s %[1]s/v1/sessions -H "Authorization: Bearer $TOKEN"
 
+Stripe webhook endpoint: %[1]s/v1/webhooks/stripe (signing secret in %[2]s/dev-secrets.json)
+
 Other demo accounts: %[5]s, %[6]s, %[7]s, %[8]s (mint with: make token ACCOUNT=acct_solo)
 `, a.cfg.PublicURL, a.cfg.DataDir, demo.AccountFamily, token, demo.AccountSolo, demo.AccountKids, demo.AccountPastDue, demo.AccountCanceled)
 	return err
@@ -205,14 +259,28 @@ func loadSecrets(path string) (devSecrets, error) {
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return s, fmt.Errorf("%s: %w", path, err)
 		}
-		return s, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return s, err
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	s = devSecrets{JWTKey: base64.StdEncoding.EncodeToString(key), PlaybackKeys: auth.NewDevKeyring().Spec()}
+	// Fill in what this data directory lacks (a new one, or one made by an
+	// older version) and keep what it has, so issued tokens stay valid.
+	before := s
+	if s.JWTKey == "" {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		s.JWTKey = base64.StdEncoding.EncodeToString(key)
+	}
+	if s.PlaybackKeys == "" {
+		s.PlaybackKeys = auth.NewDevKeyring().Spec()
+	}
+	if s.StripeWebhook == "" {
+		whsec := make([]byte, 24)
+		_, _ = rand.Read(whsec)
+		s.StripeWebhook = "whsec_" + base64.RawURLEncoding.EncodeToString(whsec)
+	}
+	if s == before {
+		return s, nil
+	}
 	raw, _ = json.MarshalIndent(s, "", "  ")
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		return s, fmt.Errorf("writing %s: %w", path, err)

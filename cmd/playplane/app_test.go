@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/playplane/playplane/shared/demo"
 )
@@ -141,5 +144,60 @@ func TestWelcomeHasWorkingToken(t *testing.T) {
 	}
 	if code := run.call("GET", "/v1/sessions", tok, "", nil); code != 200 {
 		t.Fatalf("printed token rejected: %d", code)
+	}
+}
+
+// TestStripeCancellationEndsPlayback drives the payment path end to end on
+// the local runner: a signed Stripe cancellation is acknowledged, consumed
+// from the bus, turns the account's entitlement off, and the entitlement
+// consumer ends the household's running streams.
+func TestStripeCancellationEndsPlayback(t *testing.T) {
+	run := startLocal(t, t.TempDir())
+	tok := run.token(demo.AccountFamily)
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"tv"}`, nil); code != 201 {
+		t.Fatalf("play: %d", code)
+	}
+	raw, err := os.ReadFile("../../events/testdata/stripe/customer.subscription.deleted.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["created"] = time.Now().Unix()
+	payload, _ := json.Marshal(ev)
+	payload = []byte(strings.NewReplacer(`"cus_PlayplaneFamily"`, `"cus_demo_family"`, `"price_std"`, `"price_standard"`).Replace(string(payload)))
+	signed := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: run.app.secrets.StripeWebhook, Timestamp: time.Now()})
+	req, _ := http.NewRequest("POST", run.srv.URL+"/v1/webhooks/stripe", strings.NewReader(string(payload)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Stripe-Signature", signed.Header)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("webhook: %d %s", resp.StatusCode, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := run.app.bus.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Sessions []any `json:"sessions"`
+	}
+	if code := run.call("GET", "/v1/sessions", tok, "", &list); code != 200 || len(list.Sessions) != 0 {
+		t.Fatalf("after cancellation: %d, %d sessions still active", code, len(list.Sessions))
+	}
+	var denied struct {
+		Error struct {
+			Reason string `json:"reason"`
+		} `json:"error"`
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"tv"}`, &denied); code != 403 || denied.Error.Reason != "subscription_inactive" {
+		t.Fatalf("play after cancellation: %d %+v", code, denied)
 	}
 }
