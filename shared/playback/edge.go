@@ -1,0 +1,104 @@
+package playback
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// Edge is one CDN cache. Static fields come from configuration;
+// Load/Capacity/Healthy/HotTitles/ReportedAt from health reports.
+type Edge struct {
+	ID      string   `json:"id"`
+	CDN     string   `json:"cdn"` // pathway name, e.g. "cloudfront", "cloudcdn", "local"
+	PoP     string   `json:"pop"` // cache group, e.g. "fra", "lhr"
+	BaseURL string   `json:"base_url"`
+	Lat     float64  `json:"lat"`
+	Lon     float64  `json:"lon"`
+	ASNs    []uint32 `json:"asns,omitempty"` // embedded in these ISPs' networks (Open Connect style): preferred for their clients
+
+	Capacity   float64   `json:"capacity"` // e.g. Gbit/s
+	Load       float64   `json:"load"`
+	Healthy    bool      `json:"healthy"`
+	HotTitles  []string  `json:"hot_titles,omitempty"`
+	ReportedAt time.Time `json:"reported_at"`
+
+	// QoE feedback from heartbeats (issue 6), zero when unknown.
+	RebufferRatio  float64 `json:"rebuffer_ratio,omitempty"`
+	ThroughputKbps float64 `json:"throughput_kbps,omitempty"`
+}
+
+// EdgeReport is an edge's health report (HMAC-authenticated per edge at the HTTP layer).
+type EdgeReport struct {
+	EdgeID     string    `json:"edge_id"`
+	Load       float64   `json:"load"`
+	Capacity   float64   `json:"capacity"`
+	Healthy    bool      `json:"healthy"`
+	HotTitles  []string  `json:"hot_titles,omitempty"`
+	ReportedAt time.Time `json:"reported_at"`
+}
+
+// MaxEdgeReportSkew bounds how far in the future a report may be stamped. A
+// report from the future would otherwise shadow every honest report until the
+// wall clock caught up with it, since Apply keeps only newer reports.
+const MaxEdgeReportSkew = time.Minute
+
+// MaxHotTitles bounds the hot list an edge may report, so that one edge cannot
+// blow up the edge table or the steering index.
+const MaxHotTitles = 256
+
+// Validate checks an edge's configuration before it enters the table.
+func (e Edge) Validate() error {
+	switch {
+	case e.ID == "":
+		return Errorf(CodeInvalid, "edge_invalid", "edge id is required")
+	case e.CDN == "":
+		return Errorf(CodeInvalid, "edge_invalid", "edge %q: cdn is required", e.ID)
+	case e.BaseURL == "":
+		return Errorf(CodeInvalid, "edge_invalid", "edge %q: base_url is required", e.ID)
+	case !(e.Lat >= -90 && e.Lat <= 90) || !(e.Lon >= -180 && e.Lon <= 180):
+		return Errorf(CodeInvalid, "edge_invalid", "edge %q: coordinates %v,%v out of range", e.ID, e.Lat, e.Lon)
+	case !finiteNonNegative(e.Capacity) || !finiteNonNegative(e.Load):
+		return Errorf(CodeInvalid, "edge_invalid", "edge %q: load and capacity must be finite and non-negative", e.ID)
+	case !finiteNonNegative(e.RebufferRatio) || e.RebufferRatio > 1 || !finiteNonNegative(e.ThroughputKbps):
+		return Errorf(CodeInvalid, "edge_invalid", "edge %q: qoe figures out of range", e.ID)
+	}
+	return nil
+}
+
+// Validate checks a health report received at now.
+func (r EdgeReport) Validate(now time.Time) error {
+	switch {
+	case r.EdgeID == "":
+		return Errorf(CodeInvalid, "report_invalid", "edge_id is required")
+	case r.ReportedAt.IsZero():
+		return Errorf(CodeInvalid, "report_invalid", "reported_at is required")
+	case r.ReportedAt.After(now.Add(MaxEdgeReportSkew)):
+		return Errorf(CodeInvalid, "report_from_future", "reported_at %s is ahead of the server clock", r.ReportedAt.Format(time.RFC3339))
+	case !finiteNonNegative(r.Load) || !finiteNonNegative(r.Capacity):
+		return Errorf(CodeInvalid, "report_invalid", "load and capacity must be finite and non-negative")
+	case len(r.HotTitles) > MaxHotTitles:
+		return Errorf(CodeInvalid, "report_invalid", "at most %d hot titles", MaxHotTitles)
+	}
+	return nil
+}
+
+// Apply returns e updated with the report r. It refuses (returning e and
+// false) a report for another edge or one not newer than the state e already
+// holds, so reports delivered out of order never overwrite newer ones and a
+// redelivered report is a no-op.
+func (e Edge) Apply(r EdgeReport) (Edge, bool) {
+	if r.EdgeID != e.ID || !r.ReportedAt.After(e.ReportedAt) {
+		return e, false
+	}
+	e.Load = r.Load
+	e.Capacity = r.Capacity
+	e.Healthy = r.Healthy
+	// The report's slice belongs to the caller (often a decoded request body);
+	// the edge table must not alias it.
+	e.HotTitles = slices.Clone(r.HotTitles)
+	e.ReportedAt = r.ReportedAt
+	return e, true
+}
+
+func finiteNonNegative(f float64) bool { return f >= 0 && !math.IsInf(f, 1) }

@@ -1,0 +1,658 @@
+// Package steering chooses CDN edges for a playback: it locates the client
+// (coverage zone file, then GeoIP, then a default), ranks the edges of a
+// health-report snapshot for that client and title, and writes the ranking as
+// HLS and DASH content steering manifests. It does no I/O besides reading the
+// files handed to it.
+package steering
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Upper bounds that let Pick keep its working set in fixed-size arrays on
+// the stack.
+const (
+	MaxCDNs        = 16
+	MaxPoPsPerCDN  = 4
+	MaxEdgesPerPoP = 8
+	MaxResults     = 32
+)
+
+// Config tunes ranking. Costs are in kilometre-equivalents: a penalty of
+// 1000 makes a PoP rank as if it were 1000 km further from the client, so
+// every term trades off against distance in one unit. The env tags let a
+// function embed Config with a prefix of its choosing.
+type Config struct {
+	// Staleness drops edges whose last health report is older than this.
+	Staleness time.Duration `env:"STALENESS, default=30s"`
+	// TTL is how long a client may keep a ranking; DegradedTTL replaces it
+	// when a PoP nearer than the chosen one is down, so clients come back
+	// soon and move home when it recovers.
+	TTL         time.Duration `env:"TTL, default=300s"`
+	DegradedTTL time.Duration `env:"DEGRADED_TTL, default=30s"`
+	// RetryAfter is the hint sent with "no healthy edge".
+	RetryAfter time.Duration `env:"RETRY_AFTER, default=10s"`
+
+	// Shape of the ranked list: the chosen PoP's best EdgesPerPoP edges,
+	// then the next PoPs of that CDN, then other CDNs by weight, each with
+	// up to PoPsPerCDN PoPs, MaxResults entries at most.
+	MaxResults  int `env:"MAX_RESULTS, default=8"`
+	EdgesPerPoP int `env:"EDGES_PER_POP, default=2"`
+	PoPsPerCDN  int `env:"POPS_PER_CDN, default=2"`
+
+	// CDNWeights orders fallback CDNs, heaviest first (unlisted CDNs weigh
+	// 1). A weight of zero or less drains a CDN: its edges are never picked.
+	CDNWeights map[string]float64 `env:"CDN_WEIGHTS"`
+
+	// LoadPenaltyKm is added in proportion to a PoP's utilisation.
+	LoadPenaltyKm float64 `env:"LOAD_PENALTY_KM, default=1000"`
+	// ASNBonusKm is subtracted for PoPs embedded in the client's ISP. The
+	// default exceeds the Earth's diameter, so embedded caches come first.
+	ASNBonusKm float64 `env:"ASN_BONUS_KM, default=40000"`
+	// ZoneBonusKm is subtracted for the PoP named by the client's coverage
+	// zone (Traffic Router sends a zone's clients to its cache group).
+	ZoneBonusKm float64 `env:"ZONE_BONUS_KM, default=20000"`
+	// HotTitleBoost multiplies the rendezvous weight of an edge that
+	// reports the title as hot: it already has the bytes.
+	HotTitleBoost float64 `env:"HOT_TITLE_BOOST, default=4"`
+
+	// QoE enables the quality-of-experience term fed by heartbeats: an
+	// edge's QoE factor is 1/(1+rebuffer/RebufferScale), scaled down further
+	// when its measured throughput is under MinThroughputKbps. It divides
+	// the edge's rendezvous weight and adds QoEPenaltyKm×(1−factor) to its
+	// PoP's cost.
+	QoE               bool    `env:"QOE, default=false"`
+	QoEPenaltyKm      float64 `env:"QOE_PENALTY_KM, default=2000"`
+	RebufferScale     float64 `env:"REBUFFER_SCALE, default=0.01"`
+	MinThroughputKbps float64 `env:"MIN_THROUGHPUT_KBPS, default=3000"`
+}
+
+// withDefaults fills zero fields, so a Config literal in Go behaves like one
+// loaded from an empty environment.
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	deff := func(f *float64, v float64) {
+		if *f == 0 {
+			*f = v
+		}
+	}
+	defi := func(i *int, v int) {
+		if *i == 0 {
+			*i = v
+		}
+	}
+	def(&c.Staleness, 30*time.Second)
+	def(&c.TTL, 300*time.Second)
+	def(&c.DegradedTTL, 30*time.Second)
+	def(&c.RetryAfter, 10*time.Second)
+	defi(&c.MaxResults, 8)
+	defi(&c.EdgesPerPoP, 2)
+	defi(&c.PoPsPerCDN, 2)
+	deff(&c.LoadPenaltyKm, 1000)
+	deff(&c.ASNBonusKm, 40000)
+	deff(&c.ZoneBonusKm, 20000)
+	deff(&c.HotTitleBoost, 4)
+	deff(&c.QoEPenaltyKm, 2000)
+	deff(&c.RebufferScale, 0.01)
+	deff(&c.MinThroughputKbps, 3000)
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Staleness < 0 || c.TTL < time.Second || c.DegradedTTL < time.Second || c.RetryAfter < time.Second:
+		return errors.New("durations must be positive, TTLs and RetryAfter at least 1s")
+	case c.MaxResults < 1 || c.MaxResults > MaxResults:
+		return fmt.Errorf("MaxResults %d not in [1,%d]", c.MaxResults, MaxResults)
+	case c.EdgesPerPoP < 1 || c.EdgesPerPoP > MaxEdgesPerPoP:
+		return fmt.Errorf("EdgesPerPoP %d not in [1,%d]", c.EdgesPerPoP, MaxEdgesPerPoP)
+	case c.PoPsPerCDN < 1 || c.PoPsPerCDN > MaxPoPsPerCDN:
+		return fmt.Errorf("PoPsPerCDN %d not in [1,%d]", c.PoPsPerCDN, MaxPoPsPerCDN)
+	case c.HotTitleBoost < 1 || c.RebufferScale <= 0 || c.MinThroughputKbps < 0:
+		return errors.New("HotTitleBoost must be ≥ 1, RebufferScale > 0, MinThroughputKbps ≥ 0")
+	}
+	// Bonuses only ever lower a PoP's cost: Pick applies them after the
+	// scan and moves PoPs towards the front only.
+	for _, f := range []float64{c.LoadPenaltyKm, c.ASNBonusKm, c.ZoneBonusKm, c.QoEPenaltyKm, c.HotTitleBoost, c.RebufferScale, c.MinThroughputKbps} {
+		if !(f >= 0) || math.IsInf(f, 1) {
+			return errors.New("penalties, bonuses and QoE settings must be finite and non-negative")
+		}
+	}
+	for cdn, w := range c.CDNWeights {
+		if math.IsNaN(w) || math.IsInf(w, 0) {
+			return fmt.Errorf("CDN weight of %q must be finite", cdn)
+		}
+	}
+	return nil
+}
+
+func (c *Config) qoeFactor(rebufferRatio, throughputKbps float64) float64 {
+	f := 1 / (1 + rebufferRatio/c.RebufferScale)
+	if throughputKbps > 0 && throughputKbps < c.MinThroughputKbps {
+		f *= throughputKbps / c.MinThroughputKbps
+	}
+	return max(f, 1e-3)
+}
+
+// ErrNoHealthyEdge is the cause of the error Pick returns when no edge is
+// usable. That error is a *playback.Error with CodeUnavailable (HTTP 503)
+// and RetryAfter set from Config.RetryAfter.
+var ErrNoHealthyEdge = errors.New("steering: no healthy edge")
+
+// pathwayID is the syntax HLS and DASH content steering allow for Pathway
+// IDs; CDN names become Pathway IDs, and players silently ignore bad ones.
+var pathwayID = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// Index is an immutable ranking structure built from one snapshot of the
+// edge table; build a new one when the table changes and swap it in (an
+// atomic.Pointer suits). Pick is safe for concurrent use.
+type Index struct {
+	cfg  Config
+	cdns []cdnInfo // fallback order: weight descending, then name
+	// Per PoP, in three parallel slices by how often Pick reads them: the
+	// position of every PoP, the state of those near enough to rank, the
+	// rest for the PoPs that make the list.
+	vecs  []vec3
+	scan  []popScan
+	pops  []popInfo
+	edges []edgeInfo
+	// PoPs that may earn a bonus, so the scan over every PoP need not
+	// look at ASNs or names.
+	asnPoPs  map[uint32][]int32 // ASN → PoPs with a usable edge embedded in it
+	zonePoPs map[string][]int32 // PoP name → its PoPs (one per CDN)
+	hot      map[string][]int32 // title → sorted indexes of edges reporting it hot
+
+	// Rejected lists edges left out of the index because their
+	// configuration is invalid, for the caller to log.
+	Rejected []error
+}
+
+type cdnInfo struct {
+	name       string
+	weight     float64
+	first, end int32 // its PoPs: pops[first:end]
+}
+
+type popScan struct {
+	// base is the load and QoE part of the PoP's cost, valid while all its
+	// usable edges are fresh.
+	base float64
+	// freshMin and freshMax are the oldest and newest ReportedAt (Unix ns)
+	// of its usable edges; with none usable, freshMax is MinInt64.
+	freshMin, freshMax int64
+	cdn                int32
+}
+
+type popInfo struct {
+	load, capacity float64
+	qoe            float64 // capacity-weighted QoE factor of usable edges
+	first, end     int32   // edges[first:end]
+	asns           []uint32
+	name           string
+}
+
+type edgeInfo struct {
+	reported       int64
+	seed           uint64
+	weight         float64 // rendezvous weight: capacity, times the QoE factor when enabled
+	qoe            float64
+	load, capacity float64
+	usable         bool // healthy and under capacity; freshness is checked per Pick
+	v              vec3
+	id, baseURL    string
+	asns           []uint32
+}
+
+// NewIndex builds an Index from a snapshot of the edge table.
+func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("steering.NewIndex: %w", err)
+	}
+	ix := &Index{cfg: cfg, hot: map[string][]int32{}, asnPoPs: map[uint32][]int32{}, zonePoPs: map[string][]int32{}}
+
+	weight := func(cdn string) float64 {
+		if w, ok := cfg.CDNWeights[cdn]; ok {
+			return w
+		}
+		return 1
+	}
+	seen := make(map[string]bool, len(edges))
+	kept := make([]*playback.Edge, 0, len(edges))
+	for i := range edges {
+		e := &edges[i]
+		switch err := e.Validate(); {
+		case err != nil:
+			ix.Rejected = append(ix.Rejected, err)
+		case !pathwayID.MatchString(e.CDN):
+			ix.Rejected = append(ix.Rejected, fmt.Errorf("edge %q: cdn %q is not a valid pathway id", e.ID, e.CDN))
+		case seen[e.ID]:
+			ix.Rejected = append(ix.Rejected, fmt.Errorf("edge %q: duplicate id", e.ID))
+		case weight(e.CDN) > 0:
+			seen[e.ID] = true
+			kept = append(kept, e)
+		}
+	}
+	slices.SortFunc(kept, func(a, b *playback.Edge) int {
+		return cmp.Or(cmp.Compare(a.CDN, b.CDN), cmp.Compare(a.PoP, b.PoP), cmp.Compare(a.ID, b.ID))
+	})
+
+	cdnIndex := map[string]int32{}
+	for _, e := range kept {
+		if _, ok := cdnIndex[e.CDN]; !ok {
+			cdnIndex[e.CDN] = int32(len(ix.cdns))
+			ix.cdns = append(ix.cdns, cdnInfo{name: e.CDN, weight: weight(e.CDN)})
+		}
+	}
+	if len(ix.cdns) > MaxCDNs {
+		return nil, fmt.Errorf("steering.NewIndex: %d CDNs, at most %d", len(ix.cdns), MaxCDNs)
+	}
+	// Fallback order; CDN indexes follow it.
+	slices.SortStableFunc(ix.cdns, func(a, b cdnInfo) int {
+		return cmp.Or(cmp.Compare(b.weight, a.weight), cmp.Compare(a.name, b.name))
+	})
+	for i, c := range ix.cdns {
+		cdnIndex[c.name] = int32(i)
+	}
+
+	ix.edges = make([]edgeInfo, len(kept))
+	for i, e := range kept {
+		q := cfg.qoeFactor(e.RebufferRatio, e.ThroughputKbps)
+		w := e.Capacity
+		if cfg.QoE {
+			w *= q
+		}
+		ix.edges[i] = edgeInfo{
+			reported: e.ReportedAt.UnixNano(),
+			seed:     hashString(e.ID),
+			weight:   w,
+			qoe:      q,
+			load:     e.Load,
+			capacity: e.Capacity,
+			usable:   e.Healthy && e.Load < e.Capacity,
+			v:        unitVector(e.Lat, e.Lon),
+			id:       e.ID,
+			baseURL:  e.BaseURL,
+			asns:     slices.Clone(e.ASNs),
+		}
+		for _, t := range e.HotTitles {
+			ix.hot[t] = append(ix.hot[t], int32(i))
+		}
+	}
+	for start := 0; start < len(kept); {
+		end := start + 1
+		for end < len(kept) && kept[end].CDN == kept[start].CDN && kept[end].PoP == kept[start].PoP {
+			end++
+		}
+		ix.addPoP(kept[start].PoP, cdnIndex[kept[start].CDN], start, end)
+		start = end
+	}
+	return ix, nil
+}
+
+func (ix *Index) addPoP(name string, cdn int32, first, end int) {
+	i := int32(len(ix.pops))
+	p := popInfo{name: name, first: int32(first), end: int32(end)}
+	s := popScan{cdn: cdn, freshMin: math.MaxInt64, freshMax: math.MinInt64}
+	c := &ix.cdns[cdn]
+	if c.end == 0 {
+		c.first = i
+	}
+	c.end = i + 1
+	var sum vec3
+	for j := first; j < end; j++ {
+		e := &ix.edges[j]
+		sum.x, sum.y, sum.z = sum.x+e.v.x, sum.y+e.v.y, sum.z+e.v.z
+		if !e.usable {
+			continue
+		}
+		p.load += e.load
+		p.capacity += e.capacity
+		p.qoe += e.qoe * e.capacity
+		s.freshMin, s.freshMax = min(s.freshMin, e.reported), max(s.freshMax, e.reported)
+		for _, a := range e.asns {
+			if !slices.Contains(p.asns, a) {
+				p.asns = append(p.asns, a)
+				ix.asnPoPs[a] = append(ix.asnPoPs[a], i)
+			}
+		}
+	}
+	if p.capacity > 0 {
+		p.qoe /= p.capacity
+		s.base = ix.cfg.penalties(p.load, p.capacity, p.qoe)
+	}
+	// A PoP sits at the centroid of its edges, normally all at one site.
+	v := ix.edges[first].v
+	if n := math.Sqrt(sum.dot(sum)); n > 0 {
+		v = vec3{sum.x / n, sum.y / n, sum.z / n}
+	}
+	ix.vecs = append(ix.vecs, v)
+	ix.pops = append(ix.pops, p)
+	ix.scan = append(ix.scan, s)
+	ix.zonePoPs[name] = append(ix.zonePoPs[name], i)
+}
+
+// penalties is the load and QoE part of a PoP's cost.
+func (c *Config) penalties(load, capacity, qoe float64) float64 {
+	cost := c.LoadPenaltyKm * load / capacity
+	if c.QoE {
+		cost += c.QoEPenaltyKm * (1 - qoe)
+	}
+	return cost
+}
+
+// Query is one ranking request.
+type Query struct {
+	Location Location
+	Title    string
+	Now      time.Time
+}
+
+// Choice is one ranked edge.
+type Choice struct {
+	EdgeID  string `json:"edge_id"`
+	CDN     string `json:"cdn"`
+	PoP     string `json:"pop"`
+	BaseURL string `json:"base_url"`
+	// Score is the negated cost of the edge's PoP in kilometre-equivalents
+	// (higher is better); edges of one PoP share it.
+	Score float64 `json:"score"`
+	// DistanceKm is the straight-line distance from the client to the PoP.
+	DistanceKm float64 `json:"distance_km"`
+	// Affinity is the title's rendezvous score on this edge, which orders
+	// edges within a PoP.
+	Affinity float64 `json:"affinity"`
+}
+
+// Ranking is Pick's answer.
+type Ranking struct {
+	Choices []Choice
+	// TTL is how long the client may use the ranking.
+	TTL time.Duration
+	// Degraded reports that a PoP nearer than the chosen one is unusable.
+	// PoPs too far to rank in their CDN are not looked at.
+	Degraded bool
+
+	pathways  [MaxCDNs]int8
+	npathways int
+	index     *Index
+}
+
+// AppendPathways appends the CDN names with a usable edge, best first: the
+// Pathway (HLS) or service location (DASH) priority.
+func (r *Ranking) AppendPathways(dst []string) []string {
+	for _, c := range r.pathways[:r.npathways] {
+		dst = append(dst, r.index.cdns[c].name)
+	}
+	return dst
+}
+
+type popPick struct {
+	cost float64
+	dot  float64
+	pop  int32
+}
+
+// topPoPs keeps a CDN's k cheapest PoPs, cheapest first.
+type topPoPs struct {
+	n    int
+	pick [MaxPoPsPerCDN]popPick
+}
+
+// offer inserts c if it is among the k cheapest; ties keep the earlier PoP.
+func (t *topPoPs) offer(c popPick, k int) {
+	n := t.n
+	if n == k {
+		if c.cost >= t.pick[n-1].cost {
+			return
+		}
+	} else {
+		n++
+		t.n = n
+	}
+	t.bubble(c, n-1)
+}
+
+// lower lowers the cost of a PoP already offered, or offers it.
+func (t *topPoPs) lower(c popPick, k int) {
+	for j := range t.n {
+		if t.pick[j].pop == c.pop {
+			t.bubble(c, j)
+			return
+		}
+	}
+	t.offer(c, k)
+}
+
+func (t *topPoPs) bubble(c popPick, j int) {
+	for ; j > 0 && t.pick[j-1].cost > c.cost; j-- {
+		t.pick[j] = t.pick[j-1]
+	}
+	t.pick[j] = c
+}
+
+type edgePick struct {
+	tier     int8 // 1 when embedded in the client's ISP
+	affinity float64
+	edge     int32
+}
+
+// Pick ranks edges for q, appending up to Config.MaxResults choices to
+// dst[:0]; with a dst of that capacity it allocates nothing. When no edge is
+// usable it returns an error wrapping ErrNoHealthyEdge.
+func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
+	if q.Now.IsZero() || !validCoordinates(q.Location.Lat, q.Location.Lon) {
+		return Ranking{}, fmt.Errorf("steering.Pick: query needs a time and valid coordinates")
+	}
+	cfg := &ix.cfg
+	cut := q.Now.UnixNano() - int64(cfg.Staleness)
+	client := unitVector(q.Location.Lat, q.Location.Lon)
+	k := cfg.PoPsPerCDN
+
+	var best [MaxCDNs]topPoPs
+	nearestDown := -2.0 // largest dot product among PoPs with no usable edge
+
+	// Every PoP at its cost without bonuses, CDN by CDN. Once a CDN has k
+	// PoPs, a PoP farther than the k-th one's cost cannot rank (penalties
+	// are never negative), which the squared chord length tells without
+	// reading the PoP's state or taking a square root. So the scan reads
+	// little more than a slice of vectors.
+	const r2 = earthRadiusKm * earthRadiusKm
+	for c := range ix.cdns {
+		t := &best[c]
+		for i := ix.cdns[c].first; i < ix.cdns[c].end; i++ {
+			dot := ix.vecs[i].dot(client)
+			var limit float64
+			if t.n == k {
+				limit = t.pick[k-1].cost
+				if r2*(2-2*dot) >= limit*limit {
+					continue
+				}
+			}
+			s := &ix.scan[i]
+			if s.freshMax < cut {
+				nearestDown = max(nearestDown, dot)
+				continue
+			}
+			var cost float64
+			if s.freshMin >= cut {
+				if t.n == k {
+					if room := limit - s.base; room <= 0 || r2*(2-2*dot) >= room*room {
+						continue
+					}
+				}
+				cost = chordKm(dot) + s.base
+			} else {
+				var ok bool
+				if cost, ok = ix.popCost(i, dot, cut, 0, ""); !ok {
+					nearestDown = max(nearestDown, dot)
+					continue
+				}
+			}
+			t.offer(popPick{cost: cost, dot: dot, pop: i}, k)
+		}
+	}
+	// The few PoPs embedded in the client's ISP or named by its coverage
+	// zone, at their full cost.
+	bonus := func(pops []int32) {
+		for _, i := range pops {
+			s := &ix.scan[i]
+			dot := ix.vecs[i].dot(client)
+			if cost, ok := ix.popCost(i, dot, cut, q.Location.ASN, q.Location.Zone); ok {
+				best[s.cdn].lower(popPick{cost: cost, dot: dot, pop: i}, k)
+			}
+		}
+	}
+	if q.Location.ASN != 0 {
+		bonus(ix.asnPoPs[q.Location.ASN])
+	}
+	if q.Location.Zone != "" {
+		bonus(ix.zonePoPs[q.Location.Zone])
+	}
+
+	primary := -1
+	for c := range ix.cdns {
+		if best[c].n > 0 && (primary < 0 || best[c].pick[0].cost < best[primary].pick[0].cost) {
+			primary = c
+		}
+	}
+	if primary < 0 {
+		return Ranking{}, &playback.Error{
+			Code: playback.CodeUnavailable, Reason: "no_healthy_edge",
+			Message: "no CDN edge is healthy and under capacity", RetryAfter: cfg.RetryAfter, Err: ErrNoHealthyEdge,
+		}
+	}
+
+	r := Ranking{TTL: cfg.TTL, index: ix}
+	if nearestDown > best[primary].pick[0].dot {
+		r.Degraded, r.TTL = true, cfg.DegradedTTL
+	}
+	out := dst[:0]
+	th := hashString(q.Title)
+	hot := ix.hot[q.Title]
+	for pass := -1; pass < len(ix.cdns); pass++ {
+		c := pass
+		if pass < 0 {
+			c = primary
+		} else if pass == primary || best[c].n == 0 {
+			continue
+		}
+		r.pathways[r.npathways] = int8(c)
+		r.npathways++
+		for _, pp := range best[c].pick[:best[c].n] {
+			if len(out) < cfg.MaxResults {
+				out = ix.appendEdges(out, pp, cut, th, hot, q.Location.ASN)
+			}
+		}
+	}
+	r.Choices = out
+	return r, nil
+}
+
+// popCost is PoP i's cost for a client at dot, counting only edges fresh at
+// cut, with the bonuses for asn and zone (pass 0 and "" for none). It
+// reports false when the PoP has no usable edge.
+func (ix *Index) popCost(i int32, dot float64, cut int64, asn uint32, zone string) (float64, bool) {
+	s, p := &ix.scan[i], &ix.pops[i]
+	if s.freshMax < cut {
+		return 0, false
+	}
+	base := s.base
+	embedded := asn != 0 && slices.Contains(p.asns, asn)
+	if s.freshMin < cut {
+		// Some usable edges went stale after the index was built.
+		var load, capacity, qoe float64
+		embedded = false
+		for j := p.first; j < p.end; j++ {
+			e := &ix.edges[j]
+			if !e.usable || e.reported < cut {
+				continue
+			}
+			load += e.load
+			capacity += e.capacity
+			qoe += e.qoe * e.capacity
+			embedded = embedded || (asn != 0 && slices.Contains(e.asns, asn))
+		}
+		if capacity == 0 {
+			return 0, false
+		}
+		base = ix.cfg.penalties(load, capacity, qoe/capacity)
+	}
+	cost := chordKm(dot) + base
+	if embedded {
+		cost -= ix.cfg.ASNBonusKm
+	}
+	if zone != "" && p.name == zone {
+		cost -= ix.cfg.ZoneBonusKm
+	}
+	return cost, true
+}
+
+// appendEdges appends a PoP's best edges for the title: embedded edges
+// first, then by weighted rendezvous score.
+func (ix *Index) appendEdges(out []Choice, pp popPick, cut int64, titleHash uint64, hot []int32, asn uint32) []Choice {
+	cfg := &ix.cfg
+	p := &ix.pops[pp.pop]
+	k := min(cfg.EdgesPerPoP, cfg.MaxResults-len(out))
+	var top [MaxEdgesPerPoP]edgePick
+	n := 0
+	for i := p.first; i < p.end; i++ {
+		e := &ix.edges[i]
+		if !e.usable || e.reported < cut {
+			continue
+		}
+		w := e.weight
+		if len(hot) > 0 {
+			if _, found := slices.BinarySearch(hot, i); found {
+				w *= cfg.HotTitleBoost
+			}
+		}
+		c := edgePick{affinity: rendezvousScore(titleHash, e.seed, w), edge: i}
+		if asn != 0 && len(e.asns) > 0 && slices.Contains(e.asns, asn) {
+			c.tier = 1
+		}
+		if n == k {
+			if !c.better(top[n-1]) {
+				continue
+			}
+		} else {
+			n++
+		}
+		j := n - 1
+		for ; j > 0 && c.better(top[j-1]); j-- {
+			top[j] = top[j-1]
+		}
+		top[j] = c
+	}
+	cdn := ix.cdns[ix.scan[pp.pop].cdn].name
+	for _, c := range top[:n] {
+		e := &ix.edges[c.edge]
+		out = append(out, Choice{
+			EdgeID: e.id, CDN: cdn, PoP: p.name, BaseURL: e.baseURL,
+			Score: -pp.cost, DistanceKm: chordKm(pp.dot), Affinity: c.affinity,
+		})
+	}
+	return out
+}
+
+func (a edgePick) better(b edgePick) bool {
+	if a.tier != b.tier {
+		return a.tier > b.tier
+	}
+	if a.affinity != b.affinity {
+		return a.affinity > b.affinity
+	}
+	return a.edge < b.edge
+}

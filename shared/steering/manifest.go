@@ -1,0 +1,87 @@
+package steering
+
+import (
+	"errors"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// SteeringManifest is a content steering server's answer (HLS Content
+// Steering in draft-pantos-hls-rfc8216bis; DASH-IF Content Steering). hls.js,
+// dash.js, Shaka, video.js and ExoPlayer read VERSION, TTL (seconds before
+// the next reload), RELOAD-URI (resolved against the previous steering URI)
+// and the priority list of Pathway IDs.
+type SteeringManifest struct {
+	Version   int    `json:"VERSION"`
+	TTL       int    `json:"TTL"`
+	ReloadURI string `json:"RELOAD-URI,omitempty"`
+	// PathwayPriority is the HLS key, and also the one current dash.js
+	// reads for DASH.
+	PathwayPriority []string `json:"PATHWAY-PRIORITY,omitempty"`
+	// ServiceLocationPriority is the DASH key of the DASH-IF community
+	// review draft, which older dash.js and video.js read.
+	ServiceLocationPriority []string `json:"SERVICE-LOCATION-PRIORITY,omitempty"`
+}
+
+// ErrNoPathway is returned when a ranking has no pathway to advertise; the
+// specifications require a non-empty priority list.
+var ErrNoPathway = errors.New("steering: ranking has no pathway")
+
+// HLSManifest writes the ranking's CDN order as an HLS steering manifest.
+func HLSManifest(r *Ranking, reloadURI string) (SteeringManifest, error) {
+	m := SteeringManifest{Version: 1, TTL: ttlSeconds(r), ReloadURI: reloadURI, PathwayPriority: r.AppendPathways(nil)}
+	if len(m.PathwayPriority) == 0 {
+		return SteeringManifest{}, ErrNoPathway
+	}
+	return m, nil
+}
+
+// DASHManifest writes the ranking's CDN order as a DASH steering manifest
+// (the serviceLocation of each BaseURL is the CDN name). Both priority keys
+// carry the list, since DASH players disagree on which one to read.
+func DASHManifest(r *Ranking, reloadURI string) (SteeringManifest, error) {
+	m, err := HLSManifest(r, reloadURI)
+	if err != nil {
+		return m, err
+	}
+	m.ServiceLocationPriority = m.PathwayPriority
+	return m, nil
+}
+
+func ttlSeconds(r *Ranking) int {
+	return max(1, int(math.Ceil(r.TTL.Seconds())))
+}
+
+// SteeringRequest is what a player reports when it reloads the steering
+// manifest: the pathways it has been using and its measured throughput on
+// them, best first.
+type SteeringRequest struct {
+	Pathways      []string
+	ThroughputBps []int64
+}
+
+// ParseSteeringQuery reads the query parameters players add to the steering
+// URI: _HLS_pathway and _HLS_throughput (one value each), or _DASH_pathway (a
+// quoted comma-separated list) and _DASH_throughput (a comma-separated
+// list). Malformed values are dropped: they are hints, never a reason to
+// refuse a manifest.
+func ParseSteeringQuery(q url.Values) SteeringRequest {
+	var req SteeringRequest
+	pathways, throughput := q.Get("_HLS_pathway"), q.Get("_HLS_throughput")
+	if pathways == "" && throughput == "" {
+		pathways, throughput = q.Get("_DASH_pathway"), q.Get("_DASH_throughput")
+	}
+	for p := range strings.SplitSeq(strings.Trim(pathways, `"`), ",") {
+		if p = strings.TrimSpace(p); pathwayID.MatchString(p) {
+			req.Pathways = append(req.Pathways, p)
+		}
+	}
+	for t := range strings.SplitSeq(throughput, ",") {
+		if bps, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64); err == nil && bps > 0 {
+			req.ThroughputBps = append(req.ThroughputBps, bps)
+		}
+	}
+	return req
+}
