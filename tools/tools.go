@@ -6,6 +6,9 @@
 package tools
 
 import (
+	_ "cloud.google.com/go/firestore"
+	_ "cloud.google.com/go/pubsub/v2"
+	_ "github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 	_ "github.com/aws/aws-lambda-go/lambda"
 	_ "github.com/aws/aws-sdk-go-v2/aws"
 	_ "github.com/aws/aws-sdk-go-v2/config"
@@ -14,9 +17,6 @@ import (
 	_ "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	_ "github.com/aws/aws-sdk-go-v2/service/sqs"
 	_ "github.com/awslabs/goformation/v7"
-	_ "cloud.google.com/go/firestore"
-	_ "cloud.google.com/go/pubsub/v2"
-	_ "github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 	_ "github.com/cloudevents/sdk-go/v2"
 	_ "github.com/stripe/stripe-go/v76"
 	_ "go.etcd.io/bbolt"
