@@ -1,0 +1,155 @@
+package events_test
+
+import (
+	"encoding/json"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func TestEdgeHealthSamples(t *testing.T) {
+	t.Parallel()
+	t.Run("report", func(t *testing.T) {
+		t.Parallel()
+		var r playback.EdgeReport
+		if err := stdDecode(readSample(t, "edge-health-report.json"), &r, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Validate(r.ReportedAt); err != nil || r.EdgeID == "" || len(r.HotTitles) == 0 {
+			t.Fatalf("report %+v: %v", r, err)
+		}
+	})
+	message := func(t *testing.T, data []byte) events.EdgeHealth {
+		t.Helper()
+		var h events.EdgeHealth
+		if err := stdDecode(data, &h, true); err != nil {
+			t.Fatal(err)
+		}
+		if h.EdgeID == "" || h.ReportedAt.IsZero() || h.ReceivedAt.Before(h.ReportedAt) {
+			t.Fatalf("message %+v", h)
+		}
+		if err := h.Report().Validate(h.ReceivedAt); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	want := message(t, readSample(t, "edge-health.json"))
+	t.Run("round trip", func(t *testing.T) {
+		t.Parallel()
+		if got := events.NewEdgeHealth(want.Report(), want.ReceivedAt); !reflect.DeepEqual(got, want) {
+			t.Fatalf("NewEdgeHealth(Report()) = %+v, want %+v", got, want)
+		}
+	})
+	t.Run("sqs", func(t *testing.T) {
+		t.Parallel()
+		var ev lambdaevents.SQSEvent
+		if err := stdDecode(readSample(t, "edge-health-sqs.json"), &ev, true); err != nil {
+			t.Fatal(err)
+		}
+		if len(ev.Records) != 1 {
+			t.Fatalf("%d records", len(ev.Records))
+		}
+		if got := message(t, []byte(ev.Records[0].Body)); !reflect.DeepEqual(got, want) {
+			t.Fatalf("sqs body %+v, want %+v", got, want)
+		}
+	})
+	t.Run("pubsub push", func(t *testing.T) {
+		t.Parallel()
+		var push struct {
+			Message struct {
+				Data        []byte            `json:"data"`
+				MessageID   string            `json:"messageId"`
+				PublishTime time.Time         `json:"publishTime"`
+				OrderingKey string            `json:"orderingKey"`
+				Attributes  map[string]string `json:"attributes"`
+			} `json:"message"`
+			Subscription    string `json:"subscription"`
+			DeliveryAttempt int    `json:"deliveryAttempt"`
+		}
+		if err := stdDecode(readSample(t, "edge-health-pubsub.json"), &push, true); err != nil {
+			t.Fatal(err)
+		}
+		if got := message(t, push.Message.Data); !reflect.DeepEqual(got, want) {
+			t.Fatalf("pubsub data %+v, want %+v", got, want)
+		}
+	})
+}
+
+// TestEdgeHealthSchemas keeps the JSON schemas in step with the Go types
+// and the samples.
+func TestEdgeHealthSchemas(t *testing.T) {
+	t.Parallel()
+	tags := func(v any) []string {
+		var out []string
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			out = append(out, name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, tc := range []struct {
+		name, schema, sample string
+		fields               []string
+		closed               bool
+	}{
+		{"report", "edge-health-report.json", "edge-health-report.json", tags(playback.EdgeReport{}), true},
+		{"message", "edge-health.json", "edge-health.json", tags(events.EdgeHealth{}), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			data, err := os.ReadFile("schemas/" + tc.schema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s struct {
+				Type                 string                     `json:"type"`
+				Required             []string                   `json:"required"`
+				Properties           map[string]json.RawMessage `json:"properties"`
+				AdditionalProperties *bool                      `json:"additionalProperties"`
+			}
+			if err := json.Unmarshal(data, &s); err != nil {
+				t.Fatal(err)
+			}
+			props := slices.Sorted(func(yield func(string) bool) {
+				for k := range s.Properties {
+					if !yield(k) {
+						return
+					}
+				}
+			})
+			if s.Type != "object" || !slices.Equal(props, tc.fields) {
+				t.Fatalf("schema properties %v, Go fields %v", props, tc.fields)
+			}
+			if closed := s.AdditionalProperties != nil && !*s.AdditionalProperties; closed != tc.closed {
+				t.Fatalf("additionalProperties closed=%v, want %v", closed, tc.closed)
+			}
+			var sample map[string]json.RawMessage
+			if err := json.Unmarshal(readSample(t, tc.sample), &sample); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range s.Required {
+				if !slices.Contains(tc.fields, r) {
+					t.Fatalf("required %q is not a field", r)
+				}
+				if _, ok := sample[r]; !ok {
+					t.Fatalf("sample lacks required %q", r)
+				}
+			}
+			for k := range sample {
+				if _, ok := s.Properties[k]; !ok {
+					t.Fatalf("sample has %q, which the schema does not describe", k)
+				}
+			}
+		})
+	}
+}

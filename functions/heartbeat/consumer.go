@@ -1,0 +1,313 @@
+package heartbeat
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// plausibilitySlack is what a session's play plus stall time may exceed
+// the server time between two of its heartbeats by (network jitter,
+// buffered heartbeats) before the excess is treated as a lie and kept out
+// of the edge figures.
+const plausibilitySlack = 10 * time.Second
+
+// session is the part of a batch that belongs to one session.
+type session struct {
+	ids   []string           // every message coalesced here
+	beats []events.Heartbeat // in bus order, then sorted by device time
+	err   error              // a retryable store failure
+}
+
+// consume is the heartbeats BatchHandler. It decodes the batch, coalesces
+// it per session and writes each session's state once: the resume position
+// of the newest heartbeat and the session's QoE, both gated on device time
+// by the store, so late or replayed heartbeats never move state backwards.
+// It asks for redelivery only of the messages of sessions whose write
+// failed with a retryable error; malformed messages are logged and
+// acknowledged.
+func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string {
+	var order []*session
+	bySession := make(map[string]*session, len(msgs))
+	for _, m := range msgs {
+		h, err := events.DecodeHeartbeat(m.Data)
+		if err == nil {
+			err = checkMessage(&h)
+		}
+		if err != nil {
+			s.stats.malformed.Add(1)
+			s.deps.Log.WarnContext(ctx, "heartbeat message dropped", "message_id", m.ID, "err", err)
+			continue
+		}
+		g := bySession[h.SessionID]
+		if g == nil {
+			g = &session{}
+			bySession[h.SessionID] = g
+			order = append(order, g)
+		}
+		g.ids = append(g.ids, m.ID)
+		g.beats = append(g.beats, h)
+	}
+
+	var edges edgeDeltas
+	sem := make(chan struct{}, s.cfg.ConsumerParallelism)
+	var wg sync.WaitGroup
+	for _, g := range order {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			g.err = s.apply(ctx, g, &edges)
+		})
+	}
+	wg.Wait()
+	if s.cfg.EdgeQoEFeedback {
+		s.foldEdges(ctx, &edges)
+	}
+
+	var retry []string
+	for _, g := range order {
+		if g.err != nil {
+			retry = append(retry, g.ids...)
+			s.deps.Log.ErrorContext(ctx, "heartbeat write failed; asking for redelivery",
+				"session_id", g.beats[0].SessionID, "messages", len(g.ids), "err", g.err)
+		}
+	}
+	s.stats.retried.Add(int64(len(retry)))
+	s.stats.consumed.Add(int64(len(msgs) - len(retry)))
+	return retry
+}
+
+// checkMessage refuses messages no producer of ours writes.
+func checkMessage(h *events.Heartbeat) error {
+	switch {
+	case h.SessionID == "" || h.AccountID == "" || h.TitleID == "":
+		return errors.New("session_id, account_id and title_id are required")
+	case h.DeviceTime.IsZero() || h.ReceivedAt.IsZero():
+		return errors.New("device_time and received_at are required")
+	case h.DurationMS <= 0 || h.PositionMS < 0 || h.PositionMS > h.DurationMS:
+		return errors.New("position_ms or duration_ms out of range")
+	}
+	return nil
+}
+
+// apply writes one session's coalesced heartbeats. Only retryable store
+// errors are returned; anything else would fail again on redelivery, so it
+// is logged and the messages acknowledged.
+func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas) error {
+	slices.SortStableFunc(g.beats, func(a, b events.Heartbeat) int { return a.DeviceTime.Compare(b.DeviceTime) })
+	latest := &g.beats[len(g.beats)-1]
+	keep := func(op string, err error) error {
+		if err == nil || playback.ErrorCode(err).Retryable() {
+			return err
+		}
+		s.deps.Log.ErrorContext(ctx, "heartbeat write refused; dropping", "op", op, "session_id", latest.SessionID, "err", err)
+		return nil
+	}
+
+	// The resume position first: if the QoE write below fails, the
+	// redelivery finds the position already saved and the gate makes that
+	// second save a no-op.
+	_, err := s.deps.Store.SaveProgress(ctx, playback.Progress{AccountID: latest.AccountID, TitleID: latest.TitleID,
+		SessionID: latest.SessionID, DeviceID: latest.DeviceID, PositionMS: latest.PositionMS, DurationMS: latest.DurationMS,
+		DeviceTime: latest.DeviceTime, UpdatedAt: latest.ReceivedAt})
+	if err != nil {
+		return keep("SaveProgress", err)
+	}
+
+	base, err := s.deps.Store.GetSessionQoE(ctx, latest.SessionID)
+	if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+		return keep("GetSessionQoE", err)
+	}
+	next, counted := coalesce(base, g.beats)
+	if counted == 0 {
+		s.stats.stale.Add(int64(len(g.beats)))
+		return nil
+	}
+	prev, applied, err := s.deps.Store.SaveSessionQoE(ctx, next)
+	if err != nil {
+		return keep("SaveSessionQoE", err)
+	}
+	if !applied {
+		// A concurrent consumer stored a newer state between our read and
+		// write; ours is older and was refused whole.
+		s.stats.stale.Add(int64(len(g.beats)))
+		return nil
+	}
+	s.stats.applied.Add(int64(counted))
+	s.stats.stale.Add(int64(len(g.beats) - counted))
+	if s.cfg.EdgeQoEFeedback {
+		if d, ok := s.delta(ctx, prev, next, latest); ok {
+			edges.add(next.EdgeID, d)
+		}
+	}
+	return nil
+}
+
+// coalesce folds the heartbeats newer than base into the session's next QoE
+// state and counts them; heartbeats at or before base's device time (late or
+// replayed) and repeats of one device time count nothing.
+func coalesce(base playback.SessionQoE, beats []events.Heartbeat) (playback.SessionQoE, int) {
+	latest := &beats[len(beats)-1]
+	next := playback.SessionQoE{SessionID: latest.SessionID, AccountID: latest.AccountID, TitleID: latest.TitleID,
+		Heartbeats: base.Heartbeats, QoE: base.QoE}
+	last := base.DeviceTime
+	counted := 0
+	for i := range beats {
+		h := &beats[i]
+		if !h.DeviceTime.After(last) {
+			continue
+		}
+		last = h.DeviceTime
+		counted++
+		next.QoE = mergeQoE(next.QoE, h.QoE)
+	}
+	next.Heartbeats += counted
+	next.DeviceTime, next.UpdatedAt, next.EdgeID = latest.DeviceTime, latest.ReceivedAt, next.QoE.EdgeID
+	return next, counted
+}
+
+// mergeQoE lays a newer report over the state. Cumulative counters never go
+// back (a report that omits them, like a pause event's, must not reset
+// them, or the next report would count the same stalls again); other
+// figures keep their last known value when a report omits them.
+func mergeQoE(state, report playback.QoE) playback.QoE {
+	state.RebufferCount = max(state.RebufferCount, report.RebufferCount)
+	state.RebufferMS = max(state.RebufferMS, report.RebufferMS)
+	state.PlayedMS = max(state.PlayedMS, report.PlayedMS)
+	state.DroppedFrames = max(state.DroppedFrames, report.DroppedFrames)
+	nonZero := func(dst *int, v int) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	nonZero(&state.BitrateKbps, report.BitrateKbps)
+	nonZero(&state.BufferMS, report.BufferMS)
+	nonZero(&state.ThroughputKbps, report.ThroughputKbps)
+	nonZero(&state.StartupMS, report.StartupMS)
+	if report.CDN != "" {
+		state.CDN = report.CDN
+	}
+	if report.EdgeID != "" {
+		state.EdgeID = report.EdgeID
+	}
+	return state
+}
+
+// edgeDelta is viewing an edge served since its sessions' previous states.
+type edgeDelta struct {
+	rebufferMS, playedMS int64
+	// throughput weighted by the play time it was measured over
+	kbpsTimesMS, kbpsWeightMS float64
+}
+
+// delta is what the session's applied write adds to its edge: the growth of
+// the cumulative counters from the state the store replaced (not the one we
+// read: that is the state the write really followed). A redelivered batch
+// is refused by the device-time gate and adds nothing, so no viewing is
+// counted twice; a crash between the session write and the edge write
+// loses the delta instead, the safe side.
+func (s *Server) delta(ctx context.Context, prev, next playback.SessionQoE, latest *events.Heartbeat) (edgeDelta, bool) {
+	if next.EdgeID == "" {
+		return edgeDelta{}, false
+	}
+	d := edgeDelta{rebufferMS: max(0, next.QoE.RebufferMS-prev.QoE.RebufferMS), playedMS: max(0, next.QoE.PlayedMS-prev.QoE.PlayedMS)}
+	if d.rebufferMS+d.playedMS == 0 {
+		return edgeDelta{}, false
+	}
+	// A player's counters are its word; the server clock bounds them. A
+	// session cannot play and stall longer than the time between its
+	// heartbeats' arrivals, so one token holder cannot sink an edge with a
+	// claimed hour of stalls.
+	since := latest.SessionStartedAt
+	if prev.SessionID != "" && !prev.UpdatedAt.IsZero() {
+		since = prev.UpdatedAt
+	}
+	if budget := latest.ReceivedAt.Sub(since) + plausibilitySlack; time.Duration(d.rebufferMS+d.playedMS)*time.Millisecond > budget {
+		s.deps.Log.WarnContext(ctx, "implausible QoE delta kept out of edge figures", "session_id", next.SessionID,
+			"edge_id", next.EdgeID, "rebuffer_ms", d.rebufferMS, "played_ms", d.playedMS, "budget", budget)
+		return edgeDelta{}, false
+	}
+	if next.QoE.ThroughputKbps > 0 && d.playedMS > 0 {
+		d.kbpsWeightMS = float64(d.playedMS)
+		d.kbpsTimesMS = float64(next.QoE.ThroughputKbps) * d.kbpsWeightMS
+	}
+	return d, true
+}
+
+// edgeDeltas sums a batch's deltas per edge, so each edge is written once
+// per batch.
+type edgeDeltas struct {
+	mu sync.Mutex
+	m  map[string]edgeDelta
+}
+
+func (e *edgeDeltas) add(edgeID string, d edgeDelta) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = map[string]edgeDelta{}
+	}
+	sum := e.m[edgeID]
+	sum.rebufferMS += d.rebufferMS
+	sum.playedMS += d.playedMS
+	sum.kbpsTimesMS += d.kbpsTimesMS
+	sum.kbpsWeightMS += d.kbpsWeightMS
+	e.m[edgeID] = sum
+}
+
+// foldEdges writes the batch's deltas into the edge table. Failures are
+// logged, never retried: the session writes they follow are acknowledged
+// already, and a retry could count them twice.
+func (s *Server) foldEdges(ctx context.Context, edges *edgeDeltas) {
+	ids := make([]string, 0, len(edges.m))
+	for id := range edges.m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	window := float64(s.cfg.EdgeQoEWindow.Milliseconds())
+	for _, id := range ids {
+		d := edges.m[id]
+		_, err := s.deps.Store.UpdateEdge(ctx, id, func(e *playback.Edge) error {
+			foldEdge(e, d, window)
+			return nil
+		})
+		switch {
+		case err == nil:
+			s.stats.edgeUpdates.Add(1)
+		case playback.IsCode(err, playback.CodeNotFound):
+			s.deps.Log.InfoContext(ctx, "heartbeats name an edge that is not in the table", "edge_id", id)
+		default:
+			s.deps.Log.ErrorContext(ctx, "edge QoE update lost", "edge_id", id, "err", err)
+		}
+	}
+}
+
+// foldEdge moves the edge's figures towards the batch's, each sample
+// weighing 1-exp(-w/window) for the w ms of viewing it covers: an
+// exponentially weighted average over viewing time, so a minute of one
+// session moves the figure little and an hour of many sessions a lot, and
+// old viewing fades at the same rate however it was batched.
+func foldEdge(e *playback.Edge, d edgeDelta, windowMS float64) {
+	if w := float64(d.rebufferMS + d.playedMS); w > 0 {
+		alpha := -math.Expm1(-w / windowMS)
+		ratio := float64(d.rebufferMS) / w
+		e.RebufferRatio = clamp(e.RebufferRatio+alpha*(ratio-e.RebufferRatio), 0, 1)
+	}
+	if d.kbpsWeightMS > 0 {
+		kbps := d.kbpsTimesMS / d.kbpsWeightMS
+		if e.ThroughputKbps <= 0 {
+			e.ThroughputKbps = kbps
+		} else {
+			e.ThroughputKbps += -math.Expm1(-d.kbpsWeightMS/windowMS) * (kbps - e.ThroughputKbps)
+		}
+	}
+}
+
+func clamp[T cmp.Ordered](v, lo, hi T) T { return min(max(v, lo), hi) }

@@ -1,0 +1,273 @@
+package heartbeat_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/membus"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// beat is a heartbeat message as the request path publishes it.
+type beat struct {
+	id, session string
+	at          time.Duration // device time offset from the harness clock
+	position    int64
+	qoe         playback.QoE
+	started     time.Duration // session start offset; received = device time
+}
+
+func (h *harness) messages(beats ...beat) []playback.Message {
+	h.t.Helper()
+	now := h.clock()
+	out := make([]playback.Message, len(beats))
+	for i, b := range beats {
+		m := events.Heartbeat{SessionID: b.session, AccountID: "acct_" + b.session, TitleID: "title_1", DeviceID: "dev",
+			Event: events.HeartbeatProgress, PositionMS: b.position, DurationMS: 5_400_000, DeviceTime: now.Add(b.at),
+			QoE: b.qoe, ReceivedAt: now.Add(b.at), SessionStartedAt: now.Add(b.started)}
+		data, err := m.AppendJSON(nil)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		out[i] = playback.Message{ID: b.id, OrderingKey: b.session, Data: data}
+	}
+	return out
+}
+
+func (h *harness) consume(msgs []playback.Message) []string {
+	return h.srv.Consumers()[events.TopicHeartbeats](context.Background(), msgs)
+}
+
+func (h *harness) position(session string) int64 {
+	h.t.Helper()
+	p, err := h.bolt.GetProgress(context.Background(), "acct_"+session, "title_1")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p.PositionMS
+}
+
+func (h *harness) qoe(session string) playback.SessionQoE {
+	h.t.Helper()
+	q, err := h.bolt.GetSessionQoE(context.Background(), session)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return q
+}
+
+func TestConsumerCoalescesPerSession(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{noConsume: true})
+	retry := h.consume(h.messages(
+		beat{id: "m1", session: "s1", at: 20 * time.Second, position: 20_000, qoe: playback.QoE{RebufferCount: 2, PlayedMS: 19_000}},
+		beat{id: "m2", session: "s1", at: 0, position: 0},
+		beat{id: "m3", session: "s2", at: 10 * time.Second, position: 100},
+		beat{id: "m4", session: "s1", at: 10 * time.Second, position: 10_000, qoe: playback.QoE{RebufferCount: 1, BitrateKbps: 3000}},
+		beat{id: "m5", session: "s1", at: 20 * time.Second, position: 20_000}, // the same heartbeat delivered twice
+	))
+	if len(retry) != 0 {
+		t.Fatalf("retry %v", retry)
+	}
+	if p := h.position("s1"); p != 20_000 {
+		t.Fatalf("s1 position %d", p)
+	}
+	q := h.qoe("s1")
+	if q.Heartbeats != 3 || q.QoE.RebufferCount != 2 || q.QoE.PlayedMS != 19_000 || q.QoE.BitrateKbps != 3000 {
+		t.Fatalf("s1 QoE %+v", q)
+	}
+	if p, q := h.position("s2"), h.qoe("s2"); p != 100 || q.Heartbeats != 1 {
+		t.Fatalf("s2 %d %+v", p, q)
+	}
+	if st := h.srv.Stats(); st.Consumed != 5 || st.Applied != 4 || st.Stale != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestConsumerNeverMovesBack(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{noConsume: true})
+	first := h.messages(beat{id: "a", session: "s1", at: 50 * time.Second, position: 50_000, qoe: playback.QoE{RebufferCount: 4}})
+	for _, step := range []struct {
+		name       string
+		msgs       []playback.Message
+		wantPos    int64
+		wantBeats  int
+		wantRebufs int
+	}{
+		{"first", first, 50_000, 1, 4},
+		{"late heartbeat", h.messages(beat{id: "b", session: "s1", at: 30 * time.Second, position: 30_000, qoe: playback.QoE{RebufferCount: 9}}), 50_000, 1, 4},
+		{"replayed batch", first, 50_000, 1, 4},
+		{"newer seek back is the viewer's choice", h.messages(beat{id: "c", session: "s1", at: 60 * time.Second, position: 10_000}), 10_000, 2, 4},
+	} {
+		if retry := h.consume(step.msgs); len(retry) != 0 {
+			t.Fatalf("%s: retry %v", step.name, retry)
+		}
+		q := h.qoe("s1")
+		if p := h.position("s1"); p != step.wantPos || q.Heartbeats != step.wantBeats || q.QoE.RebufferCount != step.wantRebufs {
+			t.Fatalf("%s: position %d, QoE %+v", step.name, p, q)
+		}
+	}
+}
+
+func TestConsumerAcknowledgesMalformedMessages(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{noConsume: true})
+	good := h.messages(beat{id: "ok", session: "s1", at: time.Second, position: 1000})[0]
+	missing := h.messages(beat{id: "no-account", session: "s2", at: time.Second, position: 1000})[0]
+	missing.Data = []byte(`{"session_id":"s2","device_time":"2026-01-01T00:00:00Z"}`)
+	beyond := h.messages(beat{id: "beyond", session: "s3", at: time.Second, position: 9_000_000})[0]
+	retry := h.consume([]playback.Message{{ID: "junk", Data: []byte("not json")}, good, missing, beyond})
+	if len(retry) != 0 {
+		t.Fatalf("malformed messages asked for redelivery: %v", retry)
+	}
+	if st := h.srv.Stats(); st.Malformed != 3 || st.Applied != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	if p := h.position("s1"); p != 1000 {
+		t.Fatalf("position %d", p)
+	}
+}
+
+func TestConsumerReportsPartialFailures(t *testing.T) {
+	t.Parallel()
+	unavailable := playback.Unavailable(errors.New("throttled"), "store")
+	refused := playback.Errorf(playback.CodeInvalid, "bad", "refused for good")
+	for _, tc := range []struct {
+		name         string
+		failProgress error
+		failQoE      error
+		wantRetry    bool
+	}{
+		{"progress write unavailable", unavailable, nil, true},
+		{"QoE write unavailable", nil, unavailable, true},
+		{"non-retryable refusal is dropped", refused, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{noConsume: true})
+			h.store.failProgress = map[string]error{"bad": tc.failProgress}
+			h.store.failQoE = map[string]error{"bad": tc.failQoE}
+			msgs := h.messages(
+				beat{id: "g1", session: "good", at: time.Second, position: 1000},
+				beat{id: "b1", session: "bad", at: time.Second, position: 1000, qoe: playback.QoE{RebufferCount: 1}},
+				beat{id: "g2", session: "good", at: 2 * time.Second, position: 2000},
+				beat{id: "b2", session: "bad", at: 2 * time.Second, position: 2000, qoe: playback.QoE{RebufferCount: 2}},
+				beat{id: "b3", session: "bad", at: 3 * time.Second, position: 3000},
+			)
+			retry := h.consume(msgs)
+			slices.Sort(retry)
+			want := []string(nil)
+			if tc.wantRetry {
+				want = []string{"b1", "b2", "b3"} // every message coalesced into the failed write
+			}
+			if !slices.Equal(retry, want) {
+				t.Fatalf("retry %v, want %v", retry, want)
+			}
+			if h.position("good") != 2000 || h.qoe("good").Heartbeats != 2 {
+				t.Fatal("the healthy session was not written")
+			}
+			if !tc.wantRetry {
+				return
+			}
+			// Redelivery once the store recovers counts every heartbeat once.
+			h.store.mu.Lock()
+			h.store.failProgress, h.store.failQoE = nil, nil
+			h.store.mu.Unlock()
+			redelivered := slices.DeleteFunc(slices.Clone(msgs), func(m playback.Message) bool { return !slices.Contains(retry, m.ID) })
+			if retry := h.consume(redelivered); len(retry) != 0 {
+				t.Fatalf("redelivery retry %v", retry)
+			}
+			if q := h.qoe("bad"); h.position("bad") != 3000 || q.Heartbeats != 3 || q.QoE.RebufferCount != 2 {
+				t.Fatalf("after redelivery: position %d, QoE %+v", h.position("bad"), q)
+			}
+		})
+	}
+}
+
+// TestConsumerFullPubSubBatch hands the handler a batch at Pub/Sub's limit
+// of 1,000 messages and checks that exactly the failed sessions' messages
+// are nacked.
+func TestConsumerFullPubSubBatch(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{noConsume: true})
+	failing := map[string]bool{"s007": true, "s042": true, "s099": true}
+	h.store.failQoE = map[string]error{}
+	for s := range failing {
+		h.store.failQoE[s] = playback.Unavailable(errors.New("throttled"), "store")
+	}
+	var beats []beat
+	for i := range events.PubSubMaxBatchMessages {
+		session := fmt.Sprintf("s%03d", i%100)
+		beats = append(beats, beat{id: fmt.Sprintf("m%04d", i), session: session, at: time.Duration(i) * time.Millisecond, position: int64(i)})
+	}
+	msgs := h.messages(beats...)
+	size := 0
+	for _, m := range msgs {
+		size += len(m.Data)
+	}
+	if size > events.PubSubMaxBatchBytes {
+		t.Fatalf("batch of %d bytes", size)
+	}
+	retry := h.consume(msgs)
+	var want []string
+	for _, b := range beats {
+		if failing[b.session] {
+			want = append(want, b.id)
+		}
+	}
+	slices.Sort(retry)
+	if !slices.Equal(retry, want) {
+		t.Fatalf("retry %d ids, want %d: %v", len(retry), len(want), retry)
+	}
+	if q := h.qoe("s000"); q.Heartbeats != 10 || h.position("s000") != 900 {
+		t.Fatalf("s000: %+v", q)
+	}
+}
+
+// TestConsumerRedeliveryThroughSQSSizedBatches runs the consumer on the bus
+// with SQS's batch size while the store fails each session's first QoE
+// write: the bus redelivers exactly those messages, and every heartbeat ends
+// up counted once — applied, or refused as late because its session moved on
+// while it waited for redelivery.
+func TestConsumerRedeliveryThroughSQSSizedBatches(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{busCfg: membus.Config{MaxBatch: events.SQSMaxBatchMessages, MaxAttempts: 3}})
+	h.store.failQoE, h.store.failOnce = map[string]error{}, true
+	const sessions, per = 7, 9
+	var beats []beat
+	for i := range sessions {
+		h.store.failQoE[fmt.Sprint("s", i)] = playback.Unavailable(errors.New("throttled"), "store")
+		for j := range per {
+			beats = append(beats, beat{id: fmt.Sprint("m", i, "-", j), session: fmt.Sprint("s", i),
+				at: time.Duration(j) * time.Second, position: int64(j) * 1000})
+		}
+	}
+	// Interleave sessions the way concurrent players fill a queue: the
+	// first batch holds every session, three of them twice.
+	slices.SortStableFunc(beats, func(a, b beat) int { return int(a.at - b.at) })
+	if err := h.bus.Publish(context.Background(), events.TopicHeartbeats, h.messages(beats...)...); err != nil {
+		t.Fatal(err)
+	}
+	h.idle()
+	if dead := h.bus.DeadLetters(events.TopicHeartbeats); len(dead) != 0 {
+		t.Fatalf("%d dead letters", len(dead))
+	}
+	counted := 0
+	for i := range sessions {
+		s := fmt.Sprint("s", i)
+		counted += h.qoe(s).Heartbeats
+		if p := h.position(s); p != (per-1)*1000 {
+			t.Fatalf("%s: position %d", s, p)
+		}
+	}
+	st := h.srv.Stats()
+	if st.Retried != events.SQSMaxBatchMessages || st.Consumed != sessions*per || st.Applied+st.Stale != sessions*per || int64(counted) != st.Applied {
+		t.Fatalf("stats %+v, %d heartbeats counted in sessions", st, counted)
+	}
+}

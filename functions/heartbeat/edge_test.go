@@ -1,0 +1,192 @@
+package heartbeat_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/steering"
+)
+
+func (h *harness) putEdge(id, pop string, lat, lon float64) {
+	h.t.Helper()
+	err := h.bolt.PutEdge(context.Background(), playback.Edge{ID: id, CDN: "local", PoP: pop, BaseURL: "https://" + id + ".example",
+		Lat: lat, Lon: lon, Capacity: 100, Load: 10, Healthy: true, ReportedAt: h.clock()})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) edge(id string) playback.Edge {
+	h.t.Helper()
+	e, err := h.bolt.GetEdge(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return e
+}
+
+func feedbackHarness(t *testing.T, on bool) *harness {
+	cfg := defaultConfig()
+	cfg.EdgeQoEFeedback = on
+	h := newHarness(t, harnessOptions{cfg: cfg, noConsume: true})
+	h.putEdge("fra-1", "fra", 50.11, 8.68)
+	return h
+}
+
+func TestEdgeFeedbackSwitch(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{false, true} {
+		t.Run(fmt.Sprint("EDGE_QOE_FEEDBACK=", on), func(t *testing.T) {
+			t.Parallel()
+			h := feedbackHarness(t, on)
+			before := h.edge("fra-1")
+			h.consume(h.messages(beat{id: "m", session: "s", at: 0, started: -70 * time.Second,
+				qoe: playback.QoE{PlayedMS: 60_000, RebufferMS: 6_000, ThroughputKbps: 8000, EdgeID: "fra-1"}}))
+			after := h.edge("fra-1")
+			if moved := after.RebufferRatio != before.RebufferRatio; moved != on {
+				t.Fatalf("edge moved = %v with the switch %v: %+v", moved, on, after)
+			}
+		})
+	}
+}
+
+// TestEdgeFeedbackCountsOnlyAppliedDeltas follows one session through
+// replays, reports that omit counters and a counter increase, checking the
+// edge against the exact weighted averages.
+func TestEdgeFeedbackCountsOnlyAppliedDeltas(t *testing.T) {
+	t.Parallel()
+	h := feedbackHarness(t, true)
+	const windowMS = float64(time.Hour / time.Millisecond)
+	fold := func(ratio, kbps float64, rebufMS, playedMS, mtp float64) (float64, float64) {
+		w := rebufMS + playedMS
+		ratio += -math.Expm1(-w/windowMS) * (rebufMS/w - ratio)
+		if kbps == 0 {
+			kbps = mtp
+		} else {
+			kbps += -math.Expm1(-playedMS/windowMS) * (mtp - kbps)
+		}
+		return ratio, kbps
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Max(1, math.Abs(b)) }
+
+	first := h.messages(beat{id: "m1", session: "s", at: 0, started: -70 * time.Second,
+		qoe: playback.QoE{PlayedMS: 60_000, RebufferMS: 6_000, ThroughputKbps: 8000, EdgeID: "fra-1"}})
+	h.consume(first)
+	wantRatio, wantKbps := fold(0, 0, 6_000, 60_000, 8000)
+	e := h.edge("fra-1")
+	if !near(e.RebufferRatio, wantRatio) || !near(e.ThroughputKbps, wantKbps) {
+		t.Fatalf("after first: %v %v, want %v %v", e.RebufferRatio, e.ThroughputKbps, wantRatio, wantKbps)
+	}
+
+	h.consume(first) // redelivered: the session write is refused, so the edge must not move
+	if got := h.edge("fra-1"); got.RebufferRatio != e.RebufferRatio || got.ThroughputKbps != e.ThroughputKbps {
+		t.Fatalf("redelivery moved the edge: %+v", got)
+	}
+
+	// A pause report without counters adds nothing and resets nothing...
+	h.consume(h.messages(beat{id: "m2", session: "s", at: 5 * time.Second, qoe: playback.QoE{EdgeID: "fra-1"}}))
+	if got := h.edge("fra-1"); got.RebufferRatio != e.RebufferRatio {
+		t.Fatalf("a report without counters moved the edge: %+v", got)
+	}
+	// ...so the next report's delta is 30 s of play, not the whole session again.
+	h.consume(h.messages(beat{id: "m3", session: "s", at: 35 * time.Second,
+		qoe: playback.QoE{PlayedMS: 90_000, RebufferMS: 6_000, ThroughputKbps: 4000, EdgeID: "fra-1"}}))
+	wantRatio, wantKbps = fold(wantRatio, wantKbps, 0, 30_000, 4000)
+	if e := h.edge("fra-1"); !near(e.RebufferRatio, wantRatio) || !near(e.ThroughputKbps, wantKbps) {
+		t.Fatalf("after third: %v %v, want %v %v", e.RebufferRatio, e.ThroughputKbps, wantRatio, wantKbps)
+	}
+	if st := h.srv.Stats(); st.EdgeUpdates != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestEdgeFeedbackRefusesImplausibleDeltas(t *testing.T) {
+	t.Parallel()
+	h := feedbackHarness(t, true)
+	// A minute into the session, a player claims an hour of stalls.
+	h.consume(h.messages(beat{id: "m", session: "s", at: 0, started: -time.Minute,
+		qoe: playback.QoE{RebufferMS: 3_600_000, EdgeID: "fra-1"}}))
+	// And a report naming an edge that does not exist is ignored, not retried.
+	if retry := h.consume(h.messages(beat{id: "n", session: "t", at: 0, started: -time.Minute,
+		qoe: playback.QoE{PlayedMS: 50_000, EdgeID: "nowhere-1"}})); len(retry) != 0 {
+		t.Fatalf("retry %v", retry)
+	}
+	if e := h.edge("fra-1"); e.RebufferRatio != 0 || h.srv.Stats().EdgeUpdates != 0 {
+		t.Fatalf("edge moved: %+v", e)
+	}
+	if q := h.qoe("s"); q.QoE.RebufferMS != 3_600_000 {
+		t.Fatalf("the session's own QoE is still recorded: %+v", q)
+	}
+}
+
+// TestBadEdgeLosesRank drives real heartbeats through the function into the
+// edge table and ranks the table with shared/steering: a client in
+// Frankfurt is sent to its local PoP until that PoP's edge stalls players,
+// then to Amsterdam — with both switches on, and only then.
+func TestBadEdgeLosesRank(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		feedback  bool // EDGE_QOE_FEEDBACK of this function
+		steerQoE  bool // steering's QoE term
+		wantFirst string
+	}{
+		{"both switches on", true, true, "ams"},
+		{"steering ignores QoE", true, false, "fra"},
+		{"no feedback", false, true, "fra"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := defaultConfig()
+			cfg.EdgeQoEFeedback = tc.feedback
+			h := newHarness(t, harnessOptions{cfg: cfg})
+			h.putEdge("fra-1", "fra", 50.11, 8.68)
+			h.putEdge("ams-1", "ams", 52.31, 4.76)
+			type player struct{ id, token, edge string }
+			var players []player
+			for i := range 20 {
+				for _, edge := range []string{"fra-1", "ams-1"} {
+					id, tok := h.play(fmt.Sprintf("acct_%s_%d", edge, i), "title_1", 1)
+					players = append(players, player{id, tok, edge})
+				}
+			}
+			h.advance(70 * time.Second)
+			for _, p := range players {
+				rebuffer := 0
+				if p.edge == "fra-1" {
+					rebuffer = 10_000 // one second in seven stalled
+				}
+				qoe := fmt.Sprintf(`{"pd":60000,"rd":%d,"rc":%d,"mtp":12000,"cdn":"local","edge":%q}`, rebuffer, rebuffer/2000, p.edge)
+				if rec := h.beat(p.id, p.token, h.body(events.HeartbeatProgress, 60_000, 0, qoe)); rec.Code != http.StatusOK {
+					t.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			}
+			h.idle()
+			edges, err := h.bolt.ListEdges(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ix, err := steering.NewIndex(steering.Config{QoE: tc.steerQoE, Staleness: time.Hour}, edges)
+			if err != nil {
+				t.Fatal(err)
+			}
+			frankfurt := steering.Location{Lat: 50.11, Lon: 8.68, Source: steering.SourceDefault}
+			r, err := ix.Pick(steering.Query{Location: frankfurt, Title: "title_1", Now: h.clock()}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Choices[0].PoP != tc.wantFirst {
+				t.Fatalf("first PoP %s, want %s; edges %+v", r.Choices[0].PoP, tc.wantFirst, edges)
+			}
+			if fra := h.edge("fra-1"); tc.feedback && !(fra.RebufferRatio > 0.01 && h.edge("ams-1").RebufferRatio == 0) {
+				t.Fatalf("edge figures fra %+v", fra)
+			}
+		})
+	}
+}

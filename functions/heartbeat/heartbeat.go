@@ -1,0 +1,443 @@
+// Package heartbeat records playback heartbeats. The request path is kept
+// tiny — authenticate the playback token, decode and validate the body, keep
+// the session's lease alive, enqueue — and a bus consumer does the writes in
+// batches: the resume position per account and title, QoE per session and,
+// behind EDGE_QOE_FEEDBACK, QoE per edge for steering to rank by.
+package heartbeat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Config is read from the environment.
+type Config struct {
+	// LeaseTTL is the lease length a heartbeat renews; a player that stops
+	// heartbeating frees its stream slot after at most this long. Shared
+	// with authorize play.
+	LeaseTTL time.Duration `env:"LEASE_TTL, default=2m"`
+	// LeaseRenewSlack lets a heartbeat skip the lease write when the lease
+	// already runs until at least now+LeaseTTL-LeaseRenewSlack: bursts of
+	// heartbeats (start, pause, seek, right after the play call) then cost
+	// one read instead of one write each, while every accepted heartbeat
+	// still leaves at least LeaseTTL-LeaseRenewSlack on the lease. Revocation
+	// is seen at once either way, since the session is read every time. Zero
+	// writes on every heartbeat.
+	LeaseRenewSlack time.Duration `env:"HEARTBEAT_LEASE_RENEW_SLACK, default=20s"`
+	// Interval is the heartbeat period players are told to keep.
+	Interval time.Duration `env:"HEARTBEAT_INTERVAL, default=30s"`
+	MaxBody  int64         `env:"HEARTBEAT_MAX_BODY, default=4096"`
+	// MaxClockSkew is how far ahead of the server a device clock may run: a
+	// device_time further in the future would shadow every honest
+	// heartbeat of the title until the wall clock caught up with it.
+	MaxClockSkew time.Duration `env:"HEARTBEAT_MAX_CLOCK_SKEW, default=2m"`
+	// MaxAge refuses device times this far behind the server: such a clock
+	// is broken, and its heartbeats could never win the device-time gate.
+	MaxAge time.Duration `env:"HEARTBEAT_MAX_AGE, default=24h"`
+	// EdgeQoEFeedback folds per-session QoE deltas into the edge table's
+	// RebufferRatio and ThroughputKbps, which steering ranks by when its own
+	// QoE switch is on.
+	EdgeQoEFeedback bool `env:"EDGE_QOE_FEEDBACK, default=false"`
+	// EdgeQoEWindow is the amount of viewing (play plus stall time) over
+	// which an edge's QoE figures decay: an exponentially weighted average
+	// where a sample's weight is the viewing time it covers.
+	EdgeQoEWindow time.Duration `env:"EDGE_QOE_WINDOW, default=1h"`
+	// ConsumerParallelism bounds the sessions of one batch written at once.
+	ConsumerParallelism int `env:"HEARTBEAT_CONSUMER_PARALLELISM, default=8"`
+}
+
+// MaxDurationMS bounds duration_ms: a week, far above any title.
+const MaxDurationMS = 7 * 24 * int64(time.Hour/time.Millisecond)
+
+// Store is what heartbeats read and write.
+type Store interface {
+	playback.SessionStore
+	playback.ProgressStore
+	playback.EdgeStore
+}
+
+// Authenticator identifies the caller of GET /v1/progress.
+type Authenticator interface {
+	Authenticate(r *http.Request) (auth.Identity, error)
+}
+
+// Deps are the collaborators.
+type Deps struct {
+	Store    Store
+	Bus      playback.Publisher
+	Tokens   *auth.Keyring // playback tokens, for heartbeats
+	Identity Authenticator // caller JWTs, for progress
+	Log      *slog.Logger  // consumer log; requests log through httpx
+	Now      func() time.Time
+}
+
+// Server serves the heartbeat and progress routes and the heartbeat
+// consumer.
+type Server struct {
+	cfg   Config
+	deps  Deps
+	stats stats
+	bufs  sync.Pool
+}
+
+// New validates cfg and deps.
+func New(cfg Config, deps Deps) (*Server, error) {
+	switch {
+	case deps.Store == nil:
+		return nil, errors.New("heartbeat.New: Store is required")
+	case deps.Bus == nil:
+		return nil, errors.New("heartbeat.New: Bus is required")
+	case deps.Tokens == nil:
+		return nil, errors.New("heartbeat.New: Tokens is required")
+	case deps.Identity == nil:
+		return nil, errors.New("heartbeat.New: Identity is required")
+	case cfg.LeaseTTL <= 0 || cfg.Interval <= 0 || cfg.MaxBody <= 0 || cfg.MaxClockSkew <= 0 || cfg.MaxAge <= 0:
+		return nil, fmt.Errorf("heartbeat.New: LeaseTTL, Interval, MaxBody, MaxClockSkew and MaxAge must be positive: %+v", cfg)
+	case cfg.LeaseRenewSlack < 0 || cfg.LeaseRenewSlack >= cfg.LeaseTTL:
+		return nil, fmt.Errorf("heartbeat.New: LeaseRenewSlack %s must be in [0, LeaseTTL %s)", cfg.LeaseRenewSlack, cfg.LeaseTTL)
+	case cfg.Interval >= cfg.LeaseTTL-cfg.LeaseRenewSlack:
+		return nil, fmt.Errorf("heartbeat.New: Interval %s must be shorter than LeaseTTL-LeaseRenewSlack %s, or leases lapse between heartbeats",
+			cfg.Interval, cfg.LeaseTTL-cfg.LeaseRenewSlack)
+	case cfg.MaxBody > 1<<20:
+		return nil, fmt.Errorf("heartbeat.New: MaxBody %d exceeds 1 MiB", cfg.MaxBody)
+	case cfg.EdgeQoEFeedback && cfg.EdgeQoEWindow <= 0:
+		return nil, errors.New("heartbeat.New: EdgeQoEWindow must be positive when EdgeQoEFeedback is on")
+	}
+	if cfg.ConsumerParallelism <= 0 {
+		cfg.ConsumerParallelism = 1
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Log == nil {
+		deps.Log = slog.Default()
+	}
+	s := &Server{cfg: cfg, deps: deps}
+	s.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
+	return s, nil
+}
+
+// Register mounts the routes on mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.Handle("POST /v1/playback/{session_id}/heartbeat", httpx.HandlerFunc(s.heartbeat))
+	mux.Handle("GET /v1/progress", httpx.HandlerFunc(s.progress))
+}
+
+// Consumers returns the event-triggered handlers by topic.
+func (s *Server) Consumers() map[string]playback.BatchHandler {
+	return map[string]playback.BatchHandler{events.TopicHeartbeats: s.consume}
+}
+
+// HeartbeatResponse tells the player its lease and when to beat next. After
+// stop, Ended is set and there is no lease.
+type HeartbeatResponse struct {
+	SessionID       string    `json:"session_id"`
+	LeaseExpiresAt  time.Time `json:"lease_expires_at,omitzero"`
+	NextHeartbeatMS int64     `json:"next_heartbeat_ms,omitempty"`
+	Ended           bool      `json:"ended,omitempty"`
+}
+
+// ProgressResponse is the resume position of the caller on a title.
+type ProgressResponse struct {
+	TitleID    string    `json:"title_id"`
+	PositionMS int64     `json:"position_ms"`
+	DurationMS int64     `json:"duration_ms"`
+	Completed  bool      `json:"completed"` // within the last CompletedFraction: offer to start over
+	DeviceID   string    `json:"device_id,omitempty"`
+	DeviceTime time.Time `json:"device_time"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// CompletedFraction of a title watched counts as finished: the credits.
+const CompletedFraction = 0.95
+
+// heartbeat is POST /v1/playback/{session_id}/heartbeat.
+//
+// Errors: 401 bad token; 403 token for another session; 400/413 bad body;
+// 410 when the session has ended, its lease has expired or it is not known
+// at all — a token we signed proves the session existed, and stores forget
+// expired sessions (DynamoDB's TTL deletes them), so "unknown" means
+// "over" and the player must stop, which a 404 would not tell it as
+// clearly; 503 when the store or the bus is down (retrying is safe: the
+// lease write is idempotent and the consumer coalesces duplicates).
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
+	now := s.deps.Now()
+	claims, err := s.deps.Tokens.Authenticate(r, now)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("session_id")
+	if id != claims.SessionID {
+		return playback.Errorf(playback.CodeForbidden, "session_mismatch", "the playback token is not for session %q", id)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return playback.Errorf(playback.CodeInvalid, "content_type", "Content-Type must be application/json, got %q", ct)
+	}
+	req, err := s.decode(r)
+	if err != nil {
+		return err
+	}
+	if err := s.validate(&req, now); err != nil {
+		return err
+	}
+	sess, err := s.holdLease(r.Context(), id, req.Event, now)
+	if err != nil {
+		return err
+	}
+	if sess.AccountID != claims.AccountID {
+		return playback.Errorf(playback.CodeForbidden, "session_mismatch", "the playback token is not for session %q", id)
+	}
+	msg := events.Heartbeat{SessionID: id, AccountID: sess.AccountID, TitleID: sess.TitleID, DeviceID: sess.DeviceID,
+		Event: req.Event, PositionMS: req.PositionMS, DurationMS: req.DurationMS, DeviceTime: req.DeviceTime,
+		QoE: req.QoE, ReceivedAt: now.UTC(), SessionStartedAt: sess.StartedAt.UTC()}
+	if err := s.enqueue(r.Context(), &msg); err != nil {
+		return err
+	}
+	s.stats.accepted.Add(1)
+	resp := HeartbeatResponse{SessionID: id}
+	if req.Event == events.HeartbeatStop {
+		resp.Ended = true
+	} else {
+		resp.LeaseExpiresAt, resp.NextHeartbeatMS = sess.ExpiresAt, s.cfg.Interval.Milliseconds()
+	}
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	out, err := resp.appendJSON((*bp)[:0])
+	*bp = out[:0]
+	if err != nil {
+		return fmt.Errorf("heartbeat: encoding response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+	return nil
+}
+
+// decode reads and decodes the body. A body with a Content-Length within
+// the cap is read into a pooled buffer: the decoder copies what it keeps.
+func (s *Server) decode(r *http.Request) (events.HeartbeatRequest, error) {
+	n := r.ContentLength
+	if n < 0 || r.Body == nil {
+		body, err := httpx.ReadBody(r, s.cfg.MaxBody)
+		if err != nil {
+			return events.HeartbeatRequest{}, err
+		}
+		return events.DecodeHeartbeatRequest(body)
+	}
+	if n > s.cfg.MaxBody {
+		return events.HeartbeatRequest{}, playback.Errorf(playback.CodeTooLarge, "body_too_large", "request body exceeds %d bytes", s.cfg.MaxBody)
+	}
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	body := slices.Grow((*bp)[:0], int(n))[:n]
+	*bp = body[:0]
+	if _, err := io.ReadFull(r.Body, body); err != nil {
+		return events.HeartbeatRequest{}, playback.Errorf(playback.CodeInvalid, "body_unreadable", "reading body: %v", err)
+	}
+	return events.DecodeHeartbeatRequest(body)
+}
+
+// appendJSON is json.NewEncoder(w).Encode(resp) without reflection: the
+// same bytes, trailing newline included.
+func (resp *HeartbeatResponse) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"session_id":`...)
+	b = appendJSONString(b, resp.SessionID)
+	if !resp.LeaseExpiresAt.IsZero() {
+		b = append(b, `,"lease_expires_at":"`...)
+		var err error
+		if b, err = resp.LeaseExpiresAt.AppendText(b); err != nil {
+			return b, err
+		}
+		b = append(b, '"')
+	}
+	if resp.NextHeartbeatMS != 0 {
+		b = append(b, `,"next_heartbeat_ms":`...)
+		b = strconv.AppendInt(b, resp.NextHeartbeatMS, 10)
+	}
+	if resp.Ended {
+		b = append(b, `,"ended":true`...)
+	}
+	return append(b, "}\n"...), nil
+}
+
+// holdLease keeps the session's lease, or releases it on stop. Stop is
+// accepted on an ended session too, so that a player told to stop (410) can
+// still send its final position.
+func (s *Server) holdLease(ctx context.Context, id, event string, now time.Time) (playback.Session, error) {
+	if event == events.HeartbeatStop {
+		sess, err := s.deps.Store.EndSession(ctx, id, playback.EndStopped, now)
+		return sess, leaseError(err, id)
+	}
+	if s.cfg.LeaseRenewSlack > 0 {
+		sess, err := s.deps.Store.GetSession(ctx, id)
+		if err != nil {
+			return sess, leaseError(err, id)
+		}
+		if !sess.Active(now) {
+			return sess, playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended", id)
+		}
+		if !sess.ExpiresAt.Before(now.Add(s.cfg.LeaseTTL - s.cfg.LeaseRenewSlack)) {
+			return sess, nil
+		}
+	}
+	sess, err := s.deps.Store.ExtendLease(ctx, id, now.Add(s.cfg.LeaseTTL), now)
+	return sess, leaseError(err, id)
+}
+
+func leaseError(err error, id string) error {
+	if playback.IsCode(err, playback.CodeNotFound) {
+		return &playback.Error{Code: playback.CodeGone, Reason: "session_not_found",
+			Message: fmt.Sprintf("session %q is over or was never admitted; stop playback", id), Err: err}
+	}
+	return err
+}
+
+func (s *Server) enqueue(ctx context.Context, msg *events.Heartbeat) error {
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	data, err := msg.AppendJSON((*bp)[:0])
+	*bp = data[:0]
+	if err != nil {
+		return fmt.Errorf("heartbeat.enqueue: %w", err)
+	}
+	if len(data) > events.MaxHeartbeatMessageBytes {
+		return fmt.Errorf("heartbeat.enqueue: message of %d bytes exceeds %d", len(data), events.MaxHeartbeatMessageBytes)
+	}
+	// Publish returns once the bus holds the message durably, so the buffer
+	// is ours again afterwards.
+	err = s.deps.Bus.Publish(ctx, events.TopicHeartbeats, playback.Message{OrderingKey: msg.SessionID, Data: data})
+	if err != nil {
+		if playback.ErrorCode(err).Retryable() {
+			return playback.Unavailable(err, "heartbeat queue unavailable")
+		}
+		return fmt.Errorf("heartbeat.enqueue: %w", err)
+	}
+	return nil
+}
+
+// validate checks a decoded heartbeat against the server clock and
+// normalises its time to UTC.
+func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
+	invalid := func(reason, format string, args ...any) error {
+		return playback.Errorf(playback.CodeInvalid, reason, format, args...)
+	}
+	switch req.Event {
+	case events.HeartbeatStart, events.HeartbeatProgress, events.HeartbeatPause, events.HeartbeatStop, events.HeartbeatError:
+	case "":
+		return invalid("event_missing", "event is required")
+	default:
+		return invalid("event_invalid", "event must be start, progress, pause, stop or error")
+	}
+	switch {
+	case req.DeviceTime.IsZero():
+		return invalid("device_time_missing", "device_time is required")
+	case req.DeviceTime.After(now.Add(s.cfg.MaxClockSkew)):
+		return invalid("device_time_in_future", "device_time is more than %s ahead of the server clock", s.cfg.MaxClockSkew)
+	case req.DeviceTime.Before(now.Add(-s.cfg.MaxAge)):
+		return invalid("device_time_too_old", "device_time is more than %s behind the server clock", s.cfg.MaxAge)
+	case req.DurationMS <= 0 || req.DurationMS > MaxDurationMS:
+		return invalid("duration_invalid", "duration_ms must be in [1, %d]", MaxDurationMS)
+	case req.PositionMS < 0:
+		return invalid("position_invalid", "position_ms must not be negative")
+	case req.PositionMS > req.DurationMS:
+		return invalid("position_beyond_duration", "position_ms %d is beyond duration_ms %d", req.PositionMS, req.DurationMS)
+	}
+	q := &req.QoE
+	if q.BitrateKbps < 0 || q.BufferMS < 0 || q.ThroughputKbps < 0 || q.StartupMS < 0 || q.RebufferCount < 0 ||
+		q.RebufferMS < 0 || q.PlayedMS < 0 || q.DroppedFrames < 0 {
+		return invalid("qoe_invalid", "qoe figures must not be negative")
+	}
+	if q.CDN != "" && !validID(q.CDN) || q.EdgeID != "" && !validID(q.EdgeID) {
+		return invalid("qoe_invalid", "qoe.cdn and qoe.edge must be ids of at most 128 of [A-Za-z0-9._-]")
+	}
+	req.DeviceTime = req.DeviceTime.UTC()
+	return nil
+}
+
+// appendJSONString quotes s as encoding/json does: ids directly, anything
+// it would escape through it.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			quoted, _ := json.Marshal(s) // a string always marshals
+			return append(b, quoted...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// validID keeps ids to the alphabet the rest of the system uses for keys.
+func validID(id string) bool {
+	if id == "" || len(id) > 128 || id == "." || id == ".." {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c == '-' || c == '_' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// progress is GET /v1/progress?title_id=: the caller's resume position,
+// 404 progress_not_found when the title was never played.
+func (s *Server) progress(w http.ResponseWriter, r *http.Request) error {
+	who, err := s.deps.Identity.Authenticate(r)
+	if err != nil {
+		return err
+	}
+	title := r.URL.Query().Get("title_id")
+	if !validID(title) {
+		return playback.Errorf(playback.CodeInvalid, "title_id_invalid", "title_id query parameter is required and must be an id")
+	}
+	p, err := s.deps.Store.GetProgress(r.Context(), who.AccountID, title)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, ProgressResponse{TitleID: p.TitleID, PositionMS: p.PositionMS, DurationMS: p.DurationMS,
+		Completed: p.DurationMS > 0 && float64(p.PositionMS) >= CompletedFraction*float64(p.DurationMS),
+		DeviceID:  p.DeviceID, DeviceTime: p.DeviceTime, UpdatedAt: p.UpdatedAt})
+	return nil
+}
+
+// Stats counts what the server did since it started, for tests, load runs
+// and metrics.
+type Stats struct {
+	Accepted    int64 // heartbeats enqueued by the request path
+	Consumed    int64 // messages the consumer acknowledged
+	Applied     int64 // heartbeats that advanced a session's state
+	Stale       int64 // late or replayed heartbeats the device-time gate refused
+	Malformed   int64 // messages dropped as undecodable
+	Retried     int64 // messages handed back for redelivery
+	EdgeUpdates int64 // edge QoE folds written
+}
+
+type stats struct {
+	accepted, consumed, applied, stale, malformed, retried, edgeUpdates atomic.Int64
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	return Stats{Accepted: s.stats.accepted.Load(), Consumed: s.stats.consumed.Load(), Applied: s.stats.applied.Load(),
+		Stale: s.stats.stale.Load(), Malformed: s.stats.malformed.Load(), Retried: s.stats.retried.Load(),
+		EdgeUpdates: s.stats.edgeUpdates.Load()}
+}

@@ -1,0 +1,519 @@
+package heartbeat_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/heartbeat"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/membus"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+const (
+	issuer   = "https://id.example"
+	audience = "playplane"
+	kid      = "k1"
+)
+
+var jwtKey = bytes.Repeat([]byte("k"), 32)
+
+// flakyStore fails chosen writes, to drive the consumer's partial-failure
+// paths; everything else reaches the real bolt store.
+type flakyStore struct {
+	heartbeat.Store
+	mu           sync.Mutex
+	failProgress map[string]error // by session id
+	failQoE      map[string]error // by session id
+	failOnce     bool             // forget each failure once it happened
+}
+
+func (f *flakyStore) failure(which *map[string]error, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := (*which)[id]
+	if f.failOnce {
+		delete(*which, id)
+	}
+	return err
+}
+
+func (f *flakyStore) SaveProgress(ctx context.Context, p playback.Progress) (bool, error) {
+	if err := f.failure(&f.failProgress, p.SessionID); err != nil {
+		return false, err
+	}
+	return f.Store.SaveProgress(ctx, p)
+}
+
+func (f *flakyStore) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (playback.SessionQoE, bool, error) {
+	if err := f.failure(&f.failQoE, q.SessionID); err != nil {
+		return playback.SessionQoE{}, false, err
+	}
+	return f.Store.SaveSessionQoE(ctx, q)
+}
+
+type harness struct {
+	t      testing.TB
+	store  *flakyStore
+	bolt   *bolt.Store
+	bus    *membus.Bus
+	tokens *auth.Keyring
+	srv    *heartbeat.Server
+	h      http.Handler
+
+	mu  sync.Mutex
+	now time.Time
+}
+
+func defaultConfig() heartbeat.Config {
+	return heartbeat.Config{LeaseTTL: 2 * time.Minute, LeaseRenewSlack: 20 * time.Second, Interval: 30 * time.Second,
+		MaxBody: 4096, MaxClockSkew: 2 * time.Minute, MaxAge: 24 * time.Hour, EdgeQoEWindow: time.Hour, ConsumerParallelism: 4}
+}
+
+type harnessOptions struct {
+	cfg       heartbeat.Config
+	busCfg    membus.Config
+	boltOpts  []bolt.Option
+	noConsume bool // leave messages on the bus, to call the handler by hand
+}
+
+func newHarness(t testing.TB, opts harnessOptions) *harness {
+	t.Helper()
+	if opts.cfg.LeaseTTL == 0 {
+		opts.cfg = defaultConfig()
+	}
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "db"), opts.boltOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if opts.busCfg.RetryDelay == 0 {
+		opts.busCfg.RetryDelay = 5 * time.Millisecond
+	}
+	bus := membus.New(opts.busCfg)
+	t.Cleanup(func() { bus.Close() })
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Issuer: issuer, Audience: audience,
+		HS256Keys: kid + ":" + base64.StdEncoding.EncodeToString(jwtKey), Leeway: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: &flakyStore{Store: store}, bolt: store, bus: bus, tokens: auth.NewDevKeyring(),
+		now: time.Now().UTC().Truncate(time.Millisecond)}
+	h.srv, err = heartbeat.New(opts.cfg, heartbeat.Deps{Store: h.store, Bus: bus, Tokens: h.tokens, Identity: verifier,
+		Log: slog.New(slog.DiscardHandler), Now: h.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.srv.Register(mux)
+	h.h = httpx.Middleware(slog.New(slog.DiscardHandler), mux)
+	if !opts.noConsume {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		if err := bus.Subscribe(ctx, events.TopicHeartbeats, h.srv.Consumers()[events.TopicHeartbeats]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h
+}
+
+func (h *harness) clock() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.now
+}
+
+func (h *harness) advance(d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.now = h.now.Add(d)
+}
+
+// play admits a session of account on title the way authorize play does and
+// returns its id and playback token.
+func (h *harness) play(account, title string, limit int) (string, string) {
+	h.t.Helper()
+	now := h.clock()
+	id := playback.NewID("ses")
+	_, err := h.bolt.AcquireLease(context.Background(), playback.LeaseRequest{SessionID: id, AccountID: account,
+		DeviceID: "dev_" + account, TitleID: title, Limit: limit, TTL: 2 * time.Minute, Now: now})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return id, h.playbackToken(id, account, title)
+}
+
+func (h *harness) playbackToken(session, account, title string) string {
+	h.t.Helper()
+	now := h.clock()
+	tok, err := h.tokens.Issue(auth.PlaybackClaims{SessionID: session, AccountID: account, TitleID: title,
+		DeviceID: "dev_" + account, IssuedAt: now, ExpiresAt: now.Add(4 * time.Hour)})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+func (h *harness) callerToken(account string) string {
+	h.t.Helper()
+	tok, err := auth.MintHS256(kid, jwtKey, issuer, audience, account, time.Hour, time.Now())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+func (h *harness) do(method, path, token, body string) *httptest.ResponseRecorder {
+	h.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	h.h.ServeHTTP(rec, req)
+	return rec
+}
+
+func (h *harness) beat(session, token, body string) *httptest.ResponseRecorder {
+	h.t.Helper()
+	return h.do(http.MethodPost, "/v1/playback/"+session+"/heartbeat", token, body)
+}
+
+// body is a heartbeat body at device time h.now+offset.
+func (h *harness) body(event string, position int64, offset time.Duration, qoe string) string {
+	if qoe == "" {
+		qoe = "{}"
+	}
+	return fmt.Sprintf(`{"event":%q,"position_ms":%d,"duration_ms":5400000,"device_time":%q,"qoe":%s}`,
+		event, position, h.clock().Add(offset).Format(time.RFC3339Nano), qoe)
+}
+
+func (h *harness) idle() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.bus.Idle(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) session(id string) playback.Session {
+	h.t.Helper()
+	s, err := h.bolt.GetSession(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s
+}
+
+func decode[T any](t testing.TB, rec *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("decoding %q: %v", rec.Body.String(), err)
+	}
+	return v
+}
+
+func wantError(t testing.TB, rec *httptest.ResponseRecorder, status int, code playback.Code, reason string) {
+	t.Helper()
+	e := decode[httpx.ErrorBody](t, rec)
+	if rec.Code != status || e.Error.Code != code || (reason != "" && e.Error.Reason != reason) {
+		t.Fatalf("got %d %s/%s (%s), want %d %s/%s", rec.Code, e.Error.Code, e.Error.Reason, e.Error.Message, status, code, reason)
+	}
+}
+
+func TestHeartbeatRecordsProgress(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id, tok := h.play("acct_a", "title_1", 2)
+	rec := h.beat(id, tok, h.body(events.HeartbeatStart, 0, 0, `{"su":900,"edge":"fra-1","cdn":"local"}`))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("start: %d %s", rec.Code, rec.Body)
+	}
+	resp := decode[heartbeat.HeartbeatResponse](t, rec)
+	if resp.SessionID != id || resp.Ended || resp.NextHeartbeatMS != 30_000 || resp.LeaseExpiresAt.IsZero() {
+		t.Fatalf("response %+v", resp)
+	}
+	h.advance(30 * time.Second)
+	if rec := h.beat(id, tok, h.body(events.HeartbeatProgress, 30_000, 0, `{"br":3000,"mtp":20000,"pd":29000,"rc":1,"rd":400}`)); rec.Code != http.StatusOK {
+		t.Fatalf("progress: %d %s", rec.Code, rec.Body)
+	}
+	h.idle()
+
+	rec = h.do(http.MethodGet, "/v1/progress?title_id=title_1", h.callerToken("acct_a"), "")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("progress: %d %s", rec.Code, rec.Body)
+	}
+	p := decode[heartbeat.ProgressResponse](t, rec)
+	if p.PositionMS != 30_000 || p.DurationMS != 5_400_000 || p.Completed || p.DeviceID != "dev_acct_a" || !p.DeviceTime.Equal(h.clock()) {
+		t.Fatalf("progress %+v", p)
+	}
+	q, err := h.bolt.GetSessionQoE(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := playback.QoE{BitrateKbps: 3000, ThroughputKbps: 20000, StartupMS: 900, RebufferCount: 1, RebufferMS: 400,
+		PlayedMS: 29000, CDN: "local", EdgeID: "fra-1"}
+	if q.Heartbeats != 2 || q.QoE != want || q.EdgeID != "fra-1" || q.AccountID != "acct_a" {
+		t.Fatalf("session QoE %+v", q)
+	}
+	if st := h.srv.Stats(); st.Accepted != 2 || st.Consumed != 2 || st.Applied != 2 || st.Retried != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestBadHeartbeatsWriteNothing checks each refusal's status and reason, and
+// that the refused heartbeat neither touched the lease nor reached the bus.
+func TestBadHeartbeatsWriteNothing(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	cfg.LeaseRenewSlack = 0 // every accepted heartbeat would write the lease
+	h := newHarness(t, harnessOptions{cfg: cfg})
+	id, tok := h.play("acct_b", "title_1", 5)
+	_, otherTok := h.play("acct_b", "title_2", 5)
+	ended, endedTok := h.play("acct_b", "title_3", 5)
+	if _, err := h.bolt.EndSession(context.Background(), ended, playback.EndByUser, h.clock()); err != nil {
+		t.Fatal(err)
+	}
+	ghost := playback.NewID("ses")
+	ghostTok := h.playbackToken(ghost, "acct_b", "title_1")
+	h.advance(10 * time.Second)
+	good := h.body(events.HeartbeatProgress, 1000, 0, "")
+	forged := tok[:len(tok)-1] + "A"
+	if forged == tok {
+		forged = tok[:len(tok)-1] + "B"
+	}
+
+	for _, tc := range []struct {
+		name    string
+		session string
+		token   string
+		body    string
+		ctype   string
+		chunked bool
+		status  int
+		code    playback.Code
+		reason  string
+	}{
+		{"no token", id, "", good, "", false, 401, playback.CodeUnauthenticated, auth.ReasonTokenMissing},
+		{"forged token", id, forged, good, "", false, 401, playback.CodeUnauthenticated, ""},
+		{"caller JWT instead of playback token", id, h.callerToken("acct_b"), good, "", false, 401, playback.CodeUnauthenticated, ""},
+		{"token of another session", id, otherTok, good, "", false, 403, playback.CodeForbidden, "session_mismatch"},
+		{"unknown session", ghost, ghostTok, good, "", false, 410, playback.CodeGone, "session_not_found"},
+		{"ended session", ended, endedTok, good, "", false, 410, playback.CodeGone, "session_ended"},
+		{"position beyond duration", id, tok, `{"event":"progress","position_ms":5400001,"duration_ms":5400000,"device_time":"` +
+			h.clock().Format(time.RFC3339) + `"}`, "", false, 400, playback.CodeInvalid, "position_beyond_duration"},
+		{"negative position", id, tok, h.body(events.HeartbeatProgress, -1, 0, ""), "", false, 400, playback.CodeInvalid, "position_invalid"},
+		{"zero duration", id, tok, `{"event":"progress","position_ms":0,"duration_ms":0,"device_time":"` +
+			h.clock().Format(time.RFC3339) + `"}`, "", false, 400, playback.CodeInvalid, "duration_invalid"},
+		{"device time far in the future", id, tok, h.body(events.HeartbeatProgress, 1000, 3*time.Minute, ""), "", false, 400, playback.CodeInvalid, "device_time_in_future"},
+		{"device time far in the past", id, tok, h.body(events.HeartbeatProgress, 1000, -25*time.Hour, ""), "", false, 400, playback.CodeInvalid, "device_time_too_old"},
+		{"device time missing", id, tok, `{"event":"progress","position_ms":1,"duration_ms":2}`, "", false, 400, playback.CodeInvalid, "device_time_missing"},
+		{"unknown event", id, tok, h.body("seek", 1000, 0, ""), "", false, 400, playback.CodeInvalid, "event_invalid"},
+		{"missing event", id, tok, h.body("", 1000, 0, ""), "", false, 400, playback.CodeInvalid, "event_missing"},
+		{"negative qoe", id, tok, h.body(events.HeartbeatProgress, 1000, 0, `{"rd":-5}`), "", false, 400, playback.CodeInvalid, "qoe_invalid"},
+		{"edge id with a slash", id, tok, h.body(events.HeartbeatProgress, 1000, 0, `{"edge":"../x"}`), "", false, 400, playback.CodeInvalid, "qoe_invalid"},
+		{"unknown field", id, tok, `{"event":"progress","position":1}`, "", false, 400, playback.CodeInvalid, events.ReasonUnknownField},
+		{"unknown qoe field", id, tok, h.body(events.HeartbeatProgress, 1000, 0, `{"bitrate":1}`), "", false, 400, playback.CodeInvalid, events.ReasonUnknownField},
+		{"string position", id, tok, `{"event":"progress","position_ms":"1"}`, "", false, 400, playback.CodeInvalid, events.ReasonWrongType},
+		{"malformed", id, tok, `{"event":`, "", false, 400, playback.CodeInvalid, events.ReasonMalformedJSON},
+		{"empty body", id, tok, "", "", false, 400, playback.CodeInvalid, events.ReasonBodyEmpty},
+		{"oversized body", id, tok, `{"event":"progress","qoe":{"cdn":"` + strings.Repeat("x", 5000) + `"}}`, "", false, 413, playback.CodeTooLarge, "body_too_large"},
+		{"oversized body of unknown length", id, tok, `{"event":"progress","qoe":{"cdn":"` + strings.Repeat("x", 5000) + `"}}`, "", true, 413, playback.CodeTooLarge, "body_too_large"},
+		{"form body", id, tok, good, "application/x-www-form-urlencoded", false, 400, playback.CodeInvalid, "content_type"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := h.session(id)
+			req := httptest.NewRequest(http.MethodPost, "/v1/playback/"+tc.session+"/heartbeat", strings.NewReader(tc.body))
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			if tc.ctype != "" {
+				req.Header.Set("Content-Type", tc.ctype)
+			}
+			if tc.chunked {
+				req.ContentLength = -1
+			}
+			rec := httptest.NewRecorder()
+			h.h.ServeHTTP(rec, req)
+			wantError(t, rec, tc.status, tc.code, tc.reason)
+			if after := h.session(id); after != before {
+				t.Fatalf("lease written: %+v -> %+v", before, after)
+			}
+		})
+	}
+	h.idle()
+	if st := h.srv.Stats(); st.Accepted != 0 || st.Consumed != 0 {
+		t.Fatalf("refused heartbeats reached the bus: %+v", st)
+	}
+	for _, title := range []string{"title_1", "title_2", "title_3"} {
+		if _, err := h.bolt.GetProgress(context.Background(), "acct_b", title); !playback.IsCode(err, playback.CodeNotFound) {
+			t.Fatalf("progress of %s written: %v", title, err)
+		}
+	}
+}
+
+func TestLeaseExtension(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		slack time.Duration
+		// after a heartbeat 5 s and then 40 s after the play call
+		wantWriteAt5s bool
+	}{
+		{"every heartbeat writes without slack", 0, true},
+		{"a fresh lease is not rewritten within the slack", 20 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := defaultConfig()
+			cfg.LeaseRenewSlack = tc.slack
+			h := newHarness(t, harnessOptions{cfg: cfg})
+			id, tok := h.play("acct_c", "title_1", 1)
+			acquired := h.session(id)
+
+			h.advance(5 * time.Second)
+			rec := h.beat(id, tok, h.body(events.HeartbeatProgress, 5000, 0, ""))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+			s := h.session(id)
+			if wrote := s.LastSeenAt.After(acquired.LastSeenAt); wrote != tc.wantWriteAt5s {
+				t.Fatalf("lease written at 5s = %v, want %v", wrote, tc.wantWriteAt5s)
+			}
+			if got := decode[heartbeat.HeartbeatResponse](t, rec).LeaseExpiresAt; !got.Equal(s.ExpiresAt) {
+				t.Fatalf("response says lease until %s, store %s", got, s.ExpiresAt)
+			}
+
+			h.advance(35 * time.Second)
+			if rec := h.beat(id, tok, h.body(events.HeartbeatProgress, 40_000, 0, "")); rec.Code != http.StatusOK {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+			if s := h.session(id); !s.ExpiresAt.Equal(h.clock().Add(2*time.Minute)) || !s.LastSeenAt.Equal(h.clock()) {
+				t.Fatalf("lease not renewed at 40s: %+v", s)
+			}
+			// Without heartbeats the lease lapses by itself: the slot frees up
+			// and the player is told to stop.
+			h.advance(2*time.Minute + time.Second)
+			if _, tok2 := h.play("acct_c", "title_2", 1); tok2 == "" {
+				t.Fatal("no token")
+			}
+			wantError(t, h.beat(id, tok, h.body(events.HeartbeatProgress, 41_000, 0, "")), 410, playback.CodeGone, "session_ended")
+		})
+	}
+}
+
+func TestStopReleasesLeaseAndKeepsFinalPosition(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id, tok := h.play("acct_d", "title_1", 1)
+	h.advance(10 * time.Second)
+	rec := h.beat(id, tok, h.body(events.HeartbeatStop, 9_000, 0, `{"pd":9000}`))
+	if rec.Code != http.StatusOK || !decode[heartbeat.HeartbeatResponse](t, rec).Ended {
+		t.Fatalf("stop: %d %s", rec.Code, rec.Body)
+	}
+	if s := h.session(id); s.EndedAt.IsZero() || s.EndReason != playback.EndStopped {
+		t.Fatalf("session after stop: %+v", s)
+	}
+	// The plan allows one stream: the slot is free at once.
+	h.play("acct_d", "title_2", 1)
+	// A late progress heartbeat is told to stop; a repeated stop is accepted
+	// and, being older, moves nothing.
+	wantError(t, h.beat(id, tok, h.body(events.HeartbeatProgress, 10_000, time.Second, "")), 410, playback.CodeGone, "session_ended")
+	if rec := h.beat(id, tok, h.body(events.HeartbeatStop, 8_000, -time.Second, "")); rec.Code != http.StatusOK {
+		t.Fatalf("repeated stop: %d %s", rec.Code, rec.Body)
+	}
+	h.idle()
+	p, err := h.bolt.GetProgress(context.Background(), "acct_d", "title_1")
+	if err != nil || p.PositionMS != 9_000 || p.SessionID != id {
+		t.Fatalf("progress %+v, %v", p, err)
+	}
+}
+
+func TestProgressEndpoint(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id, tok := h.play("acct_e", "title_1", 2)
+	if rec := h.beat(id, tok, h.body(events.HeartbeatProgress, 5_200_000, 0, "")); rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	h.idle()
+	caller := h.callerToken("acct_e")
+	for _, tc := range []struct {
+		name   string
+		path   string
+		token  string
+		status int
+		reason string
+	}{
+		{"no token", "/v1/progress?title_id=title_1", "", 401, auth.ReasonTokenMissing},
+		{"playback token is not a caller token", "/v1/progress?title_id=title_1", tok, 401, ""},
+		{"missing title", "/v1/progress", caller, 400, "title_id_invalid"},
+		{"bad title", "/v1/progress?title_id=a/b", caller, 400, "title_id_invalid"},
+		{"never played", "/v1/progress?title_id=title_9", caller, 404, "progress_not_found"},
+		{"another account's title", "/v1/progress?title_id=title_1", h.callerToken("acct_other"), 404, "progress_not_found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := h.do(http.MethodGet, tc.path, tc.token, "")
+			if rec.Code != tc.status {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+			if e := decode[httpx.ErrorBody](t, rec); tc.reason != "" && e.Error.Reason != tc.reason {
+				t.Fatalf("reason %s", e.Error.Reason)
+			}
+		})
+	}
+	rec := h.do(http.MethodGet, "/v1/progress?title_id=title_1", caller, "")
+	if p := decode[heartbeat.ProgressResponse](t, rec); rec.Code != 200 || p.PositionMS != 5_200_000 || !p.Completed {
+		t.Fatalf("%d %+v", rec.Code, p)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{noConsume: true})
+	deps := heartbeat.Deps{Store: h.store, Bus: h.bus, Tokens: h.tokens, Identity: &auth.Verifier{}}
+	for _, tc := range []struct {
+		name string
+		edit func(*heartbeat.Config, *heartbeat.Deps)
+	}{
+		{"no store", func(_ *heartbeat.Config, d *heartbeat.Deps) { d.Store = nil }},
+		{"no bus", func(_ *heartbeat.Config, d *heartbeat.Deps) { d.Bus = nil }},
+		{"no keyring", func(_ *heartbeat.Config, d *heartbeat.Deps) { d.Tokens = nil }},
+		{"no identity", func(_ *heartbeat.Config, d *heartbeat.Deps) { d.Identity = nil }},
+		{"zero TTL", func(c *heartbeat.Config, _ *heartbeat.Deps) { c.LeaseTTL = 0 }},
+		{"slack beyond TTL", func(c *heartbeat.Config, _ *heartbeat.Deps) { c.LeaseRenewSlack = 3 * time.Minute }},
+		{"interval the lease cannot outlive", func(c *heartbeat.Config, _ *heartbeat.Deps) { c.Interval = 100 * time.Second }},
+		{"huge body cap", func(c *heartbeat.Config, _ *heartbeat.Deps) { c.MaxBody = 2 << 20 }},
+		{"feedback without window", func(c *heartbeat.Config, _ *heartbeat.Deps) { c.EdgeQoEFeedback, c.EdgeQoEWindow = true, 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, d := defaultConfig(), deps
+			tc.edit(&cfg, &d)
+			if _, err := heartbeat.New(cfg, d); err == nil {
+				t.Fatal("New accepted it")
+			}
+		})
+	}
+	if _, err := heartbeat.New(defaultConfig(), deps); err != nil {
+		t.Fatal(err)
+	}
+}

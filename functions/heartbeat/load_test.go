@@ -1,0 +1,261 @@
+package heartbeat_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/heartbeat"
+	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/membus"
+)
+
+type loadSpec struct {
+	heartbeats int
+	sessions   int
+	clients    int  // keep-alive connections
+	pipeline   int  // requests in flight per connection (1: one at a time)
+	drainAfter bool // start the consumer only once every request is answered
+	opts       harnessOptions
+	limit      time.Duration // the whole run must finish within this
+}
+
+type loadResult struct {
+	ingest, total time.Duration
+	cpu           time.Duration // of the whole process, load generator included
+	stats         string
+}
+
+// runLoad starts the function on a real loopback listener with the bolt
+// store, the in-process bus and the consumer, fires spec.heartbeats
+// heartbeats from spec.clients keep-alive connections, waits for the bus to
+// drain and checks that every heartbeat is accounted for: answered 200,
+// enqueued, consumed, applied to its session, and each session's resume
+// position is its last heartbeat's.
+//
+// The clients speak HTTP/1.1 over raw connections with pre-built requests,
+// so the 2 shared cores go to the server rather than to net/http's client.
+func runLoad(tb testing.TB, spec loadSpec) loadResult {
+	tb.Helper()
+	spec.sessions = max(1, min(spec.sessions, spec.heartbeats))
+	spec.clients = max(1, min(spec.clients, spec.sessions))
+	spec.pipeline = max(1, spec.pipeline)
+	spec.opts.noConsume = spec.drainAfter
+	h := newHarness(tb, spec.opts)
+	srv := httptest.NewServer(h.h)
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+
+	type sess struct{ id, token string }
+	sessions := make([]sess, spec.sessions)
+	for i := range sessions {
+		sessions[i].id, sessions[i].token = h.play(fmt.Sprintf("acct_%d", i), "title_1", 1)
+	}
+	// Heartbeat k goes to session k%S at device time t0+k×100µs: every
+	// session's heartbeats leave in device-time order from one connection.
+	t0 := h.clock().Add(-time.Minute)
+	requests := make([][][]byte, spec.clients)
+	lastPosition := make([]int64, spec.sessions)
+	for k := range spec.heartbeats {
+		s := k % spec.sessions
+		lastPosition[s] = int64(k)
+		body := fmt.Sprintf(`{"event":"progress","position_ms":%d,"duration_ms":5400000,"device_time":"%s",`+
+			`"qoe":{"br":5800,"bl":21000,"mtp":48000,"rc":1,"rd":900,"pd":%d,"cdn":"local","edge":"fra-1"}}`,
+			k, t0.Add(time.Duration(k)*100*time.Microsecond).Format(time.RFC3339Nano), k)
+		req := "POST /v1/playback/" + sessions[s].id + "/heartbeat HTTP/1.1\r\nHost: " + addr +
+			"\r\nAuthorization: Bearer " + sessions[s].token + "\r\nContent-Type: application/json\r\nContent-Length: " +
+			strconv.Itoa(len(body)) + "\r\n\r\n" + body
+		c := s % spec.clients
+		requests[c] = append(requests[c], []byte(req))
+	}
+
+	b, isBenchmark := tb.(*testing.B)
+	if isBenchmark {
+		b.ResetTimer()
+	}
+	deadline := time.Now().Add(spec.limit)
+	cpu := heartbeat.ProcessCPU(tb)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, spec.clients)
+	for c := range spec.clients {
+		wg.Go(func() {
+			if err := fire(addr, requests[c], spec.pipeline, deadline); err != nil {
+				errs <- fmt.Errorf("client %d: %w", c, err)
+			}
+		})
+	}
+	wg.Wait()
+	ingest := time.Since(start)
+	close(errs)
+	for err := range errs {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(time.Minute))
+	defer cancel()
+	if spec.drainAfter {
+		if err := h.bus.Subscribe(ctx, events.TopicHeartbeats, h.srv.Consumers()[events.TopicHeartbeats]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := h.bus.Idle(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	total := time.Since(start)
+	cpu = heartbeat.ProcessCPU(tb) - cpu
+	if isBenchmark {
+		b.StopTimer()
+	}
+
+	n := int64(spec.heartbeats)
+	st := h.srv.Stats()
+	if st.Accepted != n || st.Consumed != n || st.Applied != n || st.Stale != 0 || st.Malformed != 0 || st.Retried != 0 {
+		tb.Fatalf("heartbeats in %d, stats %+v", n, st)
+	}
+	counted := 0
+	for i, s := range sessions {
+		counted += h.qoe(s.id).Heartbeats
+		p, err := h.bolt.GetProgress(context.Background(), fmt.Sprintf("acct_%d", i), "title_1")
+		if err != nil || p.PositionMS != lastPosition[i] {
+			tb.Fatalf("session %d: progress %+v, %v; want position %d", i, p, err, lastPosition[i])
+		}
+	}
+	if counted != spec.heartbeats {
+		tb.Fatalf("sessions counted %d heartbeats, %d sent", counted, spec.heartbeats)
+	}
+	return loadResult{ingest: ingest, total: total, cpu: cpu, stats: fmt.Sprintf("%+v", st)}
+}
+
+// fire sends reqs over one keep-alive connection, pipeline at a time, and
+// checks every answer is a 200.
+func fire(addr string, reqs [][]byte, pipeline int, deadline time.Time) error {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(conn, 64<<10)
+	var out []byte
+	for i := 0; i < len(reqs); i += pipeline {
+		batch := reqs[i:min(i+pipeline, len(reqs))]
+		out = out[:0]
+		for _, req := range batch {
+			out = append(out, req...)
+		}
+		if _, err := conn.Write(out); err != nil {
+			return err
+		}
+		for range batch {
+			if err := readResponse(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func readResponse(r *bufio.Reader) error {
+	status, err := r.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	if !bytes.HasPrefix(status, []byte("HTTP/1.1 200 ")) {
+		return fmt.Errorf("status %q", bytes.TrimSpace(status))
+	}
+	length := -1
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
+			if length, err = strconv.Atoi(string(bytes.TrimSpace(v))); err != nil {
+				return err
+			}
+		}
+	}
+	if length < 0 {
+		return fmt.Errorf("response without Content-Length")
+	}
+	_, err = r.Discard(length)
+	return err
+}
+
+// TestHeartbeatLoadSmall is the always-on version of the load test.
+func TestHeartbeatLoadSmall(t *testing.T) {
+	t.Parallel()
+	res := runLoad(t, loadSpec{heartbeats: 1000, sessions: 40, clients: 4, pipeline: 2, limit: time.Minute,
+		opts: harnessOptions{busCfg: membus.Config{MaxBatch: events.SQSMaxBatchMessages}, boltOpts: []bolt.Option{bolt.WithoutSync()}}})
+	t.Logf("1000 heartbeats: ingest %s, drained %s; %s", res.ingest, res.total, res.stats)
+}
+
+// BenchmarkHeartbeatLoad sends b.N heartbeats through the local runner's
+// stack per run (go test -run X -bench HeartbeatLoad -benchtime=100000x).
+// ns/op is wall time per heartbeat; req/s is the HTTP ingest rate and e2e/s
+// the rate until the consumer has written everything.
+func BenchmarkHeartbeatLoad(b *testing.B) {
+	pubsub := membus.Config{MaxBatch: events.PubSubMaxBatchMessages, MaxPending: 1 << 22}
+	sqs := membus.Config{MaxBatch: events.SQSMaxBatchMessages, MaxPending: 1 << 22}
+	noSync := []bolt.Option{bolt.WithoutSync()}
+	everyBeatWrites := defaultConfig()
+	everyBeatWrites.LeaseRenewSlack = 0
+	for _, bc := range []struct {
+		name       string
+		clients    int
+		pipeline   int
+		drainAfter bool
+		opts       harnessOptions
+	}{
+		{"fsync/pubsub-batches/keepalive", 32, 1, false, harnessOptions{busCfg: pubsub}},
+		{"nosync/pubsub-batches/keepalive", 32, 1, false, harnessOptions{busCfg: pubsub, boltOpts: noSync}},
+		{"nosync/pubsub-batches/pipelined", 8, 16, false, harnessOptions{busCfg: pubsub, boltOpts: noSync}},
+		{"nosync/sqs-batches/pipelined", 8, 16, false, harnessOptions{busCfg: sqs, boltOpts: noSync}},
+		{"nosync/lease-write-every-beat/pipelined", 8, 16, false, harnessOptions{cfg: everyBeatWrites, busCfg: pubsub, boltOpts: noSync}},
+		{"nosync/ingest-then-drain/keepalive", 32, 1, true, harnessOptions{busCfg: pubsub, boltOpts: noSync}},
+		{"nosync/ingest-then-drain/pipelined", 8, 16, true, harnessOptions{busCfg: pubsub, boltOpts: noSync}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			res := runLoad(b, loadSpec{heartbeats: b.N, sessions: 256, clients: bc.clients, pipeline: bc.pipeline,
+				drainAfter: bc.drainAfter, opts: bc.opts, limit: 5 * time.Minute})
+			b.ReportMetric(float64(b.N)/res.ingest.Seconds(), "req/s")
+			b.ReportMetric(float64(b.N)/res.total.Seconds(), "e2e/s")
+			b.ReportMetric(float64(res.cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// BenchmarkHandler is the request path without the network: middleware,
+// token check, decode, validation, lease read and enqueue, per heartbeat.
+// The consumer is not running, so the bus only queues.
+func BenchmarkHandler(b *testing.B) {
+	h := newHarness(b, harnessOptions{noConsume: true, busCfg: membus.Config{MaxPending: 1 << 24}})
+	id, tok := h.play("acct_bench", "title_1", 1)
+	t0 := h.clock().Add(-time.Minute)
+	cpu := heartbeat.ProcessCPU(b)
+	k := 0
+	for b.Loop() {
+		k++
+		body := `{"event":"progress","position_ms":1000,"duration_ms":5400000,"device_time":"` +
+			t0.Add(time.Duration(k)*time.Microsecond).Format(time.RFC3339Nano) +
+			`","qoe":{"br":5800,"bl":21000,"mtp":48000,"rc":1,"rd":900,"pd":1000,"cdn":"local","edge":"fra-1"}}`
+		if rec := h.beat(id, tok, body); rec.Code != 200 {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+	b.ReportMetric(float64(heartbeat.ProcessCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+}
