@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/functions/authorizeplay"
+	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/functions/paymentwebhook"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/bolt"
@@ -142,7 +143,17 @@ func (a *App) wire(ctx context.Context) error {
 	}
 	a.webhook = webhook
 
-	functions := []function{authorize, webhook}
+	var heartbeatCfg heartbeat.Config
+	if err := processEnv(ctx, &heartbeatCfg); err != nil {
+		return err
+	}
+	beats, err := heartbeat.New(heartbeatCfg, heartbeat.Deps{Store: a.store, Bus: a.bus, Tokens: tokens,
+		Identity: identity, Log: a.log, Now: a.now})
+	if err != nil {
+		return err
+	}
+
+	functions := []function{authorize, webhook, beats}
 
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	consumerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))

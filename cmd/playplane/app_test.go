@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -199,5 +200,54 @@ func TestStripeCancellationEndsPlayback(t *testing.T) {
 	}
 	if code := run.call("POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"tv"}`, &denied); code != 403 || denied.Error.Reason != "subscription_inactive" {
 		t.Fatalf("play after cancellation: %d %+v", code, denied)
+	}
+}
+
+// TestHeartbeatsKeepPositionAndStopFreesTheSlot plays on a one-stream plan,
+// heartbeats, stops, and finds the resume position stored and the stream
+// slot free for another device.
+func TestHeartbeatsKeepPositionAndStopFreesTheSlot(t *testing.T) {
+	run := startLocal(t, t.TempDir())
+	tok := run.token(demo.AccountSolo) // basic plan: one stream
+	var play struct {
+		SessionID     string `json:"session_id"`
+		PlaybackToken string `json:"playback_token"`
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"tv"}`, &play); code != 201 {
+		t.Fatalf("play: %d", code)
+	}
+	beat := func(event string, pos int64, at time.Time) int {
+		body := fmt.Sprintf(`{"event":%q,"position_ms":%d,"duration_ms":888000,"device_time":%q,"qoe":{"br":3000,"pd":%d}}`,
+			event, pos, at.UTC().Format(time.RFC3339Nano), pos)
+		return run.call("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, body, nil)
+	}
+	t0 := time.Now()
+	for i, ev := range []string{"start", "progress", "progress"} {
+		if code := beat(ev, int64(i)*30_000, t0.Add(time.Duration(i)*time.Second)); code/100 != 2 {
+			t.Fatalf("heartbeat %s: %d", ev, code)
+		}
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"phone"}`, nil); code != 409 {
+		t.Fatalf("second stream while the tv plays: %d", code)
+	}
+	if code := beat("stop", 95_000, t0.Add(3*time.Second)); code/100 != 2 {
+		t.Fatalf("stop: %d", code)
+	}
+	if code := beat("progress", 96_000, t0.Add(4*time.Second)); code != 410 {
+		t.Fatalf("heartbeat after stop: %d, want 410", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := run.app.bus.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var progress struct {
+		PositionMS int64 `json:"position_ms"`
+	}
+	if code := run.call("GET", "/v1/progress?title_id=sintel", tok, "", &progress); code != 200 || progress.PositionMS != 95_000 {
+		t.Fatalf("progress: %d %+v, want 95000", code, progress)
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"phone"}`, nil); code != 201 {
+		t.Fatalf("play after stop: %d", code)
 	}
 }

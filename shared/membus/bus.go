@@ -175,7 +175,14 @@ func (b *Bus) next(ctx context.Context, name string) ([]playback.Message, bool) 
 		if len(t.ready) > 0 {
 			n := min(len(t.ready), b.cfg.MaxBatch)
 			batch := slices.Clone(t.ready[:n])
-			t.ready = slices.Delete(t.ready, 0, n)
+			// Reslice rather than shift: shifting the backlog on every
+			// batch made draining it quadratic. The backing array is
+			// reclaimed when the queue empties or append reallocates.
+			clear(t.ready[:n])
+			t.ready = t.ready[n:]
+			if len(t.ready) == 0 {
+				t.ready = nil
+			}
 			t.inFlight += n
 			for i := range batch {
 				batch[i].DeliveryAttempt++
