@@ -19,10 +19,14 @@ import (
 	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/functions/paymentwebhook"
+	"github.com/playplane/playplane/functions/signurl"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/cloudcdn"
+	"github.com/playplane/playplane/shared/cloudfront"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/localedge"
 	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -153,7 +157,29 @@ func (a *App) wire(ctx context.Context) error {
 		return err
 	}
 
-	functions := []function{authorize, webhook, beats}
+	signers, edge, err := localCDN()
+	if err != nil {
+		return err
+	}
+	var signCfg signurl.Config
+	if err := processEnv(ctx, &signCfg); err != nil {
+		return err
+	}
+	if len(signCfg.CDNBases) == 0 {
+		signCfg.CDNBases = map[string]string{localCloudFront: a.cfg.PublicURL, localCloudCDN: a.cfg.PublicURL}
+	}
+	if signCfg.DefaultCDN == "" {
+		signCfg.DefaultCDN = localCloudFront
+	}
+	sign, err := signurl.New(signCfg, signurl.Deps{Store: a.store, Tokens: tokens, Signers: signers, Now: a.now})
+	if err != nil {
+		return err
+	}
+	// The local stand-in for the CDN: the HLS test stream, served only to
+	// requests whose CloudFront- or Cloud CDN-style signature verifies.
+	a.mux.Handle("/titles/", edge)
+
+	functions := []function{authorize, webhook, beats, sign}
 
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	consumerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -297,4 +323,48 @@ func loadSecrets(path string) (devSecrets, error) {
 		return s, fmt.Errorf("writing %s: %w", path, err)
 	}
 	return s, nil
+}
+
+const (
+	localCloudFront = "local-cloudfront"
+	localCloudCDN   = "local-cloudcdn"
+)
+
+// localCDN makes dev signing keys in memory on every start (never written
+// anywhere; players ask for fresh URLs anyway) and returns their signers
+// and the local edge that verifies them.
+func localCDN() (map[string]playback.URLSigner, *localedge.Handler, error) {
+	cfKey, err := cloudfront.GenerateDevKey("KLOCALDEV", cloudfront.ECDSAP256)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfKeys, err := cloudfront.NewKeySet(cfKey.ID, cfKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfSigner, err := cloudfront.New(cloudfront.Config{}, cfKeys)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfVerifier, err := cloudfront.NewVerifier(cfKeys.PublicKeys(), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	cdnKeys, err := cloudcdn.NewKeySet("local-dev", cloudcdn.GenerateDevKey("local-dev"))
+	if err != nil {
+		return nil, nil, err
+	}
+	cdnSigner, err := cloudcdn.New(cloudcdn.Config{}, cdnKeys)
+	if err != nil {
+		return nil, nil, err
+	}
+	cdnVerifier, err := cloudcdn.NewVerifier(cdnKeys.Keys(), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	edge, err := localedge.New(cfVerifier, cdnVerifier)
+	if err != nil {
+		return nil, nil, err
+	}
+	return map[string]playback.URLSigner{localCloudFront: cfSigner, localCloudCDN: cdnSigner}, edge, nil
 }

@@ -251,3 +251,59 @@ func TestHeartbeatsKeepPositionAndStopFreesTheSlot(t *testing.T) {
 		t.Fatalf("play after stop: %d", code)
 	}
 }
+
+// TestSignedPlaybackThroughLocalEdge goes authorize → sign → fetch manifest
+// → fetch segment on the local runner for both CDN styles, and checks the
+// edge refuses tampered and foreign-title URLs.
+func TestSignedPlaybackThroughLocalEdge(t *testing.T) {
+	run := startLocal(t, t.TempDir())
+	tok := run.token(demo.AccountFamily)
+	var play struct {
+		SessionID     string `json:"session_id"`
+		PlaybackToken string `json:"playback_token"`
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"big-buck-bunny","device_id":"tv"}`, &play); code != 201 {
+		t.Fatalf("play: %d", code)
+	}
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for _, cdn := range []string{localCloudFront, localCloudCDN} {
+		var grant struct {
+			ManifestURL string `json:"manifest_url"`
+			QueryParams string `json:"query_params"`
+		}
+		if code := run.call("POST", "/v1/playback/"+play.SessionID+"/urls", play.PlaybackToken, `{"cdn":"`+cdn+`"}`, &grant); code != 200 {
+			t.Fatalf("%s: sign: %d", cdn, code)
+		}
+		if code, body := get(grant.ManifestURL); code != 200 || !strings.Contains(body, "#EXTM3U") {
+			t.Fatalf("%s: manifest: %d %.80s", cdn, code, body)
+		}
+		if grant.QueryParams == "" {
+			t.Fatalf("%s: no prefix-scoped query to fetch segments with", cdn)
+		}
+		seg := run.srv.URL + "/titles/big-buck-bunny/seg0.ts?" + grant.QueryParams
+		if code, _ := get(seg); code != 200 {
+			t.Fatalf("%s: segment: %d", cdn, code)
+		}
+		if code, _ := get(strings.Replace(seg, "big-buck-bunny", "sintel", 1)); code != 403 {
+			t.Fatalf("%s: another title's segment with this grant: %d, want 403", cdn, code)
+		}
+		tampered := grant.ManifestURL[:len(grant.ManifestURL)-3] + "AAA"
+		if code, _ := get(tampered); code != 403 {
+			t.Fatalf("%s: tampered manifest URL: %d, want 403", cdn, code)
+		}
+	}
+	if code := run.call("DELETE", "/v1/sessions/"+play.SessionID, tok, "", nil); code != 200 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code := run.call("POST", "/v1/playback/"+play.SessionID+"/urls", play.PlaybackToken, "", nil); code != 410 {
+		t.Fatalf("sign after the session ended: %d, want 410", code)
+	}
+}
