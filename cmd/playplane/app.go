@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/functions/paymentwebhook"
+	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/functions/signurl"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/bolt"
@@ -52,6 +54,7 @@ type devSecrets struct {
 	JWTKey        string `json:"jwt_hs256_key"`
 	PlaybackKeys  string `json:"playback_token_keys"`
 	StripeWebhook string `json:"stripe_webhook_secret"`
+	EdgeKeys      string `json:"edge_hmac_keys"`
 }
 
 // demoPricePlans maps the demo Stripe prices to the seeded plans when
@@ -72,6 +75,7 @@ type App struct {
 	stop    context.CancelFunc
 	now     func() time.Time
 	webhook *paymentwebhook.Server
+	pick    *pickedge.Server
 	jobs    sync.WaitGroup
 }
 
@@ -179,7 +183,24 @@ func (a *App) wire(ctx context.Context) error {
 	// requests whose CloudFront- or Cloud CDN-style signature verifies.
 	a.mux.Handle("/titles/", edge)
 
-	functions := []function{authorize, webhook, beats, sign}
+	var pickCfg pickedge.Config
+	if err := processEnv(ctx, &pickCfg); err != nil {
+		return err
+	}
+	if pickCfg.EdgeKeys == "" {
+		pickCfg.EdgeKeys = a.secrets.EdgeKeys
+	}
+	pick, err := pickedge.New(pickCfg, pickedge.Deps{Store: a.store, Bus: a.bus, Tokens: tokens, Log: a.log, Now: a.now})
+	if err != nil {
+		return err
+	}
+	a.pick = pick
+	edgeKeys, err := pickedge.ParseEdgeKeys(pickCfg.EdgeKeys)
+	if err != nil {
+		return err
+	}
+
+	functions := []function{authorize, webhook, beats, sign, pick}
 
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	consumerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -196,6 +217,13 @@ func (a *App) wire(ctx context.Context) error {
 		_, err := a.webhook.Sweep(ctx)
 		return err
 	})
+	if a.cfg.Seed {
+		// Reports age out after STEERING_STALENESS (30s): keep the demo
+		// edges fresh.
+		a.every(consumerCtx, 10*time.Second, "demo edge health", func(ctx context.Context) error {
+			return a.reportDemoEdges(ctx, edgeKeys)
+		})
+	}
 	return nil
 }
 
@@ -218,6 +246,30 @@ func (a *App) every(ctx context.Context, period time.Duration, name string, job 
 			}
 		}
 	}()
+}
+
+// reportDemoEdges plays the health agents of the demo edges: each reports
+// itself healthy through the signed route, so the reports take the
+// production path (HMAC check, bus, consumer, edge table).
+func (a *App) reportDemoEdges(ctx context.Context, keys pickedge.EdgeKeys) error {
+	now := a.now()
+	var errs []error
+	for _, e := range demo.Edges(a.cfg.PublicURL, now) {
+		if len(keys[e.ID]) == 0 {
+			continue // EDGE_HMAC_KEYS was set without keys for the demo edges
+		}
+		report := playback.EdgeReport{EdgeID: e.ID, Load: e.Load, Capacity: e.Capacity, Healthy: true, ReportedAt: now}
+		req, err := pickedge.NewReportRequest(ctx, "/v1/edges/health", keys[e.ID][0], report, now)
+		if err != nil {
+			return err
+		}
+		rec := httptest.NewRecorder()
+		a.mux.ServeHTTP(rec, req)
+		if rec.Code != http.StatusAccepted {
+			errs = append(errs, fmt.Errorf("demo edge %s health report: %d %s", e.ID, rec.Code, rec.Body))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // function is what every function package's Server offers the runner.
@@ -244,7 +296,11 @@ func (a *App) Close() error {
 	}
 	a.jobs.Wait()
 	berr := a.bus.Close()
-	return errors.Join(berr, a.store.Close())
+	var perr error
+	if a.pick != nil {
+		perr = a.pick.Close()
+	}
+	return errors.Join(berr, perr, a.store.Close())
 }
 
 // DevToken mints a caller JWT for a demo account.
@@ -309,6 +365,13 @@ func loadSecrets(path string) (devSecrets, error) {
 	}
 	if s.PlaybackKeys == "" {
 		s.PlaybackKeys = auth.NewDevKeyring().Spec()
+	}
+	if s.EdgeKeys == "" {
+		var ids []string
+		for _, e := range demo.Edges("", time.Time{}) {
+			ids = append(ids, e.ID)
+		}
+		s.EdgeKeys = pickedge.NewDevEdgeKeys(ids...).Spec()
 	}
 	if s.StripeWebhook == "" {
 		whsec := make([]byte, 24)

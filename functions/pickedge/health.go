@@ -1,0 +1,138 @@
+package pickedge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// HealthAccepted is the answer to an accepted health report.
+type HealthAccepted struct {
+	EdgeID string `json:"edge_id"`
+	Status string `json:"status"` // "accepted": queued, applied shortly
+}
+
+// edgeHealth is POST /v1/edges/health.
+//
+// Errors: 401 unknown edge, bad, stale or missing signature; 403 a body
+// for another edge than X-Edge-Id; 413 body over MaxReportBody; 400 a body
+// that is not a valid report; 503 the bus is down (retrying is safe). A
+// refused report publishes nothing.
+func (s *Server) edgeHealth(w http.ResponseWriter, r *http.Request) error {
+	now := s.deps.Now()
+	edgeID := r.Header.Get(HeaderEdgeID)
+	sig, err := s.verifier.checkHeaders(edgeID, r.Header.Get(HeaderEdgeSignature), now)
+	if err != nil {
+		return err
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return playback.Errorf(playback.CodeInvalid, "content_type", "Content-Type must be application/json, got %q", ct)
+	}
+	if r.ContentLength > s.cfg.MaxReportBody {
+		return playback.Errorf(playback.CodeTooLarge, "body_too_large", "request body exceeds %d bytes", s.cfg.MaxReportBody)
+	}
+	body, err := httpx.ReadBody(r, s.cfg.MaxReportBody)
+	if err != nil {
+		return err
+	}
+	if err := s.verifier.checkBody(edgeID, sig, body); err != nil {
+		return err
+	}
+	var report playback.EdgeReport
+	if err := httpx.Unmarshal(body, &report); err != nil {
+		return err
+	}
+	if err := report.Validate(now); err != nil {
+		return err
+	}
+	if report.EdgeID != edgeID {
+		return playback.Errorf(playback.CodeForbidden, reasonEdgeMismatch,
+			"edge %q may only report on itself, not on %q", edgeID, report.EdgeID)
+	}
+	data, err := json.Marshal(events.NewEdgeHealth(report, now.UTC()))
+	if err != nil {
+		return fmt.Errorf("pickedge: encoding edge health: %w", err)
+	}
+	if err := s.deps.Bus.Publish(r.Context(), events.TopicEdgeHealth, playback.Message{Data: data}); err != nil {
+		if playback.ErrorCode(err).Retryable() {
+			return playback.Unavailable(err, "edge health queue unavailable")
+		}
+		return fmt.Errorf("pickedge: publish edge health: %w", err)
+	}
+	httpx.WriteJSON(w, http.StatusAccepted, HealthAccepted{EdgeID: edgeID, Status: "accepted"})
+	return nil
+}
+
+// consume applies health reports to the edge table. Within a batch only
+// each edge's newest report is written: Apply would ignore the older ones
+// anyway. Reports for edges not in the table are acknowledged and logged
+// (edges are configuration; a report cannot create one).
+func (s *Server) consume(ctx context.Context, msgs []playback.Message) (retry []string) {
+	log := httpx.Logger(ctx)
+	type latest struct {
+		report playback.EdgeReport
+		msgID  string
+	}
+	newest := make(map[string]latest, len(msgs))
+	order := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		var ev events.EdgeHealth
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			log.ErrorContext(ctx, "dropping malformed edge health message", "message_id", m.ID, "err", err)
+			continue
+		}
+		report := ev.Report()
+		at := ev.ReceivedAt
+		if at.IsZero() {
+			at = m.PublishTime
+		}
+		if err := report.Validate(at); err != nil {
+			log.ErrorContext(ctx, "dropping invalid edge health report", "message_id", m.ID, "edge_id", ev.EdgeID, "err", err)
+			continue
+		}
+		cur, seen := newest[report.EdgeID]
+		if !seen {
+			order = append(order, report.EdgeID)
+		}
+		if !seen || report.ReportedAt.After(cur.report.ReportedAt) {
+			newest[report.EdgeID] = latest{report: report, msgID: m.ID}
+		}
+	}
+	applied := 0
+	for _, id := range order {
+		l := newest[id]
+		changed := false
+		_, err := s.deps.Store.UpdateEdge(ctx, id, func(e *playback.Edge) error {
+			next, ok := e.Apply(l.report)
+			changed = ok // the last run is the one that was written
+			if !ok {
+				return playback.ErrNoChange
+			}
+			*e = next
+			return nil
+		})
+		switch {
+		case err == nil:
+			if changed {
+				applied++
+			}
+		case playback.IsCode(err, playback.CodeNotFound):
+			log.WarnContext(ctx, "health report for an edge not in the table", "message_id", l.msgID, "edge_id", id)
+		case playback.ErrorCode(err).Retryable():
+			log.ErrorContext(ctx, "applying edge health report; will retry", "message_id", l.msgID, "edge_id", id, "err", err)
+			retry = append(retry, l.msgID)
+		default:
+			log.ErrorContext(ctx, "dropping edge health report the store refused", "message_id", l.msgID, "edge_id", id, "err", err)
+		}
+	}
+	if applied > 0 {
+		s.edges.invalidate()
+	}
+	return retry
+}

@@ -1,0 +1,412 @@
+// Package pickedge tells a player which CDN edges to fetch a title from. It
+// ranks the edges of the edge table for the client's location and the
+// title (shared/steering), answers the ranking as JSON for the app and as
+// an HLS/DASH content steering manifest for the player, and keeps the edge
+// table current from the health reports edges send: the report route
+// checks the edge's HMAC and enqueues, and a bus consumer applies reports
+// to the table.
+package pickedge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/steering"
+)
+
+// Config is read from the environment.
+type Config struct {
+	// Steering tunes ranking: STEERING_STALENESS, STEERING_TTL,
+	// STEERING_CDN_WEIGHTS=cloudfront:3,cloudcdn:1 (fallback order of the
+	// pathways), ... (see steering.Config).
+	Steering steering.Config `env:", prefix=STEERING_"`
+	// ClientIP says which proxies in front of the function may be believed
+	// about the client's address: PICKEDGE_TRUSTED_PROXIES (CIDRs),
+	// PICKEDGE_TRUSTED_HOPS (e.g. 1 behind CloudFront), and
+	// PICKEDGE_CLIENT_IP_HEADER. By default only the TCP peer is believed.
+	ClientIP steering.ClientIPConfig `env:", prefix=PICKEDGE_"`
+
+	// Refresh is how old the cached edge table may get before a request
+	// reloads it. Reports applied in the same process reload it at once.
+	Refresh time.Duration `env:"PICKEDGE_REFRESH, default=5s"`
+
+	// Client location: the coverage zone file wins, then GeoIP, then the
+	// default. The files are optional and read once at start.
+	CoverageZoneFile string  `env:"PICKEDGE_COVERAGE_ZONE_FILE"`
+	GeoIPCityDB      string  `env:"PICKEDGE_GEOIP_CITY_DB"`
+	GeoIPASNDB       string  `env:"PICKEDGE_GEOIP_ASN_DB"`
+	DefaultLat       float64 `env:"PICKEDGE_DEFAULT_LAT, default=50.11"`
+	DefaultLon       float64 `env:"PICKEDGE_DEFAULT_LON, default=8.68"`
+
+	// PublicURL, when set, makes steering URIs absolute
+	// (https://api.example.com); otherwise steering_uri is an absolute path
+	// and RELOAD-URI is relative to the steering URI the player fetched,
+	// which survives API Gateway stage prefixes and custom domains.
+	PublicURL string `env:"PICKEDGE_PUBLIC_URL"`
+
+	// EdgeKeys authenticates health reports:
+	// "edge-id=base64key,edge-id=base64key"; repeat an id to rotate its key.
+	EdgeKeys string `env:"EDGE_HMAC_KEYS"`
+	// SignatureTolerance bounds the distance between a report's signature
+	// timestamp and the server clock. A replay inside it is harmless: a
+	// report not newer than the edge's state is ignored.
+	SignatureTolerance time.Duration `env:"EDGE_SIGNATURE_TOLERANCE, default=300s"`
+	// MaxReportBody caps a report; 256 hot titles of 128 bytes fit.
+	MaxReportBody int64 `env:"EDGE_REPORT_MAX_BODY, default=65536"`
+}
+
+// Store is what pick edge reads and writes.
+type Store interface {
+	GetSession(ctx context.Context, id string) (playback.Session, error)
+	playback.EdgeStore
+}
+
+// Deps are the collaborators.
+type Deps struct {
+	Store  Store
+	Bus    playback.Publisher
+	Tokens *auth.Keyring
+	// Log is used outside requests (consumer, table refreshes); requests
+	// log through httpx.
+	Log *slog.Logger
+	Now func() time.Time
+}
+
+// Server serves the edge ranking, the steering manifest and the health
+// report routes, and the health report consumer.
+type Server struct {
+	cfg       Config
+	deps      Deps
+	clientIP  *steering.ClientIP
+	locator   *steering.Locator
+	geo       *steering.GeoIP
+	edges     *edgeTable
+	verifier  *edgeVerifier
+	publicURL string
+	// choices pools Pick's result slices: with one of MaxResults capacity
+	// Pick allocates nothing.
+	choices sync.Pool
+}
+
+// New validates cfg and deps and opens the location databases.
+func New(cfg Config, deps Deps) (*Server, error) {
+	switch {
+	case deps.Store == nil:
+		return nil, errors.New("pickedge.New: Store is required")
+	case deps.Bus == nil:
+		return nil, errors.New("pickedge.New: Bus is required")
+	case deps.Tokens == nil:
+		return nil, errors.New("pickedge.New: Tokens is required")
+	case cfg.Refresh <= 0 || cfg.SignatureTolerance <= 0 || cfg.MaxReportBody <= 0:
+		return nil, fmt.Errorf("pickedge.New: Refresh, SignatureTolerance and MaxReportBody must be positive: %s, %s, %d",
+			cfg.Refresh, cfg.SignatureTolerance, cfg.MaxReportBody)
+	case cfg.MaxReportBody > 1<<20:
+		return nil, fmt.Errorf("pickedge.New: MaxReportBody %d exceeds 1 MiB", cfg.MaxReportBody)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Log == nil {
+		deps.Log = slog.Default()
+	}
+	// Fail at start on a bad ranking configuration rather than on the
+	// first request.
+	if _, err := steering.NewIndex(cfg.Steering, nil); err != nil {
+		return nil, fmt.Errorf("pickedge.New: %w", err)
+	}
+	publicURL := strings.TrimRight(cfg.PublicURL, "/")
+	if publicURL != "" {
+		u, err := url.Parse(publicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("pickedge.New: PublicURL %q must be an http(s) URL without query", cfg.PublicURL)
+		}
+	}
+	clientIP, err := steering.NewClientIP(cfg.ClientIP)
+	if err != nil {
+		return nil, fmt.Errorf("pickedge.New: %w", err)
+	}
+	keys, err := ParseEdgeKeys(cfg.EdgeKeys)
+	if err != nil {
+		return nil, fmt.Errorf("pickedge.New: %w", err)
+	}
+	if len(keys) == 0 {
+		deps.Log.Warn("EDGE_HMAC_KEYS is empty: every edge health report will be refused")
+	}
+	var zones *steering.CoverageZones
+	if cfg.CoverageZoneFile != "" {
+		if zones, err = steering.LoadCoverageZones(cfg.CoverageZoneFile); err != nil {
+			return nil, fmt.Errorf("pickedge.New: %w", err)
+		}
+	}
+	var geo *steering.GeoIP
+	switch {
+	case cfg.GeoIPCityDB != "":
+		if geo, err = steering.OpenGeoIP(cfg.GeoIPCityDB, cfg.GeoIPASNDB); err != nil {
+			return nil, fmt.Errorf("pickedge.New: %w", err)
+		}
+	case cfg.GeoIPASNDB != "":
+		return nil, errors.New("pickedge.New: an ASN database needs a City database (PICKEDGE_GEOIP_CITY_DB)")
+	}
+	locator, err := steering.NewLocator(zones, geo, steering.Location{Lat: cfg.DefaultLat, Lon: cfg.DefaultLon})
+	if err != nil {
+		_ = geo.Close()
+		return nil, fmt.Errorf("pickedge.New: %w", err)
+	}
+	s := &Server{
+		cfg: cfg, deps: deps, clientIP: clientIP, locator: locator, geo: geo, publicURL: publicURL,
+		edges:    &edgeTable{cfg: cfg.Steering, store: deps.Store, refresh: cfg.Refresh, log: deps.Log},
+		verifier: newEdgeVerifier(keys, cfg.SignatureTolerance),
+	}
+	s.choices.New = func() any {
+		b := make([]steering.Choice, 0, steering.MaxResults)
+		return &b
+	}
+	return s, nil
+}
+
+// Close releases the GeoIP databases.
+func (s *Server) Close() error { return s.geo.Close() }
+
+// Register mounts the routes on mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.Handle("POST /v1/playback/{session_id}/edges", httpx.HandlerFunc(s.pickEdges))
+	mux.Handle("GET /v1/steering/{session_id}", httpx.HandlerFunc(s.steeringManifest))
+	mux.Handle("POST /v1/edges/health", httpx.HandlerFunc(s.edgeHealth))
+}
+
+// Consumers returns the event-triggered handlers by topic.
+func (s *Server) Consumers() map[string]playback.BatchHandler {
+	return map[string]playback.BatchHandler{events.TopicEdgeHealth: s.consume}
+}
+
+// EdgesResponse is the answer to POST /v1/playback/{session_id}/edges.
+type EdgesResponse struct {
+	// Edges is the ranking, best first: the chosen PoP's edges, the same
+	// CDN's next PoPs, then the other CDNs by weight.
+	Edges []EdgeChoice `json:"edges"`
+	// TTLSeconds is how long the ranking may be used; it is short while a
+	// PoP nearer the client is down, so the client moves home soon.
+	TTLSeconds int `json:"ttl_seconds"`
+	// Pathways are the CDNs in priority order: HLS PATHWAY-IDs and DASH
+	// serviceLocations.
+	Pathways []string `json:"pathways"`
+	// SteeringURI and DASHSteeringURI serve the same ranking as an HLS or
+	// DASH content steering manifest; they carry the playback token.
+	SteeringURI     string         `json:"steering_uri"`
+	DASHSteeringURI string         `json:"dash_steering_uri"`
+	Degraded        bool           `json:"degraded,omitempty"`
+	Location        ClientLocation `json:"location"`
+}
+
+// EdgeChoice is one ranked edge.
+type EdgeChoice struct {
+	ID      string  `json:"id"`
+	CDN     string  `json:"cdn"`
+	PoP     string  `json:"pop"`
+	BaseURL string  `json:"base_url"`
+	Score   float64 `json:"score"`
+}
+
+// ClientLocation says how the client was located (coverage_zone, geoip or
+// default); coordinates are not echoed.
+type ClientLocation struct {
+	Source  steering.Source `json:"source"`
+	Zone    string          `json:"zone,omitempty"`
+	Country string          `json:"country,omitempty"`
+}
+
+// pickEdges is POST /v1/playback/{session_id}/edges.
+//
+// Errors: 401 bad playback token; 403 token for another session; 410 the
+// session ended, expired or is unknown; 503 with Retry-After when no edge
+// is healthy and under capacity, or the store is down.
+func (s *Server) pickEdges(w http.ResponseWriter, r *http.Request) error {
+	now := s.deps.Now()
+	token, err := auth.BearerToken(r)
+	if err != nil {
+		return err
+	}
+	claims, err := s.deps.Tokens.Verify(token, now)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("session_id")
+	if err := s.checkSession(r.Context(), id, claims, now); err != nil {
+		return err
+	}
+	buf := s.choices.Get().(*[]steering.Choice)
+	defer s.choices.Put(buf)
+	ranking, loc, err := s.rank(r, claims.TitleID, now, (*buf)[:0])
+	if err != nil {
+		return err
+	}
+	resp := EdgesResponse{
+		Edges:           make([]EdgeChoice, len(ranking.Choices)),
+		TTLSeconds:      ttlSeconds(ranking.TTL),
+		Pathways:        ranking.AppendPathways(make([]string, 0, 4)),
+		SteeringURI:     s.steeringURI(id, token, "hls"),
+		DASHSteeringURI: s.steeringURI(id, token, "dash"),
+		Degraded:        ranking.Degraded,
+		Location:        ClientLocation{Source: loc.Source, Zone: loc.Zone, Country: loc.Country},
+	}
+	for i, c := range ranking.Choices {
+		resp.Edges[i] = EdgeChoice{ID: c.EdgeID, CDN: c.CDN, PoP: c.PoP, BaseURL: c.BaseURL, Score: c.Score}
+	}
+	// The answer carries the token and is for this client only.
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// steeringManifest is GET /v1/steering/{session_id}?token=...: the content
+// steering server of the session. Players fetch it and its RELOAD-URI
+// without custom headers, so the playback token travels in the query (an
+// Authorization header works too). format=hls|dash picks the manifest
+// flavour; without it, a request carrying _DASH_ parameters gets DASH.
+func (s *Server) steeringManifest(w http.ResponseWriter, r *http.Request) error {
+	// Browser players (hls.js, dash.js) fetch the manifest from the page's
+	// origin as a simple GET. The token in the URL is the credential, not
+	// a cookie, so any origin may read the answer, errors included.
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	now := s.deps.Now()
+	q := r.URL.Query()
+	token := q.Get("token")
+	if token == "" && r.Header.Get("Authorization") != "" {
+		var err error
+		if token, err = auth.BearerToken(r); err != nil {
+			return err
+		}
+	}
+	if token == "" {
+		return playback.Errorf(playback.CodeUnauthenticated, auth.ReasonTokenMissing,
+			"pass the playback token as ?token= or in an Authorization: Bearer header")
+	}
+	claims, err := s.deps.Tokens.Verify(token, now)
+	if err != nil {
+		return err
+	}
+	format := q.Get("format")
+	switch format {
+	case "hls", "dash":
+	case "":
+		format = "hls"
+		if q.Has("_DASH_pathway") || q.Has("_DASH_throughput") {
+			format = "dash"
+		}
+	default:
+		return playback.Errorf(playback.CodeInvalid, "format", "format must be hls or dash")
+	}
+	id := r.PathValue("session_id")
+	if err := s.checkSession(r.Context(), id, claims, now); err != nil {
+		return err
+	}
+	buf := s.choices.Get().(*[]steering.Choice)
+	defer s.choices.Put(buf)
+	ranking, _, err := s.rank(r, claims.TitleID, now, (*buf)[:0])
+	if err != nil {
+		return err
+	}
+	if hint := steering.ParseSteeringQuery(q); len(hint.Pathways) > 0 {
+		log := httpx.Logger(r.Context())
+		log.DebugContext(r.Context(), "steering reload", "session_id", id, "pathways", hint.Pathways, "throughput_bps", hint.ThroughputBps)
+	}
+	reload := s.reloadURI(id, token, format)
+	var m steering.SteeringManifest
+	if format == "dash" {
+		m, err = steering.DASHManifest(&ranking, reload)
+	} else {
+		m, err = steering.HLSManifest(&ranking, reload)
+	}
+	if err != nil {
+		return fmt.Errorf("pickedge: steering manifest: %w", err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, m)
+	return nil
+}
+
+// checkSession admits a playback token for session id only while the
+// session holds its lease: ending a session revokes its token here too.
+func (s *Server) checkSession(ctx context.Context, id string, claims auth.PlaybackClaims, now time.Time) error {
+	if id != claims.SessionID {
+		return playback.Errorf(playback.CodeForbidden, "session_mismatch", "the playback token is not for session %q", id)
+	}
+	sess, err := s.deps.Store.GetSession(ctx, id)
+	if playback.IsCode(err, playback.CodeNotFound) {
+		// A token we signed proves the session existed; stores forget
+		// expired sessions, so unknown means over.
+		return &playback.Error{Code: playback.CodeGone, Reason: "session_not_found",
+			Message: fmt.Sprintf("session %q is over or was never admitted; stop playback", id), Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	if sess.AccountID != claims.AccountID {
+		return playback.Errorf(playback.CodeForbidden, "session_mismatch", "the playback token is not for session %q", id)
+	}
+	if !sess.Active(now) {
+		return playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended", id)
+	}
+	return nil
+}
+
+// rank locates the client and ranks the edges for title into dst.
+func (s *Server) rank(r *http.Request, title string, now time.Time, dst []steering.Choice) (steering.Ranking, steering.Location, error) {
+	ctx := r.Context()
+	addr, err := s.clientIP.FromRequest(r)
+	if err != nil {
+		// Ranking for the default location beats refusing to play.
+		httpx.Logger(ctx).WarnContext(ctx, "no client address; using the default location", "err", err)
+	}
+	loc, err := s.locator.Locate(addr)
+	if err != nil {
+		httpx.Logger(ctx).WarnContext(ctx, "geoip lookup failed", "err", err)
+	}
+	ix, err := s.edges.index(ctx, now)
+	if err != nil {
+		return steering.Ranking{}, loc, err
+	}
+	ranking, err := ix.Pick(steering.Query{Location: loc, Title: title, Now: now}, dst)
+	return ranking, loc, err
+}
+
+func ttlSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+// steeringURI is where the app (or the multivariant playlist's
+// EXT-X-CONTENT-STEERING SERVER-URI, or the MPD's ContentSteering element)
+// points the player for session id.
+func (s *Server) steeringURI(id, token, format string) string {
+	return s.publicURL + "/v1/steering/" + url.PathEscape(id) + "?" + steeringQuery(token, format)
+}
+
+// reloadURI is the manifest's RELOAD-URI. Players resolve it against the
+// steering URI they fetched, so the relative form keeps whatever host and
+// path prefix that URI had; it carries the token because players add only
+// their _HLS_/_DASH_ parameters to it.
+func (s *Server) reloadURI(id, token, format string) string {
+	if s.publicURL != "" {
+		return s.steeringURI(id, token, format)
+	}
+	segment := url.PathEscape(id)
+	if strings.Contains(segment, ":") {
+		segment = "./" + segment // else it would parse as a scheme
+	}
+	return segment + "?" + steeringQuery(token, format)
+}
+
+func steeringQuery(token, format string) string {
+	return url.Values{"format": {format}, "token": {token}}.Encode()
+}
