@@ -337,6 +337,9 @@ Try:
   curl -s %[1]s/v1/play -H "Authorization: Bearer $TOKEN" \
        --json '{"title_id":"big-buck-bunny","device_id":"living-room-tv"}'
   curl -s %[1]s/v1/sessions -H "Authorization: Bearer $TOKEN"
+  # then, with the session_id and playback_token it returned:
+  curl -s -X POST %[1]s/v1/playback/$SESSION/urls -H "Authorization: Bearer $PLAYBACK"
+  curl -s -X POST %[1]s/v1/playback/$SESSION/edges -H "Authorization: Bearer $PLAYBACK"
 
 Stripe webhook endpoint: %[1]s/v1/webhooks/stripe (signing secret in %[2]s/dev-secrets.json)
 
