@@ -1,0 +1,332 @@
+// Package awsfn is the AWS Function component: one Lambda function with its
+// own role and inline least-privilege policy, its log group, SQS event source
+// mappings with partial-batch reporting, and its HTTP API routes.
+package awsfn
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/apigatewayv2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/playplane/playplane/infra/catalog"
+)
+
+// Type is the component's Pulumi type token.
+const Type = "playplane:aws:Function"
+
+// Statement is one Allow statement of the function's policy. Resources are
+// exact ARNs: the component refuses wildcards.
+type Statement struct {
+	Sid       string
+	Actions   []string
+	Resources pulumi.StringArrayInput
+}
+
+// Queue is an SQS queue the function consumes.
+type Queue struct {
+	Topic string
+	Arn   pulumi.StringInput
+}
+
+// HTTP attaches the function's routes to an HTTP API.
+type HTTP struct {
+	APIID           pulumi.StringInput
+	APIExecutionArn pulumi.StringInput
+	// AuthorizerID is the JWT authorizer; required when a route uses catalog.AuthJWT.
+	AuthorizerID pulumi.StringInput
+	// Routes to serve here; a subset of Spec.Routes.
+	Routes []catalog.Route
+}
+
+// Args configures a Function.
+type Args struct {
+	Spec catalog.Function
+	// FunctionName is the physical Lambda name, e.g. playplane-aws-signurl.
+	FunctionName string
+	// Code is the path of the arm64 zip with the bootstrap binary.
+	Code             string
+	Env              pulumi.StringMap
+	Statements       []Statement
+	Queues           []Queue
+	HTTP             *HTTP
+	LogRetentionDays int
+	Tags             pulumi.StringMap
+}
+
+// Function is the component.
+type Function struct {
+	pulumi.ResourceState
+
+	Lambda      *lambda.Function
+	Role        *iam.Role
+	Policy      *iam.RolePolicy
+	LogGroup    *cloudwatch.LogGroup
+	Mappings    map[string]*lambda.EventSourceMapping // by topic
+	Integration *apigatewayv2.Integration
+	Routes      map[string]*apigatewayv2.Route // by route key
+}
+
+// New creates the function and everything it owns.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Function, error) {
+	if err := validate(args); err != nil {
+		return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
+	}
+	f := &Function{Mappings: map[string]*lambda.EventSourceMapping{}, Routes: map[string]*apigatewayv2.Route{}}
+	if err := ctx.RegisterComponentResource(Type, name, f, opts...); err != nil {
+		return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
+	}
+	parent := pulumi.Parent(f)
+	var err error
+
+	f.LogGroup, err = cloudwatch.NewLogGroup(ctx, name, &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String("/aws/lambda/" + args.FunctionName),
+		RetentionInDays: pulumi.Int(args.LogRetentionDays),
+		Tags:            args.Tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("awsfn.New %s: log group: %w", name, err)
+	}
+
+	f.Role, err = iam.NewRole(ctx, name, &iam.RoleArgs{
+		Name:             pulumi.String(args.FunctionName),
+		Description:      pulumi.String("Execution role of the " + args.Spec.Name + " function"),
+		AssumeRolePolicy: pulumi.String(assumeRolePolicy),
+		Tags:             args.Tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("awsfn.New %s: role: %w", name, err)
+	}
+
+	statements := append([]Statement{{
+		Sid:     "WriteOwnLogs",
+		Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"},
+		// Stream names are picked by Lambda at run time, so the stream part
+		// is the one wildcard the policy holds, under this function's own
+		// log group.
+		Resources: pulumi.StringArray{f.LogGroup.Arn.ApplyT(func(arn string) string {
+			return arn + ":log-stream:*"
+		}).(pulumi.StringOutput)},
+	}}, args.Statements...)
+	for _, q := range args.Queues {
+		statements = append(statements, Statement{
+			Sid:       "Consume" + sidWord(q.Topic),
+			Actions:   []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"},
+			Resources: pulumi.StringArray{q.Arn},
+		})
+	}
+	f.Policy, err = iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{
+		Name:   pulumi.String(args.FunctionName),
+		Role:   f.Role.ID(),
+		Policy: PolicyJSON(statements),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("awsfn.New %s: policy: %w", name, err)
+	}
+
+	f.Lambda, err = lambda.NewFunction(ctx, name, &lambda.FunctionArgs{
+		Name:          pulumi.String(args.FunctionName),
+		Runtime:       pulumi.String(catalog.LambdaRuntime),
+		Architectures: pulumi.StringArray{pulumi.String(catalog.LambdaArchitecture)},
+		Handler:       pulumi.String(catalog.LambdaHandler),
+		Code:          pulumi.NewFileArchive(args.Code),
+		Role:          f.Role.Arn,
+		MemorySize:    pulumi.Int(args.Spec.MemoryMB),
+		Timeout:       pulumi.Int(args.Spec.TimeoutSeconds),
+		Environment:   &lambda.FunctionEnvironmentArgs{Variables: args.Env},
+		LoggingConfig: &lambda.FunctionLoggingConfigArgs{
+			LogFormat: pulumi.String("JSON"),
+			LogGroup:  f.LogGroup.Name,
+		},
+		Tags: args.Tags,
+	}, parent, pulumi.DependsOn([]pulumi.Resource{f.Policy}))
+	if err != nil {
+		return nil, fmt.Errorf("awsfn.New %s: lambda: %w", name, err)
+	}
+
+	for _, q := range args.Queues {
+		m, err := lambda.NewEventSourceMapping(ctx, name+"-"+q.Topic, &lambda.EventSourceMappingArgs{
+			EventSourceArn:                 q.Arn,
+			FunctionName:                   f.Lambda.Arn,
+			BatchSize:                      pulumi.Int(10),
+			MaximumBatchingWindowInSeconds: pulumi.Int(1),
+			// The handler names the failed messages; only those are retried
+			// and, after catalog.MaxDeliveryAttempts, moved to the DLQ.
+			FunctionResponseTypes: pulumi.StringArray{pulumi.String("ReportBatchItemFailures")},
+		}, parent, pulumi.DependsOn([]pulumi.Resource{f.Policy}))
+		if err != nil {
+			return nil, fmt.Errorf("awsfn.New %s: event source %s: %w", name, q.Topic, err)
+		}
+		f.Mappings[q.Topic] = m
+	}
+
+	if args.HTTP != nil {
+		if err := f.attachRoutes(ctx, name, args.HTTP, parent); err != nil {
+			return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
+		}
+	}
+
+	outputs := pulumi.Map{"functionArn": f.Lambda.Arn, "roleArn": f.Role.Arn}
+	if err := ctx.RegisterResourceOutputs(f, outputs); err != nil {
+		return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
+	}
+	return f, nil
+}
+
+func (f *Function) attachRoutes(ctx *pulumi.Context, name string, h *HTTP, parent pulumi.ResourceOption) error {
+	var err error
+	f.Integration, err = apigatewayv2.NewIntegration(ctx, name, &apigatewayv2.IntegrationArgs{
+		ApiId:                h.APIID,
+		IntegrationType:      pulumi.String("AWS_PROXY"),
+		IntegrationUri:       f.Lambda.InvokeArn,
+		PayloadFormatVersion: pulumi.String("2.0"),
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("integration: %w", err)
+	}
+	for _, r := range h.Routes {
+		args := &apigatewayv2.RouteArgs{
+			ApiId:             h.APIID,
+			RouteKey:          pulumi.String(r.Key()),
+			Target:            pulumi.Sprintf("integrations/%s", f.Integration.ID()),
+			AuthorizationType: pulumi.String("NONE"),
+		}
+		if r.Auth == catalog.AuthJWT {
+			args.AuthorizationType = pulumi.String("JWT")
+			args.AuthorizerId = h.AuthorizerID
+		}
+		resourceName := name + "-" + RouteSlug(r)
+		route, err := apigatewayv2.NewRoute(ctx, resourceName, args, parent)
+		if err != nil {
+			return fmt.Errorf("route %s: %w", r.Key(), err)
+		}
+		f.Routes[r.Key()] = route
+		// One permission per route: API Gateway may invoke the function only
+		// through this method and path of this API (any stage).
+		_, err = lambda.NewPermission(ctx, resourceName, &lambda.PermissionArgs{
+			Action:    pulumi.String("lambda:InvokeFunction"),
+			Function:  f.Lambda.Name,
+			Principal: pulumi.String("apigateway.amazonaws.com"),
+			SourceArn: pulumi.Sprintf("%s/*/%s%s", h.APIExecutionArn, r.Method, SourceArnPath(r.Path)),
+		}, parent)
+		if err != nil {
+			return fmt.Errorf("permission %s: %w", r.Key(), err)
+		}
+	}
+	return nil
+}
+
+func validate(args Args) error {
+	switch {
+	case args.FunctionName == "" || len(args.FunctionName) > 64:
+		return fmt.Errorf("function name %q must have 1 to 64 characters", args.FunctionName)
+	case args.Code == "":
+		return errors.New("code path is required")
+	case args.LogRetentionDays <= 0:
+		return errors.New("log retention is required")
+	}
+	for _, s := range args.Statements {
+		if len(s.Actions) == 0 || s.Resources == nil {
+			return fmt.Errorf("statement %s needs actions and resources", s.Sid)
+		}
+		for _, a := range s.Actions {
+			if strings.ContainsAny(a, "*?") {
+				return fmt.Errorf("statement %s: wildcard action %q", s.Sid, a)
+			}
+		}
+	}
+	for _, q := range args.Queues {
+		if !args.Spec.ConsumesFrom(q.Topic) {
+			return fmt.Errorf("%s does not consume %s", args.Spec.Name, q.Topic)
+		}
+	}
+	if args.HTTP != nil {
+		for _, r := range args.HTTP.Routes {
+			if r.Auth == catalog.AuthJWT && args.HTTP.AuthorizerID == nil {
+				return fmt.Errorf("route %s needs a JWT authorizer", r.Key())
+			}
+		}
+	}
+	return nil
+}
+
+// PolicyJSON renders statements as an IAM policy document once every
+// resource ARN is known. A wildcard resource (other than a log stream under
+// a log group) fails the deployment rather than reaching IAM.
+func PolicyJSON(statements []Statement) pulumi.StringOutput {
+	arrays := make([]any, len(statements))
+	for i, s := range statements {
+		arrays[i] = s.Resources.ToStringArrayOutput()
+	}
+	return pulumi.All(arrays...).ApplyT(func(resolved []any) (string, error) {
+		doc := PolicyDocument{Version: "2012-10-17"}
+		for i, s := range statements {
+			resources := resolved[i].([]string)
+			for _, r := range resources {
+				if r == "" || (strings.ContainsAny(r, "*?") && !IsLogStreamPattern(r)) {
+					return "", fmt.Errorf("statement %s: resource %q is not an exact ARN", s.Sid, r)
+				}
+			}
+			doc.Statement = append(doc.Statement, PolicyStatement{
+				Sid: s.Sid, Effect: "Allow", Action: s.Actions, Resource: resources,
+			})
+		}
+		b, err := json.Marshal(doc)
+		return string(b), err
+	}).(pulumi.StringOutput)
+}
+
+// IsLogStreamPattern reports whether arn is "<log group ARN>:log-stream:*"
+// with no other wildcard: the only pattern the policies hold.
+func IsLogStreamPattern(arn string) bool {
+	group, ok := strings.CutSuffix(arn, ":log-stream:*")
+	return ok && strings.HasPrefix(group, "arn:") && strings.Contains(group, ":log-group:") && !strings.ContainsAny(group, "*?")
+}
+
+// PolicyDocument is an IAM policy.
+type PolicyDocument struct {
+	Version   string            `json:"Version"`
+	Statement []PolicyStatement `json:"Statement"`
+}
+
+// PolicyStatement is one statement of a PolicyDocument.
+type PolicyStatement struct {
+	Sid       string            `json:"Sid,omitempty"`
+	Effect    string            `json:"Effect"`
+	Principal map[string]string `json:"Principal,omitempty"`
+	Action    []string          `json:"Action"`
+	Resource  []string          `json:"Resource,omitempty"`
+}
+
+const assumeRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":["sts:AssumeRole"]}]}`
+
+// SourceArnPath turns a route path into the path part of an execute-api
+// ARN: path parameters become "*" because the ARN carries the request path.
+func SourceArnPath(path string) string {
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+			parts[i] = "*"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// RouteSlug names a route's resources, e.g. "post-v1-playback-session-id-urls".
+func RouteSlug(r catalog.Route) string {
+	return strings.ToLower(r.Method) + strings.NewReplacer("/", "-", "{", "", "}", "", "_", "-").Replace(r.Path)
+}
+
+func sidWord(s string) string {
+	var b strings.Builder
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '_' }) {
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}

@@ -1,0 +1,398 @@
+// Package gcpfn is the GCP Function component: one service account per
+// function holding only the roles it needs on the exact resources it uses,
+// a Cloud Functions gen2 HTTP function behind the load balancer (serverless
+// NEG + backend service), and per consumed topic a consumer function fed by
+// an authenticated push subscription with a dead-letter topic.
+package gcpfn
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudfunctionsv2"
+	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudrunv2"
+	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/compute"
+	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/projects"
+	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
+	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/secretmanager"
+	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/serviceaccount"
+	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/storage"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/playplane/playplane/infra/catalog"
+)
+
+// Type is the component's Pulumi type token.
+const Type = "playplane:gcp:Function"
+
+// Secret is a Secret Manager secret bound to an env var of the function.
+type Secret struct {
+	Env      string
+	SecretID pulumi.StringInput // secret_id, e.g. playplane-gcp-stripe-api-key
+	Version  pulumi.StringInput // pinned version number
+}
+
+// Topic is a Pub/Sub topic with its dead-letter topic.
+type Topic struct {
+	Name       string // catalogue name
+	ID         pulumi.StringInput
+	DeadLetter pulumi.StringInput // dead-letter topic id; only needed for consumed topics
+}
+
+// Firestore grants the function access to one database.
+type Firestore struct {
+	Project  string
+	Database pulumi.StringInput // database name, e.g. (default)
+}
+
+// Args configures a Function.
+type Args struct {
+	Spec catalog.Function
+	// FunctionName is the physical name of the HTTP function; consumers are
+	// FunctionName-<topic>.
+	FunctionName string
+	// AccountID is the service account id (6 to 30 characters).
+	AccountID     string
+	Project       string
+	Region        string
+	ProjectNumber pulumi.StringInput
+	// SourceBucket holds the source zips; SourcePath is the local zip.
+	SourceBucket pulumi.StringInput
+	SourcePath   string
+	Env          pulumi.StringMap
+	Secrets      []Secret
+	Publishes    []Topic
+	Consumes     []Topic
+	Firestore    *Firestore
+	// ServeHTTP deploys the HTTP function; false when its routes run elsewhere
+	// (the hybrid stack's webhook on AWS).
+	ServeHTTP bool
+	Labels    pulumi.StringMap
+}
+
+// Consumer is the push-fed consumer of one topic.
+type Consumer struct {
+	Function     *cloudfunctionsv2.Function
+	Subscription *pubsub.Subscription
+}
+
+// Function is the component.
+type Function struct {
+	pulumi.ResourceState
+
+	ServiceAccount *serviceaccount.Account
+	Source         *storage.BucketObject
+	HTTP           *cloudfunctionsv2.Function // nil unless ServeHTTP
+	NEG            *compute.RegionNetworkEndpointGroup
+	Backend        *compute.BackendService
+	Consumers      map[string]*Consumer // by topic
+	// Member is "serviceAccount:<email>".
+	Member pulumi.StringOutput
+}
+
+// New creates the function and everything it owns.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Function, error) {
+	if err := validate(args); err != nil {
+		return nil, fmt.Errorf("gcpfn.New %s: %w", name, err)
+	}
+	f := &Function{Consumers: map[string]*Consumer{}}
+	if err := ctx.RegisterComponentResource(Type, name, f, opts...); err != nil {
+		return nil, fmt.Errorf("gcpfn.New %s: %w", name, err)
+	}
+	parent := pulumi.Parent(f)
+	var err error
+
+	f.ServiceAccount, err = serviceaccount.NewAccount(ctx, name, &serviceaccount.AccountArgs{
+		Project:     pulumi.String(args.Project),
+		AccountId:   pulumi.String(args.AccountID),
+		DisplayName: pulumi.String("playplane " + args.Spec.Name),
+		Description: pulumi.String("Runtime identity of the " + args.Spec.Name + " function"),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("gcpfn.New %s: service account: %w", name, err)
+	}
+	f.Member = pulumi.Sprintf("serviceAccount:%s", f.ServiceAccount.Email)
+
+	if err := f.grant(ctx, name, args, parent); err != nil {
+		return nil, fmt.Errorf("gcpfn.New %s: %w", name, err)
+	}
+
+	f.Source, err = storage.NewBucketObject(ctx, name, &storage.BucketObjectArgs{
+		Bucket: args.SourceBucket,
+		Name:   pulumi.String(args.Spec.Name + ".zip"),
+		Source: pulumi.NewFileAsset(args.SourcePath),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("gcpfn.New %s: source: %w", name, err)
+	}
+
+	if args.ServeHTTP {
+		if err := f.serveHTTP(ctx, name, args, parent); err != nil {
+			return nil, fmt.Errorf("gcpfn.New %s: %w", name, err)
+		}
+	}
+	for _, topic := range args.Consumes {
+		if err := f.consume(ctx, name, args, topic, parent); err != nil {
+			return nil, fmt.Errorf("gcpfn.New %s: consumer of %s: %w", name, topic.Name, err)
+		}
+	}
+
+	if err := ctx.RegisterResourceOutputs(f, pulumi.Map{"serviceAccount": f.ServiceAccount.Email}); err != nil {
+		return nil, fmt.Errorf("gcpfn.New %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// grant gives the service account its roles, each on the one resource it is
+// needed for: the secrets it reads, the topics it publishes to, the store.
+func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) error {
+	for _, s := range args.Secrets {
+		_, err := secretmanager.NewSecretIamMember(ctx, name+"-reads-"+envSlug(s.Env), &secretmanager.SecretIamMemberArgs{
+			Project:  pulumi.String(args.Project),
+			SecretId: s.SecretID,
+			Role:     pulumi.String("roles/secretmanager.secretAccessor"),
+			Member:   f.Member,
+		}, parent)
+		if err != nil {
+			return fmt.Errorf("secret %s: %w", s.Env, err)
+		}
+	}
+	for _, t := range args.Publishes {
+		_, err := pubsub.NewTopicIAMMember(ctx, name+"-publishes-"+t.Name, &pubsub.TopicIAMMemberArgs{
+			Project: pulumi.String(args.Project),
+			Topic:   t.ID,
+			Role:    pulumi.String("roles/pubsub.publisher"),
+			Member:  f.Member,
+		}, parent)
+		if err != nil {
+			return fmt.Errorf("publisher of %s: %w", t.Name, err)
+		}
+	}
+	if args.Firestore != nil {
+		role := "roles/datastore.user"
+		if args.Spec.Store == catalog.StoreReadOnly {
+			role = "roles/datastore.viewer"
+		}
+		// Firestore roles exist only at project level; the condition narrows
+		// the grant to the stack's database.
+		_, err := projects.NewIAMMember(ctx, name+"-firestore", &projects.IAMMemberArgs{
+			Project: pulumi.String(args.Project),
+			Role:    pulumi.String(role),
+			Member:  f.Member,
+			Condition: &projects.IAMMemberConditionArgs{
+				Title:      pulumi.String(args.Spec.Name + " database only"),
+				Expression: pulumi.Sprintf(`resource.name == "projects/%s/databases/%s"`, args.Project, args.Firestore.Database),
+			},
+		}, parent)
+		if err != nil {
+			return fmt.Errorf("firestore: %w", err)
+		}
+	}
+	return nil
+}
+
+func (f *Function) newFunction(ctx *pulumi.Context, resourceName, functionName, entryPoint, ingress string, args Args, parent pulumi.ResourceOption) (*cloudfunctionsv2.Function, error) {
+	var secretEnv cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArray
+	for _, s := range args.Secrets {
+		secretEnv = append(secretEnv, &cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs{
+			Key:       pulumi.String(s.Env),
+			ProjectId: pulumi.String(args.Project),
+			Secret:    s.SecretID,
+			Version:   s.Version,
+		})
+	}
+	return cloudfunctionsv2.NewFunction(ctx, resourceName, &cloudfunctionsv2.FunctionArgs{
+		Project:  pulumi.String(args.Project),
+		Location: pulumi.String(args.Region),
+		Name:     pulumi.String(functionName),
+		BuildConfig: &cloudfunctionsv2.FunctionBuildConfigArgs{
+			Runtime:    pulumi.String(catalog.GCPRuntime),
+			EntryPoint: pulumi.String(entryPoint),
+			Source: &cloudfunctionsv2.FunctionBuildConfigSourceArgs{
+				StorageSource: &cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs{
+					Bucket: args.SourceBucket,
+					Object: f.Source.Name,
+					// A new upload has a new generation, which rebuilds.
+					Generation: f.Source.Generation,
+				},
+			},
+		},
+		ServiceConfig: &cloudfunctionsv2.FunctionServiceConfigArgs{
+			AvailableMemory:            pulumi.Sprintf("%dMi", args.Spec.MemoryMB),
+			TimeoutSeconds:             pulumi.Int(args.Spec.TimeoutSeconds),
+			MaxInstanceCount:           pulumi.Int(100),
+			IngressSettings:            pulumi.String(ingress),
+			ServiceAccountEmail:        f.ServiceAccount.Email,
+			EnvironmentVariables:       args.Env,
+			SecretEnvironmentVariables: secretEnv,
+			AllTrafficOnLatestRevision: pulumi.Bool(true),
+		},
+		Labels: args.Labels,
+	}, parent)
+}
+
+func (f *Function) serveHTTP(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) error {
+	var err error
+	// Only the load balancer reaches the function; it checks JWTs, playback
+	// tokens and signatures itself, so the invoker binding is public.
+	f.HTTP, err = f.newFunction(ctx, name, args.FunctionName, args.Spec.GCPEntryPoint, "ALLOW_INTERNAL_AND_GCLB", args, parent)
+	if err != nil {
+		return fmt.Errorf("http function: %w", err)
+	}
+	_, err = cloudrunv2.NewServiceIamMember(ctx, name+"-public", &cloudrunv2.ServiceIamMemberArgs{
+		Project:  pulumi.String(args.Project),
+		Location: pulumi.String(args.Region),
+		Name:     f.HTTP.Name,
+		Role:     pulumi.String("roles/run.invoker"),
+		Member:   pulumi.String("allUsers"),
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("invoker: %w", err)
+	}
+	f.NEG, err = compute.NewRegionNetworkEndpointGroup(ctx, name, &compute.RegionNetworkEndpointGroupArgs{
+		Project:             pulumi.String(args.Project),
+		Region:              pulumi.String(args.Region),
+		Name:                pulumi.String(args.FunctionName),
+		NetworkEndpointType: pulumi.String("SERVERLESS"),
+		// A gen2 function is served by the Cloud Run service of the same name.
+		CloudRun: &compute.RegionNetworkEndpointGroupCloudRunArgs{Service: f.HTTP.Name},
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("neg: %w", err)
+	}
+	f.Backend, err = compute.NewBackendService(ctx, name, &compute.BackendServiceArgs{
+		Project:             pulumi.String(args.Project),
+		Name:                pulumi.String(args.FunctionName),
+		Protocol:            pulumi.String("HTTPS"),
+		LoadBalancingScheme: pulumi.String("EXTERNAL_MANAGED"),
+		Backends:            compute.BackendServiceBackendArray{&compute.BackendServiceBackendArgs{Group: f.NEG.ID()}},
+		LogConfig:           &compute.BackendServiceLogConfigArgs{Enable: pulumi.Bool(true), SampleRate: pulumi.Float64(1)},
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("backend service: %w", err)
+	}
+	return nil
+}
+
+func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic Topic, parent pulumi.ResourceOption) error {
+	var entryPoint string
+	for _, c := range args.Spec.Consumes {
+		if c.Topic == topic.Name {
+			entryPoint = c.GCPEntryPoint
+		}
+	}
+	resourceName := name + "-" + topic.Name
+	fn, err := f.newFunction(ctx, resourceName, args.FunctionName+"-"+topic.Name, entryPoint, "ALLOW_INTERNAL_ONLY", args, parent)
+	if err != nil {
+		return fmt.Errorf("function: %w", err)
+	}
+	// Pub/Sub pushes with an OIDC token of the function's own service
+	// account, which is the only identity allowed to invoke the consumer.
+	_, err = cloudrunv2.NewServiceIamMember(ctx, resourceName+"-invoker", &cloudrunv2.ServiceIamMemberArgs{
+		Project:  pulumi.String(args.Project),
+		Location: pulumi.String(args.Region),
+		Name:     fn.Name,
+		Role:     pulumi.String("roles/run.invoker"),
+		Member:   f.Member,
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("invoker: %w", err)
+	}
+	pubsubAgent := pulumi.Sprintf("serviceAccount:service-%s@gcp-sa-pubsub.iam.gserviceaccount.com", args.ProjectNumber)
+	// The Pub/Sub service agent mints the push OIDC tokens for this account.
+	tokenCreator, err := serviceaccount.NewIAMMember(ctx, resourceName+"-push-token", &serviceaccount.IAMMemberArgs{
+		ServiceAccountId: f.ServiceAccount.Name,
+		Role:             pulumi.String("roles/iam.serviceAccountTokenCreator"),
+		Member:           pubsubAgent,
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("token creator: %w", err)
+	}
+	url := fn.Url
+	sub, err := pubsub.NewSubscription(ctx, resourceName, &pubsub.SubscriptionArgs{
+		Project:                  pulumi.String(args.Project),
+		Name:                     pulumi.String(args.FunctionName + "-" + topic.Name),
+		Topic:                    topic.ID,
+		AckDeadlineSeconds:       pulumi.Int(max(10, 2*args.Spec.TimeoutSeconds)),
+		MessageRetentionDuration: pulumi.String("604800s"),
+		ExpirationPolicy:         &pubsub.SubscriptionExpirationPolicyArgs{Ttl: pulumi.String("")},
+		PushConfig: &pubsub.SubscriptionPushConfigArgs{
+			PushEndpoint: url,
+			OidcToken: &pubsub.SubscriptionPushConfigOidcTokenArgs{
+				ServiceAccountEmail: f.ServiceAccount.Email,
+				Audience:            url,
+			},
+		},
+		DeadLetterPolicy: &pubsub.SubscriptionDeadLetterPolicyArgs{
+			DeadLetterTopic:     topic.DeadLetter,
+			MaxDeliveryAttempts: pulumi.Int(catalog.MaxDeliveryAttempts),
+		},
+		RetryPolicy: &pubsub.SubscriptionRetryPolicyArgs{
+			MinimumBackoff: pulumi.String("10s"),
+			MaximumBackoff: pulumi.String("600s"),
+		},
+		Labels: args.Labels,
+	}, parent, pulumi.DependsOn([]pulumi.Resource{tokenCreator}))
+	if err != nil {
+		return fmt.Errorf("subscription: %w", err)
+	}
+	// Dead-lettering acks the message on this subscription as the service
+	// agent, which needs subscriber on it (publisher on the dead-letter topic
+	// is granted where the topic is made).
+	_, err = pubsub.NewSubscriptionIAMMember(ctx, resourceName+"-dead-letter-ack", &pubsub.SubscriptionIAMMemberArgs{
+		Project:      pulumi.String(args.Project),
+		Subscription: sub.Name,
+		Role:         pulumi.String("roles/pubsub.subscriber"),
+		Member:       pubsubAgent,
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("dead-letter ack: %w", err)
+	}
+	f.Consumers[topic.Name] = &Consumer{Function: fn, Subscription: sub}
+	return nil
+}
+
+func validate(args Args) error {
+	switch {
+	case len(args.AccountID) < 6 || len(args.AccountID) > 30:
+		return fmt.Errorf("service account id %q must have 6 to 30 characters", args.AccountID)
+	case args.FunctionName == "" || len(args.FunctionName)+len("-entitlement-changed") > 63:
+		return fmt.Errorf("function name %q is empty or too long for its consumers", args.FunctionName)
+	case args.Project == "" || args.Region == "":
+		return errors.New("project and region are required")
+	case args.SourcePath == "" || args.SourceBucket == nil:
+		return errors.New("source bucket and path are required")
+	case args.ServeHTTP && len(args.Spec.Routes) == 0:
+		return fmt.Errorf("%s has no routes to serve", args.Spec.Name)
+	}
+	for _, t := range args.Consumes {
+		if !args.Spec.ConsumesFrom(t.Name) {
+			return fmt.Errorf("%s does not consume %s", args.Spec.Name, t.Name)
+		}
+		if t.DeadLetter == nil {
+			return fmt.Errorf("topic %s has no dead-letter topic", t.Name)
+		}
+	}
+	for _, t := range args.Publishes {
+		if !args.Spec.PublishesTo(t.Name) {
+			return fmt.Errorf("%s does not publish to %s", args.Spec.Name, t.Name)
+		}
+	}
+	if len(args.Consumes) > 0 && args.ProjectNumber == nil {
+		return errors.New("consumers need the project number for the Pub/Sub service agent")
+	}
+	return nil
+}
+
+func envSlug(env string) string {
+	b := []byte(env)
+	for i, c := range b {
+		switch {
+		case c == '_':
+			b[i] = '-'
+		case c >= 'A' && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}

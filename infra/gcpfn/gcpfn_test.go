@@ -1,0 +1,48 @@
+package gcpfn
+
+import (
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/playplane/playplane/infra/catalog"
+)
+
+func TestValidateRejectsConsumersWithoutDeadLetters(t *testing.T) {
+	t.Parallel()
+	heartbeat, _ := catalog.FunctionByName("heartbeat")
+	topic := Topic{Name: catalog.TopicHeartbeats, ID: pulumi.String("projects/p/topics/hb"), DeadLetter: pulumi.String("projects/p/topics/hb-dlq")}
+	good := Args{
+		Spec: heartbeat, FunctionName: "playplane-test-heartbeat", AccountID: "heartbeat-test",
+		Project: "p", Region: "europe-west1", ProjectNumber: pulumi.String("1"),
+		SourceBucket: pulumi.String("b"), SourcePath: "x.zip", ServeHTTP: true,
+		Consumes: []Topic{topic}, Publishes: []Topic{topic},
+	}
+	if err := validate(good); err != nil {
+		t.Fatalf("validate(good) = %v", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(a *Args)
+	}{
+		{name: "no dead-letter topic", mutate: func(a *Args) { a.Consumes = []Topic{{Name: topic.Name, ID: topic.ID}} }},
+		{name: "topic it does not consume", mutate: func(a *Args) {
+			a.Consumes = []Topic{{Name: catalog.TopicStripeEvents, ID: topic.ID, DeadLetter: topic.DeadLetter}}
+		}},
+		{name: "topic it does not publish to", mutate: func(a *Args) { a.Publishes = []Topic{{Name: catalog.TopicEdgeHealth, ID: topic.ID}} }},
+		{name: "short account id", mutate: func(a *Args) { a.AccountID = "hb" }},
+		{name: "long account id", mutate: func(a *Args) { a.AccountID = "heartbeat-a-very-long-stack-name" }},
+		{name: "no project number for the push agent", mutate: func(a *Args) { a.ProjectNumber = nil }},
+		{name: "no source", mutate: func(a *Args) { a.SourcePath = "" }},
+		{name: "consumer name too long", mutate: func(a *Args) { a.FunctionName = "playplane-a-rather-long-stack-prefix-heartbeat-x" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := good
+			tc.mutate(&args)
+			if err := validate(args); err == nil {
+				t.Error("validate accepted the args")
+			}
+		})
+	}
+}

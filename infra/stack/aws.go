@@ -1,0 +1,385 @@
+package stack
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/apigatewayv2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudfront"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/dynamodb"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/playplane/playplane/infra/awsfn"
+	"github.com/playplane/playplane/infra/catalog"
+)
+
+// AWSResources are the stack's resources on AWS.
+type AWSResources struct {
+	Table      *dynamodb.Table
+	Queues     map[string]*Queue                 // by topic
+	Secrets    map[string]*secretsmanager.Secret // by catalogue Env
+	API        *apigatewayv2.Api
+	Stage      *apigatewayv2.Stage
+	Authorizer *apigatewayv2.Authorizer // nil when no JWT route is served on AWS
+	CDN        *CloudFront
+	Functions  map[string]*awsfn.Function // by function name
+
+	tags pulumi.StringMap
+}
+
+// Queue is a topic's SQS queue and its dead-letter queue.
+type Queue struct {
+	Queue      *sqs.Queue
+	DeadLetter *sqs.Queue
+}
+
+// CloudFront is the video delivery: a private bucket read by the
+// distribution through origin access control, and the key group whose key
+// signs the URLs.
+type CloudFront struct {
+	Bucket       *s3.BucketV2
+	BucketPolicy *s3.BucketPolicy
+	OAC          *cloudfront.OriginAccessControl
+	PublicKey    *cloudfront.PublicKey
+	KeyGroup     *cloudfront.KeyGroup
+	Distribution *cloudfront.Distribution
+}
+
+func newAWSShared(ctx *pulumi.Context, cfg Config) (*AWSResources, error) {
+	a := &AWSResources{
+		Queues:    map[string]*Queue{},
+		Secrets:   map[string]*secretsmanager.Secret{},
+		Functions: map[string]*awsfn.Function{},
+		tags:      pulumi.StringMap{"app": pulumi.String("playplane"), "stack": pulumi.String(cfg.Stack)},
+	}
+	l := cfg.Layout
+	var err error
+	if l.Store == catalog.StoreDynamo {
+		if a.Table, err = newTable(ctx, cfg, a.tags); err != nil {
+			return nil, err
+		}
+	}
+	if l.Bus == catalog.BusSQS {
+		for _, t := range catalog.Topics {
+			if a.Queues[t.Name], err = newQueue(ctx, cfg, t, a.tags); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, env := range l.SecretsOn(AWS) {
+		if a.Secrets[env], err = newAWSSecret(ctx, cfg, env, a.tags); err != nil {
+			return nil, err
+		}
+	}
+	if l.Delivery == catalog.DeliveryCloudFront {
+		if a.CDN, err = newCloudFront(ctx, cfg, a.tags); err != nil {
+			return nil, err
+		}
+	}
+	var routes []catalog.Route
+	for _, fn := range catalog.Functions {
+		if l.HTTPCloud(fn) == AWS {
+			routes = append(routes, fn.Routes...)
+		}
+	}
+	if len(routes) > 0 {
+		if err := a.newAPI(ctx, cfg, routes); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func newTable(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*dynamodb.Table, error) {
+	layout := catalog.DynamoTable
+	keys := []string{layout.HashKey, layout.RangeKey}
+	var indexes dynamodb.TableGlobalSecondaryIndexArray
+	for _, idx := range layout.Indexes {
+		keys = append(keys, idx.HashKey, idx.RangeKey)
+		indexes = append(indexes, &dynamodb.TableGlobalSecondaryIndexArgs{
+			Name:           pulumi.String(idx.Name),
+			HashKey:        pulumi.String(idx.HashKey),
+			RangeKey:       pulumi.String(idx.RangeKey),
+			ProjectionType: pulumi.String("ALL"),
+		})
+	}
+	var attributes dynamodb.TableAttributeArray
+	for _, k := range keys {
+		attributes = append(attributes, &dynamodb.TableAttributeArgs{Name: pulumi.String(k), Type: pulumi.String("S")})
+	}
+	t, err := dynamodb.NewTable(ctx, "store", &dynamodb.TableArgs{
+		Name:                   pulumi.String(cfg.Prefix),
+		BillingMode:            pulumi.String("PAY_PER_REQUEST"),
+		HashKey:                pulumi.String(layout.HashKey),
+		RangeKey:               pulumi.String(layout.RangeKey),
+		Attributes:             attributes,
+		GlobalSecondaryIndexes: indexes,
+		Ttl:                    &dynamodb.TableTtlArgs{AttributeName: pulumi.String(layout.TTLAttribute), Enabled: pulumi.Bool(true)},
+		PointInTimeRecovery:    &dynamodb.TablePointInTimeRecoveryArgs{Enabled: pulumi.Bool(true)},
+		ServerSideEncryption:   &dynamodb.TableServerSideEncryptionArgs{Enabled: pulumi.Bool(true)},
+		Tags:                   tags,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("table: %w", err)
+	}
+	return t, nil
+}
+
+// tableResources are the table ARN and each index ARN: queries on an index
+// are authorized against the index ARN.
+func (a *AWSResources) tableResources() pulumi.StringArray {
+	out := pulumi.StringArray{a.Table.Arn}
+	for _, idx := range catalog.DynamoTable.Indexes {
+		out = append(out, pulumi.Sprintf("%s/index/%s", a.Table.Arn, idx.Name))
+	}
+	return out
+}
+
+func newQueue(ctx *pulumi.Context, cfg Config, t catalog.Topic, tags pulumi.StringMap) (*Queue, error) {
+	name := cfg.Prefix + "-" + t.Name
+	timeout := 30
+	for _, fn := range catalog.ConsumersOf(t.Name) {
+		timeout = max(timeout, fn.TimeoutSeconds)
+	}
+	dlq, err := sqs.NewQueue(ctx, t.Name+"-dlq", &sqs.QueueArgs{
+		Name:                    pulumi.String(name + "-dlq"),
+		MessageRetentionSeconds: pulumi.Int(14 * 24 * 3600),
+		SqsManagedSseEnabled:    pulumi.Bool(true),
+		Tags:                    withTag(tags, "role", "dead-letter"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue %s dlq: %w", t.Name, err)
+	}
+	redrive := dlq.Arn.ApplyT(func(arn string) (string, error) {
+		b, err := json.Marshal(map[string]any{"deadLetterTargetArn": arn, "maxReceiveCount": catalog.MaxDeliveryAttempts})
+		return string(b), err
+	}).(pulumi.StringOutput)
+	q, err := sqs.NewQueue(ctx, t.Name, &sqs.QueueArgs{
+		Name: pulumi.String(name),
+		// AWS advises six times the consumer's timeout, so a batch still
+		// being retried by Lambda is not handed out twice.
+		VisibilityTimeoutSeconds: pulumi.Int(6 * timeout),
+		MessageRetentionSeconds:  pulumi.Int(4 * 24 * 3600),
+		ReceiveWaitTimeSeconds:   pulumi.Int(20),
+		RedrivePolicy:            redrive,
+		SqsManagedSseEnabled:     pulumi.Bool(true),
+		Tags:                     withTag(tags, "role", "topic"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: %w", t.Name, err)
+	}
+	// Only this topic's queue may dead-letter into the DLQ.
+	_, err = sqs.NewRedriveAllowPolicy(ctx, t.Name+"-dlq", &sqs.RedriveAllowPolicyArgs{
+		QueueUrl: dlq.Url,
+		RedriveAllowPolicy: q.Arn.ApplyT(func(arn string) (string, error) {
+			b, err := json.Marshal(map[string]any{"redrivePermission": "byQueue", "sourceQueueArns": []string{arn}})
+			return string(b), err
+		}).(pulumi.StringOutput),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue %s redrive allow: %w", t.Name, err)
+	}
+	return &Queue{Queue: q, DeadLetter: dlq}, nil
+}
+
+func newAWSSecret(ctx *pulumi.Context, cfg Config, env string, tags pulumi.StringMap) (*secretsmanager.Secret, error) {
+	slug := strings.ToLower(strings.ReplaceAll(env, "_", "-"))
+	secret, err := secretsmanager.NewSecret(ctx, slug, &secretsmanager.SecretArgs{
+		Name:                 pulumi.String(cfg.Prefix + "/" + slug),
+		Description:          pulumi.String("playplane " + env),
+		RecoveryWindowInDays: pulumi.Int(7),
+		Tags:                 tags,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", env, err)
+	}
+	_, err = secretsmanager.NewSecretVersion(ctx, slug, &secretsmanager.SecretVersionArgs{
+		SecretId:     secret.ID(),
+		SecretString: cfg.Secrets[env],
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secret %s version: %w", env, err)
+	}
+	return secret, nil
+}
+
+// CachingOptimized is the AWS managed cache policy for static objects.
+const cachingOptimizedPolicyID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+
+func newCloudFront(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*CloudFront, error) {
+	c := &CloudFront{}
+	var err error
+	c.Bucket, err = s3.NewBucketV2(ctx, "video", &s3.BucketV2Args{
+		BucketPrefix: pulumi.String(cfg.Prefix + "-video-"),
+		Tags:         tags,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("video bucket: %w", err)
+	}
+	if _, err = s3.NewBucketPublicAccessBlock(ctx, "video", &s3.BucketPublicAccessBlockArgs{
+		Bucket:                c.Bucket.ID(),
+		BlockPublicAcls:       pulumi.Bool(true),
+		BlockPublicPolicy:     pulumi.Bool(true),
+		IgnorePublicAcls:      pulumi.Bool(true),
+		RestrictPublicBuckets: pulumi.Bool(true),
+	}); err != nil {
+		return nil, fmt.Errorf("video bucket public access block: %w", err)
+	}
+	if _, err = s3.NewBucketOwnershipControls(ctx, "video", &s3.BucketOwnershipControlsArgs{
+		Bucket: c.Bucket.ID(),
+		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
+	}); err != nil {
+		return nil, fmt.Errorf("video bucket ownership: %w", err)
+	}
+	if _, err = s3.NewBucketServerSideEncryptionConfigurationV2(ctx, "video", &s3.BucketServerSideEncryptionConfigurationV2Args{
+		Bucket: c.Bucket.ID(),
+		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{&s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
+			ApplyServerSideEncryptionByDefault: &s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
+				SseAlgorithm: pulumi.String("AES256"),
+			},
+		}},
+	}); err != nil {
+		return nil, fmt.Errorf("video bucket encryption: %w", err)
+	}
+	c.OAC, err = cloudfront.NewOriginAccessControl(ctx, "video", &cloudfront.OriginAccessControlArgs{
+		Name:                          pulumi.String(cfg.Prefix + "-video"),
+		OriginAccessControlOriginType: pulumi.String("s3"),
+		SigningBehavior:               pulumi.String("always"),
+		SigningProtocol:               pulumi.String("sigv4"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("origin access control: %w", err)
+	}
+	c.PublicKey, err = cloudfront.NewPublicKey(ctx, "url-signing", &cloudfront.PublicKeyArgs{
+		Name:       pulumi.String(cfg.Prefix + "-url-signing"),
+		EncodedKey: pulumi.String(cfg.CloudFrontPublicKeyPEM),
+		Comment:    pulumi.String("Verifies playplane signed URLs (private half in Secrets Manager)"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
+	}
+	c.KeyGroup, err = cloudfront.NewKeyGroup(ctx, "url-signing", &cloudfront.KeyGroupArgs{
+		Name:  pulumi.String(cfg.Prefix + "-url-signing"),
+		Items: pulumi.StringArray{c.PublicKey.ID()},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("key group: %w", err)
+	}
+	const originID = "video"
+	c.Distribution, err = cloudfront.NewDistribution(ctx, "video", &cloudfront.DistributionArgs{
+		Enabled:       pulumi.Bool(true),
+		Comment:       pulumi.String(cfg.Prefix + " video"),
+		IsIpv6Enabled: pulumi.Bool(true),
+		HttpVersion:   pulumi.String("http2and3"),
+		PriceClass:    pulumi.String(cfg.CloudFrontPriceClass),
+		Origins: cloudfront.DistributionOriginArray{&cloudfront.DistributionOriginArgs{
+			OriginId:              pulumi.String(originID),
+			DomainName:            c.Bucket.BucketRegionalDomainName,
+			OriginAccessControlId: c.OAC.ID(),
+		}},
+		DefaultCacheBehavior: &cloudfront.DistributionDefaultCacheBehaviorArgs{
+			TargetOriginId:       pulumi.String(originID),
+			ViewerProtocolPolicy: pulumi.String("https-only"),
+			AllowedMethods:       pulumi.ToStringArray([]string{"GET", "HEAD", "OPTIONS"}),
+			CachedMethods:        pulumi.ToStringArray([]string{"GET", "HEAD"}),
+			CachePolicyId:        pulumi.String(cachingOptimizedPolicyID),
+			Compress:             pulumi.Bool(true),
+			// Every object needs a URL signed by a key of this group.
+			TrustedKeyGroups: pulumi.StringArray{c.KeyGroup.ID()},
+		},
+		Restrictions: &cloudfront.DistributionRestrictionsArgs{
+			GeoRestriction: &cloudfront.DistributionRestrictionsGeoRestrictionArgs{RestrictionType: pulumi.String("none")},
+		},
+		ViewerCertificate: &cloudfront.DistributionViewerCertificateArgs{CloudfrontDefaultCertificate: pulumi.Bool(true)},
+		Tags:              tags,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("distribution: %w", err)
+	}
+	c.BucketPolicy, err = s3.NewBucketPolicy(ctx, "video", &s3.BucketPolicyArgs{
+		Bucket: c.Bucket.ID(),
+		Policy: pulumi.All(c.Bucket.Arn, c.Distribution.Arn).ApplyT(func(v []any) (string, error) {
+			return cloudFrontReadPolicy(v[0].(string), v[1].(string))
+		}).(pulumi.StringOutput),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("video bucket policy: %w", err)
+	}
+	return c, nil
+}
+
+// cloudFrontReadPolicy lets only this distribution (through its origin
+// access control) read the bucket's objects. Object keys are not known in
+// advance, so the resource is the bucket's object space.
+func cloudFrontReadPolicy(bucketArn, distributionArn string) (string, error) {
+	doc := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{{
+			"Sid":       "CloudFrontReadsVideo",
+			"Effect":    "Allow",
+			"Principal": map[string]string{"Service": "cloudfront.amazonaws.com"},
+			"Action":    []string{"s3:GetObject"},
+			"Resource":  []string{bucketArn + "/*"},
+			"Condition": map[string]any{"StringEquals": map[string]string{"AWS:SourceArn": distributionArn}},
+		}},
+	}
+	b, err := json.Marshal(doc)
+	return string(b), err
+}
+
+func (a *AWSResources) newAPI(ctx *pulumi.Context, cfg Config, routes []catalog.Route) error {
+	var err error
+	a.API, err = apigatewayv2.NewApi(ctx, "api", &apigatewayv2.ApiArgs{
+		Name:         pulumi.String(cfg.Prefix),
+		ProtocolType: pulumi.String("HTTP"),
+		Tags:         a.tags,
+	})
+	if err != nil {
+		return fmt.Errorf("http api: %w", err)
+	}
+	a.Stage, err = apigatewayv2.NewStage(ctx, "api", &apigatewayv2.StageArgs{
+		ApiId:      a.API.ID(),
+		Name:       pulumi.String("$default"),
+		AutoDeploy: pulumi.Bool(true),
+		DefaultRouteSettings: &apigatewayv2.StageDefaultRouteSettingsArgs{
+			ThrottlingBurstLimit: pulumi.Int(500),
+			ThrottlingRateLimit:  pulumi.Float64(1000),
+		},
+		Tags: a.tags,
+	})
+	if err != nil {
+		return fmt.Errorf("http api stage: %w", err)
+	}
+	for _, r := range routes {
+		if r.Auth != catalog.AuthJWT {
+			continue
+		}
+		a.Authorizer, err = apigatewayv2.NewAuthorizer(ctx, "jwt", &apigatewayv2.AuthorizerArgs{
+			ApiId:           a.API.ID(),
+			Name:            pulumi.String("jwt"),
+			AuthorizerType:  pulumi.String("JWT"),
+			IdentitySources: pulumi.StringArray{pulumi.String("$request.header.Authorization")},
+			JwtConfiguration: &apigatewayv2.AuthorizerJwtConfigurationArgs{
+				Issuer:    pulumi.String(cfg.JWTIssuer),
+				Audiences: pulumi.StringArray{pulumi.String(cfg.JWTAudience)},
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("jwt authorizer: %w", err)
+		}
+		break
+	}
+	return nil
+}
+
+func withTag(tags pulumi.StringMap, key, value string) pulumi.StringMap {
+	out := pulumi.StringMap{key: pulumi.String(value)}
+	for k, v := range tags {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,269 @@
+package stack
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/playplane/playplane/infra/catalog"
+)
+
+// Cloud is where a part of a function runs.
+type Cloud string
+
+const (
+	AWS Cloud = "aws"
+	GCP Cloud = "gcp"
+)
+
+// Layout places the functions, the data and the video delivery.
+type Layout struct {
+	Name string
+	// Compute runs every function's consumers, and its HTTP routes unless the
+	// function is listed in HTTPOnAWS.
+	Compute  Cloud
+	Store    string // catalog.StoreDynamo or catalog.StoreFirestore
+	Bus      string // catalog.BusSQS or catalog.BusPubSub
+	Delivery string // catalog.DeliveryCloudFront or catalog.DeliveryCloudCDN
+	// HTTPOnAWS lists functions whose HTTP routes run on Lambda while the
+	// rest of the stack runs on GCP.
+	HTTPOnAWS []string
+}
+
+// Layouts are the stacks' shapes, chosen by the playplane:layout config key.
+var Layouts = []Layout{
+	{Name: "aws", Compute: AWS, Store: catalog.StoreDynamo, Bus: catalog.BusSQS, Delivery: catalog.DeliveryCloudFront},
+	{Name: "gcp", Compute: GCP, Store: catalog.StoreFirestore, Bus: catalog.BusPubSub, Delivery: catalog.DeliveryCloudCDN},
+	// Compute and data on GCP; video on CloudFront + S3; Stripe calls a
+	// Lambda, which records the event in Firestore and publishes it to
+	// Pub/Sub through workload identity federation (see pulumi/README.md).
+	{Name: "hybrid", Compute: GCP, Store: catalog.StoreFirestore, Bus: catalog.BusPubSub, Delivery: catalog.DeliveryCloudFront,
+		HTTPOnAWS: []string{"paymentwebhook"}},
+}
+
+// LayoutByName returns the layout called name.
+func LayoutByName(name string) (Layout, bool) {
+	for _, l := range Layouts {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return Layout{}, false
+}
+
+// HTTPCloud is where fn's routes are served.
+func (l Layout) HTTPCloud(fn catalog.Function) Cloud {
+	if slices.Contains(l.HTTPOnAWS, fn.Name) {
+		return AWS
+	}
+	return l.Compute
+}
+
+// Uses says whether any part of any function runs on cloud, or the stack
+// keeps data or video there.
+func (l Layout) Uses(cloud Cloud) bool {
+	if l.Compute == cloud {
+		return true
+	}
+	switch cloud {
+	case AWS:
+		return len(l.HTTPOnAWS) > 0 || l.Store == catalog.StoreDynamo || l.Bus == catalog.BusSQS || l.Delivery == catalog.DeliveryCloudFront
+	default:
+		return l.Store == catalog.StoreFirestore || l.Bus == catalog.BusPubSub || l.Delivery == catalog.DeliveryCloudCDN
+	}
+}
+
+// Validate rejects layouts whose parts cannot reach each other.
+func (l Layout) Validate() error {
+	switch {
+	case l.Compute == AWS && (l.Store != catalog.StoreDynamo || l.Bus != catalog.BusSQS):
+		return fmt.Errorf("layout %s: functions on AWS use DynamoDB and SQS", l.Name)
+	case l.Compute == AWS && len(l.HTTPOnAWS) > 0:
+		return fmt.Errorf("layout %s: HTTPOnAWS only applies when compute is on GCP", l.Name)
+	case l.Compute == GCP && (l.Store != catalog.StoreFirestore || l.Bus != catalog.BusPubSub):
+		// Functions on GCP reach AWS data only with AWS keys, which this
+		// stack does not hand out.
+		return fmt.Errorf("layout %s: functions on GCP use Firestore and Pub/Sub", l.Name)
+	case l.Compute != AWS && l.Compute != GCP:
+		return fmt.Errorf("layout %s: compute %q", l.Name, l.Compute)
+	}
+	if _, ok := catalog.DeliveryByName(l.Delivery); !ok {
+		return fmt.Errorf("layout %s: delivery %q", l.Name, l.Delivery)
+	}
+	for _, name := range l.HTTPOnAWS {
+		if _, ok := catalog.FunctionByName(name); !ok {
+			return fmt.Errorf("layout %s: unknown function %q", l.Name, name)
+		}
+	}
+	return nil
+}
+
+// SecretsOn returns the Env names of the secrets read by function parts
+// running on cloud, in catalogue order.
+func (l Layout) SecretsOn(cloud Cloud) []string {
+	delivery, _ := catalog.DeliveryByName(l.Delivery)
+	used := map[string]bool{}
+	for _, fn := range catalog.Functions {
+		runsThere := l.HTTPCloud(fn) == cloud || (l.Compute == cloud && len(fn.Consumes) > 0)
+		if !runsThere {
+			continue
+		}
+		for _, s := range fn.SecretsFor(delivery) {
+			used[s] = true
+		}
+	}
+	var out []string
+	for _, s := range catalog.Secrets {
+		if used[s.Env] {
+			out = append(out, s.Env)
+		}
+	}
+	return out
+}
+
+// Namespace is the config namespace of the stack's own keys.
+const Namespace = "playplane"
+
+// Config is everything a stack reads from Pulumi.<stack>.yaml.
+type Config struct {
+	Stack  string
+	Layout Layout
+	// Prefix starts every physical resource name (default playplane-<stack>).
+	Prefix string
+
+	JWTIssuer   string
+	JWTAudience string
+	JWTJWKSURL  string
+
+	// DistDir holds the zips from `make package`, relative to the Pulumi
+	// program's directory.
+	DistDir          string
+	LogRetentionDays int
+
+	AWSRegion string
+	// CloudFrontPublicKeyPEM is the public half of the URL signing key.
+	CloudFrontPublicKeyPEM string
+	CloudFrontPriceClass   string
+
+	GCPProject string
+	GCPRegion  string
+	// Domain is the load balancer's host name (managed certificate).
+	Domain            string
+	FirestoreLocation string
+
+	// Secrets holds the secret config values by catalogue Env name. Each one
+	// is a Pulumi secret output; nothing prints or stores it in plain text.
+	Secrets map[string]pulumi.StringOutput
+}
+
+// LoadConfig reads the stack's configuration. Secrets are read as Pulumi
+// secrets only, and only those the layout uses. Every missing key is named
+// in the one error.
+func LoadConfig(ctx *pulumi.Context) (Config, error) {
+	var missing []string
+	own := config.New(ctx, Namespace)
+	require := func(c *config.Config, namespace, key string) string {
+		v, err := c.Try(key)
+		if err != nil {
+			missing = append(missing, namespace+":"+key)
+		}
+		return v
+	}
+	layoutName := require(own, Namespace, "layout")
+	layout, ok := LayoutByName(layoutName)
+	if !ok {
+		return Config{}, fmt.Errorf("stack.LoadConfig: unknown layout %q (want aws, gcp or hybrid)", layoutName)
+	}
+	cfg := Config{
+		Stack:                ctx.Stack(),
+		Layout:               layout,
+		Prefix:               own.Get("prefix"),
+		JWTIssuer:            require(own, Namespace, "jwtIssuer"),
+		JWTAudience:          require(own, Namespace, "jwtAudience"),
+		JWTJWKSURL:           require(own, Namespace, "jwtJwksUrl"),
+		DistDir:              own.Get("distDir"),
+		LogRetentionDays:     own.GetInt("logRetentionDays"),
+		CloudFrontPriceClass: own.Get("cloudfrontPriceClass"),
+		Secrets:              map[string]pulumi.StringOutput{},
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "playplane-" + ctx.Stack()
+	}
+	if cfg.DistDir == "" {
+		cfg.DistDir = "../dist"
+	}
+	if cfg.LogRetentionDays == 0 {
+		cfg.LogRetentionDays = 30
+	}
+	if cfg.CloudFrontPriceClass == "" {
+		cfg.CloudFrontPriceClass = "PriceClass_100"
+	}
+	if layout.Uses(AWS) {
+		cfg.AWSRegion = require(config.New(ctx, "aws"), "aws", "region")
+	}
+	if layout.Delivery == catalog.DeliveryCloudFront {
+		cfg.CloudFrontPublicKeyPEM = require(own, Namespace, "cloudfrontPublicKey")
+	}
+	if layout.Uses(GCP) {
+		gcp := config.New(ctx, "gcp")
+		cfg.GCPProject = require(gcp, "gcp", "project")
+		cfg.GCPRegion = require(gcp, "gcp", "region")
+		cfg.Domain = require(own, Namespace, "domain")
+		cfg.FirestoreLocation = own.Get("firestoreLocation")
+		if cfg.FirestoreLocation == "" {
+			cfg.FirestoreLocation = cfg.GCPRegion
+		}
+	}
+	for _, env := range append(layout.SecretsOn(AWS), layout.SecretsOn(GCP)...) {
+		if _, done := cfg.Secrets[env]; done {
+			continue
+		}
+		s, _ := catalog.SecretByEnv(env)
+		// TrySecret wraps the value as a secret even when someone set it
+		// without --secret; pulumi/README.md says to always use --secret.
+		v, err := own.TrySecret(s.ConfigKey)
+		if err != nil {
+			missing = append(missing, Namespace+":"+s.ConfigKey+" (secret)")
+			continue
+		}
+		cfg.Secrets[env] = v
+	}
+	if len(missing) > 0 {
+		return Config{}, fmt.Errorf("stack.LoadConfig: stack %s (layout %s) is missing config %s",
+			ctx.Stack(), layout.Name, strings.Join(missing, ", "))
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("stack.LoadConfig: %w", err)
+	}
+	return cfg, nil
+}
+
+// Validate checks a Config built by hand or by LoadConfig.
+func (c Config) Validate() error {
+	if err := c.Layout.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case c.Prefix == "" || len(c.Prefix) > 24:
+		return fmt.Errorf("prefix %q must have 1 to 24 characters", c.Prefix)
+	case c.JWTIssuer == "" || c.JWTAudience == "" || c.JWTJWKSURL == "":
+		return fmt.Errorf("jwtIssuer, jwtAudience and jwtJwksUrl are required")
+	case c.Layout.Uses(AWS) && c.AWSRegion == "":
+		return fmt.Errorf("aws:region is required")
+	case c.Layout.Uses(GCP) && (c.GCPProject == "" || c.GCPRegion == "" || c.Domain == ""):
+		return fmt.Errorf("gcp:project, gcp:region and playplane:domain are required")
+	case c.Layout.Delivery == catalog.DeliveryCloudFront && c.CloudFrontPublicKeyPEM == "":
+		return fmt.Errorf("playplane:cloudfrontPublicKey is required")
+	}
+	for _, cloud := range []Cloud{AWS, GCP} {
+		for _, env := range c.Layout.SecretsOn(cloud) {
+			if _, ok := c.Secrets[env]; !ok {
+				return fmt.Errorf("secret %s is missing", env)
+			}
+		}
+	}
+	return nil
+}

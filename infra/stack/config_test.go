@@ -1,0 +1,85 @@
+package stack
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/playplane/playplane/infra/catalog"
+)
+
+func TestLayoutsAreValid(t *testing.T) {
+	t.Parallel()
+	for _, l := range Layouts {
+		if err := l.Validate(); err != nil {
+			t.Errorf("layout %s: %v", l.Name, err)
+		}
+	}
+}
+
+func TestLayoutValidateRejectsUnreachableParts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		layout Layout
+	}{
+		{name: "gcp compute on dynamo", layout: Layout{Name: "x", Compute: GCP, Store: catalog.StoreDynamo, Bus: catalog.BusPubSub, Delivery: catalog.DeliveryCloudCDN}},
+		{name: "aws compute on pubsub", layout: Layout{Name: "x", Compute: AWS, Store: catalog.StoreDynamo, Bus: catalog.BusPubSub, Delivery: catalog.DeliveryCloudFront}},
+		{name: "aws compute with http on aws", layout: Layout{Name: "x", Compute: AWS, Store: catalog.StoreDynamo, Bus: catalog.BusSQS, Delivery: catalog.DeliveryCloudFront, HTTPOnAWS: []string{"signurl"}}},
+		{name: "unknown delivery", layout: Layout{Name: "x", Compute: GCP, Store: catalog.StoreFirestore, Bus: catalog.BusPubSub, Delivery: "akamai"}},
+		{name: "unknown function", layout: Layout{Name: "x", Compute: GCP, Store: catalog.StoreFirestore, Bus: catalog.BusPubSub, Delivery: catalog.DeliveryCloudFront, HTTPOnAWS: []string{"nope"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if err := tc.layout.Validate(); err == nil {
+				t.Error("Validate accepted the layout")
+			}
+		})
+	}
+}
+
+func TestLoadConfigNamesEveryMissingKey(t *testing.T) {
+	t.Parallel()
+	config := baseConfig("hybrid")
+	delete(config, "gcp:project")
+	delete(config, "playplane:jwtIssuer")
+	delete(config, "playplane:stripeWebhookSecrets")
+	_, err := deploy(t, "hybrid", config)
+	if err == nil {
+		t.Fatal("deploy succeeded without required config")
+	}
+	for _, key := range []string{"gcp:project", "playplane:jwtIssuer", "playplane:stripeWebhookSecrets (secret)"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error %q does not name %s", err, key)
+		}
+	}
+}
+
+func TestHybridSplitsTheWebhookFromTheRest(t *testing.T) {
+	t.Parallel()
+	d := deployed(t, "hybrid")
+	var lambdas []string
+	for _, r := range d.mock.OfType("aws:lambda/function:Function") {
+		lambdas = append(lambdas, r.Str("name"))
+	}
+	if len(lambdas) != 1 || lambdas[0] != "playplane-hybrid-paymentwebhook" {
+		t.Errorf("Lambda functions %v, want only the webhook", lambdas)
+	}
+	for _, token := range []string{"aws:sqs/queue:Queue", "aws:dynamodb/table:Table", "gcp:compute/backendBucket:BackendBucket"} {
+		if n := len(d.mock.OfType(token)); n > 0 {
+			t.Errorf("hybrid has %d %s", n, token)
+		}
+	}
+	if n := len(d.mock.OfType("aws:cloudfront/distribution:Distribution")); n != 1 {
+		t.Errorf("hybrid has %d CloudFront distributions", n)
+	}
+	// The webhook's consumer half runs on GCP next to the data.
+	d.one(t, "gcp:cloudfunctionsv2/function:Function", "playplane-hybrid-paymentwebhook-stripe-events")
+	if n := len(d.mock.OfType("gcp:cloudfunctionsv2/function:Function")); n == 0 {
+		t.Error("no Cloud Functions in hybrid")
+	}
+	for _, r := range d.mock.OfType("gcp:cloudfunctionsv2/function:Function") {
+		if r.InStr("name") == "playplane-hybrid-paymentwebhook" {
+			t.Error("the webhook's HTTP half also runs on GCP")
+		}
+	}
+}

@@ -1,0 +1,119 @@
+package stack
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/iam"
+	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/serviceaccount"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/playplane/playplane/infra/awsfn"
+	"github.com/playplane/playplane/infra/catalog"
+	"github.com/playplane/playplane/infra/gcpfn"
+)
+
+// Federation lets Lambda functions act as their function's GCP service
+// account through workload identity federation: the Lambda's own
+// short-lived role credentials are exchanged for a Google token, so no
+// service account key exists anywhere.
+type Federation struct {
+	Pool          *iam.WorkloadIdentityPool
+	Provider      *iam.WorkloadIdentityPoolProvider
+	AWSAccountID  string
+	ProjectNumber pulumi.StringOutput
+}
+
+// awsRoleAttribute maps an assumed-role ARN
+// (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION) to
+// arn:aws:sts::ACCOUNT:assumed-role/ROLE, dropping the per-invocation
+// session name; it is GCP's documented default for AWS providers.
+const awsRoleAttribute = "assertion.arn.contains('assumed-role') ? " +
+	"assertion.arn.extract('{account_arn}assumed-role/') + 'assumed-role/' + assertion.arn.extract('assumed-role/{role_name}/') : " +
+	"assertion.arn"
+
+func newFederation(ctx *pulumi.Context, cfg Config, projectNumber pulumi.StringOutput) (*Federation, error) {
+	caller, err := aws.GetCallerIdentity(ctx, &aws.GetCallerIdentityArgs{})
+	if err != nil {
+		return nil, fmt.Errorf("aws caller identity: %w", err)
+	}
+	f := &Federation{AWSAccountID: caller.AccountId, ProjectNumber: projectNumber}
+	f.Pool, err = iam.NewWorkloadIdentityPool(ctx, "aws", &iam.WorkloadIdentityPoolArgs{
+		Project:                pulumi.String(cfg.GCPProject),
+		WorkloadIdentityPoolId: pulumi.String(cfg.Prefix + "-aws"),
+		DisplayName:            pulumi.String("playplane Lambda functions"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("workload identity pool: %w", err)
+	}
+	var roles []string
+	for _, name := range cfg.Layout.HTTPOnAWS {
+		roles = append(roles, fmt.Sprintf("'%s'", f.roleARN(cfg.Prefix+"-"+name)))
+	}
+	f.Provider, err = iam.NewWorkloadIdentityPoolProvider(ctx, "aws", &iam.WorkloadIdentityPoolProviderArgs{
+		Project:                        pulumi.String(cfg.GCPProject),
+		WorkloadIdentityPoolId:         f.Pool.WorkloadIdentityPoolId,
+		WorkloadIdentityPoolProviderId: pulumi.String("aws-lambda"),
+		Aws:                            &iam.WorkloadIdentityPoolProviderAwsArgs{AccountId: pulumi.String(f.AWSAccountID)},
+		AttributeMapping: pulumi.StringMap{
+			"google.subject":     pulumi.String("assertion.arn"),
+			"attribute.aws_role": pulumi.String(awsRoleAttribute),
+		},
+		// Only the roles of this stack's Lambda functions may exchange tokens.
+		AttributeCondition: pulumi.Sprintf("attribute.aws_role in [%s]", strings.Join(roles, ", ")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("workload identity provider: %w", err)
+	}
+	return f, nil
+}
+
+// roleARN is the assumed-role ARN a Lambda with the execution role named
+// role presents.
+func (f *Federation) roleARN(role string) string {
+	return fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s", f.AWSAccountID, role)
+}
+
+// allow lets the Lambda of fn impersonate fn's GCP service account.
+func (f *Federation) allow(ctx *pulumi.Context, fn catalog.Function, lambda *awsfn.Function, gcp *gcpfn.Function) error {
+	if gcp == nil {
+		return fmt.Errorf("%s runs on AWS against GCP data but has no GCP service account", fn.Name)
+	}
+	member := pulumi.All(f.Pool.Name, lambda.Role.Name).ApplyT(func(v []any) string {
+		// Pool.Name is projects/NUMBER/locations/global/workloadIdentityPools/ID.
+		return fmt.Sprintf("principalSet://iam.googleapis.com/%s/attribute.aws_role/%s", v[0], f.roleARN(v[1].(string)))
+	}).(pulumi.StringOutput)
+	_, err := serviceaccount.NewIAMMember(ctx, fn.Name+"-from-aws", &serviceaccount.IAMMemberArgs{
+		ServiceAccountId: gcp.ServiceAccount.Name,
+		Role:             pulumi.String("roles/iam.workloadIdentityUser"),
+		Member:           member,
+	})
+	if err != nil {
+		return fmt.Errorf("%s workload identity user: %w", fn.Name, err)
+	}
+	return nil
+}
+
+// credentialsJSON is the external_account configuration the Google client
+// libraries load (option.WithCredentialsJSON / GOOGLE_APPLICATION_CREDENTIALS).
+// On Lambda they read the role credentials from AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION. It holds no key.
+func (f *Federation) credentialsJSON(serviceAccountEmail pulumi.StringOutput) pulumi.StringOutput {
+	return pulumi.All(f.Provider.Name, serviceAccountEmail).ApplyT(func(v []any) string {
+		return marshal(map[string]any{
+			"type":               "external_account",
+			"audience":           "//iam.googleapis.com/" + v[0].(string),
+			"subject_token_type": "urn:ietf:params:aws:token-type:aws4_request",
+			"token_url":          "https://sts.googleapis.com/v1/token",
+			"service_account_impersonation_url": fmt.Sprintf(
+				"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/%s:generateAccessToken", v[1]),
+			"credential_source": map[string]string{
+				"environment_id":                 "aws1",
+				"region_url":                     "http://169.254.169.254/latest/meta-data/placement/availability-zone",
+				"url":                            "http://169.254.169.254/latest/meta-data/iam/security-credentials",
+				"regional_cred_verification_url": "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15",
+			},
+		})
+	}).(pulumi.StringOutput)
+}

@@ -1,0 +1,346 @@
+package stack
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/playplane/playplane/infra/catalog"
+	"github.com/playplane/playplane/infra/pulumimock"
+)
+
+// wantEnv is the plain environment a function part must receive.
+func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map[string]string {
+	t.Helper()
+	l := d.layout
+	want := map[string]string{
+		catalog.EnvStore:       l.Store,
+		catalog.EnvBus:         l.Bus,
+		catalog.EnvJWTIssuer:   testIssuer,
+		catalog.EnvJWTAudience: "playplane-api",
+		catalog.EnvJWTJWKSURL:  "https://auth.playplane.test/.well-known/jwks.json",
+	}
+	switch l.Store {
+	case catalog.StoreDynamo:
+		want[catalog.EnvDynamoTable] = d.prefix()
+	case catalog.StoreFirestore:
+		want[catalog.EnvFirestoreProject] = testProject
+		want[catalog.EnvFirestoreDatabase] = "(default)"
+	}
+	var addresses []string
+	for _, topic := range fn.TopicsOf() {
+		switch l.Bus {
+		case catalog.BusSQS:
+			q := d.one(t, "aws:sqs/queue:Queue", d.prefix()+"-"+topic.Name)
+			addresses = append(addresses, topic.Name+":"+q.Str("url"))
+		case catalog.BusPubSub:
+			addresses = append(addresses, topic.Name+":projects/"+testProject+"/topics/"+d.prefix()+"-"+topic.Name)
+		}
+	}
+	if len(addresses) > 0 {
+		name := map[string]string{catalog.BusSQS: "SQS_QUEUE_URLS", catalog.BusPubSub: "PUBSUB_TOPICS"}[l.Bus]
+		want[name] = strings.Join(addresses, ",")
+	}
+	if fn.SignsURLs {
+		want[catalog.EnvCDN] = l.Delivery
+		switch l.Delivery {
+		case catalog.DeliveryCloudFront:
+			dist := d.mock.OfType("aws:cloudfront/distribution:Distribution")[0]
+			key := d.mock.OfType("aws:cloudfront/publicKey:PublicKey")[0]
+			want[catalog.EnvCDNBaseURL] = "https://" + dist.Str("domainName")
+			want["CLOUDFRONT_ACTIVE_KEY_ID"] = key.ID
+			want["CLOUDFRONT_KEYS"] = key.ID + "=env:CLOUDFRONT_PRIVATE_KEY"
+		case catalog.DeliveryCloudCDN:
+			want[catalog.EnvCDNBaseURL] = "https://" + testDomain
+			want["CLOUDCDN_ACTIVE_KEY_NAME"] = d.prefix() + "-url-signing"
+			want["CLOUDCDN_KEYS"] = d.prefix() + "-url-signing=env:CLOUDCDN_SIGNING_KEY"
+		}
+	}
+	if cloud == AWS {
+		delivery, _ := catalog.DeliveryByName(l.Delivery)
+		for _, env := range fn.SecretsFor(delivery) {
+			secret := d.one(t, "aws:secretsmanager/secret:Secret", d.prefix()+"/"+slug(env))
+			want[env+catalog.SecretARNSuffix] = secret.Str("arn")
+		}
+	}
+	return want
+}
+
+func checkEnv(t *testing.T, what string, got map[string]any, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s env %s = %v, want %q", what, k, got[k], v)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok && k != catalog.EnvGCPCredentialsJSON {
+			t.Errorf("%s has unexpected env %s", what, k)
+		}
+	}
+}
+
+func TestEveryFunctionRunsWithTheRightRuntimeArchAndEnv(t *testing.T) {
+	t.Parallel()
+	forEachLayout(t, func(t *testing.T, d *deployment) {
+		wantLambdas, wantCloudFunctions := 0, 0
+		for _, fn := range catalog.Functions {
+			if d.stack.runsOn(fn, AWS) {
+				wantLambdas++
+				d.checkLambda(t, fn)
+			}
+			if d.stack.runsOn(fn, GCP) {
+				if d.layout.HTTPCloud(fn) == GCP {
+					wantCloudFunctions++
+					d.checkCloudFunction(t, fn, d.prefix()+"-"+fn.Name, fn.GCPEntryPoint, "ALLOW_INTERNAL_AND_GCLB")
+				}
+				if d.layout.Compute == GCP {
+					for _, c := range fn.Consumes {
+						wantCloudFunctions++
+						d.checkCloudFunction(t, fn, d.prefix()+"-"+fn.Name+"-"+c.Topic, c.GCPEntryPoint, "ALLOW_INTERNAL_ONLY")
+					}
+				}
+			}
+		}
+		if got := len(d.mock.OfType("aws:lambda/function:Function")); got != wantLambdas {
+			t.Errorf("%d Lambda functions, want %d", got, wantLambdas)
+		}
+		if got := len(d.mock.OfType("gcp:cloudfunctionsv2/function:Function")); got != wantCloudFunctions {
+			t.Errorf("%d Cloud Functions, want %d", got, wantCloudFunctions)
+		}
+		// One Function component per function part and cloud.
+		components := len(d.mock.OfType("playplane:aws:Function")) + len(d.mock.OfType("playplane:gcp:Function"))
+		want := 0
+		for _, fn := range catalog.Functions {
+			for _, c := range []Cloud{AWS, GCP} {
+				if d.stack.runsOn(fn, c) {
+					want++
+				}
+			}
+		}
+		if components != want {
+			t.Errorf("%d Function components, want %d", components, want)
+		}
+	})
+}
+
+func (d *deployment) checkLambda(t *testing.T, fn catalog.Function) {
+	t.Helper()
+	r := d.lambda(t, fn.Name)
+	if got := r.InStr("runtime"); got != "provided.al2023" {
+		t.Errorf("%s runtime %q", fn.Name, got)
+	}
+	if got := stringsOf(r.In("architectures")); !slices.Equal(got, []string{"arm64"}) {
+		t.Errorf("%s architectures %v", fn.Name, got)
+	}
+	if got := r.InStr("handler"); got != "bootstrap" {
+		t.Errorf("%s handler %q", fn.Name, got)
+	}
+	if got := r.InStr("code"); got != "../dist/"+fn.Name+".zip" {
+		t.Errorf("%s code %q, want ../dist/%s.zip", fn.Name, got, fn.Name)
+	}
+	if r.In("timeout") != float64(fn.TimeoutSeconds) || r.In("memorySize") != float64(fn.MemoryMB) {
+		t.Errorf("%s timeout %v memory %v", fn.Name, r.In("timeout"), r.In("memorySize"))
+	}
+	role := d.one(t, "aws:iam/role:Role", d.prefix()+"-"+fn.Name)
+	if r.InStr("role") != role.Str("arn") {
+		t.Errorf("%s runs as %q, want its own role %q", fn.Name, r.InStr("role"), role.Str("arn"))
+	}
+	got := mapOf(r.In("environment", "variables"))
+	checkEnv(t, fn.Name+" (Lambda)", got, d.wantEnv(t, fn, AWS))
+	if d.layout.Store == catalog.StoreFirestore {
+		d.checkFederatedCredentials(t, fn, got[catalog.EnvGCPCredentialsJSON])
+	} else if _, ok := got[catalog.EnvGCPCredentialsJSON]; ok {
+		t.Errorf("%s gets GCP credentials it has no use for", fn.Name)
+	}
+}
+
+// checkFederatedCredentials: the hybrid webhook reaches Firestore and
+// Pub/Sub as its GCP service account through workload identity
+// federation, with a config that holds no key.
+func (d *deployment) checkFederatedCredentials(t *testing.T, fn catalog.Function, raw any) {
+	t.Helper()
+	s, _ := raw.(string)
+	var creds map[string]any
+	if err := json.Unmarshal([]byte(s), &creds); err != nil {
+		t.Fatalf("%s %s is not JSON: %v", fn.Name, catalog.EnvGCPCredentialsJSON, err)
+	}
+	provider := d.mock.OfType("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider")
+	if len(provider) != 1 {
+		t.Fatalf("%d workload identity providers, want 1", len(provider))
+	}
+	if creds["type"] != "external_account" || creds["audience"] != "//iam.googleapis.com/"+provider[0].Str("name") {
+		t.Errorf("credentials type %v audience %v", creds["type"], creds["audience"])
+	}
+	if !strings.Contains(creds["service_account_impersonation_url"].(string), d.serviceAccountEmail(fn.Name)) {
+		t.Errorf("credentials impersonate %v, want %s", creds["service_account_impersonation_url"], d.serviceAccountEmail(fn.Name))
+	}
+	if _, ok := creds["private_key"]; ok {
+		t.Error("credentials hold a private key")
+	}
+	if keys := d.mock.OfType("gcp:serviceaccount/key:Key"); len(keys) > 0 {
+		t.Errorf("%d service account keys exist", len(keys))
+	}
+	// The provider trusts only this stack's Lambda role, and the role may
+	// impersonate only its function's service account.
+	role := d.prefix() + "-" + fn.Name
+	roleArn := "arn:aws:sts::" + pulumimock.AWSAccountID + ":assumed-role/" + role
+	if cond := provider[0].InStr("attributeCondition"); !strings.Contains(cond, "'"+roleArn+"'") {
+		t.Errorf("provider condition %q does not name %s", cond, roleArn)
+	}
+	if got := provider[0].InStr("aws", "accountId"); got != pulumimock.AWSAccountID {
+		t.Errorf("provider trusts AWS account %q", got)
+	}
+	var bound bool
+	for _, m := range d.mock.OfType("gcp:serviceaccount/iAMMember:IAMMember") {
+		if m.InStr("role") != "roles/iam.workloadIdentityUser" {
+			continue
+		}
+		if !strings.HasSuffix(m.InStr("member"), "/attribute.aws_role/"+roleArn) ||
+			m.InStr("serviceAccountId") != "projects/"+testProject+"/serviceAccounts/"+d.serviceAccountEmail(fn.Name) {
+			t.Errorf("workload identity user %q on %q", m.InStr("member"), m.InStr("serviceAccountId"))
+		}
+		bound = true
+	}
+	if !bound {
+		t.Errorf("no workload identity binding for %s", role)
+	}
+}
+
+func (d *deployment) checkCloudFunction(t *testing.T, fn catalog.Function, name, entryPoint, ingress string) {
+	t.Helper()
+	r := d.one(t, "gcp:cloudfunctionsv2/function:Function", name)
+	if got := r.InStr("buildConfig", "runtime"); got != "go126" {
+		t.Errorf("%s runtime %q", name, got)
+	}
+	if got := r.InStr("buildConfig", "entryPoint"); got != entryPoint {
+		t.Errorf("%s entry point %q, want %q", name, got, entryPoint)
+	}
+	src := mapOf(r.In("buildConfig", "source", "storageSource"))
+	object := d.one(t, "gcp:storage/bucketObject:BucketObject", fn.Name+".zip")
+	if src["object"] != fn.Name+".zip" || src["bucket"] != object.InStr("bucket") || src["generation"] != object.Out("generation") {
+		t.Errorf("%s source %v", name, src)
+	}
+	if got := object.InStr("source"); got != "../dist/gcp/"+fn.Name+".zip" {
+		t.Errorf("%s source zip %q", name, got)
+	}
+	if got := r.InStr("serviceConfig", "serviceAccountEmail"); got != d.serviceAccountEmail(fn.Name) {
+		t.Errorf("%s runs as %q, want %q", name, got, d.serviceAccountEmail(fn.Name))
+	}
+	if got := r.InStr("serviceConfig", "ingressSettings"); got != ingress {
+		t.Errorf("%s ingress %q, want %q", name, got, ingress)
+	}
+	checkEnv(t, name, mapOf(r.In("serviceConfig", "environmentVariables")), d.wantEnv(t, fn, GCP))
+
+	delivery, _ := catalog.DeliveryByName(d.layout.Delivery)
+	want := map[string]string{}
+	for _, env := range fn.SecretsFor(delivery) {
+		want[env] = d.prefix() + "-" + slug(env)
+	}
+	got := map[string]string{}
+	items, _ := r.In("serviceConfig", "secretEnvironmentVariables").([]any)
+	for _, item := range items {
+		m := mapOf(item)
+		got[m["key"].(string)] = m["secret"].(string)
+		if m["version"] != "1" || m["projectId"] != testProject {
+			t.Errorf("%s secret %v is not pinned to the stack's version", name, m)
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("%s secret env %v, want %v", name, got, want)
+	}
+}
+
+func TestDataStoresExpireRecords(t *testing.T) {
+	t.Parallel()
+	forEachLayout(t, func(t *testing.T, d *deployment) {
+		switch d.layout.Store {
+		case catalog.StoreDynamo:
+			table := d.one(t, "aws:dynamodb/table:Table", d.prefix())
+			if table.In("ttl", "enabled") != true || table.InStr("ttl", "attributeName") != catalog.DynamoTable.TTLAttribute {
+				t.Errorf("table ttl %v", table.In("ttl"))
+			}
+			var indexes []string
+			for _, idx := range table.In("globalSecondaryIndexes").([]any) {
+				indexes = append(indexes, mapOf(idx)["name"].(string))
+			}
+			if len(indexes) != len(catalog.DynamoTable.Indexes) {
+				t.Errorf("table indexes %v", indexes)
+			}
+			if len(d.mock.OfType("gcp:firestore/database:Database")) > 0 {
+				t.Error("a dynamo stack created a Firestore database")
+			}
+		case catalog.StoreFirestore:
+			d.one(t, "gcp:firestore/database:Database", "(default)")
+			fields := d.mock.OfType("gcp:firestore/field:Field")
+			for _, want := range catalog.FirestoreTTL {
+				found := false
+				for _, f := range fields {
+					if f.InStr("collection") == want.CollectionGroup && f.InStr("field") == want.Field && f.In("ttlConfig") != nil {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("no TTL policy on %s.%s", want.CollectionGroup, want.Field)
+				}
+			}
+			if len(d.mock.OfType("aws:dynamodb/table:Table")) > 0 {
+				t.Error("a firestore stack created a DynamoDB table")
+			}
+		}
+	})
+}
+
+func TestVideoIsDeliveredThroughSignedURLsOnly(t *testing.T) {
+	t.Parallel()
+	forEachLayout(t, func(t *testing.T, d *deployment) {
+		switch d.layout.Delivery {
+		case catalog.DeliveryCloudFront:
+			dist := d.mock.OfType("aws:cloudfront/distribution:Distribution")[0]
+			group := d.mock.OfType("aws:cloudfront/keyGroup:KeyGroup")[0]
+			key := d.mock.OfType("aws:cloudfront/publicKey:PublicKey")[0]
+			oac := d.mock.OfType("aws:cloudfront/originAccessControl:OriginAccessControl")[0]
+			bucket := d.mock.OfType("aws:s3/bucketV2:BucketV2")[0]
+			behavior := mapOf(dist.In("defaultCacheBehavior"))
+			if !slices.Equal(stringsOf(behavior["trustedKeyGroups"]), []string{group.ID}) {
+				t.Errorf("distribution trusts key groups %v, want [%s]", behavior["trustedKeyGroups"], group.ID)
+			}
+			if behavior["viewerProtocolPolicy"] != "https-only" {
+				t.Errorf("viewer protocol %v", behavior["viewerProtocolPolicy"])
+			}
+			if !slices.Equal(stringsOf(group.In("items")), []string{key.ID}) {
+				t.Errorf("key group items %v, want [%s]", group.In("items"), key.ID)
+			}
+			origin := mapOf(dist.In("origins", "0"))
+			if origin["originAccessControlId"] != oac.ID || origin["domainName"] != bucket.Str("bucketRegionalDomainName") {
+				t.Errorf("origin %v", origin)
+			}
+			if oac.InStr("signingBehavior") != "always" || oac.InStr("originAccessControlOriginType") != "s3" {
+				t.Errorf("origin access control %v", oac.Inputs)
+			}
+			block := d.mock.OfType("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[0]
+			for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
+				if block.In(k) != true {
+					t.Errorf("public access block %s = %v", k, block.In(k))
+				}
+			}
+		case catalog.DeliveryCloudCDN:
+			bb := d.one(t, "gcp:compute/backendBucket:BackendBucket", d.prefix()+"-video")
+			if bb.In("enableCdn") != true {
+				t.Error("backend bucket without CDN")
+			}
+			key := d.one(t, "gcp:compute/backendBucketSignedUrlKey:BackendBucketSignedUrlKey", d.prefix()+"-url-signing")
+			if key.InStr("backendBucket") != bb.Str("name") {
+				t.Errorf("signed URL key on %q", key.InStr("backendBucket"))
+			}
+			video := d.mock.OfType("gcp:storage/bucket:Bucket")
+			for _, b := range video {
+				if b.InStr("publicAccessPrevention") != "enforced" {
+					t.Errorf("bucket %s allows public access", b.Str("name"))
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,87 @@
+package stack
+
+import (
+	"maps"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/playplane/playplane/infra/catalog"
+	"github.com/playplane/playplane/infra/pulumimock"
+)
+
+// Where secret values may go: the secret stores, and the CDN signing key
+// resource (Cloud CDN takes the key itself). Everywhere else, including
+// every function's env, only references may appear.
+var secretSinks = map[string]string{
+	"aws:secretsmanager/secretVersion:SecretVersion":                  ".secretString",
+	"gcp:secretmanager/secretVersion:SecretVersion":                   ".secretData",
+	"gcp:compute/backendBucketSignedUrlKey:BackendBucketSignedUrlKey": ".keyValue",
+}
+
+func TestSecretsAreNeverPlainConfig(t *testing.T) {
+	t.Parallel()
+	forEachLayout(t, func(t *testing.T, d *deployment) {
+		versionCloud := map[string]Cloud{
+			"aws:secretsmanager/secretVersion:SecretVersion": AWS,
+			"gcp:secretmanager/secretVersion:SecretVersion":  GCP,
+		}
+		stored := map[string]int{} // cloud + value -> secret versions holding it
+		for _, r := range d.mock.Resources() {
+			pulumimock.Walk(resource.NewObjectProperty(r.Inputs), func(path, s string, secret bool) {
+				if !strings.Contains(s, leakMarker) {
+					return
+				}
+				switch {
+				case secretSinks[r.Type] != path:
+					t.Errorf("secret value reaches %s %s at %s", r.Type, r.Name, path)
+				case !secret:
+					t.Errorf("%s %s holds a secret value not marked secret", r.Type, r.Name)
+				case versionCloud[r.Type] != "":
+					stored[string(versionCloud[r.Type])+" "+s]++
+				}
+			})
+		}
+		// Each secret used on a cloud is stored there exactly once, and no
+		// unused secret is stored.
+		want := map[string]int{}
+		for _, cloud := range []Cloud{AWS, GCP} {
+			for _, env := range d.layout.SecretsOn(cloud) {
+				s, _ := catalog.SecretByEnv(env)
+				want[string(cloud)+" "+secretValue(s.ConfigKey)] = 1
+			}
+		}
+		if !maps.Equal(stored, want) {
+			t.Errorf("secret versions %v, want %v", stored, want)
+		}
+	})
+}
+
+// A stack reads only the secrets its layout uses: a gcp stack must deploy
+// without the CloudFront key, an aws stack without the Cloud CDN key.
+func TestStacksNeedOnlyTheirOwnSecrets(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		layout  string
+		without string
+		wantErr bool
+	}{
+		{name: "gcp without cloudfront key", layout: "gcp", without: "cloudfrontPrivateKey"},
+		{name: "aws without cloud cdn key", layout: "aws", without: "cloudCdnSigningKey"},
+		{name: "hybrid without cloud cdn key", layout: "hybrid", without: "cloudCdnSigningKey"},
+		{name: "aws without stripe key", layout: "aws", without: "stripeApiKey", wantErr: true},
+		{name: "hybrid without playback keys", layout: "hybrid", without: "playbackTokenKeys", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			config := baseConfig(tc.layout)
+			delete(config, "playplane:"+tc.without)
+			_, err := deploy(t, tc.layout, config)
+			if (err != nil) != tc.wantErr {
+				t.Errorf("deploy error %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}
