@@ -2,17 +2,20 @@
 GO        ?= go
 DATA_DIR  ?= .playplane
 ADDR      ?= 127.0.0.1:8080
-# Packages whose tests need nothing but Go; the rest start local emulators.
 PKGS      := ./...
+
+include Makefile.gcp
 
 .PHONY: run token test check-fmt vet emulators unit infra-test bench clean
 
+# make run GCP=1 serves the functions through the Functions Framework on the
+# Firestore emulator and the Pub/Sub fake instead (see docs/gcp.md).
 run:
-	DATA_DIR=$(DATA_DIR) ADDR=$(ADDR) $(GO) run ./cmd/playplane
+	DATA_DIR=$(DATA_DIR) ADDR=$(ADDR) $(GO) run $(RUNNER)
 
 # make token ACCOUNT=acct_solo — a dev JWT for a seeded account (after one `make run`).
 token:
-	@DATA_DIR=$(DATA_DIR) $(GO) run ./cmd/playplane token $(ACCOUNT)
+	@DATA_DIR=$(DATA_DIR) $(GO) run $(RUNNER) token $(ACCOUNT)
 
 test: check-fmt vet emulators unit infra-test
 

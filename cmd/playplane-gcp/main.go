@@ -1,0 +1,98 @@
+// Command playplane-gcp is the Cloud Functions side of playplane on one
+// machine. By default it serves every function through the Functions
+// Framework, as Cloud Functions (2nd gen) would, against the Firestore
+// emulator and the Pub/Sub fake, with seeded demo data (`make run GCP=1`).
+//
+//	playplane-gcp                 serve on ADDR (default 127.0.0.1:8080)
+//	playplane-gcp token ACCOUNT   print a dev JWT for a seeded account
+//	playplane-gcp source DIST     write the deploy unit: DIST/gcp-source.zip and DIST/gcp/<function>.zip
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/playplane/playplane/functions/gcp"
+	"github.com/playplane/playplane/functions/gcp/source"
+	"github.com/playplane/playplane/shared/gcpfn"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := realMain(ctx, os.Args[1:]); err != nil {
+		slog.Error("playplane-gcp stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context, args []string) error {
+	log := gcpfn.NewLogger(os.Stderr, slog.LevelInfo)
+	slog.SetDefault(log)
+	var cfg Config
+	if err := envconfig.Process(ctx, &cfg); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	switch {
+	case len(args) == 2 && args[0] == "token":
+		token, err := DevToken(cfg, args[1], devTokenTTL)
+		if err != nil {
+			return err
+		}
+		fmt.Println(token)
+		return nil
+	case len(args) == 2 && args[0] == "source":
+		return writeSource(ctx, args[1])
+	case len(args) != 0:
+		return errors.New("usage: playplane-gcp [token ACCOUNT | source DIST]")
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + cfg.Addr
+	}
+	r, err := NewRunner(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := r.PrintWelcome(os.Stdout); err != nil {
+		return err
+	}
+	return r.Serve(ctx)
+}
+
+// writeSource writes the deploy unit once as dist/gcp-source.zip and, for
+// the stack, which uploads one object per function, as dist/gcp/<name>.zip.
+// The copies are identical: FUNCTION_TARGET picks the entry point.
+func writeSource(ctx context.Context, dist string) error {
+	files, err := source.Files(ctx, ".")
+	if err != nil {
+		return err
+	}
+	var zipped bytes.Buffer
+	if err := source.WriteZip(&zipped, files); err != nil {
+		return err
+	}
+	paths := []string{filepath.Join(dist, "gcp-source.zip")}
+	for _, spec := range gcp.Functions {
+		paths = append(paths, filepath.Join(dist, "gcp", spec.Name+".zip"))
+	}
+	for _, p := range paths {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, zipped.Bytes(), 0o644); err != nil {
+			return err
+		}
+		fmt.Println(p)
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/playplane/playplane/functions/pickedge"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/demo"
+)
+
+// devSecrets are generated on first start and kept in the data directory,
+// so tokens minted by `playplane-gcp token` keep working across restarts.
+// They never come from the repository. The file is this runner's own: the
+// embedded runner's keys are not shared.
+type devSecrets struct {
+	JWTKey        string `json:"jwt_hs256_key"`
+	PlaybackKeys  string `json:"playback_token_keys"`
+	StripeWebhook string `json:"stripe_webhook_secret"`
+	EdgeKeys      string `json:"edge_hmac_keys"`
+}
+
+const (
+	devKeyID        = "local-dev"
+	devSecretsFile  = "gcp-dev-secrets.json"
+	devTokenTTL     = 24 * time.Hour
+	devPricePlans   = "price_basic=basic,price_std=standard,price_premium=premium"
+	devProject      = "playplane-local"
+	devJWTIssuer    = "playplane-local"
+	devJWTAudience  = "playplane"
+	devStripePrefix = "whsec_"
+	devCDNKeyName   = "local-dev"
+)
+
+func loadSecrets(dataDir string) (devSecrets, error) {
+	path := filepath.Join(dataDir, devSecretsFile)
+	var s devSecrets
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return s, fmt.Errorf("%s: %w", path, err)
+		}
+		if s.JWTKey == "" || s.PlaybackKeys == "" || s.StripeWebhook == "" || s.EdgeKeys == "" {
+			return s, fmt.Errorf("%s: incomplete; delete it to have it made again", path)
+		}
+		return s, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return s, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return s, fmt.Errorf("data dir: %w", err)
+	}
+	var edges []string
+	for _, e := range demo.Edges("", time.Time{}) {
+		edges = append(edges, e.ID)
+	}
+	s = devSecrets{JWTKey: randomKey(), PlaybackKeys: auth.NewDevKeyring().Spec(), StripeWebhook: devStripePrefix + randomKey(),
+		EdgeKeys: pickedge.NewDevEdgeKeys(edges...).Spec()}
+	raw, _ = json.MarshalIndent(s, "", "  ")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		return s, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func randomKey() string {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return base64.RawURLEncoding.EncodeToString(key)
+}
+
+// DevToken mints a caller JWT for a demo account with the dev key kept in
+// the data directory.
+func DevToken(cfg Config, accountID string, ttl time.Duration) (string, error) {
+	s, err := loadSecrets(cfg.DataDir)
+	if err != nil {
+		return "", err
+	}
+	key, err := base64.RawURLEncoding.DecodeString(s.JWTKey)
+	if err != nil {
+		return "", fmt.Errorf("dev jwt key: %w", err)
+	}
+	return auth.MintHS256(devKeyID, key, cfg.Issuer, cfg.Audience, accountID, ttl, time.Now())
+}

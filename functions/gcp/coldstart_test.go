@@ -1,0 +1,221 @@
+package gcp
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/functions/gcp/source"
+	"github.com/playplane/playplane/shared/auth"
+)
+
+// helloFunction is the floor: a Functions Framework hello, built and started
+// the same way as the deploy unit.
+const helloFunction = `package hellofn
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+)
+
+func init() {
+	functions.HTTP("Hello", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "Hello, World!") })
+}
+`
+
+// firestoreHello is a second floor for the authenticated request: a hello
+// that makes a Firestore client on its first request and runs one query,
+// as the list of sessions does, and nothing else.
+const firestoreHello = `package firestorehello
+
+import (
+	"net/http"
+	"os"
+	"sync"
+
+	"cloud.google.com/go/firestore"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"google.golang.org/api/iterator"
+)
+
+var (
+	once   sync.Once
+	client *firestore.Client
+	err    error
+)
+
+func init() {
+	functions.HTTP("FirestoreHello", func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { client, err = firestore.NewClient(r.Context(), os.Getenv("GOOGLE_CLOUD_PROJECT")) })
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		it := client.Collection("hello").Where("account_id", "==", "acct_nobody").Limit(1).Documents(r.Context())
+		defer it.Stop()
+		if _, err := it.Next(); err != nil && err != iterator.Done {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Write([]byte("Hello, Firestore!\n"))
+	})
+}
+`
+
+// coldStartBinaries builds the deploy unit and the hello beside it, as the
+// Go buildpack would (stripped), and returns their paths.
+func coldStartBinaries(b *testing.B) (hello, firestoreHelloBin, playplane string) {
+	b.Helper()
+	ctx := context.Background()
+	files, err := source.Files(ctx, "../..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	if err := source.WriteTree(dir, files); err != nil {
+		b.Fatal(err)
+	}
+	playplane = filepath.Join(dir, "bin", "playplane")
+	if err := source.Compile(ctx, dir, playplane, true); err != nil {
+		b.Fatal(err)
+	}
+	for name, data := range map[string][]byte{
+		"hellofn/hello.go":           []byte(helloFunction),
+		"hellofn/app/main.go":        source.MainFor(source.Module + "/hellofn"),
+		"firestorehello/hello.go":    []byte(firestoreHello),
+		"firestorehello/app/main.go": source.MainFor(source.Module + "/firestorehello"),
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	hello, firestoreHelloBin = filepath.Join(dir, "bin", "hello"), filepath.Join(dir, "bin", "firestorehello")
+	for bin, pkg := range map[string]string{hello: "./hellofn/app", firestoreHelloBin: "./firestorehello/app"} {
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), source.OfflineEnv()...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("building %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return hello, firestoreHelloBin, playplane
+}
+
+// firstResponse starts bin with env and returns the time from the start to
+// the first response to the request, and how long the same request takes
+// once the process is warm; then it stops the process.
+func firstResponse(b *testing.B, bin string, env []string, path, authorization string, wantStatus int) (first, warm time.Duration) {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:"+port+path, nil)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(env, "PORT="+port)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	for {
+		resp, err := client.Do(req)
+		if err == nil {
+			first = time.Since(start)
+			resp.Body.Close()
+			if resp.StatusCode != wantStatus {
+				b.Fatalf("%s %s: status %d, want %d", filepath.Base(bin), path, resp.StatusCode, wantStatus)
+			}
+			again := time.Now()
+			if resp, err = client.Do(req); err != nil {
+				b.Fatal(err)
+			}
+			resp.Body.Close()
+			return first, time.Since(again)
+		}
+		if time.Since(start) > 10*time.Second {
+			b.Fatalf("%s did not answer within 10s: %v", filepath.Base(bin), err)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func fileMB(b *testing.B, path string) float64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return float64(st.Size()) / (1 << 20)
+}
+
+// BenchmarkColdStart measures process start → first response of the
+// deployed binary (FUNCTION_TARGET=AuthorizePlay) against a Functions
+// Framework hello built the same way, interleaved in the same run: a 401
+// (the function and its clients are built, no store call) and an
+// authenticated list of sessions (one Firestore query on the emulator,
+// also set against a hello that makes one Firestore query). The goal is at
+// most 2.5× the hello. Run with -benchtime=Nx.
+func BenchmarkColdStart(b *testing.B) {
+	hello, fsHello, playplane := coldStartBinaries(b)
+	env := newTestEnv(b)
+	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir()}
+	helloEnv := append(slices.Clone(base), "FUNCTION_TARGET=Hello")
+	fsHelloEnv := append(slices.Clone(base), "FUNCTION_TARGET=FirestoreHello", "FIRESTORE_EMULATOR_HOST="+env.firestore,
+		"GOOGLE_CLOUD_PROJECT="+testProject)
+	fnEnv := append(slices.Clone(base), "FUNCTION_TARGET=AuthorizePlay", "FIRESTORE_EMULATOR_HOST="+env.firestore)
+	for k, v := range env.vars {
+		fnEnv = append(fnEnv, k+"="+v)
+	}
+	tok, err := auth.MintHS256("k1", env.jwtKey, "test-issuer", "playplane", "acct_nobody", time.Hour, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var helloT, fsHelloT, unauthT, listT, warmT []time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		h, _ := firstResponse(b, hello, helloEnv, "/", "", 200)
+		f, _ := firstResponse(b, fsHello, fsHelloEnv, "/", "", 200)
+		u, _ := firstResponse(b, playplane, fnEnv, "/v1/sessions", "", 401)
+		l, w := firstResponse(b, playplane, fnEnv, "/v1/sessions", "Bearer "+tok, 200)
+		helloT, fsHelloT, unauthT = append(helloT, h), append(fsHelloT, f), append(unauthT, u)
+		listT, warmT = append(listT, l), append(warmT, w)
+	}
+	b.StopTimer()
+	h, f, u, l := median(helloT), median(fsHelloT), median(unauthT), median(listT)
+	b.ReportMetric(float64(h.Microseconds())/1000, "hello-ms")
+	b.ReportMetric(float64(u.Microseconds())/1000, "401-ms")
+	b.ReportMetric(float64(l.Microseconds())/1000, "list-ms")
+	// The list's own cost once warm: the emulator's query, not start-up.
+	b.ReportMetric(float64(median(warmT).Microseconds())/1000, "warm-list-ms")
+	b.ReportMetric(float64(u)/float64(h), "401/hello")
+	b.ReportMetric(float64(l)/float64(h), "list/hello")
+	b.ReportMetric(float64(f.Microseconds())/1000, "fs-hello-ms")
+	b.ReportMetric(float64(l)/float64(f), "list/fs-hello")
+	b.ReportMetric(fileMB(b, hello), "hello-MB")
+	b.ReportMetric(fileMB(b, playplane), "unit-MB")
+}

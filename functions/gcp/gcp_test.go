@@ -1,0 +1,304 @@
+package gcp
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"maps"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/pickedge"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/cloudcdn"
+	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/gcpfn"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+const testProject = "playplane-test"
+
+// catalog is infra/catalog's entry points (a module of its own, so not
+// importable here): the names the stack deploys.
+var catalog = map[string][]string{
+	"authorizeplay":  {"AuthorizePlay", "AuthorizePlayConsumer"},
+	"signurl":        {"SignURL"},
+	"paymentwebhook": {"PaymentWebhook", "PaymentWebhookConsumer"},
+	"pickedge":       {"PickEdge", "PickEdgeConsumer"},
+	"heartbeat":      {"Heartbeat", "HeartbeatConsumer"},
+}
+
+// extraEntryPoints are registered here but not deployed by the stack yet.
+var extraEntryPoints = []string{"PaymentWebhookJobs"}
+
+func TestFunctionsMatchTheCatalog(t *testing.T) {
+	t.Parallel()
+	if _, err := gcpfn.NewSet(gcpfn.NewResources(gcpfn.Options{}), Functions...); err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range Functions {
+		want, ok := catalog[spec.Name]
+		if !ok {
+			t.Errorf("%s is not in the catalogue", spec.Name)
+			continue
+		}
+		got := slices.DeleteFunc(spec.EntryPoints(), func(e string) bool { return slices.Contains(extraEntryPoints, e) })
+		if !slices.Equal(got, want) {
+			t.Errorf("%s registers %v, the catalogue deploys %v", spec.Name, got, want)
+		}
+	}
+	var missing []string
+	for name := range catalog {
+		if !slices.ContainsFunc(Functions, func(s gcpfn.Spec) bool { return s.Name == name }) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		t.Logf("not registered yet (no package): %v", missing)
+	}
+}
+
+// TestLinksOnlyGCPAdapters keeps the deploy unit free of the AWS SDK and of
+// the other platforms' adapters.
+func TestLinksOnlyGCPAdapters(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forbidden := []string{"github.com/aws/", "go.etcd.io/bbolt", "github.com/pulumi/",
+		"github.com/playplane/playplane/shared/bolt", "github.com/playplane/playplane/shared/dynamo",
+		"github.com/playplane/playplane/shared/sqs", "github.com/playplane/playplane/shared/membus",
+		"github.com/playplane/playplane/shared/awsfn", "github.com/playplane/playplane/shared/lambdahttp",
+		"github.com/playplane/playplane/shared/emulators"}
+	// The CloudFront URL signer is not an AWS adapter: the hybrid stack
+	// runs signurl on GCP for video on CloudFront. Its AWS module is the
+	// standard-library-only signing package.
+	allowed := []string{"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"}
+	var gcp bool
+	for pkg := range strings.FieldsSeq(string(out)) {
+		if slices.Contains(allowed, pkg) {
+			continue
+		}
+		for _, f := range forbidden {
+			if pkg == f || strings.HasPrefix(pkg, f) && (strings.HasSuffix(f, "/") || strings.HasPrefix(pkg, f+"/")) {
+				t.Errorf("links %s", pkg)
+			}
+		}
+		gcp = gcp || pkg == "github.com/playplane/playplane/shared/firestore"
+	}
+	if !gcp {
+		t.Fatal("does not link the Firestore adapter: the dependency list is not what this test thinks")
+	}
+}
+
+// testEnv is a deployment's environment on the emulators: what the stack
+// and Secret Manager set, with local values.
+type testEnv struct {
+	vars      map[string]string
+	jwtKey    []byte
+	keyring   *auth.Keyring
+	firestore string
+	pubsub    string
+}
+
+func newTestEnv(t testing.TB) *testEnv {
+	t.Helper()
+	jwtKey := bytes.Repeat([]byte{7}, 32)
+	ring := auth.NewDevKeyring()
+	e := &testEnv{jwtKey: jwtKey, keyring: ring, firestore: emulators.Firestore(t), pubsub: emulators.PubSub(t)}
+	prefix := playback.NewID("t") + "_"
+	e.vars = map[string]string{
+		"GOOGLE_CLOUD_PROJECT":        testProject,
+		"FIRESTORE_COLLECTION_PREFIX": prefix,
+		"PUBSUB_TOPICS":               topicsVar(prefix),
+		"JWT_ISSUER":                  "test-issuer",
+		"JWT_AUDIENCE":                "playplane",
+		"JWT_HS256_KEYS":              "k1:" + encodeKey(jwtKey),
+		"PLAYBACK_TOKEN_KEYS":         ring.Spec(),
+		"STRIPE_WEBHOOK_SECRETS":      "whsec_test",
+		"STRIPE_PRICE_PLANS":          "price_std=standard",
+		"CDN":                         "cloudcdn",
+		"CDN_BASE_URL":                "https://cdn.example.com",
+		"CLOUDCDN_KEYS":               "k1=env:CLOUDCDN_SIGNING_KEY",
+		"CLOUDCDN_ACTIVE_KEY_NAME":    "k1",
+		"CLOUDCDN_SIGNING_KEY":        cloudcdn.EncodeKey(cloudcdn.GenerateDevKey("k1").Secret),
+		"EDGE_HMAC_KEYS":              pickedge.NewDevEdgeKeys("fra-1").Spec(),
+	}
+	return e
+}
+
+func topicsVar(prefix string) string {
+	var pairs []string
+	for _, topic := range events.Topics {
+		pairs = append(pairs, topic+":projects/"+testProject+"/topics/"+prefix+topic)
+	}
+	return strings.Join(pairs, ",")
+}
+
+func encodeKey(k []byte) string { return base64.StdEncoding.EncodeToString(k) }
+
+func (e *testEnv) set(t testing.TB) *gcpfn.Set {
+	t.Helper()
+	res := gcpfn.NewResources(gcpfn.Options{
+		Lookuper:         envconfig.MapLookuper(e.vars),
+		Log:              slog.New(slog.DiscardHandler),
+		FirestoreOptions: emulators.FirestoreClientOptions(e.firestore),
+		PubSubOptions:    emulators.PubSubClientOptions(e.pubsub),
+	})
+	t.Cleanup(func() { _ = res.Close() })
+	s, err := gcpfn.NewSet(res, Functions...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestEveryFunctionBuildsOnTheGCPAdapters(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	set := env.set(t)
+	if err := set.Build(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A real request through an HTTP entry point: the caller's sessions,
+	// read from the Firestore emulator.
+	h, _ := set.HTTPHandler("AuthorizePlay")
+	tok, err := auth.MintHS256("k1", env.jwtKey, "test-issuer", "playplane", "acct_nobody", time.Minute, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/v1/sessions", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 200 || strings.TrimSpace(w.Body.String()) != `{"sessions":[]}` {
+		t.Fatalf("GET /v1/sessions: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestMissingConfigurationIsNamed(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	delete(env.vars, "PLAYBACK_TOKEN_KEYS")
+	delete(env.vars, "STRIPE_PRICE_PLANS")
+	err := env.set(t).Build(context.Background())
+	for _, want := range []string{"authorizeplay", "PLAYBACK_TOKEN_KEYS", "STRIPE_PRICE_PLANS"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("build error %v does not name %s", err, want)
+		}
+	}
+}
+
+// sample is one topic's sample payloads in events/gcp.
+type sample struct {
+	topic, entryPoint string
+	decode            func([]byte) error // strict decode into the topic's type
+}
+
+var samples = []sample{
+	{events.TopicEntitlementChanged, "AuthorizePlayConsumer", strictInto[events.EntitlementChanged]},
+	{events.TopicHeartbeats, "HeartbeatConsumer", strictInto[events.Heartbeat]},
+	{events.TopicStripeEvents, "PaymentWebhookConsumer", strictInto[events.StripeEventRecorded]},
+	{events.TopicEdgeHealth, "PickEdgeConsumer", strictInto[events.EdgeHealth]},
+}
+
+func strictInto[T any](data []byte) error {
+	var v T
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(&v)
+}
+
+// pushMessage is the message of a push body or of a CloudEvent's data.
+type pushMessage struct {
+	Message struct {
+		Data        []byte            `json:"data"`
+		Attributes  map[string]string `json:"attributes"`
+		MessageID   string            `json:"messageId"`
+		PublishTime time.Time         `json:"publishTime"`
+		OrderingKey string            `json:"orderingKey"`
+	} `json:"message"`
+	Subscription string `json:"subscription"`
+}
+
+func readSample(t *testing.T, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "gcp", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestSamplesReachTheConsumers checks events/gcp: each push body and
+// CloudEvent carries a valid message of its topic, the two forms agree, and
+// the CloudEvent is acknowledged by its consumer entry point.
+func TestSamplesReachTheConsumers(t *testing.T) {
+	t.Parallel()
+	set := newTestEnv(t).set(t)
+	for _, s := range samples {
+		t.Run(s.topic, func(t *testing.T) {
+			t.Parallel()
+			var push pushMessage
+			if err := json.Unmarshal(readSample(t, s.topic+".push.json"), &push); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.decode(push.Message.Data); err != nil {
+				t.Fatalf("push message data: %v", err)
+			}
+			var e event.Event
+			if err := json.Unmarshal(readSample(t, s.topic+".cloudevent.json"), &e); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			var ce pushMessage
+			if err := json.Unmarshal(e.Data(), &ce); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(ce.Message.Data, push.Message.Data) || ce.Message.MessageID != push.Message.MessageID ||
+				!maps.Equal(ce.Message.Attributes, push.Message.Attributes) || e.ID() != push.Message.MessageID {
+				t.Fatalf("the CloudEvent and the push body carry different messages")
+			}
+			consume, ok := set.CloudEventHandler(s.entryPoint)
+			if !ok {
+				t.Fatalf("no entry point %s", s.entryPoint)
+			}
+			if err := consume(context.Background(), e); err != nil {
+				t.Fatalf("%s asked to redeliver the sample: %v", s.entryPoint, err)
+			}
+		})
+	}
+}
+
+// TestConsumerRedeliversWhenTheStoreIsDown: a retry can help, so the entry
+// point fails and Pub/Sub redelivers.
+func TestConsumerRedeliversWhenTheStoreIsDown(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	env.firestore = "127.0.0.1:1"
+	consume, _ := env.set(t).CloudEventHandler("AuthorizePlayConsumer")
+	var e event.Event
+	if err := json.Unmarshal(readSample(t, "entitlement-changed.cloudevent.json"), &e); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := consume(ctx, e); err == nil {
+		t.Fatal("acknowledged a message it could not apply")
+	}
+}

@@ -1,0 +1,318 @@
+package gcpfn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+	"google.golang.org/api/option"
+
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/firestore"
+	"github.com/playplane/playplane/shared/pubsub"
+)
+
+// Environment variables read here, beside the adapters' own (FIRESTORE_*,
+// PUBSUB_*, and FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST, which the
+// client libraries honour), the caller JWT settings (JWT_*) and the
+// functions' Configs.
+const (
+	// EnvPubSubTopics maps topics to topic resource names,
+	// "heartbeats:projects/P/topics/stack-heartbeats,..." (set by the
+	// Pulumi stack). The bus publishes to PREFIX+topic in one project, so
+	// every entry must share the project and the prefix; they become
+	// PUBSUB_PROJECT_ID and PUBSUB_TOPIC_PREFIX.
+	EnvPubSubTopics = "PUBSUB_TOPICS"
+	// EnvPlaybackTokenKeys holds the playback token keys, "kid:base64key,..."
+	// (a Secret Manager binding).
+	EnvPlaybackTokenKeys = "PLAYBACK_TOKEN_KEYS"
+)
+
+// Options replace what a function takes from its surroundings; the zero
+// value is what Cloud Functions uses.
+type Options struct {
+	// Lookuper reads the environment (default: the process environment).
+	Lookuper envconfig.Lookuper
+	// Log defaults to Cloud Logging structured JSON on stdout (NewLogger).
+	Log *slog.Logger
+	Now func() time.Time
+	// FirestoreOptions and PubSubOptions are passed to the client
+	// libraries, e.g. emulators.FirestoreClientOptions in tests that must
+	// not set FIRESTORE_EMULATOR_HOST for the whole process.
+	FirestoreOptions []option.ClientOption
+	PubSubOptions    []option.ClientOption
+}
+
+// Resources are the dependencies the functions of a process share, each
+// made on first use. Making one reads the environment and makes no network
+// call: the client libraries connect on their first RPC.
+type Resources struct {
+	lookup envconfig.Lookuper
+	log    *slog.Logger
+	now    func() time.Time
+	fsOpts []option.ClientOption
+	psOpts []option.ClientOption
+
+	mu       sync.Mutex
+	store    *firestore.Store
+	bus      *pubsub.Bus
+	busCfg   *pubsub.Config
+	keyring  *auth.Keyring
+	identity *auth.Verifier
+}
+
+// NewResources returns resources that make nothing yet.
+func NewResources(opts Options) *Resources {
+	r := &Resources{lookup: opts.Lookuper, log: opts.Log, now: opts.Now,
+		fsOpts: opts.FirestoreOptions, psOpts: opts.PubSubOptions}
+	if r.lookup == nil {
+		r.lookup = envconfig.OsLookuper()
+	}
+	if r.log == nil {
+		r.log = NewLogger(os.Stdout, slog.LevelInfo)
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	return r
+}
+
+// Log is the logger functions and consumers log with.
+func (r *Resources) Log() *slog.Logger { return r.log }
+
+// Process fills a Config struct (env tags) from the environment.
+func (r *Resources) Process(ctx context.Context, cfg any) error {
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: cfg, Lookuper: r.lookup}); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// Lookup reads one variable.
+func (r *Resources) Lookup(name string) (string, bool) { return r.lookup.Lookup(name) }
+
+// Store returns the Firestore store of FIRESTORE_PROJECT_ID (default
+// GOOGLE_CLOUD_PROJECT, then the credentials' project) and
+// FIRESTORE_DATABASE.
+func (r *Resources) Store(ctx context.Context) (*firestore.Store, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.store != nil {
+		return r.store, nil
+	}
+	var cfg firestore.Config
+	if err := r.Process(ctx, &cfg); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s, err := firestore.New(ctx, cfg, nil, r.fsOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	r.store = s
+	return s, nil
+}
+
+// BusConfig returns the bus configuration: the PUBSUB_* variables, with the
+// project and topic prefix that PUBSUB_TOPICS implies.
+func (r *Resources) BusConfig(ctx context.Context) (pubsub.Config, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.busConfigLocked(ctx)
+}
+
+func (r *Resources) busConfigLocked(ctx context.Context) (pubsub.Config, error) {
+	if r.busCfg != nil {
+		return *r.busCfg, nil
+	}
+	var cfg pubsub.Config
+	if err := r.Process(ctx, &cfg); err != nil {
+		return cfg, fmt.Errorf("bus: %w", err)
+	}
+	if spec, _ := r.lookup.Lookup(EnvPubSubTopics); spec != "" {
+		project, prefix, err := parseTopics(spec)
+		if err != nil {
+			return cfg, fmt.Errorf("bus: %s: %w", EnvPubSubTopics, err)
+		}
+		if explicit, _ := r.lookup.Lookup("PUBSUB_PROJECT_ID"); explicit != "" && explicit != project {
+			return cfg, fmt.Errorf("bus: PUBSUB_PROJECT_ID %q, but %s names project %q", explicit, EnvPubSubTopics, project)
+		}
+		if explicit, _ := r.lookup.Lookup("PUBSUB_TOPIC_PREFIX"); explicit != "" && explicit != prefix {
+			return cfg, fmt.Errorf("bus: PUBSUB_TOPIC_PREFIX %q, but %s implies %q", explicit, EnvPubSubTopics, prefix)
+		}
+		cfg.ProjectID, cfg.TopicPrefix = project, prefix
+	}
+	r.busCfg = &cfg
+	return cfg, nil
+}
+
+// parseTopics reads "topic:projects/P/topics/ID,..." and returns the one
+// project and the one prefix (ID = prefix + topic) they share.
+func parseTopics(spec string) (project, prefix string, err error) {
+	first := true
+	for entry := range strings.SplitSeq(spec, ",") {
+		entry = strings.TrimSpace(entry)
+		topic, name, ok := strings.Cut(entry, ":")
+		parts := strings.Split(name, "/")
+		if !ok || topic == "" || len(parts) != 4 || parts[0] != "projects" || parts[1] == "" || parts[2] != "topics" {
+			return "", "", fmt.Errorf("entry %q: want topic:projects/PROJECT/topics/ID", entry)
+		}
+		p, id := parts[1], parts[3]
+		pre, ok := strings.CutSuffix(id, topic)
+		if !ok {
+			return "", "", fmt.Errorf("entry %q: topic id %q does not end in the topic name %q", entry, id, topic)
+		}
+		if first {
+			project, prefix, first = p, pre, false
+			continue
+		}
+		if p != project || pre != prefix {
+			return "", "", fmt.Errorf("entry %q: every topic must be in project %q with prefix %q", entry, project, prefix)
+		}
+	}
+	return project, prefix, nil
+}
+
+// Bus returns the Pub/Sub bus of BusConfig.
+func (r *Resources) Bus(ctx context.Context) (*pubsub.Bus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bus != nil {
+		return r.bus, nil
+	}
+	cfg, err := r.busConfigLocked(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := pubsub.New(ctx, cfg, nil, r.psOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
+	r.bus = b
+	return b, nil
+}
+
+// Keyring returns the playback token keys of PLAYBACK_TOKEN_KEYS.
+func (r *Resources) Keyring() (*auth.Keyring, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.keyring != nil {
+		return r.keyring, nil
+	}
+	spec, _ := r.lookup.Lookup(EnvPlaybackTokenKeys)
+	if spec == "" {
+		return nil, fmt.Errorf("playback tokens: %s is not set", EnvPlaybackTokenKeys)
+	}
+	ring, err := auth.ParseKeyring(spec)
+	if err != nil {
+		// ParseKeyring's errors name keys, never their bytes.
+		return nil, fmt.Errorf("playback tokens: %s: %w", EnvPlaybackTokenKeys, err)
+	}
+	r.keyring = ring
+	return ring, nil
+}
+
+// Identity returns the caller JWT verifier of the JWT_* variables. Behind
+// the GCP load balancer nothing has checked the token before the function
+// does; the identity provider's keys are fetched on the first token that
+// needs them.
+func (r *Resources) Identity(ctx context.Context) (*auth.Verifier, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.identity != nil {
+		return r.identity, nil
+	}
+	var cfg auth.VerifierConfig
+	if err := r.Process(ctx, &cfg); err != nil {
+		return nil, fmt.Errorf("caller identity: %w", err)
+	}
+	v, err := auth.NewVerifier(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("caller identity: %w", err)
+	}
+	r.identity = v
+	return v, nil
+}
+
+// Close releases what was made: it flushes the bus and closes the clients.
+func (r *Resources) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	if r.bus != nil {
+		errs = append(errs, r.bus.Close())
+		r.bus = nil
+	}
+	if r.store != nil {
+		errs = append(errs, r.store.Close())
+		r.store = nil
+	}
+	if r.identity != nil {
+		r.identity.Close()
+		r.identity = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Env hands a Builder the function's configuration and its dependencies.
+// A dependency that cannot be made is nil and its error is remembered and
+// reported for the build, so a builder can pass env.Store(ctx) straight
+// into its Deps.
+type Env struct {
+	// Now is the clock the function should use.
+	Now func() time.Time
+	// Log is the function's logger.
+	Log *slog.Logger
+
+	res  *Resources
+	errs []error
+}
+
+// Process fills a Config struct (env tags) from the environment.
+func (e *Env) Process(ctx context.Context, cfg any) error { return e.res.Process(ctx, cfg) }
+
+// Lookup reads one variable, for configs parsed by hand (key sets with
+// env: references).
+func (e *Env) Lookup(name string) (string, bool) { return e.res.Lookup(name) }
+
+// Err reports every dependency that could not be made.
+func (e *Env) Err() error { return errors.Join(e.errs...) }
+
+func (e *Env) fail(err error) {
+	if err != nil {
+		e.errs = append(e.errs, err)
+	}
+}
+
+// Store returns the Firestore store, or nil after recording why not.
+func (e *Env) Store(ctx context.Context) *firestore.Store {
+	s, err := e.res.Store(ctx)
+	e.fail(err)
+	return s
+}
+
+// Bus returns the Pub/Sub bus, or nil after recording why not.
+func (e *Env) Bus(ctx context.Context) *pubsub.Bus {
+	b, err := e.res.Bus(ctx)
+	e.fail(err)
+	return b
+}
+
+// Keyring returns the playback token keys, or nil after recording why not.
+func (e *Env) Keyring() *auth.Keyring {
+	k, err := e.res.Keyring()
+	e.fail(err)
+	return k
+}
+
+// Identity returns the caller JWT verifier, or nil after recording why not.
+func (e *Env) Identity(ctx context.Context) *auth.Verifier {
+	v, err := e.res.Identity(ctx)
+	e.fail(err)
+	return v
+}

@@ -1,0 +1,149 @@
+package gcpfn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/pubsub"
+)
+
+// lazyFunction is one function, built on the first request to any of its
+// entry points.
+type lazyFunction struct {
+	spec Spec
+	res  *Resources
+
+	mu    sync.Mutex // serializes builds
+	ready atomic.Pointer[built]
+}
+
+// built is a function ready to serve.
+type built struct {
+	routes    *http.ServeMux
+	http      http.Handler                                        // routes behind the request middleware
+	consumers map[string]func(context.Context, event.Event) error // by topic
+	jobs      map[string]Job
+	log       *slog.Logger
+}
+
+// get returns the built function, building it if no earlier build
+// succeeded. A failed build is not remembered: the next request tries again,
+// so a dependency that was briefly missing does not need a new instance.
+func (f *lazyFunction) get(ctx context.Context) (*built, error) {
+	if b := f.ready.Load(); b != nil {
+		return b, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if b := f.ready.Load(); b != nil {
+		return b, nil
+	}
+	// The clients outlive the request that happened to build them.
+	b, err := f.build(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("gcpfn: building %s: %w", f.spec.Name, err)
+	}
+	f.ready.Store(b)
+	return b, nil
+}
+
+func (f *lazyFunction) build(ctx context.Context) (*built, error) {
+	log := f.res.log.With("function", f.spec.Name)
+	env := &Env{Now: f.res.now, Log: log, res: f.res}
+	fn, err := f.spec.Build(ctx, env)
+	if envErr := env.Err(); envErr != nil {
+		// The function's own complaint ("Store is required") is only the
+		// consequence.
+		return nil, envErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fn == nil {
+		return nil, errors.New("the builder returned no function")
+	}
+	b := &built{routes: http.NewServeMux(), consumers: map[string]func(context.Context, event.Event) error{}, log: log}
+	fn.Register(b.routes)
+	b.http = httpx.Middleware(log, b.routes)
+
+	consumers := fn.Consumers()
+	for _, topic := range slices.Sorted(maps.Keys(consumers)) {
+		entry, ok := f.spec.Consumers[topic]
+		if !ok {
+			return nil, fmt.Errorf("it consumes %s, for which the spec names no entry point", topic)
+		}
+		b.consumers[topic] = pubsub.CloudEventHandler(logged(log, entry, topic, consumers[topic]))
+	}
+	for topic, entry := range f.spec.Consumers {
+		if _, ok := consumers[topic]; !ok {
+			return nil, fmt.Errorf("the spec names entry point %s for topic %s, which it does not consume", entry, topic)
+		}
+	}
+	if f.spec.Jobs != "" {
+		j, ok := fn.(interface{ Jobs() map[string]Job })
+		if !ok {
+			return nil, fmt.Errorf("the spec names jobs entry point %s, but the function has no jobs (WithJobs)", f.spec.Jobs)
+		}
+		b.jobs = j.Jobs()
+	}
+	log.Info("function built", "entry_points", f.spec.EntryPoints())
+	return b, nil
+}
+
+// logged gives consumers the request logs' structure: a logger in the
+// context stamped with the entry point, the topic and the message.
+func logged(log *slog.Logger, entry, topic string, h playback.BatchHandler) playback.BatchHandler {
+	return func(ctx context.Context, msgs []playback.Message) []string {
+		l := log.With("entry_point", entry, "topic", topic)
+		if len(msgs) == 1 {
+			l = l.With("message_id", msgs[0].ID, "delivery_attempt", msgs[0].DeliveryAttempt)
+		}
+		return h(httpx.WithLogger(ctx, l), msgs)
+	}
+}
+
+// serveHTTP is the HTTP entry point: the function's routes, at the paths
+// the load balancer forwards unchanged.
+func (f *lazyFunction) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	b, err := f.get(r.Context())
+	if err != nil {
+		f.unavailable(w, r, err)
+		return
+	}
+	b.http.ServeHTTP(w, r)
+}
+
+// unavailable answers a request the function could not be built for. It is
+// a fault of the deployment, not of the request: 500, the cause logged.
+func (f *lazyFunction) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	httpx.Middleware(f.res.log.With("function", f.spec.Name), httpx.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+		return &playback.Error{Code: playback.CodeInternal, Reason: "function_unavailable", Err: err}
+	})).ServeHTTP(w, r)
+}
+
+// consumer is the CloudEvent entry point of topic.
+func (f *lazyFunction) consumer(topic string) func(context.Context, event.Event) error {
+	return func(ctx context.Context, e event.Event) error {
+		b, err := f.get(ctx)
+		if err != nil {
+			// Pub/Sub keeps the message and redelivers it, to a fixed
+			// deployment or, after the delivery attempts, to the
+			// dead-letter topic.
+			f.res.log.ErrorContext(ctx, "consumer cannot be built; the message will be redelivered",
+				"function", f.spec.Name, "topic", topic, "event_id", e.ID(), "err", err)
+			return err
+		}
+		return b.consumers[topic](ctx, e)
+	}
+}

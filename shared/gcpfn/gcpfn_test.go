@@ -1,0 +1,519 @@
+package gcpfn_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/playplane/playplane/shared/gcpfn"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/pubsub"
+)
+
+// recorder is a function with one route and two consumers. Message data
+// "retry" asks for redelivery, "panic" panics.
+type recorder struct {
+	mu       sync.Mutex
+	consumed map[string][]string // topic → message ids
+}
+
+func (f *recorder) Register(mux *http.ServeMux) {
+	mux.Handle("GET /v1/things/{id}", httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		if r.PathValue("id") == "missing" {
+			return playback.NotFound("thing", "missing")
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("id")})
+		return nil
+	}))
+}
+
+func (f *recorder) Consumers() map[string]playback.BatchHandler {
+	h := func(topic string) playback.BatchHandler {
+		return func(ctx context.Context, msgs []playback.Message) (retry []string) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			for _, m := range msgs {
+				f.consumed[topic] = append(f.consumed[topic], m.ID)
+				switch string(m.Data) {
+				case "retry":
+					retry = append(retry, m.ID)
+				case "panic":
+					panic("consumer bug")
+				}
+			}
+			return retry
+		}
+	}
+	return map[string]playback.BatchHandler{"heartbeats": h("heartbeats"), "edge-health": h("edge-health")}
+}
+
+func (f *recorder) ids(topic string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.consumed[topic])
+}
+
+func quietResources(vars map[string]string) *gcpfn.Resources {
+	return gcpfn.NewResources(gcpfn.Options{Lookuper: envconfig.MapLookuper(vars), Log: slog.New(slog.DiscardHandler)})
+}
+
+func recorderSpec(f *recorder, builds *atomic.Int32) gcpfn.Spec {
+	return gcpfn.Spec{
+		Name: "recorder", HTTP: "Recorder",
+		Consumers: map[string]string{"heartbeats": "RecorderHeartbeats", "edge-health": "RecorderEdgeHealth"},
+		Build: func(context.Context, *gcpfn.Env) (gcpfn.Function, error) {
+			builds.Add(1)
+			return f, nil
+		},
+	}
+}
+
+// registry records what a Set registers.
+type registry struct {
+	http   map[string]func(http.ResponseWriter, *http.Request)
+	events map[string]func(context.Context, event.Event) error
+}
+
+func (r *registry) HTTP(name string, fn func(http.ResponseWriter, *http.Request)) { r.http[name] = fn }
+func (r *registry) CloudEvent(name string, fn func(context.Context, event.Event) error) {
+	r.events[name] = fn
+}
+
+func newRegistry() *registry {
+	return &registry{http: map[string]func(http.ResponseWriter, *http.Request){}, events: map[string]func(context.Context, event.Event) error{}}
+}
+
+// pubsubEvent is a messagePublished CloudEvent carrying data, with the
+// adapter's id attribute.
+func pubsubEvent(t *testing.T, id, data string) event.Event {
+	t.Helper()
+	e := event.New()
+	e.SetID("ps-" + id)
+	e.SetType(pubsub.MessagePublishedType)
+	e.SetSource("//pubsub.googleapis.com/projects/p/topics/t")
+	body := map[string]any{"message": map[string]any{"data": []byte(data), "messageId": "ps-" + id,
+		"attributes": map[string]string{"playplane.id": id}}, "subscription": "projects/p/subscriptions/s"}
+	if err := e.SetData("application/json", body); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestNewSetValidates(t *testing.T) {
+	t.Parallel()
+	build := func(context.Context, *gcpfn.Env) (gcpfn.Function, error) { return &recorder{}, nil }
+	for _, tc := range []struct {
+		name  string
+		specs []gcpfn.Spec
+	}{
+		{name: "no name", specs: []gcpfn.Spec{{HTTP: "A", Build: build}}},
+		{name: "no builder", specs: []gcpfn.Spec{{Name: "a", HTTP: "A"}}},
+		{name: "no entry points", specs: []gcpfn.Spec{{Name: "a", Build: build}}},
+		{name: "entry point with a slash", specs: []gcpfn.Spec{{Name: "a", HTTP: "A/b", Build: build}}},
+		{name: "entry point starting with a digit", specs: []gcpfn.Spec{{Name: "a", HTTP: "1A", Build: build}}},
+		{name: "empty topic", specs: []gcpfn.Spec{{Name: "a", Consumers: map[string]string{"": "A"}, Build: build}}},
+		{name: "entry point twice", specs: []gcpfn.Spec{{Name: "a", HTTP: "A", Build: build}, {Name: "b", Jobs: "A", Build: build}}},
+		{name: "function twice", specs: []gcpfn.Spec{{Name: "a", HTTP: "A", Build: build}, {Name: "a", HTTP: "B", Build: build}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := gcpfn.NewSet(quietResources(nil), tc.specs...); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+func TestRegisterBuildsOnFirstRequestOnly(t *testing.T) {
+	t.Parallel()
+	f := &recorder{consumed: map[string][]string{}}
+	var builds atomic.Int32
+	set, err := gcpfn.NewSet(quietResources(nil), recorderSpec(f, &builds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := newRegistry()
+	set.Register(reg)
+	if got := slices.Sorted(func(yield func(string) bool) {
+		for k := range reg.http {
+			yield(k)
+		}
+		for k := range reg.events {
+			yield(k)
+		}
+	}); !slices.Equal(got, []string{"Recorder", "RecorderEdgeHealth", "RecorderHeartbeats"}) {
+		t.Fatalf("registered %v", got)
+	}
+	if builds.Load() != 0 {
+		t.Fatal("registering built the function")
+	}
+
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			w := httptest.NewRecorder()
+			reg.http["Recorder"](w, httptest.NewRequest("GET", "/v1/things/t1", nil))
+			if w.Code != 200 || !strings.Contains(w.Body.String(), `"id":"t1"`) {
+				t.Errorf("GET: %d %s", w.Code, w.Body)
+			}
+		})
+	}
+	wg.Wait()
+	if err := reg.events["RecorderHeartbeats"](context.Background(), pubsubEvent(t, "m1", "ok")); err != nil {
+		t.Fatal(err)
+	}
+	if n := builds.Load(); n != 1 {
+		t.Fatalf("built %d times, want once for every entry point", n)
+	}
+}
+
+func TestHTTPEntryPoint(t *testing.T) {
+	t.Parallel()
+	var builds atomic.Int32
+	set, err := gcpfn.NewSet(quietResources(nil), recorderSpec(&recorder{consumed: map[string][]string{}}, &builds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, ok := set.HTTPHandler("Recorder")
+	if !ok {
+		t.Fatal("no HTTP entry point")
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		wantStatus         int
+		wantBody           string
+	}{
+		{name: "route", method: "GET", path: "/v1/things/t1", wantStatus: 200, wantBody: `{"id":"t1"}`},
+		{name: "typed error", method: "GET", path: "/v1/things/missing", wantStatus: 404, wantBody: `"code":"not_found"`},
+		{name: "wrong method", method: "POST", path: "/v1/things/t1", wantStatus: 405},
+		{name: "unknown path", method: "GET", path: "/v2/nothing", wantStatus: 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+			if w.Code != tc.wantStatus || !strings.Contains(w.Body.String(), tc.wantBody) {
+				t.Fatalf("got %d %s, want %d containing %s", w.Code, w.Body, tc.wantStatus, tc.wantBody)
+			}
+			if w.Header().Get("X-Request-Id") == "" {
+				t.Error("no request id: the request middleware is missing")
+			}
+		})
+	}
+}
+
+func TestCloudEventEntryPointRedeliversOnlyWhatARetryCanFix(t *testing.T) {
+	t.Parallel()
+	f := &recorder{consumed: map[string][]string{}}
+	var builds atomic.Int32
+	set, err := gcpfn.NewSet(quietResources(nil), recorderSpec(f, &builds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	consume, ok := set.CloudEventHandler("RecorderEdgeHealth")
+	if !ok {
+		t.Fatal("no consumer entry point")
+	}
+	notPubSub := event.New()
+	notPubSub.SetID("x")
+	notPubSub.SetType("google.cloud.storage.object.v1.finalized")
+	notPubSub.SetSource("//storage.googleapis.com/b")
+	undecodable := event.New()
+	undecodable.SetID("y")
+	undecodable.SetType(pubsub.MessagePublishedType)
+	undecodable.SetSource("//pubsub.googleapis.com/projects/p/topics/t")
+	_ = undecodable.SetData("application/json", []byte(`{"message":{"data":"%%%"}}`))
+	for _, tc := range []struct {
+		name      string
+		event     event.Event
+		wantRetry bool
+	}{
+		{name: "handled", event: pubsubEvent(t, "ok1", "ok")},
+		{name: "retry asked", event: pubsubEvent(t, "retry1", "retry"), wantRetry: true},
+		{name: "handler panics", event: pubsubEvent(t, "panic1", "panic"), wantRetry: true},
+		{name: "not a Pub/Sub event", event: notPubSub},
+		{name: "undecodable message", event: undecodable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if err := consume(context.Background(), tc.event); (err != nil) != tc.wantRetry {
+				t.Fatalf("err = %v, want redelivery %v", err, tc.wantRetry)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		got := f.ids("edge-health")
+		slices.Sort(got)
+		// The adapter's id attribute, not Pub/Sub's message id, reaches
+		// the handler.
+		if !slices.Equal(got, []string{"ok1", "panic1", "retry1"}) {
+			t.Errorf("consumed %v", got)
+		}
+	})
+}
+
+func TestFailedBuildIsRetriedAndReported(t *testing.T) {
+	t.Parallel()
+	var builds atomic.Int32
+	fail := atomic.Bool{}
+	fail.Store(true)
+	f := &recorder{consumed: map[string][]string{}}
+	spec := recorderSpec(f, &builds)
+	spec.Build = func(_ context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
+		builds.Add(1)
+		if fail.Load() {
+			// A missing secret, as a Secret Manager binding not yet granted.
+			_ = env.Keyring()
+			return f, nil
+		}
+		return f, nil
+	}
+	set, err := gcpfn.NewSet(quietResources(nil), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := set.HTTPHandler("Recorder")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/things/t1", nil))
+	var body struct {
+		Error struct{ Code, Reason, Message string } `json:"error"`
+	}
+	_ = json.Unmarshal(w.Body.Bytes(), &body)
+	if w.Code != 500 || body.Error.Reason != "function_unavailable" || strings.Contains(w.Body.String(), "PLAYBACK_TOKEN_KEYS") {
+		t.Fatalf("unbuilt function answered %d %s; want a typed 500 that hides the cause", w.Code, w.Body)
+	}
+	consume, _ := set.CloudEventHandler("RecorderHeartbeats")
+	if err := consume(context.Background(), pubsubEvent(t, "m1", "ok")); err == nil || !strings.Contains(err.Error(), "PLAYBACK_TOKEN_KEYS") {
+		t.Fatalf("unbuilt consumer returned %v; want an error (redelivery) naming the cause", err)
+	}
+	if err := set.Build(context.Background()); err == nil {
+		t.Fatal("Build succeeded without the keys")
+	}
+
+	fail.Store(false)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/v1/things/t1", nil))
+	if w.Code != 200 {
+		t.Fatalf("after the fix: %d %s", w.Code, w.Body)
+	}
+	if n := builds.Load(); n != 4 {
+		t.Fatalf("built %d times, want a try per request until one succeeds (4)", n)
+	}
+}
+
+func TestSpecMustMatchTheFunctionsConsumers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		consumers map[string]string
+	}{
+		{name: "topic without entry point", consumers: map[string]string{"heartbeats": "RecorderHeartbeats"}},
+		{name: "entry point without consumer", consumers: map[string]string{"heartbeats": "A", "edge-health": "B", "stripe-events": "C"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			spec := recorderSpec(&recorder{consumed: map[string][]string{}}, new(atomic.Int32))
+			spec.Consumers = tc.consumers
+			set, err := gcpfn.NewSet(quietResources(nil), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := set.Build(context.Background()); err == nil {
+				t.Fatal("mismatched spec built")
+			}
+		})
+	}
+}
+
+func TestRouterSendsPublicPathsToTheirFunction(t *testing.T) {
+	t.Parallel()
+	other := gcpfn.Spec{Name: "other", HTTP: "Other", Build: func(context.Context, *gcpfn.Env) (gcpfn.Function, error) {
+		return routeOnly{pattern: "POST /v1/other"}, nil
+	}}
+	broken := gcpfn.Spec{Name: "broken", HTTP: "Broken", Build: func(context.Context, *gcpfn.Env) (gcpfn.Function, error) {
+		return nil, errors.New("misconfigured")
+	}}
+	for _, tc := range []struct {
+		name       string
+		specs      []gcpfn.Spec
+		method     string
+		path       string
+		wantStatus int
+		wantBody   string
+	}{
+		{name: "first function", method: "GET", path: "/v1/things/a", wantStatus: 200, wantBody: `"id":"a"`},
+		{name: "second function", method: "POST", path: "/v1/other", wantStatus: 200, wantBody: "other"},
+		{name: "nobody's route", method: "GET", path: "/v1/none", wantStatus: 404, wantBody: "route_not_found"},
+		{name: "a broken function does not hide the others", specs: []gcpfn.Spec{broken}, method: "POST", path: "/v1/other", wantStatus: 200},
+		{name: "a broken function may own the route", specs: []gcpfn.Spec{broken}, method: "GET", path: "/v1/none", wantStatus: 500, wantBody: "function_unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			specs := append([]gcpfn.Spec{recorderSpec(&recorder{consumed: map[string][]string{}}, new(atomic.Int32)), other}, tc.specs...)
+			set, err := gcpfn.NewSet(quietResources(nil), specs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := httptest.NewRecorder()
+			set.Router().ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+			if w.Code != tc.wantStatus || !strings.Contains(w.Body.String(), tc.wantBody) {
+				t.Fatalf("got %d %s", w.Code, w.Body)
+			}
+		})
+	}
+}
+
+type routeOnly struct{ pattern string }
+
+func (f routeOnly) Register(mux *http.ServeMux) {
+	mux.HandleFunc(f.pattern, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("other")) })
+}
+func (routeOnly) Consumers() map[string]playback.BatchHandler { return nil }
+
+func TestJobsEntryPoint(t *testing.T) {
+	t.Parallel()
+	var sweeps atomic.Int32
+	spec := gcpfn.Spec{Name: "jobs", Jobs: "Jobs", Build: func(context.Context, *gcpfn.Env) (gcpfn.Function, error) {
+		return gcpfn.WithJobs(routeOnly{pattern: "GET /v1/x"}, map[string]gcpfn.Job{
+			"sweep": gcpfn.JobOf(func(context.Context) (int, error) { sweeps.Add(1); return 3, nil }),
+			"fail":  gcpfn.JobOf(func(context.Context) (int, error) { return 0, errors.New("stripe down") }),
+		}), nil
+	}}
+	set, err := gcpfn.NewSet(quietResources(nil), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := set.HTTPHandler("Jobs")
+	for _, tc := range []struct {
+		name, method, body string
+		wantStatus         int
+		wantBody           string
+	}{
+		{name: "sweep", method: "POST", body: `{"job":"sweep"}`, wantStatus: 200, wantBody: `{"job":"sweep","result":3}`},
+		{name: "failing job", method: "POST", body: `{"job":"fail"}`, wantStatus: 500},
+		{name: "unknown job", method: "POST", body: `{"job":"nope"}`, wantStatus: 404, wantBody: "job_not_found"},
+		{name: "unknown field", method: "POST", body: `{"job":"sweep","x":1}`, wantStatus: 400},
+		{name: "GET", method: "GET", wantStatus: 400, wantBody: "method_not_allowed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(tc.method, "/", strings.NewReader(tc.body)))
+			if w.Code != tc.wantStatus || !strings.Contains(w.Body.String(), tc.wantBody) {
+				t.Fatalf("got %d %s", w.Code, w.Body)
+			}
+		})
+	}
+	if sweeps.Load() != 1 {
+		t.Fatalf("swept %d times", sweeps.Load())
+	}
+
+	noJobs := gcpfn.Spec{Name: "nojobs", Jobs: "NoJobs", Build: func(context.Context, *gcpfn.Env) (gcpfn.Function, error) {
+		return routeOnly{pattern: "GET /v1/x"}, nil
+	}}
+	set, _ = gcpfn.NewSet(quietResources(nil), noJobs)
+	if err := set.Build(context.Background()); err == nil {
+		t.Fatal("a jobs entry point without jobs built")
+	}
+}
+
+func TestBusConfigFromPubSubTopics(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		vars        map[string]string
+		wantProject string
+		wantPrefix  string
+		wantErr     bool
+	}{
+		{name: "stack topics", vars: map[string]string{"PUBSUB_TOPICS": "heartbeats:projects/p1/topics/pp-dev-heartbeats, edge-health:projects/p1/topics/pp-dev-edge-health"},
+			wantProject: "p1", wantPrefix: "pp-dev-"},
+		{name: "no prefix", vars: map[string]string{"PUBSUB_TOPICS": "heartbeats:projects/p1/topics/heartbeats"}, wantProject: "p1"},
+		{name: "plain variables", vars: map[string]string{"PUBSUB_PROJECT_ID": "p2", "PUBSUB_TOPIC_PREFIX": "x-"}, wantProject: "p2", wantPrefix: "x-"},
+		{name: "project from GOOGLE_CLOUD_PROJECT", vars: map[string]string{"GOOGLE_CLOUD_PROJECT": "p3"}, wantProject: "p3"},
+		{name: "agreeing explicit project", vars: map[string]string{"PUBSUB_PROJECT_ID": "p1", "PUBSUB_TOPICS": "heartbeats:projects/p1/topics/heartbeats"}, wantProject: "p1"},
+		{name: "two projects", vars: map[string]string{"PUBSUB_TOPICS": "heartbeats:projects/p1/topics/heartbeats,edge-health:projects/p2/topics/edge-health"}, wantErr: true},
+		{name: "two prefixes", vars: map[string]string{"PUBSUB_TOPICS": "heartbeats:projects/p1/topics/a-heartbeats,edge-health:projects/p1/topics/b-edge-health"}, wantErr: true},
+		{name: "id without the topic", vars: map[string]string{"PUBSUB_TOPICS": "heartbeats:projects/p1/topics/beats"}, wantErr: true},
+		{name: "not a resource name", vars: map[string]string{"PUBSUB_TOPICS": "heartbeats:pp-heartbeats"}, wantErr: true},
+		{name: "disagreeing explicit prefix", vars: map[string]string{"PUBSUB_TOPIC_PREFIX": "y-", "PUBSUB_TOPICS": "heartbeats:projects/p1/topics/x-heartbeats"}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := quietResources(tc.vars).BusConfig(context.Background())
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if err == nil && (cfg.ProjectID != tc.wantProject || cfg.TopicPrefix != tc.wantPrefix) {
+				t.Fatalf("project %q prefix %q, want %q %q", cfg.ProjectID, cfg.TopicPrefix, tc.wantProject, tc.wantPrefix)
+			}
+		})
+	}
+}
+
+func TestEnvRecordsEveryMissingDependency(t *testing.T) {
+	t.Parallel()
+	env := gcpfn.NewResources(gcpfn.Options{Lookuper: envconfig.MapLookuper(map[string]string{"JWT_AUDIENCE": "a"}), Log: slog.New(slog.DiscardHandler)})
+	spec := gcpfn.Spec{Name: "needy", HTTP: "Needy", Build: func(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
+		if env.Keyring() != nil || env.Identity(ctx) != nil {
+			t.Error("a dependency without configuration was made")
+		}
+		return routeOnly{pattern: "GET /v1/x"}, nil
+	}}
+	set, _ := gcpfn.NewSet(env, spec)
+	err := set.Build(context.Background())
+	for _, want := range []string{"PLAYBACK_TOKEN_KEYS", "JWT_ISSUER"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("build error %v does not name %s", err, want)
+		}
+	}
+}
+
+func TestLoggerWritesCloudLoggingFields(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log := gcpfn.NewLogger(&buf, slog.LevelDebug)
+	log.Debug("d")
+	log.Info("i", "k", "v")
+	log.Warn("w")
+	log.Error("e")
+	log.WithGroup("g").Info("grouped", "level", "kept")
+	var got []string
+	for line := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := entry["level"]; ok {
+			t.Errorf("entry kept slog's level key: %s", line)
+		}
+		got = append(got, entry["severity"].(string)+":"+entry["message"].(string))
+	}
+	if want := []string{"DEBUG:d", "INFO:i", "WARNING:w", "ERROR:e", "INFO:grouped"}; !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if !strings.Contains(buf.String(), `"g":{"level":"kept"}`) {
+		t.Errorf("a grouped attribute named level was renamed: %s", buf.String())
+	}
+}
+
+func TestSubscriptions(t *testing.T) {
+	t.Parallel()
+	set, _ := gcpfn.NewSet(quietResources(nil), recorderSpec(&recorder{}, new(atomic.Int32)))
+	want := []gcpfn.Subscription{{Topic: "edge-health", EntryPoint: "RecorderEdgeHealth"}, {Topic: "heartbeats", EntryPoint: "RecorderHeartbeats"}}
+	if got := set.Subscriptions(); !slices.Equal(got, want) {
+		t.Fatalf("got %v", got)
+	}
+}

@@ -1,0 +1,84 @@
+package gcpfn
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Job is a task a schedule triggers: Cloud Scheduler POSTs {"job":"<name>"}
+// to the function's jobs entry point (internal ingress, OIDC-authenticated
+// by the platform). Its result is logged and returned.
+type Job func(ctx context.Context) (any, error)
+
+// JobOf adapts a method such as Sweep(ctx) (int, error) to a Job.
+func JobOf[T any](run func(context.Context) (T, error)) Job {
+	return func(ctx context.Context) (any, error) { return run(ctx) }
+}
+
+// WithJobs adds scheduled jobs to fn.
+func WithJobs(fn Function, jobs map[string]Job) Function {
+	return withJobs{Function: fn, jobs: jobs}
+}
+
+type withJobs struct {
+	Function
+	jobs map[string]Job
+}
+
+func (w withJobs) Jobs() map[string]Job { return w.jobs }
+
+// jobRequest is the body Cloud Scheduler sends.
+type jobRequest struct {
+	Job string `json:"job"`
+}
+
+// JobResult is a job's answer.
+type JobResult struct {
+	Job    string `json:"job"`
+	Result any    `json:"result"`
+}
+
+// maxJobBody bounds a job request: it names a job, nothing more.
+const maxJobBody = 1 << 10
+
+// serveJobs is the jobs entry point. A failed job answers 500, so Cloud
+// Scheduler's retry policy and the error metrics see it; jobs are
+// idempotent sweeps, so a retry never double-applies.
+func (f *lazyFunction) serveJobs(w http.ResponseWriter, r *http.Request) {
+	b, err := f.get(r.Context())
+	if err != nil {
+		f.unavailable(w, r, err)
+		return
+	}
+	httpx.Middleware(b.log, httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			return playback.Errorf(playback.CodeInvalid, "method_not_allowed", "jobs are started with POST {\"job\":\"<name>\"}")
+		}
+		var req jobRequest
+		if err := httpx.DecodeJSON(r, &req, maxJobBody); err != nil {
+			return err
+		}
+		job, ok := b.jobs[req.Job]
+		if !ok {
+			return playback.Errorf(playback.CodeNotFound, "job_not_found", "no job %q; this function runs %s",
+				req.Job, strings.Join(slices.Sorted(maps.Keys(b.jobs)), ", "))
+		}
+		ctx := r.Context()
+		log := httpx.Logger(ctx).With("job", req.Job)
+		result, err := job(ctx)
+		if err != nil {
+			log.ErrorContext(ctx, "job failed", "result", result, "err", err)
+			return err
+		}
+		log.InfoContext(ctx, "job done", "result", result)
+		httpx.WriteJSON(w, http.StatusOK, JobResult{Job: req.Job, Result: result})
+		return nil
+	})).ServeHTTP(w, r)
+}

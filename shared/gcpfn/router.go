@@ -1,0 +1,41 @@
+package gcpfn
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Router serves the public paths (/v1/...) the way the load balancer's URL
+// map does in the cloud: each request goes to the HTTP entry point of the
+// function that registers a route for it. The local runner mounts it on the
+// Functions Framework server beside the /<EntryPoint> paths, so one curl
+// flow works against both.
+func (s *Set) Router() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var unbuilt []error
+		for _, fn := range s.functions {
+			if fn.spec.HTTP == "" {
+				continue
+			}
+			b, err := fn.get(r.Context())
+			if err != nil {
+				unbuilt = append(unbuilt, err)
+				continue
+			}
+			if _, pattern := b.routes.Handler(r); pattern != "" {
+				b.http.ServeHTTP(w, r)
+				return
+			}
+		}
+		httpx.Middleware(s.res.log, httpx.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+			if len(unbuilt) > 0 {
+				// The route may belong to a function that could not be built.
+				return &playback.Error{Code: playback.CodeInternal, Reason: "function_unavailable", Err: errors.Join(unbuilt...)}
+			}
+			return playback.Errorf(playback.CodeNotFound, "route_not_found", "no function serves %s %s", r.Method, r.URL.Path)
+		})).ServeHTTP(w, r)
+	})
+}
