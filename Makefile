@@ -4,6 +4,7 @@ DATA_DIR  ?= .playplane
 ADDR      ?= 127.0.0.1:8080
 PKGS      := ./...
 
+include Makefile.aws
 include Makefile.gcp
 
 .PHONY: run token test check-fmt vet emulators unit infra-test bench clean

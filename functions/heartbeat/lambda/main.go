@@ -1,0 +1,23 @@
+// Command lambda is heartbeat on AWS Lambda: the heartbeat and progress
+// routes, which publish to the heartbeats queue, and the consumer of that
+// queue, over DynamoDB.
+package main
+
+import (
+	"context"
+
+	"github.com/playplane/playplane/functions/heartbeat"
+	"github.com/playplane/playplane/shared/awsfn"
+)
+
+func main() { awsfn.Main(build) }
+
+func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
+	var cfg heartbeat.Config
+	if err := env.Process(ctx, &cfg); err != nil {
+		return nil, err
+	}
+	return heartbeat.New(cfg, heartbeat.Deps{
+		Store: env.Store(ctx), Bus: env.Bus(ctx), Tokens: env.Keyring(), Identity: env.Identity(ctx), Log: env.Log, Now: env.Now,
+	})
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/awsfn/lambdatest"
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+const logicalID = "PaymentWebhookFunction"
+
+func TestTemplate(t *testing.T) {
+	t.Parallel()
+	lambdatest.CheckFunction(t, build, lambdatest.SampleVars(t, logicalID))
+}
+
+// TestSamples invokes the Lambda with the samples of events/aws/paymentwebhook
+// over DynamoDB Local and fauxqs: the webhook records a Stripe event and
+// queues it, the consumer applies it and announces the entitlement change,
+// and the scheduled sweep finds nothing left over.
+func TestSamples(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	backend := lambdatest.NewBackend(t, events.TopicStripeEvents, events.TopicEntitlementChanged)
+	if err := demo.Seed(ctx, backend.Store, "https://edge.example", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	vars := lambdatest.Merge(lambdatest.SampleVars(t, logicalID), backend.Vars)
+	h := lambdatest.NewHandler(t, build, vars)
+	sample := lambdatest.Sample(t, "paymentwebhook/stripe-webhook.json")
+
+	// The sample's signature dates it: outside Stripe's tolerance now.
+	if resp := lambdatest.InvokeHTTP(t, h, sample); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("stripe-webhook.json as written: %d %s, want 400", resp.StatusCode, resp.Body)
+	}
+
+	// Signed now, with the sample endpoint secret of events/aws/env.json.
+	var ev struct {
+		Body string `json:"body"`
+	}
+	if err := json.Unmarshal(sample, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Now().Unix()
+	mac := hmac.New(sha256.New, []byte(vars["STRIPE_WEBHOOK_SECRETS"]))
+	fmt.Fprintf(mac, "%d.%s", ts, ev.Body)
+	signed := lambdatest.WithHeader(t, sample, "Stripe-Signature", fmt.Sprintf("t=%d,v1=%s", ts, hex.EncodeToString(mac.Sum(nil))))
+	if resp := lambdatest.InvokeHTTP(t, h, signed); resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed webhook: %d %s", resp.StatusCode, resp.Body)
+	}
+
+	recorded, err := json.Marshal(backend.Receive(t, events.TopicStripeEvents, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, h, recorded)); len(got) != 0 {
+		t.Fatalf("consuming the recorded event: batch item failures %v", got)
+	}
+	acct, err := backend.Store.GetAccount(ctx, demo.AccountFamily)
+	if err != nil || acct.Status != playback.StatusCanceled {
+		t.Fatalf("account after subscription.deleted: %+v, %v", acct, err)
+	}
+	var changed events.EntitlementChanged
+	announced := backend.Receive(t, events.TopicEntitlementChanged, 1)
+	if err := json.Unmarshal([]byte(announced.Records[0].Body), &changed); err != nil ||
+		changed.AccountID != demo.AccountFamily || changed.Entitled {
+		t.Fatalf("entitlement-changed message %s (%v)", announced.Records[0].Body, err)
+	}
+
+	// The sample announcement of the same event: already processed, acked.
+	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, h, lambdatest.Sample(t, "paymentwebhook/stripe-events.json"))); len(got) != 0 {
+		t.Errorf("stripe-events.json: batch item failures %v", got)
+	}
+	if n := backend.Pending(t, events.TopicEntitlementChanged); n != 0 {
+		t.Errorf("a processed event was announced again: %d entitlement-changed messages", n)
+	}
+
+	var sweep struct {
+		Job    string `json:"job"`
+		Result int    `json:"result"`
+	}
+	if err := json.Unmarshal(lambdatest.Invoke(t, h, lambdatest.Sample(t, "paymentwebhook/sweep.json")), &sweep); err != nil ||
+		sweep.Job != "sweep" || sweep.Result != 0 {
+		t.Errorf("sweep.json: %+v (%v), want nothing to republish", sweep, err)
+	}
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/awsfn/lambdatest"
+	"github.com/playplane/playplane/shared/cloudfront"
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+const logicalID = "SignURLFunction"
+
+// sampleVars are events/aws/env.json's with a CloudFront key made for the
+// test in place of the placeholder a developer fills in.
+func sampleVars(t *testing.T) (map[string]string, crypto.PublicKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := lambdatest.SampleVars(t, logicalID)
+	vars["CLOUDFRONT_PRIVATE_KEY"] = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	return vars, key.Public()
+}
+
+func TestTemplate(t *testing.T) {
+	t.Parallel()
+	vars, _ := sampleVars(t)
+	lambdatest.CheckFunction(t, build, vars)
+}
+
+// TestSamples signs the sample's session over DynamoDB Local and checks the
+// grant the way CloudFront would, with the key pair's public key.
+func TestSamples(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	backend := lambdatest.NewBackend(t)
+	now := time.Now()
+	if err := demo.Seed(ctx, backend.Store, "https://edge.example", now); err != nil {
+		t.Fatal(err)
+	}
+	vars, public := sampleVars(t)
+	h := lambdatest.NewHandler(t, build, lambdatest.Merge(vars, backend.Vars))
+	sample := lambdatest.Sample(t, "signurl/urls.json")
+
+	// Before the session exists, its token (valid until 2099) gets 410.
+	if resp := lambdatest.InvokeHTTP(t, h, sample); resp.StatusCode != http.StatusGone {
+		t.Fatalf("urls.json without a session: %d %s, want 410", resp.StatusCode, resp.Body)
+	}
+	_, err := backend.Store.AcquireLease(ctx, playback.LeaseRequest{SessionID: "ses_sample_signurl", AccountID: demo.AccountFamily,
+		DeviceID: "living-room-tv", TitleID: "big-buck-bunny", Limit: 2, TTL: 2 * time.Minute, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := lambdatest.InvokeHTTP(t, h, sample)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("urls.json: %d %s", resp.StatusCode, resp.Body)
+	}
+	var grant struct {
+		ManifestURL string    `json:"manifest_url"`
+		ExpiresAt   time.Time `json:"expires_at"`
+		KeyID       string    `json:"key_id"`
+		CDN         string    `json:"cdn"`
+		Cookies     []struct {
+			Name, Value string
+		} `json:"cookies"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &grant); err != nil {
+		t.Fatal(err)
+	}
+	if grant.CDN != "cloudfront" || grant.KeyID != vars["CLOUDFRONT_ACTIVE_KEY_ID"] ||
+		!strings.HasPrefix(grant.ManifestURL, "https://d111111abcdef8.cloudfront.net/titles/big-buck-bunny/") ||
+		grant.ExpiresAt.After(now.Add(3*time.Minute)) {
+		t.Fatalf("grant %s", resp.Body)
+	}
+	verifier, err := cloudfront.NewVerifier(map[string]crypto.PublicKey{grant.KeyID: public}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cookies []*http.Cookie
+	for _, c := range grant.Cookies {
+		cookies = append(cookies, &http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	if _, err := verifier.Verify(grant.ManifestURL, cookies, netip.MustParseAddr("203.0.113.7")); err != nil {
+		t.Fatalf("CloudFront would refuse the manifest: %v", err)
+	}
+}

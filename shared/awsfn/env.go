@@ -1,0 +1,269 @@
+package awsfn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/dynamo"
+	"github.com/playplane/playplane/shared/sqs"
+)
+
+// Environment variables read here, beside the adapters' own (DYNAMODB_*,
+// SQS_*) and the functions' Configs.
+const (
+	// EnvTable names the DynamoDB table; DYNAMODB_TABLE, the adapter's own
+	// name, wins when both are set.
+	EnvTable = "DYNAMO_TABLE"
+	// EnvQueueURLs maps topics to queue URLs: "heartbeats=https://sqs...,edge-health=https://...".
+	// TOPIC_<TOPIC> variables (TOPIC_EDGE_HEALTH, as the Pulumi stack sets
+	// them) add to it, and SQS_QUEUE_URLS (the adapter's) is read too.
+	EnvQueueURLs = "QUEUE_URLS"
+	// EnvPlaybackTokenKeys holds the playback token keys, "kid:base64key,...".
+	EnvPlaybackTokenKeys = "PLAYBACK_TOKEN_KEYS"
+)
+
+// TopicEnv is the variable that may hold topic's queue URL: TOPIC_EDGE_HEALTH
+// for edge-health.
+func TopicEnv(topic string) string {
+	return "TOPIC_" + strings.ToUpper(strings.ReplaceAll(topic, "-", "_"))
+}
+
+// Env hands a Builder the function's configuration and its dependencies on
+// the AWS adapters. Dependencies are built on first request and shared; a
+// failure is remembered and reported by New, so a builder can pass
+// env.Store(ctx) straight into its Deps.
+type Env struct {
+	// Now is the clock the function should use.
+	Now func() time.Time
+	// Log is the Lambda's logger.
+	Log *slog.Logger
+
+	lookup   envconfig.Lookuper
+	awsCfg   *aws.Config
+	store    *dynamo.Store
+	bus      *sqs.Bus
+	keyring  *auth.Keyring
+	identity *GatewayIdentity
+	errs     []error
+}
+
+// NewEnv returns the environment opts describe, for tests that call a
+// Builder themselves.
+func NewEnv(opts Options) *Env {
+	e := &Env{Now: opts.Now, Log: opts.Log, lookup: opts.Lookuper, awsCfg: opts.AWS}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	if e.Log == nil {
+		e.Log = slog.Default()
+	}
+	if e.lookup == nil {
+		e.lookup = envconfig.OsLookuper()
+	}
+	return e
+}
+
+// Process fills a Config struct (env tags) from the environment.
+func (e *Env) Process(ctx context.Context, cfg any) error {
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: cfg, Lookuper: e.lookup}); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// Lookup reads one variable.
+func (e *Env) Lookup(name string) (string, bool) { return e.lookup.Lookup(name) }
+
+// Err reports every dependency that could not be built.
+func (e *Env) Err() error { return errors.Join(e.errs...) }
+
+func (e *Env) fail(err error) { e.errs = append(e.errs, err) }
+
+// AWS returns the SDK configuration shared by the clients. Loading it reads
+// the environment and the shared config files, and makes no network call:
+// credentials are resolved on the first request.
+func (e *Env) AWS(ctx context.Context) (aws.Config, error) {
+	if e.awsCfg != nil {
+		return *e.awsCfg, nil
+	}
+	var region struct {
+		Region string `env:"AWS_REGION, default=us-east-1"`
+	}
+	if err := e.Process(ctx, &region); err != nil {
+		return aws.Config{}, err
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region.Region))
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	e.awsCfg = &cfg
+	return cfg, nil
+}
+
+// Store returns the DynamoDB store of DYNAMO_TABLE, or nil after recording
+// why it cannot.
+func (e *Env) Store(ctx context.Context) *dynamo.Store {
+	if e.store != nil {
+		return e.store
+	}
+	var cfg dynamo.Config
+	aliased := envconfig.MultiLookuper(e.lookup, envconfig.LookuperFunc(func(key string) (string, bool) {
+		if key == "DYNAMODB_TABLE" {
+			return e.lookup.Lookup(EnvTable)
+		}
+		return "", false
+	}))
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &cfg, Lookuper: aliased}); err != nil {
+		e.fail(fmt.Errorf("store: %s (or DYNAMODB_TABLE) and DYNAMODB_*: %w", EnvTable, err))
+		return nil
+	}
+	awsCfg, err := e.AWS(ctx)
+	if err != nil {
+		e.fail(fmt.Errorf("store: %w", err))
+		return nil
+	}
+	client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+	})
+	store, err := dynamo.New(ctx, cfg, client)
+	if err != nil {
+		e.fail(fmt.Errorf("store: %w", err))
+		return nil
+	}
+	e.store = store
+	return store
+}
+
+// QueueURLs returns topic → queue URL from QUEUE_URLS, TOPIC_<TOPIC> and
+// SQS_QUEUE_URLS.
+func (e *Env) QueueURLs(ctx context.Context) (map[string]string, error) {
+	var cfg struct {
+		QueueURLs    map[string]string `env:"QUEUE_URLS, separator=="`
+		SQSQueueURLs map[string]string `env:"SQS_QUEUE_URLS"`
+	}
+	if err := e.Process(ctx, &cfg); err != nil {
+		return nil, err
+	}
+	urls := map[string]string{}
+	maps.Copy(urls, cfg.SQSQueueURLs)
+	for _, topic := range events.Topics {
+		if v, ok := e.lookup.Lookup(TopicEnv(topic)); ok && v != "" {
+			urls[topic] = v
+		}
+	}
+	maps.Copy(urls, cfg.QueueURLs)
+	for topic, u := range urls {
+		if topic == "" || queueName(u) == "" {
+			return nil, fmt.Errorf("queue URL of topic %q: %q is not a queue URL", topic, u)
+		}
+	}
+	return urls, nil
+}
+
+// queueName is the last path segment of a queue URL, which is the last
+// segment of the queue's ARN too.
+func queueName(queueURL string) string {
+	u, err := url.Parse(queueURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	name := path.Base(u.Path)
+	if name == "/" || name == "." {
+		return ""
+	}
+	return name
+}
+
+// Bus returns the SQS bus publishing to the configured queues, or nil after
+// recording why it cannot.
+func (e *Env) Bus(ctx context.Context) *sqs.Bus {
+	if e.bus != nil {
+		return e.bus
+	}
+	var cfg sqs.Config
+	if err := e.Process(ctx, &cfg); err != nil {
+		e.fail(fmt.Errorf("bus: %w", err))
+		return nil
+	}
+	urls, err := e.QueueURLs(ctx)
+	if err != nil {
+		e.fail(fmt.Errorf("bus: %w", err))
+		return nil
+	}
+	cfg.QueueURLs = urls
+	awsCfg, err := e.AWS(ctx)
+	if err != nil {
+		e.fail(fmt.Errorf("bus: %w", err))
+		return nil
+	}
+	client := awssqs.NewFromConfig(awsCfg, func(o *awssqs.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+	})
+	bus, err := sqs.New(ctx, cfg, client)
+	if err != nil {
+		e.fail(fmt.Errorf("bus: %w", err))
+		return nil
+	}
+	e.bus = bus
+	return bus
+}
+
+// Keyring returns the playback token keys of PLAYBACK_TOKEN_KEYS, or nil
+// after recording why it cannot.
+func (e *Env) Keyring() *auth.Keyring {
+	if e.keyring != nil {
+		return e.keyring
+	}
+	spec, _ := e.lookup.Lookup(EnvPlaybackTokenKeys)
+	if spec == "" {
+		e.fail(fmt.Errorf("playback tokens: %s is not set", EnvPlaybackTokenKeys))
+		return nil
+	}
+	ring, err := auth.ParseKeyring(spec)
+	if err != nil {
+		// ParseKeyring's errors name keys, never their bytes.
+		e.fail(fmt.Errorf("playback tokens: %s: %w", EnvPlaybackTokenKeys, err))
+		return nil
+	}
+	e.keyring = ring
+	return ring
+}
+
+// Identity returns the caller authenticator of the JWT_* variables, or nil
+// after recording why it cannot. See GatewayIdentity.
+func (e *Env) Identity(ctx context.Context) *GatewayIdentity {
+	if e.identity != nil {
+		return e.identity
+	}
+	var cfg auth.VerifierConfig
+	if err := e.Process(ctx, &cfg); err != nil {
+		e.fail(fmt.Errorf("caller identity: %w", err))
+		return nil
+	}
+	v, err := auth.NewVerifier(cfg)
+	if err != nil {
+		e.fail(fmt.Errorf("caller identity: %w", err))
+		return nil
+	}
+	e.identity = &GatewayIdentity{Issuer: cfg.Issuer, Verifier: v}
+	return e.identity
+}

@@ -1,0 +1,226 @@
+package lambdatest_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/playplane/playplane/shared/awsfn/lambdatest"
+)
+
+// bootstrap is one built Lambda binary and how to start it.
+type bootstrap struct {
+	name  string // function directory, or "hello"
+	path  string
+	size  int64
+	env   []string
+	event []byte // an HTTP API event of one of its routes, without credentials
+}
+
+// trap is a loopback listener standing in for DynamoDB and SQS: it counts
+// the connections a starting function opens. There must be none.
+type trap struct {
+	addr  string
+	conns atomic.Int64
+}
+
+func newTrap(tb testing.TB) *trap {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tr := &trap{addr: ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tr.conns.Add(1)
+			c.Close()
+		}
+	}()
+	tb.Cleanup(func() { ln.Close() })
+	return tr
+}
+
+// lambdaEnv is what Lambda sets in every execution environment (without
+// AWS_CA_BUNDLE, which makes loading the SDK configuration ~30× slower).
+func lambdaEnv(name string) []string {
+	return []string{
+		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=ASIAEXAMPLE", "AWS_SECRET_ACCESS_KEY=example", "AWS_SESSION_TOKEN=example",
+		"AWS_LAMBDA_FUNCTION_NAME=" + name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + name, "AWS_LAMBDA_LOG_STREAM_NAME=2026/11/23/[$LATEST]0",
+		"LAMBDA_TASK_ROOT=/var/task", "TZ=:UTC", "LANG=en_US.UTF-8",
+	}
+}
+
+func routeEvent(tb testing.TB, r lambdatest.Route) []byte {
+	tb.Helper()
+	path := regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(r.Path, "ses_startup")
+	ev := lambdaevents.APIGatewayV2HTTPRequest{
+		Version: "2.0", RouteKey: r.Key(), RawPath: path,
+		Headers: map[string]string{"content-type": "application/json", "host": "api.example.com"},
+		RequestContext: lambdaevents.APIGatewayV2HTTPRequestContext{RequestID: "startup-req", Stage: "$default",
+			HTTP: lambdaevents.APIGatewayV2HTTPRequestContextHTTPDescription{Method: r.Method, Path: path, Protocol: "HTTP/1.1", SourceIP: "203.0.113.7"}},
+	}
+	if r.Method == "POST" {
+		ev.Body = "{}"
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// buildBootstraps builds the hello floor and every function of the
+// template for this machine, with the flags and tags of Makefile.aws.
+func buildBootstraps(tb testing.TB, tr *trap) (hello bootstrap, fns []bootstrap) {
+	tb.Helper()
+	root := lambdatest.RepoRoot(tb)
+	dir := tb.TempDir()
+	build := func(name, pkg string) bootstrap {
+		out := filepath.Join(dir, name, "bootstrap")
+		if err := lambdatest.Build(context.Background(), root, pkg, out, runtime.GOARCH); err != nil {
+			tb.Fatal(err)
+		}
+		fi, err := os.Stat(out)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return bootstrap{name: name, path: out, size: fi.Size(), env: lambdaEnv(name)}
+	}
+	hello = build("hello", "./shared/awsfn/lambdatest/testdata/hello")
+	hello.event = routeEvent(tb, lambdatest.Route{Method: "GET", Path: "/v1/hello"})
+
+	tm := lambdatest.LoadTemplate(tb)
+	fnsByID := tm.GetAllServerlessFunctionResources()
+	for _, id := range sortedKeys(fnsByID) {
+		codeURI := filepath.ToSlash(filepath.Clean(*fnsByID[id].CodeUri.String))
+		b := build(strings.Split(codeURI, "/")[1], "./"+codeURI)
+		for name, value := range lambdatest.SampleVars(tb, id) {
+			if strings.HasPrefix(value, "<") {
+				value = devSecret(tb, name)
+			}
+			b.env = append(b.env, name+"="+value)
+		}
+		b.env = append(b.env, "DYNAMODB_ENDPOINT=http://"+tr.addr, "SQS_ENDPOINT=http://"+tr.addr)
+		b.event = routeEvent(tb, tm.Routes(id)[0])
+		fns = append(fns, b)
+	}
+	return hello, fns
+}
+
+// devSecret stands in for a secret events/aws/env.json leaves for the
+// developer to fill in.
+func devSecret(tb testing.TB, name string) string {
+	tb.Helper()
+	if name != "CLOUDFRONT_PRIVATE_KEY" {
+		tb.Fatalf("events/aws/env.json leaves %s to fill in; the test has no stand-in for it", name)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+func startOnce(tb testing.TB, b bootstrap) (time.Duration, lambdaevents.APIGatewayV2HTTPResponse) {
+	tb.Helper()
+	start, err := lambdatest.StartOnce(b.path, b.env, b.event, 30*time.Second)
+	if err != nil {
+		tb.Fatalf("%s: %v\n%s", b.name, err, start.Output)
+	}
+	var resp lambdaevents.APIGatewayV2HTTPResponse
+	if start.Invocation.Error || json.Unmarshal(start.Invocation.Response, &resp) != nil {
+		tb.Fatalf("%s answered %s\n%s", b.name, start.Invocation.Response, start.Output)
+	}
+	return start.Elapsed, resp
+}
+
+// TestBootstrapsStartWithoutNetwork runs every function's bootstrap against
+// the emulated runtime API, with DynamoDB and SQS pointed at a trap: the
+// first request (one the function answers without its store) gets a typed
+// 4xx, and nothing was dialled on the way.
+func TestBootstrapsStartWithoutNetwork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts every bootstrap")
+	}
+	t.Parallel()
+	tr := newTrap(t)
+	hello, fns := buildBootstraps(t, tr)
+	elapsed, resp := startOnce(t, hello)
+	if resp.StatusCode != 200 || resp.Body != "hello" {
+		t.Fatalf("hello answered %+v", resp)
+	}
+	t.Logf("%-15s %9d bytes  first response after %v", hello.name, hello.size, elapsed)
+	for _, b := range fns {
+		elapsed, resp := startOnce(t, b)
+		if resp.StatusCode < 400 || resp.StatusCode >= 500 || resp.Headers["Content-Type"] != "application/json" ||
+			!strings.Contains(resp.Body, `"code"`) {
+			t.Errorf("%s: first response %d %s, want a typed 4xx", b.name, resp.StatusCode, resp.Body)
+		}
+		t.Logf("%-15s %9d bytes  first response after %v (%d)", b.name, b.size, elapsed, resp.StatusCode)
+	}
+	if n := tr.conns.Load(); n != 0 {
+		t.Errorf("starting the functions opened %d connections to DynamoDB or SQS", n)
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkColdStart measures process start → first response of each
+// function's stripped bootstrap against the hello floor, starting the two
+// alternately so that both see the same machine load. Reported: medians
+// (ms), their ratio (goal ≤ 2) and the stripped sizes.
+func BenchmarkColdStart(b *testing.B) {
+	tr := newTrap(b)
+	hello, fns := buildBootstraps(b, tr)
+	for _, fn := range fns {
+		b.Run(fn.name, func(b *testing.B) {
+			var floor, took []time.Duration
+			for b.Loop() {
+				d, _ := startOnce(b, hello)
+				floor = append(floor, d)
+				d, _ = startOnce(b, fn)
+				took = append(took, d)
+			}
+			f, m := median(floor), median(took)
+			b.ReportMetric(float64(m)/float64(time.Millisecond), "ms/start")
+			b.ReportMetric(float64(f)/float64(time.Millisecond), "hello-ms/start")
+			b.ReportMetric(float64(m)/float64(f), "x-hello")
+			b.ReportMetric(float64(fn.size)/(1<<20), "MiB")
+			b.ReportMetric(float64(hello.size)/(1<<20), "hello-MiB")
+		})
+	}
+	if n := tr.conns.Load(); n != 0 {
+		b.Errorf("starting the functions opened %d connections to DynamoDB or SQS", n)
+	}
+}

@@ -1,0 +1,484 @@
+package lambdatest_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/playplane/playplane/shared/awsfn/lambdatest"
+	"github.com/playplane/playplane/shared/dynamo"
+	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// TestTemplateFunctionsBuild checks every AWS::Serverless::Function against
+// the Lambda packaging the issue fixes, and that its CodeUri holds a main
+// that builds for linux/arm64 the way Makefile.aws builds it.
+func TestTemplateFunctionsBuild(t *testing.T) {
+	t.Parallel()
+	root := lambdatest.RepoRoot(t)
+	tm := lambdatest.LoadTemplate(t)
+	fns := tm.GetAllServerlessFunctionResources()
+	if len(fns) == 0 {
+		t.Fatal("template.yaml has no functions")
+	}
+	codeURIs := map[string]bool{}
+	for _, id := range sortedKeys(fns) {
+		fn := fns[id]
+		t.Run(id, func(t *testing.T) {
+			str := func(p *string) string {
+				if p == nil {
+					return ""
+				}
+				return *p
+			}
+			if got := str(fn.Handler); got != "bootstrap" {
+				t.Errorf("Handler %q, want bootstrap", got)
+			}
+			if got := str(fn.Runtime); got != "provided.al2023" {
+				t.Errorf("Runtime %q, want provided.al2023", got)
+			}
+			if !slices.Equal(fn.Architectures, []string{"arm64"}) {
+				t.Errorf("Architectures %v, want [arm64]", fn.Architectures)
+			}
+			if md := fn.AWSCloudFormationMetadata; md["BuildMethod"] != "makefile" || md["ContextPath"] != "." || md["ProjectRootDirectory"] != "." {
+				t.Errorf("Metadata %v: sam build must run `make build-%s` at the repository root", md, id)
+			}
+			role, ok := lambdatest.RefTo(str(fn.Role))
+			if typ, _ := tm.Resource(role); !ok || typ != "AWS::IAM::Role" {
+				t.Errorf("Role %q is not one of the template's roles", str(fn.Role))
+			}
+			if fn.Policies != nil {
+				t.Error("Policies would be attached to a role SAM makes; the function's own role holds its policy")
+			}
+			if fn.CodeUri == nil || fn.CodeUri.String == nil {
+				t.Fatal("no CodeUri directory")
+			}
+			dir := filepath.Clean(*fn.CodeUri.String)
+			codeURIs[filepath.ToSlash(dir)] = true
+			out := filepath.Join(t.TempDir(), "bootstrap")
+			if err := lambdatest.Build(context.Background(), root, "./"+filepath.ToSlash(dir), out, "arm64"); err != nil {
+				t.Fatal(err)
+			}
+			if !isARM64ELF(t, out) {
+				t.Errorf("%s is not a linux/arm64 executable", out)
+			}
+		})
+	}
+	// Every Lambda main is deployed.
+	mains, err := filepath.Glob(filepath.Join(root, "functions", "*", "lambda", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mains {
+		dir, _ := filepath.Rel(root, filepath.Dir(m))
+		if !codeURIs[filepath.ToSlash(dir)] {
+			t.Errorf("%s has a Lambda main but no function in template.yaml", dir)
+		}
+	}
+}
+
+func isARM64ELF(t *testing.T, path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ELF magic, then e_machine (little endian) at 18: EM_AARCH64 = 183.
+	return len(b) > 20 && string(b[:4]) == "\x7fELF" && b[18] == 183 && b[19] == 0
+}
+
+// TestTemplateRoutes checks the HTTP API routes: each on the template's
+// HTTP API, in payload format 2.0, unique, and guarded by a declared
+// authorizer when it names one. (Each main's TestTemplate checks that its
+// mux serves its routes.)
+func TestTemplateRoutes(t *testing.T) {
+	t.Parallel()
+	tm := lambdatest.LoadTemplate(t)
+	seen := map[string]string{}
+	for _, id := range sortedKeys(tm.GetAllServerlessFunctionResources()) {
+		for _, r := range tm.Routes(id) {
+			where := id + "." + r.Event
+			typ, api := tm.Resource(r.API)
+			if typ != "AWS::Serverless::HttpApi" {
+				t.Errorf("%s: ApiId %q is not an AWS::Serverless::HttpApi of the template", where, r.API)
+				continue
+			}
+			if r.PayloadFormat != "2.0" {
+				t.Errorf("%s: PayloadFormatVersion %q, want 2.0 (the events shared/lambdahttp reads)", where, r.PayloadFormat)
+			}
+			if !regexp.MustCompile(`^(GET|POST|PUT|PATCH|DELETE) /v1(/[a-z0-9_-]+|/\{[a-z_]+\})+$`).MatchString(r.Key()) {
+				t.Errorf("%s: route %q", where, r.Key())
+			}
+			if other, dup := seen[r.Key()]; dup {
+				t.Errorf("%s: route %s is also %s", where, r.Key(), other)
+			}
+			seen[r.Key()] = where
+			if r.Authorizer != "" {
+				auth, _ := api["Auth"].(map[string]any)
+				authorizers, _ := auth["Authorizers"].(map[string]any)
+				authorizer, _ := authorizers[r.Authorizer].(map[string]any)
+				if _, ok := authorizer["JwtConfiguration"]; !ok {
+					t.Errorf("%s: authorizer %q is not a JWT authorizer of %s", where, r.Authorizer, r.API)
+				}
+			}
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("no routes")
+	}
+}
+
+// TestTemplateQueues checks that every queue has a dead-letter queue, that
+// every consumer reports per-record failures, and that queues outlast their
+// consumer's retries.
+func TestTemplateQueues(t *testing.T) {
+	t.Parallel()
+	tm := lambdatest.LoadTemplate(t)
+	queues := tm.GetAllSQSQueueResources()
+	if len(queues) == 0 {
+		t.Fatal("no queues")
+	}
+	dlqs := map[string]string{} // DLQ → its source queue
+	for _, id := range sortedKeys(queues) {
+		redrive, ok := queues[id].RedrivePolicy.(map[string]any)
+		if !ok {
+			continue
+		}
+		dlq, _ := lambdatest.RefTo(redrive["deadLetterTargetArn"])
+		if _, isQueue := queues[dlq]; !isQueue || !strings.HasPrefix(fmt.Sprint(redrive["deadLetterTargetArn"]), "getatt:") {
+			t.Errorf("%s: deadLetterTargetArn %v is not the Arn of a queue of the template", id, redrive["deadLetterTargetArn"])
+			continue
+		}
+		if n, _ := redrive["maxReceiveCount"].(float64); n < 1 || n > 10 {
+			t.Errorf("%s: maxReceiveCount %v not in 1..10", id, redrive["maxReceiveCount"])
+		}
+		if other, dup := dlqs[dlq]; dup {
+			t.Errorf("%s and %s share the dead-letter queue %s", id, other, dlq)
+		}
+		dlqs[dlq] = id
+	}
+	for _, id := range sortedKeys(queues) {
+		q := queues[id]
+		source, isDLQ := dlqs[id]
+		switch {
+		case isDLQ && q.RedrivePolicy != nil:
+			t.Errorf("%s is a dead-letter queue with a redrive policy of its own", id)
+		case isDLQ && (q.MessageRetentionPeriod == nil || *q.MessageRetentionPeriod != 1209600):
+			t.Errorf("%s: a dead-letter queue keeps messages 14 days (1209600 s), has %v", id, q.MessageRetentionPeriod)
+		case isDLQ:
+			allow, _ := q.RedriveAllowPolicy.(map[string]any)
+			if allow["redrivePermission"] != "byQueue" || !strings.Contains(fmt.Sprint(allow["sourceQueueArns"]), "-"+queueSuffix(tm, source)) {
+				t.Errorf("%s: RedriveAllowPolicy %v should admit only %s", id, q.RedriveAllowPolicy, source)
+			}
+		case q.RedrivePolicy == nil:
+			t.Errorf("%s has no RedrivePolicy to a dead-letter queue", id)
+		}
+	}
+
+	consumers := map[string][]string{} // queue → functions
+	fns := tm.GetAllServerlessFunctionResources()
+	for _, id := range sortedKeys(fns) {
+		for _, tr := range tm.Triggers(id) {
+			where := id + "." + tr.Event
+			q, ok := queues[tr.Queue]
+			if !ok {
+				t.Errorf("%s: Queue is not a queue of the template", where)
+				continue
+			}
+			consumers[tr.Queue] = append(consumers[tr.Queue], id)
+			if q.RedrivePolicy == nil {
+				t.Errorf("%s: consumes %s, which has no dead-letter queue", where, tr.Queue)
+			}
+			if !slices.Contains(tr.ResponseTypes, "ReportBatchItemFailures") {
+				t.Errorf("%s: FunctionResponseTypes %v lacks ReportBatchItemFailures", where, tr.ResponseTypes)
+			}
+			if timeout := fns[id].Timeout; timeout == nil || q.VisibilityTimeout == nil || *q.VisibilityTimeout < 6**timeout {
+				t.Errorf("%s: %s's VisibilityTimeout should be at least six times the function's Timeout", where, tr.Queue)
+			}
+			if !roleAllows(t, tm, id, "sqs:ReceiveMessage", "getatt:"+tr.Queue+".Arn") || !roleAllows(t, tm, id, "sqs:DeleteMessage", "getatt:"+tr.Queue+".Arn") {
+				t.Errorf("%s: the role of %s may not receive and delete from %s", where, id, tr.Queue)
+			}
+		}
+	}
+	for _, id := range sortedKeys(queues) {
+		if _, isDLQ := dlqs[id]; !isDLQ && len(consumers[id]) != 1 {
+			t.Errorf("queue %s has consumers %v, want exactly one", id, consumers[id])
+		}
+	}
+}
+
+// queueSuffix is the part of a queue's name after the stack name.
+func queueSuffix(tm *lambdatest.Template, id string) string {
+	q := tm.GetAllSQSQueueResources()[id]
+	if q == nil || q.QueueName == nil {
+		return id
+	}
+	return strings.TrimPrefix(*q.QueueName, "sub:${AWS::StackName}-")
+}
+
+type statement struct {
+	Sid      string
+	Effect   string
+	Action   any
+	Resource any
+}
+
+func (s statement) list(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		out := make([]string, len(v))
+		for i, x := range v {
+			out[i] = fmt.Sprint(x)
+		}
+		return out
+	}
+	return nil
+}
+
+// roleStatements returns the inline policy statements of role roleID.
+func roleStatements(t *testing.T, tm *lambdatest.Template, roleID string) []statement {
+	t.Helper()
+	_, props := tm.Resource(roleID)
+	policies, _ := props["Policies"].([]any)
+	var out []statement
+	for _, p := range policies {
+		doc, _ := p.(map[string]any)["PolicyDocument"].(map[string]any)
+		raw, err := json.Marshal(doc["Statement"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stmts []statement
+		if err := json.Unmarshal(raw, &stmts); err != nil {
+			t.Fatalf("%s: %v", roleID, err)
+		}
+		out = append(out, stmts...)
+	}
+	return out
+}
+
+func roleAllows(t *testing.T, tm *lambdatest.Template, fnID, action, resource string) bool {
+	t.Helper()
+	_, props := tm.Resource(fnID)
+	role, _ := lambdatest.RefTo(props["Role"])
+	for _, s := range roleStatements(t, tm, role) {
+		if s.Effect == "Allow" && slices.Contains(s.list(s.Action), action) && slices.Contains(s.list(s.Resource), resource) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTemplatePolicies checks least privilege: each role is assumable by
+// Lambda only, has no managed policies, and allows named actions on named
+// resources, never "*" or "service:*" and never on every resource.
+func TestTemplatePolicies(t *testing.T) {
+	t.Parallel()
+	tm := lambdatest.LoadTemplate(t)
+	roles := tm.GetAllIAMRoleResources()
+	if len(roles) == 0 {
+		t.Fatal("no roles")
+	}
+	for _, id := range sortedKeys(roles) {
+		r := roles[id]
+		if len(r.ManagedPolicyArns) > 0 {
+			t.Errorf("%s: managed policies %v grant more than the function needs", id, r.ManagedPolicyArns)
+		}
+		trust, _ := json.Marshal(r.AssumeRolePolicyDocument)
+		if !strings.Contains(string(trust), `"Service":"lambda.amazonaws.com"`) || strings.Contains(string(trust), `"AWS"`) {
+			t.Errorf("%s: trust policy %s should admit only lambda.amazonaws.com", id, trust)
+		}
+		stmts := roleStatements(t, tm, id)
+		if len(stmts) == 0 {
+			t.Errorf("%s has no statements", id)
+		}
+		for _, s := range stmts {
+			where := id + "." + s.Sid
+			if s.Effect != "Allow" {
+				t.Errorf("%s: Effect %q", where, s.Effect)
+			}
+			for _, a := range s.list(s.Action) {
+				if a == "*" || strings.HasSuffix(a, ":*") || !regexp.MustCompile(`^[a-z0-9-]+:[A-Za-z]+$`).MatchString(a) {
+					t.Errorf("%s: action %q is not one named action", where, a)
+				}
+			}
+			resources := s.list(s.Resource)
+			if len(resources) == 0 {
+				t.Errorf("%s: no resource", where)
+			}
+			for _, res := range resources {
+				if res == "*" || strings.HasSuffix(res, ":*") && !strings.HasPrefix(res, "getatt:") || strings.Contains(res, "/*") {
+					t.Errorf("%s: resource %q is a wildcard", where, res)
+				}
+			}
+		}
+	}
+}
+
+// secretVar names variables that hold secrets.
+var secretVar = regexp.MustCompile(`SECRET|PRIVATE_KEY|API_KEY|SIGNING_KEY|HMAC_KEY|TOKEN_KEYS|PASSWORD`)
+
+// dynamicRef is a Secrets Manager dynamic reference to the secret a
+// parameter names.
+var dynamicRef = regexp.MustCompile(`^sub:\{\{resolve:secretsmanager:\$\{[A-Za-z0-9]+\}\}\}$`)
+
+// TestTemplateSecrets checks that no secret is written in the template:
+// each secret variable is a Secrets Manager dynamic reference (resolved by
+// CloudFormation at deploy time) or a NoEcho parameter.
+func TestTemplateSecrets(t *testing.T) {
+	t.Parallel()
+	tm := lambdatest.LoadTemplate(t)
+	params, _ := tm.Raw["Parameters"].(map[string]any)
+	checked := 0
+	for _, id := range sortedKeys(tm.GetAllServerlessFunctionResources()) {
+		for name, v := range tm.Env(id) {
+			if !secretVar.MatchString(name) {
+				continue
+			}
+			checked++
+			values := []string{v}
+			if inner, ok := strings.CutPrefix(v, "if:["); ok {
+				// if:[Condition then else]: both branches must be safe.
+				values = strings.Fields(strings.TrimSuffix(inner, "]"))[1:]
+			}
+			for _, value := range values {
+				param, isRef := strings.CutPrefix(value, "ref:")
+				p, _ := params[param].(map[string]any)
+				switch {
+				case dynamicRef.MatchString(value), value == "<nil>":
+				case isRef && p != nil && p["NoEcho"] == true:
+				default:
+					t.Errorf("%s: %s = %q is neither a Secrets Manager dynamic reference nor a NoEcho parameter", id, name, value)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no secret variables found: the pattern is stale")
+	}
+}
+
+// TestTemplateTableMatchesTheStore creates the table the dynamo adapter
+// makes for tests and local runs on DynamoDB Local and checks that the
+// template's table has the same keys, index and TTL attribute.
+func TestTemplateTableMatchesTheStore(t *testing.T) {
+	t.Parallel()
+	tm := lambdatest.LoadTemplate(t)
+	tables := tm.GetAllDynamoDBTableResources()
+	if len(tables) != 1 {
+		t.Fatalf("want one table, have %v", sortedKeys(tables))
+	}
+	var tmpl struct {
+		Properties struct {
+			AttributeDefinitions   []struct{ AttributeName, AttributeType string }
+			KeySchema              []struct{ AttributeName, KeyType string }
+			GlobalSecondaryIndexes []struct {
+				IndexName  string
+				KeySchema  []struct{ AttributeName, KeyType string }
+				Projection struct{ ProjectionType string }
+			}
+			TimeToLiveSpecification struct {
+				AttributeName string
+				Enabled       bool
+			}
+			BillingMode string
+		}
+	}
+	raw, _ := json.Marshal(tm.Raw["Resources"].(map[string]any)[sortedKeys(tables)[0]])
+	if err := json.Unmarshal(raw, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+
+	endpoint := emulators.DynamoDB(t)
+	cfg := lambdatest.LocalAWS()
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	name := playback.NewID("tmplcheck")
+	store, err := dynamo.New(context.Background(), dynamo.Config{Table: name}, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateTable(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	})
+	desc, err := db.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := db.DescribeTimeToLive(context.Background(), &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	keys := func(ks []types.KeySchemaElement) string {
+		var parts []string
+		for _, k := range ks {
+			parts = append(parts, aws.ToString(k.AttributeName)+" "+string(k.KeyType))
+		}
+		return strings.Join(parts, ", ")
+	}
+	tmplKeys := func(ks []struct{ AttributeName, KeyType string }) string {
+		var parts []string
+		for _, k := range ks {
+			parts = append(parts, k.AttributeName+" "+k.KeyType)
+		}
+		return strings.Join(parts, ", ")
+	}
+	p := tmpl.Properties
+	if got, want := tmplKeys(p.KeySchema), keys(desc.Table.KeySchema); got != want {
+		t.Errorf("template key schema %s, the store's %s", got, want)
+	}
+	var attrs, wantAttrs []string
+	for _, a := range p.AttributeDefinitions {
+		attrs = append(attrs, a.AttributeName+" "+a.AttributeType)
+	}
+	for _, a := range desc.Table.AttributeDefinitions {
+		wantAttrs = append(wantAttrs, aws.ToString(a.AttributeName)+" "+string(a.AttributeType))
+	}
+	slices.Sort(attrs)
+	slices.Sort(wantAttrs)
+	if !slices.Equal(attrs, wantAttrs) {
+		t.Errorf("template attributes %v, the store's %v", attrs, wantAttrs)
+	}
+	var indexes, wantIndexes []string
+	for _, i := range p.GlobalSecondaryIndexes {
+		indexes = append(indexes, i.IndexName+": "+tmplKeys(i.KeySchema)+" "+i.Projection.ProjectionType)
+	}
+	for _, i := range desc.Table.GlobalSecondaryIndexes {
+		wantIndexes = append(wantIndexes, aws.ToString(i.IndexName)+": "+keys(i.KeySchema)+" "+string(i.Projection.ProjectionType))
+	}
+	slices.Sort(indexes)
+	slices.Sort(wantIndexes)
+	if !slices.Equal(indexes, wantIndexes) {
+		t.Errorf("template indexes %v, the store's %v", indexes, wantIndexes)
+	}
+	if d := ttl.TimeToLiveDescription; d == nil || !p.TimeToLiveSpecification.Enabled ||
+		p.TimeToLiveSpecification.AttributeName != aws.ToString(d.AttributeName) {
+		t.Errorf("template TTL %+v, the store's %+v", p.TimeToLiveSpecification, d)
+	}
+	if p.BillingMode != "PAY_PER_REQUEST" {
+		t.Errorf("BillingMode %q", p.BillingMode)
+	}
+}
