@@ -122,21 +122,6 @@ func view(s playback.Session) SessionView {
 		LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt, EndedAt: s.EndedAt, EndReason: s.EndReason}
 }
 
-// validID keeps ids to a safe alphabet: they become storage keys and CDN
-// path segments, so separators, dots-only names and control bytes are out.
-func validID(id string) bool {
-	if id == "" || len(id) > 128 || id == "." || id == ".." {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c == '-' || c == '_' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
 	who, err := s.deps.Identity.Authenticate(r)
 	if err != nil {
@@ -146,10 +131,10 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(r, &req, s.cfg.MaxBody); err != nil {
 		return err
 	}
-	if !validID(req.TitleID) {
+	if !playback.ValidID(req.TitleID) {
 		return playback.Errorf(playback.CodeInvalid, "title_id", "title_id must be 1-128 characters of [A-Za-z0-9._-]")
 	}
-	if !validID(req.DeviceID) {
+	if !playback.ValidID(req.DeviceID) {
 		return playback.Errorf(playback.CodeInvalid, "device_id", "device_id must be 1-128 characters of [A-Za-z0-9._-]")
 	}
 	if len(req.DeviceName) > 128 {
@@ -299,7 +284,7 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	if !validID(id) {
+	if !playback.ValidID(id) {
 		return playback.Errorf(playback.CodeInvalid, "session_id", "malformed session id")
 	}
 	sess, err := s.deps.Store.GetSession(r.Context(), id)

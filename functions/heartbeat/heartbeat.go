@@ -363,7 +363,7 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 		q.RebufferMS < 0 || q.PlayedMS < 0 || q.DroppedFrames < 0 {
 		return invalid("qoe_invalid", "qoe figures must not be negative")
 	}
-	if q.CDN != "" && !validID(q.CDN) || q.EdgeID != "" && !validID(q.EdgeID) {
+	if q.CDN != "" && !playback.ValidID(q.CDN) || q.EdgeID != "" && !playback.ValidID(q.EdgeID) {
 		return invalid("qoe_invalid", "qoe.cdn and qoe.edge must be ids of at most 128 of [A-Za-z0-9._-]")
 	}
 	req.DeviceTime = req.DeviceTime.UTC()
@@ -384,20 +384,6 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// validID keeps ids to the alphabet the rest of the system uses for keys.
-func validID(id string) bool {
-	if id == "" || len(id) > 128 || id == "." || id == ".." {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c == '-' || c == '_' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
 // progress is GET /v1/progress?title_id=: the caller's resume position,
 // 404 progress_not_found when the title was never played.
 func (s *Server) progress(w http.ResponseWriter, r *http.Request) error {
@@ -406,7 +392,7 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	title := r.URL.Query().Get("title_id")
-	if !validID(title) {
+	if !playback.ValidID(title) {
 		return playback.Errorf(playback.CodeInvalid, "title_id_invalid", "title_id query parameter is required and must be an id")
 	}
 	p, err := s.deps.Store.GetProgress(r.Context(), who.AccountID, title)

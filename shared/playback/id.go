@@ -14,3 +14,20 @@ func NewID(prefix string) string {
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails since Go 1.24
 	return prefix + "_" + strings.ToLower(idEncoding.EncodeToString(b[:]))
 }
+
+// ValidID reports whether id is a well-formed client-supplied id: 1-128
+// characters of [A-Za-z0-9._-], and not "." or "..". Ids become storage
+// keys and CDN path segments, so separators, dot-only names and control
+// bytes are kept out.
+func ValidID(id string) bool {
+	if id == "" || len(id) > 128 || id == "." || id == ".." {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c == '-' || c == '_' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}

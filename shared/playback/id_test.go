@@ -1,0 +1,41 @@
+package playback_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func TestValidID(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		id   string
+		want bool
+	}{
+		{"plain", "big-buck-bunny", true},
+		{"dots and underscores", "ses_abc.v2", true},
+		{"max length", strings.Repeat("a", 128), true},
+		{"empty", "", false},
+		{"too long", strings.Repeat("a", 129), false},
+		{"dot", ".", false},
+		{"dot dot", "..", false},
+		{"slash", "a/b", false},
+		{"encoded slash", "a%2Fb", false},
+		{"wildcard", "a*", false},
+		{"space", "a b", false},
+		{"control byte", "a\x00", false},
+		{"non-ascii", "é", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := playback.ValidID(tc.id); got != tc.want {
+				t.Fatalf("ValidID(%q) = %v, want %v", tc.id, got, tc.want)
+			}
+		})
+	}
+	if id := playback.NewID("ses"); !playback.ValidID(id) {
+		t.Fatalf("NewID made an invalid id %q", id)
+	}
+}
