@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/awslabs/goformation/v7"
@@ -68,9 +69,16 @@ func textIntrinsic(kind string) intrinsics.IntrinsicHandler {
 	}
 }
 
+// goformationMu serialises parsing: goformation registers its YAML tag
+// resolvers into a package-level map on every parse, which races when
+// parallel tests load the template at once.
+var goformationMu sync.Mutex
+
 // LoadTemplate parses the repository's template.yaml.
 func LoadTemplate(t testing.TB) *Template {
 	t.Helper()
+	goformationMu.Lock()
+	defer goformationMu.Unlock()
 	path := filepath.Join(RepoRoot(t), "template.yaml")
 	tmpl, err := goformation.OpenWithOptions(path, intrinsicsAsText)
 	if err != nil {
