@@ -1,12 +1,14 @@
 // Package awsfn is the AWS Function component: one Lambda function with its
 // own role and inline least-privilege policy, its log group, SQS event source
-// mappings with partial-batch reporting, and its HTTP API routes.
+// mappings with partial-batch reporting, its HTTP API routes, and the
+// EventBridge schedules of its jobs.
 package awsfn
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/apigatewayv2"
@@ -51,11 +53,13 @@ type Args struct {
 	// FunctionName is the physical Lambda name, e.g. playplane-aws-signurl.
 	FunctionName string
 	// Code is the path of the arm64 zip with the bootstrap binary.
-	Code             string
-	Env              pulumi.StringMap
-	Statements       []Statement
-	Queues           []Queue
-	HTTP             *HTTP
+	Code       string
+	Env        pulumi.StringMap
+	Statements []Statement
+	Queues     []Queue
+	HTTP       *HTTP
+	// Jobs to schedule; a subset of Spec.Jobs.
+	Jobs             []catalog.Job
 	LogRetentionDays int
 	Tags             pulumi.StringMap
 }
@@ -70,7 +74,8 @@ type Function struct {
 	LogGroup    *cloudwatch.LogGroup
 	Mappings    map[string]*lambda.EventSourceMapping // by topic
 	Integration *apigatewayv2.Integration
-	Routes      map[string]*apigatewayv2.Route // by route key
+	Routes      map[string]*apigatewayv2.Route   // by route key
+	Schedules   map[string]*cloudwatch.EventRule // by job name
 }
 
 // New creates the function and everything it owns.
@@ -78,7 +83,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err := validate(args); err != nil {
 		return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
 	}
-	f := &Function{Mappings: map[string]*lambda.EventSourceMapping{}, Routes: map[string]*apigatewayv2.Route{}}
+	f := &Function{
+		Mappings:  map[string]*lambda.EventSourceMapping{},
+		Routes:    map[string]*apigatewayv2.Route{},
+		Schedules: map[string]*cloudwatch.EventRule{},
+	}
 	if err := ctx.RegisterComponentResource(Type, name, f, opts...); err != nil {
 		return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
 	}
@@ -172,6 +181,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 	}
 
+	for _, job := range args.Jobs {
+		if err := f.schedule(ctx, name, args, job, parent); err != nil {
+			return nil, fmt.Errorf("awsfn.New %s: job %s: %w", name, job.Name, err)
+		}
+	}
+
 	outputs := pulumi.Map{"functionArn": f.Lambda.Arn, "roleArn": f.Role.Arn}
 	if err := ctx.RegisterResourceOutputs(f, outputs); err != nil {
 		return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
@@ -222,6 +237,55 @@ func (f *Function) attachRoutes(ctx *pulumi.Context, name string, h *HTTP, paren
 	return nil
 }
 
+// schedule invokes the function with the job's payload on the job's
+// interval: an EventBridge rule, its target, and a permission that lets
+// EventBridge invoke the function through this rule only. No role is
+// involved: the permission is the function's resource policy.
+func (f *Function) schedule(ctx *pulumi.Context, name string, args Args, job catalog.Job, parent pulumi.ResourceOption) error {
+	rate, err := job.RateExpression()
+	if err != nil {
+		return err
+	}
+	resourceName := name + "-job-" + job.Name
+	rule, err := cloudwatch.NewEventRule(ctx, resourceName, &cloudwatch.EventRuleArgs{
+		Name:               pulumi.String(args.FunctionName + "-" + job.Name),
+		Description:        pulumi.String("Runs the " + job.Name + " job of the " + args.Spec.Name + " function"),
+		ScheduleExpression: pulumi.String(rate),
+		State:              pulumi.String("ENABLED"),
+		Tags:               args.Tags,
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("rule: %w", err)
+	}
+	permission, err := lambda.NewPermission(ctx, resourceName, &lambda.PermissionArgs{
+		Action:    pulumi.String("lambda:InvokeFunction"),
+		Function:  f.Lambda.Name,
+		Principal: pulumi.String("events.amazonaws.com"),
+		SourceArn: rule.Arn,
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("permission: %w", err)
+	}
+	_, err = cloudwatch.NewEventTarget(ctx, resourceName, &cloudwatch.EventTargetArgs{
+		Rule:     rule.Name,
+		TargetId: pulumi.String(args.Spec.Name),
+		Arn:      f.Lambda.Arn,
+		// shared/awsfn recognises a job invocation by this payload.
+		Input: pulumi.String(job.Payload()),
+		// Jobs are idempotent sweeps: a retry is harmless, and a run older
+		// than the interval is superseded by the next one.
+		RetryPolicy: &cloudwatch.EventTargetRetryPolicyArgs{
+			MaximumEventAgeInSeconds: pulumi.Int(max(60, int(job.Every.Seconds()))),
+			MaximumRetryAttempts:     pulumi.Int(2),
+		},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{permission}))
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	f.Schedules[job.Name] = rule
+	return nil
+}
+
 func validate(args Args) error {
 	switch {
 	case args.FunctionName == "" || len(args.FunctionName) > 64:
@@ -244,6 +308,17 @@ func validate(args Args) error {
 	for _, q := range args.Queues {
 		if !args.Spec.ConsumesFrom(q.Topic) {
 			return fmt.Errorf("%s does not consume %s", args.Spec.Name, q.Topic)
+		}
+	}
+	for _, job := range args.Jobs {
+		if !slices.Contains(args.Spec.Jobs, job) {
+			return fmt.Errorf("%s has no job %s", args.Spec.Name, job.Name)
+		}
+		if _, err := job.RateExpression(); err != nil {
+			return err
+		}
+		if n := len(args.FunctionName + "-" + job.Name); n > 64 {
+			return fmt.Errorf("schedule name %s-%s has %d characters, more than 64", args.FunctionName, job.Name, n)
 		}
 	}
 	if args.HTTP != nil {

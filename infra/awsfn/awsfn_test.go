@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -54,6 +55,7 @@ func TestValidateRejectsWildcardActionsAndMismatches(t *testing.T) {
 	t.Parallel()
 	signurl, _ := catalog.FunctionByName("signurl")
 	authorizeplay, _ := catalog.FunctionByName("authorizeplay")
+	paymentwebhook, _ := catalog.FunctionByName("paymentwebhook")
 	good := Args{Spec: authorizeplay, FunctionName: "playplane-test-authorizeplay", Code: "x.zip", LogRetentionDays: 7}
 	for _, tc := range []struct {
 		name   string
@@ -68,6 +70,11 @@ func TestValidateRejectsWildcardActionsAndMismatches(t *testing.T) {
 		{name: "long name", mutate: func(a *Args) { a.FunctionName = strings.Repeat("x", 65) }},
 		{name: "no code", mutate: func(a *Args) { a.Code = "" }},
 		{name: "no log retention", mutate: func(a *Args) { a.LogRetentionDays = 0 }},
+		{name: "job it does not have", mutate: func(a *Args) { a.Jobs = []catalog.Job{{Name: "sweep", Every: time.Minute}} }},
+		{name: "schedule name too long", mutate: func(a *Args) {
+			a.Spec, a.FunctionName = paymentwebhook, strings.Repeat("x", 60)
+			a.Jobs = paymentwebhook.Jobs
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -80,6 +87,10 @@ func TestValidateRejectsWildcardActionsAndMismatches(t *testing.T) {
 	}
 	if err := validate(good); err != nil {
 		t.Errorf("validate(good) = %v", err)
+	}
+	scheduled := Args{Spec: paymentwebhook, FunctionName: "playplane-test-paymentwebhook", Code: "x.zip", LogRetentionDays: 7, Jobs: paymentwebhook.Jobs}
+	if err := validate(scheduled); err != nil {
+		t.Errorf("validate(paymentwebhook with its jobs) = %v", err)
 	}
 	// Playback-token routes need no authorizer.
 	ok := Args{Spec: signurl, FunctionName: "f", Code: "x.zip", LogRetentionDays: 7, HTTP: &HTTP{Routes: signurl.Routes}}

@@ -7,7 +7,12 @@
 // and to read.
 package catalog
 
-import "slices"
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+)
 
 // Auth says who authenticates a route.
 type Auth string
@@ -53,6 +58,67 @@ const (
 	StoreReadWrite StoreAccess = "read-write"
 )
 
+// Job is a scheduled task of a function. Both clouds start it with the
+// same JSON payload, {"job":"<Name>"}: an EventBridge rule invokes the
+// Lambda with it (shared/awsfn tells a job from HTTP and SQS events by its
+// "job" field), Cloud Scheduler POSTs it to the function's jobs entry point
+// (shared/gcpfn).
+type Job struct {
+	// Name is the key the function registers the job under (WithJobs).
+	Name string
+	// Every is the interval between runs: whole minutes dividing an hour,
+	// or whole hours dividing a day, so that it is both an EventBridge
+	// rate() and a cron schedule.
+	Every time.Duration
+}
+
+// Payload is the JSON the schedule sends.
+func (j Job) Payload() string {
+	b, _ := json.Marshal(struct {
+		Job string `json:"job"`
+	}{j.Name})
+	return string(b)
+}
+
+// RateExpression is the EventBridge schedule of the job, e.g. "rate(1 minute)".
+func (j Job) RateExpression() (string, error) {
+	n, unit, err := j.interval()
+	if err != nil {
+		return "", err
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("rate(%d %s)", n, unit), nil
+}
+
+// CronSchedule is the Cloud Scheduler schedule of the job (unix cron, UTC).
+func (j Job) CronSchedule() (string, error) {
+	n, unit, err := j.interval()
+	switch {
+	case err != nil:
+		return "", err
+	case unit == "minute" && n == 1:
+		return "* * * * *", nil
+	case unit == "minute":
+		return fmt.Sprintf("*/%d * * * *", n), nil
+	case n == 1:
+		return "0 * * * *", nil
+	default:
+		return fmt.Sprintf("0 */%d * * *", n), nil
+	}
+}
+
+func (j Job) interval() (int, string, error) {
+	switch {
+	case j.Every >= time.Hour && j.Every%time.Hour == 0 && (24*time.Hour)%j.Every == 0:
+		return int(j.Every / time.Hour), "hour", nil
+	case j.Every >= time.Minute && j.Every < time.Hour && j.Every%time.Minute == 0 && time.Hour%j.Every == 0:
+		return int(j.Every / time.Minute), "minute", nil
+	}
+	return 0, "", fmt.Errorf("job %s: interval %s is neither whole minutes dividing an hour nor whole hours dividing a day", j.Name, j.Every)
+}
+
 // Function is one deployable function (folder functions/<Name>).
 type Function struct {
 	Name string
@@ -61,9 +127,15 @@ type Function struct {
 	Routes        []Route
 	Consumes      []Consumer
 	Publishes     []string
+	// Jobs run on a schedule where the function's consumers run; on GCP
+	// they are served by the GCPJobsEntryPoint HTTP handler.
+	Jobs              []Job
+	GCPJobsEntryPoint string
 	// Secrets are Env names from Secrets.
 	Secrets []string
-	// SignsURLs adds the delivery CDN's signing key and key id.
+	// Settings are Env names from Settings.
+	Settings []string
+	// SignsURLs adds the delivery CDN's base URL, signing key and key id.
 	SignsURLs      bool
 	Store          StoreAccess
 	MemoryMB       int
@@ -79,14 +151,25 @@ type Topic struct {
 }
 
 // Secret is one secret value. Its value comes only from Pulumi secret config
-// (ConfigKey, set with `pulumi config set --secret`) and lands in Secrets
-// Manager / Secret Manager, never in plain config or plain env.
+// (ConfigKey, set with `pulumi config set --secret`) and is kept in Secrets
+// Manager / Secret Manager; it reaches a function only as the variable Env,
+// never through plain config.
 type Secret struct {
 	// Env is the variable name the function reads the value from. On AWS the
-	// function gets Env+SecretARNSuffix holding the Secrets Manager ARN and
-	// fetches the value; on GCP Cloud Functions binds the value to Env.
+	// Lambda's Env is the Secrets Manager version's value, resolved at deploy
+	// time like the SAM template's {{resolve:secretsmanager:...}} (a secret
+	// output, encrypted in the stack's state); on GCP Cloud Functions binds
+	// the pinned Secret Manager version to Env.
 	Env       string
 	ConfigKey string
+}
+
+// Setting is a plain (not secret) value from the stack's config that
+// functions read from Env. A setting without a Default must be configured.
+type Setting struct {
+	Env       string
+	ConfigKey string
+	Default   string
 }
 
 // Delivery is a video CDN with signed URLs.
@@ -105,6 +188,10 @@ type Delivery struct {
 // KeysValue is the KeysEnv value for the key called id.
 func (d Delivery) KeysValue(id string) string { return id + "=env:" + d.SigningSecret }
 
+// CDNBasesValue is the EnvSignURLCDNBases value for players fetching from
+// base (https://host): the delivery is the one CDN a request may pick.
+func (d Delivery) CDNBasesValue(base string) string { return d.Name + "=" + base }
+
 // Platform constants.
 const (
 	LambdaRuntime      = "provided.al2023"
@@ -113,23 +200,19 @@ const (
 	// GCPRuntime is the Cloud Functions gen2 runtime id; go126 matches the
 	// main module's `go 1.26` directive.
 	GCPRuntime = "go126"
-	// SecretARNSuffix is appended to a secret's Env on AWS.
-	SecretARNSuffix = "_SECRET_ARN"
 	// MaxDeliveryAttempts before a message moves to its dead-letter queue/topic.
 	MaxDeliveryAttempts = 5
 )
 
-// Env names shared by every function. Where an adapter already reads a
-// name (shared/dynamo, shared/firestore, shared/sqs, shared/auth), it is
-// that name.
+// Env names the stack sets. Each is the name the code reads (the `env`
+// tags of shared/dynamo, shared/firestore, shared/sqs, shared/auth and the
+// functions' Configs, or the names shared/awsfn and shared/gcpfn look up);
+// infra/stack's TestEveryEnvNameIsReadByTheCode checks them against the
+// source.
 const (
-	// EnvStore is dynamo or firestore.
-	EnvStore             = "STORE"
 	EnvDynamoTable       = "DYNAMODB_TABLE"
 	EnvFirestoreProject  = "FIRESTORE_PROJECT_ID"
 	EnvFirestoreDatabase = "FIRESTORE_DATABASE"
-	// EnvBus is sqs or pubsub.
-	EnvBus = "BUS"
 	// EnvSQSQueueURLs maps topics to queue URLs, "topic:url,topic:url";
 	// EnvPubSubTopics maps topics to topic resource names,
 	// "topic:projects/P/topics/T,...".
@@ -138,17 +221,26 @@ const (
 	EnvJWTIssuer    = "JWT_ISSUER"
 	EnvJWTAudience  = "JWT_AUDIENCE"
 	EnvJWTJWKSURL   = "JWT_JWKS_URL"
-	// EnvCDN (cloudfront or cloudcdn) and EnvCDNBaseURL (https://host) are
-	// set for URL signers.
-	EnvCDN        = "CDN"
-	EnvCDNBaseURL = "CDN_BASE_URL"
+	// EnvSignURLCDNBases maps each CDN a signer may sign for to the base URL
+	// players fetch from, "cloudfront=https://d111.cloudfront.net";
+	// EnvSignURLDefaultCDN names the one used when a request names none
+	// (functions/signurl Config).
+	EnvSignURLCDNBases   = "SIGNURL_CDN_BASES"
+	EnvSignURLDefaultCDN = "SIGNURL_DEFAULT_CDN"
 	// EnvGCPCredentialsJSON carries a workload identity federation config
 	// (type external_account, no key material) to functions that run on AWS
 	// but use Firestore and Pub/Sub (the hybrid stack's webhook).
 	EnvGCPCredentialsJSON = "GCP_CREDENTIALS_JSON"
 )
 
-// Values of EnvStore, EnvBus and EnvCDN.
+// Setting env names.
+const (
+	SettingStripePricePlans = "STRIPE_PRICE_PLANS"
+	SettingLeaseTTL         = "LEASE_TTL"
+	SettingPastDueGrace     = "PAST_DUE_GRACE"
+)
+
+// Layout values: the store, bus and delivery CDN a stack uses.
 const (
 	StoreDynamo        = "dynamo"
 	StoreFirestore     = "firestore"
@@ -194,6 +286,20 @@ var Secrets = []Secret{
 	{Env: SecretCloudCDNSigningKey, ConfigKey: "cloudCdnSigningKey"},
 }
 
+// Settings lists every setting. LEASE_TTL and PAST_DUE_GRACE are read by
+// two functions each, which must agree, so the stack sets them explicitly
+// (the functions' own defaults) rather than leaving each to its default.
+var Settings = []Setting{
+	// "price_basic=basic,price_std=standard": without it paymentwebhook
+	// refuses to start (it cannot map a subscription to a plan).
+	{Env: SettingStripePricePlans, ConfigKey: "stripePricePlans"},
+	// authorizeplay grants leases this long, heartbeat renews them.
+	{Env: SettingLeaseTTL, ConfigKey: "leaseTtl", Default: "2m"},
+	// How long a past_due account keeps playing (authorizeplay) and stays
+	// entitled (paymentwebhook).
+	{Env: SettingPastDueGrace, ConfigKey: "pastDueGrace", Default: "72h"},
+}
+
 // Deliveries lists the CDNs a stack can deliver video with.
 var Deliveries = []Delivery{
 	{Name: DeliveryCloudFront, SigningSecret: SecretCloudFrontPrivateKey, KeysEnv: "CLOUDFRONT_KEYS", ActiveKeyEnv: "CLOUDFRONT_ACTIVE_KEY_ID"},
@@ -207,11 +313,13 @@ var Functions = []Function{
 		GCPEntryPoint: "AuthorizePlay",
 		Routes: []Route{
 			{Method: "POST", Path: "/v1/play", Auth: AuthJWT},
+			{Method: "GET", Path: "/v1/sessions", Auth: AuthJWT},
 			{Method: "DELETE", Path: "/v1/sessions/{id}", Auth: AuthJWT},
 		},
 		// Ends the sessions of accounts that lost their entitlement.
 		Consumes:       []Consumer{{Topic: TopicEntitlementChanged, GCPEntryPoint: "AuthorizePlayConsumer"}},
 		Secrets:        []string{SecretPlaybackTokenKeys},
+		Settings:       []string{SettingLeaseTTL, SettingPastDueGrace},
 		Store:          StoreReadWrite,
 		MemoryMB:       256,
 		TimeoutSeconds: 10,
@@ -238,11 +346,20 @@ var Functions = []Function{
 		// The HTTP handler records a verified event and publishes it to
 		// stripe-events; the consumer applies it and publishes
 		// entitlement-changed.
-		Publishes:      []string{TopicStripeEvents, TopicEntitlementChanged},
-		Secrets:        []string{SecretStripeWebhookSecrets, SecretStripeAPIKey},
-		Store:          StoreReadWrite,
-		MemoryMB:       256,
-		TimeoutSeconds: 30,
+		Publishes: []string{TopicStripeEvents, TopicEntitlementChanged},
+		// sweep republishes events recorded but not yet processed (their
+		// publish failed); reconcile repairs entitlements from Stripe's
+		// subscriptions (STRIPE_API_KEY).
+		Jobs: []Job{
+			{Name: "sweep", Every: time.Minute},
+			{Name: "reconcile", Every: time.Hour},
+		},
+		GCPJobsEntryPoint: "PaymentWebhookJobs",
+		Secrets:           []string{SecretStripeWebhookSecrets, SecretStripeAPIKey},
+		Settings:          []string{SettingStripePricePlans, SettingPastDueGrace},
+		Store:             StoreReadWrite,
+		MemoryMB:          256,
+		TimeoutSeconds:    30,
 	},
 	{
 		Name:          "pickedge",
@@ -272,6 +389,7 @@ var Functions = []Function{
 		// consumer saves progress and QoE.
 		Publishes:      []string{TopicHeartbeats},
 		Secrets:        []string{SecretPlaybackTokenKeys},
+		Settings:       []string{SettingLeaseTTL},
 		Store:          StoreReadWrite,
 		MemoryMB:       256,
 		TimeoutSeconds: 10,
@@ -305,7 +423,9 @@ type Index struct {
 }
 
 // FirestoreTTL lists the collection groups whose documents expire, and the
-// timestamp field Firestore's TTL policy reads (shared/firestore's layout).
+// timestamp field Firestore's TTL policy reads: every collection group
+// shared/firestore writes expire_at on (TestFirestoreTTLCoversWhatTheAdapterExpires
+// reads the adapter's writers).
 var FirestoreTTL = []TTLField{
 	{CollectionGroup: "sessions", Field: "expire_at"},
 	{CollectionGroup: "slots", Field: "expire_at"},
@@ -346,6 +466,16 @@ func TopicByName(name string) (Topic, bool) {
 		}
 	}
 	return Topic{}, false
+}
+
+// SettingByEnv returns the setting whose Env is env.
+func SettingByEnv(env string) (Setting, bool) {
+	for _, s := range Settings {
+		if s.Env == env {
+			return s, true
+		}
+	}
+	return Setting{}, false
 }
 
 // SecretByEnv returns the secret whose Env is env.
@@ -397,6 +527,14 @@ func (f Function) SecretsFor(delivery Delivery) []string {
 		out = append(out, delivery.SigningSecret)
 	}
 	return out
+}
+
+// VerifiesCallerJWT says whether f serves routes authenticated with an
+// end-user JWT, and so reads the JWT_* settings: behind the GCP load
+// balancer it verifies the token itself, on AWS it reads the claims the
+// HTTP API's authorizer checked.
+func (f Function) VerifiesCallerJWT() bool {
+	return slices.ContainsFunc(f.Routes, func(r Route) bool { return r.Auth == AuthJWT })
 }
 
 // ConsumersOf returns the functions consuming topic.

@@ -1,16 +1,21 @@
 // Package gcpfn is the GCP Function component: one service account per
 // function holding only the roles it needs on the exact resources it uses,
 // a Cloud Functions gen2 HTTP function behind the load balancer (serverless
-// NEG + backend service), and per consumed topic a consumer function fed by
-// an authenticated push subscription with a dead-letter topic.
+// NEG + backend service), per consumed topic a consumer function fed by an
+// authenticated push subscription with a dead-letter topic, and for
+// scheduled jobs a jobs function started by Cloud Scheduler as its own
+// service account.
 package gcpfn
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudfunctionsv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudrunv2"
+	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudscheduler"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/compute"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
@@ -67,7 +72,21 @@ type Args struct {
 	// ServeHTTP deploys the HTTP function; false when its routes run elsewhere
 	// (the hybrid stack's webhook on AWS).
 	ServeHTTP bool
-	Labels    pulumi.StringMap
+	// Jobs to schedule, a subset of Spec.Jobs: they are served by a function
+	// with Spec.GCPJobsEntryPoint and started by Cloud Scheduler as the
+	// service account SchedulerAccountID (6 to 30 characters).
+	Jobs               []catalog.Job
+	SchedulerAccountID string
+	Labels             pulumi.StringMap
+}
+
+// Jobs are the function's scheduled jobs: the jobs function, the
+// scheduler's own service account, which is the jobs function's only
+// invoker and holds no other role, and one Cloud Scheduler job per job.
+type Jobs struct {
+	Function  *cloudfunctionsv2.Function
+	Scheduler *serviceaccount.Account
+	Schedules map[string]*cloudscheduler.Job // by job name
 }
 
 // Consumer is the push-fed consumer of one topic.
@@ -86,6 +105,7 @@ type Function struct {
 	NEG            *compute.RegionNetworkEndpointGroup
 	Backend        *compute.BackendService
 	Consumers      map[string]*Consumer // by topic
+	Jobs           *Jobs                // nil without jobs
 	// Member is "serviceAccount:<email>".
 	Member pulumi.StringOutput
 }
@@ -134,6 +154,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	for _, topic := range args.Consumes {
 		if err := f.consume(ctx, name, args, topic, parent); err != nil {
 			return nil, fmt.Errorf("gcpfn.New %s: consumer of %s: %w", name, topic.Name, err)
+		}
+	}
+
+	if len(args.Jobs) > 0 {
+		if err := f.scheduleJobs(ctx, name, args, parent); err != nil {
+			return nil, fmt.Errorf("gcpfn.New %s: jobs: %w", name, err)
 		}
 	}
 
@@ -308,7 +334,13 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 	if err != nil {
 		return fmt.Errorf("token creator: %w", err)
 	}
+	// Cloud Functions serves the function at every path. The Functions
+	// Framework takes the topic of a raw push body from the request path
+	// (projects/P/topics/T); without it the framework warns and the
+	// CloudEvent has no source topic. The token's audience is the function
+	// URL itself, which is what Cloud Run checks.
 	url := fn.Url
+	endpoint := pulumi.Sprintf("%s/%s", url, topic.ID)
 	sub, err := pubsub.NewSubscription(ctx, resourceName, &pubsub.SubscriptionArgs{
 		Project:                  pulumi.String(args.Project),
 		Name:                     pulumi.String(args.FunctionName + "-" + topic.Name),
@@ -317,7 +349,7 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 		MessageRetentionDuration: pulumi.String("604800s"),
 		ExpirationPolicy:         &pubsub.SubscriptionExpirationPolicyArgs{Ttl: pulumi.String("")},
 		PushConfig: &pubsub.SubscriptionPushConfigArgs{
-			PushEndpoint: url,
+			PushEndpoint: endpoint,
 			OidcToken: &pubsub.SubscriptionPushConfigOidcTokenArgs{
 				ServiceAccountEmail: f.ServiceAccount.Email,
 				Audience:            url,
@@ -352,6 +384,76 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 	return nil
 }
 
+// scheduleJobs deploys the jobs entry point (internal ingress: Cloud
+// Scheduler counts as internal) and has Cloud Scheduler POST each job's
+// payload to it with an OIDC token of the scheduler's own service account.
+func (f *Function) scheduleJobs(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) error {
+	resourceName := name + "-jobs"
+	fn, err := f.newFunction(ctx, resourceName, args.FunctionName+"-jobs", args.Spec.GCPJobsEntryPoint, "ALLOW_INTERNAL_ONLY", args, parent)
+	if err != nil {
+		return fmt.Errorf("function: %w", err)
+	}
+	scheduler, err := serviceaccount.NewAccount(ctx, resourceName+"-scheduler", &serviceaccount.AccountArgs{
+		Project:     pulumi.String(args.Project),
+		AccountId:   pulumi.String(args.SchedulerAccountID),
+		DisplayName: pulumi.String("playplane " + args.Spec.Name + " scheduler"),
+		Description: pulumi.String("Starts the scheduled jobs of the " + args.Spec.Name + " function; may invoke its jobs function and nothing else"),
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("scheduler service account: %w", err)
+	}
+	invoker, err := cloudrunv2.NewServiceIamMember(ctx, resourceName+"-invoker", &cloudrunv2.ServiceIamMemberArgs{
+		Project:  pulumi.String(args.Project),
+		Location: pulumi.String(args.Region),
+		Name:     fn.Name,
+		Role:     pulumi.String("roles/run.invoker"),
+		Member:   pulumi.Sprintf("serviceAccount:%s", scheduler.Email),
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("invoker: %w", err)
+	}
+	jobs := &Jobs{Function: fn, Scheduler: scheduler, Schedules: map[string]*cloudscheduler.Job{}}
+	for _, job := range args.Jobs {
+		schedule, err := job.CronSchedule()
+		if err != nil {
+			return err
+		}
+		j, err := cloudscheduler.NewJob(ctx, resourceName+"-"+job.Name, &cloudscheduler.JobArgs{
+			Project:     pulumi.String(args.Project),
+			Region:      pulumi.String(args.Region),
+			Name:        pulumi.String(args.FunctionName + "-" + job.Name),
+			Description: pulumi.String("Runs the " + job.Name + " job of the " + args.Spec.Name + " function"),
+			Schedule:    pulumi.String(schedule),
+			TimeZone:    pulumi.String("Etc/UTC"),
+			// Cloud Scheduler accepts 15s to 30m.
+			AttemptDeadline: pulumi.Sprintf("%ds", max(15, args.Spec.TimeoutSeconds)),
+			// Jobs are idempotent sweeps: a retry is harmless, and a run
+			// older than the interval is superseded by the next one.
+			RetryConfig: &cloudscheduler.JobRetryConfigArgs{
+				RetryCount:       pulumi.Int(2),
+				MaxRetryDuration: pulumi.Sprintf("%ds", int(job.Every.Seconds())),
+			},
+			HttpTarget: &cloudscheduler.JobHttpTargetArgs{
+				Uri:        fn.Url,
+				HttpMethod: pulumi.String("POST"),
+				Headers:    pulumi.StringMap{"Content-Type": pulumi.String("application/json")},
+				// The API takes the body base64-encoded.
+				Body: pulumi.String(base64.StdEncoding.EncodeToString([]byte(job.Payload()))),
+				OidcToken: &cloudscheduler.JobHttpTargetOidcTokenArgs{
+					ServiceAccountEmail: scheduler.Email,
+					Audience:            fn.Url,
+				},
+			},
+		}, parent, pulumi.DependsOn([]pulumi.Resource{invoker}))
+		if err != nil {
+			return fmt.Errorf("schedule %s: %w", job.Name, err)
+		}
+		jobs.Schedules[job.Name] = j
+	}
+	f.Jobs = jobs
+	return nil
+}
+
 func validate(args Args) error {
 	switch {
 	case len(args.AccountID) < 6 || len(args.AccountID) > 30:
@@ -376,6 +478,24 @@ func validate(args Args) error {
 	for _, t := range args.Publishes {
 		if !args.Spec.PublishesTo(t.Name) {
 			return fmt.Errorf("%s does not publish to %s", args.Spec.Name, t.Name)
+		}
+	}
+	if len(args.Jobs) > 0 {
+		switch {
+		case args.Spec.GCPJobsEntryPoint == "":
+			return fmt.Errorf("%s has jobs but no jobs entry point", args.Spec.Name)
+		case len(args.SchedulerAccountID) < 6 || len(args.SchedulerAccountID) > 30:
+			return fmt.Errorf("scheduler service account id %q must have 6 to 30 characters", args.SchedulerAccountID)
+		case args.SchedulerAccountID == args.AccountID:
+			return errors.New("the scheduler needs its own service account")
+		}
+	}
+	for _, job := range args.Jobs {
+		if !slices.Contains(args.Spec.Jobs, job) {
+			return fmt.Errorf("%s has no job %s", args.Spec.Name, job.Name)
+		}
+		if _, err := job.CronSchedule(); err != nil {
+			return err
 		}
 	}
 	if len(args.Consumes) > 0 && args.ProjectNumber == nil {

@@ -2,6 +2,7 @@ package gcpfn
 
 import (
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -35,6 +36,43 @@ func TestValidateRejectsConsumersWithoutDeadLetters(t *testing.T) {
 		{name: "no project number for the push agent", mutate: func(a *Args) { a.ProjectNumber = nil }},
 		{name: "no source", mutate: func(a *Args) { a.SourcePath = "" }},
 		{name: "consumer name too long", mutate: func(a *Args) { a.FunctionName = "playplane-a-rather-long-stack-prefix-heartbeat-x" }},
+		{name: "job it does not have", mutate: func(a *Args) {
+			a.Jobs, a.SchedulerAccountID = []catalog.Job{{Name: "sweep", Every: time.Minute}}, "heartbeat-jobs-test"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := good
+			tc.mutate(&args)
+			if err := validate(args); err == nil {
+				t.Error("validate accepted the args")
+			}
+		})
+	}
+}
+
+func TestValidateGivesTheSchedulerItsOwnAccount(t *testing.T) {
+	t.Parallel()
+	paymentwebhook, _ := catalog.FunctionByName("paymentwebhook")
+	good := Args{
+		Spec: paymentwebhook, FunctionName: "playplane-test-paymentwebhook", AccountID: "paymentwebhook-test",
+		Project: "p", Region: "europe-west1", SourceBucket: pulumi.String("b"), SourcePath: "x.zip", ServeHTTP: true,
+		Jobs: paymentwebhook.Jobs, SchedulerAccountID: "paymentwebhook-jobs-test",
+	}
+	if err := validate(good); err != nil {
+		t.Fatalf("validate(good) = %v", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(a *Args)
+	}{
+		{name: "no scheduler account", mutate: func(a *Args) { a.SchedulerAccountID = "" }},
+		{name: "the function's own account", mutate: func(a *Args) { a.SchedulerAccountID = a.AccountID }},
+		{name: "no jobs entry point", mutate: func(a *Args) { a.Spec.GCPJobsEntryPoint = "" }},
+		{name: "unschedulable interval", mutate: func(a *Args) {
+			a.Spec.Jobs = []catalog.Job{{Name: "sweep", Every: 7 * time.Minute}}
+			a.Jobs = a.Spec.Jobs
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

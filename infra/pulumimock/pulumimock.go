@@ -162,6 +162,9 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		set("domainName", fmt.Sprintf("d%05d.cloudfront.net", serial))
 	case "aws:cloudfront/publicKey:PublicKey":
 		id = fmt.Sprintf("K%012d", serial)
+	case "aws:cloudwatch/eventRule:EventRule":
+		id = name
+		set("arn", awsArn("events", "rule/"+name))
 	// GCP
 	case "gcp:serviceaccount/account:Account":
 		email := in("accountId") + "@" + p + ".iam.gserviceaccount.com"
@@ -204,6 +207,8 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		id = fmt.Sprintf("projects/%s/regions/%s/networkEndpointGroups/%s", p, in("region"), name)
 	case "gcp:compute/uRLMap:URLMap":
 		id = "projects/" + p + "/global/urlMaps/" + name
+	case "gcp:cloudscheduler/job:Job":
+		id = fmt.Sprintf("projects/%s/locations/%s/jobs/%s", p, in("region"), name)
 	case "gcp:firestore/database:Database":
 		id = "projects/" + p + "/databases/" + name
 	case "gcp:iam/workloadIdentityPool:WorkloadIdentityPool":

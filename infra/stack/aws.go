@@ -20,8 +20,8 @@ import (
 // AWSResources are the stack's resources on AWS.
 type AWSResources struct {
 	Table      *dynamodb.Table
-	Queues     map[string]*Queue                 // by topic
-	Secrets    map[string]*secretsmanager.Secret // by catalogue Env
+	Queues     map[string]*Queue     // by topic
+	Secrets    map[string]*AWSSecret // by catalogue Env
 	API        *apigatewayv2.Api
 	Stage      *apigatewayv2.Stage
 	Authorizer *apigatewayv2.Authorizer // nil when no JWT route is served on AWS
@@ -29,6 +29,13 @@ type AWSResources struct {
 	Functions  map[string]*awsfn.Function // by function name
 
 	tags pulumi.StringMap
+}
+
+// AWSSecret is a Secrets Manager secret and its current version, whose
+// value the functions' env takes at deploy time.
+type AWSSecret struct {
+	Secret  *secretsmanager.Secret
+	Version *secretsmanager.SecretVersion
 }
 
 // Queue is a topic's SQS queue and its dead-letter queue.
@@ -52,7 +59,7 @@ type CloudFront struct {
 func newAWSShared(ctx *pulumi.Context, cfg Config) (*AWSResources, error) {
 	a := &AWSResources{
 		Queues:    map[string]*Queue{},
-		Secrets:   map[string]*secretsmanager.Secret{},
+		Secrets:   map[string]*AWSSecret{},
 		Functions: map[string]*awsfn.Function{},
 		tags:      pulumi.StringMap{"app": pulumi.String("playplane"), "stack": pulumi.String(cfg.Stack)},
 	}
@@ -186,7 +193,7 @@ func newQueue(ctx *pulumi.Context, cfg Config, t catalog.Topic, tags pulumi.Stri
 	return &Queue{Queue: q, DeadLetter: dlq}, nil
 }
 
-func newAWSSecret(ctx *pulumi.Context, cfg Config, env string, tags pulumi.StringMap) (*secretsmanager.Secret, error) {
+func newAWSSecret(ctx *pulumi.Context, cfg Config, env string, tags pulumi.StringMap) (*AWSSecret, error) {
 	slug := strings.ToLower(strings.ReplaceAll(env, "_", "-"))
 	secret, err := secretsmanager.NewSecret(ctx, slug, &secretsmanager.SecretArgs{
 		Name:                 pulumi.String(cfg.Prefix + "/" + slug),
@@ -197,14 +204,14 @@ func newAWSSecret(ctx *pulumi.Context, cfg Config, env string, tags pulumi.Strin
 	if err != nil {
 		return nil, fmt.Errorf("secret %s: %w", env, err)
 	}
-	_, err = secretsmanager.NewSecretVersion(ctx, slug, &secretsmanager.SecretVersionArgs{
+	version, err := secretsmanager.NewSecretVersion(ctx, slug, &secretsmanager.SecretVersionArgs{
 		SecretId:     secret.ID(),
 		SecretString: cfg.Secrets[env],
 	})
 	if err != nil {
 		return nil, fmt.Errorf("secret %s version: %w", env, err)
 	}
-	return secret, nil
+	return &AWSSecret{Secret: secret, Version: version}, nil
 }
 
 // CachingOptimized is the AWS managed cache policy for static objects.

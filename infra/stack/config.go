@@ -62,6 +62,12 @@ func (l Layout) HTTPCloud(fn catalog.Function) Cloud {
 	return l.Compute
 }
 
+// RunsOn says whether any part of fn runs on cloud: its HTTP routes, or
+// its consumers and scheduled jobs, which run where the compute is.
+func (l Layout) RunsOn(fn catalog.Function, cloud Cloud) bool {
+	return l.HTTPCloud(fn) == cloud || (l.Compute == cloud && (len(fn.Consumes) > 0 || len(fn.Jobs) > 0))
+}
+
 // Uses says whether any part of any function runs on cloud, or the stack
 // keeps data or video there.
 func (l Layout) Uses(cloud Cloud) bool {
@@ -107,8 +113,7 @@ func (l Layout) SecretsOn(cloud Cloud) []string {
 	delivery, _ := catalog.DeliveryByName(l.Delivery)
 	used := map[string]bool{}
 	for _, fn := range catalog.Functions {
-		runsThere := l.HTTPCloud(fn) == cloud || (l.Compute == cloud && len(fn.Consumes) > 0)
-		if !runsThere {
+		if !l.RunsOn(fn, cloud) {
 			continue
 		}
 		for _, s := range fn.SecretsFor(delivery) {
@@ -117,6 +122,24 @@ func (l Layout) SecretsOn(cloud Cloud) []string {
 	}
 	var out []string
 	for _, s := range catalog.Secrets {
+		if used[s.Env] {
+			out = append(out, s.Env)
+		}
+	}
+	return out
+}
+
+// Settings returns the Env names of the settings read by the stack's
+// functions, in catalogue order.
+func (l Layout) Settings() []string {
+	used := map[string]bool{}
+	for _, fn := range catalog.Functions {
+		for _, s := range fn.Settings {
+			used[s] = true
+		}
+	}
+	var out []string
+	for _, s := range catalog.Settings {
 		if used[s.Env] {
 			out = append(out, s.Env)
 		}
@@ -157,6 +180,9 @@ type Config struct {
 	// Secrets holds the secret config values by catalogue Env name. Each one
 	// is a Pulumi secret output; nothing prints or stores it in plain text.
 	Secrets map[string]pulumi.StringOutput
+	// Settings holds the plain settings by catalogue Env name (configured
+	// value or the catalogue's default).
+	Settings map[string]string
 }
 
 // LoadConfig reads the stack's configuration. Secrets are read as Pulumi
@@ -188,6 +214,7 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 		LogRetentionDays:     own.GetInt("logRetentionDays"),
 		CloudFrontPriceClass: own.Get("cloudfrontPriceClass"),
 		Secrets:              map[string]pulumi.StringOutput{},
+		Settings:             map[string]string{},
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "playplane-" + ctx.Stack()
@@ -216,6 +243,18 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 		if cfg.FirestoreLocation == "" {
 			cfg.FirestoreLocation = cfg.GCPRegion
 		}
+	}
+	for _, env := range layout.Settings() {
+		s, _ := catalog.SettingByEnv(env)
+		v := own.Get(s.ConfigKey)
+		if v == "" {
+			v = s.Default
+		}
+		if v == "" {
+			missing = append(missing, Namespace+":"+s.ConfigKey)
+			continue
+		}
+		cfg.Settings[env] = v
 	}
 	for _, env := range append(layout.SecretsOn(AWS), layout.SecretsOn(GCP)...) {
 		if _, done := cfg.Secrets[env]; done {
@@ -257,6 +296,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gcp:project, gcp:region and playplane:domain are required")
 	case c.Layout.Delivery == catalog.DeliveryCloudFront && c.CloudFrontPublicKeyPEM == "":
 		return fmt.Errorf("playplane:cloudfrontPublicKey is required")
+	}
+	for _, env := range c.Layout.Settings() {
+		if c.Settings[env] == "" {
+			s, _ := catalog.SettingByEnv(env)
+			return fmt.Errorf("playplane:%s is required", s.ConfigKey)
+		}
 	}
 	for _, cloud := range []Cloud{AWS, GCP} {
 		for _, env := range c.Layout.SecretsOn(cloud) {

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,11 +44,12 @@ func TestLoadConfigNamesEveryMissingKey(t *testing.T) {
 	delete(config, "gcp:project")
 	delete(config, "playplane:jwtIssuer")
 	delete(config, "playplane:stripeWebhookSecrets")
+	delete(config, "playplane:stripePricePlans")
 	_, err := deploy(t, "hybrid", config)
 	if err == nil {
 		t.Fatal("deploy succeeded without required config")
 	}
-	for _, key := range []string{"gcp:project", "playplane:jwtIssuer", "playplane:stripeWebhookSecrets (secret)"} {
+	for _, key := range []string{"gcp:project", "playplane:jwtIssuer", "playplane:stripeWebhookSecrets (secret)", "playplane:stripePricePlans"} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error %q does not name %s", err, key)
 		}
@@ -80,6 +82,25 @@ func TestHybridSplitsTheWebhookFromTheRest(t *testing.T) {
 	for _, r := range d.mock.OfType("gcp:cloudfunctionsv2/function:Function") {
 		if r.InStr("name") == "playplane-hybrid-paymentwebhook" {
 			t.Error("the webhook's HTTP half also runs on GCP")
+		}
+	}
+}
+
+// A configured setting replaces the catalogue default in every function
+// that reads it, so authorizeplay and heartbeat agree on the lease.
+func TestSettingsReachEveryFunctionThatReadsThem(t *testing.T) {
+	t.Parallel()
+	config := baseConfig("aws")
+	config["playplane:leaseTtl"] = "90s"
+	d, err := deploy(t, "aws", config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range catalog.Functions {
+		got := mapOf(d.lambda(t, fn.Name).In("environment", "variables"))["LEASE_TTL"]
+		want := map[bool]any{true: "90s", false: nil}[slices.Contains(fn.Settings, "LEASE_TTL")]
+		if got != want {
+			t.Errorf("%s LEASE_TTL = %v, want %v", fn.Name, got, want)
 		}
 	}
 }

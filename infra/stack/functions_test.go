@@ -7,20 +7,33 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
 	"github.com/playplane/playplane/infra/catalog"
 	"github.com/playplane/playplane/infra/pulumimock"
 )
 
-// wantEnv is the plain environment a function part must receive.
+// settingValues are what the functions get for the settings: the test
+// stack's price plans and the catalogue defaults, which are the functions'
+// own defaults too.
+var settingValues = map[string]string{
+	"STRIPE_PRICE_PLANS": testPricePlans,
+	"LEASE_TTL":          "2m",
+	"PAST_DUE_GRACE":     "72h",
+}
+
+// wantEnv is the environment a function part must receive: on GCP without
+// the secrets, which are Secret Manager bindings (checkCloudFunction); on
+// AWS with them, as the secret values themselves (checkLambda checks they
+// stay secret).
 func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map[string]string {
 	t.Helper()
 	l := d.layout
-	want := map[string]string{
-		catalog.EnvStore:       l.Store,
-		catalog.EnvBus:         l.Bus,
-		catalog.EnvJWTIssuer:   testIssuer,
-		catalog.EnvJWTAudience: "playplane-api",
-		catalog.EnvJWTJWKSURL:  "https://auth.playplane.test/.well-known/jwks.json",
+	want := map[string]string{}
+	if fn.VerifiesCallerJWT() {
+		want[catalog.EnvJWTIssuer] = testIssuer
+		want[catalog.EnvJWTAudience] = "playplane-api"
+		want[catalog.EnvJWTJWKSURL] = "https://auth.playplane.test/.well-known/jwks.json"
 	}
 	switch l.Store {
 	case catalog.StoreDynamo:
@@ -43,29 +56,36 @@ func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map
 		name := map[string]string{catalog.BusSQS: "SQS_QUEUE_URLS", catalog.BusPubSub: "PUBSUB_TOPICS"}[l.Bus]
 		want[name] = strings.Join(addresses, ",")
 	}
+	for _, s := range fn.Settings {
+		want[s] = settingValues[s]
+	}
 	if fn.SignsURLs {
-		want[catalog.EnvCDN] = l.Delivery
+		want["SIGNURL_DEFAULT_CDN"] = l.Delivery
 		switch l.Delivery {
 		case catalog.DeliveryCloudFront:
 			dist := d.mock.OfType("aws:cloudfront/distribution:Distribution")[0]
 			key := d.mock.OfType("aws:cloudfront/publicKey:PublicKey")[0]
-			want[catalog.EnvCDNBaseURL] = "https://" + dist.Str("domainName")
+			want["SIGNURL_CDN_BASES"] = "cloudfront=https://" + dist.Str("domainName")
 			want["CLOUDFRONT_ACTIVE_KEY_ID"] = key.ID
 			want["CLOUDFRONT_KEYS"] = key.ID + "=env:CLOUDFRONT_PRIVATE_KEY"
 		case catalog.DeliveryCloudCDN:
-			want[catalog.EnvCDNBaseURL] = "https://" + testDomain
+			want["SIGNURL_CDN_BASES"] = "cloudcdn=https://" + testDomain
 			want["CLOUDCDN_ACTIVE_KEY_NAME"] = d.prefix() + "-url-signing"
 			want["CLOUDCDN_KEYS"] = d.prefix() + "-url-signing=env:CLOUDCDN_SIGNING_KEY"
 		}
 	}
 	if cloud == AWS {
-		delivery, _ := catalog.DeliveryByName(l.Delivery)
-		for _, env := range fn.SecretsFor(delivery) {
-			secret := d.one(t, "aws:secretsmanager/secret:Secret", d.prefix()+"/"+slug(env))
-			want[env+catalog.SecretARNSuffix] = secret.Str("arn")
+		for _, env := range d.secretsOf(fn) {
+			s, _ := catalog.SecretByEnv(env)
+			want[env] = secretValue(s.ConfigKey)
 		}
 	}
 	return want
+}
+
+func (d *deployment) secretsOf(fn catalog.Function) []string {
+	delivery, _ := catalog.DeliveryByName(d.layout.Delivery)
+	return fn.SecretsFor(delivery)
 }
 
 func checkEnv(t *testing.T, what string, got map[string]any, want map[string]string) {
@@ -80,6 +100,17 @@ func checkEnv(t *testing.T, what string, got map[string]any, want map[string]str
 			t.Errorf("%s has unexpected env %s", what, k)
 		}
 	}
+}
+
+// secretPaths lists the input paths of r whose strings are marked secret.
+func secretPaths(r pulumimock.Resource) map[string]bool {
+	out := map[string]bool{}
+	pulumimock.Walk(resource.NewObjectProperty(r.Inputs), func(path, _ string, secret bool) {
+		if secret {
+			out[path] = true
+		}
+	})
+	return out
 }
 
 func TestEveryFunctionRunsWithTheRightRuntimeArchAndEnv(t *testing.T) {
@@ -100,6 +131,10 @@ func TestEveryFunctionRunsWithTheRightRuntimeArchAndEnv(t *testing.T) {
 					for _, c := range fn.Consumes {
 						wantCloudFunctions++
 						d.checkCloudFunction(t, fn, d.prefix()+"-"+fn.Name+"-"+c.Topic, c.GCPEntryPoint, "ALLOW_INTERNAL_ONLY")
+					}
+					if len(fn.Jobs) > 0 {
+						wantCloudFunctions++
+						d.checkCloudFunction(t, fn, d.prefix()+"-"+fn.Name+"-jobs", fn.GCPJobsEntryPoint, "ALLOW_INTERNAL_ONLY")
 					}
 				}
 			}
@@ -150,6 +185,20 @@ func (d *deployment) checkLambda(t *testing.T, fn catalog.Function) {
 	}
 	got := mapOf(r.In("environment", "variables"))
 	checkEnv(t, fn.Name+" (Lambda)", got, d.wantEnv(t, fn, AWS))
+	// Secret values are in the env as secret outputs, so the state keeps
+	// them encrypted; nothing else in the env is secret.
+	secret := secretPaths(r)
+	for _, env := range d.secretsOf(fn) {
+		if !secret[".environment.variables."+env] {
+			t.Errorf("%s env %s is not a secret output", fn.Name, env)
+		}
+	}
+	for path := range secret {
+		env, _ := strings.CutPrefix(path, ".environment.variables.")
+		if !slices.Contains(d.secretsOf(fn), env) {
+			t.Errorf("%s input %s is secret but no catalogue secret", fn.Name, path)
+		}
+	}
 	if d.layout.Store == catalog.StoreFirestore {
 		d.checkFederatedCredentials(t, fn, got[catalog.EnvGCPCredentialsJSON])
 	} else if _, ok := got[catalog.EnvGCPCredentialsJSON]; ok {

@@ -13,9 +13,10 @@ import (
 )
 
 const (
-	testProject = "playplane-test"
-	testDomain  = "api.playplane.test"
-	testIssuer  = "https://auth.playplane.test/"
+	testPricePlans = "price_basic=basic,price_std=standard"
+	testProject    = "playplane-test"
+	testDomain     = "api.playplane.test"
+	testIssuer     = "https://auth.playplane.test/"
 )
 
 // leakMarker is part of every fake secret value, so a test can find the
@@ -32,6 +33,7 @@ func baseConfig(layout string) map[string]string {
 		"playplane:jwtIssuer":           testIssuer,
 		"playplane:jwtAudience":         "playplane-api",
 		"playplane:jwtJwksUrl":          "https://auth.playplane.test/.well-known/jwks.json",
+		"playplane:stripePricePlans":    testPricePlans,
 		"playplane:domain":              testDomain,
 		"playplane:cloudfrontPublicKey": "-----BEGIN PUBLIC KEY-----\nMIIBIjAN\n-----END PUBLIC KEY-----\n",
 		"aws:region":                    pulumimock.AWSRegion,
@@ -147,6 +149,16 @@ func (d *deployment) one(t *testing.T, token, name string) pulumimock.Resource {
 func (d *deployment) byID(token, id string) (pulumimock.Resource, bool) {
 	for _, r := range d.mock.OfType(token) {
 		if r.ID == id {
+			return r, true
+		}
+	}
+	return pulumimock.Resource{}, false
+}
+
+// byArn returns the resource of type token whose arn output is arn.
+func (d *deployment) byArn(token, arn string) (pulumimock.Resource, bool) {
+	for _, r := range d.mock.OfType(token) {
+		if r.Str("arn") == arn {
 			return r, true
 		}
 	}

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,9 +12,10 @@ import (
 	"github.com/playplane/playplane/infra/pulumimock"
 )
 
-// Where secret values may go: the secret stores, and the CDN signing key
-// resource (Cloud CDN takes the key itself). Everywhere else, including
-// every function's env, only references may appear.
+// Where secret values may go: the secret stores, the CDN signing key
+// resource (Cloud CDN takes the key itself) and, on AWS, the env var of a
+// Lambda that reads the secret (lambdaReads). Cloud Functions get Secret
+// Manager bindings, never values.
 var secretSinks = map[string]string{
 	"aws:secretsmanager/secretVersion:SecretVersion":                  ".secretString",
 	"gcp:secretmanager/secretVersion:SecretVersion":                   ".secretData",
@@ -34,7 +36,7 @@ func TestSecretsAreNeverPlainConfig(t *testing.T) {
 					return
 				}
 				switch {
-				case secretSinks[r.Type] != path:
+				case secretSinks[r.Type] != path && !d.lambdaReads(r, path, s):
 					t.Errorf("secret value reaches %s %s at %s", r.Type, r.Name, path)
 				case !secret:
 					t.Errorf("%s %s holds a secret value not marked secret", r.Type, r.Name)
@@ -84,4 +86,19 @@ func TestStacksNeedOnlyTheirOwnSecrets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lambdaReads says whether path of resource r is the env var of a Lambda
+// that reads the secret whose value is s.
+func (d *deployment) lambdaReads(r pulumimock.Resource, path, s string) bool {
+	if r.Type != "aws:lambda/function:Function" {
+		return false
+	}
+	env, ok := strings.CutPrefix(path, ".environment.variables.")
+	fn, found := catalog.FunctionByName(strings.TrimPrefix(r.InStr("name"), d.prefix()+"-"))
+	if !ok || !found || !slices.Contains(d.secretsOf(fn), env) {
+		return false
+	}
+	secret, _ := catalog.SecretByEnv(env)
+	return s == secretValue(secret.ConfigKey)
 }

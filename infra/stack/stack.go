@@ -73,8 +73,7 @@ func New(ctx *pulumi.Context, cfg Config) (*Stack, error) {
 
 // runsOn says whether any part of fn runs on cloud.
 func (s *Stack) runsOn(fn catalog.Function, cloud Cloud) bool {
-	l := s.Config.Layout
-	return l.HTTPCloud(fn) == cloud || (l.Compute == cloud && len(fn.Consumes) > 0)
+	return s.Config.Layout.RunsOn(fn, cloud)
 }
 
 // Routes returns the routes of fn served on cloud.
@@ -85,16 +84,16 @@ func (s *Stack) Routes(fn catalog.Function, cloud Cloud) []catalog.Route {
 	return fn.Routes
 }
 
-// env is the plain environment of fn's part on cloud. Secrets are added by
-// the callers as references (AWS) or platform bindings (GCP).
+// env is the environment of fn's part on cloud, except secrets on GCP,
+// which Cloud Functions binds from Secret Manager (newGCPFunction). Every
+// name is one the function's code reads (see catalog).
 func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 	cfg := s.Config
-	env := pulumi.StringMap{
-		catalog.EnvStore:       pulumi.String(cfg.Layout.Store),
-		catalog.EnvBus:         pulumi.String(cfg.Layout.Bus),
-		catalog.EnvJWTIssuer:   pulumi.String(cfg.JWTIssuer),
-		catalog.EnvJWTAudience: pulumi.String(cfg.JWTAudience),
-		catalog.EnvJWTJWKSURL:  pulumi.String(cfg.JWTJWKSURL),
+	env := pulumi.StringMap{}
+	if fn.VerifiesCallerJWT() {
+		env[catalog.EnvJWTIssuer] = pulumi.String(cfg.JWTIssuer)
+		env[catalog.EnvJWTAudience] = pulumi.String(cfg.JWTAudience)
+		env[catalog.EnvJWTJWKSURL] = pulumi.String(cfg.JWTJWKSURL)
 	}
 	switch cfg.Layout.Store {
 	case catalog.StoreDynamo:
@@ -120,23 +119,38 @@ func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 			env[catalog.EnvPubSubTopics] = addresses
 		}
 	}
+	for _, name := range fn.Settings {
+		env[name] = pulumi.String(cfg.Settings[name])
+	}
+	delivery, _ := catalog.DeliveryByName(cfg.Layout.Delivery)
 	if fn.SignsURLs {
-		delivery, _ := catalog.DeliveryByName(cfg.Layout.Delivery)
-		env[catalog.EnvCDN] = pulumi.String(delivery.Name)
-		var keyID pulumi.StringOutput
+		var base, keyID pulumi.StringOutput
 		switch delivery.Name {
 		case catalog.DeliveryCloudFront:
-			env[catalog.EnvCDNBaseURL] = pulumi.Sprintf("https://%s", s.AWS.CDN.Distribution.DomainName)
+			base = pulumi.Sprintf("https://%s", s.AWS.CDN.Distribution.DomainName)
 			keyID = s.AWS.CDN.PublicKey.ID().ToStringOutput()
 		case catalog.DeliveryCloudCDN:
-			env[catalog.EnvCDNBaseURL] = pulumi.String("https://" + cfg.Domain)
+			// The load balancer serves the CDN bucket at every path that is
+			// not an API route.
+			base = pulumi.String("https://" + cfg.Domain).ToStringOutput()
 			keyID = s.GCP.CDN.Key.Name
 		}
+		env[catalog.EnvSignURLCDNBases] = base.ApplyT(delivery.CDNBasesValue).(pulumi.StringOutput)
+		env[catalog.EnvSignURLDefaultCDN] = pulumi.String(delivery.Name)
 		env[delivery.ActiveKeyEnv] = keyID
 		env[delivery.KeysEnv] = keyID.ApplyT(delivery.KeysValue).(pulumi.StringOutput)
 	}
-	if cloud == AWS && cfg.Layout.Store == catalog.StoreFirestore {
-		env[catalog.EnvGCPCredentialsJSON] = s.GCP.Federation.credentialsJSON(s.GCP.Functions[fn.Name].ServiceAccount.Email)
+	if cloud == AWS {
+		// The value of the Secrets Manager version, resolved at deploy time
+		// as the SAM template's {{resolve:secretsmanager:...}} does. It is a
+		// secret output, so the Lambda's environment is encrypted in the
+		// stack's state, and the function needs no Secrets Manager access.
+		for _, name := range fn.SecretsFor(delivery) {
+			env[name] = pulumi.ToSecret(s.AWS.Secrets[name].Version.SecretString.Elem()).(pulumi.StringOutput)
+		}
+		if cfg.Layout.Store == catalog.StoreFirestore {
+			env[catalog.EnvGCPCredentialsJSON] = s.GCP.Federation.credentialsJSON(s.GCP.Functions[fn.Name].ServiceAccount.Email)
+		}
 	}
 	return env
 }
@@ -160,21 +174,13 @@ func (s *Stack) newAWSFunction(ctx *pulumi.Context, fn catalog.Function) error {
 		}
 		statements = append(statements, awsfn.Statement{Sid: "Publish", Actions: []string{"sqs:SendMessage"}, Resources: queues})
 	}
-	delivery, _ := catalog.DeliveryByName(cfg.Layout.Delivery)
-	if secrets := fn.SecretsFor(delivery); len(secrets) > 0 {
-		var arns pulumi.StringArray
-		for _, name := range secrets {
-			arn := a.Secrets[name].Arn
-			env[name+catalog.SecretARNSuffix] = arn
-			arns = append(arns, arn)
-		}
-		statements = append(statements, awsfn.Statement{Sid: "ReadSecrets", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: arns})
-	}
 	var queues []awsfn.Queue
+	var jobs []catalog.Job
 	if cfg.Layout.Compute == AWS {
 		for _, c := range fn.Consumes {
 			queues = append(queues, awsfn.Queue{Topic: c.Topic, Arn: a.Queues[c.Topic].Queue.Arn})
 		}
+		jobs = fn.Jobs
 	}
 	var http *awsfn.HTTP
 	if routes := s.Routes(fn, AWS); len(routes) > 0 {
@@ -191,6 +197,7 @@ func (s *Stack) newAWSFunction(ctx *pulumi.Context, fn catalog.Function) error {
 		Statements:       statements,
 		Queues:           queues,
 		HTTP:             http,
+		Jobs:             jobs,
 		LogRetentionDays: cfg.LogRetentionDays,
 		Tags:             a.tags,
 	})
@@ -219,28 +226,35 @@ func (s *Stack) newGCPFunction(ctx *pulumi.Context, fn catalog.Function) error {
 	for _, t := range fn.Publishes {
 		publishes = append(publishes, g.Topics[t].asArg())
 	}
+	var jobs []catalog.Job
+	var schedulerAccountID string
 	if cfg.Layout.Compute == GCP {
 		for _, c := range fn.Consumes {
 			consumes = append(consumes, g.Topics[c.Topic].asArg())
 		}
+		if len(fn.Jobs) > 0 {
+			jobs, schedulerAccountID = fn.Jobs, accountID(fn.Name+"-jobs", cfg.Stack)
+		}
 	}
 	serveHTTP := len(s.Routes(fn, GCP)) > 0
 	f, err := gcpfn.New(ctx, fn.Name, gcpfn.Args{
-		Spec:          fn,
-		FunctionName:  cfg.Prefix + "-" + fn.Name,
-		AccountID:     accountID(fn.Name, cfg.Stack),
-		Project:       cfg.GCPProject,
-		Region:        cfg.GCPRegion,
-		ProjectNumber: g.ProjectNumber,
-		SourceBucket:  g.SourceBucket.Name,
-		SourcePath:    cfg.DistDir + "/" + strings.TrimPrefix(catalog.GCPSourceZip(fn.Name), "dist/"),
-		Env:           s.env(fn, GCP),
-		Secrets:       secrets,
-		Publishes:     publishes,
-		Consumes:      consumes,
-		Firestore:     &gcpfn.Firestore{Project: cfg.GCPProject, Database: g.Database.Name},
-		ServeHTTP:     serveHTTP,
-		Labels:        g.labels,
+		Spec:               fn,
+		FunctionName:       cfg.Prefix + "-" + fn.Name,
+		AccountID:          accountID(fn.Name, cfg.Stack),
+		Project:            cfg.GCPProject,
+		Region:             cfg.GCPRegion,
+		ProjectNumber:      g.ProjectNumber,
+		SourceBucket:       g.SourceBucket.Name,
+		SourcePath:         cfg.DistDir + "/" + strings.TrimPrefix(catalog.GCPSourceZip(fn.Name), "dist/"),
+		Env:                s.env(fn, GCP),
+		Secrets:            secrets,
+		Publishes:          publishes,
+		Consumes:           consumes,
+		Firestore:          &gcpfn.Firestore{Project: cfg.GCPProject, Database: g.Database.Name},
+		ServeHTTP:          serveHTTP,
+		Jobs:               jobs,
+		SchedulerAccountID: schedulerAccountID,
+		Labels:             g.labels,
 	})
 	if err != nil {
 		return err
