@@ -443,6 +443,27 @@ type TTLField struct {
 // (built by `make package`).
 func LambdaZip(name string) string { return "dist/" + name + ".zip" }
 
+// LambdaMain is the package of the function's Lambda main in a stack whose
+// store is store: functions/<name>/lambda over DynamoDB and SQS, or
+// functions/<name>/lambdahybrid over Firestore and Pub/Sub, which the
+// hybrid stack's one AWS function (the paymentwebhook HTTP route) runs.
+func LambdaMain(name, store string) string {
+	if store == StoreFirestore {
+		return "functions/" + name + "/lambdahybrid"
+	}
+	return "functions/" + name + "/lambda"
+}
+
+// LambdaZipFor is the zip of LambdaMain(name, store), relative to the
+// repository root: LambdaZip, or dist/<name>-hybrid.zip (`make package`
+// builds both).
+func LambdaZipFor(name, store string) string {
+	if store == StoreFirestore {
+		return LambdaZip(name + "-hybrid")
+	}
+	return LambdaZip(name)
+}
+
 // GCPSourceZip is the function's Cloud Functions source zip (Go source with
 // go.mod at the root, built by `make package`), relative to the repository
 // root.

@@ -155,24 +155,15 @@ func TestStackEnvNamesPerFunction(t *testing.T) {
 }
 
 // knownGaps are env names a stack sets that the function's code does not
-// read yet, with the reason. The test fails once the code reads them, so
-// the entry is removed.
-var knownGaps = map[string]string{
-	// The hybrid webhook Lambda is built by functions/paymentwebhook/lambda
-	// over shared/awsfn, which links only DynamoDB and SQS (DYNAMO_TABLE,
-	// QUEUE_URLS). Until shared/awsfn can build the Firestore store and the
-	// Pub/Sub bus with option.WithCredentialsJSON(GCP_CREDENTIALS_JSON),
-	// this Lambda fails its init in the hybrid stack.
-	"hybrid aws paymentwebhook FIRESTORE_PROJECT_ID": "shared/awsfn has no Firestore store",
-	"hybrid aws paymentwebhook FIRESTORE_DATABASE":   "shared/awsfn has no Firestore store",
-	"hybrid aws paymentwebhook PUBSUB_TOPICS":        "shared/awsfn has no Pub/Sub bus",
-	"hybrid aws paymentwebhook GCP_CREDENTIALS_JSON": "shared/awsfn has no GCP clients",
-}
+// read yet, with the reason ("<layout> <cloud> <function> <NAME>"). The
+// test fails once the code reads them, so the entry is removed.
+var knownGaps = map[string]string{}
 
 // TestEveryEnvNameIsReadByTheCode checks each variable a function part gets
 // against the source that part runs: the `env` tags, and the variable
 // names spelled as string constants, of every package of this repository
-// the part's main package links (functions/<name>/lambda on Lambda;
+// the part's main package links (catalog.LambdaMain on Lambda:
+// functions/<name>/lambda, or functions/<name>/lambdahybrid over Firestore;
 // functions/<name> and shared/gcpfn, plus functions/gcp's own file, on
 // Cloud Functions). A key set's "env:NAME" reference counts as a read of
 // NAME.
@@ -183,7 +174,7 @@ func TestEveryEnvNameIsReadByTheCode(t *testing.T) {
 			var reads map[string]bool
 			switch p.cloud {
 			case AWS:
-				reads = codeReads(t, "functions/"+p.fn.Name+"/lambda")
+				reads = codeReads(t, catalog.LambdaMain(p.fn.Name, d.layout.Store))
 			case GCP:
 				reads = union(codeReads(t, "functions/"+p.fn.Name), codeReads(t, "shared/gcpfn"), fileReads(t, "functions/gcp"))
 			}
@@ -222,6 +213,9 @@ func TestCodeReadsFindsTheFunctionsVariables(t *testing.T) {
 		{name: "pickedge steering prefix", reads: codeReads(t, "functions/pickedge"),
 			want: []string{"STEERING_TTL", "PICKEDGE_TRUSTED_PROXIES", "EDGE_HMAC_KEYS"},
 			not:  []string{"TTL_TTL", "LEASE_TTL"}},
+		{name: "paymentwebhook on Lambda over Firestore", reads: codeReads(t, catalog.LambdaMain("paymentwebhook", catalog.StoreFirestore)),
+			want: []string{"GCP_CREDENTIALS_JSON", "PUBSUB_TOPICS", "FIRESTORE_PROJECT_ID", "FIRESTORE_DATABASE", "STRIPE_WEBHOOK_SECRETS"},
+			not:  []string{"CLOUDFRONT_KEYS", "SIGNURL_CDN_BASES"}},
 		{name: "gcp wiring", reads: codeReads(t, "shared/gcpfn"),
 			want: []string{"PUBSUB_TOPICS", "FIRESTORE_DATABASE", "JWT_ISSUER"},
 			not:  []string{"DYNAMODB_TABLE", "STORE", "BUS"}},

@@ -192,7 +192,7 @@ func (s *Stack) newAWSFunction(ctx *pulumi.Context, fn catalog.Function) error {
 	f, err := awsfn.New(ctx, fn.Name, awsfn.Args{
 		Spec:             fn,
 		FunctionName:     cfg.Prefix + "-" + fn.Name,
-		Code:             cfg.DistDir + "/" + strings.TrimPrefix(catalog.LambdaZip(fn.Name), "dist/"),
+		Code:             cfg.DistDir + "/" + strings.TrimPrefix(catalog.LambdaZipFor(fn.Name, cfg.Layout.Store), "dist/"),
 		Env:              env,
 		Statements:       statements,
 		Queues:           queues,

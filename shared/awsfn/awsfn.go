@@ -60,7 +60,7 @@ type Options struct {
 // process: Lambda reports the init failure and tries again on the next
 // invocation.
 func Main(build Builder) {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel(os.Getenv("AWS_LAMBDA_LOG_LEVEL"))}))
+	log := NewLogger()
 	slog.SetDefault(log)
 	h, err := New(context.Background(), build, Options{Log: log})
 	if err != nil {
@@ -68,6 +68,12 @@ func Main(build Builder) {
 		os.Exit(1)
 	}
 	lambda.Start(h)
+}
+
+// NewLogger is the JSON logger on stdout a Lambda logs with, at the level
+// of AWS_LAMBDA_LOG_LEVEL; for mains that start Lambda themselves.
+func NewLogger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel(os.Getenv("AWS_LAMBDA_LOG_LEVEL"))}))
 }
 
 // logLevel follows Lambda's advanced logging controls (AWS_LAMBDA_LOG_LEVEL).

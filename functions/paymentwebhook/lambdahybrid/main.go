@@ -1,0 +1,288 @@
+// Command lambdahybrid is paymentwebhook's Stripe webhook on AWS Lambda in
+// the hybrid stack: the HTTP route only, over the Firestore store and the
+// Pub/Sub bus on GCP. The stripe-events consumer and the scheduled jobs run
+// on GCP next to the data, so SQS records and job payloads are refused.
+//
+// The Lambda reaches GCP through workload identity federation: the stack
+// passes an external_account configuration (no key material) in
+// GCP_CREDENTIALS_JSON, and the Google client libraries trade the
+// Lambda's own role credentials for a Google token on the first RPC.
+//
+// Nothing is built in Lambda's init phase: the store and the bus are made
+// on the first invocation (and again on the next one if that fails), as
+// shared/gcpfn does, so a cold start makes no network call and a GCP
+// outage answers 5xx (Stripe retries) rather than crashing the init.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/playplane/playplane/functions/paymentwebhook"
+	"github.com/playplane/playplane/shared/awsfn"
+	"github.com/playplane/playplane/shared/firestore"
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/pubsub"
+)
+
+// Environment variables read here, beside FIRESTORE_* (shared/firestore),
+// PUBSUB_* (shared/pubsub) and paymentwebhook.Config.
+const (
+	// EnvCredentialsJSON holds the workload identity federation
+	// configuration (type external_account) the clients authenticate with.
+	// Unset, they use Application Default Credentials.
+	EnvCredentialsJSON = "GCP_CREDENTIALS_JSON"
+	// EnvPubSubTopics maps topics to topic resource names,
+	// "stripe-events:projects/P/topics/stack-stripe-events,..." (the
+	// Pulumi stack's value). Every entry shares one project and one prefix;
+	// they become the bus's project and topic prefix.
+	EnvPubSubTopics = "PUBSUB_TOPICS"
+	// EnvFirestoreEmulator and EnvPubSubEmulator point the clients at the
+	// emulators (the client libraries' own variables, read here too so a
+	// test can set them per handler).
+	EnvFirestoreEmulator = "FIRESTORE_EMULATOR_HOST"
+	EnvPubSubEmulator    = "PUBSUB_EMULATOR_HOST"
+)
+
+func main() {
+	log := awsfn.NewLogger()
+	slog.SetDefault(log)
+	lambda.Start(NewHandler(awsfn.Options{Log: log}))
+}
+
+// Handler is the Lambda handler: shared/awsfn's, built on first use.
+type Handler struct {
+	opts awsfn.Options
+
+	mu    sync.Mutex
+	h     *awsfn.Handler
+	store *firestore.Store
+	bus   *pubsub.Bus
+}
+
+// NewHandler returns a handler that builds nothing yet.
+func NewHandler(opts awsfn.Options) *Handler { return &Handler{opts: opts} }
+
+// probe holds just enough of a payload to refuse what this Lambda does not
+// serve.
+type probe struct {
+	Records []struct {
+		EventSource string `json:"eventSource"`
+	} `json:"Records"`
+	Job string `json:"job"`
+}
+
+// Invoke handles one invocation.
+func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	var p probe
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return nil, fmt.Errorf("lambdahybrid: payload is not a JSON object: %w", err)
+	}
+	switch {
+	case len(p.Records) > 0:
+		return nil, fmt.Errorf("lambdahybrid: refusing %d %q records: this Lambda serves only POST /v1/webhooks/stripe; "+
+			"in the hybrid stack the stripe-events consumer runs on GCP (Pub/Sub), no queue should trigger it",
+			len(p.Records), p.Records[0].EventSource)
+	case p.Job != "":
+		return nil, fmt.Errorf("lambdahybrid: refusing job %q: in the hybrid stack paymentwebhook's jobs run on GCP (Cloud Scheduler)", p.Job)
+	}
+	handler, err := h.handler(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return handler.Invoke(ctx, payload)
+}
+
+// handler builds the function once. A failure is not kept: the next
+// invocation tries again, so a fixed secret or a GCP outage that ended
+// needs no cold start.
+func (h *Handler) handler(ctx context.Context) (*awsfn.Handler, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.h != nil {
+		return h.h, nil
+	}
+	// The clients outlive this invocation; its deadline must not end them.
+	handler, err := awsfn.New(context.WithoutCancel(ctx), h.build, h.opts)
+	if err != nil {
+		h.closeLocked()
+		log := h.opts.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.ErrorContext(ctx, "building paymentwebhook failed", "err", err)
+		return nil, fmt.Errorf("lambdahybrid: %w", err)
+	}
+	h.h = handler
+	return handler, nil
+}
+
+func (h *Handler) build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
+	var cfg paymentwebhook.Config
+	if err := env.Process(ctx, &cfg); err != nil {
+		return nil, err
+	}
+	store, err := newStore(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	h.store = store
+	bus, err := newBus(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	h.bus = bus
+	srv, err := paymentwebhook.New(cfg, paymentwebhook.Deps{Store: store, Bus: bus, Now: env.Now})
+	if err != nil {
+		return nil, err
+	}
+	return webhookOnly{srv}, nil
+}
+
+// Close flushes the bus and closes the clients.
+func (h *Handler) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.h = nil
+	return h.closeLocked()
+}
+
+func (h *Handler) closeLocked() error {
+	var errs []error
+	if h.bus != nil {
+		errs = append(errs, h.bus.Close())
+		h.bus = nil
+	}
+	if h.store != nil {
+		errs = append(errs, h.store.Close())
+		h.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// webhookOnly serves paymentwebhook's routes without its consumers, so no
+// queue named like stripe-events is ever consumed here.
+type webhookOnly struct{ srv *paymentwebhook.Server }
+
+func (w webhookOnly) Register(mux *http.ServeMux) { w.srv.Register(mux) }
+
+func (webhookOnly) Consumers() map[string]playback.BatchHandler { return nil }
+
+// newStore is the Firestore store of FIRESTORE_PROJECT_ID and
+// FIRESTORE_DATABASE. Making it reads the environment only: the client
+// connects and fetches a token on its first RPC.
+func newStore(ctx context.Context, env *awsfn.Env) (*firestore.Store, error) {
+	var cfg firestore.Config
+	if err := env.Process(ctx, &cfg); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	opts, err := clientOptions(env, EnvFirestoreEmulator)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s, err := firestore.New(ctx, cfg, nil, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return s, nil
+}
+
+// newBus is the Pub/Sub bus of PUBSUB_TOPICS (and PUBSUB_*).
+func newBus(ctx context.Context, env *awsfn.Env) (*pubsub.Bus, error) {
+	var cfg pubsub.Config
+	if err := env.Process(ctx, &cfg); err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
+	if spec, _ := env.Lookup(EnvPubSubTopics); spec != "" {
+		project, prefix, err := parseTopics(spec)
+		if err != nil {
+			return nil, fmt.Errorf("bus: %s: %w", EnvPubSubTopics, err)
+		}
+		if explicit, _ := env.Lookup("PUBSUB_PROJECT_ID"); explicit != "" && explicit != project {
+			return nil, fmt.Errorf("bus: PUBSUB_PROJECT_ID %q, but %s names project %q", explicit, EnvPubSubTopics, project)
+		}
+		if cfg.TopicPrefix != "" && cfg.TopicPrefix != prefix {
+			return nil, fmt.Errorf("bus: PUBSUB_TOPIC_PREFIX %q, but %s implies %q", cfg.TopicPrefix, EnvPubSubTopics, prefix)
+		}
+		cfg.ProjectID, cfg.TopicPrefix = project, prefix
+	}
+	opts, err := clientOptions(env, EnvPubSubEmulator)
+	if err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
+	b, err := pubsub.New(ctx, cfg, nil, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
+	return b, nil
+}
+
+// clientOptions authenticate a client: none against an emulator, else the
+// federation config of GCP_CREDENTIALS_JSON, else Application Default
+// Credentials.
+func clientOptions(env *awsfn.Env, emulatorVar string) ([]option.ClientOption, error) {
+	if host, _ := env.Lookup(emulatorVar); host != "" {
+		return []option.ClientOption{
+			option.WithEndpoint(host),
+			option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		}, nil
+	}
+	creds, _ := env.Lookup(EnvCredentialsJSON)
+	if creds == "" {
+		return nil, nil
+	}
+	var head struct {
+		Type string `json:"type"`
+	}
+	// Only a federation config is accepted: a service account key here
+	// would be a long-lived secret in plain Lambda configuration. The
+	// errors never quote the value.
+	if err := json.Unmarshal([]byte(creds), &head); err != nil {
+		return nil, fmt.Errorf("%s is not JSON", EnvCredentialsJSON)
+	}
+	if head.Type != string(option.ExternalAccount) {
+		return nil, fmt.Errorf("%s has type %q, want %q (workload identity federation)", EnvCredentialsJSON, head.Type, option.ExternalAccount)
+	}
+	return []option.ClientOption{option.WithAuthCredentialsJSON(option.ExternalAccount, []byte(creds))}, nil
+}
+
+// parseTopics reads "topic:projects/P/topics/ID,..." and returns the one
+// project and the one prefix (ID = prefix + topic) they share. It is
+// shared/gcpfn's reading of the same variable; that package is not linked
+// here, as it brings the Cloud Functions framework.
+func parseTopics(spec string) (project, prefix string, err error) {
+	first := true
+	for entry := range strings.SplitSeq(spec, ",") {
+		entry = strings.TrimSpace(entry)
+		topic, name, ok := strings.Cut(entry, ":")
+		parts := strings.Split(name, "/")
+		if !ok || topic == "" || len(parts) != 4 || parts[0] != "projects" || parts[1] == "" || parts[2] != "topics" {
+			return "", "", fmt.Errorf("entry %q: want topic:projects/PROJECT/topics/ID", entry)
+		}
+		p, id := parts[1], parts[3]
+		pre, ok := strings.CutSuffix(id, topic)
+		if !ok {
+			return "", "", fmt.Errorf("entry %q: topic id %q does not end in the topic name %q", entry, id, topic)
+		}
+		if first {
+			project, prefix, first = p, pre, false
+			continue
+		}
+		if p != project || pre != prefix {
+			return "", "", fmt.Errorf("entry %q: every topic must be in project %q with prefix %q", entry, project, prefix)
+		}
+	}
+	return project, prefix, nil
+}
