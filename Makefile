@@ -33,7 +33,7 @@ vet:
 	$(GO) vet $(PKGS)
 
 unit:
-	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 # The Pulumi components and stacks live in nested modules (infra/, pulumi/)
 # so the provider SDKs stay out of the race build; their unit tests run on
