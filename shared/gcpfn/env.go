@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -135,7 +134,7 @@ func (r *Resources) busConfigLocked(ctx context.Context) (pubsub.Config, error) 
 		return cfg, fmt.Errorf("bus: %w", err)
 	}
 	if spec, _ := r.lookup.Lookup(EnvPubSubTopics); spec != "" {
-		project, prefix, err := parseTopics(spec)
+		project, prefix, err := pubsub.ParseTopicSpec(spec)
 		if err != nil {
 			return cfg, fmt.Errorf("bus: %s: %w", EnvPubSubTopics, err)
 		}
@@ -149,33 +148,6 @@ func (r *Resources) busConfigLocked(ctx context.Context) (pubsub.Config, error) 
 	}
 	r.busCfg = &cfg
 	return cfg, nil
-}
-
-// parseTopics reads "topic:projects/P/topics/ID,..." and returns the one
-// project and the one prefix (ID = prefix + topic) they share.
-func parseTopics(spec string) (project, prefix string, err error) {
-	first := true
-	for entry := range strings.SplitSeq(spec, ",") {
-		entry = strings.TrimSpace(entry)
-		topic, name, ok := strings.Cut(entry, ":")
-		parts := strings.Split(name, "/")
-		if !ok || topic == "" || len(parts) != 4 || parts[0] != "projects" || parts[1] == "" || parts[2] != "topics" {
-			return "", "", fmt.Errorf("entry %q: want topic:projects/PROJECT/topics/ID", entry)
-		}
-		p, id := parts[1], parts[3]
-		pre, ok := strings.CutSuffix(id, topic)
-		if !ok {
-			return "", "", fmt.Errorf("entry %q: topic id %q does not end in the topic name %q", entry, id, topic)
-		}
-		if first {
-			project, prefix, first = p, pre, false
-			continue
-		}
-		if p != project || pre != prefix {
-			return "", "", fmt.Errorf("entry %q: every topic must be in project %q with prefix %q", entry, project, prefix)
-		}
-	}
-	return project, prefix, nil
 }
 
 // Bus returns the Pub/Sub bus of BusConfig.

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -205,7 +204,7 @@ func newBus(ctx context.Context, env *awsfn.Env) (*pubsub.Bus, error) {
 		return nil, fmt.Errorf("bus: %w", err)
 	}
 	if spec, _ := env.Lookup(EnvPubSubTopics); spec != "" {
-		project, prefix, err := parseTopics(spec)
+		project, prefix, err := pubsub.ParseTopicSpec(spec)
 		if err != nil {
 			return nil, fmt.Errorf("bus: %s: %w", EnvPubSubTopics, err)
 		}
@@ -256,33 +255,4 @@ func clientOptions(env *awsfn.Env, emulatorVar string) ([]option.ClientOption, e
 		return nil, fmt.Errorf("%s has type %q, want %q (workload identity federation)", EnvCredentialsJSON, head.Type, option.ExternalAccount)
 	}
 	return []option.ClientOption{option.WithAuthCredentialsJSON(option.ExternalAccount, []byte(creds))}, nil
-}
-
-// parseTopics reads "topic:projects/P/topics/ID,..." and returns the one
-// project and the one prefix (ID = prefix + topic) they share. It is
-// shared/gcpfn's reading of the same variable; that package is not linked
-// here, as it brings the Cloud Functions framework.
-func parseTopics(spec string) (project, prefix string, err error) {
-	first := true
-	for entry := range strings.SplitSeq(spec, ",") {
-		entry = strings.TrimSpace(entry)
-		topic, name, ok := strings.Cut(entry, ":")
-		parts := strings.Split(name, "/")
-		if !ok || topic == "" || len(parts) != 4 || parts[0] != "projects" || parts[1] == "" || parts[2] != "topics" {
-			return "", "", fmt.Errorf("entry %q: want topic:projects/PROJECT/topics/ID", entry)
-		}
-		p, id := parts[1], parts[3]
-		pre, ok := strings.CutSuffix(id, topic)
-		if !ok {
-			return "", "", fmt.Errorf("entry %q: topic id %q does not end in the topic name %q", entry, id, topic)
-		}
-		if first {
-			project, prefix, first = p, pre, false
-			continue
-		}
-		if p != project || pre != prefix {
-			return "", "", fmt.Errorf("entry %q: every topic must be in project %q with prefix %q", entry, project, prefix)
-		}
-	}
-	return project, prefix, nil
 }

@@ -1,0 +1,35 @@
+package pubsub
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ParseTopicSpec reads the PUBSUB_TOPICS form "topic:projects/P/topics/ID,..."
+// (what the Pulumi stacks set) and returns the one project and the one topic
+// prefix (ID = prefix + topic) every entry shares, i.e. Config.ProjectID and
+// Config.TopicPrefix.
+func ParseTopicSpec(spec string) (project, prefix string, err error) {
+	first := true
+	for entry := range strings.SplitSeq(spec, ",") {
+		entry = strings.TrimSpace(entry)
+		topic, name, ok := strings.Cut(entry, ":")
+		parts := strings.Split(name, "/")
+		if !ok || topic == "" || len(parts) != 4 || parts[0] != "projects" || parts[1] == "" || parts[2] != "topics" {
+			return "", "", fmt.Errorf("entry %q: want topic:projects/PROJECT/topics/ID", entry)
+		}
+		p, id := parts[1], parts[3]
+		pre, ok := strings.CutSuffix(id, topic)
+		if !ok {
+			return "", "", fmt.Errorf("entry %q: topic id %q does not end in the topic name %q", entry, id, topic)
+		}
+		if first {
+			project, prefix, first = p, pre, false
+			continue
+		}
+		if p != project || pre != prefix {
+			return "", "", fmt.Errorf("entry %q: every topic must be in project %q with prefix %q", entry, project, prefix)
+		}
+	}
+	return project, prefix, nil
+}
