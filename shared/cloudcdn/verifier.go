@@ -47,19 +47,7 @@ func NewVerifier(keys []Key, now func() time.Time) (*Verifier, error) {
 // no address condition, so client is not consulted; it is there so that
 // every CDN verifier has the same shape.
 func (v *Verifier) VerifyRequest(r *http.Request, client netip.Addr) (playback.SignedGrant, error) {
-	return v.Verify(requestURL(r), r.Cookies())
-}
-
-func requestURL(r *http.Request) string {
-	target := r.RequestURI
-	if target == "" || target[0] != '/' {
-		target = r.URL.RequestURI()
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + target
+	return v.Verify(playback.RequestURL(r), r.Cookies())
 }
 
 func denied(reason, format string, args ...any) error {

@@ -53,21 +53,7 @@ func NewVerifier(keys map[string]crypto.PublicKey, now func() time.Time) (*Verif
 // VerifyRequest verifies r as CloudFront would, with the viewer address
 // client.
 func (v *Verifier) VerifyRequest(r *http.Request, client netip.Addr) (playback.SignedGrant, error) {
-	return v.Verify(requestURL(r), r.Cookies(), client)
-}
-
-// requestURL is the URL the viewer asked for, with the path and query bytes
-// exactly as sent.
-func requestURL(r *http.Request) string {
-	target := r.RequestURI
-	if target == "" || target[0] != '/' {
-		target = r.URL.RequestURI()
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + target
+	return v.Verify(playback.RequestURL(r), r.Cookies(), client)
 }
 
 func denied(reason, format string, args ...any) error {

@@ -126,3 +126,18 @@ func SignablePath(p string) error {
 	}
 	return nil
 }
+
+// RequestURL is the URL a viewer asked for, with the path and query bytes
+// exactly as sent: what a CDN signature verifier must check, since any
+// re-encoding would let a signature cover a different path.
+func RequestURL(r *http.Request) string {
+	target := r.RequestURI
+	if target == "" || target[0] != '/' {
+		target = r.URL.RequestURI()
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + target
+}
