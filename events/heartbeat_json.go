@@ -641,15 +641,15 @@ func (d *jsonDecoder) number() error {
 // produces, without its reflection.
 func (h *Heartbeat) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"session_id":`...)
-	b = appendString(b, h.SessionID)
+	b = AppendJSONString(b, h.SessionID)
 	b = append(b, `,"account_id":`...)
-	b = appendString(b, h.AccountID)
+	b = AppendJSONString(b, h.AccountID)
 	b = append(b, `,"title_id":`...)
-	b = appendString(b, h.TitleID)
+	b = AppendJSONString(b, h.TitleID)
 	b = append(b, `,"device_id":`...)
-	b = appendString(b, h.DeviceID)
+	b = AppendJSONString(b, h.DeviceID)
 	b = append(b, `,"event":`...)
-	b = appendString(b, h.Event)
+	b = AppendJSONString(b, h.Event)
 	b = append(b, `,"position_ms":`...)
 	b = strconv.AppendInt(b, h.PositionMS, 10)
 	b = append(b, `,"duration_ms":`...)
@@ -699,18 +699,19 @@ func appendQoE(b []byte, q *playback.QoE) []byte {
 	}
 	if q.CDN != "" {
 		sep("cdn")
-		b = appendString(b, q.CDN)
+		b = AppendJSONString(b, q.CDN)
 	}
 	if q.EdgeID != "" {
 		sep("edge")
-		b = appendString(b, q.EdgeID)
+		b = AppendJSONString(b, q.EdgeID)
 	}
 	return append(b, '}')
 }
 
-// appendString quotes ids the fast way and leaves everything json.Marshal
-// would escape (quotes, controls, <>&, non-ASCII) to json.Marshal.
-func appendString(b []byte, s string) []byte {
+// AppendJSONString appends s quoted exactly as encoding/json would: ids
+// the fast way, and everything json.Marshal would escape (quotes, controls,
+// <>&, non-ASCII) through json.Marshal.
+func AppendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 			quoted, _ := json.Marshal(s) // a string always marshals

@@ -7,7 +7,6 @@ package heartbeat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -257,7 +256,7 @@ func (s *Server) decode(r *http.Request) (events.HeartbeatRequest, error) {
 // same bytes, trailing newline included.
 func (resp *HeartbeatResponse) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"session_id":`...)
-	b = appendJSONString(b, resp.SessionID)
+	b = events.AppendJSONString(b, resp.SessionID)
 	if !resp.LeaseExpiresAt.IsZero() {
 		b = append(b, `,"lease_expires_at":"`...)
 		var err error
@@ -368,20 +367,6 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 	}
 	req.DeviceTime = req.DeviceTime.UTC()
 	return nil
-}
-
-// appendJSONString quotes s as encoding/json does: ids directly, anything
-// it would escape through it.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			quoted, _ := json.Marshal(s) // a string always marshals
-			return append(b, quoted...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // progress is GET /v1/progress?title_id=: the caller's resume position,
