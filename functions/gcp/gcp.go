@@ -67,11 +67,7 @@ func paymentWebhook(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error)
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, err
 	}
-	srv, err := paymentwebhook.New(cfg, paymentwebhook.Deps{Store: env.Store(ctx), Bus: env.Bus(ctx), Now: env.Now})
-	if err != nil {
-		return nil, err
-	}
-	return gcpfn.WithJobs(srv, map[string]gcpfn.Job{"sweep": gcpfn.JobOf(srv.Sweep), "reconcile": gcpfn.JobOf(srv.Reconcile)}), nil
+	return paymentwebhook.New(cfg, paymentwebhook.Deps{Store: env.Store(ctx), Bus: env.Bus(ctx), Now: env.Now})
 }
 
 func heartbeatFn(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {

@@ -151,6 +151,13 @@ func (s *Server) Register(mux *http.ServeMux) {
 }
 
 // Consumers returns the event-triggered handlers by topic.
+// Jobs returns the scheduled tasks by name: sweep republishes recorded
+// events whose publish never completed, reconcile repairs drift from the
+// Stripe API (it needs STRIPE_API_KEY).
+func (s *Server) Jobs() map[string]playback.Job {
+	return map[string]playback.Job{"sweep": playback.JobOf(s.Sweep), "reconcile": playback.JobOf(s.Reconcile)}
+}
+
 func (s *Server) Consumers() map[string]playback.BatchHandler {
 	return map[string]playback.BatchHandler{events.TopicStripeEvents: s.HandleStripeEvents}
 }

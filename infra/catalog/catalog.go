@@ -64,7 +64,7 @@ const (
 // "job" field), Cloud Scheduler POSTs it to the function's jobs entry point
 // (shared/gcpfn).
 type Job struct {
-	// Name is the key the function registers the job under (WithJobs).
+	// Name is the key the function registers the job under (its Jobs method).
 	Name string
 	// Every is the interval between runs: whole minutes dividing an hour,
 	// or whole hours dividing a day, so that it is both an EventBridge

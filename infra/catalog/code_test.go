@@ -229,7 +229,7 @@ func TestEntryPointsMatchTheGCPDeployUnit(t *testing.T) {
 }
 
 // jobKeys returns the keys of the map[string]<pkg>.Job literals in dir: the
-// jobs a function registers with WithJobs.
+// jobs a function declares in its Jobs method.
 func jobKeys(t *testing.T, dir string) []string {
 	t.Helper()
 	var keys []string
@@ -258,8 +258,9 @@ func jobKeys(t *testing.T, dir string) []string {
 	return keys
 }
 
-// The jobs the stacks schedule are the jobs the function registers on both
-// clouds, and the payload is the one the AWS sample sends.
+// The jobs the stacks schedule are the jobs the function declares (its
+// Jobs method, which the Lambda and Cloud Functions wiring both serve), and
+// the payload is the one the AWS sample sends.
 func TestJobsMatchTheFunctionCode(t *testing.T) {
 	t.Parallel()
 	for _, fn := range Functions {
@@ -268,24 +269,12 @@ func TestJobsMatchTheFunctionCode(t *testing.T) {
 			names = append(names, j.Name)
 		}
 		slices.Sort(names)
-		lambdaDir := "functions/" + fn.Name + "/lambda"
-		if got := jobKeys(t, lambdaDir); !slices.Equal(got, names) {
-			t.Errorf("%s registers jobs %v on Lambda, the catalogue schedules %v", fn.Name, got, names)
+		if got := jobKeys(t, "functions/"+fn.Name); !slices.Equal(got, names) {
+			t.Errorf("%s declares jobs %v, the catalogue schedules %v", fn.Name, got, names)
 		}
 		if len(fn.Jobs) > 0 && fn.GCPJobsEntryPoint == "" {
 			t.Errorf("%s has jobs but no GCP jobs entry point", fn.Name)
 		}
-	}
-	// functions/gcp registers the jobs of every function in one file.
-	var all []string
-	for _, fn := range Functions {
-		for _, j := range fn.Jobs {
-			all = append(all, j.Name)
-		}
-	}
-	slices.Sort(all)
-	if got := jobKeys(t, "functions/gcp"); !slices.Equal(got, all) {
-		t.Errorf("functions/gcp registers jobs %v, the catalogue schedules %v", got, all)
 	}
 
 	b, err := os.ReadFile(filepath.Join(repoRoot, "events/aws/paymentwebhook/sweep.json"))

@@ -173,8 +173,8 @@ func TestJobs(t *testing.T) {
 	t.Parallel()
 	sweeps := 0
 	_, h := newRecorder(t, nil, map[string]awsfn.Job{
-		"sweep": awsfn.JobOf(func(context.Context) (int, error) { sweeps++; return 3, nil }),
-		"fail":  awsfn.JobOf(func(context.Context) (int, error) { return 0, errors.New("stripe down") }),
+		"sweep": playback.JobOf(func(context.Context) (int, error) { sweeps++; return 3, nil }),
+		"fail":  playback.JobOf(func(context.Context) (int, error) { return 0, errors.New("stripe down") }),
 	})
 	resp := invoke[map[string]any](t, h, map[string]string{"job": "sweep"})
 	if resp["job"] != "sweep" || resp["result"] != 3.0 || sweeps != 1 {

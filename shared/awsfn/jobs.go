@@ -6,18 +6,17 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/playplane/playplane/shared/playback"
 )
 
-// Job is a task a schedule triggers: an EventBridge rule whose input is
-// {"job":"<name>"}. Its result is logged and returned as the invocation's.
-type Job func(ctx context.Context) (any, error)
+// Job is the domain's scheduled task; functions declare theirs with Jobs().
+// An EventBridge rule whose input is {"job":"<name>"} runs it; its result is
+// logged and returned as the invocation's.
+type Job = playback.Job
 
-// JobOf adapts a method such as Sweep(ctx) (int, error) to a Job.
-func JobOf[T any](run func(context.Context) (T, error)) Job {
-	return func(ctx context.Context) (any, error) { return run(ctx) }
-}
-
-// WithJobs adds scheduled jobs to fn.
+// WithJobs adds scheduled jobs to fn, for functions that do not declare
+// their own.
 func WithJobs(fn Function, jobs map[string]Job) Function {
 	return withJobs{Function: fn, jobs: jobs}
 }

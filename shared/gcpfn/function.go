@@ -93,7 +93,7 @@ func (f *lazyFunction) build(ctx context.Context) (*built, error) {
 	if f.spec.Jobs != "" {
 		j, ok := fn.(interface{ Jobs() map[string]Job })
 		if !ok {
-			return nil, fmt.Errorf("the spec names jobs entry point %s, but the function has no jobs (WithJobs)", f.spec.Jobs)
+			return nil, fmt.Errorf("the spec names jobs entry point %s, but the function has no jobs (no Jobs method)", f.spec.Jobs)
 		}
 		b.jobs = j.Jobs()
 	}

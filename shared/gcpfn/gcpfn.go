@@ -61,7 +61,7 @@ type Spec struct {
 	// Consumers().
 	Consumers map[string]string
 	// Jobs is the entry point of the function's scheduled jobs (see
-	// WithJobs); "" when it has none.
+	// Jobs method); "" when it has none.
 	Jobs  string
 	Build Builder
 }

@@ -388,8 +388,8 @@ func TestJobsEntryPoint(t *testing.T) {
 	var sweeps atomic.Int32
 	spec := gcpfn.Spec{Name: "jobs", Jobs: "Jobs", Build: func(context.Context, *gcpfn.Env) (gcpfn.Function, error) {
 		return gcpfn.WithJobs(routeOnly{pattern: "GET /v1/x"}, map[string]gcpfn.Job{
-			"sweep": gcpfn.JobOf(func(context.Context) (int, error) { sweeps.Add(1); return 3, nil }),
-			"fail":  gcpfn.JobOf(func(context.Context) (int, error) { return 0, errors.New("stripe down") }),
+			"sweep": playback.JobOf(func(context.Context) (int, error) { sweeps.Add(1); return 3, nil }),
+			"fail":  playback.JobOf(func(context.Context) (int, error) { return 0, errors.New("stripe down") }),
 		}), nil
 	}}
 	set, err := gcpfn.NewSet(quietResources(nil), spec)

@@ -1,7 +1,6 @@
 package gcpfn
 
 import (
-	"context"
 	"maps"
 	"net/http"
 	"slices"
@@ -11,17 +10,13 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-// Job is a task a schedule triggers: Cloud Scheduler POSTs {"job":"<name>"}
-// to the function's jobs entry point (internal ingress, OIDC-authenticated
-// by the platform). Its result is logged and returned.
-type Job func(ctx context.Context) (any, error)
+// Job is the domain's scheduled task; functions declare theirs with Jobs().
+// Cloud Scheduler POSTs {"job":"<name>"} to the function's jobs entry point
+// (internal ingress, OIDC-authenticated by the platform).
+type Job = playback.Job
 
-// JobOf adapts a method such as Sweep(ctx) (int, error) to a Job.
-func JobOf[T any](run func(context.Context) (T, error)) Job {
-	return func(ctx context.Context) (any, error) { return run(ctx) }
-}
-
-// WithJobs adds scheduled jobs to fn.
+// WithJobs adds scheduled jobs to fn, for functions that do not declare
+// their own.
 func WithJobs(fn Function, jobs map[string]Job) Function {
 	return withJobs{Function: fn, jobs: jobs}
 }

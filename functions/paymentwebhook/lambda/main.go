@@ -16,9 +16,5 @@ func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, err
 	}
-	srv, err := paymentwebhook.New(cfg, paymentwebhook.Deps{Store: env.Store(ctx), Bus: env.Bus(ctx), Now: env.Now})
-	if err != nil {
-		return nil, err
-	}
-	return awsfn.WithJobs(srv, map[string]awsfn.Job{"sweep": awsfn.JobOf(srv.Sweep), "reconcile": awsfn.JobOf(srv.Reconcile)}), nil
+	return paymentwebhook.New(cfg, paymentwebhook.Deps{Store: env.Store(ctx), Bus: env.Bus(ctx), Now: env.Now})
 }
