@@ -73,8 +73,10 @@ func TestSamples(t *testing.T) {
 			for _, s := range listed.Sessions {
 				ids = append(ids, s.SessionID)
 			}
+			want := []string{play.SessionID, "ses_sample_authorize"}
 			slices.Sort(ids)
-			if want := []string{play.SessionID, "ses_sample_authorize"}; !slices.Equal(ids, want) {
+			slices.Sort(want)
+			if !slices.Equal(ids, want) {
 				t.Errorf("sessions %v, want %v", ids, want)
 			}
 		}},
