@@ -57,16 +57,28 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string 
 	}
 
 	var edges edgeDeltas
-	sem := make(chan struct{}, s.cfg.ConsumerParallelism)
-	var wg sync.WaitGroup
-	for _, g := range order {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			g.err = s.apply(ctx, g, &edges)
-		})
+	batched := false
+	if bs, ok := s.deps.Store.(playback.ProgressBatchStore); ok && len(order) > 1 {
+		err := s.applyBatch(ctx, bs, order, &edges)
+		if err != nil {
+			// Nothing of the batch was written: each session on its own
+			// finds out which of them fail.
+			s.deps.Log.WarnContext(ctx, "heartbeat batch write failed; writing session by session", "sessions", len(order), "err", err)
+		}
+		batched = err == nil
 	}
-	wg.Wait()
+	if !batched {
+		sem := make(chan struct{}, s.cfg.ConsumerParallelism)
+		var wg sync.WaitGroup
+		for _, g := range order {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				g.err = s.apply(ctx, g, &edges)
+			})
+		}
+		wg.Wait()
+	}
 	if s.cfg.EdgeQoEFeedback {
 		s.foldEdges(ctx, &edges)
 	}
@@ -114,9 +126,7 @@ func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas) error
 	// The resume position first: if the QoE write below fails, the
 	// redelivery finds the position already saved and the gate makes that
 	// second save a no-op.
-	_, err := s.deps.Store.SaveProgress(ctx, playback.Progress{AccountID: latest.AccountID, TitleID: latest.TitleID,
-		SessionID: latest.SessionID, DeviceID: latest.DeviceID, PositionMS: latest.PositionMS, DurationMS: latest.DurationMS,
-		DeviceTime: latest.DeviceTime, UpdatedAt: latest.ReceivedAt})
+	_, err := s.deps.Store.SaveProgress(ctx, progressOf(latest))
 	if err != nil {
 		return keep("SaveProgress", err)
 	}
@@ -134,20 +144,66 @@ func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas) error
 	if err != nil {
 		return keep("SaveSessionQoE", err)
 	}
+	s.account(ctx, g, counted, applied, prev, next, edges)
+	return nil
+}
+
+// applyBatch is apply for every session of the batch at once, on a store
+// that writes them in one transaction: one read of the sessions' QoE
+// states, one write of all positions and states.
+func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore, order []*session, edges *edgeDeltas) error {
+	ids := make([]string, len(order))
+	for i, g := range order {
+		slices.SortStableFunc(g.beats, func(a, b events.Heartbeat) int { return a.DeviceTime.Compare(b.DeviceTime) })
+		ids[i] = g.beats[0].SessionID
+	}
+	bases, err := bs.GetSessionQoEs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	writes := make([]playback.ProgressWrite, len(order))
+	nexts := make([]playback.SessionQoE, len(order))
+	counts := make([]int, len(order))
+	for i, g := range order {
+		latest := &g.beats[len(g.beats)-1]
+		writes[i].Progress = progressOf(latest)
+		nexts[i], counts[i] = coalesce(bases[ids[i]], g.beats)
+		if counts[i] > 0 {
+			writes[i].QoE = &nexts[i]
+		}
+	}
+	results, err := bs.SaveProgressBatch(ctx, writes)
+	if err != nil {
+		return err
+	}
+	for i, g := range order {
+		s.account(ctx, g, counts[i], results[i].QoEApplied, results[i].PrevQoE, nexts[i], edges)
+	}
+	return nil
+}
+
+// account counts a session's heartbeats once its QoE write is settled and
+// hands the viewing it adds to its edge.
+func (s *Server) account(ctx context.Context, g *session, counted int, applied bool, prev, next playback.SessionQoE, edges *edgeDeltas) {
 	if !applied {
-		// A concurrent consumer stored a newer state between our read and
-		// write; ours is older and was refused whole.
+		// Nothing newer than the stored state, or a concurrent consumer
+		// stored a newer state between our read and write: ours is older
+		// and was refused whole.
 		s.stats.stale.Add(int64(len(g.beats)))
-		return nil
+		return
 	}
 	s.stats.applied.Add(int64(counted))
 	s.stats.stale.Add(int64(len(g.beats) - counted))
 	if s.cfg.EdgeQoEFeedback {
-		if d, ok := s.delta(ctx, prev, next, latest); ok {
+		if d, ok := s.delta(ctx, prev, next, &g.beats[len(g.beats)-1]); ok {
 			edges.add(next.EdgeID, d)
 		}
 	}
-	return nil
+}
+
+func progressOf(h *events.Heartbeat) playback.Progress {
+	return playback.Progress{AccountID: h.AccountID, TitleID: h.TitleID, SessionID: h.SessionID, DeviceID: h.DeviceID,
+		PositionMS: h.PositionMS, DurationMS: h.DurationMS, DeviceTime: h.DeviceTime, UpdatedAt: h.ReceivedAt}
 }
 
 // coalesce folds the heartbeats newer than base into the session's next QoE

@@ -63,55 +63,73 @@ func (h *harness) qoe(session string) playback.SessionQoE {
 
 func TestConsumerCoalescesPerSession(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{noConsume: true})
-	retry := h.consume(h.messages(
-		beat{id: "m1", session: "s1", at: 20 * time.Second, position: 20_000, qoe: playback.QoE{RebufferCount: 2, PlayedMS: 19_000}},
-		beat{id: "m2", session: "s1", at: 0, position: 0},
-		beat{id: "m3", session: "s2", at: 10 * time.Second, position: 100},
-		beat{id: "m4", session: "s1", at: 10 * time.Second, position: 10_000, qoe: playback.QoE{RebufferCount: 1, BitrateKbps: 3000}},
-		beat{id: "m5", session: "s1", at: 20 * time.Second, position: 20_000}, // the same heartbeat delivered twice
-	))
-	if len(retry) != 0 {
-		t.Fatalf("retry %v", retry)
-	}
-	if p := h.position("s1"); p != 20_000 {
-		t.Fatalf("s1 position %d", p)
-	}
-	q := h.qoe("s1")
-	if q.Heartbeats != 3 || q.QoE.RebufferCount != 2 || q.QoE.PlayedMS != 19_000 || q.QoE.BitrateKbps != 3000 {
-		t.Fatalf("s1 QoE %+v", q)
-	}
-	if p, q := h.position("s2"), h.qoe("s2"); p != 100 || q.Heartbeats != 1 {
-		t.Fatalf("s2 %d %+v", p, q)
-	}
-	if st := h.srv.Stats(); st.Consumed != 5 || st.Applied != 4 || st.Stale != 1 {
-		t.Fatalf("stats %+v", st)
+	for _, wp := range writePaths {
+		t.Run(wp.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{noConsume: true, unbatched: wp.unbatched})
+			retry := h.consume(h.messages(
+				beat{id: "m1", session: "s1", at: 20 * time.Second, position: 20_000, qoe: playback.QoE{RebufferCount: 2, PlayedMS: 19_000}},
+				beat{id: "m2", session: "s1", at: 0, position: 0},
+				beat{id: "m3", session: "s2", at: 10 * time.Second, position: 100},
+				beat{id: "m4", session: "s1", at: 10 * time.Second, position: 10_000, qoe: playback.QoE{RebufferCount: 1, BitrateKbps: 3000}},
+				beat{id: "m5", session: "s1", at: 20 * time.Second, position: 20_000}, // the same heartbeat delivered twice
+			))
+			if len(retry) != 0 {
+				t.Fatalf("retry %v", retry)
+			}
+			if p := h.position("s1"); p != 20_000 {
+				t.Fatalf("s1 position %d", p)
+			}
+			q := h.qoe("s1")
+			if q.Heartbeats != 3 || q.QoE.RebufferCount != 2 || q.QoE.PlayedMS != 19_000 || q.QoE.BitrateKbps != 3000 {
+				t.Fatalf("s1 QoE %+v", q)
+			}
+			if p, q := h.position("s2"), h.qoe("s2"); p != 100 || q.Heartbeats != 1 {
+				t.Fatalf("s2 %d %+v", p, q)
+			}
+			if st := h.srv.Stats(); st.Consumed != 5 || st.Applied != 4 || st.Stale != 1 {
+				t.Fatalf("stats %+v", st)
+			}
+			// Both sessions in one transaction, or one write each.
+			wantBatches, wantSingles := 1, 0
+			if wp.unbatched {
+				wantBatches, wantSingles = 0, 2
+			}
+			if batches, singles := h.store.calls(); batches != wantBatches || singles != wantSingles {
+				t.Fatalf("%d batch and %d single writes, want %d and %d", batches, singles, wantBatches, wantSingles)
+			}
+		})
 	}
 }
 
 func TestConsumerNeverMovesBack(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{noConsume: true})
-	first := h.messages(beat{id: "a", session: "s1", at: 50 * time.Second, position: 50_000, qoe: playback.QoE{RebufferCount: 4}})
-	for _, step := range []struct {
-		name       string
-		msgs       []playback.Message
-		wantPos    int64
-		wantBeats  int
-		wantRebufs int
-	}{
-		{"first", first, 50_000, 1, 4},
-		{"late heartbeat", h.messages(beat{id: "b", session: "s1", at: 30 * time.Second, position: 30_000, qoe: playback.QoE{RebufferCount: 9}}), 50_000, 1, 4},
-		{"replayed batch", first, 50_000, 1, 4},
-		{"newer seek back is the viewer's choice", h.messages(beat{id: "c", session: "s1", at: 60 * time.Second, position: 10_000}), 10_000, 2, 4},
-	} {
-		if retry := h.consume(step.msgs); len(retry) != 0 {
-			t.Fatalf("%s: retry %v", step.name, retry)
-		}
-		q := h.qoe("s1")
-		if p := h.position("s1"); p != step.wantPos || q.Heartbeats != step.wantBeats || q.QoE.RebufferCount != step.wantRebufs {
-			t.Fatalf("%s: position %d, QoE %+v", step.name, p, q)
-		}
+	for _, wp := range writePaths {
+		t.Run(wp.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{noConsume: true, unbatched: wp.unbatched})
+			first := h.messages(beat{id: "a", session: "s1", at: 50 * time.Second, position: 50_000, qoe: playback.QoE{RebufferCount: 4}})
+			for _, step := range []struct {
+				name       string
+				msgs       []playback.Message
+				wantPos    int64
+				wantBeats  int
+				wantRebufs int
+			}{
+				{"first", first, 50_000, 1, 4},
+				{"late heartbeat", h.messages(beat{id: "b", session: "s1", at: 30 * time.Second, position: 30_000, qoe: playback.QoE{RebufferCount: 9}}), 50_000, 1, 4},
+				{"replayed batch", first, 50_000, 1, 4},
+				{"newer seek back is the viewer's choice", h.messages(beat{id: "c", session: "s1", at: 60 * time.Second, position: 10_000}), 10_000, 2, 4},
+			} {
+				if retry := h.consume(step.msgs); len(retry) != 0 {
+					t.Fatalf("%s: retry %v", step.name, retry)
+				}
+				q := h.qoe("s1")
+				if p := h.position("s1"); p != step.wantPos || q.Heartbeats != step.wantBeats || q.QoE.RebufferCount != step.wantRebufs {
+					t.Fatalf("%s: position %d, QoE %+v", step.name, p, q)
+				}
+			}
+		})
 	}
 }
 
@@ -138,19 +156,24 @@ func TestConsumerReportsPartialFailures(t *testing.T) {
 	t.Parallel()
 	unavailable := playback.Unavailable(errors.New("throttled"), "store")
 	refused := playback.Errorf(playback.CodeInvalid, "bad", "refused for good")
-	for _, tc := range []struct {
+	type testCase struct {
 		name         string
 		failProgress error
 		failQoE      error
 		wantRetry    bool
-	}{
-		{"progress write unavailable", unavailable, nil, true},
-		{"QoE write unavailable", nil, unavailable, true},
-		{"non-retryable refusal is dropped", refused, nil, false},
-	} {
+		unbatched    bool
+	}
+	var cases []testCase
+	for _, wp := range writePaths {
+		cases = append(cases,
+			testCase{wp.name + "/progress write unavailable", unavailable, nil, true, wp.unbatched},
+			testCase{wp.name + "/QoE write unavailable", nil, unavailable, true, wp.unbatched},
+			testCase{wp.name + "/non-retryable refusal is dropped", refused, nil, false, wp.unbatched})
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, harnessOptions{noConsume: true})
+			h := newHarness(t, harnessOptions{noConsume: true, unbatched: tc.unbatched})
 			h.store.failProgress = map[string]error{"bad": tc.failProgress}
 			h.store.failQoE = map[string]error{"bad": tc.failQoE}
 			msgs := h.messages(
@@ -195,38 +218,43 @@ func TestConsumerReportsPartialFailures(t *testing.T) {
 // are nacked.
 func TestConsumerFullPubSubBatch(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{noConsume: true})
-	failing := map[string]bool{"s007": true, "s042": true, "s099": true}
-	h.store.failQoE = map[string]error{}
-	for s := range failing {
-		h.store.failQoE[s] = playback.Unavailable(errors.New("throttled"), "store")
-	}
-	var beats []beat
-	for i := range events.PubSubMaxBatchMessages {
-		session := fmt.Sprintf("s%03d", i%100)
-		beats = append(beats, beat{id: fmt.Sprintf("m%04d", i), session: session, at: time.Duration(i) * time.Millisecond, position: int64(i)})
-	}
-	msgs := h.messages(beats...)
-	size := 0
-	for _, m := range msgs {
-		size += len(m.Data)
-	}
-	if size > events.PubSubMaxBatchBytes {
-		t.Fatalf("batch of %d bytes", size)
-	}
-	retry := h.consume(msgs)
-	var want []string
-	for _, b := range beats {
-		if failing[b.session] {
-			want = append(want, b.id)
-		}
-	}
-	slices.Sort(retry)
-	if !slices.Equal(retry, want) {
-		t.Fatalf("retry %d ids, want %d: %v", len(retry), len(want), retry)
-	}
-	if q := h.qoe("s000"); q.Heartbeats != 10 || h.position("s000") != 900 {
-		t.Fatalf("s000: %+v", q)
+	for _, wp := range writePaths {
+		t.Run(wp.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{noConsume: true, unbatched: wp.unbatched})
+			failing := map[string]bool{"s007": true, "s042": true, "s099": true}
+			h.store.failQoE = map[string]error{}
+			for s := range failing {
+				h.store.failQoE[s] = playback.Unavailable(errors.New("throttled"), "store")
+			}
+			var beats []beat
+			for i := range events.PubSubMaxBatchMessages {
+				session := fmt.Sprintf("s%03d", i%100)
+				beats = append(beats, beat{id: fmt.Sprintf("m%04d", i), session: session, at: time.Duration(i) * time.Millisecond, position: int64(i)})
+			}
+			msgs := h.messages(beats...)
+			size := 0
+			for _, m := range msgs {
+				size += len(m.Data)
+			}
+			if size > events.PubSubMaxBatchBytes {
+				t.Fatalf("batch of %d bytes", size)
+			}
+			retry := h.consume(msgs)
+			var want []string
+			for _, b := range beats {
+				if failing[b.session] {
+					want = append(want, b.id)
+				}
+			}
+			slices.Sort(retry)
+			if !slices.Equal(retry, want) {
+				t.Fatalf("retry %d ids, want %d: %v", len(retry), len(want), retry)
+			}
+			if q := h.qoe("s000"); q.Heartbeats != 10 || h.position("s000") != 900 {
+				t.Fatalf("s000: %+v", q)
+			}
+		})
 	}
 }
 
@@ -237,37 +265,42 @@ func TestConsumerFullPubSubBatch(t *testing.T) {
 // while it waited for redelivery.
 func TestConsumerRedeliveryThroughSQSSizedBatches(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{busCfg: membus.Config{MaxBatch: events.SQSMaxBatchMessages, MaxAttempts: 3}})
-	h.store.failQoE, h.store.failOnce = map[string]error{}, true
-	const sessions, per = 7, 9
-	var beats []beat
-	for i := range sessions {
-		h.store.failQoE[fmt.Sprint("s", i)] = playback.Unavailable(errors.New("throttled"), "store")
-		for j := range per {
-			beats = append(beats, beat{id: fmt.Sprint("m", i, "-", j), session: fmt.Sprint("s", i),
-				at: time.Duration(j) * time.Second, position: int64(j) * 1000})
-		}
-	}
-	// Interleave sessions the way concurrent players fill a queue: the
-	// first batch holds every session, three of them twice.
-	slices.SortStableFunc(beats, func(a, b beat) int { return int(a.at - b.at) })
-	if err := h.bus.Publish(context.Background(), events.TopicHeartbeats, h.messages(beats...)...); err != nil {
-		t.Fatal(err)
-	}
-	h.idle()
-	if dead := h.bus.DeadLetters(events.TopicHeartbeats); len(dead) != 0 {
-		t.Fatalf("%d dead letters", len(dead))
-	}
-	counted := 0
-	for i := range sessions {
-		s := fmt.Sprint("s", i)
-		counted += h.qoe(s).Heartbeats
-		if p := h.position(s); p != (per-1)*1000 {
-			t.Fatalf("%s: position %d", s, p)
-		}
-	}
-	st := h.srv.Stats()
-	if st.Retried != events.SQSMaxBatchMessages || st.Consumed != sessions*per || st.Applied+st.Stale != sessions*per || int64(counted) != st.Applied {
-		t.Fatalf("stats %+v, %d heartbeats counted in sessions", st, counted)
+	for _, wp := range writePaths {
+		t.Run(wp.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{unbatched: wp.unbatched, busCfg: membus.Config{MaxBatch: events.SQSMaxBatchMessages, MaxAttempts: 3}})
+			h.store.failQoE, h.store.failOnce = map[string]error{}, true
+			const sessions, per = 7, 9
+			var beats []beat
+			for i := range sessions {
+				h.store.failQoE[fmt.Sprint("s", i)] = playback.Unavailable(errors.New("throttled"), "store")
+				for j := range per {
+					beats = append(beats, beat{id: fmt.Sprint("m", i, "-", j), session: fmt.Sprint("s", i),
+						at: time.Duration(j) * time.Second, position: int64(j) * 1000})
+				}
+			}
+			// Interleave sessions the way concurrent players fill a queue: the
+			// first batch holds every session, three of them twice.
+			slices.SortStableFunc(beats, func(a, b beat) int { return int(a.at - b.at) })
+			if err := h.bus.Publish(context.Background(), events.TopicHeartbeats, h.messages(beats...)...); err != nil {
+				t.Fatal(err)
+			}
+			h.idle()
+			if dead := h.bus.DeadLetters(events.TopicHeartbeats); len(dead) != 0 {
+				t.Fatalf("%d dead letters", len(dead))
+			}
+			counted := 0
+			for i := range sessions {
+				s := fmt.Sprint("s", i)
+				counted += h.qoe(s).Heartbeats
+				if p := h.position(s); p != (per-1)*1000 {
+					t.Fatalf("%s: position %d", s, p)
+				}
+			}
+			st := h.srv.Stats()
+			if st.Retried != events.SQSMaxBatchMessages || st.Consumed != sessions*per || st.Applied+st.Stale != sessions*per || int64(counted) != st.Applied {
+				t.Fatalf("stats %+v, %d heartbeats counted in sessions", st, counted)
+			}
+		})
 	}
 }

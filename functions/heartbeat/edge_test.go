@@ -31,10 +31,10 @@ func (h *harness) edge(id string) playback.Edge {
 	return e
 }
 
-func feedbackHarness(t *testing.T, on bool) *harness {
+func feedbackHarness(t *testing.T, on bool, unbatched ...bool) *harness {
 	cfg := defaultConfig()
 	cfg.EdgeQoEFeedback = on
-	h := newHarness(t, harnessOptions{cfg: cfg, noConsume: true})
+	h := newHarness(t, harnessOptions{cfg: cfg, noConsume: true, unbatched: len(unbatched) > 0 && unbatched[0]})
 	h.putEdge("fra-1", "fra", 50.11, 8.68)
 	return h
 }
@@ -103,6 +103,32 @@ func TestEdgeFeedbackCountsOnlyAppliedDeltas(t *testing.T) {
 	}
 	if st := h.srv.Stats(); st.EdgeUpdates != 2 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestEdgeFeedbackSameOnBothWritePaths sends batches of several sessions
+// on one edge, replays included, through both write paths: the edge ends
+// with the same figures, moved once per batch.
+func TestEdgeFeedbackSameOnBothWritePaths(t *testing.T) {
+	t.Parallel()
+	var edges []playback.Edge
+	for _, wp := range writePaths {
+		h := feedbackHarness(t, true, wp.unbatched)
+		first := h.messages(
+			beat{id: "a1", session: "a", at: 0, started: -70 * time.Second, qoe: playback.QoE{PlayedMS: 60_000, RebufferMS: 6_000, ThroughputKbps: 8000, EdgeID: "fra-1"}},
+			beat{id: "b1", session: "b", at: 0, started: -70 * time.Second, qoe: playback.QoE{PlayedMS: 65_000, ThroughputKbps: 12000, EdgeID: "fra-1"}})
+		h.consume(first)
+		h.consume(append(first, h.messages(
+			beat{id: "a2", session: "a", at: 30 * time.Second, qoe: playback.QoE{PlayedMS: 80_000, RebufferMS: 16_000, ThroughputKbps: 2000, EdgeID: "fra-1"}},
+			beat{id: "c1", session: "c", at: 30 * time.Second, started: -time.Minute, qoe: playback.QoE{PlayedMS: 50_000, ThroughputKbps: 9000, EdgeID: "fra-1"}})...))
+		if st := h.srv.Stats(); st.EdgeUpdates != 2 || st.Applied != 4 || st.Stale != 2 {
+			t.Fatalf("%s: stats %+v", wp.name, st)
+		}
+		edges = append(edges, h.edge("fra-1"))
+	}
+	if e := edges[0]; e.RebufferRatio == 0 || e.ThroughputKbps == 0 ||
+		e.RebufferRatio != edges[1].RebufferRatio || e.ThroughputKbps != edges[1].ThroughputKbps {
+		t.Fatalf("edge after the batched path %+v, after the per-session path %+v", edges[0], edges[1])
 	}
 }
 

@@ -2,6 +2,7 @@ package heartbeat_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -33,13 +34,17 @@ const (
 var jwtKey = bytes.Repeat([]byte("k"), 32)
 
 // flakyStore fails chosen writes, to drive the consumer's partial-failure
-// paths; everything else reaches the real bolt store.
+// paths; everything else reaches the real bolt store. It writes one session
+// at a time, as the DynamoDB and Firestore stores do; flakyBatchStore adds
+// the one-transaction batch writes of the bolt store.
 type flakyStore struct {
 	heartbeat.Store
 	mu           sync.Mutex
 	failProgress map[string]error // by session id
 	failQoE      map[string]error // by session id
 	failOnce     bool             // forget each failure once it happened
+	batches      int              // SaveProgressBatch calls that wrote
+	singles      int              // SaveProgress calls that wrote
 }
 
 func (f *flakyStore) failure(which *map[string]error, id string) error {
@@ -56,6 +61,9 @@ func (f *flakyStore) SaveProgress(ctx context.Context, p playback.Progress) (boo
 	if err := f.failure(&f.failProgress, p.SessionID); err != nil {
 		return false, err
 	}
+	f.mu.Lock()
+	f.singles++
+	f.mu.Unlock()
 	return f.Store.SaveProgress(ctx, p)
 }
 
@@ -64,6 +72,37 @@ func (f *flakyStore) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) 
 		return playback.SessionQoE{}, false, err
 	}
 	return f.Store.SaveSessionQoE(ctx, q)
+}
+
+func (f *flakyStore) calls() (batches, singles int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.batches, f.singles
+}
+
+type flakyBatchStore struct {
+	*flakyStore
+	batch playback.ProgressBatchStore
+}
+
+func (f flakyBatchStore) GetSessionQoEs(ctx context.Context, ids []string) (map[string]playback.SessionQoE, error) {
+	return f.batch.GetSessionQoEs(ctx, ids)
+}
+
+// SaveProgressBatch fails whole, as a transaction does, when any of its
+// sessions is set to fail; the failures stay armed for the session-by-
+// session writes that follow.
+func (f flakyBatchStore) SaveProgressBatch(ctx context.Context, writes []playback.ProgressWrite) ([]playback.ProgressWriteResult, error) {
+	f.mu.Lock()
+	for _, w := range writes {
+		if err := cmp.Or(f.failProgress[w.Progress.SessionID], f.failQoE[w.Progress.SessionID]); err != nil {
+			f.mu.Unlock()
+			return nil, fmt.Errorf("batch: %w", err)
+		}
+	}
+	f.batches++
+	f.mu.Unlock()
+	return f.batch.SaveProgressBatch(ctx, writes)
 }
 
 type harness struct {
@@ -89,7 +128,15 @@ type harnessOptions struct {
 	busCfg    membus.Config
 	boltOpts  []bolt.Option
 	noConsume bool // leave messages on the bus, to call the handler by hand
+	unbatched bool // the store writes one session at a time
 }
+
+// writePaths are the consumer's two ways of writing: a transaction per batch
+// (bolt) and one session at a time (DynamoDB, Firestore).
+var writePaths = []struct {
+	name      string
+	unbatched bool
+}{{"batched", false}, {"per-session", true}}
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
 	t.Helper()
@@ -113,7 +160,11 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	}
 	h := &harness{t: t, store: &flakyStore{Store: store}, bolt: store, bus: bus, tokens: auth.NewDevKeyring(),
 		now: time.Now().UTC().Truncate(time.Millisecond)}
-	h.srv, err = heartbeat.New(opts.cfg, heartbeat.Deps{Store: h.store, Bus: bus, Tokens: h.tokens, Identity: verifier,
+	var deps heartbeat.Store = flakyBatchStore{flakyStore: h.store, batch: store}
+	if opts.unbatched {
+		deps = h.store
+	}
+	h.srv, err = heartbeat.New(opts.cfg, heartbeat.Deps{Store: deps, Bus: bus, Tokens: h.tokens, Identity: verifier,
 		Log: slog.New(slog.DiscardHandler), Now: h.clock})
 	if err != nil {
 		t.Fatal(err)

@@ -111,19 +111,23 @@ func (s *Store) ListEdges(ctx context.Context) (out []playback.Edge, err error) 
 }
 
 func (s *Store) SaveProgress(ctx context.Context, p playback.Progress) (applied bool, err error) {
-	err = s.update(ctx, "SaveProgress", func(tx *bbolt.Tx) error {
-		k := key(p.AccountID, p.TitleID)
-		old, err := get[playback.Progress](tx, bucketProgress, k, "progress", p.TitleID)
-		if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
-			return err
-		}
-		if err == nil && !p.DeviceTime.After(old.DeviceTime) {
-			return nil
-		}
-		applied = true
-		return put(tx, bucketProgress, k, p)
+	err = s.update(ctx, "SaveProgress", func(tx *bbolt.Tx) (err error) {
+		applied, err = saveProgress(tx, p)
+		return err
 	})
 	return applied, err
+}
+
+func saveProgress(tx *bbolt.Tx, p playback.Progress) (applied bool, err error) {
+	k := key(p.AccountID, p.TitleID)
+	old, err := get[playback.Progress](tx, bucketProgress, k, "progress", p.TitleID)
+	if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+		return false, err
+	}
+	if err == nil && !p.DeviceTime.After(old.DeviceTime) {
+		return false, nil
+	}
+	return true, put(tx, bucketProgress, k, p)
 }
 
 func (s *Store) GetProgress(ctx context.Context, accountID, titleID string) (p playback.Progress, err error) {
@@ -135,18 +139,69 @@ func (s *Store) GetProgress(ctx context.Context, accountID, titleID string) (p p
 }
 
 func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (prev playback.SessionQoE, applied bool, err error) {
-	err = s.update(ctx, "SaveSessionQoE", func(tx *bbolt.Tx) error {
-		prev, err = get[playback.SessionQoE](tx, bucketQoE, []byte(q.SessionID), "session_qoe", q.SessionID)
-		if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
-			return err
-		}
-		if err == nil && !q.DeviceTime.After(prev.DeviceTime) {
-			return nil
-		}
-		applied = true
-		return put(tx, bucketQoE, []byte(q.SessionID), q)
+	err = s.update(ctx, "SaveSessionQoE", func(tx *bbolt.Tx) (err error) {
+		prev, applied, err = saveSessionQoE(tx, q)
+		return err
 	})
 	return prev, applied, err
+}
+
+func saveSessionQoE(tx *bbolt.Tx, q playback.SessionQoE) (prev playback.SessionQoE, applied bool, err error) {
+	prev, err = get[playback.SessionQoE](tx, bucketQoE, []byte(q.SessionID), "session_qoe", q.SessionID)
+	switch {
+	case playback.IsCode(err, playback.CodeNotFound):
+		prev = playback.SessionQoE{}
+	case err != nil:
+		return prev, false, err
+	case !q.DeviceTime.After(prev.DeviceTime):
+		return prev, false, nil
+	}
+	return prev, true, put(tx, bucketQoE, []byte(q.SessionID), q)
+}
+
+// SaveProgressBatch writes every session's state in one transaction, so a
+// consumer batch costs one commit instead of two per session.
+func (s *Store) SaveProgressBatch(ctx context.Context, writes []playback.ProgressWrite) ([]playback.ProgressWriteResult, error) {
+	var out []playback.ProgressWriteResult
+	err := s.update(ctx, "SaveProgressBatch", func(tx *bbolt.Tx) error {
+		out = make([]playback.ProgressWriteResult, len(writes)) // a fresh start if bbolt runs fn again
+		for i, w := range writes {
+			var err error
+			if out[i].ProgressApplied, err = saveProgress(tx, w.Progress); err != nil {
+				return err
+			}
+			if w.QoE != nil {
+				if out[i].PrevQoE, out[i].QoEApplied, err = saveSessionQoE(tx, *w.QoE); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Store) GetSessionQoEs(ctx context.Context, sessionIDs []string) (map[string]playback.SessionQoE, error) {
+	out := make(map[string]playback.SessionQoE, len(sessionIDs))
+	err := s.view(ctx, "GetSessionQoEs", func(tx *bbolt.Tx) error {
+		for _, id := range sessionIDs {
+			q, err := get[playback.SessionQoE](tx, bucketQoE, []byte(id), "session_qoe", id)
+			switch {
+			case err == nil:
+				out[id] = q
+			case !playback.IsCode(err, playback.CodeNotFound):
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (s *Store) GetSessionQoE(ctx context.Context, sessionID string) (q playback.SessionQoE, err error) {

@@ -5,7 +5,6 @@ package bolt
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -16,6 +15,7 @@ import (
 )
 
 var _ playback.Store = (*Store)(nil)
+var _ playback.ProgressBatchStore = (*Store)(nil)
 
 var (
 	bucketPlans           = []byte("plans")
@@ -98,14 +98,14 @@ func get[T any](tx *bbolt.Tx, bucket, k []byte, kind, id string) (T, error) {
 	if raw == nil {
 		return v, playback.NotFound(kind, id)
 	}
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := decodeRecord(raw, &v); err != nil {
 		return v, fmt.Errorf("decode %s %q: %w", kind, id, err)
 	}
 	return v, nil
 }
 
 func put(tx *bbolt.Tx, bucket, k []byte, v any) error {
-	raw, err := json.Marshal(v)
+	raw, err := encodeRecord(v)
 	if err != nil {
 		return err
 	}

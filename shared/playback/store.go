@@ -159,3 +159,31 @@ type ProgressStore interface {
 	SaveSessionQoE(ctx context.Context, q SessionQoE) (prev SessionQoE, applied bool, err error)
 	GetSessionQoE(ctx context.Context, sessionID string) (SessionQoE, error)
 }
+
+// ProgressWrite is one session's share of a heartbeat batch: its resume
+// position and, when QoE is set, its QoE state.
+type ProgressWrite struct {
+	Progress Progress
+	QoE      *SessionQoE
+}
+
+// ProgressWriteResult is what SaveProgress and SaveSessionQoE would have
+// returned for the write.
+type ProgressWriteResult struct {
+	ProgressApplied bool
+	QoEApplied      bool
+	PrevQoE         SessionQoE
+}
+
+// ProgressBatchStore is implemented by stores where every write is a
+// transaction commit of its own (the embedded bbolt file commits pages on
+// each), so that a consumer writes a whole batch of sessions in one. The
+// writes are gated exactly as SaveProgress and SaveSessionQoE and applied in
+// order, all or nothing: after an error nothing was written.
+type ProgressBatchStore interface {
+	ProgressStore
+	// GetSessionQoEs returns the stored states of the sessions that have
+	// one; ids without a state are absent from the map.
+	GetSessionQoEs(ctx context.Context, sessionIDs []string) (map[string]SessionQoE, error)
+	SaveProgressBatch(ctx context.Context, writes []ProgressWrite) ([]ProgressWriteResult, error)
+}

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"Edges", testEdges},
 		{"Progress", testProgress},
 		{"SessionQoE", testSessionQoE},
+		{"ProgressBatch", testProgressBatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -485,5 +486,68 @@ func testSessionQoE(t *testing.T, s playback.Store) {
 	}
 	if got := must(s.GetSessionQoE(ctx, q.SessionID))(t); got.QoE.PlayedMS != 20_000 || got.Heartbeats != 2 {
 		t.Fatalf("GetSessionQoE = %+v", got)
+	}
+}
+
+// testProgressBatch holds a ProgressBatchStore to the gates of SaveProgress
+// and SaveSessionQoE, applied in order within the batch.
+func testProgressBatch(t *testing.T, s playback.Store) {
+	bs, ok := s.(playback.ProgressBatchStore)
+	if !ok {
+		t.Skip("the store writes heartbeat state one session at a time (no playback.ProgressBatchStore)")
+	}
+	ctx := context.Background()
+	t0 := now()
+	acct := playback.NewID("acct")
+	stored, fresh := playback.NewID("ses"), playback.NewID("ses")
+	progress := func(session, title string, pos int64, at time.Time) playback.Progress {
+		return playback.Progress{AccountID: acct, TitleID: title, SessionID: session, PositionMS: pos, DurationMS: 3_600_000,
+			DeviceTime: at, UpdatedAt: at}
+	}
+	qoe := func(session string, played int64, at time.Time) *playback.SessionQoE {
+		return &playback.SessionQoE{SessionID: session, AccountID: acct, TitleID: "t1", DeviceTime: at, Heartbeats: 1,
+			QoE: playback.QoE{PlayedMS: played}, UpdatedAt: at}
+	}
+	must(s.SaveProgress(ctx, progress(stored, "t1", 60_000, t0)))(t)
+	mustPair(s.SaveSessionQoE(ctx, *qoe(stored, 10_000, t0)))(t)
+	must(s.SaveProgress(ctx, progress(stored, "t3", 30_000, t0)))(t)
+
+	got := must(bs.SaveProgressBatch(ctx, []playback.ProgressWrite{
+		{Progress: progress(stored, "t1", 70_000, t0.Add(10*time.Second)), QoE: qoe(stored, 20_000, t0.Add(10*time.Second))},
+		{Progress: progress(fresh, "t2", 5_000, t0), QoE: qoe(fresh, 5_000, t0)},
+		// A second device of the account on t1, older than the first
+		// write of this batch: the gate sees the batch's own write.
+		{Progress: progress(fresh, "t1", 90_000, t0.Add(5*time.Second))},
+		{Progress: progress(stored, "t3", 10_000, t0.Add(-time.Second)), QoE: qoe(stored, 30_000, t0.Add(5*time.Second))},
+	}))(t)
+	want := []playback.ProgressWriteResult{
+		{ProgressApplied: true, QoEApplied: true},
+		{ProgressApplied: true, QoEApplied: true},
+		{ProgressApplied: false},
+		{ProgressApplied: false, QoEApplied: false},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("SaveProgressBatch returned %d results for %d writes", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].ProgressApplied != want[i].ProgressApplied || got[i].QoEApplied != want[i].QoEApplied {
+			t.Errorf("write %d: applied progress=%v qoe=%v, want %v %v", i, got[i].ProgressApplied, got[i].QoEApplied,
+				want[i].ProgressApplied, want[i].QoEApplied)
+		}
+	}
+	if got[0].PrevQoE.QoE.PlayedMS != 10_000 || got[1].PrevQoE.SessionID != "" || got[3].PrevQoE.QoE.PlayedMS != 20_000 {
+		t.Errorf("previous states %+v, %+v, %+v", got[0].PrevQoE, got[1].PrevQoE, got[3].PrevQoE)
+	}
+	for title, wantPos := range map[string]int64{"t1": 70_000, "t2": 5_000, "t3": 30_000} {
+		if p := must(s.GetProgress(ctx, acct, title))(t); p.PositionMS != wantPos {
+			t.Errorf("progress on %s at %d, want %d", title, p.PositionMS, wantPos)
+		}
+	}
+	states := must(bs.GetSessionQoEs(ctx, []string{stored, fresh, playback.NewID("ses")}))(t)
+	if len(states) != 2 || states[stored].QoE.PlayedMS != 20_000 || states[fresh].QoE.PlayedMS != 5_000 {
+		t.Errorf("GetSessionQoEs = %+v", states)
+	}
+	if empty := must(bs.GetSessionQoEs(ctx, nil))(t); len(empty) != 0 {
+		t.Errorf("GetSessionQoEs(nil) = %+v", empty)
 	}
 }
