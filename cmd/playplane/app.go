@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/functions/paymentwebhook"
@@ -45,6 +46,9 @@ type Config struct {
 	// Sync makes every commit durable against power loss (two fdatasyncs,
 	// ~1-2 ms); SYNC=false trades that for handler-speed local runs.
 	Sync bool `env:"SYNC, default=true"`
+	// LogLevel: at info every request is a log line; warn keeps only
+	// rejections' causes and failures, for load runs.
+	LogLevel slog.Level `env:"LOG_LEVEL, default=info"`
 }
 
 // devSecrets are generated on first start and kept in the data directory,
@@ -79,6 +83,15 @@ type App struct {
 	jobs    sync.WaitGroup
 }
 
+// busConfig batches heartbeats as Pub/Sub would, gathered for up to 50 ms:
+// the heartbeat consumer writes a batch in one bolt transaction, so under
+// load that is one commit per thousand heartbeats rather than one per
+// handful (BenchmarkRunnerHeartbeatLoad). Other topics go one SQS-sized
+// batch at a time, at once.
+var busConfig = membus.Config{Topics: map[string]membus.TopicConfig{
+	events.TopicHeartbeats: {MaxBatch: events.PubSubMaxBatchMessages, BatchWindow: 50 * time.Millisecond},
+}}
+
 // NewApp opens the data directory, seeds it and wires the functions.
 func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -96,7 +109,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: store, bus: membus.New(membus.Config{}), mux: http.NewServeMux(),
+	a := &App{cfg: cfg, log: log, store: store, bus: membus.New(busConfig), mux: http.NewServeMux(),
 		secrets: secrets, now: time.Now}
 	if err := a.wire(ctx); err != nil {
 		a.Close()

@@ -27,12 +27,12 @@ func main() {
 }
 
 func realMain(ctx context.Context) error {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	slog.SetDefault(log)
 	var cfg Config
 	if err := envconfig.Process(ctx, &cfg); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	slog.SetDefault(log)
 	if len(os.Args) == 3 && os.Args[1] == "token" {
 		// `playplane token ACCOUNT` mints a dev token for a seeded account
 		// from the data directory's dev key.

@@ -34,6 +34,7 @@ type session struct {
 // failed with a retryable error; malformed messages are logged and
 // acknowledged.
 func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string {
+	s.stats.batches.Add(1)
 	var order []*session
 	bySession := make(map[string]*session, len(msgs))
 	for _, m := range msgs {
@@ -58,7 +59,7 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string 
 
 	var edges edgeDeltas
 	batched := false
-	if bs, ok := s.deps.Store.(playback.ProgressBatchStore); ok && len(order) > 1 {
+	if bs, ok := s.deps.Store.(playback.ProgressBatchStore); ok && len(order) > 0 {
 		err := s.applyBatch(ctx, bs, order, &edges)
 		if err != nil {
 			// Nothing of the batch was written: each session on its own

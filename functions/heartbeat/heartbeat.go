@@ -394,6 +394,7 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request) error {
 // and metrics.
 type Stats struct {
 	Accepted    int64 // heartbeats enqueued by the request path
+	Batches     int64 // consumer calls
 	Consumed    int64 // messages the consumer acknowledged
 	Applied     int64 // heartbeats that advanced a session's state
 	Stale       int64 // late or replayed heartbeats the device-time gate refused
@@ -403,12 +404,12 @@ type Stats struct {
 }
 
 type stats struct {
-	accepted, consumed, applied, stale, malformed, retried, edgeUpdates atomic.Int64
+	accepted, batches, consumed, applied, stale, malformed, retried, edgeUpdates atomic.Int64
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	return Stats{Accepted: s.stats.accepted.Load(), Consumed: s.stats.consumed.Load(), Applied: s.stats.applied.Load(),
+	return Stats{Accepted: s.stats.accepted.Load(), Batches: s.stats.batches.Load(), Consumed: s.stats.consumed.Load(), Applied: s.stats.applied.Load(),
 		Stale: s.stats.stale.Load(), Malformed: s.stats.malformed.Load(), Retried: s.stats.retried.Load(),
 		EdgeUpdates: s.stats.edgeUpdates.Load()}
 }

@@ -1,21 +1,18 @@
 package heartbeat_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"net"
+	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/httpload"
 	"github.com/playplane/playplane/shared/membus"
 )
 
@@ -32,6 +29,7 @@ type loadSpec struct {
 type loadResult struct {
 	ingest, total time.Duration
 	cpu           time.Duration // of the whole process, load generator included
+	batches       int64         // consumer calls
 	stats         string
 }
 
@@ -42,8 +40,8 @@ type loadResult struct {
 // enqueued, consumed, applied to its session, and each session's resume
 // position is its last heartbeat's.
 //
-// The clients speak HTTP/1.1 over raw connections with pre-built requests,
-// so the 2 shared cores go to the server rather than to net/http's client.
+// The clients are shared/httpload's raw keep-alive connections, so the 2
+// shared cores go to the server rather than to net/http's client.
 func runLoad(tb testing.TB, spec loadSpec) loadResult {
 	tb.Helper()
 	spec.sessions = max(1, min(spec.sessions, spec.heartbeats))
@@ -71,11 +69,8 @@ func runLoad(tb testing.TB, spec loadSpec) loadResult {
 		body := fmt.Sprintf(`{"event":"progress","position_ms":%d,"duration_ms":5400000,"device_time":"%s",`+
 			`"qoe":{"br":5800,"bl":21000,"mtp":48000,"rc":1,"rd":900,"pd":%d,"cdn":"local","edge":"fra-1"}}`,
 			k, t0.Add(time.Duration(k)*100*time.Microsecond).Format(time.RFC3339Nano), k)
-		req := "POST /v1/playback/" + sessions[s].id + "/heartbeat HTTP/1.1\r\nHost: " + addr +
-			"\r\nAuthorization: Bearer " + sessions[s].token + "\r\nContent-Type: application/json\r\nContent-Length: " +
-			strconv.Itoa(len(body)) + "\r\n\r\n" + body
 		c := s % spec.clients
-		requests[c] = append(requests[c], []byte(req))
+		requests[c] = append(requests[c], httpload.PostJSON(addr, "/v1/playback/"+sessions[s].id+"/heartbeat", sessions[s].token, []byte(body)))
 	}
 
 	b, isBenchmark := tb.(*testing.B)
@@ -85,19 +80,8 @@ func runLoad(tb testing.TB, spec loadSpec) loadResult {
 	deadline := time.Now().Add(spec.limit)
 	cpu := heartbeat.ProcessCPU(tb)
 	start := time.Now()
-	var wg sync.WaitGroup
-	errs := make(chan error, spec.clients)
-	for c := range spec.clients {
-		wg.Go(func() {
-			if err := fire(addr, requests[c], spec.pipeline, deadline); err != nil {
-				errs <- fmt.Errorf("client %d: %w", c, err)
-			}
-		})
-	}
-	wg.Wait()
-	ingest := time.Since(start)
-	close(errs)
-	for err := range errs {
+	ingest, err := httpload.Run(addr, requests, spec.pipeline, http.StatusOK, deadline)
+	if err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(time.Minute))
@@ -132,68 +116,7 @@ func runLoad(tb testing.TB, spec loadSpec) loadResult {
 	if counted != spec.heartbeats {
 		tb.Fatalf("sessions counted %d heartbeats, %d sent", counted, spec.heartbeats)
 	}
-	return loadResult{ingest: ingest, total: total, cpu: cpu, stats: fmt.Sprintf("%+v", st)}
-}
-
-// fire sends reqs over one keep-alive connection, pipeline at a time, and
-// checks every answer is a 200.
-func fire(addr string, reqs [][]byte, pipeline int, deadline time.Time) error {
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(deadline); err != nil {
-		return err
-	}
-	r := bufio.NewReaderSize(conn, 64<<10)
-	var out []byte
-	for i := 0; i < len(reqs); i += pipeline {
-		batch := reqs[i:min(i+pipeline, len(reqs))]
-		out = out[:0]
-		for _, req := range batch {
-			out = append(out, req...)
-		}
-		if _, err := conn.Write(out); err != nil {
-			return err
-		}
-		for range batch {
-			if err := readResponse(r); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func readResponse(r *bufio.Reader) error {
-	status, err := r.ReadSlice('\n')
-	if err != nil {
-		return err
-	}
-	if !bytes.HasPrefix(status, []byte("HTTP/1.1 200 ")) {
-		return fmt.Errorf("status %q", bytes.TrimSpace(status))
-	}
-	length := -1
-	for {
-		line, err := r.ReadSlice('\n')
-		if err != nil {
-			return err
-		}
-		if len(line) <= 2 {
-			break
-		}
-		if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
-			if length, err = strconv.Atoi(string(bytes.TrimSpace(v))); err != nil {
-				return err
-			}
-		}
-	}
-	if length < 0 {
-		return fmt.Errorf("response without Content-Length")
-	}
-	_, err = r.Discard(length)
-	return err
+	return loadResult{ingest: ingest, total: total, cpu: cpu, batches: st.Batches, stats: fmt.Sprintf("%+v", st)}
 }
 
 // TestHeartbeatLoadSmall is the always-on version of the load test.
@@ -205,36 +128,53 @@ func TestHeartbeatLoadSmall(t *testing.T) {
 }
 
 // BenchmarkHeartbeatLoad sends b.N heartbeats through the local runner's
-// stack per run (go test -run X -bench HeartbeatLoad -benchtime=100000x).
-// ns/op is wall time per heartbeat; req/s is the HTTP ingest rate and e2e/s
-// the rate until the consumer has written everything.
+// stack per run (go test -run X -bench HeartbeatLoad -benchtime=200000x).
+// ns/op is wall time per heartbeat; req/s is the HTTP ingest rate, e2e/s
+// the rate until the consumer has written everything, msgs/batch what the
+// consumer got per call. The cases name the bolt durability, the bus
+// batching (size, window) and the clients' shape; "keepalive" clients wait
+// for each answer, "pipelined" ones keep 16 requests in flight.
 func BenchmarkHeartbeatLoad(b *testing.B) {
-	pubsub := membus.Config{MaxBatch: events.PubSubMaxBatchMessages, MaxPending: 1 << 22}
-	sqs := membus.Config{MaxBatch: events.SQSMaxBatchMessages, MaxPending: 1 << 22}
+	bus := func(maxBatch int, window time.Duration) membus.Config {
+		return membus.Config{MaxBatch: maxBatch, MaxPending: 1 << 22,
+			Topics: map[string]membus.TopicConfig{events.TopicHeartbeats: {BatchWindow: window}}}
+	}
 	noSync := []bolt.Option{bolt.WithoutSync()}
 	everyBeatWrites := defaultConfig()
 	everyBeatWrites.LeaseRenewSlack = 0
 	for _, bc := range []struct {
 		name       string
+		sessions   int
 		clients    int
 		pipeline   int
 		drainAfter bool
 		opts       harnessOptions
 	}{
-		{"fsync/pubsub-batches/keepalive", 32, 1, false, harnessOptions{busCfg: pubsub}},
-		{"nosync/pubsub-batches/keepalive", 32, 1, false, harnessOptions{busCfg: pubsub, boltOpts: noSync}},
-		{"nosync/pubsub-batches/pipelined", 8, 16, false, harnessOptions{busCfg: pubsub, boltOpts: noSync}},
-		{"nosync/sqs-batches/pipelined", 8, 16, false, harnessOptions{busCfg: sqs, boltOpts: noSync}},
-		{"nosync/lease-write-every-beat/pipelined", 8, 16, false, harnessOptions{cfg: everyBeatWrites, busCfg: pubsub, boltOpts: noSync}},
-		{"nosync/ingest-then-drain/keepalive", 32, 1, true, harnessOptions{busCfg: pubsub, boltOpts: noSync}},
-		{"nosync/ingest-then-drain/pipelined", 8, 16, true, harnessOptions{busCfg: pubsub, boltOpts: noSync}},
+		// The local runner's settings (cmd/playplane): durable commits,
+		// Pub/Sub-sized batches gathered for up to 50 ms.
+		{"fsync/1000-per-50ms/pipelined", 256, 8, 16, false, harnessOptions{busCfg: bus(1000, 50*time.Millisecond)}},
+		{"fsync/1000-per-50ms/keepalive", 256, 32, 1, false, harnessOptions{busCfg: bus(1000, 50*time.Millisecond)}},
+		{"nosync/1000-per-50ms/pipelined", 256, 8, 16, false, harnessOptions{busCfg: bus(1000, 50*time.Millisecond), boltOpts: noSync}},
+		// So many sessions that a batch holds about one heartbeat of each:
+		// nothing to coalesce, every heartbeat is a write of its own.
+		{"fsync/1000-per-50ms/pipelined/50k-sessions", 50_000, 8, 16, false, harnessOptions{busCfg: bus(1000, 50*time.Millisecond)}},
+		{"nosync/1000-per-50ms/pipelined/50k-sessions", 50_000, 8, 16, false, harnessOptions{busCfg: bus(1000, 50*time.Millisecond), boltOpts: noSync}},
+		{"fsync/ingest-then-drain/pipelined/50k-sessions", 50_000, 8, 16, true, harnessOptions{busCfg: bus(1000, 50*time.Millisecond)}},
+		// The AWS shape: SQS batches of 10, a 1 s window (template.yaml).
+		{"fsync/10-per-1s/pipelined", 256, 8, 16, false, harnessOptions{busCfg: bus(10, time.Second)}},
+		// No window: the consumer takes whatever is queued, so under load it
+		// commits every few messages.
+		{"fsync/1000-no-window/pipelined", 256, 8, 16, false, harnessOptions{busCfg: bus(1000, 0)}},
+		{"nosync/1000-per-50ms/lease-write-every-beat", 256, 8, 16, false, harnessOptions{cfg: everyBeatWrites, busCfg: bus(1000, 50*time.Millisecond), boltOpts: noSync}},
+		{"fsync/ingest-then-drain/pipelined", 256, 8, 16, true, harnessOptions{busCfg: bus(1000, 50*time.Millisecond)}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			res := runLoad(b, loadSpec{heartbeats: b.N, sessions: 256, clients: bc.clients, pipeline: bc.pipeline,
+			res := runLoad(b, loadSpec{heartbeats: b.N, sessions: bc.sessions, clients: bc.clients, pipeline: bc.pipeline,
 				drainAfter: bc.drainAfter, opts: bc.opts, limit: 5 * time.Minute})
 			b.ReportMetric(float64(b.N)/res.ingest.Seconds(), "req/s")
 			b.ReportMetric(float64(b.N)/res.total.Seconds(), "e2e/s")
 			b.ReportMetric(float64(res.cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(b.N)/float64(res.batches), "msgs/batch")
 		})
 	}
 }

@@ -51,7 +51,10 @@ func WithoutSync() Option { return func(o *bbolt.Options) { o.NoSync = true } }
 // Open opens (creating if needed) the store at path. Only one process may
 // hold the file; a second Open waits up to a second and fails.
 func Open(path string, opts ...Option) (*Store, error) {
-	bo := &bbolt.Options{Timeout: time.Second}
+	// The free page list is rebuilt by a scan at Open instead of written on
+	// every commit: heartbeat batches commit many times a second, and the
+	// list was a page write of each (what etcd does too).
+	bo := &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}
 	for _, o := range opts {
 		o(bo)
 	}

@@ -6,6 +6,7 @@
 package membus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,19 @@ type Config struct {
 	// MaxPending caps queued messages per topic; Publish fails with
 	// CodeUnavailable past it instead of growing memory without bound.
 	MaxPending int
+	// Topics overrides the batching of single topics.
+	Topics map[string]TopicConfig
+}
+
+// TopicConfig is the batching of one topic.
+type TopicConfig struct {
+	MaxBatch int // 0: Config.MaxBatch
+	// BatchWindow is how long a consumer waits for a batch to fill to
+	// MaxBatch before taking what there is — Lambda's
+	// MaximumBatchingWindowInSeconds. Consumers that write a batch in one
+	// transaction then commit far less often under load. Zero delivers at
+	// once.
+	BatchWindow time.Duration
 }
 
 func (c *Config) defaults() {
@@ -60,6 +74,7 @@ type topic struct {
 	inFlight int
 	dead     []playback.Message
 	handlers int
+	fillBy   time.Time // while a batch waits to fill: when it goes anyway
 }
 
 type delayed struct {
@@ -171,9 +186,22 @@ func (b *Bus) next(ctx context.Context, name string) ([]playback.Message, bool) 
 		if b.closed || ctx.Err() != nil {
 			return nil, false
 		}
-		b.promote(t, time.Now())
+		now := time.Now()
+		b.promote(t, now)
+		tc := b.cfg.Topics[name]
+		maxBatch := cmp.Or(tc.MaxBatch, b.cfg.MaxBatch)
+		if tc.BatchWindow > 0 && len(t.ready) > 0 && len(t.ready) < maxBatch {
+			if t.fillBy.IsZero() {
+				t.fillBy = now.Add(tc.BatchWindow)
+			}
+			if now.Before(t.fillBy) {
+				b.waitUntil(t.fillBy)
+				continue
+			}
+		}
 		if len(t.ready) > 0 {
-			n := min(len(t.ready), b.cfg.MaxBatch)
+			t.fillBy = time.Time{}
+			n := min(len(t.ready), maxBatch)
 			batch := slices.Clone(t.ready[:n])
 			// Reslice rather than shift: shifting the backlog on every
 			// batch made draining it quadratic. The backing array is
@@ -190,18 +218,22 @@ func (b *Bus) next(ctx context.Context, name string) ([]playback.Message, bool) 
 			return batch, true
 		}
 		if len(t.delayed) > 0 {
-			wait := time.Until(t.delayed[0].at)
-			timer := time.AfterFunc(wait, func() {
-				b.mu.Lock()
-				b.cond.Broadcast()
-				b.mu.Unlock()
-			})
-			b.cond.Wait()
-			timer.Stop()
+			b.waitUntil(t.delayed[0].at)
 			continue
 		}
 		b.cond.Wait()
 	}
+}
+
+// waitUntil waits, with b.mu held, for the next broadcast or for at.
+func (b *Bus) waitUntil(at time.Time) {
+	timer := time.AfterFunc(time.Until(at), func() {
+		b.mu.Lock()
+		b.cond.Broadcast()
+		b.mu.Unlock()
+	})
+	b.cond.Wait()
+	timer.Stop()
 }
 
 // promote moves retries whose delay has passed back to the ready queue.

@@ -2,6 +2,7 @@ package membus_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -72,5 +73,85 @@ func TestPublishAfterCloseIsUnavailable(t *testing.T) {
 	err := b.Publish(context.Background(), "t", playback.Message{Data: []byte("x")})
 	if !playback.IsCode(err, playback.CodeUnavailable) {
 		t.Fatalf("Publish after Close = %v, want unavailable", err)
+	}
+}
+
+func TestBatchWindowFillsBatches(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		window    time.Duration
+		publish   int
+		together  bool // in one Publish call rather than one by one
+		wantSizes []int
+	}{
+		// An hour-long window: the batch can only have gone because it filled.
+		{"a full batch goes at once", time.Hour, 5, false, []int{5}},
+		{"the next batch fills too", time.Hour, 10, false, []int{5, 5}},
+		{"a partial batch goes when the window ends", 10 * time.Millisecond, 3, true, []int{3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := membus.New(membus.Config{MaxBatch: 50, Topics: map[string]membus.TopicConfig{"windowed": {MaxBatch: 5, BatchWindow: tc.window}}})
+			defer b.Close()
+			ctx := context.Background()
+			sizes := make(chan int, 100)
+			h := func(_ context.Context, batch []playback.Message) []string { sizes <- len(batch); return nil }
+			if err := b.Subscribe(ctx, "windowed", h); err != nil {
+				t.Fatal(err)
+			}
+			msgs := make([]playback.Message, tc.publish)
+			for i := range msgs {
+				msgs[i].Data = []byte("x")
+			}
+			for i := 0; i < len(msgs); {
+				n := 1 // one at a time, as requests publish
+				if tc.together {
+					n = len(msgs)
+				}
+				if err := b.Publish(ctx, "windowed", msgs[i:i+n]...); err != nil {
+					t.Fatal(err)
+				}
+				i += n
+			}
+			waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := b.Idle(waitCtx); err != nil {
+				t.Fatal(err)
+			}
+			close(sizes)
+			var got []int
+			for n := range sizes {
+				got = append(got, n)
+			}
+			if !slices.Equal(got, tc.wantSizes) {
+				t.Fatalf("batches of %v, want %v", got, tc.wantSizes)
+			}
+		})
+	}
+}
+
+func TestTopicsWithoutWindowAreNotHeldBack(t *testing.T) {
+	t.Parallel()
+	b := membus.New(membus.Config{MaxBatch: 5, Topics: map[string]membus.TopicConfig{"windowed": {BatchWindow: time.Hour}}})
+	defer b.Close()
+	ctx := context.Background()
+	got := make(chan int, 1)
+	if err := b.Subscribe(ctx, "prompt", func(_ context.Context, batch []playback.Message) []string {
+		got <- len(batch)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(ctx, "prompt", playback.Message{Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-got:
+		if n != 1 {
+			t.Fatalf("batch of %d", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a topic without a window waited for its batch to fill")
 	}
 }
