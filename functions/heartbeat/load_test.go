@@ -156,12 +156,13 @@ func BenchmarkHeartbeatLoad(b *testing.B) {
 		{"fsync/1000-per-50ms/keepalive", 256, 32, 1, false, harnessOptions{busCfg: bus(1000, 50*time.Millisecond)}},
 		{"nosync/1000-per-50ms/pipelined", 256, 8, 16, false, harnessOptions{busCfg: bus(1000, 50*time.Millisecond), boltOpts: noSync}},
 		// So many sessions that a batch holds about one heartbeat of each:
-		// nothing to coalesce, every heartbeat is a write of its own.
-		{"fsync/1000-per-50ms/pipelined/50k-sessions", 50_000, 8, 16, false, harnessOptions{busCfg: bus(1000, 50*time.Millisecond)}},
+		// nothing to coalesce, and a commit rewrites a B-tree page per
+		// session. (nosync only because admitting 50k sessions durably
+		// takes ~40 s per run; fsync costs these cases about a third.)
 		{"nosync/1000-per-50ms/pipelined/50k-sessions", 50_000, 8, 16, false, harnessOptions{busCfg: bus(1000, 50*time.Millisecond), boltOpts: noSync}},
-		{"fsync/ingest-then-drain/pipelined/50k-sessions", 50_000, 8, 16, true, harnessOptions{busCfg: bus(1000, 50*time.Millisecond)}},
-		// The AWS shape: SQS batches of 10, a 1 s window (template.yaml).
-		{"fsync/10-per-1s/pipelined", 256, 8, 16, false, harnessOptions{busCfg: bus(10, time.Second)}},
+		{"nosync/ingest-then-drain/pipelined/50k-sessions", 50_000, 8, 16, true, harnessOptions{busCfg: bus(1000, 50*time.Millisecond), boltOpts: noSync}},
+		// SQS-sized batches, as on AWS: a commit per 10 heartbeats.
+		{"fsync/10-per-50ms/pipelined", 256, 8, 16, false, harnessOptions{busCfg: bus(10, 50*time.Millisecond)}},
 		// No window: the consumer takes whatever is queued, so under load it
 		// commits every few messages.
 		{"fsync/1000-no-window/pipelined", 256, 8, 16, false, harnessOptions{busCfg: bus(1000, 0)}},
