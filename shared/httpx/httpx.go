@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -140,14 +141,38 @@ func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type ctxKey int
 
 const (
-	keyRequestID ctxKey = iota
+	keyRequest ctxKey = iota
 	keyLogger
 )
 
+// request is what the middleware keeps in a request's context. Its logger
+// is built on first use: most requests log only their access line, and a
+// logger carrying the request's fields costs more to build than that line.
+type request struct {
+	id, trace string
+	base      *slog.Logger
+	once      sync.Once
+	log       *slog.Logger
+}
+
+func (r *request) logger() *slog.Logger {
+	r.once.Do(func() { r.log = r.base.With(r.attrs()...) })
+	return r.log
+}
+
+func (r *request) attrs() []any {
+	if r.trace == "" {
+		return []any{slog.String("request_id", r.id)}
+	}
+	return []any{slog.String("request_id", r.id), slog.String("trace_id", r.trace)}
+}
+
 // RequestID returns the request id of ctx, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(keyRequestID).(string)
-	return id
+	if r, ok := ctx.Value(keyRequest).(*request); ok {
+		return r.id
+	}
+	return ""
 }
 
 // Logger returns the request-scoped logger (carrying request_id), or the
@@ -155,6 +180,9 @@ func RequestID(ctx context.Context) string {
 func Logger(ctx context.Context) *slog.Logger {
 	if l, ok := ctx.Value(keyLogger).(*slog.Logger); ok {
 		return l
+	}
+	if r, ok := ctx.Value(keyRequest).(*request); ok {
+		return r.logger()
 	}
 	return slog.Default()
 }
@@ -188,23 +216,23 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 		if !validRequestID(id) {
 			id = playback.NewID("req")
 		}
-		fields := []any{"request_id", id}
-		if trace := traceID(r); trace != "" {
-			fields = append(fields, "trace_id", trace)
-		}
-		reqLog := log.With(fields...)
-		ctx := context.WithValue(context.WithValue(r.Context(), keyRequestID, id), keyLogger, reqLog)
+		req := &request{id: id, trace: traceID(r), base: log}
+		ctx := context.WithValue(r.Context(), keyRequest, req)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
-				reqLog.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p))
+				req.logger().ErrorContext(ctx, "panic", "panic", fmt.Sprint(p))
 				if !rec.wrote {
 					WriteError(rec, r, errors.New("panic"))
 				}
 			}
-			reqLog.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status)
+			if log.Enabled(ctx, slog.LevelInfo) {
+				// The access line names the request's fields itself, so a
+				// request that logs nothing else never builds its logger.
+				log.InfoContext(ctx, "request", append(req.attrs(), "method", r.Method, "path", r.URL.Path, "status", rec.status)...)
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -116,3 +116,38 @@ func TestForgedRequestIDReplaced(t *testing.T) {
 		t.Fatalf("request id = %q, want a generated one", got)
 	}
 }
+
+// TestAccessLineCarriesRequestFields: the access line of a request that
+// logs nothing else carries the same request fields as the lines of one
+// that does.
+func TestAccessLineCarriesRequestFields(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	h := httpx.Middleware(slog.New(slog.NewJSONHandler(&logs, nil)), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/chatty" {
+			httpx.Logger(r.Context()).InfoContext(r.Context(), "working")
+		}
+	}))
+	for _, path := range []string{"/quiet", "/chatty"} {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("X-Request-Id", "req-"+path[1:])
+		req.Header.Set("X-Cloud-Trace-Context", "trace-"+path[1:]+"/1;o=1")
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d log lines, want 3:\n%s", len(lines), logs.String())
+	}
+	for i, want := range []struct{ msg, id string }{{"request", "quiet"}, {"working", "chatty"}, {"request", "chatty"}} {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(lines[i]), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["msg"] != want.msg || rec["request_id"] != "req-"+want.id || rec["trace_id"] != "trace-"+want.id {
+			t.Errorf("line %d: %s", i, lines[i])
+		}
+		if want.msg == "request" && (rec["status"] != float64(200) || rec["path"] != "/"+want.id) {
+			t.Errorf("access line %d: %s", i, lines[i])
+		}
+	}
+}
