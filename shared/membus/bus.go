@@ -62,7 +62,7 @@ func (c *Config) defaults() {
 type Bus struct {
 	cfg    Config
 	mu     sync.Mutex
-	cond   *sync.Cond
+	cond   *sync.Cond // settled batches and Close, for Idle
 	topics map[string]*topic
 	closed bool
 	wg     sync.WaitGroup
@@ -75,6 +75,10 @@ type topic struct {
 	dead     []playback.Message
 	handlers int
 	fillBy   time.Time // while a batch waits to fill: when it goes anyway
+	// wake wakes the topic's consumers: each topic has its own, so a
+	// publish wakes only consumers that can act on it.
+	wake  *sync.Cond
+	batch TopicConfig // with MaxBatch resolved
 }
 
 type delayed struct {
@@ -93,7 +97,8 @@ func New(cfg Config) *Bus {
 func (b *Bus) topic(name string) *topic {
 	t := b.topics[name]
 	if t == nil {
-		t = &topic{}
+		t = &topic{wake: sync.NewCond(&b.mu), batch: b.cfg.Topics[name]}
+		t.batch.MaxBatch = cmp.Or(t.batch.MaxBatch, b.cfg.MaxBatch)
 		b.topics[name] = t
 	}
 	return t
@@ -113,6 +118,7 @@ func (b *Bus) Publish(ctx context.Context, name string, msgs ...playback.Message
 	if len(t.ready)+len(t.delayed)+len(msgs) > b.cfg.MaxPending {
 		return playback.Unavailable(errors.New("queue full"), "membus.Publish: topic %s has %d pending", name, len(t.ready))
 	}
+	wasEmpty := len(t.ready) == 0
 	now := time.Now()
 	for _, m := range msgs {
 		if m.ID == "" {
@@ -123,7 +129,11 @@ func (b *Bus) Publish(ctx context.Context, name string, msgs ...playback.Message
 		m.Data = slices.Clone(m.Data)
 		t.ready = append(t.ready, m)
 	}
-	b.cond.Broadcast()
+	// A consumer gathering a batch sleeps until its window ends; wake it
+	// early only when the batch is full.
+	if wasEmpty || t.batch.BatchWindow <= 0 || len(t.ready) >= t.batch.MaxBatch {
+		t.wake.Broadcast()
+	}
 	return nil
 }
 
@@ -136,11 +146,12 @@ func (b *Bus) Subscribe(ctx context.Context, name string, h playback.BatchHandle
 	if b.closed {
 		return playback.Unavailable(errors.New("bus closed"), "membus.Subscribe")
 	}
-	b.topic(name).handlers++
+	t := b.topic(name)
+	t.handlers++
 	b.wg.Add(1)
 	stop := context.AfterFunc(ctx, func() {
 		b.mu.Lock()
-		b.cond.Broadcast()
+		t.wake.Broadcast()
 		b.mu.Unlock()
 	})
 	go func() {
@@ -188,20 +199,18 @@ func (b *Bus) next(ctx context.Context, name string) ([]playback.Message, bool) 
 		}
 		now := time.Now()
 		b.promote(t, now)
-		tc := b.cfg.Topics[name]
-		maxBatch := cmp.Or(tc.MaxBatch, b.cfg.MaxBatch)
-		if tc.BatchWindow > 0 && len(t.ready) > 0 && len(t.ready) < maxBatch {
+		if t.batch.BatchWindow > 0 && len(t.ready) > 0 && len(t.ready) < t.batch.MaxBatch {
 			if t.fillBy.IsZero() {
-				t.fillBy = now.Add(tc.BatchWindow)
+				t.fillBy = now.Add(t.batch.BatchWindow)
 			}
 			if now.Before(t.fillBy) {
-				b.waitUntil(t.fillBy)
+				b.waitUntil(t, t.fillBy)
 				continue
 			}
 		}
 		if len(t.ready) > 0 {
 			t.fillBy = time.Time{}
-			n := min(len(t.ready), maxBatch)
+			n := min(len(t.ready), t.batch.MaxBatch)
 			batch := slices.Clone(t.ready[:n])
 			// Reslice rather than shift: shifting the backlog on every
 			// batch made draining it quadratic. The backing array is
@@ -218,21 +227,21 @@ func (b *Bus) next(ctx context.Context, name string) ([]playback.Message, bool) 
 			return batch, true
 		}
 		if len(t.delayed) > 0 {
-			b.waitUntil(t.delayed[0].at)
+			b.waitUntil(t, t.delayed[0].at)
 			continue
 		}
-		b.cond.Wait()
+		t.wake.Wait()
 	}
 }
 
-// waitUntil waits, with b.mu held, for the next broadcast or for at.
-func (b *Bus) waitUntil(at time.Time) {
+// waitUntil waits, with b.mu held, for the topic's next wake-up or for at.
+func (b *Bus) waitUntil(t *topic, at time.Time) {
 	timer := time.AfterFunc(time.Until(at), func() {
 		b.mu.Lock()
-		b.cond.Broadcast()
+		t.wake.Broadcast()
 		b.mu.Unlock()
 	})
-	b.cond.Wait()
+	t.wake.Wait()
 	timer.Stop()
 }
 
@@ -263,6 +272,7 @@ func (b *Bus) settle(name string, batch []playback.Message, retry []string) {
 		t.delayed = append(t.delayed, delayed{msg: m, at: at})
 	}
 	b.cond.Broadcast()
+	t.wake.Broadcast()
 }
 
 // DeadLetters returns the messages of topic that exhausted their attempts.
@@ -306,6 +316,9 @@ func (b *Bus) Close() error {
 	b.mu.Lock()
 	b.closed = true
 	b.cond.Broadcast()
+	for _, t := range b.topics {
+		t.wake.Broadcast()
+	}
 	b.mu.Unlock()
 	b.wg.Wait()
 	return nil

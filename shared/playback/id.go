@@ -6,13 +6,23 @@ import (
 	"strings"
 )
 
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+// idEncoding is base32 in lower case: ids are minted on every request and
+// message, so they are encoded straight into their final bytes.
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // NewID returns prefix + "_" + 128 random bits, URL- and key-safe.
 func NewID(prefix string) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails since Go 1.24
-	return prefix + "_" + strings.ToLower(idEncoding.EncodeToString(b[:]))
+	var sb strings.Builder
+	sb.Grow(len(prefix) + 1 + idEncoding.EncodedLen(len(b)))
+	sb.WriteString(prefix)
+	sb.WriteByte('_')
+	var enc [32]byte
+	n := idEncoding.EncodedLen(len(b))
+	idEncoding.Encode(enc[:n], b[:])
+	sb.Write(enc[:n])
+	return sb.String()
 }
 
 // ValidID reports whether id is a well-formed client-supplied id: 1-128

@@ -1,6 +1,7 @@
 package playback_test
 
 import (
+	"encoding/base32"
 	"strings"
 	"testing"
 
@@ -37,5 +38,25 @@ func TestValidID(t *testing.T) {
 	}
 	if id := playback.NewID("ses"); !playback.ValidID(id) {
 		t.Fatalf("NewID made an invalid id %q", id)
+	}
+}
+
+func TestNewIDShape(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 1000 {
+		id := playback.NewID("msg")
+		rest, ok := strings.CutPrefix(id, "msg_")
+		if !ok || len(rest) != 26 || strings.ToLower(rest) != rest {
+			t.Fatalf("NewID = %q, want msg_ and 26 lower-case base32 characters", id)
+		}
+		raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(rest))
+		if err != nil || len(raw) != 16 {
+			t.Fatalf("%q does not hold 128 bits: %v", id, err)
+		}
+		if seen[id] {
+			t.Fatalf("NewID repeated %q", id)
+		}
+		seen[id] = true
 	}
 }
