@@ -7,9 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/playback"
@@ -50,33 +47,13 @@ func TestEdgeHealthSamples(t *testing.T) {
 	})
 	t.Run("sqs", func(t *testing.T) {
 		t.Parallel()
-		var ev lambdaevents.SQSEvent
-		if err := stdDecode(readSample(t, "edge-health-sqs.json"), &ev, true); err != nil {
-			t.Fatal(err)
-		}
-		if len(ev.Records) != 1 {
-			t.Fatalf("%d records", len(ev.Records))
-		}
-		if got := message(t, []byte(ev.Records[0].Body)); !reflect.DeepEqual(got, want) {
+		if got := message(t, []byte(sqsRecord(t, "edge-health-sqs.json").Body)); !reflect.DeepEqual(got, want) {
 			t.Fatalf("sqs body %+v, want %+v", got, want)
 		}
 	})
 	t.Run("pubsub push", func(t *testing.T) {
 		t.Parallel()
-		var push struct {
-			Message struct {
-				Data        []byte            `json:"data"`
-				MessageID   string            `json:"messageId"`
-				PublishTime time.Time         `json:"publishTime"`
-				OrderingKey string            `json:"orderingKey"`
-				Attributes  map[string]string `json:"attributes"`
-			} `json:"message"`
-			Subscription    string `json:"subscription"`
-			DeliveryAttempt int    `json:"deliveryAttempt"`
-		}
-		if err := stdDecode(readSample(t, "edge-health-pubsub.json"), &push, true); err != nil {
-			t.Fatal(err)
-		}
+		push := pushEnvelope(t, "edge-health-pubsub.json")
 		if got := message(t, push.Message.Data); !reflect.DeepEqual(got, want) {
 			t.Fatalf("pubsub data %+v, want %+v", got, want)
 		}

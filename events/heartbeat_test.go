@@ -11,36 +11,9 @@ import (
 	"testing"
 	"time"
 
-	lambdaevents "github.com/aws/aws-lambda-go/events"
-
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/playback"
 )
-
-// stdDecode is the reference: encoding/json on the same struct, one value,
-// nothing but whitespace after it, unknown fields refused when strict.
-func stdDecode(data []byte, v any, strict bool) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) != 0 {
-		return errors.New("trailing data")
-	}
-	return nil
-}
-
-func readSample(t *testing.T, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile("samples/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
 
 func TestHeartbeatSamples(t *testing.T) {
 	t.Parallel()
@@ -80,34 +53,15 @@ func TestHeartbeatSamples(t *testing.T) {
 	})
 	t.Run("sqs", func(t *testing.T) {
 		t.Parallel()
-		var ev lambdaevents.SQSEvent
-		if err := stdDecode(readSample(t, "heartbeat-sqs.json"), &ev, true); err != nil {
-			t.Fatal(err)
-		}
-		if len(ev.Records) != 1 {
-			t.Fatalf("%d records", len(ev.Records))
-		}
-		h := message(t, []byte(ev.Records[0].Body))
-		if ev.Records[0].Attributes["MessageGroupId"] != h.SessionID {
+		rec := sqsRecord(t, "heartbeat-sqs.json")
+		h := message(t, []byte(rec.Body))
+		if rec.Attributes["MessageGroupId"] != h.SessionID {
 			t.Fatal("the FIFO group must be the session id")
 		}
 	})
 	t.Run("pubsub push", func(t *testing.T) {
 		t.Parallel()
-		var push struct {
-			Message struct {
-				Data        []byte            `json:"data"`
-				MessageID   string            `json:"messageId"`
-				PublishTime time.Time         `json:"publishTime"`
-				OrderingKey string            `json:"orderingKey"`
-				Attributes  map[string]string `json:"attributes"`
-			} `json:"message"`
-			Subscription    string `json:"subscription"`
-			DeliveryAttempt int    `json:"deliveryAttempt"`
-		}
-		if err := stdDecode(readSample(t, "heartbeat-pubsub.json"), &push, true); err != nil {
-			t.Fatal(err)
-		}
+		push := pushEnvelope(t, "heartbeat-pubsub.json")
 		h := message(t, push.Message.Data)
 		if push.Message.OrderingKey != h.SessionID {
 			t.Fatal("the ordering key must be the session id")
@@ -471,7 +425,7 @@ func FuzzDecodeHeartbeat(f *testing.F) {
 }
 
 func BenchmarkHeartbeatRequestDecode(b *testing.B) {
-	data := readSampleB(b, "heartbeat-request.json")
+	data := bytes.TrimSpace(readSample(b, "heartbeat-request.json"))
 	b.Run("fast", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
@@ -520,12 +474,4 @@ func BenchmarkHeartbeatMessage(b *testing.B) {
 			}
 		}
 	})
-}
-
-func readSampleB(b *testing.B, name string) []byte {
-	data, err := os.ReadFile("samples/" + name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return bytes.TrimSpace(data)
 }

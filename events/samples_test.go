@@ -1,0 +1,73 @@
+package events_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+)
+
+// stdDecode is the reference: encoding/json on the same struct, one value,
+// nothing but whitespace after it, unknown fields refused when strict.
+func stdDecode(data []byte, v any, strict bool) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) != 0 {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
+func readSample(tb testing.TB, name string) []byte {
+	tb.Helper()
+	data, err := os.ReadFile("samples/" + name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
+}
+
+// sqsRecord reads a sample SQS event, which must hold exactly one record.
+func sqsRecord(t *testing.T, name string) lambdaevents.SQSMessage {
+	t.Helper()
+	var ev lambdaevents.SQSEvent
+	if err := stdDecode(readSample(t, name), &ev, true); err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Records) != 1 {
+		t.Fatalf("%s: %d records", name, len(ev.Records))
+	}
+	return ev.Records[0]
+}
+
+// pushBody is the body Pub/Sub pushes to an endpoint.
+type pushBody struct {
+	Message struct {
+		Data        []byte            `json:"data"`
+		MessageID   string            `json:"messageId"`
+		PublishTime time.Time         `json:"publishTime"`
+		OrderingKey string            `json:"orderingKey"`
+		Attributes  map[string]string `json:"attributes"`
+	} `json:"message"`
+	Subscription    string `json:"subscription"`
+	DeliveryAttempt int    `json:"deliveryAttempt"`
+}
+
+// pushEnvelope reads a sample push body; it may hold nothing else.
+func pushEnvelope(t *testing.T, name string) pushBody {
+	t.Helper()
+	var push pushBody
+	if err := stdDecode(readSample(t, name), &push, true); err != nil {
+		t.Fatal(err)
+	}
+	return push
+}
