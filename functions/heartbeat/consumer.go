@@ -56,6 +56,9 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string 
 		g.ids = append(g.ids, m.ID)
 		g.beats = append(g.beats, h)
 	}
+	for _, g := range order {
+		slices.SortStableFunc(g.beats, func(a, b events.Heartbeat) int { return a.DeviceTime.Compare(b.DeviceTime) })
+	}
 
 	var edges edgeDeltas
 	batched := false
@@ -114,7 +117,6 @@ func checkMessage(h *events.Heartbeat) error {
 // errors are returned; anything else would fail again on redelivery, so it
 // is logged and the messages acknowledged.
 func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas) error {
-	slices.SortStableFunc(g.beats, func(a, b events.Heartbeat) int { return a.DeviceTime.Compare(b.DeviceTime) })
 	latest := &g.beats[len(g.beats)-1]
 	keep := func(op string, err error) error {
 		if err == nil || playback.ErrorCode(err).Retryable() {
@@ -155,7 +157,6 @@ func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas) error
 func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore, order []*session, edges *edgeDeltas) error {
 	ids := make([]string, len(order))
 	for i, g := range order {
-		slices.SortStableFunc(g.beats, func(a, b events.Heartbeat) int { return a.DeviceTime.Compare(b.DeviceTime) })
 		ids[i] = g.beats[0].SessionID
 	}
 	bases, err := bs.GetSessionQoEs(ctx, ids)
