@@ -145,7 +145,7 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 	if cs.Subscription == "" || !s.cfg.Refetch {
 		return nil
 	}
-	sub, _, err := s.deps.Stripe.subscription(ctx, string(cs.Subscription))
+	sub, err := s.deps.Stripe.subscription(ctx, string(cs.Subscription))
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (s *Server) onSubscription(ctx context.Context, env event, now time.Time) e
 		return err
 	}
 	if s.cfg.Refetch {
-		fresh, _, err := s.deps.Stripe.subscription(ctx, sub.ID)
+		fresh, err := s.deps.Stripe.subscription(ctx, sub.ID)
 		if err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 	}
 	var ps playback.Subscription
 	if s.cfg.Refetch {
-		sub, _, err := s.deps.Stripe.subscription(ctx, subID)
+		sub, err := s.deps.Stripe.subscription(ctx, subID)
 		if err != nil {
 			return err
 		}

@@ -52,19 +52,18 @@ type subscriptionPage struct {
 	HasMore bool                 `json:"has_more"`
 }
 
-// subscription reads one subscription and Stripe's clock at the read (the
-// response's Date header; ours if absent).
-func (a *StripeAPI) subscription(ctx context.Context, id string) (stripeSubscription, time.Time, error) {
+// subscription reads one subscription.
+func (a *StripeAPI) subscription(ctx context.Context, id string) (stripeSubscription, error) {
 	if !validStripeID(id) {
-		return stripeSubscription{}, time.Time{}, playback.Errorf(playback.CodeInvalid, "subscription_id",
+		return stripeSubscription{}, playback.Errorf(playback.CodeInvalid, "subscription_id",
 			"subscription id %q is not a Stripe id", id)
 	}
 	var out subscriptionResponse
 	params := &stripe.SubscriptionParams{Params: stripe.Params{Context: ctx}}
 	if err := a.backend.Call(http.MethodGet, "/v1/subscriptions/"+id, a.key, params, &out); err != nil {
-		return stripeSubscription{}, time.Time{}, apiError("GET /v1/subscriptions/"+id, err)
+		return stripeSubscription{}, apiError("GET /v1/subscriptions/"+id, err)
 	}
-	return out.stripeSubscription, a.asOf(out.LastResponse), nil
+	return out.stripeSubscription, nil
 }
 
 // listSubscriptions calls fn with every subscription of every status, page

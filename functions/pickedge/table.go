@@ -37,7 +37,6 @@ type snapshot struct {
 	ix      *steering.Index
 	builtAt time.Time
 	gen     uint64
-	edges   int
 }
 
 func (s *snapshot) fresh(now time.Time, gen uint64, refresh time.Duration) bool {
@@ -81,13 +80,13 @@ func (t *edgeTable) rebuildLocked(ctx context.Context, now time.Time) (*steering
 		// refresh interval rather than on every request.
 		t.log.ErrorContext(ctx, "edge table refresh failed; ranking with the previous snapshot",
 			"err", err, "snapshot_age", now.Sub(old.builtAt).String())
-		t.snap.Store(&snapshot{ix: old.ix, builtAt: now, gen: gen, edges: old.edges})
+		t.snap.Store(&snapshot{ix: old.ix, builtAt: now, gen: gen})
 		return old.ix, nil
 	}
 	if len(ix.Rejected) > 0 {
 		t.log.WarnContext(ctx, "edges left out of rankings", "rejected", len(ix.Rejected), "first", ix.Rejected[0].Error())
 	}
-	t.snap.Store(&snapshot{ix: ix, builtAt: now, gen: gen, edges: len(edges)})
+	t.snap.Store(&snapshot{ix: ix, builtAt: now, gen: gen})
 	return ix, nil
 }
 
