@@ -289,7 +289,7 @@ func (s *Server) holdLease(ctx context.Context, id, event string, now time.Time)
 			return sess, leaseError(err, id)
 		}
 		if !sess.Active(now) {
-			return sess, playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended", id)
+			return sess, playback.SessionEnded(id)
 		}
 		if !sess.ExpiresAt.Before(now.Add(s.cfg.LeaseTTL - s.cfg.LeaseRenewSlack)) {
 			return sess, nil

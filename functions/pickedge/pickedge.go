@@ -356,7 +356,7 @@ func (s *Server) checkSession(ctx context.Context, id string, claims auth.Playba
 		return playback.Errorf(playback.CodeForbidden, "session_mismatch", "the playback token is not for session %q", id)
 	}
 	if !sess.Active(now) {
-		return playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended", id)
+		return playback.SessionEnded(id)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"context"
-	"sort"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -19,7 +18,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (se
 			sess = existing
 			return nil
 		case err == nil:
-			return playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended", req.SessionID)
+			return playback.SessionEnded(req.SessionID)
 		case !playback.IsCode(err, playback.CodeNotFound):
 			return err
 		}
@@ -28,15 +27,9 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (se
 			return err
 		}
 		if len(active) >= req.Limit {
-			e := playback.Errorf(playback.CodeConflict, "stream_limit",
-				"account has %d active streams, plan allows %d", len(active), req.Limit)
-			e.Details = &playback.ConflictDetails{Limit: req.Limit, Sessions: active}
-			return e
+			return playback.StreamLimit(req.Limit, active)
 		}
-		sess = playback.Session{
-			ID: req.SessionID, AccountID: req.AccountID, DeviceID: req.DeviceID, TitleID: req.TitleID,
-			StartedAt: req.Now, LastSeenAt: req.Now, ExpiresAt: req.Now.Add(req.TTL),
-		}
+		sess = req.NewSession()
 		if err := put(tx, bucketSessions, []byte(sess.ID), sess); err != nil {
 			return err
 		}
@@ -73,7 +66,7 @@ func activeSessions(tx *bbolt.Tx, accountID string, now time.Time, prune bool) (
 			}
 		}
 	}
-	sort.Slice(active, func(i, j int) bool { return active[i].StartedAt.Before(active[j].StartedAt) })
+	playback.SortOldestFirst(active)
 	return active, nil
 }
 
@@ -100,13 +93,10 @@ func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.
 			return err
 		}
 		if !sess.Active(now) {
-			return playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended", id)
+			return playback.SessionEnded(id)
 		}
-		if expiresAt.After(sess.ExpiresAt) {
-			sess.ExpiresAt = expiresAt
-		}
-		if now.After(sess.LastSeenAt) {
-			sess.LastSeenAt = now
+		if !sess.Extend(expiresAt, now) {
+			return nil
 		}
 		return put(tx, bucketSessions, []byte(id), sess)
 	})

@@ -1,7 +1,6 @@
 package dynamo
 
 import (
-	"cmp"
 	"context"
 	"math/rand/v2"
 	"slices"
@@ -92,14 +91,8 @@ func activeSessions(slots []slot, now time.Time) []playback.Session {
 			active = append(active, sl.session)
 		}
 	}
-	slices.SortFunc(active, func(a, b playback.Session) int {
-		return cmp.Or(a.StartedAt.Compare(b.StartedAt), strings.Compare(a.ID, b.ID))
-	})
+	playback.SortOldestFirst(active)
 	return active
-}
-
-func gone(id string) error {
-	return playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended", id)
 }
 
 func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (playback.Session, error) {
@@ -125,19 +118,13 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			// An ended or expired session asking again must hear gone, not
 			// stream_limit, so look it up before refusing.
 			if existing, err := s.GetSession(ctx, req.SessionID); err == nil {
-				return existingLease(existing, req.Now)
+				return playback.ExistingLease(existing, req.Now)
 			} else if !playback.IsCode(err, playback.CodeNotFound) {
 				return playback.Session{}, err
 			}
-			e := playback.Errorf(playback.CodeConflict, "stream_limit",
-				"account has %d active streams, plan allows %d", len(active), req.Limit)
-			e.Details = &playback.ConflictDetails{Limit: req.Limit, Sessions: active}
-			return playback.Session{}, e
+			return playback.Session{}, playback.StreamLimit(req.Limit, active)
 		}
-		sess := playback.Session{
-			ID: req.SessionID, AccountID: req.AccountID, DeviceID: req.DeviceID, TitleID: req.TitleID,
-			StartedAt: req.Now, LastSeenAt: req.Now, ExpiresAt: req.Now.Add(req.TTL),
-		}
+		sess := req.NewSession()
 		in, err := s.claimTx(req, sess, slots)
 		if err != nil {
 			return playback.Session{}, s.fail(op, err)
@@ -157,7 +144,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			if err != nil {
 				return playback.Session{}, err
 			}
-			return existingLease(existing, req.Now)
+			return playback.ExistingLease(existing, req.Now)
 		}
 		// Another acquisition took the slot (or collided with this one):
 		// read the account again.
@@ -168,13 +155,6 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			return playback.Session{}, s.fail(op, err)
 		}
 	}
-}
-
-func existingLease(sess playback.Session, now time.Time) (playback.Session, error) {
-	if sess.Active(now) {
-		return sess, nil
-	}
-	return playback.Session{}, gone(sess.ID)
 }
 
 // claimTx builds the admission transaction: create the session and claim a
@@ -313,16 +293,9 @@ func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.
 			return playback.Session{}, s.fail(op, err)
 		}
 		if !sess.Active(now) {
-			return playback.Session{}, gone(id)
+			return playback.Session{}, playback.SessionEnded(id)
 		}
-		changed := false
-		if expiresAt.After(sess.ExpiresAt) {
-			sess.ExpiresAt, changed = expiresAt, true
-		}
-		if now.After(sess.LastSeenAt) {
-			sess.LastSeenAt, changed = now, true
-		}
-		if !changed {
+		if !sess.Extend(expiresAt, now) {
 			return sess, nil
 		}
 		upd, err := s.sessionUpdate(sess, version, "", nil)
@@ -354,7 +327,7 @@ func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.
 		case codes[0] == "ConditionalCheckFailed":
 			// A concurrent heartbeat or end moved the session: read again.
 		case len(codes) > 1 && codes[1] == "ConditionalCheckFailed":
-			return playback.Session{}, gone(id)
+			return playback.Session{}, playback.SessionEnded(id)
 		}
 		if attempt+1 >= maxCASAttempts {
 			return playback.Session{}, playback.Unavailable(err, "dynamo.%s: session %q is contended", op, id)

@@ -1,11 +1,9 @@
 package firestore
 
 import (
-	"cmp"
 	"context"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -72,9 +70,7 @@ func activeSessions(slots []slot, now time.Time) []playback.Session {
 			active = append(active, sl.session)
 		}
 	}
-	slices.SortFunc(active, func(a, b playback.Session) int {
-		return cmp.Or(a.StartedAt.Compare(b.StartedAt), strings.Compare(a.ID, b.ID))
-	})
+	playback.SortOldestFirst(active)
 	return active
 }
 
@@ -97,17 +93,6 @@ func (s *Store) sessionFields(sess playback.Session, k int) (map[string]any, err
 	return map[string]any{fieldDoc: doc, fieldSlot: int64(k), fieldRev: newRev(), fieldExpireAt: s.ttlAfter(end)}, err
 }
 
-func gone(id string) error {
-	return playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended", id)
-}
-
-func existingLease(sess playback.Session, now time.Time) (playback.Session, error) {
-	if sess.Active(now) {
-		return sess, nil
-	}
-	return playback.Session{}, gone(sess.ID)
-}
-
 func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (playback.Session, error) {
 	const op = "AcquireLease"
 	switch {
@@ -119,10 +104,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	case req.Limit > maxLeaseLimit:
 		return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid", "firestore.%s: stream limit %d exceeds %d", op, req.Limit, maxLeaseLimit)
 	}
-	sess := playback.Session{
-		ID: req.SessionID, AccountID: req.AccountID, DeviceID: req.DeviceID, TitleID: req.TitleID,
-		StartedAt: req.Now, LastSeenAt: req.Now, ExpiresAt: req.Now.Add(req.TTL),
-	}
+	sess := req.NewSession()
 	for attempt := 0; ; attempt++ {
 		slots, err := s.readSlots(ctx, req.AccountID)
 		if err != nil {
@@ -137,14 +119,11 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			// An ended or expired session asking again must hear gone,
 			// not stream_limit, so look it up before refusing.
 			if existing, err := s.GetSession(ctx, req.SessionID); err == nil {
-				return existingLease(existing, req.Now)
+				return playback.ExistingLease(existing, req.Now)
 			} else if !playback.IsCode(err, playback.CodeNotFound) {
 				return playback.Session{}, err
 			}
-			e := playback.Errorf(playback.CodeConflict, "stream_limit",
-				"account has %d active streams, plan allows %d", len(active), req.Limit)
-			e.Details = &playback.ConflictDetails{Limit: req.Limit, Sessions: active}
-			return playback.Session{}, e
+			return playback.Session{}, playback.StreamLimit(req.Limit, active)
 		}
 		held, err := s.heldSlotFields(sess)
 		if err != nil {
@@ -185,7 +164,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			if err != nil {
 				return playback.Session{}, fail(op, err)
 			}
-			return existingLease(prev, req.Now)
+			return playback.ExistingLease(prev, req.Now)
 		}
 		if attempt+1 >= maxCASAttempts {
 			return playback.Session{}, contended(op, "account", req.AccountID, err)
@@ -272,16 +251,9 @@ func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.
 			return playback.Session{}, err
 		}
 		if !sess.Active(now) {
-			return playback.Session{}, gone(id)
+			return playback.Session{}, playback.SessionEnded(id)
 		}
-		changed := false
-		if expiresAt.After(sess.ExpiresAt) {
-			sess.ExpiresAt, changed = expiresAt, true
-		}
-		if now.After(sess.LastSeenAt) {
-			sess.LastSeenAt, changed = now, true
-		}
-		if !changed {
+		if !sess.Extend(expiresAt, now) {
 			return sess, nil
 		}
 		sl, holds, err := s.readHolder(ctx, sess.AccountID, k, id)
@@ -291,7 +263,7 @@ func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.
 		if !holds {
 			// The lease expired by another clock and its slot went to
 			// another session.
-			return playback.Session{}, gone(id)
+			return playback.Session{}, playback.SessionEnded(id)
 		}
 		held, err := s.heldSlotFields(sess)
 		if err != nil {

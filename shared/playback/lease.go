@@ -1,0 +1,60 @@
+package playback
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The lease rules every Store applies the same way, whatever its
+// transactions look like.
+
+// NewSession is the session an admitted request creates.
+func (r LeaseRequest) NewSession() Session {
+	return Session{ID: r.SessionID, AccountID: r.AccountID, DeviceID: r.DeviceID, TitleID: r.TitleID,
+		StartedAt: r.Now, LastSeenAt: r.Now, ExpiresAt: r.Now.Add(r.TTL)}
+}
+
+// ExistingLease answers an admission of a session that exists already: a
+// retry whose answer was lost gets its session back while the lease holds,
+// a session that ended or expired gets SessionEnded.
+func ExistingLease(sess Session, now time.Time) (Session, error) {
+	if sess.Active(now) {
+		return sess, nil
+	}
+	return Session{}, SessionEnded(sess.ID)
+}
+
+// SessionEnded is the error for a session that no longer holds its lease.
+func SessionEnded(id string) *Error {
+	return Errorf(CodeGone, "session_ended", "session %q has ended", id)
+}
+
+// StreamLimit is the refusal of an admission over the plan's limit, listing
+// the sessions that hold the account's streams.
+func StreamLimit(limit int, active []Session) *Error {
+	e := Errorf(CodeConflict, "stream_limit", "account has %d active streams, plan allows %d", len(active), limit)
+	e.Details = &ConflictDetails{Limit: limit, Sessions: active}
+	return e
+}
+
+// SortOldestFirst orders sessions by start, ties by id, as stores list them.
+func SortOldestFirst(sessions []Session) {
+	slices.SortFunc(sessions, func(a, b Session) int {
+		return cmp.Or(a.StartedAt.Compare(b.StartedAt), strings.Compare(a.ID, b.ID))
+	})
+}
+
+// Extend keeps the lease until at least expiresAt and records the session
+// seen at now; neither moves backwards. It reports whether either changed.
+func (s *Session) Extend(expiresAt, now time.Time) bool {
+	changed := false
+	if expiresAt.After(s.ExpiresAt) {
+		s.ExpiresAt, changed = expiresAt, true
+	}
+	if now.After(s.LastSeenAt) {
+		s.LastSeenAt, changed = now, true
+	}
+	return changed
+}
