@@ -163,29 +163,15 @@ func (b *Bus) Subscribe(ctx context.Context, name string, h playback.BatchHandle
 }
 
 func (b *Bus) consume(ctx context.Context, name string, h playback.BatchHandler) {
+	log := slog.Default().With("topic", name)
 	for {
 		batch, ok := b.next(ctx, name)
 		if !ok {
 			return
 		}
-		retry := b.handle(ctx, name, h, batch)
+		retry := h.Call(context.WithoutCancel(ctx), log, batch)
 		b.settle(name, batch, retry)
 	}
-}
-
-// handle calls h, turning a panic into a retry of the whole batch so one
-// bad handler call cannot take the process down or lose messages.
-func (b *Bus) handle(ctx context.Context, name string, h playback.BatchHandler, batch []playback.Message) (retry []string) {
-	defer func() {
-		if p := recover(); p != nil {
-			slog.ErrorContext(ctx, "bus handler panicked", "topic", name, "panic", fmt.Sprint(p))
-			retry = make([]string, len(batch))
-			for i, m := range batch {
-				retry[i] = m.ID
-			}
-		}
-	}()
-	return h(context.WithoutCancel(ctx), batch)
 }
 
 // next blocks until messages are deliverable, then takes up to MaxBatch.

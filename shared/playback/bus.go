@@ -2,6 +2,8 @@ package playback
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -28,6 +30,22 @@ type Publisher interface {
 // handler acknowledges messages it can never process (malformed, say) after
 // logging them, because redelivering them cannot help.
 type BatchHandler func(ctx context.Context, msgs []Message) (retry []string)
+
+// Call runs h, turning a panic into a retry of the whole batch, so one bad
+// call neither kills a consumer nor loses messages. Every bus calls its
+// handlers through it.
+func (h BatchHandler) Call(ctx context.Context, log *slog.Logger, msgs []Message) (retry []string) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.ErrorContext(ctx, "bus handler panicked", "panic", fmt.Sprint(p))
+			retry = make([]string, len(msgs))
+			for i, m := range msgs {
+				retry[i] = m.ID
+			}
+		}
+	}()
+	return h(ctx, msgs)
+}
 
 // Subscriber is the consuming side of the bus port for long-running
 // processes (the local runner). On Lambda and Cloud Functions the platform

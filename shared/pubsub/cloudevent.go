@@ -71,7 +71,7 @@ func CloudEventHandler(h playback.BatchHandler) func(context.Context, event.Even
 		}
 		m := decode(in)
 		log = log.With("message_id", m.ID, "subscription", data.Subscription, "delivery_attempt", m.DeliveryAttempt)
-		if slices.Contains(callHandler(ctx, log, h, []playback.Message{m}), m.ID) {
+		if slices.Contains(h.Call(ctx, log, []playback.Message{m}), m.ID) {
 			return fmt.Errorf("pubsub: handler asked to retry message %s (delivery attempt %d)", m.ID, m.DeliveryAttempt)
 		}
 		return nil

@@ -145,7 +145,7 @@ func (b *Bus) handleBatch(ctx context.Context, log *slog.Logger, h playback.Batc
 	}
 	// The batch runs to the end even when the consumer is stopping; its
 	// messages are settled afterwards.
-	retry := callHandler(context.WithoutCancel(ctx), log, h, msgs)
+	retry := h.Call(context.WithoutCancel(ctx), log, msgs)
 	for id, received := range byID {
 		again := slices.Contains(retry, id)
 		for _, r := range received {
@@ -157,19 +157,4 @@ func (b *Bus) handleBatch(ctx context.Context, log *slog.Logger, h playback.Batc
 			r.Ack()
 		}
 	}
-}
-
-// callHandler runs h, turning a panic into a retry of the whole batch so
-// one bad call neither kills the consumer nor loses messages.
-func callHandler(ctx context.Context, log *slog.Logger, h playback.BatchHandler, msgs []playback.Message) (retry []string) {
-	defer func() {
-		if p := recover(); p != nil {
-			log.ErrorContext(ctx, "bus handler panicked", "panic", fmt.Sprint(p))
-			retry = make([]string, len(msgs))
-			for i, m := range msgs {
-				retry[i] = m.ID
-			}
-		}
-	}()
-	return h(ctx, msgs)
 }

@@ -35,7 +35,7 @@ func LambdaHandler(h playback.BatchHandler) func(context.Context, events.SQSEven
 			return resp, nil
 		}
 		seen := map[string]bool{}
-		for _, id := range callHandler(ctx, log, h, msgs) {
+		for _, id := range h.Call(ctx, log, msgs) {
 			if seen[id] {
 				continue
 			}

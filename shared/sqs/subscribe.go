@@ -101,7 +101,7 @@ func (b *Bus) handleBatch(ctx context.Context, log *slog.Logger, url string, h p
 	if len(msgs) > 0 {
 		// The batch runs to the end even when the consumer is stopping; its
 		// messages are settled afterwards.
-		retry := callHandler(context.WithoutCancel(ctx), log, h, msgs)
+		retry := h.Call(context.WithoutCancel(ctx), log, msgs)
 		for id, handles := range receipts {
 			if slices.Contains(retry, id) {
 				retryHandles = append(retryHandles, handles...)
@@ -118,21 +118,6 @@ func (b *Bus) handleBatch(ctx context.Context, log *slog.Logger, url string, h p
 	if err := b.delayMessages(settleCtx, url, retryHandles); err != nil {
 		log.ErrorContext(ctx, "sqs visibility change failed: retries wait for the visibility timeout", "error", err)
 	}
-}
-
-// callHandler runs h, turning a panic into a retry of the whole batch so
-// one bad call neither kills the consumer nor loses messages.
-func callHandler(ctx context.Context, log *slog.Logger, h playback.BatchHandler, msgs []playback.Message) (retry []string) {
-	defer func() {
-		if p := recover(); p != nil {
-			log.ErrorContext(ctx, "bus handler panicked", "panic", fmt.Sprint(p))
-			retry = make([]string, len(msgs))
-			for i, m := range msgs {
-				retry[i] = m.ID
-			}
-		}
-	}()
-	return h(ctx, msgs)
 }
 
 func fromReceived(r types.Message) incoming {
