@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,8 +184,8 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	if id != claims.SessionID {
 		return playback.Errorf(playback.CodeForbidden, "session_mismatch", "the playback token is not for session %q", id)
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return playback.Errorf(playback.CodeInvalid, "content_type", "Content-Type must be application/json, got %q", ct)
+	if err := httpx.CheckJSONContentType(r); err != nil {
+		return err
 	}
 	req, err := s.decode(r)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/httpx"
@@ -31,8 +30,8 @@ func (s *Server) edgeHealth(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return playback.Errorf(playback.CodeInvalid, "content_type", "Content-Type must be application/json, got %q", ct)
+	if err := httpx.CheckJSONContentType(r); err != nil {
+		return err
 	}
 	if r.ContentLength > s.cfg.MaxReportBody {
 		return playback.Errorf(playback.CodeTooLarge, "body_too_large", "request body exceeds %d bytes", s.cfg.MaxReportBody)

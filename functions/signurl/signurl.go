@@ -291,8 +291,8 @@ func (s *Server) chooseCDN(r *http.Request) (string, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return s.defaultCDN, nil
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return "", playback.Errorf(playback.CodeInvalid, "content_type", "Content-Type must be application/json, got %q", ct)
+	if err := httpx.CheckJSONContentType(r); err != nil {
+		return "", err
 	}
 	var req URLsRequest
 	if err := httpx.Unmarshal(body, &req); err != nil {

@@ -42,14 +42,23 @@ func ReadBody(r *http.Request, max int64) ([]byte, error) {
 // DecodeJSON decodes the body into dst: at most max bytes, exactly one JSON
 // value, no unknown fields.
 func DecodeJSON(r *http.Request, dst any, max int64) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return playback.Errorf(playback.CodeInvalid, "content_type", "Content-Type must be application/json, got %q", ct)
+	if err := CheckJSONContentType(r); err != nil {
+		return err
 	}
 	body, err := ReadBody(r, max)
 	if err != nil {
 		return err
 	}
 	return Unmarshal(body, dst)
+}
+
+// CheckJSONContentType refuses a body declared as anything but JSON; a
+// request without a Content-Type is taken as JSON.
+func CheckJSONContentType(r *http.Request) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return playback.Errorf(playback.CodeInvalid, "content_type", "Content-Type must be application/json, got %q", ct)
+	}
+	return nil
 }
 
 // Unmarshal is the strict decoding of DecodeJSON on bytes in hand.
