@@ -9,10 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -227,26 +225,15 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// decode reads and decodes the body. A body with a Content-Length within
-// the cap is read into a pooled buffer: the decoder copies what it keeps.
+// decode reads the body into a pooled buffer and decodes it: the decoder
+// copies what it keeps.
 func (s *Server) decode(r *http.Request) (events.HeartbeatRequest, error) {
-	n := r.ContentLength
-	if n < 0 || r.Body == nil {
-		body, err := httpx.ReadBody(r, s.cfg.MaxBody)
-		if err != nil {
-			return events.HeartbeatRequest{}, err
-		}
-		return events.DecodeHeartbeatRequest(body)
-	}
-	if n > s.cfg.MaxBody {
-		return events.HeartbeatRequest{}, playback.Errorf(playback.CodeTooLarge, "body_too_large", "request body exceeds %d bytes", s.cfg.MaxBody)
-	}
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
-	body := slices.Grow((*bp)[:0], int(n))[:n]
+	body, err := httpx.AppendBody((*bp)[:0], r, s.cfg.MaxBody)
 	*bp = body[:0]
-	if _, err := io.ReadFull(r.Body, body); err != nil {
-		return events.HeartbeatRequest{}, playback.Errorf(playback.CodeInvalid, "body_unreadable", "reading body: %v", err)
+	if err != nil {
+		return events.HeartbeatRequest{}, err
 	}
 	return events.DecodeHeartbeatRequest(body)
 }

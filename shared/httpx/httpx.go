@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,17 +27,52 @@ const DefaultMaxBody = 64 << 10
 // ReadBody reads at most max bytes of the request body. A larger body is a
 // too_large error, never silently truncated.
 func ReadBody(r *http.Request, max int64) ([]byte, error) {
+	return AppendBody(nil, r, max)
+}
+
+// AppendBody is ReadBody into dst's spare capacity, for hot paths that
+// reuse buffers. A declared Content-Length over max is refused before
+// anything is read.
+func AppendBody(dst []byte, r *http.Request, max int64) ([]byte, error) {
 	if r.Body == nil {
-		return nil, nil
+		return dst, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-	if err != nil {
-		return nil, playback.Errorf(playback.CodeInvalid, "body_unreadable", "reading body: %v", err)
+	start := len(dst)
+	if n := r.ContentLength; n > max {
+		return dst, tooLarge(max)
+	} else if n >= 0 {
+		dst = slices.Grow(dst, int(n))[:start+int(n)]
+		if _, err := io.ReadFull(r.Body, dst[start:]); err != nil {
+			return dst[:start], unreadable(err)
+		}
+		return dst, nil
 	}
-	if int64(len(body)) > max {
-		return nil, playback.Errorf(playback.CodeTooLarge, "body_too_large", "request body exceeds %d bytes", max)
+	body := io.LimitReader(r.Body, max+1)
+	for {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, 512)
+		}
+		n, err := body.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return dst[:start], unreadable(err)
+		}
 	}
-	return body, nil
+	if int64(len(dst)-start) > max {
+		return dst[:start], tooLarge(max)
+	}
+	return dst, nil
+}
+
+func tooLarge(max int64) error {
+	return playback.Errorf(playback.CodeTooLarge, "body_too_large", "request body exceeds %d bytes", max)
+}
+
+func unreadable(err error) error {
+	return playback.Errorf(playback.CodeInvalid, "body_unreadable", "reading body: %v", err)
 }
 
 // DecodeJSON decodes the body into dst: at most max bytes, exactly one JSON

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -149,5 +150,45 @@ func TestAccessLineCarriesRequestFields(t *testing.T) {
 		if want.msg == "request" && (rec["status"] != float64(200) || rec["path"] != "/"+want.id) {
 			t.Errorf("access line %d: %s", i, lines[i])
 		}
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+func TestAppendBody(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("x", 700)
+	for _, tc := range []struct {
+		name       string
+		body       io.Reader
+		length     int64 // -1: unknown, as with chunked requests
+		max        int64
+		wantReason string
+	}{
+		{"declared length within the cap", strings.NewReader(body), 700, 700, ""},
+		{"unknown length within the cap", strings.NewReader(body), -1, 700, ""},
+		{"declared length over the cap is refused unread", failingReader{}, 701, 700, "body_too_large"},
+		{"unknown length over the cap", strings.NewReader(body + "y"), -1, 700, "body_too_large"},
+		{"declared length, body cut short", strings.NewReader(body[:10]), 700, 700, "body_unreadable"},
+		{"unknown length, read fails", failingReader{}, -1, 700, "body_unreadable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodPost, "/", tc.body)
+			r.ContentLength = tc.length
+			dst := append(make([]byte, 0, 8), "pre"...)
+			got, err := httpx.AppendBody(dst, r, tc.max)
+			if tc.wantReason != "" {
+				if e := playback.AsError(err); e.Reason != tc.wantReason || string(got) != "pre" {
+					t.Fatalf("AppendBody = %q, %v; want %s and dst untouched", got, err, tc.wantReason)
+				}
+				return
+			}
+			if err != nil || string(got) != "pre"+body {
+				t.Fatalf("AppendBody = %d bytes, %v", len(got), err)
+			}
+		})
 	}
 }
