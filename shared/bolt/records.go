@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"context"
-	"errors"
 	"slices"
 	"time"
 
@@ -49,8 +48,8 @@ func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBe
 	err = s.view(ctx, "ListPendingEvents", func(tx *bbolt.Tx) error {
 		prefix := key(source, "")
 		c := tx.Bucket(bucketInbox).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			ev, err := get[playback.InboxEvent](tx, bucketInbox, k, "event", string(k))
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			ev, err := decode[playback.InboxEvent](v, "event", string(k))
 			if err != nil {
 				return err
 			}
@@ -80,29 +79,17 @@ func (s *Store) GetEdge(ctx context.Context, id string) (e playback.Edge, err er
 }
 
 func (s *Store) UpdateEdge(ctx context.Context, id string, fn func(*playback.Edge) error) (e playback.Edge, err error) {
-	err = s.update(ctx, "UpdateEdge", func(tx *bbolt.Tx) error {
-		e, err = get[playback.Edge](tx, bucketEdges, []byte(id), "edge", id)
-		if err != nil {
-			return err
-		}
-		before := e
-		if err := fn(&e); err != nil {
-			if errors.Is(err, playback.ErrNoChange) {
-				e = before
-				return nil
-			}
-			return err
-		}
-		e.ID = id
-		return put(tx, bucketEdges, []byte(id), e)
+	err = s.update(ctx, "UpdateEdge", func(tx *bbolt.Tx) (err error) {
+		e, err = updateRecord(tx, bucketEdges, "edge", id, func(e *playback.Edge) { e.ID = id }, fn)
+		return err
 	})
 	return e, err
 }
 
 func (s *Store) ListEdges(ctx context.Context) (out []playback.Edge, err error) {
 	err = s.view(ctx, "ListEdges", func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketEdges).ForEach(func(k, _ []byte) error {
-			e, err := get[playback.Edge](tx, bucketEdges, k, "edge", string(k))
+		return tx.Bucket(bucketEdges).ForEach(func(k, v []byte) error {
+			e, err := decode[playback.Edge](v, "edge", string(k))
 			out = append(out, e)
 			return err
 		})

@@ -57,13 +57,13 @@ func activeSessions(tx *bbolt.Tx, accountID string, now time.Time, prune bool) (
 			active = append(active, sess)
 			continue
 		}
-		stale = append(stale, append([]byte(nil), k...))
+		if prune {
+			stale = append(stale, append([]byte(nil), k...))
+		}
 	}
-	if prune {
-		for _, k := range stale {
-			if err := idx.Delete(k); err != nil {
-				return nil, err
-			}
+	for _, k := range stale {
+		if err := idx.Delete(k); err != nil {
+			return nil, err
 		}
 	}
 	playback.SortOldestFirst(active)

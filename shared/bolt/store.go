@@ -96,15 +96,40 @@ func key(parts ...string) []byte {
 }
 
 func get[T any](tx *bbolt.Tx, bucket, k []byte, kind, id string) (T, error) {
-	var v T
 	raw := tx.Bucket(bucket).Get(k)
 	if raw == nil {
+		var v T
 		return v, playback.NotFound(kind, id)
 	}
+	return decode[T](raw, kind, id)
+}
+
+// decode is get for a record already in hand, as a cursor yields it.
+func decode[T any](raw []byte, kind, id string) (T, error) {
+	var v T
 	if err := decodeRecord(raw, &v); err != nil {
 		return v, fmt.Errorf("decode %s %q: %w", kind, id, err)
 	}
 	return v, nil
+}
+
+// updateRecord has UpdateAccount's semantics for any record: fn changes
+// the stored record, which is written back with its id set; on
+// ErrNoChange nothing is written and the record is returned as stored (read
+// again, since fn may have changed the copy in hand before giving up).
+func updateRecord[T any](tx *bbolt.Tx, bucket []byte, kind, id string, setID func(*T), fn func(*T) error) (T, error) {
+	v, err := get[T](tx, bucket, []byte(id), kind, id)
+	if err != nil {
+		return v, err
+	}
+	if err := fn(&v); err != nil {
+		if errors.Is(err, playback.ErrNoChange) {
+			return get[T](tx, bucket, []byte(id), kind, id)
+		}
+		return v, err
+	}
+	setID(&v)
+	return v, put(tx, bucket, []byte(id), v)
 }
 
 func put(tx *bbolt.Tx, bucket, k []byte, v any) error {
@@ -182,23 +207,9 @@ func (s *Store) GetAccount(ctx context.Context, id string) (a playback.Account, 
 }
 
 func (s *Store) UpdateAccount(ctx context.Context, id string, fn func(*playback.Account) error) (a playback.Account, err error) {
-	err = s.update(ctx, "UpdateAccount", func(tx *bbolt.Tx) error {
-		a, err = get[playback.Account](tx, bucketAccounts, []byte(id), "account", id)
-		if err != nil {
-			return err
-		}
-		before := a
-		before.Devices = append([]playback.Device(nil), a.Devices...)
-		before.Subscriptions = append([]playback.Subscription(nil), a.Subscriptions...)
-		if err := fn(&a); err != nil {
-			if errors.Is(err, playback.ErrNoChange) {
-				a = before
-				return nil
-			}
-			return err
-		}
-		a.ID = id
-		return put(tx, bucketAccounts, []byte(id), a)
+	err = s.update(ctx, "UpdateAccount", func(tx *bbolt.Tx) (err error) {
+		a, err = updateRecord(tx, bucketAccounts, "account", id, func(a *playback.Account) { a.ID = id }, fn)
+		return err
 	})
 	return a, err
 }
