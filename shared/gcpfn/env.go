@@ -27,7 +27,7 @@ const (
 	// Pulumi stack). The bus publishes to PREFIX+topic in one project, so
 	// every entry must share the project and the prefix; they become
 	// PUBSUB_PROJECT_ID and PUBSUB_TOPIC_PREFIX.
-	EnvPubSubTopics = "PUBSUB_TOPICS"
+	EnvPubSubTopics = pubsub.EnvTopics
 	// EnvPlaybackTokenKeys holds the playback token keys, "kid:base64key,..."
 	// (a Secret Manager binding).
 	EnvPlaybackTokenKeys = "PLAYBACK_TOKEN_KEYS"
@@ -133,18 +133,8 @@ func (r *Resources) busConfigLocked(ctx context.Context) (pubsub.Config, error) 
 	if err := r.Process(ctx, &cfg); err != nil {
 		return cfg, fmt.Errorf("bus: %w", err)
 	}
-	if spec, _ := r.lookup.Lookup(EnvPubSubTopics); spec != "" {
-		project, prefix, err := pubsub.ParseTopicSpec(spec)
-		if err != nil {
-			return cfg, fmt.Errorf("bus: %s: %w", EnvPubSubTopics, err)
-		}
-		if explicit, _ := r.lookup.Lookup("PUBSUB_PROJECT_ID"); explicit != "" && explicit != project {
-			return cfg, fmt.Errorf("bus: PUBSUB_PROJECT_ID %q, but %s names project %q", explicit, EnvPubSubTopics, project)
-		}
-		if explicit, _ := r.lookup.Lookup("PUBSUB_TOPIC_PREFIX"); explicit != "" && explicit != prefix {
-			return cfg, fmt.Errorf("bus: PUBSUB_TOPIC_PREFIX %q, but %s implies %q", explicit, EnvPubSubTopics, prefix)
-		}
-		cfg.ProjectID, cfg.TopicPrefix = project, prefix
+	if err := pubsub.ApplyTopicSpec(&cfg, r.lookup.Lookup); err != nil {
+		return cfg, fmt.Errorf("bus: %w", err)
 	}
 	r.busCfg = &cfg
 	return cfg, nil

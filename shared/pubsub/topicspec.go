@@ -33,3 +33,28 @@ func ParseTopicSpec(spec string) (project, prefix string, err error) {
 	}
 	return project, prefix, nil
 }
+
+// EnvTopics is the variable the Pulumi stacks set to ParseTopicSpec's form.
+const EnvTopics = "PUBSUB_TOPICS"
+
+// ApplyTopicSpec sets cfg's project and topic prefix from PUBSUB_TOPICS,
+// when lookup has it. PUBSUB_PROJECT_ID or PUBSUB_TOPIC_PREFIX set as well
+// must agree with it.
+func ApplyTopicSpec(cfg *Config, lookup func(string) (string, bool)) error {
+	spec, _ := lookup(EnvTopics)
+	if spec == "" {
+		return nil
+	}
+	project, prefix, err := ParseTopicSpec(spec)
+	if err != nil {
+		return fmt.Errorf("%s: %w", EnvTopics, err)
+	}
+	if explicit, _ := lookup("PUBSUB_PROJECT_ID"); explicit != "" && explicit != project {
+		return fmt.Errorf("PUBSUB_PROJECT_ID %q, but %s names project %q", explicit, EnvTopics, project)
+	}
+	if explicit, _ := lookup("PUBSUB_TOPIC_PREFIX"); explicit != "" && explicit != prefix {
+		return fmt.Errorf("PUBSUB_TOPIC_PREFIX %q, but %s implies %q", explicit, EnvTopics, prefix)
+	}
+	cfg.ProjectID, cfg.TopicPrefix = project, prefix
+	return nil
+}

@@ -46,7 +46,7 @@ const (
 	// "stripe-events:projects/P/topics/stack-stripe-events,..." (the
 	// Pulumi stack's value). Every entry shares one project and one prefix;
 	// they become the bus's project and topic prefix.
-	EnvPubSubTopics = "PUBSUB_TOPICS"
+	EnvPubSubTopics = pubsub.EnvTopics
 	// EnvFirestoreEmulator and EnvPubSubEmulator point the clients at the
 	// emulators (the client libraries' own variables, read here too so a
 	// test can set them per handler).
@@ -203,18 +203,8 @@ func newBus(ctx context.Context, env *awsfn.Env) (*pubsub.Bus, error) {
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, fmt.Errorf("bus: %w", err)
 	}
-	if spec, _ := env.Lookup(EnvPubSubTopics); spec != "" {
-		project, prefix, err := pubsub.ParseTopicSpec(spec)
-		if err != nil {
-			return nil, fmt.Errorf("bus: %s: %w", EnvPubSubTopics, err)
-		}
-		if explicit, _ := env.Lookup("PUBSUB_PROJECT_ID"); explicit != "" && explicit != project {
-			return nil, fmt.Errorf("bus: PUBSUB_PROJECT_ID %q, but %s names project %q", explicit, EnvPubSubTopics, project)
-		}
-		if cfg.TopicPrefix != "" && cfg.TopicPrefix != prefix {
-			return nil, fmt.Errorf("bus: PUBSUB_TOPIC_PREFIX %q, but %s implies %q", cfg.TopicPrefix, EnvPubSubTopics, prefix)
-		}
-		cfg.ProjectID, cfg.TopicPrefix = project, prefix
+	if err := pubsub.ApplyTopicSpec(&cfg, env.Lookup); err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
 	}
 	opts, err := clientOptions(env, EnvPubSubEmulator)
 	if err != nil {
