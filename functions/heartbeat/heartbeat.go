@@ -180,7 +180,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	}
 	id := r.PathValue("session_id")
 	if id != claims.SessionID {
-		return playback.Errorf(playback.CodeForbidden, "session_mismatch", "the playback token is not for session %q", id)
+		return playback.SessionMismatch(id)
 	}
 	if err := httpx.CheckJSONContentType(r); err != nil {
 		return err
@@ -197,7 +197,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if sess.AccountID != claims.AccountID {
-		return playback.Errorf(playback.CodeForbidden, "session_mismatch", "the playback token is not for session %q", id)
+		return playback.SessionMismatch(id)
 	}
 	msg := events.Heartbeat{SessionID: id, AccountID: sess.AccountID, TitleID: sess.TitleID, DeviceID: sess.DeviceID,
 		Event: req.Event, PositionMS: req.PositionMS, DurationMS: req.DurationMS, DeviceTime: req.DeviceTime,
@@ -267,12 +267,12 @@ func (resp *HeartbeatResponse) appendJSON(b []byte) ([]byte, error) {
 func (s *Server) holdLease(ctx context.Context, id, event string, now time.Time) (playback.Session, error) {
 	if event == events.HeartbeatStop {
 		sess, err := s.deps.Store.EndSession(ctx, id, playback.EndStopped, now)
-		return sess, leaseError(err, id)
+		return sess, playback.SessionOver(err, id)
 	}
 	if s.cfg.LeaseRenewSlack > 0 {
 		sess, err := s.deps.Store.GetSession(ctx, id)
 		if err != nil {
-			return sess, leaseError(err, id)
+			return sess, playback.SessionOver(err, id)
 		}
 		if !sess.Active(now) {
 			return sess, playback.SessionEnded(id)
@@ -282,15 +282,7 @@ func (s *Server) holdLease(ctx context.Context, id, event string, now time.Time)
 		}
 	}
 	sess, err := s.deps.Store.ExtendLease(ctx, id, now.Add(s.cfg.LeaseTTL), now)
-	return sess, leaseError(err, id)
-}
-
-func leaseError(err error, id string) error {
-	if playback.IsCode(err, playback.CodeNotFound) {
-		return &playback.Error{Code: playback.CodeGone, Reason: "session_not_found",
-			Message: fmt.Sprintf("session %q is over or was never admitted; stop playback", id), Err: err}
-	}
-	return err
+	return sess, playback.SessionOver(err, id)
 }
 
 func (s *Server) enqueue(ctx context.Context, msg *events.Heartbeat) error {

@@ -340,20 +340,14 @@ func (s *Server) steeringManifest(w http.ResponseWriter, r *http.Request) error 
 // session holds its lease: ending a session revokes its token here too.
 func (s *Server) checkSession(ctx context.Context, id string, claims auth.PlaybackClaims, now time.Time) error {
 	if id != claims.SessionID {
-		return playback.Errorf(playback.CodeForbidden, "session_mismatch", "the playback token is not for session %q", id)
+		return playback.SessionMismatch(id)
 	}
 	sess, err := s.deps.Store.GetSession(ctx, id)
-	if playback.IsCode(err, playback.CodeNotFound) {
-		// A token we signed proves the session existed; stores forget
-		// expired sessions, so unknown means over.
-		return &playback.Error{Code: playback.CodeGone, Reason: "session_not_found",
-			Message: fmt.Sprintf("session %q is over or was never admitted; stop playback", id), Err: err}
-	}
 	if err != nil {
-		return err
+		return playback.SessionOver(err, id)
 	}
 	if sess.AccountID != claims.AccountID {
-		return playback.Errorf(playback.CodeForbidden, "session_mismatch", "the playback token is not for session %q", id)
+		return playback.SessionMismatch(id)
 	}
 	if !sess.Active(now) {
 		return playback.SessionEnded(id)

@@ -2,6 +2,7 @@ package playback
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,24 @@ func ExistingLease(sess Session, now time.Time) (Session, error) {
 // SessionEnded is the error for a session that no longer holds its lease.
 func SessionEnded(id string) *Error {
 	return Errorf(CodeGone, "session_ended", "session %q has ended", id)
+}
+
+// SessionMismatch refuses a playback token presented for another session
+// or by another account.
+func SessionMismatch(id string) *Error {
+	return Errorf(CodeForbidden, "session_mismatch", "the playback token is not for session %q", id)
+}
+
+// SessionOver answers a store's not_found for a session that a playback
+// token vouches for: the token proves the session existed and stores forget
+// expired sessions, so unknown means over (410, the player must stop).
+// Other errors pass through.
+func SessionOver(err error, id string) error {
+	if IsCode(err, CodeNotFound) {
+		return &Error{Code: CodeGone, Reason: "session_not_found",
+			Message: fmt.Sprintf("session %q is over or was never admitted; stop playback", id), Err: err}
+	}
+	return err
 }
 
 // StreamLimit is the refusal of an admission over the plan's limit, listing
