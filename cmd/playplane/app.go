@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
+
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/functions/heartbeat"
@@ -140,7 +142,7 @@ func (a *App) wire(ctx context.Context) error {
 	}
 
 	var authorizeCfg authorizeplay.Config
-	if err := processEnv(ctx, &authorizeCfg); err != nil {
+	if err := envconfig.Process(ctx, &authorizeCfg); err != nil {
 		return err
 	}
 	authorize, err := authorizeplay.New(authorizeCfg, authorizeplay.Deps{Store: a.store, Identity: identity, Tokens: tokens, Now: a.now})
@@ -149,7 +151,7 @@ func (a *App) wire(ctx context.Context) error {
 	}
 
 	var webhookCfg paymentwebhook.Config
-	if err := processEnv(ctx, &webhookCfg); err != nil {
+	if err := envconfig.Process(ctx, &webhookCfg); err != nil {
 		return err
 	}
 	if len(webhookCfg.WebhookSecrets) == 0 {
@@ -165,7 +167,7 @@ func (a *App) wire(ctx context.Context) error {
 	a.webhook = webhook
 
 	var heartbeatCfg heartbeat.Config
-	if err := processEnv(ctx, &heartbeatCfg); err != nil {
+	if err := envconfig.Process(ctx, &heartbeatCfg); err != nil {
 		return err
 	}
 	beats, err := heartbeat.New(heartbeatCfg, heartbeat.Deps{Store: a.store, Bus: a.bus, Tokens: tokens,
@@ -179,7 +181,7 @@ func (a *App) wire(ctx context.Context) error {
 		return err
 	}
 	var signCfg signurl.Config
-	if err := processEnv(ctx, &signCfg); err != nil {
+	if err := envconfig.Process(ctx, &signCfg); err != nil {
 		return err
 	}
 	if len(signCfg.CDNBases) == 0 {
@@ -197,7 +199,7 @@ func (a *App) wire(ctx context.Context) error {
 	a.mux.Handle("/titles/", edge)
 
 	var pickCfg pickedge.Config
-	if err := processEnv(ctx, &pickCfg); err != nil {
+	if err := envconfig.Process(ctx, &pickCfg); err != nil {
 		return err
 	}
 	if pickCfg.EdgeKeys == "" {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -86,13 +87,7 @@ func decodeKey(s string) ([]byte, error) {
 // contains the secret keys.
 func (k EdgeKeys) Spec() string {
 	var b strings.Builder
-	for _, id := range slices.Sorted(func(yield func(string) bool) {
-		for id := range k {
-			if !yield(id) {
-				return
-			}
-		}
-	}) {
+	for _, id := range slices.Sorted(maps.Keys(k)) {
 		for _, key := range k[id] {
 			if b.Len() > 0 {
 				b.WriteByte(',')

@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -92,11 +91,7 @@ func NewRequest(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.R
 	if err != nil {
 		return nil, invalid("malformed_request", "%v", err)
 	}
-	r.URL, r.RequestURI = u, requestURI
-	r.ContentLength = int64(len(body))
-	if len(body) == 0 {
-		r.Body, r.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
-	}
+	r.URL, r.RequestURI = u, requestURI // a bytes.Reader body has set ContentLength (and NoBody when empty)
 	if proto := ev.RequestContext.HTTP.Protocol; proto != "" {
 		if major, minor, ok := http.ParseHTTPVersion(proto); ok {
 			r.Proto, r.ProtoMajor, r.ProtoMinor = proto, major, minor

@@ -2,6 +2,7 @@ package localedge
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 )
@@ -304,7 +305,7 @@ func (m *tsMuxer) writePSI() {
 }
 
 func (m *tsMuxer) writeSection(pid uint16, section []byte) {
-	section = binaryAppendUint32(section, crc32MPEG2(section))
+	section = binary.BigEndian.AppendUint32(section, crc32MPEG2(section))
 	pkt := make([]byte, 0, tsPacketSize)
 	pkt = append(pkt, 0x47, 0x40|byte(pid>>8), byte(pid), 0x10|m.nextCC(pid), 0x00) // payload_unit_start, pointer_field 0
 	pkt = append(pkt, section...)
@@ -377,10 +378,6 @@ func (m *tsMuxer) writeAccessUnit(au []byte, pts uint64, keyframe bool) {
 		pes = pes[n:]
 		first = false
 	}
-}
-
-func binaryAppendUint32(b []byte, v uint32) []byte {
-	return append(b, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 }
 
 // crc32MPEG2 is CRC-32/MPEG-2: polynomial 0x04C11DB7, not reflected,

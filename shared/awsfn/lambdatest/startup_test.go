@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -114,7 +115,7 @@ func buildBootstraps(tb testing.TB, tr *trap) (hello bootstrap, fns []bootstrap)
 
 	tm := lambdatest.LoadTemplate(tb)
 	fnsByID := tm.GetAllServerlessFunctionResources()
-	for _, id := range sortedKeys(fnsByID) {
+	for _, id := range slices.Sorted(maps.Keys(fnsByID)) {
 		codeURI := filepath.ToSlash(filepath.Clean(*fnsByID[id].CodeUri.String))
 		b := build(strings.Split(codeURI, "/")[1], "./"+codeURI)
 		for name, value := range lambdatest.SampleVars(tb, id) {

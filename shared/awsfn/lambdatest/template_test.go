@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,15 +22,6 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // TestTemplateFunctionsBuild checks every AWS::Serverless::Function against
 // the Lambda packaging the issue fixes, and that its CodeUri holds a main
 // that builds for linux/arm64 the way Makefile.aws builds it.
@@ -42,7 +34,7 @@ func TestTemplateFunctionsBuild(t *testing.T) {
 		t.Fatal("template.yaml has no functions")
 	}
 	codeURIs := map[string]bool{}
-	for _, id := range sortedKeys(fns) {
+	for _, id := range slices.Sorted(maps.Keys(fns)) {
 		fn := fns[id]
 		t.Run(id, func(t *testing.T) {
 			str := func(p *string) string {
@@ -114,7 +106,7 @@ func TestTemplateRoutes(t *testing.T) {
 	t.Parallel()
 	tm := lambdatest.LoadTemplate(t)
 	seen := map[string]string{}
-	for _, id := range sortedKeys(tm.GetAllServerlessFunctionResources()) {
+	for _, id := range slices.Sorted(maps.Keys(tm.GetAllServerlessFunctionResources())) {
 		for _, r := range tm.Routes(id) {
 			where := id + "." + r.Event
 			typ, api := tm.Resource(r.API)
@@ -158,7 +150,7 @@ func TestTemplateQueues(t *testing.T) {
 		t.Fatal("no queues")
 	}
 	dlqs := map[string]string{} // DLQ → its source queue
-	for _, id := range sortedKeys(queues) {
+	for _, id := range slices.Sorted(maps.Keys(queues)) {
 		redrive, ok := queues[id].RedrivePolicy.(map[string]any)
 		if !ok {
 			continue
@@ -176,7 +168,7 @@ func TestTemplateQueues(t *testing.T) {
 		}
 		dlqs[dlq] = id
 	}
-	for _, id := range sortedKeys(queues) {
+	for _, id := range slices.Sorted(maps.Keys(queues)) {
 		q := queues[id]
 		source, isDLQ := dlqs[id]
 		switch {
@@ -196,7 +188,7 @@ func TestTemplateQueues(t *testing.T) {
 
 	consumers := map[string][]string{} // queue → functions
 	fns := tm.GetAllServerlessFunctionResources()
-	for _, id := range sortedKeys(fns) {
+	for _, id := range slices.Sorted(maps.Keys(fns)) {
 		for _, tr := range tm.Triggers(id) {
 			where := id + "." + tr.Event
 			q, ok := queues[tr.Queue]
@@ -219,7 +211,7 @@ func TestTemplateQueues(t *testing.T) {
 			}
 		}
 	}
-	for _, id := range sortedKeys(queues) {
+	for _, id := range slices.Sorted(maps.Keys(queues)) {
 		if _, isDLQ := dlqs[id]; !isDLQ && len(consumers[id]) != 1 {
 			t.Errorf("queue %s has consumers %v, want exactly one", id, consumers[id])
 		}
@@ -299,7 +291,7 @@ func TestTemplatePolicies(t *testing.T) {
 	if len(roles) == 0 {
 		t.Fatal("no roles")
 	}
-	for _, id := range sortedKeys(roles) {
+	for _, id := range slices.Sorted(maps.Keys(roles)) {
 		r := roles[id]
 		if len(r.ManagedPolicyArns) > 0 {
 			t.Errorf("%s: managed policies %v grant more than the function needs", id, r.ManagedPolicyArns)
@@ -350,7 +342,7 @@ func TestTemplateSecrets(t *testing.T) {
 	tm := lambdatest.LoadTemplate(t)
 	params, _ := tm.Raw["Parameters"].(map[string]any)
 	checked := 0
-	for _, id := range sortedKeys(tm.GetAllServerlessFunctionResources()) {
+	for _, id := range slices.Sorted(maps.Keys(tm.GetAllServerlessFunctionResources())) {
 		for name, v := range tm.Env(id) {
 			if !secretVar.MatchString(name) {
 				continue
@@ -386,7 +378,7 @@ func TestTemplateTableMatchesTheStore(t *testing.T) {
 	tm := lambdatest.LoadTemplate(t)
 	tables := tm.GetAllDynamoDBTableResources()
 	if len(tables) != 1 {
-		t.Fatalf("want one table, have %v", sortedKeys(tables))
+		t.Fatalf("want one table, have %v", slices.Sorted(maps.Keys(tables)))
 	}
 	var tmpl struct {
 		Properties struct {
@@ -404,7 +396,7 @@ func TestTemplateTableMatchesTheStore(t *testing.T) {
 			BillingMode string
 		}
 	}
-	raw, _ := json.Marshal(tm.Raw["Resources"].(map[string]any)[sortedKeys(tables)[0]])
+	raw, _ := json.Marshal(tm.Raw["Resources"].(map[string]any)[slices.Sorted(maps.Keys(tables))[0]])
 	if err := json.Unmarshal(raw, &tmpl); err != nil {
 		t.Fatal(err)
 	}
