@@ -115,10 +115,7 @@ func (s *Server) fromSubscription(sub stripeSubscription, created int64, stage i
 	ps := playback.Subscription{ID: sub.ID, Status: status, PlanID: s.planFor(sub.priceIDs()...),
 		CurrentPeriodEnd: unixOrZero(end), Version: version(created, status, stage)}
 	if status == playback.StatusPastDue {
-		ps.PastDueSince = unixOrZero(start)
-		if ps.PastDueSince.IsZero() {
-			ps.PastDueSince = time.Unix(created, 0).UTC()
-		}
+		ps.PastDueSince = pastDueSince(start, created)
 	}
 	return ps, nil
 }
@@ -152,10 +149,7 @@ func (s *Server) fromInvoice(inv stripeInvoice, eventType string, created int64)
 	ps := playback.Subscription{ID: subID, Status: status, PlanID: plan, CurrentPeriodEnd: unixOrZero(end),
 		Version: version(created, status, stageInvoice)}
 	if status == playback.StatusPastDue {
-		ps.PastDueSince = unixOrZero(start)
-		if ps.PastDueSince.IsZero() {
-			ps.PastDueSince = time.Unix(created, 0).UTC()
-		}
+		ps.PastDueSince = pastDueSince(start, created)
 	}
 	return ps
 }
@@ -212,4 +206,13 @@ func mergeSubscription(a *playback.Account, in playback.Subscription) bool {
 		return a.ApplySubscription(in)
 	}
 	return a.ApplySubscription(in)
+}
+
+// pastDueSince dates a past_due status from the start of the unpaid period,
+// or from the event when Stripe gave no period.
+func pastDueSince(periodStart, created int64) time.Time {
+	if t := unixOrZero(periodStart); !t.IsZero() {
+		return t
+	}
+	return time.Unix(created, 0).UTC()
 }

@@ -150,7 +150,6 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST /v1/webhooks/stripe", httpx.HandlerFunc(s.webhook))
 }
 
-// Consumers returns the event-triggered handlers by topic.
 // Jobs returns the scheduled tasks by name: sweep republishes recorded
 // events whose publish never completed, reconcile repairs drift from the
 // Stripe API (it needs STRIPE_API_KEY).
@@ -158,6 +157,7 @@ func (s *Server) Jobs() map[string]playback.Job {
 	return map[string]playback.Job{"sweep": playback.JobOf(s.Sweep), "reconcile": playback.JobOf(s.Reconcile)}
 }
 
+// Consumers returns the event-triggered handlers by topic.
 func (s *Server) Consumers() map[string]playback.BatchHandler {
 	return map[string]playback.BatchHandler{events.TopicStripeEvents: s.HandleStripeEvents}
 }

@@ -104,8 +104,9 @@ func (f *lazyFunction) build(ctx context.Context) (*built, error) {
 // logged gives consumers the request logs' structure: a logger in the
 // context stamped with the entry point, the topic and the message.
 func logged(log *slog.Logger, entry, topic string, h playback.BatchHandler) playback.BatchHandler {
+	log = log.With("entry_point", entry, "topic", topic)
 	return func(ctx context.Context, msgs []playback.Message) []string {
-		l := log.With("entry_point", entry, "topic", topic)
+		l := log
 		if len(msgs) == 1 {
 			l = l.With("message_id", msgs[0].ID, "delivery_attempt", msgs[0].DeliveryAttempt)
 		}

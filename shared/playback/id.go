@@ -14,13 +14,13 @@ var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadd
 func NewID(prefix string) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails since Go 1.24
-	var sb strings.Builder
-	sb.Grow(len(prefix) + 1 + idEncoding.EncodedLen(len(b)))
-	sb.WriteString(prefix)
-	sb.WriteByte('_')
 	var enc [32]byte
 	n := idEncoding.EncodedLen(len(b))
 	idEncoding.Encode(enc[:n], b[:])
+	var sb strings.Builder
+	sb.Grow(len(prefix) + 1 + n)
+	sb.WriteString(prefix)
+	sb.WriteByte('_')
 	sb.Write(enc[:n])
 	return sb.String()
 }
