@@ -33,7 +33,7 @@ func slotKey(accountID string, k int) item {
 // attribute names (ttl, session) are DynamoDB reserved words.
 var leaseNames = map[string]string{
 	"#pk": attrPK, "#doc": attrDoc, "#exp": attrExpiresAt, "#ttl": attrTTL, "#version": attrVersion,
-	"#session": attrSession, "#ended": attrEndedAt,
+	"#session": attrSession,
 }
 
 func names(keys ...string) map[string]string {
@@ -257,23 +257,19 @@ func (s *Store) readSession(ctx context.Context, id string) (sess playback.Sessi
 }
 
 // sessionUpdate rewrites a session read at version, failing if it moved.
-func (s *Store) sessionUpdate(sess playback.Session, version int64, extra string, values item) (*types.Update, error) {
+func (s *Store) sessionUpdate(sess playback.Session, version int64) (*types.Update, error) {
 	doc, err := docAttr(sess)
 	if err != nil {
 		return nil, err
 	}
-	values = mergeItems(item{":doc": doc, ":v": num(version), ":one": num(1),
-		":exp": num(nanos(sess.ExpiresAt)), ":ttl": s.ttlAfter(maxTime(sess.ExpiresAt, sess.EndedAt))}, values)
-	nameKeys := []string{"#doc", "#exp", "#ttl", "#version"}
-	if strings.Contains(extra, "#ended") {
-		nameKeys = append(nameKeys, "#ended") // DynamoDB refuses unused names
-	}
+	values := item{":doc": doc, ":v": num(version), ":one": num(1),
+		":exp": num(nanos(sess.ExpiresAt)), ":ttl": s.ttlAfter(maxTime(sess.ExpiresAt, sess.EndedAt))}
 	return &types.Update{
 		TableName:                 aws.String(s.table),
 		Key:                       sessionKey(sess.ID),
-		UpdateExpression:          aws.String("SET #doc = :doc, #exp = :exp, #ttl = :ttl" + extra + " ADD #version :one"),
+		UpdateExpression:          aws.String("SET #doc = :doc, #exp = :exp, #ttl = :ttl ADD #version :one"),
 		ConditionExpression:       aws.String("#version = :v"),
-		ExpressionAttributeNames:  names(nameKeys...),
+		ExpressionAttributeNames:  names("#doc", "#exp", "#ttl", "#version"),
 		ExpressionAttributeValues: values,
 	}, nil
 }
@@ -298,7 +294,7 @@ func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.
 		if !sess.Extend(expiresAt, now) {
 			return sess, nil
 		}
-		upd, err := s.sessionUpdate(sess, version, "", nil)
+		upd, err := s.sessionUpdate(sess, version)
 		if err != nil {
 			return playback.Session{}, s.fail(op, err)
 		}
@@ -349,7 +345,7 @@ func (s *Store) EndSession(ctx context.Context, id, reason string, now time.Time
 			return sess, nil
 		}
 		sess.EndedAt, sess.EndReason = now, reason
-		upd, err := s.sessionUpdate(sess, version, ", #ended = :ended", item{":ended": num(nanos(now))})
+		upd, err := s.sessionUpdate(sess, version)
 		if err != nil {
 			return playback.Session{}, s.fail(op, err)
 		}

@@ -33,7 +33,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -51,9 +50,8 @@ const (
 	attrVersion   = "version"
 	attrTTL       = "ttl"        // epoch seconds, DynamoDB's TTL attribute
 	attrExpiresAt = "expires_at" // unix nanoseconds of a lease's expiry
-	attrEndedAt   = "ended_at"
-	attrSession   = "session" // slot: the session holding it
-	attrSlot      = "slot"    // session: the slot it holds
+	attrSession   = "session"    // slot: the session holding it
+	attrSlot      = "slot"       // session: the slot it holds
 	attrDevice    = "device_time"
 	attrAccountID = "account_id"
 	attrProcessed = "processed_at"
@@ -75,7 +73,6 @@ type Config struct {
 	Table string `env:"DYNAMODB_TABLE, required"`
 	// Endpoint overrides the service endpoint (DynamoDB Local).
 	Endpoint string `env:"DYNAMODB_ENDPOINT"`
-	Region   string `env:"AWS_REGION, default=us-east-1"`
 	// Retention is how long sessions and slots outlive their expiry before
 	// TTL deletes them, so a late heartbeat still gets "gone", not "not found".
 	Retention time.Duration `env:"DYNAMODB_RETENTION, default=48h"`
@@ -89,10 +86,13 @@ type Store struct {
 	now       func() time.Time
 }
 
-// New returns a store on cfg.Table. A nil client is built from the default
-// AWS configuration (environment, shared files, role) with cfg's region and
-// endpoint. New makes no network calls: cold starts stay short.
+// New returns a store on cfg.Table through client (built with cfg.Endpoint
+// by its caller, who shares one AWS configuration between clients). New
+// makes no network calls: cold starts stay short.
 func New(ctx context.Context, cfg Config, client *dynamodb.Client) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("dynamo.New: a DynamoDB client is required")
+	}
 	if cfg.Table == "" {
 		return nil, errors.New("dynamo.New: table name is required")
 	}
@@ -101,21 +101,6 @@ func New(ctx context.Context, cfg Config, client *dynamodb.Client) (*Store, erro
 	}
 	if cfg.Retention == 0 {
 		cfg.Retention = 48 * time.Hour
-	}
-	if client == nil {
-		var opts []func(*config.LoadOptions) error
-		if cfg.Region != "" {
-			opts = append(opts, config.WithRegion(cfg.Region))
-		}
-		awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("dynamo.New: load AWS config: %w", err)
-		}
-		client = dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-			if cfg.Endpoint != "" {
-				o.BaseEndpoint = aws.String(cfg.Endpoint)
-			}
-		})
 	}
 	return &Store{db: client, table: cfg.Table, retention: cfg.Retention, now: time.Now}, nil
 }

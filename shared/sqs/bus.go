@@ -21,7 +21,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/config"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -46,7 +45,6 @@ const maxPublishAttempts = 5
 type Config struct {
 	// Endpoint overrides the service endpoint (fauxqs).
 	Endpoint string `env:"SQS_ENDPOINT"`
-	Region   string `env:"AWS_REGION, default=us-east-1"`
 	// QueueURLs maps topics to queue URLs: "heartbeats:https://sqs...,edge-health:https://...".
 	// Topics without an entry are looked up by queue name (QueuePrefix + topic) on first use.
 	QueueURLs   map[string]string `env:"SQS_QUEUE_URLS"`
@@ -128,26 +126,15 @@ type Bus struct {
 	consumers sync.WaitGroup
 }
 
-// New returns a bus. A nil client is built from the default AWS
-// configuration with cfg's region and endpoint. New makes no network calls.
+// New returns a bus through client (built with cfg.Endpoint by its
+// caller, who shares one AWS configuration between clients). New makes no
+// network calls.
 func New(ctx context.Context, cfg Config, client *awssqs.Client) (*Bus, error) {
+	if client == nil {
+		return nil, errors.New("sqs.New: an SQS client is required")
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("sqs.New: %w", err)
-	}
-	if client == nil {
-		var opts []func(*config.LoadOptions) error
-		if cfg.Region != "" {
-			opts = append(opts, config.WithRegion(cfg.Region))
-		}
-		awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("sqs.New: load AWS config: %w", err)
-		}
-		client = awssqs.NewFromConfig(awsCfg, func(o *awssqs.Options) {
-			if cfg.Endpoint != "" {
-				o.BaseEndpoint = aws.String(cfg.Endpoint)
-			}
-		})
 	}
 	b := &Bus{client: client, cfg: cfg, queueURLs: make(map[string]string, len(cfg.QueueURLs))}
 	for topic, url := range cfg.QueueURLs {
