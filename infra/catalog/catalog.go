@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -568,3 +569,7 @@ func ConsumersOf(topic string) []Function {
 	}
 	return out
 }
+
+// EnvSlug is an environment variable's name as the resources that hold its
+// value are named (secrets, their IAM bindings): lower case, dashes.
+func EnvSlug(env string) string { return strings.ToLower(strings.ReplaceAll(env, "_", "-")) }

@@ -173,7 +173,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 // needed for: the secrets it reads, the topics it publishes to, the store.
 func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) error {
 	for _, s := range args.Secrets {
-		_, err := secretmanager.NewSecretIamMember(ctx, name+"-reads-"+envSlug(s.Env), &secretmanager.SecretIamMemberArgs{
+		_, err := secretmanager.NewSecretIamMember(ctx, name+"-reads-"+catalog.EnvSlug(s.Env), &secretmanager.SecretIamMemberArgs{
 			Project:  pulumi.String(args.Project),
 			SecretId: s.SecretID,
 			Role:     pulumi.String("roles/secretmanager.secretAccessor"),
@@ -502,17 +502,4 @@ func validate(args Args) error {
 		return errors.New("consumers need the project number for the Pub/Sub service agent")
 	}
 	return nil
-}
-
-func envSlug(env string) string {
-	b := []byte(env)
-	for i, c := range b {
-		switch {
-		case c == '_':
-			b[i] = '-'
-		case c >= 'A' && c <= 'Z':
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }

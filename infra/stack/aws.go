@@ -3,7 +3,6 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/apigatewayv2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudfront"
@@ -194,7 +193,7 @@ func newQueue(ctx *pulumi.Context, cfg Config, t catalog.Topic, tags pulumi.Stri
 }
 
 func newAWSSecret(ctx *pulumi.Context, cfg Config, env string, tags pulumi.StringMap) (*AWSSecret, error) {
-	slug := strings.ToLower(strings.ReplaceAll(env, "_", "-"))
+	slug := catalog.EnvSlug(env)
 	secret, err := secretsmanager.NewSecret(ctx, slug, &secretsmanager.SecretArgs{
 		Name:                 pulumi.String(cfg.Prefix + "/" + slug),
 		Description:          pulumi.String("playplane " + env),

@@ -214,7 +214,7 @@ func (g *GCPResources) newTopic(ctx *pulumi.Context, cfg Config, t catalog.Topic
 }
 
 func (g *GCPResources) newSecret(ctx *pulumi.Context, cfg Config, env string) (*GCPSecret, error) {
-	slug := strings.ToLower(strings.ReplaceAll(env, "_", "-"))
+	slug := catalog.EnvSlug(env)
 	secret, err := secretmanager.NewSecret(ctx, slug, &secretmanager.SecretArgs{
 		Project:     pulumi.String(cfg.GCPProject),
 		SecretId:    pulumi.String(cfg.Prefix + "-" + slug),
