@@ -141,13 +141,7 @@ func (s *Signer) Sign(ctx context.Context, req playback.SignRequest) (playback.S
 	all := string(buf)
 	s.key.put(st, buf)
 
-	secure := strings.HasPrefix(req.BaseURL, "https://")
-	cookie := &http.Cookie{Name: CookieName, Value: all[queryEnd:], Path: req.Prefix, Domain: s.cookieDomain,
-		Secure: secure, HttpOnly: true, SameSite: http.SameSiteLaxMode}
-	if secure {
-		// Players usually run on another site than the CDN.
-		cookie.SameSite = http.SameSiteNoneMode
-	}
+	cookie := playback.GrantCookie(CookieName, all[queryEnd:], s.cookieDomain, req)
 	return playback.SignedAccess{
 		ManifestURL: all[:queryEnd],
 		Cookies:     []*http.Cookie{cookie},

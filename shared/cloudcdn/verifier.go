@@ -71,21 +71,15 @@ type signed struct {
 // signature_malformed, unknown_key, signature_invalid, expired,
 // resource_mismatch or path_not_canonical.
 func (v *Verifier) Verify(rawURL string, cookies []*http.Cookie) (playback.SignedGrant, error) {
-	base, rawQuery, hasQuery := strings.Cut(rawURL, "?")
-	if i := strings.IndexByte(rawQuery, '#'); i >= 0 {
-		rawQuery = rawQuery[:i]
-	}
-	path, err := urlPath(base)
-	if err != nil {
-		return playback.SignedGrant{}, denied("path_not_canonical", "%v", err)
-	}
-	if err := playback.SignablePath(path); err != nil {
-		return playback.SignedGrant{}, denied("path_not_canonical", "%s", playback.AsError(err).Message)
+	base, rawQuery, bad := playback.SplitSignedURL(rawURL)
+	if bad != nil {
+		return playback.SignedGrant{}, denied("path_not_canonical", "%s", bad.Message)
 	}
 
 	var sg *signed
 	var requestURL string // what the URL prefix must cover
-	if hasQuery && rawQuery != "" {
+	var err error
+	if rawQuery != "" {
 		sg, requestURL, err = querySignature(base, rawQuery)
 		if err != nil {
 			return playback.SignedGrant{}, err
@@ -259,16 +253,4 @@ func decodeBase64URL(s string) ([]byte, error) {
 		return base64.URLEncoding.DecodeString(s)
 	}
 	return base64.RawURLEncoding.DecodeString(s)
-}
-
-func urlPath(base string) (string, error) {
-	_, afterScheme, ok := strings.Cut(base, "://")
-	if !ok {
-		return "", fmt.Errorf("URL %q has no scheme", base)
-	}
-	i := strings.IndexByte(afterScheme, '/')
-	if i < 0 {
-		return "/", nil
-	}
-	return afterScheme[i:], nil
 }

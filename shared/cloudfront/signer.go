@@ -94,16 +94,7 @@ func (s *Signer) Sign(ctx context.Context, req playback.SignRequest) (playback.S
 		}
 	}
 
-	secure := strings.HasPrefix(req.BaseURL, "https://")
-	cookie := func(name, value string) *http.Cookie {
-		c := &http.Cookie{Name: name, Value: value, Path: req.Prefix, Domain: s.cookieDomain,
-			Secure: secure, HttpOnly: true, SameSite: http.SameSiteLaxMode}
-		if secure {
-			// Players usually run on another site than the CDN.
-			c.SameSite = http.SameSiteNoneMode
-		}
-		return c
-	}
+	cookie := func(name, value string) *http.Cookie { return playback.GrantCookie(name, value, s.cookieDomain, req) }
 	cookies := []*http.Cookie{cookie(CookiePolicy, encPolicy), cookie(CookieSignature, encSig), cookie(CookieKeyPairID, s.key.ID)}
 	if s.alg != SHA1 {
 		cookies = append(cookies, cookie(CookieHashAlgorithm, string(s.alg)))

@@ -81,16 +81,9 @@ type credentials struct {
 // unknown_key, signature_invalid, policy_malformed, expired, not_yet_valid,
 // resource_mismatch, ip_mismatch or path_not_canonical.
 func (v *Verifier) Verify(rawURL string, cookies []*http.Cookie, client netip.Addr) (playback.SignedGrant, error) {
-	base, rawQuery, _ := strings.Cut(rawURL, "?")
-	if i := strings.IndexByte(rawQuery, '#'); i >= 0 {
-		rawQuery = rawQuery[:i]
-	}
-	path, err := urlPath(base)
-	if err != nil {
-		return playback.SignedGrant{}, denied("path_not_canonical", "%v", err)
-	}
-	if err := playback.SignablePath(path); err != nil {
-		return playback.SignedGrant{}, denied("path_not_canonical", "%s", playback.AsError(err).Message)
+	base, rawQuery, bad := playback.SplitSignedURL(rawURL)
+	if bad != nil {
+		return playback.SignedGrant{}, denied("path_not_canonical", "%s", bad.Message)
 	}
 
 	cred, rest, err := queryCredentials(rawQuery)
@@ -185,19 +178,6 @@ func (v *Verifier) Verify(rawURL string, cookies []*http.Cookie, client netip.Ad
 		grant.ReusableQuery = cred.reusable
 	}
 	return grant, nil
-}
-
-// urlPath returns the path of "scheme://host/path".
-func urlPath(base string) (string, error) {
-	_, afterScheme, ok := strings.Cut(base, "://")
-	if !ok {
-		return "", fmt.Errorf("URL %q has no scheme", base)
-	}
-	i := strings.IndexByte(afterScheme, '/')
-	if i < 0 {
-		return "/", nil
-	}
-	return afterScheme[i:], nil
 }
 
 // queryCredentials takes the signing parameters out of rawQuery. It returns

@@ -141,3 +141,37 @@ func RequestURL(r *http.Request) string {
 	}
 	return scheme + "://" + r.Host + target
 }
+
+// SplitSignedURL splits a URL a CDN checks a signature on into base
+// (scheme://host/path) and the query without its fragment, and refuses
+// (path_not_canonical) a URL without a scheme or whose path SignablePath
+// refuses.
+func SplitSignedURL(rawURL string) (base, rawQuery string, err *Error) {
+	base, rawQuery, _ = strings.Cut(rawURL, "?")
+	if i := strings.IndexByte(rawQuery, '#'); i >= 0 {
+		rawQuery = rawQuery[:i]
+	}
+	_, afterScheme, ok := strings.Cut(base, "://")
+	if !ok {
+		return "", "", Errorf(CodeInvalid, "path_not_canonical", "URL %q has no scheme", base)
+	}
+	path := "/"
+	if i := strings.IndexByte(afterScheme, '/'); i >= 0 {
+		path = afterScheme[i:]
+	}
+	if err := SignablePath(path); err != nil {
+		return "", "", AsError(err)
+	}
+	return base, rawQuery, nil
+}
+
+// GrantCookie is a CDN grant cookie for req's prefix: HttpOnly, and on an
+// https base Secure with SameSite=None, since players usually run on
+// another site than the CDN (Lax otherwise).
+func GrantCookie(name, value, domain string, req SignRequest) *http.Cookie {
+	c := &http.Cookie{Name: name, Value: value, Path: req.Prefix, Domain: domain, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	if strings.HasPrefix(req.BaseURL, "https://") {
+		c.Secure, c.SameSite = true, http.SameSiteNoneMode
+	}
+	return c
+}
