@@ -105,14 +105,11 @@ func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, e
 			return fail(op, err)
 		}
 		err = s.commit(ctx, s.replace(st, fields))
-		if err == nil || !conflict(err) {
-			return fail(op, err)
+		if err == nil {
+			return nil
 		}
-		if attempt+1 >= maxCASAttempts {
-			return contended(op, "event", id, err)
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return fail(op, err)
+		if err := retryLost(ctx, op, "event", id, attempt, err); err != nil {
+			return err
 		}
 	}
 }

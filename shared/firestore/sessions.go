@@ -279,14 +279,8 @@ func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.
 		if err == nil {
 			return sess, nil
 		}
-		if !conflict(err) {
-			return playback.Session{}, fail(op, err)
-		}
-		if attempt+1 >= maxCASAttempts {
-			return playback.Session{}, contended(op, "session", id, err)
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return playback.Session{}, fail(op, err)
+		if err := retryLost(ctx, op, "session", id, attempt, err); err != nil {
+			return playback.Session{}, err
 		}
 	}
 }
@@ -329,14 +323,8 @@ func (s *Store) EndSession(ctx context.Context, id, reason string, now time.Time
 		if err == nil {
 			return sess, nil
 		}
-		if !conflict(err) {
-			return playback.Session{}, fail(op, err)
-		}
-		if attempt+1 >= maxCASAttempts {
-			return playback.Session{}, contended(op, "session", id, err)
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return playback.Session{}, fail(op, err)
+		if err := retryLost(ctx, op, "session", id, attempt, err); err != nil {
+			return playback.Session{}, err
 		}
 	}
 }

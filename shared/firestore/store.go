@@ -370,6 +370,23 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
+// retryLost says what a guarded write's failure means: nil when the write
+// lost a race and may read again and retry (after a backoff), else the error
+// to return — a failure that is no lost race, the last lost race
+// (contended), or the context ending during the backoff.
+func retryLost(ctx context.Context, op, kind, id string, attempt int, err error) error {
+	if !conflict(err) {
+		return fail(op, err)
+	}
+	if attempt+1 >= maxCASAttempts {
+		return contended(op, kind, id, err)
+	}
+	if err := backoff(ctx, attempt); err != nil {
+		return fail(op, err)
+	}
+	return nil
+}
+
 // contended is the error of a write that lost its race maxCASAttempts times.
 func contended(op, kind, id string, err error) error {
 	return playback.Unavailable(err, "firestore.%s: %s %q is contended", op, kind, id)
@@ -435,14 +452,8 @@ func update[T any](ctx context.Context, s *Store, op string, ref *firestore.Docu
 		if err == nil {
 			return v, nil
 		}
-		if !conflict(err) {
-			return zero, fail(op, err)
-		}
-		if attempt+1 >= maxCASAttempts {
-			return zero, contended(op, kind, id, err)
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return zero, fail(op, err)
+		if err := retryLost(ctx, op, kind, id, attempt, err); err != nil {
+			return zero, err
 		}
 	}
 }
@@ -463,14 +474,11 @@ func put(ctx context.Context, s *Store, op string, ref *firestore.DocumentRef, k
 			return fail(op, err)
 		}
 		err = s.commit(ctx, s.replace(st, map[string]any{fieldDoc: doc}))
-		if err == nil || !conflict(err) {
-			return fail(op, err)
+		if err == nil {
+			return nil
 		}
-		if attempt+1 >= maxCASAttempts {
-			return contended(op, kind, id, err)
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return fail(op, err)
+		if err := retryLost(ctx, op, kind, id, attempt, err); err != nil {
+			return err
 		}
 	}
 }
@@ -498,14 +506,8 @@ func (s *Store) putIfNewer(ctx context.Context, op string, ref *firestore.Docume
 		if err == nil {
 			return true, st, nil
 		}
-		if !conflict(err) {
-			return false, st, fail(op, err)
-		}
-		if attempt+1 >= maxCASAttempts {
-			return false, st, contended(op, kind, id, err)
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return false, st, fail(op, err)
+		if err := retryLost(ctx, op, kind, id, attempt, err); err != nil {
+			return false, st, err
 		}
 	}
 }
