@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/httpload"
 	"github.com/playplane/playplane/shared/httpx"
 )
 
@@ -30,7 +31,7 @@ func BenchmarkDecodeValidate(b *testing.B) {
 	b.Run("fast", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		b.ReportAllocs()
-		cpu := ProcessCPU(b)
+		cpu := httpload.ProcessCPU(b)
 		for b.Loop() {
 			r, err := events.DecodeHeartbeatRequest(body)
 			if err != nil {
@@ -40,12 +41,12 @@ func BenchmarkDecodeValidate(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(ProcessCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(httpload.ProcessCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
 	})
 	b.Run("encoding_json", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		b.ReportAllocs()
-		cpu := ProcessCPU(b)
+		cpu := httpload.ProcessCPU(b)
 		for b.Loop() {
 			var r events.HeartbeatRequest
 			if err := httpx.Unmarshal(body, &r); err != nil {
@@ -55,6 +56,6 @@ func BenchmarkDecodeValidate(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(ProcessCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(httpload.ProcessCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
 	})
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/events"
-	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/httpload"
 	"github.com/playplane/playplane/shared/membus"
@@ -78,7 +77,7 @@ func runLoad(tb testing.TB, spec loadSpec) loadResult {
 		b.ResetTimer()
 	}
 	deadline := time.Now().Add(spec.limit)
-	cpu := heartbeat.ProcessCPU(tb)
+	cpu := httpload.ProcessCPU(tb)
 	start := time.Now()
 	ingest, err := httpload.Run(addr, requests, spec.pipeline, http.StatusOK, deadline)
 	if err != nil {
@@ -95,7 +94,7 @@ func runLoad(tb testing.TB, spec loadSpec) loadResult {
 		tb.Fatal(err)
 	}
 	total := time.Since(start)
-	cpu = heartbeat.ProcessCPU(tb) - cpu
+	cpu = httpload.ProcessCPU(tb) - cpu
 	if isBenchmark {
 		b.StopTimer()
 	}
@@ -187,7 +186,7 @@ func BenchmarkHandler(b *testing.B) {
 	h := newHarness(b, harnessOptions{noConsume: true, busCfg: membus.Config{MaxPending: 1 << 24}})
 	id, tok := h.play("acct_bench", "title_1", 1)
 	t0 := h.clock().Add(-time.Minute)
-	cpu := heartbeat.ProcessCPU(b)
+	cpu := httpload.ProcessCPU(b)
 	k := 0
 	for b.Loop() {
 		k++
@@ -198,5 +197,5 @@ func BenchmarkHandler(b *testing.B) {
 			b.Fatalf("%d %s", rec.Code, rec.Body)
 		}
 	}
-	b.ReportMetric(float64(heartbeat.ProcessCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(httpload.ProcessCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/playplane/playplane/shared/httpload"
 )
 
 // Target from the issue: playback token Verify ≤ 1.5 µs (heartbeat at 50k
@@ -20,12 +22,12 @@ import (
 
 func measure(b *testing.B, op func()) {
 	b.ReportAllocs()
-	start, n := processCPU(b), 0
+	start, n := httpload.ProcessCPU(b), 0
 	for b.Loop() {
 		op()
 		n++
 	}
-	if used := processCPU(b) - start; n > 0 && used > 0 {
+	if used := httpload.ProcessCPU(b) - start; n > 0 && used > 0 {
 		b.ReportMetric(float64(used.Nanoseconds())/float64(n), "cpu-ns/op")
 	}
 }

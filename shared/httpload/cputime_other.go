@@ -1,6 +1,6 @@
 //go:build !unix
 
-package heartbeat
+package httpload
 
 import (
 	"testing"

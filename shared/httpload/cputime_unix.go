@@ -1,6 +1,6 @@
 //go:build unix
 
-package heartbeat
+package httpload
 
 import (
 	"syscall"
@@ -9,7 +9,7 @@ import (
 )
 
 // ProcessCPU is the CPU time the process has used. Benchmarks report it per
-// op next to wall time because the shared machine's load inflates wall time
+// op next to wall time because a shared machine's load inflates wall time
 // but not CPU time.
 func ProcessCPU(tb testing.TB) time.Duration {
 	var ru syscall.Rusage
