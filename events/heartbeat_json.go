@@ -21,15 +21,6 @@ import (
 // "poſition_ms" would pass there) and a field may appear only once
 // (encoding/json silently keeps the last).
 
-// Reasons of the CodeInvalid errors the decoders return.
-const (
-	ReasonBodyEmpty      = "body_empty"
-	ReasonMalformedJSON  = "malformed_json"
-	ReasonUnknownField   = "unknown_field"
-	ReasonDuplicateField = "duplicate_field"
-	ReasonWrongType      = "wrong_type"
-)
-
 // maxNestingDepth is encoding/json's limit, kept so that both accept the
 // same documents.
 const maxNestingDepth = 10000
@@ -244,22 +235,22 @@ type jsonDecoder struct {
 }
 
 func (d *jsonDecoder) malformed(what string) error {
-	return playback.Errorf(playback.CodeInvalid, ReasonMalformedJSON, "malformed JSON at byte %d: %s", d.pos, what)
+	return playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "malformed JSON at byte %d: %s", d.pos, what)
 }
 
 func wrongType(field, want string) error {
-	return playback.Errorf(playback.CodeInvalid, ReasonWrongType, "field %q must be %s", field, want)
+	return playback.Errorf(playback.CodeInvalid, playback.ReasonWrongType, "field %q must be %s", field, want)
 }
 
 func unknownField(prefix string, name []byte, known []string) error {
 	if folded(name, known) {
-		return playback.Errorf(playback.CodeInvalid, ReasonUnknownField, "unknown field %q (field names are case-sensitive)", prefix+string(name))
+		return playback.Errorf(playback.CodeInvalid, playback.ReasonUnknownField, "unknown field %q (field names are case-sensitive)", prefix+string(name))
 	}
-	return playback.Errorf(playback.CodeInvalid, ReasonUnknownField, "unknown field %q", prefix+string(name))
+	return playback.Errorf(playback.CodeInvalid, playback.ReasonUnknownField, "unknown field %q", prefix+string(name))
 }
 
 func duplicateField(name []byte) error {
-	return playback.Errorf(playback.CodeInvalid, ReasonDuplicateField, "field %q appears twice", name)
+	return playback.Errorf(playback.CodeInvalid, playback.ReasonDuplicateField, "field %q appears twice", name)
 }
 
 // folded reports whether name is a known field under encoding/json's case
@@ -291,7 +282,7 @@ func (d *jsonDecoder) peek() byte {
 // like encoding/json accepts it, leaving every field zero).
 func (d *jsonDecoder) top() (bool, error) {
 	if d.peek() == 0 && d.pos == len(d.data) {
-		return false, playback.Errorf(playback.CodeInvalid, ReasonBodyEmpty, "body is empty")
+		return false, playback.Errorf(playback.CodeInvalid, playback.ReasonBodyEmpty, "body is empty")
 	}
 	isObject, err := d.object("", 0)
 	if err == nil && !isObject {
@@ -332,7 +323,7 @@ func (d *jsonDecoder) notA(field, want string) error {
 	switch c := d.peek(); {
 	case c == '"' || c == '{' || c == '[' || c == 't' || c == 'f' || c == 'n' || c == '-' || isDigit(c):
 		if field == "body" {
-			return playback.Errorf(playback.CodeInvalid, ReasonWrongType, "body must be %s", want)
+			return playback.Errorf(playback.CodeInvalid, playback.ReasonWrongType, "body must be %s", want)
 		}
 		return wrongType(field, want)
 	case d.pos == len(d.data):

@@ -149,34 +149,34 @@ func TestDecodeHeartbeatRequestErrors(t *testing.T) {
 		body   string
 		reason string
 	}{
-		{"empty", "", events.ReasonBodyEmpty},
-		{"whitespace", " \n\t", events.ReasonBodyEmpty},
-		{"array", `[]`, events.ReasonWrongType},
-		{"string", `"progress"`, events.ReasonWrongType},
-		{"unterminated", `{"event":"progress"`, events.ReasonMalformedJSON},
-		{"trailing comma", `{"event":"progress",}`, events.ReasonMalformedJSON},
-		{"trailing value", `{"event":"progress"} {}`, events.ReasonMalformedJSON},
-		{"unknown field", `{"event":"progress","speed":2}`, events.ReasonUnknownField},
-		{"case-folded field", `{"EVENT":"progress"}`, events.ReasonUnknownField},
-		{"unicode-folded field", `{"poſition_ms":1}`, events.ReasonUnknownField},
-		{"unknown qoe field", `{"qoe":{"bitrate":1}}`, events.ReasonUnknownField},
-		{"duplicate field", `{"position_ms":1,"position_ms":2}`, events.ReasonDuplicateField},
-		{"duplicate by escape", `{"event":"stop","\u0065vent":"progress"}`, events.ReasonDuplicateField},
-		{"duplicate qoe field", `{"qoe":{"rc":1,"rc":2}}`, events.ReasonDuplicateField},
-		{"string for integer", `{"position_ms":"1"}`, events.ReasonWrongType},
-		{"fraction", `{"position_ms":1.5}`, events.ReasonWrongType},
-		{"whole fraction", `{"position_ms":1.0}`, events.ReasonWrongType},
-		{"exponent", `{"position_ms":1e3}`, events.ReasonWrongType},
-		{"overflow", `{"position_ms":9223372036854775808}`, events.ReasonWrongType},
-		{"leading zero", `{"position_ms":01}`, events.ReasonMalformedJSON},
-		{"bare minus", `{"position_ms":-}`, events.ReasonMalformedJSON},
-		{"number for string", `{"event":1}`, events.ReasonWrongType},
-		{"epoch for time", `{"device_time":1772396130}`, events.ReasonWrongType},
-		{"not RFC 3339", `{"device_time":"2026-03-01 20:15:30"}`, events.ReasonWrongType},
-		{"array for qoe", `{"qoe":[]}`, events.ReasonWrongType},
-		{"bad escape", `{"event":"a\x"}`, events.ReasonMalformedJSON},
-		{"control character", "{\"event\":\"a\tb\"}", events.ReasonMalformedJSON},
-		{"bad literal", `{"event":nul}`, events.ReasonMalformedJSON},
+		{"empty", "", playback.ReasonBodyEmpty},
+		{"whitespace", " \n\t", playback.ReasonBodyEmpty},
+		{"array", `[]`, playback.ReasonWrongType},
+		{"string", `"progress"`, playback.ReasonWrongType},
+		{"unterminated", `{"event":"progress"`, playback.ReasonMalformedJSON},
+		{"trailing comma", `{"event":"progress",}`, playback.ReasonMalformedJSON},
+		{"trailing value", `{"event":"progress"} {}`, playback.ReasonMalformedJSON},
+		{"unknown field", `{"event":"progress","speed":2}`, playback.ReasonUnknownField},
+		{"case-folded field", `{"EVENT":"progress"}`, playback.ReasonUnknownField},
+		{"unicode-folded field", `{"poſition_ms":1}`, playback.ReasonUnknownField},
+		{"unknown qoe field", `{"qoe":{"bitrate":1}}`, playback.ReasonUnknownField},
+		{"duplicate field", `{"position_ms":1,"position_ms":2}`, playback.ReasonDuplicateField},
+		{"duplicate by escape", `{"event":"stop","\u0065vent":"progress"}`, playback.ReasonDuplicateField},
+		{"duplicate qoe field", `{"qoe":{"rc":1,"rc":2}}`, playback.ReasonDuplicateField},
+		{"string for integer", `{"position_ms":"1"}`, playback.ReasonWrongType},
+		{"fraction", `{"position_ms":1.5}`, playback.ReasonWrongType},
+		{"whole fraction", `{"position_ms":1.0}`, playback.ReasonWrongType},
+		{"exponent", `{"position_ms":1e3}`, playback.ReasonWrongType},
+		{"overflow", `{"position_ms":9223372036854775808}`, playback.ReasonWrongType},
+		{"leading zero", `{"position_ms":01}`, playback.ReasonMalformedJSON},
+		{"bare minus", `{"position_ms":-}`, playback.ReasonMalformedJSON},
+		{"number for string", `{"event":1}`, playback.ReasonWrongType},
+		{"epoch for time", `{"device_time":1772396130}`, playback.ReasonWrongType},
+		{"not RFC 3339", `{"device_time":"2026-03-01 20:15:30"}`, playback.ReasonWrongType},
+		{"array for qoe", `{"qoe":[]}`, playback.ReasonWrongType},
+		{"bad escape", `{"event":"a\x"}`, playback.ReasonMalformedJSON},
+		{"control character", "{\"event\":\"a\tb\"}", playback.ReasonMalformedJSON},
+		{"bad literal", `{"event":nul}`, playback.ReasonMalformedJSON},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -400,7 +400,7 @@ func checkAgainstStd[T any](t *testing.T, data []byte, fastErr error, fast T, st
 		t.Fatalf("values differ for %q\nfast %+v\nstd  %+v", data, fast, std)
 	case fastErr != nil && stdErr == nil:
 		var e *playback.Error
-		if !errors.As(fastErr, &e) || (e.Reason != events.ReasonDuplicateField && e.Reason != events.ReasonUnknownField) || !lenientInStd(data) {
+		if !errors.As(fastErr, &e) || (e.Reason != playback.ReasonDuplicateField && e.Reason != playback.ReasonUnknownField) || !lenientInStd(data) {
 			t.Fatalf("fast refused what encoding/json accepts (%v): %q", fastErr, data)
 		}
 	case fastErr != nil && !playback.IsCode(fastErr, playback.CodeInvalid):

@@ -91,7 +91,7 @@ func (s *Server) process(ctx context.Context, ev playback.InboxEvent, now time.T
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(ev.Payload, &body); err != nil {
-		return playback.Errorf(playback.CodeInvalid, "malformed_json", "event %s: %v", head.ID, err)
+		return playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "event %s: %v", head.ID, err)
 	}
 	env := event{envelope: head, object: body.Data.Object}
 	switch env.Type {

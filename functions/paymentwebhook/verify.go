@@ -171,14 +171,14 @@ func (k jsonKind) objectOrNull() bool { return k == '{' || k == 'n' }
 func decodeEnvelope(payload []byte) (envelope, error) {
 	var ev envelope
 	if err := json.Unmarshal(payload, &ev); err != nil {
-		return ev, playback.Errorf(playback.CodeInvalid, "malformed_json", "event body: %v", err)
+		return ev, playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "event body: %v", err)
 	}
 	if ev.Data != nil {
 		if !ev.Data.Object.objectOrNull() {
-			return ev, playback.Errorf(playback.CodeInvalid, "malformed_json", "event body: data.object must be an object")
+			return ev, playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "event body: data.object must be an object")
 		}
 		if ev.Data.PreviousAttributes != 0 && !ev.Data.PreviousAttributes.objectOrNull() {
-			return ev, playback.Errorf(playback.CodeInvalid, "malformed_json", "event body: data.previous_attributes must be an object")
+			return ev, playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "event body: data.previous_attributes must be an object")
 		}
 	}
 	if ev.APIVersion != APIVersion {

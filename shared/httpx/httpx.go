@@ -100,7 +100,7 @@ func CheckJSONContentType(r *http.Request) error {
 // Unmarshal is the strict decoding of DecodeJSON on bytes in hand.
 func Unmarshal(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return playback.Errorf(playback.CodeInvalid, "body_empty", "request body is empty")
+		return playback.Errorf(playback.CodeInvalid, playback.ReasonBodyEmpty, "request body is empty")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -109,17 +109,17 @@ func Unmarshal(body []byte, dst any) error {
 		var typ *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &syn):
-			return playback.Errorf(playback.CodeInvalid, "malformed_json", "malformed JSON at byte %d", syn.Offset)
+			return playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "malformed JSON at byte %d", syn.Offset)
 		case errors.As(err, &typ):
-			return playback.Errorf(playback.CodeInvalid, "wrong_type", "field %q must be %s", typ.Field, typ.Type)
+			return playback.Errorf(playback.CodeInvalid, playback.ReasonWrongType, "field %q must be %s", typ.Field, typ.Type)
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return playback.Errorf(playback.CodeInvalid, "unknown_field", "%s", strings.TrimPrefix(err.Error(), "json: "))
+			return playback.Errorf(playback.CodeInvalid, playback.ReasonUnknownField, "%s", strings.TrimPrefix(err.Error(), "json: "))
 		default:
-			return playback.Errorf(playback.CodeInvalid, "malformed_json", "%v", err)
+			return playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "%v", err)
 		}
 	}
 	if dec.More() {
-		return playback.Errorf(playback.CodeInvalid, "malformed_json", "trailing data after the JSON value")
+		return playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "trailing data after the JSON value")
 	}
 	return nil
 }

@@ -125,3 +125,14 @@ func IsCode(err error, c Code) bool { return err != nil && ErrorCode(err) == c }
 func NotFound(kind, id string) *Error {
 	return Errorf(CodeNotFound, kind+"_not_found", "%s %q not found", kind, id)
 }
+
+// Reasons of the CodeInvalid errors for request bodies that are not the
+// JSON asked for, the same from every decoder (httpx's strict decoding and
+// the hand-written heartbeat decoders).
+const (
+	ReasonBodyEmpty      = "body_empty"
+	ReasonMalformedJSON  = "malformed_json"
+	ReasonUnknownField   = "unknown_field"
+	ReasonDuplicateField = "duplicate_field"
+	ReasonWrongType      = "wrong_type"
+)
