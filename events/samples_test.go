@@ -29,7 +29,13 @@ func stdDecode(data []byte, v any, strict bool) error {
 
 func readSample(tb testing.TB, name string) []byte {
 	tb.Helper()
-	data, err := os.ReadFile("samples/" + name)
+	return readFile(tb, "samples/"+name)
+}
+
+// readFile reads a file of the package's tree (samples, schemas, testdata).
+func readFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,9 +1,7 @@
-package events
+package events_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -11,65 +9,34 @@ import (
 	"testing"
 
 	"github.com/stripe/stripe-go/v76"
+
+	"github.com/playplane/playplane/events"
 )
-
-func stripeStrictDecode(t *testing.T, raw []byte, dst any) {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		t.Fatalf("strict decode: %v\n%s", err, raw)
-	}
-	if dec.More() {
-		t.Fatal("trailing data after the JSON value")
-	}
-}
-
-func readStripeFile(t *testing.T, path string) []byte {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
 
 func TestStripeEventRecordedSamples(t *testing.T) {
 	t.Parallel()
-	var want StripeEventRecorded
-	stripeStrictDecode(t, readStripeFile(t, "samples/stripe-event-recorded.json"), &want)
+	var want events.StripeEventRecorded
+	if err := stdDecode(readSample(t, "stripe-event-recorded.json"), &want, true); err != nil {
+		t.Fatal(err)
+	}
 	if want.EventID == "" || want.Type == "" || want.Created.IsZero() || want.ReceivedAt.IsZero() {
 		t.Fatalf("sample leaves required fields empty: %+v", want)
 	}
 
-	var sqs struct {
-		Records []struct {
-			Body string `json:"body"`
-		} `json:"Records"`
-	}
-	if err := json.Unmarshal(readStripeFile(t, "samples/stripe-event-recorded-sqs.json"), &sqs); err != nil || len(sqs.Records) != 1 {
-		t.Fatalf("sqs sample: %v (%d records)", err, len(sqs.Records))
-	}
-	var push struct {
-		Message struct {
-			Data []byte `json:"data"`
-		} `json:"message"`
-	}
-	if err := json.Unmarshal(readStripeFile(t, "samples/stripe-event-recorded-pubsub.json"), &push); err != nil {
-		t.Fatalf("pubsub sample: %v", err)
-	}
 	tests := []struct {
 		name string
 		raw  []byte
 	}{
-		{name: "sqs body", raw: []byte(sqs.Records[0].Body)},
-		{name: "pubsub data", raw: push.Message.Data},
+		{name: "sqs body", raw: []byte(sqsRecord(t, "stripe-event-recorded-sqs.json").Body)},
+		{name: "pubsub data", raw: pushEnvelope(t, "stripe-event-recorded-pubsub.json").Message.Data},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var got StripeEventRecorded
-			stripeStrictDecode(t, tt.raw, &got)
+			var got events.StripeEventRecorded
+			if err := stdDecode(tt.raw, &got, true); err != nil {
+				t.Fatal(err)
+			}
 			if got != want {
 				t.Fatalf("wrapped sample = %+v, want the plain sample %+v", got, want)
 			}
@@ -88,11 +55,11 @@ func TestStripeEventRecordedSchema(t *testing.T) {
 			Enum []string `json:"enum"`
 		} `json:"properties"`
 	}
-	if err := json.Unmarshal(readStripeFile(t, "schemas/stripe-event-recorded.json"), &schema); err != nil {
+	if err := json.Unmarshal(readFile(t, "schemas/stripe-event-recorded.json"), &schema); err != nil {
 		t.Fatal(err)
 	}
 	var fields []string
-	typ := reflect.TypeFor[StripeEventRecorded]()
+	typ := reflect.TypeFor[events.StripeEventRecorded]()
 	for i := range typ.NumField() {
 		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
 		fields = append(fields, name)
@@ -135,7 +102,7 @@ func TestStripeWebhookSamples(t *testing.T) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			t.Parallel()
 			var ev stripe.Event
-			if err := json.Unmarshal(readStripeFile(t, path), &ev); err != nil {
+			if err := json.Unmarshal(readFile(t, path), &ev); err != nil {
 				t.Fatal(err)
 			}
 			if ev.APIVersion != stripe.APIVersion {
