@@ -2,10 +2,7 @@ package events_test
 
 import (
 	"encoding/json"
-	"os"
 	"reflect"
-	"slices"
-	"strings"
 	"testing"
 
 	"github.com/playplane/playplane/events"
@@ -64,60 +61,22 @@ func TestEdgeHealthSamples(t *testing.T) {
 // and the samples.
 func TestEdgeHealthSchemas(t *testing.T) {
 	t.Parallel()
-	tags := func(v any) []string {
-		var out []string
-		rt := reflect.TypeOf(v)
-		for i := range rt.NumField() {
-			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-			out = append(out, name)
-		}
-		slices.Sort(out)
-		return out
-	}
 	for _, tc := range []struct {
 		name, schema, sample string
 		fields               []string
 		closed               bool
 	}{
-		{"report", "edge-health-report.json", "edge-health-report.json", tags(playback.EdgeReport{}), true},
-		{"message", "edge-health.json", "edge-health.json", tags(events.EdgeHealth{}), false},
+		{"report", "edge-health-report.json", "edge-health-report.json", jsonFields(playback.EdgeReport{}), true},
+		{"message", "edge-health.json", "edge-health.json", jsonFields(events.EdgeHealth{}), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			data, err := os.ReadFile("schemas/" + tc.schema)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var s struct {
-				Type                 string                     `json:"type"`
-				Required             []string                   `json:"required"`
-				Properties           map[string]json.RawMessage `json:"properties"`
-				AdditionalProperties *bool                      `json:"additionalProperties"`
-			}
-			if err := json.Unmarshal(data, &s); err != nil {
-				t.Fatal(err)
-			}
-			props := slices.Sorted(func(yield func(string) bool) {
-				for k := range s.Properties {
-					if !yield(k) {
-						return
-					}
-				}
-			})
-			if s.Type != "object" || !slices.Equal(props, tc.fields) {
-				t.Fatalf("schema properties %v, Go fields %v", props, tc.fields)
-			}
-			if closed := s.AdditionalProperties != nil && !*s.AdditionalProperties; closed != tc.closed {
-				t.Fatalf("additionalProperties closed=%v, want %v", closed, tc.closed)
-			}
+			s := checkSchema(t, tc.schema, tc.fields, tc.closed)
 			var sample map[string]json.RawMessage
 			if err := json.Unmarshal(readSample(t, tc.sample), &sample); err != nil {
 				t.Fatal(err)
 			}
 			for _, r := range s.Required {
-				if !slices.Contains(tc.fields, r) {
-					t.Fatalf("required %q is not a field", r)
-				}
 				if _, ok := sample[r]; !ok {
 					t.Fatalf("sample lacks required %q", r)
 				}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -72,70 +71,25 @@ func TestHeartbeatSamples(t *testing.T) {
 // TestHeartbeatSchemas keeps the JSON schemas in step with the Go types.
 func TestHeartbeatSchemas(t *testing.T) {
 	t.Parallel()
-	type schema struct {
-		Type                 string                     `json:"type"`
-		Required             []string                   `json:"required"`
-		Properties           map[string]json.RawMessage `json:"properties"`
-		AdditionalProperties *bool                      `json:"additionalProperties"`
-		Defs                 map[string]struct {
-			Properties           map[string]json.RawMessage `json:"properties"`
-			AdditionalProperties *bool                      `json:"additionalProperties"`
-		} `json:"$defs"`
-	}
-	tags := func(v any) []string {
-		var out []string
-		rt := reflect.TypeOf(v)
-		for i := range rt.NumField() {
-			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-			out = append(out, name)
-		}
-		slices.Sort(out)
-		return out
-	}
 	for _, tc := range []struct {
 		name   string
 		file   string
 		fields []string
 		closed bool
 	}{
-		{"request", "heartbeat-request.json", tags(events.HeartbeatRequest{}), true},
-		{"message", "heartbeat.json", tags(events.Heartbeat{}), false},
+		{"request", "heartbeat-request.json", jsonFields(events.HeartbeatRequest{}), true},
+		{"message", "heartbeat.json", jsonFields(events.Heartbeat{}), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			data, err := os.ReadFile("schemas/" + tc.file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var s schema
-			if err := json.Unmarshal(data, &s); err != nil {
-				t.Fatal(err)
-			}
-			props := slices.Sorted(func(yield func(string) bool) {
-				for k := range s.Properties {
-					if !yield(k) {
-						return
-					}
-				}
-			})
-			if s.Type != "object" || !slices.Equal(props, tc.fields) {
-				t.Fatalf("schema properties %v, Go fields %v", props, tc.fields)
-			}
-			for _, r := range s.Required {
-				if !slices.Contains(tc.fields, r) {
-					t.Fatalf("required %q is not a field", r)
-				}
-			}
-			if closed := s.AdditionalProperties != nil && !*s.AdditionalProperties; closed != tc.closed {
-				t.Fatalf("additionalProperties closed=%v, want %v", closed, tc.closed)
-			}
+			s := checkSchema(t, tc.file, tc.fields, tc.closed)
 			qoe := s.Defs["qoe"]
 			var qoeProps []string
 			for k := range qoe.Properties {
 				qoeProps = append(qoeProps, k)
 			}
 			slices.Sort(qoeProps)
-			if want := tags(playback.QoE{}); !slices.Equal(qoeProps, want) {
+			if want := jsonFields(playback.QoE{}); !slices.Equal(qoeProps, want) {
 				t.Fatalf("qoe properties %v, Go fields %v", qoeProps, want)
 			}
 		})
@@ -366,11 +320,7 @@ func lenientInStd(data []byte) bool {
 }
 
 func fuzzSeeds(f *testing.F, sample string) {
-	data, err := os.ReadFile("samples/" + sample)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(data)
+	f.Add(readSample(f, sample))
 	for _, s := range []string{
 		``, ` `, `null`, ` null `, `nul`, `{}`, `[]`, `"x"`, `1`, `{"event":"stop"}`, `{"event":"stop"}x`, `{"event":"stop"}}`,
 		`{"EVENT":"stop"}`, `{"Event":"stop","event":"start"}`, `{"poſition_ms":1}`, `{"event":"a","event":"b"}`,

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,4 +80,51 @@ func pushEnvelope(t *testing.T, name string) pushBody {
 		t.Fatal(err)
 	}
 	return push
+}
+
+// jsonFields lists the JSON names of a struct's fields, sorted.
+func jsonFields(v any) []string {
+	var out []string
+	rt := reflect.TypeOf(v)
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// objectSchema is what the tests read of a JSON schema.
+type objectSchema struct {
+	Type                 string                     `json:"type"`
+	Required             []string                   `json:"required"`
+	Properties           map[string]json.RawMessage `json:"properties"`
+	AdditionalProperties *bool                      `json:"additionalProperties"`
+	Defs                 map[string]struct {
+		Properties           map[string]json.RawMessage `json:"properties"`
+		AdditionalProperties *bool                      `json:"additionalProperties"`
+	} `json:"$defs"`
+}
+
+// checkSchema reads schemas/file and holds it to the Go type: an object
+// whose properties are exactly fields, which requires only fields, and
+// which refuses other properties exactly when closed.
+func checkSchema(t *testing.T, file string, fields []string, closed bool) objectSchema {
+	t.Helper()
+	var s objectSchema
+	if err := json.Unmarshal(readFile(t, "schemas/"+file), &s); err != nil {
+		t.Fatal(err)
+	}
+	if props := slices.Sorted(maps.Keys(s.Properties)); s.Type != "object" || !slices.Equal(props, fields) {
+		t.Fatalf("%s: schema properties %v, Go fields %v", file, props, fields)
+	}
+	for _, r := range s.Required {
+		if !slices.Contains(fields, r) {
+			t.Fatalf("%s: required %q is not a field", file, r)
+		}
+	}
+	if got := s.AdditionalProperties != nil && !*s.AdditionalProperties; got != closed {
+		t.Fatalf("%s: additionalProperties closed=%v, want %v", file, got, closed)
+	}
+	return s
 }

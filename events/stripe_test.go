@@ -2,8 +2,8 @@ package events_test
 
 import (
 	"encoding/json"
+	"maps"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -58,18 +58,8 @@ func TestStripeEventRecordedSchema(t *testing.T) {
 	if err := json.Unmarshal(readFile(t, "schemas/stripe-event-recorded.json"), &schema); err != nil {
 		t.Fatal(err)
 	}
-	var fields []string
-	typ := reflect.TypeFor[events.StripeEventRecorded]()
-	for i := range typ.NumField() {
-		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
-		fields = append(fields, name)
-	}
-	var props []string
-	for p := range schema.Properties {
-		props = append(props, p)
-	}
-	slices.Sort(fields)
-	slices.Sort(props)
+	fields := jsonFields(events.StripeEventRecorded{})
+	props := slices.Sorted(maps.Keys(schema.Properties))
 	required := slices.Sorted(slices.Values(schema.Required))
 	if !slices.Equal(fields, props) || !slices.Equal(fields, required) {
 		t.Fatalf("Go fields %v, schema properties %v, required %v", fields, props, required)
