@@ -157,28 +157,27 @@ func (b *Bus) Subscribe(ctx context.Context, name string, h playback.BatchHandle
 	go func() {
 		defer b.wg.Done()
 		defer stop()
-		b.consume(ctx, name, h)
+		b.consume(ctx, t, name, h)
 	}()
 	return nil
 }
 
-func (b *Bus) consume(ctx context.Context, name string, h playback.BatchHandler) {
+func (b *Bus) consume(ctx context.Context, t *topic, name string, h playback.BatchHandler) {
 	log := slog.Default().With("topic", name)
 	for {
-		batch, ok := b.next(ctx, name)
+		batch, ok := b.next(ctx, t)
 		if !ok {
 			return
 		}
 		retry := h.Call(context.WithoutCancel(ctx), log, batch)
-		b.settle(name, batch, retry)
+		b.settle(t, log, batch, retry)
 	}
 }
 
 // next blocks until messages are deliverable, then takes up to MaxBatch.
-func (b *Bus) next(ctx context.Context, name string) ([]playback.Message, bool) {
+func (b *Bus) next(ctx context.Context, t *topic) ([]playback.Message, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	t := b.topic(name)
 	for {
 		if b.closed || ctx.Err() != nil {
 			return nil, false
@@ -240,18 +239,21 @@ func (b *Bus) promote(t *topic, now time.Time) {
 	t.delayed = slices.Delete(t.delayed, 0, i)
 }
 
-func (b *Bus) settle(name string, batch []playback.Message, retry []string) {
+func (b *Bus) settle(t *topic, log *slog.Logger, batch []playback.Message, retry []string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	t := b.topic(name)
 	t.inFlight -= len(batch)
+	retried := make(map[string]bool, len(retry))
+	for _, id := range retry {
+		retried[id] = true
+	}
 	at := time.Now().Add(b.cfg.RetryDelay)
 	for _, m := range batch {
-		if !slices.Contains(retry, m.ID) {
+		if !retried[m.ID] {
 			continue
 		}
 		if m.DeliveryAttempt >= b.cfg.MaxAttempts {
-			slog.Error("bus message dead-lettered", "topic", name, "message_id", m.ID, "attempts", m.DeliveryAttempt)
+			log.Error("bus message dead-lettered", "message_id", m.ID, "attempts", m.DeliveryAttempt)
 			t.dead = append(t.dead, m)
 			continue
 		}
