@@ -35,6 +35,20 @@ func (a HashAlgorithm) hash() (crypto.Hash, error) {
 	}
 }
 
+// digest hashes b with a, for signing b or checking a signature of it.
+func (a HashAlgorithm) digest(b []byte) (crypto.Hash, []byte, error) {
+	h, err := a.hash()
+	if err != nil {
+		return 0, nil, err
+	}
+	if h == crypto.SHA1 {
+		d := sha1.Sum(b)
+		return h, d[:], nil
+	}
+	d := sha256.Sum256(b)
+	return h, d[:], nil
+}
+
 // Policy is a custom policy with the one statement CloudFront allows in a
 // signed URL or cookie.
 type Policy struct {
@@ -145,18 +159,9 @@ func decodeCloudFront(s string) ([]byte, error) {
 // signPolicy hashes the policy with alg and signs the digest: PKCS#1 v1.5
 // for RSA, ASN.1 DER for ECDSA (what OpenSSL and CloudFront use).
 func signPolicy(signer crypto.Signer, alg HashAlgorithm, policy []byte) ([]byte, error) {
-	h, err := alg.hash()
+	h, digest, err := alg.digest(policy)
 	if err != nil {
 		return nil, err
-	}
-	var digest []byte
-	switch h {
-	case crypto.SHA1:
-		d := sha1.Sum(policy)
-		digest = d[:]
-	default:
-		d := sha256.Sum256(policy)
-		digest = d[:]
 	}
 	return signer.Sign(rand.Reader, digest, h)
 }

@@ -5,8 +5,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -270,17 +268,9 @@ func cookieCredentials(cookies []*http.Cookie) (*credentials, error) {
 }
 
 func verifySignature(pub crypto.PublicKey, alg HashAlgorithm, policy, sig []byte) error {
-	h, err := alg.hash()
+	h, digest, err := alg.digest(policy)
 	if err != nil {
 		return err
-	}
-	var digest []byte
-	if h == crypto.SHA1 {
-		d := sha1.Sum(policy)
-		digest = d[:]
-	} else {
-		d := sha256.Sum256(policy)
-		digest = d[:]
 	}
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
