@@ -18,31 +18,18 @@ import (
 func LambdaHandler(h playback.BatchHandler) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		log := slog.Default()
-		msgs := make([]playback.Message, 0, len(ev.Records))
-		records := make(map[string][]string, len(ev.Records)) // message id → SQS message ids
-		for _, r := range ev.Records {
-			m, err := decode(fromRecord(r))
-			if err != nil {
-				log.ErrorContext(ctx, "sqs message dropped: cannot decode", "message_id", r.MessageId,
-					"event_source_arn", r.EventSourceARN, "error", err)
-				continue
-			}
-			msgs = append(msgs, m)
-			records[m.ID] = append(records[m.ID], r.MessageId)
+		if len(ev.Records) > 0 {
+			log = log.With("event_source_arn", ev.Records[0].EventSourceARN)
 		}
+		delivered := make([]incoming, len(ev.Records))
+		for i, r := range ev.Records {
+			delivered[i] = fromRecord(r)
+		}
+		// Lambda deletes what is not reported, so only the retries matter.
+		retry, _ := runBatch(ctx, log, h, delivered)
 		var resp events.SQSEventResponse
-		if len(msgs) == 0 {
-			return resp, nil
-		}
-		seen := map[string]bool{}
-		for _, id := range h.Call(ctx, log, msgs) {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			for _, sqsID := range records[id] {
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: sqsID})
-			}
+		for _, id := range retry {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 		}
 		return resp, nil
 	}
@@ -50,6 +37,7 @@ func LambdaHandler(h playback.BatchHandler) func(context.Context, events.SQSEven
 
 func fromRecord(r events.SQSMessage) incoming {
 	in := incoming{
+		handle:        r.MessageId,
 		messageID:     r.MessageId,
 		body:          r.Body,
 		receiveCount:  r.Attributes["ApproximateReceiveCount"],

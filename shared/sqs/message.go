@@ -128,6 +128,7 @@ func validAttributeName(name string) error {
 // incoming is what both delivery paths (ReceiveMessage, the Lambda event)
 // carry for one message.
 type incoming struct {
+	handle        string // what settles the delivery: receipt handle, or the message id on Lambda
 	messageID     string
 	body          string
 	attrs         map[string]string // String message attributes

@@ -81,35 +81,55 @@ func (b *Bus) consume(ctx context.Context, topic, url string, h playback.BatchHa
 	}
 }
 
-// handleBatch runs h on one received batch and settles every message.
-func (b *Bus) handleBatch(ctx context.Context, log *slog.Logger, url string, h playback.BatchHandler, received []types.Message) {
-	msgs := make([]playback.Message, 0, len(received))
-	receipts := make(map[string][]string, len(received)) // message id → receipt handles
-	var ack []string
-	for _, r := range received {
-		m, err := decode(fromReceived(r))
+// runBatch decodes a delivered batch, runs h on it and sorts the
+// deliveries' handles into those to retry and those to acknowledge. A
+// message that cannot be decoded is logged and acknowledged, since
+// redelivery cannot repair it; a message delivered twice in one batch is
+// settled the same way both times.
+func runBatch(ctx context.Context, log *slog.Logger, h playback.BatchHandler, delivered []incoming) (retry, ack []string) {
+	msgs := make([]playback.Message, 0, len(delivered))
+	handles := make(map[string][]string, len(delivered)) // message id → handles
+	for _, in := range delivered {
+		m, err := decode(in)
 		if err != nil {
-			// Redelivery cannot repair it: acknowledge after logging.
-			log.ErrorContext(ctx, "sqs message dropped: cannot decode", "message_id", aws.ToString(r.MessageId), "error", err)
-			ack = append(ack, aws.ToString(r.ReceiptHandle))
+			log.ErrorContext(ctx, "sqs message dropped: cannot decode", "message_id", in.messageID, "error", err)
+			ack = append(ack, in.handle)
 			continue
 		}
 		msgs = append(msgs, m)
-		receipts[m.ID] = append(receipts[m.ID], aws.ToString(r.ReceiptHandle))
+		handles[m.ID] = append(handles[m.ID], in.handle)
 	}
-	var retryHandles []string
-	if len(msgs) > 0 {
-		// The batch runs to the end even when the consumer is stopping; its
-		// messages are settled afterwards.
-		retry := h.Call(context.WithoutCancel(ctx), log, msgs)
-		for id, handles := range receipts {
-			if slices.Contains(retry, id) {
-				retryHandles = append(retryHandles, handles...)
-			} else {
-				ack = append(ack, handles...)
-			}
+	if len(msgs) == 0 {
+		return nil, ack
+	}
+	retried := map[string]bool{}
+	for _, id := range h.Call(ctx, log, msgs) {
+		retried[id] = true
+	}
+	for _, m := range msgs {
+		hs, ok := handles[m.ID]
+		if !ok {
+			continue // settled with an earlier copy
+		}
+		delete(handles, m.ID)
+		if retried[m.ID] {
+			retry = append(retry, hs...)
+		} else {
+			ack = append(ack, hs...)
 		}
 	}
+	return retry, ack
+}
+
+// handleBatch runs h on one received batch and settles every message.
+func (b *Bus) handleBatch(ctx context.Context, log *slog.Logger, url string, h playback.BatchHandler, received []types.Message) {
+	delivered := make([]incoming, len(received))
+	for i, r := range received {
+		delivered[i] = fromReceived(r)
+	}
+	// The batch runs to the end even when the consumer is stopping; its
+	// messages are settled afterwards.
+	retryHandles, ack := runBatch(context.WithoutCancel(ctx), log, h, delivered)
 	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	if err := b.deleteMessages(settleCtx, url, ack); err != nil {
@@ -122,6 +142,7 @@ func (b *Bus) handleBatch(ctx context.Context, log *slog.Logger, url string, h p
 
 func fromReceived(r types.Message) incoming {
 	in := incoming{
+		handle:        aws.ToString(r.ReceiptHandle),
 		messageID:     aws.ToString(r.MessageId),
 		body:          aws.ToString(r.Body),
 		receiveCount:  r.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)],
