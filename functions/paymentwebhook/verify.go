@@ -1,16 +1,14 @@
 package paymentwebhook
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"hash"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -24,17 +22,16 @@ const APIVersion = "2023-10-16"
 // (the cross-check test holds it to that), but parses the header without
 // allocating, reuses keyed HMAC states and decodes the body only once.
 type verifier struct {
-	macs      []*sync.Pool // one pool of keyed HMAC-SHA256 states per secret
+	macs      *auth.TimestampedMACs // one key per endpoint secret
 	tolerance time.Duration
 }
 
 func newVerifier(secrets []string, tolerance time.Duration) *verifier {
-	v := &verifier{tolerance: tolerance}
-	for _, s := range secrets {
-		key := []byte(s)
-		v.macs = append(v.macs, &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }})
+	keys := make([][]byte, len(secrets))
+	for i, s := range secrets {
+		keys[i] = []byte(s)
 	}
-	return v
+	return &verifier{macs: auth.NewTimestampedMACs(keys...), tolerance: tolerance}
 }
 
 // Reasons of signature failures; every one is a 400.
@@ -107,22 +104,8 @@ func (v *verifier) verify(payload []byte, header string, now time.Time) error {
 	if !haveTS || now.Sub(time.Unix(ts, 0)) > v.tolerance {
 		return sigError(reasonSignatureExpired, "timestamp outside the tolerance")
 	}
-	var prefix [24]byte
-	signed := strconv.AppendInt(prefix[:0], ts, 10)
-	signed = append(signed, '.')
-	var sum [sha256.Size]byte
-	for _, pool := range v.macs {
-		mac := pool.Get().(hash.Hash)
-		mac.Reset()
-		mac.Write(signed)
-		mac.Write(payload)
-		got := mac.Sum(sum[:0])
-		pool.Put(mac)
-		for i := range sigs {
-			if hmac.Equal(got, sigs[i][:]) {
-				return nil
-			}
-		}
+	if v.macs.Match(ts, payload, sigs) {
+		return nil
 	}
 	return sigError(reasonSignatureMismatch, "no signature matches an endpoint secret")
 }
