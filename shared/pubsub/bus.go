@@ -122,7 +122,7 @@ type Bus struct {
 	cfg       Config
 
 	mu         sync.Mutex
-	publishers map[string]*pubsub.Publisher // by topic ID
+	publishers map[string]topicPublisher // by bus topic
 	closed     bool
 	stop       context.CancelFunc
 	done       context.Context // ends on Close; consumers watch it
@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg Config, client *pubsub.Client, opts ...option.
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("pubsub.New: %w", err)
 	}
-	b := &Bus{client: client, cfg: cfg, publishers: map[string]*pubsub.Publisher{}}
+	b := &Bus{client: client, cfg: cfg, publishers: map[string]topicPublisher{}}
 	if client == nil {
 		project := cfg.ProjectID
 		if project == "" {
@@ -158,10 +158,10 @@ func (b *Bus) Close() error {
 	b.mu.Lock()
 	b.closed = true
 	pubs := b.publishers
-	b.publishers = map[string]*pubsub.Publisher{}
+	b.publishers = map[string]topicPublisher{}
 	b.mu.Unlock()
-	for _, p := range pubs {
-		p.Stop()
+	for _, tp := range pubs {
+		tp.p.Stop()
 	}
 	b.stop()
 	b.consumers.Wait()
@@ -288,24 +288,39 @@ func (b *Bus) ensureSubscription(ctx context.Context, sub *pubsubpb.Subscription
 	return nil
 }
 
-// publisher returns the cached publisher of a topic ID.
-func (b *Bus) publisher(id string) (*pubsub.Publisher, error) {
+// topicPublisher is a bus topic's publisher, its topic's ID and the length
+// of its resource name, which counts against every message's size.
+type topicPublisher struct {
+	p       *pubsub.Publisher
+	id      string // the topic's ID
+	pathLen int
+}
+
+// publisher returns the cached publisher of a bus topic. Its names are
+// checked once, when it is made; a topic whose names are invalid is never
+// cached and fails every call.
+func (b *Bus) publisher(topic string) (topicPublisher, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, playback.Unavailable(errors.New("bus closed"), "pubsub.Publish")
+		return topicPublisher{}, playback.Unavailable(errors.New("bus closed"), "pubsub.Publish")
 	}
-	p := b.publishers[id]
-	if p == nil {
-		p = b.client.Publisher(id)
-		p.EnableMessageOrdering = true
-		// The client library bundles up to CountThreshold messages and
-		// never past Pub/Sub's 1,000 messages or 10 MB per request.
-		p.PublishSettings.DelayThreshold = b.cfg.PublishDelay
-		p.PublishSettings.CountThreshold = pubsub.MaxPublishRequestCount
-		b.publishers[id] = p
+	if tp, ok := b.publishers[topic]; ok {
+		return tp, nil
 	}
-	return p, nil
+	n, err := b.names(topic)
+	if err != nil {
+		return topicPublisher{}, err
+	}
+	p := b.client.Publisher(n.topic)
+	p.EnableMessageOrdering = true
+	// The client library bundles up to CountThreshold messages and never
+	// past Pub/Sub's 1,000 messages or 10 MB per request.
+	p.PublishSettings.DelayThreshold = b.cfg.PublishDelay
+	p.PublishSettings.CountThreshold = pubsub.MaxPublishRequestCount
+	tp := topicPublisher{p: p, id: n.topic, pathLen: len(b.topicPath(n.topic))}
+	b.publishers[topic] = tp
+	return tp, nil
 }
 
 // Publish sends msgs to topic and returns once Pub/Sub has stored every
@@ -320,23 +335,19 @@ func (b *Bus) Publish(ctx context.Context, topic string, msgs ...playback.Messag
 	if len(msgs) == 0 {
 		return nil
 	}
-	n, err := b.names(topic)
+	tp, err := b.publisher(topic)
 	if err != nil {
 		return err
 	}
 	out := make([]*pubsub.Message, len(msgs))
 	for i, m := range msgs {
-		if out[i], err = encode(m, len(b.topicPath(n.topic))); err != nil {
+		if out[i], err = encode(m, tp.pathLen); err != nil {
 			return err
 		}
 	}
-	p, err := b.publisher(n.topic)
-	if err != nil {
-		return err
-	}
 	results := make([]*pubsub.PublishResult, len(out))
 	for i, m := range out {
-		results[i] = p.Publish(ctx, m)
+		results[i] = tp.p.Publish(ctx, m)
 	}
 	var first error
 	failedKeys := map[string]bool{}
@@ -348,11 +359,11 @@ func (b *Bus) Publish(ctx context.Context, topic string, msgs ...playback.Messag
 	}
 	for key := range failedKeys {
 		if key != "" {
-			p.ResumePublish(key)
+			tp.p.ResumePublish(key)
 		}
 	}
 	if first != nil {
-		return fail("Publish", fmt.Errorf("topic %s: %w", n.topic, first))
+		return fail("Publish", fmt.Errorf("topic %s: %w", tp.id, first))
 	}
 	return nil
 }
