@@ -58,12 +58,8 @@ func loadSecrets(dataDir string) (devSecrets, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return s, fmt.Errorf("data dir: %w", err)
 	}
-	var edges []string
-	for _, e := range demo.Edges("", time.Time{}) {
-		edges = append(edges, e.ID)
-	}
 	s = devSecrets{JWTKey: randomKey(), PlaybackKeys: auth.NewDevKeyring().Spec(), StripeWebhook: devStripePrefix + randomKey(),
-		EdgeKeys: pickedge.NewDevEdgeKeys(edges...).Spec()}
+		EdgeKeys: pickedge.NewDevEdgeKeys(demo.EdgeIDs()...).Spec()}
 	raw, _ = json.MarshalIndent(s, "", "  ")
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		return s, fmt.Errorf("writing %s: %w", path, err)

@@ -385,11 +385,7 @@ func loadSecrets(path string) (devSecrets, error) {
 		s.PlaybackKeys = auth.NewDevKeyring().Spec()
 	}
 	if s.EdgeKeys == "" {
-		var ids []string
-		for _, e := range demo.Edges("", time.Time{}) {
-			ids = append(ids, e.ID)
-		}
-		s.EdgeKeys = pickedge.NewDevEdgeKeys(ids...).Spec()
+		s.EdgeKeys = pickedge.NewDevEdgeKeys(demo.EdgeIDs()...).Spec()
 	}
 	if s.StripeWebhook == "" {
 		whsec := make([]byte, 24)

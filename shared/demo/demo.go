@@ -77,6 +77,16 @@ func Accounts(now time.Time) []playback.Account {
 	}
 }
 
+// EdgeIDs are the ids of the demo edges, which the local runners make
+// health-report keys for.
+func EdgeIDs() []string {
+	var ids []string
+	for _, e := range Edges("", time.Time{}) {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
 // Edges returns demo edges of the local CDN in three PoPs, all served by the
 // local edge at baseURL.
 func Edges(baseURL string, now time.Time) []playback.Edge {
