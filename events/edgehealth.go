@@ -15,12 +15,7 @@ import (
 // is newer than the edge's current state (playback.Edge.Apply), so reports
 // delivered late, twice or out of order change nothing.
 type EdgeHealth struct {
-	EdgeID     string    `json:"edge_id"`
-	Load       float64   `json:"load"`
-	Capacity   float64   `json:"capacity"`
-	Healthy    bool      `json:"healthy"`
-	HotTitles  []string  `json:"hot_titles,omitempty"`
-	ReportedAt time.Time `json:"reported_at"`
+	playback.EdgeReport
 	// ReceivedAt is the server clock when the report was accepted: the
 	// consumer validates the report as of that moment, so a delivery
 	// delayed by retries is not refused as stale or early.
@@ -29,12 +24,8 @@ type EdgeHealth struct {
 
 // NewEdgeHealth is the message for report r accepted at receivedAt.
 func NewEdgeHealth(r playback.EdgeReport, receivedAt time.Time) EdgeHealth {
-	return EdgeHealth{EdgeID: r.EdgeID, Load: r.Load, Capacity: r.Capacity, Healthy: r.Healthy,
-		HotTitles: r.HotTitles, ReportedAt: r.ReportedAt, ReceivedAt: receivedAt}
+	return EdgeHealth{EdgeReport: r, ReceivedAt: receivedAt}
 }
 
 // Report is the health report the message carries.
-func (h EdgeHealth) Report() playback.EdgeReport {
-	return playback.EdgeReport{EdgeID: h.EdgeID, Load: h.Load, Capacity: h.Capacity, Healthy: h.Healthy,
-		HotTitles: h.HotTitles, ReportedAt: h.ReportedAt}
-}
+func (h EdgeHealth) Report() playback.EdgeReport { return h.EdgeReport }

@@ -82,12 +82,18 @@ func pushEnvelope(t *testing.T, name string) pushBody {
 	return push
 }
 
-// jsonFields lists the JSON names of a struct's fields, sorted.
+// jsonFields lists the JSON names of a struct's fields, those of embedded
+// structs included (encoding/json promotes them), sorted.
 func jsonFields(v any) []string {
 	var out []string
 	rt := reflect.TypeOf(v)
 	for i := range rt.NumField() {
-		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		f := rt.Field(i)
+		if f.Anonymous && f.Tag.Get("json") == "" {
+			out = append(out, jsonFields(reflect.Zero(f.Type).Interface())...)
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		out = append(out, name)
 	}
 	slices.Sort(out)
