@@ -178,9 +178,9 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if err := s.replaceDeviceSession(ctx, acct.ID, req.DeviceID, now); err != nil {
-		return err
-	}
+	// The store replaces this device's running session in the same atomic
+	// step: a device plays one stream, and switching titles must not count
+	// against the account's limit.
 	sess, err := s.deps.Store.AcquireLease(ctx, playback.LeaseRequest{
 		SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
 		Limit: plan.MaxStreams, TTL: s.cfg.LeaseTTL, Now: now,
@@ -223,23 +223,6 @@ func (s *Server) registerDevice(ctx context.Context, accountID string, req PlayR
 		return nil
 	})
 	return err
-}
-
-// replaceDeviceSession ends the device's running session: a device plays one
-// stream, so switching titles must not count against the account's limit.
-func (s *Server) replaceDeviceSession(ctx context.Context, accountID, deviceID string, now time.Time) error {
-	active, err := s.deps.Store.ListActiveSessions(ctx, accountID, now)
-	if err != nil {
-		return err
-	}
-	for _, sess := range active {
-		if sess.DeviceID == deviceID {
-			if _, err := s.deps.Store.EndSession(ctx, sess.ID, playback.EndReplaced, now); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // conflictView replaces the store's session list with what a client may see.

@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -285,6 +287,52 @@ func TestSameDeviceSwitchingTitleReplacesItsSession(t *testing.T) {
 	active, _ := h.store.ListActiveSessions(context.Background(), demo.AccountSolo, h.now)
 	if len(active) != 1 || active[0].TitleID != "big-buck-bunny" {
 		t.Fatalf("active = %+v", active)
+	}
+}
+
+// TestConcurrentPlaysFromOneDevice: plays sent at once from one device
+// leave one live session on it, so the household's other device still
+// plays; a refused play ends nothing, not even its own device's session.
+func TestConcurrentPlaysFromOneDevice(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t) // standard plan: 2 streams
+	for round := range 20 {
+		var wg sync.WaitGroup
+		codes := make([]int, 4)
+		for i := range codes {
+			wg.Go(func() { codes[i] = h.play(demo.AccountFamily, "sintel", "tv").Code })
+		}
+		wg.Wait()
+		for _, code := range codes {
+			if code != http.StatusCreated {
+				t.Fatalf("round %d: same-device plays answered %v, want all 201 (each replaces the last)", round, codes)
+			}
+		}
+		active, err := h.store.ListActiveSessions(context.Background(), demo.AccountFamily, h.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(active) != 1 || active[0].DeviceID != "tv" {
+			t.Fatalf("round %d: active = %+v, want one session on tv", round, active)
+		}
+	}
+	if rec := h.play(demo.AccountFamily, "sintel", "phone"); rec.Code != http.StatusCreated {
+		t.Fatalf("other device after the burst: %d %s", rec.Code, rec.Body)
+	}
+	// Both streams are in use; the plan drops to one stream.
+	if _, err := h.store.UpdateAccount(context.Background(), demo.AccountFamily, func(a *playback.Account) error {
+		a.PlanID = "basic"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := h.store.ListActiveSessions(context.Background(), demo.AccountFamily, h.now)
+	if rec := h.play(demo.AccountFamily, "big-buck-bunny", "tv"); rec.Code != http.StatusConflict {
+		t.Fatalf("tv over the lowered limit: %d %s", rec.Code, rec.Body)
+	}
+	after, _ := h.store.ListActiveSessions(context.Background(), demo.AccountFamily, h.now)
+	if !reflect.DeepEqual(before, after) {
+		t.Fatalf("a refused play changed the sessions:\nbefore %+v\nafter  %+v", before, after)
 	}
 }
 

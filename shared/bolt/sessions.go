@@ -26,8 +26,14 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (se
 		if err != nil {
 			return err
 		}
-		if len(active) >= req.Limit {
-			return playback.StreamLimit(req.Limit, active)
+		replaced, err := req.Admit(active)
+		if err != nil {
+			return err
+		}
+		for _, r := range replaced {
+			if err := storeEnded(tx, r.Replace(req.Now)); err != nil {
+				return err
+			}
 		}
 		sess = req.NewSession()
 		if err := put(tx, bucketSessions, []byte(sess.ID), sess); err != nil {
@@ -110,10 +116,15 @@ func (s *Store) EndSession(ctx context.Context, id, reason string, now time.Time
 			return err
 		}
 		sess.EndedAt, sess.EndReason = now, reason
-		if err := put(tx, bucketSessions, []byte(id), sess); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketAccountSessions).Delete(key(sess.AccountID, id))
+		return storeEnded(tx, sess)
 	})
 	return sess, err
+}
+
+// storeEnded writes an ended session and drops it from its account's index.
+func storeEnded(tx *bbolt.Tx, sess playback.Session) error {
+	if err := put(tx, bucketSessions, []byte(sess.ID), sess); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketAccountSessions).Delete(key(sess.AccountID, sess.ID))
 }

@@ -17,6 +17,10 @@ import (
 
 const slotPrefix = "SLOT#"
 
+// deviceLockPrefix sorts device locks among the slots, so the one query
+// that reads the slots reads them too.
+const deviceLockPrefix = slotPrefix + "DEVICE#"
+
 // maxLeaseAttempts bounds the read-and-claim rounds of one acquisition. A
 // round fails only when another acquisition claimed the same slot first (or
 // DynamoDB cancelled both for touching it at once), after which the fresh
@@ -29,11 +33,15 @@ func slotKey(accountID string, k int) item {
 	return keyOf("ACCT#"+accountID, slotPrefix+strconv.Itoa(k))
 }
 
+func deviceLockKey(accountID, deviceID string) item {
+	return keyOf("ACCT#"+accountID, deviceLockPrefix+deviceID)
+}
+
 // Expression names shared by the lease operations; several of the
 // attribute names (ttl, session) are DynamoDB reserved words.
 var leaseNames = map[string]string{
 	"#pk": attrPK, "#doc": attrDoc, "#exp": attrExpiresAt, "#ttl": attrTTL, "#version": attrVersion,
-	"#session": attrSession,
+	"#session": attrSession, "#slot": attrSlot,
 }
 
 func names(keys ...string) map[string]string {
@@ -54,7 +62,11 @@ type slot struct {
 
 func (sl slot) activeAt(now time.Time) bool { return sl.expires > nanos(now) }
 
-func (s *Store) readSlots(ctx context.Context, accountID string) ([]slot, error) {
+// readSlots reads the account's stream slots and device locks in one query.
+// A device lock names the last session admitted on the device; admissions
+// condition on it, so racing plays from one device serialize. Locks are
+// read as stored, TTL or not: a condition compares what is there.
+func (s *Store) readSlots(ctx context.Context, accountID string) (slots []slot, locks map[string]string, err error) {
 	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		ConsistentRead:            aws.Bool(true),
@@ -62,26 +74,31 @@ func (s *Store) readSlots(ctx context.Context, accountID string) ([]slot, error)
 		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrSK},
 		ExpressionAttributeValues: item{":pk": str("ACCT#" + accountID), ":prefix": str(slotPrefix)},
 	})
-	var slots []slot
+	locks = map[string]string{}
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, it := range page.Items {
-			k, err := strconv.Atoi(strings.TrimPrefix(strAttr(it, attrSK), slotPrefix))
+			sk := strAttr(it, attrSK)
+			if device, ok := strings.CutPrefix(sk, deviceLockPrefix); ok {
+				locks[device] = strAttr(it, attrSession)
+				continue
+			}
+			k, err := strconv.Atoi(strings.TrimPrefix(sk, slotPrefix))
 			if err != nil {
 				continue // not a slot of ours
 			}
 			exp, _ := numAttr(it, attrExpiresAt)
-			sess, err := decode[playback.Session](it, "slot", strAttr(it, attrSK))
+			sess, err := decode[playback.Session](it, "slot", sk)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			slots = append(slots, slot{index: k, expires: exp, session: sess})
 		}
 	}
-	return slots, nil
+	return slots, locks, nil
 }
 
 func activeSessions(slots []slot, now time.Time) []playback.Session {
@@ -106,7 +123,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid", "dynamo.%s: stream limit %d exceeds %d", op, req.Limit, maxLeaseLimit)
 	}
 	for attempt := 0; ; attempt++ {
-		slots, err := s.readSlots(ctx, req.AccountID)
+		slots, locks, err := s.readSlots(ctx, req.AccountID)
 		if err != nil {
 			return playback.Session{}, s.fail(op, err)
 		}
@@ -114,7 +131,8 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == req.SessionID }); i >= 0 {
 			return active[i], nil
 		}
-		if len(active) >= req.Limit {
+		replaced, refusal := req.Admit(active)
+		if refusal != nil {
 			// An ended or expired session asking again must hear gone, not
 			// stream_limit, so look it up before refusing.
 			if existing, err := s.GetSession(ctx, req.SessionID); err == nil {
@@ -122,10 +140,10 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			} else if !playback.IsCode(err, playback.CodeNotFound) {
 				return playback.Session{}, err
 			}
-			return playback.Session{}, playback.StreamLimit(req.Limit, active)
+			return playback.Session{}, refusal
 		}
 		sess := req.NewSession()
-		in, err := s.claimTx(req, sess, slots)
+		in, err := s.admitTx(req, sess, slots, replaced, locks)
 		if err != nil {
 			return playback.Session{}, s.fail(op, err)
 		}
@@ -146,8 +164,8 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			}
 			return playback.ExistingLease(existing, req.Now)
 		}
-		// Another acquisition took the slot (or collided with this one):
-		// read the account again.
+		// Another acquisition took the slot or the device, or a heartbeat
+		// moved a replaced session: read the account again.
 		if attempt+1 >= maxLeaseAttempts {
 			return playback.Session{}, playback.Unavailable(err, "dynamo.%s: account %q is contended", op, req.AccountID)
 		}
@@ -157,14 +175,107 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	}
 }
 
-// claimTx builds the admission transaction: create the session and claim a
-// free slot below the limit. Slots are claimable when absent or expired;
-// the claim condition re-checks that at commit, so two acquisitions never
-// both win a slot. When sessions admitted under a higher limit still hold
-// slots at or above the current limit, counting slots below it is not
-// enough, so the transaction also requires every other free slot to stay
-// free: then only one acquisition per observed state can commit.
-func (s *Store) claimTx(req playback.LeaseRequest, sess playback.Session, slots []slot) (*dynamodb.TransactWriteItemsInput, error) {
+// admitTx builds the admission transaction: create the session (always the
+// first item, so a cancellation naming it means the session exists), take a
+// slot for it, end the sessions it replaces and move the device lock.
+//
+// The slot is the first replaced session's, on the condition that it still
+// holds that session at the expiry read (every write of a session moves its
+// slot copy in the same transaction, so an unchanged slot means an unchanged
+// session); the other replaced sessions' slots are freed on the same
+// condition. With nothing to replace it is a free slot below the limit,
+// claimable when absent or expired; the claim condition re-checks that at
+// commit, so two acquisitions never both win a slot. When sessions admitted
+// under a higher limit still hold slots at or above the current limit,
+// counting slots below it is not enough, so the transaction also requires
+// every other free slot to stay free: then only one acquisition per observed
+// state can commit. The device lock must still name the session it named
+// when read, so of racing plays from one device one commits and the others
+// read again and replace it.
+func (s *Store) admitTx(req playback.LeaseRequest, sess playback.Session, slots []slot, replaced []playback.Session, locks map[string]string) (*dynamodb.TransactWriteItemsInput, error) {
+	doc, err := docAttr(sess)
+	if err != nil {
+		return nil, err
+	}
+	exp := num(nanos(sess.ExpiresAt))
+	ttl := s.ttlAfter(sess.ExpiresAt)
+	free := condition{cond: aws.String("attribute_not_exists(#pk) OR #exp <= :now"),
+		names: names("#pk", "#exp"), values: item{":now": num(nanos(req.Now))}}
+	var claim int
+	var claimCond condition
+	var rest []types.TransactWriteItem
+	if len(replaced) == 0 {
+		var others []int
+		claim, others = pickFreeSlot(req, slots)
+		claimCond = free
+		for _, k := range others {
+			rest = append(rest, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+				TableName: aws.String(s.table), Key: slotKey(req.AccountID, k),
+				ConditionExpression: free.cond, ExpressionAttributeNames: free.names, ExpressionAttributeValues: free.values,
+			}})
+		}
+	}
+	for i, r := range replaced {
+		held := slots[slices.IndexFunc(slots, func(sl slot) bool { return sl.session.ID == r.ID })]
+		unchanged := condition{cond: aws.String("#session = :id AND #exp = :exp"), names: names("#session", "#exp"),
+			values: item{":id": str(r.ID), ":exp": num(held.expires)}}
+		ended, err := s.endedUpdate(r.Replace(req.Now))
+		if err != nil {
+			return nil, err
+		}
+		rest = append(rest, types.TransactWriteItem{Update: ended})
+		if i == 0 {
+			claim, claimCond = held.index, unchanged
+			continue
+		}
+		rest = append(rest, types.TransactWriteItem{Delete: &types.Delete{
+			TableName: aws.String(s.table), Key: slotKey(req.AccountID, held.index),
+			ConditionExpression: unchanged.cond, ExpressionAttributeNames: unchanged.names, ExpressionAttributeValues: unchanged.values,
+		}})
+	}
+	items := []types.TransactWriteItem{
+		{Put: &types.Put{
+			TableName: aws.String(s.table),
+			Item: mergeItems(sessionKey(sess.ID), item{
+				attrDoc: doc, attrVersion: num(1), attrSlot: num(int64(claim)), attrExpiresAt: exp, attrTTL: ttl,
+			}),
+			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+			ExpressionAttributeNames: names("#pk"),
+		}},
+		{Put: &types.Put{
+			TableName: aws.String(s.table),
+			Item: mergeItems(slotKey(req.AccountID, claim), item{
+				attrSession: str(sess.ID), attrDoc: doc, attrExpiresAt: exp, attrTTL: ttl,
+			}),
+			ConditionExpression: claimCond.cond, ExpressionAttributeNames: claimCond.names, ExpressionAttributeValues: claimCond.values,
+		}},
+	}
+	items = append(items, rest...)
+	if req.DeviceID != "" {
+		lock := condition{cond: aws.String("attribute_not_exists(#pk)"), names: names("#pk")}
+		if held, ok := locks[req.DeviceID]; ok {
+			lock = condition{cond: aws.String("#session = :held"), names: names("#session"), values: item{":held": str(held)}}
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName:           aws.String(s.table),
+			Item:                mergeItems(deviceLockKey(req.AccountID, req.DeviceID), item{attrSession: str(sess.ID), attrTTL: ttl}),
+			ConditionExpression: lock.cond, ExpressionAttributeNames: lock.names, ExpressionAttributeValues: lock.values,
+		}})
+	}
+	return &dynamodb.TransactWriteItemsInput{TransactItems: items}, nil
+}
+
+// condition is a condition expression with its names and values.
+type condition struct {
+	cond   *string
+	names  map[string]string
+	values item
+}
+
+// pickFreeSlot chooses a free slot below the limit for an admission that
+// replaces nothing (Admit left room, so there is one), and lists the other
+// free slots that must stay free when sessions hold slots above the limit.
+func pickFreeSlot(req playback.LeaseRequest, slots []slot) (claim int, mustStayFree []int) {
 	occupied := map[int]bool{}
 	overLimit := false
 	for _, sl := range slots {
@@ -181,48 +292,34 @@ func (s *Store) claimTx(req playback.LeaseRequest, sess playback.Session, slots 
 	}
 	// Racing acquisitions spread over the free slots instead of all
 	// queueing on the lowest one.
-	claim := free[rand.N(len(free))]
+	claim = free[rand.N(len(free))]
+	if overLimit {
+		for _, k := range free {
+			if k != claim {
+				mustStayFree = append(mustStayFree, k)
+			}
+		}
+	}
+	return claim, mustStayFree
+}
+
+// endedUpdate writes a session that a new admission on its device ends.
+// It carries no condition of its own: the transaction's condition on the
+// session's slot copy stands for it.
+func (s *Store) endedUpdate(sess playback.Session) (*types.Update, error) {
 	doc, err := docAttr(sess)
 	if err != nil {
 		return nil, err
 	}
-	exp := num(nanos(sess.ExpiresAt))
-	ttl := s.ttlAfter(sess.ExpiresAt)
-	freeCond := aws.String("attribute_not_exists(#pk) OR #exp <= :now")
-	items := []types.TransactWriteItem{
-		{Put: &types.Put{
-			TableName: aws.String(s.table),
-			Item: mergeItems(sessionKey(sess.ID), item{
-				attrDoc: doc, attrVersion: num(1), attrSlot: num(int64(claim)), attrExpiresAt: exp, attrTTL: ttl,
-			}),
-			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-			ExpressionAttributeNames: names("#pk"),
-		}},
-		{Put: &types.Put{
-			TableName: aws.String(s.table),
-			Item: mergeItems(slotKey(req.AccountID, claim), item{
-				attrSession: str(sess.ID), attrDoc: doc, attrExpiresAt: exp, attrTTL: ttl,
-			}),
-			ConditionExpression:       freeCond,
-			ExpressionAttributeNames:  names("#pk", "#exp"),
-			ExpressionAttributeValues: item{":now": num(nanos(req.Now))},
-		}},
-	}
-	if overLimit {
-		for _, k := range free {
-			if k == claim {
-				continue
-			}
-			items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-				TableName:                 aws.String(s.table),
-				Key:                       slotKey(req.AccountID, k),
-				ConditionExpression:       freeCond,
-				ExpressionAttributeNames:  names("#pk", "#exp"),
-				ExpressionAttributeValues: item{":now": num(nanos(req.Now))},
-			}})
-		}
-	}
-	return &dynamodb.TransactWriteItemsInput{TransactItems: items}, nil
+	return &types.Update{
+		TableName:                aws.String(s.table),
+		Key:                      sessionKey(sess.ID),
+		UpdateExpression:         aws.String("SET #doc = :doc, #ttl = :ttl ADD #version :one"),
+		ConditionExpression:      aws.String("attribute_exists(#pk)"),
+		ExpressionAttributeNames: names("#pk", "#doc", "#ttl", "#version"),
+		ExpressionAttributeValues: item{":doc": doc, ":one": num(1),
+			":ttl": s.ttlAfter(maxTime(sess.ExpiresAt, sess.EndedAt))},
+	}, nil
 }
 
 func mergeItems(a, b item) item {
@@ -237,7 +334,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (playback.Session, er
 }
 
 func (s *Store) ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]playback.Session, error) {
-	slots, err := s.readSlots(ctx, accountID)
+	slots, _, err := s.readSlots(ctx, accountID)
 	if err != nil {
 		return nil, s.fail("ListActiveSessions", err)
 	}

@@ -6,6 +6,7 @@
 //	TITLE#<id>       TITLE         title
 //	ACCT#<id>        ACCOUNT       account, CAS on version
 //	ACCT#<id>        SLOT#<k>      stream slot k of the account: the session holding it, mirrored
+//	ACCT#<id>        SLOT#DEVICE#<device>  device lock: the last session admitted on the device
 //	ACCT#<id>        PROG#<title>  resume position, gated on device_time
 //	CUS#<id>         CUSTOMER      payment customer → account
 //	SES#<id>         SESSION       session, CAS on version
@@ -17,7 +18,9 @@
 // The stream limit rests on slot items: an account with limit L has slots
 // 0..L-1 and a lease is admitted by a transaction that claims a free slot
 // (absent or expired) together with creating the session, so at most L
-// transactions can win whatever the concurrency. Records carry the item in a
+// transactions can win whatever the concurrency. The same transaction ends
+// the device's running session and moves the device's lock, conditioned on
+// the lock as read, so one device never holds two leases. Records carry the item in a
 // "doc" JSON attribute next to the few attributes that conditions test.
 package dynamo
 

@@ -151,7 +151,7 @@ func TestLeaseRaceAfterPlanDowngrade(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	slots, err := s.readSlots(ctx, acct)
+	slots, _, err := s.readSlots(ctx, acct)
 	if err != nil || len(slots) != 3 {
 		t.Fatalf("slots = %+v, %v", slots, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -28,24 +29,41 @@ type slot struct {
 
 func (sl slot) activeAt(now time.Time) bool { return sl.holder != "" && sl.session.Active(now) }
 
-func (s *Store) readSlots(ctx context.Context, accountID string) ([]slot, error) {
+// deviceLockPrefix names device locks among an account's slots, so the one
+// query that reads the slots reads them too. A device lock names the last
+// session admitted on the device; admissions replace it through its guard,
+// so racing plays from one device serialize.
+const deviceLockPrefix = "device-"
+
+func (s *Store) deviceLockRef(accountID, deviceID string) *firestore.DocumentRef {
+	return s.col(colAccounts).Doc(accountID).Collection(subSlots).Doc(deviceLockPrefix + deviceID)
+}
+
+// readSlots reads the account's stream slots and device locks (as stored,
+// TTL or not: a guard compares what is there).
+func (s *Store) readSlots(ctx context.Context, accountID string) (slots []slot, locks map[string]stored, err error) {
 	docs, err := s.col(colAccounts).Doc(accountID).Collection(subSlots).Documents(ctx).GetAll()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	slots := make([]slot, 0, len(docs))
+	slots = make([]slot, 0, len(docs))
+	locks = map[string]stored{}
 	for _, d := range docs {
+		if device, ok := strings.CutPrefix(d.Ref.ID, deviceLockPrefix); ok {
+			locks[device] = s.fromSnapshot(d)
+			continue
+		}
 		k, err := strconv.Atoi(d.Ref.ID)
 		if err != nil || k < 0 {
 			continue // not a slot of ours
 		}
 		sl, err := s.toSlot(k, s.fromSnapshot(d))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		slots = append(slots, sl)
 	}
-	return slots, nil
+	return slots, locks, nil
 }
 
 func (s *Store) toSlot(k int, st stored) (slot, error) {
@@ -106,7 +124,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	}
 	sess := req.NewSession()
 	for attempt := 0; ; attempt++ {
-		slots, err := s.readSlots(ctx, req.AccountID)
+		slots, locks, err := s.readSlots(ctx, req.AccountID)
 		if err != nil {
 			return playback.Session{}, fail(op, err)
 		}
@@ -114,8 +132,12 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == req.SessionID }); i >= 0 {
 			return active[i], nil
 		}
-		target := lowestFree(slots, req.Limit, req.Now)
-		if len(active) >= req.Limit || target < 0 {
+		replaced, refusal := req.Admit(active)
+		target := -1
+		if refusal == nil && len(replaced) == 0 {
+			target = lowestFree(slots, req.Limit, req.Now)
+		}
+		if refusal != nil || len(replaced) == 0 && target < 0 {
 			// An ended or expired session asking again must hear gone,
 			// not stream_limit, so look it up before refusing.
 			if existing, err := s.GetSession(ctx, req.SessionID); err == nil {
@@ -123,25 +145,15 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			} else if !playback.IsCode(err, playback.CodeNotFound) {
 				return playback.Session{}, err
 			}
-			return playback.Session{}, playback.StreamLimit(req.Limit, active)
+			if refusal == nil {
+				refusal = playback.StreamLimit(req.Limit, active)
+			}
+			return playback.Session{}, refusal
 		}
-		held, err := s.heldSlotFields(sess)
+		writes, claimed, err := s.admitWrites(req, sess, slots, locks, replaced, target)
 		if err != nil {
 			return playback.Session{}, fail(op, err)
 		}
-		claimed := stored{ref: s.slotRef(req.AccountID, target)}
-		if i := slices.IndexFunc(slots, func(sl slot) bool { return sl.index == target }); i >= 0 {
-			claimed = slots[i].st
-		}
-		writes := s.replace(claimed, held)
-		claimRev := held[fieldRev].(string)
-		sessFields, err := s.sessionFields(sess, target)
-		if err != nil {
-			return playback.Session{}, fail(op, err)
-		}
-		// The session's Create comes last: it fails only when the session
-		// exists already, which a fresh read of it sorts out below.
-		writes = append(writes, write{ref: s.sessionRef(sess.ID), create: true, fields: sessFields})
 		err = s.commit(ctx, writes)
 		if err == nil {
 			return sess, nil
@@ -149,17 +161,17 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if !conflict(err) {
 			return playback.Session{}, fail(op, err)
 		}
-		// Another acquisition took the slot first, or the session exists: a
-		// retry of an admitted request whose answer was lost, or one that
-		// has ended.
+		// The emulator keeps the writes before the failing one: give back
+		// the slot if this attempt took it.
+		s.releaseIfClaimedBy(ctx, claimed.ref, claimed.rev)
+		// Another acquisition took the slot or the device first, or the
+		// session exists: a retry of an admitted request whose answer was
+		// lost, or one that has ended.
 		existing, rerr := s.read(ctx, s.sessionRef(sess.ID))
 		if rerr != nil {
 			return playback.Session{}, fail(op, rerr)
 		}
 		if existing.exists {
-			// The emulator keeps the writes before the failing one: give
-			// back the slot if this attempt took it.
-			s.releaseIfClaimedBy(ctx, claimed.ref, claimRev)
 			prev, err := decode[playback.Session](existing, "session", sess.ID)
 			if err != nil {
 				return playback.Session{}, fail(op, err)
@@ -173,6 +185,59 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			return playback.Session{}, fail(op, err)
 		}
 	}
+}
+
+// admitWrites are the writes of one admission: the device lock moves to the
+// new session, the session takes a slot — the first replaced session's, or
+// free slot target — and is created, the replaced sessions end and any
+// further slots they held are freed. Every slot and the lock are written
+// through their guards (or created), so the commit fails if any of them
+// moved since the read; the session is changed only by writers holding its
+// slot's guard, so ending a replaced session needs no guard of its own.
+// Lock first, session create after the slot: on the emulator a commit that
+// fails part-way leaves only the lock or the slot claim, and the caller
+// releases the latter. It returns the slot as claimed (its new revision).
+func (s *Store) admitWrites(req playback.LeaseRequest, sess playback.Session, slots []slot, locks map[string]stored,
+	replaced []playback.Session, target int) (writes []write, claimed stored, err error) {
+	lock, ok := locks[req.DeviceID]
+	if !ok {
+		lock = stored{ref: s.deviceLockRef(req.AccountID, req.DeviceID)}
+	}
+	if req.DeviceID != "" {
+		writes = s.replace(lock, map[string]any{fieldSession: sess.ID, fieldExpireAt: s.ttlAfter(sess.ExpiresAt)})
+	}
+	slotOf := func(id string) slot {
+		return slots[slices.IndexFunc(slots, func(sl slot) bool { return sl.holder == id })]
+	}
+	claimed = stored{ref: s.slotRef(req.AccountID, target)}
+	if len(replaced) > 0 {
+		claimed, target = slotOf(replaced[0].ID).st, slotOf(replaced[0].ID).index
+	} else if i := slices.IndexFunc(slots, func(sl slot) bool { return sl.index == target }); i >= 0 {
+		claimed = slots[i].st
+	}
+	held, err := s.heldSlotFields(sess)
+	if err != nil {
+		return nil, claimed, err
+	}
+	writes = append(writes, s.replace(claimed, held)...)
+	claimed.rev = held[fieldRev].(string)
+	sessFields, err := s.sessionFields(sess, target)
+	if err != nil {
+		return nil, claimed, err
+	}
+	writes = append(writes, write{ref: s.sessionRef(sess.ID), create: true, fields: sessFields})
+	for i, r := range replaced {
+		sl := slotOf(r.ID)
+		ended, err := s.sessionFields(r.Replace(req.Now), sl.index)
+		if err != nil {
+			return nil, claimed, err
+		}
+		writes = append(writes, write{ref: s.sessionRef(r.ID), fields: ended})
+		if i > 0 {
+			writes = append(writes, s.replace(sl.st, s.freeSlotFields())...)
+		}
+	}
+	return writes, claimed, nil
 }
 
 // lowestFree returns the lowest slot index below limit that holds no
@@ -208,7 +273,7 @@ func (s *Store) ListActiveSessions(ctx context.Context, accountID string, now ti
 	if !validID(accountID) {
 		return nil, nil
 	}
-	slots, err := s.readSlots(ctx, accountID)
+	slots, _, err := s.readSlots(ctx, accountID)
 	if err != nil {
 		return nil, fail("ListActiveSessions", err)
 	}

@@ -6,6 +6,7 @@
 //	titles/{id}                     title
 //	accounts/{id}                   account, guarded
 //	accounts/{id}/slots/{k}         stream slot k of the account: the session holding it, mirrored; guarded
+//	accounts/{id}/slots/device-{d}  device lock: the last session admitted on device d; guarded
 //	accounts/{id}/progress/{title}  resume position, gated on device time; guarded
 //	customers/{id}                  payment customer → account
 //	sessions/{id}                   session
@@ -32,7 +33,9 @@
 // together with creating the session, so of racing acquisitions that saw
 // the same slot only one wins it, and at most Limit slots below the limit
 // are ever held. The session is changed only by writers that hold its
-// slot's guard, or, once it has lost its slot, its own.
+// slot's guard, or, once it has lost its slot, its own. The admission also
+// moves the device's lock through its guard and ends the device's running
+// session, so one device never holds two leases.
 //
 // TTL: sessions, slots, session QoE and inbox events carry "expire_at"
 // (lease expiry or end plus Retention; an event's ExpiresAt), guards carry
@@ -47,12 +50,15 @@
 package firestore
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -76,6 +82,7 @@ const (
 	fieldSession   = "session"    // slot: id of the session holding it, "" when free
 	fieldSlot      = "slot"       // session: index of its slot
 	fieldAccountID = "account_id" // customer: the account it maps to
+	fieldBy        = "by"         // guard: nonce of the commit that created it
 )
 
 // Collection names.
@@ -276,6 +283,8 @@ type write struct {
 	create bool           // Create: fails if the document exists
 	since  time.Time      // else Update with LastUpdateTime(since), or Set when zero
 	fields map[string]any // every field of the document
+	// guarded is the document as read whose guard this write creates.
+	guarded *stored
 }
 
 // replace returns the writes that replace st with fields on the condition
@@ -294,7 +303,7 @@ func (s *Store) replace(st stored, fields map[string]any) []write {
 		guard = fmt.Sprintf("t%d", st.updated.UnixNano())
 	}
 	return []write{
-		{ref: st.ref.Collection(subGuards).Doc(guard), create: true,
+		{ref: st.ref.Collection(subGuards).Doc(guard), create: true, guarded: &st,
 			fields: map[string]any{fieldExpireAt: s.now().Add(s.cfg.GuardRetention)}},
 		{ref: st.ref, since: st.updated, fields: fields},
 	}
@@ -316,10 +325,28 @@ func (s *Store) commit(ctx context.Context, writes []write) error {
 		}
 		return err
 	}
+	// Every guard is created before anything else is written: on the
+	// emulator, which applies a failed commit's writes up to the failing
+	// one, a lost race then leaves at most guards behind, never a
+	// half-made change; releaseGuards takes those back.
+	writes = slices.Clone(writes)
+	slices.SortStableFunc(writes, func(a, b write) int { return cmp.Compare(guardFirst(a), guardFirst(b)) })
+	nonce := newRev()
+	guards, creates := 0, 0
+	for i, w := range writes {
+		switch {
+		case w.guarded != nil:
+			writes[i].fields = maps.Clone(w.fields)
+			writes[i].fields[fieldBy] = nonce
+			guards++
+		case w.create:
+			creates++
+		}
+	}
 	// Reads happen before, outside: a read-write transaction would lock
 	// the documents it reads and serialise contenders on Cloud Firestore,
 	// and the guards already decide who wins.
-	return s.client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+	err := s.client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
 		for _, w := range writes {
 			var err error
 			switch {
@@ -336,6 +363,40 @@ func (s *Store) commit(ctx context.Context, writes []write) error {
 		}
 		return nil
 	}, firestore.MaxAttempts(1))
+	// Only a second guard or a create after the guards can fail once a
+	// guard has been written.
+	if err != nil && (guards > 1 || guards > 0 && creates > 0) && conflict(err) {
+		s.releaseGuards(ctx, writes, nonce)
+	}
+	return err
+}
+
+func guardFirst(w write) int {
+	if w.guarded != nil {
+		return 0
+	}
+	return 1
+}
+
+// releaseGuards deletes the guards that a failed commit created (only the
+// emulator keeps any) for documents it then did not write, so that the
+// next writer of those revisions can win them. A guard created by another
+// writer carries another nonce and stays. Best effort: a guard left behind
+// blocks its revision until TTL deletes it.
+func (s *Store) releaseGuards(ctx context.Context, writes []write, nonce string) {
+	for _, w := range writes {
+		if w.guarded == nil {
+			continue
+		}
+		g, err := s.read(ctx, w.ref)
+		if err != nil || !g.exists || g.data[fieldBy] != nonce {
+			continue
+		}
+		if doc, err := s.read(ctx, w.guarded.ref); err != nil || doc.rev != w.guarded.rev || !doc.updated.Equal(w.guarded.updated) {
+			continue // written after all: the guard is spent
+		}
+		_, _ = w.ref.Delete(ctx)
+	}
 }
 
 func updates(fields map[string]any) []firestore.Update {

@@ -17,6 +17,33 @@ func (r LeaseRequest) NewSession() Session {
 		StartedAt: r.Now, LastSeenAt: r.Now, ExpiresAt: r.Now.Add(r.TTL)}
 }
 
+// Admit is the admission rule every store applies to the account's active
+// sessions inside its atomic step: the requesting device's own sessions are
+// replaced, so they neither count against the limit nor survive the
+// admission; the others must leave room under the limit. It returns the
+// sessions to end (see Session.Replace), or the stream_limit refusal, after
+// which the store must change nothing.
+func (r LeaseRequest) Admit(active []Session) (replaced []Session, err error) {
+	others := make([]Session, 0, len(active))
+	for _, s := range active {
+		if r.DeviceID != "" && s.DeviceID == r.DeviceID && s.ID != r.SessionID {
+			replaced = append(replaced, s)
+		} else {
+			others = append(others, s)
+		}
+	}
+	if len(others) >= r.Limit {
+		return nil, StreamLimit(r.Limit, others)
+	}
+	return replaced, nil
+}
+
+// Replace ends a session that its device's new admission replaces.
+func (s Session) Replace(now time.Time) Session {
+	s.EndedAt, s.EndReason = now, EndReplaced
+	return s
+}
+
 // ExistingLease answers an admission of a session that exists already: a
 // retry whose answer was lost gets its session back while the lease holds,
 // a session that ended or expired gets SessionEnded.

@@ -69,10 +69,16 @@ type ConflictDetails struct {
 // SessionStore holds playback sessions and their leases.
 type SessionStore interface {
 	// AcquireLease atomically admits the session if the account holds fewer
-	// than Limit active leases at Now, else fails with CodeConflict, reason
-	// "stream_limit" and *ConflictDetails listing the active sessions.
-	// Expired and ended sessions never count. Acquiring an id that already
-	// holds an active lease returns it unchanged (a retry takes no second slot).
+	// than Limit active leases at Now on devices other than req.DeviceID,
+	// else fails with CodeConflict, reason "stream_limit" and
+	// *ConflictDetails listing those sessions. A device plays one stream:
+	// the device's own active sessions are ended with EndReplaced in the
+	// same atomic step that admits the new one, so however many requests
+	// from one device race, one session per device stays live. A refusal
+	// changes nothing, the device's running session included (see
+	// LeaseRequest.Admit). Expired and ended sessions never count.
+	// Acquiring an id that already holds an active lease returns it
+	// unchanged (a retry takes no second slot).
 	AcquireLease(ctx context.Context, req LeaseRequest) (Session, error)
 	GetSession(ctx context.Context, id string) (Session, error)
 	// ListActiveSessions returns the account's sessions active at now,

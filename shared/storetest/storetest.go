@@ -30,6 +30,10 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"Customers", testCustomers},
 		{"LeaseLimit", testLeaseLimit},
 		{"LeaseRace", testLeaseRace},
+		{"LeaseSameDeviceReplaces", testLeaseSameDeviceReplaces},
+		{"LeaseRefusalChangesNothing", testLeaseRefusalChangesNothing},
+		{"LeaseSameDeviceRace", testLeaseSameDeviceRace},
+		{"LeaseMixedDeviceRace", testLeaseMixedDeviceRace},
 		{"LeaseExpiredDoNotCount", testLeaseExpired},
 		{"LeaseRetryIsIdempotent", testLeaseRetry},
 		{"ExtendAndEnd", testExtendAndEnd},
@@ -270,6 +274,181 @@ func testLeaseRace(t *testing.T, s playback.Store) {
 	}
 	if active := must(s.ListActiveSessions(ctx, acct, t0))(t); len(active) != limit {
 		t.Fatalf("%d active sessions after the race, want %d", len(active), limit)
+	}
+}
+
+func onDevice(req playback.LeaseRequest, device string) playback.LeaseRequest {
+	req.DeviceID = device
+	return req
+}
+
+// testLeaseSameDeviceReplaces: a device plays one stream; its new admission
+// ends its running session even at the account's limit.
+func testLeaseSameDeviceReplaces(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	acct := playback.NewID("acct")
+	t0 := now()
+	first := must(s.AcquireLease(ctx, onDevice(lease(acct, 1, t0, time.Minute), "tv")))(t)
+	second := must(s.AcquireLease(ctx, onDevice(lease(acct, 1, t0.Add(time.Second), time.Minute), "tv")))(t)
+	active := must(s.ListActiveSessions(ctx, acct, t0.Add(2*time.Second)))(t)
+	if len(active) != 1 || active[0].ID != second.ID {
+		t.Fatalf("active = %+v, want only the second session %s", active, second.ID)
+	}
+	old := must(s.GetSession(ctx, first.ID))(t)
+	if old.EndReason != playback.EndReplaced || !old.EndedAt.Equal(t0.Add(time.Second)) {
+		t.Fatalf("replaced session = %+v, want ended at the second admission with reason %q", old, playback.EndReplaced)
+	}
+	_, err := s.ExtendLease(ctx, first.ID, t0.Add(2*time.Minute), t0.Add(2*time.Second))
+	wantCode(t, err, playback.CodeGone)
+	// The replaced session's slot went to the new one: another device is
+	// still refused at limit 1.
+	_, err = s.AcquireLease(ctx, onDevice(lease(acct, 1, t0.Add(3*time.Second), time.Minute), "phone"))
+	wantCode(t, err, playback.CodeConflict)
+}
+
+// testLeaseRefusalChangesNothing: a 409 leaves every session as it was,
+// including the running session of the device that asked.
+func testLeaseRefusalChangesNothing(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	acct := playback.NewID("acct")
+	t0 := now()
+	// Admitted while the plan allowed two streams; the plan now allows one.
+	tv := must(s.AcquireLease(ctx, onDevice(lease(acct, 2, t0, time.Minute), "tv")))(t)
+	phone := must(s.AcquireLease(ctx, onDevice(lease(acct, 2, t0.Add(time.Second), time.Minute), "phone")))(t)
+	for _, tc := range []struct {
+		name, device string
+		limit        int
+		conflicting  []string
+	}{
+		{name: "another device over the limit", device: "tablet", limit: 2, conflicting: []string{tv.ID, phone.ID}},
+		{name: "own device, others fill a lowered limit", device: "tv", limit: 1, conflicting: []string{phone.ID}},
+	} {
+		_, err := s.AcquireLease(ctx, onDevice(lease(acct, tc.limit, t0.Add(2*time.Second), time.Minute), tc.device))
+		var pe *playback.Error
+		if !errors.As(err, &pe) || pe.Reason != "stream_limit" {
+			t.Fatalf("%s: err = %v, want stream_limit", tc.name, err)
+		}
+		var got []string
+		for _, c := range pe.Details.(*playback.ConflictDetails).Sessions {
+			got = append(got, c.ID)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.conflicting) {
+			t.Fatalf("%s: conflicting sessions = %v, want %v", tc.name, got, tc.conflicting)
+		}
+		for _, want := range []playback.Session{tv, phone} {
+			if got := must(s.GetSession(ctx, want.ID))(t); !got.EndedAt.IsZero() || !got.ExpiresAt.Equal(want.ExpiresAt) {
+				t.Fatalf("%s: refused admission changed session %s: %+v", tc.name, want.ID, got)
+			}
+		}
+		if active := must(s.ListActiveSessions(ctx, acct, t0.Add(3*time.Second)))(t); len(active) != 2 {
+			t.Fatalf("%s: %d active sessions after a refusal, want 2", tc.name, len(active))
+		}
+	}
+}
+
+// raceAcquire fires the requests at once and returns the admitted
+// sessions; conflicts are expected, contention answered as unavailable is
+// a retryable refusal, anything else fails the test.
+func raceAcquire(t *testing.T, s playback.Store, reqs []playback.LeaseRequest) []playback.Session {
+	t.Helper()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		admitted []playback.Session
+		other    []error
+	)
+	start := make(chan struct{})
+	for _, req := range reqs {
+		wg.Go(func() {
+			<-start
+			sess, err := s.AcquireLease(context.Background(), req)
+			mu.Lock()
+			defer mu.Unlock()
+			switch code := playback.ErrorCode(err); {
+			case err == nil:
+				admitted = append(admitted, sess)
+			case code == playback.CodeConflict, code == playback.CodeUnavailable:
+			default:
+				other = append(other, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if len(other) > 0 {
+		t.Fatalf("%d acquisitions failed with unexpected errors, first: %v", len(other), other[0])
+	}
+	return admitted
+}
+
+// checkOnePerDevice asserts at most limit live sessions, none two on one
+// device, and every admitted session either live or replaced.
+func checkOnePerDevice(t *testing.T, s playback.Store, acct string, limit int, admitted []playback.Session, at time.Time) []playback.Session {
+	t.Helper()
+	ctx := context.Background()
+	active := must(s.ListActiveSessions(ctx, acct, at))(t)
+	if len(active) > limit {
+		t.Fatalf("%d live sessions, limit %d: %+v", len(active), limit, active)
+	}
+	devices := map[string]string{}
+	for _, a := range active {
+		if prev, dup := devices[a.DeviceID]; dup {
+			t.Fatalf("device %s holds two live sessions: %s and %s", a.DeviceID, prev, a.ID)
+		}
+		devices[a.DeviceID] = a.ID
+	}
+	for _, a := range admitted {
+		got := must(s.GetSession(ctx, a.ID))(t)
+		if devices[a.DeviceID] == a.ID {
+			continue
+		}
+		if got.EndReason != playback.EndReplaced {
+			t.Fatalf("admitted session %s is neither live nor replaced: %+v", a.ID, got)
+		}
+	}
+	return active
+}
+
+// testLeaseSameDeviceRace: plays sent at once from one device leave
+// exactly one live session on it and no orphaned lease. Pairs race in many
+// rounds rather than in one large burst, where a third request would
+// replace (and so hide) two sessions that two racers both got admitted.
+func testLeaseSameDeviceRace(t *testing.T, s playback.Store) {
+	for round := range 12 {
+		acct := playback.NewID("acct")
+		t0 := now()
+		reqs := []playback.LeaseRequest{
+			onDevice(lease(acct, 2, t0, time.Minute), "tv"),
+			onDevice(lease(acct, 2, t0, time.Minute), "tv"),
+		}
+		admitted := raceAcquire(t, s, reqs)
+		if len(admitted) == 0 {
+			t.Fatalf("round %d: no acquisition was admitted", round)
+		}
+		if active := checkOnePerDevice(t, s, acct, 2, admitted, t0); len(active) != 1 {
+			t.Fatalf("round %d: %d live sessions for one device, want 1: %+v", round, len(active), active)
+		}
+		// The household's other device still finds its stream free.
+		must(s.AcquireLease(context.Background(), onDevice(lease(acct, 2, t0, time.Minute), "phone")))(t)
+	}
+}
+
+// testLeaseMixedDeviceRace: a burst from the household's registered devices
+// and a stranger never exceeds the limit nor doubles a device.
+func testLeaseMixedDeviceRace(t *testing.T, s playback.Store) {
+	acct := playback.NewID("acct")
+	t0 := now()
+	devices := []string{"tv", "phone", "tablet"}
+	reqs := make([]playback.LeaseRequest, 30)
+	for i := range reqs {
+		reqs[i] = onDevice(lease(acct, 2, t0, time.Minute), devices[i%len(devices)])
+	}
+	admitted := raceAcquire(t, s, reqs)
+	if len(admitted) == 0 {
+		t.Fatal("no acquisition was admitted")
+	}
+	if active := checkOnePerDevice(t, s, acct, 2, admitted, t0); len(active) != 2 {
+		t.Fatalf("%d live sessions after the burst, want the limit of 2: %+v", len(active), active)
 	}
 }
 
