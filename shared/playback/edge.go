@@ -16,6 +16,12 @@ type Edge struct {
 	Lat     float64  `json:"lat"`
 	Lon     float64  `json:"lon"`
 	ASNs    []uint32 `json:"asns,omitempty"` // embedded in these ISPs' networks (Open Connect style): preferred for their clients
+	// NoIPv4 and NoIPv6 say the edge cannot serve clients of that IP
+	// version (no address of the family, or its monitor says it is down
+	// there): steering sends a client only to edges of its own version,
+	// as Traffic Router does. The zero value serves both.
+	NoIPv4 bool `json:"no_ipv4,omitempty"`
+	NoIPv6 bool `json:"no_ipv6,omitempty"`
 
 	Capacity   float64   `json:"capacity"` // e.g. Gbit/s
 	Load       float64   `json:"load"`
