@@ -32,8 +32,11 @@ type Location struct {
 	// decides nothing. An empty GeoSource means Lat and Lon.
 	GeoLat, GeoLon float64
 	GeoSource      Source
-	Country        string // ISO 3166-1 alpha-2, from GeoIP; "" when unknown
-	ASN            uint32 // 0 when unknown
+	// Country is ISO 3166-1 alpha-2, from the front door's header when
+	// CountryFromHeader, else from GeoIP; "" when unknown.
+	Country           string
+	CountryFromHeader bool
+	ASN               uint32 // 0 when unknown
 	// AnonymousProxy is set when the anonymous-IP database lists the
 	// address (VPN, hosting provider, public proxy, Tor exit).
 	AnonymousProxy bool
