@@ -79,7 +79,7 @@ type Config struct {
 	// CacheGroups holds Traffic Router's per cache group settings by PoP
 	// name: backups, fallbackToClosest, localization methods. A PoP not in
 	// it behaves like a Traffic Router cache group without those settings.
-	CacheGroups map[string]CacheGroup `env:"-"`
+	CacheGroups map[string]CacheGroup
 }
 
 // withDefaults fills zero fields, so a Config literal in Go behaves like one
