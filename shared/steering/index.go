@@ -642,7 +642,9 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 	if len(loc.DeepCaches) > 0 {
 		out, deep = ix.appendDeep(out, loc, client, cut, th, hot, family)
 		if deep {
+			// The deep edge's CDN leads the pathways.
 			r.Result = ResultDeepCZ
+			r.primary = ix.scan[ix.edges[ix.edgeIDs[out[0].EdgeID]].pop].cdn
 		}
 	}
 	for pass := -1; pass < len(ix.cdns); pass++ {

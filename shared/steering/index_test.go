@@ -780,3 +780,25 @@ func TestManyCDNs(t *testing.T) {
 		}
 	}
 }
+
+// A deep coverage zone's edge leads the list and its CDN the pathways,
+// and is not repeated under its own PoP.
+func TestDeepEdgeLeadsPathways(t *testing.T) {
+	t.Parallel()
+	ix := mustIndex(t, Config{EdgesPerPoP: 2}, []playback.Edge{
+		edge("cf-fra-a", "cloudfront", "fra", fra), edge("cf-fra-b", "cloudfront", "fra", fra),
+		edge("isp-1", "ispcdn", "ber", ber), edge("isp-2", "ispcdn", "ber", ber),
+	})
+	loc := frankfurt
+	loc.DeepZone, loc.DeepCaches = "ber-deep", []string{"isp-1"}
+	r, err := ix.Pick(Query{Location: loc, Title: "t", Now: t0}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(r.Choices); got[0] != "isp-1" || r.Result != ResultDeepCZ || slices.Index(got[1:], "isp-1") >= 0 {
+		t.Fatalf("choices %v (%s)", got, r.Result)
+	}
+	if p := r.AppendPathways(nil); !slices.Equal(p, []string{"ispcdn", "cloudfront"}) {
+		t.Fatalf("pathways %v", p)
+	}
+}
