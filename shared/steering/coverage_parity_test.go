@@ -1,6 +1,8 @@
 package steering
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -202,4 +204,116 @@ func TestCoverageZonesMatchTrafficRouter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// trLookup walks the tree the way NetworkNode.getNetwork does: from the
+// root, into the child that compares equal to the key under the shorter
+// mask, as deep as it goes.
+func trLookup(root *czNode, key cidr) int32 {
+	zone, node := int32(-1), root
+	for {
+		var next *czNode
+		for _, ch := range node.children {
+			if ch.c.compare(key) == 0 {
+				next = ch
+				break
+			}
+		}
+		if next == nil {
+			return zone
+		}
+		zone, node = next.zone, next
+	}
+}
+
+// TestRangeTablesMatchTheTree checks the flattened lookup tables against a
+// walk of the tree they come from, on random files full of what makes
+// Traffic Router's tree unusual: the same network with other host bits,
+// repeated networks, entries of the other family, nesting.
+func TestRangeTablesMatchTheTree(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(17, 1128))
+	v4 := func() string {
+		return fmt.Sprintf("10.%d.%d.%d/%d", rng.IntN(4), rng.IntN(256), rng.IntN(256), 8+rng.IntN(25))
+	}
+	v6 := func() string {
+		return fmt.Sprintf("2001:db8:%x:%x::%x/%d", rng.IntN(4), rng.IntN(65536), rng.IntN(65536), 32+rng.IntN(97))
+	}
+	for round := range 30 {
+		var b strings.Builder
+		b.WriteString(`{"coverageZones": {`)
+		for z := range 8 {
+			if z > 0 {
+				b.WriteString(",")
+			}
+			var n4, n6 []string
+			for range 30 {
+				switch rng.IntN(10) {
+				case 0: // an IPv6 entry under network
+					n4 = append(n4, fmt.Sprintf(`"a%02x:%x::/%d"`, rng.IntN(4), rng.IntN(65536), 8+rng.IntN(25)))
+				case 1: // an IPv4 entry under network6
+					n6 = append(n6, `"`+v4()+`"`)
+				case 2, 3, 4, 5:
+					n4 = append(n4, `"`+v4()+`"`)
+				default:
+					n6 = append(n6, `"`+v6()+`"`)
+				}
+			}
+			fmt.Fprintf(&b, `"z%d": {"network": [%s], "network6": [%s]}`, z, strings.Join(n4, ","), strings.Join(n6, ","))
+		}
+		b.WriteString("}}")
+		file := b.String()
+		cz, err := ParseCoverageZones([]byte(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Rebuild the trees the parser built, to walk them.
+		var root4, root6 czNode
+		top, _ := decodeObject([]byte(file))
+		raw, _ := top.get("coverageZones")
+		zones, _ := decodeObject(raw)
+		for i, name := range zones.keys {
+			if _, err := parseZone(name, zones.vals[i], &root4, &root6, int32(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 3000 {
+			var a netip.Addr
+			var root *czNode
+			var key cidr
+			if rng.IntN(2) == 0 {
+				a = netip.AddrFrom4([4]byte{10, byte(rng.IntN(4)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+				if rng.IntN(5) == 0 {
+					a = netip.AddrFrom4([4]byte{byte(0xa0 + rng.IntN(4)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+				}
+				b4 := a.As4()
+				copy(key.b[:], b4[:])
+				key.n, key.v4, root = 32, true, &root4
+			} else {
+				var b16 [16]byte
+				b16[0], b16[1], b16[2], b16[3], b16[4], b16[5] = 0x20, 0x01, 0x0d, 0xb8, 0, byte(rng.IntN(4))
+				if rng.IntN(5) == 0 {
+					b16[0], b16[1], b16[2], b16[3] = 10, byte(rng.IntN(4)), byte(rng.IntN(256)), byte(rng.IntN(256))
+				}
+				for i := 6; i < 16; i++ {
+					b16[i] = byte(rng.IntN(256))
+				}
+				a = netip.AddrFrom16(b16)
+				key.b, key.n, root = b16, 128, &root6
+			}
+			want := trLookup(root, key)
+			z, ok := cz.Lookup(a)
+			if got := slices.Index(zoneNames(cz), z.Name); ok != (want >= 0) || (ok && int32(got) != want) {
+				t.Fatalf("round %d: Lookup(%s) = %q %v, the tree says zone %d", round, a, z.Name, ok, want)
+			}
+		}
+	}
+}
+
+func zoneNames(cz *CoverageZones) []string {
+	var out []string
+	for _, z := range cz.zones {
+		out = append(out, z.Name)
+	}
+	return out
 }
