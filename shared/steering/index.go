@@ -572,17 +572,29 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 		family = familyV6
 	}
 
+	// A usable deep coverage zone edge is Traffic Router's answer before
+	// the coverage zone is looked at, so the zone's refusals do not count.
+	deepUsable := false
+	for _, id := range loc.DeepCaches {
+		if i, ok := ix.edgeIDs[id]; ok {
+			if _, ok := ix.edgePick(i, cut, 0, nil, 0, family); ok {
+				deepUsable = true
+				break
+			}
+		}
+	}
 	// The coverage zone's own group, then its backups
 	// (TrafficRouter.getCoverageZoneCacheLocation).
 	anchor, result, degraded := int32(-1), ResultGeo, false
-	method, at := MethodGeo, place3(loc.Lat, loc.Lon)
+	method, at := MethodGeo, unitVector(loc.Lat, loc.Lon)
 	if loc.Zone != "" {
 		group, configured := cfg.CacheGroups[loc.Zone]
 		pops, known := ix.named[loc.Zone]
 		if (known || configured) && !group.allows(MethodCZ) {
-			return Ranking{}, noEdgeForClient(cfg, "the coverage zone's cache group %q does not allow coverage zone routing", loc.Zone)
-		}
-		if anchor = ix.firstUsable(pops, MethodCZ, family, cut); anchor >= 0 {
+			if !deepUsable {
+				return Ranking{}, noEdgeForClient(cfg, "the coverage zone's cache group %q does not allow coverage zone routing", loc.Zone)
+			}
+		} else if anchor = ix.firstUsable(pops, MethodCZ, family, cut); anchor >= 0 {
 			result = ResultCZ
 		} else {
 			degraded = known
@@ -592,10 +604,13 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 					break
 				}
 			}
-			if anchor < 0 && group.Backups != nil && !group.FallbackToClosest {
-				return Ranking{}, noEdgeForClient(cfg, "the coverage zone's cache group %q and its backups have no usable edge", loc.Zone)
-			}
-			if anchor < 0 && loc.Source == SourceCoverageZone {
+			switch {
+			case anchor >= 0:
+			case group.Backups != nil && !group.FallbackToClosest:
+				if !deepUsable {
+					return Ranking{}, noEdgeForClient(cfg, "the coverage zone's cache group %q and its backups have no usable edge", loc.Zone)
+				}
+			case loc.Source == SourceCoverageZone:
 				// The group closest to the zone's coordinates.
 				method, result = MethodCZ, ResultCZBackup
 			}
@@ -619,7 +634,7 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 		// Router goes on to GeoIP.
 		method, r.Result = MethodGeo, ResultGeo
 		if loc.GeoSource != "" {
-			at = place3(loc.GeoLat, loc.GeoLon)
+			at = unitVector(loc.GeoLat, loc.GeoLon)
 		}
 		clear(best)
 		primary, nearestDown, client = ix.rank(best, at, method, family, cut, loc.ASN, anchor)
@@ -639,7 +654,7 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 	th := hashString(q.Title)
 	hot := ix.hot[q.Title]
 	deep := false
-	if len(loc.DeepCaches) > 0 {
+	if deepUsable {
 		out, deep = ix.appendDeep(out, loc, client, cut, th, hot, family)
 		if deep {
 			// The deep edge's CDN leads the pathways.
@@ -663,8 +678,6 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 	r.Choices = out
 	return r, nil
 }
-
-func place3(lat, lon float64) vec3 { return unitVector(lat, lon) }
 
 func noEdgeForClient(cfg *Config, format string, args ...any) error {
 	return &playback.Error{
