@@ -1,10 +1,15 @@
 package pickedge_test
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/playplane/playplane/functions/pickedge"
+	"github.com/playplane/playplane/shared/playback"
 )
 
 // TestCoverageZoneFileIsHotSwapped rewrites the coverage zone file under a
@@ -64,5 +69,32 @@ func TestCacheGroupBackups(t *testing.T) {
 	resp := h.mustPick(id, token, clientFra)
 	if resp.Edges[0].PoP != "iad" || resp.Result != "CZ_BACKUP" || !resp.Degraded {
 		t.Fatalf("first PoP %s (%s, degraded %v), want the backup iad", resp.Edges[0].PoP, resp.Result, resp.Degraded)
+	}
+}
+
+// TestIPv6DownReportSteersIPv6ClientsAway: an edge reporting it cannot
+// serve over IPv6 (through the signed report, the bus and the store) stops
+// serving IPv6 clients, as Traffic Router's per-version availability does.
+func TestIPv6DownReportSteersIPv6ClientsAway(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{})
+	id, token := h.session("sintel")
+	if resp := h.mustPick(id, token, clientIad6); resp.Edges[0].PoP != "iad" {
+		t.Fatalf("before: first PoP %s", resp.Edges[0].PoP)
+	}
+	h.at(time.Second)
+	for _, e := range []string{"iad-1", "iad-2"} {
+		rec := h.report(e, playback.EdgeReport{EdgeID: e, Load: 10, Capacity: 100, Healthy: true, IPv6Down: true, ReportedAt: h.clock()})
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("report %s: %d %s", e, rec.Code, rec.Body)
+		}
+	}
+	h.idle()
+	resp := h.mustPick(id, token, clientIad6)
+	if resp.Edges[0].PoP == "iad" || slices.ContainsFunc(resp.Edges, func(e pickedge.EdgeChoice) bool { return e.PoP == "iad" }) {
+		t.Fatalf("after: ranking %s still offers iad to an IPv6 client", edgeSummary(resp))
+	}
+	if resp.Result != "CZ_BACKUP" || !resp.Degraded {
+		t.Fatalf("result %s degraded %v, want the group closest to the zone and a short TTL", resp.Result, resp.Degraded)
 	}
 }

@@ -304,10 +304,10 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 			w *= q
 		}
 		var fam uint8
-		if !e.NoIPv4 {
+		if !e.NoIPv4 && !e.IPv4Down {
 			fam |= familyV4
 		}
-		if !e.NoIPv6 {
+		if !e.NoIPv6 && !e.IPv6Down {
 			fam |= familyV6
 		}
 		ix.edges[i] = edgeInfo{

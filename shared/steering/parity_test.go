@@ -39,6 +39,7 @@ type parityEdge struct {
 	lat, lon float64
 	down     bool
 	noIPv6   bool
+	ipv6Down bool
 	asns     []uint32
 }
 
@@ -144,6 +145,9 @@ var selectCorpus = []selectRow{
 	{name: "ipv4 client still uses the ipv4-only group", source: "TR src getSupportingCaches: cache.isAvailable(IPV4ONLY)",
 		czf: euroCZF, edges: []parityEdge{{id: "fra-1", pop: "fra", lat: 50.11, lon: 8.68, noIPv6: true}, {id: "muc-1", pop: "muc", lat: 48.14, lon: 11.58}},
 		addr: "12.23.34.45", wantPoP: "fra", wantResult: ResultCZ},
+	{name: "ipv6 client: a group whose edges report ipv6 down is skipped", source: "TR src getSupportingCaches: cache.isAvailable(IPV6ONLY) from Traffic Monitor's per-version availability",
+		czf: euroCZF, edges: []parityEdge{{id: "fra-1", pop: "fra", lat: 50.11, lon: 8.68, ipv6Down: true}, {id: "muc-1", pop: "muc", lat: 48.14, lon: 11.58}},
+		addr: "2001:db8:f::1", wantPoP: "muc", wantResult: ResultCZBackup},
 	{name: "deep zone with an available cache: that cache first", source: "TR src selectCaches: useDeep and deep caches → DEEP_CZ",
 		czf: euroCZF, dczf: `{"deepCoverageZones": {"isp-deep": {"network": ["12.23.34.0/25"], "caches": ["deep-1", "missing"]}}}`,
 		edges: append(slices.Clone(europe), parityEdge{id: "deep-1", pop: "ber-isp", lat: 52.52, lon: 13.40}),
@@ -191,7 +195,7 @@ func TestPickMatchesTrafficRouter(t *testing.T) {
 			var edges []playback.Edge
 			for _, e := range row.edges {
 				edges = append(edges, playback.Edge{ID: e.id, CDN: "tr", PoP: e.pop, BaseURL: "https://" + e.id + ".example.net",
-					Lat: e.lat, Lon: e.lon, Capacity: 100, Load: 10, Healthy: !e.down, NoIPv6: e.noIPv6, ASNs: e.asns, ReportedAt: t0})
+					Lat: e.lat, Lon: e.lon, Capacity: 100, Load: 10, Healthy: !e.down, NoIPv6: e.noIPv6, IPv6Down: e.ipv6Down, ASNs: e.asns, ReportedAt: t0})
 			}
 			ix := mustIndex(t, cfg, edges)
 			locator, err := NewLocatorWith(src, Location{Lat: 50, Lon: 10})
