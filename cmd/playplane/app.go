@@ -82,6 +82,7 @@ type App struct {
 	now     func() time.Time
 	webhook *paymentwebhook.Server
 	pick    *pickedge.Server
+	play    *authorizeplay.Server
 	jobs    sync.WaitGroup
 }
 
@@ -149,6 +150,7 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.play = authorize
 
 	var webhookCfg paymentwebhook.Config
 	if err := envconfig.Process(ctx, &webhookCfg); err != nil {
@@ -311,11 +313,14 @@ func (a *App) Close() error {
 	}
 	a.jobs.Wait()
 	berr := a.bus.Close()
-	var perr error
+	var perr, aerr error
 	if a.pick != nil {
 		perr = a.pick.Close()
 	}
-	return errors.Join(berr, perr, a.store.Close())
+	if a.play != nil {
+		aerr = a.play.Close()
+	}
+	return errors.Join(berr, perr, aerr, a.store.Close())
 }
 
 // DevToken mints a caller JWT for a demo account.

@@ -15,6 +15,7 @@ import (
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/steering"
 )
 
 // Config is read from the environment.
@@ -28,6 +29,20 @@ type Config struct {
 	// the lease, so ending a session revokes it at once.
 	TokenTTL time.Duration `env:"PLAYBACK_TOKEN_TTL, default=4h"`
 	MaxBody  int64         `env:"AUTHORIZE_MAX_BODY, default=4096"`
+
+	// Viewer locates the viewer for licensing: a title plays where it is
+	// licensed for the viewer's location, not the account's. These are pick
+	// edge's settings (PICKEDGE_TRUSTED_PROXIES, PICKEDGE_TRUSTED_HOPS,
+	// PICKEDGE_VIEWER_COUNTRY_HEADER, PICKEDGE_GEOIP_CITY_DB,
+	// PICKEDGE_GEOIP_ANONYMOUS_DB, ...; see steering.ViewerConfig), read
+	// here too so that one viewer gets one location from both functions.
+	// With neither a country header nor a City database configured (the
+	// local default), licensing falls back to the account's home territory.
+	Viewer steering.ViewerConfig `env:", prefix=PICKEDGE_"`
+	// RefuseAnonymousProxies refuses plays from addresses the anonymous-IP
+	// database (PICKEDGE_GEOIP_ANONYMOUS_DB, required) lists as VPNs,
+	// proxies, hosting providers or Tor exits.
+	RefuseAnonymousProxies bool `env:"AUTHORIZE_REFUSE_ANONYMOUS_PROXIES, default=false"`
 }
 
 // Store is what authorize play reads and writes.
@@ -52,8 +67,10 @@ type Deps struct {
 
 // Server serves the authorize-play routes and the entitlement consumer.
 type Server struct {
-	cfg  Config
-	deps Deps
+	cfg    Config
+	deps   Deps
+	viewer *steering.Viewer // nil when no location source is configured
+	geo    *steering.GeoIP
 }
 
 // New validates cfg and deps.
@@ -71,7 +88,43 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	return &Server{cfg: cfg, deps: deps}, nil
+	s := &Server{cfg: cfg, deps: deps}
+	if cfg.RefuseAnonymousProxies && cfg.Viewer.GeoIPAnonymousDB == "" {
+		return nil, errors.New("authorizeplay.New: refusing anonymous proxies needs an anonymous-IP database (PICKEDGE_GEOIP_ANONYMOUS_DB)")
+	}
+	if cfg.Viewer.HasLocationSource() {
+		geo, err := cfg.Viewer.OpenGeoIP()
+		if err != nil {
+			return nil, fmt.Errorf("authorizeplay.New: %w", err)
+		}
+		// Coverage zones and the default place say nothing of countries:
+		// licensing needs only GeoIP and the front door's header.
+		locator, err := steering.NewLocator(nil, geo, steering.Location{})
+		if err == nil {
+			s.viewer, err = steering.NewViewer(cfg.Viewer, locator)
+		}
+		if err != nil {
+			_ = geo.Close()
+			return nil, fmt.Errorf("authorizeplay.New: %w", err)
+		}
+		s.geo = geo
+	}
+	return s, nil
+}
+
+// Close releases the GeoIP databases.
+func (s *Server) Close() error { return s.geo.Close() }
+
+// viewerPlace is where the request comes from, for licensing.
+func (s *Server) viewerPlace(r *http.Request) playback.ViewerPlace {
+	if s.viewer == nil {
+		return playback.ViewerPlace{}
+	}
+	loc, _, err := s.viewer.Locate(r)
+	if err != nil {
+		httpx.Logger(r.Context()).WarnContext(r.Context(), "locating the viewer", "err", err)
+	}
+	return playback.ViewerPlace{Located: true, Country: loc.Country, Anonymous: loc.AnonymousProxy}
 }
 
 // Register mounts the routes on mux.
@@ -164,9 +217,8 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !title.LicensedIn(acct.Territory, now) {
-		return playback.Errorf(playback.CodeForbidden, "not_licensed",
-			"title %q is not licensed in %s now", title.ID, acct.Territory)
+	if err := playback.CheckLicence(title, acct.Territory, s.viewerPlace(r), playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now); err != nil {
+		return err
 	}
 	if acct.ParentalCap > 0 && title.Rating > acct.ParentalCap {
 		return playback.Errorf(playback.CodeForbidden, "parental_rating",

@@ -44,6 +44,12 @@ type harness struct {
 
 func newHarness(t testing.TB, opts ...bolt.Option) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil, opts...)
+}
+
+// newHarnessWith lets configure change the function's Config.
+func newHarnessWith(t testing.TB, configure func(*authorizeplay.Config), opts ...bolt.Option) *harness {
+	t.Helper()
 	store, err := bolt.Open(filepath.Join(t.TempDir(), "db"), opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -59,12 +65,16 @@ func newHarness(t testing.TB, opts ...bolt.Option) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, store: store, tokens: auth.NewDevKeyring(), now: now}
-	h.srv, err = authorizeplay.New(authorizeplay.Config{PastDueGrace: 72 * time.Hour, LeaseTTL: 2 * time.Minute,
-		TokenTTL: time.Hour, MaxBody: 4096},
+	cfg := authorizeplay.Config{PastDueGrace: 72 * time.Hour, LeaseTTL: 2 * time.Minute, TokenTTL: time.Hour, MaxBody: 4096}
+	if configure != nil {
+		configure(&cfg)
+	}
+	h.srv, err = authorizeplay.New(cfg,
 		authorizeplay.Deps{Store: store, Identity: verifier, Tokens: h.tokens, Now: func() time.Time { return h.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { h.srv.Close() })
 	mux := http.NewServeMux()
 	h.srv.Register(mux)
 	h.h = httpx.Middleware(slog.New(slog.DiscardHandler), mux)
@@ -79,8 +89,11 @@ func (h *harness) token(account string) string {
 	return tok
 }
 
-func (h *harness) do(method, path, token, body string) *httptest.ResponseRecorder {
+func (h *harness) do(method, path, token, body string, edit ...func(*http.Request)) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	for _, e := range edit {
+		e(req)
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

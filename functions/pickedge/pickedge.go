@@ -31,23 +31,37 @@ type Config struct {
 	// STEERING_CDN_WEIGHTS=cloudfront:3,cloudcdn:1 (fallback order of the
 	// pathways), ... (see steering.Config).
 	Steering steering.Config `env:", prefix=STEERING_"`
-	// ClientIP says which proxies in front of the function may be believed
-	// about the client's address: PICKEDGE_TRUSTED_PROXIES (CIDRs),
-	// PICKEDGE_TRUSTED_HOPS (e.g. 1 behind CloudFront), and
-	// PICKEDGE_CLIENT_IP_HEADER. By default only the TCP peer is believed.
-	ClientIP steering.ClientIPConfig `env:", prefix=PICKEDGE_"`
+	// Viewer says how to locate the viewer, and is read by authorize play
+	// too, so licensing and steering see one location: which proxies in
+	// front of the function may be believed about the client's address
+	// (PICKEDGE_TRUSTED_PROXIES as CIDRs, PICKEDGE_TRUSTED_HOPS e.g. 1
+	// behind CloudFront, PICKEDGE_CLIENT_IP_HEADER; on GCP the load
+	// balancer's networks, so the address is the viewer's), the front
+	// door's country header (PICKEDGE_VIEWER_COUNTRY_HEADER), and the GeoIP
+	// databases (PICKEDGE_GEOIP_CITY_DB, PICKEDGE_GEOIP_ASN_DB,
+	// PICKEDGE_GEOIP_ANONYMOUS_DB). By default only the TCP peer is
+	// believed and there is no GeoIP.
+	Viewer steering.ViewerConfig `env:", prefix=PICKEDGE_"`
 
 	// Refresh is how old the cached edge table may get before a request
 	// reloads it. Reports applied in the same process reload it at once.
 	Refresh time.Duration `env:"PICKEDGE_REFRESH, default=5s"`
 
-	// Client location: the coverage zone file wins, then GeoIP, then the
-	// default. The files are optional and read once at start.
-	CoverageZoneFile string  `env:"PICKEDGE_COVERAGE_ZONE_FILE"`
-	GeoIPCityDB      string  `env:"PICKEDGE_GEOIP_CITY_DB"`
-	GeoIPASNDB       string  `env:"PICKEDGE_GEOIP_ASN_DB"`
-	DefaultLat       float64 `env:"PICKEDGE_DEFAULT_LAT, default=50.11"`
-	DefaultLon       float64 `env:"PICKEDGE_DEFAULT_LON, default=8.68"`
+	// Client location, as Traffic Router has it: the deep coverage zone
+	// file, the coverage zone file, then GeoIP, then the default (Traffic
+	// Router's miss location). The zone files are optional; they must load
+	// at start, and are re-read when they change (looked at every
+	// ZoneFilePoll): a new version that does not load is logged and the
+	// last good one kept.
+	CoverageZoneFile     string        `env:"PICKEDGE_COVERAGE_ZONE_FILE"`
+	DeepCoverageZoneFile string        `env:"PICKEDGE_DEEP_COVERAGE_ZONE_FILE"`
+	ZoneFilePoll         time.Duration `env:"PICKEDGE_ZONE_FILE_POLL, default=10s"`
+	DefaultLat           float64       `env:"PICKEDGE_DEFAULT_LAT, default=50.11"`
+	DefaultLon           float64       `env:"PICKEDGE_DEFAULT_LON, default=8.68"`
+	// CacheGroupsFile holds Traffic Router's cache group settings by PoP
+	// name (backupLocations with fallbackToClosest, localizationMethods),
+	// as the edgeLocations of a CRConfig.json; read once at start.
+	CacheGroupsFile string `env:"PICKEDGE_CACHE_GROUPS_FILE"`
 
 	// PublicURL, when set, makes steering URIs absolute
 	// (https://api.example.com); otherwise steering_uri is an absolute path
@@ -88,8 +102,7 @@ type Deps struct {
 type Server struct {
 	cfg       Config
 	deps      Deps
-	clientIP  *steering.ClientIP
-	locator   *steering.Locator
+	viewer    *steering.Viewer
 	geo       *steering.GeoIP
 	edges     *edgeTable
 	verifier  *edgeVerifier
@@ -120,6 +133,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Log == nil {
 		deps.Log = slog.Default()
 	}
+	if cfg.CacheGroupsFile != "" {
+		groups, err := steering.LoadCacheGroups(cfg.CacheGroupsFile)
+		if err != nil {
+			return nil, fmt.Errorf("pickedge.New: %w", err)
+		}
+		cfg.Steering.CacheGroups = groups
+	}
 	// Fail at start on a bad ranking configuration rather than on the
 	// first request.
 	if _, err := steering.NewIndex(cfg.Steering, nil); err != nil {
@@ -132,10 +152,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, fmt.Errorf("pickedge.New: PublicURL %q must be an http(s) URL without query", cfg.PublicURL)
 		}
 	}
-	clientIP, err := steering.NewClientIP(cfg.ClientIP)
-	if err != nil {
-		return nil, fmt.Errorf("pickedge.New: %w", err)
-	}
 	keys, err := ParseEdgeKeys(cfg.EdgeKeys)
 	if err != nil {
 		return nil, fmt.Errorf("pickedge.New: %w", err)
@@ -143,28 +159,40 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if len(keys) == 0 {
 		deps.Log.Warn("EDGE_HMAC_KEYS is empty: every edge health report will be refused")
 	}
-	var zones *steering.CoverageZones
-	if cfg.CoverageZoneFile != "" {
-		if zones, err = steering.LoadCoverageZones(cfg.CoverageZoneFile); err != nil {
+	var src steering.LocatorSources
+	for _, z := range []struct {
+		path string
+		deep bool
+		dst  *steering.Zones
+	}{{cfg.CoverageZoneFile, false, &src.Zones}, {cfg.DeepCoverageZoneFile, true, &src.DeepZones}} {
+		if z.path == "" {
+			continue
+		}
+		f, err := steering.OpenZoneFile(steering.ZoneFileConfig{Path: z.path, Deep: z.deep, Poll: cfg.ZoneFilePoll, Log: deps.Log, Now: deps.Now})
+		if err != nil {
 			return nil, fmt.Errorf("pickedge.New: %w", err)
 		}
+		*z.dst = f
 	}
-	var geo *steering.GeoIP
-	switch {
-	case cfg.GeoIPCityDB != "":
-		if geo, err = steering.OpenGeoIP(cfg.GeoIPCityDB, cfg.GeoIPASNDB); err != nil {
-			return nil, fmt.Errorf("pickedge.New: %w", err)
-		}
-	case cfg.GeoIPASNDB != "":
-		return nil, errors.New("pickedge.New: an ASN database needs a City database (PICKEDGE_GEOIP_CITY_DB)")
-	}
-	locator, err := steering.NewLocator(zones, geo, steering.Location{Lat: cfg.DefaultLat, Lon: cfg.DefaultLon})
+	geo, err := cfg.Viewer.OpenGeoIP()
 	if err != nil {
-		_ = geo.Close()
 		return nil, fmt.Errorf("pickedge.New: %w", err)
 	}
+	src.GeoIP = geo
+	locator, err := steering.NewLocatorWith(src, steering.Location{Lat: cfg.DefaultLat, Lon: cfg.DefaultLon})
+	if err == nil {
+		var viewer *steering.Viewer
+		if viewer, err = steering.NewViewer(cfg.Viewer, locator); err == nil {
+			return newServer(cfg, deps, viewer, geo, publicURL, keys), nil
+		}
+	}
+	_ = geo.Close()
+	return nil, fmt.Errorf("pickedge.New: %w", err)
+}
+
+func newServer(cfg Config, deps Deps, viewer *steering.Viewer, geo *steering.GeoIP, publicURL string, keys EdgeKeys) *Server {
 	s := &Server{
-		cfg: cfg, deps: deps, clientIP: clientIP, locator: locator, geo: geo, publicURL: publicURL,
+		cfg: cfg, deps: deps, viewer: viewer, geo: geo, publicURL: publicURL,
 		edges:    &edgeTable{cfg: cfg.Steering, store: deps.Store, refresh: cfg.Refresh, log: deps.Log},
 		verifier: newEdgeVerifier(keys, cfg.SignatureTolerance),
 	}
@@ -172,7 +200,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		b := make([]steering.Choice, 0, steering.MaxResults)
 		return &b
 	}
-	return s, nil
+	return s
 }
 
 // Close releases the GeoIP databases.
@@ -207,6 +235,10 @@ type EdgesResponse struct {
 	DASHSteeringURI string         `json:"dash_steering_uri"`
 	Degraded        bool           `json:"degraded,omitempty"`
 	Location        ClientLocation `json:"location"`
+	// Result says how the first PoP was chosen, in Traffic Router's terms:
+	// DEEP_CZ, CZ, CZ_BACKUP (a backup group or the group closest to the
+	// zone) or GEO.
+	Result string `json:"result"`
 }
 
 // EdgeChoice is one ranked edge.
@@ -259,6 +291,7 @@ func (s *Server) pickEdges(w http.ResponseWriter, r *http.Request) error {
 		DASHSteeringURI: s.steeringURI(id, token, "dash"),
 		Degraded:        ranking.Degraded,
 		Location:        ClientLocation{Source: loc.Source, Zone: loc.Zone, Country: loc.Country},
+		Result:          ranking.Result,
 	}
 	for i, c := range ranking.Choices {
 		resp.Edges[i] = EdgeChoice{ID: c.EdgeID, CDN: c.CDN, PoP: c.PoP, BaseURL: c.BaseURL, Score: c.Score}
@@ -358,14 +391,10 @@ func (s *Server) checkSession(ctx context.Context, id string, claims auth.Playba
 // rank locates the client and ranks the edges for title into dst.
 func (s *Server) rank(r *http.Request, title string, now time.Time, dst []steering.Choice) (steering.Ranking, steering.Location, error) {
 	ctx := r.Context()
-	addr, err := s.clientIP.FromRequest(r)
+	loc, _, err := s.viewer.Locate(r)
 	if err != nil {
 		// Ranking for the default location beats refusing to play.
-		httpx.Logger(ctx).WarnContext(ctx, "no client address; using the default location", "err", err)
-	}
-	loc, err := s.locator.Locate(addr)
-	if err != nil {
-		httpx.Logger(ctx).WarnContext(ctx, "geoip lookup failed", "err", err)
+		httpx.Logger(ctx).WarnContext(ctx, "locating the client; using what is known", "err", err)
 	}
 	ix, err := s.edges.index(ctx, now)
 	if err != nil {

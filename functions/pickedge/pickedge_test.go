@@ -33,8 +33,10 @@ func TestPickEdgesLocatesClient(t *testing.T) {
 		{name: "coverage zone through the trusted proxy", client: clientFra, viaProxy: true, source: steering.SourceCoverageZone, zone: "fra", firstPoP: "fra"},
 		{name: "coverage zone, ipv6 peer", client: clientIad6, source: steering.SourceCoverageZone, zone: "iad", firstPoP: "iad"},
 		{name: "geoip", client: clientLondon, source: steering.SourceGeoIP, country: "GB", firstPoP: "lhr", first: "lhr-1"},
-		// The edge embedded in the client's ISP wins over the nearer PoP.
-		{name: "geoip asn match", client: clientLondonISP, source: steering.SourceGeoIP, country: "GB", firstPoP: "fra", first: "fra-isp-1"},
+		// Traffic Router has no ISP preference: the nearer PoP wins over the
+		// edge embedded in the client's ISP (STEERING_ASN_BONUS_KM turns
+		// the preference on; see TestRankingRules).
+		{name: "geoip asn match", client: clientLondonISP, source: steering.SourceGeoIP, country: "GB", firstPoP: "lhr", first: "lhr-1"},
 		{name: "default location", client: clientUnknown, source: steering.SourceDefault, firstPoP: "iad"},
 		// An untrusted peer's X-Forwarded-For is not believed.
 		{name: "spoofed forwarded-for", client: clientUnknown, source: steering.SourceDefault, firstPoP: "iad"},
@@ -298,11 +300,11 @@ func TestNewValidates(t *testing.T) {
 		{"zero refresh", func(c *pickedge.Config, _ *pickedge.Deps) { c.Refresh = 0 }, "positive"},
 		{"huge body", func(c *pickedge.Config, _ *pickedge.Deps) { c.MaxReportBody = 2 << 20 }, "1 MiB"},
 		{"bad steering config", func(c *pickedge.Config, _ *pickedge.Deps) { c.Steering.EdgesPerPoP = 99 }, "EdgesPerPoP"},
-		{"bad proxy", func(c *pickedge.Config, _ *pickedge.Deps) { c.ClientIP.TrustedProxies = []string{"10.0.0.0/99"} }, "trusted proxy"},
+		{"bad proxy", func(c *pickedge.Config, _ *pickedge.Deps) { c.Viewer.TrustedProxies = []string{"10.0.0.0/99"} }, "trusted proxy"},
 		{"bad default", func(c *pickedge.Config, _ *pickedge.Deps) { c.DefaultLat = 91 }, "default location"},
-		{"missing zone file", func(c *pickedge.Config, _ *pickedge.Deps) { c.CoverageZoneFile = "/nonexistent/czf.json" }, "LoadCoverageZones"},
-		{"missing geoip", func(c *pickedge.Config, _ *pickedge.Deps) { c.GeoIPCityDB = "/nonexistent/city.mmdb" }, "OpenGeoIP"},
-		{"asn without city", func(c *pickedge.Config, _ *pickedge.Deps) { c.GeoIPASNDB = "/nonexistent/asn.mmdb" }, "City"},
+		{"missing zone file", func(c *pickedge.Config, _ *pickedge.Deps) { c.CoverageZoneFile = "/nonexistent/czf.json" }, "OpenZoneFile"},
+		{"missing geoip", func(c *pickedge.Config, _ *pickedge.Deps) { c.Viewer.GeoIPCityDB = "/nonexistent/city.mmdb" }, "OpenGeoIP"},
+		{"asn without city", func(c *pickedge.Config, _ *pickedge.Deps) { c.Viewer.GeoIPASNDB = "/nonexistent/asn.mmdb" }, "City"},
 		{"short edge key", func(c *pickedge.Config, _ *pickedge.Deps) { c.EdgeKeys = "fra-1=c2hvcnQ=" }, "at least"},
 		{"relative public url", func(c *pickedge.Config, _ *pickedge.Deps) { c.PublicURL = "api.example.com" }, "PublicURL"},
 	} {
@@ -330,19 +332,27 @@ func TestRankingRules(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name     string
+		env      map[string]string
+		client   string
 		lhr      playback.EdgeReport
 		firstPoP string
 		lhrGone  bool
 	}{
 		{name: "nearest pop first", lhr: playback.EdgeReport{Load: 10, Capacity: 100, Healthy: true}, firstPoP: "lhr"},
+		// Traffic Router ignores load below capacity.
+		{name: "no load penalty by default", lhr: playback.EdgeReport{Load: 95, Capacity: 100, Healthy: true}, firstPoP: "lhr"},
 		// 95% utilisation costs 950 km: fra, 640 km away and 10% loaded, wins.
-		{name: "load headroom", lhr: playback.EdgeReport{Load: 95, Capacity: 100, Healthy: true}, firstPoP: "fra"},
+		{name: "load headroom (option)", env: map[string]string{"STEERING_LOAD_PENALTY_KM": "1000"},
+			lhr: playback.EdgeReport{Load: 95, Capacity: 100, Healthy: true}, firstPoP: "fra"},
+		// The edge embedded in the client's ISP wins over the nearer PoP.
+		{name: "isp preference (option)", env: map[string]string{"STEERING_ASN_BONUS_KM": "40000"}, client: clientLondonISP,
+			lhr: playback.EdgeReport{Load: 10, Capacity: 100, Healthy: true}, firstPoP: "fra"},
 		{name: "over capacity", lhr: playback.EdgeReport{Load: 100, Capacity: 100, Healthy: true}, firstPoP: "fra", lhrGone: true},
 		{name: "unhealthy", lhr: playback.EdgeReport{Load: 10, Capacity: 100, Healthy: false}, firstPoP: "fra", lhrGone: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, options{})
+			h := newHarness(t, options{env: tc.env})
 			id, token := h.session("sintel")
 			h.at(time.Second)
 			tc.lhr.EdgeID, tc.lhr.ReportedAt = "lhr-1", h.clock()
@@ -350,7 +360,11 @@ func TestRankingRules(t *testing.T) {
 				t.Fatalf("%d %s", rec.Code, rec.Body)
 			}
 			h.idle()
-			resp := h.mustPick(id, token, clientLondon)
+			client := clientLondon
+			if tc.client != "" {
+				client = tc.client
+			}
+			resp := h.mustPick(id, token, client)
 			if resp.Edges[0].PoP != tc.firstPoP || slices.Contains(edgeIDs(resp), "lhr-1") == tc.lhrGone {
 				t.Fatalf("ranking %s", edgeSummary(resp))
 			}

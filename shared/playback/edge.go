@@ -16,6 +16,17 @@ type Edge struct {
 	Lat     float64  `json:"lat"`
 	Lon     float64  `json:"lon"`
 	ASNs    []uint32 `json:"asns,omitempty"` // embedded in these ISPs' networks (Open Connect style): preferred for their clients
+	// NoIPv4 and NoIPv6 say the edge cannot serve clients of that IP
+	// version (no address of the family, or its monitor says it is down
+	// there): steering sends a client only to edges of its own version,
+	// as Traffic Router does. The zero value serves both.
+	NoIPv4 bool `json:"no_ipv4,omitempty"`
+	NoIPv6 bool `json:"no_ipv6,omitempty"`
+	// IPv4Down and IPv6Down are health, from the edge's latest report: it
+	// is up but unreachable over that IP version (Traffic Monitor's
+	// per-version availability).
+	IPv4Down bool `json:"ipv4_down,omitempty"`
+	IPv6Down bool `json:"ipv6_down,omitempty"`
 
 	Capacity   float64   `json:"capacity"` // e.g. Gbit/s
 	Load       float64   `json:"load"`
@@ -36,6 +47,10 @@ type EdgeReport struct {
 	Healthy    bool      `json:"healthy"`
 	HotTitles  []string  `json:"hot_titles,omitempty"`
 	ReportedAt time.Time `json:"reported_at"`
+	// IPv4Down and IPv6Down report the edge unreachable over one IP
+	// version while Healthy covers the other.
+	IPv4Down bool `json:"ipv4_down,omitempty"`
+	IPv6Down bool `json:"ipv6_down,omitempty"`
 }
 
 // MaxEdgeReportSkew bounds how far in the future a report may be stamped. A
@@ -94,6 +109,7 @@ func (e Edge) Apply(r EdgeReport) (Edge, bool) {
 	e.Load = r.Load
 	e.Capacity = r.Capacity
 	e.Healthy = r.Healthy
+	e.IPv4Down, e.IPv6Down = r.IPv4Down, r.IPv6Down
 	// The report's slice belongs to the caller (often a decoded request body);
 	// the edge table must not alias it.
 	e.HotTitles = slices.Clone(r.HotTitles)

@@ -51,6 +51,26 @@ func BenchmarkPick(b *testing.B) {
 			}
 		})
 	}
+	// More CDNs than fit on Pick's stack: the per-CDN scratch is pooled.
+	var cdns []string
+	for i := range 40 {
+		cdns = append(cdns, fmt.Sprintf("cdn%02d", i))
+	}
+	ix, err := NewIndex(Config{}, randomTable(42, 100, 10, cdns...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]Choice, 0, MaxResults)
+	b.Run("edges=1000/cdns=40", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := ix.Pick(qs[i&1023], buf); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 }
 
 // BenchmarkNearestHaversine is the floor: one pass over a []playback.Edge

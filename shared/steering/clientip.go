@@ -109,6 +109,13 @@ func (c *ClientIP) FromRequest(r *http.Request) (netip.Addr, error) {
 	return current, nil
 }
 
+// PeerTrusted reports whether the request's TCP peer is a trusted proxy,
+// so that headers it sets (a country, the forwarded chain) may be believed.
+func (c *ClientIP) PeerTrusted(r *http.Request) bool {
+	peer, ok := parseHop(r.RemoteAddr)
+	return ok && c.trusted(peer, 0)
+}
+
 func (c *ClientIP) trusted(a netip.Addr, hop int) bool {
 	if hop < c.trustedHops {
 		return true

@@ -5,33 +5,62 @@ import (
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // CoverageZones maps client networks to named zones, read from a coverage
-// zone file in the format of Apache Traffic Control's Traffic Router:
+// zone file (CZF) or deep coverage zone file (DCZF) of Apache Traffic
+// Control's Traffic Router:
 //
 //	{"revision": "...", "customerName": "...",
 //	 "coverageZones": {"fra": {"network": ["192.0.2.0/24"],
 //	                           "network6": ["2001:db8::/32"],
 //	                           "coordinates": {"latitude": 50.1, "longitude": 8.7}}}}
 //
-// As in Traffic Router, a zone's name is the cache group (here: the PoP) that
-// should serve its networks, and its coordinates locate its clients when that
-// cache group cannot. Coordinates may be JSON numbers or strings, as Traffic
-// Router's own test files have them.
+// A zone's name is the cache group (here: the PoP) that should serve its
+// networks; its coordinates locate its clients when that cache group cannot.
+// A deep file has "deepCoverageZones" instead, and each zone lists the
+// "caches" (here: edge ids) embedded in its networks.
 //
-// Lookups find the most specific matching prefix in a table of disjoint
-// address ranges built once at load: one binary search, no allocation.
+// The file is read with Traffic Router's semantics (traffic_router/core
+// NetworkNode.generateTree and CidrAddress.fromString), not with Go's
+// stricter ones, so that a file Traffic Router loads loads here and answers
+// the same. See docs/steering-parity.md and the corpus in
+// coverage_parity_test.go. In short:
+//
+//   - zones are read in file order; for a duplicated key the last value
+//     wins in the first key's place (Jackson's ObjectNode);
+//   - an entry is "host[/bits]": both parts trimmed, a bare host is a /32 or
+//     /128, IPv4 may be in the legacy 1-4 part forms Java accepts (127.1),
+//     an empty host is 127.0.0.1, an IPv4-mapped IPv6 host is IPv4;
+//   - a network that cannot be parsed rejects the whole file (Traffic Router
+//     keeps its previous one); names are not resolved (Traffic Router would
+//     look them up in DNS at load time), so they reject the file too;
+//   - networks nest into a tree in file order, network6 before network in
+//     each zone; an identical network listed again is ignored (the first
+//     zone keeps it) while the same network written with other host bits
+//     (10.0.0.1/8 after 10.0.0.0/8) replaces the earlier node and drops the
+//     networks nested under it;
+//   - "network" entries answer IPv4 clients and "network6" entries IPv6
+//     clients, whatever family an entry is written in;
+//   - coordinates count only when both latitude and longitude are present;
+//     values are read like Jackson's asDouble (a string that is no number
+//     reads as 0).
+//
+// Lookups find the most specific matching network in a table of disjoint
+// address ranges per family, built once at load: one binary search, no
+// allocation.
 type CoverageZones struct {
 	Revision string
 	zones    []Zone
-	starts   []u128  // starts[i] begins a range that runs up to starts[i+1]-1
-	owners   []int32 // zone index of each range, -1 for none
+	v4, v6   rangeTable
 }
 
 // Zone is one coverage zone.
@@ -39,33 +68,13 @@ type Zone struct {
 	Name           string
 	Lat, Lon       float64
 	HasCoordinates bool
+	// Caches are the edges a deep coverage zone names (deep files only).
+	Caches []string
 }
 
-type coverageFile struct {
-	Revision      string                  `json:"revision"`
-	CoverageZones map[string]coverageZone `json:"coverageZones"`
-}
-
-type coverageZone struct {
-	Network     []string `json:"network"`
-	Network6    []string `json:"network6"`
-	Coordinates *struct {
-		Latitude  coordinate `json:"latitude"`
-		Longitude coordinate `json:"longitude"`
-	} `json:"coordinates"`
-}
-
-// coordinate accepts 48.1 and "48.1" alike.
-type coordinate float64
-
-func (c *coordinate) UnmarshalJSON(b []byte) error {
-	b = bytes.Trim(b, `"`)
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return fmt.Errorf("coordinate %s: %w", b, err)
-	}
-	*c = coordinate(f)
-	return nil
+type rangeTable struct {
+	starts []u128  // starts[i] begins a range that runs up to starts[i+1]-1
+	owners []int32 // zone index of each range, -1 for none
 }
 
 // LoadCoverageZones reads a coverage zone file.
@@ -81,84 +90,493 @@ func LoadCoverageZones(path string) (*CoverageZones, error) {
 	return cz, nil
 }
 
-// ParseCoverageZones parses a coverage zone file. When the same prefix is
-// listed in two zones the zone whose name sorts first owns it, so a file
-// always loads to the same table.
-func ParseCoverageZones(data []byte) (*CoverageZones, error) {
-	var f coverageFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("steering.ParseCoverageZones: %w", err)
+// LoadDeepCoverageZones reads a deep coverage zone file.
+func LoadDeepCoverageZones(path string) (*CoverageZones, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("steering.LoadDeepCoverageZones: %w", err)
 	}
-	if f.CoverageZones == nil {
-		return nil, fmt.Errorf("steering.ParseCoverageZones: no coverageZones object")
+	cz, err := ParseDeepCoverageZones(b)
+	if err != nil {
+		return nil, fmt.Errorf("steering.LoadDeepCoverageZones %s: %w", path, err)
 	}
-	names := make([]string, 0, len(f.CoverageZones))
-	for name := range f.CoverageZones {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-
-	cz := &CoverageZones{Revision: f.Revision, zones: make([]Zone, len(names))}
-	var spans []span
-	for i, name := range names {
-		z := f.CoverageZones[name]
-		cz.zones[i] = Zone{Name: name}
-		if c := z.Coordinates; c != nil {
-			lat, lon := float64(c.Latitude), float64(c.Longitude)
-			if !validCoordinates(lat, lon) {
-				return nil, fmt.Errorf("steering.ParseCoverageZones: zone %q: coordinates %v,%v out of range", name, lat, lon)
-			}
-			cz.zones[i].Lat, cz.zones[i].Lon, cz.zones[i].HasCoordinates = lat, lon, true
-		}
-		for _, family := range []struct {
-			key   string
-			cidrs []string
-			v4    bool
-		}{{"network", z.Network, true}, {"network6", z.Network6, false}} {
-			for _, cidr := range family.cidrs {
-				p, err := netip.ParsePrefix(cidr)
-				if err != nil {
-					return nil, fmt.Errorf("steering.ParseCoverageZones: zone %q: %w", name, err)
-				}
-				if p.Addr().Is4() != family.v4 {
-					return nil, fmt.Errorf("steering.ParseCoverageZones: zone %q: %s is in the wrong family for %q", name, cidr, family.key)
-				}
-				spans = append(spans, prefixSpan(p, int32(i)))
-			}
-		}
-	}
-	cz.starts, cz.owners = flatten(spans)
 	return cz, nil
 }
 
+// ParseCoverageZones parses a coverage zone file ("coverageZones").
+func ParseCoverageZones(data []byte) (*CoverageZones, error) {
+	cz, err := parseCoverage(data, "coverageZones")
+	if err != nil {
+		return nil, fmt.Errorf("steering.ParseCoverageZones: %w", err)
+	}
+	return cz, nil
+}
+
+// ParseDeepCoverageZones parses a deep coverage zone file
+// ("deepCoverageZones", zones with "caches").
+func ParseDeepCoverageZones(data []byte) (*CoverageZones, error) {
+	cz, err := parseCoverage(data, "deepCoverageZones")
+	if err != nil {
+		return nil, fmt.Errorf("steering.ParseDeepCoverageZones: %w", err)
+	}
+	return cz, nil
+}
+
+func parseCoverage(data []byte, key string) (*CoverageZones, error) {
+	top, err := decodeObject(data)
+	if err != nil {
+		return nil, err
+	}
+	if top == nil {
+		return nil, errors.New("the file is not a JSON object")
+	}
+	cz := &CoverageZones{}
+	if rev, ok := top.get("revision"); ok {
+		cz.Revision = jsonText(rev)
+	}
+	raw, ok := top.get(key)
+	if !ok {
+		return nil, fmt.Errorf("no %s object", key)
+	}
+	zones, err := decodeObject(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	var root4, root6 czNode
+	if zones != nil { // Traffic Router reads a non-object as no zones
+		for i, name := range zones.keys {
+			z, err := parseZone(name, zones.vals[i], &root4, &root6, int32(len(cz.zones)))
+			if err != nil {
+				return nil, err
+			}
+			cz.zones = append(cz.zones, z)
+		}
+	}
+	cz.v4 = flattenTree(&root4, true)
+	cz.v6 = flattenTree(&root6, false)
+	return cz, nil
+}
+
+func parseZone(name string, raw json.RawMessage, root4, root6 *czNode, idx int32) (Zone, error) {
+	z := Zone{Name: name}
+	obj, err := decodeObject(raw)
+	if err != nil || obj == nil {
+		// Traffic Router finds neither networks nor coordinates in an
+		// array, string or number: the zone exists and matches nothing.
+		return z, nil
+	}
+	if c, ok := obj.get("coordinates"); ok {
+		if co, _ := decodeObject(c); co != nil {
+			lat, okLat := co.get("latitude")
+			lon, okLon := co.get("longitude")
+			if okLat && okLon {
+				z.Lat, z.Lon, z.HasCoordinates = asDouble(lat), asDouble(lon), true
+			}
+		}
+	}
+	if c, ok := obj.get("caches"); ok {
+		for _, v := range jsonElements(c) {
+			if s := jsonText(v); s != "" && !slices.Contains(z.Caches, s) {
+				z.Caches = append(z.Caches, s)
+			}
+		}
+	}
+	for _, fam := range [...]struct {
+		key  string
+		root *czNode
+	}{{"network6", root6}, {"network", root4}} {
+		v, ok := obj.get(fam.key)
+		if !ok {
+			continue
+		}
+		for _, e := range jsonElements(v) {
+			text := jsonText(e)
+			c, err := parseJavaCIDR(text)
+			if err != nil {
+				return z, fmt.Errorf("zone %q: %s %q: %w", name, fam.key, text, err)
+			}
+			fam.root.insert(&czNode{c: c, zone: idx})
+		}
+	}
+	return z, nil
+}
+
 // Lookup returns the zone of the most specific network containing addr.
-// IPv4-mapped IPv6 addresses match IPv4 networks.
+// IPv4 and IPv4-mapped IPv6 clients match "network" entries, IPv6 clients
+// "network6" entries.
 func (cz *CoverageZones) Lookup(addr netip.Addr) (Zone, bool) {
 	if cz == nil || !addr.IsValid() {
 		return Zone{}, false
 	}
+	addr = addr.Unmap()
+	t := &cz.v6
+	if addr.Is4() {
+		t = &cz.v4
+	}
 	k := addrKey(addr)
 	// Find the last range starting at or before k.
-	lo, hi := 0, len(cz.starts)
+	lo, hi := 0, len(t.starts)
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if !k.less(cz.starts[mid]) {
+		if !k.less(t.starts[mid]) {
 			lo = mid + 1
 		} else {
 			hi = mid
 		}
 	}
-	if lo == 0 || cz.owners[lo-1] < 0 {
+	if lo == 0 || t.owners[lo-1] < 0 {
 		return Zone{}, false
 	}
-	return cz.zones[cz.owners[lo-1]], true
+	return cz.zones[t.owners[lo-1]], true
 }
 
-// Zones lists the zones sorted by name.
+// Zones lists the zones in file order.
 func (cz *CoverageZones) Zones() []Zone { return slices.Clone(cz.zones) }
 
+// ---- JSON read the way Jackson's tree model reads it ----
+
+// object is a JSON object with its keys in file order; a repeated key keeps
+// its first position and its last value.
+type object struct {
+	keys []string
+	vals []json.RawMessage
+}
+
+func (o *object) get(k string) (json.RawMessage, bool) {
+	i := slices.Index(o.keys, k)
+	if i < 0 {
+		return nil, false
+	}
+	return o.vals[i], true
+}
+
+// decodeObject returns nil, nil when data is valid JSON but not an object.
+func decodeObject(data []byte) (*object, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		if !json.Valid(data) {
+			return nil, errors.New("invalid JSON")
+		}
+		return nil, nil
+	}
+	o := &object{}
+	for dec.More() {
+		kt, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k := kt.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if i := slices.Index(o.keys, k); i >= 0 {
+			o.vals[i] = v
+			continue
+		}
+		o.keys, o.vals = append(o.keys, k), append(o.vals, v)
+	}
+	// What follows the object is not read: Jackson's readTree stops there
+	// too.
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// jsonElements is what iterating a Jackson node yields: an array's
+// elements, an object's values, nothing for a scalar.
+func jsonElements(raw json.RawMessage) []json.RawMessage {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil
+	}
+	switch raw[0] {
+	case '[':
+		var a []json.RawMessage
+		if json.Unmarshal(raw, &a) != nil {
+			return nil
+		}
+		return a
+	case '{':
+		o, err := decodeObject(raw)
+		if err != nil || o == nil {
+			return nil
+		}
+		return o.vals
+	}
+	return nil
+}
+
+// jsonText is Jackson's asText: a string's value, a number's or literal's
+// text, "" for an object or array.
+func jsonText(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		_ = json.Unmarshal(raw, &s)
+		return s
+	case '{', '[':
+		return ""
+	}
+	return string(raw)
+}
+
+// asDouble is Jackson's asDouble: numbers as they are, strings parsed
+// after trimming (0 when they are no number), true 1, anything else 0.
+func asDouble(raw json.RawMessage) float64 {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return 0
+	}
+	switch raw[0] {
+	case '"':
+		s := strings.TrimSpace(jsonText(raw))
+		s = strings.TrimRight(s, "dDfF") // Java's Double.parseDouble accepts 1.5d
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return 0
+		}
+		return f
+	case 't':
+		return 1
+	case '{', '[', 'n', 'f':
+		return 0
+	}
+	f, _ := strconv.ParseFloat(string(raw), 64)
+	return f
+}
+
+// ---- networks as Traffic Router's CidrAddress reads them ----
+
+// cidr is a network as Traffic Router keeps it: the host bytes as written
+// (4 or 16 of them, left-aligned here) and a mask length. Host bits are not
+// cleared; comparisons mask them.
+type cidr struct {
+	b  [16]byte
+	n  int
+	v4 bool
+}
+
+var (
+	errHostname = errors.New("not an IP address (Traffic Router would resolve it as a host name in DNS; not supported)")
+	errMask     = errors.New("invalid mask length")
+)
+
+// parseJavaCIDR reads an entry like CidrAddress.fromString: split on "/"
+// (trailing empty parts dropped, parts after the second ignored), trim,
+// parse the host like InetAddress.getByName and the mask like
+// Integer.parseInt.
+func parseJavaCIDR(s string) (cidr, error) {
+	parts := strings.Split(s, "/")
+	for len(parts) > 1 && parts[len(parts)-1] == "" {
+		parts = parts[:len(parts)-1]
+	}
+	if len(parts) == 1 && parts[0] == "" {
+		parts = []string{""}
+	}
+	var c cidr
+	a, ok := parseJavaHost(strings.TrimSpace(parts[0]))
+	if !ok {
+		return c, errHostname
+	}
+	if a.Is4() {
+		b4 := a.As4()
+		copy(c.b[:], b4[:])
+		c.v4, c.n = true, 32
+	} else {
+		c.b, c.n = a.As16(), 128
+	}
+	if len(parts) > 1 {
+		n, err := strconv.ParseInt(strings.TrimSpace(parts[1]), 10, 32)
+		if err != nil {
+			return c, fmt.Errorf("%w: %q", errMask, parts[1])
+		}
+		if n < 0 || int(n) > c.n {
+			return c, fmt.Errorf("%w: /%d", errMask, n)
+		}
+		c.n = int(n)
+	}
+	return c, nil
+}
+
+// parseJavaHost parses the address literals java.net.InetAddress.getByName
+// accepts: "" (the loopback address), IPv4 in 1-4 decimal parts, IPv6 with
+// or without brackets and scope; IPv4-mapped IPv6 becomes IPv4.
+func parseJavaHost(s string) (netip.Addr, bool) {
+	if s == "" {
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), true
+	}
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		s = s[1 : len(s)-1]
+		if !strings.Contains(s, ":") {
+			return netip.Addr{}, false
+		}
+	}
+	if strings.Contains(s, ":") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		return a.WithZone("").Unmap(), true
+	}
+	return parseJavaIPv4(s)
+}
+
+// parseJavaIPv4 reads "a.b.c.d", "a.b.c" (c 16 bits), "a.b" (b 24 bits) and
+// "a" (32 bits), decimal digits only, at most 15 characters.
+func parseJavaIPv4(s string) (netip.Addr, bool) {
+	if len(s) > 15 || strings.HasSuffix(s, ".") {
+		return netip.Addr{}, false
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var vals [4]uint64
+	for i, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return netip.Addr{}, false
+		}
+		v, err := strconv.ParseUint(p, 10, 64)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		vals[i] = v
+	}
+	last := len(parts) - 1
+	for i := range last {
+		if vals[i] > 255 {
+			return netip.Addr{}, false
+		}
+	}
+	if vals[last] > math.MaxUint32>>(8*last) {
+		return netip.Addr{}, false
+	}
+	var u uint32
+	for i := range last {
+		u |= uint32(vals[i]) << (24 - 8*i)
+	}
+	u |= uint32(vals[last])
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], u)
+	return netip.AddrFrom4(b), true
+}
+
+// compare is CidrAddress.compareTo: the host bytes under the shorter mask.
+// Only its sign and zero-ness matter here.
+func (a cidr) compare(o cidr) int {
+	n := min(a.n, o.n)
+	for i := 0; i*8 < n; i++ {
+		m := byte(0xff)
+		if r := n - i*8; r < 8 {
+			m = ^byte(0xff >> r)
+		}
+		if c := cmp.Compare(a.b[i]&m, o.b[i]&m); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// equal is CidrAddress.equals: same family, mask and host bytes.
+func (a cidr) equal(o cidr) bool { return a.v4 == o.v4 && a.n == o.n && a.b == o.b }
+
+// includes is CidrAddress.includesAddress: a strictly shorter mask and the
+// same bits under it.
+func (a cidr) includes(o cidr) bool { return a.n < o.n && a.compare(o) == 0 }
+
+// czNode is a NetworkNode: a network, its zone, and the networks nested in
+// it. Siblings never contain one another.
+type czNode struct {
+	c        cidr
+	zone     int32
+	children []*czNode
+}
+
+// insert adds nn below the root the way NetworkNode.add does.
+func (p *czNode) insert(nn *czNode) {
+	for _, ch := range p.children {
+		if ch.c.equal(nn.c) {
+			return // the first listing keeps the network
+		}
+	}
+	kept := p.children[:0:0]
+	for _, ch := range p.children {
+		if nn.c.includes(ch.c) {
+			nn.insert(ch)
+		} else {
+			kept = append(kept, ch)
+		}
+	}
+	p.children = kept
+	for _, ch := range p.children {
+		if ch.c.includes(nn.c) {
+			ch.insert(nn)
+			return
+		}
+	}
+	for i, ch := range p.children {
+		if ch.c.compare(nn.c) == 0 {
+			// The same network with other host bits: Traffic Router's
+			// TreeMap keeps the key and takes the new node as its value,
+			// nested networks of the old node included.
+			p.children[i] = nn
+			return
+		}
+	}
+	p.children = append(p.children, nn)
+}
+
+// flattenTree turns a family's tree into disjoint ranges of client
+// addresses, each owned by the deepest network containing it. In the IPv4
+// tree a network only ever sees 32-bit keys, so its first 32 bits at most
+// decide.
+func flattenTree(root *czNode, v4 bool) rangeTable {
+	var spans []span
+	var walk func(n *czNode)
+	walk = func(n *czNode) {
+		spans = append(spans, treeSpan(n.c, v4, n.zone, int32(len(spans))))
+		for _, ch := range n.children {
+			walk(ch)
+		}
+	}
+	for _, ch := range root.children {
+		walk(ch)
+	}
+	starts, owners := flatten(spans)
+	return rangeTable{starts: starts, owners: owners}
+}
+
+func treeSpan(c cidr, v4 bool, zone, seq int32) span {
+	var b [16]byte
+	n := c.n
+	if v4 {
+		// Keys of IPv4 clients are their IPv4-mapped form.
+		n = min(n, 32)
+		b[10], b[11] = 0xff, 0xff
+		copy(b[12:], c.b[:4])
+		n += 96
+	} else {
+		b = c.b
+	}
+	start := u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+	m := hostMask(128 - n)
+	start = u128{start.hi &^ m.hi, start.lo &^ m.lo}
+	return span{start: start, end: u128{start.hi | m.hi, start.lo | m.lo}, zone: zone, seq: seq}
+}
+
 // u128 is an address as a 128-bit integer; IPv4 addresses take their
-// IPv4-mapped IPv6 form so both families share one table.
+// IPv4-mapped IPv6 form.
 type u128 struct{ hi, lo uint64 }
 
 func addrKey(a netip.Addr) u128 {
@@ -200,26 +618,18 @@ func hostMask(n int) u128 {
 	}
 }
 
-// span is the address range of one prefix and the zone that listed it.
+// span is the address range of one tree node; seq is its position in a
+// pre-order walk, so parents come before their children.
 type span struct {
 	start, end u128
-	zone       int32
+	zone, seq  int32
 }
 
-func prefixSpan(p netip.Prefix, zone int32) span {
-	p = p.Masked()
-	bits := p.Bits()
-	if p.Addr().Is4() {
-		bits += 96
-	}
-	start := addrKey(p.Addr())
-	m := hostMask(128 - bits)
-	return span{start: start, end: u128{start.hi | m.hi, start.lo | m.lo}, zone: zone}
-}
-
-// flatten turns nested prefixes into disjoint ranges, each owned by its most
-// specific prefix. Prefixes never overlap partially, so a sweep that keeps the
-// enclosing prefixes on a stack sees every boundary in order.
+// flatten turns nested ranges into disjoint ones, each owned by its most
+// specific range. Ranges never overlap partially, so a sweep that keeps the
+// enclosing ranges on a stack sees every boundary in order. Identical
+// ranges (only from IPv6 networks longer than /32 listed under "network")
+// go to the later node of the walk, which is the deeper one.
 func flatten(spans []span) (starts []u128, owners []int32) {
 	slices.SortFunc(spans, func(a, b span) int {
 		if c := a.start.compare(b.start); c != 0 {
@@ -228,7 +638,7 @@ func flatten(spans []span) (starts []u128, owners []int32) {
 		if c := b.end.compare(a.end); c != 0 { // wider first: parents before children
 			return c
 		}
-		return cmp.Compare(a.zone, b.zone)
+		return cmp.Compare(a.seq, b.seq)
 	})
 	emit := func(at u128, owner int32) {
 		if n := len(starts); n > 0 && starts[n-1] == at {
@@ -260,9 +670,6 @@ func flatten(spans []span) (starts []u128, owners []int32) {
 	}
 	for _, s := range spans {
 		closeBefore(s.start, false)
-		if n := len(stack); n > 0 && stack[n-1].start == s.start && stack[n-1].end == s.end {
-			continue // the same prefix in a later zone: the first zone keeps it
-		}
 		emit(s.start, s.zone)
 		stack = append(stack, s)
 	}

@@ -16,7 +16,7 @@ func TestEdgeApply(t *testing.T) {
 	base := playback.Edge{ID: "e1", CDN: "cloudfront", PoP: "fra", BaseURL: "https://e1", Capacity: 100, Load: 10, Healthy: true,
 		HotTitles: []string{"old"}, ReportedAt: t0}
 	report := func(id string, at time.Time) playback.EdgeReport {
-		return playback.EdgeReport{EdgeID: id, Load: 70, Capacity: 120, Healthy: false, HotTitles: []string{"new"}, ReportedAt: at}
+		return playback.EdgeReport{EdgeID: id, Load: 70, Capacity: 120, Healthy: false, HotTitles: []string{"new"}, ReportedAt: at, IPv6Down: true}
 	}
 	tests := []struct {
 		name    string
@@ -42,7 +42,7 @@ func TestEdgeApply(t *testing.T) {
 				return
 			}
 			if got.Load != 70 || got.Capacity != 120 || got.Healthy || !got.ReportedAt.Equal(tt.report.ReportedAt) ||
-				!slices.Equal(got.HotTitles, []string{"new"}) || got.PoP != "fra" || got.BaseURL != "https://e1" {
+				!slices.Equal(got.HotTitles, []string{"new"}) || got.PoP != "fra" || got.BaseURL != "https://e1" || !got.IPv6Down || got.IPv4Down {
 				t.Fatalf("Apply = %+v", got)
 			}
 			tt.report.HotTitles[0] = "mutated"

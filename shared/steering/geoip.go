@@ -15,6 +15,7 @@ import (
 type GeoIP struct {
 	city *maxminddb.Reader
 	asn  *maxminddb.Reader
+	anon *maxminddb.Reader
 }
 
 // GeoRecord is what GeoIP knows about an address.
@@ -27,6 +28,20 @@ type GeoRecord struct {
 	HasCityRecord  bool
 	HasASNRecord   bool
 	MatchedNetwork netip.Prefix
+	// Anonymous is set when the anonymous-IP database (GeoIP2 Anonymous IP
+	// or one with its keys) lists the address as a VPN, hosting provider,
+	// public or residential proxy, or Tor exit node.
+	Anonymous bool
+}
+
+// anonRecord is a GeoIP2 Anonymous IP record.
+type anonRecord struct {
+	Anonymous        bool `maxminddb:"is_anonymous"`
+	VPN              bool `maxminddb:"is_anonymous_vpn"`
+	Hosting          bool `maxminddb:"is_hosting_provider"`
+	PublicProxy      bool `maxminddb:"is_public_proxy"`
+	ResidentialProxy bool `maxminddb:"is_residential_proxy"`
+	Tor              bool `maxminddb:"is_tor_exit_node"`
 }
 
 // City-style record; traits.autonomous_system_number is where the
@@ -122,8 +137,43 @@ func (g *GeoIP) Lookup(addr netip.Addr) (GeoRecord, error) {
 			return rec, fmt.Errorf("steering.GeoIP.Lookup: asn database: %w", err)
 		}
 	}
+	if g.anon != nil {
+		res := g.anon.Lookup(addr)
+		if res.Found() {
+			var a anonRecord
+			if err := res.Decode(&a); err != nil {
+				return rec, fmt.Errorf("steering.GeoIP.Lookup: anonymous-ip record for %s: %w", addr, err)
+			}
+			rec.Anonymous = a.Anonymous || a.VPN || a.Hosting || a.PublicProxy || a.ResidentialProxy || a.Tor
+		} else if err := res.Err(); err != nil {
+			return rec, fmt.Errorf("steering.GeoIP.Lookup: anonymous-ip database: %w", err)
+		}
+	}
 	return rec, nil
 }
+
+// WithAnonymousIP adds an anonymous-IP database at path to g.
+func (g *GeoIP) WithAnonymousIP(path string) error {
+	r, err := maxminddb.Open(path)
+	if err != nil {
+		return fmt.Errorf("steering.GeoIP.WithAnonymousIP: %w", err)
+	}
+	g.anon = r
+	return nil
+}
+
+// WithAnonymousIPBytes adds an anonymous-IP database already in memory.
+func (g *GeoIP) WithAnonymousIPBytes(db []byte) error {
+	r, err := maxminddb.OpenBytes(db)
+	if err != nil {
+		return fmt.Errorf("steering.GeoIP.WithAnonymousIPBytes: %w", err)
+	}
+	g.anon = r
+	return nil
+}
+
+// HasAnonymousIP reports whether an anonymous-IP database is loaded.
+func (g *GeoIP) HasAnonymousIP() bool { return g != nil && g.anon != nil }
 
 // Close unmaps the databases.
 func (g *GeoIP) Close() error {
@@ -133,6 +183,9 @@ func (g *GeoIP) Close() error {
 	err := g.city.Close()
 	if g.asn != nil {
 		err = errors.Join(err, g.asn.Close())
+	}
+	if g.anon != nil {
+		err = errors.Join(err, g.anon.Close())
 	}
 	return err
 }

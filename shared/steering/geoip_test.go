@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/maxmind/mmdbwriter"
@@ -226,7 +227,17 @@ func TestLocate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			if got.GeoSource == "" || !validCoordinates(got.GeoLat, got.GeoLon) {
+				t.Errorf("Locate(%s) has no GeoIP/default location: %+v", tt.addr, got)
+			}
+			if got.Source != SourceCoverageZone && (got.GeoLat != got.Lat || got.GeoLon != got.Lon || got.GeoSource != got.Source) {
+				t.Errorf("Locate(%s): geo location %v,%v (%s) differs from %v,%v (%s) without a zone", tt.addr, got.GeoLat, got.GeoLon, got.GeoSource, got.Lat, got.Lon, got.Source)
+			}
+			if got.IPv6 != netip.MustParseAddr(tt.addr).Unmap().Is6() {
+				t.Errorf("Locate(%s).IPv6 = %v", tt.addr, got.IPv6)
+			}
+			got.GeoLat, got.GeoLon, got.GeoSource, got.IPv6 = 0, 0, "", false
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("Locate(%s) = %+v, want %+v", tt.addr, got, tt.want)
 			}
 		})

@@ -12,15 +12,15 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/playplane/playplane/shared/playback"
 )
 
-// Upper bounds that let Pick keep its working set in fixed-size arrays on
-// the stack.
+// Upper bounds of the ranking's shape, which let Pick keep its working set
+// in fixed-size arrays on the stack. The number of CDNs is not bounded.
 const (
-	MaxCDNs        = 16
 	MaxPoPsPerCDN  = 4
 	MaxEdgesPerPoP = 8
 	MaxResults     = 32
@@ -52,14 +52,16 @@ type Config struct {
 	// 1). A weight of zero or less drains a CDN: its edges are never picked.
 	CDNWeights map[string]float64 `env:"CDN_WEIGHTS"`
 
-	// LoadPenaltyKm is added in proportion to a PoP's utilisation.
-	LoadPenaltyKm float64 `env:"LOAD_PENALTY_KM, default=1000"`
-	// ASNBonusKm is subtracted for PoPs embedded in the client's ISP. The
-	// default exceeds the Earth's diameter, so embedded caches come first.
-	ASNBonusKm float64 `env:"ASN_BONUS_KM, default=40000"`
-	// ZoneBonusKm is subtracted for the PoP named by the client's coverage
-	// zone (Traffic Router sends a zone's clients to its cache group).
-	ZoneBonusKm float64 `env:"ZONE_BONUS_KM, default=20000"`
+	// LoadPenaltyKm is added in proportion to a PoP's utilisation. Traffic
+	// Router has no such term (it only skips unavailable caches), so the
+	// default, 0, keeps its order; this deviation is opt-in.
+	LoadPenaltyKm float64 `env:"LOAD_PENALTY_KM, default=0"`
+	// ASNBonusKm is subtracted for PoPs embedded in the client's ISP when
+	// the client was located by GeoIP (a coverage zone hit stays final, as
+	// in Traffic Router). Traffic Router has no such term: the default, 0,
+	// turns this deviation off; 40000 (more than the Earth's diameter)
+	// puts embedded caches first.
+	ASNBonusKm float64 `env:"ASN_BONUS_KM, default=0"`
 	// HotTitleBoost multiplies the rendezvous weight of an edge that
 	// reports the title as hot: it already has the bytes.
 	HotTitleBoost float64 `env:"HOT_TITLE_BOOST, default=4"`
@@ -73,6 +75,11 @@ type Config struct {
 	QoEPenaltyKm      float64 `env:"QOE_PENALTY_KM, default=2000"`
 	RebufferScale     float64 `env:"REBUFFER_SCALE, default=0.01"`
 	MinThroughputKbps float64 `env:"MIN_THROUGHPUT_KBPS, default=3000"`
+
+	// CacheGroups holds Traffic Router's per cache group settings by PoP
+	// name: backups, fallbackToClosest, localization methods. A PoP not in
+	// it behaves like a Traffic Router cache group without those settings.
+	CacheGroups map[string]CacheGroup
 }
 
 // withDefaults fills zero fields, so a Config literal in Go behaves like one
@@ -100,9 +107,6 @@ func (c Config) withDefaults() Config {
 	defi(&c.MaxResults, 8)
 	defi(&c.EdgesPerPoP, 2)
 	defi(&c.PoPsPerCDN, 2)
-	deff(&c.LoadPenaltyKm, 1000)
-	deff(&c.ASNBonusKm, 40000)
-	deff(&c.ZoneBonusKm, 20000)
 	deff(&c.HotTitleBoost, 4)
 	deff(&c.QoEPenaltyKm, 2000)
 	deff(&c.RebufferScale, 0.01)
@@ -125,7 +129,7 @@ func (c Config) validate() error {
 	}
 	// Bonuses only ever lower a PoP's cost: Pick applies them after the
 	// scan and moves PoPs towards the front only.
-	for _, f := range []float64{c.LoadPenaltyKm, c.ASNBonusKm, c.ZoneBonusKm, c.QoEPenaltyKm, c.HotTitleBoost, c.RebufferScale, c.MinThroughputKbps} {
+	for _, f := range []float64{c.LoadPenaltyKm, c.ASNBonusKm, c.QoEPenaltyKm, c.HotTitleBoost, c.RebufferScale, c.MinThroughputKbps} {
 		if !(f >= 0) || math.IsInf(f, 1) {
 			return errors.New("penalties, bonuses and QoE settings must be finite and non-negative")
 		}
@@ -158,6 +162,16 @@ var pathwayID = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 // Index is an immutable ranking structure built from one snapshot of the
 // edge table; build a new one when the table changes and swap it in (an
 // atomic.Pointer suits). Pick is safe for concurrent use.
+//
+// Pick chooses the first PoP as Traffic Router chooses a cache group
+// (TrafficRouter.selectCaches and getCoverageZoneCacheLocation): the
+// client's deep coverage zone caches; else its coverage zone's group, that
+// group's backups in order, or (unless the group forbids it) the group
+// closest to the zone's coordinates; else the group closest to where GeoIP
+// puts the client. Groups count only for the localization method in play
+// and only with a usable edge for the client's IP version. The rest of the
+// list is this package's own: the chosen CDN's next PoPs by distance, then
+// the other CDNs by weight.
 type Index struct {
 	cfg  Config
 	cdns []cdnInfo // fallback order: weight descending, then name
@@ -168,11 +182,16 @@ type Index struct {
 	scan  []popScan
 	pops  []popInfo
 	edges []edgeInfo
-	// PoPs that may earn a bonus, so the scan over every PoP need not
-	// look at ASNs or names.
-	asnPoPs  map[uint32][]int32 // ASN → PoPs with a usable edge embedded in it
-	zonePoPs map[string][]int32 // PoP name → its PoPs (one per CDN)
-	hot      map[string][]int32 // title → sorted indexes of edges reporting it hot
+	// PoPs that may earn a bonus or be named, so the scan over every PoP
+	// need not look at ASNs or names.
+	asnPoPs map[uint32][]int32 // ASN → PoPs with a usable edge embedded in it
+	named   map[string][]int32 // PoP name → its PoPs, one per CDN, in CDN fallback order
+	edgeIDs map[string]int32   // edge id → edge, for deep coverage zones
+	hot     map[string][]int32 // title → sorted indexes of edges reporting it hot
+
+	// bests holds Pick's per-CDN scratch when there are more CDNs than fit
+	// on its stack.
+	bests sync.Pool
 
 	// Rejected lists edges left out of the index because their
 	// configuration is invalid, for the caller to log.
@@ -193,7 +212,16 @@ type popScan struct {
 	// of its usable edges; with none usable, freshMax is MinInt64.
 	freshMin, freshMax int64
 	cdn                int32
+	methods            Methods
+	// families has familyV4 and/or familyV6 set when some usable edge
+	// serves clients of that IP version.
+	families uint8
 }
+
+const (
+	familyV4 uint8 = 1 << iota
+	familyV6
+)
 
 type popInfo struct {
 	load, capacity float64
@@ -209,7 +237,9 @@ type edgeInfo struct {
 	weight         float64 // rendezvous weight: capacity, times the QoE factor when enabled
 	qoe            float64
 	load, capacity float64
-	usable         bool // healthy and under capacity; freshness is checked per Pick
+	usable         bool  // healthy and under capacity; freshness is checked per Pick
+	families       uint8 // IP versions it serves
+	pop            int32
 	v              vec3
 	id, baseURL    string
 	asns           []uint32
@@ -221,7 +251,8 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("steering.NewIndex: %w", err)
 	}
-	ix := &Index{cfg: cfg, hot: map[string][]int32{}, asnPoPs: map[uint32][]int32{}, zonePoPs: map[string][]int32{}}
+	ix := &Index{cfg: cfg, hot: map[string][]int32{}, asnPoPs: map[uint32][]int32{},
+		named: map[string][]int32{}, edgeIDs: map[string]int32{}}
 
 	weight := func(cdn string) float64 {
 		if w, ok := cfg.CDNWeights[cdn]; ok {
@@ -245,27 +276,25 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 			kept = append(kept, e)
 		}
 	}
-	slices.SortFunc(kept, func(a, b *playback.Edge) int {
-		return cmp.Or(cmp.Compare(a.CDN, b.CDN), cmp.Compare(a.PoP, b.PoP), cmp.Compare(a.ID, b.ID))
-	})
-
-	cdnIndex := map[string]int32{}
+	// CDN indexes follow the fallback order, and PoPs are grouped by CDN in
+	// that order, so a PoP index sorts like its CDN.
+	order := map[string]float64{}
 	for _, e := range kept {
-		if _, ok := cdnIndex[e.CDN]; !ok {
-			cdnIndex[e.CDN] = int32(len(ix.cdns))
-			ix.cdns = append(ix.cdns, cdnInfo{name: e.CDN, weight: weight(e.CDN)})
-		}
+		order[e.CDN] = weight(e.CDN)
 	}
-	if len(ix.cdns) > MaxCDNs {
-		return nil, fmt.Errorf("steering.NewIndex: %d CDNs, at most %d", len(ix.cdns), MaxCDNs)
+	for name, w := range order {
+		ix.cdns = append(ix.cdns, cdnInfo{name: name, weight: w})
 	}
-	// Fallback order; CDN indexes follow it.
-	slices.SortStableFunc(ix.cdns, func(a, b cdnInfo) int {
+	slices.SortFunc(ix.cdns, func(a, b cdnInfo) int {
 		return cmp.Or(cmp.Compare(b.weight, a.weight), cmp.Compare(a.name, b.name))
 	})
+	cdnIndex := make(map[string]int32, len(ix.cdns))
 	for i, c := range ix.cdns {
 		cdnIndex[c.name] = int32(i)
 	}
+	slices.SortFunc(kept, func(a, b *playback.Edge) int {
+		return cmp.Or(cmp.Compare(cdnIndex[a.CDN], cdnIndex[b.CDN]), cmp.Compare(a.PoP, b.PoP), cmp.Compare(a.ID, b.ID))
+	})
 
 	ix.edges = make([]edgeInfo, len(kept))
 	for i, e := range kept {
@@ -274,6 +303,13 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 		if cfg.QoE {
 			w *= q
 		}
+		var fam uint8
+		if !e.NoIPv4 && !e.IPv4Down {
+			fam |= familyV4
+		}
+		if !e.NoIPv6 && !e.IPv6Down {
+			fam |= familyV6
+		}
 		ix.edges[i] = edgeInfo{
 			reported: e.ReportedAt.UnixNano(),
 			seed:     hashString(e.ID),
@@ -281,12 +317,14 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 			qoe:      q,
 			load:     e.Load,
 			capacity: e.Capacity,
-			usable:   e.Healthy && e.Load < e.Capacity,
+			usable:   e.Healthy && e.Load < e.Capacity && fam != 0,
+			families: fam,
 			v:        unitVector(e.Lat, e.Lon),
 			id:       e.ID,
 			baseURL:  e.BaseURL,
 			asns:     slices.Clone(e.ASNs),
 		}
+		ix.edgeIDs[e.ID] = int32(i)
 		for _, t := range e.HotTitles {
 			ix.hot[t] = append(ix.hot[t], int32(i))
 		}
@@ -299,13 +337,18 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 		ix.addPoP(kept[start].PoP, cdnIndex[kept[start].CDN], start, end)
 		start = end
 	}
+	n := len(ix.cdns)
+	ix.bests.New = func() any { b := make([]topPoPs, n); return &b }
 	return ix, nil
 }
 
 func (ix *Index) addPoP(name string, cdn int32, first, end int) {
 	i := int32(len(ix.pops))
 	p := popInfo{name: name, first: int32(first), end: int32(end)}
-	s := popScan{cdn: cdn, freshMin: math.MaxInt64, freshMax: math.MinInt64}
+	s := popScan{cdn: cdn, freshMin: math.MaxInt64, freshMax: math.MinInt64, methods: AllMethods}
+	if g, ok := ix.cfg.CacheGroups[name]; ok && g.Methods != 0 {
+		s.methods = g.Methods
+	}
 	c := &ix.cdns[cdn]
 	if c.end == 0 {
 		c.first = i
@@ -314,6 +357,7 @@ func (ix *Index) addPoP(name string, cdn int32, first, end int) {
 	var sum vec3
 	for j := first; j < end; j++ {
 		e := &ix.edges[j]
+		e.pop = i
 		sum.x, sum.y, sum.z = sum.x+e.v.x, sum.y+e.v.y, sum.z+e.v.z
 		if !e.usable {
 			continue
@@ -321,6 +365,7 @@ func (ix *Index) addPoP(name string, cdn int32, first, end int) {
 		p.load += e.load
 		p.capacity += e.capacity
 		p.qoe += e.qoe * e.capacity
+		s.families |= e.families
 		s.freshMin, s.freshMax = min(s.freshMin, e.reported), max(s.freshMax, e.reported)
 		for _, a := range e.asns {
 			if !slices.Contains(p.asns, a) {
@@ -341,7 +386,7 @@ func (ix *Index) addPoP(name string, cdn int32, first, end int) {
 	ix.vecs = append(ix.vecs, v)
 	ix.pops = append(ix.pops, p)
 	ix.scan = append(ix.scan, s)
-	ix.zonePoPs[name] = append(ix.zonePoPs[name], i)
+	ix.named[name] = append(ix.named[name], i)
 }
 
 // penalties is the load and QoE part of a PoP's cost.
@@ -376,27 +421,69 @@ type Choice struct {
 	Affinity float64 `json:"affinity"`
 }
 
+// How Pick chose the first PoP, after Traffic Router's result types.
+const (
+	ResultDeepCZ   = "DEEP_CZ"   // an edge of the client's deep coverage zone
+	ResultCZ       = "CZ"        // the coverage zone's own PoP
+	ResultCZBackup = "CZ_BACKUP" // a backup of the zone's PoP, or the PoP closest to the zone
+	ResultGeo      = "GEO"       // the PoP closest to the GeoIP (or default) location
+)
+
 // Ranking is Pick's answer.
 type Ranking struct {
 	Choices []Choice
 	// TTL is how long the client may use the ranking.
 	TTL time.Duration
-	// Degraded reports that a PoP nearer than the chosen one is unusable.
-	// PoPs too far to rank in their CDN are not looked at.
+	// Degraded reports that the PoP the client's zone names, or a PoP
+	// nearer than the chosen one, is unusable. PoPs too far to rank in
+	// their CDN are not looked at.
 	Degraded bool
+	// Result says how the first PoP was chosen (ResultCZ, ...).
+	Result string
 
-	pathways  [MaxCDNs]int8
-	npathways int
-	index     *Index
+	primary int32
+	method  Methods
+	family  uint8
+	cut     int64
+	index   *Index
 }
 
 // AppendPathways appends the CDN names with a usable edge, best first: the
 // Pathway (HLS) or service location (DASH) priority.
 func (r *Ranking) AppendPathways(dst []string) []string {
-	for _, c := range r.pathways[:r.npathways] {
-		dst = append(dst, r.index.cdns[c].name)
+	ix := r.index
+	if ix == nil {
+		return dst
+	}
+	dst = append(dst, ix.cdns[r.primary].name)
+	for c := range ix.cdns {
+		if int32(c) != r.primary && ix.cdnUsable(c, r.method, r.family, r.cut) {
+			dst = append(dst, ix.cdns[c].name)
+		}
 	}
 	return dst
+}
+
+// cdnUsable reports whether CDN c has a PoP that Pick could rank.
+func (ix *Index) cdnUsable(c int, method Methods, family uint8, cut int64) bool {
+	for i := ix.cdns[c].first; i < ix.cdns[c].end; i++ {
+		if ix.popEligible(i, method, family, cut) {
+			return true
+		}
+	}
+	return false
+}
+
+func (ix *Index) popEligible(i int32, method Methods, family uint8, cut int64) bool {
+	s := &ix.scan[i]
+	if s.methods&method == 0 || s.families&family == 0 || s.freshMax < cut {
+		return false
+	}
+	if s.freshMin >= cut {
+		return true
+	}
+	_, ok := ix.popCost(i, 0, cut, 0, family)
+	return ok
 }
 
 type popPick struct {
@@ -436,6 +523,20 @@ func (t *topPoPs) lower(c popPick, k int) {
 	t.offer(c, k)
 }
 
+// promote puts c first whatever its cost: the PoP Traffic Router's rules
+// chose.
+func (t *topPoPs) promote(c popPick, k int) {
+	j := slices.IndexFunc(t.pick[:t.n], func(p popPick) bool { return p.pop == c.pop })
+	if j < 0 {
+		if t.n < k {
+			t.n++
+		}
+		j = t.n - 1
+	}
+	copy(t.pick[1:j+1], t.pick[:j])
+	t.pick[0] = c
+}
+
 func (t *topPoPs) bubble(c popPick, j int) {
 	for ; j > 0 && t.pick[j-1].cost > c.cost; j-- {
 		t.pick[j] = t.pick[j-1]
@@ -449,21 +550,162 @@ type edgePick struct {
 	edge     int32
 }
 
+// ErrNoEdgeForClient is the cause of the error Pick returns when Traffic
+// Router's rules leave the client without a cache group: its zone's group
+// does not allow coverage zone routing, or its backups failed and it does
+// not fall back to the closest group. That error is a *playback.Error with
+// CodeUnavailable and reason "no_edge_for_client".
+var ErrNoEdgeForClient = errors.New("steering: no edge may serve this client")
+
 // Pick ranks edges for q, appending up to Config.MaxResults choices to
 // dst[:0]; with a dst of that capacity it allocates nothing. When no edge is
 // usable it returns an error wrapping ErrNoHealthyEdge.
 func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
-	if q.Now.IsZero() || !validCoordinates(q.Location.Lat, q.Location.Lon) {
+	loc := &q.Location
+	if q.Now.IsZero() || !validCoordinates(loc.Lat, loc.Lon) {
 		return Ranking{}, fmt.Errorf("steering.Pick: query needs a time and valid coordinates")
 	}
 	cfg := &ix.cfg
 	cut := q.Now.UnixNano() - int64(cfg.Staleness)
-	client := unitVector(q.Location.Lat, q.Location.Lon)
+	family := familyV4
+	if loc.IPv6 {
+		family = familyV6
+	}
+
+	// A usable deep coverage zone edge is Traffic Router's answer before
+	// the coverage zone is looked at, so the zone's refusals do not count.
+	deepUsable := false
+	for _, id := range loc.DeepCaches {
+		if i, ok := ix.edgeIDs[id]; ok {
+			if _, ok := ix.edgePick(i, cut, 0, nil, 0, family); ok {
+				deepUsable = true
+				break
+			}
+		}
+	}
+	// The coverage zone's own group, then its backups
+	// (TrafficRouter.getCoverageZoneCacheLocation).
+	anchor, result, degraded := int32(-1), ResultGeo, false
+	method, at := MethodGeo, unitVector(loc.Lat, loc.Lon)
+	if loc.Zone != "" {
+		group, configured := cfg.CacheGroups[loc.Zone]
+		pops, known := ix.named[loc.Zone]
+		if (known || configured) && !group.allows(MethodCZ) {
+			if !deepUsable {
+				return Ranking{}, noEdgeForClient(cfg, "the coverage zone's cache group %q does not allow coverage zone routing", loc.Zone)
+			}
+		} else if anchor = ix.firstUsable(pops, MethodCZ, family, cut); anchor >= 0 {
+			result = ResultCZ
+		} else {
+			degraded = known
+			for _, b := range group.Backups {
+				if anchor = ix.firstUsable(ix.named[b], MethodCZ, family, cut); anchor >= 0 {
+					result = ResultCZBackup
+					break
+				}
+			}
+			switch {
+			case anchor >= 0:
+			case group.Backups != nil && !group.FallbackToClosest:
+				if !deepUsable {
+					return Ranking{}, noEdgeForClient(cfg, "the coverage zone's cache group %q and its backups have no usable edge", loc.Zone)
+				}
+			case loc.Source == SourceCoverageZone:
+				// The group closest to the zone's coordinates.
+				method, result = MethodCZ, ResultCZBackup
+			}
+		}
+	}
+
+	var stack [16]topPoPs
+	var best []topPoPs
+	if n := len(ix.cdns); n <= len(stack) {
+		best = stack[:n]
+	} else {
+		p := ix.bests.Get().(*[]topPoPs)
+		defer ix.bests.Put(p)
+		best = *p
+		clear(best)
+	}
+	r := Ranking{TTL: cfg.TTL, index: ix, family: family, cut: cut, Result: result}
+	primary, nearestDown, client := ix.rank(best, at, method, family, cut, loc.ASN, anchor)
+	if primary < 0 && method == MethodCZ {
+		// No group allows coverage zone routing near the zone: Traffic
+		// Router goes on to GeoIP.
+		method, r.Result = MethodGeo, ResultGeo
+		if loc.GeoSource != "" {
+			at = unitVector(loc.GeoLat, loc.GeoLon)
+		}
+		clear(best)
+		primary, nearestDown, client = ix.rank(best, at, method, family, cut, loc.ASN, anchor)
+	}
+	if primary < 0 {
+		return Ranking{}, &playback.Error{
+			Code: playback.CodeUnavailable, Reason: "no_healthy_edge",
+			Message: "no CDN edge is healthy and under capacity", RetryAfter: cfg.RetryAfter, Err: ErrNoHealthyEdge,
+		}
+	}
+	r.primary, r.method = int32(primary), method
+	if degraded || (anchor < 0 && nearestDown > best[primary].pick[0].dot) {
+		r.Degraded, r.TTL = true, cfg.DegradedTTL
+	}
+
+	out := dst[:0]
+	th := hashString(q.Title)
+	hot := ix.hot[q.Title]
+	deep := false
+	if deepUsable {
+		out, deep = ix.appendDeep(out, loc, client, cut, th, hot, family)
+		if deep {
+			// The deep edge's CDN leads the pathways.
+			r.Result = ResultDeepCZ
+			r.primary = ix.scan[ix.edges[ix.edgeIDs[out[0].EdgeID]].pop].cdn
+		}
+	}
+	for pass := -1; pass < len(ix.cdns); pass++ {
+		c := pass
+		if pass < 0 {
+			c = primary
+		} else if pass == primary || best[c].n == 0 {
+			continue
+		}
+		for _, pp := range best[c].pick[:best[c].n] {
+			if len(out) < cfg.MaxResults {
+				out = ix.appendEdges(out, pp, cut, th, hot, loc.ASN, family, deep)
+			}
+		}
+	}
+	r.Choices = out
+	return r, nil
+}
+
+func noEdgeForClient(cfg *Config, format string, args ...any) error {
+	return &playback.Error{
+		Code: playback.CodeUnavailable, Reason: "no_edge_for_client",
+		Message: fmt.Sprintf(format, args...), RetryAfter: cfg.RetryAfter, Err: ErrNoEdgeForClient,
+	}
+}
+
+// firstUsable is the first of pops (one per CDN, in fallback order) with a
+// usable edge for method and family, or -1.
+func (ix *Index) firstUsable(pops []int32, method Methods, family uint8, cut int64) int32 {
+	for _, i := range pops {
+		if ix.popEligible(i, method, family, cut) {
+			return i
+		}
+	}
+	return -1
+}
+
+// rank fills best with every CDN's k cheapest PoPs for a client at at,
+// among PoPs allowing method with an edge for family, puts anchor (when not
+// -1) first in its CDN, and returns the primary CDN (-1 when nothing is
+// usable), the largest dot product among unusable PoPs, and the client's
+// vector.
+func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8, cut int64, asn uint32, anchor int32) (int, float64, vec3) {
+	cfg := &ix.cfg
 	k := cfg.PoPsPerCDN
-
-	var best [MaxCDNs]topPoPs
-	nearestDown := -2.0 // largest dot product among PoPs with no usable edge
-
+	nearestDown := -2.0
 	// Every PoP at its cost without bonuses, CDN by CDN. Once a CDN has k
 	// PoPs, a PoP farther than the k-th one's cost cannot rank (penalties
 	// are never negative), which the squared chord length tells without
@@ -482,12 +724,15 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 				}
 			}
 			s := &ix.scan[i]
-			if s.freshMax < cut {
+			if s.methods&method == 0 {
+				continue
+			}
+			if s.freshMax < cut || s.families&family == 0 {
 				nearestDown = max(nearestDown, dot)
 				continue
 			}
 			var cost float64
-			if s.freshMin >= cut {
+			if s.freshMin >= cut && s.families == familyV4|familyV6 {
 				if t.n == k {
 					if room := limit - s.base; room <= 0 || r2*(2-2*dot) >= room*room {
 						continue
@@ -496,7 +741,7 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 				cost = chordKm(dot) + s.base
 			} else {
 				var ok bool
-				if cost, ok = ix.popCost(i, dot, cut, 0, ""); !ok {
+				if cost, ok = ix.popCost(i, dot, cut, 0, family); !ok {
 					nearestDown = max(nearestDown, dot)
 					continue
 				}
@@ -504,80 +749,54 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 			t.offer(popPick{cost: cost, dot: dot, pop: i}, k)
 		}
 	}
-	// The few PoPs embedded in the client's ISP or named by its coverage
-	// zone, at their full cost.
-	bonus := func(pops []int32) {
-		for _, i := range pops {
+	// The few PoPs embedded in the client's ISP, at their full cost, when
+	// that deviation is on.
+	if asn != 0 && cfg.ASNBonusKm > 0 && anchor < 0 {
+		for _, i := range ix.asnPoPs[asn] {
 			s := &ix.scan[i]
+			if s.methods&method == 0 {
+				continue
+			}
 			dot := ix.vecs[i].dot(client)
-			if cost, ok := ix.popCost(i, dot, cut, q.Location.ASN, q.Location.Zone); ok {
+			if cost, ok := ix.popCost(i, dot, cut, asn, family); ok {
 				best[s.cdn].lower(popPick{cost: cost, dot: dot, pop: i}, k)
 			}
 		}
 	}
-	if q.Location.ASN != 0 {
-		bonus(ix.asnPoPs[q.Location.ASN])
-	}
-	if q.Location.Zone != "" {
-		bonus(ix.zonePoPs[q.Location.Zone])
-	}
-
 	primary := -1
+	if anchor >= 0 {
+		dot := ix.vecs[anchor].dot(client)
+		cost, _ := ix.popCost(anchor, dot, cut, 0, family)
+		primary = int(ix.scan[anchor].cdn)
+		best[primary].promote(popPick{cost: cost, dot: dot, pop: anchor}, k)
+		return primary, nearestDown, client
+	}
 	for c := range ix.cdns {
 		if best[c].n > 0 && (primary < 0 || best[c].pick[0].cost < best[primary].pick[0].cost) {
 			primary = c
 		}
 	}
-	if primary < 0 {
-		return Ranking{}, &playback.Error{
-			Code: playback.CodeUnavailable, Reason: "no_healthy_edge",
-			Message: "no CDN edge is healthy and under capacity", RetryAfter: cfg.RetryAfter, Err: ErrNoHealthyEdge,
-		}
-	}
-
-	r := Ranking{TTL: cfg.TTL, index: ix}
-	if nearestDown > best[primary].pick[0].dot {
-		r.Degraded, r.TTL = true, cfg.DegradedTTL
-	}
-	out := dst[:0]
-	th := hashString(q.Title)
-	hot := ix.hot[q.Title]
-	for pass := -1; pass < len(ix.cdns); pass++ {
-		c := pass
-		if pass < 0 {
-			c = primary
-		} else if pass == primary || best[c].n == 0 {
-			continue
-		}
-		r.pathways[r.npathways] = int8(c)
-		r.npathways++
-		for _, pp := range best[c].pick[:best[c].n] {
-			if len(out) < cfg.MaxResults {
-				out = ix.appendEdges(out, pp, cut, th, hot, q.Location.ASN)
-			}
-		}
-	}
-	r.Choices = out
-	return r, nil
+	return primary, nearestDown, client
 }
 
 // popCost is PoP i's cost for a client at dot, counting only edges fresh at
-// cut, with the bonuses for asn and zone (pass 0 and "" for none). It
-// reports false when the PoP has no usable edge.
-func (ix *Index) popCost(i int32, dot float64, cut int64, asn uint32, zone string) (float64, bool) {
+// cut that serve family, with the bonus for asn (pass 0 for none). It
+// reports false when the PoP has no such usable edge.
+func (ix *Index) popCost(i int32, dot float64, cut int64, asn uint32, family uint8) (float64, bool) {
 	s, p := &ix.scan[i], &ix.pops[i]
-	if s.freshMax < cut {
+	if s.freshMax < cut || s.families&family == 0 {
 		return 0, false
 	}
 	base := s.base
 	embedded := asn != 0 && slices.Contains(p.asns, asn)
-	if s.freshMin < cut {
-		// Some usable edges went stale after the index was built.
+	if s.freshMin < cut || s.families != familyV4|familyV6 {
+		// Some usable edges went stale after the index was built, or
+		// serve only one IP version.
 		var load, capacity, qoe float64
 		embedded = false
 		for j := p.first; j < p.end; j++ {
 			e := &ix.edges[j]
-			if !e.usable || e.reported < cut {
+			if !e.usable || e.reported < cut || e.families&family == 0 {
 				continue
 			}
 			load += e.load
@@ -594,47 +813,89 @@ func (ix *Index) popCost(i int32, dot float64, cut int64, asn uint32, zone strin
 	if embedded {
 		cost -= ix.cfg.ASNBonusKm
 	}
-	if zone != "" && p.name == zone {
-		cost -= ix.cfg.ZoneBonusKm
-	}
 	return cost, true
 }
 
+// appendDeep appends the usable edges the client's deep coverage zone names,
+// best for the title first, as Traffic Router's DEEP_CZ answer.
+func (ix *Index) appendDeep(out []Choice, loc *Location, client vec3, cut int64, titleHash uint64, hot []int32, family uint8) ([]Choice, bool) {
+	cfg := &ix.cfg
+	k := min(cfg.EdgesPerPoP, cfg.MaxResults-len(out))
+	var top [MaxEdgesPerPoP]edgePick
+	n := 0
+	for _, id := range loc.DeepCaches {
+		i, ok := ix.edgeIDs[id]
+		if !ok {
+			continue
+		}
+		if c, ok := ix.edgePick(i, cut, titleHash, hot, 0, family); ok {
+			n = insertEdge(&top, n, k, c)
+		}
+	}
+	for _, c := range top[:n] {
+		e := &ix.edges[c.edge]
+		dot := e.v.dot(client)
+		out = append(out, Choice{
+			EdgeID: e.id, CDN: ix.cdns[ix.scan[e.pop].cdn].name, PoP: "deep." + loc.DeepZone, BaseURL: e.baseURL,
+			Score: -chordKm(dot), DistanceKm: chordKm(dot), Affinity: c.affinity,
+		})
+	}
+	return out, n > 0
+}
+
+// edgePick scores edge i for the title, or reports false when it cannot
+// serve now.
+func (ix *Index) edgePick(i int32, cut int64, titleHash uint64, hot []int32, asn uint32, family uint8) (edgePick, bool) {
+	e := &ix.edges[i]
+	if !e.usable || e.reported < cut || e.families&family == 0 {
+		return edgePick{}, false
+	}
+	w := e.weight
+	if len(hot) > 0 {
+		if _, found := slices.BinarySearch(hot, i); found {
+			w *= ix.cfg.HotTitleBoost
+		}
+	}
+	c := edgePick{affinity: rendezvousScore(titleHash, e.seed, w), edge: i}
+	if asn != 0 && ix.cfg.ASNBonusKm > 0 && len(e.asns) > 0 && slices.Contains(e.asns, asn) {
+		c.tier = 1
+	}
+	return c, true
+}
+
+// insertEdge keeps the best k edge picks in top[:n], best first.
+func insertEdge(top *[MaxEdgesPerPoP]edgePick, n, k int, c edgePick) int {
+	if n == k {
+		if !c.better(top[n-1]) {
+			return n
+		}
+	} else {
+		n++
+	}
+	j := n - 1
+	for ; j > 0 && c.better(top[j-1]); j-- {
+		top[j] = top[j-1]
+	}
+	top[j] = c
+	return n
+}
+
 // appendEdges appends a PoP's best edges for the title: embedded edges
-// first, then by weighted rendezvous score.
-func (ix *Index) appendEdges(out []Choice, pp popPick, cut int64, titleHash uint64, hot []int32, asn uint32) []Choice {
+// first, then by weighted rendezvous score. With skipListed, edges already
+// in out (from a deep coverage zone) are not repeated.
+func (ix *Index) appendEdges(out []Choice, pp popPick, cut int64, titleHash uint64, hot []int32, asn uint32, family uint8, skipListed bool) []Choice {
 	cfg := &ix.cfg
 	p := &ix.pops[pp.pop]
 	k := min(cfg.EdgesPerPoP, cfg.MaxResults-len(out))
 	var top [MaxEdgesPerPoP]edgePick
 	n := 0
 	for i := p.first; i < p.end; i++ {
-		e := &ix.edges[i]
-		if !e.usable || e.reported < cut {
+		if skipListed && slices.ContainsFunc(out, func(c Choice) bool { return c.EdgeID == ix.edges[i].id }) {
 			continue
 		}
-		w := e.weight
-		if len(hot) > 0 {
-			if _, found := slices.BinarySearch(hot, i); found {
-				w *= cfg.HotTitleBoost
-			}
+		if c, ok := ix.edgePick(i, cut, titleHash, hot, asn, family); ok {
+			n = insertEdge(&top, n, k, c)
 		}
-		c := edgePick{affinity: rendezvousScore(titleHash, e.seed, w), edge: i}
-		if asn != 0 && len(e.asns) > 0 && slices.Contains(e.asns, asn) {
-			c.tier = 1
-		}
-		if n == k {
-			if !c.better(top[n-1]) {
-				continue
-			}
-		} else {
-			n++
-		}
-		j := n - 1
-		for ; j > 0 && c.better(top[j-1]); j-- {
-			top[j] = top[j-1]
-		}
-		top[j] = c
 	}
 	cdn := ix.cdns[ix.scan[pp.pop].cdn].name
 	for _, c := range top[:n] {

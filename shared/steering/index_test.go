@@ -141,21 +141,34 @@ func TestPickRules(t *testing.T) {
 			wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
 		{name: "full pop: fall back to the next pop", edges: with(threePoPs, "fra-*", full), loc: frankfurt,
 			wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
-		{name: "asn match first: embedded caches beat a nearer pop",
+		{name: "asn match first: embedded caches beat a nearer pop (option)", cfg: Config{ASNBonusKm: 40000},
 			edges:    append(slices.Clone(threePoPs), edge("isp-a", "cloudfront", "ber-isp", ber, asns(3320)), edge("isp-b", "cloudfront", "ber-isp", ber, asns(3320))),
 			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, ASN: 3320},
 			wantPoPs: []string{"cloudfront/ber-isp", "cloudfront/fra"}},
-		{name: "embedded caches are not preferred for other isps",
+		{name: "no isp preference by default, as in traffic router",
+			edges:    append(slices.Clone(threePoPs), edge("isp-a", "cloudfront", "ber-isp", ber, asns(3320)), edge("isp-b", "cloudfront", "ber-isp", ber, asns(3320))),
+			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, ASN: 3320},
+			wantPoPs: []string{"cloudfront/fra", "cloudfront/ber-isp"}},
+		{name: "a coverage zone hit beats embedded caches even with the isp option", cfg: Config{ASNBonusKm: 40000},
+			edges:    append(slices.Clone(threePoPs), edge("isp-a", "cloudfront", "ber-isp", ber, asns(3320))),
+			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, ASN: 3320, Zone: "par"},
+			wantPoPs: []string{"cloudfront/par", "cloudfront/fra"}},
+		{name: "embedded caches are not preferred for other isps", cfg: Config{ASNBonusKm: 40000},
 			edges:    append(slices.Clone(threePoPs), edge("isp-a", "cloudfront", "ber-isp", ber, asns(3320))),
 			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, ASN: 1234},
 			wantPoPs: []string{"cloudfront/fra", "cloudfront/ber-isp"}},
-		{name: "embedded edge first within its pop", edges: with(threePoPs, "fra-c", asns(3320)),
+		{name: "embedded edge first within its pop (option)", cfg: Config{ASNBonusKm: 1}, edges: with(threePoPs, "fra-c", asns(3320)),
 			loc: Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, ASN: 3320}, wantFirst: "fra-c"},
 		{name: "coverage zone names the pop", edges: threePoPs,
 			loc: Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, Zone: "par"}, wantPoPs: []string{"cloudfront/par", "cloudfront/fra"}},
 		{name: "coverage zone names a pop outside the nearest ones", edges: threePoPs,
 			loc: Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, Zone: "nyc"}, wantPoPs: []string{"cloudfront/nyc", "cloudfront/fra"}},
-		{name: "loaded pop loses to a less loaded one nearby",
+		{name: "no load penalty by default, as in traffic router",
+			edges: []playback.Edge{
+				edge("fra-a", "cloudfront", "fra", fra, load(95)), edge("fra-b", "cloudfront", "fra", fra, load(95)),
+				edge("ams-a", "cloudfront", "ams", ams, load(10)),
+			}, loc: frankfurt, wantPoPs: []string{"cloudfront/fra", "cloudfront/ams"}},
+		{name: "loaded pop loses to a less loaded one nearby (option)", cfg: Config{LoadPenaltyKm: 1000},
 			edges: []playback.Edge{
 				edge("fra-a", "cloudfront", "fra", fra, load(95)), edge("fra-b", "cloudfront", "fra", fra, load(95)),
 				edge("ams-a", "cloudfront", "ams", ams, load(10)),
@@ -294,16 +307,11 @@ func TestNewIndexValidation(t *testing.T) {
 		t.Fatalf("Pick = %v, %v", ids(r.Choices), err)
 	}
 
-	many := make([]playback.Edge, 0, MaxCDNs+1)
-	for i := range MaxCDNs + 1 {
-		many = append(many, edge(fmt.Sprint("e", i), fmt.Sprint("cdn", i), "fra", fra))
-	}
 	for _, tt := range []struct {
 		name  string
 		cfg   Config
 		edges []playback.Edge
 	}{
-		{name: "too many cdns", edges: many},
 		{name: "too many results", cfg: Config{MaxResults: MaxResults + 1}},
 		{name: "too many edges per pop", cfg: Config{EdgesPerPoP: MaxEdgesPerPoP + 1}},
 		{name: "too many pops per cdn", cfg: Config{PoPsPerCDN: MaxPoPsPerCDN + 1}},
@@ -621,6 +629,7 @@ func TestPickMatchesExhaustiveRanking(t *testing.T) {
 		{EdgesPerPoP: 1, PoPsPerCDN: 3, MaxResults: MaxResults, CDNWeights: map[string]float64{"local": 5, "cloudcdn": 2}},
 		{EdgesPerPoP: 1, PoPsPerCDN: 1, MaxResults: MaxResults, QoE: true},
 		{EdgesPerPoP: 1, PoPsPerCDN: 4, MaxResults: MaxResults, LoadPenaltyKm: 5000},
+		{EdgesPerPoP: 1, PoPsPerCDN: 2, MaxResults: MaxResults, ASNBonusKm: 40000},
 	} {
 		ix := mustIndex(t, cfg, edges)
 		cfg = cfg.withDefaults()
@@ -676,6 +685,10 @@ func exhaustiveRanking(cfg Config, edges []playback.Edge, loc Location, now time
 		p.qoe += cfg.qoeFactor(e.RebufferRatio, e.ThroughputKbps) * e.Capacity
 		p.embedded = p.embedded || (loc.ASN != 0 && slices.Contains(e.ASNs, loc.ASN))
 	}
+	zoneHit := false
+	for _, key := range keys {
+		zoneHit = zoneHit || (loc.Zone != "" && byKey[key].name == loc.Zone)
+	}
 	perCDN := map[string][]*pop{}
 	for _, key := range keys {
 		p := byKey[key]
@@ -683,17 +696,14 @@ func exhaustiveRanking(cfg Config, edges []playback.Edge, loc Location, now time
 		if cfg.QoE {
 			p.cost += cfg.QoEPenaltyKm * (1 - p.qoe/p.capacity)
 		}
-		if p.embedded {
+		if p.embedded && !zoneHit {
 			p.cost -= cfg.ASNBonusKm
-		}
-		if p.name == loc.Zone {
-			p.cost -= cfg.ZoneBonusKm
 		}
 		perCDN[p.cdn] = append(perCDN[p.cdn], p)
 	}
 	var cdns []string
 	for cdn, ps := range perCDN {
-		slices.SortFunc(ps, func(a, b *pop) int { return cmpFloat(a.cost, b.cost) })
+		slices.SortStableFunc(ps, func(a, b *pop) int { return cmpFloat(a.cost, b.cost) })
 		perCDN[cdn] = ps[:min(len(ps), cfg.PoPsPerCDN)]
 		cdns = append(cdns, cdn)
 	}
@@ -715,6 +725,16 @@ func exhaustiveRanking(cfg Config, edges []playback.Edge, loc Location, now time
 			primary = cdn
 		}
 	}
+	// A usable PoP named by the client's coverage zone comes first, in the
+	// first CDN by weight that has one (Traffic Router: a zone hit is final).
+	for _, cdn := range cdns {
+		if z := byKey[cdn+"/"+loc.Zone]; z != nil {
+			primary = cdn
+			ps := slices.DeleteFunc(slices.Clone(perCDN[cdn]), func(p *pop) bool { return p == z })
+			perCDN[cdn] = append([]*pop{z}, ps...)[:min(len(ps)+1, cfg.PoPsPerCDN)]
+			break
+		}
+	}
 	var out []string
 	for _, cdn := range append([]string{primary}, slices.DeleteFunc(cdns, func(c string) bool { return c == primary })...) {
 		for _, p := range perCDN[cdn] {
@@ -732,4 +752,53 @@ func cmpFloat(a, b float64) int {
 		return 1
 	}
 	return 0
+}
+
+// TestManyCDNs: the number of CDNs is no product limit; beyond the 16 that
+// fit on Pick's stack the scratch comes from a pool, and the ranking is
+// the same as the exhaustive one.
+func TestManyCDNs(t *testing.T) {
+	t.Parallel()
+	var cdns []string
+	for i := range 40 {
+		cdns = append(cdns, fmt.Sprintf("cdn%02d", i))
+	}
+	edges := randomTable(7, 400, 2, cdns...)
+	cfg := Config{EdgesPerPoP: 1, PoPsPerCDN: 1, MaxResults: MaxResults}
+	ix := mustIndex(t, cfg, edges)
+	for _, loc := range randomLocations(8, 50) {
+		r, err := ix.Pick(Query{Location: loc, Title: "t", Now: t0}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := exhaustiveRanking(cfg.withDefaults(), edges, loc, t0)
+		if got := pops(r.Choices); !slices.Equal(got, want[:min(len(want), MaxResults)]) {
+			t.Fatalf("%+v:\n got %v\nwant %v", loc, got, want)
+		}
+		if p := r.AppendPathways(nil); len(p) != 40 {
+			t.Fatalf("pathways = %v, want all 40 CDNs", p)
+		}
+	}
+}
+
+// A deep coverage zone's edge leads the list and its CDN the pathways,
+// and is not repeated under its own PoP.
+func TestDeepEdgeLeadsPathways(t *testing.T) {
+	t.Parallel()
+	ix := mustIndex(t, Config{EdgesPerPoP: 2}, []playback.Edge{
+		edge("cf-fra-a", "cloudfront", "fra", fra), edge("cf-fra-b", "cloudfront", "fra", fra),
+		edge("isp-1", "ispcdn", "ber", ber), edge("isp-2", "ispcdn", "ber", ber),
+	})
+	loc := frankfurt
+	loc.DeepZone, loc.DeepCaches = "ber-deep", []string{"isp-1"}
+	r, err := ix.Pick(Query{Location: loc, Title: "t", Now: t0}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(r.Choices); got[0] != "isp-1" || r.Result != ResultDeepCZ || slices.Index(got[1:], "isp-1") >= 0 {
+		t.Fatalf("choices %v (%s)", got, r.Result)
+	}
+	if p := r.AppendPathways(nil); !slices.Equal(p, []string{"ispcdn", "cloudfront"}) {
+		t.Fatalf("pathways %v", p)
+	}
 }

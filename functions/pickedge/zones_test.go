@@ -1,0 +1,100 @@
+package pickedge_test
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/functions/pickedge"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// TestCoverageZoneFileIsHotSwapped rewrites the coverage zone file under a
+// running pick edge: a new version takes effect after the poll interval, a
+// version Traffic Router would refuse is ignored and the last good one
+// keeps answering.
+func TestCoverageZoneFileIsHotSwapped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "czf.json")
+	mtime := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mtime = mtime.Add(time.Minute)
+		if err := os.Chtimes(path, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"revision": "v1", "coverageZones": {"fra": {"network": ["203.0.113.0/24"], "coordinates": {"latitude": 50.1, "longitude": 8.7}}}}`)
+	h := newHarness(t, options{env: map[string]string{"PICKEDGE_COVERAGE_ZONE_FILE": path, "PICKEDGE_ZONE_FILE_POLL": "1s"}})
+	id, token := h.session("sintel")
+	first := func() (string, string) {
+		resp := h.mustPick(id, token, clientFra)
+		return resp.Edges[0].PoP, resp.Location.Zone
+	}
+	if pop, zone := first(); pop != "fra" || zone != "fra" {
+		t.Fatalf("v1: first PoP %s, zone %s", pop, zone)
+	}
+	write(`{"revision": "v2", "coverageZones": {"lhr": {"network": ["203.0.113.0/24"], "coordinates": {"latitude": 51.5, "longitude": -0.1}}}}`)
+	h.at(2 * time.Second)
+	if pop, zone := first(); pop != "lhr" || zone != "lhr" {
+		t.Fatalf("v2: first PoP %s, zone %s", pop, zone)
+	}
+	write(`{"revision": "v3", "coverageZones": {"iad": {"network": ["203.0.113.0/40"]}}}`)
+	h.at(4 * time.Second)
+	if pop, zone := first(); pop != "lhr" || zone != "lhr" {
+		t.Fatalf("a refused v3 replaced v2: first PoP %s, zone %s", pop, zone)
+	}
+}
+
+// TestCacheGroupBackups reads Traffic Router cache group settings: the
+// zone's group without a usable edge sends its clients to its backup.
+func TestCacheGroupBackups(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	groups := filepath.Join(dir, "crconfig.json")
+	if err := os.WriteFile(groups, []byte(`{"edgeLocations": {"fra": {"backupLocations": {"list": ["iad"]}}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, options{env: map[string]string{"PICKEDGE_CACHE_GROUPS_FILE": groups}})
+	id, token := h.session("sintel")
+	h.at(time.Second)
+	h.setHealth(false, "fra-1", "fra-2", "fra-isp-1")
+	resp := h.mustPick(id, token, clientFra)
+	if resp.Edges[0].PoP != "iad" || resp.Result != "CZ_BACKUP" || !resp.Degraded {
+		t.Fatalf("first PoP %s (%s, degraded %v), want the backup iad", resp.Edges[0].PoP, resp.Result, resp.Degraded)
+	}
+}
+
+// TestIPv6DownReportSteersIPv6ClientsAway: an edge reporting it cannot
+// serve over IPv6 (through the signed report, the bus and the store) stops
+// serving IPv6 clients, as Traffic Router's per-version availability does.
+func TestIPv6DownReportSteersIPv6ClientsAway(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{})
+	id, token := h.session("sintel")
+	if resp := h.mustPick(id, token, clientIad6); resp.Edges[0].PoP != "iad" {
+		t.Fatalf("before: first PoP %s", resp.Edges[0].PoP)
+	}
+	h.at(time.Second)
+	for _, e := range []string{"iad-1", "iad-2"} {
+		rec := h.report(e, playback.EdgeReport{EdgeID: e, Load: 10, Capacity: 100, Healthy: true, IPv6Down: true, ReportedAt: h.clock()})
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("report %s: %d %s", e, rec.Code, rec.Body)
+		}
+	}
+	h.idle()
+	resp := h.mustPick(id, token, clientIad6)
+	if resp.Edges[0].PoP == "iad" || slices.ContainsFunc(resp.Edges, func(e pickedge.EdgeChoice) bool { return e.PoP == "iad" }) {
+		t.Fatalf("after: ranking %s still offers iad to an IPv6 client", edgeSummary(resp))
+	}
+	if resp.Result != "CZ_BACKUP" || !resp.Degraded {
+		t.Fatalf("result %s degraded %v, want the group closest to the zone and a short TTL", resp.Result, resp.Degraded)
+	}
+}

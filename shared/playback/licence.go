@@ -1,0 +1,108 @@
+package playback
+
+import (
+	"fmt"
+	"time"
+)
+
+// Reasons of the refusals CheckLicence returns (all CodeForbidden).
+const (
+	// ReasonNotLicensed: the title is not licensed in the account's home
+	// territory (when no viewer location is known to the service at all).
+	ReasonNotLicensed = "not_licensed"
+	// ReasonNotLicensedHere: the title is not licensed where the viewer is.
+	ReasonNotLicensedHere = "not_licensed_in_viewer_country"
+	// ReasonNotLicensedHomeOrHere: a subscriber from an EU member state,
+	// visiting another, asked for a title licensed neither at home nor
+	// where they are.
+	ReasonNotLicensedHomeOrHere = "not_licensed_at_home_or_in_viewer_country"
+	// ReasonViewerLocationUnknown: the service locates viewers, but could
+	// not locate this one.
+	ReasonViewerLocationUnknown = "viewer_location_unknown"
+	// ReasonAnonymousProxy: the viewer comes through a VPN, proxy, hosting
+	// provider or Tor exit, and the service refuses those.
+	ReasonAnonymousProxy = "anonymous_proxy"
+)
+
+// ViewerPlace is where a play request comes from, as far as licensing is
+// concerned. The account's home territory is a separate fact
+// (Account.Territory).
+type ViewerPlace struct {
+	// Located says the service has a location source (a front door's
+	// country header or GeoIP). Without one, licensing falls back to the
+	// account's home territory.
+	Located bool
+	// Country is the ISO 3166-1 alpha-2 country the viewer is in now; ""
+	// when the sources do not know it.
+	Country string
+	// Anonymous says the address is a known VPN, proxy, hosting provider
+	// or Tor exit.
+	Anonymous bool
+}
+
+// LicencePolicy holds the optional rules.
+type LicencePolicy struct {
+	RefuseAnonymous bool
+}
+
+// CheckLicence decides whether title may play now for a subscriber whose
+// home territory is home, watching from v:
+//
+//   - a title plays where it is licensed for the viewer's location;
+//   - cross-border portability (Regulation (EU) 2017/1128): a subscriber
+//     whose home is an EU member state keeps the home catalogue while in
+//     another member state (the regulation's "temporarily present" is the
+//     verified home territory on the account against the viewer's current
+//     country);
+//   - optionally, anonymous proxies are refused, since they hide where the
+//     viewer is;
+//   - with no location source, the home territory decides.
+func CheckLicence(title Title, home string, v ViewerPlace, p LicencePolicy, now time.Time) error {
+	if !v.Located {
+		if title.LicensedIn(home, now) {
+			return nil
+		}
+		return licenceError(ReasonNotLicensed, home, "", "title %q is not licensed in %s now", title.ID, home)
+	}
+	if p.RefuseAnonymous && v.Anonymous {
+		return licenceError(ReasonAnonymousProxy, home, v.Country,
+			"playback through an anonymizing VPN or proxy is not allowed; turn it off to play")
+	}
+	if v.Country == "" {
+		return licenceError(ReasonViewerLocationUnknown, home, "", "the viewer's country cannot be determined")
+	}
+	if title.LicensedIn(v.Country, now) {
+		return nil
+	}
+	if v.Country != home && IsEUMemberState(home) && IsEUMemberState(v.Country) {
+		if title.LicensedIn(home, now) {
+			return nil // portability: the home catalogue travels within the EU
+		}
+		return licenceError(ReasonNotLicensedHomeOrHere, home, v.Country,
+			"title %q is licensed neither in %s (home) nor in %s now", title.ID, home, v.Country)
+	}
+	return licenceError(ReasonNotLicensedHere, home, v.Country, "title %q is not licensed in %s now", title.ID, v.Country)
+}
+
+// LicenceDetails are the machine-readable facts of a licensing refusal.
+type LicenceDetails struct {
+	HomeTerritory string `json:"home_territory"`
+	ViewerCountry string `json:"viewer_country,omitempty"`
+}
+
+func licenceError(reason, home, viewer, format string, args ...any) error {
+	return &Error{Code: CodeForbidden, Reason: reason, Message: fmt.Sprintf(format, args...),
+		Details: LicenceDetails{HomeTerritory: home, ViewerCountry: viewer}}
+}
+
+// euMemberStates are the member states of the European Union (ISO 3166-1
+// alpha-2; Greece is GR), where Regulation (EU) 2017/1128 applies.
+var euMemberStates = map[string]bool{
+	"AT": true, "BE": true, "BG": true, "HR": true, "CY": true, "CZ": true, "DK": true, "EE": true, "FI": true,
+	"FR": true, "DE": true, "GR": true, "HU": true, "IE": true, "IT": true, "LV": true, "LT": true, "LU": true,
+	"MT": true, "NL": true, "PL": true, "PT": true, "RO": true, "SK": true, "SI": true, "ES": true, "SE": true,
+}
+
+// IsEUMemberState reports whether the ISO 3166-1 alpha-2 code is an EU
+// member state.
+func IsEUMemberState(country string) bool { return euMemberStates[country] }

@@ -1,0 +1,65 @@
+package steering
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+)
+
+func TestViewer(t *testing.T) {
+	t.Parallel()
+	geo, err := NewGeoIP(cityDB(t, geoCities...), asnDB(t, geoASNs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon := buildMMDB(t, "GeoIP2-Anonymous-IP", map[string]mmdbtype.Map{
+		"203.0.113.128/25": {"is_anonymous": mmdbtype.Bool(true), "is_anonymous_vpn": mmdbtype.Bool(true)},
+	})
+	if err := geo.WithAnonymousIPBytes(anon); err != nil {
+		t.Fatal(err)
+	}
+	locator, err := NewLocator(nil, geo, Location{Lat: 50, Lon: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ViewerConfig{TrustedProxies: []string{"10.0.0.0/8"}, CountryHeader: "cloudfront-viewer-country"}
+	v, err := NewViewer(cfg, locator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, peer, xff, country string
+		wantCountry              string
+		wantHeader, wantAnon     bool
+	}{
+		{name: "geoip country of the forwarded client", peer: "10.0.0.1:443", xff: "198.51.100.7", wantCountry: "DE"},
+		{name: "front door header wins over geoip", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "fr", wantCountry: "FR", wantHeader: true},
+		{name: "header from an untrusted peer is ignored", peer: "198.51.100.7:5000", country: "US", wantCountry: "DE"},
+		{name: "forged forwarded-for from an untrusted peer is ignored", peer: "203.0.113.5:5000", xff: "198.51.100.7", wantCountry: "GB"},
+		{name: "placeholder country is unknown", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "XX", wantCountry: "DE"},
+		{name: "anonymous vpn address", peer: "10.0.0.1:443", xff: "203.0.113.200", wantCountry: "GB", wantAnon: true},
+		{name: "unknown address", peer: "10.0.0.1:443", xff: "8.8.8.8", wantCountry: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tt.peer
+			if tt.xff != "" {
+				r.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if tt.country != "" {
+				r.Header.Set("CloudFront-Viewer-Country", tt.country)
+			}
+			loc, _, err := v.Locate(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if loc.Country != tt.wantCountry || loc.CountryFromHeader != tt.wantHeader || loc.AnonymousProxy != tt.wantAnon {
+				t.Fatalf("Locate = country %q header %v anonymous %v, want %q %v %v",
+					loc.Country, loc.CountryFromHeader, loc.AnonymousProxy, tt.wantCountry, tt.wantHeader, tt.wantAnon)
+			}
+		})
+	}
+}

@@ -1,0 +1,99 @@
+package steering
+
+import (
+	"bytes"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestZoneFileKeepsTheLastGoodVersion(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "czf.json")
+	mtime := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mtime = mtime.Add(time.Second)
+		if err := os.Chtimes(path, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	clock := t0
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func() { mu.Lock(); clock = clock.Add(11 * time.Second); mu.Unlock() }
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))
+
+	write(`{"revision": "r1", "coverageZones": {"fra": {"network": ["10.0.0.0/8"]}}}`)
+	f, err := OpenZoneFile(ZoneFileConfig{Path: path, Poll: 10 * time.Second, Log: log, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := func() string {
+		z, _ := f.Current().Lookup(netip.MustParseAddr("10.1.1.1"))
+		return z.Name
+	}
+	if zone() != "fra" {
+		t.Fatalf("zone = %q", zone())
+	}
+	write(`{"revision": "r2", "coverageZones": {"ams": {"network": ["10.0.0.0/8"]}}}`)
+	if zone() != "fra" {
+		t.Fatal("reloaded before the poll interval")
+	}
+	advance()
+	if zone() != "ams" {
+		t.Fatalf("after the poll interval zone = %q, want the new file's", zone())
+	}
+	write(`{"revision": "r3", "coverageZones": {"lhr": {"network": ["10.0.0.0/33"]}}}`)
+	advance()
+	if zone() != "ams" || f.Current().Revision != "r2" {
+		t.Fatalf("a refused file replaced the last good one: %q %q", zone(), f.Current().Revision)
+	}
+	logMu.Lock()
+	if !strings.Contains(logs.String(), "refused") {
+		t.Errorf("refusal not logged: %s", logs.String())
+	}
+	logMu.Unlock()
+	write(`{"revision": "r4", "coverageZones": {"lhr": {"network": ["10.0.0.0/8"]}}}`)
+	if changed, err := f.Reload(); !changed || err != nil || zone() != "lhr" {
+		t.Fatalf("Reload = %v, %v; zone %q", changed, err, zone())
+	}
+	// Concurrent lookups while the file changes see a whole version.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 200 {
+				if z := zone(); z != "lhr" && z != "muc" {
+					t.Errorf("zone = %q", z)
+				}
+			}
+		})
+	}
+	write(`{"revision": "r5", "coverageZones": {"muc": {"network": ["10.0.0.0/8"]}}}`)
+	advance()
+	wg.Wait()
+	if _, err := OpenZoneFile(ZoneFileConfig{Path: filepath.Join(t.TempDir(), "missing.json")}); err == nil {
+		t.Error("a missing file opened")
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
