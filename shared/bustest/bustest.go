@@ -28,9 +28,6 @@ type Options struct {
 	// for buses that settle every message when its handler returns
 	// (membus): the subtests that hold a message are then skipped.
 	Redelivery time.Duration
-	// SkipHeld, when set, says why HeldMessageComesBackAfterDeadline cannot
-	// run on the adapter yet; the subtest is skipped with it.
-	SkipHeld string
 }
 
 // Setup is what a subtest asks of newBus.
@@ -342,9 +339,6 @@ func testAcksStick(t *testing.T, opts Options, newBus NewBus) {
 func testHeldComesBack(t *testing.T, opts Options, newBus NewBus) {
 	if opts.Redelivery == 0 {
 		t.Skip("the adapter settles every message when its handler returns: nothing to hold past a deadline")
-	}
-	if opts.SkipHeld != "" {
-		t.Skip(opts.SkipHeld)
 	}
 	topic := topicName(t)
 	b := newBus(t, Setup{Topics: []string{topic}, ShortDeadline: true})
