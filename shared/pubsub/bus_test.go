@@ -86,6 +86,7 @@ func TestNewValidates(t *testing.T) {
 		{name: "batch over the request limit", cfg: Config{MaxBatch: 1001}, wantErr: true},
 		{name: "same suffixes", cfg: Config{SubscriptionSuffix: "-x", DeadLetterSuffix: "-x"}, wantErr: true},
 		{name: "retry backoff too long", cfg: Config{RetryBackoff: time.Hour}, wantErr: true},
+		{name: "max extension too short", cfg: Config{MaxExtension: time.Millisecond}, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -95,7 +96,7 @@ func TestNewValidates(t *testing.T) {
 				t.Fatalf("New: err = %v, want error %v", err, tc.wantErr)
 			}
 			if err == nil {
-				if b.cfg.MaxDeliveryAttempts != 5 || b.cfg.MaxBatch != 100 || b.cfg.SubscriptionSuffix != "-sub" {
+				if b.cfg.MaxDeliveryAttempts != 5 || b.cfg.MaxBatch != 100 || b.cfg.SubscriptionSuffix != "-sub" || b.cfg.MaxExtension != time.Hour {
 					t.Fatalf("defaults not applied: %+v", b.cfg)
 				}
 				_ = b.Close()
