@@ -21,9 +21,11 @@ token:
 test: check-fmt vet emulators unit infra-test
 
 # The cloud stand-ins adapter tests run against (DynamoDB Local, fauxqs,
-# Firestore emulator, stripe-mock), installed once into ~/.cache/playplane.
+# Firestore emulator, stripe-mock), installed once into ~/.cache/playplane,
+# and ffmpeg for the player test (apt-get when root; required when CI=true).
 emulators:
 	bash infra/local/install.sh all
+	bash infra/local/install-ffmpeg.sh
 
 check-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -18,6 +18,7 @@ import (
 	_ "github.com/aws/aws-sdk-go-v2/service/sqs"
 	_ "github.com/awslabs/goformation/v7"
 	_ "github.com/cloudevents/sdk-go/v2"
+	_ "github.com/santhosh-tekuri/jsonschema/v6"
 	_ "github.com/stripe/stripe-go/v76"
 	_ "go.etcd.io/bbolt"
 )

@@ -62,23 +62,16 @@ func TestEdgeFeedbackSwitch(t *testing.T) {
 func TestEdgeFeedbackCountsOnlyAppliedDeltas(t *testing.T) {
 	t.Parallel()
 	h := feedbackHarness(t, true)
-	const windowMS = float64(time.Hour / time.Millisecond)
-	fold := func(ratio, kbps float64, rebufMS, playedMS, mtp float64) (float64, float64) {
-		w := rebufMS + playedMS
-		ratio += -math.Expm1(-w/windowMS) * (rebufMS/w - ratio)
-		if kbps == 0 {
-			kbps = mtp
-		} else {
-			kbps += -math.Expm1(-playedMS/windowMS) * (mtp - kbps)
-		}
-		return ratio, kbps
-	}
 	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Max(1, math.Abs(b)) }
 
 	first := h.messages(beat{id: "m1", session: "s", at: 0, started: -70 * time.Second,
 		qoe: playback.QoE{PlayedMS: 60_000, RebufferMS: 6_000, ThroughputKbps: 8000, EdgeID: "fra-1"}})
 	h.consume(first)
-	wantRatio, wantKbps := fold(0, 0, 6_000, 60_000, 8000)
+	// Expected values worked out by hand (40-digit decimal arithmetic), not
+	// with the production formula: with the 1h window, 66 s of viewing
+	// weighs 1-e^(-66/3600); the ratio moves from 0 towards 6/66 by that,
+	// and the first throughput sample is taken as it is.
+	wantRatio, wantKbps := 0.0016514818267314365, 8000.0
 	e := h.edge("fra-1")
 	if !near(e.RebufferRatio, wantRatio) || !near(e.ThroughputKbps, wantKbps) {
 		t.Fatalf("after first: %v %v, want %v %v", e.RebufferRatio, e.ThroughputKbps, wantRatio, wantKbps)
@@ -97,7 +90,9 @@ func TestEdgeFeedbackCountsOnlyAppliedDeltas(t *testing.T) {
 	// ...so the next report's delta is 30 s of play, not the whole session again.
 	h.consume(h.messages(beat{id: "m3", session: "s", at: 35 * time.Second,
 		qoe: playback.QoE{PlayedMS: 90_000, RebufferMS: 6_000, ThroughputKbps: 4000, EdgeID: "fra-1"}}))
-	wantRatio, wantKbps = fold(wantRatio, wantKbps, 0, 30_000, 4000)
+	// 30 s more play, no rebuffering: both move by 1-e^(-30/3600), the
+	// ratio towards 0 and the throughput towards 4000 kbps.
+	wantRatio, wantKbps = 0.0016377766623391778, 7966.8051705555038
 	if e := h.edge("fra-1"); !near(e.RebufferRatio, wantRatio) || !near(e.ThroughputKbps, wantKbps) {
 		t.Fatalf("after third: %v %v, want %v %v", e.RebufferRatio, e.ThroughputKbps, wantRatio, wantKbps)
 	}

@@ -29,24 +29,28 @@ func BenchmarkVerifyDecode(b *testing.B) {
 	rolled := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: testOldSecret, Timestamp: now}).Header
 
 	b.Run("floor", func(b *testing.B) {
-		// The least a correct handler does: split the header, one HMAC,
-		// compare, and decode what it needs.
+		// The least a correct handler does per event: split the header,
+		// one HMAC with a keyed state made once (Reset restores the
+		// precomputed pads, as the webhook's pooled states do; hmac.New
+		// per call would also hash the key every time), compare, and
+		// decode what it needs.
 		type small struct {
 			ID         string `json:"id"`
 			Type       string `json:"type"`
 			Created    int64  `json:"created"`
 			APIVersion string `json:"api_version"`
 		}
+		mac := hmac.New(sha256.New, []byte(testSecret))
+		var got, want [sha256.Size]byte
 		b.SetBytes(int64(len(payload)))
 		b.ReportAllocs()
 		for b.Loop() {
 			ts, sig, _ := strings.Cut(strings.TrimPrefix(header, "t="), ",v1=")
-			mac := hmac.New(sha256.New, []byte(testSecret))
+			mac.Reset()
 			mac.Write([]byte(ts))
 			mac.Write([]byte("."))
 			mac.Write(payload)
-			want, _ := hex.DecodeString(sig)
-			if !hmac.Equal(mac.Sum(nil), want) {
+			if _, err := hex.Decode(want[:], []byte(sig)); err != nil || !hmac.Equal(mac.Sum(got[:0]), want[:]) {
 				b.Fatal("floor: signature mismatch")
 			}
 			if n, _ := strconv.ParseInt(ts, 10, 64); now.Unix()-n > 300 {

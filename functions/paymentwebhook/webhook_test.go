@@ -19,6 +19,12 @@ import (
 func TestWebhookRejectsBadInputAndWritesNothing(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
+	// The account the rejected events are about, linked to their customer,
+	// so that anything applied would show on it.
+	h.linked("acct_bad_input", "cus_1")
+	h.settle()
+	accountBefore := h.getAccount("acct_bad_input")
+	announcedBefore := len(h.entitlementEvents())
 	good := stripeEvent("evt_bad_input", typeSubscriptionUpdated, at(0),
 		subObj("sub_1", "cus_1", "active", "price_std", at(0), at(720*time.Hour)))
 	now := h.clock.Now().Unix()
@@ -77,6 +83,13 @@ func TestWebhookRejectsBadInputAndWritesNothing(t *testing.T) {
 		if _, err := h.inboxEvent(id); !playback.IsCode(err, playback.CodeNotFound) {
 			t.Fatalf("inbox has %s after a rejected request: %v", id, err)
 		}
+	}
+	// Every field, UpdatedAt included: a rejected request writes nothing.
+	if after := h.getAccount("acct_bad_input"); !equalAccounts(accountBefore, after) {
+		t.Fatalf("rejected requests changed the account\nbefore: %+v\nafter:  %+v", accountBefore, after)
+	}
+	if announced := h.entitlementEvents(); len(announced) != announcedBefore {
+		t.Fatalf("rejected requests announced entitlement changes: %+v", announced[announcedBefore:])
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package bustest is the contract every playback.Bus adapter passes:
-// at-least-once delivery in batches, per-message retry, and messages kept
-// for subscribers that arrive after the publish.
+// at-least-once delivery in batches, per-message retry, redelivery when a
+// handler fails or holds a message past its deadline, acknowledgements that
+// stick, and messages kept for subscribers that arrive after the publish.
 package bustest
 
 import (
@@ -18,28 +19,83 @@ type Options struct {
 	// MaxBatch is the largest batch the adapter may hand a handler.
 	MaxBatch int
 	// Timeout bounds each subtest's wait for deliveries (emulators with a
-	// visibility timeout need more than the in-process bus).
+	// visibility timeout need more than the in-process bus), and Close.
 	Timeout time.Duration
+	// Redelivery is the longest a message delivered by a bus made with
+	// Setup.ShortDeadline takes to be delivered again when its handler
+	// neither acknowledges nor retries it in time (SQS: the visibility
+	// timeout; Pub/Sub: the lease extension plus the ack deadline). Zero
+	// for buses that settle every message when its handler returns
+	// (membus): the subtests that hold a message are then skipped.
+	Redelivery time.Duration
 }
+
+// Setup is what a subtest asks of newBus.
+type Setup struct {
+	// Topics the bus must be able to publish to and subscribe to.
+	Topics []string
+	// ShortDeadline asks for a bus that gives up on a delivered message
+	// that is not settled within Options.Redelivery, the shortest the
+	// adapter allows, so that a missing acknowledgement shows up as a
+	// redelivery within the subtest.
+	ShortDeadline bool
+}
+
+// NewBus makes a bus for one subtest. The contract closes it (failing the
+// subtest if Close does not return within Options.Timeout, since a
+// consumer holding messages it never settles can make Close hang), so
+// NewBus must not close it itself.
+type NewBus func(t *testing.T, s Setup) playback.Bus
 
 // Run runs the contract. newBus returns a bus whose topics are empty; each
 // subtest uses its own topic name from topic().
-func Run(t *testing.T, opts Options, newBus func(t *testing.T, topics ...string) playback.Bus) {
+func Run(t *testing.T, opts Options, newBus NewBus) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 20 * time.Second
 	}
 	for _, tc := range []struct {
 		name string
-		fn   func(t *testing.T, opts Options, newBus func(t *testing.T, topics ...string) playback.Bus)
+		fn   func(t *testing.T, opts Options, newBus NewBus)
 	}{
 		{"DeliversEveryMessage", testDeliversEvery},
 		{"KeepsMessagesUntilSubscribed", testKeepsUntilSubscribed},
 		{"RetriesOnlyNamedMessages", testRetriesNamed},
+		{"RedeliversWhenHandlerPanics", testRedeliversAfterPanic},
+		{"AcknowledgedMessagesStayAcknowledged", testAcksStick},
+		{"HeldMessageComesBackAfterDeadline", testHeldComesBack},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.fn(t, opts, newBus)
+			tc.fn(t, opts, closing(opts, newBus))
 		})
+	}
+}
+
+// closing wraps newBus so that every bus is closed when its subtest ends,
+// with a deadline.
+func closing(opts Options, newBus NewBus) NewBus {
+	return func(t *testing.T, s Setup) playback.Bus {
+		t.Helper()
+		b := newBus(t, s)
+		t.Cleanup(func() { CloseWithin(t, b, opts.Timeout) })
+		return b
+	}
+}
+
+// CloseWithin closes b and fails t if Close does not return within d: a
+// consumer holding messages it never settled can make Close wait for them,
+// and a test should report that rather than hang until the run times out.
+func CloseWithin(t testing.TB, b playback.Bus, d time.Duration) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- b.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(d):
+		t.Errorf("Close did not return within %v: a consumer holds messages it never settled", d)
 	}
 }
 
@@ -90,6 +146,25 @@ func (c *collector) waitFor(t *testing.T, timeout time.Duration, what string, co
 	}
 }
 
+// holds watches for d and reports whether cond became true.
+func (c *collector) holds(d time.Duration, cond func() bool) bool {
+	deadline := time.After(d)
+	for {
+		c.mu.Lock()
+		ok := cond()
+		c.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-c.changed:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			return false
+		}
+	}
+}
+
 func publishN(t *testing.T, b playback.Bus, topic string, n int) []string {
 	t.Helper()
 	msgs := make([]playback.Message, n)
@@ -104,9 +179,9 @@ func publishN(t *testing.T, b playback.Bus, topic string, n int) []string {
 	return want
 }
 
-func testDeliversEvery(t *testing.T, opts Options, newBus func(t *testing.T, topics ...string) playback.Bus) {
+func testDeliversEvery(t *testing.T, opts Options, newBus NewBus) {
 	topic := topicName(t)
-	b := newBus(t, topic)
+	b := newBus(t, Setup{Topics: []string{topic}})
 	c := newCollector()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -132,9 +207,9 @@ func testDeliversEvery(t *testing.T, opts Options, newBus func(t *testing.T, top
 	}
 }
 
-func testKeepsUntilSubscribed(t *testing.T, opts Options, newBus func(t *testing.T, topics ...string) playback.Bus) {
+func testKeepsUntilSubscribed(t *testing.T, opts Options, newBus NewBus) {
 	topic := topicName(t)
-	b := newBus(t, topic)
+	b := newBus(t, Setup{Topics: []string{topic}})
 	want := publishN(t, b, topic, 3)
 	c := newCollector()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -148,9 +223,9 @@ func testKeepsUntilSubscribed(t *testing.T, opts Options, newBus func(t *testing
 	c.waitFor(t, opts.Timeout, "messages published before Subscribe", func() bool { return len(c.seen) == len(want) })
 }
 
-func testRetriesNamed(t *testing.T, opts Options, newBus func(t *testing.T, topics ...string) playback.Bus) {
+func testRetriesNamed(t *testing.T, opts Options, newBus NewBus) {
 	topic := topicName(t)
-	b := newBus(t, topic)
+	b := newBus(t, Setup{Topics: []string{topic}})
 	c := newCollector()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -184,5 +259,125 @@ func testRetriesNamed(t *testing.T, opts Options, newBus func(t *testing.T, topi
 		if w != flaky && len(c.seen[w]) != 1 {
 			t.Fatalf("acknowledged message %q delivered %d times", w, len(c.seen[w]))
 		}
+	}
+}
+
+func testRedeliversAfterPanic(t *testing.T, opts Options, newBus NewBus) {
+	topic := topicName(t)
+	b := newBus(t, Setup{Topics: []string{topic}})
+	c := newCollector()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const failing = "payload-002"
+	if err := b.Subscribe(ctx, topic, func(_ context.Context, batch []playback.Message) []string {
+		c.record(batch)
+		for _, m := range batch {
+			if string(m.Data) == failing && m.DeliveryAttempt < 2 {
+				panic("handler fails on " + failing)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := publishN(t, b, topic, 5)
+	c.waitFor(t, opts.Timeout, "the failed message's redelivery", func() bool {
+		return len(c.seen[failing]) >= 2 && len(c.seen) == len(want)
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	got := c.seen[failing]
+	if again := got[len(got)-1]; again.ID != got[0].ID || again.DeliveryAttempt < 2 {
+		t.Fatalf("redelivery after the panic = %+v, want id %s with attempt ≥ 2", again, got[0].ID)
+	}
+}
+
+// testAcksStick catches a consumer that never acknowledges: on a bus with
+// the shortest deadline the adapter allows, a message the handler
+// acknowledged must not come back once that deadline has passed.
+func testAcksStick(t *testing.T, opts Options, newBus NewBus) {
+	topic := topicName(t)
+	b := newBus(t, Setup{Topics: []string{topic}, ShortDeadline: true})
+	c := newCollector()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := b.Subscribe(ctx, topic, func(_ context.Context, batch []playback.Message) []string {
+		c.record(batch)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := publishN(t, b, topic, 12)
+	redelivered := func() bool {
+		for _, w := range want {
+			if len(c.seen[w]) > 1 {
+				return true
+			}
+		}
+		return false
+	}
+	// A redelivery can come before the last message does (Pub/Sub holds
+	// back the rest of an ordering key until its first is acknowledged).
+	c.waitFor(t, opts.Timeout, "all 12 messages", func() bool { return len(c.seen) == len(want) || redelivered() })
+	// Past the deadline an unacknowledged message is delivered again; give
+	// it that long and half as much again to show up.
+	quiet := max(opts.Redelivery+opts.Redelivery/2, 500*time.Millisecond)
+	if c.holds(quiet, redelivered) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, w := range want {
+			if n := len(c.seen[w]); n > 1 {
+				t.Fatalf("acknowledged message %q delivered %d times (attempts %d, %d) within %v of the ack: the acknowledgement did not reach the bus",
+					w, n, c.seen[w][0].DeliveryAttempt, c.seen[w][n-1].DeliveryAttempt, quiet)
+			}
+		}
+	}
+}
+
+// testHeldComesBack is the other side of the deadline: a message whose
+// handler is stuck on it past the deadline (a hung consumer) is delivered
+// again, to another consumer, so it is not lost. It also shows that the
+// short deadline is short, so testAcksStick can fail.
+func testHeldComesBack(t *testing.T, opts Options, newBus NewBus) {
+	if opts.Redelivery == 0 {
+		t.Skip("the adapter settles every message when its handler returns: nothing to hold past a deadline")
+	}
+	topic := topicName(t)
+	b := newBus(t, Setup{Topics: []string{topic}, ShortDeadline: true})
+	release := make(chan struct{})
+	defer close(release)
+	held := make(chan playback.Message, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := b.Subscribe(ctx, topic, func(_ context.Context, batch []playback.Message) []string {
+		for _, m := range batch {
+			held <- m
+		}
+		<-release
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, b, topic, 1)
+	var first playback.Message
+	select {
+	case first = <-held:
+	case <-time.After(opts.Timeout):
+		t.Fatal("timed out waiting for the first delivery")
+	}
+	c := newCollector()
+	if err := b.Subscribe(ctx, topic, func(_ context.Context, batch []playback.Message) []string {
+		c.record(batch)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor(t, opts.Redelivery+opts.Timeout, "the held message's redelivery to the second consumer", func() bool {
+		return len(c.seen[string(first.Data)]) > 0
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if again := c.seen[string(first.Data)][0]; again.ID != first.ID || again.DeliveryAttempt < 2 {
+		t.Fatalf("redelivery of the held message = %+v, want id %s with attempt ≥ 2", again, first.ID)
 	}
 }

@@ -62,6 +62,12 @@ type Config struct {
 	// AckDeadline is the subscription's ack deadline (EnsureTopics;
 	// 10s-600s). Subscribe extends it while a batch is being handled.
 	AckDeadline time.Duration `env:"PUBSUB_ACK_DEADLINE, default=60s"`
+	// MaxExtension is how long Subscribe keeps extending the deadline of a
+	// message it holds. A message still unsettled then is given up: Pub/Sub
+	// delivers it again once its last deadline passes. It bounds how long a
+	// stuck handler keeps a message from other consumers, and how long
+	// Close waits for such a message (the client library's default, 60m).
+	MaxExtension time.Duration `env:"PUBSUB_MAX_EXTENSION, default=60m"`
 	// RetryBackoff is the least wait before a message the handler asked to
 	// retry is delivered again (EnsureTopics' retry policy; up to 600s).
 	RetryBackoff time.Duration `env:"PUBSUB_RETRY_BACKOFF, default=1s"`
@@ -87,6 +93,9 @@ func (c *Config) validate() error {
 	if c.AckDeadline == 0 {
 		c.AckDeadline = 60 * time.Second
 	}
+	if c.MaxExtension == 0 {
+		c.MaxExtension = 60 * time.Minute
+	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 100
 	}
@@ -101,6 +110,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("max delivery attempts %d not in %d..%d", c.MaxDeliveryAttempts, minDeliveryAttempt, maxDeliveryAttempt)
 	case c.AckDeadline < 10*time.Second || c.AckDeadline > 600*time.Second:
 		return fmt.Errorf("ack deadline %v not in 10s..600s", c.AckDeadline)
+	case c.MaxExtension < time.Second || c.MaxExtension > 24*time.Hour:
+		return fmt.Errorf("max extension %v not in 1s..24h", c.MaxExtension)
 	case c.RetryBackoff < 0 || c.RetryBackoff > 600*time.Second:
 		return fmt.Errorf("retry backoff %v not in 0..600s", c.RetryBackoff)
 	case c.MaxBatch < 1 || c.MaxBatch > pubsub.MaxPublishRequestCount:
@@ -127,6 +138,8 @@ type Bus struct {
 	stop       context.CancelFunc
 	done       context.Context // ends on Close; consumers watch it
 	consumers  sync.WaitGroup
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // New returns a bus. A nil client is created from cfg and opts
@@ -153,8 +166,14 @@ func New(ctx context.Context, cfg Config, client *pubsub.Client, opts ...option.
 }
 
 // Close flushes the publishers, stops the consumers, waits for the batches
-// they hold to settle, and closes the client if New created it.
+// they hold to settle, and closes the client if New created it. Later calls
+// wait for the first and return its result.
 func (b *Bus) Close() error {
+	b.closeOnce.Do(func() { b.closeErr = b.close() })
+	return b.closeErr
+}
+
+func (b *Bus) close() error {
 	b.mu.Lock()
 	b.closed = true
 	pubs := b.publishers

@@ -30,22 +30,44 @@ func newBus(t testing.TB, cfg Config, topics ...string) *Bus {
 
 func newBusAt(t testing.TB, addr string, cfg Config, extra []option.ClientOption, topics ...string) *Bus {
 	t.Helper()
+	b := openBusAt(t, addr, cfg, extra, topics...)
+	t.Cleanup(func() { bustest.CloseWithin(t, b, 30*time.Second) })
+	return b
+}
+
+// openBusAt is newBusAt for callers that close the bus themselves.
+func openBusAt(t testing.TB, addr string, cfg Config, extra []option.ClientOption, topics ...string) *Bus {
+	t.Helper()
 	cfg.ProjectID = testProject
 	b, err := New(context.Background(), cfg, nil, append(emulators.PubSubClientOptions(addr), extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = b.Close() })
 	if err := b.EnsureTopics(context.Background(), topics...); err != nil {
+		_ = b.Close()
 		t.Fatal(err)
 	}
 	return b
 }
 
+// The contract's short deadline: the shortest ack deadline Pub/Sub allows
+// (10s) and a lease extension of 1s, after which a message still held is
+// given up. The client's lease ticks every 5s, so an unsettled message is
+// due again about 10s after its delivery.
+const (
+	shortAckDeadline  = 10 * time.Second
+	shortMaxExtension = time.Second
+	shortRedelivery   = 12 * time.Second
+)
+
 func TestContract(t *testing.T) {
 	start := time.Now()
-	bustest.Run(t, bustest.Options{MaxBatch: 10, Timeout: 30 * time.Second}, func(t *testing.T, topics ...string) playback.Bus {
-		return newBus(t, Config{MaxBatch: 10}, topics...)
+	bustest.Run(t, bustest.Options{MaxBatch: 10, Timeout: 30 * time.Second, Redelivery: shortRedelivery}, func(t *testing.T, s bustest.Setup) playback.Bus {
+		cfg := Config{MaxBatch: 10}
+		if s.ShortDeadline {
+			cfg.AckDeadline, cfg.MaxExtension = shortAckDeadline, shortMaxExtension
+		}
+		return openBusAt(t, emulators.PubSub(t), cfg, nil, s.Topics...)
 	})
 	t.Cleanup(func() { t.Logf("contract suite against pstest: %v", time.Since(start)) })
 }
@@ -64,6 +86,7 @@ func TestNewValidates(t *testing.T) {
 		{name: "batch over the request limit", cfg: Config{MaxBatch: 1001}, wantErr: true},
 		{name: "same suffixes", cfg: Config{SubscriptionSuffix: "-x", DeadLetterSuffix: "-x"}, wantErr: true},
 		{name: "retry backoff too long", cfg: Config{RetryBackoff: time.Hour}, wantErr: true},
+		{name: "max extension too short", cfg: Config{MaxExtension: time.Millisecond}, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -73,7 +96,7 @@ func TestNewValidates(t *testing.T) {
 				t.Fatalf("New: err = %v, want error %v", err, tc.wantErr)
 			}
 			if err == nil {
-				if b.cfg.MaxDeliveryAttempts != 5 || b.cfg.MaxBatch != 100 || b.cfg.SubscriptionSuffix != "-sub" {
+				if b.cfg.MaxDeliveryAttempts != 5 || b.cfg.MaxBatch != 100 || b.cfg.SubscriptionSuffix != "-sub" || b.cfg.MaxExtension != time.Hour {
 					t.Fatalf("defaults not applied: %+v", b.cfg)
 				}
 				_ = b.Close()

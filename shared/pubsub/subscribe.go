@@ -60,6 +60,7 @@ func (b *Bus) consume(ctx context.Context, topic, path string, h playback.BatchH
 	// Enough to fill the next batch while one is being handled; the client
 	// extends the deadlines of all of them.
 	sub.ReceiveSettings.MaxOutstandingMessages = 2 * b.cfg.MaxBatch
+	sub.ReceiveSettings.MaxExtension = b.cfg.MaxExtension
 	in := make(chan *pubsub.Message)
 	batcherDone := make(chan struct{})
 	go func() {

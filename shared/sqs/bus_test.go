@@ -40,25 +40,43 @@ func testConfig() Config {
 	return Config{QueuePrefix: "t-", WaitTime: time.Second, VisibilityTimeout: 5 * time.Second, RetryDelay: 0}
 }
 
-// newBus returns a bus on fauxqs with topics' queues created.
+// newBus returns a bus on fauxqs with topics' queues created, closed when
+// the test ends.
 func newBus(t testing.TB, cfg Config, endpoint string, topics ...string) *Bus {
+	t.Helper()
+	b := openBus(t, cfg, endpoint, topics...)
+	t.Cleanup(func() { bustest.CloseWithin(t, b, 30*time.Second) })
+	return b
+}
+
+// openBus is newBus for callers that close the bus themselves.
+func openBus(t testing.TB, cfg Config, endpoint string, topics ...string) *Bus {
 	t.Helper()
 	b, err := New(context.Background(), cfg, client(endpoint))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = b.Close() })
 	if err := b.EnsureQueues(context.Background(), topics...); err != nil {
+		_ = b.Close()
 		t.Fatal(err)
 	}
 	return b
 }
 
+// shortVisibility is the contract's short deadline: SQS allows 1s, 2s
+// leaves a loaded machine time to delete a handled batch before it shows
+// again.
+const shortVisibility = 2 * time.Second
+
 func TestContract(t *testing.T) {
 	endpoint := emulators.SQS(t)
 	start := time.Now()
-	bustest.Run(t, bustest.Options{MaxBatch: 10, Timeout: 20 * time.Second}, func(t *testing.T, topics ...string) playback.Bus {
-		return newBus(t, testConfig(), endpoint, topics...)
+	bustest.Run(t, bustest.Options{MaxBatch: 10, Timeout: 20 * time.Second, Redelivery: shortVisibility}, func(t *testing.T, s bustest.Setup) playback.Bus {
+		cfg := testConfig()
+		if s.ShortDeadline {
+			cfg.VisibilityTimeout = shortVisibility
+		}
+		return openBus(t, cfg, endpoint, s.Topics...)
 	})
 	t.Cleanup(func() { t.Logf("contract suite against fauxqs: %v", time.Since(start)) })
 }
