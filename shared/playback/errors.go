@@ -136,3 +136,7 @@ const (
 	ReasonDuplicateField = "duplicate_field"
 	ReasonWrongType      = "wrong_type"
 )
+
+// ReasonOverloaded is the CodeUnavailable reason of a request refused
+// because the server is at its connection or in-flight limit.
+const ReasonOverloaded = "overloaded"
