@@ -124,7 +124,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: store, bus: membus.New(busConfig), mux: http.NewServeMux(),
+	a := &App{cfg: cfg, log: log, store: store, bus: membus.New(busConfig), mux: httpx.NewServeMux(),
 		secrets: secrets, now: time.Now}
 	if err := a.wire(ctx); err != nil {
 		a.Close()

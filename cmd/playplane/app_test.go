@@ -307,3 +307,47 @@ func TestSignedPlaybackThroughLocalEdge(t *testing.T) {
 		t.Fatalf("sign after the session ended: %d, want 410", code)
 	}
 }
+
+// TestRunnerAnswersNoRouteWithTheEnvelope: the combined mux's own 404 and
+// 405 are the JSON error envelope the README promises, 405 with Allow.
+func TestRunnerAnswersNoRouteWithTheEnvelope(t *testing.T) {
+	t.Parallel()
+	run := startLocal(t, t.TempDir())
+	for _, tc := range []struct {
+		name, method, path string
+		wantStatus         int
+		wantReason         string
+		wantAllow          string
+	}{
+		{"unknown path", "GET", "/v1/nothing", 404, "route_not_found", ""},
+		{"unknown version", "POST", "/v2/play", 404, "route_not_found", ""},
+		{"GET on play", "GET", "/v1/play", 405, "method_not_allowed", "POST"},
+		{"PUT on a session", "PUT", "/v1/sessions/ses_1", 405, "method_not_allowed", "DELETE"},
+		{"GET on heartbeat", "GET", "/v1/playback/ses_1/heartbeat", 405, "method_not_allowed", "POST"},
+		{"GET on the Stripe webhook", "GET", "/v1/webhooks/stripe", 405, "method_not_allowed", "POST"},
+		{"POST on healthz", "POST", "/healthz", 405, "method_not_allowed", "GET, HEAD"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req, _ := http.NewRequest(tc.method, run.srv.URL+tc.path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var e struct {
+				Error struct {
+					Code      string `json:"code"`
+					Reason    string `json:"reason"`
+					RequestID string `json:"request_id"`
+				} `json:"error"`
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.wantStatus || resp.Header.Get("Allow") != tc.wantAllow ||
+				resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal(raw, &e) != nil ||
+				e.Error.Reason != tc.wantReason || e.Error.RequestID == "" {
+				t.Fatalf("got %d %v %s", resp.StatusCode, resp.Header, raw)
+			}
+		})
+	}
+}
