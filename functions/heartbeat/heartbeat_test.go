@@ -389,7 +389,14 @@ func TestBadHeartbeatsWriteNothing(t *testing.T) {
 		{"empty body", id, tok, "", "", false, 400, playback.CodeInvalid, playback.ReasonBodyEmpty},
 		{"oversized body", id, tok, `{"event":"progress","qoe":{"cdn":"` + strings.Repeat("x", 5000) + `"}}`, "", false, 413, playback.CodeTooLarge, "body_too_large"},
 		{"oversized body of unknown length", id, tok, `{"event":"progress","qoe":{"cdn":"` + strings.Repeat("x", 5000) + `"}}`, "", true, 413, playback.CodeTooLarge, "body_too_large"},
-		{"form body", id, tok, good, "application/x-www-form-urlencoded", false, 400, playback.CodeInvalid, "content_type"},
+		{"form body", id, tok, good, "application/x-www-form-urlencoded", false, 415, playback.CodeUnsupportedMediaType, "content_type"},
+		{"no content type", id, tok, good, "none", false, 415, playback.CodeUnsupportedMediaType, "content_type"},
+		{"jsonx", id, tok, good, "application/jsonx", false, 415, playback.CodeUnsupportedMediaType, "content_type"},
+		{"latin-1 json", id, tok, good, "application/json; charset=iso-8859-1", false, 415, playback.CodeUnsupportedMediaType, "content_type"},
+		{"case-folded field", id, tok, strings.Replace(good, `"event"`, `"EVENT"`, 1), "", false, 400, playback.CodeInvalid, playback.ReasonUnknownField},
+		{"duplicate field", id, tok, strings.Replace(good, `"event":`, `"event":"pause","event":`, 1), "", false, 400, playback.CodeInvalid, playback.ReasonDuplicateField},
+		{"invalid UTF-8", id, tok, "{\"event\":\"progr\xffess\",\"position_ms\":1}", "", false, 400, playback.CodeInvalid, playback.ReasonInvalidUTF8},
+		{"lone surrogate in qoe", id, tok, h.body(events.HeartbeatProgress, 1000, 0, `{"cdn":"a\udc00"}`), "", false, 400, playback.CodeInvalid, playback.ReasonInvalidUTF8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := h.session(id)
@@ -397,7 +404,11 @@ func TestBadHeartbeatsWriteNothing(t *testing.T) {
 			if tc.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tc.token)
 			}
-			if tc.ctype != "" {
+			switch tc.ctype {
+			case "":
+				req.Header.Set("Content-Type", "application/json")
+			case "none":
+			default:
 				req.Header.Set("Content-Type", tc.ctype)
 			}
 			if tc.chunked {

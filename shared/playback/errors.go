@@ -144,6 +144,7 @@ const (
 	ReasonUnknownField   = "unknown_field"
 	ReasonDuplicateField = "duplicate_field"
 	ReasonWrongType      = "wrong_type"
+	ReasonInvalidUTF8    = "invalid_utf8"
 )
 
 // ReasonOverloaded is the CodeUnavailable reason of a request refused
