@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -40,6 +41,17 @@ type strictBody struct {
 	Named `json:"named"`
 }
 
+func manyLabels(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"l%d":"v"`, i)
+	}
+	return b.String()
+}
+
 func TestDecodeJSON(t *testing.T) {
 	t.Parallel()
 	const ok = ""
@@ -53,6 +65,7 @@ func TestDecodeJSON(t *testing.T) {
 		{"valid", "application/json", `{"title_id":"t1","count":2}`, ok, ""},
 		{"valid with charset", "application/json; charset=utf-8", `{"title_id":"t1","count":2}`, ok, ""},
 		{"media type in capitals", "Application/JSON; Charset=UTF-8", `{"title_id":"t1","count":2}`, ok, ""},
+		{"many distinct map keys", "application/json", `{"title_id":"t1","count":2,"labels":{` + manyLabels(40) + `}}`, ok, ""},
 		{"every shape", "application/json", `{"title_id":"t1","count":2,"inner":{"name":"é"},"list":[{"name":"a"},{"name":"\ud83c\udfac"}],` +
 			`"labels":{"A":"x","a":"y"},"raw":{"k":1},"any":{"K":[1,"🎬"]},"flat":"f","named":{"hidden":"h"}}`, ok, ""},
 		{"no content type", "", `{"title_id":"t1","count":2}`, playback.CodeUnsupportedMediaType, "content_type"},
@@ -75,6 +88,7 @@ func TestDecodeJSON(t *testing.T) {
 		{"duplicate field by escape", "application/json", `{"title_id":"t1","title\u005fid":"t2"}`, playback.CodeInvalid, "duplicate_field"},
 		{"duplicate nested field", "application/json", `{"title_id":"t1","inner":{"name":"a","name":"b"}}`, playback.CodeInvalid, "duplicate_field"},
 		{"duplicate map key", "application/json", `{"title_id":"t1","labels":{"a":"x","a":"y"}}`, playback.CodeInvalid, "duplicate_field"},
+		{"duplicate map key among many", "application/json", `{"title_id":"t1","labels":{` + manyLabels(20) + `,"l3":"again"}}`, playback.CodeInvalid, "duplicate_field"},
 		{"duplicate key in any", "application/json", `{"title_id":"t1","any":{"a":1,"a":2}}`, playback.CodeInvalid, "duplicate_field"},
 		{"invalid UTF-8", "application/json", "{\"title_id\":\"t\xff1\",\"count\":2}", playback.CodeInvalid, "invalid_utf8"},
 		{"truncated UTF-8", "application/json", "{\"title_id\":\"t\xc3\",\"count\":2}", playback.CodeInvalid, "invalid_utf8"},
@@ -89,7 +103,7 @@ func TestDecodeJSON(t *testing.T) {
 		{"trailing brace", "application/json", `{"title_id":"t1","count":2}}`, playback.CodeInvalid, "malformed_json"},
 		{"trailing bracket", "application/json", `{"title_id":"t1","count":2} ]`, playback.CodeInvalid, "malformed_json"},
 		{"empty", "application/json", ``, playback.CodeInvalid, "body_empty"},
-		{"oversized", "application/json", `{"title_id":"` + strings.Repeat("x", 400) + `"}`, playback.CodeTooLarge, "body_too_large"},
+		{"oversized", "application/json", `{"title_id":"` + strings.Repeat("x", 900) + `"}`, playback.CodeTooLarge, "body_too_large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -98,7 +112,7 @@ func TestDecodeJSON(t *testing.T) {
 				r.Header.Set("Content-Type", tc.contentType)
 			}
 			var dst strictBody
-			err := httpx.DecodeJSON(r, &dst, 300)
+			err := httpx.DecodeJSON(r, &dst, 800)
 			if tc.wantCode == ok {
 				if err != nil || dst.TitleID != "t1" || dst.Count != 2 {
 					t.Fatalf("DecodeJSON = %+v, %v", dst, err)
@@ -278,4 +292,33 @@ func TestAppendBody(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkUnmarshal: the strict checks against plain encoding/json (the
+// floor) on a play request body.
+func BenchmarkUnmarshal(b *testing.B) {
+	body := []byte(`{"title_id":"big-buck-bunny","device_id":"living-room-tv","device_name":"Wohnzimmer – Fernseher"}`)
+	type play struct {
+		TitleID    string `json:"title_id"`
+		DeviceID   string `json:"device_id"`
+		DeviceName string `json:"device_name"`
+	}
+	b.Run("encoding_json", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for range b.N {
+			var p play
+			if err := json.Unmarshal(body, &p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("strict", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for range b.N {
+			var p play
+			if err := httpx.Unmarshal(body, &p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

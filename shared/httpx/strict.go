@@ -117,7 +117,12 @@ func (s *strictScanner) object(t reflect.Type, path string) error {
 			elem = t.Elem()
 		}
 	}
-	seen := map[string]bool{}
+	// Names seen so far: a list while the object is small (no allocation
+	// per name), a set beyond, so that a body of thousands of names is not
+	// checked in quadratic time.
+	var seenList [16][]byte
+	seen := seenList[:0]
+	var seenSet map[string]bool
 	s.pos++
 	for i := 0; ; i++ {
 		s.space()
@@ -133,33 +138,59 @@ func (s *strictScanner) object(t reflect.Type, path string) error {
 		if err != nil {
 			return err
 		}
-		field := name
-		if path != "" {
-			field = path + "." + name
+		field := func() string {
+			if path == "" {
+				return string(name)
+			}
+			return path + "." + string(name)
 		}
-		if seen[name] {
-			return playback.Errorf(playback.CodeInvalid, playback.ReasonDuplicateField, "field %q appears twice", field)
+		dup := false
+		switch {
+		case seenSet != nil:
+			dup = seenSet[string(name)]
+			seenSet[string(name)] = true
+		case len(seen) < cap(seen):
+			for _, n := range seen {
+				if string(n) == string(name) {
+					dup = true
+				}
+			}
+			seen = append(seen, name)
+		default:
+			seenSet = make(map[string]bool, 2*len(seen))
+			for _, n := range seen {
+				seenSet[string(n)] = true
+			}
+			dup = seenSet[string(name)]
+			seenSet[string(name)] = true
 		}
-		seen[name] = true
+		if dup {
+			return playback.Errorf(playback.CodeInvalid, playback.ReasonDuplicateField, "field %q appears twice", field())
+		}
 		vt := elem
 		if fields != nil {
-			ft, ok := fields[name]
+			ft, ok := fields[string(name)]
 			if !ok {
-				return playback.Errorf(playback.CodeInvalid, playback.ReasonUnknownField, "unknown field %q (field names are case-sensitive)", field)
+				return playback.Errorf(playback.CodeInvalid, playback.ReasonUnknownField, "unknown field %q (field names are case-sensitive)", field())
 			}
 			vt = ft
 		}
 		s.space()
 		s.pos++ // ':'
-		if err := s.value(vt, field); err != nil {
+		var sub string
+		if vt != nil || s.data[s.pos] == '{' || s.data[s.pos] == '[' {
+			sub = field() // only containers and typed values report a path
+		}
+		if err := s.value(vt, sub); err != nil {
 			return err
 		}
 	}
 }
 
 // str reads the string literal at pos and returns its value, refusing
-// invalid UTF-8 and unpaired surrogate escapes.
-func (s *strictScanner) str(path string) (string, error) {
+// invalid UTF-8 and unpaired surrogate escapes. Without escapes the value
+// is the literal's bytes, not a copy.
+func (s *strictScanner) str(path string) ([]byte, error) {
 	start := s.pos
 	s.pos++
 	escaped := false
@@ -170,13 +201,13 @@ func (s *strictScanner) str(path string) (string, error) {
 			s.pos++
 			lit := s.data[start:s.pos]
 			if !escaped {
-				return string(lit[1 : len(lit)-1]), nil
+				return lit[1 : len(lit)-1], nil
 			}
 			var v string
 			if err := json.Unmarshal(lit, &v); err != nil {
-				return "", playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "invalid string at byte %d", start)
+				return nil, playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "invalid string at byte %d", start)
 			}
-			return v, nil
+			return []byte(v), nil
 		case c == '\\':
 			escaped = true
 			if s.data[s.pos+1] != 'u' {
@@ -190,14 +221,14 @@ func (s *strictScanner) str(path string) (string, error) {
 				utf16.DecodeRune(r, hex4(s.data[s.pos+2:s.pos+6])) != utf8.RuneError:
 				s.pos += 6
 			case utf16.IsSurrogate(r):
-				return "", invalidUTF8(path, start)
+				return nil, invalidUTF8(path, start)
 			}
 		case c < utf8.RuneSelf:
 			s.pos++
 		default:
 			r, size := utf8.DecodeRune(s.data[s.pos:])
 			if r == utf8.RuneError && size <= 1 {
-				return "", invalidUTF8(path, start)
+				return nil, invalidUTF8(path, start)
 			}
 			s.pos += size
 		}
