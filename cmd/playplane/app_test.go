@@ -351,3 +351,65 @@ func TestRunnerAnswersNoRouteWithTheEnvelope(t *testing.T) {
 		})
 	}
 }
+
+// TestStopAfterDeleteThroughTheRunner is issue #12's scenario over the
+// runner's real routes: DELETE /v1/sessions/{id}, then the session's token
+// sends stop. A stop newer than the stored position, within the grace
+// (HEARTBEAT_STOP_GRACE, 30 s) of the DELETE, is recorded; one older than
+// it is 410 and moves nothing. (A stop after the grace, the issue's "an
+// hour later", is in functions/heartbeat, which controls the clock.)
+func TestStopAfterDeleteThroughTheRunner(t *testing.T) {
+	t.Parallel()
+	run := startLocal(t, t.TempDir())
+	tok := run.token(demo.AccountSolo)
+	var play struct {
+		SessionID     string `json:"session_id"`
+		PlaybackToken string `json:"playback_token"`
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"big-buck-bunny","device_id":"tv"}`, &play); code != 201 {
+		t.Fatalf("play: %d", code)
+	}
+	beat := func(event string, position int64, deviceTime time.Time) int {
+		body := fmt.Sprintf(`{"event":%q,"position_ms":%d,"duration_ms":596000,"device_time":%q}`,
+			event, position, deviceTime.UTC().Format(time.RFC3339Nano))
+		return run.call("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, body, nil)
+	}
+	progress := func() int64 {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := run.app.bus.Idle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		p, err := run.app.store.GetProgress(ctx, demo.AccountSolo, "big-buck-bunny")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.PositionMS
+	}
+	t0 := time.Now()
+	if code := beat("progress", 123_000, t0); code != 200 {
+		t.Fatalf("progress: %d", code)
+	}
+	if got := progress(); got != 123_000 {
+		t.Fatalf("position %d", got)
+	}
+	if code := run.call("DELETE", "/v1/sessions/"+play.SessionID, tok, "", nil); code != 200 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code := beat("progress", 124_000, t0.Add(time.Second)); code != 410 {
+		t.Fatalf("progress after DELETE: %d, want 410", code)
+	}
+	if code := beat("stop", 9_000, t0.Add(-time.Minute)); code != 410 {
+		t.Fatalf("older stop after DELETE: %d, want 410", code)
+	}
+	if got := progress(); got != 123_000 {
+		t.Fatalf("position moved to %d by refused heartbeats", got)
+	}
+	if code := beat("stop", 125_000, t0.Add(2*time.Second)); code != 200 {
+		t.Fatalf("newer stop within the grace: %d, want 200", code)
+	}
+	if got := progress(); got != 125_000 {
+		t.Fatalf("position %d, want the stop's 125000", got)
+	}
+}
