@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -16,10 +18,11 @@ import (
 // hand-written scanner for the two fixed heartbeat schemas. Its contract,
 // checked by the fuzz tests against encoding/json on the same structs:
 // whatever it accepts, encoding/json accepts too and decodes to the same
-// value. It is stricter in two ways, both reported as typed errors: field
-// names must match exactly (encoding/json folds case, so "EVENT" and
-// "poſition_ms" would pass there) and a field may appear only once
-// (encoding/json silently keeps the last).
+// value. It is stricter in three ways, each reported as a typed error:
+// field names must match exactly (encoding/json folds case, so "EVENT" and
+// "poſition_ms" would pass there), a field may appear only once
+// (encoding/json silently keeps the last), and strings must be valid UTF-8,
+// escaped surrogates paired (encoding/json turns either into U+FFFD).
 
 // maxNestingDepth is encoding/json's limit, kept so that both accept the
 // same documents.
@@ -404,11 +407,21 @@ func (d *jsonDecoder) scanString() (start, end int, plain bool, err error) {
 				i += 2
 				continue
 			case 'u':
-				if i+6 > len(d.data) || !isHex(d.data[i+2]) || !isHex(d.data[i+3]) || !isHex(d.data[i+4]) || !isHex(d.data[i+5]) {
+				r, ok := d.hex4(i)
+				if !ok {
 					d.pos = i
 					return 0, 0, false, d.malformed("invalid \\u escape")
 				}
 				i += 6
+				if utf16.IsSurrogate(r) {
+					// encoding/json turns an unpaired surrogate into U+FFFD.
+					low, ok := d.hex4(i)
+					if !ok || r >= 0xDC00 || utf16.DecodeRune(r, low) == utf8.RuneError {
+						d.pos = i - 6
+						return 0, 0, false, d.invalidUTF8()
+					}
+					i += 6
+				}
 				continue
 			default:
 				d.pos = i
@@ -417,15 +430,47 @@ func (d *jsonDecoder) scanString() (start, end int, plain bool, err error) {
 		case c < 0x20:
 			d.pos = i
 			return 0, 0, false, d.malformed("control character in string")
-		case c >= 0x80:
-			// Not ASCII: encoding/json replaces invalid UTF-8 with U+FFFD,
-			// and the slow path does exactly what it does.
+		case c >= utf8.RuneSelf:
+			// Not ASCII: encoding/json would replace invalid UTF-8 with
+			// U+FFFD; it is refused instead.
 			plain = false
+			r, size := utf8.DecodeRune(d.data[i:])
+			if r == utf8.RuneError && size <= 1 {
+				d.pos = i
+				return 0, 0, false, d.invalidUTF8()
+			}
+			i += size
+			continue
 		}
 		i++
 	}
 	d.pos = len(d.data)
 	return 0, 0, false, d.malformed("unterminated string")
+}
+
+// hex4 is the value of the \\uXXXX escape at i, if there is one.
+func (d *jsonDecoder) hex4(i int) (rune, bool) {
+	if i+6 > len(d.data) || d.data[i] != '\\' || d.data[i+1] != 'u' {
+		return 0, false
+	}
+	var r rune
+	for _, c := range d.data[i+2 : i+6] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+func (d *jsonDecoder) invalidUTF8() error {
+	return playback.Errorf(playback.CodeInvalid, playback.ReasonInvalidUTF8, "string at byte %d is not valid UTF-8", d.pos)
 }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/playback"
@@ -337,8 +339,40 @@ func fuzzSeeds(f *testing.F, sample string) {
 	}
 }
 
+// loneSurrogate reports whether data, valid JSON, escapes a UTF-16
+// surrogate outside a pair.
+func loneSurrogate(data []byte) bool {
+	hex := func(i int) rune {
+		if i+6 > len(data) || data[i] != '\\' || data[i+1] != 'u' {
+			return -1
+		}
+		v, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 16)
+		if err != nil {
+			return -1
+		}
+		return rune(v)
+	}
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' {
+			continue
+		}
+		r := hex(i)
+		switch {
+		case r < 0:
+			i++ // a two-byte escape
+		case r >= 0xD800 && r < 0xDC00 && hex(i+6) >= 0xDC00 && hex(i+6) < 0xE000:
+			i += 11
+		case r >= 0xD800 && r < 0xE000:
+			return true
+		default:
+			i += 5
+		}
+	}
+	return false
+}
+
 // checkAgainstStd is the fuzz property: what fast accepts, std accepts with
-// the same value; what std accepts and fast refuses is one of fast's two
+// the same value; what std accepts and fast refuses is one of fast's three
 // documented strictnesses.
 func checkAgainstStd[T any](t *testing.T, data []byte, fastErr error, fast T, strict bool) {
 	var std T
@@ -350,7 +384,19 @@ func checkAgainstStd[T any](t *testing.T, data []byte, fastErr error, fast T, st
 		t.Fatalf("values differ for %q\nfast %+v\nstd  %+v", data, fast, std)
 	case fastErr != nil && stdErr == nil:
 		var e *playback.Error
-		if !errors.As(fastErr, &e) || (e.Reason != playback.ReasonDuplicateField && e.Reason != playback.ReasonUnknownField) || !lenientInStd(data) {
+		if !errors.As(fastErr, &e) {
+			t.Fatalf("fast refused what encoding/json accepts (%v): %q", fastErr, data)
+		}
+		switch e.Reason {
+		case playback.ReasonDuplicateField, playback.ReasonUnknownField:
+			if !lenientInStd(data) {
+				t.Fatalf("fast refused what encoding/json accepts (%v): %q", fastErr, data)
+			}
+		case playback.ReasonInvalidUTF8:
+			if utf8.Valid(data) && !loneSurrogate(data) {
+				t.Fatalf("fast refused valid UTF-8 (%v): %q", fastErr, data)
+			}
+		default:
 			t.Fatalf("fast refused what encoding/json accepts (%v): %q", fastErr, data)
 		}
 	case fastErr != nil && !playback.IsCode(fastErr, playback.CodeInvalid):

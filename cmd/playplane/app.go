@@ -51,6 +51,19 @@ type Config struct {
 	// LogLevel: at info every request is a log line; warn keeps only
 	// rejections' causes and failures, for load runs.
 	LogLevel slog.Level `env:"LOG_LEVEL, default=info"`
+
+	// Server limits (httpx.Limits). Players heartbeat every 30 s
+	// (HEARTBEAT_INTERVAL), so an idle timeout above that keeps a player's
+	// connection between beats; bodies are at most 64 KiB, so a request
+	// that takes 10 s to arrive is trickled, not slow.
+	ReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT, default=5s"`
+	ReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT, default=10s"`
+	WriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT, default=30s"`
+	IdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT, default=45s"`
+	// MaxConns 0 is 4096, lowered to fit RLIMIT_NOFILE.
+	MaxConns    int           `env:"HTTP_MAX_CONNS, default=0"`
+	MaxInFlight int           `env:"HTTP_MAX_IN_FLIGHT, default=1024"`
+	RetryAfter  time.Duration `env:"HTTP_RETRY_AFTER, default=1s"`
 }
 
 // devSecrets are generated on first start and kept in the data directory,
@@ -112,7 +125,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: store, bus: membus.New(busConfig), mux: http.NewServeMux(),
+	a := &App{cfg: cfg, log: log, store: store, bus: membus.New(busConfig), mux: httpx.NewServeMux(),
 		secrets: secrets, now: time.Now}
 	if err := a.wire(ctx); err != nil {
 		a.Close()

@@ -307,3 +307,109 @@ func TestSignedPlaybackThroughLocalEdge(t *testing.T) {
 		t.Fatalf("sign after the session ended: %d, want 410", code)
 	}
 }
+
+// TestRunnerAnswersNoRouteWithTheEnvelope: the combined mux's own 404 and
+// 405 are the JSON error envelope the README promises, 405 with Allow.
+func TestRunnerAnswersNoRouteWithTheEnvelope(t *testing.T) {
+	t.Parallel()
+	run := startLocal(t, t.TempDir())
+	for _, tc := range []struct {
+		name, method, path string
+		wantStatus         int
+		wantReason         string
+		wantAllow          string
+	}{
+		{"unknown path", "GET", "/v1/nothing", 404, "route_not_found", ""},
+		{"unknown version", "POST", "/v2/play", 404, "route_not_found", ""},
+		{"GET on play", "GET", "/v1/play", 405, "method_not_allowed", "POST"},
+		{"PUT on a session", "PUT", "/v1/sessions/ses_1", 405, "method_not_allowed", "DELETE"},
+		{"GET on heartbeat", "GET", "/v1/playback/ses_1/heartbeat", 405, "method_not_allowed", "POST"},
+		{"GET on the Stripe webhook", "GET", "/v1/webhooks/stripe", 405, "method_not_allowed", "POST"},
+		{"POST on healthz", "POST", "/healthz", 405, "method_not_allowed", "GET, HEAD"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req, _ := http.NewRequest(tc.method, run.srv.URL+tc.path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var e struct {
+				Error struct {
+					Code      string `json:"code"`
+					Reason    string `json:"reason"`
+					RequestID string `json:"request_id"`
+				} `json:"error"`
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.wantStatus || resp.Header.Get("Allow") != tc.wantAllow ||
+				resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal(raw, &e) != nil ||
+				e.Error.Reason != tc.wantReason || e.Error.RequestID == "" {
+				t.Fatalf("got %d %v %s", resp.StatusCode, resp.Header, raw)
+			}
+		})
+	}
+}
+
+// TestStopAfterDeleteThroughTheRunner is issue #12's scenario over the
+// runner's real routes: DELETE /v1/sessions/{id}, then the session's token
+// sends stop. A stop newer than the stored position, within the grace
+// (HEARTBEAT_STOP_GRACE, 30 s) of the DELETE, is recorded; one older than
+// it is 410 and moves nothing. (A stop after the grace, the issue's "an
+// hour later", is in functions/heartbeat, which controls the clock.)
+func TestStopAfterDeleteThroughTheRunner(t *testing.T) {
+	t.Parallel()
+	run := startLocal(t, t.TempDir())
+	tok := run.token(demo.AccountSolo)
+	var play struct {
+		SessionID     string `json:"session_id"`
+		PlaybackToken string `json:"playback_token"`
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"big-buck-bunny","device_id":"tv"}`, &play); code != 201 {
+		t.Fatalf("play: %d", code)
+	}
+	beat := func(event string, position int64, deviceTime time.Time) int {
+		body := fmt.Sprintf(`{"event":%q,"position_ms":%d,"duration_ms":596000,"device_time":%q}`,
+			event, position, deviceTime.UTC().Format(time.RFC3339Nano))
+		return run.call("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, body, nil)
+	}
+	progress := func() int64 {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := run.app.bus.Idle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		p, err := run.app.store.GetProgress(ctx, demo.AccountSolo, "big-buck-bunny")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.PositionMS
+	}
+	t0 := time.Now()
+	if code := beat("progress", 123_000, t0); code != 200 {
+		t.Fatalf("progress: %d", code)
+	}
+	if got := progress(); got != 123_000 {
+		t.Fatalf("position %d", got)
+	}
+	if code := run.call("DELETE", "/v1/sessions/"+play.SessionID, tok, "", nil); code != 200 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code := beat("progress", 124_000, t0.Add(time.Second)); code != 410 {
+		t.Fatalf("progress after DELETE: %d, want 410", code)
+	}
+	if code := beat("stop", 9_000, t0.Add(-time.Minute)); code != 410 {
+		t.Fatalf("older stop after DELETE: %d, want 410", code)
+	}
+	if got := progress(); got != 123_000 {
+		t.Fatalf("position moved to %d by refused heartbeats", got)
+	}
+	if code := beat("stop", 125_000, t0.Add(2*time.Second)); code != 200 {
+		t.Fatalf("newer stop within the grace: %d, want 200", code)
+	}
+	if got := progress(); got != 125_000 {
+		t.Fatalf("position %d, want the stop's 125000", got)
+	}
+}

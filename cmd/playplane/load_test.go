@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
+
 	"github.com/playplane/playplane/shared/httpload"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -21,6 +23,9 @@ type runnerLoadSpec struct {
 	heartbeats, sessions int
 	conns, pipeline      int
 	logLevel             slog.Level // the access log is formatted, then discarded
+	// noLimits serves app.Handler on a bare server, without App.Server's
+	// timeouts and caps: the floor the limits are measured against.
+	noLimits bool
 }
 
 // runnerLoad starts the local runner as `make run` wires it (durable bolt
@@ -35,13 +40,25 @@ func runnerLoad(tb testing.TB, spec runnerLoadSpec) (ingest, total time.Duration
 	spec.conns = max(1, min(spec.conns, spec.sessions))
 	srv := httptest.NewUnstartedServer(nil)
 	host := srv.Listener.Addr().String()
-	cfg := Config{DataDir: tb.TempDir(), PublicURL: "http://" + host, Issuer: "playplane-local", Audience: "playplane",
-		Seed: true, Sync: true, LogLevel: spec.logLevel}
+	// The server limits are main's defaults: the load goes through them.
+	var cfg Config
+	if err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: &cfg, Lookuper: envconfig.MapLookuper(nil)}); err != nil {
+		tb.Fatal(err)
+	}
+	cfg.DataDir, cfg.PublicURL, cfg.Sync, cfg.LogLevel = tb.TempDir(), "http://"+host, true, spec.logLevel
 	app, err := NewApp(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: spec.logLevel})))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv.Config.Handler = app.Handler()
+	if spec.noLimits {
+		srv.Config.Handler = app.Handler()
+	} else {
+		server, limited, err := app.Server(srv.Listener)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		srv.Config, srv.Listener = server, limited
+	}
 	srv.Start()
 	defer app.Close()
 	defer srv.Close()
@@ -148,6 +165,8 @@ func TestRunnerHeartbeatLoadSmall(t *testing.T) {
 // -benchtime=200000x ./cmd/playplane): b.N heartbeats in, every one
 // accounted for; req/s is the rate they were answered at, e2e/s the rate
 // until all were written. The load generator shares the machine's cores.
+// The no-limits variants serve without App.Server's timeouts and caps, the
+// floor for what the limits cost.
 func BenchmarkRunnerHeartbeatLoad(b *testing.B) {
 	for _, bc := range []struct {
 		name string
@@ -156,6 +175,8 @@ func BenchmarkRunnerHeartbeatLoad(b *testing.B) {
 		{"pipelined/warn-logs", runnerLoadSpec{sessions: 256, conns: 8, pipeline: 16, logLevel: slog.LevelWarn}},
 		{"pipelined/access-logs", runnerLoadSpec{sessions: 256, conns: 8, pipeline: 16, logLevel: slog.LevelInfo}},
 		{"keepalive/warn-logs", runnerLoadSpec{sessions: 256, conns: 32, pipeline: 1, logLevel: slog.LevelWarn}},
+		{"pipelined/warn-logs/no-limits", runnerLoadSpec{sessions: 256, conns: 8, pipeline: 16, logLevel: slog.LevelWarn, noLimits: true}},
+		{"keepalive/warn-logs/no-limits", runnerLoadSpec{sessions: 256, conns: 32, pipeline: 1, logLevel: slog.LevelWarn, noLimits: true}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			bc.spec.heartbeats = b.N

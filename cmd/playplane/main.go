@@ -43,6 +43,9 @@ func realMain(ctx context.Context) error {
 		fmt.Println(token)
 		return nil
 	}
+	if _, err := cfg.limits(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
@@ -59,9 +62,12 @@ func realMain(ctx context.Context) error {
 	if err := app.PrintWelcome(os.Stdout); err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv, limited, err := app.Server(ln)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(limited) }()
 	select {
 	case err := <-errc:
 		return err

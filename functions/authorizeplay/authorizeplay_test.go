@@ -90,12 +90,23 @@ func (h *harness) token(account string) string {
 }
 
 func (h *harness) do(method, path, token, body string, edit ...func(*http.Request)) *httptest.ResponseRecorder {
+	ct := ""
+	if body != "" {
+		ct = "application/json"
+	}
+	return h.doAs(method, path, token, ct, body, edit...)
+}
+
+func (h *harness) doAs(method, path, token, contentType, body string, edit ...func(*http.Request)) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	for _, e := range edit {
 		e(req)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	rec := httptest.NewRecorder()
 	h.h.ServeHTTP(rec, req)
@@ -140,6 +151,50 @@ func TestPlayAdmits(t *testing.T) {
 	acct, _ := h.store.GetAccount(context.Background(), demo.AccountFamily)
 	if !acct.HasDevice("tv-1") {
 		t.Fatal("device was not auto-registered")
+	}
+}
+
+// TestPlayRefusesWhatIsNotItsJSON: issue #12 found /v1/play accepting
+// {"TITLE_ID":…}, Content-Type application/jsonx and invalid UTF-8 in
+// device_name. Each is a typed 4xx that writes nothing.
+func TestPlayRefusesWhatIsNotItsJSON(t *testing.T) {
+	t.Parallel()
+	const good = `{"title_id":"sintel","device_id":"d","device_name":"Living room"}`
+	for _, tc := range []struct {
+		name, contentType, body string
+		status                  int
+		reason                  string
+	}{
+		{"json with charset", "application/json; charset=utf-8", good, 201, ""},
+		{"no content type", "", good, 415, "content_type"},
+		{"jsonx", "application/jsonx", good, 415, "content_type"},
+		{"text", "text/plain;charset=UTF-8", good, 415, "content_type"},
+		{"case-folded key", "application/json", `{"TITLE_ID":"sintel","device_id":"d"}`, 400, playback.ReasonUnknownField},
+		{"case-folded key beside the real one", "application/json", `{"title_id":"sintel","Device_ID":"x","device_id":"d"}`, 400, playback.ReasonUnknownField},
+		{"duplicate key", "application/json", `{"title_id":"sintel","device_id":"d","title_id":"big-buck-bunny"}`, 400, playback.ReasonDuplicateField},
+		{"invalid UTF-8 in device_name", "application/json", "{\"title_id\":\"sintel\",\"device_id\":\"d\",\"device_name\":\"Wohnzimmer \xfc\"}", 400, playback.ReasonInvalidUTF8},
+		{"unpaired surrogate in device_name", "application/json", `{"title_id":"sintel","device_id":"d","device_name":"TV \ud83d"}`, 400, playback.ReasonInvalidUTF8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			before, _ := h.store.GetAccount(context.Background(), demo.AccountFamily)
+			rec := h.doAs(http.MethodPost, "/v1/play", h.token(demo.AccountFamily), tc.contentType, tc.body)
+			if tc.status == 201 {
+				if rec.Code != 201 {
+					t.Fatalf("got %d %s", rec.Code, rec.Body)
+				}
+				return
+			}
+			if e := errorOf(t, rec); rec.Code != tc.status || e.Reason != tc.reason {
+				t.Fatalf("got %d %+v, want %d reason %s", rec.Code, e, tc.status, tc.reason)
+			}
+			after, _ := h.store.GetAccount(context.Background(), demo.AccountFamily)
+			active, _ := h.store.ListActiveSessions(context.Background(), demo.AccountFamily, h.now)
+			if len(after.Devices) != len(before.Devices) || len(active) != 0 {
+				t.Fatalf("refused request wrote state: devices %d→%d, %d sessions", len(before.Devices), len(after.Devices), len(active))
+			}
+		})
 	}
 }
 

@@ -56,6 +56,14 @@ type Config struct {
 	EdgeQoEWindow time.Duration `env:"EDGE_QOE_WINDOW, default=1h"`
 	// ConsumerParallelism bounds the sessions of one batch written at once.
 	ConsumerParallelism int `env:"HEARTBEAT_CONSUMER_PARALLELISM, default=8"`
+	// StopGrace is how long after a session ended (DELETE, entitlement,
+	// replaced, lease lapsed) its player may still send stop with where it
+	// got to: a player told 410 mid-stream gets to save its final position.
+	// Later, or when the stop is not newer (device time) than the stored
+	// position, it is refused 410 and nothing is written, so a token of an
+	// ended session cannot rewrite the resume position for the rest of its
+	// lifetime. Zero refuses every stop on an ended session.
+	StopGrace time.Duration `env:"HEARTBEAT_STOP_GRACE, default=30s"`
 }
 
 // MaxDurationMS bounds duration_ms: a week, far above any title.
@@ -105,6 +113,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("heartbeat.New: Identity is required")
 	case cfg.LeaseTTL <= 0 || cfg.Interval <= 0 || cfg.MaxBody <= 0 || cfg.MaxClockSkew <= 0 || cfg.MaxAge <= 0:
 		return nil, fmt.Errorf("heartbeat.New: LeaseTTL, Interval, MaxBody, MaxClockSkew and MaxAge must be positive: %+v", cfg)
+	case cfg.StopGrace < 0:
+		return nil, fmt.Errorf("heartbeat.New: StopGrace %s must not be negative", cfg.StopGrace)
 	case cfg.LeaseRenewSlack < 0 || cfg.LeaseRenewSlack >= cfg.LeaseTTL:
 		return nil, fmt.Errorf("heartbeat.New: LeaseRenewSlack %s must be in [0, LeaseTTL %s)", cfg.LeaseRenewSlack, cfg.LeaseTTL)
 	case cfg.Interval >= cfg.LeaseTTL-cfg.LeaseRenewSlack:
@@ -192,7 +202,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	if err := s.validate(&req, now); err != nil {
 		return err
 	}
-	sess, err := s.holdLease(r.Context(), id, req.Event, now)
+	sess, err := s.holdLease(r.Context(), id, &req, now)
 	if err != nil {
 		return err
 	}
@@ -261,12 +271,21 @@ func (resp *HeartbeatResponse) appendJSON(b []byte) ([]byte, error) {
 	return append(b, "}\n"...), nil
 }
 
-// holdLease keeps the session's lease, or releases it on stop. Stop is
-// accepted on an ended session too, so that a player told to stop (410) can
-// still send its final position.
-func (s *Server) holdLease(ctx context.Context, id, event string, now time.Time) (playback.Session, error) {
-	if event == events.HeartbeatStop {
-		sess, err := s.deps.Store.EndSession(ctx, id, playback.EndStopped, now)
+// holdLease keeps the session's lease, or releases it on stop. A stop on
+// an ended session is let through only as lateStop allows.
+func (s *Server) holdLease(ctx context.Context, id string, req *events.HeartbeatRequest, now time.Time) (playback.Session, error) {
+	if req.Event == events.HeartbeatStop {
+		sess, err := s.deps.Store.GetSession(ctx, id)
+		if err != nil {
+			return sess, playback.SessionOver(err, id)
+		}
+		if !sess.Active(now) {
+			return sess, s.lateStop(ctx, sess, req, now)
+		}
+		// Ending an ended session returns it unchanged: a DELETE that got in
+		// between leaves its end as it was, and the stop, a moment after it,
+		// is within the grace by construction.
+		sess, err = s.deps.Store.EndSession(ctx, id, playback.EndStopped, now)
 		return sess, playback.SessionOver(err, id)
 	}
 	if s.cfg.LeaseRenewSlack > 0 {
@@ -283,6 +302,32 @@ func (s *Server) holdLease(ctx context.Context, id, event string, now time.Time)
 	}
 	sess, err := s.deps.Store.ExtendLease(ctx, id, now.Add(s.cfg.LeaseTTL), now)
 	return sess, playback.SessionOver(err, id)
+}
+
+// lateStop decides a stop on a session that has ended: a player told to
+// stop (410) may still send its final position, within StopGrace of the end
+// and only if it is newer (device time) than the stored resume position.
+// Anything else is 410, and nothing is enqueued, so nothing is written.
+func (s *Server) lateStop(ctx context.Context, sess playback.Session, req *events.HeartbeatRequest, now time.Time) error {
+	ended := sess.EndedAt
+	if ended.IsZero() || sess.ExpiresAt.Before(ended) {
+		ended = sess.ExpiresAt // the lease lapsed before anyone ended it
+	}
+	if now.Sub(ended) > s.cfg.StopGrace {
+		return playback.Errorf(playback.CodeGone, "session_ended",
+			"session %q ended at %s, more than %s ago: its stop is no longer recorded", sess.ID, ended.UTC().Format(time.RFC3339), s.cfg.StopGrace)
+	}
+	p, err := s.deps.Store.GetProgress(ctx, sess.AccountID, sess.TitleID)
+	switch {
+	case playback.IsCode(err, playback.CodeNotFound):
+		return nil
+	case err != nil:
+		return err
+	case !req.DeviceTime.After(p.DeviceTime):
+		return playback.Errorf(playback.CodeGone, "session_ended",
+			"session %q has ended and its stop is not newer than the stored position", sess.ID)
+	}
+	return nil
 }
 
 func (s *Server) enqueue(ctx context.Context, msg *events.Heartbeat) error {

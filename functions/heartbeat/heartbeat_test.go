@@ -389,7 +389,14 @@ func TestBadHeartbeatsWriteNothing(t *testing.T) {
 		{"empty body", id, tok, "", "", false, 400, playback.CodeInvalid, playback.ReasonBodyEmpty},
 		{"oversized body", id, tok, `{"event":"progress","qoe":{"cdn":"` + strings.Repeat("x", 5000) + `"}}`, "", false, 413, playback.CodeTooLarge, "body_too_large"},
 		{"oversized body of unknown length", id, tok, `{"event":"progress","qoe":{"cdn":"` + strings.Repeat("x", 5000) + `"}}`, "", true, 413, playback.CodeTooLarge, "body_too_large"},
-		{"form body", id, tok, good, "application/x-www-form-urlencoded", false, 400, playback.CodeInvalid, "content_type"},
+		{"form body", id, tok, good, "application/x-www-form-urlencoded", false, 415, playback.CodeUnsupportedMediaType, "content_type"},
+		{"no content type", id, tok, good, "none", false, 415, playback.CodeUnsupportedMediaType, "content_type"},
+		{"jsonx", id, tok, good, "application/jsonx", false, 415, playback.CodeUnsupportedMediaType, "content_type"},
+		{"latin-1 json", id, tok, good, "application/json; charset=iso-8859-1", false, 415, playback.CodeUnsupportedMediaType, "content_type"},
+		{"case-folded field", id, tok, strings.Replace(good, `"event"`, `"EVENT"`, 1), "", false, 400, playback.CodeInvalid, playback.ReasonUnknownField},
+		{"duplicate field", id, tok, strings.Replace(good, `"event":`, `"event":"pause","event":`, 1), "", false, 400, playback.CodeInvalid, playback.ReasonDuplicateField},
+		{"invalid UTF-8", id, tok, "{\"event\":\"progr\xffess\",\"position_ms\":1}", "", false, 400, playback.CodeInvalid, playback.ReasonInvalidUTF8},
+		{"lone surrogate in qoe", id, tok, h.body(events.HeartbeatProgress, 1000, 0, `{"cdn":"a\udc00"}`), "", false, 400, playback.CodeInvalid, playback.ReasonInvalidUTF8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := h.session(id)
@@ -397,7 +404,11 @@ func TestBadHeartbeatsWriteNothing(t *testing.T) {
 			if tc.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tc.token)
 			}
-			if tc.ctype != "" {
+			switch tc.ctype {
+			case "":
+				req.Header.Set("Content-Type", "application/json")
+			case "none":
+			default:
 				req.Header.Set("Content-Type", tc.ctype)
 			}
 			if tc.chunked {
@@ -486,17 +497,115 @@ func TestStopReleasesLeaseAndKeepsFinalPosition(t *testing.T) {
 	}
 	// The plan allows one stream: the slot is free at once.
 	h.play("acct_d", "title_2", 1)
-	// A late progress heartbeat is told to stop; a repeated stop is accepted
-	// and, being older, moves nothing.
+	// A late progress heartbeat is told to stop; a repeated stop, being
+	// older than the position the first one stored, is refused too.
 	wantError(t, h.beat(id, tok, h.body(events.HeartbeatProgress, 10_000, time.Second, "")), 410, playback.CodeGone, "session_ended")
-	if rec := h.beat(id, tok, h.body(events.HeartbeatStop, 8_000, -time.Second, "")); rec.Code != http.StatusOK {
-		t.Fatalf("repeated stop: %d %s", rec.Code, rec.Body)
-	}
+	h.idle()
+	wantError(t, h.beat(id, tok, h.body(events.HeartbeatStop, 8_000, -time.Second, "")), 410, playback.CodeGone, "session_ended")
 	h.idle()
 	p, err := h.bolt.GetProgress(context.Background(), "acct_d", "title_1")
 	if err != nil || p.PositionMS != 9_000 || p.SessionID != id {
 		t.Fatalf("progress %+v, %v", p, err)
 	}
+}
+
+// TestStopOnEndedSession: once a session has ended, its token may still
+// save where the player got to with one stop, newer than the stored
+// position and within StopGrace of the end; anything else is 410 and
+// writes nothing (issue #12: DELETE, then a stop an hour later moved the
+// resume position from 123000 back to 9000).
+func TestStopOnEndedSession(t *testing.T) {
+	t.Parallel()
+	type beat struct {
+		event    string
+		position int64
+		offset   time.Duration // device time relative to the server clock
+	}
+	for _, tc := range []struct {
+		name      string
+		grace     time.Duration
+		endReason string        // "" lets the lease lapse instead
+		after     time.Duration // from the end to the late heartbeat
+		late      beat
+		wantCode  int
+		wantPos   int64
+	}{
+		{"stop an hour after DELETE", 30 * time.Second, playback.EndByUser, time.Hour,
+			beat{events.HeartbeatStop, 9_000, 0}, 410, 123_000},
+		{"newer stop within the grace after DELETE", 30 * time.Second, playback.EndByUser, 10 * time.Second,
+			beat{events.HeartbeatStop, 125_000, 0}, 200, 125_000},
+		{"stop at the grace's edge", 30 * time.Second, playback.EndByUser, 30 * time.Second,
+			beat{events.HeartbeatStop, 125_000, 0}, 200, 125_000},
+		{"stop just past the grace", 30 * time.Second, playback.EndByUser, 31 * time.Second,
+			beat{events.HeartbeatStop, 125_000, 0}, 410, 123_000},
+		{"stop within the grace but older than the stored position", 30 * time.Second, playback.EndByUser, 10 * time.Second,
+			beat{events.HeartbeatStop, 9_000, -time.Minute}, 410, 123_000},
+		{"stop within the grace at the stored device time", 30 * time.Second, playback.EndByUser, 0,
+			beat{events.HeartbeatStop, 9_000, 0}, 410, 123_000},
+		{"no grace", 0, playback.EndByUser, time.Second,
+			beat{events.HeartbeatStop, 125_000, 0}, 410, 123_000},
+		{"progress within the grace", 30 * time.Second, playback.EndByUser, time.Second,
+			beat{events.HeartbeatProgress, 125_000, 0}, 410, 123_000},
+		{"pause within the grace", 30 * time.Second, playback.EndByUser, time.Second,
+			beat{events.HeartbeatPause, 125_000, 0}, 410, 123_000},
+		{"stop after entitlement loss", 30 * time.Second, playback.EndEntitlement, 5 * time.Second,
+			beat{events.HeartbeatStop, 125_000, 0}, 200, 125_000},
+		{"newer stop soon after the lease lapsed", 30 * time.Second, "", 10 * time.Second,
+			beat{events.HeartbeatStop, 125_000, 0}, 200, 125_000},
+		{"stop long after the lease lapsed", 30 * time.Second, "", time.Hour,
+			beat{events.HeartbeatStop, 125_000, 0}, 410, 123_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := defaultConfig()
+			cfg.StopGrace = tc.grace
+			h := newHarness(t, harnessOptions{cfg: cfg})
+			id, tok := h.play("acct_late", "title_1", 1)
+			h.advance(time.Second)
+			if rec := h.beat(id, tok, h.body(events.HeartbeatProgress, 123_000, 0, "")); rec.Code != http.StatusOK {
+				t.Fatalf("progress: %d %s", rec.Code, rec.Body)
+			}
+			h.idle()
+			if tc.endReason != "" {
+				if _, err := h.bolt.EndSession(context.Background(), id, tc.endReason, h.clock()); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				h.advance(h.session(id).ExpiresAt.Sub(h.clock()))
+			}
+			ended := h.session(id)
+			h.advance(tc.after)
+
+			rec := h.beat(id, tok, h.body(tc.late.event, tc.late.position, tc.late.offset, ""))
+			if tc.wantCode == http.StatusOK {
+				if rec.Code != http.StatusOK || !decode[heartbeat.HeartbeatResponse](t, rec).Ended {
+					t.Fatalf("late %s: %d %s", tc.late.event, rec.Code, rec.Body)
+				}
+			} else {
+				wantError(t, rec, tc.wantCode, playback.CodeGone, "session_ended")
+			}
+			h.idle()
+			p, err := h.bolt.GetProgress(context.Background(), "acct_late", "title_1")
+			if err != nil || p.PositionMS != tc.wantPos {
+				t.Fatalf("progress %+v, %v; want position %d", p, err, tc.wantPos)
+			}
+			if tc.endReason != "" {
+				if s := h.session(id); !s.EndedAt.Equal(ended.EndedAt) || s.EndReason != tc.endReason {
+					t.Fatalf("the late %s changed the session's end: %+v, was %+v", tc.late.event, s, ended)
+				}
+			}
+			if q, err := h.bolt.GetSessionQoE(context.Background(), id); err != nil || q.Heartbeats != 1+btoi(tc.wantCode == http.StatusOK) {
+				t.Fatalf("session QoE %+v, %v", q, err)
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func TestProgressEndpoint(t *testing.T) {

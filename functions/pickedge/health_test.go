@@ -36,6 +36,7 @@ func TestHealthReportRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name, edge, signature string
 		body                  []byte
+		contentType           string // "" is application/json, "none" sends none
 		chunked               bool
 		status                int
 		reason                string
@@ -54,6 +55,11 @@ func TestHealthReportRejects(t *testing.T) {
 		{name: "malformed signature", edge: "fra-1", body: good, signature: "v1=abc", status: 401, reason: "signature_malformed"},
 		{name: "malformed json", edge: "fra-1", body: []byte(`{"edge_id":`), signature: sign("fra-1", now, []byte(`{"edge_id":`)), status: 400, reason: "malformed_json"},
 		{name: "unknown field", edge: "fra-1", body: []byte(`{"edge_id":"fra-1","cpu":3}`), signature: sign("fra-1", now, []byte(`{"edge_id":"fra-1","cpu":3}`)), status: 400, reason: "unknown_field"},
+		{name: "no content type", edge: "fra-1", body: good, signature: sign("fra-1", now, good), contentType: "none", status: 415, reason: "content_type"},
+		{name: "jsonx", edge: "fra-1", body: good, signature: sign("fra-1", now, good), contentType: "application/jsonx", status: 415, reason: "content_type"},
+		{name: "case-folded field", edge: "fra-1", body: []byte(`{"EDGE_ID":"fra-1"}`), signature: sign("fra-1", now, []byte(`{"EDGE_ID":"fra-1"}`)), status: 400, reason: "unknown_field"},
+		{name: "duplicate field", edge: "fra-1", body: []byte(`{"edge_id":"fra-1","edge_id":"fra-2"}`), signature: sign("fra-1", now, []byte(`{"edge_id":"fra-1","edge_id":"fra-2"}`)), status: 400, reason: "duplicate_field"},
+		{name: "invalid UTF-8", edge: "fra-1", body: []byte("{\"edge_id\":\"fra-1\xff\"}"), signature: sign("fra-1", now, []byte("{\"edge_id\":\"fra-1\xff\"}")), status: 400, reason: "invalid_utf8"},
 		{name: "reported in the future", edge: "fra-1", body: mustJSON(playback.EdgeReport{EdgeID: "fra-1", Capacity: 1, ReportedAt: now.Add(time.Hour)}),
 			signature: sign("fra-1", now, mustJSON(playback.EdgeReport{EdgeID: "fra-1", Capacity: 1, ReportedAt: now.Add(time.Hour)})), status: 400, reason: "report_from_future"},
 		{name: "negative load", edge: "fra-1", body: mustJSON(playback.EdgeReport{EdgeID: "fra-1", Load: -1, Capacity: 1, ReportedAt: now}),
@@ -62,6 +68,13 @@ func TestHealthReportRejects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			req := httptest.NewRequest(http.MethodPost, "/v1/edges/health", bytes.NewReader(tc.body))
+			switch tc.contentType {
+			case "":
+				req.Header.Set("Content-Type", "application/json")
+			case "none":
+			default:
+				req.Header.Set("Content-Type", tc.contentType)
+			}
 			if tc.chunked {
 				req.ContentLength = -1
 			}

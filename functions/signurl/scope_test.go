@@ -209,6 +209,7 @@ func TestBindIP(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -313,6 +314,7 @@ func TestKeyRotation(t *testing.T) {
 	call := func(srv http.Handler, cdn string) signurl.URLsResponse {
 		req := httptest.NewRequest(http.MethodPost, "/v1/playback/"+sess.ID+"/urls", strings.NewReader(`{"cdn":"`+cdn+`"}`))
 		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, req)
 		return decodeGrant(t, rec.Code, rec.Body.Bytes())

@@ -124,7 +124,11 @@ func TestSignRejects(t *testing.T) {
 		{"unknown field", call{own.ID, ownToken, `{"cdn":"cloudfront","expires":"2099-01-01T00:00:00Z"}`, "application/json"}, 400, "unknown_field"},
 		{"malformed json", call{own.ID, ownToken, `{"cdn":`, "application/json"}, 400, "malformed_json"},
 		{"trailing json", call{own.ID, ownToken, `{} {}`, "application/json"}, 400, "malformed_json"},
-		{"wrong content type", call{own.ID, ownToken, `cdn=cloudfront`, "application/x-www-form-urlencoded"}, 400, "content_type"},
+		{"wrong content type", call{own.ID, ownToken, `cdn=cloudfront`, "application/x-www-form-urlencoded"}, 415, "content_type"},
+		{"jsonx content type", call{own.ID, ownToken, `{"cdn":"cloudfront"}`, "application/jsonx"}, 415, "content_type"},
+		{"case-folded field", call{own.ID, ownToken, `{"CDN":"cloudfront"}`, "application/json"}, 400, "unknown_field"},
+		{"duplicate field", call{own.ID, ownToken, `{"cdn":"cloudfront","cdn":"cloudcdn"}`, "application/json"}, 400, "duplicate_field"},
+		{"invalid UTF-8", call{own.ID, ownToken, "{\"cdn\":\"cloud\xfffront\"}", "application/json"}, 400, "invalid_utf8"},
 		{"oversized body", call{own.ID, ownToken, `{"cdn":"` + strings.Repeat("c", 2000) + `"}`, "application/json"}, 413, "body_too_large"},
 	}
 	for _, id := range []string{"wild*", "dots", "escaped", "borrower", "everything", "root", "climber"} {

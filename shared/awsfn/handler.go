@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -32,7 +31,7 @@ type Handler struct {
 }
 
 func newHandler(fn Function, queueURLs map[string]string, log *slog.Logger) *Handler {
-	mux := http.NewServeMux()
+	mux := httpx.NewServeMux()
 	fn.Register(mux)
 	h := &Handler{
 		serve:     lambdahttp.Handler(httpx.Middleware(log, mux)),

@@ -96,11 +96,13 @@ func TestHTTPEvents(t *testing.T) {
 		name, method, path, query string
 		wantStatus                int
 		wantBody                  string
+		wantAllow                 string
 	}{
 		{name: "route", method: "GET", path: "/v1/things/t1", query: "q=x", wantStatus: 200, wantBody: `{"id":"t1","q":"x"}`},
 		{name: "typed error", method: "GET", path: "/v1/things/missing", wantStatus: 404, wantBody: `"code":"not_found"`},
-		{name: "wrong method", method: "POST", path: "/v1/things/t1", wantStatus: 405},
-		{name: "unknown path", method: "GET", path: "/v2/nothing", wantStatus: 404},
+		{name: "wrong method", method: "POST", path: "/v1/things/t1", wantStatus: 405,
+			wantBody: `"code":"method_not_allowed","reason":"method_not_allowed"`, wantAllow: "GET, HEAD"},
+		{name: "unknown path", method: "GET", path: "/v2/nothing", wantStatus: 404, wantBody: `"code":"not_found","reason":"route_not_found"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,8 +111,11 @@ func TestHTTPEvents(t *testing.T) {
 				RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-" + tt.name[:4],
 					HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: tt.method, Path: tt.path}}}
 			resp := invoke[events.APIGatewayV2HTTPResponse](t, h, ev)
-			if resp.StatusCode != tt.wantStatus || !strings.Contains(resp.Body, tt.wantBody) {
-				t.Fatalf("got %d %s, want %d containing %s", resp.StatusCode, resp.Body, tt.wantStatus, tt.wantBody)
+			if resp.StatusCode != tt.wantStatus || !strings.Contains(resp.Body, tt.wantBody) || resp.Headers["Allow"] != tt.wantAllow {
+				t.Fatalf("got %d %v %s, want %d containing %s, Allow %q", resp.StatusCode, resp.Headers, resp.Body, tt.wantStatus, tt.wantBody, tt.wantAllow)
+			}
+			if ct := resp.Headers["Content-Type"]; tt.wantStatus >= 400 && ct != "application/json" {
+				t.Fatalf("error answered as %q, not the JSON envelope", ct)
 			}
 		})
 	}

@@ -73,7 +73,7 @@ func (f *lazyFunction) build(ctx context.Context) (*built, error) {
 	if fn == nil {
 		return nil, errors.New("the builder returned no function")
 	}
-	b := &built{routes: http.NewServeMux(), consumers: map[string]func(context.Context, event.Event) error{}, log: log}
+	b := &built{routes: httpx.NewServeMux(), consumers: map[string]func(context.Context, event.Event) error{}, log: log}
 	fn.Register(b.routes)
 	b.http = httpx.Middleware(log, b.routes)
 

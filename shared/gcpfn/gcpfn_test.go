@@ -353,10 +353,13 @@ func TestRouterSendsPublicPathsToTheirFunction(t *testing.T) {
 		path       string
 		wantStatus int
 		wantBody   string
+		wantAllow  string
 	}{
 		{name: "first function", method: "GET", path: "/v1/things/a", wantStatus: 200, wantBody: `"id":"a"`},
 		{name: "second function", method: "POST", path: "/v1/other", wantStatus: 200, wantBody: "other"},
-		{name: "nobody's route", method: "GET", path: "/v1/none", wantStatus: 404, wantBody: "route_not_found"},
+		{name: "nobody's route", method: "GET", path: "/v1/none", wantStatus: 404, wantBody: `"code":"not_found","reason":"route_not_found"`},
+		{name: "another method's route", method: "GET", path: "/v1/other", wantStatus: 405,
+			wantBody: `"code":"method_not_allowed","reason":"method_not_allowed"`, wantAllow: "POST"},
 		{name: "a broken function does not hide the others", specs: []gcpfn.Spec{broken}, method: "POST", path: "/v1/other", wantStatus: 200},
 		{name: "a broken function may own the route", specs: []gcpfn.Spec{broken}, method: "GET", path: "/v1/none", wantStatus: 500, wantBody: "function_unavailable"},
 	} {
@@ -369,8 +372,8 @@ func TestRouterSendsPublicPathsToTheirFunction(t *testing.T) {
 			}
 			w := httptest.NewRecorder()
 			set.Router().ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
-			if w.Code != tc.wantStatus || !strings.Contains(w.Body.String(), tc.wantBody) {
-				t.Fatalf("got %d %s", w.Code, w.Body)
+			if w.Code != tc.wantStatus || !strings.Contains(w.Body.String(), tc.wantBody) || w.Header().Get("Allow") != tc.wantAllow {
+				t.Fatalf("got %d %v %s", w.Code, w.Header(), w.Body)
 			}
 		})
 	}
@@ -399,6 +402,7 @@ func TestJobsEntryPoint(t *testing.T) {
 	h, _ := set.HTTPHandler("Jobs")
 	for _, tc := range []struct {
 		name, method, body string
+		contentType        string
 		wantStatus         int
 		wantBody           string
 	}{
@@ -406,11 +410,18 @@ func TestJobsEntryPoint(t *testing.T) {
 		{name: "failing job", method: "POST", body: `{"job":"fail"}`, wantStatus: 500},
 		{name: "unknown job", method: "POST", body: `{"job":"nope"}`, wantStatus: 404, wantBody: "job_not_found"},
 		{name: "unknown field", method: "POST", body: `{"job":"sweep","x":1}`, wantStatus: 400},
-		{name: "GET", method: "GET", wantStatus: 400, wantBody: "method_not_allowed"},
+		{name: "case-folded field", method: "POST", body: `{"JOB":"sweep"}`, wantStatus: 400, wantBody: "unknown_field"},
+		{name: "not JSON", method: "POST", body: `{"job":"sweep"}`, contentType: "text/plain", wantStatus: 415, wantBody: "content_type"},
+		{name: "GET", method: "GET", wantStatus: 405, wantBody: "method_not_allowed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, httptest.NewRequest(tc.method, "/", strings.NewReader(tc.body)))
+			req := httptest.NewRequest(tc.method, "/", strings.NewReader(tc.body))
+			if tc.contentType == "" {
+				tc.contentType = "application/json" // what Cloud Scheduler sends (infra/gcpfn)
+			}
+			req.Header.Set("Content-Type", tc.contentType)
+			h.ServeHTTP(w, req)
 			if w.Code != tc.wantStatus || !strings.Contains(w.Body.String(), tc.wantBody) {
 				t.Fatalf("got %d %s", w.Code, w.Body)
 			}

@@ -54,7 +54,7 @@ func (f *lazyFunction) serveJobs(w http.ResponseWriter, r *http.Request) {
 	httpx.Middleware(b.log, httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			return playback.Errorf(playback.CodeInvalid, "method_not_allowed", "jobs are started with POST {\"job\":\"<name>\"}")
+			return playback.Errorf(playback.CodeMethodNotAllowed, "method_not_allowed", "jobs are started with POST {\"job\":\"<name>\"}")
 		}
 		var req jobRequest
 		if err := httpx.DecodeJSON(r, &req, maxJobBody); err != nil {

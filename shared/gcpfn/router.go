@@ -3,6 +3,8 @@ package gcpfn
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
@@ -16,6 +18,7 @@ import (
 func (s *Set) Router() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var unbuilt []error
+		var built []*built
 		for _, fn := range s.functions {
 			if fn.spec.HTTP == "" {
 				continue
@@ -25,17 +28,27 @@ func (s *Set) Router() http.Handler {
 				unbuilt = append(unbuilt, err)
 				continue
 			}
-			if _, pattern := b.routes.Handler(r); pattern != "" {
+			if httpx.Routed(b.routes, r) {
 				b.http.ServeHTTP(w, r)
 				return
 			}
+			built = append(built, b)
 		}
-		httpx.Middleware(s.res.log, httpx.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+		httpx.Middleware(s.res.log, httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			if len(unbuilt) > 0 {
 				// The route may belong to a function that could not be built.
 				return &playback.Error{Code: playback.CodeInternal, Reason: "function_unavailable", Err: errors.Join(unbuilt...)}
 			}
-			return playback.Errorf(playback.CodeNotFound, "route_not_found", "no function serves %s %s", r.Method, r.URL.Path)
+			var allowed []string
+			for _, b := range built {
+				allowed = append(allowed, httpx.AllowedMethods(b.routes, r)...)
+			}
+			slices.Sort(allowed)
+			allowed = slices.Compact(allowed)
+			if len(allowed) > 0 {
+				w.Header().Set("Allow", strings.Join(allowed, ", "))
+			}
+			return httpx.NoRoute(r, allowed)
 		})).ServeHTTP(w, r)
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,8 +76,9 @@ func unreadable(err error) error {
 	return playback.Errorf(playback.CodeInvalid, "body_unreadable", "reading body: %v", err)
 }
 
-// DecodeJSON decodes the body into dst: at most max bytes, exactly one JSON
-// value, no unknown fields.
+// DecodeJSON decodes the body into dst: a JSON Content-Type, at most max
+// bytes, exactly one JSON value, no unknown, case-folded or duplicate
+// field names, valid UTF-8.
 func DecodeJSON(r *http.Request, dst any, max int64) error {
 	if err := CheckJSONContentType(r); err != nil {
 		return err
@@ -88,16 +90,9 @@ func DecodeJSON(r *http.Request, dst any, max int64) error {
 	return Unmarshal(body, dst)
 }
 
-// CheckJSONContentType refuses a body declared as anything but JSON; a
-// request without a Content-Type is taken as JSON.
-func CheckJSONContentType(r *http.Request) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return playback.Errorf(playback.CodeInvalid, "content_type", "Content-Type must be application/json, got %q", ct)
-	}
-	return nil
-}
-
-// Unmarshal is the strict decoding of DecodeJSON on bytes in hand.
+// Unmarshal is the strict decoding of DecodeJSON on bytes in hand. dst is
+// filled even when a check after decoding refuses the body: callers act on
+// it only without an error.
 func Unmarshal(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return playback.Errorf(playback.CodeInvalid, playback.ReasonBodyEmpty, "request body is empty")
@@ -118,10 +113,11 @@ func Unmarshal(body []byte, dst any) error {
 			return playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "%v", err)
 		}
 	}
-	if dec.More() {
+	// Not dec.More: it reports a stray '}' or ']' as the end.
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "trailing data after the JSON value")
 	}
-	return nil
+	return checkStrict(body, reflect.TypeOf(dst))
 }
 
 // WriteJSON writes v with status.

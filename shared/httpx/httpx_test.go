@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,32 +16,104 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
+type Inner struct {
+	Name string `json:"name"`
+}
+
+type Embedded struct {
+	Flat string `json:"flat"`
+}
+
+type Named struct {
+	Hidden string `json:"hidden"`
+}
+
+type strictBody struct {
+	TitleID string            `json:"title_id"`
+	Count   int               `json:"count"`
+	Inner   *Inner            `json:"inner,omitempty"`
+	List    []Inner           `json:"list"`
+	Labels  map[string]string `json:"labels"`
+	Raw     json.RawMessage   `json:"raw"`
+	Any     any               `json:"any"`
+	Skipped string            `json:"-"`
+	Embedded
+	Named `json:"named"`
+}
+
+func manyLabels(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"l%d":"v"`, i)
+	}
+	return b.String()
+}
+
 func TestDecodeJSON(t *testing.T) {
 	t.Parallel()
-	type body struct {
-		TitleID string `json:"title_id"`
-		Count   int    `json:"count"`
-	}
+	const ok = ""
 	for _, tc := range []struct {
-		name       string
-		body       string
-		wantCode   playback.Code
-		wantReason string
+		name        string
+		contentType string
+		body        string
+		wantCode    playback.Code
+		wantReason  string
 	}{
-		{"valid", `{"title_id":"t1","count":2}`, "", ""},
-		{"malformed", `{"title_id":`, playback.CodeInvalid, "malformed_json"},
-		{"unknown field", `{"title_id":"t1","admin":true}`, playback.CodeInvalid, "unknown_field"},
-		{"wrong type", `{"count":"two"}`, playback.CodeInvalid, "wrong_type"},
-		{"trailing value", `{"title_id":"t1"} {"title_id":"t2"}`, playback.CodeInvalid, "malformed_json"},
-		{"empty", ``, playback.CodeInvalid, "body_empty"},
-		{"oversized", `{"title_id":"` + strings.Repeat("x", 200) + `"}`, playback.CodeTooLarge, "body_too_large"},
+		{"valid", "application/json", `{"title_id":"t1","count":2}`, ok, ""},
+		{"valid with charset", "application/json; charset=utf-8", `{"title_id":"t1","count":2}`, ok, ""},
+		{"media type in capitals", "Application/JSON; Charset=UTF-8", `{"title_id":"t1","count":2}`, ok, ""},
+		{"many distinct map keys", "application/json", `{"title_id":"t1","count":2,"labels":{` + manyLabels(40) + `}}`, ok, ""},
+		{"every shape", "application/json", `{"title_id":"t1","count":2,"inner":{"name":"é"},"list":[{"name":"a"},{"name":"\ud83c\udfac"}],` +
+			`"labels":{"A":"x","a":"y"},"raw":{"k":1},"any":{"K":[1,"🎬"]},"flat":"f","named":{"hidden":"h"}}`, ok, ""},
+		{"no content type", "", `{"title_id":"t1","count":2}`, playback.CodeUnsupportedMediaType, "content_type"},
+		{"jsonx", "application/jsonx", `{"title_id":"t1","count":2}`, playback.CodeUnsupportedMediaType, "content_type"},
+		{"json suffix type", "application/problem+json", `{"title_id":"t1","count":2}`, playback.CodeUnsupportedMediaType, "content_type"},
+		{"form", "application/x-www-form-urlencoded", `title_id=t1`, playback.CodeUnsupportedMediaType, "content_type"},
+		{"text", "text/plain;charset=UTF-8", `{"title_id":"t1","count":2}`, playback.CodeUnsupportedMediaType, "content_type"},
+		{"latin-1 charset", "application/json; charset=iso-8859-1", `{"title_id":"t1","count":2}`, playback.CodeUnsupportedMediaType, "content_type"},
+		{"other parameter", "application/json; profile=x", `{"title_id":"t1","count":2}`, playback.CodeUnsupportedMediaType, "content_type"},
+		{"unparsable content type", "application/json; charset", `{"title_id":"t1","count":2}`, playback.CodeUnsupportedMediaType, "content_type"},
+		{"malformed", "application/json", `{"title_id":`, playback.CodeInvalid, "malformed_json"},
+		{"unknown field", "application/json", `{"title_id":"t1","admin":true}`, playback.CodeInvalid, "unknown_field"},
+		{"case-folded field", "application/json", `{"TITLE_ID":"t1","count":2}`, playback.CodeInvalid, "unknown_field"},
+		{"case-folded next to the field", "application/json", `{"title_id":"t1","Title_Id":"t2"}`, playback.CodeInvalid, "unknown_field"},
+		{"long-s folding", "application/json", `{"title_id":"t1","count":2,"label\u017f":{}}`, playback.CodeInvalid, "unknown_field"},
+		{"case-folded nested field", "application/json", `{"title_id":"t1","list":[{"NAME":"a"}]}`, playback.CodeInvalid, "unknown_field"},
+		{"field of a named embedded struct at the top", "application/json", `{"title_id":"t1","hidden":"h"}`, playback.CodeInvalid, "unknown_field"},
+		{"ignored field", "application/json", `{"title_id":"t1","Skipped":"x"}`, playback.CodeInvalid, "unknown_field"},
+		{"duplicate field", "application/json", `{"title_id":"t1","count":2,"title_id":"t2"}`, playback.CodeInvalid, "duplicate_field"},
+		{"duplicate field by escape", "application/json", `{"title_id":"t1","title\u005fid":"t2"}`, playback.CodeInvalid, "duplicate_field"},
+		{"duplicate nested field", "application/json", `{"title_id":"t1","inner":{"name":"a","name":"b"}}`, playback.CodeInvalid, "duplicate_field"},
+		{"duplicate map key", "application/json", `{"title_id":"t1","labels":{"a":"x","a":"y"}}`, playback.CodeInvalid, "duplicate_field"},
+		{"duplicate map key among many", "application/json", `{"title_id":"t1","labels":{` + manyLabels(20) + `,"l3":"again"}}`, playback.CodeInvalid, "duplicate_field"},
+		{"duplicate key in any", "application/json", `{"title_id":"t1","any":{"a":1,"a":2}}`, playback.CodeInvalid, "duplicate_field"},
+		{"invalid UTF-8", "application/json", "{\"title_id\":\"t\xff1\",\"count\":2}", playback.CodeInvalid, "invalid_utf8"},
+		{"truncated UTF-8", "application/json", "{\"title_id\":\"t\xc3\",\"count\":2}", playback.CodeInvalid, "invalid_utf8"},
+		{"UTF-8 surrogate", "application/json", "{\"title_id\":\"\xed\xa0\x80\",\"count\":2}", playback.CodeInvalid, "invalid_utf8"},
+		{"invalid UTF-8 in a name", "application/json", "{\"title_id\":\"t1\",\"labels\":{\"\xff\":\"x\"}}", playback.CodeInvalid, "invalid_utf8"},
+		{"invalid UTF-8 in raw", "application/json", "{\"title_id\":\"t1\",\"raw\":\"\xff\"}", playback.CodeInvalid, "invalid_utf8"},
+		{"lone high surrogate", "application/json", `{"title_id":"\ud83c","count":2}`, playback.CodeInvalid, "invalid_utf8"},
+		{"lone low surrogate", "application/json", `{"title_id":"\udfac","count":2}`, playback.CodeInvalid, "invalid_utf8"},
+		{"high surrogate before a non-surrogate", "application/json", `{"title_id":"\ud83c\u0041","count":2}`, playback.CodeInvalid, "invalid_utf8"},
+		{"wrong type", "application/json", `{"count":"two"}`, playback.CodeInvalid, "wrong_type"},
+		{"trailing value", "application/json", `{"title_id":"t1"} {"title_id":"t2"}`, playback.CodeInvalid, "malformed_json"},
+		{"trailing brace", "application/json", `{"title_id":"t1","count":2}}`, playback.CodeInvalid, "malformed_json"},
+		{"trailing bracket", "application/json", `{"title_id":"t1","count":2} ]`, playback.CodeInvalid, "malformed_json"},
+		{"empty", "application/json", ``, playback.CodeInvalid, "body_empty"},
+		{"oversized", "application/json", `{"title_id":"` + strings.Repeat("x", 900) + `"}`, playback.CodeTooLarge, "body_too_large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
-			var dst body
-			err := httpx.DecodeJSON(r, &dst, 100)
-			if tc.wantCode == "" {
+			if tc.contentType != "" {
+				r.Header.Set("Content-Type", tc.contentType)
+			}
+			var dst strictBody
+			err := httpx.DecodeJSON(r, &dst, 800)
+			if tc.wantCode == ok {
 				if err != nil || dst.TitleID != "t1" || dst.Count != 2 {
 					t.Fatalf("DecodeJSON = %+v, %v", dst, err)
 				}
@@ -50,8 +123,36 @@ func TestDecodeJSON(t *testing.T) {
 			if !errors.As(err, &pe) || pe.Code != tc.wantCode || pe.Reason != tc.wantReason {
 				t.Fatalf("DecodeJSON error = %v, want %s/%s", err, tc.wantCode, tc.wantReason)
 			}
+			if status := playback.HTTPStatus(pe.Code); tc.wantCode == playback.CodeUnsupportedMediaType && status != 415 {
+				t.Fatalf("status %d, want 415", status)
+			}
 		})
 	}
+}
+
+// FuzzUnmarshal: the strict checks never panic on what encoding/json
+// decodes, and what Unmarshal accepts encoding/json decodes the same.
+func FuzzUnmarshal(f *testing.F) {
+	for _, seed := range []string{`{"title_id":"t1","count":2}`, `{"TITLE_ID":"t1"}`, `{"a":1,"a":2}`, "{\"title_id\":\"\xff\"}",
+		`{"title_id":"\ud83c\udfac","list":[{"name":"x"}],"labels":{"k":"v"},"any":[1,{"b":[]}],"raw":null}`,
+		`{"inner":{"name":"\u00e9"},"named":{"hidden":"h"},"flat":"f"}`, `[]`, `"s"`, `1`, `null`, `{"count":1e2}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var strict strictBody
+		if httpx.Unmarshal(data, &strict) != nil {
+			return
+		}
+		var loose strictBody
+		if err := json.Unmarshal(data, &loose); err != nil {
+			t.Fatalf("accepted %q, which encoding/json refuses: %v", data, err)
+		}
+		a, _ := json.Marshal(strict)
+		b, _ := json.Marshal(loose)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("%q decoded to %s, encoding/json to %s", data, a, b)
+		}
+	})
 }
 
 func TestErrorsCarryCodeAndRequestID(t *testing.T) {
@@ -191,4 +292,33 @@ func TestAppendBody(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkUnmarshal: the strict checks against plain encoding/json (the
+// floor) on a play request body.
+func BenchmarkUnmarshal(b *testing.B) {
+	body := []byte(`{"title_id":"big-buck-bunny","device_id":"living-room-tv","device_name":"Wohnzimmer – Fernseher"}`)
+	type play struct {
+		TitleID    string `json:"title_id"`
+		DeviceID   string `json:"device_id"`
+		DeviceName string `json:"device_name"`
+	}
+	b.Run("encoding_json", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for range b.N {
+			var p play
+			if err := json.Unmarshal(body, &p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("strict", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for range b.N {
+			var p play
+			if err := httpx.Unmarshal(body, &p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

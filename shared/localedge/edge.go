@@ -55,7 +55,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		httpx.WriteError(w, r, playback.Errorf(playback.CodeInvalid, "method_not_allowed", "method %s is not allowed", r.Method))
+		httpx.WriteError(w, r, playback.Errorf(playback.CodeMethodNotAllowed, "method_not_allowed", "method %s is not allowed", r.Method))
 		return
 	}
 

@@ -320,6 +320,18 @@ func TestDenials(t *testing.T) {
 			t.Errorf("reason = %s", got)
 		}
 	})
+	t.Run("POST", func(t *testing.T) {
+		resp, err := http.Post(seg, "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD, OPTIONS" ||
+			!strings.Contains(string(body), `"code":"method_not_allowed"`) {
+			t.Errorf("got %d %v %s", resp.StatusCode, resp.Header, body)
+		}
+	})
 	t.Run("signed but missing object", func(t *testing.T) {
 		if r := get(t, cfJar, f.srv.URL+"/titles/t-1/seg9.ts"); r.status != http.StatusNotFound {
 			t.Errorf("status = %d, want 404", r.status)

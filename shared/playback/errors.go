@@ -23,8 +23,13 @@ const (
 	CodeConflict        Code = "conflict"
 	CodeGone            Code = "gone"
 	CodeTooLarge        Code = "too_large"
-	CodeUnavailable     Code = "unavailable"
-	CodeInternal        Code = "internal"
+	// CodeMethodNotAllowed: the path exists for other methods (Allow lists
+	// them). CodeUnsupportedMediaType: the body is declared as something
+	// other than what the route takes (application/json).
+	CodeMethodNotAllowed     Code = "method_not_allowed"
+	CodeUnsupportedMediaType Code = "unsupported_media_type"
+	CodeUnavailable          Code = "unavailable"
+	CodeInternal             Code = "internal"
 )
 
 // HTTPStatus is the one place codes become HTTP statuses.
@@ -44,6 +49,10 @@ func HTTPStatus(c Code) int {
 		return http.StatusGone
 	case CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case CodeUnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
 	case CodeUnavailable:
 		return http.StatusServiceUnavailable
 	default:
@@ -135,4 +144,9 @@ const (
 	ReasonUnknownField   = "unknown_field"
 	ReasonDuplicateField = "duplicate_field"
 	ReasonWrongType      = "wrong_type"
+	ReasonInvalidUTF8    = "invalid_utf8"
 )
+
+// ReasonOverloaded is the CodeUnavailable reason of a request refused
+// because the server is at its connection or in-flight limit.
+const ReasonOverloaded = "overloaded"

@@ -1,0 +1,365 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// limitedRun is the runner as main serves it (App.Server: timeouts,
+// connection and in-flight caps) on a loopback listener, with env as the
+// environment on top of Config's defaults.
+type limitedRun struct {
+	app  *App
+	addr string
+}
+
+func startLimited(t *testing.T, env map[string]string) *limitedRun {
+	t.Helper()
+	var cfg Config
+	if err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: &cfg, Lookuper: envconfig.MapLookuper(env)}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir, cfg.PublicURL, cfg.Sync = t.TempDir(), "http://"+ln.Addr().String(), false
+	app, err := NewApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	srv, limited, err := app.Server(ln)
+	if err != nil {
+		ln.Close()
+		app.Close()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(limited) }()
+	t.Cleanup(func() {
+		srv.Close()
+		<-done
+		app.Close()
+	})
+	return &limitedRun{app: app, addr: ln.Addr().String()}
+}
+
+// rawConn is one client connection speaking HTTP/1.1 by hand, so the test
+// decides when bytes go out and sees when the server closes.
+type rawConn struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func (r *limitedRun) dial(t *testing.T) *rawConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", r.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawConn{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+func (c *rawConn) send(s string) error {
+	_ = c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, err := io.WriteString(c.c, s)
+	return err
+}
+
+// response reads one response and its body.
+func (c *rawConn) response() (*http.Response, string, error) {
+	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, string(body), err
+}
+
+func (c *rawConn) get(path, token string) (*http.Response, string, error) {
+	auth := ""
+	if token != "" {
+		auth = "Authorization: Bearer " + token + "\r\n"
+	}
+	if err := c.send("GET " + path + " HTTP/1.1\r\nHost: test\r\n" + auth + "\r\n"); err != nil {
+		return nil, "", err
+	}
+	return c.response()
+}
+
+// closedWithin reports how long until the server closed the connection,
+// reading (and discarding) whatever it still sends, or an error if it is
+// still open after limit.
+func (c *rawConn) closedWithin(limit time.Duration) (time.Duration, error) {
+	start := time.Now()
+	_ = c.c.SetReadDeadline(start.Add(limit))
+	_, err := io.Copy(io.Discard, c.br)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return 0, fmt.Errorf("still open after %s", limit)
+	}
+	return time.Since(start), nil // EOF or reset: closed
+}
+
+func wantOverloaded(t *testing.T, resp *http.Response, body string) {
+	t.Helper()
+	var e httpx.ErrorBody
+	if err := json.Unmarshal([]byte(body), &e); err != nil || resp.StatusCode != http.StatusServiceUnavailable ||
+		e.Error.Code != playback.CodeUnavailable || e.Error.Reason != playback.ReasonOverloaded ||
+		resp.Header.Get("Retry-After") != "1" || resp.Header.Get("Content-Type") != "application/json" || e.Error.RequestID == "" {
+		t.Fatalf("want 503 overloaded with Retry-After: 1 and a request id, got %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+}
+
+func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
+	t.Parallel()
+	run := startLimited(t, map[string]string{"HTTP_IDLE_TIMEOUT": "1s"})
+	const n = 100
+	conns := make([]*rawConn, n)
+	for i := range conns {
+		conns[i] = run.dial(t)
+		if resp, body, err := conns[i].get("/healthz", ""); err != nil || resp.StatusCode != 200 || body != "ok\n" {
+			t.Fatalf("conn %d: %v %q", i, err, body)
+		}
+	}
+	// A connection in use is kept: the timeout is idleness, not age.
+	busy := run.dial(t)
+	for i := range 8 {
+		if resp, _, err := busy.get("/healthz", ""); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("busy connection, request %d: %v", i, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var longest time.Duration
+	for i, c := range conns {
+		d, err := c.closedWithin(5 * time.Second)
+		if err != nil {
+			t.Fatalf("idle conn %d: %v", i, err)
+		}
+		longest = max(longest, d)
+	}
+	t.Logf("%d idle keep-alive connections all closed by the server (idle timeout 1s), the last %s after the busy one's 1.6s", n, longest)
+}
+
+func TestTrickledBodyIsCut(t *testing.T) {
+	t.Parallel()
+	run := startLimited(t, map[string]string{"HTTP_READ_HEADER_TIMEOUT": "200ms", "HTTP_READ_TIMEOUT": "500ms"})
+	tok, err := run.app.DevToken(demo.AccountSolo, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"title_id":"big-buck-bunny","device_id":"trickle-tv"}` + strings.Repeat(" ", 2000)
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		c := run.dial(t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.send(fmt.Sprintf("POST /v1/play HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer %s\r\n"+
+				"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n", tok, len(body))); err != nil {
+				errs <- err
+				return
+			}
+			// One byte every 50 ms: the whole body would take 100 s.
+			stop := make(chan struct{})
+			go func() {
+				for j := 0; j < len(body); j++ {
+					select {
+					case <-stop:
+						return
+					case <-time.After(50 * time.Millisecond):
+					}
+					if c.send(body[j:j+1]) != nil {
+						return
+					}
+				}
+			}()
+			_, err := c.closedWithin(10 * time.Second)
+			close(stop)
+			if err != nil {
+				errs <- fmt.Errorf("trickle %d: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Nothing was admitted from a body that never arrived.
+	sessions, err := run.app.store.ListActiveSessions(context.Background(), demo.AccountSolo, time.Now())
+	if err != nil || len(sessions) != 0 {
+		t.Fatalf("sessions of %s: %+v, %v", demo.AccountSolo, sessions, err)
+	}
+	t.Logf("%d trickled bodies all cut by the server (read timeout 500ms)", n)
+}
+
+func TestConnectionCapShedsWith503AndRecovers(t *testing.T) {
+	t.Parallel()
+	const maxConns = 16
+	run := startLimited(t, map[string]string{"HTTP_MAX_CONNS": fmt.Sprint(maxConns)})
+	tok, err := run.app.DevToken(demo.AccountFamily, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make([]*rawConn, maxConns)
+	for i := range held {
+		held[i] = run.dial(t)
+		if resp, _, err := held[i].get("/v1/sessions", tok); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("conn %d within the cap: %v", i, err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		path string
+	}{
+		{"api request over the cap", "/v1/sessions"},
+		{"unknown path over the cap", "/nope"},
+		{"another api request over the cap", "/v1/sessions"},
+	} {
+		resp, body, err := run.dial(t).get(tc.path, tok)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		wantOverloaded(t, resp, body)
+	}
+	if resp, body, err := run.dial(t).get("/healthz", ""); err != nil || resp.StatusCode != 200 || body != "ok\n" {
+		t.Fatalf("healthz over the cap: %v %q", err, body)
+	}
+	// The held connections still work, and once they go, new ones are
+	// served again.
+	if resp, _, err := held[0].get("/v1/sessions", tok); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("held connection: %v", err)
+	}
+	for _, c := range held {
+		c.c.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, _, err := run.dial(t).get("/v1/sessions", tok)
+		if err == nil && resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not served after the held connections closed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestInFlightCapSheds503ButNotHealthz(t *testing.T) {
+	t.Parallel()
+	run := startLimited(t, map[string]string{"HTTP_MAX_IN_FLIGHT": "2"})
+	tok, err := run.app.DevToken(demo.AccountFamily, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two plays whose handlers are reading their bodies: the server
+	// answers 100 Continue when the handler first reads.
+	body := `{"title_id":"big-buck-bunny","device_id":"tv-%d"}`
+	waiting := make([]*rawConn, 2)
+	for i := range waiting {
+		b := fmt.Sprintf(body, i)
+		c := run.dial(t)
+		if err := c.send(fmt.Sprintf("POST /v1/play HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", tok, len(b))); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if line, err := c.br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+			t.Fatalf("want 100 Continue, got %q %v", line, err)
+		}
+		if _, err := c.br.ReadString('\n'); err != nil { // the blank line
+			t.Fatal(err)
+		}
+		waiting[i] = c
+	}
+	resp, rbody, err := run.dial(t).get("/v1/sessions", tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOverloaded(t, resp, rbody)
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Fatal("refusal without X-Request-Id: it bypassed the middleware")
+	}
+	if resp, body, err := run.dial(t).get("/healthz", ""); err != nil || resp.StatusCode != 200 || body != "ok\n" {
+		t.Fatalf("healthz at the in-flight cap: %v %q", err, body)
+	}
+	for i, c := range waiting {
+		if err := c.send(fmt.Sprintf(body, i)); err != nil {
+			t.Fatal(err)
+		}
+		if resp, body, err := c.response(); err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("play %d: %v %q", i, err, body)
+		}
+	}
+	// A handler leaves the count just after its answer is out: poll.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, _, err := run.dial(t).get("/v1/sessions", tok)
+		if err == nil && resp.StatusCode == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not served after the plays finished: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestLimitsConfig(t *testing.T) {
+	t.Parallel()
+	nofile, known := openFileLimit()
+	if !known {
+		t.Skip("no RLIMIT_NOFILE here")
+	}
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		want    int // MaxConns
+		wantErr bool
+	}{
+		{"default fits the file limit", nil, min(defaultMaxConns, int(nofile)-fdReserve-httpx.ShedConns), false},
+		{"explicit cap", map[string]string{"HTTP_MAX_CONNS": "100"}, 100, false},
+		{"cap above the file limit", map[string]string{"HTTP_MAX_CONNS": fmt.Sprint(nofile)}, 0, true},
+		{"zero timeout", map[string]string{"HTTP_IDLE_TIMEOUT": "0s"}, 0, true},
+		{"zero in-flight", map[string]string{"HTTP_MAX_IN_FLIGHT": "0"}, 0, true},
+		{"sub-second retry", map[string]string{"HTTP_RETRY_AFTER": "500ms"}, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var cfg Config
+			if err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: &cfg, Lookuper: envconfig.MapLookuper(tc.env)}); err != nil {
+				t.Fatal(err)
+			}
+			l, err := cfg.limits()
+			if (err != nil) != tc.wantErr || !tc.wantErr && l.MaxConns != tc.want {
+				t.Fatalf("limits %+v, %v; want MaxConns %d, error %v", l, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
