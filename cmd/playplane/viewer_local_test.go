@@ -45,6 +45,9 @@ func TestViewerLocationEndToEnd(t *testing.T) {
 		req, _ := http.NewRequest(method, run.srv.URL+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("X-Forwarded-For", viewer)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
