@@ -27,6 +27,7 @@ import (
 	"github.com/playplane/playplane/functions/signurl"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/boltbus"
 	"github.com/playplane/playplane/shared/cloudcdn"
 	"github.com/playplane/playplane/shared/cloudfront"
 	"github.com/playplane/playplane/shared/demo"
@@ -46,7 +47,10 @@ type Config struct {
 	Audience  string `env:"JWT_AUDIENCE, default=playplane"`
 	Seed      bool   `env:"SEED, default=true"`
 	// Sync makes every commit durable against power loss (two fdatasyncs,
-	// ~1-2 ms); SYNC=false trades that for handler-speed local runs.
+	// ~1-2 ms), the store's and the bus journal's: a heartbeat is then
+	// answered after its group's journal commit. SYNC=false trades that
+	// for handler-speed local runs; what was answered still survives a
+	// killed process, only not a power loss.
 	Sync bool `env:"SYNC, default=true"`
 	// LogLevel: at info every request is a log line; warn keeps only
 	// rejections' causes and failures, for load runs.
@@ -74,6 +78,7 @@ type App struct {
 	cfg     Config
 	log     *slog.Logger
 	store   *bolt.Store
+	journal *boltbus.Journal
 	bus     *membus.Bus
 	mux     *http.ServeMux
 	secrets devSecrets
@@ -104,15 +109,28 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	var opts []bolt.Option
+	var journalOpts []boltbus.Option
 	if !cfg.Sync {
 		opts = append(opts, bolt.WithoutSync())
+		journalOpts = append(journalOpts, boltbus.WithoutSync())
 	}
 	store, err := bolt.Open(filepath.Join(cfg.DataDir, "playplane.db"), opts...)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: store, bus: membus.New(busConfig), mux: http.NewServeMux(),
-		secrets: secrets, now: time.Now}
+	a := &App{cfg: cfg, log: log, store: store, mux: http.NewServeMux(), secrets: secrets, now: time.Now}
+	// The bus journals what it accepts in a file of its own: its commits
+	// then never queue behind the store's, and the other way round. What an
+	// earlier run accepted and did not finish is delivered again to the
+	// consumers wired below (they are idempotent).
+	if a.journal, err = boltbus.Open(filepath.Join(cfg.DataDir, "bus.db"), journalOpts...); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.bus, err = membus.NewWithJournal(busConfig, a.journal); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if err := a.wire(ctx); err != nil {
 		a.Close()
 		return nil, err
@@ -304,18 +322,25 @@ func (a *App) logged(topic string, h playback.BatchHandler) playback.BatchHandle
 // Handler is the whole local API.
 func (a *App) Handler() http.Handler { return httpx.Middleware(a.log, a.mux) }
 
-// Close stops consumers, drains the bus and closes the store.
+// Close stops consumers, waits for the batches in flight, then closes the
+// journal (with their acknowledgements) and the store. Messages not yet
+// delivered stay in the journal for the next start.
 func (a *App) Close() error {
 	if a.stop != nil {
 		a.stop()
 	}
 	a.jobs.Wait()
-	berr := a.bus.Close()
-	var perr error
+	var berr, jerr, perr error
+	if a.bus != nil {
+		berr = a.bus.Close()
+	}
+	if a.journal != nil {
+		jerr = a.journal.Close()
+	}
 	if a.pick != nil {
 		perr = a.pick.Close()
 	}
-	return errors.Join(berr, perr, a.store.Close())
+	return errors.Join(berr, jerr, perr, a.store.Close())
 }
 
 // DevToken mints a caller JWT for a demo account.
