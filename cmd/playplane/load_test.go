@@ -21,6 +21,7 @@ type runnerLoadSpec struct {
 	heartbeats, sessions int
 	conns, pipeline      int
 	logLevel             slog.Level // the access log is formatted, then discarded
+	noSync               bool       // SYNC=false: no fsyncs, what is answered survives a killed process only
 }
 
 // runnerLoad starts the local runner as `make run` wires it (durable bolt
@@ -36,7 +37,7 @@ func runnerLoad(tb testing.TB, spec runnerLoadSpec) (ingest, total time.Duration
 	srv := httptest.NewUnstartedServer(nil)
 	host := srv.Listener.Addr().String()
 	cfg := Config{DataDir: tb.TempDir(), PublicURL: "http://" + host, Issuer: "playplane-local", Audience: "playplane",
-		Seed: true, Sync: true, LogLevel: spec.logLevel}
+		Seed: true, Sync: !spec.noSync, LogLevel: spec.logLevel}
 	app, err := NewApp(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: spec.logLevel})))
 	if err != nil {
 		tb.Fatal(err)
@@ -156,6 +157,11 @@ func BenchmarkRunnerHeartbeatLoad(b *testing.B) {
 		{"pipelined/warn-logs", runnerLoadSpec{sessions: 256, conns: 8, pipeline: 16, logLevel: slog.LevelWarn}},
 		{"pipelined/access-logs", runnerLoadSpec{sessions: 256, conns: 8, pipeline: 16, logLevel: slog.LevelInfo}},
 		{"keepalive/warn-logs", runnerLoadSpec{sessions: 256, conns: 32, pipeline: 1, logLevel: slog.LevelWarn}},
+		// A heartbeat is answered after its journal commit, and net/http
+		// serves a connection's requests one at a time: the connections are
+		// what one commit can carry. Players are one connection each.
+		{"players/warn-logs", runnerLoadSpec{sessions: 256, conns: 256, pipeline: 1, logLevel: slog.LevelWarn}},
+		{"pipelined/warn-logs/nosync", runnerLoadSpec{sessions: 256, conns: 8, pipeline: 16, logLevel: slog.LevelWarn, noSync: true}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			bc.spec.heartbeats = b.N
