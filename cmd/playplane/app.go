@@ -27,7 +27,6 @@ import (
 	"github.com/playplane/playplane/functions/signurl"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/bolt"
-	"github.com/playplane/playplane/shared/boltbus"
 	"github.com/playplane/playplane/shared/cloudcdn"
 	"github.com/playplane/playplane/shared/cloudfront"
 	"github.com/playplane/playplane/shared/demo"
@@ -35,6 +34,7 @@ import (
 	"github.com/playplane/playplane/shared/localedge"
 	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/walbus"
 )
 
 // Config of the local runner. Function settings (LEASE_TTL, ...) are read
@@ -46,11 +46,11 @@ type Config struct {
 	Issuer    string `env:"JWT_ISSUER, default=playplane-local"`
 	Audience  string `env:"JWT_AUDIENCE, default=playplane"`
 	Seed      bool   `env:"SEED, default=true"`
-	// Sync makes every commit durable against power loss (two fdatasyncs,
-	// ~1-2 ms), the store's and the bus journal's: a heartbeat is then
-	// answered after its group's journal commit. SYNC=false trades that
-	// for handler-speed local runs; what was answered still survives a
-	// killed process, only not a power loss.
+	// Sync makes every commit durable against power loss: the store's (two
+	// fdatasyncs, ~1-2 ms) and the bus journal's (one fsync per group of
+	// publishes), so a heartbeat is answered after its group's fsync.
+	// SYNC=false trades that for handler-speed local runs; what was
+	// answered still survives a killed process, only not a power loss.
 	Sync bool `env:"SYNC, default=true"`
 	// LogLevel: at info every request is a log line; warn keeps only
 	// rejections' causes and failures, for load runs.
@@ -78,7 +78,7 @@ type App struct {
 	cfg     Config
 	log     *slog.Logger
 	store   *bolt.Store
-	journal *boltbus.Journal
+	journal *walbus.Journal
 	bus     *membus.Bus
 	mux     *http.ServeMux
 	secrets devSecrets
@@ -109,21 +109,21 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	var opts []bolt.Option
-	var journalOpts []boltbus.Option
+	var journalOpts []walbus.Option
 	if !cfg.Sync {
 		opts = append(opts, bolt.WithoutSync())
-		journalOpts = append(journalOpts, boltbus.WithoutSync())
+		journalOpts = append(journalOpts, walbus.WithoutSync())
 	}
 	store, err := bolt.Open(filepath.Join(cfg.DataDir, "playplane.db"), opts...)
 	if err != nil {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, store: store, mux: http.NewServeMux(), secrets: secrets, now: time.Now}
-	// The bus journals what it accepts in a file of its own: its commits
-	// then never queue behind the store's, and the other way round. What an
+	// The bus journals what it accepts in a log file of its own: its
+	// commits then never queue behind the store's, and the other way round. What an
 	// earlier run accepted and did not finish is delivered again to the
 	// consumers wired below (they are idempotent).
-	if a.journal, err = boltbus.Open(filepath.Join(cfg.DataDir, "bus.db"), journalOpts...); err != nil {
+	if a.journal, err = walbus.Open(filepath.Join(cfg.DataDir, "bus.wal"), journalOpts...); err != nil {
 		a.Close()
 		return nil, err
 	}

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/shared/bolt"
-	"github.com/playplane/playplane/shared/boltbus"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/walbus"
 )
 
 // runnerProcess is the runner binary started by a test, on a loopback port
@@ -313,7 +313,7 @@ func TestKilledRunnerKeepsAcknowledgedHeartbeats(t *testing.T) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if journal, err := boltbus.Open(filepath.Join(dir, "bus.db")); err == nil {
+	if journal, err := walbus.Open(filepath.Join(dir, "bus.wal")); err == nil {
 		_ = journal.Load(func(topic string, msgs, _ []playback.Message) { pending += len(msgs) })
 		if err := journal.Close(); err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package boltbus_test
+package walbus_test
 
 import (
 	"context"
@@ -11,24 +11,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/playplane/playplane/shared/boltbus"
 	"github.com/playplane/playplane/shared/bustest"
 	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/walbus"
 )
 
-var _ membus.Journal = (*boltbus.Journal)(nil)
+var _ membus.Journal = (*walbus.Journal)(nil)
 
-func open(t *testing.T, path string) *boltbus.Journal {
+func open(t *testing.T, path string) *walbus.Journal {
 	t.Helper()
-	j, err := boltbus.Open(path)
+	j, err := walbus.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return j
 }
 
-func newBus(t *testing.T, j *boltbus.Journal, cfg membus.Config) *membus.Bus {
+func newBus(t *testing.T, j *walbus.Journal, cfg membus.Config) *membus.Bus {
 	t.Helper()
 	b, err := membus.NewWithJournal(cfg, j)
 	if err != nil {
@@ -41,7 +41,7 @@ func newBus(t *testing.T, j *boltbus.Journal, cfg membus.Config) *membus.Bus {
 // journal.
 func TestContract(t *testing.T) {
 	bustest.Run(t, bustest.Options{MaxBatch: 10, Timeout: 5 * time.Second}, func(t *testing.T, _ ...string) playback.Bus {
-		j := open(t, filepath.Join(t.TempDir(), "bus.db"))
+		j := open(t, filepath.Join(t.TempDir(), "bus.wal"))
 		b := newBus(t, j, membus.Config{MaxBatch: 10, RetryDelay: 10 * time.Millisecond})
 		t.Cleanup(func() {
 			_ = b.Close()
@@ -55,7 +55,7 @@ type loaded struct {
 	pending, dead map[string][]playback.Message
 }
 
-func load(t *testing.T, j *boltbus.Journal) loaded {
+func load(t *testing.T, j *walbus.Journal) loaded {
 	t.Helper()
 	l := loaded{pending: map[string][]playback.Message{}, dead: map[string][]playback.Message{}}
 	if err := j.Load(func(topic string, pending, dead []playback.Message) {
@@ -101,7 +101,7 @@ func copyFile(t *testing.T, from, to string) {
 func TestAcceptedMessagesSurviveACrash(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	j := open(t, filepath.Join(dir, "bus.db"))
+	j := open(t, filepath.Join(dir, "bus.wal"))
 	b := newBus(t, j, membus.Config{})
 	defer j.Close()
 	defer b.Close()
@@ -123,9 +123,9 @@ func TestAcceptedMessagesSurviveACrash(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	copyFile(t, filepath.Join(dir, "bus.db"), filepath.Join(dir, "crashed.db"))
+	copyFile(t, filepath.Join(dir, "bus.wal"), filepath.Join(dir, "crashed.wal"))
 
-	crashed := open(t, filepath.Join(dir, "crashed.db"))
+	crashed := open(t, filepath.Join(dir, "crashed.wal"))
 	defer crashed.Close()
 	got := load(t, crashed).pending["beats"]
 	if len(got) != publishers*each {
@@ -150,7 +150,7 @@ func TestAcceptedMessagesSurviveACrash(t *testing.T) {
 // unacknowledged one, under its id, and keeps the dead letter.
 func TestRestartRedeliversOnlyUnacknowledged(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "bus.db")
+	path := filepath.Join(t.TempDir(), "bus.wal")
 	ctx := context.Background()
 	j := open(t, path)
 	cfg := membus.Config{MaxAttempts: 2, RetryDelay: time.Millisecond}
@@ -233,7 +233,7 @@ func TestRestartRedeliversOnlyUnacknowledged(t *testing.T) {
 
 func TestAppendAfterCloseIsUnavailable(t *testing.T) {
 	t.Parallel()
-	j := open(t, filepath.Join(t.TempDir(), "bus.db"))
+	j := open(t, filepath.Join(t.TempDir(), "bus.wal"))
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -253,22 +253,22 @@ func BenchmarkPublish(b *testing.B) {
 	data := []byte(`{"session_id":"ses_0123456789abcdefghijklmnopqrstuv","account_id":"acct_load_1","title_id":"big-buck-bunny","event":"progress","position_ms":123456,"duration_ms":5400000}`)
 	for _, bc := range []struct {
 		name string
-		opts []boltbus.Option
+		opts []walbus.Option
 	}{
 		{"memory", nil},
-		{"journal/sync", []boltbus.Option{}},
-		{"journal/nosync", []boltbus.Option{boltbus.WithoutSync()}},
+		{"journal/sync", []walbus.Option{}},
+		{"journal/nosync", []walbus.Option{walbus.WithoutSync()}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			bus := membus.New(membus.Config{})
 			if bc.opts != nil {
-				j, err := boltbus.Open(filepath.Join(b.TempDir(), "bus.db"), bc.opts...)
+				j, err := walbus.Open(filepath.Join(b.TempDir(), "bus.wal"), bc.opts...)
 				if err != nil {
 					b.Fatal(err)
 				}
 				defer j.Close()
 				defer func() {
-					commits, appended := boltbus.CommitStats(j)
+					commits, appended := walbus.CommitStats(j)
 					b.ReportMetric(float64(appended)/float64(max(1, commits)), "appends/commit")
 				}()
 				if bus, err = membus.NewWithJournal(membus.Config{}, j); err != nil {

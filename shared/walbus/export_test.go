@@ -1,4 +1,4 @@
-package boltbus
+package walbus
 
 // CommitStats returns how many commits the journal wrote and how many
 // messages they appended.

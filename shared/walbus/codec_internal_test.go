@@ -1,4 +1,4 @@
-package boltbus
+package walbus
 
 import (
 	"errors"
@@ -38,8 +38,8 @@ func TestCodecRoundTrip(t *testing.T) {
 			if id, err := decodeID(raw); err != nil || id != tc.msg.ID {
 				t.Fatalf("decodeID = %q, %v", id, err)
 			}
-			// The decoded message owns its data: bbolt's map is read-only
-			// and gone after the transaction.
+			// The decoded message owns its data: the live set's record and
+			// the read buffer are not the bus's to keep.
 			raw[len(raw)-1] ^= 0xff
 			if len(got.Data) > 0 && got.Data[len(got.Data)-1] != tc.msg.Data[len(tc.msg.Data)-1] {
 				t.Fatal("decoded data aliases the record")

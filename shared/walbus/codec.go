@@ -1,4 +1,4 @@
-package boltbus
+package walbus
 
 import (
 	"encoding/binary"
@@ -91,7 +91,7 @@ func (r *reader) version() {
 	r.b = r.b[1:]
 }
 
-// decodeMessage copies a record out of bbolt's memory map.
+// decodeMessage copies a record out of the buffer it was read into.
 func decodeMessage(raw []byte) (playback.Message, error) {
 	r := reader{b: raw}
 	r.version()
