@@ -34,6 +34,7 @@ import (
 	"github.com/playplane/playplane/shared/localedge"
 	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/walbus"
 )
 
 // Config of the local runner. Function settings (LEASE_TTL, ...) are read
@@ -45,8 +46,11 @@ type Config struct {
 	Issuer    string `env:"JWT_ISSUER, default=playplane-local"`
 	Audience  string `env:"JWT_AUDIENCE, default=playplane"`
 	Seed      bool   `env:"SEED, default=true"`
-	// Sync makes every commit durable against power loss (two fdatasyncs,
-	// ~1-2 ms); SYNC=false trades that for handler-speed local runs.
+	// Sync makes every commit durable against power loss: the store's (two
+	// fdatasyncs, ~1-2 ms) and the bus journal's (one fsync per group of
+	// publishes), so a heartbeat is answered after its group's fsync.
+	// SYNC=false trades that for handler-speed local runs; what was
+	// answered still survives a killed process, only not a power loss.
 	Sync bool `env:"SYNC, default=true"`
 	// LogLevel: at info every request is a log line; warn keeps only
 	// rejections' causes and failures, for load runs.
@@ -87,6 +91,7 @@ type App struct {
 	cfg     Config
 	log     *slog.Logger
 	store   *bolt.Store
+	journal *walbus.Journal
 	bus     *membus.Bus
 	mux     *http.ServeMux
 	secrets devSecrets
@@ -118,15 +123,28 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	var opts []bolt.Option
+	var journalOpts []walbus.Option
 	if !cfg.Sync {
 		opts = append(opts, bolt.WithoutSync())
+		journalOpts = append(journalOpts, walbus.WithoutSync())
 	}
 	store, err := bolt.Open(filepath.Join(cfg.DataDir, "playplane.db"), opts...)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: store, bus: membus.New(busConfig), mux: httpx.NewServeMux(),
-		secrets: secrets, now: time.Now}
+	a := &App{cfg: cfg, log: log, store: store, mux: httpx.NewServeMux(), secrets: secrets, now: time.Now}
+	// The bus journals what it accepts in a log file of its own: its
+	// commits then never queue behind the store's, and the other way round. What an
+	// earlier run accepted and did not finish is delivered again to the
+	// consumers wired below (they are idempotent).
+	if a.journal, err = walbus.Open(filepath.Join(cfg.DataDir, "bus.wal"), journalOpts...); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.bus, err = membus.NewWithJournal(busConfig, a.journal); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if err := a.wire(ctx); err != nil {
 		a.Close()
 		return nil, err
@@ -319,21 +337,28 @@ func (a *App) logged(topic string, h playback.BatchHandler) playback.BatchHandle
 // Handler is the whole local API.
 func (a *App) Handler() http.Handler { return httpx.Middleware(a.log, a.mux) }
 
-// Close stops consumers, drains the bus and closes the store.
+// Close stops consumers, waits for the batches in flight, then closes the
+// journal (with their acknowledgements) and the store. Messages not yet
+// delivered stay in the journal for the next start.
 func (a *App) Close() error {
 	if a.stop != nil {
 		a.stop()
 	}
 	a.jobs.Wait()
-	berr := a.bus.Close()
-	var perr, aerr error
+	var berr, jerr, perr, aerr error
+	if a.bus != nil {
+		berr = a.bus.Close()
+	}
+	if a.journal != nil {
+		jerr = a.journal.Close()
+	}
 	if a.pick != nil {
 		perr = a.pick.Close()
 	}
 	if a.play != nil {
 		aerr = a.play.Close()
 	}
-	return errors.Join(berr, perr, aerr, a.store.Close())
+	return errors.Join(berr, jerr, perr, aerr, a.store.Close())
 }
 
 // DevToken mints a caller JWT for a demo account.

@@ -26,6 +26,7 @@ type runnerLoadSpec struct {
 	// noLimits serves app.Handler on a bare server, without App.Server's
 	// timeouts and caps: the floor the limits are measured against.
 	noLimits bool
+	noSync   bool // SYNC=false: no fsyncs, what is answered survives a killed process only
 }
 
 // runnerLoad starts the local runner as `make run` wires it (durable bolt
@@ -45,7 +46,7 @@ func runnerLoad(tb testing.TB, spec runnerLoadSpec) (ingest, total time.Duration
 	if err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: &cfg, Lookuper: envconfig.MapLookuper(nil)}); err != nil {
 		tb.Fatal(err)
 	}
-	cfg.DataDir, cfg.PublicURL, cfg.Sync, cfg.LogLevel = tb.TempDir(), "http://"+host, true, spec.logLevel
+	cfg.DataDir, cfg.PublicURL, cfg.Sync, cfg.LogLevel = tb.TempDir(), "http://"+host, !spec.noSync, spec.logLevel
 	app, err := NewApp(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: spec.logLevel})))
 	if err != nil {
 		tb.Fatal(err)
@@ -177,6 +178,11 @@ func BenchmarkRunnerHeartbeatLoad(b *testing.B) {
 		{"keepalive/warn-logs", runnerLoadSpec{sessions: 256, conns: 32, pipeline: 1, logLevel: slog.LevelWarn}},
 		{"pipelined/warn-logs/no-limits", runnerLoadSpec{sessions: 256, conns: 8, pipeline: 16, logLevel: slog.LevelWarn, noLimits: true}},
 		{"keepalive/warn-logs/no-limits", runnerLoadSpec{sessions: 256, conns: 32, pipeline: 1, logLevel: slog.LevelWarn, noLimits: true}},
+		// A heartbeat is answered after its journal commit, and net/http
+		// serves a connection's requests one at a time: the connections are
+		// what one commit can carry. Players are one connection each.
+		{"players/warn-logs", runnerLoadSpec{sessions: 256, conns: 256, pipeline: 1, logLevel: slog.LevelWarn}},
+		{"pipelined/warn-logs/nosync", runnerLoadSpec{sessions: 256, conns: 8, pipeline: 16, logLevel: slog.LevelWarn, noSync: true}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			bc.spec.heartbeats = b.N

@@ -3,6 +3,12 @@
 // production: at-least-once, batches, per-message retry with a delay,
 // dead-lettering after a number of attempts, and messages published before
 // anyone subscribes are kept until someone does.
+//
+// On its own it holds messages in memory only, so a crash loses what it
+// accepted. Given a Journal (NewWithJournal) it keeps the Publisher
+// contract: Publish returns once the journal holds the messages durably,
+// they leave the journal only when their handler acknowledged them, and a
+// bus opened on the journal after a crash redelivers the rest.
 package membus
 
 import (
@@ -58,23 +64,45 @@ func (c *Config) defaults() {
 	}
 }
 
+// Journal is durable storage for the messages a bus accepted. The bus
+// calls it with messages that have their id and publish time set.
+type Journal interface {
+	// Append stores msgs of topic durably before it returns. The messages
+	// are the bus's own copies, which it goes on to deliver: the journal
+	// must not change them.
+	Append(ctx context.Context, topic string, msgs []playback.Message) error
+	// Settle records that the acked messages of topic are done and that
+	// the dead ones exhausted their attempts. It need not be durable when
+	// it returns: a crash before it is written only redelivers messages,
+	// which at-least-once delivery allows.
+	Settle(topic string, acked []string, dead []playback.Message) error
+	// Load calls fn for every topic the journal holds messages of, with
+	// the messages not yet acknowledged, in publish order, and the dead
+	// letters.
+	Load(fn func(topic string, pending, dead []playback.Message)) error
+}
+
 // Bus is an in-process playback.Bus.
 type Bus struct {
-	cfg    Config
-	mu     sync.Mutex
-	cond   *sync.Cond // settled batches and Close, for Idle
-	topics map[string]*topic
-	closed bool
-	wg     sync.WaitGroup
+	cfg     Config
+	journal Journal // nil: messages live in memory only
+	mu      sync.Mutex
+	cond    *sync.Cond // settled batches and Close, for Idle
+	topics  map[string]*topic
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 type topic struct {
 	ready    []playback.Message // deliverable now, in publish order
 	delayed  []delayed          // retries waiting for their delay
 	inFlight int
-	dead     []playback.Message
-	handlers int
-	fillBy   time.Time // while a batch waits to fill: when it goes anyway
+	// accepting counts messages of Publish calls waiting for the journal:
+	// they count against MaxPending before they are queued.
+	accepting int
+	dead      []playback.Message
+	handlers  int
+	fillBy    time.Time // while a batch waits to fill: when it goes anyway
 	// wake wakes the topic's consumers: each topic has its own, so a
 	// publish wakes only consumers that can act on it.
 	wake  *sync.Cond
@@ -86,12 +114,33 @@ type delayed struct {
 	at  time.Time
 }
 
-// New returns an empty bus.
+// New returns an empty bus that keeps messages in memory only.
 func New(cfg Config) *Bus {
 	cfg.defaults()
 	b := &Bus{cfg: cfg, topics: map[string]*topic{}}
 	b.cond = sync.NewCond(&b.mu)
 	return b
+}
+
+// NewWithJournal returns a bus that stores every accepted message in j
+// before Publish returns and queues what j still holds from an earlier run
+// (delivered again from the first attempt: attempts are not journaled).
+// The caller closes j after the bus.
+func NewWithJournal(cfg Config, j Journal) (*Bus, error) {
+	if j == nil {
+		return nil, errors.New("membus.NewWithJournal: Journal is required")
+	}
+	b := New(cfg)
+	b.journal = j
+	err := j.Load(func(name string, pending, dead []playback.Message) {
+		t := b.topic(name)
+		t.ready = append(t.ready, pending...)
+		t.dead = append(t.dead, dead...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("membus.NewWithJournal: %w", err)
+	}
+	return b, nil
 }
 
 func (b *Bus) topic(name string) *topic {
@@ -104,7 +153,9 @@ func (b *Bus) topic(name string) *topic {
 	return t
 }
 
-// Publish enqueues msgs on topic. Messages get an id if they lack one.
+// Publish enqueues msgs on topic, in the journal first if the bus has one.
+// Messages get an id if they lack one. The bus keeps copies: the caller's
+// Data is its own again when Publish returns.
 func (b *Bus) Publish(ctx context.Context, name string, msgs ...playback.Message) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("membus.Publish: %w", err)
@@ -115,20 +166,37 @@ func (b *Bus) Publish(ctx context.Context, name string, msgs ...playback.Message
 		return playback.Unavailable(errors.New("bus closed"), "membus.Publish")
 	}
 	t := b.topic(name)
-	if len(t.ready)+len(t.delayed)+len(msgs) > b.cfg.MaxPending {
+	if len(t.ready)+len(t.delayed)+t.accepting+len(msgs) > b.cfg.MaxPending {
 		return playback.Unavailable(errors.New("queue full"), "membus.Publish: topic %s has %d pending", name, len(t.ready))
 	}
-	wasEmpty := len(t.ready) == 0
 	now := time.Now()
-	for _, m := range msgs {
+	accepted := make([]playback.Message, len(msgs))
+	for i, m := range msgs {
 		if m.ID == "" {
 			m.ID = playback.NewID("msg")
 		}
 		m.PublishTime = now
 		m.DeliveryAttempt = 0
 		m.Data = slices.Clone(m.Data)
-		t.ready = append(t.ready, m)
+		accepted[i] = m
 	}
+	if b.journal != nil {
+		// The journal commits many publishers' messages at once: wait for
+		// it without the lock, so that they can join the same commit.
+		t.accepting += len(accepted)
+		b.mu.Unlock()
+		err := b.journal.Append(ctx, name, accepted)
+		b.mu.Lock()
+		t.accepting -= len(accepted)
+		if err != nil {
+			return playback.Unavailable(err, "membus.Publish: journal")
+		}
+		if b.closed {
+			return nil // journaled: the next bus on the journal delivers it
+		}
+	}
+	wasEmpty := len(t.ready) == 0
+	t.ready = append(t.ready, accepted...)
 	// A consumer gathering a batch sleeps until its window ends; wake it
 	// early only when the batch is full.
 	if wasEmpty || t.batch.BatchWindow <= 0 || len(t.ready) >= t.batch.MaxBatch {
@@ -170,7 +238,14 @@ func (b *Bus) consume(ctx context.Context, t *topic, name string, h playback.Bat
 			return
 		}
 		retry := h.Call(context.WithoutCancel(ctx), log, batch)
-		b.settle(t, log, batch, retry)
+		acked, dead := b.settle(t, log, batch, retry)
+		if b.journal != nil && len(acked)+len(dead) > 0 {
+			if err := b.journal.Settle(name, acked, dead); err != nil {
+				// They stay journaled and come again after a restart; the
+				// handlers are idempotent.
+				log.Error("bus journal settle failed", "err", err, "acked", len(acked), "dead", len(dead))
+			}
+		}
 	}
 }
 
@@ -239,7 +314,10 @@ func (b *Bus) promote(t *topic, now time.Time) {
 	t.delayed = slices.Delete(t.delayed, 0, i)
 }
 
-func (b *Bus) settle(t *topic, log *slog.Logger, batch []playback.Message, retry []string) {
+// settle queues the batch's retries and dead-letters what exhausted its
+// attempts. It returns the ids of the acknowledged messages and the dead
+// ones when the bus has a journal to tell.
+func (b *Bus) settle(t *topic, log *slog.Logger, batch []playback.Message, retry []string) (acked []string, dead []playback.Message) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	t.inFlight -= len(batch)
@@ -247,20 +325,28 @@ func (b *Bus) settle(t *topic, log *slog.Logger, batch []playback.Message, retry
 	for _, id := range retry {
 		retried[id] = true
 	}
+	if b.journal != nil {
+		acked = make([]string, 0, len(batch)-min(len(batch), len(retry)))
+	}
 	at := time.Now().Add(b.cfg.RetryDelay)
 	for _, m := range batch {
 		if !retried[m.ID] {
+			if b.journal != nil {
+				acked = append(acked, m.ID)
+			}
 			continue
 		}
 		if m.DeliveryAttempt >= b.cfg.MaxAttempts {
 			log.Error("bus message dead-lettered", "message_id", m.ID, "attempts", m.DeliveryAttempt)
 			t.dead = append(t.dead, m)
+			dead = append(dead, m)
 			continue
 		}
 		t.delayed = append(t.delayed, delayed{msg: m, at: at})
 	}
 	b.cond.Broadcast()
 	t.wake.Broadcast()
+	return acked, dead
 }
 
 // DeadLetters returns the messages of topic that exhausted their attempts.

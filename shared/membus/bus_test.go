@@ -2,7 +2,10 @@ package membus_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,5 +155,107 @@ func TestTopicsWithoutWindowAreNotHeldBack(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a topic without a window waited for its batch to fill")
+	}
+}
+
+// fakeJournal records what the bus tells its journal.
+type fakeJournal struct {
+	mu        sync.Mutex
+	appendErr error
+	appended  []playback.Message
+	acked     []string
+	dead      []playback.Message
+	stored    map[string][]playback.Message
+}
+
+func (j *fakeJournal) Append(_ context.Context, _ string, msgs []playback.Message) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.appendErr != nil {
+		return j.appendErr
+	}
+	j.appended = append(j.appended, msgs...)
+	return nil
+}
+
+func (j *fakeJournal) Settle(_ string, acked []string, dead []playback.Message) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.acked = append(j.acked, acked...)
+	j.dead = append(j.dead, dead...)
+	return nil
+}
+
+func (j *fakeJournal) Load(fn func(topic string, pending, dead []playback.Message)) error {
+	for topic, msgs := range j.stored {
+		fn(topic, msgs, nil)
+	}
+	return nil
+}
+
+func TestJournal(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		appendErr error
+		stored    []string // journaled by an earlier run
+		publish   []string
+		wantErr   bool
+		wantSeen  []string
+		wantAcked int
+		wantDead  int
+	}{
+		{"publish journals, then acks", nil, nil, []string{"a", "b", "poison"}, false, []string{"a", "b", "poison", "poison"}, 2, 1},
+		{"a failed append is unavailable and never delivered", errors.New("disk full"), nil, []string{"a"}, true, nil, 0, 0},
+		{"an earlier run's messages are delivered first", nil, []string{"old"}, []string{"new"}, false, []string{"old", "new"}, 2, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			j := &fakeJournal{appendErr: tc.appendErr, stored: map[string][]playback.Message{}}
+			for i, d := range tc.stored {
+				j.stored["t"] = append(j.stored["t"], playback.Message{ID: fmt.Sprint("old-", i), Data: []byte(d)})
+			}
+			b, err := membus.NewWithJournal(membus.Config{MaxBatch: 1, MaxAttempts: 2, RetryDelay: time.Millisecond}, j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			ctx := context.Background()
+			buf := []byte("xxxxxx")
+			for _, d := range tc.publish {
+				n := copy(buf, d)
+				err := b.Publish(ctx, "t", playback.Message{Data: buf[:n]})
+				if (err != nil) != tc.wantErr || err != nil && !playback.IsCode(err, playback.CodeUnavailable) {
+					t.Fatalf("Publish(%s) = %v", d, err)
+				}
+			}
+			copy(buf, "XXXXXX") // the caller's buffer is its own again
+			var seen []string
+			if err := b.Subscribe(ctx, "t", func(_ context.Context, batch []playback.Message) (retry []string) {
+				for _, m := range batch {
+					seen = append(seen, string(m.Data))
+					if string(m.Data) == "poison" {
+						retry = append(retry, m.ID)
+					}
+				}
+				return retry
+			}); err != nil {
+				t.Fatal(err)
+			}
+			waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := b.Idle(waitCtx); err != nil {
+				t.Fatal(err)
+			}
+			_ = b.Close() // settles are reported after Idle sees the batch settled
+			j.mu.Lock()
+			defer j.mu.Unlock()
+			if !slices.Equal(seen, tc.wantSeen) || len(j.acked) != tc.wantAcked || len(j.dead) != tc.wantDead {
+				t.Fatalf("seen %q, journal acked %d dead %d; want %q, %d, %d", seen, len(j.acked), len(j.dead), tc.wantSeen, tc.wantAcked, tc.wantDead)
+			}
+			if !tc.wantErr && len(j.appended) != len(tc.publish) {
+				t.Fatalf("journal holds %d messages, %d published", len(j.appended), len(tc.publish))
+			}
+		})
 	}
 }

@@ -1,0 +1,73 @@
+package walbus
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func TestCodecRoundTrip(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 4, 15, 0, 0, 123456789, time.UTC)
+	for _, tc := range []struct {
+		name string
+		msg  playback.Message
+	}{
+		{"bare", playback.Message{ID: "msg_1", PublishTime: at}},
+		{"everything", playback.Message{ID: "msg_2", OrderingKey: "ses_1", Data: []byte(`{"a":1}` + "\x00\xff"),
+			Attributes: map[string]string{"source": "stripe", "type": "customer.subscription.deleted", "": "empty key"}, PublishTime: at}},
+		{"large data", playback.Message{ID: "msg_3", Data: make([]byte, 70_000), PublishTime: at}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			raw := appendMessage(nil, &tc.msg)
+			got, err := decodeMessage(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.PublishTime.Equal(tc.msg.PublishTime) {
+				t.Fatalf("publish time %v, want %v", got.PublishTime, tc.msg.PublishTime)
+			}
+			got.PublishTime = tc.msg.PublishTime
+			if !reflect.DeepEqual(got, tc.msg) {
+				t.Fatalf("decoded %+v, want %+v", got, tc.msg)
+			}
+			if id, err := decodeID(raw); err != nil || id != tc.msg.ID {
+				t.Fatalf("decodeID = %q, %v", id, err)
+			}
+			// The decoded message owns its data: the live set's record and
+			// the read buffer are not the bus's to keep.
+			raw[len(raw)-1] ^= 0xff
+			if len(got.Data) > 0 && got.Data[len(got.Data)-1] != tc.msg.Data[len(tc.msg.Data)-1] {
+				t.Fatal("decoded data aliases the record")
+			}
+		})
+	}
+}
+
+func TestCodecRefusesDamagedRecords(t *testing.T) {
+	t.Parallel()
+	good := appendMessage(nil, &playback.Message{ID: "msg_1", OrderingKey: "k", Data: []byte("data"),
+		Attributes: map[string]string{"a": "b"}, PublishTime: time.Unix(1, 0)})
+	for _, tc := range []struct {
+		name string
+		raw  []byte
+	}{
+		{"empty", nil},
+		{"unknown version", append([]byte{9}, good[1:]...)},
+		{"truncated", good[:len(good)-1]},
+		{"trailing bytes", append(append([]byte(nil), good...), 0)},
+		{"length beyond the record", []byte{codecV1, 0x7f, 'x'}},
+		{"attribute count beyond the record", []byte{codecV1, 1, 'm', 0, 2, 0xff, 0x7f}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if m, err := decodeMessage(tc.raw); !errors.Is(err, errCorrupt) {
+				t.Fatalf("decodeMessage = %+v, %v; want errCorrupt", m, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,564 @@
+// Package walbus is the durable half of the embedded bus: an append-only
+// log file that holds every message the local bus accepted until the
+// message's handler acknowledged it (membus takes it as its Journal). A
+// runner killed with messages in flight finds them in the log on its next
+// start and delivers them again.
+//
+// Commits are grouped: every Append that arrives while a commit is being
+// written joins the next one, so concurrent publishers share one write and
+// one fsync. Acknowledgements are appended as records of their own without
+// an fsync: losing one to a power cut only redelivers a message, which
+// at-least-once delivery allows. When the log has grown well past what is
+// still live, it is rewritten with only the live records and renamed over
+// the old one.
+package walbus
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Record kinds.
+const (
+	kindAppend = 1 // a message accepted on a topic
+	kindAck    = 2 // a message's handler acknowledged it
+	kindDead   = 3 // a message exhausted its attempts
+)
+
+// A record is its payload's length and CRC-32C, then the payload: kind,
+// topic, and the message (append, dead) or its id (ack). A torn tail —
+// what a crash in the middle of a write leaves — fails the length or the
+// checksum and ends the log there.
+const headerLen = 8
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// maxRecord bounds a record's payload: far above any message the bus
+// takes (a heartbeat is a few hundred bytes, a Stripe pointer less).
+const maxRecord = 64 << 20
+
+// minCompact is the log size below which it is never rewritten.
+const minCompact = 8 << 20
+
+// Journal is a log-file message journal. Its methods are safe for
+// concurrent use; it takes no file lock against a second process (the
+// runner opens it after the store, whose lock keeps a second runner on the
+// same data directory out).
+type Journal struct {
+	path string
+	sync bool
+	log  *slog.Logger
+	kick chan struct{} // work queued for the committer
+	done chan struct{} // the committer has stopped
+
+	mu      sync.Mutex
+	next    *group // appends waiting for the next commit
+	settles []settle
+	closed  bool
+
+	commits, appended atomic.Int64 // for benchmarks: messages per commit
+
+	// Owned by the committer after Open.
+	f      *os.File
+	size   int64 // bytes of whole records in f
+	broken error // a write failed and could not be undone: refuse more
+	seq    uint64
+	topics map[string]*topicState
+	live   int64 // bytes of the live records
+	buf    []byte
+
+	compactAt int64 // minCompact; lower in tests
+}
+
+// topicState is what the log holds live for one topic: encoded messages by
+// id, with their order of acceptance.
+type topicState struct {
+	pending map[string]liveMsg
+	dead    map[string]liveMsg
+}
+
+type liveMsg struct {
+	seq uint64
+	raw []byte // the encoded message
+}
+
+type group struct {
+	since   time.Time // the first append
+	appends []appendReq
+	done    chan struct{}
+	err     error
+}
+
+type appendReq struct {
+	topic string
+	msgs  []playback.Message
+}
+
+type settle struct {
+	topic string
+	acked []string
+	dead  []playback.Message
+}
+
+// Option tunes Open.
+type Option func(*Journal)
+
+// WithoutSync skips the fsync of each commit: a journaled message then
+// survives a killed process (it is in the page cache when Append returns)
+// but not a power loss. It matches the store's bolt.WithoutSync.
+func WithoutSync() Option { return func(j *Journal) { j.sync = false } }
+
+// Open reads the log at path (creating it if needed), rewrites it with its
+// live records and starts the committer. Only one journal may use a path.
+func Open(path string, opts ...Option) (*Journal, error) {
+	j := &Journal{path: path, sync: true, log: slog.Default(), kick: make(chan struct{}, 1), done: make(chan struct{}),
+		topics: map[string]*topicState{}, compactAt: minCompact}
+	for _, o := range opts {
+		o(j)
+	}
+	if err := j.replay(); err != nil {
+		return nil, fmt.Errorf("walbus.Open %s: %w", path, err)
+	}
+	if err := j.compact(); err != nil {
+		return nil, fmt.Errorf("walbus.Open %s: %w", path, err)
+	}
+	go j.commitLoop()
+	return j, nil
+}
+
+func (j *Journal) topic(name string) *topicState {
+	t := j.topics[name]
+	if t == nil {
+		t = &topicState{pending: map[string]liveMsg{}, dead: map[string]liveMsg{}}
+		j.topics[name] = t
+	}
+	return t
+}
+
+// replay reads the log into the live set, up to its first damaged record.
+func (j *Journal) replay() error {
+	f, err := os.Open(j.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<16)
+	var hdr [headerLen]byte
+	var good int64
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			break // the end, or a torn header
+		}
+		n := binary.LittleEndian.Uint32(hdr[:4])
+		if n > maxRecord {
+			break // a torn header's length: no record is this large
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(r, payload); err != nil || crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
+			break
+		}
+		if err := j.apply(payload); err != nil {
+			return fmt.Errorf("record at %d: %w", good, err)
+		}
+		good += headerLen + int64(n)
+	}
+	if st, err := f.Stat(); err == nil && st.Size() > good {
+		j.log.Warn("walbus: log ends in a torn record; dropping its tail", "path", j.path, "good", good, "size", st.Size())
+	}
+	return nil
+}
+
+// apply plays one record's payload onto the live set.
+func (j *Journal) apply(p []byte) error {
+	if len(p) == 0 {
+		return errCorrupt
+	}
+	kind := p[0]
+	r := reader{b: p[1:]}
+	topic := string(r.bytes())
+	if r.err != nil {
+		return r.err
+	}
+	body := r.b
+	t := j.topic(topic)
+	switch kind {
+	case kindAppend, kindDead:
+		id, err := decodeID(body)
+		if err != nil {
+			return err
+		}
+		raw := slices.Clone(body)
+		j.seq++
+		if kind == kindAppend {
+			if m, ok := t.pending[id]; ok {
+				j.live -= int64(len(m.raw))
+			}
+			t.pending[id] = liveMsg{seq: j.seq, raw: raw}
+			j.live += int64(len(raw))
+			return nil
+		}
+		if m, ok := t.pending[id]; ok {
+			delete(t.pending, id)
+			j.live -= int64(len(m.raw))
+		}
+		t.dead[id] = liveMsg{seq: j.seq, raw: raw}
+	case kindAck:
+		if m, ok := t.pending[string(body)]; ok {
+			delete(t.pending, string(body))
+			j.live -= int64(len(m.raw))
+		}
+		return nil
+	default:
+		return fmt.Errorf("%w: record kind %d", errCorrupt, kind)
+	}
+	return nil
+}
+
+func appendRecord(b []byte, kind byte, topic string, body func([]byte) []byte) []byte {
+	start := len(b)
+	b = append(b, make([]byte, headerLen)...)
+	b = append(b, kind)
+	b = appendString(b, topic)
+	b = body(b)
+	payload := b[start+headerLen:]
+	binary.LittleEndian.PutUint32(b[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(b[start+4:], crc32.Checksum(payload, crcTable))
+	return b
+}
+
+// compact writes the live records to a new log, makes it durable and
+// renames it over the old one, then continues appending to it.
+func (j *Journal) compact() error {
+	tmp := j.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	type entry struct {
+		kind  byte
+		topic string
+		m     liveMsg
+	}
+	var all []entry
+	j.live = 0
+	for name, t := range j.topics {
+		for _, m := range t.pending {
+			all = append(all, entry{kindAppend, name, m})
+			j.live += int64(len(m.raw))
+		}
+		for _, m := range t.dead {
+			all = append(all, entry{kindDead, name, m})
+		}
+	}
+	slices.SortFunc(all, func(a, b entry) int { return cmp.Compare(a.m.seq, b.m.seq) })
+	w := bufio.NewWriterSize(f, 1<<16)
+	var size int64
+	var rec []byte
+	for _, e := range all {
+		rec = appendRecord(rec[:0], e.kind, e.topic, func(b []byte) []byte { return append(b, e.m.raw...) })
+		if _, err := w.Write(rec); err != nil {
+			return fail(err)
+		}
+		size += int64(len(rec))
+	}
+	if err := w.Flush(); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, j.path); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(filepath.Dir(j.path)); err != nil {
+		return fail(err)
+	}
+	if j.f != nil {
+		j.f.Close()
+	}
+	j.f, j.size = f, size
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Append stores msgs of topic and returns once they are written (and, by
+// default, fsynced). A context that ends after the messages joined a
+// commit does not take them back: Append then still waits for the commit
+// so that its answer is true.
+func (j *Journal) Append(ctx context.Context, topic string, msgs []playback.Message) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("walbus.Append: %w", err)
+	}
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return playback.Unavailable(errors.New("journal closed"), "walbus.Append")
+	}
+	g := j.next
+	if g == nil {
+		g = &group{since: time.Now(), done: make(chan struct{})}
+		j.next = g
+	}
+	g.appends = append(g.appends, appendReq{topic: topic, msgs: msgs})
+	j.mu.Unlock()
+	j.wake()
+	<-g.done
+	if g.err != nil {
+		return fmt.Errorf("walbus.Append: %w", g.err)
+	}
+	return nil
+}
+
+// Settle records the acknowledged and the dead messages of topic in the
+// next commit; it does not wait for it.
+func (j *Journal) Settle(topic string, acked []string, dead []playback.Message) error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return playback.Unavailable(errors.New("journal closed"), "walbus.Settle")
+	}
+	j.settles = append(j.settles, settle{topic: topic, acked: acked, dead: dead})
+	j.mu.Unlock()
+	j.wake()
+	return nil
+}
+
+func (j *Journal) wake() {
+	select {
+	case j.kick <- struct{}{}:
+	default: // the committer has a wake-up pending and will see our work
+	}
+}
+
+// commitLoop writes whatever is queued, one commit at a time, until the
+// journal closes with nothing left to write.
+//
+// A commit starts when the first append of a group comes, unless recent
+// groups were larger: then it waits a little for as many appends. Without
+// that, the publishers a commit releases come back one by one, the first
+// one alone starts the next commit, and groups alternate between one
+// append and all the others — half the commits carrying one message.
+func (j *Journal) commitLoop() {
+	defer close(j.done)
+	peak := 0                // appends in recent commits, decaying
+	var gather time.Duration // how long to wait for them: half a commit
+	var lastEnd time.Time    // appends that came during a commit wait from its end
+	for {
+		<-j.kick
+		for {
+			j.mu.Lock()
+			if g := j.next; g != nil && !j.closed && len(g.appends) < peak {
+				if wait := gather - time.Since(later(g.since, lastEnd)); wait > 0 {
+					j.mu.Unlock()
+					select {
+					case <-j.kick:
+					case <-time.After(wait):
+					}
+					continue
+				}
+			}
+			g, settles, closed := j.next, j.settles, j.closed
+			j.next, j.settles = nil, nil
+			j.mu.Unlock()
+			if g == nil && len(settles) == 0 {
+				if closed {
+					if j.f != nil {
+						j.f.Close()
+					}
+					return
+				}
+				break
+			}
+			start := time.Now()
+			err := j.commit(g, settles)
+			if g != nil {
+				lastEnd = time.Now()
+				peak = max(len(g.appends), peak*3/4)
+				gather = min(lastEnd.Sub(start)/2, time.Millisecond)
+				g.err = err
+				close(g.done)
+			}
+			if err != nil {
+				j.log.Error("walbus: commit failed", "err", err)
+			}
+			if j.broken == nil && j.size > max(j.compactAt, 4*j.live) {
+				if err := j.compact(); err != nil {
+					j.log.Error("walbus: rewriting the log failed; appending to the old one", "err", err)
+				}
+			}
+		}
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// commit writes the group's messages and the settles in one write, and
+// fsyncs when the group has messages: a settle alone needs no fsync.
+func (j *Journal) commit(g *group, settles []settle) error {
+	if j.broken != nil {
+		return j.broken
+	}
+	b := j.buf[:0]
+	type added struct {
+		topic, id string
+		at, end   int // the encoded message within b
+	}
+	var news []added
+	if g != nil {
+		for _, a := range g.appends {
+			for i := range a.msgs {
+				m := &a.msgs[i]
+				var at, end int
+				b = appendRecord(b, kindAppend, a.topic, func(b []byte) []byte {
+					at = len(b)
+					b = appendMessage(b, m)
+					end = len(b)
+					return b
+				})
+				news = append(news, added{a.topic, m.ID, at, end})
+			}
+		}
+	}
+	for _, s := range settles {
+		for _, id := range s.acked {
+			b = appendRecord(b, kindAck, s.topic, func(b []byte) []byte { return append(b, id...) })
+		}
+		for i := range s.dead {
+			b = appendRecord(b, kindDead, s.topic, func(b []byte) []byte { return appendMessage(b, &s.dead[i]) })
+		}
+	}
+	j.buf = b
+	if _, err := j.f.WriteAt(b, j.size); err != nil {
+		// Whatever part of the write landed must not stay in front of the
+		// records that come next.
+		if terr := j.f.Truncate(j.size); terr != nil {
+			j.broken = fmt.Errorf("log write failed and could not be undone: %w", errors.Join(err, terr))
+		}
+		return err
+	}
+	if g != nil && j.sync {
+		if err := j.f.Sync(); err != nil {
+			// The written records' fate is unknown: refuse further appends
+			// rather than answer them over a log that may have lost some.
+			j.broken = fmt.Errorf("log fsync failed: %w", err)
+			return j.broken
+		}
+	}
+	j.size += int64(len(b))
+	j.commits.Add(1)
+	j.appended.Add(int64(len(news)))
+	for _, a := range news {
+		j.seq++
+		j.topic(a.topic).pending[a.id] = liveMsg{seq: j.seq, raw: slices.Clone(b[a.at:a.end])}
+		j.live += int64(a.end - a.at)
+	}
+	for _, s := range settles {
+		t := j.topic(s.topic)
+		for _, id := range s.acked {
+			if m, ok := t.pending[id]; ok {
+				delete(t.pending, id)
+				j.live -= int64(len(m.raw))
+			}
+		}
+		for i := range s.dead {
+			id := s.dead[i].ID
+			if m, ok := t.pending[id]; ok {
+				delete(t.pending, id)
+				j.live -= int64(len(m.raw))
+			}
+			j.seq++
+			t.dead[id] = liveMsg{seq: j.seq, raw: appendMessage(nil, &s.dead[i])}
+		}
+	}
+	if cap(j.buf) > 1<<20 {
+		j.buf = nil // one huge group should not pin its buffer
+	}
+	return nil
+}
+
+// Load calls fn for every topic the journal holds messages of, with the
+// messages not yet acknowledged, in the order they were accepted, and the
+// dead letters. Call it before the bus uses the journal: the committer
+// owns the live set once there is work.
+func (j *Journal) Load(fn func(topic string, pending, dead []playback.Message)) error {
+	decodeAll := func(m map[string]liveMsg) ([]playback.Message, error) {
+		ordered := make([]liveMsg, 0, len(m))
+		for _, l := range m {
+			ordered = append(ordered, l)
+		}
+		slices.SortFunc(ordered, func(a, b liveMsg) int { return cmp.Compare(a.seq, b.seq) })
+		out := make([]playback.Message, len(ordered))
+		for i, l := range ordered {
+			var err error
+			if out[i], err = decodeMessage(l.raw); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	for name, t := range j.topics {
+		pending, err := decodeAll(t.pending)
+		if err != nil {
+			return fmt.Errorf("walbus.Load: topic %s: %w", name, err)
+		}
+		dead, err := decodeAll(t.dead)
+		if err != nil {
+			return fmt.Errorf("walbus.Load: topic %s: %w", name, err)
+		}
+		if len(pending)+len(dead) > 0 {
+			fn(name, pending, dead)
+		}
+	}
+	return nil
+}
+
+// Close writes what is queued, stops the committer and closes the file.
+// Close the bus that uses the journal first.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return nil
+	}
+	j.closed = true
+	j.mu.Unlock()
+	j.wake()
+	<-j.done
+	return nil
+}
