@@ -40,7 +40,7 @@ func newBus(t *testing.T, j *walbus.Journal, cfg membus.Config) *membus.Bus {
 // TestContract runs the bus contract on the runner's bus: membus over the
 // journal.
 func TestContract(t *testing.T) {
-	bustest.Run(t, bustest.Options{MaxBatch: 10, Timeout: 5 * time.Second}, func(t *testing.T, _ ...string) playback.Bus {
+	bustest.Run(t, bustest.Options{MaxBatch: 10, Timeout: 5 * time.Second}, func(t *testing.T, _ bustest.Setup) playback.Bus {
 		j := open(t, filepath.Join(t.TempDir(), "bus.wal"))
 		b := newBus(t, j, membus.Config{MaxBatch: 10, RetryDelay: 10 * time.Millisecond})
 		t.Cleanup(func() {
