@@ -330,7 +330,8 @@ func (s *Server) link(ctx context.Context, customer, accountID string, now time.
 // them apply, instead of leaving them to the next Sweep. Best effort: the
 // sweeper is the backstop.
 func (s *Server) wakeParked(ctx context.Context, now time.Time) {
-	pending, err := s.deps.Store.ListPendingEvents(ctx, Source, now, s.cfg.SweepBatch)
+	// Everything received so far, this instant included.
+	pending, err := s.deps.Store.ListPendingEvents(ctx, Source, now.Add(time.Second), s.cfg.SweepBatch)
 	for _, ev := range pending {
 		if err = s.announce(ctx, ev); err != nil {
 			break

@@ -30,11 +30,11 @@ import (
 //     snapshots of the newest second are kept (Subscription.Snapshots), and
 //     their order within it is decided from that set alone, so it does not
 //     depend on the order they arrived in: customer.subscription.updated
-//     carries data.previous_attributes, the earlier values of what it
-//     changed; snapshot B follows A when every attribute B names as
-//     previous (of those in attrsOf) has A's value, or when A and B
-//     describe the same state (customer.subscription.paused and its
-//     companion update). The chosen order is the one with the most
+//     carries data.previous_attributes, the earlier values of everything
+//     it changed; snapshot B follows A when A's attributes (those attrsOf
+//     reads) are B's with B's previous attributes put back, or, for events
+//     without previous attributes, when A and B describe the same state
+//     (customer.subscription.paused and its companion update). The chosen order is the one with the most
 //     "follows" links, creations first and deletions last; ties fall to the
 //     lifecycle order of the statuses, then to the event id. The state is
 //     that of the last snapshot. Pause then resume within one second is
@@ -161,6 +161,7 @@ func attrsOf(sub stripeSubscription) map[string]string {
 			a[k] = presence(raw)
 		}
 	}
+	maps.DeleteFunc(a, func(_, v string) bool { return v == "" })
 	return a
 }
 
@@ -209,18 +210,26 @@ func previousAttrs(raw json.RawMessage) map[string]string {
 }
 
 // follows reports whether snapshot b can come right after a in Stripe's
-// history: b names a's values as its previous ones, or both describe the
-// same state.
+// history: a is b's state with b's previous attributes put back (Stripe
+// names every attribute an update changed), or, for events that carry no
+// previous attributes (creation, paused, resumed, deletion), both describe
+// the same state.
 func follows(a, b playback.SubscriptionSnapshot) bool {
-	if len(b.Prev) > 0 {
-		for k, v := range b.Prev {
-			if a.Attrs[k] != v {
-				return false
-			}
-		}
-		return true
+	if len(a.Attrs) == 0 {
+		return false
 	}
-	return len(a.Attrs) > 0 && maps.Equal(a.Attrs, b.Attrs)
+	if len(b.Prev) == 0 {
+		return maps.Equal(a.Attrs, b.Attrs)
+	}
+	before := maps.Clone(b.Attrs)
+	for k, v := range b.Prev {
+		if v == "" {
+			delete(before, k)
+		} else {
+			before[k] = v
+		}
+	}
+	return maps.Equal(a.Attrs, before)
 }
 
 // fallbackLess is the order of snapshots that Stripe's attributes leave
