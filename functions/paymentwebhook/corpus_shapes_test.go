@@ -119,13 +119,13 @@ func (s subState) obj(t testing.TB) obj {
 
 // invoiceState is one invoice of a subscription.
 type invoiceState struct {
-	id, reason, status   string // status: open, paid, void
+	id, reason, status    string // status: open, paid, void
 	amountDue, amountPaid int64
-	attempts             int
-	nextAttempt          int64 // 0: no further retry
-	price                string
-	start, end           int64
-	proration            bool
+	attempts              int
+	nextAttempt           int64 // 0: no further retry
+	price                 string
+	start, end            int64
+	proration             bool
 }
 
 func (inv invoiceState) obj(t testing.TB, s subState, created int64) obj {

@@ -18,11 +18,11 @@ import (
 // Call patterns: stripe/stripe-cli pkg/fixtures/triggers/*.json (which API
 // calls produce which events). Lifecycles and the events of each step:
 const (
-	docWebhooks       = "https://docs.stripe.com/billing/subscriptions/webhooks"              // Using webhooks with subscriptions
-	docLifecycle      = "https://docs.stripe.com/billing/subscriptions/overview"              // How subscriptions work: statuses, trials, renewals
-	docTrials         = "https://docs.stripe.com/billing/subscriptions/trials"                // trial end without a payment method → paused
-	docPause          = "https://docs.stripe.com/billing/subscriptions/pause-payment"         // pause payment collection: status stays active
-	docPendingUpdates = "https://docs.stripe.com/billing/subscriptions/pending-updates"       // pending_if_incomplete: status unchanged on failure
+	docWebhooks       = "https://docs.stripe.com/billing/subscriptions/webhooks"        // Using webhooks with subscriptions
+	docLifecycle      = "https://docs.stripe.com/billing/subscriptions/overview"        // How subscriptions work: statuses, trials, renewals
+	docTrials         = "https://docs.stripe.com/billing/subscriptions/trials"          // trial end without a payment method → paused
+	docPause          = "https://docs.stripe.com/billing/subscriptions/pause-payment"   // pause payment collection: status stays active
+	docPendingUpdates = "https://docs.stripe.com/billing/subscriptions/pending-updates" // pending_if_incomplete: status unchanged on failure
 	docPendingRef     = "https://docs.stripe.com/billing/subscriptions/pending-updates-reference"
 	docSmartRetries   = "https://docs.stripe.com/billing/revenue-recovery/smart-retries" // retries, then unpaid or canceled
 	docProrations     = "https://docs.stripe.com/billing/subscriptions/prorations"
