@@ -159,6 +159,9 @@ func (s *Server) Jobs() map[string]playback.Job {
 	return map[string]playback.Job{"sweep": playback.JobOf(s.Sweep), "reconcile": playback.JobOf(s.Reconcile)}
 }
 
+// CanReconcile reports whether the reconcile job has an API to read.
+func (s *Server) CanReconcile() bool { return s.deps.Stripe != nil }
+
 // Consumers returns the event-triggered handlers by topic.
 func (s *Server) Consumers() map[string]playback.BatchHandler {
 	return map[string]playback.BatchHandler{events.TopicStripeEvents: s.HandleStripeEvents}

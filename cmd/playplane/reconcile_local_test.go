@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/emulators"
+)
+
+// syncBuffer is a log sink safe for the runner's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestRunnerSchedulesReconciliation: with an API to read (stripe-mock
+// here), the local runner reconciles on a schedule as the cloud does. Not
+// parallel: the functions read their settings from the environment.
+func TestRunnerSchedulesReconciliation(t *testing.T) {
+	t.Setenv("STRIPE_API_KEY", "sk_test_local")
+	t.Setenv("STRIPE_API_URL", emulators.StripeMock(t))
+	var logs syncBuffer
+	srv := httptest.NewUnstartedServer(nil)
+	cfg := Config{DataDir: t.TempDir(), PublicURL: "http://" + srv.Listener.Addr().String(), Issuer: "playplane-local",
+		Audience: "playplane", Seed: true, ReconcileEvery: 50 * time.Millisecond}
+	app, err := NewApp(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = app.Handler()
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Close()
+		app.Close()
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), `msg="stripe reconciliation"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reconciliation ran; logs:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := logs.String(); strings.Contains(out, `job="stripe reconcile"`) {
+		t.Fatalf("reconciliation failed:\n%s", out)
+	}
+}
