@@ -321,18 +321,24 @@ func (s *Server) link(ctx context.Context, customer, accountID string, now time.
 		return fmt.Errorf("paymentwebhook.link: %w", err)
 	}
 	if linked {
-		s.wakeParked(ctx, now)
+		s.wakeParked(ctx, customer, now)
 	}
 	return nil
 }
 
-// wakeParked announces the parked events again when a new link may let
-// them apply, instead of leaving them to the next Sweep. Best effort: the
-// sweeper is the backstop.
-func (s *Server) wakeParked(ctx context.Context, now time.Time) {
-	// Everything received so far, this instant included.
-	pending, err := s.deps.Store.ListPendingEvents(ctx, Source, now.Add(time.Second), s.cfg.SweepBatch)
+// wakeParked announces the parked events of customer again when its new
+// link may let them apply, instead of leaving them to the next Sweep.
+// Best effort: the sweeper is the backstop.
+func (s *Server) wakeParked(ctx context.Context, customer string, now time.Time) {
+	// Everything received so far, this instant included. The inbox lists
+	// pending events oldest first, without a filter by customer, so the
+	// wake reads well past one sweep's batch: a customer's events must not
+	// hide behind other customers' parked ones.
+	pending, err := s.deps.Store.ListPendingEvents(ctx, Source, now.Add(time.Second), wakeBatches*s.cfg.SweepBatch)
 	for _, ev := range pending {
+		if customerOf(ev.Payload) != customer {
+			continue
+		}
 		if err = s.announce(ctx, ev); err != nil {
 			break
 		}
@@ -340,6 +346,29 @@ func (s *Server) wakeParked(ctx context.Context, now time.Time) {
 	if err != nil {
 		httpx.Logger(ctx).WarnContext(ctx, "announcing parked stripe events; the sweeper will", "err", err)
 	}
+}
+
+// wakeBatches is how many sweep batches a wake reads.
+const wakeBatches = 10
+
+// customerOf is the customer a recorded event is about, "" if none.
+func customerOf(payload []byte) string {
+	var ev struct {
+		Data struct {
+			Object struct {
+				ID       string   `json:"id"`
+				Object   string   `json:"object"`
+				Customer stripeID `json:"customer"`
+			} `json:"object"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(payload, &ev) != nil {
+		return ""
+	}
+	if ev.Data.Object.Object == "customer" {
+		return ev.Data.Object.ID
+	}
+	return string(ev.Data.Object.Customer)
 }
 
 func (s *Server) applySnapshot(ctx context.Context, accountID, cause string, now time.Time, snap snapshot) error {
