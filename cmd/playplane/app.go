@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -52,6 +53,12 @@ type Config struct {
 	// SYNC=false trades that for handler-speed local runs; what was
 	// answered still survives a killed process, only not a power loss.
 	Sync bool `env:"SYNC, default=true"`
+	// SweepEvery and ReconcileEvery schedule the payment webhook's jobs as
+	// the cloud schedules do (every minute, every hour). Reconciliation
+	// runs only with an API to read: STRIPE_API_KEY, and STRIPE_API_URL for
+	// stripe-mock.
+	SweepEvery     time.Duration `env:"STRIPE_SWEEP_EVERY, default=30s"`
+	ReconcileEvery time.Duration `env:"STRIPE_RECONCILE_EVERY, default=1h"`
 	// LogLevel: at info every request is a log line; warn keeps only
 	// rejections' causes and failures, for load runs.
 	LogLevel slog.Level `env:"LOG_LEVEL, default=info"`
@@ -261,10 +268,20 @@ func (a *App) wire(ctx context.Context) error {
 			}
 		}
 	}
-	a.every(consumerCtx, 30*time.Second, "stripe sweep", func(ctx context.Context) error {
-		_, err := a.webhook.Sweep(ctx)
+	jobs := a.webhook.Jobs()
+	a.every(consumerCtx, cmp.Or(a.cfg.SweepEvery, 30*time.Second), "stripe sweep", func(ctx context.Context) error {
+		_, err := jobs["sweep"](ctx)
 		return err
 	})
+	if a.webhook.CanReconcile() {
+		a.every(consumerCtx, cmp.Or(a.cfg.ReconcileEvery, time.Hour), "stripe reconcile", func(ctx context.Context) error {
+			rep, err := jobs["reconcile"](ctx)
+			a.log.InfoContext(ctx, "stripe reconciliation", "report", rep)
+			return err
+		})
+	} else {
+		a.log.InfoContext(ctx, "stripe reconciliation off: set STRIPE_API_KEY (and STRIPE_API_URL for stripe-mock)")
+	}
 	if a.cfg.Seed {
 		// Reports age out after STEERING_STALENESS (30s): keep the demo
 		// edges fresh.

@@ -256,6 +256,8 @@ func procStatus(t *testing.T, pid int, field string) string {
 	return "?"
 }
 
+// syncBuffer is an output sink safe for concurrent writers (a child
+// process's stderr copier, the runner's goroutines).
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

@@ -13,9 +13,10 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-// errLinkPending marks an event of a customer not yet linked to an account:
-// its checkout.session.completed may still be on its way, so the event is
-// retried for Config.LinkWait.
+// errLinkPending marks an event of a customer not yet linked to an account
+// (or of an account not created yet): its checkout.session.completed may
+// still be on its way, so the event is retried for Config.LinkWait, then
+// parked until the link appears, however late.
 var errLinkPending = errors.New("customer not linked to an account yet")
 
 // HandleStripeEvents is the consumer of TopicStripeEvents. It asks for
@@ -64,10 +65,17 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 	case !linkPending && playback.ErrorCode(err).Retryable() && age < s.cfg.GiveUpAfter:
 		log.WarnContext(ctx, "stripe event failed; will retry", "err", err, "attempt", m.DeliveryAttempt)
 		return true
+	case linkPending || playback.ErrorCode(err).Retryable() || isUnknownStatus(err):
+		// It cannot be applied now but may later (the link appears, the
+		// dependency comes back, a release learns the status): park it.
+		// It stays unprocessed in the inbox, so Sweep announces it again
+		// and a redelivery from Stripe reprocesses it; the bus stops
+		// retrying it. Stable message: alert on it.
+		log.ErrorContext(ctx, msgParked, "err", err, "age", age.String(), "link_pending", linkPending)
+		return false
 	default:
-		// It can never succeed (or has failed for too long): say so loudly
-		// and move on; Reconcile repairs what it would have changed.
-		log.ErrorContext(ctx, "stripe event abandoned", "err", err, "age", age.String())
+		// It can never succeed: say so loudly and move on.
+		log.ErrorContext(ctx, "stripe event rejected", "err", err, "age", age.String())
 	}
 	if err := s.deps.Store.MarkEventProcessed(ctx, Source, ev.ID, now, now.Add(s.cfg.InboxRetention)); err != nil {
 		log.ErrorContext(ctx, "marking stripe event processed", "err", err)
@@ -75,6 +83,9 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 	}
 	return false
 }
+
+// msgParked is the log message of an event left for later.
+const msgParked = "stripe event parked"
 
 // process applies one recorded event.
 func (s *Server) process(ctx context.Context, ev playback.InboxEvent, now time.Time) error {
@@ -87,13 +98,14 @@ func (s *Server) process(ctx context.Context, ev playback.InboxEvent, now time.T
 	}
 	var body struct {
 		Data struct {
-			Object json.RawMessage `json:"object"`
+			Object             json.RawMessage `json:"object"`
+			PreviousAttributes json.RawMessage `json:"previous_attributes"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(ev.Payload, &body); err != nil {
 		return playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "event %s: %v", head.ID, err)
 	}
-	env := event{envelope: head, object: body.Data.Object}
+	env := event{envelope: head, object: body.Data.Object, previous: body.Data.PreviousAttributes}
 	switch env.Type {
 	case typeCheckoutCompleted:
 		return s.onCheckoutCompleted(ctx, env, now)
@@ -111,7 +123,8 @@ func (s *Server) process(ctx context.Context, ev playback.InboxEvent, now time.T
 // event is a recorded event with its data.object.
 type event struct {
 	envelope
-	object json.RawMessage
+	object   json.RawMessage
+	previous json.RawMessage // data.previous_attributes
 }
 
 func decodeObject(env event, dst any) error {
@@ -145,15 +158,27 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 	if cs.Subscription == "" || !s.cfg.Refetch {
 		return nil
 	}
-	sub, err := s.deps.Stripe.subscription(ctx, string(cs.Subscription))
+	return s.refetch(ctx, accountID, string(cs.Subscription), env, now)
+}
+
+// refetch reads the subscription from the API and applies it. The read is
+// newer than the event, so it is stamped with the later of the event's
+// second and now.
+func (s *Server) refetch(ctx context.Context, accountID, subID string, env event, now time.Time) error {
+	sub, err := s.deps.Stripe.subscription(ctx, subID)
 	if err != nil {
 		return err
 	}
-	ps, err := s.fromSubscription(sub, env.Created, stageCheckout)
+	if accountID == "" {
+		if accountID, err = s.accountFor(ctx, string(sub.Customer), sub.Metadata, now); err != nil {
+			return err
+		}
+	}
+	snap, err := s.fromSubscription(sub, env.ID, max(env.Created, now.Unix()), placeAny, nil)
 	if err != nil {
 		return err
 	}
-	return s.applySubscriptions(ctx, accountID, env.ID, now, ps)
+	return s.applySnapshot(ctx, accountID, env.ID, now, snap)
 }
 
 func (s *Server) onSubscription(ctx context.Context, env event, now time.Time) error {
@@ -162,23 +187,28 @@ func (s *Server) onSubscription(ctx context.Context, env event, now time.Time) e
 		return err
 	}
 	if s.cfg.Refetch {
-		fresh, err := s.deps.Stripe.subscription(ctx, sub.ID)
-		if err != nil {
-			return err
-		}
-		sub = fresh
+		return s.refetch(ctx, "", sub.ID, env, now)
 	}
 	accountID, err := s.accountFor(ctx, string(sub.Customer), sub.Metadata, now)
 	if err != nil {
 		return err
 	}
-	ps, err := s.fromSubscription(sub, env.Created, stageOf(env.Type))
+	var prev map[string]string
+	if env.Type == typeSubscriptionUpdated {
+		prev = previousAttrs(env.previous)
+	}
+	snap, err := s.fromSubscription(sub, env.ID, env.Created, placeOf(env.Type), prev)
 	if err != nil {
 		return err
 	}
-	return s.applySubscriptions(ctx, accountID, env.ID, now, ps)
+	return s.applySnapshot(ctx, accountID, env.ID, now, snap)
 }
 
+// onInvoice acts on the invoice's own subscription only through the API:
+// an invoice does not say what it did to its subscription (a declined
+// pending update or an old invoice's last retry leave it as it was), and
+// Stripe sends customer.subscription.updated for every status it does
+// change. Without an API key the event only links its customer.
 func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error {
 	var inv stripeInvoice
 	if err := decodeObject(env, &inv); err != nil {
@@ -188,11 +218,6 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 	if subID == "" {
 		return nil // a one-off invoice: no subscription to change
 	}
-	if env.Type == typeInvoicePaid && inv.BillingReason == "subscription_create" && inv.AmountPaid == 0 {
-		// The free first invoice of a trial says nothing about payment; the
-		// subscription's own events say "trialing".
-		return nil
-	}
 	var meta map[string]string
 	if inv.SubscriptionDetails != nil {
 		meta = inv.SubscriptionDetails.Metadata
@@ -201,20 +226,10 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 	if err != nil {
 		return err
 	}
-	var ps playback.Subscription
-	if s.cfg.Refetch {
-		sub, err := s.deps.Stripe.subscription(ctx, subID)
-		if err != nil {
-			return err
-		}
-		ps, err = s.fromSubscription(sub, env.Created, stageInvoice)
-		if err != nil {
-			return err
-		}
-	} else {
-		ps = s.fromInvoice(inv, env.Type, env.Created)
+	if !s.cfg.Refetch {
+		return nil
 	}
-	return s.applySubscriptions(ctx, accountID, env.ID, now, ps)
+	return s.refetch(ctx, accountID, subID, env, now)
 }
 
 // onCustomerDeleted cancels the subscriptions the account held before the
@@ -237,18 +252,17 @@ func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time
 		httpx.Logger(ctx).InfoContext(ctx, "deleted customer was never linked; nothing to cancel", "customer", cus.ID)
 		return nil
 	}
-	v := derivedCancellation(env.Created)
-	_, _, err = s.applyToAccount(ctx, accountID, env.ID, now, []time.Time{v}, func(a *playback.Account) bool {
+	_, _, err = s.applyToAccount(ctx, accountID, env.ID, now, func(a *playback.Account) bool {
 		changed := false
 		for _, cur := range slices.Clone(a.Subscriptions) {
 			// A subscription first seen after the deletion belongs to a
 			// later customer of the same account.
-			if cur.Status == playback.StatusCanceled || !cur.Version.Before(v) {
+			if cur.Status == playback.StatusCanceled || cur.Clock > env.Created {
 				continue
 			}
-			in := cur
-			in.Status, in.PastDueSince, in.Version = playback.StatusCanceled, time.Time{}, v
-			changed = mergeSubscription(a, in) || changed
+			in := snapshot{subID: cur.ID, clock: env.Created, SubscriptionSnapshot: playback.SubscriptionSnapshot{
+				Event: env.ID, Status: playback.StatusCanceled, PlanID: cur.PlanID, CurrentPeriodEnd: cur.CurrentPeriodEnd}}
+			changed = merge(a, in, true) || changed
 		}
 		return changed
 	})
@@ -283,10 +297,12 @@ func (s *Server) accountFor(ctx context.Context, customer string, meta map[strin
 // link records customer → account, after making sure the account exists
 // (an unknown account is a permanent failure: not_found).
 func (s *Server) link(ctx context.Context, customer, accountID string, now time.Time) error {
+	linked := false
 	_, err := s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
 		if a.CustomerID == customer {
 			return playback.ErrNoChange
 		}
+		linked = true
 		if a.CustomerID != "" {
 			httpx.Logger(ctx).WarnContext(ctx, "account changes Stripe customer", "account_id", accountID,
 				"from", a.CustomerID, "to", customer)
@@ -294,26 +310,70 @@ func (s *Server) link(ctx context.Context, customer, accountID string, now time.
 		a.CustomerID, a.UpdatedAt = customer, now
 		return nil
 	})
+	if playback.IsCode(err, playback.CodeNotFound) {
+		// The account may not be created yet: wait for it like for a link.
+		return fmt.Errorf("paymentwebhook.link %s → %s: account not found: %w", customer, accountID, errLinkPending)
+	}
 	if err != nil {
 		return fmt.Errorf("paymentwebhook.link %s → %s: %w", customer, accountID, err)
 	}
 	if err := s.deps.Store.LinkCustomer(ctx, customer, accountID); err != nil {
 		return fmt.Errorf("paymentwebhook.link: %w", err)
 	}
+	if linked {
+		s.wakeParked(ctx, customer, now)
+	}
 	return nil
 }
 
-func (s *Server) applySubscriptions(ctx context.Context, accountID, cause string, now time.Time, subs ...playback.Subscription) error {
-	versions := make([]time.Time, len(subs))
-	for i, sub := range subs {
-		versions[i] = sub.Version
-	}
-	_, _, err := s.applyToAccount(ctx, accountID, cause, now, versions, func(a *playback.Account) bool {
-		changed := false
-		for _, sub := range subs {
-			changed = mergeSubscription(a, sub) || changed
+// wakeParked announces the parked events of customer again when its new
+// link may let them apply, instead of leaving them to the next Sweep.
+// Best effort: the sweeper is the backstop.
+func (s *Server) wakeParked(ctx context.Context, customer string, now time.Time) {
+	// Everything received so far, this instant included. The inbox lists
+	// pending events oldest first, without a filter by customer, so the
+	// wake reads well past one sweep's batch: a customer's events must not
+	// hide behind other customers' parked ones.
+	pending, err := s.deps.Store.ListPendingEvents(ctx, Source, now.Add(time.Second), wakeBatches*s.cfg.SweepBatch)
+	for _, ev := range pending {
+		if customerOf(ev.Payload) != customer {
+			continue
 		}
-		return changed
+		if err = s.announce(ctx, ev); err != nil {
+			break
+		}
+	}
+	if err != nil {
+		httpx.Logger(ctx).WarnContext(ctx, "announcing parked stripe events; the sweeper will", "err", err)
+	}
+}
+
+// wakeBatches is how many sweep batches a wake reads.
+const wakeBatches = 10
+
+// customerOf is the customer a recorded event is about, "" if none.
+func customerOf(payload []byte) string {
+	var ev struct {
+		Data struct {
+			Object struct {
+				ID       string   `json:"id"`
+				Object   string   `json:"object"`
+				Customer stripeID `json:"customer"`
+			} `json:"object"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(payload, &ev) != nil {
+		return ""
+	}
+	if ev.Data.Object.Object == "customer" {
+		return ev.Data.Object.ID
+	}
+	return string(ev.Data.Object.Customer)
+}
+
+func (s *Server) applySnapshot(ctx context.Context, accountID, cause string, now time.Time, snap snapshot) error {
+	_, _, err := s.applyToAccount(ctx, accountID, cause, now, func(a *playback.Account) bool {
+		return merge(a, snap, false)
 	})
 	return err
 }
@@ -332,10 +392,10 @@ func (s *Server) entitlementOf(a playback.Account, now time.Time) entitlement {
 // applyToAccount runs change on the account and announces an entitlement
 // change. The announcement cannot share a transaction with the write, so
 // when the event is handled again (after a failed publish, or a failure to
-// mark it processed) and its versions are still the account's current
+// mark it processed) and it is still part of the account's current
 // state, the current entitlement is announced again: consumers see it at
 // least once and act on the account as it is, so a repeat is harmless.
-func (s *Server) applyToAccount(ctx context.Context, accountID, cause string, now time.Time, versions []time.Time,
+func (s *Server) applyToAccount(ctx context.Context, accountID, cause string, now time.Time,
 	change func(*playback.Account) bool) (after playback.Account, changed bool, err error) {
 	var before playback.Account
 	after, err = s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
@@ -352,10 +412,7 @@ func (s *Server) applyToAccount(ctx context.Context, accountID, cause string, no
 		return after, false, fmt.Errorf("paymentwebhook: account %s: %w", accountID, err)
 	}
 	was, is := s.entitlementOf(before, now), s.entitlementOf(after, now)
-	owns := slices.ContainsFunc(after.Subscriptions, func(sub playback.Subscription) bool {
-		return slices.ContainsFunc(versions, sub.Version.Equal)
-	})
-	if (changed && was != is) || (!changed && owns) {
+	if (changed && was != is) || (!changed && holds(after, cause)) {
 		err = s.publishEntitlement(ctx, accountID, is, cause, now)
 	}
 	return after, changed, err
@@ -374,4 +431,9 @@ func (s *Server) publishEntitlement(ctx context.Context, accountID string, e ent
 	httpx.Logger(ctx).InfoContext(ctx, "entitlement changed", "account_id", accountID, "entitled", e.Entitled,
 		"status", e.Status, "plan_id", e.PlanID, "cause", cause)
 	return nil
+}
+
+func isUnknownStatus(err error) bool {
+	pe := playback.AsError(err)
+	return pe != nil && pe.Reason == reasonUnknownStatus
 }

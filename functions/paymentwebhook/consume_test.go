@@ -52,9 +52,14 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	}
 
 	// The renewal fails: past due since the start of the unpaid period.
+	// Stripe sends the invoice's failure and the subscription's update;
+	// only the update moves the status.
 	h.clock.Set(base.Add(month + 2*time.Hour))
 	h.run(stripeEvent("evt_2", typeInvoicePaymentFailed, at(month+time.Hour),
 		invoiceObj("in_2", "cus_a", "sub_a", "subscription_cycle", "price_std", 0, at(month), at(2*month))))
+	wantState(t, h.getAccount("acct_a"), playback.StatusActive, "standard")
+	h.run(stripeEvent("evt_2u", typeSubscriptionUpdated, at(month+time.Hour),
+		subObj("sub_a", "cus_a", "past_due", "price_std", at(month), at(2*month))))
 	a = h.getAccount("acct_a")
 	wantState(t, a, playback.StatusPastDue, "standard")
 	if !a.PastDueSince.Equal(time.Unix(at(month), 0)) || !a.CurrentPeriodEnd.Equal(time.Unix(at(2*month), 0)) {
@@ -66,7 +71,9 @@ func TestSubscriptionLifecycle(t *testing.T) {
 
 	// The retry succeeds.
 	h.run(stripeEvent("evt_3", typeInvoicePaid, at(month+49*time.Hour),
-		invoiceObj("in_2", "cus_a", "sub_a", "subscription_cycle", "price_std", 999, at(month), at(2*month))))
+		invoiceObj("in_2", "cus_a", "sub_a", "subscription_cycle", "price_std", 999, at(month), at(2*month))),
+		stripeEvent("evt_3u", typeSubscriptionUpdated, at(month+49*time.Hour),
+			subObj("sub_a", "cus_a", "active", "price_std", at(month), at(2*month))))
 	a = h.getAccount("acct_a")
 	wantState(t, a, playback.StatusActive, "standard")
 	if !a.PastDueSince.IsZero() {
@@ -142,12 +149,14 @@ func TestOutOfOrderNeverOverwritesNewerState(t *testing.T) {
 			status: playback.StatusPastDue, plan: "standard",
 		},
 		{
+			// An invoice does not say what it did to its subscription; the
+			// activation's own update does (or a refetch).
 			name: "same second: creation and payment, the activation not seen",
 			events: [][]byte{
 				stripeEvent("evt_cre", typeSubscriptionCreated, at(time.Hour), subObj("sub_a", "cus_a", "incomplete", "price_std", at(0), at(month))),
 				stripeEvent("evt_paid", typeInvoicePaid, at(time.Hour), invoiceObj("in_1", "cus_a", "sub_a", "subscription_create", "price_std", 999, at(0), at(month))),
 			},
-			status: playback.StatusActive, plan: "standard",
+			status: playback.StatusIncomplete, plan: "standard",
 		},
 		{
 			name: "same second: renewal update, then the failed payment's update",
@@ -184,6 +193,7 @@ func TestOutOfOrderNeverOverwritesNewerState(t *testing.T) {
 		{
 			name: "first payment fails: incomplete, not past_due",
 			events: [][]byte{
+				stripeEvent("evt_cre", typeSubscriptionCreated, at(time.Hour), subObj("sub_a", "cus_a", "incomplete", "price_std", at(0), at(month))),
 				stripeEvent("evt_fail", typeInvoicePaymentFailed, at(time.Hour), invoiceObj("in_1", "cus_a", "sub_a", "subscription_create", "price_std", 0, at(0), at(month))),
 			},
 			status: playback.StatusIncomplete, plan: "standard",
@@ -304,25 +314,52 @@ func TestUnlinkedCustomer(t *testing.T) {
 			t.Fatalf("link %q %v", id, err)
 		}
 	})
-	t.Run("given up after the link wait", func(t *testing.T) {
+	t.Run("parked after the link wait, applied when the link appears", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		h.deliver(stripeEvent("evt_orphan", typeInvoicePaid, at(time.Hour), invoiceObj("in_o", "cus_never", "sub_o", "subscription_cycle", "price_std", 999, 1, 2)))
+		h.account("acct_late")
+		orphan := stripeEvent("evt_orphan", typeSubscriptionCreated, at(time.Hour), subObj("sub_o", "cus_late", "active", "price_std", at(0), at(month)))
+		h.deliver(orphan)
 		h.clock.Set(h.clock.Now().Add(2 * time.Hour))
 		h.settle()
-		if ev, err := h.inboxEvent("evt_orphan"); err != nil || ev.ProcessedAt.IsZero() {
-			t.Fatalf("orphan event should be abandoned and marked: %+v %v", ev, err)
+		if ev, err := h.inboxEvent("evt_orphan"); err != nil || !ev.ProcessedAt.IsZero() {
+			t.Fatalf("orphan event should be parked, not marked: %+v %v", ev, err)
+		}
+		// Stripe's redelivery is reprocessed, not answered "duplicate".
+		if got := h.deliver(orphan); got.Outcome != "republished" {
+			t.Fatalf("redelivery of a parked event: %q", got.Outcome)
+		}
+		h.settle()
+		// The link appears days later: the parked event is applied.
+		h.clock.Set(h.clock.Now().Add(5 * 24 * time.Hour))
+		h.run(stripeEvent("evt_co", typeCheckoutCompleted, at(5*24*time.Hour), checkoutObj("cs_late", "acct_late", "cus_late", "sub_o")))
+		wantState(t, h.getAccount("acct_late"), playback.StatusActive, "standard")
+		if p := h.pending(); len(p) != 0 {
+			t.Fatalf("pending %+v", p)
 		}
 	})
-	t.Run("checkout for an account that does not exist", func(t *testing.T) {
+	t.Run("checkout for an account that does not exist yet", func(t *testing.T) {
 		t.Parallel()
-		h := newHarness(t)
-		h.run(stripeEvent("evt_co", typeCheckoutCompleted, at(time.Hour), checkoutObj("cs_x", "acct_missing", "cus_x", "")))
+		h := newHarness(t, func(c *Config, _ *Deps) { c.LinkWait = 0 })
+		h.run(stripeEvent("evt_co", typeCheckoutCompleted, at(time.Hour), checkoutObj("cs_x", "acct_later", "cus_x", "")))
 		if _, err := h.store.AccountIDByCustomer(context.Background(), "cus_x"); !playback.IsCode(err, playback.CodeNotFound) {
 			t.Fatalf("linked a customer to a missing account: %v", err)
 		}
-		if ev, err := h.inboxEvent("evt_co"); err != nil || ev.ProcessedAt.IsZero() {
-			t.Fatalf("event should be abandoned and marked: %+v %v", ev, err)
+		if ev, err := h.inboxEvent("evt_co"); err != nil || !ev.ProcessedAt.IsZero() {
+			t.Fatalf("event should be parked: %+v %v", ev, err)
+		}
+		// The account is created; the sweeper announces the parked event.
+		h.account("acct_later")
+		h.clock.Set(h.clock.Now().Add(2 * time.Minute))
+		if n, err := h.srv.Sweep(context.Background()); err != nil || n != 1 {
+			t.Fatalf("sweep: %d %v", n, err)
+		}
+		h.settle()
+		if id, err := h.store.AccountIDByCustomer(context.Background(), "cus_x"); err != nil || id != "acct_later" {
+			t.Fatalf("link %q %v", id, err)
+		}
+		if p := h.pending(); len(p) != 0 {
+			t.Fatalf("pending %+v", p)
 		}
 	})
 }

@@ -68,7 +68,7 @@ func testConfig() Config {
 type harness struct {
 	t     *testing.T
 	srv   *Server
-	store *bolt.Store
+	store harnessStore
 	bus   *membus.Bus
 	mux   *http.ServeMux
 	clock *clock
@@ -79,23 +79,38 @@ type harness struct {
 
 type harnessOption func(*Config, *Deps)
 
+// harnessStore is a store the harness can also close: bolt by default,
+// DynamoDB Local or the Firestore emulator through withStore.
+type harnessStore interface {
+	Store
+	Close() error
+}
+
+// withStore runs the harness over s instead of a fresh bolt store.
+func withStore(s harnessStore) harnessOption {
+	return func(_ *Config, d *Deps) { d.Store = s }
+}
+
 func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
-	store, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	bus := membus.New(membus.Config{RetryDelay: 2 * time.Millisecond, MaxAttempts: 1000})
-	h := &harness{t: t, store: store, bus: bus, mux: http.NewServeMux(), clock: &clock{now: base.Add(time.Hour)}}
-	t.Cleanup(func() {
-		bus.Close()
-		store.Close()
-	})
+	h := &harness{t: t, bus: bus, mux: http.NewServeMux(), clock: &clock{now: base.Add(time.Hour)}}
+	t.Cleanup(func() { bus.Close() })
 	cfg := testConfig()
-	deps := Deps{Store: store, Bus: bus, Now: h.clock.Now}
+	deps := Deps{Bus: bus, Now: h.clock.Now}
 	for _, o := range opts {
 		o(&cfg, &deps)
 	}
+	if deps.Store == nil {
+		store, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		deps.Store = store
+	}
+	h.store = deps.Store.(harnessStore)
+	var err error
 	h.srv, err = New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)

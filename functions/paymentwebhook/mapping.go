@@ -1,72 +1,74 @@
 package paymentwebhook
 
 import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/playplane/playplane/shared/playback"
 )
 
-// Versions order the states of one subscription. Stripe's timestamps are
-// whole seconds, and one second often holds several events about the same
-// subscription (created, invoice.paid and updated at sign-up; updated and
-// invoice.payment_failed at a failed renewal), delivered in any order. The
-// version is therefore (event.created, status stage, source stage), packed
-// into the sub-second part of a time:
+// The entitlement model. Stripe does not deliver events in order, and its
+// event timestamps are whole seconds, so the state of a subscription is
+// rebuilt from what the events say about it, by these rules:
 //
-//   - status stage: within one second a subscription only moves forward in
-//     its lifecycle (incomplete → trialing → active → past_due → unpaid →
-//     paused → canceled). Moving back (past_due → active on a retried
-//     payment, paused → active on resume) takes a separate API call or a
-//     scheduled retry, never the same second as the move forward.
-//   - source stage: at the same status, an event carrying the subscription
-//     object itself beats one derived from an invoice, which beats one
-//     derived from a customer; created < updated < deleted.
+//  1. Only full subscription snapshots set status, plan and period: the
+//     customer.subscription.* events, the subscription read back from the
+//     API (refetch, reconciliation). Invoice events describe their own
+//     invoice, not the subscription: Stripe sends customer.subscription.updated
+//     whenever an invoice moves the subscription's status, and leaves it
+//     unchanged when it does not (a declined pending update, an old
+//     invoice's last retry after a newer one was paid). With an API key an
+//     invoice event refetches the subscription instead.
+//  2. A pending update is not a plan change: Stripe keeps the items (and so
+//     the plan) until the update's invoice is paid, and the snapshot says so.
+//  3. Snapshots of an older second than the stored one are stale. All
+//     snapshots of the newest second are kept (Subscription.Snapshots), and
+//     their order within it is decided from that set alone, so it does not
+//     depend on the order they arrived in: customer.subscription.updated
+//     carries data.previous_attributes, the earlier values of everything
+//     it changed; snapshot B follows A when A's attributes (those attrsOf
+//     reads) are B's with B's previous attributes put back, or, for events
+//     without previous attributes, when A and B describe the same state
+//     (customer.subscription.paused and its companion update). The chosen order is the one with the most
+//     "follows" links, creations first and deletions last; ties fall to the
+//     lifecycle order of the statuses, then to the event id. The state is
+//     that of the last snapshot. Pause then resume within one second is
+//     thus ordered by previous_attributes.status, whatever arrives first.
+//  4. A cancellation read from Stripe is final: nothing that is not a read
+//     cancellation replaces it. A cancellation inferred from customer.deleted
+//     replaces live states not newer than the deletion, and yields to a
+//     read one.
 //
-// Each event maps to a subscription state that depends on the event alone,
-// so applying the newest version wins no matter the delivery order: a storm
-// of shuffled, duplicated deliveries ends where the in-order replay ends.
-// Reconciliation reads state as of a second of Stripe's clock and uses the
-// bare second (the lowest version in it): events of that same second win,
-// and the next reconciliation corrects them if they were older after all.
-const (
-	stageCustomer = iota // customer.deleted: a derived cancellation
-	stageCheckout        // checkout.session.completed with refetch
-	stageInvoice         // invoice.paid / invoice.payment_failed
-	stageCreated         // customer.subscription.created
-	stageUpdated         // customer.subscription.updated / paused / resumed
-	stageDeleted         // customer.subscription.deleted
-)
+// Ordering fields are plain integers and strings (Clock, Snapshots), so
+// every store keeps them exactly.
 
-var statusStage = map[playback.SubscriptionStatus]int64{
+// statusStage is the lifecycle order that breaks ties within one second
+// when Stripe's attributes say nothing.
+var statusStage = map[playback.SubscriptionStatus]int{
 	playback.StatusIncomplete: 0, playback.StatusTrialing: 1, playback.StatusActive: 2, playback.StatusPastDue: 3,
 	playback.StatusUnpaid: 4, playback.StatusPaused: 5, playback.StatusCanceled: 6,
 }
 
-func version(created int64, status playback.SubscriptionStatus, stage int) time.Time {
-	return time.Unix(created, statusStage[status]*100_000_000+int64(stage)*10_000_000).UTC()
-}
+// Places of a snapshot within its second.
+const (
+	placeFirst = -1 // customer.subscription.created
+	placeAny   = 0
+	placeLast  = 1 // customer.subscription.deleted
+)
 
-// derivedCancellation versions a cancellation inferred from customer.deleted
-// rather than read from the subscription: marked by one extra nanosecond,
-// which real versions (multiples of 10ms) never carry, so that the stored
-// state says where it came from.
-func derivedCancellation(created int64) time.Time {
-	return version(created, playback.StatusCanceled, stageCustomer).Add(1)
-}
-
-func isDerived(s playback.Subscription) bool {
-	return s.Status == playback.StatusCanceled && s.Version.Nanosecond()%10_000_000 == 1
-}
-
-func stageOf(eventType string) int {
+func placeOf(eventType string) int {
 	switch eventType {
 	case typeSubscriptionCreated:
-		return stageCreated
+		return placeFirst
 	case typeSubscriptionDeleted:
-		return stageDeleted
-	default:
-		return stageUpdated
+		return placeLast
 	}
+	return placeAny
 }
 
 // statusOf maps Stripe's subscription statuses; incomplete_expired is a
@@ -80,6 +82,9 @@ func statusOf(s string) (playback.SubscriptionStatus, bool) {
 	}
 	return "", false
 }
+
+// reasonUnknownStatus marks a subscription status this code cannot map.
+const reasonUnknownStatus = "subscription_status"
 
 func unixOrZero(sec int64) time.Time {
 	if sec <= 0 {
@@ -98,114 +103,277 @@ func (s *Server) planFor(priceIDs ...string) string {
 	return ""
 }
 
-// fromSubscription is the state a subscription object describes. A
-// past_due subscription is past due since the start of the period its
-// unpaid renewal invoice bills: a pure function of the object, so every
-// event of one past-due episode agrees on it.
-func (s *Server) fromSubscription(sub stripeSubscription, created int64, stage int) (playback.Subscription, error) {
+// snapshot is one event's (or one API read's) view of a subscription.
+type snapshot struct {
+	subID string
+	clock int64 // Stripe's second
+	playback.SubscriptionSnapshot
+}
+
+// fromSubscription is the snapshot a subscription object gives. A past_due
+// subscription is past due since the start of the period its unpaid
+// renewal invoice bills: a pure function of the object.
+func (s *Server) fromSubscription(sub stripeSubscription, eventID string, clock int64, place int, prev map[string]string) (snapshot, error) {
 	status, ok := statusOf(sub.Status)
 	if !ok {
-		return playback.Subscription{}, playback.Errorf(playback.CodeInvalid, "subscription_status",
+		return snapshot{}, playback.Errorf(playback.CodeInvalid, reasonUnknownStatus,
 			"subscription %s has unknown status %q", sub.ID, sub.Status)
 	}
 	if sub.ID == "" {
-		return playback.Subscription{}, playback.Errorf(playback.CodeInvalid, "subscription_id", "subscription without id")
+		return snapshot{}, playback.Errorf(playback.CodeInvalid, "subscription_id", "subscription without id")
 	}
 	start, end := sub.period()
-	ps := playback.Subscription{ID: sub.ID, Status: status, PlanID: s.planFor(sub.priceIDs()...),
-		CurrentPeriodEnd: unixOrZero(end), Version: version(created, status, stage)}
+	snap := snapshot{subID: sub.ID, clock: clock, SubscriptionSnapshot: playback.SubscriptionSnapshot{
+		Event: eventID, Status: status, PlanID: s.planFor(sub.priceIDs()...), CurrentPeriodEnd: unixOrZero(end),
+		Place: place, Attrs: attrsOf(sub), Prev: prev}}
 	if status == playback.StatusPastDue {
-		ps.PastDueSince = pastDueSince(start, created)
+		snap.PastDueSince = pastDueSince(start, clock)
 	}
-	return ps, nil
+	return snap, nil
 }
 
-// fromInvoice is the state an invoice event implies for its subscription:
-// paid → active, failed → past_due (incomplete for the first invoice,
-// which Stripe does not retry into past_due). Plan and period come from the
-// invoice's regular subscription line; a proration-only invoice leaves
-// them to the stored state (mergeSubscription keeps what is missing).
-func (s *Server) fromInvoice(inv stripeInvoice, eventType string, created int64) playback.Subscription {
-	subID := string(inv.Subscription)
-	status := playback.StatusActive
-	if eventType == typeInvoicePaymentFailed {
-		status = playback.StatusPastDue
-		if inv.BillingReason == "subscription_create" {
-			status = playback.StatusIncomplete
+// attrsOf are the attributes of a subscription that previous_attributes
+// may name and that tell two states of it apart, as comparable strings.
+func attrsOf(sub stripeSubscription) map[string]string {
+	a := map[string]string{"status": sub.Status}
+	if ids := sub.priceIDs(); len(ids) > 0 {
+		slices.Sort(ids)
+		a["items"] = strings.Join(ids, ",")
+	}
+	if sub.CurrentPeriodEnd != 0 {
+		a["current_period_start"] = strconv.FormatInt(sub.CurrentPeriodStart, 10)
+		a["current_period_end"] = strconv.FormatInt(sub.CurrentPeriodEnd, 10)
+	}
+	if sub.CancelAtPeriodEnd != nil {
+		a["cancel_at_period_end"] = strconv.FormatBool(*sub.CancelAtPeriodEnd)
+	}
+	for k, v := range map[string]*int64{"cancel_at": sub.CancelAt, "canceled_at": sub.CanceledAt,
+		"ended_at": sub.EndedAt, "trial_end": sub.TrialEnd} {
+		if v != nil {
+			a[k] = strconv.FormatInt(*v, 10)
 		}
 	}
-	var start, end int64
-	var plan string
-	for _, l := range inv.subscriptionLines(subID) {
-		if l.Price != nil {
-			if p := s.planFor(l.Price.ID); p != "" && plan == "" {
-				plan = p
+	if sub.LatestInvoice != "" {
+		a["latest_invoice"] = string(sub.LatestInvoice)
+	}
+	for k, raw := range map[string]json.RawMessage{"pause_collection": sub.PauseCollection, "pending_update": sub.PendingUpdate} {
+		if raw != nil {
+			a[k] = presence(raw)
+		}
+	}
+	maps.DeleteFunc(a, func(_, v string) bool { return v == "" })
+	return a
+}
+
+// presence reduces an optional object to "" (null) or "set".
+func presence(raw json.RawMessage) string {
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return ""
+	}
+	return "set"
+}
+
+// previousAttrs reads data.previous_attributes the way attrsOf reads the
+// object, keeping only the attributes attrsOf knows.
+func previousAttrs(raw json.RawMessage) map[string]string {
+	if len(raw) == 0 {
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil || len(fields) == 0 {
+		return nil
+	}
+	var sub stripeSubscription
+	if json.Unmarshal(raw, &sub) != nil {
+		return nil
+	}
+	all := attrsOf(sub)
+	prev := map[string]string{}
+	for k := range fields {
+		switch k {
+		case "items", "status", "cancel_at_period_end", "cancel_at", "canceled_at", "ended_at", "trial_end",
+			"latest_invoice", "pause_collection", "pending_update":
+			prev[k] = all[k]
+		case "current_period_start", "current_period_end":
+			// attrsOf reads both only together; previous_attributes
+			// always names both when a period moves.
+			var n int64
+			if json.Unmarshal(fields[k], &n) == nil {
+				prev[k] = strconv.FormatInt(n, 10)
 			}
 		}
-		if l.Period.End > end {
-			start, end = l.Period.Start, l.Period.End
-		}
 	}
-	ps := playback.Subscription{ID: subID, Status: status, PlanID: plan, CurrentPeriodEnd: unixOrZero(end),
-		Version: version(created, status, stageInvoice)}
-	if status == playback.StatusPastDue {
-		ps.PastDueSince = pastDueSince(start, created)
+	if len(prev) == 0 {
+		return nil
 	}
-	return ps
+	return prev
 }
 
-// supersedes orders two states of one subscription: canceled is final in
-// Stripe, so any canceled state is newer than any other whatever the
-// timestamps say (an invoice paid after the cancellation does not revive
-// it); a cancellation read from the subscription beats one inferred from
-// its customer's deletion (which carries whatever was stored when it
-// arrived); otherwise the newer version wins.
-func supersedes(in, cur playback.Subscription) bool {
-	inCanceled, curCanceled := in.Status == playback.StatusCanceled, cur.Status == playback.StatusCanceled
-	if inCanceled != curCanceled {
-		return inCanceled
+// follows reports whether snapshot b can come right after a in Stripe's
+// history: a is b's state with b's previous attributes put back (Stripe
+// names every attribute an update changed), or, for events that carry no
+// previous attributes (creation, paused, resumed, deletion), both describe
+// the same state.
+func follows(a, b playback.SubscriptionSnapshot) bool {
+	if len(a.Attrs) == 0 {
+		return false
 	}
-	if inDerived, curDerived := isDerived(in), isDerived(cur); inDerived != curDerived {
-		return curDerived
+	if len(b.Prev) == 0 {
+		return maps.Equal(a.Attrs, b.Attrs)
 	}
-	return in.Version.After(cur.Version)
+	before := maps.Clone(b.Attrs)
+	for k, v := range b.Prev {
+		if v == "" {
+			delete(before, k)
+		} else {
+			before[k] = v
+		}
+	}
+	return maps.Equal(a.Attrs, before)
 }
 
-// mergeSubscription applies in to the account if it supersedes what the
-// account holds, and reports whether it did. Keeping the maximum by
-// (canceled, read not inferred, version) makes merging idempotent and
-// order-free. Two
-// refinements read the stored state: fields in does not know (an invoice
-// without a regular line) keep their stored values, and a past-due episode
-// that spans a renewal keeps its earliest start, so grace is not granted
-// twice.
-func mergeSubscription(a *playback.Account, in playback.Subscription) bool {
-	for i, cur := range a.Subscriptions {
-		if cur.ID != in.ID {
-			continue
+// fallbackLess is the order of snapshots that Stripe's attributes leave
+// undecided: creations first, deletions last, then the lifecycle order of
+// statuses, then the event id.
+func fallbackLess(a, b playback.SubscriptionSnapshot) int {
+	if a.Place != b.Place {
+		return a.Place - b.Place
+	}
+	if sa, sb := statusStage[a.Status], statusStage[b.Status]; sa != sb {
+		return sa - sb
+	}
+	return strings.Compare(a.Event, b.Event)
+}
+
+// maxOrdered bounds the exhaustive search for the best order of one
+// second's snapshots; beyond it the fallback order is used.
+const maxOrdered = 9
+
+// lastOf returns the snapshot that ends the second: the last of the order
+// with the most follows links, the first such order in fallback order. The
+// result depends on the set only.
+func lastOf(snaps []playback.SubscriptionSnapshot) playback.SubscriptionSnapshot {
+	slices.SortFunc(snaps, fallbackLess)
+	n := len(snaps)
+	if n <= 1 || n > maxOrdered {
+		return snaps[n-1]
+	}
+	link := make([][]bool, n)
+	for i := range snaps {
+		link[i] = make([]bool, n)
+		for j := range snaps {
+			link[i][j] = i != j && follows(snaps[i], snaps[j])
 		}
-		if !supersedes(in, cur) {
+	}
+	var (
+		best      = -1
+		bestLast  = n - 1
+		used      = make([]bool, n)
+		search    func(depth, last, links int)
+		remaining = func(depth int) int { return n - depth }
+	)
+	search = func(depth, last, links int) {
+		if depth == n {
+			if links > best {
+				best, bestLast = links, last
+			}
+			return
+		}
+		if links+remaining(depth) <= best {
+			return
+		}
+		for i := range snaps {
+			if used[i] {
+				continue
+			}
+			// Places are hard: a creation before anything else, a
+			// deletion after everything else.
+			if depth > 0 && snaps[i].Place < snaps[last].Place {
+				continue
+			}
+			used[i] = true
+			l := links
+			if depth > 0 && link[last][i] {
+				l++
+			}
+			search(depth+1, i, l)
+			used[i] = false
+		}
+	}
+	search(0, -1, 0)
+	return snaps[bestLast]
+}
+
+// tier ranks states that replace each other whatever the clock says: a
+// cancellation read from Stripe is final; an inferred one beats live states.
+func tier(status playback.SubscriptionStatus, derived bool) int {
+	switch {
+	case status != playback.StatusCanceled:
+		return 0
+	case derived:
+		return 1
+	}
+	return 2
+}
+
+// merge folds snapshot in into the account's subscription and reports
+// whether anything changed. It is idempotent, and its outcome over a set of
+// snapshots does not depend on their order (but for the past-due episode
+// refinement below, which only ever keeps an earlier start).
+func merge(a *playback.Account, in snapshot, derived bool) bool {
+	var cur *playback.Subscription
+	for i := range a.Subscriptions {
+		if a.Subscriptions[i].ID == in.subID {
+			cur = &a.Subscriptions[i]
+		}
+	}
+	next := playback.Subscription{ID: in.subID, Clock: in.clock, Derived: derived,
+		Snapshots: []playback.SubscriptionSnapshot{in.SubscriptionSnapshot}}
+	if cur != nil {
+		inTier, curTier := tier(in.Status, derived), tier(cur.Status, cur.Derived)
+		switch {
+		case inTier < curTier:
 			return false
+		case inTier > curTier:
+		case in.clock < cur.Clock:
+			return false
+		case in.clock == cur.Clock:
+			if slices.ContainsFunc(cur.Snapshots, func(s playback.SubscriptionSnapshot) bool { return s.Event == in.Event }) {
+				return false
+			}
+			next.Snapshots = append(slices.Clone(cur.Snapshots), in.SubscriptionSnapshot)
 		}
-		if in.PlanID == "" {
-			in.PlanID = cur.PlanID
-		}
-		if in.CurrentPeriodEnd.IsZero() {
-			in.CurrentPeriodEnd = cur.CurrentPeriodEnd
-		}
-		if in.Status == playback.StatusPastDue && cur.Status == playback.StatusPastDue &&
-			!cur.PastDueSince.IsZero() && cur.PastDueSince.Before(in.PastDueSince) {
-			in.PastDueSince = cur.PastDueSince
-		}
-		if !in.Version.After(cur.Version) {
-			// A cancellation older than the state it ends: clear the stored
-			// version so ApplySubscription (which refolds the account)
-			// takes it in place.
-			a.Subscriptions[i].Version = time.Time{}
-		}
-		return a.ApplySubscription(in)
 	}
-	return a.ApplySubscription(in)
+	last := lastOf(next.Snapshots)
+	next.Status, next.PlanID, next.CurrentPeriodEnd, next.PastDueSince =
+		last.Status, last.PlanID, last.CurrentPeriodEnd, last.PastDueSince
+	if cur != nil {
+		if next.PlanID == "" {
+			next.PlanID = cur.PlanID // a price no plan maps: keep the plan
+		}
+		if next.CurrentPeriodEnd.IsZero() {
+			next.CurrentPeriodEnd = cur.CurrentPeriodEnd
+		}
+		// A past-due episode that spans a renewal keeps its earliest
+		// start, so that grace is not granted twice.
+		if next.Status == playback.StatusPastDue && cur.Status == playback.StatusPastDue &&
+			!cur.PastDueSince.IsZero() && cur.PastDueSince.Before(next.PastDueSince) {
+			next.PastDueSince = cur.PastDueSince
+		}
+	}
+	return a.PutSubscription(next)
+}
+
+// holds reports whether event is part of the account's current state.
+func holds(a playback.Account, event string) bool {
+	for _, sub := range a.Subscriptions {
+		for _, s := range sub.Snapshots {
+			if s.Event == event {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // pastDueSince dates a past_due status from the start of the unpaid period,

@@ -56,6 +56,16 @@ type stripeSubscription struct {
 	Items              struct {
 		Data []subscriptionItem `json:"data"`
 	} `json:"items"`
+	// The attributes below only order snapshots of one second (see
+	// attrsOf): Stripe names their earlier values in previous_attributes.
+	CancelAtPeriodEnd *bool           `json:"cancel_at_period_end"`
+	CancelAt          *int64          `json:"cancel_at"`
+	CanceledAt        *int64          `json:"canceled_at"`
+	EndedAt           *int64          `json:"ended_at"`
+	TrialEnd          *int64          `json:"trial_end"`
+	LatestInvoice     stripeID        `json:"latest_invoice"`
+	PauseCollection   json.RawMessage `json:"pause_collection"`
+	PendingUpdate     json.RawMessage `json:"pending_update"`
 }
 
 type subscriptionItem struct {

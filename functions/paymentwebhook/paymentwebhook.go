@@ -51,11 +51,13 @@ type Config struct {
 	// de-duplication; Stripe redelivers for up to three days.
 	InboxRetention time.Duration `env:"STRIPE_INBOX_RETENTION, default=720h"`
 	// LinkWait is how long an event of a customer not yet linked to an
-	// account is retried, waiting for its checkout.session.completed.
+	// account is retried on the bus, waiting for its
+	// checkout.session.completed; after that it is parked in the inbox
+	// (never abandoned) and applied when the link appears.
 	LinkWait time.Duration `env:"STRIPE_LINK_WAIT, default=1h"`
-	// GiveUpAfter abandons an event that still fails this long after it was
-	// received (logged; Reconcile repairs what it would have done), so that
-	// a poisoned event cannot block the sweeper forever.
+	// GiveUpAfter stops bus retries of an event that still fails this long
+	// after it was received: it is parked (logged "stripe event parked")
+	// and left to Sweep, so that a poisoned event cannot hog the consumer.
 	GiveUpAfter time.Duration `env:"STRIPE_EVENT_GIVE_UP, default=72h"`
 	// SweepAge is how long a recorded event may stay unprocessed before
 	// Sweep republishes it; SweepBatch bounds one Sweep.
@@ -156,6 +158,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 func (s *Server) Jobs() map[string]playback.Job {
 	return map[string]playback.Job{"sweep": playback.JobOf(s.Sweep), "reconcile": playback.JobOf(s.Reconcile)}
 }
+
+// CanReconcile reports whether the reconcile job has an API to read.
+func (s *Server) CanReconcile() bool { return s.deps.Stripe != nil }
 
 // Consumers returns the event-triggered handlers by topic.
 func (s *Server) Consumers() map[string]playback.BatchHandler {

@@ -3,6 +3,7 @@ package paymentwebhook
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/playplane/playplane/shared/httpx"
@@ -22,8 +23,8 @@ type ReconcileReport struct {
 // Reconcile lists every subscription from the Stripe API and repairs
 // stored state that drifted because events were missed. The listing is
 // state as of Stripe's clock at the read of each page, so it is applied
-// with that second as its version (see version): events newer than the
-// read still win. It also announces accounts whose past_due grace ran out,
+// as a snapshot of that second (see merge): events of later seconds still
+// win. It also announces accounts whose past_due grace ran out,
 // a change no Stripe event marks. Failures on one subscription do not stop
 // the others; the first is returned with the report.
 func (s *Server) Reconcile(ctx context.Context) (ReconcileReport, error) {
@@ -73,19 +74,22 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 	if err != nil {
 		return err
 	}
-	ps, err := r.s.fromSubscription(sub, asOf.Unix(), stageCustomer)
+	// The listing is state as of asOf: a snapshot of that second, which
+	// events of later seconds supersede and events of the same second are
+	// ordered with (see merge).
+	clock := asOf.Unix()
+	snap, err := r.s.fromSubscription(sub, "reconcile@"+strconv.FormatInt(clock, 10), clock, placeAny, nil)
 	if err != nil {
 		return err
 	}
-	ps.Version = time.Unix(asOf.Unix(), 0).UTC()
-	after, changed, err := r.s.applyToAccount(ctx, accountID, "reconcile", r.now, []time.Time{ps.Version},
+	after, changed, err := r.s.applyToAccount(ctx, accountID, "reconcile", r.now,
 		func(a *playback.Account) bool {
 			for _, cur := range a.Subscriptions {
-				if cur.ID == ps.ID && inSync(cur, ps) {
+				if cur.ID == snap.subID && inSync(cur, snap) {
 					return false
 				}
 			}
-			return mergeSubscription(a, ps)
+			return merge(a, snap, false)
 		})
 	if err != nil {
 		return err
@@ -93,7 +97,7 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 	if changed {
 		r.rep.Repaired++
 		httpx.Logger(ctx).InfoContext(ctx, "subscription drift repaired", "account_id", accountID,
-			"subscription", ps.ID, "status", ps.Status, "plan_id", ps.PlanID)
+			"subscription", snap.subID, "status", snap.Status, "plan_id", snap.PlanID)
 	} else {
 		r.rep.InSync++
 	}
@@ -109,7 +113,7 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 
 // inSync reports whether the stored state already says what the listing
 // says, in the fields entitlement reads.
-func inSync(cur, listed playback.Subscription) bool {
+func inSync(cur playback.Subscription, listed snapshot) bool {
 	return cur.Status == listed.Status &&
 		(listed.PlanID == "" || cur.PlanID == listed.PlanID) &&
 		(listed.CurrentPeriodEnd.IsZero() || cur.CurrentPeriodEnd.Equal(listed.CurrentPeriodEnd)) &&

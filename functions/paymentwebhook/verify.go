@@ -19,8 +19,9 @@ const APIVersion = "2023-10-16"
 
 // verifier checks Stripe-Signature headers. It accepts and rejects exactly
 // what webhook.ConstructEventWithOptions does for any one of its secrets
-// (the cross-check test holds it to that), but parses the header without
-// allocating, reuses keyed HMAC states and decodes the body only once.
+// (the cross-check test holds it to that), except that it also refuses
+// timestamps more than the tolerance in the future. It parses the header
+// without allocating, reuses keyed HMAC states and decodes the body only once.
 type verifier struct {
 	macs      *auth.TimestampedMACs // one key per endpoint secret
 	tolerance time.Duration
@@ -101,7 +102,9 @@ func (v *verifier) verify(payload []byte, header string, now time.Time) error {
 	if !anyV1 {
 		return sigError(reasonSignatureMismatch, "no v1 signature")
 	}
-	if !haveTS || now.Sub(time.Unix(ts, 0)) > v.tolerance {
+	// Refused both ways: a timestamp from the future is as unverifiable as
+	// an old one (stripe-go checks only the past).
+	if age := now.Sub(time.Unix(ts, 0)); !haveTS || age > v.tolerance || age < -v.tolerance {
 		return sigError(reasonSignatureExpired, "timestamp outside the tolerance")
 	}
 	if v.macs.Match(ts, payload, sigs) {

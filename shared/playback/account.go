@@ -1,6 +1,7 @@
 package playback
 
 import (
+	"reflect"
 	"slices"
 	"time"
 )
@@ -47,16 +48,43 @@ type Device struct {
 
 // Subscription is one billing subscription of an account as last seen from
 // the payment provider. An account may hold several; Entitle folds them.
+//
+// Status, plan and period are those of the newest snapshot of the
+// subscription the provider sent. Ordering is explicit and stored as plain
+// integers and strings, so that every store (bolt, DynamoDB, Firestore,
+// whose timestamps keep only microseconds) orders alike: snapshots of
+// older provider seconds than Clock are stale, and the snapshots of second
+// Clock are all kept so that their order within the second is decided from
+// the set, whatever order they arrived in (see the provider adapter).
 type Subscription struct {
 	ID               string             `json:"id"`
 	Status           SubscriptionStatus `json:"status"`
 	PlanID           string             `json:"plan_id"`
 	CurrentPeriodEnd time.Time          `json:"current_period_end"`
 	PastDueSince     time.Time          `json:"past_due_since,omitzero"`
-	// Version orders updates of this subscription: the provider's event
-	// creation time (or the object's own timestamp). Older versions never
-	// overwrite newer ones.
-	Version time.Time `json:"version"`
+	// Clock is the provider's clock (Unix seconds) of the newest snapshot.
+	Clock int64 `json:"clock"`
+	// Snapshots are the snapshots seen at second Clock.
+	Snapshots []SubscriptionSnapshot `json:"snapshots,omitempty"`
+	// Derived marks a cancellation inferred (from the customer's deletion)
+	// rather than read from the subscription itself.
+	Derived bool `json:"derived,omitempty"`
+}
+
+// SubscriptionSnapshot is one provider event's view of a subscription.
+type SubscriptionSnapshot struct {
+	Event            string             `json:"event"`
+	Status           SubscriptionStatus `json:"status"`
+	PlanID           string             `json:"plan_id"`
+	CurrentPeriodEnd time.Time          `json:"current_period_end,omitzero"`
+	PastDueSince     time.Time          `json:"past_due_since,omitzero"`
+	// Place pins the snapshot within its second: -1 first (a creation), 1
+	// last (a deletion), 0 wherever the provider's attributes put it.
+	Place int `json:"place,omitempty"`
+	// Attrs are the provider's attribute values of this state, Prev the
+	// values the attributes this event changed had before it.
+	Attrs map[string]string `json:"attrs,omitempty"`
+	Prev  map[string]string `json:"prev,omitempty"`
 }
 
 // Account is a subscriber household.
@@ -100,15 +128,14 @@ var statusRank = map[SubscriptionStatus]int{
 	StatusUnpaid: 2, StatusIncomplete: 1, StatusCanceled: 0, StatusNone: -1,
 }
 
-// ApplySubscription records s on the account unless a newer version of the
-// same subscription is already known, then refolds the account's status and
-// plan from all its subscriptions. It returns false (and leaves a unchanged)
-// for stale or identical updates, which makes redelivery harmless.
-func (a *Account) ApplySubscription(s Subscription) bool {
+// PutSubscription records s on the account in place of the subscription
+// of the same id and refolds the account's status and plan from all its
+// subscriptions. Ordering is the caller's; it returns false (and leaves a
+// unchanged) when s is what the account already holds.
+func (a *Account) PutSubscription(s Subscription) bool {
 	i := slices.IndexFunc(a.Subscriptions, func(x Subscription) bool { return x.ID == s.ID })
 	if i >= 0 {
-		old := a.Subscriptions[i]
-		if !s.Version.After(old.Version) {
+		if reflect.DeepEqual(a.Subscriptions[i], s) {
 			return false
 		}
 		a.Subscriptions[i] = s
