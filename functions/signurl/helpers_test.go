@@ -170,17 +170,19 @@ func startEdge(t testing.TB, cfKeys map[string]crypto.PublicKey, cdnKeys []cloud
 	return srv
 }
 
-// session admits a lease of ttl for account on title and issues its
+// session admits a lease of ttl for account on title, on a device of its
+// own (a device's next admission would replace it), and issues its
 // playback token, valid for an hour.
 func (h *harness) session(account, title string, ttl time.Duration) (playback.Session, string) {
 	h.t.Helper()
 	now := h.clock.now()
+	device := playback.NewID("dev")
 	sess, err := h.store.AcquireLease(context.Background(), playback.LeaseRequest{SessionID: playback.NewID("ses"),
-		AccountID: account, DeviceID: "dev-1", TitleID: title, Limit: 100, TTL: ttl, Now: now})
+		AccountID: account, DeviceID: device, TitleID: title, Limit: 100, TTL: ttl, Now: now})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return sess, h.token(auth.PlaybackClaims{SessionID: sess.ID, AccountID: account, TitleID: title, DeviceID: "dev-1",
+	return sess, h.token(auth.PlaybackClaims{SessionID: sess.ID, AccountID: account, TitleID: title, DeviceID: device,
 		IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
 }
 
