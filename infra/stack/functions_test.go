@@ -73,6 +73,9 @@ func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map
 			want["CLOUDCDN_KEYS"] = d.prefix() + "-url-signing=env:CLOUDCDN_SIGNING_KEY"
 		}
 	}
+	if fn.LocatesCaller && cloud == GCP && d.layout.HTTPCloud(fn) == GCP {
+		want[catalog.EnvPickEdgeTrustedHops] = "2"
+	}
 	if cloud == AWS {
 		for _, env := range d.layout.SecretsOf(fn, AWS) {
 			want[catalog.SecretARNEnv(env)] = d.one(t, "aws:secretsmanager/secret:Secret", d.prefix()+"/"+slug(env)).Str("arn")
