@@ -3,11 +3,14 @@ GO        ?= go
 DATA_DIR  ?= .playplane
 ADDR      ?= 127.0.0.1:8080
 PKGS      := ./...
+# DIST receives what `make package` builds: the Lambda zips and the Cloud
+# Functions sources the Pulumi program deploys (playplane:distDir).
+DIST      ?= dist
 
 include Makefile.aws
 include Makefile.gcp
 
-.PHONY: run token test check-fmt vet emulators unit infra-test bench clean
+.PHONY: run token test check-fmt vet emulators unit infra-test cfn-lint bench clean
 
 # make run GCP=1 serves the functions through the Functions Framework on the
 # Firestore emulator and the Pub/Sub fake instead (see docs/gcp.md).
@@ -18,7 +21,7 @@ run:
 token:
 	@DATA_DIR=$(DATA_DIR) $(GO) run $(RUNNER) token $(ACCOUNT)
 
-test: check-fmt vet emulators unit infra-test
+test: check-fmt vet emulators unit infra-test cfn-lint
 
 # The cloud stand-ins adapter tests run against (DynamoDB Local, fauxqs,
 # Firestore emulator, stripe-mock), installed once into ~/.cache/playplane,
@@ -43,9 +46,14 @@ unit:
 infra-test:
 	bash infra/test.sh
 
+# template.yaml through the SAM transform and the CloudFormation specs;
+# installs cfn-lint (venv under ~/.cache/playplane) when it is missing.
+cfn-lint:
+	bash infra/local/cfn-lint.sh
+
 # Benchmarks with their floors in the same run; ratios are what matter.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 
 clean:
-	rm -rf $(DATA_DIR) dist
+	rm -rf $(DATA_DIR) $(DIST)

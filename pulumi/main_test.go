@@ -87,44 +87,7 @@ func TestEveryStackFileDeploysAndExportsItsEndpoints(t *testing.T) {
 	for _, f := range stackFiles(t) {
 		t.Run(f.Stack, func(t *testing.T) {
 			t.Parallel()
-			config := map[string]string{}
-			for key, value := range f.Config {
-				s, ok := value.(string)
-				if !ok {
-					t.Fatalf("%s: %s is not a string", f.Stack, key)
-				}
-				config[key] = s
-			}
-			if config["playplane:layout"] != f.Stack {
-				t.Errorf("stack %s has layout %q", f.Stack, config["playplane:layout"])
-			}
-			var secretKeys []string
-			for _, s := range catalog.Secrets {
-				config["playplane:"+s.ConfigKey] = "test-" + s.ConfigKey
-				secretKeys = append(secretKeys, "playplane:"+s.ConfigKey)
-			}
-
-			var mu sync.Mutex
-			var wg sync.WaitGroup
-			outputs := map[string]any{}
-			export := func(name string, value pulumi.Input) {
-				wg.Add(1)
-				pulumi.ToOutput(value).ApplyT(func(v any) any {
-					defer wg.Done()
-					mu.Lock()
-					outputs[name] = v
-					mu.Unlock()
-					return v
-				})
-			}
-			mock := pulumimock.New(config["gcp:project"])
-			err := pulumi.RunErr(func(ctx *pulumi.Context) error { return realMain(ctx, export) },
-				pulumi.WithMocks("playplane", f.Stack, mock),
-				func(info *pulumi.RunInfo) { info.Config, info.ConfigSecretKeys = config, secretKeys })
-			if err != nil {
-				t.Fatalf("deploy %s: %v", f.Stack, err)
-			}
-			wg.Wait()
+			outputs, mock := deployStackFile(t, f, nil)
 
 			want := map[string][]string{
 				"aws":    {"awsApiUrl", "cdnBaseUrl", "cloudfrontKeyPairId", "dynamoTable", "queueUrls", "routes", "videoBucket"},
@@ -153,4 +116,53 @@ func TestEveryStackFileDeploysAndExportsItsEndpoints(t *testing.T) {
 			}
 		})
 	}
+}
+
+// deployStackFile runs the program under mocks on the stack file's config,
+// the secrets an operator sets, and extra (which wins), and returns the
+// exported outputs and what the mock monitor recorded.
+func deployStackFile(t *testing.T, f stackFile, extra map[string]string) (map[string]any, *pulumimock.Monitor) {
+	t.Helper()
+	config := map[string]string{}
+	for key, value := range f.Config {
+		s, ok := value.(string)
+		if !ok {
+			t.Fatalf("%s: %s is not a string", f.Stack, key)
+		}
+		config[key] = s
+	}
+	if config["playplane:layout"] != f.Stack {
+		t.Errorf("stack %s has layout %q", f.Stack, config["playplane:layout"])
+	}
+	var secretKeys []string
+	for _, s := range catalog.Secrets {
+		config["playplane:"+s.ConfigKey] = "test-" + s.ConfigKey
+		secretKeys = append(secretKeys, "playplane:"+s.ConfigKey)
+	}
+	for key, value := range extra {
+		config[key] = value
+	}
+
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	outputs := map[string]any{}
+	export := func(name string, value pulumi.Input) {
+		wg.Add(1)
+		pulumi.ToOutput(value).ApplyT(func(v any) any {
+			defer wg.Done()
+			mu.Lock()
+			outputs[name] = v
+			mu.Unlock()
+			return v
+		})
+	}
+	mock := pulumimock.New(config["gcp:project"])
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error { return realMain(ctx, export) },
+		pulumi.WithMocks("playplane", f.Stack, mock),
+		func(info *pulumi.RunInfo) { info.Config, info.ConfigSecretKeys = config, secretKeys })
+	if err != nil {
+		t.Fatalf("deploy %s: %v", f.Stack, err)
+	}
+	wg.Wait()
+	return outputs, mock
 }

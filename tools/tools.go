@@ -15,6 +15,7 @@ import (
 	_ "github.com/aws/aws-sdk-go-v2/credentials"
 	_ "github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
 	_ "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	_ "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	_ "github.com/aws/aws-sdk-go-v2/service/sqs"
 	_ "github.com/awslabs/goformation/v7"
 	_ "github.com/cloudevents/sdk-go/v2"

@@ -134,11 +134,23 @@ type Function struct {
 	GCPJobsEntryPoint string
 	// Secrets are Env names from Secrets.
 	Secrets []string
+	// BackgroundSecrets are the Secrets only the function's consumers and
+	// jobs read: a part that serves just the HTTP routes (the hybrid
+	// stack's webhook Lambda) is not given them.
+	BackgroundSecrets []string
 	// Settings are Env names from Settings.
 	Settings []string
 	// SignsURLs adds the delivery CDN's base URL, signing key and key id.
-	SignsURLs      bool
-	Store          StoreAccess
+	SignsURLs bool
+	Store     StoreAccess
+	// StoreIndexes are the DynamoTable indexes the function's code queries
+	// (infra/stack tests check it against the code); only these index
+	// ARNs appear in its policy.
+	StoreIndexes []string
+	// LocatesCaller marks a function that places the caller by its IP
+	// address (steering.ClientIP): behind the GCP load balancer it is told
+	// how many proxies to believe (EnvPickEdgeTrustedHops).
+	LocatesCaller  bool
 	MemoryMB       int
 	TimeoutSeconds int
 }
@@ -153,14 +165,12 @@ type Topic struct {
 
 // Secret is one secret value. Its value comes only from Pulumi secret config
 // (ConfigKey, set with `pulumi config set --secret`) and is kept in Secrets
-// Manager / Secret Manager; it reaches a function only as the variable Env,
-// never through plain config.
+// Manager / Secret Manager; no function configuration holds it.
 type Secret struct {
 	// Env is the variable name the function reads the value from. On AWS the
-	// Lambda's Env is the Secrets Manager version's value, resolved at deploy
-	// time like the SAM template's {{resolve:secretsmanager:...}} (a secret
-	// output, encrypted in the stack's state); on GCP Cloud Functions binds
-	// the pinned Secret Manager version to Env.
+	// Lambda gets only SecretARNEnv(Env), the secret's ARN, and reads the
+	// value from Secrets Manager at run time (shared/awsfn); on GCP Cloud
+	// Functions binds the pinned Secret Manager version to Env.
 	Env       string
 	ConfigKey string
 }
@@ -232,7 +242,21 @@ const (
 	// (type external_account, no key material) to functions that run on AWS
 	// but use Firestore and Pub/Sub (the hybrid stack's webhook).
 	EnvGCPCredentialsJSON = "GCP_CREDENTIALS_JSON"
+	// EnvPickEdgeTrustedHops is how many hops of X-Forwarded-For, counting
+	// the TCP peer, pickedge believes (functions/pickedge Config.ClientIP).
+	EnvPickEdgeTrustedHops = "PICKEDGE_TRUSTED_HOPS"
 )
+
+// GCPFrontEndHops is EnvPickEdgeTrustedHops behind the external
+// Application Load Balancer: the load balancer appends
+// "<client-ip>,<load-balancer-ip>" to X-Forwarded-For, and the connection
+// reaches the function from Cloud Run's own front end. The TCP peer and the
+// rightmost entry are Google's, the next one is the caller; anything left
+// of it was sent by the caller and is not believed. Without it pickedge
+// would locate the front end, not the viewer. On AWS the HTTP API hands
+// the Lambda the caller's address (requestContext.http.sourceIp), so no
+// proxy is believed there.
+const GCPFrontEndHops = "2"
 
 // Setting env names.
 const (
@@ -357,10 +381,15 @@ var Functions = []Function{
 		},
 		GCPJobsEntryPoint: "PaymentWebhookJobs",
 		Secrets:           []string{SecretStripeWebhookSecrets, SecretStripeAPIKey},
+		// Only reconcile (and a consumer's refetch) calls the Stripe API;
+		// the webhook route checks signatures with the webhook secrets.
+		BackgroundSecrets: []string{SecretStripeAPIKey},
 		Settings:          []string{SettingStripePricePlans, SettingPastDueGrace},
 		Store:             StoreReadWrite,
-		MemoryMB:          256,
-		TimeoutSeconds:    30,
+		// sweep lists unprocessed inbox events.
+		StoreIndexes:   []string{IndexPending},
+		MemoryMB:       256,
+		TimeoutSeconds: 30,
 	},
 	{
 		Name:          "pickedge",
@@ -373,6 +402,7 @@ var Functions = []Function{
 		Consumes: []Consumer{{Topic: TopicEdgeHealth, GCPEntryPoint: "PickEdgeConsumer"}},
 		// POST /v1/edges/health enqueues the report; the consumer applies it.
 		Publishes:      []string{TopicEdgeHealth},
+		LocatesCaller:  true,
 		Secrets:        []string{SecretPlaybackTokenKeys, SecretEdgeHMACKeys},
 		Store:          StoreReadWrite,
 		MemoryMB:       512,
@@ -404,12 +434,15 @@ var DynamoTable = Table{
 	RangeKey: "sk",
 	Indexes: []Index{
 		// Sparse index of unprocessed inbox events, for the sweeper.
-		{Name: "pending", HashKey: "pending_pk", RangeKey: "pending_sk"},
+		{Name: IndexPending, HashKey: "pending_pk", RangeKey: "pending_sk"},
 	},
 	// Epoch seconds; DynamoDB deletes expired leases, QoE and processed
 	// inbox events by itself.
 	TTLAttribute: "ttl",
 }
+
+// IndexPending is the sparse index of unprocessed inbox events.
+const IndexPending = "pending"
 
 // Table describes a DynamoDB table with string keys.
 type Table struct {
@@ -550,6 +583,17 @@ func (f Function) SecretsFor(delivery Delivery) []string {
 	}
 	return out
 }
+
+// HTTPSecretsFor returns the Env names of the secrets f's HTTP routes read.
+func (f Function) HTTPSecretsFor(delivery Delivery) []string {
+	return slices.DeleteFunc(f.SecretsFor(delivery), func(s string) bool { return slices.Contains(f.BackgroundSecrets, s) })
+}
+
+// SecretARNEnv is the variable that hands a Lambda the ARN of the Secrets
+// Manager secret holding env's value (shared/awsfn.SecretARNs), which the
+// function reads at run time: the value itself never sits in the Lambda's
+// configuration.
+func SecretARNEnv(env string) string { return env + "_SECRET_ARN" }
 
 // VerifiesCallerJWT says whether f serves routes authenticated with an
 // end-user JWT, and so reads the JWT_* settings: behind the GCP load

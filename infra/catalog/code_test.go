@@ -344,6 +344,7 @@ var ttlWriters = map[string]string{
 	"SaveSessionQoE": "session_qoe", // session_qoe/{id}
 	"heldSlotFields": "slots",       // accounts/{id}/slots/{k}
 	"freeSlotFields": "slots",
+	"admitWrites":    "slots",    // the device lock, accounts/{id}/slots/<deviceLockPrefix><device>
 	"sessionFields":  "sessions", // sessions/{id}
 	"replace":        "guards",   // …/guards/{rev}
 }

@@ -100,12 +100,18 @@ type Function struct {
 	pulumi.ResourceState
 
 	ServiceAccount *serviceaccount.Account
-	Source         *storage.BucketObject
-	HTTP           *cloudfunctionsv2.Function // nil unless ServeHTTP
-	NEG            *compute.RegionNetworkEndpointGroup
-	Backend        *compute.BackendService
-	Consumers      map[string]*Consumer // by topic
-	Jobs           *Jobs                // nil without jobs
+	// SecretGrants are the service account's secretAccessor bindings, by
+	// env name. Every function of the component depends on them: Cloud Run
+	// checks at deploy time that the runtime identity may read each secret
+	// it binds and fails the deployment otherwise, so a first `pulumi up`
+	// must not create a function before its grants exist.
+	SecretGrants map[string]*secretmanager.SecretIamMember
+	Source       *storage.BucketObject
+	HTTP         *cloudfunctionsv2.Function // nil unless ServeHTTP
+	NEG          *compute.RegionNetworkEndpointGroup
+	Backend      *compute.BackendService
+	Consumers    map[string]*Consumer // by topic
+	Jobs         *Jobs                // nil without jobs
 	// Member is "serviceAccount:<email>".
 	Member pulumi.StringOutput
 }
@@ -115,7 +121,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err := validate(args); err != nil {
 		return nil, fmt.Errorf("gcpfn.New %s: %w", name, err)
 	}
-	f := &Function{Consumers: map[string]*Consumer{}}
+	f := &Function{Consumers: map[string]*Consumer{}, SecretGrants: map[string]*secretmanager.SecretIamMember{}}
 	if err := ctx.RegisterComponentResource(Type, name, f, opts...); err != nil {
 		return nil, fmt.Errorf("gcpfn.New %s: %w", name, err)
 	}
@@ -173,7 +179,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 // needed for: the secrets it reads, the topics it publishes to, the store.
 func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) error {
 	for _, s := range args.Secrets {
-		_, err := secretmanager.NewSecretIamMember(ctx, name+"-reads-"+catalog.EnvSlug(s.Env), &secretmanager.SecretIamMemberArgs{
+		grant, err := secretmanager.NewSecretIamMember(ctx, name+"-reads-"+catalog.EnvSlug(s.Env), &secretmanager.SecretIamMemberArgs{
 			Project:  pulumi.String(args.Project),
 			SecretId: s.SecretID,
 			Role:     pulumi.String("roles/secretmanager.secretAccessor"),
@@ -182,6 +188,7 @@ func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pul
 		if err != nil {
 			return fmt.Errorf("secret %s: %w", s.Env, err)
 		}
+		f.SecretGrants[s.Env] = grant
 	}
 	for _, t := range args.Publishes {
 		_, err := pubsub.NewTopicIAMMember(ctx, name+"-publishes-"+t.Name, &pubsub.TopicIAMMemberArgs{
@@ -219,7 +226,9 @@ func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pul
 
 func (f *Function) newFunction(ctx *pulumi.Context, resourceName, functionName, entryPoint, ingress string, args Args, parent pulumi.ResourceOption) (*cloudfunctionsv2.Function, error) {
 	var secretEnv cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArray
+	var grants []pulumi.Resource
 	for _, s := range args.Secrets {
+		grants = append(grants, f.SecretGrants[s.Env])
 		secretEnv = append(secretEnv, &cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs{
 			Key:       pulumi.String(s.Env),
 			ProjectId: pulumi.String(args.Project),
@@ -254,7 +263,17 @@ func (f *Function) newFunction(ctx *pulumi.Context, resourceName, functionName, 
 			AllTrafficOnLatestRevision: pulumi.Bool(true),
 		},
 		Labels: args.Labels,
-	}, parent)
+	}, parent, pulumi.DependsOn(grants))
+}
+
+// serviceURI is the function's own Cloud Run URI (https://<service>-<hash>-<region>.a.run.app),
+// not its cloudfunctions.net url: Cloud Run's ingress rules count Pub/Sub
+// push and Cloud Scheduler requests to the run.app URI as internal, while
+// requests to the cloudfunctions.net URL are not, so an internal-only
+// function refuses them there. Cloud Run also checks the OIDC token's
+// audience against this URI.
+func serviceURI(fn *cloudfunctionsv2.Function) pulumi.StringOutput {
+	return fn.ServiceConfig.Uri().Elem()
 }
 
 func (f *Function) serveHTTP(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) error {
@@ -337,10 +356,11 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 	// Cloud Functions serves the function at every path. The Functions
 	// Framework takes the topic of a raw push body from the request path
 	// (projects/P/topics/T); without it the framework warns and the
-	// CloudEvent has no source topic. The token's audience is the function
-	// URL itself, which is what Cloud Run checks.
-	url := fn.Url
-	endpoint := pulumi.Sprintf("%s/%s", url, topic.ID)
+	// CloudEvent has no source topic. Push goes to the service's run.app
+	// URI, where it counts as internal traffic (serviceURI); the token's
+	// audience is that URI too.
+	uri := serviceURI(fn)
+	endpoint := pulumi.Sprintf("%s/%s", uri, topic.ID)
 	sub, err := pubsub.NewSubscription(ctx, resourceName, &pubsub.SubscriptionArgs{
 		Project:                  pulumi.String(args.Project),
 		Name:                     pulumi.String(args.FunctionName + "-" + topic.Name),
@@ -352,7 +372,7 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 			PushEndpoint: endpoint,
 			OidcToken: &pubsub.SubscriptionPushConfigOidcTokenArgs{
 				ServiceAccountEmail: f.ServiceAccount.Email,
-				Audience:            url,
+				Audience:            uri,
 			},
 		},
 		DeadLetterPolicy: &pubsub.SubscriptionDeadLetterPolicyArgs{
@@ -385,7 +405,7 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 }
 
 // scheduleJobs deploys the jobs entry point (internal ingress: Cloud
-// Scheduler counts as internal) and has Cloud Scheduler POST each job's
+// Scheduler counts as internal at the run.app URI) and has Cloud Scheduler POST each job's
 // payload to it with an OIDC token of the scheduler's own service account.
 func (f *Function) scheduleJobs(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) error {
 	resourceName := name + "-jobs"
@@ -413,6 +433,8 @@ func (f *Function) scheduleJobs(ctx *pulumi.Context, name string, args Args, par
 		return fmt.Errorf("invoker: %w", err)
 	}
 	jobs := &Jobs{Function: fn, Scheduler: scheduler, Schedules: map[string]*cloudscheduler.Job{}}
+	// Cloud Scheduler counts as internal only at the run.app URI (serviceURI).
+	uri := serviceURI(fn)
 	for _, job := range args.Jobs {
 		schedule, err := job.CronSchedule()
 		if err != nil {
@@ -434,14 +456,14 @@ func (f *Function) scheduleJobs(ctx *pulumi.Context, name string, args Args, par
 				MaxRetryDuration: pulumi.Sprintf("%ds", int(job.Every.Seconds())),
 			},
 			HttpTarget: &cloudscheduler.JobHttpTargetArgs{
-				Uri:        fn.Url,
+				Uri:        uri,
 				HttpMethod: pulumi.String("POST"),
 				Headers:    pulumi.StringMap{"Content-Type": pulumi.String("application/json")},
 				// The API takes the body base64-encoded.
 				Body: pulumi.String(base64.StdEncoding.EncodeToString([]byte(job.Payload()))),
 				OidcToken: &cloudscheduler.JobHttpTargetOidcTokenArgs{
 					ServiceAccountEmail: scheduler.Email,
-					Audience:            fn.Url,
+					Audience:            uri,
 				},
 			},
 		}, parent, pulumi.DependsOn([]pulumi.Resource{invoker}))

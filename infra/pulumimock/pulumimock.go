@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -22,6 +23,15 @@ const (
 	GCPProjectNumber = "987654321098"
 )
 
+// CloudFunctionsURL is the url output of a Cloud Functions gen2 function.
+func CloudFunctionsURL(region, project, name string) string {
+	return fmt.Sprintf("https://%s-%s.cloudfunctions.net/%s", region, project, name)
+}
+
+// RunURI is the serviceConfig.uri output of a Cloud Functions gen2
+// function: its Cloud Run service's run.app address.
+func RunURI(name string) string { return fmt.Sprintf("https://%s-k3x7q2mzla-ew.a.run.app", name) }
+
 // Resource is one registered resource.
 type Resource struct {
 	Type    string // e.g. aws:lambda/function:Function
@@ -31,6 +41,16 @@ type Resource struct {
 	Parent  string // parent URN, empty for the stack's children
 	Inputs  resource.PropertyMap
 	Outputs resource.PropertyMap
+	// Deps are the URNs the resource waits for: its explicit DependsOn and
+	// the resources whose outputs its inputs use.
+	Deps []resource.URN
+}
+
+// DependsOn says whether r waits for other.
+func (r Resource) DependsOn(other Resource) bool {
+	return slices.ContainsFunc(r.Deps, func(u resource.URN) bool {
+		return u.Name() == other.Name && u.Type() == tokens.Type(other.Type)
+	})
 }
 
 // Str returns the output property key as a string ("" when absent or not a
@@ -174,7 +194,15 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		set("member", "serviceAccount:"+email)
 	case "gcp:cloudfunctionsv2/function:Function":
 		id = fmt.Sprintf("projects/%s/locations/%s/functions/%s", p, in("location"), name)
-		set("url", fmt.Sprintf("https://%s-mock.a.run.app", name))
+		// As the provider reports them: url is the cloudfunctions.net
+		// address, serviceConfig.uri the Cloud Run service's run.app one.
+		set("url", CloudFunctionsURL(in("location"), p, name))
+		serviceConfig := resource.PropertyMap{}
+		if v := unwrap(args.Inputs["serviceConfig"]); v.IsObject() {
+			serviceConfig = v.ObjectValue().Copy()
+		}
+		serviceConfig["uri"] = resource.NewStringProperty(RunURI(name))
+		out["serviceConfig"] = resource.NewObjectProperty(serviceConfig)
 	case "gcp:pubsub/topic:Topic":
 		id = "projects/" + p + "/topics/" + name
 	case "gcp:pubsub/subscription:Subscription":
@@ -232,13 +260,17 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 	}
 
 	var parent string
+	var deps []resource.URN
 	if args.RegisterRPC != nil {
 		parent = args.RegisterRPC.GetParent()
+		for _, d := range args.RegisterRPC.GetDependencies() {
+			deps = append(deps, resource.URN(d))
+		}
 	}
 	m.mu.Lock()
 	m.resources = append(m.resources, Resource{
 		Type: args.TypeToken, Name: args.Name, ID: id, Custom: args.Custom, Parent: parent,
-		Inputs: args.Inputs, Outputs: out,
+		Inputs: args.Inputs, Outputs: out, Deps: deps,
 	})
 	m.mu.Unlock()
 	return id, out, nil
@@ -350,4 +382,34 @@ func lookup(v any, path []string) any {
 		}
 	}
 	return v
+}
+
+// Files returns the paths of the file assets and archives among the
+// resource's inputs: what `pulumi up` reads from the deployer's disk.
+func (r Resource) Files() []string {
+	var out []string
+	var visit func(v resource.PropertyValue)
+	visit = func(v resource.PropertyValue) {
+		v = unwrap(v)
+		switch {
+		case v.IsAsset():
+			if p := v.AssetValue().Path; p != "" {
+				out = append(out, p)
+			}
+		case v.IsArchive():
+			if p := v.ArchiveValue().Path; p != "" {
+				out = append(out, p)
+			}
+		case v.IsObject():
+			for _, e := range v.ObjectValue() {
+				visit(e)
+			}
+		case v.IsArray():
+			for _, e := range v.ArrayValue() {
+				visit(e)
+			}
+		}
+	}
+	visit(resource.NewObjectProperty(r.Inputs))
+	return out
 }

@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/apigatewayv2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudfront"
@@ -30,8 +31,8 @@ type AWSResources struct {
 	tags pulumi.StringMap
 }
 
-// AWSSecret is a Secrets Manager secret and its current version, whose
-// value the functions' env takes at deploy time.
+// AWSSecret is a Secrets Manager secret and its current version; the
+// functions get the secret's ARN and read the value at run time.
 type AWSSecret struct {
 	Secret  *secretsmanager.Secret
 	Version *secretsmanager.SecretVersion
@@ -135,12 +136,13 @@ func newTable(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*dynamodb
 	return t, nil
 }
 
-// tableResources are the table ARN and each index ARN: queries on an index
-// are authorized against the index ARN.
-func (a *AWSResources) tableResources() pulumi.StringArray {
-	out := pulumi.StringArray{a.Table.Arn}
+// indexResources are the ARNs of the indexes fn queries.
+func (a *AWSResources) indexResources(fn catalog.Function) pulumi.StringArray {
+	var out pulumi.StringArray
 	for _, idx := range catalog.DynamoTable.Indexes {
-		out = append(out, pulumi.Sprintf("%s/index/%s", a.Table.Arn, idx.Name))
+		if slices.Contains(fn.StoreIndexes, idx.Name) {
+			out = append(out, pulumi.Sprintf("%s/index/%s", a.Table.Arn, idx.Name))
+		}
 	}
 	return out
 }

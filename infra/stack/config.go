@@ -107,16 +107,25 @@ func (l Layout) Validate() error {
 	return nil
 }
 
+// SecretsOf returns the Env names of the secrets fn's part on cloud reads:
+// those of its HTTP routes when only they run there, else all of them.
+func (l Layout) SecretsOf(fn catalog.Function, cloud Cloud) []string {
+	delivery, _ := catalog.DeliveryByName(l.Delivery)
+	switch {
+	case !l.RunsOn(fn, cloud):
+		return nil
+	case l.Compute != cloud:
+		return fn.HTTPSecretsFor(delivery)
+	}
+	return fn.SecretsFor(delivery)
+}
+
 // SecretsOn returns the Env names of the secrets read by function parts
 // running on cloud, in catalogue order.
 func (l Layout) SecretsOn(cloud Cloud) []string {
-	delivery, _ := catalog.DeliveryByName(l.Delivery)
 	used := map[string]bool{}
 	for _, fn := range catalog.Functions {
-		if !l.RunsOn(fn, cloud) {
-			continue
-		}
-		for _, s := range fn.SecretsFor(delivery) {
+		for _, s := range l.SecretsOf(fn, cloud) {
 			used[s] = true
 		}
 	}

@@ -19,20 +19,20 @@ import (
 
 // wantEnvNames is, per stack and function part ("<cloud> <function>"),
 // every variable the stack sets, for a reviewer to hold against the code.
-// "(secret)" marks a secret: on Lambda the value (a secret output), on
-// Cloud Functions a Secret Manager binding. Every part of a function on a
-// cloud (HTTP, consumers, jobs) gets the same environment.
+// "(secret)" marks a Secret Manager binding of a Cloud Function; a Lambda
+// gets <NAME>_SECRET_ARN and reads the value at run time. Every part of a
+// function on a cloud (HTTP, consumers, jobs) gets the same environment.
 var wantEnvNames = map[string]map[string][]string{
 	"aws": {
 		"aws authorizeplay": {"DYNAMODB_TABLE", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_JWKS_URL", "LEASE_TTL", "PAST_DUE_GRACE",
-			"PLAYBACK_TOKEN_KEYS (secret)", "SQS_QUEUE_URLS"},
-		"aws signurl": {"CLOUDFRONT_ACTIVE_KEY_ID", "CLOUDFRONT_KEYS", "CLOUDFRONT_PRIVATE_KEY (secret)", "DYNAMODB_TABLE",
-			"PLAYBACK_TOKEN_KEYS (secret)", "SIGNURL_CDN_BASES", "SIGNURL_DEFAULT_CDN"},
-		"aws paymentwebhook": {"DYNAMODB_TABLE", "PAST_DUE_GRACE", "SQS_QUEUE_URLS", "STRIPE_API_KEY (secret)",
-			"STRIPE_PRICE_PLANS", "STRIPE_WEBHOOK_SECRETS (secret)"},
-		"aws pickedge": {"DYNAMODB_TABLE", "EDGE_HMAC_KEYS (secret)", "PLAYBACK_TOKEN_KEYS (secret)", "SQS_QUEUE_URLS"},
+			"PLAYBACK_TOKEN_KEYS_SECRET_ARN", "SQS_QUEUE_URLS"},
+		"aws signurl": {"CLOUDFRONT_ACTIVE_KEY_ID", "CLOUDFRONT_KEYS", "CLOUDFRONT_PRIVATE_KEY_SECRET_ARN", "DYNAMODB_TABLE",
+			"PLAYBACK_TOKEN_KEYS_SECRET_ARN", "SIGNURL_CDN_BASES", "SIGNURL_DEFAULT_CDN"},
+		"aws paymentwebhook": {"DYNAMODB_TABLE", "PAST_DUE_GRACE", "SQS_QUEUE_URLS", "STRIPE_API_KEY_SECRET_ARN",
+			"STRIPE_PRICE_PLANS", "STRIPE_WEBHOOK_SECRETS_SECRET_ARN"},
+		"aws pickedge": {"DYNAMODB_TABLE", "EDGE_HMAC_KEYS_SECRET_ARN", "PLAYBACK_TOKEN_KEYS_SECRET_ARN", "SQS_QUEUE_URLS"},
 		"aws heartbeat": {"DYNAMODB_TABLE", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_JWKS_URL", "LEASE_TTL",
-			"PLAYBACK_TOKEN_KEYS (secret)", "SQS_QUEUE_URLS"},
+			"PLAYBACK_TOKEN_KEYS_SECRET_ARN", "SQS_QUEUE_URLS"},
 	},
 	"gcp": {
 		"gcp authorizeplay": {"FIRESTORE_DATABASE", "FIRESTORE_PROJECT_ID", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_JWKS_URL",
@@ -42,13 +42,13 @@ var wantEnvNames = map[string]map[string][]string{
 		"gcp paymentwebhook": {"FIRESTORE_DATABASE", "FIRESTORE_PROJECT_ID", "PAST_DUE_GRACE", "PUBSUB_TOPICS",
 			"STRIPE_API_KEY (secret)", "STRIPE_PRICE_PLANS", "STRIPE_WEBHOOK_SECRETS (secret)"},
 		"gcp pickedge": {"EDGE_HMAC_KEYS (secret)", "FIRESTORE_DATABASE", "FIRESTORE_PROJECT_ID",
-			"PLAYBACK_TOKEN_KEYS (secret)", "PUBSUB_TOPICS"},
+			"PICKEDGE_TRUSTED_HOPS", "PLAYBACK_TOKEN_KEYS (secret)", "PUBSUB_TOPICS"},
 		"gcp heartbeat": {"FIRESTORE_DATABASE", "FIRESTORE_PROJECT_ID", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_JWKS_URL",
 			"LEASE_TTL", "PLAYBACK_TOKEN_KEYS (secret)", "PUBSUB_TOPICS"},
 	},
 	"hybrid": {
 		"aws paymentwebhook": {"FIRESTORE_DATABASE", "FIRESTORE_PROJECT_ID", "GCP_CREDENTIALS_JSON", "PAST_DUE_GRACE",
-			"PUBSUB_TOPICS", "STRIPE_API_KEY (secret)", "STRIPE_PRICE_PLANS", "STRIPE_WEBHOOK_SECRETS (secret)"},
+			"PUBSUB_TOPICS", "STRIPE_PRICE_PLANS", "STRIPE_WEBHOOK_SECRETS_SECRET_ARN"},
 		"gcp authorizeplay": {"FIRESTORE_DATABASE", "FIRESTORE_PROJECT_ID", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_JWKS_URL",
 			"LEASE_TTL", "PAST_DUE_GRACE", "PLAYBACK_TOKEN_KEYS (secret)", "PUBSUB_TOPICS"},
 		"gcp signurl": {"CLOUDFRONT_ACTIVE_KEY_ID", "CLOUDFRONT_KEYS", "CLOUDFRONT_PRIVATE_KEY (secret)", "FIRESTORE_DATABASE",
@@ -56,7 +56,7 @@ var wantEnvNames = map[string]map[string][]string{
 		"gcp paymentwebhook": {"FIRESTORE_DATABASE", "FIRESTORE_PROJECT_ID", "PAST_DUE_GRACE", "PUBSUB_TOPICS",
 			"STRIPE_API_KEY (secret)", "STRIPE_PRICE_PLANS", "STRIPE_WEBHOOK_SECRETS (secret)"},
 		"gcp pickedge": {"EDGE_HMAC_KEYS (secret)", "FIRESTORE_DATABASE", "FIRESTORE_PROJECT_ID",
-			"PLAYBACK_TOKEN_KEYS (secret)", "PUBSUB_TOPICS"},
+			"PICKEDGE_TRUSTED_HOPS", "PLAYBACK_TOKEN_KEYS (secret)", "PUBSUB_TOPICS"},
 		"gcp heartbeat": {"FIRESTORE_DATABASE", "FIRESTORE_PROJECT_ID", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_JWKS_URL",
 			"LEASE_TTL", "PLAYBACK_TOKEN_KEYS (secret)", "PUBSUB_TOPICS"},
 	},
@@ -208,8 +208,9 @@ func TestCodeReadsFindsTheFunctionsVariables(t *testing.T) {
 		want, not []string
 	}{
 		{name: "signurl on Lambda", reads: codeReads(t, "functions/signurl/lambda"),
-			want: []string{"SIGNURL_CDN_BASES", "CLOUDFRONT_KEYS", "DYNAMO_TABLE", "DYNAMODB_TABLE", "SQS_QUEUE_URLS", "PLAYBACK_TOKEN_KEYS"},
-			not:  []string{"CDN", "CDN_BASE_URL", "FIRESTORE_PROJECT_ID", "STRIPE_PRICE_PLANS", "PLAYBACK_TOKEN_KEYS_SECRET_ARN"}},
+			want: []string{"SIGNURL_CDN_BASES", "CLOUDFRONT_KEYS", "DYNAMO_TABLE", "DYNAMODB_TABLE", "SQS_QUEUE_URLS", "PLAYBACK_TOKEN_KEYS",
+				"PLAYBACK_TOKEN_KEYS_SECRET_ARN", "CLOUDFRONT_PRIVATE_KEY_SECRET_ARN"},
+			not: []string{"CDN", "CDN_BASE_URL", "FIRESTORE_PROJECT_ID", "STRIPE_PRICE_PLANS", "PLAYBACK_TOKEN_KEYS_ARN"}},
 		{name: "pickedge steering prefix", reads: codeReads(t, "functions/pickedge"),
 			want: []string{"STEERING_TTL", "PICKEDGE_TRUSTED_PROXIES", "EDGE_HMAC_KEYS"},
 			not:  []string{"TTL_TTL", "LEASE_TTL"}},

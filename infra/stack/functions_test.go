@@ -24,8 +24,7 @@ var settingValues = map[string]string{
 
 // wantEnv is the environment a function part must receive: on GCP without
 // the secrets, which are Secret Manager bindings (checkCloudFunction); on
-// AWS with them, as the secret values themselves (checkLambda checks they
-// stay secret).
+// AWS with the ARN of each secret it reads, never a value.
 func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map[string]string {
 	t.Helper()
 	l := d.layout
@@ -74,18 +73,15 @@ func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map
 			want["CLOUDCDN_KEYS"] = d.prefix() + "-url-signing=env:CLOUDCDN_SIGNING_KEY"
 		}
 	}
+	if fn.LocatesCaller && cloud == GCP && d.layout.HTTPCloud(fn) == GCP {
+		want[catalog.EnvPickEdgeTrustedHops] = "2"
+	}
 	if cloud == AWS {
-		for _, env := range d.secretsOf(fn) {
-			s, _ := catalog.SecretByEnv(env)
-			want[env] = secretValue(s.ConfigKey)
+		for _, env := range d.layout.SecretsOf(fn, AWS) {
+			want[catalog.SecretARNEnv(env)] = d.one(t, "aws:secretsmanager/secret:Secret", d.prefix()+"/"+slug(env)).Str("arn")
 		}
 	}
 	return want
-}
-
-func (d *deployment) secretsOf(fn catalog.Function) []string {
-	delivery, _ := catalog.DeliveryByName(d.layout.Delivery)
-	return fn.SecretsFor(delivery)
 }
 
 func checkEnv(t *testing.T, what string, got map[string]any, want map[string]string) {
@@ -191,19 +187,10 @@ func (d *deployment) checkLambda(t *testing.T, fn catalog.Function) {
 	}
 	got := mapOf(r.In("environment", "variables"))
 	checkEnv(t, fn.Name+" (Lambda)", got, d.wantEnv(t, fn, AWS))
-	// Secret values are in the env as secret outputs, so the state keeps
-	// them encrypted; nothing else in the env is secret.
-	secret := secretPaths(r)
-	for _, env := range d.secretsOf(fn) {
-		if !secret[".environment.variables."+env] {
-			t.Errorf("%s env %s is not a secret output", fn.Name, env)
-		}
-	}
-	for path := range secret {
-		env, _ := strings.CutPrefix(path, ".environment.variables.")
-		if !slices.Contains(d.secretsOf(fn), env) {
-			t.Errorf("%s input %s is secret but no catalogue secret", fn.Name, path)
-		}
+	// Secret values stay in Secrets Manager: lambda:GetFunctionConfiguration
+	// shows the environment to whoever may read the function's settings.
+	for path := range secretPaths(r) {
+		t.Errorf("%s input %s holds a secret value", fn.Name, path)
 	}
 	if d.layout.Store == catalog.StoreFirestore {
 		d.checkFederatedCredentials(t, fn, got[catalog.EnvGCPCredentialsJSON])
@@ -396,6 +383,38 @@ func TestVideoIsDeliveredThroughSignedURLsOnly(t *testing.T) {
 					t.Errorf("bucket %s allows public access", b.Str("name"))
 				}
 			}
+		}
+	})
+}
+
+// Behind the GCP load balancer the TCP peer is Cloud Run's front end and
+// the rightmost X-Forwarded-For entry the load balancer: pickedge must
+// believe both, or it places every viewer at Google's front end. On AWS the
+// HTTP API passes the caller's own address, so nothing is believed there.
+func TestPickEdgeBelievesTheGoogleFrontEndOnly(t *testing.T) {
+	t.Parallel()
+	forEachLayout(t, func(t *testing.T, d *deployment) {
+		checked := 0
+		for _, fn := range d.mock.OfType("gcp:cloudfunctionsv2/function:Function") {
+			hops, set := mapOf(fn.In("serviceConfig", "environmentVariables"))[catalog.EnvPickEdgeTrustedHops]
+			isPickEdge := strings.HasPrefix(fn.Str("name"), d.prefix()+"-pickedge")
+			switch {
+			case isPickEdge && hops != "2":
+				t.Errorf("%s trusts %v hops of X-Forwarded-For, want 2 (front end + load balancer)", fn.Str("name"), hops)
+			case !isPickEdge && set:
+				t.Errorf("%s is told to trust proxies it never asks about", fn.Str("name"))
+			}
+			if isPickEdge {
+				checked++
+			}
+		}
+		for _, fn := range d.mock.OfType("aws:lambda/function:Function") {
+			if _, set := mapOf(fn.In("environment", "variables"))[catalog.EnvPickEdgeTrustedHops]; set {
+				t.Errorf("%s trusts X-Forwarded-For behind API Gateway", fn.Str("name"))
+			}
+		}
+		if d.layout.Compute == GCP && checked == 0 {
+			t.Error("no pickedge Cloud Function checked")
 		}
 	})
 }

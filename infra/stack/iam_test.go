@@ -175,12 +175,9 @@ func TestEachFunctionRoleGrantsOnlyWhatItsFunctionUses(t *testing.T) {
 			want[group.Str("arn")+":log-stream:*"] = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
 			if d.layout.Store == catalog.StoreDynamo {
 				table := d.one(t, "aws:dynamodb/table:Table", d.prefix())
-				resources := []string{table.Str("arn")}
-				for _, idx := range catalog.DynamoTable.Indexes {
-					resources = append(resources, table.Str("arn")+"/index/"+idx.Name)
-				}
-				for _, r := range resources {
-					want[r] = dynamoActions(fn.Store)
+				want[table.Str("arn")] = dynamoActions(fn.Store)
+				for _, idx := range fn.StoreIndexes {
+					want[table.Str("arn")+"/index/"+idx] = []string{"dynamodb:Query"}
 				}
 			}
 			if d.layout.Bus == catalog.BusSQS {
@@ -193,9 +190,11 @@ func TestEachFunctionRoleGrantsOnlyWhatItsFunctionUses(t *testing.T) {
 					want[q.Str("arn")] = append(want[q.Str("arn")], "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 				}
 			}
-			// Secrets reach the Lambda as env values resolved at deploy time,
-			// so no role may read Secrets Manager: any secret grant is
-			// reported below as one the function does not need.
+			// The function reads exactly its own secrets at run time.
+			for _, env := range d.layout.SecretsOf(fn, AWS) {
+				secret := d.one(t, "aws:secretsmanager/secret:Secret", d.prefix()+"/"+slug(env))
+				want[secret.Str("arn")] = []string{"secretsmanager:GetSecretValue"}
+			}
 			for r := range want {
 				slices.Sort(want[r])
 			}

@@ -119,9 +119,15 @@ func (d *deployment) checkCloudSchedulerJob(t *testing.T, fn catalog.Function, j
 	if got := s.InStr("schedule"); got != wantCrons[job] || s.InStr("timeZone") != "Etc/UTC" {
 		t.Errorf("%s %s runs %q in %q, want %q in UTC", fn.Name, job, got, s.InStr("timeZone"), wantCrons[job])
 	}
+	// The run.app URI, where Cloud Scheduler counts as internal traffic for
+	// the internal-only jobs function; never the cloudfunctions.net url.
+	uri, _ := jobs.Out("serviceConfig", "uri").(string)
+	if uri != pulumimock.RunURI(jobs.Str("name")) || uri == jobs.Str("url") {
+		t.Fatalf("%s jobs function uri %q", fn.Name, uri)
+	}
 	target := mapOf(s.In("httpTarget"))
-	if target["uri"] != jobs.Str("url") || target["httpMethod"] != "POST" {
-		t.Errorf("%s %s calls %v %v, want POST %s", fn.Name, job, target["httpMethod"], target["uri"], jobs.Str("url"))
+	if target["uri"] != uri || target["httpMethod"] != "POST" {
+		t.Errorf("%s %s calls %v %v, want POST %s", fn.Name, job, target["httpMethod"], target["uri"], uri)
 	}
 	if ct := mapOf(target["headers"])["Content-Type"]; ct != "application/json" {
 		t.Errorf("%s %s content type %v", fn.Name, job, ct)
@@ -132,9 +138,9 @@ func (d *deployment) checkCloudSchedulerJob(t *testing.T, fn catalog.Function, j
 	}
 	checkJobPayload(t, fn.Name+" "+job, string(body), job)
 	oidc := mapOf(target["oidcToken"])
-	if oidc["serviceAccountEmail"] != d.schedulerEmail(fn.Name) || oidc["audience"] != jobs.Str("url") {
+	if oidc["serviceAccountEmail"] != d.schedulerEmail(fn.Name) || oidc["audience"] != uri {
 		t.Errorf("%s %s authenticates as %v for %v, want %s for %s", fn.Name, job, oidc["serviceAccountEmail"], oidc["audience"],
-			d.schedulerEmail(fn.Name), jobs.Str("url"))
+			d.schedulerEmail(fn.Name), uri)
 	}
 	if target["oauthToken"] != nil {
 		t.Errorf("%s %s sends an OAuth token; Cloud Run takes OIDC", fn.Name, job)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/playplane/playplane/infra/catalog"
+	"github.com/playplane/playplane/infra/pulumimock"
 )
 
 func TestEveryQueueHasADeadLetterQueue(t *testing.T) {
@@ -144,13 +145,19 @@ func (d *deployment) checkPubSub(t *testing.T) {
 			}
 			// The Functions Framework reads the topic of a raw push body off
 			// the request path; the token's audience is the function itself.
+			// Both name the run.app URI: an internal-only function refuses
+			// pushes to its cloudfunctions.net url, which is not internal.
+			uri, _ := consumer.Out("serviceConfig", "uri").(string)
+			if uri != pulumimock.RunURI(consumer.Str("name")) || uri == consumer.Str("url") {
+				t.Fatalf("%s consumer uri %q", fn.Name, uri)
+			}
 			push := mapOf(s.In("pushConfig"))
 			oidc := mapOf(push["oidcToken"])
-			endpoint := consumer.Str("url") + "/projects/" + testProject + "/topics/" + d.prefix() + "-" + c.Topic
+			endpoint := uri + "/projects/" + testProject + "/topics/" + d.prefix() + "-" + c.Topic
 			if push["pushEndpoint"] != endpoint {
 				t.Errorf("%s pushes to %v, want %s", fn.Name, push["pushEndpoint"], endpoint)
 			}
-			if oidc["serviceAccountEmail"] != d.serviceAccountEmail(fn.Name) || oidc["audience"] != consumer.Str("url") {
+			if oidc["serviceAccountEmail"] != d.serviceAccountEmail(fn.Name) || oidc["audience"] != uri {
 				t.Errorf("%s push token %v", fn.Name, oidc)
 			}
 			var invokers []string

@@ -2,7 +2,6 @@ package stack
 
 import (
 	"maps"
-	"slices"
 	"strings"
 	"testing"
 
@@ -12,10 +11,9 @@ import (
 	"github.com/playplane/playplane/infra/pulumimock"
 )
 
-// Where secret values may go: the secret stores, the CDN signing key
-// resource (Cloud CDN takes the key itself) and, on AWS, the env var of a
-// Lambda that reads the secret (lambdaReads). Cloud Functions get Secret
-// Manager bindings, never values.
+// Where secret values may go: the secret stores and the CDN signing key
+// resource (Cloud CDN takes the key itself). Lambdas get the ARNs of their
+// secrets and Cloud Functions Secret Manager bindings, never values.
 var secretSinks = map[string]string{
 	"aws:secretsmanager/secretVersion:SecretVersion":                  ".secretString",
 	"gcp:secretmanager/secretVersion:SecretVersion":                   ".secretData",
@@ -36,7 +34,7 @@ func TestSecretsAreNeverPlainConfig(t *testing.T) {
 					return
 				}
 				switch {
-				case secretSinks[r.Type] != path && !d.lambdaReads(r, path, s):
+				case secretSinks[r.Type] != path:
 					t.Errorf("secret value reaches %s %s at %s", r.Type, r.Name, path)
 				case !secret:
 					t.Errorf("%s %s holds a secret value not marked secret", r.Type, r.Name)
@@ -88,17 +86,46 @@ func TestStacksNeedOnlyTheirOwnSecrets(t *testing.T) {
 	}
 }
 
-// lambdaReads says whether path of resource r is the env var of a Lambda
-// that reads the secret whose value is s.
-func (d *deployment) lambdaReads(r pulumimock.Resource, path, s string) bool {
-	if r.Type != "aws:lambda/function:Function" {
-		return false
-	}
-	env, ok := strings.CutPrefix(path, ".environment.variables.")
-	fn, found := catalog.FunctionByName(strings.TrimPrefix(r.InStr("name"), d.prefix()+"-"))
-	if !ok || !found || !slices.Contains(d.secretsOf(fn), env) {
-		return false
-	}
-	secret, _ := catalog.SecretByEnv(env)
-	return s == secretValue(secret.ConfigKey)
+// Cloud Run checks at deploy time that a function's runtime identity may
+// access every secret the function binds, and fails the deployment if not.
+// So every Cloud Function (HTTP, consumer, jobs) must wait for the
+// secretAccessor grant of each secret it binds; depending on the secret
+// alone races the grant on a first `pulumi up`.
+func TestCloudFunctionsWaitForTheirSecretGrants(t *testing.T) {
+	t.Parallel()
+	forEachLayout(t, func(t *testing.T, d *deployment) {
+		functions := d.mock.OfType("gcp:cloudfunctionsv2/function:Function")
+		if d.stack.GCP == nil {
+			return
+		}
+		if len(functions) == 0 {
+			t.Fatal("no Cloud Functions to check")
+		}
+		grants := d.mock.OfType("gcp:secretmanager/secretIamMember:SecretIamMember")
+		for _, fn := range functions {
+			account := fn.InStr("serviceConfig", "serviceAccountEmail")
+			bound := 0
+			bindings, _ := fn.In("serviceConfig", "secretEnvironmentVariables").([]any)
+			for _, v := range bindings {
+				secretID, _ := mapOf(v)["secret"].(string)
+				bound++
+				var grant *pulumimock.Resource
+				for i, g := range grants {
+					if g.InStr("secretId") == secretID && g.InStr("member") == "serviceAccount:"+account &&
+						g.InStr("role") == "roles/secretmanager.secretAccessor" {
+						grant = &grants[i]
+					}
+				}
+				switch {
+				case grant == nil:
+					t.Errorf("%s binds %s, which %s may not read", fn.Str("name"), secretID, account)
+				case !fn.DependsOn(*grant):
+					t.Errorf("%s does not wait for %s's grant on %s (%s)", fn.Str("name"), account, secretID, grant.Name)
+				}
+			}
+			if bound == 0 {
+				t.Errorf("%s binds no secret", fn.Str("name"))
+			}
+		}
+	})
 }

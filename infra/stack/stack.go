@@ -84,9 +84,10 @@ func (s *Stack) Routes(fn catalog.Function, cloud Cloud) []catalog.Route {
 	return fn.Routes
 }
 
-// env is the environment of fn's part on cloud, except secrets on GCP,
-// which Cloud Functions binds from Secret Manager (newGCPFunction). Every
-// name is one the function's code reads (see catalog).
+// env is the environment of fn's part on cloud. It holds no secret value:
+// Cloud Functions binds secrets from Secret Manager (newGCPFunction), a
+// Lambda gets the ARNs of its secrets. Every name is one the function's
+// code reads (see catalog).
 func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 	cfg := s.Config
 	env := pulumi.StringMap{}
@@ -140,13 +141,15 @@ func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 		env[delivery.ActiveKeyEnv] = keyID
 		env[delivery.KeysEnv] = keyID.ApplyT(delivery.KeysValue).(pulumi.StringOutput)
 	}
+	if fn.LocatesCaller && cloud == GCP && cfg.Layout.HTTPCloud(fn) == GCP {
+		env[catalog.EnvPickEdgeTrustedHops] = pulumi.String(catalog.GCPFrontEndHops)
+	}
 	if cloud == AWS {
-		// The value of the Secrets Manager version, resolved at deploy time
-		// as the SAM template's {{resolve:secretsmanager:...}} does. It is a
-		// secret output, so the Lambda's environment is encrypted in the
-		// stack's state, and the function needs no Secrets Manager access.
-		for _, name := range fn.SecretsFor(delivery) {
-			env[name] = pulumi.ToSecret(s.AWS.Secrets[name].Version.SecretString.Elem()).(pulumi.StringOutput)
+		// The secret's ARN, never its value: the function reads the value
+		// from Secrets Manager at run time (shared/awsfn), so it is not in
+		// the Lambda's configuration and a rotation needs no deploy.
+		for _, name := range cfg.Layout.SecretsOf(fn, AWS) {
+			env[catalog.SecretARNEnv(name)] = s.AWS.Secrets[name].Secret.Arn
 		}
 		if cfg.Layout.Store == catalog.StoreFirestore {
 			env[catalog.EnvGCPCredentialsJSON] = s.GCP.Federation.credentialsJSON(s.GCP.Functions[fn.Name].ServiceAccount.Email)
@@ -164,8 +167,16 @@ func (s *Stack) newAWSFunction(ctx *pulumi.Context, fn catalog.Function) error {
 		statements = append(statements, awsfn.Statement{
 			Sid:       "Store",
 			Actions:   dynamoActions(fn.Store),
-			Resources: a.tableResources(),
+			Resources: pulumi.StringArray{a.Table.Arn},
 		})
+		if indexes := a.indexResources(fn); len(indexes) > 0 {
+			// Queries on an index are authorized against the index ARN.
+			statements = append(statements, awsfn.Statement{
+				Sid:       "QueryIndexes",
+				Actions:   []string{"dynamodb:Query"},
+				Resources: indexes,
+			})
+		}
 	}
 	if cfg.Layout.Bus == catalog.BusSQS && len(fn.Publishes) > 0 {
 		var queues pulumi.StringArray
@@ -173,6 +184,16 @@ func (s *Stack) newAWSFunction(ctx *pulumi.Context, fn catalog.Function) error {
 			queues = append(queues, a.Queues[t].Queue.Arn)
 		}
 		statements = append(statements, awsfn.Statement{Sid: "Publish", Actions: []string{"sqs:SendMessage"}, Resources: queues})
+	}
+	if names := cfg.Layout.SecretsOf(fn, AWS); len(names) > 0 {
+		// The current version of exactly the secrets it reads; they are
+		// encrypted with the account's aws/secretsmanager key, whose policy
+		// lets Secrets Manager decrypt for callers allowed to read.
+		var arns pulumi.StringArray
+		for _, name := range names {
+			arns = append(arns, a.Secrets[name].Secret.Arn)
+		}
+		statements = append(statements, awsfn.Statement{Sid: "ReadSecrets", Actions: []string{"secretsmanager:GetSecretValue"}, Resources: arns})
 	}
 	var queues []awsfn.Queue
 	var jobs []catalog.Job
@@ -216,9 +237,8 @@ func (s *Stack) newAWSFunction(ctx *pulumi.Context, fn catalog.Function) error {
 func (s *Stack) newGCPFunction(ctx *pulumi.Context, fn catalog.Function) error {
 	cfg := s.Config
 	g := s.GCP
-	delivery, _ := catalog.DeliveryByName(cfg.Layout.Delivery)
 	var secrets []gcpfn.Secret
-	for _, name := range fn.SecretsFor(delivery) {
+	for _, name := range cfg.Layout.SecretsOf(fn, GCP) {
 		secret := g.Secrets[name]
 		secrets = append(secrets, gcpfn.Secret{Env: name, SecretID: secret.Secret.SecretId, Version: secret.Version.Version})
 	}
@@ -275,14 +295,15 @@ func accountID(fn, stack string) string {
 	return id
 }
 
+// dynamoActions are the actions shared/dynamo calls (TestGrantedActionsAreWhatTheAdaptersCall
+// scans it): no Batch*, no Scan.
 func dynamoActions(access catalog.StoreAccess) []string {
-	read := []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+	read := []string{"dynamodb:GetItem", "dynamodb:Query"}
 	if access == catalog.StoreReadOnly {
 		return read
 	}
 	// Transactions need the per-item actions; there is no transaction action.
-	return append(read, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-		"dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem")
+	return append(read, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
 }
 
 func (s *Stack) export() {

@@ -90,8 +90,26 @@ func logLevel(v string) slog.Level {
 }
 
 // New builds the function over the environment opts describe and returns
-// its Lambda handler.
+// its Lambda handler. When the environment names secrets by ARN
+// (SecretARNs), the function is built on the first invocation instead,
+// once its secrets are read: init stays off the network.
 func New(ctx context.Context, build Builder, opts Options) (*Handler, error) {
+	lookup := opts.Lookuper
+	if lookup == nil {
+		lookup = envconfig.OsLookuper()
+	}
+	if refs := secretRefs(lookup); len(refs) > 0 {
+		s, err := newSecretBuild(ctx, build, opts, refs)
+		if err != nil {
+			return nil, fmt.Errorf("awsfn.New: %w", err)
+		}
+		return &Handler{secrets: s}, nil
+	}
+	return buildHandler(ctx, build, opts, nil)
+}
+
+// buildHandler builds the function; queues nil reads them from the env.
+func buildHandler(ctx context.Context, build Builder, opts Options, queues map[string]string) (*Handler, error) {
 	env := NewEnv(opts)
 	fn, err := build(ctx, env)
 	if envErr := env.Err(); envErr != nil {
@@ -105,9 +123,10 @@ func New(ctx context.Context, build Builder, opts Options) (*Handler, error) {
 	if fn == nil {
 		return nil, errors.New("awsfn.New: the builder returned no function")
 	}
-	queues, err := env.QueueURLs(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("awsfn.New: %w", err)
+	if queues == nil {
+		if queues, err = env.QueueURLs(ctx); err != nil {
+			return nil, fmt.Errorf("awsfn.New: %w", err)
+		}
 	}
 	return newHandler(fn, queues, env.Log), nil
 }

@@ -28,6 +28,9 @@ type Handler struct {
 	queues    map[string]string                                                                  // queue name → topic
 	jobs      map[string]Job
 	log       *slog.Logger
+	// secrets, when set, builds the function that serves each invocation
+	// (New: secrets named by ARN); the fields above are then unused.
+	secrets *secretBuild
 }
 
 func newHandler(fn Function, queueURLs map[string]string, log *slog.Logger) *Handler {
@@ -78,6 +81,13 @@ type probe struct {
 
 // Invoke handles one invocation.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	if h.secrets != nil {
+		built, err := h.secrets.handler(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return built.Invoke(ctx, payload)
+	}
 	var p probe
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return nil, fmt.Errorf("awsfn: payload is not a JSON object: %w", err)

@@ -22,7 +22,9 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
+	"github.com/playplane/playplane/shared/awsfn"
 	"github.com/playplane/playplane/shared/awsfn/lambdatest"
+	"github.com/playplane/playplane/shared/awssecrets/fakesm"
 )
 
 // bootstrap is one built Lambda binary and how to start it.
@@ -185,6 +187,38 @@ func TestBootstrapsStartWithoutNetwork(t *testing.T) {
 			t.Errorf("%s: first response %d %s, want a typed 4xx", b.name, resp.StatusCode, resp.Body)
 		}
 		t.Logf("%-15s %9d bytes  first response after %v (%d)", b.name, b.size, elapsed, resp.StatusCode)
+	}
+	if n := tr.conns.Load(); n != 0 {
+		t.Errorf("starting the functions opened %d connections to DynamoDB or SQS", n)
+	}
+
+	// Deployed, a function gets its secrets' ARNs (template.yaml) and reads
+	// the values from Secrets Manager on the first invocation: the same
+	// binaries, given <NAME>_SECRET_ARN instead of the values, answer the
+	// same way, reading each secret once.
+	sm := fakesm.New(t)
+	wantCalls := 0
+	for _, b := range fns {
+		var env []string
+		for _, kv := range b.env {
+			name, value, _ := strings.Cut(kv, "=")
+			if ref, ok := awsfn.SecretARNs[name]; ok {
+				arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + b.name + "/" + name + "-AbC123"
+				sm.Put(arn, value)
+				kv = ref + "=" + arn
+				wantCalls++
+			}
+			env = append(env, kv)
+		}
+		b.env = append(env, "SECRETSMANAGER_ENDPOINT="+sm.URL)
+		elapsed, resp := startOnce(t, b)
+		if resp.StatusCode < 400 || resp.StatusCode >= 500 || !strings.Contains(resp.Body, `"code"`) {
+			t.Errorf("%s with secret ARNs: first response %d %s, want a typed 4xx", b.name, resp.StatusCode, resp.Body)
+		}
+		t.Logf("%-15s secrets by ARN, first response after %v (%d)", b.name, elapsed, resp.StatusCode)
+	}
+	if wantCalls == 0 || sm.Calls() != int64(wantCalls) {
+		t.Errorf("%d Secrets Manager calls for %d secrets, want one each", sm.Calls(), wantCalls)
 	}
 	if n := tr.conns.Load(); n != 0 {
 		t.Errorf("starting the functions opened %d connections to DynamoDB or SQS", n)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/playplane/playplane/shared/awsfn"
 	"github.com/playplane/playplane/shared/awsfn/lambdatest"
 	"github.com/playplane/playplane/shared/dynamo"
 	"github.com/playplane/playplane/shared/emulators"
@@ -330,13 +331,12 @@ func TestTemplatePolicies(t *testing.T) {
 // secretVar names variables that hold secrets.
 var secretVar = regexp.MustCompile(`SECRET|PRIVATE_KEY|API_KEY|SIGNING_KEY|HMAC_KEY|TOKEN_KEYS|PASSWORD`)
 
-// dynamicRef is a Secrets Manager dynamic reference to the secret a
-// parameter names.
-var dynamicRef = regexp.MustCompile(`^sub:\{\{resolve:secretsmanager:\$\{[A-Za-z0-9]+\}\}\}$`)
-
-// TestTemplateSecrets checks that no secret is written in the template:
-// each secret variable is a Secrets Manager dynamic reference (resolved by
-// CloudFormation at deploy time) or a NoEcho parameter.
+// TestTemplateSecrets checks that no secret value reaches a function's
+// configuration, where lambda:GetFunctionConfiguration shows it (as a
+// {{resolve:secretsmanager}} dynamic reference would put it): each secret
+// variable is <NAME>_SECRET_ARN, a reference to a parameter that must be a
+// Secrets Manager ARN, which shared/awsfn reads at run time, and the
+// function's role may read exactly that secret.
 func TestTemplateSecrets(t *testing.T) {
 	t.Parallel()
 	tm := lambdatest.LoadTemplate(t)
@@ -348,6 +348,14 @@ func TestTemplateSecrets(t *testing.T) {
 				continue
 			}
 			checked++
+			secret, ok := strings.CutSuffix(name, "_SECRET_ARN")
+			if !ok || awsfn.SecretARNs[secret] != name {
+				t.Errorf("%s: %s = %q holds a secret value; pass <NAME>_SECRET_ARN (awsfn.SecretARNs)", id, name, v)
+				continue
+			}
+			if !roleAllows(t, tm, id, "secretsmanager:GetSecretValue", v) {
+				t.Errorf("%s: its role may not read %s (%s)", id, name, v)
+			}
 			values := []string{v}
 			if inner, ok := strings.CutPrefix(v, "if:["); ok {
 				// if:[Condition then else]: both branches must be safe.
@@ -356,11 +364,12 @@ func TestTemplateSecrets(t *testing.T) {
 			for _, value := range values {
 				param, isRef := strings.CutPrefix(value, "ref:")
 				p, _ := params[param].(map[string]any)
+				pattern, _ := p["AllowedPattern"].(string)
 				switch {
-				case dynamicRef.MatchString(value), value == "<nil>":
-				case isRef && p != nil && p["NoEcho"] == true:
+				case value == "<nil>":
+				case isRef && strings.HasPrefix(pattern, "arn:aws") && strings.Contains(pattern, ":secretsmanager:"):
 				default:
-					t.Errorf("%s: %s = %q is neither a Secrets Manager dynamic reference nor a NoEcho parameter", id, name, value)
+					t.Errorf("%s: %s = %q is not a parameter that must be a Secrets Manager ARN", id, name, value)
 				}
 			}
 		}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeLambdaBuild stands in for the cross-compiler `make package` calls
+// (LAMBDA_BUILD ... -o OUT PKG): it checks that PKG is a main package of
+// the repository and writes a placeholder binary to OUT. The compile itself
+// is covered by shared/awsfn/lambdatest, which builds with the same flags;
+// what this test checks is which artifacts `make package` lays out where.
+const fakeLambdaBuild = `#!/bin/sh
+out=; pkg=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -o) out="$2"; shift ;;
+    -*) ;;
+    *) pkg="$1" ;;
+  esac
+  shift
+done
+grep -qs '^package main$' "$pkg"/*.go || { echo "fake build: $pkg is not a main package" >&2; exit 1; }
+printf 'built from %s\n' "$pkg" > "$out"
+`
+
+// `make package` must write every file the Pulumi program deploys, in
+// every stack: a path the program references that the target never
+// writes fails `pulumi up` on the deployer's machine (the gcp stack once
+// referenced dist/gcp/<fn>.zip, which only `make gcp-source` wrote).
+func TestMakePackageWritesEveryArtifactTheProgramReferences(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	if _, err := exec.LookPath("zip"); err != nil {
+		t.Fatal("make package needs zip (apt-get install zip)")
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist := t.TempDir()
+	fake := filepath.Join(t.TempDir(), "lambda-build")
+	if err := os.WriteFile(fake, []byte(fakeLambdaBuild), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "make", "-C", root, "package", "DIST="+dist, "LAMBDA_BUILD="+fake)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make package: %v\n%s", err, out)
+	}
+
+	for _, f := range stackFiles(t) {
+		t.Run(f.Stack, func(t *testing.T) {
+			t.Parallel()
+			_, mock := deployStackFile(t, f, map[string]string{"playplane:distDir": dist})
+			referenced := 0
+			for _, r := range mock.Resources() {
+				for _, path := range r.Files() {
+					referenced++
+					if rel, err := filepath.Rel(dist, path); err != nil || strings.HasPrefix(rel, "..") {
+						t.Errorf("%s %s deploys %s, outside playplane:distDir", r.Type, r.Name, path)
+						continue
+					}
+					if info, err := os.Stat(path); err != nil || info.Size() == 0 {
+						t.Errorf("%s %s deploys %s, which make package did not write (%v)", r.Type, r.Name, path, err)
+					}
+				}
+			}
+			if referenced == 0 {
+				t.Error("the program deploys no file: the check would pass on anything")
+			}
+		})
+	}
+}
