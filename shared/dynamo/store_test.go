@@ -141,7 +141,7 @@ func TestLeaseRaceAfterPlanDowngrade(t *testing.T) {
 	acct := playback.NewID("acct")
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
 	req := func(limit int) playback.LeaseRequest {
-		return playback.LeaseRequest{SessionID: playback.NewID("ses"), AccountID: acct, DeviceID: "d", TitleID: "t",
+		return playback.LeaseRequest{SessionID: playback.NewID("ses"), AccountID: acct, DeviceID: playback.NewID("dev"), TitleID: "t",
 			Limit: limit, TTL: time.Minute, Now: t0}
 	}
 	// Fill slots 0..2 under limit 3, then end the sessions in slots 0 and 1

@@ -106,7 +106,7 @@ func TestInvalidIDs(t *testing.T) {
 }
 
 func acquire(acct string, limit int, at time.Time, ttl time.Duration) playback.LeaseRequest {
-	return playback.LeaseRequest{SessionID: playback.NewID("ses"), AccountID: acct, DeviceID: "dev", TitleID: "t",
+	return playback.LeaseRequest{SessionID: playback.NewID("ses"), AccountID: acct, DeviceID: playback.NewID("dev"), TitleID: "t",
 		Limit: limit, TTL: ttl, Now: at}
 }
 
