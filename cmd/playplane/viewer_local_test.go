@@ -1,21 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
 	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/steering/geoiptest"
 )
 
 // TestViewerLocationEndToEnd runs the local runner behind a "front door"
@@ -25,13 +21,13 @@ import (
 // and pick edge places the same viewer in the same country.
 func TestViewerLocationEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	city := writeDB(t, dir, "GeoIP2-City", map[string]mmdbtype.Map{
+	city := geoiptest.Write(t, dir, "GeoIP2-City", map[string]mmdbtype.Map{
 		"198.51.100.0/24": cityRecord("DE", 52.52, 13.40),
 		"203.0.113.0/24":  cityRecord("US", 38.9, -77.0),
 		"192.0.2.0/24":    cityRecord("FR", 48.86, 2.35),
 		"100.64.0.0/16":   cityRecord("JP", 35.68, 139.69),
 	})
-	anon := writeDB(t, dir, "GeoIP2-Anonymous-IP", map[string]mmdbtype.Map{
+	anon := geoiptest.Write(t, dir, "GeoIP2-Anonymous-IP", map[string]mmdbtype.Map{
 		"203.0.113.192/26": {"is_anonymous": mmdbtype.Bool(true), "is_public_proxy": mmdbtype.Bool(true)},
 	})
 	t.Setenv("PICKEDGE_TRUSTED_PROXIES", "127.0.0.0/8,::1/128")
@@ -100,32 +96,6 @@ func cityRecord(country string, lat, lon float64) mmdbtype.Map {
 		"country":  mmdbtype.Map{"iso_code": mmdbtype.String(country)},
 		"location": mmdbtype.Map{"latitude": mmdbtype.Float64(lat), "longitude": mmdbtype.Float64(lon)},
 	}
-}
-
-func writeDB(t *testing.T, dir, dbType string, records map[string]mmdbtype.Map) string {
-	t.Helper()
-	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 28, IncludeReservedNetworks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cidr, rec := range records {
-		_, network, err := net.ParseCIDR(cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Insert(network, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, dbType+".mmdb")
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 func decode(t *testing.T, raw []byte, v any) {

@@ -1,50 +1,19 @@
 package authorizeplay_test
 
 import (
-	"bytes"
 	"context"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
 	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/steering"
+	"github.com/playplane/playplane/shared/steering/geoiptest"
 )
-
-// writeMMDB writes a MaxMind DB of the given type to dir.
-func writeMMDB(t testing.TB, dir, dbType string, records map[string]mmdbtype.Map) string {
-	t.Helper()
-	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 28, IncludeReservedNetworks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cidr, rec := range records {
-		_, network, err := net.ParseCIDR(cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Insert(network, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, dbType+".mmdb")
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 func country(iso string) mmdbtype.Map {
 	return mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(iso)}}
@@ -63,11 +32,11 @@ const (
 
 func licensingDBs(t testing.TB) (city, anon string) {
 	dir := t.TempDir()
-	city = writeMMDB(t, dir, "GeoIP2-City", map[string]mmdbtype.Map{
+	city = geoiptest.Write(t, dir, "GeoIP2-City", map[string]mmdbtype.Map{
 		"198.51.100.0/24": country("DE"), "203.0.113.0/24": country("US"), "192.0.2.0/24": country("FR"),
 		"100.64.0.0/16": country("JP"),
 	})
-	anon = writeMMDB(t, dir, "GeoIP2-Anonymous-IP", map[string]mmdbtype.Map{
+	anon = geoiptest.Write(t, dir, "GeoIP2-Anonymous-IP", map[string]mmdbtype.Map{
 		"203.0.113.192/26": {"is_anonymous": mmdbtype.Bool(true), "is_anonymous_vpn": mmdbtype.Bool(true)},
 	})
 	return city, anon

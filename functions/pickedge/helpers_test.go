@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"github.com/sethvargo/go-envconfig"
 
@@ -29,6 +28,7 @@ import (
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/steering/geoiptest"
 )
 
 // Client addresses of the fixtures.
@@ -46,36 +46,11 @@ const coverageZones = `{"revision": "test-1", "coverageZones": {
   "iad": {"network6": ["2001:db8:1ad::/48"], "coordinates": {"latitude": "38.9", "longitude": "-77.4"}}
 }}`
 
-// writeMMDB writes a MaxMind DB of the given type with records by CIDR.
-func writeMMDB(t testing.TB, path, dbType string, records map[string]mmdbtype.Map) {
-	t.Helper()
-	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 28, IncludeReservedNetworks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cidr, rec := range records {
-		_, network, err := net.ParseCIDR(cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Insert(network, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // locationFiles writes the coverage zone file and GeoLite2-style City and
 // ASN databases, returning the env entries that point at them.
 func locationFiles(t testing.TB) map[string]string {
 	dir := t.TempDir()
-	zones, city, asn := filepath.Join(dir, "czf.json"), filepath.Join(dir, "city.mmdb"), filepath.Join(dir, "asn.mmdb")
+	zones := filepath.Join(dir, "czf.json")
 	if err := os.WriteFile(zones, []byte(coverageZones), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +58,8 @@ func locationFiles(t testing.TB) map[string]string {
 		"country":  mmdbtype.Map{"iso_code": mmdbtype.String("GB")},
 		"location": mmdbtype.Map{"latitude": mmdbtype.Float64(51.51), "longitude": mmdbtype.Float64(-0.13), "accuracy_radius": mmdbtype.Uint16(20)},
 	}
-	writeMMDB(t, city, "GeoLite2-City", map[string]mmdbtype.Map{"198.51.100.0/24": london})
-	writeMMDB(t, asn, "GeoLite2-ASN", map[string]mmdbtype.Map{
+	city := geoiptest.Write(t, dir, "GeoLite2-City", map[string]mmdbtype.Map{"198.51.100.0/24": london})
+	asn := geoiptest.Write(t, dir, "GeoLite2-ASN", map[string]mmdbtype.Map{
 		"198.51.100.128/25": {"autonomous_system_number": mmdbtype.Uint32(3320), "autonomous_system_organization": mmdbtype.String("Example ISP")},
 	})
 	return map[string]string{"PICKEDGE_COVERAGE_ZONE_FILE": zones, "PICKEDGE_GEOIP_CITY_DB": city, "PICKEDGE_GEOIP_ASN_DB": asn}

@@ -1,16 +1,15 @@
 package steering
 
 import (
-	"bytes"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
-	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	"github.com/playplane/playplane/shared/steering/geoiptest"
 )
 
 type cityFixture struct {
@@ -24,30 +23,6 @@ type asnFixture struct {
 	asn  uint32
 }
 
-// buildMMDB writes a MaxMind DB with the records in the layout of GeoLite2
-// City (location, country) or GeoLite2 ASN.
-func buildMMDB(t testing.TB, dbType string, records map[string]mmdbtype.Map) []byte {
-	t.Helper()
-	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 28, IncludeReservedNetworks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cidr, rec := range records {
-		_, network, err := net.ParseCIDR(cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Insert(network, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func cityDB(t testing.TB, fixtures ...cityFixture) []byte {
 	recs := map[string]mmdbtype.Map{}
 	for _, f := range fixtures {
@@ -59,7 +34,7 @@ func cityDB(t testing.TB, fixtures ...cityFixture) []byte {
 		}
 		recs[f.cidr] = rec
 	}
-	return buildMMDB(t, "GeoLite2-City", recs)
+	return geoiptest.Build(t, "GeoLite2-City", recs)
 }
 
 func asnDB(t testing.TB, fixtures ...asnFixture) []byte {
@@ -70,7 +45,7 @@ func asnDB(t testing.TB, fixtures ...asnFixture) []byte {
 			"autonomous_system_organization": mmdbtype.String("Example ISP"),
 		}
 	}
-	return buildMMDB(t, "GeoLite2-ASN", recs)
+	return geoiptest.Build(t, "GeoLite2-ASN", recs)
 }
 
 // Fixtures shared by the GeoIP and Locator tests: a German ISP with IPv4 and

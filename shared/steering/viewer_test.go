@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/maxmind/mmdbwriter/mmdbtype"
+
+	"github.com/playplane/playplane/shared/steering/geoiptest"
 )
 
 func TestViewer(t *testing.T) {
@@ -13,7 +15,7 @@ func TestViewer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	anon := buildMMDB(t, "GeoIP2-Anonymous-IP", map[string]mmdbtype.Map{
+	anon := geoiptest.Build(t, "GeoIP2-Anonymous-IP", map[string]mmdbtype.Map{
 		"203.0.113.128/25": {"is_anonymous": mmdbtype.Bool(true), "is_anonymous_vpn": mmdbtype.Bool(true)},
 	})
 	if err := geo.WithAnonymousIPBytes(anon); err != nil {
