@@ -7,6 +7,7 @@ package bustest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -58,6 +59,7 @@ func Run(t *testing.T, opts Options, newBus NewBus) {
 		fn   func(t *testing.T, opts Options, newBus NewBus)
 	}{
 		{"DeliversEveryMessage", testDeliversEvery},
+		{"PublishKeepsNoCallerBuffer", testPublishCopies},
 		{"KeepsMessagesUntilSubscribed", testKeepsUntilSubscribed},
 		{"RetriesOnlyNamedMessages", testRetriesNamed},
 		{"RedeliversWhenHandlerPanics", testRedeliversAfterPanic},
@@ -204,6 +206,63 @@ func testDeliversEvery(t *testing.T, opts Options, newBus NewBus) {
 	}
 	if opts.MaxBatch > 0 && c.maxBatch > opts.MaxBatch {
 		t.Fatalf("handler got a batch of %d, adapter limit is %d", c.maxBatch, opts.MaxBatch)
+	}
+}
+
+// testPublishCopies: Publish must not keep the caller's Data or Attributes
+// once it returns (playback.Publisher): the heartbeat path publishes from
+// pooled buffers and reuses them for the next request.
+func testPublishCopies(t *testing.T, opts Options, newBus NewBus) {
+	topic := topicName(t)
+	b := newBus(t, Setup{Topics: []string{topic}})
+	const n = 12
+	buf := make([]byte, 0, n*16)
+	msgs := make([]playback.Message, n)
+	want := make([]string, n)
+	for i := range msgs {
+		want[i] = fmt.Sprintf("payload-%03d", i)
+		start := len(buf)
+		buf = append(buf, want[i]...)
+		msgs[i] = playback.Message{Data: buf[start:len(buf):len(buf)], Attributes: map[string]string{"n": fmt.Sprint(i)}}
+	}
+	if err := b.Publish(context.Background(), topic, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	// The caller reuses everything it handed over.
+	for i := range buf {
+		buf[i] = 'x'
+	}
+	for i := range msgs {
+		msgs[i].Attributes["n"] = "reused"
+	}
+	c := newCollector()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := b.Subscribe(ctx, topic, func(_ context.Context, batch []playback.Message) []string {
+		c.record(batch)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor(t, opts.Timeout, "the published messages as they were at Publish", func() bool {
+		for _, w := range want {
+			if len(c.seen[w]) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, w := range want {
+		if got := c.seen[w][0].Attributes["n"]; got != fmt.Sprint(i) {
+			t.Fatalf("message %q delivered with attribute n=%q, want %d: the bus kept the caller's map", w, got, i)
+		}
+	}
+	for data := range c.seen {
+		if !slices.Contains(want, data) {
+			t.Fatalf("delivered %q, which was never published: the bus kept the caller's buffer", data)
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -177,7 +178,8 @@ func (b *Bus) Publish(ctx context.Context, name string, msgs ...playback.Message
 		}
 		m.PublishTime = now
 		m.DeliveryAttempt = 0
-		m.Data = slices.Clone(m.Data)
+		// The caller may reuse both once Publish returns (playback.Publisher).
+		m.Data, m.Attributes = slices.Clone(m.Data), maps.Clone(m.Attributes)
 		accepted[i] = m
 	}
 	if b.journal != nil {

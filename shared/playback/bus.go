@@ -20,7 +20,10 @@ type Message struct {
 }
 
 // Publisher is the producing side of the bus port. Publish returns only once
-// every message is accepted durably by the bus.
+// every message is accepted durably by the bus. It keeps no reference to the
+// caller's messages, Data or Attributes once it returns: callers publish
+// from pooled buffers and reuse them at once (asserted for every adapter by
+// shared/bustest).
 type Publisher interface {
 	Publish(ctx context.Context, topic string, msgs ...Message) error
 }
