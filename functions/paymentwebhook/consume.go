@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/playplane/playplane/events"
@@ -18,6 +20,31 @@ import (
 // still be on its way, so the event is retried for Config.LinkWait, then
 // parked until the link appears, however late.
 var errLinkPending = errors.New("customer not linked to an account yet")
+
+// errAccountMissing is the errLinkPending of an account not created yet.
+// Nothing tells this function when an account is created, so such an
+// event is parked under parkRetry, not under its customer.
+var errAccountMissing = fmt.Errorf("account not created yet: %w", errLinkPending)
+
+// Park keys (see playback.InboxStore.ParkEvent). An event of an unlinked
+// customer waits under customer:<id> and is woken when the link appears
+// (wakeParked); every other parked event (a dependency down past
+// GiveUpAfter, a status this release cannot map, an account not created
+// yet) waits under parkRetry and Sweep retries a bounded number of them
+// each run, after the stranded events.
+const parkRetry = "retry"
+
+func parkCustomer(customer string) string { return "customer:" + customer }
+
+// parkKey is what ev, which failed with err, waits for.
+func parkKey(ev playback.InboxEvent, err error) string {
+	if errors.Is(err, errLinkPending) && !errors.Is(err, errAccountMissing) {
+		if c := customerOf(ev.Payload); c != "" && playback.ValidParkKey(parkCustomer(c)) {
+			return parkCustomer(c)
+		}
+	}
+	return parkRetry
+}
 
 // HandleStripeEvents is the consumer of TopicStripeEvents. It asks for
 // redelivery only of events that failed for a reason a retry can cure, and
@@ -68,11 +95,11 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 	case linkPending || playback.ErrorCode(err).Retryable() || isUnknownStatus(err):
 		// It cannot be applied now but may later (the link appears, the
 		// dependency comes back, a release learns the status): park it.
-		// It stays unprocessed in the inbox, so Sweep announces it again
-		// and a redelivery from Stripe reprocesses it; the bus stops
-		// retrying it. Stable message: alert on it.
-		log.ErrorContext(ctx, msgParked, "err", err, "age", age.String(), "link_pending", linkPending)
-		return false
+		// It stays unprocessed in the inbox but leaves the sweeper's
+		// pending list: the link's arrival wakes it, or Sweep retries it
+		// (parkRetry), and a redelivery from Stripe reprocesses it; the
+		// bus stops retrying it. Stable message: alert on it.
+		return s.park(ctx, log, ev, err, now, age)
 	default:
 		// It can never succeed: say so loudly and move on.
 		log.ErrorContext(ctx, "stripe event rejected", "err", err, "age", age.String())
@@ -86,6 +113,34 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 
 // msgParked is the log message of an event left for later.
 const msgParked = "stripe event parked"
+
+// park parks ev under what it waits for and reports whether the bus
+// should deliver it again.
+func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEvent, cause error, now time.Time, age time.Duration) (retry bool) {
+	key := parkKey(ev, cause)
+	if ev.ParkedKey == key {
+		// Parked before and tried again in vain (woken, swept or
+		// redelivered): behind the key's others, and said once.
+		log.InfoContext(ctx, "parked stripe event still waits", "err", cause, "park_key", key)
+	} else {
+		log.ErrorContext(ctx, msgParked, "err", cause, "age", age.String(), "park_key", key)
+	}
+	if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, key, now); err != nil {
+		log.ErrorContext(ctx, "parking stripe event", "err", err)
+		return true
+	}
+	if customer, ok := strings.CutPrefix(key, parkCustomer("")); ok {
+		// The link may have appeared between this attempt's read and the
+		// park, and its wake may have listed the key before the park:
+		// read the link again, after the park, so that one of the two
+		// sees the other.
+		_, err := s.deps.Store.AccountIDByCustomer(ctx, customer)
+		if err == nil || !playback.IsCode(err, playback.CodeNotFound) {
+			return true
+		}
+	}
+	return false
+}
 
 // process applies one recorded event.
 func (s *Server) process(ctx context.Context, ev playback.InboxEvent, now time.Time) error {
@@ -312,7 +367,7 @@ func (s *Server) link(ctx context.Context, customer, accountID string, now time.
 	})
 	if playback.IsCode(err, playback.CodeNotFound) {
 		// The account may not be created yet: wait for it like for a link.
-		return fmt.Errorf("paymentwebhook.link %s → %s: account not found: %w", customer, accountID, errLinkPending)
+		return fmt.Errorf("paymentwebhook.link %s → %s: %w", customer, accountID, errAccountMissing)
 	}
 	if err != nil {
 		return fmt.Errorf("paymentwebhook.link %s → %s: %w", customer, accountID, err)
@@ -321,35 +376,52 @@ func (s *Server) link(ctx context.Context, customer, accountID string, now time.
 		return fmt.Errorf("paymentwebhook.link: %w", err)
 	}
 	if linked {
-		s.wakeParked(ctx, customer, now)
+		httpx.Logger(ctx).InfoContext(ctx, "stripe customer linked", "customer", customer, "account_id", accountID)
 	}
+	// Wake even when the account already named the customer: an earlier
+	// attempt may have stopped before LinkCustomer, and events parked
+	// since wait for this.
+	s.wakeParked(ctx, customer)
 	return nil
 }
 
-// wakeParked announces the parked events of customer again when its new
-// link may let them apply, instead of leaving them to the next Sweep.
-// Best effort: the sweeper is the backstop.
-func (s *Server) wakeParked(ctx context.Context, customer string, now time.Time) {
-	// Everything received so far, this instant included. The inbox lists
-	// pending events oldest first, without a filter by customer, so the
-	// wake reads well past one sweep's batch: a customer's events must not
-	// hide behind other customers' parked ones.
-	pending, err := s.deps.Store.ListPendingEvents(ctx, Source, now.Add(time.Second), wakeBatches*s.cfg.SweepBatch)
-	for _, ev := range pending {
-		if customerOf(ev.Payload) != customer {
-			continue
+// wakeParked announces the events parked for customer again, now that its
+// link lets them apply, however many: the listing pages by key. Best
+// effort: an event whose announcement fails is still parked, and Stripe's
+// redelivery or the next link write wakes it.
+func (s *Server) wakeParked(ctx context.Context, customer string) {
+	// An event parked again after this wake began is behind the cursor
+	// and was announced already: stop there.
+	start := s.deps.Now()
+	var after playback.ParkCursor
+	woken := 0
+	for done := false; !done; {
+		page, err := s.deps.Store.ListParkedEvents(ctx, Source, parkCustomer(customer), after, s.cfg.SweepBatch)
+		done = len(page) == 0
+		for _, ev := range page {
+			if err != nil {
+				break
+			}
+			if ev.ParkedAt.After(start) {
+				done = true
+				break
+			}
+			if err = s.announce(ctx, ev); err == nil {
+				woken++
+			}
 		}
-		if err = s.announce(ctx, ev); err != nil {
-			break
+		if err != nil {
+			httpx.Logger(ctx).WarnContext(ctx, "waking parked stripe events", "customer", customer, "woken", woken, "err", err)
+			return
+		}
+		if !done {
+			after = playback.CursorOf(page[len(page)-1])
 		}
 	}
-	if err != nil {
-		httpx.Logger(ctx).WarnContext(ctx, "announcing parked stripe events; the sweeper will", "err", err)
+	if woken > 0 {
+		httpx.Logger(ctx).InfoContext(ctx, "parked stripe events woken", "customer", customer, "count", woken)
 	}
 }
-
-// wakeBatches is how many sweep batches a wake reads.
-const wakeBatches = 10
 
 // customerOf is the customer a recorded event is about, "" if none.
 func customerOf(payload []byte) string {

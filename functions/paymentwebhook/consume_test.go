@@ -322,8 +322,8 @@ func TestUnlinkedCustomer(t *testing.T) {
 		h.deliver(orphan)
 		h.clock.Set(h.clock.Now().Add(2 * time.Hour))
 		h.settle()
-		if ev, err := h.inboxEvent("evt_orphan"); err != nil || !ev.ProcessedAt.IsZero() {
-			t.Fatalf("orphan event should be parked, not marked: %+v %v", ev, err)
+		if ev, err := h.inboxEvent("evt_orphan"); err != nil || !ev.ProcessedAt.IsZero() || ev.ParkedKey != parkCustomer("cus_late") {
+			t.Fatalf("orphan event should be parked for its customer, not marked: %+v %v", ev, err)
 		}
 		// Stripe's redelivery is reprocessed, not answered "duplicate".
 		if got := h.deliver(orphan); got.Outcome != "republished" {
@@ -345,8 +345,8 @@ func TestUnlinkedCustomer(t *testing.T) {
 		if _, err := h.store.AccountIDByCustomer(context.Background(), "cus_x"); !playback.IsCode(err, playback.CodeNotFound) {
 			t.Fatalf("linked a customer to a missing account: %v", err)
 		}
-		if ev, err := h.inboxEvent("evt_co"); err != nil || !ev.ProcessedAt.IsZero() {
-			t.Fatalf("event should be parked: %+v %v", ev, err)
+		if ev, err := h.inboxEvent("evt_co"); err != nil || !ev.ProcessedAt.IsZero() || ev.ParkedKey != parkRetry {
+			t.Fatalf("event should be parked for retry: %+v %v", ev, err)
 		}
 		// The account is created; the sweeper announces the parked event.
 		h.account("acct_later")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -75,6 +76,7 @@ type harness struct {
 
 	mu          sync.Mutex
 	entitlement []events.EntitlementChanged
+	posted      map[string]bool // ids of the events posted to the webhook
 }
 
 type harnessOption func(*Config, *Deps)
@@ -168,6 +170,17 @@ func (h *harness) sign(payload []byte, secret string) string {
 }
 
 func (h *harness) post(payload []byte, sigHeader string) *httptest.ResponseRecorder {
+	var head struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(payload, &head) == nil && head.ID != "" {
+		h.mu.Lock()
+		if h.posted == nil {
+			h.posted = map[string]bool{}
+		}
+		h.posted[head.ID] = true
+		h.mu.Unlock()
+	}
 	req := httptest.NewRequest(http.MethodPost, "/v1/webhooks/stripe", bytes.NewReader(payload))
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	if sigHeader != "" {
@@ -212,10 +225,31 @@ func (h *harness) inboxEvent(id string) (playback.InboxEvent, error) {
 	return h.store.GetEvent(context.Background(), Source, id)
 }
 
-// pending lists every unprocessed inbox event whatever its age.
+// pending lists every unprocessed inbox event whatever its age: the
+// pending ones and the parked ones among those posted.
 func (h *harness) pending() []playback.InboxEvent {
 	h.t.Helper()
-	evs, err := h.store.ListPendingEvents(context.Background(), Source, base.Add(1000*time.Hour), 10_000)
+	ctx := context.Background()
+	evs, err := h.store.ListPendingEvents(ctx, Source, base.Add(1000*time.Hour), 10_000)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.mu.Lock()
+	ids := slices.Sorted(maps.Keys(h.posted))
+	h.mu.Unlock()
+	for _, id := range ids {
+		ev, err := h.store.GetEvent(ctx, Source, id)
+		if err == nil && ev.ProcessedAt.IsZero() && ev.ParkedKey != "" {
+			evs = append(evs, ev)
+		}
+	}
+	return evs
+}
+
+// parked lists the events parked under key.
+func (h *harness) parked(key string) []playback.InboxEvent {
+	h.t.Helper()
+	evs, err := h.store.ListParkedEvents(context.Background(), Source, key, playback.ParkCursor{}, 10_000)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
 package paymentwebhook
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -67,8 +69,8 @@ func TestUnknownStatusIsParkedNotDropped(t *testing.T) {
 	h.run(odd)
 	wantState(t, h.getAccount("acct_u"), playback.StatusActive, "standard")
 	ev, err := h.inboxEvent("evt_odd")
-	if err != nil || !ev.ProcessedAt.IsZero() {
-		t.Fatalf("unknown status should be parked unprocessed: %+v %v", ev, err)
+	if err != nil || !ev.ProcessedAt.IsZero() || ev.ParkedKey != parkRetry {
+		t.Fatalf("unknown status should be parked unprocessed, for retry: %+v %v", ev, err)
 	}
 	if dead := h.bus.DeadLetters(events.TopicStripeEvents); len(dead) != 0 {
 		t.Fatalf("parked, not dead-lettered: %d", len(dead))
@@ -82,4 +84,170 @@ func TestUnknownStatusIsParkedNotDropped(t *testing.T) {
 		t.Fatalf("the sweeper should announce the parked event again: %d %v", n, err)
 	}
 	h.settle()
+}
+
+// parkStores runs a test on every store: the behaviour rests on the
+// store's parked state, which each adapter keeps its own way.
+func parkStores(t *testing.T, run func(t *testing.T, opts ...harnessOption)) {
+	for _, st := range corpusStores() {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			var opts []harnessOption
+			if st.open != nil {
+				opts = append(opts, withStore(st.open(t)))
+			}
+			run(t, opts...)
+		})
+	}
+}
+
+// settleLong is settle for hundreds of events on the cloud stand-ins under
+// -race on a shared machine.
+func (h *harness) settleLong() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := h.bus.Idle(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// wantProcessed fails unless event id was processed. The cloud stores
+// expire processed events by the wall clock, long past the harness's, so
+// gone counts as processed: it was recorded before.
+func (h *harness) wantProcessed(id string) {
+	h.t.Helper()
+	ev, err := h.inboxEvent(id)
+	if playback.IsCode(err, playback.CodeNotFound) {
+		return
+	}
+	if err != nil || ev.ProcessedAt.IsZero() {
+		h.t.Fatalf("%s not processed: %+v %v", id, ev, err)
+	}
+}
+
+// noLinkWait parks an unlinked customer's event at its first attempt.
+func noLinkWait(c *Config, _ *Deps) { c.LinkWait = 0 }
+
+// TestSweepIsNotStarvedByParkedEvents: 250 events of customers that are
+// never linked (a Stripe account that also bills other products) are
+// parked, and an event recorded after all of them whose announcement was
+// lost is republished by the very next sweep, which leaves the parked
+// ones alone.
+func TestSweepIsNotStarvedByParkedEvents(t *testing.T) {
+	t.Parallel()
+	parkStores(t, func(t *testing.T, opts ...harnessOption) {
+		h := newHarness(t, append(opts, noLinkWait)...)
+		ctx := context.Background()
+		h.linked("acct_s", "cus_s")
+		const never = 250
+		for i := range never {
+			h.deliver(stripeEvent(fmt.Sprintf("evt_never_%03d", i), typeSubscriptionCreated, at(time.Hour),
+				subObj(fmt.Sprintf("sub_never_%03d", i), fmt.Sprintf("cus_never_%03d", i), "active", "price_std", at(0), at(month))))
+		}
+		h.settleLong()
+		if got := len(h.parked(parkCustomer("cus_never_007"))); got != 1 {
+			t.Fatalf("cus_never_007 has %d parked events, want 1", got)
+		}
+		// Recorded, newer than every parked event, never announced: the
+		// webhook's publish was lost.
+		h.clock.Set(h.clock.Now().Add(time.Second))
+		stranded := stripeEvent("evt_stranded", typeSubscriptionCreated, at(2*time.Hour),
+			subObj("sub_s", "cus_s", "active", "price_std", at(0), at(month)))
+		if _, created, err := h.store.RecordEvent(ctx, playback.InboxEvent{Source: Source, ID: "evt_stranded",
+			Type: typeSubscriptionCreated, Created: time.Unix(at(2*time.Hour), 0), Payload: stranded,
+			ReceivedAt: h.clock.Now()}); err != nil || !created {
+			t.Fatalf("recording the stranded event: %v %v", created, err)
+		}
+		h.clock.Set(h.clock.Now().Add(2 * time.Minute))
+		n, err := h.srv.Sweep(ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("sweep republished %d (%v), want only the stranded event", n, err)
+		}
+		h.settle()
+		wantState(t, h.getAccount("acct_s"), playback.StatusActive, "standard")
+		h.wantProcessed("evt_stranded")
+		if n, err := h.srv.Sweep(ctx); err != nil || n != 0 {
+			t.Fatalf("a second sweep republished %d (%v): parked events are not the sweeper's", n, err)
+		}
+		if got := len(h.pending()); got != never {
+			t.Fatalf("%d events unprocessed, want the %d parked ones", got, never)
+		}
+	})
+}
+
+// TestLinkWakesEveryParkedEvent: a customer with 250 parked events, behind
+// 100 parked events of other customers and more than ten sweep batches,
+// gets all of them applied when its link appears.
+func TestLinkWakesEveryParkedEvent(t *testing.T) {
+	t.Parallel()
+	parkStores(t, func(t *testing.T, opts ...harnessOption) {
+		h := newHarness(t, append(opts, noLinkWait, func(c *Config, _ *Deps) { c.SweepBatch = 20 })...)
+		h.account("acct_w")
+		for i := range 100 {
+			h.deliver(stripeEvent(fmt.Sprintf("evt_other_%03d", i), typeSubscriptionCreated, at(time.Hour),
+				subObj(fmt.Sprintf("sub_other_%03d", i), fmt.Sprintf("cus_other_%03d", i), "active", "price_std", at(0), at(month))))
+		}
+		const many = 250
+		for i := range many {
+			// One subscription per event, each seen only in its event.
+			h.deliver(stripeEvent(fmt.Sprintf("evt_w_%03d", i), typeSubscriptionCreated, at(time.Hour)+int64(i),
+				subObj(fmt.Sprintf("sub_w_%03d", i), "cus_w", "active", "price_std", at(0), at(month))))
+		}
+		h.settleLong()
+		if got := len(h.parked(parkCustomer("cus_w"))); got != many {
+			t.Fatalf("%d events parked for cus_w, want %d", got, many)
+		}
+		h.clock.Set(h.clock.Now().Add(24 * time.Hour))
+		h.deliver(stripeEvent("evt_co_w", typeCheckoutCompleted, at(25*time.Hour), checkoutObj("cs_w", "acct_w", "cus_w", "")))
+		h.settleLong()
+		if got := h.parked(parkCustomer("cus_w")); len(got) != 0 {
+			t.Fatalf("%d events of cus_w still parked after its link, first %s", len(got), got[0].ID)
+		}
+		for i := range many {
+			h.wantProcessed(fmt.Sprintf("evt_w_%03d", i))
+		}
+		if got := len(h.getAccount("acct_w").Subscriptions); got != many {
+			t.Fatalf("account holds %d subscriptions, want %d", got, many)
+		}
+		if got := len(h.parked(parkCustomer("cus_other_042"))); got != 1 {
+			t.Fatalf("another customer's event was woken: %d parked", got)
+		}
+	})
+}
+
+// TestRetryParkedEventsGoRound: events parked under "retry" are retried by
+// the sweeper after the stranded ones and within its batch, and one that
+// fails again goes behind the others, so every one gets its turn.
+func TestRetryParkedEventsGoRound(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config, _ *Deps) { c.SweepBatch = 4 })
+	ctx := context.Background()
+	h.linked("acct_r", "cus_r")
+	// Statuses this release cannot map: parked under "retry" for good.
+	for i := range 6 {
+		h.clock.Set(h.clock.Now().Add(time.Second))
+		h.run(stripeEvent(fmt.Sprintf("evt_odd_%d", i), typeSubscriptionUpdated, at(time.Hour)+int64(i),
+			subObj("sub_r", "cus_r", "frozen", "price_std", at(0), at(month))))
+	}
+	if got := len(h.parked(parkRetry)); got != 6 {
+		t.Fatalf("%d events parked under retry, want 6", got)
+	}
+	h.clock.Set(h.clock.Now().Add(2 * time.Minute))
+	seen := map[string]bool{}
+	for range 3 {
+		before := h.parked(parkRetry)
+		n, err := h.srv.Sweep(ctx)
+		if err != nil || n != 4 {
+			t.Fatalf("sweep republished %d (%v), want a batch of 4", n, err)
+		}
+		h.settle()
+		for _, ev := range before[:4] {
+			seen[ev.ID] = true
+		}
+		h.clock.Set(h.clock.Now().Add(2 * time.Minute))
+	}
+	if len(seen) != 6 {
+		t.Fatalf("retried %d distinct events in three sweeps, want all 6: %v", len(seen), seen)
+	}
 }

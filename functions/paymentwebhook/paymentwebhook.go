@@ -56,11 +56,14 @@ type Config struct {
 	// (never abandoned) and applied when the link appears.
 	LinkWait time.Duration `env:"STRIPE_LINK_WAIT, default=1h"`
 	// GiveUpAfter stops bus retries of an event that still fails this long
-	// after it was received: it is parked (logged "stripe event parked")
-	// and left to Sweep, so that a poisoned event cannot hog the consumer.
+	// after it was received: it is parked for retry (logged "stripe event
+	// parked") and left to Sweep, which retries a bounded number of parked
+	// events each run, so that a poisoned event cannot hog the consumer.
 	GiveUpAfter time.Duration `env:"STRIPE_EVENT_GIVE_UP, default=72h"`
 	// SweepAge is how long a recorded event may stay unprocessed before
-	// Sweep republishes it; SweepBatch bounds one Sweep.
+	// Sweep republishes it; SweepBatch bounds one Sweep, stranded events
+	// first, then events parked for retry (at least a quarter of it), and
+	// is the page size of a wake.
 	SweepAge   time.Duration `env:"STRIPE_SWEEP_AGE, default=1m"`
 	SweepBatch int           `env:"STRIPE_SWEEP_BATCH, default=100"`
 }

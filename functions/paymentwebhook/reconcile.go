@@ -120,22 +120,48 @@ func inSync(cur playback.Subscription, listed snapshot) bool {
 		(listed.Status != playback.StatusPastDue || !cur.PastDueSince.IsZero())
 }
 
-// Sweep republishes events recorded at least Config.SweepAge ago and still
-// unprocessed: their announcement was lost, or they exhausted the bus's
-// attempts while a dependency was down. Run it periodically; it returns how
-// many it republished.
+// Sweep republishes events recorded at least Config.SweepAge ago and
+// still pending: their announcement was lost, or they exhausted the bus's
+// attempts while the consumer could not even read them. Parked events are
+// not pending (see playback.InboxStore), so events that wait, maybe for a
+// link that never comes, cannot crowd these out. Then it retries events
+// parked under parkRetry at least SweepAge ago, oldest park first, within
+// what is left of SweepBatch but never fewer than a quarter of it, so that
+// neither kind starves the other; an event that fails again is parked
+// again behind the others, so the retries go round. Run it periodically;
+// it returns how many it republished.
 func (s *Server) Sweep(ctx context.Context) (int, error) {
-	pending, err := s.deps.Store.ListPendingEvents(ctx, Source, s.deps.Now().Add(-s.cfg.SweepAge), s.cfg.SweepBatch)
+	now := s.deps.Now()
+	pending, err := s.deps.Store.ListPendingEvents(ctx, Source, now.Add(-s.cfg.SweepAge), s.cfg.SweepBatch)
 	if err != nil {
 		return 0, err
 	}
-	for i, ev := range pending {
+	n := 0
+	for _, ev := range pending {
 		if err := s.announce(ctx, ev); err != nil {
-			return i, err
+			return n, err
 		}
+		n++
 	}
-	if len(pending) > 0 {
-		httpx.Logger(ctx).InfoContext(ctx, "stripe events republished", "count", len(pending))
+	budget := max(s.cfg.SweepBatch-len(pending), (s.cfg.SweepBatch+3)/4)
+	parked, err := s.deps.Store.ListParkedEvents(ctx, Source, parkRetry, playback.ParkCursor{}, budget)
+	if err != nil {
+		return n, err
 	}
-	return len(pending), nil
+	retried := 0
+	for _, ev := range parked {
+		if ev.ParkedAt.After(now.Add(-s.cfg.SweepAge)) {
+			break // parked a moment ago: the next run
+		}
+		if err := s.announce(ctx, ev); err != nil {
+			return n, err
+		}
+		n++
+		retried++
+	}
+	if n > 0 {
+		httpx.Logger(ctx).InfoContext(ctx, "stripe events republished", "count", n,
+			"stranded", len(pending), "parked_retried", retried)
+	}
+	return n, nil
 }

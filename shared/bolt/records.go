@@ -40,6 +40,7 @@ func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, e
 			return err
 		}
 		ev.ProcessedAt, ev.ExpiresAt = at, expiresAt
+		ev.ParkedKey, ev.ParkedAt = "", time.Time{}
 		return put(tx, bucketInbox, k, ev)
 	})
 }
@@ -53,13 +54,54 @@ func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBe
 			if err != nil {
 				return err
 			}
-			if ev.ProcessedAt.IsZero() && ev.ReceivedAt.Before(receivedBefore) {
+			if ev.ProcessedAt.IsZero() && ev.ParkedKey == "" && ev.ReceivedAt.Before(receivedBefore) {
 				out = append(out, ev)
 			}
 		}
 		return nil
 	})
 	slices.SortFunc(out, func(a, b playback.InboxEvent) int { return a.ReceivedAt.Compare(b.ReceivedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, err
+}
+
+func (s *Store) ParkEvent(ctx context.Context, source, id, parkKey string, at time.Time) error {
+	if !playback.ValidParkKey(parkKey) {
+		return playback.Errorf(playback.CodeInvalid, "park_key_invalid", "bolt.ParkEvent: key %q", parkKey)
+	}
+	return s.update(ctx, "ParkEvent", func(tx *bbolt.Tx) error {
+		k := key(source, id)
+		ev, err := get[playback.InboxEvent](tx, bucketInbox, k, "event", id)
+		if err != nil || !ev.ProcessedAt.IsZero() || (ev.ParkedKey == parkKey && !at.After(ev.ParkedAt)) {
+			return err
+		}
+		ev.ParkedKey, ev.ParkedAt = parkKey, at
+		return put(tx, bucketInbox, k, ev)
+	})
+}
+
+// ListParkedEvents scans the source's events: the local store holds few.
+func (s *Store) ListParkedEvents(ctx context.Context, source, parkKey string, after playback.ParkCursor, limit int) (out []playback.InboxEvent, err error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	err = s.view(ctx, "ListParkedEvents", func(tx *bbolt.Tx) error {
+		prefix := key(source, "")
+		c := tx.Bucket(bucketInbox).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			ev, err := decode[playback.InboxEvent](v, "event", string(k))
+			if err != nil {
+				return err
+			}
+			if ev.ProcessedAt.IsZero() && ev.ParkedKey == parkKey && playback.CompareParked(ev, after) > 0 {
+				out = append(out, ev)
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b playback.InboxEvent) int { return playback.CompareParked(a, playback.CursorOf(b)) })
 	if len(out) > limit {
 		out = out[:limit]
 	}

@@ -41,6 +41,7 @@ func ttlAt(t time.Time) types.AttributeValue { return num(t.Add(time.Second - 1)
 func decodeEvent(it item, id string) (playback.InboxEvent, error) {
 	ev, err := decode[playback.InboxEvent](it, "event", id)
 	ev.ProcessedAt, ev.ExpiresAt = timeOf(it, attrProcessed), timeOf(it, attrExpiresAt)
+	ev.ParkedKey, ev.ParkedAt = strAttr(it, attrParkedKey), timeOf(it, attrParkedAt)
 	return ev, err
 }
 
@@ -51,6 +52,8 @@ func (s *Store) RecordEvent(ctx context.Context, ev playback.InboxEvent) (playba
 	}
 	body := ev
 	body.ProcessedAt, body.ExpiresAt = time.Time{}, time.Time{}
+	// Events are recorded unparked: parking is ParkEvent's, with its pointer.
+	body.ParkedKey, body.ParkedAt = "", time.Time{}
 	doc, err := docAttr(body)
 	if err != nil {
 		return ev, false, s.fail(op, err)
@@ -104,29 +107,59 @@ func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, e
 	if source == "" || id == "" {
 		return playback.NotFound("event", id)
 	}
-	set := "SET #processed = :at"
-	names := map[string]string{"#pk": attrPK, "#processed": attrProcessed, "#ppk": attrPendingPK, "#psk": attrPendingSK}
-	values := item{":at": num(nanos(at))}
-	if !expiresAt.IsZero() {
-		set += ", #exp = :exp, #ttl = :ttl"
-		names["#exp"], names["#ttl"] = attrExpiresAt, attrTTL
-		values[":exp"], values[":ttl"] = num(nanos(expiresAt)), ttlAt(expiresAt)
+	update := func() (string, map[string]string, item) {
+		set := "SET #processed = :at"
+		names := map[string]string{"#pk": attrPK, "#processed": attrProcessed, "#ppk": attrPendingPK, "#psk": attrPendingSK,
+			"#pkey": attrParkedKey}
+		values := item{":at": num(nanos(at))}
+		if !expiresAt.IsZero() {
+			set += ", #exp = :exp, #ttl = :ttl"
+			names["#exp"], names["#ttl"] = attrExpiresAt, attrTTL
+			values[":exp"], values[":ttl"] = num(nanos(expiresAt)), ttlAt(expiresAt)
+		}
+		return set, names, values
 	}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       inboxKey(source, id),
-		UpdateExpression:          aws.String(set + " REMOVE #ppk, #psk"),
-		ConditionExpression:       aws.String("attribute_exists(#pk) AND attribute_not_exists(#processed)"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-	})
-	if !conditionFailed(err) {
-		return s.fail(op, err)
+	for attempt := 0; ; attempt++ {
+		// An unparked event is one conditional update without a read.
+		set, names, values := update()
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(s.table),
+			Key:                       inboxKey(source, id),
+			UpdateExpression:          aws.String(set + " REMOVE #ppk, #psk"),
+			ConditionExpression:       aws.String("attribute_exists(#pk) AND attribute_not_exists(#processed) AND attribute_not_exists(#pkey)"),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+		})
+		if !conditionFailed(err) {
+			return s.fail(op, err)
+		}
+		// An earlier mark won (fine: the first call wins), there is no such
+		// event, or it is parked: then its pointer goes with the mark.
+		st, err := s.readParked(ctx, source, id)
+		switch {
+		case err != nil:
+			return s.fail(op, err)
+		case !st.exists:
+			return playback.NotFound("event", id)
+		case st.processed:
+			return nil
+		case st.key != "":
+			set, names, values = update()
+			names["#pat"] = attrParkedAt
+			err = s.markParkedProcessed(ctx, source, id, st, set, names, values)
+			if err := s.retryParkTx(ctx, op, id, attempt, err); err != errRetry {
+				return err
+			}
+		default:
+			// Parked a moment ago and processed since: read again.
+			if attempt+1 >= maxCASAttempts {
+				return playback.Unavailable(nil, "dynamo.%s: event %q is contended", op, id)
+			}
+			if err := backoff(ctx, attempt); err != nil {
+				return s.fail(op, err)
+			}
+		}
 	}
-	// Either an earlier mark won (fine: the first call wins) or there is no
-	// such event.
-	_, err = s.get(ctx, "EVT#"+source, id, "event", id)
-	return s.fail(op, err)
 }
 
 func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBefore time.Time, limit int) ([]playback.InboxEvent, error) {
@@ -152,7 +185,8 @@ func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBe
 			return nil, s.fail(op, err)
 		}
 		for _, it := range page.Items {
-			if !s.live(it) || it[attrProcessed] != nil {
+			// The index lags: skip what was processed or parked since.
+			if !s.live(it) || it[attrProcessed] != nil || it[attrParkedKey] != nil {
 				continue
 			}
 			ev, err := decodeEvent(it, strAttr(it, attrSK))

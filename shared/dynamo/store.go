@@ -12,7 +12,9 @@
 //	SES#<id>         SESSION       session, CAS on version
 //	SES#<id>         QOE           session QoE, gated on device_time
 //	EVT#<source>     <id>          inbox event; pending ones also carry the keys of the
-//	                               sparse GSI "pending" (pending_pk=source, pending_sk=received|id)
+//	                               sparse GSI "pending" (pending_pk=source, pending_sk=received|id);
+//	                               parked ones instead carry parked_key and parked_at
+//	PARK#<source>#<key>  <parked_at>#<id>  pointer to an event parked under key, written with it
 //	EDGES#<shard>    EDGE#<id>     edge, CAS on version; 8 shards so health writes spread
 //
 // The stream limit rests on slot items: an account with limit L has slots
@@ -61,6 +63,9 @@ const (
 	attrPendingPK = "pending_pk"
 	attrPendingSK = "pending_sk"
 	indexPending  = "pending"
+	attrParkedKey = "parked_key" // inbox: what a parked event waits for
+	attrParkedAt  = "parked_at"  // inbox: unix nanoseconds it was parked
+	attrEventID   = "event_id"   // park pointer: the event it lists
 )
 
 // edgeShards spreads edge items over partitions: every edge reports health

@@ -2,6 +2,7 @@ package firestore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -18,11 +19,22 @@ func (s *Store) eventRef(source, id string) *firestore.DocumentRef {
 // is unprocessed and null after: ListPendingEvents' range query skips
 // nulls, so the pending set is a sparse single-field index, no composite
 // index needed. (Null rather than a deleted field: the emulator ignores
-// field deletes.)
+// field deletes.) A parked event has no pending_at but "parked", its key,
+// park time and id in one string: ListParkedEvents' range query on that
+// one field lists a key's events in park order from a single-field index,
+// where an equality on the key ordered by the time would need a composite
+// index.
 func eventFields(ev playback.InboxEvent) (map[string]any, error) {
+	if !ev.ProcessedAt.IsZero() {
+		ev.ParkedKey, ev.ParkedAt = "", time.Time{}
+	}
 	doc, err := encode(ev)
-	fields := map[string]any{fieldDoc: doc, fieldPendingAt: nil, fieldExpireAt: nil}
-	if ev.ProcessedAt.IsZero() {
+	fields := map[string]any{fieldDoc: doc, fieldPendingAt: nil, fieldParked: nil, fieldExpireAt: nil}
+	switch {
+	case !ev.ProcessedAt.IsZero():
+	case ev.ParkedKey != "":
+		fields[fieldParked] = parkedValue(ev.ParkedKey, playback.CursorOf(ev))
+	default:
 		fields[fieldPendingAt] = ev.ReceivedAt
 	}
 	if !ev.ExpiresAt.IsZero() {
@@ -141,7 +153,86 @@ func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBe
 			return nil, fail(op, err)
 		}
 		// Firestore keeps microseconds: recheck at full precision.
-		if ev.ProcessedAt.IsZero() && ev.ReceivedAt.Before(receivedBefore) {
+		if ev.ProcessedAt.IsZero() && ev.ParkedKey == "" && ev.ReceivedAt.Before(receivedBefore) {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}
+
+// parkedValue is the "parked" field of an event parked under key at c.
+// Keys have no '|' (playback.ValidParkKey), so a key's values are exactly
+// those from key+"|" to key+"}"; the fixed-width time sorts numerically.
+func parkedValue(key string, c playback.ParkCursor) string {
+	var n int64
+	if !c.At.IsZero() {
+		n = c.At.UnixNano()
+	}
+	return fmt.Sprintf("%s|%020d|%s", key, n, c.ID)
+}
+
+func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at time.Time) error {
+	const op = "ParkEvent"
+	if !playback.ValidParkKey(key) {
+		return playback.Errorf(playback.CodeInvalid, "park_key_invalid", "firestore.%s: key %q", op, key)
+	}
+	if !validID(source) || !validID(id) {
+		return playback.NotFound("event", id)
+	}
+	ref := s.eventRef(source, id)
+	for attempt := 0; ; attempt++ {
+		st, err := s.read(ctx, ref)
+		if err != nil {
+			return fail(op, err)
+		}
+		if !st.live {
+			return playback.NotFound("event", id)
+		}
+		ev, err := decode[playback.InboxEvent](st, "event", id)
+		if err != nil || !ev.ProcessedAt.IsZero() || (ev.ParkedKey == key && !at.After(ev.ParkedAt)) {
+			return fail(op, err)
+		}
+		ev.ParkedKey, ev.ParkedAt = key, at
+		fields, err := eventFields(ev)
+		if err != nil {
+			return fail(op, err)
+		}
+		err = s.commit(ctx, s.replace(st, fields))
+		if err == nil {
+			return nil
+		}
+		if err := retryLost(ctx, op, "event", id, attempt, err); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {
+	const op = "ListParkedEvents"
+	if limit <= 0 || !validID(source) || !playback.ValidParkKey(key) {
+		return nil, nil
+	}
+	q := s.col(colInbox).Doc(source).Collection(subEvents).Where(fieldParked, "<", key+"}")
+	if after == (playback.ParkCursor{}) {
+		q = q.Where(fieldParked, ">=", key+"|")
+	} else {
+		q = q.Where(fieldParked, ">", parkedValue(key, after))
+	}
+	docs, err := q.OrderBy(fieldParked, firestore.Asc).Limit(min(limit, maxPendingPage)).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	var out []playback.InboxEvent
+	for _, d := range docs {
+		st := s.fromSnapshot(d)
+		if !st.live {
+			continue
+		}
+		ev, err := decode[playback.InboxEvent](st, "event", d.Ref.ID)
+		if err != nil {
+			return nil, fail(op, err)
+		}
+		if ev.ProcessedAt.IsZero() && ev.ParkedKey == key {
 			out = append(out, ev)
 		}
 	}

@@ -11,7 +11,8 @@
 //	customers/{id}                  payment customer → account
 //	sessions/{id}                   session
 //	session_qoe/{id}                session QoE, gated on device time; guarded
-//	inbox/{source}/events/{id}      inbox event; pending ones carry pending_at (sparse, indexed)
+//	inbox/{source}/events/{id}      inbox event; pending ones carry pending_at, parked ones
+//	                                "parked" = key|parked_at|id (both sparse, single-field indexed)
 //	edges/{id}                      edge, guarded
 //	…/guards/{rev}                  guard of revision rev of the document above it
 //
@@ -78,7 +79,8 @@ const (
 	fieldDoc       = "doc"
 	fieldRev       = "rev"
 	fieldExpireAt  = "expire_at"  // TTL policy field
-	fieldPendingAt = "pending_at" // inbox: receipt time while unprocessed, null after
+	fieldPendingAt = "pending_at" // inbox: receipt time while unprocessed and unparked, null after
+	fieldParked    = "parked"     // inbox: key|parked_at|id while parked, null otherwise
 	fieldSession   = "session"    // slot: id of the session holding it, "" when free
 	fieldSlot      = "slot"       // session: index of its slot
 	fieldAccountID = "account_id" // customer: the account it maps to

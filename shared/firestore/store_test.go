@@ -96,6 +96,14 @@ func TestInvalidIDs(t *testing.T) {
 		{"get session with slash", func() error { _, err := s.GetSession(ctx, "x/y"); return err }, playback.CodeNotFound},
 		{"empty account id", func() error { _, err := s.GetAccount(ctx, ""); return err }, playback.CodeNotFound},
 		{"mark event with slash", func() error { return s.MarkEventProcessed(ctx, "src", "a/b", time.Now(), time.Time{}) }, playback.CodeNotFound},
+		{"park event with slash", func() error { return s.ParkEvent(ctx, "src", "a/b", "retry", time.Now()) }, playback.CodeNotFound},
+		{"list parked with slash", func() error {
+			evs, err := s.ListParkedEvents(ctx, "a/b", "retry", playback.ParkCursor{}, 10)
+			if err == nil && len(evs) != 0 {
+				t.Errorf("listed %d events of an invalid source", len(evs))
+			}
+			return err
+		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := playback.ErrorCode(tc.call()); got != tc.want {

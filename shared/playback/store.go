@@ -2,6 +2,7 @@ package playback
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -105,20 +106,71 @@ type InboxEvent struct {
 	ProcessedAt time.Time `json:"processed_at,omitzero"`
 	// ExpiresAt lets stores with TTL forget processed events eventually.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// ParkedKey is what a parked event waits for (see InboxStore.ParkEvent),
+	// "" if it is not parked; ParkedAt is when it was last parked.
+	ParkedKey string    `json:"parked_key,omitempty"`
+	ParkedAt  time.Time `json:"parked_at,omitzero"`
+}
+
+// ValidParkKey reports whether key can name what parked events wait for:
+// non-empty, at most 400 bytes, without '|' (stores use it as a separator).
+func ValidParkKey(key string) bool {
+	return key != "" && len(key) <= 400 && !strings.Contains(key, "|")
 }
 
 // InboxStore is the idempotency record of inbound events.
+//
+// An unprocessed event is either pending (recorded, maybe never announced:
+// the sweeper's business) or parked (handled, but waiting for something,
+// named by a key, before it can apply). Parked events leave the pending
+// list so that events that wait, maybe forever, never crowd out the ones
+// whose announcement was lost; they are found again by their key.
 type InboxStore interface {
 	// RecordEvent stores ev unless (Source, ID) exists. It returns the stored
-	// event and whether this call created it.
+	// event (parked or not) and whether this call created it.
 	RecordEvent(ctx context.Context, ev InboxEvent) (InboxEvent, bool, error)
 	GetEvent(ctx context.Context, source, id string) (InboxEvent, error)
-	// MarkEventProcessed sets ProcessedAt (first call wins) and ExpiresAt.
+	// MarkEventProcessed sets ProcessedAt (first call wins) and ExpiresAt,
+	// and clears the parked state.
 	MarkEventProcessed(ctx context.Context, source, id string, at, expiresAt time.Time) error
-	// ListPendingEvents returns up to limit unprocessed events received before
-	// receivedBefore, oldest first, for the sweeper that republishes them.
+	// ListPendingEvents returns up to limit unprocessed, unparked events
+	// received before receivedBefore, oldest first, for the sweeper that
+	// republishes them.
 	ListPendingEvents(ctx context.Context, source string, receivedBefore time.Time, limit int) ([]InboxEvent, error)
+	// ParkEvent records that the unprocessed event (source, id) waits for
+	// key (see ValidParkKey; CodeInvalid otherwise), parked at at: it leaves
+	// the pending list and is listed under key by ListParkedEvents until it
+	// is processed or parked under another key. It stays unprocessed:
+	// GetEvent returns it with ParkedKey and ParkedAt set and RecordEvent
+	// still finds it. Parking again under the same key with the same at
+	// changes nothing; with a later at it moves the event behind the key's
+	// others. Parking a processed event changes nothing; an unknown event is
+	// CodeNotFound.
+	ParkEvent(ctx context.Context, source, id, key string, at time.Time) error
+	// ListParkedEvents returns up to limit events parked under key, oldest
+	// ParkedAt first (then by id). To page, list from after the last one:
+	// after is the (ParkedAt, ID) of the last event of the previous page,
+	// zero for the first page.
+	ListParkedEvents(ctx context.Context, source, key string, after ParkCursor, limit int) ([]InboxEvent, error)
 }
+
+// ParkCursor is a position in a key's parked events: list the events
+// parked after At, or at At with an ID greater than ID.
+type ParkCursor struct {
+	At time.Time
+	ID string
+}
+
+// CompareParked orders ev against the position c: by ParkedAt, then ID.
+func CompareParked(ev InboxEvent, c ParkCursor) int {
+	if n := ev.ParkedAt.Compare(c.At); n != 0 {
+		return n
+	}
+	return strings.Compare(ev.ID, c.ID)
+}
+
+// CursorOf is the position just after ev in its key's parked events.
+func CursorOf(ev InboxEvent) ParkCursor { return ParkCursor{At: ev.ParkedAt, ID: ev.ID} }
 
 // EdgeStore holds the CDN edge table.
 type EdgeStore interface {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -38,6 +39,8 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"LeaseRetryIsIdempotent", testLeaseRetry},
 		{"ExtendAndEnd", testExtendAndEnd},
 		{"Inbox", testInbox},
+		{"InboxParked", testInboxParked},
+		{"InboxParkedPaging", testInboxParkedPaging},
 		{"Edges", testEdges},
 		{"Progress", testProgress},
 		{"SessionQoE", testSessionQoE},
@@ -566,6 +569,156 @@ func testInbox(t *testing.T, s playback.Store) {
 	}
 	_, err := s.GetEvent(ctx, source, "evt_none")
 	wantCode(t, err, playback.CodeNotFound)
+}
+
+// parkedIDs lists the ids of key's parked events, in order.
+func parkedIDs(t *testing.T, s playback.Store, source, key string) []string {
+	t.Helper()
+	var ids []string
+	for _, ev := range must(s.ListParkedEvents(context.Background(), source, key, playback.ParkCursor{}, 100))(t) {
+		if ev.ParkedKey != key {
+			t.Fatalf("listed under %q: %+v", key, ev)
+		}
+		ids = append(ids, ev.ID)
+	}
+	return ids
+}
+
+func testInboxParked(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	source := playback.NewID("src")
+	record := func(id string, received time.Time) {
+		t.Helper()
+		mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: id, Type: "invoice.paid",
+			Created: received, ReceivedAt: received, Payload: []byte(`{"id":"` + id + `"}`)}))(t)
+	}
+	park := func(id, key string, at time.Time) {
+		t.Helper()
+		if err := s.ParkEvent(ctx, source, id, key, at); err != nil {
+			t.Fatalf("ParkEvent(%s, %s): %v", id, key, err)
+		}
+	}
+	pendingIDs := func() []string {
+		t.Helper()
+		var ids []string
+		for _, ev := range must(s.ListPendingEvents(ctx, source, t0.Add(time.Hour), 100))(t) {
+			ids = append(ids, ev.ID)
+		}
+		return ids
+	}
+	// Received in one order, parked in another: the key lists by park time.
+	for i, id := range []string{"evt_a", "evt_b", "evt_c", "evt_d", "evt_e"} {
+		record(id, t0.Add(time.Duration(i)*time.Second))
+	}
+	park("evt_c", "customer:cus_1", t0.Add(time.Minute))
+	park("evt_a", "customer:cus_1", t0.Add(2*time.Minute))
+	park("evt_b", "customer:cus_2", t0.Add(time.Minute))
+	park("evt_d", "retry", t0.Add(time.Minute))
+
+	if got := pendingIDs(); !slices.Equal(got, []string{"evt_e"}) {
+		t.Fatalf("pending = %v, want only the unparked evt_e", got)
+	}
+	if got := parkedIDs(t, s, source, "customer:cus_1"); !slices.Equal(got, []string{"evt_c", "evt_a"}) {
+		t.Fatalf("parked for cus_1 = %v, want evt_c, evt_a (by park time)", got)
+	}
+	if got := parkedIDs(t, s, source, "customer:cus_2"); !slices.Equal(got, []string{"evt_b"}) {
+		t.Fatalf("parked for cus_2 = %v", got)
+	}
+	if got := parkedIDs(t, s, source, "customer:cus_none"); len(got) != 0 {
+		t.Fatalf("parked for an unused key = %v", got)
+	}
+	if got := must(s.ListParkedEvents(ctx, source, "customer:cus_1", playback.ParkCursor{}, 1))(t); len(got) != 1 || got[0].ID != "evt_c" {
+		t.Fatalf("limit 1 = %+v", got)
+	}
+
+	// Still an unprocessed event: readable, and a redelivery finds it.
+	got := must(s.GetEvent(ctx, source, "evt_a"))(t)
+	if got.ParkedKey != "customer:cus_1" || !got.ParkedAt.Equal(t0.Add(2*time.Minute)) || !got.ProcessedAt.IsZero() ||
+		string(got.Payload) != `{"id":"evt_a"}` {
+		t.Fatalf("GetEvent of a parked event = %+v", got)
+	}
+	stored, created := mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: "evt_a", Type: "invoice.paid",
+		ReceivedAt: t0.Add(time.Hour), Payload: []byte(`{}`)}))(t)
+	if created || stored.ParkedKey != "customer:cus_1" || string(stored.Payload) != `{"id":"evt_a"}` {
+		t.Fatalf("RecordEvent of a parked event = %+v, created=%v; want the parked original", stored, created)
+	}
+
+	// Parking again: the same at changes nothing, a later one moves it
+	// behind the key's others, another key moves it there.
+	park("evt_c", "customer:cus_1", t0.Add(time.Minute))
+	if got := parkedIDs(t, s, source, "customer:cus_1"); !slices.Equal(got, []string{"evt_c", "evt_a"}) {
+		t.Fatalf("after re-parking at the same time = %v", got)
+	}
+	park("evt_c", "customer:cus_1", t0.Add(3*time.Minute))
+	if got := parkedIDs(t, s, source, "customer:cus_1"); !slices.Equal(got, []string{"evt_a", "evt_c"}) {
+		t.Fatalf("after re-parking later = %v, want evt_a, evt_c", got)
+	}
+	park("evt_d", "customer:cus_2", t0.Add(2*time.Minute))
+	if got := parkedIDs(t, s, source, "retry"); len(got) != 0 {
+		t.Fatalf("retry after moving evt_d away = %v", got)
+	}
+	if got := parkedIDs(t, s, source, "customer:cus_2"); !slices.Equal(got, []string{"evt_b", "evt_d"}) {
+		t.Fatalf("cus_2 after moving evt_d in = %v", got)
+	}
+
+	// Processing clears the parked state, and a processed event stays so.
+	exp := t0.Add(30 * 24 * time.Hour)
+	if err := s.MarkEventProcessed(ctx, source, "evt_a", t0.Add(4*time.Minute), exp); err != nil {
+		t.Fatal(err)
+	}
+	if got := parkedIDs(t, s, source, "customer:cus_1"); !slices.Equal(got, []string{"evt_c"}) {
+		t.Fatalf("cus_1 after processing evt_a = %v", got)
+	}
+	got = must(s.GetEvent(ctx, source, "evt_a"))(t)
+	if got.ParkedKey != "" || got.ProcessedAt.IsZero() {
+		t.Fatalf("processed event = %+v, want processed and unparked", got)
+	}
+	park("evt_a", "customer:cus_1", t0.Add(5*time.Minute))
+	if got := parkedIDs(t, s, source, "customer:cus_1"); !slices.Equal(got, []string{"evt_c"}) {
+		t.Fatalf("parking a processed event listed it: %v", got)
+	}
+	if got := pendingIDs(); !slices.Equal(got, []string{"evt_e"}) {
+		t.Fatalf("pending at the end = %v", got)
+	}
+
+	wantCode(t, s.ParkEvent(ctx, source, "evt_none", "retry", t0), playback.CodeNotFound)
+	wantCode(t, s.ParkEvent(ctx, source, "evt_e", "", t0), playback.CodeInvalid)
+	wantCode(t, s.ParkEvent(ctx, source, "evt_e", "a|b", t0), playback.CodeInvalid)
+}
+
+// testInboxParkedPaging: a key's parked events are listed however many
+// there are, page by page, each once, even when they share a park time.
+func testInboxParkedPaging(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	source := playback.NewID("src")
+	const n = 25
+	want := make([]string, 0, n)
+	for i := range n {
+		id := fmt.Sprintf("evt_%02d", i)
+		mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: id, ReceivedAt: t0, Payload: []byte(`{}`)}))(t)
+		// Three events per park instant.
+		if err := s.ParkEvent(ctx, source, id, "customer:cus_p", t0.Add(time.Duration(i/3)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, id)
+	}
+	var got []string
+	var after playback.ParkCursor
+	for range n {
+		page := must(s.ListParkedEvents(ctx, source, "customer:cus_p", after, 4))(t)
+		if len(page) == 0 {
+			break
+		}
+		for _, ev := range page {
+			got = append(got, ev.ID)
+		}
+		after = playback.CursorOf(page[len(page)-1])
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("paged = %v\nwant %v", got, want)
+	}
 }
 
 func mustPair[A, B any](a A, b B, err error) func(t *testing.T) (A, B) {

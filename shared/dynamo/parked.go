@@ -1,0 +1,187 @@
+package dynamo
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// A parked event leaves the sparse "pending" index (its pending_pk and
+// pending_sk go) and carries parked_key and parked_at; a pointer item
+// PARK#<source>#<key> / <parked_at>#<id> lists it under its key. The event
+// and its pointer change together in one transaction, conditioned on the
+// event's parked state as read, so a key's partition holds exactly the
+// events parked under it. The pointer carries a copy of the event's doc
+// (immutable once recorded), so listing reads nothing else (and needs no
+// BatchGetItem grant). Queried on the table itself, the listing is
+// strongly consistent: a wake that follows a park sees it.
+
+func parkPK(source, key string) string { return "PARK#" + source + "#" + key }
+
+func parkPointerKey(source, key string, at time.Time, id string) item {
+	return keyOf(parkPK(source, key), pendingSortKey(at, id))
+}
+
+// parkedState is what an inbox item says about its parking.
+type parkedState struct {
+	exists, processed bool
+	key               string
+	at                time.Time
+	doc               types.AttributeValue
+}
+
+func (s *Store) readParked(ctx context.Context, source, id string) (parkedState, error) {
+	it, err := s.get(ctx, "EVT#"+source, id, "event", id)
+	if playback.IsCode(err, playback.CodeNotFound) {
+		return parkedState{}, nil
+	}
+	if err != nil {
+		return parkedState{}, err
+	}
+	return parkedState{exists: true, processed: it[attrProcessed] != nil,
+		key: strAttr(it, attrParkedKey), at: timeOf(it, attrParkedAt), doc: it[attrDoc]}, nil
+}
+
+// parkedCondition holds while the event is unprocessed and parked as st
+// says, adding its names and values.
+func parkedCondition(st parkedState, names map[string]string, values item) string {
+	names["#pk"], names["#processed"], names["#pkey"], names["#pat"] = attrPK, attrProcessed, attrParkedKey, attrParkedAt
+	cond := "attribute_exists(#pk) AND attribute_not_exists(#processed) AND "
+	if st.key == "" {
+		return cond + "attribute_not_exists(#pkey)"
+	}
+	values[":oldkey"], values[":oldat"] = str(st.key), num(nanos(st.at))
+	return cond + "#pkey = :oldkey AND #pat = :oldat"
+}
+
+func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at time.Time) error {
+	const op = "ParkEvent"
+	if !playback.ValidParkKey(key) {
+		return playback.Errorf(playback.CodeInvalid, "park_key_invalid", "dynamo.%s: key %q", op, key)
+	}
+	if source == "" || id == "" {
+		return playback.NotFound("event", id)
+	}
+	for attempt := 0; ; attempt++ {
+		st, err := s.readParked(ctx, source, id)
+		if err != nil {
+			return s.fail(op, err)
+		}
+		switch {
+		case !st.exists:
+			return playback.NotFound("event", id)
+		case st.processed, st.key == key && !at.After(st.at):
+			return nil
+		}
+		names, values := map[string]string{"#ppk": attrPendingPK, "#psk": attrPendingSK}, item{":key": str(key), ":at": num(nanos(at))}
+		cond := parkedCondition(st, names, values)
+		items := []types.TransactWriteItem{
+			{Update: &types.Update{
+				TableName:                 aws.String(s.table),
+				Key:                       inboxKey(source, id),
+				UpdateExpression:          aws.String("SET #pkey = :key, #pat = :at REMOVE #ppk, #psk"),
+				ConditionExpression:       aws.String(cond),
+				ExpressionAttributeNames:  names,
+				ExpressionAttributeValues: values,
+			}},
+			{Put: &types.Put{TableName: aws.String(s.table),
+				Item: mergeItems(parkPointerKey(source, key, at, id), item{attrEventID: str(id), attrDoc: st.doc,
+					attrParkedKey: str(key), attrParkedAt: num(nanos(at))})}},
+		}
+		if st.key != "" {
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{
+				TableName: aws.String(s.table), Key: parkPointerKey(source, st.key, st.at, id)}})
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err := s.retryParkTx(ctx, op, id, attempt, err); err != errRetry {
+			return err
+		}
+	}
+}
+
+// errRetry tells a loop to read again and retry.
+var errRetry = playback.Errorf(playback.CodeUnavailable, "retry", "retry")
+
+// retryParkTx classifies the outcome of a transaction conditioned on the
+// event's state as read: nil on success, errRetry when the event moved
+// meanwhile (or the transaction met another), the failure otherwise.
+func (s *Store) retryParkTx(ctx context.Context, op, id string, attempt int, err error) error {
+	if err == nil {
+		return nil
+	}
+	codes := transactionCodes(err)
+	if codes == nil && !retryable(err) {
+		return s.fail(op, err)
+	}
+	if attempt+1 >= maxCASAttempts {
+		return playback.Unavailable(err, "dynamo.%s: event %q is contended", op, id)
+	}
+	if err := backoff(ctx, attempt); err != nil {
+		return s.fail(op, err)
+	}
+	return errRetry
+}
+
+// markParkedProcessed marks a parked event processed and removes its
+// pointer in one transaction.
+func (s *Store) markParkedProcessed(ctx context.Context, source, id string, st parkedState, set string,
+	names map[string]string, values item) error {
+	cond := parkedCondition(st, names, values)
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName:                 aws.String(s.table),
+			Key:                       inboxKey(source, id),
+			UpdateExpression:          aws.String(set + " REMOVE #ppk, #psk, #pkey, #pat"),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+		}},
+		{Delete: &types.Delete{TableName: aws.String(s.table), Key: parkPointerKey(source, st.key, st.at, id)}},
+	}})
+	return err
+}
+
+func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {
+	const op = "ListParkedEvents"
+	if limit <= 0 || source == "" || !playback.ValidParkKey(key) {
+		return nil, nil
+	}
+	cond := "#pk = :pk"
+	names := map[string]string{"#pk": attrPK}
+	values := item{":pk": str(parkPK(source, key))}
+	if after != (playback.ParkCursor{}) {
+		cond += " AND #sk > :after"
+		names["#sk"] = attrSK
+		values[":after"] = str(pendingSortKey(after.At, after.ID))
+	}
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String(cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ConsistentRead:            aws.Bool(true),
+		Limit:                     aws.Int32(int32(min(limit, 100))),
+	})
+	var out []playback.InboxEvent
+	for p.HasMorePages() && len(out) < limit {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		for _, it := range page.Items {
+			ev, err := decodeEvent(it, strAttr(it, attrEventID))
+			if err != nil {
+				return nil, s.fail(op, err)
+			}
+			if out = append(out, ev); len(out) == limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
