@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -112,7 +110,7 @@ func playCorpus(t *testing.T, lifecycles []*lifecycle, opts []harnessOption, rng
 	// retries for that; the harness bus retries without backoff).
 	opts = append(opts, func(c *Config, _ *Deps) { c.LinkWait = 0 })
 	h := newHarness(t, opts...)
-	var all []corpusEvent
+	var all []signedEvent
 	end := base
 	for _, l := range lifecycles {
 		h.account(l.account)
@@ -135,27 +133,7 @@ func playCorpus(t *testing.T, lifecycles []*lifecycle, opts []harnessOption, rng
 		if err := h.bus.Subscribe(ctx, events.TopicStripeEvents, h.srv.HandleStripeEvents); err != nil {
 			t.Fatal(err)
 		}
-		deliveries := append([]corpusEvent(nil), all...)
-		for range len(all) / 4 {
-			deliveries = append(deliveries, all[rng.IntN(len(all))])
-		}
-		rng.Shuffle(len(deliveries), func(i, j int) { deliveries[i], deliveries[j] = deliveries[j], deliveries[i] })
-		work := make(chan corpusEvent)
-		var wg sync.WaitGroup
-		for range 4 {
-			wg.Go(func() {
-				for ev := range work {
-					if rec := h.post(ev.payload, h.sign(ev.payload, testSecret)); rec.Code != http.StatusOK {
-						t.Errorf("%s: status %d %s", ev.id, rec.Code, rec.Body)
-					}
-				}
-			})
-		}
-		for _, ev := range deliveries {
-			work <- ev
-		}
-		close(work)
-		wg.Wait()
+		h.deliverShuffled(t, rng, all, len(all)/4)
 	}
 	// The cloud stand-ins under -race on a shared machine need longer
 	// than the harness's settle allows.

@@ -41,12 +41,6 @@ const (
 	cliTrialEnd   = "stripe/stripe-cli pkg/fixtures/triggers/customer.subscription.trial_will_end.json"
 )
 
-type corpusEvent struct {
-	id      string
-	created int64
-	payload []byte
-}
-
 type corpusWant struct {
 	status   playback.SubscriptionStatus
 	plan     string
@@ -59,7 +53,7 @@ type lifecycle struct {
 	name              string
 	sources           []string
 	account, customer string
-	events            []corpusEvent
+	events            []signedEvent
 	end               time.Time // when the end state is read
 	want              corpusWant
 }
@@ -73,7 +67,7 @@ func newLifecycle(t testing.TB, name string, sources ...string) *lifecycle {
 func (l *lifecycle) emit(typ string, at time.Time, object, previous obj) {
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s/%d", l.name, len(l.events)))
 	id := "evt_" + hex.EncodeToString(sum[:12])
-	l.events = append(l.events, corpusEvent{id: id, created: at.Unix(), payload: eventPayload(l.t, id, typ, at.Unix(), object, previous)})
+	l.events = append(l.events, signedEvent{id: id, created: at.Unix(), payload: eventPayload(l.t, id, typ, at.Unix(), object, previous)})
 	if e := at.Add(time.Minute); e.After(l.end) {
 		l.end = e
 	}

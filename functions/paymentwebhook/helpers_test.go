@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -326,4 +327,39 @@ func stateOf(a playback.Account) playback.Account {
 		return 0
 	})
 	return a
+}
+
+// signedEvent is one Stripe event as a test sends it.
+type signedEvent struct {
+	id      string
+	created int64
+	payload []byte
+}
+
+// deliverShuffled posts evs and dups random duplicates of them, shuffled by
+// rng, from four concurrent senders, each signed like Stripe; every answer
+// must be 200.
+func (h *harness) deliverShuffled(t *testing.T, rng *rand.Rand, evs []signedEvent, dups int) {
+	t.Helper()
+	deliveries := append([]signedEvent(nil), evs...)
+	for range dups {
+		deliveries = append(deliveries, evs[rng.IntN(len(evs))])
+	}
+	rng.Shuffle(len(deliveries), func(i, j int) { deliveries[i], deliveries[j] = deliveries[j], deliveries[i] })
+	work := make(chan signedEvent)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for ev := range work {
+				if rec := h.post(ev.payload, h.sign(ev.payload, testSecret)); rec.Code != http.StatusOK {
+					t.Errorf("%s: status %d %s", ev.id, rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+	for _, ev := range deliveries {
+		work <- ev
+	}
+	close(work)
+	wg.Wait()
 }

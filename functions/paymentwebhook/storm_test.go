@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,20 +18,14 @@ import (
 // same-second bursts Stripe really sends. Events come out in true order.
 type stormHistory struct {
 	rng    *rand.Rand
-	events []stormEvent
-}
-
-type stormEvent struct {
-	id      string
-	created int64
-	payload []byte
+	events []signedEvent
 }
 
 var stormPrices = []string{"price_basic", "price_std", "price_premium"}
 
 func (g *stormHistory) add(typ string, created time.Time, object obj) {
 	id := fmt.Sprintf("evt_storm_%04d", len(g.events))
-	g.events = append(g.events, stormEvent{id: id, created: created.Unix(), payload: stripeEvent(id, typ, created.Unix(), object)})
+	g.events = append(g.events, signedEvent{id: id, created: created.Unix(), payload: stripeEvent(id, typ, created.Unix(), object)})
 }
 
 type stormSub struct {
@@ -187,27 +179,7 @@ func TestStormConvergesOnSerialReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
-	deliveries := append([]stormEvent(nil), g.events...)
-	for range 60 {
-		deliveries = append(deliveries, g.events[rng.IntN(len(g.events))])
-	}
-	rng.Shuffle(len(deliveries), func(i, j int) { deliveries[i], deliveries[j] = deliveries[j], deliveries[i] })
-	work := make(chan stormEvent)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for ev := range work {
-				if rec := storm.post(ev.payload, storm.sign(ev.payload, testSecret)); rec.Code != http.StatusOK {
-					t.Errorf("%s: status %d %s", ev.id, rec.Code, rec.Body)
-				}
-			}
-		})
-	}
-	for _, ev := range deliveries {
-		work <- ev
-	}
-	close(work)
-	wg.Wait()
+	storm.deliverShuffled(t, rng, g.events, 60)
 	storm.settle()
 
 	for _, h := range []*harness{serial, storm} {
@@ -231,5 +203,5 @@ func TestStormConvergesOnSerialReplay(t *testing.T) {
 	if changed < len(accounts)-1 {
 		t.Fatalf("only %d of %d accounts got a subscription: the history is too thin", changed, len(accounts))
 	}
-	t.Logf("%d events (%v) for %d accounts, %d deliveries", len(g.events), types, len(accounts), len(deliveries))
+	t.Logf("%d events (%v) for %d accounts, %d deliveries", len(g.events), types, len(accounts), len(g.events)+60)
 }
