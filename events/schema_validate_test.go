@@ -194,6 +194,12 @@ var schemaSamples = []struct {
 		"gcp/stripe-events.cloudevent.json":         cloudEvent,
 		"aws/paymentwebhook/stripe-events.json":     sqsEvent,
 	}},
+	{"entitlement-changed.json", func() any { return new(events.EntitlementChanged) }, map[string]envelope{
+		"samples/entitlement-changed.json":           plain,
+		"aws/authorizeplay/entitlement-changed.json": sqsEvent,
+		"gcp/entitlement-changed.push.json":          pubsubPush,
+		"gcp/entitlement-changed.cloudevent.json":    cloudEvent,
+	}},
 }
 
 // poison lists the messages samples carry malformed on purpose, to show
@@ -274,6 +280,8 @@ func TestSchemasRejectWrongSamples(t *testing.T) {
 		{"report healthy as string", "edge-health-report.json", "samples/edge-health-report.json", "healthy", "true"},
 		{"report unknown field", "edge-health-report.json", "samples/edge-health-report.json", "surprise", 1},
 		{"edge health load as string", "edge-health.json", "samples/edge-health.json", "load", "42"},
+		{"entitlement status outside the enum", "entitlement-changed.json", "samples/entitlement-changed.json", "status", "lapsed"},
+		{"entitlement entitled as string", "entitlement-changed.json", "samples/entitlement-changed.json", "entitled", "false"},
 		{"stripe event type outside the enum", "stripe-event-recorded.json", "samples/stripe-event-recorded.json", "type", "charge.refunded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
