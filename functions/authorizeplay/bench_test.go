@@ -1,8 +1,10 @@
 package authorizeplay_test
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,4 +40,89 @@ func benchmarkPlay(b *testing.B, opts ...bolt.Option) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkAuthorizePlayConcurrent measures POST /v1/play under 32
+// concurrent callers, each its own account playing on its own (already
+// registered) device, so a call is one lease commit. Durable and nosync
+// stores run in the same benchmark, alternating in chunks so load from
+// other processes falls on both alike; "durable/nosync" is the ratio of
+// their p50 latencies per call, the figure to compare across runs.
+func BenchmarkAuthorizePlayConcurrent(b *testing.B) {
+	const callers = 32
+	type mode struct {
+		name string
+		play func(n int) []time.Duration
+		lat  []time.Duration
+	}
+	modes := []*mode{
+		{name: "durable", play: concurrentPlayer(b, callers)},
+		{name: "nosync", play: concurrentPlayer(b, callers, bolt.WithoutSync())},
+	}
+	const chunks = 4
+	b.ResetTimer()
+	for range chunks {
+		for _, m := range modes {
+			m.lat = append(m.lat, m.play(max(b.N/chunks, callers))...)
+		}
+	}
+	b.StopTimer()
+	p50 := make([]time.Duration, len(modes))
+	for i, m := range modes {
+		slices.Sort(m.lat)
+		p50[i] = m.lat[len(m.lat)/2]
+		b.ReportMetric(float64(p50[i].Microseconds()), m.name+"-p50-µs")
+		b.ReportMetric(float64(m.lat[len(m.lat)*99/100].Microseconds()), m.name+"-p99-µs")
+	}
+	b.ReportMetric(float64(p50[0])/float64(p50[1]), "durable/nosync")
+}
+
+// concurrentPlayer seeds one account per caller (a copy of the family
+// account) and returns a function that makes n plays spread over the
+// callers at once, returning each call's latency.
+func concurrentPlayer(b *testing.B, callers int, opts ...bolt.Option) func(n int) []time.Duration {
+	h := newHarness(b, opts...)
+	family, err := h.store.GetAccount(b.Context(), demo.AccountFamily)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tokens := make([]string, callers)
+	for i := range callers {
+		a := family
+		a.ID = fmt.Sprintf("acct_bench_%d", i)
+		a.CustomerID = ""
+		if err := h.store.PutAccount(b.Context(), a); err != nil {
+			b.Fatal(err)
+		}
+		tokens[i] = h.token(a.ID)
+	}
+	body := `{"title_id":"sintel","device_id":"bench-tv"}`
+	for _, tok := range tokens { // registers each caller's device
+		if rec := h.do(http.MethodPost, "/v1/play", tok, body); rec.Code != http.StatusCreated {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+	return func(n int) []time.Duration {
+		lat := make([][]time.Duration, callers)
+		var wg sync.WaitGroup
+		for i, tok := range tokens {
+			calls := n / callers
+			if i < n%callers {
+				calls++
+			}
+			wg.Go(func() {
+				for range calls {
+					start := time.Now()
+					rec := h.do(http.MethodPost, "/v1/play", tok, body)
+					lat[i] = append(lat[i], time.Since(start))
+					if rec.Code != http.StatusCreated {
+						b.Errorf("%d %s", rec.Code, rec.Body)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return slices.Concat(lat...)
+	}
 }
