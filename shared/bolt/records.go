@@ -14,6 +14,7 @@ import (
 func (s *Store) RecordEvent(ctx context.Context, ev playback.InboxEvent) (stored playback.InboxEvent, created bool, err error) {
 	err = s.update(ctx, "RecordEvent", func(tx *bbolt.Tx) error {
 		k := key(ev.Source, ev.ID)
+		created = false // a run before this one may have set it
 		stored, err = get[playback.InboxEvent](tx, bucketInbox, k, "event", ev.ID)
 		if err == nil || !playback.IsCode(err, playback.CodeNotFound) {
 			return err

@@ -35,6 +35,7 @@ var (
 // Store is a playback.Store on one bbolt file.
 type Store struct {
 	db *bbolt.DB
+	gc *groupCommit
 }
 
 // Option tunes Open.
@@ -74,7 +75,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt.Open: create buckets: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, gc: &groupCommit{db: db}}, nil
 }
 
 // Close releases the file.
@@ -150,11 +151,14 @@ func (s *Store) view(ctx context.Context, op string, fn func(*bbolt.Tx) error) e
 	return nil
 }
 
+// update runs fn in a write transaction shared with concurrent callers
+// (see groupCommit): fn may run more than once and must set every result
+// it reports on each run.
 func (s *Store) update(ctx context.Context, op string, fn func(*bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bolt.%s: %w", op, err)
 	}
-	if err := s.db.Update(fn); err != nil {
+	if err := s.gc.update(fn); err != nil {
 		return wrap(op, err)
 	}
 	return nil
