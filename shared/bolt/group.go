@@ -88,6 +88,20 @@ func (g *groupCommit) handOff() {
 // settles every call, except those it puts back at the queue's front.
 func (g *groupCommit) commit(batch []*call) {
 	var requeue []*call
+	defer func() {
+		if len(requeue) > 0 {
+			g.mu.Lock()
+			g.queue = append(requeue, g.queue...)
+			g.mu.Unlock()
+		}
+		// bbolt itself panicked (a corrupt file): every caller still in the
+		// batch panics with it rather than waiting forever.
+		if p := recover(); p != nil {
+			for _, c := range batch {
+				c.done <- outcome{panicked: p}
+			}
+		}
+	}()
 	for len(batch) > 0 {
 		failed, o := -1, outcome{}
 		err := g.db.Update(func(tx *bbolt.Tx) error {
@@ -112,11 +126,6 @@ func (g *groupCommit) commit(batch []*call) {
 			continue
 		}
 		requeue = append(requeue, c)
-	}
-	if len(requeue) > 0 {
-		g.mu.Lock()
-		g.queue = append(requeue, g.queue...)
-		g.mu.Unlock()
 	}
 }
 
