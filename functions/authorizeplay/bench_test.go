@@ -14,7 +14,7 @@ import (
 
 // BenchmarkAuthorizePlay measures POST /v1/play end to end on the bbolt
 // store: JWT check, four reads, replacing the device's previous session
-// and the lease transaction (two commits). A durable bbolt commit costs two
+// and the lease transaction (one commit). A durable bbolt commit costs two
 // fdatasyncs (~0.9 ms each on this machine's disk), so "durable" measures
 // the disk and "nosync" the handler itself; p50-µs is reported beside ns/op.
 func BenchmarkAuthorizePlay(b *testing.B) {

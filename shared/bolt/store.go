@@ -44,9 +44,9 @@ type Option func(*bbolt.Options)
 // WithoutSync skips fsync after each commit. Data still survives a process
 // restart (it is in the page cache), but an OS crash or power loss may
 // lose recent commits or corrupt the file. Each durable commit costs two
-// fdatasyncs, ~1-2 ms on ordinary disks, which dominates a request; use
-// this only where that trade is right (benchmarks of handler cost,
-// throwaway local data).
+// fdatasyncs, ~1-2 ms on ordinary disks, which dominates a request
+// (concurrent writers share commits, see groupCommit); use this only where
+// that trade is right (benchmarks of handler cost, throwaway local data).
 func WithoutSync() Option { return func(o *bbolt.Options) { o.NoSync = true } }
 
 // Open opens (creating if needed) the store at path. Only one process may
