@@ -75,6 +75,11 @@ type Config struct {
 	MaxConns    int           `env:"HTTP_MAX_CONNS, default=0"`
 	MaxInFlight int           `env:"HTTP_MAX_IN_FLIGHT, default=1024"`
 	RetryAfter  time.Duration `env:"HTTP_RETRY_AFTER, default=1s"`
+
+	// CORSAllowedOrigins are the web pages' origins that may call /v1
+	// (httpx.ParseCORSOrigins): by default a page served from any local
+	// port, as dev servers (vite, http-server) pick one.
+	CORSAllowedOrigins string `env:"CORS_ALLOWED_ORIGINS, default=http://localhost:*,http://127.0.0.1:*"`
 }
 
 // devSecrets are generated on first start and kept in the data directory,
@@ -98,6 +103,7 @@ type App struct {
 	cfg     Config
 	log     *slog.Logger
 	store   *bolt.Store
+	cors    *httpx.CORS
 	journal *walbus.Journal
 	bus     *membus.Bus
 	mux     *http.ServeMux
@@ -140,6 +146,10 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, store: store, mux: httpx.NewServeMux(), secrets: secrets, now: time.Now}
+	if a.cors, err = httpx.ParseCORSOrigins(cfg.CORSAllowedOrigins); err != nil {
+		a.Close()
+		return nil, err
+	}
 	// The bus journals what it accepts in a log file of its own: its
 	// commits then never queue behind the store's, and the other way round. What an
 	// earlier run accepted and did not finish is delivered again to the
@@ -352,7 +362,7 @@ func (a *App) logged(topic string, h playback.BatchHandler) playback.BatchHandle
 }
 
 // Handler is the whole local API.
-func (a *App) Handler() http.Handler { return httpx.Middleware(a.log, a.mux) }
+func (a *App) Handler() http.Handler { return httpx.Middleware(a.log, a.cors.Handler(a.mux, a.mux)) }
 
 // Close stops consumers, waits for the batches in flight, then closes the
 // journal (with their acknowledgements) and the store. Messages not yet

@@ -48,6 +48,8 @@ func (a *App) Server(ln net.Listener) (*http.Server, net.Listener, error) {
 		return nil, nil, err
 	}
 	health := func(r *http.Request) bool { return r.URL.Path == l.HealthPath }
-	h := httpx.Middleware(a.log, httpx.LimitInFlight(l.MaxInFlight, l.RetryAfter, health, a.mux))
+	// CORS outside the cap: preflights cost nothing, and a 503's
+	// Retry-After reaches the page.
+	h := httpx.Middleware(a.log, a.cors.Handler(a.mux, httpx.LimitInFlight(l.MaxInFlight, l.RetryAfter, health, a.mux)))
 	return l.Server(h), l.Listener(ln), nil
 }

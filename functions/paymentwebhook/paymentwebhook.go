@@ -152,7 +152,8 @@ func redacted(cfg Config) Config {
 
 // Register mounts the webhook route on mux.
 func (s *Server) Register(mux *http.ServeMux) {
-	mux.Handle("POST /v1/webhooks/stripe", httpx.HandlerFunc(s.webhook))
+	// Stripe calls it, never a browser: no CORS.
+	mux.Handle("POST /v1/webhooks/stripe", httpx.ServerToServer(httpx.HandlerFunc(s.webhook)))
 }
 
 // Jobs returns the scheduled tasks by name: sweep republishes recorded

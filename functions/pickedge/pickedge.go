@@ -210,7 +210,8 @@ func (s *Server) Close() error { return s.geo.Close() }
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST /v1/playback/{session_id}/edges", httpx.HandlerFunc(s.pickEdges))
 	mux.Handle("GET /v1/steering/{session_id}", httpx.HandlerFunc(s.steeringManifest))
-	mux.Handle("POST /v1/edges/health", httpx.HandlerFunc(s.edgeHealth))
+	// Edges report here, never a browser: no CORS.
+	mux.Handle("POST /v1/edges/health", httpx.ServerToServer(httpx.HandlerFunc(s.edgeHealth)))
 }
 
 // Consumers returns the event-triggered handlers by topic.

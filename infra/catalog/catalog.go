@@ -232,6 +232,9 @@ const (
 	EnvJWTIssuer    = "JWT_ISSUER"
 	EnvJWTAudience  = "JWT_AUDIENCE"
 	EnvJWTJWKSURL   = "JWT_JWKS_URL"
+	// EnvCORSAllowedOrigins holds the web pages' origins that may call
+	// the browser-facing routes (shared/httpx.ParseCORSOrigins).
+	EnvCORSAllowedOrigins = "CORS_ALLOWED_ORIGINS"
 	// EnvSignURLCDNBases maps each CDN a signer may sign for to the base URL
 	// players fetch from, "cloudfront=https://d111.cloudfront.net";
 	// EnvSignURLDefaultCDN names the one used when a request names none
@@ -617,3 +620,23 @@ func ConsumersOf(topic string) []Function {
 // EnvSlug is an environment variable's name as the resources that hold its
 // value are named (secrets, their IAM bindings): lower case, dashes.
 func EnvSlug(env string) string { return strings.ToLower(strings.ReplaceAll(env, "_", "-")) }
+
+// The CORS policy of the browser-facing routes: a copy of shared/httpx's
+// CORSAllowHeaders, CORSExposeHeaders, CORSAllowMethods and CORSMaxAge
+// (another module), which template.yaml's test compares to the same
+// figures. No credentials: callers send Authorization, the API reads no
+// cookies.
+var (
+	CORSAllowHeaders  = []string{"Authorization", "Content-Type", "CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session", "X-Request-Id"}
+	CORSExposeHeaders = []string{"Retry-After", "X-Request-Id"}
+	CORSAllowMethods  = []string{"GET", "POST", "DELETE"}
+)
+
+// CORSMaxAge is how long, in seconds, a browser may reuse a preflight.
+const CORSMaxAge = 600
+
+// BrowserFacing reports whether browsers call r (CORS applies): every route
+// but those servers call with their own signatures.
+func (r Route) BrowserFacing() bool {
+	return r.Auth != AuthStripeSignature && r.Auth != AuthEdgeHMAC
+}

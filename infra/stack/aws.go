@@ -341,11 +341,24 @@ func cloudFrontReadPolicy(bucketArn, distributionArn string) (string, error) {
 
 func (a *AWSResources) newAPI(ctx *pulumi.Context, cfg Config, routes []catalog.Route) error {
 	var err error
-	a.API, err = apigatewayv2.NewApi(ctx, "api", &apigatewayv2.ApiArgs{
+	api := &apigatewayv2.ApiArgs{
 		Name:         pulumi.String(cfg.Prefix),
 		ProtocolType: pulumi.String("HTTP"),
 		Tags:         a.tags,
-	})
+	}
+	if len(cfg.CORSAllowedOrigins) > 0 {
+		// API Gateway answers preflights (before the JWT authorizer) and
+		// sets the headers on every answer, replacing the function's.
+		api.CorsConfiguration = &apigatewayv2.ApiCorsConfigurationArgs{
+			AllowOrigins:     pulumi.ToStringArray(cfg.CORSAllowedOrigins),
+			AllowMethods:     pulumi.ToStringArray(catalog.CORSAllowMethods),
+			AllowHeaders:     pulumi.ToStringArray(catalog.CORSAllowHeaders),
+			ExposeHeaders:    pulumi.ToStringArray(catalog.CORSExposeHeaders),
+			MaxAge:           pulumi.Int(catalog.CORSMaxAge),
+			AllowCredentials: pulumi.Bool(false),
+		}
+	}
+	a.API, err = apigatewayv2.NewApi(ctx, "api", api)
 	if err != nil {
 		return fmt.Errorf("http api: %w", err)
 	}

@@ -169,6 +169,9 @@ type Config struct {
 	JWTIssuer   string
 	JWTAudience string
 	JWTJWKSURL  string
+	// CORSAllowedOrigins are the web pages' origins that may call the API
+	// (playplane:corsAllowedOrigins, comma-separated; none by default).
+	CORSAllowedOrigins []string
 
 	// DistDir holds the zips from `make package`, relative to the Pulumi
 	// program's directory.
@@ -224,6 +227,11 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 		CloudFrontPriceClass: own.Get("cloudfrontPriceClass"),
 		Secrets:              map[string]pulumi.StringOutput{},
 		Settings:             map[string]string{},
+	}
+	for _, o := range strings.Split(own.Get("corsAllowedOrigins"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.CORSAllowedOrigins = append(cfg.CORSAllowedOrigins, o)
+		}
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "playplane-" + ctx.Stack()

@@ -73,6 +73,11 @@ func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map
 			want["CLOUDCDN_KEYS"] = d.prefix() + "-url-signing=env:CLOUDCDN_SIGNING_KEY"
 		}
 	}
+	// Browsers call every function's routes but the Stripe webhook's; on
+	// GCP the function answers them itself.
+	if cloud == GCP && d.layout.HTTPCloud(fn) == GCP && fn.Name != "paymentwebhook" {
+		want[catalog.EnvCORSAllowedOrigins] = testCORSOrigins
+	}
 	if fn.LocatesCaller && cloud == GCP && d.layout.HTTPCloud(fn) == GCP {
 		want[catalog.EnvPickEdgeTrustedHops] = "2"
 	}

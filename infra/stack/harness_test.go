@@ -17,6 +17,9 @@ const (
 	testProject    = "playplane-test"
 	testDomain     = "api.playplane.test"
 	testIssuer     = "https://auth.playplane.test/"
+	// testCORSOrigins is playplane:corsAllowedOrigins, spaced as a person
+	// might type it.
+	testCORSOrigins = "https://app.playplane.test,http://localhost:5173"
 )
 
 // leakMarker is part of every fake secret value, so a test can find the
@@ -35,6 +38,7 @@ func baseConfig(layout string) map[string]string {
 		"playplane:jwtJwksUrl":          "https://auth.playplane.test/.well-known/jwks.json",
 		"playplane:stripePricePlans":    testPricePlans,
 		"playplane:domain":              testDomain,
+		"playplane:corsAllowedOrigins":  testCORSOrigins,
 		"playplane:cloudfrontPublicKey": "-----BEGIN PUBLIC KEY-----\nMIIBIjAN\n-----END PUBLIC KEY-----\n",
 		"aws:region":                    pulumimock.AWSRegion,
 		"gcp:project":                   testProject,

@@ -195,3 +195,51 @@ func stringsAndMaps(v any) []any {
 	}
 	return items
 }
+
+// TestAWSAPIAnswersBrowsers: the HTTP API's CORS configuration is the
+// policy of shared/httpx over the configured origins, without credentials.
+func TestAWSAPIAnswersBrowsers(t *testing.T) {
+	t.Parallel()
+	forEachLayout(t, func(t *testing.T, d *deployment) {
+		apis := d.mock.OfType("aws:apigatewayv2/api:Api")
+		if !d.layout.Uses(AWS) || len(apis) == 0 {
+			return
+		}
+		cors, _ := apis[0].In("corsConfiguration").(map[string]any)
+		if cors == nil {
+			t.Fatalf("the HTTP API has no corsConfiguration: %v", apis[0].In())
+		}
+		strs := func(key string) []string {
+			var out []string
+			list, _ := cors[key].([]any)
+			for _, v := range list {
+				s, _ := v.(string)
+				out = append(out, s)
+			}
+			return out
+		}
+		for key, want := range map[string][]string{
+			"allowOrigins":  {"https://app.playplane.test", "http://localhost:5173"},
+			"allowMethods":  {"GET", "POST", "DELETE"},
+			"allowHeaders":  {"Authorization", "Content-Type", "CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session", "X-Request-Id"},
+			"exposeHeaders": {"Retry-After", "X-Request-Id"},
+		} {
+			if got := strs(key); !slices.Equal(got, want) {
+				t.Errorf("corsConfiguration.%s %v, want %v", key, got, want)
+			}
+		}
+		if cors["maxAge"] != float64(600) || cors["allowCredentials"] != false {
+			t.Errorf("corsConfiguration maxAge %v allowCredentials %v, want 600 and false", cors["maxAge"], cors["allowCredentials"])
+		}
+		for _, fn := range catalog.Functions {
+			if d.layout.HTTPCloud(fn) != AWS {
+				continue
+			}
+			for _, r := range fn.Routes {
+				if !slices.Contains(strs("allowMethods"), r.Method) {
+					t.Errorf("%s: CORS does not allow its method", r.Key())
+				}
+			}
+		}
+	})
+}

@@ -7,6 +7,7 @@ package stack
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -91,6 +92,11 @@ func (s *Stack) Routes(fn catalog.Function, cloud Cloud) []catalog.Route {
 func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 	cfg := s.Config
 	env := pulumi.StringMap{}
+	if cloud == GCP && len(cfg.CORSAllowedOrigins) > 0 && slices.ContainsFunc(s.Routes(fn, cloud), catalog.Route.BrowserFacing) {
+		// Nothing in front of Cloud Functions answers preflights: the
+		// function does (shared/gcpfn).
+		env[catalog.EnvCORSAllowedOrigins] = pulumi.String(strings.Join(cfg.CORSAllowedOrigins, ","))
+	}
 	if fn.VerifiesCallerJWT() {
 		env[catalog.EnvJWTIssuer] = pulumi.String(cfg.JWTIssuer)
 		env[catalog.EnvJWTAudience] = pulumi.String(cfg.JWTAudience)

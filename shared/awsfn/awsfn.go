@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -128,5 +129,14 @@ func buildHandler(ctx context.Context, build Builder, opts Options, queues map[s
 			return nil, fmt.Errorf("awsfn.New: %w", err)
 		}
 	}
-	return newHandler(fn, queues, env.Log), nil
+	// API Gateway answers preflights and sets the headers itself from
+	// template.yaml's CorsConfiguration; the function applies the same
+	// policy so a Lambda reached another way (a function URL, sam local)
+	// behaves alike.
+	origins, _ := env.lookup.Lookup(httpx.EnvCORSAllowedOrigins)
+	cors, err := httpx.ParseCORSOrigins(origins)
+	if err != nil {
+		return nil, fmt.Errorf("awsfn.New: %w", err)
+	}
+	return newHandler(fn, queues, cors, env.Log), nil
 }

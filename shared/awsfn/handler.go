@@ -33,11 +33,11 @@ type Handler struct {
 	secrets *secretBuild
 }
 
-func newHandler(fn Function, queueURLs map[string]string, log *slog.Logger) *Handler {
+func newHandler(fn Function, queueURLs map[string]string, cors *httpx.CORS, log *slog.Logger) *Handler {
 	mux := httpx.NewServeMux()
 	fn.Register(mux)
 	h := &Handler{
-		serve:     lambdahttp.Handler(httpx.Middleware(log, mux)),
+		serve:     lambdahttp.Handler(httpx.Middleware(log, cors.Handler(mux, mux))),
 		consumers: map[string]func(context.Context, events.SQSEvent) (events.SQSEventResponse, error){},
 		queues:    map[string]string{},
 		log:       log,

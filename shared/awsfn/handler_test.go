@@ -215,3 +215,46 @@ func TestBadQueueURLFailsInit(t *testing.T) {
 		t.Fatal("a queue URL without a host was accepted")
 	}
 }
+
+// TestCORSFromTheEnvironment: CORS_ALLOWED_ORIGINS gives the Lambda the
+// policy API Gateway applies in front of it.
+func TestCORSFromTheEnvironment(t *testing.T) {
+	t.Parallel()
+	_, h := newRecorder(t, map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example"}, nil)
+	tests := []struct {
+		name, method, path, origin string
+		wantStatus                 int
+		wantACAO                   string
+	}{
+		{"preflight", "OPTIONS", "/v1/things/t1", "https://app.example", 204, "https://app.example"},
+		{"preflight from another origin", "OPTIONS", "/v1/things/t1", "https://evil.example", 204, ""},
+		{"request", "GET", "/v1/things/t1", "https://app.example", 200, "https://app.example"},
+		{"error", "GET", "/v1/things/missing", "https://app.example", 404, "https://app.example"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			headers := map[string]string{"origin": tt.origin}
+			if tt.method == "OPTIONS" {
+				headers["access-control-request-method"] = "GET"
+			}
+			ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RawPath: tt.path, Headers: headers,
+				RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-cors",
+					HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: tt.method, Path: tt.path}}}
+			resp := invoke[events.APIGatewayV2HTTPResponse](t, h, ev)
+			if resp.StatusCode != tt.wantStatus || resp.Headers["Access-Control-Allow-Origin"] != tt.wantACAO {
+				t.Fatalf("got %d %v, want %d with Access-Control-Allow-Origin %q", resp.StatusCode, resp.Headers, tt.wantStatus, tt.wantACAO)
+			}
+		})
+	}
+}
+
+func TestBadCORSOriginFailsInit(t *testing.T) {
+	t.Parallel()
+	_, err := awsfn.New(context.Background(), func(context.Context, *awsfn.Env) (awsfn.Function, error) {
+		return &recorder{}, nil
+	}, awsfn.Options{Lookuper: envconfig.MapLookuper(map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example/"})})
+	if err == nil {
+		t.Fatal("an origin with a path was accepted")
+	}
+}

@@ -73,9 +73,16 @@ func (f *lazyFunction) build(ctx context.Context) (*built, error) {
 	if fn == nil {
 		return nil, errors.New("the builder returned no function")
 	}
+	// Cloud Functions has no gateway answering preflights: the function
+	// applies the policy the stack sets in CORS_ALLOWED_ORIGINS.
+	origins, _ := f.res.Lookup(httpx.EnvCORSAllowedOrigins)
+	cors, err := httpx.ParseCORSOrigins(origins)
+	if err != nil {
+		return nil, err
+	}
 	b := &built{routes: httpx.NewServeMux(), consumers: map[string]func(context.Context, event.Event) error{}, log: log}
 	fn.Register(b.routes)
-	b.http = httpx.Middleware(log, b.routes)
+	b.http = httpx.Middleware(log, cors.Handler(b.routes, b.routes))
 
 	consumers := fn.Consumers()
 	for _, topic := range slices.Sorted(maps.Keys(consumers)) {

@@ -528,3 +528,44 @@ func TestSubscriptions(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+// TestRouterAnswersPreflightsWithTheFunctionsPolicy: on Cloud Functions
+// nothing in front answers preflights, so the function whose route a
+// preflight asks about does, with CORS_ALLOWED_ORIGINS.
+func TestRouterAnswersPreflightsWithTheFunctionsPolicy(t *testing.T) {
+	t.Parallel()
+	other := gcpfn.Spec{Name: "other", HTTP: "Other", Build: func(context.Context, *gcpfn.Env) (gcpfn.Function, error) {
+		return routeOnly{pattern: "POST /v1/other"}, nil
+	}}
+	for _, tc := range []struct {
+		name, method, path, origin, reqMethod string
+		wantStatus                            int
+		wantACAO, wantMethods                 string
+	}{
+		{"preflight to the second function", "OPTIONS", "/v1/other", "https://app.example", "POST", 204, "https://app.example", "POST"},
+		{"preflight to the first function", "OPTIONS", "/v1/things/a", "https://app.example", "GET", 204, "https://app.example", "GET"},
+		{"preflight from another origin", "OPTIONS", "/v1/other", "https://evil.example", "POST", 204, "", ""},
+		{"preflight for a method nobody serves", "OPTIONS", "/v1/other", "https://app.example", "PUT", 405, "", ""},
+		{"request", "POST", "/v1/other", "https://app.example", "", 200, "https://app.example", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			specs := []gcpfn.Spec{recorderSpec(&recorder{consumed: map[string][]string{}}, new(atomic.Int32)), other}
+			set, err := gcpfn.NewSet(quietResources(map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example"}), specs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest(tc.method, tc.path, nil)
+			req.Header.Set("Origin", tc.origin)
+			if tc.reqMethod != "" {
+				req.Header.Set("Access-Control-Request-Method", tc.reqMethod)
+			}
+			w := httptest.NewRecorder()
+			set.Router().ServeHTTP(w, req)
+			if w.Code != tc.wantStatus || w.Header().Get("Access-Control-Allow-Origin") != tc.wantACAO ||
+				w.Header().Get("Access-Control-Allow-Methods") != tc.wantMethods {
+				t.Fatalf("got %d %v %s", w.Code, w.Header(), w.Body)
+			}
+		})
+	}
+}

@@ -19,6 +19,12 @@ func (s *Set) Router() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var unbuilt []error
 		var built []*built
+		// A preflight goes to the function whose route it asks about.
+		routing := r
+		if m := r.Header.Get("Access-Control-Request-Method"); r.Method == http.MethodOptions && m != "" && r.Header.Get("Origin") != "" {
+			routing = r.WithContext(r.Context())
+			routing.Method = m
+		}
 		for _, fn := range s.functions {
 			if fn.spec.HTTP == "" {
 				continue
@@ -28,7 +34,7 @@ func (s *Set) Router() http.Handler {
 				unbuilt = append(unbuilt, err)
 				continue
 			}
-			if httpx.Routed(b.routes, r) {
+			if httpx.Routed(b.routes, routing) {
 				b.http.ServeHTTP(w, r)
 				return
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/playplane/playplane/shared/awsfn/lambdatest"
 	"github.com/playplane/playplane/shared/dynamo"
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -481,5 +482,54 @@ func TestTemplateTableMatchesTheStore(t *testing.T) {
 	}
 	if p.BillingMode != "PAY_PER_REQUEST" {
 		t.Errorf("BillingMode %q", p.BillingMode)
+	}
+}
+
+// TestTemplateCORS checks that the HTTP API answers browsers with the
+// policy httpx.CORS applies elsewhere, over the origins the deployer names.
+func TestTemplateCORS(t *testing.T) {
+	t.Parallel()
+	tm := lambdatest.LoadTemplate(t)
+	param, _ := tm.Raw["Parameters"].(map[string]any)["CORSAllowedOrigins"].(map[string]any)
+	if param["Type"] != "CommaDelimitedList" {
+		t.Errorf("parameter CORSAllowedOrigins: %v, want a CommaDelimitedList", param)
+	}
+	_, api := tm.Resource("HttpApi")
+	cors, _ := api["CorsConfiguration"].(map[string]any)
+	if cors == nil {
+		t.Fatalf("HttpApi has no CorsConfiguration: %v", api)
+	}
+	if cors["AllowOrigins"] != "ref:CORSAllowedOrigins" {
+		t.Errorf("AllowOrigins %v, want the CORSAllowedOrigins parameter", cors["AllowOrigins"])
+	}
+	list := func(key string) []string {
+		var out []string
+		for _, v := range cors[key].([]any) {
+			out = append(out, v.(string))
+		}
+		return out
+	}
+	for key, want := range map[string][]string{
+		"AllowHeaders":  httpx.CORSAllowHeaders,
+		"ExposeHeaders": httpx.CORSExposeHeaders,
+		"AllowMethods":  httpx.CORSAllowMethods,
+	} {
+		if got := list(key); !slices.Equal(got, want) {
+			t.Errorf("%s %v, want %v", key, got, want)
+		}
+	}
+	if maxAge, _ := cors["MaxAge"].(float64); int(maxAge) != httpx.CORSMaxAge {
+		t.Errorf("MaxAge %v, want %d", cors["MaxAge"], httpx.CORSMaxAge)
+	}
+	if c, ok := cors["AllowCredentials"]; ok && c != false {
+		t.Errorf("AllowCredentials %v: the API reads no cookies", c)
+	}
+	// Every browser-facing route's method is allowed.
+	for _, id := range slices.Sorted(maps.Keys(tm.GetAllServerlessFunctionResources())) {
+		for _, r := range tm.Routes(id) {
+			if !slices.Contains(httpx.CORSAllowMethods, r.Method) {
+				t.Errorf("%s: route %s uses a method CORS does not allow", id, r.Key())
+			}
+		}
 	}
 }

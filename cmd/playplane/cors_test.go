@@ -1,0 +1,76 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/demo"
+)
+
+// TestCrossOriginPlayOverLoopback is what a page on a dev server
+// (http://localhost:5173) does with fetch: a preflight for POST /v1/play
+// with Authorization and Content-Type, then the POST itself, against the
+// runner as main serves it with the default CORS_ALLOWED_ORIGINS.
+func TestCrossOriginPlayOverLoopback(t *testing.T) {
+	t.Parallel()
+	run := startLimited(t, nil)
+	tok, err := run.app.DevToken(demo.AccountFamily, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + run.addr
+	do := func(req *http.Request) (*http.Response, string) {
+		t.Helper()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp, string(raw)
+	}
+	preflight := func(origin string) *http.Response {
+		req, _ := http.NewRequest(http.MethodOptions, base+"/v1/play", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type,cmcd-session")
+		resp, _ := do(req)
+		return resp
+	}
+
+	const page = "http://localhost:5173"
+	resp := preflight(page)
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != page ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "CMCD-Session") ||
+		resp.Header.Get("Access-Control-Max-Age") == "" || resp.Header.Get("Vary") != "Origin" {
+		t.Fatalf("preflight from %s: %d %v", page, resp.StatusCode, resp.Header)
+	}
+
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/play", strings.NewReader(`{"title_id":"sintel","device_id":"browser"}`))
+	req.Header.Set("Origin", page)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, body := do(req)
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Access-Control-Allow-Origin") != page ||
+		resp.Header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatalf("cross-origin POST /v1/play: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+
+	// The same play without a token is a 401 envelope the page can read.
+	req, _ = http.NewRequest(http.MethodPost, base+"/v1/play", strings.NewReader(`{"title_id":"sintel","device_id":"browser"}`))
+	req.Header.Set("Origin", "http://127.0.0.1:8000")
+	req.Header.Set("Content-Type", "application/json")
+	resp, body = do(req)
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Access-Control-Allow-Origin") != "http://127.0.0.1:8000" {
+		t.Fatalf("cross-origin POST without a token: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+
+	if resp := preflight("https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from another origin was allowed: %d %v", resp.StatusCode, resp.Header)
+	}
+}
