@@ -94,7 +94,19 @@ func (s *Store) GetEvent(ctx context.Context, source, id string) (playback.Inbox
 }
 
 func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, expiresAt time.Time) error {
-	const op = "MarkEventProcessed"
+	return s.updateEvent(ctx, "MarkEventProcessed", source, id, func(ev *playback.InboxEvent) bool {
+		if !ev.ProcessedAt.IsZero() {
+			return false // the first mark wins
+		}
+		ev.ProcessedAt, ev.ExpiresAt = at, expiresAt
+		return true
+	})
+}
+
+// updateEvent reads an inbox event, lets change modify it (false: nothing
+// to write) and writes it back with its query fields through its guard,
+// reading again when another writer got there first.
+func (s *Store) updateEvent(ctx context.Context, op, source, id string, change func(*playback.InboxEvent) bool) error {
 	if !validID(source) || !validID(id) {
 		return playback.NotFound("event", id)
 	}
@@ -108,10 +120,9 @@ func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, e
 			return playback.NotFound("event", id)
 		}
 		ev, err := decode[playback.InboxEvent](st, "event", id)
-		if err != nil || !ev.ProcessedAt.IsZero() {
-			return fail(op, err) // the first mark wins
+		if err != nil || !change(&ev) {
+			return fail(op, err)
 		}
-		ev.ProcessedAt, ev.ExpiresAt = at, expiresAt
 		fields, err := eventFields(ev)
 		if err != nil {
 			return fail(op, err)
@@ -176,35 +187,13 @@ func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at time.T
 	if !playback.ValidParkKey(key) {
 		return playback.Errorf(playback.CodeInvalid, "park_key_invalid", "firestore.%s: key %q", op, key)
 	}
-	if !validID(source) || !validID(id) {
-		return playback.NotFound("event", id)
-	}
-	ref := s.eventRef(source, id)
-	for attempt := 0; ; attempt++ {
-		st, err := s.read(ctx, ref)
-		if err != nil {
-			return fail(op, err)
-		}
-		if !st.live {
-			return playback.NotFound("event", id)
-		}
-		ev, err := decode[playback.InboxEvent](st, "event", id)
-		if err != nil || !ev.ProcessedAt.IsZero() || (ev.ParkedKey == key && !at.After(ev.ParkedAt)) {
-			return fail(op, err)
+	return s.updateEvent(ctx, op, source, id, func(ev *playback.InboxEvent) bool {
+		if !ev.ProcessedAt.IsZero() || (ev.ParkedKey == key && !at.After(ev.ParkedAt)) {
+			return false
 		}
 		ev.ParkedKey, ev.ParkedAt = key, at
-		fields, err := eventFields(ev)
-		if err != nil {
-			return fail(op, err)
-		}
-		err = s.commit(ctx, s.replace(st, fields))
-		if err == nil {
-			return nil
-		}
-		if err := retryLost(ctx, op, "event", id, attempt, err); err != nil {
-			return err
-		}
-	}
+		return true
+	})
 }
 
 func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {
