@@ -159,29 +159,12 @@ func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after 
 		names["#sk"] = attrSK
 		values[":after"] = str(pendingSortKey(after.At, after.ID))
 	}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+	return s.queryEvents(ctx, op, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String(cond),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 		ConsistentRead:            aws.Bool(true),
 		Limit:                     aws.Int32(int32(min(limit, 100))),
-	})
-	var out []playback.InboxEvent
-	for p.HasMorePages() && len(out) < limit {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, s.fail(op, err)
-		}
-		for _, it := range page.Items {
-			ev, err := decodeEvent(it, strAttr(it, attrEventID))
-			if err != nil {
-				return nil, s.fail(op, err)
-			}
-			if out = append(out, ev); len(out) == limit {
-				break
-			}
-		}
-	}
-	return out, nil
+	}, limit, attrEventID, nil)
 }
