@@ -258,17 +258,7 @@ func TestConnectionCapShedsWith503AndRecovers(t *testing.T) {
 	for _, c := range held {
 		c.c.Close()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, _, err := run.dial(t).get("/v1/sessions", tok)
-		if err == nil && resp.StatusCode == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not served after the held connections closed: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	run.waitServed(t, tok, "the held connections closed")
 }
 
 func TestInFlightCapSheds503ButNotHealthz(t *testing.T) {
@@ -318,17 +308,7 @@ func TestInFlightCapSheds503ButNotHealthz(t *testing.T) {
 		}
 	}
 	// A handler leaves the count just after its answer is out: poll.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, _, err := run.dial(t).get("/v1/sessions", tok)
-		if err == nil && resp.StatusCode == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not served after the plays finished: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	run.waitServed(t, tok, "the plays finished")
 }
 
 func TestLimitsConfig(t *testing.T) {
@@ -361,5 +341,22 @@ func TestLimitsConfig(t *testing.T) {
 				t.Fatalf("limits %+v, %v; want MaxConns %d, error %v", l, err, tc.want, tc.wantErr)
 			}
 		})
+	}
+}
+
+// waitServed polls until an authenticated request is served again, for up
+// to 10 s after what freed the server.
+func (r *limitedRun) waitServed(t *testing.T, tok, after string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, _, err := r.dial(t).get("/v1/sessions", tok)
+		if err == nil && resp.StatusCode == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not served after %s: %v", after, err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
