@@ -101,6 +101,26 @@ func CloseWithin(t testing.TB, b playback.Bus, d time.Duration) {
 	}
 }
 
+// consume subscribes to topic for the rest of the test with a handler that
+// records every batch in the returned collector and then answers with
+// react's retries (nil: acknowledge everything).
+func consume(t *testing.T, b playback.Bus, topic string, react func([]playback.Message) []string) *collector {
+	t.Helper()
+	c := newCollector()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := b.Subscribe(ctx, topic, func(_ context.Context, batch []playback.Message) []string {
+		c.record(batch)
+		if react == nil {
+			return nil
+		}
+		return react(batch)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func topicName(t *testing.T) string { return playback.NewID("topic")[:24] }
 
 // collector records what a handler saw.
@@ -184,15 +204,7 @@ func publishN(t *testing.T, b playback.Bus, topic string, n int) []string {
 func testDeliversEvery(t *testing.T, opts Options, newBus NewBus) {
 	topic := topicName(t)
 	b := newBus(t, Setup{Topics: []string{topic}})
-	c := newCollector()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := b.Subscribe(ctx, topic, func(_ context.Context, batch []playback.Message) []string {
-		c.record(batch)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	c := consume(t, b, topic, nil)
 	want := publishN(t, b, topic, 35) // more than one SQS batch of 10
 	c.waitFor(t, opts.Timeout, "all 35 messages", func() bool { return len(c.seen) == len(want) })
 	for i, w := range want {
@@ -235,15 +247,7 @@ func testPublishCopies(t *testing.T, opts Options, newBus NewBus) {
 	for i := range msgs {
 		msgs[i].Attributes["n"] = "reused"
 	}
-	c := newCollector()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := b.Subscribe(ctx, topic, func(_ context.Context, batch []playback.Message) []string {
-		c.record(batch)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	c := consume(t, b, topic, nil)
 	c.waitFor(t, opts.Timeout, "the published messages as they were at Publish", func() bool {
 		for _, w := range want {
 			if len(c.seen[w]) == 0 {
@@ -270,27 +274,15 @@ func testKeepsUntilSubscribed(t *testing.T, opts Options, newBus NewBus) {
 	topic := topicName(t)
 	b := newBus(t, Setup{Topics: []string{topic}})
 	want := publishN(t, b, topic, 3)
-	c := newCollector()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := b.Subscribe(ctx, topic, func(_ context.Context, batch []playback.Message) []string {
-		c.record(batch)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	c := consume(t, b, topic, nil)
 	c.waitFor(t, opts.Timeout, "messages published before Subscribe", func() bool { return len(c.seen) == len(want) })
 }
 
 func testRetriesNamed(t *testing.T, opts Options, newBus NewBus) {
 	topic := topicName(t)
 	b := newBus(t, Setup{Topics: []string{topic}})
-	c := newCollector()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	const flaky = "payload-001"
-	if err := b.Subscribe(ctx, topic, func(_ context.Context, batch []playback.Message) []string {
-		c.record(batch)
+	c := consume(t, b, topic, func(batch []playback.Message) []string {
 		var retry []string
 		for _, m := range batch {
 			if string(m.Data) == flaky && m.DeliveryAttempt < 2 {
@@ -298,9 +290,7 @@ func testRetriesNamed(t *testing.T, opts Options, newBus NewBus) {
 			}
 		}
 		return retry
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	want := publishN(t, b, topic, 4)
 	c.waitFor(t, opts.Timeout, "the retried message's second delivery", func() bool {
 		return len(c.seen[flaky]) >= 2 && len(c.seen) == len(want)
@@ -324,21 +314,15 @@ func testRetriesNamed(t *testing.T, opts Options, newBus NewBus) {
 func testRedeliversAfterPanic(t *testing.T, opts Options, newBus NewBus) {
 	topic := topicName(t)
 	b := newBus(t, Setup{Topics: []string{topic}})
-	c := newCollector()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	const failing = "payload-002"
-	if err := b.Subscribe(ctx, topic, func(_ context.Context, batch []playback.Message) []string {
-		c.record(batch)
+	c := consume(t, b, topic, func(batch []playback.Message) []string {
 		for _, m := range batch {
 			if string(m.Data) == failing && m.DeliveryAttempt < 2 {
 				panic("handler fails on " + failing)
 			}
 		}
 		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	want := publishN(t, b, topic, 5)
 	c.waitFor(t, opts.Timeout, "the failed message's redelivery", func() bool {
 		return len(c.seen[failing]) >= 2 && len(c.seen) == len(want)
@@ -357,15 +341,7 @@ func testRedeliversAfterPanic(t *testing.T, opts Options, newBus NewBus) {
 func testAcksStick(t *testing.T, opts Options, newBus NewBus) {
 	topic := topicName(t)
 	b := newBus(t, Setup{Topics: []string{topic}, ShortDeadline: true})
-	c := newCollector()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := b.Subscribe(ctx, topic, func(_ context.Context, batch []playback.Message) []string {
-		c.record(batch)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	c := consume(t, b, topic, nil)
 	want := publishN(t, b, topic, 12)
 	redelivered := func() bool {
 		for _, w := range want {
