@@ -55,7 +55,7 @@ func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBe
 			if err != nil {
 				return err
 			}
-			if ev.ProcessedAt.IsZero() && ev.ParkedKey == "" && ev.ReceivedAt.Before(receivedBefore) {
+			if ev.Pending() && ev.ReceivedAt.Before(receivedBefore) {
 				out = append(out, ev)
 			}
 		}
@@ -75,10 +75,9 @@ func (s *Store) ParkEvent(ctx context.Context, source, id, parkKey string, at ti
 	return s.update(ctx, "ParkEvent", func(tx *bbolt.Tx) error {
 		k := key(source, id)
 		ev, err := get[playback.InboxEvent](tx, bucketInbox, k, "event", id)
-		if err != nil || !ev.ProcessedAt.IsZero() || (ev.ParkedKey == parkKey && !at.After(ev.ParkedAt)) {
+		if err != nil || !ev.Park(parkKey, at) {
 			return err
 		}
-		ev.ParkedKey, ev.ParkedAt = parkKey, at
 		return put(tx, bucketInbox, k, ev)
 	})
 }

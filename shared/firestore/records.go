@@ -164,7 +164,7 @@ func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBe
 			return nil, fail(op, err)
 		}
 		// Firestore keeps microseconds: recheck at full precision.
-		if ev.ProcessedAt.IsZero() && ev.ParkedKey == "" && ev.ReceivedAt.Before(receivedBefore) {
+		if ev.Pending() && ev.ReceivedAt.Before(receivedBefore) {
 			out = append(out, ev)
 		}
 	}
@@ -187,13 +187,7 @@ func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at time.T
 	if !playback.ValidParkKey(key) {
 		return playback.Errorf(playback.CodeInvalid, "park_key_invalid", "firestore.%s: key %q", op, key)
 	}
-	return s.updateEvent(ctx, op, source, id, func(ev *playback.InboxEvent) bool {
-		if !ev.ProcessedAt.IsZero() || (ev.ParkedKey == key && !at.After(ev.ParkedAt)) {
-			return false
-		}
-		ev.ParkedKey, ev.ParkedAt = key, at
-		return true
-	})
+	return s.updateEvent(ctx, op, source, id, func(ev *playback.InboxEvent) bool { return ev.Park(key, at) })
 }
 
 func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {

@@ -112,6 +112,21 @@ type InboxEvent struct {
 	ParkedAt  time.Time `json:"parked_at,omitzero"`
 }
 
+// Pending reports whether the event waits for the sweeper: neither
+// processed nor parked.
+func (ev InboxEvent) Pending() bool { return ev.ProcessedAt.IsZero() && ev.ParkedKey == "" }
+
+// Park parks the event under key at at, the rule of InboxStore.ParkEvent,
+// and reports whether that changed it: a processed event is never parked,
+// and parking again under the same key no later changes nothing.
+func (ev *InboxEvent) Park(key string, at time.Time) bool {
+	if !ev.ProcessedAt.IsZero() || (ev.ParkedKey == key && !at.After(ev.ParkedAt)) {
+		return false
+	}
+	ev.ParkedKey, ev.ParkedAt = key, at
+	return true
+}
+
 // ValidParkKey reports whether key can name what parked events wait for:
 // non-empty, at most 400 bytes, without '|' (stores use it as a separator).
 func ValidParkKey(key string) bool {
