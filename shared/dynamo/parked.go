@@ -159,12 +159,12 @@ func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after 
 		names["#sk"] = attrSK
 		values[":after"] = str(pendingSortKey(after.At, after.ID))
 	}
-	return s.queryEvents(ctx, op, &dynamodb.QueryInput{
+	return s.collectEvents(ctx, op, dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String(cond),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 		ConsistentRead:            aws.Bool(true),
 		Limit:                     aws.Int32(int32(min(limit, 100))),
-	}, limit, attrEventID, nil)
+	}), limit, attrEventID, nil)
 }

@@ -170,24 +170,25 @@ func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBe
 	// The index is eventually consistent: an event marked a moment ago may
 	// still show. The sweeper republishes it and its consumers find it
 	// processed in the inbox, so that costs a message, never a double apply.
-	return s.queryEvents(ctx, op, &dynamodb.QueryInput{
+	return s.collectEvents(ctx, op, dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(indexPending),
 		KeyConditionExpression:    aws.String("#ppk = :source AND #psk < :before"),
 		ExpressionAttributeNames:  map[string]string{"#ppk": attrPendingPK, "#psk": attrPendingSK},
 		ExpressionAttributeValues: item{":source": str(source), ":before": str(fmt.Sprintf("%020d", nanos(receivedBefore)))},
 		Limit:                     aws.Int32(int32(min(limit, 1000))),
-	}, limit, attrSK, func(it item) bool {
+	}), limit, attrSK, func(it item) bool {
 		// The index lags: skip what was processed or parked since.
 		return !s.live(it) || it[attrProcessed] != nil || it[attrParkedKey] != nil
 	})
 }
 
-// queryEvents pages through a query of inbox event items (the event's id
-// in attribute idAttr) until limit events, leaving out those skip names.
-func (s *Store) queryEvents(ctx context.Context, op string, in *dynamodb.QueryInput, limit int, idAttr string,
+// collectEvents pages through a query of inbox event items (the event's
+// id in attribute idAttr) until limit events, leaving out those skip names.
+// Callers build the query where they state it, so that reading the code
+// shows which query (and which index) each one makes.
+func (s *Store) collectEvents(ctx context.Context, op string, p *dynamodb.QueryPaginator, limit int, idAttr string,
 	skip func(item) bool) ([]playback.InboxEvent, error) {
-	p := dynamodb.NewQueryPaginator(s.db, in)
 	var out []playback.InboxEvent
 	for p.HasMorePages() && len(out) < limit {
 		page, err := p.NextPage(ctx)
