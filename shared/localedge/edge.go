@@ -1,14 +1,19 @@
-// Package localedge stands in for the CDN in local runs: it serves a small
-// HLS test stream for any title under /titles/{id}/ and, like the CDN, only
-// to requests whose CloudFront- or Cloud CDN-style signature verifies.
+// Package localedge stands in for the CDN in local runs. Like an origin
+// bucket behind CloudFront or Cloud CDN, it holds stored objects for every
+// title under /titles/{id}/ (a CMAF ladder with HLS and DASH manifests,
+// see Stream) and serves them unchanged, only to requests whose CloudFront-
+// or Cloud CDN-style signature verifies.
 package localedge
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
@@ -20,15 +25,16 @@ type Verifier interface {
 	VerifyRequest(r *http.Request, client netip.Addr) (playback.SignedGrant, error)
 }
 
-// Handler serves /titles/{id}/master.m3u8, /titles/{id}/media.m3u8 and
-// /titles/{id}/seg{n}.ts. Mount it at the root or under "/titles/".
+// Handler serves /titles/{id}/{object} for the objects of Stream. Mount it
+// at the root or under "/titles/".
 type Handler struct {
 	verifiers []Verifier
-	stream    *stream
+	stream    *Stream
+	log       *slog.Logger
 }
 
 // New builds the test stream and returns a handler that accepts a request
-// when any of verifiers accepts it.
+// when any of verifiers accepts it. It logs nothing until WithAccessLog.
 func New(verifiers ...Verifier) (*Handler, error) {
 	if len(verifiers) == 0 {
 		return nil, fmt.Errorf("localedge.New: no verifiers")
@@ -38,56 +44,112 @@ func New(verifiers ...Verifier) (*Handler, error) {
 			return nil, fmt.Errorf("localedge.New: verifier %d is nil", i)
 		}
 	}
-	s, err := buildStream()
+	s, err := BuildStream()
 	if err != nil {
 		return nil, fmt.Errorf("localedge.New: %w", err)
 	}
-	return &Handler{verifiers: verifiers, stream: s}, nil
+	return &Handler{verifiers: verifiers, stream: s, log: slog.New(slog.DiscardHandler)}, nil
 }
 
+// WithAccessLog returns a handler that writes one line per request to log,
+// as a CDN's access log does, with the request's CMCD data parsed.
+func (h *Handler) WithAccessLog(log *slog.Logger) *Handler {
+	c := *h
+	c.log = log
+	return &c
+}
+
+// Stream returns the stored presentation the handler serves.
+func (h *Handler) Stream() *Stream { return h.stream }
+
+// Methods and headers a CDN configured for web players allows cross-origin.
+// The CMCD headers are those of CTA-5004 header mode; Range lets players
+// fetch byte ranges.
+const (
+	corsAllowMethods  = "GET, HEAD, OPTIONS"
+	corsAllowHeaders  = "CMCD-Request, CMCD-Object, CMCD-Status, CMCD-Session, Range"
+	corsExposeHeaders = "Content-Length, Content-Range, ETag"
+	corsMaxAge        = "600"
+)
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	reason := h.serve(rec, r)
+	h.logAccess(r, rec, reason, time.Since(start))
+}
+
+// serve answers r and returns the reason of a refusal, if any.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) string {
 	allowCORS(w, r)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
-		w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+		// Cloud CDN treats a request with a Signature query parameter as
+		// signed and serves it only for GET and HEAD, so a preflight of a
+		// query-signed Cloud CDN URL is refused (see edge_test.go).
+		if cloudCDNSignedQuery(r.URL.RawQuery) {
+			w.Header().Set("Cache-Control", "no-store")
+			err := playback.Errorf(playback.CodeForbidden, "method_not_signable", "a signed Cloud CDN request must be GET or HEAD, not %s", r.Method)
+			httpx.WriteError(w, r, err)
+			return playback.AsError(err).Reason
+		}
+		w.Header().Set("Allow", corsAllowMethods)
+		if r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != "" {
+			w.Header().Set("Access-Control-Allow-Methods", corsAllowMethods)
+			w.Header().Set("Access-Control-Allow-Headers", corsAllowHeaders)
+			w.Header().Set("Access-Control-Max-Age", corsMaxAge)
+		}
 		w.WriteHeader(http.StatusNoContent)
-		return
+		return ""
 	default:
-		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		httpx.WriteError(w, r, playback.Errorf(playback.CodeMethodNotAllowed, "method_not_allowed", "method %s is not allowed", r.Method))
-		return
+		w.Header().Set("Allow", corsAllowMethods)
+		err := playback.Errorf(playback.CodeMethodNotAllowed, "method_not_allowed", "method %s is not allowed", r.Method)
+		httpx.WriteError(w, r, err)
+		return playback.AsError(err).Reason
 	}
 
-	grant, err := h.verify(r)
-	if err != nil {
+	if _, err := h.verify(r); err != nil {
 		// 403 must not be cached, or a later valid request would get it.
 		w.Header().Set("Cache-Control", "no-store")
 		httpx.WriteError(w, r, err)
-		return
+		return playback.AsError(err).Reason
 	}
 
-	file, ok := titleFile(r.URL.Path)
+	name, ok := objectName(r.URL.Path)
+	var obj object
+	if ok {
+		obj, ok = h.stream.objects[name]
+	}
 	if !ok {
-		httpx.WriteError(w, r, playback.Errorf(playback.CodeNotFound, "object_not_found", "no object at %s", r.URL.Path))
-		return
+		err := playback.Errorf(playback.CodeNotFound, "object_not_found", "no object at %s", r.URL.Path)
+		httpx.WriteError(w, r, err)
+		return playback.AsError(err).Reason
 	}
-	w.Header().Set("Cache-Control", "private, no-cache")
-	switch {
-	case file == "master.m3u8":
-		writeBody(w, r, "application/vnd.apple.mpegurl", h.stream.masterPlaylist(grant.ReusableQuery))
-	case file == "media.m3u8":
-		writeBody(w, r, "application/vnd.apple.mpegurl", h.stream.mediaPlaylist(grant.ReusableQuery))
-	case strings.HasPrefix(file, "seg") && strings.HasSuffix(file, ".ts"):
-		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(file, "seg"), ".ts"))
-		if err != nil || n < 0 || n >= len(h.stream.segments) || strconv.Itoa(n)+".ts" != file[3:] {
-			httpx.WriteError(w, r, playback.Errorf(playback.CodeNotFound, "object_not_found", "no object at %s", r.URL.Path))
-			return
+	w.Header().Set("Content-Type", obj.contentType)
+	w.Header().Set("ETag", obj.etag)
+	// The response depends on the signature, which the URL or a cookie
+	// carries: a shared cache must not serve it to another viewer.
+	w.Header().Set("Cache-Control", "private, max-age=60")
+	// ServeContent answers HEAD, Range and If-None-Match as a CDN does.
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(obj.body))
+	return ""
+}
+
+// cloudCDNSignedQuery reports whether a query carries a Cloud CDN signature
+// (KeyName and Signature); CloudFront's carries Key-Pair-Id instead.
+func cloudCDNSignedQuery(rawQuery string) bool {
+	var keyName, signature bool
+	for p := range strings.SplitSeq(rawQuery, "&") {
+		name, _, _ := strings.Cut(p, "=")
+		switch name {
+		case "KeyName":
+			keyName = true
+		case "Signature":
+			signature = true
 		}
-		writeBody(w, r, "video/mp2t", h.stream.segments[n])
-	default:
-		httpx.WriteError(w, r, playback.Errorf(playback.CodeNotFound, "object_not_found", "no object at %s", r.URL.Path))
 	}
+	return keyName && signature
 }
 
 // verify accepts r when one verifier does. When none does, the reason given
@@ -129,14 +191,15 @@ func clientAddr(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// titleFile returns the file name of /titles/{id}/{file}.
-func titleFile(path string) (string, bool) {
+// objectName returns the object path of /titles/{id}/{object}, where id is
+// any title id (every title holds the same test presentation).
+func objectName(path string) (string, bool) {
 	rest, ok := strings.CutPrefix(path, "/titles/")
 	if !ok {
 		return "", false
 	}
-	id, file, ok := strings.Cut(rest, "/")
-	if !ok || id == "" || len(id) > 128 || file == "" || strings.Contains(file, "/") {
+	id, name, ok := strings.Cut(rest, "/")
+	if !ok || id == "" || len(id) > 128 || name == "" {
 		return "", false
 	}
 	for i := 0; i < len(id); i++ {
@@ -145,20 +208,12 @@ func titleFile(path string) (string, bool) {
 			return "", false
 		}
 	}
-	return file, true
-}
-
-func writeBody(w http.ResponseWriter, r *http.Request, contentType string, body []byte) {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
+	return name, true
 }
 
 // allowCORS lets a player page on another origin fetch with credentials
-// (cookies), as a CDN configured for web players does.
+// (cookies), as a CDN configured for web players does: the origin named,
+// never "*", which browsers refuse together with credentials.
 func allowCORS(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -166,5 +221,62 @@ func allowCORS(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Access-Control-Allow-Origin", origin)
 	w.Header().Set("Access-Control-Allow-Credentials", "true")
+	w.Header().Set("Access-Control-Expose-Headers", corsExposeHeaders)
 	w.Header().Add("Vary", "Origin")
+}
+
+// recorder keeps the status and size of a response for the access log.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps io.Copy from bypassing the count.
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	return io.Copy(struct{ io.Writer }{r}, src)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// logAccess writes the access line: what was asked, the answer, and the
+// player's CMCD data, from the query (CMCD=) or the CMCD-* headers. The
+// signing parameters are left out: a log must not hold usable grants.
+func (h *Handler) logAccess(r *http.Request, rec *recorder, reason string, took time.Duration) {
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", rec.status),
+		slog.Int64("bytes", rec.bytes),
+		slog.Int64("duration_us", took.Microseconds()),
+	}
+	if reason != "" {
+		attrs = append(attrs, slog.String("reason", reason))
+	}
+	if rg := r.Header.Get("Range"); rg != "" {
+		attrs = append(attrs, slog.String("range", rg))
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		attrs = append(attrs, slog.String("origin", origin))
+	}
+	if c := requestCMCD(r); c.mode != "" {
+		attrs = append(attrs, slog.String("cmcd_mode", c.mode), slog.Attr{Key: "cmcd", Value: slog.GroupValue(c.attrs()...)})
+	}
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "edge request", attrs...)
 }
