@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -501,5 +503,251 @@ func TestFFmpegPlays(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Documentation the CMCD rows below follow.
+const (
+	docCFCanned       = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-creating-signed-url-canned-policy.html"
+	docCFCustom       = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-creating-signed-url-custom-policy.html"
+	docCFCookieCustom = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-setting-signed-cookie-custom-policy.html"
+	docCDNSignedURLs  = "https://cloud.google.com/cdn/docs/using-signed-urls"
+	docCDNCookies     = "https://cloud.google.com/cdn/docs/using-signed-cookies"
+)
+
+// hlsjsCMCD is a query-mode CMCD parameter as hls.js appends it.
+const hlsjsCMCD = "CMCD=bl%3D21300%2Cbr%3D3200%2Cd%3D4004%2Cmtp%3D25400%2Cot%3Dv%2Csid%3D%226e2fb550-c457-11e9-bb97-0800200c9a66%22%2Ctb%3D6000"
+
+// TestCMCDAgainstSignatures puts CMCD where players put it, in the query
+// before or after the signing parameters or in headers, on every grant
+// style, and expects what each CDN's documentation says it does:
+//
+//   - CloudFront canned policy: the policy is rebuilt from the requested URL
+//     without the signing parameters, so any added parameter changes the
+//     resource and the signature no longer matches (docCFCanned).
+//   - CloudFront custom policy (query or cookies): Resource may end in *,
+//     which matches any characters including a query string, so CMCD under
+//     the granted prefix is covered wherever it sits (docCFCustom,
+//     docCFCookieCustom).
+//   - Cloud CDN: the signed part ends the URL, Signature last; with
+//     URLPrefix only URLPrefix, Expires and KeyName are signed and the
+//     prefix must cover the URL, so a parameter before them is free and one
+//     after Signature makes the request malformed; a single-URL signature
+//     covers every parameter before Expires (docCDNSignedURLs). The cookie
+//     signs the URL prefix only (docCDNCookies).
+//   - CMCD headers are not part of any signature.
+func TestCMCDAgainstSignatures(t *testing.T) {
+	t.Parallel()
+	f := newEdge(t)
+	ctx := context.Background()
+	req := f.request("t-c")
+	cfCanned, err := f.cf.Sign(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ClientIP = netip.MustParseAddr("127.0.0.1")
+	cfCustom, err := f.cf.Sign(ctx, req) // an address-bound grant: the manifest URL carries the custom policy
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdn, err := f.cdn.Sign(ctx, f.request("t-c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := f.srv.URL + "/titles/t-c/hd/seg2.m4s"
+	single, err := f.cdn.SignURL(seg, f.expires)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cdnSingleBefore puts CMCD between the path and Expires.
+	cdnSingleBefore := strings.Replace(single, "?", "?"+hlsjsCMCD+"&", 1)
+	headers := map[string]string{"CMCD-Object": "br=3200,d=4004,ot=v", "CMCD-Session": `sid="6e2f"`}
+
+	tests := []struct {
+		name    string
+		doc     string
+		url     string
+		cookies []*http.Cookie
+		headers map[string]string
+		want    int
+		reason  string
+	}{
+		{"cloudfront canned, CMCD appended", docCFCanned, cfCanned.ManifestURL + "&" + hlsjsCMCD, nil, nil, 403, "signature_invalid"},
+		{"cloudfront canned, CMCD first", docCFCanned, strings.Replace(cfCanned.ManifestURL, "?", "?"+hlsjsCMCD+"&", 1), nil, nil, 403, "signature_invalid"},
+		{"cloudfront canned, CMCD headers", docCFCanned, cfCanned.ManifestURL, nil, headers, 200, ""},
+		{"cloudfront custom query, CMCD appended", docCFCustom, seg + "?" + cfCustom.QueryParams + "&" + hlsjsCMCD, nil, nil, 200, ""},
+		{"cloudfront custom query, CMCD first", docCFCustom, seg + "?" + hlsjsCMCD + "&" + cfCustom.QueryParams, nil, nil, 200, ""},
+		{"cloudfront custom query, CMCD headers", docCFCustom, seg + "?" + cfCustom.QueryParams, nil, headers, 200, ""},
+		{"cloudfront cookies, CMCD query", docCFCookieCustom, seg + "?" + hlsjsCMCD, cfCanned.Cookies, nil, 200, ""},
+		{"cloudfront cookies, CMCD headers", docCFCookieCustom, seg, cfCanned.Cookies, headers, 200, ""},
+		{"cloud cdn URLPrefix, CMCD appended after Signature", docCDNSignedURLs, seg + "?" + cdn.QueryParams + "&" + hlsjsCMCD, nil, nil, 403, "signature_malformed"},
+		{"cloud cdn URLPrefix, CMCD before URLPrefix", docCDNSignedURLs, seg + "?" + hlsjsCMCD + "&" + cdn.QueryParams, nil, nil, 200, ""},
+		{"cloud cdn URLPrefix, CMCD headers", docCDNSignedURLs, seg + "?" + cdn.QueryParams, nil, headers, 200, ""},
+		{"cloud cdn single URL, CMCD appended", docCDNSignedURLs, single + "&" + hlsjsCMCD, nil, nil, 403, "signature_malformed"},
+		{"cloud cdn single URL, CMCD before Expires", docCDNSignedURLs, cdnSingleBefore, nil, nil, 403, "signature_invalid"},
+		{"cloud cdn cookie, CMCD query", docCDNCookies, seg + "?" + hlsjsCMCD, cdn.Cookies, nil, 200, ""},
+		{"cloud cdn cookie, CMCD headers", docCDNCookies, seg, cdn.Cookies, headers, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, _ := http.NewRequest(http.MethodGet, tt.url, nil)
+			for _, c := range tt.cookies {
+				r.AddCookie(c)
+			}
+			for k, v := range tt.headers {
+				r.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d (%s), want %d per %s", resp.StatusCode, body, tt.want, tt.doc)
+			}
+			if tt.reason != "" {
+				if got := denialReason(t, response{status: resp.StatusCode, body: body}); got != tt.reason {
+					t.Errorf("reason %s, want %s per %s", got, tt.reason, tt.doc)
+				}
+			}
+		})
+	}
+}
+
+func preflight(t *testing.T, rawURL, origin string) *http.Response {
+	t.Helper()
+	r, _ := http.NewRequest(http.MethodOptions, rawURL, nil)
+	r.Header.Set("Origin", origin)
+	r.Header.Set("Access-Control-Request-Method", "GET")
+	r.Header.Set("Access-Control-Request-Headers", "cmcd-object,cmcd-request,cmcd-session,cmcd-status")
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// TestCORS: a page on another origin may send the CMCD headers and
+// cookies. Browsers refuse credentialed responses with
+// Access-Control-Allow-Origin "*", so the origin is named.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	f := newEdge(t)
+	const origin = "http://localhost:8081"
+	acc, err := f.cf.Sign(context.Background(), f.request("t-o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := f.srv.URL + "/titles/t-o/sd/seg1.m4s"
+
+	t.Run("preflight", func(t *testing.T) {
+		resp := preflight(t, seg, origin)
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		h := resp.Header
+		if h.Get("Access-Control-Allow-Origin") != origin || h.Get("Access-Control-Allow-Credentials") != "true" || h.Get("Access-Control-Max-Age") == "" {
+			t.Errorf("headers %v", h)
+		}
+		allowed := strings.ToLower(h.Get("Access-Control-Allow-Headers"))
+		for _, name := range cmcdHeaders {
+			if !strings.Contains(allowed, strings.ToLower(name)) {
+				t.Errorf("Access-Control-Allow-Headers %q lacks %s", allowed, name)
+			}
+		}
+		if !strings.Contains(h.Get("Access-Control-Allow-Methods"), "GET") {
+			t.Errorf("methods %q", h.Get("Access-Control-Allow-Methods"))
+		}
+	})
+	t.Run("credentialed GET", func(t *testing.T) {
+		r, _ := http.NewRequest(http.MethodGet, seg, nil)
+		r.Header.Set("Origin", origin)
+		for _, c := range acc.Cookies {
+			r.AddCookie(c)
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != origin ||
+			resp.Header.Get("Access-Control-Allow-Credentials") != "true" || !slices.Contains(resp.Header.Values("Vary"), "Origin") {
+			t.Errorf("%d %v", resp.StatusCode, resp.Header)
+		}
+	})
+	// A signed Cloud CDN request must be GET or HEAD (docCDNSignedURLs), and
+	// a preflight keeps the URL's query: Cloud CDN refuses it.
+	t.Run("preflight of a query-signed Cloud CDN URL", func(t *testing.T) {
+		cdn, err := f.cdn.Sign(context.Background(), f.request("t-o"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp := preflight(t, seg+"?"+cdn.QueryParams, origin); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("status %d, want 403 per %s", resp.StatusCode, docCDNSignedURLs)
+		}
+		// The CloudFront query has no such rule documented; preflights pass.
+		if resp := preflight(t, seg+"?"+acc.QueryParams, origin); resp.StatusCode != http.StatusNoContent {
+			t.Errorf("CloudFront query preflight: %d", resp.StatusCode)
+		}
+	})
+}
+
+// TestAccessLogCarriesCMCD reads the edge's access log as a CDN log
+// pipeline would: one JSON object per request with the CMCD keys parsed
+// from the query or the headers, and never the signature.
+func TestAccessLogCarriesCMCD(t *testing.T) {
+	t.Parallel()
+	f := newEdge(t)
+	acc, err := f.cdn.Sign(context.Background(), f.request("t-l"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := f.srv.URL + "/titles/t-l/uhd/seg3.m4s"
+	if r := get(t, nil, seg+"?"+hlsjsCMCD+"&"+acc.QueryParams); r.status != http.StatusOK {
+		t.Fatalf("query mode: %d", r.status)
+	}
+	r, _ := http.NewRequest(http.MethodGet, seg, nil)
+	r.Header.Set("CMCD-Request", "bl=1200,mtp=48100,nor=\"seg1.m4s\",su")
+	r.Header.Set("CMCD-Session", `cid="title-1",sf=h,sid="s,1",st=v`)
+	r.Header.Set("Cookie", cookieHeader(acc.Cookies))
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	var lines []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(f.log.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines:\n%s", len(lines), f.log.String())
+	}
+	if strings.Contains(f.log.String(), "Signature") {
+		t.Errorf("the log holds a signature:\n%s", f.log.String())
+	}
+	q, h := lines[0], lines[1]
+	if q["path"] != "/titles/t-l/uhd/seg3.m4s" || q["status"] != float64(200) || q["cmcd_mode"] != "query" {
+		t.Errorf("query line %v", q)
+	}
+	want := map[string]any{"bl": float64(21300), "br": float64(3200), "d": float64(4004), "mtp": float64(25400), "ot": "v",
+		"sid": "6e2fb550-c457-11e9-bb97-0800200c9a66", "tb": float64(6000)}
+	if got := q["cmcd"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("query CMCD %v, want %v", got, want)
+	}
+	if h["cmcd_mode"] != "headers" {
+		t.Errorf("header line %v", h)
+	}
+	want = map[string]any{"bl": float64(1200), "mtp": float64(48100), "nor": "seg1.m4s", "su": true,
+		"cid": "title-1", "sf": "h", "sid": "s,1", "st": "v"}
+	if got := h["cmcd"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("header CMCD %v, want %v", got, want)
 	}
 }
