@@ -169,7 +169,7 @@ func (r *Runner) prepareCDN() error {
 	if err != nil {
 		return err
 	}
-	r.edge = edge
+	r.edge = edge.WithAccessLog(r.log.With("component", "edge"))
 	for key, value := range map[string]string{
 		"CLOUDCDN_SIGNING_KEY":     cloudcdn.EncodeKey(key.Secret),
 		"CLOUDCDN_KEYS":            devCDNKeyName + "=env:CLOUDCDN_SIGNING_KEY",

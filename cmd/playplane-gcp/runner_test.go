@@ -288,10 +288,10 @@ func TestLocalFlowOnFunctionsFramework(t *testing.T) {
 		if code, body := get(t, grant.ManifestURL); code != 200 || !strings.Contains(body, "#EXTM3U") {
 			t.Fatalf("manifest: %d %.80s", code, body)
 		}
-		if code, _ := get(t, run.base+"/titles/sintel/seg0.ts?"+grant.QueryParams); code != 200 {
+		if code, _ := get(t, run.base+"/titles/sintel/sd/seg1.m4s?"+grant.QueryParams); code != 200 {
 			t.Fatalf("segment: %d", code)
 		}
-		if code, _ := get(t, run.base+"/titles/big-buck-bunny/seg0.ts?"+grant.QueryParams); code != 403 {
+		if code, _ := get(t, run.base+"/titles/big-buck-bunny/sd/seg1.m4s?"+grant.QueryParams); code != 403 {
 			t.Fatalf("another title's segment: %d, want 403", code)
 		}
 	})

@@ -244,9 +244,10 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The local stand-in for the CDN: the HLS test stream, served only to
-	// requests whose CloudFront- or Cloud CDN-style signature verifies.
-	a.mux.Handle("/titles/", edge)
+	// The local stand-in for the CDN: the stored test ladder (HLS and DASH
+	// over CMAF), served unchanged and only to requests whose CloudFront- or
+	// Cloud CDN-style signature verifies, with a CDN-style access log.
+	a.mux.Handle("/titles/", edge.WithAccessLog(a.log.With("component", "edge")))
 
 	var pickCfg pickedge.Config
 	if err := envconfig.Process(ctx, &pickCfg); err != nil {

@@ -288,7 +288,7 @@ func TestSignedPlaybackThroughLocalEdge(t *testing.T) {
 		if grant.QueryParams == "" {
 			t.Fatalf("%s: no prefix-scoped query to fetch segments with", cdn)
 		}
-		seg := run.srv.URL + "/titles/big-buck-bunny/seg0.ts?" + grant.QueryParams
+		seg := run.srv.URL + "/titles/big-buck-bunny/sd/seg1.m4s?" + grant.QueryParams
 		if code, _ := get(seg); code != 200 {
 			t.Fatalf("%s: segment: %d", cdn, code)
 		}

@@ -128,31 +128,31 @@ func TestLocalRunnerFlow(t *testing.T) {
 				t.Fatalf("manifest: %d %s", status, master)
 			}
 			prefix := srv.URL + "/titles/big-buck-bunny/"
-			for _, p := range []string{"media.m3u8", "seg0.ts", "seg1.ts", "seg2.ts"} {
+			for _, p := range []string{"sd/media.m3u8", "hd/init.mp4", "sd/seg1.m4s", "sd/seg2.m4s", "sd/seg3.m4s"} {
 				if status, b := do(browser, http.MethodGet, prefix+p, "", ""); status != http.StatusOK {
 					t.Fatalf("browser %s with jar cookies: %d %s", p, status, b)
 				}
 			}
 			// The jar does not send the title's cookies for another title.
-			if status, _ := do(browser, http.MethodGet, srv.URL+"/titles/sintel/seg0.ts", "", ""); status != http.StatusForbidden {
+			if status, _ := do(browser, http.MethodGet, srv.URL+"/titles/sintel/sd/seg1.m4s", "", ""); status != http.StatusForbidden {
 				t.Fatalf("browser on another title: %d", status)
 			}
 
 			// curl: no cookies, the query on each URL.
 			curl := &http.Client{}
-			for _, p := range []string{"media.m3u8", "seg0.ts", "seg2.ts"} {
+			for _, p := range []string{"sd/media.m3u8", "hd/init.mp4", "sd/seg1.m4s", "sd/seg3.m4s"} {
 				if status, b := do(curl, http.MethodGet, prefix+p+"?"+g.QueryParams, "", ""); status != http.StatusOK {
 					t.Fatalf("curl %s with the query: %d %s", p, status, b)
 				}
 			}
 			for _, bad := range []string{
 				flipSignature(t, g.ManifestURL),
-				prefix + "seg0.ts",
-				srv.URL + "/titles/sintel/seg0.ts?" + g.QueryParams,
+				prefix + "sd/seg1.m4s",
+				srv.URL + "/titles/sintel/sd/seg1.m4s?" + g.QueryParams,
 				// The mux cleans the dots with a redirect the client follows;
 				// the cleaned path is another title's and is refused.
-				prefix + "../sintel/seg0.ts?" + g.QueryParams,
-				prefix + "..%2Fsintel%2Fseg0.ts?" + g.QueryParams,
+				prefix + "../sintel/sd/seg1.m4s?" + g.QueryParams,
+				prefix + "..%2Fsintel%2Fsd%2Fseg1.m4s?" + g.QueryParams,
 			} {
 				if status, b := do(curl, http.MethodGet, bad, "", ""); status != http.StatusForbidden {
 					t.Fatalf("curl tampered %s: %d %s", bad, status, b)

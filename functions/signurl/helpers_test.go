@@ -277,11 +277,16 @@ func fetch(t testing.TB, client *http.Client, rawURL string, cookies []signurl.C
 	return f
 }
 
-// playlistURIs returns the URI lines of an HLS playlist.
+// playlistURIs returns the URIs of an HLS playlist: URI lines and the
+// EXT-X-MAP init segment.
 func playlistURIs(body []byte) []string {
 	var uris []string
 	for line := range strings.SplitSeq(string(body), "\n") {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+		line = strings.TrimSpace(line)
+		if m, ok := strings.CutPrefix(line, `#EXT-X-MAP:URI="`); ok {
+			line, _, _ = strings.Cut(m, `"`)
+		}
+		if line != "" && !strings.HasPrefix(line, "#") {
 			uris = append(uris, line)
 		}
 	}

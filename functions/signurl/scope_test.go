@@ -67,23 +67,29 @@ func playAll(t *testing.T, g signurl.URLsResponse, mode string, cookies []signur
 		return u.String()
 	}
 	variants := playlistURIs(master.body)
-	if len(variants) != 1 {
-		t.Fatalf("%s: master lists %v", mode, variants)
+	if len(variants) == 0 {
+		t.Fatalf("%s: master lists no variants", mode)
 	}
-	mediaURL := resolve(g.ManifestURL, variants[0])
-	media := fetch(t, nil, mediaURL, cookies)
-	if media.status != http.StatusOK {
-		t.Fatalf("%s: media playlist %s: %d %s", mode, mediaURL, media.status, media.reason)
-	}
-	segments := playlistURIs(media.body)
-	if len(segments) == 0 {
-		t.Fatalf("%s: no segments in %q", mode, media.body)
-	}
-	for _, s := range segments {
-		segURL := resolve(mediaURL, s)
-		seg := fetch(t, nil, segURL, cookies)
-		if seg.status != http.StatusOK || seg.ctype != "video/mp2t" || len(seg.body) == 0 || seg.body[0] != 0x47 {
-			t.Fatalf("%s: segment %s: %d %s", mode, segURL, seg.status, seg.reason)
+	for _, v := range variants {
+		mediaURL := resolve(g.ManifestURL, v)
+		media := fetch(t, nil, mediaURL, cookies)
+		if media.status != http.StatusOK {
+			t.Fatalf("%s: media playlist %s: %d %s", mode, mediaURL, media.status, media.reason)
+		}
+		segments := playlistURIs(media.body)
+		if len(segments) == 0 {
+			t.Fatalf("%s: no segments in %q", mode, media.body)
+		}
+		for _, s := range segments {
+			segURL := resolve(mediaURL, s)
+			seg := fetch(t, nil, segURL, cookies)
+			// An fMP4 init segment opens with ftyp, a media segment with
+			// styp then moof.
+			isInit := seg.ctype == "video/mp4" && bytes.HasPrefix(seg.body[min(len(seg.body), 4):], []byte("ftyp"))
+			isMedia := seg.ctype == "video/iso.segment" && bytes.Contains(seg.body[:min(len(seg.body), 64)], []byte("moof"))
+			if seg.status != http.StatusOK || !isInit && !isMedia {
+				t.Fatalf("%s: segment %s: %d %s", mode, segURL, seg.status, seg.reason)
+			}
 		}
 	}
 }
@@ -97,19 +103,19 @@ func TestGrantStaysInsideTheTitle(t *testing.T) {
 	t.Parallel()
 	tampered := []string{
 		"/titles/" + otherTitle + "/master.m3u8",
-		"/titles/" + otherTitle + "/seg0.ts",
+		"/titles/" + otherTitle + "/sd/seg1.m4s",
 		"/titles/" + lookalike + "/master.m3u8",
 		"/titles/" + titleID + "/../" + otherTitle + "/master.m3u8",
-		"/titles/" + titleID + "/../" + otherTitle + "/seg0.ts",
-		"/titles/" + titleID + "/./../" + otherTitle + "/seg0.ts",
-		"/titles/" + titleID + "/%2E%2E/" + otherTitle + "/seg0.ts",
-		"/titles/" + titleID + "/..%2F" + otherTitle + "%2Fseg0.ts",
-		"/titles/" + titleID + "%2F..%2F" + otherTitle + "/seg0.ts",
+		"/titles/" + titleID + "/../" + otherTitle + "/sd/seg1.m4s",
+		"/titles/" + titleID + "/./../" + otherTitle + "/sd/seg1.m4s",
+		"/titles/" + titleID + "/%2E%2E/" + otherTitle + "/sd/seg1.m4s",
+		"/titles/" + titleID + "/..%2F" + otherTitle + "%2Fsd%2Fseg1.m4s",
+		"/titles/" + titleID + "%2F..%2F" + otherTitle + "/sd/seg1.m4s",
 		"/titles/" + titleID + "/%2e%2e%2f" + otherTitle + "/master.m3u8",
-		"/titles/" + titleID + "//../" + otherTitle + "/seg0.ts",
+		"/titles/" + titleID + "//../" + otherTitle + "/sd/seg1.m4s",
 		"/titles/" + titleID + "/*",
-		"/titles/" + titleID + "/seg*.ts",
-		"/titles/" + titleID + "*/seg0.ts",
+		"/titles/" + titleID + "/sd/seg*.m4s",
+		"/titles/" + titleID + "*/sd/seg1.m4s",
 		"/titles/*/master.m3u8",
 		"/titles/" + titleID,
 		"/titles/" + otherTitle + "/" + titleID + "/master.m3u8",
@@ -126,8 +132,8 @@ func TestGrantStaysInsideTheTitle(t *testing.T) {
 				cookies []signurl.Cookie
 			}{
 				{g.ManifestURL, nil},
-				{h.edge.URL + "/titles/" + titleID + "/seg1.ts", g.Cookies},
-				{h.edge.URL + "/titles/" + titleID + "/seg1.ts?" + g.QueryParams, nil},
+				{h.edge.URL + "/titles/" + titleID + "/sd/seg2.m4s", g.Cookies},
+				{h.edge.URL + "/titles/" + titleID + "/sd/seg2.m4s?" + g.QueryParams, nil},
 			} {
 				if f := fetch(t, nil, ok.url, ok.cookies); f.status != http.StatusOK {
 					t.Fatalf("untampered %s: %d %s", ok.url, f.status, f.reason)
@@ -152,13 +158,13 @@ func TestGrantStaysInsideTheTitle(t *testing.T) {
 			// Tampering with the signed URL itself.
 			for _, bad := range []string{
 				strings.Replace(g.ManifestURL, "/"+titleID+"/", "/"+otherTitle+"/", 1),
-				strings.Replace(g.ManifestURL, "master.m3u8", "seg0.ts", 1),
+				strings.Replace(g.ManifestURL, "master.m3u8", "sd/seg1.m4s", 1),
 				flipSignature(t, g.ManifestURL),
 			} {
 				// Cloud CDN's manifest URL carries the URL-prefix query, which
-				// covers seg0.ts of the same title: that is what it is for.
+				// covers sd/seg1.m4s of the same title: that is what it is for.
 				// CloudFront's is a canned policy for the manifest alone.
-				if cdn == cdnCDN && strings.Contains(bad, "/"+titleID+"/seg0.ts") {
+				if cdn == cdnCDN && strings.Contains(bad, "/"+titleID+"/sd/seg1.m4s") {
 					continue
 				}
 				if f := fetch(t, noRedirects, bad, nil); f.status != http.StatusForbidden {
@@ -168,7 +174,7 @@ func TestGrantStaysInsideTheTitle(t *testing.T) {
 			// The other title's own grant is what opens it.
 			other, otherToken := h.session(accountA, otherTitle, 2*time.Minute)
 			og := h.grant(other.ID, otherToken, cdn)
-			if f := fetch(t, nil, h.edge.URL+"/titles/"+otherTitle+"/seg0.ts", og.Cookies); f.status != http.StatusOK {
+			if f := fetch(t, nil, h.edge.URL+"/titles/"+otherTitle+"/sd/seg1.m4s", og.Cookies); f.status != http.StatusOK {
 				t.Fatalf("other title with its own grant: %d %s", f.status, f.reason)
 			}
 		})
@@ -227,8 +233,8 @@ func TestBindIP(t *testing.T) {
 		far := h.grant(sess.ID, token, cdn)
 		for _, f := range []fetched{
 			fetch(t, nil, far.ManifestURL, nil),
-			fetch(t, nil, h.edge.URL+"/titles/"+titleID+"/seg0.ts", far.Cookies),
-			fetch(t, nil, h.edge.URL+"/titles/"+titleID+"/seg0.ts?"+far.QueryParams, nil),
+			fetch(t, nil, h.edge.URL+"/titles/"+titleID+"/sd/seg1.m4s", far.Cookies),
+			fetch(t, nil, h.edge.URL+"/titles/"+titleID+"/sd/seg1.m4s?"+far.QueryParams, nil),
 		} {
 			if f.status != http.StatusForbidden || f.reason != "ip_mismatch" {
 				t.Fatalf("%s: grant for 192.0.2.1 used from 127.0.0.1: %d %s", cdn, f.status, f.reason)
@@ -341,7 +347,7 @@ func TestKeyRotation(t *testing.T) {
 		if f := fetch(t, nil, g.old.ManifestURL, nil); f.status != http.StatusForbidden || f.reason != "unknown_key" {
 			t.Fatalf("%s: old key's URL after delisting: %d %s", cdn, f.status, f.reason)
 		}
-		if f := fetch(t, nil, edge.URL+"/titles/"+titleID+"/seg0.ts", g.old.Cookies); f.status != http.StatusForbidden || f.reason != "unknown_key" {
+		if f := fetch(t, nil, edge.URL+"/titles/"+titleID+"/sd/seg1.m4s", g.old.Cookies); f.status != http.StatusForbidden || f.reason != "unknown_key" {
 			t.Fatalf("%s: old key's cookies after delisting: %d %s", cdn, f.status, f.reason)
 		}
 		playAll(t, g.fresh, cdn+" new key alone", g.fresh.Cookies, "")

@@ -220,7 +220,7 @@ func TestExpiryFollowsLease(t *testing.T) {
 				if f := fetch(t, nil, resp.ManifestURL, nil); f.status != http.StatusOK {
 					t.Fatalf("manifest in the last second: %d %s", f.status, f.reason)
 				}
-				segment := h.edge.URL + "/titles/" + titleID + "/seg0.ts"
+				segment := h.edge.URL + "/titles/" + titleID + "/sd/seg1.m4s"
 				if f := fetch(t, nil, segment, resp.Cookies); f.status != http.StatusOK {
 					t.Fatalf("segment with cookies in the last second: %d %s", f.status, f.reason)
 				}
