@@ -88,9 +88,21 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) string {
 		// Cloud CDN treats a request with a Signature query parameter as
 		// signed and serves it only for GET and HEAD, so a preflight of a
 		// query-signed Cloud CDN URL is refused (see edge_test.go).
+		// A preflight with CloudFront's signature in the query is checked
+		// like any request of a restricted cache behavior. One without a
+		// signature (browsers send no cookies with preflights) is answered
+		// as Cloud CDN does: it passes unsigned requests to the origin,
+		// whose CORS configuration answers. CloudFront probably refuses
+		// it on a restricted behavior (undocumented; see TestCORS), which
+		// an edge serving both styles at one address cannot tell apart.
+		var err error
 		if cloudCDNSignedQuery(r.URL.RawQuery) {
+			err = playback.Errorf(playback.CodeForbidden, "method_not_signable", "a signed Cloud CDN request must be GET or HEAD, not %s", r.Method)
+		} else if cloudFrontSignedQuery(r.URL.RawQuery) {
+			_, err = h.verify(r)
+		}
+		if err != nil {
 			w.Header().Set("Cache-Control", "no-store")
-			err := playback.Errorf(playback.CodeForbidden, "method_not_signable", "a signed Cloud CDN request must be GET or HEAD, not %s", r.Method)
 			httpx.WriteError(w, r, err)
 			return playback.AsError(err).Reason
 		}
@@ -150,6 +162,17 @@ func cloudCDNSignedQuery(rawQuery string) bool {
 		}
 	}
 	return keyName && signature
+}
+
+// cloudFrontSignedQuery reports whether a query carries a CloudFront
+// signature (Key-Pair-Id).
+func cloudFrontSignedQuery(rawQuery string) bool {
+	for p := range strings.SplitSeq(rawQuery, "&") {
+		if name, _, _ := strings.Cut(p, "="); name == "Key-Pair-Id" {
+			return true
+		}
+	}
+	return false
 }
 
 // verify accepts r when one verifier does. When none does, the reason given
