@@ -33,7 +33,7 @@ type Handler struct {
 	log       *slog.Logger
 }
 
-// New builds the test stream and returns a handler that accepts a request
+// New builds the test stream (once per process) and returns a handler that accepts a request
 // when any of verifiers accepts it. It logs nothing until WithAccessLog.
 func New(verifiers ...Verifier) (*Handler, error) {
 	if len(verifiers) == 0 {
@@ -44,7 +44,7 @@ func New(verifiers ...Verifier) (*Handler, error) {
 			return nil, fmt.Errorf("localedge.New: verifier %d is nil", i)
 		}
 	}
-	s, err := BuildStream()
+	s, err := sharedStream()
 	if err != nil {
 		return nil, fmt.Errorf("localedge.New: %w", err)
 	}
