@@ -736,6 +736,10 @@ func TestAccessLogCarriesCMCD(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	// A refusal is logged with its reason.
+	if r := get(t, nil, seg+"?"+hlsjsCMCD); r.status != http.StatusForbidden {
+		t.Fatalf("unsigned: %d", r.status)
+	}
 
 	var lines []map[string]any
 	for line := range strings.SplitSeq(strings.TrimSpace(f.log.String()), "\n") {
@@ -745,13 +749,16 @@ func TestAccessLogCarriesCMCD(t *testing.T) {
 		}
 		lines = append(lines, m)
 	}
-	if len(lines) != 2 {
+	if len(lines) != 3 {
 		t.Fatalf("%d log lines:\n%s", len(lines), f.log.String())
 	}
 	if strings.Contains(f.log.String(), "Signature") {
 		t.Errorf("the log holds a signature:\n%s", f.log.String())
 	}
-	q, h := lines[0], lines[1]
+	q, h, denied := lines[0], lines[1], lines[2]
+	if denied["status"] != float64(403) || denied["reason"] != "signature_missing" || denied["cmcd_mode"] != "query" {
+		t.Errorf("refusal line %v", denied)
+	}
 	if q["path"] != "/titles/t-l/uhd/seg3.m4s" || q["status"] != float64(200) || q["cmcd_mode"] != "query" {
 		t.Errorf("query line %v", q)
 	}
