@@ -260,13 +260,11 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	resp := URLsResponse{ManifestURL: access.ManifestURL, Cookies: make([]Cookie, 0, len(access.Cookies)),
 		QueryParams: access.QueryParams, ExpiresAt: access.Expires.UTC(), KeyID: access.KeyID, CDN: cdnName}
 	for _, ck := range access.Cookies {
-		out := *ck
-		if out.Expires.IsZero() {
-			// Browsers then drop the cookies when the signature inside them
-			// is dead anyway.
-			out.Expires = access.Expires
-		}
-		http.SetCookie(w, &out)
+		out := httpx.Cookie(ck)
+		// Browsers then drop the cookies when the signature inside them is
+		// dead anyway.
+		out.Expires = access.Expires
+		http.SetCookie(w, out)
 		resp.Cookies = append(resp.Cookies, Cookie{Name: out.Name, Value: out.Value, Path: out.Path, Domain: out.Domain,
 			Expires: out.Expires.UTC(), Secure: out.Secure, HTTPOnly: out.HttpOnly})
 	}

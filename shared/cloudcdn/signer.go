@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,7 +143,7 @@ func (s *Signer) Sign(ctx context.Context, req playback.SignRequest) (playback.S
 	cookie := playback.GrantCookie(CookieName, all[queryEnd:], s.cookieDomain, req)
 	return playback.SignedAccess{
 		ManifestURL: all[:queryEnd],
-		Cookies:     []*http.Cookie{cookie},
+		Cookies:     []playback.Cookie{cookie},
 		QueryParams: all[queryStart:queryEnd],
 		Expires:     time.Unix(exp, 0).UTC(),
 		KeyID:       s.key.name,

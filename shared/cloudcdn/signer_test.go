@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -141,7 +142,7 @@ func TestSignGrantsPrefixByQueryAndCookie(t *testing.T) {
 		if len(acc.Cookies) != 1 {
 			t.Fatalf("cookies = %v, want one Cloud-CDN-Cookie", acc.Cookies)
 		}
-		c := acc.Cookies[0]
+		c := httpx.Cookie(acc.Cookies[0])
 		if c.Name != "Cloud-CDN-Cookie" || c.Value != wantCookie || c.Path != "/titles/t-123/" || !c.HttpOnly ||
 			c.Domain != ".media.example.com" || c.Secure != strings.HasPrefix(base, "https:") {
 			t.Errorf("cookie = %+v, want value %s", c, wantCookie)

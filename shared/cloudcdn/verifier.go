@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -47,7 +48,7 @@ func NewVerifier(keys []Key, now func() time.Time) (*Verifier, error) {
 // no address condition, so client is not consulted; it is there so that
 // every CDN verifier has the same shape.
 func (v *Verifier) VerifyRequest(r *http.Request, client netip.Addr) (playback.SignedGrant, error) {
-	return v.Verify(playback.RequestURL(r), r.Cookies())
+	return v.Verify(httpx.RequestURL(r), r.Cookies())
 }
 
 func denied(reason, format string, args ...any) error {

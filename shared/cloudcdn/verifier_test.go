@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -71,7 +72,7 @@ func TestVerifier(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	q := f.acc.QueryParams
-	cookie := f.acc.Cookies
+	cookie := httpx.Cookies(f.acc.Cookies)
 	exp := strconv.FormatInt(f.exp.Unix(), 10)
 	single, err := f.signer.SignURL(base+"/titles/t-1/seg0.ts?quality=hd", f.exp)
 	if err != nil {
@@ -172,7 +173,7 @@ func TestVerifyRequestUsesTheRawTarget(t *testing.T) {
 	}
 	r.Host = "cdn.example.com"
 	r.RequestURI = "/titles/t-1/seg0.ts"
-	for _, c := range f.acc.Cookies {
+	for _, c := range httpx.Cookies(f.acc.Cookies) {
 		r.AddCookie(c)
 	}
 	// The fixture signed https://; a plain-HTTP request is another URL.

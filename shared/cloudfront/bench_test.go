@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
 
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -126,8 +127,9 @@ func BenchmarkVerify(b *testing.B) {
 				b.Fatal(err)
 			}
 			v, _ := NewVerifier(publicKeys(id), nil)
+			cookies := httpx.Cookies(acc.Cookies)
 			for b.Loop() {
-				if _, err := v.Verify(base+"/titles/t-1/seg0.ts", acc.Cookies, netip.Addr{}); err != nil {
+				if _, err := v.Verify(base+"/titles/t-1/seg0.ts", cookies, netip.Addr{}); err != nil {
 					b.Fatal(err)
 				}
 			}

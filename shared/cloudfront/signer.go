@@ -3,7 +3,6 @@ package cloudfront
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -94,8 +93,10 @@ func (s *Signer) Sign(ctx context.Context, req playback.SignRequest) (playback.S
 		}
 	}
 
-	cookie := func(name, value string) *http.Cookie { return playback.GrantCookie(name, value, s.cookieDomain, req) }
-	cookies := []*http.Cookie{cookie(CookiePolicy, encPolicy), cookie(CookieSignature, encSig), cookie(CookieKeyPairID, s.key.ID)}
+	cookie := func(name, value string) playback.Cookie {
+		return playback.GrantCookie(name, value, s.cookieDomain, req)
+	}
+	cookies := []playback.Cookie{cookie(CookiePolicy, encPolicy), cookie(CookieSignature, encSig), cookie(CookieKeyPairID, s.key.ID)}
 	if s.alg != SHA1 {
 		cookies = append(cookies, cookie(CookieHashAlgorithm, string(s.alg)))
 	}

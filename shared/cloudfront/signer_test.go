@@ -25,6 +25,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
 
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -158,7 +159,7 @@ func TestSignatureVerifiesWithThePublicKey(t *testing.T) {
 					}
 
 					cookies := map[string]*http.Cookie{}
-					for _, c := range acc.Cookies {
+					for _, c := range httpx.Cookies(acc.Cookies) {
 						cookies[c.Name] = c
 						if c.Path != req.Prefix || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteNoneMode {
 							t.Errorf("cookie %s has attributes %+v", c.Name, c)

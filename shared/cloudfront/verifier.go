@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/cloudfront/sign"
 
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -51,7 +52,7 @@ func NewVerifier(keys map[string]crypto.PublicKey, now func() time.Time) (*Verif
 // VerifyRequest verifies r as CloudFront would, with the viewer address
 // client.
 func (v *Verifier) VerifyRequest(r *http.Request, client netip.Addr) (playback.SignedGrant, error) {
-	return v.Verify(playback.RequestURL(r), r.Cookies(), client)
+	return v.Verify(httpx.RequestURL(r), r.Cookies(), client)
 }
 
 func denied(reason, format string, args ...any) error {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -24,14 +25,13 @@ func reason(err error) string {
 	return e.Reason
 }
 
-func replaceCookie(cookies []*http.Cookie, name, value string) []*http.Cookie {
-	var out []*http.Cookie
+func replaceCookie(cookies []playback.Cookie, name, value string) []playback.Cookie {
+	var out []playback.Cookie
 	for _, c := range cookies {
-		c2 := *c
 		if c.Name == name {
-			c2.Value = value
+			c.Value = value
 		}
-		out = append(out, &c2)
+		out = append(out, c)
 	}
 	return out
 }
@@ -100,7 +100,7 @@ func TestVerifier(t *testing.T) {
 	tests := []struct {
 		name     string
 		url      string
-		cookies  []*http.Cookie
+		cookies  []playback.Cookie
 		client   netip.Addr
 		later    time.Duration
 		keys     []string
@@ -158,7 +158,7 @@ func TestVerifier(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			grant, err := v.Verify(tt.url, tt.cookies, tt.client)
+			grant, err := v.Verify(tt.url, httpx.Cookies(tt.cookies), tt.client)
 			if got := reason(err); got != tt.want {
 				t.Fatalf("Verify(%s) = %q (%v), want %q", tt.url, got, err, tt.want)
 			}
@@ -200,7 +200,7 @@ func TestVerifyRequestReadsTheRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.RequestURI = "/titles/t-1/seg2.ts"
-	for _, c := range acc.Cookies {
+	for _, c := range httpx.Cookies(acc.Cookies) {
 		r.AddCookie(c)
 	}
 	if _, err := v.VerifyRequest(r, netip.MustParseAddr("10.0.0.5")); err != nil {
@@ -241,7 +241,7 @@ func TestKeyRotation(t *testing.T) {
 		if _, err := v.Verify(acc.ManifestURL, nil, netip.Addr{}); err != nil {
 			t.Errorf("during rotation, URL of %s: %v", acc.KeyID, err)
 		}
-		if _, err := v.Verify(base+"/titles/t-1/seg0.ts", acc.Cookies, netip.Addr{}); err != nil {
+		if _, err := v.Verify(base+"/titles/t-1/seg0.ts", httpx.Cookies(acc.Cookies), netip.Addr{}); err != nil {
 			t.Errorf("during rotation, cookies of %s: %v", acc.KeyID, err)
 		}
 	}

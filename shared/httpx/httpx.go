@@ -146,7 +146,7 @@ type ErrorDetail struct {
 // shown.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := playback.AsError(err)
-	status := playback.HTTPStatus(e.Code)
+	status := Status(e.Code)
 	msg := e.Message
 	log := Logger(r.Context())
 	if status >= 500 {

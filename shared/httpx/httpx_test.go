@@ -123,7 +123,7 @@ func TestDecodeJSON(t *testing.T) {
 			if !errors.As(err, &pe) || pe.Code != tc.wantCode || pe.Reason != tc.wantReason {
 				t.Fatalf("DecodeJSON error = %v, want %s/%s", err, tc.wantCode, tc.wantReason)
 			}
-			if status := playback.HTTPStatus(pe.Code); tc.wantCode == playback.CodeUnsupportedMediaType && status != 415 {
+			if status := httpx.Status(pe.Code); tc.wantCode == playback.CodeUnsupportedMediaType && status != 415 {
 				t.Fatalf("status %d, want 415", status)
 			}
 		})

@@ -24,6 +24,7 @@ import (
 
 	"github.com/playplane/playplane/shared/cloudcdn"
 	"github.com/playplane/playplane/shared/cloudfront"
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -109,14 +110,14 @@ func get(t *testing.T, c *http.Client, rawURL string) response {
 	return response{status: resp.StatusCode, body: body, ctype: resp.Header.Get("Content-Type")}
 }
 
-func jarWith(t *testing.T, base string, cookies []*http.Cookie) *http.Client {
+func jarWith(t *testing.T, base string, cookies []playback.Cookie) *http.Client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(base)
-	jar.SetCookies(u, cookies)
+	jar.SetCookies(u, httpx.Cookies(cookies))
 	return &http.Client{Jar: jar}
 }
 
@@ -374,7 +375,7 @@ func TestDenials(t *testing.T) {
 
 	t.Run("cookie for another title sent anyway", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/titles/t-2/sd/seg1.m4s", nil)
-		for _, c := range cfAcc.Cookies {
+		for _, c := range httpx.Cookies(cfAcc.Cookies) {
 			req.AddCookie(c)
 		}
 		resp, err := http.DefaultClient.Do(req)
@@ -450,7 +451,7 @@ func needTool(t *testing.T, name string) string {
 	return path
 }
 
-func cookieHeader(cookies []*http.Cookie) string {
+func cookieHeader(cookies []playback.Cookie) string {
 	parts := make([]string, len(cookies))
 	for i, c := range cookies {
 		parts[i] = c.Name + "=" + c.Value
@@ -568,7 +569,7 @@ func TestCMCDAgainstSignatures(t *testing.T) {
 		name    string
 		doc     string
 		url     string
-		cookies []*http.Cookie
+		cookies []playback.Cookie
 		headers map[string]string
 		want    int
 		reason  string
@@ -593,7 +594,7 @@ func TestCMCDAgainstSignatures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r, _ := http.NewRequest(http.MethodGet, tt.url, nil)
-			for _, c := range tt.cookies {
+			for _, c := range httpx.Cookies(tt.cookies) {
 				r.AddCookie(c)
 			}
 			for k, v := range tt.headers {
@@ -666,7 +667,7 @@ func TestCORS(t *testing.T) {
 	t.Run("credentialed GET", func(t *testing.T) {
 		r, _ := http.NewRequest(http.MethodGet, seg, nil)
 		r.Header.Set("Origin", origin)
-		for _, c := range acc.Cookies {
+		for _, c := range httpx.Cookies(acc.Cookies) {
 			r.AddCookie(c)
 		}
 		resp, err := http.DefaultClient.Do(r)

@@ -7,12 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 )
 
-// Code is a machine-readable error class. Clients branch on it; it maps to
-// exactly one HTTP status in HTTPStatus.
+// Code is a machine-readable error class. Clients branch on it; the
+// transports map it to their own statuses (HTTP: httpx.Status).
 type Code string
 
 const (
@@ -31,34 +30,6 @@ const (
 	CodeUnavailable          Code = "unavailable"
 	CodeInternal             Code = "internal"
 )
-
-// HTTPStatus is the one place codes become HTTP statuses.
-func HTTPStatus(c Code) int {
-	switch c {
-	case CodeInvalid:
-		return http.StatusBadRequest
-	case CodeUnauthenticated:
-		return http.StatusUnauthorized
-	case CodeForbidden:
-		return http.StatusForbidden
-	case CodeNotFound:
-		return http.StatusNotFound
-	case CodeConflict:
-		return http.StatusConflict
-	case CodeGone:
-		return http.StatusGone
-	case CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case CodeMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case CodeUnsupportedMediaType:
-		return http.StatusUnsupportedMediaType
-	case CodeUnavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
-}
 
 // Retryable reports whether the same request may succeed later. Only these
 // errors become 5xx answers or bus redeliveries.

@@ -2,7 +2,6 @@ package playback
 
 import (
 	"context"
-	"net/http"
 	"net/netip"
 	"strings"
 	"time"
@@ -19,9 +18,9 @@ type SignRequest struct {
 
 // SignedAccess is what a player needs to fetch the manifest and every segment.
 type SignedAccess struct {
-	ManifestURL string         // signed URL of the manifest
-	Cookies     []*http.Cookie // signed cookies scoped to Prefix (CloudFront policy cookies / Cloud-CDN-Cookie); may be empty
-	QueryParams string         // prefix-scoped signature query to append to segment URLs (e.g. Cloud CDN URLPrefix); may be empty
+	ManifestURL string   // signed URL of the manifest
+	Cookies     []Cookie // signed cookies scoped to Prefix (CloudFront policy cookies / Cloud-CDN-Cookie); may be empty
+	QueryParams string   // prefix-scoped signature query to append to segment URLs (e.g. Cloud CDN URLPrefix); may be empty
 	Expires     time.Time
 	KeyID       string // the key pair id / key name that signed
 }
@@ -127,21 +126,6 @@ func SignablePath(p string) error {
 	return nil
 }
 
-// RequestURL is the URL a viewer asked for, with the path and query bytes
-// exactly as sent: what a CDN signature verifier must check, since any
-// re-encoding would let a signature cover a different path.
-func RequestURL(r *http.Request) string {
-	target := r.RequestURI
-	if target == "" || target[0] != '/' {
-		target = r.URL.RequestURI()
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + target
-}
-
 // SplitSignedURL splits a URL a CDN checks a signature on into base
 // (scheme://host/path) and the query without its fragment, and refuses
 // (path_not_canonical) a URL without a scheme or whose path SignablePath
@@ -165,13 +149,21 @@ func SplitSignedURL(rawURL string) (base, rawQuery string, err *Error) {
 	return base, rawQuery, nil
 }
 
-// GrantCookie is a CDN grant cookie for req's prefix: HttpOnly, and on an
-// https base Secure with SameSite=None, since players usually run on
-// another site than the CDN (Lax otherwise).
-func GrantCookie(name, value, domain string, req SignRequest) *http.Cookie {
-	c := &http.Cookie{Name: name, Value: value, Path: req.Prefix, Domain: domain, HttpOnly: true, SameSite: http.SameSiteLaxMode}
-	if strings.HasPrefix(req.BaseURL, "https://") {
-		c.Secure, c.SameSite = true, http.SameSiteNoneMode
-	}
-	return c
+// Cookie is a signed cookie a player must send with every request under
+// Path. How it travels is the HTTP layer's business (httpx.SetCookie): the
+// domain only says which origin it is for.
+type Cookie struct {
+	Name, Value string
+	Path        string // the title's prefix
+	Domain      string // "" for a host-only cookie
+	// Secure marks a grant for an https base: the cookie must then never
+	// travel in clear, and may be sent cross-site (players usually run on
+	// another site than the CDN).
+	Secure bool
+}
+
+// GrantCookie is a CDN grant cookie for req's prefix, Secure on an https
+// base.
+func GrantCookie(name, value, domain string, req SignRequest) Cookie {
+	return Cookie{Name: name, Value: value, Path: req.Prefix, Domain: domain, Secure: strings.HasPrefix(req.BaseURL, "https://")}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -265,7 +266,7 @@ func TestPickNoHealthyEdge(t *testing.T) {
 				t.Fatalf("err = %v, want ErrNoHealthyEdge", err)
 			}
 			e := playback.AsError(err)
-			if e.Code != playback.CodeUnavailable || playback.HTTPStatus(e.Code) != http.StatusServiceUnavailable || e.RetryAfter != 7*time.Second {
+			if e.Code != playback.CodeUnavailable || httpx.Status(e.Code) != http.StatusServiceUnavailable || e.RetryAfter != 7*time.Second {
 				t.Fatalf("error = %+v, want unavailable (503) with retry-after 7s", e)
 			}
 		})
