@@ -60,6 +60,8 @@ func Run(t *testing.T, opts Options, newBus NewBus) {
 	}{
 		{"DeliversEveryMessage", testDeliversEvery},
 		{"PublishKeepsNoCallerBuffer", testPublishCopies},
+		{"CancelledPublishKeepsNoCallerBuffer", testPublishCancelledCopies},
+		{"ConcurrentPublish", testConcurrentPublish},
 		{"KeepsMessagesUntilSubscribed", testKeepsUntilSubscribed},
 		{"RetriesOnlyNamedMessages", testRetriesNamed},
 		{"RedeliversWhenHandlerPanics", testRedeliversAfterPanic},
@@ -236,9 +238,22 @@ func testPublishCopies(t *testing.T, opts Options, newBus NewBus) {
 		start := len(buf)
 		buf = append(buf, want[i]...)
 		msgs[i] = playback.Message{Data: buf[start:len(buf):len(buf)], Attributes: map[string]string{"n": fmt.Sprint(i)}}
+		if i%2 == 0 {
+			msgs[i].ID = callerID(i)
+		}
 	}
 	if err := b.Publish(context.Background(), topic, msgs...); err != nil {
 		t.Fatal(err)
+	}
+	for i, m := range msgs {
+		wantID := ""
+		if i%2 == 0 {
+			wantID = callerID(i)
+		}
+		if m.ID != wantID || !m.PublishTime.IsZero() || m.DeliveryAttempt != 0 || string(m.Data) != want[i] ||
+			len(m.Attributes) != 1 || m.Attributes["n"] != fmt.Sprint(i) {
+			t.Fatalf("Publish changed the caller's message %d to %+v", i, m)
+		}
 	}
 	// The caller reuses everything it handed over.
 	for i := range buf {
@@ -259,13 +274,115 @@ func testPublishCopies(t *testing.T, opts Options, newBus NewBus) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, w := range want {
-		if got := c.seen[w][0].Attributes["n"]; got != fmt.Sprint(i) {
-			t.Fatalf("message %q delivered with attribute n=%q, want %d: the bus kept the caller's map", w, got, i)
+		got := c.seen[w][0]
+		if n := got.Attributes["n"]; n != fmt.Sprint(i) {
+			t.Fatalf("message %q delivered with attribute n=%q, want %d: the bus kept the caller's map", w, n, i)
+		}
+		if i%2 == 0 && got.ID != callerID(i) {
+			t.Fatalf("message %q delivered with id %q, want the publisher's %q", w, got.ID, callerID(i))
 		}
 	}
 	for data := range c.seen {
 		if !slices.Contains(want, data) {
 			t.Fatalf("delivered %q, which was never published: the bus kept the caller's buffer", data)
+		}
+	}
+}
+
+// callerID is the id a publisher gives message i, unique to the run.
+func callerID(i int) string { return fmt.Sprintf("%s-%03d", runID, i) }
+
+var runID = playback.NewID("pub")
+
+// testConcurrentPublish: publishers share one bus (every request of a
+// function instance does), so Publish must be safe for concurrent use;
+// the race detector watches the adapter's state.
+func testConcurrentPublish(t *testing.T, opts Options, newBus NewBus) {
+	topic := topicName(t)
+	b := newBus(t, Setup{Topics: []string{topic}})
+	const publishers, each = 4, 5
+	var want []string
+	errs := make(chan error, publishers)
+	var wg sync.WaitGroup
+	for p := range publishers {
+		msgs := make([]playback.Message, each)
+		for i := range msgs {
+			data := fmt.Sprintf("p%d-%03d", p, i)
+			want = append(want, data)
+			msgs[i] = playback.Message{Data: []byte(data), OrderingKey: fmt.Sprintf("acct-%d", p)}
+		}
+		wg.Go(func() { errs <- b.Publish(context.Background(), topic, msgs...) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := consume(t, b, topic, nil)
+	c.waitFor(t, opts.Timeout, "every concurrently published message", func() bool {
+		for _, w := range want {
+			if len(c.seen[w]) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// testPublishCancelledCopies: the buffers are the caller's again when
+// Publish returns with an error too. A heartbeat whose request is
+// cancelled (the player hung up) puts its buffer back in the pool at once;
+// a bus that still sends it later would send another request's bytes.
+func testPublishCancelledCopies(t *testing.T, opts Options, newBus NewBus) {
+	topic := topicName(t)
+	b := newBus(t, Setup{Topics: []string{topic}})
+	const n = 12
+	buf := make([]byte, 0, n*16)
+	msgs := make([]playback.Message, n)
+	valid := map[string]bool{}
+	for i := range msgs {
+		data := fmt.Sprintf("cancelled-%03d", i)
+		valid[data] = true
+		start := len(buf)
+		buf = append(buf, data...)
+		msgs[i] = playback.Message{Data: buf[start:len(buf):len(buf)], Attributes: map[string]string{"n": fmt.Sprint(i)}, OrderingKey: "acct-1"}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// Whether a cancelled Publish sends anything is the adapter's choice;
+	// what it sends must be what the caller handed over.
+	_ = b.Publish(ctx, topic, msgs...)
+	for i := range buf {
+		buf[i] = 'x'
+	}
+	for i := range msgs {
+		msgs[i].Attributes["n"] = "reused"
+	}
+	// Messages published afterwards on the same key mark a point by which
+	// whatever the cancelled call sent has arrived.
+	after := publishN(t, b, topic, 3)
+	for _, w := range after {
+		valid[w] = true
+	}
+	c := consume(t, b, topic, nil)
+	c.waitFor(t, opts.Timeout, "the messages published after the cancelled call", func() bool {
+		for _, w := range after {
+			if len(c.seen[w]) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for data, got := range c.seen {
+		if !valid[data] {
+			t.Fatalf("delivered %q, which was never published: the bus read the caller's buffer after a cancelled Publish returned", data)
+		}
+		if got[0].Attributes["n"] == "reused" {
+			t.Fatalf("message %q delivered with the caller's reused attributes", data)
 		}
 	}
 }

@@ -19,11 +19,29 @@ type Message struct {
 	DeliveryAttempt int               `json:"delivery_attempt,omitempty"`
 }
 
-// Publisher is the producing side of the bus port. Publish returns only once
-// every message is accepted durably by the bus. It keeps no reference to the
-// caller's messages, Data or Attributes once it returns: callers publish
-// from pooled buffers and reuse them at once (asserted for every adapter by
-// shared/bustest).
+// Publisher is the producing side of the bus port. What callers rely on,
+// and every adapter keeps (shared/bustest holds membus, membus over the
+// walbus journal, SQS and Pub/Sub on their emulators to the points a test
+// can observe from outside):
+//
+//   - Publish returns nil only once every message is accepted durably by
+//     the bus: an acknowledgement to a client may rest on it.
+//   - The caller's memory is the caller's again when Publish returns, with
+//     or without an error (a cancelled context included): the adapter
+//     neither keeps nor reads msgs, their Data or their Attributes
+//     afterwards, and copies whatever it hands to a background sender. The
+//     heartbeat path publishes from pooled buffers and reuses them at once.
+//   - Publish does not write to msgs: ID, PublishTime and DeliveryAttempt
+//     are set on the delivered copy. A caller's ID travels with the
+//     message; without one the bus assigns it.
+//   - Delivery is at least once. A failed call may have published part of
+//     msgs, and retrying it publishes those again, so consumers must be
+//     idempotent. Failures a retry can cure are CodeUnavailable (or the
+//     context's error); a message the bus can never take fails the call
+//     with CodeInvalid or CodeTooLarge before any message is sent.
+//   - OrderingKey orders delivery where the bus supports it; others ignore
+//     it.
+//   - Publish is safe for concurrent use.
 type Publisher interface {
 	Publish(ctx context.Context, topic string, msgs ...Message) error
 }

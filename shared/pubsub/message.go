@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"bytes"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -55,6 +56,11 @@ func encode(m playback.Message, topicPathLen int) (*pubsub.Message, error) {
 		return nil, playback.Errorf(playback.CodeTooLarge, "message_too_large",
 			"message is %d bytes with its attributes, the limit is %d", size, limit)
 	}
+	// The client library sends from a background bundler, and a Publish
+	// that gives up (its context ended) leaves the message there: it must
+	// own its bytes, since they are the caller's again once Publish returns
+	// (playback.Publisher). Attributes are a new map already.
+	out.Data = bytes.Clone(m.Data)
 	return out, nil
 }
 
