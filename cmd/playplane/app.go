@@ -114,6 +114,7 @@ type App struct {
 	webhook *paymentwebhook.Server
 	pick    *pickedge.Server
 	play    *authorizeplay.Server
+	beats   *heartbeat.Server
 	jobs    sync.WaitGroup
 }
 
@@ -220,11 +221,14 @@ func (a *App) wire(ctx context.Context) error {
 	if err := envconfig.Process(ctx, &heartbeatCfg); err != nil {
 		return err
 	}
-	beats, err := heartbeat.New(heartbeatCfg, heartbeat.Deps{Store: a.store, Bus: a.bus, Tokens: tokens,
+	// bolt commits every write on its own: the consumer writes each batch
+	// of heartbeats in one transaction instead.
+	beats, err := heartbeat.New(heartbeatCfg, heartbeat.Deps{Store: a.store, Batch: a.store, Bus: a.bus, Tokens: tokens,
 		Identity: identity, Log: a.log, Now: a.now})
 	if err != nil {
 		return err
 	}
+	a.beats = beats
 
 	signers, edge, err := localCDN()
 	if err != nil {

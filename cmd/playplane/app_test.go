@@ -250,6 +250,11 @@ func TestHeartbeatsKeepPositionAndStopFreesTheSlot(t *testing.T) {
 	if code := run.call("POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"phone"}`, nil); code != 201 {
 		t.Fatalf("play after stop: %d", code)
 	}
+	// The runner hands bolt's batch write to the consumer (Deps.Batch): every
+	// consumer call was one transaction, none fell back to session by session.
+	if st := run.app.beats.Stats(); st.Batches == 0 || st.BatchWrites != st.Batches {
+		t.Fatalf("heartbeat consumer stats %+v: want every batch written in one bolt transaction", st)
+	}
 }
 
 // TestSignedPlaybackThroughLocalEdge goes authorize → sign → fetch manifest

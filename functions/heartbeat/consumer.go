@@ -62,12 +62,14 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string 
 
 	var edges edgeDeltas
 	batched := false
-	if bs, ok := s.deps.Store.(playback.ProgressBatchStore); ok && len(order) > 0 {
-		err := s.applyBatch(ctx, bs, order, &edges)
+	if s.deps.Batch != nil && len(order) > 0 {
+		err := s.applyBatch(ctx, s.deps.Batch, order, &edges)
 		if err != nil {
 			// Nothing of the batch was written: each session on its own
 			// finds out which of them fail.
 			s.deps.Log.WarnContext(ctx, "heartbeat batch write failed; writing session by session", "sessions", len(order), "err", err)
+		} else {
+			s.stats.batchWrites.Add(1)
 		}
 		batched = err == nil
 	}

@@ -83,7 +83,14 @@ type Authenticator interface {
 
 // Deps are the collaborators.
 type Deps struct {
-	Store    Store
+	Store Store
+	// Batch, when set, is the same store's one-transaction batch write
+	// (playback.ProgressBatchStore): the consumer then writes each batch in
+	// one commit instead of session by session. Set it for stores where
+	// every write is a commit of its own (bolt); nil writes session by
+	// session. Asked for here rather than found by a type assertion on
+	// Store, so that a wrapped store cannot turn it off unseen.
+	Batch    playback.ProgressBatchStore
 	Bus      playback.Publisher
 	Tokens   *auth.Keyring // playback tokens, for heartbeats
 	Identity Authenticator // caller JWTs, for progress
@@ -423,16 +430,17 @@ type Stats struct {
 	Stale       int64 // late or replayed heartbeats the device-time gate refused
 	Malformed   int64 // messages dropped as undecodable
 	Retried     int64 // messages handed back for redelivery
+	BatchWrites int64 // consumer calls written in one Deps.Batch transaction
 	EdgeUpdates int64 // edge QoE folds written
 }
 
 type stats struct {
-	accepted, batches, consumed, applied, stale, malformed, retried, edgeUpdates atomic.Int64
+	accepted, batches, consumed, applied, stale, malformed, retried, edgeUpdates, batchWrites atomic.Int64
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	return Stats{Accepted: s.stats.accepted.Load(), Batches: s.stats.batches.Load(), Consumed: s.stats.consumed.Load(), Applied: s.stats.applied.Load(),
 		Stale: s.stats.stale.Load(), Malformed: s.stats.malformed.Load(), Retried: s.stats.retried.Load(),
-		EdgeUpdates: s.stats.edgeUpdates.Load()}
+		EdgeUpdates: s.stats.edgeUpdates.Load(), BatchWrites: s.stats.batchWrites.Load()}
 }

@@ -35,8 +35,8 @@ var jwtKey = bytes.Repeat([]byte("k"), 32)
 
 // flakyStore fails chosen writes, to drive the consumer's partial-failure
 // paths; everything else reaches the real bolt store. It writes one session
-// at a time, as the DynamoDB and Firestore stores do; flakyBatchStore adds
-// the one-transaction batch writes of the bolt store.
+// at a time, as the DynamoDB and Firestore stores do; flakyBatchStore is
+// the one-transaction batch writes of the bolt store (Deps.Batch).
 type flakyStore struct {
 	heartbeat.Store
 	mu           sync.Mutex
@@ -160,11 +160,11 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	}
 	h := &harness{t: t, store: &flakyStore{Store: store}, bolt: store, bus: bus, tokens: auth.NewDevKeyring(),
 		now: time.Now().UTC().Truncate(time.Millisecond)}
-	var deps heartbeat.Store = flakyBatchStore{flakyStore: h.store, batch: store}
+	var batch playback.ProgressBatchStore = flakyBatchStore{flakyStore: h.store, batch: store}
 	if opts.unbatched {
-		deps = h.store
+		batch = nil
 	}
-	h.srv, err = heartbeat.New(opts.cfg, heartbeat.Deps{Store: deps, Bus: bus, Tokens: h.tokens, Identity: verifier,
+	h.srv, err = heartbeat.New(opts.cfg, heartbeat.Deps{Store: h.store, Batch: batch, Bus: bus, Tokens: h.tokens, Identity: verifier,
 		Log: slog.New(slog.DiscardHandler), Now: h.clock})
 	if err != nil {
 		t.Fatal(err)

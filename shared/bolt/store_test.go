@@ -10,13 +10,25 @@ import (
 )
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) playback.Store {
-		s, err := bolt.Open(filepath.Join(t.TempDir(), "playplane.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+	storetest.Run(t, func(t *testing.T) playback.Store { return open(t) })
+}
+
+// TestProgressBatchContract: bolt commits every write on its own, so the
+// local runner hands its batch write to the heartbeat consumer
+// (heartbeat.Deps.Batch).
+func TestProgressBatchContract(t *testing.T) {
+	s := open(t)
+	t.Cleanup(func() { _ = s.Close() })
+	storetest.RunProgressBatch(t, s)
+}
+
+func open(t *testing.T) *bolt.Store {
+	t.Helper()
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "playplane.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestPersistsAcrossRestart(t *testing.T) {

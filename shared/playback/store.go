@@ -13,6 +13,21 @@ import (
 // Adapters return *Error with CodeNotFound for missing records, CodeConflict
 // for failed preconditions the caller must see, and wrap infrastructure
 // failures with Unavailable so that callers answer 5xx and retry.
+//
+// Besides what each method says, callers rely on these:
+//   - Every method is safe for concurrent use: one store serves every
+//     request and consumer of a function instance, and the atomic steps
+//     (AcquireLease, the Update functions, the gated writes) hold however
+//     many callers race, across instances too.
+//   - Put methods create or replace the whole record.
+//   - A store keeps nothing of what it is passed (a caller may reuse an
+//     InboxEvent's Payload once the call returns), and what it returns is
+//     the caller's own: changing a returned record changes nothing stored.
+//
+// Optional interfaces (ProgressBatchStore) are never found by a type
+// assertion on a Store, which a wrapper would silently defeat: a function
+// asks for one in its Deps, the wiring hands over an adapter that has it,
+// and each adapter asserts at compile time what it implements.
 type Store interface {
 	CatalogStore
 	AccountStore
@@ -252,7 +267,9 @@ type ProgressWriteResult struct {
 // transaction commit of its own (the embedded bbolt file commits pages on
 // each), so that a consumer writes a whole batch of sessions in one. The
 // writes are gated exactly as SaveProgress and SaveSessionQoE and applied in
-// order, all or nothing: after an error nothing was written.
+// order, all or nothing: after an error nothing was written. It is
+// optional: heartbeat.Deps.Batch asks for it, shared/bolt implements it and
+// passes storetest.RunProgressBatch.
 type ProgressBatchStore interface {
 	ProgressStore
 	// GetSessionQoEs returns the stored states of the sessions that have

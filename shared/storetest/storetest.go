@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"Edges", testEdges},
 		{"Progress", testProgress},
 		{"SessionQoE", testSessionQoE},
-		{"ProgressBatch", testProgressBatch},
+		{"RecordsAreCopies", testCopies},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -797,6 +798,50 @@ func testProgress(t *testing.T, s playback.Store) {
 	wantCode(t, err, playback.CodeNotFound)
 }
 
+// testCopies holds a store to the Store rules callers rely on: it keeps
+// nothing of what it is passed, what it returns is the caller's own, and
+// Put replaces the whole record.
+func testCopies(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	const body = `{"id":"evt_copy"}`
+	payload := []byte(body)
+	ev := playback.InboxEvent{Source: playback.NewID("src"), ID: "evt_copy", Type: "invoice.paid", ReceivedAt: t0, Payload: payload}
+	mustPair(s.RecordEvent(ctx, ev))(t)
+	copy(payload, strings.Repeat("x", len(payload))) // the caller reuses its buffer
+	got := must(s.GetEvent(ctx, ev.Source, ev.ID))(t)
+	if string(got.Payload) != body {
+		t.Fatalf("stored payload %q after the caller reused its buffer, want %q", got.Payload, body)
+	}
+	got.Payload[0] = 'y'
+	if again := must(s.GetEvent(ctx, ev.Source, ev.ID))(t); string(again.Payload) != body {
+		t.Fatalf("payload %q after the caller changed a returned event, want %q", again.Payload, body)
+	}
+
+	e := playback.Edge{ID: playback.NewID("edge"), CDN: "cloudfront", PoP: "fra", BaseURL: "https://fra.example",
+		Lat: 50.1, Lon: 8.7, ASNs: []uint32{3320, 3209}, Capacity: 100, Healthy: true, ReportedAt: t0}
+	if err := s.PutEdge(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	e.ASNs[0] = 1
+	stored := must(s.GetEdge(ctx, e.ID))(t)
+	if !slices.Equal(stored.ASNs, []uint32{3320, 3209}) {
+		t.Fatalf("stored ASNs %v after the caller changed its slice", stored.ASNs)
+	}
+	stored.ASNs[0] = 2
+	if again := must(s.GetEdge(ctx, e.ID))(t); !slices.Equal(again.ASNs, []uint32{3320, 3209}) {
+		t.Fatalf("stored ASNs %v after the caller changed a returned edge", again.ASNs)
+	}
+	replaced := playback.Edge{ID: e.ID, CDN: "cloudcdn", PoP: "ams", BaseURL: "https://ams.example", Lat: 52.4, Lon: 4.9,
+		Capacity: 50, ReportedAt: t0.Add(time.Second)}
+	if err := s.PutEdge(ctx, replaced); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(s.GetEdge(ctx, e.ID))(t); got.PoP != "ams" || len(got.ASNs) != 0 || got.Healthy || got.Capacity != 50 {
+		t.Fatalf("PutEdge over an edge left %+v, want the new record whole", got)
+	}
+}
+
 func testSessionQoE(t *testing.T, s playback.Store) {
 	ctx := context.Background()
 	t0 := now()
@@ -821,13 +866,21 @@ func testSessionQoE(t *testing.T, s playback.Store) {
 	}
 }
 
-// testProgressBatch holds a ProgressBatchStore to the gates of SaveProgress
-// and SaveSessionQoE, applied in order within the batch.
-func testProgressBatch(t *testing.T, s playback.Store) {
-	bs, ok := s.(playback.ProgressBatchStore)
-	if !ok {
-		t.Skip("the store writes heartbeat state one session at a time (no playback.ProgressBatchStore)")
-	}
+// RunProgressBatch is the contract of the optional
+// playback.ProgressBatchStore, for the adapters that offer it: the gates of
+// SaveProgress and SaveSessionQoE, applied in order within the batch. It
+// is its own entry point rather than a subtest of Run that skips stores
+// without the interface, so that an adapter that stops implementing it
+// fails to compile its test instead of skipping silently. The caller
+// closes s.
+func RunProgressBatch(t *testing.T, s playback.ProgressBatchStore) {
+	t.Run("ProgressBatch", func(t *testing.T) {
+		t.Parallel()
+		testProgressBatch(t, s)
+	})
+}
+
+func testProgressBatch(t *testing.T, s playback.ProgressBatchStore) {
 	ctx := context.Background()
 	t0 := now()
 	acct := playback.NewID("acct")
@@ -844,7 +897,7 @@ func testProgressBatch(t *testing.T, s playback.Store) {
 	mustPair(s.SaveSessionQoE(ctx, *qoe(stored, 10_000, t0)))(t)
 	must(s.SaveProgress(ctx, progress(stored, "t3", 30_000, t0)))(t)
 
-	got := must(bs.SaveProgressBatch(ctx, []playback.ProgressWrite{
+	got := must(s.SaveProgressBatch(ctx, []playback.ProgressWrite{
 		{Progress: progress(stored, "t1", 70_000, t0.Add(10*time.Second)), QoE: qoe(stored, 20_000, t0.Add(10*time.Second))},
 		{Progress: progress(fresh, "t2", 5_000, t0), QoE: qoe(fresh, 5_000, t0)},
 		// A second device of the account on t1, older than the first
@@ -875,11 +928,11 @@ func testProgressBatch(t *testing.T, s playback.Store) {
 			t.Errorf("progress on %s at %d, want %d", title, p.PositionMS, wantPos)
 		}
 	}
-	states := must(bs.GetSessionQoEs(ctx, []string{stored, fresh, playback.NewID("ses")}))(t)
+	states := must(s.GetSessionQoEs(ctx, []string{stored, fresh, playback.NewID("ses")}))(t)
 	if len(states) != 2 || states[stored].QoE.PlayedMS != 20_000 || states[fresh].QoE.PlayedMS != 5_000 {
 		t.Errorf("GetSessionQoEs = %+v", states)
 	}
-	if empty := must(bs.GetSessionQoEs(ctx, nil))(t); len(empty) != 0 {
+	if empty := must(s.GetSessionQoEs(ctx, nil))(t); len(empty) != 0 {
 		t.Errorf("GetSessionQoEs(nil) = %+v", empty)
 	}
 }
