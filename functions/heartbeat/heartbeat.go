@@ -348,8 +348,9 @@ func (s *Server) enqueue(ctx context.Context, msg *events.Heartbeat) error {
 	if len(data) > events.MaxHeartbeatMessageBytes {
 		return fmt.Errorf("heartbeat.enqueue: message of %d bytes exceeds %d", len(data), events.MaxHeartbeatMessageBytes)
 	}
-	// Publish returns once the bus holds the message durably, so the buffer
-	// is ours again afterwards.
+	// Publish keeps nothing of the buffer once it returns, error or not
+	// (playback.Publisher), so the deferred Put may hand it to the next
+	// request.
 	err = s.deps.Bus.Publish(ctx, events.TopicHeartbeats, playback.Message{OrderingKey: msg.SessionID, Data: data})
 	if err != nil {
 		if playback.ErrorCode(err).Retryable() {
