@@ -1,7 +1,10 @@
 // Package bustest is the contract every playback.Bus adapter passes:
 // at-least-once delivery in batches, per-message retry, redelivery when a
 // handler fails or holds a message past its deadline, acknowledgements that
-// stick, and messages kept for subscribers that arrive after the publish.
+// stick, messages kept for subscribers that arrive after the publish, and
+// the playback.Publisher rules a test can see: the caller's messages and
+// buffers untouched and unread once Publish returns (cancelled or not),
+// publisher ids delivered, concurrent publishers.
 package bustest
 
 import (
