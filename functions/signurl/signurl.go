@@ -18,6 +18,7 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -147,8 +148,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.cdnNames = slices.Sorted(maps.Keys(s.cdns))
 	s.cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
-	if s.cfg.PublicURL != "" && validateSignBase(s.cfg.PublicURL) != nil {
-		return nil, fmt.Errorf("signurl.New: PUBLIC_API_URL %q must be http(s)://host[:port]", cfg.PublicURL)
+	if s.cfg.PublicURL != "" {
+		// A path is allowed: a stage prefix or a gateway's mount point.
+		u, err := url.Parse(s.cfg.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("signurl.New: PUBLIC_API_URL %q must be an http(s) URL without query", cfg.PublicURL)
+		}
 	}
 	s.origin = deps.Origin
 	if s.origin == nil {
