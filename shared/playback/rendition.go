@@ -1,7 +1,5 @@
 package playback
 
-import "fmt"
-
 // Rendition is one encoding of a title's ladder, stored under
 // Title.AssetPath + Path + "/" (its media playlist, init segment and
 // segments). The same CMAF renditions serve HLS and DASH.
@@ -44,16 +42,6 @@ func (t Title) AllowedRenditions(max Quality) []Rendition {
 	return out
 }
 
-// Rendition returns the title's rendition stored under path.
-func (t Title) Rendition(path string) (Rendition, bool) {
-	for _, r := range t.Renditions {
-		if r.Path == path {
-			return r, true
-		}
-	}
-	return Rendition{}, false
-}
-
 // ValidateRenditions checks what manifests and grants rely on: each
 // rendition a distinct single canonical path segment with a known quality.
 func (t Title) ValidateRenditions() error {
@@ -80,8 +68,4 @@ func containsSlash(s string) bool {
 		}
 	}
 	return false
-}
-
-func (r Rendition) String() string {
-	return fmt.Sprintf("%s(%s %dx%d)", r.Path, r.Quality, r.Width, r.Height)
 }
