@@ -276,23 +276,46 @@ func TestLocalFlowOnFunctionsFramework(t *testing.T) {
 		})
 	})
 
-	t.Run("signed URLs are served by the local Cloud CDN edge", func(t *testing.T) {
+	t.Run("grants are scoped to the plan's renditions at the local Cloud CDN edge", func(t *testing.T) {
 		var grant struct {
 			ManifestURL string `json:"manifest_url"`
 			QueryParams string `json:"query_params"`
 			CDN         string `json:"cdn"`
+			Cookies     []struct{ Name, Value, Path string }
+			Manifests   struct{ HLS, DASH string }
 		}
 		if code := run.call("POST", "/v1/playback/"+again.SessionID+"/urls", again.PlaybackToken, "", &grant); code != 200 || grant.CDN != "cloudcdn" {
 			t.Fatalf("sign: %d %+v", code, grant)
 		}
-		if code, body := get(t, grant.ManifestURL); code != 200 || !strings.Contains(body, "#EXTM3U") {
-			t.Fatalf("manifest: %d %.80s", code, body)
+		if grant.QueryParams != "" || grant.ManifestURL != grant.Manifests.HLS || !strings.Contains(grant.Manifests.DASH, "/v1/manifests/"+again.SessionID+"/dash?") {
+			t.Fatalf("grant %+v: want personalized manifests and no title-wide query", grant)
 		}
-		if code, _ := get(t, run.base+"/titles/sintel/sd/seg1.m4s?"+grant.QueryParams); code != 200 {
-			t.Fatalf("segment: %d", code)
+		// get sends the cookies whose path covers url (a browser), or all
+		// of them (an attacker).
+		get := func(url string, all bool) (int, string) {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			for _, c := range grant.Cookies {
+				if all || strings.Contains(url, c.Path) {
+					req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+				}
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body)
 		}
-		if code, _ := get(t, run.base+"/titles/big-buck-bunny/sd/seg1.m4s?"+grant.QueryParams); code != 403 {
-			t.Fatalf("another title's segment: %d, want 403", code)
+		// The family plan streams up to HD.
+		if code, body := get(run.base+"/titles/sintel/hd/init.mp4", false); code != 200 {
+			t.Fatalf("HD object with its grant: %d %.200s", code, body)
+		}
+		if code, _ := get(run.base+"/titles/sintel/uhd/init.mp4", true); code != 403 {
+			t.Fatalf("UHD object with a standard plan's grants: %d, want 403", code)
+		}
+		if code, _ := get(run.base+"/titles/big-buck-bunny/sd/init.mp4", true); code != 403 {
+			t.Fatalf("another title's object: %d, want 403", code)
 		}
 	})
 

@@ -244,6 +244,11 @@ func (a *App) wire(ctx context.Context) error {
 	if signCfg.DefaultCDN == "" {
 		signCfg.DefaultCDN = localCloudFront
 	}
+	// Personalized manifest URLs and steering URIs are absolute on the
+	// runner's own address.
+	if signCfg.PublicURL == "" {
+		signCfg.PublicURL = a.cfg.PublicURL
+	}
 	sign, err := signurl.New(signCfg, signurl.Deps{Store: a.store, Tokens: tokens, Signers: signers, Now: a.now})
 	if err != nil {
 		return err
@@ -259,6 +264,9 @@ func (a *App) wire(ctx context.Context) error {
 	}
 	if pickCfg.EdgeKeys == "" {
 		pickCfg.EdgeKeys = a.secrets.EdgeKeys
+	}
+	if pickCfg.PublicURL == "" && pickCfg.APIURL == "" {
+		pickCfg.APIURL = a.cfg.PublicURL
 	}
 	pick, err := pickedge.New(pickCfg, pickedge.Deps{Store: a.store, Bus: a.bus, Tokens: tokens, Log: a.log, Now: a.now})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -257,12 +258,13 @@ func TestHeartbeatsKeepPositionAndStopFreesTheSlot(t *testing.T) {
 	}
 }
 
-// TestSignedPlaybackThroughLocalEdge goes authorize → sign → fetch manifest
-// → fetch segment on the local runner for both CDN styles, and checks the
-// edge refuses tampered and foreign-title URLs.
+// TestSignedPlaybackThroughLocalEdge goes authorize → sign → personalized
+// manifest → segments on the local runner for both CDN styles. The demo
+// titles have a ladder, so the grants cover the plan's renditions only:
+// the local edge refuses a UHD segment and another title's with them.
 func TestSignedPlaybackThroughLocalEdge(t *testing.T) {
 	run := startLocal(t, t.TempDir())
-	tok := run.token(demo.AccountFamily)
+	tok := run.token(demo.AccountFamily) // standard plan: up to HD
 	var play struct {
 		SessionID     string `json:"session_id"`
 		PlaybackToken string `json:"playback_token"`
@@ -270,8 +272,17 @@ func TestSignedPlaybackThroughLocalEdge(t *testing.T) {
 	if code := run.call("POST", "/v1/play", tok, `{"title_id":"big-buck-bunny","device_id":"tv"}`, &play); code != 201 {
 		t.Fatalf("play: %d", code)
 	}
-	get := func(url string) (int, string) {
-		resp, err := http.Get(url)
+	type cookie struct{ Name, Value, Path string }
+	// get sends the cookies whose path covers url (a browser), or all of
+	// them (an attacker).
+	get := func(url string, cookies []cookie, all bool) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		for _, c := range cookies {
+			if all || strings.Contains(url, c.Path) {
+				req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,28 +292,44 @@ func TestSignedPlaybackThroughLocalEdge(t *testing.T) {
 	}
 	for _, cdn := range []string{localCloudFront, localCloudCDN} {
 		var grant struct {
-			ManifestURL string `json:"manifest_url"`
-			QueryParams string `json:"query_params"`
+			ManifestURL string   `json:"manifest_url"`
+			QueryParams string   `json:"query_params"`
+			Cookies     []cookie `json:"cookies"`
+			SteeringURI string   `json:"steering_uri"`
+			Manifests   struct {
+				HLS, DASH string
+			} `json:"manifests"`
 		}
 		if code := run.call("POST", "/v1/playback/"+play.SessionID+"/urls", play.PlaybackToken, `{"cdn":"`+cdn+`"}`, &grant); code != 200 {
 			t.Fatalf("%s: sign: %d", cdn, code)
 		}
-		if code, body := get(grant.ManifestURL); code != 200 || !strings.Contains(body, "#EXTM3U") {
-			t.Fatalf("%s: manifest: %d %.80s", cdn, code, body)
+		if grant.QueryParams != "" || grant.ManifestURL != grant.Manifests.HLS ||
+			!strings.HasPrefix(grant.Manifests.HLS, run.srv.URL+"/v1/manifests/"+play.SessionID+"/hls?") ||
+			!strings.HasPrefix(grant.Manifests.DASH, run.srv.URL+"/v1/manifests/"+play.SessionID+"/dash?") ||
+			!strings.HasPrefix(grant.SteeringURI, run.srv.URL+"/v1/steering/"+play.SessionID+"?") {
+			t.Fatalf("%s: grant %+v: want personalized manifests on the runner and no title-wide query", cdn, grant)
 		}
-		if grant.QueryParams == "" {
-			t.Fatalf("%s: no prefix-scoped query to fetch segments with", cdn)
+		var paths []string
+		for _, c := range grant.Cookies {
+			paths = append(paths, c.Path)
 		}
-		seg := run.srv.URL + "/titles/big-buck-bunny/sd/seg1.m4s?" + grant.QueryParams
-		if code, _ := get(seg); code != 200 {
-			t.Fatalf("%s: segment: %d", cdn, code)
+		if slices.Sort(paths); !slices.Equal(slices.Compact(paths), []string{"/titles/big-buck-bunny/hd/", "/titles/big-buck-bunny/sd/"}) {
+			t.Fatalf("%s: cookie paths %v, want the SD and HD folders", cdn, paths)
 		}
-		if code, _ := get(strings.Replace(seg, "big-buck-bunny", "sintel", 1)); code != 403 {
-			t.Fatalf("%s: another title's segment with this grant: %d, want 403", cdn, code)
+		for _, r := range []string{"sd", "hd"} {
+			if code, body := get(run.srv.URL+"/titles/big-buck-bunny/"+r+"/init.mp4", grant.Cookies, false); code != 200 {
+				t.Fatalf("%s: %s init with its grant: %d %.200s", cdn, r, code, body)
+			}
 		}
-		tampered := grant.ManifestURL[:len(grant.ManifestURL)-3] + "AAA"
-		if code, _ := get(tampered); code != 403 {
-			t.Fatalf("%s: tampered manifest URL: %d, want 403", cdn, code)
+		if code, _ := get(run.srv.URL+"/titles/big-buck-bunny/uhd/init.mp4", grant.Cookies, true); code != 403 {
+			t.Fatalf("%s: a UHD object with a standard plan's grants: %d, want 403", cdn, code)
+		}
+		if code, _ := get(run.srv.URL+"/titles/sintel/sd/init.mp4", grant.Cookies, true); code != 403 {
+			t.Fatalf("%s: another title's object with this grant: %d, want 403", cdn, code)
+		}
+		tampered := strings.Replace(grant.Manifests.HLS, "token=m1.", "token=m1.x", 1)
+		if code, _ := get(tampered, nil, false); code != 401 {
+			t.Fatalf("%s: tampered manifest URL: %d, want 401", cdn, code)
 		}
 	}
 	if code := run.call("DELETE", "/v1/sessions/"+play.SessionID, tok, "", nil); code != 200 {

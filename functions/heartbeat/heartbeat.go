@@ -29,7 +29,10 @@ type Config struct {
 	// with authorize play.
 	LeaseTTL time.Duration `env:"LEASE_TTL, default=2m"`
 	// LeaseRenewSlack lets a heartbeat skip the lease write when the lease
-	// already runs until at least now+LeaseTTL-LeaseRenewSlack: bursts of
+	// already runs until at least now+LeaseTTL-LeaseRenewSlack and the
+	// session was last recorded seen at most LeaseRenewSlack ago (so the
+	// last_seen_at of session listings trails heartbeats by at most that;
+	// see playback.Session.LeaseFresh): bursts of
 	// heartbeats (start, pause, seek, right after the play call) then cost
 	// one read instead of one write each, while every accepted heartbeat
 	// still leaves at least LeaseTTL-LeaseRenewSlack on the lease. Revocation
@@ -303,7 +306,7 @@ func (s *Server) holdLease(ctx context.Context, id string, req *events.Heartbeat
 		if !sess.Active(now) {
 			return sess, playback.SessionEnded(id)
 		}
-		if !sess.ExpiresAt.Before(now.Add(s.cfg.LeaseTTL - s.cfg.LeaseRenewSlack)) {
+		if sess.LeaseFresh(now, s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack) {
 			return sess, nil
 		}
 	}

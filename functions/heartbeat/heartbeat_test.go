@@ -433,6 +433,37 @@ func TestBadHeartbeatsWriteNothing(t *testing.T) {
 	}
 }
 
+// TestLastSeenFollowsHeartbeats is issue 14's 409 list whose last_seen_at
+// stayed at started_at while the device heartbeated: a lease granted longer
+// than heartbeats renew it (here 2m by the play call, 1m by heartbeat) was
+// never rewritten, so the session was never recorded seen. The listings
+// must trail the latest heartbeat by at most the slack.
+func TestLastSeenFollowsHeartbeats(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	cfg.LeaseTTL, cfg.LeaseRenewSlack, cfg.Interval = time.Minute, 20*time.Second, 5*time.Second
+	h := newHarness(t, harnessOptions{cfg: cfg})
+	id, tok := h.play("acct_seen", "title_1", 1)
+	started := h.session(id).StartedAt
+	for i := 1; i <= 12; i++ {
+		h.advance(5 * time.Second)
+		if rec := h.beat(id, tok, h.body(events.HeartbeatProgress, int64(i)*5000, 0, "")); rec.Code != http.StatusOK {
+			t.Fatalf("heartbeat %d: %d %s", i, rec.Code, rec.Body)
+		}
+		listed, err := h.bolt.ListActiveSessions(context.Background(), "acct_seen", h.clock())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(listed) != 1 {
+			t.Fatalf("listed %+v, want the one session", listed)
+		}
+		if lag := h.clock().Sub(listed[0].LastSeenAt); lag > cfg.LeaseRenewSlack {
+			t.Fatalf("after heartbeat %d (%s after start) last_seen_at lags %s, more than the slack %s",
+				i, h.clock().Sub(started), lag, cfg.LeaseRenewSlack)
+		}
+	}
+}
+
 func TestLeaseExtension(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

@@ -8,6 +8,7 @@
 package pickedge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -63,11 +64,15 @@ type Config struct {
 	// as the edgeLocations of a CRConfig.json; read once at start.
 	CacheGroupsFile string `env:"PICKEDGE_CACHE_GROUPS_FILE"`
 
-	// PublicURL, when set, makes steering URIs absolute
-	// (https://api.example.com); otherwise steering_uri is an absolute path
-	// and RELOAD-URI is relative to the steering URI the player fetched,
-	// which survives API Gateway stage prefixes and custom domains.
+	// PublicURL is how players reach this API (https://api.example.com,
+	// a stage prefix included), PICKEDGE_PUBLIC_URL or else the shared
+	// PUBLIC_API_URL: steering_uri is absolute on it, since players resolve
+	// a path against the page's or a CDN's host, and so is RELOAD-URI.
+	// Without either, steering_uri takes the request's own scheme
+	// (X-Forwarded-Proto) and Host, and RELOAD-URI is relative to the
+	// steering URI the player fetched.
 	PublicURL string `env:"PICKEDGE_PUBLIC_URL"`
+	APIURL    string `env:"PUBLIC_API_URL"`
 
 	// EdgeKeys authenticates health reports:
 	// "edge-id=base64key,edge-id=base64key"; repeat an id to rotate its key.
@@ -145,7 +150,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if _, err := steering.NewIndex(cfg.Steering, nil); err != nil {
 		return nil, fmt.Errorf("pickedge.New: %w", err)
 	}
-	publicURL := strings.TrimRight(cfg.PublicURL, "/")
+	publicURL := strings.TrimRight(cmp.Or(cfg.PublicURL, cfg.APIURL), "/")
 	if publicURL != "" {
 		u, err := url.Parse(publicURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
@@ -288,8 +293,8 @@ func (s *Server) pickEdges(w http.ResponseWriter, r *http.Request) error {
 		Edges:           make([]EdgeChoice, len(ranking.Choices)),
 		TTLSeconds:      ttlSeconds(ranking.TTL),
 		Pathways:        ranking.AppendPathways(make([]string, 0, 4)),
-		SteeringURI:     s.steeringURI(id, token, "hls"),
-		DASHSteeringURI: s.steeringURI(id, token, "dash"),
+		SteeringURI:     s.apiBase(r) + s.steeringPath(id, token, "hls"),
+		DASHSteeringURI: s.apiBase(r) + s.steeringPath(id, token, "dash"),
 		Degraded:        ranking.Degraded,
 		Location:        ClientLocation{Source: loc.Source, Zone: loc.Zone, Country: loc.Country},
 		Result:          ranking.Result,
@@ -326,7 +331,13 @@ func (s *Server) steeringManifest(w http.ResponseWriter, r *http.Request) error 
 		return playback.Errorf(playback.CodeUnauthenticated, auth.ReasonTokenMissing,
 			"pass the playback token as ?token= or in an Authorization: Bearer header")
 	}
-	claims, err := s.deps.Tokens.Verify(token, now)
+	// The personalized manifests of functions/signurl name this route with
+	// their manifest credential, which is good for steering too.
+	verify := s.deps.Tokens.Verify
+	if auth.IsManifestToken(token) {
+		verify = s.deps.Tokens.VerifyManifest
+	}
+	claims, err := verify(token, now)
 	if err != nil {
 		return err
 	}
@@ -409,11 +420,24 @@ func ttlSeconds(d time.Duration) int {
 	return max(1, int((d+time.Second-1)/time.Second))
 }
 
-// steeringURI is where the app (or the multivariant playlist's
+// steeringPath is where the app (or the multivariant playlist's
 // EXT-X-CONTENT-STEERING SERVER-URI, or the MPD's ContentSteering element)
-// points the player for session id.
-func (s *Server) steeringURI(id, token, format string) string {
-	return s.publicURL + "/v1/steering/" + url.PathEscape(id) + "?" + steeringQuery(token, format)
+// points the player for session id, under the API's base.
+func (s *Server) steeringPath(id, token, format string) string {
+	return "/v1/steering/" + url.PathEscape(id) + "?" + steeringQuery(token, format)
+}
+
+// apiBase is how players reach this API: the configured public URL, else
+// the request's own scheme and host.
+func (s *Server) apiBase(r *http.Request) string {
+	if s.publicURL != "" {
+		return s.publicURL
+	}
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }
 
 // reloadURI is the manifest's RELOAD-URI. Players resolve it against the
@@ -422,7 +446,7 @@ func (s *Server) steeringURI(id, token, format string) string {
 // their _HLS_/_DASH_ parameters to it.
 func (s *Server) reloadURI(id, token, format string) string {
 	if s.publicURL != "" {
-		return s.steeringURI(id, token, format)
+		return s.publicURL + s.steeringPath(id, token, format)
 	}
 	segment := url.PathEscape(id)
 	if strings.Contains(segment, ":") {

@@ -75,8 +75,10 @@ func TestPickEdgesLocatesClient(t *testing.T) {
 			if resp.TTLSeconds != 300 || resp.Degraded || !slices.Equal(resp.Pathways, []string{"local"}) {
 				t.Errorf("ttl %d degraded %v pathways %v", resp.TTLSeconds, resp.Degraded, resp.Pathways)
 			}
-			if resp.SteeringURI != "/v1/steering/"+id+"?format=hls&token="+token ||
-				resp.DASHSteeringURI != "/v1/steering/"+id+"?format=dash&token="+token {
+			// Absolute on the API's host, as players would otherwise resolve
+			// a path against the page's or a CDN's.
+			if resp.SteeringURI != "http://example.com/v1/steering/"+id+"?format=hls&token="+token ||
+				resp.DASHSteeringURI != "http://example.com/v1/steering/"+id+"?format=dash&token="+token {
 				t.Errorf("steering uris %q %q", resp.SteeringURI, resp.DASHSteeringURI)
 			}
 		})

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -52,7 +54,7 @@ func getManifest(t *testing.T, h *harness, uri string) map[string]json.RawMessag
 // parameters players append.
 func resolve(t *testing.T, base, ref string, params url.Values) string {
 	t.Helper()
-	b, err := url.Parse("https://api.example.com" + base)
+	b, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,4 +264,47 @@ func mapsEqual(a, b map[[2]int][]string) bool {
 		}
 	}
 	return true
+}
+
+// TestSteeringWithManifestCredential: the personalized manifests of
+// signurl point players here with their manifest credential, which the
+// steering route accepts for its own session only, until it expires.
+func TestSteeringWithManifestCredential(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{env: map[string]string{"PUBLIC_API_URL": "https://api.example.com"}})
+	id, _ := h.session("sintel")
+	otherID, _ := h.session("tears-of-steel")
+	cred, err := h.tokens.IssueManifest(auth.PlaybackClaims{SessionID: id, AccountID: demo.AccountFamily, TitleID: "sintel",
+		IssuedAt: h.t0, ExpiresAt: h.t0.Add(10 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := []byte(cred)
+	forged[len(forged)-3] ^= 1
+	m := getManifest(t, h, "/v1/steering/"+id+"?format=dash&token="+cred)
+	var reload string
+	_ = json.Unmarshal(m["RELOAD-URI"], &reload)
+	if want := "https://api.example.com/v1/steering/" + id + "?format=dash&token=" + cred; reload != want {
+		t.Fatalf("RELOAD-URI %q, want %q (absolute on PUBLIC_API_URL, same credential)", reload, want)
+	}
+	for _, tc := range []struct {
+		name, uri string
+		at        time.Duration
+		status    int
+		reason    string
+	}{
+		{"another session", "/v1/steering/" + otherID + "?token=" + cred, 0, 403, "session_mismatch"},
+		{"expired", "/v1/steering/" + id + "?token=" + cred, 10 * time.Minute, 401, "token_expired"},
+		{"forged", "/v1/steering/" + id + "?token=" + string(forged), 0, 401, "token_signature"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tc.uri, nil)
+			h.at(tc.at)
+			defer h.at(0)
+			rec := h.request(req, clientFra, false)
+			if e := errorOf(t, rec); rec.Code != tc.status || e.Reason != tc.reason {
+				t.Fatalf("%d %s, want %d %s", rec.Code, rec.Body, tc.status, tc.reason)
+			}
+		})
+	}
 }

@@ -50,6 +50,15 @@ func TestLocalRunnerFlow(t *testing.T) {
 	if err := demo.Seed(ctx, store, srv.URL, time.Now()); err != nil {
 		t.Fatal(err)
 	}
+	// The local edge's stream is one rendition at the title's root: this
+	// flow grants whole titles (no ladder). TestPersonalizedFlow plays the
+	// per-rendition layout.
+	for _, ti := range demo.Titles(time.Now()) {
+		ti.Renditions = nil
+		if err := store.PutTitle(ctx, ti); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	identity, err := auth.NewVerifier(auth.VerifierConfig{Issuer: "playplane-local", Audience: "playplane",
 		HS256Keys: jwtKID + ":" + base64.StdEncoding.EncodeToString(jwtKey), Leeway: 30 * time.Second})

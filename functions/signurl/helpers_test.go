@@ -98,6 +98,15 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	if err := demo.Seed(ctx, store, "http://edge.test", now); err != nil {
 		t.Fatal(err)
 	}
+	// These tests grant whole titles (catalogue entries without a ladder)
+	// on the local edge's single-rendition stream; manifests_test.go
+	// covers titles with a ladder.
+	for _, ti := range demo.Titles(now) {
+		ti.Renditions = nil
+		if err := store.PutTitle(ctx, ti); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := store.PutTitle(ctx, playback.Title{ID: lookalike, Name: "Sintel (director's cut)", AssetPath: "/titles/" + lookalike + "/",
 		Manifest: "master.m3u8"}); err != nil {
 		t.Fatal(err)

@@ -12,11 +12,13 @@ package signurl
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -46,12 +48,27 @@ type Config struct {
 	// and the CDN from different addresses (dual-stack, mobile handover).
 	BindIP  bool  `env:"SIGNURL_BIND_IP, default=false"`
 	MaxBody int64 `env:"SIGNURL_MAX_BODY, default=1024"`
+	// PublicURL is how players reach this API, e.g.
+	// "https://api.example.com": personalized manifest URLs and steering
+	// URIs are absolute on it, as players resolve them against a CDN's or
+	// the page's host otherwise. Empty takes each request's own scheme
+	// (X-Forwarded-Proto) and Host.
+	PublicURL string `env:"PUBLIC_API_URL"`
+	// OriginURL is where the titles' stored manifests are read from (the
+	// asset bucket's endpoint). Empty reads them through the default CDN
+	// with a grant of its own for each fetch.
+	OriginURL string `env:"SIGNURL_ORIGIN_URL"`
+	// OriginCacheTTL is how long a stored manifest is kept in memory: a
+	// republished title shows after at most this long.
+	OriginCacheTTL time.Duration `env:"SIGNURL_ORIGIN_CACHE_TTL, default=60s"`
 }
 
 // Store is what signing reads.
 type Store interface {
 	playback.SessionStore
 	playback.CatalogStore
+	// GetAccount finds the plan whose MaxQuality caps the renditions.
+	GetAccount(ctx context.Context, id string) (playback.Account, error)
 }
 
 // Deps are the collaborators.
@@ -62,6 +79,10 @@ type Deps struct {
 	// ...) to its signer. Every name in Config.CDNBases needs one.
 	Signers map[string]playback.URLSigner
 	Now     func() time.Time
+	// Origin reads stored manifests; nil builds an HTTPOrigin from
+	// Config.OriginURL. HTTPClient is its client (default: 10 s timeout).
+	Origin     Origin
+	HTTPClient *http.Client
 }
 
 // Server serves POST /v1/playback/{session_id}/urls.
@@ -70,6 +91,8 @@ type Server struct {
 	deps       Deps
 	defaultCDN string
 	cdns       map[string]cdn
+	cdnNames   []string // sorted
+	origin     Origin
 }
 
 type cdn struct {
@@ -123,8 +146,46 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if _, ok := s.cdns[s.defaultCDN]; !ok {
 		return nil, fmt.Errorf("signurl.New: default CDN %q is not among %v", s.defaultCDN, slices.Sorted(maps.Keys(s.cdns)))
 	}
+	s.cdnNames = slices.Sorted(maps.Keys(s.cdns))
+	s.cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	if s.cfg.PublicURL != "" {
+		// A path is allowed: a stage prefix or a gateway's mount point.
+		u, err := url.Parse(s.cfg.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("signurl.New: PUBLIC_API_URL %q must be an http(s) URL without query", cfg.PublicURL)
+		}
+	}
+	s.origin = deps.Origin
+	if s.origin == nil {
+		if cfg.OriginCacheTTL < 0 {
+			return nil, fmt.Errorf("signurl.New: OriginCacheTTL %s is negative", cfg.OriginCacheTTL)
+		}
+		client := deps.HTTPClient
+		if client == nil {
+			client = &http.Client{Timeout: 10 * time.Second}
+		}
+		o := &HTTPOrigin{Base: strings.TrimSuffix(cfg.OriginURL, "/"), Client: client, TTL: cfg.OriginCacheTTL, Max: 1024, Now: deps.Now}
+		if o.Base == "" {
+			// Through the default CDN, as a player would fetch, with a
+			// grant for the object's folder that outlives the fetch only
+			// briefly.
+			c := s.cdns[s.defaultCDN]
+			o.Base = c.base
+			o.Sign = func(ctx context.Context, path string) (string, error) {
+				dir := path[:strings.LastIndexByte(path, '/')+1]
+				access, err := c.signer.Sign(ctx, playback.SignRequest{BaseURL: c.base, Prefix: dir, Manifest: path, Expires: deps.Now().Add(time.Minute)})
+				return access.ManifestURL, err
+			}
+		} else if err := validateSignBase(o.Base); err != nil {
+			return nil, fmt.Errorf("signurl.New: SIGNURL_ORIGIN_URL %q must be http(s)://host[:port]", cfg.OriginURL)
+		}
+		s.origin = o
+	}
 	return s, nil
 }
+
+// validateSignBase accepts what a signer accepts as a base URL.
+func validateSignBase(base string) error { return checkBaseURL(base) }
 
 // checkBaseURL refuses at start what every signer would refuse on each
 // request, by asking the domain's own rule with a request that is valid in
@@ -138,6 +199,9 @@ func checkBaseURL(base string) error {
 // Register mounts the routes on mux.
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST /v1/playback/{session_id}/urls", httpx.HandlerFunc(s.urls))
+	mux.Handle("GET /v1/manifests/{session_id}/hls", httpx.HandlerFunc(s.hlsMaster))
+	mux.Handle("GET /v1/manifests/{session_id}/hls/{pathway}/{rendition}", httpx.HandlerFunc(s.hlsMedia))
+	mux.Handle("GET /v1/manifests/{session_id}/dash", httpx.HandlerFunc(s.dashMPD))
 }
 
 // Consumers returns the event-triggered handlers by topic: none.
@@ -148,6 +212,10 @@ type URLsRequest struct {
 	// CDN picks one of the configured CDNs, e.g. the one steering chose;
 	// empty means the default.
 	CDN string `json:"cdn,omitempty"`
+	// Grant is how the personalized manifests carry the grant: "query"
+	// (default, in every URI) or "cookie" (URIs without signatures; the
+	// answer's cookies apply).
+	Grant string `json:"grant,omitempty"`
 }
 
 // Cookie is a signed cookie as a non-browser player sets it on its CDN
@@ -163,25 +231,41 @@ type Cookie struct {
 }
 
 // URLsResponse is what a player needs to play the title from the CDN until
-// ExpiresAt: the manifest URL, and for the URIs inside the playlists either
-// the cookies or QueryParams appended to each of them.
+// ExpiresAt.
+//
+// For a title with a ladder (Title.Renditions), Manifests are the
+// session's personalized HLS and DASH manifests (absolute URIs per CDN
+// pathway, only the renditions the plan allows, content steering) and
+// ManifestURL is the HLS one; Cookies grant the chosen CDN's folders of the
+// allowed renditions, one grant per rendition, for players using grant
+// "cookie"; there is no QueryParams, since no one query covers exactly the
+// allowed renditions. SteeringURI is the session's content steering
+// manifest.
+//
+// For a title without a ladder: the CDN's signed manifest URL, and for the
+// URIs inside the playlists either the cookies or QueryParams appended to
+// each of them, covering the title's whole folder.
 type URLsResponse struct {
-	ManifestURL string    `json:"manifest_url"`
-	Cookies     []Cookie  `json:"cookies"`
-	QueryParams string    `json:"query_params,omitempty"`
-	ExpiresAt   time.Time `json:"expires_at"`
-	KeyID       string    `json:"key_id"`
-	CDN         string    `json:"cdn"`
+	ManifestURL string        `json:"manifest_url"`
+	Manifests   *ManifestURLs `json:"manifests,omitempty"`
+	SteeringURI string        `json:"steering_uri,omitempty"`
+	Cookies     []Cookie      `json:"cookies"`
+	QueryParams string        `json:"query_params,omitempty"`
+	ExpiresAt   time.Time     `json:"expires_at"`
+	KeyID       string        `json:"key_id"`
+	CDN         string        `json:"cdn"`
+	Grant       string        `json:"grant,omitempty"`
 }
 
 // urls is POST /v1/playback/{session_id}/urls with the playback token of
 // authorize play.
 //
 // Errors: 401 bad or expired token; 403 token_session_mismatch when the
-// token is for another session, account or title; 400/413 bad body or
-// unknown_cdn; 404 unknown session; 410 session_ended or lease_expired, so
-// a revoked or lapsed session never gets a URL; 503 when the store is down
-// (retrying is safe: nothing is written).
+// token is for another session, account or title, quality_not_allowed when
+// the plan allows none of the title's renditions; 400/413 bad body,
+// unknown_cdn or grant_style; 404 unknown session; 410 session_ended or
+// lease_expired, so a revoked or lapsed session never gets a URL; 503 when
+// the store is down (retrying is safe: nothing is written).
 func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	now := s.deps.Now()
 	claims, err := s.deps.Tokens.Authenticate(r, now)
@@ -192,36 +276,19 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	if id != claims.SessionID {
 		return mismatch(id)
 	}
-	cdnName, err := s.chooseCDN(r)
+	body, err := s.readURLsRequest(r)
 	if err != nil {
 		return err
 	}
+	cdnName := body.CDN
 	c := s.cdns[cdnName]
 
 	ctx := r.Context()
-	sess, err := s.deps.Store.GetSession(ctx, id)
-	if playback.IsCode(err, playback.CodeNotFound) {
-		// A token we signed proves the session existed; stores forget
-		// sessions some time after they end (DynamoDB and Firestore TTL),
-		// so "unknown" means "over", as heartbeat answers too.
-		return playback.Errorf(playback.CodeGone, "session_not_found", "session %q is over", id)
-	}
+	sess, err := s.liveSession(ctx, id, claims, now)
 	if err != nil {
 		return err
 	}
-	// Ownership before state, so a session's state is only told to its own
-	// token.
-	if sess.AccountID != claims.AccountID || sess.TitleID != claims.TitleID {
-		return mismatch(id)
-	}
-	if !sess.EndedAt.IsZero() {
-		return playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended (%s)", id, sess.EndReason)
-	}
-	if !now.Before(sess.ExpiresAt) {
-		return playback.Errorf(playback.CodeGone, "lease_expired", "the lease of session %q expired at %s", id, sess.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-
-	title, err := s.deps.Store.GetTitle(ctx, sess.TitleID)
+	title, allowed, err := s.ladder(ctx, sess)
 	if err != nil {
 		return err
 	}
@@ -236,74 +303,126 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	if expires.Unix() <= now.Unix() {
 		return playback.Errorf(playback.CodeGone, "lease_expired", "the lease of session %q ends now", id)
 	}
-	req := playback.SignRequest{BaseURL: c.base, Prefix: prefix, Manifest: manifest, Expires: expires}
+	var ip netip.Addr
 	if s.cfg.BindIP {
 		// Signers that cannot express an address condition (Cloud CDN)
 		// ignore it.
-		ap, err := netip.ParseAddrPort(r.RemoteAddr)
-		if err != nil {
-			return &playback.Error{Code: playback.CodeInternal, Reason: "client_ip_unknown",
-				Message: "cannot bind the grant to the caller's address", Err: fmt.Errorf("signurl: RemoteAddr %q: %w", r.RemoteAddr, err)}
-		}
-		req.ClientIP = ap.Addr().Unmap()
-	}
-	access, err := c.signer.Sign(ctx, req)
-	if err != nil {
-		if ctx.Err() != nil {
+		if ip, err = clientIP(r); err != nil {
 			return err
 		}
-		// The request was validated above, so whatever the signer refuses is
-		// our fault (a key, a signer bug), not the caller's.
-		return &playback.Error{Code: playback.CodeInternal, Reason: "sign_failed", Err: fmt.Errorf("signurl: %s: %w", cdnName, err)}
 	}
-
-	resp := URLsResponse{ManifestURL: access.ManifestURL, Cookies: make([]Cookie, 0, len(access.Cookies)),
-		QueryParams: access.QueryParams, ExpiresAt: access.Expires.UTC(), KeyID: access.KeyID, CDN: cdnName}
-	for _, ck := range access.Cookies {
-		out := httpx.Cookie(ck)
-		// Browsers then drop the cookies when the signature inside them is
-		// dead anyway.
-		out.Expires = access.Expires
-		http.SetCookie(w, out)
-		resp.Cookies = append(resp.Cookies, Cookie{Name: out.Name, Value: out.Value, Path: out.Path, Domain: out.Domain,
-			Expires: out.Expires.UTC(), Secure: out.Secure, HTTPOnly: out.HttpOnly})
+	// A title with a ladder is granted per allowed rendition folder, so
+	// the plan's cap holds at the CDN; one without keeps the title-wide
+	// grant.
+	scopes := [][2]string{{prefix, manifest}}
+	if len(allowed) > 0 {
+		scopes = scopes[:0]
+		for _, rend := range allowed {
+			p := prefix + rend.Path + "/"
+			scopes = append(scopes, [2]string{p, p + storedMediaPlaylist})
+		}
+	}
+	resp := URLsResponse{Cookies: []Cookie{}, CDN: cdnName}
+	for _, sc := range scopes {
+		req := playback.SignRequest{BaseURL: c.base, Prefix: sc[0], Manifest: sc[1], Expires: expires, ClientIP: ip}
+		access, err := c.signer.Sign(ctx, req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			// The request was validated above, so whatever the signer
+			// refuses is our fault (a key, a signer bug), not the caller's.
+			return &playback.Error{Code: playback.CodeInternal, Reason: "sign_failed", Err: fmt.Errorf("signurl: %s: %w", cdnName, err)}
+		}
+		resp.ExpiresAt, resp.KeyID = access.Expires.UTC(), access.KeyID
+		if len(allowed) == 0 {
+			resp.ManifestURL, resp.QueryParams = access.ManifestURL, access.QueryParams
+		}
+		for _, ck := range access.Cookies {
+			out := httpx.Cookie(ck)
+			// Browsers then drop the cookies when the signature inside
+			// them is dead anyway.
+			out.Expires = access.Expires
+			http.SetCookie(w, out)
+			resp.Cookies = append(resp.Cookies, Cookie{Name: out.Name, Value: out.Value, Path: out.Path, Domain: out.Domain,
+				Expires: out.Expires.UTC(), Secure: out.Secure, HTTPOnly: out.HttpOnly})
+		}
+	}
+	if len(allowed) > 0 {
+		cred, err := s.deps.Tokens.IssueManifest(auth.PlaybackClaims{SessionID: claims.SessionID, AccountID: claims.AccountID,
+			TitleID: claims.TitleID, DeviceID: claims.DeviceID, IssuedAt: now, ExpiresAt: resp.ExpiresAt})
+		if err != nil {
+			return &playback.Error{Code: playback.CodeInternal, Reason: "credential_failed", Err: fmt.Errorf("signurl: manifest credential: %w", err)}
+		}
+		base := s.apiBase(r)
+		m := manifestURLs(base, id, cred, cdnName, body.Grant)
+		resp.Manifests, resp.ManifestURL, resp.Grant = &m, m.HLS, body.Grant
+		resp.SteeringURI = steeringURI(base, id, cred, "hls")
 	}
 	// Signed URLs are bearer credentials: no proxy may keep them.
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.Logger(ctx).DebugContext(ctx, "urls signed", "session_id", id, "title_id", title.ID, "cdn", cdnName,
-		"key_id", access.KeyID, "expires_at", resp.ExpiresAt)
+		"key_id", resp.KeyID, "expires_at", resp.ExpiresAt, "renditions", len(allowed))
 	httpx.WriteJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// liveSession reads the session a credential with claims is for and
+// refuses it unless it holds its lease at now.
+func (s *Server) liveSession(ctx context.Context, id string, claims auth.PlaybackClaims, now time.Time) (playback.Session, error) {
+	sess, err := s.deps.Store.GetSession(ctx, id)
+	if playback.IsCode(err, playback.CodeNotFound) {
+		// A token we signed proves the session existed; stores forget
+		// sessions some time after they end (DynamoDB and Firestore TTL),
+		// so "unknown" means "over", as heartbeat answers too.
+		return sess, playback.Errorf(playback.CodeGone, "session_not_found", "session %q is over", id)
+	}
+	if err != nil {
+		return sess, err
+	}
+	// Ownership before state, so a session's state is only told to its own
+	// token.
+	if sess.AccountID != claims.AccountID || sess.TitleID != claims.TitleID {
+		return sess, mismatch(id)
+	}
+	if !sess.EndedAt.IsZero() {
+		return sess, playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended (%s)", id, sess.EndReason)
+	}
+	if !now.Before(sess.ExpiresAt) {
+		return sess, playback.Errorf(playback.CodeGone, "lease_expired", "the lease of session %q expired at %s", id, sess.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return sess, nil
 }
 
 func mismatch(id string) error {
 	return playback.Errorf(playback.CodeForbidden, "token_session_mismatch", "the playback token is not for session %q", id)
 }
 
-// chooseCDN reads the optional body. An empty body picks the default CDN.
-func (s *Server) chooseCDN(r *http.Request) (string, error) {
+// readURLsRequest reads the optional body and fills in the defaults. An
+// empty body picks the default CDN and query grants.
+func (s *Server) readURLsRequest(r *http.Request) (URLsRequest, error) {
+	req := URLsRequest{CDN: s.defaultCDN, Grant: GrantQuery}
 	body, err := httpx.ReadBody(r, s.cfg.MaxBody)
 	if err != nil {
-		return "", err
+		return req, err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return s.defaultCDN, nil
+		return req, nil
 	}
 	if err := httpx.CheckJSONContentType(r); err != nil {
-		return "", err
+		return req, err
 	}
-	var req URLsRequest
 	if err := httpx.Unmarshal(body, &req); err != nil {
-		return "", err
+		return req, err
 	}
 	if req.CDN == "" {
-		return s.defaultCDN, nil
+		req.CDN = s.defaultCDN
 	}
 	if _, ok := s.cdns[req.CDN]; !ok {
-		return "", &playback.Error{Code: playback.CodeInvalid, Reason: "unknown_cdn",
-			Message: fmt.Sprintf("cdn %q is not configured", req.CDN), Details: map[string]any{"cdns": slices.Sorted(maps.Keys(s.cdns))}}
+		return req, s.unknownCDN(req.CDN)
 	}
-	return req.CDN, nil
+	req.Grant, err = grantStyle(req.Grant)
+	return req, err
 }
 
 // expiry is the earliest of: the lease end plus grace, now plus the cap,

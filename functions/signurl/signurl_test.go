@@ -300,6 +300,10 @@ func TestNewValidates(t *testing.T) {
 		{"negative grace", func(c *signurl.Config) { c.Grace = -time.Second }, nil},
 		{"no cap", func(c *signurl.Config) { c.MaxTTL = 0 }, nil},
 		{"no body cap", func(c *signurl.Config) { c.MaxBody = 0 }, nil},
+		{"public URL without scheme", func(c *signurl.Config) { c.PublicURL = "api.example.com" }, nil},
+		{"public URL with a query", func(c *signurl.Config) { c.PublicURL = "https://api.example.com/?x=1" }, nil},
+		{"origin with a path", func(c *signurl.Config) { c.OriginURL = "https://bucket.example.com/titles" }, nil},
+		{"negative origin cache", func(c *signurl.Config) { c.OriginCacheTTL = -time.Second }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -23,8 +23,9 @@ const (
 	// authorizer checks it before the function runs; behind the GCP load
 	// balancer the function checks it with the JWT_* env.
 	AuthJWT Auth = "jwt"
-	// AuthPlaybackToken routes carry a playback token minted by authorizeplay;
-	// the function verifies it with PLAYBACK_TOKEN_KEYS.
+	// AuthPlaybackToken routes carry a playback token minted by authorizeplay,
+	// or (manifests, steering) a manifest credential derived from one; the
+	// function verifies either with PLAYBACK_TOKEN_KEYS.
 	AuthPlaybackToken Auth = "playback-token"
 	// AuthStripeSignature routes are called by Stripe, which signs the body.
 	AuthStripeSignature Auth = "stripe-signature"
@@ -357,6 +358,12 @@ var Functions = []Function{
 		GCPEntryPoint: "SignURL",
 		Routes: []Route{
 			{Method: "POST", Path: "/v1/playback/{session_id}/urls", Auth: AuthPlaybackToken},
+			// Personalized manifests, loaded by URL alone: the manifest
+			// credential (derived from the playback token, same keys) is in
+			// the query.
+			{Method: "GET", Path: "/v1/manifests/{session_id}/hls", Auth: AuthPlaybackToken},
+			{Method: "GET", Path: "/v1/manifests/{session_id}/hls/{pathway}/{rendition}", Auth: AuthPlaybackToken},
+			{Method: "GET", Path: "/v1/manifests/{session_id}/dash", Auth: AuthPlaybackToken},
 		},
 		Secrets:        []string{SecretPlaybackTokenKeys},
 		SignsURLs:      true,

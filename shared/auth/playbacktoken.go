@@ -39,6 +39,7 @@ type PlaybackClaims struct {
 const (
 	playbackTokenPrefix = "v1."
 	macLabel            = "playplane/playback-token\x00"
+	maxMacLabelLen      = 32
 	maxClaimIDLen       = 128
 	payloadTimesLen     = 16
 	maxPayloadLen       = payloadTimesLen + 4*(1+maxClaimIDLen)
@@ -85,10 +86,10 @@ func newRingKey(k namedKey) ringKey {
 
 // mac is HMAC-SHA256 (RFC 2104) of macLabel||signed. signed is at most
 // maxSignedLen bytes; callers check.
-func mac[T string | []byte](k *ringKey, signed T) [macLen]byte {
-	var inner [hmacBlockSize + len(macLabel) + maxSignedLen]byte
+func mac[T string | []byte](k *ringKey, label string, signed T) [macLen]byte {
+	var inner [hmacBlockSize + maxMacLabelLen + maxSignedLen]byte
 	n := copy(inner[:], k.ipad[:])
-	n += copy(inner[n:], macLabel)
+	n += copy(inner[n:], label)
 	n += copy(inner[n:], signed)
 	innerSum := sha256.Sum256(inner[:n])
 	var outer [hmacBlockSize + macLen]byte
@@ -138,6 +139,12 @@ func (k *Keyring) ActiveKID() string { return k.keys[0].kid }
 // Issue signs c with the active key. SessionID, AccountID and TitleID are
 // required; IssuedAt defaults to now; ExpiresAt must follow IssuedAt.
 func (k *Keyring) Issue(c PlaybackClaims) (string, error) {
+	return k.issue(playbackTokenPrefix, macLabel, c)
+}
+
+// issue signs c as a token of the format named by prefix, MACed under
+// label so that no other format's tokens verify as this one.
+func (k *Keyring) issue(prefix, label string, c PlaybackClaims) (string, error) {
 	if k == nil || len(k.keys) == 0 {
 		return "", errors.New("auth.Issue: keyring has no keys; use ParseKeyring or NewDevKeyring")
 	}
@@ -174,13 +181,13 @@ func (k *Keyring) Issue(c PlaybackClaims) (string, error) {
 
 	key := &k.keys[0]
 	var buf [maxPlaybackTokenLen]byte
-	t := copy(buf[:], playbackTokenPrefix)
+	t := copy(buf[:], prefix)
 	t += copy(buf[t:], key.kid)
 	buf[t] = '.'
 	t++
 	tokenEncoding.Encode(buf[t:], payload[:n])
 	t += tokenEncoding.EncodedLen(n)
-	sum := mac(key, buf[:t])
+	sum := mac(key, label, buf[:t])
 	buf[t] = '.'
 	t++
 	tokenEncoding.Encode(buf[t:], sum[:])
@@ -191,20 +198,24 @@ func (k *Keyring) Issue(c PlaybackClaims) (string, error) {
 // Verify checks the token's MAC and expiry at now and returns its claims.
 // Callers still compare the claims with the request (session, title, ...).
 func (k *Keyring) Verify(token string, now time.Time) (PlaybackClaims, error) {
+	return k.verify(playbackTokenPrefix, macLabel, token, now)
+}
+
+func (k *Keyring) verify(prefix, label, token string, now time.Time) (PlaybackClaims, error) {
 	if token == "" {
 		return PlaybackClaims{}, unauthenticated(ReasonTokenMissing, "empty playback token")
 	}
-	if len(token) > maxPlaybackTokenLen || !strings.HasPrefix(token, playbackTokenPrefix) {
+	if len(token) > maxPlaybackTokenLen || !strings.HasPrefix(token, prefix) {
 		return PlaybackClaims{}, unauthenticated(ReasonTokenMalformed, "not a playback token")
 	}
-	rest := token[len(playbackTokenPrefix):]
+	rest := token[len(prefix):]
 	kidEnd := strings.IndexByte(rest, '.')
 	macDot := strings.LastIndexByte(token, '.')
-	if kidEnd < 0 || len(playbackTokenPrefix)+kidEnd >= macDot {
+	if kidEnd < 0 || len(prefix)+kidEnd >= macDot {
 		return PlaybackClaims{}, unauthenticated(ReasonTokenMalformed, "not a playback token")
 	}
 	kid := rest[:kidEnd]
-	payloadText := token[len(playbackTokenPrefix)+kidEnd+1 : macDot]
+	payloadText := token[len(prefix)+kidEnd+1 : macDot]
 	macText := token[macDot+1:]
 	if len(macText) != macTextLen || strings.IndexByte(payloadText, '.') >= 0 {
 		return PlaybackClaims{}, unauthenticated(ReasonTokenMalformed, "not a playback token")
@@ -216,7 +227,7 @@ func (k *Keyring) Verify(token string, now time.Time) (PlaybackClaims, error) {
 
 	// Comparing the encoded MACs rejects every change to the MAC text,
 	// including the unused low bits of its last character.
-	sum := mac(key, token[:macDot])
+	sum := mac(key, label, token[:macDot])
 	var want [macTextLen]byte
 	tokenEncoding.Encode(want[:], sum[:])
 	var diff byte

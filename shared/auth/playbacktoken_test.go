@@ -327,7 +327,7 @@ func TestMACIsHMACSHA256(t *testing.T) {
 		rk := newRingKey(namedKey{kid: "k1", key: key})
 		want := hmac.New(sha256.New, key)
 		want.Write([]byte(macLabel + signed))
-		got := mac(&rk, signed)
+		got := mac(&rk, macLabel, signed)
 		if !hmac.Equal(got[:], want.Sum(nil)) {
 			t.Fatalf("key of %d bytes: MAC differs from crypto/hmac", n)
 		}

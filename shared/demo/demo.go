@@ -5,6 +5,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/playplane/playplane/shared/playback"
@@ -43,9 +44,18 @@ func everywhere(territories ...string) []playback.LicenceWindow {
 	return out
 }
 
+// Ladder is the renditions of every demo title, as the local edge's test
+// stream stores them (see /titles/<id>/<path>/): one per quality, so that
+// each plan's cap shows.
+var Ladder = []playback.Rendition{
+	{Path: "sd", Quality: playback.QualitySD, Bandwidth: 800_000, Width: 640, Height: 360, Codecs: "avc1.42c01e"},
+	{Path: "hd", Quality: playback.QualityHD, Bandwidth: 3_000_000, Width: 1280, Height: 720, Codecs: "avc1.4d401f"},
+	{Path: "uhd", Quality: playback.QualityUHD, Bandwidth: 12_000_000, Width: 3840, Height: 2160, Codecs: "avc1.640033"},
+}
+
 func title(id, name string, rating int, windows []playback.LicenceWindow) playback.Title {
 	return playback.Title{ID: id, Name: name, Rating: rating, AssetPath: "/titles/" + id + "/",
-		Manifest: "master.m3u8", Windows: windows}
+		Manifest: "master.m3u8", Windows: windows, Renditions: slices.Clone(Ladder)}
 }
 
 // Titles returns the demo catalogue; windows relative to now show licence
@@ -113,7 +123,9 @@ func Seed(ctx context.Context, s Store, edgeBaseURL string, now time.Time) error
 		}
 	}
 	for _, t := range Titles(now) {
-		if _, err := s.GetTitle(ctx, t.ID); playback.IsCode(err, playback.CodeNotFound) {
+		// A title seeded before titles carried their ladder gets it now:
+		// without one its personalized manifests would list nothing.
+		if old, err := s.GetTitle(ctx, t.ID); playback.IsCode(err, playback.CodeNotFound) || err == nil && len(old.Renditions) == 0 {
 			if err := s.PutTitle(ctx, t); err != nil {
 				return fmt.Errorf("demo.Seed: title %s: %w", t.ID, err)
 			}

@@ -177,6 +177,10 @@ type Title struct {
 	AssetPath string          `json:"asset_path"` // CDN path prefix of its manifests and segments, "/titles/<id>/"
 	Manifest  string          `json:"manifest"`   // manifest file name under AssetPath, e.g. "master.m3u8"
 	Windows   []LicenceWindow `json:"windows"`
+	// Renditions is the title's ladder, lowest first. Personalized
+	// manifests list, and CDN grants cover, only those a plan's MaxQuality
+	// allows.
+	Renditions []Rendition `json:"renditions,omitempty"`
 }
 
 // LicenceWindow is a period a title may be streamed in one territory.

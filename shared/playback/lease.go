@@ -104,3 +104,14 @@ func (s *Session) Extend(expiresAt, now time.Time) bool {
 	}
 	return changed
 }
+
+// LeaseFresh reports whether a heartbeat at now may skip writing the lease:
+// the lease already runs until at least now+ttl-slack and the session was
+// recorded seen within slack. Both must hold: a lease granted longer than
+// the heartbeat renews it (authorize play and heartbeat configured with
+// different LEASE_TTLs, or a TTL lowered while sessions run) would
+// otherwise skip every write until it ran down, leaving LastSeenAt, which
+// the account's session listings show, at the session's start.
+func (s Session) LeaseFresh(now time.Time, ttl, slack time.Duration) bool {
+	return !s.ExpiresAt.Before(now.Add(ttl-slack)) && !s.LastSeenAt.Before(now.Add(-slack))
+}

@@ -97,13 +97,22 @@ func testCatalog(t *testing.T, s playback.Store) {
 	}
 	start := now().Add(-time.Hour)
 	ti := playback.Title{ID: playback.NewID("title"), Name: "Film", Rating: 12, AssetPath: "/titles/x/", Manifest: "master.m3u8",
-		Windows: []playback.LicenceWindow{{Territory: "DE", Start: start, End: start.Add(48 * time.Hour)}}}
+		Windows: []playback.LicenceWindow{{Territory: "DE", Start: start, End: start.Add(48 * time.Hour)}},
+		Renditions: []playback.Rendition{
+			{Path: "sd", Quality: playback.QualitySD, Bandwidth: 800_000, Width: 640, Height: 360, Codecs: "avc1.42c01e"},
+			{Path: "uhd", Quality: playback.QualityUHD, Bandwidth: 12_000_000, Width: 3840, Height: 2160, Codecs: "avc1.640033"},
+		}}
 	if err := s.PutTitle(ctx, ti); err != nil {
 		t.Fatal(err)
 	}
 	got := must(s.GetTitle(ctx, ti.ID))(t)
 	if got.Name != ti.Name || got.Rating != 12 || len(got.Windows) != 1 || !got.Windows[0].End.Equal(ti.Windows[0].End) {
 		t.Fatalf("GetTitle = %+v, want %+v", got, ti)
+	}
+	// The ladder decides what manifests list and grants cover: it must
+	// come back whole and in order.
+	if !slices.Equal(got.Renditions, ti.Renditions) {
+		t.Fatalf("GetTitle renditions = %+v, want %+v", got.Renditions, ti.Renditions)
 	}
 	_, err := s.GetTitle(ctx, "no-such-title")
 	wantCode(t, err, playback.CodeNotFound)
@@ -503,6 +512,29 @@ func testExtendAndEnd(t *testing.T, s playback.Store) {
 	if !back.ExpiresAt.Equal(t0.Add(2*time.Minute)) || !back.LastSeenAt.Equal(t0.Add(30*time.Second)) {
 		t.Fatalf("late extension moved state back: %+v", back)
 	}
+	// A heartbeat within the lease still records that the session was
+	// seen, and what lists the account's sessions (the 409 answer, GET
+	// /v1/sessions) shows it.
+	seen := must(s.ExtendLease(ctx, sess.ID, t0.Add(2*time.Minute), t0.Add(35*time.Second)))(t)
+	if !seen.ExpiresAt.Equal(t0.Add(2*time.Minute)) || !seen.LastSeenAt.Equal(t0.Add(35*time.Second)) {
+		t.Fatalf("extension without a later expiry = %+v, want last seen at +35s", seen)
+	}
+	if got := must(s.GetSession(ctx, sess.ID))(t); !got.LastSeenAt.Equal(t0.Add(35 * time.Second)) {
+		t.Fatalf("GetSession after a heartbeat = %+v, want last seen at +35s", got)
+	}
+	active := must(s.ListActiveSessions(ctx, acct, t0.Add(36*time.Second)))(t)
+	if len(active) != 1 || !active[0].LastSeenAt.Equal(t0.Add(35*time.Second)) || !active[0].StartedAt.Equal(t0) {
+		t.Fatalf("ListActiveSessions after a heartbeat = %+v, want one session last seen at +35s", active)
+	}
+	_, err := s.AcquireLease(ctx, playback.LeaseRequest{SessionID: playback.NewID("ses"), AccountID: acct,
+		DeviceID: playback.NewID("dev"), TitleID: "t", Limit: 1, TTL: time.Minute, Now: t0.Add(36 * time.Second)})
+	var details *playback.ConflictDetails
+	if pe := playback.AsError(err); pe == nil || pe.Reason != "stream_limit" {
+		t.Fatalf("second device = %v, want stream_limit", err)
+	} else if details, _ = pe.Details.(*playback.ConflictDetails); details == nil || len(details.Sessions) != 1 ||
+		!details.Sessions[0].LastSeenAt.Equal(t0.Add(35*time.Second)) {
+		t.Fatalf("stream_limit details = %+v, want the session last seen at +35s", pe.Details)
+	}
 	ended := must(s.EndSession(ctx, sess.ID, playback.EndStopped, t0.Add(40*time.Second)))(t)
 	if ended.EndReason != playback.EndStopped || !ended.EndedAt.Equal(t0.Add(40*time.Second)) {
 		t.Fatalf("ended = %+v", ended)
@@ -512,7 +544,7 @@ func testExtendAndEnd(t *testing.T, s playback.Store) {
 	if again.EndReason != playback.EndStopped || !again.EndedAt.Equal(ended.EndedAt) {
 		t.Fatalf("second EndSession changed the session: %+v", again)
 	}
-	_, err := s.ExtendLease(ctx, sess.ID, t0.Add(3*time.Minute), t0.Add(time.Minute))
+	_, err = s.ExtendLease(ctx, sess.ID, t0.Add(3*time.Minute), t0.Add(time.Minute))
 	wantCode(t, err, playback.CodeGone)
 	if got := must(s.GetSession(ctx, sess.ID))(t); got.EndReason != playback.EndStopped {
 		t.Fatalf("GetSession = %+v", got)

@@ -78,15 +78,25 @@ func TestSamples(t *testing.T) {
 		ExpiresAt   time.Time `json:"expires_at"`
 		KeyID       string    `json:"key_id"`
 		CDN         string    `json:"cdn"`
+		Manifests   struct {
+			HLS, DASH string
+		} `json:"manifests"`
+		SteeringURI string `json:"steering_uri"`
 		Cookies     []struct {
-			Name, Value string
+			Name, Value, Path string
 		} `json:"cookies"`
 	}
 	if err := json.Unmarshal([]byte(resp.Body), &grant); err != nil {
 		t.Fatal(err)
 	}
-	if grant.CDN != "cloudfront" || grant.KeyID != vars["CLOUDFRONT_ACTIVE_KEY_ID"] ||
-		!strings.HasPrefix(grant.ManifestURL, "https://d111111abcdef8.cloudfront.net/titles/big-buck-bunny/") ||
+	// The demo title has a ladder: the manifests are personalized ones on
+	// the API's own host (the sample's API Gateway domain), and the grants
+	// cover the family plan's SD and HD folders only.
+	const api = "https://a1b2c3d4e5.execute-api.eu-central-1.amazonaws.com/v1/"
+	if grant.CDN != "cloudfront" || grant.KeyID != vars["CLOUDFRONT_ACTIVE_KEY_ID"] || grant.ManifestURL != grant.Manifests.HLS ||
+		!strings.HasPrefix(grant.Manifests.HLS, api+"manifests/ses_sample_signurl/hls?") ||
+		!strings.HasPrefix(grant.Manifests.DASH, api+"manifests/ses_sample_signurl/dash?") ||
+		!strings.HasPrefix(grant.SteeringURI, api+"steering/ses_sample_signurl?") ||
 		grant.ExpiresAt.After(now.Add(3*time.Minute)) {
 		t.Fatalf("grant %s", resp.Body)
 	}
@@ -94,11 +104,28 @@ func TestSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cookies []*http.Cookie
-	for _, c := range grant.Cookies {
-		cookies = append(cookies, &http.Cookie{Name: c.Name, Value: c.Value})
+	// As a browser sends them: the cookies whose path covers the URL.
+	cookiesFor := func(rawURL string) []*http.Cookie {
+		var out []*http.Cookie
+		for _, c := range grant.Cookies {
+			if strings.Contains(rawURL, c.Path) {
+				out = append(out, &http.Cookie{Name: c.Name, Value: c.Value})
+			}
+		}
+		return out
 	}
-	if _, err := verifier.Verify(grant.ManifestURL, cookies, netip.MustParseAddr("203.0.113.7")); err != nil {
-		t.Fatalf("CloudFront would refuse the manifest: %v", err)
+	const cdn = "https://d111111abcdef8.cloudfront.net/titles/big-buck-bunny/"
+	for _, r := range []string{"sd", "hd"} {
+		if _, err := verifier.Verify(cdn+r+"/seg1.m4s", cookiesFor(cdn+r+"/"), netip.MustParseAddr("203.0.113.7")); err != nil {
+			t.Fatalf("CloudFront would refuse the %s segment: %v", r, err)
+		}
+	}
+	// The standard plan's grants, all of them, do not open UHD.
+	var all []*http.Cookie
+	for _, c := range grant.Cookies {
+		all = append(all, &http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	if _, err := verifier.Verify(cdn+"uhd/seg1.m4s", all, netip.MustParseAddr("203.0.113.7")); err == nil {
+		t.Fatal("CloudFront would serve a UHD segment to a standard plan")
 	}
 }

@@ -1,0 +1,370 @@
+package signurl
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Personalized manifests: per-session HLS and DASH manifests a player
+// loads by URL alone. The URL carries a manifest credential (see
+// auth.IssueManifest) bound to the session, so native players that cannot
+// add headers play them; the grants written into them are those of the
+// session, scoped per allowed rendition, so a plan's cap holds at the CDN.
+//
+//	GET /v1/manifests/{session_id}/hls?token=&cdn=&grant=                       multivariant playlist
+//	GET /v1/manifests/{session_id}/hls/{pathway}/{rendition}?token=&grant=      media playlist
+//	GET /v1/manifests/{session_id}/dash?token=&cdn=&grant=                      MPD
+//
+// cdn names the pathway to start on (default: the default CDN); grant is
+// "query" (default: each URI carries its pathway's signature query) or
+// "cookie" (URIs carry none; the cookies of the urls answer apply).
+
+// Grant styles.
+const (
+	GrantQuery  = "query"
+	GrantCookie = "cookie"
+)
+
+// Stored object names under a title's asset path (docs/manifests.md): the
+// HLS multivariant playlist is Title.Manifest.
+const (
+	storedMediaPlaylist = "media.m3u8"
+	storedMPD           = "manifest.mpd"
+)
+
+// Content types of the manifests.
+const (
+	contentTypeHLS  = "application/vnd.apple.mpegurl"
+	contentTypeDASH = "application/dash+xml"
+)
+
+// manifestRequest is a checked request for a session's manifest.
+type manifestRequest struct {
+	id       string
+	token    string
+	claims   auth.PlaybackClaims
+	sess     playback.Session
+	title    playback.Title
+	allowed  []playback.Rendition
+	pathway  string // the pathway to start on
+	grant    string
+	expires  time.Time
+	apiBase  string
+	clientIP netip.Addr
+}
+
+// openManifest checks what every manifest route needs, in the order that
+// tells nothing to a stranger: the credential, its session, the
+// parameters, then the session's state and the plan.
+//
+// Errors: 401 missing, forged or expired credential; 403
+// token_session_mismatch for a credential of another session; 400
+// unknown_cdn or grant_style; 410 session_ended, lease_expired or
+// session_not_found; 403 quality_not_allowed when the plan allows none of
+// the title's renditions; 404 title_has_no_ladder; 503 when the store is
+// down. Nothing is written either way.
+func (s *Server) openManifest(r *http.Request) (*manifestRequest, error) {
+	now := s.deps.Now()
+	q := r.URL.Query()
+	token := q.Get("token")
+	if token == "" {
+		if h := r.Header.Get("Authorization"); h != "" {
+			var err error
+			if token, err = auth.BearerToken(r); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if token == "" {
+		return nil, playback.Errorf(playback.CodeUnauthenticated, auth.ReasonTokenMissing,
+			"pass the manifest credential of the urls answer as ?token=")
+	}
+	claims, err := s.deps.Tokens.VerifyManifest(token, now)
+	if err != nil {
+		return nil, err
+	}
+	id := r.PathValue("session_id")
+	if id != claims.SessionID {
+		return nil, mismatch(id)
+	}
+	m := &manifestRequest{id: id, token: token, claims: claims, pathway: s.defaultCDN, grant: GrantQuery}
+	if p := q.Get("cdn"); p != "" {
+		if _, ok := s.cdns[p]; !ok {
+			return nil, s.unknownCDN(p)
+		}
+		m.pathway = p
+	}
+	if m.grant, err = grantStyle(q.Get("grant")); err != nil {
+		return nil, err
+	}
+	ctx := r.Context()
+	if m.sess, err = s.liveSession(ctx, id, claims, now); err != nil {
+		return nil, err
+	}
+	if m.title, m.allowed, err = s.ladder(ctx, m.sess); err != nil {
+		return nil, err
+	}
+	if len(m.title.Renditions) == 0 {
+		return nil, playback.Errorf(playback.CodeNotFound, "title_has_no_ladder",
+			"title %q has no renditions to personalize; use manifest_url", m.title.ID)
+	}
+	m.expires = s.expiry(m.sess, claims, now)
+	if m.expires.Unix() <= now.Unix() {
+		return nil, playback.Errorf(playback.CodeGone, "lease_expired", "the lease of session %q ends now", id)
+	}
+	m.apiBase = s.apiBase(r)
+	if s.cfg.BindIP {
+		if m.clientIP, err = clientIP(r); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func grantStyle(v string) (string, error) {
+	switch v {
+	case "", GrantQuery:
+		return GrantQuery, nil
+	case GrantCookie:
+		return GrantCookie, nil
+	}
+	return "", playback.Errorf(playback.CodeInvalid, "grant_style", "grant must be %q or %q", GrantQuery, GrantCookie)
+}
+
+// ladder reads the session's title and the renditions its account's plan
+// allows. The plan is read now rather than taken from the token, so a
+// downgrade applies to the next manifest and grant.
+func (s *Server) ladder(ctx context.Context, sess playback.Session) (playback.Title, []playback.Rendition, error) {
+	title, err := s.deps.Store.GetTitle(ctx, sess.TitleID)
+	if err != nil {
+		return title, nil, err
+	}
+	if err := title.ValidateRenditions(); err != nil {
+		return title, nil, &playback.Error{Code: playback.CodeInternal, Reason: "title_not_signable", Err: err}
+	}
+	if len(title.Renditions) == 0 {
+		return title, nil, nil
+	}
+	acct, err := s.deps.Store.GetAccount(ctx, sess.AccountID)
+	if err != nil {
+		return title, nil, err
+	}
+	plan, err := s.deps.Store.GetPlan(ctx, acct.PlanID)
+	if err != nil {
+		return title, nil, err
+	}
+	allowed := title.AllowedRenditions(plan.MaxQuality)
+	if len(allowed) == 0 {
+		return title, nil, playback.Errorf(playback.CodeForbidden, "quality_not_allowed",
+			"plan %q (max %s) allows none of title %q's renditions", plan.ID, plan.MaxQuality, title.ID)
+	}
+	return title, allowed, nil
+}
+
+// pathways lists the configured CDNs, first the one to start on.
+func (s *Server) pathways(first string) []Pathway {
+	out := []Pathway{{ID: first, Base: s.cdns[first].base}}
+	for _, name := range s.cdnNames {
+		if name != first {
+			out = append(out, Pathway{ID: name, Base: s.cdns[name].base})
+		}
+	}
+	return out
+}
+
+// renditionGrant signs one pathway's grant for one rendition's folder.
+func (s *Server) renditionGrant(ctx context.Context, m *manifestRequest, pathway, rendition string) (playback.SignedAccess, error) {
+	c := s.cdns[pathway]
+	prefix := m.title.AssetPath + rendition + "/"
+	req := playback.SignRequest{BaseURL: c.base, Prefix: prefix, Manifest: prefix + storedMediaPlaylist,
+		Expires: m.expires, ClientIP: m.clientIP}
+	access, err := c.signer.Sign(ctx, req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return access, err
+		}
+		return access, &playback.Error{Code: playback.CodeInternal, Reason: "sign_failed", Err: fmt.Errorf("signurl: %s %s: %w", pathway, prefix, err)}
+	}
+	return access, nil
+}
+
+// manifestQuery is the query of a personalized manifest URL.
+func manifestQuery(token, cdn, grant string) string {
+	v := url.Values{"token": {token}}
+	if cdn != "" {
+		v.Set("cdn", cdn)
+	}
+	if grant != GrantQuery {
+		v.Set("grant", grant)
+	}
+	return v.Encode()
+}
+
+// ManifestURLs are the personalized manifests of a session.
+type ManifestURLs struct {
+	HLS  string `json:"hls"`
+	DASH string `json:"dash"`
+}
+
+func manifestURLs(apiBase, id, token, cdn, grant string) ManifestURLs {
+	q := manifestQuery(token, cdn, grant)
+	base := apiBase + "/v1/manifests/" + url.PathEscape(id)
+	return ManifestURLs{HLS: base + "/hls?" + q, DASH: base + "/dash?" + q}
+}
+
+// steeringURI is the session's content steering server (functions/pickedge
+// accepts the manifest credential there).
+func steeringURI(apiBase, id, token, format string) string {
+	return apiBase + "/v1/steering/" + url.PathEscape(id) + "?" + url.Values{"format": {format}, "token": {token}}.Encode()
+}
+
+// apiBase is how players reach this API: PUBLIC_API_URL, else the
+// request's own scheme and host.
+func (s *Server) apiBase(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// writeManifest answers a manifest: never cached (it carries grants), and
+// readable from any origin, since the credential is in the URL and no
+// cookie is involved (as the steering manifest).
+func writeManifest(w http.ResponseWriter, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", contentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// hlsMaster is GET /v1/manifests/{session_id}/hls.
+func (s *Server) hlsMaster(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	m, err := s.openManifest(r)
+	if err != nil {
+		return err
+	}
+	stored, err := s.origin.Get(r.Context(), m.title.AssetPath+m.title.Manifest)
+	if err != nil {
+		return err
+	}
+	media := m.apiBase + "/v1/manifests/" + url.PathEscape(m.id) + "/hls/"
+	q := manifestQuery(m.token, "", m.grant)
+	link := func(dst []byte, pathway, rendition string) []byte {
+		dst = append(dst, media...)
+		dst = append(dst, url.PathEscape(pathway)...)
+		dst = append(dst, '/')
+		dst = append(dst, rendition...)
+		dst = append(dst, '?')
+		return append(dst, q...)
+	}
+	out, err := PersonalizeMaster(make([]byte, 0, 2*len(stored)+1024), stored, m.allowed, s.pathways(m.pathway),
+		steeringURI(m.apiBase, m.id, m.token, "hls"), link)
+	if err != nil {
+		return err
+	}
+	writeManifest(w, contentTypeHLS, out)
+	return nil
+}
+
+// hlsMedia is GET /v1/manifests/{session_id}/hls/{pathway}/{rendition}:
+// one rendition's media playlist on one pathway, signed once.
+func (s *Server) hlsMedia(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	m, err := s.openManifest(r)
+	if err != nil {
+		return err
+	}
+	pathway, rendition := r.PathValue("pathway"), r.PathValue("rendition")
+	if _, ok := s.cdns[pathway]; !ok {
+		return s.unknownCDN(pathway)
+	}
+	if !isAllowed(m.allowed, rendition) {
+		// Above the plan's cap or not in the ladder: no grant either way.
+		return playback.Errorf(playback.CodeForbidden, "rendition_not_allowed",
+			"rendition %q of title %q is not available on this plan", rendition, m.title.ID)
+	}
+	ctx := r.Context()
+	stored, err := s.origin.Get(ctx, m.title.AssetPath+rendition+"/"+storedMediaPlaylist)
+	if err != nil {
+		return err
+	}
+	g := Grant{Base: s.cdns[pathway].base, Prefix: m.title.AssetPath + rendition + "/"}
+	if m.grant == GrantQuery {
+		access, err := s.renditionGrant(ctx, m, pathway, rendition)
+		if err != nil {
+			return err
+		}
+		g.Query = access.QueryParams
+	}
+	out, err := PersonalizeMedia(nil, stored, g)
+	if err != nil {
+		return err
+	}
+	writeManifest(w, contentTypeHLS, out)
+	return nil
+}
+
+// dashMPD is GET /v1/manifests/{session_id}/dash. With query grants it
+// serves the starting pathway only (see PersonalizeMPD).
+func (s *Server) dashMPD(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	m, err := s.openManifest(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	stored, err := s.origin.Get(ctx, m.title.AssetPath+storedMPD)
+	if err != nil {
+		return err
+	}
+	pathways := s.pathways(m.pathway)
+	var queries map[string]string
+	if m.grant == GrantQuery {
+		pathways = pathways[:1]
+		queries = make(map[string]string, len(m.allowed))
+		for _, rend := range m.allowed {
+			access, err := s.renditionGrant(ctx, m, m.pathway, rend.Path)
+			if err != nil {
+				return err
+			}
+			queries[rend.Path] = access.QueryParams
+		}
+	}
+	out, err := PersonalizeMPD(make([]byte, 0, len(stored)+2048), stored, m.allowed, pathways, m.title.AssetPath,
+		steeringURI(m.apiBase, m.id, m.token, "dash"), queries)
+	if err != nil {
+		return err
+	}
+	writeManifest(w, contentTypeDASH, out)
+	return nil
+}
+
+func (s *Server) unknownCDN(name string) error {
+	return &playback.Error{Code: playback.CodeInvalid, Reason: "unknown_cdn",
+		Message: fmt.Sprintf("cdn %q is not configured", name), Details: map[string]any{"cdns": slices.Clone(s.cdnNames)}}
+}
+
+func clientIP(r *http.Request) (netip.Addr, error) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, &playback.Error{Code: playback.CodeInternal, Reason: "client_ip_unknown",
+			Message: "cannot bind the grant to the caller's address", Err: fmt.Errorf("signurl: RemoteAddr %q: %w", r.RemoteAddr, err)}
+	}
+	return ap.Addr().Unmap(), nil
+}

@@ -1,0 +1,553 @@
+package signurl
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Personalizing rewrites the manifests the packager stored (relative URIs,
+// every rendition; see docs/manifests.md) for one session: renditions above
+// the plan's cap are dropped, and every URI becomes absolute on a CDN
+// pathway, carrying that pathway's grant for the rendition it belongs to.
+// Each function is a single pass appending to one buffer, since a media
+// playlist has a line per segment.
+
+// Pathway is one CDN a personalized manifest offers: an HLS PATHWAY-ID or a
+// DASH BaseURL@serviceLocation.
+type Pathway struct {
+	ID   string // the CDN name, as steering manifests list it
+	Base string // "https://cdn.example.com", no trailing slash
+}
+
+// VariantLink builds the URI of a personalized media playlist.
+type VariantLink func(dst []byte, pathway, rendition string) []byte
+
+// manifestError is a stored manifest personalizing cannot handle: the
+// catalogue's fault, not the player's.
+func manifestError(format string, args ...any) error {
+	return &playback.Error{Code: playback.CodeInternal, Reason: "manifest_unsupported",
+		Err: fmt.Errorf("signurl: stored manifest: "+format, args...)}
+}
+
+// lines calls fn for each line of b without its line ending.
+func eachLine(b []byte, fn func(line []byte) error) error {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		var line []byte
+		if i < 0 {
+			line, b = b, nil
+		} else {
+			line, b = b[:i], b[i+1:]
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if err := fn(line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PersonalizeMaster writes the multivariant playlist of a session from the
+// stored one: the variants of allowed renditions (the first path segment of
+// a variant's URI names its rendition), repeated for each pathway with
+// PATHWAY-ID and STABLE-VARIANT-ID (draft-pantos-hls-rfc8216bis section
+// 4.4.6.2: the variants of a pathway must be the same as those of the
+// others), URIs from link, and EXT-X-CONTENT-STEERING naming steeringURI
+// and the first pathway as the one to use until the steering manifest has
+// been read. I-frame variants are dropped; alternate renditions with URIs
+// (EXT-X-MEDIA) are refused, as their groups would have to be repeated per
+// pathway too.
+func PersonalizeMaster(dst, stored []byte, allowed []playback.Rendition, pathways []Pathway, steeringURI string, link VariantLink) ([]byte, error) {
+	if len(pathways) == 0 {
+		return dst, manifestError("no pathway")
+	}
+	type variant struct {
+		attrs     []byte
+		rendition string
+	}
+	var header [][]byte
+	var variants []variant
+	var pendingInf []byte
+	sawHeader := false
+	err := eachLine(stored, func(line []byte) error {
+		switch {
+		case len(bytes.TrimSpace(line)) == 0:
+			return nil
+		case pendingInf != nil:
+			if line[0] == '#' {
+				return manifestError("EXT-X-STREAM-INF not followed by its URI")
+			}
+			r, ok := renditionOf(string(line))
+			if !ok {
+				return manifestError("variant URI %q is not <rendition>/<playlist>", line)
+			}
+			if isAllowed(allowed, r) {
+				variants = append(variants, variant{attrs: pendingInf, rendition: r})
+			}
+			pendingInf = nil
+		case bytes.HasPrefix(line, []byte("#EXTM3U")):
+			sawHeader = true
+		case bytes.HasPrefix(line, []byte("#EXT-X-STREAM-INF:")):
+			pendingInf = withoutAttrs(line[len("#EXT-X-STREAM-INF:"):], "PATHWAY-ID", "STABLE-VARIANT-ID")
+		case bytes.HasPrefix(line, []byte("#EXT-X-MEDIA:")) && bytes.Contains(line, []byte(`URI="`)):
+			return manifestError("alternate renditions with URIs are not personalized")
+		case bytes.HasPrefix(line, []byte("#EXT-X-I-FRAME-STREAM-INF:")),
+			bytes.HasPrefix(line, []byte("#EXT-X-CONTENT-STEERING:")),
+			bytes.HasPrefix(line, []byte("#EXT-X-SESSION-DATA:")) && bytes.Contains(line, []byte(`URI="`)):
+			// Dropped: pointing at the origin's relative URIs, or replaced.
+		case line[0] == '#':
+			header = append(header, line)
+		default:
+			return manifestError("URI %q outside a variant", line)
+		}
+		return nil
+	})
+	if err != nil {
+		return dst, err
+	}
+	if !sawHeader {
+		return dst, manifestError("no #EXTM3U")
+	}
+	if pendingInf != nil {
+		return dst, manifestError("EXT-X-STREAM-INF without a URI")
+	}
+	dst = append(dst, "#EXTM3U\n"...)
+	for _, h := range header {
+		dst = append(append(dst, h...), '\n')
+	}
+	dst = append(dst, `#EXT-X-CONTENT-STEERING:SERVER-URI="`...)
+	dst = append(dst, steeringURI...)
+	dst = append(dst, `",PATHWAY-ID="`...)
+	dst = append(dst, pathways[0].ID...)
+	dst = append(dst, "\"\n"...)
+	for _, p := range pathways {
+		for _, v := range variants {
+			dst = append(dst, "#EXT-X-STREAM-INF:"...)
+			dst = append(dst, v.attrs...)
+			dst = append(dst, `,PATHWAY-ID="`...)
+			dst = append(dst, p.ID...)
+			dst = append(dst, `",STABLE-VARIANT-ID="`...)
+			dst = append(dst, v.rendition...)
+			dst = append(dst, "\"\n"...)
+			dst = link(dst, p.ID, v.rendition)
+			dst = append(dst, '\n')
+		}
+	}
+	return dst, nil
+}
+
+func isAllowed(allowed []playback.Rendition, path string) bool {
+	for _, r := range allowed {
+		if r.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// renditionOf returns the first segment of a relative URI "<r>/<file>".
+func renditionOf(uri string) (string, bool) {
+	r, rest, ok := strings.Cut(uri, "/")
+	if !ok || rest == "" || strings.Contains(uri, "://") || r == "" || r == "." || r == ".." {
+		return "", false
+	}
+	return r, true
+}
+
+// withoutAttrs copies an attribute list without the named attributes.
+// Quoted values may hold commas.
+func withoutAttrs(list []byte, names ...string) []byte {
+	out := make([]byte, 0, len(list))
+	for len(list) > 0 {
+		end, inQuote := 0, false
+		for end < len(list) && (inQuote || list[end] != ',') {
+			if list[end] == '"' {
+				inQuote = !inQuote
+			}
+			end++
+		}
+		attr := list[:end]
+		if end < len(list) {
+			list = list[end+1:]
+		} else {
+			list = nil
+		}
+		name, _, _ := bytes.Cut(attr, []byte{'='})
+		drop := false
+		for _, n := range names {
+			if string(bytes.TrimSpace(name)) == n {
+				drop = true
+			}
+		}
+		if drop {
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, attr...)
+	}
+	return out
+}
+
+// Grant is what a personalized URI on one pathway carries: Base+Prefix is
+// where the rendition's objects live, Query the pathway's signature for
+// Prefix ("" for cookie grants).
+type Grant struct {
+	Base   string // "https://cdn.example.com"
+	Prefix string // "/titles/t1/sd/"
+	Query  string // e.g. "Policy=..&Signature=..&Key-Pair-Id=.." or "URLPrefix=..&Expires=..&KeyName=..&Signature=.."
+}
+
+// PersonalizeMedia writes the media playlist of one rendition on one
+// pathway: every relative URI (segment lines and URI attributes such as
+// EXT-X-MAP's) becomes Base+Prefix+URI with the grant's query appended.
+// Absolute URIs (key servers) pass unchanged; an absolute path gets the
+// base, and the query only when it is under Prefix. A URI climbing out of
+// the folder (dot segments) is refused: the grant would not cover it, and
+// path tricks are what signatures are checked against.
+func PersonalizeMedia(dst, stored []byte, g Grant) ([]byte, error) {
+	if !bytes.HasPrefix(stored, []byte("#EXTM3U")) {
+		return dst, manifestError("no #EXTM3U")
+	}
+	// The output is the input plus base, prefix and query on each URI.
+	extra := len(g.Base) + len(g.Prefix) + len(g.Query) + 1
+	if n := bytes.Count(stored, []byte{'\n'}) + 1; cap(dst)-len(dst) < len(stored)+n/2*extra {
+		dst = append(make([]byte, 0, len(dst)+len(stored)+n/2*extra+extra), dst...)
+	}
+	var err error
+	for rest := stored; len(rest) > 0 && err == nil; {
+		i := bytes.IndexByte(rest, '\n')
+		var line []byte
+		if i < 0 {
+			line, rest = rest, nil
+		} else {
+			line, rest = rest[:i], rest[i+1:]
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		switch {
+		case len(line) == 0:
+		case line[0] != '#':
+			dst, err = g.appendURI(dst, line)
+		default:
+			dst, err = g.appendTag(dst, line)
+		}
+		dst = append(dst, '\n')
+	}
+	return dst, err
+}
+
+var uriAttr = []byte(`URI="`)
+
+// appendTag copies a tag, personalizing its URI attribute if it has one.
+func (g Grant) appendTag(dst, line []byte) ([]byte, error) {
+	i := bytes.Index(line, uriAttr)
+	if i < 0 {
+		return append(dst, line...), nil
+	}
+	// An attribute named ...URI (e.g. a vendor's X-FOO-URI) is not URI.
+	if i > 0 && line[i-1] != ':' && line[i-1] != ',' {
+		return append(dst, line...), nil
+	}
+	start := i + len(uriAttr)
+	end := bytes.IndexByte(line[start:], '"')
+	if end < 0 {
+		return dst, manifestError("unterminated URI in %q", line)
+	}
+	end += start
+	dst = append(dst, line[:start]...)
+	dst, err := g.appendURI(dst, line[start:end])
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, line[end:]...), nil
+}
+
+func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
+	if hasScheme(uri) {
+		return append(dst, uri...), nil
+	}
+	path := uri
+	if q := bytes.IndexAny(uri, "?#"); q >= 0 {
+		path = uri[:q]
+	}
+	for seg := range bytes.SplitSeq(path, []byte{'/'}) {
+		if string(seg) == "." || string(seg) == ".." {
+			return dst, manifestError("URI %q has a dot segment", uri)
+		}
+	}
+	dst = append(dst, g.Base...)
+	covered := true
+	if len(uri) > 0 && uri[0] == '/' {
+		covered = bytes.HasPrefix(uri, []byte(g.Prefix))
+	} else {
+		dst = append(dst, g.Prefix...)
+	}
+	dst = append(dst, uri...)
+	if g.Query != "" && covered {
+		if bytes.IndexByte(uri, '?') >= 0 {
+			dst = append(dst, '&')
+		} else {
+			dst = append(dst, '?')
+		}
+		dst = append(dst, g.Query...)
+	}
+	return dst, nil
+}
+
+// hasScheme reports whether uri starts with an RFC 3986 scheme and ':'.
+func hasScheme(uri []byte) bool {
+	for i, c := range uri {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case i > 0 && c == ':':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// PersonalizeMPD writes the DASH MPD of a session from the stored one:
+// Representations of renditions not allowed are removed, one MPD-level
+// BaseURL per pathway (serviceLocation = pathway id) points at the title's
+// folder on that CDN, and ContentSteering names steeringURI with the first
+// pathway as defaultServiceLocation (DASH-IF Content Steering). The stored
+// SegmentTemplate's relative media and initialization resolve against the
+// BaseURLs.
+//
+// queries (rendition → signature query) is for query-style grants: each
+// kept Representation then gets a SegmentTemplate of its own carrying its
+// rendition's query, since BaseURL resolution drops a query. A template is
+// shared by every BaseURL, so a query-style MPD serves exactly one
+// pathway; cookie grants (queries nil) serve them all.
+func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways []Pathway, assetPath, steeringURI string, queries map[string]string) ([]byte, error) {
+	switch {
+	case len(pathways) == 0:
+		return dst, manifestError("no pathway")
+	case queries != nil && len(pathways) != 1:
+		return dst, manifestError("a query-style MPD serves one pathway, not %d", len(pathways))
+	}
+	s := string(stored)
+	mpd := indexTag(s, "MPD", 0)
+	if mpd < 0 {
+		return dst, manifestError("no <MPD>")
+	}
+	mpdEnd := strings.IndexByte(s[mpd:], '>')
+	if mpdEnd < 0 {
+		return dst, manifestError("unterminated <MPD>")
+	}
+	mpdEnd += mpd + 1
+	period := indexTag(s, "Period", mpdEnd)
+	if period < 0 {
+		return dst, manifestError("no <Period>")
+	}
+	if indexTag(s[:period], "BaseURL", mpdEnd) >= 0 {
+		return dst, manifestError("an MPD-level BaseURL would be replaced by the pathways'")
+	}
+	insertAt := mpdEnd
+	if i := strings.LastIndex(s[:period], "</ProgramInformation>"); i >= 0 {
+		insertAt = i + len("</ProgramInformation>")
+	}
+	dst = append(dst, s[:insertAt]...)
+	for _, p := range pathways {
+		dst = append(dst, "\n  <BaseURL serviceLocation=\""...)
+		dst = appendXMLEscaped(dst, p.ID)
+		dst = append(dst, "\">"...)
+		dst = appendXMLEscaped(dst, p.Base+assetPath)
+		dst = append(dst, "</BaseURL>"...)
+	}
+	dst = append(dst, "\n  <ContentSteering defaultServiceLocation=\""...)
+	dst = appendXMLEscaped(dst, pathways[0].ID)
+	dst = append(dst, "\" queryBeforeStart=\"false\">"...)
+	dst = appendXMLEscaped(dst, steeringURI)
+	dst = append(dst, "</ContentSteering>"...)
+
+	pos := insertAt
+	var asTemplate string // the current AdaptationSet's SegmentTemplate element
+	for {
+		rep := indexTag(s, "Representation", pos)
+		if rep < 0 {
+			break
+		}
+		gap := s[pos:rep]
+		asTemplate = templateIn(gap, asTemplate)
+		dst = append(dst, gap...)
+		tagEnd := strings.IndexByte(s[rep:], '>')
+		if tagEnd < 0 {
+			return dst, manifestError("unterminated <Representation>")
+		}
+		tagEnd += rep + 1
+		startTag := s[rep:tagEnd]
+		selfClosing := strings.HasSuffix(startTag, "/>")
+		end := tagEnd
+		if !selfClosing {
+			closeAt := strings.Index(s[tagEnd:], "</Representation>")
+			if closeAt < 0 {
+				return dst, manifestError("unterminated <Representation>")
+			}
+			end = tagEnd + closeAt + len("</Representation>")
+		}
+		pos = end
+		id, ok := attr(startTag, "id")
+		if !ok || !isAllowed(allowed, id) {
+			// Above the cap, or not in the title's ladder: gone with its
+			// line.
+			dst = bytes.TrimRight(dst, " \t")
+			if pos < len(s) && s[pos] == '\r' {
+				pos++
+			}
+			if pos < len(s) && s[pos] == '\n' && len(dst) > 0 && dst[len(dst)-1] == '\n' {
+				pos++
+			}
+			continue
+		}
+		if queries == nil {
+			dst = append(dst, s[rep:end]...)
+			continue
+		}
+		q, ok := queries[id]
+		if !ok {
+			return dst, manifestError("no grant for Representation %q", id)
+		}
+		body := ""
+		if !selfClosing {
+			body = s[tagEnd : end-len("</Representation>")]
+		}
+		if own := indexTag(body, "SegmentTemplate", 0); own >= 0 {
+			tmpl, err := withQuery(body[own:], q)
+			if err != nil {
+				return dst, err
+			}
+			dst = append(dst, startTag...)
+			dst = append(dst, body[:own]...)
+			dst = append(dst, tmpl...)
+			dst = append(dst, "</Representation>"...)
+			continue
+		}
+		if asTemplate == "" {
+			return dst, manifestError("Representation %q has no SegmentTemplate to carry its grant", id)
+		}
+		tmpl, err := withQuery(asTemplate, q)
+		if err != nil {
+			return dst, err
+		}
+		if selfClosing {
+			startTag = strings.TrimSuffix(strings.TrimSuffix(startTag, "/>"), " ") + ">"
+		}
+		dst = append(dst, startTag...)
+		dst = append(dst, tmpl...)
+		dst = append(dst, body...)
+		dst = append(dst, "</Representation>"...)
+	}
+	return append(dst, s[pos:]...), nil
+}
+
+// indexTag finds "<name" followed by a space, '>' or '/' at or after from.
+func indexTag(s, name string, from int) int {
+	for {
+		i := strings.Index(s[from:], "<"+name)
+		if i < 0 {
+			return -1
+		}
+		i += from
+		if j := i + 1 + len(name); j < len(s) && strings.IndexByte(" \t\r\n>/", s[j]) >= 0 {
+			return i
+		}
+		from = i + 1
+	}
+}
+
+// templateIn returns the SegmentTemplate element an AdaptationSet opened in
+// gap declares, or cur when gap opens none.
+func templateIn(gap, cur string) string {
+	if as := strings.LastIndex(gap, "<AdaptationSet"); as >= 0 {
+		gap, cur = gap[as:], ""
+	}
+	i := indexTag(gap, "SegmentTemplate", 0)
+	if i < 0 {
+		return cur
+	}
+	el := gap[i:]
+	end := strings.IndexByte(el, '>')
+	if end < 0 {
+		return cur
+	}
+	if el[end-1] == '/' {
+		return el[:end+1]
+	}
+	if c := strings.Index(el, "</SegmentTemplate>"); c >= 0 {
+		return el[:c+len("</SegmentTemplate>")]
+	}
+	return cur
+}
+
+// attr returns the value of name="..." in a start tag.
+func attr(tag, name string) (string, bool) {
+	for from := 0; ; {
+		i := strings.Index(tag[from:], name+`="`)
+		if i < 0 {
+			return "", false
+		}
+		i += from
+		if i > 0 && (tag[i-1] == ' ' || tag[i-1] == '\t' || tag[i-1] == '\n' || tag[i-1] == '\r') {
+			v := tag[i+len(name)+2:]
+			end := strings.IndexByte(v, '"')
+			if end < 0 {
+				return "", false
+			}
+			return v[:end], true
+		}
+		from = i + 1
+	}
+}
+
+// withQuery appends query to the media and initialization attributes of a
+// SegmentTemplate element (the start tag only; a SegmentTimeline inside
+// is kept).
+func withQuery(el, query string) (string, error) {
+	end := strings.IndexByte(el, '>')
+	if end < 0 {
+		return "", manifestError("unterminated <SegmentTemplate>")
+	}
+	tag := el[:end]
+	// In an attribute '&' must be escaped, and '$' would open a template
+	// identifier.
+	esc := strings.NewReplacer("&", "&amp;", "$", "$$", `"`, "&quot;", "<", "&lt;").Replace(query)
+	for _, name := range []string{"media", "initialization"} {
+		v, ok := attr(tag, name)
+		if !ok {
+			continue
+		}
+		sep := "?"
+		if strings.Contains(v, "?") {
+			sep = "&amp;"
+		}
+		old := name + `="` + v + `"`
+		tag = strings.Replace(tag, old, name+`="`+v+sep+esc+`"`, 1)
+	}
+	return tag + el[end:], nil
+}
+
+func appendXMLEscaped(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '&':
+			dst = append(dst, "&amp;"...)
+		case '<':
+			dst = append(dst, "&lt;"...)
+		case '>':
+			dst = append(dst, "&gt;"...)
+		case '"':
+			dst = append(dst, "&quot;"...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}

@@ -1,0 +1,144 @@
+package signurl_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/playplane/playplane/functions/signurl"
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+var examplePathways = []signurl.Pathway{{ID: "cloudfront", Base: "https://d111.cloudfront.net"}, {ID: "cloudcdn", Base: "https://cdn.example.com"}}
+
+func ExamplePersonalizeMaster() {
+	stored := storedObjects("t1", 1)["/titles/t1/master.m3u8"]
+	link := func(dst []byte, pathway, rendition string) []byte {
+		return fmt.Appendf(dst, "https://api.example.com/v1/manifests/ses_1/hls/%s/%s?token=m1.x", pathway, rendition)
+	}
+	out, err := signurl.PersonalizeMaster(nil, stored, demo.Ladder[:2], examplePathways,
+		"https://api.example.com/v1/steering/ses_1?format=hls&token=m1.x", link)
+	fmt.Print(string(out), err)
+	// Output:
+	// #EXTM3U
+	// #EXT-X-VERSION:7
+	// #EXT-X-INDEPENDENT-SEGMENTS
+	// #EXT-X-CONTENT-STEERING:SERVER-URI="https://api.example.com/v1/steering/ses_1?format=hls&token=m1.x",PATHWAY-ID="cloudfront"
+	// #EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS="avc1.42c01e",FRAME-RATE=30.000,PATHWAY-ID="cloudfront",STABLE-VARIANT-ID="sd"
+	// https://api.example.com/v1/manifests/ses_1/hls/cloudfront/sd?token=m1.x
+	// #EXT-X-STREAM-INF:BANDWIDTH=3000000,RESOLUTION=1280x720,CODECS="avc1.4d401f",FRAME-RATE=30.000,PATHWAY-ID="cloudfront",STABLE-VARIANT-ID="hd"
+	// https://api.example.com/v1/manifests/ses_1/hls/cloudfront/hd?token=m1.x
+	// #EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS="avc1.42c01e",FRAME-RATE=30.000,PATHWAY-ID="cloudcdn",STABLE-VARIANT-ID="sd"
+	// https://api.example.com/v1/manifests/ses_1/hls/cloudcdn/sd?token=m1.x
+	// #EXT-X-STREAM-INF:BANDWIDTH=3000000,RESOLUTION=1280x720,CODECS="avc1.4d401f",FRAME-RATE=30.000,PATHWAY-ID="cloudcdn",STABLE-VARIANT-ID="hd"
+	// https://api.example.com/v1/manifests/ses_1/hls/cloudcdn/hd?token=m1.x
+	// <nil>
+}
+
+func ExamplePersonalizeMedia() {
+	stored := storedObjects("t1", 2)["/titles/t1/sd/media.m3u8"]
+	out, err := signurl.PersonalizeMedia(nil, stored, signurl.Grant{Base: "https://cdn.example.com", Prefix: "/titles/t1/sd/",
+		Query: "URLPrefix=aHR0cHM6Ly9jZG4uZXhhbXBsZS5jb20vdGl0bGVzL3QxL3NkLw&Expires=1800000000&KeyName=k1&Signature=c2ln"})
+	fmt.Print(string(out), err)
+	// Output:
+	// #EXTM3U
+	// #EXT-X-VERSION:7
+	// #EXT-X-TARGETDURATION:2
+	// #EXT-X-PLAYLIST-TYPE:VOD
+	// #EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?URLPrefix=aHR0cHM6Ly9jZG4uZXhhbXBsZS5jb20vdGl0bGVzL3QxL3NkLw&Expires=1800000000&KeyName=k1&Signature=c2ln"
+	// #EXTINF:2.000,
+	// https://cdn.example.com/titles/t1/sd/seg1.m4s?URLPrefix=aHR0cHM6Ly9jZG4uZXhhbXBsZS5jb20vdGl0bGVzL3QxL3NkLw&Expires=1800000000&KeyName=k1&Signature=c2ln
+	// #EXTINF:2.000,
+	// https://cdn.example.com/titles/t1/sd/seg2.m4s?URLPrefix=aHR0cHM6Ly9jZG4uZXhhbXBsZS5jb20vdGl0bGVzL3QxL3NkLw&Expires=1800000000&KeyName=k1&Signature=c2ln
+	// #EXT-X-ENDLIST
+	// <nil>
+}
+
+func ExamplePersonalizeMPD() {
+	stored := storedObjects("t1", 1)["/titles/t1/manifest.mpd"]
+	out, err := signurl.PersonalizeMPD(nil, stored, demo.Ladder[:2], examplePathways, "/titles/t1/",
+		"https://api.example.com/v1/steering/ses_1?format=dash&token=m1.x", nil)
+	fmt.Print(string(out), err)
+	// Output:
+	// <?xml version="1.0" encoding="UTF-8"?>
+	// <MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static" mediaPresentationDuration="PT6S" minBufferTime="PT2S">
+	//   <BaseURL serviceLocation="cloudfront">https://d111.cloudfront.net/titles/t1/</BaseURL>
+	//   <BaseURL serviceLocation="cloudcdn">https://cdn.example.com/titles/t1/</BaseURL>
+	//   <ContentSteering defaultServiceLocation="cloudfront" queryBeforeStart="false">https://api.example.com/v1/steering/ses_1?format=dash&amp;token=m1.x</ContentSteering>
+	//   <Period id="0" start="PT0S">
+	//     <AdaptationSet contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1">
+	//       <SegmentTemplate timescale="1000" duration="2000" startNumber="1" media="$RepresentationID$/seg$Number$.m4s" initialization="$RepresentationID$/init.mp4"/>
+	//       <Representation id="sd" bandwidth="800000" width="640" height="360" codecs="avc1.42c01e"/>
+	//       <Representation id="hd" bandwidth="3000000" width="1280" height="720" codecs="avc1.4d401f"/>
+	//     </AdaptationSet>
+	//   </Period>
+	// </MPD>
+	// <nil>
+}
+
+func TestPersonalizeMediaURIs(t *testing.T) {
+	t.Parallel()
+	g := signurl.Grant{Base: "https://cdn.example.com", Prefix: "/titles/t1/sd/", Query: "Sig=1"}
+	for _, tc := range []struct {
+		name, line, want string
+		err              bool
+	}{
+		{"relative segment", "seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+		{"segment with a query", "seg1.m4s?v=2", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1", false},
+		{"subfolder", "parts/seg1.m4s", "https://cdn.example.com/titles/t1/sd/parts/seg1.m4s?Sig=1", false},
+		{"absolute URI passes", "https://keys.example.com/k1", "https://keys.example.com/k1", false},
+		{"absolute path in the folder", "/titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+		{"absolute path elsewhere gets no grant", "/titles/t1/uhd/seg1.m4s", "https://cdn.example.com/titles/t1/uhd/seg1.m4s", false},
+		{"map attribute", `#EXT-X-MAP:URI="init.mp4",BYTERANGE="100@0"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1",BYTERANGE="100@0"`, false},
+		{"key server URI", `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://key1"`, `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://key1"`, false},
+		{"vendor attribute ending in URI", `#EXT-X-FOO:X-URI="a"`, `#EXT-X-FOO:X-URI="a"`, false},
+		{"plain tag", "#EXTINF:2.000,", "#EXTINF:2.000,", false},
+		{"dot segment climbs out", "../uhd/seg1.m4s", "", true},
+		{"dot segment in an attribute", `#EXT-X-MAP:URI="./../hd/init.mp4"`, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := signurl.PersonalizeMedia(nil, []byte("#EXTM3U\n"+tc.line+"\n"), g)
+			if tc.err {
+				if pe := playback.AsError(err); pe == nil || pe.Reason != "manifest_unsupported" {
+					t.Fatalf("= %q, %v; want manifest_unsupported", out, err)
+				}
+				return
+			}
+			if err != nil || string(out) != "#EXTM3U\n"+tc.want+"\n" {
+				t.Fatalf("= %q, %v; want %q", out, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPersonalizeRefusesWhatItCannotHandle(t *testing.T) {
+	t.Parallel()
+	link := func(dst []byte, p, r string) []byte { return append(dst, p+"/"+r...) }
+	for _, tc := range []struct {
+		name   string
+		master string
+	}{
+		{"not a playlist", "<html>"},
+		{"alternate audio", "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI=\"audio/media.m3u8\"\n"},
+		{"variant at the root", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nmedia.m3u8\n"},
+		{"variant without URI", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := signurl.PersonalizeMaster(nil, []byte(tc.master), demo.Ladder, examplePathways, "https://s", link)
+			if pe := playback.AsError(err); pe == nil || pe.Code != playback.CodeInternal || pe.Reason != "manifest_unsupported" {
+				t.Fatalf("%v, want manifest_unsupported", err)
+			}
+		})
+	}
+	mpd := string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"])
+	withBase := strings.Replace(mpd, "<Period", "<BaseURL>https://origin/</BaseURL><Period", 1)
+	if _, err := signurl.PersonalizeMPD(nil, []byte(withBase), demo.Ladder, examplePathways, "/titles/t1/", "https://s", nil); err == nil {
+		t.Fatal("an MPD-level BaseURL was silently replaced")
+	}
+	if _, err := signurl.PersonalizeMPD(nil, []byte(mpd), demo.Ladder, examplePathways, "/titles/t1/", "https://s", map[string]string{}); err == nil {
+		t.Fatal("a query-style MPD for two pathways")
+	}
+}

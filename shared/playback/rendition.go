@@ -1,0 +1,71 @@
+package playback
+
+// Rendition is one encoding of a title's ladder, stored under
+// Title.AssetPath + Path + "/" (its media playlist, init segment and
+// segments). The same CMAF renditions serve HLS and DASH.
+type Rendition struct {
+	// Path is the rendition's folder under the title's asset path and its
+	// name in manifests (the DASH Representation id), e.g. "hd".
+	Path      string  `json:"path"`
+	Quality   Quality `json:"quality"`
+	Bandwidth int     `json:"bandwidth"` // peak bits per second, as EXT-X-STREAM-INF BANDWIDTH
+	Width     int     `json:"width"`
+	Height    int     `json:"height"`
+	Codecs    string  `json:"codecs"` // RFC 6381, e.g. "avc1.64001f"
+}
+
+// qualityRank orders qualities; an unknown quality ranks above every known
+// one, so that a typo in the catalogue hides a rendition rather than
+// granting it.
+var qualityRank = map[Quality]int{QualitySD: 1, QualityHD: 2, QualityUHD: 3}
+
+// Allows reports whether a plan capped at limit may stream quality q. An
+// unknown cap or quality allows nothing.
+func (limit Quality) Allows(q Quality) bool {
+	rm, ok := qualityRank[limit]
+	rq, known := qualityRank[q]
+	return ok && known && rq <= rm
+}
+
+// Valid reports whether q is SD, HD or UHD.
+func (q Quality) Valid() bool { _, ok := qualityRank[q]; return ok }
+
+// AllowedRenditions returns the title's renditions at or under max, in
+// ladder order. A title without a ladder yields none.
+func (t Title) AllowedRenditions(max Quality) []Rendition {
+	var out []Rendition
+	for _, r := range t.Renditions {
+		if max.Allows(r.Quality) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ValidateRenditions checks what manifests and grants rely on: each
+// rendition a distinct single canonical path segment with a known quality.
+func (t Title) ValidateRenditions() error {
+	seen := map[string]bool{}
+	for _, r := range t.Renditions {
+		if r.Path == "" || seen[r.Path] || SignablePath("/"+r.Path) != nil || containsSlash(r.Path) || r.Path == "." || r.Path == ".." {
+			return Errorf(CodeInvalid, "rendition_path", "title %q: rendition path %q must be a distinct single path segment", t.ID, r.Path)
+		}
+		seen[r.Path] = true
+		if !r.Quality.Valid() {
+			return Errorf(CodeInvalid, "rendition_quality", "title %q: rendition %q has quality %q, not SD, HD or UHD", t.ID, r.Path, r.Quality)
+		}
+		if r.Bandwidth <= 0 {
+			return Errorf(CodeInvalid, "rendition_bandwidth", "title %q: rendition %q needs a positive bandwidth", t.ID, r.Path)
+		}
+	}
+	return nil
+}
+
+func containsSlash(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			return true
+		}
+	}
+	return false
+}
