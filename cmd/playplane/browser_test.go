@@ -249,6 +249,16 @@ func (h *harness) testPlay(t *testing.T, format, cdn, grant, origin string) {
 	}
 	progress := h.run.waitProgress(t, demo.AccountKids, "big-buck-bunny", device, 3000)
 	t.Logf("progress stored: %d of %d ms by %s after %d heartbeats", progress.PositionMS, progress.DurationMS, progress.DeviceID, beats)
+	// The QoE the page measured from player events is what the session's
+	// record holds (written by the same consumer batch as the position).
+	q, err := h.run.app.store.GetSessionQoE(context.Background(), s.SessionID)
+	if err != nil {
+		t.Fatalf("session QoE of %s: %v", s.SessionID, err)
+	}
+	if q.QoE.StartupMS != *s.StartupMS || q.QoE.StartupMS <= 0 || q.QoE.CDN != s.Pathway || q.QoE.EdgeID != s.Edge ||
+		q.QoE.PlayedMS < 2500 || q.QoE.BitrateKbps <= 0 {
+		t.Errorf("stored QoE %+v, want startup %d ms, pathway %s, edge %s, 2.5 s played and a bitrate", q.QoE, *s.StartupMS, s.Pathway, s.Edge)
+	}
 
 	t.Run("steering", func(t *testing.T) {
 		body := ""
