@@ -145,7 +145,7 @@
       playbackToken = r.data.playback_token;
       log('session ' + state.sessionID + ' admitted, plan quality ' + state.maxQuality);
 
-      const u = await call('POST', '/v1/playback/' + state.sessionID + '/urls', playbackToken, state.cdn ? { cdn: state.cdn } : {});
+      const u = await urls();
       if (u.status !== 200) return failAndRelease('urls: ' + errText(u));
       state.urls = u.data;
       const e = await call('POST', '/v1/playback/' + state.sessionID + '/edges', playbackToken, {});
@@ -171,6 +171,23 @@
     } catch (err) {
       fail(String(err && err.message || err));
     }
+  }
+
+  // urls asks for the CDN grant. With signed cookies it asks for
+  // personalized manifests without signatures in their URIs (grant
+  // "cookie"); an API without personalized manifests refuses the field
+  // (unknown_field), and then the cookies cover the title's whole folder.
+  async function urls() {
+    const body = {};
+    if (state.cdn) body.cdn = state.cdn;
+    if (state.grant === 'cookies') body.grant = 'cookie';
+    const path = '/v1/playback/' + state.sessionID + '/urls';
+    let r = await call('POST', path, playbackToken, body);
+    if (r.status === 400 && body.grant && r.data && r.data.error && r.data.error.reason === 'unknown_field') {
+      delete body.grant;
+      r = await call('POST', path, playbackToken, body);
+    }
+    return r;
   }
 
   // failAndRelease gives the stream slot back when playback cannot start,
@@ -218,13 +235,14 @@
   }
 
   // cmcdMode: query parameters, except where they would break the grant:
-  // a Cloud CDN signature must be the last query parameter, so there CMCD
-  // goes in headers.
+  // a Cloud CDN signature in the URL must be the last query parameter, so
+  // there CMCD goes in headers.
   function cmcdMode() {
     const want = $('cmcd').value;
     if (want !== 'auto') return want;
-    const q = state.grant === 'query' && (state.urls.query_params || '');
-    return q && /(^|&)URLPrefix=/.test(q) ? 'header' : 'query';
+    if (state.grant !== 'query') return 'query';
+    const cloudCDN = /cloudcdn/.test(state.urls.cdn || '') || /(^|&)URLPrefix=/.test(state.urls.query_params || '');
+    return cloudCDN ? 'header' : 'query';
   }
 
   function startHls(url) {
