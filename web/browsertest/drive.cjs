@@ -21,7 +21,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function open(browser, url) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
   const page = await context.newPage();
-  const rec = { requests: [], console: [], manifestBody: null, manifestURL: null };
+  const rec = { requests: [], console: [], manifests: [] };
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') rec.console.push(m.type() + ': ' + m.text()); });
   page.on('pageerror', (e) => rec.console.push('pageerror: ' + e.message));
   page.on('requestfinished', async (req) => {
@@ -34,11 +34,11 @@ async function open(browser, url) {
   page.on('requestfailed', (req) => {
     rec.requests.push({ method: req.method(), url: req.url(), status: 0, failure: req.failure() && req.failure().errorText });
   });
+  // Every manifest and playlist the page loaded, for the steering tags.
   page.on('response', async (resp) => {
     const u = resp.url();
-    if (rec.manifestBody === null && /\.(m3u8|mpd)(\?|$)|\/manifests?\//.test(u) && resp.status() === 200) {
-      rec.manifestURL = u;
-      rec.manifestBody = await resp.text().catch(() => null);
+    if (/\.(m3u8|mpd)(\?|$)|\/manifests?\//.test(u.split('?')[0] + '?') && resp.status() === 200) {
+      rec.manifests.push({ url: u, body: await resp.text().catch(() => '') });
     }
   });
   await page.goto(url, { waitUntil: 'load' });
@@ -75,8 +75,7 @@ async function playScenario(browser) {
   }
   out.requests = rec.requests;
   out.console = rec.console;
-  out.manifestURL = rec.manifestURL;
-  out.manifestBody = rec.manifestBody;
+  out.manifests = rec.manifests;
   await context.close();
   return out;
 }

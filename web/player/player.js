@@ -234,27 +234,51 @@
     }
   }
 
-  // cmcdMode: query parameters, except where they would break the grant:
-  // a Cloud CDN signature in the URL must be the last query parameter, so
-  // there CMCD goes in headers.
+  // cmcdMode: query parameters by default. Headers would make every
+  // cross-origin segment request preflighted, and a CDN refuses the
+  // preflight of a Cloud CDN signed URL (signed requests are GET or HEAD
+  // only); cmcdFirst keeps query mode compatible with that signature.
   function cmcdMode() {
     const want = $('cmcd').value;
-    if (want !== 'auto') return want;
-    if (state.grant !== 'query') return 'query';
-    const cloudCDN = /cloudcdn/.test(state.urls.cdn || '') || /(^|&)URLPrefix=/.test(state.urls.query_params || '');
-    return cloudCDN ? 'header' : 'query';
+    return want === 'auto' ? 'query' : want;
+  }
+
+  // cmcdFirst moves the CMCD parameter the players append to the front of
+  // the query when a signature parameter would otherwise not be last: a
+  // Cloud CDN signed URL must end with Signature=, and parameters before
+  // the signing ones are the viewer's own (a URL prefix grant still covers
+  // them). Other URLs are returned unchanged.
+  function cmcdFirst(raw) {
+    const q = raw.indexOf('?');
+    if (q < 0) return raw;
+    const params = raw.slice(q + 1).split('&');
+    const i = params.findIndex((p) => p.startsWith('CMCD='));
+    const sig = params.findIndex((p) => p.startsWith('Signature='));
+    if (i < 0 || sig < 0 || i < sig) return raw;
+    const [cmcd] = params.splice(i, 1);
+    return raw.slice(0, q + 1) + [cmcd].concat(params).join('&');
+  }
+
+  // toCDN tells CDN requests (which may need the grant's cookies) from the
+  // API's (manifests, steering), which never take credentials: the API
+  // allows no credentialed cross-origin calls.
+  function toCDN(url) {
+    return !(url.startsWith(api + '/v1/') || url.startsWith(api + '/dev/'));
   }
 
   function startHls(url) {
     if (!window.Hls || !Hls.isSupported()) return failAndRelease('hls.js cannot play here (no MediaSource)');
     const withCreds = state.grant === 'cookies';
-    const cfg = { enableWorker: true };
+    const cfg = {
+      enableWorker: true,
+      // hls.js opens the request itself unless this does.
+      xhrSetup: (xhr, u) => {
+        xhr.open('GET', cmcdFirst(u), true);
+        if (withCreds && toCDN(u)) xhr.withCredentials = true;
+      },
+    };
     if (state.cmcdMode !== 'off') {
       cfg.cmcd = { sessionId: state.sessionID, contentId: state.title, useHeaders: state.cmcdMode === 'header' };
-    }
-    if (withCreds) {
-      cfg.xhrSetup = (xhr) => { xhr.withCredentials = true; };
-      cfg.fetchSetup = (ctx, init) => new Request(ctx.url, Object.assign({}, init, { credentials: 'include' }));
     }
     const hls = new Hls(cfg);
     hls.on(Hls.Events.ERROR, (_, d) => {
@@ -277,7 +301,12 @@
         return l ? Math.round(l.bitrate / 1000) : 0;
       },
       throughputKbps: () => Math.round((hls.bandwidthEstimate || 0) / 1000),
-      pathway: () => (hls.pathwayPriority && hls.pathwayPriority[0]) || '',
+      // The pathway of the level playing (PATHWAY-ID; "." when the
+      // playlist names none).
+      pathway: () => {
+        const l = hls.levels && hls.levels[hls.currentLevel];
+        return l && l.pathwayId && l.pathwayId !== '.' ? l.pathwayId : '';
+      },
     };
     hls.loadSource(url);
     hls.attachMedia($('video'));
@@ -291,7 +320,13 @@
         cmcd: { enabled: state.cmcdMode !== 'off', sid: state.sessionID, cid: state.title, mode: state.cmcdMode === 'header' ? 'header' : 'query' },
       },
     });
-    if (state.grant === 'cookies') dp.setXHRWithCredentialsForType(null, true);
+    const withCreds = state.grant === 'cookies';
+    // Runs after dash.js added CMCD to the URL.
+    dp.addRequestInterceptor((req) => {
+      req.url = cmcdFirst(req.url);
+      if (withCreds) req.credentials = toCDN(req.url) ? 'include' : 'omit';
+      return Promise.resolve(req);
+    });
     dp.on(dashjs.MediaPlayer.events.ERROR, (e) => {
       const msg = e && e.error ? (e.error.code + ' ' + e.error.message) : 'error';
       log('dash.js ' + msg, true);
