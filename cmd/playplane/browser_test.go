@@ -241,8 +241,8 @@ func (h *harness) testPlay(t *testing.T, format, cdn, grant, origin string) {
 		t.Fatalf("session QoE of %s: %v", s.SessionID, err)
 	}
 	if q.QoE.StartupMS != *s.StartupMS || q.QoE.StartupMS <= 0 || q.QoE.CDN != s.Pathway || q.QoE.EdgeID != s.Edge ||
-		q.QoE.PlayedMS < 2500 || q.QoE.BitrateKbps <= 0 {
-		t.Errorf("stored QoE %+v, want startup %d ms, pathway %s, edge %s, 2.5 s played and a bitrate", q.QoE, *s.StartupMS, s.Pathway, s.Edge)
+		q.QoE.PlayedMS < 1000 || q.QoE.BitrateKbps <= 0 {
+		t.Errorf("stored QoE %+v, want startup %d ms, pathway %s, edge %s, 1 s played and a bitrate", q.QoE, *s.StartupMS, s.Pathway, s.Edge)
 	}
 
 	t.Run("steering", func(t *testing.T) {

@@ -68,6 +68,9 @@ async function playScenario(browser) {
   const { context, page, rec } = await open(browser, sc.url);
   const played = await until(page, (s) => s.currentTime >= sc.untilTime, sc.timeoutMS);
   const out = { reached: played.ok, played: played.state };
+  // Paused, the few-second test stream cannot run out (and stop the
+  // session by itself) while a slow machine takes the screenshot.
+  if (played.ok) await page.evaluate(() => document.getElementById('video').pause());
   if (sc.screenshot) await page.screenshot({ path: sc.screenshot, fullPage: true });
   if (played.ok && sc.stop) {
     const stopped = await stopAndWait(page);

@@ -243,20 +243,24 @@
     return want === 'auto' ? 'query' : want;
   }
 
-  // cmcdFirst moves the CMCD parameter the players append to the front of
-  // the query when a signature parameter would otherwise not be last: a
-  // Cloud CDN signed URL must end with Signature=, and parameters before
-  // the signing ones are the viewer's own (a URL prefix grant still covers
-  // them). Other URLs are returned unchanged.
+  // cmcdFirst undoes what adding the CMCD parameter does to a Cloud CDN
+  // signed URL. The players append CMCD last and re-serialize the query,
+  // escaping the '=' padding of URLPrefix as %3D; but the signature must be
+  // the last parameter and covers URLPrefix=..&Expires=..&KeyName=.. byte
+  // for byte. So CMCD moves to the front (parameters before the signing
+  // ones are the viewer's own; a URL prefix grant still covers them) and
+  // the signing parameters get back the bytes the grant was issued with.
+  // Other URLs are returned unchanged.
   function cmcdFirst(raw) {
     const q = raw.indexOf('?');
     if (q < 0) return raw;
-    const params = raw.slice(q + 1).split('&');
+    let params = raw.slice(q + 1).split('&');
+    if (!params.some((p) => p.startsWith('KeyName=')) || !params.some((p) => p.startsWith('Signature='))) return raw;
+    const signing = /^(URLPrefix|Expires|KeyName|Signature)=/;
+    params = params.map((p) => (signing.test(p) ? p.replace(/%3D/gi, '=') : p));
     const i = params.findIndex((p) => p.startsWith('CMCD='));
-    const sig = params.findIndex((p) => p.startsWith('Signature='));
-    if (i < 0 || sig < 0 || i < sig) return raw;
-    const [cmcd] = params.splice(i, 1);
-    return raw.slice(0, q + 1) + [cmcd].concat(params).join('&');
+    if (i > 0) params.unshift(params.splice(i, 1)[0]);
+    return raw.slice(0, q + 1) + params.join('&');
   }
 
   // toCDN tells CDN requests (which may need the grant's cookies) from the
@@ -398,16 +402,25 @@
 
   const video = $('video');
   let stallStart = 0;
-  let lastTime = 0;
+  // Play time is wall-clock time spent playing (not paused, not stalled):
+  // summing currentTime steps would lose time whenever timeupdate comes
+  // late, and count seeks.
+  let playingSince = 0;
+  function stopPlayClock() {
+    if (playingSince) state.playedMS += performance.now() - playingSince;
+    playingSince = 0;
+  }
 
   video.addEventListener('playing', () => {
     if (stallStart) {
       state.stallMS += performance.now() - stallStart;
       stallStart = 0;
     }
+    if (!playingSince) playingSince = performance.now();
     render();
   });
   video.addEventListener('waiting', () => {
+    stopPlayClock();
     // A stall is waiting after the first frame, not a seek.
     if (state.startupMS !== null && !video.seeking && !stallStart) {
       stallStart = performance.now();
@@ -417,14 +430,13 @@
   });
   video.addEventListener('timeupdate', () => {
     const t = video.currentTime;
-    if (t > lastTime && t - lastTime < 1.5) state.playedMS += (t - lastTime) * 1000;
-    lastTime = t;
     state.currentTime = t;
     state.duration = isFinite(video.duration) ? video.duration : 0;
     if (state.startupMS === null && t > 0) firstFrame();
     renderPosition();
   });
   video.addEventListener('pause', () => {
+    stopPlayClock();
     if (state.phase === 'playing' && !video.ended) beat('pause');
   });
   video.addEventListener('ended', () => { if (state.phase === 'playing') stop(); });
@@ -464,7 +476,7 @@
     put('su', state.startupMS || 0);
     put('rc', state.stalls);
     put('rd', Math.round(state.stallMS + (stallStart ? performance.now() - stallStart : 0)));
-    put('pd', Math.round(state.playedMS));
+    put('pd', Math.round(state.playedMS + (playingSince ? performance.now() - playingSince : 0)));
     const vq = video.getVideoPlaybackQuality && video.getVideoPlaybackQuality();
     put('df', vq ? vq.droppedVideoFrames : 0);
     if (/^[A-Za-z0-9._-]{1,128}$/.test(state.pathway)) put('cdn', state.pathway);
@@ -531,6 +543,7 @@
 
   async function teardown() {
     clearTimeout(beatTimer);
+    stopPlayClock();
     $('stop').disabled = true;
     if (player) {
       try { player.destroy(); } catch (e) { /* already gone */ }
