@@ -35,8 +35,10 @@ import (
 // CloudFront signed cookies, Cloud CDN signed query). It checks, in the
 // browser and at the server: CORS (and that a page of a disallowed origin
 // is refused), playback past 3 s of currentTime, CMCD on every segment
-// request, heartbeats reaching /v1/progress, steering when the manifest
-// names a steering server, and the 409 list's "end this stream".
+// request, heartbeats reaching /v1/progress with the page's QoE, steering
+// when the manifest names a steering server, the 409 list's "end this
+// stream", and, once the test stream has a rendition ladder, that a basic
+// plan's player fetches SD only and its grant does not open UHD.
 //
 // Chromium is Debian's (infra/local/install-browser.sh, which `make test`
 // runs), driven over CDP by web/browsertest/drive.cjs with playwright-core;
@@ -72,7 +74,9 @@ func TestBrowserPlayback(t *testing.T) {
 	}
 
 	t.Run("stream limit: end this stream", h.testConflict)
-	t.Logf("time to first frame: %s", strings.Join(h.firstFrames, ", "))
+	if len(h.firstFrames) > 0 {
+		t.Logf("time to first frame: %s", strings.Join(h.firstFrames, ", "))
+	}
 }
 
 type harness struct {
@@ -367,11 +371,55 @@ func (h *harness) testConflict(t *testing.T) {
 	if !out.AEnded || out.AAfter == nil || !slices.Contains(out.AAfter.Beats.Statuses, http.StatusGone) {
 		t.Fatalf("device A did not stop on 410 after its stream was ended: %+v", out.AAfter)
 	}
-	if !slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+	seen := h.run.requests()
+	if !slices.ContainsFunc(seen, func(r seenRequest) bool {
 		return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+out.A.SessionID && r.Origin == h.cross && r.Status == http.StatusOK
 	}) {
 		t.Errorf("the server saw no cross-origin DELETE /v1/sessions/%s", out.A.SessionID)
 	}
+
+	// Both devices are on the basic plan (SD): the players only ever
+	// fetched SD segments, and an SD grant does not open UHD at the edge.
+	t.Run("basic plan sees SD only", func(t *testing.T) {
+		var sd *seenRequest
+		for _, r := range seen {
+			if !isSegment(r.Path) {
+				continue
+			}
+			rendition := segmentRendition(r.Path)
+			if rendition == "" {
+				t.Skipf("the test stream has no rendition ladder yet (%s): nothing to cap", r.Path)
+			}
+			if rendition != "sd" {
+				t.Errorf("a basic plan's player fetched %s (%d)", r.Path, r.Status)
+			}
+			if sd == nil && r.Status == http.StatusOK {
+				sd = &r
+			}
+		}
+		if sd == nil {
+			t.Fatal("no SD segment was served")
+		}
+		guess := h.run.url + strings.Replace(sd.Path, "/sd/", "/uhd/", 1) + "?" + sd.RawQuery
+		resp, err := http.Get(guess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("GET %s with the SD grant: %d, want 403", strings.Replace(sd.Path, "/sd/", "/uhd/", 1), resp.StatusCode)
+		}
+	})
+}
+
+// segmentRendition is the rendition folder of /titles/<id>/<rendition>/<file>,
+// "" for a flat /titles/<id>/<file>.
+func segmentRendition(path string) string {
+	parts := strings.Split(strings.TrimPrefix(path, "/titles/"), "/")
+	if len(parts) == 3 {
+		return parts[1]
+	}
+	return ""
 }
 
 // drive runs web/browsertest/drive.cjs on a scenario and decodes what it
@@ -575,9 +623,9 @@ type recordedRunner struct {
 }
 
 type seenRequest struct {
-	Method, Path, Origin   string
-	CMCDQuery, CMCDHeaders string
-	Status                 int
+	Method, Path, RawQuery, Origin string
+	CMCDQuery, CMCDHeaders         string
+	Status                         int
 }
 
 // startRecordedRunner serves the runner as `make run` does (limits, CORS,
@@ -619,7 +667,7 @@ func startRecordedRunner(t *testing.T, pageOrigin string) *recordedRunner {
 			}
 		}
 		r.mu.Lock()
-		r.log = append(r.log, seenRequest{Method: req.Method, Path: req.URL.Path, Origin: req.Header.Get("Origin"),
+		r.log = append(r.log, seenRequest{Method: req.Method, Path: req.URL.Path, RawQuery: req.URL.RawQuery, Origin: req.Header.Get("Origin"),
 			CMCDQuery: req.URL.Query().Get("CMCD"), CMCDHeaders: strings.Join(hdr, ","), Status: sw.status})
 		r.mu.Unlock()
 	})
