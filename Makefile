@@ -25,10 +25,13 @@ test: check-fmt vet emulators unit infra-test cfn-lint
 
 # The cloud stand-ins adapter tests run against (DynamoDB Local, fauxqs,
 # Firestore emulator, stripe-mock), installed once into ~/.cache/playplane,
-# and ffmpeg for the player test (apt-get when root; required when CI=true).
+# ffmpeg for the player test, and Debian's Chromium with a pinned
+# playwright-core for the browser test (apt-get when root; both required when
+# CI=true).
 emulators:
 	bash infra/local/install.sh all
 	bash infra/local/install-ffmpeg.sh
+	bash infra/local/install-browser.sh
 
 check-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

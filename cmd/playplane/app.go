@@ -11,10 +11,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -80,6 +82,12 @@ type Config struct {
 	// (httpx.ParseCORSOrigins): by default a page served from any local
 	// port, as dev servers (vite, http-server) pick one.
 	CORSAllowedOrigins string `env:"CORS_ALLOWED_ORIGINS, default=http://localhost:*,http://127.0.0.1:*"`
+
+	// DevEndpoints serves the runner-only /dev/token and /dev/demo the
+	// player page (/player/) picks a demo account with. DEVELOPMENT ONLY:
+	// /dev/token hands a demo account's token to anyone who can reach the
+	// runner; turn it off when the runner listens beyond loopback.
+	DevEndpoints bool `env:"DEV_ENDPOINTS, default=true"`
 }
 
 // devSecrets are generated on first start and kept in the data directory,
@@ -257,6 +265,7 @@ func (a *App) wire(ctx context.Context) error {
 	// over CMAF), served unchanged and only to requests whose CloudFront- or
 	// Cloud CDN-style signature verifies, with a CDN-style access log.
 	a.mux.Handle("/titles/", edge.WithAccessLog(a.log.With("component", "edge")))
+	a.mountWeb(slices.Collect(maps.Keys(signCfg.CDNBases)))
 
 	var pickCfg pickedge.Config
 	if err := envconfig.Process(ctx, &pickCfg); err != nil {
@@ -438,6 +447,9 @@ Try:
   # then, with the session_id and playback_token it returned:
   curl -s -X POST %[1]s/v1/playback/$SESSION/urls -H "Authorization: Bearer $PLAYBACK"
   curl -s -X POST %[1]s/v1/playback/$SESSION/edges -H "Authorization: Bearer $PLAYBACK"
+
+Player page: %[1]s/player/ (hls.js and dash.js; picks a demo account through
+the runner-only dev route /dev/token)
 
 Stripe webhook endpoint: %[1]s/v1/webhooks/stripe (signing secret in %[2]s/dev-secrets.json)
 

@@ -1,0 +1,782 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/web"
+)
+
+// TestBrowserPlayback plays the player page (web/player) in headless
+// Chromium against the local runner: from a page on a second origin, so
+// every /v1 call crosses origins as a web app's would, for HLS and DASH and
+// for each grant style the runner signs (CloudFront signed query,
+// CloudFront signed cookies, Cloud CDN signed query). It checks, in the
+// browser and at the server: CORS (and that a page of a disallowed origin
+// is refused), playback past 3 s of currentTime, CMCD on every segment
+// request, heartbeats reaching /v1/progress with the page's QoE, steering
+// when the manifest names a steering server, the 409 list's "end this
+// stream", and, once the test stream has a rendition ladder, that a basic
+// plan's player fetches SD only and its grant does not open UHD.
+//
+// Chromium is Debian's (infra/local/install-browser.sh, which `make test`
+// runs), driven over CDP by web/browsertest/drive.cjs with playwright-core;
+// the test starts and stops the browser itself, by its PID.
+func TestBrowserPlayback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	tools := browserTools(t)
+	// Heartbeats every second instead of every 30: the server tells the
+	// page its cadence, and the test wants several within seconds.
+	t.Setenv("HEARTBEAT_INTERVAL", "1s")
+
+	cross := startPageServer(t)   // the web app's origin, allowed by CORS
+	blocked := startPageServer(t) // an origin CORS_ALLOWED_ORIGINS leaves out
+	run := startRecordedRunner(t, cross.URL)
+	browser := startChromium(t, tools.chromium)
+	artifacts := artifactDir(t)
+	h := &harness{t: t, tools: tools, run: run, cdp: browser, cross: cross.URL, blocked: blocked.URL, artifacts: artifacts}
+
+	t.Run("cors", h.testCORS)
+
+	for _, format := range []string{"hls", "dash"} {
+		for _, g := range []struct{ name, cdn, grant string }{
+			{"cloudfront-query", localCloudFront, "query"},
+			{"cloudfront-cookies", localCloudFront, "cookies"},
+			{"cloudcdn-query", localCloudCDN, "query"},
+		} {
+			t.Run(format+"/"+g.name, func(t *testing.T) {
+				h.testPlay(t, format, g.cdn, g.grant, cross.URL)
+			})
+		}
+	}
+
+	t.Run("stream limit: end this stream", h.testConflict)
+	if len(h.firstFrames) > 0 {
+		t.Logf("time to first frame: %s", strings.Join(h.firstFrames, ", "))
+	}
+}
+
+type harness struct {
+	t              *testing.T
+	tools          browserToolPaths
+	run            *recordedRunner
+	cdp            string
+	cross, blocked string
+	artifacts      string
+	mu             sync.Mutex
+	firstFrames    []string
+}
+
+// pageURL is the player page on origin playing for account.
+func (h *harness) pageURL(origin string, q url.Values) string {
+	if origin != h.run.url {
+		q.Set("api", h.run.url)
+	}
+	return origin + "/player/?" + q.Encode()
+}
+
+// pageState is the part of window.playplane the test reads.
+type pageState struct {
+	Phase       string  `json:"phase"`
+	Error       string  `json:"error"`
+	SessionID   string  `json:"sessionID"`
+	Device      string  `json:"device"`
+	CrossOrigin bool    `json:"crossOrigin"`
+	StartupMS   *int    `json:"startupMS"`
+	CurrentTime float64 `json:"currentTime"`
+	CMCDMode    string  `json:"cmcdMode"`
+	Pathway     string  `json:"pathway"`
+	Edge        string  `json:"edge"`
+	Stalls      int     `json:"stalls"`
+	Steering    int     `json:"steeringLoads"`
+	Source      *struct {
+		Kind string `json:"kind"`
+		URL  string `json:"url"`
+	} `json:"source"`
+	URLs *struct {
+		ManifestURL string            `json:"manifest_url"`
+		Manifests   map[string]string `json:"manifests"`
+		SteeringURI string            `json:"steering_uri"`
+		CDN         string            `json:"cdn"`
+	} `json:"urls"`
+	Conflict []struct {
+		SessionID string `json:"session_id"`
+		DeviceID  string `json:"device_id"`
+	} `json:"conflict"`
+	Beats struct {
+		Sent, OK int
+		Last     *struct {
+			Event      string `json:"event"`
+			Status     int    `json:"status"`
+			PositionMS int64  `json:"position_ms"`
+		} `json:"last"`
+		Statuses []int `json:"statuses"`
+	} `json:"beats"`
+	Log []string `json:"log"`
+}
+
+type pageRequest struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Status  int               `json:"status"`
+	CMCD    map[string]string `json:"cmcd"`
+	Failure string            `json:"failure"`
+}
+
+func (h *harness) testPlay(t *testing.T, format, cdn, grant, origin string) {
+	device := playback.NewID("web")
+	t.Cleanup(func() { h.run.endDeviceSessions(t, demo.AccountKids, device) })
+	h.run.reset()
+	shot := filepath.Join(h.artifacts, strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())+".png")
+	var out struct {
+		Reached   bool          `json:"reached"`
+		Played    pageState     `json:"played"`
+		Stopped   *pageState    `json:"stopped"`
+		Requests  []pageRequest `json:"requests"`
+		Console   []string      `json:"console"`
+		Manifests []struct {
+			URL  string `json:"url"`
+			Body string `json:"body"`
+		} `json:"manifests"`
+	}
+	h.drive(t, map[string]any{
+		"kind": "play", "untilTime": 3, "timeoutMS": 30000, "stop": true, "screenshot": shot,
+		"url": h.pageURL(origin, url.Values{"autoplay": {"1"}, "account": {demo.AccountKids}, "title": {"big-buck-bunny"},
+			"format": {format}, "cdn": {cdn}, "grant": {grant}, "device": {device}}),
+	}, &out)
+	t.Logf("screenshot: %s", shot)
+	s := out.Played
+	if format == "dash" && s.URLs != nil && s.URLs.Manifests["dash"] == "" {
+		t.Skipf("no MPD yet: the urls response has no manifests.dash (main's signurl signs only the HLS master playlist); page said: %s", s.Error)
+	}
+	if !out.Reached || s.StartupMS == nil {
+		t.Fatalf("playback did not pass 3 s: phase %s (%s), currentTime %.2f\npage log:\n%s\nrequests:\n%s\nconsole: %q",
+			s.Phase, s.Error, s.CurrentTime, strings.Join(s.Log, "\n"), requestsText(out.Requests), out.Console)
+	}
+	if s.CrossOrigin != (origin != h.run.url) {
+		t.Fatalf("page crossOrigin=%v, want %v", s.CrossOrigin, origin != h.run.url)
+	}
+	t.Logf("%s %s/%s from %s: source %s, first frame after %d ms, currentTime %.2f s, CMCD %s, pathway %s, edge %s, stalls %d",
+		format, cdn, grant, origin, s.Source.Kind, *s.StartupMS, s.CurrentTime, s.CMCDMode, s.Pathway, s.Edge, s.Stalls)
+	h.mu.Lock()
+	h.firstFrames = append(h.firstFrames, fmt.Sprintf("%s=%dms", t.Name(), *s.StartupMS))
+	h.mu.Unlock()
+
+	seen := h.run.requests()
+	// CORS: the page's API calls went across origins and were let through
+	// (a refused call never reaches playback); the server saw the
+	// preflight and the call carrying the page's Origin.
+	if origin != h.run.url {
+		if !slices.ContainsFunc(seen, func(r seenRequest) bool {
+			return r.Method == http.MethodOptions && r.Path == "/v1/play" && r.Origin == origin && r.Status == http.StatusNoContent
+		}) || !slices.ContainsFunc(seen, func(r seenRequest) bool {
+			return r.Method == http.MethodPost && r.Path == "/v1/play" && r.Origin == origin && r.Status == http.StatusCreated
+		}) {
+			t.Errorf("no cross-origin preflight and POST /v1/play from %s at the server:\n%s", origin, seenText(seen))
+		}
+	}
+
+	// CMCD: every segment request carried it, for this session, as the
+	// query parameter (headers would need a preflight, which a CDN refuses
+	// for a Cloud CDN signed URL).
+	if s.CMCDMode != "query" {
+		t.Errorf("CMCD mode %q, want query", s.CMCDMode)
+	}
+	segments := 0
+	for _, r := range seen {
+		if !isSegment(r.Path) {
+			continue
+		}
+		segments++
+		if !strings.Contains(r.CMCDQuery, `sid="`+s.SessionID+`"`) {
+			t.Errorf("segment request %s %s without CMCD for session %s: query %q headers %q", r.Method, r.Path, s.SessionID, r.CMCDQuery, r.CMCDHeaders)
+		}
+		if r.Status != http.StatusOK {
+			t.Errorf("segment %s: %d", r.Path, r.Status)
+		}
+	}
+	if segments == 0 {
+		t.Errorf("the edge saw no segment requests:\n%s", seenText(seen))
+	}
+
+	// Heartbeats: start, progress and stop reached the server, and the
+	// resume position this device reached is stored.
+	if out.Stopped == nil || out.Stopped.Beats.Last == nil || out.Stopped.Beats.Last.Event != "stop" || out.Stopped.Beats.Last.Status != http.StatusOK {
+		t.Fatalf("stop heartbeat not accepted: %+v", out.Stopped)
+	}
+	beats := 0
+	for _, r := range seen {
+		if r.Method == http.MethodPost && r.Path == "/v1/playback/"+s.SessionID+"/heartbeat" && r.Status == http.StatusOK {
+			beats++
+		}
+	}
+	if beats < 2 {
+		t.Errorf("the server accepted %d heartbeats of session %s, want start and stop at least", beats, s.SessionID)
+	}
+	progress := h.run.waitProgress(t, demo.AccountKids, "big-buck-bunny", device, 3000)
+	t.Logf("progress stored: %d of %d ms by %s after %d heartbeats", progress.PositionMS, progress.DurationMS, progress.DeviceID, beats)
+	// The QoE the page measured from player events is what the session's
+	// record holds (written by the same consumer batch as the position).
+	q, err := h.run.app.store.GetSessionQoE(context.Background(), s.SessionID)
+	if err != nil {
+		t.Fatalf("session QoE of %s: %v", s.SessionID, err)
+	}
+	if q.QoE.StartupMS != *s.StartupMS || q.QoE.StartupMS <= 0 || q.QoE.CDN != s.Pathway || q.QoE.EdgeID != s.Edge ||
+		q.QoE.PlayedMS < 1000 || q.QoE.BitrateKbps <= 0 {
+		t.Errorf("stored QoE %+v, want startup %d ms, pathway %s, edge %s, 1 s played and a bitrate", q.QoE, *s.StartupMS, s.Pathway, s.Edge)
+	}
+
+	t.Run("steering", func(t *testing.T) {
+		if !slices.ContainsFunc(out.Manifests, func(m struct {
+			URL  string `json:"url"`
+			Body string `json:"body"`
+		}) bool {
+			return strings.Contains(m.Body, "#EXT-X-CONTENT-STEERING") || strings.Contains(m.Body, "<ContentSteering")
+		}) {
+			t.Skipf("the manifest the player loaded names no steering server (no EXT-X-CONTENT-STEERING / ContentSteering): personalized manifests are not merged yet")
+		}
+		fetched := 0
+		for _, r := range seen {
+			if r.Method == http.MethodGet && strings.HasPrefix(r.Path, "/v1/steering/") && r.Status == http.StatusOK {
+				fetched++
+			}
+		}
+		if fetched == 0 || s.Steering == 0 {
+			t.Errorf("manifest names a steering server but the server answered %d steering requests and the player loaded %d steering manifests", fetched, s.Steering)
+		}
+	})
+}
+
+// testCORS: a page of the allowed origin may call /v1 (here POST /v1/play,
+// preflighted for its Authorization and Content-Type); the same call from a
+// page of an origin outside CORS_ALLOWED_ORIGINS fails in the browser and
+// never reaches the handler.
+func (h *harness) testCORS(t *testing.T) {
+	h.run.reset()
+	allowedDevice, blockedDevice := playback.NewID("cors"), playback.NewID("cors")
+	t.Cleanup(func() {
+		h.run.endDeviceSessions(t, demo.AccountKids, allowedDevice)
+		h.run.endDeviceSessions(t, demo.AccountKids, blockedDevice)
+	})
+	body := func(device string) map[string]string {
+		return map[string]string{"title_id": "big-buck-bunny", "device_id": device}
+	}
+	type result struct {
+		Status int             `json:"status"`
+		Body   json.RawMessage `json:"body"`
+		Error  string          `json:"error"`
+	}
+	var out map[string]result
+	h.drive(t, map[string]any{
+		"kind": "cors", "api": h.run.url, "token": h.run.token(t, demo.AccountKids),
+		"pages":  map[string]string{"allowed": h.cross + "/player/", "blocked": h.blocked + "/player/"},
+		"bodies": map[string]any{"allowed": body(allowedDevice), "blocked": body(blockedDevice)},
+	}, &out)
+	if r := out["allowed"]; r.Status != http.StatusCreated || !bytes.Contains(r.Body, []byte(`"session_id"`)) {
+		t.Errorf("POST /v1/play from allowed origin %s: %+v", h.cross, r)
+	}
+	if r := out["blocked"]; r.Error == "" || !strings.HasPrefix(r.Error, "TypeError") || r.Status != 0 {
+		t.Errorf("POST /v1/play from disallowed origin %s was not blocked: %+v", h.blocked, r)
+	}
+	for _, r := range h.run.requests() {
+		if r.Origin == h.blocked && r.Method != http.MethodOptions && strings.HasPrefix(r.Path, "/v1/") {
+			t.Errorf("a %s %s from the disallowed origin got past the preflight (status %d)", r.Method, r.Path, r.Status)
+		}
+	}
+	var sessions struct {
+		Sessions []struct {
+			DeviceID string `json:"device_id"`
+		} `json:"sessions"`
+	}
+	h.run.call(t, http.MethodGet, "/v1/sessions", h.run.token(t, demo.AccountKids), &sessions)
+	if slices.ContainsFunc(sessions.Sessions, func(s struct {
+		DeviceID string `json:"device_id"`
+	}) bool {
+		return s.DeviceID == blockedDevice
+	}) {
+		t.Errorf("the disallowed origin's play admitted a session")
+	}
+}
+
+// testConflict: the one-stream basic plan plays on device A (the page on
+// the runner's own origin, token from /dev/token); device B (cross-origin)
+// gets 409 with A in the list, ends A with its "End this stream" button
+// and plays; A's next heartbeat is 410 and A stops.
+func (h *harness) testConflict(t *testing.T) {
+	h.run.reset()
+	devA, devB := playback.NewID("tv"), playback.NewID("laptop")
+	t.Cleanup(func() {
+		h.run.endDeviceSessions(t, demo.AccountSolo, devA)
+		h.run.endDeviceSessions(t, demo.AccountSolo, devB)
+	})
+	page := func(origin, device string) string {
+		return h.pageURL(origin, url.Values{"autoplay": {"1"}, "account": {demo.AccountSolo}, "title": {"big-buck-bunny"},
+			"format": {"hls"}, "cdn": {localCloudFront}, "grant": {"query"}, "device": {device}})
+	}
+	shot := filepath.Join(h.artifacts, "conflict-409-list.png")
+	var out struct {
+		APlaying    bool       `json:"aPlaying"`
+		A           pageState  `json:"a"`
+		BConflict   *pageState `json:"bConflict"`
+		ButtonFound bool       `json:"buttonFound"`
+		BPlaying    bool       `json:"bPlaying"`
+		B           *pageState `json:"b"`
+		AEnded      bool       `json:"aEnded"`
+		AAfter      *pageState `json:"aAfter"`
+	}
+	h.drive(t, map[string]any{"kind": "conflict", "timeoutMS": 30000, "screenshot": shot,
+		"urlA": page(h.run.url, devA), "urlB": page(h.cross, devB)}, &out)
+	t.Logf("screenshot: %s", shot)
+	if !out.APlaying {
+		t.Fatalf("device A did not play: %s (%s)\n%s", out.A.Phase, out.A.Error, strings.Join(out.A.Log, "\n"))
+	}
+	if out.BConflict == nil || out.BConflict.Phase != "conflict" ||
+		!slices.ContainsFunc(out.BConflict.Conflict, func(c struct {
+			SessionID string `json:"session_id"`
+			DeviceID  string `json:"device_id"`
+		}) bool {
+			return c.SessionID == out.A.SessionID && c.DeviceID == devA
+		}) {
+		t.Fatalf("device B did not get the 409 list with A's session %s: %+v", out.A.SessionID, out.BConflict)
+	}
+	if !out.ButtonFound {
+		t.Fatalf("no End this stream button for %s", out.A.SessionID)
+	}
+	if !out.BPlaying || out.B == nil {
+		t.Fatalf("device B did not play after ending A: %+v", out.B)
+	}
+	if !out.AEnded || out.AAfter == nil || !slices.Contains(out.AAfter.Beats.Statuses, http.StatusGone) {
+		t.Fatalf("device A did not stop on 410 after its stream was ended: %+v", out.AAfter)
+	}
+	seen := h.run.requests()
+	if !slices.ContainsFunc(seen, func(r seenRequest) bool {
+		return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+out.A.SessionID && r.Origin == h.cross && r.Status == http.StatusOK
+	}) {
+		t.Errorf("the server saw no cross-origin DELETE /v1/sessions/%s", out.A.SessionID)
+	}
+
+	// Both devices are on the basic plan (SD): the players only ever
+	// fetched SD segments, and an SD grant does not open UHD at the edge.
+	t.Run("basic plan sees SD only", func(t *testing.T) {
+		var sd *seenRequest
+		for _, r := range seen {
+			if !isSegment(r.Path) {
+				continue
+			}
+			rendition := segmentRendition(r.Path)
+			if rendition == "" {
+				t.Skipf("the test stream has no rendition ladder yet (%s): nothing to cap", r.Path)
+			}
+			if rendition != "sd" {
+				t.Errorf("a basic plan's player fetched %s (%d)", r.Path, r.Status)
+			}
+			if sd == nil && r.Status == http.StatusOK {
+				sd = &r
+			}
+		}
+		if sd == nil {
+			t.Fatal("no SD segment was served")
+		}
+		guess := h.run.url + strings.Replace(sd.Path, "/sd/", "/uhd/", 1) + "?" + sd.RawQuery
+		resp, err := http.Get(guess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("GET %s with the SD grant: %d, want 403", strings.Replace(sd.Path, "/sd/", "/uhd/", 1), resp.StatusCode)
+		}
+	})
+}
+
+// segmentRendition is the rendition folder of /titles/<id>/<rendition>/<file>,
+// "" for a flat /titles/<id>/<file>.
+func segmentRendition(path string) string {
+	parts := strings.Split(strings.TrimPrefix(path, "/titles/"), "/")
+	if len(parts) == 3 {
+		return parts[1]
+	}
+	return ""
+}
+
+// drive runs web/browsertest/drive.cjs on a scenario and decodes what it
+// printed.
+func (h *harness) drive(t *testing.T, scenario map[string]any, out any) {
+	t.Helper()
+	scenario["cdp"] = h.cdp
+	raw, _ := json.Marshal(scenario)
+	file := filepath.Join(t.TempDir(), "scenario.json")
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(repoRoot(t), "web", "browsertest", "drive.cjs"), file)
+	cmd.Env = append(os.Environ(), "PLAYWRIGHT_CORE_DIR="+h.tools.playwright)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node drive.cjs: %v\n%s", err, stderr.String())
+	}
+	var probe struct {
+		ScriptError string `json:"scriptError"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &probe); err != nil {
+		t.Fatalf("drive.cjs printed %q: %v\n%s", stdout.String(), err, stderr.String())
+	}
+	if probe.ScriptError != "" {
+		t.Fatalf("drive.cjs: %s", probe.ScriptError)
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("drive.cjs output: %v", err)
+	}
+}
+
+// isSegment tells media segment requests: MPEG-TS today, CMAF (.m4s)
+// after the ladder; not init segments, which players need not tag.
+func isSegment(path string) bool {
+	return strings.HasPrefix(path, "/titles/") && (strings.HasSuffix(path, ".ts") || strings.HasSuffix(path, ".m4s"))
+}
+
+func requestsText(rs []pageRequest) string {
+	var b strings.Builder
+	for _, r := range rs {
+		u := r.URL
+		if len(u) > 160 {
+			u = u[:160] + "…"
+		}
+		fmt.Fprintf(&b, "  %s %d %s %s\n", r.Method, r.Status, u, r.Failure)
+	}
+	return b.String()
+}
+
+// --- tools -------------------------------------------------------------------
+
+type browserToolPaths struct{ chromium, playwright string }
+
+// browserTools runs infra/local/install-browser.sh (idempotent; `make test`
+// ran it already) and reads where Chromium and playwright-core are. Where it
+// could not install them it printed why: the test skips with that, except
+// under CI=true, where the script itself fails.
+func browserTools(t *testing.T) browserToolPaths {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot(t), "infra", "local", "install-browser.sh"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("install-browser.sh: %v\n%s", err, stderr.String())
+	}
+	var p browserToolPaths
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), "\t")
+		switch k {
+		case "chromium":
+			p.chromium = v
+		case "playwright-core":
+			p.playwright = v
+		}
+	}
+	if p.chromium == "" || p.playwright == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("install-browser.sh found no browser under CI=true: %s", stderr.String())
+		}
+		t.Skipf("no browser: %s", strings.TrimSpace(stderr.String()))
+	}
+	return p
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// artifactDir keeps screenshots after the test: $TEST_ARTIFACTS, else
+// .ci/artifacts under CI, else a fresh directory under the system temp
+// directory. The path is logged.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("TEST_ARTIFACTS")
+	switch {
+	case dir != "":
+	case os.Getenv("CI") == "true":
+		dir = filepath.Join(repoRoot(t), ".ci", "artifacts")
+	default:
+		var err error
+		if dir, err = os.MkdirTemp("", "playplane-browser-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir = filepath.Join(dir, "browser")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("browser test artifacts (screenshots) in %s", dir)
+	return dir
+}
+
+// startChromium starts headless Chromium with a fresh profile and remote
+// debugging on a port it picks, and returns its CDP endpoint. The flags
+// keep it off the network (this machine refuses outside connections) and
+// let the muted test stream autoplay. It is stopped by its PID.
+func startChromium(t *testing.T, bin string) string {
+	t.Helper()
+	profile := t.TempDir()
+	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--autoplay-policy=no-user-gesture-required", "--mute-audio",
+		"--user-data-dir="+profile, "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank")
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "chromium.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		logFile.Close()
+	})
+	// Chromium writes the port it bound to DevToolsActivePort in the
+	// profile once it listens.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		raw, err := os.ReadFile(filepath.Join(profile, "DevToolsActivePort"))
+		if port, _, ok := strings.Cut(string(raw), "\n"); err == nil && ok && port != "" {
+			return "http://127.0.0.1:" + port
+		}
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("chromium exited at start:\n%s", log)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("chromium did not open its debugging port within 60s")
+		}
+	}
+}
+
+// startPageServer serves the player page on another loopback port: a
+// second origin, as a web app's own server would be.
+func startPageServer(t *testing.T) *pageServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: web.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	return &pageServer{URL: "http://" + ln.Addr().String()}
+}
+
+type pageServer struct{ URL string }
+
+// --- the runner, with what it was asked ----------------------------------------
+
+type recordedRunner struct {
+	app *App
+	url string
+	mu  sync.Mutex
+	log []seenRequest
+}
+
+type seenRequest struct {
+	Method, Path, RawQuery, Origin string
+	CMCDQuery, CMCDHeaders         string
+	Status                         int
+}
+
+// startRecordedRunner serves the runner as `make run` does (limits, CORS,
+// the edge on the same listener) on a random loopback port, allowing
+// exactly the page origin, and records every request it answers.
+func startRecordedRunner(t *testing.T, pageOrigin string) *recordedRunner {
+	t.Helper()
+	var cfg Config
+	if err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: &cfg, Lookuper: envconfig.MapLookuper(map[string]string{
+		"CORS_ALLOWED_ORIGINS": pageOrigin,
+	})}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir, cfg.PublicURL, cfg.Sync = t.TempDir(), "http://"+ln.Addr().String(), false
+	app, err := NewApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	srv, limited, err := app.Server(ln)
+	if err != nil {
+		ln.Close()
+		app.Close()
+		t.Fatal(err)
+	}
+	r := &recordedRunner{app: app, url: cfg.PublicURL}
+	next := srv.Handler
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, req)
+		var hdr []string
+		for _, k := range []string{"CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session"} {
+			if v := req.Header.Get(k); v != "" {
+				hdr = append(hdr, v)
+			}
+		}
+		r.mu.Lock()
+		r.log = append(r.log, seenRequest{Method: req.Method, Path: req.URL.Path, RawQuery: req.URL.RawQuery, Origin: req.Header.Get("Origin"),
+			CMCDQuery: req.URL.Query().Get("CMCD"), CMCDHeaders: strings.Join(hdr, ","), Status: sw.status})
+		r.mu.Unlock()
+	})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(limited) }()
+	t.Cleanup(func() {
+		srv.Close()
+		<-done
+		app.Close()
+	})
+	return r
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recordedRunner) reset() {
+	r.mu.Lock()
+	r.log = nil
+	r.mu.Unlock()
+}
+
+func (r *recordedRunner) requests() []seenRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.log)
+}
+
+func seenText(rs []seenRequest) string {
+	var b strings.Builder
+	for _, r := range rs {
+		fmt.Fprintf(&b, "  %s %s %d origin=%q\n", r.Method, r.Path, r.Status, r.Origin)
+	}
+	return b.String()
+}
+
+func (r *recordedRunner) token(t *testing.T, account string) string {
+	t.Helper()
+	tok, err := r.app.DevToken(account, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func (r *recordedRunner) call(t *testing.T, method, path, token string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, r.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %s: %v", method, path, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// endDeviceSessions ends what a failed subtest left playing, so the next
+// one is not refused for the account's stream limit.
+func (r *recordedRunner) endDeviceSessions(t *testing.T, account, device string) {
+	var list struct {
+		Sessions []struct {
+			SessionID string `json:"session_id"`
+			DeviceID  string `json:"device_id"`
+		} `json:"sessions"`
+	}
+	tok := r.token(t, account)
+	r.call(t, http.MethodGet, "/v1/sessions", tok, &list)
+	for _, s := range list.Sessions {
+		if s.DeviceID == device {
+			r.call(t, http.MethodDelete, "/v1/sessions/"+s.SessionID, tok, nil)
+		}
+	}
+}
+
+type progressView struct {
+	PositionMS int64  `json:"position_ms"`
+	DurationMS int64  `json:"duration_ms"`
+	DeviceID   string `json:"device_id"`
+}
+
+// waitProgress polls GET /v1/progress until the device's heartbeats are
+// stored (the consumer writes batches behind the bus) with at least minMS.
+func (r *recordedRunner) waitProgress(t *testing.T, account, title, device string, minMS int64) progressView {
+	t.Helper()
+	var p progressView
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		p = progressView{}
+		code := r.call(t, http.MethodGet, "/v1/progress?title_id="+title, r.token(t, account), &p)
+		if code == http.StatusOK && p.DeviceID == device && p.PositionMS >= minMS {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /v1/progress: %d %+v, want device %s at %d ms or more", code, p, device, minMS)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

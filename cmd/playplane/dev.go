@@ -1,0 +1,89 @@
+package main
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/web"
+)
+
+// devTokenTTL is how long a token from /dev/token lives, as `make token`'s.
+const devTokenTTL = 24 * time.Hour
+
+// mountWeb serves the player page (web/) at /player/ and, when
+// DEV_ENDPOINTS is on, the runner-only development routes it uses to pick a
+// demo account: GET /dev/demo and GET /dev/token.
+//
+// DEVELOPMENT ONLY: /dev/token mints a caller token for any demo account
+// to whoever can reach the runner, which is what `make token` does from a
+// shell. No cloud entry point has these routes; they are registered here,
+// in the local runner, and nowhere else.
+func (a *App) mountWeb(cdns []string) {
+	page := web.Handler()
+	a.mux.Handle("GET /player/", page)
+	a.mux.Handle("GET /vendor/", page)
+	a.mux.Handle("GET /{$}", http.RedirectHandler("/player/", http.StatusFound))
+	if !a.cfg.DevEndpoints {
+		return
+	}
+	slices.Sort(cdns)
+	a.mux.Handle("GET /dev/demo", a.devCORS(httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		type account struct {
+			ID        string `json:"id"`
+			PlanID    string `json:"plan_id"`
+			Territory string `json:"territory"`
+			Status    string `json:"status"`
+		}
+		type title struct {
+			ID     string `json:"id"`
+			Name   string `json:"name"`
+			Rating int    `json:"rating"`
+		}
+		out := struct {
+			Accounts []account `json:"accounts"`
+			Titles   []title   `json:"titles"`
+			CDNs     []string  `json:"cdns"`
+		}{CDNs: cdns}
+		now := a.now()
+		for _, ac := range demo.Accounts(now) {
+			out.Accounts = append(out.Accounts, account{ac.ID, ac.PlanID, ac.Territory, string(ac.Status)})
+		}
+		for _, t := range demo.Titles(now) {
+			out.Titles = append(out.Titles, title{t.ID, t.Name, t.Rating})
+		}
+		httpx.WriteJSON(w, http.StatusOK, out)
+		return nil
+	})))
+	a.mux.Handle("GET /dev/token", a.devCORS(httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		id := r.URL.Query().Get("account")
+		if !slices.ContainsFunc(demo.Accounts(a.now()), func(ac playback.Account) bool { return ac.ID == id }) {
+			return playback.Errorf(playback.CodeInvalid, "account_not_demo", "account %q is not a demo account", id)
+		}
+		tok, err := a.DevToken(id, devTokenTTL)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"account_id": id, "token": tok, "expires_at": a.now().Add(devTokenTTL).UTC()})
+		return nil
+	})))
+}
+
+// devCORS lets the pages CORS_ALLOWED_ORIGINS allows read the dev routes
+// too (simple GETs, so no preflight), so the player page works from a dev
+// server on another port as it does from the runner.
+func (a *App) devCORS(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" {
+			w.Header().Add("Vary", "Origin")
+			if a.cors.Allowed(origin) {
+				w.Header().Set("Access-Control-Allow-Origin", origin)
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,163 @@
+// drive.cjs — drives the player page in a Chromium that the Go test started
+// (cmd/playplane TestBrowserPlayback) and prints what it saw as one JSON
+// object on stdout. It decides nothing: the Go test asserts.
+//
+//   node drive.cjs SCENARIO.json
+//
+// PLAYWRIGHT_CORE_DIR is where infra/local/install-browser.sh put
+// playwright-core; the scenario names the browser's CDP endpoint, so this
+// script never starts (or downloads) a browser and owns no process.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require(path.join(process.env.PLAYWRIGHT_CORE_DIR, 'node_modules', 'playwright-core'));
+
+const sc = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// open loads url in a fresh context (own cookies) and records every request
+// the page makes, with the CMCD headers and the response status.
+async function open(browser, url) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+  const page = await context.newPage();
+  const rec = { requests: [], console: [], manifests: [] };
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') rec.console.push(m.type() + ': ' + m.text()); });
+  page.on('pageerror', (e) => rec.console.push('pageerror: ' + e.message));
+  page.on('requestfinished', async (req) => {
+    const resp = await req.response().catch(() => null);
+    const h = req.headers();
+    const cmcd = {};
+    for (const k of Object.keys(h)) if (k.startsWith('cmcd-')) cmcd[k] = h[k];
+    rec.requests.push({ method: req.method(), url: req.url(), status: resp ? resp.status() : 0, cmcd });
+  });
+  page.on('requestfailed', (req) => {
+    rec.requests.push({ method: req.method(), url: req.url(), status: 0, failure: req.failure() && req.failure().errorText });
+  });
+  // Every manifest and playlist the page loaded, for the steering tags.
+  page.on('response', async (resp) => {
+    const u = resp.url();
+    if (/\.(m3u8|mpd)(\?|$)|\/manifests?\//.test(u.split('?')[0] + '?') && resp.status() === 200) {
+      rec.manifests.push({ url: u, body: await resp.text().catch(() => '') });
+    }
+  });
+  await page.goto(url, { waitUntil: 'load' });
+  return { context, page, rec };
+}
+
+const snapshot = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.playplane)));
+
+// until polls the page's state until pred holds or the page failed.
+async function until(page, pred, timeoutMS) {
+  const deadline = Date.now() + timeoutMS;
+  let s;
+  for (;;) {
+    s = await snapshot(page);
+    if (pred(s)) return { state: s, ok: true };
+    if (s.phase === 'error' || Date.now() > deadline) return { state: s, ok: false };
+    await sleep(100);
+  }
+}
+
+async function stopAndWait(page) {
+  await page.click('#stop');
+  return until(page, (s) => s.phase === 'stopped' || s.phase === 'ended', 10000);
+}
+
+async function playScenario(browser) {
+  const { context, page, rec } = await open(browser, sc.url);
+  const played = await until(page, (s) => s.currentTime >= sc.untilTime, sc.timeoutMS);
+  const out = { reached: played.ok, played: played.state };
+  // Paused, the few-second test stream cannot run out (and stop the
+  // session by itself) while a slow machine takes the screenshot.
+  if (played.ok) await page.evaluate(() => document.getElementById('video').pause());
+  if (sc.screenshot) await page.screenshot({ path: sc.screenshot, fullPage: true });
+  if (played.ok && sc.stop) {
+    const stopped = await stopAndWait(page);
+    out.stopped = stopped.state;
+  }
+  out.requests = rec.requests;
+  out.console = rec.console;
+  out.manifests = rec.manifests;
+  await context.close();
+  return out;
+}
+
+// conflictScenario: A plays; B on another device of the same one-stream
+// account gets the 409 list and ends A's stream with its button, then
+// plays; A learns from its next heartbeat (410) that it is over.
+async function conflictScenario(browser) {
+  // Each player pauses once it plays: a paused player keeps its stream
+  // and keeps heartbeating, and the short test stream cannot end (and
+  // stop the session by itself) while the other page works.
+  const pause = (page) => page.evaluate(() => document.getElementById('video').pause());
+  const a = await open(browser, sc.urlA);
+  const aPlaying = await until(a.page, (s) => s.currentTime >= 1, sc.timeoutMS);
+  const out = { aPlaying: aPlaying.ok, a: aPlaying.state };
+  if (!aPlaying.ok) return out;
+  await pause(a.page);
+  const b = await open(browser, sc.urlB);
+  const bConflict = await until(b.page, (s) => s.phase === 'conflict', sc.timeoutMS);
+  out.bConflict = bConflict.state;
+  if (!bConflict.ok) return out;
+  const button = '[data-end="' + aPlaying.state.sessionID + '"]';
+  out.buttonFound = (await b.page.$(button)) !== null;
+  if (sc.screenshot) await b.page.screenshot({ path: sc.screenshot, fullPage: true });
+  if (!out.buttonFound) return out;
+  await b.page.click(button);
+  const bPlaying = await until(b.page, (s) => s.currentTime >= 1, sc.timeoutMS);
+  out.bPlaying = bPlaying.ok;
+  if (bPlaying.ok) await pause(b.page);
+  out.b = bPlaying.state;
+  const aEnded = await until(a.page, (s) => s.phase === 'ended', sc.timeoutMS);
+  out.aEnded = aEnded.ok;
+  out.aAfter = aEnded.state;
+  if (bPlaying.ok) out.bStopped = (await stopAndWait(b.page)).state;
+  await a.context.close();
+  await b.context.close();
+  return out;
+}
+
+// corsScenario: from each page, the fetch a player makes first. A blocked
+// origin sees a network error (TypeError), never a status.
+async function corsScenario(browser) {
+  const out = {};
+  for (const [name, url] of Object.entries(sc.pages)) {
+    const { context, page } = await open(browser, url);
+    out[name] = await page.evaluate(async ({ api, token, body }) => {
+      try {
+        const r = await fetch(api + '/v1/play', {
+          method: 'POST',
+          headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        return { status: r.status, body: await r.json() };
+      } catch (e) {
+        return { error: e.name + ': ' + e.message };
+      }
+    }, { api: sc.api, token: sc.token, body: sc.bodies[name] });
+    await context.close();
+  }
+  return out;
+}
+
+(async () => {
+  const browser = await chromium.connectOverCDP(sc.cdp);
+  let out;
+  try {
+    switch (sc.kind) {
+      case 'play': out = await playScenario(browser); break;
+      case 'conflict': out = await conflictScenario(browser); break;
+      case 'cors': out = await corsScenario(browser); break;
+      default: throw new Error('unknown scenario ' + sc.kind);
+    }
+  } catch (e) {
+    out = { scriptError: String(e && e.stack || e) };
+  }
+  // No browser.close(): the Go test owns the browser process and stops it;
+  // exiting drops the CDP connection.
+  process.stdout.write(JSON.stringify(out) + '\n', () => process.exit(0));
+})().catch((e) => {
+  process.stderr.write(String(e && e.stack || e) + '\n');
+  process.exit(1);
+});

@@ -1,0 +1,594 @@
+// playplane player page: authorize play, get CDN credentials, play HLS with
+// hls.js or DASH with dash.js with CMCD on, heartbeat with QoE, and offer
+// "end this stream" when the household is at its stream limit.
+//
+// Plain browser JavaScript, no build step. Everything it learns is kept in
+// window.playplane, which the browser test (web/browsertest) reads.
+'use strict';
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const params = new URLSearchParams(location.search);
+  const hash = new URLSearchParams(location.hash.slice(1));
+
+  // The API is this page's origin unless ?api= names another: the same
+  // files then serve a page on a second origin that calls the API across
+  // origins (CORS).
+  const api = (params.get('api') || location.origin).replace(/\/+$/, '');
+  const crossOrigin = new URL(api).origin !== location.origin;
+
+  const state = {
+    api, crossOrigin,
+    phase: 'idle', error: null,
+    account: '', title: '', format: '', cdn: '', grant: '', device: '',
+    sessionID: '', maxQuality: '', play: null, urls: null, edges: null,
+    source: null, cmcdMode: '', pathway: '', edge: '',
+    conflict: [], ended: [],
+    startupMS: null, currentTime: 0, duration: 0,
+    stalls: 0, stallMS: 0, playedMS: 0, bitrateKbps: 0,
+    steeringLoads: 0,
+    beats: { sent: 0, ok: 0, last: null, statuses: [] },
+    log: [],
+  };
+  window.playplane = state;
+
+  function log(msg, isError) {
+    const line = new Date().toISOString().slice(11, 23) + ' ' + msg;
+    state.log.push(line);
+    const li = document.createElement('li');
+    li.textContent = line;
+    if (isError) li.className = 'error';
+    $('log').prepend(li);
+  }
+
+  function fail(msg) {
+    state.phase = 'error';
+    state.error = msg;
+    log(msg, true);
+    render();
+  }
+
+  // --- API calls -----------------------------------------------------------
+
+  async function call(method, path, token, body) {
+    const init = { method, headers: {} };
+    if (token) init.headers.Authorization = 'Bearer ' + token;
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const resp = await fetch(api + path, init);
+    let data = null;
+    try { data = await resp.json(); } catch (e) { /* empty body */ }
+    return { status: resp.status, data };
+  }
+
+  function errText(r) {
+    const e = r.data && r.data.error;
+    return r.status + (e ? ' ' + e.reason + ': ' + e.message : '');
+  }
+
+  let accountToken = hash.get('token') || '';
+  let tokenAccount = accountToken ? params.get('account') : '';
+
+  // DEVELOPMENT ONLY: the local runner's /dev/token mints an account token
+  // for a demo account. Real apps get the token from their sign-in.
+  async function tokenFor(account) {
+    if (accountToken && tokenAccount === account) return accountToken;
+    const r = await call('GET', '/dev/token?account=' + encodeURIComponent(account));
+    if (r.status !== 200) throw new Error('dev token for ' + account + ': ' + errText(r));
+    accountToken = r.data.token;
+    tokenAccount = account;
+    return accountToken;
+  }
+
+  async function loadDemo() {
+    let demo = { accounts: [], titles: [], cdns: [] };
+    try {
+      const r = await call('GET', '/dev/demo');
+      if (r.status === 200) demo = r.data;
+    } catch (e) {
+      log('no demo catalogue from ' + api + '/dev/demo (' + e.message + '); using the URL parameters');
+    }
+    const fill = (sel, items, label, want) => {
+      for (const it of items) {
+        const o = document.createElement('option');
+        o.value = it.id;
+        o.textContent = label(it);
+        sel.append(o);
+      }
+      if (want && ![...sel.options].some((o) => o.value === want)) {
+        const o = document.createElement('option');
+        o.value = o.textContent = want;
+        sel.append(o);
+      }
+      if (want) sel.value = want;
+    };
+    fill($('account'), demo.accounts, (a) => a.id + ' (' + a.plan_id + ', ' + a.territory + ')', params.get('account') || 'acct_family');
+    fill($('title'), demo.titles, (t) => t.name + ' (' + t.rating + '+)', params.get('title') || 'big-buck-bunny');
+    fill($('cdn'), (demo.cdns || []).map((c) => ({ id: c })), (c) => c.id, params.get('cdn') || '');
+    $('api').value = api;
+    $('api').readOnly = true;
+    for (const k of ['format', 'grant', 'cmcd']) if (params.get(k)) $(k).value = params.get(k);
+    $('device').value = params.get('device') || 'web-' + Math.random().toString(36).slice(2, 10);
+  }
+
+  // --- play ----------------------------------------------------------------
+
+  let player = null; // { kind, destroy(), bitrateKbps(), throughputKbps(), pathway() }
+  let playbackToken = '';
+  let t0 = 0;
+  let beatTimer = null;
+
+  async function play() {
+    await teardown();
+    Object.assign(state, {
+      phase: 'authorizing', error: null, conflict: [], startupMS: null, stalls: 0, stallMS: 0, playedMS: 0,
+      sessionID: '', urls: null, edges: null, source: null, steeringLoads: 0,
+      account: $('account').value, title: $('title').value, format: $('format').value,
+      cdn: $('cdn').value, grant: $('grant').value, device: $('device').value.trim(),
+    });
+    state.beats = { sent: 0, ok: 0, last: null, statuses: [] };
+    render();
+    t0 = performance.now();
+    try {
+      const token = await tokenFor(state.account);
+      const r = await call('POST', '/v1/play', token, { title_id: state.title, device_id: state.device, device_name: 'playplane web player' });
+      if (r.status === 409 && r.data && r.data.error && r.data.error.details) {
+        showConflict(r.data.error);
+        return;
+      }
+      if (r.status !== 201) return fail('play: ' + errText(r));
+      state.play = r.data;
+      state.sessionID = r.data.session_id;
+      state.maxQuality = r.data.max_quality;
+      playbackToken = r.data.playback_token;
+      log('session ' + state.sessionID + ' admitted, plan quality ' + state.maxQuality);
+
+      const u = await urls();
+      if (u.status !== 200) return failAndRelease('urls: ' + errText(u));
+      state.urls = u.data;
+      const e = await call('POST', '/v1/playback/' + state.sessionID + '/edges', playbackToken, {});
+      if (e.status === 200) {
+        state.edges = e.data;
+        state.edge = (e.data.edges && e.data.edges[0] && e.data.edges[0].id) || '';
+      } else {
+        log('edges: ' + errText(e) + ' (playing without an edge ranking)');
+      }
+      const src = chooseSource(state.urls, state.format, state.grant);
+      if (!src) {
+        state.noManifest = true;
+        return failAndRelease('no ' + state.format.toUpperCase() + ' manifest in the urls response (manifests.' + state.format + ' missing)');
+      }
+      state.source = src;
+      if (state.grant === 'cookies') applyCookies(state.urls.cookies || []);
+      state.cmcdMode = cmcdMode();
+      state.pathway = state.urls.cdn || '';
+      state.phase = 'loading';
+      log('loading ' + src.kind + ' ' + src.url.split('?')[0] + ' (' + state.grant + ', CMCD ' + state.cmcdMode + ')');
+      render();
+      (state.format === 'dash' ? startDash : startHls)(src.url);
+    } catch (err) {
+      fail(String(err && err.message || err));
+    }
+  }
+
+  // urls asks for the CDN grant. With signed cookies it asks for
+  // personalized manifests without signatures in their URIs (grant
+  // "cookie"); an API without personalized manifests refuses the field
+  // (unknown_field), and then the cookies cover the title's whole folder.
+  async function urls() {
+    const body = {};
+    if (state.cdn) body.cdn = state.cdn;
+    if (state.grant === 'cookies') body.grant = 'cookie';
+    const path = '/v1/playback/' + state.sessionID + '/urls';
+    let r = await call('POST', path, playbackToken, body);
+    if (r.status === 400 && body.grant && r.data && r.data.error && r.data.error.reason === 'unknown_field') {
+      delete body.grant;
+      r = await call('POST', path, playbackToken, body);
+    }
+    return r;
+  }
+
+  // failAndRelease gives the stream slot back when playback cannot start,
+  // rather than holding it until the lease lapses.
+  async function failAndRelease(msg) {
+    fail(msg);
+    if (!state.sessionID) return;
+    try {
+      const r = await call('DELETE', '/v1/sessions/' + state.sessionID, accountToken);
+      log('released session ' + state.sessionID + ': ' + r.status);
+    } catch (e) { /* the lease lapses anyway */ }
+  }
+
+  // chooseSource prefers the personalized manifests (absolute URIs that
+  // carry each pathway's grant, steering inside) and falls back to the
+  // title's stored master playlist at the CDN.
+  function chooseSource(urls, format, grant) {
+    if (urls.manifests && urls.manifests[format]) return { kind: 'manifests.' + format, url: urls.manifests[format] };
+    if (format !== 'hls' || !urls.manifest_url) return null;
+    const u = new URL(urls.manifest_url);
+    if (grant === 'cookies') {
+      u.search = '';
+    } else if (urls.query_params) {
+      // The prefix grant, not manifest_url's own exact-URL signature:
+      // CloudFront's canned policy covers the URL with its query, so the
+      // CMCD parameter the player adds would void it.
+      u.search = '?' + urls.query_params;
+    }
+    return { kind: 'manifest_url', url: u.toString() };
+  }
+
+  // applyCookies sets the grant's cookies for the CDN. On the API's own
+  // origin the urls response's Set-Cookie already did; a page on another
+  // origin gets no cookies from a cross-origin fetch (the API never allows
+  // credentials), so it sets them itself from the JSON (they reach the CDN
+  // when it shares the cookie's host or Domain).
+  function applyCookies(cookies) {
+    if (!crossOrigin) return;
+    for (const c of cookies) {
+      let s = c.name + '=' + c.value + '; Path=' + c.path + '; Expires=' + new Date(c.expires).toUTCString();
+      if (c.domain) s += '; Domain=' + c.domain;
+      s += c.secure ? '; Secure; SameSite=None' : '; SameSite=Lax';
+      document.cookie = s;
+    }
+  }
+
+  // cmcdMode: query parameters by default. Headers would make every
+  // cross-origin segment request preflighted, and a CDN refuses the
+  // preflight of a Cloud CDN signed URL (signed requests are GET or HEAD
+  // only); cmcdFirst keeps query mode compatible with that signature.
+  function cmcdMode() {
+    const want = $('cmcd').value;
+    return want === 'auto' ? 'query' : want;
+  }
+
+  // cmcdFirst undoes what adding the CMCD parameter does to a Cloud CDN
+  // signed URL. The players append CMCD last and re-serialize the query,
+  // escaping the '=' padding of URLPrefix as %3D; but the signature must be
+  // the last parameter and covers URLPrefix=..&Expires=..&KeyName=.. byte
+  // for byte. So CMCD moves to the front (parameters before the signing
+  // ones are the viewer's own; a URL prefix grant still covers them) and
+  // the signing parameters get back the bytes the grant was issued with.
+  // Other URLs are returned unchanged.
+  function cmcdFirst(raw) {
+    const q = raw.indexOf('?');
+    if (q < 0) return raw;
+    let params = raw.slice(q + 1).split('&');
+    if (!params.some((p) => p.startsWith('KeyName=')) || !params.some((p) => p.startsWith('Signature='))) return raw;
+    const signing = /^(URLPrefix|Expires|KeyName|Signature)=/;
+    params = params.map((p) => (signing.test(p) ? p.replace(/%3D/gi, '=') : p));
+    const i = params.findIndex((p) => p.startsWith('CMCD='));
+    if (i > 0) params.unshift(params.splice(i, 1)[0]);
+    return raw.slice(0, q + 1) + params.join('&');
+  }
+
+  // toCDN tells CDN requests (which may need the grant's cookies) from the
+  // API's (manifests, steering), which never take credentials: the API
+  // allows no credentialed cross-origin calls.
+  function toCDN(url) {
+    return !(url.startsWith(api + '/v1/') || url.startsWith(api + '/dev/'));
+  }
+
+  function startHls(url) {
+    if (!window.Hls || !Hls.isSupported()) return failAndRelease('hls.js cannot play here (no MediaSource)');
+    const withCreds = state.grant === 'cookies';
+    const cfg = {
+      enableWorker: true,
+      // hls.js opens the request itself unless this does.
+      xhrSetup: (xhr, u) => {
+        xhr.open('GET', cmcdFirst(u), true);
+        if (withCreds && toCDN(u)) xhr.withCredentials = true;
+      },
+    };
+    if (state.cmcdMode !== 'off') {
+      cfg.cmcd = { sessionId: state.sessionID, contentId: state.title, useHeaders: state.cmcdMode === 'header' };
+    }
+    const hls = new Hls(cfg);
+    hls.on(Hls.Events.ERROR, (_, d) => {
+      log('hls.js ' + (d.fatal ? 'fatal ' : '') + d.type + ' ' + d.details + (d.response ? ' ' + d.response.code : ''), d.fatal);
+      if (d.fatal) playerFailed('hls.js ' + d.details);
+    });
+    hls.on(Hls.Events.STEERING_MANIFEST_LOADED, (_, d) => {
+      state.steeringLoads++;
+      log('steering manifest loaded from ' + String(d.url).split('?')[0]);
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, () => render());
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      video.play().catch((err) => log('autoplay refused: ' + err.message + ' (press play)', true));
+    });
+    player = {
+      kind: 'hls',
+      destroy: () => hls.destroy(),
+      bitrateKbps: () => {
+        const l = hls.levels && hls.levels[hls.currentLevel];
+        return l ? Math.round(l.bitrate / 1000) : 0;
+      },
+      throughputKbps: () => Math.round((hls.bandwidthEstimate || 0) / 1000),
+      // The pathway of the level playing (PATHWAY-ID; "." when the
+      // playlist names none).
+      pathway: () => {
+        const l = hls.levels && hls.levels[hls.currentLevel];
+        return l && l.pathwayId && l.pathwayId !== '.' ? l.pathwayId : '';
+      },
+    };
+    hls.loadSource(url);
+    hls.attachMedia($('video'));
+  }
+
+  function startDash(url) {
+    if (!window.dashjs) return failAndRelease('dash.js is not loaded');
+    const dp = dashjs.MediaPlayer().create();
+    dp.updateSettings({
+      streaming: {
+        cmcd: { enabled: state.cmcdMode !== 'off', sid: state.sessionID, cid: state.title, mode: state.cmcdMode === 'header' ? 'header' : 'query' },
+      },
+    });
+    const withCreds = state.grant === 'cookies';
+    // Runs after dash.js added CMCD to the URL.
+    dp.addRequestInterceptor((req) => {
+      req.url = cmcdFirst(req.url);
+      if (withCreds) req.credentials = toCDN(req.url) ? 'include' : 'omit';
+      return Promise.resolve(req);
+    });
+    dp.on(dashjs.MediaPlayer.events.ERROR, (e) => {
+      const msg = e && e.error ? (e.error.code + ' ' + e.error.message) : 'error';
+      log('dash.js ' + msg, true);
+      playerFailed('dash.js ' + msg);
+    });
+    dp.on('contentSteeringRequestCompleted', () => {
+      state.steeringLoads++;
+      log('steering manifest loaded');
+    });
+    player = {
+      kind: 'dash',
+      destroy: () => dp.destroy(),
+      bitrateKbps: () => {
+        const r = dp.getCurrentRepresentationForType && dp.getCurrentRepresentationForType('video');
+        return r ? Math.round(r.bandwidth / 1000) : 0;
+      },
+      throughputKbps: () => Math.round(dp.getAverageThroughput ? dp.getAverageThroughput('video') || 0 : 0),
+      pathway: () => {
+        const s = dp.getCurrentSteeringResponseData && dp.getCurrentSteeringResponseData();
+        return (s && s.pathwayPriority && s.pathwayPriority[0]) || '';
+      },
+    };
+    dp.initialize($('video'), url, true);
+  }
+
+  // playerFailed reports a fatal player error: with an error heartbeat
+  // once playback had started (the position is real), else by giving the
+  // stream slot back, so a stream that never played writes no position.
+  function playerFailed(msg) {
+    if (state.phase === 'error') return;
+    if (state.startupMS === null) return failAndRelease(msg);
+    beat('error');
+    fail(msg);
+  }
+
+  // --- conflict: the 409 list ------------------------------------------------
+
+  function showConflict(err) {
+    state.phase = 'conflict';
+    state.conflict = (err.details && err.details.sessions) || [];
+    log('409 ' + err.reason + ': ' + state.conflict.length + ' stream(s) playing, limit ' + (err.details && err.details.limit));
+    const ul = $('conflict-list');
+    ul.textContent = '';
+    $('conflict-text').textContent = err.message + '. End one to play here:';
+    for (const s of state.conflict) {
+      const li = document.createElement('li');
+      const seen = s.last_seen_at ? new Date(s.last_seen_at).toLocaleTimeString() : '?';
+      li.textContent = s.title_id + ' on ' + s.device_id + ' (started ' + new Date(s.started_at).toLocaleTimeString() + ', last seen ' + seen + ') ';
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = 'End this stream';
+      b.dataset.end = s.session_id;
+      b.onclick = () => endStream(s.session_id);
+      li.append(b);
+      ul.append(li);
+    }
+    render();
+  }
+
+  async function endStream(id) {
+    const r = await call('DELETE', '/v1/sessions/' + id, accountToken);
+    if (r.status !== 200) return fail('end stream ' + id + ': ' + errText(r));
+    state.ended.push(id);
+    log('ended stream ' + id + ' (' + r.data.end_reason + '); playing here');
+    await play();
+  }
+
+  // --- QoE and heartbeats --------------------------------------------------
+
+  const video = $('video');
+  let stallStart = 0;
+  // Play time is wall-clock time spent playing (not paused, not stalled):
+  // summing currentTime steps would lose time whenever timeupdate comes
+  // late, and count seeks.
+  let playingSince = 0;
+  function stopPlayClock() {
+    if (playingSince) state.playedMS += performance.now() - playingSince;
+    playingSince = 0;
+  }
+
+  video.addEventListener('playing', () => {
+    if (stallStart) {
+      state.stallMS += performance.now() - stallStart;
+      stallStart = 0;
+    }
+    if (!playingSince) playingSince = performance.now();
+    render();
+  });
+  video.addEventListener('waiting', () => {
+    stopPlayClock();
+    // A stall is waiting after the first frame, not a seek.
+    if (state.startupMS !== null && !video.seeking && !stallStart) {
+      stallStart = performance.now();
+      state.stalls++;
+      log('stall ' + state.stalls + ' at ' + video.currentTime.toFixed(2) + 's');
+    }
+  });
+  video.addEventListener('timeupdate', () => {
+    const t = video.currentTime;
+    state.currentTime = t;
+    state.duration = isFinite(video.duration) ? video.duration : 0;
+    if (state.startupMS === null && t > 0) firstFrame();
+    renderPosition();
+  });
+  video.addEventListener('pause', () => {
+    stopPlayClock();
+    if (state.phase === 'playing' && !video.ended) beat('pause');
+  });
+  video.addEventListener('ended', () => { if (state.phase === 'playing') stop(); });
+  // requestVideoFrameCallback tells when the first frame was presented,
+  // which is what startup time means; timeupdate is the fallback.
+  function watchFirstFrame() {
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(() => firstFrame());
+  }
+
+  function firstFrame() {
+    if (state.startupMS !== null || !state.sessionID) return;
+    state.startupMS = Math.round(performance.now() - t0);
+    state.phase = 'playing';
+    $('stop').disabled = false;
+    log('first frame after ' + state.startupMS + ' ms');
+    beat('start');
+    render();
+  }
+
+  function qoe() {
+    const q = {};
+    const put = (k, v) => { if (v) q[k] = v; };
+    if (player) {
+      put('br', player.bitrateKbps());
+      put('mtp', player.throughputKbps());
+      const p = player.pathway();
+      if (p) state.pathway = p;
+    }
+    state.bitrateKbps = q.br || 0;
+    let buffered = 0;
+    for (let i = 0; i < video.buffered.length; i++) {
+      if (video.buffered.start(i) <= video.currentTime && video.currentTime <= video.buffered.end(i)) {
+        buffered = video.buffered.end(i) - video.currentTime;
+      }
+    }
+    put('bl', Math.round(buffered * 1000));
+    put('su', state.startupMS || 0);
+    put('rc', state.stalls);
+    put('rd', Math.round(state.stallMS + (stallStart ? performance.now() - stallStart : 0)));
+    put('pd', Math.round(state.playedMS + (playingSince ? performance.now() - playingSince : 0)));
+    const vq = video.getVideoPlaybackQuality && video.getVideoPlaybackQuality();
+    put('df', vq ? vq.droppedVideoFrames : 0);
+    if (/^[A-Za-z0-9._-]{1,128}$/.test(state.pathway)) put('cdn', state.pathway);
+    if (/^[A-Za-z0-9._-]{1,128}$/.test(state.edge)) put('edge', state.edge);
+    return q;
+  }
+
+  // beat sends one heartbeat. The server says when to send the next
+  // (next_heartbeat_ms); 410 means the session is over (ended elsewhere,
+  // revoked, lapsed) and playback stops.
+  async function beat(event) {
+    if (!state.sessionID || !playbackToken) return;
+    clearTimeout(beatTimer);
+    const durationMS = Math.max(1, Math.round((state.duration || video.duration || 0) * 1000));
+    const body = {
+      event,
+      position_ms: Math.min(durationMS, Math.round(video.currentTime * 1000)),
+      duration_ms: durationMS,
+      device_time: new Date().toISOString(),
+      qoe: qoe(),
+    };
+    const id = state.sessionID;
+    state.beats.sent++;
+    let r;
+    try {
+      const resp = await fetch(api + '/v1/playback/' + id + '/heartbeat', {
+        method: 'POST',
+        headers: { Authorization: 'Bearer ' + playbackToken, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+        keepalive: event === 'stop',
+      });
+      r = { status: resp.status, data: await resp.json().catch(() => null) };
+    } catch (err) {
+      r = { status: 0, data: null };
+      log('heartbeat ' + event + ' failed: ' + err.message, true);
+    }
+    state.beats.last = { event, status: r.status, position_ms: body.position_ms };
+    state.beats.statuses.push(r.status);
+    if (r.status === 200) state.beats.ok++;
+    render();
+    if (id !== state.sessionID) return;
+    if (r.status === 410) {
+      log('session over (' + errText(r) + '): stopping', true);
+      state.phase = 'ended';
+      await teardown();
+      render();
+      return;
+    }
+    if (event === 'stop' || event === 'error' || state.phase !== 'playing') return;
+    const next = (r.data && r.data.next_heartbeat_ms) || 30000;
+    beatTimer = setTimeout(() => beat('progress'), next);
+  }
+
+  async function stop() {
+    if (!state.sessionID) return;
+    video.pause();
+    state.phase = 'stopping';
+    await beat('stop');
+    state.phase = 'stopped';
+    await teardown();
+    log('stopped at ' + state.currentTime.toFixed(2) + 's');
+    render();
+  }
+
+  async function teardown() {
+    clearTimeout(beatTimer);
+    stopPlayClock();
+    $('stop').disabled = true;
+    if (player) {
+      try { player.destroy(); } catch (e) { /* already gone */ }
+      player = null;
+    }
+    video.removeAttribute('src');
+    video.load();
+    watchFirstFrame();
+  }
+
+  window.addEventListener('pagehide', () => { if (state.phase === 'playing') beat('stop'); });
+
+  // --- rendering -------------------------------------------------------------
+
+  function renderPosition() {
+    $('s-position').textContent = state.currentTime.toFixed(2) + ' / ' + (state.duration ? state.duration.toFixed(2) : '?') + ' s';
+  }
+
+  function render() {
+    $('s-phase').textContent = state.phase + (state.error ? ': ' + state.error : '');
+    $('s-session').textContent = state.sessionID || '–';
+    $('s-quality').textContent = state.maxQuality || '–';
+    $('s-source').textContent = state.source ? state.source.kind + ' (' + state.format + ', ' + state.grant + ')' : '–';
+    if (player) {
+      const p = player.pathway();
+      if (p) state.pathway = p;
+      state.bitrateKbps = player.bitrateKbps();
+    }
+    $('s-pathway').textContent = (state.pathway || '–') + (state.steeringLoads ? ' (steering loaded ' + state.steeringLoads + '×)' : '');
+    $('s-edge').textContent = state.edge || '–';
+    $('s-cmcd').textContent = state.cmcdMode || '–';
+    $('s-startup').textContent = state.startupMS === null ? '–' : state.startupMS + ' ms';
+    $('s-bitrate').textContent = state.bitrateKbps ? state.bitrateKbps + ' kbps' : '–';
+    $('s-stalls').textContent = state.stalls + ' (' + Math.round(state.stallMS) + ' ms)';
+    const b = state.beats;
+    $('s-beats').textContent = b.sent + ' sent, ' + b.ok + ' ok' + (b.last ? ', last ' + b.last.event + ' → ' + b.last.status : '');
+    $('conflict').hidden = state.phase !== 'conflict';
+    renderPosition();
+  }
+
+  $('controls').addEventListener('submit', (e) => { e.preventDefault(); play(); });
+  $('stop').addEventListener('click', () => stop());
+  watchFirstFrame();
+  loadDemo().then(() => {
+    render();
+    if (params.get('autoplay') === '1') play();
+  });
+})();

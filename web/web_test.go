@@ -1,0 +1,75 @@
+package web_test
+
+import (
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/playplane/playplane/web"
+)
+
+// TestPageLoadsOnlyVendoredFiles: every script and stylesheet the page
+// names is a relative path to a file embedded here, so the page works
+// offline and never pulls code from a CDN.
+func TestPageLoadsOnlyVendoredFiles(t *testing.T) {
+	t.Parallel()
+	page, err := fs.ReadFile(web.FS(), "player/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(string(page), -1)
+	if len(refs) < 4 {
+		t.Fatalf("page names %d files, want the two libraries, player.js and player.css: %q", len(refs), refs)
+	}
+	for _, m := range refs {
+		ref := m[1]
+		if strings.Contains(ref, "://") || strings.HasPrefix(ref, "//") {
+			t.Errorf("page loads %s from another host", ref)
+			continue
+		}
+		name := strings.TrimPrefix(ref, "../")
+		if !strings.HasPrefix(ref, "../") {
+			name = "player/" + ref
+		}
+		if _, err := fs.Stat(web.FS(), name); err != nil {
+			t.Errorf("page names %s, not embedded: %v", ref, err)
+		}
+	}
+}
+
+func TestHandlerServesPageAndLibraries(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(web.Handler())
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		name, path, contentType, contains string
+		status                            int
+	}{
+		{"page", "/player/", "text/html", "hls.js-1.7.4/hls.min.js", http.StatusOK},
+		{"script", "/player/player.js", "text/javascript", "window.playplane", http.StatusOK},
+		{"hls.js", "/vendor/hls.js-1.7.4/hls.min.js", "text/javascript", "", http.StatusOK},
+		{"dash.js", "/vendor/dashjs-5.2.1/dash.mediaplayer.min.js", "text/javascript", "", http.StatusOK},
+		{"missing", "/player/nope.js", "", "", http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			resp, err := http.Get(srv.URL + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.contentType) ||
+				!strings.Contains(string(body), tc.contains) {
+				t.Fatalf("GET %s: %d %q, want %d %s containing %q", tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), tc.status, tc.contentType, tc.contains)
+			}
+			if tc.status == http.StatusOK && resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("no nosniff on %s", tc.path)
+			}
+		})
+	}
+}
