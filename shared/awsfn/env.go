@@ -60,7 +60,6 @@ type Env struct {
 	keyring  *auth.Keyring
 	identity *GatewayIdentity
 	trigger  Trigger
-	topic    string
 }
 
 // NewEnv returns the environment opts describe, for tests that call a
@@ -87,12 +86,9 @@ func (e *Env) Process(ctx context.Context, cfg any) error {
 	return nil
 }
 
-// Trigger is what invokes the Lambda being built, and Topic the topic a
-// queue Lambda consumes; both are empty in an Env made by NewEnv.
+// Trigger is what invokes the Lambda being built ("" in an Env made by
+// NewEnv), for a builder that serves only some triggers.
 func (e *Env) Trigger() Trigger { return e.trigger }
-
-// Topic is the topic of a TriggerQueue Lambda.
-func (e *Env) Topic() string { return e.topic }
 
 // Lookup reads one variable.
 func (e *Env) Lookup(name string) (string, bool) { return e.lookup.Lookup(name) }

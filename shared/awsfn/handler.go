@@ -85,9 +85,6 @@ func (h *Handler) typed() any {
 	return h.HTTP
 }
 
-// Trigger is what invokes this Lambda.
-func (h *Handler) Trigger() Trigger { return h.trigger }
-
 // Invoke decodes payload as the trigger's event and handles it
 // (lambda.Handler).
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
@@ -136,7 +133,7 @@ func (h *Handler) buildWith(ctx context.Context, secretValues map[string]string)
 		opts.Lookuper = envconfig.MultiLookuper(envconfig.MapLookuper(secretValues), opts.Lookuper)
 	}
 	env := NewEnv(opts)
-	env.trigger, env.topic = h.trigger, h.topic
+	env.trigger = h.trigger
 	fn, err := h.build(ctx, env)
 	if err != nil {
 		return nil, fmt.Errorf("awsfn: building the function: %w", err)
