@@ -13,6 +13,7 @@ import (
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/steering"
@@ -76,11 +77,11 @@ type Server struct {
 // New validates cfg and deps.
 func New(cfg Config, deps Deps) (*Server, error) {
 	switch {
-	case deps.Store == nil:
+	case depcheck.Nil(deps.Store):
 		return nil, errors.New("authorizeplay.New: Store is required")
-	case deps.Identity == nil:
+	case depcheck.Nil(deps.Identity):
 		return nil, errors.New("authorizeplay.New: Identity is required")
-	case deps.Tokens == nil:
+	case depcheck.Nil(deps.Tokens):
 		return nil, errors.New("authorizeplay.New: Tokens is required")
 	case cfg.LeaseTTL <= 0 || cfg.TokenTTL <= 0 || cfg.MaxBody <= 0:
 		return nil, fmt.Errorf("authorizeplay.New: LeaseTTL, TokenTTL and MaxBody must be positive: %+v", cfg)

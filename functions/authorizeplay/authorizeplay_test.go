@@ -453,7 +453,30 @@ func TestEntitlementLossEndsSessions(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
-	if _, err := authorizeplay.New(authorizeplay.Config{LeaseTTL: time.Minute, TokenTTL: time.Minute, MaxBody: 1}, authorizeplay.Deps{}); err == nil {
-		t.Fatal("New accepted missing deps")
+	h := newHarness(t)
+	cfg := authorizeplay.Config{LeaseTTL: time.Minute, TokenTTL: time.Minute, MaxBody: 1}
+	good := authorizeplay.Deps{Store: h.store, Identity: stubIdentity{}, Tokens: h.tokens}
+	if _, err := authorizeplay.New(cfg, good); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, want string
+		edit       func(*authorizeplay.Deps)
+	}{
+		{"no deps", "Store", func(d *authorizeplay.Deps) { *d = authorizeplay.Deps{} }},
+		{"no identity", "Identity", func(d *authorizeplay.Deps) { d.Identity = nil }},
+		{"no keyring", "Tokens", func(d *authorizeplay.Deps) { d.Tokens = nil }},
+		// What a wiring getter that failed would hand over: not == nil.
+		{"typed nil store", "Store", func(d *authorizeplay.Deps) { d.Store = (*bolt.Store)(nil) }},
+		{"typed nil identity", "Identity", func(d *authorizeplay.Deps) { d.Identity = (*auth.Verifier)(nil) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := good
+			tc.edit(&d)
+			if _, err := authorizeplay.New(cfg, d); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New: %v, want an error naming %s", err, tc.want)
+			}
+		})
 	}
 }

@@ -57,9 +57,19 @@ func authorizePlay(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) 
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, err
 	}
-	return authorizeplay.New(cfg, authorizeplay.Deps{
-		Store: env.Store(ctx), Identity: env.Identity(ctx), Tokens: env.Keyring(), Now: env.Now,
-	})
+	store, err := env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	identity, err := env.Identity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := env.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	return authorizeplay.New(cfg, authorizeplay.Deps{Store: store, Identity: identity, Tokens: tokens, Now: env.Now})
 }
 
 func paymentWebhook(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
@@ -67,7 +77,15 @@ func paymentWebhook(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error)
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, err
 	}
-	return paymentwebhook.New(cfg, paymentwebhook.Deps{Store: env.Store(ctx), Bus: env.Bus(ctx), Now: env.Now})
+	store, err := env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bus, err := env.Bus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return paymentwebhook.New(cfg, paymentwebhook.Deps{Store: store, Bus: bus, Now: env.Now})
 }
 
 func heartbeatFn(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
@@ -75,9 +93,23 @@ func heartbeatFn(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, err
 	}
-	return heartbeat.New(cfg, heartbeat.Deps{
-		Store: env.Store(ctx), Bus: env.Bus(ctx), Tokens: env.Keyring(), Identity: env.Identity(ctx), Log: env.Log, Now: env.Now,
-	})
+	store, err := env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bus, err := env.Bus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := env.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	identity, err := env.Identity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return heartbeat.New(cfg, heartbeat.Deps{Store: store, Bus: bus, Tokens: tokens, Identity: identity, Log: env.Log, Now: env.Now})
 }
 
 // signURL signs for the CDNs whose keys are bound: Cloud CDN in the gcp
@@ -104,7 +136,15 @@ func signURL(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	return signurl.New(cfg, signurl.Deps{Store: env.Store(ctx), Tokens: env.Keyring(), Signers: signers, Now: env.Now})
+	store, err := env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := env.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	return signurl.New(cfg, signurl.Deps{Store: store, Tokens: tokens, Signers: signers, Now: env.Now})
 }
 
 func pickEdge(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
@@ -112,7 +152,17 @@ func pickEdge(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, err
 	}
-	return pickedge.New(cfg, pickedge.Deps{
-		Store: env.Store(ctx), Bus: env.Bus(ctx), Tokens: env.Keyring(), Log: env.Log, Now: env.Now,
-	})
+	store, err := env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bus, err := env.Bus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := env.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	return pickedge.New(cfg, pickedge.Deps{Store: store, Bus: bus, Tokens: tokens, Log: env.Log, Now: env.Now})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -113,13 +114,13 @@ type Server struct {
 // New validates cfg and deps.
 func New(cfg Config, deps Deps) (*Server, error) {
 	switch {
-	case deps.Store == nil:
+	case depcheck.Nil(deps.Store):
 		return nil, errors.New("heartbeat.New: Store is required")
-	case deps.Bus == nil:
+	case depcheck.Nil(deps.Bus):
 		return nil, errors.New("heartbeat.New: Bus is required")
-	case deps.Tokens == nil:
+	case depcheck.Nil(deps.Tokens):
 		return nil, errors.New("heartbeat.New: Tokens is required")
-	case deps.Identity == nil:
+	case depcheck.Nil(deps.Identity):
 		return nil, errors.New("heartbeat.New: Identity is required")
 	case cfg.LeaseTTL <= 0 || cfg.Interval <= 0 || cfg.MaxBody <= 0 || cfg.MaxClockSkew <= 0 || cfg.MaxAge <= 0:
 		return nil, fmt.Errorf("heartbeat.New: LeaseTTL, Interval, MaxBody, MaxClockSkew and MaxAge must be positive: %+v", cfg)

@@ -690,6 +690,10 @@ func TestNewValidates(t *testing.T) {
 		{"no bus", func(_ *heartbeat.Config, d *heartbeat.Deps) { d.Bus = nil }},
 		{"no keyring", func(_ *heartbeat.Config, d *heartbeat.Deps) { d.Tokens = nil }},
 		{"no identity", func(_ *heartbeat.Config, d *heartbeat.Deps) { d.Identity = nil }},
+		// What a wiring getter that failed would hand over: not == nil.
+		{"typed nil store", func(_ *heartbeat.Config, d *heartbeat.Deps) { d.Store = (*bolt.Store)(nil) }},
+		{"typed nil bus", func(_ *heartbeat.Config, d *heartbeat.Deps) { d.Bus = (*membus.Bus)(nil) }},
+		{"typed nil identity", func(_ *heartbeat.Config, d *heartbeat.Deps) { d.Identity = (*auth.Verifier)(nil) }},
 		{"zero TTL", func(c *heartbeat.Config, _ *heartbeat.Deps) { c.LeaseTTL = 0 }},
 		{"slack beyond TTL", func(c *heartbeat.Config, _ *heartbeat.Deps) { c.LeaseRenewSlack = 3 * time.Minute }},
 		{"interval the lease cannot outlive", func(c *heartbeat.Config, _ *heartbeat.Deps) { c.Interval = 100 * time.Second }},

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -112,9 +113,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		plans[price] = plan
 	}
 	switch {
-	case deps.Store == nil:
+	case depcheck.Nil(deps.Store):
 		return nil, errors.New("paymentwebhook.New: Store is required")
-	case deps.Bus == nil:
+	case depcheck.Nil(deps.Bus):
 		return nil, errors.New("paymentwebhook.New: Bus is required")
 	case len(secrets) == 0:
 		return nil, errors.New("paymentwebhook.New: STRIPE_WEBHOOK_SECRETS needs at least one endpoint secret")

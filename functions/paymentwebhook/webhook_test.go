@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -253,6 +255,9 @@ func TestNewValidates(t *testing.T) {
 		{name: "empty plan", mod: func(c *Config, _ *Deps) { c.PricePlans = map[string]string{"price_x": ""} }},
 		{name: "no store", mod: func(_ *Config, d *Deps) { d.Store = nil }},
 		{name: "no bus", mod: func(_ *Config, d *Deps) { d.Bus = nil }},
+		// What a wiring getter that failed would hand over: not == nil.
+		{name: "typed nil store", mod: func(_ *Config, d *Deps) { d.Store = (*bolt.Store)(nil) }},
+		{name: "typed nil bus", mod: func(_ *Config, d *Deps) { d.Bus = (*membus.Bus)(nil) }},
 		{name: "refetch without key", mod: func(c *Config, _ *Deps) { c.Refetch = true }},
 		{name: "zero tolerance", mod: func(c *Config, _ *Deps) { c.Tolerance = 0 }},
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/steering"
@@ -120,11 +121,11 @@ type Server struct {
 // New validates cfg and deps and opens the location databases.
 func New(cfg Config, deps Deps) (*Server, error) {
 	switch {
-	case deps.Store == nil:
+	case depcheck.Nil(deps.Store):
 		return nil, errors.New("pickedge.New: Store is required")
-	case deps.Bus == nil:
+	case depcheck.Nil(deps.Bus):
 		return nil, errors.New("pickedge.New: Bus is required")
-	case deps.Tokens == nil:
+	case depcheck.Nil(deps.Tokens):
 		return nil, errors.New("pickedge.New: Tokens is required")
 	case cfg.Refresh <= 0 || cfg.SignatureTolerance <= 0 || cfg.MaxReportBody <= 0:
 		return nil, fmt.Errorf("pickedge.New: Refresh, SignatureTolerance and MaxReportBody must be positive: %s, %s, %d",

@@ -11,7 +11,9 @@ import (
 
 	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/steering"
 )
@@ -299,6 +301,9 @@ func TestNewValidates(t *testing.T) {
 		{"no store", func(_ *pickedge.Config, d *pickedge.Deps) { d.Store = nil }, "Store"},
 		{"no bus", func(_ *pickedge.Config, d *pickedge.Deps) { d.Bus = nil }, "Bus"},
 		{"no tokens", func(_ *pickedge.Config, d *pickedge.Deps) { d.Tokens = nil }, "Tokens"},
+		// What a wiring getter that failed would hand over: not == nil.
+		{"typed nil store", func(_ *pickedge.Config, d *pickedge.Deps) { d.Store = (*bolt.Store)(nil) }, "Store"},
+		{"typed nil bus", func(_ *pickedge.Config, d *pickedge.Deps) { d.Bus = (*membus.Bus)(nil) }, "Bus"},
 		{"zero refresh", func(c *pickedge.Config, _ *pickedge.Deps) { c.Refresh = 0 }, "positive"},
 		{"huge body", func(c *pickedge.Config, _ *pickedge.Deps) { c.MaxReportBody = 2 << 20 }, "1 MiB"},
 		{"bad steering config", func(c *pickedge.Config, _ *pickedge.Deps) { c.Steering.EdgesPerPoP = 99 }, "EdgesPerPoP"},

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -103,9 +104,9 @@ type cdn struct {
 // New validates cfg and deps.
 func New(cfg Config, deps Deps) (*Server, error) {
 	switch {
-	case deps.Store == nil:
+	case depcheck.Nil(deps.Store):
 		return nil, errors.New("signurl.New: Store is required")
-	case deps.Tokens == nil:
+	case depcheck.Nil(deps.Tokens):
 		return nil, errors.New("signurl.New: Tokens is required")
 	case len(cfg.CDNBases) == 0:
 		return nil, errors.New("signurl.New: no CDN configured (SIGNURL_CDN_BASES)")
@@ -120,7 +121,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, cdns: make(map[string]cdn, len(cfg.CDNBases))}
 	for name, base := range cfg.CDNBases {
 		signer := deps.Signers[name]
-		if signer == nil {
+		if depcheck.Nil(signer) {
 			return nil, fmt.Errorf("signurl.New: CDN %q has a base URL but no signer", name)
 		}
 		base = strings.TrimSuffix(base, "/")

@@ -286,6 +286,9 @@ func TestNewValidates(t *testing.T) {
 	}{
 		{"no store", nil, func(d *signurl.Deps) { d.Store = noStore }},
 		{"no keyring", nil, func(d *signurl.Deps) { d.Tokens = nil }},
+		// What a wiring getter that failed would hand over: not == nil.
+		{"typed nil store", nil, func(d *signurl.Deps) { d.Store = (*bolt.Store)(nil) }},
+		{"typed nil signer", nil, func(d *signurl.Deps) { d.Signers = map[string]playback.URLSigner{cdnCDN: (*nilSigner)(nil)} }},
 		{"no CDN", func(c *signurl.Config) { c.CDNBases = nil }, nil},
 		{"base without signer", func(c *signurl.Config) {
 			c.CDNBases = map[string]string{cdnCDN: "https://a.example", "other": "https://b.example"}
@@ -337,3 +340,6 @@ func (h *harness) signersFor(names ...string) map[string]playback.URLSigner {
 }
 
 var _ signurl.Store = (*bolt.Store)(nil)
+
+// nilSigner is a URL signer type whose nil pointer a wiring could hand over.
+type nilSigner struct{ playback.URLSigner }

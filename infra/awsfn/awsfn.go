@@ -1,13 +1,16 @@
-// Package awsfn is the AWS Function component: one Lambda function with its
-// own role and inline least-privilege policy, its log group, SQS event source
-// mappings with partial-batch reporting, its HTTP API routes, and the
-// EventBridge schedules of its jobs.
+// Package awsfn is the AWS Function component: a function's Lambdas, one
+// per trigger from the function's one zip (its HTTP API routes, each SQS
+// consumer, its EventBridge schedules), each told its trigger by
+// catalog.EnvTrigger (and catalog.EnvTopic), sharing the function's role
+// with its inline least-privilege policy and its log group; SQS event source
+// mappings with partial-batch reporting.
 package awsfn
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -68,7 +71,12 @@ type Args struct {
 type Function struct {
 	pulumi.ResourceState
 
-	Lambda      *lambda.Function
+	// Lambda serves the HTTP routes (FunctionName); nil without routes.
+	Lambda *lambda.Function
+	// Consumers consume one topic each (FunctionName-<topic>), by topic.
+	Consumers map[string]*lambda.Function
+	// Jobs runs the scheduled jobs (FunctionName-jobs); nil without jobs.
+	Jobs        *lambda.Function
 	Role        *iam.Role
 	Policy      *iam.RolePolicy
 	LogGroup    *cloudwatch.LogGroup
@@ -84,6 +92,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
 	}
 	f := &Function{
+		Consumers: map[string]*lambda.Function{},
 		Mappings:  map[string]*lambda.EventSourceMapping{},
 		Routes:    map[string]*apigatewayv2.Route{},
 		Schedules: map[string]*cloudwatch.EventRule{},
@@ -139,30 +148,24 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("awsfn.New %s: policy: %w", name, err)
 	}
 
-	f.Lambda, err = lambda.NewFunction(ctx, name, &lambda.FunctionArgs{
-		Name:          pulumi.String(args.FunctionName),
-		Runtime:       pulumi.String(catalog.LambdaRuntime),
-		Architectures: pulumi.StringArray{pulumi.String(catalog.LambdaArchitecture)},
-		Handler:       pulumi.String(catalog.LambdaHandler),
-		Code:          pulumi.NewFileArchive(args.Code),
-		Role:          f.Role.Arn,
-		MemorySize:    pulumi.Int(args.Spec.MemoryMB),
-		Timeout:       pulumi.Int(args.Spec.TimeoutSeconds),
-		Environment:   &lambda.FunctionEnvironmentArgs{Variables: args.Env},
-		LoggingConfig: &lambda.FunctionLoggingConfigArgs{
-			LogFormat: pulumi.String("JSON"),
-			LogGroup:  f.LogGroup.Name,
-		},
-		Tags: args.Tags,
-	}, parent, pulumi.DependsOn([]pulumi.Resource{f.Policy}))
-	if err != nil {
-		return nil, fmt.Errorf("awsfn.New %s: lambda: %w", name, err)
+	if args.HTTP != nil {
+		if f.Lambda, err = f.newLambda(ctx, name, args.FunctionName, args, catalog.TriggerHTTP, "", parent); err != nil {
+			return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
+		}
+		if err := f.attachRoutes(ctx, name, args.HTTP, parent); err != nil {
+			return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
+		}
 	}
 
 	for _, q := range args.Queues {
+		consumer, err := f.newLambda(ctx, name+"-"+q.Topic, args.FunctionName+"-"+q.Topic, args, catalog.TriggerQueue, q.Topic, parent)
+		if err != nil {
+			return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
+		}
+		f.Consumers[q.Topic] = consumer
 		m, err := lambda.NewEventSourceMapping(ctx, name+"-"+q.Topic, &lambda.EventSourceMappingArgs{
 			EventSourceArn:                 q.Arn,
-			FunctionName:                   f.Lambda.Arn,
+			FunctionName:                   consumer.Arn,
 			BatchSize:                      pulumi.Int(10),
 			MaximumBatchingWindowInSeconds: pulumi.Int(1),
 			// The handler names the failed messages; only those are retried
@@ -175,23 +178,74 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		f.Mappings[q.Topic] = m
 	}
 
-	if args.HTTP != nil {
-		if err := f.attachRoutes(ctx, name, args.HTTP, parent); err != nil {
+	if len(args.Jobs) > 0 {
+		if f.Jobs, err = f.newLambda(ctx, name+"-jobs", args.FunctionName+"-jobs", args, catalog.TriggerJob, "", parent); err != nil {
 			return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
 		}
 	}
-
 	for _, job := range args.Jobs {
 		if err := f.schedule(ctx, name, args, job, parent); err != nil {
 			return nil, fmt.Errorf("awsfn.New %s: job %s: %w", name, job.Name, err)
 		}
 	}
 
-	outputs := pulumi.Map{"functionArn": f.Lambda.Arn, "roleArn": f.Role.Arn}
+	outputs := pulumi.Map{"roleArn": f.Role.Arn}
+	if f.Lambda != nil {
+		outputs["functionArn"] = f.Lambda.Arn
+	}
 	if err := ctx.RegisterResourceOutputs(f, outputs); err != nil {
 		return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
 	}
 	return f, nil
+}
+
+// Lambdas are every Lambda of the function: HTTP, consumers by topic, jobs.
+func (f *Function) Lambdas() []*lambda.Function {
+	var out []*lambda.Function
+	if f.Lambda != nil {
+		out = append(out, f.Lambda)
+	}
+	for _, topic := range slices.Sorted(maps.Keys(f.Consumers)) {
+		out = append(out, f.Consumers[topic])
+	}
+	if f.Jobs != nil {
+		out = append(out, f.Jobs)
+	}
+	return out
+}
+
+// newLambda is one Lambda of the function: the function's zip, role, log
+// group and environment, plus the trigger it serves.
+func (f *Function) newLambda(ctx *pulumi.Context, resourceName, functionName string, args Args, trigger, topic string, parent pulumi.ResourceOption) (*lambda.Function, error) {
+	env := pulumi.StringMap{catalog.EnvTrigger: pulumi.String(trigger)}
+	if topic != "" {
+		env[catalog.EnvTopic] = pulumi.String(topic)
+	}
+	for k, v := range args.Env {
+		env[k] = v
+	}
+	l, err := lambda.NewFunction(ctx, resourceName, &lambda.FunctionArgs{
+		Name:          pulumi.String(functionName),
+		Runtime:       pulumi.String(catalog.LambdaRuntime),
+		Architectures: pulumi.StringArray{pulumi.String(catalog.LambdaArchitecture)},
+		Handler:       pulumi.String(catalog.LambdaHandler),
+		Code:          pulumi.NewFileArchive(args.Code),
+		Role:          f.Role.Arn,
+		MemorySize:    pulumi.Int(args.Spec.MemoryMB),
+		Timeout:       pulumi.Int(args.Spec.TimeoutSeconds),
+		Environment:   &lambda.FunctionEnvironmentArgs{Variables: env},
+		// Every Lambda of the function logs to its one group, which the
+		// role may write to.
+		LoggingConfig: &lambda.FunctionLoggingConfigArgs{
+			LogFormat: pulumi.String("JSON"),
+			LogGroup:  f.LogGroup.Name,
+		},
+		Tags: args.Tags,
+	}, parent, pulumi.DependsOn([]pulumi.Resource{f.Policy}))
+	if err != nil {
+		return nil, fmt.Errorf("lambda %s: %w", functionName, err)
+	}
+	return l, nil
 }
 
 func (f *Function) attachRoutes(ctx *pulumi.Context, name string, h *HTTP, parent pulumi.ResourceOption) error {
@@ -259,7 +313,7 @@ func (f *Function) schedule(ctx *pulumi.Context, name string, args Args, job cat
 	}
 	permission, err := lambda.NewPermission(ctx, resourceName, &lambda.PermissionArgs{
 		Action:    pulumi.String("lambda:InvokeFunction"),
-		Function:  f.Lambda.Name,
+		Function:  f.Jobs.Name,
 		Principal: pulumi.String("events.amazonaws.com"),
 		SourceArn: rule.Arn,
 	}, parent)
@@ -269,8 +323,8 @@ func (f *Function) schedule(ctx *pulumi.Context, name string, args Args, job cat
 	_, err = cloudwatch.NewEventTarget(ctx, resourceName, &cloudwatch.EventTargetArgs{
 		Rule:     rule.Name,
 		TargetId: pulumi.String(args.Spec.Name),
-		Arn:      f.Lambda.Arn,
-		// shared/awsfn recognises a job invocation by this payload.
+		Arn:      f.Jobs.Arn,
+		// The jobs Lambda (catalog.TriggerJob) runs the job this names.
 		Input: pulumi.String(job.Payload()),
 		// Jobs are idempotent sweeps: a retry is harmless, and a run older
 		// than the interval is superseded by the next one.
@@ -294,6 +348,8 @@ func validate(args Args) error {
 		return errors.New("code path is required")
 	case args.LogRetentionDays <= 0:
 		return errors.New("log retention is required")
+	case args.HTTP == nil && len(args.Queues) == 0 && len(args.Jobs) == 0:
+		return errors.New("no routes, queues or jobs: nothing would invoke it")
 	}
 	for _, s := range args.Statements {
 		if len(s.Actions) == 0 || s.Resources == nil {
@@ -321,6 +377,11 @@ func validate(args Args) error {
 			return fmt.Errorf("schedule name %s-%s has %d characters, more than 64", args.FunctionName, job.Name, n)
 		}
 	}
+	for _, suffix := range lambdaSuffixes(args) {
+		if n := len(args.FunctionName + suffix); n > 64 {
+			return fmt.Errorf("Lambda name %s%s has %d characters, more than 64", args.FunctionName, suffix, n)
+		}
+	}
 	if args.HTTP != nil {
 		for _, r := range args.HTTP.Routes {
 			if r.Auth == catalog.AuthJWT && args.HTTP.AuthorizerID == nil {
@@ -329,6 +390,19 @@ func validate(args Args) error {
 		}
 	}
 	return nil
+}
+
+// lambdaSuffixes are what the names of the function's queue and job
+// Lambdas add to FunctionName.
+func lambdaSuffixes(args Args) []string {
+	var out []string
+	for _, q := range args.Queues {
+		out = append(out, "-"+q.Topic)
+	}
+	if len(args.Jobs) > 0 {
+		out = append(out, "-jobs")
+	}
+	return out
 }
 
 // PolicyJSON renders statements as an IAM policy document once every

@@ -56,7 +56,8 @@ func TestValidateRejectsWildcardActionsAndMismatches(t *testing.T) {
 	signurl, _ := catalog.FunctionByName("signurl")
 	authorizeplay, _ := catalog.FunctionByName("authorizeplay")
 	paymentwebhook, _ := catalog.FunctionByName("paymentwebhook")
-	good := Args{Spec: authorizeplay, FunctionName: "playplane-test-authorizeplay", Code: "x.zip", LogRetentionDays: 7}
+	good := Args{Spec: authorizeplay, FunctionName: "playplane-test-authorizeplay", Code: "x.zip", LogRetentionDays: 7,
+		Queues: []Queue{{Topic: catalog.TopicEntitlementChanged, Arn: pulumi.String("arn")}}}
 	for _, tc := range []struct {
 		name   string
 		mutate func(a *Args)
@@ -70,6 +71,8 @@ func TestValidateRejectsWildcardActionsAndMismatches(t *testing.T) {
 		{name: "long name", mutate: func(a *Args) { a.FunctionName = strings.Repeat("x", 65) }},
 		{name: "no code", mutate: func(a *Args) { a.Code = "" }},
 		{name: "no log retention", mutate: func(a *Args) { a.LogRetentionDays = 0 }},
+		{name: "nothing invokes it", mutate: func(a *Args) { a.Queues = nil }},
+		{name: "consumer name too long", mutate: func(a *Args) { a.FunctionName = strings.Repeat("x", 50) }},
 		{name: "job it does not have", mutate: func(a *Args) { a.Jobs = []catalog.Job{{Name: "sweep", Every: time.Minute}} }},
 		{name: "schedule name too long", mutate: func(a *Args) {
 			a.Spec, a.FunctionName = paymentwebhook, strings.Repeat("x", 60)
@@ -89,6 +92,16 @@ func TestValidateRejectsWildcardActionsAndMismatches(t *testing.T) {
 		t.Errorf("validate(good) = %v", err)
 	}
 	scheduled := Args{Spec: paymentwebhook, FunctionName: "playplane-test-paymentwebhook", Code: "x.zip", LogRetentionDays: 7, Jobs: paymentwebhook.Jobs}
+	if err := validate(scheduled); err != nil {
+		t.Errorf("validate(paymentwebhook with its jobs) = %v", err)
+	}
+	scheduled.FunctionName = strings.Repeat("x", 60) // + "-jobs": 65
+	scheduled.Jobs = []catalog.Job{{Name: "s", Every: time.Minute}}
+	scheduled.Spec.Jobs = scheduled.Jobs
+	if err := validate(scheduled); err == nil || !strings.Contains(err.Error(), "Lambda name") {
+		t.Errorf("validate(jobs Lambda name of 65 characters) = %v", err)
+	}
+	scheduled = Args{Spec: paymentwebhook, FunctionName: "playplane-test-paymentwebhook", Code: "x.zip", LogRetentionDays: 7, Jobs: paymentwebhook.Jobs}
 	if err := validate(scheduled); err != nil {
 		t.Errorf("validate(paymentwebhook with its jobs) = %v", err)
 	}

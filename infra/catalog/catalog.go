@@ -62,9 +62,8 @@ const (
 
 // Job is a scheduled task of a function. Both clouds start it with the
 // same JSON payload, {"job":"<Name>"}: an EventBridge rule invokes the
-// Lambda with it (shared/awsfn tells a job from HTTP and SQS events by its
-// "job" field), Cloud Scheduler POSTs it to the function's jobs entry point
-// (shared/gcpfn).
+// function's jobs Lambda (EnvTrigger=job) with it, Cloud Scheduler POSTs it
+// to the function's jobs entry point (shared/gcpfn).
 type Job struct {
 	// Name is the key the function registers the job under (its Jobs method).
 	Name string
@@ -249,6 +248,19 @@ const (
 	// EnvPickEdgeTrustedHops is how many hops of X-Forwarded-For, counting
 	// the TCP peer, pickedge believes (functions/pickedge Config.ClientIP).
 	EnvPickEdgeTrustedHops = "PICKEDGE_TRUSTED_HOPS"
+	// EnvTrigger tells each Lambda of a function which trigger it serves
+	// (TriggerHTTP, TriggerQueue or TriggerJob), and EnvTopic the topic a
+	// queue Lambda consumes: shared/awsfn picks its one typed handler from
+	// them instead of guessing from a payload or a queue's name.
+	EnvTrigger = "PLAYPLANE_TRIGGER"
+	EnvTopic   = "PLAYPLANE_TOPIC"
+)
+
+// EnvTrigger values (shared/awsfn.Trigger).
+const (
+	TriggerHTTP  = "http"
+	TriggerQueue = "queue"
+	TriggerJob   = "job"
 )
 
 // GCPFrontEndHops is EnvPickEdgeTrustedHops behind the external

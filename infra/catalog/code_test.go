@@ -454,3 +454,21 @@ func TestSettingsAreWellFormed(t *testing.T) {
 		}
 	}
 }
+
+// The trigger variables and values the stacks give each Lambda are the ones
+// shared/awsfn reads to pick its handler.
+func TestTriggerNamesMatchTheLambdaWiring(t *testing.T) {
+	t.Parallel()
+	consts := stringConsts(parseDir(t, "shared/awsfn"))
+	for _, tc := range []struct{ catalog, code string }{
+		{EnvTrigger, "EnvTrigger"},
+		{EnvTopic, "EnvTopic"},
+		{TriggerHTTP, "TriggerHTTP"},
+		{TriggerQueue, "TriggerQueue"},
+		{TriggerJob, "TriggerJob"},
+	} {
+		if got, ok := consts[tc.code]; !ok || got != tc.catalog {
+			t.Errorf("shared/awsfn %s = %q, the catalogue says %q", tc.code, got, tc.catalog)
+		}
+	}
+}

@@ -21,18 +21,19 @@ import (
 // every variable the stack sets, for a reviewer to hold against the code.
 // "(secret)" marks a Secret Manager binding of a Cloud Function; a Lambda
 // gets <NAME>_SECRET_ARN and reads the value at run time. Every part of a
-// function on a cloud (HTTP, consumers, jobs) gets the same environment.
+// function on a cloud (HTTP, consumers, jobs) gets the same environment; a
+// Lambda also gets PLAYPLANE_TRIGGER, and a queue Lambda PLAYPLANE_TOPIC.
 var wantEnvNames = map[string]map[string][]string{
 	"aws": {
 		"aws authorizeplay": {"DYNAMODB_TABLE", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_JWKS_URL", "LEASE_TTL", "PAST_DUE_GRACE",
-			"PLAYBACK_TOKEN_KEYS_SECRET_ARN", "SQS_QUEUE_URLS"},
+			"PLAYBACK_TOKEN_KEYS_SECRET_ARN", "PLAYPLANE_TRIGGER", "SQS_QUEUE_URLS"},
 		"aws signurl": {"CLOUDFRONT_ACTIVE_KEY_ID", "CLOUDFRONT_KEYS", "CLOUDFRONT_PRIVATE_KEY_SECRET_ARN", "DYNAMODB_TABLE",
-			"PLAYBACK_TOKEN_KEYS_SECRET_ARN", "SIGNURL_CDN_BASES", "SIGNURL_DEFAULT_CDN"},
-		"aws paymentwebhook": {"DYNAMODB_TABLE", "PAST_DUE_GRACE", "SQS_QUEUE_URLS", "STRIPE_API_KEY_SECRET_ARN",
+			"PLAYBACK_TOKEN_KEYS_SECRET_ARN", "PLAYPLANE_TRIGGER", "SIGNURL_CDN_BASES", "SIGNURL_DEFAULT_CDN"},
+		"aws paymentwebhook": {"DYNAMODB_TABLE", "PAST_DUE_GRACE", "PLAYPLANE_TRIGGER", "SQS_QUEUE_URLS", "STRIPE_API_KEY_SECRET_ARN",
 			"STRIPE_PRICE_PLANS", "STRIPE_WEBHOOK_SECRETS_SECRET_ARN"},
-		"aws pickedge": {"DYNAMODB_TABLE", "EDGE_HMAC_KEYS_SECRET_ARN", "PLAYBACK_TOKEN_KEYS_SECRET_ARN", "SQS_QUEUE_URLS"},
+		"aws pickedge": {"DYNAMODB_TABLE", "EDGE_HMAC_KEYS_SECRET_ARN", "PLAYBACK_TOKEN_KEYS_SECRET_ARN", "PLAYPLANE_TRIGGER", "SQS_QUEUE_URLS"},
 		"aws heartbeat": {"DYNAMODB_TABLE", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_JWKS_URL", "LEASE_TTL",
-			"PLAYBACK_TOKEN_KEYS_SECRET_ARN", "SQS_QUEUE_URLS"},
+			"PLAYBACK_TOKEN_KEYS_SECRET_ARN", "PLAYPLANE_TRIGGER", "SQS_QUEUE_URLS"},
 	},
 	"gcp": {
 		"gcp authorizeplay": {"CORS_ALLOWED_ORIGINS", "FIRESTORE_DATABASE", "FIRESTORE_PROJECT_ID", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_JWKS_URL",
@@ -48,7 +49,7 @@ var wantEnvNames = map[string]map[string][]string{
 	},
 	"hybrid": {
 		"aws paymentwebhook": {"FIRESTORE_DATABASE", "FIRESTORE_PROJECT_ID", "GCP_CREDENTIALS_JSON", "PAST_DUE_GRACE",
-			"PUBSUB_TOPICS", "STRIPE_PRICE_PLANS", "STRIPE_WEBHOOK_SECRETS_SECRET_ARN"},
+			"PLAYPLANE_TRIGGER", "PUBSUB_TOPICS", "STRIPE_PRICE_PLANS", "STRIPE_WEBHOOK_SECRETS_SECRET_ARN"},
 		"gcp authorizeplay": {"CORS_ALLOWED_ORIGINS", "FIRESTORE_DATABASE", "FIRESTORE_PROJECT_ID", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_JWKS_URL",
 			"LEASE_TTL", "PAST_DUE_GRACE", "PLAYBACK_TOKEN_KEYS (secret)", "PUBSUB_TOPICS"},
 		"gcp signurl": {"CLOUDFRONT_ACTIVE_KEY_ID", "CLOUDFRONT_KEYS", "CLOUDFRONT_PRIVATE_KEY (secret)", "CORS_ALLOWED_ORIGINS", "FIRESTORE_DATABASE",
@@ -81,6 +82,9 @@ func (d *deployment) parts(t *testing.T) []part {
 		secret := secretPaths(r)
 		for k, v := range mapOf(r.In("environment", "variables")) {
 			p.env[k], _ = v.(string)
+			if k == catalog.EnvTopic {
+				continue // a queue Lambda's own (checkTrigger), beside the function's environment
+			}
 			if secret[".environment.variables."+k] {
 				k += " (secret)"
 			}

@@ -120,8 +120,21 @@ func TestEveryFunctionRunsWithTheRightRuntimeArchAndEnv(t *testing.T) {
 		wantLambdas, wantCloudFunctions := 0, 0
 		for _, fn := range catalog.Functions {
 			if d.stack.runsOn(fn, AWS) {
-				wantLambdas++
-				d.checkLambda(t, fn)
+				// One Lambda per trigger, as on GCP one Cloud Function.
+				if d.layout.HTTPCloud(fn) == AWS {
+					wantLambdas++
+					d.checkLambda(t, fn, d.prefix()+"-"+fn.Name, catalog.TriggerHTTP, "")
+				}
+				if d.layout.Compute == AWS {
+					for _, c := range fn.Consumes {
+						wantLambdas++
+						d.checkLambda(t, fn, d.prefix()+"-"+fn.Name+"-"+c.Topic, catalog.TriggerQueue, c.Topic)
+					}
+					if len(fn.Jobs) > 0 {
+						wantLambdas++
+						d.checkLambda(t, fn, d.prefix()+"-"+fn.Name+"-jobs", catalog.TriggerJob, "")
+					}
+				}
 			}
 			if d.stack.runsOn(fn, GCP) {
 				if d.layout.HTTPCloud(fn) == GCP {
@@ -162,9 +175,10 @@ func TestEveryFunctionRunsWithTheRightRuntimeArchAndEnv(t *testing.T) {
 	})
 }
 
-func (d *deployment) checkLambda(t *testing.T, fn catalog.Function) {
+func (d *deployment) checkLambda(t *testing.T, fn catalog.Function, name, trigger, topic string) {
 	t.Helper()
-	r := d.lambda(t, fn.Name)
+	r := d.one(t, "aws:lambda/function:Function", name)
+	d.checkTrigger(t, r, trigger, topic)
 	if got := r.InStr("runtime"); got != "provided.al2023" {
 		t.Errorf("%s runtime %q", fn.Name, got)
 	}
@@ -191,7 +205,12 @@ func (d *deployment) checkLambda(t *testing.T, fn catalog.Function) {
 		t.Errorf("%s runs as %q, want its own role %q", fn.Name, r.InStr("role"), role.Str("arn"))
 	}
 	got := mapOf(r.In("environment", "variables"))
-	checkEnv(t, fn.Name+" (Lambda)", got, d.wantEnv(t, fn, AWS))
+	want := d.wantEnv(t, fn, AWS)
+	want[catalog.EnvTrigger] = trigger
+	if topic != "" {
+		want[catalog.EnvTopic] = topic
+	}
+	checkEnv(t, name+" (Lambda)", got, want)
 	// Secret values stay in Secrets Manager: lambda:GetFunctionConfiguration
 	// shows the environment to whoever may read the function's settings.
 	for path := range secretPaths(r) {

@@ -174,6 +174,19 @@ func (d *deployment) lambda(t *testing.T, fn string) pulumimock.Resource {
 	return d.one(t, "aws:lambda/function:Function", d.prefix()+"-"+fn)
 }
 
+// checkTrigger checks that a Lambda is told the trigger it serves and, for
+// a queue, its topic (catalog.EnvTrigger, catalog.EnvTopic): shared/awsfn
+// picks its handler from them, never from a payload or a queue's name.
+func (d *deployment) checkTrigger(t *testing.T, lambda pulumimock.Resource, trigger, topic string) {
+	t.Helper()
+	env := mapOf(lambda.In("environment", "variables"))
+	gotTopic, hasTopic := env[catalog.EnvTopic]
+	if env[catalog.EnvTrigger] != trigger || hasTopic != (topic != "") || hasTopic && gotTopic != topic {
+		t.Errorf("Lambda %s: %s=%v %s=%v, want %q and topic %q", lambda.InStr("name"),
+			catalog.EnvTrigger, env[catalog.EnvTrigger], catalog.EnvTopic, gotTopic, trigger, topic)
+	}
+}
+
 func (d *deployment) serviceAccountEmail(fn string) string {
 	return fmt.Sprintf("%s@%s.iam.gserviceaccount.com", accountID(fn, d.layout.Name), testProject)
 }

@@ -128,8 +128,9 @@ func TestNoIAMPolicyGrantsWildcards(t *testing.T) {
 				t.Errorf("policy of %s: %s", p.InStr("role"), v)
 			}
 		}
-		if len(policies) != len(d.mock.OfType("aws:lambda/function:Function")) {
-			t.Errorf("%d role policies for %d functions", len(policies), len(d.mock.OfType("aws:lambda/function:Function")))
+		// One role and policy per function, shared by its Lambdas.
+		if len(policies) != len(d.mock.OfType("playplane:aws:Function")) {
+			t.Errorf("%d role policies for %d functions", len(policies), len(d.mock.OfType("playplane:aws:Function")))
 		}
 	})
 }

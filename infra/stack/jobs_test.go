@@ -68,7 +68,8 @@ func TestScheduledJobsRunWhereTheConsumersRun(t *testing.T) {
 
 func (d *deployment) checkEventBridgeJob(t *testing.T, fn catalog.Function, job string) {
 	t.Helper()
-	lambda := d.lambda(t, fn.Name)
+	lambda := d.lambda(t, fn.Name+"-jobs")
+	d.checkTrigger(t, lambda, catalog.TriggerJob, "")
 	rule := d.one(t, "aws:cloudwatch/eventRule:EventRule", d.prefix()+"-"+fn.Name+"-"+job)
 	if got := rule.InStr("scheduleExpression"); got != wantRates[job] {
 		t.Errorf("%s %s runs %q, want %q", fn.Name, job, got, wantRates[job])

@@ -70,7 +70,8 @@ func (d *deployment) checkSQS(t *testing.T) {
 		for _, c := range fn.Consumes {
 			wantMappings++
 			q := d.one(t, "aws:sqs/queue:Queue", d.prefix()+"-"+c.Topic)
-			lambda := d.lambda(t, fn.Name)
+			lambda := d.lambda(t, fn.Name+"-"+c.Topic)
+			d.checkTrigger(t, lambda, catalog.TriggerQueue, c.Topic)
 			found := 0
 			for _, m := range mappings {
 				if m.InStr("eventSourceArn") != q.Str("arn") {
@@ -78,7 +79,7 @@ func (d *deployment) checkSQS(t *testing.T) {
 				}
 				found++
 				if m.InStr("functionName") != lambda.Str("arn") {
-					t.Errorf("queue %s feeds %q, want %s", c.Topic, m.InStr("functionName"), fn.Name)
+					t.Errorf("queue %s feeds %q, want %s's consumer Lambda %s", c.Topic, m.InStr("functionName"), fn.Name, lambda.Str("arn"))
 				}
 				if got := stringsOf(m.In("functionResponseTypes")); !slices.Equal(got, []string{"ReportBatchItemFailures"}) {
 					t.Errorf("mapping of %s reports %v", c.Topic, got)

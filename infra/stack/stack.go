@@ -344,9 +344,13 @@ func (s *Stack) export() {
 			}
 			s.Outputs["queueUrls"] = queues.ToStringMapOutput()
 		}
+		// The HTTP Lambda of each function; its queue and job Lambdas are
+		// named after it (-<topic>, -jobs).
 		names := pulumi.StringMap{}
 		for name, f := range a.Functions {
-			names[name] = f.Lambda.Name
+			if f.Lambda != nil {
+				names[name] = f.Lambda.Name
+			}
 		}
 		s.Outputs["lambdaFunctions"] = names.ToStringMapOutput()
 	}

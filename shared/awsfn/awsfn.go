@@ -1,16 +1,26 @@
 // Package awsfn runs a playplane function on AWS Lambda. It builds the
 // function over the AWS adapters (the DynamoDB store, the SQS bus) from the
-// environment the SAM template or the Pulumi stack sets, and serves from one
-// Lambda the function's API Gateway HTTP API routes (payload format 2.0),
-// its SQS consumers (partial batch responses) and its scheduled jobs.
+// environment the SAM template or the Pulumi stack sets, and serves one
+// trigger per Lambda, the one PLAYPLANE_TRIGGER names: the function's API
+// Gateway HTTP API routes (payload format 2.0), the SQS consumer of the
+// topic PLAYPLANE_TOPIC names (partial batch responses), or its scheduled
+// jobs. A function with routes, a consumer and jobs is deployed as several
+// Lambdas from one zip, each told its trigger; nothing is guessed from a
+// payload's shape or a queue's name.
 //
 // A function's Lambda main is a Builder and one call:
 //
 //	func main() { awsfn.Main(build) }
 //
-// Nothing here makes a network call before the first invocation: clients are
-// built from the environment, and an identity provider's keys are fetched on
-// the first token that needs them. Cold starts stay short.
+// Lifecycle: the function is built on the first invocation and kept; a
+// build that fails answers that invocation (a 500, or a failed batch or
+// job) and the next invocation builds again, so a transient failure (a
+// secret not yet readable) needs no new execution environment. Nothing here
+// makes a network call before the first invocation: clients are built from
+// the environment, and an identity provider's keys are fetched on the first
+// token that needs them. Process start to first response is what Lambda
+// bills as a cold start either way; building lazily keeps failures out of
+// the init phase, which Lambda would retry only by restarting the process.
 //
 // This is a composition package: it imports the adapters, which never
 // import each other.
@@ -18,7 +28,6 @@ package awsfn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -30,7 +39,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -40,9 +48,51 @@ type Function interface {
 	Consumers() map[string]playback.BatchHandler
 }
 
-// Builder constructs a function over env. It runs once per execution
-// environment, in Lambda's init phase.
+// Builder constructs a function over env. It runs on the first invocation
+// of an execution environment, and again on the next one if it failed.
 type Builder func(ctx context.Context, env *Env) (Function, error)
+
+// The variables that tell a Lambda which trigger it serves, set per Lambda
+// by template.yaml and the Pulumi stack (infra/catalog spells them too).
+const (
+	// EnvTrigger is "http", "queue" or "job" (Trigger).
+	EnvTrigger = "PLAYPLANE_TRIGGER"
+	// EnvTopic names the topic a queue Lambda consumes, "heartbeats"; its
+	// SQS event source mapping is the only queue that invokes it.
+	EnvTopic = "PLAYPLANE_TOPIC"
+)
+
+// Trigger is what invokes a Lambda.
+type Trigger string
+
+const (
+	// TriggerHTTP: API Gateway HTTP API requests, payload format 2.0.
+	TriggerHTTP Trigger = "http"
+	// TriggerQueue: SQS batches of one topic, with ReportBatchItemFailures.
+	TriggerQueue Trigger = "queue"
+	// TriggerJob: EventBridge schedules sending {"job":"<name>"}.
+	TriggerJob Trigger = "job"
+)
+
+// readTrigger reads EnvTrigger and EnvTopic; a topic is required for a
+// queue and refused otherwise, so a mistyped template fails loudly.
+func readTrigger(lookup envconfig.Lookuper) (Trigger, string, error) {
+	v, _ := lookup.Lookup(EnvTrigger)
+	topic, _ := lookup.Lookup(EnvTopic)
+	switch t := Trigger(v); t {
+	case TriggerHTTP, TriggerJob:
+		if topic != "" {
+			return "", "", fmt.Errorf("%s=%s is for %s=%s only, not %s", EnvTopic, topic, EnvTrigger, TriggerQueue, t)
+		}
+		return t, "", nil
+	case TriggerQueue:
+		if topic == "" {
+			return "", "", fmt.Errorf("%s=%s needs %s, the topic its queue carries", EnvTrigger, t, EnvTopic)
+		}
+		return t, topic, nil
+	}
+	return "", "", fmt.Errorf("%s=%q: want %s, %s or %s", EnvTrigger, v, TriggerHTTP, TriggerQueue, TriggerJob)
+}
 
 // Options replace what a Lambda takes from its surroundings; the zero value
 // is what Main uses.
@@ -56,10 +106,10 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Main builds the function and serves Lambda invocations until the
-// execution environment ends. A function that cannot be built exits the
-// process: Lambda reports the init failure and tries again on the next
-// invocation.
+// Main serves the trigger the environment names until the execution
+// environment ends. Only an unreadable trigger configuration stops it at
+// start (no handler can be chosen, as when Lambda cannot find a handler);
+// the function itself is built on the first invocation.
 func Main(build Builder) {
 	log := NewLogger()
 	slog.SetDefault(log)
@@ -68,11 +118,11 @@ func Main(build Builder) {
 		log.Error("lambda init failed", "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(h)
+	lambda.Start(h.typed())
 }
 
 // NewLogger is the JSON logger on stdout a Lambda logs with, at the level
-// of AWS_LAMBDA_LOG_LEVEL; for mains that start Lambda themselves.
+// of AWS_LAMBDA_LOG_LEVEL.
 func NewLogger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel(os.Getenv("AWS_LAMBDA_LOG_LEVEL"))}))
 }
@@ -88,55 +138,4 @@ func logLevel(v string) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
-}
-
-// New builds the function over the environment opts describe and returns
-// its Lambda handler. When the environment names secrets by ARN
-// (SecretARNs), the function is built on the first invocation instead,
-// once its secrets are read: init stays off the network.
-func New(ctx context.Context, build Builder, opts Options) (*Handler, error) {
-	lookup := opts.Lookuper
-	if lookup == nil {
-		lookup = envconfig.OsLookuper()
-	}
-	if refs := secretRefs(lookup); len(refs) > 0 {
-		s, err := newSecretBuild(ctx, build, opts, refs)
-		if err != nil {
-			return nil, fmt.Errorf("awsfn.New: %w", err)
-		}
-		return &Handler{secrets: s}, nil
-	}
-	return buildHandler(ctx, build, opts, nil)
-}
-
-// buildHandler builds the function; queues nil reads them from the env.
-func buildHandler(ctx context.Context, build Builder, opts Options, queues map[string]string) (*Handler, error) {
-	env := NewEnv(opts)
-	fn, err := build(ctx, env)
-	if envErr := env.Err(); envErr != nil {
-		// The function's own complaint ("Store is required") is only the
-		// consequence.
-		return nil, fmt.Errorf("awsfn.New: %w", envErr)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("awsfn.New: %w", err)
-	}
-	if fn == nil {
-		return nil, errors.New("awsfn.New: the builder returned no function")
-	}
-	if queues == nil {
-		if queues, err = env.QueueURLs(ctx); err != nil {
-			return nil, fmt.Errorf("awsfn.New: %w", err)
-		}
-	}
-	// API Gateway answers preflights and sets the headers itself from
-	// template.yaml's CorsConfiguration; the function applies the same
-	// policy so a Lambda reached another way (a function URL, sam local)
-	// behaves alike.
-	origins, _ := env.lookup.Lookup(httpx.EnvCORSAllowedOrigins)
-	cors, err := httpx.ParseCORSOrigins(origins)
-	if err != nil {
-		return nil, fmt.Errorf("awsfn.New: %w", err)
-	}
-	return newHandler(fn, queues, cors, env.Log), nil
 }

@@ -2,7 +2,6 @@ package awsfn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -44,9 +43,10 @@ func TopicEnv(topic string) string {
 }
 
 // Env hands a Builder the function's configuration and its dependencies on
-// the AWS adapters. Dependencies are built on first request and shared; a
-// failure is remembered and reported by New, so a builder can pass
-// env.Store(ctx) straight into its Deps.
+// the AWS adapters. Dependencies are built on first request and shared. A
+// getter that cannot build its dependency returns an error naming it and
+// never a nil the builder could pass on: Deps fields are interfaces, where
+// a (*dynamo.Store)(nil) is not == nil.
 type Env struct {
 	// Now is the clock the function should use.
 	Now func() time.Time
@@ -59,7 +59,7 @@ type Env struct {
 	bus      *sqs.Bus
 	keyring  *auth.Keyring
 	identity *GatewayIdentity
-	errs     []error
+	trigger  Trigger
 }
 
 // NewEnv returns the environment opts describe, for tests that call a
@@ -86,13 +86,12 @@ func (e *Env) Process(ctx context.Context, cfg any) error {
 	return nil
 }
 
+// Trigger is what invokes the Lambda being built ("" in an Env made by
+// NewEnv), for a builder that serves only some triggers.
+func (e *Env) Trigger() Trigger { return e.trigger }
+
 // Lookup reads one variable.
 func (e *Env) Lookup(name string) (string, bool) { return e.lookup.Lookup(name) }
-
-// Err reports every dependency that could not be built.
-func (e *Env) Err() error { return errors.Join(e.errs...) }
-
-func (e *Env) fail(err error) { e.errs = append(e.errs, err) }
 
 // AWS returns the SDK configuration shared by the clients. Loading it reads
 // the environment and the shared config files, and makes no network call:
@@ -115,11 +114,10 @@ func (e *Env) AWS(ctx context.Context) (aws.Config, error) {
 	return cfg, nil
 }
 
-// Store returns the DynamoDB store of DYNAMO_TABLE, or nil after recording
-// why it cannot.
-func (e *Env) Store(ctx context.Context) *dynamo.Store {
+// Store returns the DynamoDB store of DYNAMO_TABLE.
+func (e *Env) Store(ctx context.Context) (*dynamo.Store, error) {
 	if e.store != nil {
-		return e.store
+		return e.store, nil
 	}
 	var cfg dynamo.Config
 	aliased := envconfig.MultiLookuper(e.lookup, envconfig.LookuperFunc(func(key string) (string, bool) {
@@ -129,13 +127,11 @@ func (e *Env) Store(ctx context.Context) *dynamo.Store {
 		return "", false
 	}))
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &cfg, Lookuper: aliased}); err != nil {
-		e.fail(fmt.Errorf("store: %s (or DYNAMODB_TABLE) and DYNAMODB_*: %w", EnvTable, err))
-		return nil
+		return nil, fmt.Errorf("awsfn.Env.Store: %s (or DYNAMODB_TABLE) and DYNAMODB_*: %w", EnvTable, err)
 	}
 	awsCfg, err := e.AWS(ctx)
 	if err != nil {
-		e.fail(fmt.Errorf("store: %w", err))
-		return nil
+		return nil, fmt.Errorf("awsfn.Env.Store: %w", err)
 	}
 	client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
 		if cfg.Endpoint != "" {
@@ -144,11 +140,10 @@ func (e *Env) Store(ctx context.Context) *dynamo.Store {
 	})
 	store, err := dynamo.New(ctx, cfg, client)
 	if err != nil {
-		e.fail(fmt.Errorf("store: %w", err))
-		return nil
+		return nil, fmt.Errorf("awsfn.Env.Store: %w", err)
 	}
 	e.store = store
-	return store
+	return store, nil
 }
 
 // QueueURLs returns topic → queue URL from QUEUE_URLS, TOPIC_<TOPIC> and
@@ -191,27 +186,23 @@ func queueName(queueURL string) string {
 	return name
 }
 
-// Bus returns the SQS bus publishing to the configured queues, or nil after
-// recording why it cannot.
-func (e *Env) Bus(ctx context.Context) *sqs.Bus {
+// Bus returns the SQS bus publishing to the configured queues.
+func (e *Env) Bus(ctx context.Context) (*sqs.Bus, error) {
 	if e.bus != nil {
-		return e.bus
+		return e.bus, nil
 	}
 	var cfg sqs.Config
 	if err := e.Process(ctx, &cfg); err != nil {
-		e.fail(fmt.Errorf("bus: %w", err))
-		return nil
+		return nil, fmt.Errorf("awsfn.Env.Bus: %w", err)
 	}
 	urls, err := e.QueueURLs(ctx)
 	if err != nil {
-		e.fail(fmt.Errorf("bus: %w", err))
-		return nil
+		return nil, fmt.Errorf("awsfn.Env.Bus: %w", err)
 	}
 	cfg.QueueURLs = urls
 	awsCfg, err := e.AWS(ctx)
 	if err != nil {
-		e.fail(fmt.Errorf("bus: %w", err))
-		return nil
+		return nil, fmt.Errorf("awsfn.Env.Bus: %w", err)
 	}
 	client := awssqs.NewFromConfig(awsCfg, func(o *awssqs.Options) {
 		if cfg.Endpoint != "" {
@@ -220,50 +211,44 @@ func (e *Env) Bus(ctx context.Context) *sqs.Bus {
 	})
 	bus, err := sqs.New(ctx, cfg, client)
 	if err != nil {
-		e.fail(fmt.Errorf("bus: %w", err))
-		return nil
+		return nil, fmt.Errorf("awsfn.Env.Bus: %w", err)
 	}
 	e.bus = bus
-	return bus
+	return bus, nil
 }
 
-// Keyring returns the playback token keys of PLAYBACK_TOKEN_KEYS, or nil
-// after recording why it cannot.
-func (e *Env) Keyring() *auth.Keyring {
+// Keyring returns the playback token keys of PLAYBACK_TOKEN_KEYS.
+func (e *Env) Keyring() (*auth.Keyring, error) {
 	if e.keyring != nil {
-		return e.keyring
+		return e.keyring, nil
 	}
 	spec, _ := e.lookup.Lookup(EnvPlaybackTokenKeys)
 	if spec == "" {
-		e.fail(fmt.Errorf("playback tokens: %s is not set", EnvPlaybackTokenKeys))
-		return nil
+		return nil, fmt.Errorf("awsfn.Env.Keyring: %s is not set", EnvPlaybackTokenKeys)
 	}
 	ring, err := auth.ParseKeyring(spec)
 	if err != nil {
 		// ParseKeyring's errors name keys, never their bytes.
-		e.fail(fmt.Errorf("playback tokens: %s: %w", EnvPlaybackTokenKeys, err))
-		return nil
+		return nil, fmt.Errorf("awsfn.Env.Keyring: %s: %w", EnvPlaybackTokenKeys, err)
 	}
 	e.keyring = ring
-	return ring
+	return ring, nil
 }
 
-// Identity returns the caller authenticator of the JWT_* variables, or nil
-// after recording why it cannot. See GatewayIdentity.
-func (e *Env) Identity(ctx context.Context) *GatewayIdentity {
+// Identity returns the caller authenticator of the JWT_* variables. See
+// GatewayIdentity.
+func (e *Env) Identity(ctx context.Context) (*GatewayIdentity, error) {
 	if e.identity != nil {
-		return e.identity
+		return e.identity, nil
 	}
 	var cfg auth.VerifierConfig
 	if err := e.Process(ctx, &cfg); err != nil {
-		e.fail(fmt.Errorf("caller identity: %w", err))
-		return nil
+		return nil, fmt.Errorf("awsfn.Env.Identity: %w", err)
 	}
 	v, err := auth.NewVerifier(cfg)
 	if err != nil {
-		e.fail(fmt.Errorf("caller identity: %w", err))
-		return nil
+		return nil, fmt.Errorf("awsfn.Env.Identity: %w", err)
 	}
 	e.identity = &GatewayIdentity{Issuer: cfg.Issuer, Verifier: v}
-	return e.identity
+	return e.identity, nil
 }

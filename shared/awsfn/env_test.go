@@ -12,6 +12,7 @@ import (
 
 	"github.com/playplane/playplane/shared/awsfn"
 	"github.com/playplane/playplane/shared/awsfn/lambdatest"
+	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -27,12 +28,19 @@ func TestEnvBuildsTheAdapters(t *testing.T) {
 	ctx := context.Background()
 	backend := lambdatest.NewBackend(t, "heartbeats")
 	env := localEnv(backend.Vars)
-	store, bus := env.Store(ctx), env.Bus(ctx)
-	if err := env.Err(); err != nil {
+	store, err := env.Store(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if env.Store(ctx) != store || env.Bus(ctx) != bus {
-		t.Error("dependencies are built again on every request")
+	bus, err := env.Bus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := env.Store(ctx); again != store {
+		t.Error("the store is built again on every request")
+	}
+	if again, _ := env.Bus(ctx); again != bus {
+		t.Error("the bus is built again on every request")
 	}
 	plan := playback.Plan{ID: "trial", Name: "Trial", MaxStreams: 1, MaxDevices: 1, MaxQuality: playback.QualitySD}
 	if err := store.PutPlan(ctx, plan); err != nil {
@@ -57,8 +65,11 @@ func TestEnvTableNames(t *testing.T) {
 	ctx := context.Background()
 	backend := lambdatest.NewBackend(t)
 	vars := lambdatest.Merge(backend.Vars, map[string]string{"DYNAMODB_TABLE": backend.Vars["DYNAMO_TABLE"], "DYNAMO_TABLE": "no-such-table"})
-	env := localEnv(vars)
-	if err := env.Store(ctx).PutPlan(ctx, playback.Plan{ID: "p", Name: "P", MaxStreams: 1, MaxDevices: 1}); err != nil {
+	store, err := localEnv(vars).Store(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.PutPlan(ctx, playback.Plan{ID: "p", Name: "P", MaxStreams: 1, MaxDevices: 1}); err != nil {
 		t.Fatalf("DYNAMODB_TABLE was not used: %v", err)
 	}
 }
@@ -111,29 +122,75 @@ func equal(a, b map[string]string) bool {
 
 // buildAll asks for every dependency an Env offers.
 func buildAll(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
-	env.Store(ctx)
-	env.Bus(ctx)
-	env.Keyring()
-	env.Identity(ctx)
+	if _, err := env.Store(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := env.Bus(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := env.Keyring(); err != nil {
+		return nil, err
+	}
+	if _, err := env.Identity(ctx); err != nil {
+		return nil, err
+	}
 	return &recorder{}, nil
 }
 
-func TestInitReportsEveryMissingSetting(t *testing.T) {
+// TestEnvGettersFailFast: a getter that cannot build its dependency returns
+// an error naming the getter and the setting, and no value: never a typed
+// nil a builder could put into an interface field of its Deps. With the
+// setting, it returns a usable value and no error.
+func TestEnvGettersFailFast(t *testing.T) {
 	t.Parallel()
-	cfg := lambdatest.LocalAWS()
-	_, err := awsfn.New(context.Background(), buildAll, awsfn.Options{Lookuper: envconfig.MapLookuper(map[string]string{
-		"PLAYBACK_TOKEN_KEYS": "k1:c2hvcnQ=", // "short": too short a key
-	}), AWS: &cfg})
-	if err == nil {
-		t.Fatal("init succeeded without a table, valid token keys or an identity provider")
+	ctx := context.Background()
+	good := map[string]string{
+		"DYNAMO_TABLE": "t", "QUEUE_URLS": "heartbeats=https://sqs.us-east-1.amazonaws.com/1/heartbeats",
+		"PLAYBACK_TOKEN_KEYS": "k1:" + strings.Repeat("A", 43),
+		"JWT_ISSUER":          "https://id.example/", "JWT_AUDIENCE": "playplane", "JWT_JWKS_URL": "https://id.example/jwks.json",
 	}
-	for _, want := range []string{"DYNAMO_TABLE", "PLAYBACK_TOKEN_KEYS", "JWT_ISSUER"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not name %s", err, want)
-		}
-	}
-	if strings.Contains(err.Error(), "c2hvcnQ") {
-		t.Errorf("error %q repeats key material", err)
+	for _, tc := range []struct {
+		name  string
+		get   func(*awsfn.Env) (any, error)
+		unset string // the setting removed
+		bad   map[string]string
+		want  []string
+	}{
+		{name: "store", get: func(e *awsfn.Env) (any, error) { return e.Store(ctx) }, unset: "DYNAMO_TABLE",
+			want: []string{"awsfn.Env.Store", "DYNAMO_TABLE"}},
+		{name: "bus", get: func(e *awsfn.Env) (any, error) { return e.Bus(ctx) }, bad: map[string]string{"QUEUE_URLS": "heartbeats=heartbeats"},
+			want: []string{"awsfn.Env.Bus", "heartbeats"}},
+		{name: "keyring", get: func(e *awsfn.Env) (any, error) { return e.Keyring() }, unset: "PLAYBACK_TOKEN_KEYS",
+			want: []string{"awsfn.Env.Keyring", "PLAYBACK_TOKEN_KEYS is not set"}},
+		{name: "short key", get: func(e *awsfn.Env) (any, error) { return e.Keyring() }, bad: map[string]string{"PLAYBACK_TOKEN_KEYS": "k1:c2hvcnQ="},
+			want: []string{"awsfn.Env.Keyring", "PLAYBACK_TOKEN_KEYS"}},
+		{name: "identity", get: func(e *awsfn.Env) (any, error) { return e.Identity(ctx) }, unset: "JWT_ISSUER",
+			want: []string{"awsfn.Env.Identity", "JWT_ISSUER"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v, err := tc.get(localEnv(good))
+			if err != nil || depcheck.Nil(v) {
+				t.Fatalf("with its settings: %#v, %v", v, err)
+			}
+			vars := lambdatest.Merge(good, tc.bad)
+			delete(vars, tc.unset)
+			v, err = tc.get(localEnv(vars))
+			if err == nil {
+				t.Fatalf("returned %#v and no error", v)
+			}
+			if !depcheck.Nil(v) {
+				t.Errorf("returned %#v beside its error", v)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not name %s", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "c2hvcnQ") {
+				t.Errorf("error %q repeats key material", err)
+			}
+		})
 	}
 }
 
@@ -159,7 +216,8 @@ func TestInitMakesNoNetworkCalls(t *testing.T) {
 	}()
 	trap := "http://" + ln.Addr().String()
 	vars := map[string]string{
-		"DYNAMO_TABLE": "t", "DYNAMODB_ENDPOINT": trap, "SQS_ENDPOINT": trap,
+		awsfn.EnvTrigger: "http",
+		"DYNAMO_TABLE":   "t", "DYNAMODB_ENDPOINT": trap, "SQS_ENDPOINT": trap,
 		"QUEUE_URLS":          "heartbeats=" + trap + "/000000000000/heartbeats",
 		"PLAYBACK_TOKEN_KEYS": "k1:" + strings.Repeat("A", 43),
 		"JWT_ISSUER":          "https://id.example/", "JWT_AUDIENCE": "playplane", "JWT_JWKS_URL": trap + "/jwks.json",
@@ -168,13 +226,20 @@ func TestInitMakesNoNetworkCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h == nil || conns.Load() != 0 {
-		t.Fatalf("init opened %d connections", conns.Load())
+	if err := h.Build(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if conns.Load() != 0 {
+		t.Fatalf("building opened %d connections", conns.Load())
 	}
 	// The endpoints do lead to the trap: the first store call dials it.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := localEnv(vars).Store(ctx).GetPlan(ctx, "p"); err == nil {
+	store, err := localEnv(vars).Store(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.GetPlan(ctx, "p"); err == nil {
 		t.Fatal("GetPlan succeeded against the trap")
 	}
 	if conns.Load() == 0 {

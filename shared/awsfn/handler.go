@@ -2,163 +2,217 @@ package awsfn
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
-	"strings"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/sethvargo/go-envconfig"
 
+	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/lambdahttp"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/sqs"
 )
 
-// Handler is a function's Lambda handler (a lambda.Handler). One Lambda
-// serves every trigger of its function, told apart by the payload's shape:
-// SQS records, an HTTP API request, or a scheduled job.
+// Handler is one Lambda's handler: the typed handler of its trigger (HTTP,
+// Queue or Job), over the function built on the first invocation. As a
+// lambda.Handler it decodes a payload once, into its trigger's event.
 type Handler struct {
-	serve     func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
-	consumers map[string]func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) // by topic
-	queues    map[string]string                                                                  // queue name → topic
-	jobs      map[string]Job
-	log       *slog.Logger
-	// secrets, when set, builds the function that serves each invocation
-	// (New: secrets named by ARN); the fields above are then unused.
-	secrets *secretBuild
+	trigger Trigger
+	topic   string // the consumed topic, for TriggerQueue
+	build   Builder
+	opts    Options
+	log     *slog.Logger
+	secrets *secretSource  // nil when no secret is named by ARN
+	invoke  lambda.Handler // the typed handler of trigger
+
+	mu     sync.Mutex // one build at a time
+	built  *built
+	values map[string]string // the secret values built is built with
 }
 
-func newHandler(fn Function, queueURLs map[string]string, cors *httpx.CORS, log *slog.Logger) *Handler {
-	mux := httpx.NewServeMux()
-	fn.Register(mux)
-	h := &Handler{
-		serve:     lambdahttp.Handler(httpx.Middleware(log, cors.Handler(mux, mux))),
-		consumers: map[string]func(context.Context, events.SQSEvent) (events.SQSEventResponse, error){},
-		queues:    map[string]string{},
-		log:       log,
-	}
-	for topic, consume := range fn.Consumers() {
-		h.consumers[topic] = sqs.LambdaHandler(logged(log, topic, consume))
-	}
-	for topic, u := range queueURLs {
-		h.queues[queueName(u)] = topic
-	}
-	if j, ok := fn.(interface{ Jobs() map[string]Job }); ok {
-		h.jobs = j.Jobs()
-	}
-	return h
+// built is the function ready to serve its Lambda's trigger; only that
+// trigger's field is set.
+type built struct {
+	serve   func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+	consume func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+	jobs    map[string]Job
 }
 
-// logged gives consumers the request logs' structure: a logger in the
-// context, stamped with the topic and the invocation.
-func logged(log *slog.Logger, topic string, h playback.BatchHandler) playback.BatchHandler {
-	return func(ctx context.Context, msgs []playback.Message) []string {
-		batchLog := log.With("topic", topic)
-		if lc, ok := lambdacontext.FromContext(ctx); ok {
-			batchLog = batchLog.With("aws_request_id", lc.AwsRequestID)
+// New returns the handler of the trigger the environment names
+// (EnvTrigger, EnvTopic). It builds nothing and reads no secret: both
+// happen on the first invocation.
+func New(ctx context.Context, build Builder, opts Options) (*Handler, error) {
+	if build == nil {
+		return nil, errors.New("awsfn.New: no builder")
+	}
+	if opts.Lookuper == nil {
+		opts.Lookuper = envconfig.OsLookuper()
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	trigger, topic, err := readTrigger(opts.Lookuper)
+	if err != nil {
+		return nil, fmt.Errorf("awsfn.New: %w", err)
+	}
+	h := &Handler{trigger: trigger, topic: topic, build: build, opts: opts, log: opts.Log}
+	if refs := secretRefs(opts.Lookuper); len(refs) > 0 {
+		if h.secrets, err = newSecretSource(ctx, opts, refs); err != nil {
+			return nil, fmt.Errorf("awsfn.New: %w", err)
 		}
-		return h(httpx.WithLogger(ctx, batchLog), msgs)
 	}
+	h.invoke = lambda.NewHandler(h.typed())
+	return h, nil
 }
 
-// probe holds just enough of a payload to tell its trigger.
-type probe struct {
-	Records []struct {
-		EventSource string `json:"eventSource"`
-	} `json:"Records"`
-	RequestContext *struct {
-		HTTP *struct {
-			Method string `json:"method"`
-		} `json:"http"`
-	} `json:"requestContext"`
-	Job string `json:"job"`
+// typed is the handler function of the Lambda's trigger, for lambda.Start.
+func (h *Handler) typed() any {
+	switch h.trigger {
+	case TriggerQueue:
+		return h.Queue
+	case TriggerJob:
+		return h.Job
+	}
+	return h.HTTP
 }
 
-// Invoke handles one invocation.
+// Invoke decodes payload as the trigger's event and handles it
+// (lambda.Handler).
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return h.invoke.Invoke(ctx, payload)
+}
+
+// Build builds the function now if no earlier build succeeded, for callers
+// that want a bad configuration reported before the first event (tests).
+func (h *Handler) Build(ctx context.Context) error {
+	_, err := h.get(ctx)
+	return err
+}
+
+// get returns the function built with the current secret values. A failed
+// build is not kept: the next invocation tries again. A rebuild after a
+// secret rotation that fails keeps the previous build.
+func (h *Handler) get(ctx context.Context) (*built, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var values map[string]string
 	if h.secrets != nil {
-		built, err := h.secrets.handler(ctx)
-		if err != nil {
+		var err error
+		if values, err = h.secrets.values(ctx); err != nil {
 			return nil, err
 		}
-		return built.Invoke(ctx, payload)
 	}
-	var p probe
-	if err := json.Unmarshal(payload, &p); err != nil {
-		return nil, fmt.Errorf("awsfn: payload is not a JSON object: %w", err)
+	if h.built != nil && maps.Equal(values, h.values) {
+		return h.built, nil
 	}
-	switch {
-	case len(p.Records) > 0 && p.Records[0].EventSource == "aws:sqs":
-		var ev events.SQSEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, fmt.Errorf("awsfn: SQS event: %w", err)
+	// The clients outlive this invocation; its deadline must not end them.
+	b, err := h.buildWith(context.WithoutCancel(ctx), values)
+	if err != nil {
+		if h.built != nil {
+			h.log.ErrorContext(ctx, "rebuilding with rotated secrets failed; keeping the previous build", "err", err)
+			return h.built, nil
 		}
-		return json.Marshal(h.consume(ctx, ev))
-	case p.RequestContext != nil && p.RequestContext.HTTP != nil:
-		var ev events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, fmt.Errorf("awsfn: HTTP API event: %w", err)
-		}
-		resp, err := h.serve(ctx, ev)
+		return nil, err
+	}
+	h.built, h.values = b, values
+	return b, nil
+}
+
+func (h *Handler) buildWith(ctx context.Context, secretValues map[string]string) (*built, error) {
+	opts := h.opts
+	if len(secretValues) > 0 {
+		opts.Lookuper = envconfig.MultiLookuper(envconfig.MapLookuper(secretValues), opts.Lookuper)
+	}
+	env := NewEnv(opts)
+	env.trigger = h.trigger
+	fn, err := h.build(ctx, env)
+	if err != nil {
+		return nil, fmt.Errorf("awsfn: building the function: %w", err)
+	}
+	if depcheck.Nil(fn) {
+		return nil, errors.New("awsfn: the builder returned no function")
+	}
+	b := &built{}
+	switch h.trigger {
+	case TriggerHTTP:
+		// API Gateway answers preflights and sets the headers itself from
+		// the stack's CORS configuration; the function applies the same
+		// policy so a Lambda reached another way (a function URL, sam
+		// local) behaves alike.
+		origins, _ := env.Lookup(httpx.EnvCORSAllowedOrigins)
+		cors, err := httpx.ParseCORSOrigins(origins)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("awsfn: %w", err)
 		}
-		return json.Marshal(resp)
-	case p.Job != "":
-		return h.runJob(ctx, p.Job)
+		mux := httpx.NewServeMux()
+		fn.Register(mux)
+		b.serve = lambdahttp.Handler(httpx.Middleware(env.Log, cors.Handler(mux, mux)))
+	case TriggerQueue:
+		consumers := fn.Consumers()
+		consume, ok := consumers[h.topic]
+		if !ok || consume == nil {
+			return nil, fmt.Errorf("awsfn: %s=%s, but the function consumes %v", EnvTopic, h.topic, slices.Sorted(maps.Keys(consumers)))
+		}
+		b.consume = sqs.LambdaHandler(consume)
+	case TriggerJob:
+		j, ok := fn.(interface{ Jobs() map[string]Job })
+		if !ok || len(j.Jobs()) == 0 {
+			return nil, fmt.Errorf("awsfn: %s=%s, but the function has no jobs", EnvTrigger, TriggerJob)
+		}
+		b.jobs = j.Jobs()
 	}
-	return nil, errors.New("awsfn: unrecognized event: neither SQS records, an HTTP API payload 2.0 request nor a job")
+	return b, nil
 }
 
-// consume hands each queue's records to the consumer of its topic. A batch
-// comes from one queue; records of a queue no consumer is configured for are
-// reported failed, so they reach the dead-letter queue instead of vanishing.
-func (h *Handler) consume(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {
-	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	var order []string
-	byQueue := map[string][]events.SQSMessage{}
-	for _, r := range ev.Records {
-		if _, seen := byQueue[r.EventSourceARN]; !seen {
-			order = append(order, r.EventSourceARN)
-		}
-		byQueue[r.EventSourceARN] = append(byQueue[r.EventSourceARN], r)
+// HTTP serves an API Gateway HTTP API request (payload format 2.0). When
+// the function cannot be built it answers 500 with the error envelope and
+// logs why; the next request builds again.
+func (h *Handler) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	if req.RequestContext.HTTP.Method == "" {
+		// A REST API (1.0) request or another trigger's event, sent here
+		// by a misconfigured integration: nothing to answer.
+		return events.APIGatewayV2HTTPResponse{}, errors.New("awsfn: not an HTTP API payload format 2.0 request (no requestContext.http.method)")
 	}
-	for _, arn := range order {
-		records := byQueue[arn]
-		topic, ok := h.topicOf(arn)
-		if !ok {
-			h.log.ErrorContext(ctx, "sqs records from a queue this function does not consume; left for the dead-letter queue",
-				"event_source_arn", arn, "records", len(records), "consumes", slices.Sorted(maps.Keys(h.consumers)))
-			for _, r := range records {
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
-			}
-			continue
-		}
-		out, _ := h.consumers[topic](ctx, events.SQSEvent{Records: records}) // never fails: failures are per record
-		resp.BatchItemFailures = append(resp.BatchItemFailures, out.BatchItemFailures...)
+	b, err := h.get(ctx)
+	if err != nil {
+		return lambdahttp.Handler(httpx.Middleware(h.log, httpx.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+			return &playback.Error{Code: playback.CodeInternal, Reason: "function_unavailable", Err: err}
+		})))(ctx, req)
 	}
-	return resp
+	return b.serve(ctx, req)
 }
 
-// topicOf finds the topic of a queue ARN: by the configured queue URLs, or
-// else by the queue name ending in a consumed topic ("<stack>-heartbeats").
-func (h *Handler) topicOf(arn string) (string, bool) {
-	name := arn[strings.LastIndexByte(arn, ':')+1:]
-	if topic, ok := h.queues[name]; ok {
-		_, consumed := h.consumers[topic]
-		return topic, consumed
+// Queue hands an SQS batch to the consumer of the Lambda's topic and
+// reports the records it asks to retry as batch item failures. When the
+// function cannot be built the whole batch fails and returns to the queue.
+func (h *Handler) Queue(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	if len(ev.Records) == 0 {
+		// Lambda never sends an empty batch: another trigger's event.
+		return events.SQSEventResponse{}, errors.New("awsfn: no SQS records in the event")
 	}
-	name = strings.TrimSuffix(name, ".fifo")
-	best := ""
-	for topic := range h.consumers {
-		if (name == topic || strings.HasSuffix(name, "-"+topic) || strings.HasSuffix(name, "_"+topic)) && len(topic) > len(best) {
-			best = topic
-		}
+	log := h.log.With("topic", h.topic)
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		log = log.With("aws_request_id", lc.AwsRequestID)
 	}
-	return best, best != ""
+	b, err := h.get(ctx)
+	if err != nil {
+		log.ErrorContext(ctx, "consumer cannot be built; the batch returns to the queue", "records", len(ev.Records), "err", err)
+		return events.SQSEventResponse{}, err
+	}
+	resp, err := b.consume(httpx.WithLogger(ctx, log), ev)
+	if resp.BatchItemFailures == nil {
+		// Lambda reads a missing or null list as success too; an empty one
+		// is unambiguous.
+		resp.BatchItemFailures = []events.SQSBatchItemFailure{}
+	}
+	return resp, err
 }

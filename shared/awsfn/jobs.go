@@ -2,7 +2,6 @@ package awsfn
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,8 +10,8 @@ import (
 )
 
 // Job is the domain's scheduled task; functions declare theirs with Jobs().
-// An EventBridge rule whose input is {"job":"<name>"} runs it; its result is
-// logged and returned as the invocation's.
+// An EventBridge rule whose input is {"job":"<name>"} invokes the function's
+// job Lambda (EnvTrigger=job) with it.
 type Job = playback.Job
 
 // WithJobs adds scheduled jobs to fn, for functions that do not declare
@@ -28,25 +27,36 @@ type withJobs struct {
 
 func (w withJobs) Jobs() map[string]Job { return w.jobs }
 
-// jobResult is a job invocation's response.
-type jobResult struct {
+// JobEvent is what a schedule sends.
+type JobEvent struct {
+	Job string `json:"job"`
+}
+
+// JobResult is a job invocation's response.
+type JobResult struct {
 	Job    string `json:"job"`
 	Result any    `json:"result"`
 }
 
-// runJob runs a job. An error fails the invocation, so EventBridge's retry
-// policy and the Lambda error metrics see it.
-func (h *Handler) runJob(ctx context.Context, name string) ([]byte, error) {
-	job, ok := h.jobs[name]
-	if !ok {
-		return nil, fmt.Errorf("awsfn: unknown job %q (this function runs %v)", name, slices.Sorted(maps.Keys(h.jobs)))
+// Job runs the job ev names. An error, including a function that cannot be
+// built, fails the invocation, so EventBridge's retry policy and the
+// Lambda error metrics see it.
+func (h *Handler) Job(ctx context.Context, ev JobEvent) (JobResult, error) {
+	log := h.log.With("job", ev.Job)
+	b, err := h.get(ctx)
+	if err != nil {
+		log.ErrorContext(ctx, "jobs cannot be built", "err", err)
+		return JobResult{}, err
 	}
-	log := h.log.With("job", name)
+	job, ok := b.jobs[ev.Job]
+	if !ok {
+		return JobResult{}, fmt.Errorf("awsfn: unknown job %q (this function runs %v)", ev.Job, slices.Sorted(maps.Keys(b.jobs)))
+	}
 	result, err := job(ctx)
 	if err != nil {
 		log.ErrorContext(ctx, "job failed", "result", result, "err", err)
-		return nil, fmt.Errorf("awsfn: job %s: %w", name, err)
+		return JobResult{}, fmt.Errorf("awsfn: job %s: %w", ev.Job, err)
 	}
 	log.InfoContext(ctx, "job done", "result", result)
-	return json.Marshal(jobResult{Job: name, Result: result})
+	return JobResult{Job: ev.Job, Result: result}, nil
 }

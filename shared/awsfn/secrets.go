@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 
 	"github.com/sethvargo/go-envconfig"
 
@@ -39,29 +38,18 @@ func secretRefs(lookup envconfig.Lookuper) map[string]string {
 	return refs
 }
 
-// secretBuild builds the function with its secrets, on first use and again
-// after a rotation.
-type secretBuild struct {
-	build   Builder
-	opts    Options
-	refs    map[string]string
-	secrets *awssecrets.Cache
-	queues  map[string]string
-
-	mu     sync.Mutex
-	h      *Handler
-	values map[string]string
+// secretSource reads the secrets a function's environment names by ARN,
+// through a cache that refreshes them.
+type secretSource struct {
+	refs  map[string]string // variable → secret ARN
+	cache *awssecrets.Cache
 }
 
-func newSecretBuild(ctx context.Context, build Builder, opts Options, refs map[string]string) (*secretBuild, error) {
+func newSecretSource(ctx context.Context, opts Options, refs map[string]string) (*secretSource, error) {
 	env := NewEnv(opts)
 	var cfg awssecrets.Config
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
-	}
-	queues, err := env.QueueURLs(ctx)
-	if err != nil {
-		return nil, err
 	}
 	cache, err := awssecrets.New(cfg, func(ctx context.Context) (awssecrets.Client, error) {
 		awsCfg, err := env.AWS(ctx)
@@ -73,42 +61,19 @@ func newSecretBuild(ctx context.Context, build Builder, opts Options, refs map[s
 	if err != nil {
 		return nil, err
 	}
-	return &secretBuild{build: build, opts: opts, refs: refs, secrets: cache, queues: queues}, nil
+	return &secretSource{refs: refs, cache: cache}, nil
 }
 
-// handler returns the function built with the current secret values. A
-// refresh that fails, or a rebuild that fails, keeps the function in hand:
-// only a function never built yet fails the invocation (and the next one
-// tries again).
-func (s *secretBuild) handler(ctx context.Context) (*Handler, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// values returns variable → current value. A refresh that fails keeps the
+// cached value (awssecrets.Cache); only a secret never read fails.
+func (s *secretSource) values(ctx context.Context) (map[string]string, error) {
 	values := make(map[string]string, len(s.refs))
 	for _, name := range slices.Sorted(maps.Keys(s.refs)) {
-		v, err := s.secrets.Get(ctx, s.refs[name])
+		v, err := s.cache.Get(ctx, s.refs[name])
 		if err != nil {
 			return nil, fmt.Errorf("awsfn: secret %s: %w", name, err)
 		}
 		values[name] = v
 	}
-	if s.h != nil && maps.Equal(values, s.values) {
-		return s.h, nil
-	}
-	opts := s.opts
-	base := opts.Lookuper
-	if base == nil {
-		base = envconfig.OsLookuper()
-	}
-	opts.Lookuper = envconfig.MultiLookuper(envconfig.MapLookuper(values), base)
-	// The clients outlive this invocation; its deadline must not end them.
-	h, err := buildHandler(context.WithoutCancel(ctx), s.build, opts, s.queues)
-	if err != nil {
-		if s.h != nil {
-			NewEnv(s.opts).Log.ErrorContext(ctx, "rebuilding with rotated secrets failed; keeping the previous build", "err", err)
-			return s.h, nil
-		}
-		return nil, err
-	}
-	s.h, s.values = h, values
-	return h, nil
+	return values, nil
 }

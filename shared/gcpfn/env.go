@@ -221,18 +221,18 @@ func (r *Resources) Close() error {
 	return errors.Join(errs...)
 }
 
-// Env hands a Builder the function's configuration and its dependencies.
-// A dependency that cannot be made is nil and its error is remembered and
-// reported for the build, so a builder can pass env.Store(ctx) straight
-// into its Deps.
+// Env hands a Builder the function's configuration and its dependencies,
+// shared by the functions of the process. A getter that cannot make its
+// dependency returns an error naming it and never a nil the builder could
+// pass on: Deps fields are interfaces, where a (*firestore.Store)(nil) is
+// not == nil.
 type Env struct {
 	// Now is the clock the function should use.
 	Now func() time.Time
 	// Log is the function's logger.
 	Log *slog.Logger
 
-	res  *Resources
-	errs []error
+	res *Resources
 }
 
 // Process fills a Config struct (env tags) from the environment.
@@ -242,39 +242,38 @@ func (e *Env) Process(ctx context.Context, cfg any) error { return e.res.Process
 // env: references).
 func (e *Env) Lookup(name string) (string, bool) { return e.res.Lookup(name) }
 
-// Err reports every dependency that could not be made.
-func (e *Env) Err() error { return errors.Join(e.errs...) }
-
-func (e *Env) fail(err error) {
-	if err != nil {
-		e.errs = append(e.errs, err)
-	}
-}
-
-// Store returns the Firestore store, or nil after recording why not.
-func (e *Env) Store(ctx context.Context) *firestore.Store {
+// Store returns the Firestore store.
+func (e *Env) Store(ctx context.Context) (*firestore.Store, error) {
 	s, err := e.res.Store(ctx)
-	e.fail(err)
-	return s
+	if err != nil {
+		return nil, fmt.Errorf("gcpfn.Env.Store: %w", err)
+	}
+	return s, nil
 }
 
-// Bus returns the Pub/Sub bus, or nil after recording why not.
-func (e *Env) Bus(ctx context.Context) *pubsub.Bus {
+// Bus returns the Pub/Sub bus.
+func (e *Env) Bus(ctx context.Context) (*pubsub.Bus, error) {
 	b, err := e.res.Bus(ctx)
-	e.fail(err)
-	return b
+	if err != nil {
+		return nil, fmt.Errorf("gcpfn.Env.Bus: %w", err)
+	}
+	return b, nil
 }
 
-// Keyring returns the playback token keys, or nil after recording why not.
-func (e *Env) Keyring() *auth.Keyring {
+// Keyring returns the playback token keys.
+func (e *Env) Keyring() (*auth.Keyring, error) {
 	k, err := e.res.Keyring()
-	e.fail(err)
-	return k
+	if err != nil {
+		return nil, fmt.Errorf("gcpfn.Env.Keyring: %w", err)
+	}
+	return k, nil
 }
 
-// Identity returns the caller JWT verifier, or nil after recording why not.
-func (e *Env) Identity(ctx context.Context) *auth.Verifier {
+// Identity returns the caller JWT verifier.
+func (e *Env) Identity(ctx context.Context) (*auth.Verifier, error) {
 	v, err := e.res.Identity(ctx)
-	e.fail(err)
-	return v
+	if err != nil {
+		return nil, fmt.Errorf("gcpfn.Env.Identity: %w", err)
+	}
+	return v, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/pubsub"
@@ -62,15 +63,10 @@ func (f *lazyFunction) build(ctx context.Context) (*built, error) {
 	log := f.res.log.With("function", f.spec.Name)
 	env := &Env{Now: f.res.now, Log: log, res: f.res}
 	fn, err := f.spec.Build(ctx, env)
-	if envErr := env.Err(); envErr != nil {
-		// The function's own complaint ("Store is required") is only the
-		// consequence.
-		return nil, envErr
-	}
 	if err != nil {
 		return nil, err
 	}
-	if fn == nil {
+	if depcheck.Nil(fn) {
 		return nil, errors.New("the builder returned no function")
 	}
 	// Cloud Functions has no gateway answering preflights: the function

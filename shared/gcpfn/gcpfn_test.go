@@ -17,6 +17,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/gcpfn"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
@@ -276,7 +277,9 @@ func TestFailedBuildIsRetriedAndReported(t *testing.T) {
 		builds.Add(1)
 		if fail.Load() {
 			// A missing secret, as a Secret Manager binding not yet granted.
-			_ = env.Keyring()
+			if _, err := env.Keyring(); err != nil {
+				return nil, err
+			}
 			return f, nil
 		}
 		return f, nil
@@ -474,21 +477,47 @@ func TestBusConfigFromPubSubTopics(t *testing.T) {
 	}
 }
 
-func TestEnvRecordsEveryMissingDependency(t *testing.T) {
+// TestEnvGettersFailFast: a getter that cannot make its dependency returns
+// an error naming the getter and the missing setting, and never a typed nil
+// a builder could pass into an interface field.
+func TestEnvGettersFailFast(t *testing.T) {
 	t.Parallel()
 	env := gcpfn.NewResources(gcpfn.Options{Lookuper: envconfig.MapLookuper(map[string]string{"JWT_AUDIENCE": "a"}), Log: slog.New(slog.DiscardHandler)})
-	spec := gcpfn.Spec{Name: "needy", HTTP: "Needy", Build: func(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
-		if env.Keyring() != nil || env.Identity(ctx) != nil {
-			t.Error("a dependency without configuration was made")
-		}
-		return routeOnly{pattern: "GET /v1/x"}, nil
-	}}
-	set, _ := gcpfn.NewSet(env, spec)
-	err := set.Build(context.Background())
-	for _, want := range []string{"PLAYBACK_TOKEN_KEYS", "JWT_ISSUER"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("build error %v does not name %s", err, want)
-		}
+	for _, tc := range []struct {
+		name string
+		get  func(context.Context, *gcpfn.Env) (any, error)
+		want []string
+	}{
+		{name: "keyring", get: func(_ context.Context, e *gcpfn.Env) (any, error) { return e.Keyring() },
+			want: []string{"gcpfn.Env.Keyring", "PLAYBACK_TOKEN_KEYS"}},
+		{name: "identity", get: func(ctx context.Context, e *gcpfn.Env) (any, error) { return e.Identity(ctx) },
+			want: []string{"gcpfn.Env.Identity", "JWT_ISSUER"}},
+		{name: "bus", get: func(ctx context.Context, e *gcpfn.Env) (any, error) {
+			return e.Bus(ctx)
+		}, want: []string{"gcpfn.Env.Bus"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var got any
+			var gotErr error
+			spec := gcpfn.Spec{Name: "needy", HTTP: "Needy", Build: func(ctx context.Context, e *gcpfn.Env) (gcpfn.Function, error) {
+				got, gotErr = tc.get(ctx, e)
+				return nil, gotErr
+			}}
+			set, err := gcpfn.NewSet(env, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = set.Build(context.Background())
+			if !depcheck.Nil(got) {
+				t.Errorf("the getter handed over %#v with its error", got)
+			}
+			for _, want := range tc.want {
+				if gotErr == nil || err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("build error %v does not name %s", err, want)
+				}
+			}
+		})
 	}
 }
 

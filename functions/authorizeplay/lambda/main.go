@@ -17,7 +17,17 @@ func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, err
 	}
-	return authorizeplay.New(cfg, authorizeplay.Deps{
-		Store: env.Store(ctx), Identity: env.Identity(ctx), Tokens: env.Keyring(), Now: env.Now,
-	})
+	store, err := env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	identity, err := env.Identity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := env.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	return authorizeplay.New(cfg, authorizeplay.Deps{Store: store, Identity: identity, Tokens: tokens, Now: env.Now})
 }

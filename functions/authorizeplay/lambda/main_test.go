@@ -15,7 +15,12 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-const logicalID = "AuthorizePlayFunction"
+// The function's Lambdas in template.yaml: its routes, and the consumer of
+// entitlement-changed.
+const (
+	logicalID         = "AuthorizePlayFunction"
+	consumerLogicalID = "AuthorizePlayConsumerFunction"
+)
 
 func TestTemplate(t *testing.T) {
 	t.Parallel()
@@ -95,7 +100,8 @@ func TestSamples(t *testing.T) {
 		tt.check(t, []byte(resp.Body))
 	}
 
-	resp := lambdatest.InvokeSQS(t, h, lambdatest.Sample(t, "authorizeplay/entitlement-changed.json"))
+	consumer := lambdatest.NewHandler(t, build, lambdatest.Merge(lambdatest.SampleVars(t, consumerLogicalID), backend.Vars))
+	resp := lambdatest.InvokeSQS(t, consumer, lambdatest.Sample(t, "authorizeplay/entitlement-changed.json"))
 	if got := lambdatest.Failures(resp); len(got) != 0 {
 		t.Errorf("entitlement-changed.json: batch item failures %v", got)
 	}
@@ -108,7 +114,7 @@ func TestSamples(t *testing.T) {
 }
 
 // TestInitFailsWithoutItsSettings checks that a Lambda missing its secrets
-// refuses to start instead of failing on every request.
+// is not built, and says which setting it misses.
 func TestInitFailsWithoutItsSettings(t *testing.T) {
 	t.Parallel()
 	vars := lambdatest.SampleVars(t, logicalID)

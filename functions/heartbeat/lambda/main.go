@@ -17,7 +17,21 @@ func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, err
 	}
-	return heartbeat.New(cfg, heartbeat.Deps{
-		Store: env.Store(ctx), Bus: env.Bus(ctx), Tokens: env.Keyring(), Identity: env.Identity(ctx), Log: env.Log, Now: env.Now,
-	})
+	store, err := env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bus, err := env.Bus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := env.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	identity, err := env.Identity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return heartbeat.New(cfg, heartbeat.Deps{Store: store, Bus: bus, Tokens: tokens, Identity: identity, Log: env.Log, Now: env.Now})
 }

@@ -13,7 +13,12 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-const logicalID = "HeartbeatFunction"
+// The function's Lambdas in template.yaml: its routes, and the consumer of
+// heartbeats.
+const (
+	logicalID         = "HeartbeatFunction"
+	consumerLogicalID = "HeartbeatConsumerFunction"
+)
 
 func TestTemplate(t *testing.T) {
 	t.Parallel()
@@ -39,6 +44,7 @@ func TestSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := lambdatest.NewHandler(t, build, lambdatest.Merge(lambdatest.SampleVars(t, logicalID), backend.Vars))
+	consumer := lambdatest.NewHandler(t, build, lambdatest.Merge(lambdatest.SampleVars(t, consumerLogicalID), backend.Vars))
 	sample := lambdatest.Sample(t, "heartbeat/heartbeat.json")
 
 	// As written, the sample's device_time is months old.
@@ -66,14 +72,14 @@ func TestSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, h, payload)); len(got) != 0 {
+	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, consumer, payload)); len(got) != 0 {
 		t.Fatalf("consuming the queued heartbeat: batch item failures %v", got)
 	}
 
 	// The sample batch: a heartbeat older than the one consumed (the
 	// device-time gate keeps the newer position) and a truncated message,
 	// acknowledged because no redelivery can repair it.
-	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, h, lambdatest.Sample(t, "heartbeat/heartbeats.json"))); len(got) != 0 {
+	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, consumer, lambdatest.Sample(t, "heartbeat/heartbeats.json"))); len(got) != 0 {
 		t.Errorf("heartbeats.json: batch item failures %v", got)
 	}
 

@@ -16,5 +16,13 @@ func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, err
 	}
-	return paymentwebhook.New(cfg, paymentwebhook.Deps{Store: env.Store(ctx), Bus: env.Bus(ctx), Now: env.Now})
+	store, err := env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bus, err := env.Bus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return paymentwebhook.New(cfg, paymentwebhook.Deps{Store: store, Bus: bus, Now: env.Now})
 }

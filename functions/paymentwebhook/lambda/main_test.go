@@ -17,7 +17,13 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-const logicalID = "PaymentWebhookFunction"
+// The function's Lambdas in template.yaml: the webhook route, the
+// stripe-events consumer and the scheduled jobs.
+const (
+	logicalID         = "PaymentWebhookFunction"
+	consumerLogicalID = "PaymentWebhookConsumerFunction"
+	jobsLogicalID     = "PaymentWebhookJobsFunction"
+)
 
 func TestTemplate(t *testing.T) {
 	t.Parallel()
@@ -37,6 +43,8 @@ func TestSamples(t *testing.T) {
 	}
 	vars := lambdatest.Merge(lambdatest.SampleVars(t, logicalID), backend.Vars)
 	h := lambdatest.NewHandler(t, build, vars)
+	consumer := lambdatest.NewHandler(t, build, lambdatest.Merge(lambdatest.SampleVars(t, consumerLogicalID), backend.Vars))
+	jobs := lambdatest.NewHandler(t, build, lambdatest.Merge(lambdatest.SampleVars(t, jobsLogicalID), backend.Vars))
 	sample := lambdatest.Sample(t, "paymentwebhook/stripe-webhook.json")
 
 	// The sample's signature dates it: outside Stripe's tolerance now.
@@ -63,7 +71,7 @@ func TestSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, h, recorded)); len(got) != 0 {
+	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, consumer, recorded)); len(got) != 0 {
 		t.Fatalf("consuming the recorded event: batch item failures %v", got)
 	}
 	acct, err := backend.Store.GetAccount(ctx, demo.AccountFamily)
@@ -78,7 +86,7 @@ func TestSamples(t *testing.T) {
 	}
 
 	// The sample announcement of the same event: already processed, acked.
-	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, h, lambdatest.Sample(t, "paymentwebhook/stripe-events.json"))); len(got) != 0 {
+	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, consumer, lambdatest.Sample(t, "paymentwebhook/stripe-events.json"))); len(got) != 0 {
 		t.Errorf("stripe-events.json: batch item failures %v", got)
 	}
 	if n := backend.Pending(t, events.TopicEntitlementChanged); n != 0 {
@@ -89,7 +97,7 @@ func TestSamples(t *testing.T) {
 		Job    string `json:"job"`
 		Result int    `json:"result"`
 	}
-	if err := json.Unmarshal(lambdatest.Invoke(t, h, lambdatest.Sample(t, "paymentwebhook/sweep.json")), &sweep); err != nil ||
+	if err := json.Unmarshal(lambdatest.Invoke(t, jobs, lambdatest.Sample(t, "paymentwebhook/sweep.json")), &sweep); err != nil ||
 		sweep.Job != "sweep" || sweep.Result != 0 {
 		t.Errorf("sweep.json: %+v (%v), want nothing to republish", sweep, err)
 	}

@@ -1,29 +1,26 @@
 // Command lambdahybrid is paymentwebhook's Stripe webhook on AWS Lambda in
 // the hybrid stack: the HTTP route only, over the Firestore store and the
 // Pub/Sub bus on GCP. The stripe-events consumer and the scheduled jobs run
-// on GCP next to the data, so SQS records and job payloads are refused.
+// on GCP next to the data, so a Lambda told any other trigger than http
+// (PLAYPLANE_TRIGGER) refuses to build.
 //
 // The Lambda reaches GCP through workload identity federation: the stack
 // passes an external_account configuration (no key material) in
 // GCP_CREDENTIALS_JSON, and the Google client libraries trade the
 // Lambda's own role credentials for a Google token on the first RPC.
 //
-// Nothing is built in Lambda's init phase: the store and the bus are made
-// on the first invocation (and again on the next one if that fails), as
-// shared/gcpfn does, so a cold start makes no network call and a GCP
+// Its lifecycle is shared/awsfn's: nothing is built in Lambda's init phase;
+// the store and the bus are made on the first invocation (and again on the
+// next one if that fails), so a cold start makes no network call and a GCP
 // outage answers 5xx (Stripe retries) rather than crashing the init.
 package main
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"sync"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -54,80 +51,13 @@ const (
 	EnvPubSubEmulator    = "PUBSUB_EMULATOR_HOST"
 )
 
-func main() {
-	log := awsfn.NewLogger()
-	slog.SetDefault(log)
-	lambda.Start(NewHandler(awsfn.Options{Log: log}))
-}
+func main() { awsfn.Main(build) }
 
-// Handler is the Lambda handler: shared/awsfn's, built on first use.
-type Handler struct {
-	opts awsfn.Options
-
-	mu    sync.Mutex
-	h     *awsfn.Handler
-	store *firestore.Store
-	bus   *pubsub.Bus
-}
-
-// NewHandler returns a handler that builds nothing yet.
-func NewHandler(opts awsfn.Options) *Handler { return &Handler{opts: opts} }
-
-// probe holds just enough of a payload to refuse what this Lambda does not
-// serve.
-type probe struct {
-	Records []struct {
-		EventSource string `json:"eventSource"`
-	} `json:"Records"`
-	Job string `json:"job"`
-}
-
-// Invoke handles one invocation.
-func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	var p probe
-	if err := json.Unmarshal(payload, &p); err != nil {
-		return nil, fmt.Errorf("lambdahybrid: payload is not a JSON object: %w", err)
+func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
+	if trigger := env.Trigger(); trigger != awsfn.TriggerHTTP {
+		return nil, fmt.Errorf("lambdahybrid: refusing %s=%s: this Lambda serves only POST /v1/webhooks/stripe; "+
+			"in the hybrid stack the stripe-events consumer and the jobs run on GCP (Pub/Sub, Cloud Scheduler)", awsfn.EnvTrigger, trigger)
 	}
-	switch {
-	case len(p.Records) > 0:
-		return nil, fmt.Errorf("lambdahybrid: refusing %d %q records: this Lambda serves only POST /v1/webhooks/stripe; "+
-			"in the hybrid stack the stripe-events consumer runs on GCP (Pub/Sub), no queue should trigger it",
-			len(p.Records), p.Records[0].EventSource)
-	case p.Job != "":
-		return nil, fmt.Errorf("lambdahybrid: refusing job %q: in the hybrid stack paymentwebhook's jobs run on GCP (Cloud Scheduler)", p.Job)
-	}
-	handler, err := h.handler(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return handler.Invoke(ctx, payload)
-}
-
-// handler builds the function once. A failure is not kept: the next
-// invocation tries again, so a fixed secret or a GCP outage that ended
-// needs no cold start.
-func (h *Handler) handler(ctx context.Context) (*awsfn.Handler, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.h != nil {
-		return h.h, nil
-	}
-	// The clients outlive this invocation; its deadline must not end them.
-	handler, err := awsfn.New(context.WithoutCancel(ctx), h.build, h.opts)
-	if err != nil {
-		h.closeLocked()
-		log := h.opts.Log
-		if log == nil {
-			log = slog.Default()
-		}
-		log.ErrorContext(ctx, "building paymentwebhook failed", "err", err)
-		return nil, fmt.Errorf("lambdahybrid: %w", err)
-	}
-	h.h = handler
-	return handler, nil
-}
-
-func (h *Handler) build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
 	var cfg paymentwebhook.Config
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, err
@@ -136,42 +66,21 @@ func (h *Handler) build(ctx context.Context, env *awsfn.Env) (awsfn.Function, er
 	if err != nil {
 		return nil, err
 	}
-	h.store = store
 	bus, err := newBus(ctx, env)
 	if err != nil {
+		_ = store.Close()
 		return nil, err
 	}
-	h.bus = bus
 	srv, err := paymentwebhook.New(cfg, paymentwebhook.Deps{Store: store, Bus: bus, Now: env.Now})
 	if err != nil {
+		_ = bus.Close()
+		_ = store.Close()
 		return nil, err
 	}
 	return webhookOnly{srv}, nil
 }
 
-// Close flushes the bus and closes the clients.
-func (h *Handler) Close() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.h = nil
-	return h.closeLocked()
-}
-
-func (h *Handler) closeLocked() error {
-	var errs []error
-	if h.bus != nil {
-		errs = append(errs, h.bus.Close())
-		h.bus = nil
-	}
-	if h.store != nil {
-		errs = append(errs, h.store.Close())
-		h.store = nil
-	}
-	return errors.Join(errs...)
-}
-
-// webhookOnly serves paymentwebhook's routes without its consumers, so no
-// queue named like stripe-events is ever consumed here.
+// webhookOnly serves paymentwebhook's routes without its consumers.
 type webhookOnly struct{ srv *paymentwebhook.Server }
 
 func (w webhookOnly) Register(mux *http.ServeMux) { w.srv.Register(mux) }

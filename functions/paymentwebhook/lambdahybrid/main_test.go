@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/events"
@@ -55,6 +54,7 @@ func hybridVars(t *testing.T, firestoreHost, pubsubHost string) map[string]strin
 		"FIRESTORE_DATABASE":          "(default)",
 		"FIRESTORE_COLLECTION_PREFIX": fmt.Sprintf("lambdahybrid%d_", time.Now().UnixNano()),
 		"PUBSUB_TOPICS":               strings.Join(topics, ","),
+		awsfn.EnvTrigger:              string(awsfn.TriggerHTTP),
 		// The emulators win over the credentials, as in the client libraries.
 		EnvCredentialsJSON:   federationConfig,
 		EnvFirestoreEmulator: firestoreHost,
@@ -91,13 +91,10 @@ func TestWebhookOverFirestoreAndPubSub(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 
-	hybrid := NewHandler(testOptions(vars))
-	t.Cleanup(func() {
-		if err := hybrid.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	h := lambda.NewHandler(hybrid)
+	h, err := awsfn.New(ctx, build, testOptions(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
 	sample := lambdatest.Sample(t, "paymentwebhook/stripe-webhook.json")
 
 	// The sample's signature dates it: outside Stripe's tolerance now.
@@ -146,32 +143,42 @@ func TestWebhookOverFirestoreAndPubSub(t *testing.T) {
 }
 
 // TestRefusesWhatRunsOnGCP: the consumer and the jobs are GCP's in the
-// hybrid stack. Their payloads fail the invocation, clearly, before
-// anything is built; so does a webhook request when the environment cannot
-// build the function, without killing the execution environment.
+// hybrid stack. A Lambda told to serve them fails every invocation, clearly,
+// without building clients; a webhook request when the environment cannot
+// build the function gets a 500 without killing the execution environment.
 func TestRefusesWhatRunsOnGCP(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name    string
+		vars    map[string]string
 		payload []byte
-		want    string
+		want    string // in the invocation error, or else in a 500 body
 	}{
-		{name: "sqs records", payload: lambdatest.Sample(t, "paymentwebhook/stripe-events.json"),
-			want: "stripe-events consumer runs on GCP"},
-		{name: "sweep job", payload: lambdatest.Sample(t, "paymentwebhook/sweep.json"), want: `job "sweep"`},
-		{name: "not json", payload: []byte("nope"), want: "not a JSON object"},
-		{name: "webhook without configuration", payload: lambdatest.Sample(t, "paymentwebhook/stripe-webhook.json"),
-			want: "lambdahybrid: awsfn.New"},
+		{name: "consumer", vars: map[string]string{awsfn.EnvTrigger: "queue", awsfn.EnvTopic: events.TopicStripeEvents},
+			payload: lambdatest.Sample(t, "paymentwebhook/stripe-events.json"), want: "consumer and the jobs run on GCP"},
+		{name: "sweep job", vars: map[string]string{awsfn.EnvTrigger: "job"},
+			payload: lambdatest.Sample(t, "paymentwebhook/sweep.json"), want: "refusing PLAYPLANE_TRIGGER=job"},
+		{name: "not json", vars: map[string]string{awsfn.EnvTrigger: "http"}, payload: []byte("nope"), want: "invalid character"},
+		{name: "webhook without configuration", vars: map[string]string{awsfn.EnvTrigger: "http"},
+			payload: lambdatest.Sample(t, "paymentwebhook/stripe-webhook.json"), want: `"reason":"function_unavailable"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := NewHandler(testOptions(map[string]string{}))
-			_, err := lambda.NewHandler(h).Invoke(context.Background(), tc.payload)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Invoke: %v, want an error containing %q", err, tc.want)
+			h, err := awsfn.New(context.Background(), build, testOptions(tc.vars))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if h.h != nil || h.store != nil || h.bus != nil {
-				t.Error("a refused or failed invocation left a function or clients built")
+			out, err := h.Invoke(context.Background(), tc.payload)
+			var resp struct {
+				StatusCode int    `json:"statusCode"`
+				Body       string `json:"body"`
+			}
+			_ = json.Unmarshal(out, &resp)
+			switch {
+			case err != nil && !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("Invoke: %v, want an error containing %q", err, tc.want)
+			case err == nil && (resp.StatusCode != http.StatusInternalServerError || !strings.Contains(resp.Body, tc.want)):
+				t.Fatalf("answered %s, want a 500 containing %q", out, tc.want)
 			}
 		})
 	}

@@ -17,7 +17,17 @@ func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, err
 	}
-	return pickedge.New(cfg, pickedge.Deps{
-		Store: env.Store(ctx), Bus: env.Bus(ctx), Tokens: env.Keyring(), Log: env.Log, Now: env.Now,
-	})
+	store, err := env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bus, err := env.Bus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := env.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	return pickedge.New(cfg, pickedge.Deps{Store: store, Bus: bus, Tokens: tokens, Log: env.Log, Now: env.Now})
 }

@@ -16,7 +16,12 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-const logicalID = "PickEdgeFunction"
+// The function's Lambdas in template.yaml: its routes, and the consumer of
+// edge-health.
+const (
+	logicalID         = "PickEdgeFunction"
+	consumerLogicalID = "PickEdgeConsumerFunction"
+)
 
 func TestTemplate(t *testing.T) {
 	t.Parallel()
@@ -41,6 +46,7 @@ func TestSamples(t *testing.T) {
 	}
 	vars := lambdatest.Merge(lambdatest.SampleVars(t, logicalID), backend.Vars)
 	h := lambdatest.NewHandler(t, build, vars)
+	consumer := lambdatest.NewHandler(t, build, lambdatest.Merge(lambdatest.SampleVars(t, consumerLogicalID), backend.Vars))
 
 	resp := lambdatest.InvokeHTTP(t, h, lambdatest.Sample(t, "pickedge/edges.json"))
 	var edges pickedge.EdgesResponse
@@ -74,7 +80,7 @@ func TestSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, h, queued)); len(got) != 0 {
+	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, consumer, queued)); len(got) != 0 {
 		t.Fatalf("consuming the report: batch item failures %v", got)
 	}
 	if e, err := backend.Store.GetEdge(ctx, "fra-1"); err != nil || e.Load != 72.5 {
@@ -82,7 +88,7 @@ func TestSamples(t *testing.T) {
 	}
 
 	// The sample batch: a report older than the edge's state, ignored.
-	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, h, lambdatest.Sample(t, "pickedge/edge-health.json"))); len(got) != 0 {
+	if got := lambdatest.Failures(lambdatest.InvokeSQS(t, consumer, lambdatest.Sample(t, "pickedge/edge-health.json"))); len(got) != 0 {
 		t.Errorf("edge-health.json: batch item failures %v", got)
 	}
 	if e, err := backend.Store.GetEdge(ctx, "fra-2"); err != nil || e.Load != 10 {

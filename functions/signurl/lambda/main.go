@@ -24,5 +24,13 @@ func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	return signurl.New(cfg, signurl.Deps{Store: env.Store(ctx), Tokens: env.Keyring(), Signers: signers, Now: env.Now})
+	store, err := env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := env.Keyring()
+	if err != nil {
+		return nil, err
+	}
+	return signurl.New(cfg, signurl.Deps{Store: store, Tokens: tokens, Signers: signers, Now: env.Now})
 }

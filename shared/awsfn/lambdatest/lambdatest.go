@@ -59,8 +59,9 @@ func Sample(t testing.TB, name string) []byte {
 	return b
 }
 
-// SampleVars returns the variables events/aws/env.json (the file given to
-// `sam local invoke --env-vars`) sets for the function logicalID: its
+// SampleVars returns the variables Lambda logicalID gets under `sam local
+// invoke --env-vars events/aws/env.json`: its trigger variables as
+// template.yaml sets them (awsfn.EnvTrigger, awsfn.EnvTopic), and env.json's
 // "Parameters" section, overridden by the function's own.
 func SampleVars(t testing.TB, logicalID string) map[string]string {
 	t.Helper()
@@ -68,10 +69,11 @@ func SampleVars(t testing.TB, logicalID string) map[string]string {
 	if err := json.Unmarshal(Sample(t, "env.json"), &sections); err != nil {
 		t.Fatalf("events/aws/env.json: %v", err)
 	}
-	vars := maps.Clone(sections["Parameters"])
-	if vars == nil {
-		vars = map[string]string{}
+	if _, ok := sections[logicalID]; !ok {
+		t.Fatalf("events/aws/env.json has no section for %s", logicalID)
 	}
+	vars := LoadTemplate(t).triggerVars(logicalID)
+	maps.Copy(vars, sections["Parameters"])
 	maps.Copy(vars, sections[logicalID])
 	return vars
 }
@@ -86,7 +88,9 @@ func LocalAWS() aws.Config {
 }
 
 // NewHandler builds a function the way its Lambda does, over vars instead
-// of the process environment, and returns the handler Lambda would invoke.
+// of the process environment (which must name its trigger), and returns the
+// handler Lambda would invoke. The build happens here rather than on the
+// first invocation, so a bad configuration fails the test at once.
 func NewHandler(t testing.TB, build awsfn.Builder, vars map[string]string, opts ...func(*awsfn.Options)) lambda.Handler {
 	t.Helper()
 	cfg := LocalAWS()
@@ -98,7 +102,10 @@ func NewHandler(t testing.TB, build awsfn.Builder, vars map[string]string, opts 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return lambda.NewHandler(h)
+	if err := h.Build(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // Invoke runs one invocation and fails the test on an invocation error.
@@ -192,9 +199,13 @@ func Merge(sets ...map[string]string) map[string]string {
 	return out
 }
 
-// InitError is the error building the function over vars fails with.
+// InitError is the error building the function over vars fails with (nil
+// when it builds): the error every invocation of its Lambda would report.
 func InitError(build awsfn.Builder, vars map[string]string) error {
 	cfg := LocalAWS()
-	_, err := awsfn.New(context.Background(), build, awsfn.Options{Lookuper: envconfig.MapLookuper(vars), AWS: &cfg})
-	return err
+	h, err := awsfn.New(context.Background(), build, awsfn.Options{Lookuper: envconfig.MapLookuper(vars), AWS: &cfg})
+	if err != nil {
+		return err
+	}
+	return h.Build(context.Background())
 }

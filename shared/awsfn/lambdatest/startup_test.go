@@ -95,8 +95,9 @@ func routeEvent(tb testing.TB, r lambdatest.Route) []byte {
 	return b
 }
 
-// buildBootstraps builds the hello floor and every function of the
-// template for this machine, with the flags and tags of Makefile.aws.
+// buildBootstraps builds the hello floor and the binary of every HTTP
+// Lambda of the template for this machine, with the flags and tags of
+// Makefile.aws.
 func buildBootstraps(tb testing.TB, tr *trap) (hello bootstrap, fns []bootstrap) {
 	tb.Helper()
 	root := lambdatest.RepoRoot(tb)
@@ -118,6 +119,11 @@ func buildBootstraps(tb testing.TB, tr *trap) (hello bootstrap, fns []bootstrap)
 	tm := lambdatest.LoadTemplate(tb)
 	fnsByID := tm.GetAllServerlessFunctionResources()
 	for _, id := range slices.Sorted(maps.Keys(fnsByID)) {
+		// The HTTP Lambda of each function: its queue and job Lambdas run
+		// the same binary and start the same way.
+		if trigger, _ := tm.TriggerOf(id); trigger != awsfn.TriggerHTTP {
+			continue
+		}
 		codeURI := filepath.ToSlash(filepath.Clean(*fnsByID[id].CodeUri.String))
 		b := build(strings.Split(codeURI, "/")[1], "./"+codeURI)
 		for name, value := range lambdatest.SampleVars(tb, id) {

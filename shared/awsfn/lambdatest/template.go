@@ -17,7 +17,6 @@ import (
 
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation"
-	"github.com/awslabs/goformation/v7/cloudformation/serverless"
 	"github.com/awslabs/goformation/v7/intrinsics"
 	"github.com/sethvargo/go-envconfig"
 
@@ -120,17 +119,29 @@ func RefTo(v any) (string, bool) {
 	return "", false
 }
 
-// FunctionFor returns the function whose CodeUri is dir (slash-separated,
-// relative to the repository root).
-func (tm *Template) FunctionFor(t testing.TB, dir string) (string, *serverless.Function) {
+// FunctionsFor returns the functions whose CodeUri is dir (slash-separated,
+// relative to the repository root), sorted: the Lambdas, one per trigger,
+// that run one main.
+func (tm *Template) FunctionsFor(t testing.TB, dir string) []string {
 	t.Helper()
+	var ids []string
 	for id, fn := range tm.GetAllServerlessFunctionResources() {
 		if fn.CodeUri != nil && fn.CodeUri.String != nil && filepath.Clean(*fn.CodeUri.String) == filepath.Clean(dir) {
-			return id, fn
+			ids = append(ids, id)
 		}
 	}
-	t.Fatalf("template.yaml has no AWS::Serverless::Function with CodeUri %s", dir)
-	return "", nil
+	if len(ids) == 0 {
+		t.Fatalf("template.yaml has no AWS::Serverless::Function with CodeUri %s", dir)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TriggerOf returns the trigger and topic function id is told to serve
+// (awsfn.EnvTrigger, awsfn.EnvTopic).
+func (tm *Template) TriggerOf(id string) (awsfn.Trigger, string) {
+	env := tm.Env(id)
+	return awsfn.Trigger(env[awsfn.EnvTrigger]), env[awsfn.EnvTopic]
 }
 
 // Route is an HttpApi event of a function.
@@ -166,31 +177,21 @@ func (tm *Template) Routes(id string) []Route {
 type Trigger struct {
 	Event string
 	Queue string // logical id
-	// Topic is the topic QUEUE_URLS of the function names the queue for.
+	// Topic is the topic the function is told it consumes (awsfn.EnvTopic).
 	Topic         string
 	ResponseTypes []string
 }
 
-var queueURLEntry = regexp.MustCompile(`^([a-z0-9-]+)=\$\{([A-Za-z0-9]+)\}$`)
-
 // Triggers returns the SQS events of function id.
 func (tm *Template) Triggers(id string) []Trigger {
-	topics := map[string]string{} // queue → topic
-	if v, ok := tm.Env(id)[awsfn.EnvQueueURLs]; ok {
-		for _, entry := range strings.Split(strings.TrimPrefix(v, "sub:"), ",") {
-			if m := queueURLEntry.FindStringSubmatch(entry); m != nil {
-				topics[m[2]] = m[1]
-			}
-		}
-	}
+	_, topic := tm.TriggerOf(id)
 	var out []Trigger
 	for name, ev := range tm.events(id) {
 		if ev.Type != "SQS" {
 			continue
 		}
-		tr := Trigger{Event: name}
+		tr := Trigger{Event: name, Topic: topic}
 		tr.Queue, _ = RefTo(ev.Properties["Queue"])
-		tr.Topic = topics[tr.Queue]
 		if types, ok := ev.Properties["FunctionResponseTypes"].([]any); ok {
 			for _, t := range types {
 				s, _ := t.(string)
@@ -201,6 +202,17 @@ func (tm *Template) Triggers(id string) []Trigger {
 	}
 	slices.SortFunc(out, func(a, b Trigger) int { return strings.Compare(a.Event, b.Event) })
 	return out
+}
+
+// QueueTopic is the topic a queue of the template carries: its QueueName
+// is "${AWS::StackName}-<topic>".
+func (tm *Template) QueueTopic(queueID string) string {
+	q := tm.GetAllSQSQueueResources()[queueID]
+	if q == nil || q.QueueName == nil {
+		return ""
+	}
+	topic, _ := strings.CutPrefix(*q.QueueName, "sub:${AWS::StackName}-")
+	return topic
 }
 
 // Jobs returns the job names the Schedule events of function id send.
@@ -258,12 +270,14 @@ func (tm *Template) events(id string) map[string]event {
 	return out
 }
 
-// CheckFunction checks the function built by build against its entry in
+// CheckFunction checks the function built by build against its Lambdas in
 // template.yaml, found by the working directory (functions/<name>/lambda,
-// where the main's test runs): every route of the template is a pattern the
-// function's mux registers, the queues it is triggered by are the topics it
-// consumes, and its schedules name the jobs it runs. vars must let build
-// succeed; nothing is contacted.
+// where the main's test runs): each Lambda names one trigger and has only
+// that trigger's events; the HTTP Lambda's routes are exactly patterns the
+// function's mux registers, there is one queue Lambda per topic the
+// function consumes, fed by that topic's queue only, and the job Lambda's
+// schedules name the function's jobs. Each Lambda is built as its trigger
+// (with vars); nothing is contacted.
 func CheckFunction(t *testing.T, build awsfn.Builder, vars map[string]string) {
 	t.Helper()
 	root := RepoRoot(t)
@@ -276,50 +290,92 @@ func CheckFunction(t *testing.T, build awsfn.Builder, vars map[string]string) {
 		t.Fatal(err)
 	}
 	tm := LoadTemplate(t)
-	id, _ := tm.FunctionFor(t, filepath.ToSlash(dir))
+	ids := tm.FunctionsFor(t, filepath.ToSlash(dir))
 
 	cfg := LocalAWS()
 	env := awsfn.NewEnv(awsfn.Options{Lookuper: envconfig.MapLookuper(vars), AWS: &cfg})
 	fn, err := build(context.Background(), env)
-	if err := env.Err(); err != nil {
-		t.Fatal(err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	fn.Register(mux)
-
-	routes := tm.Routes(id)
-	if len(routes) == 0 {
-		t.Errorf("%s has no HttpApi events", id)
-	}
-	for _, r := range routes {
-		target := regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(r.Path, "sample-1")
-		_, pattern := mux.Handler(httptest.NewRequest(r.Method, target, nil))
-		if pattern != r.Key() {
-			t.Errorf("%s.%s: %s is served by mux pattern %q, want exactly %q", id, r.Event, r.Key(), pattern, r.Key())
-		}
-	}
-
-	consumed := slices.Sorted(maps.Keys(fn.Consumers()))
-	var triggered []string
-	for _, tr := range tm.Triggers(id) {
-		if tr.Topic == "" {
-			t.Errorf("%s.%s: queue %s has no topic in %s", id, tr.Event, tr.Queue, awsfn.EnvQueueURLs)
-		}
-		triggered = append(triggered, tr.Topic)
-	}
-	slices.Sort(triggered)
-	if !slices.Equal(consumed, triggered) {
-		t.Errorf("%s: SQS events deliver topics %v, the function consumes %v", id, triggered, consumed)
-	}
-
 	var jobs []string
 	if j, ok := fn.(interface{ Jobs() map[string]awsfn.Job }); ok {
 		jobs = slices.Sorted(maps.Keys(j.Jobs()))
 	}
-	if scheduled := tm.Jobs(t, id); !slices.Equal(scheduled, jobs) {
-		t.Errorf("%s: schedules run jobs %v, the function has %v", id, scheduled, jobs)
+
+	var httpIDs, consumed, scheduled []string
+	for _, id := range ids {
+		trigger, topic := tm.TriggerOf(id)
+		kinds := map[string]int{}
+		for _, ev := range tm.events(id) {
+			kinds[ev.Type]++
+		}
+		want := map[awsfn.Trigger]string{awsfn.TriggerHTTP: "HttpApi", awsfn.TriggerQueue: "SQS", awsfn.TriggerJob: "Schedule"}[trigger]
+		if want == "" {
+			t.Errorf("%s: %s=%q is not a trigger", id, awsfn.EnvTrigger, trigger)
+			continue
+		}
+		if len(kinds) != 1 || kinds[want] == 0 {
+			t.Errorf("%s: %s=%s, but its events are %v: a Lambda serves one trigger", id, awsfn.EnvTrigger, trigger, kinds)
+		}
+		switch trigger {
+		case awsfn.TriggerHTTP:
+			httpIDs = append(httpIDs, id)
+			for _, r := range tm.Routes(id) {
+				target := regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(r.Path, "sample-1")
+				_, pattern := mux.Handler(httptest.NewRequest(r.Method, target, nil))
+				if pattern != r.Key() {
+					t.Errorf("%s.%s: %s is served by mux pattern %q, want exactly %q", id, r.Event, r.Key(), pattern, r.Key())
+				}
+			}
+		case awsfn.TriggerQueue:
+			consumed = append(consumed, topic)
+			triggers := tm.Triggers(id)
+			if len(triggers) != 1 {
+				t.Errorf("%s: %d SQS events, want one: the queue of %s", id, len(triggers), topic)
+			}
+			for _, tr := range triggers {
+				if carries := tm.QueueTopic(tr.Queue); carries != topic {
+					t.Errorf("%s.%s: %s=%s, but its queue %s carries %q", id, tr.Event, awsfn.EnvTopic, topic, tr.Queue, carries)
+				}
+			}
+		case awsfn.TriggerJob:
+			scheduled = append(scheduled, tm.Jobs(t, id)...)
+		}
+		// The Lambda builds as its trigger: a queue Lambda finds its
+		// topic's consumer, a job Lambda its jobs.
+		h, err := awsfn.New(context.Background(), build, awsfn.Options{
+			Lookuper: envconfig.MapLookuper(Merge(vars, tm.triggerVars(id))), AWS: &cfg})
+		if err == nil {
+			err = h.Build(context.Background())
+		}
+		if err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
 	}
+	if len(httpIDs) != 1 {
+		t.Errorf("%s: HTTP Lambdas %v, want one", dir, httpIDs)
+	}
+	slices.Sort(consumed)
+	if got := slices.Sorted(maps.Keys(fn.Consumers())); !slices.Equal(got, consumed) || len(slices.Compact(slices.Clone(consumed))) != len(consumed) {
+		t.Errorf("%s: queue Lambdas consume %v, the function consumes %v (one Lambda each)", dir, consumed, got)
+	}
+	slices.Sort(scheduled)
+	if !slices.Equal(scheduled, jobs) {
+		t.Errorf("%s: schedules run jobs %v, the function has %v", dir, scheduled, jobs)
+	}
+}
+
+// triggerVars are the trigger variables function id sets in template.yaml.
+func (tm *Template) triggerVars(id string) map[string]string {
+	out := map[string]string{}
+	env := tm.Env(id)
+	for _, name := range []string{awsfn.EnvTrigger, awsfn.EnvTopic} {
+		if v, ok := env[name]; ok {
+			out[name] = v
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -67,7 +68,16 @@ func TestTemplateFunctionsBuild(t *testing.T) {
 			if fn.CodeUri == nil || fn.CodeUri.String == nil {
 				t.Fatal("no CodeUri directory")
 			}
+			// sam build runs `make build-<id>`: every Lambda has its target.
+			cmd := exec.Command("make", "-n", "build-"+id, "ARTIFACTS_DIR="+t.TempDir())
+			cmd.Dir = root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("make -n build-%s: %v\n%s", id, err, out)
+			}
 			dir := filepath.Clean(*fn.CodeUri.String)
+			if codeURIs[filepath.ToSlash(dir)] {
+				return // another Lambda of the function built it
+			}
 			codeURIs[filepath.ToSlash(dir)] = true
 			out := filepath.Join(t.TempDir(), "bootstrap")
 			if err := lambdatest.Build(context.Background(), root, "./"+filepath.ToSlash(dir), out, "arm64"); err != nil {
