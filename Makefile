@@ -21,7 +21,9 @@ run:
 token:
 	@DATA_DIR=$(DATA_DIR) $(GO) run $(RUNNER) token $(ACCOUNT)
 
-test: check-fmt vet emulators unit infra-test cfn-lint
+# Each stage is timed; the last line is a one-line summary (infra/local/stages.sh).
+test:
+	@MAKE="$(MAKE)" bash infra/local/stages.sh check-fmt vet emulators unit infra-test cfn-lint
 
 # The cloud stand-ins adapter tests run against (DynamoDB Local, fauxqs,
 # Firestore emulator, stripe-mock), installed once into ~/.cache/playplane,
