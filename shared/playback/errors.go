@@ -21,8 +21,11 @@ const (
 	CodeForbidden       Code = "forbidden"
 	CodeNotFound        Code = "not_found"
 	CodeConflict        Code = "conflict"
-	CodeGone            Code = "gone"
-	CodeTooLarge        Code = "too_large"
+	// CodePrecondition: a conditional write (If-Match) named a version the
+	// record no longer has; nothing was written.
+	CodePrecondition Code = "precondition_failed"
+	CodeGone         Code = "gone"
+	CodeTooLarge     Code = "too_large"
 	// CodeMethodNotAllowed: the path exists for other methods (Allow lists
 	// them). CodeUnsupportedMediaType: the body is declared as something
 	// other than what the route takes (application/json).
@@ -45,6 +48,8 @@ func HTTPStatus(c Code) int {
 		return http.StatusNotFound
 	case CodeConflict:
 		return http.StatusConflict
+	case CodePrecondition:
+		return http.StatusPreconditionFailed
 	case CodeGone:
 		return http.StatusGone
 	case CodeTooLarge:

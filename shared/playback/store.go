@@ -20,6 +20,7 @@ type Store interface {
 	InboxStore
 	EdgeStore
 	ProgressStore
+	AdminStore
 	Close() error
 }
 
