@@ -98,8 +98,8 @@ func TestParseNamesLineAndField(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, file, data string
-		wantLine          int
-		wantIn            []string
+		wantLine         int
+		wantIn           []string
 	}{
 		{name: "syntax", file: "c.json", data: "{\n  \"plans\": [\n    {\"id\": \"x\",}\n  ]\n}", wantLine: 3, wantIn: []string{"invalid character"}},
 		{name: "negative rating", file: "c.json", data: strings.Replace(goodJSON, `"rating": 12`, `"rating": -1`, 1), wantLine: 9,
