@@ -247,4 +247,3 @@ func exportCmd(ctx context.Context, cfg Config, cli cliConfig, args []string, st
 	}
 	return w.Close()
 }
-
