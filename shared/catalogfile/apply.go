@@ -8,7 +8,7 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"sort"
+	"sync"
 	"time"
 
 	"github.com/playplane/playplane/shared/playback"
@@ -95,11 +95,10 @@ func Diff(ctx context.Context, s playback.AdminStore, f File) (Plan, error) {
 		stored[kind] = recs
 	}
 	add := func(kind playback.Kind, id string, want any) error {
+		// json.Marshal of the domain value is the canonical form; the
+		// store checks it again (ChangeSet.Prepare).
 		doc, err := json.Marshal(want)
 		if err != nil {
-			return err
-		}
-		if doc, err = playback.CanonicalDoc(kind, id, doc); err != nil {
 			return err
 		}
 		c := PlannedChange{Change: playback.Change{Kind: kind, ID: id, Doc: doc}, Op: playback.OpCreate}
@@ -190,44 +189,42 @@ type Report struct {
 	CoverageZones int64                            `json:"coverage_zones_version,omitempty"`
 }
 
-// Apply writes plan in change sets as large as the store takes, kinds in
-// the order of playback.Kinds (plans before the accounts on them). Every
-// change is conditioned on the version Diff read: if a record changed
-// since, Apply stops with CodePrecondition, and what it wrote stays
-// (diffing again and applying resumes, since an import is idempotent).
+// Concurrency is how many change sets Apply has in flight: each is a
+// round trip to a cloud store, and a local one shares commits between
+// concurrent writers.
+const Concurrency = 4
+
+// Apply writes plan in change sets as large as the store takes, a few at
+// a time, kind after kind in the order of playback.Kinds (plans before the
+// accounts on them). Every change is conditioned on the version Diff
+// read: if a record changed since, Apply stops with CodePrecondition, and
+// the sets it wrote stay (diffing again and applying resumes, since an
+// import is idempotent).
 func Apply(ctx context.Context, s Store, plan Plan, actor string, now func() time.Time) (Report, error) {
 	rep := Report{Counts: plan.Counts(), Unchanged: plan.Unchanged}
 	maxChanges, maxBytes := playback.ChangeSetLimits(s)
-	changes := slices.Clone(plan.Changes)
-	order := map[playback.Kind]int{}
-	for i, k := range playback.Kinds {
-		order[k] = i
-	}
-	sort.SliceStable(changes, func(i, j int) bool { return order[changes[i].Kind] < order[changes[j].Kind] })
-	var batch []playback.Change
-	size := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if _, err := s.ApplyChanges(ctx, playback.ChangeSet{Actor: actor, At: now(), Changes: batch}); err != nil {
-			return fmt.Errorf("change set %d (%s %q...): %w", rep.Sets+1, batch[0].Kind, batch[0].ID, err)
-		}
-		rep.Sets++
-		batch, size = batch[:0], 0
-		return nil
-	}
-	for _, c := range changes {
-		if len(batch) == maxChanges || len(batch) > 0 && size+len(c.Doc) > maxBytes {
-			if err := flush(); err != nil {
-				return rep, err
+	for _, kind := range playback.Kinds {
+		var sets [][]playback.Change
+		var batch []playback.Change
+		size := 0
+		for _, c := range plan.Changes {
+			if c.Kind != kind {
+				continue
 			}
+			if len(batch) == maxChanges || len(batch) > 0 && size+len(c.Doc) > maxBytes {
+				sets, batch, size = append(sets, batch), nil, 0
+			}
+			batch = append(batch, c.Change)
+			size += len(c.Doc)
 		}
-		batch = append(batch, c.Change)
-		size += len(c.Doc)
-	}
-	if err := flush(); err != nil {
-		return rep, err
+		if len(batch) > 0 {
+			sets = append(sets, batch)
+		}
+		n, err := applySets(ctx, s, sets, actor, now)
+		rep.Sets += n
+		if err != nil {
+			return rep, err
+		}
 	}
 	for _, cus := range slices.Sorted(maps.Keys(plan.Links)) {
 		if err := s.LinkCustomer(ctx, cus, plan.Links[cus]); err != nil {
@@ -243,6 +240,45 @@ func Apply(ctx context.Context, s Store, plan Plan, actor string, now func() tim
 		rep.CoverageZones = cz.Version
 	}
 	return rep, nil
+}
+
+// applySets applies sets, Concurrency at a time; after the first failure
+// it starts no more and returns that failure with how many were applied.
+func applySets(ctx context.Context, s Store, sets [][]playback.Change, actor string, now func() time.Time) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		applied int
+		first   error
+	)
+	sem := make(chan struct{}, Concurrency)
+	for _, set := range sets {
+		sem <- struct{}{}
+		mu.Lock()
+		stop := first != nil
+		mu.Unlock()
+		if stop {
+			<-sem
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			_, err := s.ApplyChanges(ctx, playback.ChangeSet{Actor: actor, At: now(), Changes: set})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				applied++
+			case first == nil:
+				first = fmt.Errorf("change set of %d %ss from %q: %w", len(set), set[0].Kind, set[0].ID, err)
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return applied, first
 }
 
 // PrintDiff writes plan for people: one line per change, and the fields

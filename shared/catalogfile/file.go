@@ -178,9 +178,6 @@ func Parse(name string, data []byte) (File, error) {
 		}
 		locate = func(p string) int { return yamlLine(&root, p) }
 	} else {
-		if err := syntaxCheck(data); err != nil {
-			return f, err.withName(name)
-		}
 		locate = func(p string) int { return jsonLine(data, p) }
 	}
 
@@ -188,9 +185,10 @@ func Parse(name string, data []byte) (File, error) {
 	if err != nil {
 		return f, fmt.Errorf("catalogfile.Parse: schema: %w", err)
 	}
+	// One generic decode serves the syntax check and the schema.
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(jsonData))
 	if err != nil {
-		inv.Problems = append(inv.Problems, Problem{Message: err.Error()})
+		inv.Problems = append(inv.Problems, syntaxProblem(jsonData, err))
 		return f, inv
 	}
 	if err := sch.Validate(inst); err != nil {
@@ -312,29 +310,18 @@ func (f *File) normalise() {
 	}
 }
 
-// syntaxError is a JSON syntax error placed at its line.
-type syntaxError struct{ p Problem }
-
-func (e *syntaxError) withName(name string) error {
-	return &Invalid{Name: name, Problems: []Problem{e.p}}
-}
-
-func syntaxCheck(data []byte) *syntaxError {
-	var v any
-	err := json.Unmarshal(data, &v)
-	if err == nil {
-		return nil
-	}
+// syntaxProblem places a JSON decoding error at its line.
+func syntaxProblem(data []byte, err error) Problem {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
-	off := int64(0)
+	off := int64(len(data))
 	switch {
 	case errors.As(err, &se):
 		off = se.Offset
 	case errors.As(err, &te):
 		off = te.Offset
 	}
-	return &syntaxError{Problem{Line: lineAt(data, off), Message: err.Error()}}
+	return Problem{Line: lineAt(data, off), Message: err.Error()}
 }
 
 func lineAt(data []byte, off int64) int {
