@@ -168,6 +168,7 @@ func importCmd(ctx context.Context, cfg Config, cli cliConfig, args []string, st
 	store := fs.String("store", cli.Store, "bolt, dynamodb or firestore (env STORE)")
 	dryRun := fs.Bool("dry-run", false, "print what would change and write nothing")
 	actor := fs.String("actor", defaultActor(), "who the audit records name")
+	parallel := fs.Int("parallel", 1, "change sets in flight (a few help a cloud store's round trips)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -199,7 +200,7 @@ func importCmd(ctx context.Context, cfg Config, cli cliConfig, args []string, st
 	if *dryRun || plan.Empty() {
 		return nil
 	}
-	rep, err := catalogfile.Apply(ctx, s, plan, *actor, time.Now)
+	rep, err := catalogfile.ApplyParallel(ctx, s, plan, *actor, time.Now, *parallel)
 	if err != nil {
 		return fmt.Errorf("import %s: %w (what was written stays; importing again resumes)", name, err)
 	}

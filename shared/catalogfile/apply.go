@@ -189,11 +189,6 @@ type Report struct {
 	CoverageZones int64                            `json:"coverage_zones_version,omitempty"`
 }
 
-// Concurrency is how many change sets Apply has in flight: each is a
-// round trip to a cloud store, and a local one shares commits between
-// concurrent writers.
-const Concurrency = 4
-
 // Apply writes plan in change sets as large as the store takes, a few at
 // a time, kind after kind in the order of playback.Kinds (plans before the
 // accounts on them). Every change is conditioned on the version Diff
@@ -201,6 +196,15 @@ const Concurrency = 4
 // the sets it wrote stay (diffing again and applying resumes, since an
 // import is idempotent).
 func Apply(ctx context.Context, s Store, plan Plan, actor string, now func() time.Time) (Report, error) {
+	return ApplyParallel(ctx, s, plan, actor, now, 1)
+}
+
+// ApplyParallel is Apply with up to parallel change sets in flight. Each
+// set is a round trip, so a cloud store's latency-bound import goes
+// faster with a few; DynamoDB Local, which serialises transactions, and
+// bolt, which commits one at a time, measured slower with more than one.
+func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now func() time.Time, parallel int) (Report, error) {
+	parallel = max(parallel, 1)
 	rep := Report{Counts: plan.Counts(), Unchanged: plan.Unchanged}
 	maxChanges, maxBytes := playback.ChangeSetLimits(s)
 	for _, kind := range playback.Kinds {
@@ -220,7 +224,7 @@ func Apply(ctx context.Context, s Store, plan Plan, actor string, now func() tim
 		if len(batch) > 0 {
 			sets = append(sets, batch)
 		}
-		n, err := applySets(ctx, s, sets, actor, now)
+		n, err := applySets(ctx, s, sets, actor, now, parallel)
 		rep.Sets += n
 		if err != nil {
 			return rep, err
@@ -242,9 +246,9 @@ func Apply(ctx context.Context, s Store, plan Plan, actor string, now func() tim
 	return rep, nil
 }
 
-// applySets applies sets, Concurrency at a time; after the first failure
-// it starts no more and returns that failure with how many were applied.
-func applySets(ctx context.Context, s Store, sets [][]playback.Change, actor string, now func() time.Time) (int, error) {
+// applySets applies sets, parallel at a time; after the first failure it
+// starts no more and returns that failure with how many were applied.
+func applySets(ctx context.Context, s Store, sets [][]playback.Change, actor string, now func() time.Time, parallel int) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -253,7 +257,7 @@ func applySets(ctx context.Context, s Store, sets [][]playback.Change, actor str
 		applied int
 		first   error
 	)
-	sem := make(chan struct{}, Concurrency)
+	sem := make(chan struct{}, parallel)
 	for _, set := range sets {
 		sem <- struct{}{}
 		mu.Lock()

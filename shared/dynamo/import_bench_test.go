@@ -44,9 +44,11 @@ func BenchmarkImportCatalogue(b *testing.B) {
 		_, _ = s.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(s.table)})
 	}
 	b.Run("import", func(b *testing.B) {
+		var txns, cancelled int64
 		for b.Loop() {
 			b.StopTimer()
 			s := fresh(b)
+			calls, lost := countTransactions(s)
 			b.StartTimer()
 			f, err := catalogfile.Parse("bench.json", data)
 			if err != nil {
@@ -60,10 +62,13 @@ func BenchmarkImportCatalogue(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StopTimer()
+			txns, cancelled = txns+calls.Load(), cancelled+lost.Load()
 			drop(s)
 			b.StartTimer()
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(f.Titles)), "ns/title")
+		b.ReportMetric(float64(txns)/float64(b.N), "txns/op")
+		b.ReportMetric(float64(cancelled)/float64(b.N), "cancelled/op")
 	})
 	b.Run("floor", func(b *testing.B) {
 		for b.Loop() {
