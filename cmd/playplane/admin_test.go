@@ -104,9 +104,16 @@ func TestImportExportBolt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	// One change set per kind (plans, titles, edges, accounts) and the
+	// coverage zone upload, newest first; the no-op imports wrote none.
 	page, err := s.ListAudit(context.Background(), "", 10)
-	if err != nil || len(page.Records) != 2 || page.Records[1].Actor != "cli:test" {
-		t.Fatalf("audit = %+v, %v; want the import's set and its coverage zones", page, err)
+	if err != nil || len(page.Records) != 5 {
+		t.Fatalf("audit = %+v, %v; want the import's 4 sets and its coverage zones", page, err)
+	}
+	for i, want := range []playback.Kind{playback.KindCoverageZones, playback.KindAccount, playback.KindEdge, playback.KindTitle, playback.KindPlan} {
+		if r := page.Records[i]; r.Actor != "cli:test" || len(r.Changes) != 1 || r.Changes[0].Kind != want {
+			t.Fatalf("audit record %d = %+v, want one %s change by cli:test", i, r, want)
+		}
 	}
 }
 
