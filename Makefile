@@ -10,16 +10,26 @@ DIST      ?= dist
 include Makefile.aws
 include Makefile.gcp
 
-.PHONY: run token test check-fmt vet emulators unit infra-test cfn-lint bench clean
+.PHONY: run token import export test check-fmt vet emulators unit infra-test cfn-lint bench clean
 
 # make run GCP=1 serves the functions through the Functions Framework on the
 # Firestore emulator and the Pub/Sub fake instead (see docs/gcp.md).
 run:
 	DATA_DIR=$(DATA_DIR) ADDR=$(ADDR) $(GO) run $(RUNNER)
 
-# make token ACCOUNT=acct_solo — a dev JWT for a seeded account (after one `make run`).
+# make token ACCOUNT=acct_solo — a dev JWT for a seeded account (after one `make run`);
+# make token ADMIN=1 ACCOUNT=ops-alice — an admin JWT for operator ops-alice
+# (claim ADMIN_CLAIM, default playplane_admin: true).
 token:
-	@DATA_DIR=$(DATA_DIR) $(GO) run $(RUNNER) token $(ACCOUNT)
+	@DATA_DIR=$(DATA_DIR) $(GO) run $(RUNNER) token $(if $(ADMIN),--admin) $(ACCOUNT)
+
+# make import FILE=catalogue.json [DRY_RUN=1] [STORE=dynamodb|firestore] — load a
+# catalogue file (shared/catalogfile/catalogue.schema.json); make export > file.json.
+import:
+	@DATA_DIR=$(DATA_DIR) $(GO) run $(RUNNER) import $(if $(DRY_RUN),--dry-run) $(FILE)
+
+export:
+	@DATA_DIR=$(DATA_DIR) $(GO) run $(RUNNER) export
 
 # Each stage is timed; the last line is a one-line summary (infra/local/stages.sh).
 test:

@@ -33,15 +33,10 @@ func realMain(ctx context.Context) error {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(log)
-	if len(os.Args) == 3 && os.Args[1] == "token" {
-		// `playplane token ACCOUNT` mints a dev token for a seeded account
-		// from the data directory's dev key.
-		token, err := DevToken(cfg, os.Args[2], 24*time.Hour)
-		if err != nil {
-			return err
-		}
-		fmt.Println(token)
-		return nil
+	// `playplane token [--admin] NAME`, `playplane import FILE` and
+	// `playplane export` (admin.go) run and exit.
+	if handled, err := subcommand(ctx, cfg, os.Args[1:], os.Stdout); handled {
+		return err
 	}
 	if _, err := cfg.limits(); err != nil {
 		return fmt.Errorf("config: %w", err)

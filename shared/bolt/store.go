@@ -28,8 +28,10 @@ var (
 	bucketEdges           = []byte("edges")
 	bucketProgress        = []byte("progress") // accountID \x00 titleID -> Progress
 	bucketQoE             = []byte("session_qoe")
+	bucketAudit           = []byte("audit")          // AuditID -> AuditRecord
+	bucketCoverageZones   = []byte("coverage_zones") // big-endian version -> storedCoverageZones
 	allBuckets            = [][]byte{bucketPlans, bucketTitles, bucketAccounts, bucketCustomers, bucketSessions,
-		bucketAccountSessions, bucketInbox, bucketEdges, bucketProgress, bucketQoE}
+		bucketAccountSessions, bucketInbox, bucketEdges, bucketProgress, bucketQoE, bucketAudit, bucketCoverageZones}
 )
 
 // Store is a playback.Store on one bbolt file.

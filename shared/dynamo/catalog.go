@@ -10,7 +10,7 @@ import (
 )
 
 func (s *Store) PutPlan(ctx context.Context, p playback.Plan) error {
-	return s.putDoc(ctx, "PutPlan", "PLAN#"+p.ID, "PLAN", p.ID, p)
+	return s.putCatalogDoc(ctx, "PutPlan", playback.KindPlan, p.ID, p)
 }
 
 func (s *Store) GetPlan(ctx context.Context, id string) (playback.Plan, error) {
@@ -18,7 +18,7 @@ func (s *Store) GetPlan(ctx context.Context, id string) (playback.Plan, error) {
 }
 
 func (s *Store) PutTitle(ctx context.Context, t playback.Title) error {
-	return s.putDoc(ctx, "PutTitle", "TITLE#"+t.ID, "TITLE", t.ID, t)
+	return s.putCatalogDoc(ctx, "PutTitle", playback.KindTitle, t.ID, t)
 }
 
 func (s *Store) GetTitle(ctx context.Context, id string) (playback.Title, error) {
@@ -26,7 +26,7 @@ func (s *Store) GetTitle(ctx context.Context, id string) (playback.Title, error)
 }
 
 func (s *Store) PutAccount(ctx context.Context, a playback.Account) error {
-	return s.putDoc(ctx, "PutAccount", "ACCT#"+a.ID, "ACCOUNT", a.ID, a)
+	return s.putAccount(ctx, a)
 }
 
 func (s *Store) GetAccount(ctx context.Context, id string) (playback.Account, error) {
@@ -35,7 +35,7 @@ func (s *Store) GetAccount(ctx context.Context, id string) (playback.Account, er
 
 func (s *Store) UpdateAccount(ctx context.Context, id string, fn func(*playback.Account) error) (playback.Account, error) {
 	return update(ctx, s, "UpdateAccount", "ACCT#"+id, "ACCOUNT", "account", id,
-		func(a *playback.Account) { a.ID = id }, fn)
+		func(a *playback.Account) { a.ID = id }, fn, s.planCounters)
 }
 
 func (s *Store) LinkCustomer(ctx context.Context, customerID, accountID string) error {

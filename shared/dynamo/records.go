@@ -212,8 +212,7 @@ func (s *Store) collectEvents(ctx context.Context, op string, p *dynamodb.QueryP
 }
 
 func (s *Store) PutEdge(ctx context.Context, e playback.Edge) error {
-	pk, sk := edgeKey(e.ID)
-	return s.putDoc(ctx, "PutEdge", pk, sk, e.ID, e)
+	return s.putCatalogDoc(ctx, "PutEdge", playback.KindEdge, e.ID, e)
 }
 
 func (s *Store) GetEdge(ctx context.Context, id string) (playback.Edge, error) {
@@ -223,7 +222,7 @@ func (s *Store) GetEdge(ctx context.Context, id string) (playback.Edge, error) {
 
 func (s *Store) UpdateEdge(ctx context.Context, id string, fn func(*playback.Edge) error) (playback.Edge, error) {
 	pk, sk := edgeKey(id)
-	return update(ctx, s, "UpdateEdge", pk, sk, "edge", id, func(e *playback.Edge) { e.ID = id }, fn)
+	return update(ctx, s, "UpdateEdge", pk, sk, "edge", id, func(e *playback.Edge) { e.ID = id }, fn, nil)
 }
 
 // ListEdges reads the edge shards in parallel, sorted by id.

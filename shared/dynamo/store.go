@@ -33,7 +33,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -270,26 +272,6 @@ func getDoc[T any](ctx context.Context, s *Store, op, pk, sk, kind, id string) (
 	return v, nil
 }
 
-// putDoc writes v as the doc of (pk, sk), bumping the version so that a
-// concurrent compare-and-swap of the same record fails and re-reads.
-func (s *Store) putDoc(ctx context.Context, op, pk, sk, id string, v any) error {
-	if id == "" {
-		return playback.Errorf(playback.CodeInvalid, "id_required", "dynamo.%s: id is required", op)
-	}
-	doc, err := docAttr(v)
-	if err != nil {
-		return s.fail(op, err)
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       keyOf(pk, sk),
-		UpdateExpression:          aws.String("SET #doc = :doc ADD #version :one"),
-		ExpressionAttributeNames:  map[string]string{"#doc": attrDoc, "#version": attrVersion},
-		ExpressionAttributeValues: item{":doc": doc, ":one": num(1)},
-	})
-	return s.fail(op, err)
-}
-
 // maxCASAttempts bounds the re-read-and-retry loops of compare-and-swap
 // updates; each round lets at least one contender through, so only a storm
 // of writers on one record exhausts it (and then the caller retries later).
@@ -297,7 +279,10 @@ const maxCASAttempts = 32
 
 // update is UpdateAccount/UpdateEdge: read, apply fn, write back on the
 // condition that the version did not move, retrying from the read when it did.
-func update[T any](ctx context.Context, s *Store, op, pk, sk, kind, id string, setID func(*T), fn func(*T) error) (T, error) {
+// also names the items to write in the same transaction (an account's plan
+// counters, see admin.go), given the record before and after fn.
+func update[T any](ctx context.Context, s *Store, op, pk, sk, kind, id string, setID func(*T), fn func(*T) error,
+	also func(before, after *T) []types.TransactWriteItem) (T, error) {
 	var zero T
 	for attempt := 0; ; attempt++ {
 		it, err := s.get(ctx, pk, sk, kind, id)
@@ -307,6 +292,10 @@ func update[T any](ctx context.Context, s *Store, op, pk, sk, kind, id string, s
 		v, err := decode[T](it, kind, id)
 		if err != nil {
 			return zero, s.fail(op, err)
+		}
+		var before T
+		if also != nil {
+			before, _ = decode[T](it, kind, id) // decoded once already
 		}
 		if err := fn(&v); err != nil {
 			if errors.Is(err, playback.ErrNoChange) {
@@ -334,7 +323,22 @@ func update[T any](ctx context.Context, s *Store, op, pk, sk, kind, id string, s
 		} else {
 			in.ConditionExpression = aws.String("attribute_exists(pk) AND attribute_not_exists(#version)")
 		}
-		_, err = s.db.UpdateItem(ctx, in)
+		var extra []types.TransactWriteItem
+		if also != nil {
+			extra = also(&before, &v)
+		}
+		if len(extra) == 0 {
+			_, err = s.db.UpdateItem(ctx, in)
+		} else {
+			_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{{
+				Update: &types.Update{TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression,
+					ConditionExpression: in.ConditionExpression, ExpressionAttributeNames: in.ExpressionAttributeNames,
+					ExpressionAttributeValues: in.ExpressionAttributeValues},
+			}}, extra...)})
+			if codes := transactionCodes(err); codes != nil && (codes[0] == "ConditionalCheckFailed" || slices.Contains(codes, "TransactionConflict")) {
+				err = &types.ConditionalCheckFailedException{Message: aws.String("transaction: " + strings.Join(codes, ","))}
+			}
+		}
 		if err == nil {
 			return v, nil
 		}

@@ -32,7 +32,7 @@ func (s *Store) setDoc(ctx context.Context, op, col, kind, id string, v any) err
 	if err != nil {
 		return fail(op, err)
 	}
-	_, err = s.col(col).Doc(id).Set(ctx, map[string]any{fieldDoc: doc})
+	_, err = s.col(col).Doc(id).Set(ctx, docFields(doc, v))
 	return fail(op, err)
 }
 

@@ -283,6 +283,7 @@ func getDoc[T any](ctx context.Context, s *Store, op string, ref *firestore.Docu
 type write struct {
 	ref    *firestore.DocumentRef
 	create bool           // Create: fails if the document exists
+	del    bool           // Delete, with LastUpdateTime(since) when since is set
 	since  time.Time      // else Update with LastUpdateTime(since), or Set when zero
 	fields map[string]any // every field of the document
 	// guarded is the document as read whose guard this write creates.
@@ -318,6 +319,8 @@ func (s *Store) commit(ctx context.Context, writes []write) error {
 		w := writes[0]
 		var err error
 		switch {
+		case w.del:
+			_, err = w.ref.Delete(ctx, deletePreconditions(w)...)
 		case w.create:
 			_, err = w.ref.Create(ctx, w.fields)
 		case w.since.IsZero():
@@ -352,6 +355,8 @@ func (s *Store) commit(ctx context.Context, writes []write) error {
 		for _, w := range writes {
 			var err error
 			switch {
+			case w.del:
+				err = tx.Delete(w.ref, deletePreconditions(w)...)
 			case w.create:
 				err = tx.Create(w.ref, w.fields)
 			case w.since.IsZero():
@@ -511,7 +516,7 @@ func update[T any](ctx context.Context, s *Store, op string, ref *firestore.Docu
 		if err != nil {
 			return zero, fail(op, err)
 		}
-		err = s.commit(ctx, s.replace(st, map[string]any{fieldDoc: doc}))
+		err = s.commit(ctx, s.replace(st, docFields(doc, v)))
 		if err == nil {
 			return v, nil
 		}
@@ -536,7 +541,7 @@ func put(ctx context.Context, s *Store, op string, ref *firestore.DocumentRef, k
 		if err != nil {
 			return fail(op, err)
 		}
-		err = s.commit(ctx, s.replace(st, map[string]any{fieldDoc: doc}))
+		err = s.commit(ctx, s.replace(st, docFields(doc, v)))
 		if err == nil {
 			return nil
 		}

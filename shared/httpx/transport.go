@@ -19,6 +19,8 @@ func Status(c playback.Code) int {
 		return http.StatusNotFound
 	case playback.CodeConflict:
 		return http.StatusConflict
+	case playback.CodePrecondition:
+		return http.StatusPreconditionFailed
 	case playback.CodeGone:
 		return http.StatusGone
 	case playback.CodeTooLarge:

@@ -20,8 +20,11 @@ const (
 	CodeForbidden       Code = "forbidden"
 	CodeNotFound        Code = "not_found"
 	CodeConflict        Code = "conflict"
-	CodeGone            Code = "gone"
-	CodeTooLarge        Code = "too_large"
+	// CodePrecondition: a conditional write (If-Match) named a version the
+	// record no longer has; nothing was written.
+	CodePrecondition Code = "precondition_failed"
+	CodeGone         Code = "gone"
+	CodeTooLarge     Code = "too_large"
 	// CodeMethodNotAllowed: the path exists for other methods (Allow lists
 	// them). CodeUnsupportedMediaType: the body is declared as something
 	// other than what the route takes (application/json).

@@ -35,6 +35,7 @@ type Store interface {
 	InboxStore
 	EdgeStore
 	ProgressStore
+	AdminStore
 	Close() error
 }
 

@@ -52,6 +52,12 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 			tc.fn(t, s)
 		})
 	}
+	for _, tc := range adminTests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, s)
+		})
+	}
 }
 
 // now is a wall-clock instant at millisecond precision: stores with TTL

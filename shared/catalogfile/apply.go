@@ -1,0 +1,413 @@
+package catalogfile
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/steering"
+)
+
+// listPage is the page size of the reads of a whole kind.
+const listPage = 1000
+
+// Store is what import and export need of a store.
+type Store interface {
+	playback.AdminStore
+	LinkCustomer(ctx context.Context, customerID, accountID string) error
+}
+
+// Plan is what importing a file would change: the record changes, each
+// conditioned on the version read (or on absence), and the coverage zone
+// file if it differs from the latest stored.
+type Plan struct {
+	Changes []PlannedChange
+	// CoverageZones is the file to upload, nil when unchanged; it must
+	// find CoverageZonesBase the latest version.
+	CoverageZones     []byte
+	CoverageZonesBase int64
+	// Links are the customer → account links of the file's accounts.
+	Links     map[string]string
+	Unchanged map[playback.Kind]int
+}
+
+// PlannedChange is one record change with what it changes.
+type PlannedChange struct {
+	playback.Change
+	Op     string
+	Before json.RawMessage
+}
+
+// Empty reports whether importing changes nothing.
+func (p Plan) Empty() bool { return len(p.Changes) == 0 && p.CoverageZones == nil }
+
+// Counts are the changes by kind and op.
+func (p Plan) Counts() map[playback.Kind]map[string]int {
+	out := map[playback.Kind]map[string]int{}
+	for _, c := range p.Changes {
+		if out[c.Kind] == nil {
+			out[c.Kind] = map[string]int{}
+		}
+		out[c.Kind][c.Op]++
+	}
+	return out
+}
+
+// current reads every record of kind.
+func current(ctx context.Context, s playback.AdminStore, kind playback.Kind) (map[string]playback.Record, error) {
+	out := map[string]playback.Record{}
+	after := ""
+	for {
+		p, err := s.ListRecords(ctx, kind, after, listPage)
+		if err != nil {
+			return nil, fmt.Errorf("list %ss: %w", kind, err)
+		}
+		for _, r := range p.Records {
+			out[r.ID] = r
+		}
+		if p.Next == "" {
+			return out, nil
+		}
+		after = p.Next
+	}
+}
+
+// Diff plans the import of f (parsed by Parse) into s. Nothing is written.
+// Records the file does not name are left as they are.
+func Diff(ctx context.Context, s playback.AdminStore, f File) (Plan, error) {
+	plan := Plan{Unchanged: map[playback.Kind]int{}, Links: map[string]string{}}
+	stored := map[playback.Kind]map[string]playback.Record{}
+	for _, kind := range playback.Kinds {
+		if kind == playback.KindAccount && len(f.Accounts) == 0 {
+			continue
+		}
+		recs, err := current(ctx, s, kind)
+		if err != nil {
+			return plan, err
+		}
+		stored[kind] = recs
+	}
+	add := func(kind playback.Kind, id string, want any) error {
+		// json.Marshal of the domain value is the canonical form; the
+		// store checks it again (ChangeSet.Prepare).
+		doc, err := json.Marshal(want)
+		if err != nil {
+			return err
+		}
+		c := PlannedChange{Change: playback.Change{Kind: kind, ID: id, Doc: doc}, Op: playback.OpCreate}
+		if r, ok := stored[kind][id]; ok {
+			have, err := playback.CanonicalDoc(kind, id, r.Doc)
+			if err == nil && bytes.Equal(have, doc) {
+				plan.Unchanged[kind]++
+				return nil
+			}
+			c.Op, c.IfMatch, c.Before = playback.OpUpdate, r.Version, r.Doc
+		} else {
+			c.IfAbsent = true
+		}
+		plan.Changes = append(plan.Changes, c)
+		return nil
+	}
+	for _, p := range f.Plans {
+		if err := add(playback.KindPlan, p.ID, p); err != nil {
+			return plan, err
+		}
+	}
+	for _, t := range f.Titles {
+		if err := add(playback.KindTitle, t.ID, t); err != nil {
+			return plan, err
+		}
+	}
+	for _, e := range f.Edges {
+		var have playback.Edge
+		if r, ok := stored[playback.KindEdge][e.ID]; ok {
+			if err := json.Unmarshal(r.Doc, &have); err != nil {
+				return plan, fmt.Errorf("stored edge %q: %w", e.ID, err)
+			}
+		} else {
+			// A new edge serves until its first report says otherwise.
+			have.Healthy = true
+		}
+		if err := add(playback.KindEdge, e.ID, e.apply(have)); err != nil {
+			return plan, err
+		}
+	}
+	plans := map[string]bool{}
+	for _, p := range f.Plans {
+		plans[p.ID] = true
+	}
+	for id := range stored[playback.KindPlan] {
+		plans[id] = true
+	}
+	for i, a := range f.Accounts {
+		if !plans[a.PlanID] {
+			return plan, &Invalid{Name: "accounts", Problems: []Problem{{Pointer: fmt.Sprintf("/accounts/%d/plan_id", i),
+				Message: fmt.Sprintf("plan %q is neither in the file nor in the store", a.PlanID)}}}
+		}
+		var have playback.Account
+		if r, ok := stored[playback.KindAccount][a.ID]; ok {
+			if err := json.Unmarshal(r.Doc, &have); err != nil {
+				return plan, fmt.Errorf("stored account %q: %w", a.ID, err)
+			}
+		}
+		if err := add(playback.KindAccount, a.ID, a.apply(have)); err != nil {
+			return plan, err
+		}
+		if a.CustomerID != "" {
+			plan.Links[a.CustomerID] = a.ID
+		}
+	}
+	if len(f.CoverageZones) > 0 {
+		latest, err := s.GetCoverageZones(ctx, 0)
+		switch {
+		case playback.IsCode(err, playback.CodeNotFound):
+			plan.CoverageZones = f.CoverageZones
+		case err != nil:
+			return plan, fmt.Errorf("coverage zones: %w", err)
+		default:
+			var have bytes.Buffer
+			if json.Compact(&have, latest.Data) != nil || !bytes.Equal(have.Bytes(), f.CoverageZones) {
+				plan.CoverageZones, plan.CoverageZonesBase = f.CoverageZones, latest.Version
+			}
+		}
+	}
+	return plan, nil
+}
+
+// Report is what Apply wrote.
+type Report struct {
+	Sets          int                              `json:"change_sets"`
+	Counts        map[playback.Kind]map[string]int `json:"changes"`
+	Unchanged     map[playback.Kind]int            `json:"unchanged"`
+	CoverageZones int64                            `json:"coverage_zones_version,omitempty"`
+}
+
+// Apply writes plan in change sets as large as the store takes, a few at
+// a time, kind after kind in the order of playback.Kinds (plans before the
+// accounts on them). Every change is conditioned on the version Diff
+// read: if a record changed since, Apply stops with CodePrecondition, and
+// the sets it wrote stay (diffing again and applying resumes, since an
+// import is idempotent).
+func Apply(ctx context.Context, s Store, plan Plan, actor string, now func() time.Time) (Report, error) {
+	return ApplyParallel(ctx, s, plan, actor, now, 1)
+}
+
+// ApplyParallel is Apply with up to parallel change sets in flight. Each
+// set is a round trip, so a cloud store's latency-bound import goes
+// faster with a few; DynamoDB Local, which serialises transactions, and
+// bolt, which commits one at a time, measured slower with more than one.
+func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now func() time.Time, parallel int) (Report, error) {
+	parallel = max(parallel, 1)
+	rep := Report{Counts: plan.Counts(), Unchanged: plan.Unchanged}
+	maxChanges, maxBytes := playback.ChangeSetLimits(s)
+	for _, kind := range playback.Kinds {
+		var sets [][]playback.Change
+		var batch []playback.Change
+		size := 0
+		for _, c := range plan.Changes {
+			if c.Kind != kind {
+				continue
+			}
+			if len(batch) == maxChanges || len(batch) > 0 && size+len(c.Doc) > maxBytes {
+				sets, batch, size = append(sets, batch), nil, 0
+			}
+			batch = append(batch, c.Change)
+			size += len(c.Doc)
+		}
+		if len(batch) > 0 {
+			sets = append(sets, batch)
+		}
+		n, err := applySets(ctx, s, sets, actor, now, parallel)
+		rep.Sets += n
+		if err != nil {
+			return rep, err
+		}
+	}
+	for _, cus := range slices.Sorted(maps.Keys(plan.Links)) {
+		if err := s.LinkCustomer(ctx, cus, plan.Links[cus]); err != nil {
+			return rep, fmt.Errorf("link customer %q: %w", cus, err)
+		}
+	}
+	if plan.CoverageZones != nil {
+		cz, err := s.PutCoverageZones(ctx, playback.CoverageZonesUpload{Data: plan.CoverageZones, Actor: actor, At: now(),
+			IfVersion: plan.CoverageZonesBase})
+		if err != nil {
+			return rep, fmt.Errorf("coverage zones: %w", err)
+		}
+		rep.CoverageZones = cz.Version
+	}
+	return rep, nil
+}
+
+// applySets applies sets, parallel at a time; after the first failure it
+// starts no more and returns that failure with how many were applied.
+func applySets(ctx context.Context, s Store, sets [][]playback.Change, actor string, now func() time.Time, parallel int) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		applied int
+		first   error
+	)
+	sem := make(chan struct{}, parallel)
+	for _, set := range sets {
+		sem <- struct{}{}
+		mu.Lock()
+		stop := first != nil
+		mu.Unlock()
+		if stop {
+			<-sem
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			_, err := s.ApplyChanges(ctx, playback.ChangeSet{Actor: actor, At: now(), Changes: set})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				applied++
+			case first == nil:
+				first = fmt.Errorf("change set of %d %ss from %q: %w", len(set), set[0].Kind, set[0].ID, err)
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return applied, first
+}
+
+// PrintDiff writes plan for people: one line per change, and the fields
+// an update changes.
+func PrintDiff(w io.Writer, plan Plan) error {
+	for _, c := range plan.Changes {
+		sign := map[string]string{playback.OpCreate: "+", playback.OpUpdate: "~", playback.OpDelete: "-"}[c.Op]
+		if _, err := fmt.Fprintf(w, "%s %s %s\n", sign, c.Kind, c.ID); err != nil {
+			return err
+		}
+		if c.Op != playback.OpUpdate {
+			continue
+		}
+		var before, after map[string]json.RawMessage
+		_ = json.Unmarshal(c.Before, &before)
+		_ = json.Unmarshal(c.Doc, &after)
+		keys := map[string]bool{}
+		for k := range before {
+			keys[k] = true
+		}
+		for k := range after {
+			keys[k] = true
+		}
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
+			if !bytes.Equal(before[k], after[k]) {
+				if _, err := fmt.Fprintf(w, "    %s: %s -> %s\n", k, orNone(before[k]), orNone(after[k])); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if plan.CoverageZones != nil {
+		if _, err := fmt.Fprintf(w, "~ coverage_zones: new version after %d (%d bytes)\n", plan.CoverageZonesBase, len(plan.CoverageZones)); err != nil {
+			return err
+		}
+	}
+	total := 0
+	for _, n := range plan.Unchanged {
+		total += n
+	}
+	_, err := fmt.Fprintf(w, "%d change(s), %d record(s) unchanged\n", len(plan.Changes)+boolInt(plan.CoverageZones != nil), total)
+	return err
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func orNone(raw json.RawMessage) string {
+	if raw == nil {
+		return "(none)"
+	}
+	return string(raw)
+}
+
+// Export reads the catalogue of s into a file: every plan, title and
+// edge's configuration, the latest coverage zone file and, with accounts,
+// every account's settings.
+func Export(ctx context.Context, s playback.AdminStore, accounts bool) (File, error) {
+	f := File{Schema: SchemaID}
+	for _, kind := range playback.Kinds {
+		if kind == playback.KindAccount && !accounts {
+			continue
+		}
+		recs, err := current(ctx, s, kind)
+		if err != nil {
+			return f, err
+		}
+		for _, id := range slices.Sorted(maps.Keys(recs)) {
+			if err := exportRecord(&f, recs[id]); err != nil {
+				return f, err
+			}
+		}
+	}
+	cz, err := s.GetCoverageZones(ctx, 0)
+	switch {
+	case err == nil:
+		f.CoverageZones = cz.Data
+	case !playback.IsCode(err, playback.CodeNotFound):
+		return f, fmt.Errorf("coverage zones: %w", err)
+	}
+	return f, nil
+}
+
+func exportRecord(f *File, r playback.Record) error {
+	var err error
+	switch r.Kind {
+	case playback.KindPlan:
+		var p playback.Plan
+		if err = json.Unmarshal(r.Doc, &p); err == nil {
+			f.Plans = append(f.Plans, p)
+		}
+	case playback.KindTitle:
+		var t playback.Title
+		if err = json.Unmarshal(r.Doc, &t); err == nil {
+			f.Titles = append(f.Titles, t)
+		}
+	case playback.KindEdge:
+		var e playback.Edge
+		if err = json.Unmarshal(r.Doc, &e); err == nil {
+			f.Edges = append(f.Edges, edgeOf(e))
+		}
+	case playback.KindAccount:
+		var a playback.Account
+		if err = json.Unmarshal(r.Doc, &a); err == nil {
+			f.Accounts = append(f.Accounts, accountOf(a))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("stored %s %q: %w", r.Kind, r.ID, err)
+	}
+	return nil
+}
+
+// UploadCoverageZones validates data with the steering parser and stores
+// it as the next version; a file the parser refuses is CodeInvalid
+// (reason coverage_zones_invalid) and leaves the latest version in
+// service.
+func UploadCoverageZones(ctx context.Context, s playback.AdminStore, data []byte, actor string, at time.Time, ifVersion int64) (playback.CoverageZones, error) {
+	if _, err := steering.ParseCoverageZones(data); err != nil {
+		e := playback.Errorf(playback.CodeInvalid, "coverage_zones_invalid", "%v", err)
+		return playback.CoverageZones{}, e
+	}
+	return s.PutCoverageZones(ctx, playback.CoverageZonesUpload{Data: data, Actor: actor, At: at, IfVersion: ifVersion})
+}

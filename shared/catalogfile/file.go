@@ -1,0 +1,497 @@
+// Package catalogfile is the operators' catalogue file: what `playplane
+// import` reads and `playplane export` writes, over the AdminStore port of
+// any store. A file is checked whole (syntax, the published JSON Schema
+// catalogue.schema.json, the domain's rules and the coverage zone parser)
+// before anything is read from or written to a store, and errors name the
+// line and field.
+package catalogfile
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"gopkg.in/yaml.v3"
+
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/steering"
+)
+
+// SchemaJSON is the published JSON Schema (2020-12) of the file.
+//
+//go:embed catalogue.schema.json
+var SchemaJSON []byte
+
+// SchemaID is the schema's $id; files may name it in "$schema".
+const SchemaID = "https://playplane.dev/schemas/catalogue.schema.json"
+
+// File is a catalogue file.
+type File struct {
+	Schema        string           `json:"$schema,omitempty"`
+	Plans         []playback.Plan  `json:"plans,omitempty"`
+	Titles        []playback.Title `json:"titles,omitempty"`
+	Edges         []Edge           `json:"edges,omitempty"`
+	CoverageZones json.RawMessage  `json:"coverage_zones,omitempty"`
+	Accounts      []Account        `json:"accounts,omitempty"`
+}
+
+// Edge is an edge's configuration: the fields of playback.Edge an
+// operator sets. Health fields come from the edge's reports.
+type Edge struct {
+	ID       string   `json:"id"`
+	CDN      string   `json:"cdn"`
+	PoP      string   `json:"pop,omitempty"`
+	BaseURL  string   `json:"base_url"`
+	Lat      float64  `json:"lat"`
+	Lon      float64  `json:"lon"`
+	ASNs     []uint32 `json:"asns,omitempty"`
+	NoIPv4   bool     `json:"no_ipv4,omitempty"`
+	NoIPv6   bool     `json:"no_ipv6,omitempty"`
+	Capacity float64  `json:"capacity,omitempty"`
+}
+
+// apply sets e's configuration on stored, keeping its health.
+func (e Edge) apply(stored playback.Edge) playback.Edge {
+	stored.ID, stored.CDN, stored.PoP, stored.BaseURL = e.ID, e.CDN, e.PoP, e.BaseURL
+	stored.Lat, stored.Lon, stored.ASNs = e.Lat, e.Lon, slices.Clone(e.ASNs)
+	stored.NoIPv4, stored.NoIPv6, stored.Capacity = e.NoIPv4, e.NoIPv6, e.Capacity
+	return stored
+}
+
+func edgeOf(e playback.Edge) Edge {
+	return Edge{ID: e.ID, CDN: e.CDN, PoP: e.PoP, BaseURL: e.BaseURL, Lat: e.Lat, Lon: e.Lon, ASNs: e.ASNs,
+		NoIPv4: e.NoIPv4, NoIPv6: e.NoIPv6, Capacity: e.Capacity}
+}
+
+// Account is an account's settings; devices, subscriptions and the rest
+// of its state belong to playback and payments.
+type Account struct {
+	ID          string                      `json:"id"`
+	Email       string                      `json:"email,omitempty"`
+	PlanID      string                      `json:"plan_id"`
+	Status      playback.SubscriptionStatus `json:"status,omitempty"`
+	Territory   string                      `json:"territory"`
+	ParentalCap int                         `json:"parental_cap,omitempty"`
+	CustomerID  string                      `json:"customer_id,omitempty"`
+}
+
+// apply sets a's settings on stored, keeping the rest; a status left out
+// keeps the stored one (a new account's is "none").
+func (a Account) apply(stored playback.Account) playback.Account {
+	stored.ID, stored.Email, stored.PlanID, stored.Territory = a.ID, a.Email, a.PlanID, a.Territory
+	stored.ParentalCap, stored.CustomerID = a.ParentalCap, a.CustomerID
+	if a.Status != "" {
+		stored.Status = a.Status
+	} else if stored.Status == "" {
+		stored.Status = playback.StatusNone
+	}
+	return stored
+}
+
+func accountOf(a playback.Account) Account {
+	return Account{ID: a.ID, Email: a.Email, PlanID: a.PlanID, Status: a.Status, Territory: a.Territory,
+		ParentalCap: a.ParentalCap, CustomerID: a.CustomerID}
+}
+
+// Problem is one thing wrong with a file: where (line, when the file is
+// text the parser can place it, and the JSON pointer of the field) and
+// what.
+type Problem struct {
+	Line    int    `json:"line,omitempty"`
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("line %d: %s: %s", p.Line, p.Pointer, p.Message)
+	}
+	return fmt.Sprintf("%s: %s", p.Pointer, p.Message)
+}
+
+// Invalid is the error of a file that cannot be imported, listing every
+// problem found.
+type Invalid struct {
+	Name     string
+	Problems []Problem
+}
+
+func (e *Invalid) Error() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s: %d problem(s)", e.Name, len(e.Problems))
+	for _, p := range e.Problems {
+		sb.WriteString("\n  ")
+		sb.WriteString(p.String())
+	}
+	return sb.String()
+}
+
+var schema = sync.OnceValues(func() (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(SchemaJSON))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	if err := c.AddResource(SchemaID, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(SchemaID)
+})
+
+// Parse reads a catalogue file, JSON or YAML (by name, ".yaml"/".yml",
+// or by content), and checks all of it: an error is *Invalid naming every
+// problem with its line and field.
+func Parse(name string, data []byte) (File, error) {
+	var f File
+	inv := &Invalid{Name: name}
+	isYAML := strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") ||
+		!strings.HasPrefix(strings.TrimSpace(string(data)), "{")
+	var locate func(pointer string) int
+	jsonData := data
+	if isYAML {
+		var root yaml.Node
+		if err := yaml.Unmarshal(data, &root); err != nil {
+			inv.Problems = append(inv.Problems, Problem{Line: yamlErrorLine(err), Pointer: "", Message: err.Error()})
+			return f, inv
+		}
+		v, err := yamlValue(&root)
+		if err != nil {
+			inv.Problems = append(inv.Problems, Problem{Pointer: "", Message: err.Error()})
+			return f, inv
+		}
+		if jsonData, err = json.Marshal(v); err != nil {
+			inv.Problems = append(inv.Problems, Problem{Pointer: "", Message: err.Error()})
+			return f, inv
+		}
+		locate = func(p string) int { return yamlLine(&root, p) }
+	} else {
+		locate = func(p string) int { return jsonLine(data, p) }
+	}
+
+	sch, err := schema()
+	if err != nil {
+		return f, fmt.Errorf("catalogfile.Parse: schema: %w", err)
+	}
+	// One generic decode serves the syntax check and the schema.
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(jsonData))
+	if err != nil {
+		inv.Problems = append(inv.Problems, syntaxProblem(jsonData, err))
+		return f, inv
+	}
+	if err := sch.Validate(inst); err != nil {
+		var ve *jsonschema.ValidationError
+		if !errors.As(err, &ve) {
+			return f, fmt.Errorf("catalogfile.Parse: %w", err)
+		}
+		for _, p := range schemaProblems(ve) {
+			p.Line = locate(p.Pointer)
+			inv.Problems = append(inv.Problems, p)
+		}
+		sortProblems(inv.Problems)
+		return f, inv
+	}
+	d := json.NewDecoder(bytes.NewReader(jsonData))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&f); err != nil {
+		inv.Problems = append(inv.Problems, Problem{Message: err.Error()})
+		return f, inv
+	}
+	for _, p := range f.check() {
+		p.Line = locate(p.Pointer)
+		inv.Problems = append(inv.Problems, p)
+	}
+	if len(inv.Problems) > 0 {
+		sortProblems(inv.Problems)
+		return f, inv
+	}
+	f.normalise()
+	return f, nil
+}
+
+func sortProblems(ps []Problem) {
+	slices.SortStableFunc(ps, func(a, b Problem) int { return a.Line - b.Line })
+}
+
+var printer = message.NewPrinter(language.English)
+
+// schemaProblems are the leaf errors of a schema validation: the causes
+// that have none of their own, not the summaries of their parents.
+func schemaProblems(e *jsonschema.ValidationError) []Problem {
+	if len(e.Causes) == 0 {
+		return []Problem{{Pointer: "/" + strings.Join(escapeTokens(e.InstanceLocation), "/"), Message: e.ErrorKind.LocalizedString(printer)}}
+	}
+	var out []Problem
+	for _, c := range e.Causes {
+		out = append(out, schemaProblems(c)...)
+	}
+	return out
+}
+
+func escapeTokens(tokens []string) []string {
+	out := make([]string, len(tokens))
+	for i, t := range tokens {
+		out[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1")
+	}
+	return out
+}
+
+// check applies the rules the schema cannot state.
+func (f *File) check() []Problem {
+	var ps []Problem
+	add := func(pointer, format string, args ...any) {
+		ps = append(ps, Problem{Pointer: pointer, Message: fmt.Sprintf(format, args...)})
+	}
+	ids := map[string]map[string]int{}
+	dup := func(kind, section string, i int, id string) {
+		if ids[kind] == nil {
+			ids[kind] = map[string]int{}
+		}
+		if j, ok := ids[kind][id]; ok {
+			add(fmt.Sprintf("/%s/%d/id", section, i), "%s %q is also /%s/%d", kind, id, section, j)
+			return
+		}
+		ids[kind][id] = i
+	}
+	for i, p := range f.Plans {
+		dup("plan", "plans", i, p.ID)
+	}
+	for i, t := range f.Titles {
+		dup("title", "titles", i, t.ID)
+		for j, w := range t.Windows {
+			if !w.End.After(w.Start) {
+				add(fmt.Sprintf("/titles/%d/windows/%d/end", i, j), "end %s is not after start %s", w.End.Format(time.RFC3339), w.Start.Format(time.RFC3339))
+			}
+		}
+	}
+	for i, e := range f.Edges {
+		dup("edge", "edges", i, e.ID)
+		if err := e.apply(playback.Edge{}).Validate(); err != nil {
+			add(fmt.Sprintf("/edges/%d", i), "%s", playback.AsError(err).Message)
+		}
+	}
+	for i, a := range f.Accounts {
+		dup("account", "accounts", i, a.ID)
+	}
+	if len(f.CoverageZones) > 0 {
+		if _, err := steering.ParseCoverageZones(f.CoverageZones); err != nil {
+			add("/coverage_zones", "%v", err)
+		}
+	}
+	return ps
+}
+
+// normalise puts times in UTC, as the stores hand them back, so that a
+// file and what it wrote compare equal.
+func (f *File) normalise() {
+	for i := range f.Titles {
+		for j := range f.Titles[i].Windows {
+			w := &f.Titles[i].Windows[j]
+			w.Start, w.End = w.Start.UTC(), w.End.UTC()
+		}
+	}
+	if len(f.CoverageZones) > 0 {
+		var buf bytes.Buffer
+		if json.Compact(&buf, f.CoverageZones) == nil {
+			f.CoverageZones = buf.Bytes()
+		}
+	}
+}
+
+// syntaxProblem places a JSON decoding error at its line.
+func syntaxProblem(data []byte, err error) Problem {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	off := int64(len(data))
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	return Problem{Line: lineAt(data, off), Message: err.Error()}
+}
+
+func lineAt(data []byte, off int64) int {
+	off = min(max(off, 0), int64(len(data)))
+	return bytes.Count(data[:off], []byte("\n")) + 1
+}
+
+// jsonLine is the line of the value at pointer in a JSON document (0 if
+// it is not there).
+func jsonLine(data []byte, pointer string) int {
+	want := splitPointer(pointer)
+	d := json.NewDecoder(bytes.NewReader(data))
+	line := 0
+	// walk reads one value; it reports true once the search is over.
+	var walk func(path []string) bool
+	walk = func(path []string) bool {
+		if slices.Equal(path, want) {
+			// InputOffset is before the separators that lead to the value.
+			off := d.InputOffset()
+			rest := data[off:]
+			line = lineAt(data, off+int64(len(rest)-len(bytes.TrimLeft(rest, " \t\r\n,:"))))
+			return true
+		}
+		tok, err := d.Token()
+		if err != nil {
+			return true
+		}
+		switch tok {
+		case json.Delim('{'):
+			for d.More() {
+				k, err := d.Token()
+				if err != nil {
+					return true
+				}
+				key, _ := k.(string)
+				if walk(append(slices.Clip(path), key)) {
+					return true
+				}
+			}
+			_, _ = d.Token()
+		case json.Delim('['):
+			for i := 0; d.More(); i++ {
+				if walk(append(slices.Clip(path), strconv.Itoa(i))) {
+					return true
+				}
+			}
+			_, _ = d.Token()
+		}
+		return false
+	}
+	walk(nil)
+	return line
+}
+
+func splitPointer(p string) []string {
+	if p == "" || p == "/" {
+		return nil
+	}
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	for i, s := range parts {
+		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+	}
+	return parts
+}
+
+// yamlValue converts a YAML document to the value JSON would decode
+// (mappings with string keys), so that one schema and decoder serve both.
+func yamlValue(n *yaml.Node) (any, error) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return yamlValue(n.Content[0])
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: mapping keys must be strings", k.Line)
+			}
+			if _, dup := m[k.Value]; dup {
+				return nil, fmt.Errorf("line %d: key %q repeated", k.Line, k.Value)
+			}
+			v, err := yamlValue(n.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			m[k.Value] = v
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := yamlValue(c)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.AliasNode:
+		return yamlValue(n.Alias)
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!str", "!!binary":
+			return n.Value, nil
+		case "!!timestamp":
+			// Times stay text, as JSON would give them.
+			return n.Value, nil
+		case "!!null":
+			return nil, nil
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		return v, nil
+	}
+	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
+}
+
+func yamlLine(root *yaml.Node, pointer string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, part := range splitPointer(pointer) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == part {
+					n, found = n.Content[i+1], true
+					break
+				}
+			}
+			if !found {
+				return n.Line
+			}
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return n.Line
+			}
+			n = n.Content[i]
+		default:
+			return n.Line
+		}
+	}
+	return n.Line
+}
+
+func yamlErrorLine(err error) int {
+	// yaml.v3 says "yaml: line N: ...".
+	msg := err.Error()
+	if i := strings.Index(msg, "line "); i >= 0 {
+		rest := msg[i+5:]
+		j := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+		if j > 0 {
+			n, _ := strconv.Atoi(rest[:j])
+			return n
+		}
+	}
+	return 0
+}
+
+// Encode writes f as indented JSON.
+func Encode(w io.Writer, f File) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(f)
+}

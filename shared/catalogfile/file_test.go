@@ -1,0 +1,350 @@
+package catalogfile
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+const goodJSON = `{
+  "plans": [
+    {"id": "basic", "name": "Basic", "max_streams": 1, "max_devices": 2, "max_quality": "SD"},
+    {"id": "premium", "name": "Premium", "max_streams": 4, "max_devices": 8, "max_quality": "UHD"}
+  ],
+  "titles": [
+    {"id": "bbb", "name": "Big Buck Bunny", "rating": 0, "asset_path": "/titles/bbb/", "manifest": "master.m3u8",
+     "windows": [{"territory": "DE", "start": "2024-01-01T00:00:00+01:00", "end": "2030-01-01T00:00:00Z"}]},
+    {"id": "sintel", "name": "Sintel", "rating": 12, "asset_path": "/titles/sintel/", "manifest": "master.m3u8"}
+  ],
+  "edges": [
+    {"id": "fra-1", "cdn": "local", "pop": "fra", "base_url": "http://127.0.0.1:8081", "lat": 50.11, "lon": 8.68, "asns": [3320], "capacity": 100}
+  ],
+  "coverage_zones": {"coverageZones": {"fra": {"network": ["10.0.0.0/8"], "coordinates": {"latitude": 50.11, "longitude": 8.68}}}},
+  "accounts": [
+    {"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "active", "customer_id": "cus_a"}
+  ]
+}
+`
+
+const goodYAML = `plans:
+  - {id: basic, name: Basic, max_streams: 1, max_devices: 2, max_quality: SD}
+  - {id: premium, name: Premium, max_streams: 4, max_devices: 8, max_quality: UHD}
+titles:
+  - id: bbb
+    name: Big Buck Bunny
+    rating: 0
+    asset_path: /titles/bbb/
+    manifest: master.m3u8
+    windows:
+      - {territory: DE, start: "2024-01-01T00:00:00+01:00", end: 2030-01-01T00:00:00Z}
+  - {id: sintel, name: Sintel, rating: 12, asset_path: /titles/sintel/, manifest: master.m3u8}
+edges:
+  - {id: fra-1, cdn: local, pop: fra, base_url: "http://127.0.0.1:8081", lat: 50.11, lon: 8.68, asns: [3320], capacity: 100}
+coverage_zones:
+  coverageZones:
+    fra: {network: [10.0.0.0/8], coordinates: {latitude: 50.11, longitude: 8.68}}
+accounts:
+  - {id: acct_a, plan_id: basic, territory: DE, status: active, customer_id: cus_a}
+`
+
+func openBolt(t testing.TB) *bolt.Store {
+	t.Helper()
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestParseJSONAndYAMLAgree(t *testing.T) {
+	t.Parallel()
+	fj, err := Parse("c.json", []byte(goodJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fy, err := Parse("c.yaml", []byte(goodYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The coverage zone file is kept as written; YAML's has its keys sorted.
+	var cj, cy any
+	if json.Unmarshal(fj.CoverageZones, &cj) != nil || json.Unmarshal(fy.CoverageZones, &cy) != nil ||
+		!reflect.DeepEqual(cj, cy) {
+		t.Fatalf("coverage zones differ: %s vs %s", fj.CoverageZones, fy.CoverageZones)
+	}
+	fj.CoverageZones, fy.CoverageZones = nil, nil
+	var a, b bytes.Buffer
+	_ = Encode(&a, fj)
+	_ = Encode(&b, fy)
+	if a.String() != b.String() {
+		t.Fatalf("JSON and YAML differ:\n%s\n%s", a.String(), b.String())
+	}
+	if got := fj.Titles[0].Windows[0].Start; got.Location() != time.UTC || !got.Equal(time.Date(2023, 12, 31, 23, 0, 0, 0, time.UTC)) {
+		t.Fatalf("window start = %v, want UTC", got)
+	}
+}
+
+func TestParseNamesLineAndField(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, file, data string
+		wantLine         int
+		wantIn           []string
+	}{
+		{name: "syntax", file: "c.json", data: "{\n  \"plans\": [\n    {\"id\": \"x\",}\n  ]\n}", wantLine: 3, wantIn: []string{"invalid character"}},
+		{name: "negative rating", file: "c.json", data: strings.Replace(goodJSON, `"rating": 12`, `"rating": -1`, 1), wantLine: 9,
+			wantIn: []string{"/titles/1/rating", "minimum"}},
+		{name: "unknown field", file: "c.json", data: strings.Replace(goodJSON, `"rating": 12`, `"ratnig": 12`, 1), wantLine: 9,
+			wantIn: []string{"/titles/1", "ratnig"}},
+		{name: "bad quality", file: "c.json", data: strings.Replace(goodJSON, `"max_quality": "SD"`, `"max_quality": "4K"`, 1), wantLine: 3,
+			wantIn: []string{"/plans/0/max_quality"}},
+		{name: "duplicate title", file: "c.json", data: strings.Replace(goodJSON, `"id": "sintel"`, `"id": "bbb"`, 1), wantLine: 9,
+			wantIn: []string{"/titles/1/id", "also /titles/0"}},
+		{name: "window backwards", file: "c.json", data: strings.Replace(goodJSON, `"2030-01-01T00:00:00Z"`, `"2020-01-01T00:00:00Z"`, 1), wantLine: 8,
+			wantIn: []string{"/titles/0/windows/0/end", "not after"}},
+		{name: "bad coverage zone", file: "c.json", data: strings.Replace(goodJSON, `10.0.0.0/8`, `10.0.0.0/99`, 1), wantLine: 14,
+			wantIn: []string{"/coverage_zones", "10.0.0.0/99"}},
+		{name: "yaml field", file: "c.yaml", data: strings.Replace(goodYAML, "rating: 12", "rating: -3", 1), wantLine: 12,
+			wantIn: []string{"/titles/1/rating"}},
+		{name: "yaml syntax", file: "c.yaml", data: "plans:\n  - id: x\n\tname: y\n", wantLine: -1, wantIn: []string{"yaml"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse(tc.file, []byte(tc.data))
+			var inv *Invalid
+			if !errors.As(err, &inv) || len(inv.Problems) == 0 {
+				t.Fatalf("Parse = %v, want *Invalid", err)
+			}
+			p := inv.Problems[0]
+			// -1: the line yaml's parser gives, whatever it is.
+			if p.Line != tc.wantLine && !(tc.wantLine == -1 && p.Line > 0) {
+				t.Errorf("line %d, want %d (%v)", p.Line, tc.wantLine, err)
+			}
+			for _, w := range tc.wantIn {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func importFile(t *testing.T, s Store, f File) (Plan, Report) {
+	t.Helper()
+	ctx := context.Background()
+	plan, err := Diff(ctx, s, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Apply(ctx, s, plan, "cli:test", time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan, rep
+}
+
+func TestImportIsIdempotentAndExportRoundTrips(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openBolt(t)
+	f, err := Parse("c.json", []byte(goodJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A dry run writes nothing.
+	plan, err := Diff(ctx, s, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := PrintDiff(&out, plan); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "+ title bbb") || !strings.Contains(out.String(), "7 change(s)") {
+		t.Fatalf("dry run printed:\n%s", out.String())
+	}
+	if _, err := s.GetTitle(ctx, "bbb"); !playback.IsCode(err, playback.CodeNotFound) {
+		t.Fatalf("dry run wrote: %v", err)
+	}
+
+	_, rep := importFile(t, s, f)
+	if rep.Counts[playback.KindTitle][playback.OpCreate] != 2 || rep.CoverageZones != 1 {
+		t.Fatalf("first import: %+v", rep)
+	}
+	if id, err := s.AccountIDByCustomer(ctx, "cus_a"); err != nil || id != "acct_a" {
+		t.Fatalf("customer link = %q, %v", id, err)
+	}
+	e, err := s.GetEdge(ctx, "fra-1")
+	if err != nil || !e.Healthy || e.ASNs[0] != 3320 {
+		t.Fatalf("edge = %+v, %v", e, err)
+	}
+	again, err := Diff(ctx, s, f)
+	if err != nil || !again.Empty() {
+		t.Fatalf("re-import plans %+v (%v), want nothing", again, err)
+	}
+	audit, _ := s.ListAudit(ctx, "", 100)
+
+	// Health reports and payments change what the file does not own:
+	// importing again keeps it.
+	if _, err := s.UpdateEdge(ctx, "fra-1", func(e *playback.Edge) error { e.Load, e.Healthy = 77, false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateAccount(ctx, "acct_a", func(a *playback.Account) error {
+		a.Devices = []playback.Device{{ID: "tv", RegisteredAt: time.Now().UTC()}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := Diff(ctx, s, f); !again.Empty() {
+		t.Fatalf("state the file does not own makes a diff: %+v", again.Changes)
+	}
+
+	// Export, then import the export into the same store and a fresh one.
+	exp, err := Export(ctx, s, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Encode(&buf, exp); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("export.json", buf.Bytes())
+	if err != nil {
+		t.Fatalf("export does not parse: %v\n%s", err, buf.String())
+	}
+	if p, err := Diff(ctx, s, back); err != nil || !p.Empty() {
+		t.Fatalf("export re-imports with %+v (%v)", p.Changes, err)
+	}
+	if after, _ := s.ListAudit(ctx, "", 100); len(after.Records) != len(audit.Records) {
+		t.Fatalf("no-op imports wrote audit records: %d -> %d", len(audit.Records), len(after.Records))
+	}
+	fresh := openBolt(t)
+	importFile(t, fresh, back)
+	exp2, err := Export(ctx, fresh, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf2 bytes.Buffer
+	_ = Encode(&buf2, exp2)
+	if buf.String() != buf2.String() {
+		t.Fatalf("export of the copy differs:\n%s\n%s", buf.String(), buf2.String())
+	}
+
+	// An update shows the fields it changes.
+	f.Titles[1].Rating = 16
+	plan, _ = Diff(ctx, s, f)
+	out.Reset()
+	_ = PrintDiff(&out, plan)
+	if !strings.Contains(out.String(), "~ title sintel") || !strings.Contains(out.String(), "rating: 12 -> 16") {
+		t.Fatalf("diff printed:\n%s", out.String())
+	}
+}
+
+func TestImportStopsOnConcurrentChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openBolt(t)
+	f, _ := Parse("c.json", []byte(goodJSON))
+	importFile(t, s, f)
+	f.Titles[0].Name = "Renamed"
+	plan, err := Diff(ctx, s, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Someone else changes the title between the diff and the write.
+	if err := s.PutTitle(ctx, playback.Title{ID: "bbb", Name: "Theirs", AssetPath: "/titles/bbb/", Manifest: "master.m3u8"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Apply(ctx, s, plan, "cli:test", time.Now)
+	if !playback.IsCode(err, playback.CodePrecondition) {
+		t.Fatalf("Apply = %v, want precondition failed", err)
+	}
+	if got, _ := s.GetTitle(ctx, "bbb"); got.Name != "Theirs" {
+		t.Fatalf("title = %+v", got)
+	}
+}
+
+func TestAccountNeedsAKnownPlan(t *testing.T) {
+	t.Parallel()
+	s := openBolt(t)
+	f, _ := Parse("c.json", []byte(strings.Replace(goodJSON, `"plan_id": "basic"`, `"plan_id": "gold"`, 1)))
+	_, err := Diff(context.Background(), s, f)
+	var inv *Invalid
+	if !errors.As(err, &inv) || !strings.Contains(err.Error(), "/accounts/0/plan_id") {
+		t.Fatalf("Diff = %v, want the account's plan named", err)
+	}
+}
+
+func TestUploadCoverageZonesKeepsTheLastGood(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openBolt(t)
+	good := []byte(`{"coverageZones":{"z":{"network":["10.0.0.0/8"]}}}`)
+	if _, err := UploadCoverageZones(ctx, s, good, "admin", time.Now(), 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := UploadCoverageZones(ctx, s, []byte(`{"coverageZones":{"z":{"network":["10.0.0.0/33"]}}}`), "admin", time.Now(), 0)
+	var pe *playback.Error
+	if !errors.As(err, &pe) || pe.Code != playback.CodeInvalid || pe.Reason != "coverage_zones_invalid" {
+		t.Fatalf("bad upload = %v", err)
+	}
+	cz, err := s.GetCoverageZones(ctx, 0)
+	if err != nil || cz.Version != 1 || !bytes.Equal(cz.Data, good) {
+		t.Fatalf("latest = %+v, %v", cz, err)
+	}
+}
+
+func TestSchemaIsPublishedValidJSON(t *testing.T) {
+	t.Parallel()
+	if _, err := schema(); err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(SchemaJSON, &v); err != nil || v["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
+		t.Fatalf("schema: %v %v", err, v["$schema"])
+	}
+}
+
+// The demo catalogue (titles with their rendition ladder, edges, accounts)
+// exports to a file the schema accepts and that re-imports with no change:
+// a field the domain gains and the schema lacks fails here.
+func TestDemoCatalogueRoundTrips(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openBolt(t)
+	if err := demo.Seed(ctx, s, "http://127.0.0.1:8080", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Export(ctx, s, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Encode(&buf, f); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"renditions"`) {
+		t.Fatalf("export lost the titles' ladders:\n%.2000s", buf.String())
+	}
+	back, err := Parse("demo.json", buf.Bytes())
+	if err != nil {
+		t.Fatalf("exported demo catalogue does not parse: %v", err)
+	}
+	plan, err := Diff(ctx, s, back)
+	if err != nil || !plan.Empty() {
+		var out bytes.Buffer
+		_ = PrintDiff(&out, plan)
+		t.Fatalf("re-importing the export plans changes (%v):\n%s", err, out.String())
+	}
+}

@@ -1,0 +1,105 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/playplane/playplane/shared/catalogfile"
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/storetest"
+)
+
+// BenchmarkImportCatalogue imports a catalogue of BenchTitles titles
+// (PLAYPLANE_BENCH_TITLES) into an empty table of DynamoDB Local: parse and
+// check the file, list what the table holds, and write transactions of
+// MaxChangeSetChanges records with their listing entries and audit
+// record. floor writes the same plan and title items (doc and version,
+// as the store keeps them) with BatchWriteItem, 25 a request, the least
+// any import can send.
+func BenchmarkImportCatalogue(b *testing.B) {
+	data := storetest.CatalogueFile(storetest.BenchTitles())
+	f, err := catalogfile.Parse("bench.json", data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	endpoint := localEndpoint(b)
+	fresh := func(b *testing.B) *Store {
+		s, err := New(ctx, Config{Table: playback.NewID("bench")}, client(endpoint, 0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.CreateTable(ctx); err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
+	drop := func(s *Store) {
+		_, _ = s.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(s.table)})
+	}
+	b.Run("import", func(b *testing.B) {
+		var txns, cancelled int64
+		for b.Loop() {
+			b.StopTimer()
+			s := fresh(b)
+			calls, lost := countTransactions(s)
+			b.StartTimer()
+			f, err := catalogfile.Parse("bench.json", data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			plan, err := catalogfile.Diff(ctx, s, f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := catalogfile.Apply(ctx, s, plan, "bench", time.Now); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			txns, cancelled = txns+calls.Load(), cancelled+lost.Load()
+			drop(s)
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(f.Titles)), "ns/title")
+		b.ReportMetric(float64(txns)/float64(b.N), "txns/op")
+		b.ReportMetric(float64(cancelled)/float64(b.N), "cancelled/op")
+	})
+	b.Run("floor", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			s := fresh(b)
+			b.StartTimer()
+			var reqs []types.WriteRequest
+			put := func(pk, sk string, v any) {
+				raw, _ := json.Marshal(v)
+				reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{
+					Item: mergeItems(keyOf(pk, sk), item{attrDoc: str(string(raw)), attrVersion: num(1)})}})
+			}
+			for _, p := range f.Plans {
+				put("PLAN#"+p.ID, "PLAN", p)
+			}
+			for _, t := range f.Titles {
+				put("TITLE#"+t.ID, "TITLE", t)
+			}
+			for len(reqs) > 0 {
+				n := min(25, len(reqs))
+				out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+					RequestItems: map[string][]types.WriteRequest{s.table: reqs[:n]}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				reqs = append(reqs[n:], out.UnprocessedItems[s.table]...)
+			}
+			b.StopTimer()
+			drop(s)
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(f.Titles)), "ns/title")
+	})
+}
