@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -60,6 +61,28 @@ type param struct {
 // Key is "METHOD /path", as http.ServeMux patterns and the catalogue name
 // routes.
 func (o *Operation) Key() string { return o.Method + " " + o.Path }
+
+// Tags are the operation's tags.
+func (o *Operation) Tags() []string {
+	var out []string
+	tags, _ := o.raw["tags"].([]any)
+	for _, t := range tags {
+		if s, ok := t.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Security lists the operation's alternative security requirements, each
+// as its sorted scheme names; none means no credential is needed.
+func (o *Operation) Security() [][]string {
+	out := make([][]string, 0, len(o.security))
+	for _, req := range o.security {
+		out = append(out, slices.Sorted(maps.Keys(req)))
+	}
+	return out
+}
 
 var load = sync.OnceValues(func() (*Spec, error) {
 	raw, err := openapi.Document()
@@ -669,11 +692,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch {
 	case op != nil:
 		if err := t.Spec.ValidateResponse(op, resp, raw); err != nil {
-			t.T.Errorf("openapi: %s %s: %v", req.Method, req.URL.Path, err)
+			t.T.Errorf("openapi: %v", err)
 		}
 	case expect == expectUndocumented:
 		if err := t.Spec.ValidateError(resp, raw); err != nil {
-			t.T.Errorf("openapi: %s %s: %v", req.Method, req.URL.Path, err)
+			t.T.Errorf("openapi: %v", err)
 		}
 	}
 	return resp, nil
