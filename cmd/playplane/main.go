@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/playplane/playplane/shared/openapi"
 )
 
 func main() {
@@ -42,6 +44,17 @@ func realMain(ctx context.Context) error {
 		}
 		fmt.Println(token)
 		return nil
+	}
+	if len(os.Args) == 2 && os.Args[1] == "openapi" {
+		// `playplane openapi` prints the API's OpenAPI document, the bytes
+		// GET /openapi.json serves: `make package` publishes it for the
+		// clouds (docs/openapi.md).
+		doc, err := openapi.Document()
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(doc)
+		return err
 	}
 	if _, err := cfg.limits(); err != nil {
 		return fmt.Errorf("config: %w", err)

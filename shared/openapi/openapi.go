@@ -10,9 +10,10 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"strings"
+	"regexp"
 	"sync"
 
 	"github.com/playplane/playplane/events"
@@ -25,46 +26,34 @@ const Path = "/openapi.json"
 //go:embed openapi.json
 var source []byte
 
-// Document is the served document: openapi.json with the schemas it
-// borrows from events/schemas (a components schema that is only a $ref to
-// events.SchemaBase) inlined, so it stands alone and those bodies have one
-// source.
+// Document is the served document: openapi.json with each schema it
+// borrows from events/schemas, written there as {"$ref": "<$id>"}, replaced
+// by the schema itself, so that it stands alone and those bodies have one
+// source. The replacement is textual, keeping the file's order and layout.
 var Document = sync.OnceValues(func() ([]byte, error) {
-	var doc map[string]any
-	dec := json.NewDecoder(bytes.NewReader(source))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("openapi.Document: %w", err)
-	}
-	components, _ := doc["components"].(map[string]any)
-	schemas, _ := components["schemas"].(map[string]any)
-	for name, s := range schemas {
-		m, _ := s.(map[string]any)
-		ref, _ := m["$ref"].(string)
-		file, ok := strings.CutPrefix(ref, events.SchemaBase)
-		if !ok || len(m) != 1 {
-			continue
-		}
-		raw, err := events.Schemas.ReadFile("schemas/" + file)
+	var errs []error
+	out := borrowed.ReplaceAllFunc(source, func(ref []byte) []byte {
+		file := borrowed.FindSubmatch(ref)[1]
+		raw, err := events.Schemas.ReadFile("schemas/" + string(file))
 		if err != nil {
-			return nil, fmt.Errorf("openapi.Document: schema %s: %w", name, err)
+			errs = append(errs, err)
+			return ref
 		}
-		var inlined map[string]any
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&inlined); err != nil {
-			return nil, fmt.Errorf("openapi.Document: schema %s: %w", name, err)
-		}
-		// Keeps its $id: an embedded schema resource, whose own "#/$defs/..."
-		// references resolve against it.
-		schemas[name] = inlined
-	}
-	out, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
+		// Keeps its $id: an embedded schema resource, whose own
+		// "#/$defs/..." references resolve against it.
+		return bytes.TrimSpace(raw)
+	})
+	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("openapi.Document: %w", err)
 	}
-	return append(out, '\n'), nil
+	if !json.Valid(out) {
+		return nil, errors.New("openapi.Document: not valid JSON")
+	}
+	return out, nil
 })
+
+// borrowed matches a reference to a schema of events/schemas.
+var borrowed = regexp.MustCompile(`\{"\$ref": "` + regexp.QuoteMeta(events.SchemaBase) + `([a-z0-9-]+\.json)"\}`)
 
 // Handler serves the document. Any page may read it (it is public and
 // carries no credentials), so tools such as Swagger UI can load it from
