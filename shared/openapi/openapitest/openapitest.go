@@ -287,17 +287,6 @@ func (s *Spec) Match(method, path string) (*Operation, map[string]string, bool) 
 	return best, values, true
 }
 
-// PathDocumented reports whether any operation has path's template, with
-// any method.
-func (s *Spec) PathDocumented(path string) bool {
-	for _, m := range methods {
-		if _, _, ok := s.Match(strings.ToUpper(m), path); ok {
-			return true
-		}
-	}
-	return false
-}
-
 // ValidateRequest checks req, whose body is body, against its operation:
 // path, query and header parameters, credentials, and the body's media
 // type and schema. It returns the operation, which ValidateResponse needs.
