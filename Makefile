@@ -10,7 +10,7 @@ DIST      ?= dist
 include Makefile.aws
 include Makefile.gcp
 
-.PHONY: run token import export test check-fmt vet emulators unit infra-test cfn-lint bench clean
+.PHONY: run token import export test check-fmt vet emulators unit infra-test cfn-lint bench clean package-openapi
 
 # make run GCP=1 serves the functions through the Functions Framework on the
 # Firestore emulator and the Pub/Sub fake instead (see docs/gcp.md).
@@ -34,6 +34,14 @@ export:
 # Each stage is timed; the last line is a one-line summary (infra/local/stages.sh).
 test:
 	@MAKE="$(MAKE)" bash infra/local/stages.sh check-fmt vet emulators unit infra-test cfn-lint
+
+# The API's OpenAPI 3.1 document, the bytes the local runners serve at
+# GET /openapi.json: the clouds publish it as this file rather than a route
+# (docs/openapi.md).
+package: package-openapi
+package-openapi:
+	@mkdir -p $(DIST)
+	$(GO) run ./cmd/playplane openapi > $(DIST)/openapi.json
 
 # The cloud stand-ins adapter tests run against (DynamoDB Local, fauxqs,
 # Firestore emulator, stripe-mock), installed once into ~/.cache/playplane,

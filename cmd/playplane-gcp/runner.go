@@ -27,6 +27,7 @@ import (
 	"github.com/playplane/playplane/shared/emulators"
 	"github.com/playplane/playplane/shared/gcpfn"
 	"github.com/playplane/playplane/shared/localedge"
+	"github.com/playplane/playplane/shared/openapi"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -220,6 +221,9 @@ func (r *Runner) registerLocalPaths(ctx context.Context) error {
 	if err := funcframework.RegisterHTTPFunctionContext(ctx, "/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	}); err != nil {
+		return err
+	}
+	if err := funcframework.RegisterHTTPFunctionContext(ctx, openapi.Path, openapi.Handler().ServeHTTP); err != nil {
 		return err
 	}
 	for _, s := range r.set.Subscriptions() {

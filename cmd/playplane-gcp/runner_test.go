@@ -22,6 +22,8 @@ import (
 	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/openapi"
+	"github.com/playplane/playplane/shared/openapi/openapitest"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -163,7 +165,34 @@ func (r *gcpRun) do(method, path, authorization, body string, header http.Header
 	if body != "" && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	return r.send(req, out)
+}
+
+// undocumented sends a request no operation of the OpenAPI document takes;
+// the answer must be the router's 404 or 405 envelope.
+func (r *gcpRun) undocumented(method, path, token string, out any) int {
+	r.t.Helper()
+	req, err := http.NewRequest(method, r.base+path, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	return r.send(openapitest.Undocumented(req), out)
+}
+
+// send checks the exchanges of the public paths against the OpenAPI
+// document; the push endpoints and jobs entry points (what Pub/Sub and
+// Cloud Scheduler call) are the platform's, not the API's.
+func (r *gcpRun) send(req *http.Request, out any) int {
+	r.t.Helper()
+	spec, err := openapitest.Load()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	client := &http.Client{Transport: &openapitest.Transport{T: r.t, Spec: spec, Skip: func(req *http.Request) bool {
+		return !strings.HasPrefix(req.URL.Path, "/v1/") && req.URL.Path != "/healthz" && req.URL.Path != openapi.Path
+	}}}
+	resp, err := client.Do(req)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -171,7 +200,7 @@ func (r *gcpRun) do(method, path, authorization, body string, header http.Header
 	raw, _ := io.ReadAll(resp.Body)
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			r.t.Fatalf("%s %s: %d %q: %v", method, path, resp.StatusCode, raw, err)
+			r.t.Fatalf("%s %s: %d %q: %v", req.Method, req.URL.Path, resp.StatusCode, raw, err)
 		}
 	}
 	return resp.StatusCode
@@ -255,8 +284,14 @@ func TestLocalFlowOnFunctionsFramework(t *testing.T) {
 		t.Fatalf("healthz: %d", code)
 	}
 	var missing errorBody
-	if code := run.call("GET", "/v1/no-such-route", tok, "", &missing); code != 404 || missing.Error.Reason != "route_not_found" {
+	if code := run.undocumented("GET", "/v1/no-such-route", tok, &missing); code != 404 || missing.Error.Reason != "route_not_found" {
 		t.Fatalf("unknown route: %d %+v", code, missing)
+	}
+	var doc struct {
+		OpenAPI string `json:"openapi"`
+	}
+	if code := run.call("GET", openapi.Path, "", "", &doc); code != 200 || doc.OpenAPI == "" {
+		t.Fatalf("%s: %d %+v", openapi.Path, code, doc)
 	}
 
 	t.Run("heartbeat reaches its consumer through Pub/Sub", func(t *testing.T) {

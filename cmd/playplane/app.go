@@ -36,6 +36,7 @@ import (
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/localedge"
 	"github.com/playplane/playplane/shared/membus"
+	"github.com/playplane/playplane/shared/openapi"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/walbus"
 )
@@ -290,6 +291,9 @@ func (a *App) wire(ctx context.Context) error {
 	functions := []function{authorize, webhook, beats, sign, pick}
 
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	// The API's description; the clouds publish the same bytes as
+	// dist/openapi.json instead of a route (docs/openapi.md).
+	a.mux.Handle("GET "+openapi.Path, openapi.Handler())
 	consumerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
 	for _, f := range functions {

@@ -17,6 +17,7 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/openapi/openapitest"
 )
 
 // localRun is one start of the local runner on a data directory.
@@ -24,6 +25,9 @@ type localRun struct {
 	t   *testing.T
 	app *App
 	srv *httptest.Server
+	// api validates every exchange against the OpenAPI document: a request
+	// or answer the document does not describe fails the test.
+	api *http.Client
 }
 
 func startLocal(t *testing.T, dataDir string) *localRun {
@@ -37,7 +41,7 @@ func startLocal(t *testing.T, dataDir string) *localRun {
 	}
 	srv.Config.Handler = app.Handler()
 	srv.Start()
-	r := &localRun{t: t, app: app, srv: srv}
+	r := &localRun{t: t, app: app, srv: srv, api: openapitest.Client(t)}
 	t.Cleanup(r.stop)
 	return r
 }
@@ -59,7 +63,7 @@ func (r *localRun) call(method, path, token, body string, out any) int {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.api.Do(req)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -174,7 +178,7 @@ func TestStripeCancellationEndsPlayback(t *testing.T) {
 	req, _ := http.NewRequest("POST", run.srv.URL+"/v1/webhooks/stripe", strings.NewReader(string(payload)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Stripe-Signature", signed.Header)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := run.api.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +366,7 @@ func TestRunnerAnswersNoRouteWithTheEnvelope(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			req, _ := http.NewRequest(tc.method, run.srv.URL+tc.path, nil)
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := run.api.Do(openapitest.Undocumented(req))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/playplane/playplane/shared/openapi"
 )
 
 func main() {
@@ -36,6 +38,17 @@ func realMain(ctx context.Context) error {
 	// `playplane token [--admin] NAME`, `playplane import FILE` and
 	// `playplane export` (admin.go) run and exit.
 	if handled, err := subcommand(ctx, cfg, os.Args[1:], os.Stdout); handled {
+		return err
+	}
+	if len(os.Args) == 2 && os.Args[1] == "openapi" {
+		// `playplane openapi` prints the API's OpenAPI document, the bytes
+		// GET /openapi.json serves: `make package` publishes it for the
+		// clouds (docs/openapi.md).
+		doc, err := openapi.Document()
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(doc)
 		return err
 	}
 	if _, err := cfg.limits(); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +40,7 @@ func TestLocalPickEdge(t *testing.T) {
 	keys := mustKeys(t, run.app.secrets.EdgeKeys)
 	req, _ := pickedge.NewReportRequest(context.Background(), run.srv.URL+"/v1/edges/health", keys["fra-1"][0],
 		playback.EdgeReport{EdgeID: "fra-1", Load: 1, Capacity: 100, Healthy: false, ReportedAt: time.Now()}, time.Now())
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := run.api.Do(req)
 	if err != nil || resp.StatusCode != 202 {
 		t.Fatalf("%v %v", resp, err)
 	}

@@ -44,7 +44,7 @@ func TestViewerLocationEndToEnd(t *testing.T) {
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := run.api.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

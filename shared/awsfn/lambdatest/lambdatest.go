@@ -23,6 +23,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/shared/awsfn"
+	"github.com/playplane/playplane/shared/openapi/openapitest"
 )
 
 // Module is the main module's path.
@@ -118,11 +119,13 @@ func Invoke(t testing.TB, h lambda.Handler, payload []byte) []byte {
 	return out
 }
 
-// InvokeHTTP invokes with an HTTP API event.
+// InvokeHTTP invokes with an HTTP API event, and checks the event and the
+// answer against the OpenAPI document (shared/openapi).
 func InvokeHTTP(t testing.TB, h lambda.Handler, payload []byte) lambdaevents.APIGatewayV2HTTPResponse {
 	t.Helper()
 	var resp lambdaevents.APIGatewayV2HTTPResponse
 	decodeStrict(t, Invoke(t, h, payload), &resp)
+	openapitest.CheckAPIGateway(t, payload, resp)
 	return resp
 }
 

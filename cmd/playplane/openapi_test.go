@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/functions/pickedge"
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/openapi"
+	"github.com/playplane/playplane/shared/openapi/openapitest"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// TestRunnerServesTheOpenAPIDocument: GET /openapi.json is the document,
+// byte for byte, and answers as the document says it does.
+func TestRunnerServesTheOpenAPIDocument(t *testing.T) {
+	t.Parallel()
+	run := startLocal(t, t.TempDir())
+	resp, err := run.api.Get(run.srv.URL + openapi.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	want, err := openapi.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, want) {
+		t.Fatalf("%d %.200s", resp.StatusCode, got)
+	}
+}
+
+// TestRunnerMountsEveryOperation asks the runner's own mux which route
+// takes each operation: exactly the operation's pattern, not the
+// fallback's 404/405 nor another route. (shared/openapi's
+// TestDocumentCoversEveryRoute checks the other way: every mounted route
+// is documented.)
+func TestRunnerMountsEveryOperation(t *testing.T) {
+	t.Parallel()
+	run := startLocal(t, t.TempDir())
+	spec, err := openapitest.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range spec.Operations() {
+		path := op.Path
+		for strings.Contains(path, "{") {
+			i, j := strings.Index(path, "{"), strings.Index(path, "}")
+			path = path[:i] + "x1" + path[j+1:]
+		}
+		_, pattern := run.app.mux.Handler(httptest.NewRequest(op.Method, path, nil))
+		if pattern != op.Key() {
+			t.Errorf("%s is served by route %q", op.Key(), pattern)
+		}
+	}
+}
+
+// TestRefusalsMatchTheDocument walks the refusals of every /v1 route
+// through the runner with the validating client: each is a documented
+// status whose body is the documented envelope. Requests that break the
+// document on purpose are marked Invalid, which also checks that the
+// document refuses them.
+func TestRefusalsMatchTheDocument(t *testing.T) {
+	t.Parallel()
+	run := startLocal(t, t.TempDir())
+	tok := run.token(demo.AccountSolo) // one stream
+	var play struct {
+		SessionID     string `json:"session_id"`
+		PlaybackToken string `json:"playback_token"`
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"`+playback.NewID("dev")+`"}`, &play); code != 201 {
+		t.Fatalf("play: %d", code)
+	}
+	var other struct {
+		SessionID     string `json:"session_id"`
+		PlaybackToken string `json:"playback_token"`
+	}
+	if code := run.call("POST", "/v1/play", run.token(demo.AccountFamily), `{"title_id":"sintel","device_id":"`+playback.NewID("dev")+`"}`, &other); code != 201 {
+		t.Fatalf("other account's play: %d", code)
+	}
+	beat := `{"event":"progress","position_ms":1000,"duration_ms":888000,"device_time":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
+	keys := mustKeys(t, run.app.secrets.EdgeKeys)
+	report := func(edge, body string) *http.Request {
+		t.Helper()
+		req, err := pickedge.NewReportRequest(context.Background(), run.srv.URL+"/v1/edges/health", keys["fra-1"][0],
+			playback.EdgeReport{EdgeID: edge, Load: 1, Capacity: 10, Healthy: true, ReportedAt: time.Now()}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != "" {
+			req.Body, req.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
+		}
+		return req
+	}
+	newReq := func(method, path, token, contentType, body string) *http.Request {
+		req, _ := http.NewRequest(method, run.srv.URL+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		return req
+	}
+	const js = "application/json"
+	for _, tc := range []struct {
+		name    string
+		req     *http.Request
+		invalid bool // breaks the document on purpose
+		status  int
+		reason  string
+	}{
+		{"play without a token", newReq("POST", "/v1/play", "", js, `{"title_id":"sintel","device_id":"tv"}`), true, 401, "token_missing"},
+		{"play with a forged token", newReq("POST", "/v1/play", "not.a.jwt", js, `{"title_id":"sintel","device_id":"tv"}`), false, 401, ""},
+		{"play as text", newReq("POST", "/v1/play", tok, "text/plain", `{"title_id":"sintel","device_id":"tv"}`), true, 415, "content_type"},
+		{"play with an unknown field", newReq("POST", "/v1/play", tok, js, `{"title_id":"sintel","device_id":"tv","quality":"UHD"}`), true, 400, "unknown_field"},
+		{"play of an unknown title", newReq("POST", "/v1/play", tok, js, `{"title_id":"no-such-title","device_id":"tv"}`), false, 404, "title_not_found"},
+		{"play over the stream limit", newReq("POST", "/v1/play", tok, js, `{"title_id":"sintel","device_id":"`+playback.NewID("dev")+`"}`), false, 409, "stream_limit"},
+		{"play with a huge body", newReq("POST", "/v1/play", tok, js, `{"title_id":"sintel","device_id":"tv","device_name":"`+strings.Repeat("x", 8000)+`"}`), true, 413, "body_too_large"},
+		{"end another account's session", newReq("DELETE", "/v1/sessions/"+other.SessionID, tok, "", ""), false, 404, "session_not_found"},
+		{"end a malformed session id", newReq("DELETE", "/v1/sessions/ses%21x", tok, "", ""), true, 400, "session_id"},
+		{"urls with another session's token", newReq("POST", "/v1/playback/"+play.SessionID+"/urls", other.PlaybackToken, "", ""), false, 403, "token_session_mismatch"},
+		{"urls of an unknown CDN", newReq("POST", "/v1/playback/"+play.SessionID+"/urls", play.PlaybackToken, js, `{"cdn":"akamai"}`), false, 400, "unknown_cdn"},
+		{"urls with a caller JWT", newReq("POST", "/v1/playback/"+play.SessionID+"/urls", tok, "", ""), false, 401, ""},
+		{"edges without a token", newReq("POST", "/v1/playback/"+play.SessionID+"/edges", "", "", ""), true, 401, "token_missing"},
+		{"edges with another session's token", newReq("POST", "/v1/playback/"+play.SessionID+"/edges", other.PlaybackToken, "", ""), false, 403, "session_mismatch"},
+		{"steering without a token", newReq("GET", "/v1/steering/"+play.SessionID+"?format=hls", "", "", ""), true, 401, "token_missing"},
+		{"steering in an unknown format", newReq("GET", "/v1/steering/"+play.SessionID+"?format=smooth&token="+play.PlaybackToken, "", "", ""), true, 400, "format"},
+		{"heartbeat without a device time", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, js, `{"event":"progress","position_ms":1,"duration_ms":2}`), true, 400, "device_time_missing"},
+		{"heartbeat beyond the duration", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, js, strings.Replace(beat, `"position_ms":1000`, `"position_ms":999000`, 1)), false, 400, "position_beyond_duration"},
+		{"heartbeat as form", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, "application/x-www-form-urlencoded", beat), true, 415, "content_type"},
+		{"heartbeat with another session's token", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", other.PlaybackToken, js, beat), false, 403, "session_mismatch"},
+		{"progress without a title", newReq("GET", "/v1/progress", tok, "", ""), true, 400, "title_id_invalid"},
+		{"progress never made", newReq("GET", "/v1/progress?title_id=big-buck-bunny", tok, "", ""), false, 404, "progress_not_found"},
+		{"stripe without a signature", newReq("POST", "/v1/webhooks/stripe", "", js, `{"id":"evt_1","object":"event","type":"invoice.paid","created":1,"data":{"object":{}}}`), true, 400, "signature_missing"},
+		{"stripe with a forged signature", func() *http.Request {
+			req := newReq("POST", "/v1/webhooks/stripe", "", js, `{"id":"evt_1","object":"event","type":"invoice.paid","created":1,"data":{"object":{}}}`)
+			req.Header.Set("Stripe-Signature", "t=1,v1=00")
+			return req
+		}(), false, 400, ""},
+		{"edge report for another edge", report("lhr-1", ""), false, 401, ""},
+		{"edge report with a body it did not sign", report("fra-1", `{"edge_id":"fra-1","load":9,"capacity":10,"healthy":true,"reported_at":"`+time.Now().UTC().Format(time.RFC3339)+`"}`), false, 401, ""},
+		{"edge report without a signature", func() *http.Request {
+			req := report("fra-1", "")
+			req.Header.Del(pickedge.HeaderEdgeSignature)
+			return req
+		}(), true, 401, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := tc.req
+			if tc.invalid {
+				req = openapitest.Invalid(req)
+			}
+			resp, err := run.api.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !strings.Contains(string(raw), `"reason":"`+tc.reason) {
+				t.Fatalf("%d %s, want %d %s", resp.StatusCode, raw, tc.status, tc.reason)
+			}
+		})
+	}
+	// After the session ended: 410 on every playback route.
+	if code := run.call("DELETE", "/v1/sessions/"+play.SessionID, tok, "", nil); code != 200 {
+		t.Fatalf("end: %d", code)
+	}
+	for _, path := range []string{"/urls", "/edges", "/heartbeat"} {
+		body, contentType := "", ""
+		if path == "/heartbeat" {
+			body, contentType = beat, js
+		}
+		resp, err := run.api.Do(newReq("POST", "/v1/playback/"+play.SessionID+path, play.PlaybackToken, contentType, body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusGone {
+			t.Errorf("%s after the session ended: %d, want 410", path, resp.StatusCode)
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package openapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/openapi"
+)
+
+const metaSchema = "testdata/oas-3.1/schema-2022-10-07.json"
+
+// TestDocumentIsOpenAPI31 validates the served document against the
+// official OpenAPI 3.1 schema (vendored, testdata/oas-3.1), with formats
+// asserted. That schema leaves Schema Objects to the dialect; the
+// validating client compiles every one of them (openapitest).
+func TestDocumentIsOpenAPI31(t *testing.T) {
+	t.Parallel()
+	doc, err := openapi.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := compileMeta(t)
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := meta.Validate(inst); err != nil {
+		t.Fatalf("openapi.json is not an OpenAPI 3.1 document: %v", err)
+	}
+}
+
+// TestMetaSchemaRefusesABrokenDocument: the check above can fail.
+func TestMetaSchemaRefusesABrokenDocument(t *testing.T) {
+	t.Parallel()
+	meta := compileMeta(t)
+	for _, tc := range []struct{ name, doc string }{
+		{"OpenAPI 3.0", `{"openapi":"3.0.3","info":{"title":"x","version":"1"},"paths":{}}`},
+		{"no info", `{"openapi":"3.1.0","paths":{}}`},
+		{"response without description", `{"openapi":"3.1.0","info":{"title":"x","version":"1"},"paths":{"/a":{"get":{"responses":{"200":{}}}}}}`},
+		{"path parameter not required", `{"openapi":"3.1.0","info":{"title":"x","version":"1"},"paths":{"/a/{id}":{"get":{"parameters":[{"name":"id","in":"path","schema":{"type":"string"}}],"responses":{"200":{"description":"ok"}}}}}}`},
+		{"unknown security scheme type", `{"openapi":"3.1.0","info":{"title":"x","version":"1"},"paths":{},"components":{"securitySchemes":{"k":{"type":"password"}}}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			inst, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(tc.doc)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if meta.Validate(inst) == nil {
+				t.Fatalf("the OpenAPI 3.1 schema accepted %s", tc.doc)
+			}
+		})
+	}
+}
+
+func compileMeta(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open(metaSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	raw, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	const id = "https://spec.openapis.org/oas/3.1/schema/2022-10-07"
+	if err := c.AddResource(id, raw); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := c.Compile(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return meta
+}
+
+// TestDocumentInlinesTheEventSchemas: the heartbeat and edge report bodies
+// are events/schemas' files, not copies that could drift from them.
+func TestDocumentInlinesTheEventSchemas(t *testing.T) {
+	t.Parallel()
+	raw, err := openapi.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(`"$ref": "`+events.SchemaBase)) {
+		t.Error("a reference to events/schemas was left in the document")
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name, file := range map[string]string{"HeartbeatRequest": "heartbeat-request.json", "EdgeReport": "edge-health-report.json"} {
+		want, err := events.Schemas.ReadFile("schemas/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !jsonEqual(t, doc.Components.Schemas[name], want) {
+			t.Errorf("components.schemas.%s is not events/schemas/%s:\n%s", name, file, doc.Components.Schemas[name])
+		}
+	}
+}
+
+func jsonEqual(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	var x, y any
+	if err := json.Unmarshal(a, &x); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &y); err != nil {
+		t.Fatal(err)
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
+}
+
+func TestHandlerServesTheDocument(t *testing.T) {
+	t.Parallel()
+	rec := httptest.NewRecorder()
+	openapi.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, openapi.Path, nil))
+	want, _ := openapi.Document()
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" ||
+		rec.Header().Get("Access-Control-Allow-Origin") != "*" || !bytes.Equal(rec.Body.Bytes(), want) {
+		t.Fatalf("%d %v %.100s", rec.Code, rec.Header(), rec.Body)
+	}
+}
