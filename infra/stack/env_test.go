@@ -14,7 +14,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/playplane/playplane/infra/catalog"
+	"github.com/playplane/playplane/functions/catalog"
 )
 
 // wantEnvNames is, per stack and function part ("<cloud> <function>"),

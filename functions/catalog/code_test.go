@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// The catalogue lives in its own module, so it cannot import the functions;
+// The functions are not importable from the catalogue (they import it);
 // these tests read their source instead, so that a route, entry point, job or
 // collection the code adds or renames cannot drift from what the stacks
 // deploy.
