@@ -20,6 +20,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/cloudcdn"
@@ -30,39 +31,59 @@ import (
 
 const testProject = "playplane-test"
 
-// catalog is infra/catalog's entry points (a module of its own, so not
-// importable here): the names the stack deploys.
-var catalog = map[string][]string{
-	"authorizeplay":  {"AuthorizePlay", "AuthorizePlayConsumer"},
-	"signurl":        {"SignURL"},
-	"paymentwebhook": {"PaymentWebhook", "PaymentWebhookConsumer", "PaymentWebhookJobs"},
-	"pickedge":       {"PickEdge", "PickEdgeConsumer"},
-	"heartbeat":      {"Heartbeat", "HeartbeatConsumer"},
-}
-
+// The deploy unit registers, for each catalogue function, exactly the entry
+// points the stacks deploy: its HTTP entry point, one per consumed topic and
+// its jobs entry point.
 func TestFunctionsMatchTheCatalog(t *testing.T) {
 	t.Parallel()
 	if _, err := gcpfn.NewSet(gcpfn.NewResources(gcpfn.Options{}), Functions...); err != nil {
 		t.Fatal(err)
 	}
-	for _, spec := range Functions {
-		want, ok := catalog[spec.Name]
-		if !ok {
-			t.Errorf("%s is not in the catalogue", spec.Name)
-			continue
+	if len(Functions) != len(catalog.Functions) {
+		t.Errorf("%d functions registered, the catalogue deploys %d", len(Functions), len(catalog.Functions))
+	}
+	for i, fn := range catalog.Functions {
+		if i >= len(Functions) {
+			break
 		}
-		if got := spec.EntryPoints(); !slices.Equal(got, want) {
-			t.Errorf("%s registers %v, the catalogue deploys %v", spec.Name, got, want)
+		want := []string{fn.GCPEntryPoint}
+		for _, c := range slices.SortedFunc(slices.Values(fn.Consumes), func(a, b catalog.Consumer) int { return strings.Compare(a.Topic, b.Topic) }) {
+			want = append(want, c.GCPEntryPoint)
+		}
+		if fn.GCPJobsEntryPoint != "" {
+			want = append(want, fn.GCPJobsEntryPoint)
+		}
+		if got := Functions[i]; got.Name != fn.Name || !slices.Equal(got.EntryPoints(), want) {
+			t.Errorf("%s registers %v, the catalogue deploys %s %v", got.Name, got.EntryPoints(), fn.Name, want)
 		}
 	}
-	var missing []string
-	for name := range catalog {
-		if !slices.ContainsFunc(Functions, func(s gcpfn.Spec) bool { return s.Name == name }) {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		t.Logf("not registered yet (no package): %v", missing)
+}
+
+// A catalogue function without a builder, or a builder without a
+// catalogue function, is refused by name.
+func TestSpecsPairEveryFunctionWithABuilder(t *testing.T) {
+	t.Parallel()
+	build := func(context.Context, *gcpfn.Env) (gcpfn.Function, error) { return nil, nil }
+	one := []catalog.Function{{Name: "one", GCPEntryPoint: "One"}}
+	for _, tc := range []struct {
+		name     string
+		builders map[string]gcpfn.Builder
+		want     string
+	}{
+		{name: "paired", builders: map[string]gcpfn.Builder{"one": build}},
+		{name: "no builder", builders: map[string]gcpfn.Builder{}, want: "catalogue function one has no builder"},
+		{name: "no function", builders: map[string]gcpfn.Builder{"one": build, "two": build}, want: "builder two has no catalogue function"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			specs, err := Specs(one, tc.builders)
+			switch {
+			case tc.want == "" && (err != nil || len(specs) != 1 || specs[0].HTTP != "One"):
+				t.Errorf("Specs = %+v, %v", specs, err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Specs error %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
 

@@ -135,8 +135,12 @@ func checkBaseURL(base string) error {
 	return probe.Validate(now)
 }
 
-// Register mounts the routes on mux.
-func (s *Server) Register(mux *http.ServeMux) {
+// Register serves the routes on mux.
+func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
+
+// Mount mounts the routes on mux: its catalogue entry's (functions/catalog),
+// as cmd/playplane's TestFunctionsServeWhatTheCatalogueDeploys checks.
+func (s *Server) Mount(mux httpx.Mux) {
 	mux.Handle("POST /v1/playback/{session_id}/urls", httpx.HandlerFunc(s.urls))
 }
 
