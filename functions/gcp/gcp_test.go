@@ -219,17 +219,13 @@ func TestMissingConfigurationIsNamed(t *testing.T) {
 	}
 }
 
-// sample is one topic's sample payloads in events/gcp.
-type sample struct {
-	topic, entryPoint string
-	decode            func([]byte) error // strict decode into the topic's type
-}
-
-var samples = []sample{
-	{events.TopicEntitlementChanged, "AuthorizePlayConsumer", strictInto[events.EntitlementChanged]},
-	{events.TopicHeartbeats, "HeartbeatConsumer", strictInto[events.Heartbeat]},
-	{events.TopicStripeEvents, "PaymentWebhookConsumer", strictInto[events.StripeEventRecorded]},
-	{events.TopicEdgeHealth, "PickEdgeConsumer", strictInto[events.EdgeHealth]},
+// decoders decode a message of each topic strictly into its events type;
+// the consumer entry point of a topic is the catalogue's.
+var decoders = map[string]func([]byte) error{
+	events.TopicEntitlementChanged: strictInto[events.EntitlementChanged],
+	events.TopicHeartbeats:         strictInto[events.Heartbeat],
+	events.TopicStripeEvents:       strictInto[events.StripeEventRecorded],
+	events.TopicEdgeHealth:         strictInto[events.EdgeHealth],
 }
 
 func strictInto[T any](data []byte) error {
@@ -266,18 +262,26 @@ func readSample(t *testing.T, name string) []byte {
 func TestSamplesReachTheConsumers(t *testing.T) {
 	t.Parallel()
 	set := newTestEnv(t).set(t)
-	for _, s := range samples {
-		t.Run(s.topic, func(t *testing.T) {
+	var consumers []catalog.Consumer
+	for _, fn := range catalog.Functions {
+		consumers = append(consumers, fn.Consumes...)
+	}
+	for _, s := range consumers {
+		t.Run(s.Topic, func(t *testing.T) {
 			t.Parallel()
+			decode, ok := decoders[s.Topic]
+			if !ok {
+				t.Fatalf("no events type for topic %s: add it to decoders", s.Topic)
+			}
 			var push pushMessage
-			if err := json.Unmarshal(readSample(t, s.topic+".push.json"), &push); err != nil {
+			if err := json.Unmarshal(readSample(t, s.Topic+".push.json"), &push); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.decode(push.Message.Data); err != nil {
+			if err := decode(push.Message.Data); err != nil {
 				t.Fatalf("push message data: %v", err)
 			}
 			var e event.Event
-			if err := json.Unmarshal(readSample(t, s.topic+".cloudevent.json"), &e); err != nil {
+			if err := json.Unmarshal(readSample(t, s.Topic+".cloudevent.json"), &e); err != nil {
 				t.Fatal(err)
 			}
 			if err := e.Validate(); err != nil {
@@ -291,12 +295,12 @@ func TestSamplesReachTheConsumers(t *testing.T) {
 				!maps.Equal(ce.Message.Attributes, push.Message.Attributes) || e.ID() != push.Message.MessageID {
 				t.Fatalf("the CloudEvent and the push body carry different messages")
 			}
-			consume, ok := set.CloudEventHandler(s.entryPoint)
+			consume, ok := set.CloudEventHandler(s.GCPEntryPoint)
 			if !ok {
-				t.Fatalf("no entry point %s", s.entryPoint)
+				t.Fatalf("no entry point %s", s.GCPEntryPoint)
 			}
 			if err := consume(context.Background(), e); err != nil {
-				t.Fatalf("%s asked to redeliver the sample: %v", s.entryPoint, err)
+				t.Fatalf("%s asked to redeliver the sample: %v", s.GCPEntryPoint, err)
 			}
 		})
 	}
