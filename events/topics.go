@@ -3,17 +3,26 @@
 // usable with `sam local invoke -e`).
 package events
 
+import "github.com/playplane/playplane/functions/catalog"
+
 // Topics of the bus. On AWS each is an SQS queue, on GCP a Pub/Sub topic.
+// The names are the catalogue's, which deploys them.
 const (
 	// TopicStripeEvents carries verified, recorded Stripe events (StripeEventRecorded).
-	TopicStripeEvents = "stripe-events"
+	TopicStripeEvents = catalog.TopicStripeEvents
 	// TopicEntitlementChanged carries EntitlementChanged.
-	TopicEntitlementChanged = "entitlement-changed"
+	TopicEntitlementChanged = catalog.TopicEntitlementChanged
 	// TopicHeartbeats carries playback heartbeats.
-	TopicHeartbeats = "heartbeats"
+	TopicHeartbeats = catalog.TopicHeartbeats
 	// TopicEdgeHealth carries edge health reports.
-	TopicEdgeHealth = "edge-health"
+	TopicEdgeHealth = catalog.TopicEdgeHealth
 )
 
 // Topics lists every topic, for adapters that create queues or topics.
-var Topics = []string{TopicStripeEvents, TopicEntitlementChanged, TopicHeartbeats, TopicEdgeHealth}
+var Topics = func() []string {
+	out := make([]string, len(catalog.Topics))
+	for i, t := range catalog.Topics {
+		out[i] = t.Name
+	}
+	return out
+}()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Vets and tests the two nested Go modules that hold the Pulumi code:
-# infra/ (catalogue, Function components, stack builder, mock monitor) and
+# infra/ (Function components, stack builder, mock monitor; the catalogue it
+# builds from is functions/catalog in the main module, required with replace) and
 # pulumi/ (the program and its Pulumi.<stack>.yaml files).
 #
 # They are separate modules so the main module's `go test -race ./...` never

@@ -11,7 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
-	"github.com/playplane/playplane/infra/catalog"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/pulumimock"
 )
 

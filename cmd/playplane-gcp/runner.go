@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/functions/gcp"
 	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/functions/signurl"
@@ -61,12 +63,31 @@ type Runner struct {
 	jobs    sync.WaitGroup
 }
 
-// schedules are the local stand-ins for the Cloud Scheduler jobs.
-var schedules = []struct {
-	entryPoint, job string
-	every           time.Duration
-}{
-	{entryPoint: "PaymentWebhookJobs", job: "sweep", every: 30 * time.Second},
+// schedule is the local stand-in for one Cloud Scheduler job.
+type schedule struct {
+	entryPoint, payload, name string
+	every                     time.Duration
+}
+
+// localEvery shortens a catalogue job's period for a local run, where
+// nobody waits a minute for a stuck event to be republished.
+var localEvery = map[string]time.Duration{"sweep": 30 * time.Second}
+
+// schedules are the catalogue's jobs as Cloud Scheduler runs them: a POST
+// of the job's payload to the function's jobs entry point. reconcile reads
+// the Stripe API, so it runs only with STRIPE_API_KEY set.
+func schedules(lookup func(string) string) []schedule {
+	var out []schedule
+	for _, fn := range catalog.Functions {
+		for _, j := range fn.Jobs {
+			if j.Name == "reconcile" && lookup(catalog.SecretStripeAPIKey) == "" {
+				continue
+			}
+			out = append(out, schedule{entryPoint: fn.GCPJobsEntryPoint, payload: j.Payload(),
+				name: fn.GCPJobsEntryPoint + " " + j.Name, every: cmp.Or(localEvery[j.Name], j.Every)})
+		}
+	}
+	return out
 }
 
 // setDefault sets an environment variable the user did not set.
@@ -246,10 +267,10 @@ func (r *Runner) registerLocalPaths(ctx context.Context) error {
 // edge every 10s (reports go stale after STEERING_STALENESS, 30s).
 func (r *Runner) startSchedules() {
 	client := &http.Client{Timeout: time.Minute}
-	for _, s := range schedules {
-		r.every(s.every, s.entryPoint+" "+s.job, func(ctx context.Context) error {
+	for _, s := range schedules(os.Getenv) {
+		r.every(s.every, s.name, func(ctx context.Context) error {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+r.cfg.Addr+"/"+s.entryPoint,
-				strings.NewReader(`{"job":"`+s.job+`"}`))
+				strings.NewReader(s.payload))
 			if err != nil {
 				return err
 			}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stripe/stripe-go/v76/webhook"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/emulators"
@@ -434,12 +435,12 @@ func TestLocalFlowOnFunctionsFramework(t *testing.T) {
 	})
 
 	t.Run("sample deliveries are acked", func(t *testing.T) {
-		for _, s := range []struct{ entry, topic string }{
-			{"AuthorizePlayConsumer", "entitlement-changed"},
-			{"HeartbeatConsumer", "heartbeats"},
-			{"PaymentWebhookConsumer", "stripe-events"},
-			{"PickEdgeConsumer", "edge-health"},
-		} {
+		var consumers []catalog.Consumer
+		for _, fn := range catalog.Functions {
+			consumers = append(consumers, fn.Consumes...)
+		}
+		for _, c := range consumers {
+			s := struct{ entry, topic string }{c.GCPEntryPoint, c.Topic}
 			for _, form := range []struct{ file, contentType string }{
 				{s.topic + ".push.json", "application/json"},
 				{s.topic + ".cloudevent.json", "application/cloudevents+json"},

@@ -24,6 +24,7 @@ import (
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/authorizeplay"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/functions/paymentwebhook"
 	"github.com/playplane/playplane/functions/pickedge"
@@ -124,7 +125,9 @@ type App struct {
 	pick    *pickedge.Server
 	play    *authorizeplay.Server
 	beats   *heartbeat.Server
-	jobs    sync.WaitGroup
+	// functions are the wired functions by catalogue name.
+	functions map[string]function
+	jobs      sync.WaitGroup
 }
 
 // busConfig batches heartbeats as Pub/Sub would, gathered for up to 50 ms:
@@ -288,7 +291,8 @@ func (a *App) wire(ctx context.Context) error {
 		return err
 	}
 
-	functions := []function{authorize, webhook, beats, sign, pick}
+	a.functions = map[string]function{"authorizeplay": authorize, "paymentwebhook": webhook, "heartbeat": beats,
+		"signurl": sign, "pickedge": pick}
 
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	// The API's description; the clouds publish the same bytes as
@@ -296,27 +300,8 @@ func (a *App) wire(ctx context.Context) error {
 	a.mux.Handle("GET "+openapi.Path, openapi.Handler())
 	consumerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
-	for _, f := range functions {
-		f.Register(a.mux)
-		for topic, h := range f.Consumers() {
-			if err := a.bus.Subscribe(consumerCtx, topic, a.logged(topic, h)); err != nil {
-				return err
-			}
-		}
-	}
-	jobs := a.webhook.Jobs()
-	a.every(consumerCtx, cmp.Or(a.cfg.SweepEvery, 30*time.Second), "stripe sweep", func(ctx context.Context) error {
-		_, err := jobs["sweep"](ctx)
+	if err := a.mount(consumerCtx); err != nil {
 		return err
-	})
-	if a.webhook.CanReconcile() {
-		a.every(consumerCtx, cmp.Or(a.cfg.ReconcileEvery, time.Hour), "stripe reconcile", func(ctx context.Context) error {
-			rep, err := jobs["reconcile"](ctx)
-			a.log.InfoContext(ctx, "stripe reconciliation", "report", rep)
-			return err
-		})
-	} else {
-		a.log.InfoContext(ctx, "stripe reconciliation off: set STRIPE_API_KEY (and STRIPE_API_URL for stripe-mock)")
 	}
 	if a.cfg.Seed {
 		// Reports age out after STEERING_STALENESS (30s): keep the demo
@@ -375,8 +360,80 @@ func (a *App) reportDemoEdges(ctx context.Context, keys pickedge.EdgeKeys) error
 
 // function is what every function package's Server offers the runner.
 type function interface {
-	Register(mux *http.ServeMux)
+	Mount(mux httpx.Mux)
 	Consumers() map[string]playback.BatchHandler
+}
+
+// scheduled is a function with jobs (catalog.Function.Jobs).
+type scheduled interface {
+	Jobs() map[string]playback.Job
+}
+
+var (
+	_ function  = (*authorizeplay.Server)(nil)
+	_ function  = (*heartbeat.Server)(nil)
+	_ function  = (*paymentwebhook.Server)(nil)
+	_ function  = (*pickedge.Server)(nil)
+	_ function  = (*signurl.Server)(nil)
+	_ scheduled = (*paymentwebhook.Server)(nil)
+)
+
+// mount serves every catalogue function as the clouds deploy it: its
+// routes on the mux, a subscription per topic it consumes, a schedule per
+// job. A function wired here but not in the catalogue, or a topic or job
+// the catalogue names that the function does not handle, stops the start.
+func (a *App) mount(ctx context.Context) error {
+	for name := range a.functions {
+		if _, ok := catalog.FunctionByName(name); !ok {
+			return fmt.Errorf("function %s is not in the catalogue", name)
+		}
+	}
+	// Local periods (Config); the catalogue's are the clouds'.
+	every := map[string]time.Duration{"sweep": a.cfg.SweepEvery, "reconcile": a.cfg.ReconcileEvery}
+	for _, fn := range catalog.Functions {
+		f, ok := a.functions[fn.Name]
+		if !ok {
+			return fmt.Errorf("catalogue function %s is not wired", fn.Name)
+		}
+		f.Mount(a.mux)
+		consumers := f.Consumers()
+		for _, c := range fn.Consumes {
+			h, ok := consumers[c.Topic]
+			if !ok {
+				return fmt.Errorf("%s has no consumer of %s", fn.Name, c.Topic)
+			}
+			if err := a.bus.Subscribe(ctx, c.Topic, a.logged(c.Topic, h)); err != nil {
+				return err
+			}
+		}
+		if len(fn.Jobs) == 0 {
+			continue
+		}
+		s, ok := f.(scheduled)
+		if !ok {
+			return fmt.Errorf("%s has no jobs", fn.Name)
+		}
+		jobs := s.Jobs()
+		for _, j := range fn.Jobs {
+			job, ok := jobs[j.Name]
+			switch {
+			case !ok:
+				return fmt.Errorf("%s has no job %s", fn.Name, j.Name)
+			case j.Name == "reconcile" && !a.webhook.CanReconcile():
+				a.log.InfoContext(ctx, "stripe reconciliation off: set STRIPE_API_KEY (and STRIPE_API_URL for stripe-mock)")
+				continue
+			}
+			name := fn.Name + " " + j.Name
+			a.every(ctx, cmp.Or(every[j.Name], j.Every), name, func(ctx context.Context) error {
+				rep, err := job(ctx)
+				if err == nil {
+					a.log.InfoContext(ctx, "job ran", "job", name, "report", rep)
+				}
+				return err
+			})
+		}
+	}
+	return nil
 }
 
 // logged gives consumers the same structured, id-stamped logs as requests.

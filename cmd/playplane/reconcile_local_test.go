@@ -32,13 +32,13 @@ func TestRunnerSchedulesReconciliation(t *testing.T) {
 		app.Close()
 	})
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(logs.String(), `msg="stripe reconciliation"`) {
+	for !strings.Contains(logs.String(), `msg="job ran" job="paymentwebhook reconcile"`) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no reconciliation ran; logs:\n%s", logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if out := logs.String(); strings.Contains(out, `job="stripe reconcile"`) {
+	if out := logs.String(); strings.Contains(out, `msg="job failed" job="paymentwebhook reconcile"`) {
 		t.Fatalf("reconciliation failed:\n%s", out)
 	}
 }

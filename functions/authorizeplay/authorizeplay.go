@@ -128,8 +128,12 @@ func (s *Server) viewerPlace(r *http.Request) playback.ViewerPlace {
 	return playback.ViewerPlace{Located: true, Country: loc.Country, Anonymous: loc.AnonymousProxy}
 }
 
-// Register mounts the routes on mux.
-func (s *Server) Register(mux *http.ServeMux) {
+// Register serves the routes on mux.
+func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
+
+// Mount mounts the routes on mux: its catalogue entry's (functions/catalog),
+// as cmd/playplane's TestFunctionsServeWhatTheCatalogueDeploys checks.
+func (s *Server) Mount(mux httpx.Mux) {
 	mux.Handle("POST /v1/play", httpx.HandlerFunc(s.play))
 	mux.Handle("GET /v1/sessions", httpx.HandlerFunc(s.listSessions))
 	mux.Handle("DELETE /v1/sessions/{id}", httpx.HandlerFunc(s.endSession))

@@ -13,9 +13,13 @@ package gcp
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
 
-	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/authorizeplay"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/functions/paymentwebhook"
 	"github.com/playplane/playplane/functions/pickedge"
@@ -23,18 +27,59 @@ import (
 	"github.com/playplane/playplane/shared/gcpfn"
 )
 
-// Functions lists the deploy unit's functions and their entry points, the
-// names infra/catalog deploys. Adding a function is one line here and its
-// builder below.
-var Functions = []gcpfn.Spec{
-	{Name: "authorizeplay", HTTP: "AuthorizePlay", Consumers: on(events.TopicEntitlementChanged, "AuthorizePlayConsumer"), Build: authorizePlay},
-	{Name: "paymentwebhook", HTTP: "PaymentWebhook", Consumers: on(events.TopicStripeEvents, "PaymentWebhookConsumer"), Jobs: "PaymentWebhookJobs", Build: paymentWebhook},
-	{Name: "heartbeat", HTTP: "Heartbeat", Consumers: on(events.TopicHeartbeats, "HeartbeatConsumer"), Build: heartbeatFn},
-	{Name: "signurl", HTTP: "SignURL", Build: signURL},
-	{Name: "pickedge", HTTP: "PickEdge", Consumers: on(events.TopicEdgeHealth, "PickEdgeConsumer"), Build: pickEdge},
+// builders are the deploy unit's functions by catalogue name: how each is
+// built over the GCP adapters. Everything else about a function (its HTTP,
+// consumer and jobs entry points, the topics it consumes) comes from its
+// functions/catalog entry, which the stacks deploy, so adding a function is
+// its catalogue entry and one line here.
+var builders = map[string]gcpfn.Builder{
+	"authorizeplay":  authorizePlay,
+	"paymentwebhook": paymentWebhook,
+	"heartbeat":      heartbeatFn,
+	"signurl":        signURL,
+	"pickedge":       pickEdge,
 }
 
-func on(topic, entryPoint string) map[string]string { return map[string]string{topic: entryPoint} }
+// Functions lists the deploy unit's functions with the entry points the
+// catalogue deploys, in catalogue order.
+var Functions = func() []gcpfn.Spec {
+	specs, err := Specs(catalog.Functions, builders)
+	if err != nil {
+		panic(err) // a builder without a catalogue entry or the reverse; TestFunctionsMatchTheCatalog catches it first
+	}
+	return specs
+}()
+
+// Specs names each catalogue function's entry points for the Functions
+// Framework and pairs it with its builder. Every function must have a
+// builder and every builder a function: a function the catalogue deploys
+// but this unit does not register would fail at deploy, one registered but
+// not deployed is dead code.
+func Specs(fns []catalog.Function, builders map[string]gcpfn.Builder) ([]gcpfn.Spec, error) {
+	var specs []gcpfn.Spec
+	var errs []error
+	for _, fn := range fns {
+		build, ok := builders[fn.Name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("gcp.Specs: catalogue function %s has no builder", fn.Name))
+			continue
+		}
+		spec := gcpfn.Spec{Name: fn.Name, HTTP: fn.GCPEntryPoint, Jobs: fn.GCPJobsEntryPoint, Build: build}
+		if len(fn.Consumes) > 0 {
+			spec.Consumers = map[string]string{}
+			for _, c := range fn.Consumes {
+				spec.Consumers[c.Topic] = c.GCPEntryPoint
+			}
+		}
+		specs = append(specs, spec)
+	}
+	for _, name := range slices.Sorted(maps.Keys(builders)) {
+		if !slices.ContainsFunc(fns, func(f catalog.Function) bool { return f.Name == name }) {
+			errs = append(errs, fmt.Errorf("gcp.Specs: builder %s has no catalogue function", name))
+		}
+	}
+	return specs, errors.Join(errs...)
+}
 
 // set is every function over the process environment. Registering builds
 // nothing and reads nothing: Cloud Functions imports this package in the
@@ -42,7 +87,7 @@ func on(topic, entryPoint string) map[string]string { return map[string]string{t
 var set = func() *gcpfn.Set {
 	s, err := gcpfn.NewSet(gcpfn.NewResources(gcpfn.Options{}), Functions...)
 	if err != nil {
-		panic(err) // a malformed list above; TestFunctions catches it first
+		panic(err) // a malformed catalogue entry; TestFunctionsMatchTheCatalog catches it first
 	}
 	return s
 }()

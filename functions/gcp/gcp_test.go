@@ -20,6 +20,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/cloudcdn"
@@ -30,39 +31,59 @@ import (
 
 const testProject = "playplane-test"
 
-// catalog is infra/catalog's entry points (a module of its own, so not
-// importable here): the names the stack deploys.
-var catalog = map[string][]string{
-	"authorizeplay":  {"AuthorizePlay", "AuthorizePlayConsumer"},
-	"signurl":        {"SignURL"},
-	"paymentwebhook": {"PaymentWebhook", "PaymentWebhookConsumer", "PaymentWebhookJobs"},
-	"pickedge":       {"PickEdge", "PickEdgeConsumer"},
-	"heartbeat":      {"Heartbeat", "HeartbeatConsumer"},
-}
-
+// The deploy unit registers, for each catalogue function, exactly the entry
+// points the stacks deploy: its HTTP entry point, one per consumed topic and
+// its jobs entry point.
 func TestFunctionsMatchTheCatalog(t *testing.T) {
 	t.Parallel()
 	if _, err := gcpfn.NewSet(gcpfn.NewResources(gcpfn.Options{}), Functions...); err != nil {
 		t.Fatal(err)
 	}
-	for _, spec := range Functions {
-		want, ok := catalog[spec.Name]
-		if !ok {
-			t.Errorf("%s is not in the catalogue", spec.Name)
-			continue
+	if len(Functions) != len(catalog.Functions) {
+		t.Errorf("%d functions registered, the catalogue deploys %d", len(Functions), len(catalog.Functions))
+	}
+	for i, fn := range catalog.Functions {
+		if i >= len(Functions) {
+			break
 		}
-		if got := spec.EntryPoints(); !slices.Equal(got, want) {
-			t.Errorf("%s registers %v, the catalogue deploys %v", spec.Name, got, want)
+		want := []string{fn.GCPEntryPoint}
+		for _, c := range slices.SortedFunc(slices.Values(fn.Consumes), func(a, b catalog.Consumer) int { return strings.Compare(a.Topic, b.Topic) }) {
+			want = append(want, c.GCPEntryPoint)
+		}
+		if fn.GCPJobsEntryPoint != "" {
+			want = append(want, fn.GCPJobsEntryPoint)
+		}
+		if got := Functions[i]; got.Name != fn.Name || !slices.Equal(got.EntryPoints(), want) {
+			t.Errorf("%s registers %v, the catalogue deploys %s %v", got.Name, got.EntryPoints(), fn.Name, want)
 		}
 	}
-	var missing []string
-	for name := range catalog {
-		if !slices.ContainsFunc(Functions, func(s gcpfn.Spec) bool { return s.Name == name }) {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		t.Logf("not registered yet (no package): %v", missing)
+}
+
+// A catalogue function without a builder, or a builder without a
+// catalogue function, is refused by name.
+func TestSpecsPairEveryFunctionWithABuilder(t *testing.T) {
+	t.Parallel()
+	build := func(context.Context, *gcpfn.Env) (gcpfn.Function, error) { return nil, nil }
+	one := []catalog.Function{{Name: "one", GCPEntryPoint: "One"}}
+	for _, tc := range []struct {
+		name     string
+		builders map[string]gcpfn.Builder
+		want     string
+	}{
+		{name: "paired", builders: map[string]gcpfn.Builder{"one": build}},
+		{name: "no builder", builders: map[string]gcpfn.Builder{}, want: "catalogue function one has no builder"},
+		{name: "no function", builders: map[string]gcpfn.Builder{"one": build, "two": build}, want: "builder two has no catalogue function"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			specs, err := Specs(one, tc.builders)
+			switch {
+			case tc.want == "" && (err != nil || len(specs) != 1 || specs[0].HTTP != "One"):
+				t.Errorf("Specs = %+v, %v", specs, err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Specs error %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
 
@@ -198,17 +219,13 @@ func TestMissingConfigurationIsNamed(t *testing.T) {
 	}
 }
 
-// sample is one topic's sample payloads in events/gcp.
-type sample struct {
-	topic, entryPoint string
-	decode            func([]byte) error // strict decode into the topic's type
-}
-
-var samples = []sample{
-	{events.TopicEntitlementChanged, "AuthorizePlayConsumer", strictInto[events.EntitlementChanged]},
-	{events.TopicHeartbeats, "HeartbeatConsumer", strictInto[events.Heartbeat]},
-	{events.TopicStripeEvents, "PaymentWebhookConsumer", strictInto[events.StripeEventRecorded]},
-	{events.TopicEdgeHealth, "PickEdgeConsumer", strictInto[events.EdgeHealth]},
+// decoders decode a message of each topic strictly into its events type;
+// the consumer entry point of a topic is the catalogue's.
+var decoders = map[string]func([]byte) error{
+	events.TopicEntitlementChanged: strictInto[events.EntitlementChanged],
+	events.TopicHeartbeats:         strictInto[events.Heartbeat],
+	events.TopicStripeEvents:       strictInto[events.StripeEventRecorded],
+	events.TopicEdgeHealth:         strictInto[events.EdgeHealth],
 }
 
 func strictInto[T any](data []byte) error {
@@ -245,18 +262,26 @@ func readSample(t *testing.T, name string) []byte {
 func TestSamplesReachTheConsumers(t *testing.T) {
 	t.Parallel()
 	set := newTestEnv(t).set(t)
-	for _, s := range samples {
-		t.Run(s.topic, func(t *testing.T) {
+	var consumers []catalog.Consumer
+	for _, fn := range catalog.Functions {
+		consumers = append(consumers, fn.Consumes...)
+	}
+	for _, s := range consumers {
+		t.Run(s.Topic, func(t *testing.T) {
 			t.Parallel()
+			decode, ok := decoders[s.Topic]
+			if !ok {
+				t.Fatalf("no events type for topic %s: add it to decoders", s.Topic)
+			}
 			var push pushMessage
-			if err := json.Unmarshal(readSample(t, s.topic+".push.json"), &push); err != nil {
+			if err := json.Unmarshal(readSample(t, s.Topic+".push.json"), &push); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.decode(push.Message.Data); err != nil {
+			if err := decode(push.Message.Data); err != nil {
 				t.Fatalf("push message data: %v", err)
 			}
 			var e event.Event
-			if err := json.Unmarshal(readSample(t, s.topic+".cloudevent.json"), &e); err != nil {
+			if err := json.Unmarshal(readSample(t, s.Topic+".cloudevent.json"), &e); err != nil {
 				t.Fatal(err)
 			}
 			if err := e.Validate(); err != nil {
@@ -270,12 +295,12 @@ func TestSamplesReachTheConsumers(t *testing.T) {
 				!maps.Equal(ce.Message.Attributes, push.Message.Attributes) || e.ID() != push.Message.MessageID {
 				t.Fatalf("the CloudEvent and the push body carry different messages")
 			}
-			consume, ok := set.CloudEventHandler(s.entryPoint)
+			consume, ok := set.CloudEventHandler(s.GCPEntryPoint)
 			if !ok {
-				t.Fatalf("no entry point %s", s.entryPoint)
+				t.Fatalf("no entry point %s", s.GCPEntryPoint)
 			}
 			if err := consume(context.Background(), e); err != nil {
-				t.Fatalf("%s asked to redeliver the sample: %v", s.entryPoint, err)
+				t.Fatalf("%s asked to redeliver the sample: %v", s.GCPEntryPoint, err)
 			}
 		})
 	}

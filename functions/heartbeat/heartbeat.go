@@ -150,8 +150,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-// Register mounts the routes on mux.
-func (s *Server) Register(mux *http.ServeMux) {
+// Register serves the routes on mux.
+func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
+
+// Mount mounts the routes on mux: its catalogue entry's (functions/catalog),
+// as cmd/playplane's TestFunctionsServeWhatTheCatalogueDeploys checks.
+func (s *Server) Mount(mux httpx.Mux) {
 	mux.Handle("POST /v1/playback/{session_id}/heartbeat", httpx.HandlerFunc(s.heartbeat))
 	mux.Handle("GET /v1/progress", httpx.HandlerFunc(s.progress))
 }

@@ -151,8 +151,12 @@ func redacted(cfg Config) Config {
 	return cfg
 }
 
-// Register mounts the webhook route on mux.
-func (s *Server) Register(mux *http.ServeMux) {
+// Register serves the routes on mux.
+func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
+
+// Mount mounts the routes on mux: its catalogue entry's (functions/catalog),
+// as cmd/playplane's TestFunctionsServeWhatTheCatalogueDeploys checks.
+func (s *Server) Mount(mux httpx.Mux) {
 	// Stripe calls it, never a browser: no CORS.
 	mux.Handle("POST /v1/webhooks/stripe", httpx.ServerToServer(httpx.HandlerFunc(s.webhook)))
 }

@@ -212,8 +212,12 @@ func newServer(cfg Config, deps Deps, viewer *steering.Viewer, geo *steering.Geo
 // Close releases the GeoIP databases.
 func (s *Server) Close() error { return s.geo.Close() }
 
-// Register mounts the routes on mux.
-func (s *Server) Register(mux *http.ServeMux) {
+// Register serves the routes on mux.
+func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
+
+// Mount mounts the routes on mux: its catalogue entry's (functions/catalog),
+// as cmd/playplane's TestFunctionsServeWhatTheCatalogueDeploys checks.
+func (s *Server) Mount(mux httpx.Mux) {
 	mux.Handle("POST /v1/playback/{session_id}/edges", httpx.HandlerFunc(s.pickEdges))
 	mux.Handle("GET /v1/steering/{session_id}", httpx.HandlerFunc(s.steeringManifest))
 	// Edges report here, never a browser: no CORS.

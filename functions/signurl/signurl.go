@@ -197,8 +197,12 @@ func checkBaseURL(base string) error {
 	return probe.Validate(now)
 }
 
-// Register mounts the routes on mux.
-func (s *Server) Register(mux *http.ServeMux) {
+// Register serves the routes on mux.
+func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
+
+// Mount mounts the routes on mux: its catalogue entry's (functions/catalog),
+// as cmd/playplane's TestFunctionsServeWhatTheCatalogueDeploys checks.
+func (s *Server) Mount(mux httpx.Mux) {
 	mux.Handle("POST /v1/playback/{session_id}/urls", httpx.HandlerFunc(s.urls))
 	mux.Handle("GET /v1/manifests/{session_id}/hls", httpx.HandlerFunc(s.hlsMaster))
 	mux.Handle("GET /v1/manifests/{session_id}/hls/{pathway}/{rendition}", httpx.HandlerFunc(s.hlsMedia))

@@ -20,7 +20,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/playplane/playplane/infra/catalog"
+	"github.com/playplane/playplane/functions/catalog"
 )
 
 // Type is the component's Pulumi type token.

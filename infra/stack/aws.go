@@ -13,8 +13,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/awsfn"
-	"github.com/playplane/playplane/infra/catalog"
 )
 
 // AWSResources are the stack's resources on AWS.

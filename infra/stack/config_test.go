@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/playplane/playplane/infra/catalog"
+	"github.com/playplane/playplane/functions/catalog"
 )
 
 func TestLayoutsAreValid(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/playplane/playplane/infra/catalog"
+	"github.com/playplane/playplane/functions/catalog"
 )
 
 // wantEnvNames is, per stack and function part ("<cloud> <function>"),
@@ -244,6 +244,7 @@ func TestCodeReadsFindsTheFunctionsVariables(t *testing.T) {
 const (
 	repoRoot   = "../.."
 	modulePath = "github.com/playplane/playplane"
+	catalogDir = "functions/catalog"
 )
 
 var envNamePattern = regexp.MustCompile(`^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$`)
@@ -325,6 +326,12 @@ func codeReads(t *testing.T, dir string) map[string]bool {
 		queue = queue[1:]
 		pkgs = append(pkgs, p)
 		for _, imp := range p.imports {
+			// The catalogue spells every variable the stacks set: a package
+			// linking it (events names its topics after it) reads none of
+			// them for that.
+			if imp == catalogDir {
+				continue
+			}
 			if !seen[imp] {
 				seen[imp] = true
 				queue = append(queue, imp)

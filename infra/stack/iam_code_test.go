@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/playplane/playplane/infra/catalog"
+	"github.com/playplane/playplane/functions/catalog"
 )
 
 // adapterClient is how an adapter package holds its SDK client: the field

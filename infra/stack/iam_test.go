@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/awsfn"
-	"github.com/playplane/playplane/infra/catalog"
 )
 
 // statement is the parsed form of an identity policy statement. Action and

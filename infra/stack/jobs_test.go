@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/playplane/playplane/infra/catalog"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/pulumimock"
 )
 

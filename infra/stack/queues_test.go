@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/playplane/playplane/infra/catalog"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/pulumimock"
 )
 

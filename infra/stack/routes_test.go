@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/awsfn"
-	"github.com/playplane/playplane/infra/catalog"
 )
 
 func TestRoutesMapToFunctions(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/awsfn"
-	"github.com/playplane/playplane/infra/catalog"
 	"github.com/playplane/playplane/infra/gcpfn"
 )
 

@@ -7,7 +7,7 @@ import (
 )
 
 // The Pulumi gcp and hybrid stacks set PICKEDGE_TRUSTED_HOPS=2
-// (infra/catalog.GCPFrontEndHops) on pickedge: behind Google's external
+// (functions/catalog.GCPFrontEndHops) on pickedge: behind Google's external
 // Application Load Balancer the function is reached from Cloud Run's front
 // end and X-Forwarded-For ends "<client-ip>,<load-balancer-ip>", after
 // whatever the caller sent itself.

@@ -1,13 +1,8 @@
 package catalog
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"maps"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -182,41 +177,5 @@ func TestSignURLGetsTheDeliveryKey(t *testing.T) {
 				t.Errorf("signurl secrets with %s = %v, want %s among them", tc.delivery, got, tc.want)
 			}
 		})
-	}
-}
-
-// The catalogue lives in its own module, so it cannot import
-// github.com/playplane/playplane/events; this keeps the two lists in step by
-// reading the constants out of events/topics.go.
-func TestTopicsMatchTheEventsPackage(t *testing.T) {
-	t.Parallel()
-	file, err := parser.ParseFile(token.NewFileSet(), "../../events/topics.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inEvents := map[string]bool{}
-	ast.Inspect(file, func(n ast.Node) bool {
-		spec, ok := n.(*ast.ValueSpec)
-		if !ok {
-			return true
-		}
-		for i, name := range spec.Names {
-			if len(name.Name) > 5 && name.Name[:5] == "Topic" && i < len(spec.Values) {
-				if lit, ok := spec.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-					v, _ := strconv.Unquote(lit.Value)
-					inEvents[v] = true
-				}
-			}
-		}
-		return true
-	})
-	var here []string
-	for _, topic := range Topics {
-		here = append(here, topic.Name)
-	}
-	there := slices.Sorted(maps.Keys(inEvents))
-	slices.Sort(here)
-	if !slices.Equal(here, there) {
-		t.Errorf("catalog topics %v, events/topics.go %v", here, there)
 	}
 }

@@ -17,10 +17,9 @@ import (
 	"time"
 )
 
-// The catalogue lives in its own module, so it cannot import the functions;
-// these tests read their source instead, so that a route, entry point, job or
-// collection the code adds or renames cannot drift from what the stacks
-// deploy.
+// The Firestore TTL policies are held to what shared/firestore writes by
+// reading the adapter's source: which collections expire is a property of
+// its write paths, not a value any code can report at run time.
 
 const repoRoot = "../.."
 
@@ -80,198 +79,12 @@ func stringConsts(files []*ast.File) map[string]string {
 	return out
 }
 
-// Every route a function's Register mounts is in the catalogue, and the
-// catalogue routes nothing the function does not serve.
-func TestRoutesMatchWhatTheFunctionsServe(t *testing.T) {
+// The payload a schedule sends is the one the AWS sample sends. (Which jobs
+// a function declares is checked at run time by cmd/playplane's
+// TestFunctionsServeWhatTheCatalogueDeploys.)
+func TestJobPayloadMatchesTheSample(t *testing.T) {
 	t.Parallel()
 	for _, fn := range Functions {
-		t.Run(fn.Name, func(t *testing.T) {
-			t.Parallel()
-			var served []string
-			for _, f := range parseDir(t, "functions/"+fn.Name) {
-				ast.Inspect(f, func(n ast.Node) bool {
-					call, ok := n.(*ast.CallExpr)
-					if !ok || len(call.Args) == 0 {
-						return true
-					}
-					sel, ok := call.Fun.(*ast.SelectorExpr)
-					if !ok || (sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc") {
-						return true
-					}
-					if pattern, ok := stringLit(call.Args[0]); ok {
-						served = append(served, pattern)
-					}
-					return true
-				})
-			}
-			var routed []string
-			for _, r := range fn.Routes {
-				routed = append(routed, r.Key())
-			}
-			slices.Sort(served)
-			slices.Sort(routed)
-			if len(served) == 0 || !slices.Equal(served, routed) {
-				t.Errorf("functions/%s serves %q, the catalogue routes %q", fn.Name, served, routed)
-			}
-		})
-	}
-}
-
-// gcpSpec is one gcpfn.Spec literal of functions/gcp's Functions list.
-type gcpSpec struct {
-	HTTP, Jobs string
-	Consumers  map[string]string // topic -> entry point
-}
-
-func gcpSpecs(t *testing.T) map[string]gcpSpec {
-	t.Helper()
-	topics := map[string]string{}
-	for name, v := range stringConsts(parseDir(t, "events")) {
-		if strings.HasPrefix(name, "Topic") {
-			topics["events."+name] = v
-		}
-	}
-	out := map[string]gcpSpec{}
-	isSpec := func(e ast.Expr) bool {
-		sel, ok := e.(*ast.SelectorExpr)
-		return ok && sel.Sel.Name == "Spec"
-	}
-	var literals []*ast.CompositeLit
-	for _, f := range parseDir(t, "functions/gcp") {
-		ast.Inspect(f, func(n ast.Node) bool {
-			lit, ok := n.(*ast.CompositeLit)
-			if !ok {
-				return true
-			}
-			switch typ := lit.Type.(type) {
-			case *ast.ArrayType: // []gcpfn.Spec{{...}, ...}
-				if isSpec(typ.Elt) {
-					for _, elt := range lit.Elts {
-						if spec, ok := elt.(*ast.CompositeLit); ok {
-							literals = append(literals, spec)
-						}
-					}
-					return false
-				}
-			default:
-				if isSpec(typ) {
-					literals = append(literals, lit)
-					return false
-				}
-			}
-			return true
-		})
-	}
-	for _, lit := range literals {
-		func() {
-			var name string
-			spec := gcpSpec{Consumers: map[string]string{}}
-			for _, elt := range lit.Elts {
-				kv, ok := elt.(*ast.KeyValueExpr)
-				if !ok {
-					continue
-				}
-				switch key := kv.Key.(*ast.Ident).Name; key {
-				case "Name":
-					name, _ = stringLit(kv.Value)
-				case "HTTP":
-					spec.HTTP, _ = stringLit(kv.Value)
-				case "Jobs":
-					spec.Jobs, _ = stringLit(kv.Value)
-				case "Consumers":
-					// on(events.TopicX, "EntryPoint")
-					call, ok := kv.Value.(*ast.CallExpr)
-					if !ok || len(call.Args) != 2 {
-						t.Errorf("Consumers of %s is not on(topic, entry point)", name)
-						continue
-					}
-					sel, _ := call.Args[0].(*ast.SelectorExpr)
-					var topic string
-					if sel != nil {
-						topic = topics[sel.X.(*ast.Ident).Name+"."+sel.Sel.Name]
-					}
-					entry, _ := stringLit(call.Args[1])
-					spec.Consumers[topic] = entry
-				}
-			}
-			out[name] = spec
-		}()
-	}
-	if len(out) == 0 {
-		t.Fatal("no gcpfn.Spec literal in functions/gcp")
-	}
-	return out
-}
-
-// The entry points the stack deploys are those functions/gcp registers.
-func TestEntryPointsMatchTheGCPDeployUnit(t *testing.T) {
-	t.Parallel()
-	specs := gcpSpecs(t)
-	for _, fn := range Functions {
-		spec, ok := specs[fn.Name]
-		if !ok {
-			t.Errorf("functions/gcp registers no %s", fn.Name)
-			continue
-		}
-		consumers := map[string]string{}
-		for _, c := range fn.Consumes {
-			consumers[c.Topic] = c.GCPEntryPoint
-		}
-		if spec.HTTP != fn.GCPEntryPoint || spec.Jobs != fn.GCPJobsEntryPoint || !maps.Equal(spec.Consumers, consumers) {
-			t.Errorf("%s: functions/gcp registers HTTP %q, jobs %q, consumers %v; the catalogue deploys %q, %q, %v",
-				fn.Name, spec.HTTP, spec.Jobs, spec.Consumers, fn.GCPEntryPoint, fn.GCPJobsEntryPoint, consumers)
-		}
-		delete(specs, fn.Name)
-	}
-	for name := range specs {
-		t.Errorf("functions/gcp registers %s, which the catalogue does not deploy", name)
-	}
-}
-
-// jobKeys returns the keys of the map[string]<pkg>.Job literals in dir: the
-// jobs a function declares in its Jobs method.
-func jobKeys(t *testing.T, dir string) []string {
-	t.Helper()
-	var keys []string
-	for _, f := range parseDir(t, dir) {
-		ast.Inspect(f, func(n ast.Node) bool {
-			lit, ok := n.(*ast.CompositeLit)
-			if !ok {
-				return true
-			}
-			m, ok := lit.Type.(*ast.MapType)
-			if !ok {
-				return true
-			}
-			if sel, ok := m.Value.(*ast.SelectorExpr); !ok || sel.Sel.Name != "Job" {
-				return true
-			}
-			for _, elt := range lit.Elts {
-				if k, ok := stringLit(elt.(*ast.KeyValueExpr).Key); ok {
-					keys = append(keys, k)
-				}
-			}
-			return true
-		})
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-// The jobs the stacks schedule are the jobs the function declares (its
-// Jobs method, which the Lambda and Cloud Functions wiring both serve), and
-// the payload is the one the AWS sample sends.
-func TestJobsMatchTheFunctionCode(t *testing.T) {
-	t.Parallel()
-	for _, fn := range Functions {
-		var names []string
-		for _, j := range fn.Jobs {
-			names = append(names, j.Name)
-		}
-		slices.Sort(names)
-		if got := jobKeys(t, "functions/"+fn.Name); !slices.Equal(got, names) {
-			t.Errorf("%s declares jobs %v, the catalogue schedules %v", fn.Name, got, names)
-		}
 		if len(fn.Jobs) > 0 && fn.GCPJobsEntryPoint == "" {
 			t.Errorf("%s has jobs but no GCP jobs entry point", fn.Name)
 		}

@@ -1,10 +1,22 @@
 // Package catalog is the one table of playplane's functions: their routes,
-// topics, secrets, data access and platform entry points. The Pulumi
-// components in infra build every cloud resource from it, so renaming an env
-// var or moving a route happens here and nowhere else.
+// topics, jobs, entry points, secrets, settings, data access and platform
+// limits. Everything that deploys or runs a function follows it:
 //
-// The package is plain Go (no Pulumi imports) so that it stays cheap to test
-// and to read.
+//   - the Pulumi program (infra/stack, a module of its own that requires this
+//     one) builds every cloud resource from it;
+//   - functions/gcp registers each function's Cloud Functions entry points
+//     (HTTP, one per consumed topic, jobs) from it;
+//   - the local runner (cmd/playplane) mounts each function's routes,
+//     consumers and jobs by walking it;
+//   - events names the bus topics after it.
+//
+// What is written elsewhere by hand is checked against it as data: the
+// routes, consumers and jobs each function registers at run time
+// (cmd/playplane), and template.yaml parsed as YAML (this package's tests).
+// Renaming an env var or moving a route happens here and nowhere else.
+//
+// The package is plain Go with only standard library imports, so that the
+// Pulumi module and every deploy unit can link it for nothing.
 package catalog
 
 import (
@@ -291,7 +303,7 @@ const (
 	DeliveryCloudCDN   = "cloudcdn"
 )
 
-// Topic names; they match events/topics.go (a test keeps them in step).
+// Topic names; package events names its topics after these.
 const (
 	TopicStripeEvents       = "stripe-events"
 	TopicEntitlementChanged = "entitlement-changed"
