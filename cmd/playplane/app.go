@@ -124,6 +124,9 @@ type App struct {
 	play    *authorizeplay.Server
 	beats   *heartbeat.Server
 	jobs    sync.WaitGroup
+	// cdnBases is SIGNURL_CDN_BASES (CDN name → base URL), defaulting to
+	// the two local CDNs on PublicURL: the pathways and their edges.
+	cdnBases map[string]string
 }
 
 // busConfig batches heartbeats as Pub/Sub would, gathered for up to 50 ms:
@@ -179,8 +182,19 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 }
 
 func (a *App) wire(ctx context.Context) error {
+	// The CDNs signurl signs for are the pathways of the personalized
+	// manifests; the demo edges are seeded for exactly those, so steering
+	// names pathways the manifests offer.
+	var signCfg signurl.Config
+	if err := envconfig.Process(ctx, &signCfg); err != nil {
+		return err
+	}
+	if len(signCfg.CDNBases) == 0 {
+		signCfg.CDNBases = map[string]string{localCloudFront: a.cfg.PublicURL, localCloudCDN: a.cfg.PublicURL}
+	}
+	a.cdnBases = signCfg.CDNBases
 	if a.cfg.Seed {
-		if err := demo.Seed(ctx, a.store, a.cfg.PublicURL, a.now()); err != nil {
+		if err := demo.SeedOn(ctx, a.store, a.cdnBases, a.now()); err != nil {
 			return err
 		}
 	}
@@ -241,13 +255,6 @@ func (a *App) wire(ctx context.Context) error {
 	signers, edge, err := localCDN()
 	if err != nil {
 		return err
-	}
-	var signCfg signurl.Config
-	if err := envconfig.Process(ctx, &signCfg); err != nil {
-		return err
-	}
-	if len(signCfg.CDNBases) == 0 {
-		signCfg.CDNBases = map[string]string{localCloudFront: a.cfg.PublicURL, localCloudCDN: a.cfg.PublicURL}
 	}
 	if signCfg.DefaultCDN == "" {
 		signCfg.DefaultCDN = localCloudFront
@@ -351,7 +358,7 @@ func (a *App) every(ctx context.Context, period time.Duration, name string, job 
 func (a *App) reportDemoEdges(ctx context.Context, keys pickedge.EdgeKeys) error {
 	now := a.now()
 	var errs []error
-	for _, e := range demo.Edges(a.cfg.PublicURL, now) {
+	for _, e := range demo.EdgesOn(a.cdnBases, now) {
 		if len(keys[e.ID]) == 0 {
 			continue // EDGE_HMAC_KEYS was set without keys for the demo edges
 		}
@@ -497,9 +504,10 @@ func loadSecrets(path string) (devSecrets, error) {
 	return s, nil
 }
 
+// The local CDNs are the demo's (their edges are seeded for them).
 const (
-	localCloudFront = "local-cloudfront"
-	localCloudCDN   = "local-cloudcdn"
+	localCloudFront = demo.CDNCloudFront
+	localCloudCDN   = demo.CDNCloudCDN
 )
 
 // localCDN makes dev signing keys in memory on every start (never written
