@@ -61,6 +61,11 @@ type Config struct {
 	// stripe-mock.
 	SweepEvery     time.Duration `env:"STRIPE_SWEEP_EVERY, default=30s"`
 	ReconcileEvery time.Duration `env:"STRIPE_RECONCILE_EVERY, default=1h"`
+	// DemoEdgeHealthEvery is how often the demo edges report themselves
+	// healthy (reports age out after STEERING_STALENESS, 30s); 0 turns
+	// these stand-in health agents off, for a test that plays them itself
+	// (and fails a CDN's edges to watch players steer away).
+	DemoEdgeHealthEvery time.Duration `env:"DEMO_EDGE_HEALTH_EVERY, default=10s"`
 	// LogLevel: at info every request is a log line; warn keeps only
 	// rejections' causes and failures, for load runs.
 	LogLevel slog.Level `env:"LOG_LEVEL, default=info"`
@@ -321,10 +326,10 @@ func (a *App) wire(ctx context.Context) error {
 	} else {
 		a.log.InfoContext(ctx, "stripe reconciliation off: set STRIPE_API_KEY (and STRIPE_API_URL for stripe-mock)")
 	}
-	if a.cfg.Seed {
+	if a.cfg.Seed && a.cfg.DemoEdgeHealthEvery > 0 {
 		// Reports age out after STEERING_STALENESS (30s): keep the demo
 		// edges fresh.
-		a.every(consumerCtx, 10*time.Second, "demo edge health", func(ctx context.Context) error {
+		a.every(consumerCtx, a.cfg.DemoEdgeHealthEvery, "demo edge health", func(ctx context.Context) error {
 			return a.reportDemoEdges(ctx, edgeKeys)
 		})
 	}
