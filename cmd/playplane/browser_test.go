@@ -736,7 +736,13 @@ func artifactDir(t *testing.T) string {
 // let the muted test stream autoplay. It is stopped by its PID.
 func startChromium(t *testing.T, bin string) string {
 	t.Helper()
-	profile := t.TempDir()
+	// Not t.TempDir: Chromium's helper processes may still be writing to
+	// the profile for a moment after the browser exits, and TempDir's
+	// cleanup fails the test on "directory not empty".
+	profile, err := os.MkdirTemp("", "playplane-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--autoplay-policy=no-user-gesture-required", "--mute-audio",
@@ -760,6 +766,14 @@ func startChromium(t *testing.T, bin string) string {
 			<-exited
 		}
 		logFile.Close()
+		var err error
+		for range 50 {
+			if err = os.RemoveAll(profile); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("chromium profile %s left behind: %v", profile, err)
 	})
 	// Chromium writes the port it bound to DevToolsActivePort in the
 	// profile once it listens.
