@@ -167,11 +167,17 @@ func (r *Runner) prepare(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := demo.Seed(ctx, store, r.cfg.PublicURL, time.Now()); err != nil {
+		if err := demo.SeedOn(ctx, store, r.demoCDNs(), time.Now()); err != nil {
 			return err
 		}
 	}
 	return r.set.Build(ctx)
+}
+
+// demoCDNs is the one CDN this runner signs for (prepareCDN), which the
+// demo edges belong to, so steering names the manifests' pathway.
+func (r *Runner) demoCDNs() map[string]string {
+	return map[string]string{signurl.CDNCloudCDN: r.cfg.PublicURL}
 }
 
 // prepareCDN gives signurl a Cloud CDN signing key the way the stack
@@ -282,7 +288,7 @@ func (r *Runner) startSchedules() {
 		r.every(10*time.Second, "demo edge health", func(ctx context.Context) error {
 			now := time.Now()
 			var errs []error
-			for _, e := range demo.Edges(r.cfg.PublicURL, now) {
+			for _, e := range demo.EdgesOn(r.demoCDNs(), now) {
 				if len(r.edges[e.ID]) == 0 {
 					continue // EDGE_HMAC_KEYS was set without keys for the demo edges
 				}

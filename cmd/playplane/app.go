@@ -63,6 +63,11 @@ type Config struct {
 	// stripe-mock.
 	SweepEvery     time.Duration `env:"STRIPE_SWEEP_EVERY, default=30s"`
 	ReconcileEvery time.Duration `env:"STRIPE_RECONCILE_EVERY, default=1h"`
+	// DemoEdgeHealthEvery is how often the demo edges report themselves
+	// healthy (reports age out after STEERING_STALENESS, 30s); 0 turns
+	// these stand-in health agents off, for a test that plays them itself
+	// (and fails a CDN's edges to watch players steer away).
+	DemoEdgeHealthEvery time.Duration `env:"DEMO_EDGE_HEALTH_EVERY, default=10s"`
 	// LogLevel: at info every request is a log line; warn keeps only
 	// rejections' causes and failures, for load runs.
 	LogLevel slog.Level `env:"LOG_LEVEL, default=info"`
@@ -128,6 +133,9 @@ type App struct {
 	// functions are the wired functions by catalogue name.
 	functions map[string]function
 	jobs      sync.WaitGroup
+	// cdnBases is SIGNURL_CDN_BASES (CDN name → base URL), defaulting to
+	// the two local CDNs on PublicURL: the pathways and their edges.
+	cdnBases map[string]string
 }
 
 // busConfig batches heartbeats as Pub/Sub would, gathered for up to 50 ms:
@@ -183,8 +191,19 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 }
 
 func (a *App) wire(ctx context.Context) error {
+	// The CDNs signurl signs for are the pathways of the personalized
+	// manifests; the demo edges are seeded for exactly those, so steering
+	// names pathways the manifests offer.
+	var signCfg signurl.Config
+	if err := envconfig.Process(ctx, &signCfg); err != nil {
+		return err
+	}
+	if len(signCfg.CDNBases) == 0 {
+		signCfg.CDNBases = map[string]string{localCloudFront: a.cfg.PublicURL, localCloudCDN: a.cfg.PublicURL}
+	}
+	a.cdnBases = signCfg.CDNBases
 	if a.cfg.Seed {
-		if err := demo.Seed(ctx, a.store, a.cfg.PublicURL, a.now()); err != nil {
+		if err := demo.SeedOn(ctx, a.store, a.cdnBases, a.now()); err != nil {
 			return err
 		}
 	}
@@ -246,13 +265,6 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var signCfg signurl.Config
-	if err := envconfig.Process(ctx, &signCfg); err != nil {
-		return err
-	}
-	if len(signCfg.CDNBases) == 0 {
-		signCfg.CDNBases = map[string]string{localCloudFront: a.cfg.PublicURL, localCloudCDN: a.cfg.PublicURL}
-	}
 	if signCfg.DefaultCDN == "" {
 		signCfg.DefaultCDN = localCloudFront
 	}
@@ -303,10 +315,10 @@ func (a *App) wire(ctx context.Context) error {
 	if err := a.mount(consumerCtx); err != nil {
 		return err
 	}
-	if a.cfg.Seed {
+	if a.cfg.Seed && a.cfg.DemoEdgeHealthEvery > 0 {
 		// Reports age out after STEERING_STALENESS (30s): keep the demo
 		// edges fresh.
-		a.every(consumerCtx, 10*time.Second, "demo edge health", func(ctx context.Context) error {
+		a.every(consumerCtx, a.cfg.DemoEdgeHealthEvery, "demo edge health", func(ctx context.Context) error {
 			return a.reportDemoEdges(ctx, edgeKeys)
 		})
 	}
@@ -340,7 +352,7 @@ func (a *App) every(ctx context.Context, period time.Duration, name string, job 
 func (a *App) reportDemoEdges(ctx context.Context, keys pickedge.EdgeKeys) error {
 	now := a.now()
 	var errs []error
-	for _, e := range demo.Edges(a.cfg.PublicURL, now) {
+	for _, e := range demo.EdgesOn(a.cdnBases, now) {
 		if len(keys[e.ID]) == 0 {
 			continue // EDGE_HMAC_KEYS was set without keys for the demo edges
 		}
@@ -558,9 +570,10 @@ func loadSecrets(path string) (devSecrets, error) {
 	return s, nil
 }
 
+// The local CDNs are the demo's (their edges are seeded for them).
 const (
-	localCloudFront = "local-cloudfront"
-	localCloudCDN   = "local-cloudcdn"
+	localCloudFront = demo.CDNCloudFront
+	localCloudCDN   = demo.CDNCloudCDN
 )
 
 // localCDN makes dev signing keys in memory on every start (never written

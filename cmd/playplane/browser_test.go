@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -23,6 +26,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/web"
@@ -31,14 +35,15 @@ import (
 // TestBrowserPlayback plays the player page (web/player) in headless
 // Chromium against the local runner: from a page on a second origin, so
 // every /v1 call crosses origins as a web app's would, for HLS and DASH and
-// for each grant style the runner signs (CloudFront signed query,
-// CloudFront signed cookies, Cloud CDN signed query). It checks, in the
-// browser and at the server: CORS (and that a page of a disallowed origin
-// is refused), playback past 3 s of currentTime, CMCD on every segment
-// request, heartbeats reaching /v1/progress with the page's QoE, steering
-// when the manifest names a steering server, the 409 list's "end this
-// stream", and, once the test stream has a rendition ladder, that a basic
-// plan's player fetches SD only and its grant does not open UHD.
+// for each CDN and grant style the runner signs (CloudFront and Cloud CDN,
+// signed query and signed cookies). It checks, in the browser and at the
+// server: CORS (and that a page of a disallowed origin is refused),
+// playback past 3 s of currentTime, CMCD on every segment request and in
+// the edge's access log, heartbeats reaching /v1/progress with the page's
+// QoE, content steering (the pathway in use fails, the player moves to the
+// other CDN's host), the renditions the plan allows (a basic plan is
+// offered SD only and a guessed UHD URL gets 403 from the page), the 409
+// list's "end this stream", and 410 for the ended session's manifests.
 //
 // Chromium is Debian's (infra/local/install-browser.sh, which `make test`
 // runs), driven over CDP by web/browsertest/drive.cjs with playwright-core;
@@ -51,24 +56,37 @@ func TestBrowserPlayback(t *testing.T) {
 	// Heartbeats every second instead of every 30: the server tells the
 	// page its cadence, and the test wants several within seconds.
 	t.Setenv("HEARTBEAT_INTERVAL", "1s")
+	// Steering answers live a second (the floor) instead of 300 s, so a
+	// player learns within seconds that its pathway's edges failed.
+	t.Setenv("STEERING_TTL", "1s")
+	t.Setenv("STEERING_DEGRADED_TTL", "1s")
 
 	cross := startPageServer(t)   // the web app's origin, allowed by CORS
 	blocked := startPageServer(t) // an origin CORS_ALLOWED_ORIGINS leaves out
 	run := startRecordedRunner(t, cross.URL)
 	browser := startChromium(t, tools.chromium)
 	artifacts := artifactDir(t)
-	h := &harness{t: t, tools: tools, run: run, cdp: browser, cross: cross.URL, blocked: blocked.URL, artifacts: artifacts}
+	h := &harness{t: t, tools: tools, run: run, cdp: browser, cross: cross.URL, blocked: blocked.URL, artifacts: artifacts,
+		control: startSteeringControl(t, run), soloDevices: [2]string{playback.NewID("tv"), playback.NewID("laptop")}}
 
 	t.Run("cors", h.testCORS)
 
+	// Every CDN and grant style, half of them on the basic plan (SD only)
+	// and half on premium (the whole ladder). Each row makes the pathway
+	// it plays from fail and watches the player steer to the other one,
+	// except DASH with query grants: a query-grant MPD serves one pathway
+	// (docs/manifests.md), so there is nothing to steer to.
 	for _, format := range []string{"hls", "dash"} {
-		for _, g := range []struct{ name, cdn, grant string }{
-			{"cloudfront-query", localCloudFront, "query"},
-			{"cloudfront-cookies", localCloudFront, "cookies"},
-			{"cloudcdn-query", localCloudCDN, "query"},
+		for _, r := range []playRow{
+			{name: "cloudfront-query", cdn: localCloudFront, grant: "query", account: demo.AccountKids},
+			{name: "cloudfront-cookies", cdn: localCloudFront, grant: "cookies", account: demo.AccountSolo},
+			{name: "cloudcdn-query", cdn: localCloudCDN, grant: "query", account: demo.AccountSolo},
+			{name: "cloudcdn-cookies", cdn: localCloudCDN, grant: "cookies", account: demo.AccountKids},
 		} {
-			t.Run(format+"/"+g.name, func(t *testing.T) {
-				h.testPlay(t, format, g.cdn, g.grant, cross.URL)
+			r.format = format
+			r.steer = format == "hls" || r.grant == "cookies"
+			t.Run(format+"/"+r.name, func(t *testing.T) {
+				h.testPlay(t, r, cross.URL)
 			})
 		}
 	}
@@ -77,6 +95,15 @@ func TestBrowserPlayback(t *testing.T) {
 	if len(h.firstFrames) > 0 {
 		t.Logf("time to first frame: %s", strings.Join(h.firstFrames, ", "))
 	}
+	if len(h.switches) > 0 {
+		t.Logf("pathway failure to steering answer without it, in the player: %s", strings.Join(h.switches, ", "))
+	}
+}
+
+// playRow is one playback of TestBrowserPlayback.
+type playRow struct {
+	name, format, cdn, grant, account string
+	steer                             bool
 }
 
 type harness struct {
@@ -86,8 +113,13 @@ type harness struct {
 	cdp            string
 	cross, blocked string
 	artifacts      string
-	mu             sync.Mutex
-	firstFrames    []string
+	control        string // startSteeringControl's URL
+	// soloDevices are the basic plan's two devices (it allows two
+	// registered devices), shared by every test playing on it.
+	soloDevices [2]string
+	mu          sync.Mutex
+	firstFrames []string
+	switches    []string
 }
 
 // pageURL is the player page on origin playing for account.
@@ -100,18 +132,20 @@ func (h *harness) pageURL(origin string, q url.Values) string {
 
 // pageState is the part of window.playplane the test reads.
 type pageState struct {
-	Phase       string  `json:"phase"`
-	Error       string  `json:"error"`
-	SessionID   string  `json:"sessionID"`
-	Device      string  `json:"device"`
-	CrossOrigin bool    `json:"crossOrigin"`
-	StartupMS   *int    `json:"startupMS"`
-	CurrentTime float64 `json:"currentTime"`
-	CMCDMode    string  `json:"cmcdMode"`
-	Pathway     string  `json:"pathway"`
-	Edge        string  `json:"edge"`
-	Stalls      int     `json:"stalls"`
-	Steering    int     `json:"steeringLoads"`
+	Phase       string      `json:"phase"`
+	Error       string      `json:"error"`
+	SessionID   string      `json:"sessionID"`
+	Device      string      `json:"device"`
+	CrossOrigin bool        `json:"crossOrigin"`
+	StartupMS   *int        `json:"startupMS"`
+	CurrentTime float64     `json:"currentTime"`
+	CMCDMode    string      `json:"cmcdMode"`
+	Pathway     string      `json:"pathway"`
+	Edge        string      `json:"edge"`
+	Stalls      int         `json:"stalls"`
+	Steering    int         `json:"steeringLoads"`
+	Priority    []string    `json:"steeringPriority"`
+	Levels      []pageLevel `json:"levels"`
 	Source      *struct {
 		Kind string `json:"kind"`
 		URL  string `json:"url"`
@@ -138,6 +172,13 @@ type pageState struct {
 	Log []string `json:"log"`
 }
 
+// pageLevel is a rendition the player was offered.
+type pageLevel struct {
+	Height  int    `json:"height"`
+	Bitrate int    `json:"bitrate"`
+	Pathway string `json:"pathway"`
+}
+
 type pageRequest struct {
 	Method  string            `json:"method"`
 	URL     string            `json:"url"`
@@ -146,9 +187,13 @@ type pageRequest struct {
 	Failure string            `json:"failure"`
 }
 
-func (h *harness) testPlay(t *testing.T, format, cdn, grant, origin string) {
+func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
+	format, cdn, grant, account := row.format, row.cdn, row.grant, row.account
 	device := playback.NewID("web")
-	t.Cleanup(func() { h.run.endDeviceSessions(t, demo.AccountKids, device) })
+	if account == demo.AccountSolo {
+		device = h.soloDevices[0]
+	}
+	t.Cleanup(func() { h.run.endDeviceSessions(t, account, device) })
 	h.run.reset()
 	shot := filepath.Join(h.artifacts, strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())+".png")
 	var out struct {
@@ -161,16 +206,34 @@ func (h *harness) testPlay(t *testing.T, format, cdn, grant, origin string) {
 			URL  string `json:"url"`
 			Body string `json:"body"`
 		} `json:"manifests"`
+		Steer *steerResult `json:"steer"`
+		Guess *struct {
+			URL    string `json:"url"`
+			Status int    `json:"status"`
+			Reason string `json:"reason"`
+			Error  string `json:"error"`
+		} `json:"guess"`
 	}
-	h.drive(t, map[string]any{
-		"kind": "play", "untilTime": 3, "timeoutMS": 30000, "stop": true, "screenshot": shot,
-		"url": h.pageURL(origin, url.Values{"autoplay": {"1"}, "account": {demo.AccountKids}, "title": {"big-buck-bunny"},
-			"format": {format}, "cdn": {cdn}, "grant": {grant}, "device": {device}}),
-	}, &out)
+	basic := account == demo.AccountSolo
+	page := url.Values{"autoplay": {"1"}, "account": {account}, "title": {"big-buck-bunny"},
+		"format": {format}, "cdn": {cdn}, "grant": {grant}, "device": {device}}
+	scenario := map[string]any{"kind": "play", "untilTime": 3, "timeoutMS": 30000, "stop": true, "screenshot": shot,
+		"guessUHD": basic, "grantCookies": grant == "cookies"}
+	if row.steer {
+		// A one-second buffer leaves the later segments of the 6 s test
+		// stream to be fetched after the steer; playing to 4.5 s needs
+		// the last one.
+		page.Set("buffer", "1")
+		scenario["untilTime"] = 4.5
+		scenario["steer"] = map[string]any{"control": h.control, "timeoutMS": 15000}
+		t.Cleanup(func() { h.run.failCDN(t, "") })
+	}
+	scenario["url"] = h.pageURL(origin, page)
+	h.drive(t, scenario, &out)
 	t.Logf("screenshot: %s", shot)
 	s := out.Played
 	if format == "dash" && s.URLs != nil && s.URLs.Manifests["dash"] == "" {
-		t.Skipf("no MPD yet: the urls response has no manifests.dash (main's signurl signs only the HLS master playlist); page said: %s", s.Error)
+		t.Fatalf("the urls response has no manifests.dash; page said: %s", s.Error)
 	}
 	if !out.Reached || s.StartupMS == nil {
 		t.Fatalf("playback did not pass 3 s: phase %s (%s), currentTime %.2f\npage log:\n%s\nrequests:\n%s\nconsole: %q",
@@ -207,7 +270,8 @@ func (h *harness) testPlay(t *testing.T, format, cdn, grant, origin string) {
 	}
 	segments := 0
 	for _, r := range seen {
-		if !isSegment(r.Path) {
+		// HEAD is the page's guess at a UHD URL, not the player.
+		if !isSegment(r.Path) || r.Method == http.MethodHead {
 			continue
 		}
 		segments++
@@ -220,6 +284,45 @@ func (h *harness) testPlay(t *testing.T, format, cdn, grant, origin string) {
 	}
 	if segments == 0 {
 		t.Errorf("the edge saw no segment requests:\n%s", seenText(seen))
+	}
+	// The same, as the edge's access log has it (what a CDN's logs would
+	// feed to analytics): every segment line carries the session's CMCD.
+	logged := 0
+	for _, l := range h.run.edgeLog() {
+		if !isSegment(l.Path) || l.Status != http.StatusOK {
+			continue
+		}
+		logged++
+		if l.CMCD["sid"] != s.SessionID || l.CMCD["cid"] != "big-buck-bunny" || l.CMCD["ot"] != "v" || l.CMCD["br"] == "" {
+			t.Errorf("edge access log line %s: CMCD %v, want sid %s, cid, ot=v and br", l.Path, l.CMCD, s.SessionID)
+		}
+	}
+	if logged == 0 {
+		t.Errorf("no segment line in the edge's access log")
+	}
+
+	// The plan's cap, as the player sees it: its rendition list, and a
+	// guessed UHD URL fetched from the page.
+	heights := map[int]bool{}
+	for _, l := range s.Levels {
+		heights[l.Height] = true
+	}
+	want := map[int]bool{360: true, 720: true, 2160: true}
+	if basic {
+		want = map[int]bool{360: true}
+	}
+	if !maps.Equal(heights, want) {
+		t.Errorf("the player was offered renditions of heights %v, want %v (plan %s)", slices.Sorted(maps.Keys(heights)), slices.Sorted(maps.Keys(want)), account)
+	}
+	if basic {
+		if g := out.Guess; g == nil || g.Status != http.StatusForbidden {
+			t.Errorf("a guessed UHD URL fetched from the basic plan's page: %+v, want 403", g)
+		} else {
+			t.Logf("guessed %s from the page: %d", strings.SplitN(g.URL, "?", 2)[0], g.Status)
+		}
+	}
+	if row.steer {
+		h.checkSteer(t, out.Steer, s, seen)
 	}
 
 	// Heartbeats: start, progress and stop reached the server, and the
@@ -236,7 +339,7 @@ func (h *harness) testPlay(t *testing.T, format, cdn, grant, origin string) {
 	if beats < 2 {
 		t.Errorf("the server accepted %d heartbeats of session %s, want start and stop at least", beats, s.SessionID)
 	}
-	progress := h.run.waitProgress(t, demo.AccountKids, "big-buck-bunny", device, 3000)
+	progress := h.run.waitProgress(t, account, "big-buck-bunny", device, 3000)
 	t.Logf("progress stored: %d of %d ms by %s after %d heartbeats", progress.PositionMS, progress.DurationMS, progress.DeviceID, beats)
 	// The QoE the page measured from player events is what the session's
 	// record holds (written by the same consumer batch as the position).
@@ -256,7 +359,7 @@ func (h *harness) testPlay(t *testing.T, format, cdn, grant, origin string) {
 		}) bool {
 			return strings.Contains(m.Body, "#EXT-X-CONTENT-STEERING") || strings.Contains(m.Body, "<ContentSteering")
 		}) {
-			t.Skipf("the manifest the player loaded names no steering server (no EXT-X-CONTENT-STEERING / ContentSteering): personalized manifests are not merged yet")
+			t.Fatalf("the manifest the player loaded names no steering server (no EXT-X-CONTENT-STEERING / ContentSteering)")
 		}
 		fetched := 0
 		for _, r := range seen {
@@ -268,6 +371,66 @@ func (h *harness) testPlay(t *testing.T, format, cdn, grant, origin string) {
 			t.Errorf("manifest names a steering server but the server answered %d steering requests and the player loaded %d steering manifests", fetched, s.Steering)
 		}
 	})
+}
+
+// steerResult is what drive.cjs saw while it made a pathway fail.
+type steerResult struct {
+	Started       bool     `json:"started"`
+	Error         string   `json:"error"`
+	FailedHost    string   `json:"failedHost"`
+	FailedCDN     string   `json:"failedCDN"`
+	FailAt        int64    `json:"failAt"`    // Unix ms
+	SteeredAt     int64    `json:"steeredAt"` // Unix ms
+	Steered       bool     `json:"steered"`
+	Priority      []string `json:"priority"`
+	SteeringLoads int      `json:"steeringLoads"`
+}
+
+// checkSteer: once the pathway the player fetched from reported its edges
+// unhealthy, the steering server left it out, the player's steering
+// answer named the other pathway first, and every segment the player
+// fetched after that came from the other pathway's host.
+func (h *harness) checkSteer(t *testing.T, st *steerResult, s pageState, seen []seenRequest) {
+	t.Helper()
+	if st == nil || !st.Started || st.Error != "" {
+		t.Fatalf("steering scenario did not run: %+v", st)
+	}
+	other := ""
+	for cdn := range h.run.cdnHosts {
+		if cdn != st.FailedCDN {
+			other = cdn
+		}
+	}
+	if !st.Steered || len(st.Priority) == 0 || st.Priority[0] != other {
+		t.Fatalf("after %s (%s) failed, the player's steering answer is %v after %d loads, want %s first", st.FailedCDN, st.FailedHost, st.Priority, st.SteeringLoads, other)
+	}
+	switchMS := st.SteeredAt - st.FailAt
+	t.Logf("steering: %s failed at the player's pathway; the player had %v after %d ms; it ends on pathway %s", st.FailedCDN, st.Priority, switchMS, s.Pathway)
+	h.mu.Lock()
+	h.switches = append(h.switches, fmt.Sprintf("%s=%dms", t.Name(), switchMS))
+	h.mu.Unlock()
+	if s.Pathway != other {
+		t.Errorf("the player reports pathway %q, want %q", s.Pathway, other)
+	}
+	steeredAt := time.UnixMilli(st.SteeredAt)
+	before, after := map[string]int{}, map[string]int{}
+	for _, r := range seen {
+		if !isSegment(r.Path) || r.Method != http.MethodGet {
+			continue
+		}
+		if r.At.Before(time.UnixMilli(st.FailAt)) {
+			before[r.Host]++
+		} else if r.At.After(steeredAt) {
+			after[r.Host]++
+		}
+	}
+	t.Logf("segment requests by host: before the failure %v, after the steer %v", before, after)
+	if before[st.FailedHost] == 0 {
+		t.Errorf("no segment came from the failed pathway's host %s before it failed: %v", st.FailedHost, before)
+	}
+	if after[h.run.cdnHosts[other]] == 0 || len(after) != 1 {
+		t.Errorf("segments after the steer came from %v, want %s (%s) only", after, h.run.cdnHosts[other], other)
+	}
 }
 
 // testCORS: a page of the allowed origin may call /v1 (here POST /v1/play,
@@ -327,7 +490,7 @@ func (h *harness) testCORS(t *testing.T) {
 // and plays; A's next heartbeat is 410 and A stops.
 func (h *harness) testConflict(t *testing.T) {
 	h.run.reset()
-	devA, devB := playback.NewID("tv"), playback.NewID("laptop")
+	devA, devB := h.soloDevices[0], h.soloDevices[1]
 	t.Cleanup(func() {
 		h.run.endDeviceSessions(t, demo.AccountSolo, devA)
 		h.run.endDeviceSessions(t, demo.AccountSolo, devB)
@@ -338,14 +501,22 @@ func (h *harness) testConflict(t *testing.T) {
 	}
 	shot := filepath.Join(h.artifacts, "conflict-409-list.png")
 	var out struct {
-		APlaying    bool       `json:"aPlaying"`
-		A           pageState  `json:"a"`
-		BConflict   *pageState `json:"bConflict"`
-		ButtonFound bool       `json:"buttonFound"`
-		BPlaying    bool       `json:"bPlaying"`
-		B           *pageState `json:"b"`
-		AEnded      bool       `json:"aEnded"`
-		AAfter      *pageState `json:"aAfter"`
+		APlaying    bool          `json:"aPlaying"`
+		A           pageState     `json:"a"`
+		BConflict   *pageState    `json:"bConflict"`
+		ButtonFound bool          `json:"buttonFound"`
+		BPlaying    bool          `json:"bPlaying"`
+		B           *pageState    `json:"b"`
+		BRequests   []pageRequest `json:"bRequests"`
+		BConsole    []string      `json:"bConsole"`
+		AEnded      bool          `json:"aEnded"`
+		AAfter      *pageState    `json:"aAfter"`
+		AReload     map[string]struct {
+			Status   int    `json:"status"`
+			Reason   string `json:"reason"`
+			Manifest bool   `json:"manifest"`
+			Error    string `json:"error"`
+		} `json:"aReload"`
 	}
 	h.drive(t, map[string]any{"kind": "conflict", "timeoutMS": 30000, "screenshot": shot,
 		"urlA": page(h.run.url, devA), "urlB": page(h.cross, devB)}, &out)
@@ -366,10 +537,24 @@ func (h *harness) testConflict(t *testing.T) {
 		t.Fatalf("no End this stream button for %s", out.A.SessionID)
 	}
 	if !out.BPlaying || out.B == nil {
-		t.Fatalf("device B did not play after ending A: %+v", out.B)
+		t.Fatalf("device B did not play after ending A: %+v\nrequests:\n%s\nconsole: %q", out.B, requestsText(out.BRequests), out.BConsole)
+	}
+	if out.B.StartupMS != nil {
+		t.Logf("device B: first frame after %d ms", *out.B.StartupMS)
 	}
 	if !out.AEnded || out.AAfter == nil || !slices.Contains(out.AAfter.Beats.Statuses, http.StatusGone) {
 		t.Fatalf("device A did not stop on 410 after its stream was ended: %+v", out.AAfter)
+	}
+	// A's manifests and steering, reloaded from its page after the end:
+	// 410 session_ended, no manifest.
+	for _, k := range []string{"hls", "dash", "steering"} {
+		r, ok := out.AReload[k]
+		if !ok || r.Status != http.StatusGone || r.Reason != "session_ended" || r.Manifest {
+			t.Errorf("reloading A's %s after its end: %+v (present %v), want 410 session_ended without a manifest", k, r, ok)
+		}
+	}
+	if a := out.A.Levels; len(a) == 0 || slices.ContainsFunc(a, func(l pageLevel) bool { return l.Height != 360 }) {
+		t.Errorf("the basic plan's player was offered %+v, want SD (360p) only", a)
 	}
 	seen := h.run.requests()
 	if !slices.ContainsFunc(seen, func(r seenRequest) bool {
@@ -388,7 +573,7 @@ func (h *harness) testConflict(t *testing.T) {
 			}
 			rendition := segmentRendition(r.Path)
 			if rendition == "" {
-				t.Skipf("the test stream has no rendition ladder yet (%s): nothing to cap", r.Path)
+				t.Fatalf("segment %s is outside any rendition folder", r.Path)
 			}
 			if rendition != "sd" {
 				t.Errorf("a basic plan's player fetched %s (%d)", r.Path, r.Status)
@@ -551,7 +736,13 @@ func artifactDir(t *testing.T) string {
 // let the muted test stream autoplay. It is stopped by its PID.
 func startChromium(t *testing.T, bin string) string {
 	t.Helper()
-	profile := t.TempDir()
+	// Not t.TempDir: Chromium's helper processes may still be writing to
+	// the profile for a moment after the browser exits, and TempDir's
+	// cleanup fails the test on "directory not empty".
+	profile, err := os.MkdirTemp("", "playplane-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--autoplay-policy=no-user-gesture-required", "--mute-audio",
@@ -575,6 +766,14 @@ func startChromium(t *testing.T, bin string) string {
 			<-exited
 		}
 		logFile.Close()
+		var err error
+		for range 50 {
+			if err = os.RemoveAll(profile); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("chromium profile %s left behind: %v", profile, err)
 	})
 	// Chromium writes the port it bound to DevToolsActivePort in the
 	// profile once it listens.
@@ -616,26 +815,36 @@ type pageServer struct{ URL string }
 // --- the runner, with what it was asked ----------------------------------------
 
 type recordedRunner struct {
-	app *App
-	url string
-	mu  sync.Mutex
-	log []seenRequest
+	app      *App
+	url      string
+	cdnHosts map[string]string // CDN (pathway) → host:port of its edges
+	edges    *edgeLogSink
+	keys     pickedge.EdgeKeys
+	mu       sync.Mutex
+	log      []seenRequest
+	failed   string // the CDN whose edges report themselves unhealthy
 }
 
 type seenRequest struct {
-	Method, Path, RawQuery, Origin string
-	CMCDQuery, CMCDHeaders         string
-	Status                         int
+	Method, Host, Path, RawQuery, Origin string
+	CMCDQuery, CMCDHeaders               string
+	Status                               int
+	At                                   time.Time
 }
 
 // startRecordedRunner serves the runner as `make run` does (limits, CORS,
 // the edge on the same listener) on a random loopback port, allowing
-// exactly the page origin, and records every request it answers.
+// exactly the page origin, and records every request it answers. The
+// Cloud CDN pathway gets a listener of its own (SIGNURL_CDN_BASES), as
+// two real CDNs are two hosts: the pathways are told apart by where the
+// segments went. The test plays the demo edges' health agents itself
+// (reportHealth), so it can fail one CDN's edges.
 func startRecordedRunner(t *testing.T, pageOrigin string) *recordedRunner {
 	t.Helper()
 	var cfg Config
 	if err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: &cfg, Lookuper: envconfig.MapLookuper(map[string]string{
-		"CORS_ALLOWED_ORIGINS": pageOrigin,
+		"CORS_ALLOWED_ORIGINS":   pageOrigin,
+		"DEMO_EDGE_HEALTH_EVERY": "0s",
 	})}); err != nil {
 		t.Fatal(err)
 	}
@@ -643,19 +852,33 @@ func startRecordedRunner(t *testing.T, pageOrigin string) *recordedRunner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DataDir, cfg.PublicURL, cfg.Sync = t.TempDir(), "http://"+ln.Addr().String(), false
-	app, err := NewApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		ln.Close()
+		t.Fatal(err)
+	}
+	cfg.DataDir, cfg.PublicURL, cfg.Sync = t.TempDir(), "http://"+ln.Addr().String(), false
+	hosts := map[string]string{localCloudFront: ln.Addr().String(), localCloudCDN: ln2.Addr().String()}
+	t.Setenv("SIGNURL_CDN_BASES", localCloudFront+"=http://"+hosts[localCloudFront]+","+localCloudCDN+"=http://"+hosts[localCloudCDN])
+	sink := &edgeLogSink{}
+	app, err := NewApp(context.Background(), cfg, slog.New(edgeLogHandler{sink}))
+	if err != nil {
+		ln.Close()
+		ln2.Close()
 		t.Fatal(err)
 	}
 	srv, limited, err := app.Server(ln)
 	if err != nil {
 		ln.Close()
+		ln2.Close()
 		app.Close()
 		t.Fatal(err)
 	}
-	r := &recordedRunner{app: app, url: cfg.PublicURL}
+	keys, err := pickedge.ParseEdgeKeys(app.secrets.EdgeKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recordedRunner{app: app, url: cfg.PublicURL, cdnHosts: hosts, edges: sink, keys: keys}
 	next := srv.Handler
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -667,18 +890,158 @@ func startRecordedRunner(t *testing.T, pageOrigin string) *recordedRunner {
 			}
 		}
 		r.mu.Lock()
-		r.log = append(r.log, seenRequest{Method: req.Method, Path: req.URL.Path, RawQuery: req.URL.RawQuery, Origin: req.Header.Get("Origin"),
-			CMCDQuery: req.URL.Query().Get("CMCD"), CMCDHeaders: strings.Join(hdr, ","), Status: sw.status})
+		r.log = append(r.log, seenRequest{Method: req.Method, Host: req.Host, Path: req.URL.Path, RawQuery: req.URL.RawQuery, Origin: req.Header.Get("Origin"),
+			CMCDQuery: req.URL.Query().Get("CMCD"), CMCDHeaders: strings.Join(hdr, ","), Status: sw.status, At: time.Now()})
 		r.mu.Unlock()
 	})
-	done := make(chan struct{})
+	srv2 := &http.Server{Handler: srv.Handler, ReadHeaderTimeout: 5 * time.Second}
+	done, done2 := make(chan struct{}), make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(limited) }()
+	go func() { defer close(done2); _ = srv2.Serve(ln2) }()
+	stopAgents, agentsDone := make(chan struct{}), make(chan struct{})
 	t.Cleanup(func() {
+		close(stopAgents)
+		<-agentsDone
 		srv.Close()
+		srv2.Close()
 		<-done
+		<-done2
 		app.Close()
 	})
+	if err := r.reportHealth(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(agentsDone)
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopAgents:
+				return
+			case <-tick.C:
+				if err := r.reportHealth(); err != nil {
+					t.Logf("edge health agents: %v", err)
+				}
+			}
+		}
+	}()
 	return r
+}
+
+// reportHealth plays the demo edges' health agents: each edge reports
+// itself, signed with its key, through POST /v1/edges/health (the
+// production path: HMAC check, bus, consumer, edge table), healthy unless
+// it belongs to the failed CDN.
+func (r *recordedRunner) reportHealth() error {
+	r.mu.Lock()
+	failed := r.failed
+	r.mu.Unlock()
+	now := time.Now()
+	var errs []error
+	for _, e := range demo.EdgesOn(r.app.cdnBases, now) {
+		report := playback.EdgeReport{EdgeID: e.ID, Load: e.Load, Capacity: e.Capacity, Healthy: e.CDN != failed, ReportedAt: now}
+		req, err := pickedge.NewReportRequest(context.Background(), r.url+"/v1/edges/health", r.keys[e.ID][0], report, now)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			errs = append(errs, fmt.Errorf("edge %s health report: %d", e.ID, resp.StatusCode))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// failCDN makes the edges of cdn report themselves unhealthy from now on
+// ("" heals them all), at once.
+func (r *recordedRunner) failCDN(t *testing.T, cdn string) {
+	r.mu.Lock()
+	r.failed = cdn
+	r.mu.Unlock()
+	if err := r.reportHealth(); err != nil {
+		t.Errorf("failing %q: %v", cdn, err)
+	}
+}
+
+// startSteeringControl serves drive.cjs's "fail the pathway I play
+// from" call: POST {"host": "127.0.0.1:port"} fails the CDN whose edges
+// are at that host and answers {"cdn": name}.
+func startSteeringControl(t *testing.T, r *recordedRunner) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var in struct {
+			Host string `json:"host"`
+		}
+		if err := json.NewDecoder(req.Body).Decode(&in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		for cdn, host := range r.cdnHosts {
+			if host == in.Host {
+				r.failCDN(t, cdn)
+				_ = json.NewEncoder(w).Encode(map[string]string{"cdn": cdn})
+				return
+			}
+		}
+		http.Error(w, "no CDN at "+in.Host, http.StatusNotFound)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// edgeLogSink keeps the local edge's access log lines ("edge request"),
+// the rest of the runner's log is dropped.
+type edgeLogSink struct {
+	mu    sync.Mutex
+	lines []edgeLogLine
+}
+
+type edgeLogLine struct {
+	Path   string
+	Status int
+	CMCD   map[string]string
+}
+
+type edgeLogHandler struct{ sink *edgeLogSink }
+
+func (h edgeLogHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (h edgeLogHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h edgeLogHandler) WithGroup(string) slog.Handler                { return h }
+
+func (h edgeLogHandler) Handle(_ context.Context, rec slog.Record) error {
+	if rec.Message != "edge request" {
+		return nil
+	}
+	l := edgeLogLine{CMCD: map[string]string{}}
+	rec.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "path":
+			l.Path = a.Value.String()
+		case "status":
+			l.Status = int(a.Value.Int64())
+		case "cmcd":
+			for _, g := range a.Value.Group() {
+				l.CMCD[g.Key] = g.Value.String()
+			}
+		}
+		return true
+	})
+	h.sink.mu.Lock()
+	h.sink.lines = append(h.sink.lines, l)
+	h.sink.mu.Unlock()
+	return nil
+}
+
+func (r *recordedRunner) edgeLog() []edgeLogLine {
+	r.edges.mu.Lock()
+	defer r.edges.mu.Unlock()
+	return slices.Clone(r.edges.lines)
 }
 
 type statusWriter struct {
@@ -695,6 +1058,9 @@ func (r *recordedRunner) reset() {
 	r.mu.Lock()
 	r.log = nil
 	r.mu.Unlock()
+	r.edges.mu.Lock()
+	r.edges.lines = nil
+	r.edges.mu.Unlock()
 }
 
 func (r *recordedRunner) requests() []seenRequest {
@@ -706,7 +1072,7 @@ func (r *recordedRunner) requests() []seenRequest {
 func seenText(rs []seenRequest) string {
 	var b strings.Builder
 	for _, r := range rs {
-		fmt.Fprintf(&b, "  %s %s %d origin=%q\n", r.Method, r.Path, r.Status, r.Origin)
+		fmt.Fprintf(&b, "  %s %s%s %d origin=%q\n", r.Method, r.Host, r.Path, r.Status, r.Origin)
 	}
 	return b.String()
 }

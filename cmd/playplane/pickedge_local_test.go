@@ -2,6 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,4 +59,119 @@ func mustKeys(t *testing.T, spec string) pickedge.EdgeKeys {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestLocalSteeringNamesManifestPathways: the steering manifest a
+// personalized manifest points to ranks exactly the pathways that manifest
+// offers (HLS PATHWAY-ID, DASH BaseURL@serviceLocation), and drops a CDN
+// once all its edges report unhealthy. A priority naming no offered
+// pathway is ignored by players, so this is what makes steering steer.
+func TestLocalSteeringNamesManifestPathways(t *testing.T) {
+	run := startLocal(t, t.TempDir())
+	tok := run.token(demo.AccountKids)
+	var play struct {
+		SessionID     string `json:"session_id"`
+		PlaybackToken string `json:"playback_token"`
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"big-buck-bunny","device_id":"`+playback.NewID("dev")+`"}`, &play); code != 201 {
+		t.Fatalf("play: %d", code)
+	}
+	var urls struct {
+		Manifests map[string]string `json:"manifests"`
+	}
+	if code := run.call("POST", "/v1/playback/"+play.SessionID+"/urls", play.PlaybackToken, `{"grant":"cookie"}`, &urls); code != 200 {
+		t.Fatalf("urls: %d", code)
+	}
+	get := func(u string) string {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", u, resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	attrs := func(re *regexp.Regexp, s string) []string {
+		var out []string
+		for _, m := range re.FindAllStringSubmatch(s, -1) {
+			if !slices.Contains(out, html.UnescapeString(m[1])) {
+				out = append(out, html.UnescapeString(m[1]))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	priority := func(steeringURI, key string) []string {
+		t.Helper()
+		var m map[string]any
+		if err := json.Unmarshal([]byte(get(steeringURI)), &m); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		list, _ := m[key].([]any)
+		for _, p := range list {
+			out = append(out, p.(string))
+		}
+		return out
+	}
+	want := []string{localCloudCDN, localCloudFront}
+
+	hls := get(urls.Manifests["hls"])
+	offered := attrs(regexp.MustCompile(`PATHWAY-ID="([^"]+)"`), strings.ReplaceAll(hls, "#EXT-X-CONTENT-STEERING", "#STEERING"))
+	steering := regexp.MustCompile(`#EXT-X-CONTENT-STEERING:SERVER-URI="([^"]+)"`).FindStringSubmatch(hls)
+	if !slices.Equal(offered, want) || steering == nil {
+		t.Fatalf("HLS offers pathways %v (want %v), steering %v:\n%s", offered, want, steering, hls)
+	}
+	if p := priority(steering[1], "PATHWAY-PRIORITY"); !slices.Equal(slices.Sorted(slices.Values(p)), want) {
+		t.Errorf("HLS steering PATHWAY-PRIORITY %v, want the offered pathways %v", p, offered)
+	}
+
+	mpd := get(urls.Manifests["dash"])
+	locations := attrs(regexp.MustCompile(`serviceLocation="([^"]+)"`), mpd)
+	dashSteering := regexp.MustCompile(`<ContentSteering[^>]*>([^<]+)</ContentSteering>`).FindStringSubmatch(mpd)
+	if !slices.Equal(locations, want) || dashSteering == nil {
+		t.Fatalf("MPD offers service locations %v (want %v), steering %v:\n%s", locations, want, dashSteering, mpd)
+	}
+	dashURI := html.UnescapeString(dashSteering[1])
+	if p := priority(dashURI, "SERVICE-LOCATION-PRIORITY"); !slices.Equal(slices.Sorted(slices.Values(p)), want) {
+		t.Errorf("DASH steering SERVICE-LOCATION-PRIORITY %v, want the offered locations %v", p, locations)
+	}
+
+	// Every edge of local-cloudfront reports unhealthy: it leaves the
+	// priority, and the player would move to local-cloudcdn. The reports
+	// repeat, since the runner's demo health agents report every edge
+	// healthy every 10 s.
+	keys := mustKeys(t, run.app.secrets.EdgeKeys)
+	failCloudFront := func() {
+		now := time.Now()
+		for _, e := range demo.EdgesOn(run.app.cdnBases, now) {
+			if e.CDN != localCloudFront {
+				continue
+			}
+			req, _ := pickedge.NewReportRequest(context.Background(), run.srv.URL+"/v1/edges/health", keys[e.ID][0],
+				playback.EdgeReport{EdgeID: e.ID, Load: 1, Capacity: 100, Healthy: false, ReportedAt: now}, now)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("health report of %s: %v %v", e.ID, resp, err)
+			}
+			resp.Body.Close()
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		failCloudFront()
+		p := priority(steering[1], "PATHWAY-PRIORITY")
+		d := priority(dashURI, "SERVICE-LOCATION-PRIORITY")
+		if slices.Equal(p, []string{localCloudCDN}) && slices.Equal(d, []string{localCloudCDN}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s's edges failed: HLS priority %v, DASH %v, want [%s]", localCloudFront, p, d, localCloudCDN)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -91,7 +91,7 @@ func BenchmarkPickEdges(b *testing.B) {
 	})
 
 	// Floor 2: locating and ranking alone, on the 1006-edge table.
-	ix, err := steering.NewIndex(steering.Config{}, append(randomEdges(100, 10), demo.Edges("http://edge.test", h.t0)...))
+	ix, err := steering.NewIndex(steering.Config{}, append(randomEdges(100, 10), demo.EdgesOn(oneCDN, h.t0)...))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -112,6 +112,10 @@ type options struct {
 // fresh bbolt store, and serves pick edge on an in-process bus with its
 // consumer subscribed. The default location is Washington, so a client no
 // database knows ranks iad first.
+// oneCDN puts every demo edge on one CDN: the ranking tests here order
+// edges of one CDN (multi-CDN fallback has its own tests).
+var oneCDN = map[string]string{"local": "http://edge.test"}
+
 func newHarness(t testing.TB, o options) *harness {
 	t.Helper()
 	store, err := bolt.Open(filepath.Join(t.TempDir(), "db"), o.boltOpts...)
@@ -121,11 +125,11 @@ func newHarness(t testing.TB, o options) *harness {
 	t.Cleanup(func() { store.Close() })
 	t0 := time.Now().UTC().Truncate(time.Second)
 	ctx := context.Background()
-	if err := demo.Seed(ctx, store, "http://edge.test", t0); err != nil {
+	if err := demo.SeedOn(ctx, store, oneCDN, t0); err != nil {
 		t.Fatal(err)
 	}
 	ids := []string{}
-	for _, e := range demo.Edges("http://edge.test", t0) {
+	for _, e := range demo.EdgesOn(oneCDN, t0) {
 		ids = append(ids, e.ID)
 	}
 	for _, e := range o.edges {

@@ -178,7 +178,7 @@ func TestAllEdgesUnhealthy(t *testing.T) {
 	h := newHarness(t, options{})
 	id, token := h.session("sintel")
 	var all []string
-	for _, e := range demo.Edges("", h.t0) {
+	for _, e := range demo.EdgesOn(oneCDN, h.t0) {
 		all = append(all, e.ID)
 	}
 	h.at(time.Second)

@@ -35,7 +35,7 @@ func newTable(t *testing.T) (*edgeTable, *countingStore, time.Time) {
 	}
 	t.Cleanup(func() { store.Close() })
 	t0 := time.Now().UTC().Truncate(time.Second)
-	if err := demo.Seed(context.Background(), store, "http://edge.test", t0); err != nil {
+	if err := demo.SeedOn(context.Background(), store, map[string]string{"local": "http://edge.test"}, t0); err != nil {
 		t.Fatal(err)
 	}
 	cs := &countingStore{Store: store}

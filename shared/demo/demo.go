@@ -5,6 +5,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -87,6 +88,15 @@ func Accounts(now time.Time) []playback.Account {
 	}
 }
 
+// The local runner's CDNs: the names functions/signurl signs for and its
+// personalized manifests use as pathway IDs (HLS PATHWAY-ID, DASH
+// serviceLocation). A demo edge belongs to one of them, so the steering
+// manifest's priority names pathways the manifests offer.
+const (
+	CDNCloudFront = "local-cloudfront"
+	CDNCloudCDN   = "local-cloudcdn"
+)
+
 // EdgeIDs are the ids of the demo edges, which the local runners make
 // health-report keys for.
 func EdgeIDs() []string {
@@ -97,26 +107,49 @@ func EdgeIDs() []string {
 	return ids
 }
 
-// Edges returns demo edges of the local CDN in three PoPs, all served by the
-// local edge at baseURL.
+// Edges returns the demo edges with both local CDNs (CDNCloudFront,
+// CDNCloudCDN) served at baseURL.
 func Edges(baseURL string, now time.Time) []playback.Edge {
-	mk := func(id, cdn, pop string, lat, lon float64, asns ...uint32) playback.Edge {
-		return playback.Edge{ID: id, CDN: cdn, PoP: pop, BaseURL: baseURL, Lat: lat, Lon: lon, ASNs: asns,
+	return EdgesOn(map[string]string{CDNCloudFront: baseURL, CDNCloudCDN: baseURL}, now)
+}
+
+// EdgesOn returns demo edges in three PoPs for the CDNs of cdnBases (CDN
+// name → the base URL its edges serve, as SIGNURL_CDN_BASES has it): the
+// edges are dealt out to the CDNs in turn, in name order, so that with two
+// CDNs each has edges in Frankfurt and Ashburn and one can fail over to the
+// other.
+// The edge ids do not depend on the CDNs (health-report keys name them).
+func EdgesOn(cdnBases map[string]string, now time.Time) []playback.Edge {
+	cdns := slices.Sorted(maps.Keys(cdnBases))
+	if len(cdns) == 0 {
+		return nil
+	}
+	n := 0
+	mk := func(id, pop string, lat, lon float64, asns ...uint32) playback.Edge {
+		cdn := cdns[n%len(cdns)]
+		n++
+		return playback.Edge{ID: id, CDN: cdn, PoP: pop, BaseURL: cdnBases[cdn], Lat: lat, Lon: lon, ASNs: asns,
 			Capacity: 100, Load: 10, Healthy: true, ReportedAt: now}
 	}
 	return []playback.Edge{
-		mk("fra-1", "local", "fra", 50.11, 8.68),
-		mk("fra-2", "local", "fra", 50.11, 8.68),
-		mk("fra-isp-1", "local", "fra", 50.11, 8.68, 3320),
-		mk("lhr-1", "local", "lhr", 51.47, -0.45),
-		mk("iad-1", "local", "iad", 38.95, -77.45),
-		mk("iad-2", "local", "iad", 38.95, -77.45),
+		mk("fra-1", "fra", 50.11, 8.68),
+		mk("fra-2", "fra", 50.11, 8.68),
+		mk("fra-isp-1", "fra", 50.11, 8.68, 3320),
+		mk("lhr-1", "lhr", 51.47, -0.45),
+		mk("iad-1", "iad", 38.95, -77.45),
+		mk("iad-2", "iad", 38.95, -77.45),
 	}
 }
 
 // Seed writes what is missing and leaves what exists, so restarts keep
-// the sessions, devices and progress a user built up.
+// the sessions, devices and progress a user built up; the edges are those
+// of Edges(edgeBaseURL).
 func Seed(ctx context.Context, s Store, edgeBaseURL string, now time.Time) error {
+	return SeedOn(ctx, s, map[string]string{CDNCloudFront: edgeBaseURL, CDNCloudCDN: edgeBaseURL}, now)
+}
+
+// SeedOn is Seed with the edges of EdgesOn(cdnBases).
+func SeedOn(ctx context.Context, s Store, cdnBases map[string]string, now time.Time) error {
 	for _, p := range Plans {
 		if err := s.PutPlan(ctx, p); err != nil {
 			return fmt.Errorf("demo.Seed: plan %s: %w", p.ID, err)
@@ -147,7 +180,7 @@ func Seed(ctx context.Context, s Store, edgeBaseURL string, now time.Time) error
 			return fmt.Errorf("demo.Seed: account %s: %w", a.ID, err)
 		}
 	}
-	for _, e := range Edges(edgeBaseURL, now) {
+	for _, e := range EdgesOn(cdnBases, now) {
 		// Edges are configuration: refresh them each start so the base URL
 		// follows the listen address; health comes from reports after that.
 		if err := s.PutEdge(ctx, e); err != nil {

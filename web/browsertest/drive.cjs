@@ -64,14 +64,60 @@ async function stopAndWait(page) {
   return until(page, (s) => s.phase === 'stopped' || s.phase === 'ended', 10000);
 }
 
+const isSegment = (r) => /\/titles\/[^?]*\.m4s(\?|$)/.test(r.url);
+
+// steer makes the pathway in use fail while the player is paused early on
+// (with a short buffer, so later segments are still to come): it asks the
+// Go test (sc.steer.control) to report that pathway's edges unhealthy,
+// waits until the player's steering answer no longer leads with it, and
+// resumes playback. The Go test checks where the segments went.
+async function steer(page, rec) {
+  const started = await until(page, (s) => s.currentTime >= 0.2, sc.timeoutMS);
+  if (!started.ok) return { started: false, state: started.state };
+  await page.evaluate(() => document.getElementById('video').pause());
+  const segs = rec.requests.filter((r) => isSegment(r) && r.status === 200);
+  if (segs.length === 0) return { started: true, error: 'no segment loaded before the pause' };
+  const host = new URL(segs[segs.length - 1].url).host;
+  const failAt = Date.now();
+  const resp = await fetch(sc.steer.control, { method: 'POST', body: JSON.stringify({ host }) });
+  const failed = await resp.json();
+  if (resp.status !== 200) return { started: true, error: 'control: ' + JSON.stringify(failed) };
+  const moved = await until(page, (s) => s.steeringPriority.length > 0 && s.steeringPriority[0] !== failed.cdn, sc.steer.timeoutMS);
+  const out = { started: true, failedHost: host, failedCDN: failed.cdn, failAt, steered: moved.ok,
+    steeredAt: Date.now(), priority: moved.state.steeringPriority, steeringLoads: moved.state.steeringLoads };
+  await page.evaluate(() => document.getElementById('video').play());
+  return out;
+}
+
+// guessUHD fetches, from the page, the UHD segment a viewer would guess
+// from an SD one the player loaded (same name and grant, /uhd/ for /sd/).
+// It asks with HEAD, which tells it apart from the player's GETs in the
+// server's log, and which the CDN answers as it would the GET.
+async function guessUHD(page, rec) {
+  const sd = rec.requests.find((r) => isSegment(r) && r.status === 200 && r.url.includes('/sd/'));
+  if (!sd) return { error: 'no SD segment loaded' };
+  const url = sd.url.replace('/sd/', '/uhd/');
+  const res = await page.evaluate(async ({ url, creds }) => {
+    try {
+      const r = await fetch(url, { method: 'HEAD', credentials: creds });
+      return { status: r.status };
+    } catch (e) {
+      return { error: e.name + ': ' + e.message };
+    }
+  }, { url, creds: sc.grantCookies ? 'include' : 'omit' });
+  return Object.assign({ url }, res);
+}
+
 async function playScenario(browser) {
   const { context, page, rec } = await open(browser, sc.url);
+  const steered = sc.steer ? await steer(page, rec) : null;
   const played = await until(page, (s) => s.currentTime >= sc.untilTime, sc.timeoutMS);
-  const out = { reached: played.ok, played: played.state };
+  const out = { reached: played.ok, played: played.state, steer: steered };
   // Paused, the few-second test stream cannot run out (and stop the
   // session by itself) while a slow machine takes the screenshot.
   if (played.ok) await page.evaluate(() => document.getElementById('video').pause());
   if (sc.screenshot) await page.screenshot({ path: sc.screenshot, fullPage: true });
+  if (played.ok && sc.guessUHD) out.guess = await guessUHD(page, rec);
   if (played.ok && sc.stop) {
     const stopped = await stopAndWait(page);
     out.stopped = stopped.state;
@@ -107,11 +153,31 @@ async function conflictScenario(browser) {
   await b.page.click(button);
   const bPlaying = await until(b.page, (s) => s.currentTime >= 1, sc.timeoutMS);
   out.bPlaying = bPlaying.ok;
+  out.bRequests = b.rec.requests;
+  out.bConsole = b.rec.console;
   if (bPlaying.ok) await pause(b.page);
   out.b = bPlaying.state;
   const aEnded = await until(a.page, (s) => s.phase === 'ended', sc.timeoutMS);
   out.aEnded = aEnded.ok;
   out.aAfter = aEnded.state;
+  // What a player reloading A's manifests or steering would get now.
+  out.aReload = await a.page.evaluate(async () => {
+    const u = window.playplane.urls || {};
+    const res = {};
+    for (const [k, url] of Object.entries({ hls: u.manifests && u.manifests.hls, dash: u.manifests && u.manifests.dash, steering: u.steering_uri })) {
+      if (!url) continue;
+      try {
+        const r = await fetch(url);
+        const body = await r.text();
+        let reason = '';
+        try { reason = (JSON.parse(body).error || {}).reason || ''; } catch (e) { /* not JSON */ }
+        res[k] = { status: r.status, reason, manifest: body.startsWith('#EXTM3U') || body.includes('<MPD') };
+      } catch (e) {
+        res[k] = { error: e.name + ': ' + e.message };
+      }
+    }
+    return res;
+  });
   if (bPlaying.ok) out.bStopped = (await stopAndWait(b.page)).state;
   await a.context.close();
   await b.context.close();

@@ -26,7 +26,12 @@
     conflict: [], ended: [],
     startupMS: null, currentTime: 0, duration: 0,
     stalls: 0, stallMS: 0, playedMS: 0, bitrateKbps: 0,
-    steeringLoads: 0,
+    steeringLoads: 0, steeringPriority: [],
+    // The renditions the player was offered (after the plan's cap):
+    // { height, bitrate, pathway } per hls.js level or dash.js
+    // Representation.
+    levels: [],
+    cdns: [],
     beats: { sent: 0, ok: 0, last: null, statuses: [] },
     log: [],
   };
@@ -106,7 +111,8 @@
     };
     fill($('account'), demo.accounts, (a) => a.id + ' (' + a.plan_id + ', ' + a.territory + ')', params.get('account') || 'acct_family');
     fill($('title'), demo.titles, (t) => t.name + ' (' + t.rating + '+)', params.get('title') || 'big-buck-bunny');
-    fill($('cdn'), (demo.cdns || []).map((c) => ({ id: c })), (c) => c.id, params.get('cdn') || '');
+    state.cdns = demo.cdns || [];
+    fill($('cdn'), state.cdns.map((c) => ({ id: c })), (c) => c.id, params.get('cdn') || '');
     $('api').value = api;
     $('api').readOnly = true;
     for (const k of ['format', 'grant', 'cmcd']) if (params.get(k)) $(k).value = params.get(k);
@@ -124,7 +130,7 @@
     await teardown();
     Object.assign(state, {
       phase: 'authorizing', error: null, conflict: [], startupMS: null, stalls: 0, stallMS: 0, playedMS: 0,
-      sessionID: '', urls: null, edges: null, source: null, steeringLoads: 0,
+      sessionID: '', urls: null, edges: null, source: null, steeringLoads: 0, steeringPriority: [], levels: [],
       account: $('account').value, title: $('title').value, format: $('format').value,
       cdn: $('cdn').value, grant: $('grant').value, device: $('device').value.trim(),
     });
@@ -161,7 +167,10 @@
         return failAndRelease('no ' + state.format.toUpperCase() + ' manifest in the urls response (manifests.' + state.format + ' missing)');
       }
       state.source = src;
-      if (state.grant === 'cookies') applyCookies(state.urls.cookies || []);
+      if (state.grant === 'cookies') {
+        applyCookies(state.urls.cookies || []);
+        await otherPathwayCookies();
+      }
       state.cmcdMode = cmcdMode();
       state.pathway = state.urls.cdn || '';
       state.phase = 'loading';
@@ -188,6 +197,27 @@
       r = await call('POST', path, playbackToken, body);
     }
     return r;
+  }
+
+  // otherPathwayCookies: with cookie grants, the manifests name every
+  // pathway without a signature, and content steering may move the player
+  // to any of them; the cookies of one CDN open only that CDN. So the page
+  // asks urls once more for each other CDN it knows of (the runner's
+  // /dev/demo lists them; an app would know its CDNs from its config) and
+  // keeps their cookies too. CloudFront's and Cloud CDN's cookies have
+  // different names, so they coexist.
+  async function otherPathwayCookies() {
+    const first = state.urls.cdn;
+    for (const cdn of state.cdns) {
+      if (cdn === first) continue;
+      const r = await call('POST', '/v1/playback/' + state.sessionID + '/urls', playbackToken, { cdn, grant: 'cookie' });
+      if (r.status !== 200) {
+        log('cookies for pathway ' + cdn + ': ' + errText(r) + ' (steering there will fail)', true);
+        continue;
+      }
+      applyCookies(r.data.cookies || []);
+      log('cookies for pathway ' + cdn + ' too');
+    }
   }
 
   // failAndRelease gives the stream slot back when playback cannot start,
@@ -270,6 +300,12 @@
     return !(url.startsWith(api + '/v1/') || url.startsWith(api + '/dev/'));
   }
 
+  // bufferAhead (?buffer=<seconds>) caps how far ahead the players buffer.
+  // Unset, they keep their defaults (tens of seconds, the whole test
+  // stream); the browser test sets it so that segments are still being
+  // fetched while it steers the player to another pathway.
+  const bufferAhead = Number(params.get('buffer')) || 0;
+
   function startHls(url) {
     if (!window.Hls || !Hls.isSupported()) return failAndRelease('hls.js cannot play here (no MediaSource)');
     const withCreds = state.grant === 'cookies';
@@ -281,6 +317,7 @@
         if (withCreds && toCDN(u)) xhr.withCredentials = true;
       },
     };
+    if (bufferAhead) Object.assign(cfg, { maxBufferLength: bufferAhead, maxMaxBufferLength: bufferAhead });
     if (state.cmcdMode !== 'off') {
       cfg.cmcd = { sessionId: state.sessionID, contentId: state.title, useHeaders: state.cmcdMode === 'header' };
     }
@@ -291,10 +328,17 @@
     });
     hls.on(Hls.Events.STEERING_MANIFEST_LOADED, (_, d) => {
       state.steeringLoads++;
+      state.steeringPriority = (d.steeringManifest && d.steeringManifest['PATHWAY-PRIORITY']) || [];
       log('steering manifest loaded from ' + String(d.url).split('?')[0]);
     });
     hls.on(Hls.Events.LEVEL_SWITCHED, () => render());
+    // hls.levels holds the levels of the pathway in use.
+    const levels = () => {
+      state.levels = (hls.levels || []).map((l) => ({ height: l.height, bitrate: l.bitrate, pathway: l.pathwayId || '' }));
+    };
+    hls.on(Hls.Events.LEVELS_UPDATED, levels);
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      levels();
       video.play().catch((err) => log('autoplay refused: ' + err.message + ' (press play)', true));
     });
     player = {
@@ -319,8 +363,10 @@
   function startDash(url) {
     if (!window.dashjs) return failAndRelease('dash.js is not loaded');
     const dp = dashjs.MediaPlayer().create();
+    const buffer = bufferAhead ? { bufferTimeDefault: bufferAhead, bufferTimeAtTopQuality: bufferAhead, bufferTimeAtTopQualityLongForm: bufferAhead } : {};
     dp.updateSettings({
       streaming: {
+        buffer,
         cmcd: { enabled: state.cmcdMode !== 'off', sid: state.sessionID, cid: state.title, mode: state.cmcdMode === 'header' ? 'header' : 'query' },
       },
     });
@@ -336,9 +382,21 @@
       log('dash.js ' + msg, true);
       playerFailed('dash.js ' + msg);
     });
+    dp.on(dashjs.MediaPlayer.events.STREAM_INITIALIZED, () => {
+      state.levels = (dp.getRepresentationsByType('video') || []).map((r) => ({ height: r.height, bitrate: r.bandwidth, pathway: '' }));
+    });
     dp.on('contentSteeringRequestCompleted', () => {
       state.steeringLoads++;
+      const s = dp.getCurrentSteeringResponseData && dp.getCurrentSteeringResponseData();
+      state.steeringPriority = (s && s.pathwayPriority) || [];
       log('steering manifest loaded');
+    });
+    // The pathway in use is the service location of the BaseURL the last
+    // video segment came from (the steering answer is only a wish).
+    let lastLocation = '';
+    dp.on(dashjs.MediaPlayer.events.FRAGMENT_LOADING_COMPLETED, (e) => {
+      const r = e && e.request;
+      if (r && r.mediaType === 'video' && r.serviceLocation && !/^[a-z]+:/.test(r.serviceLocation)) lastLocation = r.serviceLocation;
     });
     player = {
       kind: 'dash',
@@ -349,6 +407,7 @@
       },
       throughputKbps: () => Math.round(dp.getAverageThroughput ? dp.getAverageThroughput('video') || 0 : 0),
       pathway: () => {
+        if (lastLocation) return lastLocation;
         const s = dp.getCurrentSteeringResponseData && dp.getCurrentSteeringResponseData();
         return (s && s.pathwayPriority && s.pathwayPriority[0]) || '';
       },
