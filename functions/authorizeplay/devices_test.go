@@ -14,10 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/dynamo"
+	"github.com/playplane/playplane/shared/emulators"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -37,14 +43,49 @@ func (s *hookStore) AcquireLease(ctx context.Context, req playback.LeaseRequest)
 	return sess, err
 }
 
-// newHookHarness is newHarness with the function over hook.
-func newHookHarness(t *testing.T) (*harness, *hookStore) {
+// openBolt is a fresh bolt store.
+func openBolt(t *testing.T) playback.Store {
 	t.Helper()
 	store, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+// openDynamo is a fresh table on DynamoDB Local (shared/emulators): its
+// reads are ConsistentRead, which the device removal's ordering needs.
+func openDynamo(t *testing.T) playback.Store {
+	t.Helper()
+	ctx := context.Background()
+	client := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(emulators.DynamoDB(t)),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+	table := playback.NewID("dev")
+	s, err := dynamo.New(ctx, dynamo.Config{Table: table}, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
+	return s
+}
+
+// deviceStores are the stores the removal race runs on. Not the Firestore
+// emulator: its transactions do not abort on contention (see
+// /work/shared/backends.md), so racing account updates prove nothing there.
+var deviceStores = []struct {
+	name string
+	open func(t *testing.T) playback.Store
+}{{"bolt", openBolt}, {"dynamodb", openDynamo}}
+
+// newHookHarness is newHarness over store, with the function over hook.
+func newHookHarness(t *testing.T, store playback.Store) (*harness, *hookStore) {
+	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
 	if err := demo.Seed(context.Background(), store, "http://edge.test", now); err != nil {
 		t.Fatal(err)
@@ -245,9 +286,18 @@ func TestDeviceRoutesRefuseBadInput(t *testing.T) {
 // ends the lease. Either way no session outlives the device.
 func TestRemovalDuringPlay(t *testing.T) {
 	t.Parallel()
+	for _, st := range deviceStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			removalDuringPlay(t, st.open)
+		})
+	}
+}
+
+func removalDuringPlay(t *testing.T, open func(*testing.T) playback.Store) {
 	t.Run("removed before the play re-reads", func(t *testing.T) {
 		t.Parallel()
-		h, hook := newHookHarness(t)
+		h, hook := newHookHarness(t, open(t))
 		tok := h.token(demo.AccountFamily)
 		if rec := h.play(demo.AccountFamily, "sintel", "tv-1"); rec.Code != 201 {
 			t.Fatal(rec.Code)
@@ -270,7 +320,7 @@ func TestRemovalDuringPlay(t *testing.T) {
 	})
 	t.Run("removed after the play re-reads", func(t *testing.T) {
 		t.Parallel()
-		h, hook := newHookHarness(t)
+		h, hook := newHookHarness(t, open(t))
 		tok := h.token(demo.AccountFamily)
 		if rec := h.play(demo.AccountFamily, "sintel", "tv-1"); rec.Code != 201 {
 			t.Fatal(rec.Code)
@@ -295,7 +345,16 @@ func TestRemovalDuringPlay(t *testing.T) {
 // a slot), plays before it are ended.
 func TestRemoveDeviceRacesPlays(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	for _, st := range deviceStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			h, _ := newHookHarness(t, st.open(t))
+			removeDeviceRacesPlays(t, h)
+		})
+	}
+}
+
+func removeDeviceRacesPlays(t *testing.T, h *harness) {
 	tok := h.token(demo.AccountFamily)
 	ctx := context.Background()
 	for i := range 40 {
