@@ -137,6 +137,9 @@ func (s *Server) Mount(mux httpx.Mux) {
 	mux.Handle("POST /v1/play", httpx.HandlerFunc(s.play))
 	mux.Handle("GET /v1/sessions", httpx.HandlerFunc(s.listSessions))
 	mux.Handle("DELETE /v1/sessions/{id}", httpx.HandlerFunc(s.endSession))
+	mux.Handle("GET /v1/devices", httpx.HandlerFunc(s.listDevices))
+	mux.Handle("PATCH /v1/devices/{id}", httpx.HandlerFunc(s.renameDevice))
+	mux.Handle("DELETE /v1/devices/{id}", httpx.HandlerFunc(s.removeDevice))
 }
 
 // Consumers returns the event-triggered handlers by topic.
@@ -245,6 +248,9 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return conflictView(err)
 	}
+	if err := s.stillRegistered(ctx, sess, now); err != nil {
+		return err
+	}
 	claims := auth.PlaybackClaims{SessionID: sess.ID, AccountID: acct.ID, TitleID: title.ID, DeviceID: req.DeviceID,
 		IssuedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL)}
 	token, err := s.deps.Tokens.Issue(claims)
@@ -280,6 +286,28 @@ func (s *Server) registerDevice(ctx context.Context, accountID string, req PlayR
 		return nil
 	})
 	return err
+}
+
+// stillRegistered reads the account again after the lease is acquired and
+// ends the lease if its device was removed meanwhile (see devices.go for
+// why this order, against DELETE /v1/devices/{id}'s, admits no removed
+// device).
+func (s *Server) stillRegistered(ctx context.Context, sess playback.Session, now time.Time) error {
+	acct, err := s.deps.Store.GetAccount(ctx, sess.AccountID)
+	if err == nil && acct.HasDevice(sess.DeviceID) {
+		return nil
+	}
+	if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+		// Unknown: no token. The lease lapses unrenewed within LEASE_TTL
+		// unless the end below frees it now.
+		_, _ = s.deps.Store.EndSession(ctx, sess.ID, playback.EndDeviceRemoved, now)
+		return err
+	}
+	if _, err := s.deps.Store.EndSession(ctx, sess.ID, playback.EndDeviceRemoved, now); err != nil {
+		return err
+	}
+	return playback.Errorf(playback.CodeConflict, "device_removed",
+		"device %q was removed from the account while this play started", sess.DeviceID)
 }
 
 // conflictView replaces the store's session list with what a client may see.

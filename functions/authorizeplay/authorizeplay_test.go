@@ -35,7 +35,7 @@ var jwtKey = bytes.Repeat([]byte("k"), 32)
 
 type harness struct {
 	t      testing.TB
-	store  *bolt.Store
+	store  playback.Store
 	tokens *auth.Keyring
 	srv    *authorizeplay.Server
 	h      http.Handler

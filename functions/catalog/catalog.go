@@ -368,6 +368,10 @@ var Functions = []Function{
 			{Method: "POST", Path: "/v1/play", Auth: AuthJWT},
 			{Method: "GET", Path: "/v1/sessions", Auth: AuthJWT},
 			{Method: "DELETE", Path: "/v1/sessions/{id}", Auth: AuthJWT},
+			// The subscriber's own devices: list, rename, remove.
+			{Method: "GET", Path: "/v1/devices", Auth: AuthJWT},
+			{Method: "PATCH", Path: "/v1/devices/{id}", Auth: AuthJWT},
+			{Method: "DELETE", Path: "/v1/devices/{id}", Auth: AuthJWT},
 		},
 		// Ends the sessions of accounts that lost their entitlement.
 		Consumes:       []Consumer{{Topic: TopicEntitlementChanged, GCPEntryPoint: "AuthorizePlayConsumer"}},
@@ -660,7 +664,7 @@ func EnvSlug(env string) string { return strings.ToLower(strings.ReplaceAll(env,
 var (
 	CORSAllowHeaders  = []string{"Authorization", "Content-Type", "CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session", "X-Request-Id"}
 	CORSExposeHeaders = []string{"Retry-After", "X-Request-Id"}
-	CORSAllowMethods  = []string{"GET", "POST", "DELETE"}
+	CORSAllowMethods  = []string{"GET", "POST", "PATCH", "DELETE"}
 )
 
 // CORSMaxAge is how long, in seconds, a browser may reuse a preflight.

@@ -91,7 +91,8 @@ func TestOnlyAccountRoutesUseTheJWTAuthorizer(t *testing.T) {
 		}
 	}
 	slices.Sort(jwt)
-	want := []string{"DELETE /v1/sessions/{id}", "GET /v1/progress", "GET /v1/sessions", "POST /v1/play"}
+	want := []string{"DELETE /v1/devices/{id}", "DELETE /v1/sessions/{id}", "GET /v1/devices", "GET /v1/progress",
+		"GET /v1/sessions", "PATCH /v1/devices/{id}", "POST /v1/play"}
 	if !slices.Equal(jwt, want) {
 		t.Errorf("JWT routes = %v, want %v", jwt, want)
 	}

@@ -204,6 +204,15 @@ func TestEveryFunctionBuildsOnTheGCPAdapters(t *testing.T) {
 	if w.Code != 200 || strings.TrimSpace(w.Body.String()) != `{"sessions":[]}` {
 		t.Fatalf("GET /v1/sessions: %d %s", w.Code, w.Body)
 	}
+	// The device routes are mounted too: the account, not the route, is
+	// what is missing.
+	req = httptest.NewRequest("GET", "/v1/devices", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 404 || !strings.Contains(w.Body.String(), `"reason":"account_not_found"`) {
+		t.Fatalf("GET /v1/devices: %d %s", w.Code, w.Body)
+	}
 }
 
 func TestMissingConfigurationIsNamed(t *testing.T) {

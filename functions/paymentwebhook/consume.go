@@ -202,10 +202,21 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 		return playback.Errorf(playback.CodeInvalid, "no_account_reference",
 			"checkout session %s has neither client_reference_id nor metadata.account_id", cs.ID)
 	}
+	if !playback.ValidID(accountID) {
+		return playback.Errorf(playback.CodeInvalid, "account_reference_invalid",
+			"checkout session %s names account %q: 1-128 characters of [A-Za-z0-9._-]", cs.ID, accountID)
+	}
 	if cs.Customer == "" {
 		return playback.Errorf(playback.CodeInvalid, "no_customer", "checkout session %s has no customer", cs.ID)
 	}
-	if err := s.link(ctx, string(cs.Customer), accountID, now); err != nil {
+	err := s.link(ctx, string(cs.Customer), accountID, now)
+	if errors.Is(err, errAccountMissing) {
+		// A new subscriber: the session creates the account, then links.
+		if err = s.provision(ctx, cs, accountID, env, now); err == nil {
+			err = s.link(ctx, string(cs.Customer), accountID, now)
+		}
+	}
+	if err != nil {
 		return err
 	}
 	// Without refetch the subscription's own events (retried until this

@@ -338,7 +338,7 @@ func TestUnlinkedCustomer(t *testing.T) {
 			t.Fatalf("pending %+v", p)
 		}
 	})
-	t.Run("checkout for an account that does not exist yet", func(t *testing.T) {
+	t.Run("checkout without a billing country for an account that does not exist yet", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, func(c *Config, _ *Deps) { c.LinkWait = 0 })
 		h.run(stripeEvent("evt_co", typeCheckoutCompleted, at(time.Hour), checkoutObj("cs_x", "acct_later", "cus_x", "")))

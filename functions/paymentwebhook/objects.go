@@ -152,6 +152,56 @@ type stripeCheckoutSession struct {
 	Subscription      stripeID          `json:"subscription"`
 	Mode              string            `json:"mode"`
 	Metadata          map[string]string `json:"metadata"`
+	// CustomerDetails is what the customer entered in the session: the
+	// billing address (its country at least when Checkout collects one)
+	// and email. A new subscriber's account takes its territory from it.
+	CustomerDetails *struct {
+		Email   string         `json:"email"`
+		Address *stripeAddress `json:"address"`
+	} `json:"customer_details"`
+	CustomerEmail string `json:"customer_email"`
+	// LineItems is only present when the session was read with
+	// expand[]=line_items; webhooks leave it out.
+	LineItems *struct {
+		Data []struct {
+			Price *struct {
+				ID string `json:"id"`
+			} `json:"price"`
+		} `json:"data"`
+	} `json:"line_items"`
+}
+
+// stripeAddress is a Stripe address; only the country matters here.
+type stripeAddress struct {
+	Country string `json:"country"`
+}
+
+// country is the session's billing country, "" if it has none.
+func (cs stripeCheckoutSession) country() string {
+	if cs.CustomerDetails == nil || cs.CustomerDetails.Address == nil {
+		return ""
+	}
+	return cs.CustomerDetails.Address.Country
+}
+
+// email is the customer's email as the session knows it.
+func (cs stripeCheckoutSession) email() string {
+	if cs.CustomerDetails != nil && cs.CustomerDetails.Email != "" {
+		return cs.CustomerDetails.Email
+	}
+	return cs.CustomerEmail
+}
+
+func (cs stripeCheckoutSession) priceIDs() []string {
+	var ids []string
+	if cs.LineItems != nil {
+		for _, it := range cs.LineItems.Data {
+			if it.Price != nil && it.Price.ID != "" {
+				ids = append(ids, it.Price.ID)
+			}
+		}
+	}
+	return ids
 }
 
 // stripeCustomer is a Stripe customer object.
@@ -159,4 +209,5 @@ type stripeCustomer struct {
 	ID       string            `json:"id"`
 	Object   string            `json:"object"`
 	Metadata map[string]string `json:"metadata"`
+	Address  *stripeAddress    `json:"address"`
 }

@@ -12,6 +12,7 @@
 package paymentwebhook
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -67,12 +68,20 @@ type Config struct {
 	// is the page size of a wake.
 	SweepAge   time.Duration `env:"STRIPE_SWEEP_AGE, default=1m"`
 	SweepBatch int           `env:"STRIPE_SWEEP_BATCH, default=100"`
+	// DefaultTerritory is the territory (ISO 3166-1 alpha-2) of an account
+	// created from a checkout session that names no billing country (and
+	// whose customer has no address); empty: such a session waits, parked,
+	// for an operator to create the account.
+	DefaultTerritory string `env:"STRIPE_DEFAULT_TERRITORY"`
 }
 
-// Store is what the webhook and its consumer read and write.
+// Store is what the webhook and its consumer read and write. Accounts of
+// new subscribers are created through the admin port (create-if-absent,
+// with an audit record), like an operator's.
 type Store interface {
 	playback.AccountStore
 	playback.InboxStore
+	ApplyChanges(ctx context.Context, cs playback.ChangeSet) (playback.AuditRecord, error)
 }
 
 // Deps are the collaborators.
@@ -124,6 +133,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	case cfg.Tolerance <= 0 || cfg.MaxBody <= 0 || cfg.PastDueGrace < 0 || cfg.InboxRetention <= 0 ||
 		cfg.LinkWait < 0 || cfg.GiveUpAfter <= 0 || cfg.SweepAge <= 0 || cfg.SweepBatch <= 0:
 		return nil, fmt.Errorf("paymentwebhook.New: durations, MaxBody and SweepBatch must be positive: %+v", redacted(cfg))
+	}
+	if cfg.DefaultTerritory != "" && !validTerritory(cfg.DefaultTerritory) {
+		return nil, fmt.Errorf("paymentwebhook.New: STRIPE_DEFAULT_TERRITORY %q is not an ISO 3166-1 alpha-2 code", cfg.DefaultTerritory)
 	}
 	if deps.Stripe == nil && cfg.APIKey != "" {
 		api, err := NewStripeAPI(cfg.APIKey, cfg.APIURL)

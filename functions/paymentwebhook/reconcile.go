@@ -56,6 +56,7 @@ type reconciler struct {
 	now       time.Time
 	rep       ReconcileReport
 	announced map[string]bool // accounts already announced as out of grace
+	woken     map[string]bool // customers whose parked events this run woke
 }
 
 // subscription reconciles one listed subscription read at asOf.
@@ -73,6 +74,16 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 	}
 	if err != nil {
 		return err
+	}
+	if c := string(sub.Customer); c != "" && !r.woken[c] {
+		// The customer is linked, however that happened (a checkout, an
+		// operator's link through the admin API, the metadata just read):
+		// events parked waiting for the link apply now.
+		if r.woken == nil {
+			r.woken = map[string]bool{}
+		}
+		r.woken[c] = true
+		r.s.wakeParked(ctx, c)
 	}
 	// The listing is state as of asOf: a snapshot of that second, which
 	// events of later seconds supersede and events of the same second are

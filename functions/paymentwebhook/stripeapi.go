@@ -66,6 +66,24 @@ func (a *StripeAPI) subscription(ctx context.Context, id string) (stripeSubscrip
 	return out.stripeSubscription, nil
 }
 
+type customerResponse struct {
+	stripe.APIResource
+	stripeCustomer
+}
+
+// customer reads one customer.
+func (a *StripeAPI) customer(ctx context.Context, id string) (stripeCustomer, error) {
+	if !validStripeID(id) {
+		return stripeCustomer{}, playback.Errorf(playback.CodeInvalid, "customer_id", "customer id %q is not a Stripe id", id)
+	}
+	var out customerResponse
+	params := &stripe.CustomerParams{Params: stripe.Params{Context: ctx}}
+	if err := a.backend.Call(http.MethodGet, "/v1/customers/"+id, a.key, params, &out); err != nil {
+		return stripeCustomer{}, apiError("GET /v1/customers/"+id, err)
+	}
+	return out.stripeCustomer, nil
+}
+
 // listSubscriptions calls fn with every subscription of every status, page
 // by page, with Stripe's clock at the read of the page.
 func (a *StripeAPI) listSubscriptions(ctx context.Context, fn func(sub stripeSubscription, asOf time.Time) error) error {

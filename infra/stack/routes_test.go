@@ -220,7 +220,7 @@ func TestAWSAPIAnswersBrowsers(t *testing.T) {
 		}
 		for key, want := range map[string][]string{
 			"allowOrigins":  {"https://app.playplane.test", "http://localhost:5173"},
-			"allowMethods":  {"GET", "POST", "DELETE"},
+			"allowMethods":  {"GET", "POST", "PATCH", "DELETE"},
 			"allowHeaders":  {"Authorization", "Content-Type", "CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session", "X-Request-Id"},
 			"exposeHeaders": {"Retry-After", "X-Request-Id"},
 		} {

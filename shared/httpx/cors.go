@@ -24,7 +24,7 @@ var (
 	// CORSExposeHeaders are the response headers a page may read.
 	CORSExposeHeaders = []string{"Retry-After", "X-Request-Id"}
 	// CORSAllowMethods are the methods of the browser-facing routes.
-	CORSAllowMethods = []string{http.MethodGet, http.MethodPost, http.MethodDelete}
+	CORSAllowMethods = []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete}
 )
 
 // CORSMaxAge is how long, in seconds, a browser may reuse a preflight's

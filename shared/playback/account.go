@@ -225,4 +225,7 @@ const (
 	EndByUser      = "ended_by_user" // DELETE /v1/sessions/{id}
 	EndEntitlement = "entitlement"   // the account lost its entitlement
 	EndReplaced    = "replaced"      // the same device started another title
+	// EndDeviceRemoved: the account removed the session's device
+	// (DELETE /v1/devices/{id}).
+	EndDeviceRemoved = "device_removed"
 )

@@ -1,0 +1,107 @@
+package paymentwebhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// actorCheckout is the audit actor of accounts created from a completed
+// checkout session: "stripe:checkout:<session id>".
+const actorCheckout = "stripe:checkout:"
+
+// provision creates the account a completed checkout session names, for
+// a subscriber who signed up through Stripe before any account existed.
+// It is create-if-absent: a concurrent delivery of the same session, or an
+// operator who created the account meanwhile, wins, and this call then
+// changes nothing. The account starts without a subscription (status
+// none): the subscription's own events, parked until the link this
+// session makes, entitle it.
+//
+// Without a country (neither the session's billing address, the
+// customer's address nor Config.DefaultTerritory) the account is not
+// created: licensing needs a territory, and guessing one would license the
+// wrong catalogue. The session then waits like an event whose account is
+// missing (parked for retry) until an operator creates the account.
+func (s *Server) provision(ctx context.Context, cs stripeCheckoutSession, accountID string, env event, now time.Time) error {
+	territory, err := s.territoryOf(ctx, cs)
+	if err != nil {
+		return err
+	}
+	if territory == "" {
+		httpx.Logger(ctx).ErrorContext(ctx, "checkout session names no country: create the account to apply it",
+			"account_id", accountID, "checkout_session", cs.ID, "customer", cs.Customer)
+		return fmt.Errorf("paymentwebhook.provision %s: no billing country and no STRIPE_DEFAULT_TERRITORY: %w",
+			accountID, errAccountMissing)
+	}
+	plan, err := s.checkoutPlan(ctx, cs)
+	if err != nil {
+		return err
+	}
+	acct := playback.Account{ID: accountID, Email: cs.email(), PlanID: plan, Status: playback.StatusNone,
+		Territory: territory, CustomerID: string(cs.Customer), UpdatedAt: now}
+	doc, err := json.Marshal(acct)
+	if err != nil {
+		return fmt.Errorf("paymentwebhook.provision: %w", err)
+	}
+	_, err = s.deps.Store.ApplyChanges(ctx, playback.ChangeSet{Actor: actorCheckout + cs.ID, At: now,
+		Changes: []playback.Change{{Kind: playback.KindAccount, ID: accountID, Doc: doc, IfAbsent: true}}})
+	switch {
+	case playback.IsCode(err, playback.CodePrecondition):
+		return nil // created meanwhile: link it
+	case err != nil:
+		return fmt.Errorf("paymentwebhook.provision %s: %w", accountID, err)
+	}
+	httpx.Logger(ctx).InfoContext(ctx, "account created from checkout", "account_id", accountID,
+		"territory", territory, "plan_id", plan, "checkout_session", cs.ID, "event_id", env.ID)
+	return nil
+}
+
+// territoryOf is the country of the session's billing address, else of
+// the customer's address (read from the API when there is one), else the
+// configured default; "" if none.
+func (s *Server) territoryOf(ctx context.Context, cs stripeCheckoutSession) (string, error) {
+	if c := cs.country(); validTerritory(c) {
+		return c, nil
+	}
+	if s.deps.Stripe != nil {
+		cus, err := s.deps.Stripe.customer(ctx, string(cs.Customer))
+		switch {
+		case err == nil && cus.Address != nil && validTerritory(cus.Address.Country):
+			return cus.Address.Country, nil
+		case err != nil && playback.ErrorCode(err).Retryable():
+			return "", err
+		}
+	}
+	return s.cfg.DefaultTerritory, nil
+}
+
+// checkoutPlan is the plan of the session's price: from its line items
+// when expanded, else from its subscription read through the API; "" when
+// neither is at hand, and the subscription's events set it.
+func (s *Server) checkoutPlan(ctx context.Context, cs stripeCheckoutSession) (string, error) {
+	if plan := s.planFor(cs.priceIDs()...); plan != "" {
+		return plan, nil
+	}
+	if s.deps.Stripe == nil || cs.Subscription == "" {
+		return "", nil
+	}
+	sub, err := s.deps.Stripe.subscription(ctx, string(cs.Subscription))
+	if err != nil {
+		if playback.ErrorCode(err).Retryable() {
+			return "", err
+		}
+		return "", nil
+	}
+	return s.planFor(sub.priceIDs()...), nil
+}
+
+// validTerritory reports whether c is shaped like an ISO 3166-1 alpha-2
+// code, as Stripe writes countries.
+func validTerritory(c string) bool {
+	return len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z'
+}
