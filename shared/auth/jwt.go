@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +25,24 @@ type Identity struct {
 	Audience  []string
 	ExpiresAt time.Time
 	TokenID   string // jti if present
+	// Claims are all the token's claims as JSON decodes them (behind the
+	// API Gateway authorizer, as it flattens them: strings), for checks
+	// beyond identity such as HasAdminClaim.
+	Claims map[string]any
+}
+
+// allClaims reads the registered claims the Verifier checks and keeps
+// every claim besides.
+type allClaims struct {
+	jwt.RegisteredClaims
+	all map[string]any
+}
+
+func (c *allClaims) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &c.RegisteredClaims); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &c.all)
 }
 
 // VerifierConfig names the identity provider whose tokens are accepted and
@@ -166,8 +185,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 	if len(token) > maxJWTLen {
 		return Identity{}, unauthenticated(ReasonTokenMalformed, "token exceeds %d bytes", maxJWTLen)
 	}
-	var claims jwt.RegisteredClaims
-	_, err := v.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+	var all allClaims
+	claims := &all.RegisteredClaims
+	_, err := v.parser.ParseWithClaims(token, &all, func(t *jwt.Token) (any, error) {
 		return v.key(ctx, t)
 	})
 	if err != nil {
@@ -197,6 +217,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 		Audience:  []string(claims.Audience),
 		ExpiresAt: claims.ExpiresAt.UTC(),
 		TokenID:   claims.ID,
+		Claims:    all.all,
 	}, nil
 }
 
