@@ -23,6 +23,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/admin"
 	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/functions/paymentwebhook"
@@ -287,7 +288,16 @@ func (a *App) wire(ctx context.Context) error {
 		return err
 	}
 
-	functions := []function{authorize, webhook, beats, sign, pick}
+	var adminCfg admin.Config
+	if err := envconfig.Process(ctx, &adminCfg); err != nil {
+		return err
+	}
+	operators, err := admin.New(adminCfg, admin.Deps{Store: a.store, Identity: identity, Now: a.now})
+	if err != nil {
+		return err
+	}
+
+	functions := []function{authorize, webhook, beats, sign, pick, operators}
 
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	consumerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))

@@ -15,6 +15,7 @@ import (
 	"context"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/admin"
 	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/functions/paymentwebhook"
@@ -32,6 +33,7 @@ var Functions = []gcpfn.Spec{
 	{Name: "heartbeat", HTTP: "Heartbeat", Consumers: on(events.TopicHeartbeats, "HeartbeatConsumer"), Build: heartbeatFn},
 	{Name: "signurl", HTTP: "SignURL", Build: signURL},
 	{Name: "pickedge", HTTP: "PickEdge", Consumers: on(events.TopicEdgeHealth, "PickEdgeConsumer"), Build: pickEdge},
+	{Name: "admin", HTTP: "Admin", Build: adminFn},
 }
 
 func on(topic, entryPoint string) map[string]string { return map[string]string{topic: entryPoint} }
@@ -165,4 +167,20 @@ func pickEdge(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
 		return nil, err
 	}
 	return pickedge.New(cfg, pickedge.Deps{Store: store, Bus: bus, Tokens: tokens, Log: env.Log, Now: env.Now})
+}
+
+func adminFn(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
+	var cfg admin.Config
+	if err := env.Process(ctx, &cfg); err != nil {
+		return nil, err
+	}
+	store, err := env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	identity, err := env.Identity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return admin.New(cfg, admin.Deps{Store: store, Identity: identity, Now: env.Now})
 }

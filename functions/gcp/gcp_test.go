@@ -38,6 +38,7 @@ var catalog = map[string][]string{
 	"paymentwebhook": {"PaymentWebhook", "PaymentWebhookConsumer", "PaymentWebhookJobs"},
 	"pickedge":       {"PickEdge", "PickEdgeConsumer"},
 	"heartbeat":      {"Heartbeat", "HeartbeatConsumer"},
+	"admin":          {"Admin"},
 }
 
 func TestFunctionsMatchTheCatalog(t *testing.T) {
