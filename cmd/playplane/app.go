@@ -278,7 +278,7 @@ func (a *App) wire(ctx context.Context) error {
 	if pickCfg.PublicURL == "" && pickCfg.APIURL == "" {
 		pickCfg.APIURL = a.cfg.PublicURL
 	}
-	pick, err := pickedge.New(pickCfg, pickedge.Deps{Store: a.store, Bus: a.bus, Tokens: tokens, Log: a.log, Now: a.now})
+	pick, err := pickedge.New(pickCfg, pickedge.Deps{Store: a.store, Bus: a.bus, Tokens: tokens, ZoneStore: a.store, Log: a.log, Now: a.now})
 	if err != nil {
 		return err
 	}

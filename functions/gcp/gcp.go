@@ -166,7 +166,7 @@ func pickEdge(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pickedge.New(cfg, pickedge.Deps{Store: store, Bus: bus, Tokens: tokens, Log: env.Log, Now: env.Now})
+	return pickedge.New(cfg, pickedge.Deps{Store: store, Bus: bus, Tokens: tokens, ZoneStore: store, Log: env.Log, Now: env.Now})
 }
 
 func adminFn(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {

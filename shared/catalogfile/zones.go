@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,7 @@ type StoreZones struct {
 	version atomic.Int64 // of cur; skipped versions count too
 	next    atomic.Int64 // UnixNano of the next read
 	reading atomic.Bool
+	first   sync.Once // the first read, for NewStoreZones
 }
 
 var _ steering.Zones = (*StoreZones)(nil)
@@ -53,6 +55,27 @@ func OpenStoreZones(ctx context.Context, store playback.AdminStore, cfg StoreZon
 	if store == nil {
 		return nil, fmt.Errorf("catalogfile.OpenStoreZones: a store is required")
 	}
+	z := newStoreZones(store, cfg)
+	if _, err := z.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("catalogfile.OpenStoreZones: %w", err)
+	}
+	z.first.Do(func() {})
+	z.schedule()
+	return z, nil
+}
+
+// NewStoreZones is OpenStoreZones without a read now, for functions that
+// make no network call before their first request (a Lambda's build is
+// checked offline): the first Current reads the store, bounded by the
+// timeout, and a failed read leaves no zones until the next poll.
+func NewStoreZones(store playback.AdminStore, cfg StoreZonesConfig) (*StoreZones, error) {
+	if store == nil {
+		return nil, fmt.Errorf("catalogfile.NewStoreZones: a store is required")
+	}
+	return newStoreZones(store, cfg), nil
+}
+
+func newStoreZones(store playback.AdminStore, cfg StoreZonesConfig) *StoreZones {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -62,12 +85,7 @@ func OpenStoreZones(ctx context.Context, store playback.AdminStore, cfg StoreZon
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	z := &StoreZones{store: store, poll: cfg.Poll, timeout: cfg.Timeout, log: cfg.Log, now: cfg.Now}
-	if _, err := z.Refresh(ctx); err != nil {
-		return nil, fmt.Errorf("catalogfile.OpenStoreZones: %w", err)
-	}
-	z.schedule()
-	return z, nil
+	return &StoreZones{store: store, poll: cfg.Poll, timeout: cfg.Timeout, log: cfg.Log, now: cfg.Now}
 }
 
 func (z *StoreZones) schedule() { z.next.Store(z.now().Add(z.poll).UnixNano()) }
@@ -75,6 +93,14 @@ func (z *StoreZones) schedule() { z.next.Store(z.now().Add(z.poll).UnixNano()) }
 // Current returns the zones in service, starting a background read when
 // one is due.
 func (z *StoreZones) Current() *steering.CoverageZones {
+	z.first.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), z.timeout)
+		defer cancel()
+		if _, err := z.Refresh(ctx); err != nil {
+			z.log.Warn("coverage zones: first read of the store failed; none in service until the next poll", "err", err)
+		}
+		z.schedule()
+	})
 	if z.poll > 0 && z.now().UnixNano() >= z.next.Load() && z.reading.CompareAndSwap(false, true) {
 		z.schedule()
 		go func() {
