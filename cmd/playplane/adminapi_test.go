@@ -197,4 +197,3 @@ func runTrim(t *testing.T, cfg Config, args ...string) (string, error) {
 	out, err := run(t, cfg, args...)
 	return strings.TrimSpace(out), err
 }
-
