@@ -31,6 +31,10 @@ func TestMintAdminHS256(t *testing.T) {
 			if err != nil || id.AccountID != "ops-alice" {
 				t.Fatalf("Verify = %+v, %v", id, err)
 			}
+			// The verified identity carries the claims the admin check reads.
+			if !HasAdminClaim(id.Claims, tc.claim) || id.Claims["sub"] != "ops-alice" {
+				t.Fatalf("Identity.Claims = %#v", id.Claims)
+			}
 			claims := jwt.MapClaims{}
 			if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
 				t.Fatal(err)
