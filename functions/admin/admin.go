@@ -146,7 +146,7 @@ func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request, who auth.I
 		if err != nil {
 			return err
 		}
-		if !auth.HasAdminClaim(who.Claims, s.cfg.AdminClaim) {
+		if !auth.HasAdminClaim(who.AllClaims(), s.cfg.AdminClaim) {
 			e := playback.Errorf(playback.CodeForbidden, ReasonNotAdmin, "the token does not carry the admin claim %q", s.cfg.AdminClaim)
 			e.Details = map[string]string{"claim": s.cfg.AdminClaim}
 			return e

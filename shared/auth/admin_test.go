@@ -32,8 +32,8 @@ func TestMintAdminHS256(t *testing.T) {
 				t.Fatalf("Verify = %+v, %v", id, err)
 			}
 			// The verified identity carries the claims the admin check reads.
-			if !HasAdminClaim(id.Claims, tc.claim) || id.Claims["sub"] != "ops-alice" {
-				t.Fatalf("Identity.Claims = %#v", id.Claims)
+			if all := id.AllClaims(); !HasAdminClaim(all, tc.claim) || all["sub"] != "ops-alice" {
+				t.Fatalf("Identity.AllClaims() = %#v", all)
 			}
 			claims := jwt.MapClaims{}
 			if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
