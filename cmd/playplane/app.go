@@ -23,6 +23,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/admin"
 	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/functions/heartbeat"
@@ -293,7 +294,7 @@ func (a *App) wire(ctx context.Context) error {
 	if pickCfg.PublicURL == "" && pickCfg.APIURL == "" {
 		pickCfg.APIURL = a.cfg.PublicURL
 	}
-	pick, err := pickedge.New(pickCfg, pickedge.Deps{Store: a.store, Bus: a.bus, Tokens: tokens, Log: a.log, Now: a.now})
+	pick, err := pickedge.New(pickCfg, pickedge.Deps{Store: a.store, Bus: a.bus, Tokens: tokens, ZoneStore: a.store, Log: a.log, Now: a.now})
 	if err != nil {
 		return err
 	}
@@ -303,8 +304,17 @@ func (a *App) wire(ctx context.Context) error {
 		return err
 	}
 
+	var adminCfg admin.Config
+	if err := envconfig.Process(ctx, &adminCfg); err != nil {
+		return err
+	}
+	operators, err := admin.New(adminCfg, admin.Deps{Store: a.store, Identity: identity, Now: a.now})
+	if err != nil {
+		return err
+	}
+
 	a.functions = map[string]function{"authorizeplay": authorize, "paymentwebhook": webhook, "heartbeat": beats,
-		"signurl": sign, "pickedge": pick}
+		"signurl": sign, "pickedge": pick, "admin": operators}
 
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	// The API's description; the clouds publish the same bytes as

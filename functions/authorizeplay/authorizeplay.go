@@ -210,6 +210,9 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if acct.Suspended {
+		return playback.Errorf(playback.CodeForbidden, "account_suspended", "the account is suspended")
+	}
 	if !acct.Entitled(now, s.cfg.PastDueGrace) {
 		return playback.Errorf(playback.CodeForbidden, "subscription_inactive",
 			"subscription is %s", acct.Status)

@@ -43,7 +43,15 @@ const (
 	AuthStripeSignature Auth = "stripe-signature"
 	// AuthEdgeHMAC routes are called by CDN edges signing with a per-edge key.
 	AuthEdgeHMAC Auth = "edge-hmac"
+	// AuthAdminJWT routes carry an operator's JWT: checked like AuthJWT
+	// (the same authorizer on AWS), and the function then requires the
+	// admin claim (ADMIN_CLAIM) and answers 403 without it.
+	AuthAdminJWT Auth = "admin-jwt"
 )
+
+// VerifiedAsJWT says whether the route's caller JWT is checked as AuthJWT
+// routes' are (on AWS by the HTTP API's JWT authorizer).
+func (a Auth) VerifiedAsJWT() bool { return a == AuthJWT || a == AuthAdminJWT }
 
 // Route is one HTTP route served by a function.
 type Route struct {
@@ -463,6 +471,41 @@ var Functions = []Function{
 		MemoryMB:       256,
 		TimeoutSeconds: 10,
 	},
+	{
+		Name:          "admin",
+		GCPEntryPoint: "Admin",
+		Routes:        adminRoutes(),
+		// Records, their audit records and coverage zone versions; a
+		// suspension ends the account's sessions.
+		Store:          StoreReadWrite,
+		MemoryMB:       256,
+		TimeoutSeconds: 30,
+	},
+}
+
+// adminRoutes are the operators' API (functions/admin): CRUD and lists
+// of each kind, account actions, coverage zone files and the audit log.
+func adminRoutes() []Route {
+	var out []Route
+	for _, coll := range []string{"plans", "titles", "accounts", "edges"} {
+		base := "/v1/admin/" + coll
+		out = append(out,
+			Route{Method: "GET", Path: base, Auth: AuthAdminJWT},
+			Route{Method: "POST", Path: base, Auth: AuthAdminJWT},
+			Route{Method: "GET", Path: base + "/{id}", Auth: AuthAdminJWT},
+			Route{Method: "PUT", Path: base + "/{id}", Auth: AuthAdminJWT},
+			Route{Method: "DELETE", Path: base + "/{id}", Auth: AuthAdminJWT})
+	}
+	return append(out,
+		Route{Method: "POST", Path: "/v1/admin/accounts/{id}/suspend", Auth: AuthAdminJWT},
+		Route{Method: "POST", Path: "/v1/admin/accounts/{id}/unsuspend", Auth: AuthAdminJWT},
+		Route{Method: "PUT", Path: "/v1/admin/accounts/{id}/customer", Auth: AuthAdminJWT},
+		Route{Method: "GET", Path: "/v1/admin/accounts/{id}/devices", Auth: AuthAdminJWT},
+		Route{Method: "GET", Path: "/v1/admin/coverage-zones", Auth: AuthAdminJWT},
+		Route{Method: "PUT", Path: "/v1/admin/coverage-zones", Auth: AuthAdminJWT},
+		Route{Method: "GET", Path: "/v1/admin/coverage-zones/{version}", Auth: AuthAdminJWT},
+		Route{Method: "GET", Path: "/v1/admin/audit", Auth: AuthAdminJWT},
+	)
 }
 
 // DynamoTable is the single-table layout of shared/dynamo (its
@@ -638,7 +681,7 @@ func SecretARNEnv(env string) string { return env + "_SECRET_ARN" }
 // balancer it verifies the token itself, on AWS it reads the claims the
 // HTTP API's authorizer checked.
 func (f Function) VerifiesCallerJWT() bool {
-	return slices.ContainsFunc(f.Routes, func(r Route) bool { return r.Auth == AuthJWT })
+	return slices.ContainsFunc(f.Routes, func(r Route) bool { return r.Auth.VerifiedAsJWT() })
 }
 
 // ConsumersOf returns the functions consuming topic.
@@ -673,5 +716,7 @@ const CORSMaxAge = 600
 // BrowserFacing reports whether browsers call r (CORS applies): every route
 // but those servers call with their own signatures.
 func (r Route) BrowserFacing() bool {
-	return r.Auth != AuthStripeSignature && r.Auth != AuthEdgeHMAC
+	// Admin routes are called by operators' tools; a browser console
+	// would need PUT and If-Match/ETag in the CORS policy.
+	return r.Auth != AuthStripeSignature && r.Auth != AuthEdgeHMAC && r.Auth != AuthAdminJWT
 }

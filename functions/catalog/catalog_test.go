@@ -69,7 +69,7 @@ func TestRoutesAreUniqueAndAuthenticated(t *testing.T) {
 			}
 			owners[r.Key()] = f.Name
 			switch r.Auth {
-			case AuthJWT, AuthPlaybackToken, AuthStripeSignature, AuthEdgeHMAC:
+			case AuthJWT, AuthPlaybackToken, AuthStripeSignature, AuthEdgeHMAC, AuthAdminJWT:
 			default:
 				t.Errorf("%s: auth %q", r.Key(), r.Auth)
 			}
@@ -87,6 +87,11 @@ func TestOnlyAccountRoutesUseTheJWTAuthorizer(t *testing.T) {
 		for _, r := range f.Routes {
 			if r.Auth == AuthJWT {
 				jwt = append(jwt, r.Key())
+			}
+			// Every admin route is the admin function's, behind the
+			// authorizer too.
+			if strings.HasPrefix(r.Path, "/v1/admin/") != (r.Auth == AuthAdminJWT) || r.Auth == AuthAdminJWT && f.Name != "admin" {
+				t.Errorf("%s (%s, %s): admin routes are the admin function's, with admin auth", r.Key(), f.Name, r.Auth)
 			}
 		}
 	}

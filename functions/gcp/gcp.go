@@ -18,6 +18,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/playplane/playplane/functions/admin"
 	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/functions/heartbeat"
@@ -38,6 +39,7 @@ var builders = map[string]gcpfn.Builder{
 	"heartbeat":      heartbeatFn,
 	"signurl":        signURL,
 	"pickedge":       pickEdge,
+	"admin":          adminFn,
 }
 
 // Functions lists the deploy unit's functions with the entry points the
@@ -209,5 +211,21 @@ func pickEdge(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pickedge.New(cfg, pickedge.Deps{Store: store, Bus: bus, Tokens: tokens, Log: env.Log, Now: env.Now})
+	return pickedge.New(cfg, pickedge.Deps{Store: store, Bus: bus, Tokens: tokens, ZoneStore: store, Log: env.Log, Now: env.Now})
+}
+
+func adminFn(ctx context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
+	var cfg admin.Config
+	if err := env.Process(ctx, &cfg); err != nil {
+		return nil, err
+	}
+	store, err := env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	identity, err := env.Identity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return admin.New(cfg, admin.Deps{Store: store, Identity: identity, Now: env.Now})
 }

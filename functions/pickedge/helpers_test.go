@@ -106,6 +106,8 @@ type options struct {
 	edges      []playback.Edge // beside the demo edges
 	noConsumer bool
 	boltOpts   []bolt.Option
+	// zoneStore serves the store's coverage zone versions (Deps.ZoneStore).
+	zoneStore bool
 }
 
 // newHarness seeds the demo data (local edges in fra, lhr and iad) into a
@@ -162,8 +164,11 @@ func newHarness(t testing.TB, o options) *harness {
 	t.Cleanup(func() { bus.Close() })
 	h := &harness{t: t, store: store, bus: bus, tokens: auth.NewDevKeyring(), keys: keys, env: env, t0: t0}
 	h.now.Store(t0.UnixNano())
-	h.srv, err = pickedge.New(cfg, pickedge.Deps{Store: store, Bus: bus, Tokens: h.tokens,
-		Log: slog.New(slog.DiscardHandler), Now: h.clock})
+	deps := pickedge.Deps{Store: store, Bus: bus, Tokens: h.tokens, Log: slog.New(slog.DiscardHandler), Now: h.clock}
+	if o.zoneStore {
+		deps.ZoneStore = store
+	}
+	h.srv, err = pickedge.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/catalogfile"
 	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
@@ -97,6 +98,12 @@ type Deps struct {
 	Store  Store
 	Bus    playback.Publisher
 	Tokens *auth.Keyring
+	// ZoneStore, when set, serves the coverage zone file operators upload
+	// (the admin API, `playplane import`) where PICKEDGE_COVERAGE_ZONE_FILE
+	// names none: its latest version is read every ZoneFilePoll, so a new
+	// version is in service without a restart, and a version that does not
+	// parse leaves the last good one in service.
+	ZoneStore playback.AdminStore
 	// Log is used outside requests (consumer, table refreshes); requests
 	// log through httpx.
 	Log *slog.Logger
@@ -179,6 +186,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, fmt.Errorf("pickedge.New: %w", err)
 		}
 		*z.dst = f
+	}
+	if cfg.CoverageZoneFile == "" && !depcheck.Nil(deps.ZoneStore) {
+		// Read on the first request, not here: a build makes no network call.
+		zones, err := catalogfile.NewStoreZones(deps.ZoneStore, catalogfile.StoreZonesConfig{Poll: cfg.ZoneFilePoll, Log: deps.Log, Now: deps.Now})
+		if err != nil {
+			return nil, fmt.Errorf("pickedge.New: %w", err)
+		}
+		src.Zones = zones
 	}
 	geo, err := cfg.Viewer.OpenGeoIP()
 	if err != nil {

@@ -1,6 +1,7 @@
 package pickedge_test
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/functions/pickedge"
+	"github.com/playplane/playplane/shared/catalogfile"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -96,5 +98,68 @@ func TestIPv6DownReportSteersIPv6ClientsAway(t *testing.T) {
 	}
 	if resp.Result != "CZ_BACKUP" || !resp.Degraded {
 		t.Fatalf("result %s degraded %v, want the group closest to the zone and a short TTL", resp.Result, resp.Degraded)
+	}
+}
+
+// TestCoverageZonesFromTheStore serves the coverage zone versions operators
+// upload (admin API, import) with no file configured: each new version is
+// in service after the poll interval without a restart, and a stored
+// version that does not parse (written around the upload's check) leaves
+// the last good one in service.
+func TestCoverageZonesFromTheStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// No file: the store serves the zones (GeoIP still places the client
+	// until a version names its network).
+	h := newHarness(t, options{zoneStore: true, env: map[string]string{"PICKEDGE_COVERAGE_ZONE_FILE": "", "PICKEDGE_ZONE_FILE_POLL": "1s"}})
+	id, token := h.session("sintel")
+	zone := func() string { return h.mustPick(id, token, clientFra).Location.Zone }
+	if z := zone(); z != "" {
+		t.Fatalf("zone %q before any upload", z)
+	}
+	// waitZone moves the clock past the poll and asks until the
+	// background read has brought want (or the wall-clock bound passes).
+	step := time.Duration(0)
+	waitZone := func(want string) string {
+		t.Helper()
+		var got string
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			step += 2 * time.Second
+			h.at(step)
+			if got = zone(); got == want {
+				break
+			}
+		}
+		return got
+	}
+	upload := func(body string) {
+		t.Helper()
+		if _, err := catalogfile.UploadCoverageZones(ctx, h.store, []byte(body), "admin:test", h.clock(), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	upload(`{"coverageZones": {"fra": {"network": ["203.0.113.0/24"], "coordinates": {"latitude": 50.1, "longitude": 8.7}}}}`)
+	if z := waitZone("fra"); z != "fra" {
+		t.Fatalf("v1: zone %q", z)
+	}
+	if _, err := h.store.PutCoverageZones(ctx, playback.CoverageZonesUpload{Data: []byte(`{"coverageZones": {"iad": {"network": ["203.0.113.0/40"]}}}`),
+		Actor: "raw", At: h.clock()}); err != nil {
+		t.Fatal(err)
+	}
+	// Several polls later the bad version 2 has been read and skipped.
+	for range 5 {
+		step += 2 * time.Second
+		h.at(step)
+		if z := zone(); z != "fra" {
+			t.Fatalf("a version that does not parse replaced v1: zone %q", z)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	upload(`{"coverageZones": {"lhr": {"network": ["203.0.113.0/24"], "coordinates": {"latitude": 51.5, "longitude": -0.1}}}}`)
+	if z := waitZone("lhr"); z != "lhr" {
+		t.Fatalf("v3: zone %q", z)
+	}
+	if resp := h.mustPick(id, token, clientFra); resp.Edges[0].PoP != "lhr" {
+		t.Fatalf("v3: first PoP %s", resp.Edges[0].PoP)
 	}
 }

@@ -266,7 +266,7 @@ func (f *Function) attachRoutes(ctx *pulumi.Context, name string, h *HTTP, paren
 			Target:            pulumi.Sprintf("integrations/%s", f.Integration.ID()),
 			AuthorizationType: pulumi.String("NONE"),
 		}
-		if r.Auth == catalog.AuthJWT {
+		if r.Auth.VerifiedAsJWT() {
 			args.AuthorizationType = pulumi.String("JWT")
 			args.AuthorizerId = h.AuthorizerID
 		}
@@ -384,7 +384,7 @@ func validate(args Args) error {
 	}
 	if args.HTTP != nil {
 		for _, r := range args.HTTP.Routes {
-			if r.Auth == catalog.AuthJWT && args.HTTP.AuthorizerID == nil {
+			if r.Auth.VerifiedAsJWT() && args.HTTP.AuthorizerID == nil {
 				return fmt.Errorf("route %s needs a JWT authorizer", r.Key())
 			}
 		}

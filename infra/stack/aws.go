@@ -376,7 +376,7 @@ func (a *AWSResources) newAPI(ctx *pulumi.Context, cfg Config, routes []catalog.
 		return fmt.Errorf("http api stage: %w", err)
 	}
 	for _, r := range routes {
-		if r.Auth != catalog.AuthJWT {
+		if !r.Auth.VerifiedAsJWT() {
 			continue
 		}
 		a.Authorizer, err = apigatewayv2.NewAuthorizer(ctx, "jwt", &apigatewayv2.AuthorizerArgs{

@@ -73,9 +73,10 @@ func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map
 			want["CLOUDCDN_KEYS"] = d.prefix() + "-url-signing=env:CLOUDCDN_SIGNING_KEY"
 		}
 	}
-	// Browsers call every function's routes but the Stripe webhook's; on
-	// GCP the function answers them itself.
-	if cloud == GCP && d.layout.HTTPCloud(fn) == GCP && fn.Name != "paymentwebhook" {
+	// Browsers call every function's routes but the Stripe webhook's and
+	// the admin API's (operators' tools); on GCP the function answers them
+	// itself.
+	if cloud == GCP && d.layout.HTTPCloud(fn) == GCP && fn.Name != "paymentwebhook" && fn.Name != "admin" {
 		want[catalog.EnvCORSAllowedOrigins] = testCORSOrigins
 	}
 	if fn.LocatesCaller && cloud == GCP && d.layout.HTTPCloud(fn) == GCP {

@@ -123,9 +123,21 @@ func TestCloudFunctionsWaitForTheirSecretGrants(t *testing.T) {
 					t.Errorf("%s does not wait for %s's grant on %s (%s)", fn.Str("name"), account, secretID, grant.Name)
 				}
 			}
-			if bound == 0 {
+			if bound == 0 && readsSecrets(d.prefix(), fn.Str("name")) {
 				t.Errorf("%s binds no secret", fn.Str("name"))
 			}
 		}
 	})
+}
+
+// readsSecrets says whether the catalogue function a deployed function
+// (<prefix>-<name>[-<part>]) is a part of reads any secret: the admin API
+// reads none.
+func readsSecrets(prefix, deployed string) bool {
+	for _, f := range catalog.Functions {
+		if deployed == prefix+"-"+f.Name || strings.HasPrefix(deployed, prefix+"-"+f.Name+"-") {
+			return len(f.Secrets) > 0 || f.SignsURLs
+		}
+	}
+	return true
 }

@@ -31,6 +31,10 @@ func TestMintAdminHS256(t *testing.T) {
 			if err != nil || id.AccountID != "ops-alice" {
 				t.Fatalf("Verify = %+v, %v", id, err)
 			}
+			// The verified identity carries the claims the admin check reads.
+			if all := id.AllClaims(); !HasAdminClaim(all, tc.claim) || all["sub"] != "ops-alice" {
+				t.Fatalf("Identity.AllClaims() = %#v", all)
+			}
 			claims := jwt.MapClaims{}
 			if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
 				t.Fatal(err)

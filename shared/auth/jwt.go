@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +25,39 @@ type Identity struct {
 	Audience  []string
 	ExpiresAt time.Time
 	TokenID   string // jti if present
+	// Claims are all the token's claims, when the authenticator has them
+	// decoded (behind the API Gateway authorizer, flattened to strings);
+	// read them with AllClaims.
+	Claims map[string]any
+	// rawClaims is the verified payload: the Verifier keeps it and decodes
+	// it only for a caller that asks (AllClaims), so the hot path of
+	// subscriber requests pays no second decode.
+	rawClaims []byte
+}
+
+// AllClaims returns all the token's claims as JSON decodes them, for
+// checks beyond identity such as HasAdminClaim.
+func (id Identity) AllClaims() map[string]any {
+	if id.Claims != nil || len(id.rawClaims) == 0 {
+		return id.Claims
+	}
+	var m map[string]any
+	if err := json.Unmarshal(id.rawClaims, &m); err != nil {
+		return nil // verified and decoded once already: cannot happen
+	}
+	return m
+}
+
+// allClaims reads the registered claims the Verifier checks and keeps
+// the payload for AllClaims.
+type allClaims struct {
+	jwt.RegisteredClaims
+	raw []byte
+}
+
+func (c *allClaims) UnmarshalJSON(b []byte) error {
+	c.raw = slices.Clone(b) // the decoder may reuse b once this returns
+	return json.Unmarshal(b, &c.RegisteredClaims)
 }
 
 // VerifierConfig names the identity provider whose tokens are accepted and
@@ -166,8 +200,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 	if len(token) > maxJWTLen {
 		return Identity{}, unauthenticated(ReasonTokenMalformed, "token exceeds %d bytes", maxJWTLen)
 	}
-	var claims jwt.RegisteredClaims
-	_, err := v.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+	var all allClaims
+	claims := &all.RegisteredClaims
+	_, err := v.parser.ParseWithClaims(token, &all, func(t *jwt.Token) (any, error) {
 		return v.key(ctx, t)
 	})
 	if err != nil {
@@ -197,6 +232,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 		Audience:  []string(claims.Audience),
 		ExpiresAt: claims.ExpiresAt.UTC(),
 		TokenID:   claims.ID,
+		rawClaims: all.raw,
 	}, nil
 }
 

@@ -38,7 +38,8 @@ func (g *GatewayIdentity) Authenticate(r *http.Request) (auth.Identity, error) {
 	if sub == "" {
 		return auth.Identity{}, playback.Errorf(playback.CodeUnauthenticated, auth.ReasonTokenSubject, "token has no subject")
 	}
-	id := auth.Identity{AccountID: sub, Issuer: claims["iss"], Audience: audience(claims["aud"]), TokenID: claims["jti"]}
+	id := auth.Identity{AccountID: sub, Issuer: claims["iss"], Audience: audience(claims["aud"]), TokenID: claims["jti"],
+		Claims: flatClaims(claims)}
 	if exp, err := strconv.ParseInt(claims["exp"], 10, 64); err == nil {
 		id.ExpiresAt = time.Unix(exp, 0).UTC()
 	}
@@ -49,4 +50,23 @@ func (g *GatewayIdentity) Authenticate(r *http.Request) (auth.Identity, error) {
 func audience(v string) []string {
 	v = strings.TrimSuffix(strings.TrimPrefix(v, "["), "]")
 	return strings.Fields(strings.ReplaceAll(v, ",", " "))
+}
+
+// flatClaims are the authorizer's claims as the token held them, as far
+// as API Gateway's flattening to strings allows: a boolean true arrives as
+// "true" and is given back as true, so that auth.HasAdminClaim reads a
+// custom boolean claim alike behind the authorizer and without it.
+func flatClaims(claims map[string]string) map[string]any {
+	out := make(map[string]any, len(claims))
+	for k, v := range claims {
+		switch v {
+		case "true":
+			out[k] = true
+		case "false":
+			out[k] = false
+		default:
+			out[k] = v
+		}
+	}
+	return out
 }

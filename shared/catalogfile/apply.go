@@ -135,7 +135,7 @@ func Diff(ctx context.Context, s playback.AdminStore, f File) (Plan, error) {
 			// A new edge serves until its first report says otherwise.
 			have.Healthy = true
 		}
-		if err := add(playback.KindEdge, e.ID, e.apply(have)); err != nil {
+		if err := add(playback.KindEdge, e.ID, e.Apply(have)); err != nil {
 			return plan, err
 		}
 	}
@@ -157,7 +157,7 @@ func Diff(ctx context.Context, s playback.AdminStore, f File) (Plan, error) {
 				return plan, fmt.Errorf("stored account %q: %w", a.ID, err)
 			}
 		}
-		if err := add(playback.KindAccount, a.ID, a.apply(have)); err != nil {
+		if err := add(playback.KindAccount, a.ID, a.Apply(have)); err != nil {
 			return plan, err
 		}
 		if a.CustomerID != "" {

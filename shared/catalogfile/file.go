@@ -59,19 +59,22 @@ type Edge struct {
 	NoIPv4   bool     `json:"no_ipv4,omitempty"`
 	NoIPv6   bool     `json:"no_ipv6,omitempty"`
 	Capacity float64  `json:"capacity,omitempty"`
+	Weight   float64  `json:"weight,omitempty"`
+	Disabled bool     `json:"disabled,omitempty"`
 }
 
-// apply sets e's configuration on stored, keeping its health.
-func (e Edge) apply(stored playback.Edge) playback.Edge {
+// Apply sets e's configuration on stored, keeping its health.
+func (e Edge) Apply(stored playback.Edge) playback.Edge {
 	stored.ID, stored.CDN, stored.PoP, stored.BaseURL = e.ID, e.CDN, e.PoP, e.BaseURL
 	stored.Lat, stored.Lon, stored.ASNs = e.Lat, e.Lon, slices.Clone(e.ASNs)
 	stored.NoIPv4, stored.NoIPv6, stored.Capacity = e.NoIPv4, e.NoIPv6, e.Capacity
+	stored.Weight, stored.Disabled = e.Weight, e.Disabled
 	return stored
 }
 
 func edgeOf(e playback.Edge) Edge {
 	return Edge{ID: e.ID, CDN: e.CDN, PoP: e.PoP, BaseURL: e.BaseURL, Lat: e.Lat, Lon: e.Lon, ASNs: e.ASNs,
-		NoIPv4: e.NoIPv4, NoIPv6: e.NoIPv6, Capacity: e.Capacity}
+		NoIPv4: e.NoIPv4, NoIPv6: e.NoIPv6, Capacity: e.Capacity, Weight: e.Weight, Disabled: e.Disabled}
 }
 
 // Account is an account's settings; devices, subscriptions and the rest
@@ -84,13 +87,14 @@ type Account struct {
 	Territory   string                      `json:"territory"`
 	ParentalCap int                         `json:"parental_cap,omitempty"`
 	CustomerID  string                      `json:"customer_id,omitempty"`
+	Suspended   bool                        `json:"suspended,omitempty"`
 }
 
-// apply sets a's settings on stored, keeping the rest; a status left out
+// Apply sets a's settings on stored, keeping the rest; a status left out
 // keeps the stored one (a new account's is "none").
-func (a Account) apply(stored playback.Account) playback.Account {
+func (a Account) Apply(stored playback.Account) playback.Account {
 	stored.ID, stored.Email, stored.PlanID, stored.Territory = a.ID, a.Email, a.PlanID, a.Territory
-	stored.ParentalCap, stored.CustomerID = a.ParentalCap, a.CustomerID
+	stored.ParentalCap, stored.CustomerID, stored.Suspended = a.ParentalCap, a.CustomerID, a.Suspended
 	if a.Status != "" {
 		stored.Status = a.Status
 	} else if stored.Status == "" {
@@ -101,7 +105,7 @@ func (a Account) apply(stored playback.Account) playback.Account {
 
 func accountOf(a playback.Account) Account {
 	return Account{ID: a.ID, Email: a.Email, PlanID: a.PlanID, Status: a.Status, Territory: a.Territory,
-		ParentalCap: a.ParentalCap, CustomerID: a.CustomerID}
+		ParentalCap: a.ParentalCap, CustomerID: a.CustomerID, Suspended: a.Suspended}
 }
 
 // Problem is one thing wrong with a file: where (line, when the file is
@@ -278,7 +282,7 @@ func (f *File) check() []Problem {
 	}
 	for i, e := range f.Edges {
 		dup("edge", "edges", i, e.ID)
-		if err := e.apply(playback.Edge{}).Validate(); err != nil {
+		if err := e.Apply(playback.Edge{}).Validate(); err != nil {
 			add(fmt.Sprintf("/edges/%d", i), "%s", playback.AsError(err).Message)
 		}
 	}
@@ -494,4 +498,41 @@ func Encode(w io.Writer, f File) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(f)
+}
+
+// sections are the file's arrays of each kind.
+var sections = map[playback.Kind]string{
+	playback.KindPlan: "plans", playback.KindTitle: "titles", playback.KindEdge: "edges", playback.KindAccount: "accounts",
+}
+
+// CheckRecord checks one record of kind, as the file would hold it (a
+// JSON object), by the rules of the file: the schema and the domain's
+// rules. Problems name the field by its JSON pointer within the record
+// and its line within doc; none means the record is good.
+func CheckRecord(kind playback.Kind, doc []byte) ([]Problem, error) {
+	section, ok := sections[kind]
+	if !ok {
+		return nil, fmt.Errorf("catalogfile.CheckRecord: kind %q", kind)
+	}
+	// The record goes in on the first line of the wrapper, so lines stay
+	// those of doc.
+	wrapped := append(append([]byte(`{"`+section+`":[`), doc...), "]}"...)
+	_, err := Parse("record.json", wrapped)
+	var inv *Invalid
+	if !errors.As(err, &inv) {
+		if err != nil {
+			return nil, fmt.Errorf("catalogfile.CheckRecord: %w", err)
+		}
+		return nil, nil
+	}
+	prefix := "/" + section + "/0"
+	for i, p := range inv.Problems {
+		switch {
+		case p.Pointer == prefix || p.Pointer == "/"+section || p.Pointer == "":
+			inv.Problems[i].Pointer = ""
+		case strings.HasPrefix(p.Pointer, prefix+"/"):
+			inv.Problems[i].Pointer = strings.TrimPrefix(p.Pointer, prefix)
+		}
+	}
+	return inv.Problems, nil
 }

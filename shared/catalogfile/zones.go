@@ -2,8 +2,13 @@ package catalogfile
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +34,7 @@ type StoreZones struct {
 	version atomic.Int64 // of cur; skipped versions count too
 	next    atomic.Int64 // UnixNano of the next read
 	reading atomic.Bool
+	first   sync.Once // the first read, for NewStoreZones
 }
 
 var _ steering.Zones = (*StoreZones)(nil)
@@ -49,6 +55,27 @@ func OpenStoreZones(ctx context.Context, store playback.AdminStore, cfg StoreZon
 	if store == nil {
 		return nil, fmt.Errorf("catalogfile.OpenStoreZones: a store is required")
 	}
+	z := newStoreZones(store, cfg)
+	if _, err := z.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("catalogfile.OpenStoreZones: %w", err)
+	}
+	z.first.Do(func() {})
+	z.schedule()
+	return z, nil
+}
+
+// NewStoreZones is OpenStoreZones without a read now, for functions that
+// make no network call before their first request (a Lambda's build is
+// checked offline): the first Current reads the store, bounded by the
+// timeout, and a failed read leaves no zones until the next poll.
+func NewStoreZones(store playback.AdminStore, cfg StoreZonesConfig) (*StoreZones, error) {
+	if store == nil {
+		return nil, fmt.Errorf("catalogfile.NewStoreZones: a store is required")
+	}
+	return newStoreZones(store, cfg), nil
+}
+
+func newStoreZones(store playback.AdminStore, cfg StoreZonesConfig) *StoreZones {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -58,12 +85,7 @@ func OpenStoreZones(ctx context.Context, store playback.AdminStore, cfg StoreZon
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	z := &StoreZones{store: store, poll: cfg.Poll, timeout: cfg.Timeout, log: cfg.Log, now: cfg.Now}
-	if _, err := z.Refresh(ctx); err != nil {
-		return nil, fmt.Errorf("catalogfile.OpenStoreZones: %w", err)
-	}
-	z.schedule()
-	return z, nil
+	return &StoreZones{store: store, poll: cfg.Poll, timeout: cfg.Timeout, log: cfg.Log, now: cfg.Now}
 }
 
 func (z *StoreZones) schedule() { z.next.Store(z.now().Add(z.poll).UnixNano()) }
@@ -71,6 +93,14 @@ func (z *StoreZones) schedule() { z.next.Store(z.now().Add(z.poll).UnixNano()) }
 // Current returns the zones in service, starting a background read when
 // one is due.
 func (z *StoreZones) Current() *steering.CoverageZones {
+	z.first.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), z.timeout)
+		defer cancel()
+		if _, err := z.Refresh(ctx); err != nil {
+			z.log.Warn("coverage zones: first read of the store failed; none in service until the next poll", "err", err)
+		}
+		z.schedule()
+	})
 	if z.poll > 0 && z.now().UnixNano() >= z.next.Load() && z.reading.CompareAndSwap(false, true) {
 		z.schedule()
 		go func() {
@@ -114,4 +144,48 @@ func (z *StoreZones) Refresh(ctx context.Context) (bool, error) {
 	z.version.Store(latest.Version)
 	z.log.Info("coverage zones: new version in service", "version", latest.Version, "sha256", latest.SHA256)
 	return true, nil
+}
+
+// CoverageZonesProblems lists what is wrong with a coverage zone file, nil
+// when the steering parser takes it. The parser stops at the first bad
+// entry (Traffic Router refuses a file whole); an operator fixing a file
+// wants every one, so each network entry is put through the same parser on
+// its own and named by its JSON pointer.
+func CoverageZonesProblems(data []byte) []Problem {
+	_, whole := steering.ParseCoverageZones(data)
+	if whole == nil {
+		return nil
+	}
+	var top map[string]json.RawMessage
+	var zones map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil || json.Unmarshal(top["coverageZones"], &zones) != nil {
+		return []Problem{{Pointer: "", Message: whole.Error()}}
+	}
+	var ps []Problem
+	for _, name := range slices.Sorted(maps.Keys(zones)) {
+		var zone map[string]json.RawMessage
+		if json.Unmarshal(zones[name], &zone) != nil {
+			continue // the parser reads a zone that is no object as matching nothing
+		}
+		for _, key := range []string{"network", "network6"} {
+			var entries []json.RawMessage
+			if json.Unmarshal(zone[key], &entries) != nil {
+				continue
+			}
+			for i, e := range entries {
+				one, _ := json.Marshal(map[string]any{"coverageZones": map[string]any{"z": map[string]any{key: []json.RawMessage{e}}}})
+				if _, err := steering.ParseCoverageZones(one); err != nil {
+					msg := err.Error()
+					if _, after, ok := strings.Cut(msg, `zone "z": `); ok {
+						msg = after
+					}
+					ps = append(ps, Problem{Pointer: fmt.Sprintf("/coverageZones/%s/%s/%d", escapeTokens([]string{name})[0], key, i), Message: msg})
+				}
+			}
+		}
+	}
+	if len(ps) == 0 {
+		ps = []Problem{{Pointer: "", Message: whole.Error()}}
+	}
+	return ps
 }

@@ -23,6 +23,8 @@ func Status(c playback.Code) int {
 		return http.StatusPreconditionFailed
 	case playback.CodeGone:
 		return http.StatusGone
+	case playback.CodeUnprocessable:
+		return http.StatusUnprocessableEntity
 	case playback.CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case playback.CodeMethodNotAllowed:

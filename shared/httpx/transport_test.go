@@ -22,6 +22,7 @@ func TestStatus(t *testing.T) {
 		{name: "conflict", code: playback.CodeConflict, want: http.StatusConflict},
 		{name: "gone", code: playback.CodeGone, want: http.StatusGone},
 		{name: "too large", code: playback.CodeTooLarge, want: http.StatusRequestEntityTooLarge},
+		{name: "unprocessable", code: playback.CodeUnprocessable, want: http.StatusUnprocessableEntity},
 		{name: "method not allowed", code: playback.CodeMethodNotAllowed, want: http.StatusMethodNotAllowed},
 		{name: "unsupported media type", code: playback.CodeUnsupportedMediaType, want: http.StatusUnsupportedMediaType},
 		{name: "unavailable", code: playback.CodeUnavailable, want: http.StatusServiceUnavailable},

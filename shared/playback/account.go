@@ -99,8 +99,12 @@ type Account struct {
 	ParentalCap      int                `json:"parental_cap"` // highest age rating allowed; 0 means no cap
 	Devices          []Device           `json:"devices,omitempty"`
 	CustomerID       string             `json:"customer_id,omitempty"` // payment provider's customer
-	Subscriptions    []Subscription     `json:"subscriptions,omitempty"`
-	UpdatedAt        time.Time          `json:"updated_at,omitzero"`
+	// Suspended is an operator's hold (fraud, abuse, a chargeback): the
+	// account plays nothing whatever its subscriptions say, and keeps
+	// them, so lifting it restores what payments decided.
+	Suspended     bool           `json:"suspended,omitempty"`
+	Subscriptions []Subscription `json:"subscriptions,omitempty"`
+	UpdatedAt     time.Time      `json:"updated_at,omitzero"`
 }
 
 // HasDevice reports whether id is registered to the account.
@@ -108,9 +112,12 @@ func (a Account) HasDevice(id string) bool {
 	return slices.ContainsFunc(a.Devices, func(d Device) bool { return d.ID == id })
 }
 
-// Entitled reports whether the account may start playback at now: trialing or
-// active, or past_due for at most grace.
+// Entitled reports whether the account may start playback at now: not
+// suspended, and trialing or active, or past_due for at most grace.
 func (a Account) Entitled(now time.Time, grace time.Duration) bool {
+	if a.Suspended {
+		return false
+	}
 	switch a.Status {
 	case StatusActive, StatusTrialing:
 		return true

@@ -28,6 +28,14 @@ type Edge struct {
 	IPv4Down bool `json:"ipv4_down,omitempty"`
 	IPv6Down bool `json:"ipv6_down,omitempty"`
 
+	// Weight scales the edge's share of the titles it competes for with
+	// the other edges of its PoP (rendezvous weight capacity × Weight); 0
+	// means 1, so edges written before it existed keep their share.
+	Weight float64 `json:"weight,omitempty"`
+	// Disabled takes the edge out of steering whatever its reports say
+	// (an operator draining it); the zero value serves.
+	Disabled bool `json:"disabled,omitempty"`
+
 	Capacity   float64   `json:"capacity"` // e.g. Gbit/s
 	Load       float64   `json:"load"`
 	Healthy    bool      `json:"healthy"`
@@ -73,6 +81,8 @@ func (e Edge) Validate() error {
 		return Errorf(CodeInvalid, "edge_invalid", "edge %q: base_url is required", e.ID)
 	case !(e.Lat >= -90 && e.Lat <= 90) || !(e.Lon >= -180 && e.Lon <= 180):
 		return Errorf(CodeInvalid, "edge_invalid", "edge %q: coordinates %v,%v out of range", e.ID, e.Lat, e.Lon)
+	case !finiteNonNegative(e.Weight):
+		return Errorf(CodeInvalid, "edge_invalid", "edge %q: weight must be finite and non-negative", e.ID)
 	case !finiteNonNegative(e.Capacity) || !finiteNonNegative(e.Load):
 		return Errorf(CodeInvalid, "edge_invalid", "edge %q: load and capacity must be finite and non-negative", e.ID)
 	case !finiteNonNegative(e.RebufferRatio) || e.RebufferRatio > 1 || !finiteNonNegative(e.ThroughputKbps):

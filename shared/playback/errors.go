@@ -25,6 +25,10 @@ const (
 	CodePrecondition Code = "precondition_failed"
 	CodeGone         Code = "gone"
 	CodeTooLarge     Code = "too_large"
+	// CodeUnprocessable: well-formed input that breaks the rules of what
+	// it describes (a record's fields, a coverage zone file); Details list
+	// each problem and nothing was written.
+	CodeUnprocessable Code = "unprocessable"
 	// CodeMethodNotAllowed: the path exists for other methods (Allow lists
 	// them). CodeUnsupportedMediaType: the body is declared as something
 	// other than what the route takes (application/json).

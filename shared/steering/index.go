@@ -300,6 +300,9 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 	for i, e := range kept {
 		q := cfg.qoeFactor(e.RebufferRatio, e.ThroughputKbps)
 		w := e.Capacity
+		if e.Weight > 0 {
+			w *= e.Weight
+		}
 		if cfg.QoE {
 			w *= q
 		}
@@ -317,7 +320,7 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 			qoe:      q,
 			load:     e.Load,
 			capacity: e.Capacity,
-			usable:   e.Healthy && e.Load < e.Capacity && fam != 0,
+			usable:   !e.Disabled && e.Healthy && e.Load < e.Capacity && fam != 0,
 			families: fam,
 			v:        unitVector(e.Lat, e.Lon),
 			id:       e.ID,

@@ -43,6 +43,7 @@ func edge(id, cdn, pop string, at place, opts ...edgeOpt) playback.Edge {
 
 func stale(e *playback.Edge)     { e.ReportedAt = t0.Add(-time.Hour) }
 func unhealthy(e *playback.Edge) { e.Healthy = false }
+func disabled(e *playback.Edge)  { e.Disabled = true }
 func full(e *playback.Edge)      { e.Load = e.Capacity }
 func load(l float64) edgeOpt     { return func(e *playback.Edge) { e.Load = l } }
 func asns(a ...uint32) edgeOpt   { return func(e *playback.Edge) { e.ASNs = a } }
@@ -251,6 +252,7 @@ func TestPickNoHealthyEdge(t *testing.T) {
 		name  string
 		edges []playback.Edge
 	}{
+		{name: "all disabled by the operator", edges: []playback.Edge{edge("a", "cloudfront", "fra", fra, disabled), edge("b", "cloudcdn", "par", par, disabled)}},
 		{name: "all unhealthy", edges: []playback.Edge{edge("a", "cloudfront", "fra", fra, unhealthy), edge("b", "cloudcdn", "par", par, unhealthy)}},
 		{name: "all stale", edges: []playback.Edge{edge("a", "cloudfront", "fra", fra, stale), edge("b", "cloudcdn", "par", par, stale)}},
 		{name: "all full", edges: []playback.Edge{edge("a", "cloudfront", "fra", fra, full), edge("b", "cloudcdn", "par", par, full)}},
@@ -458,6 +460,28 @@ func TestRendezvousSpreadsByCapacity(t *testing.T) {
 	}
 	if share := float64(wins["small-1"]) / n; math.Abs(share-0.25) > 0.02 {
 		t.Errorf("small edge won %.3f of titles, want 0.25 (%v)", share, wins)
+	}
+}
+
+// An operator's weight scales an edge's share as capacity does: weight 3 on
+// one of two equal edges gives it three quarters of the titles.
+func TestRendezvousSpreadsByOperatorWeight(t *testing.T) {
+	t.Parallel()
+	ix := mustIndex(t, Config{}, []playback.Edge{
+		edge("plain", "cloudfront", "fra", fra),
+		edge("weighted", "cloudfront", "fra", fra, func(e *playback.Edge) { e.Weight = 3 }),
+	})
+	wins := map[string]int{}
+	const n = 20000
+	for i := range n {
+		r, err := ix.Pick(Query{Location: frankfurt, Title: fmt.Sprint("t", i), Now: t0}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wins[r.Choices[0].EdgeID]++
+	}
+	if share := float64(wins["weighted"]) / n; math.Abs(share-0.75) > 0.02 {
+		t.Errorf("weighted edge won %.3f of titles, want 0.75 (%v)", share, wins)
 	}
 }
 

@@ -29,5 +29,5 @@ func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pickedge.New(cfg, pickedge.Deps{Store: store, Bus: bus, Tokens: tokens, Log: env.Log, Now: env.Now})
+	return pickedge.New(cfg, pickedge.Deps{Store: store, Bus: bus, Tokens: tokens, ZoneStore: store, Log: env.Log, Now: env.Now})
 }

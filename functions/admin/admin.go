@@ -1,0 +1,707 @@
+// Package admin is the operators' API under /v1/admin/: plans, titles,
+// accounts, edges and coverage zone files, with versions as ETags,
+// conditional writes (If-Match → 412 when stale), an audit record for every
+// change and the audit log itself. Callers need the admin claim in their
+// JWT (ADMIN_CLAIM, see auth.HasAdminClaim); a subscriber's token is
+// refused with 403.
+//
+// Records are written through playback.AdminStore, the port `playplane
+// import` uses, and checked by the catalogue file's rules
+// (catalogfile.CheckRecord): a record the API accepts imports, and the
+// other way round.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/catalogfile"
+	"github.com/playplane/playplane/shared/depcheck"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Config is read from the environment.
+type Config struct {
+	// AdminClaim names the JWT claim that grants admin: "scope" for OAuth
+	// scopes (holding playplane:admin), any other name for a boolean claim.
+	AdminClaim string `env:"ADMIN_CLAIM, default=playplane_admin"`
+	// MaxBody bounds a record's body; coverage zone files have their own
+	// bound, playback.MaxCoverageZonesBytes.
+	MaxBody int64 `env:"ADMIN_MAX_BODY, default=262144"`
+}
+
+// Page sizes of the lists: limit defaults to DefaultLimit and may be at
+// most MaxLimit.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Store is what the admin API reads and writes: the admin port, the
+// customer links of accounts, and sessions (a suspension ends them).
+type Store interface {
+	playback.AdminStore
+	LinkCustomer(ctx context.Context, customerID, accountID string) error
+	ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]playback.Session, error)
+	EndSession(ctx context.Context, id, reason string, now time.Time) (playback.Session, error)
+}
+
+// Authenticator identifies the caller, with the token's claims.
+type Authenticator interface {
+	Authenticate(r *http.Request) (auth.Identity, error)
+}
+
+// Deps are the collaborators.
+type Deps struct {
+	Store    Store
+	Identity Authenticator
+	Now      func() time.Time
+}
+
+// Server serves the admin routes.
+type Server struct {
+	cfg  Config
+	deps Deps
+}
+
+// New validates cfg and deps.
+func New(cfg Config, deps Deps) (*Server, error) {
+	switch {
+	case depcheck.Nil(deps.Store):
+		return nil, errors.New("admin.New: Store is required")
+	case depcheck.Nil(deps.Identity):
+		return nil, errors.New("admin.New: Identity is required")
+	case cfg.AdminClaim == "":
+		return nil, errors.New("admin.New: AdminClaim is required")
+	case cfg.MaxBody <= 0:
+		return nil, fmt.Errorf("admin.New: MaxBody must be positive, got %d", cfg.MaxBody)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	return &Server{cfg: cfg, deps: deps}, nil
+}
+
+// Register mounts the routes on mux. The patterns are spelled out: the
+// catalogue's test reads them from this source.
+func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
+
+// Mount puts the function's routes on mux (the catalogue's test records them).
+func (s *Server) Mount(mux httpx.Mux) {
+	mux.Handle("GET /v1/admin/plans", s.kind(playback.KindPlan, s.list))
+	mux.Handle("POST /v1/admin/plans", s.kind(playback.KindPlan, s.create))
+	mux.Handle("GET /v1/admin/plans/{id}", s.kind(playback.KindPlan, s.get))
+	mux.Handle("PUT /v1/admin/plans/{id}", s.kind(playback.KindPlan, s.update))
+	mux.Handle("DELETE /v1/admin/plans/{id}", s.kind(playback.KindPlan, s.delete))
+	mux.Handle("GET /v1/admin/titles", s.kind(playback.KindTitle, s.list))
+	mux.Handle("POST /v1/admin/titles", s.kind(playback.KindTitle, s.create))
+	mux.Handle("GET /v1/admin/titles/{id}", s.kind(playback.KindTitle, s.get))
+	mux.Handle("PUT /v1/admin/titles/{id}", s.kind(playback.KindTitle, s.update))
+	mux.Handle("DELETE /v1/admin/titles/{id}", s.kind(playback.KindTitle, s.delete))
+	mux.Handle("GET /v1/admin/accounts", s.kind(playback.KindAccount, s.list))
+	mux.Handle("POST /v1/admin/accounts", s.kind(playback.KindAccount, s.create))
+	mux.Handle("GET /v1/admin/accounts/{id}", s.kind(playback.KindAccount, s.get))
+	mux.Handle("PUT /v1/admin/accounts/{id}", s.kind(playback.KindAccount, s.update))
+	mux.Handle("DELETE /v1/admin/accounts/{id}", s.kind(playback.KindAccount, s.delete))
+	mux.Handle("GET /v1/admin/edges", s.kind(playback.KindEdge, s.list))
+	mux.Handle("POST /v1/admin/edges", s.kind(playback.KindEdge, s.create))
+	mux.Handle("GET /v1/admin/edges/{id}", s.kind(playback.KindEdge, s.get))
+	mux.Handle("PUT /v1/admin/edges/{id}", s.kind(playback.KindEdge, s.update))
+	mux.Handle("DELETE /v1/admin/edges/{id}", s.kind(playback.KindEdge, s.delete))
+	mux.Handle("POST /v1/admin/accounts/{id}/suspend", s.admin(func(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+		return s.suspend(w, r, who, true)
+	}))
+	mux.Handle("POST /v1/admin/accounts/{id}/unsuspend", s.admin(func(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+		return s.suspend(w, r, who, false)
+	}))
+	mux.Handle("PUT /v1/admin/accounts/{id}/customer", s.admin(s.linkCustomer))
+	mux.Handle("GET /v1/admin/accounts/{id}/devices", s.admin(s.devices))
+	mux.Handle("GET /v1/admin/coverage-zones", s.admin(s.getZones))
+	mux.Handle("GET /v1/admin/coverage-zones/{version}", s.admin(s.getZones))
+	mux.Handle("PUT /v1/admin/coverage-zones", s.admin(s.putZones))
+	mux.Handle("GET /v1/admin/audit", s.admin(s.audit))
+}
+
+// kind serves a route of one record kind.
+func (s *Server) kind(k playback.Kind, h func(w http.ResponseWriter, r *http.Request, who auth.Identity, k playback.Kind) error) http.Handler {
+	return s.admin(func(w http.ResponseWriter, r *http.Request, who auth.Identity) error { return h(w, r, who, k) })
+}
+
+// Consumers returns none: the admin API has no topics.
+func (s *Server) Consumers() map[string]playback.BatchHandler { return nil }
+
+// ReasonNotAdmin is the CodeForbidden reason of a caller whose token lacks
+// the admin claim.
+const ReasonNotAdmin = "admin_claim_required"
+
+// admin authenticates the caller and requires the admin claim.
+func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request, who auth.Identity) error) http.Handler {
+	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		who, err := s.deps.Identity.Authenticate(r)
+		if err != nil {
+			return err
+		}
+		if !auth.HasAdminClaim(who.AllClaims(), s.cfg.AdminClaim) {
+			e := playback.Errorf(playback.CodeForbidden, ReasonNotAdmin, "the token does not carry the admin claim %q", s.cfg.AdminClaim)
+			e.Details = map[string]string{"claim": s.cfg.AdminClaim}
+			return e
+		}
+		return h(w, r, who)
+	})
+}
+
+// Actor is how audit records name the caller: its token's subject.
+func actor(who auth.Identity) string { return "admin:" + who.AccountID }
+
+func etag(version string) string { return strconv.Quote(version) }
+
+// ifMatch reads If-Match: "" when absent, "*" for any current version,
+// else the one version it names (a list of several is refused: a record
+// has one version at a time, so that is a client bug).
+func ifMatch(r *http.Request) (string, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	switch {
+	case v == "" || v == "*":
+		return v, nil
+	case strings.HasPrefix(v, "W/"):
+		return "", playback.Errorf(playback.CodeInvalid, "if_match_invalid", "If-Match needs a strong ETag, got %s", v)
+	}
+	u, err := strconv.Unquote(v)
+	if err != nil || u == "" || strings.ContainsAny(u, `",`) {
+		return "", playback.Errorf(playback.CodeInvalid, "if_match_invalid", "If-Match must be one quoted ETag as GET returned it, got %s", v)
+	}
+	return u, nil
+}
+
+func requireIfMatch(r *http.Request) (string, error) {
+	v, err := ifMatch(r)
+	if err == nil && v == "" {
+		err = playback.Errorf(playback.CodeInvalid, "if_match_required",
+			"send If-Match with the ETag of the record as read (or * to overwrite whatever is stored)")
+	}
+	return v, err
+}
+
+func pageArgs(r *http.Request) (string, int, error) {
+	q := r.URL.Query()
+	limit := DefaultLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxLimit {
+			e := playback.Errorf(playback.CodeInvalid, "limit_invalid", "limit must be an integer from 1 to %d, got %q", MaxLimit, v)
+			e.Details = map[string]string{"field": "limit"}
+			return "", 0, e
+		}
+		limit = n
+	}
+	return q.Get("cursor"), limit, nil
+}
+
+func validID(kind playback.Kind, id string) error {
+	if !playback.ValidRecordID(id) {
+		e := playback.Errorf(playback.CodeInvalid, "id_invalid", "%s id %q must be 1-256 printable ASCII bytes without '/', '#' or '|'", kind, id)
+		e.Details = map[string]string{"field": "id"}
+		return e
+	}
+	return nil
+}
+
+// ReasonValidation is the CodeUnprocessable reason of a record or file
+// that breaks its rules; Details are Problems.
+const ReasonValidation = "validation_failed"
+
+// Problems is the Details of a validation error: every problem, each
+// naming its field by JSON pointer.
+type Problems struct {
+	Problems []catalogfile.Problem `json:"problems"`
+}
+
+func invalid(what string, ps []catalogfile.Problem) error {
+	msgs := make([]string, len(ps))
+	for i, p := range ps {
+		msgs[i] = p.String()
+	}
+	e := playback.Errorf(playback.CodeUnprocessable, ReasonValidation, "%s: %s", what, strings.Join(msgs, "; "))
+	e.Details = Problems{Problems: ps}
+	return e
+}
+
+func problem(pointer, format string, args ...any) catalogfile.Problem {
+	return catalogfile.Problem{Pointer: pointer, Message: fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request, _ auth.Identity, kind playback.Kind) error {
+	cursor, limit, err := pageArgs(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.deps.Store.ListRecords(r.Context(), kind, cursor, limit)
+	if err != nil {
+		return err
+	}
+	if page.Records == nil {
+		page.Records = []playback.Record{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, page)
+	return nil
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request, _ auth.Identity, kind playback.Kind) error {
+	id := r.PathValue("id")
+	if err := validID(kind, id); err != nil {
+		return err
+	}
+	rec, err := s.deps.Store.GetRecord(r.Context(), kind, id)
+	if err != nil {
+		return err
+	}
+	writeRecord(w, http.StatusOK, rec.Version, rec.Doc)
+	return nil
+}
+
+func writeRecord(w http.ResponseWriter, status int, version string, doc json.RawMessage) {
+	w.Header().Set("ETag", etag(version))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(doc)
+	_, _ = w.Write([]byte("\n"))
+}
+
+// readRecord reads and checks the body of a write of kind: well-formed
+// JSON, then the catalogue file's rules for the record.
+func (s *Server) readRecord(r *http.Request, kind playback.Kind) ([]byte, error) {
+	if err := httpx.CheckJSONContentType(r); err != nil {
+		return nil, err
+	}
+	body, err := httpx.ReadBody(r, s.cfg.MaxBody)
+	if err != nil {
+		return nil, err
+	}
+	var obj map[string]json.RawMessage
+	if len(body) == 0 {
+		return nil, playback.Errorf(playback.CodeInvalid, playback.ReasonBodyEmpty, "the body must be a JSON %s", kind)
+	}
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		return nil, playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "the body must be a JSON object: %v", err)
+	}
+	ps, err := catalogfile.CheckRecord(kind, body)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) > 0 {
+		return nil, invalid(string(kind), ps)
+	}
+	return body, nil
+}
+
+// build turns a checked body into the stored document, over the stored
+// record (nil when there is none): edges keep their health and accounts
+// their devices and subscriptions, as an import keeps them.
+func (s *Server) build(ctx context.Context, kind playback.Kind, body []byte, stored json.RawMessage) (json.RawMessage, error) {
+	var v any
+	switch kind {
+	case playback.KindPlan:
+		var p playback.Plan
+		if err := json.Unmarshal(body, &p); err != nil {
+			return nil, err
+		}
+		v = p
+	case playback.KindTitle:
+		var t playback.Title
+		if err := json.Unmarshal(body, &t); err != nil {
+			return nil, err
+		}
+		if err := t.ValidateRenditions(); err != nil {
+			return nil, invalid("title", []catalogfile.Problem{problem("/renditions", "%s", playback.AsError(err).Message)})
+		}
+		for i := range t.Windows {
+			t.Windows[i].Start, t.Windows[i].End = t.Windows[i].Start.UTC(), t.Windows[i].End.UTC()
+		}
+		v = t
+	case playback.KindEdge:
+		var e catalogfile.Edge
+		if err := json.Unmarshal(body, &e); err != nil {
+			return nil, err
+		}
+		have := playback.Edge{Healthy: true} // a new edge serves until its first report says otherwise
+		if stored != nil {
+			if err := json.Unmarshal(stored, &have); err != nil {
+				return nil, fmt.Errorf("admin: stored edge %q: %w", e.ID, err)
+			}
+		}
+		v = e.Apply(have)
+	case playback.KindAccount:
+		var a catalogfile.Account
+		if err := json.Unmarshal(body, &a); err != nil {
+			return nil, err
+		}
+		if _, err := s.deps.Store.GetRecord(ctx, playback.KindPlan, a.PlanID); playback.IsCode(err, playback.CodeNotFound) {
+			return nil, invalid("account", []catalogfile.Problem{problem("/plan_id", "plan %q does not exist", a.PlanID)})
+		} else if err != nil {
+			return nil, err
+		}
+		var have playback.Account
+		if stored != nil {
+			if err := json.Unmarshal(stored, &have); err != nil {
+				return nil, fmt.Errorf("admin: stored account %q: %w", a.ID, err)
+			}
+		}
+		v = a.Apply(have)
+	}
+	return json.Marshal(v)
+}
+
+func bodyID(body []byte) string {
+	var x struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(body, &x)
+	return x.ID
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request, who auth.Identity, kind playback.Kind) error {
+	body, err := s.readRecord(r, kind)
+	if err != nil {
+		return err
+	}
+	id := bodyID(body)
+	doc, err := s.build(r.Context(), kind, body, nil)
+	if err != nil {
+		return err
+	}
+	rec, err := s.apply(r.Context(), who, playback.Change{Kind: kind, ID: id, Doc: doc, IfAbsent: true})
+	if playback.IsCode(err, playback.CodePrecondition) {
+		e := playback.Errorf(playback.CodeConflict, "already_exists", "%s %q exists; PUT it with If-Match to change it", kind, id)
+		e.Details = map[string]string{"kind": string(kind), "id": id}
+		return e
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(r.Context(), kind, doc); err != nil {
+		return err
+	}
+	w.Header().Set("Location", r.URL.Path+"/"+id)
+	writeRecord(w, http.StatusCreated, rec.Version, rec.Doc)
+	return nil
+}
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request, who auth.Identity, kind playback.Kind) error {
+	id := r.PathValue("id")
+	if err := validID(kind, id); err != nil {
+		return err
+	}
+	match, err := requireIfMatch(r)
+	if err != nil {
+		return err
+	}
+	body, err := s.readRecord(r, kind)
+	if err != nil {
+		return err
+	}
+	if got := bodyID(body); got != id {
+		return invalid(string(kind), []catalogfile.Problem{problem("/id", "the body's id %q is not the path's %q", got, id)})
+	}
+	cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
+	if err != nil {
+		return err
+	}
+	if match != "*" && match != cur.Version {
+		return playback.ErrPrecondition(kind, id, cur.Version)
+	}
+	doc, err := s.build(r.Context(), kind, body, cur.Doc)
+	if err != nil {
+		return err
+	}
+	rec, err := s.apply(r.Context(), who, playback.Change{Kind: kind, ID: id, Doc: doc, IfMatch: cur.Version})
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(r.Context(), kind, doc); err != nil {
+		return err
+	}
+	writeRecord(w, http.StatusOK, rec.Version, rec.Doc)
+	return nil
+}
+
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identity, kind playback.Kind) error {
+	id := r.PathValue("id")
+	if err := validID(kind, id); err != nil {
+		return err
+	}
+	match, err := requireIfMatch(r)
+	if err != nil {
+		return err
+	}
+	c := playback.Change{Kind: kind, ID: id, IfMatch: match}
+	if match == "*" {
+		cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
+		if err != nil {
+			return err
+		}
+		c.IfMatch = cur.Version
+	}
+	if _, err := s.apply(r.Context(), who, c); err != nil {
+		if playback.IsCode(err, playback.CodePrecondition) {
+			// A delete of a record that is gone is a 404, not a stale
+			// version: say which.
+			if _, gerr := s.deps.Store.GetRecord(r.Context(), kind, id); playback.IsCode(gerr, playback.CodeNotFound) {
+				return gerr
+			}
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// apply writes one change with its audit record and returns the record as
+// written.
+func (s *Server) apply(ctx context.Context, who auth.Identity, c playback.Change) (playback.Record, error) {
+	ar, err := s.deps.Store.ApplyChanges(ctx, playback.ChangeSet{Actor: actor(who), At: s.deps.Now(), Changes: []playback.Change{c}})
+	if err != nil {
+		return playback.Record{}, err
+	}
+	if len(ar.Changes) == 0 {
+		return playback.Record{}, fmt.Errorf("admin: the store's audit record lists no change")
+	}
+	ch := ar.Changes[0]
+	return playback.Record{Kind: c.Kind, ID: c.ID, Version: ch.Version, Doc: ch.After}, nil
+}
+
+// afterWrite does what a record write implies beyond the record: an
+// account's payment customer is linked to it (LinkCustomer is idempotent,
+// so a retried request repairs a link a failure left unwritten).
+func (s *Server) afterWrite(ctx context.Context, kind playback.Kind, doc json.RawMessage) error {
+	if kind != playback.KindAccount {
+		return nil
+	}
+	var a playback.Account
+	if err := json.Unmarshal(doc, &a); err != nil {
+		return fmt.Errorf("admin: account as written: %w", err)
+	}
+	if a.CustomerID == "" {
+		return nil
+	}
+	if err := s.deps.Store.LinkCustomer(ctx, a.CustomerID, a.ID); err != nil {
+		return fmt.Errorf("admin: account %q is written, linking customer %q failed (retry the request): %w", a.ID, a.CustomerID, err)
+	}
+	return nil
+}
+
+// modify changes an account with fn, conditioned on If-Match when sent and
+// otherwise on the version it read (retrying if someone else wrote in
+// between, since fn changes only its own field). fn reporting false means
+// nothing to change: the record is answered as it is.
+func (s *Server) modify(r *http.Request, who auth.Identity, id string, fn func(*playback.Account) bool) (playback.Record, error) {
+	match, err := ifMatch(r)
+	if err != nil {
+		return playback.Record{}, err
+	}
+	for attempt := 0; ; attempt++ {
+		cur, err := s.deps.Store.GetRecord(r.Context(), playback.KindAccount, id)
+		if err != nil {
+			return cur, err
+		}
+		if match != "" && match != "*" && match != cur.Version {
+			return cur, playback.ErrPrecondition(playback.KindAccount, id, cur.Version)
+		}
+		var a playback.Account
+		if err := json.Unmarshal(cur.Doc, &a); err != nil {
+			return cur, fmt.Errorf("admin: stored account %q: %w", id, err)
+		}
+		if !fn(&a) {
+			return cur, nil
+		}
+		doc, err := json.Marshal(a)
+		if err != nil {
+			return cur, err
+		}
+		rec, err := s.apply(r.Context(), who, playback.Change{Kind: playback.KindAccount, ID: id, Doc: doc, IfMatch: cur.Version})
+		if playback.IsCode(err, playback.CodePrecondition) && (match == "" || match == "*") && attempt < 3 {
+			continue
+		}
+		return rec, err
+	}
+}
+
+func (s *Server) suspend(w http.ResponseWriter, r *http.Request, who auth.Identity, suspended bool) error {
+	id := r.PathValue("id")
+	if err := validID(playback.KindAccount, id); err != nil {
+		return err
+	}
+	rec, err := s.modify(r, who, id, func(a *playback.Account) bool {
+		if a.Suspended == suspended {
+			return false
+		}
+		a.Suspended = suspended
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if suspended {
+		// Heartbeats would keep a running stream's lease alive: end them
+		// now, as a lost entitlement does.
+		now := s.deps.Now()
+		active, err := s.deps.Store.ListActiveSessions(r.Context(), id, now)
+		if err != nil {
+			return fmt.Errorf("admin: account %q is suspended, listing its sessions failed (retry the request): %w", id, err)
+		}
+		for _, sess := range active {
+			if _, err := s.deps.Store.EndSession(r.Context(), sess.ID, playback.EndEntitlement, now); err != nil {
+				return fmt.Errorf("admin: account %q is suspended, ending session %q failed (retry the request): %w", id, sess.ID, err)
+			}
+		}
+	}
+	writeRecord(w, http.StatusOK, rec.Version, rec.Doc)
+	return nil
+}
+
+// CustomerLink is the body of PUT /v1/admin/accounts/{id}/customer.
+type CustomerLink struct {
+	CustomerID string `json:"customer_id"`
+}
+
+func (s *Server) linkCustomer(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	id := r.PathValue("id")
+	if err := validID(playback.KindAccount, id); err != nil {
+		return err
+	}
+	var body CustomerLink
+	if err := httpx.DecodeJSON(r, &body, s.cfg.MaxBody); err != nil {
+		return err
+	}
+	if body.CustomerID == "" || len(body.CustomerID) > 256 || strings.ContainsAny(body.CustomerID, "|#/ ") {
+		return invalid("customer link", []catalogfile.Problem{problem("/customer_id", "customer_id must be 1-256 bytes without '|', '#', '/' or spaces")})
+	}
+	rec, err := s.modify(r, who, id, func(a *playback.Account) bool {
+		if a.CustomerID == body.CustomerID {
+			return false
+		}
+		a.CustomerID = body.CustomerID
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.afterWrite(r.Context(), playback.KindAccount, rec.Doc); err != nil {
+		return err
+	}
+	writeRecord(w, http.StatusOK, rec.Version, rec.Doc)
+	return nil
+}
+
+// Devices is the answer of GET /v1/admin/accounts/{id}/devices.
+type Devices struct {
+	AccountID string            `json:"account_id"`
+	Devices   []playback.Device `json:"devices"`
+}
+
+func (s *Server) devices(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	id := r.PathValue("id")
+	if err := validID(playback.KindAccount, id); err != nil {
+		return err
+	}
+	rec, err := s.deps.Store.GetRecord(r.Context(), playback.KindAccount, id)
+	if err != nil {
+		return err
+	}
+	var a playback.Account
+	if err := json.Unmarshal(rec.Doc, &a); err != nil {
+		return fmt.Errorf("admin: stored account %q: %w", id, err)
+	}
+	out := Devices{AccountID: id, Devices: a.Devices}
+	if out.Devices == nil {
+		out.Devices = []playback.Device{}
+	}
+	w.Header().Set("ETag", etag(rec.Version))
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// Coverage zone files are answered as they were uploaded; their version
+// is the ETag and also X-Coverage-Zones-Version.
+const HeaderZonesVersion = "X-Coverage-Zones-Version"
+
+func (s *Server) getZones(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	var v int64
+	if raw := r.PathValue("version"); raw != "" {
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n < 1 {
+			e := playback.Errorf(playback.CodeInvalid, "version_invalid", "version must be a positive integer, got %q", raw)
+			e.Details = map[string]string{"field": "version"}
+			return e
+		}
+		v = n
+	}
+	cz, err := s.deps.Store.GetCoverageZones(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set(HeaderZonesVersion, strconv.FormatInt(cz.Version, 10))
+	w.Header().Set("ETag", etag(strconv.FormatInt(cz.Version, 10)))
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(cz.Data)
+	return nil
+}
+
+func (s *Server) putZones(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	match, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	var ifVersion int64
+	if match != "" && match != "*" {
+		n, err := strconv.ParseInt(match, 10, 64)
+		if err != nil || n < 1 {
+			return playback.Errorf(playback.CodeInvalid, "if_match_invalid", "If-Match must be the ETag of a coverage zone version, got %q", match)
+		}
+		ifVersion = n
+	}
+	if err := httpx.CheckJSONContentType(r); err != nil {
+		return err
+	}
+	data, err := httpx.ReadBody(r, playback.MaxCoverageZonesBytes)
+	if err != nil {
+		return err
+	}
+	if len(data) == 0 {
+		return playback.Errorf(playback.CodeInvalid, playback.ReasonBodyEmpty, "the body must be a coverage zone file")
+	}
+	if ps := catalogfile.CoverageZonesProblems(data); len(ps) > 0 {
+		return invalid("coverage zone file", ps)
+	}
+	cz, err := catalogfile.UploadCoverageZones(r.Context(), s.deps.Store, data, actor(who), s.deps.Now(), ifVersion)
+	if err != nil {
+		return err
+	}
+	w.Header().Set(HeaderZonesVersion, strconv.FormatInt(cz.Version, 10))
+	w.Header().Set("ETag", etag(strconv.FormatInt(cz.Version, 10)))
+	httpx.WriteJSON(w, http.StatusCreated, cz)
+	return nil
+}
+
+func (s *Server) audit(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	cursor, limit, err := pageArgs(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.deps.Store.ListAudit(r.Context(), cursor, limit)
+	if err != nil {
+		return err
+	}
+	if page.Records == nil {
+		page.Records = []playback.AuditRecord{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, page)
+	return nil
+}
