@@ -208,10 +208,11 @@ func isRoute(e ast.Expr) bool {
 // catalogueSecurity is the security requirement each catalogue Auth kind
 // must be documented with.
 var catalogueSecurity = map[string][]string{
-	"AuthJWT":             {"callerJWT"},
-	"AuthPlaybackToken":   {"playbackToken"},
-	"AuthStripeSignature": {"stripeSignature"},
-	"AuthEdgeHMAC":        {"edgeID", "edgeSignature"},
+	"AuthJWT":                {"callerJWT"},
+	"AuthPlaybackToken":      {"playbackToken"},
+	"AuthManifestCredential": {"manifestCredential"},
+	"AuthStripeSignature":    {"stripeSignature"},
+	"AuthEdgeHMAC":           {"edgeID", "edgeSignature"},
 }
 
 // runnerOnly are the operations only the local runners serve (tag runner).
