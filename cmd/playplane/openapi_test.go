@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,9 +42,8 @@ func TestRunnerServesTheOpenAPIDocument(t *testing.T) {
 
 // TestRunnerMountsEveryOperation asks the runner's own mux which route
 // takes each operation: exactly the operation's pattern, not the
-// fallback's 404/405 nor another route. (shared/openapi's
-// TestDocumentCoversEveryRoute checks the other way: every mounted route
-// is documented.)
+// fallback's 404/405 nor another route. (TestRunnerServesTheDocumentedRoutes
+// checks the other way: every mounted route is documented or a page.)
 func TestRunnerMountsEveryOperation(t *testing.T) {
 	t.Parallel()
 	run := startLocal(t, t.TempDir())
@@ -230,5 +231,41 @@ func TestRefusalsMatchTheDocument(t *testing.T) {
 		if resp.StatusCode != http.StatusGone {
 			t.Errorf("%s after the session ended: %d, want 410", req.URL.Path, resp.StatusCode)
 		}
+	}
+}
+
+// runnerPages are what the runner mounts besides the API: the player page,
+// its scripts and the redirect to it, the development routes it picks a
+// demo account with (DEV_ENDPOINTS) and the CDN stand-in (/titles/, any
+// method). They are no operations: no cloud serves them, and the document
+// is the clouds' too (dist/openapi.json), which must not advertise a
+// token-minting development route.
+var runnerPages = []string{"/titles/", "GET /player/", "GET /vendor/", "GET /{$}", "GET /dev/demo", "GET /dev/token"}
+
+// TestRunnerServesTheDocumentedRoutes holds every route the runner mounts,
+// read from its mux (development routes on), to the document: each is an
+// operation or one of runnerPages, and each operation is mounted.
+// (shared/openapi's TestDocumentCoversEveryRoute holds the operations to
+// the catalogue; TestRunnerMountsEveryOperation checks that requests reach
+// them.)
+func TestRunnerServesTheDocumentedRoutes(t *testing.T) {
+	t.Parallel()
+	cfg := Config{DataDir: t.TempDir(), PublicURL: "http://127.0.0.1:1", Issuer: "playplane-local", Audience: "playplane", DevEndpoints: true}
+	app, err := NewApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = app.Close() })
+	spec, err := openapitest.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(runnerPages)
+	for _, op := range spec.Operations() {
+		want = append(want, op.Key())
+	}
+	slices.Sort(want)
+	if got := slices.Sorted(slices.Values(app.mux.patterns)); !slices.Equal(got, want) {
+		t.Errorf("the runner mounts\n  %q\nthe document's operations and the runner's pages are\n  %q", got, want)
 	}
 }
