@@ -52,6 +52,9 @@ func TestRunnerMountsEveryOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, op := range spec.Operations() {
+		if op.LandsWith() != "" {
+			continue // not merged yet: TestRunnerServesTheDocumentedRoutes
+		}
 		path := op.Path
 		for strings.Contains(path, "{") {
 			i, j := strings.Index(path, "{"), strings.Index(path, "}")
@@ -244,7 +247,9 @@ var runnerPages = []string{"/titles/", "GET /player/", "GET /vendor/", "GET /{$}
 
 // TestRunnerServesTheDocumentedRoutes holds every route the runner mounts,
 // read from its mux (development routes on), to the document: each is an
-// operation or one of runnerPages, and each operation is mounted.
+// operation or one of runnerPages, and each operation is mounted (but
+// those marked x-lands-with, whose code is on a branch not merged yet:
+// once it is, the route is mounted and the mark must go).
 // (shared/openapi's TestDocumentCoversEveryRoute holds the operations to
 // the catalogue; TestRunnerMountsEveryOperation checks that requests reach
 // them.)
@@ -262,7 +267,9 @@ func TestRunnerServesTheDocumentedRoutes(t *testing.T) {
 	}
 	want := slices.Clone(runnerPages)
 	for _, op := range spec.Operations() {
-		want = append(want, op.Key())
+		if op.LandsWith() == "" {
+			want = append(want, op.Key())
+		}
 	}
 	slices.Sort(want)
 	if got := slices.Sorted(slices.Values(app.mux.patterns)); !slices.Equal(got, want) {

@@ -30,7 +30,9 @@ var catalogueSecurity = map[catalog.Auth][]string{
 
 // TestDocumentCoversEveryRoute keeps the document and the catalogue, the
 // table the clouds' routes are built from, in step: the operations are
-// exactly the catalogue's routes and the runner's own operations; each
+// exactly the catalogue's routes and the runner's own operations (those
+// marked x-lands-with, described before their branch is merged, aside);
+// each
 // catalogue route is documented with the security scheme of its Auth kind,
 // each runner operation is tagged runner and no catalogue route is. That
 // each function mounts its catalogue routes is cmd/playplane's
@@ -44,8 +46,13 @@ func TestDocumentCoversEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	ops := map[string]*openapitest.Operation{}
+	pending := map[string]string{}
 	var documented []string
 	for _, o := range spec.Operations() {
+		if b := o.LandsWith(); b != "" {
+			pending[o.Key()] = b
+			continue
+		}
 		ops[o.Key()] = o
 		documented = append(documented, o.Key())
 	}
@@ -54,6 +61,9 @@ func TestDocumentCoversEveryRoute(t *testing.T) {
 	want := slices.Clone(runnerOperations)
 	for _, fn := range catalog.Functions {
 		for _, r := range fn.Routes {
+			if b, ok := pending[r.Key()]; ok {
+				t.Errorf("%s is in the catalogue: drop its x-lands-with %q mark", r.Key(), b)
+			}
 			want = append(want, r.Key())
 			op, ok := ops[r.Key()]
 			if !ok {
