@@ -122,7 +122,7 @@ type App struct {
 	cors    *httpx.CORS
 	journal *walbus.Journal
 	bus     *membus.Bus
-	mux     *http.ServeMux
+	mux     *servingMux
 	secrets devSecrets
 	jwtKey  []byte
 	stop    context.CancelFunc
@@ -167,7 +167,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: store, mux: httpx.NewServeMux(), secrets: secrets, now: time.Now}
+	a := &App{cfg: cfg, log: log, store: store, mux: &servingMux{ServeMux: httpx.NewServeMux()}, secrets: secrets, now: time.Now}
 	if a.cors, err = httpx.ParseCORSOrigins(cfg.CORSAllowedOrigins); err != nil {
 		a.Close()
 		return nil, err
@@ -467,7 +467,28 @@ func (a *App) logged(topic string, h playback.BatchHandler) playback.BatchHandle
 }
 
 // Handler is the whole local API.
-func (a *App) Handler() http.Handler { return httpx.Middleware(a.log, a.cors.Handler(a.mux, a.mux)) }
+func (a *App) Handler() http.Handler {
+	return httpx.Middleware(a.log, a.cors.Handler(a.mux.ServeMux, a.mux))
+}
+
+// servingMux is the runner's mux, keeping the pattern of every route
+// mounted on it: a ServeMux lists none, and TestRunnerServesTheDocumentedRoutes
+// holds them to the OpenAPI document.
+type servingMux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+var _ httpx.Mux = (*servingMux)(nil)
+
+func (m *servingMux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *servingMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(h))
+}
 
 // Close stops consumers, waits for the batches in flight, then closes the
 // journal (with their acknowledgements) and the store. Messages not yet

@@ -77,6 +77,22 @@ func (r *localRun) call(method, path, token, body string, out any) int {
 	return resp.StatusCode
 }
 
+// fetch GETs an absolute URL of the runner's API through the validating
+// client and returns the body of its 200.
+func (r *localRun) fetch(url string) string {
+	r.t.Helper()
+	resp, err := r.api.Get(url)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		r.t.Fatalf("GET %s: %d %s", url, resp.StatusCode, raw)
+	}
+	return string(raw)
+}
+
 func (r *localRun) token(account string) string {
 	r.t.Helper()
 	tok, err := r.app.DevToken(account, time.Hour)
@@ -331,10 +347,54 @@ func TestSignedPlaybackThroughLocalEdge(t *testing.T) {
 		if code, _ := get(run.srv.URL+"/titles/sintel/sd/init.mp4", grant.Cookies, true); code != 403 {
 			t.Fatalf("%s: another title's object with this grant: %d, want 403", cdn, code)
 		}
-		tampered := strings.Replace(grant.Manifests.HLS, "token=m1.", "token=m1.x", 1)
-		if code, _ := get(tampered, nil, false); code != 401 {
-			t.Fatalf("%s: tampered manifest URL: %d, want 401", cdn, code)
+		// The personalized manifests and the steering manifest they name,
+		// through the validating client: a standard plan's SD and HD only.
+		master := run.fetch(grant.Manifests.HLS)
+		if !strings.Contains(master, "#EXT-X-CONTENT-STEERING:") || !strings.Contains(master, `PATHWAY-ID="`+cdn+`"`) {
+			t.Fatalf("%s: multivariant playlist without steering or the chosen pathway:\n%s", cdn, master)
 		}
+		var media []string
+		for _, line := range strings.Split(master, "\n") {
+			if strings.HasPrefix(line, run.srv.URL+"/v1/manifests/"+play.SessionID+"/hls/") {
+				media = append(media, line)
+			}
+		}
+		if len(media) == 0 || slices.ContainsFunc(media, func(u string) bool { return strings.Contains(u, "/uhd?") }) {
+			t.Fatalf("%s: variant URIs %q: want the SD and HD media playlists on the runner, no UHD", cdn, media)
+		}
+		for _, u := range media {
+			playlist := run.fetch(u)
+			if !strings.Contains(playlist, "#EXT-X-MAP:URI=\"http") {
+				t.Fatalf("%s: media playlist %s has no absolute EXT-X-MAP:\n%s", cdn, u, playlist)
+			}
+		}
+		if mpd := run.fetch(grant.Manifests.DASH); !strings.Contains(mpd, "<ContentSteering") || strings.Contains(mpd, `id="uhd"`) {
+			t.Fatalf("%s: MPD without steering, or with UHD:\n%s", cdn, mpd)
+		}
+		if steering := run.fetch(grant.SteeringURI); !strings.Contains(steering, `"PATHWAY-PRIORITY"`) {
+			t.Fatalf("%s: steering manifest %s", cdn, steering)
+		}
+		tampered := strings.Replace(grant.Manifests.HLS, "token=m1.", "token=m1.x", 1)
+		resp, err := run.api.Get(tampered)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Fatalf("%s: tampered manifest URL: %d, want 401", cdn, resp.StatusCode)
+		}
+	}
+	// Cookie grants: manifests whose URIs carry no signature.
+	var cookieGrant struct {
+		Grant     string `json:"grant"`
+		Manifests struct{ HLS, DASH string }
+	}
+	if code := run.call("POST", "/v1/playback/"+play.SessionID+"/urls", play.PlaybackToken, `{"grant":"cookie"}`, &cookieGrant); code != 200 ||
+		cookieGrant.Grant != "cookie" || !strings.Contains(cookieGrant.Manifests.DASH, "grant=cookie") {
+		t.Fatalf("urls with cookie grants: %d %+v", code, cookieGrant)
+	}
+	if mpd := run.fetch(cookieGrant.Manifests.DASH); strings.Contains(mpd, "Signature=") || strings.Contains(mpd, "Policy=") {
+		t.Fatalf("a cookie-grant MPD carries a signature:\n%s", mpd)
 	}
 	if code := run.call("DELETE", "/v1/sessions/"+play.SessionID, tok, "", nil); code != 200 {
 		t.Fatalf("delete: %d", code)

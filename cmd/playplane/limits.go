@@ -50,6 +50,6 @@ func (a *App) Server(ln net.Listener) (*http.Server, net.Listener, error) {
 	health := func(r *http.Request) bool { return r.URL.Path == l.HealthPath }
 	// CORS outside the cap: preflights cost nothing, and a 503's
 	// Retry-After reaches the page.
-	h := httpx.Middleware(a.log, a.cors.Handler(a.mux, httpx.LimitInFlight(l.MaxInFlight, l.RetryAfter, health, a.mux)))
+	h := httpx.Middleware(a.log, a.cors.Handler(a.mux.ServeMux, httpx.LimitInFlight(l.MaxInFlight, l.RetryAfter, health, a.mux)))
 	return l.Server(h), l.Listener(ln), nil
 }

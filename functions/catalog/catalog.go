@@ -35,10 +35,15 @@ const (
 	// authorizer checks it before the function runs; behind the GCP load
 	// balancer the function checks it with the JWT_* env.
 	AuthJWT Auth = "jwt"
-	// AuthPlaybackToken routes carry a playback token minted by authorizeplay,
-	// or (manifests, steering) a manifest credential derived from one; the
-	// function verifies either with PLAYBACK_TOKEN_KEYS.
+	// AuthPlaybackToken routes carry a playback token minted by authorizeplay
+	// (steering also takes the manifest credential of its session); the
+	// function verifies it with PLAYBACK_TOKEN_KEYS.
 	AuthPlaybackToken Auth = "playback-token"
+	// AuthManifestCredential routes are loaded by URL alone (native players
+	// add no headers): the credential is a manifest credential derived from
+	// the playback token, in the query's token, which the function verifies
+	// with PLAYBACK_TOKEN_KEYS. A playback token does not open them.
+	AuthManifestCredential Auth = "manifest-credential"
 	// AuthStripeSignature routes are called by Stripe, which signs the body.
 	AuthStripeSignature Auth = "stripe-signature"
 	// AuthEdgeHMAC routes are called by CDN edges signing with a per-edge key.
@@ -394,12 +399,10 @@ var Functions = []Function{
 		GCPEntryPoint: "SignURL",
 		Routes: []Route{
 			{Method: "POST", Path: "/v1/playback/{session_id}/urls", Auth: AuthPlaybackToken},
-			// Personalized manifests, loaded by URL alone: the manifest
-			// credential (derived from the playback token, same keys) is in
-			// the query.
-			{Method: "GET", Path: "/v1/manifests/{session_id}/hls", Auth: AuthPlaybackToken},
-			{Method: "GET", Path: "/v1/manifests/{session_id}/hls/{pathway}/{rendition}", Auth: AuthPlaybackToken},
-			{Method: "GET", Path: "/v1/manifests/{session_id}/dash", Auth: AuthPlaybackToken},
+			// Personalized manifests, loaded by URL alone.
+			{Method: "GET", Path: "/v1/manifests/{session_id}/hls", Auth: AuthManifestCredential},
+			{Method: "GET", Path: "/v1/manifests/{session_id}/hls/{pathway}/{rendition}", Auth: AuthManifestCredential},
+			{Method: "GET", Path: "/v1/manifests/{session_id}/dash", Auth: AuthManifestCredential},
 		},
 		Secrets:        []string{SecretPlaybackTokenKeys},
 		SignsURLs:      true,

@@ -74,6 +74,15 @@ func (o *Operation) Tags() []string {
 	return out
 }
 
+// LandsWith is the branch whose code serves the operation
+// ("x-lands-with"), for an operation described before its routes are
+// merged; empty for every served operation. The drift tests hold such an
+// operation out of the catalogue and the runner until the mark is removed.
+func (o *Operation) LandsWith() string {
+	b, _ := o.raw["x-lands-with"].(string)
+	return b
+}
+
 // Security lists the operation's alternative security requirements, each
 // as its sorted scheme names; none means no credential is needed.
 func (o *Operation) Security() [][]string {
