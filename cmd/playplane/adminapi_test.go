@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/playplane/playplane/shared/openapi/openapitest"
+
 	"context"
 	"encoding/json"
 	"io"
@@ -26,7 +28,7 @@ func startEmpty(t *testing.T) (*localRun, Config) {
 	}
 	srv.Config.Handler = app.Handler()
 	srv.Start()
-	r := &localRun{t: t, app: app, srv: srv}
+	r := &localRun{t: t, app: app, srv: srv, api: openapitest.Client(t)}
 	t.Cleanup(r.stop)
 	return r, cfg
 }
@@ -61,7 +63,7 @@ func (r *localRun) adminCall(method, path, token, ifMatch, body string) apiResp 
 	if ifMatch != "" {
 		req.Header.Set("If-Match", ifMatch)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.api.Do(req)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -130,7 +130,7 @@ func TestTemplateMatchesTheCatalogue(t *testing.T) {
 			var routes, jwt, topics, jobs []string
 			for _, r := range fn.Routes {
 				routes = append(routes, r.Key())
-				if r.Auth == catalog.AuthJWT {
+				if r.Auth.VerifiedAsJWT() {
 					jwt = append(jwt, r.Key())
 				}
 			}

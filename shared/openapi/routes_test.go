@@ -26,6 +26,7 @@ var catalogueSecurity = map[catalog.Auth][]string{
 	catalog.AuthManifestCredential: {"manifestCredential"},
 	catalog.AuthStripeSignature:    {"stripeSignature"},
 	catalog.AuthEdgeHMAC:           {"edgeID", "edgeSignature"},
+	catalog.AuthAdminJWT:           {"adminJWT"},
 }
 
 // TestDocumentCoversEveryRoute keeps the document and the catalogue, the
