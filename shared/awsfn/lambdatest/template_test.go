@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/awsfn"
 	"github.com/playplane/playplane/shared/awsfn/lambdatest"
 	"github.com/playplane/playplane/shared/dynamo"
@@ -534,10 +535,18 @@ func TestTemplateCORS(t *testing.T) {
 	if c, ok := cors["AllowCredentials"]; ok && c != false {
 		t.Errorf("AllowCredentials %v: the API reads no cookies", c)
 	}
-	// Every browser-facing route's method is allowed.
+	// Every browser-facing route's method is allowed; which routes browsers
+	// call is the catalogue's to say (operators' and server-to-server routes
+	// get no CORS).
+	browser := map[string]bool{}
+	for _, fn := range catalog.Functions {
+		for _, r := range fn.Routes {
+			browser[r.Key()] = r.BrowserFacing()
+		}
+	}
 	for _, id := range slices.Sorted(maps.Keys(tm.GetAllServerlessFunctionResources())) {
 		for _, r := range tm.Routes(id) {
-			if !slices.Contains(httpx.CORSAllowMethods, r.Method) {
+			if browser[r.Key()] && !slices.Contains(httpx.CORSAllowMethods, r.Method) {
 				t.Errorf("%s: route %s uses a method CORS does not allow", id, r.Key())
 			}
 		}
