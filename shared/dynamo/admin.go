@@ -30,15 +30,12 @@ package dynamo
 // never the playback paths, which write none of them.
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -48,6 +45,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/playplane/playplane/shared/gzipdoc"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -454,7 +452,7 @@ func (s *Store) changeItems(cs playback.ChangeSet, current []item) (playback.Aud
 	for _, it := range s.planMoves(deltas) {
 		add(itemRole{change: -1}, it)
 	}
-	data, err := gzipJSON(rec)
+	data, err := gzipdoc.Marshal(rec)
 	if err != nil {
 		return rec, nil, nil, err
 	}
@@ -468,36 +466,12 @@ func (s *Store) changeItems(cs playback.ChangeSet, current []item) (playback.Aud
 	return rec, items, roles, nil
 }
 
-func gzipJSON(v any) ([]byte, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return gzipBytes(raw)
-}
-
-func gzipBytes(raw []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if _, err := zw.Write(raw); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
 func gunzipAttr(it item, name string) ([]byte, error) {
 	b, ok := it[name].(*types.AttributeValueMemberB)
 	if !ok {
 		return nil, fmt.Errorf("no %s attribute", name)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(b.Value))
-	if err != nil {
-		return nil, err
-	}
-	return io.ReadAll(zr)
+	return gzipdoc.Decompress(b.Value)
 }
 
 func (s *Store) ListAudit(ctx context.Context, before string, limit int) (playback.AuditPage, error) {
@@ -546,7 +520,7 @@ func (s *Store) PutCoverageZones(ctx context.Context, up playback.CoverageZonesU
 	if err := up.Validate(); err != nil {
 		return playback.CoverageZones{}, err
 	}
-	data, err := gzipBytes(up.Data)
+	data, err := gzipdoc.Compress(up.Data)
 	if err != nil {
 		return playback.CoverageZones{}, s.fail(op, err)
 	}
@@ -567,7 +541,7 @@ func (s *Store) PutCoverageZones(ctx context.Context, up playback.CoverageZonesU
 		}
 		rec := playback.AuditRecord{ID: playback.AuditID(up.At), Actor: up.Actor, At: up.At,
 			Changes: []playback.AuditChange{playback.CoverageZonesAudit(cz)}}
-		audit, err := gzipJSON(rec)
+		audit, err := gzipdoc.Marshal(rec)
 		if err != nil {
 			return playback.CoverageZones{}, s.fail(op, err)
 		}

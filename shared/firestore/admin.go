@@ -25,14 +25,11 @@ package firestore
 // about one per second.
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strconv"
 
 	"cloud.google.com/go/firestore"
@@ -40,6 +37,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/playplane/playplane/shared/gzipdoc"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -342,7 +340,7 @@ func (s *Store) changeWrites(ctx context.Context, cs playback.ChangeSet, current
 		}
 		rec.Changes = append(rec.Changes, ac)
 	}
-	data, err := gzipJSON(rec)
+	data, err := gzipdoc.Marshal(rec)
 	if err != nil {
 		return rec, nil, err
 	}
@@ -353,36 +351,12 @@ func (s *Store) changeWrites(ctx context.Context, cs playback.ChangeSet, current
 	return rec, append(creates, others...), nil
 }
 
-func gzipJSON(v any) ([]byte, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return gzipBytes(raw)
-}
-
-func gzipBytes(raw []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if _, err := zw.Write(raw); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
 func gunzipField(data map[string]any) ([]byte, error) {
 	b, ok := data[fieldData].([]byte)
 	if !ok {
 		return nil, fmt.Errorf("no %s field", fieldData)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	return io.ReadAll(zr)
+	return gzipdoc.Decompress(b)
 }
 
 func (s *Store) ListAudit(ctx context.Context, before string, limit int) (playback.AuditPage, error) {
@@ -424,7 +398,7 @@ func (s *Store) PutCoverageZones(ctx context.Context, up playback.CoverageZonesU
 	if err := up.Validate(); err != nil {
 		return playback.CoverageZones{}, err
 	}
-	data, err := gzipBytes(up.Data)
+	data, err := gzipdoc.Compress(up.Data)
 	if err != nil {
 		return playback.CoverageZones{}, fail(op, err)
 	}
@@ -445,7 +419,7 @@ func (s *Store) PutCoverageZones(ctx context.Context, up playback.CoverageZonesU
 		}
 		rec := playback.AuditRecord{ID: playback.AuditID(up.At), Actor: up.Actor, At: up.At,
 			Changes: []playback.AuditChange{playback.CoverageZonesAudit(cz)}}
-		audit, err := gzipJSON(rec)
+		audit, err := gzipdoc.Marshal(rec)
 		if err != nil {
 			return playback.CoverageZones{}, fail(op, err)
 		}
