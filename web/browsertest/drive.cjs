@@ -18,8 +18,25 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // open loads url in a fresh context (own cookies) and records every request
 // the page makes, with the CMCD headers and the response status.
-async function open(browser, url) {
+async function open(browser, url, opts = {}) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+  if (opts.pauseAt) {
+    // Pausing from Node (poll, then evaluate) lands seconds late on a loaded
+    // machine, by which time a short buffer may already hold the stream's
+    // last segment and nothing is left to fetch after a steer. The page
+    // pauses itself at its first timeupdate past pauseAt instead (media
+    // events do not bubble, but a capturing listener on the document sees
+    // them).
+    await context.addInitScript((at) => {
+      let done = false;
+      document.addEventListener('timeupdate', (e) => {
+        if (!done && e.target instanceof HTMLMediaElement && e.target.currentTime >= at) {
+          done = true;
+          e.target.pause();
+        }
+      }, true);
+    }, opts.pauseAt);
+  }
   const page = await context.newPage();
   const rec = { requests: [], console: [], manifests: [] };
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') rec.console.push(m.type() + ': ' + m.text()); });
@@ -109,7 +126,7 @@ async function guessUHD(page, rec) {
 }
 
 async function playScenario(browser) {
-  const { context, page, rec } = await open(browser, sc.url);
+  const { context, page, rec } = await open(browser, sc.url, { pauseAt: sc.steer ? 0.2 : 0 });
   const steered = sc.steer ? await steer(page, rec) : null;
   const played = await until(page, (s) => s.currentTime >= sc.untilTime, sc.timeoutMS);
   const out = { reached: played.ok, played: played.state, steer: steered };

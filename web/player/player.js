@@ -396,7 +396,10 @@
     let lastLocation = '';
     dp.on(dashjs.MediaPlayer.events.FRAGMENT_LOADING_COMPLETED, (e) => {
       const r = e && e.request;
-      if (r && r.mediaType === 'video' && r.serviceLocation && !/^[a-z]+:/.test(r.serviceLocation)) lastLocation = r.serviceLocation;
+      if (r && r.mediaType === 'video' && r.serviceLocation && !/^[a-z]+:/.test(r.serviceLocation) && r.serviceLocation !== lastLocation) {
+        lastLocation = r.serviceLocation;
+        render(); // the page's state follows the segment, not the next heartbeat
+      }
     });
     player = {
       kind: 'dash',
