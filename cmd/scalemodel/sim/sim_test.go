@@ -1,0 +1,36 @@
+package sim
+
+import (
+	"context"
+	"flag"
+	"testing"
+)
+
+var viewers = flag.Float64("sim.viewers", 6, "mean concurrent viewers of the replayed day (go test ./cmd/scalemodel/sim -sim.viewers=200 for a bigger run)")
+
+// TestDayMatchesTheModel replays a day (diurnal curve peaking at 3x the
+// mean at 21:00, a premiere at 20:00 that 20% of the viewers start within 5
+// minutes) and holds every per-session count to the model's within 5%.
+func TestDayMatchesTheModel(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig(*viewers, t.TempDir())
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Failures {
+		t.Errorf("unexpected answer: %s", f)
+	}
+	if res.Sessions == 0 || res.PremiereStarts == 0 {
+		t.Fatalf("the day replayed %d sessions, %d premiere starts", res.Sessions, res.PremiereStarts)
+	}
+	_, gaps := Compare(cfg, res)
+	for _, g := range gaps {
+		t.Logf("%-55s model %9.3f  replay %9.3f  gap %5.2f%%", g.Name, g.Model, g.Replay, 100*g.RelativeError)
+		if g.RelativeError > 0.05 {
+			t.Errorf("%s: model %.3f per session, replay %.3f (%.1f%% apart)", g.Name, g.Model, g.Replay, 100*g.RelativeError)
+		}
+	}
+	t.Logf("sessions %d, viewer-hours %.1f, peak %d, premiere starts %d, log lines %d (%d bytes), consumer batches %d",
+		res.Sessions, res.ViewerHours, res.PeakViewers, res.PremiereStarts, res.LogLines, res.LogBytes, res.Batches)
+}
