@@ -95,8 +95,11 @@ type Result struct {
 	Publishes      int
 	Consumed       int
 	Batches        int
-	LogLines       int
-	LogBytes       int64
+	// Requests is every HTTP call of the replay (warm-up included), which
+	// LogLines and LogBytes are the slog output of.
+	Requests int
+	LogLines int
+	LogBytes int64
 	// Failures are calls answered other than expected.
 	Failures []string
 }
@@ -599,6 +602,7 @@ func (r *rig) call(method, target, token string, body []byte, want ...int) []byt
 	rec := httptest.NewRecorder()
 	r.handler.ServeHTTP(rec, req)
 	r.routes = append(r.routes, routeOf(method, req.URL.Path))
+	r.res.Requests++
 	for _, code := range want {
 		if rec.Code == code {
 			return rec.Body.Bytes()

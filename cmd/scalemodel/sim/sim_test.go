@@ -3,7 +3,10 @@ package sim
 import (
 	"context"
 	"flag"
+	"math"
 	"testing"
+
+	"github.com/playplane/playplane/cmd/scalemodel/model"
 )
 
 var viewers = flag.Float64("sim.viewers", 6, "mean concurrent viewers of the replayed day (go test ./cmd/scalemodel/sim -sim.viewers=200 for a bigger run)")
@@ -31,6 +34,10 @@ func TestDayMatchesTheModel(t *testing.T) {
 			t.Errorf("%s: model %.3f per session, replay %.3f (%.1f%% apart)", g.Name, g.Model, g.Replay, 100*g.RelativeError)
 		}
 	}
-	t.Logf("sessions %d, viewer-hours %.1f, peak %d, premiere starts %d, log lines %d (%d bytes), consumer batches %d",
-		res.Sessions, res.ViewerHours, res.PeakViewers, res.PremiereStarts, res.LogLines, res.LogBytes, res.Batches)
+	perRequest := float64(res.LogBytes) / float64(res.Requests)
+	if math.Abs(perRequest-model.MeasuredLogBytesPerRequest)/model.MeasuredLogBytesPerRequest > 0.25 {
+		t.Errorf("log bytes per request: %.0f, the model prices %d", perRequest, model.MeasuredLogBytesPerRequest)
+	}
+	t.Logf("log bytes per request %.0f; sessions %d, viewer-hours %.1f, peak %d, premiere starts %d, log lines %d (%d bytes), consumer batches %d",
+		perRequest, res.Sessions, res.ViewerHours, res.PeakViewers, res.PremiereStarts, res.LogLines, res.LogBytes, res.Batches)
 }
