@@ -27,13 +27,19 @@ func TestDayMatchesTheModel(t *testing.T) {
 	if res.Sessions == 0 || res.PremiereStarts == 0 {
 		t.Fatalf("the day replayed %d sessions, %d premiere starts", res.Sessions, res.PremiereStarts)
 	}
-	_, gaps := Compare(cfg, res)
+	w, gaps := Compare(cfg, res)
 	for _, g := range gaps {
 		t.Logf("%-55s model %9.3f  replay %9.3f  gap %5.2f%%", g.Name, g.Model, g.Replay, 100*g.RelativeError)
 		if g.RelativeError > 0.05 {
 			t.Errorf("%s: model %.3f per session, replay %.3f (%.1f%% apart)", g.Name, g.Model, g.Replay, 100*g.RelativeError)
 		}
 	}
+	// Extrapolate: the replayed workload, priced at a million viewers.
+	d := model.DefaultDeployment(1e6)
+	d.Workload = w
+	aws, gcp, _ := d.Cost()
+	t.Logf("the replayed workload at 1M concurrent viewers: AWS $%.3f, GCP $%.3f per 1,000 viewer-hours (%s; %s)",
+		model.Total(aws)/1000, model.Total(gcp)/1000, aws[0].Name, gcp[0].Name)
 	perRequest := float64(res.LogBytes) / float64(res.Requests)
 	if math.Abs(perRequest-model.MeasuredLogBytesPerRequest)/model.MeasuredLogBytesPerRequest > 0.25 {
 		t.Errorf("log bytes per request: %.0f, the model prices %d", perRequest, model.MeasuredLogBytesPerRequest)
