@@ -9,7 +9,7 @@ import (
 	"github.com/playplane/playplane/cmd/scalemodel/model"
 )
 
-var viewers = flag.Float64("sim.viewers", 6, "mean concurrent viewers of the replayed day (go test ./cmd/scalemodel/sim -sim.viewers=200 for a bigger run)")
+var viewers = flag.Float64("sim.viewers", defaultViewers, "mean concurrent viewers of the replayed day (go test ./cmd/scalemodel/sim -sim.viewers=200 for a bigger run)")
 
 // TestDayMatchesTheModel replays a day (diurnal curve peaking at 3x the
 // mean at 21:00, a premiere at 20:00 that 20% of the viewers start within 5
