@@ -155,7 +155,7 @@ func (d Deployment) Cost() (aws, gcp []Line, r Rates) {
 			wruN += n * u.WRU
 			fsR += n * u.Reads
 			fsW += n * u.Writes
-			fsD += n * u.Deletes
+			fsD += n * (u.Deletes + u.Guards)
 		}
 		mem := memOf(st.Function)
 		switch {

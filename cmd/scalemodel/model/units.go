@@ -72,9 +72,10 @@ func wruOf(size int) float64 { return math.Ceil(float64(size) / 1024) } // 1 per
 // Units is what one store method costs on a backend.
 type Units struct {
 	RRU, WRU float64 // DynamoDB on demand
-	// Firestore document reads, writes and deletes (guards expire by TTL:
-	// a delete each, later).
-	Reads, Writes, Deletes float64
+	// Firestore document reads, writes (guard documents included) and
+	// deletes the client sends; Guards of the writes are guard documents,
+	// which TTL deletes later (billed as a delete each).
+	Reads, Writes, Deletes, Guards float64
 	// RoundTrips is the method's sequential calls to the database, for
 	// the function's duration.
 	DynamoTrips, FirestoreTrips float64
@@ -90,11 +91,16 @@ type Units struct {
 // transaction; EndSession the same, deleting the slot. SaveProgress and
 // SaveSessionQoE are one conditional PutItem each.
 //
-// Firestore: every write of an existing document is guarded (a guard
-// document created beside it, deleted later by TTL) and a multi-document
-// write is one transaction. ExtendLease reads the session and the slot,
-// then writes guard + slot + session; the device-time gated saves read
-// the document, then write guard + document.
+// Firestore (counted on the emulator by TestFirestoreUnitsOnTheEmulator,
+// for a returning household whose documents exist): every write of an
+// existing document is guarded (a guard document created beside it,
+// deleted later by TTL) and a multi-document write is a transaction
+// (BeginTransaction + Commit). AcquireLease queries the slots (2 reads)
+// and writes session + guarded slot + guarded device lock; ExtendLease and
+// EndSession read session and slot, then write guard + slot + session;
+// the device-time gated saves read the document, then write guard +
+// document. A session's first QoE save creates it (one write): priced as
+// the others.
 func StoreUnits(s ItemSizes) map[string]Units {
 	return map[string]Units{
 		"GetAccount":    {RRU: rruOf(s.Account), Reads: 1, DynamoTrips: 1, FirestoreTrips: 1},
@@ -104,13 +110,13 @@ func StoreUnits(s ItemSizes) map[string]Units {
 		"GetProgress":   {RRU: rruOf(s.Progress), Reads: 1, DynamoTrips: 1, FirestoreTrips: 1},
 		"GetSessionQoE": {RRU: rruOf(s.QoE), Reads: 1, DynamoTrips: 1, FirestoreTrips: 1},
 		"AcquireLease": {RRU: rruOf(2*s.Slot + s.DeviceLock), WRU: 2 * (wruOf(s.Session) + wruOf(s.Slot) + wruOf(s.DeviceLock)),
-			Reads: 3, Writes: 5, Deletes: 2, DynamoTrips: 2, FirestoreTrips: 2},
+			Reads: 2, Writes: 5, Guards: 2, DynamoTrips: 2, FirestoreTrips: 3},
 		"ExtendLease": {RRU: rruOf(s.Session), WRU: 2 * (wruOf(s.Session) + wruOf(s.Slot)),
-			Reads: 2, Writes: 3, Deletes: 1, DynamoTrips: 2, FirestoreTrips: 3},
+			Reads: 2, Writes: 3, Guards: 1, DynamoTrips: 2, FirestoreTrips: 4},
 		"EndSession": {RRU: rruOf(s.Session), WRU: 2 * (wruOf(s.Session) + wruOf(s.Slot)),
-			Reads: 2, Writes: 2, Deletes: 2, DynamoTrips: 2, FirestoreTrips: 3},
-		"SaveProgress":   {WRU: wruOf(s.Progress), Reads: 1, Writes: 2, Deletes: 1, DynamoTrips: 1, FirestoreTrips: 2},
-		"SaveSessionQoE": {WRU: wruOf(s.QoE), Reads: 1, Writes: 2, Deletes: 1, DynamoTrips: 1, FirestoreTrips: 2},
-		"UpdateAccount":  {RRU: rruOf(s.Account), WRU: wruOf(s.Account), Reads: 1, Writes: 2, Deletes: 1, DynamoTrips: 2, FirestoreTrips: 2},
+			Reads: 2, Writes: 3, Guards: 1, DynamoTrips: 2, FirestoreTrips: 4},
+		"SaveProgress":   {WRU: wruOf(s.Progress), Reads: 1, Writes: 2, Guards: 1, DynamoTrips: 1, FirestoreTrips: 3},
+		"SaveSessionQoE": {WRU: wruOf(s.QoE), Reads: 1, Writes: 2, Guards: 1, DynamoTrips: 1, FirestoreTrips: 3},
+		"UpdateAccount":  {RRU: rruOf(s.Account), WRU: wruOf(s.Account), Reads: 1, Writes: 2, Guards: 1, DynamoTrips: 2, FirestoreTrips: 3},
 	}
 }
