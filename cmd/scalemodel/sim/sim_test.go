@@ -5,6 +5,7 @@ import (
 	"flag"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/playplane/playplane/cmd/scalemodel/model"
 )
@@ -17,7 +18,9 @@ var viewers = flag.Float64("sim.viewers", defaultViewers, "mean concurrent viewe
 func TestDayMatchesTheModel(t *testing.T) {
 	t.Parallel()
 	cfg := DefaultConfig(*viewers, t.TempDir())
+	start := time.Now()
 	res, err := Run(context.Background(), cfg)
+	elapsed := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +47,10 @@ func TestDayMatchesTheModel(t *testing.T) {
 	if math.Abs(perRequest-model.MeasuredLogBytesPerRequest)/model.MeasuredLogBytesPerRequest > 0.25 {
 		t.Errorf("log bytes per request: %.0f, the model prices %d", perRequest, model.MeasuredLogBytesPerRequest)
 	}
+	// Not an assertion: what a call costs in-process (bbolt, the bus and
+	// the counters included), against the model's CPUPerCall.
+	t.Logf("wall time per call (HTTP requests and consumed messages, all goroutines): %v; the model assumes %v of handler CPU",
+		elapsed/time.Duration(max(res.Requests+res.Consumed, 1)), model.DefaultDeployment(1).CPUPerCall)
 	t.Logf("log bytes per request %.0f; sessions %d, viewer-hours %.1f, peak %d, premiere starts %d, log lines %d (%d bytes), consumer batches %d",
 		perRequest, res.Sessions, res.ViewerHours, res.PeakViewers, res.PremiereStarts, res.LogLines, res.LogBytes, res.Batches)
 }
