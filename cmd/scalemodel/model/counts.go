@@ -1,0 +1,121 @@
+package model
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// Routes a viewer's player calls (catalog route keys).
+const (
+	RoutePlay     = "POST /v1/play"
+	RouteProgress = "GET /v1/progress"
+	RouteURLs     = "POST /v1/playback/{session_id}/urls"
+	// RouteManifests stands for the personalized manifest routes
+	// (/hls, /hls/{pathway}/{rendition}, /dash): one function, the same reads.
+	RouteManifests = "GET /v1/manifests/{session_id}/..."
+	RouteSteering  = "GET /v1/steering/{session_id}"
+	RouteHeartbeat = "POST /v1/playback/{session_id}/heartbeat"
+)
+
+// Kinds of work the model prices. A Step is one HTTP call or one bus
+// delivery, with the store methods it calls (the playback.Store method
+// names, as shared/roundtrip records them) and the messages it publishes.
+type Step struct {
+	Name string
+	// Route is the HTTP route, "" for a consumer delivery.
+	Route     string
+	Function  string
+	Store     []string
+	Publishes int
+}
+
+// Steps of a session, read from the code:
+//   - play: authorizeplay.play reads account, plan and title, registers
+//     an unknown device (UpdateAccount, counted apart), acquires the lease
+//     and reads the account again (stillRegistered, against a device
+//     removed meanwhile);
+//   - progress: heartbeat.progress reads the resume position;
+//   - urls and every personalized manifest: signurl.liveSession reads the
+//     session, signurl.ladder the title, account and plan;
+//   - steering: pickedge reads the session (the edge table is cached);
+//   - heartbeats: with slack, holdLease reads the session and writes the
+//     lease only when it is not fresh; stop ends the session; every beat
+//     publishes one message;
+//   - the consumer, per message (AWS and GCP wire no Deps.Batch, and at a
+//     30 s interval a batch never holds two beats of one session):
+//     SaveProgress, GetSessionQoE, SaveSessionQoE.
+var (
+	StepPlay           = Step{Name: "play", Route: RoutePlay, Function: "authorizeplay", Store: []string{"GetAccount", "GetPlan", "GetTitle", "AcquireLease", "GetAccount"}}
+	StepRegisterDevice = Step{Name: "device registration (in play)", Function: "authorizeplay", Store: []string{"UpdateAccount"}}
+	StepProgress       = Step{Name: "resume position", Route: RouteProgress, Function: "heartbeat", Store: []string{"GetProgress"}}
+	StepURLs           = Step{Name: "urls (start and refresh)", Route: RouteURLs, Function: "signurl", Store: []string{"GetSession", "GetTitle", "GetAccount", "GetPlan"}}
+	StepManifest       = Step{Name: "personalized manifest", Route: RouteManifests, Function: "signurl", Store: []string{"GetSession", "GetTitle", "GetAccount", "GetPlan"}}
+	StepSteering       = Step{Name: "steering reload", Route: RouteSteering, Function: "pickedge", Store: []string{"GetSession"}}
+	StepBeatFresh      = Step{Name: "heartbeat, lease fresh", Route: RouteHeartbeat, Function: "heartbeat", Store: []string{"GetSession"}, Publishes: 1}
+	StepBeatWrite      = Step{Name: "heartbeat, lease written", Route: RouteHeartbeat, Function: "heartbeat", Store: []string{"GetSession", "ExtendLease"}, Publishes: 1}
+	StepBeatNoSlack    = Step{Name: "heartbeat, no slack", Route: RouteHeartbeat, Function: "heartbeat", Store: []string{"ExtendLease"}, Publishes: 1}
+	StepBeatStop       = Step{Name: "heartbeat stop", Route: RouteHeartbeat, Function: "heartbeat", Store: []string{"GetSession", "EndSession"}, Publishes: 1}
+	StepConsume        = Step{Name: "heartbeat consumer (per message)", Function: "heartbeat", Store: []string{"SaveProgress", "GetSessionQoE", "SaveSessionQoE"}}
+)
+
+// Count is how often a Step happens per session.
+type Count struct {
+	Step Step
+	N    float64
+}
+
+// PerSession is the steps of one average session.
+func (w Workload) PerSession() []Count {
+	beats := w.Repeats(w.HeartbeatInterval) // periodic beats after start
+	m := w.LeaseWriteEvery()
+	writes := w.Repeats(w.HeartbeatInterval * time.Duration(m))
+	out := []Count{
+		{StepPlay, 1},
+		{StepRegisterDevice, w.NewDeviceShare},
+		{StepProgress, 1},
+		{StepURLs, 1 + w.Repeats(w.GrantRefresh())},
+		// The multivariant playlist and the media playlists are one
+		// function doing the same reads; the simulator counts both routes.
+		{StepManifest, w.ManifestFetches},
+		// One steering load at start, then one every TTL.
+		{StepSteering, 1 + w.Repeats(w.SteeringTTL)},
+	}
+	if w.LeaseRenewSlack > 0 {
+		// The start beat follows play at once: the lease is fresh.
+		out = append(out, Count{StepBeatFresh, 1 + beats - writes}, Count{StepBeatWrite, writes})
+	} else {
+		out = append(out, Count{StepBeatNoSlack, 1 + beats})
+	}
+	out = append(out, Count{StepBeatStop, 1}, Count{StepConsume, beats + 2})
+	return out
+}
+
+// Totals sums per-session counts by route, store method and publishes.
+type Totals struct {
+	Routes    map[string]float64
+	Store     map[string]float64
+	Publishes float64
+	Consumed  float64
+}
+
+// Sum adds counts up.
+func Sum(counts []Count) Totals {
+	t := Totals{Routes: map[string]float64{}, Store: map[string]float64{}}
+	for _, c := range counts {
+		if c.Step.Route != "" {
+			t.Routes[c.Step.Route] += c.N
+		}
+		if c.Step.Name == StepConsume.Name {
+			t.Consumed += c.N
+		}
+		for _, op := range c.Step.Store {
+			t.Store[op] += c.N
+		}
+		t.Publishes += c.N * float64(c.Step.Publishes)
+	}
+	return t
+}
+
+// StoreOps lists the store methods of t, sorted.
+func (t Totals) StoreOps() []string { return slices.Sorted(maps.Keys(t.Store)) }
