@@ -177,24 +177,13 @@ func decodeCMCDDict(r *CMCDReport, data []byte) error {
 		if err != nil {
 			return err
 		}
-		var it sfItem
-		if p.pos < len(p.data) && p.data[p.pos] == '=' {
-			p.pos++
-			if p.pos < len(p.data) && p.data[p.pos] == '(' {
-				err = p.innerList(&it)
-			} else {
-				err = p.bareItem(&it)
-			}
-			if err != nil {
+		if !mappedCMCDKey(key) {
+			// Ignored, as the spec asks of unknown keys: only found the end
+			// of, not parsed.
+			if err := p.skipMember(); err != nil {
 				return err
 			}
-		} else {
-			it = sfItem{kind: sfBoolean, b: true}
-		}
-		if _, err := p.params(); err != nil {
-			return err
-		}
-		if err := r.set(key, &it); err != nil {
+		} else if err := p.member(r, key); err != nil {
 			return err
 		}
 		p.ows()
@@ -211,6 +200,74 @@ func decodeCMCDDict(r *CMCDReport, data []byte) error {
 		}
 	}
 	return nil
+}
+
+// mappedCMCDKey reports whether CMCDReport.set uses key.
+func mappedCMCDKey(key []byte) bool {
+	switch string(key) {
+	case "e", "sta", "ts", "pt", "br", "mtp", "bl", "bsd", "msd", "cdn", "sid", "cid", "v", "ec":
+		return true
+	}
+	return false
+}
+
+// skipMember moves past the value and parameters of a member whose key is
+// not mapped: to the next ',' outside strings and inner lists.
+func (p *sfParser) skipMember() error {
+	depth := 0
+	for p.pos < len(p.data) {
+		switch c := p.data[p.pos]; c {
+		case '"':
+			var it sfItem
+			if err := p.sfString(&it); err != nil {
+				return err
+			}
+			continue
+		case '(':
+			depth++
+		case ')':
+			if depth == 0 {
+				return malformedCMCD("unbalanced ')' at byte %d", p.pos)
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				return nil
+			}
+		default:
+			if c < 0x20 || c > 0x7e {
+				return malformedCMCD("a byte outside printable ASCII at byte %d", p.pos)
+			}
+		}
+		p.pos++
+	}
+	if depth != 0 {
+		return malformedCMCD("unterminated inner list")
+	}
+	return nil
+}
+
+// member parses the value and parameters of a mapped key into r.
+func (p *sfParser) member(r *CMCDReport, key []byte) error {
+	var it sfItem
+	var err error
+	if p.pos < len(p.data) && p.data[p.pos] == '=' {
+		p.pos++
+		if p.pos < len(p.data) && p.data[p.pos] == '(' {
+			err = p.innerList(&it)
+		} else {
+			err = p.bareItem(&it)
+		}
+		if err != nil {
+			return err
+		}
+	} else {
+		it = sfItem{kind: sfBoolean, b: true}
+	}
+	if _, err := p.params(); err != nil {
+		return err
+	}
+	return r.set(key, &it)
 }
 
 func (p *sfParser) ows() {
