@@ -30,9 +30,9 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 		t.Skip("starts Chromium")
 	}
 	tools := browserTools(t)
-	// Leases of 20 s renewed by reports every second: a pause of 25 s
+	// Leases of 30 s renewed by reports every second: a pause of 35 s
 	// outlives a lease unless the reports keep it.
-	t.Setenv("LEASE_TTL", "20s")
+	t.Setenv("LEASE_TTL", "30s")
 	t.Setenv("HEARTBEAT_LEASE_RENEW_SLACK", "1s")
 	t.Setenv("HEARTBEAT_INTERVAL", "1s")
 
@@ -88,15 +88,31 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 				} `json:"reports"`
 				Console []string `json:"console"`
 			}
-			hold := 25 * time.Second
+			hold := 35 * time.Second
 			h.drive(t, map[string]any{"kind": "cmcd", "url": cross.URL + "/player/cmcd.html?" + q.Encode(),
 				"untilTime": 2, "timeoutMS": 30000, "holdMS": hold.Milliseconds()}, &out)
 			var lines []string
 			for _, r := range out.Reports {
 				lines = append(lines, strings.TrimSpace(r.Method+" "+http.StatusText(r.Status)+" "+r.ContentType+" "+r.Query+" "+r.Body+" "+r.Failure))
 			}
-			t.Logf("%s: %d reports to the collector, e.g.\n  %s", player, len(out.Reports), strings.Join(lines[:min(len(lines), 6)], "\n  "))
+			kinds := map[string]int{}
+			for _, r := range out.Reports {
+				for _, line := range strings.Split(strings.TrimSpace(r.Body), "\n") {
+					var e, sta string
+					for _, kv := range strings.Split(line, ",") {
+						if v, ok := strings.CutPrefix(kv, "e="); ok {
+							e = v
+						} else if v, ok := strings.CutPrefix(kv, "sta="); ok {
+							sta = v
+						}
+					}
+					kinds["e="+e+" sta="+sta]++
+				}
+			}
+			t.Logf("%s: %d reports to the collector %v, e.g.\n  %s", player, len(out.Reports), kinds, strings.Join(lines[:min(len(lines), 4)], "\n  "))
 			if !out.Reached {
+				s, err := run.app.store.GetSession(context.Background(), play.SessionID)
+				t.Logf("session now: %+v %v (first lease until %s); server saw:\n%s", s, err, started.ExpiresAt, seenText(run.requests()))
 				t.Fatalf("%s did not play 2 s: %+v\nconsole: %q\nreports:\n%s", player, out.Played, out.Console, strings.Join(lines, "\n"))
 			}
 
