@@ -47,7 +47,23 @@ type Heartbeat struct {
 	// play and stall time the heartbeat can plausibly claim.
 	ReceivedAt       time.Time `json:"received_at"`
 	SessionStartedAt time.Time `json:"session_started_at"`
+
+	// The fields below are set on heartbeats the CMCD v2 collector made
+	// of event-mode reports (Source "cmcd"). CMCD carries no content
+	// duration (duration_ms is 0) and carries the playhead only as pt,
+	// which not every player sends: PositionUnknown reports leave the
+	// resume position alone. CMCDEvent and CMCDState are the report's e
+	// and sta, from which the consumer counts stalls and play time;
+	// StarvationMS is its bsd.
+	Source          string `json:"source,omitempty"`
+	PositionUnknown bool   `json:"position_unknown,omitempty"`
+	CMCDEvent       string `json:"cmcd_e,omitempty"`
+	CMCDState       string `json:"cmcd_sta,omitempty"`
+	StarvationMS    int64  `json:"cmcd_bsd,omitempty"`
 }
+
+// SourceCMCD marks heartbeats made of CMCD v2 event-mode reports.
+const SourceCMCD = "cmcd"
 
 // MaxHeartbeatMessageBytes bounds an encoded Heartbeat. The ingest checks
 // every message against it, so a full batch stays within the services'

@@ -31,8 +31,10 @@ const maxNestingDepth = 10000
 var (
 	requestFields = []string{"event", "position_ms", "duration_ms", "device_time", "qoe"}
 	messageFields = []string{"session_id", "account_id", "title_id", "device_id", "event", "position_ms",
-		"duration_ms", "device_time", "qoe", "received_at", "session_started_at"}
-	qoeFields = []string{"br", "bl", "mtp", "su", "rc", "rd", "pd", "df", "cdn", "edge"}
+		"duration_ms", "device_time", "qoe", "received_at", "session_started_at",
+		"source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd"}
+	qoeFields = []string{"br", "bl", "mtp", "startup_ms", "rebuffer_count", "rebuffer_ms", "played_ms", "df", "cdn", "edge",
+		"su", "rc", "rd", "pd"}
 )
 
 // DecodeHeartbeatRequest decodes a heartbeat body strictly: one JSON object,
@@ -147,6 +149,21 @@ func DecodeHeartbeat(data []byte) (Heartbeat, error) {
 		case "session_started_at":
 			bit = 1 << 10
 			h.SessionStartedAt, err = d.timeValue("session_started_at")
+		case "source":
+			bit = 1 << 11
+			h.Source, err = d.stringValue("source")
+		case "position_unknown":
+			bit = 1 << 12
+			h.PositionUnknown, err = d.boolValue("position_unknown")
+		case "cmcd_e":
+			bit = 1 << 13
+			h.CMCDEvent, err = d.stringValue("cmcd_e")
+		case "cmcd_sta":
+			bit = 1 << 14
+			h.CMCDState, err = d.stringValue("cmcd_sta")
+		case "cmcd_bsd":
+			bit = 1 << 15
+			h.StarvationMS, err = d.int64Value("cmcd_bsd")
 		default:
 			if folded(name, messageFields) {
 				return h, unknownField("", name, messageFields)
@@ -195,18 +212,18 @@ func (d *jsonDecoder) qoe(q *playback.QoE, depth int, strict bool) error {
 		case "mtp":
 			bit = 1 << 2
 			q.ThroughputKbps, err = d.intValue("qoe.mtp")
-		case "su":
+		case "startup_ms", "su": // su: deprecated name, read for one version
 			bit = 1 << 3
-			q.StartupMS, err = d.intValue("qoe.su")
-		case "rc":
+			q.StartupMS, err = d.intValue(pick(name, "qoe.startup_ms", "qoe.su"))
+		case "rebuffer_count", "rc": // rc: deprecated name, read for one version
 			bit = 1 << 4
-			q.RebufferCount, err = d.intValue("qoe.rc")
-		case "rd":
+			q.RebufferCount, err = d.intValue(pick(name, "qoe.rebuffer_count", "qoe.rc"))
+		case "rebuffer_ms", "rd": // rd: deprecated name, read for one version
 			bit = 1 << 5
-			q.RebufferMS, err = d.int64Value("qoe.rd")
-		case "pd":
+			q.RebufferMS, err = d.int64Value(pick(name, "qoe.rebuffer_ms", "qoe.rd"))
+		case "played_ms", "pd": // pd: deprecated name, read for one version
 			bit = 1 << 6
-			q.PlayedMS, err = d.int64Value("qoe.pd")
+			q.PlayedMS, err = d.int64Value(pick(name, "qoe.played_ms", "qoe.pd"))
 		case "df":
 			bit = 1 << 7
 			q.DroppedFrames, err = d.intValue("qoe.df")
@@ -230,6 +247,15 @@ func (d *jsonDecoder) qoe(q *playback.QoE, depth int, strict bool) error {
 		}
 		seen |= bit
 	}
+}
+
+// pick is the field name to report errors under: the deprecated name when
+// that is what the document used.
+func pick(name []byte, current, deprecated string) string {
+	if string(name) == deprecated[len("qoe."):] {
+		return deprecated
+	}
+	return current
 }
 
 type jsonDecoder struct {
@@ -500,6 +526,19 @@ func (d *jsonDecoder) stringValue(field string) (string, error) {
 	return s, nil
 }
 
+// boolValue decodes true or false; null leaves it false.
+func (d *jsonDecoder) boolValue(field string) (bool, error) {
+	switch d.peek() {
+	case 't':
+		return true, d.literal("true")
+	case 'f':
+		return false, d.literal("false")
+	case 'n':
+		return false, d.literal("null")
+	}
+	return false, d.notA(field, "a boolean")
+}
+
 // int64Value decodes an integer. Like encoding/json it refuses fractions and
 // exponents for integer fields, even 1.0 and 1e3, and values out of range.
 func (d *jsonDecoder) int64Value(field string) (int64, error) {
@@ -705,6 +744,25 @@ func (h *Heartbeat) AppendJSON(b []byte) ([]byte, error) {
 	if b, err = appendTime(b, h.SessionStartedAt); err != nil {
 		return b, err
 	}
+	if h.Source != "" {
+		b = append(b, `,"source":`...)
+		b = AppendJSONString(b, h.Source)
+	}
+	if h.PositionUnknown {
+		b = append(b, `,"position_unknown":true`...)
+	}
+	if h.CMCDEvent != "" {
+		b = append(b, `,"cmcd_e":`...)
+		b = AppendJSONString(b, h.CMCDEvent)
+	}
+	if h.CMCDState != "" {
+		b = append(b, `,"cmcd_sta":`...)
+		b = AppendJSONString(b, h.CMCDState)
+	}
+	if h.StarvationMS != 0 {
+		b = append(b, `,"cmcd_bsd":`...)
+		b = strconv.AppendInt(b, h.StarvationMS, 10)
+	}
 	return append(b, '}'), nil
 }
 
@@ -725,8 +783,8 @@ func appendQoE(b []byte, q *playback.QoE) []byte {
 		v    int64
 	}{
 		{"br", int64(q.BitrateKbps)}, {"bl", int64(q.BufferMS)}, {"mtp", int64(q.ThroughputKbps)},
-		{"su", int64(q.StartupMS)}, {"rc", int64(q.RebufferCount)}, {"rd", q.RebufferMS},
-		{"pd", q.PlayedMS}, {"df", int64(q.DroppedFrames)},
+		{"startup_ms", int64(q.StartupMS)}, {"rebuffer_count", int64(q.RebufferCount)}, {"rebuffer_ms", q.RebufferMS},
+		{"played_ms", q.PlayedMS}, {"df", int64(q.DroppedFrames)},
 	} {
 		if f.v != 0 {
 			sep(f.name)

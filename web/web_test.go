@@ -17,13 +17,23 @@ import (
 // offline and never pulls code from a CDN.
 func TestPageLoadsOnlyVendoredFiles(t *testing.T) {
 	t.Parallel()
-	page, err := fs.ReadFile(web.FS(), "player/index.html")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refs := regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(string(page), -1)
-	if len(refs) < 4 {
-		t.Fatalf("page names %d files, want the two libraries, player.js and player.css: %q", len(refs), refs)
+	var refs [][]string
+	for _, p := range []struct {
+		file string
+		min  int
+	}{
+		{"player/index.html", 4}, // the two libraries, player.js and player.css
+		{"player/cmcd.html", 3},  // Shaka Player, dash.js and cmcd.js
+	} {
+		page, err := fs.ReadFile(web.FS(), p.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(string(page), -1)
+		if len(r) < p.min {
+			t.Fatalf("%s names %d files, want %d: %q", p.file, len(r), p.min, r)
+		}
+		refs = append(refs, r...)
 	}
 	for _, m := range refs {
 		ref := m[1]

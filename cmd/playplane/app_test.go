@@ -238,7 +238,7 @@ func TestHeartbeatsKeepPositionAndStopFreesTheSlot(t *testing.T) {
 		t.Fatalf("play: %d", code)
 	}
 	beat := func(event string, pos int64, at time.Time) int {
-		body := fmt.Sprintf(`{"event":%q,"position_ms":%d,"duration_ms":888000,"device_time":%q,"qoe":{"br":3000,"pd":%d}}`,
+		body := fmt.Sprintf(`{"event":%q,"position_ms":%d,"duration_ms":888000,"device_time":%q,"qoe":{"br":3000,"played_ms":%d}}`,
 			event, pos, at.UTC().Format(time.RFC3339Nano), pos)
 		return run.call("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, body, nil)
 	}

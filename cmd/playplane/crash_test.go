@@ -215,7 +215,7 @@ func (w *crashWorker) run(c *crashClient, t0 time.Time, beatsPerSession int, tot
 			}
 			pos := tick * 1000
 			s.stopSent = event == "stop"
-			body := fmt.Sprintf(`{"event":%q,"position_ms":%d,"duration_ms":5400000,"device_time":%q,"qoe":{"br":5800,"pd":%d}}`,
+			body := fmt.Sprintf(`{"event":%q,"position_ms":%d,"duration_ms":5400000,"device_time":%q,"qoe":{"br":5800,"played_ms":%d}}`,
 				event, pos, t0.Add(time.Duration(tick)*time.Millisecond).Format(time.RFC3339Nano), pos)
 			code, err := c.call("POST", "/v1/playback/"+s.id+"/heartbeat", s.token, body, nil)
 			if err != nil {

@@ -82,7 +82,7 @@ func runnerLoad(tb testing.TB, spec runnerLoadSpec) (ingest, total time.Duration
 		i := k % spec.sessions
 		last[i] = int64(k)
 		body := fmt.Appendf(nil, `{"event":"progress","position_ms":%d,"duration_ms":5400000,"device_time":"%s",`+
-			`"qoe":{"br":5800,"bl":21000,"mtp":48000,"pd":%d,"cdn":"local","edge":"fra-1"}}`,
+			`"qoe":{"br":5800,"bl":21000,"mtp":48000,"played_ms":%d,"cdn":"local","edge":"fra-1"}}`,
 			k, t0.Add(time.Duration(k)*100*time.Microsecond).Format(time.RFC3339Nano), k)
 		c := i % spec.conns
 		conns[c] = append(conns[c], httpload.PostJSON(host, "/v1/playback/"+sessions[i].id+"/heartbeat", sessions[i].token, body))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -79,6 +80,7 @@ func TestRefusalsMatchTheDocument(t *testing.T) {
 	var play struct {
 		SessionID     string `json:"session_id"`
 		PlaybackToken string `json:"playback_token"`
+		CMCDReportURL string `json:"cmcd_report_url"`
 	}
 	if code := run.call("POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"`+playback.NewID("dev")+`"}`, &play); code != 201 {
 		t.Fatalf("play: %d", code)
@@ -86,6 +88,7 @@ func TestRefusalsMatchTheDocument(t *testing.T) {
 	var other struct {
 		SessionID     string `json:"session_id"`
 		PlaybackToken string `json:"playback_token"`
+		CMCDReportURL string `json:"cmcd_report_url"`
 	}
 	if code := run.call("POST", "/v1/play", run.token(demo.AccountFamily), `{"title_id":"sintel","device_id":"`+playback.NewID("dev")+`"}`, &other); code != 201 {
 		t.Fatalf("other account's play: %d", code)
@@ -170,6 +173,12 @@ func TestRefusalsMatchTheDocument(t *testing.T) {
 		{"heartbeat beyond the duration", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, js, strings.Replace(beat, `"position_ms":1000`, `"position_ms":999000`, 1)), false, 400, "position_beyond_duration"},
 		{"heartbeat as form", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, "application/x-www-form-urlencoded", beat), true, 415, "content_type"},
 		{"heartbeat with another session's token", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", other.PlaybackToken, js, beat), false, 403, "session_mismatch"},
+		{"CMCD report without ts", newReq("POST", play.CMCDReportURL, "", "application/cmcd", "e=t,sta=p\n"), false, 400, "cmcd_ts_missing"},
+		{"CMCD report with a malformed br", newReq("POST", play.CMCDReportURL, "", "application/cmcd", fmt.Sprintf("br=(x),ts=%d\n", time.Now().UnixMilli())), false, 400, "cmcd_br_invalid"},
+		{"CMCD query with a bad sta", newReq("GET", play.CMCDReportURL+"?CMCD="+url.QueryEscape(fmt.Sprintf("sta=z,ts=%d", time.Now().UnixMilli())), "", "", ""), false, 400, "cmcd_sta_invalid"},
+		{"CMCD report as text/plain", newReq("POST", play.CMCDReportURL, "", "text/plain", "ts=1\n"), true, 415, "content_type"},
+		{"CMCD report with another session's credential", newReq("POST", strings.Replace(other.CMCDReportURL, other.SessionID, play.SessionID, 1), "", "application/cmcd", fmt.Sprintf("ts=%d\n", time.Now().UnixMilli())), false, 403, "session_mismatch"},
+		{"CMCD report with the playback token", newReq("POST", "/v1/playback/"+play.SessionID+"/cmcd/"+play.PlaybackToken, "", "application/cmcd", fmt.Sprintf("ts=%d\n", time.Now().UnixMilli())), true, 401, "token_malformed"},
 		{"progress without a title", newReq("GET", "/v1/progress", tok, "", ""), true, 400, "title_id_invalid"},
 		{"progress never made", newReq("GET", "/v1/progress?title_id=big-buck-bunny", tok, "", ""), false, 404, "progress_not_found"},
 		{"stripe without a signature", newReq("POST", "/v1/webhooks/stripe", "", js, `{"id":"evt_1","object":"event","type":"invoice.paid","created":1,"data":{"object":{}}}`), true, 400, "signature_missing"},
@@ -225,6 +234,7 @@ func TestRefusalsMatchTheDocument(t *testing.T) {
 		manifest(play.SessionID+"/hls/"+localCloudFront+"/sd", "token="+cred),
 		manifest(play.SessionID+"/dash", "token="+cred),
 		newReq("GET", "/v1/steering/"+play.SessionID+"?format=hls&token="+cred, "", "", ""),
+		newReq("POST", play.CMCDReportURL, "", "application/cmcd", fmt.Sprintf("e=t,sta=p,ts=%d\n", time.Now().UnixMilli())),
 	} {
 		resp, err := run.api.Do(req)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/playplane/playplane/events"
@@ -163,6 +164,11 @@ type PlayResponse struct {
 	TokenExpiresAt time.Time        `json:"token_expires_at"`
 	TitleID        string           `json:"title_id"`
 	Manifest       string           `json:"manifest"` // path of the manifest under the CDN base
+	// CMCDReportURL is the path, under the API base, of the session's
+	// CMCD v2 event-mode collector (functions/heartbeat), its credential
+	// included: players configured with it as their CMCD event target keep
+	// the session alive and report QoE with no SDK.
+	CMCDReportURL string `json:"cmcd_report_url"`
 }
 
 // SessionView is how a session is shown to its account, in conflicts and
@@ -260,11 +266,16 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("authorizeplay: issue token: %w", err)
 	}
+	cmcdCred, err := s.deps.Tokens.IssueCMCD(claims)
+	if err != nil {
+		return fmt.Errorf("authorizeplay: issue CMCD credential: %w", err)
+	}
 	httpx.Logger(ctx).InfoContext(ctx, "play authorized", "account_id", acct.ID, "session_id", sess.ID, "title_id", title.ID)
 	httpx.WriteJSON(w, http.StatusCreated, PlayResponse{
 		SessionID: sess.ID, LeaseExpiresAt: sess.ExpiresAt, MaxQuality: plan.MaxQuality,
 		PlaybackToken: token, TokenExpiresAt: claims.ExpiresAt, TitleID: title.ID,
-		Manifest: title.AssetPath + title.Manifest,
+		Manifest:      title.AssetPath + title.Manifest,
+		CMCDReportURL: "/v1/playback/" + url.PathEscape(sess.ID) + "/cmcd/" + cmcdCred,
 	})
 	return nil
 }

@@ -44,6 +44,12 @@ const (
 	// the playback token, in the query's token, which the function verifies
 	// with PLAYBACK_TOKEN_KEYS. A playback token does not open them.
 	AuthManifestCredential Auth = "manifest-credential"
+	// AuthCMCDCredential routes are players' CMCD v2 event targets: the
+	// player reports to a URL it is given and adds no headers, so the
+	// session's collector credential (auth.IssueCMCD) is a path segment,
+	// verified by the function with PLAYBACK_TOKEN_KEYS. Neither a playback
+	// token nor a manifest credential opens them.
+	AuthCMCDCredential Auth = "cmcd-credential"
 	// AuthStripeSignature routes are called by Stripe, which signs the body.
 	AuthStripeSignature Auth = "stripe-signature"
 	// AuthEdgeHMAC routes are called by CDN edges signing with a per-edge key.
@@ -463,6 +469,10 @@ var Functions = []Function{
 		Routes: []Route{
 			{Method: "POST", Path: "/v1/playback/{session_id}/heartbeat", Auth: AuthPlaybackToken},
 			{Method: "GET", Path: "/v1/progress", Auth: AuthJWT},
+			// The CMCD v2 event-mode collector: players' reports in the
+			// CMCD query parameter (GET or POST) or a body (POST).
+			{Method: "GET", Path: "/v1/playback/{session_id}/cmcd/{credential}", Auth: AuthCMCDCredential},
+			{Method: "POST", Path: "/v1/playback/{session_id}/cmcd/{credential}", Auth: AuthCMCDCredential},
 		},
 		Consumes: []Consumer{{Topic: TopicHeartbeats, GCPEntryPoint: "HeartbeatConsumer"}},
 		// The HTTP handler extends the lease and enqueues the heartbeat; the

@@ -69,7 +69,7 @@ func TestRoutesAreUniqueAndAuthenticated(t *testing.T) {
 			}
 			owners[r.Key()] = f.Name
 			switch r.Auth {
-			case AuthJWT, AuthPlaybackToken, AuthManifestCredential, AuthStripeSignature, AuthEdgeHMAC, AuthAdminJWT:
+			case AuthJWT, AuthPlaybackToken, AuthManifestCredential, AuthCMCDCredential, AuthStripeSignature, AuthEdgeHMAC, AuthAdminJWT:
 			default:
 				t.Errorf("%s: auth %q", r.Key(), r.Auth)
 			}

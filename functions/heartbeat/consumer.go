@@ -109,6 +109,13 @@ func checkMessage(h *events.Heartbeat) error {
 		return errors.New("session_id, account_id and title_id are required")
 	case h.DeviceTime.IsZero() || h.ReceivedAt.IsZero():
 		return errors.New("device_time and received_at are required")
+	case h.Source == events.SourceCMCD:
+		// CMCD carries no content duration: 0, and the position unbounded.
+		if h.DurationMS != 0 || h.PositionMS < 0 || h.PositionMS > MaxDurationMS {
+			return errors.New("position_ms or duration_ms out of range")
+		}
+	case h.Source != "":
+		return errors.New("unknown source " + h.Source)
 	case h.DurationMS <= 0 || h.PositionMS < 0 || h.PositionMS > h.DurationMS:
 		return errors.New("position_ms or duration_ms out of range")
 	}
@@ -131,9 +138,10 @@ func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas) error
 	// The resume position first: if the QoE write below fails, the
 	// redelivery finds the position already saved and the gate makes that
 	// second save a no-op.
-	_, err := s.deps.Store.SaveProgress(ctx, progressOf(latest))
-	if err != nil {
-		return keep("SaveProgress", err)
+	if p, ok := latestPosition(g.beats); ok {
+		if _, err := s.deps.Store.SaveProgress(ctx, progressOf(p)); err != nil {
+			return keep("SaveProgress", err)
+		}
 	}
 
 	base, err := s.deps.Store.GetSessionQoE(ctx, latest.SessionID)
@@ -169,8 +177,11 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 	nexts := make([]playback.SessionQoE, len(order))
 	counts := make([]int, len(order))
 	for i, g := range order {
-		latest := &g.beats[len(g.beats)-1]
-		writes[i].Progress = progressOf(latest)
+		if p, ok := latestPosition(g.beats); ok {
+			writes[i].Progress = progressOf(p)
+		} else {
+			writes[i].NoProgress = true
+		}
 		nexts[i], counts[i] = coalesce(bases[ids[i]], g.beats)
 		if counts[i] > 0 {
 			writes[i].QoE = &nexts[i]
@@ -224,9 +235,10 @@ func coalesce(base playback.SessionQoE, beats []events.Heartbeat) (playback.Sess
 		if !h.DeviceTime.After(last) {
 			continue
 		}
-		last = h.DeviceTime
 		counted++
 		next.QoE = mergeQoE(next.QoE, h.QoE)
+		cmcdIntervals(&next.QoE, h, last)
+		last = h.DeviceTime
 	}
 	next.Heartbeats += counted
 	next.DeviceTime, next.UpdatedAt, next.EdgeID = latest.DeviceTime, latest.ReceivedAt, next.QoE.EdgeID

@@ -183,7 +183,7 @@ func TestBadEdgeLosesRank(t *testing.T) {
 				if p.edge == "fra-1" {
 					rebuffer = 10_000 // one second in seven stalled
 				}
-				qoe := fmt.Sprintf(`{"pd":60000,"rd":%d,"rc":%d,"mtp":12000,"cdn":"local","edge":%q}`, rebuffer, rebuffer/2000, p.edge)
+				qoe := fmt.Sprintf(`{"played_ms":60000,"rebuffer_ms":%d,"rebuffer_count":%d,"mtp":12000,"cdn":"local","edge":%q}`, rebuffer, rebuffer/2000, p.edge)
 				if rec := h.beat(p.id, p.token, h.body(events.HeartbeatProgress, 60_000, 0, qoe)); rec.Code != http.StatusOK {
 					t.Fatalf("%d %s", rec.Code, rec.Body)
 				}

@@ -158,6 +158,8 @@ func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
 func (s *Server) Mount(mux httpx.Mux) {
 	mux.Handle("POST /v1/playback/{session_id}/heartbeat", httpx.HandlerFunc(s.heartbeat))
 	mux.Handle("GET /v1/progress", httpx.HandlerFunc(s.progress))
+	mux.Handle("GET /v1/playback/{session_id}/cmcd/{credential}", httpx.HandlerFunc(s.cmcd))
+	mux.Handle("POST /v1/playback/{session_id}/cmcd/{credential}", httpx.HandlerFunc(s.cmcd))
 }
 
 // Consumers returns the event-triggered handlers by topic.

@@ -295,6 +295,7 @@ func TestHeartbeatRecordsProgress(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	id, tok := h.play("acct_a", "title_1", 2)
+	// su: a player still on the deprecated name (read for one version).
 	rec := h.beat(id, tok, h.body(events.HeartbeatStart, 0, 0, `{"su":900,"edge":"fra-1","cdn":"local"}`))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("start: %d %s", rec.Code, rec.Body)
@@ -304,7 +305,7 @@ func TestHeartbeatRecordsProgress(t *testing.T) {
 		t.Fatalf("response %+v", resp)
 	}
 	h.advance(30 * time.Second)
-	if rec := h.beat(id, tok, h.body(events.HeartbeatProgress, 30_000, 0, `{"br":3000,"mtp":20000,"pd":29000,"rc":1,"rd":400}`)); rec.Code != http.StatusOK {
+	if rec := h.beat(id, tok, h.body(events.HeartbeatProgress, 30_000, 0, `{"br":3000,"mtp":20000,"played_ms":29000,"rebuffer_count":1,"rebuffer_ms":400}`)); rec.Code != http.StatusOK {
 		t.Fatalf("progress: %d %s", rec.Code, rec.Body)
 	}
 	h.idle()
@@ -380,7 +381,7 @@ func TestBadHeartbeatsWriteNothing(t *testing.T) {
 		{"device time missing", id, tok, `{"event":"progress","position_ms":1,"duration_ms":2}`, "", false, 400, playback.CodeInvalid, "device_time_missing"},
 		{"unknown event", id, tok, h.body("seek", 1000, 0, ""), "", false, 400, playback.CodeInvalid, "event_invalid"},
 		{"missing event", id, tok, h.body("", 1000, 0, ""), "", false, 400, playback.CodeInvalid, "event_missing"},
-		{"negative qoe", id, tok, h.body(events.HeartbeatProgress, 1000, 0, `{"rd":-5}`), "", false, 400, playback.CodeInvalid, "qoe_invalid"},
+		{"negative qoe", id, tok, h.body(events.HeartbeatProgress, 1000, 0, `{"rebuffer_ms":-5}`), "", false, 400, playback.CodeInvalid, "qoe_invalid"},
 		{"edge id with a slash", id, tok, h.body(events.HeartbeatProgress, 1000, 0, `{"edge":"../x"}`), "", false, 400, playback.CodeInvalid, "qoe_invalid"},
 		{"unknown field", id, tok, `{"event":"progress","position":1}`, "", false, 400, playback.CodeInvalid, playback.ReasonUnknownField},
 		{"unknown qoe field", id, tok, h.body(events.HeartbeatProgress, 1000, 0, `{"bitrate":1}`), "", false, 400, playback.CodeInvalid, playback.ReasonUnknownField},
@@ -519,7 +520,7 @@ func TestStopReleasesLeaseAndKeepsFinalPosition(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	id, tok := h.play("acct_d", "title_1", 1)
 	h.advance(10 * time.Second)
-	rec := h.beat(id, tok, h.body(events.HeartbeatStop, 9_000, 0, `{"pd":9000}`))
+	rec := h.beat(id, tok, h.body(events.HeartbeatStop, 9_000, 0, `{"played_ms":9000}`))
 	if rec.Code != http.StatusOK || !decode[heartbeat.HeartbeatResponse](t, rec).Ended {
 		t.Fatalf("stop: %d %s", rec.Code, rec.Body)
 	}

@@ -66,7 +66,7 @@ func runLoad(tb testing.TB, spec loadSpec) loadResult {
 		s := k % spec.sessions
 		lastPosition[s] = int64(k)
 		body := fmt.Sprintf(`{"event":"progress","position_ms":%d,"duration_ms":5400000,"device_time":"%s",`+
-			`"qoe":{"br":5800,"bl":21000,"mtp":48000,"rc":1,"rd":900,"pd":%d,"cdn":"local","edge":"fra-1"}}`,
+			`"qoe":{"br":5800,"bl":21000,"mtp":48000,"rebuffer_count":1,"rebuffer_ms":900,"played_ms":%d,"cdn":"local","edge":"fra-1"}}`,
 			k, t0.Add(time.Duration(k)*100*time.Microsecond).Format(time.RFC3339Nano), k)
 		c := s % spec.clients
 		requests[c] = append(requests[c], httpload.PostJSON(addr, "/v1/playback/"+sessions[s].id+"/heartbeat", sessions[s].token, []byte(body)))
@@ -192,7 +192,7 @@ func BenchmarkHandler(b *testing.B) {
 		k++
 		body := `{"event":"progress","position_ms":1000,"duration_ms":5400000,"device_time":"` +
 			t0.Add(time.Duration(k)*time.Microsecond).Format(time.RFC3339Nano) +
-			`","qoe":{"br":5800,"bl":21000,"mtp":48000,"rc":1,"rd":900,"pd":1000,"cdn":"local","edge":"fra-1"}}`
+			`","qoe":{"br":5800,"bl":21000,"mtp":48000,"rebuffer_count":1,"rebuffer_ms":900,"played_ms":1000,"cdn":"local","edge":"fra-1"}}`
 		if rec := h.beat(id, tok, body); rec.Code != 200 {
 			b.Fatalf("%d %s", rec.Code, rec.Body)
 		}

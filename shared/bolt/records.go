@@ -196,8 +196,10 @@ func (s *Store) SaveProgressBatch(ctx context.Context, writes []playback.Progres
 		out = make([]playback.ProgressWriteResult, len(writes)) // a fresh start if bbolt runs fn again
 		for i, w := range writes {
 			var err error
-			if out[i].ProgressApplied, err = saveProgress(tx, w.Progress); err != nil {
-				return err
+			if !w.NoProgress {
+				if out[i].ProgressApplied, err = saveProgress(tx, w.Progress); err != nil {
+					return err
+				}
 			}
 			if w.QoE != nil {
 				if out[i].PrevQoE, out[i].QoEApplied, err = saveSessionQoE(tx, *w.QoE); err != nil {

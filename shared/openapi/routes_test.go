@@ -24,6 +24,7 @@ var catalogueSecurity = map[catalog.Auth][]string{
 	catalog.AuthJWT:                {"callerJWT"},
 	catalog.AuthPlaybackToken:      {"playbackToken"},
 	catalog.AuthManifestCredential: {"manifestCredential"},
+	catalog.AuthCMCDCredential:     {}, // in the path, which no security scheme can name
 	catalog.AuthStripeSignature:    {"stripeSignature"},
 	catalog.AuthEdgeHMAC:           {"edgeID", "edgeSignature"},
 	catalog.AuthAdminJWT:           {"adminJWT"},

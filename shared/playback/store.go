@@ -250,10 +250,12 @@ type ProgressStore interface {
 }
 
 // ProgressWrite is one session's share of a heartbeat batch: its resume
-// position and, when QoE is set, its QoE state.
+// position unless NoProgress (heartbeats that carry no position, as CMCD
+// reports without a playhead) and, when QoE is set, its QoE state.
 type ProgressWrite struct {
-	Progress Progress
-	QoE      *SessionQoE
+	Progress   Progress
+	NoProgress bool
+	QoE        *SessionQoE
 }
 
 // ProgressWriteResult is what SaveProgress and SaveSessionQoE would have

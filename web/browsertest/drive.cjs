@@ -224,6 +224,41 @@ async function corsScenario(browser) {
   return out;
 }
 
+// cmcdScenario: the CMCD-only page (web/player/cmcd.html) plays until
+// untilTime, then the viewer pauses it for holdMS, longer than a lease:
+// whatever keeps the session alive meanwhile is the player's own CMCD.
+// Every request to the collector is recorded with its body.
+async function cmcdScenario(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const reports = [];
+  const consoleLines = [];
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') consoleLines.push(m.type() + ': ' + m.text()); });
+  page.on('pageerror', (e) => consoleLines.push('pageerror: ' + e.message));
+  page.on('requestfinished', async (req) => {
+    if (!req.url().includes('/cmcd/')) return;
+    const resp = await req.response().catch(() => null);
+    reports.push({ method: req.method(), at: Date.now(), status: resp ? resp.status() : 0,
+      contentType: req.headers()['content-type'] || '', body: req.postData() || '', query: new URL(req.url()).search });
+  });
+  page.on('requestfailed', (req) => {
+    if (req.url().includes('/cmcd/')) reports.push({ method: req.method(), at: Date.now(), status: 0, failure: req.failure() && req.failure().errorText });
+  });
+  await page.goto(sc.url, { waitUntil: 'load' });
+  const played = await until(page, (s) => s.currentTime >= sc.untilTime, sc.timeoutMS);
+  const out = { reached: played.ok, played: played.state };
+  if (played.ok) {
+    await page.evaluate(() => document.getElementById('video').pause());
+    out.pausedAt = Date.now();
+    await sleep(sc.holdMS);
+    out.held = await snapshot(page);
+  }
+  out.reports = reports;
+  out.console = consoleLines;
+  await context.close();
+  return out;
+}
+
 (async () => {
   const browser = await chromium.connectOverCDP(sc.cdp);
   let out;
@@ -232,6 +267,7 @@ async function corsScenario(browser) {
       case 'play': out = await playScenario(browser); break;
       case 'conflict': out = await conflictScenario(browser); break;
       case 'cors': out = await corsScenario(browser); break;
+      case 'cmcd': out = await cmcdScenario(browser); break;
       default: throw new Error('unknown scenario ' + sc.kind);
     }
   } catch (e) {

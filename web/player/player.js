@@ -535,10 +535,10 @@
       }
     }
     put('bl', Math.round(buffered * 1000));
-    put('su', state.startupMS || 0);
-    put('rc', state.stalls);
-    put('rd', Math.round(state.stallMS + (stallStart ? performance.now() - stallStart : 0)));
-    put('pd', Math.round(state.playedMS + (playingSince ? performance.now() - playingSince : 0)));
+    put('startup_ms', state.startupMS || 0);
+    put('rebuffer_count', state.stalls);
+    put('rebuffer_ms', Math.round(state.stallMS + (stallStart ? performance.now() - stallStart : 0)));
+    put('played_ms', Math.round(state.playedMS + (playingSince ? performance.now() - playingSince : 0)));
     const vq = video.getVideoPlaybackQuality && video.getVideoPlaybackQuality();
     put('df', vq ? vq.droppedVideoFrames : 0);
     if (/^[A-Za-z0-9._-]{1,128}$/.test(state.pathway)) put('cdn', state.pathway);

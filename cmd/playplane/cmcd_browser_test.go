@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// TestBrowserCMCDEventMode plays the local stream with Shaka Player and
+// with dash.js in headless Chromium, each configured only through its own
+// CMCD v2 options (web/player/cmcd.html: an event target at the session's
+// cmcd_report_url, no heartbeat or reporting code in the page), from a
+// page on another origin. The viewer pauses after a few seconds and stays
+// paused for longer than a lease: the session must still be alive then,
+// held by the player's own time-interval reports, and the startup time and
+// bitrate the player reported must be in the session's QoE record. Request
+// mode rides along: the segment requests carry CMCD, and the edge's
+// access log has it.
+func TestBrowserCMCDEventMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	tools := browserTools(t)
+	// Leases of 30 s renewed by reports every second: a pause of 35 s
+	// outlives a lease unless the reports keep it.
+	t.Setenv("LEASE_TTL", "30s")
+	t.Setenv("HEARTBEAT_LEASE_RENEW_SLACK", "1s")
+	t.Setenv("HEARTBEAT_INTERVAL", "1s")
+
+	cross := startPageServer(t)
+	run := startRecordedRunner(t, cross.URL)
+	browser := startChromium(t, tools.chromium)
+	h := &harness{t: t, tools: tools, run: run, cdp: browser, cross: cross.URL, artifacts: artifactDir(t)}
+
+	for _, player := range []string{"shaka", "dashjs"} {
+		t.Run(player, func(t *testing.T) {
+			device := playback.NewID("cmcd")
+			account := demo.AccountKids
+			t.Cleanup(func() { run.endDeviceSessions(t, account, device) })
+			run.reset()
+			tok := run.token(t, account)
+			var play struct {
+				SessionID     string    `json:"session_id"`
+				PlaybackToken string    `json:"playback_token"`
+				LeaseExpires  time.Time `json:"lease_expires_at"`
+				CMCDReportURL string    `json:"cmcd_report_url"`
+			}
+			if code := run.post(t, "/v1/play", tok, map[string]string{"title_id": "big-buck-bunny", "device_id": device}, &play); code != http.StatusCreated {
+				t.Fatalf("POST /v1/play: %d", code)
+			}
+			var urls struct {
+				Manifests map[string]string `json:"manifests"`
+			}
+			if code := run.post(t, "/v1/playback/"+play.SessionID+"/urls", play.PlaybackToken, map[string]string{"cdn": localCloudFront}, &urls); code != http.StatusOK || urls.Manifests["dash"] == "" {
+				t.Fatalf("POST urls: %d %+v", code, urls)
+			}
+			started, err := run.app.store.GetSession(context.Background(), play.SessionID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := url.Values{"player": {player}, "mpd": {urls.Manifests["dash"]}, "collector": {run.url + play.CMCDReportURL},
+				"cid": {"big-buck-bunny"}, "interval": {"1"}}
+			var out struct {
+				Reached bool `json:"reached"`
+				Played  struct {
+					Phase       string  `json:"phase"`
+					Error       string  `json:"error"`
+					CurrentTime float64 `json:"currentTime"`
+				} `json:"played"`
+				PausedAt int64 `json:"pausedAt"`
+				Reports  []struct {
+					Method      string `json:"method"`
+					At          int64  `json:"at"`
+					Status      int    `json:"status"`
+					ContentType string `json:"contentType"`
+					Body        string `json:"body"`
+					Query       string `json:"query"`
+					Failure     string `json:"failure"`
+				} `json:"reports"`
+				Console []string `json:"console"`
+			}
+			hold := 35 * time.Second
+			h.drive(t, map[string]any{"kind": "cmcd", "url": cross.URL + "/player/cmcd.html?" + q.Encode(),
+				"untilTime": 2, "timeoutMS": 30000, "holdMS": hold.Milliseconds()}, &out)
+			var lines []string
+			for _, r := range out.Reports {
+				lines = append(lines, strings.TrimSpace(r.Method+" "+http.StatusText(r.Status)+" "+r.ContentType+" "+r.Query+" "+r.Body+" "+r.Failure))
+			}
+			kinds := map[string]int{}
+			for _, r := range out.Reports {
+				for _, line := range strings.Split(strings.TrimSpace(r.Body), "\n") {
+					var e, sta string
+					for _, kv := range strings.Split(line, ",") {
+						if v, ok := strings.CutPrefix(kv, "e="); ok {
+							e = v
+						} else if v, ok := strings.CutPrefix(kv, "sta="); ok {
+							sta = v
+						}
+					}
+					kinds["e="+e+" sta="+sta]++
+				}
+			}
+			t.Logf("%s: %d reports to the collector %v, e.g.\n  %s", player, len(out.Reports), kinds, strings.Join(lines[:min(len(lines), 4)], "\n  "))
+			if !out.Reached {
+				s, err := run.app.store.GetSession(context.Background(), play.SessionID)
+				t.Logf("session now: %+v %v (first lease until %s); server saw:\n%s", s, err, started.ExpiresAt, seenText(run.requests()))
+				t.Fatalf("%s did not play 2 s: %+v\nconsole: %q\nreports:\n%s", player, out.Played, out.Console, strings.Join(lines, "\n"))
+			}
+
+			// The lease: alive after a pause longer than a lease, renewed by
+			// reports sent during the pause, each accepted.
+			sess, err := run.app.store.GetSession(context.Background(), play.SessionID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sess.Active(time.Now()) || !sess.ExpiresAt.After(started.ExpiresAt.Add(hold)) {
+				t.Errorf("session after a %s pause: active %v, lease until %s (first lease until %s)", hold, sess.Active(time.Now()), sess.ExpiresAt, started.ExpiresAt)
+			}
+			during, bad := 0, 0
+			for _, r := range out.Reports {
+				if r.Status != http.StatusNoContent {
+					bad++
+					t.Errorf("report %s %q %q: status %d %s", r.Method, r.Body, r.Query, r.Status, r.Failure)
+				}
+				if r.At > out.PausedAt {
+					during++
+				}
+			}
+			if during < 5 || bad > 0 {
+				t.Errorf("%d reports during the %s pause, %d refused", during, hold, bad)
+			}
+			// QoE, as the consumer stored it from the reports alone.
+			deadline := time.Now().Add(15 * time.Second)
+			var sq playback.SessionQoE
+			for {
+				sq, err = run.app.store.GetSessionQoE(context.Background(), play.SessionID)
+				if err == nil && sq.QoE.StartupMS > 0 && sq.QoE.BitrateKbps > 0 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			t.Logf("%s: session QoE %+v after %d reports", player, sq.QoE, sq.Heartbeats)
+			if sq.QoE.StartupMS <= 0 || sq.QoE.BitrateKbps <= 0 || sq.Heartbeats < 5 {
+				t.Errorf("QoE from %s's CMCD: %+v (%d reports counted), want startup (msd) and bitrate (br)", player, sq.QoE, sq.Heartbeats)
+			}
+			if sq.QoE.PlayedMS <= 0 && player == "shaka" {
+				t.Logf("no play time counted: no time-interval report came while playing")
+			}
+
+			// Request mode: the segment requests carried CMCD for the
+			// player's own session id, and the edge logged it.
+			logged := 0
+			for _, l := range run.edgeLog() {
+				if isSegment(l.Path) && l.Status == http.StatusOK && l.CMCD["sid"] != "" && l.CMCD["cid"] == "big-buck-bunny" {
+					logged++
+				}
+			}
+			if logged == 0 {
+				t.Errorf("no segment line with CMCD (sid, cid) in the edge's access log")
+			}
+		})
+	}
+}
+
+// post sends body as JSON and decodes a 2xx answer into out.
+func (r *recordedRunner) post(t *testing.T, path, token string, body, out any) int {
+	t.Helper()
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, r.url+path, bytes.NewReader(raw))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		t.Logf("POST %s: %d %s", path, resp.StatusCode, got)
+		return resp.StatusCode
+	}
+	if err := json.Unmarshal(got, out); err != nil {
+		t.Fatalf("POST %s: %s: %v", path, got, err)
+	}
+	return resp.StatusCode
+}

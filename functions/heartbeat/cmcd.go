@@ -1,0 +1,211 @@
+package heartbeat
+
+import (
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// cmcd is the CMCD v2 event-mode collector,
+// GET|POST /v1/playback/{session_id}/cmcd/{credential}: the URL an app
+// gives its player as a CMCD event target (authorizeplay returns it as
+// cmcd_report_url). Players add no headers to it, so the session's
+// collector credential (auth.IssueCMCD) is part of the path. Each report
+// becomes a heartbeat (events.Heartbeat, Source cmcd) and goes the
+// heartbeat's way: the lease is held once per request, the reports are
+// enqueued and the consumer writes them in batches under the same
+// device-time gate (ts), so replayed or reordered reports never move the
+// position or the QoE backwards.
+//
+// Answers: 204 when every report was enqueued; 410 when the session is
+// over (CML's reporter, in Shaka Player and dash.js, then drops the target
+// and stops reporting); 400 with cmcd_<key>_invalid or cmcd_malformed for
+// a bad report, and then nothing of the request is kept; 401 bad
+// credential; 403 another session's credential; 503 when the store or the
+// bus is down (the reporter re-queues the reports and sends them again).
+func (s *Server) cmcd(w http.ResponseWriter, r *http.Request) error {
+	now := s.deps.Now()
+	claims, err := s.deps.Tokens.VerifyCMCD(r.PathValue("credential"), now)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("session_id")
+	if id != claims.SessionID {
+		return playback.SessionMismatch(id)
+	}
+	var buf [4]events.CMCDReport
+	reports, err := s.decodeCMCD(r, buf[:0])
+	if err != nil {
+		return err
+	}
+	beats := make([]events.Heartbeat, len(reports))
+	for i := range reports {
+		if err := s.cmcdBeat(&beats[i], &reports[i], now); err != nil {
+			return err
+		}
+	}
+	// One lease decision for the request, taken by its newest report: a
+	// stop anywhere ends the session, whatever its order in the batch.
+	lease := events.HeartbeatRequest{Event: events.HeartbeatProgress}
+	for i := range beats {
+		if beats[i].Event == events.HeartbeatStop {
+			lease.Event = events.HeartbeatStop
+		}
+		if beats[i].DeviceTime.After(lease.DeviceTime) {
+			lease.DeviceTime = beats[i].DeviceTime
+		}
+	}
+	sess, err := s.holdLease(r.Context(), id, &lease, now)
+	if err != nil {
+		return err
+	}
+	if sess.AccountID != claims.AccountID {
+		return playback.SessionMismatch(id)
+	}
+	for i := range beats {
+		h := &beats[i]
+		h.SessionID, h.AccountID, h.TitleID, h.DeviceID = id, sess.AccountID, sess.TitleID, sess.DeviceID
+		h.ReceivedAt, h.SessionStartedAt = now.UTC(), sess.StartedAt.UTC()
+		if err := s.enqueue(r.Context(), h); err != nil {
+			return err
+		}
+		s.stats.accepted.Add(1)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// decodeCMCD reads the reports of every transmission form the request
+// uses: the CMCD query parameter, and a body of application/cmcd (or
+// text/cmcd) lines or JSON.
+func (s *Server) decodeCMCD(r *http.Request, dst []events.CMCDReport) ([]events.CMCDReport, error) {
+	if q := r.URL.Query()["CMCD"]; len(q) > 0 {
+		if len(q) > 1 {
+			return dst, playback.Errorf(playback.CodeInvalid, events.ReasonCMCDMalformed, "the CMCD query parameter appears %d times", len(q))
+		}
+		rep, err := events.DecodeCMCDQuery(q[0])
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, rep)
+	}
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	body, err := httpx.AppendBody((*bp)[:0], r, s.cfg.MaxBody)
+	*bp = body[:0]
+	if err != nil {
+		return dst, err
+	}
+	if len(body) > 0 {
+		ct := r.Header.Get("Content-Type")
+		mt, _, perr := mime.ParseMediaType(ct)
+		switch {
+		case perr == nil && (mt == "application/cmcd" || mt == "text/cmcd"):
+			dst, err = events.DecodeCMCDText(dst, body)
+		case perr == nil && mt == "application/json":
+			dst, err = events.DecodeCMCDJSON(dst, body)
+		default:
+			return dst, playback.Errorf(playback.CodeUnsupportedMediaType, httpx.ReasonContentType,
+				"Content-Type must be application/cmcd, text/cmcd or application/json, got %q", ct)
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+	if len(dst) == 0 {
+		return dst, playback.Errorf(playback.CodeInvalid, "cmcd_no_reports", "no CMCD report: send the CMCD query parameter or a body")
+	}
+	return dst, nil
+}
+
+// cmcdBeat maps a report to a heartbeat (without the session's identity).
+func (s *Server) cmcdBeat(h *events.Heartbeat, rep *events.CMCDReport, now time.Time) error {
+	invalid := func(reason, format string, args ...any) error {
+		return playback.Errorf(playback.CodeInvalid, reason, format, args...)
+	}
+	if rep.TS == 0 {
+		// ts is mandatory in event mode, and the reports' only order.
+		return invalid("cmcd_ts_missing", "CMCD event reports must carry ts")
+	}
+	dt := time.UnixMilli(rep.TS).UTC()
+	switch {
+	case dt.After(now.Add(s.cfg.MaxClockSkew)):
+		return invalid("cmcd_ts_in_future", "CMCD ts is more than %s ahead of the server clock", s.cfg.MaxClockSkew)
+	case dt.Before(now.Add(-s.cfg.MaxAge)):
+		return invalid("cmcd_ts_too_old", "CMCD ts is more than %s behind the server clock", s.cfg.MaxAge)
+	}
+	*h = events.Heartbeat{Event: cmcdEvent(rep), DeviceTime: dt, Source: events.SourceCMCD,
+		CMCDEvent: rep.Event, CMCDState: rep.State, StarvationMS: rep.StarvationMS,
+		PositionMS: rep.PlayheadMS, PositionUnknown: !rep.HasPlayhead,
+		QoE: playback.QoE{BitrateKbps: rep.BitrateKbps, BufferMS: rep.BufferMS, ThroughputKbps: rep.ThroughputKbps,
+			StartupMS: rep.StartupMS, CDN: rep.CDN}}
+	if h.QoE.CDN != "" && !playback.ValidID(h.QoE.CDN) {
+		return invalid("cmcd_cdn_invalid", "CMCD key cdn must be an id of at most 128 of [A-Za-z0-9._-]")
+	}
+	return nil
+}
+
+// cmcdEvent maps a report's event and play state to a heartbeat event:
+// quitting or reaching the end stops the session (and frees its stream);
+// an error report or a fatal-error state is a playback failure; starting
+// starts, paused pauses; every other state (playing, seeking, rebuffering,
+// waiting, preloading) and every report without a state is progress,
+// which keeps the lease.
+func cmcdEvent(rep *events.CMCDReport) string {
+	switch {
+	case rep.State == events.CMCDStateQuit || rep.State == events.CMCDStateEnded:
+		return events.HeartbeatStop
+	case rep.Event == events.CMCDEventError || rep.State == events.CMCDStateFatalError:
+		return events.HeartbeatError
+	case rep.State == events.CMCDStateStarting:
+		return events.HeartbeatStart
+	case rep.State == events.CMCDStatePaused:
+		return events.HeartbeatPause
+	}
+	return events.HeartbeatProgress
+}
+
+// cmcdIntervals folds the time between a session's CMCD reports into its
+// play and stall time. A time-interval report (e=t) comes while the state
+// it carries has held since the previous report, since every state change
+// is reported (e=ps) as it happens; so the gap before a t report is play
+// time when it says playing and stall time when it says rebuffering. Gaps
+// before state-change reports are not counted (their earlier state is not
+// in them): the figures err low, never high. A state change into
+// rebuffering counts one stall; bsd adds the starvation a report tells of.
+func cmcdIntervals(q *playback.QoE, h *events.Heartbeat, prev time.Time) {
+	if h.Source != events.SourceCMCD {
+		return
+	}
+	if h.CMCDEvent == events.CMCDEventPlayState && h.CMCDState == events.CMCDStateRebuffering {
+		q.RebufferCount++
+	}
+	q.RebufferMS += h.StarvationMS
+	if h.CMCDEvent != events.CMCDEventTimeInterval || prev.IsZero() {
+		return
+	}
+	gap := h.DeviceTime.Sub(prev).Milliseconds()
+	switch h.CMCDState {
+	case events.CMCDStatePlaying:
+		q.PlayedMS += gap
+	case events.CMCDStateRebuffering:
+		if h.StarvationMS == 0 {
+			q.RebufferMS += gap
+		}
+	}
+}
+
+// latestPosition is the newest heartbeat of beats (sorted by device time)
+// that carries a position, if any does.
+func latestPosition(beats []events.Heartbeat) (*events.Heartbeat, bool) {
+	for i := len(beats) - 1; i >= 0; i-- {
+		if !beats[i].PositionUnknown {
+			return &beats[i], true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,248 @@
+package heartbeat_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// cmcdURL is the session's collector path with a credential for it.
+func (h *harness) cmcdURL(session, account, title string) string {
+	h.t.Helper()
+	now := h.clock()
+	cred, err := h.tokens.IssueCMCD(auth.PlaybackClaims{SessionID: session, AccountID: account, TitleID: title,
+		DeviceID: "dev_" + account, IssuedAt: now, ExpiresAt: now.Add(4 * time.Hour)})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return "/v1/playback/" + session + "/cmcd/" + cred
+}
+
+// report sends a CMCD request: body with contentType, or none.
+func (h *harness) report(method, target, contentType, body string) *httptest.ResponseRecorder {
+	h.t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	rec := httptest.NewRecorder()
+	h.h.ServeHTTP(rec, req)
+	return rec
+}
+
+// ts is h.now+offset as CMCD's ts.
+func (h *harness) ts(offset time.Duration) int64 { return h.clock().Add(offset).UnixMilli() }
+
+func (h *harness) sessionQoE(id string) playback.SessionQoE {
+	h.t.Helper()
+	q, err := h.bolt.GetSessionQoE(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return q
+}
+
+// TestCMCDEventReportsDriveTheSession plays a session through CMCD alone,
+// as Shaka Player and dash.js send it (application/cmcd lines, inner-list
+// bitrates): start, play with interval reports, a stall, pause, quit.
+func TestCMCDEventReportsDriveTheSession(t *testing.T) {
+	t.Parallel()
+	for _, wp := range writePaths {
+		t.Run(wp.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{unbatched: wp.unbatched})
+			id, _ := h.play("acct_a", "title_1", 2)
+			target := h.cmcdURL(id, "acct_a", "title_1")
+			leased := h.session(id).ExpiresAt
+			send := func(body string) {
+				t.Helper()
+				if rec := h.report(http.MethodPost, target, "application/cmcd", body); rec.Code != http.StatusNoContent {
+					t.Fatalf("%q: %d %s", body, rec.Code, rec.Body)
+				}
+			}
+			send(fmt.Sprintf("cid=\"title_1\",e=ps,sid=\"6e2f\",sn=0,sta=s,ts=%d,v=2\n", h.ts(0)))
+			h.advance(time.Second)
+			send(fmt.Sprintf("br=(3000;v 128;a),e=ps,msd=850,mtp=(24000),sta=p,ts=%d,v=2\n", h.ts(0)))
+			h.advance(30 * time.Second)
+			// Batched: an interval report while playing, then a stall.
+			send(fmt.Sprintf("br=(3000),e=t,pt=31000,sta=p,ts=%d,v=2\ne=ps,sta=r,ts=%d,v=2\n", h.ts(-time.Second), h.ts(0)))
+			h.advance(2 * time.Second)
+			send(fmt.Sprintf("e=t,sta=r,ts=%d,v=2\n", h.ts(0)))
+			send(fmt.Sprintf("bsd=(400),e=ps,sta=p,ts=%d,v=2,com.example-custom=\"x\",zz=?1\n", h.ts(time.Millisecond)))
+			h.advance(10 * time.Second)
+			send(fmt.Sprintf("e=ps,pt=41000,sta=a,ts=%d,v=2\n", h.ts(0)))
+			h.idle()
+
+			if s := h.session(id); !s.Active(h.clock()) || !s.ExpiresAt.After(leased) {
+				t.Fatalf("lease not kept: %+v (was until %s)", s, leased)
+			}
+			p, err := h.bolt.GetProgress(context.Background(), "acct_a", "title_1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.PositionMS != 41_000 || p.SessionID != id {
+				t.Fatalf("progress %+v", p)
+			}
+			q := h.sessionQoE(id)
+			// Played: the 30 s gap before the interval report that says
+			// playing (the 1 s before it, starting→playing, is a state
+			// change and not counted). Stalled: the 2 s gap before the
+			// interval report that says rebuffering, plus bsd 400.
+			want := playback.QoE{BitrateKbps: 3000, ThroughputKbps: 24000, StartupMS: 850, RebufferCount: 1,
+				RebufferMS: 2400, PlayedMS: 29_000}
+			if q.QoE != want {
+				t.Fatalf("QoE %+v, want %+v", q.QoE, want)
+			}
+
+			// Quit ends the session; the reporter is told 410 afterwards.
+			h.advance(time.Second)
+			send(fmt.Sprintf("e=ps,sta=q,ts=%d,v=2\n", h.ts(0)))
+			if s := h.session(id); s.Active(h.clock()) || s.EndReason != playback.EndStopped {
+				t.Fatalf("quit left the session %+v", s)
+			}
+			h.advance(time.Minute)
+			rec := h.report(http.MethodPost, target, "application/cmcd", fmt.Sprintf("e=t,sta=p,ts=%d\n", h.ts(0)))
+			wantError(t, rec, http.StatusGone, playback.CodeGone, "")
+		})
+	}
+}
+
+// TestCMCDTransmissionForms: the query parameter (GET and POST), text
+// lines and JSON reach the same heartbeat.
+func TestCMCDTransmissionForms(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, method, contentType string
+		query, body               func(ts int64) string
+	}{
+		{"GET query", http.MethodGet, "", func(ts int64) string { return fmt.Sprintf("br=(2500),e=t,pt=5000,sta=p,ts=%d", ts) }, nil},
+		{"POST query", http.MethodPost, "", func(ts int64) string { return fmt.Sprintf("br=2500,e=t,pt=5000,sta=p,ts=%d", ts) }, nil},
+		{"application/cmcd", http.MethodPost, "application/cmcd", nil, func(ts int64) string { return fmt.Sprintf("br=(2500),e=t,pt=5000,sta=p,ts=%d\n", ts) }},
+		{"text/cmcd CRLF", http.MethodPost, "text/cmcd", nil, func(ts int64) string { return fmt.Sprintf("br=(2500), e=t, pt=5000, sta=p, ts=%d\r\n\r\n", ts) }},
+		{"JSON object", http.MethodPost, "application/json", nil, func(ts int64) string {
+			return fmt.Sprintf(`{"br":[2500],"e":"t","pt":5000,"sta":"p","ts":%d,"unknown":{"x":1}}`, ts)
+		}},
+		{"JSON array", http.MethodPost, "application/json", nil, func(ts int64) string {
+			return fmt.Sprintf(`[{"br":2500,"e":"t","pt":5000,"sta":"p","ts":%d}]`, ts)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{})
+			id, _ := h.play("acct_a", "title_1", 2)
+			target := h.cmcdURL(id, "acct_a", "title_1")
+			var body string
+			if tc.query != nil {
+				target += "?CMCD=" + url.QueryEscape(tc.query(h.ts(0)))
+			}
+			if tc.body != nil {
+				body = tc.body(h.ts(0))
+			}
+			if rec := h.report(tc.method, target, tc.contentType, body); rec.Code != http.StatusNoContent {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+			h.idle()
+			p, err := h.bolt.GetProgress(context.Background(), "acct_a", "title_1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q := h.sessionQoE(id); p.PositionMS != 5000 || !p.DeviceTime.Equal(h.clock()) || q.QoE.BitrateKbps != 2500 {
+				t.Fatalf("progress %+v, QoE %+v", p, q.QoE)
+			}
+		})
+	}
+}
+
+// TestCMCDBadInput: malformed values are refused per key, with a typed
+// reason, and nothing is written; unknown keys are ignored.
+func TestCMCDBadInput(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{noConsume: true})
+	id, _ := h.play("acct_a", "title_1", 2)
+	target := h.cmcdURL(id, "acct_a", "title_1")
+	other, _ := h.play("acct_b", "title_1", 2)
+	otherTarget := h.cmcdURL(other, "acct_b", "title_1")
+	ts := h.ts(0)
+	for _, tc := range []struct {
+		name, target, contentType, body string
+		status                          int
+		code                            playback.Code
+		reason                          string
+	}{
+		{"ts missing", target, "application/cmcd", "e=t,sta=p", 400, playback.CodeInvalid, "cmcd_ts_missing"},
+		{"ts a string", target, "application/cmcd", `ts="1"`, 400, playback.CodeInvalid, "cmcd_ts_invalid"},
+		{"ts negative", target, "application/cmcd", "ts=-1", 400, playback.CodeInvalid, "cmcd_ts_invalid"},
+		{"ts decimal", target, "application/cmcd", "ts=1.5", 400, playback.CodeInvalid, "cmcd_ts_invalid"},
+		{"ts in the future", target, "application/cmcd", fmt.Sprintf("ts=%d", ts+int64(time.Hour/time.Millisecond)), 400, playback.CodeInvalid, "cmcd_ts_in_future"},
+		{"ts ancient", target, "application/cmcd", "ts=1000", 400, playback.CodeInvalid, "cmcd_ts_too_old"},
+		{"sta unknown", target, "application/cmcd", fmt.Sprintf("sta=x,ts=%d", ts), 400, playback.CodeInvalid, "cmcd_sta_invalid"},
+		{"sta a string", target, "application/cmcd", fmt.Sprintf(`sta="p",ts=%d`, ts), 400, playback.CodeInvalid, "cmcd_sta_invalid"},
+		{"e a number", target, "application/cmcd", fmt.Sprintf("e=1,ts=%d", ts), 400, playback.CodeInvalid, "cmcd_e_invalid"},
+		{"br negative", target, "application/cmcd", fmt.Sprintf("br=(-1),ts=%d", ts), 400, playback.CodeInvalid, "cmcd_br_invalid"},
+		{"br a token", target, "application/cmcd", fmt.Sprintf("br=high,ts=%d", ts), 400, playback.CodeInvalid, "cmcd_br_invalid"},
+		{"mtp list of strings", target, "application/cmcd", fmt.Sprintf(`mtp=("a"),ts=%d`, ts), 400, playback.CodeInvalid, "cmcd_mtp_invalid"},
+		{"pt negative", target, "application/cmcd", fmt.Sprintf("pt=-5,ts=%d", ts), 400, playback.CodeInvalid, "cmcd_pt_invalid"},
+		{"msd decimal", target, "application/cmcd", fmt.Sprintf("msd=1.5,ts=%d", ts), 400, playback.CodeInvalid, "cmcd_msd_invalid"},
+		{"sid too long", target, "application/cmcd", fmt.Sprintf(`sid="%s",ts=%d`, strings.Repeat("x", 65), ts), 400, playback.CodeInvalid, "cmcd_sid_invalid"},
+		{"cdn not an id", target, "application/cmcd", fmt.Sprintf(`cdn="a b",ts=%d`, ts), 400, playback.CodeInvalid, "cmcd_cdn_invalid"},
+		{"JSON ts a string", target, "application/json", `{"ts":"1"}`, 400, playback.CodeInvalid, "cmcd_ts_invalid"},
+		{"JSON not an object", target, "application/json", `"x"`, 400, playback.CodeInvalid, events.ReasonCMCDMalformed},
+		{"not a dictionary", target, "application/cmcd", "{}", 400, playback.CodeInvalid, events.ReasonCMCDMalformed},
+		{"trailing comma", target, "application/cmcd", fmt.Sprintf("ts=%d,", ts), 400, playback.CodeInvalid, events.ReasonCMCDMalformed},
+		{"unterminated string", target, "application/cmcd", fmt.Sprintf(`sid="x,ts=%d`, ts), 400, playback.CodeInvalid, events.ReasonCMCDMalformed},
+		{"bad report among good", target, "application/cmcd", fmt.Sprintf("e=t,ts=%d\nbr=(x,ts=%d\n", ts, ts), 400, playback.CodeInvalid, events.ReasonCMCDMalformed},
+		{"too many reports", target, "application/cmcd", strings.Repeat(fmt.Sprintf("ts=%d\n", ts), events.MaxCMCDReports+1), 400, playback.CodeInvalid, "cmcd_too_many_reports"},
+		{"no report", target, "", "", 400, playback.CodeInvalid, "cmcd_no_reports"},
+		{"wrong content type", target, "text/plain", fmt.Sprintf("ts=%d", ts), 415, playback.CodeUnsupportedMediaType, ""},
+		{"another session's credential", strings.Replace(otherTarget, other, id, 1), "application/cmcd", fmt.Sprintf("ts=%d", ts), 403, playback.CodeForbidden, ""},
+		{"forged credential", target + "x", "application/cmcd", fmt.Sprintf("ts=%d", ts), 401, playback.CodeUnauthenticated, ""},
+		{"playback token as credential", "/v1/playback/" + id + "/cmcd/" + h.playbackToken(id, "acct_a", "title_1"), "application/cmcd", fmt.Sprintf("ts=%d", ts), 401, playback.CodeUnauthenticated, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := h.report(http.MethodPost, tc.target, tc.contentType, tc.body)
+			wantError(t, rec, tc.status, tc.code, tc.reason)
+		})
+	}
+	if st := h.srv.Stats(); st.Accepted != 0 {
+		t.Fatalf("bad input enqueued %d heartbeats", st.Accepted)
+	}
+	// Unknown keys and unmapped events are accepted and ignored.
+	body := fmt.Sprintf("e=xyz,ts=%d,com.example-k=(1 2;q=\"a\"),nor=\"../seg2.m4s\",bg,ot=v,d=4004,rc=200,su\n", ts)
+	if rec := h.report(http.MethodPost, target, "application/cmcd", body); rec.Code != http.StatusNoContent {
+		t.Fatalf("unknown keys: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestCMCDReplayedReportsNeverMoveBack: reports replayed, reordered or
+// retried after a 503 never move the position or the counters backwards.
+func TestCMCDReplayedReportsNeverMoveBack(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id, _ := h.play("acct_a", "title_1", 2)
+	target := h.cmcdURL(id, "acct_a", "title_1")
+	early := fmt.Sprintf("e=ps,sta=r,pt=10000,ts=%d\n", h.ts(0))
+	late := fmt.Sprintf("e=t,sta=p,pt=60000,br=(4000),ts=%d\n", h.ts(50*time.Second))
+	for _, body := range []string{late, early, late, early} {
+		if rec := h.report(http.MethodPost, target, "application/cmcd", body); rec.Code != http.StatusNoContent {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+		h.idle()
+	}
+	p, err := h.bolt.GetProgress(context.Background(), "acct_a", "title_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := h.sessionQoE(id)
+	if p.PositionMS != 60_000 || q.QoE.RebufferCount != 0 || q.QoE.BitrateKbps != 4000 || q.Heartbeats != 1 {
+		t.Fatalf("progress %+v, QoE %+v", p, q)
+	}
+}

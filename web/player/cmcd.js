@@ -1,0 +1,53 @@
+// cmcd.js — plays ?mpd= with Shaka Player or dash.js, CMCD v2 on, event
+// mode reporting to ?collector=. It only configures the players; the state
+// it exposes (window.playplane) is for the test driving the page, and
+// nothing of it is sent anywhere by this page.
+'use strict';
+(function () {
+  const q = new URLSearchParams(location.search);
+  const video = document.getElementById('video');
+  const state = window.playplane = { phase: 'loading', error: '', currentTime: 0, player: q.get('player') };
+  video.addEventListener('timeupdate', () => { state.currentTime = video.currentTime; });
+  video.addEventListener('playing', () => { state.phase = 'playing'; });
+  const fail = (e) => { state.phase = 'error'; state.error = String(e && (e.message || e.code) || e); };
+  const interval = Number(q.get('interval') || 30);
+  // The CMCD v2 event types both players implement: play-state changes,
+  // time intervals and errors.
+  const events = ['ps', 't', 'e'];
+
+  if (q.get('player') === 'shaka') {
+    shaka.polyfill.installAll();
+    const player = new shaka.Player();
+    player.attach(video).then(() => {
+      player.configure({
+        cmcd: {
+          enabled: true,
+          version: 2,
+          contentId: q.get('cid'),
+          eventTargets: [{ enabled: true, url: q.get('collector'), events, interval, batchSize: 1 }],
+        },
+      });
+      return player.load(q.get('mpd'));
+    }).then(() => video.play()).catch(fail);
+  } else {
+    const player = dashjs.MediaPlayer().create();
+    player.updateSettings({
+      streaming: {
+        cmcd: {
+          enabled: true,
+          version: 2,
+          cid: q.get('cid'),
+          mode: 'query',
+          eventTargets: [{
+            enabled: true, url: q.get('collector'), events, interval, batchSize: 1,
+            // dash.js sends no key of an event target whose keys are not
+            // listed: these are the ones the collector reads.
+            enabledKeys: ['e', 'sta', 'ts', 'sn', 'sid', 'cid', 'v', 'pt', 'br', 'mtp', 'bl', 'msd', 'bsd', 'ec', 'cdn'],
+          }],
+        },
+      },
+    });
+    player.on(dashjs.MediaPlayer.events.ERROR, (e) => fail(e.error));
+    player.initialize(video, q.get('mpd'), true);
+  }
+})();
