@@ -1,10 +1,12 @@
 // Package sim replays a synthetic day of viewers through the real
 // functions (authorizeplay, signurl, pickedge, heartbeat and its consumer)
-// mounted in-process over bbolt and the in-memory bus, on a simulated
-// clock, and counts every HTTP call, store method (shared/roundtrip at the
-// port layer), publish and consumed message, and log byte. The counts per
-// session are what cmd/scalemodel/model predicts; Compare says how far
-// apart they are.
+// mounted in-process over a store (bbolt, or shared/dynamo on DynamoDB
+// Local, or shared/firestore on the Firestore emulator) and the in-memory
+// bus, on a simulated clock, and counts every HTTP call, store method
+// (shared/roundtrip at the port layer), request to the emulator
+// (shared/roundtrip at the wire layer), publish and consumed message, and
+// log byte. The counts per session are what cmd/scalemodel/model predicts;
+// Compare says how far apart they are.
 //
 // Time is simulated: a day of sessions runs as fast as the functions
 // answer. The bus is drained every simulated second, so a consumer batch
@@ -34,7 +36,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/sethvargo/go-envconfig"
+	"google.golang.org/api/option"
 
 	"github.com/playplane/playplane/cmd/scalemodel/model"
 	"github.com/playplane/playplane/events"
@@ -47,6 +53,9 @@ import (
 	"github.com/playplane/playplane/shared/cloudcdn"
 	"github.com/playplane/playplane/shared/cloudfront"
 	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/dynamo"
+	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/firestore"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/localedge"
 	"github.com/playplane/playplane/shared/membus"
@@ -72,7 +81,21 @@ type Config struct {
 	Seed           uint64
 	// Dir holds the bbolt file.
 	Dir string
+	// Store is what the functions store on: StoreBolt ("" too),
+	// StoreDynamoDB or StoreFirestore.
+	Store string
+	// Endpoint is the emulator's address, in the form shared/emulators
+	// answers (DynamoDB Local's URL, the Firestore emulator's host:port);
+	// empty starts one with emulators.Start.
+	Endpoint string
 }
+
+// Stores the day can run on.
+const (
+	StoreBolt      = "bolt"      // bbolt without fsync, in Dir
+	StoreDynamoDB  = "dynamodb"  // shared/dynamo on DynamoDB Local, a table of its own
+	StoreFirestore = "firestore" // shared/firestore on the Firestore emulator, collections of its own
+)
 
 // DefaultConfig is the day at a given mean concurrency.
 func DefaultConfig(meanViewers float64, dir string) Config {
@@ -95,6 +118,16 @@ type Result struct {
 	Publishes      int
 	Consumed       int
 	Batches        int
+	// Heartbeats is the heartbeat function's own tally of the day (every
+	// session's, warm-up included).
+	Heartbeats heartbeat.Stats
+	// Wire is the requests the store adapter sent to the emulator (none
+	// on bbolt), by API operation, for the counted sessions; the edge
+	// table's reloads are counted apart, in EdgeLoads (store calls) and
+	// EdgeWire (their requests), as the model prices them apart.
+	Wire      map[string]int
+	EdgeLoads int
+	EdgeWire  int
 	// Requests is every HTTP call of the replay (warm-up included), which
 	// LogLines and LogBytes are the slog output of.
 	Requests int
@@ -117,6 +150,15 @@ func (r Result) PerSession() model.Totals {
 	t.Publishes = float64(r.Publishes) / n
 	t.Consumed = float64(r.Consumed) / n
 	return t
+}
+
+// WirePerSession is the requests on the wire per session.
+func (r Result) WirePerSession() float64 {
+	n := 0
+	for _, v := range r.Wire {
+		n += v
+	}
+	return float64(n) / float64(r.Sessions)
 }
 
 // Diurnal is the concurrency at time of day t relative to the mean: a
@@ -211,17 +253,20 @@ var titles = []string{"sintel", "tears-of-steel", "big-buck-bunny"}
 const premiereTitle = "big-buck-bunny"
 
 type rig struct {
-	cfg     Config
-	clock   *clock
-	start   time.Time
-	store   *bolt.Store
+	cfg   Config
+	clock *clock
+	start time.Time
+	// closers undo openStore, in reverse.
+	closers []func()
 	bus     *membus.Bus
 	handler http.Handler
 	beats   *heartbeat.Server
 	jwtKey  []byte
 	logs    *countingWriter
 
-	httpOp, busOp roundtrip.Op
+	// httpOp records the calls of the current event's requests, busOp the
+	// consumer's, edgeOp pickedge's edge table reloads.
+	httpOp, busOp, edgeOp roundtrip.Op
 	// routes of the current event's calls, and every publish of the day
 	// (warm-up sessions' included), which apportions the consumer's work.
 	routes       []string
@@ -245,19 +290,23 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return r.res, nil
 }
 
-func newRig(ctx context.Context, cfg Config) (*rig, error) {
+func newRig(ctx context.Context, cfg Config) (_ *rig, err error) {
 	// The day starts at the midnight after next: the URL signers check
 	// expiries against the real clock, so simulated time, warm-up
 	// included, must not lie behind it.
 	start := time.Now().UTC().Truncate(24 * time.Hour).Add(48 * time.Hour)
 	warmUp := start.Add(-2 * cfg.Workload.MeanSession)
 	r := &rig{cfg: cfg, clock: &clock{t: warmUp}, start: start, logs: &countingWriter{},
-		res: Result{Routes: map[string]int{}, Store: map[string]int{}}}
-	store, err := bolt.Open(filepath.Join(cfg.Dir, "sim.db"), bolt.WithoutSync())
+		res: Result{Routes: map[string]int{}, Store: map[string]int{}, Wire: map[string]int{}}}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	store, err := r.openStore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	r.store = store
 	const base = "https://api.sim.invalid"
 	cdnBases := map[string]string{demo.CDNCloudFront: "https://cf.sim.invalid", demo.CDNCloudCDN: "https://gc.sim.invalid"}
 	if err := demo.SeedOn(ctx, store, cdnBases, warmUp); err != nil {
@@ -333,7 +382,7 @@ func newRig(ctx context.Context, cfg Config) (*rig, error) {
 		return nil, err
 	}
 	pickCfg.EdgeKeys = "sim-edge=" + base64Std([]byte("sim-edge-key-0123456789abcdef012"))
-	pick, err := pickedge.New(pickCfg, pickedge.Deps{Store: counted, Bus: bus, Tokens: tokens, Log: log, Now: now})
+	pick, err := pickedge.New(pickCfg, pickedge.Deps{Store: edgeLoads{counted, &r.edgeOp}, Bus: bus, Tokens: tokens, Log: log, Now: now})
 	if err != nil {
 		return nil, err
 	}
@@ -368,8 +417,84 @@ func newRig(ctx context.Context, cfg Config) (*rig, error) {
 }
 
 func (r *rig) close() {
-	_ = r.bus.Close()
-	_ = r.store.Close()
+	if r.bus != nil {
+		_ = r.bus.Close()
+	}
+	for _, c := range slices.Backward(r.closers) {
+		c()
+	}
+}
+
+// openStore opens the configured store; r.closers undo what it did.
+func (r *rig) openStore(ctx context.Context) (playback.Store, error) {
+	cfg := r.cfg
+	endpoint := func(service string) (string, error) {
+		if cfg.Endpoint != "" {
+			return cfg.Endpoint, nil
+		}
+		ep, stop, err := emulators.Start(ctx, service)
+		if err != nil {
+			return "", err
+		}
+		r.closers = append(r.closers, stop)
+		return ep, nil
+	}
+	switch cfg.Store {
+	case "", StoreBolt:
+		s, err := bolt.Open(filepath.Join(cfg.Dir, "sim.db"), bolt.WithoutSync())
+		if err != nil {
+			return nil, err
+		}
+		r.closers = append(r.closers, func() { _ = s.Close() })
+		return s, nil
+	case StoreDynamoDB:
+		ep, err := endpoint(emulators.DynamoDBService)
+		if err != nil {
+			return nil, err
+		}
+		db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep),
+			Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+			HTTPClient:  roundtrip.HTTPClient(roundtrip.LayerWire, nil)})
+		table := playback.NewID("scalesim")
+		s, err := dynamo.New(ctx, dynamo.Config{Table: table}, db)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.CreateTable(ctx); err != nil {
+			return nil, err
+		}
+		r.closers = append(r.closers, func() {
+			_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+		})
+		return s, nil
+	case StoreFirestore:
+		ep, err := endpoint(emulators.FirestoreService)
+		if err != nil {
+			return nil, err
+		}
+		opts := emulators.FirestoreClientOptions(ep)
+		for _, o := range roundtrip.DialOptions(roundtrip.LayerWire) {
+			opts = append(opts, option.WithGRPCDialOption(o))
+		}
+		s, err := firestore.New(ctx, firestore.Config{ProjectID: "playplane-sim", CollectionPrefix: playback.NewID("scalesim") + "_"}, nil, opts...)
+		if err != nil {
+			return nil, err
+		}
+		r.closers = append(r.closers, func() { _ = s.Close() })
+		return s, nil
+	}
+	return nil, fmt.Errorf("sim: unknown store %q (want %s, %s or %s)", cfg.Store, StoreBolt, StoreDynamoDB, StoreFirestore)
+}
+
+// edgeLoads records pickedge's edge table reloads into an Op of their
+// own: the model prices them per function instance, not per session.
+type edgeLoads struct {
+	playback.Store
+	op *roundtrip.Op
+}
+
+func (s edgeLoads) ListEdges(ctx context.Context) ([]playback.Edge, error) {
+	return s.Store.ListEdges(roundtrip.WithOp(ctx, s.op))
 }
 
 // plan draws the day's sessions: arrivals at rate concurrency/mean
@@ -420,10 +545,15 @@ func (r *rig) replay(ctx context.Context, sessions []*session) error {
 	}
 	w := r.cfg.Workload
 	playing := 0
-	lastDrain := time.Duration(math.MinInt64)
+	// drained: lastDrain is set (a sentinel of MinInt64 would overflow the
+	// difference below for a day whose first event is after midnight, and
+	// the bus would never be drained).
+	var lastDrain time.Duration
+	drained := false
 	for q.Len() > 0 {
 		e := heap.Pop(q).(*event)
-		if e.at-lastDrain >= time.Second {
+		if !drained || e.at-lastDrain >= time.Second {
+			drained = true
 			// Let the consumer catch up, as a queue consumer keeps up in
 			// the cloud: a batch holds what a 1 s batching window would.
 			if err := r.bus.Idle(ctx); err != nil {
@@ -487,14 +617,23 @@ func (r *rig) replay(ctx context.Context, sessions []*session) error {
 	// sessions' share of its work is their share of the publishes.
 	st := r.beats.Stats()
 	share := float64(r.res.Publishes) / float64(max(r.allPublishes, 1))
-	consumer := map[string]int{}
+	consumer, wire := map[string]int{}, map[string]int{}
 	for _, c := range r.busOp.Calls(roundtrip.LayerStore) {
 		consumer[c.Name]++
+	}
+	for _, c := range r.busOp.Calls(roundtrip.LayerWire) {
+		wire[c.Name]++
 	}
 	for name, n := range consumer {
 		r.res.Store[name] += int(math.Round(float64(n) * share))
 	}
+	for name, n := range wire {
+		r.res.Wire[name] += int(math.Round(float64(n) * share))
+	}
+	r.res.EdgeLoads = len(r.edgeOp.Calls(roundtrip.LayerStore))
+	r.res.EdgeWire = len(r.edgeOp.Calls(roundtrip.LayerWire))
 	r.res.Batches = int(st.Batches)
+	r.res.Heartbeats = st
 	r.res.Consumed = int(math.Round(float64(st.Consumed) * share))
 	r.res.LogLines, r.res.LogBytes = int(r.logs.lines.Load()), r.logs.bytes.Load()
 	return nil
@@ -515,6 +654,8 @@ func (r *rig) countHTTP(s *session) {
 			}
 		case c.Layer == roundtrip.LayerStore && counted:
 			r.res.Store[c.Name]++
+		case c.Layer == roundtrip.LayerWire && counted:
+			r.res.Wire[c.Name]++
 		}
 	}
 	if counted {
@@ -699,9 +840,9 @@ type Gap struct {
 
 // Compare sets the model's workload to what the day replayed (its mean
 // session length and share of plays registering a device) and lists every
-// per-session figure of either side with its relative gap. ListEdges, the
-// edge table's refresh per function instance, is not per session: it is
-// left out (the model prices it as a fixed cost).
+// per-session figure of either side with its relative gap. The edge
+// table's reloads (Result.EdgeLoads) are not per session and not in the
+// counts: the model prices them per function instance.
 func Compare(cfg Config, res Result) (model.Workload, []Gap) {
 	w := cfg.Workload
 	if res.Sessions > 0 {
@@ -724,14 +865,34 @@ func Compare(cfg Config, res Result) (model.Workload, []Gap) {
 		add(k, want.Routes[k], got.Routes[k])
 	}
 	for _, k := range keys(want.Store, got.Store) {
-		if k == "ListEdges" {
-			continue
-		}
 		add("store "+k, want.Store[k], got.Store[k])
 	}
 	add("publishes", want.Publishes, got.Publishes)
 	add("consumed messages", want.Consumed, got.Consumed)
+	// On an emulator, the requests on the wire: the model prices each
+	// store method's round trips (model.Units), for the functions'
+	// durations.
+	if trips := tripsOf(cfg.Store); trips != nil {
+		units := model.StoreUnits(model.Sizes())
+		var m float64
+		for op, n := range want.Store {
+			m += n * trips(units[op])
+		}
+		add("wire requests ("+cfg.Store+")", m, res.WirePerSession())
+	}
 	return w, gaps
+}
+
+// tripsOf is the round trips the model prices a store method with on
+// store, nil for bbolt (no wire).
+func tripsOf(store string) func(model.Units) float64 {
+	switch store {
+	case StoreDynamoDB:
+		return func(u model.Units) float64 { return u.DynamoTrips }
+	case StoreFirestore:
+		return func(u model.Units) float64 { return u.FirestoreTrips }
+	}
+	return nil
 }
 
 func keys(a, b map[string]float64) []string {

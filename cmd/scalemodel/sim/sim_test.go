@@ -4,31 +4,49 @@ import (
 	"context"
 	"flag"
 	"math"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/playplane/playplane/cmd/scalemodel/model"
+	"github.com/playplane/playplane/shared/emulators"
 )
 
-var viewers = flag.Float64("sim.viewers", defaultViewers, "mean concurrent viewers of the replayed day (go test ./cmd/scalemodel/sim -sim.viewers=200 for a bigger run)")
+var (
+	viewers = flag.Float64("sim.viewers", defaultViewers, "mean concurrent viewers of the replayed day (go test ./cmd/scalemodel/sim -sim.viewers=200 for a bigger run)")
+	store   = flag.String("sim.store", StoreBolt, "store of TestDayMatchesTheModel's day: bolt, dynamodb (DynamoDB Local) or firestore (the Firestore emulator)")
+)
 
-// TestDayMatchesTheModel replays a day (diurnal curve peaking at 3x the
-// mean at 21:00, a premiere at 20:00 that 20% of the viewers start within 5
-// minutes) and holds every per-session count to the model's within 5%.
-func TestDayMatchesTheModel(t *testing.T) {
-	t.Parallel()
-	cfg := DefaultConfig(*viewers, t.TempDir())
-	start := time.Now()
-	res, err := Run(context.Background(), cfg)
-	elapsed := time.Since(start)
-	if err != nil {
-		t.Fatal(err)
+// useStore points cfg at store, starting its emulator as the adapters'
+// tests do: a test fails when one cannot start, and skips only when
+// PLAYPLANE_SKIP_EMULATORS=1 outside CI (under CI=true it must run).
+func useStore(t *testing.T, cfg *Config, store string) {
+	t.Helper()
+	cfg.Store = store
+	if store == StoreBolt {
+		return
 	}
+	if os.Getenv("CI") == "true" && os.Getenv(emulators.SkipEnv) == "1" {
+		t.Fatalf("%s=1 under CI=true: the replay on the %s emulator must run", emulators.SkipEnv, store)
+	}
+	switch store {
+	case StoreDynamoDB:
+		cfg.Endpoint = emulators.DynamoDB(t)
+	case StoreFirestore:
+		cfg.Endpoint = emulators.Firestore(t)
+	}
+}
+
+// checkDay fails the test on any unexpected answer or any per-session
+// count more than 5% from the model's, logs the comparison and returns the
+// workload the model was evaluated at.
+func checkDay(t *testing.T, cfg Config, res Result) model.Workload {
+	t.Helper()
 	for _, f := range res.Failures {
 		t.Errorf("unexpected answer: %s", f)
 	}
-	if res.Sessions == 0 || res.PremiereStarts == 0 {
-		t.Fatalf("the day replayed %d sessions, %d premiere starts", res.Sessions, res.PremiereStarts)
+	if res.Sessions == 0 {
+		t.Fatal("the day replayed no session")
 	}
 	w, gaps := Compare(cfg, res)
 	for _, g := range gaps {
@@ -37,6 +55,29 @@ func TestDayMatchesTheModel(t *testing.T) {
 			t.Errorf("%s: model %.3f per session, replay %.3f (%.1f%% apart)", g.Name, g.Model, g.Replay, 100*g.RelativeError)
 		}
 	}
+	if cfg.Store != StoreBolt && cfg.Store != "" && res.WirePerSession() == 0 {
+		t.Errorf("no request to the %s emulator was counted", cfg.Store)
+	}
+	return w
+}
+
+// TestDayMatchesTheModel replays a day (diurnal curve peaking at 3x the
+// mean at 21:00, a premiere at 20:00 that 20% of the viewers start within 5
+// minutes) and holds every per-session count to the model's within 5%.
+func TestDayMatchesTheModel(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig(*viewers, t.TempDir())
+	useStore(t, &cfg, *store)
+	start := time.Now()
+	res, err := Run(context.Background(), cfg)
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PremiereStarts == 0 {
+		t.Errorf("the day replayed no premiere start")
+	}
+	w := checkDay(t, cfg, res)
 	// Extrapolate: the replayed workload, priced at a million viewers.
 	d := model.DefaultDeployment(1e6)
 	d.Workload = w
@@ -53,4 +94,33 @@ func TestDayMatchesTheModel(t *testing.T) {
 		elapsed/time.Duration(max(res.Requests+res.Consumed, 1)), model.DefaultDeployment(1).CPUPerCall)
 	t.Logf("log bytes per request %.0f; sessions %d, viewer-hours %.1f, peak %d, premiere starts %d, log lines %d (%d bytes), consumer batches %d",
 		perRequest, res.Sessions, res.ViewerHours, res.PeakViewers, res.PremiereStarts, res.LogLines, res.LogBytes, res.Batches)
+}
+
+// TestTinyDayOnTheEmulators replays a tiny day (the curve at a
+// mean of 0.15 viewers: a handful of 45-minute sessions) through the same
+// functions on shared/dynamo over DynamoDB Local and on shared/firestore
+// over the Firestore emulator, and holds the per-session counts — store
+// methods, and the requests on the wire the model prices each method's
+// duration with — to the model's within 5%.
+func TestTinyDayOnTheEmulators(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, store string }{
+		{name: "DynamoDB Local", store: StoreDynamoDB},
+		{name: "Firestore emulator", store: StoreFirestore},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := DefaultConfig(0.15, t.TempDir())
+			useStore(t, &cfg, tc.store)
+			start := time.Now()
+			res, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkDay(t, cfg, res)
+			t.Logf("heartbeats %+v", res.Heartbeats)
+			t.Logf("%d sessions, %.1f viewer-hours, %.1f requests to the emulator per session %v; edge table reloads %d (%d requests, priced apart); %v",
+				res.Sessions, res.ViewerHours, res.WirePerSession(), res.Wire, res.EdgeLoads, res.EdgeWire, time.Since(start).Round(time.Second))
+		})
+	}
 }
