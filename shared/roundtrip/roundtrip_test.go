@@ -210,7 +210,9 @@ func TestInterceptorsRecordRPCsUntilTheStreamEnds(t *testing.T) {
 	op := new(Op)
 	ctx := WithOp(context.Background(), op)
 	err := UnaryInterceptor()(ctx, "/google.firestore.v1.Firestore/Commit", nil, nil, nil,
-		func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return errors.New("refused") })
+		func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
+			return errors.New("refused")
+		})
 	if err == nil {
 		t.Fatal("the invoker's error was lost")
 	}
