@@ -10,8 +10,10 @@
 //     and record each method call (LayerStore, LayerBus);
 //   - the wire layer: HTTPClient wraps the AWS SDK's HTTP client
 //     (DynamoDB, SQS) and UnaryInterceptor/StreamInterceptor the gRPC
-//     connection (Firestore, Pub/Sub), recording each RPC (LayerWire),
-//     retries included, named after the API operation.
+//     connection (Firestore, Pub/Sub), recording each RPC, retries
+//     included, named after the API operation, into a layer the caller
+//     names (LayerWire, or the service, to count a store's RPCs apart from
+//     a bus's).
 //
 // A call is recorded into the Op found in its context (WithOp), so
 // concurrent operations are counted apart; calls without one are not

@@ -164,7 +164,7 @@ func TestHTTPClientRecordsEachRequestByTarget(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "{}") }))
 	t.Cleanup(srv.Close)
-	c := HTTPClient(slowDoer{srv})
+	c := HTTPClient(LayerWire, slowDoer{srv})
 	op := new(Op)
 	ctx := WithOp(context.Background(), op)
 	do := func(target string) {
@@ -209,14 +209,14 @@ func TestInterceptorsRecordRPCsUntilTheStreamEnds(t *testing.T) {
 	t.Parallel()
 	op := new(Op)
 	ctx := WithOp(context.Background(), op)
-	err := UnaryInterceptor()(ctx, "/google.firestore.v1.Firestore/Commit", nil, nil, nil,
+	err := UnaryInterceptor(LayerWire)(ctx, "/google.firestore.v1.Firestore/Commit", nil, nil, nil,
 		func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error {
 			return errors.New("refused")
 		})
 	if err == nil {
 		t.Fatal("the invoker's error was lost")
 	}
-	cs, err := StreamInterceptor()(ctx, &grpc.StreamDesc{}, nil, "/google.firestore.v1.Firestore/BatchGetDocuments",
+	cs, err := StreamInterceptor(LayerWire)(ctx, &grpc.StreamDesc{}, nil, "/google.firestore.v1.Firestore/BatchGetDocuments",
 		func(context.Context, *grpc.StreamDesc, *grpc.ClientConn, string, ...grpc.CallOption) (grpc.ClientStream, error) {
 			return &fakeStream{left: 2}, nil
 		})

@@ -17,15 +17,19 @@ type Doer interface {
 // HTTPClient wraps an AWS SDK HTTP client (dynamodb.Options.HTTPClient,
 // sqs.Options.HTTPClient): every request is one wire call, named by its
 // X-Amz-Target ("DynamoDB_20120810.GetItem" is "GetItem"), ended when its
-// body is read or closed. A nil base is http.DefaultClient.
-func HTTPClient(base Doer) Doer {
+// body is read or closed, into layer (LayerWire, or the service's name to
+// count services apart). A nil base is http.DefaultClient.
+func HTTPClient(layer string, base Doer) Doer {
 	if base == nil {
 		base = http.DefaultClient
 	}
-	return doer{base}
+	return doer{layer: layer, base: base}
 }
 
-type doer struct{ base Doer }
+type doer struct {
+	layer string
+	base  Doer
+}
 
 func (d doer) Do(req *http.Request) (*http.Response, error) {
 	name := req.Header.Get("X-Amz-Target")
@@ -35,7 +39,7 @@ func (d doer) Do(req *http.Request) (*http.Response, error) {
 	if name == "" {
 		name = req.Method + " " + req.URL.Path
 	}
-	end := begin(req.Context(), LayerWire, name)
+	end := begin(req.Context(), d.layer, name)
 	resp, err := d.base.Do(req)
 	if err != nil || resp.Body == nil {
 		end()
@@ -68,10 +72,11 @@ func (b *endingBody) Close() error {
 func rpcName(method string) string { return method[strings.LastIndexByte(method, '/')+1:] }
 
 // UnaryInterceptor records every unary RPC of a gRPC connection
-// (option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(...))).
-func UnaryInterceptor() grpc.UnaryClientInterceptor {
+// (option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(...))) into
+// layer.
+func UnaryInterceptor(layer string) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		end := begin(ctx, LayerWire, rpcName(method))
+		end := begin(ctx, layer, rpcName(method))
 		defer end()
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
@@ -80,9 +85,9 @@ func UnaryInterceptor() grpc.UnaryClientInterceptor {
 // StreamInterceptor records every streaming RPC (Firestore reads documents
 // and runs queries on server streams) from its start to the end of its
 // stream: the first receive that fails, io.EOF included.
-func StreamInterceptor() grpc.StreamClientInterceptor {
+func StreamInterceptor(layer string) grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		end := begin(ctx, LayerWire, rpcName(method))
+		end := begin(ctx, layer, rpcName(method))
 		cs, err := streamer(ctx, desc, cc, method, opts...)
 		if err != nil {
 			end()
@@ -105,8 +110,9 @@ func (s *endingStream) RecvMsg(m any) error {
 	return err
 }
 
-// DialOptions are the gRPC dial options that install both interceptors.
-func DialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(UnaryInterceptor()),
-		grpc.WithChainStreamInterceptor(StreamInterceptor())}
+// DialOptions are the gRPC dial options that install both interceptors,
+// recording into layer.
+func DialOptions(layer string) []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(UnaryInterceptor(layer)),
+		grpc.WithChainStreamInterceptor(StreamInterceptor(layer))}
 }
