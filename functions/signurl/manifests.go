@@ -7,11 +7,11 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/playurl"
 )
 
 // Personalized manifests: per-session HLS and DASH manifests a player
@@ -197,48 +197,21 @@ func (s *Server) renditionGrant(ctx context.Context, m *manifestRequest, pathway
 	return access, nil
 }
 
-// manifestQuery is the query of a personalized manifest URL.
-func manifestQuery(token, cdn, grant string) string {
-	v := url.Values{"token": {token}}
-	if cdn != "" {
-		v.Set("cdn", cdn)
-	}
-	if grant != GrantQuery {
-		v.Set("grant", grant)
-	}
-	return v.Encode()
-}
-
 // ManifestURLs are the personalized manifests of a session.
-type ManifestURLs struct {
-	HLS  string `json:"hls"`
-	DASH string `json:"dash"`
-}
+type ManifestURLs = playurl.Manifests
 
 func manifestURLs(apiBase, id, token, cdn, grant string) ManifestURLs {
-	q := manifestQuery(token, cdn, grant)
-	base := apiBase + "/v1/manifests/" + url.PathEscape(id)
-	return ManifestURLs{HLS: base + "/hls?" + q, DASH: base + "/dash?" + q}
+	return playurl.PersonalizedManifests(apiBase, id, token, cdn, grant)
 }
 
 // steeringURI is the session's content steering server (functions/pickedge
 // accepts the manifest credential there).
 func steeringURI(apiBase, id, token, format string) string {
-	return apiBase + "/v1/steering/" + url.PathEscape(id) + "?" + url.Values{"format": {format}, "token": {token}}.Encode()
+	return playurl.Steering(apiBase, id, token, format)
 }
 
-// apiBase is how players reach this API: PUBLIC_API_URL, else the
-// request's own scheme and host.
-func (s *Server) apiBase(r *http.Request) string {
-	if s.cfg.PublicURL != "" {
-		return s.cfg.PublicURL
-	}
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
+// apiBase is how players reach this API.
+func (s *Server) apiBase(r *http.Request) string { return playurl.APIBase(r, s.cfg.PublicURL) }
 
 // writeManifest answers a manifest: never cached (it carries grants), and
 // readable from any origin, since the credential is in the URL and no
@@ -264,7 +237,7 @@ func (s *Server) hlsMaster(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	media := m.apiBase + "/v1/manifests/" + url.PathEscape(m.id) + "/hls/"
-	q := manifestQuery(m.token, "", m.grant)
+	q := playurl.ManifestQuery(m.token, "", m.grant)
 	link := func(dst []byte, pathway, rendition string) []byte {
 		dst = append(dst, media...)
 		dst = append(dst, url.PathEscape(pathway)...)
