@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/playplane/playplane/events"
@@ -50,6 +51,11 @@ type Config struct {
 	// (functions/signurl), so these are its settings, read here too: the
 	// manifest credential lasts as its would (the lease plus Grace, at
 	// most MaxTTL), and the URLs are on PUBLIC_API_URL as its are.
+	// PlanCacheTTL bounds how stale a plan's limits may be (see
+	// playback.PlanCache): which plan an account is on is always read
+	// fresh. Zero reads every plan from the store.
+	PlanCacheTTL time.Duration `env:"PLAN_CACHE_TTL, default=30s"`
+
 	ManifestGrace  time.Duration `env:"SIGNURL_GRACE, default=30s"`
 	ManifestMaxTTL time.Duration `env:"SIGNURL_MAX_TTL, default=10m"`
 	PublicURL      string        `env:"PUBLIC_API_URL"`
@@ -79,6 +85,7 @@ type Deps struct {
 type Server struct {
 	cfg    Config
 	deps   Deps
+	plans  *playback.PlanCache
 	viewer *steering.Viewer // nil when no location source is configured
 	geo    *steering.GeoIP
 }
@@ -100,7 +107,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	s := &Server{cfg: cfg, deps: deps}
+	s := &Server{cfg: cfg, deps: deps, plans: playback.NewPlanCache(deps.Store, cfg.PlanCacheTTL, deps.Now)}
 	if cfg.RefuseAnonymousProxies && cfg.Viewer.GeoIPAnonymousDB == "" {
 		return nil, errors.New("authorizeplay.New: refusing anonymous proxies needs an anonymous-IP database (PICKEDGE_GEOIP_ANONYMOUS_DB)")
 	}
@@ -227,8 +234,18 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
 	now := s.deps.Now()
 
 	// Every read-only check runs before the first write, so a rejected
-	// request leaves nothing behind.
-	acct, err := s.deps.Store.GetAccount(ctx, who.AccountID)
+	// request leaves nothing behind. The account and the title are read
+	// side by side (one round trip of latency), and checked in the order
+	// that tells a refused caller nothing about the title first.
+	var (
+		acct     playback.Account
+		title    playback.Title
+		titleErr error
+		wg       sync.WaitGroup
+	)
+	wg.Go(func() { title, titleErr = s.deps.Store.GetTitle(ctx, req.TitleID) })
+	acct, err = s.deps.Store.GetAccount(ctx, who.AccountID)
+	wg.Wait()
 	if err != nil {
 		return err
 	}
@@ -239,16 +256,15 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
 		return playback.Errorf(playback.CodeForbidden, "subscription_inactive",
 			"subscription is %s", acct.Status)
 	}
-	plan, err := s.deps.Store.GetPlan(ctx, acct.PlanID)
+	plan, err := s.plans.GetPlan(ctx, acct.PlanID)
 	if err != nil {
 		return fmt.Errorf("authorizeplay: plan %q of account %q: %w", acct.PlanID, acct.ID, err)
 	}
 	if !acct.HasDevice(req.DeviceID) && len(acct.Devices) >= plan.MaxDevices {
 		return deviceLimit(plan)
 	}
-	title, err := s.deps.Store.GetTitle(ctx, req.TitleID)
-	if err != nil {
-		return err
+	if titleErr != nil {
+		return titleErr
 	}
 	if err := playback.CheckLicence(title, acct.Territory, s.viewerPlace(r), playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now); err != nil {
 		return err

@@ -152,7 +152,17 @@ func newRig(t testing.TB, c cloud) *rig {
 	}
 	store, bus := roundtrip.WrapStore(c.store), roundtrip.WrapBus(c.bus)
 	mux := http.NewServeMux()
-	play, err := authorizeplay.New(authorizeplay.Config{PastDueGrace: 72 * time.Hour, LeaseTTL: 2 * time.Minute, TokenTTL: time.Hour, MaxBody: 4096},
+	// The functions as deployed: their settings' defaults (the plan
+	// cache's TTL among them), and what a deployment must set.
+	env := func(target any, vars map[string]string) {
+		t.Helper()
+		if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: target, Lookuper: envconfig.MapLookuper(vars)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var playCfg authorizeplay.Config
+	env(&playCfg, nil)
+	play, err := authorizeplay.New(playCfg,
 		authorizeplay.Deps{Store: store, Identity: verifier, Tokens: r.tokens, Now: r.clock.now})
 	if err != nil {
 		t.Fatal(err)
@@ -172,16 +182,17 @@ func newRig(t testing.TB, c cloud) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sign, err := signurl.New(signurl.Config{DefaultCDN: demo.CDNCloudFront, Grace: 30 * time.Second, MaxTTL: 10 * time.Minute, MaxBody: 1024,
-		CDNBases: map[string]string{demo.CDNCloudFront: "http://edge.test"}, PublicURL: "http://api.test"},
+	var signCfg signurl.Config
+	env(&signCfg, map[string]string{"SIGNURL_DEFAULT_CDN": demo.CDNCloudFront, "SIGNURL_CDN_BASES": demo.CDNCloudFront + "=http://edge.test",
+		"PUBLIC_API_URL": "http://api.test"})
+	sign, err := signurl.New(signCfg,
 		signurl.Deps{Store: store, Tokens: r.tokens, Signers: map[string]playback.URLSigner{demo.CDNCloudFront: signer}, Now: r.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sign.Register(mux)
 
-	r.beat = heartbeat.Config{LeaseTTL: 2 * time.Minute, LeaseRenewSlack: 20 * time.Second, Interval: 30 * time.Second,
-		MaxBody: 4096, MaxClockSkew: 2 * time.Minute, MaxAge: 24 * time.Hour, EdgeQoEWindow: time.Hour, ConsumerParallelism: 1}
+	env(&r.beat, nil)
 	beats, err := heartbeat.New(r.beat, heartbeat.Deps{Store: store, Bus: bus, Tokens: r.tokens, Identity: verifier,
 		Log: slog.New(slog.DiscardHandler), Now: r.clock.now})
 	if err != nil {
@@ -189,12 +200,9 @@ func newRig(t testing.TB, c cloud) *rig {
 	}
 	beats.Register(mux)
 
-	env := map[string]string{"PICKEDGE_DEFAULT_LAT": "38.9", "PICKEDGE_DEFAULT_LON": "-77.0",
-		"EDGE_HMAC_KEYS": pickedge.NewDevEdgeKeys(demo.EdgeIDs()...).Spec()}
 	var pcfg pickedge.Config
-	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &pcfg, Lookuper: envconfig.MapLookuper(env)}); err != nil {
-		t.Fatal(err)
-	}
+	env(&pcfg, map[string]string{"PICKEDGE_DEFAULT_LAT": "38.9", "PICKEDGE_DEFAULT_LON": "-77.0",
+		"EDGE_HMAC_KEYS": pickedge.NewDevEdgeKeys(demo.EdgeIDs()...).Spec()})
 	pick, err := pickedge.New(pcfg, pickedge.Deps{Store: store, Bus: bus, Tokens: r.tokens, Log: slog.New(slog.DiscardHandler), Now: r.clock.now})
 	if err != nil {
 		t.Fatal(err)
@@ -353,7 +361,7 @@ func TestRoundTrips(t *testing.T) {
 				return r.do(http.MethodPost, "/v1/play", r.jwt(demo.AccountSolo), fmt.Sprintf(`{"title_id":%q,"device_id":%q}`, title, soloB))
 			})
 
-			add("sign", http.StatusOK, runs, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
+			sign := add("sign", http.StatusOK, runs, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
 				return r.do(http.MethodPost, "/v1/playback/"+p.SessionID+"/urls", "Bearer "+p.PlaybackToken, "{}")
 			})
 			signBad := add("sign, bad token (401)", http.StatusUnauthorized, 3, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
@@ -403,6 +411,9 @@ func TestRoundTrips(t *testing.T) {
 			}
 			if got := inside.Count(layerStore); got.Sequential > 1 {
 				t.Errorf("a heartbeat inside the slack cost %v store RPCs (%s)", got, inside.Names(layerStore))
+			}
+			if got := sign.Count(layerStore); got.Sequential > 1 {
+				t.Errorf("sign cost %v store RPCs (%s), want one round trip", got, sign.Names(layerStore))
 			}
 			if got := pick.Count(layerStore); got.Total > 1 {
 				t.Errorf("pick edge cost %v store RPCs (%s), want the session read only", got, pick.Names(layerStore))
