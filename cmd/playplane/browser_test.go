@@ -82,6 +82,9 @@ func TestBrowserPlayback(t *testing.T) {
 			{name: "cloudfront-cookies", cdn: localCloudFront, grant: "cookies", account: demo.AccountSolo},
 			{name: "cloudcdn-query", cdn: localCloudCDN, grant: "query", account: demo.AccountSolo},
 			{name: "cloudcdn-cookies", cdn: localCloudCDN, grant: "cookies", account: demo.AccountKids},
+			// One API call before the manifest: the page plays from the
+			// play answer, on the default CDN.
+			{name: "play-answer-only", grant: "query", account: demo.AccountKids, oneCall: true},
 		} {
 			r.format = format
 			r.steer = format == "hls" || r.grant == "cookies"
@@ -104,6 +107,7 @@ func TestBrowserPlayback(t *testing.T) {
 type playRow struct {
 	name, format, cdn, grant, account string
 	steer                             bool
+	oneCall                           bool // ?start=play: no urls or edges call
 }
 
 type harness struct {
@@ -146,6 +150,7 @@ type pageState struct {
 	Steering    int         `json:"steeringLoads"`
 	Priority    []string    `json:"steeringPriority"`
 	Levels      []pageLevel `json:"levels"`
+	FromPlay    bool        `json:"startedFromPlay"`
 	Source      *struct {
 		Kind string `json:"kind"`
 		URL  string `json:"url"`
@@ -219,6 +224,9 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 		"format": {format}, "cdn": {cdn}, "grant": {grant}, "device": {device}}
 	scenario := map[string]any{"kind": "play", "untilTime": 3, "timeoutMS": 30000, "stop": true, "screenshot": shot,
 		"guessUHD": basic, "grantCookies": grant == "cookies"}
+	if row.oneCall {
+		page.Set("start", "play")
+	}
 	if row.steer {
 		// A one-second buffer leaves the later segments of the 6 s test
 		// stream to be fetched after the steer; playing to 4.5 s needs
@@ -249,6 +257,18 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 	h.mu.Unlock()
 
 	seen := h.run.requests()
+	if row.oneCall {
+		// The page's only API call before the manifest was play: it asked
+		// for no urls and no edges, and loaded the play answer's manifest.
+		if !s.FromPlay || s.Source == nil || s.URLs == nil || s.Source.URL != s.URLs.Manifests[format] {
+			t.Errorf("the page did not start from the play answer: fromPlay %v, source %+v", s.FromPlay, s.Source)
+		}
+		for _, r := range seen {
+			if r.Method == http.MethodPost && (r.Path == "/v1/playback/"+s.SessionID+"/urls" || r.Path == "/v1/playback/"+s.SessionID+"/edges") {
+				t.Errorf("one-call start made %s %s", r.Method, r.Path)
+			}
+		}
+	}
 	// CORS: the page's API calls went across origins and were let through
 	// (a refused call never reaches playback); the server saw the
 	// preflight and the call carrying the page's Origin.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/playplane/playplane/events"
@@ -17,6 +18,7 @@ import (
 	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/playurl"
 	"github.com/playplane/playplane/shared/steering"
 )
 
@@ -45,6 +47,19 @@ type Config struct {
 	// database (PICKEDGE_GEOIP_ANONYMOUS_DB, required) lists as VPNs,
 	// proxies, hosting providers or Tor exits.
 	RefuseAnonymousProxies bool `env:"AUTHORIZE_REFUSE_ANONYMOUS_PROXIES, default=false"`
+
+	// The personalized manifests in a play's answer are sign URLs'
+	// (functions/signurl), so these are its settings, read here too: the
+	// manifest credential lasts as its would (the lease plus Grace, at
+	// most MaxTTL), and the URLs are on PUBLIC_API_URL as its are.
+	// PlanCacheTTL bounds how stale a plan's limits may be (see
+	// playback.PlanCache): which plan an account is on is always read
+	// fresh. Zero reads every plan from the store.
+	PlanCacheTTL time.Duration `env:"PLAN_CACHE_TTL, default=30s"`
+
+	ManifestGrace  time.Duration `env:"SIGNURL_GRACE, default=30s"`
+	ManifestMaxTTL time.Duration `env:"SIGNURL_MAX_TTL, default=10m"`
+	PublicURL      string        `env:"PUBLIC_API_URL"`
 }
 
 // Store is what authorize play reads and writes.
@@ -71,6 +86,7 @@ type Deps struct {
 type Server struct {
 	cfg    Config
 	deps   Deps
+	plans  *playback.PlanCache
 	viewer *steering.Viewer // nil when no location source is configured
 	geo    *steering.GeoIP
 }
@@ -86,11 +102,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("authorizeplay.New: Tokens is required")
 	case cfg.LeaseTTL <= 0 || cfg.TokenTTL <= 0 || cfg.MaxBody <= 0:
 		return nil, fmt.Errorf("authorizeplay.New: LeaseTTL, TokenTTL and MaxBody must be positive: %+v", cfg)
+	case cfg.ManifestGrace < 0:
+		return nil, fmt.Errorf("authorizeplay.New: ManifestGrace must not be negative: %v", cfg.ManifestGrace)
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	s := &Server{cfg: cfg, deps: deps}
+	s := &Server{cfg: cfg, deps: deps, plans: playback.NewPlanCache(deps.Store, cfg.PlanCacheTTL, deps.Now)}
 	if cfg.RefuseAnonymousProxies && cfg.Viewer.GeoIPAnonymousDB == "" {
 		return nil, errors.New("authorizeplay.New: refusing anonymous proxies needs an anonymous-IP database (PICKEDGE_GEOIP_ANONYMOUS_DB)")
 	}
@@ -169,6 +187,17 @@ type PlayResponse struct {
 	// included: players configured with it as their CMCD event target keep
 	// the session alive and report QoE with no SDK.
 	CMCDReportURL string `json:"cmcd_report_url"`
+
+	// What a player loads next, so that starting playback takes one API
+	// call before the manifest: for a title with a ladder the plan allows
+	// some of, the personalized manifests (functions/signurl; pathways and
+	// signed URIs are inside them) and the steering server, all carrying
+	// a manifest credential that expires at ManifestExpiresAt. A player
+	// that needs more time, or cookies, asks POST /v1/playback/{id}/urls.
+	ManifestURL       string             `json:"manifest_url,omitempty"`
+	Manifests         *playurl.Manifests `json:"manifests,omitempty"`
+	SteeringURI       string             `json:"steering_uri,omitempty"`
+	ManifestExpiresAt time.Time          `json:"manifest_expires_at,omitzero"`
 }
 
 // SessionView is how a session is shown to its account, in conflicts and
@@ -211,8 +240,18 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
 	now := s.deps.Now()
 
 	// Every read-only check runs before the first write, so a rejected
-	// request leaves nothing behind.
-	acct, err := s.deps.Store.GetAccount(ctx, who.AccountID)
+	// request leaves nothing behind. The account and the title are read
+	// side by side (one round trip of latency), and checked in the order
+	// that tells a refused caller nothing about the title first.
+	var (
+		acct     playback.Account
+		title    playback.Title
+		titleErr error
+		wg       sync.WaitGroup
+	)
+	wg.Go(func() { title, titleErr = s.deps.Store.GetTitle(ctx, req.TitleID) })
+	acct, err = s.deps.Store.GetAccount(ctx, who.AccountID)
+	wg.Wait()
 	if err != nil {
 		return err
 	}
@@ -223,16 +262,15 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
 		return playback.Errorf(playback.CodeForbidden, "subscription_inactive",
 			"subscription is %s", acct.Status)
 	}
-	plan, err := s.deps.Store.GetPlan(ctx, acct.PlanID)
+	plan, err := s.plans.GetPlan(ctx, acct.PlanID)
 	if err != nil {
 		return fmt.Errorf("authorizeplay: plan %q of account %q: %w", acct.PlanID, acct.ID, err)
 	}
 	if !acct.HasDevice(req.DeviceID) && len(acct.Devices) >= plan.MaxDevices {
 		return deviceLimit(plan)
 	}
-	title, err := s.deps.Store.GetTitle(ctx, req.TitleID)
-	if err != nil {
-		return err
+	if titleErr != nil {
+		return titleErr
 	}
 	if err := playback.CheckLicence(title, acct.Territory, s.viewerPlace(r), playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now); err != nil {
 		return err
@@ -270,13 +308,51 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("authorizeplay: issue CMCD credential: %w", err)
 	}
-	httpx.Logger(ctx).InfoContext(ctx, "play authorized", "account_id", acct.ID, "session_id", sess.ID, "title_id", title.ID)
-	httpx.WriteJSON(w, http.StatusCreated, PlayResponse{
+	resp := PlayResponse{
 		SessionID: sess.ID, LeaseExpiresAt: sess.ExpiresAt, MaxQuality: plan.MaxQuality,
 		PlaybackToken: token, TokenExpiresAt: claims.ExpiresAt, TitleID: title.ID,
 		Manifest:      title.AssetPath + title.Manifest,
 		CMCDReportURL: "/v1/playback/" + url.PathEscape(sess.ID) + "/cmcd/" + cmcdCred,
-	})
+	}
+	if err := s.addManifests(r, &resp, sess, claims, title, plan, now); err != nil {
+		return err
+	}
+	httpx.Logger(ctx).InfoContext(ctx, "play authorized", "account_id", acct.ID, "session_id", sess.ID, "title_id", title.ID)
+	w.Header().Set("Cache-Control", "no-store") // the answer carries credentials
+	httpx.WriteJSON(w, http.StatusCreated, resp)
+	return nil
+}
+
+// addManifests puts the personalized manifests and the steering server in
+// the answer when the manifests route would serve them: the title has a
+// ladder and the plan allows some of it. The credential expires as sign
+// URLs' would, with the lease plus the grace, at most MaxTTL from now and
+// never after the playback token.
+func (s *Server) addManifests(r *http.Request, resp *PlayResponse, sess playback.Session, claims auth.PlaybackClaims,
+	title playback.Title, plan playback.Plan, now time.Time) error {
+	if len(title.Renditions) == 0 || title.ValidateRenditions() != nil || len(title.AllowedRenditions(plan.MaxQuality)) == 0 {
+		return nil
+	}
+	exp := sess.ExpiresAt.Add(s.cfg.ManifestGrace)
+	if limit := now.Add(s.cfg.ManifestMaxTTL); s.cfg.ManifestMaxTTL > 0 && limit.Before(exp) {
+		exp = limit
+	}
+	if claims.ExpiresAt.Before(exp) {
+		exp = claims.ExpiresAt
+	}
+	// Signers and CDNs count whole seconds.
+	exp = exp.Truncate(time.Second)
+	mc := claims
+	mc.ExpiresAt = exp
+	cred, err := s.deps.Tokens.IssueManifest(mc)
+	if err != nil {
+		return fmt.Errorf("authorizeplay: manifest credential: %w", err)
+	}
+	base := playurl.APIBase(r, s.cfg.PublicURL)
+	m := playurl.PersonalizedManifests(base, sess.ID, cred, "", "")
+	resp.Manifests, resp.ManifestURL = &m, m.HLS
+	resp.SteeringURI = playurl.Steering(base, sess.ID, cred, "hls")
+	resp.ManifestExpiresAt = exp.UTC()
 	return nil
 }
 

@@ -306,16 +306,10 @@ func (s *Server) holdLease(ctx context.Context, id string, req *events.Heartbeat
 		return sess, playback.SessionOver(err, id)
 	}
 	if s.cfg.LeaseRenewSlack > 0 {
-		sess, err := s.deps.Store.GetSession(ctx, id)
-		if err != nil {
-			return sess, playback.SessionOver(err, id)
-		}
-		if !sess.Active(now) {
-			return sess, playback.SessionEnded(id)
-		}
-		if sess.LeaseFresh(now, s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack) {
-			return sess, nil
-		}
+		// The store decides on its own read: one read inside the slack,
+		// one read and one write outside it.
+		sess, err := s.deps.Store.RenewLease(ctx, id, s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack, now)
+		return sess, playback.SessionOver(err, id)
 	}
 	sess, err := s.deps.Store.ExtendLease(ctx, id, now.Add(s.cfg.LeaseTTL), now)
 	return sess, playback.SessionOver(err, id)

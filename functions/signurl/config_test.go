@@ -45,7 +45,8 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := signurl.Config{DefaultCDN: "cloudcdn", BindIP: true, Grace: 30 * time.Second, MaxTTL: 5 * time.Minute, MaxBody: 1024, OriginCacheTTL: time.Minute,
-		CDNBases: map[string]string{"cloudfront": "https://d111.cloudfront.net", "cloudcdn": "https://cdn.example.com"}}
+		PlanCacheTTL: 30 * time.Second,
+		CDNBases:     map[string]string{"cloudfront": "https://d111.cloudfront.net", "cloudcdn": "https://cdn.example.com"}}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("config = %+v, want %+v", cfg, want)
 	}

@@ -7,11 +7,12 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/playurl"
 )
 
 // Personalized manifests: per-session HLS and DASH manifests a player
@@ -107,10 +108,7 @@ func (s *Server) openManifest(r *http.Request) (*manifestRequest, error) {
 		return nil, err
 	}
 	ctx := r.Context()
-	if m.sess, err = s.liveSession(ctx, id, claims, now); err != nil {
-		return nil, err
-	}
-	if m.title, m.allowed, err = s.ladder(ctx, m.sess); err != nil {
+	if m.sess, m.title, m.allowed, err = s.sessionLadder(ctx, id, claims, now); err != nil {
 		return nil, err
 	}
 	if len(m.title.Renditions) == 0 {
@@ -140,34 +138,49 @@ func grantStyle(v string) (string, error) {
 	return "", playback.Errorf(playback.CodeInvalid, "grant_style", "grant must be %q or %q", GrantQuery, GrantCookie)
 }
 
-// ladder reads the session's title and the renditions its account's plan
-// allows. The plan is read now rather than taken from the token, so a
+// sessionLadder reads the session (liveSession), its title and the
+// renditions its account's plan allows. The title and the account are
+// named by the credential, so they are read beside the session, in one
+// round trip of latency; they are used only once liveSession has found the
+// session to be the credential's, and its errors come first. The plan is
+// read now (through the plan cache) rather than taken from the token, so a
 // downgrade applies to the next manifest and grant.
-func (s *Server) ladder(ctx context.Context, sess playback.Session) (playback.Title, []playback.Rendition, error) {
-	title, err := s.deps.Store.GetTitle(ctx, sess.TitleID)
+func (s *Server) sessionLadder(ctx context.Context, id string, claims auth.PlaybackClaims, now time.Time) (playback.Session, playback.Title, []playback.Rendition, error) {
+	var (
+		title             playback.Title
+		acct              playback.Account
+		titleErr, acctErr error
+		wg                sync.WaitGroup
+	)
+	wg.Go(func() { title, titleErr = s.deps.Store.GetTitle(ctx, claims.TitleID) })
+	wg.Go(func() { acct, acctErr = s.deps.Store.GetAccount(ctx, claims.AccountID) })
+	sess, err := s.liveSession(ctx, id, claims, now)
+	wg.Wait()
 	if err != nil {
-		return title, nil, err
+		return sess, title, nil, err
+	}
+	if titleErr != nil {
+		return sess, title, nil, titleErr
 	}
 	if err := title.ValidateRenditions(); err != nil {
-		return title, nil, &playback.Error{Code: playback.CodeInternal, Reason: "title_not_signable", Err: err}
+		return sess, title, nil, &playback.Error{Code: playback.CodeInternal, Reason: "title_not_signable", Err: err}
 	}
 	if len(title.Renditions) == 0 {
-		return title, nil, nil
+		return sess, title, nil, nil
 	}
-	acct, err := s.deps.Store.GetAccount(ctx, sess.AccountID)
-	if err != nil {
-		return title, nil, err
+	if acctErr != nil {
+		return sess, title, nil, acctErr
 	}
-	plan, err := s.deps.Store.GetPlan(ctx, acct.PlanID)
+	plan, err := s.plans.GetPlan(ctx, acct.PlanID)
 	if err != nil {
-		return title, nil, err
+		return sess, title, nil, err
 	}
 	allowed := title.AllowedRenditions(plan.MaxQuality)
 	if len(allowed) == 0 {
-		return title, nil, playback.Errorf(playback.CodeForbidden, "quality_not_allowed",
+		return sess, title, nil, playback.Errorf(playback.CodeForbidden, "quality_not_allowed",
 			"plan %q (max %s) allows none of title %q's renditions", plan.ID, plan.MaxQuality, title.ID)
 	}
-	return title, allowed, nil
+	return sess, title, allowed, nil
 }
 
 // pathways lists the configured CDNs, first the one to start on.
@@ -197,48 +210,21 @@ func (s *Server) renditionGrant(ctx context.Context, m *manifestRequest, pathway
 	return access, nil
 }
 
-// manifestQuery is the query of a personalized manifest URL.
-func manifestQuery(token, cdn, grant string) string {
-	v := url.Values{"token": {token}}
-	if cdn != "" {
-		v.Set("cdn", cdn)
-	}
-	if grant != GrantQuery {
-		v.Set("grant", grant)
-	}
-	return v.Encode()
-}
-
 // ManifestURLs are the personalized manifests of a session.
-type ManifestURLs struct {
-	HLS  string `json:"hls"`
-	DASH string `json:"dash"`
-}
+type ManifestURLs = playurl.Manifests
 
 func manifestURLs(apiBase, id, token, cdn, grant string) ManifestURLs {
-	q := manifestQuery(token, cdn, grant)
-	base := apiBase + "/v1/manifests/" + url.PathEscape(id)
-	return ManifestURLs{HLS: base + "/hls?" + q, DASH: base + "/dash?" + q}
+	return playurl.PersonalizedManifests(apiBase, id, token, cdn, grant)
 }
 
 // steeringURI is the session's content steering server (functions/pickedge
 // accepts the manifest credential there).
 func steeringURI(apiBase, id, token, format string) string {
-	return apiBase + "/v1/steering/" + url.PathEscape(id) + "?" + url.Values{"format": {format}, "token": {token}}.Encode()
+	return playurl.Steering(apiBase, id, token, format)
 }
 
-// apiBase is how players reach this API: PUBLIC_API_URL, else the
-// request's own scheme and host.
-func (s *Server) apiBase(r *http.Request) string {
-	if s.cfg.PublicURL != "" {
-		return s.cfg.PublicURL
-	}
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
+// apiBase is how players reach this API.
+func (s *Server) apiBase(r *http.Request) string { return playurl.APIBase(r, s.cfg.PublicURL) }
 
 // writeManifest answers a manifest: never cached (it carries grants), and
 // readable from any origin, since the credential is in the URL and no
@@ -264,7 +250,7 @@ func (s *Server) hlsMaster(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	media := m.apiBase + "/v1/manifests/" + url.PathEscape(m.id) + "/hls/"
-	q := manifestQuery(m.token, "", m.grant)
+	q := playurl.ManifestQuery(m.token, "", m.grant)
 	link := func(dst []byte, pathway, rendition string) []byte {
 		dst = append(dst, media...)
 		dst = append(dst, url.PathEscape(pathway)...)

@@ -34,6 +34,10 @@ type Config struct {
 	// DefaultCDN signs when the request names no CDN. It may be empty when
 	// exactly one CDN is configured.
 	DefaultCDN string `env:"SIGNURL_DEFAULT_CDN"`
+	// PlanCacheTTL bounds how stale a plan's quality cap may be (see
+	// playback.PlanCache); which plan an account is on is read fresh.
+	// Zero reads every plan from the store.
+	PlanCacheTTL time.Duration `env:"PLAN_CACHE_TTL, default=30s"`
 	// CDNBases maps each CDN a request may choose to the base URL players
 	// fetch from: "cloudfront=https://d111.cloudfront.net,cloudcdn=https://cdn.example.com".
 	CDNBases map[string]string `env:"SIGNURL_CDN_BASES, separator=="`
@@ -94,6 +98,7 @@ type Server struct {
 	cdns       map[string]cdn
 	cdnNames   []string // sorted
 	origin     Origin
+	plans      *playback.PlanCache
 }
 
 type cdn struct {
@@ -118,7 +123,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	s := &Server{cfg: cfg, deps: deps, cdns: make(map[string]cdn, len(cfg.CDNBases))}
+	s := &Server{cfg: cfg, deps: deps, cdns: make(map[string]cdn, len(cfg.CDNBases)),
+		plans: playback.NewPlanCache(deps.Store, cfg.PlanCacheTTL, deps.Now)}
 	for name, base := range cfg.CDNBases {
 		signer := deps.Signers[name]
 		if depcheck.Nil(signer) {
@@ -289,11 +295,7 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	c := s.cdns[cdnName]
 
 	ctx := r.Context()
-	sess, err := s.liveSession(ctx, id, claims, now)
-	if err != nil {
-		return err
-	}
-	title, allowed, err := s.ladder(ctx, sess)
+	sess, title, allowed, err := s.sessionLadder(ctx, id, claims, now)
 	if err != nil {
 		return err
 	}

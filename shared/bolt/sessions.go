@@ -92,14 +92,39 @@ func (s *Store) ListActiveSessions(ctx context.Context, accountID string, now ti
 	return out, err
 }
 
-func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.Time) (sess playback.Session, err error) {
-	err = s.update(ctx, "ExtendLease", func(tx *bbolt.Tx) error {
+func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.Time) (playback.Session, error) {
+	return s.extendLease(ctx, "ExtendLease", id, expiresAt, now, nil)
+}
+
+func (s *Store) RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
+	// A fresh lease is read without a write transaction: on bbolt that
+	// is the difference between a read and a commit.
+	sess, err := s.GetSession(ctx, id)
+	if err != nil {
+		return sess, err
+	}
+	if !sess.Active(now) {
+		return playback.Session{}, playback.SessionEnded(id)
+	}
+	if sess.LeaseFresh(now, ttl, slack) {
+		return sess, nil
+	}
+	return s.extendLease(ctx, "RenewLease", id, now.Add(ttl), now, func(sess playback.Session) bool { return sess.LeaseFresh(now, ttl, slack) })
+}
+
+// extendLease is ExtendLease, writing nothing when fresh (if set) says the
+// session read needs no renewal.
+func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now time.Time, fresh func(playback.Session) bool) (sess playback.Session, err error) {
+	err = s.update(ctx, op, func(tx *bbolt.Tx) error {
 		sess, err = get[playback.Session](tx, bucketSessions, []byte(id), "session", id)
 		if err != nil {
 			return err
 		}
 		if !sess.Active(now) {
 			return playback.SessionEnded(id)
+		}
+		if fresh != nil && fresh(sess) {
+			return nil
 		}
 		if !sess.Extend(expiresAt, now) {
 			return nil

@@ -309,7 +309,16 @@ func (s *Store) readHolder(ctx context.Context, accountID string, k int, id stri
 }
 
 func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.Time) (playback.Session, error) {
-	const op = "ExtendLease"
+	return s.extendLease(ctx, "ExtendLease", id, expiresAt, now, nil)
+}
+
+func (s *Store) RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
+	return s.extendLease(ctx, "RenewLease", id, now.Add(ttl), now, func(sess playback.Session) bool { return sess.LeaseFresh(now, ttl, slack) })
+}
+
+// extendLease is ExtendLease, writing nothing when fresh (if set) says the
+// session read needs no renewal.
+func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now time.Time, fresh func(playback.Session) bool) (playback.Session, error) {
 	for attempt := 0; ; attempt++ {
 		st, sess, k, err := s.readSession(ctx, op, id)
 		if err != nil {
@@ -317,6 +326,9 @@ func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.
 		}
 		if !sess.Active(now) {
 			return playback.Session{}, playback.SessionEnded(id)
+		}
+		if fresh != nil && fresh(sess) {
+			return sess, nil
 		}
 		if !sess.Extend(expiresAt, now) {
 			return sess, nil

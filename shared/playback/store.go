@@ -104,6 +104,14 @@ type SessionStore interface {
 	// ExtendLease moves the lease expiry forward to expiresAt (never back) and
 	// sets LastSeenAt. An ended or expired session fails with CodeGone.
 	ExtendLease(ctx context.Context, id string, expiresAt, now time.Time) (Session, error)
+	// RenewLease is a heartbeat's ExtendLease to now+ttl, decided in the
+	// read ExtendLease makes anyway: when the lease is fresh at now
+	// (Session.LeaseFresh(now, ttl, slack)) nothing is written and the
+	// session is returned as stored. A heartbeat inside its write slack
+	// then costs one read, and outside it one read and one write, with no
+	// read of the caller's own before. An ended or expired session fails
+	// with CodeGone, an unknown one with CodeNotFound.
+	RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (Session, error)
 	// EndSession releases the lease. Ending an ended session returns it
 	// unchanged, so retries are harmless.
 	EndSession(ctx context.Context, id, reason string, now time.Time) (Session, error)

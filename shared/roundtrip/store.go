@@ -122,6 +122,11 @@ func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.
 	return s.inner.ExtendLease(ctx, id, expiresAt, now)
 }
 
+func (s *Store) RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
+	defer begin(ctx, LayerStore, "RenewLease")()
+	return s.inner.RenewLease(ctx, id, ttl, slack, now)
+}
+
 func (s *Store) EndSession(ctx context.Context, id, reason string, now time.Time) (playback.Session, error) {
 	defer begin(ctx, LayerStore, "EndSession")()
 	return s.inner.EndSession(ctx, id, reason, now)

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"LeaseExpiredDoNotCount", testLeaseExpired},
 		{"LeaseRetryIsIdempotent", testLeaseRetry},
 		{"ExtendAndEnd", testExtendAndEnd},
+		{"RenewLease", testRenewLease},
 		{"Inbox", testInbox},
 		{"InboxParked", testInboxParked},
 		{"InboxParkedPaging", testInboxParkedPaging},
@@ -561,6 +562,39 @@ func testExtendAndEnd(t *testing.T, s playback.Store) {
 	_, err = s.EndSession(ctx, "no-such-session", playback.EndStopped, t0)
 	wantCode(t, err, playback.CodeNotFound)
 	_, err = s.ExtendLease(ctx, "no-such-session", t0, t0)
+	wantCode(t, err, playback.CodeNotFound)
+}
+
+// testRenewLease: a heartbeat's renewal writes nothing while the lease is
+// fresh, extends it to now+ttl once it is not, and refuses ended and
+// unknown sessions.
+func testRenewLease(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	acct := playback.NewID("acct")
+	t0 := now()
+	const ttl, slack = 2 * time.Minute, 20 * time.Second
+	sess := must(s.AcquireLease(ctx, lease(acct, 1, t0, ttl)))(t)
+	// Within the slack: returned as stored, nothing written.
+	fresh := must(s.RenewLease(ctx, sess.ID, ttl, slack, t0.Add(10*time.Second)))(t)
+	if !fresh.ExpiresAt.Equal(sess.ExpiresAt) || !fresh.LastSeenAt.Equal(sess.LastSeenAt) || fresh.AccountID != acct {
+		t.Fatalf("renewal inside the slack = %+v, want the session as admitted %+v", fresh, sess)
+	}
+	if got := must(s.GetSession(ctx, sess.ID))(t); !got.LastSeenAt.Equal(sess.LastSeenAt) || !got.ExpiresAt.Equal(sess.ExpiresAt) {
+		t.Fatalf("a renewal inside the slack wrote %+v", got)
+	}
+	// Past the slack: extended to now+ttl and seen now.
+	at := t0.Add(slack + time.Second)
+	renewed := must(s.RenewLease(ctx, sess.ID, ttl, slack, at))(t)
+	if !renewed.ExpiresAt.Equal(at.Add(ttl)) || !renewed.LastSeenAt.Equal(at) {
+		t.Fatalf("renewal past the slack = %+v, want expiry %v, last seen %v", renewed, at.Add(ttl), at)
+	}
+	if got := must(s.GetSession(ctx, sess.ID))(t); !got.ExpiresAt.Equal(at.Add(ttl)) || !got.LastSeenAt.Equal(at) {
+		t.Fatalf("GetSession after a renewal = %+v", got)
+	}
+	must(s.EndSession(ctx, sess.ID, playback.EndStopped, at.Add(time.Second)))(t)
+	_, err := s.RenewLease(ctx, sess.ID, ttl, slack, at.Add(2*time.Second))
+	wantCode(t, err, playback.CodeGone)
+	_, err = s.RenewLease(ctx, "no-such-session", ttl, slack, t0)
 	wantCode(t, err, playback.CodeNotFound)
 }
 

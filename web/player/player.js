@@ -130,7 +130,7 @@
     await teardown();
     Object.assign(state, {
       phase: 'authorizing', error: null, conflict: [], startupMS: null, stalls: 0, stallMS: 0, playedMS: 0,
-      sessionID: '', urls: null, edges: null, source: null, steeringLoads: 0, steeringPriority: [], levels: [],
+      sessionID: '', startedFromPlay: false, urls: null, edges: null, source: null, steeringLoads: 0, steeringPriority: [], levels: [],
       account: $('account').value, title: $('title').value, format: $('format').value,
       cdn: $('cdn').value, grant: $('grant').value, device: $('device').value.trim(),
     });
@@ -151,15 +151,23 @@
       playbackToken = r.data.playback_token;
       log('session ' + state.sessionID + ' admitted, plan quality ' + state.maxQuality);
 
-      const u = await urls();
-      if (u.status !== 200) return failAndRelease('urls: ' + errText(u));
-      state.urls = u.data;
-      const e = await call('POST', '/v1/playback/' + state.sessionID + '/edges', playbackToken, {});
-      if (e.status === 200) {
-        state.edges = e.data;
-        state.edge = (e.data.edges && e.data.edges[0] && e.data.edges[0].id) || '';
+      if (oneCall(r.data)) {
+        // The play answer names the personalized manifests and the
+        // steering server: no other API call before the manifest.
+        state.urls = { manifest_url: r.data.manifest_url, manifests: r.data.manifests, steering_uri: r.data.steering_uri, cdn: '' };
+        state.startedFromPlay = true;
+        log('starting from the play answer alone (manifests until ' + r.data.manifest_expires_at + ')');
       } else {
-        log('edges: ' + errText(e) + ' (playing without an edge ranking)');
+        const u = await urls();
+        if (u.status !== 200) return failAndRelease('urls: ' + errText(u));
+        state.urls = u.data;
+        const e = await call('POST', '/v1/playback/' + state.sessionID + '/edges', playbackToken, {});
+        if (e.status === 200) {
+          state.edges = e.data;
+          state.edge = (e.data.edges && e.data.edges[0] && e.data.edges[0].id) || '';
+        } else {
+          log('edges: ' + errText(e) + ' (playing without an edge ranking)');
+        }
       }
       const src = chooseSource(state.urls, state.format, state.grant);
       if (!src) {
@@ -180,6 +188,15 @@
     } catch (err) {
       fail(String(err && err.message || err));
     }
+  }
+
+  // oneCall: with ?start=play the page plays from the play answer when it
+  // names the manifest of the chosen format and nothing asks for more
+  // (no CDN chosen: the manifests start on the default one; query grants:
+  // cookies need the urls answer).
+  function oneCall(answer) {
+    return params.get('start') === 'play' && !state.cdn && state.grant !== 'cookies' &&
+      !!(answer.manifests && answer.manifests[state.format]);
   }
 
   // urls asks for the CDN grant. With signed cookies it asks for

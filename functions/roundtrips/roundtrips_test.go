@@ -1,0 +1,429 @@
+package roundtrips_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/sethvargo/go-envconfig"
+	"google.golang.org/api/option"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/authorizeplay"
+	"github.com/playplane/playplane/functions/heartbeat"
+	"github.com/playplane/playplane/functions/pickedge"
+	"github.com/playplane/playplane/functions/signurl"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/cloudfront"
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/dynamo"
+	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/firestore"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/pubsub"
+	"github.com/playplane/playplane/shared/roundtrip"
+	"github.com/playplane/playplane/shared/sqs"
+)
+
+const (
+	issuer   = "roundtrips"
+	audience = "playplane"
+	kid      = "k1"
+	account  = demo.AccountFamily
+	title    = "sintel"
+)
+
+// The wire layers: the store's RPCs and the bus's, counted apart.
+const (
+	layerStore = "store-rpc"
+	layerBus   = "bus-rpc"
+)
+
+var jwtKey = []byte("roundtrips-test-key-0123456789abcdef")
+
+// cloud is one store and bus pair, its RPCs recorded at the wire.
+type cloud struct {
+	name  string
+	store playback.Store
+	bus   playback.Bus
+	// floor reads one record with one GetItem / one Get.
+	floor func(ctx context.Context) error
+}
+
+func dynamoCloud(t testing.TB) cloud {
+	t.Helper()
+	ctx := context.Background()
+	opts := dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(emulators.DynamoDB(t)),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""), HTTPClient: roundtrip.HTTPClient(layerStore, nil)}
+	table := playback.NewID("rt")
+	s, err := dynamo.New(ctx, dynamo.Config{Table: table}, dynamodb.New(opts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db := dynamodb.New(opts)
+	t.Cleanup(func() {
+		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
+	q, err := sqs.New(ctx, sqs.Config{QueuePrefix: playback.NewID("rt") + "-"}, awssqs.New(awssqs.Options{Region: "us-east-1",
+		BaseEndpoint: aws.String(emulators.SQS(t)), Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		HTTPClient: roundtrip.HTTPClient(layerBus, nil)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.EnsureQueues(ctx, events.TopicHeartbeats, events.TopicEdgeHealth); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Close() })
+	return cloud{name: "DynamoDB + SQS", store: s, bus: q}
+}
+
+func firestoreCloud(t testing.TB) cloud {
+	t.Helper()
+	ctx := context.Background()
+	grpcOpts := func(layer string) (opts []option.ClientOption) {
+		for _, o := range roundtrip.DialOptions(layer) {
+			opts = append(opts, option.WithGRPCDialOption(o))
+		}
+		return opts
+	}
+	s, err := firestore.New(ctx, firestore.Config{ProjectID: "playplane-test", CollectionPrefix: playback.NewID("rt") + "_"}, nil,
+		append(emulators.FirestoreClientOptions(emulators.Firestore(t)), grpcOpts(layerStore)...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	b, err := pubsub.New(ctx, pubsub.Config{ProjectID: "playplane-test", TopicPrefix: playback.NewID("rt") + "-"}, nil,
+		append(emulators.PubSubClientOptions(emulators.PubSub(t)), grpcOpts(layerBus)...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.EnsureTopics(ctx, events.TopicHeartbeats, events.TopicEdgeHealth); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return cloud{name: "Firestore + Pub/Sub", store: s, bus: b}
+}
+
+// clock is the functions' shared, settable time.
+type clock struct{ ns atomic.Int64 }
+
+func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
+
+// rig is the four functions on one cloud, behind one mux.
+type rig struct {
+	t      testing.TB
+	cloud  cloud
+	clock  *clock
+	tokens *auth.Keyring
+	h      http.Handler
+	beat   heartbeat.Config
+}
+
+func newRig(t testing.TB, c cloud) *rig {
+	t.Helper()
+	ctx := context.Background()
+	r := &rig{t: t, cloud: c, clock: &clock{}, tokens: auth.NewDevKeyring()}
+	r.clock.ns.Store(time.Now().UTC().Truncate(time.Second).UnixNano())
+	if err := demo.SeedOn(ctx, c.store, map[string]string{demo.CDNCloudFront: "http://edge.test"}, r.clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Issuer: issuer, Audience: audience,
+		HS256Keys: kid + ":" + base64.StdEncoding.EncodeToString(jwtKey), Leeway: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, bus := roundtrip.WrapStore(c.store), roundtrip.WrapBus(c.bus)
+	mux := http.NewServeMux()
+	// The functions as deployed: their settings' defaults (the plan
+	// cache's TTL among them), and what a deployment must set.
+	env := func(target any, vars map[string]string) {
+		t.Helper()
+		if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: target, Lookuper: envconfig.MapLookuper(vars)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var playCfg authorizeplay.Config
+	env(&playCfg, nil)
+	play, err := authorizeplay.New(playCfg,
+		authorizeplay.Deps{Store: store, Identity: verifier, Tokens: r.tokens, Now: r.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = play.Close() })
+	play.Register(mux)
+
+	key, err := cloudfront.GenerateDevKey("K1", cloudfront.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := cloudfront.NewKeySet(key.ID, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := cloudfront.New(cloudfront.Config{HashAlgorithm: cloudfront.SHA256}, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signCfg signurl.Config
+	env(&signCfg, map[string]string{"SIGNURL_DEFAULT_CDN": demo.CDNCloudFront, "SIGNURL_CDN_BASES": demo.CDNCloudFront + "=http://edge.test",
+		"PUBLIC_API_URL": "http://api.test"})
+	sign, err := signurl.New(signCfg,
+		signurl.Deps{Store: store, Tokens: r.tokens, Signers: map[string]playback.URLSigner{demo.CDNCloudFront: signer}, Now: r.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign.Register(mux)
+
+	env(&r.beat, nil)
+	beats, err := heartbeat.New(r.beat, heartbeat.Deps{Store: store, Bus: bus, Tokens: r.tokens, Identity: verifier,
+		Log: slog.New(slog.DiscardHandler), Now: r.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	beats.Register(mux)
+
+	var pcfg pickedge.Config
+	env(&pcfg, map[string]string{"PICKEDGE_DEFAULT_LAT": "38.9", "PICKEDGE_DEFAULT_LON": "-77.0",
+		"EDGE_HMAC_KEYS": pickedge.NewDevEdgeKeys(demo.EdgeIDs()...).Spec()})
+	pick, err := pickedge.New(pcfg, pickedge.Deps{Store: store, Bus: bus, Tokens: r.tokens, Log: slog.New(slog.DiscardHandler), Now: r.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pick.Close() })
+	pick.Register(mux)
+	r.h = httpx.Middleware(slog.New(slog.DiscardHandler), mux)
+	return r
+}
+
+func (r *rig) jwt(accountID string) string {
+	tok, err := auth.MintHS256(kid, jwtKey, issuer, audience, accountID, time.Hour, time.Now())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return "Bearer " + tok
+}
+
+// do serves one request with a fresh Op in its context and returns the
+// answer and the Op.
+func (r *rig) do(method, path, authz, body string) (*httptest.ResponseRecorder, *roundtrip.Op) {
+	op := new(roundtrip.Op)
+	req := httptest.NewRequestWithContext(roundtrip.WithOp(context.Background(), op), method, path, strings.NewReader(body))
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	r.h.ServeHTTP(rec, req)
+	return rec, op
+}
+
+type played struct {
+	SessionID     string `json:"session_id"`
+	PlaybackToken string `json:"playback_token"`
+}
+
+func (r *rig) mustPlay(accountID, device string) (played, *roundtrip.Op) {
+	r.t.Helper()
+	rec, op := r.do(http.MethodPost, "/v1/play", r.jwt(accountID), fmt.Sprintf(`{"title_id":%q,"device_id":%q}`, title, device))
+	if rec.Code != http.StatusCreated {
+		r.t.Fatalf("play: %d %s", rec.Code, rec.Body)
+	}
+	var p played
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		r.t.Fatal(err)
+	}
+	return p, op
+}
+
+func (r *rig) heartbeat(p played) (*httptest.ResponseRecorder, *roundtrip.Op) {
+	body := fmt.Sprintf(`{"event":"progress","position_ms":1000,"duration_ms":5400000,"device_time":%q}`,
+		r.clock.now().Format(time.RFC3339Nano))
+	return r.do(http.MethodPost, "/v1/playback/"+p.SessionID+"/heartbeat", "Bearer "+p.PlaybackToken, body)
+}
+
+// measurement runs a request n times and keeps the last run's counts
+// (every run costs the same calls) and the median latency.
+func measure(t testing.TB, n int, fn func() (int, *roundtrip.Op)) (code int, op *roundtrip.Op, median time.Duration) {
+	t.Helper()
+	lat := make([]time.Duration, n)
+	for i := range n {
+		start := time.Now()
+		code, op = fn()
+		lat[i] = time.Since(start)
+	}
+	slices.Sort(lat)
+	return code, op, lat[n/2]
+}
+
+// row is one line of the round-trip table.
+type row struct {
+	name  string
+	code  int
+	op    *roundtrip.Op
+	p50   time.Duration
+	floor time.Duration
+}
+
+func (r row) String() string {
+	st, bus, publish := r.op.Count(layerStore), r.op.Count(layerBus), r.op.Count(roundtrip.LayerBus)
+	return fmt.Sprintf("| %-34s | %d | %d | %d | %d (%d) | %6.2f ms | %5.2f× | %s |", r.name, r.code, st.Sequential, st.Total, publish.Total, bus.Total,
+		float64(r.p50.Microseconds())/1000, float64(r.p50)/float64(r.floor), r.op.Names(layerStore))
+}
+
+// runs is how many times each request is timed.
+const runs = 15
+
+// TestRoundTrips measures every function's requests on each cloud store
+// and bus and checks the goals it meets: the store RPCs (sequential and
+// total) and bus RPCs of one request, its median latency and that over the
+// floor, one GetItem / one Get timed in the same run. Refused requests
+// must cost no more than the check that refuses them.
+func TestRoundTrips(t *testing.T) {
+	for _, mk := range []func(testing.TB) cloud{dynamoCloud, firestoreCloud} {
+		c := mk(t)
+		t.Run(strings.Fields(c.name)[0], func(t *testing.T) {
+			r := newRig(t, c)
+			ctx := context.Background()
+			var rows []row
+			// The floor: GetPlan is one GetItem on DynamoDB, one document
+			// read on Firestore.
+			_, floorOp, floor := measure(t, runs, func() (int, *roundtrip.Op) {
+				op := new(roundtrip.Op)
+				if _, err := c.store.GetPlan(roundtrip.WithOp(ctx, op), "basic"); err != nil {
+					t.Fatal(err)
+				}
+				return 0, op
+			})
+			if got := floorOp.Count(layerStore); got != (roundtrip.Count{Total: 1, Sequential: 1}) {
+				t.Fatalf("the floor cost %v (%s), want one read", got, floorOp.Names(layerStore))
+			}
+			add := func(name string, want int, n int, fn func() (*httptest.ResponseRecorder, *roundtrip.Op)) *roundtrip.Op {
+				t.Helper()
+				var last *httptest.ResponseRecorder
+				code, op, p50 := measure(t, n, func() (int, *roundtrip.Op) {
+					rec, op := fn()
+					last = rec
+					return rec.Code, op
+				})
+				if code != want {
+					t.Fatalf("%s: %d %s, want %d", name, code, last.Body, want)
+				}
+				rows = append(rows, row{name: name, code: code, op: op, p50: p50, floor: floor})
+				return op
+			}
+			rows = append(rows, row{name: "floor: one GetItem / one Get", op: floorOp, p50: floor, floor: floor})
+
+			// Authorize play on a registered device: the device's previous
+			// session is replaced.
+			device := playback.NewID("dev")
+			p, _ := r.mustPlay(account, device)
+			play := add("authorize play", http.StatusCreated, runs, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
+				rec, op := r.do(http.MethodPost, "/v1/play", r.jwt(account), fmt.Sprintf(`{"title_id":%q,"device_id":%q}`, title, device))
+				if rec.Code == http.StatusCreated {
+					_ = json.Unmarshal(rec.Body.Bytes(), &p)
+				}
+				return rec, op
+			})
+			badToken := add("authorize play, bad token (401)", http.StatusUnauthorized, 3, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
+				return r.do(http.MethodPost, "/v1/play", "Bearer nope", fmt.Sprintf(`{"title_id":%q,"device_id":%q}`, title, device))
+			})
+			forbidden := add("authorize play, canceled (403)", http.StatusForbidden, 3, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
+				return r.do(http.MethodPost, "/v1/play", r.jwt(demo.AccountCanceled), fmt.Sprintf(`{"title_id":%q,"device_id":%q}`, title, device))
+			})
+			// The solo plan streams once: a second registered device is
+			// refused at the lease.
+			soloA, soloB := playback.NewID("dev"), playback.NewID("dev")
+			r.mustPlay(demo.AccountSolo, soloA)
+			if rec, _ := r.do(http.MethodPost, "/v1/play", r.jwt(demo.AccountSolo), fmt.Sprintf(`{"title_id":%q,"device_id":%q}`, title, soloB)); rec.Code != http.StatusConflict {
+				t.Fatalf("second solo stream: %d %s", rec.Code, rec.Body)
+			}
+			conflict := add("authorize play, stream limit (409)", http.StatusConflict, 3, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
+				return r.do(http.MethodPost, "/v1/play", r.jwt(demo.AccountSolo), fmt.Sprintf(`{"title_id":%q,"device_id":%q}`, title, soloB))
+			})
+
+			sign := add("sign", http.StatusOK, runs, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
+				return r.do(http.MethodPost, "/v1/playback/"+p.SessionID+"/urls", "Bearer "+p.PlaybackToken, "{}")
+			})
+			signBad := add("sign, bad token (401)", http.StatusUnauthorized, 3, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
+				return r.do(http.MethodPost, "/v1/playback/"+p.SessionID+"/urls", "Bearer nope", "{}")
+			})
+
+			// Edges are read into a table refreshed in the background: a
+			// pick reads the session only.
+			r.do(http.MethodPost, "/v1/playback/"+p.SessionID+"/edges", "Bearer "+p.PlaybackToken, "")
+			pick := add("pick edge", http.StatusOK, runs, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
+				return r.do(http.MethodPost, "/v1/playback/"+p.SessionID+"/edges", "Bearer "+p.PlaybackToken, "")
+			})
+
+			inside := add("heartbeat, inside the write slack", http.StatusOK, runs, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
+				return r.heartbeat(p)
+			})
+			outside := add("heartbeat, outside the write slack", http.StatusOK, runs, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
+				// Every beat comes after the slack: the lease is renewed.
+				r.clock.add(r.beat.LeaseRenewSlack + time.Second)
+				return r.heartbeat(p)
+			})
+			beatBad := add("heartbeat, bad token (401)", http.StatusUnauthorized, 3, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
+				return r.do(http.MethodPost, "/v1/playback/"+p.SessionID+"/heartbeat", "Bearer nope", "{}")
+			})
+
+			var b strings.Builder
+			fmt.Fprintf(&b, "\n%s (store RPCs sequential / total; publishes, and in brackets the bus RPCs made in the request: the Pub/Sub client sends from its own goroutine; median of %d; ÷ floor)\n", c.name, runs)
+			b.WriteString("| request | status | store seq | store total | publish (bus RPCs) | p50 | ÷ floor | store RPCs |\n")
+			for _, row := range rows {
+				b.WriteString(row.String() + "\n")
+			}
+			t.Log(b.String())
+
+			// Refused requests cost no more than the check that refuses
+			// them: a bad token is refused before any read, a canceled
+			// account by its account read, a full plan by the lease.
+			for name, op := range map[string]*roundtrip.Op{"play": badToken, "sign": signBad, "heartbeat": beatBad} {
+				if n := op.Count(layerStore).Total + op.Count(layerBus).Total; n != 0 {
+					t.Errorf("%s with a bad token made %d RPCs (%s)", name, n, op.Names(""))
+				}
+			}
+			if got := forbidden.Count(layerStore); got.Sequential > 1 {
+				t.Errorf("a canceled account's play cost %v store RPCs (%s), more than its account read", got, forbidden.Names(layerStore))
+			}
+			if got, admitted := conflict.Count(layerStore).Sequential, play.Count(layerStore).Sequential; got > admitted {
+				t.Errorf("a refused play cost %d sequential store RPCs, more than an admitted one (%d)", got, admitted)
+			}
+			if got := inside.Count(layerStore); got.Sequential > 1 {
+				t.Errorf("a heartbeat inside the slack cost %v store RPCs (%s)", got, inside.Names(layerStore))
+			}
+			if got := sign.Count(layerStore); got.Sequential > 1 {
+				t.Errorf("sign cost %v store RPCs (%s), want one round trip", got, sign.Names(layerStore))
+			}
+			if got := pick.Count(layerStore); got.Total > 1 {
+				t.Errorf("pick edge cost %v store RPCs (%s), want the session read only", got, pick.Names(layerStore))
+			}
+			// Outside the slack the store renews on its own read: one
+			// read and the commit (Firestore reads the slot beside the
+			// session, one more step).
+			if got := outside.Count(layerStore); got.Sequential > 3 || got.Sequential > inside.Count(layerStore).Sequential+2 {
+				t.Errorf("a heartbeat outside the slack cost %v store RPCs (%s)", got, outside.Names(layerStore))
+			}
+		})
+	}
+}
