@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/catalogfile"
 	"github.com/playplane/playplane/shared/depcheck"
@@ -46,9 +47,11 @@ const (
 )
 
 // Store is what the admin API reads and writes: the admin port, the
-// customer links of accounts, and sessions (a suspension ends them).
+// customer links of accounts, the payment events parked for a customer
+// (a link wakes them), and sessions (a suspension ends them).
 type Store interface {
 	playback.AdminStore
+	events.ParkedLister
 	LinkCustomer(ctx context.Context, customerID, accountID string) error
 	ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]playback.Session, error)
 	EndSession(ctx context.Context, id, reason string, now time.Time) (playback.Session, error)
@@ -63,7 +66,10 @@ type Authenticator interface {
 type Deps struct {
 	Store    Store
 	Identity Authenticator
-	Now      func() time.Time
+	// Bus carries the payment events a customer link wakes to the payment
+	// consumer (events.TopicStripeEvents).
+	Bus playback.Publisher
+	Now func() time.Time
 }
 
 // Server serves the admin routes.
@@ -79,6 +85,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("admin.New: Store is required")
 	case depcheck.Nil(deps.Identity):
 		return nil, errors.New("admin.New: Identity is required")
+	case depcheck.Nil(deps.Bus):
+		return nil, errors.New("admin.New: Bus is required")
 	case cfg.AdminClaim == "":
 		return nil, errors.New("admin.New: AdminClaim is required")
 	case cfg.MaxBody <= 0:
@@ -477,9 +485,17 @@ func (s *Server) apply(ctx context.Context, who auth.Identity, c playback.Change
 	return playback.Record{Kind: c.Kind, ID: c.ID, Version: ch.Version, Doc: ch.After}, nil
 }
 
+// wakePage is how many parked payment events a link announces per listing.
+const wakePage = 100
+
 // afterWrite does what a record write implies beyond the record: an
-// account's payment customer is linked to it (LinkCustomer is idempotent,
-// so a retried request repairs a link a failure left unwritten).
+// account's payment customer is linked to it, and the payment events
+// parked waiting for that link are announced to the payment consumer,
+// which applies them now rather than at the next reconciliation (which
+// needs the Stripe API). Both are idempotent (LinkCustomer writes the same
+// link, the consumer skips processed events and parks again what still
+// cannot apply), so a retried request repairs whatever a failure left
+// undone.
 func (s *Server) afterWrite(ctx context.Context, kind playback.Kind, doc json.RawMessage) error {
 	if kind != playback.KindAccount {
 		return nil
@@ -493,6 +509,15 @@ func (s *Server) afterWrite(ctx context.Context, kind playback.Kind, doc json.Ra
 	}
 	if err := s.deps.Store.LinkCustomer(ctx, a.CustomerID, a.ID); err != nil {
 		return fmt.Errorf("admin: account %q is written, linking customer %q failed (retry the request): %w", a.ID, a.CustomerID, err)
+	}
+	woken, err := events.WakeStripeCustomer(ctx, s.deps.Store, s.deps.Bus, a.CustomerID, wakePage, s.deps.Now())
+	if err != nil {
+		return playback.Unavailable(err, "admin: account %q is linked to customer %q, announcing %q's parked payment events failed after %d (retry the request)",
+			a.ID, a.CustomerID, a.CustomerID, woken)
+	}
+	if woken > 0 {
+		httpx.Logger(ctx).InfoContext(ctx, "parked stripe events woken by an operator's link", "customer", a.CustomerID,
+			"account_id", a.ID, "count", woken)
 	}
 	return nil
 }

@@ -478,6 +478,9 @@ var Functions = []Function{
 		Name:          "admin",
 		GCPEntryPoint: "Admin",
 		Routes:        adminRoutes(),
+		// A customer link announces the payment events parked for that
+		// customer, for the payment consumer to apply.
+		Publishes: []string{TopicStripeEvents},
 		// Records, their audit records and coverage zone versions; a
 		// suspension ends the account's sessions.
 		Store:          StoreReadWrite,
