@@ -53,6 +53,7 @@ type Store interface {
 	playback.AdminStore
 	events.ParkedLister
 	LinkCustomer(ctx context.Context, customerID, accountID string) error
+	ListUnknownEdges(ctx context.Context) ([]playback.UnknownEdge, error)
 	ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]playback.Session, error)
 	EndSession(ctx context.Context, id, reason string, now time.Time) (playback.Session, error)
 }
@@ -136,6 +137,7 @@ func (s *Server) Mount(mux httpx.Mux) {
 	mux.Handle("GET /v1/admin/coverage-zones/{version}", s.admin(s.getZones))
 	mux.Handle("PUT /v1/admin/coverage-zones", s.admin(s.putZones))
 	mux.Handle("GET /v1/admin/audit", s.admin(s.audit))
+	mux.Handle("GET /v1/admin/unknown-edges", s.admin(s.unknownEdges))
 }
 
 // kind serves a route of one record kind.
@@ -728,5 +730,28 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, who auth.Identity
 		page.Records = []playback.AuditRecord{}
 	}
 	httpx.WriteJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// UnknownEdges is the answer of GET /v1/admin/unknown-edges: edges whose
+// health reports verified (EDGE_HMAC_KEYS holds their key) while the edge
+// table held no edge of their id, most recently heard from first, at most
+// Max of them. Create the edge (or remove its key) to act on one; an
+// entry stays until pushed out, its last_report_at telling whether the
+// edge still reports unknown.
+type UnknownEdges struct {
+	Edges []playback.UnknownEdge `json:"edges"`
+	Max   int                    `json:"max"`
+}
+
+func (s *Server) unknownEdges(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	list, err := s.deps.Store.ListUnknownEdges(r.Context())
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []playback.UnknownEdge{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, UnknownEdges{Edges: list, Max: playback.MaxUnknownEdges})
 	return nil
 }

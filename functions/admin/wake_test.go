@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/admin"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -118,5 +119,36 @@ func testCustomerLinkWakes(t *testing.T, h *harness) {
 	h.mustDo("PUT", "/v1/admin/accounts/acct_a/customer", "", `{"customer_id":"cus_w"}`, http.StatusOK)
 	if got := h.bus.announced(t); !slices.Equal(got, []string{"evt_w1", "evt_w2"}) {
 		t.Fatalf("announced again %v", got)
+	}
+}
+
+// TestUnknownEdges lists the edges that reported while unknown, newest
+// first, with their counts; an empty store answers an empty list.
+func TestUnknownEdges(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, auth.DefaultAdminClaim)
+	var got admin.UnknownEdges
+	if err := json.Unmarshal(h.mustDo("GET", "/v1/admin/unknown-edges", "", "", http.StatusOK).body, &got); err != nil ||
+		got.Edges == nil || len(got.Edges) != 0 || got.Max != playback.MaxUnknownEdges {
+		t.Fatalf("empty: %+v %v", got, err)
+	}
+	ctx := context.Background()
+	for _, n := range []struct {
+		id string
+		at time.Duration
+	}{{"ghost-a", 0}, {"ghost-b", time.Second}, {"ghost-a", 2 * time.Second}} {
+		if err := h.store.NoteUnknownEdge(ctx, n.id, h.now.Add(n.at), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := h.do("GET", "/v1/admin/unknown-edges", h.subscriberToken("acct_a"), "", ""); r.status != http.StatusForbidden {
+		t.Fatalf("subscriber: %d", r.status)
+	}
+	if err := json.Unmarshal(h.mustDo("GET", "/v1/admin/unknown-edges", "", "", http.StatusOK).body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Edges) != 2 || got.Edges[0].ID != "ghost-a" || got.Edges[0].Reports != 2 || !got.Edges[0].FirstReportAt.Equal(h.now) ||
+		!got.Edges[0].LastReportAt.Equal(h.now.Add(2*time.Second)) || got.Edges[1].ID != "ghost-b" {
+		t.Fatalf("unknown edges %+v", got)
 	}
 }
