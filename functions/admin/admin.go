@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -119,6 +120,7 @@ func (s *Server) Mount(mux httpx.Mux) {
 	mux.Handle("POST /v1/admin/accounts", s.kind(playback.KindAccount, s.create))
 	mux.Handle("GET /v1/admin/accounts/{id}", s.kind(playback.KindAccount, s.get))
 	mux.Handle("PUT /v1/admin/accounts/{id}", s.kind(playback.KindAccount, s.update))
+	mux.Handle("PATCH /v1/admin/accounts/{id}", s.admin(s.patchAccount))
 	mux.Handle("DELETE /v1/admin/accounts/{id}", s.kind(playback.KindAccount, s.delete))
 	mux.Handle("GET /v1/admin/edges", s.kind(playback.KindEdge, s.list))
 	mux.Handle("POST /v1/admin/edges", s.kind(playback.KindEdge, s.create))
@@ -417,15 +419,20 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, who auth.Identit
 	if err != nil {
 		return err
 	}
-	if got := bodyID(body); got != id {
-		return invalid(string(kind), []catalogfile.Problem{problem("/id", "the body's id %q is not the path's %q", got, id)})
-	}
 	cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
 	if err != nil {
 		return err
 	}
 	if match != "*" && match != cur.Version {
 		return playback.ErrPrecondition(kind, id, cur.Version)
+	}
+	return s.replace(w, r, who, kind, id, cur, body)
+}
+
+// replace writes body, a checked record, over cur, the record as read.
+func (s *Server) replace(w http.ResponseWriter, r *http.Request, who auth.Identity, kind playback.Kind, id string, cur playback.Record, body []byte) error {
+	if got := bodyID(body); got != id {
+		return invalid(string(kind), []catalogfile.Problem{problem("/id", "the body's id %q is not the path's %q", got, id)})
 	}
 	doc, err := s.build(r.Context(), kind, body, cur.Doc)
 	if err != nil {
@@ -440,6 +447,97 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, who auth.Identit
 	}
 	writeRecord(w, http.StatusOK, rec.Version, rec.Doc)
 	return nil
+}
+
+// MergePatchType is the media type of PATCH bodies (RFC 7396).
+const MergePatchType = "application/merge-patch+json"
+
+// patchAccount is PATCH /v1/admin/accounts/{id}: a JSON merge patch
+// (RFC 7396) of the account's settings as GET answers them — members set
+// replace, null removes (back to the default), members left out stay — so
+// a client changes one setting without sending, or knowing, the others.
+// The result is checked and written as a PUT of it would be.
+func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	const kind = playback.KindAccount
+	id := r.PathValue("id")
+	if err := validID(kind, id); err != nil {
+		return err
+	}
+	match, err := requireIfMatch(r)
+	if err != nil {
+		return err
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != MergePatchType {
+		return playback.Errorf(playback.CodeUnsupportedMediaType, httpx.ReasonContentType,
+			"Content-Type must be %s, got %q", MergePatchType, r.Header.Get("Content-Type"))
+	}
+	patch, err := httpx.ReadBody(r, s.cfg.MaxBody)
+	if err != nil {
+		return err
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(patch, &obj); err != nil || obj == nil {
+		return playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "the body must be a JSON merge patch object: %v", err)
+	}
+	cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
+	if err != nil {
+		return err
+	}
+	if match != "*" && match != cur.Version {
+		return playback.ErrPrecondition(kind, id, cur.Version)
+	}
+	var stored playback.Account
+	if err := json.Unmarshal(cur.Doc, &stored); err != nil {
+		return fmt.Errorf("admin: stored account %q: %w", id, err)
+	}
+	settings, err := json.Marshal(catalogfile.AccountOf(stored))
+	if err != nil {
+		return err
+	}
+	body, err := mergePatch(settings, patch)
+	if err != nil {
+		return err
+	}
+	ps, err := catalogfile.CheckRecord(kind, body)
+	if err != nil {
+		return err
+	}
+	if len(ps) > 0 {
+		return invalid(string(kind), ps)
+	}
+	return s.replace(w, r, who, kind, id, cur, body)
+}
+
+// mergePatch applies the JSON merge patch patch to the JSON object doc
+// (RFC 7396, section 2).
+func mergePatch(doc, patch []byte) ([]byte, error) {
+	var target, p any
+	if err := json.Unmarshal(doc, &target); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, err
+	}
+	return json.Marshal(mergeValue(target, p))
+}
+
+func mergeValue(target, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	t, ok := target.(map[string]any)
+	if !ok {
+		t = map[string]any{}
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(t, k)
+		} else {
+			t[k] = mergeValue(t[k], v)
+		}
+	}
+	return t
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identity, kind playback.Kind) error {

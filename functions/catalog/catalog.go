@@ -503,6 +503,7 @@ func adminRoutes() []Route {
 			Route{Method: "DELETE", Path: base + "/{id}", Auth: AuthAdminJWT})
 	}
 	return append(out,
+		Route{Method: "PATCH", Path: "/v1/admin/accounts/{id}", Auth: AuthAdminJWT},
 		Route{Method: "POST", Path: "/v1/admin/accounts/{id}/suspend", Auth: AuthAdminJWT},
 		Route{Method: "POST", Path: "/v1/admin/accounts/{id}/unsuspend", Auth: AuthAdminJWT},
 		Route{Method: "PUT", Path: "/v1/admin/accounts/{id}/customer", Auth: AuthAdminJWT},
