@@ -55,7 +55,7 @@ type Config struct {
 	// Router's miss location). The zone files are optional and re-read
 	// when they change (looked at every ZoneFilePoll): a new version that
 	// does not load is logged and the last good one kept. One that does
-	// not load at start is logged and reported (Server.Problems), and the
+	// not parse at start is logged and reported (Server.Problems), and the
 	// function serves without it (the store's last good upload standing in
 	// for the coverage zone file) until a version loads.
 	CoverageZoneFile     string        `env:"PICKEDGE_COVERAGE_ZONE_FILE"`
@@ -213,9 +213,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		if z.path == "" {
 			continue
 		}
-		// A file that does not load now is logged and reported (Problems)
+		// A file that does not parse now is logged and reported (Problems)
 		// and the function serves without it, until a version that loads:
-		// locating clients by GeoIP beats not starting.
+		// locating clients by GeoIP beats not starting. One that cannot be
+		// read (a wrong path) still stops the start.
 		f, err := steering.OpenZoneFile(steering.ZoneFileConfig{Path: z.path, Deep: z.deep, Poll: cfg.ZoneFilePoll,
 			StartRefused: true, Log: deps.Log, Now: deps.Now})
 		if err != nil {

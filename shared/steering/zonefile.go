@@ -1,6 +1,7 @@
 package steering
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -39,10 +40,11 @@ type ZoneFileConfig struct {
 	Deep bool
 	// Poll is how often the file is looked at; 0 never looks again.
 	Poll time.Duration
-	// StartRefused opens a file that does not load now instead of failing:
-	// Current answers nil (no zones) until a version loads, and Err says
-	// why. A service starts with its other ways of locating clients
-	// rather than not at all over a file Traffic Router may accept.
+	// StartRefused opens a file that does not parse now instead of
+	// failing: Current answers nil (no zones) until a version loads, and
+	// Err says why. A service starts with its other ways of locating
+	// clients rather than not at all over a file Traffic Router may
+	// accept. A file that cannot be read (a wrong path) still fails.
 	StartRefused bool
 	Log          *slog.Logger
 	Now          func() time.Time
@@ -65,7 +67,8 @@ func OpenZoneFile(cfg ZoneFileConfig) (*ZoneFile, error) {
 		return nil, fmt.Errorf("steering.OpenZoneFile: negative poll interval %s", cfg.Poll)
 	}
 	if _, err := f.load(); err != nil {
-		if !cfg.StartRefused {
+		var pe parseError
+		if !cfg.StartRefused || !errors.As(err, &pe) {
 			return nil, fmt.Errorf("steering.OpenZoneFile: %w", err)
 		}
 		f.log.Error(msgZoneFileRefused, "path", f.path, "err", err, "revision", "")
@@ -73,6 +76,11 @@ func OpenZoneFile(cfg ZoneFileConfig) (*ZoneFile, error) {
 	f.schedule()
 	return f, nil
 }
+
+// parseError is a file that was read and does not parse.
+type parseError struct{ error }
+
+func (e parseError) Unwrap() error { return e.error }
 
 // msgZoneFileRefused is the log message of a version not taken into
 // service (stable: alert on it).
@@ -148,7 +156,7 @@ func (f *ZoneFile) read() (bool, error) {
 	}
 	cz, err := f.parse(b)
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", f.path, err)
+		return false, parseError{fmt.Errorf("%s: %w", f.path, err)}
 	}
 	f.cur.Store(cz)
 	return true, nil
