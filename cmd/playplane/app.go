@@ -308,7 +308,7 @@ func (a *App) wire(ctx context.Context) error {
 	if err := envconfig.Process(ctx, &adminCfg); err != nil {
 		return err
 	}
-	operators, err := admin.New(adminCfg, admin.Deps{Store: a.store, Identity: identity, Now: a.now})
+	operators, err := admin.New(adminCfg, admin.Deps{Store: a.store, Identity: identity, Bus: a.bus, Now: a.now})
 	if err != nil {
 		return err
 	}

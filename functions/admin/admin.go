@@ -16,11 +16,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/catalogfile"
 	"github.com/playplane/playplane/shared/depcheck"
@@ -46,10 +48,13 @@ const (
 )
 
 // Store is what the admin API reads and writes: the admin port, the
-// customer links of accounts, and sessions (a suspension ends them).
+// customer links of accounts, the payment events parked for a customer
+// (a link wakes them), and sessions (a suspension ends them).
 type Store interface {
 	playback.AdminStore
+	events.ParkedLister
 	LinkCustomer(ctx context.Context, customerID, accountID string) error
+	ListUnknownEdges(ctx context.Context) ([]playback.UnknownEdge, error)
 	ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]playback.Session, error)
 	EndSession(ctx context.Context, id, reason string, now time.Time) (playback.Session, error)
 }
@@ -63,7 +68,10 @@ type Authenticator interface {
 type Deps struct {
 	Store    Store
 	Identity Authenticator
-	Now      func() time.Time
+	// Bus carries the payment events a customer link wakes to the payment
+	// consumer (events.TopicStripeEvents).
+	Bus playback.Publisher
+	Now func() time.Time
 }
 
 // Server serves the admin routes.
@@ -79,6 +87,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("admin.New: Store is required")
 	case depcheck.Nil(deps.Identity):
 		return nil, errors.New("admin.New: Identity is required")
+	case depcheck.Nil(deps.Bus):
+		return nil, errors.New("admin.New: Bus is required")
 	case cfg.AdminClaim == "":
 		return nil, errors.New("admin.New: AdminClaim is required")
 	case cfg.MaxBody <= 0:
@@ -110,6 +120,7 @@ func (s *Server) Mount(mux httpx.Mux) {
 	mux.Handle("POST /v1/admin/accounts", s.kind(playback.KindAccount, s.create))
 	mux.Handle("GET /v1/admin/accounts/{id}", s.kind(playback.KindAccount, s.get))
 	mux.Handle("PUT /v1/admin/accounts/{id}", s.kind(playback.KindAccount, s.update))
+	mux.Handle("PATCH /v1/admin/accounts/{id}", s.admin(s.patchAccount))
 	mux.Handle("DELETE /v1/admin/accounts/{id}", s.kind(playback.KindAccount, s.delete))
 	mux.Handle("GET /v1/admin/edges", s.kind(playback.KindEdge, s.list))
 	mux.Handle("POST /v1/admin/edges", s.kind(playback.KindEdge, s.create))
@@ -128,6 +139,7 @@ func (s *Server) Mount(mux httpx.Mux) {
 	mux.Handle("GET /v1/admin/coverage-zones/{version}", s.admin(s.getZones))
 	mux.Handle("PUT /v1/admin/coverage-zones", s.admin(s.putZones))
 	mux.Handle("GET /v1/admin/audit", s.admin(s.audit))
+	mux.Handle("GET /v1/admin/unknown-edges", s.admin(s.unknownEdges))
 }
 
 // kind serves a route of one record kind.
@@ -407,15 +419,20 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, who auth.Identit
 	if err != nil {
 		return err
 	}
-	if got := bodyID(body); got != id {
-		return invalid(string(kind), []catalogfile.Problem{problem("/id", "the body's id %q is not the path's %q", got, id)})
-	}
 	cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
 	if err != nil {
 		return err
 	}
 	if match != "*" && match != cur.Version {
 		return playback.ErrPrecondition(kind, id, cur.Version)
+	}
+	return s.replace(w, r, who, kind, id, cur, body)
+}
+
+// replace writes body, a checked record, over cur, the record as read.
+func (s *Server) replace(w http.ResponseWriter, r *http.Request, who auth.Identity, kind playback.Kind, id string, cur playback.Record, body []byte) error {
+	if got := bodyID(body); got != id {
+		return invalid(string(kind), []catalogfile.Problem{problem("/id", "the body's id %q is not the path's %q", got, id)})
 	}
 	doc, err := s.build(r.Context(), kind, body, cur.Doc)
 	if err != nil {
@@ -430,6 +447,97 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, who auth.Identit
 	}
 	writeRecord(w, http.StatusOK, rec.Version, rec.Doc)
 	return nil
+}
+
+// MergePatchType is the media type of PATCH bodies (RFC 7396).
+const MergePatchType = "application/merge-patch+json"
+
+// patchAccount is PATCH /v1/admin/accounts/{id}: a JSON merge patch
+// (RFC 7396) of the account's settings as GET answers them — members set
+// replace, null removes (back to the default), members left out stay — so
+// a client changes one setting without sending, or knowing, the others.
+// The result is checked and written as a PUT of it would be.
+func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request, who auth.Identity) error {
+	const kind = playback.KindAccount
+	id := r.PathValue("id")
+	if err := validID(kind, id); err != nil {
+		return err
+	}
+	match, err := requireIfMatch(r)
+	if err != nil {
+		return err
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != MergePatchType {
+		return playback.Errorf(playback.CodeUnsupportedMediaType, httpx.ReasonContentType,
+			"Content-Type must be %s, got %q", MergePatchType, r.Header.Get("Content-Type"))
+	}
+	patch, err := httpx.ReadBody(r, s.cfg.MaxBody)
+	if err != nil {
+		return err
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(patch, &obj); err != nil || obj == nil {
+		return playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "the body must be a JSON merge patch object: %v", err)
+	}
+	cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
+	if err != nil {
+		return err
+	}
+	if match != "*" && match != cur.Version {
+		return playback.ErrPrecondition(kind, id, cur.Version)
+	}
+	var stored playback.Account
+	if err := json.Unmarshal(cur.Doc, &stored); err != nil {
+		return fmt.Errorf("admin: stored account %q: %w", id, err)
+	}
+	settings, err := json.Marshal(catalogfile.AccountOf(stored))
+	if err != nil {
+		return err
+	}
+	body, err := mergePatch(settings, patch)
+	if err != nil {
+		return err
+	}
+	ps, err := catalogfile.CheckRecord(kind, body)
+	if err != nil {
+		return err
+	}
+	if len(ps) > 0 {
+		return invalid(string(kind), ps)
+	}
+	return s.replace(w, r, who, kind, id, cur, body)
+}
+
+// mergePatch applies the JSON merge patch patch to the JSON object doc
+// (RFC 7396, section 2).
+func mergePatch(doc, patch []byte) ([]byte, error) {
+	var target, p any
+	if err := json.Unmarshal(doc, &target); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, err
+	}
+	return json.Marshal(mergeValue(target, p))
+}
+
+func mergeValue(target, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	t, ok := target.(map[string]any)
+	if !ok {
+		t = map[string]any{}
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(t, k)
+		} else {
+			t[k] = mergeValue(t[k], v)
+		}
+	}
+	return t
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identity, kind playback.Kind) error {
@@ -477,9 +585,17 @@ func (s *Server) apply(ctx context.Context, who auth.Identity, c playback.Change
 	return playback.Record{Kind: c.Kind, ID: c.ID, Version: ch.Version, Doc: ch.After}, nil
 }
 
+// wakePage is how many parked payment events a link announces per listing.
+const wakePage = 100
+
 // afterWrite does what a record write implies beyond the record: an
-// account's payment customer is linked to it (LinkCustomer is idempotent,
-// so a retried request repairs a link a failure left unwritten).
+// account's payment customer is linked to it, and the payment events
+// parked waiting for that link are announced to the payment consumer,
+// which applies them now rather than at the next reconciliation (which
+// needs the Stripe API). Both are idempotent (LinkCustomer writes the same
+// link, the consumer skips processed events and parks again what still
+// cannot apply), so a retried request repairs whatever a failure left
+// undone.
 func (s *Server) afterWrite(ctx context.Context, kind playback.Kind, doc json.RawMessage) error {
 	if kind != playback.KindAccount {
 		return nil
@@ -493,6 +609,15 @@ func (s *Server) afterWrite(ctx context.Context, kind playback.Kind, doc json.Ra
 	}
 	if err := s.deps.Store.LinkCustomer(ctx, a.CustomerID, a.ID); err != nil {
 		return fmt.Errorf("admin: account %q is written, linking customer %q failed (retry the request): %w", a.ID, a.CustomerID, err)
+	}
+	woken, err := events.WakeStripeCustomer(ctx, s.deps.Store, s.deps.Bus, a.CustomerID, wakePage, s.deps.Now())
+	if err != nil {
+		return playback.Unavailable(err, "admin: account %q is linked to customer %q, announcing %q's parked payment events failed after %d (retry the request)",
+			a.ID, a.CustomerID, a.CustomerID, woken)
+	}
+	if woken > 0 {
+		httpx.Logger(ctx).InfoContext(ctx, "parked stripe events woken by an operator's link", "customer", a.CustomerID,
+			"account_id", a.ID, "count", woken)
 	}
 	return nil
 }
@@ -703,5 +828,28 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, who auth.Identity
 		page.Records = []playback.AuditRecord{}
 	}
 	httpx.WriteJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// UnknownEdges is the answer of GET /v1/admin/unknown-edges: edges whose
+// health reports verified (EDGE_HMAC_KEYS holds their key) while the edge
+// table held no edge of their id, most recently heard from first, at most
+// Max of them. Create the edge (or remove its key) to act on one; an
+// entry stays until pushed out, its last_report_at telling whether the
+// edge still reports unknown.
+type UnknownEdges struct {
+	Edges []playback.UnknownEdge `json:"edges"`
+	Max   int                    `json:"max"`
+}
+
+func (s *Server) unknownEdges(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	list, err := s.deps.Store.ListUnknownEdges(r.Context())
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []playback.UnknownEdge{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, UnknownEdges{Edges: list, Max: playback.MaxUnknownEdges})
 	return nil
 }

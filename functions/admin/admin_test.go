@@ -31,7 +31,8 @@ var jwtKey = bytes.Repeat([]byte("k"), 32)
 
 type harness struct {
 	t     testing.TB
-	store *bolt.Store
+	store playback.Store
+	bus   *recordingBus
 	h     http.Handler
 	now   time.Time
 	ticks atomic.Int64
@@ -51,14 +52,20 @@ func newHarness(t testing.TB, claim string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return newHarnessOn(t, claim, store)
+}
+
+// newHarnessOn serves the admin API over store.
+func newHarnessOn(t testing.TB, claim string, store playback.Store) *harness {
+	t.Helper()
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{Issuer: issuer, Audience: audience,
 		HS256Keys: kid + ":" + base64.StdEncoding.EncodeToString(jwtKey), Leeway: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: store, now: time.Now().UTC().Truncate(time.Second)}
+	h := &harness{t: t, store: store, bus: &recordingBus{}, now: time.Now().UTC().Truncate(time.Second)}
 	srv, err := admin.New(admin.Config{AdminClaim: claim, MaxBody: 1 << 16},
-		admin.Deps{Store: store, Identity: verifier, Now: h.clock})
+		admin.Deps{Store: store, Identity: verifier, Bus: h.bus, Now: h.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

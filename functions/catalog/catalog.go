@@ -488,6 +488,9 @@ var Functions = []Function{
 		Name:          "admin",
 		GCPEntryPoint: "Admin",
 		Routes:        adminRoutes(),
+		// A customer link announces the payment events parked for that
+		// customer, for the payment consumer to apply.
+		Publishes: []string{TopicStripeEvents},
 		// Records, their audit records and coverage zone versions; a
 		// suspension ends the account's sessions.
 		Store:          StoreReadWrite,
@@ -510,6 +513,7 @@ func adminRoutes() []Route {
 			Route{Method: "DELETE", Path: base + "/{id}", Auth: AuthAdminJWT})
 	}
 	return append(out,
+		Route{Method: "PATCH", Path: "/v1/admin/accounts/{id}", Auth: AuthAdminJWT},
 		Route{Method: "POST", Path: "/v1/admin/accounts/{id}/suspend", Auth: AuthAdminJWT},
 		Route{Method: "POST", Path: "/v1/admin/accounts/{id}/unsuspend", Auth: AuthAdminJWT},
 		Route{Method: "PUT", Path: "/v1/admin/accounts/{id}/customer", Auth: AuthAdminJWT},
@@ -518,6 +522,7 @@ func adminRoutes() []Route {
 		Route{Method: "PUT", Path: "/v1/admin/coverage-zones", Auth: AuthAdminJWT},
 		Route{Method: "GET", Path: "/v1/admin/coverage-zones/{version}", Auth: AuthAdminJWT},
 		Route{Method: "GET", Path: "/v1/admin/audit", Auth: AuthAdminJWT},
+		Route{Method: "GET", Path: "/v1/admin/unknown-edges", Auth: AuthAdminJWT},
 	)
 }
 

@@ -34,7 +34,9 @@ var errAccountMissing = fmt.Errorf("account not created yet: %w", errLinkPending
 // each run, after the stranded events.
 const parkRetry = "retry"
 
-func parkCustomer(customer string) string { return "customer:" + customer }
+// parkCustomer is the key an event of the unlinked customer waits under,
+// shared with the admin API, whose links wake them too.
+func parkCustomer(customer string) string { return events.StripeCustomerParkKey(customer) }
 
 // parkKey is what ev, which failed with err, waits for.
 func parkKey(ev playback.InboxEvent, err error) string {
@@ -397,37 +399,13 @@ func (s *Server) link(ctx context.Context, customer, accountID string, now time.
 }
 
 // wakeParked announces the events parked for customer again, now that its
-// link lets them apply, however many: the listing pages by key. Best
-// effort: an event whose announcement fails is still parked, and Stripe's
-// redelivery or the next link write wakes it.
+// link lets them apply. Best effort: an event whose announcement fails is
+// still parked, and Stripe's redelivery or the next link write wakes it.
 func (s *Server) wakeParked(ctx context.Context, customer string) {
-	// An event parked again after this wake began is behind the cursor
-	// and was announced already: stop there.
-	start := s.deps.Now()
-	var after playback.ParkCursor
-	woken := 0
-	for done := false; !done; {
-		page, err := s.deps.Store.ListParkedEvents(ctx, Source, parkCustomer(customer), after, s.cfg.SweepBatch)
-		done = len(page) == 0
-		for _, ev := range page {
-			if err != nil {
-				break
-			}
-			if ev.ParkedAt.After(start) {
-				done = true
-				break
-			}
-			if err = s.announce(ctx, ev); err == nil {
-				woken++
-			}
-		}
-		if err != nil {
-			httpx.Logger(ctx).WarnContext(ctx, "waking parked stripe events", "customer", customer, "woken", woken, "err", err)
-			return
-		}
-		if !done {
-			after = playback.CursorOf(page[len(page)-1])
-		}
+	woken, err := events.WakeStripeCustomer(ctx, s.deps.Store, s.deps.Bus, customer, s.cfg.SweepBatch, s.deps.Now())
+	if err != nil {
+		httpx.Logger(ctx).WarnContext(ctx, "waking parked stripe events", "customer", customer, "woken", woken, "err", err)
+		return
 	}
 	if woken > 0 {
 		httpx.Logger(ctx).InfoContext(ctx, "parked stripe events woken", "customer", customer, "count", woken)

@@ -2,7 +2,6 @@ package paymentwebhook
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -127,14 +126,7 @@ func (s *Server) record(ctx context.Context, env envelope, body []byte, now time
 
 // announce publishes a pointer to a recorded event.
 func (s *Server) announce(ctx context.Context, ev playback.InboxEvent) error {
-	data, err := json.Marshal(events.StripeEventRecorded{EventID: ev.ID, Type: ev.Type, Created: ev.Created,
-		ReceivedAt: ev.ReceivedAt})
-	if err != nil {
-		return err
-	}
-	return s.deps.Bus.Publish(ctx, events.TopicStripeEvents, playback.Message{
-		Data: data, Attributes: map[string]string{"source": Source, "type": ev.Type},
-	})
+	return events.AnnounceStripeEvent(ctx, s.deps.Bus, ev)
 }
 
 // retryable makes a dependency failure a 5xx whatever its class: the

@@ -70,13 +70,15 @@ func (s *Server) edgeHealth(w http.ResponseWriter, r *http.Request) error {
 
 // consume applies health reports to the edge table. Within a batch only
 // each edge's newest report is written: Apply would ignore the older ones
-// anyway. Reports for edges not in the table are acknowledged and logged
-// (edges are configuration; a report cannot create one).
+// anyway. Reports for edges not in the table cannot create one (edges are
+// configuration): they are counted in the store's unknown edges, which
+// operators list (GET /v1/admin/unknown-edges), logged and acknowledged.
 func (s *Server) consume(ctx context.Context, msgs []playback.Message) (retry []string) {
 	log := httpx.Logger(ctx)
 	type latest struct {
-		report playback.EdgeReport
-		msgID  string
+		report  playback.EdgeReport
+		msgID   string
+		reports int64 // of this edge in the batch
 	}
 	newest := make(map[string]latest, len(msgs))
 	order := make([]string, 0, len(msgs))
@@ -100,8 +102,10 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) (retry []
 			order = append(order, report.EdgeID)
 		}
 		if !seen || report.ReportedAt.After(cur.report.ReportedAt) {
-			newest[report.EdgeID] = latest{report: report, msgID: m.ID}
+			cur.report, cur.msgID = report, m.ID
 		}
+		cur.reports++
+		newest[report.EdgeID] = cur
 	}
 	applied := 0
 	for _, id := range order {
@@ -122,7 +126,12 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) (retry []
 				applied++
 			}
 		case playback.IsCode(err, playback.CodeNotFound):
-			log.WarnContext(ctx, "health report for an edge not in the table", "message_id", l.msgID, "edge_id", id)
+			log.WarnContext(ctx, "health report for an edge not in the table", "message_id", l.msgID, "edge_id", id, "reports", l.reports)
+			if err := s.deps.Store.NoteUnknownEdge(ctx, id, l.report.ReportedAt, l.reports); err != nil {
+				// The operator's list misses these reports; redelivering
+				// the batch to count them is not worth re-applying it.
+				log.ErrorContext(ctx, "recording a report of an unknown edge", "edge_id", id, "err", err)
+			}
 		case playback.ErrorCode(err).Retryable():
 			log.ErrorContext(ctx, "applying edge health report; will retry", "message_id", l.msgID, "edge_id", id, "err", err)
 			retry = append(retry, l.msgID)

@@ -240,6 +240,13 @@ func TestConsumer(t *testing.T) {
 	if again, _ := h.store.GetEdge(ctx, "fra-1"); !again.ReportedAt.Equal(fra.ReportedAt) || again.Load != 70 {
 		t.Errorf("redelivery changed fra-1: %+v", again)
 	}
+	// The unknown edge's reports are not dropped: the store counts them for
+	// the operator (once per delivery), the newest report's time kept.
+	unknown, err := h.store.ListUnknownEdges(ctx)
+	if err != nil || len(unknown) != 1 || unknown[0].ID != "xyz-9" || unknown[0].Reports != 2 ||
+		!unknown[0].LastReportAt.Equal(at(time.Second)) {
+		t.Fatalf("unknown edges %+v %v, want xyz-9 twice", unknown, err)
+	}
 	// A store failure a retry can cure (here: the invocation's deadline
 	// passed) asks for the message again; nothing else does.
 	canceled, cancel := context.WithCancel(ctx)

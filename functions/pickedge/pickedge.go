@@ -52,10 +52,12 @@ type Config struct {
 
 	// Client location, as Traffic Router has it: the deep coverage zone
 	// file, the coverage zone file, then GeoIP, then the default (Traffic
-	// Router's miss location). The zone files are optional; they must load
-	// at start, and are re-read when they change (looked at every
-	// ZoneFilePoll): a new version that does not load is logged and the
-	// last good one kept.
+	// Router's miss location). The zone files are optional and re-read
+	// when they change (looked at every ZoneFilePoll): a new version that
+	// does not load is logged and the last good one kept. One that does
+	// not parse at start is logged and reported (Server.Problems), and the
+	// function serves without it (the store's last good upload standing in
+	// for the coverage zone file) until a version loads.
 	CoverageZoneFile     string        `env:"PICKEDGE_COVERAGE_ZONE_FILE"`
 	DeepCoverageZoneFile string        `env:"PICKEDGE_DEEP_COVERAGE_ZONE_FILE"`
 	ZoneFilePoll         time.Duration `env:"PICKEDGE_ZONE_FILE_POLL, default=10s"`
@@ -123,6 +125,35 @@ type Server struct {
 	// choices pools Pick's result slices: with one of MaxResults capacity
 	// Pick allocates nothing.
 	choices sync.Pool
+	// zoneFiles are the configured coverage zone files, for Problems.
+	zoneFiles []*steering.ZoneFile
+}
+
+// fileOrStore serves the configured coverage zone file once a version of
+// it loads, and the store's zones until then.
+type fileOrStore struct {
+	file  *steering.ZoneFile
+	store steering.Zones
+}
+
+func (z fileOrStore) Current() *steering.CoverageZones {
+	if cz := z.file.Current(); cz != nil {
+		return cz
+	}
+	return z.store.Current()
+}
+
+// Problems lists what the function serves without: each configured
+// coverage zone file whose version on disk is refused, with why. Empty
+// when everything configured is in service.
+func (s *Server) Problems() []string {
+	var out []string
+	for _, f := range s.zoneFiles {
+		if err := f.Err(); err != nil {
+			out = append(out, "coverage zone file refused: "+err.Error())
+		}
+	}
+	return out
 }
 
 // New validates cfg and deps and opens the location databases.
@@ -173,6 +204,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.Log.Warn("EDGE_HMAC_KEYS is empty: every edge health report will be refused")
 	}
 	var src steering.LocatorSources
+	var zoneFiles []*steering.ZoneFile
 	for _, z := range []struct {
 		path string
 		deep bool
@@ -181,19 +213,31 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		if z.path == "" {
 			continue
 		}
-		f, err := steering.OpenZoneFile(steering.ZoneFileConfig{Path: z.path, Deep: z.deep, Poll: cfg.ZoneFilePoll, Log: deps.Log, Now: deps.Now})
+		// A file that does not parse now is logged and reported (Problems)
+		// and the function serves without it, until a version that loads:
+		// locating clients by GeoIP beats not starting. One that cannot be
+		// read (a wrong path) still stops the start.
+		f, err := steering.OpenZoneFile(steering.ZoneFileConfig{Path: z.path, Deep: z.deep, Poll: cfg.ZoneFilePoll,
+			StartRefused: true, Log: deps.Log, Now: deps.Now})
 		if err != nil {
 			return nil, fmt.Errorf("pickedge.New: %w", err)
 		}
+		zoneFiles = append(zoneFiles, f)
 		*z.dst = f
 	}
-	if cfg.CoverageZoneFile == "" && !depcheck.Nil(deps.ZoneStore) {
+	if !depcheck.Nil(deps.ZoneStore) {
 		// Read on the first request, not here: a build makes no network call.
 		zones, err := catalogfile.NewStoreZones(deps.ZoneStore, catalogfile.StoreZonesConfig{Poll: cfg.ZoneFilePoll, Log: deps.Log, Now: deps.Now})
 		if err != nil {
 			return nil, fmt.Errorf("pickedge.New: %w", err)
 		}
-		src.Zones = zones
+		if src.Zones == nil {
+			src.Zones = zones
+		} else if f := zoneFiles[0]; f.Err() != nil {
+			// The configured file is refused: the operators' last good
+			// upload serves until the file loads.
+			src.Zones = fileOrStore{file: f, store: zones}
+		}
 	}
 	geo, err := cfg.Viewer.OpenGeoIP()
 	if err != nil {
@@ -204,7 +248,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err == nil {
 		var viewer *steering.Viewer
 		if viewer, err = steering.NewViewer(cfg.Viewer, locator); err == nil {
-			return newServer(cfg, deps, viewer, geo, publicURL, keys), nil
+			srv := newServer(cfg, deps, viewer, geo, publicURL, keys)
+			srv.zoneFiles = zoneFiles
+			return srv, nil
 		}
 	}
 	_ = geo.Close()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +162,66 @@ func TestCoverageZonesFromTheStore(t *testing.T) {
 	}
 	if resp := h.mustPick(id, token, clientFra); resp.Edges[0].PoP != "lhr" {
 		t.Fatalf("v3: first PoP %s", resp.Edges[0].PoP)
+	}
+}
+
+// TestRefusedCoverageZoneFileAtStart: a coverage zone file that does not
+// parse at start does not stop pick edge. It serves with the operators'
+// last good upload from the store (or GeoIP alone without one), reports
+// the refusal in Problems, and takes the file into service once a version
+// of it loads.
+func TestRefusedCoverageZoneFileAtStart(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		zoneStore bool
+		wantZone  string // before the file is mended
+	}{
+		{name: "the store's last good version serves", zoneStore: true, wantZone: "fra"},
+		{name: "no store: GeoIP alone", wantZone: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "czf.json")
+			mtime := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			write := func(body string) {
+				t.Helper()
+				if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				mtime = mtime.Add(time.Minute)
+				if err := os.Chtimes(path, mtime, mtime); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write(`{"revision": "bad", "coverageZones": {"iad": {"network": ["203.0.113.0/40"]}}}`)
+			h := newHarness(t, options{zoneStore: tc.zoneStore,
+				env: map[string]string{"PICKEDGE_COVERAGE_ZONE_FILE": path, "PICKEDGE_ZONE_FILE_POLL": "1s"}})
+			problems := h.srv.Problems()
+			if len(problems) != 1 || !strings.Contains(problems[0], "czf.json") {
+				t.Fatalf("problems %q, want the refused file", problems)
+			}
+			if tc.zoneStore {
+				if _, err := catalogfile.UploadCoverageZones(context.Background(), h.store,
+					[]byte(`{"coverageZones": {"fra": {"network": ["203.0.113.0/24"], "coordinates": {"latitude": 50.1, "longitude": 8.7}}}}`),
+					"admin:test", h.clock(), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			id, token := h.session("sintel")
+			if z := h.mustPick(id, token, clientFra).Location.Zone; z != tc.wantZone {
+				t.Fatalf("zone %q with the file refused, want %q", z, tc.wantZone)
+			}
+			// The mended file takes over at the next poll; nothing is left
+			// to report.
+			write(`{"revision": "v2", "coverageZones": {"lhr": {"network": ["203.0.113.0/24"], "coordinates": {"latitude": 51.5, "longitude": -0.1}}}}`)
+			h.at(2 * time.Second)
+			if resp := h.mustPick(id, token, clientFra); resp.Location.Zone != "lhr" || resp.Edges[0].PoP != "lhr" {
+				t.Fatalf("mended file: zone %q, first PoP %s", resp.Location.Zone, resp.Edges[0].PoP)
+			}
+			if p := h.srv.Problems(); len(p) != 0 {
+				t.Fatalf("problems after the mend: %q", p)
+			}
+		})
 	}
 }

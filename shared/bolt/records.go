@@ -139,6 +139,35 @@ func (s *Store) ListEdges(ctx context.Context) (out []playback.Edge, err error) 
 	return out, err
 }
 
+// keyUnknownEdges holds the whole bounded list: it is read and written whole.
+var keyUnknownEdges = []byte("all")
+
+func (s *Store) NoteUnknownEdge(ctx context.Context, id string, at time.Time, reports int64) error {
+	return s.update(ctx, "NoteUnknownEdge", func(tx *bbolt.Tx) error {
+		list, err := unknownEdges(tx)
+		if err != nil {
+			return err
+		}
+		return put(tx, bucketUnknownEdges, keyUnknownEdges, playback.NoteUnknownEdge(list, id, at, reports))
+	})
+}
+
+func (s *Store) ListUnknownEdges(ctx context.Context) (out []playback.UnknownEdge, err error) {
+	err = s.view(ctx, "ListUnknownEdges", func(tx *bbolt.Tx) (err error) {
+		out, err = unknownEdges(tx)
+		return err
+	})
+	return out, err
+}
+
+func unknownEdges(tx *bbolt.Tx) ([]playback.UnknownEdge, error) {
+	list, err := get[[]playback.UnknownEdge](tx, bucketUnknownEdges, keyUnknownEdges, "unknown edges", "all")
+	if playback.IsCode(err, playback.CodeNotFound) {
+		return nil, nil
+	}
+	return list, err
+}
+
 func (s *Store) SaveProgress(ctx context.Context, p playback.Progress) (applied bool, err error) {
 	err = s.update(ctx, "SaveProgress", func(tx *bbolt.Tx) (err error) {
 		applied, err = saveProgress(tx, p)

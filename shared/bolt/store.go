@@ -30,8 +30,10 @@ var (
 	bucketQoE             = []byte("session_qoe")
 	bucketAudit           = []byte("audit")          // AuditID -> AuditRecord
 	bucketCoverageZones   = []byte("coverage_zones") // big-endian version -> storedCoverageZones
+	bucketUnknownEdges    = []byte("unknown_edges")  // keyUnknownEdges -> []UnknownEdge
 	allBuckets            = [][]byte{bucketPlans, bucketTitles, bucketAccounts, bucketCustomers, bucketSessions,
-		bucketAccountSessions, bucketInbox, bucketEdges, bucketProgress, bucketQoE, bucketAudit, bucketCoverageZones}
+		bucketAccountSessions, bucketInbox, bucketEdges, bucketProgress, bucketQoE, bucketAudit, bucketCoverageZones,
+		bucketUnknownEdges}
 )
 
 // Store is a playback.Store on one bbolt file.

@@ -391,7 +391,7 @@ func exportRecord(f *File, r playback.Record) error {
 	case playback.KindAccount:
 		var a playback.Account
 		if err = json.Unmarshal(r.Doc, &a); err == nil {
-			f.Accounts = append(f.Accounts, accountOf(a))
+			f.Accounts = append(f.Accounts, AccountOf(a))
 		}
 	}
 	if err != nil {

@@ -103,7 +103,8 @@ func (a Account) Apply(stored playback.Account) playback.Account {
 	return stored
 }
 
-func accountOf(a playback.Account) Account {
+// AccountOf is the settings of a, as a file or the admin API holds them.
+func AccountOf(a playback.Account) Account {
 	return Account{ID: a.ID, Email: a.Email, PlanID: a.PlanID, Status: a.Status, Territory: a.Territory,
 		ParentalCap: a.ParentalCap, CustomerID: a.CustomerID, Suspended: a.Suspended}
 }

@@ -358,3 +358,56 @@ func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (play
 func (s *Store) GetSessionQoE(ctx context.Context, sessionID string) (playback.SessionQoE, error) {
 	return getDoc[playback.SessionQoE](ctx, s, "GetSessionQoE", "SES#"+sessionID, "QOE", "session_qoe", sessionID)
 }
+
+// The whole bounded list of unknown edges is one item, read and replaced
+// whole on its version: a few notes a minute at most (one per edge per
+// consumer batch).
+const unknownEdgesPK, unknownEdgesSK = "UNKNOWN_EDGES", "ALL"
+
+func (s *Store) NoteUnknownEdge(ctx context.Context, id string, at time.Time, reports int64) error {
+	const op = "NoteUnknownEdge"
+	for attempt := 0; ; attempt++ {
+		it, err := s.get(ctx, unknownEdgesPK, unknownEdgesSK, "unknown edges", "all")
+		if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+			return s.fail(op, err)
+		}
+		var list []playback.UnknownEdge
+		if it != nil {
+			if list, err = decode[[]playback.UnknownEdge](it, "unknown edges", "all"); err != nil {
+				return s.fail(op, err)
+			}
+		}
+		doc, err := docAttr(playback.NoteUnknownEdge(list, id, at, reports))
+		if err != nil {
+			return s.fail(op, err)
+		}
+		in := &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(s.table),
+			Key:                       keyOf(unknownEdgesPK, unknownEdgesSK),
+			ExpressionAttributeNames:  map[string]string{"#doc": attrDoc, "#version": attrVersion},
+			ExpressionAttributeValues: item{":doc": doc, ":one": num(1)},
+			UpdateExpression:          aws.String("SET #doc = :doc ADD #version :one"),
+			// Written on the version read, created only if still absent.
+			ConditionExpression: aws.String("attribute_not_exists(#version)"),
+		}
+		if version, ok := numAttr(it, attrVersion); ok {
+			in.ConditionExpression = aws.String("#version = :v")
+			in.ExpressionAttributeValues[":v"] = num(version)
+		}
+		_, err = s.db.UpdateItem(ctx, in)
+		if err == nil {
+			return nil
+		}
+		if !conditionFailed(err) || attempt >= 20 {
+			return s.fail(op, err)
+		}
+	}
+}
+
+func (s *Store) ListUnknownEdges(ctx context.Context) ([]playback.UnknownEdge, error) {
+	list, err := getDoc[[]playback.UnknownEdge](ctx, s, "ListUnknownEdges", unknownEdgesPK, unknownEdgesSK, "unknown edges", "all")
+	if playback.IsCode(err, playback.CodeNotFound) {
+		return nil, nil
+	}
+	return list, err
+}

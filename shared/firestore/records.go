@@ -323,3 +323,47 @@ func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (play
 func (s *Store) GetSessionQoE(ctx context.Context, sessionID string) (playback.SessionQoE, error) {
 	return getDoc[playback.SessionQoE](ctx, s, "GetSessionQoE", s.col(colQoE).Doc(sessionID), "session_qoe", sessionID)
 }
+
+// unknownEdgesRef holds the whole bounded list of unknown edges, read and
+// replaced whole: a few notes a minute at most (one per edge per consumer
+// batch), far below a document's write rate.
+func (s *Store) unknownEdgesRef() *firestore.DocumentRef {
+	return s.col(colEdges + "_unknown").Doc("all")
+}
+
+func (s *Store) NoteUnknownEdge(ctx context.Context, id string, at time.Time, reports int64) error {
+	const op = "NoteUnknownEdge"
+	ref := s.unknownEdgesRef()
+	for attempt := 0; ; attempt++ {
+		st, err := s.read(ctx, ref)
+		if err != nil {
+			return fail(op, err)
+		}
+		var list []playback.UnknownEdge
+		if st.live {
+			if list, err = decode[[]playback.UnknownEdge](st, "unknown edges", "all"); err != nil {
+				return fail(op, err)
+			}
+		}
+		list = playback.NoteUnknownEdge(list, id, at, reports)
+		doc, err := encode(list)
+		if err != nil {
+			return fail(op, err)
+		}
+		err = s.commit(ctx, s.replace(st, docFields(doc, list)))
+		if err == nil {
+			return nil
+		}
+		if err := retryLost(ctx, op, "unknown edges", "all", attempt, err); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Store) ListUnknownEdges(ctx context.Context) ([]playback.UnknownEdge, error) {
+	list, err := getDoc[[]playback.UnknownEdge](ctx, s, "ListUnknownEdges", s.unknownEdgesRef(), "unknown edges", "all")
+	if playback.IsCode(err, playback.CodeNotFound) {
+		return nil, nil
+	}
+	return list, err
+}

@@ -3,6 +3,7 @@ package playback
 import (
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -128,3 +129,48 @@ func (e Edge) Apply(r EdgeReport) (Edge, bool) {
 }
 
 func finiteNonNegative(f float64) bool { return f >= 0 && !math.IsInf(f, 1) }
+
+// UnknownEdge is an edge that sent health reports while the edge table
+// held no edge of its id: its key verified (EDGE_HMAC_KEYS knows it) but
+// nobody created the edge, or it was deleted while it still runs. Its
+// reports cannot be applied; they are counted here for the operator.
+type UnknownEdge struct {
+	ID            string    `json:"id"`
+	FirstReportAt time.Time `json:"first_report_at"`
+	LastReportAt  time.Time `json:"last_report_at"`
+	Reports       int64     `json:"reports"`
+}
+
+// MaxUnknownEdges bounds the unknown edges a store keeps: past it, the one
+// heard from least recently is forgotten.
+const MaxUnknownEdges = 100
+
+// NoteUnknownEdge adds reports reports from edge id, the newest at at, to
+// list (newest LastReportAt first) and returns the list in the same order,
+// at most MaxUnknownEdges long. It is the rule every store applies.
+func NoteUnknownEdge(list []UnknownEdge, id string, at time.Time, reports int64) []UnknownEdge {
+	at = at.UTC()
+	i := slices.IndexFunc(list, func(u UnknownEdge) bool { return u.ID == id })
+	if i < 0 {
+		list = append(list, UnknownEdge{ID: id, FirstReportAt: at, LastReportAt: at})
+		i = len(list) - 1
+	}
+	u := &list[i]
+	u.Reports += reports
+	if at.After(u.LastReportAt) {
+		u.LastReportAt = at
+	}
+	if at.Before(u.FirstReportAt) {
+		u.FirstReportAt = at
+	}
+	slices.SortStableFunc(list, func(a, b UnknownEdge) int {
+		if c := b.LastReportAt.Compare(a.LastReportAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if len(list) > MaxUnknownEdges {
+		list = list[:MaxUnknownEdges]
+	}
+	return list
+}

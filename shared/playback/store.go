@@ -218,6 +218,13 @@ type EdgeStore interface {
 	// UpdateEdge has the semantics of UpdateAccount, for edges.
 	UpdateEdge(ctx context.Context, id string, fn func(*Edge) error) (Edge, error)
 	ListEdges(ctx context.Context) ([]Edge, error)
+	// NoteUnknownEdge records reports health reports from edge id, which
+	// the table does not hold, the newest at at, by the rule of
+	// NoteUnknownEdge (at most MaxUnknownEdges kept). Concurrent notes all
+	// count.
+	NoteUnknownEdge(ctx context.Context, id string, at time.Time, reports int64) error
+	// ListUnknownEdges returns them, most recently heard from first.
+	ListUnknownEdges(ctx context.Context) ([]UnknownEdge, error)
 }
 
 // Progress is the resume position of one account on one title.

@@ -1,6 +1,7 @@
 package steering
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -27,6 +28,9 @@ type ZoneFile struct {
 	mu   sync.Mutex   // held while looking
 	mod  time.Time
 	size int64
+	// refused is why the file on disk is not the version in service, nil
+	// when it is.
+	refused atomic.Pointer[error]
 }
 
 // ZoneFileConfig configures OpenZoneFile.
@@ -36,12 +40,18 @@ type ZoneFileConfig struct {
 	Deep bool
 	// Poll is how often the file is looked at; 0 never looks again.
 	Poll time.Duration
-	Log  *slog.Logger
-	Now  func() time.Time
+	// StartRefused opens a file that does not parse now instead of
+	// failing: Current answers nil (no zones) until a version loads, and
+	// Err says why. A service starts with its other ways of locating
+	// clients rather than not at all over a file Traffic Router may
+	// accept. A file that cannot be read (a wrong path) still fails.
+	StartRefused bool
+	Log          *slog.Logger
+	Now          func() time.Time
 }
 
-// OpenZoneFile loads the file, which must load now; later versions that do
-// not are logged and skipped.
+// OpenZoneFile loads the file, which must load now unless StartRefused;
+// later versions that do not are logged and skipped.
 func OpenZoneFile(cfg ZoneFileConfig) (*ZoneFile, error) {
 	f := &ZoneFile{path: cfg.Path, parse: ParseCoverageZones, poll: cfg.Poll, log: cfg.Log, now: cfg.Now}
 	if cfg.Deep {
@@ -57,10 +67,32 @@ func OpenZoneFile(cfg ZoneFileConfig) (*ZoneFile, error) {
 		return nil, fmt.Errorf("steering.OpenZoneFile: negative poll interval %s", cfg.Poll)
 	}
 	if _, err := f.load(); err != nil {
-		return nil, fmt.Errorf("steering.OpenZoneFile: %w", err)
+		var pe parseError
+		if !cfg.StartRefused || !errors.As(err, &pe) {
+			return nil, fmt.Errorf("steering.OpenZoneFile: %w", err)
+		}
+		f.log.Error(msgZoneFileRefused, "path", f.path, "err", err, "revision", "")
 	}
 	f.schedule()
 	return f, nil
+}
+
+// parseError is a file that was read and does not parse.
+type parseError struct{ error }
+
+func (e parseError) Unwrap() error { return e.error }
+
+// msgZoneFileRefused is the log message of a version not taken into
+// service (stable: alert on it).
+const msgZoneFileRefused = "coverage zone file refused; keeping the last good one"
+
+// Err is why the file as last looked at is not in service (it does not
+// parse, or cannot be read), nil when it is.
+func (f *ZoneFile) Err() error {
+	if e := f.refused.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // Current returns the zones to use now.
@@ -87,8 +119,11 @@ func (f *ZoneFile) schedule() { f.next.Store(f.now().Add(f.poll).UnixNano()) }
 
 func (f *ZoneFile) check() {
 	if changed, err := f.load(); err != nil {
-		f.log.Error("coverage zone file refused; keeping the last good one", "path", f.path, "err", err,
-			"revision", f.cur.Load().Revision)
+		revision := ""
+		if cur := f.cur.Load(); cur != nil {
+			revision = cur.Revision
+		}
+		f.log.Error(msgZoneFileRefused, "path", f.path, "err", err, "revision", revision)
 	} else if changed {
 		f.log.Info("coverage zone file reloaded", "path", f.path, "revision", f.cur.Load().Revision)
 	}
@@ -97,11 +132,21 @@ func (f *ZoneFile) check() {
 // load reads the file when its modification time or size changed since the
 // last attempt; a refused version is not retried until it changes again.
 func (f *ZoneFile) load() (bool, error) {
+	changed, err := f.read()
+	if err != nil {
+		f.refused.Store(&err)
+	} else if changed {
+		f.refused.Store(nil)
+	}
+	return changed, err
+}
+
+func (f *ZoneFile) read() (bool, error) {
 	st, err := os.Stat(f.path)
 	if err != nil {
 		return false, err
 	}
-	if f.cur.Load() != nil && st.ModTime().Equal(f.mod) && st.Size() == f.size {
+	if (f.cur.Load() != nil || f.refused.Load() != nil) && st.ModTime().Equal(f.mod) && st.Size() == f.size {
 		return false, nil
 	}
 	f.mod, f.size = st.ModTime(), st.Size()
@@ -111,7 +156,7 @@ func (f *ZoneFile) load() (bool, error) {
 	}
 	cz, err := f.parse(b)
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", f.path, err)
+		return false, parseError{fmt.Errorf("%s: %w", f.path, err)}
 	}
 	f.cur.Store(cz)
 	return true, nil

@@ -97,3 +97,48 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestZoneFileStartRefused: a file that does not parse at start fails the
+// open unless StartRefused, which opens it with no zones and the refusal
+// in Err, once; a version that loads clears it.
+func TestZoneFileStartRefused(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "czf.json")
+	if err := os.WriteFile(path, []byte(`{"coverageZones": {"fra": {"network": ["10.0.0.0/33"]}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenZoneFile(ZoneFileConfig{Path: path}); err == nil {
+		t.Fatal("a refused file opened without StartRefused")
+	}
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))
+	clock := t0
+	f, err := OpenZoneFile(ZoneFileConfig{Path: path, Poll: time.Second, StartRefused: true, Log: log, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Current() != nil || f.Err() == nil || !strings.Contains(f.Err().Error(), "czf.json") {
+		t.Fatalf("current %v, err %v", f.Current(), f.Err())
+	}
+	clock = clock.Add(2 * time.Second)
+	_ = f.Current() // an unchanged refused file is not read or logged again
+	logMu.Lock()
+	if n := strings.Count(logs.String(), "coverage zone file refused"); n != 1 {
+		t.Fatalf("%d refusals logged, want 1:\n%s", n, logs.String())
+	}
+	logMu.Unlock()
+	if err := os.WriteFile(path, []byte(`{"revision": "r2", "coverageZones": {"fra": {"network": ["10.0.0.0/8"]}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(path, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := f.Reload(); !changed || err != nil {
+		t.Fatalf("reload: %v %v", changed, err)
+	}
+	if cz := f.Current(); cz == nil || cz.Revision != "r2" || f.Err() != nil {
+		t.Fatalf("after a good version: %+v, err %v", cz, f.Err())
+	}
+}

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"InboxParked", testInboxParked},
 		{"InboxParkedPaging", testInboxParkedPaging},
 		{"Edges", testEdges},
+		{"UnknownEdges", testUnknownEdges},
 		{"Progress", testProgress},
 		{"SessionQoE", testSessionQoE},
 		{"RecordsAreCopies", testCopies},
@@ -1006,5 +1007,52 @@ func testProgressBatch(t *testing.T, s playback.ProgressBatchStore) {
 	}
 	if empty := must(s.GetSessionQoEs(ctx, nil))(t); len(empty) != 0 {
 		t.Errorf("GetSessionQoEs(nil) = %+v", empty)
+	}
+}
+
+// testUnknownEdges: notes count, concurrent ones too; the list is newest
+// report first and bounded, forgetting the edge heard from least recently.
+// (The only subtest that notes unknown edges: the list is the store's.)
+func testUnknownEdges(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	if got := must(s.ListUnknownEdges(ctx))(t); len(got) != 0 {
+		t.Fatalf("unknown edges of a new store: %+v", got)
+	}
+	t0 := now().Add(-time.Hour)
+	const writers, notes = 4, 3
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*notes)
+	for w := range writers {
+		wg.Go(func() {
+			for n := range notes {
+				id := []string{"ghost-a", "ghost-b"}[(w+n)%2]
+				errs <- s.NoteUnknownEdge(ctx, id, t0.Add(time.Duration(w*notes+n)*time.Second), 2)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := must(s.ListUnknownEdges(ctx))(t)
+	if len(got) != 2 || got[0].Reports+got[1].Reports != writers*notes*2 {
+		t.Fatalf("after %d concurrent notes of 2 reports: %+v", writers*notes, got)
+	}
+	if !got[0].LastReportAt.After(got[1].LastReportAt) || got[0].FirstReportAt.After(got[0].LastReportAt) {
+		t.Fatalf("not newest first: %+v", got)
+	}
+	// Past the bound the least recently heard from goes first.
+	for i := range playback.MaxUnknownEdges {
+		if err := s.NoteUnknownEdge(ctx, fmt.Sprintf("flood-%03d", i), t0.Add(time.Hour+time.Duration(i)*time.Second), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got = must(s.ListUnknownEdges(ctx))(t)
+	if len(got) != playback.MaxUnknownEdges || got[0].ID != fmt.Sprintf("flood-%03d", playback.MaxUnknownEdges-1) ||
+		got[len(got)-1].ID != "flood-000" || !got[0].LastReportAt.Equal(t0.Add(time.Hour+time.Duration(playback.MaxUnknownEdges-1)*time.Second)) {
+		t.Fatalf("%d unknown edges, first %+v, last %+v", len(got), got[0], got[len(got)-1])
 	}
 }

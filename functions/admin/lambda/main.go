@@ -20,9 +20,13 @@ func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
 	if err != nil {
 		return nil, err
 	}
+	bus, err := env.Bus(ctx)
+	if err != nil {
+		return nil, err
+	}
 	identity, err := env.Identity(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return admin.New(cfg, admin.Deps{Store: store, Identity: identity, Now: env.Now})
+	return admin.New(cfg, admin.Deps{Store: store, Identity: identity, Bus: bus, Now: env.Now})
 }

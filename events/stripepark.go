@@ -1,0 +1,81 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// StripeCustomerParkKey is the park key (playback.InboxStore.ParkEvent) of
+// Stripe events that wait for customer to be linked to an account. The
+// payment consumer parks them under it; whoever writes the link wakes them
+// (WakeStripeCustomer): the consumer itself after a checkout, the admin API
+// after an operator's link.
+func StripeCustomerParkKey(customer string) string { return "customer:" + customer }
+
+// NewStripeEventRecorded is the announcement of the recorded event ev.
+func NewStripeEventRecorded(ev playback.InboxEvent) StripeEventRecorded {
+	return StripeEventRecorded{EventID: ev.ID, Type: ev.Type, Created: ev.Created, ReceivedAt: ev.ReceivedAt}
+}
+
+// AnnounceStripeEvent publishes the announcement of ev on TopicStripeEvents.
+// Announcing an event again is harmless: the consumer reads the inbox and
+// skips what it has processed.
+func AnnounceStripeEvent(ctx context.Context, bus playback.Publisher, ev playback.InboxEvent) error {
+	data, err := json.Marshal(NewStripeEventRecorded(ev))
+	if err != nil {
+		return err
+	}
+	return bus.Publish(ctx, TopicStripeEvents, playback.Message{
+		Data: data, Attributes: map[string]string{"source": StripeSource, "type": ev.Type},
+	})
+}
+
+// ParkedLister lists parked inbox events (playback.InboxStore).
+type ParkedLister interface {
+	ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error)
+}
+
+// WakeStripeCustomer announces again every Stripe event parked for customer
+// at or before start, pageSize at a time, and returns how many it announced.
+// Call it after the customer's link is written: the consumer then applies
+// them. An event parked after start was parked after the link was written,
+// by an attempt that re-reads the link after parking (and so retries): the
+// wake stops there instead of chasing events it already announced.
+//
+// It stops at the first failure; the events not announced stay parked,
+// and calling it again (a retried request, the next link write,
+// reconciliation) announces them.
+func WakeStripeCustomer(ctx context.Context, store ParkedLister, bus playback.Publisher, customer string, pageSize int, start time.Time) (int, error) {
+	if pageSize <= 0 {
+		return 0, fmt.Errorf("events.WakeStripeCustomer: page size must be positive, got %d", pageSize)
+	}
+	key := StripeCustomerParkKey(customer)
+	if !playback.ValidParkKey(key) {
+		return 0, nil // nothing can be parked under it
+	}
+	var after playback.ParkCursor
+	woken := 0
+	for {
+		page, err := store.ListParkedEvents(ctx, StripeSource, key, after, pageSize)
+		if err != nil {
+			return woken, fmt.Errorf("listing stripe events parked for %s: %w", customer, err)
+		}
+		if len(page) == 0 {
+			return woken, nil
+		}
+		for _, ev := range page {
+			if ev.ParkedAt.After(start) {
+				return woken, nil
+			}
+			if err := AnnounceStripeEvent(ctx, bus, ev); err != nil {
+				return woken, fmt.Errorf("announcing stripe event %s parked for %s: %w", ev.ID, customer, err)
+			}
+			woken++
+		}
+		after = playback.CursorOf(page[len(page)-1])
+	}
+}

@@ -1,0 +1,82 @@
+package admin_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/playplane/playplane/functions/admin"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func (h *harness) patch(path, ifMatch, contentType, body string) resp {
+	h.t.Helper()
+	req := httptest.NewRequest("PATCH", path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+h.admin)
+	req.Header.Set("Content-Type", contentType)
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
+	}
+	rec := httptest.NewRecorder()
+	h.h.ServeHTTP(rec, req)
+	return resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+}
+
+// TestPatchAccount: a JSON merge patch changes the settings it names and
+// keeps the others (and the account's devices); null resets a setting;
+// the result is checked as a PUT; If-Match is required and a stale one
+// is 412; the media type must be merge-patch.
+func TestPatchAccount(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, auth.DefaultAdminClaim)
+	h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+	h.mustDo("POST", "/v1/admin/plans", "", `{"id":"prem","name":"Premium","max_streams":4,"max_devices":8,"max_quality":"UHD"}`, http.StatusCreated)
+	created := h.mustDo("POST", "/v1/admin/accounts", "", `{"id":"acct_a","plan_id":"std","territory":"DE","status":"active","parental_cap":16,"email":"a@example.com","customer_id":"cus_a"}`, http.StatusCreated)
+	etag := created.header.Get("ETag")
+
+	for _, tc := range []struct {
+		name, ifMatch, contentType, body string
+		status                           int
+		reason                           string
+	}{
+		{name: "no If-Match", contentType: admin.MergePatchType, body: `{"territory":"FR"}`, status: 400, reason: "if_match_required"},
+		{name: "plain JSON", ifMatch: etag, contentType: "application/json", body: `{"territory":"FR"}`, status: 415, reason: "content_type"},
+		{name: "not an object", ifMatch: etag, contentType: admin.MergePatchType, body: `["territory"]`, status: 400, reason: playback.ReasonMalformedJSON},
+		{name: "unknown plan", ifMatch: etag, contentType: admin.MergePatchType, body: `{"plan_id":"gold"}`, status: 422, reason: admin.ReasonValidation},
+		{name: "removing a required setting", ifMatch: etag, contentType: admin.MergePatchType, body: `{"territory":null}`, status: 422, reason: admin.ReasonValidation},
+		{name: "another id", ifMatch: etag, contentType: admin.MergePatchType, body: `{"id":"acct_b"}`, status: 422, reason: admin.ReasonValidation},
+		{name: "stale", ifMatch: `"stale"`, contentType: admin.MergePatchType, body: `{"territory":"FR"}`, status: 412, reason: "version_mismatch"},
+	} {
+		r := h.patch("/v1/admin/accounts/acct_a", tc.ifMatch, tc.contentType, tc.body)
+		if r.status != tc.status || r.errBody(t).Reason != tc.reason {
+			t.Fatalf("%s: %d %s, want %d %s", tc.name, r.status, r.body, tc.status, tc.reason)
+		}
+	}
+	if got := h.mustDo("GET", "/v1/admin/accounts/acct_a", "", "", http.StatusOK); got.header.Get("ETag") != etag {
+		t.Fatal("a refused patch wrote")
+	}
+
+	r := h.patch("/v1/admin/accounts/acct_a", etag, admin.MergePatchType, `{"plan_id":"prem","parental_cap":null}`)
+	if r.status != http.StatusOK {
+		t.Fatalf("patch: %d %s", r.status, r.body)
+	}
+	var a playback.Account
+	if err := json.Unmarshal(r.body, &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.PlanID != "prem" || a.ParentalCap != 0 || a.Territory != "DE" || a.Email != "a@example.com" || a.CustomerID != "cus_a" || a.Status != playback.StatusActive {
+		t.Fatalf("patched account %+v", a)
+	}
+	if r.header.Get("ETag") == etag {
+		t.Fatal("the version did not move")
+	}
+	// The change is audited like any write.
+	var audit playback.AuditPage
+	_ = json.Unmarshal(h.mustDo("GET", "/v1/admin/audit?limit=1", "", "", http.StatusOK).body, &audit)
+	if len(audit.Records) != 1 || audit.Records[0].Changes[0].ID != "acct_a" || audit.Records[0].Changes[0].Op == "" {
+		t.Fatalf("audit %+v", audit)
+	}
+}
