@@ -182,6 +182,16 @@ func (s *Store) ListEdges(ctx context.Context) ([]playback.Edge, error) {
 	return s.inner.ListEdges(ctx)
 }
 
+func (s *Store) NoteUnknownEdge(ctx context.Context, id string, at time.Time, reports int64) error {
+	defer begin(ctx, LayerStore, "NoteUnknownEdge")()
+	return s.inner.NoteUnknownEdge(ctx, id, at, reports)
+}
+
+func (s *Store) ListUnknownEdges(ctx context.Context) ([]playback.UnknownEdge, error) {
+	defer begin(ctx, LayerStore, "ListUnknownEdges")()
+	return s.inner.ListUnknownEdges(ctx)
+}
+
 func (s *Store) SaveProgress(ctx context.Context, p playback.Progress) (applied bool, err error) {
 	defer begin(ctx, LayerStore, "SaveProgress")()
 	return s.inner.SaveProgress(ctx, p)
