@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -17,7 +16,6 @@ const (
 	MetricRequestDuration = "http.server.request.duration"
 	MetricPlayAdmitted    = "playplane.play.admitted"
 	MetricPlayRefused     = "playplane.play.refused"
-	MetricLeasesActive    = "playplane.leases.active"
 	MetricWebhookLag      = "playplane.webhook.lag"
 	MetricInboxPending    = "playplane.inbox.pending"
 	MetricInboxParked     = "playplane.inbox.parked"
@@ -29,16 +27,14 @@ const (
 
 // Attribute keys of playplane's own metrics.
 const (
-	AttrReason  = attribute.Key("playplane.reason")
-	AttrCDN     = attribute.Key("playplane.cdn")
-	AttrAccount = attribute.Key("playplane.account")
+	AttrReason = attribute.Key("playplane.reason")
+	AttrCDN    = attribute.Key("playplane.cdn")
 )
 
 type instruments struct {
 	requestDuration metric.Float64Histogram
 	admitted        metric.Int64Counter
 	refused         metric.Int64Counter
-	leases          metric.Int64Gauge
 	webhookLag      metric.Float64Histogram
 	pending         metric.Int64Gauge
 	parked          metric.Int64Gauge
@@ -50,29 +46,27 @@ type instruments struct {
 
 func newInstruments(m metric.Meter) (*instruments, error) {
 	var i instruments
-	var errs [11]error
+	var errs [10]error
 	i.requestDuration, errs[0] = m.Float64Histogram(MetricRequestDuration, metric.WithUnit("s"),
 		metric.WithDescription("Duration of HTTP server requests, per route and status."))
 	i.admitted, errs[1] = m.Int64Counter(MetricPlayAdmitted, metric.WithUnit("{play}"),
 		metric.WithDescription("Plays admitted with a lease."))
 	i.refused, errs[2] = m.Int64Counter(MetricPlayRefused, metric.WithUnit("{play}"),
 		metric.WithDescription("Plays refused, by reason."))
-	i.leases, errs[3] = m.Int64Gauge(MetricLeasesActive, metric.WithUnit("{lease}"),
-		metric.WithDescription("Leases the account held when a play was admitted, refused or ended, by plan limit."))
-	i.webhookLag, errs[4] = m.Float64Histogram(MetricWebhookLag, metric.WithUnit("s"),
+	i.webhookLag, errs[3] = m.Float64Histogram(MetricWebhookLag, metric.WithUnit("s"),
 		metric.WithDescription("Time from a Stripe event's creation to its application."))
-	i.pending, errs[5] = m.Int64Gauge(MetricInboxPending, metric.WithUnit("{event}"),
+	i.pending, errs[4] = m.Int64Gauge(MetricInboxPending, metric.WithUnit("{event}"),
 		metric.WithDescription("Unprocessed, unparked inbox events older than the sweep age, as the sweeper found them (capped by its batch)."))
-	i.parked, errs[6] = m.Int64Gauge(MetricInboxParked, metric.WithUnit("{event}"),
+	i.parked, errs[5] = m.Int64Gauge(MetricInboxParked, metric.WithUnit("{event}"),
 		metric.WithDescription("Parked inbox events due for a retry, as the sweeper found them (capped by its budget)."))
-	i.batchSize, errs[7] = m.Int64Histogram(MetricQueueBatchSize, metric.WithUnit("{message}"),
+	i.batchSize, errs[6] = m.Int64Histogram(MetricQueueBatchSize, metric.WithUnit("{message}"),
 		metric.WithDescription("Messages per consumer batch."),
 		metric.WithExplicitBucketBoundaries(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
-	i.retries, errs[8] = m.Int64Counter(MetricQueueRetries, metric.WithUnit("{message}"),
+	i.retries, errs[7] = m.Int64Counter(MetricQueueRetries, metric.WithUnit("{message}"),
 		metric.WithDescription("Messages a consumer handed back for redelivery."))
-	i.dead, errs[9] = m.Int64Counter(MetricQueueDead, metric.WithUnit("{message}"),
+	i.dead, errs[8] = m.Int64Counter(MetricQueueDead, metric.WithUnit("{message}"),
 		metric.WithDescription("Messages dead-lettered after their last attempt (local bus; the clouds count their dead-letter queues)."))
-	i.grants, errs[10] = m.Int64Counter(MetricGrantsSigned, metric.WithUnit("{grant}"),
+	i.grants, errs[9] = m.Int64Counter(MetricGrantsSigned, metric.WithUnit("{grant}"),
 		metric.WithDescription("Signed CDN grants (URLs and cookies), per CDN."))
 	for _, err := range errs {
 		if err != nil {
@@ -103,22 +97,12 @@ func PlayRefused(ctx context.Context, reason string) {
 	}
 }
 
-// ActiveLeases records how many leases the plays of an account hold
-// against a limit. A gauge per account would be unbounded; the limit
-// (the plan's stream count) is the dimension, and the value the latest
-// account's count, so that max over a period shows accounts at their
-// ceiling.
-func ActiveLeases(ctx context.Context, n, limit int) {
+// WebhookLag records a Stripe event's time from creation (by Stripe) to
+// its application. It has no dimension, so that an alarm on it (infra)
+// names the metric alone.
+func WebhookLag(ctx context.Context, lag time.Duration) {
 	if i := current().metrics(); i != nil {
-		i.leases.Record(ctx, int64(n), metric.WithAttributes(attribute.String("playplane.limit", strconv.Itoa(limit))))
-	}
-}
-
-// WebhookLag records an event's time from creation (by the sender) to
-// its application.
-func WebhookLag(ctx context.Context, source string, lag time.Duration) {
-	if i := current().metrics(); i != nil {
-		i.webhookLag.Record(ctx, lag.Seconds(), metric.WithAttributes(attribute.String("playplane.source", source)))
+		i.webhookLag.Record(ctx, lag.Seconds())
 	}
 }
 

@@ -176,7 +176,11 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 			if err := checkProtocol(firstNonEmpty(cfg.TracesProtocol, cfg.Protocol)); err != nil {
 				return nil, err
 			}
-			if exp, err = otlptracehttp.New(ctx); err != nil {
+			var topts []otlptracehttp.Option
+			if u := signalURL(cfg.TracesEndpoint, cfg.Endpoint, "/v1/traces"); u != "" {
+				topts = append(topts, otlptracehttp.WithEndpointURL(u))
+			}
+			if exp, err = otlptracehttp.New(ctx, topts...); err != nil {
 				return nil, fmt.Errorf("telemetry: OTLP trace exporter: %w", err)
 			}
 		}
@@ -205,7 +209,11 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 			if err := checkProtocol(firstNonEmpty(cfg.MetricsProtocol, cfg.Protocol)); err != nil {
 				return nil, err
 			}
-			exp, err := otlpmetrichttp.New(ctx)
+			var mo []otlpmetrichttp.Option
+			if u := signalURL(cfg.MetricsEndpoint, cfg.Endpoint, "/v1/metrics"); u != "" {
+				mo = append(mo, otlpmetrichttp.WithEndpointURL(u))
+			}
+			exp, err := otlpmetrichttp.New(ctx, mo...)
 			if err != nil {
 				return nil, fmt.Errorf("telemetry: OTLP metric exporter: %w", err)
 			}
@@ -228,6 +236,21 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	}
 	active.Store(rt)
 	return p, nil
+}
+
+// signalURL is where a signal goes: its own endpoint as given, or the
+// base endpoint with the signal's path, as the OTLP exporter specification
+// says. The exporters read the same variables from the process
+// environment themselves; passing the URL keeps Options.Lookup the one
+// source (tests, and secrets resolved into the lookup on Lambda).
+func signalURL(signal, base, path string) string {
+	if signal != "" {
+		return signal
+	}
+	if base == "" {
+		return ""
+	}
+	return strings.TrimSuffix(base, "/") + path
 }
 
 func firstNonEmpty(vs ...string) string {
