@@ -7,6 +7,7 @@ package otlptest
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/playplane/playplane/shared/telemetry"
 	collmetric "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	colltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -209,4 +211,26 @@ func Chain(spans []*tracepb.Span, route, topic string) error {
 		return fmt.Errorf("no producer span of %s under the server span of %s:%s", topic, route, Describe(spans))
 	}
 	return fmt.Errorf("no server span of route %s:%s", route, Describe(spans))
+}
+
+// Serve sends one POST to path through telemetry.ServeHTTP (as
+// httpx.Middleware does) and a mux routing pattern to h, with a
+// traceparent of a new trace, and returns that trace's id.
+func Serve(t testing.TB, pattern, path string, h http.HandlerFunc) string {
+	t.Helper()
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		t.Fatal(err)
+	}
+	traceID := hex.EncodeToString(id[:])
+	mux := http.NewServeMux()
+	mux.HandleFunc(pattern, h)
+	req := httptest.NewRequest(http.MethodPost, path, nil)
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	rec := httptest.NewRecorder()
+	telemetry.ServeHTTP(rec, req, mux)
+	if rec.Code/100 != 2 {
+		t.Fatalf("POST %s: %d %s", path, rec.Code, rec.Body)
+	}
+	return traceID
 }
