@@ -28,7 +28,11 @@ import (
 
 // Receiver collects exported spans and metrics.
 type Receiver struct {
-	srv     *httptest.Server
+	srv *httptest.Server
+	// discard takes exports without decoding or keeping them
+	// (benchmarks).
+	discard bool
+	counted int
 	mu      sync.Mutex
 	spans   []*tracepb.Span
 	metrics []*metricpb.Metric
@@ -40,6 +44,19 @@ func Start(t testing.TB) *Receiver {
 	r := &Receiver{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		discard := r.discard
+		r.mu.Unlock()
+		if discard {
+			// A benchmark's receiver: the export is taken, not decoded,
+			// so the exporter's cost is measured and not the receiver's.
+			n, _ := io.Copy(io.Discard, req.Body)
+			r.mu.Lock()
+			r.counted += int(min(n, 1))
+			r.mu.Unlock()
+			reply(w, &colltrace.ExportTraceServiceResponse{})
+			return
+		}
 		var msg colltrace.ExportTraceServiceRequest
 		if !decode(w, req, &msg) {
 			return
@@ -47,6 +64,7 @@ func Start(t testing.TB) *Receiver {
 		r.mu.Lock()
 		for _, rs := range msg.GetResourceSpans() {
 			for _, ss := range rs.GetScopeSpans() {
+				r.counted += len(ss.GetSpans())
 				r.spans = append(r.spans, ss.GetSpans()...)
 			}
 		}
@@ -103,6 +121,21 @@ func reply(w http.ResponseWriter, msg proto.Message) {
 	raw, _ := proto.Marshal(msg)
 	w.Header().Set("Content-Type", "application/x-protobuf")
 	_, _ = w.Write(raw)
+}
+
+// Discard makes r take trace exports without decoding them: Count then
+// counts exports, not spans.
+func (r *Receiver) Discard() {
+	r.mu.Lock()
+	r.discard = true
+	r.mu.Unlock()
+}
+
+// Count is how many spans r received.
+func (r *Receiver) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counted
 }
 
 // Endpoint is the base URL for OTEL_EXPORTER_OTLP_ENDPOINT.
