@@ -15,8 +15,9 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-// Messaging systems, as the semantic conventions name them; "playplane"
-// is the local runner's in-process bus.
+// Messaging systems, as the semantic conventions name them;
+// "playplane_membus" is the local runner's in-process bus, which the
+// conventions have no name for.
 const (
 	SystemLocal  = "playplane_membus"
 	SystemSQS    = "aws_sqs"
