@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
@@ -40,6 +41,7 @@ import (
 	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/openapi"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/walbus"
 )
 
@@ -134,6 +136,8 @@ type App struct {
 	// functions are the wired functions by catalogue name.
 	functions map[string]function
 	jobs      sync.WaitGroup
+	// telemetry serves /metrics once the process has set it up (main.go).
+	telemetry atomic.Pointer[telemetry.Provider]
 	// cdnBases is SIGNURL_CDN_BASES (CDN name → base URL), defaulting to
 	// the two local CDNs on PublicURL: the pathways and their edges.
 	cdnBases map[string]string
@@ -320,6 +324,9 @@ func (a *App) wire(ctx context.Context) error {
 	// The API's description; the clouds publish the same bytes as
 	// dist/openapi.json instead of a route (docs/openapi.md).
 	a.mux.Handle("GET "+openapi.Path, openapi.Handler())
+	// The Prometheus scrape: a runner page, not an API operation (the
+	// clouds export their metrics as EMF and OTLP).
+	a.mux.Handle("GET /metrics", httpx.HandlerFunc(a.serveMetrics))
 	consumerCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
 	if err := a.mount(consumerCtx); err != nil {
@@ -464,6 +471,18 @@ func (a *App) logged(topic string, h playback.BatchHandler) playback.BatchHandle
 		log := a.log.With("topic", topic, "batch_id", playback.NewID("batch"))
 		return h(httpx.WithLogger(ctx, log), msgs)
 	}
+}
+
+// UseTelemetry serves p's metrics on /metrics.
+func (a *App) UseTelemetry(p *telemetry.Provider) { a.telemetry.Store(p) }
+
+func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	h := a.telemetry.Load().MetricsHandler()
+	if h == nil {
+		return playback.Errorf(playback.CodeNotFound, "metrics_off", "metrics are off (OTEL_SDK_DISABLED)")
+	}
+	h.ServeHTTP(w, r)
+	return nil
 }
 
 // Handler is the whole local API.

@@ -17,6 +17,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/shared/openapi"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 func main() {
@@ -61,12 +62,27 @@ func realMain(ctx context.Context) error {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
+	// Metrics for a Prometheus scrape of /metrics; spans to the collector
+	// OTEL_EXPORTER_OTLP_ENDPOINT names, if any (README: Observability).
+	tel, err := telemetry.Setup(ctx, telemetry.Options{Service: "playplane", Metrics: telemetry.SinkPrometheus})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer func() {
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(shutdown); err != nil {
+			log.Warn("telemetry shutdown", "err", err)
+		}
+	}()
 	app, err := NewApp(ctx, cfg, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer app.Close()
+	app.UseTelemetry(tel)
 	if err := app.PrintWelcome(os.Stdout); err != nil {
 		return err
 	}

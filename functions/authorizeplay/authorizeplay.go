@@ -4,6 +4,7 @@
 package authorizeplay
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/playurl"
 	"github.com/playplane/playplane/shared/steering"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // Config is read from the environment.
@@ -219,6 +221,19 @@ func view(s playback.Session) SessionView {
 }
 
 func (s *Server) play(w http.ResponseWriter, r *http.Request) error {
+	err := s.admit(w, r)
+	switch {
+	case err == nil:
+		telemetry.PlayAdmitted(r.Context())
+	case httpx.Status(playback.ErrorCode(err)) < 500:
+		e := playback.AsError(err)
+		telemetry.PlayRefused(r.Context(), cmp.Or(e.Reason, string(e.Code)))
+	}
+	return err
+}
+
+// admit is POST /v1/play; play counts its outcomes.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	who, err := s.deps.Identity.Authenticate(r)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/telemetry/otlptest"
 )
 
 // BenchmarkAuthorizePlay measures POST /v1/play end to end on the bbolt
@@ -125,4 +126,19 @@ func concurrentPlayer(b *testing.B, callers int, opts ...bolt.Option) func(n int
 		wg.Wait()
 		return slices.Concat(lat...)
 	}
+}
+
+// BenchmarkAuthorizePlayTelemetry is POST /v1/play (nosync store, so the
+// handler and not the disk is measured) with telemetry off and on in the
+// same run (otlptest.Overhead): "on/off" is the cost of a server span and
+// the request and admission metrics.
+func BenchmarkAuthorizePlayTelemetry(b *testing.B) {
+	h := newHarness(b, bolt.WithoutSync())
+	token := h.token(demo.AccountFamily)
+	body := `{"title_id":"sintel","device_id":"bench-tv"}`
+	otlptest.Overhead(b, func() {
+		if rec := h.do(http.MethodPost, "/v1/play", token, body); rec.Code != http.StatusCreated {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 
 	"github.com/playplane/playplane/functions/admin"
@@ -26,6 +27,7 @@ import (
 	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/functions/signurl"
 	"github.com/playplane/playplane/shared/gcpfn"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // builders are the deploy unit's functions by catalogue name: how each is
@@ -94,7 +96,16 @@ var set = func() *gcpfn.Set {
 	return s
 }()
 
-func init() { set.Register(gcpfn.Framework) }
+func init() {
+	// Spans and metrics leave over OTLP to the collector the OTEL_*
+	// variables name (Cloud Monitoring and Cloud Trace behind it); without
+	// them telemetry stays off.
+	if _, err := telemetry.Setup(context.Background(), telemetry.Options{Service: os.Getenv("K_SERVICE"),
+		Metrics: telemetry.SinkOTLP}); err != nil {
+		set.Resources().Log().Error("telemetry is off: its configuration is unusable", "err", err)
+	}
+	set.Register(gcpfn.Framework)
+}
 
 // Set returns the registered functions, for the local runner.
 func Set() *gcpfn.Set { return set }

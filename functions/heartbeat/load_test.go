@@ -13,6 +13,7 @@ import (
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/httpload"
 	"github.com/playplane/playplane/shared/membus"
+	"github.com/playplane/playplane/shared/telemetry/otlptest"
 )
 
 type loadSpec struct {
@@ -198,4 +199,24 @@ func BenchmarkHandler(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(httpload.ProcessCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkHandlerTelemetry is BenchmarkHandler's request path with
+// telemetry off and on in the same run (otlptest.Overhead): "on/off" is
+// the cost of the server and producer spans, the trace context in the
+// message and the request metric.
+func BenchmarkHandlerTelemetry(b *testing.B) {
+	h := newHarness(b, harnessOptions{noConsume: true, busCfg: membus.Config{MaxPending: 1 << 24}})
+	id, tok := h.play("acct_bench", "title_1", 1)
+	t0 := h.clock().Add(-time.Minute)
+	k := 0
+	otlptest.Overhead(b, func() {
+		k++
+		body := `{"event":"progress","position_ms":1000,"duration_ms":5400000,"device_time":"` +
+			t0.Add(time.Duration(k)*time.Microsecond).Format(time.RFC3339Nano) +
+			`","qoe":{"br":5800,"bl":21000,"mtp":48000,"rc":1,"rd":900,"pd":1000,"cdn":"local","edge":"fra-1"}}`
+		if rec := h.beat(id, tok, body); rec.Code != 200 {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	})
 }

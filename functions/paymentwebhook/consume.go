@@ -13,6 +13,7 @@ import (
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // errLinkPending marks an event of a customer not yet linked to an account
@@ -109,6 +110,11 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 	if err := s.deps.Store.MarkEventProcessed(ctx, Source, ev.ID, now, now.Add(s.cfg.InboxRetention)); err != nil {
 		log.ErrorContext(ctx, "marking stripe event processed", "err", err)
 		return true
+	}
+	if err == nil {
+		// Stripe's creation time to ours: what an entitlement change
+		// waited, webhook delivery, bus and retries included.
+		telemetry.WebhookLag(ctx, s.deps.Now().Sub(ev.Created))
 	}
 	return false
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // ReconcileReport counts what one reconciliation saw and did.
@@ -159,6 +160,7 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return n, err
 	}
+	telemetry.InboxBacklog(ctx, Source, len(pending), len(parked))
 	retried := 0
 	for _, ev := range parked {
 		if ev.ParkedAt.After(now.Add(-s.cfg.SweepAge)) {

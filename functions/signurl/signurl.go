@@ -27,6 +27,7 @@ import (
 	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // Config is read from the environment.
@@ -134,7 +135,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		if err := checkBaseURL(base); err != nil {
 			return nil, fmt.Errorf("signurl.New: CDN %q: %w", name, err)
 		}
-		s.cdns[name] = cdn{base: base, signer: signer}
+		s.cdns[name] = cdn{base: base, signer: countedSigner{cdn: name, URLSigner: signer}}
 	}
 	for name := range deps.Signers {
 		if _, ok := s.cdns[name]; !ok {
@@ -474,4 +475,19 @@ func titlePaths(t playback.Title) (prefix, manifest string, err error) {
 		return "", "", bad("manifest: %w", err)
 	}
 	return prefix, manifest, nil
+}
+
+// countedSigner counts the grants a CDN's signer issues
+// (playplane.grants.signed): every signing path goes through it.
+type countedSigner struct {
+	cdn string
+	playback.URLSigner
+}
+
+func (c countedSigner) Sign(ctx context.Context, req playback.SignRequest) (playback.SignedAccess, error) {
+	access, err := c.URLSigner.Sign(ctx, req)
+	if err == nil {
+		telemetry.GrantSigned(ctx, c.cdn)
+	}
+	return access, err
 }

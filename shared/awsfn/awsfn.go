@@ -40,6 +40,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // Function is what every function package's Server offers.
@@ -113,6 +114,14 @@ type Options struct {
 func Main(build Builder) {
 	log := NewLogger()
 	slog.SetDefault(log)
+	// Metrics leave as EMF lines on stdout, beside the logs: CloudWatch
+	// Logs extracts them, and the request path makes no call for them.
+	// Spans go wherever OTEL_EXPORTER_OTLP_ENDPOINT says (a collector
+	// layer or sidecar), flushed before each invocation returns.
+	if _, err := telemetry.Setup(context.Background(), telemetry.Options{Service: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
+		Metrics: telemetry.SinkEMF, EMFOut: os.Stdout}); err != nil {
+		log.Error("telemetry is off: its configuration is unusable", "err", err)
+	}
 	h, err := New(context.Background(), build, Options{Log: log})
 	if err != nil {
 		log.Error("lambda init failed", "err", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/playplane/playplane/shared/lambdahttp"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/sqs"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // Handler is one Lambda's handler: the typed handler of its trigger (HTTP,
@@ -182,6 +183,7 @@ func (h *Handler) HTTP(ctx context.Context, req events.APIGatewayV2HTTPRequest) 
 		// by a misconfigured integration: nothing to answer.
 		return events.APIGatewayV2HTTPResponse{}, errors.New("awsfn: not an HTTP API payload format 2.0 request (no requestContext.http.method)")
 	}
+	defer h.flush(ctx)
 	b, err := h.get(ctx)
 	if err != nil {
 		return lambdahttp.Handler(httpx.Middleware(h.log, httpx.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
@@ -199,6 +201,7 @@ func (h *Handler) Queue(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		// Lambda never sends an empty batch: another trigger's event.
 		return events.SQSEventResponse{}, errors.New("awsfn: no SQS records in the event")
 	}
+	defer h.flush(ctx)
 	log := h.log.With("topic", h.topic)
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		log = log.With("aws_request_id", lc.AwsRequestID)
@@ -215,4 +218,13 @@ func (h *Handler) Queue(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		resp.BatchItemFailures = []events.SQSBatchItemFailure{}
 	}
 	return resp, err
+}
+
+// flush exports the invocation's spans and metrics before it returns:
+// Lambda freezes the execution environment once it has, and a frozen
+// batcher sends nothing. It has the invocation's deadline.
+func (h *Handler) flush(ctx context.Context) {
+	if err := telemetry.Flush(ctx); err != nil {
+		h.log.WarnContext(ctx, "telemetry flush failed", "err", err)
+	}
 }

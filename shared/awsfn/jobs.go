@@ -43,6 +43,7 @@ type JobResult struct {
 // Lambda error metrics see it.
 func (h *Handler) Job(ctx context.Context, ev JobEvent) (JobResult, error) {
 	log := h.log.With("job", ev.Job)
+	defer h.flush(ctx)
 	b, err := h.get(ctx)
 	if err != nil {
 		log.ErrorContext(ctx, "jobs cannot be built", "err", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/pubsub"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // lazyFunction is one function, built on the first request to any of its
@@ -120,6 +121,7 @@ func logged(log *slog.Logger, entry, topic string, h playback.BatchHandler) play
 // serveHTTP is the HTTP entry point: the function's routes, at the paths
 // the load balancer forwards unchanged.
 func (f *lazyFunction) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	defer f.flush(r.Context())
 	b, err := f.get(r.Context())
 	if err != nil {
 		f.unavailable(w, r, err)
@@ -139,6 +141,7 @@ func (f *lazyFunction) unavailable(w http.ResponseWriter, r *http.Request, err e
 // consumer is the CloudEvent entry point of topic.
 func (f *lazyFunction) consumer(topic string) func(context.Context, event.Event) error {
 	return func(ctx context.Context, e event.Event) error {
+		defer f.flush(ctx)
 		b, err := f.get(ctx)
 		if err != nil {
 			// Pub/Sub keeps the message and redelivers it, to a fixed
@@ -149,5 +152,14 @@ func (f *lazyFunction) consumer(topic string) func(context.Context, event.Event)
 			return err
 		}
 		return b.consumers[topic](ctx, e)
+	}
+}
+
+// flush exports the invocation's spans and metrics before it returns:
+// Cloud Functions throttles the instance's CPU between requests, so a
+// batch left for later may never leave.
+func (f *lazyFunction) flush(ctx context.Context) {
+	if err := telemetry.Flush(ctx); err != nil {
+		f.res.log.WarnContext(ctx, "telemetry flush failed", "function", f.spec.Name, "err", err)
 	}
 }

@@ -46,6 +46,7 @@ const maxJobBody = 1 << 10
 // Scheduler's retry policy and the error metrics see it; jobs are
 // idempotent sweeps, so a retry never double-applies.
 func (f *lazyFunction) serveJobs(w http.ResponseWriter, r *http.Request) {
+	defer f.flush(r.Context())
 	b, err := f.get(r.Context())
 	if err != nil {
 		f.unavailable(w, r, err)

@@ -19,6 +19,7 @@ import (
 	"sync"
 
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // DefaultMaxBody caps request bodies; the largest legitimate request (a
@@ -275,7 +276,9 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 				log.InfoContext(ctx, "request", append(req.attrs(), "method", r.Method, "path", r.URL.Path, "status", rec.status)...)
 			}
 		}()
-		next.ServeHTTP(rec, r)
+		// Inside the recovery above, so a panic ends the request's span as
+		// failed before it becomes a 500.
+		telemetry.ServeHTTP(rec, r, next)
 	})
 }
 

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 var _ playback.Bus = (*Bus)(nil)
@@ -158,6 +159,13 @@ func (b *Bus) topic(name string) *topic {
 // Messages get an id if they lack one. The bus keeps copies: the caller's
 // Data is its own again when Publish returns.
 func (b *Bus) Publish(ctx context.Context, name string, msgs ...playback.Message) error {
+	ctx, end := telemetry.StartPublish(ctx, telemetry.SystemLocal, name, len(msgs))
+	err := b.publish(ctx, name, msgs)
+	end(err)
+	return err
+}
+
+func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("membus.Publish: %w", err)
 	}
@@ -171,6 +179,9 @@ func (b *Bus) Publish(ctx context.Context, name string, msgs ...playback.Message
 		return playback.Unavailable(errors.New("queue full"), "membus.Publish: topic %s has %d pending", name, len(t.ready))
 	}
 	now := time.Now()
+	// The trace context rides in the attributes, journaled with them, so
+	// a consumer's span joins the publisher's trace even after a restart.
+	carrier := telemetry.Carrier(ctx)
 	accepted := make([]playback.Message, len(msgs))
 	for i, m := range msgs {
 		if m.ID == "" {
@@ -179,7 +190,12 @@ func (b *Bus) Publish(ctx context.Context, name string, msgs ...playback.Message
 		m.PublishTime = now
 		m.DeliveryAttempt = 0
 		// The caller may reuse both once Publish returns (playback.Publisher).
-		m.Data, m.Attributes = slices.Clone(m.Data), maps.Clone(m.Attributes)
+		m.Data = slices.Clone(m.Data)
+		if attrs := telemetry.WithCarrier(m.Attributes, carrier); len(carrier) > 0 {
+			m.Attributes = attrs // a new map already
+		} else {
+			m.Attributes = maps.Clone(m.Attributes)
+		}
 		accepted[i] = m
 	}
 	if b.journal != nil {
@@ -234,13 +250,17 @@ func (b *Bus) Subscribe(ctx context.Context, name string, h playback.BatchHandle
 
 func (b *Bus) consume(ctx context.Context, t *topic, name string, h playback.BatchHandler) {
 	log := slog.Default().With("topic", name)
+	traced := playback.BatchHandler(func(ctx context.Context, msgs []playback.Message) []string {
+		return telemetry.Consume(ctx, telemetry.SystemLocal, name, msgs, h)
+	})
 	for {
 		batch, ok := b.next(ctx, t)
 		if !ok {
 			return
 		}
-		retry := h.Call(context.WithoutCancel(ctx), log, batch)
+		retry := traced.Call(context.WithoutCancel(ctx), log, batch)
 		acked, dead := b.settle(t, log, batch, retry)
+		telemetry.DeadLettered(ctx, telemetry.SystemLocal, name, len(dead))
 		if b.journal != nil && len(acked)+len(dead) > 0 {
 			if err := b.journal.Settle(name, acked, dead); err != nil {
 				// They stay journaled and come again after a restart; the

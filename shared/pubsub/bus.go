@@ -29,6 +29,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 var _ playback.Bus = (*Bus)(nil)
@@ -354,13 +355,21 @@ func (b *Bus) Publish(ctx context.Context, topic string, msgs ...playback.Messag
 	if len(msgs) == 0 {
 		return nil
 	}
+	ctx, end := telemetry.StartPublish(ctx, telemetry.SystemPubSub, topic, len(msgs))
+	err := b.publish(ctx, topic, msgs)
+	end(err)
+	return err
+}
+
+func (b *Bus) publish(ctx context.Context, topic string, msgs []playback.Message) error {
 	tp, err := b.publisher(topic)
 	if err != nil {
 		return err
 	}
+	carrier := telemetry.Carrier(ctx)
 	out := make([]*pubsub.Message, len(msgs))
 	for i, m := range msgs {
-		if out[i], err = encode(m, tp.pathLen); err != nil {
+		if out[i], err = encode(m, carrier, tp.pathLen); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -71,7 +72,10 @@ func CloudEventHandler(h playback.BatchHandler) func(context.Context, event.Even
 		}
 		m := decode(in)
 		log = log.With("message_id", m.ID, "subscription", data.Subscription, "delivery_attempt", m.DeliveryAttempt)
-		if slices.Contains(h.Call(ctx, log, []playback.Message{m}), m.ID) {
+		// The source is //pubsub.googleapis.com/projects/P/topics/T.
+		topic := e.Source()
+		topic = topic[strings.LastIndexByte(topic, '/')+1:]
+		if slices.Contains(traced(topic, h).Call(ctx, log, []playback.Message{m}), m.ID) {
 			return fmt.Errorf("pubsub: handler asked to retry message %s (delivery attempt %d)", m.ID, m.DeliveryAttempt)
 		}
 		return nil

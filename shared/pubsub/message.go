@@ -23,10 +23,15 @@ const (
 // encode turns m into a Pub/Sub message, or explains with CodeInvalid or
 // CodeTooLarge why Pub/Sub would refuse it. topicPathLen is the length of
 // the topic's full name, which shares the 10 MB publish request.
-func encode(m playback.Message, topicPathLen int) (*pubsub.Message, error) {
+func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*pubsub.Message, error) {
 	out := &pubsub.Message{Data: m.Data, OrderingKey: m.OrderingKey}
-	if len(m.Attributes) > 0 || m.ID != "" {
-		out.Attributes = make(map[string]string, len(m.Attributes)+1)
+	if len(m.Attributes) > 0 || m.ID != "" || len(carrier) > 0 {
+		out.Attributes = make(map[string]string, len(m.Attributes)+len(carrier)+1)
+	}
+	// The trace context (telemetry.Carrier) goes first: the message's own
+	// attributes of the same name win.
+	for name, value := range carrier {
+		out.Attributes[name] = value
 	}
 	for name, value := range m.Attributes {
 		if err := validAttribute(name, value); err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 var _ playback.Bus = (*Bus)(nil)
@@ -261,9 +262,17 @@ func (b *Bus) Publish(ctx context.Context, topic string, msgs ...playback.Messag
 	if len(msgs) == 0 {
 		return nil
 	}
+	ctx, end := telemetry.StartPublish(ctx, telemetry.SystemSQS, topic, len(msgs))
+	err := b.publish(ctx, topic, msgs)
+	end(err)
+	return err
+}
+
+func (b *Bus) publish(ctx context.Context, topic string, msgs []playback.Message) error {
+	carrier := telemetry.Carrier(ctx)
 	entries := make([]outgoing, len(msgs))
 	for i, m := range msgs {
-		out, err := encode(m)
+		out, err := encode(m, carrier)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package sqs
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -18,15 +19,18 @@ import (
 func LambdaHandler(h playback.BatchHandler) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		log := slog.Default()
+		var queue string
 		if len(ev.Records) > 0 {
-			log = log.With("event_source_arn", ev.Records[0].EventSourceARN)
+			arn := ev.Records[0].EventSourceARN
+			log = log.With("event_source_arn", arn)
+			queue = arn[strings.LastIndexByte(arn, ':')+1:]
 		}
 		delivered := make([]incoming, len(ev.Records))
 		for i, r := range ev.Records {
 			delivered[i] = fromRecord(r)
 		}
 		// Lambda deletes what is not reported, so only the retries matter.
-		retry, _ := runBatch(ctx, log, h, delivered)
+		retry, _ := runBatch(ctx, log, queue, h, delivered)
 		var resp events.SQSEventResponse
 		for _, id := range retry {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})

@@ -2,6 +2,8 @@ package sqs
 
 import (
 	"encoding/base64"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +39,7 @@ type outgoing struct {
 
 // encode turns m into an SQS message body and attributes, or explains with
 // CodeInvalid why SQS would refuse it.
-func encode(m playback.Message) (outgoing, error) {
+func encode(m playback.Message, carrier map[string]string) (outgoing, error) {
 	out := outgoing{attrs: make(map[string]types.MessageAttributeValue, len(m.Attributes)+3)}
 	if len(m.Data) == 0 {
 		// SQS has no empty bodies.
@@ -68,6 +70,13 @@ func encode(m playback.Message) (outgoing, error) {
 	if len(out.attrs) > maxAttributes {
 		return out, playback.Errorf(playback.CodeInvalid, "attribute_invalid",
 			"message has %d attributes with the adapter's own, SQS allows %d", len(out.attrs), maxAttributes)
+	}
+	// The trace context rides along where the attribute cap leaves room:
+	// a message is never refused for it.
+	for _, name := range slices.Sorted(maps.Keys(carrier)) {
+		if _, taken := out.attrs[name]; !taken && len(out.attrs) < maxAttributes && carrier[name] != "" {
+			out.attrs[name] = stringAttr(carrier[name])
+		}
 	}
 	out.size = len(out.body)
 	for name, v := range out.attrs {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"slices"
 	"strconv"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // settleTimeout bounds the delete and visibility calls after a batch, which
@@ -86,7 +88,7 @@ func (b *Bus) consume(ctx context.Context, topic, url string, h playback.BatchHa
 // message that cannot be decoded is logged and acknowledged, since
 // redelivery cannot repair it; a message delivered twice in one batch is
 // settled the same way both times.
-func runBatch(ctx context.Context, log *slog.Logger, h playback.BatchHandler, delivered []incoming) (retry, ack []string) {
+func runBatch(ctx context.Context, log *slog.Logger, queue string, h playback.BatchHandler, delivered []incoming) (retry, ack []string) {
 	msgs := make([]playback.Message, 0, len(delivered))
 	handles := make(map[string][]string, len(delivered)) // message id → handles
 	for _, in := range delivered {
@@ -103,7 +105,8 @@ func runBatch(ctx context.Context, log *slog.Logger, h playback.BatchHandler, de
 		return nil, ack
 	}
 	retried := map[string]bool{}
-	for _, id := range h.Call(ctx, log, msgs) {
+	call := func(ctx context.Context, msgs []playback.Message) []string { return h.Call(ctx, log, msgs) }
+	for _, id := range telemetry.Consume(ctx, telemetry.SystemSQS, queue, msgs, call) {
 		retried[id] = true
 	}
 	for _, m := range msgs {
@@ -129,7 +132,7 @@ func (b *Bus) handleBatch(ctx context.Context, log *slog.Logger, url string, h p
 	}
 	// The batch runs to the end even when the consumer is stopping; its
 	// messages are settled afterwards.
-	retryHandles, ack := runBatch(context.WithoutCancel(ctx), log, h, delivered)
+	retryHandles, ack := runBatch(context.WithoutCancel(ctx), log, path.Base(url), h, delivered)
 	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	if err := b.deleteMessages(settleCtx, url, ack); err != nil {

@@ -1,0 +1,69 @@
+package sqs
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
+	"github.com/playplane/playplane/shared/telemetry/otlptest"
+)
+
+// TestTraceCrossesTheQueue follows one trace from an HTTP request through
+// SQS (fauxqs) into the consumer: the trace context travels as SQS
+// MessageAttributes, and the receiver (OTLP/HTTP wire protocol) finds the
+// server, producer and consumer spans linked. Not parallel: telemetry is
+// process-wide.
+func TestTraceCrossesTheQueue(t *testing.T) {
+	endpoint := emulators.SQS(t)
+	recv := otlptest.Start(t)
+	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "sqs-test", Lookup: envconfig.MapLookuper(recv.Env())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	b := newBus(t, testConfig(), endpoint, "traced")
+	got := make(chan playback.Message, 1)
+	if err := b.Subscribe(context.Background(), "traced", func(_ context.Context, msgs []playback.Message) []string {
+		for _, m := range msgs {
+			got <- m
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	traceID := otlptest.Serve(t, "POST /v1/things/{id}", "/v1/things/t1", func(w http.ResponseWriter, r *http.Request) {
+		if err := b.Publish(r.Context(), "traced", playback.Message{Data: []byte(`{"n":1}`), Attributes: map[string]string{"k": "v"}}); err != nil {
+			t.Error(err)
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	select {
+	case m := <-got:
+		if m.Attributes["k"] != "v" || len(m.Attributes["traceparent"]) == 0 {
+			t.Errorf("delivered attributes %v: want the message's own and traceparent", m.Attributes)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no delivery")
+	}
+	// The consumer's spans end once the handler returns: wait for them.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := tel.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		err := otlptest.Chain(recv.Trace(traceID), "/v1/things/{id}", "traced")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,139 @@
+package telemetry
+
+import (
+	"context"
+	"maps"
+	"slices"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Messaging systems, as the semantic conventions name them;
+// "playplane_membus" is the local runner's in-process bus, which the
+// conventions have no name for.
+const (
+	SystemLocal  = "playplane_membus"
+	SystemSQS    = "aws_sqs"
+	SystemPubSub = "gcp_pubsub"
+)
+
+// StartPublish starts the producer span of a publish of n messages to
+// topic. end records its outcome. Off, ctx comes back unchanged and end
+// does nothing.
+func StartPublish(ctx context.Context, system, topic string, n int) (context.Context, func(error)) {
+	rt := current()
+	if rt == nil || rt.tracer == nil {
+		return ctx, noEnd
+	}
+	ctx, span := rt.tracer.Start(ctx, "send "+topic, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic),
+			semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"), semconv.MessagingBatchMessageCount(n)))
+	return ctx, func(err error) {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}
+}
+
+func noEnd(error) {}
+
+// Carrier returns the trace context of ctx as message attributes
+// (traceparent, tracestate), to add to each published message: a
+// consumer's span then joins the trace of the request that published it.
+// It is nil when tracing is off or ctx has no span.
+func Carrier(ctx context.Context) map[string]string {
+	rt := current()
+	if rt == nil || rt.tracer == nil || !trace.SpanContextFromContext(ctx).IsValid() {
+		return nil
+	}
+	c := propagation.MapCarrier{}
+	rt.prop.Inject(ctx, c)
+	return c
+}
+
+// WithCarrier returns attrs with carrier's entries added where attrs has
+// none of its own by that name: a new map when anything is added, attrs
+// itself otherwise.
+func WithCarrier(attrs, carrier map[string]string) map[string]string {
+	if len(carrier) == 0 {
+		return attrs
+	}
+	out := make(map[string]string, len(attrs)+len(carrier))
+	maps.Copy(out, carrier)
+	maps.Copy(out, attrs)
+	return out
+}
+
+// Consume calls h with msgs inside a consumer batch span, linked to the
+// context each message carries, and a process span per message that is a
+// child of its publisher's span (so a trace runs from the HTTP request
+// through the bus into the consumer); a message's span ends with the
+// batch, failed if the handler asked to retry it. It records the batch
+// size and the retries. Off, it is h(ctx, msgs).
+func Consume(ctx context.Context, system, topic string, msgs []playback.Message, h playback.BatchHandler) []string {
+	rt := current()
+	if rt == nil {
+		return h(ctx, msgs)
+	}
+	base := []attribute.KeyValue{semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic)}
+	var batch trace.Span
+	var spans []trace.Span
+	if rt.tracer != nil {
+		links := make([]trace.Link, 0, len(msgs))
+		parents := make([]context.Context, len(msgs))
+		for i, m := range msgs {
+			parents[i] = rt.prop.Extract(context.Background(), propagation.MapCarrier(m.Attributes))
+			if sc := trace.SpanContextFromContext(parents[i]); sc.IsValid() {
+				links = append(links, trace.Link{SpanContext: sc})
+			}
+		}
+		var bctx context.Context
+		bctx, batch = rt.tracer.Start(ctx, "process "+topic, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(links...),
+			trace.WithAttributes(append(slices.Clip(base), semconv.MessagingOperationTypeProcess,
+				semconv.MessagingOperationName("process"), semconv.MessagingBatchMessageCount(len(msgs)))...))
+		batchLink := trace.Link{SpanContext: batch.SpanContext()}
+		spans = make([]trace.Span, len(msgs))
+		for i, m := range msgs {
+			_, spans[i] = rt.tracer.Start(parents[i], "process "+topic, trace.WithSpanKind(trace.SpanKindConsumer),
+				trace.WithLinks(batchLink),
+				trace.WithAttributes(append(slices.Clip(base), semconv.MessagingOperationTypeProcess,
+					semconv.MessagingOperationName("process"), semconv.MessagingMessageID(m.ID),
+					attribute.Int("messaging.message.delivery_attempt", m.DeliveryAttempt))...))
+		}
+		ctx = bctx
+	}
+	retry := h(ctx, msgs)
+	if rt.tracer != nil {
+		retried := make(map[string]bool, len(retry))
+		for _, id := range retry {
+			retried[id] = true
+		}
+		for i, m := range msgs {
+			if retried[m.ID] {
+				spans[i].SetStatus(codes.Error, "handed back for redelivery")
+			}
+			spans[i].End()
+		}
+		if len(retry) > 0 {
+			batch.SetAttributes(attribute.Int("playplane.retry_count", len(retry)))
+		}
+		batch.End()
+	}
+	if rt.inst != nil {
+		opt := metric.WithAttributes(base...)
+		rt.inst.batchSize.Record(ctx, int64(len(msgs)), opt)
+		if len(retry) > 0 {
+			rt.inst.retries.Add(ctx, int64(len(retry)), opt)
+		}
+	}
+	return retry
+}

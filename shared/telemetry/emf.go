@@ -1,0 +1,232 @@
+package telemetry
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// EMF limits (CloudWatch Embedded Metric Format specification): at most
+// 100 metrics per directive, 30 dimensions per dimension set, 100 values
+// in a value array.
+const (
+	emfMaxMetrics    = 100
+	emfMaxDimensions = 30
+	emfMaxValues     = 100
+)
+
+// emfSink reads the meter provider on Flush, with delta temporality so
+// that each line holds what happened since the previous one, and writes
+// one EMF line per attribute set.
+type emfSink struct {
+	reader *sdkmetric.ManualReader
+	mu     sync.Mutex
+	out    io.Writer
+	now    func() time.Time
+}
+
+func newEMFSink(out io.Writer) *emfSink {
+	return &emfSink{
+		reader: sdkmetric.NewManualReader(sdkmetric.WithTemporalitySelector(func(k sdkmetric.InstrumentKind) metricdata.Temporality {
+			if k == sdkmetric.InstrumentKindGauge || k == sdkmetric.InstrumentKindObservableGauge {
+				return metricdata.CumulativeTemporality
+			}
+			return metricdata.DeltaTemporality
+		})),
+		out: out,
+		now: time.Now,
+	}
+}
+
+// emfMetric is one entry of a directive's Metrics.
+type emfMetric struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit,omitempty"`
+}
+
+type emfDirective struct {
+	Namespace  string      `json:"Namespace"`
+	Dimensions [][]string  `json:"Dimensions"`
+	Metrics    []emfMetric `json:"Metrics"`
+}
+
+type emfMetadata struct {
+	Timestamp         int64          `json:"Timestamp"`
+	CloudWatchMetrics []emfDirective `json:"CloudWatchMetrics"`
+}
+
+// emfGroup is the metrics of one attribute set: one log line.
+type emfGroup struct {
+	dims    []attribute.KeyValue
+	metrics []emfMetric
+	values  map[string]any
+}
+
+func (e *emfSink) flush(ctx context.Context) error {
+	var rm metricdata.ResourceMetrics
+	if err := e.reader.Collect(ctx, &rm); err != nil {
+		return err
+	}
+	lines, err := emfLines(&rm, e.now())
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, l := range lines {
+		if _, err := e.out.Write(append(l, '\n')); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emfLines renders rm as EMF documents, one per attribute set (and per
+// hundred metrics). Data points with nothing new (a zero delta, an empty
+// histogram) are left out.
+func emfLines(rm *metricdata.ResourceMetrics, now time.Time) ([][]byte, error) {
+	groups := map[attribute.Distinct]*emfGroup{}
+	var order []attribute.Distinct
+	add := func(set attribute.Set, name, unit string, v any) {
+		k := set.Equivalent()
+		g, ok := groups[k]
+		if !ok {
+			g = &emfGroup{dims: set.ToSlice(), values: map[string]any{}}
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.metrics = append(g.metrics, emfMetric{Name: name, Unit: emfUnit(unit)})
+		g.values[name] = v
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					if p.Value != 0 || !d.IsMonotonic {
+						add(p.Attributes, m.Name, m.Unit, p.Value)
+					}
+				}
+			case metricdata.Sum[float64]:
+				for _, p := range d.DataPoints {
+					if p.Value != 0 || !d.IsMonotonic {
+						add(p.Attributes, m.Name, m.Unit, p.Value)
+					}
+				}
+			case metricdata.Gauge[int64]:
+				for _, p := range d.DataPoints {
+					add(p.Attributes, m.Name, m.Unit, p.Value)
+				}
+			case metricdata.Gauge[float64]:
+				for _, p := range d.DataPoints {
+					add(p.Attributes, m.Name, m.Unit, p.Value)
+				}
+			case metricdata.Histogram[int64]:
+				for _, p := range d.DataPoints {
+					if p.Count > 0 {
+						min, _ := p.Min.Value()
+						max, _ := p.Max.Value()
+						add(p.Attributes, m.Name, m.Unit, histogramValues(p.Bounds, p.BucketCounts, float64(min), float64(max)))
+					}
+				}
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					if p.Count > 0 {
+						min, _ := p.Min.Value()
+						max, _ := p.Max.Value()
+						add(p.Attributes, m.Name, m.Unit, histogramValues(p.Bounds, p.BucketCounts, min, max))
+					}
+				}
+			}
+		}
+	}
+	var lines [][]byte
+	for _, k := range order {
+		g := groups[k]
+		if len(g.dims) > emfMaxDimensions {
+			return nil, fmt.Errorf("telemetry: EMF allows %d dimensions, a metric has %d", emfMaxDimensions, len(g.dims))
+		}
+		dims := make([]string, 0, len(g.dims))
+		for _, kv := range g.dims {
+			dims = append(dims, string(kv.Key))
+		}
+		for chunk := range slices.Chunk(g.metrics, emfMaxMetrics) {
+			doc := map[string]any{}
+			for _, kv := range g.dims {
+				doc[string(kv.Key)] = kv.Value.Emit()
+			}
+			for _, m := range chunk {
+				doc[m.Name] = g.values[m.Name]
+			}
+			doc["_aws"] = emfMetadata{Timestamp: now.UnixMilli(), CloudWatchMetrics: []emfDirective{{
+				Namespace: Namespace, Dimensions: [][]string{dims}, Metrics: chunk}}}
+			b, err := json.Marshal(doc)
+			if err != nil {
+				return nil, err
+			}
+			lines = append(lines, b)
+		}
+	}
+	return lines, nil
+}
+
+// histogramValues turns a histogram back into values CloudWatch can take
+// percentiles of: each bucket's observations at the bucket's upper bound,
+// clamped to the observed min and max (exact for a single observation, a
+// Lambda's usual request), at most 100 values: each value then stands for
+// the same share of the observations.
+func histogramValues(bounds []float64, counts []uint64, min, max float64) []float64 {
+	var total uint64
+	for _, c := range counts {
+		total += c
+	}
+	scale := 1.0
+	if total > emfMaxValues {
+		scale = float64(emfMaxValues) / float64(total)
+	}
+	var out []float64
+	for i, c := range counts {
+		n := int(math.Round(float64(c) * scale))
+		if c > 0 && n == 0 {
+			n = 1
+		}
+		v := max
+		if i < len(bounds) {
+			v = bounds[i]
+		}
+		v = math.Min(math.Max(v, min), max)
+		for range n {
+			if len(out) == emfMaxValues {
+				return out
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// emfUnit maps UCUM units to CloudWatch's; annotations ({message}) count.
+func emfUnit(u string) string {
+	switch {
+	case u == "s":
+		return "Seconds"
+	case u == "ms":
+		return "Milliseconds"
+	case u == "By":
+		return "Bytes"
+	case u == "1" || u == "" || strings.HasPrefix(u, "{"):
+		return "Count"
+	default:
+		return "None"
+	}
+}

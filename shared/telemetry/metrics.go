@@ -1,0 +1,148 @@
+package telemetry
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+)
+
+// Metric names. The Prometheus exposition turns dots into underscores and
+// adds the unit ("playplane_webhook_lag_seconds"); EMF and Cloud
+// Monitoring keep them as written. Alarms (infra) name them from here.
+const (
+	MetricRequestDuration = "http.server.request.duration"
+	MetricPlayAdmitted    = "playplane.play.admitted"
+	MetricPlayRefused     = "playplane.play.refused"
+	MetricWebhookLag      = "playplane.webhook.lag"
+	MetricInboxPending    = "playplane.inbox.pending"
+	MetricInboxParked     = "playplane.inbox.parked"
+	MetricQueueBatchSize  = "playplane.queue.batch.size"
+	MetricQueueRetries    = "playplane.queue.retries"
+	MetricQueueDead       = "playplane.queue.dead_letters"
+	MetricGrantsSigned    = "playplane.grants.signed"
+)
+
+// Attribute keys of playplane's own metrics.
+const (
+	AttrReason = attribute.Key("playplane.reason")
+	AttrCDN    = attribute.Key("playplane.cdn")
+)
+
+type instruments struct {
+	requestDuration metric.Float64Histogram
+	admitted        metric.Int64Counter
+	refused         metric.Int64Counter
+	webhookLag      metric.Float64Histogram
+	pending         metric.Int64Gauge
+	parked          metric.Int64Gauge
+	batchSize       metric.Int64Histogram
+	retries         metric.Int64Counter
+	dead            metric.Int64Counter
+	grants          metric.Int64Counter
+}
+
+func newInstruments(m metric.Meter) (*instruments, error) {
+	var i instruments
+	var errs [10]error
+	i.requestDuration, errs[0] = m.Float64Histogram(MetricRequestDuration, metric.WithUnit("s"),
+		metric.WithDescription("Duration of HTTP server requests, per route and status."))
+	i.admitted, errs[1] = m.Int64Counter(MetricPlayAdmitted, metric.WithUnit("{play}"),
+		metric.WithDescription("Plays admitted with a lease."))
+	i.refused, errs[2] = m.Int64Counter(MetricPlayRefused, metric.WithUnit("{play}"),
+		metric.WithDescription("Plays refused, by reason."))
+	i.webhookLag, errs[3] = m.Float64Histogram(MetricWebhookLag, metric.WithUnit("s"),
+		metric.WithDescription("Time from a Stripe event's creation to its application."))
+	i.pending, errs[4] = m.Int64Gauge(MetricInboxPending, metric.WithUnit("{event}"),
+		metric.WithDescription("Unprocessed, unparked inbox events older than the sweep age, as the sweeper found them (capped by its batch)."))
+	i.parked, errs[5] = m.Int64Gauge(MetricInboxParked, metric.WithUnit("{event}"),
+		metric.WithDescription("Parked inbox events due for a retry, as the sweeper found them (capped by its budget)."))
+	i.batchSize, errs[6] = m.Int64Histogram(MetricQueueBatchSize, metric.WithUnit("{message}"),
+		metric.WithDescription("Messages per consumer batch."),
+		metric.WithExplicitBucketBoundaries(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
+	i.retries, errs[7] = m.Int64Counter(MetricQueueRetries, metric.WithUnit("{message}"),
+		metric.WithDescription("Messages a consumer handed back for redelivery."))
+	i.dead, errs[8] = m.Int64Counter(MetricQueueDead, metric.WithUnit("{message}"),
+		metric.WithDescription("Messages dead-lettered after their last attempt (local bus; the clouds count their dead-letter queues)."))
+	i.grants, errs[9] = m.Int64Counter(MetricGrantsSigned, metric.WithUnit("{grant}"),
+		metric.WithDescription("Signed CDN grants (URLs and cookies), per CDN."))
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &i, nil
+}
+
+func (rt *runtime) metrics() *instruments {
+	if rt == nil {
+		return nil
+	}
+	return rt.inst
+}
+
+// PlayAdmitted counts an admitted play.
+func PlayAdmitted(ctx context.Context) {
+	if i := current().metrics(); i != nil {
+		i.admitted.Add(ctx, 1)
+	}
+}
+
+// PlayRefused counts a refused play by its machine-readable reason.
+func PlayRefused(ctx context.Context, reason string) {
+	if i := current().metrics(); i != nil {
+		i.refused.Add(ctx, 1, metric.WithAttributes(AttrReason.String(reason)))
+	}
+}
+
+// WebhookLag records a Stripe event's time from creation (by Stripe) to
+// its application. It has no dimension, so that an alarm on it (infra)
+// names the metric alone.
+func WebhookLag(ctx context.Context, lag time.Duration) {
+	if i := current().metrics(); i != nil {
+		i.webhookLag.Record(ctx, lag.Seconds())
+	}
+}
+
+// InboxBacklog records the sweeper's view of the inbox.
+func InboxBacklog(ctx context.Context, source string, pending, parked int) {
+	if i := current().metrics(); i != nil {
+		opt := metric.WithAttributes(attribute.String("playplane.source", source))
+		i.pending.Record(ctx, int64(pending), opt)
+		i.parked.Record(ctx, int64(parked), opt)
+	}
+}
+
+// DeadLettered counts messages a bus gave up on.
+func DeadLettered(ctx context.Context, system, topic string, n int) {
+	if i := current().metrics(); i != nil && n > 0 {
+		i.dead.Add(ctx, int64(n), metric.WithAttributes(semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic)))
+	}
+}
+
+// GrantSigned counts a signed grant for cdn.
+func GrantSigned(ctx context.Context, cdn string) {
+	if i := current().metrics(); i != nil {
+		i.grants.Add(ctx, 1, metric.WithAttributes(AttrCDN.String(cdn)))
+	}
+}
+
+// routeSet is the cached attribute set of a route and status: the request
+// path's metric costs no allocation for a route seen before.
+type routeKey struct {
+	method, route string
+	status        int
+}
+
+func (rt *runtime) routeOption(method, route string, status int) metric.RecordOption {
+	k := routeKey{method, route, status}
+	if v, ok := rt.routes.Load(k); ok {
+		return v.(metric.RecordOption)
+	}
+	opt := metric.WithAttributeSet(attribute.NewSet(semconv.HTTPRequestMethodKey.String(method),
+		semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status)))
+	rt.routes.Store(k, opt)
+	return opt
+}

@@ -1,0 +1,50 @@
+package telemetry_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
+)
+
+// TestOffAddsNoAllocations: with no Provider every hook on the request
+// and bus paths allocates nothing beyond what the wrapped code does.
+func TestOffAddsNoAllocations(t *testing.T) {
+	ctx := context.Background()
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/play", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) })
+	req := httptest.NewRequest("POST", "/v1/play", nil)
+	w := httptest.NewRecorder()
+	msgs := []playback.Message{{ID: "a"}}
+	h := playback.BatchHandler(func(context.Context, []playback.Message) []string { return nil })
+	attrs := map[string]string{"k": "v"}
+	for _, tc := range []struct {
+		name      string
+		bare, off func()
+	}{
+		{name: "ServeHTTP", bare: func() { mux.ServeHTTP(w, req) }, off: func() { telemetry.ServeHTTP(w, req, mux) }},
+		{name: "Consume", bare: func() { h(ctx, msgs) }, off: func() { telemetry.Consume(ctx, telemetry.SystemLocal, "t", msgs, h) }},
+		{name: "publish hooks", bare: func() {}, off: func() {
+			c, end := telemetry.StartPublish(ctx, telemetry.SystemLocal, "t", 1)
+			_ = telemetry.WithCarrier(attrs, telemetry.Carrier(c))
+			end(nil)
+		}},
+		{name: "metrics", bare: func() {}, off: func() {
+			telemetry.PlayAdmitted(ctx)
+			telemetry.PlayRefused(ctx, "r")
+			telemetry.GrantSigned(ctx, "cdn")
+			telemetry.DeadLettered(ctx, telemetry.SystemLocal, "t", 1)
+		}},
+		{name: "Flush", bare: func() {}, off: func() { _ = telemetry.Flush(ctx) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bare, off := testing.AllocsPerRun(100, tc.bare), testing.AllocsPerRun(100, tc.off)
+			if off != bare {
+				t.Fatalf("off: %v allocs, bare: %v", off, bare)
+			}
+		})
+	}
+}

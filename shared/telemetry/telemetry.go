@@ -1,0 +1,340 @@
+// Package telemetry is playplane's OpenTelemetry wiring: traces exported
+// over OTLP as the standard OTEL_* variables say, and one set of metric
+// instruments read out where each platform looks for them (a Prometheus
+// scrape locally, CloudWatch Embedded Metric Format log lines on Lambda,
+// OTLP to Cloud Monitoring's collector on GCP).
+//
+// Everything is off until Setup installs a Provider. Off, the hooks the
+// HTTP middleware, the bus adapters and the functions call return after
+// one atomic load: no allocation, so a deployment without a collector
+// pays nothing per request (TestOffAddsNoAllocations; on against off:
+// BenchmarkAuthorizePlayTelemetry, BenchmarkHandlerTelemetry).
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sethvargo/go-envconfig"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Sink is where metrics go.
+type Sink string
+
+const (
+	// SinkNone records no metrics.
+	SinkNone Sink = "none"
+	// SinkPrometheus keeps metrics for a scrape of Provider.MetricsHandler
+	// (the local runner's /metrics).
+	SinkPrometheus Sink = "prometheus"
+	// SinkEMF writes CloudWatch Embedded Metric Format lines to
+	// Options.EMFOut on every Flush (Lambda: stdout, which CloudWatch Logs
+	// turns into metrics without an API call).
+	SinkEMF Sink = "emf"
+	// SinkOTLP exports metrics over OTLP (OTEL_EXPORTER_OTLP_* variables),
+	// on GCP to a collector that writes Cloud Monitoring. Without an
+	// endpoint (or with OTEL_METRICS_EXPORTER=none) it records nothing.
+	SinkOTLP Sink = "otlp"
+)
+
+// Namespace is the EMF namespace and the metric name prefix.
+const Namespace = "playplane"
+
+// Config is the standard OpenTelemetry environment, the part this package
+// decides on; the OTLP exporters read the rest (headers, timeouts,
+// per-signal endpoints, compression) themselves.
+type Config struct {
+	Disabled        bool   `env:"OTEL_SDK_DISABLED, default=false"`
+	TracesExporter  string `env:"OTEL_TRACES_EXPORTER"`
+	MetricsExporter string `env:"OTEL_METRICS_EXPORTER"`
+	Endpoint        string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	TracesEndpoint  string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	MetricsEndpoint string `env:"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"`
+	Protocol        string `env:"OTEL_EXPORTER_OTLP_PROTOCOL"`
+	TracesProtocol  string `env:"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"`
+	MetricsProtocol string `env:"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"`
+}
+
+// exporterOn decides one signal: an explicit OTEL_*_EXPORTER wins; without
+// one a signal is on only when an endpoint names where to send it. (The
+// specification defaults to otlp at localhost; defaulting to off instead
+// keeps a deployment without a collector from paying for spans nobody
+// receives.)
+func exporterOn(exporter, endpoint, signalEndpoint string) (bool, error) {
+	switch strings.TrimSpace(exporter) {
+	case "":
+		return endpoint != "" || signalEndpoint != "", nil
+	case "none":
+		return false, nil
+	case "otlp":
+		return true, nil
+	default:
+		return false, fmt.Errorf("telemetry: exporter %q is not supported (otlp or none)", exporter)
+	}
+}
+
+func checkProtocol(p string) error {
+	if p == "" || p == "http/protobuf" {
+		return nil
+	}
+	return fmt.Errorf("telemetry: OTLP protocol %q is not supported (http/protobuf)", p)
+}
+
+// Options are what the process decides, not the environment.
+type Options struct {
+	// Service is service.name unless OTEL_SERVICE_NAME sets it.
+	Service string
+	Metrics Sink
+	// EMFOut receives the EMF lines (SinkEMF); nil is io.Discard.
+	EMFOut io.Writer
+	// Lookup reads the environment; nil is the process's.
+	Lookup envconfig.Lookuper
+	// SpanExporter replaces the OTLP trace exporter (tests that read spans
+	// in process); it turns tracing on.
+	SpanExporter sdktrace.SpanExporter
+}
+
+// Provider is the installed telemetry.
+type Provider struct {
+	tp      *sdktrace.TracerProvider
+	mp      *sdkmetric.MeterProvider
+	emf     *emfSink
+	handler http.Handler
+	rt      *runtime
+}
+
+// runtime is what the hooks read, nil while telemetry is off.
+type runtime struct {
+	tracer   trace.Tracer // nil: tracing off
+	inst     *instruments // nil: metrics off
+	prop     propagation.TextMapPropagator
+	routes   sync.Map // pattern+status → metric attribute set
+	provider *Provider
+}
+
+var active atomic.Pointer[runtime]
+
+var setupMu sync.Mutex
+
+// Setup reads the OTEL_* environment and installs the providers it asks
+// for. With nothing configured it installs nothing and returns a Provider
+// whose methods do nothing. Only one Provider is active at a time: a
+// second Setup replaces the first (tests shut theirs down).
+func Setup(ctx context.Context, opts Options) (*Provider, error) {
+	var cfg Config
+	lookup := opts.Lookup
+	if lookup == nil {
+		lookup = envconfig.OsLookuper()
+	}
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &cfg, Lookuper: lookup}); err != nil {
+		return nil, fmt.Errorf("telemetry: %w", err)
+	}
+	p := &Provider{}
+	if cfg.Disabled {
+		return p, nil
+	}
+	tracesOn, err := exporterOn(cfg.TracesExporter, cfg.Endpoint, cfg.TracesEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	tracesOn = tracesOn || opts.SpanExporter != nil
+	metricsOn := opts.Metrics == SinkPrometheus || opts.Metrics == SinkEMF
+	if opts.Metrics == SinkOTLP {
+		if metricsOn, err = exporterOn(cfg.MetricsExporter, cfg.Endpoint, cfg.MetricsEndpoint); err != nil {
+			return nil, err
+		}
+	}
+	if !tracesOn && !metricsOn {
+		return p, nil
+	}
+	res, err := resource.New(ctx, resource.WithAttributes(semconv.ServiceName(opts.Service)),
+		resource.WithTelemetrySDK(), resource.WithFromEnv())
+	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
+		return nil, fmt.Errorf("telemetry: resource: %w", err)
+	}
+	rt := &runtime{prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})}
+	if tracesOn {
+		exp := opts.SpanExporter
+		if exp == nil {
+			if err := checkProtocol(firstNonEmpty(cfg.TracesProtocol, cfg.Protocol)); err != nil {
+				return nil, err
+			}
+			var topts []otlptracehttp.Option
+			if u := signalURL(cfg.TracesEndpoint, cfg.Endpoint, "/v1/traces"); u != "" {
+				topts = append(topts, otlptracehttp.WithEndpointURL(u))
+			}
+			if exp, err = otlptracehttp.New(ctx, topts...); err != nil {
+				return nil, fmt.Errorf("telemetry: OTLP trace exporter: %w", err)
+			}
+		}
+		p.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+		rt.tracer = p.tp.Tracer("github.com/playplane/playplane")
+	}
+	if metricsOn {
+		mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithView(views()...)}
+		switch opts.Metrics {
+		case SinkPrometheus:
+			reg := prometheus.NewRegistry()
+			exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
+			if err != nil {
+				return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
+			}
+			mopts = append(mopts, sdkmetric.WithReader(exp))
+			p.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+		case SinkEMF:
+			out := opts.EMFOut
+			if out == nil {
+				out = io.Discard
+			}
+			p.emf = newEMFSink(out)
+			mopts = append(mopts, sdkmetric.WithReader(p.emf.reader))
+		case SinkOTLP:
+			if err := checkProtocol(firstNonEmpty(cfg.MetricsProtocol, cfg.Protocol)); err != nil {
+				return nil, err
+			}
+			var mo []otlpmetrichttp.Option
+			if u := signalURL(cfg.MetricsEndpoint, cfg.Endpoint, "/v1/metrics"); u != "" {
+				mo = append(mo, otlpmetrichttp.WithEndpointURL(u))
+			}
+			exp, err := otlpmetrichttp.New(ctx, mo...)
+			if err != nil {
+				return nil, fmt.Errorf("telemetry: OTLP metric exporter: %w", err)
+			}
+			mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)))
+		}
+		p.mp = sdkmetric.NewMeterProvider(mopts...)
+		if rt.inst, err = newInstruments(p.mp.Meter("github.com/playplane/playplane")); err != nil {
+			return nil, err
+		}
+	}
+	p.rt, rt.provider = rt, p
+	setupMu.Lock()
+	defer setupMu.Unlock()
+	otel.SetTextMapPropagator(rt.prop)
+	if p.tp != nil {
+		otel.SetTracerProvider(p.tp)
+	}
+	if p.mp != nil {
+		otel.SetMeterProvider(p.mp)
+	}
+	active.Store(rt)
+	return p, nil
+}
+
+// signalURL is where a signal goes: its own endpoint as given, or the
+// base endpoint with the signal's path, as the OTLP exporter specification
+// says. The exporters read the same variables from the process
+// environment themselves; passing the URL keeps Options.Lookup the one
+// source (tests, and secrets resolved into the lookup on Lambda).
+func signalURL(signal, base, path string) string {
+	if signal != "" {
+		return signal
+	}
+	if base == "" {
+		return ""
+	}
+	return strings.TrimSuffix(base, "/") + path
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Tracing reports whether spans are recorded.
+func (p *Provider) Tracing() bool { return p != nil && p.tp != nil }
+
+// Metrics reports whether metrics are recorded.
+func (p *Provider) Metrics() bool { return p != nil && p.mp != nil }
+
+// MetricsHandler serves the Prometheus text format (SinkPrometheus), or
+// nil.
+func (p *Provider) MetricsHandler() http.Handler {
+	if p == nil {
+		return nil
+	}
+	return p.handler
+}
+
+// Flush exports what was recorded: the spans ended so far and, for the
+// EMF and OTLP sinks, the metrics. Lambda and Cloud Functions may freeze
+// the instance once an invocation returns, so their glue calls it before
+// returning.
+func (p *Provider) Flush(ctx context.Context) error {
+	if p == nil {
+		return nil
+	}
+	var errs []error
+	if p.tp != nil {
+		errs = append(errs, p.tp.ForceFlush(ctx))
+	}
+	if p.emf != nil {
+		errs = append(errs, p.emf.flush(ctx))
+	} else if p.mp != nil && p.handler == nil {
+		errs = append(errs, p.mp.ForceFlush(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown flushes and stops the providers and turns the hooks off if
+// this Provider is the active one.
+func (p *Provider) Shutdown(ctx context.Context) error {
+	if p == nil || p.rt == nil {
+		return nil
+	}
+	active.CompareAndSwap(p.rt, nil)
+	err := p.Flush(ctx)
+	if p.tp != nil {
+		err = errors.Join(err, p.tp.Shutdown(ctx))
+	}
+	if p.mp != nil {
+		err = errors.Join(err, p.mp.Shutdown(ctx))
+	}
+	return err
+}
+
+// current is the process's active telemetry, nil when off.
+func current() *runtime { return active.Load() }
+
+// Flush flushes the active Provider; the Lambda and Cloud Functions glue
+// calls it before an invocation returns. Off, it does nothing.
+func Flush(ctx context.Context) error {
+	rt := current()
+	if rt == nil {
+		return nil
+	}
+	return rt.provider.Flush(ctx)
+}
+
+// histogram bucket boundaries, in seconds: requests and lags are
+// milliseconds to minutes.
+var secondsBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
+
+func views() []sdkmetric.View {
+	return []sdkmetric.View{
+		sdkmetric.NewView(sdkmetric.Instrument{Unit: "s"},
+			sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: secondsBuckets}}),
+	}
+}
