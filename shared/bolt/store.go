@@ -31,7 +31,7 @@ var (
 	bucketAudit           = []byte("audit")          // AuditID -> AuditRecord
 	bucketCoverageZones   = []byte("coverage_zones") // big-endian version -> storedCoverageZones
 	allBuckets            = [][]byte{bucketPlans, bucketTitles, bucketAccounts, bucketCustomers, bucketSessions,
-		bucketAccountSessions, bucketInbox, bucketEdges, bucketProgress, bucketQoE, bucketAudit, bucketCoverageZones}
+		bucketAccountSessions, bucketInbox, bucketEdges, bucketProgress, bucketQoE, bucketAudit, bucketCoverageZones, bucketQoEViews}
 )
 
 // Store is a playback.Store on one bbolt file.
