@@ -304,3 +304,70 @@ func TestConsumerRedeliveryThroughSQSSizedBatches(t *testing.T) {
 		})
 	}
 }
+
+// TestConsumerReportsViews: the consumer hands each applied session state
+// to the QoE store, once per batch, with the events of the batch, and an
+// absurd report leaves the view as it was.
+func TestConsumerReportsViews(t *testing.T) {
+	t.Parallel()
+	for _, wp := range writePaths {
+		t.Run(wp.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{noConsume: true, unbatched: wp.unbatched, qoeViews: true})
+			msgs := h.messages(
+				beat{id: "m1", session: "s1", at: 5 * time.Second, position: 3_000, started: 0,
+					qoe: playback.QoE{StartupMS: 1_500, PlayedMS: 3_000, BitrateKbps: 2000, CDN: "cdn-a", EdgeID: "edge-1"}},
+				beat{id: "m2", session: "s1", at: 35 * time.Second, position: 33_000, started: 0,
+					qoe: playback.QoE{PlayedMS: 32_000, RebufferMS: 1_000, BitrateKbps: 2000}},
+				beat{id: "m3", session: "s2", at: 3 * time.Second, position: 0, started: 0},
+			)
+			// s2 gives up before its first frame.
+			stop := h.messages(beat{id: "m4", session: "s2", at: 4 * time.Second, position: 0, started: 0})
+			setEvent(t, stop, events.HeartbeatStop)
+			if retry := h.consume(append(msgs, stop...)); len(retry) != 0 {
+				t.Fatalf("retry %v", retry)
+			}
+			// s1 then claims a day of stalls a minute in, and fails.
+			lie := h.messages(beat{id: "m5", session: "s1", at: 65 * time.Second, position: 34_000, started: 0,
+				qoe: playback.QoE{PlayedMS: 34_000, RebufferMS: 86_400_000, StartupMS: 99}})
+			setEvent(t, lie, events.HeartbeatError)
+			if retry := h.consume(lie); len(retry) != 0 {
+				t.Fatalf("retry %v", retry)
+			}
+			views, err := h.bolt.QoEViews(t.Context(), h.clock().Add(-time.Hour), h.clock().Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID := map[string]playback.QoEView{}
+			for _, v := range views {
+				byID[v.SessionID] = v
+			}
+			s1, s2 := byID["s1"], byID["s2"]
+			if len(views) != 2 || s1.StartupMS != 1_500 || s1.PlayedMS != 32_000 || s1.RebufferMS != 1_000 ||
+				s1.CDN != "cdn-a" || s1.EdgeID != "edge-1" || !s1.Failed || s1.Corrections != 1 || s1.Reports != 2 {
+				t.Fatalf("view s1 %+v (of %d)", s1, len(views))
+			}
+			if !s2.ExitedBeforeStart() {
+				t.Fatalf("view s2 %+v", s2)
+			}
+			if st := h.srv.Stats(); st.QoEViews != 3 || st.QoELost != 0 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
+
+// setEvent rewrites the event of encoded heartbeat messages.
+func setEvent(t *testing.T, msgs []playback.Message, event string) {
+	t.Helper()
+	for i := range msgs {
+		h, err := events.DecodeHeartbeat(msgs[i].Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Event = event
+		if msgs[i].Data, err = h.AppendJSON(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
