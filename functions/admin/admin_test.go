@@ -58,7 +58,7 @@ func newHarness(t testing.TB, claim string) *harness {
 	}
 	h := &harness{t: t, store: store, now: time.Now().UTC().Truncate(time.Second)}
 	srv, err := admin.New(admin.Config{AdminClaim: claim, MaxBody: 1 << 16},
-		admin.Deps{Store: store, Identity: verifier, Now: h.clock})
+		admin.Deps{Store: store, Identity: verifier, QoE: store, Now: h.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

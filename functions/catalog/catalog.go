@@ -508,6 +508,7 @@ func adminRoutes() []Route {
 		Route{Method: "PUT", Path: "/v1/admin/coverage-zones", Auth: AuthAdminJWT},
 		Route{Method: "GET", Path: "/v1/admin/coverage-zones/{version}", Auth: AuthAdminJWT},
 		Route{Method: "GET", Path: "/v1/admin/audit", Auth: AuthAdminJWT},
+		Route{Method: "GET", Path: "/v1/admin/qoe", Auth: AuthAdminJWT},
 	)
 }
 

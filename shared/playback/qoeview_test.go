@@ -128,7 +128,7 @@ func TestAggregateQoE(t *testing.T) {
 	views := []playback.QoEView{
 		view("1", "a", func(v *playback.QoEView) { v.StartupMS, v.PlayedMS, v.RebufferMS = 1000, 90_000, 9_000 }),
 		view("2", "a", func(v *playback.QoEView) { v.StartupMS, v.PlayedMS = 2000, 98_000 }),
-		view("3", "a", func(v *playback.QoEView) { v.Stopped = true }),                  // exit before start
+		view("3", "a", func(v *playback.QoEView) { v.Stopped = true }),                 // exit before start
 		view("4", "a", func(v *playback.QoEView) { v.Stopped, v.Failed = true, true }), // failed before start: not an EBVS
 		view("5", "b", func(v *playback.QoEView) {
 			v.StartupMS, v.PlayedMS, v.BitrateKbpsMS, v.PeakBitrateKbps = 4000, 10_000, 2000*10_000, 2500
