@@ -238,12 +238,13 @@ func TestRefusalsMatchTheDocument(t *testing.T) {
 }
 
 // runnerPages are what the runner mounts besides the API: the player page,
-// its scripts and the redirect to it, the development routes it picks a
+// the QoE dashboard, their scripts and the redirect to the player, the
+// development routes the player picks a
 // demo account with (DEV_ENDPOINTS) and the CDN stand-in (/titles/, any
 // method). They are no operations: no cloud serves them, and the document
 // is the clouds' too (dist/openapi.json), which must not advertise a
 // token-minting development route.
-var runnerPages = []string{"/titles/", "GET /player/", "GET /vendor/", "GET /{$}", "GET /dev/demo", "GET /dev/token"}
+var runnerPages = []string{"/titles/", "GET /player/", "GET /dashboard/", "GET /vendor/", "GET /{$}", "GET /dev/demo", "GET /dev/token"}
 
 // TestRunnerServesTheDocumentedRoutes holds every route the runner mounts,
 // read from its mux (development routes on), to the document: each is an
