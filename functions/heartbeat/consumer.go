@@ -101,7 +101,41 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string 
 	}
 	s.stats.retried.Add(int64(len(retry)))
 	s.stats.consumed.Add(int64(len(msgs) - len(retry)))
+	if s.deps.Stream != nil {
+		s.forward(ctx, msgs, order)
+	}
 	return retry
+}
+
+// forward hands the batch's well-formed messages that are not being
+// redelivered to Deps.Stream (their redelivery forwards them then). A
+// failure is logged and counted, never retried: the warehouse is
+// analytics, and holding heartbeats back for it would stall resume
+// positions.
+func (s *Server) forward(ctx context.Context, msgs []playback.Message, order []*session) {
+	keep := make(map[string]bool, len(msgs))
+	for _, g := range order {
+		if g.err == nil {
+			for _, id := range g.ids {
+				keep[id] = true
+			}
+		}
+	}
+	out := make([]playback.Message, 0, len(keep))
+	for _, m := range msgs {
+		if keep[m.ID] {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return
+	}
+	if err := s.deps.Stream.Forward(ctx, out); err != nil {
+		s.stats.streamLost.Add(int64(len(out)))
+		s.deps.Log.ErrorContext(ctx, "heartbeats not forwarded to the warehouse stream", "messages", len(out), "err", err)
+		return
+	}
+	s.stats.forwarded.Add(int64(len(out)))
 }
 
 // checkMessage refuses messages no producer of ours writes.

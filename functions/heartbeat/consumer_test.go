@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -369,5 +370,59 @@ func setEvent(t *testing.T, msgs []playback.Message, event string) {
 		if msgs[i].Data, err = h.AppendJSON(nil); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// recordingSink is a StreamSink that keeps what it is given, or fails.
+type recordingSink struct {
+	mu   sync.Mutex
+	ids  []string
+	fail bool
+}
+
+func (r *recordingSink) Forward(_ context.Context, msgs []playback.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail {
+		return errors.New("stream down")
+	}
+	for _, m := range msgs {
+		r.ids = append(r.ids, m.ID)
+	}
+	return nil
+}
+
+// TestConsumerForwardsTheStream: the warehouse stream gets every
+// well-formed message, replays and late ones included (its queries keep
+// the newest state), but not malformed ones; a failing stream loses them
+// without holding the batch back.
+func TestConsumerForwardsTheStream(t *testing.T) {
+	t.Parallel()
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream fails %v", fail), func(t *testing.T) {
+			t.Parallel()
+			sink := &recordingSink{fail: fail}
+			h := newHarness(t, harnessOptions{noConsume: true, stream: sink})
+			msgs := h.messages(
+				beat{id: "m1", session: "s1", at: 20 * time.Second, position: 20_000},
+				beat{id: "m2", session: "s1", at: 0, position: 0},
+				beat{id: "m3", session: "s2", at: 10 * time.Second, position: 100},
+			)
+			msgs = append(msgs, playback.Message{ID: "bad", Data: []byte(`{"session_id":`)})
+			if retry := h.consume(msgs); len(retry) != 0 {
+				t.Fatalf("retry %v", retry)
+			}
+			st := h.srv.Stats()
+			if fail {
+				if len(sink.ids) != 0 || st.StreamLost != 3 || st.Forwarded != 0 {
+					t.Fatalf("forwarded %v, stats %+v", sink.ids, st)
+				}
+				return
+			}
+			slices.Sort(sink.ids)
+			if !slices.Equal(sink.ids, []string{"m1", "m2", "m3"}) || st.Forwarded != 3 || st.StreamLost != 0 {
+				t.Fatalf("forwarded %v, stats %+v", sink.ids, st)
+			}
+		})
 	}
 }
