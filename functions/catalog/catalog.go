@@ -724,3 +724,8 @@ func (r Route) BrowserFacing() bool {
 	// would need PUT and If-Match/ETag in the CORS policy.
 	return r.Auth != AuthStripeSignature && r.Auth != AuthEdgeHMAC && r.Auth != AuthAdminJWT
 }
+
+// EnvQoEFirehoseStream names the Firehose delivery stream the heartbeat
+// consumer forwards the heartbeat stream to, on stacks whose bus is SQS
+// (the QoE warehouse; shared/firehose reads it).
+const EnvQoEFirehoseStream = "QOE_FIREHOSE_STREAM"

@@ -369,7 +369,7 @@ func TestVideoIsDeliveredThroughSignedURLsOnly(t *testing.T) {
 			group := d.mock.OfType("aws:cloudfront/keyGroup:KeyGroup")[0]
 			key := d.mock.OfType("aws:cloudfront/publicKey:PublicKey")[0]
 			oac := d.mock.OfType("aws:cloudfront/originAccessControl:OriginAccessControl")[0]
-			bucket := d.mock.OfType("aws:s3/bucketV2:BucketV2")[0]
+			bucket := d.videoBucket(t)
 			behavior := mapOf(dist.In("defaultCacheBehavior"))
 			if !slices.Equal(stringsOf(behavior["trustedKeyGroups"]), []string{group.ID}) {
 				t.Errorf("distribution trusts key groups %v, want [%s]", behavior["trustedKeyGroups"], group.ID)
@@ -387,7 +387,7 @@ func TestVideoIsDeliveredThroughSignedURLsOnly(t *testing.T) {
 			if oac.InStr("signingBehavior") != "always" || oac.InStr("originAccessControlOriginType") != "s3" {
 				t.Errorf("origin access control %v", oac.Inputs)
 			}
-			block := d.mock.OfType("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[0]
+			block := d.publicAccessBlock(t, bucket)
 			for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
 				if block.In(k) != true {
 					t.Errorf("public access block %s = %v", k, block.In(k))
