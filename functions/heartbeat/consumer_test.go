@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -422,6 +423,35 @@ func TestConsumerForwardsTheStream(t *testing.T) {
 			slices.Sort(sink.ids)
 			if !slices.Equal(sink.ids, []string{"m1", "m2", "m3"}) || st.Forwarded != 3 || st.StreamLost != 0 {
 				t.Fatalf("forwarded %v, stats %+v", sink.ids, st)
+			}
+		})
+	}
+}
+
+// BenchmarkConsumerQoEViews is the consumer's cost per batch of 100
+// heartbeats over 50 sessions on bbolt (no fsync), without the QoE views
+// (the floor) and with them, in the same run: the views are one more
+// bbolt transaction per batch.
+func BenchmarkConsumerQoEViews(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		views bool
+	}{{"floor", false}, {"with_views", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := newHarness(b, harnessOptions{noConsume: true, qoeViews: tc.views, boltOpts: []bolt.Option{bolt.WithoutSync()}})
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				beats := make([]beat, 100)
+				for j := range beats {
+					beats[j] = beat{id: fmt.Sprint(i, "-", j), session: fmt.Sprint("s", j%50), at: time.Duration(i*1000+j) * time.Millisecond,
+						position: int64(i), qoe: playback.QoE{PlayedMS: int64(i * 900), BitrateKbps: 3000, CDN: "a", EdgeID: "e"}}
+				}
+				msgs := h.messages(beats...)
+				b.StartTimer()
+				if retry := h.consume(msgs); len(retry) != 0 {
+					b.Fatalf("retry %v", retry)
+				}
 			}
 		})
 	}
