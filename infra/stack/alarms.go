@@ -60,7 +60,7 @@ func (s *Stack) newAWSAlarms(ctx *pulumi.Context) (*AWSAlarms, error) {
 	if al.Topic, err = sns.NewTopic(ctx, "alarms", &sns.TopicArgs{Name: pulumi.String(cfg.Prefix + "-alarms"), Tags: a.tags}); err != nil {
 		return nil, fmt.Errorf("alarm topic: %w", err)
 	}
-	actions := pulumi.StringArray{al.Topic.Arn}
+	actions := pulumi.Array{al.Topic.Arn}
 	alarm := func(name string, args *cloudwatch.MetricAlarmArgs) (*cloudwatch.MetricAlarm, error) {
 		args.Name = pulumi.String(cfg.Prefix + "-" + name)
 		args.AlarmActions, args.OkActions = actions, actions
@@ -251,12 +251,15 @@ func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
 	}
 	if al.Errors5xx, err = policy("5xx-rate", fmt.Sprintf("More than %v%% of a function's requests answered 5xx for 3 minutes (its errors).", Alarm5xxPercent),
 		monitoring.AlertPolicyConditionArray{threshold("5xx share per function", &monitoring.AlertPolicyConditionConditionThresholdArgs{
-			Filter:                  pulumi.String(requests(` AND metric.labels.response_code_class = "5xx"`)),
-			Aggregations:            sum,
-			DenominatorFilter:       pulumi.String(requests("")),
-			DenominatorAggregations: sum,
-			ThresholdValue:          pulumi.Float64(Alarm5xxPercent / 100),
-			Duration:                pulumi.String("180s"),
+			Filter:            pulumi.String(requests(` AND metric.labels.response_code_class = "5xx"`)),
+			Aggregations:      sum,
+			DenominatorFilter: pulumi.String(requests("")),
+			DenominatorAggregations: monitoring.AlertPolicyConditionConditionThresholdDenominatorAggregationArray{
+				&monitoring.AlertPolicyConditionConditionThresholdDenominatorAggregationArgs{AlignmentPeriod: period, PerSeriesAligner: pulumi.String("ALIGN_RATE"),
+					CrossSeriesReducer: pulumi.String("REDUCE_SUM"), GroupByFields: pulumi.StringArray{pulumi.String("resource.label.service_name")}},
+			},
+			ThresholdValue: pulumi.Float64(Alarm5xxPercent / 100),
+			Duration:       pulumi.String("180s"),
 		})}); err != nil {
 		return nil, err
 	}

@@ -279,7 +279,7 @@ func (g *GCPResources) newWarehouse(ctx *pulumi.Context, cfg Config) (*GCPWareho
 	if w.Subscription, err = gcppubsub.NewSubscription(ctx, "qoe", &gcppubsub.SubscriptionArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(cfg.Prefix + "-heartbeats-bigquery"),
-		Topic:   t.Topic.ID(),
+		Topic:   t.ResourceName,
 		BigqueryConfig: &gcppubsub.SubscriptionBigqueryConfigArgs{
 			Table:             pulumi.Sprintf("%s.%s.%s", w.Table.Project, w.Table.DatasetId, w.Table.TableId),
 			UseTableSchema:    pulumi.Bool(true),
