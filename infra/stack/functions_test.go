@@ -9,6 +9,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/pulumimock"
 )
@@ -81,6 +82,9 @@ func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map
 	}
 	if fn.LocatesCaller && cloud == GCP && d.layout.HTTPCloud(fn) == GCP {
 		want[catalog.EnvPickEdgeTrustedHops] = "2"
+	}
+	if cloud == AWS && d.layout.Bus == catalog.BusSQS && fn.ConsumesFrom(events.TopicHeartbeats) {
+		want[catalog.EnvQoEFirehoseStream] = d.prefix() + "-heartbeats"
 	}
 	if cloud == AWS {
 		for _, env := range d.layout.SecretsOf(fn, AWS) {

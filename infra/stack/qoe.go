@@ -46,6 +46,9 @@ type GCPWarehouse struct {
 	Table        *bigquery.Table
 	Writer       *bigquery.DatasetIamMember
 	Subscription *gcppubsub.Subscription
+	// DeadLetterAck lets the Pub/Sub service agent ack what it moved to
+	// the dead letters.
+	DeadLetterAck *gcppubsub.SubscriptionIAMMember
 }
 
 // Warehouse names.
@@ -295,6 +298,14 @@ func (g *GCPResources) newWarehouse(ctx *pulumi.Context, cfg Config) (*GCPWareho
 		Labels: g.labels,
 	}, pulumi.DependsOn([]pulumi.Resource{w.Writer})); err != nil {
 		return nil, fmt.Errorf("qoe subscription: %w", err)
+	}
+	if w.DeadLetterAck, err = gcppubsub.NewSubscriptionIAMMember(ctx, "qoe-dead-letter-ack", &gcppubsub.SubscriptionIAMMemberArgs{
+		Project:      pulumi.String(cfg.GCPProject),
+		Subscription: w.Subscription.Name,
+		Role:         pulumi.String("roles/pubsub.subscriber"),
+		Member:       pulumi.Sprintf("serviceAccount:service-%s@gcp-sa-pubsub.iam.gserviceaccount.com", g.ProjectNumber),
+	}); err != nil {
+		return nil, fmt.Errorf("qoe dead-letter ack: %w", err)
 	}
 	return w, nil
 }
