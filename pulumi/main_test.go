@@ -90,9 +90,11 @@ func TestEveryStackFileDeploysAndExportsItsEndpoints(t *testing.T) {
 			outputs, mock := deployStackFile(t, f, nil)
 
 			want := map[string][]string{
-				"aws":    {"awsApiUrl", "cdnBaseUrl", "cloudfrontKeyPairId", "dynamoTable", "queueUrls", "routes", "videoBucket"},
-				"gcp":    {"cdnBaseUrl", "gcpApiUrl", "loadBalancerIp", "pubsubTopics", "routes", "videoBucket"},
-				"hybrid": {"awsApiUrl", "cdnBaseUrl", "gcpApiUrl", "loadBalancerIp", "pubsubTopics", "routes", "workloadIdentityProvider"},
+				"aws": {"alarmTopicArn", "awsApiUrl", "cdnBaseUrl", "cloudfrontKeyPairId", "dynamoTable", "qoeAthenaTable", "qoeFirehoseStream",
+					"queueUrls", "routes", "videoBucket"},
+				"gcp": {"cdnBaseUrl", "gcpApiUrl", "loadBalancerIp", "pubsubTopics", "qoeBigQueryTable", "routes", "videoBucket"},
+				"hybrid": {"alarmTopicArn", "awsApiUrl", "cdnBaseUrl", "gcpApiUrl", "loadBalancerIp", "pubsubTopics", "qoeBigQueryTable", "routes",
+					"workloadIdentityProvider"},
 			}[f.Stack]
 			for _, name := range want {
 				if v, ok := outputs[name]; !ok || v == "" {

@@ -1,7 +1,9 @@
-// Package web holds the player page and the player libraries it loads,
-// embedded so the local runner (and any test) serves them from the binary:
-// /player/ is the page, /vendor/ the libraries vendored from npm (see
-// vendor/README.md). Nothing is built; the files are served as they are.
+// Package web holds the player page, the QoE dashboard and the player
+// libraries the player loads, embedded so the local runner (and any test)
+// serves them from the binary: /player/ is the player, /dashboard/ the QoE
+// dashboard (plain JS and SVG, no library), /vendor/ the libraries vendored
+// from npm (see vendor/README.md). Nothing is built; the files are served
+// as they are.
 package web
 
 import (
@@ -10,13 +12,13 @@ import (
 	"net/http"
 )
 
-//go:embed player vendor
+//go:embed player dashboard vendor
 var files embed.FS
 
-// FS is the page and its libraries, at player/ and vendor/.
+// FS is the pages and the player's libraries, at player/, dashboard/ and vendor/.
 func FS() fs.FS { return files }
 
-// Handler serves FS at /player/ and /vendor/; mount it on both prefixes
+// Handler serves FS at /player/, /dashboard/ and /vendor/; mount it on those prefixes
 // (or at the root). The page finds the API at its own origin unless its
 // URL names another (?api=), so the same files also serve a page on a
 // second origin.

@@ -63,6 +63,8 @@ func TestHandlerServesPageAndLibraries(t *testing.T) {
 		{"script", "/player/player.js", "text/javascript", "window.playplane", http.StatusOK},
 		{"hls.js", "/vendor/hls.js-1.7.4/hls.min.js", "text/javascript", "", http.StatusOK},
 		{"dash.js", "/vendor/dashjs-5.2.1/dash.mediaplayer.min.js", "text/javascript", "", http.StatusOK},
+		{"dashboard", "/dashboard/", "text/html", "dashboard.js", http.StatusOK},
+		{"dashboard script", "/dashboard/dashboard.js", "text/javascript", "window.qoeDashboard", http.StatusOK},
 		{"missing", "/player/nope.js", "", "", http.StatusNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,5 +83,30 @@ func TestHandlerServesPageAndLibraries(t *testing.T) {
 				t.Errorf("no nosniff on %s", tc.path)
 			}
 		})
+	}
+}
+
+// TestDashboardLoadsOnlyItsOwnFiles: the dashboard draws with plain SVG and
+// pulls nothing from elsewhere.
+func TestDashboardLoadsOnlyItsOwnFiles(t *testing.T) {
+	t.Parallel()
+	page, err := fs.ReadFile(web.FS(), "dashboard/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs [][]string
+	for _, m := range regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(string(page), -1) {
+		// The empty data: icon keeps the browser from asking for /favicon.ico.
+		if m[1] != "data:," {
+			refs = append(refs, m)
+		}
+	}
+	if len(refs) != 2 {
+		t.Fatalf("dashboard names %q, want dashboard.js and dashboard.css", refs)
+	}
+	for _, m := range refs {
+		if _, err := fs.Stat(web.FS(), "dashboard/"+m[1]); err != nil || strings.Contains(m[1], "/") {
+			t.Errorf("dashboard names %s: %v", m[1], err)
+		}
 	}
 }

@@ -258,8 +258,9 @@ func (a *App) wire(ctx context.Context) error {
 		return err
 	}
 	// bolt commits every write on its own: the consumer writes each batch
-	// of heartbeats in one transaction instead.
-	beats, err := heartbeat.New(heartbeatCfg, heartbeat.Deps{Store: a.store, Batch: a.store, Bus: a.bus, Tokens: tokens,
+	// of heartbeats in one transaction instead. It also keeps the QoE
+	// views the admin API aggregates (in the cloud the warehouse does).
+	beats, err := heartbeat.New(heartbeatCfg, heartbeat.Deps{Store: a.store, Batch: a.store, QoE: a.store, Bus: a.bus, Tokens: tokens,
 		Identity: identity, Log: a.log, Now: a.now})
 	if err != nil {
 		return err
@@ -312,7 +313,7 @@ func (a *App) wire(ctx context.Context) error {
 	if err := envconfig.Process(ctx, &adminCfg); err != nil {
 		return err
 	}
-	operators, err := admin.New(adminCfg, admin.Deps{Store: a.store, Identity: identity, Bus: a.bus, Now: a.now})
+	operators, err := admin.New(adminCfg, admin.Deps{Store: a.store, Identity: identity, Bus: a.bus, QoE: a.store, Now: a.now})
 	if err != nil {
 		return err
 	}

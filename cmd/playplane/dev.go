@@ -14,7 +14,8 @@ import (
 // devTokenTTL is how long a token from /dev/token lives, as `make token`'s.
 const devTokenTTL = 24 * time.Hour
 
-// mountWeb serves the player page (web/) at /player/ and, when
+// mountWeb serves the player page (web/) at /player/, the QoE dashboard at
+// /dashboard/ (it calls the admin API with a token the operator pastes) and, when
 // DEV_ENDPOINTS is on, the runner-only development routes it uses to pick a
 // demo account: GET /dev/demo and GET /dev/token.
 //
@@ -25,6 +26,7 @@ const devTokenTTL = 24 * time.Hour
 func (a *App) mountWeb(cdns []string) {
 	page := web.Handler()
 	a.mux.Handle("GET /player/", page)
+	a.mux.Handle("GET /dashboard/", page)
 	a.mux.Handle("GET /vendor/", page)
 	a.mux.Handle("GET /{$}", http.RedirectHandler("/player/", http.StatusFound))
 	if !a.cfg.DevEndpoints {

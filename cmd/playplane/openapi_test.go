@@ -248,12 +248,13 @@ func TestRefusalsMatchTheDocument(t *testing.T) {
 }
 
 // runnerPages are what the runner mounts besides the API: the player page,
-// its scripts and the redirect to it, the development routes it picks a
-// demo account with (DEV_ENDPOINTS), the CDN stand-in (/titles/, any
-// method) and the Prometheus scrape (/metrics). They are no operations: no cloud serves them, and the document
+// the QoE dashboard, their scripts and the redirect to the player, the
+// development routes the player picks a demo account with (DEV_ENDPOINTS),
+// the CDN stand-in (/titles/, any method) and the Prometheus scrape
+// (/metrics). They are no operations: no cloud serves them, and the document
 // is the clouds' too (dist/openapi.json), which must not advertise a
 // token-minting development route.
-var runnerPages = []string{"/titles/", "GET /player/", "GET /vendor/", "GET /{$}", "GET /dev/demo", "GET /dev/token", "GET /metrics"}
+var runnerPages = []string{"/titles/", "GET /player/", "GET /dashboard/", "GET /vendor/", "GET /{$}", "GET /dev/demo", "GET /dev/token", "GET /metrics"}
 
 // TestRunnerServesTheDocumentedRoutes holds every route the runner mounts,
 // read from its mux (development routes on), to the document: each is an

@@ -71,6 +71,10 @@ type Deps struct {
 	// Bus carries the payment events a customer link wakes to the payment
 	// consumer (events.TopicStripeEvents).
 	Bus playback.Publisher
+	// QoE serves GET /v1/admin/qoe; nil where the views live in the
+	// warehouse instead (AWS, GCP: query it with docs/qoe/*.sql), and the
+	// route then answers 404 qoe_not_kept_here.
+	QoE playback.QoEStore
 	Now func() time.Time
 }
 
@@ -96,6 +100,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if depcheck.Nil(deps.QoE) {
+		deps.QoE = nil // optional: a typed nil means none
 	}
 	return &Server{cfg: cfg, deps: deps}, nil
 }
@@ -140,6 +147,7 @@ func (s *Server) Mount(mux httpx.Mux) {
 	mux.Handle("PUT /v1/admin/coverage-zones", s.admin(s.putZones))
 	mux.Handle("GET /v1/admin/audit", s.admin(s.audit))
 	mux.Handle("GET /v1/admin/unknown-edges", s.admin(s.unknownEdges))
+	mux.Handle("GET /v1/admin/qoe", s.admin(s.qoe))
 }
 
 // kind serves a route of one record kind.

@@ -65,7 +65,7 @@ func newHarnessOn(t testing.TB, claim string, store playback.Store) *harness {
 	}
 	h := &harness{t: t, store: store, bus: &recordingBus{}, now: time.Now().UTC().Truncate(time.Second)}
 	srv, err := admin.New(admin.Config{AdminClaim: claim, MaxBody: 1 << 16},
-		admin.Deps{Store: store, Identity: verifier, Bus: h.bus, Now: h.clock})
+		admin.Deps{Store: store, Identity: verifier, Bus: h.bus, QoE: store, Now: h.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -523,6 +523,7 @@ func adminRoutes() []Route {
 		Route{Method: "GET", Path: "/v1/admin/coverage-zones/{version}", Auth: AuthAdminJWT},
 		Route{Method: "GET", Path: "/v1/admin/audit", Auth: AuthAdminJWT},
 		Route{Method: "GET", Path: "/v1/admin/unknown-edges", Auth: AuthAdminJWT},
+		Route{Method: "GET", Path: "/v1/admin/qoe", Auth: AuthAdminJWT},
 	)
 }
 
@@ -738,3 +739,8 @@ func (r Route) BrowserFacing() bool {
 	// would need PUT and If-Match/ETag in the CORS policy.
 	return r.Auth != AuthStripeSignature && r.Auth != AuthEdgeHMAC && r.Auth != AuthAdminJWT
 }
+
+// EnvQoEFirehoseStream names the Firehose delivery stream the heartbeat
+// consumer forwards the heartbeat stream to, on stacks whose bus is SQS
+// (the QoE warehouse; shared/firehose reads it).
+const EnvQoEFirehoseStream = "QOE_FIREHOSE_STREAM"

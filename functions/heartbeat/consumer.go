@@ -61,9 +61,10 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string 
 	}
 
 	var edges edgeDeltas
+	var views qoeReports
 	batched := false
 	if s.deps.Batch != nil && len(order) > 0 {
-		err := s.applyBatch(ctx, s.deps.Batch, order, &edges)
+		err := s.applyBatch(ctx, s.deps.Batch, order, &edges, &views)
 		if err != nil {
 			// Nothing of the batch was written: each session on its own
 			// finds out which of them fail.
@@ -80,7 +81,7 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string 
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				g.err = s.apply(ctx, g, &edges)
+				g.err = s.apply(ctx, g, &edges, &views)
 			})
 		}
 		wg.Wait()
@@ -88,6 +89,7 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string 
 	if s.cfg.EdgeQoEFeedback {
 		s.foldEdges(ctx, &edges)
 	}
+	s.recordViews(ctx, &views)
 
 	var retry []string
 	for _, g := range order {
@@ -99,7 +101,41 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string 
 	}
 	s.stats.retried.Add(int64(len(retry)))
 	s.stats.consumed.Add(int64(len(msgs) - len(retry)))
+	if s.deps.Stream != nil {
+		s.forward(ctx, msgs, order)
+	}
 	return retry
+}
+
+// forward hands the batch's well-formed messages that are not being
+// redelivered to Deps.Stream (their redelivery forwards them then). A
+// failure is logged and counted, never retried: the warehouse is
+// analytics, and holding heartbeats back for it would stall resume
+// positions.
+func (s *Server) forward(ctx context.Context, msgs []playback.Message, order []*session) {
+	keep := make(map[string]bool, len(msgs))
+	for _, g := range order {
+		if g.err == nil {
+			for _, id := range g.ids {
+				keep[id] = true
+			}
+		}
+	}
+	out := make([]playback.Message, 0, len(keep))
+	for _, m := range msgs {
+		if keep[m.ID] {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return
+	}
+	if err := s.deps.Stream.Forward(ctx, out); err != nil {
+		s.stats.streamLost.Add(int64(len(out)))
+		s.deps.Log.ErrorContext(ctx, "heartbeats not forwarded to the warehouse stream", "messages", len(out), "err", err)
+		return
+	}
+	s.stats.forwarded.Add(int64(len(out)))
 }
 
 // checkMessage refuses messages no producer of ours writes.
@@ -125,7 +161,7 @@ func checkMessage(h *events.Heartbeat) error {
 // apply writes one session's coalesced heartbeats. Only retryable store
 // errors are returned; anything else would fail again on redelivery, so it
 // is logged and the messages acknowledged.
-func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas) error {
+func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas, views *qoeReports) error {
 	latest := &g.beats[len(g.beats)-1]
 	keep := func(op string, err error) error {
 		if err == nil || playback.ErrorCode(err).Retryable() {
@@ -157,14 +193,14 @@ func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas) error
 	if err != nil {
 		return keep("SaveSessionQoE", err)
 	}
-	s.account(ctx, g, counted, applied, prev, next, edges)
+	s.account(ctx, g, counted, applied, prev, next, edges, views)
 	return nil
 }
 
 // applyBatch is apply for every session of the batch at once, on a store
 // that writes them in one transaction: one read of the sessions' QoE
 // states, one write of all positions and states.
-func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore, order []*session, edges *edgeDeltas) error {
+func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore, order []*session, edges *edgeDeltas, views *qoeReports) error {
 	ids := make([]string, len(order))
 	for i, g := range order {
 		ids[i] = g.beats[0].SessionID
@@ -192,14 +228,14 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 		return err
 	}
 	for i, g := range order {
-		s.account(ctx, g, counts[i], results[i].QoEApplied, results[i].PrevQoE, nexts[i], edges)
+		s.account(ctx, g, counts[i], results[i].QoEApplied, results[i].PrevQoE, nexts[i], edges, views)
 	}
 	return nil
 }
 
 // account counts a session's heartbeats once its QoE write is settled and
 // hands the viewing it adds to its edge.
-func (s *Server) account(ctx context.Context, g *session, counted int, applied bool, prev, next playback.SessionQoE, edges *edgeDeltas) {
+func (s *Server) account(ctx context.Context, g *session, counted int, applied bool, prev, next playback.SessionQoE, edges *edgeDeltas, views *qoeReports) {
 	if !applied {
 		// Nothing newer than the stored state, or a concurrent consumer
 		// stored a newer state between our read and write: ours is older
@@ -209,6 +245,9 @@ func (s *Server) account(ctx context.Context, g *session, counted int, applied b
 	}
 	s.stats.applied.Add(int64(counted))
 	s.stats.stale.Add(int64(len(g.beats) - counted))
+	if s.deps.QoE != nil {
+		views.add(viewReport(g, next))
+	}
 	if s.cfg.EdgeQoEFeedback {
 		if d, ok := s.delta(ctx, prev, next, &g.beats[len(g.beats)-1]); ok {
 			edges.add(next.EdgeID, d)
@@ -383,3 +422,54 @@ func foldEdge(e *playback.Edge, d edgeDelta, windowMS float64) {
 }
 
 func clamp[T cmp.Ordered](v, lo, hi T) T { return min(max(v, lo), hi) }
+
+// qoeReports collects a batch's view reports, so the QoE store is written
+// once per batch.
+type qoeReports struct {
+	mu sync.Mutex
+	rs []playback.QoEReport
+}
+
+func (q *qoeReports) add(r playback.QoEReport) {
+	q.mu.Lock()
+	q.rs = append(q.rs, r)
+	q.mu.Unlock()
+}
+
+// viewReport is the view report of a session's applied state: its
+// cumulative QoE after the batch, the events among the batch's heartbeats
+// and the server clocks that bound the figures (playback.QoEBounds).
+func viewReport(g *session, next playback.SessionQoE) playback.QoEReport {
+	latest := &g.beats[len(g.beats)-1]
+	r := playback.QoEReport{SessionID: latest.SessionID, TitleID: latest.TitleID,
+		SessionStartedAt: latest.SessionStartedAt, ReceivedAt: latest.ReceivedAt, DeviceTime: next.DeviceTime, QoE: next.QoE}
+	for i := range g.beats {
+		switch g.beats[i].Event {
+		case events.HeartbeatStop:
+			r.Stopped = true
+		case events.HeartbeatError:
+			r.Failed = true
+		}
+	}
+	if r.SessionStartedAt.IsZero() {
+		// Messages from before session_started_at existed: the session
+		// is at least as old as its first report claims to have played.
+		r.SessionStartedAt = latest.ReceivedAt
+	}
+	return r
+}
+
+// recordViews hands the batch's view reports to the QoE store. A failure is
+// logged and counted, never retried: the session writes the reports follow
+// are acknowledged already, and analytics must not hold heartbeats back.
+func (s *Server) recordViews(ctx context.Context, views *qoeReports) {
+	if s.deps.QoE == nil || len(views.rs) == 0 {
+		return
+	}
+	if err := s.deps.QoE.ApplyQoEReports(ctx, views.rs); err != nil {
+		s.stats.qoeLost.Add(int64(len(views.rs)))
+		s.deps.Log.ErrorContext(ctx, "QoE view reports lost", "reports", len(views.rs), "err", err)
+		return
+	}
+	s.stats.qoeViews.Add(int64(len(views.rs)))
+}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -300,6 +302,156 @@ func TestConsumerRedeliveryThroughSQSSizedBatches(t *testing.T) {
 			st := h.srv.Stats()
 			if st.Retried != events.SQSMaxBatchMessages || st.Consumed != sessions*per || st.Applied+st.Stale != sessions*per || int64(counted) != st.Applied {
 				t.Fatalf("stats %+v, %d heartbeats counted in sessions", st, counted)
+			}
+		})
+	}
+}
+
+// TestConsumerReportsViews: the consumer hands each applied session state
+// to the QoE store, once per batch, with the events of the batch, and an
+// absurd report leaves the view as it was.
+func TestConsumerReportsViews(t *testing.T) {
+	t.Parallel()
+	for _, wp := range writePaths {
+		t.Run(wp.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{noConsume: true, unbatched: wp.unbatched, qoeViews: true})
+			msgs := h.messages(
+				beat{id: "m1", session: "s1", at: 5 * time.Second, position: 3_000, started: 0,
+					qoe: playback.QoE{StartupMS: 1_500, PlayedMS: 3_000, BitrateKbps: 2000, CDN: "cdn-a", EdgeID: "edge-1"}},
+				beat{id: "m2", session: "s1", at: 35 * time.Second, position: 33_000, started: 0,
+					qoe: playback.QoE{PlayedMS: 32_000, RebufferMS: 1_000, BitrateKbps: 2000}},
+				beat{id: "m3", session: "s2", at: 3 * time.Second, position: 0, started: 0},
+			)
+			// s2 gives up before its first frame.
+			stop := h.messages(beat{id: "m4", session: "s2", at: 4 * time.Second, position: 0, started: 0})
+			setEvent(t, stop, events.HeartbeatStop)
+			if retry := h.consume(append(msgs, stop...)); len(retry) != 0 {
+				t.Fatalf("retry %v", retry)
+			}
+			// s1 then claims a day of stalls a minute in, and fails.
+			lie := h.messages(beat{id: "m5", session: "s1", at: 65 * time.Second, position: 34_000, started: 0,
+				qoe: playback.QoE{PlayedMS: 34_000, RebufferMS: 86_400_000, StartupMS: 99}})
+			setEvent(t, lie, events.HeartbeatError)
+			if retry := h.consume(lie); len(retry) != 0 {
+				t.Fatalf("retry %v", retry)
+			}
+			views, err := h.bolt.QoEViews(t.Context(), h.clock().Add(-time.Hour), h.clock().Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID := map[string]playback.QoEView{}
+			for _, v := range views {
+				byID[v.SessionID] = v
+			}
+			s1, s2 := byID["s1"], byID["s2"]
+			if len(views) != 2 || s1.StartupMS != 1_500 || s1.PlayedMS != 32_000 || s1.RebufferMS != 1_000 ||
+				s1.CDN != "cdn-a" || s1.EdgeID != "edge-1" || !s1.Failed || s1.Corrections != 1 || s1.Reports != 2 {
+				t.Fatalf("view s1 %+v (of %d)", s1, len(views))
+			}
+			if !s2.ExitedBeforeStart() {
+				t.Fatalf("view s2 %+v", s2)
+			}
+			if st := h.srv.Stats(); st.QoEViews != 3 || st.QoELost != 0 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
+
+// setEvent rewrites the event of encoded heartbeat messages.
+func setEvent(t *testing.T, msgs []playback.Message, event string) {
+	t.Helper()
+	for i := range msgs {
+		h, err := events.DecodeHeartbeat(msgs[i].Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Event = event
+		if msgs[i].Data, err = h.AppendJSON(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// recordingSink is a StreamSink that keeps what it is given, or fails.
+type recordingSink struct {
+	mu   sync.Mutex
+	ids  []string
+	fail bool
+}
+
+func (r *recordingSink) Forward(_ context.Context, msgs []playback.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail {
+		return errors.New("stream down")
+	}
+	for _, m := range msgs {
+		r.ids = append(r.ids, m.ID)
+	}
+	return nil
+}
+
+// TestConsumerForwardsTheStream: the warehouse stream gets every
+// well-formed message, replays and late ones included (its queries keep
+// the newest state), but not malformed ones; a failing stream loses them
+// without holding the batch back.
+func TestConsumerForwardsTheStream(t *testing.T) {
+	t.Parallel()
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream fails %v", fail), func(t *testing.T) {
+			t.Parallel()
+			sink := &recordingSink{fail: fail}
+			h := newHarness(t, harnessOptions{noConsume: true, stream: sink})
+			msgs := h.messages(
+				beat{id: "m1", session: "s1", at: 20 * time.Second, position: 20_000},
+				beat{id: "m2", session: "s1", at: 0, position: 0},
+				beat{id: "m3", session: "s2", at: 10 * time.Second, position: 100},
+			)
+			msgs = append(msgs, playback.Message{ID: "bad", Data: []byte(`{"session_id":`)})
+			if retry := h.consume(msgs); len(retry) != 0 {
+				t.Fatalf("retry %v", retry)
+			}
+			st := h.srv.Stats()
+			if fail {
+				if len(sink.ids) != 0 || st.StreamLost != 3 || st.Forwarded != 0 {
+					t.Fatalf("forwarded %v, stats %+v", sink.ids, st)
+				}
+				return
+			}
+			slices.Sort(sink.ids)
+			if !slices.Equal(sink.ids, []string{"m1", "m2", "m3"}) || st.Forwarded != 3 || st.StreamLost != 0 {
+				t.Fatalf("forwarded %v, stats %+v", sink.ids, st)
+			}
+		})
+	}
+}
+
+// BenchmarkConsumerQoEViews is the consumer's cost per batch of 100
+// heartbeats over 50 sessions on bbolt (no fsync), without the QoE views
+// (the floor) and with them, in the same run: the views are one more
+// bbolt transaction per batch.
+func BenchmarkConsumerQoEViews(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		views bool
+	}{{"floor", false}, {"with_views", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := newHarness(b, harnessOptions{noConsume: true, qoeViews: tc.views, boltOpts: []bolt.Option{bolt.WithoutSync()}})
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				beats := make([]beat, 100)
+				for j := range beats {
+					beats[j] = beat{id: fmt.Sprint(i, "-", j), session: fmt.Sprint("s", j%50), at: time.Duration(i*1000+j) * time.Millisecond,
+						position: int64(i), qoe: playback.QoE{PlayedMS: int64(i * 900), BitrateKbps: 3000, CDN: "a", EdgeID: "e"}}
+				}
+				msgs := h.messages(beats...)
+				b.StartTimer()
+				if retry := h.consume(msgs); len(retry) != 0 {
+					b.Fatalf("retry %v", retry)
+				}
 			}
 		})
 	}

@@ -94,7 +94,17 @@ type Deps struct {
 	// every write is a commit of its own (bolt); nil writes session by
 	// session. Asked for here rather than found by a type assertion on
 	// Store, so that a wrapped store cannot turn it off unseen.
-	Batch    playback.ProgressBatchStore
+	Batch playback.ProgressBatchStore
+	// QoE, when set, gets every applied session state as a view report
+	// for the QoE analytics, once per batch (the embedded store keeps
+	// them). In the cloud it is nil: the heartbeat stream itself lands in
+	// the warehouse (Firehose → S3/Athena, Pub/Sub → BigQuery; docs/qoe).
+	QoE playback.QoEStore
+	// Stream, when set, gets every message the consumer acknowledged as
+	// well-formed, as published: on AWS, Firehose loads them into the QoE
+	// warehouse (shared/firehose). Pub/Sub stacks need none: a BigQuery
+	// subscription reads the topic itself.
+	Stream   playback.StreamSink
 	Bus      playback.Publisher
 	Tokens   *auth.Keyring // playback tokens, for heartbeats
 	Identity Authenticator // caller JWTs, for progress
@@ -144,6 +154,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Log == nil {
 		deps.Log = slog.Default()
+	}
+	if depcheck.Nil(deps.QoE) {
+		deps.QoE = nil // optional: a typed nil means none
+	}
+	if depcheck.Nil(deps.Stream) {
+		deps.Stream = nil
 	}
 	s := &Server{cfg: cfg, deps: deps}
 	s.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
@@ -437,15 +453,21 @@ type Stats struct {
 	Retried     int64 // messages handed back for redelivery
 	BatchWrites int64 // consumer calls written in one Deps.Batch transaction
 	EdgeUpdates int64 // edge QoE folds written
+	QoEViews    int64 // view reports written to Deps.QoE
+	QoELost     int64 // view reports Deps.QoE failed to write
+	Forwarded   int64 // messages handed to Deps.Stream
+	StreamLost  int64 // messages Deps.Stream failed to take
 }
 
 type stats struct {
-	accepted, batches, consumed, applied, stale, malformed, retried, edgeUpdates, batchWrites atomic.Int64
+	accepted, batches, consumed, applied, stale, malformed, retried, edgeUpdates, batchWrites, qoeViews, qoeLost, forwarded, streamLost atomic.Int64
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	return Stats{Accepted: s.stats.accepted.Load(), Batches: s.stats.batches.Load(), Consumed: s.stats.consumed.Load(), Applied: s.stats.applied.Load(),
 		Stale: s.stats.stale.Load(), Malformed: s.stats.malformed.Load(), Retried: s.stats.retried.Load(),
-		EdgeUpdates: s.stats.edgeUpdates.Load(), BatchWrites: s.stats.batchWrites.Load()}
+		EdgeUpdates: s.stats.edgeUpdates.Load(), BatchWrites: s.stats.batchWrites.Load(),
+		QoEViews: s.stats.qoeViews.Load(), QoELost: s.stats.qoeLost.Load(),
+		Forwarded: s.stats.forwarded.Load(), StreamLost: s.stats.streamLost.Load()}
 }

@@ -129,6 +129,8 @@ type harnessOptions struct {
 	boltOpts  []bolt.Option
 	noConsume bool // leave messages on the bus, to call the handler by hand
 	unbatched bool // the store writes one session at a time
+	qoeViews  bool // the consumer reports views to the store (Deps.QoE)
+	stream    playback.StreamSink
 }
 
 // writePaths are the consumer's two ways of writing: a transaction per batch
@@ -164,8 +166,12 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	if opts.unbatched {
 		batch = nil
 	}
+	var views playback.QoEStore
+	if opts.qoeViews {
+		views = store
+	}
 	h.srv, err = heartbeat.New(opts.cfg, heartbeat.Deps{Store: h.store, Batch: batch, Bus: bus, Tokens: h.tokens, Identity: verifier,
-		Log: slog.New(slog.DiscardHandler), Now: h.clock})
+		QoE: views, Stream: opts.stream, Log: slog.New(slog.DiscardHandler), Now: h.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,8 @@ type AWSResources struct {
 	Authorizer *apigatewayv2.Authorizer // nil when no JWT route is served on AWS
 	CDN        *CloudFront
 	Functions  map[string]*awsfn.Function // by function name
+	Warehouse  *AWSWarehouse              // QoE; nil unless the heartbeats ride SQS
+	Alarms     *AWSAlarms
 
 	tags pulumi.StringMap
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/pulumimock"
 )
@@ -81,6 +82,9 @@ func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map
 	}
 	if fn.LocatesCaller && cloud == GCP && d.layout.HTTPCloud(fn) == GCP {
 		want[catalog.EnvPickEdgeTrustedHops] = "2"
+	}
+	if cloud == AWS && d.layout.Bus == catalog.BusSQS && fn.ConsumesFrom(events.TopicHeartbeats) {
+		want[catalog.EnvQoEFirehoseStream] = d.prefix() + "-heartbeats"
 	}
 	if cloud == AWS {
 		for _, env := range d.layout.SecretsOf(fn, AWS) {
@@ -369,7 +373,7 @@ func TestVideoIsDeliveredThroughSignedURLsOnly(t *testing.T) {
 			group := d.mock.OfType("aws:cloudfront/keyGroup:KeyGroup")[0]
 			key := d.mock.OfType("aws:cloudfront/publicKey:PublicKey")[0]
 			oac := d.mock.OfType("aws:cloudfront/originAccessControl:OriginAccessControl")[0]
-			bucket := d.mock.OfType("aws:s3/bucketV2:BucketV2")[0]
+			bucket := d.videoBucket(t)
 			behavior := mapOf(dist.In("defaultCacheBehavior"))
 			if !slices.Equal(stringsOf(behavior["trustedKeyGroups"]), []string{group.ID}) {
 				t.Errorf("distribution trusts key groups %v, want [%s]", behavior["trustedKeyGroups"], group.ID)
@@ -387,7 +391,7 @@ func TestVideoIsDeliveredThroughSignedURLsOnly(t *testing.T) {
 			if oac.InStr("signingBehavior") != "always" || oac.InStr("originAccessControlOriginType") != "s3" {
 				t.Errorf("origin access control %v", oac.Inputs)
 			}
-			block := d.mock.OfType("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[0]
+			block := d.publicAccessBlock(t, bucket)
 			for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
 				if block.In(k) != true {
 					t.Errorf("public access block %s = %v", k, block.In(k))

@@ -30,6 +30,8 @@ type GCPResources struct {
 	LB            *LoadBalancer
 	Federation    *Federation // hybrid only: AWS functions using Firestore and Pub/Sub
 	Functions     map[string]*gcpfn.Function
+	Warehouse     *GCPWarehouse // QoE; nil unless the heartbeats ride Pub/Sub
+	Alerts        *GCPAlerts
 
 	labels            pulumi.StringMap
 	needsLoadBalancer bool

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/awsfn"
 	"github.com/playplane/playplane/infra/gcpfn"
@@ -45,6 +46,18 @@ func New(ctx *pulumi.Context, cfg Config) (*Stack, error) {
 			return nil, fmt.Errorf("stack.New: %w", err)
 		}
 	}
+	// The QoE warehouse follows the heartbeat stream's bus; on SQS the
+	// heartbeat consumer forwards to it, so it comes before the functions.
+	if s.AWS != nil && cfg.Layout.Bus == catalog.BusSQS {
+		if s.AWS.Warehouse, err = newAWSWarehouse(ctx, cfg, s.AWS.tags); err != nil {
+			return nil, fmt.Errorf("stack.New: %w", err)
+		}
+	}
+	if s.GCP != nil && cfg.Layout.Bus == catalog.BusPubSub {
+		if s.GCP.Warehouse, err = s.GCP.newWarehouse(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("stack.New: %w", err)
+		}
+	}
 	// GCP functions before AWS ones: in the hybrid stack the webhook Lambda
 	// borrows the paymentwebhook service account.
 	for _, fn := range catalog.Functions {
@@ -65,6 +78,17 @@ func New(ctx *pulumi.Context, cfg Config) (*Stack, error) {
 	}
 	if s.GCP != nil && s.GCP.needsLoadBalancer {
 		if err := s.GCP.newLoadBalancer(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("stack.New: %w", err)
+		}
+	}
+	// Alarms come last: they watch everything above.
+	if s.AWS != nil {
+		if s.AWS.Alarms, err = s.newAWSAlarms(ctx); err != nil {
+			return nil, fmt.Errorf("stack.New: %w", err)
+		}
+	}
+	if s.GCP != nil {
+		if s.GCP.Alerts, err = s.newGCPAlerts(ctx); err != nil {
 			return nil, fmt.Errorf("stack.New: %w", err)
 		}
 	}
@@ -129,6 +153,9 @@ func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 	for _, name := range fn.Settings {
 		env[name] = pulumi.String(cfg.Settings[name])
 	}
+	if cloud == AWS && s.AWS.Warehouse != nil && fn.ConsumesFrom(events.TopicHeartbeats) {
+		env[catalog.EnvQoEFirehoseStream] = s.AWS.Warehouse.Stream.Name
+	}
 	delivery, _ := catalog.DeliveryByName(cfg.Layout.Delivery)
 	if fn.SignsURLs {
 		var base, keyID pulumi.StringOutput
@@ -190,6 +217,11 @@ func (s *Stack) newAWSFunction(ctx *pulumi.Context, fn catalog.Function) error {
 			queues = append(queues, a.Queues[t].Queue.Arn)
 		}
 		statements = append(statements, awsfn.Statement{Sid: "Publish", Actions: []string{"sqs:SendMessage"}, Resources: queues})
+	}
+	if w := a.Warehouse; w != nil && fn.ConsumesFrom(events.TopicHeartbeats) {
+		// The consumer forwards the heartbeat stream (shared/firehose).
+		statements = append(statements, awsfn.Statement{Sid: "ForwardHeartbeats", Actions: []string{"firehose:PutRecordBatch"},
+			Resources: pulumi.StringArray{w.Stream.Arn}})
 	}
 	if names := cfg.Layout.SecretsOf(fn, AWS); len(names) > 0 {
 		// The current version of exactly the secrets it reads; they are
@@ -336,6 +368,13 @@ func (s *Stack) export() {
 		if a.Table != nil {
 			s.Outputs["dynamoTable"] = a.Table.Name
 		}
+		if w := a.Warehouse; w != nil {
+			s.Outputs["qoeFirehoseStream"] = w.Stream.Name
+			s.Outputs["qoeAthenaTable"] = pulumi.Sprintf("%s.%s", w.Database.Name, w.Table.Name)
+		}
+		if a.Alarms != nil {
+			s.Outputs["alarmTopicArn"] = a.Alarms.Topic.Arn
+		}
 		if len(a.Queues) > 0 {
 			queues := pulumi.StringMap{}
 			for name, q := range a.Queues {
@@ -362,6 +401,9 @@ func (s *Stack) export() {
 		if g.CDN != nil {
 			s.Outputs["cdnBaseUrl"] = pulumi.String("https://" + cfg.Domain).ToStringOutput()
 			s.Outputs["videoBucket"] = g.CDN.Bucket.Name
+		}
+		if w := g.Warehouse; w != nil {
+			s.Outputs["qoeBigQueryTable"] = pulumi.Sprintf("%s.%s.%s", w.Table.Project, w.Table.DatasetId, w.Table.TableId)
 		}
 		topics := pulumi.StringMap{}
 		for name, t := range g.Topics {

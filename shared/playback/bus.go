@@ -82,3 +82,11 @@ type Bus interface {
 	Subscriber
 	Close() error
 }
+
+// StreamSink takes a topic's messages as they were published, for a
+// warehouse that loads the stream itself (the heartbeats into Kinesis Data
+// Firehose on AWS, for the QoE queries of docs/qoe). Delivery is at least
+// once: the warehouse's queries tolerate repeats.
+type StreamSink interface {
+	Forward(ctx context.Context, msgs []Message) error
+}

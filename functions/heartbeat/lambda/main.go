@@ -8,6 +8,8 @@ import (
 
 	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/shared/awsfn"
+	"github.com/playplane/playplane/shared/firehose"
+	"github.com/playplane/playplane/shared/playback"
 )
 
 func main() { awsfn.Main(build) }
@@ -33,5 +35,22 @@ func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	return heartbeat.New(cfg, heartbeat.Deps{Store: store, Bus: bus, Tokens: tokens, Identity: identity, Log: env.Log, Now: env.Now})
+	// The QoE warehouse's stream (QOE_FIREHOSE_STREAM), where the stack
+	// declares one.
+	var stream playback.StreamSink
+	var fh firehose.Config
+	if err := env.Process(ctx, &fh); err != nil {
+		return nil, err
+	}
+	if fh.Stream != "" {
+		awsCfg, err := env.AWS(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if stream, err = firehose.New(fh, awsCfg); err != nil {
+			return nil, err
+		}
+	}
+	return heartbeat.New(cfg, heartbeat.Deps{Store: store, Bus: bus, Tokens: tokens, Identity: identity, Stream: stream,
+		Log: env.Log, Now: env.Now})
 }

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/admin"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// qoeView is one driven view: what its heartbeats claim, and how it ends.
+type qoeView struct {
+	cdn, edge string
+	qoe       playback.QoE
+	end       string // stop or error
+}
+
+// driveViews plays each view on the runner through the real API: authorize
+// play, a start heartbeat, one carrying the view's QoE, and its end.
+func driveViews(t *testing.T, run *localRun, views []qoeView) {
+	t.Helper()
+	tok := run.token(demo.AccountFamily)
+	// One device: each view ends before the next starts, and the plan
+	// bounds the devices an account registers.
+	device := playback.NewID("dev")
+	t0 := time.Now()
+	for i, v := range views {
+		var play struct {
+			SessionID     string `json:"session_id"`
+			PlaybackToken string `json:"playback_token"`
+		}
+		body := fmt.Sprintf(`{"title_id":"sintel","device_id":%q}`, device)
+		if code := run.call("POST", "/v1/play", tok, body, &play); code != http.StatusCreated {
+			t.Fatalf("view %d: play: %d", i, code)
+		}
+		beat := func(n int, event string, q playback.QoE) {
+			req := events.HeartbeatRequest{Event: event, PositionMS: q.PlayedMS, DurationMS: 888_000,
+				DeviceTime: t0.Add(time.Duration(i*10+n) * time.Millisecond).UTC(), QoE: q}
+			raw, err := json.Marshal(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code := run.call("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, string(raw), nil); code != http.StatusOK {
+				t.Fatalf("view %d: heartbeat %s: %d", i, event, code)
+			}
+		}
+		q := v.qoe
+		q.CDN, q.EdgeID = v.cdn, v.edge
+		beat(0, events.HeartbeatStart, playback.QoE{CDN: v.cdn, EdgeID: v.edge})
+		beat(1, events.HeartbeatProgress, q)
+		beat(2, v.end, playback.QoE{})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := run.app.bus.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDashboardRendersAggregates drives views through the runner's API,
+// reads their aggregates from GET /v1/admin/qoe, and checks that the
+// dashboard page in headless Chromium draws exactly those: every breakdown
+// table cell and the per-CDN and per-edge series. It keeps a screenshot
+// (artifactDir). One view claims an hour of startup a second into its
+// session: the bounds refuse that figure, so it is in no percentile.
+func TestDashboardRendersAggregates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	tools := browserTools(t)
+	dir := t.TempDir()
+	run := startLocal(t, dir)
+	driveViews(t, run, []qoeView{
+		{cdn: "cdn-a", edge: "edge-a1", qoe: playback.QoE{StartupMS: 800, PlayedMS: 6_000, RebufferMS: 200, BitrateKbps: 3000}, end: events.HeartbeatStop},
+		{cdn: "cdn-a", edge: "edge-a2", qoe: playback.QoE{StartupMS: 1_500, PlayedMS: 5_000, RebufferMS: 1_000, BitrateKbps: 1500}, end: events.HeartbeatStop},
+		{cdn: "cdn-b", edge: "edge-b1", qoe: playback.QoE{StartupMS: 2_500, PlayedMS: 4_000, BitrateKbps: 2000}, end: events.HeartbeatStop},
+		{cdn: "cdn-b", edge: "edge-b1", end: events.HeartbeatStop}, // gave up before the first frame
+		{cdn: "cdn-b", edge: "edge-b2", qoe: playback.QoE{StartupMS: 900, PlayedMS: 1_000, BitrateKbps: 800}, end: events.HeartbeatError},
+		{cdn: "cdn-b", edge: "edge-b2", qoe: playback.QoE{StartupMS: 3_600_000, PlayedMS: 2_000, BitrateKbps: 800}, end: events.HeartbeatStop},
+	})
+
+	adminTok, err := AdminToken(Config{DataDir: dir, Issuer: "playplane-local", Audience: "playplane"}, "ops", auth.DefaultAdminClaim, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDim := map[string]admin.QoEResponse{}
+	for _, d := range playback.QoEDimensions {
+		resp := run.mustAPI("GET", "/v1/admin/qoe?dimension="+string(d), adminTok, "", "", http.StatusOK)
+		var out admin.QoEResponse
+		if err := json.Unmarshal(resp.body, &out); err != nil {
+			t.Fatal(err)
+		}
+		byDim[string(d)] = out
+	}
+	// The API's figures, checked against the views driven above.
+	cdn := byDim["cdn"].Totals
+	if len(cdn) != 2 || cdn[0].Value != "cdn-b" || cdn[1].Value != "cdn-a" {
+		t.Fatalf("totals by cdn %+v", cdn)
+	}
+	b, a := cdn[0], cdn[1]
+	if a.Views != 2 || a.Started != 2 || a.StartupMS != (playback.Quantiles{P50: 800, P95: 1500, N: 2}) ||
+		a.PeakBitrateKbps.P95 != 3000 || a.Failures != 0 || a.ExitsBeforeStart != 0 {
+		t.Fatalf("cdn-a %+v", a)
+	}
+	if b.Views != 4 || b.Started != 3 || b.ExitsBeforeStart != 1 || b.Failures != 1 ||
+		b.StartupMS != (playback.Quantiles{P50: 900, P95: 2500, N: 2}) {
+		t.Fatalf("cdn-b %+v: want the hour-long startup kept out", b)
+	}
+
+	browser := startChromium(t, tools.chromium)
+	shot := filepath.Join(artifactDir(t), "qoe-dashboard.png")
+	var seen dashboardSeen
+	driveDashboard(t, tools, map[string]any{"cdp": browser, "url": run.srv.URL + "/dashboard/#token=" + adminTok, "screenshot": shot}, &seen)
+	if seen.Phase != "ready" || seen.TokenInURL || len(seen.Console) != 0 {
+		t.Fatalf("dashboard %s (%s), token left in URL %v, console %q", seen.Phase, seen.Error, seen.TokenInURL, seen.Console)
+	}
+	for dim, resp := range byDim {
+		rows := seen.Tables[dim]
+		if len(rows) != len(resp.Totals) {
+			t.Fatalf("table %s has %d rows, the API %d", dim, len(rows), len(resp.Totals))
+		}
+		for i, agg := range resp.Totals {
+			row := rows[i]
+			want := map[string]float64{"views": float64(agg.Views), "started": float64(agg.Started),
+				"startup_p50": agg.StartupMS.P50, "startup_p95": agg.StartupMS.P95,
+				"rebuffer_p95": agg.RebufferPercent.P95, "peak_p95": agg.PeakBitrateKbps.P95, "bitrate_p50": agg.AvgBitrateKbps.P50}
+			if row.Value != agg.Value {
+				t.Fatalf("table %s row %d is %q, the API's %q", dim, i, row.Value, agg.Value)
+			}
+			for col, w := range want {
+				c := row.Cells[col]
+				if c.Raw == "" {
+					if w != 0 { // an empty cell is a metric no view has a value for
+						t.Fatalf("table %s %q %s empty, want %v", dim, row.Value, col, w)
+					}
+					continue
+				}
+				if got, err := strconv.ParseFloat(c.Raw, 64); err != nil || got != w || c.Text == "" || c.Text == "–" {
+					t.Fatalf("table %s %q %s shows %q (raw %s), want %v", dim, row.Value, col, c.Text, c.Raw, w)
+				}
+			}
+		}
+	}
+	// The charts: one series per CDN and per edge, each a point in this
+	// hour at the startup p95 the API reports.
+	for _, dim := range []string{"cdn", "edge"} {
+		chart := seen.Charts[dim]
+		resp := byDim[dim]
+		if chart.Metric != "startup_p95" || len(chart.Series) != len(resp.Aggregates) {
+			t.Fatalf("chart %s %+v, aggregates %+v", dim, chart, resp.Aggregates)
+		}
+		for i, s := range chart.Series {
+			agg := resp.Aggregates[i]
+			for _, cand := range resp.Aggregates {
+				if cand.Value == s.Value {
+					agg = cand
+				}
+			}
+			if len(s.Points) != 1 || s.Circles != 1 || s.Points[0].value() != agg.StartupMS.P95 || !s.Points[0].hour().Equal(agg.Hour) {
+				t.Fatalf("chart %s series %q %+v, aggregate %+v", dim, s.Value, s, agg)
+			}
+		}
+	}
+	if st, err := os.Stat(shot); err != nil || st.Size() < 10_000 {
+		t.Fatalf("screenshot %s: %v", shot, err)
+	}
+}
+
+type dashboardSeen struct {
+	Phase, Error, Status string
+	TokenInURL           bool
+	Console              []string
+	Tables               map[string][]struct {
+		Value string
+		Cells map[string]struct{ Text, Raw string }
+	}
+	Charts map[string]struct {
+		Metric string
+		Series []struct {
+			Value   string
+			Points  []chartPoint
+			Circles int
+		}
+	}
+}
+
+// chartPoint is [hour, value] as the page drew it.
+type chartPoint []any
+
+func (p chartPoint) hour() time.Time {
+	s, _ := p[0].(string)
+	t, _ := time.Parse(time.RFC3339, s)
+	return t
+}
+
+func (p chartPoint) value() float64 { v, _ := p[1].(float64); return v }
+
+// driveDashboard runs web/browsertest/dashboard.cjs on a scenario.
+func driveDashboard(t *testing.T, tools browserToolPaths, scenario map[string]any, out *dashboardSeen) {
+	t.Helper()
+	raw, _ := json.Marshal(scenario)
+	file := filepath.Join(t.TempDir(), "scenario.json")
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(repoRoot(t), "web", "browsertest", "dashboard.cjs"), file)
+	cmd.Env = append(os.Environ(), "PLAYWRIGHT_CORE_DIR="+tools.playwright)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node dashboard.cjs: %v\n%s", err, stderr.String())
+	}
+	var probe struct {
+		ScriptError string `json:"scriptError"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &probe); err != nil || probe.ScriptError != "" {
+		t.Fatalf("dashboard.cjs printed %q (%v): %s\n%s", stdout.String(), err, probe.ScriptError, stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("dashboard.cjs output: %v", err)
+	}
+}

@@ -1,0 +1,110 @@
+-- QoE aggregates per hour by CDN from the heartbeat stream on AWS
+-- (Firehose → S3, Glue table <prefix>_qoe.heartbeats; run in Athena, engine v3).
+--
+-- The same metrics and bounds as the runner's GET /v1/admin/qoe
+-- (shared/playback/qoeview.go): a view is a session, bucketed by the hour it
+-- started; video startup time, rebuffer percentage (rebuffering over
+-- startup + play + rebuffering), exits before video start, playback
+-- failures, play-time-weighted average and peak bitrate, after Mux Data's
+-- definitions. p50/p95 are nearest-rank and exact, as the runner's.
+-- QoEBounds is applied per heartbeat: startup longer than the session's age
+-- (received_at - session_started_at + 10 s) is refused, play + stalls
+-- longer than the age refuse both counters, stalls are capped at play time,
+-- negative figures count as 0, bitrates above 1,000,000 kbps are refused.
+-- The runner weighs bitrate per consumer batch, this per heartbeat.
+--
+-- Set the range in params; to break down by another dimension replace
+-- `cdn` in the last SELECT with title_id or edge (the message carries no
+-- viewer country, ASN or device type yet).
+WITH params AS (
+  SELECT TIMESTAMP '2026-12-04 00:00:00 UTC' AS from_hour, TIMESTAMP '2026-12-05 00:00:00 UTC' AS to_hour
+),
+beats AS (
+  SELECT
+    h.session_id,
+    h.title_id,
+    h.event,
+    from_iso8601_timestamp(h.device_time) AS device_time,
+    from_iso8601_timestamp(h.session_started_at) AS started_at,
+    date_diff('millisecond', from_iso8601_timestamp(h.session_started_at), from_iso8601_timestamp(h.received_at)) + 10000 AS age_ms,
+    nullif(h.qoe.cdn, '') AS cdn,
+    nullif(h.qoe.edge, '') AS edge,
+    greatest(coalesce(h.qoe.su, 0), 0) AS startup_ms,
+    greatest(coalesce(h.qoe.pd, 0), 0) AS played_ms,
+    greatest(coalesce(h.qoe.rd, 0), 0) AS rebuffer_ms,
+    greatest(coalesce(h.qoe.br, 0), 0) AS bitrate_kbps
+  FROM heartbeats h, params p
+  -- dt is the hour Firehose delivered; views that started in range arrive
+  -- from their start on (a day of slack for long sessions).
+  WHERE h.dt >= date_format(p.from_hour, '%Y/%m/%d/%H')
+    AND h.dt < date_format(p.to_hour + INTERVAL '1' DAY, '%Y/%m/%d/%H')
+),
+bounded AS (
+  SELECT *,
+    startup_ms > 0 AND startup_ms <= age_ms AS startup_ok,
+    startup_ms > age_ms AS startup_refused,
+    played_ms + rebuffer_ms <= age_ms AS counters_ok,
+    bitrate_kbps > 0 AND bitrate_kbps <= 1000000 AS bitrate_ok
+  FROM beats
+),
+weighted AS (
+  SELECT *,
+    -- play time this heartbeat adds, at the bitrate in force before it
+    IF(counters_ok, greatest(played_ms - coalesce(max(IF(counters_ok, played_ms)) OVER (
+      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0), 0) AS grown_ms,
+    coalesce(last_value(IF(bitrate_ok, bitrate_kbps)) IGNORE NULLS OVER (
+      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), IF(bitrate_ok, bitrate_kbps, 0)) AS kbps_in_force
+  FROM bounded
+),
+views AS (
+  SELECT
+    session_id,
+    date_trunc('hour', min(started_at)) AS hour,
+    arbitrary(title_id) AS title_id,
+    max_by(cdn, device_time) FILTER (WHERE cdn IS NOT NULL) AS cdn,
+    max_by(edge, device_time) FILTER (WHERE edge IS NOT NULL) AS edge,
+    min_by(startup_ms, device_time) FILTER (WHERE startup_ok) AS startup_ms,
+    bool_or(startup_refused) AS startup_refused,
+    coalesce(max(played_ms) FILTER (WHERE counters_ok), 0) AS played_ms,
+    coalesce(max(least(rebuffer_ms, played_ms)) FILTER (WHERE counters_ok), 0) AS rebuffer_ms,
+    sum(kbps_in_force * grown_ms) AS bitrate_kbps_ms,
+    max(bitrate_kbps) FILTER (WHERE bitrate_ok) AS peak_bitrate_kbps,
+    bool_or(event = 'stop') AS stopped,
+    bool_or(event = 'error') AS failed
+  FROM weighted
+  GROUP BY session_id
+),
+per_view AS (
+  SELECT *,
+    coalesce(startup_ms, 0) > 0 OR startup_refused OR played_ms > 0 AS started
+  FROM views
+),
+metrics AS (
+  SELECT *,
+    stopped AND NOT failed AND NOT started AS exited_before_start,
+    IF(started AND coalesce(startup_ms, 0) + played_ms + rebuffer_ms > 0,
+       100.0 * rebuffer_ms / (coalesce(startup_ms, 0) + played_ms + rebuffer_ms)) AS rebuffer_percent,
+    IF(played_ms > 0 AND bitrate_kbps_ms > 0, 1.0 * bitrate_kbps_ms / played_ms) AS avg_bitrate_kbps
+  FROM per_view, params p
+  WHERE hour >= p.from_hour AND hour < p.to_hour
+)
+SELECT
+  hour,
+  coalesce(cdn, '') AS value,
+  count(*) AS views,
+  count_if(started) AS started,
+  count_if(exited_before_start) AS exits_before_start,
+  count_if(failed) AS failures,
+  sum(played_ms) AS played_ms,
+  sum(rebuffer_ms) AS rebuffer_ms,
+  -- nearest rank: the smallest value at least p of the views are at or below
+  IF(count(startup_ms) > 0, element_at(array_sort(array_agg(startup_ms) FILTER (WHERE startup_ms IS NOT NULL)), CAST(ceil(0.50 * count(startup_ms)) AS integer))) AS startup_ms_p50,
+  IF(count(startup_ms) > 0, element_at(array_sort(array_agg(startup_ms) FILTER (WHERE startup_ms IS NOT NULL)), CAST(ceil(0.95 * count(startup_ms)) AS integer))) AS startup_ms_p95,
+  IF(count(rebuffer_percent) > 0, element_at(array_sort(array_agg(rebuffer_percent) FILTER (WHERE rebuffer_percent IS NOT NULL)), CAST(ceil(0.50 * count(rebuffer_percent)) AS integer))) AS rebuffer_percent_p50,
+  IF(count(rebuffer_percent) > 0, element_at(array_sort(array_agg(rebuffer_percent) FILTER (WHERE rebuffer_percent IS NOT NULL)), CAST(ceil(0.95 * count(rebuffer_percent)) AS integer))) AS rebuffer_percent_p95,
+  IF(count(avg_bitrate_kbps) > 0, element_at(array_sort(array_agg(avg_bitrate_kbps) FILTER (WHERE avg_bitrate_kbps IS NOT NULL)), CAST(ceil(0.50 * count(avg_bitrate_kbps)) AS integer))) AS avg_bitrate_kbps_p50,
+  IF(count(avg_bitrate_kbps) > 0, element_at(array_sort(array_agg(avg_bitrate_kbps) FILTER (WHERE avg_bitrate_kbps IS NOT NULL)), CAST(ceil(0.95 * count(avg_bitrate_kbps)) AS integer))) AS avg_bitrate_kbps_p95,
+  IF(count(peak_bitrate_kbps) > 0, element_at(array_sort(array_agg(peak_bitrate_kbps) FILTER (WHERE peak_bitrate_kbps IS NOT NULL)), CAST(ceil(0.95 * count(peak_bitrate_kbps)) AS integer))) AS peak_bitrate_kbps_p95
+FROM metrics
+GROUP BY 1, 2
+ORDER BY hour, views DESC, value;

@@ -1,0 +1,97 @@
+-- QoE aggregates per hour by CDN from the heartbeat stream on GCP
+-- (Pub/Sub BigQuery subscription → <project>.<prefix>_qoe.heartbeats).
+--
+-- The same metrics and bounds as the runner's GET /v1/admin/qoe and
+-- docs/qoe/athena.sql (see there and shared/playback/qoeview.go): views are
+-- sessions by the hour they started; nearest-rank exact p50/p95. To break
+-- down by another dimension replace `cdn` in the last SELECT with title_id
+-- or edge. Set the dataset in FROM and the range in params.
+WITH params AS (
+  SELECT TIMESTAMP '2026-12-04 00:00:00+00' AS from_hour, TIMESTAMP '2026-12-05 00:00:00+00' AS to_hour
+),
+beats AS (
+  SELECT
+    h.session_id,
+    h.title_id,
+    h.event,
+    TIMESTAMP(h.device_time) AS device_time,
+    TIMESTAMP(h.session_started_at) AS started_at,
+    TIMESTAMP_DIFF(TIMESTAMP(h.received_at), TIMESTAMP(h.session_started_at), MILLISECOND) + 10000 AS age_ms,
+    NULLIF(h.qoe.cdn, '') AS cdn,
+    NULLIF(h.qoe.edge, '') AS edge,
+    GREATEST(IFNULL(h.qoe.su, 0), 0) AS startup_ms,
+    GREATEST(IFNULL(h.qoe.pd, 0), 0) AS played_ms,
+    GREATEST(IFNULL(h.qoe.rd, 0), 0) AS rebuffer_ms,
+    GREATEST(IFNULL(h.qoe.br, 0), 0) AS bitrate_kbps
+  FROM `playplane_qoe.heartbeats` AS h, params AS p
+  -- partitioned by publish time: views that started in range are published
+  -- from their start on (a day of slack for long sessions)
+  WHERE h.publish_time >= p.from_hour AND h.publish_time < TIMESTAMP_ADD(p.to_hour, INTERVAL 1 DAY)
+),
+bounded AS (
+  SELECT *,
+    startup_ms > 0 AND startup_ms <= age_ms AS startup_ok,
+    startup_ms > age_ms AS startup_refused,
+    played_ms + rebuffer_ms <= age_ms AS counters_ok,
+    bitrate_kbps > 0 AND bitrate_kbps <= 1000000 AS bitrate_ok
+  FROM beats
+),
+weighted AS (
+  SELECT *,
+    IF(counters_ok, GREATEST(played_ms - IFNULL(MAX(IF(counters_ok, played_ms, NULL)) OVER (
+      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0), 0) AS grown_ms,
+    IFNULL(LAST_VALUE(IF(bitrate_ok, bitrate_kbps, NULL) IGNORE NULLS) OVER (
+      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), IF(bitrate_ok, bitrate_kbps, 0)) AS kbps_in_force
+  FROM bounded
+),
+views AS (
+  SELECT
+    session_id,
+    TIMESTAMP_TRUNC(MIN(started_at), HOUR) AS hour,
+    ANY_VALUE(title_id) AS title_id,
+    ARRAY_AGG(cdn IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS cdn,
+    ARRAY_AGG(edge IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS edge,
+    ARRAY_AGG(IF(startup_ok, startup_ms, NULL) IGNORE NULLS ORDER BY device_time LIMIT 1)[SAFE_OFFSET(0)] AS startup_ms,
+    LOGICAL_OR(startup_refused) AS startup_refused,
+    IFNULL(MAX(IF(counters_ok, played_ms, NULL)), 0) AS played_ms,
+    IFNULL(MAX(IF(counters_ok, LEAST(rebuffer_ms, played_ms), NULL)), 0) AS rebuffer_ms,
+    SUM(kbps_in_force * grown_ms) AS bitrate_kbps_ms,
+    MAX(IF(bitrate_ok, bitrate_kbps, NULL)) AS peak_bitrate_kbps,
+    LOGICAL_OR(event = 'stop') AS stopped,
+    LOGICAL_OR(event = 'error') AS failed
+  FROM weighted
+  GROUP BY session_id
+),
+per_view AS (
+  SELECT *, IFNULL(startup_ms, 0) > 0 OR startup_refused OR played_ms > 0 AS started
+  FROM views
+),
+metrics AS (
+  SELECT v.*,
+    v.stopped AND NOT v.failed AND NOT v.started AS exited_before_start,
+    IF(v.started AND IFNULL(v.startup_ms, 0) + v.played_ms + v.rebuffer_ms > 0,
+       100 * v.rebuffer_ms / (IFNULL(v.startup_ms, 0) + v.played_ms + v.rebuffer_ms), NULL) AS rebuffer_percent,
+    IF(v.played_ms > 0 AND v.bitrate_kbps_ms > 0, v.bitrate_kbps_ms / v.played_ms, NULL) AS avg_bitrate_kbps
+  FROM per_view AS v, params AS p
+  WHERE v.hour >= p.from_hour AND v.hour < p.to_hour
+)
+SELECT
+  hour,
+  IFNULL(cdn, '') AS value,
+  COUNT(*) AS views,
+  COUNTIF(started) AS started,
+  COUNTIF(exited_before_start) AS exits_before_start,
+  COUNTIF(failed) AS failures,
+  SUM(played_ms) AS played_ms,
+  SUM(rebuffer_ms) AS rebuffer_ms,
+  -- nearest rank: the smallest value at least p of the views are at or below
+  ARRAY_AGG(startup_ms IGNORE NULLS ORDER BY startup_ms)[SAFE_OFFSET(CAST(CEIL(0.50 * COUNT(startup_ms)) AS INT64) - 1)] AS startup_ms_p50,
+  ARRAY_AGG(startup_ms IGNORE NULLS ORDER BY startup_ms)[SAFE_OFFSET(CAST(CEIL(0.95 * COUNT(startup_ms)) AS INT64) - 1)] AS startup_ms_p95,
+  ARRAY_AGG(rebuffer_percent IGNORE NULLS ORDER BY rebuffer_percent)[SAFE_OFFSET(CAST(CEIL(0.50 * COUNT(rebuffer_percent)) AS INT64) - 1)] AS rebuffer_percent_p50,
+  ARRAY_AGG(rebuffer_percent IGNORE NULLS ORDER BY rebuffer_percent)[SAFE_OFFSET(CAST(CEIL(0.95 * COUNT(rebuffer_percent)) AS INT64) - 1)] AS rebuffer_percent_p95,
+  ARRAY_AGG(avg_bitrate_kbps IGNORE NULLS ORDER BY avg_bitrate_kbps)[SAFE_OFFSET(CAST(CEIL(0.50 * COUNT(avg_bitrate_kbps)) AS INT64) - 1)] AS avg_bitrate_kbps_p50,
+  ARRAY_AGG(avg_bitrate_kbps IGNORE NULLS ORDER BY avg_bitrate_kbps)[SAFE_OFFSET(CAST(CEIL(0.95 * COUNT(avg_bitrate_kbps)) AS INT64) - 1)] AS avg_bitrate_kbps_p95,
+  ARRAY_AGG(peak_bitrate_kbps IGNORE NULLS ORDER BY peak_bitrate_kbps)[SAFE_OFFSET(CAST(CEIL(0.95 * COUNT(peak_bitrate_kbps)) AS INT64) - 1)] AS peak_bitrate_kbps_p95
+FROM metrics
+GROUP BY 1, 2
+ORDER BY hour, views DESC, value;

@@ -1,0 +1,87 @@
+package admin
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// DefaultQoERange is what GET /v1/admin/qoe covers without from: the last
+// day of hours up to to.
+const DefaultQoERange = 24 * time.Hour
+
+// QoEResponse is GET /v1/admin/qoe: the hourly aggregates of the views
+// that started in [from, to), broken down by dimension, and the same over
+// the whole range (Totals, whose Hour is From), for breakdown tables:
+// percentiles do not add up across hours, so they are computed again.
+type QoEResponse struct {
+	Dimension  playback.QoEDimension   `json:"dimension"`
+	From       time.Time               `json:"from"`
+	To         time.Time               `json:"to"`
+	Views      int                     `json:"views"`
+	Aggregates []playback.QoEAggregate `json:"aggregates"`
+	Totals     []playback.QoEAggregate `json:"totals"`
+}
+
+// qoe is GET /v1/admin/qoe?from=&to=&dimension=. from and to are RFC 3339
+// times taken to their hour (from down, to up), to defaulting to the end of
+// the current hour and from to DefaultQoERange before to; dimension is one
+// of playback.QoEDimensions, cdn by default.
+func (s *Server) qoe(w http.ResponseWriter, r *http.Request, _ auth.Identity) error {
+	if s.deps.QoE == nil {
+		return playback.Errorf(playback.CodeNotFound, "qoe_not_kept_here",
+			"this deployment keeps QoE views in its warehouse (Athena or BigQuery); query it with docs/qoe/*.sql")
+	}
+	q := r.URL.Query()
+	bad := func(field, format string, args ...any) error {
+		e := playback.Errorf(playback.CodeInvalid, field+"_invalid", format, args...)
+		e.Details = map[string]string{"field": field}
+		return e
+	}
+	dim := playback.QoEDimension(q.Get("dimension"))
+	if dim == "" {
+		dim = playback.QoEByCDN
+	}
+	if !dim.Valid() {
+		return bad("dimension", "dimension must be one of %v, got %q", playback.QoEDimensions, dim)
+	}
+	to := s.deps.Now().UTC().Truncate(time.Hour).Add(time.Hour)
+	if v := q.Get("to"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return bad("to", "to must be an RFC 3339 time, got %q", v)
+		}
+		to = t.UTC()
+		if h := to.Truncate(time.Hour); !h.Equal(to) {
+			to = h.Add(time.Hour)
+		}
+	}
+	from := to.Add(-DefaultQoERange)
+	if v := q.Get("from"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return bad("from", "from must be an RFC 3339 time, got %q", v)
+		}
+		from = t.UTC().Truncate(time.Hour)
+	}
+	switch {
+	case !from.Before(to):
+		return bad("from", "from %s must be before to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	case to.Sub(from) > playback.MaxQoERange:
+		return bad("from", "from and to may be at most %s apart", playback.MaxQoERange)
+	}
+	views, err := s.deps.QoE.QoEViews(r.Context(), from, to)
+	if err != nil {
+		return err
+	}
+	resp := QoEResponse{Dimension: dim, From: from, To: to, Views: len(views), Aggregates: playback.AggregateQoE(views, dim)}
+	for i := range views {
+		views[i].Hour = from
+	}
+	resp.Totals = playback.AggregateQoE(views, dim)
+	httpx.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}

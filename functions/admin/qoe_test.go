@@ -1,0 +1,121 @@
+package admin_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/functions/admin"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func TestQoE(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "playplane_admin")
+	hour := h.now.Truncate(time.Hour)
+	rep := func(id, cdn string, started time.Time, q playback.QoE) playback.QoEReport {
+		q.CDN = cdn
+		return playback.QoEReport{SessionID: id, TitleID: "bbb", SessionStartedAt: started, ReceivedAt: started.Add(time.Minute),
+			DeviceTime: started.Add(time.Minute), QoE: q}
+	}
+	err := h.store.ApplyQoEReports(t.Context(), []playback.QoEReport{
+		rep("s1", "a", hour.Add(-2*time.Hour), playback.QoE{StartupMS: 1000, PlayedMS: 50_000}),
+		rep("s2", "a", hour.Add(-2*time.Hour), playback.QoE{StartupMS: 3000, PlayedMS: 50_000, RebufferMS: 5_000}),
+		rep("s3", "b", hour.Add(-time.Hour), playback.QoE{StartupMS: 2000, PlayedMS: 50_000}),
+		rep("old", "a", hour.Add(-48*time.Hour), playback.QoE{StartupMS: 9000, PlayedMS: 50_000}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(t *testing.T, q url.Values) admin.QoEResponse {
+		t.Helper()
+		r := h.mustDo("GET", "/v1/admin/qoe?"+q.Encode(), "", "", http.StatusOK)
+		var out admin.QoEResponse
+		if err := json.Unmarshal(r.body, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	t.Run("last day by cdn", func(t *testing.T) {
+		t.Parallel()
+		out := get(t, nil)
+		if out.Dimension != playback.QoEByCDN || out.Views != 3 || len(out.Aggregates) != 2 || len(out.Totals) != 2 {
+			t.Fatalf("response %+v", out)
+		}
+		a := out.Aggregates[0]
+		if a.Value != "a" || a.Views != 2 || a.StartupMS.P50 != 1000 || a.StartupMS.P95 != 3000 || !a.Hour.Equal(hour.Add(-2*time.Hour)) {
+			t.Fatalf("hour of cdn a %+v", a)
+		}
+		if tot := out.Totals[0]; tot.Value != "a" || tot.Views != 2 || !tot.Hour.Equal(out.From) {
+			t.Fatalf("totals %+v", out.Totals)
+		}
+	})
+	t.Run("range and dimension", func(t *testing.T) {
+		t.Parallel()
+		out := get(t, url.Values{"from": {hour.Add(-49 * time.Hour).Format(time.RFC3339)},
+			"to": {hour.Add(-90 * time.Minute).Format(time.RFC3339)}, "dimension": {"title"}})
+		if out.Views != 3 || len(out.Totals) != 1 || out.Totals[0].Value != "bbb" || out.Totals[0].StartupMS.P95 != 9000 ||
+			!out.To.Equal(hour.Add(-time.Hour)) {
+			t.Fatalf("response %+v", out)
+		}
+	})
+	for _, tc := range []struct {
+		name, query, reason string
+	}{
+		{"unknown dimension", "dimension=isp", "dimension_invalid"},
+		{"from not a time", "from=yesterday", "from_invalid"},
+		{"to not a time", "to=1700000000", "to_invalid"},
+		{"from after to", "from=2026-12-04T10:00:00Z&to=2026-12-04T09:00:00Z", "from_invalid"},
+		{"range beyond a month", "from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z", "from_invalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := h.mustDo("GET", "/v1/admin/qoe?"+tc.query, "", "", http.StatusBadRequest)
+			if e := r.errBody(t); e.Reason != tc.reason {
+				t.Fatalf("reason %q, want %q", e.Reason, tc.reason)
+			}
+		})
+	}
+	t.Run("subscriber is refused", func(t *testing.T) {
+		t.Parallel()
+		if r := h.do("GET", "/v1/admin/qoe", h.subscriberToken("acct_a"), "", ""); r.status != http.StatusForbidden {
+			t.Fatalf("status %d", r.status)
+		}
+	})
+}
+
+// TestQoEInTheWarehouse: without a QoE store (AWS, GCP) the route says
+// where the views are instead.
+func TestQoEInTheWarehouse(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "playplane_admin")
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Issuer: issuer, Audience: audience,
+		HS256Keys: kid + ":" + base64.StdEncoding.EncodeToString(jwtKey), Leeway: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := admin.New(admin.Config{AdminClaim: "playplane_admin", MaxBody: 1 << 16}, admin.Deps{Store: h.store, Identity: verifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := httpx.NewServeMux()
+	srv.Register(mux)
+	req := httptest.NewRequest("GET", "/v1/admin/qoe", nil)
+	req.Header.Set("Authorization", "Bearer "+h.admin)
+	rec := httptest.NewRecorder()
+	httpx.Middleware(slog.New(slog.DiscardHandler), mux).ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	var e httpx.ErrorBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Reason != "qoe_not_kept_here" {
+		t.Fatalf("body %s: %v", rec.Body, err)
+	}
+}

@@ -1,0 +1,289 @@
+package stack
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
+	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/monitoring"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Alarms as code (issue 18): dead letters, the API's 5xx rate, webhook lag,
+// and function errors and throttles. On AWS they are CloudWatch alarms that
+// notify the stack's alarm topic (subscribe a person or a pager to it); on
+// GCP, Cloud Monitoring alert policies (add notification channels in the
+// console or with `gcloud alpha monitoring policies update`).
+
+// Thresholds.
+const (
+	// Alarm5xxPercent of API requests answered 5xx over AlarmPeriodSeconds,
+	// for 3 of 5 periods: one bad minute is noise, three are an outage.
+	Alarm5xxPercent = 1.0
+	// AlarmWebhookLagSeconds is the p99 time from a Stripe event's creation
+	// to its application (metric playplane.webhook.lag, seconds) above
+	// which entitlement changes are late enough for a subscriber to notice.
+	AlarmWebhookLagSeconds = 300.0
+	AlarmPeriodSeconds     = 60
+	// MetricWebhookLag and MetricNamespace are what shared/telemetry emits
+	// (EMF namespace on Lambda; the OpenTelemetry metric name on GCP).
+	MetricWebhookLag = "playplane.webhook.lag"
+	MetricNamespace  = "playplane"
+)
+
+// AWSAlarms are the stack's CloudWatch alarms and the topic they notify.
+type AWSAlarms struct {
+	Topic *sns.Topic
+	// DeadLetters by topic; FunctionErrors and Throttles by Lambda name.
+	DeadLetters    map[string]*cloudwatch.MetricAlarm
+	API5xx         *cloudwatch.MetricAlarm // nil without an API on AWS
+	WebhookLag     *cloudwatch.MetricAlarm // nil unless Stripe events are applied on AWS
+	FunctionErrors map[string]*cloudwatch.MetricAlarm
+	Throttles      map[string]*cloudwatch.MetricAlarm
+}
+
+// GCPAlerts are the stack's Cloud Monitoring alert policies.
+type GCPAlerts struct {
+	DeadLetters *monitoring.AlertPolicy
+	Errors5xx   *monitoring.AlertPolicy
+	WebhookLag  *monitoring.AlertPolicy
+	Throttles   *monitoring.AlertPolicy
+}
+
+func (s *Stack) newAWSAlarms(ctx *pulumi.Context) (*AWSAlarms, error) {
+	cfg, a := s.Config, s.AWS
+	al := &AWSAlarms{DeadLetters: map[string]*cloudwatch.MetricAlarm{}, FunctionErrors: map[string]*cloudwatch.MetricAlarm{},
+		Throttles: map[string]*cloudwatch.MetricAlarm{}}
+	var err error
+	if al.Topic, err = sns.NewTopic(ctx, "alarms", &sns.TopicArgs{Name: pulumi.String(cfg.Prefix + "-alarms"), Tags: a.tags}); err != nil {
+		return nil, fmt.Errorf("alarm topic: %w", err)
+	}
+	actions := pulumi.Array{al.Topic.Arn}
+	alarm := func(name string, args *cloudwatch.MetricAlarmArgs) (*cloudwatch.MetricAlarm, error) {
+		args.Name = pulumi.String(cfg.Prefix + "-" + name)
+		args.AlarmActions, args.OkActions = actions, actions
+		args.Tags = a.tags
+		if args.TreatMissingData == nil {
+			args.TreatMissingData = pulumi.String("notBreaching") // no data: nothing happened
+		}
+		m, err := cloudwatch.NewMetricAlarm(ctx, name, args)
+		if err != nil {
+			return nil, fmt.Errorf("alarm %s: %w", name, err)
+		}
+		return m, nil
+	}
+	topics := make([]string, 0, len(a.Queues))
+	for t := range a.Queues {
+		topics = append(topics, t)
+	}
+	slices.Sort(topics)
+	for _, t := range topics {
+		if al.DeadLetters[t], err = alarm(t+"-dead-letters", &cloudwatch.MetricAlarmArgs{
+			AlarmDescription:   pulumi.Sprintf("Messages of %s failed every delivery and wait in its dead-letter queue.", t),
+			Namespace:          pulumi.String("AWS/SQS"),
+			MetricName:         pulumi.String("ApproximateNumberOfMessagesVisible"),
+			Dimensions:         pulumi.StringMap{"QueueName": a.Queues[t].DeadLetter.Name},
+			Statistic:          pulumi.String("Maximum"),
+			Period:             pulumi.Int(AlarmPeriodSeconds),
+			EvaluationPeriods:  pulumi.Int(1),
+			Threshold:          pulumi.Float64(0),
+			ComparisonOperator: pulumi.String("GreaterThanThreshold"),
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if a.API != nil {
+		metric := func(id, name string) cloudwatch.MetricAlarmMetricQueryInput {
+			return &cloudwatch.MetricAlarmMetricQueryArgs{Id: pulumi.String(id), Metric: &cloudwatch.MetricAlarmMetricQueryMetricArgs{
+				Namespace: pulumi.String("AWS/ApiGateway"), MetricName: pulumi.String(name), Period: pulumi.Int(AlarmPeriodSeconds),
+				Stat: pulumi.String("Sum"), Dimensions: pulumi.StringMap{"ApiId": a.API.ID().ToStringOutput(), "Stage": pulumi.String("$default")},
+			}}
+		}
+		if al.API5xx, err = alarm("api-5xx-rate", &cloudwatch.MetricAlarmArgs{
+			AlarmDescription: pulumi.Sprintf("More than %v%% of API requests answered 5xx.", Alarm5xxPercent),
+			MetricQueries: cloudwatch.MetricAlarmMetricQueryArray{
+				metric("errors", "5xx"), metric("requests", "Count"),
+				&cloudwatch.MetricAlarmMetricQueryArgs{Id: pulumi.String("rate"), Label: pulumi.String("5xx %"), ReturnData: pulumi.Bool(true),
+					Expression: pulumi.String("IF(requests > 0, 100 * errors / requests, 0)")},
+			},
+			EvaluationPeriods:  pulumi.Int(5),
+			DatapointsToAlarm:  pulumi.Int(3),
+			Threshold:          pulumi.Float64(Alarm5xxPercent),
+			ComparisonOperator: pulumi.String("GreaterThanThreshold"),
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Layout.Compute == AWS {
+		if al.WebhookLag, err = alarm("webhook-lag", &cloudwatch.MetricAlarmArgs{
+			AlarmDescription:   pulumi.Sprintf("p99 time from a Stripe event's creation to its application above %v s.", AlarmWebhookLagSeconds),
+			Namespace:          pulumi.String(MetricNamespace),
+			MetricName:         pulumi.String(MetricWebhookLag),
+			ExtendedStatistic:  pulumi.String("p99"),
+			Period:             pulumi.Int(5 * AlarmPeriodSeconds),
+			EvaluationPeriods:  pulumi.Int(1),
+			Threshold:          pulumi.Float64(AlarmWebhookLagSeconds),
+			ComparisonOperator: pulumi.String("GreaterThanThreshold"),
+		}); err != nil {
+			return nil, err
+		}
+	}
+	for _, fn := range s.awsLambdas() {
+		for _, m := range []struct {
+			metric string
+			into   map[string]*cloudwatch.MetricAlarm
+			what   string
+		}{
+			{"Errors", al.FunctionErrors, "invocations failed"},
+			{"Throttles", al.Throttles, "invocations were throttled"},
+		} {
+			name := fn.name + "-" + m.metric
+			if m.into[fn.name], err = alarm(name, &cloudwatch.MetricAlarmArgs{
+				AlarmDescription:   pulumi.Sprintf("Lambda %s: %s.", fn.name, m.what),
+				Namespace:          pulumi.String("AWS/Lambda"),
+				MetricName:         pulumi.String(m.metric),
+				Dimensions:         pulumi.StringMap{"FunctionName": fn.lambda.Name},
+				Statistic:          pulumi.String("Sum"),
+				Period:             pulumi.Int(5 * AlarmPeriodSeconds),
+				EvaluationPeriods:  pulumi.Int(1),
+				Threshold:          pulumi.Float64(0),
+				ComparisonOperator: pulumi.String("GreaterThanThreshold"),
+			}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return al, nil
+}
+
+type namedLambda struct {
+	name   string // resource name: function, function-topic, function-jobs
+	lambda *lambda.Function
+}
+
+// awsLambdas are every Lambda of the stack, in a stable order.
+func (s *Stack) awsLambdas() []namedLambda {
+	names := make([]string, 0, len(s.AWS.Functions))
+	for n := range s.AWS.Functions {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var out []namedLambda
+	for _, n := range names {
+		f := s.AWS.Functions[n]
+		if f.Lambda != nil {
+			out = append(out, namedLambda{n, f.Lambda})
+		}
+		topics := make([]string, 0, len(f.Consumers))
+		for t := range f.Consumers {
+			topics = append(topics, t)
+		}
+		slices.Sort(topics)
+		for _, t := range topics {
+			out = append(out, namedLambda{n + "-" + t, f.Consumers[t]})
+		}
+		if f.Jobs != nil {
+			out = append(out, namedLambda{n + "-jobs", f.Jobs})
+		}
+	}
+	return out
+}
+
+func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
+	cfg, g := s.Config, s.GCP
+	al := &GCPAlerts{}
+	// Cloud Functions (2nd gen) run as Cloud Run services named after the
+	// function, every one of them starting with the stack's prefix.
+	services := fmt.Sprintf(`resource.type = "cloud_run_revision" AND resource.labels.service_name = starts_with(%q)`, cfg.Prefix)
+	policy := func(name, doc string, conds monitoring.AlertPolicyConditionArray) (*monitoring.AlertPolicy, error) {
+		p, err := monitoring.NewAlertPolicy(ctx, name, &monitoring.AlertPolicyArgs{
+			Project:       pulumi.String(cfg.GCPProject),
+			DisplayName:   pulumi.String(cfg.Prefix + " " + name),
+			Combiner:      pulumi.String("OR"),
+			Conditions:    conds,
+			Documentation: &monitoring.AlertPolicyDocumentationArgs{Content: pulumi.String(doc), MimeType: pulumi.String("text/markdown")},
+			UserLabels:    g.labels,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("alert policy %s: %w", name, err)
+		}
+		return p, nil
+	}
+	threshold := func(display string, args *monitoring.AlertPolicyConditionConditionThresholdArgs) *monitoring.AlertPolicyConditionArgs {
+		if args.Duration == nil {
+			args.Duration = pulumi.String("0s")
+		}
+		if args.Comparison == nil {
+			args.Comparison = pulumi.String("COMPARISON_GT")
+		}
+		return &monitoring.AlertPolicyConditionArgs{DisplayName: pulumi.String(display), ConditionThreshold: args}
+	}
+	period := pulumi.Sprintf("%ds", AlarmPeriodSeconds)
+	var err error
+	var dead monitoring.AlertPolicyConditionArray
+	topics := make([]string, 0, len(g.Topics))
+	for t := range g.Topics {
+		topics = append(topics, t)
+	}
+	slices.Sort(topics)
+	for _, t := range topics {
+		dead = append(dead, threshold("dead letters of "+t, &monitoring.AlertPolicyConditionConditionThresholdArgs{
+			Filter: g.Topics[t].DeadLetters.Name.ApplyT(func(sub string) string {
+				return fmt.Sprintf(`resource.type = "pubsub_subscription" AND resource.labels.subscription_id = %q AND metric.type = "pubsub.googleapis.com/subscription/num_undelivered_messages"`, sub)
+			}).(pulumi.StringOutput),
+			ThresholdValue: pulumi.Float64(0),
+			Aggregations: monitoring.AlertPolicyConditionConditionThresholdAggregationArray{
+				&monitoring.AlertPolicyConditionConditionThresholdAggregationArgs{AlignmentPeriod: period, PerSeriesAligner: pulumi.String("ALIGN_MAX")},
+			},
+		}))
+	}
+	if al.DeadLetters, err = policy("dead-letters", "Messages failed every delivery and wait in a dead-letter subscription (`<topic>-dlq`).", dead); err != nil {
+		return nil, err
+	}
+	requests := func(extra string) string {
+		return services + ` AND metric.type = "run.googleapis.com/request_count"` + extra
+	}
+	sum := monitoring.AlertPolicyConditionConditionThresholdAggregationArray{
+		&monitoring.AlertPolicyConditionConditionThresholdAggregationArgs{AlignmentPeriod: period, PerSeriesAligner: pulumi.String("ALIGN_RATE"),
+			CrossSeriesReducer: pulumi.String("REDUCE_SUM"), GroupByFields: pulumi.StringArray{pulumi.String("resource.label.service_name")}},
+	}
+	if al.Errors5xx, err = policy("5xx-rate", fmt.Sprintf("More than %v%% of a function's requests answered 5xx for 3 minutes (its errors).", Alarm5xxPercent),
+		monitoring.AlertPolicyConditionArray{threshold("5xx share per function", &monitoring.AlertPolicyConditionConditionThresholdArgs{
+			Filter:            pulumi.String(requests(` AND metric.labels.response_code_class = "5xx"`)),
+			Aggregations:      sum,
+			DenominatorFilter: pulumi.String(requests("")),
+			DenominatorAggregations: monitoring.AlertPolicyConditionConditionThresholdDenominatorAggregationArray{
+				&monitoring.AlertPolicyConditionConditionThresholdDenominatorAggregationArgs{AlignmentPeriod: period, PerSeriesAligner: pulumi.String("ALIGN_RATE"),
+					CrossSeriesReducer: pulumi.String("REDUCE_SUM"), GroupByFields: pulumi.StringArray{pulumi.String("resource.label.service_name")}},
+			},
+			ThresholdValue: pulumi.Float64(Alarm5xxPercent / 100),
+			Duration:       pulumi.String("180s"),
+		})}); err != nil {
+		return nil, err
+	}
+	if al.Throttles, err = policy("throttles", "A function answered 429: Cloud Run had no instance to take the request (max instances or concurrency reached).",
+		monitoring.AlertPolicyConditionArray{threshold("429 per function", &monitoring.AlertPolicyConditionConditionThresholdArgs{
+			Filter:         pulumi.String(requests(` AND metric.labels.response_code = "429"`)),
+			Aggregations:   sum,
+			ThresholdValue: pulumi.Float64(0),
+		})}); err != nil {
+		return nil, err
+	}
+	if cfg.Layout.Compute == GCP {
+		if al.WebhookLag, err = policy("webhook-lag", fmt.Sprintf("p99 time from a Stripe event's creation to its application above %v s.", AlarmWebhookLagSeconds),
+			monitoring.AlertPolicyConditionArray{threshold("webhook lag p99", &monitoring.AlertPolicyConditionConditionThresholdArgs{
+				// OpenTelemetry metrics reach Cloud Monitoring under workload.googleapis.com/.
+				Filter: pulumi.String(`metric.type = "workload.googleapis.com/` + MetricWebhookLag + `"`),
+				Aggregations: monitoring.AlertPolicyConditionConditionThresholdAggregationArray{
+					&monitoring.AlertPolicyConditionConditionThresholdAggregationArgs{AlignmentPeriod: pulumi.Sprintf("%ds", 5*AlarmPeriodSeconds),
+						PerSeriesAligner: pulumi.String("ALIGN_PERCENTILE_99")},
+				},
+				ThresholdValue: pulumi.Float64(AlarmWebhookLagSeconds),
+			})}); err != nil {
+			return nil, err
+		}
+	}
+	return al, nil
+}

@@ -1,0 +1,53 @@
+package bolt_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+func TestQoEViews(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	t.Cleanup(func() { _ = s.Close() })
+	h0 := time.Date(2026, 12, 4, 20, 0, 0, 0, time.UTC)
+	rep := func(id string, started time.Time, age time.Duration, q playback.QoE, stopped bool) playback.QoEReport {
+		return playback.QoEReport{SessionID: id, TitleID: "t", SessionStartedAt: started, ReceivedAt: started.Add(age),
+			DeviceTime: started.Add(age), QoE: q, Stopped: stopped}
+	}
+	batches := [][]playback.QoEReport{
+		{
+			rep("a", h0.Add(10*time.Minute), 30*time.Second, playback.QoE{StartupMS: 900, PlayedMS: 20_000, CDN: "x"}, false),
+			rep("b", h0.Add(70*time.Minute), 30*time.Second, playback.QoE{}, true),
+			rep("c", h0.Add(130*time.Minute), 30*time.Second, playback.QoE{StartupMS: 500, PlayedMS: 1}, false),
+		},
+		// a's next report lands in a's start hour even though it is sent
+		// in the next; the replay of it changes nothing.
+		{rep("a", h0.Add(10*time.Minute), 60*time.Minute, playback.QoE{PlayedMS: 50_000, RebufferMS: 1_000}, true)},
+		{rep("a", h0.Add(10*time.Minute), 60*time.Minute, playback.QoE{PlayedMS: 50_000, RebufferMS: 1_000}, true)},
+	}
+	for _, b := range batches {
+		if err := s.ApplyQoEReports(t.Context(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	views, err := s.QoEViews(t.Context(), h0.Add(30*time.Minute), h0.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 2 || views[0].SessionID != "a" || views[1].SessionID != "b" {
+		t.Fatalf("views in [20:00, 22:00) %+v", views)
+	}
+	a := views[0]
+	if a.Reports != 2 || a.PlayedMS != 50_000 || a.RebufferMS != 1_000 || a.StartupMS != 900 || !a.Stopped || a.CDN != "x" {
+		t.Fatalf("view a %+v", a)
+	}
+	if !views[1].ExitedBeforeStart() {
+		t.Fatalf("view b %+v", views[1])
+	}
+	none, err := s.QoEViews(t.Context(), h0.Add(-5*time.Hour), h0)
+	if err != nil || len(none) != 0 {
+		t.Fatalf("views before the first hour: %+v, %v", none, err)
+	}
+}

@@ -1,0 +1,416 @@
+package playback
+
+import (
+	"cmp"
+	"context"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// QoE analytics (issue 18). A view is one playback attempt: our session,
+// which is what Mux Data calls a view ("an attempt, successful or not, to
+// play a video"; https://docs.mux.com/guides/data/understand-metric-definitions).
+// Per view we keep the metrics below, following Mux Data's definitions
+// where they exist:
+//
+//   - Video startup time: from the player being told to play to the first
+//     frame (Mux "Video Startup Time",
+//     https://www.mux.com/docs/guides/data-startup-time-metric); the player
+//     reports it as QoE.StartupMS.
+//   - Rebuffer percentage: time spent rebuffering over watch time, the time
+//     the viewer asked for video (startup + playing + rebuffering) (Mux
+//     "Rebuffering Percentage",
+//     https://mux.com/blog/recover-from-rebuffering-mux-metrics-explained/).
+//   - Exit before video start: the view ended (stop) without a first frame
+//     and without an error (Mux "Exits Before Video Start",
+//     https://docs.mux.com/guides/data/playback-success-metric).
+//   - Playback failure: the player reported a fatal error (heartbeat event
+//     "error") at any point of the view (Mux "Playback Failure
+//     Percentage", same page).
+//   - Average bitrate: the encoded bitrate weighted by the play time it was
+//     reported over; peak bitrate: the highest reported. Mux has no
+//     bitrate metric of this name; these are the usual time-weighted
+//     definitions.
+//
+// Mux aggregates QoE by each view's end time. A view here may still be
+// running when it is read, so it is bucketed by the hour it started, which
+// never changes: an hour's figures grow while its views play, but a view
+// never moves between hours or counts twice.
+
+// QoEDimension is what aggregates are broken down by.
+type QoEDimension string
+
+const (
+	QoEByTitle      QoEDimension = "title"
+	QoEByCDN        QoEDimension = "cdn" // the content steering pathway
+	QoEByEdge       QoEDimension = "edge"
+	QoEByASN        QoEDimension = "asn"
+	QoEByCountry    QoEDimension = "country"
+	QoEByDeviceType QoEDimension = "device_type"
+)
+
+// QoEDimensions lists every dimension.
+var QoEDimensions = []QoEDimension{QoEByTitle, QoEByCDN, QoEByEdge, QoEByASN, QoEByCountry, QoEByDeviceType}
+
+// Valid reports whether d is one of QoEDimensions.
+func (d QoEDimension) Valid() bool { return slices.Contains(QoEDimensions, d) }
+
+// QoEReport is one accepted QoE state of a view as the heartbeat consumer
+// sees it: the session's cumulative figures after its newest heartbeats,
+// with the identity and server times of the heartbeat that carried them.
+type QoEReport struct {
+	SessionID  string
+	TitleID    string
+	Country    string // viewer's ISO 3166-1 alpha-2 country, "" when unknown
+	ASN        uint32 // viewer's network, 0 when unknown
+	DeviceType string // "" when unknown
+	// Events seen among the heartbeats this report folds.
+	Stopped, Failed bool
+	// SessionStartedAt and ReceivedAt are server clocks: together they
+	// bound how much time the view can have spent starting, playing and
+	// stalling.
+	SessionStartedAt time.Time
+	ReceivedAt       time.Time
+	DeviceTime       time.Time
+	QoE              QoE
+}
+
+// QoEView is one view's metrics as stored.
+type QoEView struct {
+	SessionID  string    `json:"session_id"`
+	Hour       time.Time `json:"hour"` // the UTC hour the view started in
+	StartedAt  time.Time `json:"started_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	DeviceTime time.Time `json:"device_time"`
+	TitleID    string    `json:"title_id"`
+	CDN        string    `json:"cdn,omitempty"`
+	EdgeID     string    `json:"edge_id,omitempty"`
+	Country    string    `json:"country,omitempty"`
+	ASN        uint32    `json:"asn,omitempty"`
+	DeviceType string    `json:"device_type,omitempty"`
+	Reports    int       `json:"reports"`
+	// StartupMS is 0 until the player reports a first frame, or when every
+	// report of it was refused by QoEBounds (StartupRefused).
+	StartupMS      int64 `json:"startup_ms,omitempty"`
+	StartupRefused bool  `json:"startup_refused,omitempty"`
+	PlayedMS       int64 `json:"played_ms,omitempty"`
+	RebufferMS     int64 `json:"rebuffer_ms,omitempty"`
+	// BitrateKbpsMS sums bitrate × the play time it was reported over.
+	BitrateKbpsMS   float64 `json:"bitrate_kbps_ms,omitempty"`
+	PeakBitrateKbps int     `json:"peak_bitrate_kbps,omitempty"`
+	LastBitrateKbps int     `json:"last_bitrate_kbps,omitempty"`
+	Stopped         bool    `json:"stopped,omitempty"`
+	Failed          bool    `json:"failed,omitempty"`
+	// Corrections counts the reports QoEBounds changed (clamped or refused
+	// figures), so an operator can see how much a view was not believed.
+	Corrections int `json:"corrections,omitempty"`
+}
+
+// QoEHour is the hour bucket of a view that started at t.
+func QoEHour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
+
+// Started reports whether the view reached its first frame.
+func (v QoEView) Started() bool { return v.StartupMS > 0 || v.StartupRefused || v.PlayedMS > 0 }
+
+// ExitedBeforeStart is Mux's EBVS: ended by the viewer before the first
+// frame, without an error.
+func (v QoEView) ExitedBeforeStart() bool { return v.Stopped && !v.Failed && !v.Started() }
+
+// WatchMS is the time the viewer asked for video: startup, play and stalls.
+func (v QoEView) WatchMS() int64 { return v.StartupMS + v.PlayedMS + v.RebufferMS }
+
+// RebufferPercent is rebuffering over watch time, in [0, 100]; ok is false
+// for a view that has not started (no watch time to speak of).
+func (v QoEView) RebufferPercent() (pct float64, ok bool) {
+	w := v.WatchMS()
+	if !v.Started() || w <= 0 {
+		return 0, false
+	}
+	return 100 * float64(v.RebufferMS) / float64(w), true
+}
+
+// AvgBitrateKbps is the play-time-weighted bitrate; ok is false before any
+// play time was reported with a bitrate.
+func (v QoEView) AvgBitrateKbps() (kbps float64, ok bool) {
+	if v.PlayedMS <= 0 || v.BitrateKbpsMS <= 0 {
+		return 0, false
+	}
+	return v.BitrateKbpsMS / float64(v.PlayedMS), true
+}
+
+// DimensionValue is the view's value of d ("" when unknown).
+func (v QoEView) DimensionValue(d QoEDimension) string {
+	switch d {
+	case QoEByTitle:
+		return v.TitleID
+	case QoEByCDN:
+		return v.CDN
+	case QoEByEdge:
+		return v.EdgeID
+	case QoEByASN:
+		if v.ASN == 0 {
+			return ""
+		}
+		return strconv.FormatUint(uint64(v.ASN), 10)
+	case QoEByCountry:
+		return v.Country
+	case QoEByDeviceType:
+		return v.DeviceType
+	}
+	return ""
+}
+
+// The bounds QoEBounds holds a report to.
+const (
+	// QoEClockSlack is how far a view's claimed startup, play and stall
+	// time may exceed the server time since its session started (network
+	// latency before the first heartbeat, buffered heartbeats).
+	QoEClockSlack = 10 * time.Second
+	// MaxQoEBitrateKbps is far above any rendition we package (8K HEVC is
+	// ~100 Mbit/s); a higher figure is a unit mistake (bit/s for kbit/s).
+	MaxQoEBitrateKbps = 1_000_000
+)
+
+// Reasons QoEBounds gives for what it changed.
+const (
+	QoENegative              = "negative"                // a negative figure, clamped to 0
+	QoEStartupBeyondAge      = "startup_exceeds_age"     // startup longer than the session existed: refused
+	QoETimeBeyondAge         = "time_exceeds_age"        // play + stalls longer than the session existed: counters refused
+	QoERebufferBeyondPlayed  = "rebuffer_exceeds_played" // more stall than play: stall clamped to play
+	QoEBitrateImplausible    = "bitrate_implausible"     // above MaxQoEBitrateKbps: refused
+	qoeStartupRefusedMarker  = -1                        // internal: startup refused, view did start
+	qoeCountersRefusedMarker = int64(math.MinInt64 + 1)  // internal: counters refused
+)
+
+// QoEBounds is the rule that keeps absurd reports out of the aggregates,
+// applied by QoEView.Apply to every report. A player's figures are its word
+// and the server clocks bound them; each rule either clamps a figure to
+// the nearest believable value or refuses it (the view keeps what it had):
+//
+//  1. A negative figure is clamped to 0. (The heartbeat route refuses
+//     negative QoE with 400 qoe_invalid; this guards the bus.)
+//  2. Startup longer than the session's age (ReceivedAt - SessionStartedAt
+//     + QoEClockSlack) is refused: the view counts as started (the player
+//     says it did) but gets no startup time, so it cannot drag p95.
+//  3. Play + stall time longer than the session's age is refused: both
+//     counters keep their previous values.
+//  4. Stall time longer than play time is clamped to the play time (at
+//     most 50 % rebuffering): a player claiming to have stalled longer
+//     than it played is far likelier miscounting (pauses or startup as
+//     stalls) than honest, and one such view must not set p95 to 100 %.
+//     Counters are cumulative and the view keeps the maximum, so an
+//     honest player's early clamp heals with its next report.
+//  5. Bitrate above MaxQoEBitrateKbps is refused.
+//
+// It returns the report's figures as believed and the reasons of every
+// rule that changed something.
+func QoEBounds(r QoEReport) (q QoE, reasons []string) {
+	q = r.QoE
+	clampNeg := func(v *int) {
+		if *v < 0 {
+			*v, reasons = 0, appendOnce(reasons, QoENegative)
+		}
+	}
+	clampNeg64 := func(v *int64) {
+		if *v < 0 {
+			*v, reasons = 0, appendOnce(reasons, QoENegative)
+		}
+	}
+	clampNeg(&q.BitrateKbps)
+	clampNeg(&q.BufferMS)
+	clampNeg(&q.ThroughputKbps)
+	clampNeg(&q.StartupMS)
+	clampNeg(&q.RebufferCount)
+	clampNeg64(&q.RebufferMS)
+	clampNeg64(&q.PlayedMS)
+	clampNeg(&q.DroppedFrames)
+
+	age := r.ReceivedAt.Sub(r.SessionStartedAt) + QoEClockSlack
+	ageMS := max(0, age.Milliseconds())
+	if int64(q.StartupMS) > ageMS {
+		q.StartupMS, reasons = qoeStartupRefusedMarker, append(reasons, QoEStartupBeyondAge)
+	}
+	if q.PlayedMS+q.RebufferMS > ageMS {
+		q.PlayedMS, q.RebufferMS, reasons = qoeCountersRefusedMarker, qoeCountersRefusedMarker, append(reasons, QoETimeBeyondAge)
+	} else if q.RebufferMS > q.PlayedMS {
+		q.RebufferMS, reasons = q.PlayedMS, append(reasons, QoERebufferBeyondPlayed)
+	}
+	if q.BitrateKbps > MaxQoEBitrateKbps {
+		q.BitrateKbps, reasons = 0, append(reasons, QoEBitrateImplausible)
+	}
+	return q, reasons
+}
+
+func appendOnce(s []string, v string) []string {
+	if slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
+}
+
+// Apply folds report r into the view (a zero view for the first report)
+// under QoEBounds, and returns the reasons of what the bounds changed.
+// It is idempotent and safe to replay: a report not newer (device time)
+// than the view changes only the failure and stop flags, which only ever
+// turn on; counters keep their maximum, so the bitrate-weighted play time
+// grows only by play time not counted before.
+func (v *QoEView) Apply(r QoEReport) []string {
+	q, reasons := QoEBounds(r)
+	if v.SessionID == "" {
+		*v = QoEView{SessionID: r.SessionID, Hour: QoEHour(r.SessionStartedAt), StartedAt: r.SessionStartedAt.UTC()}
+	}
+	v.Stopped = v.Stopped || r.Stopped
+	v.Failed = v.Failed || r.Failed
+	if len(reasons) > 0 {
+		v.Corrections++
+	}
+	if !r.DeviceTime.After(v.DeviceTime) {
+		return reasons
+	}
+	v.DeviceTime, v.UpdatedAt = r.DeviceTime.UTC(), r.ReceivedAt.UTC()
+	v.Reports++
+	v.TitleID = cmp.Or(r.TitleID, v.TitleID)
+	v.CDN = cmp.Or(q.CDN, v.CDN)
+	v.EdgeID = cmp.Or(q.EdgeID, v.EdgeID)
+	v.Country = cmp.Or(r.Country, v.Country)
+	v.DeviceType = cmp.Or(r.DeviceType, v.DeviceType)
+	v.ASN = cmp.Or(r.ASN, v.ASN)
+	switch {
+	case q.StartupMS == qoeStartupRefusedMarker:
+		v.StartupRefused = v.StartupMS == 0
+	case q.StartupMS > 0 && v.StartupMS == 0:
+		// The first frame happens once: the first believed figure stands.
+		v.StartupMS, v.StartupRefused = int64(q.StartupMS), false
+	}
+	if q.PlayedMS != qoeCountersRefusedMarker {
+		if grown := q.PlayedMS - v.PlayedMS; grown > 0 {
+			// Play time since the last report went out at the bitrate
+			// the player last reported (this report's when it is the
+			// first), which is what it was playing over that time.
+			kbps := cmp.Or(v.LastBitrateKbps, q.BitrateKbps)
+			v.BitrateKbpsMS += float64(kbps) * float64(grown)
+			v.PlayedMS = q.PlayedMS
+		}
+		v.RebufferMS = min(max(v.RebufferMS, q.RebufferMS), v.PlayedMS)
+	}
+	if q.BitrateKbps > 0 {
+		v.LastBitrateKbps = q.BitrateKbps
+		v.PeakBitrateKbps = max(v.PeakBitrateKbps, q.BitrateKbps)
+	}
+	return reasons
+}
+
+// QoEStore keeps views for the aggregates. The embedded store implements it;
+// in the cloud the heartbeat stream lands in a warehouse instead (Firehose
+// → S3/Athena, Pub/Sub → BigQuery, docs/qoe/), so DynamoDB and Firestore
+// do not.
+type QoEStore interface {
+	// ApplyQoEReports folds each report into its view with QoEView.Apply,
+	// atomically per view.
+	ApplyQoEReports(ctx context.Context, reports []QoEReport) error
+	// QoEViews lists the views that started in [from, to).
+	QoEViews(ctx context.Context, from, to time.Time) ([]QoEView, error)
+}
+
+// MaxQoERange bounds one aggregate query: a month of hours.
+const MaxQoERange = 31 * 24 * time.Hour
+
+// Quantiles are a metric's p50 and p95 over the views that have a value
+// for it (nearest rank).
+type Quantiles struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	N   int     `json:"n"`
+}
+
+// QoEAggregate is one hour's figures for one value of a dimension.
+type QoEAggregate struct {
+	Hour             time.Time `json:"hour"`
+	Value            string    `json:"value"` // "" for views with no value (unknown)
+	Views            int       `json:"views"`
+	Started          int       `json:"started"`
+	ExitsBeforeStart int       `json:"exits_before_start"`
+	Failures         int       `json:"failures"`
+	PlayedMS         int64     `json:"played_ms"`
+	RebufferMS       int64     `json:"rebuffer_ms"`
+	StartupMS        Quantiles `json:"startup_ms"`
+	RebufferPercent  Quantiles `json:"rebuffer_percent"`
+	AvgBitrateKbps   Quantiles `json:"avg_bitrate_kbps"`
+	PeakBitrateKbps  Quantiles `json:"peak_bitrate_kbps"`
+}
+
+// AggregateQoE sums views per hour and value of d, ordered by hour, then
+// views (most first), then value.
+func AggregateQoE(views []QoEView, d QoEDimension) []QoEAggregate {
+	type key struct {
+		hour  time.Time
+		value string
+	}
+	type acc struct {
+		agg                       QoEAggregate
+		startup, rebuf, avg, peak []float64
+	}
+	groups := map[key]*acc{}
+	for _, v := range views {
+		k := key{v.Hour.UTC(), v.DimensionValue(d)}
+		g := groups[k]
+		if g == nil {
+			g = &acc{agg: QoEAggregate{Hour: k.hour, Value: k.value}}
+			groups[k] = g
+		}
+		a := &g.agg
+		a.Views++
+		if v.Started() {
+			a.Started++
+		}
+		if v.ExitedBeforeStart() {
+			a.ExitsBeforeStart++
+		}
+		if v.Failed {
+			a.Failures++
+		}
+		a.PlayedMS += v.PlayedMS
+		a.RebufferMS += v.RebufferMS
+		if v.StartupMS > 0 {
+			g.startup = append(g.startup, float64(v.StartupMS))
+		}
+		if p, ok := v.RebufferPercent(); ok {
+			g.rebuf = append(g.rebuf, p)
+		}
+		if b, ok := v.AvgBitrateKbps(); ok {
+			g.avg = append(g.avg, b)
+		}
+		if v.PeakBitrateKbps > 0 {
+			g.peak = append(g.peak, float64(v.PeakBitrateKbps))
+		}
+	}
+	out := make([]QoEAggregate, 0, len(groups))
+	for _, g := range groups {
+		g.agg.StartupMS = quantiles(g.startup)
+		g.agg.RebufferPercent = quantiles(g.rebuf)
+		g.agg.AvgBitrateKbps = quantiles(g.avg)
+		g.agg.PeakBitrateKbps = quantiles(g.peak)
+		out = append(out, g.agg)
+	}
+	slices.SortFunc(out, func(a, b QoEAggregate) int {
+		return cmp.Or(a.Hour.Compare(b.Hour), cmp.Compare(b.Views, a.Views), cmp.Compare(a.Value, b.Value))
+	})
+	return out
+}
+
+// quantiles is the nearest-rank p50 and p95 of xs (sorted in place): the
+// smallest value at least that share of views is at or below. Exact, and
+// the same as the warehouse SQL's percentile_disc.
+func quantiles(xs []float64) Quantiles {
+	if len(xs) == 0 {
+		return Quantiles{}
+	}
+	slices.Sort(xs)
+	rank := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(xs)))) - 1
+		return xs[min(max(i, 0), len(xs)-1)]
+	}
+	return Quantiles{P50: rank(0.50), P95: rank(0.95), N: len(xs)}
+}

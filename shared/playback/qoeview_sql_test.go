@@ -1,0 +1,45 @@
+package playback_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// TestWarehouseSQLNamesTheQoEFields: the warehouse queries (docs/qoe) read
+// the heartbeat message's qoe object by its JSON names; a renamed field
+// must be renamed there too, or the cloud's figures silently go to zero.
+func TestWarehouseSQLNamesTheQoEFields(t *testing.T) {
+	t.Parallel()
+	var names []string
+	typ := reflect.TypeFor[playback.QoE]()
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	files, err := filepath.Glob(filepath.Join("..", "..", "docs", "qoe", "*.sql"))
+	if err != nil || len(files) != 2 {
+		t.Fatalf("docs/qoe/*.sql: %v %v", files, err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		used := regexp.MustCompile(`\bqoe\.(\w+)`).FindAllStringSubmatch(string(raw), -1)
+		if len(used) < 6 {
+			t.Fatalf("%s reads %d qoe fields", f, len(used))
+		}
+		for _, m := range used {
+			if !slices.Contains(names, m[1]) {
+				t.Errorf("%s reads qoe.%s; the message's qoe fields are %v", f, m[1], names)
+			}
+		}
+	}
+}

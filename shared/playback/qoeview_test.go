@@ -1,0 +1,163 @@
+package playback_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+var qoeT0 = time.Date(2026, 12, 4, 21, 10, 0, 0, time.UTC)
+
+// report is a heartbeat's QoE state sent age after its session started.
+func report(age time.Duration, q playback.QoE) playback.QoEReport {
+	return playback.QoEReport{SessionID: "s1", TitleID: "t1", SessionStartedAt: qoeT0, ReceivedAt: qoeT0.Add(age),
+		DeviceTime: qoeT0.Add(age), QoE: q}
+}
+
+func TestQoEBounds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		in          playback.QoEReport
+		want        playback.QoEView // after applying in to a fresh view
+		wantReasons []string
+	}{
+		{
+			name: "believable report is kept as sent",
+			in:   report(time.Minute, playback.QoE{StartupMS: 800, PlayedMS: 50_000, RebufferMS: 2_000, BitrateKbps: 3000, CDN: "a", EdgeID: "e1"}),
+			want: playback.QoEView{StartupMS: 800, PlayedMS: 50_000, RebufferMS: 2_000, PeakBitrateKbps: 3000, CDN: "a", EdgeID: "e1",
+				BitrateKbpsMS: 3000 * 50_000},
+		},
+		{
+			name:        "negative figures are clamped to zero",
+			in:          report(time.Minute, playback.QoE{StartupMS: -5, PlayedMS: -1, RebufferMS: -7, BitrateKbps: -3}),
+			want:        playback.QoEView{Corrections: 1},
+			wantReasons: []string{playback.QoENegative},
+		},
+		{
+			name:        "startup longer than the session existed is refused but the view started",
+			in:          report(time.Minute, playback.QoE{StartupMS: 3_600_000, PlayedMS: 1_000}),
+			want:        playback.QoEView{StartupRefused: true, PlayedMS: 1_000, Corrections: 1},
+			wantReasons: []string{playback.QoEStartupBeyondAge},
+		},
+		{
+			name:        "startup within the clock slack is believed",
+			in:          report(time.Second, playback.QoE{StartupMS: 9_000}),
+			want:        playback.QoEView{StartupMS: 9_000},
+			wantReasons: nil,
+		},
+		{
+			name:        "play and stalls longer than the session existed are refused",
+			in:          report(time.Minute, playback.QoE{StartupMS: 500, PlayedMS: 3_600_000, RebufferMS: 10, BitrateKbps: 2000}),
+			want:        playback.QoEView{StartupMS: 500, PeakBitrateKbps: 2000, Corrections: 1},
+			wantReasons: []string{playback.QoETimeBeyondAge},
+		},
+		{
+			name:        "more stall than play is clamped to the play time",
+			in:          report(2*time.Minute, playback.QoE{StartupMS: 500, PlayedMS: 10_000, RebufferMS: 90_000}),
+			want:        playback.QoEView{StartupMS: 500, PlayedMS: 10_000, RebufferMS: 10_000, Corrections: 1},
+			wantReasons: []string{playback.QoERebufferBeyondPlayed},
+		},
+		{
+			name:        "bitrate in bit/s instead of kbit/s is refused",
+			in:          report(time.Minute, playback.QoE{StartupMS: 500, PlayedMS: 10_000, BitrateKbps: 3_000_000}),
+			want:        playback.QoEView{StartupMS: 500, PlayedMS: 10_000, Corrections: 1},
+			wantReasons: []string{playback.QoEBitrateImplausible},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var v playback.QoEView
+			reasons := v.Apply(tc.in)
+			if !slices.Equal(reasons, tc.wantReasons) {
+				t.Fatalf("reasons %v, want %v", reasons, tc.wantReasons)
+			}
+			got := playback.QoEView{StartupMS: v.StartupMS, StartupRefused: v.StartupRefused, PlayedMS: v.PlayedMS,
+				RebufferMS: v.RebufferMS, PeakBitrateKbps: v.PeakBitrateKbps, CDN: v.CDN, EdgeID: v.EdgeID,
+				BitrateKbpsMS: v.BitrateKbpsMS, Corrections: v.Corrections}
+			if got != tc.want {
+				t.Fatalf("view %+v\nwant %+v", got, tc.want)
+			}
+			if p, ok := v.RebufferPercent(); ok && (p < 0 || p > 50) {
+				t.Fatalf("rebuffer percent %v outside [0, 50]", p)
+			}
+		})
+	}
+}
+
+// TestQoEViewApplySequence follows one view through its reports: the
+// counters are cumulative, replays change nothing, and an absurd report in
+// the middle leaves no trace in what is aggregated.
+func TestQoEViewApplySequence(t *testing.T) {
+	t.Parallel()
+	var v playback.QoEView
+	steps := []playback.QoEReport{
+		report(5*time.Second, playback.QoE{StartupMS: 1_200, PlayedMS: 3_000, BitrateKbps: 1000, CDN: "a"}),
+		report(35*time.Second, playback.QoE{PlayedMS: 30_000, RebufferMS: 1_000, BitrateKbps: 4000}),
+		// A liar: a day of play 65 s in, and a new startup figure.
+		report(65*time.Second, playback.QoE{StartupMS: 100, PlayedMS: 86_400_000, RebufferMS: 86_400_000, BitrateKbps: 4000}),
+		report(95*time.Second, playback.QoE{PlayedMS: 90_000, RebufferMS: 1_000, BitrateKbps: 4000}),
+	}
+	for _, r := range steps {
+		v.Apply(r)
+	}
+	replay := steps[1]
+	v.Apply(replay)
+	if v.StartupMS != 1_200 || v.PlayedMS != 90_000 || v.RebufferMS != 1_000 || v.Reports != 4 || v.Corrections != 1 {
+		t.Fatalf("view %+v", v)
+	}
+	// 3 s at 1000, then 27 s at 1000 (the bitrate in force until the
+	// report that told of 4000), then 60 s at 4000.
+	if avg, _ := v.AvgBitrateKbps(); avg != (1000*30_000+4000*60_000)/90_000.0 {
+		t.Fatalf("average bitrate %v", avg)
+	}
+	if v.PeakBitrateKbps != 4000 || v.Hour != qoeT0.Truncate(time.Hour) {
+		t.Fatalf("peak %d, hour %v", v.PeakBitrateKbps, v.Hour)
+	}
+}
+
+func TestAggregateQoE(t *testing.T) {
+	t.Parallel()
+	view := func(id, cdn string, mutate func(*playback.QoEView)) playback.QoEView {
+		v := playback.QoEView{SessionID: id, Hour: qoeT0.Truncate(time.Hour), TitleID: "t1", CDN: cdn}
+		mutate(&v)
+		return v
+	}
+	views := []playback.QoEView{
+		view("1", "a", func(v *playback.QoEView) { v.StartupMS, v.PlayedMS, v.RebufferMS = 1000, 90_000, 9_000 }),
+		view("2", "a", func(v *playback.QoEView) { v.StartupMS, v.PlayedMS = 2000, 98_000 }),
+		view("3", "a", func(v *playback.QoEView) { v.Stopped = true }),                 // exit before start
+		view("4", "a", func(v *playback.QoEView) { v.Stopped, v.Failed = true, true }), // failed before start: not an EBVS
+		view("5", "b", func(v *playback.QoEView) {
+			v.StartupMS, v.PlayedMS, v.BitrateKbpsMS, v.PeakBitrateKbps = 4000, 10_000, 2000*10_000, 2500
+		}),
+		{SessionID: "6", Hour: qoeT0.Add(time.Hour).Truncate(time.Hour), CDN: "a", StartupMS: 700, PlayedMS: 1},
+	}
+	got := playback.AggregateQoE(views, playback.QoEByCDN)
+	if len(got) != 3 {
+		t.Fatalf("aggregates %+v", got)
+	}
+	a, b, later := got[0], got[1], got[2]
+	if a.Value != "a" || a.Views != 4 || a.Started != 2 || a.ExitsBeforeStart != 1 || a.Failures != 1 {
+		t.Fatalf("cdn a %+v", a)
+	}
+	if a.StartupMS != (playback.Quantiles{P50: 1000, P95: 2000, N: 2}) {
+		t.Fatalf("cdn a startup %+v", a.StartupMS)
+	}
+	if a.RebufferPercent.N != 2 || a.RebufferPercent.P50 != 0 || a.RebufferPercent.P95 != 100*9_000/100_000.0 {
+		t.Fatalf("cdn a rebuffer %+v", a.RebufferPercent)
+	}
+	if b.Value != "b" || b.Views != 1 || b.AvgBitrateKbps != (playback.Quantiles{P50: 2000, P95: 2000, N: 1}) || b.PeakBitrateKbps.P95 != 2500 {
+		t.Fatalf("cdn b %+v", b)
+	}
+	if !later.Hour.Equal(qoeT0.Add(time.Hour).Truncate(time.Hour)) || later.Views != 1 {
+		t.Fatalf("later hour %+v", later)
+	}
+	for _, d := range playback.QoEDimensions {
+		if !d.Valid() {
+			t.Fatalf("%q not valid", d)
+		}
+	}
+}

@@ -1,0 +1,61 @@
+// dashboard.cjs — opens the QoE dashboard in a Chromium that the Go test
+// started (cmd/playplane TestDashboardRendersAggregates), waits for it to
+// load, and prints what it drew as one JSON object on stdout: every
+// breakdown table cell (text and raw value) and every chart series' points.
+// It saves a screenshot where the scenario says. It decides nothing: the
+// Go test asserts.
+//
+//   node dashboard.cjs SCENARIO.json     {cdp, url, screenshot, timeoutMS}
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require(path.join(process.env.PLAYWRIGHT_CORE_DIR, 'node_modules', 'playwright-core'));
+
+const sc = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+
+(async () => {
+  const out = { console: [] };
+  const browser = await chromium.connectOverCDP(sc.cdp);
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') out.console.push(m.type() + ': ' + m.text()); });
+    page.on('pageerror', (e) => out.console.push('pageerror: ' + e.message));
+    await page.goto(sc.url, { waitUntil: 'load' });
+    await page.waitForFunction(() => window.qoeDashboard && ['ready', 'error'].includes(window.qoeDashboard.phase),
+      null, { timeout: sc.timeoutMS || 30000 });
+    Object.assign(out, await page.evaluate(() => {
+      const tables = {};
+      for (const t of document.querySelectorAll('table[data-dim]')) {
+        tables[t.dataset.dim] = [...t.querySelectorAll('tbody tr')].map((tr) => {
+          const row = { value: tr.dataset.value, cells: {} };
+          for (const td of tr.querySelectorAll('td[data-col]')) row.cells[td.dataset.col] = { text: td.textContent, raw: td.dataset.raw };
+          return row;
+        });
+      }
+      const charts = {};
+      for (const id of ['cdn', 'edge']) {
+        const svg = document.querySelector('#chart-' + id + ' svg');
+        charts[id] = {
+          metric: svg ? svg.dataset.metric : '',
+          series: [...document.querySelectorAll('#chart-' + id + ' g[data-series]')].map((g) => ({
+            value: g.dataset.series, points: JSON.parse(g.dataset.points), circles: g.querySelectorAll('circle').length,
+          })),
+        };
+      }
+      return { phase: window.qoeDashboard.phase, error: window.qoeDashboard.error, status: document.getElementById('status').textContent,
+        tokenInURL: location.href.includes('token='), tables, charts };
+    }));
+    await page.screenshot({ path: sc.screenshot, fullPage: true });
+    await context.close();
+  } catch (e) {
+    out.scriptError = String(e && e.stack || e);
+  }
+  // No browser.close(): the Go test owns the browser process and stops it;
+  // exiting drops the CDP connection.
+  process.stdout.write(JSON.stringify(out) + '\n', () => process.exit(0));
+})().catch((e) => {
+  process.stderr.write(String(e && e.stack || e) + '\n');
+  process.exit(1);
+});

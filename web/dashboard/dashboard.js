@@ -1,0 +1,181 @@
+// dashboard.js — the QoE dashboard: reads GET /v1/admin/qoe once per
+// dimension and draws time series per CDN and per edge (SVG, no library)
+// and a breakdown table per dimension. No build step; served as it is.
+//
+// window.qoeDashboard holds the page's state (phase: idle, loading, ready,
+// error) for the browser test, which reads what is drawn from the DOM.
+'use strict';
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const params = new URLSearchParams(location.search);
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  // The API is this page's origin unless ?api= names another.
+  const api = (params.get('api') || location.origin).replace(/\/+$/, '');
+  const DIMS = [
+    ['cdn', 'CDN (pathway)'], ['edge', 'Edge'], ['title', 'Title'],
+    ['country', 'Viewer country'], ['asn', 'Viewer ASN'], ['device_type', 'Device type'],
+  ];
+  const state = (window.qoeDashboard = { phase: 'idle', error: '', responses: {} });
+  const HOUR = 3600e3;
+
+  const pct = (n, d) => (d > 0 ? (100 * n) / d : null);
+  const q = (quant, which) => (quant && quant.n > 0 ? quant[which] : null);
+  // What the chart can draw, per aggregate; null where there is no value.
+  const METRICS = {
+    views: (a) => a.views,
+    startup_p95: (a) => q(a.startup_ms, 'p95'),
+    startup_p50: (a) => q(a.startup_ms, 'p50'),
+    rebuffer_p95: (a) => q(a.rebuffer_percent, 'p95'),
+    failure_pct: (a) => pct(a.failures, a.views),
+    ebvs_pct: (a) => pct(a.exits_before_start, a.views),
+    bitrate_p50: (a) => q(a.avg_bitrate_kbps, 'p50'),
+  };
+  // The breakdown table's columns: key, heading, value, decimals.
+  const COLUMNS = [
+    ['views', 'views', (a) => a.views, 0],
+    ['started', 'started', (a) => a.started, 0],
+    ['ebvs_pct', 'exits before start %', (a) => pct(a.exits_before_start, a.views), 1],
+    ['failure_pct', 'failures %', (a) => pct(a.failures, a.views), 1],
+    ['startup_p50', 'startup p50 ms', (a) => q(a.startup_ms, 'p50'), 0],
+    ['startup_p95', 'startup p95 ms', (a) => q(a.startup_ms, 'p95'), 0],
+    ['rebuffer_p50', 'rebuffer % p50', (a) => q(a.rebuffer_percent, 'p50'), 2],
+    ['rebuffer_p95', 'rebuffer % p95', (a) => q(a.rebuffer_percent, 'p95'), 2],
+    ['bitrate_p50', 'avg bitrate p50 kbps', (a) => q(a.avg_bitrate_kbps, 'p50'), 0],
+    ['bitrate_p95', 'avg bitrate p95 kbps', (a) => q(a.avg_bitrate_kbps, 'p95'), 0],
+    ['peak_p95', 'peak bitrate p95 kbps', (a) => q(a.peak_bitrate_kbps, 'p95'), 0],
+  ];
+  const PALETTE = ['#0969da', '#cf222e', '#1a7f37', '#9a6700', '#8250df', '#bf3989', '#0a7ea4', '#57606a'];
+
+  function setStatus(text, isError) {
+    $('status').textContent = text;
+    $('status').className = isError ? 'error' : '';
+  }
+
+  async function fetchQoE(token, dim, from, to) {
+    const u = api + '/v1/admin/qoe?' + new URLSearchParams({ dimension: dim, from: from.toISOString(), to: to.toISOString() });
+    const resp = await fetch(u, { headers: { Authorization: 'Bearer ' + token } });
+    const body = await resp.json().catch(() => ({}));
+    if (!resp.ok) {
+      const e = body.error || {};
+      throw new Error(resp.status + ' ' + (e.reason || e.code || '') + ': ' + (e.message || 'request failed'));
+    }
+    return body;
+  }
+
+  function el(tag, attrs, children) {
+    const ns = ['svg', 'polyline', 'circle', 'line', 'text', 'g', 'title'].includes(tag) ? 'http://www.w3.org/2000/svg' : null;
+    const n = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, v);
+    for (const c of [].concat(children || [])) n.append(c);
+    return n;
+  }
+
+  function fmt(v, decimals) {
+    return v === null || v === undefined ? '–' : Number(v).toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+  }
+
+  // chart draws one line per value of the dimension over the hours.
+  function chart(box, resp, metric) {
+    box.replaceChildren();
+    const get = METRICS[metric];
+    const from = Date.parse(resp.from), to = Date.parse(resp.to);
+    const hours = Math.max(1, Math.round((to - from) / HOUR));
+    const series = new Map();
+    for (const a of resp.aggregates) {
+      const v = get(a);
+      if (v === null) continue;
+      if (!series.has(a.value)) series.set(a.value, []);
+      series.get(a.value).push([Math.round((Date.parse(a.hour) - from) / HOUR), v]);
+    }
+    const W = 640, H = 220, L = 56, R = 12, T = 10, B = 28;
+    const maxY = Math.max(1, ...[...series.values()].flat().map((p) => p[1])) * 1.1;
+    const x = (h) => L + ((h + 0.5) / hours) * (W - L - R);
+    const y = (v) => T + (1 - v / maxY) * (H - T - B);
+    const svg = el('svg', { viewBox: `0 0 ${W} ${H}`, 'data-metric': metric, role: 'img' });
+    for (let i = 0; i <= 4; i++) {
+      const v = (maxY * i) / 4;
+      svg.append(el('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
+      svg.append(el('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, fmt(v, v < 10 && v > 0 ? 1 : 0)));
+    }
+    svg.append(el('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
+    const step = Math.max(1, Math.ceil(hours / 8));
+    for (let h = 0; h < hours; h += step) {
+      const d = new Date(from + h * HOUR);
+      svg.append(el('text', { x: x(h), y: H - B + 16, 'text-anchor': 'middle' }, d.toISOString().slice(11, 16)));
+    }
+    const legend = el('div', { class: 'legend' });
+    [...series.keys()].sort().forEach((value, i) => {
+      const color = PALETTE[i % PALETTE.length];
+      const pts = series.get(value).sort((a, b) => a[0] - b[0]);
+      const g = el('g', { 'data-series': value, 'data-points': JSON.stringify(pts.map((p) => [new Date(from + p[0] * HOUR).toISOString(), p[1]])) });
+      g.append(el('polyline', { fill: 'none', stroke: color, 'stroke-width': 2, points: pts.map((p) => `${x(p[0])},${y(p[1])}`).join(' ') }));
+      for (const p of pts) {
+        g.append(el('circle', { cx: x(p[0]), cy: y(p[1]), r: 4, fill: color }, el('title', {}, `${value || '(unknown)'}: ${fmt(p[1], 1)}`)));
+      }
+      svg.append(g);
+      legend.append(el('span', {}, [el('i', { style: 'background:' + color }), value || '(unknown)']));
+    });
+    box.append(svg, legend);
+    if (series.size === 0) box.append(el('p', { class: 'empty' }, 'no views in this range'));
+  }
+
+  // table is the breakdown of the whole range by one dimension.
+  function table(dim, label, resp) {
+    const sec = el('section', {}, el('h2', {}, `${label} — ${resp.views} views`));
+    if (resp.totals.length === 0) {
+      sec.append(el('p', { class: 'empty' }, 'no views in this range'));
+      return sec;
+    }
+    const head = el('tr', {}, [el('th', {}, label)].concat(COLUMNS.map((c) => el('th', {}, c[1]))));
+    const rows = resp.totals.map((a) => {
+      const first = el('td', { 'data-col': 'value', class: a.value ? '' : 'unknown' }, a.value || '(unknown)');
+      return el('tr', { 'data-value': a.value }, [first].concat(COLUMNS.map(([key, , get, dec]) => {
+        const v = get(a);
+        return el('td', { 'data-col': key, 'data-raw': v === null ? '' : String(v) }, fmt(v, dec));
+      })));
+    });
+    sec.append(el('table', { 'data-dim': dim }, [el('thead', {}, head), el('tbody', {}, rows)]));
+    return sec;
+  }
+
+  function draw() {
+    const metric = $('metric').value;
+    if (state.responses.cdn) chart($('chart-cdn'), state.responses.cdn, metric);
+    if (state.responses.edge) chart($('chart-edge'), state.responses.edge, metric);
+  }
+
+  async function load(ev) {
+    if (ev) ev.preventDefault();
+    const token = $('token').value.trim();
+    if (!token) {
+      setStatus('paste an admin token (playplane token --admin NAME)', true);
+      return;
+    }
+    sessionStorage.setItem('playplane.adminToken', token);
+    state.phase = 'loading';
+    setStatus('loading…');
+    const to = new Date(Math.ceil(Date.now() / HOUR) * HOUR);
+    const from = new Date(to.getTime() - Number($('hours').value) * HOUR);
+    try {
+      const results = await Promise.all(DIMS.map(([d]) => fetchQoE(token, d, from, to)));
+      DIMS.forEach(([d], i) => { state.responses[d] = results[i]; });
+      $('tables').replaceChildren(...DIMS.map(([d, label]) => table(d, label, state.responses[d])));
+      draw();
+      state.phase = 'ready';
+      setStatus(`${state.responses.cdn.views} views, ${from.toISOString().slice(0, 16)}Z – ${to.toISOString().slice(0, 16)}Z`);
+    } catch (e) {
+      state.phase = 'error';
+      state.error = e.message;
+      setStatus(e.message, true);
+    }
+  }
+
+  $('api').value = api;
+  $('api').readOnly = true;
+  $('token').value = fragment.get('token') || sessionStorage.getItem('playplane.adminToken') || '';
+  if (fragment.has('token')) history.replaceState(null, '', location.pathname + location.search); // keep it out of the history
+  if (fragment.get('metric') && METRICS[fragment.get('metric')]) $('metric').value = fragment.get('metric');
+  $('controls').addEventListener('submit', load);
+  $('metric').addEventListener('change', draw);
+  if ($('token').value) load();
+})();
