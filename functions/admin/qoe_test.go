@@ -25,7 +25,7 @@ func TestQoE(t *testing.T) {
 		return playback.QoEReport{SessionID: id, TitleID: "bbb", SessionStartedAt: started, ReceivedAt: started.Add(time.Minute),
 			DeviceTime: started.Add(time.Minute), QoE: q}
 	}
-	err := h.store.ApplyQoEReports(t.Context(), []playback.QoEReport{
+	err := h.store.(playback.QoEStore).ApplyQoEReports(t.Context(), []playback.QoEReport{
 		rep("s1", "a", hour.Add(-2*time.Hour), playback.QoE{StartupMS: 1000, PlayedMS: 50_000}),
 		rep("s2", "a", hour.Add(-2*time.Hour), playback.QoE{StartupMS: 3000, PlayedMS: 50_000, RebufferMS: 5_000}),
 		rep("s3", "b", hour.Add(-time.Hour), playback.QoE{StartupMS: 2000, PlayedMS: 50_000}),
@@ -101,7 +101,7 @@ func TestQoEInTheWarehouse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := admin.New(admin.Config{AdminClaim: "playplane_admin", MaxBody: 1 << 16}, admin.Deps{Store: h.store, Identity: verifier})
+	srv, err := admin.New(admin.Config{AdminClaim: "playplane_admin", MaxBody: 1 << 16}, admin.Deps{Store: h.store, Identity: verifier, Bus: h.bus})
 	if err != nil {
 		t.Fatal(err)
 	}
