@@ -29,9 +29,9 @@ beats AS (
     date_diff('millisecond', from_iso8601_timestamp(h.session_started_at), from_iso8601_timestamp(h.received_at)) + 10000 AS age_ms,
     nullif(h.qoe.cdn, '') AS cdn,
     nullif(h.qoe.edge, '') AS edge,
-    greatest(coalesce(h.qoe.su, 0), 0) AS startup_ms,
-    greatest(coalesce(h.qoe.pd, 0), 0) AS played_ms,
-    greatest(coalesce(h.qoe.rd, 0), 0) AS rebuffer_ms,
+    greatest(coalesce(h.qoe.startup_ms, 0), 0) AS startup_ms,
+    greatest(coalesce(h.qoe.played_ms, 0), 0) AS played_ms,
+    greatest(coalesce(h.qoe.rebuffer_ms, 0), 0) AS rebuffer_ms,
     greatest(coalesce(h.qoe.br, 0), 0) AS bitrate_kbps
   FROM heartbeats h, params p
   -- dt is the hour Firehose delivered; views that started in range arrive

@@ -19,9 +19,9 @@ beats AS (
     TIMESTAMP_DIFF(TIMESTAMP(h.received_at), TIMESTAMP(h.session_started_at), MILLISECOND) + 10000 AS age_ms,
     NULLIF(h.qoe.cdn, '') AS cdn,
     NULLIF(h.qoe.edge, '') AS edge,
-    GREATEST(IFNULL(h.qoe.su, 0), 0) AS startup_ms,
-    GREATEST(IFNULL(h.qoe.pd, 0), 0) AS played_ms,
-    GREATEST(IFNULL(h.qoe.rd, 0), 0) AS rebuffer_ms,
+    GREATEST(IFNULL(h.qoe.startup_ms, 0), 0) AS startup_ms,
+    GREATEST(IFNULL(h.qoe.played_ms, 0), 0) AS played_ms,
+    GREATEST(IFNULL(h.qoe.rebuffer_ms, 0), 0) AS rebuffer_ms,
     GREATEST(IFNULL(h.qoe.br, 0), 0) AS bitrate_kbps
   FROM `playplane_qoe.heartbeats` AS h, params AS p
   -- partitioned by publish time: views that started in range are published
