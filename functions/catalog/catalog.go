@@ -96,6 +96,10 @@ type Job struct {
 	// or whole hours dividing a day, so that it is both an EventBridge
 	// rate() and a cron schedule.
 	Every time.Duration
+	// NeedsSecret is the Env of an optional secret the job cannot run
+	// without (reconcile reads Stripe's API): where the secret is not set
+	// the schedule is deployed disabled.
+	NeedsSecret string
 }
 
 // Payload is the JSON the schedule sends.
@@ -198,6 +202,9 @@ type Secret struct {
 	// Functions binds the pinned Secret Manager version to Env.
 	Env       string
 	ConfigKey string
+	// Optional secrets may be left unset: the functions then run without
+	// what the secret enables (a job naming it in NeedsSecret is disabled).
+	Optional bool
 }
 
 // Setting is a plain (not secret) value from the stack's config that
@@ -346,7 +353,7 @@ var Topics = []Topic{
 var Secrets = []Secret{
 	{Env: SecretPlaybackTokenKeys, ConfigKey: "playbackTokenKeys"},
 	{Env: SecretStripeWebhookSecrets, ConfigKey: "stripeWebhookSecrets"},
-	{Env: SecretStripeAPIKey, ConfigKey: "stripeApiKey"},
+	{Env: SecretStripeAPIKey, ConfigKey: "stripeApiKey", Optional: true},
 	{Env: SecretEdgeHMACKeys, ConfigKey: "edgeHmacKeys"},
 	{Env: SecretCloudFrontPrivateKey, ConfigKey: "cloudfrontPrivateKey"},
 	{Env: SecretCloudCDNSigningKey, ConfigKey: "cloudCdnSigningKey"},
@@ -426,7 +433,7 @@ var Functions = []Function{
 		// subscriptions (STRIPE_API_KEY).
 		Jobs: []Job{
 			{Name: "sweep", Every: time.Minute},
-			{Name: "reconcile", Every: time.Hour},
+			{Name: "reconcile", Every: time.Hour, NeedsSecret: SecretStripeAPIKey},
 		},
 		GCPJobsEntryPoint: "PaymentWebhookJobs",
 		Secrets:           []string{SecretStripeWebhookSecrets, SecretStripeAPIKey},
