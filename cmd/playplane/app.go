@@ -218,6 +218,7 @@ func (a *App) wire(ctx context.Context) error {
 		catalog.SecretEdgeHMACKeys:         a.secrets.EdgeKeys,
 		catalog.EnvSignURLCDNBases:         mapSpec(map[string]string{localCloudFront: a.cfg.PublicURL, localCloudCDN: a.cfg.PublicURL}),
 		catalog.EnvSignURLDefaultCDN:       localCloudFront,
+		envSignerNames:                     mapSpec(map[string]string{signurl.CDNCloudFront: localCloudFront, signurl.CDNCloudCDN: localCloudCDN}),
 		envPublicAPIURL:                    a.cfg.PublicURL,
 	}
 	env := &localEnv{
@@ -435,6 +436,10 @@ func mapSpec(m map[string]string) string {
 // envPublicAPIURL is how players reach the API (signurl's PublicURL,
 // pickedge's APIURL).
 const envPublicAPIURL = "PUBLIC_API_URL"
+
+// envSignerNames names the dev keys' signers after the local CDNs
+// (signurl.Config.SignerNames).
+const envSignerNames = "SIGNURL_SIGNER_NAMES"
 
 // logged gives consumers the same structured, id-stamped logs as requests.
 func (a *App) logged(topic string, h playback.BatchHandler) playback.BatchHandler {

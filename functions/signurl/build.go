@@ -34,6 +34,12 @@ func Build(ctx context.Context, env fnenv.Env) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	for kind, name := range cfg.SignerNames {
+		if signer, ok := signers[kind]; ok {
+			delete(signers, kind)
+			signers[name] = signer
+		}
+	}
 	store, err := env.Store(ctx)
 	if err != nil {
 		return nil, err
