@@ -10,9 +10,13 @@
 //     consumers and jobs by walking it;
 //   - events names the bus topics after it.
 //
-// What is written elsewhere by hand is checked against it as data: the
-// routes, consumers and jobs each function registers at run time
-// (cmd/playplane), and template.yaml parsed as YAML (this package's tests).
+// What tools read as files is generated from it by go run
+// ./cmd/playplane-gen (functions/catalog/deploygen): template.yaml's queues
+// and function resources, Makefile.lambdas and functions/registry (every
+// function's Build by name). What is written by hand is checked against it
+// as data: the routes, consumers and jobs each function registers at run
+// time (cmd/playplane), and template.yaml parsed as YAML (this package's
+// tests).
 // Renaming an env var or moving a route happens here and nowhere else.
 //
 // The package is plain Go with only standard library imports, so that the
