@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/playplane/playplane/functions/catalog"
+	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/functions/registry"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/cloudcdn"
@@ -50,7 +51,7 @@ func devSecret(t *testing.T, env string) string {
 	case catalog.SecretStripeAPIKey:
 		return "sk_test_dev"
 	case catalog.SecretEdgeHMACKeys:
-		return "edge-1=" + cloudcdn.EncodeKey(make([]byte, 32))
+		return pickedge.NewDevEdgeKeys("edge-1").Spec()
 	case catalog.SecretCloudFrontPrivateKey:
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
@@ -74,6 +75,15 @@ func devSecret(t *testing.T, env string) string {
 // reaching GCP (the hybrid main's client options).
 var platformNames = map[string]bool{
 	catalog.EnvTrigger: true, catalog.EnvTopic: true, catalog.EnvCORSAllowedOrigins: true, catalog.EnvGCPCredentialsJSON: true,
+}
+
+// platformName says whether the stack sets name for the platform around
+// fn's Build: platformNames, and the bus addresses a consumer gets with
+// its consumed topics (the stacks pass every topic a function touches,
+// TopicsOf), which a function that only consumes never publishes to.
+func platformName(fn catalog.Function, name string) bool {
+	bus := name == catalog.EnvSQSQueueURLs || name == catalog.EnvPubSubTopics
+	return platformNames[name] || (bus && len(fn.Consumes) > 0)
 }
 
 // TestStackSetsWhatEachBuildReads replaces a hand-kept table of every
@@ -115,7 +125,7 @@ func TestStackSetsWhatEachBuildReads(t *testing.T) {
 				_ = c.Close()
 			}
 			for _, name := range slices.Sorted(maps.Keys(vars)) {
-				if !env.WasRead(name) && !platformNames[name] {
+				if !env.WasRead(name) && !platformName(p.fn, name) {
 					t.Errorf("%s sets %s on %s, which its Build never reads", d.layout.Name, name, p.name)
 				}
 			}
