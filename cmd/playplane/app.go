@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/functions/paymentwebhook"
 	"github.com/playplane/playplane/functions/pickedge"
+	"github.com/playplane/playplane/functions/registry"
 	"github.com/playplane/playplane/functions/signurl"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/bolt"
@@ -129,11 +131,7 @@ type App struct {
 	jwtKey  []byte
 	stop    context.CancelFunc
 	now     func() time.Time
-	webhook *paymentwebhook.Server
-	pick    *pickedge.Server
-	play    *authorizeplay.Server
-	beats   *heartbeat.Server
-	// functions are the wired functions by catalogue name.
+	// functions are the built functions by catalogue name.
 	functions map[string]function
 	jobs      sync.WaitGroup
 	// telemetry serves /metrics once the process has set it up (main.go).
@@ -196,22 +194,6 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 }
 
 func (a *App) wire(ctx context.Context) error {
-	// The CDNs signurl signs for are the pathways of the personalized
-	// manifests; the demo edges are seeded for exactly those, so steering
-	// names pathways the manifests offer.
-	var signCfg signurl.Config
-	if err := envconfig.Process(ctx, &signCfg); err != nil {
-		return err
-	}
-	if len(signCfg.CDNBases) == 0 {
-		signCfg.CDNBases = map[string]string{localCloudFront: a.cfg.PublicURL, localCloudCDN: a.cfg.PublicURL}
-	}
-	a.cdnBases = signCfg.CDNBases
-	if a.cfg.Seed {
-		if err := demo.SeedOn(ctx, a.store, a.cdnBases, a.now()); err != nil {
-			return err
-		}
-	}
 	jwtKey, err := base64.StdEncoding.DecodeString(a.secrets.JWTKey)
 	if err != nil {
 		return fmt.Errorf("dev jwt key: %w", err)
@@ -226,62 +208,37 @@ func (a *App) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	keyVars, edge, err := localCDN()
+	if err != nil {
+		return err
+	}
+	// What the clouds' stacks set, the runner defaults to its own: the dev
+	// secrets, the demo prices, the two local CDNs on its own address
+	// (the pathways of the personalized manifests; the demo edges are
+	// seeded for exactly those), and its address as the API's.
+	defaults := map[string]string{
+		catalog.SecretStripeWebhookSecrets: a.secrets.StripeWebhook,
+		catalog.SettingStripePricePlans:    mapSpec(demoPricePlans),
+		catalog.SecretEdgeHMACKeys:         a.secrets.EdgeKeys,
+		catalog.EnvSignURLCDNBases:         mapSpec(map[string]string{localCloudFront: a.cfg.PublicURL, localCloudCDN: a.cfg.PublicURL}),
+		catalog.EnvSignURLDefaultCDN:       localCloudFront,
+		envSignerNames:                     mapSpec(map[string]string{signurl.CDNCloudFront: localCloudFront, signurl.CDNCloudCDN: localCloudCDN}),
+		envPublicAPIURL:                    a.cfg.PublicURL,
+	}
+	env := &localEnv{
+		lookup: envconfig.MultiLookuper(envconfig.MapLookuper(keyVars), envconfig.OsLookuper(), envconfig.MapLookuper(defaults)),
+		store:  a.store, bus: a.bus, tokens: tokens, identity: identity, log: a.log, now: a.now,
+	}
 
-	var authorizeCfg authorizeplay.Config
-	if err := envconfig.Process(ctx, &authorizeCfg); err != nil {
+	var signCfg signurl.Config
+	if err := env.Process(ctx, &signCfg); err != nil {
 		return err
 	}
-	authorize, err := authorizeplay.New(authorizeCfg, authorizeplay.Deps{Store: a.store, Identity: identity, Tokens: tokens, Now: a.now})
-	if err != nil {
-		return err
-	}
-	a.play = authorize
-
-	var webhookCfg paymentwebhook.Config
-	if err := envconfig.Process(ctx, &webhookCfg); err != nil {
-		return err
-	}
-	if len(webhookCfg.WebhookSecrets) == 0 {
-		webhookCfg.WebhookSecrets = []string{a.secrets.StripeWebhook}
-	}
-	if len(webhookCfg.PricePlans) == 0 {
-		webhookCfg.PricePlans = demoPricePlans
-	}
-	webhook, err := paymentwebhook.New(webhookCfg, paymentwebhook.Deps{Store: a.store, Bus: a.bus, Now: a.now})
-	if err != nil {
-		return err
-	}
-	a.webhook = webhook
-
-	var heartbeatCfg heartbeat.Config
-	if err := envconfig.Process(ctx, &heartbeatCfg); err != nil {
-		return err
-	}
-	// bolt commits every write on its own: the consumer writes each batch
-	// of heartbeats in one transaction instead. It also keeps the QoE
-	// views the admin API aggregates (in the cloud the warehouse does).
-	beats, err := heartbeat.New(heartbeatCfg, heartbeat.Deps{Store: a.store, Batch: a.store, QoE: a.store, Bus: a.bus, Tokens: tokens,
-		Identity: identity, Log: a.log, Now: a.now})
-	if err != nil {
-		return err
-	}
-	a.beats = beats
-
-	signers, edge, err := localCDN()
-	if err != nil {
-		return err
-	}
-	if signCfg.DefaultCDN == "" {
-		signCfg.DefaultCDN = localCloudFront
-	}
-	// Personalized manifest URLs and steering URIs are absolute on the
-	// runner's own address.
-	if signCfg.PublicURL == "" {
-		signCfg.PublicURL = a.cfg.PublicURL
-	}
-	sign, err := signurl.New(signCfg, signurl.Deps{Store: a.store, Tokens: tokens, Signers: signers, Now: a.now})
-	if err != nil {
-		return err
+	a.cdnBases = signCfg.CDNBases
+	if a.cfg.Seed {
+		if err := demo.SeedOn(ctx, a.store, a.cdnBases, a.now()); err != nil {
+			return err
+		}
 	}
 	// The local stand-in for the CDN: the stored test ladder (HLS and DASH
 	// over CMAF), served unchanged and only to requests whose CloudFront- or
@@ -289,37 +246,29 @@ func (a *App) wire(ctx context.Context) error {
 	a.mux.Handle("/titles/", edge.WithAccessLog(a.log.With("component", "edge")))
 	a.mountWeb(slices.Collect(maps.Keys(signCfg.CDNBases)))
 
-	var pickCfg pickedge.Config
-	if err := envconfig.Process(ctx, &pickCfg); err != nil {
-		return err
+	// Every catalogue function, built by its package's Build as the
+	// clouds build it.
+	a.functions = map[string]function{}
+	for _, fn := range catalog.Functions {
+		build, ok := registry.Builders[fn.Name]
+		if !ok {
+			return fmt.Errorf("catalogue function %s has no Build in functions/registry (go run ./cmd/playplane-gen)", fn.Name)
+		}
+		built, err := build(ctx, env)
+		if err != nil {
+			return fmt.Errorf("building %s: %w", fn.Name, err)
+		}
+		f, ok := built.(function)
+		if !ok {
+			return fmt.Errorf("%s: %T has no Mount", fn.Name, built)
+		}
+		a.functions[fn.Name] = f
 	}
-	if pickCfg.EdgeKeys == "" {
-		pickCfg.EdgeKeys = a.secrets.EdgeKeys
-	}
-	if pickCfg.PublicURL == "" && pickCfg.APIURL == "" {
-		pickCfg.APIURL = a.cfg.PublicURL
-	}
-	pick, err := pickedge.New(pickCfg, pickedge.Deps{Store: a.store, Bus: a.bus, Tokens: tokens, ZoneStore: a.store, Log: a.log, Now: a.now})
+	edgeSpec, _ := env.Lookup(catalog.SecretEdgeHMACKeys)
+	edgeKeys, err := pickedge.ParseEdgeKeys(edgeSpec)
 	if err != nil {
 		return err
 	}
-	a.pick = pick
-	edgeKeys, err := pickedge.ParseEdgeKeys(pickCfg.EdgeKeys)
-	if err != nil {
-		return err
-	}
-
-	var adminCfg admin.Config
-	if err := envconfig.Process(ctx, &adminCfg); err != nil {
-		return err
-	}
-	operators, err := admin.New(adminCfg, admin.Deps{Store: a.store, Identity: identity, Bus: a.bus, QoE: a.store, Now: a.now})
-	if err != nil {
-		return err
-	}
-
-	a.functions = map[string]function{"authorizeplay": authorize, "paymentwebhook": webhook, "heartbeat": beats,
-		"signurl": sign, "pickedge": pick, "admin": operators}
 
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	// The API's description; the clouds publish the same bytes as
@@ -399,13 +348,22 @@ type scheduled interface {
 	Jobs() map[string]playback.Job
 }
 
+// runnable is a function whose jobs may depend on settings the runner
+// leaves unset (reconciliation needs STRIPE_API_KEY): a job it cannot run
+// is not scheduled, as the clouds deploy its schedule disabled.
+type runnable interface {
+	CanRun(job string) bool
+}
+
 var (
 	_ function  = (*authorizeplay.Server)(nil)
 	_ function  = (*heartbeat.Server)(nil)
 	_ function  = (*paymentwebhook.Server)(nil)
 	_ function  = (*pickedge.Server)(nil)
 	_ function  = (*signurl.Server)(nil)
+	_ function  = (*admin.Server)(nil)
 	_ scheduled = (*paymentwebhook.Server)(nil)
+	_ runnable  = (*paymentwebhook.Server)(nil)
 )
 
 // mount serves every catalogue function as the clouds deploy it: its
@@ -449,8 +407,9 @@ func (a *App) mount(ctx context.Context) error {
 			switch {
 			case !ok:
 				return fmt.Errorf("%s has no job %s", fn.Name, j.Name)
-			case j.Name == "reconcile" && !a.webhook.CanReconcile():
-				a.log.InfoContext(ctx, "stripe reconciliation off: set STRIPE_API_KEY (and STRIPE_API_URL for stripe-mock)")
+			case !canRun(f, j.Name):
+				a.log.InfoContext(ctx, "job off: its settings are not set", "job", fn.Name+" "+j.Name,
+					"needs", j.NeedsSecret, "hint", "for reconcile: STRIPE_API_KEY (and STRIPE_API_URL for stripe-mock)")
 				continue
 			}
 			name := fn.Name + " " + j.Name
@@ -465,6 +424,29 @@ func (a *App) mount(ctx context.Context) error {
 	}
 	return nil
 }
+
+func canRun(f function, job string) bool {
+	r, ok := f.(runnable)
+	return !ok || r.CanRun(job)
+}
+
+// mapSpec is a map in go-envconfig's "k=v,k=v" form (the functions' map
+// settings use separator "=").
+func mapSpec(m map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+// envPublicAPIURL is how players reach the API (signurl's PublicURL,
+// pickedge's APIURL).
+const envPublicAPIURL = "PUBLIC_API_URL"
+
+// envSignerNames names the dev keys' signers after the local CDNs
+// (signurl.Config.SignerNames).
+const envSignerNames = "SIGNURL_SIGNER_NAMES"
 
 // logged gives consumers the same structured, id-stamped logs as requests.
 func (a *App) logged(topic string, h playback.BatchHandler) playback.BatchHandler {
@@ -518,20 +500,20 @@ func (a *App) Close() error {
 		a.stop()
 	}
 	a.jobs.Wait()
-	var berr, jerr, perr, aerr error
+	var errs []error
 	if a.bus != nil {
-		berr = a.bus.Close()
+		errs = append(errs, a.bus.Close())
 	}
 	if a.journal != nil {
-		jerr = a.journal.Close()
+		errs = append(errs, a.journal.Close())
 	}
-	if a.pick != nil {
-		perr = a.pick.Close()
+	// Functions holding resources of their own (GeoIP databases).
+	for _, name := range slices.Sorted(maps.Keys(a.functions)) {
+		if c, ok := a.functions[name].(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
 	}
-	if a.play != nil {
-		aerr = a.play.Close()
-	}
-	return errors.Join(berr, jerr, perr, aerr, a.store.Close())
+	return errors.Join(append(errs, a.store.Close())...)
 }
 
 // DevToken mints a caller JWT for a demo account.
@@ -628,9 +610,10 @@ const (
 )
 
 // localCDN makes dev signing keys in memory on every start (never written
-// anywhere; players ask for fresh URLs anyway) and returns their signers
-// and the local edge that verifies them.
-func localCDN() (map[string]playback.URLSigner, *localedge.Handler, error) {
+// anywhere; players ask for fresh URLs anyway) and returns them as the key
+// set variables signurl reads (signingVars), and the local edge that
+// verifies them.
+func localCDN() (map[string]string, *localedge.Handler, error) {
 	cfKey, err := cloudfront.GenerateDevKey("KLOCALDEV", cloudfront.ECDSAP256)
 	if err != nil {
 		return nil, nil, err
@@ -639,19 +622,12 @@ func localCDN() (map[string]playback.URLSigner, *localedge.Handler, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	cfSigner, err := cloudfront.New(cloudfront.Config{}, cfKeys)
-	if err != nil {
-		return nil, nil, err
-	}
 	cfVerifier, err := cloudfront.NewVerifier(cfKeys.PublicKeys(), nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	cdnKeys, err := cloudcdn.NewKeySet("local-dev", cloudcdn.GenerateDevKey("local-dev"))
-	if err != nil {
-		return nil, nil, err
-	}
-	cdnSigner, err := cloudcdn.New(cloudcdn.Config{}, cdnKeys)
+	cdnKey := cloudcdn.GenerateDevKey("local-dev")
+	cdnKeys, err := cloudcdn.NewKeySet(cdnKey.Name, cdnKey)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -663,5 +639,9 @@ func localCDN() (map[string]playback.URLSigner, *localedge.Handler, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return map[string]playback.URLSigner{localCloudFront: cfSigner, localCloudCDN: cdnSigner}, edge, nil
+	vars, err := signingVars(cfKey, cdnKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return vars, edge, nil
 }

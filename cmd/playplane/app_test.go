@@ -16,6 +16,7 @@ import (
 
 	"github.com/stripe/stripe-go/v76/webhook"
 
+	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/openapi/openapitest"
 )
@@ -273,7 +274,7 @@ func TestHeartbeatsKeepPositionAndStopFreesTheSlot(t *testing.T) {
 	}
 	// The runner hands bolt's batch write to the consumer (Deps.Batch): every
 	// consumer call was one transaction, none fell back to session by session.
-	if st := run.app.beats.Stats(); st.Batches == 0 || st.BatchWrites != st.Batches {
+	if st := run.app.functions["heartbeat"].(*heartbeat.Server).Stats(); st.Batches == 0 || st.BatchWrites != st.Batches {
 		t.Fatalf("heartbeat consumer stats %+v: want every batch written in one bolt transaction", st)
 	}
 }

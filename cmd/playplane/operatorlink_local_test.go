@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/paymentwebhook"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -20,7 +21,7 @@ func TestOperatorLinkWakesParkedStripeEvents(t *testing.T) {
 	t.Setenv("STRIPE_LINK_WAIT", "0s")
 	t.Setenv("STRIPE_API_KEY", "")
 	run, cfg := startEmpty(t)
-	if run.app.webhook.CanReconcile() {
+	if run.app.functions["paymentwebhook"].(*paymentwebhook.Server).CanReconcile() {
 		t.Fatal("reconciliation is on; the test must show the link alone applies the events")
 	}
 	const account, customer = "acct_operator", "cus_Operator01"

@@ -10,9 +10,13 @@
 //     consumers and jobs by walking it;
 //   - events names the bus topics after it.
 //
-// What is written elsewhere by hand is checked against it as data: the
-// routes, consumers and jobs each function registers at run time
-// (cmd/playplane), and template.yaml parsed as YAML (this package's tests).
+// What tools read as files is generated from it by go run
+// ./cmd/playplane-gen (functions/catalog/deploygen): template.yaml's queues
+// and function resources, Makefile.lambdas and functions/registry (every
+// function's Build by name). What is written by hand is checked against it
+// as data: the routes, consumers and jobs each function registers at run
+// time (cmd/playplane), and template.yaml parsed as YAML (this package's
+// tests).
 // Renaming an env var or moving a route happens here and nowhere else.
 //
 // The package is plain Go with only standard library imports, so that the
@@ -102,6 +106,10 @@ type Job struct {
 	// or whole hours dividing a day, so that it is both an EventBridge
 	// rate() and a cron schedule.
 	Every time.Duration
+	// NeedsSecret is the Env of an optional secret the job cannot run
+	// without (reconcile reads Stripe's API): where the secret is not set
+	// the schedule is deployed disabled.
+	NeedsSecret string
 }
 
 // Payload is the JSON the schedule sends.
@@ -204,6 +212,9 @@ type Secret struct {
 	// Functions binds the pinned Secret Manager version to Env.
 	Env       string
 	ConfigKey string
+	// Optional secrets may be left unset: the functions then run without
+	// what the secret enables (a job naming it in NeedsSecret is disabled).
+	Optional bool
 }
 
 // Setting is a plain (not secret) value from the stack's config that
@@ -352,7 +363,7 @@ var Topics = []Topic{
 var Secrets = []Secret{
 	{Env: SecretPlaybackTokenKeys, ConfigKey: "playbackTokenKeys"},
 	{Env: SecretStripeWebhookSecrets, ConfigKey: "stripeWebhookSecrets"},
-	{Env: SecretStripeAPIKey, ConfigKey: "stripeApiKey"},
+	{Env: SecretStripeAPIKey, ConfigKey: "stripeApiKey", Optional: true},
 	{Env: SecretEdgeHMACKeys, ConfigKey: "edgeHmacKeys"},
 	{Env: SecretCloudFrontPrivateKey, ConfigKey: "cloudfrontPrivateKey"},
 	{Env: SecretCloudCDNSigningKey, ConfigKey: "cloudCdnSigningKey"},
@@ -432,7 +443,7 @@ var Functions = []Function{
 		// subscriptions (STRIPE_API_KEY).
 		Jobs: []Job{
 			{Name: "sweep", Every: time.Minute},
-			{Name: "reconcile", Every: time.Hour},
+			{Name: "reconcile", Every: time.Hour, NeedsSecret: SecretStripeAPIKey},
 		},
 		GCPJobsEntryPoint: "PaymentWebhookJobs",
 		Secrets:           []string{SecretStripeWebhookSecrets, SecretStripeAPIKey},

@@ -185,3 +185,26 @@ func TestSignURLGetsTheDeliveryKey(t *testing.T) {
 		})
 	}
 }
+
+// A job's NeedsSecret is an optional secret of its own function: only then
+// can a stack deploy its schedule disabled (template.yaml's State) rather
+// than fail the job on every run.
+func TestJobsNeedOnlyTheirOptionalSecrets(t *testing.T) {
+	t.Parallel()
+	for _, f := range Functions {
+		for _, j := range f.Jobs {
+			if j.NeedsSecret == "" {
+				continue
+			}
+			s, ok := SecretByEnv(j.NeedsSecret)
+			switch {
+			case !ok:
+				t.Errorf("%s job %s needs %s, which is no secret", f.Name, j.Name, j.NeedsSecret)
+			case !s.Optional:
+				t.Errorf("%s job %s needs %s, which is not optional: the job always runs", f.Name, j.Name, j.NeedsSecret)
+			case !slices.Contains(f.Secrets, j.NeedsSecret):
+				t.Errorf("%s job %s needs %s, which %s does not get", f.Name, j.Name, j.NeedsSecret, f.Name)
+			}
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/cloudcdn"
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/gcpfn"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -63,7 +64,7 @@ func TestFunctionsMatchTheCatalog(t *testing.T) {
 // catalogue function, is refused by name.
 func TestSpecsPairEveryFunctionWithABuilder(t *testing.T) {
 	t.Parallel()
-	build := func(context.Context, *gcpfn.Env) (gcpfn.Function, error) { return nil, nil }
+	build := func(context.Context, fnenv.Env) (gcpfn.Function, error) { return nil, nil }
 	one := []catalog.Function{{Name: "one", GCPEntryPoint: "One"}}
 	for _, tc := range []struct {
 		name     string

@@ -183,6 +183,11 @@ func (s *Server) Jobs() map[string]playback.Job {
 // CanReconcile reports whether the reconcile job has an API to read.
 func (s *Server) CanReconcile() bool { return s.deps.Stripe != nil }
 
+// CanRun says whether job can run as configured: reconcile needs Stripe's
+// API (the catalogue's Job.NeedsSecret); the local runner skips a job that
+// cannot, as the clouds deploy its schedule disabled.
+func (s *Server) CanRun(job string) bool { return job != "reconcile" || s.CanReconcile() }
+
 // Consumers returns the event-triggered handlers by topic.
 func (s *Server) Consumers() map[string]playback.BatchHandler {
 	return map[string]playback.BatchHandler{events.TopicStripeEvents: s.HandleStripeEvents}

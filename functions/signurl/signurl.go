@@ -42,6 +42,11 @@ type Config struct {
 	// CDNBases maps each CDN a request may choose to the base URL players
 	// fetch from: "cloudfront=https://d111.cloudfront.net,cloudcdn=https://cdn.example.com".
 	CDNBases map[string]string `env:"SIGNURL_CDN_BASES, separator=="`
+	// SignerNames renames the signers the configured keys make (named
+	// "cloudfront" and "cloudcdn", LoadSigners) to the CDN names of
+	// SIGNURL_CDN_BASES, "cloudfront=local-cloudfront": the local runner
+	// serves its two CDNs under the demo's names. Unset on the clouds.
+	SignerNames map[string]string `env:"SIGNURL_SIGNER_NAMES, separator=="`
 	// Grace lets credentials outlive the lease a little, so a player whose
 	// heartbeat is a few seconds late does not stall mid-segment.
 	Grace time.Duration `env:"SIGNURL_GRACE, default=30s"`

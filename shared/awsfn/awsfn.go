@@ -8,7 +8,9 @@
 // Lambdas from one zip, each told its trigger; nothing is guessed from a
 // payload's shape or a queue's name.
 //
-// A function's Lambda main is a Builder and one call:
+// A function's Lambda main names its package's Build and makes one call:
+//
+//	var build = fnenv.Erase(heartbeat.Build)
 //
 //	func main() { awsfn.Main(build) }
 //
@@ -30,7 +32,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -39,19 +40,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // Function is what every function package's Server offers.
-type Function interface {
-	Register(mux *http.ServeMux)
-	Consumers() map[string]playback.BatchHandler
-}
+type Function = fnenv.Function
 
-// Builder constructs a function over env. It runs on the first invocation
-// of an execution environment, and again on the next one if it failed.
-type Builder func(ctx context.Context, env *Env) (Function, error)
+// Builder constructs a function over env (an *Env): a function package's
+// Build, through fnenv.Erase. It runs on the first invocation of an
+// execution environment, and again on the next one if it failed.
+type Builder = fnenv.Builder
 
 // The variables that tell a Lambda which trigger it serves, set per Lambda
 // by template.yaml and the Pulumi stack (infra/catalog spells them too).

@@ -19,6 +19,9 @@ import (
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/dynamo"
+	"github.com/playplane/playplane/shared/firehose"
+	"github.com/playplane/playplane/shared/fnenv"
+	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/sqs"
 )
 
@@ -48,10 +51,8 @@ func TopicEnv(topic string) string {
 // never a nil the builder could pass on: Deps fields are interfaces, where
 // a (*dynamo.Store)(nil) is not == nil.
 type Env struct {
-	// Now is the clock the function should use.
-	Now func() time.Time
-	// Log is the Lambda's logger.
-	Log *slog.Logger
+	now func() time.Time
+	log *slog.Logger
 
 	lookup   envconfig.Lookuper
 	awsCfg   *aws.Config
@@ -65,18 +66,26 @@ type Env struct {
 // NewEnv returns the environment opts describe, for tests that call a
 // Builder themselves.
 func NewEnv(opts Options) *Env {
-	e := &Env{Now: opts.Now, Log: opts.Log, lookup: opts.Lookuper, awsCfg: opts.AWS}
-	if e.Now == nil {
-		e.Now = time.Now
+	e := &Env{now: opts.Now, log: opts.Log, lookup: opts.Lookuper, awsCfg: opts.AWS}
+	if e.now == nil {
+		e.now = time.Now
 	}
-	if e.Log == nil {
-		e.Log = slog.Default()
+	if e.log == nil {
+		e.log = slog.Default()
 	}
 	if e.lookup == nil {
 		e.lookup = envconfig.OsLookuper()
 	}
 	return e
 }
+
+var _ fnenv.Env = (*Env)(nil)
+
+// Now is the clock the function should use.
+func (e *Env) Now() time.Time { return e.now() }
+
+// Log is the Lambda's logger.
+func (e *Env) Log() *slog.Logger { return e.log }
 
 // Process fills a Config struct (env tags) from the environment.
 func (e *Env) Process(ctx context.Context, cfg any) error {
@@ -115,7 +124,43 @@ func (e *Env) AWS(ctx context.Context) (aws.Config, error) {
 }
 
 // Store returns the DynamoDB store of DYNAMO_TABLE.
-func (e *Env) Store(ctx context.Context) (*dynamo.Store, error) {
+func (e *Env) Store(ctx context.Context) (playback.Store, error) {
+	return e.dynamoStore(ctx)
+}
+
+// ProgressBatch: DynamoDB has no batch progress writer; each write is a
+// request of its own either way.
+func (e *Env) ProgressBatch(context.Context) (playback.ProgressBatchStore, bool, error) {
+	return nil, false, nil
+}
+
+// QoEViews: on AWS the views are in the warehouse (Firehose → S3 → Athena).
+func (e *Env) QoEViews(context.Context) (playback.QoEStore, bool, error) {
+	return nil, false, nil
+}
+
+// QoEStream is the Firehose delivery stream QOE_FIREHOSE_STREAM names, or
+// nil where the stack declares none.
+func (e *Env) QoEStream(ctx context.Context) (playback.StreamSink, error) {
+	var cfg firehose.Config
+	if err := e.Process(ctx, &cfg); err != nil {
+		return nil, fmt.Errorf("awsfn.Env.QoEStream: %w", err)
+	}
+	if cfg.Stream == "" {
+		return nil, nil
+	}
+	awsCfg, err := e.AWS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("awsfn.Env.QoEStream: %w", err)
+	}
+	sink, err := firehose.New(cfg, awsCfg)
+	if err != nil {
+		return nil, fmt.Errorf("awsfn.Env.QoEStream: %w", err)
+	}
+	return sink, nil
+}
+
+func (e *Env) dynamoStore(ctx context.Context) (*dynamo.Store, error) {
 	if e.store != nil {
 		return e.store, nil
 	}
@@ -187,7 +232,11 @@ func queueName(queueURL string) string {
 }
 
 // Bus returns the SQS bus publishing to the configured queues.
-func (e *Env) Bus(ctx context.Context) (*sqs.Bus, error) {
+func (e *Env) Bus(ctx context.Context) (playback.Publisher, error) {
+	return e.sqsBus(ctx)
+}
+
+func (e *Env) sqsBus(ctx context.Context) (*sqs.Bus, error) {
 	if e.bus != nil {
 		return e.bus, nil
 	}
@@ -237,7 +286,7 @@ func (e *Env) Keyring() (*auth.Keyring, error) {
 
 // Identity returns the caller authenticator of the JWT_* variables. See
 // GatewayIdentity.
-func (e *Env) Identity(ctx context.Context) (*GatewayIdentity, error) {
+func (e *Env) Identity(ctx context.Context) (fnenv.Authenticator, error) {
 	if e.identity != nil {
 		return e.identity, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/playplane/playplane/shared/awsfn"
 	"github.com/playplane/playplane/shared/awsfn/lambdatest"
 	"github.com/playplane/playplane/shared/depcheck"
+	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -121,7 +122,7 @@ func equal(a, b map[string]string) bool {
 }
 
 // buildAll asks for every dependency an Env offers.
-func buildAll(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
+func buildAll(ctx context.Context, env fnenv.Env) (awsfn.Function, error) {
 	if _, err := env.Store(ctx); err != nil {
 		return nil, err
 	}

@@ -156,7 +156,7 @@ func (h *Handler) buildWith(ctx context.Context, secretValues map[string]string)
 		}
 		mux := httpx.NewServeMux()
 		fn.Register(mux)
-		b.serve = lambdahttp.Handler(httpx.Middleware(env.Log, cors.Handler(mux, mux)))
+		b.serve = lambdahttp.Handler(httpx.Middleware(env.Log(), cors.Handler(mux, mux)))
 	case TriggerQueue:
 		consumers := fn.Consumers()
 		consume, ok := consumers[h.topic]

@@ -16,6 +16,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/shared/awsfn"
+	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -84,7 +85,7 @@ func merge(sets ...map[string]string) map[string]string {
 func newRecorder(t *testing.T, vars map[string]string, jobs map[string]awsfn.Job) (*recorder, lambda.Handler) {
 	t.Helper()
 	f := &recorder{consumed: map[string][]string{}}
-	h, err := awsfn.New(context.Background(), func(context.Context, *awsfn.Env) (awsfn.Function, error) {
+	h, err := awsfn.New(context.Background(), func(context.Context, fnenv.Env) (awsfn.Function, error) {
 		if jobs != nil {
 			return awsfn.WithJobs(f, jobs), nil
 		}
@@ -280,7 +281,7 @@ func TestTriggerConfiguration(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			builds := 0
-			_, err := awsfn.New(context.Background(), func(context.Context, *awsfn.Env) (awsfn.Function, error) {
+			_, err := awsfn.New(context.Background(), func(context.Context, fnenv.Env) (awsfn.Function, error) {
 				builds++
 				return &recorder{}, nil
 			}, awsfn.Options{Lookuper: envconfig.MapLookuper(tc.vars)})
@@ -309,7 +310,7 @@ func TestBuildMatchesTheTrigger(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h, err := awsfn.New(context.Background(), func(context.Context, *awsfn.Env) (awsfn.Function, error) {
+			h, err := awsfn.New(context.Background(), func(context.Context, fnenv.Env) (awsfn.Function, error) {
 				return &recorder{consumed: map[string][]string{}}, nil
 			}, awsfn.Options{Lookuper: envconfig.MapLookuper(tc.vars)})
 			if err != nil {
@@ -345,7 +346,7 @@ func TestFailedBuildAnswersEveryInvocationAndIsRetried(t *testing.T) {
 			broken.Store(true)
 			f := &recorder{consumed: map[string][]string{}}
 			jobs := map[string]awsfn.Job{"sweep": playback.JobOf(func(context.Context) (int, error) { return 1, nil })}
-			h, err := awsfn.New(context.Background(), func(_ context.Context, env *awsfn.Env) (awsfn.Function, error) {
+			h, err := awsfn.New(context.Background(), func(_ context.Context, env fnenv.Env) (awsfn.Function, error) {
 				builds.Add(1)
 				if broken.Load() {
 					if _, err := env.Keyring(); err != nil {
@@ -389,7 +390,7 @@ func TestFailedBuildAnswersEveryInvocationAndIsRetried(t *testing.T) {
 
 func TestBadQueueURLFailsTheBuild(t *testing.T) {
 	t.Parallel()
-	h, err := awsfn.New(context.Background(), func(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
+	h, err := awsfn.New(context.Background(), func(ctx context.Context, env fnenv.Env) (awsfn.Function, error) {
 		if _, err := env.Bus(ctx); err != nil {
 			return nil, err
 		}
@@ -437,7 +438,7 @@ func TestCORSFromTheEnvironment(t *testing.T) {
 
 func TestBadCORSOriginFailsTheBuild(t *testing.T) {
 	t.Parallel()
-	h, err := awsfn.New(context.Background(), func(context.Context, *awsfn.Env) (awsfn.Function, error) {
+	h, err := awsfn.New(context.Background(), func(context.Context, fnenv.Env) (awsfn.Function, error) {
 		return &recorder{}, nil
 	}, awsfn.Options{Lookuper: envconfig.MapLookuper(merge(httpVars, map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example/"}))})
 	if err != nil {

@@ -57,7 +57,7 @@ func newSecretSource(ctx context.Context, opts Options, refs map[string]string) 
 			return nil, err
 		}
 		return awssecrets.ClientFromConfig(cfg, awsCfg), nil
-	}, awssecrets.Options{Log: env.Log, Now: env.Now})
+	}, awssecrets.Options{Log: env.Log(), Now: env.now})
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/playplane/playplane/shared/awsfn"
 	"github.com/playplane/playplane/shared/awssecrets/fakesm"
+	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -84,7 +85,7 @@ func TestSecretsNamedByARNAreReadAtRunTimeAndRefreshed(t *testing.T) {
 		awsfn.EnvTrigger:                 "http",
 	}
 	var builds atomic.Int64
-	h, err := awsfn.New(context.Background(), func(_ context.Context, env *awsfn.Env) (awsfn.Function, error) {
+	h, err := awsfn.New(context.Background(), func(_ context.Context, env fnenv.Env) (awsfn.Function, error) {
 		builds.Add(1)
 		keys, _ := env.Lookup(awsfn.EnvPlaybackTokenKeys)
 		return keyEcho{keys: keys}, nil
@@ -133,7 +134,7 @@ func TestUnreadableSecretsFailTheInvocationNotTheInit(t *testing.T) {
 	awsCfg := aws.Config{Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "s", ""),
 		Retryer: func() aws.Retryer { return aws.NopRetryer{} }}
 	vars := map[string]string{"PLAYBACK_TOKEN_KEYS_SECRET_ARN": keysArn, "SECRETSMANAGER_ENDPOINT": sm.URL, awsfn.EnvTrigger: "http"}
-	h, err := awsfn.New(context.Background(), func(_ context.Context, env *awsfn.Env) (awsfn.Function, error) {
+	h, err := awsfn.New(context.Background(), func(_ context.Context, env fnenv.Env) (awsfn.Function, error) {
 		keys, _ := env.Lookup(awsfn.EnvPlaybackTokenKeys)
 		return keyEcho{keys: keys}, nil
 	}, awsfn.Options{Lookuper: envconfig.MapLookuper(vars), AWS: &awsCfg})

@@ -14,6 +14,8 @@ import (
 
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/firestore"
+	"github.com/playplane/playplane/shared/fnenv"
+	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/pubsub"
 )
 
@@ -227,13 +229,17 @@ func (r *Resources) Close() error {
 // pass on: Deps fields are interfaces, where a (*firestore.Store)(nil) is
 // not == nil.
 type Env struct {
-	// Now is the clock the function should use.
-	Now func() time.Time
-	// Log is the function's logger.
-	Log *slog.Logger
-
+	log *slog.Logger
 	res *Resources
 }
+
+var _ fnenv.Env = (*Env)(nil)
+
+// Now is the clock the function should use.
+func (e *Env) Now() time.Time { return e.res.now() }
+
+// Log is the function's logger.
+func (e *Env) Log() *slog.Logger { return e.log }
 
 // Process fills a Config struct (env tags) from the environment.
 func (e *Env) Process(ctx context.Context, cfg any) error { return e.res.Process(ctx, cfg) }
@@ -243,7 +249,7 @@ func (e *Env) Process(ctx context.Context, cfg any) error { return e.res.Process
 func (e *Env) Lookup(name string) (string, bool) { return e.res.Lookup(name) }
 
 // Store returns the Firestore store.
-func (e *Env) Store(ctx context.Context) (*firestore.Store, error) {
+func (e *Env) Store(ctx context.Context) (playback.Store, error) {
 	s, err := e.res.Store(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("gcpfn.Env.Store: %w", err)
@@ -251,8 +257,23 @@ func (e *Env) Store(ctx context.Context) (*firestore.Store, error) {
 	return s, nil
 }
 
+// ProgressBatch: Firestore has no batch progress writer; each write is a
+// request of its own either way.
+func (e *Env) ProgressBatch(context.Context) (playback.ProgressBatchStore, bool, error) {
+	return nil, false, nil
+}
+
+// QoEViews: on GCP the views are in the warehouse (a BigQuery subscription).
+func (e *Env) QoEViews(context.Context) (playback.QoEStore, bool, error) {
+	return nil, false, nil
+}
+
+// QoEStream: the heartbeat topic's BigQuery subscription takes the
+// messages to the warehouse; the function sends nothing itself.
+func (e *Env) QoEStream(context.Context) (playback.StreamSink, error) { return nil, nil }
+
 // Bus returns the Pub/Sub bus.
-func (e *Env) Bus(ctx context.Context) (*pubsub.Bus, error) {
+func (e *Env) Bus(ctx context.Context) (playback.Publisher, error) {
 	b, err := e.res.Bus(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("gcpfn.Env.Bus: %w", err)
@@ -270,7 +291,7 @@ func (e *Env) Keyring() (*auth.Keyring, error) {
 }
 
 // Identity returns the caller JWT verifier.
-func (e *Env) Identity(ctx context.Context) (*auth.Verifier, error) {
+func (e *Env) Identity(ctx context.Context) (fnenv.Authenticator, error) {
 	v, err := e.res.Identity(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("gcpfn.Env.Identity: %w", err)

@@ -62,7 +62,7 @@ func (f *lazyFunction) get(ctx context.Context) (*built, error) {
 
 func (f *lazyFunction) build(ctx context.Context) (*built, error) {
 	log := f.res.log.With("function", f.spec.Name)
-	env := &Env{Now: f.res.now, Log: log, res: f.res}
+	env := &Env{log: log, res: f.res}
 	fn, err := f.spec.Build(ctx, env)
 	if err != nil {
 		return nil, err

@@ -36,18 +36,16 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/fnenv"
 )
 
 // Function is what every function package's Server offers.
-type Function interface {
-	Register(mux *http.ServeMux)
-	Consumers() map[string]playback.BatchHandler
-}
+type Function = fnenv.Function
 
-// Builder constructs a function over env. It runs on the first request to
-// one of the function's entry points, not in init.
-type Builder func(ctx context.Context, env *Env) (Function, error)
+// Builder constructs a function over env (an *Env): a function package's
+// Build, through fnenv.Erase. It runs on the first request to one of the
+// function's entry points, not in init.
+type Builder = fnenv.Builder
 
 // Spec names a function's entry points. The names are the Cloud Functions
 // entry points the infrastructure deploys (infra/catalog).

@@ -18,6 +18,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/shared/depcheck"
+	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/gcpfn"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
@@ -75,7 +76,7 @@ func recorderSpec(f *recorder, builds *atomic.Int32) gcpfn.Spec {
 	return gcpfn.Spec{
 		Name: "recorder", HTTP: "Recorder",
 		Consumers: map[string]string{"heartbeats": "RecorderHeartbeats", "edge-health": "RecorderEdgeHealth"},
-		Build: func(context.Context, *gcpfn.Env) (gcpfn.Function, error) {
+		Build: func(context.Context, fnenv.Env) (gcpfn.Function, error) {
 			builds.Add(1)
 			return f, nil
 		},
@@ -115,7 +116,7 @@ func pubsubEvent(t *testing.T, id, data string) event.Event {
 
 func TestNewSetValidates(t *testing.T) {
 	t.Parallel()
-	build := func(context.Context, *gcpfn.Env) (gcpfn.Function, error) { return &recorder{}, nil }
+	build := func(context.Context, fnenv.Env) (gcpfn.Function, error) { return &recorder{}, nil }
 	for _, tc := range []struct {
 		name  string
 		specs []gcpfn.Spec
@@ -273,7 +274,7 @@ func TestFailedBuildIsRetriedAndReported(t *testing.T) {
 	fail.Store(true)
 	f := &recorder{consumed: map[string][]string{}}
 	spec := recorderSpec(f, &builds)
-	spec.Build = func(_ context.Context, env *gcpfn.Env) (gcpfn.Function, error) {
+	spec.Build = func(_ context.Context, env fnenv.Env) (gcpfn.Function, error) {
 		builds.Add(1)
 		if fail.Load() {
 			// A missing secret, as a Secret Manager binding not yet granted.
@@ -343,10 +344,10 @@ func TestSpecMustMatchTheFunctionsConsumers(t *testing.T) {
 
 func TestRouterSendsPublicPathsToTheirFunction(t *testing.T) {
 	t.Parallel()
-	other := gcpfn.Spec{Name: "other", HTTP: "Other", Build: func(context.Context, *gcpfn.Env) (gcpfn.Function, error) {
+	other := gcpfn.Spec{Name: "other", HTTP: "Other", Build: func(context.Context, fnenv.Env) (gcpfn.Function, error) {
 		return routeOnly{pattern: "POST /v1/other"}, nil
 	}}
-	broken := gcpfn.Spec{Name: "broken", HTTP: "Broken", Build: func(context.Context, *gcpfn.Env) (gcpfn.Function, error) {
+	broken := gcpfn.Spec{Name: "broken", HTTP: "Broken", Build: func(context.Context, fnenv.Env) (gcpfn.Function, error) {
 		return nil, errors.New("misconfigured")
 	}}
 	for _, tc := range []struct {
@@ -392,7 +393,7 @@ func (routeOnly) Consumers() map[string]playback.BatchHandler { return nil }
 func TestJobsEntryPoint(t *testing.T) {
 	t.Parallel()
 	var sweeps atomic.Int32
-	spec := gcpfn.Spec{Name: "jobs", Jobs: "Jobs", Build: func(context.Context, *gcpfn.Env) (gcpfn.Function, error) {
+	spec := gcpfn.Spec{Name: "jobs", Jobs: "Jobs", Build: func(context.Context, fnenv.Env) (gcpfn.Function, error) {
 		return gcpfn.WithJobs(routeOnly{pattern: "GET /v1/x"}, map[string]gcpfn.Job{
 			"sweep": playback.JobOf(func(context.Context) (int, error) { sweeps.Add(1); return 3, nil }),
 			"fail":  playback.JobOf(func(context.Context) (int, error) { return 0, errors.New("stripe down") }),
@@ -434,7 +435,7 @@ func TestJobsEntryPoint(t *testing.T) {
 		t.Fatalf("swept %d times", sweeps.Load())
 	}
 
-	noJobs := gcpfn.Spec{Name: "nojobs", Jobs: "NoJobs", Build: func(context.Context, *gcpfn.Env) (gcpfn.Function, error) {
+	noJobs := gcpfn.Spec{Name: "nojobs", Jobs: "NoJobs", Build: func(context.Context, fnenv.Env) (gcpfn.Function, error) {
 		return routeOnly{pattern: "GET /v1/x"}, nil
 	}}
 	set, _ = gcpfn.NewSet(quietResources(nil), noJobs)
@@ -485,14 +486,14 @@ func TestEnvGettersFailFast(t *testing.T) {
 	env := gcpfn.NewResources(gcpfn.Options{Lookuper: envconfig.MapLookuper(map[string]string{"JWT_AUDIENCE": "a"}), Log: slog.New(slog.DiscardHandler)})
 	for _, tc := range []struct {
 		name string
-		get  func(context.Context, *gcpfn.Env) (any, error)
+		get  func(context.Context, fnenv.Env) (any, error)
 		want []string
 	}{
-		{name: "keyring", get: func(_ context.Context, e *gcpfn.Env) (any, error) { return e.Keyring() },
+		{name: "keyring", get: func(_ context.Context, e fnenv.Env) (any, error) { return e.Keyring() },
 			want: []string{"gcpfn.Env.Keyring", "PLAYBACK_TOKEN_KEYS"}},
-		{name: "identity", get: func(ctx context.Context, e *gcpfn.Env) (any, error) { return e.Identity(ctx) },
+		{name: "identity", get: func(ctx context.Context, e fnenv.Env) (any, error) { return e.Identity(ctx) },
 			want: []string{"gcpfn.Env.Identity", "JWT_ISSUER"}},
-		{name: "bus", get: func(ctx context.Context, e *gcpfn.Env) (any, error) {
+		{name: "bus", get: func(ctx context.Context, e fnenv.Env) (any, error) {
 			return e.Bus(ctx)
 		}, want: []string{"gcpfn.Env.Bus"}},
 	} {
@@ -500,7 +501,7 @@ func TestEnvGettersFailFast(t *testing.T) {
 			t.Parallel()
 			var got any
 			var gotErr error
-			spec := gcpfn.Spec{Name: "needy", HTTP: "Needy", Build: func(ctx context.Context, e *gcpfn.Env) (gcpfn.Function, error) {
+			spec := gcpfn.Spec{Name: "needy", HTTP: "Needy", Build: func(ctx context.Context, e fnenv.Env) (gcpfn.Function, error) {
 				got, gotErr = tc.get(ctx, e)
 				return nil, gotErr
 			}}
@@ -563,7 +564,7 @@ func TestSubscriptions(t *testing.T) {
 // preflight asks about does, with CORS_ALLOWED_ORIGINS.
 func TestRouterAnswersPreflightsWithTheFunctionsPolicy(t *testing.T) {
 	t.Parallel()
-	other := gcpfn.Spec{Name: "other", HTTP: "Other", Build: func(context.Context, *gcpfn.Env) (gcpfn.Function, error) {
+	other := gcpfn.Spec{Name: "other", HTTP: "Other", Build: func(context.Context, fnenv.Env) (gcpfn.Function, error) {
 		return routeOnly{pattern: "POST /v1/other"}, nil
 	}}
 	for _, tc := range []struct {

@@ -3,30 +3,12 @@
 package main
 
 import (
-	"context"
-
 	"github.com/playplane/playplane/functions/admin"
 	"github.com/playplane/playplane/shared/awsfn"
+	"github.com/playplane/playplane/shared/fnenv"
 )
 
-func main() { awsfn.Main(build) }
+// build is the function's one Build, over the AWS adapters (awsfn.Env).
+var build = fnenv.Erase(admin.Build)
 
-func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
-	var cfg admin.Config
-	if err := env.Process(ctx, &cfg); err != nil {
-		return nil, err
-	}
-	store, err := env.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	bus, err := env.Bus(ctx)
-	if err != nil {
-		return nil, err
-	}
-	identity, err := env.Identity(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return admin.New(cfg, admin.Deps{Store: store, Identity: identity, Bus: bus, Now: env.Now})
-}
+func main() { awsfn.Main(build) }

@@ -4,30 +4,12 @@
 package main
 
 import (
-	"context"
-
 	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/shared/awsfn"
+	"github.com/playplane/playplane/shared/fnenv"
 )
 
-func main() { awsfn.Main(build) }
+// build is the function's one Build, over the AWS adapters (awsfn.Env).
+var build = fnenv.Erase(authorizeplay.Build)
 
-func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
-	var cfg authorizeplay.Config
-	if err := env.Process(ctx, &cfg); err != nil {
-		return nil, err
-	}
-	store, err := env.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	identity, err := env.Identity(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tokens, err := env.Keyring()
-	if err != nil {
-		return nil, err
-	}
-	return authorizeplay.New(cfg, authorizeplay.Deps{Store: store, Identity: identity, Tokens: tokens, Now: env.Now})
-}
+func main() { awsfn.Main(build) }

@@ -3,26 +3,12 @@
 package main
 
 import (
-	"context"
-
 	"github.com/playplane/playplane/functions/paymentwebhook"
 	"github.com/playplane/playplane/shared/awsfn"
+	"github.com/playplane/playplane/shared/fnenv"
 )
 
-func main() { awsfn.Main(build) }
+// build is the function's one Build, over the AWS adapters (awsfn.Env).
+var build = fnenv.Erase(paymentwebhook.Build)
 
-func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
-	var cfg paymentwebhook.Config
-	if err := env.Process(ctx, &cfg); err != nil {
-		return nil, err
-	}
-	store, err := env.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	bus, err := env.Bus(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return paymentwebhook.New(cfg, paymentwebhook.Deps{Store: store, Bus: bus, Now: env.Now})
-}
+func main() { awsfn.Main(build) }

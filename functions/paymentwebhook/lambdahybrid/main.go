@@ -28,6 +28,7 @@ import (
 	"github.com/playplane/playplane/functions/paymentwebhook"
 	"github.com/playplane/playplane/shared/awsfn"
 	"github.com/playplane/playplane/shared/firestore"
+	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/pubsub"
 )
@@ -51,16 +52,17 @@ const (
 	EnvPubSubEmulator    = "PUBSUB_EMULATOR_HOST"
 )
 
+// build is paymentwebhook's one Build over the Firestore store and the
+// Pub/Sub bus, on awsfn's environment otherwise (its config, secrets and
+// logger).
+var build fnenv.Builder = buildHybrid
+
 func main() { awsfn.Main(build) }
 
-func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
-	if trigger := env.Trigger(); trigger != awsfn.TriggerHTTP {
+func buildHybrid(ctx context.Context, env fnenv.Env) (fnenv.Function, error) {
+	if trigger, _ := env.Lookup(awsfn.EnvTrigger); awsfn.Trigger(trigger) != awsfn.TriggerHTTP {
 		return nil, fmt.Errorf("lambdahybrid: refusing %s=%s: this Lambda serves only POST /v1/webhooks/stripe; "+
 			"in the hybrid stack the stripe-events consumer and the jobs run on GCP (Pub/Sub, Cloud Scheduler)", awsfn.EnvTrigger, trigger)
-	}
-	var cfg paymentwebhook.Config
-	if err := env.Process(ctx, &cfg); err != nil {
-		return nil, err
 	}
 	store, err := newStore(ctx, env)
 	if err != nil {
@@ -71,7 +73,7 @@ func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
 		_ = store.Close()
 		return nil, err
 	}
-	srv, err := paymentwebhook.New(cfg, paymentwebhook.Deps{Store: store, Bus: bus, Now: env.Now})
+	srv, err := paymentwebhook.Build(ctx, onGCP{Env: env, store: store, bus: bus})
 	if err != nil {
 		_ = bus.Close()
 		_ = store.Close()
@@ -79,6 +81,28 @@ func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
 	}
 	return webhookOnly{srv}, nil
 }
+
+// onGCP is the Lambda's environment with the data on GCP: the Firestore
+// store and the Pub/Sub bus instead of DynamoDB and SQS.
+type onGCP struct {
+	fnenv.Env
+	store *firestore.Store
+	bus   *pubsub.Bus
+}
+
+func (g onGCP) Store(context.Context) (playback.Store, error) { return g.store, nil }
+
+func (g onGCP) Bus(context.Context) (playback.Publisher, error) { return g.bus, nil }
+
+// ProgressBatch: Firestore has none.
+func (onGCP) ProgressBatch(context.Context) (playback.ProgressBatchStore, bool, error) {
+	return nil, false, nil
+}
+
+// QoEViews, QoEStream: the payment webhook keeps no QoE.
+func (onGCP) QoEViews(context.Context) (playback.QoEStore, bool, error) { return nil, false, nil }
+
+func (onGCP) QoEStream(context.Context) (playback.StreamSink, error) { return nil, nil }
 
 // webhookOnly serves paymentwebhook's routes without its consumers.
 type webhookOnly struct{ srv *paymentwebhook.Server }
@@ -90,7 +114,7 @@ func (webhookOnly) Consumers() map[string]playback.BatchHandler { return nil }
 // newStore is the Firestore store of FIRESTORE_PROJECT_ID and
 // FIRESTORE_DATABASE. Making it reads the environment only: the client
 // connects and fetches a token on its first RPC.
-func newStore(ctx context.Context, env *awsfn.Env) (*firestore.Store, error) {
+func newStore(ctx context.Context, env fnenv.Env) (*firestore.Store, error) {
 	var cfg firestore.Config
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -107,7 +131,7 @@ func newStore(ctx context.Context, env *awsfn.Env) (*firestore.Store, error) {
 }
 
 // newBus is the Pub/Sub bus of PUBSUB_TOPICS (and PUBSUB_*).
-func newBus(ctx context.Context, env *awsfn.Env) (*pubsub.Bus, error) {
+func newBus(ctx context.Context, env fnenv.Env) (*pubsub.Bus, error) {
 	var cfg pubsub.Config
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, fmt.Errorf("bus: %w", err)
@@ -129,7 +153,7 @@ func newBus(ctx context.Context, env *awsfn.Env) (*pubsub.Bus, error) {
 // clientOptions authenticate a client: none against an emulator, else the
 // federation config of GCP_CREDENTIALS_JSON, else Application Default
 // Credentials.
-func clientOptions(env *awsfn.Env, emulatorVar string) ([]option.ClientOption, error) {
+func clientOptions(env fnenv.Env, emulatorVar string) ([]option.ClientOption, error) {
 	if host, _ := env.Lookup(emulatorVar); host != "" {
 		return []option.ClientOption{
 			option.WithEndpoint(host),

@@ -3,34 +3,12 @@
 package main
 
 import (
-	"context"
-
 	"github.com/playplane/playplane/functions/signurl"
 	"github.com/playplane/playplane/shared/awsfn"
+	"github.com/playplane/playplane/shared/fnenv"
 )
 
-func main() { awsfn.Main(build) }
+// build is the function's one Build, over the AWS adapters (awsfn.Env).
+var build = fnenv.Erase(signurl.Build)
 
-func build(ctx context.Context, env *awsfn.Env) (awsfn.Function, error) {
-	var cfg signurl.Config
-	var keys signurl.KeyConfig
-	if err := env.Process(ctx, &cfg); err != nil {
-		return nil, err
-	}
-	if err := env.Process(ctx, &keys); err != nil {
-		return nil, err
-	}
-	signers, err := signurl.LoadSigners(keys, env.Lookup)
-	if err != nil {
-		return nil, err
-	}
-	store, err := env.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tokens, err := env.Keyring()
-	if err != nil {
-		return nil, err
-	}
-	return signurl.New(cfg, signurl.Deps{Store: store, Tokens: tokens, Signers: signers, Now: env.Now})
-}
+func main() { awsfn.Main(build) }
