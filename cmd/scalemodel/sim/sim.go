@@ -899,8 +899,10 @@ func Compare(cfg Config, res Result) (model.Workload, []Gap) {
 	if trips := tripsOf(cfg.Store); trips != nil {
 		units := model.StoreUnits(model.Sizes())
 		var m float64
-		for op, n := range want.Store {
-			m += n * trips(units[op])
+		for _, c := range w.PerSession() {
+			for _, op := range c.Step.Store { // unit entries: a writing RenewLease is its own
+				m += c.N * trips(units[op])
+			}
 		}
 		add("wire requests ("+cfg.Store+")", m, res.WirePerSession())
 	}
