@@ -28,11 +28,20 @@ func report(w io.Writer) error {
 		case c.Step.Route == "":
 			route = "(inside play)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.2f | %s |\n", c.Step.Name, route, c.N, strings.Join(c.Step.Store, ", "))
+		ops := make([]string, len(c.Step.Store))
+		for i, op := range c.Step.Store {
+			ops[i] = model.MethodOf(op)
+			if op != ops[i] {
+				ops[i] += " (writes)"
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %s |\n", c.Step.Name, route, c.N, strings.Join(ops, ", "))
 	}
 	s := base.Sizes
 	fmt.Fprintf(&b, "\nDynamoDB item sizes (bytes): session %d, slot %d, device lock %d, progress %d, QoE %d, account %d, plan %d, title %d, edge %d.\n",
 		s.Session, s.Slot, s.DeviceLock, s.Progress, s.QoE, s.Account, s.Plan, s.Title, s.Edge)
+	fmt.Fprintf(&b, "Plans are read through each authorizeplay and signurl instance's cache: %d plans every %s per warm instance, priced with the fixed costs.\n",
+		base.Plans, wl.PlanCacheTTL)
 
 	b.WriteString("\n### Cost per 1,000 viewer-hours (USD, list prices, us-east-1 / us-central1)\n\n")
 	b.WriteString("| cloud | line |")
@@ -128,9 +137,9 @@ func knobs() []knob {
 		trade := "a skipped write leaves last_seen_at up to the slack old"
 		switch sl {
 		case 0:
-			trade = "every beat writes, no session read first"
+			trade = "every beat writes (ExtendLease: the same read and transaction), the start beat too"
 		case 20 * time.Second:
-			trade = "default; at a 30 s interval it skips nothing and costs a read per beat"
+			trade = "default; at a 30 s interval every periodic beat writes (RenewLease reads the session either way)"
 		case 30 * time.Second:
 			trade = "every other write skipped only if beats arrive exactly on time (jitter defeats it)"
 		case 45 * time.Second:

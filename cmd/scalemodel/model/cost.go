@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/functions/catalog"
+	"github.com/playplane/playplane/shared/demo"
 )
 
 // HoursPerMonth turns a steady hourly rate into the monthly volume that
@@ -51,6 +52,8 @@ type Deployment struct {
 	PlanShare      float64
 	PremiereShare  float64
 	PremiereWindow time.Duration
+	// Plans is how many plans the instances' caches hold (demo.Plans).
+	Plans int
 }
 
 // DefaultDeployment is viewers on the shipped settings.
@@ -65,6 +68,7 @@ func DefaultDeployment(viewers float64) Deployment {
 		HTTPBytes: 2500, HeartbeatMessageBytes: 420,
 		Edges: 200, EdgeReportEvery: 10 * time.Second, EdgeRefresh: 5 * time.Second,
 		PlanShare: 0.5, PremiereShare: 0.2, PremiereWindow: 5 * time.Minute,
+		Plans: len(demo.Plans),
 	}
 }
 
@@ -90,6 +94,35 @@ type Rates struct {
 	Sessions  float64            // session starts
 	Functions map[string]float64 // concurrency (rate x duration) on AWS, HTTP and consumer
 	Instances map[string]float64 // concurrency on GCP (concurrency 1: instances)
+	// PlanLoads is the plan reads a second of the plan caches' misses,
+	// per cloud (warm instances × plans / PlanCacheTTL).
+	PlanLoads struct{ AWS, GCP float64 }
+}
+
+// PlanLoadsPerInstance is the most plan reads a second one warm
+// authorizeplay or signurl instance makes: each plan once per
+// PlanCacheTTL (every call reads through when the TTL is zero).
+func (d Deployment) PlanLoadsPerInstance() float64 {
+	if d.Workload.PlanCacheTTL <= 0 {
+		return math.Inf(1)
+	}
+	return float64(d.Plans) / d.Workload.PlanCacheTTL.Seconds()
+}
+
+// planLoads prices the plan caches' misses on warm instances; without a
+// cache every play, urls call and manifest reads the plan.
+func (d Deployment) planLoads(r Rates) (out struct{ AWS, GCP float64 }) {
+	if d.Workload.PlanCacheTTL <= 0 {
+		calls := r.ByFunc["authorizeplay"] + r.ByFunc["signurl"]
+		out.AWS, out.GCP = calls, calls
+		return out
+	}
+	per := d.PlanLoadsPerInstance()
+	for _, fn := range []string{"authorizeplay", "signurl"} {
+		out.AWS += max(1, math.Ceil(r.Functions[fn])) * per
+		out.GCP += max(1, math.Ceil(r.Instances[fn])) * per
+	}
+	return out
 }
 
 func memOf(fn string) float64 {
@@ -125,6 +158,8 @@ func (d Deployment) duration(st Step, units map[string]Units, messages int) step
 		dt += units[op].DynamoTrips
 		ft += units[op].FirestoreTrips
 	}
+	dt -= st.Overlap
+	ft -= st.Overlap
 	cpu := d.CPUPerCall.Seconds() * float64(max(messages, 1))
 	mem := memOf(st.Function)
 	awsCPU := cpu * 1769 / mem // Lambda: a full vCPU at 1,769 MB
@@ -229,6 +264,11 @@ func (d Deployment) Cost() (aws, gcp []Line, r Rates) {
 	shardBytes := float64(d.Edges) * float64(d.Sizes.Edge) / 8
 	rru += awsPick * refreshes * 8 * max(0.5, math.Ceil(shardBytes/4096)/2) // eventually consistent queries
 	fsR += gcpPick * refreshes * float64(d.Edges)
+	// Plan cache misses: every warm authorizeplay and signurl instance
+	// reads each plan once per PlanCacheTTL at most.
+	r.PlanLoads = d.planLoads(r)
+	rru += r.PlanLoads.AWS * rruOf(d.Sizes.Plan)
+	fsR += r.PlanLoads.GCP
 
 	month := func(perSec float64) float64 { return perSec * 3600 * HoursPerMonth }
 	hourly := func(monthly float64) float64 { return monthly / HoursPerMonth }

@@ -3,6 +3,7 @@ package model
 import (
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -28,36 +29,55 @@ type Step struct {
 	Function  string
 	Store     []string
 	Publishes int
+	// Overlap is the store calls of Store made beside another one (side
+	// by side, one round trip of latency for all): they cost units but
+	// add no latency.
+	Overlap float64
 }
 
 // Steps of a session, read from the code:
-//   - play: authorizeplay.play reads account, plan and title, registers
-//     an unknown device (UpdateAccount, counted apart), acquires the lease
-//     and reads the account again (stillRegistered, against a device
-//     removed meanwhile);
+//   - play: authorizeplay.play reads the account and the title side by
+//     side, the plan through its playback.PlanCache (priced per instance,
+//     see PlanLoadsPerInstance), registers an unknown device
+//     (UpdateAccount, counted apart), acquires the lease and reads the
+//     account again (stillRegistered, against a device removed
+//     meanwhile); its answer carries the personalized manifests too;
 //   - progress: heartbeat.progress reads the resume position;
-//   - urls and every personalized manifest: signurl.liveSession reads the
-//     session, signurl.ladder the title, account and plan;
+//   - urls and every personalized manifest: signurl.sessionLadder reads
+//     the session, the title and the account side by side, the plan
+//     through its cache;
 //   - steering: pickedge reads the session (the edge table is cached);
-//   - heartbeats: with slack, holdLease reads the session and writes the
-//     lease only when it is not fresh; stop ends the session; every beat
+//   - heartbeats: with slack, holdLease calls RenewLease, which reads the
+//     session and writes the lease only when it is not fresh (without
+//     slack, ExtendLease); stop reads the session and ends it; every beat
 //     publishes one message;
-//   - the consumer, per message (AWS and GCP wire no Deps.Batch, and at a
-//     30 s interval a batch never holds two beats of one session):
-//     SaveProgress, GetSessionQoE, SaveSessionQoE.
+//   - the consumer, per message (AWS and GCP wire no Deps.Batch and no
+//     Deps.QoE, and at a 30 s interval a batch never holds two beats of
+//     one session): SaveProgress, GetSessionQoE, SaveSessionQoE.
 var (
-	StepPlay           = Step{Name: "play", Route: RoutePlay, Function: "authorizeplay", Store: []string{"GetAccount", "GetPlan", "GetTitle", "AcquireLease", "GetAccount"}}
+	StepPlay           = Step{Name: "play", Route: RoutePlay, Function: "authorizeplay", Store: []string{"GetAccount", "GetTitle", "AcquireLease", "GetAccount"}, Overlap: 1}
 	StepRegisterDevice = Step{Name: "device registration (in play)", Function: "authorizeplay", Store: []string{"UpdateAccount"}}
 	StepProgress       = Step{Name: "resume position", Route: RouteProgress, Function: "heartbeat", Store: []string{"GetProgress"}}
-	StepURLs           = Step{Name: "urls (start and refresh)", Route: RouteURLs, Function: "signurl", Store: []string{"GetSession", "GetTitle", "GetAccount", "GetPlan"}}
-	StepManifest       = Step{Name: "personalized manifest", Route: RouteManifests, Function: "signurl", Store: []string{"GetSession", "GetTitle", "GetAccount", "GetPlan"}}
+	StepURLs           = Step{Name: "urls (start and refresh)", Route: RouteURLs, Function: "signurl", Store: []string{"GetSession", "GetTitle", "GetAccount"}, Overlap: 2}
+	StepManifest       = Step{Name: "personalized manifest", Route: RouteManifests, Function: "signurl", Store: []string{"GetSession", "GetTitle", "GetAccount"}, Overlap: 2}
 	StepSteering       = Step{Name: "steering reload", Route: RouteSteering, Function: "pickedge", Store: []string{"GetSession"}}
-	StepBeatFresh      = Step{Name: "heartbeat, lease fresh", Route: RouteHeartbeat, Function: "heartbeat", Store: []string{"GetSession"}, Publishes: 1}
-	StepBeatWrite      = Step{Name: "heartbeat, lease written", Route: RouteHeartbeat, Function: "heartbeat", Store: []string{"GetSession", "ExtendLease"}, Publishes: 1}
+	StepBeatFresh      = Step{Name: "heartbeat, lease fresh", Route: RouteHeartbeat, Function: "heartbeat", Store: []string{"RenewLease"}, Publishes: 1}
+	StepBeatWrite      = Step{Name: "heartbeat, lease written", Route: RouteHeartbeat, Function: "heartbeat", Store: []string{RenewLeaseWritten}, Publishes: 1}
 	StepBeatNoSlack    = Step{Name: "heartbeat, no slack", Route: RouteHeartbeat, Function: "heartbeat", Store: []string{"ExtendLease"}, Publishes: 1}
 	StepBeatStop       = Step{Name: "heartbeat stop", Route: RouteHeartbeat, Function: "heartbeat", Store: []string{"GetSession", "EndSession"}, Publishes: 1}
 	StepConsume        = Step{Name: "heartbeat consumer (per message)", Function: "heartbeat", Store: []string{"SaveProgress", "GetSessionQoE", "SaveSessionQoE"}}
 )
+
+// RenewLeaseWritten is the unit table's entry for a RenewLease that writes
+// the lease (outside the slack); a plain "RenewLease" entry only reads.
+// Both count as the store method RenewLease (MethodOf).
+const RenewLeaseWritten = "RenewLease+write"
+
+// MethodOf is the store method of a unit table entry.
+func MethodOf(op string) string {
+	m, _, _ := strings.Cut(op, "+")
+	return m
+}
 
 // Count is how often a Step happens per session.
 type Count struct {
@@ -110,7 +130,7 @@ func Sum(counts []Count) Totals {
 			t.Consumed += c.N
 		}
 		for _, op := range c.Step.Store {
-			t.Store[op] += c.N
+			t.Store[MethodOf(op)] += c.N
 		}
 		t.Publishes += c.N * float64(c.Step.Publishes)
 	}

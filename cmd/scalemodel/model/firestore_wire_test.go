@@ -123,14 +123,14 @@ func TestFirestoreUnitsOnTheEmulator(t *testing.T) {
 		if !steady[i] || laterSame(steps, steady, i) {
 			continue
 		}
-		u := units[st.method]
-		t.Logf("%-15s rpcs %d reads %d writes %d deletes %d", st.method, rpcs, reads, writes, deletes)
+		u := units[st.unitKey()]
+		t.Logf("%-20s rpcs %d reads %d writes %d deletes %d", st.unitKey(), rpcs, reads, writes, deletes)
 		if float64(reads) != u.Reads || float64(writes) != u.Writes || float64(deletes) != u.Deletes {
 			t.Errorf("%s: read %d, wrote %d, deleted %d documents; the model prices %g reads, %g writes, %g deletes",
-				st.method, reads, writes, deletes, u.Reads, u.Writes, u.Deletes)
+				st.unitKey(), reads, writes, deletes, u.Reads, u.Writes, u.Deletes)
 		}
 		if float64(rpcs) != u.FirestoreTrips {
-			t.Errorf("%s: %d RPCs, the model prices %g round trips", st.method, rpcs, u.FirestoreTrips)
+			t.Errorf("%s: %d RPCs, the model prices %g round trips", st.unitKey(), rpcs, u.FirestoreTrips)
 		}
 	}
 }

@@ -47,8 +47,13 @@ func (d Deployment) Limits() []Limit {
 			gcpFn, gcpWorst = fn, c
 		}
 	}
-	// The plan item: every GetPlan of the viewers on the most popular plan.
-	planReads := r.Store["GetPlan"] * d.PlanShare * units["GetPlan"].RRU
+	// The plan item: the plan caches' misses, each warm authorizeplay and
+	// signurl instance reading each plan once per PlanCacheTTL (per
+	// viewer: the instances one viewer keeps busy).
+	planReads := (r.ByFunc["authorizeplay"] + r.ByFunc["signurl"]) * d.PlanShare * rruOf(d.Sizes.Plan)
+	if w.PlanCacheTTL > 0 {
+		planReads = (r.Functions["authorizeplay"] + r.Functions["signurl"]) / w.PlanCacheTTL.Seconds() * rruOf(d.Sizes.Plan)
+	}
 	// The premiere title: its viewers' starts arrive within the window
 	// (each start reads the title in play, urls and every manifest), on
 	// top of their refreshes.
@@ -59,7 +64,7 @@ func (d Deployment) Limits() []Limit {
 	// Firestore collections whose documents carry a monotonically
 	// increasing indexed field (expire_at, the lease end, is indexed by
 	// default: infra/stack sets only TTL policies, no exemption).
-	sessionsWrites := r.Store["ExtendLease"] + r.Store["EndSession"] + r.Store["AcquireLease"]
+	sessionsWrites := r.Store["ExtendLease"] + r.Store[RenewLeaseWritten] + r.Store["EndSession"] + r.Store["AcquireLease"]
 	qoeWrites := r.Store["SaveSessionQoE"]
 
 	ls := []Limit{
@@ -67,7 +72,7 @@ func (d Deployment) Limits() []Limit {
 			Design: "nothing in code: a support-raised quota; the heartbeat interval and grant lifetime set the rate",
 			Source: "https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html"},
 		{Cloud: "AWS", Name: "Lambda concurrent executions, account and region", Ceiling: 1000, Unit: "concurrent", PerViewer: awsConc,
-			Design: "heartbeat answers after one read and one transaction and queues the rest (SQS, consumer batches of 10); raise the quota",
+			Design: "heartbeat answers after one RenewLease (a read and a transaction) and queues the rest (SQS, consumer batches of 10); raise the quota",
 			Source: "https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html"},
 		{Cloud: "AWS", Name: "DynamoDB table write throughput (on demand)", Ceiling: 40000, Unit: "WRU/s", PerViewer: wruS,
 			Design: "lease-write slack skips writes only when beats come faster than the slack; transactions cost 2 WRU per KB",
@@ -76,7 +81,7 @@ func (d Deployment) Limits() []Limit {
 			Design: "every GetItem is strongly consistent (1 RRU instead of 0.5)",
 			Source: "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode-max-throughput.html"},
 		{Cloud: "AWS", Name: "DynamoDB partition: the most popular plan's item", Ceiling: 3000, Unit: "RRU/s", PerViewer: planReads,
-			Design: "nothing: signurl reads the plan (and title and account) on every urls call and manifest, uncached",
+			Design: "authorizeplay and signurl read plans through a per-instance cache (PLAN_CACHE_TTL 30 s): one read per warm instance per TTL",
 			Source: "https://repost.aws/knowledge-center/on-demand-table-throttling-dynamodb"},
 		{Cloud: "AWS", Name: "DynamoDB partition: the premiere title's item", Ceiling: 3000, Unit: "RRU/s", PerViewer: premiere,
 			Design: "nothing: the title is read by play, urls and every manifest, uncached and strongly consistent",

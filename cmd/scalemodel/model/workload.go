@@ -54,6 +54,10 @@ type Workload struct {
 	// ConsumerParallelism is HEARTBEAT_CONSUMER_PARALLELISM: sessions of a
 	// batch written at once.
 	ConsumerParallelism int
+	// PlanCacheTTL is PLAN_CACHE_TTL: authorizeplay and signurl read a
+	// plan through a per-instance cache (playback.PlanCache), so a warm
+	// instance reads each plan at most once per TTL, whatever its traffic.
+	PlanCacheTTL time.Duration
 }
 
 // Defaults are the shipped settings and a 45-minute mean session.
@@ -71,6 +75,7 @@ func Defaults() Workload {
 		NewDeviceShare:      0.05,
 		ConsumerBatch:       10,
 		ConsumerParallelism: 8,
+		PlanCacheTTL:        30 * time.Second,
 	}
 }
 

@@ -128,6 +128,13 @@ type Result struct {
 	Wire      map[string]int
 	EdgeLoads int
 	EdgeWire  int
+	// PlanLoads is authorizeplay's and signurl's plan reads (their plan
+	// caches' misses, warm-up included) and PlanWire their requests:
+	// counted apart too, the model prices them per instance.
+	PlanLoads int
+	PlanWire  int
+	// Span is the simulated time replayed, warm-up included.
+	Span time.Duration
 	// Requests is every HTTP call of the replay (warm-up included), which
 	// LogLines and LogBytes are the slog output of.
 	Requests int
@@ -265,8 +272,9 @@ type rig struct {
 	logs    *countingWriter
 
 	// httpOp records the calls of the current event's requests, busOp the
-	// consumer's, edgeOp pickedge's edge table reloads.
-	httpOp, busOp, edgeOp roundtrip.Op
+	// consumer's, edgeOp pickedge's edge table reloads, planOp the plan
+	// reads behind authorizeplay's and signurl's plan caches.
+	httpOp, busOp, edgeOp, planOp roundtrip.Op
 	// routes of the current event's calls, and every publish of the day
 	// (warm-up sessions' included), which apportions the consumer's work.
 	routes       []string
@@ -332,6 +340,7 @@ func newRig(ctx context.Context, cfg Config) (_ *rig, err error) {
 		"SIGNURL_GRACE":               w.GrantGrace.String(),
 		"SIGNURL_MAX_TTL":             w.GrantMaxTTL.String(),
 		"STEERING_TTL":                w.SteeringTTL.String(),
+		"PLAN_CACHE_TTL":              w.PlanCacheTTL.String(),
 		// The simulator sends no edge health reports: the seeded edges
 		// stay fresh all day, so steering answers its full TTL.
 		"STEERING_STALENESS": "1000h",
@@ -346,7 +355,7 @@ func newRig(ctx context.Context, cfg Config) (_ *rig, err error) {
 	if err := process(&playCfg); err != nil {
 		return nil, err
 	}
-	play, err := authorizeplay.New(playCfg, authorizeplay.Deps{Store: counted, Identity: identity, Tokens: tokens, Now: now})
+	play, err := authorizeplay.New(playCfg, authorizeplay.Deps{Store: planLoads{counted, &r.planOp}, Identity: identity, Tokens: tokens, Now: now})
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +382,7 @@ func newRig(ctx context.Context, cfg Config) (_ *rig, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sign, err := signurl.New(signCfg, signurl.Deps{Store: counted, Tokens: tokens, Signers: signers, Now: now, Origin: streamOrigin{stream}})
+	sign, err := signurl.New(signCfg, signurl.Deps{Store: planLoads{counted, &r.planOp}, Tokens: tokens, Signers: signers, Now: now, Origin: streamOrigin{stream}})
 	if err != nil {
 		return nil, err
 	}
@@ -495,6 +504,17 @@ type edgeLoads struct {
 
 func (s edgeLoads) ListEdges(ctx context.Context) ([]playback.Edge, error) {
 	return s.Store.ListEdges(roundtrip.WithOp(ctx, s.op))
+}
+
+// planLoads records the plan reads into an Op of their own: behind the
+// functions' plan caches they are per instance, not per session.
+type planLoads struct {
+	playback.Store
+	op *roundtrip.Op
+}
+
+func (s planLoads) GetPlan(ctx context.Context, id string) (playback.Plan, error) {
+	return s.Store.GetPlan(roundtrip.WithOp(ctx, s.op), id)
 }
 
 // plan draws the day's sessions: arrivals at rate concurrency/mean
@@ -632,6 +652,9 @@ func (r *rig) replay(ctx context.Context, sessions []*session) error {
 	}
 	r.res.EdgeLoads = len(r.edgeOp.Calls(roundtrip.LayerStore))
 	r.res.EdgeWire = len(r.edgeOp.Calls(roundtrip.LayerWire))
+	r.res.PlanLoads = len(r.planOp.Calls(roundtrip.LayerStore))
+	r.res.PlanWire = len(r.planOp.Calls(roundtrip.LayerWire))
+	r.res.Span = r.clock.Now().Sub(r.start.Add(-2 * w.MeanSession))
 	r.res.Batches = int(st.Batches)
 	r.res.Heartbeats = st
 	r.res.Consumed = int(math.Round(float64(st.Consumed) * share))
@@ -841,8 +864,9 @@ type Gap struct {
 // Compare sets the model's workload to what the day replayed (its mean
 // session length and share of plays registering a device) and lists every
 // per-session figure of either side with its relative gap. The edge
-// table's reloads (Result.EdgeLoads) are not per session and not in the
-// counts: the model prices them per function instance.
+// table's reloads (Result.EdgeLoads) and the plan caches' misses
+// (Result.PlanLoads) are not per session and not in the counts: the model
+// prices them per function instance.
 func Compare(cfg Config, res Result) (model.Workload, []Gap) {
 	w := cfg.Workload
 	if res.Sessions > 0 {
@@ -875,8 +899,10 @@ func Compare(cfg Config, res Result) (model.Workload, []Gap) {
 	if trips := tripsOf(cfg.Store); trips != nil {
 		units := model.StoreUnits(model.Sizes())
 		var m float64
-		for op, n := range want.Store {
-			m += n * trips(units[op])
+		for _, c := range w.PerSession() {
+			for _, op := range c.Step.Store { // unit entries: a writing RenewLease is its own
+				m += c.N * trips(units[op])
+			}
 		}
 		add("wire requests ("+cfg.Store+")", m, res.WirePerSession())
 	}

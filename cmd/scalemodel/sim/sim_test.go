@@ -55,6 +55,16 @@ func checkDay(t *testing.T, cfg Config, res Result) model.Workload {
 			t.Errorf("%s: model %.3f per session, replay %.3f (%.1f%% apart)", g.Name, g.Model, g.Replay, 100*g.RelativeError)
 		}
 	}
+	// Plan reads sit behind the two functions' plan caches: each reads
+	// the households' one plan at most once per PLAN_CACHE_TTL.
+	if ttl := cfg.Workload.PlanCacheTTL; ttl > 0 {
+		bound := 2 * (int(res.Span/ttl) + 1)
+		if res.PlanLoads == 0 || res.PlanLoads > bound {
+			t.Errorf("plan reads: %d over %s; the plan caches allow 1 to %d (2 functions, 1 plan, one per %s)", res.PlanLoads, res.Span, bound, ttl)
+		}
+		t.Logf("plan reads %d (%d requests) over %s: %.2f per session, at most %d by the caches", res.PlanLoads, res.PlanWire, res.Span,
+			float64(res.PlanLoads)/float64(res.Sessions), bound)
+	}
 	if cfg.Store != StoreBolt && cfg.Store != "" && res.WirePerSession() == 0 {
 		t.Errorf("no request to the %s emulator was counted", cfg.Store)
 	}
