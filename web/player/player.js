@@ -440,6 +440,13 @@
   // stream slot back, so a stream that never played writes no position.
   function playerFailed(msg) {
     if (state.phase === 'error') return;
+    // Once the viewer stopped, the session is over on the server: a
+    // steering or segment request the player had in flight fails (410),
+    // which is the end the viewer asked for, not a playback failure.
+    if (state.phase === 'stopping' || state.phase === 'stopped' || state.phase === 'ended') {
+      log('after stop: ' + msg);
+      return;
+    }
     if (state.startupMS === null) return failAndRelease(msg);
     beat('error');
     fail(msg);
