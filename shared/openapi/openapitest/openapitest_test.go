@@ -107,7 +107,7 @@ func TestMatch(t *testing.T) {
 
 const (
 	sessionView = `{"session_id":"ses_1","device_id":"tv","title_id":"sintel","started_at":"2026-01-01T00:00:00Z","last_seen_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-01T00:02:00Z"}`
-	playOK      = `{"session_id":"ses_1","lease_expires_at":"2026-01-01T00:02:00Z","max_quality":"HD","playback_token":"v1.x","token_expires_at":"2026-01-01T04:00:00Z","title_id":"sintel","manifest":"/titles/sintel/master.m3u8"}`
+	playOK      = `{"session_id":"ses_1","lease_expires_at":"2026-01-01T00:02:00Z","max_quality":"HD","playback_token":"v1.x","token_expires_at":"2026-01-01T04:00:00Z","title_id":"sintel","manifest":"/titles/sintel/master.m3u8","cmcd_report_url":"/v1/playback/ses_1/cmcd/c1.x"}`
 )
 
 // TestValidateResponse: documented answers pass, and each kind of
