@@ -261,15 +261,22 @@ func (r *rig) heartbeat(p played) (*httptest.ResponseRecorder, *roundtrip.Op) {
 	return r.do(http.MethodPost, "/v1/playback/"+p.SessionID+"/heartbeat", "Bearer "+p.PlaybackToken, body)
 }
 
-// measurement runs a request n times and keeps the last run's counts
-// (every run costs the same calls) and the median latency.
+// measurement runs a request n times and keeps the median latency and the
+// counts of the run with the fewest sequential store steps. Every run makes
+// the same calls, but whether calls issued side by side overlap in time is
+// up to the scheduler: on a busy machine one may end before the other
+// starts and count as a step of its own. The fewest steps seen is what the
+// code issues.
 func measure(t testing.TB, n int, fn func() (int, *roundtrip.Op)) (code int, op *roundtrip.Op, median time.Duration) {
 	t.Helper()
 	lat := make([]time.Duration, n)
 	for i := range n {
 		start := time.Now()
-		code, op = fn()
+		c, o := fn()
 		lat[i] = time.Since(start)
+		if op == nil || o.Count(layerStore).Sequential <= op.Count(layerStore).Sequential {
+			code, op = c, o
+		}
 	}
 	slices.Sort(lat)
 	return code, op, lat[n/2]
@@ -347,7 +354,7 @@ func TestRoundTrips(t *testing.T) {
 			badToken := add("authorize play, bad token (401)", http.StatusUnauthorized, 3, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
 				return r.do(http.MethodPost, "/v1/play", "Bearer nope", fmt.Sprintf(`{"title_id":%q,"device_id":%q}`, title, device))
 			})
-			forbidden := add("authorize play, canceled (403)", http.StatusForbidden, 3, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
+			forbidden := add("authorize play, canceled (403)", http.StatusForbidden, runs, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
 				return r.do(http.MethodPost, "/v1/play", r.jwt(demo.AccountCanceled), fmt.Sprintf(`{"title_id":%q,"device_id":%q}`, title, device))
 			})
 			// The solo plan streams once: a second registered device is
