@@ -9,6 +9,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/monitoring"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // Alarms as code (issue 18): dead letters, the API's 5xx rate, webhook lag,
@@ -29,8 +31,8 @@ const (
 	AlarmPeriodSeconds     = 60
 	// MetricWebhookLag and MetricNamespace are what shared/telemetry emits
 	// (EMF namespace on Lambda; the OpenTelemetry metric name on GCP).
-	MetricWebhookLag = "playplane.webhook.lag"
-	MetricNamespace  = "playplane"
+	MetricWebhookLag = telemetry.MetricWebhookLag
+	MetricNamespace  = telemetry.Namespace
 )
 
 // AWSAlarms are the stack's CloudWatch alarms and the topic they notify.
