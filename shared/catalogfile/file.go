@@ -159,11 +159,15 @@ var schema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 // Parse reads a catalogue file, JSON or YAML (by name, ".yaml"/".yml",
 // or by content), and checks all of it: an error is *Invalid naming every
 // problem with its line and field.
-func Parse(name string, data []byte) (File, error) {
+func Parse(name string, data []byte) (File, error) { return parse(name, data, true) }
+
+// parse is Parse; without fast, every file takes the schema path (what
+// tests hold the fast path to).
+func parse(name string, data []byte, fast bool) (File, error) {
 	var f File
 	inv := &Invalid{Name: name}
 	isYAML := strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") ||
-		!strings.HasPrefix(strings.TrimSpace(string(data)), "{")
+		!bytes.HasPrefix(bytes.TrimSpace(data), []byte("{"))
 	var locate func(pointer string) int
 	jsonData := data
 	if isYAML {
@@ -172,12 +176,8 @@ func Parse(name string, data []byte) (File, error) {
 			inv.Problems = append(inv.Problems, Problem{Line: yamlErrorLine(err), Pointer: "", Message: err.Error()})
 			return f, inv
 		}
-		v, err := yamlValue(&root)
-		if err != nil {
-			inv.Problems = append(inv.Problems, Problem{Pointer: "", Message: err.Error()})
-			return f, inv
-		}
-		if jsonData, err = json.Marshal(v); err != nil {
+		var err error
+		if jsonData, err = yamlJSON(&root); err != nil {
 			inv.Problems = append(inv.Problems, Problem{Pointer: "", Message: err.Error()})
 			return f, inv
 		}
@@ -185,7 +185,37 @@ func Parse(name string, data []byte) (File, error) {
 	} else {
 		locate = func(p string) int { return jsonLine(data, p) }
 	}
+	// A file the fast path takes whole and that breaks none of the rules
+	// the schema cannot state is done; any problem is named by the schema
+	// path below.
+	if fast {
+		if f, ok := parseFast(name, jsonData); ok && len(f.check()) == 0 {
+			f.normalise()
+			return f, nil
+		}
+	}
+	f, err := parseSchema(name, jsonData, locate)
+	if err != nil {
+		return f, err
+	}
+	for _, p := range f.check() {
+		p.Line = locate(p.Pointer)
+		inv.Problems = append(inv.Problems, p)
+	}
+	if len(inv.Problems) > 0 {
+		sortProblems(inv.Problems)
+		return f, inv
+	}
+	f.normalise()
+	return f, nil
+}
 
+// parseSchema checks jsonData's syntax and validates it with the schema,
+// then decodes it strictly: the schema path. locate places a problem's
+// pointer at its line.
+func parseSchema(name string, jsonData []byte, locate func(pointer string) int) (File, error) {
+	var f File
+	inv := &Invalid{Name: name}
 	sch, err := schema()
 	if err != nil {
 		return f, fmt.Errorf("catalogfile.Parse: schema: %w", err)
@@ -214,15 +244,6 @@ func Parse(name string, data []byte) (File, error) {
 		inv.Problems = append(inv.Problems, Problem{Message: err.Error()})
 		return f, inv
 	}
-	for _, p := range f.check() {
-		p.Line = locate(p.Pointer)
-		inv.Problems = append(inv.Problems, p)
-	}
-	if len(inv.Problems) > 0 {
-		sortProblems(inv.Problems)
-		return f, inv
-	}
-	f.normalise()
 	return f, nil
 }
 
@@ -390,6 +411,15 @@ func splitPointer(p string) []string {
 		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
 	}
 	return parts
+}
+
+// yamlJSON is the JSON of a YAML document.
+func yamlJSON(root *yaml.Node) ([]byte, error) {
+	v, err := yamlValue(root)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
 }
 
 // yamlValue converts a YAML document to the value JSON would decode
