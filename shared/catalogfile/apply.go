@@ -95,13 +95,14 @@ func Diff(ctx context.Context, s playback.AdminStore, f File) (Plan, error) {
 		stored[kind] = recs
 	}
 	add := func(kind playback.Kind, id string, want any) error {
-		// json.Marshal of the domain value is the canonical form; the
-		// store checks it again (ChangeSet.Prepare).
-		doc, err := json.Marshal(want)
+		// The domain value encoded once, in the canonical form the store
+		// writes as it is.
+		ch, err := playback.NewChange(kind, want)
 		if err != nil {
 			return err
 		}
-		c := PlannedChange{Change: playback.Change{Kind: kind, ID: id, Doc: doc}, Op: playback.OpCreate}
+		doc := ch.Doc
+		c := PlannedChange{Change: ch, Op: playback.OpCreate}
 		if r, ok := stored[kind][id]; ok {
 			have, err := playback.CanonicalDoc(kind, id, r.Doc)
 			if err == nil && bytes.Equal(have, doc) {

@@ -65,6 +65,81 @@ type Change struct {
 	// unconditional (the store still records the true before-image).
 	IfMatch  string `json:"if_match,omitempty"`
 	IfAbsent bool   `json:"if_absent,omitempty"`
+	// enc is what NewChange encoded: while Doc and Kind are still those,
+	// Doc is canonical and checked, and Prepare takes it as it is.
+	enc *encodedDoc
+}
+
+type encodedDoc struct {
+	first *byte
+	n     int
+	kind  Kind
+	id    string
+}
+
+// NewChange is the change writing v, the kind's domain value (Plan, Title,
+// Edge or Account, checked as CanonicalDoc checks a document), with Doc
+// its canonical encoding. Stores take that Doc without decoding and
+// encoding it again, so bulk writers (catalogue import) encode each
+// record once. Doc must not be modified in place; a Doc replaced by
+// another slice is checked as any other.
+func NewChange(kind Kind, v any) (Change, error) {
+	var id string
+	switch v := v.(type) {
+	case Plan:
+		id = v.ID
+	case Title:
+		id = v.ID
+	case Account:
+		id = v.ID
+	case Edge:
+		if err := v.Validate(); err != nil {
+			return Change{}, Errorf(CodeInvalid, "doc_invalid", "%s %q: %v", kind, v.ID, err)
+		}
+		id = v.ID
+	default:
+		return Change{}, Errorf(CodeInvalid, "doc_invalid", "%T is not a managed record", v)
+	}
+	if kindOf(v) != kind {
+		return Change{}, Errorf(CodeInvalid, "kind_invalid", "%T is not a %s", v, kind)
+	}
+	doc, err := json.Marshal(v)
+	if err != nil {
+		return Change{}, Errorf(CodeInvalid, "doc_invalid", "%s %q: %v", kind, id, err)
+	}
+	// A string that is not UTF-8 encodes with \ufffd escapes, which decode
+	// to a character encoding differently: such a document takes one more
+	// round to its canonical form.
+	if bytes.Contains(doc, []byte(`\ufffd`)) {
+		if doc, err = CanonicalDoc(kind, id, doc); err != nil {
+			return Change{}, err
+		}
+	}
+	return Change{Kind: kind, ID: id, Doc: doc, enc: &encodedDoc{first: &doc[0], n: len(doc), kind: kind, id: id}}, nil
+}
+
+func kindOf(v any) Kind {
+	switch v.(type) {
+	case Plan:
+		return KindPlan
+	case Title:
+		return KindTitle
+	case Account:
+		return KindAccount
+	case Edge:
+		return KindEdge
+	}
+	return ""
+}
+
+// encoded reports whether c.Doc is the document NewChange encoded, and
+// if so the id in it.
+func (c Change) encoded() (id string, ok bool) {
+	e := c.enc
+	if e == nil || len(c.Doc) != e.n || &c.Doc[0] != e.first || c.Kind != e.kind {
+		return "", false
+	}
+	return e.id, true
 }
 
 // Delete reports whether the change deletes its record.
@@ -225,6 +300,12 @@ func (cs ChangeSet) prepare(maxChanges, maxBytes int) (ChangeSet, error) {
 			continue
 		}
 		size += len(c.Doc)
+		if id, ok := c.encoded(); ok {
+			if id != c.ID {
+				return cs, Errorf(CodeInvalid, "doc_invalid", "changes[%d]: %s %q: document id is %q", i, c.Kind, c.ID, id)
+			}
+			continue
+		}
 		doc, err := CanonicalDoc(c.Kind, c.ID, c.Doc)
 		if err != nil {
 			return cs, Errorf(CodeInvalid, "doc_invalid", "changes[%d]: %s", i, err.(*Error).Message)
