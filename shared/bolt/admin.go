@@ -112,7 +112,12 @@ func (s *Store) ApplyChanges(ctx context.Context, cs playback.ChangeSet) (rec pl
 			}
 			rec.Changes = append(rec.Changes, ac)
 		}
-		return put(tx, bucketAudit, []byte(rec.ID), rec)
+		// The documents are the prepared set's: appended as they are.
+		raw, err := rec.AppendJSON(nil)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketAudit).Put([]byte(rec.ID), raw)
 	})
 	return rec, err
 }
