@@ -103,9 +103,18 @@ func NewChange(kind Kind, v any) (Change, error) {
 	if kindOf(v) != kind {
 		return Change{}, Errorf(CodeInvalid, "kind_invalid", "%T is not a %s", v, kind)
 	}
-	doc, err := json.Marshal(v)
-	if err != nil {
-		return Change{}, Errorf(CodeInvalid, "doc_invalid", "%s %q: %v", kind, id, err)
+	var doc []byte
+	var err error
+	if t, ok := v.(Title); ok {
+		doc, ok = appendTitleJSON(make([]byte, 0, 512), &t)
+		if !ok {
+			doc = nil
+		}
+	}
+	if doc == nil {
+		if doc, err = json.Marshal(v); err != nil {
+			return Change{}, Errorf(CodeInvalid, "doc_invalid", "%s %q: %v", kind, id, err)
+		}
 	}
 	// A string that is not UTF-8 encodes with \ufffd escapes, which decode
 	// to a character encoding differently: such a document takes one more
