@@ -196,6 +196,12 @@ type Report struct {
 // read: if a record changed since, Apply stops with CodePrecondition, and
 // the sets it wrote stay (diffing again and applying resumes, since an
 // import is idempotent).
+//
+// On a store that is a playback.BulkCreator (DynamoDB), new plans, titles
+// and edges are written with CreateRecords instead: resumable rather than
+// atomic, and without the condition that they are still absent (see
+// BulkCreator). A failed or killed import leaves some of them; importing
+// the file again creates the rest.
 func Apply(ctx context.Context, s Store, plan Plan, actor string, now func() time.Time) (Report, error) {
 	return ApplyParallel(ctx, s, plan, actor, now, 1)
 }
@@ -207,25 +213,27 @@ func Apply(ctx context.Context, s Store, plan Plan, actor string, now func() tim
 func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now func() time.Time, parallel int) (Report, error) {
 	parallel = max(parallel, 1)
 	rep := Report{Counts: plan.Counts(), Unchanged: plan.Unchanged}
-	maxChanges, maxBytes := playback.ChangeSetLimits(s)
+	bulk, _ := s.(playback.BulkCreator)
 	for _, kind := range playback.Kinds {
-		var sets [][]playback.Change
-		var batch []playback.Change
-		size := 0
+		var changes, creates []playback.Change
 		for _, c := range plan.Changes {
-			if c.Kind != kind {
-				continue
+			switch {
+			case c.Kind != kind:
+			case bulk != nil && playback.CheckBulkCreates(playback.ChangeSet{Changes: []playback.Change{c.Change}}) == nil:
+				creates = append(creates, c.Change)
+			default:
+				changes = append(changes, c.Change)
 			}
-			if len(batch) == maxChanges || len(batch) > 0 && size+len(c.Doc) > maxBytes {
-				sets, batch, size = append(sets, batch), nil, 0
+		}
+		if bulk != nil {
+			n, err := applySets(ctx, split(creates, bulk.BulkLimits), actor, now, parallel, bulk.CreateRecords)
+			rep.Sets += n
+			if err != nil {
+				return rep, err
 			}
-			batch = append(batch, c.Change)
-			size += len(c.Doc)
 		}
-		if len(batch) > 0 {
-			sets = append(sets, batch)
-		}
-		n, err := applySets(ctx, s, sets, actor, now, parallel)
+		sets := split(changes, func() (int, int) { return playback.ChangeSetLimits(s) })
+		n, err := applySets(ctx, sets, actor, now, parallel, s.ApplyChanges)
 		rep.Sets += n
 		if err != nil {
 			return rep, err
@@ -247,9 +255,30 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 	return rep, nil
 }
 
-// applySets applies sets, parallel at a time; after the first failure it
-// starts no more and returns that failure with how many were applied.
-func applySets(ctx context.Context, s Store, sets [][]playback.Change, actor string, now func() time.Time, parallel int) (int, error) {
+// split cuts changes into sets within limits.
+func split(changes []playback.Change, limits func() (changes, bytes int)) [][]playback.Change {
+	if len(changes) == 0 {
+		return nil
+	}
+	maxChanges, maxBytes := limits()
+	var sets [][]playback.Change
+	var batch []playback.Change
+	size := 0
+	for _, c := range changes {
+		if len(batch) == maxChanges || len(batch) > 0 && size+len(c.Doc) > maxBytes {
+			sets, batch, size = append(sets, batch), nil, 0
+		}
+		batch = append(batch, c)
+		size += len(c.Doc)
+	}
+	return append(sets, batch)
+}
+
+// applySets writes sets with write, parallel at a time; after the first
+// failure it starts no more and returns that failure with how many were
+// applied.
+func applySets(ctx context.Context, sets [][]playback.Change, actor string, now func() time.Time, parallel int,
+	write func(context.Context, playback.ChangeSet) (playback.AuditRecord, error)) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -270,7 +299,7 @@ func applySets(ctx context.Context, s Store, sets [][]playback.Change, actor str
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			_, err := s.ApplyChanges(ctx, playback.ChangeSet{Actor: actor, At: now(), Changes: set})
+			_, err := write(ctx, playback.ChangeSet{Actor: actor, At: now(), Changes: set})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -452,7 +452,12 @@ func (s *Store) changeItems(cs playback.ChangeSet, current []item) (playback.Aud
 	for _, it := range s.planMoves(deltas) {
 		add(itemRole{change: -1}, it)
 	}
-	data, err := gzipdoc.Marshal(rec)
+	// The documents are the prepared set's: appended as they are.
+	raw, err := rec.AppendJSON(nil)
+	if err != nil {
+		return rec, nil, nil, err
+	}
+	data, err := gzipdoc.Compress(raw)
 	if err != nil {
 		return rec, nil, nil, err
 	}

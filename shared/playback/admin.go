@@ -255,6 +255,33 @@ type ChangeSetLimiter interface {
 	ChangeSetLimits() (changes, bytes int)
 }
 
+// BulkCreator is implemented by stores where an atomic change set costs
+// much more per record than a plain batched write (DynamoDB, whose
+// transactions cost twice a write and hold 100 items). CreateRecords
+// writes a set of creates (CheckBulkCreates) and its audit record, the
+// audit record first, but not atomically and without the IfAbsent
+// condition: a failure part way leaves some of the records, each whole,
+// and writing the rest later converges (a catalogue import diffs again
+// and creates what is missing). A record someone else creates between
+// the caller's read and the write is overwritten; both writes are
+// audited. BulkLimits bounds one set.
+type BulkCreator interface {
+	BulkLimits() (changes, bytes int)
+	CreateRecords(ctx context.Context, cs ChangeSet) (AuditRecord, error)
+}
+
+// CheckBulkCreates checks that every change of cs is a bulk create: a
+// plan, title or edge that must not exist yet. Accounts stay in change
+// sets, which move the plan counts with them.
+func CheckBulkCreates(cs ChangeSet) error {
+	for i, c := range cs.Changes {
+		if c.Delete() || !c.IfAbsent || c.Kind == KindAccount {
+			return Errorf(CodeInvalid, "bulk_create_invalid", "changes[%d]: %s %q is not a create of a plan, title or edge", i, c.Kind, c.ID)
+		}
+	}
+	return nil
+}
+
 // ChangeSetLimits returns the limits of s.
 func ChangeSetLimits(s AdminStore) (changes, bytes int) {
 	if l, ok := s.(ChangeSetLimiter); ok {

@@ -24,6 +24,7 @@ var adminTests = []struct {
 	{"AdminAtomicAudit", testAdminAtomicAudit},
 	{"AdminIfMatchRace", testAdminIfMatchRace},
 	{"AdminCoverageZones", testAdminCoverageZones},
+	{"AdminBulkCreates", testAdminBulkCreates},
 }
 
 func doc(t *testing.T, v any) json.RawMessage {
