@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -42,19 +43,20 @@ func BenchmarkImportCatalogue(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	b.Run("import", func(b *testing.B) {
-		benchOnFreshStores(b, len(f.Titles), func(s *Store) error {
-			f, err := catalogfile.Parse("bench.json", data)
-			if err != nil {
-				return err
-			}
-			plan, err := catalogfile.Diff(ctx, s, f)
-			if err != nil {
-				return err
-			}
-			_, err = catalogfile.Apply(ctx, s, plan, "bench", time.Now)
+	importFile := func(s *Store) error {
+		f, err := catalogfile.Parse("bench.json", data)
+		if err != nil {
 			return err
-		})
+		}
+		plan, err := catalogfile.Diff(ctx, s, f)
+		if err != nil {
+			return err
+		}
+		_, err = catalogfile.Apply(ctx, s, plan, "bench", time.Now)
+		return err
+	}
+	b.Run("import", func(b *testing.B) {
+		benchOnFreshStores(b, len(f.Titles), importFile)
 	})
 	b.Run("floor", func(b *testing.B) {
 		benchOnFreshStores(b, len(f.Titles), func(s *Store) error { return rawPut(s, f) })
@@ -67,6 +69,33 @@ func BenchmarkImportCatalogue(b *testing.B) {
 			}
 			return rawPut(s, f)
 		})
+	})
+	// paired runs one import and one floor in turn each iteration and
+	// reports the medians of their ratios (CPU and wall): a loaded machine
+	// moves them less than it moves two runs seconds apart.
+	b.Run("paired", func(b *testing.B) {
+		var cpuRatios, wallRatios []float64
+		timed := func(run func(*Store) error) (cpu, wall time.Duration) {
+			s, err := Open(filepath.Join(b.TempDir(), "db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			used, start := startCPU(), time.Now()
+			if err := run(s); err != nil {
+				b.Fatal(err)
+			}
+			return used(), time.Since(start)
+		}
+		for b.Loop() {
+			ic, iw := timed(importFile)
+			fc, fw := timed(func(s *Store) error { return rawPut(s, f) })
+			cpuRatios, wallRatios = append(cpuRatios, float64(ic)/float64(fc)), append(wallRatios, float64(iw)/float64(fw))
+		}
+		slices.Sort(cpuRatios)
+		slices.Sort(wallRatios)
+		b.ReportMetric(cpuRatios[len(cpuRatios)/2], "import/floor-cpu")
+		b.ReportMetric(wallRatios[len(wallRatios)/2], "import/floor-wall")
 	})
 }
 
