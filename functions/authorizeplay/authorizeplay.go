@@ -253,65 +253,50 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	now := s.deps.Now()
-
-	// Every read-only check runs before the first write, so a rejected
-	// request leaves nothing behind. The account and the title are read
-	// side by side (one round trip of latency), and checked in the order
-	// that tells a refused caller nothing about the title first.
 	var (
-		acct     playback.Account
-		title    playback.Title
-		titleErr error
-		wg       sync.WaitGroup
+		acct  playback.Account
+		title playback.Title
+		plan  playback.Plan
+		sess  playback.Session
 	)
-	wg.Go(func() { title, titleErr = s.deps.Store.GetTitle(ctx, req.TitleID) })
-	acct, err = s.deps.Store.GetAccount(ctx, who.AccountID)
-	wg.Wait()
-	if err != nil {
-		return err
-	}
-	if acct.Suspended {
-		return playback.Errorf(playback.CodeForbidden, "account_suspended", "the account is suspended")
-	}
-	if !acct.Entitled(now, s.cfg.PastDueGrace) {
-		return playback.Errorf(playback.CodeForbidden, "subscription_inactive",
-			"subscription is %s", acct.Status)
-	}
-	plan, err := s.plans.GetPlan(ctx, acct.PlanID)
-	if err != nil {
-		return fmt.Errorf("authorizeplay: plan %q of account %q: %w", acct.PlanID, acct.ID, err)
-	}
-	if !acct.HasDevice(req.DeviceID) && len(acct.Devices) >= plan.MaxDevices {
-		return deviceLimit(plan)
-	}
-	if titleErr != nil {
-		return titleErr
-	}
-	if err := playback.CheckLicence(title, acct.Territory, s.viewerPlace(r), playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now); err != nil {
-		return err
-	}
-	if acct.ParentalCap > 0 && title.Rating > acct.ParentalCap {
-		return playback.Errorf(playback.CodeForbidden, "parental_rating",
-			"title is rated %d, the account's parental cap is %d", title.Rating, acct.ParentalCap)
-	}
-
-	if !acct.HasDevice(req.DeviceID) {
-		if err := s.registerDevice(ctx, acct.ID, req, plan, now); err != nil {
+	// A registered device's play is two round trips: the reads, then one
+	// admission conditioned on the account as read. If the account changed
+	// in between, everything is read and checked again.
+	registered := false
+	for attempt := 0; ; attempt++ {
+		var read playback.AdmissionRead
+		read, title, plan, err = s.check(r, req, who.AccountID, now)
+		if err != nil {
 			return err
 		}
+		acct = read.Account
+		if registered && !acct.HasDevice(req.DeviceID) {
+			// Removed between this play's reads (DELETE /v1/devices/{id}):
+			// the removal wins, as it would had it come a moment later and
+			// ended the session.
+			return deviceRemoved(req.DeviceID)
+		}
+		registered = acct.HasDevice(req.DeviceID)
+		if !registered {
+			sess, err = s.admitNewDevice(ctx, acct, title, plan, req, now)
+			break
+		}
+		// The store replaces this device's running session in the same
+		// atomic step: a device plays one stream, and switching titles must
+		// not count against the account's limit.
+		sess, err = s.deps.Store.AcquireLease(ctx, playback.LeaseRequest{
+			SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
+			Limit: plan.MaxStreams, TTL: s.cfg.LeaseTTL, Now: now, On: &read,
+		})
+		if playback.AsError(err).Reason != "account_changed" {
+			break
+		}
+		if attempt+1 >= maxAdmitAttempts {
+			return playback.Unavailable(err, "authorizeplay: account %q keeps changing", acct.ID)
+		}
 	}
-	// The store replaces this device's running session in the same atomic
-	// step: a device plays one stream, and switching titles must not count
-	// against the account's limit.
-	sess, err := s.deps.Store.AcquireLease(ctx, playback.LeaseRequest{
-		SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
-		Limit: plan.MaxStreams, TTL: s.cfg.LeaseTTL, Now: now,
-	})
 	if err != nil {
 		return conflictView(err)
-	}
-	if err := s.stillRegistered(ctx, sess, now); err != nil {
-		return err
 	}
 	claims := auth.PlaybackClaims{SessionID: sess.ID, AccountID: acct.ID, TitleID: title.ID, DeviceID: req.DeviceID,
 		IssuedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL)}
@@ -371,6 +356,83 @@ func (s *Server) addManifests(r *http.Request, resp *PlayResponse, sess playback
 	return nil
 }
 
+// maxAdmitAttempts bounds the reads of one play whose account keeps
+// changing under it (each change is a write: device registration, admin,
+// payment events, or on Firestore a concurrent admission).
+const maxAdmitAttempts = 5
+
+// check reads what a play decides on — the account with its leases and
+// the title side by side, one round trip of latency; the plan from its
+// cache — and runs every read-only check, so that a refused request
+// writes nothing. The checks run in the order that tells a refused caller
+// nothing about the title first.
+func (s *Server) check(r *http.Request, req PlayRequest, accountID string, now time.Time) (playback.AdmissionRead, playback.Title, playback.Plan, error) {
+	ctx := r.Context()
+	var (
+		title    playback.Title
+		titleErr error
+		wg       sync.WaitGroup
+	)
+	wg.Go(func() { title, titleErr = s.deps.Store.GetTitle(ctx, req.TitleID) })
+	read, err := s.deps.Store.ReadAdmission(ctx, accountID, now)
+	wg.Wait()
+	fail := func(err error) (playback.AdmissionRead, playback.Title, playback.Plan, error) {
+		return playback.AdmissionRead{}, playback.Title{}, playback.Plan{}, err
+	}
+	if err != nil {
+		return fail(err)
+	}
+	acct := read.Account
+	if acct.Suspended {
+		return fail(playback.Errorf(playback.CodeForbidden, "account_suspended", "the account is suspended"))
+	}
+	if !acct.Entitled(now, s.cfg.PastDueGrace) {
+		return fail(playback.Errorf(playback.CodeForbidden, "subscription_inactive",
+			"subscription is %s", acct.Status))
+	}
+	plan, err := s.plans.GetPlan(ctx, acct.PlanID)
+	if err != nil {
+		return fail(fmt.Errorf("authorizeplay: plan %q of account %q: %w", acct.PlanID, acct.ID, err))
+	}
+	if !acct.HasDevice(req.DeviceID) && len(acct.Devices) >= plan.MaxDevices {
+		return fail(deviceLimit(plan))
+	}
+	if titleErr != nil {
+		return fail(titleErr)
+	}
+	if err := playback.CheckLicence(title, acct.Territory, s.viewerPlace(r), playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now); err != nil {
+		return fail(err)
+	}
+	if acct.ParentalCap > 0 && title.Rating > acct.ParentalCap {
+		return fail(playback.Errorf(playback.CodeForbidden, "parental_rating",
+			"title is rated %d, the account's parental cap is %d", title.Rating, acct.ParentalCap))
+	}
+	return read, title, plan, nil
+}
+
+// admitNewDevice registers the device, then leases a stream for it and
+// reads the account again (see stillRegistered): a first play from a
+// device costs more round trips than the plays after it.
+func (s *Server) admitNewDevice(ctx context.Context, acct playback.Account, title playback.Title, plan playback.Plan,
+	req PlayRequest, now time.Time) (playback.Session, error) {
+	if err := s.registerDevice(ctx, acct.ID, req, plan, now); err != nil {
+		return playback.Session{}, err
+	}
+	sess, err := s.deps.Store.AcquireLease(ctx, playback.LeaseRequest{
+		SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
+		Limit: plan.MaxStreams, TTL: s.cfg.LeaseTTL, Now: now,
+	})
+	if err != nil {
+		return sess, err
+	}
+	return sess, s.stillRegistered(ctx, sess, now)
+}
+
+func deviceRemoved(deviceID string) error {
+	return playback.Errorf(playback.CodeConflict, "device_removed",
+		"device %q was removed from the account while this play started", deviceID)
+}
+
 func deviceLimit(plan playback.Plan) error {
 	return playback.Errorf(playback.CodeForbidden, "device_limit",
 		"the plan allows %d registered devices; remove one to add this device", plan.MaxDevices)
@@ -411,8 +473,7 @@ func (s *Server) stillRegistered(ctx context.Context, sess playback.Session, now
 	if _, err := s.deps.Store.EndSession(ctx, sess.ID, playback.EndDeviceRemoved, now); err != nil {
 		return err
 	}
-	return playback.Errorf(playback.CodeConflict, "device_removed",
-		"device %q was removed from the account while this play started", sess.DeviceID)
+	return deviceRemoved(sess.DeviceID)
 }
 
 // conflictView replaces the store's session list with what a client may see.

@@ -28,11 +28,21 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-// hookStore runs afterAcquire between a play's lease and its re-read of
-// the account: the window a racing DELETE /v1/devices/{id} falls into.
+// hookStore runs afterRead between a play's reads and its admission, and
+// afterAcquire between a new device's lease and its re-read of the
+// account: the windows a racing DELETE /v1/devices/{id} falls into.
 type hookStore struct {
 	authorizeplay.Store
+	afterRead    func()
 	afterAcquire func(playback.Session)
+}
+
+func (s *hookStore) ReadAdmission(ctx context.Context, accountID string, now time.Time) (playback.AdmissionRead, error) {
+	r, err := s.Store.ReadAdmission(ctx, accountID, now)
+	if err == nil && s.afterRead != nil {
+		s.afterRead()
+	}
+	return r, err
 }
 
 func (s *hookStore) AcquireLease(ctx context.Context, req playback.LeaseRequest) (playback.Session, error) {
@@ -295,13 +305,33 @@ func TestRemovalDuringPlay(t *testing.T) {
 }
 
 func removalDuringPlay(t *testing.T, open func(*testing.T) playback.Store) {
-	t.Run("removed before the play re-reads", func(t *testing.T) {
+	t.Run("removed between the play's reads and its admission", func(t *testing.T) {
 		t.Parallel()
 		h, hook := newHookHarness(t, open(t))
 		tok := h.token(demo.AccountFamily)
 		if rec := h.play(demo.AccountFamily, "sintel", "tv-1"); rec.Code != 201 {
 			t.Fatal(rec.Code)
 		}
+		var removal *httptest.ResponseRecorder
+		hook.afterRead = func() {
+			hook.afterRead = nil
+			removal = h.do(http.MethodDelete, "/v1/devices/tv-1", tok, "")
+		}
+		rec := h.play(demo.AccountFamily, "big-buck-bunny", "tv-1")
+		if e := errorOf(t, rec); rec.Code != 409 || e.Reason != "device_removed" || strings.Contains(rec.Body.String(), "playback_token") {
+			t.Fatalf("racing play: %d %s", rec.Code, rec.Body)
+		}
+		if removal.Code != 200 {
+			t.Fatalf("removal %d %s", removal.Code, removal.Body)
+		}
+		if s := h.activeOn(t, demo.AccountFamily, "tv-1"); len(s) != 0 {
+			t.Fatalf("removed device still plays: %+v", s)
+		}
+	})
+	t.Run("new device removed before the play re-reads", func(t *testing.T) {
+		t.Parallel()
+		h, hook := newHookHarness(t, open(t))
+		tok := h.token(demo.AccountFamily)
 		var removal *httptest.ResponseRecorder
 		hook.afterAcquire = func(playback.Session) {
 			hook.afterAcquire = nil

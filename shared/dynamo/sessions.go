@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -122,9 +123,22 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	case req.Limit > maxLeaseLimit:
 		return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid", "dynamo.%s: stream limit %d exceeds %d", op, req.Limit, maxLeaseLimit)
 	}
+	var guard *admissionGuard
+	if req.On != nil {
+		g, ok := req.On.Guard.(*admissionGuard)
+		if !ok || req.On.Account.ID != req.AccountID {
+			return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid",
+				"dynamo.%s: LeaseRequest.On is not this store's read of account %q", op, req.AccountID)
+		}
+		guard = g
+	}
 	for attempt := 0; ; attempt++ {
-		slots, locks, err := s.readSlots(ctx, req.AccountID)
-		if err != nil {
+		var slots []slot
+		var locks map[string]string
+		var err error
+		if attempt == 0 && guard != nil {
+			slots, locks = guard.slots, guard.locks // read side by side with the account
+		} else if slots, locks, err = s.readSlots(ctx, req.AccountID); err != nil {
 			return playback.Session{}, s.fail(op, err)
 		}
 		active := activeSessions(slots, req.Now)
@@ -147,6 +161,10 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if err != nil {
 			return playback.Session{}, s.fail(op, err)
 		}
+		if guard != nil {
+			// Last, so that its cancellation reason is the last one.
+			in.TransactItems = append(in.TransactItems, guard.check(s.table, req.AccountID))
+		}
 		_, err = s.db.TransactWriteItems(ctx, in)
 		if err == nil {
 			return sess, nil
@@ -154,6 +172,9 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		codes := transactionCodes(err)
 		if codes == nil {
 			return playback.Session{}, s.fail(op, err)
+		}
+		if guard != nil && len(codes) == len(in.TransactItems) && codes[len(codes)-1] == "ConditionalCheckFailed" {
+			return playback.Session{}, playback.ErrAccountChanged(req.AccountID)
 		}
 		if codes[0] == "ConditionalCheckFailed" {
 			// The session already exists: a retry of an admitted request
@@ -173,6 +194,61 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			return playback.Session{}, s.fail(op, err)
 		}
 	}
+}
+
+// admissionGuard is ReadAdmission's read: the account's version and
+// document, which the admission's condition check compares, and the slots
+// and device locks read beside it.
+type admissionGuard struct {
+	version    int64
+	hasVersion bool
+	doc        types.AttributeValue
+	slots      []slot
+	locks      map[string]string
+}
+
+// check is the admission's condition that the account is as read: its
+// version (every write adds one) and its document (a deleted and recreated
+// account restarts its version).
+func (g *admissionGuard) check(table, accountID string) types.TransactWriteItem {
+	cc := &types.ConditionCheck{
+		TableName: aws.String(table), Key: keyOf("ACCT#"+accountID, "ACCOUNT"),
+		ConditionExpression:       aws.String("attribute_not_exists(#version) AND #doc = :doc"),
+		ExpressionAttributeNames:  names("#version", "#doc"),
+		ExpressionAttributeValues: item{":doc": g.doc},
+	}
+	if g.hasVersion {
+		cc.ConditionExpression = aws.String("#version = :v AND #doc = :doc")
+		cc.ExpressionAttributeValues[":v"] = num(g.version)
+	}
+	return types.TransactWriteItem{ConditionCheck: cc}
+}
+
+// ReadAdmission reads the account item and queries its slots side by side:
+// one round trip of latency.
+func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Time) (playback.AdmissionRead, error) {
+	const op = "ReadAdmission"
+	var (
+		g       admissionGuard
+		slotErr error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() { g.slots, g.locks, slotErr = s.readSlots(ctx, accountID) })
+	it, err := s.get(ctx, "ACCT#"+accountID, "ACCOUNT", "account", accountID)
+	wg.Wait()
+	if err != nil {
+		return playback.AdmissionRead{}, s.fail(op, err)
+	}
+	if slotErr != nil {
+		return playback.AdmissionRead{}, s.fail(op, slotErr)
+	}
+	acct, err := decode[playback.Account](it, "account", accountID)
+	if err != nil {
+		return playback.AdmissionRead{}, s.fail(op, err)
+	}
+	g.version, g.hasVersion = numAttr(it, attrVersion)
+	g.doc = it[attrDoc]
+	return playback.AdmissionRead{Account: acct, Active: activeSessions(g.slots, now), Guard: &g}, nil
 }
 
 // admitTx builds the admission transaction: create the session (always the

@@ -2,9 +2,11 @@ package firestore
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -122,10 +124,23 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	case req.Limit > maxLeaseLimit:
 		return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid", "firestore.%s: stream limit %d exceeds %d", op, req.Limit, maxLeaseLimit)
 	}
+	var guard *admissionGuard
+	if req.On != nil {
+		g, ok := req.On.Guard.(*admissionGuard)
+		if !ok || req.On.Account.ID != req.AccountID {
+			return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid",
+				"firestore.%s: LeaseRequest.On is not this store's read of account %q", op, req.AccountID)
+		}
+		guard = g
+	}
 	sess := req.NewSession()
 	for attempt := 0; ; attempt++ {
-		slots, locks, err := s.readSlots(ctx, req.AccountID)
-		if err != nil {
+		var slots []slot
+		var locks map[string]stored
+		var err error
+		if attempt == 0 && guard != nil {
+			slots, locks = guard.slots, guard.locks // read side by side with the account
+		} else if slots, locks, err = s.readSlots(ctx, req.AccountID); err != nil {
 			return playback.Session{}, fail(op, err)
 		}
 		active := activeSessions(slots, req.Now)
@@ -154,6 +169,13 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if err != nil {
 			return playback.Session{}, fail(op, err)
 		}
+		if guard != nil {
+			// The account is rewritten as read through its guard: no
+			// precondition short of a guard holds on the emulator, and a
+			// guard once created must be followed by a new revision. Last,
+			// so that on the emulator it is written only if all else was.
+			writes = append(writes, s.replace(guard.account, maps.Clone(guard.account.data))...)
+		}
 		err = s.commit(ctx, writes)
 		if err == nil {
 			return sess, nil
@@ -164,6 +186,15 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		// The emulator keeps the writes before the failing one: give back
 		// the slot if this attempt took it.
 		s.releaseIfClaimedBy(ctx, claimed.ref, claimed.rev)
+		if guard != nil {
+			now, rerr := s.read(ctx, guard.account.ref)
+			if rerr != nil {
+				return playback.Session{}, fail(op, rerr)
+			}
+			if now.rev != guard.account.rev || !now.updated.Equal(guard.account.updated) {
+				return playback.Session{}, playback.ErrAccountChanged(req.AccountID)
+			}
+		}
 		// Another acquisition took the slot or the device first, or the
 		// session exists: a retry of an admitted request whose answer was
 		// lost, or one that has ended.
@@ -185,6 +216,45 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			return playback.Session{}, fail(op, err)
 		}
 	}
+}
+
+// admissionGuard is ReadAdmission's read: the account document, whose
+// guard the admission takes, and the slots and device locks read beside it.
+type admissionGuard struct {
+	account stored
+	slots   []slot
+	locks   map[string]stored
+}
+
+// ReadAdmission reads the account document and the account's slots side
+// by side: one round trip of latency.
+func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Time) (playback.AdmissionRead, error) {
+	const op = "ReadAdmission"
+	if !validID(accountID) {
+		return playback.AdmissionRead{}, playback.NotFound("account", accountID)
+	}
+	var (
+		g       admissionGuard
+		slotErr error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() { g.slots, g.locks, slotErr = s.readSlots(ctx, accountID) })
+	st, err := s.read(ctx, s.col(colAccounts).Doc(accountID))
+	wg.Wait()
+	switch {
+	case err != nil:
+		return playback.AdmissionRead{}, fail(op, err)
+	case slotErr != nil:
+		return playback.AdmissionRead{}, fail(op, slotErr)
+	case !st.live:
+		return playback.AdmissionRead{}, playback.NotFound("account", accountID)
+	}
+	acct, err := decode[playback.Account](st, "account", accountID)
+	if err != nil {
+		return playback.AdmissionRead{}, fail(op, err)
+	}
+	g.account = st
+	return playback.AdmissionRead{Account: acct, Active: activeSessions(g.slots, now), Guard: &g}, nil
 }
 
 // admitWrites are the writes of one admission: the device lock moves to the

@@ -75,6 +75,33 @@ type LeaseRequest struct {
 	Limit     int           // the plan's max concurrent streams
 	TTL       time.Duration // lease length; heartbeats extend it
 	Now       time.Time
+	// On, when set, is the ReadAdmission of AccountID that the caller
+	// decided on: the store admits on that read of the leases instead of
+	// reading them again, and only while the account is as read then —
+	// if any write changed the account since, it refuses with CodeConflict
+	// and reason "account_changed", changing nothing, and the caller reads
+	// again and decides again. So an admission checked against the account
+	// (entitlement, registered devices) commits only on the account it
+	// checked, in its one atomic step.
+	On *AdmissionRead
+}
+
+// AdmissionRead is an account and its leases as ReadAdmission read them.
+type AdmissionRead struct {
+	Account Account
+	// Active are the account's sessions active at the read's now, oldest
+	// first, as ListActiveSessions would return them.
+	Active []Session
+	// Guard is the adapter's own record of what it read (versions, slots),
+	// which AcquireLease conditions on. Callers pass it back untouched.
+	Guard any
+}
+
+// ErrAccountChanged is AcquireLease's refusal of an admission whose
+// LeaseRequest.On no longer holds: the account was written since it was
+// read. Nothing was changed; read again.
+func ErrAccountChanged(accountID string) *Error {
+	return Errorf(CodeConflict, "account_changed", "account %q changed since it was read for this admission", accountID)
 }
 
 // ConflictDetails is the Details of a stream_limit conflict.
@@ -96,7 +123,17 @@ type SessionStore interface {
 	// LeaseRequest.Admit). Expired and ended sessions never count.
 	// Acquiring an id that already holds an active lease returns it
 	// unchanged (a retry takes no second slot).
+	//
+	// With req.On (from ReadAdmission) the admission is also conditioned
+	// on the account being unchanged since that read (see LeaseRequest.On),
+	// in the same atomic step, and the adapter starts from the leases that
+	// read saw: read and admission are then two round trips in all.
 	AcquireLease(ctx context.Context, req LeaseRequest) (Session, error)
+	// ReadAdmission reads the account (CodeNotFound if absent) and its
+	// leases in one round trip of latency (requests issued side by side or
+	// batched), for an AcquireLease with LeaseRequest.On. Active lists the
+	// sessions active at now.
+	ReadAdmission(ctx context.Context, accountID string, now time.Time) (AdmissionRead, error)
 	GetSession(ctx context.Context, id string) (Session, error)
 	// ListActiveSessions returns the account's sessions active at now,
 	// oldest first.

@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"LeaseMixedDeviceRace", testLeaseMixedDeviceRace},
 		{"LeaseExpiredDoNotCount", testLeaseExpired},
 		{"LeaseRetryIsIdempotent", testLeaseRetry},
+		{"AdmissionRead", testAdmissionRead},
+		{"AdmissionReadRace", testAdmissionReadRace},
 		{"ExtendAndEnd", testExtendAndEnd},
 		{"RenewLease", testRenewLease},
 		{"Inbox", testInbox},
