@@ -466,17 +466,34 @@ func (s *Store) RenewLease(ctx context.Context, id string, ttl, slack time.Durat
 // session read needs no renewal.
 func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now time.Time, fresh func(playback.Session) bool) (playback.Session, error) {
 	for attempt := 0; ; attempt++ {
-		sess, version, k, err := s.readSession(ctx, id)
-		if err != nil {
-			return playback.Session{}, s.fail(op, err)
+		// A lease this store read or wrote last is written on at once, on the
+		// condition that its version has not moved (see leaseMemo), unless
+		// the copy would answer without a write: that answer comes from a
+		// read.
+		m, memo := s.leases.get(id)
+		memo = memo && attempt == 0 && m.sess.Active(now) && (fresh == nil || !fresh(m.sess))
+		sess, version, k := m.sess, m.version, m.slot
+		if !memo {
+			var err error
+			if sess, version, k, err = s.readSession(ctx, id); err != nil {
+				if playback.IsCode(err, playback.CodeNotFound) {
+					s.leases.forget(id)
+				}
+				return playback.Session{}, s.fail(op, err)
+			}
+			s.leases.put(memoLease{sess: sess, version: version, slot: k})
 		}
 		if !sess.Active(now) {
+			s.leases.forget(id)
 			return playback.Session{}, playback.SessionEnded(id)
 		}
 		if fresh != nil && fresh(sess) {
 			return sess, nil
 		}
 		if !sess.Extend(expiresAt, now) {
+			if memo {
+				continue // answers come from a read
+			}
 			return sess, nil
 		}
 		upd, err := s.sessionUpdate(sess, version)
@@ -499,14 +516,20 @@ func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now t
 			}},
 		}})
 		if err == nil {
+			s.leases.put(memoLease{sess: sess, version: version + 1, slot: k})
 			return sess, nil
 		}
+		s.leases.forget(id)
 		codes := transactionCodes(err)
 		switch {
 		case codes == nil:
 			return playback.Session{}, s.fail(op, err)
 		case codes[0] == "ConditionalCheckFailed":
-			// A concurrent heartbeat or end moved the session: read again.
+			// A concurrent heartbeat or end moved the session (or the
+			// memo was stale): read again.
+			if memo {
+				continue // no backoff: this was no race lost
+			}
 		case len(codes) > 1 && codes[1] == "ConditionalCheckFailed":
 			return playback.Session{}, playback.SessionEnded(id)
 		}

@@ -390,27 +390,47 @@ func (s *Store) RenewLease(ctx context.Context, id string, ttl, slack time.Durat
 // session read needs no renewal.
 func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now time.Time, fresh func(playback.Session) bool) (playback.Session, error) {
 	for attempt := 0; ; attempt++ {
-		st, sess, k, err := s.readSession(ctx, op, id)
-		if err != nil {
-			return playback.Session{}, err
+		// A lease this store wrote last is written on at once through the
+		// revisions it wrote (see leaseMemo), unless the copy would answer
+		// without a write: that answer comes from a read.
+		m, memo := s.leases.get(id)
+		memo = memo && attempt == 0 && m.sess.Active(now) && (fresh == nil || !fresh(m.sess))
+		st, sess, k, sl := m.session, m.sess, m.slot.index, m.slot
+		if !memo {
+			var err error
+			if st, sess, k, err = s.readSession(ctx, op, id); err != nil {
+				if playback.IsCode(err, playback.CodeNotFound) {
+					s.leases.forget(id)
+				}
+				return playback.Session{}, err
+			}
 		}
 		if !sess.Active(now) {
+			s.leases.forget(id)
 			return playback.Session{}, playback.SessionEnded(id)
 		}
 		if fresh != nil && fresh(sess) {
 			return sess, nil
 		}
 		if !sess.Extend(expiresAt, now) {
+			if memo {
+				continue // answers come from a read
+			}
 			return sess, nil
 		}
-		sl, holds, err := s.readHolder(ctx, sess.AccountID, k, id)
-		if err != nil {
-			return playback.Session{}, fail(op, err)
-		}
-		if !holds {
-			// The lease expired by another clock and its slot went to
-			// another session.
-			return playback.Session{}, playback.SessionEnded(id)
+		if !memo {
+			var holds bool
+			var err error
+			sl, holds, err = s.readHolder(ctx, sess.AccountID, k, id)
+			if err != nil {
+				return playback.Session{}, fail(op, err)
+			}
+			if !holds {
+				// The lease expired by another clock and its slot went to
+				// another session.
+				s.leases.forget(id)
+				return playback.Session{}, playback.SessionEnded(id)
+			}
 		}
 		held, err := s.heldSlotFields(sess)
 		if err != nil {
@@ -422,9 +442,17 @@ func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now t
 		}
 		// Whoever holds the slot's guard owns the session too.
 		writes := append(s.replace(sl.st, held), write{ref: st.ref, since: st.updated, fields: sessFields})
-		err = s.commit(ctx, writes)
+		times, err := s.commitTimes(ctx, writes)
 		if err == nil {
+			s.leases.put(memoLease{sess: sess,
+				session: stored{ref: st.ref, exists: true, live: true, updated: times[st.ref.Path], rev: sessFields[fieldRev].(string), data: sessFields},
+				slot: slot{index: k, holder: id, session: sess,
+					st: stored{ref: sl.st.ref, exists: true, live: true, updated: times[sl.st.ref.Path], rev: held[fieldRev].(string), data: held}}})
 			return sess, nil
+		}
+		s.leases.forget(id)
+		if memo && conflict(err) {
+			continue // the memo was stale: read, without a backoff
 		}
 		if err := retryLost(ctx, op, "session", id, attempt, err); err != nil {
 			return playback.Session{}, err

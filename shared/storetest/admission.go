@@ -148,3 +148,42 @@ func testAdmissionReadRace(t *testing.T, s playback.Store) {
 	}
 	checkOnePerDevice(t, s, a.ID, limit, admitted, t0)
 }
+
+// testRenewLeaseSeesOtherWrites: renewals after the store's own renewal
+// (which an adapter may take as a version to write on without reading)
+// still see every other write of the session: an end, a replacement by
+// a new play on the device, and keep renewing a live lease.
+func testRenewLeaseSeesOtherWrites(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	acct := playback.NewID("acct")
+	t0 := now()
+	const ttl, slack = 2 * time.Minute, 20 * time.Second
+	step := slack + time.Second
+	a := must(s.AcquireLease(ctx, onDevice(lease(acct, 2, t0, ttl), "tv")))(t)
+	for i := 1; i <= 3; i++ {
+		at := t0.Add(time.Duration(i) * step)
+		got := must(s.RenewLease(ctx, a.ID, ttl, slack, at))(t)
+		if !got.ExpiresAt.Equal(at.Add(ttl)) || !got.LastSeenAt.Equal(at) {
+			t.Fatalf("renewal %d = %+v, want expiry %v", i, got, at.Add(ttl))
+		}
+		if stored := must(s.GetSession(ctx, a.ID))(t); !stored.ExpiresAt.Equal(at.Add(ttl)) || !stored.LastSeenAt.Equal(at) {
+			t.Fatalf("renewal %d stored %+v", i, stored)
+		}
+	}
+	// A new play on the device replaces the session: its renewals are over.
+	at := t0.Add(4 * step)
+	b := must(s.AcquireLease(ctx, onDevice(lease(acct, 2, at, ttl), "tv")))(t)
+	_, err := s.RenewLease(ctx, a.ID, ttl, slack, at.Add(step))
+	wantCode(t, err, playback.CodeGone)
+	if active := must(s.ListActiveSessions(ctx, acct, at.Add(step)))(t); len(active) != 1 || active[0].ID != b.ID {
+		t.Fatalf("active after the replaced session's renewal = %+v, want only %s", active, b.ID)
+	}
+	// An end after the store's own renewal refuses the next one.
+	must(s.RenewLease(ctx, b.ID, ttl, slack, at.Add(step)))(t)
+	must(s.EndSession(ctx, b.ID, playback.EndByUser, at.Add(step+time.Second)))(t)
+	_, err = s.RenewLease(ctx, b.ID, ttl, slack, at.Add(2*step))
+	wantCode(t, err, playback.CodeGone)
+	if got := must(s.GetSession(ctx, b.ID))(t); got.EndReason != playback.EndByUser || !got.ExpiresAt.Equal(at.Add(step).Add(ttl)) {
+		t.Fatalf("the refused renewal changed the ended session: %+v", got)
+	}
+}

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"AdmissionReadRace", testAdmissionReadRace},
 		{"ExtendAndEnd", testExtendAndEnd},
 		{"RenewLease", testRenewLease},
+		{"RenewLeaseSeesOtherWrites", testRenewLeaseSeesOtherWrites},
 		{"Inbox", testInbox},
 		{"InboxParked", testInboxParked},
 		{"InboxParkedPaging", testInboxParkedPaging},
