@@ -146,8 +146,13 @@ type SessionStore interface {
 	// (Session.LeaseFresh(now, ttl, slack)) nothing is written and the
 	// session is returned as stored. A heartbeat inside its write slack
 	// then costs one read, and outside it one read and one write, with no
-	// read of the caller's own before. An ended or expired session fails
-	// with CodeGone, an unknown one with CodeNotFound.
+	// read of the caller's own before. An adapter may skip the read of a
+	// renewal that will write when it remembers what it last read or
+	// wrote of the session, provided the write is conditioned on exactly
+	// that (a version, a revision's guard) and falls back to the read when
+	// it moved: the answer is then as exact as with the read
+	// (storetest's RenewLeaseSeesOtherWrites). An ended or expired session
+	// fails with CodeGone, an unknown one with CodeNotFound.
 	RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (Session, error)
 	// EndSession releases the lease. Ending an ended session returns it
 	// unchanged, so retries are harmless.
