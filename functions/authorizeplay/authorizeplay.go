@@ -32,7 +32,8 @@ type Config struct {
 	// stops heartbeating frees its slot after at most this long.
 	LeaseTTL time.Duration `env:"LEASE_TTL, default=2m"`
 	// TokenTTL bounds the playback token. Every use of the token also checks
-	// the lease, so ending a session revokes it at once.
+	// the lease, so ending a session revokes it at once (heartbeats with
+	// HEARTBEAT_LEASE_CACHE on: within HEARTBEAT_LEASE_RENEW_SLACK).
 	TokenTTL time.Duration `env:"PLAYBACK_TOKEN_TTL, default=4h"`
 	MaxBody  int64         `env:"AUTHORIZE_MAX_BODY, default=4096"`
 
