@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -260,9 +261,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		plan  playback.Plan
 		sess  playback.Session
 	)
-	// A registered device's play is two round trips: the reads, then one
-	// admission conditioned on the account as read. If the account changed
-	// in between, everything is read and checked again.
+	// A play is two round trips: the reads, then one admission conditioned
+	// on the account as read, which registers a new device in the same
+	// step. If the account changed in between, everything is read and
+	// checked again.
 	registered := false
 	for attempt := 0; ; attempt++ {
 		var read playback.AdmissionRead
@@ -278,17 +280,22 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 			return deviceRemoved(req.DeviceID)
 		}
 		registered = acct.HasDevice(req.DeviceID)
-		if !registered {
-			sess, err = s.admitNewDevice(ctx, acct, title, plan, req, now)
-			break
-		}
 		// The store replaces this device's running session in the same
 		// atomic step: a device plays one stream, and switching titles must
 		// not count against the account's limit.
-		sess, err = s.deps.Store.AcquireLease(ctx, playback.LeaseRequest{
+		lease := playback.LeaseRequest{
 			SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
 			Limit: plan.MaxStreams, TTL: s.cfg.LeaseTTL, Now: now, On: &read,
-		})
+		}
+		if !registered {
+			// check found room under the plan's device limit on this
+			// account, which the admission requires unchanged.
+			saved := acct
+			saved.Devices = append(slices.Clone(acct.Devices), playback.Device{ID: req.DeviceID, Name: req.DeviceName, RegisteredAt: now})
+			saved.UpdatedAt = now
+			lease.SaveAccount = &saved
+		}
+		sess, err = s.deps.Store.AcquireLease(ctx, lease)
 		if playback.AsError(err).Reason != "account_changed" {
 			break
 		}
@@ -411,24 +418,6 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, now t
 	return read, title, plan, nil
 }
 
-// admitNewDevice registers the device, then leases a stream for it and
-// reads the account again (see stillRegistered): a first play from a
-// device costs more round trips than the plays after it.
-func (s *Server) admitNewDevice(ctx context.Context, acct playback.Account, title playback.Title, plan playback.Plan,
-	req PlayRequest, now time.Time) (playback.Session, error) {
-	if err := s.registerDevice(ctx, acct.ID, req, plan, now); err != nil {
-		return playback.Session{}, err
-	}
-	sess, err := s.deps.Store.AcquireLease(ctx, playback.LeaseRequest{
-		SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
-		Limit: plan.MaxStreams, TTL: s.cfg.LeaseTTL, Now: now,
-	})
-	if err != nil {
-		return sess, err
-	}
-	return sess, s.stillRegistered(ctx, sess, now)
-}
-
 func deviceRemoved(deviceID string) error {
 	return playback.Errorf(playback.CodeConflict, "device_removed",
 		"device %q was removed from the account while this play started", deviceID)
@@ -437,44 +426,6 @@ func deviceRemoved(deviceID string) error {
 func deviceLimit(plan playback.Plan) error {
 	return playback.Errorf(playback.CodeForbidden, "device_limit",
 		"the plan allows %d registered devices; remove one to add this device", plan.MaxDevices)
-}
-
-// registerDevice adds the device unless a concurrent request registered it
-// or filled the last device slot first.
-func (s *Server) registerDevice(ctx context.Context, accountID string, req PlayRequest, plan playback.Plan, now time.Time) error {
-	_, err := s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
-		if a.HasDevice(req.DeviceID) {
-			return playback.ErrNoChange
-		}
-		if len(a.Devices) >= plan.MaxDevices {
-			return deviceLimit(plan)
-		}
-		a.Devices = append(a.Devices, playback.Device{ID: req.DeviceID, Name: req.DeviceName, RegisteredAt: now})
-		a.UpdatedAt = now
-		return nil
-	})
-	return err
-}
-
-// stillRegistered reads the account again after the lease is acquired and
-// ends the lease if its device was removed meanwhile (see devices.go for
-// why this order, against DELETE /v1/devices/{id}'s, admits no removed
-// device).
-func (s *Server) stillRegistered(ctx context.Context, sess playback.Session, now time.Time) error {
-	acct, err := s.deps.Store.GetAccount(ctx, sess.AccountID)
-	if err == nil && acct.HasDevice(sess.DeviceID) {
-		return nil
-	}
-	if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
-		// Unknown: no token. The lease lapses unrenewed within LEASE_TTL
-		// unless the end below frees it now.
-		_, _ = s.deps.Store.EndSession(ctx, sess.ID, playback.EndDeviceRemoved, now)
-		return err
-	}
-	if _, err := s.deps.Store.EndSession(ctx, sess.ID, playback.EndDeviceRemoved, now); err != nil {
-		return err
-	}
-	return deviceRemoved(sess.DeviceID)
 }
 
 // conflictView replaces the store's session list with what a client may see.

@@ -31,6 +31,9 @@ func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Ti
 }
 
 func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (sess playback.Session, err error) {
+	if err := req.CheckSaveAccount(); err != nil {
+		return sess, err
+	}
 	var guard *admissionGuard
 	if req.On != nil {
 		g, ok := req.On.Guard.(admissionGuard)
@@ -71,6 +74,11 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (se
 		sess = req.NewSession()
 		if err := put(tx, bucketSessions, []byte(sess.ID), sess); err != nil {
 			return err
+		}
+		if req.SaveAccount != nil {
+			if err := put(tx, bucketAccounts, []byte(req.AccountID), *req.SaveAccount); err != nil {
+				return err
+			}
 		}
 		return tx.Bucket(bucketAccountSessions).Put(key(req.AccountID, sess.ID), nil)
 	})

@@ -123,6 +123,9 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	case req.Limit > maxLeaseLimit:
 		return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid", "dynamo.%s: stream limit %d exceeds %d", op, req.Limit, maxLeaseLimit)
 	}
+	if err := req.CheckSaveAccount(); err != nil {
+		return playback.Session{}, err
+	}
 	var guard *admissionGuard
 	if req.On != nil {
 		g, ok := req.On.Guard.(*admissionGuard)
@@ -163,7 +166,11 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		}
 		if guard != nil {
 			// Last, so that its cancellation reason is the last one.
-			in.TransactItems = append(in.TransactItems, guard.check(s.table, req.AccountID))
+			check, err := guard.check(s.table, req.AccountID, req.SaveAccount)
+			if err != nil {
+				return playback.Session{}, s.fail(op, err)
+			}
+			in.TransactItems = append(in.TransactItems, check)
 		}
 		_, err = s.db.TransactWriteItems(ctx, in)
 		if err == nil {
@@ -209,19 +216,27 @@ type admissionGuard struct {
 
 // check is the admission's condition that the account is as read: its
 // version (every write adds one) and its document (a deleted and recreated
-// account restarts its version).
-func (g *admissionGuard) check(table, accountID string) types.TransactWriteItem {
-	cc := &types.ConditionCheck{
-		TableName: aws.String(table), Key: keyOf("ACCT#"+accountID, "ACCOUNT"),
-		ConditionExpression:       aws.String("attribute_not_exists(#version) AND #doc = :doc"),
-		ExpressionAttributeNames:  names("#version", "#doc"),
-		ExpressionAttributeValues: item{":doc": g.doc},
-	}
+// account restarts its version). With save it writes save on that
+// condition instead, adding one to the version as every write does.
+func (g *admissionGuard) check(table, accountID string, save *playback.Account) (types.TransactWriteItem, error) {
+	cond, values := "attribute_not_exists(#version) AND #doc = :doc", item{":doc": g.doc}
 	if g.hasVersion {
-		cc.ConditionExpression = aws.String("#version = :v AND #doc = :doc")
-		cc.ExpressionAttributeValues[":v"] = num(g.version)
+		cond = "#version = :v AND #doc = :doc"
+		values[":v"] = num(g.version)
 	}
-	return types.TransactWriteItem{ConditionCheck: cc}
+	key := keyOf("ACCT#"+accountID, "ACCOUNT")
+	if save == nil {
+		return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: aws.String(table), Key: key,
+			ConditionExpression: aws.String(cond), ExpressionAttributeNames: names("#version", "#doc"), ExpressionAttributeValues: values}}, nil
+	}
+	doc, err := docAttr(*save)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	values[":new"], values[":one"] = doc, num(1)
+	return types.TransactWriteItem{Update: &types.Update{TableName: aws.String(table), Key: key,
+		UpdateExpression:    aws.String("SET #doc = :new ADD #version :one"),
+		ConditionExpression: aws.String(cond), ExpressionAttributeNames: names("#version", "#doc"), ExpressionAttributeValues: values}}, nil
 }
 
 // ReadAdmission reads the account item and queries its slots side by side:

@@ -124,6 +124,9 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	case req.Limit > maxLeaseLimit:
 		return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid", "firestore.%s: stream limit %d exceeds %d", op, req.Limit, maxLeaseLimit)
 	}
+	if err := req.CheckSaveAccount(); err != nil {
+		return playback.Session{}, err
+	}
 	var guard *admissionGuard
 	if req.On != nil {
 		g, ok := req.On.Guard.(*admissionGuard)
@@ -174,7 +177,15 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			// precondition short of a guard holds on the emulator, and a
 			// guard once created must be followed by a new revision. Last,
 			// so that on the emulator it is written only if all else was.
-			writes = append(writes, s.replace(guard.account, maps.Clone(guard.account.data))...)
+			fields := maps.Clone(guard.account.data)
+			if req.SaveAccount != nil {
+				doc, err := encode(*req.SaveAccount)
+				if err != nil {
+					return playback.Session{}, fail(op, err)
+				}
+				fields = docFields(doc, *req.SaveAccount)
+			}
+			writes = append(writes, s.replace(guard.account, fields)...)
 		}
 		err = s.commit(ctx, writes)
 		if err == nil {

@@ -84,6 +84,26 @@ type LeaseRequest struct {
 	// (entitlement, registered devices) commits only on the account it
 	// checked, in its one atomic step.
 	On *AdmissionRead
+	// SaveAccount, with On, is the account to write in the same atomic
+	// step, in place of On.Account as read (authorize play registers the
+	// device this way): refused account_changed like the admission, and
+	// written only if the session is admitted. It must be the same account
+	// on the same plan (CodeInvalid otherwise).
+	SaveAccount *Account
+}
+
+// CheckSaveAccount is the rule of LeaseRequest.SaveAccount every store
+// applies before anything else.
+func (r LeaseRequest) CheckSaveAccount() error {
+	switch {
+	case r.SaveAccount == nil:
+		return nil
+	case r.On == nil:
+		return Errorf(CodeInvalid, "lease_invalid", "SaveAccount needs On, the read it replaces")
+	case r.SaveAccount.ID != r.AccountID || r.SaveAccount.PlanID != r.On.Account.PlanID:
+		return Errorf(CodeInvalid, "lease_invalid", "SaveAccount must be account %q on plan %q", r.AccountID, r.On.Account.PlanID)
+	}
+	return nil
 }
 
 // AdmissionRead is an account and its leases as ReadAdmission read them.

@@ -187,3 +187,63 @@ func testRenewLeaseSeesOtherWrites(t *testing.T, s playback.Store) {
 		t.Fatalf("the refused renewal changed the ended session: %+v", got)
 	}
 }
+
+// testAdmissionSavesAccount: an admission on a read may write the account
+// in the same step (a device registered with its first play): written
+// only if admitted, refused account_changed like the admission, and only
+// the same account on the same plan.
+func testAdmissionSavesAccount(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	a := newAccount(t, s)
+	t0 := now()
+	withDevice := func(acct playback.Account, id string) *playback.Account {
+		acct.Devices = append(acct.Devices, playback.Device{ID: id, RegisteredAt: t0})
+		acct.UpdatedAt = t0
+		return &acct
+	}
+	r := must(s.ReadAdmission(ctx, a.ID, t0))(t)
+	req := onRead(onDevice(lease(a.ID, 1, t0, time.Minute), "tv"), r)
+	req.SaveAccount = withDevice(r.Account, "tv")
+	tv := must(s.AcquireLease(ctx, req))(t)
+	if got := must(s.GetAccount(ctx, a.ID))(t); !got.HasDevice("tv") || len(got.Devices) != 1 {
+		t.Fatalf("account after an admission that registered tv: %+v", got.Devices)
+	}
+	// Refused at the limit: the account is not written.
+	r = must(s.ReadAdmission(ctx, a.ID, t0.Add(time.Second)))(t)
+	req = onRead(onDevice(lease(a.ID, 1, t0.Add(time.Second), time.Minute), "phone"), r)
+	req.SaveAccount = withDevice(r.Account, "phone")
+	_, err := s.AcquireLease(ctx, req)
+	if e := playback.AsError(err); e.Reason != "stream_limit" {
+		t.Fatalf("admission over the limit: %v, want stream_limit", err)
+	}
+	if got := must(s.GetAccount(ctx, a.ID))(t); got.HasDevice("phone") {
+		t.Fatalf("a refused admission registered its device: %+v", got.Devices)
+	}
+	// The account moved since the read: neither the admission nor the write.
+	r = must(s.ReadAdmission(ctx, a.ID, t0.Add(2*time.Second)))(t)
+	must(s.UpdateAccount(ctx, a.ID, func(acct *playback.Account) error { acct.ParentalCap = 12; return nil }))(t)
+	req = onRead(onDevice(lease(a.ID, 1, t0.Add(2*time.Second), time.Minute), "tv"), r)
+	req.SaveAccount = withDevice(r.Account, "tablet")
+	_, err = s.AcquireLease(ctx, req)
+	if e := playback.AsError(err); e.Reason != "account_changed" {
+		t.Fatalf("admission on a moved account: %v, want account_changed", err)
+	}
+	if got := must(s.GetAccount(ctx, a.ID))(t); got.HasDevice("tablet") || got.ParentalCap != 12 {
+		t.Fatalf("a refused admission wrote the account: %+v", got)
+	}
+	if active := must(s.ListActiveSessions(ctx, a.ID, t0.Add(2*time.Second)))(t); len(active) != 1 || active[0].ID != tv.ID {
+		t.Fatalf("active after refusals = %+v, want only %s", active, tv.ID)
+	}
+	// Only with On, and only this account on its plan.
+	bad := lease(a.ID, 1, t0, time.Minute)
+	bad.SaveAccount = &a
+	_, err = s.AcquireLease(ctx, bad)
+	wantCode(t, err, playback.CodeInvalid)
+	r = must(s.ReadAdmission(ctx, a.ID, t0.Add(3*time.Second)))(t)
+	other := r.Account
+	other.PlanID = "premium"
+	bad = onRead(lease(a.ID, 1, t0.Add(3*time.Second), time.Minute), r)
+	bad.SaveAccount = &other
+	_, err = s.AcquireLease(ctx, bad)
+	wantCode(t, err, playback.CodeInvalid)
+}

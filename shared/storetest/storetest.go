@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"LeaseRetryIsIdempotent", testLeaseRetry},
 		{"AdmissionRead", testAdmissionRead},
 		{"AdmissionReadRace", testAdmissionReadRace},
+		{"AdmissionSavesAccount", testAdmissionSavesAccount},
 		{"ExtendAndEnd", testExtendAndEnd},
 		{"RenewLease", testRenewLease},
 		{"RenewLeaseSeesOtherWrites", testRenewLeaseSeesOtherWrites},

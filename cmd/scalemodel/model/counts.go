@@ -40,10 +40,10 @@ type Step struct {
 //     (ReadAdmission) and the title side by side, the plan through its
 //     playback.PlanCache (priced per instance, see PlanLoadsPerInstance),
 //     and acquires the lease on that read (conditioned on the account as
-//     read); an unknown device is registered first (UpdateAccount) and
-//     the account read again after the lease (stillRegistered), counted
-//     apart — that lease then reads the slots itself, not priced apart;
-//     its answer carries the personalized manifests too;
+//     read), which registers an unknown device in the same transaction
+//     (the account written instead of checked: priced alike, so the
+//     registration step calls nothing of its own); its answer carries the
+//     personalized manifests too;
 //   - progress: heartbeat.progress reads the resume position;
 //   - urls and every personalized manifest: signurl.sessionLadder reads
 //     the session, the title and the account side by side, the plan
@@ -62,7 +62,7 @@ type Step struct {
 //     one session): SaveProgress, GetSessionQoE, SaveSessionQoE.
 var (
 	StepPlay           = Step{Name: "play", Route: RoutePlay, Function: "authorizeplay", Store: []string{"ReadAdmission", "GetTitle", "AcquireLease"}, Overlap: 1}
-	StepRegisterDevice = Step{Name: "device registration (in play)", Function: "authorizeplay", Store: []string{"UpdateAccount", "GetAccount"}}
+	StepRegisterDevice = Step{Name: "device registration (in play)", Function: "authorizeplay"}
 	StepProgress       = Step{Name: "resume position", Route: RouteProgress, Function: "heartbeat", Store: []string{"GetProgress"}}
 	StepURLs           = Step{Name: "urls (start and refresh)", Route: RouteURLs, Function: "signurl", Store: []string{"GetSession", "GetTitle", "GetAccount"}, Overlap: 2}
 	StepManifest       = Step{Name: "personalized manifest", Route: RouteManifests, Function: "signurl", Store: []string{"GetSession", "GetTitle", "GetAccount"}, Overlap: 2}
