@@ -224,6 +224,9 @@ func (a *App) wire(ctx context.Context) error {
 		catalog.EnvSignURLDefaultCDN:       localCloudFront,
 		envSignerNames:                     mapSpec(map[string]string{signurl.CDNCloudFront: localCloudFront, signurl.CDNCloudCDN: localCloudCDN}),
 		envPublicAPIURL:                    a.cfg.PublicURL,
+		// One instance on a local file: a session read costs microseconds,
+		// so heartbeats read it every time and an end is seen at once.
+		envHeartbeatLeaseCache: "false",
 	}
 	env := &localEnv{
 		lookup: envconfig.MultiLookuper(envconfig.MapLookuper(keyVars), envconfig.OsLookuper(), envconfig.MapLookuper(defaults)),
@@ -443,6 +446,9 @@ func mapSpec(m map[string]string) string {
 // envPublicAPIURL is how players reach the API (signurl's PublicURL,
 // pickedge's APIURL).
 const envPublicAPIURL = "PUBLIC_API_URL"
+
+// envHeartbeatLeaseCache is heartbeat.Config.LeaseCache's variable.
+const envHeartbeatLeaseCache = "HEARTBEAT_LEASE_CACHE"
 
 // envSignerNames names the dev keys' signers after the local CDNs
 // (signurl.Config.SignerNames).

@@ -139,7 +139,7 @@ func knobs() []knob {
 		case 0:
 			trade = "every beat writes (ExtendLease: the same read and transaction), the start beat too"
 		case 20 * time.Second:
-			trade = "default; at a 30 s interval every periodic beat writes (RenewLease reads the session either way)"
+			trade = "default; at a 30 s interval every periodic beat writes (warm renewals skip the session read)"
 		case 30 * time.Second:
 			trade = "every other write skipped only if beats arrive exactly on time (jitter defeats it)"
 		case 45 * time.Second:

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,7 +33,8 @@ type Config struct {
 	// stops heartbeating frees its slot after at most this long.
 	LeaseTTL time.Duration `env:"LEASE_TTL, default=2m"`
 	// TokenTTL bounds the playback token. Every use of the token also checks
-	// the lease, so ending a session revokes it at once.
+	// the lease, so ending a session revokes it at once (heartbeats with
+	// HEARTBEAT_LEASE_CACHE on: within HEARTBEAT_LEASE_RENEW_SLACK).
 	TokenTTL time.Duration `env:"PLAYBACK_TOKEN_TTL, default=4h"`
 	MaxBody  int64         `env:"AUTHORIZE_MAX_BODY, default=4096"`
 
@@ -253,65 +255,56 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	now := s.deps.Now()
-
-	// Every read-only check runs before the first write, so a rejected
-	// request leaves nothing behind. The account and the title are read
-	// side by side (one round trip of latency), and checked in the order
-	// that tells a refused caller nothing about the title first.
 	var (
-		acct     playback.Account
-		title    playback.Title
-		titleErr error
-		wg       sync.WaitGroup
+		acct  playback.Account
+		title playback.Title
+		plan  playback.Plan
+		sess  playback.Session
 	)
-	wg.Go(func() { title, titleErr = s.deps.Store.GetTitle(ctx, req.TitleID) })
-	acct, err = s.deps.Store.GetAccount(ctx, who.AccountID)
-	wg.Wait()
-	if err != nil {
-		return err
-	}
-	if acct.Suspended {
-		return playback.Errorf(playback.CodeForbidden, "account_suspended", "the account is suspended")
-	}
-	if !acct.Entitled(now, s.cfg.PastDueGrace) {
-		return playback.Errorf(playback.CodeForbidden, "subscription_inactive",
-			"subscription is %s", acct.Status)
-	}
-	plan, err := s.plans.GetPlan(ctx, acct.PlanID)
-	if err != nil {
-		return fmt.Errorf("authorizeplay: plan %q of account %q: %w", acct.PlanID, acct.ID, err)
-	}
-	if !acct.HasDevice(req.DeviceID) && len(acct.Devices) >= plan.MaxDevices {
-		return deviceLimit(plan)
-	}
-	if titleErr != nil {
-		return titleErr
-	}
-	if err := playback.CheckLicence(title, acct.Territory, s.viewerPlace(r), playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now); err != nil {
-		return err
-	}
-	if acct.ParentalCap > 0 && title.Rating > acct.ParentalCap {
-		return playback.Errorf(playback.CodeForbidden, "parental_rating",
-			"title is rated %d, the account's parental cap is %d", title.Rating, acct.ParentalCap)
-	}
-
-	if !acct.HasDevice(req.DeviceID) {
-		if err := s.registerDevice(ctx, acct.ID, req, plan, now); err != nil {
+	// A play is two round trips: the reads, then one admission conditioned
+	// on the account as read, which registers a new device in the same
+	// step. If the account changed in between, everything is read and
+	// checked again.
+	registered := false
+	for attempt := 0; ; attempt++ {
+		var read playback.AdmissionRead
+		read, title, plan, err = s.check(r, req, who.AccountID, now)
+		if err != nil {
 			return err
 		}
+		acct = read.Account
+		if registered && !acct.HasDevice(req.DeviceID) {
+			// Removed between this play's reads (DELETE /v1/devices/{id}):
+			// the removal wins, as it would had it come a moment later and
+			// ended the session.
+			return deviceRemoved(req.DeviceID)
+		}
+		registered = acct.HasDevice(req.DeviceID)
+		// The store replaces this device's running session in the same
+		// atomic step: a device plays one stream, and switching titles must
+		// not count against the account's limit.
+		lease := playback.LeaseRequest{
+			SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
+			Limit: plan.MaxStreams, TTL: s.cfg.LeaseTTL, Now: now, On: &read,
+		}
+		if !registered {
+			// check found room under the plan's device limit on this
+			// account, which the admission requires unchanged.
+			saved := acct
+			saved.Devices = append(slices.Clone(acct.Devices), playback.Device{ID: req.DeviceID, Name: req.DeviceName, RegisteredAt: now})
+			saved.UpdatedAt = now
+			lease.SaveAccount = &saved
+		}
+		sess, err = s.deps.Store.AcquireLease(ctx, lease)
+		if playback.AsError(err).Reason != "account_changed" {
+			break
+		}
+		if attempt+1 >= maxAdmitAttempts {
+			return playback.Unavailable(err, "authorizeplay: account %q keeps changing", acct.ID)
+		}
 	}
-	// The store replaces this device's running session in the same atomic
-	// step: a device plays one stream, and switching titles must not count
-	// against the account's limit.
-	sess, err := s.deps.Store.AcquireLease(ctx, playback.LeaseRequest{
-		SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
-		Limit: plan.MaxStreams, TTL: s.cfg.LeaseTTL, Now: now,
-	})
 	if err != nil {
 		return conflictView(err)
-	}
-	if err := s.stillRegistered(ctx, sess, now); err != nil {
-		return err
 	}
 	claims := auth.PlaybackClaims{SessionID: sess.ID, AccountID: acct.ID, TitleID: title.ID, DeviceID: req.DeviceID,
 		IssuedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL)}
@@ -371,48 +364,68 @@ func (s *Server) addManifests(r *http.Request, resp *PlayResponse, sess playback
 	return nil
 }
 
+// maxAdmitAttempts bounds the reads of one play whose account keeps
+// changing under it (each change is a write: device registration, admin,
+// payment events, or on Firestore a concurrent admission).
+const maxAdmitAttempts = 5
+
+// check reads what a play decides on — the account with its leases and
+// the title side by side, one round trip of latency; the plan from its
+// cache — and runs every read-only check, so that a refused request
+// writes nothing. The checks run in the order that tells a refused caller
+// nothing about the title first.
+func (s *Server) check(r *http.Request, req PlayRequest, accountID string, now time.Time) (playback.AdmissionRead, playback.Title, playback.Plan, error) {
+	ctx := r.Context()
+	var (
+		title    playback.Title
+		titleErr error
+		wg       sync.WaitGroup
+	)
+	wg.Go(func() { title, titleErr = s.deps.Store.GetTitle(ctx, req.TitleID) })
+	read, err := s.deps.Store.ReadAdmission(ctx, accountID, now)
+	wg.Wait()
+	fail := func(err error) (playback.AdmissionRead, playback.Title, playback.Plan, error) {
+		return playback.AdmissionRead{}, playback.Title{}, playback.Plan{}, err
+	}
+	if err != nil {
+		return fail(err)
+	}
+	acct := read.Account
+	if acct.Suspended {
+		return fail(playback.Errorf(playback.CodeForbidden, "account_suspended", "the account is suspended"))
+	}
+	if !acct.Entitled(now, s.cfg.PastDueGrace) {
+		return fail(playback.Errorf(playback.CodeForbidden, "subscription_inactive",
+			"subscription is %s", acct.Status))
+	}
+	plan, err := s.plans.GetPlan(ctx, acct.PlanID)
+	if err != nil {
+		return fail(fmt.Errorf("authorizeplay: plan %q of account %q: %w", acct.PlanID, acct.ID, err))
+	}
+	if !acct.HasDevice(req.DeviceID) && len(acct.Devices) >= plan.MaxDevices {
+		return fail(deviceLimit(plan))
+	}
+	if titleErr != nil {
+		return fail(titleErr)
+	}
+	if err := playback.CheckLicence(title, acct.Territory, s.viewerPlace(r), playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now); err != nil {
+		return fail(err)
+	}
+	if acct.ParentalCap > 0 && title.Rating > acct.ParentalCap {
+		return fail(playback.Errorf(playback.CodeForbidden, "parental_rating",
+			"title is rated %d, the account's parental cap is %d", title.Rating, acct.ParentalCap))
+	}
+	return read, title, plan, nil
+}
+
+func deviceRemoved(deviceID string) error {
+	return playback.Errorf(playback.CodeConflict, "device_removed",
+		"device %q was removed from the account while this play started", deviceID)
+}
+
 func deviceLimit(plan playback.Plan) error {
 	return playback.Errorf(playback.CodeForbidden, "device_limit",
 		"the plan allows %d registered devices; remove one to add this device", plan.MaxDevices)
-}
-
-// registerDevice adds the device unless a concurrent request registered it
-// or filled the last device slot first.
-func (s *Server) registerDevice(ctx context.Context, accountID string, req PlayRequest, plan playback.Plan, now time.Time) error {
-	_, err := s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
-		if a.HasDevice(req.DeviceID) {
-			return playback.ErrNoChange
-		}
-		if len(a.Devices) >= plan.MaxDevices {
-			return deviceLimit(plan)
-		}
-		a.Devices = append(a.Devices, playback.Device{ID: req.DeviceID, Name: req.DeviceName, RegisteredAt: now})
-		a.UpdatedAt = now
-		return nil
-	})
-	return err
-}
-
-// stillRegistered reads the account again after the lease is acquired and
-// ends the lease if its device was removed meanwhile (see devices.go for
-// why this order, against DELETE /v1/devices/{id}'s, admits no removed
-// device).
-func (s *Server) stillRegistered(ctx context.Context, sess playback.Session, now time.Time) error {
-	acct, err := s.deps.Store.GetAccount(ctx, sess.AccountID)
-	if err == nil && acct.HasDevice(sess.DeviceID) {
-		return nil
-	}
-	if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
-		// Unknown: no token. The lease lapses unrenewed within LEASE_TTL
-		// unless the end below frees it now.
-		_, _ = s.deps.Store.EndSession(ctx, sess.ID, playback.EndDeviceRemoved, now)
-		return err
-	}
-	if _, err := s.deps.Store.EndSession(ctx, sess.ID, playback.EndDeviceRemoved, now); err != nil {
-		return err
-	}
-	return playback.Errorf(playback.CodeConflict, "device_removed",
-		"device %q was removed from the account while this play started", sess.DeviceID)
 }
 
 // conflictView replaces the store's session list with what a client may see.

@@ -17,31 +17,31 @@ import (
 // Device management: a subscriber lists the account's registered devices,
 // renames one, or removes one to free its slot for another.
 //
-// Removing a device races with plays from it. The device list lives on
-// the account and leases on the session records, and no store writes both
-// in one step, so the two paths write and then read in opposite orders:
+// Removing a device races with plays from it. A play reads the account
+// (with its leases), checks it, and admits its session in one atomic step
+// conditioned on the account being as read (playback.LeaseRequest.On),
+// registering a new device in that same step:
 //
 //   - DELETE removes the device from the account first, then lists the
 //     account's active sessions and ends the device's.
-//   - A play acquires its lease first, then reads the account again and,
-//     if the device is gone, ends the session it just acquired and answers
-//     409 device_removed without issuing a token.
+//   - A removal that lands between a play's read and its admission changes
+//     the account, so the admission is refused (account_changed) and the
+//     play reads again: its device is gone, and it answers 409
+//     device_removed without issuing a token.
+//   - A removal after the admission finds the play's session in its
+//     listing and ends it.
 //
 // Every store is linearizable for these reads (bbolt, DynamoDB with
-// ConsistentRead, Firestore), so of two racing requests at least one sees
-// the other's write: either the play's re-read sees the removal, or the
-// lease was acquired before the removal and the DELETE's listing, which
-// follows the removal, ends it. A play that starts after the removal is a
-// new registration and takes a slot under the plan's device limit like any
-// other. Ending sessions first instead would leave a window between the
-// two writes in which a play is admitted on the device about to go.
+// ConsistentRead, Firestore), so no session outlives its device's removal.
+// A play that starts after the removal is a new registration and takes a
+// slot under the plan's device limit like any other. Ending sessions
+// first instead would leave a window between the two writes in which a
+// play is admitted on the device about to go.
 //
 // If the DELETE fails after the removal (the store is down), it answers
 // 5xx and its retry finishes the job: DELETE of a device no longer
 // registered still ends its active sessions, and answers 404 only when
-// there were none. A play that ends its own lease after seeing the
-// removal has issued no token, so even if that end fails the lease cannot
-// be renewed and lapses within LEASE_TTL.
+// there were none.
 
 // maxDeviceName bounds a device name, as POST /v1/play does.
 const maxDeviceName = 128

@@ -28,11 +28,21 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-// hookStore runs afterAcquire between a play's lease and its re-read of
-// the account: the window a racing DELETE /v1/devices/{id} falls into.
+// hookStore runs afterRead between a play's reads and its admission, and
+// afterAcquire right after the admission: the windows a racing DELETE
+// /v1/devices/{id} falls into.
 type hookStore struct {
 	authorizeplay.Store
+	afterRead    func()
 	afterAcquire func(playback.Session)
+}
+
+func (s *hookStore) ReadAdmission(ctx context.Context, accountID string, now time.Time) (playback.AdmissionRead, error) {
+	r, err := s.Store.ReadAdmission(ctx, accountID, now)
+	if err == nil && s.afterRead != nil {
+		s.afterRead()
+	}
+	return r, err
 }
 
 func (s *hookStore) AcquireLease(ctx context.Context, req playback.LeaseRequest) (playback.Session, error) {
@@ -279,10 +289,10 @@ func TestDeviceRoutesRefuseBadInput(t *testing.T) {
 	}
 }
 
-// TestRemovalDuringPlay walks the two interleavings of a DELETE with a play
-// from the same device (see devices.go): removed between the play's lease
-// and its re-read, the play ends its own lease and answers 409
-// device_removed with no token; removed after the re-read, the DELETE
+// TestRemovalDuringPlay walks the interleavings of a DELETE with a play
+// from the same device (see devices.go): removed between the play's reads
+// and its admission, the admission is refused and the play answers 409
+// device_removed with no token; removed after the admission, the DELETE
 // ends the lease. Either way no session outlives the device.
 func TestRemovalDuringPlay(t *testing.T) {
 	t.Parallel()
@@ -295,7 +305,7 @@ func TestRemovalDuringPlay(t *testing.T) {
 }
 
 func removalDuringPlay(t *testing.T, open func(*testing.T) playback.Store) {
-	t.Run("removed before the play re-reads", func(t *testing.T) {
+	t.Run("removed between the play's reads and its admission", func(t *testing.T) {
 		t.Parallel()
 		h, hook := newHookHarness(t, open(t))
 		tok := h.token(demo.AccountFamily)
@@ -303,8 +313,8 @@ func removalDuringPlay(t *testing.T, open func(*testing.T) playback.Store) {
 			t.Fatal(rec.Code)
 		}
 		var removal *httptest.ResponseRecorder
-		hook.afterAcquire = func(playback.Session) {
-			hook.afterAcquire = nil
+		hook.afterRead = func() {
+			hook.afterRead = nil
 			removal = h.do(http.MethodDelete, "/v1/devices/tv-1", tok, "")
 		}
 		rec := h.play(demo.AccountFamily, "big-buck-bunny", "tv-1")
@@ -318,7 +328,26 @@ func removalDuringPlay(t *testing.T, open func(*testing.T) playback.Store) {
 			t.Fatalf("removed device still plays: %+v", s)
 		}
 	})
-	t.Run("removed after the play re-reads", func(t *testing.T) {
+	t.Run("new device removed right after its first play's admission", func(t *testing.T) {
+		t.Parallel()
+		h, hook := newHookHarness(t, open(t))
+		tok := h.token(demo.AccountFamily)
+		var removal *httptest.ResponseRecorder
+		hook.afterAcquire = func(playback.Session) {
+			hook.afterAcquire = nil
+			removal = h.do(http.MethodDelete, "/v1/devices/tv-1", tok, "")
+		}
+		rec := h.play(demo.AccountFamily, "big-buck-bunny", "tv-1")
+		play := decodeAs[authorizeplay.PlayResponse](t, rec, 201)
+		ended := decodeAs[authorizeplay.DeviceRemoval](t, removal, 200)
+		if !ended.Removed || len(ended.EndedSessions) != 1 || ended.EndedSessions[0].SessionID != play.SessionID {
+			t.Fatalf("removal %+v, want the device (registered by the play) removed and session %s ended", ended, play.SessionID)
+		}
+		if s := h.activeOn(t, demo.AccountFamily, "tv-1"); len(s) != 0 {
+			t.Fatalf("removed device still plays: %+v", s)
+		}
+	})
+	t.Run("removed after the admission", func(t *testing.T) {
 		t.Parallel()
 		h, hook := newHookHarness(t, open(t))
 		tok := h.token(demo.AccountFamily)

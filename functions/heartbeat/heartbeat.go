@@ -37,9 +37,17 @@ type Config struct {
 	// heartbeats (start, pause, seek, right after the play call) then cost
 	// one read instead of one write each, while every accepted heartbeat
 	// still leaves at least LeaseTTL-LeaseRenewSlack on the lease. Revocation
-	// is seen at once either way, since the session is read every time. Zero
-	// writes on every heartbeat.
+	// is seen at once either way when LeaseCache is off, since the session
+	// is read every time. Zero writes on every heartbeat.
 	LeaseRenewSlack time.Duration `env:"HEARTBEAT_LEASE_RENEW_SLACK, default=20s"`
+	// LeaseCache answers heartbeats whose lease is inside the write slack
+	// from what this instance last read of the session, with no store
+	// round trip. The price is revocation staleness: an end written by
+	// another function or instance (DELETE, entitlement loss, replacement,
+	// device removal) is seen at most LeaseRenewSlack late, by the first
+	// heartbeat that must renew the lease; ends this instance wrote (stop)
+	// are seen at once. Off, every heartbeat reads the session.
+	LeaseCache bool `env:"HEARTBEAT_LEASE_CACHE, default=true"`
 	// Interval is the heartbeat period players are told to keep.
 	Interval time.Duration `env:"HEARTBEAT_INTERVAL, default=30s"`
 	MaxBody  int64         `env:"HEARTBEAT_MAX_BODY, default=4096"`
@@ -115,10 +123,11 @@ type Deps struct {
 // Server serves the heartbeat and progress routes and the heartbeat
 // consumer.
 type Server struct {
-	cfg   Config
-	deps  Deps
-	stats stats
-	bufs  sync.Pool
+	cfg    Config
+	deps   Deps
+	stats  stats
+	bufs   sync.Pool
+	leases leaseCache // used when cfg.LeaseCache
 }
 
 // New validates cfg and deps.
@@ -319,15 +328,35 @@ func (s *Server) holdLease(ctx context.Context, id string, req *events.Heartbeat
 		// between leaves its end as it was, and the stop, a moment after it,
 		// is within the grace by construction.
 		sess, err = s.deps.Store.EndSession(ctx, id, playback.EndStopped, now)
+		if err == nil && s.cfg.LeaseCache {
+			s.leases.put(sess, now, s.cfg.LeaseRenewSlack)
+		}
 		return sess, playback.SessionOver(err, id)
 	}
+	if s.cfg.LeaseCache {
+		if sess, ok := s.leases.fresh(id, now, s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack); ok {
+			return sess, nil
+		}
+		if s.leases.ended(id) {
+			return playback.Session{}, playback.SessionEnded(id)
+		}
+	}
+	var sess playback.Session
+	var err error
 	if s.cfg.LeaseRenewSlack > 0 {
 		// The store decides on its own read: one read inside the slack,
 		// one read and one write outside it.
-		sess, err := s.deps.Store.RenewLease(ctx, id, s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack, now)
-		return sess, playback.SessionOver(err, id)
+		sess, err = s.deps.Store.RenewLease(ctx, id, s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack, now)
+	} else {
+		sess, err = s.deps.Store.ExtendLease(ctx, id, now.Add(s.cfg.LeaseTTL), now)
 	}
-	sess, err := s.deps.Store.ExtendLease(ctx, id, now.Add(s.cfg.LeaseTTL), now)
+	if s.cfg.LeaseCache {
+		if err == nil {
+			s.leases.put(sess, now, s.cfg.LeaseRenewSlack)
+		} else if c := playback.ErrorCode(err); c == playback.CodeGone || c == playback.CodeNotFound {
+			s.leases.forget(id)
+		}
+	}
 	return sess, playback.SessionOver(err, id)
 }
 

@@ -45,6 +45,35 @@ type flakyStore struct {
 	failOnce     bool             // forget each failure once it happened
 	batches      int              // SaveProgressBatch calls that wrote
 	singles      int              // SaveProgress calls that wrote
+	leaseCalls   int              // RenewLease, ExtendLease and GetSession calls
+}
+
+func (f *flakyStore) countLease() {
+	f.mu.Lock()
+	f.leaseCalls++
+	f.mu.Unlock()
+}
+
+func (f *flakyStore) RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
+	f.countLease()
+	return f.Store.RenewLease(ctx, id, ttl, slack, now)
+}
+
+func (f *flakyStore) ExtendLease(ctx context.Context, id string, expiresAt, now time.Time) (playback.Session, error) {
+	f.countLease()
+	return f.Store.ExtendLease(ctx, id, expiresAt, now)
+}
+
+func (f *flakyStore) GetSession(ctx context.Context, id string) (playback.Session, error) {
+	f.countLease()
+	return f.Store.GetSession(ctx, id)
+}
+
+// leaseReads is how many times the session was read or its lease written.
+func (f *flakyStore) leaseReads() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.leaseCalls
 }
 
 func (f *flakyStore) failure(which *map[string]error, id string) error {

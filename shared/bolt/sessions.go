@@ -10,8 +10,44 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
+// admissionGuard is what ReadAdmission read of the account: its stored
+// bytes, which any write of the account changes (UpdatedAt or a field).
+type admissionGuard struct{ account []byte }
+
+func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Time) (r playback.AdmissionRead, err error) {
+	err = s.view(ctx, "ReadAdmission", func(tx *bbolt.Tx) error {
+		raw := tx.Bucket(bucketAccounts).Get([]byte(accountID))
+		if raw == nil {
+			return playback.NotFound("account", accountID)
+		}
+		if r.Account, err = decode[playback.Account](raw, "account", accountID); err != nil {
+			return err
+		}
+		r.Guard = admissionGuard{account: bytes.Clone(raw)}
+		r.Active, err = activeSessions(tx, accountID, now, false)
+		return err
+	})
+	return r, err
+}
+
 func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (sess playback.Session, err error) {
+	if err := req.CheckSaveAccount(); err != nil {
+		return sess, err
+	}
+	var guard *admissionGuard
+	if req.On != nil {
+		g, ok := req.On.Guard.(admissionGuard)
+		if !ok || req.On.Account.ID != req.AccountID {
+			return sess, playback.Errorf(playback.CodeInvalid, "lease_invalid", "bolt.AcquireLease: LeaseRequest.On is not this store's read of account %q", req.AccountID)
+		}
+		guard = &g
+	}
 	err = s.update(ctx, "AcquireLease", func(tx *bbolt.Tx) error {
+		// Writes are serialized: the account as stored now is the one the
+		// admission commits on.
+		if guard != nil && !bytes.Equal(tx.Bucket(bucketAccounts).Get([]byte(req.AccountID)), guard.account) {
+			return playback.ErrAccountChanged(req.AccountID)
+		}
 		existing, err := get[playback.Session](tx, bucketSessions, []byte(req.SessionID), "session", req.SessionID)
 		switch {
 		case err == nil && existing.Active(req.Now):
@@ -38,6 +74,11 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (se
 		sess = req.NewSession()
 		if err := put(tx, bucketSessions, []byte(sess.ID), sess); err != nil {
 			return err
+		}
+		if req.SaveAccount != nil {
+			if err := put(tx, bucketAccounts, []byte(req.AccountID), *req.SaveAccount); err != nil {
+				return err
+			}
 		}
 		return tx.Bucket(bucketAccountSessions).Put(key(req.AccountID, sess.ID), nil)
 	})

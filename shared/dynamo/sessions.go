@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -122,9 +123,25 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	case req.Limit > maxLeaseLimit:
 		return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid", "dynamo.%s: stream limit %d exceeds %d", op, req.Limit, maxLeaseLimit)
 	}
+	if err := req.CheckSaveAccount(); err != nil {
+		return playback.Session{}, err
+	}
+	var guard *admissionGuard
+	if req.On != nil {
+		g, ok := req.On.Guard.(*admissionGuard)
+		if !ok || req.On.Account.ID != req.AccountID {
+			return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid",
+				"dynamo.%s: LeaseRequest.On is not this store's read of account %q", op, req.AccountID)
+		}
+		guard = g
+	}
 	for attempt := 0; ; attempt++ {
-		slots, locks, err := s.readSlots(ctx, req.AccountID)
-		if err != nil {
+		var slots []slot
+		var locks map[string]string
+		var err error
+		if attempt == 0 && guard != nil {
+			slots, locks = guard.slots, guard.locks // read side by side with the account
+		} else if slots, locks, err = s.readSlots(ctx, req.AccountID); err != nil {
 			return playback.Session{}, s.fail(op, err)
 		}
 		active := activeSessions(slots, req.Now)
@@ -147,6 +164,14 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if err != nil {
 			return playback.Session{}, s.fail(op, err)
 		}
+		if guard != nil {
+			// Last, so that its cancellation reason is the last one.
+			check, err := guard.check(s.table, req.AccountID, req.SaveAccount)
+			if err != nil {
+				return playback.Session{}, s.fail(op, err)
+			}
+			in.TransactItems = append(in.TransactItems, check)
+		}
 		_, err = s.db.TransactWriteItems(ctx, in)
 		if err == nil {
 			return sess, nil
@@ -154,6 +179,9 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		codes := transactionCodes(err)
 		if codes == nil {
 			return playback.Session{}, s.fail(op, err)
+		}
+		if guard != nil && len(codes) == len(in.TransactItems) && codes[len(codes)-1] == "ConditionalCheckFailed" {
+			return playback.Session{}, playback.ErrAccountChanged(req.AccountID)
 		}
 		if codes[0] == "ConditionalCheckFailed" {
 			// The session already exists: a retry of an admitted request
@@ -173,6 +201,69 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			return playback.Session{}, s.fail(op, err)
 		}
 	}
+}
+
+// admissionGuard is ReadAdmission's read: the account's version and
+// document, which the admission's condition check compares, and the slots
+// and device locks read beside it.
+type admissionGuard struct {
+	version    int64
+	hasVersion bool
+	doc        types.AttributeValue
+	slots      []slot
+	locks      map[string]string
+}
+
+// check is the admission's condition that the account is as read: its
+// version (every write adds one) and its document (a deleted and recreated
+// account restarts its version). With save it writes save on that
+// condition instead, adding one to the version as every write does.
+func (g *admissionGuard) check(table, accountID string, save *playback.Account) (types.TransactWriteItem, error) {
+	cond, values := "attribute_not_exists(#version) AND #doc = :doc", item{":doc": g.doc}
+	if g.hasVersion {
+		cond = "#version = :v AND #doc = :doc"
+		values[":v"] = num(g.version)
+	}
+	key := keyOf("ACCT#"+accountID, "ACCOUNT")
+	if save == nil {
+		return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: aws.String(table), Key: key,
+			ConditionExpression: aws.String(cond), ExpressionAttributeNames: names("#version", "#doc"), ExpressionAttributeValues: values}}, nil
+	}
+	doc, err := docAttr(*save)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	values[":new"], values[":one"] = doc, num(1)
+	return types.TransactWriteItem{Update: &types.Update{TableName: aws.String(table), Key: key,
+		UpdateExpression:    aws.String("SET #doc = :new ADD #version :one"),
+		ConditionExpression: aws.String(cond), ExpressionAttributeNames: names("#version", "#doc"), ExpressionAttributeValues: values}}, nil
+}
+
+// ReadAdmission reads the account item and queries its slots side by side:
+// one round trip of latency.
+func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Time) (playback.AdmissionRead, error) {
+	const op = "ReadAdmission"
+	var (
+		g       admissionGuard
+		slotErr error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() { g.slots, g.locks, slotErr = s.readSlots(ctx, accountID) })
+	it, err := s.get(ctx, "ACCT#"+accountID, "ACCOUNT", "account", accountID)
+	wg.Wait()
+	if err != nil {
+		return playback.AdmissionRead{}, s.fail(op, err)
+	}
+	if slotErr != nil {
+		return playback.AdmissionRead{}, s.fail(op, slotErr)
+	}
+	acct, err := decode[playback.Account](it, "account", accountID)
+	if err != nil {
+		return playback.AdmissionRead{}, s.fail(op, err)
+	}
+	g.version, g.hasVersion = numAttr(it, attrVersion)
+	g.doc = it[attrDoc]
+	return playback.AdmissionRead{Account: acct, Active: activeSessions(g.slots, now), Guard: &g}, nil
 }
 
 // admitTx builds the admission transaction: create the session (always the
@@ -390,17 +481,34 @@ func (s *Store) RenewLease(ctx context.Context, id string, ttl, slack time.Durat
 // session read needs no renewal.
 func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now time.Time, fresh func(playback.Session) bool) (playback.Session, error) {
 	for attempt := 0; ; attempt++ {
-		sess, version, k, err := s.readSession(ctx, id)
-		if err != nil {
-			return playback.Session{}, s.fail(op, err)
+		// A lease this store read or wrote last is written on at once, on the
+		// condition that its version has not moved (see leaseMemo), unless
+		// the copy would answer without a write: that answer comes from a
+		// read.
+		m, memo := s.leases.get(id)
+		memo = memo && attempt == 0 && m.sess.Active(now) && (fresh == nil || !fresh(m.sess))
+		sess, version, k := m.sess, m.version, m.slot
+		if !memo {
+			var err error
+			if sess, version, k, err = s.readSession(ctx, id); err != nil {
+				if playback.IsCode(err, playback.CodeNotFound) {
+					s.leases.forget(id)
+				}
+				return playback.Session{}, s.fail(op, err)
+			}
+			s.leases.put(memoLease{sess: sess, version: version, slot: k})
 		}
 		if !sess.Active(now) {
+			s.leases.forget(id)
 			return playback.Session{}, playback.SessionEnded(id)
 		}
 		if fresh != nil && fresh(sess) {
 			return sess, nil
 		}
 		if !sess.Extend(expiresAt, now) {
+			if memo {
+				continue // answers come from a read
+			}
 			return sess, nil
 		}
 		upd, err := s.sessionUpdate(sess, version)
@@ -423,14 +531,20 @@ func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now t
 			}},
 		}})
 		if err == nil {
+			s.leases.put(memoLease{sess: sess, version: version + 1, slot: k})
 			return sess, nil
 		}
+		s.leases.forget(id)
 		codes := transactionCodes(err)
 		switch {
 		case codes == nil:
 			return playback.Session{}, s.fail(op, err)
 		case codes[0] == "ConditionalCheckFailed":
-			// A concurrent heartbeat or end moved the session: read again.
+			// A concurrent heartbeat or end moved the session (or the
+			// memo was stale): read again.
+			if memo {
+				continue // no backoff: this was no race lost
+			}
 		case len(codes) > 1 && codes[1] == "ConditionalCheckFailed":
 			return playback.Session{}, playback.SessionEnded(id)
 		}

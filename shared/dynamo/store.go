@@ -94,6 +94,7 @@ type Store struct {
 	table     string
 	retention time.Duration
 	now       func() time.Time
+	leases    *leaseMemo
 }
 
 // New returns a store on cfg.Table through client (built with cfg.Endpoint
@@ -112,7 +113,7 @@ func New(ctx context.Context, cfg Config, client *dynamodb.Client) (*Store, erro
 	if cfg.Retention == 0 {
 		cfg.Retention = 48 * time.Hour
 	}
-	return &Store{db: client, table: cfg.Table, retention: cfg.Retention, now: time.Now}, nil
+	return &Store{db: client, table: cfg.Table, retention: cfg.Retention, now: time.Now, leases: &leaseMemo{}}, nil
 }
 
 // Close releases nothing: the client holds only pooled connections.

@@ -2,9 +2,11 @@ package firestore
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -122,10 +124,26 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	case req.Limit > maxLeaseLimit:
 		return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid", "firestore.%s: stream limit %d exceeds %d", op, req.Limit, maxLeaseLimit)
 	}
+	if err := req.CheckSaveAccount(); err != nil {
+		return playback.Session{}, err
+	}
+	var guard *admissionGuard
+	if req.On != nil {
+		g, ok := req.On.Guard.(*admissionGuard)
+		if !ok || req.On.Account.ID != req.AccountID {
+			return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid",
+				"firestore.%s: LeaseRequest.On is not this store's read of account %q", op, req.AccountID)
+		}
+		guard = g
+	}
 	sess := req.NewSession()
 	for attempt := 0; ; attempt++ {
-		slots, locks, err := s.readSlots(ctx, req.AccountID)
-		if err != nil {
+		var slots []slot
+		var locks map[string]stored
+		var err error
+		if attempt == 0 && guard != nil {
+			slots, locks = guard.slots, guard.locks // read side by side with the account
+		} else if slots, locks, err = s.readSlots(ctx, req.AccountID); err != nil {
 			return playback.Session{}, fail(op, err)
 		}
 		active := activeSessions(slots, req.Now)
@@ -154,6 +172,21 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if err != nil {
 			return playback.Session{}, fail(op, err)
 		}
+		if guard != nil {
+			// The account is rewritten as read through its guard: no
+			// precondition short of a guard holds on the emulator, and a
+			// guard once created must be followed by a new revision. Last,
+			// so that on the emulator it is written only if all else was.
+			fields := maps.Clone(guard.account.data)
+			if req.SaveAccount != nil {
+				doc, err := encode(*req.SaveAccount)
+				if err != nil {
+					return playback.Session{}, fail(op, err)
+				}
+				fields = docFields(doc, *req.SaveAccount)
+			}
+			writes = append(writes, s.replace(guard.account, fields)...)
+		}
 		err = s.commit(ctx, writes)
 		if err == nil {
 			return sess, nil
@@ -164,6 +197,15 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		// The emulator keeps the writes before the failing one: give back
 		// the slot if this attempt took it.
 		s.releaseIfClaimedBy(ctx, claimed.ref, claimed.rev)
+		if guard != nil {
+			now, rerr := s.read(ctx, guard.account.ref)
+			if rerr != nil {
+				return playback.Session{}, fail(op, rerr)
+			}
+			if now.rev != guard.account.rev || !now.updated.Equal(guard.account.updated) {
+				return playback.Session{}, playback.ErrAccountChanged(req.AccountID)
+			}
+		}
 		// Another acquisition took the slot or the device first, or the
 		// session exists: a retry of an admitted request whose answer was
 		// lost, or one that has ended.
@@ -185,6 +227,45 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			return playback.Session{}, fail(op, err)
 		}
 	}
+}
+
+// admissionGuard is ReadAdmission's read: the account document, whose
+// guard the admission takes, and the slots and device locks read beside it.
+type admissionGuard struct {
+	account stored
+	slots   []slot
+	locks   map[string]stored
+}
+
+// ReadAdmission reads the account document and the account's slots side
+// by side: one round trip of latency.
+func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Time) (playback.AdmissionRead, error) {
+	const op = "ReadAdmission"
+	if !validID(accountID) {
+		return playback.AdmissionRead{}, playback.NotFound("account", accountID)
+	}
+	var (
+		g       admissionGuard
+		slotErr error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() { g.slots, g.locks, slotErr = s.readSlots(ctx, accountID) })
+	st, err := s.read(ctx, s.col(colAccounts).Doc(accountID))
+	wg.Wait()
+	switch {
+	case err != nil:
+		return playback.AdmissionRead{}, fail(op, err)
+	case slotErr != nil:
+		return playback.AdmissionRead{}, fail(op, slotErr)
+	case !st.live:
+		return playback.AdmissionRead{}, playback.NotFound("account", accountID)
+	}
+	acct, err := decode[playback.Account](st, "account", accountID)
+	if err != nil {
+		return playback.AdmissionRead{}, fail(op, err)
+	}
+	g.account = st
+	return playback.AdmissionRead{Account: acct, Active: activeSessions(g.slots, now), Guard: &g}, nil
 }
 
 // admitWrites are the writes of one admission: the device lock moves to the
@@ -320,27 +401,47 @@ func (s *Store) RenewLease(ctx context.Context, id string, ttl, slack time.Durat
 // session read needs no renewal.
 func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now time.Time, fresh func(playback.Session) bool) (playback.Session, error) {
 	for attempt := 0; ; attempt++ {
-		st, sess, k, err := s.readSession(ctx, op, id)
-		if err != nil {
-			return playback.Session{}, err
+		// A lease this store wrote last is written on at once through the
+		// revisions it wrote (see leaseMemo), unless the copy would answer
+		// without a write: that answer comes from a read.
+		m, memo := s.leases.get(id)
+		memo = memo && attempt == 0 && m.sess.Active(now) && (fresh == nil || !fresh(m.sess))
+		st, sess, k, sl := m.session, m.sess, m.slot.index, m.slot
+		if !memo {
+			var err error
+			if st, sess, k, err = s.readSession(ctx, op, id); err != nil {
+				if playback.IsCode(err, playback.CodeNotFound) {
+					s.leases.forget(id)
+				}
+				return playback.Session{}, err
+			}
 		}
 		if !sess.Active(now) {
+			s.leases.forget(id)
 			return playback.Session{}, playback.SessionEnded(id)
 		}
 		if fresh != nil && fresh(sess) {
 			return sess, nil
 		}
 		if !sess.Extend(expiresAt, now) {
+			if memo {
+				continue // answers come from a read
+			}
 			return sess, nil
 		}
-		sl, holds, err := s.readHolder(ctx, sess.AccountID, k, id)
-		if err != nil {
-			return playback.Session{}, fail(op, err)
-		}
-		if !holds {
-			// The lease expired by another clock and its slot went to
-			// another session.
-			return playback.Session{}, playback.SessionEnded(id)
+		if !memo {
+			var holds bool
+			var err error
+			sl, holds, err = s.readHolder(ctx, sess.AccountID, k, id)
+			if err != nil {
+				return playback.Session{}, fail(op, err)
+			}
+			if !holds {
+				// The lease expired by another clock and its slot went to
+				// another session.
+				s.leases.forget(id)
+				return playback.Session{}, playback.SessionEnded(id)
+			}
 		}
 		held, err := s.heldSlotFields(sess)
 		if err != nil {
@@ -352,9 +453,17 @@ func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now t
 		}
 		// Whoever holds the slot's guard owns the session too.
 		writes := append(s.replace(sl.st, held), write{ref: st.ref, since: st.updated, fields: sessFields})
-		err = s.commit(ctx, writes)
+		times, err := s.commitTimes(ctx, writes)
 		if err == nil {
+			s.leases.put(memoLease{sess: sess,
+				session: stored{ref: st.ref, exists: true, live: true, updated: times[st.ref.Path], rev: sessFields[fieldRev].(string), data: sessFields},
+				slot: slot{index: k, holder: id, session: sess,
+					st: stored{ref: sl.st.ref, exists: true, live: true, updated: times[sl.st.ref.Path], rev: held[fieldRev].(string), data: held}}})
 			return sess, nil
+		}
+		s.leases.forget(id)
+		if memo && conflict(err) {
+			continue // the memo was stale: read, without a backoff
 		}
 		if err := retryLost(ctx, op, "session", id, attempt, err); err != nil {
 			return playback.Session{}, err

@@ -160,6 +160,7 @@ type Store struct {
 	ownClient bool
 	cfg       Config
 	now       func() time.Time // wall clock for TTL decisions
+	leases    *leaseMemo
 }
 
 // New returns a store. A nil client is created from cfg and opts
@@ -169,7 +170,7 @@ func New(ctx context.Context, cfg Config, client *firestore.Client, opts ...opti
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("firestore.New: %w", err)
 	}
-	s := &Store{client: client, cfg: cfg, now: time.Now}
+	s := &Store{client: client, cfg: cfg, now: time.Now, leases: &leaseMemo{}}
 	if client == nil {
 		project := cfg.ProjectID
 		if project == "" {
@@ -315,20 +316,33 @@ func (s *Store) replace(st stored, fields map[string]any) []write {
 // commit applies writes atomically (on Cloud Firestore; see replace for
 // the emulator). A single write needs no transaction.
 func (s *Store) commit(ctx context.Context, writes []write) error {
+	_, err := s.commitTimes(ctx, writes)
+	return err
+}
+
+// commitTimes is commit, returning the update time of each document
+// written, by path.
+func (s *Store) commitTimes(ctx context.Context, writes []write) (map[string]time.Time, error) {
 	if len(writes) == 1 {
 		w := writes[0]
-		var err error
+		var (
+			res *firestore.WriteResult
+			err error
+		)
 		switch {
 		case w.del:
-			_, err = w.ref.Delete(ctx, deletePreconditions(w)...)
+			res, err = w.ref.Delete(ctx, deletePreconditions(w)...)
 		case w.create:
-			_, err = w.ref.Create(ctx, w.fields)
+			res, err = w.ref.Create(ctx, w.fields)
 		case w.since.IsZero():
-			_, err = w.ref.Set(ctx, w.fields)
+			res, err = w.ref.Set(ctx, w.fields)
 		default:
-			_, err = w.ref.Update(ctx, updates(w.fields), firestore.LastUpdateTime(w.since))
+			res, err = w.ref.Update(ctx, updates(w.fields), firestore.LastUpdateTime(w.since))
 		}
-		return err
+		if err != nil {
+			return nil, err
+		}
+		return map[string]time.Time{w.ref.Path: res.UpdateTime}, nil
 	}
 	// Every guard is created before anything else is written: on the
 	// emulator, which applies a failed commit's writes up to the failing
@@ -367,13 +381,22 @@ func (s *Store) commit(ctx context.Context, writes []write) error {
 			b.Update(w.ref, updates(w.fields), firestore.LastUpdateTime(w.since))
 		}
 	}
-	_, err := b.Commit(ctx)
+	results, err := b.Commit(ctx)
 	// Only a second guard or a create after the guards can fail once a
 	// guard has been written.
 	if err != nil && (guards > 1 || guards > 0 && creates > 0) && conflict(err) {
 		s.releaseGuards(ctx, writes, nonce)
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	times := make(map[string]time.Time, len(writes))
+	for i, w := range writes {
+		if i < len(results) && results[i] != nil {
+			times[w.ref.Path] = results[i].UpdateTime
+		}
+	}
+	return times, nil
 }
 
 func guardFirst(w write) int {

@@ -75,6 +75,53 @@ type LeaseRequest struct {
 	Limit     int           // the plan's max concurrent streams
 	TTL       time.Duration // lease length; heartbeats extend it
 	Now       time.Time
+	// On, when set, is the ReadAdmission of AccountID that the caller
+	// decided on: the store admits on that read of the leases instead of
+	// reading them again, and only while the account is as read then —
+	// if any write changed the account since, it refuses with CodeConflict
+	// and reason "account_changed", changing nothing, and the caller reads
+	// again and decides again. So an admission checked against the account
+	// (entitlement, registered devices) commits only on the account it
+	// checked, in its one atomic step.
+	On *AdmissionRead
+	// SaveAccount, with On, is the account to write in the same atomic
+	// step, in place of On.Account as read (authorize play registers the
+	// device this way): refused account_changed like the admission, and
+	// written only if the session is admitted. It must be the same account
+	// on the same plan (CodeInvalid otherwise).
+	SaveAccount *Account
+}
+
+// CheckSaveAccount is the rule of LeaseRequest.SaveAccount every store
+// applies before anything else.
+func (r LeaseRequest) CheckSaveAccount() error {
+	switch {
+	case r.SaveAccount == nil:
+		return nil
+	case r.On == nil:
+		return Errorf(CodeInvalid, "lease_invalid", "SaveAccount needs On, the read it replaces")
+	case r.SaveAccount.ID != r.AccountID || r.SaveAccount.PlanID != r.On.Account.PlanID:
+		return Errorf(CodeInvalid, "lease_invalid", "SaveAccount must be account %q on plan %q", r.AccountID, r.On.Account.PlanID)
+	}
+	return nil
+}
+
+// AdmissionRead is an account and its leases as ReadAdmission read them.
+type AdmissionRead struct {
+	Account Account
+	// Active are the account's sessions active at the read's now, oldest
+	// first, as ListActiveSessions would return them.
+	Active []Session
+	// Guard is the adapter's own record of what it read (versions, slots),
+	// which AcquireLease conditions on. Callers pass it back untouched.
+	Guard any
+}
+
+// ErrAccountChanged is AcquireLease's refusal of an admission whose
+// LeaseRequest.On no longer holds: the account was written since it was
+// read. Nothing was changed; read again.
+func ErrAccountChanged(accountID string) *Error {
+	return Errorf(CodeConflict, "account_changed", "account %q changed since it was read for this admission", accountID)
 }
 
 // ConflictDetails is the Details of a stream_limit conflict.
@@ -96,7 +143,17 @@ type SessionStore interface {
 	// LeaseRequest.Admit). Expired and ended sessions never count.
 	// Acquiring an id that already holds an active lease returns it
 	// unchanged (a retry takes no second slot).
+	//
+	// With req.On (from ReadAdmission) the admission is also conditioned
+	// on the account being unchanged since that read (see LeaseRequest.On),
+	// in the same atomic step, and the adapter starts from the leases that
+	// read saw: read and admission are then two round trips in all.
 	AcquireLease(ctx context.Context, req LeaseRequest) (Session, error)
+	// ReadAdmission reads the account (CodeNotFound if absent) and its
+	// leases in one round trip of latency (requests issued side by side or
+	// batched), for an AcquireLease with LeaseRequest.On. Active lists the
+	// sessions active at now.
+	ReadAdmission(ctx context.Context, accountID string, now time.Time) (AdmissionRead, error)
 	GetSession(ctx context.Context, id string) (Session, error)
 	// ListActiveSessions returns the account's sessions active at now,
 	// oldest first.
@@ -109,8 +166,13 @@ type SessionStore interface {
 	// (Session.LeaseFresh(now, ttl, slack)) nothing is written and the
 	// session is returned as stored. A heartbeat inside its write slack
 	// then costs one read, and outside it one read and one write, with no
-	// read of the caller's own before. An ended or expired session fails
-	// with CodeGone, an unknown one with CodeNotFound.
+	// read of the caller's own before. An adapter may skip the read of a
+	// renewal that will write when it remembers what it last read or
+	// wrote of the session, provided the write is conditioned on exactly
+	// that (a version, a revision's guard) and falls back to the read when
+	// it moved: the answer is then as exact as with the read
+	// (storetest's RenewLeaseSeesOtherWrites). An ended or expired session
+	// fails with CodeGone, an unknown one with CodeNotFound.
 	RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (Session, error)
 	// EndSession releases the lease. Ending an ended session returns it
 	// unchanged, so retries are harmless.

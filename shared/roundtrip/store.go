@@ -107,6 +107,11 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	return s.inner.AcquireLease(ctx, req)
 }
 
+func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Time) (playback.AdmissionRead, error) {
+	defer begin(ctx, LayerStore, "ReadAdmission")()
+	return s.inner.ReadAdmission(ctx, accountID, now)
+}
+
 func (s *Store) GetSession(ctx context.Context, id string) (playback.Session, error) {
 	defer begin(ctx, LayerStore, "GetSession")()
 	return s.inner.GetSession(ctx, id)

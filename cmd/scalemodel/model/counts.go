@@ -36,12 +36,14 @@ type Step struct {
 }
 
 // Steps of a session, read from the code:
-//   - play: authorizeplay.play reads the account and the title side by
-//     side, the plan through its playback.PlanCache (priced per instance,
-//     see PlanLoadsPerInstance), registers an unknown device
-//     (UpdateAccount, counted apart), acquires the lease and reads the
-//     account again (stillRegistered, against a device removed
-//     meanwhile); its answer carries the personalized manifests too;
+//   - play: authorizeplay.play reads the account with its leases
+//     (ReadAdmission) and the title side by side, the plan through its
+//     playback.PlanCache (priced per instance, see PlanLoadsPerInstance),
+//     and acquires the lease on that read (conditioned on the account as
+//     read), which registers an unknown device in the same transaction
+//     (the account written instead of checked: priced alike, so the
+//     registration step calls nothing of its own); its answer carries the
+//     personalized manifests too;
 //   - progress: heartbeat.progress reads the resume position;
 //   - urls and every personalized manifest: signurl.sessionLadder reads
 //     the session, the title and the account side by side, the plan
@@ -49,14 +51,18 @@ type Step struct {
 //   - steering: pickedge reads the session (the edge table is cached);
 //   - heartbeats: with slack, holdLease calls RenewLease, which reads the
 //     session and writes the lease only when it is not fresh (without
-//     slack, ExtendLease); stop reads the session and ends it; every beat
+//     slack, ExtendLease); a beat inside the slack that the instance's
+//     lease cache answers calls nothing (at the default 30 s interval and
+//     20 s slack, periodic beats are all outside it); a writing renewal on
+//     the instance that renewed the session last writes without reading
+//     (the adapters' lease memo), which the unit table prices; stop reads the session and ends it; every beat
 //     publishes one message;
 //   - the consumer, per message (AWS and GCP wire no Deps.Batch and no
 //     Deps.QoE, and at a 30 s interval a batch never holds two beats of
 //     one session): SaveProgress, GetSessionQoE, SaveSessionQoE.
 var (
-	StepPlay           = Step{Name: "play", Route: RoutePlay, Function: "authorizeplay", Store: []string{"GetAccount", "GetTitle", "AcquireLease", "GetAccount"}, Overlap: 1}
-	StepRegisterDevice = Step{Name: "device registration (in play)", Function: "authorizeplay", Store: []string{"UpdateAccount"}}
+	StepPlay           = Step{Name: "play", Route: RoutePlay, Function: "authorizeplay", Store: []string{"ReadAdmission", "GetTitle", "AcquireLease"}, Overlap: 1}
+	StepRegisterDevice = Step{Name: "device registration (in play)", Function: "authorizeplay"}
 	StepProgress       = Step{Name: "resume position", Route: RouteProgress, Function: "heartbeat", Store: []string{"GetProgress"}}
 	StepURLs           = Step{Name: "urls (start and refresh)", Route: RouteURLs, Function: "signurl", Store: []string{"GetSession", "GetTitle", "GetAccount"}, Overlap: 2}
 	StepManifest       = Step{Name: "personalized manifest", Route: RouteManifests, Function: "signurl", Store: []string{"GetSession", "GetTitle", "GetAccount"}, Overlap: 2}

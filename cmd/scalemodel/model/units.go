@@ -85,12 +85,17 @@ type Units struct {
 // from shared/dynamo and shared/firestore:
 //
 // DynamoDB: every GetItem is strongly consistent (dynamo.Store.get).
-// AcquireLease queries the account's slots (consistent) and writes the
-// session, a slot and the device lock in one transaction (2 WRU per KB
-// each). ExtendLease reads the session and writes it and its slot in one
-// transaction; EndSession the same, deleting the slot; RenewLease is
-// ExtendLease deciding on its own read: a GetItem alone while the lease is
-// fresh, and the transaction after it when not (RenewLeaseWritten). SaveProgress and
+// ReadAdmission reads the account and queries its slots side by side;
+// AcquireLease on that read writes the session, a slot and the device lock
+// in one transaction with a condition check on the account (2 WRU per KB
+// each, the check priced as a write). ExtendLease writes the session and
+// its slot in one transaction; EndSession reads the session first and
+// deletes the slot; RenewLease decides on its own read: a GetItem alone
+// while the lease is fresh, and the transaction after it when not
+// (RenewLeaseWritten). A renewal or extension of a lease the instance read
+// or wrote last needs no read (the adapter's lease memo): priced so, as a
+// session's beats reaching the instance that served its last one (one
+// more GetItem, 1 RRU, each time they do not). SaveProgress and
 // SaveSessionQoE are one conditional PutItem each.
 //
 // Firestore (counted on the emulator by TestFirestoreUnitsOnTheEmulator,
@@ -98,10 +103,14 @@ type Units struct {
 // existing document is guarded (a guard document created beside it,
 // deleted later by TTL) and a multi-document write is one batched write
 // (a single Commit, preconditions on the documents read; no
-// BeginTransaction). AcquireLease queries the slots (2 reads) and writes
-// session + guarded slot + guarded device lock; ExtendLease, a writing
-// RenewLease and EndSession read session and slot, then write guard + slot
-// + session; a fresh RenewLease reads the session only;
+// BeginTransaction). ReadAdmission reads the account and queries the slots
+// (3 reads); AcquireLease on it writes session + guarded slot + guarded
+// device lock + the guarded account (rewritten as read: its guard is the
+// admission's condition); EndSession reads session and slot, then writes
+// guard + slot + session; ExtendLease and a writing RenewLease do the same
+// writes without the reads when the instance wrote the lease last (the
+// adapter's lease memo, priced so; else 2 reads and 2 more round trips); a
+// fresh RenewLease reads the session only;
 // the device-time gated saves read the document, then write guard +
 // document. A session's first QoE save creates it (one write): priced as
 // the others.
@@ -113,13 +122,14 @@ func StoreUnits(s ItemSizes) map[string]Units {
 		"GetSession":    {RRU: rruOf(s.Session), Reads: 1, DynamoTrips: 1, FirestoreTrips: 1},
 		"GetProgress":   {RRU: rruOf(s.Progress), Reads: 1, DynamoTrips: 1, FirestoreTrips: 1},
 		"GetSessionQoE": {RRU: rruOf(s.QoE), Reads: 1, DynamoTrips: 1, FirestoreTrips: 1},
-		"AcquireLease": {RRU: rruOf(2*s.Slot + s.DeviceLock), WRU: 2 * (wruOf(s.Session) + wruOf(s.Slot) + wruOf(s.DeviceLock)),
-			Reads: 2, Writes: 5, Guards: 2, DynamoTrips: 2, FirestoreTrips: 2},
-		"ExtendLease": {RRU: rruOf(s.Session), WRU: 2 * (wruOf(s.Session) + wruOf(s.Slot)),
-			Reads: 2, Writes: 3, Guards: 1, DynamoTrips: 2, FirestoreTrips: 3},
+		"ReadAdmission": {RRU: rruOf(s.Account) + rruOf(2*s.Slot+s.DeviceLock), Reads: 3, DynamoTrips: 2, FirestoreTrips: 2},
+		"AcquireLease": {WRU: 2 * (wruOf(s.Session) + wruOf(s.Slot) + wruOf(s.DeviceLock) + wruOf(s.Account)),
+			Writes: 7, Guards: 3, DynamoTrips: 1, FirestoreTrips: 1},
+		"ExtendLease": {WRU: 2 * (wruOf(s.Session) + wruOf(s.Slot)),
+			Writes: 3, Guards: 1, DynamoTrips: 1, FirestoreTrips: 1},
 		"RenewLease": {RRU: rruOf(s.Session), Reads: 1, DynamoTrips: 1, FirestoreTrips: 1},
-		RenewLeaseWritten: {RRU: rruOf(s.Session), WRU: 2 * (wruOf(s.Session) + wruOf(s.Slot)),
-			Reads: 2, Writes: 3, Guards: 1, DynamoTrips: 2, FirestoreTrips: 3},
+		RenewLeaseWritten: {WRU: 2 * (wruOf(s.Session) + wruOf(s.Slot)),
+			Writes: 3, Guards: 1, DynamoTrips: 1, FirestoreTrips: 1},
 		"EndSession": {RRU: rruOf(s.Session), WRU: 2 * (wruOf(s.Session) + wruOf(s.Slot)),
 			Reads: 2, Writes: 3, Guards: 1, DynamoTrips: 2, FirestoreTrips: 3},
 		"SaveProgress":   {WRU: wruOf(s.Progress), Reads: 1, Writes: 2, Guards: 1, DynamoTrips: 1, FirestoreTrips: 2},

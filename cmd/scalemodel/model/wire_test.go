@@ -103,13 +103,19 @@ func steadySteps(s playback.Store, now time.Time) (steps []step, steady []bool) 
 // on a store seeded with the demo data.
 func sessionSteps(s playback.Store, now time.Time) []step {
 	acct, sess := demo.AccountFamily, playback.NewID("ses")
+	var read *playback.AdmissionRead // ReadAdmission's, for AcquireLease
 	return []step{
 		{"GetAccount", "", func(ctx context.Context) error { _, err := s.GetAccount(ctx, acct); return err }, false},
 		{"GetPlan", "", func(ctx context.Context) error { _, err := s.GetPlan(ctx, "standard"); return err }, false},
 		{"GetTitle", "", func(ctx context.Context) error { _, err := s.GetTitle(ctx, "sintel"); return err }, false},
+		{"ReadAdmission", "", func(ctx context.Context) error {
+			r, err := s.ReadAdmission(ctx, acct, now)
+			read = &r
+			return err
+		}, false},
 		{"AcquireLease", "", func(ctx context.Context) error {
 			_, err := s.AcquireLease(ctx, playback.LeaseRequest{SessionID: sess, AccountID: acct, DeviceID: "living-room-tv",
-				TitleID: "sintel", Limit: 2, TTL: 2 * time.Minute, Now: now})
+				TitleID: "sintel", Limit: 2, TTL: 2 * time.Minute, Now: now, On: read})
 			return err
 		}, true},
 		{"GetSession", "", func(ctx context.Context) error { _, err := s.GetSession(ctx, sess); return err }, false},
@@ -118,9 +124,16 @@ func sessionSteps(s playback.Store, now time.Time) []step {
 			_, err := s.RenewLease(ctx, sess, 2*time.Minute, 20*time.Second, now)
 			return err
 		}, false},
-		// A beat 30 s on, past the 20 s slack: read and write.
+		// A beat 30 s on, past the 20 s slack: a write (on Firestore the
+		// session's first writing renewal on an instance reads first).
 		{"RenewLease", model.RenewLeaseWritten, func(ctx context.Context) error {
 			_, err := s.RenewLease(ctx, sess, 2*time.Minute, 20*time.Second, now.Add(30*time.Second))
+			return err
+		}, true},
+		// And the next, on the instance that wrote the lease: the write
+		// alone, which the model prices.
+		{"RenewLease", model.RenewLeaseWritten, func(ctx context.Context) error {
+			_, err := s.RenewLease(ctx, sess, 2*time.Minute, 20*time.Second, now.Add(55*time.Second))
 			return err
 		}, true},
 		{"ExtendLease", "", func(ctx context.Context) error {
