@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +20,18 @@ import (
 // with dash.js in headless Chromium, each configured only through its own
 // CMCD v2 options (web/player/cmcd.html: an event target at the session's
 // cmcd_report_url, no heartbeat or reporting code in the page), from a
-// page on another origin. The viewer pauses after a few seconds and stays
-// paused for longer than a lease: the session must still be alive then,
-// held by the player's own time-interval reports, and the startup time and
-// bitrate the player reported must be in the session's QoE record. Request
-// mode rides along: the segment requests carry CMCD, and the edge's
-// access log has it.
+// page on another origin. The viewer pauses after two seconds of play and
+// stays paused for longer than a lease: the session must still be alive
+// then, held by the player's own time-interval reports; the startup time,
+// bitrate and play time the player reported must be in the session's QoE
+// record; and the resume position an app reads (GET /v1/progress) must
+// have advanced to where the player paused. Neither player sends pt
+// (events/schemas/cmcd.md cites their source), so that position is the
+// one derived from their play states and ts. The page resumes where the
+// previous subtest left off, as an app does, so dash.js carries on from
+// Shaka's position. Request mode rides along: the segment requests carry
+// CMCD for the same player session id as the event reports, and the
+// edge's access log has it.
 func TestBrowserCMCDEventMode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium")
@@ -67,8 +74,11 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The app's resume: where GET /v1/progress says to start.
+			resumeFrom := progressMS(t, run, tok)
+			startAt := float64(max(resumeFrom, 0)) / 1000
 			q := url.Values{"player": {player}, "mpd": {urls.Manifests["dash"]}, "collector": {run.url + play.CMCDReportURL},
-				"cid": {"big-buck-bunny"}, "interval": {"1"}}
+				"cid": {"big-buck-bunny"}, "interval": {"1"}, "start": {strconv.FormatFloat(startAt, 'f', 3, 64)}}
 			var out struct {
 				Reached bool `json:"reached"`
 				Played  struct {
@@ -77,7 +87,10 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 					CurrentTime float64 `json:"currentTime"`
 				} `json:"played"`
 				PausedAt int64 `json:"pausedAt"`
-				Reports  []struct {
+				Held     struct {
+					CurrentTime float64 `json:"currentTime"`
+				} `json:"held"`
+				Reports []struct {
 					Method      string `json:"method"`
 					At          int64  `json:"at"`
 					Status      int    `json:"status"`
@@ -90,20 +103,27 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			}
 			hold := 35 * time.Second
 			h.drive(t, map[string]any{"kind": "cmcd", "url": cross.URL + "/player/cmcd.html?" + q.Encode(),
-				"untilTime": 2, "timeoutMS": 30000, "holdMS": hold.Milliseconds()}, &out)
+				"untilTime": startAt + 2, "timeoutMS": 30000, "holdMS": hold.Milliseconds()}, &out)
 			var lines []string
 			for _, r := range out.Reports {
 				lines = append(lines, strings.TrimSpace(r.Method+" "+http.StatusText(r.Status)+" "+r.ContentType+" "+r.Query+" "+r.Body+" "+r.Failure))
 			}
 			kinds := map[string]int{}
+			keys := map[string]bool{}
+			reportSID := ""
 			for _, r := range out.Reports {
 				for _, line := range strings.Split(strings.TrimSpace(r.Body), "\n") {
 					var e, sta string
 					for _, kv := range strings.Split(line, ",") {
-						if v, ok := strings.CutPrefix(kv, "e="); ok {
+						k, v, _ := strings.Cut(kv, "=")
+						keys[k] = true
+						switch k {
+						case "e":
 							e = v
-						} else if v, ok := strings.CutPrefix(kv, "sta="); ok {
+						case "sta":
 							sta = v
+						case "sid":
+							reportSID = strings.Trim(v, `"`)
 						}
 					}
 					kinds["e="+e+" sta="+sta]++
@@ -149,27 +169,75 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 				time.Sleep(200 * time.Millisecond)
 			}
 			t.Logf("%s: session QoE %+v after %d reports", player, sq.QoE, sq.Heartbeats)
-			if sq.QoE.StartupMS <= 0 || sq.QoE.BitrateKbps <= 0 || sq.Heartbeats < 5 {
-				t.Errorf("QoE from %s's CMCD: %+v (%d reports counted), want startup (msd) and bitrate (br)", player, sq.QoE, sq.Heartbeats)
+			if sq.QoE.StartupMS <= 0 || sq.QoE.BitrateKbps <= 0 || sq.QoE.PlayedMS <= 0 || sq.Heartbeats < 5 {
+				t.Errorf("QoE from %s's CMCD: %+v (%d reports counted), want startup (msd), bitrate (br) and play time", player, sq.QoE, sq.Heartbeats)
 			}
-			if sq.QoE.PlayedMS <= 0 && player == "shaka" {
-				t.Logf("no play time counted: no time-interval report came while playing")
+			// Play states: both players report playing and the pause as
+			// they happen (e=ps), which is what moves the position.
+			if kinds["e=ps sta=p"] == 0 || kinds["e=ps sta=a"] == 0 {
+				t.Errorf("%s reported no play-state change to playing and paused: %v", player, kinds)
+			}
+			if keys["pt"] {
+				t.Logf("%s sent pt: the position is the player's own", player)
+			}
+
+			// The resume position, as the app reads it to resume: moved
+			// from where this session started to where the player paused.
+			// The page's clock and the reports' ts are the same, so the
+			// derived position is off only by the time between a state
+			// change and its report.
+			pausedMS := int64(out.Held.CurrentTime * 1000)
+			var resumed int64
+			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+				resumed = progressMS(t, run, tok)
+				if abs(resumed-pausedMS) <= 1000 || time.Now().After(deadline) {
+					break
+				}
+			}
+			t.Logf("%s: resume position %d ms → %d ms; the player paused at %d ms", player, resumeFrom, resumed, pausedMS)
+			if resumed <= max(resumeFrom, 0) || abs(resumed-pausedMS) > 1000 {
+				t.Errorf("%s: resume position %d ms after the session (was %d), want where the player paused, %d ms (±1 s)",
+					player, resumed, resumeFrom, pausedMS)
+			}
+			if !sq.Playhead.Known {
+				t.Errorf("%s: no derived playhead in the session's QoE: %+v", player, sq.Playhead)
 			}
 
 			// Request mode: the segment requests carried CMCD for the
 			// player's own session id, and the edge logged it.
 			logged := 0
 			for _, l := range run.edgeLog() {
-				if isSegment(l.Path) && l.Status == http.StatusOK && l.CMCD["sid"] != "" && l.CMCD["cid"] == "big-buck-bunny" {
+				if isSegment(l.Path) && l.Status == http.StatusOK && l.CMCD["sid"] == reportSID && l.CMCD["cid"] == "big-buck-bunny" &&
+					l.CMCD["ot"] != "" && l.CMCD["br"] != "" {
 					logged++
 				}
 			}
-			if logged == 0 {
-				t.Errorf("no segment line with CMCD (sid, cid) in the edge's access log")
+			if reportSID == "" || logged == 0 {
+				t.Errorf("no segment line in the edge's access log with CMCD ot, br, cid and the sid %q of %s's event reports", reportSID, player)
 			}
 		})
 	}
 }
+
+// progressMS is the caller's resume position on the test title, as an app
+// reads it (GET /v1/progress), or -1 when there is none.
+func progressMS(t *testing.T, run *recordedRunner, caller string) int64 {
+	t.Helper()
+	var p struct {
+		PositionMS int64 `json:"position_ms"`
+	}
+	switch code := run.call(t, http.MethodGet, "/v1/progress?title_id=big-buck-bunny", caller, &p); code {
+	case http.StatusOK:
+		return p.PositionMS
+	case http.StatusNotFound:
+		return -1
+	default:
+		t.Fatalf("GET /v1/progress: %d", code)
+		return 0
+	}
+}
+
+func abs(v int64) int64 { return max(v, -v) }
 
 // post sends body as JSON and decodes a 2xx answer into out.
 func (r *recordedRunner) post(t *testing.T, path, token string, body, out any) int {

@@ -235,11 +235,13 @@ func playheadStart(ctx context.Context, store playback.ProgressStore, base playb
 // says playing) or is the report of the state's change (e=ps: every
 // change is reported as it happens, so the time before it was spent in
 // the previous state). Anything else moves nothing: the position errs
-// early, never late. A seek without pt loses the position until a report
-// carries pt again. The position never passes the known duration, and
-// the play time it was moved by, all told, never passes the session's age
-// on the server clock when h arrived (plus plausibilitySlack, as for the
-// edge figures): a player's ts cannot claim more play than there was time.
+// early, never late. A seek without pt, once playback began, loses the
+// position until a report carries pt again; one before it (Shaka Player
+// seeks to the start it was given while it first buffers) keeps it. The
+// position never passes the known duration, and the play time it was
+// moved by, all told, never passes the session's age on the server clock
+// when h arrived (plus plausibilitySlack, as for the edge figures): a
+// player's ts cannot claim more play than there was time.
 func cmcdPlayhead(ph *playback.Playhead, h *events.Heartbeat, prev time.Time) bool {
 	if h.Source != events.SourceCMCD || !ph.Known {
 		return false
@@ -264,8 +266,11 @@ func cmcdPlayhead(ph *playback.Playhead, h *events.Heartbeat, prev time.Time) bo
 			changed = true
 		}
 	}
-	if h.PositionUnknown && h.CMCDState == events.CMCDStateSeeking {
+	if h.PositionUnknown && h.CMCDState == events.CMCDStateSeeking && ph.Began {
 		ph.Lost = true
+	}
+	if h.CMCDState == events.CMCDStatePlaying {
+		ph.Began = true
 	}
 	if h.CMCDState != "" {
 		ph.State = h.CMCDState

@@ -292,6 +292,10 @@ func TestCMCDPositionWithoutPlayhead(t *testing.T) {
 			{time.Second, "e=ps,sta=p", 0}, {5 * time.Second, "e=t,sta=p", 0},
 			{time.Second, "e=t,sta=p,pt=200000", 0}, {2 * time.Second, "e=t,sta=p", 0}},
 			want: 202_000},
+		{name: "a seek before playback began is the player going to its start", stored: [2]int64{100_000, 600_000}, steps: []report{
+			{0, "e=t", 0}, {0, "e=ps,sta=r", time.Millisecond}, {time.Second, "e=ps,sta=k", 0}, {time.Second, "e=t,sta=k", 0},
+			{time.Second, "e=ps,sta=p", 0}, {3 * time.Second, "e=t,sta=p", 0}, {time.Second, "e=ps,sta=a", 0}},
+			want: 104_000},
 		{name: "an interval report that says another state counts nothing", steps: []report{
 			{0, "e=ps,sta=p", 0}, {5 * time.Second, "e=t,sta=a", 0}, {5 * time.Second, "e=t,sta=p", 0}},
 			want: none},

@@ -110,6 +110,9 @@ func appendSessionQoE(b []byte, q *playback.SessionQoE) []byte {
 	if ph.Lost {
 		flags |= playheadLost
 	}
+	if ph.Began {
+		flags |= playheadBegan
+	}
 	b = append(b, flags)
 	b = binary.AppendVarint(b, ph.PositionMS)
 	b = binary.AppendVarint(b, ph.DurationMS)
@@ -121,6 +124,7 @@ func appendSessionQoE(b []byte, q *playback.SessionQoE) []byte {
 const (
 	playheadKnown = 1 << iota
 	playheadLost
+	playheadBegan
 )
 
 func (r *reader) sessionQoE(q *playback.SessionQoE) {
@@ -139,7 +143,7 @@ func (r *reader) sessionQoE(q *playback.SessionQoE) {
 	flags := r.b[0]
 	r.b = r.b[1:]
 	ph := &q.Playhead
-	ph.Known, ph.Lost = flags&playheadKnown != 0, flags&playheadLost != 0
+	ph.Known, ph.Lost, ph.Began = flags&playheadKnown != 0, flags&playheadLost != 0, flags&playheadBegan != 0
 	ph.PositionMS, ph.DurationMS, ph.AdvancedMS, ph.State = r.varint(), r.varint(), r.varint(), r.string()
 }
 

@@ -271,8 +271,12 @@ type Playhead struct {
 	// State is the CMCD play state (sta) of the newest report counted:
 	// the state the time until the next report was spent in.
 	State string `json:"sta,omitempty"`
-	// Lost is set by a seek reported without pt: where the player went is
-	// unknown, so the position stays until a report carries pt.
+	// Began is set once a report said playing. Seeks before it are the
+	// player going to the start it was given, not away from it.
+	Began bool `json:"began,omitempty"`
+	// Lost is set by a seek reported without pt once playback began: where
+	// the player went is unknown, so the position stays until a report
+	// carries pt.
 	Lost bool `json:"lost,omitempty"`
 	// AdvancedMS is the play time the position was moved by without pt,
 	// all told; the session's age on the server clock bounds it.

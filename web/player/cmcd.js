@@ -11,6 +11,9 @@
   video.addEventListener('playing', () => { state.phase = 'playing'; });
   const fail = (e) => { state.phase = 'error'; state.error = String(e && (e.message || e.code) || e); };
   const interval = Number(q.get('interval') || 30);
+  // The app's resume: it starts the player where GET /v1/progress says the
+  // viewer left off. (Playing on is the player's own reporting.)
+  const start = Number(q.get('start') || 0);
   // The CMCD v2 event types both players implement: play-state changes,
   // time intervals and errors.
   const events = ['ps', 't', 'e'];
@@ -27,7 +30,7 @@
           eventTargets: [{ enabled: true, url: q.get('collector'), events, interval, batchSize: 1 }],
         },
       });
-      return player.load(q.get('mpd'));
+      return player.load(q.get('mpd'), start || null);
     }).then(() => video.play()).catch(fail);
   } else {
     const player = dashjs.MediaPlayer().create();
@@ -48,6 +51,6 @@
       },
     });
     player.on(dashjs.MediaPlayer.events.ERROR, (e) => fail(e.error));
-    player.initialize(video, q.get('mpd'), true);
+    player.initialize(video, q.get('mpd'), true, start || NaN);
   }
 })();
