@@ -8,7 +8,11 @@
   const video = document.getElementById('video');
   const state = window.playplane = { phase: 'loading', error: '', currentTime: 0, player: q.get('player') };
   video.addEventListener('timeupdate', () => { state.currentTime = video.currentTime; });
-  video.addEventListener('playing', () => { state.phase = 'playing'; });
+  video.addEventListener('playing', () => { state.phase = 'playing'; state.buffering = false; });
+  // Whether the player is stalled, so the test's viewer pauses while the
+  // picture moves (see cmd/playplane TestBrowserCMCDEventMode).
+  state.buffering = true;
+  video.addEventListener('waiting', () => { state.buffering = true; });
   const fail = (e) => { state.phase = 'error'; state.error = String(e && (e.message || e.code) || e); };
   const interval = Number(q.get('interval') || 30);
   // The app's resume: it starts the player where GET /v1/progress says the
@@ -21,6 +25,7 @@
   if (q.get('player') === 'shaka') {
     shaka.polyfill.installAll();
     const player = new shaka.Player();
+    player.addEventListener('buffering', (e) => { state.buffering = e.buffering; });
     player.attach(video).then(() => {
       player.configure({
         cmcd: {
