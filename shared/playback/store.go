@@ -296,8 +296,8 @@ type ProgressStore interface {
 }
 
 // ProgressWrite is one session's share of a heartbeat batch: its resume
-// position unless NoProgress (heartbeats that carry no position, as CMCD
-// reports without a playhead) and, when QoE is set, its QoE state.
+// position unless NoProgress (the batch moves none: CMCD reports without a
+// playhead that add no play time) and, when QoE is set, its QoE state.
 type ProgressWrite struct {
 	Progress   Progress
 	NoProgress bool
