@@ -51,10 +51,11 @@ type Heartbeat struct {
 	// The fields below are set on heartbeats the CMCD v2 collector made
 	// of event-mode reports (Source "cmcd"). CMCD carries no content
 	// duration (duration_ms is 0) and carries the playhead only as pt,
-	// which not every player sends: PositionUnknown reports leave the
-	// resume position alone. CMCDEvent and CMCDState are the report's e
-	// and sta, from which the consumer counts stalls and play time;
-	// StarvationMS is its bsd.
+	// which not every player sends: for PositionUnknown reports the
+	// consumer moves the resume position by the play time their e, sta
+	// and ts tell (schemas/cmcd.md, "Resume position without pt").
+	// CMCDEvent and CMCDState are the report's e and sta, from which the
+	// consumer also counts stalls and play time; StarvationMS is its bsd.
 	Source          string `json:"source,omitempty"`
 	PositionUnknown bool   `json:"position_unknown,omitempty"`
 	CMCDEvent       string `json:"cmcd_e,omitempty"`

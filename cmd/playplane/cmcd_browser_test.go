@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +20,19 @@ import (
 // with dash.js in headless Chromium, each configured only through its own
 // CMCD v2 options (web/player/cmcd.html: an event target at the session's
 // cmcd_report_url, no heartbeat or reporting code in the page), from a
-// page on another origin. The viewer pauses after a few seconds and stays
+// page on another origin. The viewer pauses after a second of play (the
+// stream is 6 s; Shaka while the picture moves, see drive.cjs) and stays
 // paused for longer than a lease: the session must still be alive then,
-// held by the player's own time-interval reports, and the startup time and
-// bitrate the player reported must be in the session's QoE record. Request
-// mode rides along: the segment requests carry CMCD, and the edge's
-// access log has it.
+// held by the player's own time-interval reports; the startup time,
+// bitrate and play time the player reported must be in the session's QoE
+// record; and the resume position an app reads (GET /v1/progress) must
+// have moved on towards where the player paused, never past it. Neither
+// player sends pt (events/schemas/cmcd.md cites their source), so that
+// position is the one derived from their play states and ts. The page
+// resumes where the previous subtest left off, as an app does, so Shaka
+// carries on from dash.js's position. Request mode rides along: the segment
+// requests carry CMCD for the same player session id as the event
+// reports, and the edge's access log has it.
 func TestBrowserCMCDEventMode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium")
@@ -41,7 +49,10 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 	browser := startChromium(t, tools.chromium)
 	h := &harness{t: t, tools: tools, run: run, cdp: browser, cross: cross.URL, artifacts: artifactDir(t)}
 
-	for _, player := range []string{"shaka", "dashjs"} {
+	// dash.js first: it pauses on time, while Shaka may play on through
+	// stalls before it is paused, and the second player resumes where
+	// the first left off, with the end of the 6 s stream to spare.
+	for _, player := range []string{"dashjs", "shaka"} {
 		t.Run(player, func(t *testing.T) {
 			device := playback.NewID("cmcd")
 			account := demo.AccountKids
@@ -67,8 +78,11 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The app's resume: where GET /v1/progress says to start.
+			resumeFrom := progressMS(t, run, tok)
+			startAt := float64(max(resumeFrom, 0)) / 1000
 			q := url.Values{"player": {player}, "mpd": {urls.Manifests["dash"]}, "collector": {run.url + play.CMCDReportURL},
-				"cid": {"big-buck-bunny"}, "interval": {"1"}}
+				"cid": {"big-buck-bunny"}, "interval": {"1"}, "start": {strconv.FormatFloat(startAt, 'f', 3, 64)}}
 			var out struct {
 				Reached bool `json:"reached"`
 				Played  struct {
@@ -77,7 +91,10 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 					CurrentTime float64 `json:"currentTime"`
 				} `json:"played"`
 				PausedAt int64 `json:"pausedAt"`
-				Reports  []struct {
+				Held     struct {
+					CurrentTime float64 `json:"currentTime"`
+				} `json:"held"`
+				Reports []struct {
 					Method      string `json:"method"`
 					At          int64  `json:"at"`
 					Status      int    `json:"status"`
@@ -90,30 +107,39 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			}
 			hold := 35 * time.Second
 			h.drive(t, map[string]any{"kind": "cmcd", "url": cross.URL + "/player/cmcd.html?" + q.Encode(),
-				"untilTime": 2, "timeoutMS": 30000, "holdMS": hold.Milliseconds()}, &out)
+				"untilTime": startAt + 1, "notStalled": player == "shaka", "timeoutMS": 30000, "holdMS": hold.Milliseconds()}, &out)
 			var lines []string
 			for _, r := range out.Reports {
 				lines = append(lines, strings.TrimSpace(r.Method+" "+http.StatusText(r.Status)+" "+r.ContentType+" "+r.Query+" "+r.Body+" "+r.Failure))
 			}
 			kinds := map[string]int{}
+			keys := map[string]bool{}
+			reportSID := ""
+			var sequence []string // e/sta of each report, in the order sent
 			for _, r := range out.Reports {
 				for _, line := range strings.Split(strings.TrimSpace(r.Body), "\n") {
 					var e, sta string
 					for _, kv := range strings.Split(line, ",") {
-						if v, ok := strings.CutPrefix(kv, "e="); ok {
+						k, v, _ := strings.Cut(kv, "=")
+						keys[k] = true
+						switch k {
+						case "e":
 							e = v
-						} else if v, ok := strings.CutPrefix(kv, "sta="); ok {
+						case "sta":
 							sta = v
+						case "sid":
+							reportSID = strings.Trim(v, `"`)
 						}
 					}
 					kinds["e="+e+" sta="+sta]++
+					sequence = append(sequence, e+"/"+sta)
 				}
 			}
 			t.Logf("%s: %d reports to the collector %v, e.g.\n  %s", player, len(out.Reports), kinds, strings.Join(lines[:min(len(lines), 4)], "\n  "))
 			if !out.Reached {
 				s, err := run.app.store.GetSession(context.Background(), play.SessionID)
 				t.Logf("session now: %+v %v (first lease until %s); server saw:\n%s", s, err, started.ExpiresAt, seenText(run.requests()))
-				t.Fatalf("%s did not play 2 s: %+v\nconsole: %q\nreports:\n%s", player, out.Played, out.Console, strings.Join(lines, "\n"))
+				t.Fatalf("%s did not play to %.1f s: %+v\nconsole: %q\nreports:\n%s", player, startAt+1, out.Played, out.Console, strings.Join(lines, "\n"))
 			}
 
 			// The lease: alive after a pause longer than a lease, renewed by
@@ -149,25 +175,78 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 				time.Sleep(200 * time.Millisecond)
 			}
 			t.Logf("%s: session QoE %+v after %d reports", player, sq.QoE, sq.Heartbeats)
-			if sq.QoE.StartupMS <= 0 || sq.QoE.BitrateKbps <= 0 || sq.Heartbeats < 5 {
-				t.Errorf("QoE from %s's CMCD: %+v (%d reports counted), want startup (msd) and bitrate (br)", player, sq.QoE, sq.Heartbeats)
+			if sq.QoE.StartupMS <= 0 || sq.QoE.BitrateKbps <= 0 || sq.QoE.PlayedMS <= 0 || sq.Heartbeats < 5 {
+				t.Errorf("QoE from %s's CMCD: %+v (%d reports counted), want startup (msd), bitrate (br) and play time", player, sq.QoE, sq.Heartbeats)
 			}
-			if sq.QoE.PlayedMS <= 0 && player == "shaka" {
-				t.Logf("no play time counted: no time-interval report came while playing")
+			// Play states: both players report playing and the pause as
+			// they happen (e=ps), which is what moves the position.
+			if kinds["e=ps sta=p"] == 0 || kinds["e=ps sta=a"] == 0 {
+				t.Errorf("%s reported no play-state change to playing and paused: %v", player, kinds)
+			}
+			if keys["pt"] {
+				t.Logf("%s sent pt: the position is the player's own", player)
+			}
+
+			// The resume position, as the app reads it to resume: moved on
+			// from where this session started, towards where the player
+			// paused and never past it. The rule errs early: play time
+			// counts only between reports the device-time gate lets
+			// through, and a report that reaches the consumer after a
+			// newer one (the players post each report on its own, so they
+			// overtake each other) is dropped with the state change it
+			// carried. Half a second is the least movement asked of a
+			// second of play or more.
+			from := max(resumeFrom, 0)
+			pausedMS := int64(out.Held.CurrentTime * 1000)
+			var resumed int64
+			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+				resumed = progressMS(t, run, tok)
+				if resumed >= from+500 || time.Now().After(deadline) {
+					break
+				}
+			}
+			t.Logf("%s: resume position %d ms → %d ms; the player went from %d to %d ms (%.0f%% of its play counted); reports (e/sta): %s",
+				player, resumeFrom, resumed, from, pausedMS, 100*float64(resumed-from)/float64(max(pausedMS-from, 1)),
+				strings.Join(sequence[:min(len(sequence), 24)], " "))
+			if resumed < from+500 || resumed > pausedMS+1000 {
+				t.Errorf("%s: resume position %d ms after the session (was %d), want moved on by at least 500 ms and at most to where the player paused, %d ms (+1 s)",
+					player, resumed, resumeFrom, pausedMS)
+			}
+			if !sq.Playhead.Known {
+				t.Errorf("%s: no derived playhead in the session's QoE: %+v", player, sq.Playhead)
 			}
 
 			// Request mode: the segment requests carried CMCD for the
 			// player's own session id, and the edge logged it.
 			logged := 0
 			for _, l := range run.edgeLog() {
-				if isSegment(l.Path) && l.Status == http.StatusOK && l.CMCD["sid"] != "" && l.CMCD["cid"] == "big-buck-bunny" {
+				if isSegment(l.Path) && l.Status == http.StatusOK && l.CMCD["sid"] == reportSID && l.CMCD["cid"] == "big-buck-bunny" &&
+					l.CMCD["ot"] != "" && l.CMCD["br"] != "" {
 					logged++
 				}
 			}
-			if logged == 0 {
-				t.Errorf("no segment line with CMCD (sid, cid) in the edge's access log")
+			if reportSID == "" || logged == 0 {
+				t.Errorf("no segment line in the edge's access log with CMCD ot, br, cid and the sid %q of %s's event reports", reportSID, player)
 			}
 		})
+	}
+}
+
+// progressMS is the caller's resume position on the test title, as an app
+// reads it (GET /v1/progress), or -1 when there is none.
+func progressMS(t *testing.T, run *recordedRunner, caller string) int64 {
+	t.Helper()
+	var p struct {
+		PositionMS int64 `json:"position_ms"`
+	}
+	switch code := run.call(t, http.MethodGet, "/v1/progress?title_id=big-buck-bunny", caller, &p); code {
+	case http.StatusOK:
+		return p.PositionMS
+	case http.StatusNotFound:
+		return -1
+	default:
+		t.Fatalf("GET /v1/progress: %d", code)
+		return 0
 	}
 }
 

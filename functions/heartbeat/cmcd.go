@@ -1,8 +1,10 @@
 package heartbeat
 
 import (
+	"context"
 	"mime"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/playplane/playplane/events"
@@ -197,6 +199,83 @@ func cmcdIntervals(q *playback.QoE, h *events.Heartbeat, prev time.Time) {
 			q.RebufferMS += gap
 		}
 	}
+}
+
+// playheadStart is where a session's derived playhead starts: the playhead
+// base already holds, or, before the session's first CMCD report is
+// counted, the resume position the app found when it started the player
+// (GET /v1/progress, the resume flow), from the start again when that
+// position is within the credits. Deriving from 0 instead would let a
+// resumed session's first seconds overwrite where the viewer had got to.
+// It reads the store once per CMCD session.
+func playheadStart(ctx context.Context, store playback.ProgressStore, base playback.SessionQoE, beats []events.Heartbeat) (playback.Playhead, error) {
+	if base.Playhead.Known || !slices.ContainsFunc(beats, func(h events.Heartbeat) bool { return h.Source == events.SourceCMCD }) {
+		return base.Playhead, nil
+	}
+	latest := &beats[len(beats)-1]
+	p, err := store.GetProgress(ctx, latest.AccountID, latest.TitleID)
+	switch {
+	case playback.IsCode(err, playback.CodeNotFound):
+		return playback.Playhead{Known: true}, nil
+	case err != nil:
+		return playback.Playhead{}, err
+	}
+	ph := playback.Playhead{Known: true, PositionMS: p.PositionMS, DurationMS: p.DurationMS}
+	if p.DurationMS > 0 && float64(p.PositionMS) >= CompletedFraction*float64(p.DurationMS) {
+		ph.PositionMS = 0
+	}
+	return ph, nil
+}
+
+// cmcdPlayhead moves the session's playhead by one counted heartbeat h
+// (prev: the device time of the one counted before it, zero if none) and
+// reports whether the position changed. A pt sets it. Without pt, the time
+// since the previous report is play time, and moves it on, when that
+// report said playing and h says the state held (an interval report that
+// says playing) or is the report of the state's change (e=ps: every
+// change is reported as it happens, so the time before it was spent in
+// the previous state). Anything else moves nothing: the position errs
+// early, never late. A seek without pt, once playback began, loses the
+// position until a report carries pt again; one before it (Shaka Player
+// seeks to the start it was given while it first buffers) keeps it. The
+// position never passes the known duration, and the play time it was
+// moved by, all told, never passes the session's age on the server clock
+// when h arrived (plus plausibilitySlack, as for the edge figures): a
+// player's ts cannot claim more play than there was time.
+func cmcdPlayhead(ph *playback.Playhead, h *events.Heartbeat, prev time.Time) bool {
+	if h.Source != events.SourceCMCD || !ph.Known {
+		return false
+	}
+	limit := MaxDurationMS
+	if ph.DurationMS > 0 {
+		limit = ph.DurationMS
+	}
+	changed := false
+	switch {
+	case !h.PositionUnknown:
+		ph.PositionMS, ph.Lost, changed = min(h.PositionMS, limit), false, true
+	case !ph.Lost && !prev.IsZero() && ph.State == events.CMCDStatePlaying &&
+		(h.CMCDEvent == events.CMCDEventPlayState || h.CMCDState == events.CMCDStatePlaying):
+		budget := MaxDurationMS
+		if !h.SessionStartedAt.IsZero() {
+			budget = (h.ReceivedAt.Sub(h.SessionStartedAt) + plausibilitySlack).Milliseconds() - ph.AdvancedMS
+		}
+		if step := min(h.DeviceTime.Sub(prev).Milliseconds(), budget, limit-ph.PositionMS); step > 0 {
+			ph.PositionMS += step
+			ph.AdvancedMS += step
+			changed = true
+		}
+	}
+	if h.PositionUnknown && h.CMCDState == events.CMCDStateSeeking && ph.Began {
+		ph.Lost = true
+	}
+	if h.CMCDState == events.CMCDStatePlaying {
+		ph.Began = true
+	}
+	if h.CMCDState != "" {
+		ph.State = h.CMCDState
+	}
+	return changed
 }
 
 // latestPosition is the newest heartbeat of beats (sorted by device time)

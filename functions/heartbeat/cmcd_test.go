@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -244,5 +245,122 @@ func TestCMCDReplayedReportsNeverMoveBack(t *testing.T) {
 	q := h.sessionQoE(id)
 	if p.PositionMS != 60_000 || q.QoE.RebufferCount != 0 || q.QoE.BitrateKbps != 4000 || q.Heartbeats != 1 {
 		t.Fatalf("progress %+v, QoE %+v", p, q)
+	}
+}
+
+// TestCMCDPositionWithoutPlayhead: players that send no pt (Shaka Player
+// 5.2.12 and dash.js 5.2.1 do not) still move the resume position, by the
+// play time between their reports (events/schemas/cmcd.md, "Resume
+// position without pt"), read back as an app does, GET /v1/progress.
+func TestCMCDPositionWithoutPlayhead(t *testing.T) {
+	t.Parallel()
+	type report struct {
+		wait time.Duration // server time that passes before it
+		line string        // the report without ts
+		ts   time.Duration // its ts, relative to the server clock
+	}
+	const none = -1
+	for _, tc := range []struct {
+		name   string
+		stored [2]int64 // resume position and duration before the session; zero: none
+		batch  bool     // all reports in one request at the end
+		steps  []report
+		want   int64 // resume position afterwards, or none
+	}{
+		{name: "plays on from the resume position, through a pause", stored: [2]int64{100_000, 600_000}, steps: []report{
+			{0, "e=t", 0}, {time.Second, "e=ps,sta=p,msd=900", 0}, {10 * time.Second, "e=t,sta=p", 0},
+			{3 * time.Second, "e=ps,sta=a", 0}, {35 * time.Second, "e=t,sta=a", 0},
+			{2 * time.Second, "e=ps,sta=p", 0}, {5 * time.Second, "e=t,sta=p", 0}},
+			want: 100_000 + 10_000 + 3_000 + 5_000},
+		{name: "the same reports in one request", stored: [2]int64{100_000, 600_000}, batch: true, steps: []report{
+			{0, "e=t", 0}, {time.Second, "e=ps,sta=p,msd=900", 0}, {10 * time.Second, "e=t,sta=p", 0},
+			{3 * time.Second, "e=ps,sta=a", 0}, {35 * time.Second, "e=t,sta=a", 0},
+			{2 * time.Second, "e=ps,sta=p", 0}, {5 * time.Second, "e=t,sta=p", 0}},
+			want: 118_000},
+		{name: "a new viewer starts at 0; stalls are not play", steps: []report{
+			{0, "e=ps,sta=s", 0}, {time.Second, "e=ps,sta=p", 0}, {4 * time.Second, "e=t,sta=p", 0},
+			{time.Second, "e=ps,sta=r", 0}, {2 * time.Second, "e=ps,sta=p", 0}, {3 * time.Second, "e=t,sta=p", 0}},
+			want: 4_000 + 1_000 + 3_000},
+		{name: "a finished title starts over", stored: [2]int64{590_000, 600_000}, steps: []report{
+			{0, "e=ps,sta=p", 0}, {6 * time.Second, "e=t,sta=p", 0}},
+			want: 6_000},
+		{name: "never past the known duration", stored: [2]int64{90_000, 100_000}, steps: []report{
+			{0, "e=ps,sta=p", 0}, {20 * time.Second, "e=t,sta=p", 0}},
+			want: 100_000},
+		{name: "a seek without pt holds it until a pt", steps: []report{
+			{0, "e=ps,sta=p", 0}, {5 * time.Second, "e=t,sta=p", 0}, {time.Second, "e=ps,sta=k", 0},
+			{time.Second, "e=ps,sta=p", 0}, {5 * time.Second, "e=t,sta=p", 0},
+			{time.Second, "e=t,sta=p,pt=200000", 0}, {2 * time.Second, "e=t,sta=p", 0}},
+			want: 202_000},
+		{name: "a seek before playback began is the player going to its start", stored: [2]int64{100_000, 600_000}, steps: []report{
+			{0, "e=t", 0}, {0, "e=ps,sta=r", time.Millisecond}, {time.Second, "e=ps,sta=k", 0}, {time.Second, "e=t,sta=k", 0},
+			{time.Second, "e=ps,sta=p", 0}, {3 * time.Second, "e=t,sta=p", 0}, {time.Second, "e=ps,sta=a", 0}},
+			want: 104_000},
+		{name: "an interval report that says another state counts nothing", steps: []report{
+			{0, "e=ps,sta=p", 0}, {5 * time.Second, "e=t,sta=a", 0}, {5 * time.Second, "e=t,sta=p", 0}},
+			want: none},
+		{name: "no play state, no position (Shaka's optimised build)", steps: []report{
+			{0, "e=t,br=(3000)", 0}, {5 * time.Second, "e=t", 0}, {5 * time.Second, "e=t", 0}},
+			want: none},
+		{name: "replayed and late reports move nothing", steps: []report{
+			{0, "e=ps,sta=p", 0}, {5 * time.Second, "e=t,sta=p", 0}, {0, "e=t,sta=p", 0},
+			{time.Second, "e=ps,sta=p", -3 * time.Second}},
+			want: 5_000},
+		{name: "play time is bounded by the server clock", steps: []report{
+			// Five minutes of play claimed by a session one second old on
+			// the server clock: the position moves by at most that second
+			// plus the 10 s slack the edge figures allow.
+			{0, "e=ps,sta=p", -5 * time.Minute}, {time.Second, "e=t,sta=p", 0}},
+			want: 11_000},
+	} {
+		for _, wp := range writePaths {
+			t.Run(tc.name+"/"+wp.name, func(t *testing.T) {
+				t.Parallel()
+				h := newHarness(t, harnessOptions{unbatched: wp.unbatched})
+				ctx := context.Background()
+				if tc.stored[1] > 0 {
+					if _, err := h.bolt.SaveProgress(ctx, playback.Progress{AccountID: "acct_a", TitleID: "title_1", SessionID: "ses_old",
+						PositionMS: tc.stored[0], DurationMS: tc.stored[1], DeviceTime: h.clock().Add(-time.Hour), UpdatedAt: h.clock()}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				id, _ := h.play("acct_a", "title_1", 2)
+				target := h.cmcdURL(id, "acct_a", "title_1")
+				send := func(body string) {
+					t.Helper()
+					if rec := h.report(http.MethodPost, target, "application/cmcd", body); rec.Code != http.StatusNoContent {
+						t.Fatalf("%q: %d %s", body, rec.Code, rec.Body)
+					}
+					h.idle()
+				}
+				var body strings.Builder
+				for _, r := range tc.steps {
+					h.advance(r.wait)
+					line := fmt.Sprintf("%s,ts=%d,v=2\n", r.line, h.ts(r.ts))
+					if tc.batch {
+						body.WriteString(line)
+					} else {
+						send(line)
+					}
+				}
+				if tc.batch {
+					send(body.String())
+				}
+				rec := h.do(http.MethodGet, "/v1/progress?title_id=title_1", h.callerToken("acct_a"), "")
+				switch {
+				case tc.want == none && tc.stored[1] == 0:
+					if rec.Code != http.StatusNotFound {
+						t.Fatalf("progress: %d %s, want none", rec.Code, rec.Body)
+					}
+				case rec.Code != http.StatusOK:
+					t.Fatalf("progress: %d %s", rec.Code, rec.Body)
+				default:
+					p := decode[heartbeat.ProgressResponse](t, rec)
+					if p.PositionMS != tc.want {
+						t.Fatalf("resume position %d ms, want %d (%+v; playhead %+v)", p.PositionMS, tc.want, p, h.sessionQoE(id).Playhead)
+					}
+				}
+			})
+		}
 	}
 }

@@ -171,20 +171,23 @@ func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas, views
 		return nil
 	}
 
-	// The resume position first: if the QoE write below fails, the
-	// redelivery finds the position already saved and the gate makes that
-	// second save a no-op.
-	if p, ok := latestPosition(g.beats); ok {
-		if _, err := s.deps.Store.SaveProgress(ctx, progressOf(p)); err != nil {
-			return keep("SaveProgress", err)
-		}
-	}
-
 	base, err := s.deps.Store.GetSessionQoE(ctx, latest.SessionID)
 	if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
 		return keep("GetSessionQoE", err)
 	}
-	next, counted := coalesce(base, g.beats)
+	if base.Playhead, err = playheadStart(ctx, s.deps.Store, base, g.beats); err != nil {
+		return keep("GetProgress", err)
+	}
+	next, counted, moved := coalesce(base, g.beats)
+
+	// The resume position before the QoE: if the QoE write below fails,
+	// the redelivery finds the position already saved and the gate makes
+	// that second save a no-op.
+	if p, ok := positionOf(g.beats, next, moved); ok {
+		if _, err := s.deps.Store.SaveProgress(ctx, p); err != nil {
+			return keep("SaveProgress", err)
+		}
+	}
 	if counted == 0 {
 		s.stats.stale.Add(int64(len(g.beats)))
 		return nil
@@ -213,12 +216,17 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 	nexts := make([]playback.SessionQoE, len(order))
 	counts := make([]int, len(order))
 	for i, g := range order {
-		if p, ok := latestPosition(g.beats); ok {
-			writes[i].Progress = progressOf(p)
+		base := bases[ids[i]]
+		if base.Playhead, err = playheadStart(ctx, bs, base, g.beats); err != nil {
+			return err
+		}
+		var moved time.Time
+		nexts[i], counts[i], moved = coalesce(base, g.beats)
+		if p, ok := positionOf(g.beats, nexts[i], moved); ok {
+			writes[i].Progress = p
 		} else {
 			writes[i].NoProgress = true
 		}
-		nexts[i], counts[i] = coalesce(bases[ids[i]], g.beats)
 		if counts[i] > 0 {
 			writes[i].QoE = &nexts[i]
 		}
@@ -260,15 +268,33 @@ func progressOf(h *events.Heartbeat) playback.Progress {
 		PositionMS: h.PositionMS, DurationMS: h.DurationMS, DeviceTime: h.DeviceTime, UpdatedAt: h.ReceivedAt}
 }
 
+// positionOf is the resume position a session's batch writes, if any: the
+// newest heartbeat that carries one, or the playhead its CMCD reports
+// moved (moved is when they last did, zero if they did not), whichever is
+// newer.
+func positionOf(beats []events.Heartbeat, next playback.SessionQoE, moved time.Time) (playback.Progress, bool) {
+	p, ok := latestPosition(beats)
+	if moved.IsZero() || ok && moved.Before(p.DeviceTime) {
+		if !ok {
+			return playback.Progress{}, false
+		}
+		return progressOf(p), true
+	}
+	latest := &beats[len(beats)-1]
+	return playback.Progress{AccountID: latest.AccountID, TitleID: latest.TitleID, SessionID: latest.SessionID, DeviceID: latest.DeviceID,
+		PositionMS: next.Playhead.PositionMS, DurationMS: next.Playhead.DurationMS, DeviceTime: moved, UpdatedAt: latest.ReceivedAt}, true
+}
+
 // coalesce folds the heartbeats newer than base into the session's next QoE
 // state and counts them; heartbeats at or before base's device time (late or
-// replayed) and repeats of one device time count nothing.
-func coalesce(base playback.SessionQoE, beats []events.Heartbeat) (playback.SessionQoE, int) {
+// replayed) and repeats of one device time count nothing. moved is the
+// device time of the last counted CMCD report that moved the session's
+// playhead, zero if none did.
+func coalesce(base playback.SessionQoE, beats []events.Heartbeat) (next playback.SessionQoE, counted int, moved time.Time) {
 	latest := &beats[len(beats)-1]
-	next := playback.SessionQoE{SessionID: latest.SessionID, AccountID: latest.AccountID, TitleID: latest.TitleID,
-		Heartbeats: base.Heartbeats, QoE: base.QoE}
+	next = playback.SessionQoE{SessionID: latest.SessionID, AccountID: latest.AccountID, TitleID: latest.TitleID,
+		Heartbeats: base.Heartbeats, QoE: base.QoE, Playhead: base.Playhead}
 	last := base.DeviceTime
-	counted := 0
 	for i := range beats {
 		h := &beats[i]
 		if !h.DeviceTime.After(last) {
@@ -277,11 +303,14 @@ func coalesce(base playback.SessionQoE, beats []events.Heartbeat) (playback.Sess
 		counted++
 		next.QoE = mergeQoE(next.QoE, h.QoE)
 		cmcdIntervals(&next.QoE, h, last)
+		if cmcdPlayhead(&next.Playhead, h, last) {
+			moved = h.DeviceTime
+		}
 		last = h.DeviceTime
 	}
 	next.Heartbeats += counted
 	next.DeviceTime, next.UpdatedAt, next.EdgeID = latest.DeviceTime, latest.ReceivedAt, next.QoE.EdgeID
-	return next, counted
+	return next, counted, moved
 }
 
 // mergeQoE lays a newer report over the state. Cumulative counters never go

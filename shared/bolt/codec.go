@@ -19,6 +19,10 @@ import (
 // new form as their records change.
 const recordV1 = 0x01
 
+// recordV2 marks a session QoE record that ends with the session's CMCD
+// playhead; recordV1 ones, written before it existed, have none.
+const recordV2 = 0x02
+
 func encodeRecord(v any) ([]byte, error) {
 	b := []byte{recordV1}
 	switch v := v.(type) {
@@ -27,16 +31,17 @@ func encodeRecord(v any) ([]byte, error) {
 	case playback.Progress:
 		return appendProgress(b, &v), nil
 	case playback.SessionQoE:
+		b[0] = recordV2
 		return appendSessionQoE(b, &v), nil
 	}
 	return json.Marshal(v)
 }
 
 func decodeRecord(raw []byte, v any) error {
-	if len(raw) == 0 || raw[0] != recordV1 {
+	if len(raw) == 0 || raw[0] != recordV1 && raw[0] != recordV2 {
 		return json.Unmarshal(raw, v)
 	}
-	r := reader{b: raw[1:]}
+	r := reader{b: raw[1:], version: raw[0]}
 	switch v := v.(type) {
 	case *playback.Session:
 		r.session(v)
@@ -96,8 +101,31 @@ func appendSessionQoE(b []byte, q *playback.SessionQoE) []byte {
 	b = appendTime(b, q.DeviceTime)
 	b = binary.AppendVarint(b, int64(q.Heartbeats))
 	b = appendQoE(b, &q.QoE)
-	return appendTime(b, q.UpdatedAt)
+	b = appendTime(b, q.UpdatedAt)
+	ph := &q.Playhead
+	var flags byte
+	if ph.Known {
+		flags |= playheadKnown
+	}
+	if ph.Lost {
+		flags |= playheadLost
+	}
+	if ph.Began {
+		flags |= playheadBegan
+	}
+	b = append(b, flags)
+	b = binary.AppendVarint(b, ph.PositionMS)
+	b = binary.AppendVarint(b, ph.DurationMS)
+	b = binary.AppendVarint(b, ph.AdvancedMS)
+	return appendString(b, ph.State)
 }
+
+// Flags of a session QoE record's playhead section.
+const (
+	playheadKnown = 1 << iota
+	playheadLost
+	playheadBegan
+)
 
 func (r *reader) sessionQoE(q *playback.SessionQoE) {
 	q.SessionID, q.AccountID, q.TitleID, q.EdgeID = r.string(), r.string(), r.string(), r.string()
@@ -105,6 +133,18 @@ func (r *reader) sessionQoE(q *playback.SessionQoE) {
 	q.Heartbeats = int(r.varint())
 	r.qoe(&q.QoE)
 	q.UpdatedAt = r.time()
+	if r.version < recordV2 || r.err != nil {
+		return
+	}
+	if len(r.b) == 0 {
+		r.err = errShort
+		return
+	}
+	flags := r.b[0]
+	r.b = r.b[1:]
+	ph := &q.Playhead
+	ph.Known, ph.Lost, ph.Began = flags&playheadKnown != 0, flags&playheadLost != 0, flags&playheadBegan != 0
+	ph.PositionMS, ph.DurationMS, ph.AdvancedMS, ph.State = r.varint(), r.varint(), r.varint(), r.string()
 }
 
 func appendQoE(b []byte, q *playback.QoE) []byte {
@@ -142,8 +182,9 @@ func appendTime(b []byte, t time.Time) []byte {
 // reader decodes a binary record; the first error sticks and later reads
 // return zero values.
 type reader struct {
-	b   []byte
-	err error
+	b       []byte
+	version byte // recordV1 or recordV2
+	err     error
 }
 
 var errShort = errors.New("record cut short")

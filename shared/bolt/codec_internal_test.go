@@ -52,7 +52,7 @@ func TestBinaryRecordsRoundTrip(t *testing.T) {
 			filled(t, reflect.ValueOf(tc.v).Elem(), &seed)
 			rec := reflect.ValueOf(tc.v).Elem().Interface()
 			raw, err := encodeRecord(rec)
-			if err != nil || raw[0] != recordV1 {
+			if err != nil || raw[0] != recordV1 && raw[0] != recordV2 {
 				t.Fatalf("encodeRecord = %x, %v", raw, err)
 			}
 			got := reflect.New(reflect.TypeOf(rec))
@@ -101,5 +101,31 @@ func TestJSONRecordsStillRead(t *testing.T) {
 	// Records without a binary form stay JSON.
 	if raw, err := encodeRecord(playback.Plan{ID: "basic", MaxStreams: 1}); err != nil || raw[0] != '{' {
 		t.Fatalf("plan record %q, %v", raw, err)
+	}
+}
+
+// TestSessionQoEWithoutPlayheadStillRead: session QoE records written
+// before the CMCD playhead (recordV1) end at UpdatedAt and read with no
+// playhead.
+func TestSessionQoEWithoutPlayheadStillRead(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	want := playback.SessionQoE{SessionID: "ses_1", AccountID: "acct_1", TitleID: "sintel", DeviceTime: at, Heartbeats: 3,
+		QoE: playback.QoE{BitrateKbps: 3000, PlayedMS: 60_000}, UpdatedAt: at}
+	raw, err := encodeRecord(want)
+	if err != nil || raw[0] != recordV2 {
+		t.Fatalf("encodeRecord = %x, %v", raw, err)
+	}
+	// The zero playhead is five bytes: flags, position, duration,
+	// advanced, state.
+	v1 := append([]byte{recordV1}, raw[1:len(raw)-5]...)
+	var got playback.SessionQoE
+	if err := decodeRecord(v1, &got); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("decodeRecord(v1) = %+v, %v", got, err)
+	}
+	want.Playhead = playback.Playhead{Known: true, PositionMS: 42_000, State: "p"}
+	raw, _ = encodeRecord(want)
+	if err := decodeRecord(raw, &got); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("decodeRecord(v2) = %+v, %v", got, err)
 	}
 }

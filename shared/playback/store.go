@@ -312,6 +312,37 @@ type SessionQoE struct {
 	Heartbeats int       `json:"heartbeats"`
 	QoE        QoE       `json:"qoe"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// Playhead is the session's playhead as its CMCD reports tell it. It
+	// is kept here, next to the device time that orders the reports, so
+	// that reports without pt (playhead time) still move the resume
+	// position: by the play time between them (events/schemas/cmcd.md,
+	// "Resume position without pt"). Zero for sessions that never sent
+	// CMCD.
+	Playhead Playhead `json:"playhead,omitzero"`
+}
+
+// Playhead is a session's playhead derived from its CMCD reports.
+type Playhead struct {
+	// Known is set once the session's first CMCD report was counted: the
+	// position then starts from the resume position the session found.
+	Known      bool  `json:"known"`
+	PositionMS int64 `json:"position_ms"`
+	// DurationMS is the title's duration where a heartbeat told it (CMCD
+	// does not), 0 when unknown; the position never passes it.
+	DurationMS int64 `json:"duration_ms,omitempty"`
+	// State is the CMCD play state (sta) of the newest report counted:
+	// the state the time until the next report was spent in.
+	State string `json:"sta,omitempty"`
+	// Began is set once a report said playing. Seeks before it are the
+	// player going to the start it was given, not away from it.
+	Began bool `json:"began,omitempty"`
+	// Lost is set by a seek reported without pt once playback began: where
+	// the player went is unknown, so the position stays until a report
+	// carries pt.
+	Lost bool `json:"lost,omitempty"`
+	// AdvancedMS is the play time the position was moved by without pt,
+	// all told; the session's age on the server clock bounds it.
+	AdvancedMS int64 `json:"advanced_ms,omitempty"`
 }
 
 // ProgressStore holds resume positions and per-session QoE. Both writes are
@@ -327,8 +358,8 @@ type ProgressStore interface {
 }
 
 // ProgressWrite is one session's share of a heartbeat batch: its resume
-// position unless NoProgress (heartbeats that carry no position, as CMCD
-// reports without a playhead) and, when QoE is set, its QoE state.
+// position unless NoProgress (the batch moves none: CMCD reports without a
+// playhead that add no play time) and, when QoE is set, its QoE state.
 type ProgressWrite struct {
 	Progress   Progress
 	NoProgress bool

@@ -930,6 +930,8 @@ func testSessionQoE(t *testing.T, s playback.Store) {
 	}
 	next := q
 	next.DeviceTime, next.Heartbeats, next.QoE.PlayedMS = t0.Add(10*time.Second), 2, 20_000
+	// The CMCD playhead the consumer keeps beside the QoE.
+	next.Playhead = playback.Playhead{Known: true, PositionMS: 42_000, DurationMS: 600_000, State: "p", Began: true, Lost: true, AdvancedMS: 9_000}
 	prev, applied = mustPair(s.SaveSessionQoE(ctx, next))(t)
 	if !applied || prev.QoE.PlayedMS != 10_000 || prev.EdgeID != "e1" {
 		t.Fatalf("second SaveSessionQoE prev = %+v, applied=%v", prev, applied)
@@ -938,7 +940,7 @@ func testSessionQoE(t *testing.T, s playback.Store) {
 	if applied {
 		t.Fatal("older QoE snapshot was applied")
 	}
-	if got := must(s.GetSessionQoE(ctx, q.SessionID))(t); got.QoE.PlayedMS != 20_000 || got.Heartbeats != 2 {
+	if got := must(s.GetSessionQoE(ctx, q.SessionID))(t); got.QoE.PlayedMS != 20_000 || got.Heartbeats != 2 || got.Playhead != next.Playhead {
 		t.Fatalf("GetSessionQoE = %+v", got)
 	}
 }

@@ -128,7 +128,10 @@ async function guessUHD(page, rec) {
 async function playScenario(browser) {
   const { context, page, rec } = await open(browser, sc.url, { pauseAt: sc.steer ? 0.2 : 0 });
   const steered = sc.steer ? await steer(page, rec) : null;
-  const played = await until(page, (s) => s.currentTime >= sc.untilTime, sc.timeoutMS);
+  // The viewer pauses past untilTime; with notStalled, while the picture
+  // moves. (Shaka Player 5.2.12 reports sta=p when a stall ends even if
+  // the viewer paused during it: events/schemas/cmcd.md.)
+  const played = await until(page, (s) => s.currentTime >= sc.untilTime && !(sc.notStalled && s.buffering), sc.timeoutMS);
   const out = { reached: played.ok, played: played.state, steer: steered };
   // Paused, the few-second test stream cannot run out (and stop the
   // session by itself) while a slow machine takes the screenshot.
@@ -245,7 +248,10 @@ async function cmcdScenario(browser) {
     if (req.url().includes('/cmcd/')) reports.push({ method: req.method(), at: Date.now(), status: 0, failure: req.failure() && req.failure().errorText });
   });
   await page.goto(sc.url, { waitUntil: 'load' });
-  const played = await until(page, (s) => s.currentTime >= sc.untilTime, sc.timeoutMS);
+  // The viewer pauses past untilTime; with notStalled, while the picture
+  // moves. (Shaka Player 5.2.12 reports sta=p when a stall ends even if
+  // the viewer paused during it: events/schemas/cmcd.md.)
+  const played = await until(page, (s) => s.currentTime >= sc.untilTime && !(sc.notStalled && s.buffering), sc.timeoutMS);
   const out = { reached: played.ok, played: played.state };
   if (played.ok) {
     await page.evaluate(() => document.getElementById('video').pause());

@@ -8,9 +8,16 @@
   const video = document.getElementById('video');
   const state = window.playplane = { phase: 'loading', error: '', currentTime: 0, player: q.get('player') };
   video.addEventListener('timeupdate', () => { state.currentTime = video.currentTime; });
-  video.addEventListener('playing', () => { state.phase = 'playing'; });
+  video.addEventListener('playing', () => { state.phase = 'playing'; state.buffering = false; });
+  // Whether the player is stalled, so the test's viewer pauses while the
+  // picture moves (see cmd/playplane TestBrowserCMCDEventMode).
+  state.buffering = true;
+  video.addEventListener('waiting', () => { state.buffering = true; });
   const fail = (e) => { state.phase = 'error'; state.error = String(e && (e.message || e.code) || e); };
   const interval = Number(q.get('interval') || 30);
+  // The app's resume: it starts the player where GET /v1/progress says the
+  // viewer left off. (Playing on is the player's own reporting.)
+  const start = Number(q.get('start') || 0);
   // The CMCD v2 event types both players implement: play-state changes,
   // time intervals and errors.
   const events = ['ps', 't', 'e'];
@@ -18,6 +25,7 @@
   if (q.get('player') === 'shaka') {
     shaka.polyfill.installAll();
     const player = new shaka.Player();
+    player.addEventListener('buffering', (e) => { state.buffering = e.buffering; });
     player.attach(video).then(() => {
       player.configure({
         cmcd: {
@@ -27,7 +35,7 @@
           eventTargets: [{ enabled: true, url: q.get('collector'), events, interval, batchSize: 1 }],
         },
       });
-      return player.load(q.get('mpd'));
+      return player.load(q.get('mpd'), start || null);
     }).then(() => video.play()).catch(fail);
   } else {
     const player = dashjs.MediaPlayer().create();
@@ -48,6 +56,6 @@
       },
     });
     player.on(dashjs.MediaPlayer.events.ERROR, (e) => fail(e.error));
-    player.initialize(video, q.get('mpd'), true);
+    player.initialize(video, q.get('mpd'), true, start || NaN);
   }
 })();
