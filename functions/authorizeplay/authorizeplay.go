@@ -114,7 +114,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.RefuseAnonymousProxies && cfg.Viewer.GeoIPAnonymousDB == "" {
 		return nil, errors.New("authorizeplay.New: refusing anonymous proxies needs an anonymous-IP database (PICKEDGE_GEOIP_ANONYMOUS_DB)")
 	}
-	if cfg.Viewer.HasLocationSource() {
+	if cfg.Viewer.HasLocationSource() || cfg.Viewer.ASNHeader != "" {
 		geo, err := cfg.Viewer.OpenGeoIP()
 		if err != nil {
 			return nil, fmt.Errorf("authorizeplay.New: %w", err)
@@ -137,16 +137,64 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // Close releases the GeoIP databases.
 func (s *Server) Close() error { return s.geo.Close() }
 
-// viewerPlace is where the request comes from, for licensing.
-func (s *Server) viewerPlace(r *http.Request) playback.ViewerPlace {
+// locate is where the request comes from; ok is false when no location
+// source is configured.
+func (s *Server) locate(r *http.Request) (loc steering.Location, ok bool) {
 	if s.viewer == nil {
-		return playback.ViewerPlace{}
+		return loc, false
 	}
 	loc, _, err := s.viewer.Locate(r)
 	if err != nil {
 		httpx.Logger(r.Context()).WarnContext(r.Context(), "locating the viewer", "err", err)
 	}
+	return loc, true
+}
+
+// viewerPlace is where the request comes from, for licensing: located
+// only when a country source is configured (an ASN header alone says
+// nothing of countries).
+func (s *Server) viewerPlace(loc steering.Location, located bool) playback.ViewerPlace {
+	if !located || !s.cfg.Viewer.HasLocationSource() {
+		return playback.ViewerPlace{}
+	}
 	return playback.ViewerPlace{Located: true, Country: loc.Country, Anonymous: loc.AnonymousProxy}
+}
+
+// viewerOf is who plays, for the QoE aggregates: the country where the
+// viewer was located, else the account's home territory (where a play
+// without a location source is licensed); the ASN from the front door or
+// GeoIP; the device type the player named, else the front door's
+// CloudFront-Is-*-Viewer headers, else the User-Agent.
+func viewerOf(r *http.Request, req PlayRequest, acct playback.Account, loc steering.Location) playback.Viewer {
+	v := playback.Viewer{Country: loc.Country, ASN: loc.ASN, DeviceType: req.DeviceType}
+	if v.Country == "" && playback.ValidCountry(acct.Territory) {
+		v.Country = acct.Territory
+	}
+	if v.DeviceType == "" {
+		v.DeviceType = deviceTypeFromHeaders(r.Header)
+	}
+	return v
+}
+
+// cloudFrontDeviceHeaders are the device headers CloudFront adds when
+// its cache or origin request policy asks for them, most specific first.
+var cloudFrontDeviceHeaders = [...]struct{ header, deviceType string }{
+	{"Cloudfront-Is-Smarttv-Viewer", playback.DeviceTV},
+	{"Cloudfront-Is-Tablet-Viewer", playback.DeviceTablet},
+	{"Cloudfront-Is-Mobile-Viewer", playback.DeviceMobile},
+	{"Cloudfront-Is-Desktop-Viewer", playback.DeviceDesktop},
+}
+
+// deviceTypeFromHeaders is the device type the request's headers tell.
+// It is analytics, not a permission: a player could name any type in the
+// request body, so the headers need no trusted proxy.
+func deviceTypeFromHeaders(h http.Header) string {
+	for _, c := range cloudFrontDeviceHeaders {
+		if h.Get(c.header) == "true" {
+			return c.deviceType
+		}
+	}
+	return playback.DeviceTypeFromUserAgent(h.Get("User-Agent"))
 }
 
 // Register serves the routes on mux.
@@ -173,6 +221,9 @@ type PlayRequest struct {
 	TitleID    string `json:"title_id"`
 	DeviceID   string `json:"device_id"`
 	DeviceName string `json:"device_name,omitempty"`
+	// DeviceType is one of playback.DeviceTypes, for the QoE breakdown by
+	// device; absent, it is taken from the request's headers.
+	DeviceType string `json:"device_type,omitempty"`
 }
 
 // PlayResponse is the answer to an admitted play.
@@ -251,6 +302,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	if len(req.DeviceName) > 128 {
 		return playback.Errorf(playback.CodeInvalid, "device_name", "device_name is longer than 128 bytes")
 	}
+	if req.DeviceType != "" && !playback.ValidDeviceType(req.DeviceType) {
+		return playback.Errorf(playback.CodeInvalid, "device_type", "device_type must be one of %v", playback.DeviceTypes)
+	}
 	ctx := r.Context()
 	now := s.deps.Now()
 
@@ -287,7 +341,8 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	if titleErr != nil {
 		return titleErr
 	}
-	if err := playback.CheckLicence(title, acct.Territory, s.viewerPlace(r), playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now); err != nil {
+	loc, located := s.locate(r)
+	if err := playback.CheckLicence(title, acct.Territory, s.viewerPlace(loc, located), playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now); err != nil {
 		return err
 	}
 	if acct.ParentalCap > 0 && title.Rating > acct.ParentalCap {
@@ -314,7 +369,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	claims := auth.PlaybackClaims{SessionID: sess.ID, AccountID: acct.ID, TitleID: title.ID, DeviceID: req.DeviceID,
-		IssuedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL)}
+		IssuedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL), Viewer: viewerOf(r, req, acct, loc)}
 	token, err := s.deps.Tokens.Issue(claims)
 	if err != nil {
 		return fmt.Errorf("authorizeplay: issue token: %w", err)
@@ -359,6 +414,7 @@ func (s *Server) addManifests(r *http.Request, resp *PlayResponse, sess playback
 	exp = exp.Truncate(time.Second)
 	mc := claims
 	mc.ExpiresAt = exp
+	mc.Viewer = playback.Viewer{} // only heartbeats read it: the manifest URLs stay short
 	cred, err := s.deps.Tokens.IssueManifest(mc)
 	if err != nil {
 		return fmt.Errorf("authorizeplay: manifest credential: %w", err)

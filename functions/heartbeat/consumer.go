@@ -444,12 +444,18 @@ func viewReport(g *session, next playback.SessionQoE) playback.QoEReport {
 	r := playback.QoEReport{SessionID: latest.SessionID, TitleID: latest.TitleID,
 		SessionStartedAt: latest.SessionStartedAt, ReceivedAt: latest.ReceivedAt, DeviceTime: next.DeviceTime, QoE: next.QoE}
 	for i := range g.beats {
-		switch g.beats[i].Event {
+		h := &g.beats[i]
+		switch h.Event {
 		case events.HeartbeatStop:
 			r.Stopped = true
 		case events.HeartbeatError:
 			r.Failed = true
 		}
+		// Every heartbeat of a session carries the same viewer (its
+		// token's); messages from before the fields existed carry none.
+		r.Country = cmp.Or(h.Country, r.Country)
+		r.ASN = cmp.Or(h.ASN, r.ASN)
+		r.DeviceType = cmp.Or(h.DeviceType, r.DeviceType)
 	}
 	if r.SessionStartedAt.IsZero() {
 		// Messages from before session_started_at existed: the session

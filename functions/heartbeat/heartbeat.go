@@ -244,7 +244,8 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	}
 	msg := events.Heartbeat{SessionID: id, AccountID: sess.AccountID, TitleID: sess.TitleID, DeviceID: sess.DeviceID,
 		Event: req.Event, PositionMS: req.PositionMS, DurationMS: req.DurationMS, DeviceTime: req.DeviceTime,
-		QoE: req.QoE, ReceivedAt: now.UTC(), SessionStartedAt: sess.StartedAt.UTC()}
+		QoE: req.QoE, ReceivedAt: now.UTC(), SessionStartedAt: sess.StartedAt.UTC(),
+		Country: claims.Viewer.Country, ASN: claims.Viewer.ASN, DeviceType: claims.Viewer.DeviceType}
 	if err := s.enqueue(r.Context(), &msg); err != nil {
 		return err
 	}
