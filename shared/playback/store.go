@@ -295,3 +295,14 @@ type ProgressBatchStore interface {
 	GetSessionQoEs(ctx context.Context, sessionIDs []string) (map[string]SessionQoE, error)
 	SaveProgressBatch(ctx context.Context, writes []ProgressWrite) ([]ProgressWriteResult, error)
 }
+
+// LeaseCounter counts the leases held across every account: the
+// playplane.leases.active gauge reads it when metrics are collected
+// (never on a request path), so the figure is what the store holds and
+// cannot drift the way a counter of admissions minus ends would as
+// leases lapse unrenewed. The embedded store implements it; DynamoDB and
+// Firestore would need a scan or an aggregation query per collection and
+// do not.
+type LeaseCounter interface {
+	CountActiveLeases(ctx context.Context, now time.Time) (int, error)
+}
