@@ -221,6 +221,10 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 		nexts[i], counts[i] = coalesce(bases[ids[i]], g.beats)
 		if counts[i] > 0 {
 			writes[i].QoE = &nexts[i]
+			if s.deps.QoE != nil {
+				r := viewReport(g, nexts[i])
+				writes[i].View = &r
+			}
 		}
 	}
 	results, err := bs.SaveProgressBatch(ctx, writes)
@@ -228,7 +232,12 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 		return err
 	}
 	for i, g := range order {
-		s.account(ctx, g, counts[i], results[i].QoEApplied, results[i].PrevQoE, nexts[i], edges, views)
+		v := views
+		if results[i].ViewApplied {
+			s.stats.qoeViews.Add(1)
+			v = nil // folded in the batch's transaction already
+		}
+		s.account(ctx, g, counts[i], results[i].QoEApplied, results[i].PrevQoE, nexts[i], edges, v)
 	}
 	return nil
 }
@@ -245,7 +254,7 @@ func (s *Server) account(ctx context.Context, g *session, counted int, applied b
 	}
 	s.stats.applied.Add(int64(counted))
 	s.stats.stale.Add(int64(len(g.beats) - counted))
-	if s.deps.QoE != nil {
+	if s.deps.QoE != nil && views != nil {
 		views.add(viewReport(g, next))
 	}
 	if s.cfg.EdgeQoEFeedback {

@@ -97,7 +97,10 @@ type Deps struct {
 	Batch playback.ProgressBatchStore
 	// QoE, when set, gets every applied session state as a view report
 	// for the QoE analytics, once per batch (the embedded store keeps
-	// them). In the cloud it is nil: the heartbeat stream itself lands in
+	// them). With Batch set too it must be the same store: the batch
+	// write carries the reports (playback.ProgressWrite.View) and folds
+	// them in its own transaction, and only what it says it did not fold
+	// is written here. In the cloud it is nil: the heartbeat stream itself lands in
 	// the warehouse (Firehose → S3/Athena, Pub/Sub → BigQuery; docs/qoe).
 	QoE playback.QoEStore
 	// Stream, when set, gets every message the consumer acknowledged as

@@ -267,10 +267,17 @@ type ProgressStore interface {
 // ProgressWrite is one session's share of a heartbeat batch: its resume
 // position unless NoProgress (heartbeats that carry no position, as CMCD
 // reports without a playhead) and, when QoE is set, its QoE state.
+//
+// View, when set, is the view report (QoEStore) of that QoE state: a store
+// that is also a QoEStore folds it into the session's view in the batch's
+// own transaction, exactly when the QoE state is applied, and says so in
+// ViewApplied, so views cost no transaction of their own. Stores that keep
+// no views leave it unread, and the caller writes the view elsewhere.
 type ProgressWrite struct {
 	Progress   Progress
 	NoProgress bool
 	QoE        *SessionQoE
+	View       *QoEReport
 }
 
 // ProgressWriteResult is what SaveProgress and SaveSessionQoE would have
@@ -279,6 +286,7 @@ type ProgressWriteResult struct {
 	ProgressApplied bool
 	QoEApplied      bool
 	PrevQoE         SessionQoE
+	ViewApplied     bool // the write's View was folded (see ProgressWrite)
 }
 
 // ProgressBatchStore is implemented by stores where every write is a
