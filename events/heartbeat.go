@@ -61,6 +61,13 @@ type Heartbeat struct {
 	CMCDEvent       string `json:"cmcd_e,omitempty"`
 	CMCDState       string `json:"cmcd_sta,omitempty"`
 	StarvationMS    int64  `json:"cmcd_bsd,omitempty"`
+
+	// The viewer, from the playback token's claims (playback.Viewer), for
+	// the QoE breakdowns: ISO 3166-1 alpha-2 country, autonomous system
+	// number and device type; absent when unknown.
+	Country    string `json:"country,omitempty"`
+	ASN        uint32 `json:"asn,omitempty"`
+	DeviceType string `json:"device_type,omitempty"`
 }
 
 // SourceCMCD marks heartbeats made of CMCD v2 event-mode reports.

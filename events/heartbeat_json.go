@@ -32,7 +32,7 @@ var (
 	requestFields = []string{"event", "position_ms", "duration_ms", "device_time", "qoe"}
 	messageFields = []string{"session_id", "account_id", "title_id", "device_id", "event", "position_ms",
 		"duration_ms", "device_time", "qoe", "received_at", "session_started_at",
-		"source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd"}
+		"source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd", "country", "asn", "device_type"}
 	qoeFields = []string{"br", "bl", "mtp", "startup_ms", "rebuffer_count", "rebuffer_ms", "played_ms", "df", "cdn", "edge",
 		"su", "rc", "rd", "pd"}
 )
@@ -101,7 +101,7 @@ func DecodeHeartbeat(data []byte) (Heartbeat, error) {
 	if err != nil || !isObject {
 		return h, err
 	}
-	var seen uint16
+	var seen uint32
 	for i := 0; ; i++ {
 		lit, plain, ok, err := d.member(i)
 		if err != nil {
@@ -114,7 +114,7 @@ func DecodeHeartbeat(data []byte) (Heartbeat, error) {
 		if err != nil {
 			return h, err
 		}
-		var bit uint16
+		var bit uint32
 		switch string(name) {
 		case "session_id":
 			bit = 1 << 0
@@ -164,6 +164,19 @@ func DecodeHeartbeat(data []byte) (Heartbeat, error) {
 		case "cmcd_bsd":
 			bit = 1 << 15
 			h.StarvationMS, err = d.int64Value("cmcd_bsd")
+		case "country":
+			bit = 1 << 16
+			h.Country, err = d.stringValue("country")
+		case "asn":
+			bit = 1 << 17
+			var n int64
+			if n, err = d.int64Value("asn"); err == nil && (n < 0 || n > math.MaxUint32) {
+				err = wrongType("asn", "an integer in the uint32 range")
+			}
+			h.ASN = uint32(n)
+		case "device_type":
+			bit = 1 << 18
+			h.DeviceType, err = d.stringValue("device_type")
 		default:
 			if folded(name, messageFields) {
 				return h, unknownField("", name, messageFields)
@@ -762,6 +775,18 @@ func (h *Heartbeat) AppendJSON(b []byte) ([]byte, error) {
 	if h.StarvationMS != 0 {
 		b = append(b, `,"cmcd_bsd":`...)
 		b = strconv.AppendInt(b, h.StarvationMS, 10)
+	}
+	if h.Country != "" {
+		b = append(b, `,"country":`...)
+		b = AppendJSONString(b, h.Country)
+	}
+	if h.ASN != 0 {
+		b = append(b, `,"asn":`...)
+		b = strconv.AppendUint(b, uint64(h.ASN), 10)
+	}
+	if h.DeviceType != "" {
+		b = append(b, `,"device_type":`...)
+		b = AppendJSONString(b, h.DeviceType)
 	}
 	return append(b, '}'), nil
 }

@@ -177,7 +177,8 @@ func TestDecodeHeartbeatSkipsUnknownFields(t *testing.T) {
 	if err != nil || got.SessionID != "s" || got.QoE.RebufferCount != 3 {
 		t.Fatalf("got %+v, %v", got, err)
 	}
-	for _, bad := range []string{`{"x":[1,]}`, `{"x":{"a"}}`, `{"x":tru}`, `{"x":1.}`, `{"x":.5}`, `{"x":1e}`, `{"Session_ID":"s"}`, `{"qoe":{"RC":1}}`} {
+	for _, bad := range []string{`{"x":[1,]}`, `{"x":{"a"}}`, `{"x":tru}`, `{"x":1.}`, `{"x":.5}`, `{"x":1e}`, `{"Session_ID":"s"}`, `{"qoe":{"RC":1}}`,
+		`{"asn":-1}`, `{"asn":4294967296}`, `{"asn":1.5}`, `{"country":1}`, `{"asn":1,"asn":2}`} {
 		if _, err := events.DecodeHeartbeat([]byte(bad)); !playback.IsCode(err, playback.CodeInvalid) {
 			t.Errorf("DecodeHeartbeat(%s) = %v, want invalid", bad, err)
 		}
@@ -190,7 +191,8 @@ func sampleMessage() events.Heartbeat {
 		Event: events.HeartbeatProgress, PositionMS: 1_234_567, DurationMS: 5_400_000, DeviceTime: t0,
 		QoE: playback.QoE{BitrateKbps: 5800, BufferMS: 21000, ThroughputKbps: 48000, StartupMS: 850, RebufferCount: 2,
 			RebufferMS: 1900, PlayedMS: 1_230_000, DroppedFrames: 14, CDN: "cloudfront", EdgeID: "edge-fra-1"},
-		ReceivedAt: t0.Add(162 * time.Millisecond), SessionStartedAt: t0.Add(-20 * time.Minute)}
+		ReceivedAt: t0.Add(162 * time.Millisecond), SessionStartedAt: t0.Add(-20 * time.Minute),
+		Country: "DE", ASN: 3320, DeviceType: "tv"}
 }
 
 func TestHeartbeatAppendJSONMatchesMarshal(t *testing.T) {
@@ -203,6 +205,8 @@ func TestHeartbeatAppendJSONMatchesMarshal(t *testing.T) {
 		{"full", func(*events.Heartbeat) {}},
 		{"empty qoe", func(h *events.Heartbeat) { h.QoE = playback.QoE{} }},
 		{"some qoe", func(h *events.Heartbeat) { h.QoE = playback.QoE{RebufferMS: 5, EdgeID: "e"} }},
+		{"no viewer", func(h *events.Heartbeat) { h.Country, h.ASN, h.DeviceType = "", 0, "" }},
+		{"largest ASN", func(h *events.Heartbeat) { h.ASN = 1<<32 - 1 }},
 		{"zero everything", func(h *events.Heartbeat) { *h = events.Heartbeat{} }},
 		{"negative numbers", func(h *events.Heartbeat) { h.PositionMS, h.QoE.BufferMS = -1, -7 }},
 		{"escaped strings", func(h *events.Heartbeat) {
@@ -244,6 +248,7 @@ func TestHeartbeatMessageFitsBatchLimits(t *testing.T) {
 	h := sampleMessage()
 	long := strings.Repeat("x", 128) // the longest id the ingest lets through
 	h.SessionID, h.AccountID, h.TitleID, h.DeviceID, h.QoE.CDN, h.QoE.EdgeID = long, long, long, long, long, long
+	h.Country, h.ASN, h.DeviceType = "DE", 1<<32-1, strings.Repeat("x", 32) // the longest a playback token carries
 	h.PositionMS, h.DurationMS = 1<<63-1, 1<<63-1
 	h.QoE.BitrateKbps, h.QoE.BufferMS, h.QoE.ThroughputKbps, h.QoE.StartupMS = 1<<63-1, 1<<63-1, 1<<63-1, 1<<63-1
 	h.QoE.RebufferCount, h.QoE.RebufferMS, h.QoE.PlayedMS, h.QoE.DroppedFrames = 1<<63-1, 1<<63-1, 1<<63-1, 1<<63-1
@@ -267,7 +272,7 @@ func TestHeartbeatMessageFitsBatchLimits(t *testing.T) {
 func lenientInStd(data []byte) bool {
 	known := []string{"event", "position_ms", "duration_ms", "device_time", "qoe", "session_id", "account_id", "title_id",
 		"device_id", "received_at", "session_started_at", "br", "bl", "mtp", "startup_ms", "rebuffer_count", "rebuffer_ms", "played_ms", "df", "cdn", "edge",
-		"source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd"}
+		"source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd", "country", "asn", "device_type"}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type frame struct {
 		object    bool

@@ -136,6 +136,8 @@ type App struct {
 	jobs      sync.WaitGroup
 	// telemetry serves /metrics once the process has set it up (main.go).
 	telemetry atomic.Pointer[telemetry.Provider]
+	// stopLeases stops the active-leases gauge reading the store.
+	stopLeases func() error
 	// cdnBases is SIGNURL_CDN_BASES (CDN name → base URL), defaulting to
 	// the two local CDNs on PublicURL: the pathways and their edges.
 	cdnBases map[string]string
@@ -462,8 +464,21 @@ func (a *App) logged(topic string, h playback.BatchHandler) playback.BatchHandle
 	}
 }
 
-// UseTelemetry serves p's metrics on /metrics.
-func (a *App) UseTelemetry(p *telemetry.Provider) { a.telemetry.Store(p) }
+// UseTelemetry serves p's metrics on /metrics, the active leases among
+// them: counted from the store when scraped, so the request path pays
+// nothing for the gauge and it cannot drift. Call it once.
+func (a *App) UseTelemetry(p *telemetry.Provider) {
+	a.telemetry.Store(p)
+	stop, err := p.ObserveActiveLeases(func(ctx context.Context) (int64, error) {
+		n, err := a.store.CountActiveLeases(ctx, a.now())
+		return int64(n), err
+	})
+	if err != nil {
+		a.log.Error("active-leases gauge not registered", "err", err)
+		return
+	}
+	a.stopLeases = stop
+}
 
 func (a *App) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 	h := a.telemetry.Load().MetricsHandler()
@@ -507,6 +522,9 @@ func (a *App) Close() error {
 	}
 	a.jobs.Wait()
 	var errs []error
+	if a.stopLeases != nil {
+		errs = append(errs, a.stopLeases())
+	}
 	if a.bus != nil {
 		errs = append(errs, a.bus.Close())
 	}

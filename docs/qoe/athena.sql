@@ -14,8 +14,9 @@
 -- The runner weighs bitrate per consumer batch, this per heartbeat.
 --
 -- Set the range in params; to break down by another dimension replace
--- `cdn` in the last SELECT with title_id or edge (the message carries no
--- viewer country, ASN or device type yet).
+-- `cdn` in the last SELECT with title_id, edge, country, asn or
+-- device_type (the viewer's, which every heartbeat of a session carries
+-- from its playback token; absent when unknown, '' in the result).
 WITH params AS (
   SELECT TIMESTAMP '2026-12-04 00:00:00 UTC' AS from_hour, TIMESTAMP '2026-12-05 00:00:00 UTC' AS to_hour
 ),
@@ -29,6 +30,9 @@ beats AS (
     date_diff('millisecond', from_iso8601_timestamp(h.session_started_at), from_iso8601_timestamp(h.received_at)) + 10000 AS age_ms,
     nullif(h.qoe.cdn, '') AS cdn,
     nullif(h.qoe.edge, '') AS edge,
+    nullif(h.country, '') AS country,
+    CAST(nullif(h.asn, 0) AS varchar) AS asn,
+    nullif(h.device_type, '') AS device_type,
     greatest(coalesce(h.qoe.startup_ms, 0), 0) AS startup_ms,
     greatest(coalesce(h.qoe.played_ms, 0), 0) AS played_ms,
     greatest(coalesce(h.qoe.rebuffer_ms, 0), 0) AS rebuffer_ms,
@@ -63,6 +67,9 @@ views AS (
     arbitrary(title_id) AS title_id,
     max_by(cdn, device_time) FILTER (WHERE cdn IS NOT NULL) AS cdn,
     max_by(edge, device_time) FILTER (WHERE edge IS NOT NULL) AS edge,
+    max_by(country, device_time) FILTER (WHERE country IS NOT NULL) AS country,
+    max_by(asn, device_time) FILTER (WHERE asn IS NOT NULL) AS asn,
+    max_by(device_type, device_time) FILTER (WHERE device_type IS NOT NULL) AS device_type,
     min_by(startup_ms, device_time) FILTER (WHERE startup_ok) AS startup_ms,
     bool_or(startup_refused) AS startup_refused,
     coalesce(max(played_ms) FILTER (WHERE counters_ok), 0) AS played_ms,

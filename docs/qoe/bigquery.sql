@@ -4,8 +4,9 @@
 -- The same metrics and bounds as the runner's GET /v1/admin/qoe and
 -- docs/qoe/athena.sql (see there and shared/playback/qoeview.go): views are
 -- sessions by the hour they started; nearest-rank exact p50/p95. To break
--- down by another dimension replace `cdn` in the last SELECT with title_id
--- or edge. Set the dataset in FROM and the range in params.
+-- down by another dimension replace `cdn` in the last SELECT with title_id,
+-- edge, country, asn or device_type (the viewer's, from the session's
+-- playback token). Set the dataset in FROM and the range in params.
 WITH params AS (
   SELECT TIMESTAMP '2026-12-04 00:00:00+00' AS from_hour, TIMESTAMP '2026-12-05 00:00:00+00' AS to_hour
 ),
@@ -19,6 +20,9 @@ beats AS (
     TIMESTAMP_DIFF(TIMESTAMP(h.received_at), TIMESTAMP(h.session_started_at), MILLISECOND) + 10000 AS age_ms,
     NULLIF(h.qoe.cdn, '') AS cdn,
     NULLIF(h.qoe.edge, '') AS edge,
+    NULLIF(h.country, '') AS country,
+    CAST(NULLIF(h.asn, 0) AS STRING) AS asn,
+    NULLIF(h.device_type, '') AS device_type,
     GREATEST(IFNULL(h.qoe.startup_ms, 0), 0) AS startup_ms,
     GREATEST(IFNULL(h.qoe.played_ms, 0), 0) AS played_ms,
     GREATEST(IFNULL(h.qoe.rebuffer_ms, 0), 0) AS rebuffer_ms,
@@ -51,6 +55,9 @@ views AS (
     ANY_VALUE(title_id) AS title_id,
     ARRAY_AGG(cdn IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS cdn,
     ARRAY_AGG(edge IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS edge,
+    ARRAY_AGG(country IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS country,
+    ARRAY_AGG(asn IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS asn,
+    ARRAY_AGG(device_type IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS device_type,
     ARRAY_AGG(IF(startup_ok, startup_ms, NULL) IGNORE NULLS ORDER BY device_time LIMIT 1)[SAFE_OFFSET(0)] AS startup_ms,
     LOGICAL_OR(startup_refused) AS startup_refused,
     IFNULL(MAX(IF(counters_ok, played_ms, NULL)), 0) AS played_ms,

@@ -116,7 +116,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.RefuseAnonymousProxies && cfg.Viewer.GeoIPAnonymousDB == "" {
 		return nil, errors.New("authorizeplay.New: refusing anonymous proxies needs an anonymous-IP database (PICKEDGE_GEOIP_ANONYMOUS_DB)")
 	}
-	if cfg.Viewer.HasLocationSource() {
+	if cfg.Viewer.HasLocationSource() || cfg.Viewer.ASNHeader != "" {
 		geo, err := cfg.Viewer.OpenGeoIP()
 		if err != nil {
 			return nil, fmt.Errorf("authorizeplay.New: %w", err)
@@ -139,16 +139,64 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // Close releases the GeoIP databases.
 func (s *Server) Close() error { return s.geo.Close() }
 
-// viewerPlace is where the request comes from, for licensing.
-func (s *Server) viewerPlace(r *http.Request) playback.ViewerPlace {
+// locate is where the request comes from; ok is false when no location
+// source is configured.
+func (s *Server) locate(r *http.Request) (loc steering.Location, ok bool) {
 	if s.viewer == nil {
-		return playback.ViewerPlace{}
+		return loc, false
 	}
 	loc, _, err := s.viewer.Locate(r)
 	if err != nil {
 		httpx.Logger(r.Context()).WarnContext(r.Context(), "locating the viewer", "err", err)
 	}
+	return loc, true
+}
+
+// viewerPlace is where the request comes from, for licensing: located
+// only when a country source is configured (an ASN header alone says
+// nothing of countries).
+func (s *Server) viewerPlace(loc steering.Location, located bool) playback.ViewerPlace {
+	if !located || !s.cfg.Viewer.HasLocationSource() {
+		return playback.ViewerPlace{}
+	}
 	return playback.ViewerPlace{Located: true, Country: loc.Country, Anonymous: loc.AnonymousProxy}
+}
+
+// viewerOf is who plays, for the QoE aggregates: the country where the
+// viewer was located, else the account's home territory (where a play
+// without a location source is licensed); the ASN from the front door or
+// GeoIP; the device type the player named, else the front door's
+// CloudFront-Is-*-Viewer headers, else the User-Agent.
+func viewerOf(r *http.Request, req PlayRequest, acct playback.Account, loc steering.Location) playback.Viewer {
+	v := playback.Viewer{Country: loc.Country, ASN: loc.ASN, DeviceType: req.DeviceType}
+	if v.Country == "" && playback.ValidCountry(acct.Territory) {
+		v.Country = acct.Territory
+	}
+	if v.DeviceType == "" {
+		v.DeviceType = deviceTypeFromHeaders(r.Header)
+	}
+	return v
+}
+
+// cloudFrontDeviceHeaders are the device headers CloudFront adds when
+// its cache or origin request policy asks for them, most specific first.
+var cloudFrontDeviceHeaders = [...]struct{ header, deviceType string }{
+	{"Cloudfront-Is-Smarttv-Viewer", playback.DeviceTV},
+	{"Cloudfront-Is-Tablet-Viewer", playback.DeviceTablet},
+	{"Cloudfront-Is-Mobile-Viewer", playback.DeviceMobile},
+	{"Cloudfront-Is-Desktop-Viewer", playback.DeviceDesktop},
+}
+
+// deviceTypeFromHeaders is the device type the request's headers tell.
+// It is analytics, not a permission: a player could name any type in the
+// request body, so the headers need no trusted proxy.
+func deviceTypeFromHeaders(h http.Header) string {
+	for _, c := range cloudFrontDeviceHeaders {
+		if h.Get(c.header) == "true" {
+			return c.deviceType
+		}
+	}
+	return playback.DeviceTypeFromUserAgent(h.Get("User-Agent"))
 }
 
 // Register serves the routes on mux.
@@ -175,6 +223,9 @@ type PlayRequest struct {
 	TitleID    string `json:"title_id"`
 	DeviceID   string `json:"device_id"`
 	DeviceName string `json:"device_name,omitempty"`
+	// DeviceType is one of playback.DeviceTypes, for the QoE breakdown by
+	// device; absent, it is taken from the request's headers.
+	DeviceType string `json:"device_type,omitempty"`
 }
 
 // PlayResponse is the answer to an admitted play.
@@ -253,6 +304,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	if len(req.DeviceName) > 128 {
 		return playback.Errorf(playback.CodeInvalid, "device_name", "device_name is longer than 128 bytes")
 	}
+	if req.DeviceType != "" && !playback.ValidDeviceType(req.DeviceType) {
+		return playback.Errorf(playback.CodeInvalid, "device_type", "device_type must be one of %v", playback.DeviceTypes)
+	}
 	ctx := r.Context()
 	now := s.deps.Now()
 	var (
@@ -265,10 +319,12 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	// on the account as read, which registers a new device in the same
 	// step. If the account changed in between, everything is read and
 	// checked again.
+	loc, located := s.locate(r)
+	place := s.viewerPlace(loc, located)
 	registered := false
 	for attempt := 0; ; attempt++ {
 		var read playback.AdmissionRead
-		read, title, plan, err = s.check(r, req, who.AccountID, now)
+		read, title, plan, err = s.check(r, req, who.AccountID, place, now)
 		if err != nil {
 			return err
 		}
@@ -307,7 +363,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		return conflictView(err)
 	}
 	claims := auth.PlaybackClaims{SessionID: sess.ID, AccountID: acct.ID, TitleID: title.ID, DeviceID: req.DeviceID,
-		IssuedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL)}
+		IssuedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL), Viewer: viewerOf(r, req, acct, loc)}
 	token, err := s.deps.Tokens.Issue(claims)
 	if err != nil {
 		return fmt.Errorf("authorizeplay: issue token: %w", err)
@@ -352,6 +408,7 @@ func (s *Server) addManifests(r *http.Request, resp *PlayResponse, sess playback
 	exp = exp.Truncate(time.Second)
 	mc := claims
 	mc.ExpiresAt = exp
+	mc.Viewer = playback.Viewer{} // only heartbeats read it: the manifest URLs stay short
 	cred, err := s.deps.Tokens.IssueManifest(mc)
 	if err != nil {
 		return fmt.Errorf("authorizeplay: manifest credential: %w", err)
@@ -374,7 +431,7 @@ const maxAdmitAttempts = 5
 // cache — and runs every read-only check, so that a refused request
 // writes nothing. The checks run in the order that tells a refused caller
 // nothing about the title first.
-func (s *Server) check(r *http.Request, req PlayRequest, accountID string, now time.Time) (playback.AdmissionRead, playback.Title, playback.Plan, error) {
+func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place playback.ViewerPlace, now time.Time) (playback.AdmissionRead, playback.Title, playback.Plan, error) {
 	ctx := r.Context()
 	var (
 		title    playback.Title
@@ -408,7 +465,7 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, now t
 	if titleErr != nil {
 		return fail(titleErr)
 	}
-	if err := playback.CheckLicence(title, acct.Territory, s.viewerPlace(r), playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now); err != nil {
+	if err := playback.CheckLicence(title, acct.Territory, place, playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now); err != nil {
 		return fail(err)
 	}
 	if acct.ParentalCap > 0 && title.Rating > acct.ParentalCap {

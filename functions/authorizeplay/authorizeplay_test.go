@@ -213,6 +213,7 @@ func TestPlayRejects(t *testing.T) {
 		{"oversized body", demo.AccountFamily, `{"title_id":"sintel","device_id":"` + strings.Repeat("d", 5000) + `"}`, "", 413, "body_too_large"},
 		{"missing title", demo.AccountFamily, `{"device_id":"d"}`, "", 400, "title_id"},
 		{"path in title id", demo.AccountFamily, `{"title_id":"../sintel","device_id":"d"}`, "", 400, "title_id"},
+		{"unknown device type", demo.AccountFamily, `{"title_id":"sintel","device_id":"d","device_type":"toaster"}`, "", 400, "device_type"},
 		{"unknown title", demo.AccountFamily, `{"title_id":"no-such-title","device_id":"d"}`, "", 404, "title_not_found"},
 		{"unknown account", "acct_nobody", `{"title_id":"sintel","device_id":"d"}`, "", 404, "account_not_found"},
 		{"canceled subscription", demo.AccountCanceled, `{"title_id":"sintel","device_id":"d"}`, "", 403, "subscription_inactive"},

@@ -72,6 +72,7 @@ func (s *Server) cmcd(w http.ResponseWriter, r *http.Request) error {
 		h := &beats[i]
 		h.SessionID, h.AccountID, h.TitleID, h.DeviceID = id, sess.AccountID, sess.TitleID, sess.DeviceID
 		h.ReceivedAt, h.SessionStartedAt = now.UTC(), sess.StartedAt.UTC()
+		h.Country, h.ASN, h.DeviceType = claims.Viewer.Country, claims.Viewer.ASN, claims.Viewer.DeviceType
 		if err := s.enqueue(r.Context(), h); err != nil {
 			return err
 		}

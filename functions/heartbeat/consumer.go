@@ -229,6 +229,10 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 		}
 		if counts[i] > 0 {
 			writes[i].QoE = &nexts[i]
+			if s.deps.QoE != nil {
+				r := viewReport(g, nexts[i])
+				writes[i].View = &r
+			}
 		}
 	}
 	results, err := bs.SaveProgressBatch(ctx, writes)
@@ -236,7 +240,12 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 		return err
 	}
 	for i, g := range order {
-		s.account(ctx, g, counts[i], results[i].QoEApplied, results[i].PrevQoE, nexts[i], edges, views)
+		v := views
+		if results[i].ViewApplied {
+			s.stats.qoeViews.Add(1)
+			v = nil // folded in the batch's transaction already
+		}
+		s.account(ctx, g, counts[i], results[i].QoEApplied, results[i].PrevQoE, nexts[i], edges, v)
 	}
 	return nil
 }
@@ -253,7 +262,7 @@ func (s *Server) account(ctx context.Context, g *session, counted int, applied b
 	}
 	s.stats.applied.Add(int64(counted))
 	s.stats.stale.Add(int64(len(g.beats) - counted))
-	if s.deps.QoE != nil {
+	if s.deps.QoE != nil && views != nil {
 		views.add(viewReport(g, next))
 	}
 	if s.cfg.EdgeQoEFeedback {
@@ -473,12 +482,18 @@ func viewReport(g *session, next playback.SessionQoE) playback.QoEReport {
 	r := playback.QoEReport{SessionID: latest.SessionID, TitleID: latest.TitleID,
 		SessionStartedAt: latest.SessionStartedAt, ReceivedAt: latest.ReceivedAt, DeviceTime: next.DeviceTime, QoE: next.QoE}
 	for i := range g.beats {
-		switch g.beats[i].Event {
+		h := &g.beats[i]
+		switch h.Event {
 		case events.HeartbeatStop:
 			r.Stopped = true
 		case events.HeartbeatError:
 			r.Failed = true
 		}
+		// Every heartbeat of a session carries the same viewer (its
+		// token's); messages from before the fields existed carry none.
+		r.Country = cmp.Or(h.Country, r.Country)
+		r.ASN = cmp.Or(h.ASN, r.ASN)
+		r.DeviceType = cmp.Or(h.DeviceType, r.DeviceType)
 	}
 	if r.SessionStartedAt.IsZero() {
 		// Messages from before session_started_at existed: the session

@@ -105,7 +105,10 @@ type Deps struct {
 	Batch playback.ProgressBatchStore
 	// QoE, when set, gets every applied session state as a view report
 	// for the QoE analytics, once per batch (the embedded store keeps
-	// them). In the cloud it is nil: the heartbeat stream itself lands in
+	// them). With Batch set too it must be the same store: the batch
+	// write carries the reports (playback.ProgressWrite.View) and folds
+	// them in its own transaction, and only what it says it did not fold
+	// is written here. In the cloud it is nil: the heartbeat stream itself lands in
 	// the warehouse (Firehose → S3/Athena, Pub/Sub → BigQuery; docs/qoe).
 	QoE playback.QoEStore
 	// Stream, when set, gets every message the consumer acknowledged as
@@ -253,7 +256,8 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	}
 	msg := events.Heartbeat{SessionID: id, AccountID: sess.AccountID, TitleID: sess.TitleID, DeviceID: sess.DeviceID,
 		Event: req.Event, PositionMS: req.PositionMS, DurationMS: req.DurationMS, DeviceTime: req.DeviceTime,
-		QoE: req.QoE, ReceivedAt: now.UTC(), SessionStartedAt: sess.StartedAt.UTC()}
+		QoE: req.QoE, ReceivedAt: now.UTC(), SessionStartedAt: sess.StartedAt.UTC(),
+		Country: claims.Viewer.Country, ASN: claims.Viewer.ASN, DeviceType: claims.Viewer.DeviceType}
 	if err := s.enqueue(r.Context(), &msg); err != nil {
 		return err
 	}

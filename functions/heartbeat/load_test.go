@@ -202,9 +202,10 @@ func BenchmarkHandler(b *testing.B) {
 }
 
 // BenchmarkHandlerTelemetry is BenchmarkHandler's request path with
-// telemetry off and on in the same run (otlptest.Overhead): "on/off" is
-// the cost of the server and producer spans, the trace context in the
-// message and the request metric.
+// telemetry off and on in the same run (otlptest.Overhead): "on/off" (wall)
+// and "cpu-on/off" (process CPU) are the cost of the server and producer
+// spans with their export, the trace context in the message and the
+// request metric.
 func BenchmarkHandlerTelemetry(b *testing.B) {
 	h := newHarness(b, harnessOptions{noConsume: true, busCfg: membus.Config{MaxPending: 1 << 24}})
 	id, tok := h.play("acct_bench", "title_1", 1)

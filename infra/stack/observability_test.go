@@ -91,7 +91,8 @@ func (d *deployment) checkFirehose(t *testing.T, stream pulumimock.Resource, qoe
 		m := c.(map[string]any)
 		cols[m["name"].(string)] = m["type"].(string)
 	}
-	if cols["session_id"] != "string" || cols["position_ms"] != "bigint" || !strings.Contains(cols[qoe], startup+":bigint") {
+	if cols["session_id"] != "string" || cols["position_ms"] != "bigint" || !strings.Contains(cols[qoe], startup+":bigint") ||
+		cols["position_unknown"] != "boolean" || cols["country"] != "string" || cols["asn"] != "bigint" || cols["device_type"] != "string" {
 		t.Fatalf("glue columns %v", cols)
 	}
 	want := "s3://" + bucket.Str("bucket") + "/" + qoeS3Prefix
@@ -124,7 +125,8 @@ func (d *deployment) checkBigQuery(t *testing.T, qoe, startup string) {
 			}
 		}
 	}
-	if types["publish_time"] != "TIMESTAMP" || types["session_id"] != "STRING" || types[qoe+"."+startup] != "INT64" {
+	if types["publish_time"] != "TIMESTAMP" || types["session_id"] != "STRING" || types[qoe+"."+startup] != "INT64" ||
+		types["position_unknown"] != "BOOL" || types["country"] != "STRING" || types["asn"] != "INT64" || types["device_type"] != "STRING" {
 		t.Fatalf("bigquery schema %v", types)
 	}
 	if table.InStr("timePartitioning", "field") != "publish_time" {

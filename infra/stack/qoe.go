@@ -91,6 +91,8 @@ func columnsOf(t reflect.Type) []column {
 			c.Kind = reflect.String
 		case f.Type.Kind() == reflect.Struct:
 			c.Kind, c.Fields = reflect.Struct, columnsOf(f.Type)
+		case f.Type.Kind() == reflect.Bool:
+			c.Kind = reflect.Bool // position_unknown: an integer column would refuse JSON true
 		default:
 			c.Kind = reflect.Int64 // every other field of the message is an integer
 		}
@@ -110,6 +112,8 @@ func (c column) hiveType() string {
 			parts[i] = f.Name + ":" + f.hiveType()
 		}
 		return "struct<" + strings.Join(parts, ",") + ">"
+	case reflect.Bool:
+		return "boolean"
 	}
 	return "bigint"
 }
@@ -127,6 +131,8 @@ func (c column) bigQueryField() map[string]any {
 			sub = append(sub, s.bigQueryField())
 		}
 		f["fields"] = sub
+	case reflect.Bool:
+		f["type"] = "BOOL"
 	default:
 		f["type"] = "INT64"
 	}

@@ -23,6 +23,10 @@ type PlaybackClaims struct {
 	DeviceID  string // optional
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// Viewer is who plays, for the QoE aggregates (optional): heartbeats
+	// copy it onto their messages from the token they already verify,
+	// so it costs them no lookup.
+	Viewer playback.Viewer
 }
 
 // A playback token is
@@ -31,9 +35,12 @@ type PlaybackClaims struct {
 //
 // with a fixed binary payload: issued-at and expires-at as big-endian Unix
 // seconds, then session, account, title and device ids, each prefixed by
-// its length in one byte. Heartbeats check it tens of thousands of times a
-// second, so verifying it must not cost a JSON decode or a JWT library's
-// allocations. Four segments and the "v1." prefix keep it from ever parsing
+// its length in one byte; then, only when the claims name a viewer, the
+// viewer's country and device type, each prefixed by its length in one
+// byte, and its ASN as a big-endian uint32 (tokens without the viewer
+// block, older ones included, have an unknown viewer). Heartbeats check
+// it tens of thousands of times a second, so verifying it must not cost a
+// JSON decode or a JWT library's allocations. Four segments and the "v1." prefix keep it from ever parsing
 // as a three-segment JWT, and the MAC label keeps the same keys from
 // authenticating any other format signed with them.
 const (
@@ -41,8 +48,10 @@ const (
 	macLabel            = "playplane/playback-token\x00"
 	maxMacLabelLen      = 32
 	maxClaimIDLen       = 128
+	maxDeviceTypeLen    = 32
 	payloadTimesLen     = 16
-	maxPayloadLen       = payloadTimesLen + 4*(1+maxClaimIDLen)
+	viewerBlockLen      = 1 + 2 + 1 + maxDeviceTypeLen + 4
+	maxPayloadLen       = payloadTimesLen + 4*(1+maxClaimIDLen) + viewerBlockLen
 	macLen              = sha256.Size
 	macTextLen          = (macLen*8 + 5) / 6 // unpadded base64
 	maxPayloadTextLen   = (maxPayloadLen*8 + 5) / 6
@@ -178,6 +187,22 @@ func (k *Keyring) issue(prefix, label string, c PlaybackClaims) (string, error) 
 		n++
 		n += copy(payload[n:], f.value)
 	}
+	if v := c.Viewer; v != (playback.Viewer{}) {
+		if v.Country != "" && !playback.ValidCountry(v.Country) {
+			return "", playback.Errorf(playback.CodeInvalid, "playback_claims", "auth.Issue: viewer country %q is not ISO 3166-1 alpha-2", v.Country)
+		}
+		if len(v.DeviceType) > maxDeviceTypeLen {
+			return "", playback.Errorf(playback.CodeInvalid, "playback_claims", "auth.Issue: device type exceeds %d bytes", maxDeviceTypeLen)
+		}
+		payload[n] = byte(len(v.Country))
+		n++
+		n += copy(payload[n:], v.Country)
+		payload[n] = byte(len(v.DeviceType))
+		n++
+		n += copy(payload[n:], v.DeviceType)
+		binary.BigEndian.PutUint32(payload[n:], v.ASN)
+		n += 4
+	}
 
 	key := &k.keys[0]
 	var buf [maxPlaybackTokenLen]byte
@@ -294,10 +319,29 @@ func decodePlaybackPayload(p []byte) (PlaybackClaims, bool) {
 		fields[i] = ids[at : at+n]
 		at += n
 	}
+	var viewer playback.Viewer
 	if at != len(ids) {
-		return PlaybackClaims{}, false
+		// The viewer block: country, device type, ASN, and nothing after.
+		var vf [2]string
+		for i := range vf {
+			if at >= len(ids) {
+				return PlaybackClaims{}, false
+			}
+			n := int(ids[at])
+			at++
+			if at+n > len(ids) {
+				return PlaybackClaims{}, false
+			}
+			vf[i] = ids[at : at+n]
+			at += n
+		}
+		if at+4 != len(ids) || (vf[0] != "" && !playback.ValidCountry(vf[0])) || len(vf[1]) > maxDeviceTypeLen {
+			return PlaybackClaims{}, false
+		}
+		viewer = playback.Viewer{Country: vf[0], DeviceType: vf[1], ASN: uint32(ids[at])<<24 | uint32(ids[at+1])<<16 | uint32(ids[at+2])<<8 | uint32(ids[at+3])}
 	}
 	return PlaybackClaims{
+		Viewer:    viewer,
 		SessionID: fields[0],
 		AccountID: fields[1],
 		TitleID:   fields[2],

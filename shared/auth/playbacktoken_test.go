@@ -53,6 +53,12 @@ func TestPlaybackTokenRoundTrip(t *testing.T) {
 	longIDs.TitleID = strings.Repeat("t", maxClaimIDLen)
 	longIDs.DeviceID = strings.Repeat("d", maxClaimIDLen)
 	subSecond := testClaims(testNow.Add(700 * time.Millisecond))
+	withViewer := testClaims(testNow)
+	withViewer.Viewer = playback.Viewer{Country: "DE", ASN: 4294967295, DeviceType: playback.DeviceTV}
+	longest := longIDs
+	longest.Viewer = playback.Viewer{Country: "JP", ASN: 3320, DeviceType: strings.Repeat("x", maxDeviceTypeLen)}
+	onlyASN := testClaims(testNow)
+	onlyASN.Viewer.ASN = 16509
 
 	for _, tc := range []struct {
 		name   string
@@ -62,6 +68,9 @@ func TestPlaybackTokenRoundTrip(t *testing.T) {
 		{name: "no device", claims: withoutDevice},
 		{name: "longest ids", claims: longIDs},
 		{name: "sub-second times are truncated", claims: subSecond},
+		{name: "viewer", claims: withViewer},
+		{name: "viewer with only an ASN", claims: onlyASN},
+		{name: "longest ids and viewer", claims: longest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -102,6 +111,9 @@ func TestPlaybackTokenIssueRejects(t *testing.T) {
 		{name: "expires before issued", claims: edit(func(c *PlaybackClaims) { c.ExpiresAt = c.IssuedAt.Add(-time.Second) })},
 		{name: "expires within the issuing second", claims: edit(func(c *PlaybackClaims) { c.ExpiresAt = c.IssuedAt.Add(500 * time.Millisecond) })},
 		{name: "id too long", claims: edit(func(c *PlaybackClaims) { c.TitleID = strings.Repeat("t", maxClaimIDLen+1) })},
+		{name: "country not alpha-2", claims: edit(func(c *PlaybackClaims) { c.Viewer.Country = "DEU" })},
+		{name: "country lower case", claims: edit(func(c *PlaybackClaims) { c.Viewer.Country = "de" })},
+		{name: "device type too long", claims: edit(func(c *PlaybackClaims) { c.Viewer.DeviceType = strings.Repeat("x", maxDeviceTypeLen+1) })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -360,6 +372,42 @@ func TestKeyringAuthenticate(t *testing.T) {
 			}
 			if err != nil || c.SessionID != testClaims(testNow).SessionID {
 				t.Fatalf("Authenticate = %+v, %v", c, err)
+			}
+		})
+	}
+}
+
+// A viewer block must be whole and last: a payload the MAC covers but no
+// Issue writes is refused, not read as a partial viewer.
+func TestPlaybackPayloadViewerBlock(t *testing.T) {
+	t.Parallel()
+	ids := make([]byte, payloadTimesLen)
+	for _, id := range []string{"ses_1", "acct_1", "title_1", ""} {
+		ids = append(ids, byte(len(id)))
+		ids = append(ids, id...)
+	}
+	block := func(parts ...string) []byte { return append(append([]byte{}, ids...), strings.Join(parts, "")...) }
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		ok      bool
+		want    playback.Viewer
+	}{
+		{name: "no block", payload: block(), ok: true},
+		{name: "whole block", payload: block("\x02DE", "\x02tv", "\x00\x00\x0c\xe4"), ok: true,
+			want: playback.Viewer{Country: "DE", DeviceType: "tv", ASN: 3300}},
+		{name: "empty strings", payload: block("\x00", "\x00", "\x00\x00\x00\x01"), ok: true, want: playback.Viewer{ASN: 1}},
+		{name: "ASN cut short", payload: block("\x02DE", "\x02tv", "\x00\x00\x0c")},
+		{name: "bytes after the ASN", payload: block("\x02DE", "\x02tv", "\x00\x00\x0c\xe4", "x")},
+		{name: "device type overruns", payload: block("\x02DE", "\x09tv")},
+		{name: "country not alpha-2", payload: block("\x03DEU", "\x02tv", "\x00\x00\x0c\xe4")},
+		{name: "one stray byte", payload: block("\x00")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, ok := decodePlaybackPayload(tc.payload)
+			if ok != tc.ok || c.Viewer != tc.want {
+				t.Fatalf("decode = %+v, %v; want viewer %+v, %v", c.Viewer, ok, tc.want, tc.ok)
 			}
 		})
 	}

@@ -31,23 +31,28 @@ func (s *Store) ApplyQoEReports(ctx context.Context, reports []playback.QoERepor
 		return nil
 	}
 	return s.update(ctx, "ApplyQoEReports", func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketQoEViews)
 		for _, r := range reports {
-			k := qoeViewKey(playback.QoEHour(r.SessionStartedAt), r.SessionID)
-			var v playback.QoEView
-			if raw := b.Get(k); raw != nil {
-				var err error
-				if v, err = decode[playback.QoEView](raw, "qoe view", r.SessionID); err != nil {
-					return err
-				}
-			}
-			v.Apply(r)
-			if err := put(tx, bucketQoEViews, k, v); err != nil {
+			if err := applyQoEReport(tx, r); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// applyQoEReport folds r into its view in tx: ApplyQoEReports, and
+// SaveProgressBatch for writes that carry a View.
+func applyQoEReport(tx *bbolt.Tx, r playback.QoEReport) error {
+	k := qoeViewKey(playback.QoEHour(r.SessionStartedAt), r.SessionID)
+	var v playback.QoEView
+	if raw := tx.Bucket(bucketQoEViews).Get(k); raw != nil {
+		var err error
+		if v, err = decode[playback.QoEView](raw, "qoe view", r.SessionID); err != nil {
+			return err
+		}
+	}
+	v.Apply(r)
+	return put(tx, bucketQoEViews, k, v)
 }
 
 // QoEViews lists the views whose start hour is in [from's hour, to).

@@ -235,6 +235,12 @@ func (s *Store) SaveProgressBatch(ctx context.Context, writes []playback.Progres
 					return err
 				}
 			}
+			if w.View != nil && out[i].QoEApplied {
+				if err := applyQoEReport(tx, *w.View); err != nil {
+					return err
+				}
+				out[i].ViewApplied = true
+			}
 		}
 		return nil
 	})

@@ -314,5 +314,9 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
+// Status is the status sent (200 until one is): telemetry.ServeHTTP reads
+// it (telemetry.StatusWriter) instead of wrapping the writer again.
+func (s *statusRecorder) Status() int { return s.status }
+
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -192,7 +192,7 @@ func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message)
 		// The caller may reuse both once Publish returns (playback.Publisher).
 		m.Data = slices.Clone(m.Data)
 		if attrs := telemetry.WithCarrier(m.Attributes, carrier); len(carrier) > 0 {
-			m.Attributes = attrs // a new map already
+			m.Attributes = attrs // not the caller's map: read-only from here on
 		} else {
 			m.Attributes = maps.Clone(m.Attributes)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -17,12 +18,15 @@ import (
 // must be renamed there too, or the cloud's figures silently go to zero.
 func TestWarehouseSQLNamesTheQoEFields(t *testing.T) {
 	t.Parallel()
-	var names []string
-	typ := reflect.TypeFor[playback.QoE]()
-	for i := range typ.NumField() {
-		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
-		names = append(names, name)
+	jsonNames := func(typ reflect.Type) []string {
+		var names []string
+		for i := range typ.NumField() {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			names = append(names, name)
+		}
+		return names
 	}
+	names, message := jsonNames(reflect.TypeFor[playback.QoE]()), jsonNames(reflect.TypeFor[events.Heartbeat]())
 	files, err := filepath.Glob(filepath.Join("..", "..", "docs", "qoe", "*.sql"))
 	if err != nil || len(files) != 2 {
 		t.Fatalf("docs/qoe/*.sql: %v %v", files, err)
@@ -39,6 +43,18 @@ func TestWarehouseSQLNamesTheQoEFields(t *testing.T) {
 		for _, m := range used {
 			if !slices.Contains(names, m[1]) {
 				t.Errorf("%s reads qoe.%s; the message's qoe fields are %v", f, m[1], names)
+			}
+		}
+		// h is the heartbeat message in both queries.
+		top := regexp.MustCompile(`\bh\.(\w+)`).FindAllStringSubmatch(string(raw), -1)
+		for _, want := range []string{"country", "asn", "device_type"} {
+			if !slices.ContainsFunc(top, func(m []string) bool { return m[1] == want }) {
+				t.Errorf("%s does not read the viewer's %s", f, want)
+			}
+		}
+		for _, m := range top {
+			if m[1] != "qoe" && m[1] != "dt" && m[1] != "publish_time" && !slices.Contains(message, m[1]) {
+				t.Errorf("%s reads h.%s; the message's fields are %v", f, m[1], message)
 			}
 		}
 	}

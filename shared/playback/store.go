@@ -360,10 +360,17 @@ type ProgressStore interface {
 // ProgressWrite is one session's share of a heartbeat batch: its resume
 // position unless NoProgress (the batch moves none: CMCD reports without a
 // playhead that add no play time) and, when QoE is set, its QoE state.
+//
+// View, when set, is the view report (QoEStore) of that QoE state: a store
+// that is also a QoEStore folds it into the session's view in the batch's
+// own transaction, exactly when the QoE state is applied, and says so in
+// ViewApplied, so views cost no transaction of their own. Stores that keep
+// no views leave it unread, and the caller writes the view elsewhere.
 type ProgressWrite struct {
 	Progress   Progress
 	NoProgress bool
 	QoE        *SessionQoE
+	View       *QoEReport
 }
 
 // ProgressWriteResult is what SaveProgress and SaveSessionQoE would have
@@ -372,6 +379,7 @@ type ProgressWriteResult struct {
 	ProgressApplied bool
 	QoEApplied      bool
 	PrevQoE         SessionQoE
+	ViewApplied     bool // the write's View was folded (see ProgressWrite)
 }
 
 // ProgressBatchStore is implemented by stores where every write is a
@@ -387,4 +395,15 @@ type ProgressBatchStore interface {
 	// one; ids without a state are absent from the map.
 	GetSessionQoEs(ctx context.Context, sessionIDs []string) (map[string]SessionQoE, error)
 	SaveProgressBatch(ctx context.Context, writes []ProgressWrite) ([]ProgressWriteResult, error)
+}
+
+// LeaseCounter counts the leases held across every account: the
+// playplane.leases.active gauge reads it when metrics are collected
+// (never on a request path), so the figure is what the store holds and
+// cannot drift the way a counter of admissions minus ends would as
+// leases lapse unrenewed. The embedded store implements it; DynamoDB and
+// Firestore would need a scan or an aggregation query per collection and
+// do not.
+type LeaseCounter interface {
+	CountActiveLeases(ctx context.Context, now time.Time) (int, error)
 }

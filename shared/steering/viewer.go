@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -23,6 +24,11 @@ type ViewerConfig struct {
 	// {client_region}. It is believed only on requests whose TCP peer is a
 	// trusted proxy, and it wins over GeoIP.
 	CountryHeader string `env:"VIEWER_COUNTRY_HEADER"`
+	// ASNHeader names a header the front door sets to the viewer's
+	// autonomous system number: CloudFront-Viewer-ASN on CloudFront.
+	// Believed, like CountryHeader, only from a trusted proxy; it wins
+	// over the GeoIP ASN database.
+	ASNHeader string `env:"VIEWER_ASN_HEADER"`
 	// GeoIP databases (MaxMind DB files shipped with the function).
 	GeoIPCityDB      string `env:"GEOIP_CITY_DB"`
 	GeoIPASNDB       string `env:"GEOIP_ASN_DB"`
@@ -67,6 +73,7 @@ type Viewer struct {
 	ip            *ClientIP
 	locator       *Locator
 	countryHeader string
+	asnHeader     string
 }
 
 // NewViewer builds a Viewer; locator must not be nil.
@@ -78,7 +85,8 @@ func NewViewer(cfg ViewerConfig, locator *Locator) (*Viewer, error) {
 	if locator == nil {
 		return nil, errors.New("steering.NewViewer: a Locator is required")
 	}
-	return &Viewer{ip: ip, locator: locator, countryHeader: http.CanonicalHeaderKey(strings.TrimSpace(cfg.CountryHeader))}, nil
+	return &Viewer{ip: ip, locator: locator, countryHeader: http.CanonicalHeaderKey(strings.TrimSpace(cfg.CountryHeader)),
+		asnHeader: http.CanonicalHeaderKey(strings.TrimSpace(cfg.ASNHeader))}, nil
 }
 
 // Locate never fails: an unusable peer address or an undecodable GeoIP
@@ -87,18 +95,24 @@ func NewViewer(cfg ViewerConfig, locator *Locator) (*Viewer, error) {
 func (v *Viewer) Locate(r *http.Request) (loc Location, addr netip.Addr, err error) {
 	addr, ipErr := v.ip.FromRequest(r)
 	loc, err = v.locator.Locate(addr)
-	if v.countryHeader != "" && v.ip.PeerTrusted(r) {
-		if c, ok := countryCode(r.Header.Get(v.countryHeader)); ok {
+	if (v.countryHeader != "" || v.asnHeader != "") && v.ip.PeerTrusted(r) {
+		if c, ok := countryCode(r.Header.Get(v.countryHeader)); ok && v.countryHeader != "" {
 			loc.Country, loc.CountryFromHeader = c, true
+		}
+		if n, err := strconv.ParseUint(strings.TrimSpace(r.Header.Get(v.asnHeader)), 10, 32); err == nil && n > 0 && v.asnHeader != "" {
+			loc.ASN = uint32(n)
 		}
 	}
 	return loc, addr, errors.Join(ipErr, err)
 }
 
-// countryCode accepts an ISO 3166-1 alpha-2 code in either case; the
+// countryCode accepts an ISO 3166-1 alpha-2 code in either case, alone
+// or first in a comma-separated list (a Google load balancer's
+// X-Client-Geo-Location: {client_region},{client_city}); the
 // placeholders front doors send for unknown places (XX, ZZ, and the
 // legacy A1/A2/O1 of GeoIP) do not count.
 func countryCode(s string) (string, bool) {
+	s, _, _ = strings.Cut(s, ",")
 	s = strings.ToUpper(strings.TrimSpace(s))
 	if len(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' || s == "XX" || s == "ZZ" {
 		return "", false

@@ -25,21 +25,26 @@ func TestViewer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := ViewerConfig{TrustedProxies: []string{"10.0.0.0/8"}, CountryHeader: "cloudfront-viewer-country"}
+	cfg := ViewerConfig{TrustedProxies: []string{"10.0.0.0/8"}, CountryHeader: "cloudfront-viewer-country", ASNHeader: "CloudFront-Viewer-ASN"}
 	v, err := NewViewer(cfg, locator)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name, peer, xff, country string
-		wantCountry              string
-		wantHeader, wantAnon     bool
+		name, peer, xff, country, asn string
+		wantCountry                   string
+		wantASN                       uint32
+		wantHeader, wantAnon          bool
 	}{
-		{name: "geoip country of the forwarded client", peer: "10.0.0.1:443", xff: "198.51.100.7", wantCountry: "DE"},
-		{name: "front door header wins over geoip", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "fr", wantCountry: "FR", wantHeader: true},
+		{name: "geoip country of the forwarded client", peer: "10.0.0.1:443", xff: "198.51.100.7", wantCountry: "DE", wantASN: 3320},
+		{name: "front door ASN wins over geoip", peer: "10.0.0.1:443", xff: "198.51.100.7", asn: "16509", wantCountry: "DE", wantASN: 16509},
+		{name: "ASN header from an untrusted peer is ignored", peer: "198.51.100.7:5000", asn: "16509", wantCountry: "DE", wantASN: 3320},
+		{name: "malformed ASN header is ignored", peer: "10.0.0.1:443", xff: "198.51.100.7", asn: "AS16509", wantCountry: "DE", wantASN: 3320},
+		{name: "country first in a geo list", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "us,mountain view", wantCountry: "US", wantHeader: true, wantASN: 3320},
+		{name: "front door header wins over geoip", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "fr", wantCountry: "FR", wantHeader: true, wantASN: 3320},
 		{name: "header from an untrusted peer is ignored", peer: "198.51.100.7:5000", country: "US", wantCountry: "DE"},
 		{name: "forged forwarded-for from an untrusted peer is ignored", peer: "203.0.113.5:5000", xff: "198.51.100.7", wantCountry: "GB"},
-		{name: "placeholder country is unknown", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "XX", wantCountry: "DE"},
+		{name: "placeholder country is unknown", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "XX", wantCountry: "DE", wantASN: 3320},
 		{name: "anonymous vpn address", peer: "10.0.0.1:443", xff: "203.0.113.200", wantCountry: "GB", wantAnon: true},
 		{name: "unknown address", peer: "10.0.0.1:443", xff: "8.8.8.8", wantCountry: ""},
 	}
@@ -54,13 +59,17 @@ func TestViewer(t *testing.T) {
 			if tt.country != "" {
 				r.Header.Set("CloudFront-Viewer-Country", tt.country)
 			}
+			if tt.asn != "" {
+				r.Header.Set("CloudFront-Viewer-ASN", tt.asn)
+			}
 			loc, _, err := v.Locate(r)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if loc.Country != tt.wantCountry || loc.CountryFromHeader != tt.wantHeader || loc.AnonymousProxy != tt.wantAnon {
-				t.Fatalf("Locate = country %q header %v anonymous %v, want %q %v %v",
-					loc.Country, loc.CountryFromHeader, loc.AnonymousProxy, tt.wantCountry, tt.wantHeader, tt.wantAnon)
+			if loc.Country != tt.wantCountry || loc.CountryFromHeader != tt.wantHeader || loc.AnonymousProxy != tt.wantAnon ||
+				(tt.wantASN != 0 && loc.ASN != tt.wantASN) {
+				t.Fatalf("Locate = country %q header %v anonymous %v ASN %d, want %q %v %v %d",
+					loc.Country, loc.CountryFromHeader, loc.AnonymousProxy, loc.ASN, tt.wantCountry, tt.wantHeader, tt.wantAnon, tt.wantASN)
 			}
 		})
 	}

@@ -32,16 +32,52 @@ func StartPublish(ctx context.Context, system, topic string, n int) (context.Con
 	if rt == nil || rt.tracer == nil {
 		return ctx, noEnd
 	}
-	ctx, span := rt.tracer.Start(ctx, "send "+topic, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic),
-			semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"), semconv.MessagingBatchMessageCount(n)))
-	return ctx, func(err error) {
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, err.Error())
-		}
-		span.End()
+	var span trace.Span
+	if n == 1 {
+		// A heartbeat's publish, on every request: its name and options
+		// are made once per destination, not per request.
+		p := rt.producer(system, topic)
+		ctx, span = rt.tracer.Start(ctx, p.name, producerKind, p.attrs)
+	} else {
+		ctx, span = rt.tracer.Start(ctx, "send "+topic, producerKind,
+			trace.WithAttributes(semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic),
+				semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"), semconv.MessagingBatchMessageCount(n)))
 	}
+	return ctx, publishEnd{span}.end
+}
+
+var producerKind = trace.WithSpanKind(trace.SpanKindProducer)
+
+// producerSpan is the name and the start attributes of the producer spans
+// of single-message publishes to one destination. The semantic
+// conventions ask for messaging.batch.message_count only on batches.
+type producerSpan struct {
+	name  string
+	attrs trace.SpanStartEventOption
+}
+
+type producerKey struct{ system, topic string }
+
+func (rt *runtime) producer(system, topic string) *producerSpan {
+	k := producerKey{system, topic}
+	if v, ok := rt.producers.Load(k); ok {
+		return v.(*producerSpan)
+	}
+	p := &producerSpan{name: "send " + topic, attrs: trace.WithAttributes(semconv.MessagingSystemKey.String(system),
+		semconv.MessagingDestinationName(topic), semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"))}
+	v, _ := rt.producers.LoadOrStore(k, p)
+	return v.(*producerSpan)
+}
+
+// publishEnd ends a producer span with the publish's outcome.
+type publishEnd struct{ span trace.Span }
+
+func (p publishEnd) end(err error) {
+	if err != nil {
+		p.span.RecordError(err)
+		p.span.SetStatus(codes.Error, err.Error())
+	}
+	p.span.End()
 }
 
 func noEnd(error) {}
@@ -61,11 +97,15 @@ func Carrier(ctx context.Context) map[string]string {
 }
 
 // WithCarrier returns attrs with carrier's entries added where attrs has
-// none of its own by that name: a new map when anything is added, attrs
-// itself otherwise.
+// none of its own by that name: attrs itself when carrier is empty,
+// carrier itself when attrs is (callers share it read-only), else a new
+// map.
 func WithCarrier(attrs, carrier map[string]string) map[string]string {
 	if len(carrier) == 0 {
 		return attrs
+	}
+	if len(attrs) == 0 {
+		return carrier
 	}
 	out := make(map[string]string, len(attrs)+len(carrier))
 	maps.Copy(out, carrier)

@@ -25,24 +25,42 @@ func ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	rt.serveHTTP(w, r, next)
 }
 
+// StatusWriter is a ResponseWriter that knows the status it sent
+// (httpx's recorder): ServeHTTP reads it instead of wrapping w again.
+type StatusWriter interface {
+	http.ResponseWriter
+	Status() int
+}
+
+var serverKind = trace.WithSpanKind(trace.SpanKindServer)
+
 func (rt *runtime) serveHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	start := time.Now()
 	var span trace.Span
 	if rt.tracer != nil {
 		ctx := rt.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span = rt.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+		ctx, span = rt.tracer.Start(ctx, r.Method, serverKind,
 			trace.WithAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path),
 				semconv.FaaSTriggerHTTP))
 		r = r.WithContext(ctx)
 	}
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	sw, ok := w.(StatusWriter)
+	if !ok {
+		sw = &recorder{ResponseWriter: w, status: http.StatusOK}
+	}
 	defer func() {
-		route := r.Pattern
+		status := sw.Status()
+		route, name := r.Pattern, r.Pattern
 		if i := strings.IndexByte(route, ' '); i >= 0 {
 			route = route[i+1:]
+			if name[:i] != r.Method {
+				name = r.Method + " " + route
+			}
+		} else {
+			name = r.Method + " " + route
 		}
 		if route == "" {
-			route = "unmatched"
+			route, name = "unmatched", r.Method+" unmatched"
 		}
 		if span != nil {
 			if p := recover(); p != nil {
@@ -50,18 +68,20 @@ func (rt *runtime) serveHTTP(w http.ResponseWriter, r *http.Request, next http.H
 				span.End()
 				panic(p)
 			}
-			span.SetName(r.Method + " " + route)
-			span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(rec.status))
-			if rec.status >= 500 {
-				span.SetStatus(codes.Error, http.StatusText(rec.status))
+			// The pattern is "{method} {route}", the name the semantic
+			// conventions give server spans, without building it.
+			span.SetName(name)
+			span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
+			if status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(status))
 			}
 			span.End()
 		}
 		if rt.inst != nil {
-			rt.inst.requestDuration.Record(r.Context(), time.Since(start).Seconds(), rt.routeOption(r.Method, route, rec.status))
+			rt.inst.requestDuration.Record(r.Context(), time.Since(start).Seconds(), rt.routeOption(r.Method, route, status))
 		}
 	}()
-	next.ServeHTTP(rec, r)
+	next.ServeHTTP(sw, r)
 }
 
 type recorder struct {
@@ -81,6 +101,9 @@ func (s *recorder) Write(b []byte) (int, error) {
 	s.wrote = true
 	return s.ResponseWriter.Write(b)
 }
+
+// Status is the status sent (200 until one is).
+func (s *recorder) Status() int { return s.status }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *recorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

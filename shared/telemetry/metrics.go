@@ -23,6 +23,7 @@ const (
 	MetricQueueRetries    = "playplane.queue.retries"
 	MetricQueueDead       = "playplane.queue.dead_letters"
 	MetricGrantsSigned    = "playplane.grants.signed"
+	MetricLeasesActive    = "playplane.leases.active"
 )
 
 // Attribute keys of playplane's own metrics.
@@ -145,4 +146,34 @@ func (rt *runtime) routeOption(method, route string, status int) metric.RecordOp
 		semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status)))
 	rt.routes.Store(k, opt)
 	return opt
+}
+
+// ObserveActiveLeases reports count as the playplane.leases.active gauge,
+// calling it when metrics are collected (a Prometheus scrape, an EMF or
+// OTLP export), never on a request path. The figure is whatever count
+// reads, so it cannot drift; a failed count skips that collection. Call
+// the returned function to stop (before what count reads is closed). With
+// metrics off it does nothing.
+func (p *Provider) ObserveActiveLeases(count func(context.Context) (int64, error)) (stop func() error, err error) {
+	if p == nil || p.mp == nil {
+		return func() error { return nil }, nil
+	}
+	m := p.mp.Meter("github.com/playplane/playplane")
+	g, err := m.Int64ObservableGauge(MetricLeasesActive, metric.WithUnit("{lease}"),
+		metric.WithDescription("Playback sessions holding a stream lease, as the store holds them when collected."))
+	if err != nil {
+		return nil, err
+	}
+	reg, err := m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		n, err := count(ctx)
+		if err != nil {
+			return err
+		}
+		o.ObserveInt64(g, n)
+		return nil
+	}, g)
+	if err != nil {
+		return nil, err
+	}
+	return reg.Unregister, nil
 }

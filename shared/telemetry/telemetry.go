@@ -123,11 +123,13 @@ type Provider struct {
 
 // runtime is what the hooks read, nil while telemetry is off.
 type runtime struct {
-	tracer   trace.Tracer // nil: tracing off
-	inst     *instruments // nil: metrics off
-	prop     propagation.TextMapPropagator
-	routes   sync.Map // pattern+status → metric attribute set
-	provider *Provider
+	tracer trace.Tracer // nil: tracing off
+	inst   *instruments // nil: metrics off
+	prop   propagation.TextMapPropagator
+	routes sync.Map // pattern+status → metric attribute set
+	// producers caches producer span names and options per destination.
+	producers sync.Map
+	provider  *Provider
 }
 
 var active atomic.Pointer[runtime]

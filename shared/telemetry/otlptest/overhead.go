@@ -8,6 +8,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/playplane/playplane/shared/httpload"
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
@@ -15,46 +16,73 @@ import (
 // alternating chunks, so load from other processes falls on both alike.
 // On is spans exported over OTLP/HTTP to a receiver of its own and
 // metrics kept for a Prometheus scrape. It reports each mode's ns/op and
-// allocs/op and "on/off", the ratio of their ns/op.
+// allocs/op and "on/off", the ratio of their ns/op, and the same ratio of
+// the process's CPU time, "cpu-on/off": on a machine shared with other
+// work, wall time also counts the waits for a core, which grow with every
+// extra goroutine that must run (the span processor, the exporter), while
+// CPU time counts only the work done. The CPU time includes the in-process
+// receiver's reading of the exports, charged to "on".
+//
+// Fairness: each chunk starts on a collected heap, so neither mode pays
+// for the other's garbage; the chunks alternate which mode goes first, so
+// a drift in the machine's load falls on both; "on" starts its provider
+// and runs a few operations untimed (connections, caches), and its timed
+// part ends with the flush of the spans it made, so the export of every
+// span it recorded is charged to it and nothing else is.
 func Overhead(b *testing.B, op func()) {
 	b.Helper()
 	recv := Start(b)
 	recv.Discard()
-	const chunks = 8
+	const chunks, warm = 8, 16
 	per := max(b.N/(2*chunks), 1)
-	var dur [2]time.Duration
+	var dur, cpu [2]time.Duration
 	var mallocs [2]uint64
 	var ms0, ms1 runtime.MemStats
 	for range per {
 		op() // warm caches, pools and the store before either mode counts
 	}
 	b.ResetTimer()
-	for range chunks {
-		for mode := range 2 {
+	for c := range chunks {
+		for i := range 2 {
+			mode := (c + i) % 2
+			b.StopTimer()
 			var p *telemetry.Provider
 			if mode == 1 {
-				b.StopTimer()
 				var err error
 				p, err = telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus,
 					Lookup: envconfig.MapLookuper(recv.Env())})
 				if err != nil || !p.Tracing() || !p.Metrics() {
 					b.Fatalf("telemetry on: %v", err)
 				}
-				b.StartTimer()
+				for range warm {
+					op()
+				}
+				if err := p.Flush(context.Background()); err != nil {
+					b.Fatal(err)
+				}
 			}
+			runtime.GC()
 			runtime.ReadMemStats(&ms0)
+			b.StartTimer()
+			cpu0 := httpload.ProcessCPU(b)
 			start := time.Now()
 			for range per {
 				op()
 			}
+			if p != nil {
+				if err := p.Flush(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
 			dur[mode] += time.Since(start)
+			cpu[mode] += httpload.ProcessCPU(b) - cpu0
+			b.StopTimer()
 			runtime.ReadMemStats(&ms1)
 			mallocs[mode] += ms1.Mallocs - ms0.Mallocs
 			if p != nil {
-				b.StopTimer()
 				_ = p.Shutdown(context.Background())
-				b.StartTimer()
 			}
+			b.StartTimer()
 		}
 	}
 	b.StopTimer()
@@ -62,6 +90,9 @@ func Overhead(b *testing.B, op func()) {
 	b.ReportMetric(float64(dur[0].Nanoseconds())/n, "off-ns/op")
 	b.ReportMetric(float64(dur[1].Nanoseconds())/n, "on-ns/op")
 	b.ReportMetric(float64(dur[1])/float64(dur[0]), "on/off")
+	b.ReportMetric(float64(cpu[0].Nanoseconds())/n, "cpu-off-ns/op")
+	b.ReportMetric(float64(cpu[1].Nanoseconds())/n, "cpu-on-ns/op")
+	b.ReportMetric(float64(cpu[1])/float64(cpu[0]), "cpu-on/off")
 	b.ReportMetric(float64(mallocs[0])/n, "off-allocs/op")
 	b.ReportMetric(float64(mallocs[1])/n, "on-allocs/op")
 	if recv.Count() == 0 {
