@@ -9,6 +9,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/shared/telemetry"
+	"github.com/playplane/playplane/shared/telemetry/promsink"
 )
 
 // Overhead benchmarks op with telemetry off and on in the same run:
@@ -35,7 +36,7 @@ func Overhead(b *testing.B, op func()) {
 			if mode == 1 {
 				b.StopTimer()
 				var err error
-				p, err = telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus,
+				p, err = telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New,
 					Lookup: envconfig.MapLookuper(recv.Env())})
 				if err != nil || !p.Tracing() || !p.Metrics() {
 					b.Fatalf("telemetry on: %v", err)
