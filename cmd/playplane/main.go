@@ -18,6 +18,7 @@ import (
 
 	"github.com/playplane/playplane/shared/openapi"
 	"github.com/playplane/playplane/shared/telemetry"
+	"github.com/playplane/playplane/shared/telemetry/promsink"
 )
 
 func main() {
@@ -64,7 +65,7 @@ func realMain(ctx context.Context) error {
 	}
 	// Metrics for a Prometheus scrape of /metrics; spans to the collector
 	// OTEL_EXPORTER_OTLP_ENDPOINT names, if any (README: Observability).
-	tel, err := telemetry.Setup(ctx, telemetry.Options{Service: "playplane", Metrics: telemetry.SinkPrometheus})
+	tel, err := telemetry.Setup(ctx, telemetry.Options{Service: "playplane", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New})
 	if err != nil {
 		ln.Close()
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/otlptest"
+	"github.com/playplane/playplane/shared/telemetry/promsink"
 )
 
 // TestRunnerTracesAndMetrics sets the runner's telemetry up as main does,
@@ -30,7 +31,7 @@ import (
 // telemetry is process-wide, and parallel tests start after this one ends.
 func TestRunnerTracesAndMetrics(t *testing.T) {
 	recv := otlptest.Start(t)
-	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "playplane", Metrics: telemetry.SinkPrometheus,
+	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "playplane", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New,
 		Lookup: envconfig.MapLookuper(recv.Env())})
 	if err != nil {
 		t.Fatal(err)

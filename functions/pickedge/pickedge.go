@@ -21,7 +21,6 @@ import (
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/auth"
-	"github.com/playplane/playplane/shared/catalogfile"
 	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
@@ -227,7 +226,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if !depcheck.Nil(deps.ZoneStore) {
 		// Read on the first request, not here: a build makes no network call.
-		zones, err := catalogfile.NewStoreZones(deps.ZoneStore, catalogfile.StoreZonesConfig{Poll: cfg.ZoneFilePoll, Log: deps.Log, Now: deps.Now})
+		zones, err := steering.NewStoreZones(deps.ZoneStore, steering.StoreZonesConfig{Poll: cfg.ZoneFilePoll, Log: deps.Log, Now: deps.Now})
 		if err != nil {
 			return nil, fmt.Errorf("pickedge.New: %w", err)
 		}

@@ -25,7 +25,8 @@ const crashChildEnv = "PLAYPLANE_BOLT_CRASH_CHILD"
 // process that prints each write after the store acknowledged it, kills
 // the child with SIGKILL mid-load, reopens the file and looks for every
 // printed write. Leases run into the stream limit a third of the time, so
-// refused calls share group transactions with acknowledged ones.
+// refused calls share group transactions with acknowledged ones; after the
+// kill no account holds more active leases than the limit.
 func TestAcknowledgedWritesSurviveKill(t *testing.T) {
 	if path := os.Getenv(crashChildEnv); path != "" {
 		crashChild(path)
@@ -106,8 +107,23 @@ func TestAcknowledgedWritesSurviveKill(t *testing.T) {
 			t.Errorf("acknowledged %q lost after kill -9: %v", l, err)
 		}
 	}
+	// The stream limit held in every group transaction that reached the
+	// disk: no account has more active leases than the child's limit.
+	for w := range crashWriters {
+		acct := fmt.Sprintf("acct-%d", w)
+		active, err := s.ListActiveSessions(ctx, acct, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(active) > crashLimit {
+			t.Errorf("%s has %d active leases after kill -9, limit %d", acct, len(active), crashLimit)
+		}
+	}
 	t.Logf("%d acknowledged writes survived kill -9 (%v)", len(acked), counts)
 }
+
+// The child's writers and its stream limit per account.
+const crashWriters, crashLimit = 16, 2
 
 func kill(t *testing.T, cmd *exec.Cmd) bool {
 	t.Helper()
@@ -137,7 +153,7 @@ func crashChild(path string) {
 		}
 	}
 	var wg sync.WaitGroup
-	for w := range 16 {
+	for w := range crashWriters {
 		acct := fmt.Sprintf("acct-%d", w)
 		if err := s.PutAccount(ctx, playback.Account{ID: acct, PlanID: "standard", Status: playback.StatusActive}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -161,7 +177,7 @@ func crashChild(path string) {
 					}
 				case 2:
 					_, err = s.AcquireLease(ctx, playback.LeaseRequest{SessionID: id, AccountID: acct,
-						DeviceID: fmt.Sprintf("dev-%d", n%9/3), TitleID: "t", Limit: 2, TTL: time.Hour, Now: time.Now()})
+						DeviceID: fmt.Sprintf("dev-%d", n%9/3), TitleID: "t", Limit: crashLimit, TTL: time.Hour, Now: time.Now()})
 					switch {
 					case err == nil:
 						ack("lease %s", id)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/steering"
 )
 
 func TestStoreZonesFollowsUploads(t *testing.T) {
@@ -21,7 +22,7 @@ func TestStoreZonesFollowsUploads(t *testing.T) {
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	z, err := OpenStoreZones(ctx, s, StoreZonesConfig{Poll: time.Minute, Log: log, Now: now})
+	z, err := steering.OpenStoreZones(ctx, s, steering.StoreZonesConfig{Poll: time.Minute, Log: log, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestStoreZonesFollowsUploads(t *testing.T) {
 
 // waitZone polls Current (which reads the store in the background) until
 // addr is in zone name.
-func waitZone(t *testing.T, z *StoreZones, addr netip.Addr, name string) {
+func waitZone(t *testing.T, z *steering.StoreZones, addr netip.Addr, name string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

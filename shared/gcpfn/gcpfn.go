@@ -30,7 +30,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"regexp"
 	"slices"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
@@ -64,9 +63,22 @@ type Spec struct {
 	Build Builder
 }
 
-// entryPointPattern keeps entry points to names the Functions Framework
-// serves at "/<name>" and Cloud Functions accepts.
-var entryPointPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,62}$`)
+// validEntryPoint keeps entry points to names the Functions Framework
+// serves at "/<name>" and Cloud Functions accepts: a letter, then up to 62
+// letters, digits or _. A loop rather than a regexp: the check runs in the
+// deploy unit's init, and a bounded repetition compiles to a large program.
+func validEntryPoint(name string) bool {
+	if len(name) < 1 || len(name) > 63 {
+		return false
+	}
+	for i, c := range []byte(name) {
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || !('0' <= c && c <= '9' || c == '_')) {
+			return false
+		}
+	}
+	return true
+}
 
 // EntryPoints lists the spec's entry points: HTTP, consumers by topic, jobs.
 func (s Spec) EntryPoints() []string {
@@ -98,7 +110,7 @@ func (s Spec) validate() error {
 		}
 	}
 	for _, entry := range s.EntryPoints() {
-		if !entryPointPattern.MatchString(entry) {
+		if !validEntryPoint(entry) {
 			return fmt.Errorf("%s: entry point %q must be a letter and up to 62 letters, digits or _", s.Name, entry)
 		}
 	}

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -191,11 +190,25 @@ func (b *Bus) close() error {
 	return nil
 }
 
-// Resource IDs: 3-255 characters, a letter first, not starting with "goog".
-var resourceIDPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$`)
+// resourceIDSyntax is Pub/Sub's rule for resource IDs: 3-255 characters,
+// a letter first, then letters, digits or -_.~+%. A loop rather than a
+// regexp: a bounded repetition compiles to a large program, at package
+// initialisation on every cold start.
+func resourceIDSyntax(id string) bool {
+	if len(id) < 3 || len(id) > 255 {
+		return false
+	}
+	for i, c := range []byte(id) {
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || !('0' <= c && c <= '9' || strings.IndexByte("-_.~+%", c) >= 0)) {
+			return false
+		}
+	}
+	return true
+}
 
 func validResourceID(id string) error {
-	if !resourceIDPattern.MatchString(id) || strings.HasPrefix(strings.ToLower(id), "goog") {
+	if !resourceIDSyntax(id) || strings.HasPrefix(strings.ToLower(id), "goog") {
 		return playback.Errorf(playback.CodeInvalid, "topic_invalid",
 			"Pub/Sub resource id %q must be 3-255 letters, digits or -_.~+%%, start with a letter and not with goog", id)
 	}

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -155,11 +154,24 @@ func (b *Bus) Close() error {
 	return nil
 }
 
-var queueNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+// validQueueName is SQS's rule for queue names: 1-80 letters, digits, '-'
+// or '_'. A loop rather than a regexp: a bounded repetition compiles to a
+// large program, at package initialisation on every cold start.
+func validQueueName(name string) bool {
+	if len(name) < 1 || len(name) > 80 {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 func (b *Bus) queueName(topic string) (string, error) {
 	name := b.cfg.QueuePrefix + topic
-	if !queueNamePattern.MatchString(name + dlqSuffix) {
+	if !validQueueName(name + dlqSuffix) {
 		return "", fmt.Errorf("queue name %q (and its %q dead-letter queue) must be 1-80 letters, digits, '-' or '_'", name, dlqSuffix)
 	}
 	return name, nil

@@ -21,13 +21,10 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sethvargo/go-envconfig"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -43,7 +40,7 @@ const (
 	// SinkNone records no metrics.
 	SinkNone Sink = "none"
 	// SinkPrometheus keeps metrics for a scrape of Provider.MetricsHandler
-	// (the local runner's /metrics).
+	// (the local runner's /metrics); Options.Prometheus makes the reader.
 	SinkPrometheus Sink = "prometheus"
 	// SinkEMF writes CloudWatch Embedded Metric Format lines to
 	// Options.EMFOut on every Flush (Lambda: stdout, which CloudWatch Logs
@@ -110,6 +107,10 @@ type Options struct {
 	// SpanExporter replaces the OTLP trace exporter (tests that read spans
 	// in process); it turns tracing on.
 	SpanExporter sdktrace.SpanExporter
+	// Prometheus makes SinkPrometheus's reader and scrape handler
+	// (promsink.New). Passed in so that binaries without a scrape do not
+	// link, nor initialise at every cold start, the Prometheus client.
+	Prometheus func() (sdkmetric.Reader, http.Handler, error)
 }
 
 // Provider is the installed telemetry.
@@ -194,13 +195,15 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithView(views()...)}
 		switch opts.Metrics {
 		case SinkPrometheus:
-			reg := prometheus.NewRegistry()
-			exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
-			if err != nil {
-				return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
+			if opts.Prometheus == nil {
+				return nil, errors.New("telemetry: the Prometheus sink needs Options.Prometheus (promsink.New)")
 			}
-			mopts = append(mopts, sdkmetric.WithReader(exp))
-			p.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+			reader, handler, err := opts.Prometheus()
+			if err != nil {
+				return nil, err
+			}
+			mopts = append(mopts, sdkmetric.WithReader(reader))
+			p.handler = handler
 		case SinkEMF:
 			out := opts.EMFOut
 			if out == nil {

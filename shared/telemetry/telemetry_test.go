@@ -19,6 +19,7 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/otlptest"
+	"github.com/playplane/playplane/shared/telemetry/promsink"
 )
 
 // The tests of this package are sequential: a Provider is process-wide
@@ -231,7 +232,7 @@ func TestEMFLinesFollowTheSpecification(t *testing.T) {
 }
 
 func TestPrometheusExpositionParses(t *testing.T) {
-	p := setup(t, telemetry.Options{Service: "test", Metrics: telemetry.SinkPrometheus}, nil)
+	p := setup(t, telemetry.Options{Service: "test", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New}, nil)
 	record(t)
 	rec := httptest.NewRecorder()
 	p.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -343,12 +344,16 @@ func TestUnsupportedConfigurationIsRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
+		sink telemetry.Sink
 	}{
 		{name: "zipkin exporter", env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}},
 		{name: "grpc protocol", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}},
+		// The sink's reader is linked only where asked for (promsink.New).
+		{name: "prometheus sink without its reader", sink: telemetry.SinkPrometheus},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if p, err := telemetry.Setup(context.Background(), telemetry.Options{Lookup: envconfig.MapLookuper(tc.env)}); err == nil {
+			opts := telemetry.Options{Metrics: tc.sink, Lookup: envconfig.MapLookuper(tc.env)}
+			if p, err := telemetry.Setup(context.Background(), opts); err == nil {
 				_ = p.Shutdown(context.Background())
 				t.Fatalf("Setup accepted %v", tc.env)
 			}

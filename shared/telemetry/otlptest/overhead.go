@@ -10,6 +10,7 @@ import (
 
 	"github.com/playplane/playplane/shared/httpload"
 	"github.com/playplane/playplane/shared/telemetry"
+	"github.com/playplane/playplane/shared/telemetry/promsink"
 )
 
 // Overhead benchmarks op with telemetry off and on in the same run:
@@ -49,7 +50,7 @@ func Overhead(b *testing.B, op func()) {
 			var p *telemetry.Provider
 			if mode == 1 {
 				var err error
-				p, err = telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus,
+				p, err = telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New,
 					Lookup: envconfig.MapLookuper(recv.Env())})
 				if err != nil || !p.Tracing() || !p.Metrics() {
 					b.Fatalf("telemetry on: %v", err)

@@ -1,0 +1,57 @@
+package lambdatest_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/playplane/playplane/shared/awsfn/lambdatest"
+)
+
+// initHeavy are packages whose initialisation costs milliseconds of every
+// cold start (inittrace), kept out of Lambda binaries that do not use them:
+// the Prometheus client serves only the runner's scrape (promsink), and the
+// JSON Schema library compiles every draft's metaschema at init (~30 ms)
+// for the catalogue checks only admin makes.
+var initHeavy = map[string][]string{
+	"github.com/prometheus/client_golang/prometheus": nil,
+	"github.com/santhosh-tekuri/jsonschema/v6":       {"admin"},
+}
+
+// TestLambdasLinkNoInitHeavyPackages lists each Lambda main's packages as
+// Makefile.aws builds it and refuses a package of initHeavy in a function
+// not allowed it.
+func TestLambdasLinkNoInitHeavyPackages(t *testing.T) {
+	t.Parallel()
+	root := lambdatest.RepoRoot(t)
+	mains, err := filepath.Glob(filepath.Join(root, "functions", "*", "lambda*"))
+	if err != nil || len(mains) == 0 {
+		t.Fatalf("no Lambda mains under functions/: %v", err)
+	}
+	for _, dir := range mains {
+		fn := filepath.Base(filepath.Dir(dir))
+		args := append([]string{"list", "-deps"}, lambdatest.BuildFlags[:2]...) // the build tags
+		cmd := exec.Command("go", append(args, "./"+filepath.ToSlash(must(filepath.Rel(root, dir))))...)
+		cmd.Dir = root
+		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", dir, err)
+		}
+		for _, pkg := range strings.Fields(string(out)) {
+			allowed, heavy := initHeavy[pkg]
+			if heavy && !slices.Contains(allowed, fn) {
+				t.Errorf("%s links %s, whose init every cold start pays", must(filepath.Rel(root, dir)), pkg)
+			}
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

@@ -1,0 +1,33 @@
+package sqs
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestValidQueueName holds the loop to SQS's documented rule, written as
+// the regexp it replaced.
+func TestValidQueueName(t *testing.T) {
+	t.Parallel()
+	rule := regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+	for _, tc := range []struct{ name, in string }{
+		{name: "empty", in: ""},
+		{name: "one", in: "q"},
+		{name: "typical", in: "playplane-heartbeats_dlq"},
+		{name: "80", in: strings.Repeat("a", 80)},
+		{name: "81", in: strings.Repeat("a", 81)},
+		{name: "dot", in: "a.fifo"},
+		{name: "space", in: "a b"},
+		{name: "non-ASCII", in: "héartbeats"},
+		{name: "digits first", in: "0-q"},
+		{name: "slash", in: "a/b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got, want := validQueueName(tc.in), rule.MatchString(tc.in); got != want {
+				t.Errorf("validQueueName(%q) = %v, want %v", tc.in, got, want)
+			}
+		})
+	}
+}

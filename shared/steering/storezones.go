@@ -1,0 +1,142 @@
+package steering
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// StoreZones is a Zones serving the latest coverage zone file of
+// a store: an upload reaches the locator without a restart. Current never
+// waits on the store: when the poll interval has passed it starts one
+// background read and keeps answering the version in hand until that
+// read brings a newer one. A version that does not parse (uploads are
+// checked, so only a store written around UploadCoverageZones has one) is
+// logged and skipped: the last good version stays in service.
+type StoreZones struct {
+	store   playback.AdminStore
+	poll    time.Duration
+	timeout time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+
+	cur     atomic.Pointer[CoverageZones]
+	version atomic.Int64 // of cur; skipped versions count too
+	next    atomic.Int64 // UnixNano of the next read
+	reading atomic.Bool
+	first   sync.Once // the first read, for NewStoreZones
+}
+
+var _ Zones = (*StoreZones)(nil)
+
+// StoreZonesConfig configures OpenStoreZones.
+type StoreZonesConfig struct {
+	// Poll is how often the store is read; 0 never reads again.
+	Poll time.Duration
+	// Timeout bounds one background read (default 10s).
+	Timeout time.Duration
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// OpenStoreZones reads the latest version now (none yet is no zones, not
+// an error: the locator falls back to GeoIP until one is uploaded).
+func OpenStoreZones(ctx context.Context, store playback.AdminStore, cfg StoreZonesConfig) (*StoreZones, error) {
+	if store == nil {
+		return nil, fmt.Errorf("steering.OpenStoreZones: a store is required")
+	}
+	z := newStoreZones(store, cfg)
+	if _, err := z.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("steering.OpenStoreZones: %w", err)
+	}
+	z.first.Do(func() {})
+	z.schedule()
+	return z, nil
+}
+
+// NewStoreZones is OpenStoreZones without a read now, for functions that
+// make no network call before their first request (a Lambda's build is
+// checked offline): the first Current reads the store, bounded by the
+// timeout, and a failed read leaves no zones until the next poll.
+func NewStoreZones(store playback.AdminStore, cfg StoreZonesConfig) (*StoreZones, error) {
+	if store == nil {
+		return nil, fmt.Errorf("steering.NewStoreZones: a store is required")
+	}
+	return newStoreZones(store, cfg), nil
+}
+
+func newStoreZones(store playback.AdminStore, cfg StoreZonesConfig) *StoreZones {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	return &StoreZones{store: store, poll: cfg.Poll, timeout: cfg.Timeout, log: cfg.Log, now: cfg.Now}
+}
+
+func (z *StoreZones) schedule() { z.next.Store(z.now().Add(z.poll).UnixNano()) }
+
+// Current returns the zones in service, starting a background read when
+// one is due.
+func (z *StoreZones) Current() *CoverageZones {
+	z.first.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), z.timeout)
+		defer cancel()
+		if _, err := z.Refresh(ctx); err != nil {
+			z.log.Warn("coverage zones: first read of the store failed; none in service until the next poll", "err", err)
+		}
+		z.schedule()
+	})
+	if z.poll > 0 && z.now().UnixNano() >= z.next.Load() && z.reading.CompareAndSwap(false, true) {
+		z.schedule()
+		go func() {
+			defer z.reading.Store(false)
+			ctx, cancel := context.WithTimeout(context.Background(), z.timeout)
+			defer cancel()
+			if _, err := z.Refresh(ctx); err != nil {
+				z.log.Warn("coverage zones: reading the store failed; keeping the version in service",
+					"version", z.version.Load(), "err", err)
+			}
+		}()
+	}
+	return z.cur.Load()
+}
+
+// Version is the version in service (0: none).
+func (z *StoreZones) Version() int64 { return z.version.Load() }
+
+// Refresh reads the latest version now and reports whether it took a new
+// one into service.
+func (z *StoreZones) Refresh(ctx context.Context) (bool, error) {
+	latest, err := z.store.GetCoverageZones(ctx, 0)
+	if playback.IsCode(err, playback.CodeNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if latest.Version <= z.version.Load() {
+		return false, nil
+	}
+	cz, err := ParseCoverageZones(latest.Data)
+	if err != nil {
+		z.log.Error("coverage zones: stored version does not parse; keeping the version in service",
+			"bad_version", latest.Version, "version", z.version.Load(), "err", err)
+		z.version.Store(latest.Version) // do not read it again and again
+		return false, nil
+	}
+	cz.Revision = fmt.Sprint(latest.Version)
+	z.cur.Store(cz)
+	z.version.Store(latest.Version)
+	z.log.Info("coverage zones: new version in service", "version", latest.Version, "sha256", latest.SHA256)
+	return true, nil
+}
