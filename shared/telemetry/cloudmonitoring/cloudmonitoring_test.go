@@ -2,156 +2,21 @@ package cloudmonitoring_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"github.com/sethvargo/go-envconfig"
 	"google.golang.org/api/option"
 	metricpb "google.golang.org/genproto/googleapis/api/metric"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/cloudmonitoring"
+	"github.com/playplane/playplane/shared/telemetry/cloudmonitoring/monitoringtest"
 )
-
-// monitoring is Cloud Monitoring's MetricService as far as the exporter
-// uses it, served over gRPC with the API's own protobuf types
-// (cloud.google.com/go/monitoring/apiv3/v2/monitoringpb) on loopback. It
-// checks what the real service checks on the way in: the project
-// resource name, 200 series per request, one point per series, a
-// descriptor's type matching its series.
-type monitoring struct {
-	monitoringpb.UnimplementedMetricServiceServer
-	project string
-
-	mu          sync.Mutex
-	descriptors map[string]*metricpb.MetricDescriptor // by type
-	series      []*monitoringpb.TimeSeries
-	requests    int
-	bad         []string
-}
-
-func (m *monitoring) refuse(format string) error {
-	m.bad = append(m.bad, format)
-	return status.Error(codes.InvalidArgument, format)
-}
-
-func (m *monitoring) GetMetricDescriptor(_ context.Context, req *monitoringpb.GetMetricDescriptorRequest) (*metricpb.MetricDescriptor, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	typ, ok := strings.CutPrefix(req.GetName(), "projects/"+m.project+"/metricDescriptors/")
-	if !ok {
-		return nil, m.refuse("descriptor name " + req.GetName())
-	}
-	if d, ok := m.descriptors[typ]; ok {
-		return d, nil
-	}
-	return nil, status.Error(codes.NotFound, typ)
-}
-
-func (m *monitoring) CreateMetricDescriptor(_ context.Context, req *monitoringpb.CreateMetricDescriptorRequest) (*metricpb.MetricDescriptor, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	d := req.GetMetricDescriptor()
-	if req.GetName() != "projects/"+m.project || d.GetType() == "" || d.GetMetricKind() == metricpb.MetricDescriptor_METRIC_KIND_UNSPECIFIED {
-		return nil, m.refuse("descriptor " + d.String())
-	}
-	m.descriptors[d.GetType()] = d
-	return d, nil
-}
-
-func (m *monitoring) CreateTimeSeries(_ context.Context, req *monitoringpb.CreateTimeSeriesRequest) (*emptypb.Empty, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.requests++
-	if req.GetName() != "projects/"+m.project || len(req.GetTimeSeries()) == 0 || len(req.GetTimeSeries()) > 200 {
-		return nil, m.refuse("time series request for " + req.GetName())
-	}
-	for _, ts := range req.GetTimeSeries() {
-		if len(ts.GetPoints()) != 1 || ts.GetResource().GetType() == "" {
-			return nil, m.refuse("series " + ts.String())
-		}
-		if d, ok := m.descriptors[ts.GetMetric().GetType()]; ok && d.GetMetricKind() != ts.GetMetricKind() {
-			return nil, m.refuse("series kind differs from its descriptor: " + ts.String())
-		}
-	}
-	m.series = append(m.series, req.GetTimeSeries()...)
-	return &emptypb.Empty{}, nil
-}
-
-// find returns the series of one metric type whose labels include want.
-func (m *monitoring) find(t *testing.T, typ string, want map[string]string) *monitoringpb.TimeSeries {
-	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var types []string
-	for _, ts := range m.series {
-		types = append(types, ts.GetMetric().GetType())
-		if ts.GetMetric().GetType() != typ {
-			continue
-		}
-		match := true
-		for k, v := range want {
-			if ts.GetMetric().GetLabels()[k] != v {
-				match = false
-			}
-		}
-		if match {
-			return ts
-		}
-	}
-	slices.Sort(types)
-	t.Fatalf("no series %s with labels %v; got %v", typ, want, slices.Compact(types))
-	return nil
-}
-
-// start serves the MetricService on loopback until the test ends and
-// returns the client options that point the exporter at it, and a count
-// of the connections the server accepted.
-func start(t *testing.T, project string) (*monitoring, []option.ClientOption, *atomic.Int32) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted := &atomic.Int32{}
-	srv := grpc.NewServer()
-	m := &monitoring{project: project, descriptors: map[string]*metricpb.MetricDescriptor{}}
-	monitoringpb.RegisterMetricServiceServer(srv, m)
-	go func() { _ = srv.Serve(countingListener{l, accepted}) }()
-	t.Cleanup(srv.Stop)
-	return m, []option.ClientOption{
-		option.WithEndpoint(l.Addr().String()),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}, accepted
-}
-
-type countingListener struct {
-	net.Listener
-	n *atomic.Int32
-}
-
-func (l countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.n.Add(1)
-	}
-	return c, err
-}
 
 func setup(t *testing.T, env map[string]string, clientOpts []option.ClientOption) *telemetry.Provider {
 	t.Helper()
@@ -181,9 +46,9 @@ func serve(t *testing.T, pattern, path string, status int) {
 // Monitoring is not reachable from here.
 func TestMetricsArriveAsCloudMonitoringTimeSeries(t *testing.T) {
 	const project = "playplane-test"
-	m, clientOpts, accepted := start(t, project)
+	m := monitoringtest.Start(t, project)
 	p := setup(t, map[string]string{telemetry.EnvMetricsExporter: telemetry.ExporterGoogleCloud,
-		telemetry.EnvGoogleCloudProject: project}, clientOpts)
+		telemetry.EnvGoogleCloudProject: project}, m.ClientOptions())
 	if !p.Metrics() || p.Tracing() {
 		t.Fatalf("metrics %v tracing %v, want metrics only", p.Metrics(), p.Tracing())
 	}
@@ -201,15 +66,15 @@ func TestMetricsArriveAsCloudMonitoringTimeSeries(t *testing.T) {
 	telemetry.GrantSigned(ctx, "cloudcdn")
 	telemetry.Consume(ctx, telemetry.SystemPubSub, "heartbeats", []playback.Message{{ID: "a"}, {ID: "b"}, {ID: "c"}},
 		func(context.Context, []playback.Message) []string { return []string{"b"} })
-	if n := accepted.Load(); n != 0 {
+	if n := m.Connections(); n != 0 {
 		t.Fatalf("%d connections before the first flush: the exporter is not lazy", n)
 	}
 
 	if err := telemetry.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(m.bad) > 0 {
-		t.Fatalf("the service refused: %v", m.bad)
+	if bad := m.Refused(); len(bad) > 0 {
+		t.Fatalf("the service refused: %v", bad)
 	}
 	typ := func(name string) string { return telemetry.CloudMonitoringPrefix + name }
 
@@ -235,7 +100,7 @@ func TestMetricsArriveAsCloudMonitoringTimeSeries(t *testing.T) {
 		{name: telemetry.MetricRequestDuration, labels: map[string]string{"http_route": "/v1/play", "http_response_status_code": "409"}, kind: cumulative, count: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ts := m.find(t, typ(tc.name), tc.labels)
+			ts := m.Find(t, typ(tc.name), tc.labels)
 			if ts.GetMetricKind() != tc.kind {
 				t.Errorf("kind %v, want %v", ts.GetMetricKind(), tc.kind)
 			}
@@ -255,18 +120,13 @@ func TestMetricsArriveAsCloudMonitoringTimeSeries(t *testing.T) {
 			} else if v.GetInt64Value() != tc.int64 {
 				t.Errorf("value %v, want %d", v, tc.int64)
 			}
-			m.mu.Lock()
-			d, ok := m.descriptors[typ(tc.name)]
-			m.mu.Unlock()
-			if !ok || d.GetMetricKind() != tc.kind {
+			if d, ok := m.Descriptor(typ(tc.name)); !ok || d.GetMetricKind() != tc.kind {
 				t.Errorf("descriptor %v, want one of kind %v", d, tc.kind)
 			}
 		})
 	}
 	// No dead letters were recorded: a counter never touched has no series.
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, ts := range m.series {
+	for _, ts := range m.Series() {
 		if ts.GetMetric().GetType() == typ(telemetry.MetricQueueDead) {
 			t.Errorf("a dead-letter series without dead letters: %v", ts)
 		}
@@ -274,7 +134,7 @@ func TestMetricsArriveAsCloudMonitoringTimeSeries(t *testing.T) {
 }
 
 func TestGoogleCloudExporterIsChosenByName(t *testing.T) {
-	_, clientOpts, _ := start(t, "p")
+	clientOpts := monitoringtest.Start(t, "p").ClientOptions()
 	for _, tc := range []struct {
 		name    string
 		env     map[string]string
