@@ -7,8 +7,10 @@ package tools
 
 import (
 	_ "cloud.google.com/go/firestore"
+	_ "cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	_ "cloud.google.com/go/pubsub/v2"
 	_ "github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	_ "github.com/GoogleCloudPlatform/opentelemetry-operations-go/exporter/metric"
 	_ "github.com/aws/aws-lambda-go/lambda"
 	_ "github.com/aws/aws-sdk-go-v2/aws"
 	_ "github.com/aws/aws-sdk-go-v2/config"

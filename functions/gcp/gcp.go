@@ -78,11 +78,11 @@ var set = func() *gcpfn.Set {
 }()
 
 func init() {
-	// Spans and metrics leave over OTLP to the collector the OTEL_*
-	// variables name (Cloud Monitoring and Cloud Trace behind it); without
-	// them telemetry stays off.
-	if _, err := telemetry.Setup(context.Background(), telemetry.Options{Service: os.Getenv("K_SERVICE"),
-		Metrics: telemetry.SinkOTLP}); err != nil {
+	// Metrics go to Cloud Monitoring's API (OTEL_METRICS_EXPORTER=
+	// googlecloud, as the stack sets it) or over OTLP to a collector;
+	// spans over OTLP as the OTEL_* variables say. Without them telemetry
+	// stays off. Setup connects to nothing: the first flush does.
+	if _, err := telemetry.Setup(context.Background(), set.Resources().Telemetry(os.Getenv("K_SERVICE"))); err != nil {
 		set.Resources().Log().Error("telemetry is off: its configuration is unusable", "err", err)
 	}
 	set.Register(gcpfn.Framework)

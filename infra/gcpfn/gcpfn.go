@@ -4,7 +4,8 @@
 // NEG + backend service), per consumed topic a consumer function fed by an
 // authenticated push subscription with a dead-letter topic, and for
 // scheduled jobs a jobs function started by Cloud Scheduler as its own
-// service account.
+// service account. Its functions write their metrics to Cloud Monitoring
+// when asked (Args.CloudMonitoring).
 package gcpfn
 
 import (
@@ -25,6 +26,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/functions/catalog"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // Type is the component's Pulumi type token.
@@ -78,6 +80,34 @@ type Args struct {
 	Jobs               []catalog.Job
 	SchedulerAccountID string
 	Labels             pulumi.StringMap
+	// CloudMonitoring has the functions export their metrics to Cloud
+	// Monitoring in Project (shared/telemetry/cloudmonitoring): it sets
+	// the variables that choose the exporter and grants the service
+	// account roles/monitoring.metricWriter, when the component deploys a
+	// function at all.
+	CloudMonitoring bool
+}
+
+// deploysFunction says whether the component runs code on Cloud Functions
+// (a service account alone serves a function running elsewhere).
+func (args Args) deploysFunction() bool {
+	return args.ServeHTTP || len(args.Consumes) > 0 || len(args.Jobs) > 0
+}
+
+// env is what every function of the component gets: Env, and the
+// telemetry variables when it exports to Cloud Monitoring.
+func (args Args) env() pulumi.StringMap {
+	if !args.CloudMonitoring {
+		return args.Env
+	}
+	env := pulumi.StringMap{
+		telemetry.EnvMetricsExporter:    pulumi.String(telemetry.ExporterGoogleCloud),
+		telemetry.EnvGoogleCloudProject: pulumi.String(args.Project),
+	}
+	for k, v := range args.Env {
+		env[k] = v
+	}
+	return env
 }
 
 // Jobs are the function's scheduled jobs: the jobs function, the
@@ -201,6 +231,18 @@ func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pul
 			return fmt.Errorf("publisher of %s: %w", t.Name, err)
 		}
 	}
+	if args.CloudMonitoring && args.deploysFunction() {
+		// Writing time series is a project-level permission with no
+		// narrower resource to grant it on.
+		_, err := projects.NewIAMMember(ctx, name+"-metrics", &projects.IAMMemberArgs{
+			Project: pulumi.String(args.Project),
+			Role:    pulumi.String("roles/monitoring.metricWriter"),
+			Member:  f.Member,
+		}, parent)
+		if err != nil {
+			return fmt.Errorf("metric writer: %w", err)
+		}
+	}
 	if args.Firestore != nil {
 		role := "roles/datastore.user"
 		if args.Spec.Store == catalog.StoreReadOnly {
@@ -258,7 +300,7 @@ func (f *Function) newFunction(ctx *pulumi.Context, resourceName, functionName, 
 			MaxInstanceCount:           pulumi.Int(100),
 			IngressSettings:            pulumi.String(ingress),
 			ServiceAccountEmail:        f.ServiceAccount.Email,
-			EnvironmentVariables:       args.Env,
+			EnvironmentVariables:       args.env(),
 			SecretEnvironmentVariables: secretEnv,
 			AllTrafficOnLatestRevision: pulumi.Bool(true),
 		},

@@ -276,8 +276,8 @@ func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
 	if cfg.Layout.Compute == GCP {
 		if al.WebhookLag, err = policy("webhook-lag", fmt.Sprintf("p99 time from a Stripe event's creation to its application above %v s.", AlarmWebhookLagSeconds),
 			monitoring.AlertPolicyConditionArray{threshold("webhook lag p99", &monitoring.AlertPolicyConditionConditionThresholdArgs{
-				// OpenTelemetry metrics reach Cloud Monitoring under workload.googleapis.com/.
-				Filter: pulumi.String(`metric.type = "workload.googleapis.com/` + MetricWebhookLag + `"`),
+				// The functions' exporter writes it there (shared/telemetry/cloudmonitoring).
+				Filter: pulumi.String(`metric.type = "` + telemetry.CloudMonitoringPrefix + MetricWebhookLag + `"`),
 				Aggregations: monitoring.AlertPolicyConditionConditionThresholdAggregationArray{
 					&monitoring.AlertPolicyConditionConditionThresholdAggregationArgs{AlignmentPeriod: pulumi.Sprintf("%ds", 5*AlarmPeriodSeconds),
 						PerSeriesAligner: pulumi.String("ALIGN_PERCENTILE_99")},

@@ -19,6 +19,7 @@ import (
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/cloudcdn"
 	"github.com/playplane/playplane/shared/fnenv/fnenvtest"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // needs are the names each platform getter reads to make its dependency
@@ -123,6 +124,11 @@ func TestStackSetsWhatEachBuildReads(t *testing.T) {
 			}
 			if c, ok := fn.(io.Closer); ok {
 				_ = c.Close()
+			}
+			// The glue around Build (functions/gcp's init, shared/awsfn)
+			// reads the telemetry configuration from the same environment.
+			if err := env.Process(context.Background(), &telemetry.Config{}); err != nil {
+				t.Errorf("%s %s: telemetry configuration: %v", d.layout.Name, p.name, err)
 			}
 			for _, name := range slices.Sorted(maps.Keys(vars)) {
 				if !env.WasRead(name) && !platformName(p.fn, name) {

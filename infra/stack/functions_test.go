@@ -12,6 +12,7 @@ import (
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/pulumimock"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // settingValues are what the functions get for the settings: the test
@@ -82,6 +83,11 @@ func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map
 	}
 	if fn.LocatesCaller && cloud == GCP && d.layout.HTTPCloud(fn) == GCP {
 		want[catalog.EnvPickEdgeTrustedHops] = "2"
+	}
+	if cloud == GCP {
+		// Metrics to Cloud Monitoring (TestFunctionsWriteMetricsToCloudMonitoring).
+		want[telemetry.EnvMetricsExporter] = telemetry.ExporterGoogleCloud
+		want[telemetry.EnvGoogleCloudProject] = testProject
 	}
 	if cloud == AWS && d.layout.Bus == catalog.BusSQS && fn.ConsumesFrom(events.TopicHeartbeats) {
 		want[catalog.EnvQoEFirehoseStream] = d.prefix() + "-heartbeats"

@@ -11,6 +11,7 @@ import (
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/pulumimock"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // jsonName is the JSON name of a Go field of v, as the message carries it.
@@ -304,4 +305,55 @@ func (d *deployment) publicAccessBlock(t *testing.T, bucket pulumimock.Resource)
 	}
 	t.Fatalf("bucket %s has no public access block", bucket.ID)
 	return pulumimock.Resource{}
+}
+
+const metricWriter = "roles/monitoring.metricWriter"
+
+// TestFunctionsWriteMetricsToCloudMonitoring: every Cloud Function is told
+// to export its metrics to Cloud Monitoring in the stack's project, and
+// the service account of each function running there, and no other, may
+// write time series. Lambdas write EMF lines and are told nothing.
+func TestFunctionsWriteMetricsToCloudMonitoring(t *testing.T) {
+	t.Parallel()
+	forEachLayout(t, func(t *testing.T, d *deployment) {
+		want := map[string]bool{} // members that run a Cloud Function
+		for _, p := range d.parts(t) {
+			exporter, project := p.env[telemetry.EnvMetricsExporter], p.env[telemetry.EnvGoogleCloudProject]
+			switch p.cloud {
+			case GCP:
+				if exporter != telemetry.ExporterGoogleCloud || project != testProject {
+					t.Errorf("%s: %s=%q %s=%q, want %q and %q", p.name, telemetry.EnvMetricsExporter, exporter,
+						telemetry.EnvGoogleCloudProject, project, telemetry.ExporterGoogleCloud, testProject)
+				}
+				want["serviceAccount:"+d.serviceAccountEmail(p.fn.Name)] = true
+			case AWS:
+				if exporter != "" || project != "" {
+					t.Errorf("Lambda %s is told to export to Cloud Monitoring", p.name)
+				}
+			}
+		}
+		got := map[string]int{}
+		for _, b := range d.mock.OfType("gcp:projects/iAMMember:IAMMember") {
+			if b.InStr("role") != metricWriter {
+				continue
+			}
+			got[b.InStr("member")]++
+			if b.InStr("project") != testProject {
+				t.Errorf("%s writes metrics to project %q", b.InStr("member"), b.InStr("project"))
+			}
+		}
+		for member := range want {
+			if got[member] != 1 {
+				t.Errorf("%s runs a Cloud Function and has %d %s bindings, want 1", member, got[member], metricWriter)
+			}
+		}
+		for member := range got {
+			if !want[member] {
+				t.Errorf("%s has %s but runs no Cloud Function", member, metricWriter)
+			}
+		}
+		if d.layout.Compute == GCP && len(want) == 0 {
+			t.Error("no Cloud Function on a stack whose compute is GCP: the test sees nothing")
+		}
+	})
 }

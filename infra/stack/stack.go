@@ -313,6 +313,8 @@ func (s *Stack) newGCPFunction(ctx *pulumi.Context, fn catalog.Function) error {
 		Jobs:               jobs,
 		SchedulerAccountID: schedulerAccountID,
 		Labels:             g.labels,
+		// The alert policies read playplane's metrics there (alarms.go).
+		CloudMonitoring: true,
 	})
 	if err != nil {
 		return err

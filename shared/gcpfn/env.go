@@ -48,17 +48,20 @@ type Options struct {
 	// not set FIRESTORE_EMULATOR_HOST for the whole process.
 	FirestoreOptions []option.ClientOption
 	PubSubOptions    []option.ClientOption
+	// MonitoringOptions go to Cloud Monitoring's client (Telemetry).
+	MonitoringOptions []option.ClientOption
 }
 
 // Resources are the dependencies the functions of a process share, each
 // made on first use. Making one reads the environment and makes no network
 // call: the client libraries connect on their first RPC.
 type Resources struct {
-	lookup envconfig.Lookuper
-	log    *slog.Logger
-	now    func() time.Time
-	fsOpts []option.ClientOption
-	psOpts []option.ClientOption
+	lookup  envconfig.Lookuper
+	log     *slog.Logger
+	now     func() time.Time
+	fsOpts  []option.ClientOption
+	psOpts  []option.ClientOption
+	monOpts []option.ClientOption
 
 	mu       sync.Mutex
 	store    *firestore.Store
@@ -71,7 +74,7 @@ type Resources struct {
 // NewResources returns resources that make nothing yet.
 func NewResources(opts Options) *Resources {
 	r := &Resources{lookup: opts.Lookuper, log: opts.Log, now: opts.Now,
-		fsOpts: opts.FirestoreOptions, psOpts: opts.PubSubOptions}
+		fsOpts: opts.FirestoreOptions, psOpts: opts.PubSubOptions, monOpts: opts.MonitoringOptions}
 	if r.lookup == nil {
 		r.lookup = envconfig.OsLookuper()
 	}

@@ -2,7 +2,9 @@
 // over OTLP as the standard OTEL_* variables say, and one set of metric
 // instruments read out where each platform looks for them (a Prometheus
 // scrape locally, CloudWatch Embedded Metric Format log lines on Lambda,
-// OTLP to Cloud Monitoring's collector on GCP).
+// on GCP either Cloud Monitoring's API, through the exporter the process
+// links by name (OTEL_METRICS_EXPORTER=googlecloud; shared/gcpfn), or OTLP
+// to a collector).
 //
 // Everything is off until Setup installs a Provider. Off, the hooks the
 // HTTP middleware, the bus adapters and the functions call return after
@@ -13,16 +15,20 @@ package telemetry
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/sethvargo/go-envconfig"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -46,11 +52,40 @@ const (
 	// Options.EMFOut on every Flush (Lambda: stdout, which CloudWatch Logs
 	// turns into metrics without an API call).
 	SinkEMF Sink = "emf"
-	// SinkOTLP exports metrics over OTLP (OTEL_EXPORTER_OTLP_* variables),
-	// on GCP to a collector that writes Cloud Monitoring. Without an
-	// endpoint (or with OTEL_METRICS_EXPORTER=none) it records nothing.
+	// SinkOTLP pushes metrics to the exporter OTEL_METRICS_EXPORTER names:
+	// otlp (OTEL_EXPORTER_OTLP_* variables, e.g. a collector), or one of
+	// Options.MetricExporters (on GCP, googlecloud: Cloud Monitoring's
+	// API). Without an exporter or an OTLP endpoint (or with
+	// OTEL_METRICS_EXPORTER=none) it records nothing.
 	SinkOTLP Sink = "otlp"
 )
+
+// Variables the stacks set for telemetry, spelled once: Config's tags are
+// these names (TestEnvNamesAreConfigTags).
+const (
+	EnvMetricsExporter = "OTEL_METRICS_EXPORTER"
+	// EnvGoogleCloudProject is the project Cloud Monitoring writes to
+	// (Google's client libraries read the same variable).
+	EnvGoogleCloudProject = "GOOGLE_CLOUD_PROJECT"
+)
+
+// ExporterGoogleCloud is OTEL_METRICS_EXPORTER's value for Cloud
+// Monitoring's API (the OpenTelemetry Collector's exporter has the same
+// name). Only a process that links the exporter offers it (Cloud
+// Functions, shared/gcpfn); elsewhere Setup refuses it.
+const ExporterGoogleCloud = "googlecloud"
+
+// CloudMonitoringPrefix is the metric type prefix of OpenTelemetry metrics
+// in Cloud Monitoring: playplane.webhook.lag is the time series
+// workload.googleapis.com/playplane.webhook.lag. The exporter
+// (shared/telemetry/cloudmonitoring) and the alert policies (infra) both
+// take it from here.
+const CloudMonitoringPrefix = "workload.googleapis.com/"
+
+// MetricExporterFunc makes a push metric exporter from the configuration,
+// when OTEL_METRICS_EXPORTER names it (Options.MetricExporters). It runs in
+// Setup, so it must not call the network: connect on the first Export.
+type MetricExporterFunc func(ctx context.Context, cfg Config) (sdkmetric.Exporter, error)
 
 // Namespace is the EMF namespace and the metric name prefix.
 const Namespace = "playplane"
@@ -68,6 +103,8 @@ type Config struct {
 	Protocol        string `env:"OTEL_EXPORTER_OTLP_PROTOCOL"`
 	TracesProtocol  string `env:"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"`
 	MetricsProtocol string `env:"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"`
+	// GoogleCloudProject is read by the googlecloud metric exporter.
+	GoogleCloudProject string `env:"GOOGLE_CLOUD_PROJECT"`
 }
 
 // exporterOn decides one signal: an explicit OTEL_*_EXPORTER wins; without
@@ -75,8 +112,9 @@ type Config struct {
 // specification defaults to otlp at localhost; defaulting to off instead
 // keeps a deployment without a collector from paying for spans nobody
 // receives.)
-func exporterOn(exporter, endpoint, signalEndpoint string) (bool, error) {
-	switch strings.TrimSpace(exporter) {
+// named lists the exporters a process links beyond otlp (Options).
+func exporterOn(exporter, endpoint, signalEndpoint string, named ...string) (bool, error) {
+	switch e := strings.TrimSpace(exporter); e {
 	case "":
 		return endpoint != "" || signalEndpoint != "", nil
 	case "none":
@@ -84,7 +122,11 @@ func exporterOn(exporter, endpoint, signalEndpoint string) (bool, error) {
 	case "otlp":
 		return true, nil
 	default:
-		return false, fmt.Errorf("telemetry: exporter %q is not supported (otlp or none)", exporter)
+		if slices.Contains(named, e) {
+			return true, nil
+		}
+		return false, fmt.Errorf("telemetry: exporter %q is not supported (%s)", exporter,
+			strings.Join(append([]string{"otlp", "none"}, named...), ", "))
 	}
 }
 
@@ -111,6 +153,11 @@ type Options struct {
 	// (promsink.New). Passed in so that binaries without a scrape do not
 	// link, nor initialise at every cold start, the Prometheus client.
 	Prometheus func() (sdkmetric.Reader, http.Handler, error)
+	// MetricExporters are the exporters beyond otlp that
+	// OTEL_METRICS_EXPORTER may name for SinkOTLP, by name. A package
+	// linking one only for some processes keeps it out of the others
+	// (the Lambda binaries do not carry Cloud Monitoring's client).
+	MetricExporters map[string]MetricExporterFunc
 }
 
 // Provider is the installed telemetry.
@@ -161,14 +208,23 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	tracesOn = tracesOn || opts.SpanExporter != nil
 	metricsOn := opts.Metrics == SinkPrometheus || opts.Metrics == SinkEMF
 	if opts.Metrics == SinkOTLP {
-		if metricsOn, err = exporterOn(cfg.MetricsExporter, cfg.Endpoint, cfg.MetricsEndpoint); err != nil {
+		named := slices.Sorted(maps.Keys(opts.MetricExporters))
+		if metricsOn, err = exporterOn(cfg.MetricsExporter, cfg.Endpoint, cfg.MetricsEndpoint, named...); err != nil {
 			return nil, err
 		}
 	}
 	if !tracesOn && !metricsOn {
 		return p, nil
 	}
-	res, err := resource.New(ctx, resource.WithAttributes(semconv.ServiceName(opts.Service)),
+	attrs := []attribute.KeyValue{semconv.ServiceName(opts.Service)}
+	if metricsOn && opts.Metrics == SinkOTLP {
+		// Every instance pushes its own cumulative series: without an
+		// instance id two instances of a function would write the same
+		// series (Cloud Monitoring's generic_task needs it, and refuses
+		// points written to one series too often).
+		attrs = append(attrs, semconv.ServiceInstanceID(rand.Text()))
+	}
+	res, err := resource.New(ctx, resource.WithAttributes(attrs...),
 		resource.WithTelemetrySDK(), resource.WithFromEnv())
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
@@ -212,6 +268,14 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 			p.emf = newEMFSink(out)
 			mopts = append(mopts, sdkmetric.WithReader(p.emf.reader))
 		case SinkOTLP:
+			if newExp, ok := opts.MetricExporters[strings.TrimSpace(cfg.MetricsExporter)]; ok {
+				exp, err := newExp(ctx, cfg)
+				if err != nil {
+					return nil, fmt.Errorf("telemetry: %s metric exporter: %w", strings.TrimSpace(cfg.MetricsExporter), err)
+				}
+				mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)))
+				break
+			}
 			if err := checkProtocol(firstNonEmpty(cfg.MetricsProtocol, cfg.Protocol)); err != nil {
 				return nil, err
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -358,5 +359,21 @@ func TestUnsupportedConfigurationIsRefused(t *testing.T) {
 				t.Fatalf("Setup accepted %v", tc.env)
 			}
 		})
+	}
+}
+
+// TestEnvNamesAreConfigTags: the names the stacks set (infra/stack takes
+// them from the constants) are the ones Setup reads.
+func TestEnvNamesAreConfigTags(t *testing.T) {
+	tags := map[string]bool{}
+	typ := reflect.TypeFor[telemetry.Config]()
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("env"), ",")
+		tags[name] = true
+	}
+	for _, name := range []string{telemetry.EnvMetricsExporter, telemetry.EnvGoogleCloudProject} {
+		if !tags[name] {
+			t.Errorf("%s is no env tag of telemetry.Config", name)
+		}
 	}
 }
