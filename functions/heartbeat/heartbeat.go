@@ -173,7 +173,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if depcheck.Nil(deps.Stream) {
 		deps.Stream = nil
 	}
-	s := &Server{cfg: cfg, deps: deps}
+	s := &Server{cfg: cfg, deps: deps, leases: newLeaseCache()}
 	s.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	return s, nil
 }

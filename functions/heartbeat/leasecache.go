@@ -1,9 +1,9 @@
 package heartbeat
 
 import (
-	"sync"
 	"time"
 
+	"github.com/playplane/playplane/shared/memo"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -23,52 +23,32 @@ const maxCachedLeases = 100_000
 // seen at most LeaseRenewSlack late — by the first heartbeat that must
 // renew the lease, whose store write refuses it (410). Stops handled by
 // this instance are seen at once, and stops always read the store.
-type leaseCache struct {
-	mu       sync.Mutex
-	sessions map[string]playback.Session
+type leaseCache struct{ sessions *memo.Map[playback.Session] }
+
+func newLeaseCache() leaseCache {
+	return leaseCache{sessions: memo.New[playback.Session](maxCachedLeases)}
 }
 
 // fresh returns the cached lease of session id if a heartbeat at now may
 // be answered from it: active, never ended here, and inside the slack.
-func (c *leaseCache) fresh(id string, now time.Time, ttl, slack time.Duration) (playback.Session, bool) {
-	c.mu.Lock()
-	sess, ok := c.sessions[id]
-	c.mu.Unlock()
+func (c leaseCache) fresh(id string, now time.Time, ttl, slack time.Duration) (playback.Session, bool) {
+	sess, ok := c.sessions.Get(id)
 	return sess, ok && sess.EndedAt.IsZero() && sess.Active(now) && sess.LeaseFresh(now, ttl, slack)
 }
 
 // ended reports whether this instance saw session id end.
-func (c *leaseCache) ended(id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	sess, ok := c.sessions[id]
+func (c leaseCache) ended(id string) bool {
+	sess, ok := c.sessions.Get(id)
 	return ok && !sess.EndedAt.IsZero()
 }
 
 // put records sess as the store returned it at now. A full cache first
 // drops what can no longer answer a heartbeat, and if that is not enough,
 // everything: the cache only saves reads.
-func (c *leaseCache) put(sess playback.Session, now time.Time, slack time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sessions == nil {
-		c.sessions = make(map[string]playback.Session)
-	}
-	if _, ok := c.sessions[sess.ID]; !ok && len(c.sessions) >= maxCachedLeases {
-		for id, s := range c.sessions {
-			if s.LastSeenAt.Before(now.Add(-slack)) || !s.Active(now) {
-				delete(c.sessions, id)
-			}
-		}
-		if len(c.sessions) >= maxCachedLeases {
-			clear(c.sessions)
-		}
-	}
-	c.sessions[sess.ID] = sess
+func (c leaseCache) put(sess playback.Session, now time.Time, slack time.Duration) {
+	c.sessions.Put(sess.ID, sess, func(s playback.Session) bool {
+		return s.LastSeenAt.Before(now.Add(-slack)) || !s.Active(now)
+	})
 }
 
-func (c *leaseCache) forget(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.sessions, id)
-}
+func (c leaseCache) forget(id string) { c.sessions.Delete(id) }

@@ -482,24 +482,24 @@ func (s *Store) RenewLease(ctx context.Context, id string, ttl, slack time.Durat
 func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now time.Time, fresh func(playback.Session) bool) (playback.Session, error) {
 	for attempt := 0; ; attempt++ {
 		// A lease this store read or wrote last is written on at once, on the
-		// condition that its version has not moved (see leaseMemo), unless
+		// condition that its version has not moved (see memoLease), unless
 		// the copy would answer without a write: that answer comes from a
 		// read.
-		m, memo := s.leases.get(id)
+		m, memo := s.leases.Get(id)
 		memo = memo && attempt == 0 && m.sess.Active(now) && (fresh == nil || !fresh(m.sess))
 		sess, version, k := m.sess, m.version, m.slot
 		if !memo {
 			var err error
 			if sess, version, k, err = s.readSession(ctx, id); err != nil {
 				if playback.IsCode(err, playback.CodeNotFound) {
-					s.leases.forget(id)
+					s.leases.Delete(id)
 				}
 				return playback.Session{}, s.fail(op, err)
 			}
-			s.leases.put(memoLease{sess: sess, version: version, slot: k})
+			s.leases.Put(sess.ID, memoLease{sess: sess, version: version, slot: k}, nil)
 		}
 		if !sess.Active(now) {
-			s.leases.forget(id)
+			s.leases.Delete(id)
 			return playback.Session{}, playback.SessionEnded(id)
 		}
 		if fresh != nil && fresh(sess) {
@@ -531,10 +531,10 @@ func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now t
 			}},
 		}})
 		if err == nil {
-			s.leases.put(memoLease{sess: sess, version: version + 1, slot: k})
+			s.leases.Put(sess.ID, memoLease{sess: sess, version: version + 1, slot: k}, nil)
 			return sess, nil
 		}
-		s.leases.forget(id)
+		s.leases.Delete(id)
 		codes := transactionCodes(err)
 		switch {
 		case codes == nil:

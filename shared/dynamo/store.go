@@ -44,6 +44,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/playplane/playplane/shared/memo"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -94,7 +95,7 @@ type Store struct {
 	table     string
 	retention time.Duration
 	now       func() time.Time
-	leases    *leaseMemo
+	leases    *memo.Map[memoLease]
 }
 
 // New returns a store on cfg.Table through client (built with cfg.Endpoint
@@ -113,7 +114,7 @@ func New(ctx context.Context, cfg Config, client *dynamodb.Client) (*Store, erro
 	if cfg.Retention == 0 {
 		cfg.Retention = 48 * time.Hour
 	}
-	return &Store{db: client, table: cfg.Table, retention: cfg.Retention, now: time.Now, leases: &leaseMemo{}}, nil
+	return &Store{db: client, table: cfg.Table, retention: cfg.Retention, now: time.Now, leases: memo.New[memoLease](maxMemoLeases)}, nil
 }
 
 // Close releases nothing: the client holds only pooled connections.

@@ -402,22 +402,22 @@ func (s *Store) RenewLease(ctx context.Context, id string, ttl, slack time.Durat
 func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now time.Time, fresh func(playback.Session) bool) (playback.Session, error) {
 	for attempt := 0; ; attempt++ {
 		// A lease this store wrote last is written on at once through the
-		// revisions it wrote (see leaseMemo), unless the copy would answer
+		// revisions it wrote (see memoLease), unless the copy would answer
 		// without a write: that answer comes from a read.
-		m, memo := s.leases.get(id)
+		m, memo := s.leases.Get(id)
 		memo = memo && attempt == 0 && m.sess.Active(now) && (fresh == nil || !fresh(m.sess))
 		st, sess, k, sl := m.session, m.sess, m.slot.index, m.slot
 		if !memo {
 			var err error
 			if st, sess, k, err = s.readSession(ctx, op, id); err != nil {
 				if playback.IsCode(err, playback.CodeNotFound) {
-					s.leases.forget(id)
+					s.leases.Delete(id)
 				}
 				return playback.Session{}, err
 			}
 		}
 		if !sess.Active(now) {
-			s.leases.forget(id)
+			s.leases.Delete(id)
 			return playback.Session{}, playback.SessionEnded(id)
 		}
 		if fresh != nil && fresh(sess) {
@@ -439,7 +439,7 @@ func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now t
 			if !holds {
 				// The lease expired by another clock and its slot went to
 				// another session.
-				s.leases.forget(id)
+				s.leases.Delete(id)
 				return playback.Session{}, playback.SessionEnded(id)
 			}
 		}
@@ -455,13 +455,13 @@ func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now t
 		writes := append(s.replace(sl.st, held), write{ref: st.ref, since: st.updated, fields: sessFields})
 		times, err := s.commitTimes(ctx, writes)
 		if err == nil {
-			s.leases.put(memoLease{sess: sess,
+			s.leases.Put(sess.ID, memoLease{sess: sess,
 				session: stored{ref: st.ref, exists: true, live: true, updated: times[st.ref.Path], rev: sessFields[fieldRev].(string), data: sessFields},
 				slot: slot{index: k, holder: id, session: sess,
-					st: stored{ref: sl.st.ref, exists: true, live: true, updated: times[sl.st.ref.Path], rev: held[fieldRev].(string), data: held}}})
+					st: stored{ref: sl.st.ref, exists: true, live: true, updated: times[sl.st.ref.Path], rev: held[fieldRev].(string), data: held}}}, nil)
 			return sess, nil
 		}
-		s.leases.forget(id)
+		s.leases.Delete(id)
 		if memo && conflict(err) {
 			continue // the memo was stale: read, without a backoff
 		}

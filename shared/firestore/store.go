@@ -69,6 +69,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/playplane/playplane/shared/memo"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -160,7 +161,7 @@ type Store struct {
 	ownClient bool
 	cfg       Config
 	now       func() time.Time // wall clock for TTL decisions
-	leases    *leaseMemo
+	leases    *memo.Map[memoLease]
 }
 
 // New returns a store. A nil client is created from cfg and opts
@@ -170,7 +171,7 @@ func New(ctx context.Context, cfg Config, client *firestore.Client, opts ...opti
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("firestore.New: %w", err)
 	}
-	s := &Store{client: client, cfg: cfg, now: time.Now, leases: &leaseMemo{}}
+	s := &Store{client: client, cfg: cfg, now: time.Now, leases: memo.New[memoLease](maxMemoLeases)}
 	if client == nil {
 		project := cfg.ProjectID
 		if project == "" {
