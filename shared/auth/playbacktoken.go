@@ -306,34 +306,16 @@ func decodePlaybackPayload(p []byte) (PlaybackClaims, bool) {
 	// allocation each.
 	ids := string(p[payloadTimesLen:])
 	var fields [4]string
-	at := 0
-	for i := range fields {
-		if at >= len(ids) {
-			return PlaybackClaims{}, false
-		}
-		n := int(ids[at])
-		at++
-		if at+n > len(ids) {
-			return PlaybackClaims{}, false
-		}
-		fields[i] = ids[at : at+n]
-		at += n
+	at, ok := readPrefixed(ids, 0, fields[:])
+	if !ok {
+		return PlaybackClaims{}, false
 	}
 	var viewer playback.Viewer
 	if at != len(ids) {
 		// The viewer block: country, device type, ASN, and nothing after.
 		var vf [2]string
-		for i := range vf {
-			if at >= len(ids) {
-				return PlaybackClaims{}, false
-			}
-			n := int(ids[at])
-			at++
-			if at+n > len(ids) {
-				return PlaybackClaims{}, false
-			}
-			vf[i] = ids[at : at+n]
-			at += n
+		if at, ok = readPrefixed(ids, at, vf[:]); !ok {
+			return PlaybackClaims{}, false
 		}
 		if at+4 != len(ids) || (vf[0] != "" && !playback.ValidCountry(vf[0])) || len(vf[1]) > maxDeviceTypeLen {
 			return PlaybackClaims{}, false
@@ -349,4 +331,23 @@ func decodePlaybackPayload(p []byte) (PlaybackClaims, bool) {
 		IssuedAt:  time.Unix(iat, 0).UTC(),
 		ExpiresAt: time.Unix(exp, 0).UTC(),
 	}, true
+}
+
+// readPrefixed fills dst with the length-prefixed strings (one length
+// byte each) of ids from at, returning where they end; ok is false when
+// ids ends first.
+func readPrefixed(ids string, at int, dst []string) (end int, ok bool) {
+	for i := range dst {
+		if at >= len(ids) {
+			return 0, false
+		}
+		n := int(ids[at])
+		at++
+		if at+n > len(ids) {
+			return 0, false
+		}
+		dst[i] = ids[at : at+n]
+		at += n
+	}
+	return at, true
 }
