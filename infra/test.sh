@@ -25,10 +25,11 @@ if [[ -n "$unformatted" ]]; then
 	exit 1
 fi
 
+# -vet=all runs every analyzer go vet runs, within the test build: one
+# command per module loads and type-checks the packages once.
 for mod in "${modules[@]}"; do
 	(
 		cd "$mod"
-		go vet ./...
-		go test ${flags[@]+"${flags[@]}"} ./...
+		go test -vet=all ${flags[@]+"${flags[@]}"} ./...
 	)
 done

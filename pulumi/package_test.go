@@ -52,7 +52,11 @@ func TestMakePackageWritesEveryArtifactTheProgramReferences(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "make", "-C", root, "package", "DIST="+dist, "LAMBDA_BUILD="+fake)
+	args := []string{"-C", root, "package", "DIST=" + dist, "LAMBDA_BUILD=" + fake}
+	if raceGo := raceGoCommand(t); raceGo != "" {
+		args = append(args, "GO="+raceGo)
+	}
+	cmd := exec.CommandContext(ctx, "make", args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make package: %v\n%s", err, out)
 	}
@@ -79,4 +83,29 @@ func TestMakePackageWritesEveryArtifactTheProgramReferences(t *testing.T) {
 			}
 		})
 	}
+}
+
+// raceGoCommand writes a stand-in for $(GO) in `make package`, which runs
+// two runners with `go run` (./cmd/playplane openapi, ./cmd/playplane-gcp
+// source), that adds -race to the go command it wraps when cgo is on
+// (else it returns ""). `make test`'s unit stage has just compiled every
+// package of both with -race, so they link from the build cache instead of
+// compiling the main module's dependency tree once more without it. What
+// they write does not depend on it. (GOFLAGS would also reach the go
+// commands the runners start themselves, which build without cgo.)
+func raceGoCommand(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "CGO_ENABLED").Output()
+	if err != nil {
+		t.Fatalf("go env CGO_ENABLED: %v", err)
+	}
+	if strings.TrimSpace(string(out)) != "1" {
+		return ""
+	}
+	path := filepath.Join(t.TempDir(), "go-race")
+	script := "#!/bin/sh\ncmd=$1\nshift\nexec go \"$cmd\" -race \"$@\"\n"
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

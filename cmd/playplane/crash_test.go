@@ -32,13 +32,21 @@ type runnerProcess struct {
 	stderr *os.File
 }
 
-// buildRunner builds this package's binary, as `make run` runs it.
+// buildRunner builds this package's binary, as `make run` runs it, with
+// -race when this test binary has it: every package the runner links is
+// then already in the build cache from compiling the tests, so the build
+// compiles one package and links, where a plain build on a cold cache
+// compiles the whole dependency tree a second time.
 func buildRunner(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "playplane")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput()
+	args := []string{"build", "-o", bin}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	out, err := exec.CommandContext(ctx, "go", append(args, ".")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -277,7 +285,10 @@ func TestKilledRunnerKeepsAcknowledgedHeartbeats(t *testing.T) {
 	for i, w := range workers {
 		wg.Go(func() { errs[i] = w.run(client, t0, beatsPerSession, &total) })
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	// The deadline only stops a stuck runner from hanging the test: the kill
+	// comes at killAfter acknowledgements, which the -race runner on a
+	// loaded machine needs more than 20 s to reach.
+	deadline := time.Now().Add(60 * time.Second)
 	for total.Load() < killAfter && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}

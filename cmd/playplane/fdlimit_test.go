@@ -43,11 +43,7 @@ func TestRunnerSurvivesMoreConnectionsThanFiles(t *testing.T) {
 	}
 	const nofile, clients = 1024, 4096
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "playplane")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildRunner(t)
 	cmd := exec.Command(prlimit, fmt.Sprintf("--nofile=%d:%d", nofile, nofile), bin)
 	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "DATA_DIR="+filepath.Join(dir, "data"), "LOG_LEVEL=warn", "SYNC=false")
 	var stderr syncBuffer
