@@ -16,6 +16,7 @@ import (
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
+	"github.com/playplane/playplane/shared/telemetry/promsink"
 )
 
 // TestActiveLeasesGauge scrapes /metrics, parsed with Prometheus's own
@@ -27,7 +28,7 @@ import (
 // the replaced and the lapsed ones. Not parallel: telemetry is
 // process-wide.
 func TestActiveLeasesGauge(t *testing.T) {
-	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "playplane", Metrics: telemetry.SinkPrometheus,
+	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "playplane", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New,
 		Lookup: envconfig.MapLookuper(map[string]string{})})
 	if err != nil {
 		t.Fatal(err)
