@@ -9,11 +9,10 @@ package firestore
 //	coverage_zones/{version}          coverage zone file (gzipped in "data", meta in "doc"),
 //	                                  version zero-padded so that id order is version order
 //
-// Versions: a guarded document's revision token "rev" (what every guarded
-// write already changes), or for a document written without one (plans and
-// titles from PutPlan and PutTitle) "t" and its update time. Admin writes go
-// through the guards (see replace), so of racing writers that read one
-// version exactly one commits.
+// Versions: a digest of the document an admin reads (see versionOf). Admin
+// writes check it against a fresh read and commit through that read's guard
+// (see replace), so of racing writers that read one version exactly one
+// commits.
 //
 // Accounts on a plan are counted by a query on plan_id (count aggregation,
 // or the matching document names where the server has no aggregation)
@@ -91,12 +90,20 @@ func collectionOf(kind playback.Kind) (string, error) {
 	return "", playback.Errorf(playback.CodeInvalid, "kind_invalid", "kind %q", kind)
 }
 
-// versionOf is the version of a live document.
+// versionOf is the version of a live document: a digest of the document
+// an admin reads, not its revision, so that writes that leave the document
+// as it was (an admission rewrites its account through the account's guard)
+// do not make an operator's If-Match stale. Writes stay safe: a change is
+// checked against the version of what it read and commits through that
+// read's guard.
 func versionOf(st stored) string {
-	if st.rev != "" {
-		return st.rev
-	}
-	return fmt.Sprintf("t%d", st.updated.UnixNano())
+	raw, _ := st.data[fieldDoc].(string)
+	return docVersion(raw)
+}
+
+func docVersion(doc string) string {
+	sum := sha256.Sum256([]byte(doc))
+	return "h" + hex.EncodeToString(sum[:12])
 }
 
 func recordOf(kind playback.Kind, id string, st stored) (playback.Record, error) {
@@ -331,7 +338,7 @@ func (s *Store) changeWrites(ctx context.Context, cs playback.ChangeSet, current
 			fields[fieldPlanID] = playback.PlanOf(c.Doc)
 		}
 		ws := s.replace(st, fields)
-		ac.Op, ac.After, ac.Version = playback.OpUpdate, c.Doc, fields[fieldRev].(string)
+		ac.Op, ac.After, ac.Version = playback.OpUpdate, c.Doc, docVersion(string(c.Doc))
 		if !st.exists {
 			ac.Op = playback.OpCreate
 			creates = append(creates, ws...)

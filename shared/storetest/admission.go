@@ -35,9 +35,15 @@ func testAdmissionRead(t *testing.T, s playback.Store) {
 	if len(r.Active) != 1 || r.Active[0].ID != tv.ID {
 		t.Fatalf("ReadAdmission active = %+v, want [%s]", r.Active, tv.ID)
 	}
+	before := must(s.GetRecord(ctx, playback.KindAccount, a.ID))(t)
 	phone := must(s.AcquireLease(ctx, onRead(onDevice(lease(a.ID, 3, t0.Add(time.Second), time.Minute), "phone"), r)))(t)
 	if active := must(s.ListActiveSessions(ctx, a.ID, t0.Add(time.Second)))(t); len(active) != 2 {
 		t.Fatalf("%d active after an admission on a read, want 2", len(active))
+	}
+	// An admission that registers no device leaves the account as it was,
+	// so an operator's If-Match read before it still holds.
+	if after := must(s.GetRecord(ctx, playback.KindAccount, a.ID))(t); after.Version != before.Version {
+		t.Fatalf("an admission moved the account's version %q -> %q", before.Version, after.Version)
 	}
 
 	// The same device again on a fresh read replaces its session.
