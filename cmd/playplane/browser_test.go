@@ -843,6 +843,7 @@ type recordedRunner struct {
 	mu       sync.Mutex
 	log      []seenRequest
 	failed   string // the CDN whose edges report themselves unhealthy
+	stall    *segmentHold
 }
 
 type seenRequest struct {
@@ -898,10 +899,11 @@ func startRecordedRunner(t *testing.T, pageOrigin string) *recordedRunner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &recordedRunner{app: app, url: cfg.PublicURL, cdnHosts: hosts, edges: sink, keys: keys}
+	r := &recordedRunner{app: app, url: cfg.PublicURL, cdnHosts: hosts, edges: sink, keys: keys, stall: &segmentHold{}}
 	next := srv.Handler
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		r.stall.wait(req)
 		next.ServeHTTP(sw, req)
 		var hdr []string
 		for _, k := range []string{"CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session"} {

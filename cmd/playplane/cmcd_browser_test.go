@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,12 +23,16 @@ import (
 // with dash.js in headless Chromium, each configured only through its own
 // CMCD v2 options (web/player/cmcd.html: an event target at the session's
 // cmcd_report_url, no heartbeat or reporting code in the page), from a
-// page on another origin. The viewer pauses after a second of play (the
-// stream is 6 s; Shaka while the picture moves, see drive.cjs) and stays
-// paused for longer than a lease: the session must still be alive then,
-// held by the player's own time-interval reports; the startup time,
-// bitrate and play time the player reported must be in the session's QoE
-// record; and the resume position an app reads (GET /v1/progress) must
+// page on another origin. Each player stalls once for real: the test's
+// edge holds back the segments from the first one that starts half a
+// second or more into the play (the stream is 6 s in 2 s segments) until the player
+// has been stalled for 3 s (segmentHold, released by drive.cjs). The
+// viewer pauses half a second of play after the stall (Shaka while the
+// picture moves, see drive.cjs) and stays paused for longer than a lease:
+// the session must still be alive then, held by the player's own
+// time-interval reports; the startup time, bitrate, play time and the
+// stall (count and time) the player reported must be in the session's
+// QoE record; and the resume position an app reads (GET /v1/progress) must
 // have moved on towards where the player paused, never past it. Neither
 // player sends pt (events/schemas/cmcd.md cites their source), so that
 // position is the one derived from their play states and ts. The page
@@ -48,6 +55,8 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 	run := startRecordedRunner(t, cross.URL)
 	browser := startChromium(t, tools.chromium)
 	h := &harness{t: t, tools: tools, run: run, cdp: browser, cross: cross.URL, artifacts: artifactDir(t)}
+	stallControl := startStallControl(t, run)
+	const stallFor = 3 * time.Second
 
 	// dash.js first: it pauses on time, while Shaka may play on through
 	// stalls before it is paused, and the second player resumes where
@@ -81,6 +90,21 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			// The app's resume: where GET /v1/progress says to start.
 			resumeFrom := progressMS(t, run, tok)
 			startAt := float64(max(resumeFrom, 0)) / 1000
+			// The stall: the edge holds back the first segment that starts
+			// half a second or more into this play (so the stall comes
+			// after playing, not in the startup buffering, and dash.js's
+			// pause, which may land late, leaves Shaka a segment to stall
+			// at), so the player plays what it has, runs dry at that
+			// segment's start and stalls there until drive.cjs, having seen
+			// it stalled for stallFor, releases it; the viewer pauses half
+			// a second of play later.
+			holdFrom := int((startAt+0.5)/segmentSeconds) + 2
+			if holdFrom > segmentCount {
+				t.Fatalf("starting at %.1f s leaves no segment of the %d s stream to stall at", startAt, segmentCount*segmentSeconds)
+			}
+			stallAt := float64((holdFrom - 1) * segmentSeconds)
+			run.stall.arm(holdFrom)
+			t.Cleanup(func() { run.stall.release() })
 			q := url.Values{"player": {player}, "mpd": {urls.Manifests["dash"]}, "collector": {run.url + play.CMCDReportURL},
 				"cid": {"big-buck-bunny"}, "interval": {"1"}, "start": {strconv.FormatFloat(startAt, 'f', 3, 64)}}
 			var out struct {
@@ -90,6 +114,11 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 					Error       string  `json:"error"`
 					CurrentTime float64 `json:"currentTime"`
 				} `json:"played"`
+				Stall struct {
+					Stalled     bool    `json:"stalled"`
+					CurrentTime float64 `json:"currentTime"`
+					Held        int     `json:"held"`
+				} `json:"stall"`
 				PausedAt int64 `json:"pausedAt"`
 				Held     struct {
 					CurrentTime float64 `json:"currentTime"`
@@ -107,7 +136,8 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			}
 			hold := 35 * time.Second
 			h.drive(t, map[string]any{"kind": "cmcd", "url": cross.URL + "/player/cmcd.html?" + q.Encode(),
-				"untilTime": startAt + 1, "notStalled": player == "shaka", "timeoutMS": 30000, "holdMS": hold.Milliseconds()}, &out)
+				"untilTime": stallAt + 0.5, "notStalled": player == "shaka", "timeoutMS": 30000, "holdMS": hold.Milliseconds(),
+				"stall": map[string]any{"at": stallAt, "ms": stallFor.Milliseconds(), "release": stallControl}}, &out)
 			var lines []string
 			for _, r := range out.Reports {
 				lines = append(lines, strings.TrimSpace(r.Method+" "+http.StatusText(r.Status)+" "+r.ContentType+" "+r.Query+" "+r.Body+" "+r.Failure))
@@ -169,7 +199,7 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			var sq playback.SessionQoE
 			for {
 				sq, err = run.app.store.GetSessionQoE(context.Background(), play.SessionID)
-				if err == nil && sq.QoE.StartupMS > 0 && sq.QoE.BitrateKbps > 0 || time.Now().After(deadline) {
+				if err == nil && sq.QoE.StartupMS > 0 && sq.QoE.BitrateKbps > 0 && sq.QoE.RebufferCount > 0 && sq.QoE.RebufferMS >= 1000 || time.Now().After(deadline) {
 					break
 				}
 				time.Sleep(200 * time.Millisecond)
@@ -177,6 +207,30 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			t.Logf("%s: session QoE %+v after %d reports", player, sq.QoE, sq.Heartbeats)
 			if sq.QoE.StartupMS <= 0 || sq.QoE.BitrateKbps <= 0 || sq.QoE.PlayedMS <= 0 || sq.Heartbeats < 5 {
 				t.Errorf("QoE from %s's CMCD: %+v (%d reports counted), want startup (msd), bitrate (br) and play time", player, sq.QoE, sq.Heartbeats)
+			}
+			// The stall, as the player told of it and the session's QoE
+			// holds it: a change into rebuffering (e=ps, sta=r) after it
+			// was playing, which counts one stall, and the time spent in
+			// it (interval reports saying rebuffering, or bsd) as stall
+			// time. Both players also report their first buffering as
+			// rebuffering, so the count alone would not tell the forced
+			// stall from startup; its time (at least stallFor, reported
+			// every second) does: a second of it is the least asked.
+			playing, midPlay := false, false
+			for _, es := range sequence {
+				playing = playing || es == "ps/p"
+				midPlay = midPlay || playing && es == "ps/r"
+			}
+			t.Logf("%s: stalled at %.2f s (%v) with %d segment requests held back for %s: rebuffer count %d, %d ms",
+				player, out.Stall.CurrentTime, out.Stall.Stalled, out.Stall.Held, stallFor, sq.QoE.RebufferCount, sq.QoE.RebufferMS)
+			switch {
+			case !out.Stall.Stalled || out.Stall.Held == 0:
+				t.Errorf("%s did not stall at %.0f s with the segments from %d held back: %+v", player, stallAt, holdFrom, out.Stall)
+			case !midPlay:
+				t.Errorf("%s reported no change into rebuffering (e=ps, sta=r) after it was playing: %s", player, strings.Join(sequence, " "))
+			case sq.QoE.RebufferCount < 1 || sq.QoE.RebufferMS < 1000:
+				t.Errorf("QoE from %s's CMCD after a %s stall: rebuffer count %d, %d ms; want the stall counted and at least 1 s of it timed (sta=r, bsd)",
+					player, stallFor, sq.QoE.RebufferCount, sq.QoE.RebufferMS)
 			}
 			// Play states: both players report playing and the pause as
 			// they happen (e=ps), which is what moves the position.
@@ -271,4 +325,82 @@ func (r *recordedRunner) post(t *testing.T, path, token string, body, out any) i
 		t.Fatalf("POST %s: %s: %v", path, got, err)
 	}
 	return resp.StatusCode
+}
+
+// segmentHold makes the local edge hold back the stream's segments from
+// one number on (every rendition) until released: a player that has
+// played what it had runs dry there and stalls for real, as behind a CDN
+// that stops delivering. The test arms it before the page loads, the
+// viewer (drive.cjs) releases it once the player has been stalled for a
+// while.
+type segmentHold struct {
+	mu       sync.Mutex
+	from     int           // 0: holds nothing
+	released chan struct{} // closed on release
+	held     int           // segment requests held back so far
+}
+
+// The local stream's shape (shared/localedge ladder.go: three segments of
+// 2 s), which the stall is placed by.
+const (
+	segmentSeconds = 2
+	segmentCount   = 3
+)
+
+var segmentNumber = regexp.MustCompile(`/seg([0-9]+)\.m4s$`)
+
+// arm holds segment from and later ones until release.
+func (s *segmentHold) arm(from int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.from, s.released, s.held = from, make(chan struct{}), 0
+}
+
+// release lets the held requests (and later ones) through and reports
+// how many were held.
+func (s *segmentHold) release() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.from > 0 {
+		close(s.released)
+		s.from = 0
+	}
+	return s.held
+}
+
+// wait blocks a request for a held segment until the release or until
+// its client gave up.
+func (s *segmentHold) wait(req *http.Request) {
+	m := segmentNumber.FindStringSubmatch(req.URL.Path)
+	if m == nil || !isSegment(req.URL.Path) {
+		return
+	}
+	n, _ := strconv.Atoi(m[1])
+	s.mu.Lock()
+	if s.from == 0 || n < s.from {
+		s.mu.Unlock()
+		return
+	}
+	s.held++
+	released := s.released
+	s.mu.Unlock()
+	select {
+	case <-released:
+	case <-req.Context().Done():
+	}
+}
+
+// startStallControl serves drive.cjs's "end the stall" call: POST
+// releases the held segments and answers {"held": n}.
+func startStallControl(t *testing.T, r *recordedRunner) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]int{"held": r.stall.release()})
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -228,8 +228,8 @@ async function corsScenario(browser) {
 }
 
 // cmcdScenario: the CMCD-only page (web/player/cmcd.html) plays until
-// untilTime, then the viewer pauses it for holdMS, longer than a lease:
-// whatever keeps the session alive meanwhile is the player's own CMCD.
+// untilTime, through a stall (sc.stall), then the viewer pauses it for
+// holdMS, longer than a lease: whatever keeps the session alive meanwhile is the player's own CMCD.
 // Every request to the collector is recorded with its body.
 async function cmcdScenario(browser) {
   const context = await browser.newContext();
@@ -248,11 +248,23 @@ async function cmcdScenario(browser) {
     if (req.url().includes('/cmcd/')) reports.push({ method: req.method(), at: Date.now(), status: 0, failure: req.failure() && req.failure().errorText });
   });
   await page.goto(sc.url, { waitUntil: 'load' });
+  // With sc.stall, the Go test's edge holds back the segments from
+  // sc.stall.at on: once the player has played up to there and stalls, it
+  // stays stalled for sc.stall.ms, then the viewer's network recovers (the
+  // Go test releases the segments, sc.stall.release).
+  let stall;
+  if (sc.stall) {
+    const stalled = await until(page, (s) => s.currentTime >= sc.stall.at - 0.3 && s.buffering, sc.timeoutMS);
+    stall = { stalled: stalled.ok, currentTime: stalled.state.currentTime };
+    if (stalled.ok) await sleep(sc.stall.ms);
+    const resp = await fetch(sc.stall.release, { method: 'POST' });
+    stall.held = (await resp.json()).held;
+  }
   // The viewer pauses past untilTime; with notStalled, while the picture
   // moves. (Shaka Player 5.2.12 reports sta=p when a stall ends even if
   // the viewer paused during it: events/schemas/cmcd.md.)
   const played = await until(page, (s) => s.currentTime >= sc.untilTime && !(sc.notStalled && s.buffering), sc.timeoutMS);
-  const out = { reached: played.ok, played: played.state };
+  const out = { reached: played.ok, played: played.state, stall };
   if (played.ok) {
     await page.evaluate(() => document.getElementById('video').pause());
     out.pausedAt = Date.now();
