@@ -23,7 +23,7 @@ func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Ti
 		if r.Account, err = decode[playback.Account](raw, "account", accountID); err != nil {
 			return err
 		}
-		r.Guard = admissionGuard{account: bytes.Clone(raw)}
+		r.Guard = &admissionGuard{account: bytes.Clone(raw)}
 		r.Active, err = activeSessions(tx, accountID, now, false)
 		return err
 	})
@@ -34,13 +34,9 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (se
 	if err := req.CheckSaveAccount(); err != nil {
 		return sess, err
 	}
-	var guard *admissionGuard
-	if req.On != nil {
-		g, ok := req.On.Guard.(admissionGuard)
-		if !ok || req.On.Account.ID != req.AccountID {
-			return sess, playback.Errorf(playback.CodeInvalid, "lease_invalid", "bolt.AcquireLease: LeaseRequest.On is not this store's read of account %q", req.AccountID)
-		}
-		guard = &g
+	guard, err := playback.OnGuard[*admissionGuard](req, "bolt")
+	if err != nil {
+		return sess, err
 	}
 	err = s.update(ctx, "AcquireLease", func(tx *bbolt.Tx) error {
 		// Writes are serialized: the account as stored now is the one the

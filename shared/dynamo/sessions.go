@@ -126,14 +126,9 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	if err := req.CheckSaveAccount(); err != nil {
 		return playback.Session{}, err
 	}
-	var guard *admissionGuard
-	if req.On != nil {
-		g, ok := req.On.Guard.(*admissionGuard)
-		if !ok || req.On.Account.ID != req.AccountID {
-			return playback.Session{}, playback.Errorf(playback.CodeInvalid, "lease_invalid",
-				"dynamo.%s: LeaseRequest.On is not this store's read of account %q", op, req.AccountID)
-		}
-		guard = g
+	guard, err := playback.OnGuard[*admissionGuard](req, "dynamo")
+	if err != nil {
+		return playback.Session{}, err
 	}
 	for attempt := 0; ; attempt++ {
 		var slots []slot

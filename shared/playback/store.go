@@ -106,6 +106,22 @@ func (r LeaseRequest) CheckSaveAccount() error {
 	return nil
 }
 
+// OnGuard is the store's own record G of r.On (G's zero value when r has
+// no On), refusing an On that is not G's kind or not a read of r's account:
+// every store's first check of an admission on a read.
+func OnGuard[G any](r LeaseRequest, store string) (G, error) {
+	var zero G
+	if r.On == nil {
+		return zero, nil
+	}
+	g, ok := r.On.Guard.(G)
+	if !ok || r.On.Account.ID != r.AccountID {
+		return zero, Errorf(CodeInvalid, "lease_invalid",
+			"%s.AcquireLease: LeaseRequest.On is not this store's read of account %q", store, r.AccountID)
+	}
+	return g, nil
+}
+
 // AdmissionRead is an account and its leases as ReadAdmission read them.
 type AdmissionRead struct {
 	Account Account
