@@ -32,16 +32,17 @@ func StartPublish(ctx context.Context, system, topic string, n int) (context.Con
 	if rt == nil || rt.tracer == nil {
 		return ctx, noEnd
 	}
-	var span trace.Span
-	if n == 1 {
-		// A heartbeat's publish, on every request: its name and options
-		// are made once per destination, not per request.
-		p := rt.producer(system, topic)
-		ctx, span = rt.tracer.Start(ctx, p.name, producerKind, p.attrs)
-	} else {
-		ctx, span = rt.tracer.Start(ctx, "send "+topic, producerKind,
-			trace.WithAttributes(semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic),
-				semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"), semconv.MessagingBatchMessageCount(n)))
+	// A heartbeat's publish, on every request: its name and attributes
+	// are made once per destination, not per request, and set only on a
+	// span that is recorded.
+	p := rt.producer(system, topic)
+	ctx, span := rt.tracer.Start(ctx, p.name, producerKind)
+	if !span.IsRecording() {
+		return ctx, noEnd
+	}
+	span.SetAttributes(p.attrs...)
+	if n != 1 {
+		span.SetAttributes(semconv.MessagingBatchMessageCount(n))
 	}
 	return ctx, publishEnd{span}.end
 }
@@ -53,7 +54,7 @@ var producerKind = trace.WithSpanKind(trace.SpanKindProducer)
 // conventions ask for messaging.batch.message_count only on batches.
 type producerSpan struct {
 	name  string
-	attrs trace.SpanStartEventOption
+	attrs []attribute.KeyValue
 }
 
 type producerKey struct{ system, topic string }
@@ -63,8 +64,8 @@ func (rt *runtime) producer(system, topic string) *producerSpan {
 	if v, ok := rt.producers.Load(k); ok {
 		return v.(*producerSpan)
 	}
-	p := &producerSpan{name: "send " + topic, attrs: trace.WithAttributes(semconv.MessagingSystemKey.String(system),
-		semconv.MessagingDestinationName(topic), semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"))}
+	p := &producerSpan{name: "send " + topic, attrs: []attribute.KeyValue{semconv.MessagingSystemKey.String(system),
+		semconv.MessagingDestinationName(topic), semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send")}}
 	v, _ := rt.producers.LoadOrStore(k, p)
 	return v.(*producerSpan)
 }

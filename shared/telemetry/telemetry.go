@@ -20,8 +20,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,6 +66,12 @@ const (
 // these names (TestEnvNamesAreConfigTags).
 const (
 	EnvMetricsExporter = "OTEL_METRICS_EXPORTER"
+	// EnvTracesSampler and EnvTracesSamplerArg choose which traces are
+	// recorded (the specification's names and values, e.g.
+	// parentbased_traceidratio with 0.01): the heartbeat functions, the
+	// high-volume path, are deployed with a ratio (infra/stack).
+	EnvTracesSampler    = "OTEL_TRACES_SAMPLER"
+	EnvTracesSamplerArg = "OTEL_TRACES_SAMPLER_ARG"
 	// EnvGoogleCloudProject is the project Cloud Monitoring writes to
 	// (Google's client libraries read the same variable).
 	EnvGoogleCloudProject = "GOOGLE_CLOUD_PROJECT"
@@ -103,6 +111,11 @@ type Config struct {
 	Protocol        string `env:"OTEL_EXPORTER_OTLP_PROTOCOL"`
 	TracesProtocol  string `env:"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"`
 	MetricsProtocol string `env:"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"`
+	// TracesSampler and TracesSamplerArg are read here, not by the SDK
+	// (which reads only the process environment), so that Options.Lookup
+	// stays the one source.
+	TracesSampler    string `env:"OTEL_TRACES_SAMPLER"`
+	TracesSamplerArg string `env:"OTEL_TRACES_SAMPLER_ARG"`
 	// GoogleCloudProject is read by the googlecloud metric exporter.
 	GoogleCloudProject string `env:"GOOGLE_CLOUD_PROJECT"`
 }
@@ -127,6 +140,48 @@ func exporterOn(exporter, endpoint, signalEndpoint string, named ...string) (boo
 		}
 		return false, fmt.Errorf("telemetry: exporter %q is not supported (%s)", exporter,
 			strings.Join(append([]string{"otlp", "none"}, named...), ", "))
+	}
+}
+
+// sampler is the sampler OTEL_TRACES_SAMPLER names, with
+// OTEL_TRACES_SAMPLER_ARG as its ratio, as the specification defines them;
+// unset, parentbased_always_on (the specification's default). Unlike the
+// SDK, which logs a bad value and samples everything, Setup refuses it: a
+// ratio meant to cut the cost of a high-volume path must not silently
+// become 1.
+func sampler(name, arg string) (sdktrace.Sampler, error) {
+	ratio := func() (float64, error) {
+		arg = strings.TrimSpace(arg)
+		if arg == "" {
+			return 1, nil
+		}
+		v, err := strconv.ParseFloat(arg, 64)
+		if err != nil || v < 0 || v > 1 || math.IsNaN(v) {
+			return 0, fmt.Errorf("telemetry: %s=%q is no ratio in [0, 1]", EnvTracesSamplerArg, arg)
+		}
+		return v, nil
+	}
+	switch n := strings.ToLower(strings.TrimSpace(name)); n {
+	case "", "parentbased_always_on":
+		return sdktrace.ParentBased(sdktrace.AlwaysSample()), nil
+	case "always_on":
+		return sdktrace.AlwaysSample(), nil
+	case "always_off":
+		return sdktrace.NeverSample(), nil
+	case "parentbased_always_off":
+		return sdktrace.ParentBased(sdktrace.NeverSample()), nil
+	case "traceidratio", "parentbased_traceidratio":
+		r, err := ratio()
+		if err != nil {
+			return nil, err
+		}
+		if n == "traceidratio" {
+			return sdktrace.TraceIDRatioBased(r), nil
+		}
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)), nil
+	default:
+		return nil, fmt.Errorf("telemetry: %s=%q is not supported (always_on, always_off, traceidratio, "+
+			"parentbased_always_on, parentbased_always_off, parentbased_traceidratio)", EnvTracesSampler, name)
 	}
 }
 
@@ -206,6 +261,12 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		return nil, err
 	}
 	tracesOn = tracesOn || opts.SpanExporter != nil
+	var smp sdktrace.Sampler
+	if tracesOn {
+		if smp, err = sampler(cfg.TracesSampler, cfg.TracesSamplerArg); err != nil {
+			return nil, err
+		}
+	}
 	metricsOn := opts.Metrics == SinkPrometheus || opts.Metrics == SinkEMF
 	if opts.Metrics == SinkOTLP {
 		named := slices.Sorted(maps.Keys(opts.MetricExporters))
@@ -244,7 +305,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 				return nil, fmt.Errorf("telemetry: OTLP trace exporter: %w", err)
 			}
 		}
-		p.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+		p.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithSampler(smp))
 		rt.tracer = p.tp.Tracer("github.com/playplane/playplane")
 	}
 	if metricsOn {

@@ -348,6 +348,11 @@ func TestUnsupportedConfigurationIsRefused(t *testing.T) {
 		sink telemetry.Sink
 	}{
 		{name: "zipkin exporter", env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}},
+		{name: "unknown sampler", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "sometimes"}},
+		{name: "ratio above 1", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+			"OTEL_TRACES_SAMPLER_ARG": "2"}},
+		{name: "ratio not a number", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "traceidratio",
+			"OTEL_TRACES_SAMPLER_ARG": "1%"}},
 		{name: "grpc protocol", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}},
 		// The sink's reader is linked only where asked for (promsink.New).
 		{name: "prometheus sink without its reader", sink: telemetry.SinkPrometheus},
@@ -371,7 +376,7 @@ func TestEnvNamesAreConfigTags(t *testing.T) {
 		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("env"), ",")
 		tags[name] = true
 	}
-	for _, name := range []string{telemetry.EnvMetricsExporter, telemetry.EnvGoogleCloudProject} {
+	for _, name := range []string{telemetry.EnvMetricsExporter, telemetry.EnvGoogleCloudProject, telemetry.EnvTracesSampler, telemetry.EnvTracesSamplerArg} {
 		if !tags[name] {
 			t.Errorf("%s is no env tag of telemetry.Config", name)
 		}

@@ -2,6 +2,7 @@ package otlptest
 
 import (
 	"context"
+	"maps"
 	"runtime"
 	"testing"
 	"time"
@@ -32,9 +33,31 @@ import (
 // span it recorded is charged to it and nothing else is.
 func Overhead(b *testing.B, op func()) {
 	b.Helper()
+	OverheadWith(b, nil, op)
+}
+
+// Samplers are the sampling configurations the overhead benchmarks run
+// under, by sub-benchmark name: every trace recorded, and the deployed
+// heartbeat functions' ratio (infra/stack), where a request without a
+// sampled traceparent records one trace in a hundred.
+var Samplers = []struct {
+	Name string
+	Env  map[string]string
+}{
+	{"always_on", map[string]string{telemetry.EnvTracesSampler: "always_on"}},
+	{"parentbased_traceidratio=0.01", map[string]string{telemetry.EnvTracesSampler: "parentbased_traceidratio", telemetry.EnvTracesSamplerArg: "0.01"}},
+}
+
+// OverheadWith is Overhead with env added to "on"'s environment (a
+// sampler). Under a sampler that records only some traces the exports are
+// not required to be nonzero: a short run may sample none.
+func OverheadWith(b *testing.B, env map[string]string, op func()) {
+	b.Helper()
 	recv := Start(b)
 	recv.Discard()
-	const chunks, warm = 8, 16
+	lookup := recv.Env()
+	maps.Copy(lookup, env)
+	const chunks, warm = 32, 16
 	per := max(b.N/(2*chunks), 1)
 	var dur, cpu [2]time.Duration
 	var mallocs [2]uint64
@@ -51,7 +74,7 @@ func Overhead(b *testing.B, op func()) {
 			if mode == 1 {
 				var err error
 				p, err = telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New,
-					Lookup: envconfig.MapLookuper(recv.Env())})
+					Lookup: envconfig.MapLookuper(lookup)})
 				if err != nil || !p.Tracing() || !p.Metrics() {
 					b.Fatalf("telemetry on: %v", err)
 				}
@@ -96,7 +119,7 @@ func Overhead(b *testing.B, op func()) {
 	b.ReportMetric(float64(cpu[1])/float64(cpu[0]), "cpu-on/off")
 	b.ReportMetric(float64(mallocs[0])/n, "off-allocs/op")
 	b.ReportMetric(float64(mallocs[1])/n, "on-allocs/op")
-	if recv.Count() == 0 {
+	if s := env[telemetry.EnvTracesSampler]; (s == "" || s == "always_on") && recv.Count() == 0 {
 		b.Fatal("telemetry on exported no span")
 	}
 }
