@@ -36,7 +36,7 @@ func StartPublish(ctx context.Context, system, topic string, n int) (context.Con
 	// are made once per destination, not per request, and set only on a
 	// span that is recorded.
 	p := rt.producer(system, topic)
-	ctx, span := rt.tracer.Start(ctx, p.name, producerKind)
+	ctx, span := rt.tracer.Start(ctx, p.name, producerStart...)
 	if !span.IsRecording() {
 		return ctx, noEnd
 	}
@@ -47,7 +47,9 @@ func StartPublish(ctx context.Context, system, topic string, n int) (context.Con
 	return ctx, publishEnd{span}.end
 }
 
-var producerKind = trace.WithSpanKind(trace.SpanKindProducer)
+// producerStart is the producer span's start options (made once, as
+// serverStart).
+var producerStart = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
 
 // producerSpan is the name and the start attributes of the producer spans
 // of single-message publishes to one destination. The semantic
@@ -92,7 +94,8 @@ func Carrier(ctx context.Context) map[string]string {
 	if rt == nil || rt.tracer == nil || !trace.SpanContextFromContext(ctx).IsValid() {
 		return nil
 	}
-	c := propagation.MapCarrier{}
+	// Sized for traceparent and tracestate: one allocation.
+	c := make(propagation.MapCarrier, 2)
 	rt.prop.Inject(ctx, c)
 	return c
 }

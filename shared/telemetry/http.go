@@ -32,7 +32,9 @@ type StatusWriter interface {
 	Status() int
 }
 
-var serverKind = trace.WithSpanKind(trace.SpanKindServer)
+// serverStart is the server span's start options, passed as a slice
+// made once: a variadic argument list would be made on every call.
+var serverStart = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 
 func (rt *runtime) serveHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	start := time.Now()
@@ -47,7 +49,7 @@ func (rt *runtime) serveHTTP(w http.ResponseWriter, r *http.Request, next http.H
 		// The span starts without attributes: options given to Start are
 		// copied into its configuration even when the sampler drops it.
 		var s trace.Span
-		ctx, s = rt.tracer.Start(ctx, r.Method, serverKind)
+		ctx, s = rt.tracer.Start(ctx, r.Method, serverStart...)
 		if s.IsRecording() {
 			s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)
 			span = s
@@ -84,7 +86,7 @@ func (rt *runtime) serveHTTP(w http.ResponseWriter, r *http.Request, next http.H
 			span.End()
 		}
 		if rt.inst != nil {
-			rt.inst.requestDuration.Record(r.Context(), time.Since(start).Seconds(), rt.routeOption(r.Method, route, status))
+			rt.inst.requestDuration.Record(r.Context(), time.Since(start).Seconds(), rt.routeOptions(r.Method, route, status)...)
 		}
 	}()
 	next.ServeHTTP(sw, r)

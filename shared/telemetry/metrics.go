@@ -130,22 +130,38 @@ func GrantSigned(ctx context.Context, cdn string) {
 	}
 }
 
-// routeSet is the cached attribute set of a route and status: the request
-// path's metric costs no allocation for a route seen before.
+// routeKey names the cached attribute set of a route and status: the
+// request path's metric costs no allocation for a route seen before.
 type routeKey struct {
 	method, route string
 	status        int
 }
 
-func (rt *runtime) routeOption(method, route string, status int) metric.RecordOption {
+// routeOptions are the record options of the request duration of a route
+// and status, made once and passed as a slice (a variadic argument list
+// would be made on every call). The cache is a map behind a lock, not a
+// sync.Map, whose key, boxed in an interface, would be allocated on every
+// look-up.
+func (rt *runtime) routeOptions(method, route string, status int) []metric.RecordOption {
 	k := routeKey{method, route, status}
-	if v, ok := rt.routes.Load(k); ok {
-		return v.(metric.RecordOption)
+	rt.routesMu.RLock()
+	opts, ok := rt.routes[k]
+	rt.routesMu.RUnlock()
+	if ok {
+		return opts
 	}
-	opt := metric.WithAttributeSet(attribute.NewSet(semconv.HTTPRequestMethodKey.String(method),
-		semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status)))
-	rt.routes.Store(k, opt)
-	return opt
+	opts = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(semconv.HTTPRequestMethodKey.String(method),
+		semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status)))}
+	rt.routesMu.Lock()
+	defer rt.routesMu.Unlock()
+	if rt.routes == nil {
+		rt.routes = map[routeKey][]metric.RecordOption{}
+	}
+	if cached, ok := rt.routes[k]; ok {
+		return cached
+	}
+	rt.routes[k] = opts
+	return opts
 }
 
 // ObserveActiveLeases reports count as the playplane.leases.active gauge,

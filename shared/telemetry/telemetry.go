@@ -33,6 +33,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -229,7 +230,10 @@ type runtime struct {
 	tracer trace.Tracer // nil: tracing off
 	inst   *instruments // nil: metrics off
 	prop   propagation.TextMapPropagator
-	routes sync.Map // pattern+status → metric attribute set
+	// routes are the request metric's options per route and status
+	// (routeOptions).
+	routesMu sync.RWMutex
+	routes   map[routeKey][]metric.RecordOption
 	// producers caches producer span names and options per destination.
 	producers sync.Map
 	provider  *Provider

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"runtime"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -58,6 +59,7 @@ func OverheadWith(b *testing.B, env map[string]string, op func()) {
 	lookup := recv.Env()
 	maps.Copy(lookup, env)
 	const chunks, warm = 32, 16
+	labels := [2]pprof.LabelSet{pprof.Labels("mode", "off"), pprof.Labels("mode", "on")}
 	per := max(b.N/(2*chunks), 1)
 	var dur, cpu [2]time.Duration
 	var mallocs [2]uint64
@@ -90,9 +92,14 @@ func OverheadWith(b *testing.B, env map[string]string, op func()) {
 			b.StartTimer()
 			cpu0 := httpload.ProcessCPU(b)
 			start := time.Now()
-			for range per {
-				op()
-			}
+			// Labelled, so that a CPU profile of the benchmark splits by
+			// mode (go tool pprof -tagfocus mode=on); goroutines started
+			// within inherit it.
+			pprof.Do(context.Background(), labels[mode], func(context.Context) {
+				for range per {
+					op()
+				}
+			})
 			if p != nil {
 				if err := p.Flush(context.Background()); err != nil {
 					b.Fatal(err)
