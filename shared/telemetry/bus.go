@@ -32,6 +32,9 @@ func StartPublish(ctx context.Context, system, topic string, n int) (context.Con
 	if rt == nil || rt.tracer == nil {
 		return ctx, noEnd
 	}
+	if rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
+		return ctx, noEnd
+	}
 	// A heartbeat's publish, on every request: its name and attributes
 	// are made once per destination, not per request, and set only on a
 	// span that is recorded.
@@ -147,6 +150,9 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 		batchLink := trace.Link{SpanContext: batch.SpanContext()}
 		spans = make([]trace.Span, len(msgs))
 		for i, m := range msgs {
+			if rt.unsampledChild(trace.SpanContextFromContext(parents[i])) {
+				continue
+			}
 			_, spans[i] = rt.tracer.Start(parents[i], "process "+topic, trace.WithSpanKind(trace.SpanKindConsumer),
 				trace.WithLinks(batchLink),
 				trace.WithAttributes(append(slices.Clip(base), semconv.MessagingOperationTypeProcess,
@@ -162,6 +168,9 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 			retried[id] = true
 		}
 		for i, m := range msgs {
+			if spans[i] == nil {
+				continue
+			}
 			if retried[m.ID] {
 				spans[i].SetStatus(codes.Error, "handed back for redelivery")
 			}

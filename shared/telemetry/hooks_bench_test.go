@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"github.com/sethvargo/go-envconfig"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/playplane/playplane/shared/httpload"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/otlptest"
@@ -20,6 +22,9 @@ import (
 // handler that does nothing else. Sub-benchmarks: off (no Provider), and
 // on under each of otlptest.Samplers; "on" exports to a real OTLP
 // receiver, flushed inside the timed loop every 1,000 requests.
+// "cpu-ns/op" is the process's CPU time (the exporter's goroutines and
+// the receiver's reading included), steadier than wall time on a shared
+// machine.
 func BenchmarkHooks(b *testing.B) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/playback/{id}/heartbeat", func(w http.ResponseWriter, r *http.Request) {
@@ -31,6 +36,7 @@ func BenchmarkHooks(b *testing.B) {
 		req := httptest.NewRequest("POST", "/v1/playback/ses_1/heartbeat", nil)
 		w := httptest.NewRecorder()
 		b.ReportAllocs()
+		cpu := httpload.ProcessCPU(b)
 		i := 0
 		for b.Loop() {
 			telemetry.ServeHTTP(w, req, mux)
@@ -39,8 +45,20 @@ func BenchmarkHooks(b *testing.B) {
 			}
 		}
 		_ = p.Flush(context.Background())
+		b.ReportMetric(float64((httpload.ProcessCPU(b)-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 	b.Run("off", func(b *testing.B) { run(b, nil) })
+	// Every span recorded and handed to an exporter that drops it: beside
+	// always_on, the share of the OTLP exporter (transform, marshal, POST).
+	b.Run("always_on, exporter drops", func(b *testing.B) {
+		p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus,
+			Prometheus: promsink.New, SpanExporter: dropSpans{}, Lookup: envconfig.MapLookuper(map[string]string{telemetry.EnvTracesSampler: "always_on"})})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = p.Shutdown(context.Background()) }()
+		run(b, p)
+	})
 	for _, s := range otlptest.Samplers {
 		b.Run(s.Name, func(b *testing.B) {
 			recv := otlptest.Start(b)
@@ -59,3 +77,8 @@ func BenchmarkHooks(b *testing.B) {
 		})
 	}
 }
+
+type dropSpans struct{}
+
+func (dropSpans) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (dropSpans) Shutdown(context.Context) error                             { return nil }

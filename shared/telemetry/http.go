@@ -48,11 +48,13 @@ func (rt *runtime) serveHTTP(w http.ResponseWriter, r *http.Request, next http.H
 		}
 		// The span starts without attributes: options given to Start are
 		// copied into its configuration even when the sampler drops it.
-		var s trace.Span
-		ctx, s = rt.tracer.Start(ctx, r.Method, serverStart...)
-		if s.IsRecording() {
-			s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)
-			span = s
+		if !rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
+			var s trace.Span
+			ctx, s = rt.tracer.Start(ctx, r.Method, serverStart...)
+			if s.IsRecording() {
+				s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)
+				span = s
+			}
 		}
 		// Even a span not recorded goes into the context: its children
 		// (the producer span) and the trace context the bus carries

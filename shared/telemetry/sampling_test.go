@@ -108,8 +108,13 @@ func TestSamplerFromTheEnvironment(t *testing.T) {
 			flags := map[string]string{sampledTrace: "01", unsampledTrace: "00", lowTrace: "00", highTrace: "01"}
 			for id := range tc.sent {
 				msg := beat(t, "00-"+id+"-00f067aa0ba902b7-"+flags[id])
-				if tp := msg.Attributes["traceparent"]; !strings.Contains(tp, id) {
+				tp := msg.Attributes["traceparent"]
+				if !strings.Contains(tp, id) {
 					t.Errorf("trace %s: message carries traceparent %q, want the caller's trace", id, tp)
+				}
+				// The consumer follows the decision the message carries.
+				if sampled := strings.HasSuffix(tp, "-01"); sampled != tc.sent[id] {
+					t.Errorf("trace %s: message carries traceparent %q, want sampled %v", id, tp, tc.sent[id])
 				}
 			}
 			roots := map[string]bool{}

@@ -150,7 +150,11 @@ func exporterOn(exporter, endpoint, signalEndpoint string, named ...string) (boo
 // SDK, which logs a bad value and samples everything, Setup refuses it: a
 // ratio meant to cut the cost of a high-volume path must not silently
 // become 1.
-func sampler(name, arg string) (sdktrace.Sampler, error) {
+//
+// followsParent reports a sampler that records no child of an unsampled
+// span (the parentbased_* ones): the hooks then skip the SDK for such a
+// child, which it would only make into a span that records nothing.
+func sampler(name, arg string) (s sdktrace.Sampler, followsParent bool, err error) {
 	ratio := func() (float64, error) {
 		arg = strings.TrimSpace(arg)
 		if arg == "" {
@@ -164,24 +168,24 @@ func sampler(name, arg string) (sdktrace.Sampler, error) {
 	}
 	switch n := strings.ToLower(strings.TrimSpace(name)); n {
 	case "", "parentbased_always_on":
-		return sdktrace.ParentBased(sdktrace.AlwaysSample()), nil
+		return sdktrace.ParentBased(sdktrace.AlwaysSample()), true, nil
 	case "always_on":
-		return sdktrace.AlwaysSample(), nil
+		return sdktrace.AlwaysSample(), false, nil
 	case "always_off":
-		return sdktrace.NeverSample(), nil
+		return sdktrace.NeverSample(), false, nil
 	case "parentbased_always_off":
-		return sdktrace.ParentBased(sdktrace.NeverSample()), nil
+		return sdktrace.ParentBased(sdktrace.NeverSample()), true, nil
 	case "traceidratio", "parentbased_traceidratio":
 		r, err := ratio()
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if n == "traceidratio" {
-			return sdktrace.TraceIDRatioBased(r), nil
+			return sdktrace.TraceIDRatioBased(r), false, nil
 		}
-		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)), nil
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)), true, nil
 	default:
-		return nil, fmt.Errorf("telemetry: %s=%q is not supported (always_on, always_off, traceidratio, "+
+		return nil, false, fmt.Errorf("telemetry: %s=%q is not supported (always_on, always_off, traceidratio, "+
 			"parentbased_always_on, parentbased_always_off, parentbased_traceidratio)", EnvTracesSampler, name)
 	}
 }
@@ -230,6 +234,9 @@ type runtime struct {
 	tracer trace.Tracer // nil: tracing off
 	inst   *instruments // nil: metrics off
 	prop   propagation.TextMapPropagator
+	// followsParent: the sampler records no child of an unsampled span
+	// (sampler), so unsampledChild skips it.
+	followsParent bool
 	// routes are the request metric's options per route and status
 	// (routeOptions).
 	routesMu sync.RWMutex
@@ -266,8 +273,9 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	}
 	tracesOn = tracesOn || opts.SpanExporter != nil
 	var smp sdktrace.Sampler
+	var followsParent bool
 	if tracesOn {
-		if smp, err = sampler(cfg.TracesSampler, cfg.TracesSamplerArg); err != nil {
+		if smp, followsParent, err = sampler(cfg.TracesSampler, cfg.TracesSamplerArg); err != nil {
 			return nil, err
 		}
 	}
@@ -294,7 +302,8 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}
-	rt := &runtime{prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})}
+	rt := &runtime{prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		followsParent: followsParent}
 	if tracesOn {
 		exp := opts.SpanExporter
 		if exp == nil {
@@ -447,6 +456,13 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, p.mp.Shutdown(ctx))
 	}
 	return err
+}
+
+// unsampledChild reports that a span started under parent would record
+// nothing: the hooks then start none, and the trace context they pass on
+// is parent's own, carrying the same "not sampled" decision downstream.
+func (rt *runtime) unsampledChild(parent trace.SpanContext) bool {
+	return rt.followsParent && parent.IsValid() && !parent.IsSampled()
 }
 
 // current is the process's active telemetry, nil when off.

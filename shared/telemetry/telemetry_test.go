@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/otlptest"
@@ -376,7 +377,10 @@ func TestEnvNamesAreConfigTags(t *testing.T) {
 		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("env"), ",")
 		tags[name] = true
 	}
-	for _, name := range []string{telemetry.EnvMetricsExporter, telemetry.EnvGoogleCloudProject, telemetry.EnvTracesSampler, telemetry.EnvTracesSamplerArg} {
+	// The catalogue (stdlib only, so it spells them itself) sets the
+	// heartbeat function's sampler by these names.
+	for _, name := range []string{telemetry.EnvMetricsExporter, telemetry.EnvGoogleCloudProject, telemetry.EnvTracesSampler, telemetry.EnvTracesSamplerArg,
+		catalog.SettingTracesSampler, catalog.SettingTracesSamplerArg} {
 		if !tags[name] {
 			t.Errorf("%s is no env tag of telemetry.Config", name)
 		}

@@ -58,7 +58,7 @@ func OverheadWith(b *testing.B, env map[string]string, op func()) {
 	recv.Discard()
 	lookup := recv.Env()
 	maps.Copy(lookup, env)
-	const chunks, warm = 32, 16
+	const chunks, warm = 8, 16
 	labels := [2]pprof.LabelSet{pprof.Labels("mode", "off"), pprof.Labels("mode", "on")}
 	per := max(b.N/(2*chunks), 1)
 	var dur, cpu [2]time.Duration
