@@ -389,7 +389,7 @@ var Settings = []Setting{
 	// start with it (and every trace a sampled traceparent from the player
 	// or an upstream span continues): it takes a request per viewer every
 	// few seconds, and a recorded trace costs it about as much CPU as the
-	// request itself (README, Telemetry). Its metrics count every request
+	// request itself (README, Observability). Its metrics count every request
 	// whatever is sampled. Only read when tracing is on (an OTLP endpoint).
 	{Env: SettingTracesSampler, ConfigKey: "heartbeatTracesSampler", Default: "parentbased_traceidratio"},
 	{Env: SettingTracesSamplerArg, ConfigKey: "heartbeatTracesSamplerArg", Default: "0.01"},
