@@ -7,7 +7,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
@@ -131,10 +130,10 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 	if rt == nil {
 		return h(ctx, msgs)
 	}
-	base := []attribute.KeyValue{semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic)}
 	var batch trace.Span
 	var spans []trace.Span
 	if rt.tracer != nil {
+		base := []attribute.KeyValue{semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic)}
 		links := make([]trace.Link, 0, len(msgs))
 		parents := make([]context.Context, len(msgs))
 		for i, m := range msgs {
@@ -182,10 +181,10 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 		batch.End()
 	}
 	if rt.inst != nil {
-		opt := metric.WithAttributes(base...)
-		rt.inst.batchSize.Record(ctx, int64(len(msgs)), opt)
+		opts := rt.messagingOptions(system, topic)
+		rt.inst.batchSize.Record(ctx, int64(len(msgs)), opts.rec...)
 		if len(retry) > 0 {
-			rt.inst.retries.Add(ctx, int64(len(retry)), opt)
+			rt.inst.retries.Add(ctx, int64(len(retry)), opts.add...)
 		}
 	}
 	return retry

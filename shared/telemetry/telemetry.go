@@ -33,7 +33,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -237,10 +236,11 @@ type runtime struct {
 	// followsParent: the sampler records no child of an unsampled span
 	// (sampler), so unsampledChild skips it.
 	followsParent bool
-	// routes are the request metric's options per route and status
-	// (routeOptions).
-	routesMu sync.RWMutex
-	routes   map[routeKey][]metric.RecordOption
+	// Metric options per attribute values (optCache).
+	routes  optCache[routeKey]
+	reasons optCache[string]
+	cdns    optCache[string]
+	topics  optCache[producerKey]
 	// producers caches producer span names and options per destination.
 	producers sync.Map
 	provider  *Provider
