@@ -388,7 +388,7 @@ var Settings = []Setting{
 	// The heartbeat function records one trace in a hundred of those that
 	// start with it (and every trace a sampled traceparent from the player
 	// or an upstream span continues): it takes a request per viewer every
-	// few seconds, and a recorded trace costs it about as much CPU as the
+	// few seconds, and a recorded trace costs it more CPU than the
 	// request itself (README, Observability). Its metrics count every request
 	// whatever is sampled. Only read when tracing is on (an OTLP endpoint).
 	{Env: SettingTracesSampler, ConfigKey: "heartbeatTracesSampler", Default: "parentbased_traceidratio"},

@@ -10,7 +10,8 @@
 // HTTP middleware, the bus adapters and the functions call return after
 // one atomic load: no allocation, so a deployment without a collector
 // pays nothing per request (TestOffAddsNoAllocations; on against off:
-// BenchmarkAuthorizePlayTelemetry, BenchmarkHandlerTelemetry).
+// BenchmarkAuthorizePlayTelemetry, BenchmarkHandlerTelemetry, and the hooks
+// alone per sampler, BenchmarkHooks).
 package telemetry
 
 import (
