@@ -131,14 +131,18 @@ func concurrentPlayer(b *testing.B, callers int, opts ...bolt.Option) func(n int
 // BenchmarkAuthorizePlayTelemetry is POST /v1/play (nosync store, so the
 // handler and not the disk is measured) with telemetry off and on in the
 // same run (otlptest.Overhead): "on/off" is the cost of a server span and
-// the request and admission metrics.
+// the request and admission metrics, under each of otlptest.Samplers.
 func BenchmarkAuthorizePlayTelemetry(b *testing.B) {
-	h := newHarness(b, bolt.WithoutSync())
-	token := h.token(demo.AccountFamily)
-	body := `{"title_id":"sintel","device_id":"bench-tv"}`
-	otlptest.Overhead(b, func() {
-		if rec := h.do(http.MethodPost, "/v1/play", token, body); rec.Code != http.StatusCreated {
-			b.Fatalf("%d %s", rec.Code, rec.Body)
-		}
-	})
+	for _, s := range otlptest.Samplers {
+		b.Run(s.Name, func(b *testing.B) {
+			h := newHarness(b, bolt.WithoutSync())
+			token := h.token(demo.AccountFamily)
+			body := `{"title_id":"sintel","device_id":"bench-tv"}`
+			otlptest.OverheadWith(b, s.Env, func() {
+				if rec := h.do(http.MethodPost, "/v1/play", token, body); rec.Code != http.StatusCreated {
+					b.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			})
+		})
+	}
 }

@@ -321,6 +321,10 @@ const (
 	SettingStripePricePlans = "STRIPE_PRICE_PLANS"
 	SettingLeaseTTL         = "LEASE_TTL"
 	SettingPastDueGrace     = "PAST_DUE_GRACE"
+	// The OpenTelemetry sampler, standard names (shared/telemetry reads
+	// them; TestEnvNamesAreConfigTags there checks the spelling).
+	SettingTracesSampler    = "OTEL_TRACES_SAMPLER"
+	SettingTracesSamplerArg = "OTEL_TRACES_SAMPLER_ARG"
 )
 
 // Layout values: the store, bus and delivery CDN a stack uses.
@@ -381,6 +385,14 @@ var Settings = []Setting{
 	// How long a past_due account keeps playing (authorizeplay) and stays
 	// entitled (paymentwebhook).
 	{Env: SettingPastDueGrace, ConfigKey: "pastDueGrace", Default: "72h"},
+	// The heartbeat function records one trace in a hundred of those that
+	// start with it (and every trace a sampled traceparent from the player
+	// or an upstream span continues): it takes a request per viewer every
+	// few seconds, and a recorded trace costs it more CPU than the
+	// request itself (README, Observability). Its metrics count every request
+	// whatever is sampled. Only read when tracing is on (an OTLP endpoint).
+	{Env: SettingTracesSampler, ConfigKey: "heartbeatTracesSampler", Default: "parentbased_traceidratio"},
+	{Env: SettingTracesSamplerArg, ConfigKey: "heartbeatTracesSamplerArg", Default: "0.01"},
 }
 
 // Deliveries lists the CDNs a stack can deliver video with.
@@ -490,7 +502,7 @@ var Functions = []Function{
 		// consumer saves progress and QoE.
 		Publishes:      []string{TopicHeartbeats},
 		Secrets:        []string{SecretPlaybackTokenKeys},
-		Settings:       []string{SettingLeaseTTL},
+		Settings:       []string{SettingLeaseTTL, SettingTracesSampler, SettingTracesSamplerArg},
 		Store:          StoreReadWrite,
 		MemoryMB:       256,
 		TimeoutSeconds: 10,

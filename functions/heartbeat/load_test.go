@@ -205,19 +205,23 @@ func BenchmarkHandler(b *testing.B) {
 // telemetry off and on in the same run (otlptest.Overhead): "on/off" (wall)
 // and "cpu-on/off" (process CPU) are the cost of the server and producer
 // spans with their export, the trace context in the message and the
-// request metric.
+// request metric, under each of otlptest.Samplers.
 func BenchmarkHandlerTelemetry(b *testing.B) {
-	h := newHarness(b, harnessOptions{noConsume: true, busCfg: membus.Config{MaxPending: 1 << 24}})
-	id, tok := h.play("acct_bench", "title_1", 1)
-	t0 := h.clock().Add(-time.Minute)
-	k := 0
-	otlptest.Overhead(b, func() {
-		k++
-		body := `{"event":"progress","position_ms":1000,"duration_ms":5400000,"device_time":"` +
-			t0.Add(time.Duration(k)*time.Microsecond).Format(time.RFC3339Nano) +
-			`","qoe":{"br":5800,"bl":21000,"mtp":48000,"rc":1,"rd":900,"pd":1000,"cdn":"local","edge":"fra-1"}}`
-		if rec := h.beat(id, tok, body); rec.Code != 200 {
-			b.Fatalf("%d %s", rec.Code, rec.Body)
-		}
-	})
+	for _, s := range otlptest.Samplers {
+		b.Run(s.Name, func(b *testing.B) {
+			h := newHarness(b, harnessOptions{noConsume: true, busCfg: membus.Config{MaxPending: 1 << 24}})
+			id, tok := h.play("acct_bench", "title_1", 1)
+			t0 := h.clock().Add(-time.Minute)
+			k := 0
+			otlptest.OverheadWith(b, s.Env, func() {
+				k++
+				body := `{"event":"progress","position_ms":1000,"duration_ms":5400000,"device_time":"` +
+					t0.Add(time.Duration(k)*time.Microsecond).Format(time.RFC3339Nano) +
+					`","qoe":{"br":5800,"bl":21000,"mtp":48000,"rc":1,"rd":900,"pd":1000,"cdn":"local","edge":"fra-1"}}`
+				if rec := h.beat(id, tok, body); rec.Code != 200 {
+					b.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			})
+		})
+	}
 }

@@ -92,15 +92,18 @@ func TestSettingsReachEveryFunctionThatReadsThem(t *testing.T) {
 	t.Parallel()
 	config := baseConfig("aws")
 	config["playplane:leaseTtl"] = "90s"
+	config["playplane:heartbeatTracesSamplerArg"] = "0.1"
 	d, err := deploy(t, "aws", config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, fn := range catalog.Functions {
-		got := mapOf(d.lambda(t, fn.Name).In("environment", "variables"))["LEASE_TTL"]
-		want := map[bool]any{true: "90s", false: nil}[slices.Contains(fn.Settings, "LEASE_TTL")]
-		if got != want {
-			t.Errorf("%s LEASE_TTL = %v, want %v", fn.Name, got, want)
+		env := mapOf(d.lambda(t, fn.Name).In("environment", "variables"))
+		for name, value := range map[string]string{"LEASE_TTL": "90s", "OTEL_TRACES_SAMPLER_ARG": "0.1"} {
+			want := map[bool]any{true: value, false: nil}[slices.Contains(fn.Settings, name)]
+			if got := env[name]; got != want {
+				t.Errorf("%s %s = %v, want %v", fn.Name, name, got, want)
+			}
 		}
 	}
 }

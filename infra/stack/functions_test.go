@@ -22,6 +22,9 @@ var settingValues = map[string]string{
 	"STRIPE_PRICE_PLANS": testPricePlans,
 	"LEASE_TTL":          "2m",
 	"PAST_DUE_GRACE":     "72h",
+	// The heartbeat function's sampler: it records one trace in a hundred.
+	"OTEL_TRACES_SAMPLER":     "parentbased_traceidratio",
+	"OTEL_TRACES_SAMPLER_ARG": "0.01",
 }
 
 // wantEnv is the environment a function part must receive: on GCP without

@@ -7,7 +7,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
@@ -32,28 +31,34 @@ func StartPublish(ctx context.Context, system, topic string, n int) (context.Con
 	if rt == nil || rt.tracer == nil {
 		return ctx, noEnd
 	}
-	var span trace.Span
-	if n == 1 {
-		// A heartbeat's publish, on every request: its name and options
-		// are made once per destination, not per request.
-		p := rt.producer(system, topic)
-		ctx, span = rt.tracer.Start(ctx, p.name, producerKind, p.attrs)
-	} else {
-		ctx, span = rt.tracer.Start(ctx, "send "+topic, producerKind,
-			trace.WithAttributes(semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic),
-				semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"), semconv.MessagingBatchMessageCount(n)))
+	if rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
+		return ctx, noEnd
+	}
+	// A heartbeat's publish, on every request: its name and attributes
+	// are made once per destination, not per request, and set only on a
+	// span that is recorded.
+	p := rt.producer(system, topic)
+	ctx, span := rt.tracer.Start(ctx, p.name, producerStart...)
+	if !span.IsRecording() {
+		return ctx, noEnd
+	}
+	span.SetAttributes(p.attrs...)
+	if n != 1 {
+		span.SetAttributes(semconv.MessagingBatchMessageCount(n))
 	}
 	return ctx, publishEnd{span}.end
 }
 
-var producerKind = trace.WithSpanKind(trace.SpanKindProducer)
+// producerStart is the producer span's start options (made once, as
+// serverStart).
+var producerStart = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
 
 // producerSpan is the name and the start attributes of the producer spans
 // of single-message publishes to one destination. The semantic
 // conventions ask for messaging.batch.message_count only on batches.
 type producerSpan struct {
 	name  string
-	attrs trace.SpanStartEventOption
+	attrs []attribute.KeyValue
 }
 
 type producerKey struct{ system, topic string }
@@ -63,8 +68,8 @@ func (rt *runtime) producer(system, topic string) *producerSpan {
 	if v, ok := rt.producers.Load(k); ok {
 		return v.(*producerSpan)
 	}
-	p := &producerSpan{name: "send " + topic, attrs: trace.WithAttributes(semconv.MessagingSystemKey.String(system),
-		semconv.MessagingDestinationName(topic), semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send"))}
+	p := &producerSpan{name: "send " + topic, attrs: []attribute.KeyValue{semconv.MessagingSystemKey.String(system),
+		semconv.MessagingDestinationName(topic), semconv.MessagingOperationTypeSend, semconv.MessagingOperationName("send")}}
 	v, _ := rt.producers.LoadOrStore(k, p)
 	return v.(*producerSpan)
 }
@@ -91,7 +96,8 @@ func Carrier(ctx context.Context) map[string]string {
 	if rt == nil || rt.tracer == nil || !trace.SpanContextFromContext(ctx).IsValid() {
 		return nil
 	}
-	c := propagation.MapCarrier{}
+	// Sized for traceparent and tracestate: one allocation.
+	c := make(propagation.MapCarrier, 2)
 	rt.prop.Inject(ctx, c)
 	return c
 }
@@ -124,10 +130,10 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 	if rt == nil {
 		return h(ctx, msgs)
 	}
-	base := []attribute.KeyValue{semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic)}
 	var batch trace.Span
 	var spans []trace.Span
 	if rt.tracer != nil {
+		base := []attribute.KeyValue{semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic)}
 		links := make([]trace.Link, 0, len(msgs))
 		parents := make([]context.Context, len(msgs))
 		for i, m := range msgs {
@@ -143,6 +149,9 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 		batchLink := trace.Link{SpanContext: batch.SpanContext()}
 		spans = make([]trace.Span, len(msgs))
 		for i, m := range msgs {
+			if rt.unsampledChild(trace.SpanContextFromContext(parents[i])) {
+				continue
+			}
 			_, spans[i] = rt.tracer.Start(parents[i], "process "+topic, trace.WithSpanKind(trace.SpanKindConsumer),
 				trace.WithLinks(batchLink),
 				trace.WithAttributes(append(slices.Clip(base), semconv.MessagingOperationTypeProcess,
@@ -158,6 +167,9 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 			retried[id] = true
 		}
 		for i, m := range msgs {
+			if spans[i] == nil {
+				continue
+			}
 			if retried[m.ID] {
 				spans[i].SetStatus(codes.Error, "handed back for redelivery")
 			}
@@ -169,10 +181,10 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 		batch.End()
 	}
 	if rt.inst != nil {
-		opt := metric.WithAttributes(base...)
-		rt.inst.batchSize.Record(ctx, int64(len(msgs)), opt)
+		opts := rt.messagingOptions(system, topic)
+		rt.inst.batchSize.Record(ctx, int64(len(msgs)), opts.rec...)
 		if len(retry) > 0 {
-			rt.inst.retries.Add(ctx, int64(len(retry)), opt)
+			rt.inst.retries.Add(ctx, int64(len(retry)), opts.add...)
 		}
 	}
 	return retry

@@ -32,16 +32,33 @@ type StatusWriter interface {
 	Status() int
 }
 
-var serverKind = trace.WithSpanKind(trace.SpanKindServer)
+// serverStart is the server span's start options, passed as a slice
+// made once: a variadic argument list would be made on every call.
+var serverStart = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 
 func (rt *runtime) serveHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	start := time.Now()
-	var span trace.Span
+	var span trace.Span // nil unless recorded: a sampled-out request builds nothing for it
 	if rt.tracer != nil {
-		ctx := rt.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, span = rt.tracer.Start(ctx, r.Method, serverKind,
-			trace.WithAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path),
-				semconv.FaaSTriggerHTTP))
+		ctx := r.Context()
+		// Header's map read with the canonical names costs nothing; the
+		// propagator's Get canonicalises each name into a new string.
+		if len(r.Header["Traceparent"]) > 0 || len(r.Header["Baggage"]) > 0 {
+			ctx = rt.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		}
+		// The span starts without attributes: options given to Start are
+		// copied into its configuration even when the sampler drops it.
+		if !rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
+			var s trace.Span
+			ctx, s = rt.tracer.Start(ctx, r.Method, serverStart...)
+			if s.IsRecording() {
+				s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)
+				span = s
+			}
+		}
+		// Even a span not recorded goes into the context: its children
+		// (the producer span) and the trace context the bus carries
+		// inherit its trace id and sampling decision.
 		r = r.WithContext(ctx)
 	}
 	sw, ok := w.(StatusWriter)
@@ -50,17 +67,12 @@ func (rt *runtime) serveHTTP(w http.ResponseWriter, r *http.Request, next http.H
 	}
 	defer func() {
 		status := sw.Status()
-		route, name := r.Pattern, r.Pattern
+		route := r.Pattern
 		if i := strings.IndexByte(route, ' '); i >= 0 {
 			route = route[i+1:]
-			if name[:i] != r.Method {
-				name = r.Method + " " + route
-			}
-		} else {
-			name = r.Method + " " + route
 		}
 		if route == "" {
-			route, name = "unmatched", r.Method+" unmatched"
+			route = "unmatched"
 		}
 		if span != nil {
 			if p := recover(); p != nil {
@@ -68,9 +80,7 @@ func (rt *runtime) serveHTTP(w http.ResponseWriter, r *http.Request, next http.H
 				span.End()
 				panic(p)
 			}
-			// The pattern is "{method} {route}", the name the semantic
-			// conventions give server spans, without building it.
-			span.SetName(name)
+			span.SetName(spanName(r.Method, r.Pattern, route))
 			span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
 			if status >= 500 {
 				span.SetStatus(codes.Error, http.StatusText(status))
@@ -78,10 +88,23 @@ func (rt *runtime) serveHTTP(w http.ResponseWriter, r *http.Request, next http.H
 			span.End()
 		}
 		if rt.inst != nil {
-			rt.inst.requestDuration.Record(r.Context(), time.Since(start).Seconds(), rt.routeOption(r.Method, route, status))
+			rt.inst.requestDuration.Record(r.Context(), time.Since(start).Seconds(), rt.routeOptions(r.Method, route, status)...)
 		}
 	}()
 	next.ServeHTTP(sw, r)
+}
+
+// spanName is "{method} {route}", the name the semantic conventions give
+// server spans: the mux's pattern itself when it names the method, so
+// nothing is built.
+func spanName(method, pattern, route string) string {
+	if i := strings.IndexByte(pattern, ' '); i >= 0 && pattern[:i] == method {
+		return pattern
+	}
+	if pattern == "" {
+		return method + " unmatched"
+	}
+	return method + " " + route
 }
 
 type recorder struct {

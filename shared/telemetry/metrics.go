@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -93,8 +94,10 @@ func PlayAdmitted(ctx context.Context) {
 
 // PlayRefused counts a refused play by its machine-readable reason.
 func PlayRefused(ctx context.Context, reason string) {
-	if i := current().metrics(); i != nil {
-		i.refused.Add(ctx, 1, metric.WithAttributes(AttrReason.String(reason)))
+	if rt := current(); rt.metrics() != nil {
+		rt.inst.refused.Add(ctx, 1, rt.reasons.get(reason, func() []attribute.KeyValue {
+			return []attribute.KeyValue{AttrReason.String(reason)}
+		}).add...)
 	}
 }
 
@@ -118,34 +121,82 @@ func InboxBacklog(ctx context.Context, source string, pending, parked int) {
 
 // DeadLettered counts messages a bus gave up on.
 func DeadLettered(ctx context.Context, system, topic string, n int) {
-	if i := current().metrics(); i != nil && n > 0 {
-		i.dead.Add(ctx, int64(n), metric.WithAttributes(semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic)))
+	if rt := current(); rt.metrics() != nil && n > 0 {
+		rt.inst.dead.Add(ctx, int64(n), rt.messagingOptions(system, topic).add...)
 	}
 }
 
 // GrantSigned counts a signed grant for cdn.
 func GrantSigned(ctx context.Context, cdn string) {
-	if i := current().metrics(); i != nil {
-		i.grants.Add(ctx, 1, metric.WithAttributes(AttrCDN.String(cdn)))
+	if rt := current(); rt.metrics() != nil {
+		rt.inst.grants.Add(ctx, 1, rt.cdns.get(cdn, func() []attribute.KeyValue {
+			return []attribute.KeyValue{AttrCDN.String(cdn)}
+		}).add...)
 	}
 }
 
-// routeSet is the cached attribute set of a route and status: the request
-// path's metric costs no allocation for a route seen before.
+// routeKey names the cached attribute set of a route and status.
 type routeKey struct {
 	method, route string
 	status        int
 }
 
-func (rt *runtime) routeOption(method, route string, status int) metric.RecordOption {
-	k := routeKey{method, route, status}
-	if v, ok := rt.routes.Load(k); ok {
-		return v.(metric.RecordOption)
+// routeOptions are the record options of the request duration of a route
+// and status.
+func (rt *runtime) routeOptions(method, route string, status int) []metric.RecordOption {
+	return rt.routes.get(routeKey{method, route, status}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(method), semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status)}
+	}).rec
+}
+
+// measureOpts are the options of a measurement with one attribute set,
+// made once and passed as slices (a variadic argument list would be made
+// on every call, and the set sorted and hashed).
+type measureOpts struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+// optCacheCap bounds an optCache: its keys are routes, reasons, CDNs and
+// topics, a few dozen; past the cap (a bug making keys from input) the
+// options are made per call, as without the cache.
+const optCacheCap = 512
+
+// optCache keeps measureOpts by key. A map behind a lock, not a sync.Map,
+// whose key, boxed in an interface, would be allocated on every look-up.
+type optCache[K comparable] struct {
+	mu sync.RWMutex
+	m  map[K]measureOpts
+}
+
+func (c *optCache[K]) get(k K, attrs func() []attribute.KeyValue) measureOpts {
+	c.mu.RLock()
+	o, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return o
 	}
-	opt := metric.WithAttributeSet(attribute.NewSet(semconv.HTTPRequestMethodKey.String(method),
-		semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status)))
-	rt.routes.Store(k, opt)
-	return opt
+	set := metric.WithAttributeSet(attribute.NewSet(attrs()...))
+	o = measureOpts{add: []metric.AddOption{set}, rec: []metric.RecordOption{set}}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cached, ok := c.m[k]; ok {
+		return cached
+	}
+	if len(c.m) < optCacheCap {
+		if c.m == nil {
+			c.m = map[K]measureOpts{}
+		}
+		c.m[k] = o
+	}
+	return o
+}
+
+// messagingOptions are the options of the queue metrics of a topic.
+func (rt *runtime) messagingOptions(system, topic string) measureOpts {
+	return rt.topics.get(producerKey{system, topic}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic)}
+	})
 }
 
 // ObserveActiveLeases reports count as the playplane.leases.active gauge,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
+	"github.com/playplane/playplane/shared/telemetry/promsink"
 )
 
 // TestOffAddsNoAllocations: with no Provider every hook on the request
@@ -48,3 +49,46 @@ func TestOffAddsNoAllocations(t *testing.T) {
 		})
 	}
 }
+
+// TestMetricsAddNoAllocations: with metrics on, a measurement of an
+// attribute set seen before allocates nothing: the options are made once
+// per route, reason, CDN and topic, not per call.
+func TestMetricsAddNoAllocations(t *testing.T) {
+	p := setup(t, telemetry.Options{Service: "test", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New}, nil)
+	if p.Tracing() || !p.Metrics() {
+		t.Fatalf("tracing %v metrics %v, want metrics only", p.Tracing(), p.Metrics())
+	}
+	ctx := context.Background()
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/play", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201) })
+	req := httptest.NewRequest("POST", "/v1/play", nil)
+	// httpx's recorder knows the status; ServeHTTP wraps any other writer.
+	w := statusRecorder{httptest.NewRecorder()}
+	msgs := []playback.Message{{ID: "a"}}
+	h := playback.BatchHandler(func(context.Context, []playback.Message) []string { return nil })
+	for _, tc := range []struct {
+		name      string
+		bare, run func()
+	}{
+		{name: "request duration", bare: func() { mux.ServeHTTP(w, req) }, run: func() { telemetry.ServeHTTP(w, req, mux) }},
+		{name: "batch size", bare: func() { h(ctx, msgs) }, run: func() { telemetry.Consume(ctx, telemetry.SystemLocal, "t", msgs, h) }},
+		{name: "counters", bare: func() {}, run: func() {
+			telemetry.PlayAdmitted(ctx)
+			telemetry.PlayRefused(ctx, "stream_limit")
+			telemetry.GrantSigned(ctx, "cdn")
+			telemetry.DeadLettered(ctx, telemetry.SystemLocal, "t", 1)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.run() // the first measurement of a set makes its options
+			bare, run := testing.AllocsPerRun(100, tc.bare), testing.AllocsPerRun(100, tc.run)
+			if run != bare {
+				t.Fatalf("metrics on: %v allocs, bare: %v", run, bare)
+			}
+		})
+	}
+}
+
+type statusRecorder struct{ *httptest.ResponseRecorder }
+
+func (s statusRecorder) Status() int { return s.Code }

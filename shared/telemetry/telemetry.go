@@ -10,7 +10,8 @@
 // HTTP middleware, the bus adapters and the functions call return after
 // one atomic load: no allocation, so a deployment without a collector
 // pays nothing per request (TestOffAddsNoAllocations; on against off:
-// BenchmarkAuthorizePlayTelemetry, BenchmarkHandlerTelemetry).
+// BenchmarkAuthorizePlayTelemetry, BenchmarkHandlerTelemetry, and the hooks
+// alone per sampler, BenchmarkHooks).
 package telemetry
 
 import (
@@ -20,8 +21,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,6 +67,12 @@ const (
 // these names (TestEnvNamesAreConfigTags).
 const (
 	EnvMetricsExporter = "OTEL_METRICS_EXPORTER"
+	// EnvTracesSampler and EnvTracesSamplerArg choose which traces are
+	// recorded (the specification's names and values, e.g.
+	// parentbased_traceidratio with 0.01): the heartbeat functions, the
+	// high-volume path, are deployed with a ratio (infra/stack).
+	EnvTracesSampler    = "OTEL_TRACES_SAMPLER"
+	EnvTracesSamplerArg = "OTEL_TRACES_SAMPLER_ARG"
 	// EnvGoogleCloudProject is the project Cloud Monitoring writes to
 	// (Google's client libraries read the same variable).
 	EnvGoogleCloudProject = "GOOGLE_CLOUD_PROJECT"
@@ -103,6 +112,11 @@ type Config struct {
 	Protocol        string `env:"OTEL_EXPORTER_OTLP_PROTOCOL"`
 	TracesProtocol  string `env:"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"`
 	MetricsProtocol string `env:"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"`
+	// TracesSampler and TracesSamplerArg are read here, not by the SDK
+	// (which reads only the process environment), so that Options.Lookup
+	// stays the one source.
+	TracesSampler    string `env:"OTEL_TRACES_SAMPLER"`
+	TracesSamplerArg string `env:"OTEL_TRACES_SAMPLER_ARG"`
 	// GoogleCloudProject is read by the googlecloud metric exporter.
 	GoogleCloudProject string `env:"GOOGLE_CLOUD_PROJECT"`
 }
@@ -127,6 +141,52 @@ func exporterOn(exporter, endpoint, signalEndpoint string, named ...string) (boo
 		}
 		return false, fmt.Errorf("telemetry: exporter %q is not supported (%s)", exporter,
 			strings.Join(append([]string{"otlp", "none"}, named...), ", "))
+	}
+}
+
+// sampler is the sampler OTEL_TRACES_SAMPLER names, with
+// OTEL_TRACES_SAMPLER_ARG as its ratio, as the specification defines them;
+// unset, parentbased_always_on (the specification's default). Unlike the
+// SDK, which logs a bad value and samples everything, Setup refuses it: a
+// ratio meant to cut the cost of a high-volume path must not silently
+// become 1.
+//
+// followsParent reports a sampler that records no child of an unsampled
+// span (the parentbased_* ones): the hooks then skip the SDK for such a
+// child, which it would only make into a span that records nothing.
+func sampler(name, arg string) (s sdktrace.Sampler, followsParent bool, err error) {
+	ratio := func() (float64, error) {
+		arg = strings.TrimSpace(arg)
+		if arg == "" {
+			return 1, nil
+		}
+		v, err := strconv.ParseFloat(arg, 64)
+		if err != nil || v < 0 || v > 1 || math.IsNaN(v) {
+			return 0, fmt.Errorf("telemetry: %s=%q is no ratio in [0, 1]", EnvTracesSamplerArg, arg)
+		}
+		return v, nil
+	}
+	switch n := strings.ToLower(strings.TrimSpace(name)); n {
+	case "", "parentbased_always_on":
+		return sdktrace.ParentBased(sdktrace.AlwaysSample()), true, nil
+	case "always_on":
+		return sdktrace.AlwaysSample(), false, nil
+	case "always_off":
+		return sdktrace.NeverSample(), false, nil
+	case "parentbased_always_off":
+		return sdktrace.ParentBased(sdktrace.NeverSample()), true, nil
+	case "traceidratio", "parentbased_traceidratio":
+		r, err := ratio()
+		if err != nil {
+			return nil, false, err
+		}
+		if n == "traceidratio" {
+			return sdktrace.TraceIDRatioBased(r), false, nil
+		}
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)), true, nil
+	default:
+		return nil, false, fmt.Errorf("telemetry: %s=%q is not supported (always_on, always_off, traceidratio, "+
+			"parentbased_always_on, parentbased_always_off, parentbased_traceidratio)", EnvTracesSampler, name)
 	}
 }
 
@@ -174,7 +234,14 @@ type runtime struct {
 	tracer trace.Tracer // nil: tracing off
 	inst   *instruments // nil: metrics off
 	prop   propagation.TextMapPropagator
-	routes sync.Map // pattern+status → metric attribute set
+	// followsParent: the sampler records no child of an unsampled span
+	// (sampler), so unsampledChild skips it.
+	followsParent bool
+	// Metric options per attribute values (optCache).
+	routes  optCache[routeKey]
+	reasons optCache[string]
+	cdns    optCache[string]
+	topics  optCache[producerKey]
 	// producers caches producer span names and options per destination.
 	producers sync.Map
 	provider  *Provider
@@ -206,6 +273,13 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		return nil, err
 	}
 	tracesOn = tracesOn || opts.SpanExporter != nil
+	var smp sdktrace.Sampler
+	var followsParent bool
+	if tracesOn {
+		if smp, followsParent, err = sampler(cfg.TracesSampler, cfg.TracesSamplerArg); err != nil {
+			return nil, err
+		}
+	}
 	metricsOn := opts.Metrics == SinkPrometheus || opts.Metrics == SinkEMF
 	if opts.Metrics == SinkOTLP {
 		named := slices.Sorted(maps.Keys(opts.MetricExporters))
@@ -229,7 +303,8 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}
-	rt := &runtime{prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})}
+	rt := &runtime{prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		followsParent: followsParent}
 	if tracesOn {
 		exp := opts.SpanExporter
 		if exp == nil {
@@ -244,7 +319,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 				return nil, fmt.Errorf("telemetry: OTLP trace exporter: %w", err)
 			}
 		}
-		p.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+		p.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithSampler(smp))
 		rt.tracer = p.tp.Tracer("github.com/playplane/playplane")
 	}
 	if metricsOn {
@@ -382,6 +457,13 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, p.mp.Shutdown(ctx))
 	}
 	return err
+}
+
+// unsampledChild reports that a span started under parent would record
+// nothing: the hooks then start none, and the trace context they pass on
+// is parent's own, carrying the same "not sampled" decision downstream.
+func (rt *runtime) unsampledChild(parent trace.SpanContext) bool {
+	return rt.followsParent && parent.IsValid() && !parent.IsSampled()
 }
 
 // current is the process's active telemetry, nil when off.

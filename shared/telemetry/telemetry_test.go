@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/otlptest"
@@ -348,6 +349,11 @@ func TestUnsupportedConfigurationIsRefused(t *testing.T) {
 		sink telemetry.Sink
 	}{
 		{name: "zipkin exporter", env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}},
+		{name: "unknown sampler", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "sometimes"}},
+		{name: "ratio above 1", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+			"OTEL_TRACES_SAMPLER_ARG": "2"}},
+		{name: "ratio not a number", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "traceidratio",
+			"OTEL_TRACES_SAMPLER_ARG": "1%"}},
 		{name: "grpc protocol", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}},
 		// The sink's reader is linked only where asked for (promsink.New).
 		{name: "prometheus sink without its reader", sink: telemetry.SinkPrometheus},
@@ -371,7 +377,10 @@ func TestEnvNamesAreConfigTags(t *testing.T) {
 		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("env"), ",")
 		tags[name] = true
 	}
-	for _, name := range []string{telemetry.EnvMetricsExporter, telemetry.EnvGoogleCloudProject} {
+	// The catalogue (stdlib only, so it spells them itself) sets the
+	// heartbeat function's sampler by these names.
+	for _, name := range []string{telemetry.EnvMetricsExporter, telemetry.EnvGoogleCloudProject, telemetry.EnvTracesSampler, telemetry.EnvTracesSamplerArg,
+		catalog.SettingTracesSampler, catalog.SettingTracesSamplerArg} {
 		if !tags[name] {
 			t.Errorf("%s is no env tag of telemetry.Config", name)
 		}

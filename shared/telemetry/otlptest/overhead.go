@@ -2,7 +2,9 @@ package otlptest
 
 import (
 	"context"
+	"maps"
 	"runtime"
+	"runtime/pprof"
 	"testing"
 	"time"
 
@@ -32,9 +34,32 @@ import (
 // span it recorded is charged to it and nothing else is.
 func Overhead(b *testing.B, op func()) {
 	b.Helper()
+	OverheadWith(b, nil, op)
+}
+
+// Samplers are the sampling configurations the overhead benchmarks run
+// under, by sub-benchmark name: every trace recorded, and the deployed
+// heartbeat functions' ratio (infra/stack), where a request without a
+// sampled traceparent records one trace in a hundred.
+var Samplers = []struct {
+	Name string
+	Env  map[string]string
+}{
+	{"always_on", map[string]string{telemetry.EnvTracesSampler: "always_on"}},
+	{"parentbased_traceidratio=0.01", map[string]string{telemetry.EnvTracesSampler: "parentbased_traceidratio", telemetry.EnvTracesSamplerArg: "0.01"}},
+}
+
+// OverheadWith is Overhead with env added to "on"'s environment (a
+// sampler). Under a sampler that records only some traces the exports are
+// not required to be nonzero: a short run may sample none.
+func OverheadWith(b *testing.B, env map[string]string, op func()) {
+	b.Helper()
 	recv := Start(b)
 	recv.Discard()
+	lookup := recv.Env()
+	maps.Copy(lookup, env)
 	const chunks, warm = 8, 16
+	labels := [2]pprof.LabelSet{pprof.Labels("mode", "off"), pprof.Labels("mode", "on")}
 	per := max(b.N/(2*chunks), 1)
 	var dur, cpu [2]time.Duration
 	var mallocs [2]uint64
@@ -51,7 +76,7 @@ func Overhead(b *testing.B, op func()) {
 			if mode == 1 {
 				var err error
 				p, err = telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New,
-					Lookup: envconfig.MapLookuper(recv.Env())})
+					Lookup: envconfig.MapLookuper(lookup)})
 				if err != nil || !p.Tracing() || !p.Metrics() {
 					b.Fatalf("telemetry on: %v", err)
 				}
@@ -67,9 +92,14 @@ func Overhead(b *testing.B, op func()) {
 			b.StartTimer()
 			cpu0 := httpload.ProcessCPU(b)
 			start := time.Now()
-			for range per {
-				op()
-			}
+			// Labelled, so that a CPU profile of the benchmark splits by
+			// mode (go tool pprof -tagfocus mode=on); goroutines started
+			// within inherit it.
+			pprof.Do(context.Background(), labels[mode], func(context.Context) {
+				for range per {
+					op()
+				}
+			})
 			if p != nil {
 				if err := p.Flush(context.Background()); err != nil {
 					b.Fatal(err)
@@ -96,7 +126,7 @@ func Overhead(b *testing.B, op func()) {
 	b.ReportMetric(float64(cpu[1])/float64(cpu[0]), "cpu-on/off")
 	b.ReportMetric(float64(mallocs[0])/n, "off-allocs/op")
 	b.ReportMetric(float64(mallocs[1])/n, "on-allocs/op")
-	if recv.Count() == 0 {
+	if s := env[telemetry.EnvTracesSampler]; (s == "" || s == "always_on") && recv.Count() == 0 {
 		b.Fatal("telemetry on exported no span")
 	}
 }
