@@ -33,7 +33,7 @@ var adapterClients = []adapterClient{
 	{dir: "shared/dynamo", field: "db", service: "dynamodb", notDeployed: map[string]string{
 		"CreateTable":    "local runs and tests create their table; the stack creates the real one",
 		"batchWrite":     "CreateRecords' writes, which only `playplane import` makes, with the operator's credentials (docs/catalogue.md); no deployed function imports",
-		"batchGet":       "CreateRecords' reads of the records it creates, which only `playplane import` makes (docs/catalogue.md)",
+		"batchGetOnce":   "CreateRecords' reads of the records it creates, which only `playplane import` makes (docs/catalogue.md)",
 		"MigrateListing": "`playplane migrate`, run once by an operator on a table of the layout before the list index (docs/catalogue.md)",
 	}},
 	{dir: "shared/sqs", field: "client", service: "sqs", notDeployed: map[string]string{

@@ -2,7 +2,9 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"strconv"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -143,41 +145,66 @@ func (s *Store) addListing(ctx context.Context, kind playback.Kind, id string) e
 }
 
 // batchGet reads the items at keys with strongly consistent reads (nil
-// where there is none), 100 keys a request, resending what DynamoDB
-// leaves unprocessed after a backoff. Only the attributes CreateRecords
-// compares are read.
+// where there is none), 100 keys a request and up to batchReaders
+// requests at once, resending what DynamoDB leaves unprocessed after a
+// backoff. Only the attributes CreateRecords compares are read.
 func (s *Store) batchGet(ctx context.Context, keys []item) ([]item, error) {
 	at := make(map[[2]string]int, len(keys))
 	for i, k := range keys {
 		at[[2]string{strAttr(k, attrPK), strAttr(k, attrSK)}] = i
 	}
 	out := make([]item, len(keys))
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs []error
+	)
+	sem := make(chan struct{}, batchReaders)
 	for start := 0; start < len(keys); start += batchKeys {
 		pending := keys[start:min(start+batchKeys, len(keys))]
-		for attempt := 0; len(pending) > 0; attempt++ {
-			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{s.table: {
-				Keys: pending, ConsistentRead: aws.Bool(true),
-				ProjectionExpression:     aws.String("#pk, #sk, #doc, #version, #lpk"),
-				ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK, "#doc": attrDoc, "#version": attrVersion, "#lpk": attrListPK},
-			}}})
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			got, err := s.batchGetOnce(ctx, pending)
+			mu.Lock()
+			defer mu.Unlock()
 			if err != nil {
-				return nil, err
+				errs = append(errs, err)
 			}
-			for _, it := range res.Responses[s.table] {
+			for _, it := range got {
 				out[at[[2]string{strAttr(it, attrPK), strAttr(it, attrSK)}]] = it
 			}
-			if pending = res.UnprocessedKeys[s.table].Keys; len(pending) == 0 {
-				break
-			}
-			if attempt+1 >= maxCASAttempts {
-				return nil, playback.Unavailable(nil, "dynamo.CreateRecords: %d keys left unread", len(pending))
-			}
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
-			}
+		})
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// batchReaders bounds the BatchGetItem requests of one batchGet in flight.
+const batchReaders = 4
+
+func (s *Store) batchGetOnce(ctx context.Context, pending []item) ([]item, error) {
+	var out []item
+	for attempt := 0; ; attempt++ {
+		res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{s.table: {
+			Keys: pending, ConsistentRead: aws.Bool(true),
+			ProjectionExpression:     aws.String("#pk, #sk, #doc, #version, #lpk"),
+			ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK, "#doc": attrDoc, "#version": attrVersion, "#lpk": attrListPK},
+		}}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res.Responses[s.table]...)
+		if pending = res.UnprocessedKeys[s.table].Keys; len(pending) == 0 {
+			return out, nil
+		}
+		if attempt+1 >= maxCASAttempts {
+			return nil, playback.Unavailable(nil, "dynamo.CreateRecords: %d keys left unread", len(pending))
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return nil, err
 		}
 	}
-	return out, nil
 }
 
 // batchWrite writes reqs, resending what DynamoDB leaves unprocessed
