@@ -57,6 +57,8 @@ func subcommand(ctx context.Context, cfg Config, args []string, stdout io.Writer
 		return true, importCmd(ctx, cfg, cli, args[1:], stdout)
 	case "export":
 		return true, exportCmd(ctx, cfg, cli, args[1:], stdout)
+	case "migrate":
+		return true, migrateCmd(ctx, cfg, cli, args[1:], stdout)
 	}
 	return false, nil
 }
@@ -247,4 +249,40 @@ func exportCmd(ctx context.Context, cfg Config, cli cliConfig, args []string, st
 		return err
 	}
 	return w.Close()
+}
+
+// listingMigrator is a store with a one-off migration of its listing
+// (dynamo: the "list" index replaced the LIST#<kind> items).
+type listingMigrator interface {
+	MigrateListing(ctx context.Context) (int, error)
+}
+
+// migrateCmd brings a store written by an earlier version to the current
+// layout; run once after upgrading, before importing or exporting.
+// Idempotent: a store with nothing left to move answers 0.
+func migrateCmd(ctx context.Context, cfg Config, cli cliConfig, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	store := fs.String("store", cli.Store, "bolt, dynamodb or firestore (env STORE)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return errors.New("usage: playplane migrate [--store bolt|dynamodb|firestore]")
+	}
+	s, err := openStore(ctx, cfg, *store)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	m, ok := s.(listingMigrator)
+	if !ok {
+		_, err := fmt.Fprintf(stdout, "%s: nothing to migrate\n", *store)
+		return err
+	}
+	n, err := m.MigrateListing(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w (what was moved stays; running it again moves the rest)", *store, err)
+	}
+	_, err = fmt.Fprintf(stdout, "%s: %d record(s) moved to the list index\n", *store, n)
+	return err
 }

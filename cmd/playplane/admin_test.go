@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/playplane/playplane/shared/auth"
@@ -139,9 +140,45 @@ func TestImportExportDynamoDB(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "local")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
 	t.Setenv("AWS_REGION", "us-east-1")
-	importExportRoundTrip(t, Config{DataDir: t.TempDir()}, "dynamodb")
+	cfg := Config{DataDir: t.TempDir()}
+	importExportRoundTrip(t, cfg, "dynamodb")
 	if ti, err := s.GetTitle(context.Background(), "bbb"); err != nil || ti.Name != "Big Buck Bunny" {
 		t.Fatalf("title in DynamoDB = %+v, %v", ti, err)
+	}
+
+	// A title as the layout before the list index wrote it (a LIST# item
+	// beside the record) is exported once `playplane migrate` has run.
+	for _, it := range []map[string]types.AttributeValue{
+		{"pk": &types.AttributeValueMemberS{Value: "TITLE#old"}, "sk": &types.AttributeValueMemberS{Value: "TITLE"},
+			"version": &types.AttributeValueMemberN{Value: "3"},
+			"doc":     &types.AttributeValueMemberS{Value: `{"id":"old","name":"Old","rating":0,"asset_path":"/o/","manifest":"m"}`}},
+		{"pk": &types.AttributeValueMemberS{Value: "LIST#title"}, "sk": &types.AttributeValueMemberS{Value: "old"}},
+	} {
+		if _, err := client.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exported := func() string {
+		t.Helper()
+		out, err := run(t, cfg, "export", "--store=dynamodb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if strings.Contains(exported(), `"old"`) {
+		t.Fatal("an old-layout title is exported before the migration")
+	}
+	for _, want := range []string{"dynamodb: 1 record(s) moved", "dynamodb: 0 record(s) moved"} {
+		if out, err := run(t, cfg, "migrate", "--store=dynamodb"); err != nil || !strings.Contains(out, want) {
+			t.Fatalf("migrate: %q, %v; want %q", out, err, want)
+		}
+	}
+	if !strings.Contains(exported(), `"old"`) {
+		t.Fatal("the migrated title is not exported")
+	}
+	if out, err := run(t, Config{DataDir: t.TempDir()}, "migrate", "--store=bolt"); err != nil || !strings.Contains(out, "nothing to migrate") {
+		t.Fatalf("migrate bolt: %q, %v", out, err)
 	}
 }
 

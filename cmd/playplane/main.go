@@ -37,8 +37,8 @@ func realMain(ctx context.Context) error {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(log)
-	// `playplane token [--admin] NAME`, `playplane import FILE` and
-	// `playplane export` (admin.go) run and exit.
+	// `playplane token [--admin] NAME`, `playplane import FILE`,
+	// `playplane export` and `playplane migrate` (admin.go) run and exit.
 	if handled, err := subcommand(ctx, cfg, os.Args[1:], os.Stdout); handled {
 		return err
 	}

@@ -516,7 +516,9 @@ var Functions = []Function{
 		Publishes: []string{TopicStripeEvents},
 		// Records, their audit records and coverage zone versions; a
 		// suspension ends the account's sessions.
-		Store:          StoreReadWrite,
+		Store: StoreReadWrite,
+		// The record lists page the listing index.
+		StoreIndexes:   []string{IndexList},
 		MemoryMB:       256,
 		TimeoutSeconds: 30,
 	},
@@ -557,7 +559,12 @@ var DynamoTable = Table{
 	RangeKey: "sk",
 	Indexes: []Index{
 		// Sparse index of unprocessed inbox events, for the sweeper.
-		{Name: IndexPending, HashKey: "pending_pk", RangeKey: "pending_sk"},
+		{Name: IndexPending, HashKey: "pending_pk", RangeKey: "pending_sk", Projection: ProjectAll},
+		// Sparse index of the managed records (plans, titles, accounts,
+		// edges) by kind and id, for the admin lists. Keys only: the
+		// records are read from the table, and writes that keep a
+		// record's keys (edge health, plays) write nothing to it.
+		{Name: IndexList, HashKey: "list_pk", RangeKey: "list_sk", Projection: ProjectKeysOnly},
 	},
 	// Epoch seconds; DynamoDB deletes expired leases, QoE and processed
 	// inbox events by itself.
@@ -567,6 +574,9 @@ var DynamoTable = Table{
 // IndexPending is the sparse index of unprocessed inbox events.
 const IndexPending = "pending"
 
+// IndexList is the sparse index of managed records by kind and id.
+const IndexList = "list"
+
 // Table describes a DynamoDB table with string keys.
 type Table struct {
 	HashKey, RangeKey string
@@ -574,10 +584,18 @@ type Table struct {
 	TTLAttribute      string
 }
 
-// Index is a global secondary index projecting all attributes.
+// Index is a global secondary index.
 type Index struct {
 	Name, HashKey, RangeKey string
+	// Projection is DynamoDB's ProjectionType.
+	Projection string
 }
+
+// Projection types of an Index.
+const (
+	ProjectAll      = "ALL"
+	ProjectKeysOnly = "KEYS_ONLY"
+)
 
 // FirestoreTTL lists the collection groups whose documents expire, and the
 // timestamp field Firestore's TTL policy reads: every collection group

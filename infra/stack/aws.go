@@ -113,7 +113,7 @@ func newTable(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*dynamodb
 			Name:           pulumi.String(idx.Name),
 			HashKey:        pulumi.String(idx.HashKey),
 			RangeKey:       pulumi.String(idx.RangeKey),
-			ProjectionType: pulumi.String("ALL"),
+			ProjectionType: pulumi.String(idx.Projection),
 		})
 	}
 	var attributes dynamodb.TableAttributeArray

@@ -113,13 +113,57 @@ func (s *Store) ApplyChanges(ctx context.Context, cs playback.ChangeSet) (rec pl
 			rec.Changes = append(rec.Changes, ac)
 		}
 		// The documents are the prepared set's: appended as they are.
-		raw, err := rec.AppendJSON(nil)
+		raw, err := rec.AppendJSON(make([]byte, 0, auditSize(rec)))
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bucketAudit).Put([]byte(rec.ID), raw)
+		return putAudit(tx, rec.ID, raw)
 	})
 	return rec, err
+}
+
+// auditSize is about the length of rec's JSON: its documents and a little
+// for each change's other fields.
+func auditSize(rec playback.AuditRecord) int {
+	n := 128
+	for _, c := range rec.Changes {
+		n += len(c.Before) + len(c.After) + len(c.ID) + 96
+	}
+	return n
+}
+
+// Audit records above auditInline bytes (an import's sets hold up to
+// 1,000 documents) are each kept in a bucket of their own, named by the
+// record's id inside the audit bucket, as its value auditValue. bbolt
+// does not split a leaf of fewer than five keys, so big records side by
+// side in the audit bucket were rewritten, up to three earlier ones with
+// each new one; in buckets of their own, a commit writes its own record
+// and a 16-byte bucket header beside the others.
+const auditInline = 16 << 10
+
+var auditValue = []byte("record")
+
+func putAudit(tx *bbolt.Tx, id string, raw []byte) error {
+	b := tx.Bucket(bucketAudit)
+	if len(raw) <= auditInline {
+		return b.Put([]byte(id), raw)
+	}
+	own, err := b.CreateBucket([]byte(id))
+	if err != nil {
+		return err
+	}
+	return own.Put(auditValue, raw)
+}
+
+// auditBytes is the stored record at a cursor's k, v in the audit bucket.
+func auditBytes(b *bbolt.Bucket, k, v []byte) []byte {
+	if v != nil {
+		return v
+	}
+	if own := b.Bucket(k); own != nil {
+		return own.Get(auditValue)
+	}
+	return nil
 }
 
 func applyChange(tx *bbolt.Tx, c playback.Change) (playback.AuditChange, error) {
@@ -182,7 +226,8 @@ func (s *Store) ListAudit(ctx context.Context, before string, limit int) (p play
 	}
 	err = s.view(ctx, "ListAudit", func(tx *bbolt.Tx) error {
 		p = playback.AuditPage{}
-		c := tx.Bucket(bucketAudit).Cursor()
+		b := tx.Bucket(bucketAudit)
+		c := b.Cursor()
 		var k, v []byte
 		if before == "" {
 			k, v = c.Last()
@@ -197,7 +242,7 @@ func (s *Store) ListAudit(ctx context.Context, before string, limit int) (p play
 				p.Next = p.Records[limit-1].ID
 				break
 			}
-			r, err := decode[playback.AuditRecord](v, "audit", string(k))
+			r, err := decode[playback.AuditRecord](auditBytes(b, k, v), "audit", string(k))
 			if err != nil {
 				return err
 			}

@@ -31,7 +31,7 @@ func startCPU() func() time.Duration {
 
 // BenchmarkImportCatalogue imports a catalogue of BenchTitles titles
 // (PLAYPLANE_BENCH_TITLES) into an empty store: parsing and checking the
-// file, diffing against the store, one audited change set. floor is the
+// file, diffing against the store, audited change sets of 1,000. floor is the
 // same plans and titles put raw in one transaction, the least any import
 // can cost; floor-decode also decodes the file into those records (plain
 // encoding/json, no checks), the least an import from a file can cost.

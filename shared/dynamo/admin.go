@@ -1,16 +1,35 @@
 package dynamo
 
-// Admin port on DynamoDB, in the base table (no index: the deployed
-// policies grant no index but "pending", and every item below is reached
-// by its key):
+// Admin port on DynamoDB:
 //
-//	LIST#<kind>      <id>          listing entry of a plan, title, account or edge, written
-//	                               in the same transaction as the record (ListRecords pages here)
+//	<record key>     (store.go)    a plan, title, account or edge, with list_pk=<kind> and
+//	                               list_sk=<id>: its entry in the sparse keys-only GSI "list"
+//	                               (ListRecords pages there), part of the record's own item
 //	PLAN#<id>        ACCOUNTS      "n": the accounts on the plan, moved in the same transaction
 //	                               as every account write that changes an account's plan
 //	AUDIT            <audit id>    audit record (gzipped JSON in "data"), written in the
 //	                               transaction of the change it records; newest first by sk
 //	CZF              <version>     coverage zone file version (gzipped in "data", meta in "doc")
+//
+// Lists: the listing is an attribute of the record, so a record and its
+// listing entry are one item, written together by whatever writes the
+// record: a create is one item (a bulk import writes one item per
+// record, as a raw batch put would). The index is eventually consistent
+// (DynamoDB propagates GSI writes asynchronously, usually well under a
+// second): a record created moments ago may be missing from a list, and
+// a deleted one still named by it. ListRecords reads every record the
+// index names with a strongly consistent GetItem, so what it returns is
+// current and a deleted record is left out; only a fresh creation can
+// lag. No write depends on a list being complete: changes are
+// conditioned on the record itself (version or absence), CreateRecords
+// reads the records it creates consistently first (bulk.go), and the
+// plan counters below count accounts. The index is keys only, so writes
+// that keep a record's keys (edge health reports, plays, payments) write
+// nothing to it.
+//
+// Tables written before the index (a "LIST#<kind>" / <id> item beside
+// each record, no list attributes on the record) are brought over by
+// MigrateListing (migrate.go; `playplane migrate`).
 //
 // Versions: every record carries the numeric "version" update already
 // compares, bumped by every write path; its decimal form is the record's
@@ -25,9 +44,10 @@ package dynamo
 // (an UpdateAccount that changes nothing but the plan back and forth, or a
 // re-import) before it relies on the refusal.
 //
-// Hot partitions: LIST#<kind>, AUDIT and CZF take one write per change;
-// DynamoDB's per-partition limit (1,000 writes/s) bounds bulk imports,
-// never the playback paths, which write none of them.
+// Hot partitions: the index partition of a kind, AUDIT and CZF take one
+// write per change; DynamoDB's per-partition limit (1,000 writes/s)
+// bounds bulk imports, never the playback paths, which write none of
+// them.
 
 import (
 	"context"
@@ -76,8 +96,27 @@ func recordKey(kind playback.Kind, id string) (pk, sk string, err error) {
 	return "", "", playback.Errorf(playback.CodeInvalid, "kind_invalid", "kind %q", kind)
 }
 
-func listKey(kind playback.Kind, id string) item { return keyOf("LIST#"+string(kind), id) }
-func counterKey(planID string) item              { return keyOf("PLAN#"+planID, "ACCOUNTS") }
+func counterKey(planID string) item { return keyOf("PLAN#"+planID, "ACCOUNTS") }
+
+// recordItem is the whole item of a managed record: key, document,
+// version and listing attributes.
+func recordItem(kind playback.Kind, id string, doc string, version int64) (item, error) {
+	pk, sk, err := recordKey(kind, id)
+	if err != nil {
+		return nil, err
+	}
+	return item{attrPK: str(pk), attrSK: str(sk), attrDoc: str(doc), attrVersion: num(version),
+		attrListPK: str(string(kind)), attrListSK: str(id)}, nil
+}
+
+// listed are the expression names and values that set a record's listing
+// attributes ("#lpk = :lpk, #lsk = :lsk"), added to names and values.
+func listed(kind playback.Kind, id string, names map[string]string, values item) {
+	names["#lpk"], names["#lsk"] = attrListPK, attrListSK
+	values[":lpk"], values[":lsk"] = str(string(kind)), str(id)
+}
+
+const setListed = "#lpk = :lpk, #lsk = :lsk"
 
 func versionString(it item) string {
 	v, _ := numAttr(it, attrVersion)
@@ -114,9 +153,8 @@ func (s *Store) planMoves(deltas map[string]int64) []types.TransactWriteItem {
 	return out
 }
 
-// putCatalogDoc is PutPlan, PutTitle and PutEdge: the record, its version
-// bumped so that concurrent compare-and-swaps re-read, and its listing
-// entry, in one transaction.
+// putCatalogDoc is PutPlan, PutTitle and PutEdge: the record, listed, its
+// version bumped so that concurrent compare-and-swaps re-read.
 func (s *Store) putCatalogDoc(ctx context.Context, op string, kind playback.Kind, id string, v any) error {
 	if id == "" {
 		return playback.Errorf(playback.CodeInvalid, "id_required", "dynamo.%s: id is required", op)
@@ -129,22 +167,21 @@ func (s *Store) putCatalogDoc(ctx context.Context, op string, kind playback.Kind
 	if err != nil {
 		return s.fail(op, err)
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{
-			TableName:                 aws.String(s.table),
-			Key:                       keyOf(pk, sk),
-			UpdateExpression:          aws.String("SET #doc = :doc ADD #version :one"),
-			ExpressionAttributeNames:  map[string]string{"#doc": attrDoc, "#version": attrVersion},
-			ExpressionAttributeValues: item{":doc": doc, ":one": num(1)},
-		}},
-		{Put: &types.Put{TableName: aws.String(s.table), Item: listKey(kind, id)}},
-	}})
+	names, values := map[string]string{"#doc": attrDoc, "#version": attrVersion}, item{":doc": doc, ":one": num(1)}
+	listed(kind, id, names, values)
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       keyOf(pk, sk),
+		UpdateExpression:          aws.String("SET #doc = :doc, " + setListed + " ADD #version :one"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
 	return s.fail(op, err)
 }
 
-// putAccount is PutAccount: it replaces the account on the condition that
-// the version read did not move, with its listing entry and the counters
-// of the plan it leaves and the plan it joins.
+// putAccount is PutAccount: it replaces the account, listed, on the
+// condition that the version read did not move, with the counters of the
+// plan it leaves and the plan it joins.
 func (s *Store) putAccount(ctx context.Context, a playback.Account) error {
 	const op = "PutAccount"
 	if a.ID == "" {
@@ -162,21 +199,19 @@ func (s *Store) putAccount(ctx context.Context, a playback.Account) error {
 		update := &types.Update{
 			TableName:                 aws.String(s.table),
 			Key:                       keyOf("ACCT#"+a.ID, "ACCOUNT"),
-			UpdateExpression:          aws.String("SET #doc = :doc ADD #version :one"),
+			UpdateExpression:          aws.String("SET #doc = :doc, " + setListed + " ADD #version :one"),
 			ConditionExpression:       aws.String("attribute_not_exists(#pk)"),
 			ExpressionAttributeNames:  map[string]string{"#doc": attrDoc, "#version": attrVersion, "#pk": attrPK},
 			ExpressionAttributeValues: item{":doc": doc, ":one": num(1)},
 		}
+		listed(playback.KindAccount, a.ID, update.ExpressionAttributeNames, update.ExpressionAttributeValues)
 		deltas := map[string]int64{a.PlanID: 1}
 		if it != nil {
 			update.ConditionExpression = aws.String("#version = :v")
 			update.ExpressionAttributeValues[":v"] = num(mustNum(it, attrVersion))
 			deltas[playback.PlanOf(json.RawMessage(strAttr(it, attrDoc)))]--
 		}
-		items := append([]types.TransactWriteItem{
-			{Update: update},
-			{Put: &types.Put{TableName: aws.String(s.table), Item: listKey(playback.KindAccount, a.ID)}},
-		}, s.planMoves(deltas)...)
+		items := append([]types.TransactWriteItem{{Update: update}}, s.planMoves(deltas)...)
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		codes := transactionCodes(err)
 		if err == nil || codes == nil || !slices.ContainsFunc(codes, retryCode) {
@@ -245,16 +280,18 @@ func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after strin
 	if limit <= 0 {
 		return playback.RecordPage{}, nil
 	}
-	cond, names, values := "#pk = :pk", map[string]string{"#pk": attrPK}, item{":pk": str("LIST#" + string(kind))}
+	cond, names, values := "#lpk = :kind", map[string]string{"#lpk": attrListPK}, item{":kind": str(string(kind))}
 	if after != "" {
-		cond, names["#sk"], values[":after"] = cond+" AND #sk > :after", attrSK, str(after)
+		cond, names["#lsk"], values[":after"] = cond+" AND #lsk > :after", attrListSK, str(after)
 	}
+	// The index is eventually consistent (no ConsistentRead on a GSI): it
+	// names the records, which are then read consistently.
 	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(indexList),
 		KeyConditionExpression:    aws.String(cond),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
-		ConsistentRead:            aws.Bool(true),
 		Limit:                     aws.Int32(int32(min(limit, 1000))),
 	})
 	if err != nil {
@@ -262,8 +299,7 @@ func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after strin
 	}
 	keys := make([]item, len(out.Items))
 	for i, it := range out.Items {
-		pk, sk, _ := recordKey(kind, strAttr(it, attrSK))
-		keys[i] = keyOf(pk, sk)
+		keys[i] = keyOf(strAttr(it, attrPK), strAttr(it, attrSK))
 	}
 	its, err := s.getItems(ctx, keys)
 	if err != nil {
@@ -271,21 +307,22 @@ func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after strin
 	}
 	var page playback.RecordPage
 	for i, it := range its {
-		// A listing entry whose record is gone was deleted mid-page.
+		// The index may still name a record deleted a moment ago.
 		if it != nil {
-			page.Records = append(page.Records, playback.Record{Kind: kind, ID: strAttr(out.Items[i], attrSK),
+			page.Records = append(page.Records, playback.Record{Kind: kind, ID: strAttr(out.Items[i], attrListSK),
 				Version: versionString(it), Doc: json.RawMessage(strAttr(it, attrDoc))})
 		}
 	}
 	if len(out.LastEvaluatedKey) > 0 && len(out.Items) > 0 {
-		page.Next = strAttr(out.Items[len(out.Items)-1], attrSK)
+		page.Next = strAttr(out.Items[len(out.Items)-1], attrListSK)
 	}
 	return page, nil
 }
 
-// ChangeSetLimits: each change is up to two items (record, listing entry)
-// and each account change up to two plan counters; with the audit record
-// MaxChangeSetChanges keeps a transaction within DynamoDB's 100 items.
+// ChangeSetLimits: each change is one item (its record, listing included)
+// and each account change up to two plan counters more; with the audit
+// record MaxChangeSetChanges keeps a transaction within DynamoDB's 100
+// items.
 func (s *Store) ChangeSetLimits() (changes, bytes int) {
 	return playback.MaxChangeSetChanges, playback.MaxChangeSetBytes
 }
@@ -415,7 +452,6 @@ func (s *Store) changeItems(cs playback.ChangeSet, current []item) (playback.Aud
 			ac.Op = playback.OpDelete
 			add(itemRole{change: i}, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table),
 				Key: keyOf(pk, sk), ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: values}})
-			add(itemRole{change: -1}, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table), Key: listKey(c.Kind, c.ID)}})
 			if c.Kind == playback.KindPlan {
 				deletedPlans = append(deletedPlans, c.ID)
 			}
@@ -431,12 +467,12 @@ func (s *Store) changeItems(cs playback.ChangeSet, current []item) (playback.Aud
 			deltas[playback.PlanOf(c.Doc)]++
 		}
 		ac.After, ac.Version = c.Doc, strconv.FormatInt(newVersion, 10)
-		add(itemRole{change: i}, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table),
-			Item:                mergeItems(keyOf(pk, sk), item{attrDoc: str(string(c.Doc)), attrVersion: num(newVersion)}),
-			ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: values}})
-		if cur == nil {
-			add(itemRole{change: -1}, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: listKey(c.Kind, c.ID)}})
+		it, err := recordItem(c.Kind, c.ID, string(c.Doc), newVersion)
+		if err != nil {
+			return rec, nil, nil, err
 		}
+		add(itemRole{change: i}, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: it,
+			ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: values}})
 		rec.Changes = append(rec.Changes, ac)
 	}
 	for _, plan := range deletedPlans {

@@ -21,10 +21,10 @@ import (
 // BenchmarkImportCatalogue imports a catalogue of BenchTitles titles
 // (PLAYPLANE_BENCH_TITLES) into an empty table of DynamoDB Local: parse and
 // check the file, list what the table holds, and write the new records
-// with CreateRecords (their audit record, then the records and their
-// listing entries with BatchWriteItem). floor writes the same plan and
-// title items (doc and version, as the store keeps them) with
-// BatchWriteItem, 25 a request, the least any import can send. paired
+// with CreateRecords (read them consistently, their audit record, then the
+// records, listing attributes included, with BatchWriteItem). floor writes
+// the same plan and title items (doc and version, as the store keeps them)
+// with BatchWriteItem, 25 a request, the least any import can send. paired
 // runs one import and one floor in turn on fresh tables each iteration
 // and reports the median of their ratios, which a loaded machine moves
 // less than it moves two runs minutes apart.
@@ -86,16 +86,16 @@ func BenchmarkImportCatalogue(b *testing.B) {
 		}
 	}
 	b.Run("import", func(b *testing.B) {
-		var txns, cancelled, batches int64
+		var txns, cancelled, batches, reads int64
 		for b.Loop() {
 			b.StopTimer()
 			s := fresh(b)
 			calls, lost := countTransactions(s)
-			writes := countBatchWrites(s)
+			writes, gets := countBatches(s)
 			b.StartTimer()
 			importFile(b, s)
 			b.StopTimer()
-			txns, cancelled, batches = txns+calls.Load(), cancelled+lost.Load(), batches+writes.Load()
+			txns, cancelled, batches, reads = txns+calls.Load(), cancelled+lost.Load(), batches+writes.Load(), reads+gets.Load()
 			drop(s)
 			b.StartTimer()
 		}
@@ -103,6 +103,7 @@ func BenchmarkImportCatalogue(b *testing.B) {
 		b.ReportMetric(float64(txns)/float64(b.N), "txns/op")
 		b.ReportMetric(float64(cancelled)/float64(b.N), "cancelled/op")
 		b.ReportMetric(float64(batches)/float64(b.N), "batches/op")
+		b.ReportMetric(float64(reads)/float64(b.N), "batchgets/op")
 	})
 	b.Run("floor", func(b *testing.B) {
 		for b.Loop() {
@@ -133,19 +134,22 @@ func BenchmarkImportCatalogue(b *testing.B) {
 	})
 }
 
-// countBatchWrites makes s count its BatchWriteItem calls.
-func countBatchWrites(s *Store) *atomic.Int64 {
-	calls := new(atomic.Int64)
+// countBatches makes s count its BatchWriteItem and BatchGetItem calls.
+func countBatches(s *Store) (writes, gets *atomic.Int64) {
+	writes, gets = new(atomic.Int64), new(atomic.Int64)
 	s.db = dynamodb.New(s.db.Options(), func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("countBatchWrites",
+			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("countBatches",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					if middleware.GetOperationName(ctx) == "BatchWriteItem" {
-						calls.Add(1)
+					switch middleware.GetOperationName(ctx) {
+					case "BatchWriteItem":
+						writes.Add(1)
+					case "BatchGetItem":
+						gets.Add(1)
 					}
 					return next.HandleInitialize(ctx, in)
 				}), middleware.After)
 		})
 	})
-	return calls
+	return writes, gets
 }

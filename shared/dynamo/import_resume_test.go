@@ -53,7 +53,7 @@ func TestImportFailedPartWayConverges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := catalogfile.Apply(ctx, failBatchesAfter(s, 5), plan, "cli:test", time.Now); err == nil {
+	if _, err := catalogfile.Apply(ctx, failBatchesAfter(s, 2), plan, "cli:test", time.Now); err == nil {
 		t.Fatal("the import with its connection lost succeeded")
 	}
 	titles := func() map[string]playback.Record {

@@ -17,6 +17,10 @@
 //	PARK#<source>#<key>  <parked_at>#<id>  pointer to an event parked under key, written with it
 //	EDGES#<shard>    EDGE#<id>     edge, CAS on version; 8 shards so health writes spread
 //
+// Plans, titles, accounts and edges also carry list_pk=<kind> and
+// list_sk=<id>, the keys of the sparse keys-only GSI "list" that the admin
+// lists page (admin.go).
+//
 // The stream limit rests on slot items: an account with limit L has slots
 // 0..L-1 and a lease is admitted by a transaction that claims a free slot
 // (absent or expired) together with creating the session, so at most L
@@ -69,6 +73,9 @@ const (
 	attrParkedKey = "parked_key" // inbox: what a parked event waits for
 	attrParkedAt  = "parked_at"  // inbox: unix nanoseconds it was parked
 	attrEventID   = "event_id"   // park pointer: the event it lists
+	attrListPK    = "list_pk"    // managed record: its kind, key of index "list"
+	attrListSK    = "list_sk"    // managed record: its id
+	indexList     = "list"
 )
 
 // edgeShards spreads edge items over partitions: every edge reports health
@@ -120,7 +127,7 @@ func New(ctx context.Context, cfg Config, client *dynamodb.Client) (*Store, erro
 // Close releases nothing: the client holds only pooled connections.
 func (s *Store) Close() error { return nil }
 
-// CreateTable creates the table with its index and enables TTL, for local
+// CreateTable creates the table with its indexes and enables TTL, for local
 // runs and tests (production tables come from the infrastructure code). It
 // waits until the table is active and is a no-op on an existing table.
 func (s *Store) CreateTable(ctx context.Context) error {
@@ -131,7 +138,7 @@ func (s *Store) CreateTable(ctx context.Context) error {
 		TableName:   aws.String(s.table),
 		BillingMode: types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{
-			str(attrPK), str(attrSK), str(attrPendingPK), str(attrPendingSK),
+			str(attrPK), str(attrSK), str(attrPendingPK), str(attrPendingSK), str(attrListPK), str(attrListSK),
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
@@ -144,6 +151,15 @@ func (s *Store) CreateTable(ctx context.Context) error {
 				{AttributeName: aws.String(attrPendingSK), KeyType: types.KeyTypeRange},
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}, {
+			IndexName: aws.String(indexList),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(attrListPK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrListSK), KeyType: types.KeyTypeRange},
+			},
+			// Keys only: a record's writes that keep its keys (edge health,
+			// plays, payments) write nothing to the index.
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 		}},
 	})
 	var inUse *types.ResourceInUseException

@@ -238,8 +238,8 @@ func (c Change) CheckPrecondition(current string) error {
 }
 
 // Limits of one ChangeSet every store takes: a DynamoDB transaction holds
-// 100 items (a change is up to two, its record and listing entry, an
-// account change up to two plan counters more, and the audit record one)
+// 100 items (a change is its record, an account change up to two plan
+// counters more, and the audit record one)
 // and an item at most 400 KB, which the audit record meets with the
 // documents of a set within MaxChangeSetBytes. Stores may take more (see
 // ChangeSetLimiter).
@@ -259,12 +259,15 @@ type ChangeSetLimiter interface {
 // much more per record than a plain batched write (DynamoDB, whose
 // transactions cost twice a write and hold 100 items). CreateRecords
 // writes a set of creates (CheckBulkCreates) and its audit record, the
-// audit record first, but not atomically and without the IfAbsent
-// condition: a failure part way leaves some of the records, each whole,
-// and writing the rest later converges (a catalogue import diffs again
-// and creates what is missing). A record someone else creates between
-// the caller's read and the write is overwritten; both writes are
-// audited. BulkLimits bounds one set.
+// audit record first, but not atomically: a failure part way leaves some
+// of the records, each whole, and writing the rest later converges (a
+// catalogue import diffs again and creates what is missing). It first
+// reads the set's records: one that exists with the document to write is
+// left as it is and out of the audit record (a rerun's, or one a lagging
+// list did not show); one that exists with another document fails the
+// whole set with CodePrecondition before anything is written. Only a
+// record someone else creates between that read and the write is
+// overwritten; both writes are audited. BulkLimits bounds one set.
 type BulkCreator interface {
 	BulkLimits() (changes, bytes int)
 	CreateRecords(ctx context.Context, cs ChangeSet) (AuditRecord, error)
@@ -468,7 +471,14 @@ type AdminStore interface {
 	GetRecord(ctx context.Context, kind Kind, id string) (Record, error)
 	// ListRecords returns up to limit records of kind with ids after the
 	// cursor after ("" for the first page), in id order. Paging through
-	// all pages lists every record that exists throughout exactly once.
+	// all pages lists every record that exists throughout exactly once,
+	// with one exception: a store may list from an eventually consistent
+	// index (DynamoDB's), where a record created moments before may be
+	// missing for a while. Every record returned is as stored when read
+	// (a deleted one is never returned). Writers must therefore not take
+	// a record's absence from a list as its absence: every write is
+	// conditioned on the record itself (IfAbsent, IfMatch, BulkCreator's
+	// read).
 	ListRecords(ctx context.Context, kind Kind, after string, limit int) (RecordPage, error)
 	// ApplyChanges writes the changes and one audit record atomically: if
 	// any change's precondition fails (CodePrecondition), a plan to delete

@@ -83,15 +83,33 @@ func testAdminBulkCreates(t *testing.T, s playback.Store) {
 	upd.IfAbsent, upd.IfMatch = false, r0.Version
 	apply(t, s, upd)
 
-	// Writing the same creates again (a rerun after a failure) converges.
+	// Writing the same creates again (a rerun after a failure, or after a
+	// list that did not show them yet) converges: records that exist with
+	// those documents are left as they are and not audited again.
 	again := changes[1:]
-	if _, err := bulk.CreateRecords(ctx, playback.ChangeSet{Actor: "storetest", At: now(), Changes: again}); err != nil {
+	rerun, err := bulk.CreateRecords(ctx, playback.ChangeSet{Actor: "storetest", At: now(), Changes: again})
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range again {
-		if r := must(s.GetRecord(ctx, c.Kind, c.ID))(t); string(r.Doc) != string(c.Doc) {
-			t.Fatalf("%s after a rerun: %s", c.ID, r.Doc)
+	if len(rerun.Changes) != 0 {
+		t.Fatalf("the rerun audited %d creates of records that exist", len(rerun.Changes))
+	}
+	for i, c := range again {
+		if r := must(s.GetRecord(ctx, c.Kind, c.ID))(t); string(r.Doc) != string(c.Doc) || r.Version != rec.Changes[i+1].Version {
+			t.Fatalf("%s after a rerun: %s at %s, want it untouched at %s", c.ID, r.Doc, r.Version, rec.Changes[i+1].Version)
 		}
+	}
+	// A create of a record that exists with another document refuses the
+	// whole set before writing any of it.
+	fresh0 := newChange(playback.KindTitle, playback.Title{ID: run + "-fresh0", Name: "F", AssetPath: "/f/", Manifest: "m"})
+	clash := newChange(playback.KindTitle, playback.Title{ID: changes[3].ID, Name: "Other", AssetPath: "/t/", Manifest: "m"})
+	_, err = bulk.CreateRecords(ctx, playback.ChangeSet{Actor: "storetest", At: now(), Changes: []playback.Change{fresh0, clash}})
+	wantCode(t, err, playback.CodePrecondition)
+	if _, err := s.GetRecord(ctx, playback.KindTitle, fresh0.ID); !playback.IsCode(err, playback.CodeNotFound) {
+		t.Fatalf("a set refused for a clash wrote its other record (%v)", err)
+	}
+	if r := must(s.GetRecord(ctx, playback.KindTitle, clash.ID))(t); string(r.Doc) != string(changes[3].Doc) {
+		t.Fatalf("a clashing create overwrote %s: %s", clash.ID, r.Doc)
 	}
 
 	// Anything but a create of a plan, title or edge is refused, and the
