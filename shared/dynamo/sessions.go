@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -330,7 +331,7 @@ func (s *Store) admitTx(req playback.LeaseRequest, sess playback.Session, slots 
 		}},
 		{Put: &types.Put{
 			TableName: aws.String(s.table),
-			Item: mergeItems(slotKey(req.AccountID, claim), item{
+			Item: mergeItems(slotKey(req.AccountID, claim), leaseAttrs(req.AccountID, sess.ExpiresAt), item{
 				attrSession: str(sess.ID), attrDoc: doc, attrExpiresAt: exp, attrTTL: ttl,
 			}),
 			ConditionExpression: claimCond.cond, ExpressionAttributeNames: claimCond.names, ExpressionAttributeValues: claimCond.values,
@@ -408,9 +409,9 @@ func (s *Store) endedUpdate(sess playback.Session) (*types.Update, error) {
 	}, nil
 }
 
-func mergeItems(a, b item) item {
-	for k, v := range b {
-		a[k] = v
+func mergeItems(a item, more ...item) item {
+	for _, b := range more {
+		maps.Copy(a, b)
 	}
 	return a
 }
@@ -512,7 +513,7 @@ func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now t
 		}
 		// The slot's copy moves with the session; it must still be this
 		// session's, or the lease was lost to another after it expired.
-		slotItem := mergeItems(slotKey(sess.AccountID, k), item{
+		slotItem := mergeItems(slotKey(sess.AccountID, k), leaseAttrs(sess.AccountID, sess.ExpiresAt), item{
 			attrSession: str(id), attrDoc: upd.ExpressionAttributeValues[":doc"],
 			attrExpiresAt: num(nanos(sess.ExpiresAt)), attrTTL: s.ttlAfter(sess.ExpiresAt),
 		})

@@ -5,7 +5,9 @@
 //	PLAN#<id>        PLAN          plan
 //	TITLE#<id>       TITLE         title
 //	ACCT#<id>        ACCOUNT       account, CAS on version
-//	ACCT#<id>        SLOT#<k>      stream slot k of the account: the session holding it, mirrored
+//	ACCT#<id>        SLOT#<k>      stream slot k of the account: the session holding it, mirrored;
+//	                               also keyed in the sparse GSI "leases" (lease_pk=LEASES#<shard>,
+//	                               lease_sk=expiry) that CountActiveLeases counts
 //	ACCT#<id>        SLOT#DEVICE#<device>  device lock: the last session admitted on the device
 //	ACCT#<id>        PROG#<title>  resume position, gated on device_time
 //	CUS#<id>         CUSTOMER      payment customer → account
@@ -69,6 +71,9 @@ const (
 	attrParkedKey = "parked_key" // inbox: what a parked event waits for
 	attrParkedAt  = "parked_at"  // inbox: unix nanoseconds it was parked
 	attrEventID   = "event_id"   // park pointer: the event it lists
+	attrLeasePK   = "lease_pk"   // held slot: its account's shard of the "leases" index
+	attrLeaseSK   = "lease_sk"   // held slot: its lease's expiry, zero-padded unix nanoseconds
+	indexLeases   = "leases"
 )
 
 // edgeShards spreads edge items over partitions: every edge reports health
@@ -131,7 +136,7 @@ func (s *Store) CreateTable(ctx context.Context) error {
 		TableName:   aws.String(s.table),
 		BillingMode: types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{
-			str(attrPK), str(attrSK), str(attrPendingPK), str(attrPendingSK),
+			str(attrPK), str(attrSK), str(attrPendingPK), str(attrPendingSK), str(attrLeasePK), str(attrLeaseSK),
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
@@ -142,6 +147,13 @@ func (s *Store) CreateTable(ctx context.Context) error {
 			KeySchema: []types.KeySchemaElement{
 				{AttributeName: aws.String(attrPendingPK), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(attrPendingSK), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}, {
+			IndexName: aws.String(indexLeases),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(attrLeasePK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrLeaseSK), KeyType: types.KeyTypeRange},
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}},

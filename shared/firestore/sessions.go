@@ -110,7 +110,12 @@ func (s *Store) sessionFields(sess playback.Session, k int) (map[string]any, err
 	if sess.EndedAt.After(end) {
 		end = sess.EndedAt
 	}
-	return map[string]any{fieldDoc: doc, fieldSlot: int64(k), fieldRev: newRev(), fieldExpireAt: s.ttlAfter(end)}, err
+	var leaseUntil any // null: ended, never counted
+	if sess.EndedAt.IsZero() {
+		leaseUntil = sess.ExpiresAt
+	}
+	return map[string]any{fieldDoc: doc, fieldSlot: int64(k), fieldRev: newRev(), fieldExpireAt: s.ttlAfter(end),
+		fieldLeaseUntil: leaseUntil}, err
 }
 
 func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (playback.Session, error) {
