@@ -488,10 +488,16 @@ var Functions = []Function{
 		Consumes: []Consumer{{Topic: TopicHeartbeats, GCPEntryPoint: "HeartbeatConsumer"}},
 		// The HTTP handler extends the lease and enqueues the heartbeat; the
 		// consumer saves progress and QoE.
-		Publishes:      []string{TopicHeartbeats},
-		Secrets:        []string{SecretPlaybackTokenKeys},
-		Settings:       []string{SettingLeaseTTL},
-		Store:          StoreReadWrite,
+		Publishes: []string{TopicHeartbeats},
+		// leases counts the leases held for the playplane.leases.active
+		// gauge: one count query a minute for the whole deployment.
+		Jobs:              []Job{{Name: "leases", Every: time.Minute}},
+		GCPJobsEntryPoint: "HeartbeatJobs",
+		Secrets:           []string{SecretPlaybackTokenKeys},
+		Settings:          []string{SettingLeaseTTL},
+		Store:             StoreReadWrite,
+		// leases counts the sparse index of held slots.
+		StoreIndexes:   []string{IndexLeases},
 		MemoryMB:       256,
 		TimeoutSeconds: 10,
 	},
@@ -546,6 +552,9 @@ var DynamoTable = Table{
 	Indexes: []Index{
 		// Sparse index of unprocessed inbox events, for the sweeper.
 		{Name: IndexPending, HashKey: "pending_pk", RangeKey: "pending_sk"},
+		// Sparse index of held stream slots by shard and expiry, for the
+		// active-leases count.
+		{Name: IndexLeases, HashKey: "lease_pk", RangeKey: "lease_sk"},
 	},
 	// Epoch seconds; DynamoDB deletes expired leases, QoE and processed
 	// inbox events by itself.
@@ -554,6 +563,9 @@ var DynamoTable = Table{
 
 // IndexPending is the sparse index of unprocessed inbox events.
 const IndexPending = "pending"
+
+// IndexLeases is the sparse index of held stream slots.
+const IndexLeases = "leases"
 
 // Table describes a DynamoDB table with string keys.
 type Table struct {

@@ -115,7 +115,11 @@ type Deps struct {
 	// well-formed, as published: on AWS, Firehose loads them into the QoE
 	// warehouse (shared/firehose). Pub/Sub stacks need none: a BigQuery
 	// subscription reads the topic itself.
-	Stream   playback.StreamSink
+	Stream playback.StreamSink
+	// Leases, when set, is what the scheduled "leases" job counts for the
+	// playplane.leases.active gauge (DynamoDB, Firestore). The local runner
+	// leaves it nil: it counts at each scrape instead, and the job is off.
+	Leases   playback.LeaseCounter
 	Bus      playback.Publisher
 	Tokens   *auth.Keyring // playback tokens, for heartbeats
 	Identity Authenticator // caller JWTs, for progress
@@ -172,6 +176,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if depcheck.Nil(deps.Stream) {
 		deps.Stream = nil
+	}
+	if depcheck.Nil(deps.Leases) {
+		deps.Leases = nil
 	}
 	s := &Server{cfg: cfg, deps: deps, leases: newLeaseCache()}
 	s.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }

@@ -413,13 +413,16 @@ type ProgressBatchStore interface {
 	SaveProgressBatch(ctx context.Context, writes []ProgressWrite) ([]ProgressWriteResult, error)
 }
 
-// LeaseCounter counts the leases held across every account: the
-// playplane.leases.active gauge reads it when metrics are collected
-// (never on a request path), so the figure is what the store holds and
-// cannot drift the way a counter of admissions minus ends would as
-// leases lapse unrenewed. The embedded store implements it; DynamoDB and
-// Firestore would need a scan or an aggregation query per collection and
-// do not.
+// LeaseCounter counts the leases held across every account for the
+// playplane.leases.active gauge, never on a request path: the local runner
+// reads it when metrics are collected, the clouds from the heartbeat
+// function's scheduled job once a minute. The figure is what the store
+// holds, so it cannot drift the way a counter of admissions minus ends
+// would as leases lapse unrenewed. It is optional (heartbeat.Deps.Leases):
+// bolt walks its account-session index in one read transaction, DynamoDB
+// counts a sparse index of held slots (Query, Select=COUNT; eventually
+// consistent), Firestore runs a COUNT aggregation on its sessions;
+// storetest.RunLeaseCounter is the contract.
 type LeaseCounter interface {
 	CountActiveLeases(ctx context.Context, now time.Time) (int, error)
 }
