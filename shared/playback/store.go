@@ -190,6 +190,17 @@ type SessionStore interface {
 	// (storetest's RenewLeaseSeesOtherWrites). An ended or expired session
 	// fails with CodeGone, an unknown one with CodeNotFound.
 	RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (Session, error)
+	// RenewHeldLease is RenewLease of held.ID, for a caller that holds what
+	// the session's admission answered (its playback token carries it):
+	// held's ID, AccountID, DeviceID, TitleID, StartedAt and Lease as
+	// AcquireLease returned them. The answers are RenewLease's, but an
+	// adapter may renew on held without reading the session first,
+	// conditioned on the lease being held by held.ID and active at now in
+	// the same atomic step (DynamoDB: one conditional transaction, so a
+	// renewal costs one round trip on any instance). held being wrong
+	// (another account, a stale Lease) must cost only speed: the adapter
+	// then answers from a read, exactly as RenewLease.
+	RenewHeldLease(ctx context.Context, held Session, ttl, slack time.Duration, now time.Time) (Session, error)
 	// EndSession releases the lease. Ending an ended session returns it
 	// unchanged, so retries are harmless.
 	EndSession(ctx context.Context, id, reason string, now time.Time) (Session, error)
