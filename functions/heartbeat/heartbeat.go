@@ -254,7 +254,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	if err := s.validate(&req, now); err != nil {
 		return err
 	}
-	sess, err := s.holdLease(r.Context(), id, &req, now)
+	sess, err := s.holdLease(r.Context(), claims, &req, now)
 	if err != nil {
 		return err
 	}
@@ -326,7 +326,8 @@ func (resp *HeartbeatResponse) appendJSON(b []byte) ([]byte, error) {
 
 // holdLease keeps the session's lease, or releases it on stop. A stop on
 // an ended session is let through only as lateStop allows.
-func (s *Server) holdLease(ctx context.Context, id string, req *events.HeartbeatRequest, now time.Time) (playback.Session, error) {
+func (s *Server) holdLease(ctx context.Context, claims auth.PlaybackClaims, req *events.HeartbeatRequest, now time.Time) (playback.Session, error) {
+	id := claims.SessionID
 	if req.Event == events.HeartbeatStop {
 		sess, err := s.deps.Store.GetSession(ctx, id)
 		if err != nil {
@@ -356,8 +357,13 @@ func (s *Server) holdLease(ctx context.Context, id string, req *events.Heartbeat
 	var err error
 	if s.cfg.LeaseRenewSlack > 0 {
 		// The store decides on its own read: one read inside the slack,
-		// one read and one write outside it.
-		sess, err = s.deps.Store.RenewLease(ctx, id, s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack, now)
+		// one read and one write outside it; with the lease the token
+		// carries, one conditional write on a store that can (DynamoDB).
+		if claims.Lease != "" {
+			sess, err = s.deps.Store.RenewHeldLease(ctx, claims.Held(), s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack, now)
+		} else {
+			sess, err = s.deps.Store.RenewLease(ctx, id, s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack, now)
+		}
 	} else {
 		sess, err = s.deps.Store.ExtendLease(ctx, id, now.Add(s.cfg.LeaseTTL), now)
 	}

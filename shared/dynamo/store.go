@@ -71,6 +71,7 @@ const (
 	attrParkedKey = "parked_key" // inbox: what a parked event waits for
 	attrParkedAt  = "parked_at"  // inbox: unix nanoseconds it was parked
 	attrEventID   = "event_id"   // park pointer: the event it lists
+	attrSeenAt    = "seen_at"    // session and slot: unix nanoseconds the session was last seen
 	attrLeasePK   = "lease_pk"   // held slot: its account's shard of the "leases" index
 	attrLeaseSK   = "lease_sk"   // held slot: its lease's expiry, zero-padded unix nanoseconds
 	indexLeases   = "leases"

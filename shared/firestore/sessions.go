@@ -393,6 +393,17 @@ func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.
 	return s.extendLease(ctx, "ExtendLease", id, expiresAt, now, nil)
 }
 
+// RenewHeldLease is RenewLease. A Firestore write's only preconditions are
+// existence and update time, and the emulator enforces neither update
+// times nor anything short of a document Create (see the package comment):
+// no write can be conditioned on the slot still holding held.ID at an
+// expiry after now without first reading the slot's revision, whose guard
+// is the condition. So a renewal reads before it writes, whatever held
+// tells (README, round trips).
+func (s *Store) RenewHeldLease(ctx context.Context, held playback.Session, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
+	return s.RenewLease(ctx, held.ID, ttl, slack, now)
+}
+
 func (s *Store) RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
 	return s.extendLease(ctx, "RenewLease", id, now.Add(ttl), now, func(sess playback.Session) bool { return sess.LeaseFresh(now, ttl, slack) })
 }
