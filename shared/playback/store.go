@@ -199,7 +199,10 @@ type SessionStore interface {
 	// the same atomic step (DynamoDB: one conditional transaction, so a
 	// renewal costs one round trip on any instance). held being wrong
 	// (another account, a stale Lease) must cost only speed: the adapter
-	// then answers from a read, exactly as RenewLease.
+	// then answers from a read, exactly as RenewLease. It suits callers
+	// whose renewals mostly fall outside the slack: a fresh lease may cost
+	// a refused conditional write (write units on DynamoDB) where
+	// RenewLease reads.
 	RenewHeldLease(ctx context.Context, held Session, ttl, slack time.Duration, now time.Time) (Session, error)
 	// EndSession releases the lease. Ending an ended session returns it
 	// unchanged, so retries are harmless.
