@@ -369,6 +369,8 @@ var (
 	_ function  = (*admin.Server)(nil)
 	_ scheduled = (*paymentwebhook.Server)(nil)
 	_ runnable  = (*paymentwebhook.Server)(nil)
+	_ scheduled = (*heartbeat.Server)(nil)
+	_ runnable  = (*heartbeat.Server)(nil)
 )
 
 // mount serves every catalogue function as the clouds deploy it: its
@@ -412,6 +414,10 @@ func (a *App) mount(ctx context.Context) error {
 			switch {
 			case !ok:
 				return fmt.Errorf("%s has no job %s", fn.Name, j.Name)
+			case !canRun(f, j.Name) && j.NeedsSecret == "":
+				// heartbeat's leases: the runner counts at each scrape instead.
+				a.log.DebugContext(ctx, "job off: the runner does its work another way", "job", fn.Name+" "+j.Name)
+				continue
 			case !canRun(f, j.Name):
 				a.log.InfoContext(ctx, "job off: its settings are not set", "job", fn.Name+" "+j.Name,
 					"needs", j.NeedsSecret, "hint", "for reconcile: STRIPE_API_KEY (and STRIPE_API_URL for stripe-mock)")

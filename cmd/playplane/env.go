@@ -62,6 +62,13 @@ func (e *localEnv) QoEViews(context.Context) (playback.QoEStore, bool, error) {
 	return e.store, true, nil
 }
 
+// LeaseCounter: none for the functions. The runner observes the gauge from
+// the store at each scrape (App.UseTelemetry), so heartbeat's scheduled
+// count stays off.
+func (e *localEnv) LeaseCounter(context.Context) (playback.LeaseCounter, bool, error) {
+	return nil, false, nil
+}
+
 // QoEStream: no warehouse locally.
 func (e *localEnv) QoEStream(context.Context) (playback.StreamSink, error) { return nil, nil }
 

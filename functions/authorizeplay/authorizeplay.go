@@ -364,6 +364,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	}
 	claims := auth.PlaybackClaims{SessionID: sess.ID, AccountID: acct.ID, TitleID: title.ID, DeviceID: req.DeviceID,
 		IssuedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL), Viewer: viewerOf(r, req, acct, loc)}
+	if sess.Lease != "" {
+		// The heartbeats renew on it without reading the session first.
+		claims.StartedAt, claims.Lease = sess.StartedAt, sess.Lease
+	}
 	token, err := s.deps.Tokens.Issue(claims)
 	if err != nil {
 		return fmt.Errorf("authorizeplay: issue token: %w", err)

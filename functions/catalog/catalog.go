@@ -500,10 +500,16 @@ var Functions = []Function{
 		Consumes: []Consumer{{Topic: TopicHeartbeats, GCPEntryPoint: "HeartbeatConsumer"}},
 		// The HTTP handler extends the lease and enqueues the heartbeat; the
 		// consumer saves progress and QoE.
-		Publishes:      []string{TopicHeartbeats},
-		Secrets:        []string{SecretPlaybackTokenKeys},
-		Settings:       []string{SettingLeaseTTL, SettingTracesSampler, SettingTracesSamplerArg},
-		Store:          StoreReadWrite,
+		Publishes: []string{TopicHeartbeats},
+		// leases counts the leases held for the playplane.leases.active
+		// gauge: one count query a minute for the whole deployment.
+		Jobs:              []Job{{Name: "leases", Every: time.Minute}},
+		GCPJobsEntryPoint: "HeartbeatJobs",
+		Secrets:           []string{SecretPlaybackTokenKeys},
+		Settings:          []string{SettingLeaseTTL, SettingTracesSampler, SettingTracesSamplerArg},
+		Store:             StoreReadWrite,
+		// leases counts the sparse index of held slots.
+		StoreIndexes:   []string{IndexLeases},
 		MemoryMB:       256,
 		TimeoutSeconds: 10,
 	},
@@ -565,6 +571,9 @@ var DynamoTable = Table{
 		// records are read from the table, and writes that keep a
 		// record's keys (edge health, plays) write nothing to it.
 		{Name: IndexList, HashKey: "list_pk", RangeKey: "list_sk", Projection: ProjectKeysOnly},
+		// Sparse index of held stream slots by shard and expiry, for the
+		// active-leases count. Keys only: a count reads nothing else.
+		{Name: IndexLeases, HashKey: "lease_pk", RangeKey: "lease_sk", Projection: ProjectKeysOnly},
 	},
 	// Epoch seconds; DynamoDB deletes expired leases, QoE and processed
 	// inbox events by itself.
@@ -576,6 +585,9 @@ const IndexPending = "pending"
 
 // IndexList is the sparse index of managed records by kind and id.
 const IndexList = "list"
+
+// IndexLeases is the sparse index of held stream slots.
+const IndexLeases = "leases"
 
 // Table describes a DynamoDB table with string keys.
 type Table struct {

@@ -35,6 +35,13 @@ func Build(ctx context.Context, env fnenv.Env) (*Server, error) {
 	if ok {
 		deps.QoE = views
 	}
+	leases, ok, err := env.LeaseCounter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		deps.Leases = leases
+	}
 	if deps.Stream, err = env.QoEStream(ctx); err != nil {
 		return nil, err
 	}

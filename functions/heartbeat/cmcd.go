@@ -61,7 +61,7 @@ func (s *Server) cmcd(w http.ResponseWriter, r *http.Request) error {
 			lease.DeviceTime = beats[i].DeviceTime
 		}
 	}
-	sess, err := s.holdLease(r.Context(), id, &lease, now)
+	sess, err := s.holdLease(r.Context(), claims, &lease, now, false)
 	if err != nil {
 		return err
 	}

@@ -115,7 +115,11 @@ type Deps struct {
 	// well-formed, as published: on AWS, Firehose loads them into the QoE
 	// warehouse (shared/firehose). Pub/Sub stacks need none: a BigQuery
 	// subscription reads the topic itself.
-	Stream   playback.StreamSink
+	Stream playback.StreamSink
+	// Leases, when set, is what the scheduled "leases" job counts for the
+	// playplane.leases.active gauge (DynamoDB, Firestore). The local runner
+	// leaves it nil: it counts at each scrape instead, and the job is off.
+	Leases   playback.LeaseCounter
 	Bus      playback.Publisher
 	Tokens   *auth.Keyring // playback tokens, for heartbeats
 	Identity Authenticator // caller JWTs, for progress
@@ -172,6 +176,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if depcheck.Nil(deps.Stream) {
 		deps.Stream = nil
+	}
+	if depcheck.Nil(deps.Leases) {
+		deps.Leases = nil
 	}
 	s := &Server{cfg: cfg, deps: deps, leases: newLeaseCache()}
 	s.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
@@ -247,7 +254,10 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	if err := s.validate(&req, now); err != nil {
 		return err
 	}
-	sess, err := s.holdLease(r.Context(), id, &req, now)
+	// Heartbeats come every Interval: when that is longer than the write
+	// slack nearly every one renews, so renewing on the token's lease
+	// without a read first is the cheap way as well as the fast one.
+	sess, err := s.holdLease(r.Context(), claims, &req, now, s.cfg.Interval > s.cfg.LeaseRenewSlack)
 	if err != nil {
 		return err
 	}
@@ -319,7 +329,15 @@ func (resp *HeartbeatResponse) appendJSON(b []byte) ([]byte, error) {
 
 // holdLease keeps the session's lease, or releases it on stop. A stop on
 // an ended session is let through only as lateStop allows.
-func (s *Server) holdLease(ctx context.Context, id string, req *events.HeartbeatRequest, now time.Time) (playback.Session, error) {
+//
+// renew says the caller expects the lease to need a write (it falls
+// outside the write slack): then a lease the token names is renewed by
+// RenewHeldLease, which on DynamoDB writes without reading first, but
+// answers a fresh lease with a refused conditional write, billed as a
+// write. Callers that mostly land inside the slack (CMCD reports, several
+// per segment) renew by RenewLease, whose fresh answer is a read.
+func (s *Server) holdLease(ctx context.Context, claims auth.PlaybackClaims, req *events.HeartbeatRequest, now time.Time, renew bool) (playback.Session, error) {
+	id := claims.SessionID
 	if req.Event == events.HeartbeatStop {
 		sess, err := s.deps.Store.GetSession(ctx, id)
 		if err != nil {
@@ -349,8 +367,13 @@ func (s *Server) holdLease(ctx context.Context, id string, req *events.Heartbeat
 	var err error
 	if s.cfg.LeaseRenewSlack > 0 {
 		// The store decides on its own read: one read inside the slack,
-		// one read and one write outside it.
-		sess, err = s.deps.Store.RenewLease(ctx, id, s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack, now)
+		// one read and one write outside it; with the lease the token
+		// carries, one conditional write on a store that can (DynamoDB).
+		if renew && claims.Lease != "" {
+			sess, err = s.deps.Store.RenewHeldLease(ctx, claims.Held(), s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack, now)
+		} else {
+			sess, err = s.deps.Store.RenewLease(ctx, id, s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack, now)
+		}
 	} else {
 		sess, err = s.deps.Store.ExtendLease(ctx, id, now.Add(s.cfg.LeaseTTL), now)
 	}

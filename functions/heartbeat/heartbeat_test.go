@@ -46,6 +46,7 @@ type flakyStore struct {
 	batches      int              // SaveProgressBatch calls that wrote
 	singles      int              // SaveProgress calls that wrote
 	leaseCalls   int              // RenewLease, ExtendLease and GetSession calls
+	heldCalls    []playback.Session
 }
 
 func (f *flakyStore) countLease() {
@@ -57,6 +58,14 @@ func (f *flakyStore) countLease() {
 func (f *flakyStore) RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
 	f.countLease()
 	return f.Store.RenewLease(ctx, id, ttl, slack, now)
+}
+
+func (f *flakyStore) RenewHeldLease(ctx context.Context, held playback.Session, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
+	f.countLease()
+	f.mu.Lock()
+	f.heldCalls = append(f.heldCalls, held)
+	f.mu.Unlock()
+	return f.Store.RenewHeldLease(ctx, held, ttl, slack, now)
 }
 
 func (f *flakyStore) ExtendLease(ctx context.Context, id string, expiresAt, now time.Time) (playback.Session, error) {

@@ -502,14 +502,23 @@ func TestRoundTrips(t *testing.T) {
 			if got := outside.Count(layerStore); got.Total > 1 {
 				t.Errorf("a heartbeat outside the slack cost %v store RPCs (%s), want one write", got, outside.Names(layerStore))
 			}
-			// On an instance that never served the session: the session
-			// read inside the slack; outside it the read, then the write
-			// (Firestore reads the slot beside the session, one more step).
-			if got := coldInside.Count(layerStore); got.Total != 1 {
-				t.Errorf("a cold heartbeat inside the slack cost %v store RPCs (%s), want the session read", got, coldInside.Names(layerStore))
+			// On an instance that never served the session. DynamoDB
+			// renews on the slot the playback token names, in one
+			// conditional transaction, inside the slack (refused, nothing
+			// written: the lease is fresh) and outside it alike. Firestore
+			// cannot condition a write on the slot without reading its
+			// revision first (shared/firestore RenewHeldLease): it reads
+			// the session and the slot the token names side by side, then
+			// commits.
+			wantColdOutside := 2
+			if strings.HasPrefix(c.name, "DynamoDB") {
+				wantColdOutside = 1
 			}
-			if got := coldOutside.Count(layerStore); got.Sequential > 3 {
-				t.Errorf("a cold heartbeat outside the slack cost %v store RPCs (%s)", got, coldOutside.Names(layerStore))
+			if got := coldInside.Count(layerStore); got.Total != 1 {
+				t.Errorf("a cold heartbeat inside the slack cost %v store RPCs (%s), want one", got, coldInside.Names(layerStore))
+			}
+			if got := coldOutside.Count(layerStore); got.Sequential > wantColdOutside {
+				t.Errorf("a cold heartbeat outside the slack cost %v store RPCs (%s), want %d", got, coldOutside.Names(layerStore), wantColdOutside)
 			}
 		})
 	}

@@ -260,8 +260,9 @@ func TestAdapterScanFindsTheCallsItMustFind(t *testing.T) {
 	if !slices.Equal(actions["sqs"], []string{"sqs:SendMessage"}) {
 		t.Errorf("deployed SQS calls %v, want only publishing", actions["sqs"])
 	}
-	if slices.Sort(indexQueries); !slices.Equal(indexQueries, []string{"ListPendingEvents", "ListRecords"}) {
-		t.Errorf("index queries in %v, want ListPendingEvents and ListRecords", indexQueries)
+	slices.Sort(indexQueries)
+	if !slices.Equal(indexQueries, []string{"CountActiveLeases", "ListPendingEvents", "ListRecords"}) {
+		t.Errorf("index queries in %v, want CountActiveLeases, ListPendingEvents and ListRecords", indexQueries)
 	}
 }
 

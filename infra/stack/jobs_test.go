@@ -16,8 +16,8 @@ import (
 // The schedules the issue asks for, written out rather than derived from
 // the catalogue, so a change there shows up here.
 var (
-	wantRates = map[string]string{"sweep": "rate(1 minute)", "reconcile": "rate(1 hour)"}
-	wantCrons = map[string]string{"sweep": "* * * * *", "reconcile": "0 * * * *"}
+	wantRates = map[string]string{"sweep": "rate(1 minute)", "reconcile": "rate(1 hour)", "leases": "rate(1 minute)"}
+	wantCrons = map[string]string{"sweep": "* * * * *", "reconcile": "0 * * * *", "leases": "* * * * *"}
 )
 
 // jobPayload is what the function's job dispatch reads (shared/awsfn,
@@ -30,8 +30,9 @@ func checkJobPayload(t *testing.T, what, payload, job string) {
 	}
 }
 
-// The payment webhook's sweep and reconcile run on a schedule wherever its
-// consumer runs, and nothing but the schedule may start them.
+// The payment webhook's sweep and reconcile, and heartbeat's leases count,
+// run on a schedule wherever their function's consumer runs, and nothing
+// but the schedule may start them.
 func TestScheduledJobsRunWhereTheConsumersRun(t *testing.T) {
 	t.Parallel()
 	forEachLayout(t, func(t *testing.T, d *deployment) {

@@ -27,6 +27,18 @@ type PlaybackClaims struct {
 	// copy it onto their messages from the token they already verify,
 	// so it costs them no lookup.
 	Viewer playback.Viewer
+	// StartedAt and Lease are the session's start and its store's lease
+	// locator (playback.Session.Lease), optional: with them a heartbeat
+	// renews the lease without reading the session first
+	// (SessionStore.RenewHeldLease). Lease is at most 32 bytes.
+	StartedAt time.Time
+	Lease     string
+}
+
+// Held is the session the claims describe, as RenewHeldLease takes it.
+func (c PlaybackClaims) Held() playback.Session {
+	return playback.Session{ID: c.SessionID, AccountID: c.AccountID, TitleID: c.TitleID, DeviceID: c.DeviceID,
+		StartedAt: c.StartedAt, Lease: c.Lease}
 }
 
 // A playback token is
@@ -38,7 +50,11 @@ type PlaybackClaims struct {
 // its length in one byte; then, only when the claims name a viewer, the
 // viewer's country and device type, each prefixed by its length in one
 // byte, and its ASN as a big-endian uint32 (tokens without the viewer
-// block, older ones included, have an unknown viewer). Heartbeats check
+// block, older ones included, have an unknown viewer); then, only when the
+// claims carry a lease (the viewer block then always comes first, empty if
+// the viewer is unknown), the session's start as big-endian Unix
+// nanoseconds and the lease locator prefixed by its length in one byte.
+// Heartbeats check
 // it tens of thousands of times a second, so verifying it must not cost a
 // JSON decode or a JWT library's allocations. Four segments and the "v1." prefix keep it from ever parsing
 // as a three-segment JWT, and the MAC label keeps the same keys from
@@ -51,7 +67,9 @@ const (
 	maxDeviceTypeLen    = 32
 	payloadTimesLen     = 16
 	viewerBlockLen      = 1 + 2 + 1 + maxDeviceTypeLen + 4
-	maxPayloadLen       = payloadTimesLen + 4*(1+maxClaimIDLen) + viewerBlockLen
+	maxLeaseLen         = 32
+	leaseBlockLen       = 8 + 1 + maxLeaseLen
+	maxPayloadLen       = payloadTimesLen + 4*(1+maxClaimIDLen) + viewerBlockLen + leaseBlockLen
 	macLen              = sha256.Size
 	macTextLen          = (macLen*8 + 5) / 6 // unpadded base64
 	maxPayloadTextLen   = (maxPayloadLen*8 + 5) / 6
@@ -187,7 +205,10 @@ func (k *Keyring) issue(prefix, label string, c PlaybackClaims) (string, error) 
 		n++
 		n += copy(payload[n:], f.value)
 	}
-	if v := c.Viewer; v != (playback.Viewer{}) {
+	if c.Lease != "" && (len(c.Lease) > maxLeaseLen || c.StartedAt.IsZero()) {
+		return "", playback.Errorf(playback.CodeInvalid, "playback_claims", "auth.Issue: a lease needs its session's start and at most %d bytes", maxLeaseLen)
+	}
+	if v := c.Viewer; v != (playback.Viewer{}) || c.Lease != "" {
 		if v.Country != "" && !playback.ValidCountry(v.Country) {
 			return "", playback.Errorf(playback.CodeInvalid, "playback_claims", "auth.Issue: viewer country %q is not ISO 3166-1 alpha-2", v.Country)
 		}
@@ -202,6 +223,13 @@ func (k *Keyring) issue(prefix, label string, c PlaybackClaims) (string, error) 
 		n += copy(payload[n:], v.DeviceType)
 		binary.BigEndian.PutUint32(payload[n:], v.ASN)
 		n += 4
+	}
+	if c.Lease != "" {
+		binary.BigEndian.PutUint64(payload[n:], uint64(c.StartedAt.UnixNano()))
+		n += 8
+		payload[n] = byte(len(c.Lease))
+		n++
+		n += copy(payload[n:], c.Lease)
 	}
 
 	key := &k.keys[0]
@@ -311,19 +339,39 @@ func decodePlaybackPayload(p []byte) (PlaybackClaims, bool) {
 		return PlaybackClaims{}, false
 	}
 	var viewer playback.Viewer
+	var started time.Time
+	var lease string
 	if at != len(ids) {
-		// The viewer block: country, device type, ASN, and nothing after.
+		// The viewer block: country, device type, ASN.
 		var vf [2]string
 		if at, ok = readPrefixed(ids, at, vf[:]); !ok {
 			return PlaybackClaims{}, false
 		}
-		if at+4 != len(ids) || (vf[0] != "" && !playback.ValidCountry(vf[0])) || len(vf[1]) > maxDeviceTypeLen {
+		if at+4 > len(ids) || (vf[0] != "" && !playback.ValidCountry(vf[0])) || len(vf[1]) > maxDeviceTypeLen {
 			return PlaybackClaims{}, false
 		}
 		viewer = playback.Viewer{Country: vf[0], DeviceType: vf[1], ASN: uint32(ids[at])<<24 | uint32(ids[at+1])<<16 | uint32(ids[at+2])<<8 | uint32(ids[at+3])}
+		at += 4
+	}
+	if at != len(ids) {
+		// The lease block: start, lease locator, and nothing after.
+		if at+8 > len(ids) {
+			return PlaybackClaims{}, false
+		}
+		var ns int64
+		for _, b := range []byte(ids[at : at+8]) {
+			ns = ns<<8 | int64(b)
+		}
+		var lf [1]string
+		if at, ok = readPrefixed(ids, at+8, lf[:]); !ok || at != len(ids) || lf[0] == "" || len(lf[0]) > maxLeaseLen {
+			return PlaybackClaims{}, false
+		}
+		started, lease = time.Unix(0, ns).UTC(), lf[0]
 	}
 	return PlaybackClaims{
 		Viewer:    viewer,
+		StartedAt: started,
+		Lease:     lease,
 		SessionID: fields[0],
 		AccountID: fields[1],
 		TitleID:   fields[2],

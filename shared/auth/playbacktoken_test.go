@@ -59,6 +59,12 @@ func TestPlaybackTokenRoundTrip(t *testing.T) {
 	longest.Viewer = playback.Viewer{Country: "JP", ASN: 3320, DeviceType: strings.Repeat("x", maxDeviceTypeLen)}
 	onlyASN := testClaims(testNow)
 	onlyASN.Viewer.ASN = 16509
+	withLease := testClaims(testNow)
+	withLease.StartedAt, withLease.Lease = testNow.Add(-1234567891*time.Nanosecond).UTC(), "3"
+	leaseAndViewer := withViewer
+	leaseAndViewer.StartedAt, leaseAndViewer.Lease = withLease.StartedAt, "63"
+	longestWithLease := longest
+	longestWithLease.StartedAt, longestWithLease.Lease = withLease.StartedAt, strings.Repeat("l", maxLeaseLen)
 
 	for _, tc := range []struct {
 		name   string
@@ -71,6 +77,9 @@ func TestPlaybackTokenRoundTrip(t *testing.T) {
 		{name: "viewer", claims: withViewer},
 		{name: "viewer with only an ASN", claims: onlyASN},
 		{name: "longest ids and viewer", claims: longest},
+		{name: "lease, no viewer", claims: withLease},
+		{name: "lease and viewer", claims: leaseAndViewer},
+		{name: "longest of everything", claims: longestWithLease},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -114,6 +123,8 @@ func TestPlaybackTokenIssueRejects(t *testing.T) {
 		{name: "country not alpha-2", claims: edit(func(c *PlaybackClaims) { c.Viewer.Country = "DEU" })},
 		{name: "country lower case", claims: edit(func(c *PlaybackClaims) { c.Viewer.Country = "de" })},
 		{name: "device type too long", claims: edit(func(c *PlaybackClaims) { c.Viewer.DeviceType = strings.Repeat("x", maxDeviceTypeLen+1) })},
+		{name: "lease too long", claims: edit(func(c *PlaybackClaims) { c.StartedAt, c.Lease = testNow, strings.Repeat("l", maxLeaseLen+1) })},
+		{name: "lease without start", claims: edit(func(c *PlaybackClaims) { c.Lease = "1" })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -392,6 +403,8 @@ func TestPlaybackPayloadViewerBlock(t *testing.T) {
 		payload []byte
 		ok      bool
 		want    playback.Viewer
+		lease   string
+		started time.Time
 	}{
 		{name: "no block", payload: block(), ok: true},
 		{name: "whole block", payload: block("\x02DE", "\x02tv", "\x00\x00\x0c\xe4"), ok: true,
@@ -402,12 +415,18 @@ func TestPlaybackPayloadViewerBlock(t *testing.T) {
 		{name: "device type overruns", payload: block("\x02DE", "\x09tv")},
 		{name: "country not alpha-2", payload: block("\x03DEU", "\x02tv", "\x00\x00\x0c\xe4")},
 		{name: "one stray byte", payload: block("\x00")},
+		{name: "lease block", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00\x07", "\x012"), ok: true,
+			lease: "2", started: time.Unix(0, 7).UTC()},
+		{name: "start cut short", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x07")},
+		{name: "empty lease", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00\x07", "\x00")},
+		{name: "lease overruns", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00\x07", "\x052")},
+		{name: "bytes after the lease", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00\x07", "\x012", "x")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c, ok := decodePlaybackPayload(tc.payload)
-			if ok != tc.ok || c.Viewer != tc.want {
-				t.Fatalf("decode = %+v, %v; want viewer %+v, %v", c.Viewer, ok, tc.want, tc.ok)
+			if ok != tc.ok || c.Viewer != tc.want || c.Lease != tc.lease || !c.StartedAt.Equal(tc.started) {
+				t.Fatalf("decode = %+v, %v; want viewer %+v, lease %q from %v, %v", c, ok, tc.want, tc.lease, tc.started, tc.ok)
 			}
 		})
 	}

@@ -134,6 +134,15 @@ func (e *Env) ProgressBatch(context.Context) (playback.ProgressBatchStore, bool,
 	return nil, false, nil
 }
 
+// LeaseCounter is the DynamoDB store: it counts the sparse "leases" index.
+func (e *Env) LeaseCounter(ctx context.Context) (playback.LeaseCounter, bool, error) {
+	s, err := e.dynamoStore(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	return s, true, nil
+}
+
 // QoEViews: on AWS the views are in the warehouse (Firehose → S3 → Athena).
 func (e *Env) QoEViews(context.Context) (playback.QoEStore, bool, error) {
 	return nil, false, nil

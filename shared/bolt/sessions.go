@@ -133,6 +133,12 @@ func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.
 	return s.extendLease(ctx, "ExtendLease", id, expiresAt, now, nil)
 }
 
+// RenewHeldLease is RenewLease: a read of the embedded file costs no round
+// trip, so held saves nothing.
+func (s *Store) RenewHeldLease(ctx context.Context, held playback.Session, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
+	return s.RenewLease(ctx, held.ID, ttl, slack, now)
+}
+
 func (s *Store) RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
 	// A fresh lease is read without a write transaction: on bbolt that
 	// is the difference between a read and a commit.

@@ -54,3 +54,10 @@ func TestPersistsAcrossRestart(t *testing.T) {
 		t.Fatalf("after reopen GetPlan = %+v, %v", p, err)
 	}
 }
+
+func TestLeaseCounterContract(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	t.Cleanup(func() { _ = s.Close() })
+	storetest.RunLeaseCounter(t, s)
+}

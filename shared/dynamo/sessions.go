@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -42,7 +43,7 @@ func deviceLockKey(accountID, deviceID string) item {
 // attribute names (ttl, session) are DynamoDB reserved words.
 var leaseNames = map[string]string{
 	"#pk": attrPK, "#doc": attrDoc, "#exp": attrExpiresAt, "#ttl": attrTTL, "#version": attrVersion,
-	"#session": attrSession, "#slot": attrSlot,
+	"#session": attrSession, "#slot": attrSlot, "#seen": attrSeenAt, "#lsk": attrLeaseSK,
 }
 
 func names(keys ...string) map[string]string {
@@ -92,7 +93,7 @@ func (s *Store) readSlots(ctx context.Context, accountID string) (slots []slot, 
 				continue // not a slot of ours
 			}
 			exp, _ := numAttr(it, attrExpiresAt)
-			sess, err := decode[playback.Session](it, "slot", sk)
+			sess, err := decodeSession(it, "slot", sk, k)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -169,6 +170,8 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		}
 		_, err = s.db.TransactWriteItems(ctx, in)
 		if err == nil {
+			k, _ := numAttr(in.TransactItems[0].Put.Item, attrSlot)
+			sess.Lease = strconv.FormatInt(k, 10)
 			return sess, nil
 		}
 		codes := transactionCodes(err)
@@ -324,14 +327,16 @@ func (s *Store) admitTx(req playback.LeaseRequest, sess playback.Session, slots 
 			TableName: aws.String(s.table),
 			Item: mergeItems(sessionKey(sess.ID), item{
 				attrDoc: doc, attrVersion: num(1), attrSlot: num(int64(claim)), attrExpiresAt: exp, attrTTL: ttl,
+				attrSeenAt: num(nanos(sess.LastSeenAt)),
 			}),
 			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 			ExpressionAttributeNames: names("#pk"),
 		}},
 		{Put: &types.Put{
 			TableName: aws.String(s.table),
-			Item: mergeItems(slotKey(req.AccountID, claim), item{
+			Item: mergeItems(slotKey(req.AccountID, claim), leaseAttrs(req.AccountID, sess.ExpiresAt), item{
 				attrSession: str(sess.ID), attrDoc: doc, attrExpiresAt: exp, attrTTL: ttl,
+				attrSeenAt: num(nanos(sess.LastSeenAt)),
 			}),
 			ConditionExpression: claimCond.cond, ExpressionAttributeNames: claimCond.names, ExpressionAttributeValues: claimCond.values,
 		}},
@@ -400,23 +405,29 @@ func (s *Store) endedUpdate(sess playback.Session) (*types.Update, error) {
 	return &types.Update{
 		TableName:                aws.String(s.table),
 		Key:                      sessionKey(sess.ID),
-		UpdateExpression:         aws.String("SET #doc = :doc, #ttl = :ttl ADD #version :one"),
+		UpdateExpression:         aws.String("SET #doc = :doc, #exp = :exp, #seen = :seen, #ttl = :ttl ADD #version :one"),
 		ConditionExpression:      aws.String("attribute_exists(#pk)"),
-		ExpressionAttributeNames: names("#pk", "#doc", "#ttl", "#version"),
-		ExpressionAttributeValues: item{":doc": doc, ":one": num(1),
-			":ttl": s.ttlAfter(maxTime(sess.ExpiresAt, sess.EndedAt))},
+		ExpressionAttributeNames: names("#pk", "#doc", "#exp", "#seen", "#ttl", "#version"),
+		ExpressionAttributeValues: item{":doc": doc, ":one": num(1), ":exp": num(nanos(sess.ExpiresAt)),
+			":seen": num(nanos(sess.LastSeenAt)), ":ttl": s.ttlAfter(maxTime(sess.ExpiresAt, sess.EndedAt))},
 	}, nil
 }
 
-func mergeItems(a, b item) item {
-	for k, v := range b {
-		a[k] = v
+func mergeItems(a item, more ...item) item {
+	for _, b := range more {
+		maps.Copy(a, b)
 	}
 	return a
 }
 
 func (s *Store) GetSession(ctx context.Context, id string) (playback.Session, error) {
-	return getDoc[playback.Session](ctx, s, "GetSession", "SES#"+id, "SESSION", "session", id)
+	it, err := s.get(ctx, "SES#"+id, "SESSION", "session", id)
+	if err != nil {
+		return playback.Session{}, s.fail("GetSession", err)
+	}
+	k, _ := numAttr(it, attrSlot)
+	sess, err := decodeSession(it, "session", id, int(k))
+	return sess, s.fail("GetSession", err)
 }
 
 func (s *Store) ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]playback.Session, error) {
@@ -433,9 +444,9 @@ func (s *Store) readSession(ctx context.Context, id string) (sess playback.Sessi
 	if err != nil {
 		return sess, 0, 0, err
 	}
-	sess, err = decode[playback.Session](it, "session", id)
 	version, _ = numAttr(it, attrVersion)
 	k, _ := numAttr(it, attrSlot)
+	sess, err = decodeSession(it, "session", id, int(k))
 	return sess, version, int(k), err
 }
 
@@ -445,14 +456,14 @@ func (s *Store) sessionUpdate(sess playback.Session, version int64) (*types.Upda
 	if err != nil {
 		return nil, err
 	}
-	values := item{":doc": doc, ":v": num(version), ":one": num(1),
-		":exp": num(nanos(sess.ExpiresAt)), ":ttl": s.ttlAfter(maxTime(sess.ExpiresAt, sess.EndedAt))}
+	values := item{":doc": doc, ":v": num(version), ":one": num(1), ":exp": num(nanos(sess.ExpiresAt)),
+		":seen": num(nanos(sess.LastSeenAt)), ":ttl": s.ttlAfter(maxTime(sess.ExpiresAt, sess.EndedAt))}
 	return &types.Update{
 		TableName:                 aws.String(s.table),
 		Key:                       sessionKey(sess.ID),
-		UpdateExpression:          aws.String("SET #doc = :doc, #exp = :exp, #ttl = :ttl ADD #version :one"),
+		UpdateExpression:          aws.String("SET #doc = :doc, #exp = :exp, #seen = :seen, #ttl = :ttl ADD #version :one"),
 		ConditionExpression:       aws.String("#version = :v"),
-		ExpressionAttributeNames:  names("#doc", "#exp", "#ttl", "#version"),
+		ExpressionAttributeNames:  names("#doc", "#exp", "#seen", "#ttl", "#version"),
 		ExpressionAttributeValues: values,
 	}, nil
 }
@@ -512,9 +523,9 @@ func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now t
 		}
 		// The slot's copy moves with the session; it must still be this
 		// session's, or the lease was lost to another after it expired.
-		slotItem := mergeItems(slotKey(sess.AccountID, k), item{
+		slotItem := mergeItems(slotKey(sess.AccountID, k), leaseAttrs(sess.AccountID, sess.ExpiresAt), item{
 			attrSession: str(id), attrDoc: upd.ExpressionAttributeValues[":doc"],
-			attrExpiresAt: num(nanos(sess.ExpiresAt)), attrTTL: s.ttlAfter(sess.ExpiresAt),
+			attrExpiresAt: num(nanos(sess.ExpiresAt)), attrTTL: s.ttlAfter(sess.ExpiresAt), attrSeenAt: num(nanos(sess.LastSeenAt)),
 		})
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Update: upd},

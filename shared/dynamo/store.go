@@ -5,7 +5,9 @@
 //	PLAN#<id>        PLAN          plan
 //	TITLE#<id>       TITLE         title
 //	ACCT#<id>        ACCOUNT       account, CAS on version
-//	ACCT#<id>        SLOT#<k>      stream slot k of the account: the session holding it, mirrored
+//	ACCT#<id>        SLOT#<k>      stream slot k of the account: the session holding it, mirrored;
+//	                               also keyed in the sparse GSI "leases" (lease_pk=LEASES#<shard>,
+//	                               lease_sk=expiry) that CountActiveLeases counts
 //	ACCT#<id>        SLOT#DEVICE#<device>  device lock: the last session admitted on the device
 //	ACCT#<id>        PROG#<title>  resume position, gated on device_time
 //	CUS#<id>         CUSTOMER      payment customer → account
@@ -76,6 +78,10 @@ const (
 	attrListPK    = "list_pk"    // managed record: its kind, key of index "list"
 	attrListSK    = "list_sk"    // managed record: its id
 	indexList     = "list"
+	attrSeenAt    = "seen_at"  // session and slot: unix nanoseconds the session was last seen
+	attrLeasePK   = "lease_pk" // held slot: its account's shard of the "leases" index
+	attrLeaseSK   = "lease_sk" // held slot: its lease's expiry, zero-padded unix nanoseconds
+	indexLeases   = "leases"
 )
 
 // edgeShards spreads edge items over partitions: every edge reports health
@@ -139,6 +145,7 @@ func (s *Store) CreateTable(ctx context.Context) error {
 		BillingMode: types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{
 			str(attrPK), str(attrSK), str(attrPendingPK), str(attrPendingSK), str(attrListPK), str(attrListSK),
+			str(attrLeasePK), str(attrLeaseSK),
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
@@ -159,6 +166,13 @@ func (s *Store) CreateTable(ctx context.Context) error {
 			},
 			// Keys only: a record's writes that keep its keys (edge health,
 			// plays, payments) write nothing to the index.
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}, {
+			IndexName: aws.String(indexLeases),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(attrLeasePK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrLeaseSK), KeyType: types.KeyTypeRange},
+			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 		}},
 	})

@@ -252,3 +252,10 @@ func TestSlotLostToAnotherSession(t *testing.T) {
 		t.Fatalf("active after ending the old session = %+v, %v; want only %s", active, err, fresh.ID)
 	}
 }
+
+// TestLeaseCounterContract counts on a table of its own: the count spans
+// every account.
+func TestLeaseCounterContract(t *testing.T) {
+	t.Parallel()
+	storetest.RunLeaseCounter(t, newStore(t))
+}

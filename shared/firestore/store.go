@@ -9,7 +9,7 @@
 //	accounts/{id}/slots/device-{d}  device lock: the last session admitted on device d; guarded
 //	accounts/{id}/progress/{title}  resume position, gated on device time; guarded
 //	customers/{id}                  payment customer → account
-//	sessions/{id}                   session
+//	sessions/{id}                   session; lease_until is its lease's expiry until it ends
 //	session_qoe/{id}                session QoE, gated on device time; guarded
 //	inbox/{source}/events/{id}      inbox event; pending ones carry pending_at, parked ones
 //	                                "parked" = key|parked_at|id (both sparse, single-field indexed)
@@ -84,8 +84,11 @@ const (
 	fieldParked    = "parked"     // inbox: key|parked_at|id while parked, null otherwise
 	fieldSession   = "session"    // slot: id of the session holding it, "" when free
 	fieldSlot      = "slot"       // session: index of its slot
-	fieldAccountID = "account_id" // customer: the account it maps to
-	fieldBy        = "by"         // guard: nonce of the commit that created it
+	// fieldLeaseUntil is a session's lease expiry while it is not ended,
+	// null after: what CountActiveLeases counts.
+	fieldLeaseUntil = "lease_until"
+	fieldAccountID  = "account_id" // customer: the account it maps to
+	fieldBy         = "by"         // guard: nonce of the commit that created it
 )
 
 // Collection names.

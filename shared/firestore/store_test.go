@@ -475,3 +475,10 @@ func TestDeviceTimeGateUnderConcurrency(t *testing.T) {
 		t.Fatalf("qoe = %+v, want the newest heartbeat's", q)
 	}
 }
+
+// TestLeaseCounterContract counts under a collection prefix of its own:
+// the count spans every account.
+func TestLeaseCounterContract(t *testing.T) {
+	t.Parallel()
+	storetest.RunLeaseCounter(t, newStore(t))
+}

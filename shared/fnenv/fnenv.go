@@ -44,6 +44,11 @@ type Env interface {
 	// store (the embedded bbolt file, served by GET /v1/admin/qoe); ok is
 	// false, statically, where the warehouse keeps views instead.
 	QoEViews(ctx context.Context) (v playback.QoEStore, ok bool, err error)
+	// LeaseCounter is the store's count of held leases for the scheduled
+	// gauge job (heartbeat's "leases"); ok is false, statically, where the
+	// platform reads the gauge another way (the local runner counts at
+	// each scrape).
+	LeaseCounter(ctx context.Context) (c playback.LeaseCounter, ok bool, err error)
 	// QoEStream forwards acknowledged heartbeats to the warehouse where the
 	// function must send them itself (AWS: Kinesis Data Firehose when
 	// QOE_FIREHOSE_STREAM is set; GCP's BigQuery subscription reads the

@@ -266,6 +266,15 @@ func (e *Env) ProgressBatch(context.Context) (playback.ProgressBatchStore, bool,
 	return nil, false, nil
 }
 
+// LeaseCounter is the Firestore store: a COUNT aggregation on its sessions.
+func (e *Env) LeaseCounter(ctx context.Context) (playback.LeaseCounter, bool, error) {
+	s, err := e.res.Store(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("gcpfn.Env.LeaseCounter: %w", err)
+	}
+	return s, true, nil
+}
+
 // QoEViews: on GCP the views are in the warehouse (a BigQuery subscription).
 func (e *Env) QoEViews(context.Context) (playback.QoEStore, bool, error) {
 	return nil, false, nil

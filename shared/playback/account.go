@@ -219,6 +219,11 @@ type Session struct {
 	ExpiresAt  time.Time `json:"expires_at"`
 	EndedAt    time.Time `json:"ended_at,omitzero"`
 	EndReason  string    `json:"end_reason,omitempty"`
+	// Lease is the store's own locator of the session's lease (DynamoDB:
+	// its slot), "" where the store needs none. Opaque to callers, who
+	// carry it from the admission to RenewHeldLease (in the playback
+	// token); never serialized.
+	Lease string `json:"-"`
 }
 
 // Active reports whether the session still holds its lease at now.

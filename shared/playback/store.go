@@ -190,6 +190,20 @@ type SessionStore interface {
 	// (storetest's RenewLeaseSeesOtherWrites). An ended or expired session
 	// fails with CodeGone, an unknown one with CodeNotFound.
 	RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (Session, error)
+	// RenewHeldLease is RenewLease of held.ID, for a caller that holds what
+	// the session's admission answered (its playback token carries it):
+	// held's ID, AccountID, DeviceID, TitleID, StartedAt and Lease as
+	// AcquireLease returned them. The answers are RenewLease's, but an
+	// adapter may renew on held without reading the session first,
+	// conditioned on the lease being held by held.ID and active at now in
+	// the same atomic step (DynamoDB: one conditional transaction, so a
+	// renewal costs one round trip on any instance). held being wrong
+	// (another account, a stale Lease) must cost only speed: the adapter
+	// then answers from a read, exactly as RenewLease. It suits callers
+	// whose renewals mostly fall outside the slack: a fresh lease may cost
+	// a refused conditional write (write units on DynamoDB) where
+	// RenewLease reads.
+	RenewHeldLease(ctx context.Context, held Session, ttl, slack time.Duration, now time.Time) (Session, error)
 	// EndSession releases the lease. Ending an ended session returns it
 	// unchanged, so retries are harmless.
 	EndSession(ctx context.Context, id, reason string, now time.Time) (Session, error)
@@ -413,13 +427,16 @@ type ProgressBatchStore interface {
 	SaveProgressBatch(ctx context.Context, writes []ProgressWrite) ([]ProgressWriteResult, error)
 }
 
-// LeaseCounter counts the leases held across every account: the
-// playplane.leases.active gauge reads it when metrics are collected
-// (never on a request path), so the figure is what the store holds and
-// cannot drift the way a counter of admissions minus ends would as
-// leases lapse unrenewed. The embedded store implements it; DynamoDB and
-// Firestore would need a scan or an aggregation query per collection and
-// do not.
+// LeaseCounter counts the leases held across every account for the
+// playplane.leases.active gauge, never on a request path: the local runner
+// reads it when metrics are collected, the clouds from the heartbeat
+// function's scheduled job once a minute. The figure is what the store
+// holds, so it cannot drift the way a counter of admissions minus ends
+// would as leases lapse unrenewed. It is optional (heartbeat.Deps.Leases):
+// bolt walks its account-session index in one read transaction, DynamoDB
+// counts a sparse index of held slots (Query, Select=COUNT; eventually
+// consistent), Firestore runs a COUNT aggregation on its sessions;
+// storetest.RunLeaseCounter is the contract.
 type LeaseCounter interface {
 	CountActiveLeases(ctx context.Context, now time.Time) (int, error)
 }

@@ -132,6 +132,11 @@ func (s *Store) RenewLease(ctx context.Context, id string, ttl, slack time.Durat
 	return s.inner.RenewLease(ctx, id, ttl, slack, now)
 }
 
+func (s *Store) RenewHeldLease(ctx context.Context, held playback.Session, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
+	defer begin(ctx, LayerStore, "RenewHeldLease")()
+	return s.inner.RenewHeldLease(ctx, held, ttl, slack, now)
+}
+
 func (s *Store) EndSession(ctx context.Context, id, reason string, now time.Time) (playback.Session, error) {
 	defer begin(ctx, LayerStore, "EndSession")()
 	return s.inner.EndSession(ctx, id, reason, now)

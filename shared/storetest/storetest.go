@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"ExtendAndEnd", testExtendAndEnd},
 		{"RenewLease", testRenewLease},
 		{"RenewLeaseSeesOtherWrites", testRenewLeaseSeesOtherWrites},
+		{"RenewHeldLease", testRenewHeldLease},
 		{"Inbox", testInbox},
 		{"InboxParked", testInboxParked},
 		{"InboxParkedPaging", testInboxParkedPaging},

@@ -44,10 +44,17 @@ type instruments struct {
 	retries         metric.Int64Counter
 	dead            metric.Int64Counter
 	grants          metric.Int64Counter
+	// leases is made on the first LeasesActive: the local runner observes
+	// the same metric at each scrape instead (ObserveActiveLeases), and an
+	// instrument of each kind under one name would be exported twice.
+	meter      metric.Meter
+	leasesOnce sync.Once
+	leases     metric.Int64Gauge
+	leasesErr  error
 }
 
 func newInstruments(m metric.Meter) (*instruments, error) {
-	var i instruments
+	i := instruments{meter: m}
 	var errs [10]error
 	i.requestDuration, errs[0] = m.Float64Histogram(MetricRequestDuration, metric.WithUnit("s"),
 		metric.WithDescription("Duration of HTTP server requests, per route and status."))
@@ -77,6 +84,29 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	}
 	return &i, nil
 }
+
+// LeasesActive records n, the leases the store held when a scheduled count
+// read it, as the playplane.leases.active gauge: the clouds' way to the
+// metric (a job counts once a minute; no request pays for it, and a count
+// cannot drift). The local runner observes the same metric at each scrape
+// instead (Provider.ObserveActiveLeases) and never calls this.
+func LeasesActive(ctx context.Context, n int) error {
+	i := current().metrics()
+	if i == nil {
+		return nil
+	}
+	i.leasesOnce.Do(func() {
+		i.leases, i.leasesErr = i.meter.Int64Gauge(MetricLeasesActive, metric.WithUnit("{lease}"),
+			metric.WithDescription(leasesDescription))
+	})
+	if i.leasesErr != nil {
+		return i.leasesErr
+	}
+	i.leases.Record(ctx, int64(n))
+	return nil
+}
+
+const leasesDescription = "Playback sessions holding a stream lease, as the store holds them when counted."
 
 func (rt *runtime) metrics() *instruments {
 	if rt == nil {
@@ -211,7 +241,7 @@ func (p *Provider) ObserveActiveLeases(count func(context.Context) (int64, error
 	}
 	m := p.mp.Meter("github.com/playplane/playplane")
 	g, err := m.Int64ObservableGauge(MetricLeasesActive, metric.WithUnit("{lease}"),
-		metric.WithDescription("Playback sessions holding a stream lease, as the store holds them when collected."))
+		metric.WithDescription(leasesDescription))
 	if err != nil {
 		return nil, err
 	}

@@ -60,6 +60,9 @@ func record(t *testing.T) {
 	telemetry.PlayRefused(ctx, "concurrent_stream_limit")
 	telemetry.WebhookLag(ctx, 3*time.Second)
 	telemetry.InboxBacklog(ctx, "stripe", 2, 1)
+	if err := telemetry.LeasesActive(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
 	telemetry.GrantSigned(ctx, "cloudfront")
 	telemetry.DeadLettered(ctx, telemetry.SystemLocal, "heartbeats", 1)
 	retry := telemetry.Consume(ctx, telemetry.SystemLocal, "heartbeats",
@@ -199,6 +202,7 @@ func TestEMFLinesFollowTheSpecification(t *testing.T) {
 		telemetry.MetricWebhookLag:                               []float64{3}, // one observation: exact
 		telemetry.MetricInboxPending:                             2.0,
 		telemetry.MetricInboxParked:                              1.0,
+		telemetry.MetricLeasesActive:                             3.0,
 		telemetry.MetricGrantsSigned:                             1.0,
 		telemetry.MetricQueueDead:                                1.0,
 		telemetry.MetricQueueRetries:                             1.0,
@@ -226,7 +230,7 @@ func TestEMFLinesFollowTheSpecification(t *testing.T) {
 		}
 		values, _ := checkEMF(t, line)
 		for name := range values {
-			if name != telemetry.MetricInboxPending && name != telemetry.MetricInboxParked {
+			if name != telemetry.MetricInboxPending && name != telemetry.MetricInboxParked && name != telemetry.MetricLeasesActive {
 				t.Errorf("second flush repeats %s: %s", name, line)
 			}
 		}
@@ -244,7 +248,7 @@ func TestPrometheusExpositionParses(t *testing.T) {
 		t.Fatalf("the exposition does not parse: %v\n%s", err, rec.Body)
 	}
 	for _, name := range []string{"http_server_request_duration_seconds", "playplane_play_admitted_total", "playplane_play_refused_total",
-		"playplane_webhook_lag_seconds", "playplane_inbox_pending", "playplane_inbox_parked", "playplane_queue_batch_size",
+		"playplane_webhook_lag_seconds", "playplane_inbox_pending", "playplane_inbox_parked", "playplane_leases_active", "playplane_queue_batch_size",
 		"playplane_queue_retries_total", "playplane_queue_dead_letters_total", "playplane_grants_signed_total"} {
 		if families[name] == nil {
 			t.Errorf("no family %s in\n%s", name, rec.Body)

@@ -79,6 +79,21 @@ var (
 // Both count as the store method RenewLease (MethodOf).
 const RenewLeaseWritten = "RenewLease+write"
 
+// StoreMethod is the model's name of a store method a replay saw called.
+// A heartbeat renews by RenewHeldLease where its playback token carries the
+// lease (DynamoDB: one conditional transaction, no read first) and by
+// RenewLease elsewhere; the model prices both as RenewLease's entries. A
+// writing renewal is one transaction either way; DynamoDB's fresh answer
+// on the held path (the start beat, which follows play at once) is a
+// refused conditional write where the model prices a read: one beat per
+// session.
+func StoreMethod(name string) string {
+	if name == "RenewHeldLease" {
+		return "RenewLease"
+	}
+	return name
+}
+
 // MethodOf is the store method of a unit table entry.
 func MethodOf(op string) string {
 	m, _, _ := strings.Cut(op, "+")

@@ -676,7 +676,7 @@ func (r *rig) countHTTP(s *session) {
 				r.res.Publishes++
 			}
 		case c.Layer == roundtrip.LayerStore && counted:
-			r.res.Store[c.Name]++
+			r.res.Store[model.StoreMethod(c.Name)]++
 		case c.Layer == roundtrip.LayerWire && counted:
 			r.res.Wire[c.Name]++
 		}

@@ -104,6 +104,11 @@ func (onGCP) QoEViews(context.Context) (playback.QoEStore, bool, error) { return
 
 func (onGCP) QoEStream(context.Context) (playback.StreamSink, error) { return nil, nil }
 
+// LeaseCounter: the payment webhook counts no leases.
+func (onGCP) LeaseCounter(context.Context) (playback.LeaseCounter, bool, error) {
+	return nil, false, nil
+}
+
 // webhookOnly serves paymentwebhook's routes without its consumers.
 type webhookOnly struct{ srv *paymentwebhook.Server }
 

@@ -112,6 +112,14 @@ func (r *Recorder) QoEViews(context.Context) (playback.QoEStore, bool, error) {
 	return nil, false, nil
 }
 
+// LeaseCounter needs what Store needs: the counter is the store.
+func (r *Recorder) LeaseCounter(context.Context) (playback.LeaseCounter, bool, error) {
+	if err := r.get(GetStore); err != nil {
+		return nil, false, err
+	}
+	return nil, false, nil
+}
+
 // QoEStream reads the Firehose settings awsfn reads; it returns no sink.
 func (r *Recorder) QoEStream(ctx context.Context) (playback.StreamSink, error) {
 	var cfg firehose.Config

@@ -63,6 +63,9 @@ func TestMetricsArriveAsCloudMonitoringTimeSeries(t *testing.T) {
 	telemetry.WebhookLag(ctx, 3*time.Second)
 	telemetry.WebhookLag(ctx, 5*time.Second)
 	telemetry.InboxBacklog(ctx, "stripe", 4, 1)
+	if err := telemetry.LeasesActive(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
 	telemetry.GrantSigned(ctx, "cloudcdn")
 	telemetry.Consume(ctx, telemetry.SystemPubSub, "heartbeats", []playback.Message{{ID: "a"}, {ID: "b"}, {ID: "c"}},
 		func(context.Context, []playback.Message) []string { return []string{"b"} })
@@ -92,6 +95,7 @@ func TestMetricsArriveAsCloudMonitoringTimeSeries(t *testing.T) {
 		{name: telemetry.MetricGrantsSigned, labels: map[string]string{"playplane_cdn": "cloudcdn"}, kind: cumulative, int64: 1},
 		{name: telemetry.MetricInboxPending, labels: map[string]string{"playplane_source": "stripe"}, kind: metricpb.MetricDescriptor_GAUGE, int64: 4},
 		{name: telemetry.MetricInboxParked, labels: map[string]string{"playplane_source": "stripe"}, kind: metricpb.MetricDescriptor_GAUGE, int64: 1},
+		{name: telemetry.MetricLeasesActive, kind: metricpb.MetricDescriptor_GAUGE, int64: 7},
 		{name: telemetry.MetricQueueRetries, labels: map[string]string{"messaging_system": "gcp_pubsub", "messaging_destination_name": "heartbeats"}, kind: cumulative, int64: 1},
 		{name: telemetry.MetricWebhookLag, kind: cumulative, count: 2, mean: 4},
 		{name: telemetry.MetricQueueBatchSize, labels: map[string]string{"messaging_destination_name": "heartbeats"}, kind: cumulative, count: 1, mean: 3},
