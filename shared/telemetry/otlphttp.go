@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -19,21 +20,17 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
+	"go.opentelemetry.io/otel"
 )
 
-// traceClient sends spans over OTLP/HTTP with protobuf bodies
-// (http/protobuf, the specification's default protocol) for the SDK's
-// otlptrace exporter. It does what otlptracehttp does, reading the same
-// OTEL_EXPORTER_OTLP_* variables, but the request and response envelopes
-// are encoded here: otlptracehttp's configuration and the collector's
-// service packages link gRPC, grpc-gateway and x/net's HTTP/2, whose
-// package init every Lambda cold start paid (~2.5 ms) for a client that
-// never speaks gRPC. TestTraceClientSendsWhatOTLPTraceHTTPSends holds the
-// bytes to the official exporter's.
+// traceClient sends encoded spans (spanExporter) over OTLP/HTTP with
+// protobuf bodies (http/protobuf, the specification's default protocol).
+// It does what the SDK's otlptracehttp does, reading the same
+// OTEL_EXPORTER_OTLP_* variables: otlptracehttp's configuration and the
+// collector's service packages link gRPC, grpc-gateway and x/net's
+// HTTP/2, whose package init every Lambda cold start paid (~2.5 ms) for a
+// client that never speaks gRPC. TestTraceClientSendsWhatOTLPTraceHTTPSends
+// holds the bytes and headers to the SDK exporter's.
 type traceClient struct {
 	url     string
 	headers map[string]string
@@ -45,8 +42,6 @@ type traceClient struct {
 	// maxElapsed and never past the caller's deadline.
 	initial, maxInterval, maxElapsed time.Duration
 }
-
-var _ otlptrace.Client = (*traceClient)(nil)
 
 // otlpHTTPConfig is the rest of the exporter's standard environment; a
 // signal's own variable wins over the general one.
@@ -175,21 +170,14 @@ func otlpTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// Start does nothing: the first export connects.
-func (*traceClient) Start(context.Context) error { return nil }
-
 // Stop closes idle connections.
 func (c *traceClient) Stop(context.Context) error {
 	c.client.CloseIdleConnections()
 	return nil
 }
 
-// UploadTraces sends one ExportTraceServiceRequest.
-func (c *traceClient) UploadTraces(ctx context.Context, spans []*tracepb.ResourceSpans) error {
-	body, err := marshalTraceRequest(spans)
-	if err != nil {
-		return err
-	}
+// upload sends one encoded ExportTraceServiceRequest.
+func (c *traceClient) upload(ctx context.Context, body []byte) error {
 	if c.gzip {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
@@ -235,7 +223,7 @@ func (c *traceClient) post(ctx context.Context, body []byte) (retryAfter time.Du
 	if err != nil {
 		return -1, err
 	}
-	req.Header.Set("User-Agent", "OTel OTLP Exporter Go/"+otlptrace.Version())
+	req.Header.Set("User-Agent", "OTel OTLP Exporter Go/"+otel.Version())
 	for k, v := range c.headers {
 		req.Header.Set(k, v)
 	}
@@ -285,73 +273,68 @@ func (c *traceClient) post(ctx context.Context, body []byte) (retryAfter time.Du
 	return -1, err
 }
 
-// marshalTraceRequest encodes ExportTraceServiceRequest, whose only field
-// is `repeated ResourceSpans resource_spans = 1`: the same bytes
-// proto.Marshal gives for the collector package's message, without
-// linking that package (its service stubs link gRPC).
-func marshalTraceRequest(spans []*tracepb.ResourceSpans) ([]byte, error) {
-	var out []byte
-	for _, rs := range spans {
-		b, err := proto.Marshal(rs)
-		if err != nil {
-			return nil, fmt.Errorf("telemetry: encoding spans: %w", err)
-		}
-		out = protowire.AppendTag(out, 1, protowire.BytesType)
-		out = protowire.AppendBytes(out, b)
-	}
-	return out, nil
-}
-
 // partialSuccess reads ExportTraceServiceResponse's
 // `ExportTracePartialSuccess partial_success = 1`, whose fields are
 // `int64 rejected_spans = 1` and `string error_message = 2`.
 func partialSuccess(b []byte) (rejected int64, msg string, err error) {
+	err = eachField(b, func(num, wire int, v uint64, data []byte) error {
+		if num != 1 || wire != wireBytes {
+			return nil
+		}
+		return eachField(data, func(num, wire int, v uint64, data []byte) error {
+			switch {
+			case num == 1 && wire == wireVarint:
+				rejected = int64(v)
+			case num == 2 && wire == wireBytes:
+				msg = string(data)
+			}
+			return nil
+		})
+	})
+	return rejected, msg, err
+}
+
+// eachField calls fn with each field of the protobuf message b: its
+// number, wire type and value (v for varints and fixed sizes, data for
+// length-delimited fields).
+func eachField(b []byte, fn func(num, wire int, v uint64, data []byte) error) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return 0, "", protowire.ParseError(n)
+		tag, n := binary.Uvarint(b)
+		if n <= 0 || tag>>3 == 0 {
+			return errors.New("malformed protobuf tag")
 		}
 		b = b[n:]
-		if num == 1 && typ == protowire.BytesType {
-			inner, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return 0, "", protowire.ParseError(n)
+		num, wire := int(tag>>3), int(tag&7)
+		var v uint64
+		var data []byte
+		switch wire {
+		case wireVarint:
+			if v, n = binary.Uvarint(b); n <= 0 {
+				return errors.New("malformed protobuf varint")
 			}
-			b = b[n:]
-			for len(inner) > 0 {
-				num, typ, n := protowire.ConsumeTag(inner)
-				if n < 0 {
-					return 0, "", protowire.ParseError(n)
-				}
-				inner = inner[n:]
-				switch {
-				case num == 1 && typ == protowire.VarintType:
-					v, n := protowire.ConsumeVarint(inner)
-					if n < 0 {
-						return 0, "", protowire.ParseError(n)
-					}
-					rejected, inner = int64(v), inner[n:]
-				case num == 2 && typ == protowire.BytesType:
-					v, n := protowire.ConsumeBytes(inner)
-					if n < 0 {
-						return 0, "", protowire.ParseError(n)
-					}
-					msg, inner = string(v), inner[n:]
-				default:
-					n := protowire.ConsumeFieldValue(num, typ, inner)
-					if n < 0 {
-						return 0, "", protowire.ParseError(n)
-					}
-					inner = inner[n:]
-				}
+		case wireFixed64:
+			if n = 8; len(b) < n {
+				return errors.New("truncated protobuf fixed64")
 			}
-			continue
-		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return 0, "", protowire.ParseError(n)
+			v = binary.LittleEndian.Uint64(b)
+		case wireFixed32:
+			if n = 4; len(b) < n {
+				return errors.New("truncated protobuf fixed32")
+			}
+			v = uint64(binary.LittleEndian.Uint32(b))
+		case wireBytes:
+			l, m := binary.Uvarint(b)
+			if m <= 0 || uint64(len(b)-m) < l {
+				return errors.New("truncated protobuf field")
+			}
+			data, n = b[m:m+int(l)], m+int(l)
+		default:
+			return fmt.Errorf("unsupported protobuf wire type %d", wire)
 		}
 		b = b[n:]
+		if err := fn(num, wire, v, data); err != nil {
+			return err
+		}
 	}
-	return rejected, msg, nil
+	return nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/sethvargo/go-envconfig"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -79,26 +78,44 @@ func (c *capture) requests() []capturedRequest {
 func sampleSpans(t *testing.T) []sdktrace.ReadOnlySpan {
 	t.Helper()
 	mem := tracetest.NewInMemoryExporter()
-	res := resource.NewWithAttributes("", attribute.String("service.name", "authorizeplay"), attribute.Int("shard", 3))
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(mem), sdktrace.WithResource(res))
+	res := resource.NewWithAttributes("https://opentelemetry.io/schemas/1.26.0",
+		attribute.String("service.name", "authorizeplay"), attribute.Int("shard", 3))
+	// A span limit so that drop counts are non-zero too.
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(mem), sdktrace.WithResource(res),
+		sdktrace.WithSpanLimits(sdktrace.SpanLimits{AttributeCountLimit: 12, EventCountLimit: 1, LinkCountLimit: 1,
+			AttributeValueLengthLimit: -1, AttributePerEventCountLimit: 1, AttributePerLinkCountLimit: 1}))
 	defer tp.Shutdown(context.Background())
-	ctx, root := tp.Tracer("github.com/playplane/playplane").Start(context.Background(), "POST /v1/play",
+	ts, err := trace.ParseTraceState("vendor=abc,other=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5},
+		TraceFlags: trace.FlagsSampled, TraceState: ts, Remote: true})
+	ctx := trace.ContextWithRemoteSpanContext(context.Background(), remote)
+	ctx, root := tp.Tracer("github.com/playplane/playplane").Start(ctx, "POST /v1/play",
 		trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
 			attribute.String("http.route", "/v1/play"), attribute.Int64("http.response.status_code", 201),
 			attribute.Bool("ok", true), attribute.Float64("ratio", 0.25),
 			attribute.StringSlice("tags", []string{"a", "b"}), attribute.Int64Slice("ns", []int64{1, 2}),
-			attribute.BoolSlice("bs", []bool{true, false}), attribute.Float64Slice("fs", []float64{1.5})))
-	_, child := tp.Tracer("other/scope", trace.WithInstrumentationVersion("1.2.3")).Start(ctx, "publish heartbeats",
+			attribute.BoolSlice("bs", []bool{true, false}), attribute.Float64Slice("fs", []float64{1.5}),
+			attribute.ByteSlice("raw", []byte{0, 0xff}), attribute.Int("zero", 0), attribute.String("empty", ""),
+			attribute.Slice("mixed", attribute.IntValue(1), attribute.StringValue("x")),
+			attribute.Map("m", attribute.Bool("f", false), attribute.Float64("d", 0)),
+			attribute.String("long", strings.Repeat("x", 300)), attribute.String("over", "the limit")))
+	_, child := tp.Tracer("other/scope", trace.WithInstrumentationVersion("1.2.3"), trace.WithSchemaURL("https://s/1"),
+		trace.WithInstrumentationAttributes(attribute.String("lib", "x"))).Start(ctx, "publish heartbeats",
 		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithLinks(trace.Link{SpanContext: root.SpanContext(), Attributes: []attribute.KeyValue{attribute.String("why", "test")}}))
-	child.AddEvent("retry", trace.WithAttributes(attribute.Int("attempt", 2)))
+		trace.WithLinks(trace.Link{SpanContext: root.SpanContext(), Attributes: []attribute.KeyValue{attribute.String("why", "test"), attribute.Int("n", 1)}},
+			trace.Link{SpanContext: remote}))
+	child.AddEvent("retry", trace.WithAttributes(attribute.Int("attempt", 2), attribute.Int("dropped", 1)))
+	child.AddEvent("dropped event")
 	child.SetStatus(codes.Error, "queue full")
 	child.End()
 	root.SetStatus(codes.Ok, "")
 	root.End()
 	spans := mem.GetSpans().Snapshots()
-	if len(spans) != 2 {
-		t.Fatalf("%d spans", len(spans))
+	if len(spans) != 2 || spans[1].DroppedAttributes() == 0 || spans[0].DroppedEvents() == 0 || spans[0].DroppedLinks() == 0 {
+		t.Fatalf("%d spans, want 2, with attributes, events and links dropped", len(spans))
 	}
 	return spans
 }
@@ -140,10 +157,7 @@ func TestTraceClientSendsWhatOTLPTraceHTTPSends(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			expOurs, err := otlptrace.New(ctx, client)
-			if err != nil {
-				t.Fatal(err)
-			}
+			expOurs := &spanExporter{client: client}
 			for _, exp := range []sdktrace.SpanExporter{expOfficial, expOurs} {
 				if err := exp.ExportSpans(ctx, spans); err != nil {
 					t.Fatal(err)
@@ -222,8 +236,8 @@ func TestTraceClientRetries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			client.initial, client.maxInterval, client.maxElapsed = time.Millisecond, 5*time.Millisecond, 50*time.Millisecond
-			err = client.UploadTraces(context.Background(), nil)
+			client.initial, client.maxInterval, client.maxElapsed = time.Millisecond, 5*time.Millisecond, time.Second
+			err = client.upload(context.Background(), nil)
 			n := len(rec.requests())
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Errorf("error %v, want %q", err, tc.wantErr)

@@ -29,7 +29,6 @@ import (
 	"github.com/sethvargo/go-envconfig"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -244,9 +243,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 			if err != nil {
 				return nil, fmt.Errorf("telemetry: OTLP trace exporter: %w", err)
 			}
-			if exp, err = otlptrace.New(ctx, client); err != nil {
-				return nil, fmt.Errorf("telemetry: OTLP trace exporter: %w", err)
-			}
+			exp = &spanExporter{client: client}
 		}
 		p.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 		rt.tracer = p.tp.Tracer("github.com/playplane/playplane")

@@ -14,10 +14,11 @@ import (
 // cold start (inittrace), kept out of Lambda binaries that do not use them:
 // the Prometheus client serves only the runner's scrape (promsink), and the
 // JSON Schema library compiles every draft's metaschema at init (~30 ms)
-// for the catalogue checks only admin makes. gRPC (~1.5 ms), grpc-gateway
-// and x/net's HTTP/2 came with the SDK's OTLP exporters and the
-// collector's service packages; spans go over OTLP/HTTP through
-// telemetry's own client and Lambda metrics as EMF, so nothing needs them.
+// for the catalogue checks only admin makes. gRPC (~1.5 ms), grpc-gateway,
+// x/net's HTTP/2 and the protobuf runtime with OTLP's generated types
+// (~1.5 ms) came with the SDK's OTLP exporters; spans are encoded and sent
+// over OTLP/HTTP by telemetry itself and Lambda metrics leave as EMF, so
+// nothing needs them.
 var initHeavy = map[string][]string{
 	"github.com/prometheus/client_golang/prometheus":                    nil,
 	"github.com/santhosh-tekuri/jsonschema/v6":                          {"admin"},
@@ -27,6 +28,8 @@ var initHeavy = map[string][]string{
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp":   nil,
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp": nil,
 	"go.opentelemetry.io/proto/otlp/collector/trace/v1":                 nil,
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace":                 nil,
+	"google.golang.org/protobuf/proto":                                  {"paymentwebhook/lambdahybrid"},
 }
 
 // TestLambdasLinkNoInitHeavyPackages lists each Lambda main's packages as
