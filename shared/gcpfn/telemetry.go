@@ -3,6 +3,7 @@ package gcpfn
 import (
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/cloudmonitoring"
+	"github.com/playplane/playplane/shared/telemetry/otlpmetrics"
 )
 
 // Telemetry is what the deploy unit passes to telemetry.Setup for service
@@ -19,5 +20,6 @@ func (r *Resources) Telemetry(service string) telemetry.Options {
 		MetricExporters: map[string]telemetry.MetricExporterFunc{
 			telemetry.ExporterGoogleCloud: cloudmonitoring.Exporter(r.monOpts...),
 		},
+		OTLPMetrics: otlpmetrics.New,
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -155,9 +154,21 @@ func (c *Config) qoeFactor(rebufferRatio, throughputKbps float64) float64 {
 // and RetryAfter set from Config.RetryAfter.
 var ErrNoHealthyEdge = errors.New("steering: no healthy edge")
 
-// pathwayID is the syntax HLS and DASH content steering allow for Pathway
-// IDs; CDN names become Pathway IDs, and players silently ignore bad ones.
-var pathwayID = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+// validPathwayID reports whether s has the syntax HLS and DASH content
+// steering allow for Pathway IDs, ^[A-Za-z0-9._-]+$; CDN names become
+// Pathway IDs, and players silently ignore bad ones. A loop, not a regexp
+// compiled at package init, which every cold start of authorizeplay and
+// pickedge would pay (TestValidPathwayIDIsTheRegexp).
+func validPathwayID(s string) bool {
+	for i := range len(s) {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
 
 // Index is an immutable ranking structure built from one snapshot of the
 // edge table; build a new one when the table changes and swap it in (an
@@ -267,7 +278,7 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 		switch err := e.Validate(); {
 		case err != nil:
 			ix.Rejected = append(ix.Rejected, err)
-		case !pathwayID.MatchString(e.CDN):
+		case !validPathwayID(e.CDN):
 			ix.Rejected = append(ix.Rejected, fmt.Errorf("edge %q: cdn %q is not a valid pathway id", e.ID, e.CDN))
 		case seen[e.ID]:
 			ix.Rejected = append(ix.Rejected, fmt.Errorf("edge %q: duplicate id", e.ID))

@@ -74,7 +74,7 @@ func ParseSteeringQuery(q url.Values) SteeringRequest {
 		pathways, throughput = q.Get("_DASH_pathway"), q.Get("_DASH_throughput")
 	}
 	for p := range strings.SplitSeq(strings.Trim(pathways, `"`), ",") {
-		if p = strings.TrimSpace(p); pathwayID.MatchString(p) {
+		if p = strings.TrimSpace(p); validPathwayID(p) {
 			req.Pathways = append(req.Pathways, p)
 		}
 	}

@@ -32,8 +32,6 @@ import (
 	"github.com/sethvargo/go-envconfig"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -218,6 +216,11 @@ type Options struct {
 	// linking one only for some processes keeps it out of the others
 	// (the Lambda binaries do not carry Cloud Monitoring's client).
 	MetricExporters map[string]MetricExporterFunc
+	// OTLPMetrics makes SinkOTLP's otlp exporter (otlpmetrics.New).
+	// Passed in for the same reason: the SDK's OTLP metric exporter links
+	// gRPC, whose package init a Lambda, which sends metrics as EMF,
+	// would pay at every cold start.
+	OTLPMetrics MetricExporterFunc
 }
 
 // Provider is the installed telemetry.
@@ -311,13 +314,11 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 			if err := checkProtocol(firstNonEmpty(cfg.TracesProtocol, cfg.Protocol)); err != nil {
 				return nil, err
 			}
-			var topts []otlptracehttp.Option
-			if u := signalURL(cfg.TracesEndpoint, cfg.Endpoint, "/v1/traces"); u != "" {
-				topts = append(topts, otlptracehttp.WithEndpointURL(u))
-			}
-			if exp, err = otlptracehttp.New(ctx, topts...); err != nil {
+			client, err := newTraceClient(ctx, lookup, signalURL(cfg.TracesEndpoint, cfg.Endpoint, "/v1/traces"))
+			if err != nil {
 				return nil, fmt.Errorf("telemetry: OTLP trace exporter: %w", err)
 			}
+			exp = &spanExporter{client: client}
 		}
 		p.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithSampler(smp))
 		rt.tracer = p.tp.Tracer("github.com/playplane/playplane")
@@ -354,11 +355,10 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 			if err := checkProtocol(firstNonEmpty(cfg.MetricsProtocol, cfg.Protocol)); err != nil {
 				return nil, err
 			}
-			var mo []otlpmetrichttp.Option
-			if u := signalURL(cfg.MetricsEndpoint, cfg.Endpoint, "/v1/metrics"); u != "" {
-				mo = append(mo, otlpmetrichttp.WithEndpointURL(u))
+			if opts.OTLPMetrics == nil {
+				return nil, errors.New("telemetry: OTLP metrics need Options.OTLPMetrics (otlpmetrics.New)")
 			}
-			exp, err := otlpmetrichttp.New(ctx, mo...)
+			exp, err := opts.OTLPMetrics(ctx, cfg)
 			if err != nil {
 				return nil, fmt.Errorf("telemetry: OTLP metric exporter: %w", err)
 			}
@@ -382,6 +382,11 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	active.Store(rt)
 	return p, nil
 }
+
+// MetricsURL is where OTLP metrics go: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+// else the base endpoint's /v1/metrics; "" when neither is set (the
+// exporter's default).
+func (c Config) MetricsURL() string { return signalURL(c.MetricsEndpoint, c.Endpoint, "/v1/metrics") }
 
 // signalURL is where a signal goes: its own endpoint as given, or the
 // base endpoint with the signal's path, as the OTLP exporter specification

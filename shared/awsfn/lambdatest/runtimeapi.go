@@ -120,7 +120,11 @@ func (r *runtimeAPI) initError(w http.ResponseWriter, req *http.Request) {
 type Start struct {
 	Invocation *Invocation
 	Elapsed    time.Duration // process start → answer received
-	Output     string        // stdout and stderr
+	// CPU is the user and system time the process used, to the answer
+	// and the kill right after it: on a machine shared with other load
+	// it moves less than Elapsed, which includes waiting for a core.
+	CPU    time.Duration
+	Output string // stdout and stderr
 }
 
 // StartOnce starts bootstrap with env (plus AWS_LAMBDA_RUNTIME_API) against
@@ -145,17 +149,19 @@ func StartOnce(bootstrap string, env []string, payload []byte, timeout time.Dura
 		return Start{}, err
 	}
 	go func() { exited <- cmd.Wait() }()
-	defer func() {
+	stop := func() {
 		_ = cmd.Process.Signal(os.Kill)
 		<-exited
-	}()
+	}
 	select {
 	case <-inv.Done:
-		return Start{Invocation: inv, Elapsed: inv.At.Sub(begin), Output: output.String()}, nil
+		stop()
+		cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		return Start{Invocation: inv, Elapsed: inv.At.Sub(begin), CPU: cpu, Output: output.String()}, nil
 	case err := <-exited:
-		exited <- err
 		return Start{Output: output.String()}, errors.Join(errors.New("bootstrap exited before answering"), err)
 	case <-time.After(timeout):
+		stop()
 		return Start{Output: output.String()}, errors.New("bootstrap did not answer in time")
 	}
 }

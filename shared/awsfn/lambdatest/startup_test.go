@@ -159,6 +159,13 @@ func devSecret(tb testing.TB, name string) string {
 
 func startOnce(tb testing.TB, b bootstrap) (time.Duration, lambdaevents.APIGatewayV2HTTPResponse) {
 	tb.Helper()
+	start, resp := startMeasured(tb, b)
+	return start.Elapsed, resp
+}
+
+// startMeasured is startOnce with the start's CPU time too.
+func startMeasured(tb testing.TB, b bootstrap) (lambdatest.Start, lambdaevents.APIGatewayV2HTTPResponse) {
+	tb.Helper()
 	start, err := lambdatest.StartOnce(b.path, b.env, b.event, 30*time.Second)
 	if err != nil {
 		tb.Fatalf("%s: %v\n%s", b.name, err, start.Output)
@@ -167,7 +174,7 @@ func startOnce(tb testing.TB, b bootstrap) (time.Duration, lambdaevents.APIGatew
 	if start.Invocation.Error || json.Unmarshal(start.Invocation.Response, &resp) != nil {
 		tb.Fatalf("%s answered %s\n%s", b.name, start.Invocation.Response, start.Output)
 	}
-	return start.Elapsed, resp
+	return start, resp
 }
 
 // TestBootstrapsStartWithoutNetwork runs every function's bootstrap against
@@ -240,19 +247,20 @@ func median(ds []time.Duration) time.Duration {
 // BenchmarkColdStart measures process start → first response of each
 // function's stripped bootstrap against the hello floor, starting the two
 // alternately so that both see the same machine load. Reported: medians
-// (ms), their ratio (goal ≤ 1.5), the ratio of the fastest starts and the
-// stripped sizes.
+// (ms), their ratio (goal ≤ 1.5), the ratio of the fastest starts, the
+// ratio of the median CPU times (user + system, which queueing for a core
+// inflates less than wall time) and the stripped sizes.
 func BenchmarkColdStart(b *testing.B) {
 	tr := newTrap(b)
 	hello, fns := buildBootstraps(b, tr)
 	for _, fn := range fns {
 		b.Run(fn.name, func(b *testing.B) {
-			var floor, took []time.Duration
+			var floor, took, floorCPU, tookCPU []time.Duration
 			for b.Loop() {
-				d, _ := startOnce(b, hello)
-				floor = append(floor, d)
-				d, _ = startOnce(b, fn)
-				took = append(took, d)
+				s, _ := startMeasured(b, hello)
+				floor, floorCPU = append(floor, s.Elapsed), append(floorCPU, s.CPU)
+				s, _ = startMeasured(b, fn)
+				took, tookCPU = append(took, s.Elapsed), append(tookCPU, s.CPU)
 			}
 			f, m := median(floor), median(took)
 			b.ReportMetric(float64(m)/float64(time.Millisecond), "ms/start")
@@ -262,6 +270,7 @@ func BenchmarkColdStart(b *testing.B) {
 			// load the medians carry its queueing, which falls hardest on
 			// the larger binary; the minima are the closest to a quiet one.
 			b.ReportMetric(float64(slices.Min(took))/float64(slices.Min(floor)), "x-hello-min")
+			b.ReportMetric(float64(median(tookCPU))/float64(median(floorCPU)), "x-hello-cpu")
 			b.ReportMetric(float64(fn.size)/(1<<20), "MiB")
 			b.ReportMetric(float64(hello.size)/(1<<20), "hello-MiB")
 		})
