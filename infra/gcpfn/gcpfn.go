@@ -14,10 +14,10 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/playplane/playplane/infra/gcpcompute"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudfunctionsv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudrunv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudscheduler"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/compute"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/secretmanager"
@@ -138,8 +138,8 @@ type Function struct {
 	SecretGrants map[string]*secretmanager.SecretIamMember
 	Source       *storage.BucketObject
 	HTTP         *cloudfunctionsv2.Function // nil unless ServeHTTP
-	NEG          *compute.RegionNetworkEndpointGroup
-	Backend      *compute.BackendService
+	NEG          *gcpcompute.RegionNetworkEndpointGroup
+	Backend      *gcpcompute.BackendService
 	Consumers    map[string]*Consumer // by topic
 	Jobs         *Jobs                // nil without jobs
 	// Member is "serviceAccount:<email>".
@@ -336,24 +336,24 @@ func (f *Function) serveHTTP(ctx *pulumi.Context, name string, args Args, parent
 	if err != nil {
 		return fmt.Errorf("invoker: %w", err)
 	}
-	f.NEG, err = compute.NewRegionNetworkEndpointGroup(ctx, name, &compute.RegionNetworkEndpointGroupArgs{
+	f.NEG, err = gcpcompute.NewRegionNetworkEndpointGroup(ctx, name, &gcpcompute.RegionNetworkEndpointGroupArgs{
 		Project:             pulumi.String(args.Project),
 		Region:              pulumi.String(args.Region),
 		Name:                pulumi.String(args.FunctionName),
 		NetworkEndpointType: pulumi.String("SERVERLESS"),
 		// A gen2 function is served by the Cloud Run service of the same name.
-		CloudRun: &compute.RegionNetworkEndpointGroupCloudRunArgs{Service: f.HTTP.Name},
+		CloudRun: &gcpcompute.RegionNetworkEndpointGroupCloudRunArgs{Service: f.HTTP.Name},
 	}, parent)
 	if err != nil {
 		return fmt.Errorf("neg: %w", err)
 	}
-	f.Backend, err = compute.NewBackendService(ctx, name, &compute.BackendServiceArgs{
+	f.Backend, err = gcpcompute.NewBackendService(ctx, name, &gcpcompute.BackendServiceArgs{
 		Project:             pulumi.String(args.Project),
 		Name:                pulumi.String(args.FunctionName),
 		Protocol:            pulumi.String("HTTPS"),
 		LoadBalancingScheme: pulumi.String("EXTERNAL_MANAGED"),
-		Backends:            compute.BackendServiceBackendArray{&compute.BackendServiceBackendArgs{Group: f.NEG.ID()}},
-		LogConfig:           &compute.BackendServiceLogConfigArgs{Enable: pulumi.Bool(true), SampleRate: pulumi.Float64(1)},
+		Backends:            []gcpcompute.BackendServiceBackendArgs{{Group: f.NEG.ID()}},
+		LogConfig:           &gcpcompute.BackendServiceLogConfigArgs{Enable: pulumi.Bool(true), SampleRate: pulumi.Float64(1)},
 	}, parent)
 	if err != nil {
 		return fmt.Errorf("backend service: %w", err)
