@@ -14,9 +14,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/playplane/playplane/infra/gcpcompute"
+	"github.com/playplane/playplane/infra/gcpres"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudfunctionsv2"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudrunv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudscheduler"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
@@ -138,8 +137,8 @@ type Function struct {
 	SecretGrants map[string]*secretmanager.SecretIamMember
 	Source       *storage.BucketObject
 	HTTP         *cloudfunctionsv2.Function // nil unless ServeHTTP
-	NEG          *gcpcompute.RegionNetworkEndpointGroup
-	Backend      *gcpcompute.BackendService
+	NEG          *gcpres.RegionNetworkEndpointGroup
+	Backend      *gcpres.BackendService
 	Consumers    map[string]*Consumer // by topic
 	Jobs         *Jobs                // nil without jobs
 	// Member is "serviceAccount:<email>".
@@ -326,7 +325,7 @@ func (f *Function) serveHTTP(ctx *pulumi.Context, name string, args Args, parent
 	if err != nil {
 		return fmt.Errorf("http function: %w", err)
 	}
-	_, err = cloudrunv2.NewServiceIamMember(ctx, name+"-public", &cloudrunv2.ServiceIamMemberArgs{
+	_, err = gcpres.NewServiceIamMember(ctx, name+"-public", &gcpres.ServiceIamMemberArgs{
 		Project:  pulumi.String(args.Project),
 		Location: pulumi.String(args.Region),
 		Name:     f.HTTP.Name,
@@ -336,24 +335,24 @@ func (f *Function) serveHTTP(ctx *pulumi.Context, name string, args Args, parent
 	if err != nil {
 		return fmt.Errorf("invoker: %w", err)
 	}
-	f.NEG, err = gcpcompute.NewRegionNetworkEndpointGroup(ctx, name, &gcpcompute.RegionNetworkEndpointGroupArgs{
+	f.NEG, err = gcpres.NewRegionNetworkEndpointGroup(ctx, name, &gcpres.RegionNetworkEndpointGroupArgs{
 		Project:             pulumi.String(args.Project),
 		Region:              pulumi.String(args.Region),
 		Name:                pulumi.String(args.FunctionName),
 		NetworkEndpointType: pulumi.String("SERVERLESS"),
 		// A gen2 function is served by the Cloud Run service of the same name.
-		CloudRun: &gcpcompute.RegionNetworkEndpointGroupCloudRunArgs{Service: f.HTTP.Name},
+		CloudRun: &gcpres.RegionNetworkEndpointGroupCloudRunArgs{Service: f.HTTP.Name},
 	}, parent)
 	if err != nil {
 		return fmt.Errorf("neg: %w", err)
 	}
-	f.Backend, err = gcpcompute.NewBackendService(ctx, name, &gcpcompute.BackendServiceArgs{
+	f.Backend, err = gcpres.NewBackendService(ctx, name, &gcpres.BackendServiceArgs{
 		Project:             pulumi.String(args.Project),
 		Name:                pulumi.String(args.FunctionName),
 		Protocol:            pulumi.String("HTTPS"),
 		LoadBalancingScheme: pulumi.String("EXTERNAL_MANAGED"),
-		Backends:            []gcpcompute.BackendServiceBackendArgs{{Group: f.NEG.ID()}},
-		LogConfig:           &gcpcompute.BackendServiceLogConfigArgs{Enable: pulumi.Bool(true), SampleRate: pulumi.Float64(1)},
+		Backends:            []gcpres.BackendServiceBackendArgs{{Group: f.NEG.ID()}},
+		LogConfig:           &gcpres.BackendServiceLogConfigArgs{Enable: pulumi.Bool(true), SampleRate: pulumi.Float64(1)},
 	}, parent)
 	if err != nil {
 		return fmt.Errorf("backend service: %w", err)
@@ -375,7 +374,7 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 	}
 	// Pub/Sub pushes with an OIDC token of the function's own service
 	// account, which is the only identity allowed to invoke the consumer.
-	_, err = cloudrunv2.NewServiceIamMember(ctx, resourceName+"-invoker", &cloudrunv2.ServiceIamMemberArgs{
+	_, err = gcpres.NewServiceIamMember(ctx, resourceName+"-invoker", &gcpres.ServiceIamMemberArgs{
 		Project:  pulumi.String(args.Project),
 		Location: pulumi.String(args.Region),
 		Name:     fn.Name,
@@ -464,7 +463,7 @@ func (f *Function) scheduleJobs(ctx *pulumi.Context, name string, args Args, par
 	if err != nil {
 		return fmt.Errorf("scheduler service account: %w", err)
 	}
-	invoker, err := cloudrunv2.NewServiceIamMember(ctx, resourceName+"-invoker", &cloudrunv2.ServiceIamMemberArgs{
+	invoker, err := gcpres.NewServiceIamMember(ctx, resourceName+"-invoker", &gcpres.ServiceIamMemberArgs{
 		Project:  pulumi.String(args.Project),
 		Location: pulumi.String(args.Region),
 		Name:     fn.Name,

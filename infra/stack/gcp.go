@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/playplane/playplane/infra/gcpcompute"
+	"github.com/playplane/playplane/infra/gcpres"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/firestore"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/organizations"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
@@ -62,21 +62,21 @@ type GCPSecret struct {
 // backend bucket whose key signs the URLs.
 type CloudCDN struct {
 	Bucket        *storage.Bucket
-	BackendBucket *gcpcompute.BackendBucket
-	Key           *gcpcompute.BackendBucketSignedUrlKey
+	BackendBucket *gcpres.BackendBucket
+	Key           *gcpres.BackendBucketSignedUrlKey
 }
 
 // LoadBalancer is the global HTTPS load balancer in front of the functions
 // (and of the CDN bucket in the gcp stack).
 type LoadBalancer struct {
-	Address     *gcpcompute.GlobalAddress
-	Certificate *gcpcompute.ManagedSslCertificate
-	URLMap      *gcpcompute.URLMap
-	HTTPSProxy  *gcpcompute.TargetHttpsProxy
-	HTTPS       *gcpcompute.GlobalForwardingRule
-	Redirect    *gcpcompute.URLMap
-	HTTPProxy   *gcpcompute.TargetHttpProxy
-	HTTP        *gcpcompute.GlobalForwardingRule
+	Address     *gcpres.GlobalAddress
+	Certificate *gcpres.ManagedSslCertificate
+	URLMap      *gcpres.URLMap
+	HTTPSProxy  *gcpres.TargetHttpsProxy
+	HTTPS       *gcpres.GlobalForwardingRule
+	Redirect    *gcpres.URLMap
+	HTTPProxy   *gcpres.TargetHttpProxy
+	HTTP        *gcpres.GlobalForwardingRule
 }
 
 func newGCPShared(ctx *pulumi.Context, cfg Config) (*GCPResources, error) {
@@ -249,12 +249,12 @@ func (g *GCPResources) newCloudCDN(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("video bucket: %w", err)
 	}
-	c.BackendBucket, err = gcpcompute.NewBackendBucket(ctx, "video", &gcpcompute.BackendBucketArgs{
+	c.BackendBucket, err = gcpres.NewBackendBucket(ctx, "video", &gcpres.BackendBucketArgs{
 		Project:    pulumi.String(cfg.GCPProject),
 		Name:       pulumi.String(cfg.Prefix + "-video"),
 		BucketName: c.Bucket.Name,
 		EnableCdn:  pulumi.Bool(true),
-		CdnPolicy: &gcpcompute.BackendBucketCdnPolicyArgs{
+		CdnPolicy: &gcpres.BackendBucketCdnPolicyArgs{
 			CacheMode:               pulumi.String("CACHE_ALL_STATIC"),
 			SignedUrlCacheMaxAgeSec: pulumi.Int(3600),
 		},
@@ -262,7 +262,7 @@ func (g *GCPResources) newCloudCDN(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("backend bucket: %w", err)
 	}
-	c.Key, err = gcpcompute.NewBackendBucketSignedUrlKey(ctx, "url-signing", &gcpcompute.BackendBucketSignedUrlKeyArgs{
+	c.Key, err = gcpres.NewBackendBucketSignedUrlKey(ctx, "url-signing", &gcpres.BackendBucketSignedUrlKeyArgs{
 		Project:       pulumi.String(cfg.GCPProject),
 		Name:          pulumi.String(cfg.Prefix + "-url-signing"),
 		BackendBucket: c.BackendBucket.Name,
@@ -300,17 +300,17 @@ func PathTemplate(path string) string {
 func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	lb := &LoadBalancer{}
 	var err error
-	lb.Address, err = gcpcompute.NewGlobalAddress(ctx, "lb", &gcpcompute.GlobalAddressArgs{
+	lb.Address, err = gcpres.NewGlobalAddress(ctx, "lb", &gcpres.GlobalAddressArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(cfg.Prefix + "-lb"),
 	})
 	if err != nil {
 		return fmt.Errorf("lb address: %w", err)
 	}
-	lb.Certificate, err = gcpcompute.NewManagedSslCertificate(ctx, "lb", &gcpcompute.ManagedSslCertificateArgs{
+	lb.Certificate, err = gcpres.NewManagedSslCertificate(ctx, "lb", &gcpres.ManagedSslCertificateArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(cfg.Prefix + "-lb"),
-		Managed: &gcpcompute.ManagedSslCertificateManagedArgs{Domains: pulumi.StringArray{pulumi.String(cfg.Domain)}},
+		Managed: &gcpres.ManagedSslCertificateManagedArgs{Domains: pulumi.StringArray{pulumi.String(cfg.Domain)}},
 	})
 	if err != nil {
 		return fmt.Errorf("lb certificate: %w", err)
@@ -341,11 +341,11 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 		}
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].path < rules[j].path })
-	var routeRules []gcpcompute.URLMapPathMatcherRouteRuleArgs
+	var routeRules []gcpres.URLMapPathMatcherRouteRuleArgs
 	for i, r := range rules {
-		routeRules = append(routeRules, gcpcompute.URLMapPathMatcherRouteRuleArgs{
+		routeRules = append(routeRules, gcpres.URLMapPathMatcherRouteRuleArgs{
 			Priority:   pulumi.Int(i + 1),
-			MatchRules: []gcpcompute.URLMapPathMatcherRouteRuleMatchRuleArgs{{PathTemplateMatch: pulumi.String(PathTemplate(r.path))}},
+			MatchRules: []gcpres.URLMapPathMatcherRouteRuleMatchRuleArgs{{PathTemplateMatch: pulumi.String(PathTemplate(r.path))}},
 			Service:    r.backend,
 		})
 	}
@@ -357,14 +357,14 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	if defaultService == nil {
 		return fmt.Errorf("load balancer has nothing to serve")
 	}
-	lb.URLMap, err = gcpcompute.NewURLMap(ctx, "lb", &gcpcompute.URLMapArgs{
+	lb.URLMap, err = gcpres.NewURLMap(ctx, "lb", &gcpres.URLMapArgs{
 		Project:        pulumi.String(cfg.GCPProject),
 		Name:           pulumi.String(cfg.Prefix + "-lb"),
 		DefaultService: defaultService,
-		HostRules: []gcpcompute.URLMapHostRuleArgs{{
+		HostRules: []gcpres.URLMapHostRuleArgs{{
 			Hosts: pulumi.StringArray{pulumi.String(cfg.Domain)}, PathMatcher: pulumi.String("playplane"),
 		}},
-		PathMatchers: []gcpcompute.URLMapPathMatcherArgs{{
+		PathMatchers: []gcpres.URLMapPathMatcherArgs{{
 			Name:           pulumi.String("playplane"),
 			DefaultService: defaultService,
 			RouteRules:     routeRules,
@@ -373,7 +373,7 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("lb url map: %w", err)
 	}
-	lb.HTTPSProxy, err = gcpcompute.NewTargetHttpsProxy(ctx, "lb", &gcpcompute.TargetHttpsProxyArgs{
+	lb.HTTPSProxy, err = gcpres.NewTargetHttpsProxy(ctx, "lb", &gcpres.TargetHttpsProxyArgs{
 		Project:         pulumi.String(cfg.GCPProject),
 		Name:            pulumi.String(cfg.Prefix + "-lb"),
 		UrlMap:          lb.URLMap.ID(),
@@ -382,7 +382,7 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("lb https proxy: %w", err)
 	}
-	lb.HTTPS, err = gcpcompute.NewGlobalForwardingRule(ctx, "lb-https", &gcpcompute.GlobalForwardingRuleArgs{
+	lb.HTTPS, err = gcpres.NewGlobalForwardingRule(ctx, "lb-https", &gcpres.GlobalForwardingRuleArgs{
 		Project:             pulumi.String(cfg.GCPProject),
 		Name:                pulumi.String(cfg.Prefix + "-https"),
 		IpAddress:           lb.Address.Address,
@@ -394,10 +394,10 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("lb https rule: %w", err)
 	}
-	lb.Redirect, err = gcpcompute.NewURLMap(ctx, "lb-redirect", &gcpcompute.URLMapArgs{
+	lb.Redirect, err = gcpres.NewURLMap(ctx, "lb-redirect", &gcpres.URLMapArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(cfg.Prefix + "-redirect"),
-		DefaultUrlRedirect: &gcpcompute.URLMapDefaultUrlRedirectArgs{
+		DefaultUrlRedirect: &gcpres.URLMapDefaultUrlRedirectArgs{
 			HttpsRedirect:        pulumi.Bool(true),
 			RedirectResponseCode: pulumi.String("MOVED_PERMANENTLY_DEFAULT"),
 			StripQuery:           pulumi.Bool(false),
@@ -406,7 +406,7 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("lb redirect map: %w", err)
 	}
-	lb.HTTPProxy, err = gcpcompute.NewTargetHttpProxy(ctx, "lb-redirect", &gcpcompute.TargetHttpProxyArgs{
+	lb.HTTPProxy, err = gcpres.NewTargetHttpProxy(ctx, "lb-redirect", &gcpres.TargetHttpProxyArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(cfg.Prefix + "-redirect"),
 		UrlMap:  lb.Redirect.ID(),
@@ -414,7 +414,7 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("lb http proxy: %w", err)
 	}
-	lb.HTTP, err = gcpcompute.NewGlobalForwardingRule(ctx, "lb-http", &gcpcompute.GlobalForwardingRuleArgs{
+	lb.HTTP, err = gcpres.NewGlobalForwardingRule(ctx, "lb-http", &gcpres.GlobalForwardingRuleArgs{
 		Project:             pulumi.String(cfg.GCPProject),
 		Name:                pulumi.String(cfg.Prefix + "-http"),
 		IpAddress:           lb.Address.Address,

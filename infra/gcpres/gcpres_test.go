@@ -1,4 +1,4 @@
-package gcpcompute
+package gcpres
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"go/types"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -23,23 +24,27 @@ import (
 const providerModule = "github.com/pulumi/pulumi-gcp/sdk/v9"
 
 // declarations are the resources of this package with the generated file
-// that declares each in the provider's compute package.
+// that declares each: the provider's package (below go/gcp) and file.
 var declarations = []struct {
 	file     string
 	spec     spec
 	args     pulumi.Input // the Args type
 	resource any          // the resource type
 }{
-	{"globalAddress.go", globalAddressSpec, GlobalAddressArgs{}, GlobalAddress{}},
-	{"managedSslCertificate.go", managedSslCertificateSpec, ManagedSslCertificateArgs{}, ManagedSslCertificate{}},
-	{"urlmap.go", urlMapSpec, URLMapArgs{}, URLMap{}},
-	{"targetHttpsProxy.go", targetHttpsProxySpec, TargetHttpsProxyArgs{}, TargetHttpsProxy{}},
-	{"targetHttpProxy.go", targetHttpProxySpec, TargetHttpProxyArgs{}, TargetHttpProxy{}},
-	{"globalForwardingRule.go", globalForwardingRuleSpec, GlobalForwardingRuleArgs{}, GlobalForwardingRule{}},
-	{"backendBucket.go", backendBucketSpec, BackendBucketArgs{}, BackendBucket{}},
-	{"backendBucketSignedUrlKey.go", backendBucketSignedUrlKeySpec, BackendBucketSignedUrlKeyArgs{}, BackendBucketSignedUrlKey{}},
-	{"regionNetworkEndpointGroup.go", regionNetworkEndpointGroupSpec, RegionNetworkEndpointGroupArgs{}, RegionNetworkEndpointGroup{}},
-	{"backendService.go", backendServiceSpec, BackendServiceArgs{}, BackendService{}},
+	{"compute/globalAddress.go", globalAddressSpec, GlobalAddressArgs{}, GlobalAddress{}},
+	{"compute/managedSslCertificate.go", managedSslCertificateSpec, ManagedSslCertificateArgs{}, ManagedSslCertificate{}},
+	{"compute/urlmap.go", urlMapSpec, URLMapArgs{}, URLMap{}},
+	{"compute/targetHttpsProxy.go", targetHttpsProxySpec, TargetHttpsProxyArgs{}, TargetHttpsProxy{}},
+	{"compute/targetHttpProxy.go", targetHttpProxySpec, TargetHttpProxyArgs{}, TargetHttpProxy{}},
+	{"compute/globalForwardingRule.go", globalForwardingRuleSpec, GlobalForwardingRuleArgs{}, GlobalForwardingRule{}},
+	{"compute/backendBucket.go", backendBucketSpec, BackendBucketArgs{}, BackendBucket{}},
+	{"compute/backendBucketSignedUrlKey.go", backendBucketSignedUrlKeySpec, BackendBucketSignedUrlKeyArgs{}, BackendBucketSignedUrlKey{}},
+	{"compute/regionNetworkEndpointGroup.go", regionNetworkEndpointGroupSpec, RegionNetworkEndpointGroupArgs{}, RegionNetworkEndpointGroup{}},
+	{"compute/backendService.go", backendServiceSpec, BackendServiceArgs{}, BackendService{}},
+	{"cloudrunv2/serviceIamMember.go", serviceIamMemberSpec, ServiceIamMemberArgs{}, ServiceIamMember{}},
+	{"bigquery/dataset.go", datasetSpec, DatasetArgs{}, Dataset{}},
+	{"bigquery/table.go", tableSpec, TableArgs{}, Table{}},
+	{"bigquery/datasetIamMember.go", datasetIamMemberSpec, DatasetIamMemberArgs{}, DatasetIamMember{}},
 }
 
 // generated is the provider's compute package as parsed source.
@@ -54,10 +59,10 @@ var (
 	genErr  error
 )
 
-// providerSource parses the generated compute package of the pulumi-gcp
-// version infra/go.mod requires: the files of the declared resources and
-// the shared pulumiTypes files. Parsing takes about a second; compiling it
-// is what the package avoids.
+// providerSource parses the generated packages of the pulumi-gcp version
+// infra/go.mod requires: the files of the declared resources and their
+// packages' pulumiTypes files. Parsing takes seconds; compiling them is
+// what the package avoids.
 func providerSource(t *testing.T) *generated {
 	t.Helper()
 	genOnce.Do(func() {
@@ -75,14 +80,22 @@ func providerSource(t *testing.T) *generated {
 			genErr = &mismatch{providerModule + " is not in the module cache (go mod download)"}
 			return
 		}
-		dir = filepath.Join(dir, "go", "gcp", "compute")
-		names, err := filepath.Glob(filepath.Join(dir, "pulumiTypes*.go"))
-		if err != nil || len(names) == 0 {
-			genErr = &mismatch{"no pulumiTypes files in " + dir}
-			return
-		}
+		dir = filepath.Join(dir, "go", "gcp")
+		var names []string
+		seen := map[string]bool{}
 		for _, d := range declarations {
-			names = append(names, filepath.Join(dir, d.file))
+			names = append(names, filepath.Join(dir, filepath.FromSlash(d.file)))
+			pkg := path.Dir(d.file)
+			if seen[pkg] {
+				continue
+			}
+			seen[pkg] = true
+			typeFiles, err := filepath.Glob(filepath.Join(dir, pkg, "pulumiTypes*.go"))
+			if err != nil || len(typeFiles) == 0 {
+				genErr = &mismatch{"no pulumiTypes files in " + filepath.Join(dir, pkg)}
+				return
+			}
+			names = append(names, typeFiles...)
 		}
 		g := &generated{files: map[string]*ast.File{}, structs: map[string]*ast.StructType{}}
 		fset := token.NewFileSet()
@@ -97,7 +110,10 @@ func providerSource(t *testing.T) *generated {
 				genErr = err
 				return
 			}
-			g.files[filepath.Base(name)] = f
+			rel, _ := filepath.Rel(dir, name)
+			rel = filepath.ToSlash(rel)
+			g.files[rel] = f
+			pkg := path.Dir(rel)
 			for _, decl := range f.Decls {
 				gd, ok := decl.(*ast.GenDecl)
 				if !ok || gd.Tok != token.TYPE {
@@ -106,7 +122,7 @@ func providerSource(t *testing.T) *generated {
 				for _, s := range gd.Specs {
 					ts := s.(*ast.TypeSpec)
 					if st, ok := ts.Type.(*ast.StructType); ok {
-						g.structs[ts.Name.Name] = st
+						g.structs[pkg+"."+ts.Name.Name] = st
 					}
 				}
 			}
@@ -142,16 +158,16 @@ func fieldsOf(st *ast.StructType) map[string][2]string {
 // goType spells t as the generated source does: this package's types
 // without qualifier, pulumi's with it.
 func goType(t reflect.Type) string {
-	return strings.ReplaceAll(t.String(), "gcpcompute.", "")
+	return strings.ReplaceAll(t.String(), "gcpres.", "")
 }
 
 // checkStruct holds one of this package's types, every field with its
 // pulumi tag, to the generated struct of the same name, and recurses into
 // nested types of this package.
-func checkStruct(g *generated, ours reflect.Type) (problems []string) {
-	st, ok := g.structs[ours.Name()]
+func checkStruct(g *generated, pkg string, ours reflect.Type) (problems []string) {
+	st, ok := g.structs[pkg+"."+ours.Name()]
 	if !ok {
-		return []string{"the provider has no type " + ours.Name()}
+		return []string{"the provider's " + pkg + " has no type " + ours.Name()}
 	}
 	theirs := fieldsOf(st)
 	for f := range ours.Fields() {
@@ -168,7 +184,7 @@ func checkStruct(g *generated, ours reflect.Type) (problems []string) {
 			elem = elem.Elem()
 		}
 		if elem.Kind() == reflect.Struct && elem.PkgPath() == ours.PkgPath() {
-			problems = append(problems, checkStruct(g, elem)...)
+			problems = append(problems, checkStruct(g, pkg, elem)...)
 		}
 	}
 	return problems
@@ -217,6 +233,7 @@ func inputTypeFor(t reflect.Type) string {
 		"bool": "pulumi.BoolInput", "*bool": "pulumi.BoolPtrInput",
 		"int": "pulumi.IntInput", "*int": "pulumi.IntPtrInput",
 		"float64": "pulumi.Float64Input", "*float64": "pulumi.Float64PtrInput",
+		"map[string]string": "pulumi.StringMapInput",
 	}[t.String()]
 }
 
@@ -306,7 +323,8 @@ func TestDeclarationsMatchTheProvider(t *testing.T) {
 			args := reflect.TypeOf(d.args)
 			plain := d.args.ElementType()
 			res := reflect.TypeOf(d.resource)
-			for _, p := range slices.Concat(checkStruct(g, plain), checkInputs(args, plain), checkStruct(g, res)) {
+			pkg := path.Dir(d.file)
+			for _, p := range slices.Concat(checkStruct(g, pkg, plain), checkInputs(args, plain), checkStruct(g, pkg, res)) {
 				t.Error(p)
 			}
 			if res.Name()+"Args" != args.Name() {
@@ -324,7 +342,7 @@ func TestProviderCheckIsNotBlind(t *testing.T) {
 		Name    *string `pulumi:"nom"`
 		Project string  `pulumi:"project"`
 	}
-	if got := checkStruct(g, reflect.TypeFor[globalAddressArgs]()); len(got) != 2 {
+	if got := checkStruct(g, "compute", reflect.TypeFor[globalAddressArgs]()); len(got) != 2 {
 		t.Errorf("a misspelt property and a wrong type: %q", got)
 	}
 	type GlobalAddressArgs struct {
@@ -334,7 +352,7 @@ func TestProviderCheckIsNotBlind(t *testing.T) {
 	if got := checkInputs(reflect.TypeFor[GlobalAddressArgs](), reflect.TypeFor[globalAddressArgs]()); len(got) != 2 {
 		t.Errorf("inputs of the wrong types: %q", got)
 	}
-	got := constructor(g.files["backendBucketSignedUrlKey.go"])
+	got := constructor(g.files["compute/backendBucketSignedUrlKey.go"])
 	if !slices.Contains(got.secrets, "keyValue") || !slices.Contains(got.toSecret, "KeyValue") {
 		t.Errorf("the signed URL key's secrets were not read: %+v", got)
 	}
