@@ -21,7 +21,6 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/secretmanager"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/serviceaccount"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/functions/catalog"
@@ -135,7 +134,7 @@ type Function struct {
 	// it binds and fails the deployment otherwise, so a first `pulumi up`
 	// must not create a function before its grants exist.
 	SecretGrants map[string]*secretmanager.SecretIamMember
-	Source       *storage.BucketObject
+	Source       *gcpres.BucketObject
 	HTTP         *cloudfunctionsv2.Function // nil unless ServeHTTP
 	NEG          *gcpres.RegionNetworkEndpointGroup
 	Backend      *gcpres.BackendService
@@ -172,7 +171,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("gcpfn.New %s: %w", name, err)
 	}
 
-	f.Source, err = storage.NewBucketObject(ctx, name, &storage.BucketObjectArgs{
+	f.Source, err = gcpres.NewBucketObject(ctx, name, &gcpres.BucketObjectArgs{
 		Bucket: args.SourceBucket,
 		Name:   pulumi.String(args.Spec.Name + ".zip"),
 		Source: pulumi.NewFileAsset(args.SourcePath),

@@ -45,6 +45,9 @@ var declarations = []struct {
 	{"bigquery/dataset.go", datasetSpec, DatasetArgs{}, Dataset{}},
 	{"bigquery/table.go", tableSpec, TableArgs{}, Table{}},
 	{"bigquery/datasetIamMember.go", datasetIamMemberSpec, DatasetIamMemberArgs{}, DatasetIamMember{}},
+	{"storage/bucket.go", bucketSpec, BucketArgs{}, Bucket{}},
+	{"storage/bucketObject.go", bucketObjectSpec, BucketObjectArgs{}, BucketObject{}},
+	{"storage/bucketIAMMember.go", bucketIAMMemberSpec, BucketIAMMemberArgs{}, BucketIAMMember{}},
 }
 
 // generated is the provider's compute package as parsed source.
@@ -233,7 +236,7 @@ func inputTypeFor(t reflect.Type) string {
 		"bool": "pulumi.BoolInput", "*bool": "pulumi.BoolPtrInput",
 		"int": "pulumi.IntInput", "*int": "pulumi.IntPtrInput",
 		"float64": "pulumi.Float64Input", "*float64": "pulumi.Float64PtrInput",
-		"map[string]string": "pulumi.StringMapInput",
+		"map[string]string": "pulumi.StringMapInput", "pulumi.AssetOrArchive": "pulumi.AssetOrArchiveInput",
 	}[t.String()]
 }
 

@@ -11,7 +11,6 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/organizations"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/secretmanager"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/functions/catalog"
@@ -25,7 +24,7 @@ type GCPResources struct {
 	TTLFields     []*firestore.Field
 	Topics        map[string]*Topic     // by topic
 	Secrets       map[string]*GCPSecret // by catalogue Env
-	SourceBucket  *storage.Bucket
+	SourceBucket  *gcpres.Bucket
 	CDN           *CloudCDN
 	LB            *LoadBalancer
 	Federation    *Federation // hybrid only: AWS functions using Firestore and Pub/Sub
@@ -61,7 +60,7 @@ type GCPSecret struct {
 // CloudCDN is the video delivery on GCP: a private bucket behind a CDN
 // backend bucket whose key signs the URLs.
 type CloudCDN struct {
-	Bucket        *storage.Bucket
+	Bucket        *gcpres.Bucket
 	BackendBucket *gcpres.BackendBucket
 	Key           *gcpres.BackendBucketSignedUrlKey
 }
@@ -111,7 +110,7 @@ func newGCPShared(ctx *pulumi.Context, cfg Config) (*GCPResources, error) {
 		}
 	}
 	if l.Compute == GCP {
-		g.SourceBucket, err = storage.NewBucket(ctx, "function-source", &storage.BucketArgs{
+		g.SourceBucket, err = gcpres.NewBucket(ctx, "function-source", &gcpres.BucketArgs{
 			Project:                  pulumi.String(cfg.GCPProject),
 			Location:                 pulumi.String(cfg.GCPRegion),
 			UniformBucketLevelAccess: pulumi.Bool(true),
@@ -239,7 +238,7 @@ func (g *GCPResources) newSecret(ctx *pulumi.Context, cfg Config, env string) (*
 func (g *GCPResources) newCloudCDN(ctx *pulumi.Context, cfg Config) error {
 	c := &CloudCDN{}
 	var err error
-	c.Bucket, err = storage.NewBucket(ctx, "video", &storage.BucketArgs{
+	c.Bucket, err = gcpres.NewBucket(ctx, "video", &gcpres.BucketArgs{
 		Project:                  pulumi.String(cfg.GCPProject),
 		Location:                 pulumi.String(cfg.GCPRegion),
 		UniformBucketLevelAccess: pulumi.Bool(true),
@@ -273,7 +272,7 @@ func (g *GCPResources) newCloudCDN(ctx *pulumi.Context, cfg Config) error {
 	}
 	// With a signed URL key the CDN fetches from the private bucket as its
 	// fill service agent, which exists once the key does.
-	_, err = storage.NewBucketIAMMember(ctx, "video-cdn-fill", &storage.BucketIAMMemberArgs{
+	_, err = gcpres.NewBucketIAMMember(ctx, "video-cdn-fill", &gcpres.BucketIAMMemberArgs{
 		Bucket: c.Bucket.Name,
 		Role:   pulumi.String("roles/storage.objectViewer"),
 		Member: pulumi.Sprintf("serviceAccount:service-%s@cloud-cdn-fill.iam.gserviceaccount.com", g.ProjectNumber),
