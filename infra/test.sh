@@ -17,8 +17,9 @@ modules=("$infra" "$infra/../pulumi")
 # the main module's tests are (shared/awsfn/lambdatest, functions/gcp/source):
 # CGO_ENABLED=0 and -trimpath. The standard library, gRPC, protobuf,
 # OpenTelemetry and the other modules both sides link then compile once for
-# both on a cold cache, not once per build configuration (-trimpath and the
-# cgo setting are part of every package's cache key). -trimpath stays on the
+# both on a cold cache, not once per build configuration (-trimpath is part
+# of every package's cache key; CGO_ENABLED changes package net and so
+# everything that imports it). -trimpath stays on the
 # command line rather than in GOFLAGS so that go commands the tests start do
 # not inherit it.
 flags=()
