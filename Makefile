@@ -10,7 +10,7 @@ DIST      ?= dist
 include Makefile.aws
 include Makefile.gcp
 
-.PHONY: run token import export test check-fmt vet emulators unit infra-test cfn-lint bench clean package-openapi
+.PHONY: run token import export test check-fmt vet emulators unit infra-test infra-build cfn-lint bench clean package-openapi
 
 # make run GCP=1 serves the functions through the Functions Framework on the
 # Firestore emulator and the Pub/Sub fake instead (see docs/gcp.md).
@@ -33,9 +33,11 @@ export:
 
 # Each stage is timed; the last line is a one-line summary (infra/local/stages.sh).
 # There is no vet stage: unit runs every vet analyzer (-vet=all) on the build
-# it compiles anyway.
+# it compiles anyway. unit+infra-build compiles infra-test's binaries at the
+# lowest CPU priority while unit runs (its last minutes are browser tests
+# that mostly wait), so infra-test then only runs them.
 test:
-	@MAKE="$(MAKE)" bash infra/local/stages.sh check-fmt emulators unit infra-test cfn-lint
+	@MAKE="$(MAKE)" bash infra/local/stages.sh check-fmt emulators unit+infra-build infra-test cfn-lint
 
 # The API's OpenAPI 3.1 document, the bytes the local runners serve at
 # GET /openapi.json: the clouds publish it as this file rather than a route
@@ -74,6 +76,10 @@ unit:
 # pulumi.WithMocks. The first compile takes minutes, later runs are cached.
 infra-test:
 	bash infra/test.sh
+
+# What infra-test compiles, vets and links, without running a test.
+infra-build:
+	BUILD_ONLY=1 bash infra/test.sh
 
 # template.yaml through the SAM transform and the CloudFormation specs;
 # installs cfn-lint (venv under ~/.cache/playplane) when it is missing.

@@ -13,9 +13,26 @@ set -euo pipefail
 infra="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 modules=("$infra" "$infra/../pulumi")
 
+# Without RACE=1 the test binaries are built the way the deploy builds in
+# the main module's tests are (shared/awsfn/lambdatest, functions/gcp/source):
+# CGO_ENABLED=0 and -trimpath. The standard library, gRPC, protobuf,
+# OpenTelemetry and the other modules both sides link then compile once for
+# both on a cold cache, not once per build configuration (-trimpath is part
+# of every package's cache key; CGO_ENABLED changes package net and so
+# everything that imports it). -trimpath stays on the
+# command line rather than in GOFLAGS so that go commands the tests start do
+# not inherit it.
 flags=()
 if [[ "${RACE:-0}" == 1 ]]; then
 	flags+=(-race)
+else
+	export CGO_ENABLED=0
+	flags+=(-trimpath)
+fi
+# BUILD_ONLY=1 (make infra-build) compiles, vets and links every test
+# binary and runs none, filling the build cache for the run that follows.
+if [[ "${BUILD_ONLY:-0}" == 1 ]]; then
+	flags+=(-run '^$')
 fi
 
 unformatted="$(gofmt -l "${modules[@]}")"

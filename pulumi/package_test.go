@@ -87,15 +87,19 @@ func TestMakePackageWritesEveryArtifactTheProgramReferences(t *testing.T) {
 
 // raceGoCommand writes a stand-in for $(GO) in `make package`, which runs
 // two runners with `go run` (./cmd/playplane openapi, ./cmd/playplane-gcp
-// source), that adds -race to the go command it wraps when cgo is on
-// (else it returns ""). `make test`'s unit stage has just compiled every
-// package of both with -race, so they link from the build cache instead of
-// compiling the main module's dependency tree once more without it. What
-// they write does not depend on it. (GOFLAGS would also reach the go
-// commands the runners start themselves, which build without cgo.)
+// source), that adds -race to the go command it wraps when this machine
+// can build with cgo (else it returns ""). `make test`'s unit stage has just
+// compiled every package of both with -race, so they link from the build
+// cache instead of compiling the main module's dependency tree once more
+// without it. What they write does not depend on it. The check and the
+// stand-in ignore the CGO_ENABLED=0 infra/test.sh builds these tests with.
+// (GOFLAGS would also reach the go commands the runners start themselves,
+// which build without cgo.)
 func raceGoCommand(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("go", "env", "CGO_ENABLED").Output()
+	cmd := exec.Command("go", "env", "CGO_ENABLED")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=")
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go env CGO_ENABLED: %v", err)
 	}
@@ -103,7 +107,7 @@ func raceGoCommand(t *testing.T) string {
 		return ""
 	}
 	path := filepath.Join(t.TempDir(), "go-race")
-	script := "#!/bin/sh\ncmd=$1\nshift\nexec go \"$cmd\" -race \"$@\"\n"
+	script := "#!/bin/sh\ncmd=$1\nshift\nCGO_ENABLED=1 exec go \"$cmd\" -race \"$@\"\n"
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

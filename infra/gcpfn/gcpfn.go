@@ -14,15 +14,13 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/playplane/playplane/infra/gcpres"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudfunctionsv2"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudrunv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudscheduler"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/compute"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/secretmanager"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/serviceaccount"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/functions/catalog"
@@ -136,10 +134,10 @@ type Function struct {
 	// it binds and fails the deployment otherwise, so a first `pulumi up`
 	// must not create a function before its grants exist.
 	SecretGrants map[string]*secretmanager.SecretIamMember
-	Source       *storage.BucketObject
+	Source       *gcpres.BucketObject
 	HTTP         *cloudfunctionsv2.Function // nil unless ServeHTTP
-	NEG          *compute.RegionNetworkEndpointGroup
-	Backend      *compute.BackendService
+	NEG          *gcpres.RegionNetworkEndpointGroup
+	Backend      *gcpres.BackendService
 	Consumers    map[string]*Consumer // by topic
 	Jobs         *Jobs                // nil without jobs
 	// Member is "serviceAccount:<email>".
@@ -173,7 +171,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("gcpfn.New %s: %w", name, err)
 	}
 
-	f.Source, err = storage.NewBucketObject(ctx, name, &storage.BucketObjectArgs{
+	f.Source, err = gcpres.NewBucketObject(ctx, name, &gcpres.BucketObjectArgs{
 		Bucket: args.SourceBucket,
 		Name:   pulumi.String(args.Spec.Name + ".zip"),
 		Source: pulumi.NewFileAsset(args.SourcePath),
@@ -326,7 +324,7 @@ func (f *Function) serveHTTP(ctx *pulumi.Context, name string, args Args, parent
 	if err != nil {
 		return fmt.Errorf("http function: %w", err)
 	}
-	_, err = cloudrunv2.NewServiceIamMember(ctx, name+"-public", &cloudrunv2.ServiceIamMemberArgs{
+	_, err = gcpres.NewServiceIamMember(ctx, name+"-public", &gcpres.ServiceIamMemberArgs{
 		Project:  pulumi.String(args.Project),
 		Location: pulumi.String(args.Region),
 		Name:     f.HTTP.Name,
@@ -336,24 +334,24 @@ func (f *Function) serveHTTP(ctx *pulumi.Context, name string, args Args, parent
 	if err != nil {
 		return fmt.Errorf("invoker: %w", err)
 	}
-	f.NEG, err = compute.NewRegionNetworkEndpointGroup(ctx, name, &compute.RegionNetworkEndpointGroupArgs{
+	f.NEG, err = gcpres.NewRegionNetworkEndpointGroup(ctx, name, &gcpres.RegionNetworkEndpointGroupArgs{
 		Project:             pulumi.String(args.Project),
 		Region:              pulumi.String(args.Region),
 		Name:                pulumi.String(args.FunctionName),
 		NetworkEndpointType: pulumi.String("SERVERLESS"),
 		// A gen2 function is served by the Cloud Run service of the same name.
-		CloudRun: &compute.RegionNetworkEndpointGroupCloudRunArgs{Service: f.HTTP.Name},
+		CloudRun: &gcpres.RegionNetworkEndpointGroupCloudRunArgs{Service: f.HTTP.Name},
 	}, parent)
 	if err != nil {
 		return fmt.Errorf("neg: %w", err)
 	}
-	f.Backend, err = compute.NewBackendService(ctx, name, &compute.BackendServiceArgs{
+	f.Backend, err = gcpres.NewBackendService(ctx, name, &gcpres.BackendServiceArgs{
 		Project:             pulumi.String(args.Project),
 		Name:                pulumi.String(args.FunctionName),
 		Protocol:            pulumi.String("HTTPS"),
 		LoadBalancingScheme: pulumi.String("EXTERNAL_MANAGED"),
-		Backends:            compute.BackendServiceBackendArray{&compute.BackendServiceBackendArgs{Group: f.NEG.ID()}},
-		LogConfig:           &compute.BackendServiceLogConfigArgs{Enable: pulumi.Bool(true), SampleRate: pulumi.Float64(1)},
+		Backends:            []gcpres.BackendServiceBackendArgs{{Group: f.NEG.ID()}},
+		LogConfig:           &gcpres.BackendServiceLogConfigArgs{Enable: pulumi.Bool(true), SampleRate: pulumi.Float64(1)},
 	}, parent)
 	if err != nil {
 		return fmt.Errorf("backend service: %w", err)
@@ -375,7 +373,7 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 	}
 	// Pub/Sub pushes with an OIDC token of the function's own service
 	// account, which is the only identity allowed to invoke the consumer.
-	_, err = cloudrunv2.NewServiceIamMember(ctx, resourceName+"-invoker", &cloudrunv2.ServiceIamMemberArgs{
+	_, err = gcpres.NewServiceIamMember(ctx, resourceName+"-invoker", &gcpres.ServiceIamMemberArgs{
 		Project:  pulumi.String(args.Project),
 		Location: pulumi.String(args.Region),
 		Name:     fn.Name,
@@ -464,7 +462,7 @@ func (f *Function) scheduleJobs(ctx *pulumi.Context, name string, args Args, par
 	if err != nil {
 		return fmt.Errorf("scheduler service account: %w", err)
 	}
-	invoker, err := cloudrunv2.NewServiceIamMember(ctx, resourceName+"-invoker", &cloudrunv2.ServiceIamMemberArgs{
+	invoker, err := gcpres.NewServiceIamMember(ctx, resourceName+"-invoker", &gcpres.ServiceIamMemberArgs{
 		Project:  pulumi.String(args.Project),
 		Location: pulumi.String(args.Region),
 		Name:     fn.Name,

@@ -6,12 +6,11 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/compute"
+	"github.com/playplane/playplane/infra/gcpres"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/firestore"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/organizations"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/secretmanager"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/functions/catalog"
@@ -25,7 +24,7 @@ type GCPResources struct {
 	TTLFields     []*firestore.Field
 	Topics        map[string]*Topic     // by topic
 	Secrets       map[string]*GCPSecret // by catalogue Env
-	SourceBucket  *storage.Bucket
+	SourceBucket  *gcpres.Bucket
 	CDN           *CloudCDN
 	LB            *LoadBalancer
 	Federation    *Federation // hybrid only: AWS functions using Firestore and Pub/Sub
@@ -61,22 +60,22 @@ type GCPSecret struct {
 // CloudCDN is the video delivery on GCP: a private bucket behind a CDN
 // backend bucket whose key signs the URLs.
 type CloudCDN struct {
-	Bucket        *storage.Bucket
-	BackendBucket *compute.BackendBucket
-	Key           *compute.BackendBucketSignedUrlKey
+	Bucket        *gcpres.Bucket
+	BackendBucket *gcpres.BackendBucket
+	Key           *gcpres.BackendBucketSignedUrlKey
 }
 
 // LoadBalancer is the global HTTPS load balancer in front of the functions
 // (and of the CDN bucket in the gcp stack).
 type LoadBalancer struct {
-	Address     *compute.GlobalAddress
-	Certificate *compute.ManagedSslCertificate
-	URLMap      *compute.URLMap
-	HTTPSProxy  *compute.TargetHttpsProxy
-	HTTPS       *compute.GlobalForwardingRule
-	Redirect    *compute.URLMap
-	HTTPProxy   *compute.TargetHttpProxy
-	HTTP        *compute.GlobalForwardingRule
+	Address     *gcpres.GlobalAddress
+	Certificate *gcpres.ManagedSslCertificate
+	URLMap      *gcpres.URLMap
+	HTTPSProxy  *gcpres.TargetHttpsProxy
+	HTTPS       *gcpres.GlobalForwardingRule
+	Redirect    *gcpres.URLMap
+	HTTPProxy   *gcpres.TargetHttpProxy
+	HTTP        *gcpres.GlobalForwardingRule
 }
 
 func newGCPShared(ctx *pulumi.Context, cfg Config) (*GCPResources, error) {
@@ -111,7 +110,7 @@ func newGCPShared(ctx *pulumi.Context, cfg Config) (*GCPResources, error) {
 		}
 	}
 	if l.Compute == GCP {
-		g.SourceBucket, err = storage.NewBucket(ctx, "function-source", &storage.BucketArgs{
+		g.SourceBucket, err = gcpres.NewBucket(ctx, "function-source", &gcpres.BucketArgs{
 			Project:                  pulumi.String(cfg.GCPProject),
 			Location:                 pulumi.String(cfg.GCPRegion),
 			UniformBucketLevelAccess: pulumi.Bool(true),
@@ -239,7 +238,7 @@ func (g *GCPResources) newSecret(ctx *pulumi.Context, cfg Config, env string) (*
 func (g *GCPResources) newCloudCDN(ctx *pulumi.Context, cfg Config) error {
 	c := &CloudCDN{}
 	var err error
-	c.Bucket, err = storage.NewBucket(ctx, "video", &storage.BucketArgs{
+	c.Bucket, err = gcpres.NewBucket(ctx, "video", &gcpres.BucketArgs{
 		Project:                  pulumi.String(cfg.GCPProject),
 		Location:                 pulumi.String(cfg.GCPRegion),
 		UniformBucketLevelAccess: pulumi.Bool(true),
@@ -249,12 +248,12 @@ func (g *GCPResources) newCloudCDN(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("video bucket: %w", err)
 	}
-	c.BackendBucket, err = compute.NewBackendBucket(ctx, "video", &compute.BackendBucketArgs{
+	c.BackendBucket, err = gcpres.NewBackendBucket(ctx, "video", &gcpres.BackendBucketArgs{
 		Project:    pulumi.String(cfg.GCPProject),
 		Name:       pulumi.String(cfg.Prefix + "-video"),
 		BucketName: c.Bucket.Name,
 		EnableCdn:  pulumi.Bool(true),
-		CdnPolicy: &compute.BackendBucketCdnPolicyArgs{
+		CdnPolicy: &gcpres.BackendBucketCdnPolicyArgs{
 			CacheMode:               pulumi.String("CACHE_ALL_STATIC"),
 			SignedUrlCacheMaxAgeSec: pulumi.Int(3600),
 		},
@@ -262,7 +261,7 @@ func (g *GCPResources) newCloudCDN(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("backend bucket: %w", err)
 	}
-	c.Key, err = compute.NewBackendBucketSignedUrlKey(ctx, "url-signing", &compute.BackendBucketSignedUrlKeyArgs{
+	c.Key, err = gcpres.NewBackendBucketSignedUrlKey(ctx, "url-signing", &gcpres.BackendBucketSignedUrlKeyArgs{
 		Project:       pulumi.String(cfg.GCPProject),
 		Name:          pulumi.String(cfg.Prefix + "-url-signing"),
 		BackendBucket: c.BackendBucket.Name,
@@ -273,7 +272,7 @@ func (g *GCPResources) newCloudCDN(ctx *pulumi.Context, cfg Config) error {
 	}
 	// With a signed URL key the CDN fetches from the private bucket as its
 	// fill service agent, which exists once the key does.
-	_, err = storage.NewBucketIAMMember(ctx, "video-cdn-fill", &storage.BucketIAMMemberArgs{
+	_, err = gcpres.NewBucketIAMMember(ctx, "video-cdn-fill", &gcpres.BucketIAMMemberArgs{
 		Bucket: c.Bucket.Name,
 		Role:   pulumi.String("roles/storage.objectViewer"),
 		Member: pulumi.Sprintf("serviceAccount:service-%s@cloud-cdn-fill.iam.gserviceaccount.com", g.ProjectNumber),
@@ -300,17 +299,17 @@ func PathTemplate(path string) string {
 func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	lb := &LoadBalancer{}
 	var err error
-	lb.Address, err = compute.NewGlobalAddress(ctx, "lb", &compute.GlobalAddressArgs{
+	lb.Address, err = gcpres.NewGlobalAddress(ctx, "lb", &gcpres.GlobalAddressArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(cfg.Prefix + "-lb"),
 	})
 	if err != nil {
 		return fmt.Errorf("lb address: %w", err)
 	}
-	lb.Certificate, err = compute.NewManagedSslCertificate(ctx, "lb", &compute.ManagedSslCertificateArgs{
+	lb.Certificate, err = gcpres.NewManagedSslCertificate(ctx, "lb", &gcpres.ManagedSslCertificateArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(cfg.Prefix + "-lb"),
-		Managed: &compute.ManagedSslCertificateManagedArgs{Domains: pulumi.StringArray{pulumi.String(cfg.Domain)}},
+		Managed: &gcpres.ManagedSslCertificateManagedArgs{Domains: pulumi.StringArray{pulumi.String(cfg.Domain)}},
 	})
 	if err != nil {
 		return fmt.Errorf("lb certificate: %w", err)
@@ -341,11 +340,11 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 		}
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].path < rules[j].path })
-	var routeRules compute.URLMapPathMatcherRouteRuleArray
+	var routeRules []gcpres.URLMapPathMatcherRouteRuleArgs
 	for i, r := range rules {
-		routeRules = append(routeRules, &compute.URLMapPathMatcherRouteRuleArgs{
+		routeRules = append(routeRules, gcpres.URLMapPathMatcherRouteRuleArgs{
 			Priority:   pulumi.Int(i + 1),
-			MatchRules: compute.URLMapPathMatcherRouteRuleMatchRuleArray{&compute.URLMapPathMatcherRouteRuleMatchRuleArgs{PathTemplateMatch: pulumi.String(PathTemplate(r.path))}},
+			MatchRules: []gcpres.URLMapPathMatcherRouteRuleMatchRuleArgs{{PathTemplateMatch: pulumi.String(PathTemplate(r.path))}},
 			Service:    r.backend,
 		})
 	}
@@ -357,14 +356,14 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	if defaultService == nil {
 		return fmt.Errorf("load balancer has nothing to serve")
 	}
-	lb.URLMap, err = compute.NewURLMap(ctx, "lb", &compute.URLMapArgs{
+	lb.URLMap, err = gcpres.NewURLMap(ctx, "lb", &gcpres.URLMapArgs{
 		Project:        pulumi.String(cfg.GCPProject),
 		Name:           pulumi.String(cfg.Prefix + "-lb"),
 		DefaultService: defaultService,
-		HostRules: compute.URLMapHostRuleArray{&compute.URLMapHostRuleArgs{
+		HostRules: []gcpres.URLMapHostRuleArgs{{
 			Hosts: pulumi.StringArray{pulumi.String(cfg.Domain)}, PathMatcher: pulumi.String("playplane"),
 		}},
-		PathMatchers: compute.URLMapPathMatcherArray{&compute.URLMapPathMatcherArgs{
+		PathMatchers: []gcpres.URLMapPathMatcherArgs{{
 			Name:           pulumi.String("playplane"),
 			DefaultService: defaultService,
 			RouteRules:     routeRules,
@@ -373,7 +372,7 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("lb url map: %w", err)
 	}
-	lb.HTTPSProxy, err = compute.NewTargetHttpsProxy(ctx, "lb", &compute.TargetHttpsProxyArgs{
+	lb.HTTPSProxy, err = gcpres.NewTargetHttpsProxy(ctx, "lb", &gcpres.TargetHttpsProxyArgs{
 		Project:         pulumi.String(cfg.GCPProject),
 		Name:            pulumi.String(cfg.Prefix + "-lb"),
 		UrlMap:          lb.URLMap.ID(),
@@ -382,7 +381,7 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("lb https proxy: %w", err)
 	}
-	lb.HTTPS, err = compute.NewGlobalForwardingRule(ctx, "lb-https", &compute.GlobalForwardingRuleArgs{
+	lb.HTTPS, err = gcpres.NewGlobalForwardingRule(ctx, "lb-https", &gcpres.GlobalForwardingRuleArgs{
 		Project:             pulumi.String(cfg.GCPProject),
 		Name:                pulumi.String(cfg.Prefix + "-https"),
 		IpAddress:           lb.Address.Address,
@@ -394,10 +393,10 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("lb https rule: %w", err)
 	}
-	lb.Redirect, err = compute.NewURLMap(ctx, "lb-redirect", &compute.URLMapArgs{
+	lb.Redirect, err = gcpres.NewURLMap(ctx, "lb-redirect", &gcpres.URLMapArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(cfg.Prefix + "-redirect"),
-		DefaultUrlRedirect: &compute.URLMapDefaultUrlRedirectArgs{
+		DefaultUrlRedirect: &gcpres.URLMapDefaultUrlRedirectArgs{
 			HttpsRedirect:        pulumi.Bool(true),
 			RedirectResponseCode: pulumi.String("MOVED_PERMANENTLY_DEFAULT"),
 			StripQuery:           pulumi.Bool(false),
@@ -406,7 +405,7 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("lb redirect map: %w", err)
 	}
-	lb.HTTPProxy, err = compute.NewTargetHttpProxy(ctx, "lb-redirect", &compute.TargetHttpProxyArgs{
+	lb.HTTPProxy, err = gcpres.NewTargetHttpProxy(ctx, "lb-redirect", &gcpres.TargetHttpProxyArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(cfg.Prefix + "-redirect"),
 		UrlMap:  lb.Redirect.ID(),
@@ -414,7 +413,7 @@ func (g *GCPResources) newLoadBalancer(ctx *pulumi.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("lb http proxy: %w", err)
 	}
-	lb.HTTP, err = compute.NewGlobalForwardingRule(ctx, "lb-http", &compute.GlobalForwardingRuleArgs{
+	lb.HTTP, err = gcpres.NewGlobalForwardingRule(ctx, "lb-http", &gcpres.GlobalForwardingRuleArgs{
 		Project:             pulumi.String(cfg.GCPProject),
 		Name:                pulumi.String(cfg.Prefix + "-http"),
 		IpAddress:           lb.Address.Address,

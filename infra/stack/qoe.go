@@ -7,11 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/playplane/playplane/infra/gcpres"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/glue"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kinesis"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/bigquery"
 	gcppubsub "github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -42,9 +42,9 @@ type AWSWarehouse struct {
 // GCPWarehouse is a BigQuery table fed by a BigQuery subscription on the
 // heartbeats topic.
 type GCPWarehouse struct {
-	Dataset      *bigquery.Dataset
-	Table        *bigquery.Table
-	Writer       *bigquery.DatasetIamMember
+	Dataset      *gcpres.Dataset
+	Table        *gcpres.Table
+	Writer       *gcpres.DatasetIamMember
 	Subscription *gcppubsub.Subscription
 	// DeadLetterAck lets the Pub/Sub service agent ack what it moved to
 	// the dead letters.
@@ -239,7 +239,7 @@ func newAWSWarehouse(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*A
 func (g *GCPResources) newWarehouse(ctx *pulumi.Context, cfg Config) (*GCPWarehouse, error) {
 	w := &GCPWarehouse{}
 	var err error
-	if w.Dataset, err = bigquery.NewDataset(ctx, "qoe", &bigquery.DatasetArgs{
+	if w.Dataset, err = gcpres.NewDataset(ctx, "qoe", &gcpres.DatasetArgs{
 		DatasetId:   pulumi.String(warehouseName(cfg.Prefix)),
 		Project:     pulumi.String(cfg.GCPProject),
 		Location:    pulumi.String(cfg.GCPRegion),
@@ -264,19 +264,19 @@ func (g *GCPResources) newWarehouse(ctx *pulumi.Context, cfg Config) (*GCPWareho
 	if err != nil {
 		return nil, err
 	}
-	if w.Table, err = bigquery.NewTable(ctx, "qoe", &bigquery.TableArgs{
+	if w.Table, err = gcpres.NewTable(ctx, "qoe", &gcpres.TableArgs{
 		Project:            w.Dataset.Project,
 		DatasetId:          w.Dataset.DatasetId,
 		TableId:            pulumi.String(qoeTable),
 		Schema:             pulumi.String(string(schema)),
-		TimePartitioning:   &bigquery.TableTimePartitioningArgs{Type: pulumi.String("DAY"), Field: pulumi.String("publish_time")},
+		TimePartitioning:   &gcpres.TableTimePartitioningArgs{Type: pulumi.String("DAY"), Field: pulumi.String("publish_time")},
 		DeletionProtection: pulumi.Bool(true),
 		Labels:             g.labels,
 	}); err != nil {
 		return nil, fmt.Errorf("qoe table: %w", err)
 	}
 	// Pub/Sub's service agent writes the rows.
-	if w.Writer, err = bigquery.NewDatasetIamMember(ctx, "qoe-pubsub-writer", &bigquery.DatasetIamMemberArgs{
+	if w.Writer, err = gcpres.NewDatasetIamMember(ctx, "qoe-pubsub-writer", &gcpres.DatasetIamMemberArgs{
 		Project:   w.Dataset.Project,
 		DatasetId: w.Dataset.DatasetId,
 		Role:      pulumi.String("roles/bigquery.dataEditor"),
