@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/playplane/playplane/functions/catalog"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // Cloud is where a part of a function runs.
@@ -318,6 +319,16 @@ func (c Config) Validate() error {
 		if c.Settings[env] == "" {
 			s, _ := catalog.SettingByEnv(env)
 			return fmt.Errorf("playplane:%s is required", s.ConfigKey)
+		}
+	}
+	// A sampler the functions cannot use would cost the deployed
+	// function its traces (telemetry.Setup logs it and traces nothing):
+	// refuse it here, by the rules Setup applies.
+	if name, arg := c.Settings[catalog.SettingTracesSampler], c.Settings[catalog.SettingTracesSamplerArg]; name != "" || arg != "" {
+		if err := telemetry.CheckSampler(name, arg); err != nil {
+			sampler, _ := catalog.SettingByEnv(catalog.SettingTracesSampler)
+			ratio, _ := catalog.SettingByEnv(catalog.SettingTracesSamplerArg)
+			return fmt.Errorf("playplane:%s / playplane:%s: %w", sampler.ConfigKey, ratio.ConfigKey, err)
 		}
 	}
 	for _, cloud := range []Cloud{AWS, GCP} {

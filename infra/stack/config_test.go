@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -105,5 +106,38 @@ func TestSettingsReachEveryFunctionThatReadsThem(t *testing.T) {
 				t.Errorf("%s %s = %v, want %v", fn.Name, name, got, want)
 			}
 		}
+	}
+}
+
+// A sampler the heartbeat cannot use fails the stack program, naming the
+// config keys, instead of deploying a function that would trace nothing
+// (the rules are telemetry.CheckSampler's, the ones Setup applies).
+func TestBadHeartbeatSamplerFailsTheStack(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		config  map[string]string
+		wantErr bool
+	}{
+		{name: "unknown sampler", config: map[string]string{"playplane:heartbeatTracesSampler": "sometimes"}, wantErr: true},
+		{name: "ratio above 1", config: map[string]string{"playplane:heartbeatTracesSamplerArg": "2"}, wantErr: true},
+		{name: "ratio not a number", config: map[string]string{"playplane:heartbeatTracesSamplerArg": "1%"}, wantErr: true},
+		{name: "valid", config: map[string]string{"playplane:heartbeatTracesSampler": "always_on", "playplane:heartbeatTracesSamplerArg": "0.5"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			config := baseConfig("aws")
+			maps.Copy(config, tc.config)
+			_, err := deploy(t, "aws", config)
+			if !tc.wantErr {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "heartbeatTracesSampler") {
+				t.Fatalf("error %v, want one naming playplane:heartbeatTracesSampler", err)
+			}
+		})
 	}
 }

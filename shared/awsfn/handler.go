@@ -220,9 +220,11 @@ func (h *Handler) Queue(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	return resp, err
 }
 
-// flush exports the invocation's spans and metrics before it returns:
+// flush exports the invocation's metrics and spans before it returns:
 // Lambda freezes the execution environment once it has, and a frozen
-// batcher sends nothing. It has the invocation's deadline.
+// batcher sends nothing. The EMF lines go first; the spans get one
+// attempt within a small budget (telemetry.Flush), so a slow collector
+// does not hold the response up to the deadline.
 func (h *Handler) flush(ctx context.Context) {
 	if err := telemetry.Flush(ctx); err != nil {
 		h.log.WarnContext(ctx, "telemetry flush failed", "err", err)

@@ -157,7 +157,9 @@ func (f *lazyFunction) consumer(topic string) func(context.Context, event.Event)
 
 // flush exports the invocation's spans and metrics before it returns:
 // Cloud Functions throttles the instance's CPU between requests, so a
-// batch left for later may never leave.
+// batch left for later may never leave. Metrics go first; the spans get
+// one attempt within a small budget (telemetry.Flush), so a slow collector
+// does not hold the response up.
 func (f *lazyFunction) flush(ctx context.Context) {
 	if err := telemetry.Flush(ctx); err != nil {
 		f.res.log.WarnContext(ctx, "telemetry flush failed", "function", f.spec.Name, "err", err)

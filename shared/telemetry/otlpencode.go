@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -86,9 +88,19 @@ func appendStringField(b []byte, num int, v string) []byte {
 	if v == "" {
 		return b
 	}
-	b = appendTag(b, num, wireBytes)
-	b = binary.AppendUvarint(b, uint64(len(v)))
-	return append(b, v...)
+	return oneofString(b, num, v)
+}
+
+// validUTF8 is s with each invalid byte sequence replaced by U+FFFD:
+// proto3 strings must be valid UTF-8, and a receiver that checks (the
+// protobuf runtime's Unmarshal does) rejects the whole request for one
+// bad string, such as a url.path holding a percent-decoded 0xFF. Valid
+// strings, nearly all of them, are returned as they are.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 func appendVarintField(b []byte, num int, v uint64) []byte {
@@ -283,7 +295,7 @@ func appendAnyValue(b []byte, v attribute.Value) []byte {
 	case attribute.STRING:
 		return oneofString(b, 1, v.AsString())
 	case attribute.BYTESLICE:
-		return oneofString(b, 7, string(v.AsByteSlice()))
+		return oneofBytes(b, 7, v.AsByteSlice())
 	case attribute.BOOLSLICE:
 		s := v.AsBoolSlice()
 		return array(len(s), func(b []byte, i int) []byte { return oneofBool(b, s[i]) })
@@ -331,6 +343,15 @@ func oneofDouble(b []byte, v float64) []byte {
 }
 
 func oneofString(b []byte, num int, v string) []byte {
+	v = validUTF8(v)
+	b = appendTag(b, num, wireBytes)
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+// oneofBytes writes a bytes field even when empty, unchecked: bytes need
+// not be UTF-8.
+func oneofBytes(b []byte, num int, v []byte) []byte {
 	b = appendTag(b, num, wireBytes)
 	b = binary.AppendUvarint(b, uint64(len(v)))
 	return append(b, v...)

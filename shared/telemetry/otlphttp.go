@@ -176,6 +176,11 @@ func (c *traceClient) Stop(context.Context) error {
 	return nil
 }
 
+// singleAttemptKey marks a context whose export is tried once, without
+// the retries and backoff sleeps (Flush: a Lambda or Cloud Functions
+// invocation must not wait for a slow collector).
+type singleAttemptKey struct{}
+
 // upload sends one encoded ExportTraceServiceRequest.
 func (c *traceClient) upload(ctx context.Context, body []byte) error {
 	if c.gzip {
@@ -195,6 +200,9 @@ func (c *traceClient) upload(ctx context.Context, body []byte) error {
 		retryAfter, err := c.post(ctx, body)
 		if err == nil || retryAfter < 0 {
 			return err
+		}
+		if ctx.Value(singleAttemptKey{}) != nil {
+			return fmt.Errorf("telemetry: OTLP export (one attempt, not retried): %w", err)
 		}
 		if retryAfter == 0 {
 			// Randomized exponential backoff (factor 1.5 ± 50%), as the

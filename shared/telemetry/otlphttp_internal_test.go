@@ -279,3 +279,49 @@ func TestTraceClientConfiguration(t *testing.T) {
 		t.Errorf("a truncated response decoded: %v", err)
 	}
 }
+
+// TestEncodedStringsAreValidUTF8: proto3 strings must be valid UTF-8 and a
+// checking receiver (the official types' Unmarshal here) rejects the whole
+// request for one bad string, such as the 0xFF a request to
+// /v1/playback/%FF/heartbeat puts into url.path. Such strings are sent
+// with U+FFFD in place of the invalid bytes.
+func TestEncodedStringsAreValidUTF8(t *testing.T) {
+	t.Parallel()
+	mem := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(mem),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "heart\xffbeat"))))
+	defer tp.Shutdown(context.Background())
+	_, span := tp.Tracer("scope\xfe").Start(context.Background(), "PUT /v1/playback/\xff/heartbeat", trace.WithAttributes(
+		attribute.String("url.path", "/v1/playback/\xff/heartbeat"), attribute.String("k\xc3", "v"),
+		attribute.StringSlice("tags", []string{"ok", "\xed\xa0\x80"})))
+	span.AddEvent("ev\xff", trace.WithAttributes(attribute.String("a", "\xff")))
+	span.SetStatus(codes.Error, "bad \xff")
+	span.End()
+	body := appendTraceRequest(nil, mem.GetSpans().Snapshots())
+	var req colltrace.ExportTraceServiceRequest
+	if err := proto.Unmarshal(body, &req); err != nil {
+		t.Fatalf("a receiver cannot decode the request: %v", err)
+	}
+	s := req.GetResourceSpans()[0].GetScopeSpans()[0].GetSpans()[0]
+	if want := "PUT /v1/playback/\uFFFD/heartbeat"; s.GetName() != want {
+		t.Errorf("name %q, want %q", s.GetName(), want)
+	}
+	attrs := map[string]string{}
+	for _, kv := range s.GetAttributes() {
+		attrs[kv.GetKey()] = kv.GetValue().String()
+	}
+	if got := attrs["url.path"]; !strings.Contains(got, "/v1/playback/\uFFFD/heartbeat") {
+		t.Errorf("url.path %s, want the invalid byte replaced", got)
+	}
+	if _, ok := attrs["k\uFFFD"]; !ok {
+		t.Errorf("attribute keys %v, want k\uFFFD", attrs)
+	}
+	if got := s.GetStatus().GetMessage(); got != "bad \uFFFD" {
+		t.Errorf("status message %q", got)
+	}
+	// Valid strings are written as they are (TestTraceClientSendsWhatOTLPTraceHTTPSends
+	// holds them to the SDK's bytes).
+	if got := validUTF8("héllo"); got != "héllo" {
+		t.Errorf("validUTF8 changed a valid string to %q", got)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"math"
 	"net/http"
@@ -28,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 	"go.opentelemetry.io/otel"
@@ -145,9 +147,9 @@ func exporterOn(exporter, endpoint, signalEndpoint string, named ...string) (boo
 // sampler is the sampler OTEL_TRACES_SAMPLER names, with
 // OTEL_TRACES_SAMPLER_ARG as its ratio, as the specification defines them;
 // unset, parentbased_always_on (the specification's default). Unlike the
-// SDK, which logs a bad value and samples everything, Setup refuses it: a
-// ratio meant to cut the cost of a high-volume path must not silently
-// become 1.
+// SDK, which logs a bad value and samples everything, Setup logs it and
+// records no spans: a ratio meant to cut the cost of a high-volume path
+// must not silently become 1.
 //
 // followsParent reports a sampler that records no child of an unsampled
 // span (the parentbased_* ones): the hooks then skip the SDK for such a
@@ -186,6 +188,14 @@ func sampler(name, arg string) (s sdktrace.Sampler, followsParent bool, err erro
 		return nil, false, fmt.Errorf("telemetry: %s=%q is not supported (always_on, always_off, traceidratio, "+
 			"parentbased_always_on, parentbased_always_off, parentbased_traceidratio)", EnvTracesSampler, name)
 	}
+}
+
+// CheckSampler reports whether Setup accepts the sampler name and arg
+// (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG): infra/stack checks the
+// stack's configured values with it before deploying them.
+func CheckSampler(name, arg string) error {
+	_, _, err := sampler(name, arg)
+	return err
 }
 
 func checkProtocol(p string) error {
@@ -280,7 +290,12 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	var followsParent bool
 	if tracesOn {
 		if smp, followsParent, err = sampler(cfg.TracesSampler, cfg.TracesSamplerArg); err != nil {
-			return nil, err
+			// Tracing off, not everything off: the caller would otherwise
+			// run without metrics (Lambda's EMF, the leases gauge) for a
+			// sampler typo. infra/stack refuses the value before deploying
+			// (CheckSampler); this covers the rest.
+			slog.ErrorContext(ctx, "telemetry: tracing is off: bad sampler configuration", "err", err)
+			tracesOn = false
 		}
 	}
 	metricsOn := opts.Metrics == SinkPrometheus || opts.Metrics == SinkEMF
@@ -435,16 +450,23 @@ func (p *Provider) Flush(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
-	var errs []error
+	var err error
 	if p.tp != nil {
-		errs = append(errs, p.tp.ForceFlush(ctx))
+		err = p.tp.ForceFlush(ctx)
 	}
+	return errors.Join(err, p.flushMetrics(ctx))
+}
+
+// flushMetrics writes the EMF lines or pushes the OTLP metrics; a
+// Prometheus scrape reads them itself.
+func (p *Provider) flushMetrics(ctx context.Context) error {
 	if p.emf != nil {
-		errs = append(errs, p.emf.flush(ctx))
-	} else if p.mp != nil && p.handler == nil {
-		errs = append(errs, p.mp.ForceFlush(ctx))
+		return p.emf.flush(ctx)
 	}
-	return errors.Join(errs...)
+	if p.mp != nil && p.handler == nil {
+		return p.mp.ForceFlush(ctx)
+	}
+	return nil
 }
 
 // Shutdown flushes and stops the providers and turns the hooks off if
@@ -474,14 +496,48 @@ func (rt *runtime) unsampledChild(parent trace.SpanContext) bool {
 // current is the process's active telemetry, nil when off.
 func current() *runtime { return active.Load() }
 
-// Flush flushes the active Provider; the Lambda and Cloud Functions glue
-// calls it before an invocation returns. Off, it does nothing.
+// Flush flushes the active Provider at the end of an invocation; the
+// Lambda and Cloud Functions glue calls it before the invocation returns.
+// Off, it does nothing.
+//
+// Unlike Provider.Flush it must not hold the response up: the metrics
+// (EMF lines, written locally) go first, then the spans get one export
+// attempt of at most invocationSpanBudget, ending invocationMargin before
+// ctx's deadline, with no retry. A collector that is slow or answers
+// 429/503 costs the invocation that budget, not its deadline (a timed-out
+// invocation is a 5xx the player retries for nothing). The batch that
+// attempt carried is dropped (the batcher keeps no failed batch); spans
+// still queued when the budget runs out wait for the next flush.
+// Long-running processes (the runner) export in the background and at
+// Shutdown, with the client's retries.
 func Flush(ctx context.Context) error {
 	rt := current()
 	if rt == nil {
 		return nil
 	}
-	return rt.provider.Flush(ctx)
+	return rt.provider.flushInvocation(ctx)
+}
+
+const (
+	invocationSpanBudget = time.Second
+	invocationMargin     = 200 * time.Millisecond
+)
+
+func (p *Provider) flushInvocation(ctx context.Context) error {
+	err := p.flushMetrics(ctx)
+	if p.tp == nil {
+		return err
+	}
+	budget := invocationSpanBudget
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(dl)-invocationMargin)
+	}
+	if budget <= 0 {
+		return errors.Join(err, errors.New("telemetry: no time left before the deadline to export spans; they wait for the next flush"))
+	}
+	sctx, cancel := context.WithTimeout(context.WithValue(ctx, singleAttemptKey{}, true), budget)
+	defer cancel()
+	return errors.Join(err, p.tp.ForceFlush(sctx))
 }
 
 // histogram bucket boundaries, in seconds: requests and lags are

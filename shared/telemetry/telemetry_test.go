@@ -353,11 +353,6 @@ func TestUnsupportedConfigurationIsRefused(t *testing.T) {
 		sink telemetry.Sink
 	}{
 		{name: "zipkin exporter", env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}},
-		{name: "unknown sampler", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "sometimes"}},
-		{name: "ratio above 1", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-			"OTEL_TRACES_SAMPLER_ARG": "2"}},
-		{name: "ratio not a number", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "traceidratio",
-			"OTEL_TRACES_SAMPLER_ARG": "1%"}},
 		{name: "grpc protocol", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}},
 		// The sink's reader is linked only where asked for (promsink.New).
 		{name: "prometheus sink without its reader", sink: telemetry.SinkPrometheus},
@@ -369,6 +364,43 @@ func TestUnsupportedConfigurationIsRefused(t *testing.T) {
 				t.Fatalf("Setup accepted %v", tc.env)
 			}
 		})
+	}
+}
+
+// TestBadSamplerTurnsOnlyTracingOff: a sampler Setup cannot use costs the
+// traces, not the metrics (Lambda's EMF lines, the leases gauge), which a
+// Setup error would turn off with them; CheckSampler, which infra/stack
+// runs on the configured values, refuses the same values.
+func TestBadSamplerTurnsOnlyTracingOff(t *testing.T) {
+	for _, tc := range []struct{ name, sampler, arg string }{
+		{name: "unknown sampler", sampler: "sometimes"},
+		{name: "ratio above 1", sampler: "parentbased_traceidratio", arg: "2"},
+		{name: "ratio not a number", sampler: "traceidratio", arg: "1%"},
+		{name: "negative ratio", sampler: "traceidratio", arg: "-0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := telemetry.CheckSampler(tc.sampler, tc.arg); err == nil {
+				t.Errorf("CheckSampler(%q, %q) accepted it", tc.sampler, tc.arg)
+			}
+			var emf bytes.Buffer
+			p := setup(t, telemetry.Options{Metrics: telemetry.SinkEMF, EMFOut: &emf}, map[string]string{
+				"OTEL_TRACES_EXPORTER": "otlp", telemetry.EnvTracesSampler: tc.sampler, telemetry.EnvTracesSamplerArg: tc.arg})
+			if p.Tracing() || !p.Metrics() {
+				t.Fatalf("tracing %v metrics %v, want metrics only", p.Tracing(), p.Metrics())
+			}
+			telemetry.PlayRefused(context.Background(), "stream_limit")
+			if err := p.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(emf.String(), telemetry.MetricPlayRefused) {
+				t.Errorf("EMF output %q lacks %s", emf.String(), telemetry.MetricPlayRefused)
+			}
+		})
+	}
+	for _, tc := range []struct{ sampler, arg string }{{"", ""}, {"parentbased_traceidratio", "0.01"}, {"always_off", ""}, {"TraceIdRatio", " 1 "}} {
+		if err := telemetry.CheckSampler(tc.sampler, tc.arg); err != nil {
+			t.Errorf("CheckSampler(%q, %q): %v", tc.sampler, tc.arg, err)
+		}
 	}
 }
 
