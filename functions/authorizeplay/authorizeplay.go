@@ -37,6 +37,11 @@ type Config struct {
 	// HEARTBEAT_LEASE_CACHE on: within HEARTBEAT_LEASE_RENEW_SLACK).
 	TokenTTL time.Duration `env:"PLAYBACK_TOKEN_TTL, default=4h"`
 	MaxBody  int64         `env:"AUTHORIZE_MAX_BODY, default=4096"`
+	// TokenLease puts the session's lease in playback tokens: heartbeats
+	// then renew it without reading the session first. Verifiers of
+	// releases before the lease block reject such tokens, so upgrading
+	// from one deploys with it off first (README, Upgrading).
+	TokenLease bool `env:"PLAYBACK_TOKEN_LEASE, default=true"`
 
 	// Viewer locates the viewer for licensing: a title plays where it is
 	// licensed for the viewer's location, not the account's. These are pick
@@ -364,7 +369,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	}
 	claims := auth.PlaybackClaims{SessionID: sess.ID, AccountID: acct.ID, TitleID: title.ID, DeviceID: req.DeviceID,
 		IssuedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL), Viewer: viewerOf(r, req, acct, loc)}
-	if sess.Lease != "" {
+	if s.cfg.TokenLease && sess.Lease != "" {
 		// The heartbeats renew on it without reading the session first.
 		claims.StartedAt, claims.Lease = sess.StartedAt, sess.Lease
 	}
@@ -372,6 +377,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("authorizeplay: issue token: %w", err)
 	}
+	// CMCD reports renew by reading the session (heartbeat.holdLease), and
+	// the manifest credential's routes never renew: the lease would only
+	// lengthen their URLs.
+	claims.StartedAt, claims.Lease = time.Time{}, ""
 	cmcdCred, err := s.deps.Tokens.IssueCMCD(claims)
 	if err != nil {
 		return fmt.Errorf("authorizeplay: issue CMCD credential: %w", err)
@@ -412,7 +421,8 @@ func (s *Server) addManifests(r *http.Request, resp *PlayResponse, sess playback
 	exp = exp.Truncate(time.Second)
 	mc := claims
 	mc.ExpiresAt = exp
-	mc.Viewer = playback.Viewer{} // only heartbeats read it: the manifest URLs stay short
+	// Only heartbeats read the viewer and the lease: the manifest URLs stay short.
+	mc.Viewer, mc.StartedAt, mc.Lease = playback.Viewer{}, time.Time{}, ""
 	cred, err := s.deps.Tokens.IssueManifest(mc)
 	if err != nil {
 		return fmt.Errorf("authorizeplay: manifest credential: %w", err)

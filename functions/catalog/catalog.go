@@ -321,6 +321,7 @@ const (
 	SettingStripePricePlans = "STRIPE_PRICE_PLANS"
 	SettingLeaseTTL         = "LEASE_TTL"
 	SettingPastDueGrace     = "PAST_DUE_GRACE"
+	SettingTokenLease       = "PLAYBACK_TOKEN_LEASE"
 	// The OpenTelemetry sampler, standard names (shared/telemetry reads
 	// them; TestEnvNamesAreConfigTags there checks the spelling).
 	SettingTracesSampler    = "OTEL_TRACES_SAMPLER"
@@ -385,6 +386,11 @@ var Settings = []Setting{
 	// How long a past_due account keeps playing (authorizeplay) and stays
 	// entitled (paymentwebhook).
 	{Env: SettingPastDueGrace, ConfigKey: "pastDueGrace", Default: "72h"},
+	// Whether authorizeplay puts the session's lease in playback tokens, so
+	// heartbeats renew without reading the session. Verifiers of releases
+	// before the lease block reject such tokens: upgrading from one, deploy
+	// with it false first (README, Upgrading).
+	{Env: SettingTokenLease, ConfigKey: "playbackTokenLease", Default: "true"},
 	// The heartbeat function records one trace in a hundred of those that
 	// start with it (and every trace a sampled traceparent from the player
 	// or an upstream span continues): it takes a request per viewer every
@@ -418,7 +424,7 @@ var Functions = []Function{
 		// Ends the sessions of accounts that lost their entitlement.
 		Consumes:       []Consumer{{Topic: TopicEntitlementChanged, GCPEntryPoint: "AuthorizePlayConsumer"}},
 		Secrets:        []string{SecretPlaybackTokenKeys},
-		Settings:       []string{SettingLeaseTTL, SettingPastDueGrace},
+		Settings:       []string{SettingLeaseTTL, SettingPastDueGrace, SettingTokenLease},
 		Store:          StoreReadWrite,
 		MemoryMB:       256,
 		TimeoutSeconds: 10,

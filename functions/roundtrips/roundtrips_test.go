@@ -159,6 +159,12 @@ type rig struct {
 
 func newRig(t testing.TB, c cloud) *rig {
 	t.Helper()
+	return newRigWith(t, c, nil)
+}
+
+// newRigWith sets authorize play's environment to playVars.
+func newRigWith(t testing.TB, c cloud, playVars map[string]string) *rig {
+	t.Helper()
 	ctx := context.Background()
 	r := &rig{t: t, cloud: c, clock: &clock{}, tokens: auth.NewDevKeyring()}
 	r.clock.ns.Store(time.Now().UTC().Truncate(time.Second).UnixNano())
@@ -181,7 +187,7 @@ func newRig(t testing.TB, c cloud) *rig {
 		}
 	}
 	var playCfg authorizeplay.Config
-	env(&playCfg, nil)
+	env(&playCfg, playVars)
 	play, err := authorizeplay.New(playCfg,
 		authorizeplay.Deps{Store: store, Identity: verifier, Tokens: r.tokens, Now: r.clock.now})
 	if err != nil {

@@ -22,6 +22,8 @@ var settingValues = map[string]string{
 	"STRIPE_PRICE_PLANS": testPricePlans,
 	"LEASE_TTL":          "2m",
 	"PAST_DUE_GRACE":     "72h",
+	// Playback tokens carry the lease: a new stack's heartbeats renew in one round trip.
+	"PLAYBACK_TOKEN_LEASE": "true",
 	// The heartbeat function's sampler: it records one trace in a hundred.
 	"OTEL_TRACES_SAMPLER":     "parentbased_traceidratio",
 	"OTEL_TRACES_SAMPLER_ARG": "0.01",

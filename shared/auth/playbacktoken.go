@@ -53,7 +53,12 @@ func (c PlaybackClaims) Held() playback.Session {
 // block, older ones included, have an unknown viewer); then, only when the
 // claims carry a lease (the viewer block then always comes first, empty if
 // the viewer is unknown), the session's start as big-endian Unix
-// nanoseconds and the lease locator prefixed by its length in one byte.
+// nanoseconds and the lease locator prefixed by its length in one byte
+// (a zero start and an empty locator mean no lease, for a later release
+// that appends a block of its own without a lease). A verifier ignores
+// whatever follows the blocks it knows, so later releases can add
+// optional blocks after these (at most laterBlocksLen bytes) without
+// older verifiers rejecting their tokens.
 // Heartbeats check
 // it tens of thousands of times a second, so verifying it must not cost a
 // JSON decode or a JWT library's allocations. Four segments and the "v1." prefix keep it from ever parsing
@@ -69,7 +74,9 @@ const (
 	viewerBlockLen      = 1 + 2 + 1 + maxDeviceTypeLen + 4
 	maxLeaseLen         = 32
 	leaseBlockLen       = 8 + 1 + maxLeaseLen
-	maxPayloadLen       = payloadTimesLen + 4*(1+maxClaimIDLen) + viewerBlockLen + leaseBlockLen
+	// Room for optional blocks of later releases, which this one skips.
+	laterBlocksLen      = 64
+	maxPayloadLen       = payloadTimesLen + 4*(1+maxClaimIDLen) + viewerBlockLen + leaseBlockLen + laterBlocksLen
 	macLen              = sha256.Size
 	macTextLen          = (macLen*8 + 5) / 6 // unpadded base64
 	maxPayloadTextLen   = (maxPayloadLen*8 + 5) / 6
@@ -354,7 +361,7 @@ func decodePlaybackPayload(p []byte) (PlaybackClaims, bool) {
 		at += 4
 	}
 	if at != len(ids) {
-		// The lease block: start, lease locator, and nothing after.
+		// The lease block: start and lease locator; both zero is no lease.
 		if at+8 > len(ids) {
 			return PlaybackClaims{}, false
 		}
@@ -363,11 +370,16 @@ func decodePlaybackPayload(p []byte) (PlaybackClaims, bool) {
 			ns = ns<<8 | int64(b)
 		}
 		var lf [1]string
-		if at, ok = readPrefixed(ids, at+8, lf[:]); !ok || at != len(ids) || lf[0] == "" || len(lf[0]) > maxLeaseLen {
+		if at, ok = readPrefixed(ids, at+8, lf[:]); !ok || (lf[0] == "") != (ns == 0) || len(lf[0]) > maxLeaseLen {
 			return PlaybackClaims{}, false
 		}
-		started, lease = time.Unix(0, ns).UTC(), lf[0]
+		if lf[0] != "" {
+			started, lease = time.Unix(0, ns).UTC(), lf[0]
+		}
 	}
+	// Bytes after the last block this release knows are a later release's
+	// optional blocks, authentic since the MAC covers them: skipping them
+	// keeps tokens that release issues verifying here while a deploy rolls.
 	return PlaybackClaims{
 		Viewer:    viewer,
 		StartedAt: started,

@@ -418,15 +418,78 @@ func TestPlaybackPayloadViewerBlock(t *testing.T) {
 		{name: "lease block", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00\x07", "\x012"), ok: true,
 			lease: "2", started: time.Unix(0, 7).UTC()},
 		{name: "start cut short", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x07")},
-		{name: "empty lease", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00\x07", "\x00")},
+		{name: "empty lease with a start", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00\x07", "\x00")},
+		{name: "lease without a start", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00\x00", "\x012")},
+		{name: "no lease, a later block after it", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00\x00", "\x00", "\x03new"), ok: true},
 		{name: "lease overruns", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00\x07", "\x052")},
-		{name: "bytes after the lease", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00\x07", "\x012", "x")},
+		{name: "lease longer than allowed", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00\x07", "\x21", strings.Repeat("l", 33))},
+		{name: "bytes after the lease", payload: block("\x00", "\x00", "\x00\x00\x00\x00", "\x00\x00\x00\x00\x00\x00\x00\x07", "\x012", "x"), ok: true,
+			lease: "2", started: time.Unix(0, 7).UTC()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c, ok := decodePlaybackPayload(tc.payload)
 			if ok != tc.ok || c.Viewer != tc.want || c.Lease != tc.lease || !c.StartedAt.Equal(tc.started) {
 				t.Fatalf("decode = %+v, %v; want viewer %+v, lease %q from %v, %v", c, ok, tc.want, tc.lease, tc.started, tc.ok)
+			}
+		})
+	}
+}
+
+// A later release's optional blocks follow the ones this release knows: a
+// token carrying them verifies here, with the claims this release reads,
+// as long as its MAC covers them.
+func TestPlaybackTokenLaterBlocks(t *testing.T) {
+	t.Parallel()
+	ring := mustParseKeyring(t, keySpec("k1", randomKey(t)))
+	claims := testClaims(testNow)
+	claims.Viewer = playback.Viewer{Country: "DE", DeviceType: "tv", ASN: 3300}
+	claims.StartedAt, claims.Lease = testNow.Add(-time.Minute).UTC(), "63"
+	// resign appends extra to the payload of a token issued for claims
+	// and signs the result as Issue does.
+	resign := func(extra string) string {
+		t.Helper()
+		token := mustIssue(t, ring, claims)
+		parts := strings.Split(token, ".")
+		payload, err := tokenEncoding.DecodeString(parts[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed := parts[0] + "." + parts[1] + "." + tokenEncoding.EncodeToString(append(payload, extra...))
+		sum := mac(&ring.keys[0], macLabel, signed)
+		return signed + "." + tokenEncoding.EncodeToString(sum[:])
+	}
+	later := resign("\x05block\x00\x00\x00\x2a")
+	parts := strings.Split(later, ".")
+	payload, err := tokenEncoding.DecodeString(parts[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload[len(payload)-1] ^= 1
+	tampered := parts[0] + "." + parts[1] + "." + tokenEncoding.EncodeToString(payload) + "." + parts[3]
+	for _, tc := range []struct {
+		name   string
+		token  string
+		reason string
+	}{
+		{name: "none", token: resign("")},
+		{name: "a later block", token: later},
+		{name: "as many later bytes as there is room for", token: resign(strings.Repeat("x", laterBlocksLen))},
+		{name: "a later block changed after signing", token: tampered, reason: ReasonTokenSignature},
+		{name: "more later bytes than there is room for", token: resign(strings.Repeat("x", laterBlocksLen+maxClaimIDLen*4)), reason: ReasonTokenMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ring.Verify(tc.token, testNow)
+			if tc.reason != "" {
+				wantReason(t, err, playback.CodeUnauthenticated, tc.reason)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if got != claims {
+				t.Fatalf("claims = %+v, want %+v", got, claims)
 			}
 		})
 	}

@@ -56,15 +56,19 @@ func (s *Store) RenewHeldLease(ctx context.Context, held playback.Session, ttl, 
 		":id": str(held.ID), ":now": num(nanos(now)), ":exp": num(nanos(expires)), ":ttl": s.ttlAfter(expires),
 		":fexp": num(nanos(now.Add(ttl - slack))), ":fseen": num(nanos(now.Add(-slack))),
 	}
-	slotValues := mergeItems(item{":lsk": leaseAttrs(held.AccountID, expires)[attrLeaseSK]}, values)
+	// Both index keys, as every other slot write: a slot last written
+	// before the "leases" index has no lease_pk, and renewing only here
+	// would otherwise leave it out of the count for the session's life.
+	lease := leaseAttrs(held.AccountID, expires)
+	slotValues := mergeItems(item{":lpk": lease[attrLeasePK], ":lsk": lease[attrLeaseSK]}, values)
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: aws.String(s.table), Key: slotKey(held.AccountID, k),
-			UpdateExpression: aws.String("SET #exp = :exp, #seen = :now, #ttl = :ttl, #lsk = :lsk"),
+			UpdateExpression: aws.String("SET #exp = :exp, #seen = :now, #ttl = :ttl, #lpk = :lpk, #lsk = :lsk"),
 			ConditionExpression: aws.String("#session = :id AND #exp > :now AND #exp <= :exp" +
 				" AND (attribute_not_exists(#seen) OR #seen <= :now)" +
 				" AND (#exp < :fexp OR attribute_not_exists(#seen) OR #seen < :fseen)"),
-			ExpressionAttributeNames:            names("#session", "#exp", "#seen", "#ttl", "#lsk"),
+			ExpressionAttributeNames:            names("#session", "#exp", "#seen", "#ttl", "#lpk", "#lsk"),
 			ExpressionAttributeValues:           slotValues,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},

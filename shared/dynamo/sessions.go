@@ -43,7 +43,7 @@ func deviceLockKey(accountID, deviceID string) item {
 // attribute names (ttl, session) are DynamoDB reserved words.
 var leaseNames = map[string]string{
 	"#pk": attrPK, "#doc": attrDoc, "#exp": attrExpiresAt, "#ttl": attrTTL, "#version": attrVersion,
-	"#session": attrSession, "#slot": attrSlot, "#seen": attrSeenAt, "#lsk": attrLeaseSK,
+	"#session": attrSession, "#slot": attrSlot, "#seen": attrSeenAt, "#lpk": attrLeasePK, "#lsk": attrLeaseSK,
 }
 
 func names(keys ...string) map[string]string {

@@ -421,7 +421,7 @@ func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.
 // the revision whose guard is that condition. A held that does not match
 // what is stored, or a lost race, falls back to RenewLease.
 func (s *Store) RenewHeldLease(ctx context.Context, held playback.Session, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
-	const op = "RenewLease"
+	const op = "RenewHeldLease"
 	k, err := strconv.Atoi(held.Lease)
 	if _, memo := s.leases.Get(held.ID); memo || err != nil || k < 0 || k >= maxLeaseLimit || !validID(held.ID) || !validID(held.AccountID) {
 		// The memo renews in one round trip; a malformed held reads.
