@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/shared/telemetry"
+	"github.com/playplane/playplane/shared/telemetry/otlptest"
 )
 
 // TestInvocationDoesNotWaitForASlowCollector: the flush deferred in the
@@ -28,20 +26,7 @@ import (
 func TestInvocationDoesNotWaitForASlowCollector(t *testing.T) {
 	for _, hang := range []bool{true, false} {
 		t.Run(map[bool]string{true: "hangs", false: "503"}[hang], func(t *testing.T) {
-			release := make(chan struct{})
-			var calls atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				calls.Add(1)
-				if hang {
-					select {
-					case <-release:
-					case <-r.Context().Done():
-					}
-				}
-				http.Error(w, "busy", http.StatusServiceUnavailable)
-			}))
-			t.Cleanup(srv.Close)
-			t.Cleanup(func() { close(release) })
+			srv := otlptest.StartBusy(t, hang)
 			var emf bytes.Buffer
 			p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "recorder", Metrics: telemetry.SinkEMF, EMFOut: &emf,
 				Lookup: envconfig.MapLookuper(map[string]string{
@@ -88,7 +73,7 @@ func TestInvocationDoesNotWaitForASlowCollector(t *testing.T) {
 			if err := json.Unmarshal(res.out, &resp); err != nil || resp.StatusCode != 200 {
 				t.Fatalf("response %s (%v), want 200", res.out, err)
 			}
-			if n := calls.Load(); n != 1 {
+			if n := srv.Exports(); n != 1 {
 				t.Errorf("%d export attempts, want 1", n)
 			}
 			if out := emf.String(); !strings.Contains(out, telemetry.MetricRequestDuration) {

@@ -3,14 +3,12 @@ package telemetry_test
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/playplane/playplane/shared/telemetry"
+	"github.com/playplane/playplane/shared/telemetry/otlptest"
 )
 
 // TestInvocationFlushDoesNotWaitForTheCollector: at the end of an
@@ -28,21 +26,7 @@ func TestInvocationFlushDoesNotWaitForTheCollector(t *testing.T) {
 		{name: "hangs", hang: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			release := make(chan struct{})
-			var calls atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				calls.Add(1)
-				if tc.hang {
-					select {
-					case <-release:
-					case <-r.Context().Done():
-					}
-				}
-				http.Error(w, "busy", http.StatusServiceUnavailable)
-			}))
-			// Cleanups run last-in first-out: release the handler, then close.
-			t.Cleanup(srv.Close)
-			t.Cleanup(func() { close(release) })
+			srv := otlptest.StartBusy(t, tc.hang)
 			var emf bytes.Buffer
 			setup(t, telemetry.Options{Service: "heartbeat", Metrics: telemetry.SinkEMF, EMFOut: &emf}, map[string]string{
 				"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": srv.URL + "/v1/traces",
@@ -64,7 +48,7 @@ func TestInvocationFlushDoesNotWaitForTheCollector(t *testing.T) {
 			if err == nil {
 				t.Error("Flush reported no error for spans the collector did not take")
 			}
-			if n := calls.Load(); n != 1 {
+			if n := srv.Exports(); n != 1 {
 				t.Errorf("%d export attempts, want 1", n)
 			}
 			if out := emf.String(); !strings.Contains(out, "CloudWatchMetrics") || !strings.Contains(out, telemetry.MetricRequestDuration) {

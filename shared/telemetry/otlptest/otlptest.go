@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/playplane/playplane/shared/telemetry"
@@ -267,3 +268,35 @@ func Serve(t testing.TB, pattern, path string, h http.HandlerFunc) string {
 	}
 	return traceID
 }
+
+// Busy is an OTLP endpoint under load: every export is answered 503 and,
+// when hang is set, only after the client gives up or the test ends. A flush
+// that must not keep an invocation waiting is tested against it.
+type Busy struct {
+	URL   string // the server's base URL; exports go to URL + "/v1/traces"
+	calls atomic.Int32
+}
+
+// StartBusy starts a Busy endpoint, stopped when the test ends.
+func StartBusy(t testing.TB, hang bool) *Busy {
+	b := &Busy{}
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.calls.Add(1)
+		if hang {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	// Cleanups run last-in first-out: release the handler, then close.
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	b.URL = srv.URL
+	return b
+}
+
+// Exports is how many export requests reached the endpoint.
+func (b *Busy) Exports() int32 { return b.calls.Load() }
