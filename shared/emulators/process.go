@@ -151,8 +151,11 @@ func waitReady(ctx context.Context, p *process, name string, port int, endpoint 
 			return err
 		}
 		conn.Close()
-		if name == DynamoDBService {
+		switch name {
+		case DynamoDBService:
 			return probeDynamoDB(ctx, endpoint)
+		case StripeService:
+			return probeStripeMock(ctx, endpoint)
 		}
 		return nil
 	}
