@@ -50,6 +50,13 @@ func newHarness(t testing.TB, opts ...bolt.Option) *harness {
 // newHarnessWith lets configure change the function's Config.
 func newHarnessWith(t testing.TB, configure func(*authorizeplay.Config), opts ...bolt.Option) *harness {
 	t.Helper()
+	return newHarnessOn(t, configure, nil, opts...)
+}
+
+// newHarnessOn also lets wrap stand between the function and the bolt store
+// (nil: the store itself).
+func newHarnessOn(t testing.TB, configure func(*authorizeplay.Config), wrap func(authorizeplay.Store) authorizeplay.Store, opts ...bolt.Option) *harness {
+	t.Helper()
 	store, err := bolt.Open(filepath.Join(t.TempDir(), "db"), opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -69,8 +76,12 @@ func newHarnessWith(t testing.TB, configure func(*authorizeplay.Config), opts ..
 	if configure != nil {
 		configure(&cfg)
 	}
+	var fnStore authorizeplay.Store = store
+	if wrap != nil {
+		fnStore = wrap(store)
+	}
 	h.srv, err = authorizeplay.New(cfg,
-		authorizeplay.Deps{Store: store, Identity: verifier, Tokens: h.tokens, Now: func() time.Time { return h.now }})
+		authorizeplay.Deps{Store: fnStore, Identity: verifier, Tokens: h.tokens, Now: func() time.Time { return h.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +90,23 @@ func newHarnessWith(t testing.TB, configure func(*authorizeplay.Config), opts ..
 	h.srv.Register(mux)
 	h.h = httpx.Middleware(slog.New(slog.DiscardHandler), mux)
 	return h
+}
+
+// admitted decodes a 201 play answer and verifies its playback token.
+func (h *harness) admitted(t testing.TB, rec *httptest.ResponseRecorder) (authorizeplay.PlayResponse, auth.PlaybackClaims) {
+	t.Helper()
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("play: status %d: %s", rec.Code, rec.Body)
+	}
+	var resp authorizeplay.PlayResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := h.tokens.Verify(resp.PlaybackToken, h.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, claims
 }
 
 func (h *harness) token(account string) string {
@@ -129,21 +157,10 @@ func errorOf(t *testing.T, rec *httptest.ResponseRecorder) httpx.ErrorDetail {
 func TestPlayAdmits(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	rec := h.play(demo.AccountFamily, "big-buck-bunny", "tv-1")
-	if rec.Code != http.StatusCreated {
-		t.Fatalf("status %d: %s", rec.Code, rec.Body)
-	}
-	var resp authorizeplay.PlayResponse
-	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-		t.Fatal(err)
-	}
+	resp, claims := h.admitted(t, h.play(demo.AccountFamily, "big-buck-bunny", "tv-1"))
 	if resp.MaxQuality != playback.QualityHD || resp.Manifest != "/titles/big-buck-bunny/master.m3u8" ||
 		!resp.LeaseExpiresAt.Equal(h.now.Add(2*time.Minute)) {
 		t.Fatalf("response = %+v", resp)
-	}
-	claims, err := h.tokens.Verify(resp.PlaybackToken, h.now)
-	if err != nil {
-		t.Fatal(err)
 	}
 	if claims.SessionID != resp.SessionID || claims.AccountID != demo.AccountFamily || claims.TitleID != "big-buck-bunny" || claims.DeviceID != "tv-1" {
 		t.Fatalf("token claims = %+v", claims)

@@ -2,10 +2,6 @@ package authorizeplay_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
-	"log/slog"
-	"net/http"
 	"net/url"
 	"path"
 	"testing"
@@ -14,7 +10,6 @@ import (
 	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
-	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -47,36 +42,12 @@ func TestPlaybackTokenLeaseSetting(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t)
-			// The harness's server reads bolt: one more on the same
-			// store, answering with a lease.
-			verifier, err := auth.NewVerifier(auth.VerifierConfig{Issuer: issuer, Audience: audience,
-				HS256Keys: kid + ":" + base64.StdEncoding.EncodeToString(jwtKey), Leeway: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, err := authorizeplay.New(authorizeplay.Config{PastDueGrace: 72 * time.Hour, LeaseTTL: 2 * time.Minute,
-				TokenTTL: time.Hour, MaxBody: 4096, ManifestGrace: 30 * time.Second, ManifestMaxTTL: 10 * time.Minute, TokenLease: tc.on},
-				authorizeplay.Deps{Store: leasedStore{h.store}, Identity: verifier, Tokens: h.tokens, Now: func() time.Time { return h.now }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { srv.Close() })
-			mux := http.NewServeMux()
-			srv.Register(mux)
-			h.h = httpx.Middleware(slog.New(slog.DiscardHandler), mux)
-			rec := h.play(demo.AccountFamily, "big-buck-bunny", "tv-1")
-			if rec.Code != http.StatusCreated {
-				t.Fatalf("status %d: %s", rec.Code, rec.Body)
-			}
-			var resp authorizeplay.PlayResponse
-			if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-				t.Fatal(err)
-			}
-			claims, err := h.tokens.Verify(resp.PlaybackToken, h.now)
-			if err != nil {
-				t.Fatal(err)
-			}
+			// The harness's server reads bolt through a store answering
+			// with a lease.
+			h := newHarnessOn(t, func(c *authorizeplay.Config) {
+				c.ManifestGrace, c.ManifestMaxTTL, c.TokenLease = 30*time.Second, 10*time.Minute, tc.on
+			}, func(s authorizeplay.Store) authorizeplay.Store { return leasedStore{s} })
+			resp, claims := h.admitted(t, h.play(demo.AccountFamily, "big-buck-bunny", "tv-1"))
 			if claims.Lease != tc.lease || claims.StartedAt.IsZero() != (tc.lease == "") {
 				t.Fatalf("playback token lease %q from %v, want %q", claims.Lease, claims.StartedAt, tc.lease)
 			}

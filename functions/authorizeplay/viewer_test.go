@@ -1,7 +1,6 @@
 package authorizeplay_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -54,17 +53,7 @@ func TestPlayTokenCarriesTheViewer(t *testing.T) {
 				}
 			})
 			rec := h.do(http.MethodPost, "/v1/play", h.token(tc.account), tc.body, tc.req, func(r *http.Request) { r.RemoteAddr = frontDoor })
-			if rec.Code != http.StatusCreated {
-				t.Fatalf("play: %d %s", rec.Code, rec.Body)
-			}
-			var resp authorizeplay.PlayResponse
-			if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-				t.Fatal(err)
-			}
-			claims, err := h.tokens.Verify(resp.PlaybackToken, h.now)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, claims := h.admitted(t, rec)
 			if claims.Viewer != tc.want {
 				t.Fatalf("viewer %+v, want %+v", claims.Viewer, tc.want)
 			}
