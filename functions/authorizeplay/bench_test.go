@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/latencytest"
 	"github.com/playplane/playplane/shared/telemetry/otlptest"
 )
 
@@ -50,30 +50,19 @@ func benchmarkPlay(b *testing.B, opts ...bolt.Option) {
 // other processes falls on both alike; "durable/nosync" is the ratio of
 // their p50 latencies per call, the figure to compare across runs.
 func BenchmarkAuthorizePlayConcurrent(b *testing.B) {
-	const callers = 32
-	type mode struct {
-		name string
-		play func(n int) []time.Duration
-		lat  []time.Duration
+	const callers, chunks = 32, 4
+	modes := []latencytest.Mode{
+		{Name: "durable", Run: concurrentPlayer(b, callers)},
+		{Name: "nosync", Run: concurrentPlayer(b, callers, bolt.WithoutSync())},
 	}
-	modes := []*mode{
-		{name: "durable", play: concurrentPlayer(b, callers)},
-		{name: "nosync", play: concurrentPlayer(b, callers, bolt.WithoutSync())},
-	}
-	const chunks = 4
 	b.ResetTimer()
-	for range chunks {
-		for _, m := range modes {
-			m.lat = append(m.lat, m.play(max(b.N/chunks, callers))...)
-		}
-	}
+	lat := latencytest.Alternate(b.N, chunks, callers, modes...)
 	b.StopTimer()
 	p50 := make([]time.Duration, len(modes))
 	for i, m := range modes {
-		slices.Sort(m.lat)
-		p50[i] = m.lat[len(m.lat)/2]
-		b.ReportMetric(float64(p50[i].Microseconds()), m.name+"-p50-µs")
-		b.ReportMetric(float64(m.lat[len(m.lat)*99/100].Microseconds()), m.name+"-p99-µs")
+		p50[i] = latencytest.Percentile(lat[i], 50)
+		b.ReportMetric(float64(p50[i].Microseconds()), m.Name+"-p50-µs")
+		b.ReportMetric(float64(latencytest.Percentile(lat[i], 99).Microseconds()), m.Name+"-p99-µs")
 	}
 	b.ReportMetric(float64(p50[0])/float64(p50[1]), "durable/nosync")
 }
@@ -104,27 +93,16 @@ func concurrentPlayer(b *testing.B, callers int, opts ...bolt.Option) func(n int
 		}
 	}
 	return func(n int) []time.Duration {
-		lat := make([][]time.Duration, callers)
-		var wg sync.WaitGroup
-		for i, tok := range tokens {
-			calls := n / callers
-			if i < n%callers {
-				calls++
+		lat, err := latencytest.Concurrent(n, callers, func(i int) error {
+			if rec := h.do(http.MethodPost, "/v1/play", tokens[i], body); rec.Code != http.StatusCreated {
+				return fmt.Errorf("%d %s", rec.Code, rec.Body)
 			}
-			wg.Go(func() {
-				for range calls {
-					start := time.Now()
-					rec := h.do(http.MethodPost, "/v1/play", tok, body)
-					lat[i] = append(lat[i], time.Since(start))
-					if rec.Code != http.StatusCreated {
-						b.Errorf("%d %s", rec.Code, rec.Body)
-						return
-					}
-				}
-			})
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
-		wg.Wait()
-		return slices.Concat(lat...)
+		return lat
 	}
 }
 

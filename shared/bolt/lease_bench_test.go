@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/latencytest"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -30,29 +29,19 @@ import (
 // "durable/nosync" is the figure.
 func BenchmarkAcquireLeaseConcurrent(b *testing.B) {
 	const callers, chunks = 32, 4
-	type mode struct {
-		name string
-		run  func(n int) []time.Duration
-		lat  []time.Duration
-	}
-	modes := []*mode{
-		{name: "durable", run: leaseCallers(b, callers)},
-		{name: "nosync", run: leaseCallers(b, callers, bolt.WithoutSync())},
-		{name: "fsync", run: fsyncFloor(b)},
-		{name: "commit", run: commitFloor(b)},
+	modes := []latencytest.Mode{
+		{Name: "durable", Run: leaseCallers(b, callers)},
+		{Name: "nosync", Run: leaseCallers(b, callers, bolt.WithoutSync())},
+		{Name: "fsync", Run: fsyncFloor(b)},
+		{Name: "commit", Run: commitFloor(b)},
 	}
 	b.ResetTimer()
-	for range chunks {
-		for _, m := range modes {
-			m.lat = append(m.lat, m.run(max(b.N/chunks, callers))...)
-		}
-	}
+	lat := latencytest.Alternate(b.N, chunks, callers, modes...)
 	b.StopTimer()
 	p50 := map[string]time.Duration{}
-	for _, m := range modes {
-		slices.Sort(m.lat)
-		p50[m.name] = m.lat[len(m.lat)/2]
-		b.ReportMetric(float64(p50[m.name].Microseconds()), m.name+"-p50-µs")
+	for i, m := range modes {
+		p50[m.Name] = latencytest.Percentile(lat[i], 50)
+		b.ReportMetric(float64(p50[m.Name].Microseconds()), m.Name+"-p50-µs")
 	}
 	b.ReportMetric(float64(p50["durable"])/float64(p50["nosync"]), "durable/nosync")
 	b.ReportMetric(float64(p50["durable"])/float64(p50["fsync"]), "durable/fsync")
@@ -74,28 +63,15 @@ func leaseCallers(b *testing.B, callers int, opts ...bolt.Option) func(n int) []
 		}
 	}
 	return func(n int) []time.Duration {
-		lat := make([][]time.Duration, callers)
-		var wg sync.WaitGroup
-		for i := range callers {
-			calls := n / callers
-			if i < n%callers {
-				calls++
-			}
-			wg.Go(func() {
-				for range calls {
-					start := time.Now()
-					_, err := s.AcquireLease(b.Context(), playback.LeaseRequest{SessionID: playback.NewID("ses"),
-						AccountID: fmt.Sprintf("acct_%d", i), DeviceID: "tv", TitleID: "t", Limit: 1, TTL: time.Minute, Now: time.Now()})
-					lat[i] = append(lat[i], time.Since(start))
-					if err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
+		lat, err := latencytest.Concurrent(n, callers, func(i int) error {
+			_, err := s.AcquireLease(b.Context(), playback.LeaseRequest{SessionID: playback.NewID("ses"),
+				AccountID: fmt.Sprintf("acct_%d", i), DeviceID: "tv", TitleID: "t", Limit: 1, TTL: time.Minute, Now: time.Now()})
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
-		wg.Wait()
-		return slices.Concat(lat...)
+		return lat
 	}
 }
 
