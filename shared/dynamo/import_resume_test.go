@@ -56,22 +56,7 @@ func TestImportFailedPartWayConverges(t *testing.T) {
 	if _, err := catalogfile.Apply(ctx, failBatchesAfter(s, 2), plan, "cli:test", time.Now); err == nil {
 		t.Fatal("the import with its connection lost succeeded")
 	}
-	titles := func() map[string]playback.Record {
-		t.Helper()
-		out := map[string]playback.Record{}
-		for after := ""; ; {
-			p, err := s.ListRecords(ctx, playback.KindTitle, after, 1000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range p.Records {
-				out[r.ID] = r
-			}
-			if after = p.Next; after == "" {
-				return out
-			}
-		}
-	}
+	titles := func() map[string]playback.Record { t.Helper(); return listAll(t, s, playback.KindTitle, 1000) }
 	audited := func() map[string]bool {
 		t.Helper()
 		out := map[string]bool{}

@@ -31,11 +31,18 @@ func putOldLayout(t *testing.T, s *Store, kind playback.Kind, id, doc string, en
 	}
 }
 
+// listIDs lists every record of kind, two a page so paging is exercised.
 func listIDs(t *testing.T, s *Store, kind playback.Kind) map[string]playback.Record {
+	t.Helper()
+	return listAll(t, s, kind, 2)
+}
+
+// listAll lists every record of kind by id, page records a page.
+func listAll(t *testing.T, s *Store, kind playback.Kind, page int) map[string]playback.Record {
 	t.Helper()
 	out := map[string]playback.Record{}
 	for after := ""; ; {
-		p, err := s.ListRecords(context.Background(), kind, after, 2)
+		p, err := s.ListRecords(context.Background(), kind, after, page)
 		if err != nil {
 			t.Fatal(err)
 		}
