@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/storetest"
 )
 
 // putOldLayout writes a record as the store wrote it before the "list"
@@ -55,24 +56,14 @@ func listAll(t *testing.T, s *Store, kind playback.Kind, page int) map[string]pl
 	}
 }
 
-func docOf(t *testing.T, kind playback.Kind, v any) playback.Change {
-	t.Helper()
-	c, err := playback.NewChange(kind, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.IfAbsent = true
-	return c
-}
-
 // A table of the old layout is listed once MigrateListing has run, with
 // its documents and versions as they were, and its old items gone.
 func TestMigrateListingMovesTheOldLayout(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
-	title := docOf(t, playback.KindTitle, playback.Title{ID: "old-t", Name: "Old", AssetPath: "/o/", Manifest: "m"})
-	edge := docOf(t, playback.KindEdge, playback.Edge{ID: "old-e", CDN: "c", BaseURL: "https://e.example", Weight: 1, Healthy: true})
+	title := storetest.Create(t, playback.KindTitle, playback.Title{ID: "old-t", Name: "Old", AssetPath: "/o/", Manifest: "m"})
+	edge := storetest.Create(t, playback.KindEdge, playback.Edge{ID: "old-e", CDN: "c", BaseURL: "https://e.example", Weight: 1, Healthy: true})
 	putOldLayout(t, s, playback.KindTitle, title.ID, string(title.Doc), true)
 	putOldLayout(t, s, playback.KindEdge, edge.ID, string(edge.Doc), true)
 	putOldLayout(t, s, playback.KindTitle, "gone", "", true) // an entry whose record was deleted
@@ -116,9 +107,9 @@ func TestCreateRecordsReadsTheRecordsNotTheList(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newStore(t)
-	same := docOf(t, playback.KindTitle, playback.Title{ID: "same", Name: "Same", AssetPath: "/s/", Manifest: "m"})
+	same := storetest.Create(t, playback.KindTitle, playback.Title{ID: "same", Name: "Same", AssetPath: "/s/", Manifest: "m"})
 	putOldLayout(t, s, playback.KindTitle, same.ID, string(same.Doc), false)
-	fresh := docOf(t, playback.KindTitle, playback.Title{ID: "fresh", Name: "Fresh", AssetPath: "/f/", Manifest: "m"})
+	fresh := storetest.Create(t, playback.KindTitle, playback.Title{ID: "fresh", Name: "Fresh", AssetPath: "/f/", Manifest: "m"})
 	rec, err := s.CreateRecords(ctx, playback.ChangeSet{Actor: "test", At: time.Now(), Changes: []playback.Change{same, fresh}})
 	if err != nil {
 		t.Fatal(err)
@@ -131,8 +122,8 @@ func TestCreateRecordsReadsTheRecordsNotTheList(t *testing.T) {
 		t.Fatalf("titles %+v: want same listed, unchanged at version 7, and fresh", titles)
 	}
 
-	other := docOf(t, playback.KindTitle, playback.Title{ID: "same", Name: "Other", AssetPath: "/s/", Manifest: "m"})
-	third := docOf(t, playback.KindTitle, playback.Title{ID: "third", Name: "Third", AssetPath: "/t/", Manifest: "m"})
+	other := storetest.Create(t, playback.KindTitle, playback.Title{ID: "same", Name: "Other", AssetPath: "/s/", Manifest: "m"})
+	third := storetest.Create(t, playback.KindTitle, playback.Title{ID: "third", Name: "Third", AssetPath: "/t/", Manifest: "m"})
 	_, err = s.CreateRecords(ctx, playback.ChangeSet{Actor: "test", At: time.Now(), Changes: []playback.Change{third, other}})
 	if !playback.IsCode(err, playback.CodePrecondition) {
 		t.Fatalf("creating a title that exists with another document: %v, want precondition failed", err)

@@ -16,21 +16,12 @@ func testAdminBulkCreates(t *testing.T, s playback.Store) {
 		t.Skip("the store writes every change set atomically (no bulk creates)")
 	}
 	ctx := context.Background()
-	newChange := func(kind playback.Kind, v any) playback.Change {
-		t.Helper()
-		c, err := playback.NewChange(kind, v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.IfAbsent = true
-		return c
-	}
 	run := playback.NewID("b")
 	plan := playback.Plan{ID: run + "-plan", Name: "Bulk", MaxStreams: 1, MaxDevices: 1, MaxQuality: playback.QualitySD}
-	changes := []playback.Change{newChange(playback.KindPlan, plan)}
+	changes := []playback.Change{Create(t, playback.KindPlan, plan)}
 	// More records than one batch request of any store holds.
 	for i := range 60 {
-		changes = append(changes, newChange(playback.KindTitle, playback.Title{ID: fmt.Sprintf("%s-t%02d", run, i), Name: "T",
+		changes = append(changes, Create(t, playback.KindTitle, playback.Title{ID: fmt.Sprintf("%s-t%02d", run, i), Name: "T",
 			AssetPath: "/t/", Manifest: "m"}))
 	}
 	rec, err := bulk.CreateRecords(ctx, playback.ChangeSet{Actor: "storetest", At: now(), Changes: changes})
@@ -79,7 +70,7 @@ func testAdminBulkCreates(t *testing.T, s playback.Store) {
 	// The records take conditional writes on the versions they got.
 	r0 := must(s.GetRecord(ctx, playback.KindPlan, plan.ID))(t)
 	plan.Name = "Bulk 2"
-	upd := newChange(playback.KindPlan, plan)
+	upd := Create(t, playback.KindPlan, plan)
 	upd.IfAbsent, upd.IfMatch = false, r0.Version
 	apply(t, s, upd)
 
@@ -101,8 +92,8 @@ func testAdminBulkCreates(t *testing.T, s playback.Store) {
 	}
 	// A create of a record that exists with another document refuses the
 	// whole set before writing any of it.
-	fresh0 := newChange(playback.KindTitle, playback.Title{ID: run + "-fresh0", Name: "F", AssetPath: "/f/", Manifest: "m"})
-	clash := newChange(playback.KindTitle, playback.Title{ID: changes[3].ID, Name: "Other", AssetPath: "/t/", Manifest: "m"})
+	fresh0 := Create(t, playback.KindTitle, playback.Title{ID: run + "-fresh0", Name: "F", AssetPath: "/f/", Manifest: "m"})
+	clash := Create(t, playback.KindTitle, playback.Title{ID: changes[3].ID, Name: "Other", AssetPath: "/t/", Manifest: "m"})
 	_, err = bulk.CreateRecords(ctx, playback.ChangeSet{Actor: "storetest", At: now(), Changes: []playback.Change{fresh0, clash}})
 	wantCode(t, err, playback.CodePrecondition)
 	if _, err := s.GetRecord(ctx, playback.KindTitle, fresh0.ID); !playback.IsCode(err, playback.CodeNotFound) {
@@ -114,8 +105,8 @@ func testAdminBulkCreates(t *testing.T, s playback.Store) {
 
 	// Anything but a create of a plan, title or edge is refused, and the
 	// set writes nothing.
-	fresh := newChange(playback.KindTitle, playback.Title{ID: run + "-fresh", Name: "F", AssetPath: "/f/", Manifest: "m"})
-	account := newChange(playback.KindAccount, playback.Account{ID: run + "-acct", PlanID: plan.ID, Territory: "DE"})
+	fresh := Create(t, playback.KindTitle, playback.Title{ID: run + "-fresh", Name: "F", AssetPath: "/f/", Manifest: "m"})
+	account := Create(t, playback.KindAccount, playback.Account{ID: run + "-acct", PlanID: plan.ID, Territory: "DE"})
 	unconditional := fresh
 	unconditional.IfAbsent = false
 	update := changes[1]
@@ -139,4 +130,15 @@ func testAdminBulkCreates(t *testing.T, s playback.Store) {
 			t.Fatalf("%s: a refused set wrote (%v)", tc.name, err)
 		}
 	}
+}
+
+// Create is the change that creates v as a record of kind (IfAbsent).
+func Create(t testing.TB, kind playback.Kind, v any) playback.Change {
+	t.Helper()
+	c, err := playback.NewChange(kind, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.IfAbsent = true
+	return c
 }
