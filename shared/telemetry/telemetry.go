@@ -335,7 +335,8 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 			}
 			exp = &spanExporter{client: client}
 		}
-		p.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithSampler(smp))
+		p.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithSampler(smp),
+			sdktrace.WithIDGenerator(idGenerator{}))
 		rt.tracer = p.tp.Tracer("github.com/playplane/playplane")
 	}
 	if metricsOn {
