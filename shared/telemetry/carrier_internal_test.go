@@ -1,0 +1,83 @@
+package telemetry
+
+import (
+	"context"
+	"maps"
+	"testing"
+
+	"github.com/sethvargo/go-envconfig"
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// TestCarrierIsThePropagators: the trace context Carrier puts on a message
+// is what the propagator writes, for sampled and unsampled spans, with a
+// tracestate and with baggage (which take the propagator's own path).
+func TestCarrierIsThePropagators(t *testing.T) {
+	p, err := Setup(context.Background(), Options{Service: "test", SpanExporter: tracetest.NewInMemoryExporter(),
+		Lookup: envconfig.MapLookuper(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	ts, err := trace.ParseTraceState("vendor=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	member, err := baggage.NewMember("tenant", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bag, err := baggage.New(member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		flags   trace.TraceFlags
+		state   trace.TraceState
+		baggage bool
+		keys    int
+	}{
+		{name: "sampled", flags: trace.FlagsSampled, keys: 1},
+		{name: "unsampled", keys: 1},
+		{name: "random flag kept, unknown ones dropped", flags: 0xfe, keys: 1},
+		{name: "tracestate", flags: trace.FlagsSampled, state: ts, keys: 2},
+		{name: "baggage", baggage: true, keys: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tid, sid := idGenerator{}.NewIDs(context.Background())
+			sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: tc.flags, TraceState: tc.state})
+			ctx := trace.ContextWithSpanContext(context.Background(), sc)
+			if tc.baggage {
+				ctx = baggage.ContextWithBaggage(ctx, bag)
+			}
+			want := propagation.MapCarrier{}
+			propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}).Inject(ctx, want)
+			got := Carrier(ctx)
+			if !maps.Equal(got, map[string]string(want)) || len(got) != tc.keys {
+				t.Fatalf("Carrier: %v, the propagator writes %v", got, want)
+			}
+		})
+	}
+	if c := Carrier(context.Background()); c != nil {
+		t.Fatalf("Carrier of a context without a span: %v, want nil", c)
+	}
+}
+
+// TestIDsAreValidAndDistinct: the lock-free generator never makes the
+// all-zero ids the specification reserves as invalid, nor repeats itself.
+func TestIDsAreValidAndDistinct(t *testing.T) {
+	seen := map[trace.TraceID]bool{}
+	spans := map[trace.SpanID]bool{}
+	for range 10000 {
+		tid, sid := idGenerator{}.NewIDs(context.Background())
+		child := idGenerator{}.NewSpanID(context.Background(), tid)
+		if !tid.IsValid() || !sid.IsValid() || !child.IsValid() || seen[tid] || spans[sid] || spans[child] || sid == child {
+			t.Fatalf("ids %s %s %s: invalid or repeated", tid, sid, child)
+		}
+		seen[tid], spans[sid], spans[child] = true, true, true
+	}
+}
