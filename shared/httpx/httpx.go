@@ -260,25 +260,30 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 		}
 		req := &request{id: id, trace: traceID(r), base: log}
 		ctx := context.WithValue(r.Context(), keyRequest, req)
+		// The request's span goes into the same context, so that one copy
+		// of r carries both.
+		ctx, tel := telemetry.StartRequest(ctx, r)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
-			if p := recover(); p != nil {
+			p := recover()
+			if p != nil {
 				req.logger().ErrorContext(ctx, "panic", "panic", fmt.Sprint(p))
 				if !rec.wrote {
 					WriteError(rec, r, errors.New("panic"))
 				}
 			}
+			// After the recovery, so a panic's span ends failed and its
+			// duration is counted with the 500 it became.
+			tel.End(rec, r, p)
 			if log.Enabled(ctx, slog.LevelInfo) {
 				// The access line names the request's fields itself, so a
 				// request that logs nothing else never builds its logger.
 				log.InfoContext(ctx, "request", append(req.attrs(), "method", r.Method, "path", r.URL.Path, "status", rec.status)...)
 			}
 		}()
-		// Inside the recovery above, so a panic ends the request's span as
-		// failed before it becomes a 500.
-		telemetry.ServeHTTP(rec, r, next)
+		next.ServeHTTP(rec, r)
 	})
 }
 
@@ -314,8 +319,8 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
-// Status is the status sent (200 until one is): telemetry.ServeHTTP reads
-// it (telemetry.StatusWriter) instead of wrapping the writer again.
+// Status is the status sent (200 until one is): telemetry's Request.End
+// reads it (telemetry.StatusWriter).
 func (s *statusRecorder) Status() int { return s.status }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -16,13 +17,34 @@ import (
 // The route is the pattern the ServeMux matched, which it stores on the
 // request it is handed: next must pass r on unchanged to the mux. Off, it
 // is next.ServeHTTP(w, r).
+//
+// It copies r to put the span in its context. A middleware that copies r
+// for its own context values anyway calls StartRequest and Request.End
+// around next instead, so that one copy carries both (httpx does).
 func ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	rt := current()
 	if rt == nil {
 		next.ServeHTTP(w, r)
 		return
 	}
-	rt.serveHTTP(w, r, next)
+	ctx, q := rt.startRequest(r.Context(), r)
+	if q.traced {
+		r = r.WithContext(ctx)
+	}
+	sw, ok := w.(StatusWriter)
+	if !ok {
+		sw = &recorder{ResponseWriter: w, status: http.StatusOK}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			// The status a panic ends in is the caller's to decide: the
+			// span says it failed, and no duration is recorded.
+			q.fail()
+			panic(p)
+		}
+		q.End(sw, r, nil)
+	}()
+	next.ServeHTTP(sw, r)
 }
 
 // StatusWriter is a ResponseWriter that knows the status it sent
@@ -32,66 +54,106 @@ type StatusWriter interface {
 	Status() int
 }
 
+// Request is one HTTP request's telemetry, from StartRequest to End.
+// The zero Request (telemetry off) does nothing.
+type Request struct {
+	rt    *runtime
+	start time.Time
+	// span is the server span when it records; an unsampled one is only
+	// in the context, where its children and the trace context on the
+	// bus find its trace id and sampling decision.
+	span trace.Span
+	// traced: ctx differs from the one StartRequest was given.
+	traced bool
+}
+
+// StartRequest begins the telemetry of r, which the caller serves with
+// ctx (r's context with the caller's own values, if any) as returned here:
+// with the server span in it when tracing is on. Off, ctx comes back as
+// given. The caller puts ctx on r (r.WithContext) and calls End with that
+// request once the mux has served it.
+func StartRequest(ctx context.Context, r *http.Request) (context.Context, Request) {
+	rt := current()
+	if rt == nil {
+		return ctx, Request{}
+	}
+	return rt.startRequest(ctx, r)
+}
+
 // serverStart is the server span's start options, passed as a slice
 // made once: a variadic argument list would be made on every call.
 var serverStart = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 
-func (rt *runtime) serveHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	start := time.Now()
-	var span trace.Span // nil unless recorded: a sampled-out request builds nothing for it
-	if rt.tracer != nil {
-		ctx := r.Context()
-		// Header's map read with the canonical names costs nothing; the
-		// propagator's Get canonicalises each name into a new string.
-		if len(r.Header["Traceparent"]) > 0 || len(r.Header["Baggage"]) > 0 {
-			ctx = rt.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
-		}
-		// The span starts without attributes: options given to Start are
-		// copied into its configuration even when the sampler drops it.
-		if !rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
-			var s trace.Span
-			ctx, s = rt.tracer.Start(ctx, r.Method, serverStart...)
-			if s.IsRecording() {
-				s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)
-				span = s
-			}
-		}
-		// Even a span not recorded goes into the context: its children
-		// (the producer span) and the trace context the bus carries
-		// inherit its trace id and sampling decision.
-		r = r.WithContext(ctx)
+func (rt *runtime) startRequest(ctx context.Context, r *http.Request) (context.Context, Request) {
+	q := Request{rt: rt, start: time.Now()}
+	if rt.tracer == nil {
+		return ctx, q
 	}
-	sw, ok := w.(StatusWriter)
-	if !ok {
-		sw = &recorder{ResponseWriter: w, status: http.StatusOK}
+	// Header's map read with the canonical names costs nothing; the
+	// propagator's Get canonicalises each name into a new string.
+	if len(r.Header["Traceparent"]) > 0 || len(r.Header["Baggage"]) > 0 {
+		ctx = rt.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		q.traced = true
 	}
-	defer func() {
-		status := sw.Status()
-		route := r.Pattern
-		if i := strings.IndexByte(route, ' '); i >= 0 {
-			route = route[i+1:]
+	// The span starts without attributes: options given to Start are
+	// copied into its configuration even when the sampler drops it.
+	if !rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
+		var s trace.Span
+		ctx, s = rt.tracer.Start(ctx, r.Method, serverStart...)
+		q.traced = true
+		if s.IsRecording() {
+			s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)
+			q.span = s
 		}
-		if route == "" {
-			route = "unmatched"
+	}
+	return ctx, q
+}
+
+// End ends the request's span and records its duration, with the status
+// w sent and the route the ServeMux stored on r, which must be the
+// request the mux was handed. recovered is a panic the caller recovered
+// from while serving r (and answered with w's status): the span says so.
+func (q Request) End(w StatusWriter, r *http.Request, recovered any) {
+	if q.rt == nil {
+		return
+	}
+	status := w.Status()
+	route := r.Pattern
+	if i := strings.IndexByte(route, ' '); i >= 0 {
+		route = route[i+1:]
+	}
+	if route == "" {
+		route = "unmatched"
+	}
+	if q.span != nil {
+		q.span.SetName(spanName(r.Method, r.Pattern, route))
+		q.span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
+		switch {
+		case recovered != nil:
+			q.span.SetStatus(codes.Error, "panic")
+		case status >= 500:
+			q.span.SetStatus(codes.Error, http.StatusText(status))
 		}
-		if span != nil {
-			if p := recover(); p != nil {
-				span.SetStatus(codes.Error, "panic")
-				span.End()
-				panic(p)
-			}
-			span.SetName(spanName(r.Method, r.Pattern, route))
-			span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
-			if status >= 500 {
-				span.SetStatus(codes.Error, http.StatusText(status))
-			}
-			span.End()
+		q.span.End()
+	}
+	if q.rt.inst != nil {
+		// The histogram's exemplar filter keeps a measurement only of a
+		// sampled span, which it looks for in the context: a request not
+		// recorded spares it the walk up r's context chain.
+		ctx := context.Background()
+		if q.span != nil {
+			ctx = r.Context()
 		}
-		if rt.inst != nil {
-			rt.inst.requestDuration.Record(r.Context(), time.Since(start).Seconds(), rt.routeOptions(r.Method, route, status)...)
-		}
-	}()
-	next.ServeHTTP(sw, r)
+		q.rt.inst.requestDuration.Record(ctx, time.Since(q.start).Seconds(), q.rt.routeOptions(r.Method, route, status)...)
+	}
+}
+
+// fail ends a recorded span as failed by a panic.
+func (q Request) fail() {
+	if q.span != nil {
+		q.span.SetStatus(codes.Error, "panic")
+		q.span.End()
+	}
 }
 
 // spanName is "{method} {route}", the name the semantic conventions give
