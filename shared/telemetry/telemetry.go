@@ -487,6 +487,23 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// Pause turns the hooks off, as if no Provider were installed, without
+// shutting p down; Resume turns them back on (not after Shutdown). The
+// overhead benchmarks (otlptest.Overhead) switch between off and on this
+// way many times a second, so that both run on the same machine state.
+func (p *Provider) Pause() {
+	if p != nil && p.rt != nil {
+		active.CompareAndSwap(p.rt, nil)
+	}
+}
+
+// Resume makes p active again after Pause.
+func (p *Provider) Resume() {
+	if p != nil && p.rt != nil {
+		active.Store(p.rt)
+	}
+}
+
 // unsampledChild reports that a span started under parent would record
 // nothing: the hooks then start none, and the trace context they pass on
 // is parent's own, carrying the same "not sampled" decision downstream.

@@ -26,12 +26,14 @@ import (
 // CPU time counts only the work done. The CPU time includes the in-process
 // receiver's reading of the exports, charged to "on".
 //
-// Fairness: each chunk starts on a collected heap, so neither mode pays
-// for the other's garbage; the chunks alternate which mode goes first, so
-// a drift in the machine's load falls on both; "on" starts its provider
-// and runs a few operations untimed (connections, caches), and its timed
-// part ends with the flush of the spans it made, so the export of every
-// span it recorded is charged to it and nothing else is.
+// Fairness: both modes run on one Provider, set up and warmed once, which
+// the chunks pause (off: the hooks see no Provider, exactly as without
+// one) and resume (on), 64 chunks alternating which mode goes first, so
+// that a change in the machine's load (other processes on a shared
+// machine) falls on both alike; each chunk starts on a collected heap, so
+// neither mode pays for the other's garbage; an "on" chunk ends with the
+// flush of the spans it made, so the export of every span it recorded is
+// charged to it and nothing else is.
 func Overhead(b *testing.B, op func()) {
 	b.Helper()
 	OverheadWith(b, nil, op)
@@ -58,34 +60,39 @@ func OverheadWith(b *testing.B, env map[string]string, op func()) {
 	recv.Discard()
 	lookup := recv.Env()
 	maps.Copy(lookup, env)
-	const chunks, warm = 8, 16
+	const pairs = 32
 	labels := [2]pprof.LabelSet{pprof.Labels("mode", "off"), pprof.Labels("mode", "on")}
-	per := max(b.N/(2*chunks), 1)
+	per := max(b.N/(2*pairs), 1)
 	var dur, cpu [2]time.Duration
 	var mallocs [2]uint64
 	var ms0, ms1 runtime.MemStats
+	p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New,
+		Lookup: envconfig.MapLookuper(lookup)})
+	if err != nil || !p.Tracing() || !p.Metrics() {
+		b.Fatalf("telemetry on: %v", err)
+	}
+	defer func() { _ = p.Shutdown(context.Background()) }()
+	// Warm caches, pools, the store, the exporter's connection and the
+	// metric attribute sets in both modes before either counts.
 	for range per {
-		op() // warm caches, pools and the store before either mode counts
+		op()
+	}
+	p.Pause()
+	for range per {
+		op()
+	}
+	if err := p.Flush(context.Background()); err != nil {
+		b.Fatal(err)
 	}
 	b.ResetTimer()
-	for c := range chunks {
+	for c := range pairs {
 		for i := range 2 {
 			mode := (c + i) % 2
 			b.StopTimer()
-			var p *telemetry.Provider
 			if mode == 1 {
-				var err error
-				p, err = telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New,
-					Lookup: envconfig.MapLookuper(lookup)})
-				if err != nil || !p.Tracing() || !p.Metrics() {
-					b.Fatalf("telemetry on: %v", err)
-				}
-				for range warm {
-					op()
-				}
-				if err := p.Flush(context.Background()); err != nil {
-					b.Fatal(err)
-				}
+				p.Resume()
+			} else {
+				p.Pause()
 			}
 			runtime.GC()
 			runtime.ReadMemStats(&ms0)
@@ -100,7 +107,7 @@ func OverheadWith(b *testing.B, env map[string]string, op func()) {
 					op()
 				}
 			})
-			if p != nil {
+			if mode == 1 {
 				if err := p.Flush(context.Background()); err != nil {
 					b.Fatal(err)
 				}
@@ -110,14 +117,11 @@ func OverheadWith(b *testing.B, env map[string]string, op func()) {
 			b.StopTimer()
 			runtime.ReadMemStats(&ms1)
 			mallocs[mode] += ms1.Mallocs - ms0.Mallocs
-			if p != nil {
-				_ = p.Shutdown(context.Background())
-			}
 			b.StartTimer()
 		}
 	}
 	b.StopTimer()
-	n := float64(chunks * per)
+	n := float64(pairs * per)
 	b.ReportMetric(float64(dur[0].Nanoseconds())/n, "off-ns/op")
 	b.ReportMetric(float64(dur[1].Nanoseconds())/n, "on-ns/op")
 	b.ReportMetric(float64(dur[1])/float64(dur[0]), "on/off")
