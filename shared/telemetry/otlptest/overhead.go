@@ -56,6 +56,15 @@ var Samplers = []struct {
 // not required to be nonzero: a short run may sample none.
 func OverheadWith(b *testing.B, env map[string]string, op func()) {
 	b.Helper()
+	OverheadReset(b, env, op, nil)
+}
+
+// OverheadReset is OverheadWith calling reset, when not nil, before each
+// chunk, untimed and with telemetry off: to bring what op fills back to
+// the same state (a queue op publishes to and nothing drains, whose growth
+// would otherwise land in whichever chunk it reallocates in).
+func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
+	b.Helper()
 	recv := Start(b)
 	recv.Discard()
 	lookup := recv.Env()
@@ -89,10 +98,12 @@ func OverheadWith(b *testing.B, env map[string]string, op func()) {
 		for i := range 2 {
 			mode := (c + i) % 2
 			b.StopTimer()
+			p.Pause()
+			if reset != nil {
+				reset()
+			}
 			if mode == 1 {
 				p.Resume()
-			} else {
-				p.Pause()
 			}
 			runtime.GC()
 			runtime.ReadMemStats(&ms0)

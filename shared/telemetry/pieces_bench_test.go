@@ -1,0 +1,87 @@
+package telemetry
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// BenchmarkUnsampledParts is the price of each part of an unsampled
+// request's telemetry, apart: what the SDK does per Start of a root span
+// that parentbased_traceidratio(0.01) drops, per histogram Record of a
+// precomputed attribute set, and what the trace context on the message
+// costs.
+func BenchmarkUnsampledParts(b *testing.B) {
+	smp, _, err := sampler("parentbased_traceidratio", "0.01")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.WithValue(context.Background(), struct{}{}, 1)
+	for _, g := range []struct {
+		name string
+		opts []sdktrace.TracerProviderOption
+	}{{"sdk ids", nil}, {"lock-free ids", []sdktrace.TracerProviderOption{sdktrace.WithIDGenerator(idGenerator{})}}} {
+		tp := sdktrace.NewTracerProvider(append(g.opts, sdktrace.WithSampler(smp))...)
+		tr := tp.Tracer("bench")
+		b.Run("Start, dropped root/"+g.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, s := tr.Start(ctx, "POST", serverStart...)
+				if s.IsRecording() {
+					s.End()
+				}
+			}
+		})
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()), sdktrace.WithIDGenerator(idGenerator{}))
+	sctx, _ := tp.Tracer("bench").Start(ctx, "POST")
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()), sdkmetric.WithView(views()...))
+	inst, err := newInstruments(mp.Meter("bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt := &runtime{inst: inst}
+	b.Run("Record, cached set", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			inst.requestDuration.Record(sctx, 0.001, rt.routeOptions("POST", "/v1/playback/{id}/heartbeat", 200)...)
+		}
+	})
+	b.Run("Record, cached set, no context", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			inst.requestDuration.Record(context.Background(), 0.001, rt.routeOptions("POST", "/v1/playback/{id}/heartbeat", 200)...)
+		}
+	})
+	b.Run("routeOptions", func(b *testing.B) {
+		b.ReportAllocs()
+		var o []metric.RecordOption
+		for b.Loop() {
+			o = rt.routeOptions("POST", "/v1/playback/{id}/heartbeat", 200)
+		}
+		_ = o
+	})
+	sc := trace.SpanContextFromContext(sctx)
+	b.Run("traceparent map", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = map[string]string{traceparentKey: traceparent(sc)}
+		}
+	})
+	b.Run("traceparent", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = traceparent(sc)
+		}
+	})
+	b.Run("time.Now, Since", func(b *testing.B) {
+		for b.Loop() {
+			_ = time.Since(time.Now())
+		}
+	})
+}
