@@ -9,6 +9,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/playplane/playplane/shared/httpload"
 )
 
 // BenchmarkUnsampledParts is the price of each part of an unsampled
@@ -29,7 +31,7 @@ func BenchmarkUnsampledParts(b *testing.B) {
 		tp := sdktrace.NewTracerProvider(append(g.opts, sdktrace.WithSampler(smp))...)
 		tr := tp.Tracer("bench")
 		b.Run("Start, dropped root/"+g.name, func(b *testing.B) {
-			b.ReportAllocs()
+			defer cpuPerOp(b)()
 			for b.Loop() {
 				_, s := tr.Start(ctx, "POST", serverStart...)
 				if s.IsRecording() {
@@ -47,19 +49,19 @@ func BenchmarkUnsampledParts(b *testing.B) {
 	}
 	rt := &runtime{inst: inst}
 	b.Run("Record, cached set", func(b *testing.B) {
-		b.ReportAllocs()
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			inst.requestDuration.Record(sctx, 0.001, rt.routeOptions("POST", "/v1/playback/{id}/heartbeat", 200)...)
 		}
 	})
 	b.Run("Record, cached set, no context", func(b *testing.B) {
-		b.ReportAllocs()
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			inst.requestDuration.Record(context.Background(), 0.001, rt.routeOptions("POST", "/v1/playback/{id}/heartbeat", 200)...)
 		}
 	})
 	b.Run("routeOptions", func(b *testing.B) {
-		b.ReportAllocs()
+		defer cpuPerOp(b)()
 		var o []metric.RecordOption
 		for b.Loop() {
 			o = rt.routeOptions("POST", "/v1/playback/{id}/heartbeat", 200)
@@ -68,20 +70,32 @@ func BenchmarkUnsampledParts(b *testing.B) {
 	})
 	sc := trace.SpanContextFromContext(sctx)
 	b.Run("traceparent map", func(b *testing.B) {
-		b.ReportAllocs()
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			_ = map[string]string{traceparentKey: traceparent(sc)}
 		}
 	})
 	b.Run("traceparent", func(b *testing.B) {
-		b.ReportAllocs()
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			_ = traceparent(sc)
 		}
 	})
 	b.Run("time.Now, Since", func(b *testing.B) {
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			_ = time.Since(time.Now())
 		}
 	})
+}
+
+// cpuPerOp reports allocations and the process's CPU time per operation
+// (steadier than wall time on a shared machine) when the returned
+// function is called.
+func cpuPerOp(b *testing.B) func() {
+	b.ReportAllocs()
+	cpu := httpload.ProcessCPU(b)
+	return func() {
+		b.ReportMetric(float64((httpload.ProcessCPU(b)-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
 }
