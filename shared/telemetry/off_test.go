@@ -27,6 +27,11 @@ func TestOffAddsNoAllocations(t *testing.T) {
 		bare, off func()
 	}{
 		{name: "ServeHTTP", bare: func() { mux.ServeHTTP(w, req) }, off: func() { telemetry.ServeHTTP(w, req, mux) }},
+		{name: "StartRequest and End", bare: func() { mux.ServeHTTP(w, req) }, off: func() {
+			_, tel := telemetry.StartRequest(ctx, req)
+			mux.ServeHTTP(w, req)
+			tel.End(statusRecorder{w}, req, nil)
+		}},
 		{name: "Consume", bare: func() { h(ctx, msgs) }, off: func() { telemetry.Consume(ctx, telemetry.SystemLocal, "t", msgs, h) }},
 		{name: "publish hooks", bare: func() {}, off: func() {
 			c, end := telemetry.StartPublish(ctx, telemetry.SystemLocal, "t", 1)
@@ -71,6 +76,11 @@ func TestMetricsAddNoAllocations(t *testing.T) {
 		bare, run func()
 	}{
 		{name: "request duration", bare: func() { mux.ServeHTTP(w, req) }, run: func() { telemetry.ServeHTTP(w, req, mux) }},
+		{name: "request duration, StartRequest and End", bare: func() { mux.ServeHTTP(w, req) }, run: func() {
+			_, tel := telemetry.StartRequest(ctx, req)
+			mux.ServeHTTP(w, req)
+			tel.End(w, req, nil)
+		}},
 		{name: "batch size", bare: func() { h(ctx, msgs) }, run: func() { telemetry.Consume(ctx, telemetry.SystemLocal, "t", msgs, h) }},
 		{name: "counters", bare: func() {}, run: func() {
 			telemetry.PlayAdmitted(ctx)
