@@ -99,8 +99,8 @@ func readTrigger(lookup envconfig.Lookuper) (Trigger, string, error) {
 type Options struct {
 	// Lookuper reads the environment (default: the process environment).
 	Lookuper envconfig.Lookuper
-	// AWS is the SDK configuration of the clients (default: loaded with
-	// config.LoadDefaultConfig in the region of AWS_REGION).
+	// AWS is the SDK configuration of the clients (default: built from
+	// the Lambda environment by lambdaconfig.Load).
 	AWS *aws.Config
 	Log *slog.Logger
 	Now func() time.Time

@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/awsfn/lambdaconfig"
 	"github.com/playplane/playplane/shared/dynamo"
 	"github.com/playplane/playplane/shared/firehose"
 	"github.com/playplane/playplane/shared/fnenv"
@@ -102,20 +102,15 @@ func (e *Env) Trigger() Trigger { return e.trigger }
 // Lookup reads one variable.
 func (e *Env) Lookup(name string) (string, bool) { return e.lookup.Lookup(name) }
 
-// AWS returns the SDK configuration shared by the clients. Loading it reads
-// the environment and the shared config files, and makes no network call:
-// credentials are resolved on the first request.
+// AWS returns the SDK configuration shared by the clients, built from the
+// Lambda environment (lambdaconfig.Load: what config.LoadDefaultConfig
+// would build there, without linking the SDK's credential chain). It makes
+// no network call: credentials are resolved on the first request.
 func (e *Env) AWS(ctx context.Context) (aws.Config, error) {
 	if e.awsCfg != nil {
 		return *e.awsCfg, nil
 	}
-	var region struct {
-		Region string `env:"AWS_REGION, default=us-east-1"`
-	}
-	if err := e.Process(ctx, &region); err != nil {
-		return aws.Config{}, err
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region.Region))
+	cfg, err := lambdaconfig.Load(ctx, e.lookup.Lookup)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
 	}

@@ -18,8 +18,17 @@ import (
 // x/net's HTTP/2 and the protobuf runtime with OTLP's generated types
 // (~1.5 ms) came with the SDK's OTLP exporters; spans are encoded and sent
 // over OTLP/HTTP by telemetry itself and Lambda metrics leave as EMF, so
-// nothing needs them.
+// nothing needs them. The SDK's config package links the default
+// credential chain's clients (STS, SSO, SSO OIDC, sign-in: ~2.5 ms of
+// endpoint tables and schemas at init) and IMDS; a Lambda builds its
+// configuration from its environment (awsfn/lambdaconfig) instead.
 var initHeavy = map[string][]string{
+	"github.com/aws/aws-sdk-go-v2/config":                               nil,
+	"github.com/aws/aws-sdk-go-v2/service/sts":                          nil,
+	"github.com/aws/aws-sdk-go-v2/service/sso":                          nil,
+	"github.com/aws/aws-sdk-go-v2/service/ssooidc":                      nil,
+	"github.com/aws/aws-sdk-go-v2/service/signin":                       nil,
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds":                     nil,
 	"github.com/prometheus/client_golang/prometheus":                    nil,
 	"github.com/santhosh-tekuri/jsonschema/v6":                          {"admin"},
 	"google.golang.org/grpc":                                            {"paymentwebhook/lambdahybrid"}, // Firestore's and Pub/Sub's clients
