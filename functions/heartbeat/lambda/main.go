@@ -6,6 +6,7 @@ package main
 import (
 	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/shared/awsfn"
+	_ "github.com/playplane/playplane/shared/awsfn/sqsbus" // the function publishes to SQS
 	"github.com/playplane/playplane/shared/fnenv"
 )
 

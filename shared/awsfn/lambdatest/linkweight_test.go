@@ -21,8 +21,11 @@ import (
 // nothing needs them. The SDK's config package links the default
 // credential chain's clients (STS, SSO, SSO OIDC, sign-in: ~2.5 ms of
 // endpoint tables and schemas at init) and IMDS; a Lambda builds its
-// configuration from its environment (awsfn/lambdaconfig) instead.
+// configuration from its environment (awsfn/lambdaconfig) instead. The
+// SQS client (~1 ms) only where the function publishes (awsfn/sqsbus):
+// consumers get their batches from the event source mapping.
 var initHeavy = map[string][]string{
+	"github.com/aws/aws-sdk-go-v2/service/sqs":                          {"admin", "heartbeat", "paymentwebhook", "pickedge"},
 	"github.com/aws/aws-sdk-go-v2/config":                               nil,
 	"github.com/aws/aws-sdk-go-v2/service/sts":                          nil,
 	"github.com/aws/aws-sdk-go-v2/service/sso":                          nil,
