@@ -279,3 +279,55 @@ func BenchmarkColdStart(b *testing.B) {
 		b.Errorf("starting the functions opened %d connections to DynamoDB or SQS", n)
 	}
 }
+
+// BenchmarkColdStartBeside is BenchmarkColdStart with a second build of
+// each function started in the same rounds: LAMBDATEST_BEFORE names a
+// directory of bootstraps built the same way from another commit, one file
+// per function directory (authorizeplay, ...), so that a change is
+// measured before and after under the same load. Reported with a before-
+// prefix for the other build.
+func BenchmarkColdStartBeside(b *testing.B) {
+	dir := os.Getenv("LAMBDATEST_BEFORE")
+	if dir == "" {
+		b.Skip("LAMBDATEST_BEFORE names no directory of bootstraps to compare with")
+	}
+	tr := newTrap(b)
+	hello, fns := buildBootstraps(b, tr)
+	for _, fn := range fns {
+		before := fn
+		before.path = filepath.Join(dir, fn.name)
+		fi, err := os.Stat(before.path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		before.size = fi.Size()
+		b.Run(fn.name, func(b *testing.B) {
+			var floor, took, was []lambdatest.Start
+			for b.Loop() {
+				s, _ := startMeasured(b, hello)
+				floor = append(floor, s)
+				s, _ = startMeasured(b, before)
+				was = append(was, s)
+				s, _ = startMeasured(b, fn)
+				took = append(took, s)
+			}
+			cpu := func(ss []lambdatest.Start) time.Duration {
+				ds := make([]time.Duration, len(ss))
+				for i, s := range ss {
+					ds[i] = s.CPU
+				}
+				return median(ds)
+			}
+			fastest := func(ss []lambdatest.Start) time.Duration {
+				return slices.MinFunc(ss, func(a, b lambdatest.Start) int { return int(a.Elapsed - b.Elapsed) }).Elapsed
+			}
+			b.ReportMetric(float64(cpu(floor))/float64(time.Millisecond), "hello-cpu-ms")
+			b.ReportMetric(float64(cpu(took))/float64(cpu(floor)), "x-hello-cpu")
+			b.ReportMetric(float64(cpu(was))/float64(cpu(floor)), "before-x-hello-cpu")
+			b.ReportMetric(float64(fastest(took))/float64(fastest(floor)), "x-hello-min")
+			b.ReportMetric(float64(fastest(was))/float64(fastest(floor)), "before-x-hello-min")
+			b.ReportMetric(float64(fn.size)/(1<<20), "MiB")
+			b.ReportMetric(float64(before.size)/(1<<20), "before-MiB")
+		})
+	}
+}
