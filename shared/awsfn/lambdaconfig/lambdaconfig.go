@@ -28,7 +28,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -53,48 +52,53 @@ const DefaultRegion = "us-east-1"
 // Lookup reads one variable of the environment, as os.LookupEnv.
 type Lookup func(name string) (string, bool)
 
+// Variable is an environment variable LoadDefaultConfig reads, and why
+// Load refuses or ignores it. The lists are slices of constants, which the
+// linker lays out without init code.
+type Variable struct{ Name, Why string }
+
 // Refused are the variables LoadDefaultConfig honours that Load does not,
 // and why. Load fails when one is set: each needs the default credential
 // chain, a shared config file or a setting our clients never use, and
 // none is set in a Lambda execution environment.
-var Refused = map[string]string{
-	"AWS_PROFILE":                            "shared config profiles need the SDK's config package",
-	"AWS_DEFAULT_PROFILE":                    "shared config profiles need the SDK's config package",
-	"AWS_CONFIG_FILE":                        "shared config files need the SDK's config package",
-	"AWS_SHARED_CREDENTIALS_FILE":            "shared config files need the SDK's config package",
-	"AWS_WEB_IDENTITY_TOKEN_FILE":            "web identity credentials need STS",
-	"AWS_ROLE_ARN":                           "assuming a role needs STS",
-	"AWS_ROLE_SESSION_NAME":                  "assuming a role needs STS",
-	"AWS_DEFAULTS_MODE":                      "defaults modes are not supported here",
-	"AWS_ENABLE_ENDPOINT_DISCOVERY":          "endpoint discovery is not supported here",
-	"AWS_DISABLE_REQUEST_COMPRESSION":        "request compression settings are not supported here",
-	"AWS_REQUEST_MIN_COMPRESSION_SIZE_BYTES": "request compression settings are not supported here",
-	"AWS_DISABLE_CLOCK_SKEW_CORRECTION":      "clock skew settings are not supported here",
-	"AWS_ACCOUNT_ID_ENDPOINT_MODE":           "account ID endpoint modes are not supported here",
-	"AWS_REQUEST_CHECKSUM_CALCULATION":       "checksum settings are not supported here",
-	"AWS_RESPONSE_CHECKSUM_VALIDATION":       "checksum settings are not supported here",
-	"AWS_AUTH_SCHEME_PREFERENCE":             "auth scheme preferences are not supported here",
+var Refused = []Variable{
+	{"AWS_PROFILE", "shared config profiles need the SDK's config package"},
+	{"AWS_DEFAULT_PROFILE", "shared config profiles need the SDK's config package"},
+	{"AWS_CONFIG_FILE", "shared config files need the SDK's config package"},
+	{"AWS_SHARED_CREDENTIALS_FILE", "shared config files need the SDK's config package"},
+	{"AWS_WEB_IDENTITY_TOKEN_FILE", "web identity credentials need STS"},
+	{"AWS_ROLE_ARN", "assuming a role needs STS"},
+	{"AWS_ROLE_SESSION_NAME", "assuming a role needs STS"},
+	{"AWS_DEFAULTS_MODE", "defaults modes are not supported here"},
+	{"AWS_ENABLE_ENDPOINT_DISCOVERY", "endpoint discovery is not supported here"},
+	{"AWS_DISABLE_REQUEST_COMPRESSION", "request compression settings are not supported here"},
+	{"AWS_REQUEST_MIN_COMPRESSION_SIZE_BYTES", "request compression settings are not supported here"},
+	{"AWS_DISABLE_CLOCK_SKEW_CORRECTION", "clock skew settings are not supported here"},
+	{"AWS_ACCOUNT_ID_ENDPOINT_MODE", "account ID endpoint modes are not supported here"},
+	{"AWS_REQUEST_CHECKSUM_CALCULATION", "checksum settings are not supported here"},
+	{"AWS_RESPONSE_CHECKSUM_VALIDATION", "checksum settings are not supported here"},
+	{"AWS_AUTH_SCHEME_PREFERENCE", "auth scheme preferences are not supported here"},
 }
 
 // Ignored are the variables LoadDefaultConfig reads that cannot change
 // what Load builds, and why.
-var Ignored = map[string]string{
+var Ignored = []Variable{
 	// Load is always given the region (AWS_REGION, else DefaultRegion), as
 	// LoadDefaultConfig was with config.WithRegion.
-	"AWS_DEFAULT_REGION": "the region is AWS_REGION's",
+	{"AWS_DEFAULT_REGION", "the region is AWS_REGION's"},
 	// The instance metadata service is reached only by the chain's last
 	// resort, which Load does not have (see Load).
-	"AWS_EC2_METADATA_DISABLED":              "no IMDS",
-	"AWS_EC2_METADATA_V1_DISABLED":           "no IMDS",
-	"AWS_EC2_METADATA_SERVICE_ENDPOINT":      "no IMDS",
-	"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "no IMDS",
+	{"AWS_EC2_METADATA_DISABLED", "no IMDS"},
+	{"AWS_EC2_METADATA_V1_DISABLED", "no IMDS"},
+	{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "no IMDS"},
+	{"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "no IMDS"},
 	// Only S3 clients read these; a Lambda here has none.
-	"AWS_S3_USE_ARN_REGION":                    "S3 only",
-	"AWS_S3_DISABLE_MULTIREGION_ACCESS_POINTS": "S3 only",
-	"AWS_S3_DISABLE_EXPRESS_SESSION_AUTH":      "S3 only",
+	{"AWS_S3_USE_ARN_REGION", "S3 only"},
+	{"AWS_S3_DISABLE_MULTIREGION_ACCESS_POINTS", "S3 only"},
+	{"AWS_S3_DISABLE_EXPRESS_SESSION_AUTH", "S3 only"},
 	// Permissions of the SSO token cache files the chain writes.
-	"AWS_RESTRICT_FILE_PERMISSIONS": "no SSO cache",
-	"AWS_LOGIN_CACHE_DIRECTORY":     "no sign-in cache",
+	{"AWS_RESTRICT_FILE_PERMISSIONS", "no SSO cache"},
+	{"AWS_LOGIN_CACHE_DIRECTORY", "no sign-in cache"},
 }
 
 // Handled are the variables Load reads, beside AWS_ENDPOINT_URL_<SERVICE>.
@@ -115,12 +119,14 @@ var ErrNoCredentials = errors.New("lambdaconfig: no AWS credentials in the envir
 	"want AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them from the function's role) " +
 	"or AWS_CONTAINER_CREDENTIALS_FULL_URI / AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
 
-// The container credentials endpoints LoadDefaultConfig trusts over plain
-// HTTP besides loopback: ECS's and EKS Pod Identity's.
-var (
-	ecsContainerEndpoint = "http://169.254.170.2"
-	allowedContainerIPs  = []net.IP{net.ParseIP("169.254.170.2"), net.ParseIP("169.254.170.23"), net.ParseIP("fd00:ec2::23")}
-)
+// ecsContainerEndpoint is where a relative container credentials URI
+// points.
+const ecsContainerEndpoint = "http://169.254.170.2"
+
+// allowedContainerIPs are the container credentials endpoints
+// LoadDefaultConfig trusts over plain HTTP besides loopback: ECS's and EKS
+// Pod Identity's.
+var allowedContainerIPs = [...]string{"169.254.170.2", "169.254.170.23", "fd00:ec2::23"}
 
 // Load returns the SDK configuration of the environment lookup reads (nil:
 // the process's). It makes no network call: container credentials are
@@ -135,9 +141,9 @@ func Load(ctx context.Context, lookup Lookup) (aws.Config, error) {
 		lookup = os.LookupEnv
 	}
 	get := func(name string) string { v, _ := lookup(name); return v }
-	for _, name := range slices.Sorted(maps.Keys(Refused)) {
-		if v := get(name); v != "" {
-			return aws.Config{}, fmt.Errorf("lambdaconfig: %s is set: %s; a Lambda's clients take their configuration from the Lambda environment only", name, Refused[name])
+	for _, r := range Refused {
+		if v := get(r.Name); v != "" {
+			return aws.Config{}, fmt.Errorf("lambdaconfig: %s is set: %s; a Lambda's clients take their configuration from the Lambda environment only", r.Name, r.Why)
 		}
 	}
 	if err := refuseSharedFiles(get); err != nil {
@@ -264,7 +270,7 @@ func checkContainerEndpoint(endpoint string) error {
 		}
 	}
 	for _, ip := range ips {
-		if ip == nil || !(ip.IsLoopback() || slices.ContainsFunc(allowedContainerIPs, ip.Equal)) {
+		if ip == nil || !(ip.IsLoopback() || slices.ContainsFunc(allowedContainerIPs[:], func(a string) bool { return net.ParseIP(a).Equal(ip) })) {
 			return fmt.Errorf("lambdaconfig: AWS_CONTAINER_CREDENTIALS_FULL_URI: invalid endpoint host, %q, only loopback/ecs/eks hosts are allowed", host)
 		}
 	}

@@ -282,7 +282,8 @@ func TestLoadTrustsTheCABundleAsLoadDefaultConfig(t *testing.T) {
 // with an error naming it, and so does a shared config file.
 func TestLoadRefusesWhatItCannotHonour(t *testing.T) {
 	t.Parallel()
-	for name := range lambdaconfig.Refused {
+	for _, r := range lambdaconfig.Refused {
+		name := r.Name
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			vars := with(map[string]string{name: "x", "HOME": ""})
@@ -362,8 +363,8 @@ func TestEveryVariableOfTheSDKIsDecided(t *testing.T) {
 		t.Fatalf("found only %d variables in %s: the pattern no longer matches the source", len(found), dir)
 	}
 	for _, name := range found {
-		_, refused := lambdaconfig.Refused[name]
-		_, ignored := lambdaconfig.Ignored[name]
+		named := func(v lambdaconfig.Variable) bool { return v.Name == name }
+		refused, ignored := slices.ContainsFunc(lambdaconfig.Refused, named), slices.ContainsFunc(lambdaconfig.Ignored, named)
 		if !refused && !ignored && !slices.Contains(lambdaconfig.Handled, name) {
 			t.Errorf("LoadDefaultConfig reads %s, which lambdaconfig neither handles, refuses nor ignores", name)
 		}
