@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/awsfn/lambdatest"
 )
 
@@ -22,10 +23,11 @@ import (
 // credential chain's clients (STS, SSO, SSO OIDC, sign-in: ~2.5 ms of
 // endpoint tables and schemas at init) and IMDS; a Lambda builds its
 // configuration from its environment (awsfn/lambdaconfig) instead. The
-// SQS client (~1 ms) only where the function publishes (awsfn/sqsbus):
-// consumers get their batches from the event source mapping.
+// SQS client (~1 ms) only where the catalogue says the function publishes
+// (its main imports awsfn/sqsbus, see publishers): consumers get their
+// batches from the event source mapping.
 var initHeavy = map[string][]string{
-	"github.com/aws/aws-sdk-go-v2/service/sqs":                          {"admin", "heartbeat", "paymentwebhook", "pickedge"},
+	"github.com/aws/aws-sdk-go-v2/service/sqs":                          publishers(),
 	"github.com/aws/aws-sdk-go-v2/config":                               nil,
 	"github.com/aws/aws-sdk-go-v2/service/sts":                          nil,
 	"github.com/aws/aws-sdk-go-v2/service/sso":                          nil,
@@ -69,6 +71,40 @@ func TestLambdasLinkNoInitHeavyPackages(t *testing.T) {
 			if heavy && !slices.Contains(allowed, fn) && !slices.Contains(allowed, fn+"/"+filepath.Base(dir)) {
 				t.Errorf("%s links %s, whose init every cold start pays", must(filepath.Rel(root, dir)), pkg)
 			}
+		}
+	}
+}
+
+// publishers are the functions the catalogue says publish.
+func publishers() []string {
+	var out []string
+	for _, f := range catalog.Functions {
+		if len(f.Publishes) > 0 {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// TestPublishersLinkTheSQSBus: a function that publishes has its Lambda
+// main import awsfn/sqsbus (or awsfn.Env.Bus fails its build), and one
+// that does not, does not.
+func TestPublishersLinkTheSQSBus(t *testing.T) {
+	t.Parallel()
+	root := lambdatest.RepoRoot(t)
+	const sqsbus = lambdatest.Module + "/shared/awsfn/sqsbus"
+	for _, f := range catalog.Functions {
+		args := append([]string{"list", "-deps"}, lambdatest.BuildFlags[:2]...)
+		cmd := exec.Command("go", append(args, "./functions/"+f.Name+"/lambda")...)
+		cmd.Dir = root
+		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", f.Name, err)
+		}
+		links := slices.Contains(strings.Fields(string(out)), sqsbus)
+		if publishes := len(f.Publishes) > 0; links != publishes {
+			t.Errorf("%s publishes to %v, and its Lambda main links %s: %v", f.Name, f.Publishes, sqsbus, links)
 		}
 	}
 }
