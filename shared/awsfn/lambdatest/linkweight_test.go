@@ -25,8 +25,10 @@ import (
 // configuration from its environment (awsfn/lambdaconfig) instead. The
 // SQS client (~1 ms) only where the catalogue says the function publishes
 // (its main imports awsfn/sqsbus, see publishers): consumers get their
-// batches from the event source mapping.
+// batches from the event source mapping. The Secrets Manager client
+// (~0.9 ms) only where the function reads secrets (awsfn/smsecrets).
 var initHeavy = map[string][]string{
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager":               append(secretReaders(), "paymentwebhook/lambdahybrid"),
 	"github.com/aws/aws-sdk-go-v2/service/sqs":                          publishers(),
 	"github.com/aws/aws-sdk-go-v2/config":                               nil,
 	"github.com/aws/aws-sdk-go-v2/service/sts":                          nil,
@@ -76,23 +78,33 @@ func TestLambdasLinkNoInitHeavyPackages(t *testing.T) {
 }
 
 // publishers are the functions the catalogue says publish.
-func publishers() []string {
+func publishers() []string { return functionsWhere(publishes) }
+
+// secretReaders are the functions the catalogue says read secrets.
+func secretReaders() []string { return functionsWhere(readsSecrets) }
+
+func publishes(f catalog.Function) bool { return len(f.Publishes) > 0 }
+
+// readsSecrets: its own secrets, or the CDN signing key of any delivery.
+func readsSecrets(f catalog.Function) bool { return len(f.Secrets) > 0 || f.SignsURLs }
+
+func functionsWhere(keep func(catalog.Function) bool) []string {
 	var out []string
 	for _, f := range catalog.Functions {
-		if len(f.Publishes) > 0 {
+		if keep(f) {
 			out = append(out, f.Name)
 		}
 	}
 	return out
 }
 
-// TestPublishersLinkTheSQSBus: a function that publishes has its Lambda
-// main import awsfn/sqsbus (or awsfn.Env.Bus fails its build), and one
-// that does not, does not.
-func TestPublishersLinkTheSQSBus(t *testing.T) {
+// TestMainsLinkWhatTheirFunctionUses: a function that publishes has its
+// Lambda main import awsfn/sqsbus (or awsfn.Env.Bus fails its build), and
+// one that reads secrets imports awsfn/smsecrets (or a secret named by ARN
+// fails its start); the others import neither, as the catalogue says.
+func TestMainsLinkWhatTheirFunctionUses(t *testing.T) {
 	t.Parallel()
 	root := lambdatest.RepoRoot(t)
-	const sqsbus = lambdatest.Module + "/shared/awsfn/sqsbus"
 	for _, f := range catalog.Functions {
 		args := append([]string{"list", "-deps"}, lambdatest.BuildFlags[:2]...)
 		cmd := exec.Command("go", append(args, "./functions/"+f.Name+"/lambda")...)
@@ -102,9 +114,17 @@ func TestPublishersLinkTheSQSBus(t *testing.T) {
 		if err != nil {
 			t.Fatalf("go list %s: %v", f.Name, err)
 		}
-		links := slices.Contains(strings.Fields(string(out)), sqsbus)
-		if publishes := len(f.Publishes) > 0; links != publishes {
-			t.Errorf("%s publishes to %v, and its Lambda main links %s: %v", f.Name, f.Publishes, sqsbus, links)
+		deps := strings.Fields(string(out))
+		for _, tc := range []struct {
+			pkg  string
+			uses func(catalog.Function) bool
+		}{
+			{pkg: lambdatest.Module + "/shared/awsfn/sqsbus", uses: publishes},
+			{pkg: lambdatest.Module + "/shared/awsfn/smsecrets", uses: readsSecrets},
+		} {
+			if links, uses := slices.Contains(deps, tc.pkg), tc.uses(f); links != uses {
+				t.Errorf("%s: the catalogue says it needs %s: %v; its Lambda main links it: %v", f.Name, tc.pkg, uses, links)
+			}
 		}
 	}
 }
