@@ -14,6 +14,12 @@
 //
 //	func main() { awsfn.Main(build) }
 //
+// The SQS bus and the Secrets Manager reader are linked only by the mains
+// that import shared/awsfn/sqsbus and shared/awsfn/smsecrets (their
+// functions publish, or read secrets), and the SDK configuration is built
+// from the Lambda environment (shared/awsfn/lambdaconfig): each client
+// package linked costs every cold start its initialisation.
+//
 // Lifecycle: the function is built on the first invocation and kept; a
 // build that fails answers that invocation (a 500, or a failed batch or
 // job) and the next invocation builds again, so a transient failure (a

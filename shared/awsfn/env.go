@@ -257,7 +257,7 @@ func (e *Env) Bus(ctx context.Context) (playback.Publisher, error) {
 var newBus func(ctx context.Context, e *Env) (playback.Publisher, error)
 
 // RegisterBus sets how Bus makes the bus, from the init of shared/awsfn/sqsbus.
-func RegisterBus(make func(ctx context.Context, e *Env) (playback.Publisher, error)) { newBus = make }
+func RegisterBus(fn func(ctx context.Context, e *Env) (playback.Publisher, error)) { newBus = fn }
 
 // Keyring returns the playback token keys of PLAYBACK_TOKEN_KEYS.
 func (e *Env) Keyring() (*auth.Keyring, error) {

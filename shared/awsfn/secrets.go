@@ -49,8 +49,8 @@ var newSecretReader func(ctx context.Context, env *Env) (SecretReader, error)
 // RegisterSecrets sets how secrets named by ARN are read, from the init of
 // shared/awsfn/smsecrets: the Lambda main of a function that reads secrets
 // imports it, the others do not link the Secrets Manager client.
-func RegisterSecrets(make func(ctx context.Context, env *Env) (SecretReader, error)) {
-	newSecretReader = make
+func RegisterSecrets(fn func(ctx context.Context, env *Env) (SecretReader, error)) {
+	newSecretReader = fn
 }
 
 // secretSource reads the secrets a function's environment names by ARN,
