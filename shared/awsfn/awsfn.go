@@ -14,6 +14,12 @@
 //
 //	func main() { awsfn.Main(build) }
 //
+// The SQS bus and the Secrets Manager reader are linked only by the mains
+// that import shared/awsfn/sqsbus and shared/awsfn/smsecrets (their
+// functions publish, or read secrets), and the SDK configuration is built
+// from the Lambda environment (shared/awsfn/lambdaconfig): each client
+// package linked costs every cold start its initialisation.
+//
 // Lifecycle: the function is built on the first invocation and kept; a
 // build that fails answers that invocation (a 500, or a failed batch or
 // job) and the next invocation builds again, so a transient failure (a
@@ -99,8 +105,8 @@ func readTrigger(lookup envconfig.Lookuper) (Trigger, string, error) {
 type Options struct {
 	// Lookuper reads the environment (default: the process environment).
 	Lookuper envconfig.Lookuper
-	// AWS is the SDK configuration of the clients (default: loaded with
-	// config.LoadDefaultConfig in the region of AWS_REGION).
+	// AWS is the SDK configuration of the clients (default: built from
+	// the Lambda environment by lambdaconfig.Load).
 	AWS *aws.Config
 	Log *slog.Logger
 	Now func() time.Time

@@ -2,6 +2,7 @@ package awsfn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -11,18 +12,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/awsfn/lambdaconfig"
 	"github.com/playplane/playplane/shared/dynamo"
 	"github.com/playplane/playplane/shared/firehose"
 	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/playback"
-	"github.com/playplane/playplane/shared/sqs"
 )
 
 // Environment variables read here, beside the adapters' own (DYNAMODB_*,
@@ -57,7 +56,7 @@ type Env struct {
 	lookup   envconfig.Lookuper
 	awsCfg   *aws.Config
 	store    *dynamo.Store
-	bus      *sqs.Bus
+	bus      playback.Publisher
 	keyring  *auth.Keyring
 	identity *GatewayIdentity
 	trigger  Trigger
@@ -102,20 +101,15 @@ func (e *Env) Trigger() Trigger { return e.trigger }
 // Lookup reads one variable.
 func (e *Env) Lookup(name string) (string, bool) { return e.lookup.Lookup(name) }
 
-// AWS returns the SDK configuration shared by the clients. Loading it reads
-// the environment and the shared config files, and makes no network call:
-// credentials are resolved on the first request.
+// AWS returns the SDK configuration shared by the clients, built from the
+// Lambda environment (lambdaconfig.Load: what config.LoadDefaultConfig
+// would build there, without linking the SDK's credential chain). It makes
+// no network call: credentials are resolved on the first request.
 func (e *Env) AWS(ctx context.Context) (aws.Config, error) {
 	if e.awsCfg != nil {
 		return *e.awsCfg, nil
 	}
-	var region struct {
-		Region string `env:"AWS_REGION, default=us-east-1"`
-	}
-	if err := e.Process(ctx, &region); err != nil {
-		return aws.Config{}, err
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region.Region))
+	cfg, err := lambdaconfig.Load(ctx, e.lookup.Lookup)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
 	}
@@ -240,40 +234,30 @@ func queueName(queueURL string) string {
 	return name
 }
 
-// Bus returns the SQS bus publishing to the configured queues.
+// Bus returns the bus publishing to the configured queues: the SQS bus of
+// shared/awsfn/sqsbus, which the Lambda main of a function that publishes
+// imports. Other Lambdas do not link the SQS client, whose initialisation
+// every cold start would pay.
 func (e *Env) Bus(ctx context.Context) (playback.Publisher, error) {
-	return e.sqsBus(ctx)
-}
-
-func (e *Env) sqsBus(ctx context.Context) (*sqs.Bus, error) {
 	if e.bus != nil {
 		return e.bus, nil
 	}
-	var cfg sqs.Config
-	if err := e.Process(ctx, &cfg); err != nil {
-		return nil, fmt.Errorf("awsfn.Env.Bus: %w", err)
+	if newBus == nil {
+		return nil, errors.New("awsfn.Env.Bus: this Lambda links no bus: a function that publishes has its main import shared/awsfn/sqsbus")
 	}
-	urls, err := e.QueueURLs(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("awsfn.Env.Bus: %w", err)
-	}
-	cfg.QueueURLs = urls
-	awsCfg, err := e.AWS(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("awsfn.Env.Bus: %w", err)
-	}
-	client := awssqs.NewFromConfig(awsCfg, func(o *awssqs.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-	})
-	bus, err := sqs.New(ctx, cfg, client)
+	bus, err := newBus(ctx, e)
 	if err != nil {
 		return nil, fmt.Errorf("awsfn.Env.Bus: %w", err)
 	}
 	e.bus = bus
 	return bus, nil
 }
+
+// newBus makes the bus of an Env (RegisterBus).
+var newBus func(ctx context.Context, e *Env) (playback.Publisher, error)
+
+// RegisterBus sets how Bus makes the bus, from the init of shared/awsfn/sqsbus.
+func RegisterBus(fn func(ctx context.Context, e *Env) (playback.Publisher, error)) { newBus = fn }
 
 // Keyring returns the playback token keys of PLAYBACK_TOKEN_KEYS.
 func (e *Env) Keyring() (*auth.Keyring, error) {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/playplane/playplane/shared/awsfn"
 	"github.com/playplane/playplane/shared/awsfn/lambdatest"
+	_ "github.com/playplane/playplane/shared/awsfn/smsecrets" // secrets by ARN are tested here
+	_ "github.com/playplane/playplane/shared/awsfn/sqsbus"    // Env.Bus is tested here
 	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/playback"

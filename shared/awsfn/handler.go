@@ -19,7 +19,7 @@ import (
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/lambdahttp"
 	"github.com/playplane/playplane/shared/playback"
-	"github.com/playplane/playplane/shared/sqs"
+	"github.com/playplane/playplane/shared/sqs/sqslambda"
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
@@ -163,7 +163,7 @@ func (h *Handler) buildWith(ctx context.Context, secretValues map[string]string)
 		if !ok || consume == nil {
 			return nil, fmt.Errorf("awsfn: %s=%s, but the function consumes %v", EnvTopic, h.topic, slices.Sorted(maps.Keys(consumers)))
 		}
-		b.consume = sqs.LambdaHandler(consume)
+		b.consume = sqslambda.Handler(consume)
 	case TriggerJob:
 		j, ok := fn.(interface{ Jobs() map[string]Job })
 		if !ok || len(j.Jobs()) == 0 {

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/sethvargo/go-envconfig"
-
-	"github.com/playplane/playplane/shared/awssecrets"
 )
 
 // SecretARNs maps each secret variable a function reads to the variable
@@ -38,30 +37,48 @@ func secretRefs(lookup envconfig.Lookuper) map[string]string {
 	return refs
 }
 
+// SecretReader reads the current value of a secret by ARN, refreshing it
+// as awssecrets.Cache does.
+type SecretReader interface {
+	Get(ctx context.Context, arn string) (string, error)
+}
+
+// newSecretReader makes the reader of an Env's secrets (RegisterSecrets).
+var newSecretReader func(ctx context.Context, env *Env) (SecretReader, error)
+
+// RegisterSecrets sets how secrets named by ARN are read, from the init of
+// shared/awsfn/smsecrets: the Lambda main of a function that reads secrets
+// imports it, the others do not link the Secrets Manager client.
+func RegisterSecrets(fn func(ctx context.Context, env *Env) (SecretReader, error)) {
+	newSecretReader = fn
+}
+
 // secretSource reads the secrets a function's environment names by ARN,
-// through a cache that refreshes them.
+// through a reader that refreshes them.
 type secretSource struct {
 	refs  map[string]string // variable → secret ARN
-	cache *awssecrets.Cache
+	cache SecretReader
 }
 
 func newSecretSource(ctx context.Context, opts Options, refs map[string]string) (*secretSource, error) {
-	env := NewEnv(opts)
-	var cfg awssecrets.Config
-	if err := env.Process(ctx, &cfg); err != nil {
+	if newSecretReader == nil {
+		return nil, fmt.Errorf("secrets: %s name Secrets Manager secrets, but this Lambda links no secret reader: "+
+			"a function that reads secrets has its main import shared/awsfn/smsecrets", strings.Join(slices.Sorted(maps.Values(refVars(refs))), ", "))
+	}
+	cache, err := newSecretReader(ctx, NewEnv(opts))
+	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
-	cache, err := awssecrets.New(cfg, func(ctx context.Context) (awssecrets.Client, error) {
-		awsCfg, err := env.AWS(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return awssecrets.ClientFromConfig(cfg, awsCfg), nil
-	}, awssecrets.Options{Log: env.Log(), Now: env.now})
-	if err != nil {
-		return nil, err
-	}
 	return &secretSource{refs: refs, cache: cache}, nil
+}
+
+// refVars are the variables that name refs' secrets.
+func refVars(refs map[string]string) map[string]string {
+	out := make(map[string]string, len(refs))
+	for name := range refs {
+		out[name] = SecretARNs[name]
+	}
+	return out
 }
 
 // values returns variable → current value. A refresh that fails keeps the

@@ -1,7 +1,7 @@
 // Package sqs is the playback.Bus on Amazon SQS: one standard queue per
 // topic, each with a dead-letter queue. Publish sends in batches; on Lambda
-// the event source mapping delivers batches to LambdaHandler, and
-// long-running processes consume with Subscribe.
+// the event source mapping delivers batches to sqslambda.Handler (which
+// links no SQS client), and long-running processes consume with Subscribe.
 //
 // Delivery is at least once and unordered (standard queues): OrderingKey
 // travels as an attribute for consumers that want it, and handlers must be

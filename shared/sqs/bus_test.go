@@ -24,6 +24,7 @@ import (
 	"github.com/playplane/playplane/shared/bustest"
 	"github.com/playplane/playplane/shared/emulators"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/sqs/internal/delivery"
 )
 
 func client(endpoint string) *awssqs.Client {
@@ -175,7 +176,7 @@ func TestPoisonMessageLandsInDeadLetterQueue(t *testing.T) {
 	}
 	c := client(endpoint)
 	dead := receiveAll(t, c, queueURL(t, c, cfg.QueuePrefix+topic+dlqSuffix), 1)
-	m, err := decode(fromReceived(dead[0]))
+	m, err := delivery.Decode(fromReceived(dead[0]))
 	if err != nil {
 		t.Fatal(err)
 	}

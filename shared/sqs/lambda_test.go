@@ -14,12 +14,13 @@ import (
 
 	"github.com/playplane/playplane/shared/emulators"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/sqs/sqslambda"
 )
 
 // invoke runs the handler the way the Lambda runtime does: JSON in, JSON out.
 func invoke(t *testing.T, h playback.BatchHandler, payload []byte) events.SQSEventResponse {
 	t.Helper()
-	out, err := lambda.NewHandler(LambdaHandler(h)).Invoke(context.Background(), payload)
+	out, err := lambda.NewHandler(sqslambda.Handler(h)).Invoke(context.Background(), payload)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,25 +4,22 @@ import (
 	"encoding/base64"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/sqs/internal/delivery"
 )
 
-// Message attributes the adapter adds beside the publisher's. SQS has no
-// message id the publisher chooses and no ordering key on standard
-// queues, and its bodies must be text, so these travel as attributes.
+// The adapter's own message attributes (delivery, which decodes them).
 const (
-	attrID          = "playplane.id"
-	attrOrderingKey = "playplane.ordering_key"
-	attrEncoding    = "playplane.encoding" // "base64" when Data is not valid SQS text
-	reservedPrefix  = "playplane."
+	attrID          = delivery.AttrID
+	attrOrderingKey = delivery.AttrOrderingKey
+	attrEncoding    = delivery.AttrEncoding
+	reservedPrefix  = delivery.ReservedPrefix
 )
 
 // maxAttributes is SQS's cap on message attributes per message.
@@ -132,51 +129,4 @@ func validAttributeName(name string) error {
 		}
 	}
 	return nil
-}
-
-// incoming is what both delivery paths (ReceiveMessage, the Lambda event)
-// carry for one message.
-type incoming struct {
-	handle        string // what settles the delivery: receipt handle, or the message id on Lambda
-	messageID     string
-	body          string
-	attrs         map[string]string // String message attributes
-	receiveCount  string
-	sentTimestamp string // epoch milliseconds
-}
-
-// decode rebuilds the published message. Without the adapter's attributes
-// (a message some other producer sent) the SQS message id is the id and the
-// body is the data.
-func decode(in incoming) (playback.Message, error) {
-	m := playback.Message{ID: in.messageID, Data: []byte(in.body)}
-	for name, value := range in.attrs {
-		switch name {
-		case attrID:
-			m.ID = value
-		case attrOrderingKey:
-			m.OrderingKey = value
-		case attrEncoding:
-			if value != "base64" {
-				return m, playback.Errorf(playback.CodeInvalid, "message_malformed", "unknown body encoding %q", value)
-			}
-			data, err := base64.StdEncoding.DecodeString(in.body)
-			if err != nil {
-				return m, playback.Errorf(playback.CodeInvalid, "message_malformed", "body is not base64: %v", err)
-			}
-			m.Data = data
-		default:
-			if m.Attributes == nil {
-				m.Attributes = map[string]string{}
-			}
-			m.Attributes[name] = value
-		}
-	}
-	if n, err := strconv.Atoi(in.receiveCount); err == nil {
-		m.DeliveryAttempt = n
-	}
-	if ms, err := strconv.ParseInt(in.sentTimestamp, 10, 64); err == nil {
-		m.PublishTime = time.UnixMilli(ms).UTC()
-	}
-	return m, nil
 }

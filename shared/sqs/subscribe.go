@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/playplane/playplane/shared/playback"
-	"github.com/playplane/playplane/shared/telemetry"
+	"github.com/playplane/playplane/shared/sqs/internal/delivery"
 )
 
 // settleTimeout bounds the delete and visibility calls after a batch, which
@@ -83,56 +83,15 @@ func (b *Bus) consume(ctx context.Context, topic, url string, h playback.BatchHa
 	}
 }
 
-// runBatch decodes a delivered batch, runs h on it and sorts the
-// deliveries' handles into those to retry and those to acknowledge. A
-// message that cannot be decoded is logged and acknowledged, since
-// redelivery cannot repair it; a message delivered twice in one batch is
-// settled the same way both times.
-func runBatch(ctx context.Context, log *slog.Logger, queue string, h playback.BatchHandler, delivered []incoming) (retry, ack []string) {
-	msgs := make([]playback.Message, 0, len(delivered))
-	handles := make(map[string][]string, len(delivered)) // message id → handles
-	for _, in := range delivered {
-		m, err := decode(in)
-		if err != nil {
-			log.ErrorContext(ctx, "sqs message dropped: cannot decode", "message_id", in.messageID, "error", err)
-			ack = append(ack, in.handle)
-			continue
-		}
-		msgs = append(msgs, m)
-		handles[m.ID] = append(handles[m.ID], in.handle)
-	}
-	if len(msgs) == 0 {
-		return nil, ack
-	}
-	retried := map[string]bool{}
-	call := func(ctx context.Context, msgs []playback.Message) []string { return h.Call(ctx, log, msgs) }
-	for _, id := range telemetry.Consume(ctx, telemetry.SystemSQS, queue, msgs, call) {
-		retried[id] = true
-	}
-	for _, m := range msgs {
-		hs, ok := handles[m.ID]
-		if !ok {
-			continue // settled with an earlier copy
-		}
-		delete(handles, m.ID)
-		if retried[m.ID] {
-			retry = append(retry, hs...)
-		} else {
-			ack = append(ack, hs...)
-		}
-	}
-	return retry, ack
-}
-
 // handleBatch runs h on one received batch and settles every message.
 func (b *Bus) handleBatch(ctx context.Context, log *slog.Logger, url string, h playback.BatchHandler, received []types.Message) {
-	delivered := make([]incoming, len(received))
+	delivered := make([]delivery.Incoming, len(received))
 	for i, r := range received {
 		delivered[i] = fromReceived(r)
 	}
 	// The batch runs to the end even when the consumer is stopping; its
 	// messages are settled afterwards.
-	retryHandles, ack := runBatch(context.WithoutCancel(ctx), log, path.Base(url), h, delivered)
+	retryHandles, ack := delivery.RunBatch(context.WithoutCancel(ctx), log, path.Base(url), h, delivered)
 	settleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	if err := b.deleteMessages(settleCtx, url, ack); err != nil {
@@ -143,18 +102,18 @@ func (b *Bus) handleBatch(ctx context.Context, log *slog.Logger, url string, h p
 	}
 }
 
-func fromReceived(r types.Message) incoming {
-	in := incoming{
-		handle:        aws.ToString(r.ReceiptHandle),
-		messageID:     aws.ToString(r.MessageId),
-		body:          aws.ToString(r.Body),
-		receiveCount:  r.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)],
-		sentTimestamp: r.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)],
-		attrs:         make(map[string]string, len(r.MessageAttributes)),
+func fromReceived(r types.Message) delivery.Incoming {
+	in := delivery.Incoming{
+		Handle:        aws.ToString(r.ReceiptHandle),
+		MessageID:     aws.ToString(r.MessageId),
+		Body:          aws.ToString(r.Body),
+		ReceiveCount:  r.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)],
+		SentTimestamp: r.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)],
+		Attrs:         make(map[string]string, len(r.MessageAttributes)),
 	}
 	for name, v := range r.MessageAttributes {
 		if v.StringValue != nil {
-			in.attrs[name] = *v.StringValue
+			in.Attrs[name] = *v.StringValue
 		}
 	}
 	return in

@@ -5,6 +5,7 @@ package main
 import (
 	"github.com/playplane/playplane/functions/admin"
 	"github.com/playplane/playplane/shared/awsfn"
+	_ "github.com/playplane/playplane/shared/awsfn/sqsbus" // the function publishes to SQS
 	"github.com/playplane/playplane/shared/fnenv"
 )
 

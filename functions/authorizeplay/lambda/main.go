@@ -6,6 +6,7 @@ package main
 import (
 	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/shared/awsfn"
+	_ "github.com/playplane/playplane/shared/awsfn/smsecrets" // the function reads secrets named by ARN
 	"github.com/playplane/playplane/shared/fnenv"
 )
 

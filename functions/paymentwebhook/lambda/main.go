@@ -5,6 +5,8 @@ package main
 import (
 	"github.com/playplane/playplane/functions/paymentwebhook"
 	"github.com/playplane/playplane/shared/awsfn"
+	_ "github.com/playplane/playplane/shared/awsfn/smsecrets" // the function reads secrets named by ARN
+	_ "github.com/playplane/playplane/shared/awsfn/sqsbus"    // the function publishes to SQS
 	"github.com/playplane/playplane/shared/fnenv"
 )
 

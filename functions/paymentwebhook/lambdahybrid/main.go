@@ -27,6 +27,7 @@ import (
 
 	"github.com/playplane/playplane/functions/paymentwebhook"
 	"github.com/playplane/playplane/shared/awsfn"
+	_ "github.com/playplane/playplane/shared/awsfn/smsecrets" // the function reads secrets named by ARN
 	"github.com/playplane/playplane/shared/firestore"
 	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/playback"

@@ -5,6 +5,7 @@ package main
 import (
 	"github.com/playplane/playplane/functions/signurl"
 	"github.com/playplane/playplane/shared/awsfn"
+	_ "github.com/playplane/playplane/shared/awsfn/smsecrets" // the function reads secrets named by ARN
 	"github.com/playplane/playplane/shared/fnenv"
 )
 

@@ -34,6 +34,9 @@ type bootstrap struct {
 	size  int64
 	env   []string
 	event []byte // an HTTP API event of one of its routes, without credentials
+	// deployed is the environment template.yaml gives the Lambda: the
+	// <NAME>_SECRET_ARN variables of the secrets it reads.
+	deployed map[string]string
 }
 
 // trap is a loopback listener standing in for DynamoDB and SQS: it counts
@@ -134,6 +137,7 @@ func buildBootstraps(tb testing.TB, tr *trap) (hello bootstrap, fns []bootstrap)
 		}
 		b.env = append(b.env, "DYNAMODB_ENDPOINT=http://"+tr.addr, "SQS_ENDPOINT=http://"+tr.addr)
 		b.event = routeEvent(tb, tm.Routes(id)[0])
+		b.deployed = tm.Env(id)
 		fns = append(fns, b)
 	}
 	return hello, fns
@@ -207,15 +211,16 @@ func TestBootstrapsStartWithoutNetwork(t *testing.T) {
 
 	// Deployed, a function gets its secrets' ARNs (template.yaml) and reads
 	// the values from Secrets Manager on the first invocation: the same
-	// binaries, given <NAME>_SECRET_ARN instead of the values, answer the
-	// same way, reading each secret once.
+	// binaries, given <NAME>_SECRET_ARN instead of the values where the
+	// template names the secret, answer the same way, reading each secret
+	// once.
 	sm := fakesm.New(t)
 	wantCalls := 0
 	for _, b := range fns {
 		var env []string
 		for _, kv := range b.env {
 			name, value, _ := strings.Cut(kv, "=")
-			if ref, ok := awsfn.SecretARNs[name]; ok {
+			if ref, ok := awsfn.SecretARNs[name]; ok && hasKey(b.deployed, ref) {
 				arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + b.name + "/" + name + "-AbC123"
 				sm.Put(arn, value)
 				kv = ref + "=" + arn
@@ -236,6 +241,11 @@ func TestBootstrapsStartWithoutNetwork(t *testing.T) {
 	if n := tr.conns.Load(); n != 0 {
 		t.Errorf("starting the functions opened %d connections to DynamoDB or SQS", n)
 	}
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -277,5 +287,57 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 	if n := tr.conns.Load(); n != 0 {
 		b.Errorf("starting the functions opened %d connections to DynamoDB or SQS", n)
+	}
+}
+
+// BenchmarkColdStartBeside is BenchmarkColdStart with a second build of
+// each function started in the same rounds: LAMBDATEST_BEFORE names a
+// directory of bootstraps built the same way from another commit, one file
+// per function directory (authorizeplay, ...), so that a change is
+// measured before and after under the same load. Reported with a before-
+// prefix for the other build.
+func BenchmarkColdStartBeside(b *testing.B) {
+	dir := os.Getenv("LAMBDATEST_BEFORE")
+	if dir == "" {
+		b.Skip("LAMBDATEST_BEFORE names no directory of bootstraps to compare with")
+	}
+	tr := newTrap(b)
+	hello, fns := buildBootstraps(b, tr)
+	for _, fn := range fns {
+		before := fn
+		before.path = filepath.Join(dir, fn.name)
+		fi, err := os.Stat(before.path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		before.size = fi.Size()
+		b.Run(fn.name, func(b *testing.B) {
+			var floor, took, was []lambdatest.Start
+			for b.Loop() {
+				s, _ := startMeasured(b, hello)
+				floor = append(floor, s)
+				s, _ = startMeasured(b, before)
+				was = append(was, s)
+				s, _ = startMeasured(b, fn)
+				took = append(took, s)
+			}
+			cpu := func(ss []lambdatest.Start) time.Duration {
+				ds := make([]time.Duration, len(ss))
+				for i, s := range ss {
+					ds[i] = s.CPU
+				}
+				return median(ds)
+			}
+			fastest := func(ss []lambdatest.Start) time.Duration {
+				return slices.MinFunc(ss, func(a, b lambdatest.Start) int { return int(a.Elapsed - b.Elapsed) }).Elapsed
+			}
+			b.ReportMetric(float64(cpu(floor))/float64(time.Millisecond), "hello-cpu-ms")
+			b.ReportMetric(float64(cpu(took))/float64(cpu(floor)), "x-hello-cpu")
+			b.ReportMetric(float64(cpu(was))/float64(cpu(floor)), "before-x-hello-cpu")
+			b.ReportMetric(float64(fastest(took))/float64(fastest(floor)), "x-hello-min")
+			b.ReportMetric(float64(fastest(was))/float64(fastest(floor)), "before-x-hello-min")
+			b.ReportMetric(float64(fn.size)/(1<<20), "MiB")
+			b.ReportMetric(float64(before.size)/(1<<20), "before-MiB")
+		})
 	}
 }

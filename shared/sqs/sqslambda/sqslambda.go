@@ -1,4 +1,7 @@
-package sqs
+// Package sqslambda hands the batches of an SQS event source mapping to a
+// playback.BatchHandler. It links no SQS client: a Lambda that consumes a
+// queue but publishes nothing does not pay the client's initialisation.
+package sqslambda
 
 import (
 	"context"
@@ -8,15 +11,16 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/sqs/internal/delivery"
 )
 
-// LambdaHandler adapts h to an SQS event source mapping with
+// Handler adapts h to an SQS event source mapping with
 // ReportBatchItemFailures enabled: the messages h names for retry are
 // reported as batch item failures and stay on the queue, the rest are
 // deleted by Lambda. A message that cannot be decoded is logged and
 // acknowledged, since redelivery cannot repair it. A panic in h retries the
 // whole batch.
-func LambdaHandler(h playback.BatchHandler) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+func Handler(h playback.BatchHandler) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		log := slog.Default()
 		var queue string
@@ -25,12 +29,12 @@ func LambdaHandler(h playback.BatchHandler) func(context.Context, events.SQSEven
 			log = log.With("event_source_arn", arn)
 			queue = arn[strings.LastIndexByte(arn, ':')+1:]
 		}
-		delivered := make([]incoming, len(ev.Records))
+		delivered := make([]delivery.Incoming, len(ev.Records))
 		for i, r := range ev.Records {
 			delivered[i] = fromRecord(r)
 		}
 		// Lambda deletes what is not reported, so only the retries matter.
-		retry, _ := runBatch(ctx, log, queue, h, delivered)
+		retry, _ := delivery.RunBatch(ctx, log, queue, h, delivered)
 		var resp events.SQSEventResponse
 		for _, id := range retry {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
@@ -39,18 +43,18 @@ func LambdaHandler(h playback.BatchHandler) func(context.Context, events.SQSEven
 	}
 }
 
-func fromRecord(r events.SQSMessage) incoming {
-	in := incoming{
-		handle:        r.MessageId,
-		messageID:     r.MessageId,
-		body:          r.Body,
-		receiveCount:  r.Attributes["ApproximateReceiveCount"],
-		sentTimestamp: r.Attributes["SentTimestamp"],
-		attrs:         make(map[string]string, len(r.MessageAttributes)),
+func fromRecord(r events.SQSMessage) delivery.Incoming {
+	in := delivery.Incoming{
+		Handle:        r.MessageId,
+		MessageID:     r.MessageId,
+		Body:          r.Body,
+		ReceiveCount:  r.Attributes["ApproximateReceiveCount"],
+		SentTimestamp: r.Attributes["SentTimestamp"],
+		Attrs:         make(map[string]string, len(r.MessageAttributes)),
 	}
 	for name, v := range r.MessageAttributes {
 		if v.StringValue != nil {
-			in.attrs[name] = *v.StringValue
+			in.Attrs[name] = *v.StringValue
 		}
 	}
 	return in
