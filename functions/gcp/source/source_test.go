@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"go/format"
 	"go/parser"
 	"go/token"
 	"net"
@@ -69,7 +70,13 @@ func TestRootFileRegistersItsFunction(t *testing.T) {
 	for _, fn := range catalog.Functions {
 		t.Run(fn.Name, func(t *testing.T) {
 			t.Parallel()
-			src := RootFile(fn)
+			src, err := RootFile(fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again, err := format.Source(src); err != nil || !bytes.Equal(again, src) {
+				t.Errorf("root file is not gofmt'ed (%v):\n%s", err, src)
+			}
 			root, err := parser.ParseFile(token.NewFileSet(), "function.go", src, parser.ParseComments)
 			if err != nil {
 				t.Fatal(err)
