@@ -5,7 +5,7 @@
 //
 //	playplane-gcp                 serve on ADDR (default 127.0.0.1:8080)
 //	playplane-gcp token ACCOUNT   print a dev JWT for a seeded account
-//	playplane-gcp source DIST     write the deploy unit: DIST/gcp-source.zip and DIST/gcp/<function>.zip
+//	playplane-gcp source DIST     write each function's deploy unit: DIST/gcp/<function>.zip
 package main
 
 import (
@@ -17,11 +17,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/playplane/playplane/functions/gcp"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/functions/gcp/source"
 	"github.com/playplane/playplane/shared/gcpfn"
 )
@@ -69,23 +70,20 @@ func realMain(ctx context.Context, args []string) error {
 	return r.Serve(ctx)
 }
 
-// writeSource writes the deploy unit once as dist/gcp-source.zip and, for
-// the stack, which uploads one object per function, as dist/gcp/<name>.zip.
-// The copies are identical: FUNCTION_TARGET picks the entry point.
+// writeSource writes each catalogue function's deploy unit, the object
+// the stack uploads for it, as dist/gcp/<name>.zip. A unit registers its
+// own function only; FUNCTION_TARGET picks one of its entry points.
 func writeSource(ctx context.Context, dist string) error {
-	files, err := source.Files(ctx, ".")
-	if err != nil {
-		return err
-	}
-	var zipped bytes.Buffer
-	if err := source.WriteZip(&zipped, files); err != nil {
-		return err
-	}
-	paths := []string{filepath.Join(dist, "gcp-source.zip")}
-	for _, spec := range gcp.Functions {
-		paths = append(paths, filepath.Join(dist, "gcp", spec.Name+".zip"))
-	}
-	for _, p := range paths {
+	for _, fn := range catalog.Functions {
+		files, err := source.Files(ctx, ".", fn.Name)
+		if err != nil {
+			return err
+		}
+		var zipped bytes.Buffer
+		if err := source.WriteZip(&zipped, files); err != nil {
+			return err
+		}
+		p := filepath.Join(dist, strings.TrimPrefix(catalog.GCPSourceZip(fn.Name), "dist/"))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}

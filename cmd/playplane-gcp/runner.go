@@ -28,6 +28,7 @@ import (
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/emulators"
 	"github.com/playplane/playplane/shared/gcpfn"
+	"github.com/playplane/playplane/shared/gcpfn/pubsubbus"
 	"github.com/playplane/playplane/shared/localedge"
 	"github.com/playplane/playplane/shared/openapi"
 	"github.com/playplane/playplane/shared/playback"
@@ -159,7 +160,13 @@ func (r *Runner) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := bus.EnsureTopics(ctx, events.Topics...); err != nil {
+	topics, ok := bus.(interface {
+		EnsureTopics(context.Context, ...string) error
+	})
+	if !ok {
+		return fmt.Errorf("the bus is a %T, which cannot create topics", bus)
+	}
+	if err := topics.EnsureTopics(ctx, events.Topics...); err != nil {
 		return err
 	}
 	if r.cfg.Seed {
@@ -338,7 +345,7 @@ func expect(client *http.Client, req *http.Request, status int) error {
 
 func (r *Runner) startBridge(ctx context.Context) error {
 	res := r.set.Resources()
-	busCfg, err := res.BusConfig(ctx)
+	busCfg, err := pubsubbus.Config(ctx, res)
 	if err != nil {
 		return err
 	}

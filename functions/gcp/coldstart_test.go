@@ -71,12 +71,12 @@ func init() {
 }
 `
 
-// coldStartBinaries builds the deploy unit and the hello beside it, as the
-// Go buildpack would (stripped), and returns their paths.
+// coldStartBinaries builds authorizeplay's deploy unit and the hellos
+// beside it, as the Go buildpack would (stripped), and returns their paths.
 func coldStartBinaries(b *testing.B) (hello, firestoreHelloBin, playplane string) {
 	b.Helper()
 	ctx := context.Background()
-	files, err := source.Files(ctx, "../..")
+	files, err := source.Files(ctx, "../..", "authorizeplay")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -173,8 +173,8 @@ func fileMB(b *testing.B, path string) float64 {
 	return float64(st.Size()) / (1 << 20)
 }
 
-// BenchmarkColdStart measures process start → first response of the
-// deployed binary (FUNCTION_TARGET=AuthorizePlay) against a Functions
+// BenchmarkColdStart measures process start → first response of
+// authorizeplay's deployed binary (FUNCTION_TARGET=AuthorizePlay) against a Functions
 // Framework hello built the same way, interleaved in the same run: a 401
 // (the function and its clients are built, no store call) and an
 // authenticated list of sessions (one Firestore query on the emulator,

@@ -25,8 +25,8 @@ import (
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/cloudcdn"
 	"github.com/playplane/playplane/shared/emulators"
-	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/gcpfn"
+	"github.com/playplane/playplane/shared/gcpfn/pubsubbus"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -57,34 +57,6 @@ func TestFunctionsMatchTheCatalog(t *testing.T) {
 		if got := Functions[i]; got.Name != fn.Name || !slices.Equal(got.EntryPoints(), want) {
 			t.Errorf("%s registers %v, the catalogue deploys %s %v", got.Name, got.EntryPoints(), fn.Name, want)
 		}
-	}
-}
-
-// A catalogue function without a builder, or a builder without a
-// catalogue function, is refused by name.
-func TestSpecsPairEveryFunctionWithABuilder(t *testing.T) {
-	t.Parallel()
-	build := func(context.Context, fnenv.Env) (gcpfn.Function, error) { return nil, nil }
-	one := []catalog.Function{{Name: "one", GCPEntryPoint: "One"}}
-	for _, tc := range []struct {
-		name     string
-		builders map[string]gcpfn.Builder
-		want     string
-	}{
-		{name: "paired", builders: map[string]gcpfn.Builder{"one": build}},
-		{name: "no builder", builders: map[string]gcpfn.Builder{}, want: "catalogue function one has no builder"},
-		{name: "no function", builders: map[string]gcpfn.Builder{"one": build, "two": build}, want: "builder two has no catalogue function"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			specs, err := Specs(one, tc.builders)
-			switch {
-			case tc.want == "" && (err != nil || len(specs) != 1 || specs[0].HTTP != "One"):
-				t.Errorf("Specs = %+v, %v", specs, err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Errorf("Specs error %v, want %q", err, tc.want)
-			}
-		})
 	}
 }
 
@@ -175,6 +147,7 @@ func (e *testEnv) set(t testing.TB) *gcpfn.Set {
 		Log:              slog.New(slog.DiscardHandler),
 		FirestoreOptions: emulators.FirestoreClientOptions(e.firestore),
 		PubSubOptions:    emulators.PubSubClientOptions(e.pubsub),
+		Bus:              pubsubbus.Make,
 	})
 	t.Cleanup(func() { _ = res.Close() })
 	s, err := gcpfn.NewSet(res, Functions...)
@@ -213,6 +186,37 @@ func TestEveryFunctionBuildsOnTheGCPAdapters(t *testing.T) {
 	h.ServeHTTP(w, req)
 	if w.Code != 404 || !strings.Contains(w.Body.String(), `"reason":"account_not_found"`) {
 		t.Fatalf("GET /v1/devices: %d %s", w.Code, w.Body)
+	}
+}
+
+// A function's deploy unit has a bus only when its catalogue entry
+// publishes (functions/gcp/source): each function that publishes nothing
+// builds without one, and each that publishes asks for it, so an entry
+// that forgot a topic fails here rather than on its first request.
+func TestOnlyFunctionsThatPublishNeedTheBus(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	for i, fn := range catalog.Functions {
+		t.Run(fn.Name, func(t *testing.T) {
+			t.Parallel()
+			res := gcpfn.NewResources(gcpfn.Options{
+				Lookuper:         envconfig.MapLookuper(env.vars),
+				Log:              slog.New(slog.DiscardHandler),
+				FirestoreOptions: emulators.FirestoreClientOptions(env.firestore),
+			})
+			t.Cleanup(func() { _ = res.Close() })
+			set, err := gcpfn.NewSet(res, Functions[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = set.Build(context.Background())
+			switch publishes := len(fn.Publishes) > 0; {
+			case !publishes && err != nil:
+				t.Fatalf("publishes nothing, but does not build without a bus: %v", err)
+			case publishes && (err == nil || !strings.Contains(err.Error(), "publish nothing")):
+				t.Fatalf("publishes %v, but built without a bus: %v", fn.Publishes, err)
+			}
+		})
 	}
 }
 

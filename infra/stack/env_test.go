@@ -111,8 +111,8 @@ var knownGaps = map[string]string{}
 // names spelled as string constants, of every package of this repository
 // the part's main package links (catalog.LambdaMain on Lambda:
 // functions/<name>/lambda, or functions/<name>/lambdahybrid over Firestore;
-// functions/<name> and shared/gcpfn, plus functions/gcp's own file, on
-// Cloud Functions). A key set's "env:NAME" reference counts as a read of
+// on Cloud Functions, functions/<name>, shared/gcpfn, functions/gcp/unit and
+// shared/gcpfn/pubsubbus if the function publishes, as its unit does). A key set's "env:NAME" reference counts as a read of
 // NAME.
 func TestEveryEnvNameIsReadByTheCode(t *testing.T) {
 	t.Parallel()
@@ -123,7 +123,12 @@ func TestEveryEnvNameIsReadByTheCode(t *testing.T) {
 			case AWS:
 				reads = codeReads(t, catalog.LambdaMain(p.fn.Name, d.layout.Store))
 			case GCP:
-				reads = union(codeReads(t, "functions/"+p.fn.Name), codeReads(t, "shared/gcpfn"), fileReads(t, "functions/gcp"))
+				// What the function's deploy unit links (functions/gcp/source):
+				// the Pub/Sub bus only when it publishes.
+				reads = union(codeReads(t, "functions/"+p.fn.Name), codeReads(t, "shared/gcpfn"), codeReads(t, "functions/gcp/unit"))
+				if len(p.fn.Publishes) > 0 {
+					reads = union(reads, codeReads(t, "shared/gcpfn/pubsubbus"))
+				}
 			}
 			for name, value := range p.env {
 				for ref := range strings.SplitSeq(value, ",") {
@@ -165,8 +170,11 @@ func TestCodeReadsFindsTheFunctionsVariables(t *testing.T) {
 			want: []string{"GCP_CREDENTIALS_JSON", "PUBSUB_TOPICS", "FIRESTORE_PROJECT_ID", "FIRESTORE_DATABASE", "STRIPE_WEBHOOK_SECRETS"},
 			not:  []string{"CLOUDFRONT_KEYS", "SIGNURL_CDN_BASES"}},
 		{name: "gcp wiring", reads: codeReads(t, "shared/gcpfn"),
-			want: []string{"PUBSUB_TOPICS", "FIRESTORE_DATABASE", "JWT_ISSUER"},
-			not:  []string{"DYNAMODB_TABLE", "STORE", "BUS"}},
+			want: []string{"FIRESTORE_DATABASE", "JWT_ISSUER"},
+			not:  []string{"DYNAMODB_TABLE", "STORE", "BUS", "PUBSUB_TOPICS"}},
+		{name: "gcp bus", reads: codeReads(t, "shared/gcpfn/pubsubbus"),
+			want: []string{"PUBSUB_TOPICS", "PUBSUB_PROJECT_ID"},
+			not:  []string{"DYNAMODB_TABLE", "SQS_QUEUE_URLS"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -282,12 +290,6 @@ func codeReads(t *testing.T, dir string) map[string]bool {
 		}
 	}
 	return readsOf(pkgs)
-}
-
-// fileReads returns the names read by dir's own files, not its imports.
-func fileReads(t *testing.T, dir string) map[string]bool {
-	t.Helper()
-	return readsOf([]*pkgNames{scan(t, dir)})
 }
 
 func readsOf(pkgs []*pkgNames) map[string]bool {

@@ -58,7 +58,8 @@ func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map
 			addresses = append(addresses, topic.Name+":projects/"+testProject+"/topics/"+d.prefix()+"-"+topic.Name)
 		}
 	}
-	if len(addresses) > 0 {
+	// A Cloud Function gets its messages pushed: it needs the addresses only to publish.
+	if len(addresses) > 0 && (cloud != GCP || len(fn.Publishes) > 0) {
 		name := map[string]string{catalog.BusSQS: "SQS_QUEUE_URLS", catalog.BusPubSub: "PUBSUB_TOPICS"}[l.Bus]
 		want[name] = strings.Join(addresses, ",")
 	}

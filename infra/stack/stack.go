@@ -133,7 +133,10 @@ func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 		env[catalog.EnvFirestoreProject] = pulumi.String(cfg.GCPProject)
 		env[catalog.EnvFirestoreDatabase] = s.GCP.Database.Name
 	}
-	if topics := fn.TopicsOf(); len(topics) > 0 {
+	// A Cloud Function that publishes nothing has no bus to address: its
+	// messages are pushed to it, and its deploy unit does not link the bus
+	// (functions/gcp/source).
+	if topics := fn.TopicsOf(); len(topics) > 0 && (cloud != GCP || len(fn.Publishes) > 0) {
 		var pairs []pulumi.StringInput
 		for _, t := range topics {
 			switch cfg.Layout.Bus {

@@ -115,6 +115,9 @@ func recordOf(kind playback.Kind, id string, st stored) (playback.Record, error)
 }
 
 func (s *Store) GetRecord(ctx context.Context, kind playback.Kind, id string) (playback.Record, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.Record{}, err
+	}
 	const op = "GetRecord"
 	col, err := collectionOf(kind)
 	if err != nil {
@@ -135,6 +138,9 @@ func (s *Store) GetRecord(ctx context.Context, kind playback.Kind, id string) (p
 }
 
 func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after string, limit int) (playback.RecordPage, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.RecordPage{}, err
+	}
 	const op = "ListRecords"
 	col, err := collectionOf(kind)
 	if err != nil || limit <= 0 {
@@ -203,6 +209,9 @@ func (s *Store) accountsOnPlan(ctx context.Context, planID string) (int, error) 
 }
 
 func (s *Store) ApplyChanges(ctx context.Context, cs playback.ChangeSet) (playback.AuditRecord, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.AuditRecord{}, err
+	}
 	const op = "ApplyChanges"
 	cs, err := cs.Prepare(s.ChangeSetLimits())
 	if err != nil {
@@ -367,6 +376,9 @@ func gunzipField(data map[string]any) ([]byte, error) {
 }
 
 func (s *Store) ListAudit(ctx context.Context, before string, limit int) (playback.AuditPage, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.AuditPage{}, err
+	}
 	const op = "ListAudit"
 	if limit <= 0 {
 		return playback.AuditPage{}, nil
@@ -401,6 +413,9 @@ func (s *Store) ListAudit(ctx context.Context, before string, limit int) (playba
 func czfID(v int64) string { return fmt.Sprintf("%020d", v) }
 
 func (s *Store) PutCoverageZones(ctx context.Context, up playback.CoverageZonesUpload) (playback.CoverageZones, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.CoverageZones{}, err
+	}
 	const op = "PutCoverageZones"
 	if err := up.Validate(); err != nil {
 		return playback.CoverageZones{}, err
@@ -469,6 +484,9 @@ func (s *Store) latestCoverageZones(ctx context.Context) (playback.CoverageZones
 }
 
 func (s *Store) GetCoverageZones(ctx context.Context, v int64) (playback.CoverageZones, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.CoverageZones{}, err
+	}
 	const op = "GetCoverageZones"
 	if v == 0 {
 		cz, err := s.latestCoverageZones(ctx)

@@ -18,6 +18,9 @@ var _ playback.LeaseCounter = (*Store)(nil)
 // the field's automatic single-field index: one round trip, billed one
 // document read per thousand counted. Nothing on a request path calls it.
 func (s *Store) CountActiveLeases(ctx context.Context, now time.Time) (int, error) {
+	if err := s.open(ctx); err != nil {
+		return 0, err
+	}
 	const op = "CountActiveLeases"
 	q := s.col(colSessions).Where(fieldLeaseUntil, ">", now)
 	res, err := q.NewAggregationQuery().WithCount("n").Get(ctx)

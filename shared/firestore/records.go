@@ -44,6 +44,9 @@ func eventFields(ev playback.InboxEvent) (map[string]any, error) {
 }
 
 func (s *Store) RecordEvent(ctx context.Context, ev playback.InboxEvent) (playback.InboxEvent, bool, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.InboxEvent{}, false, err
+	}
 	const op = "RecordEvent"
 	if !validID(ev.Source) || !validID(ev.ID) {
 		return ev, false, playback.Errorf(playback.CodeInvalid, "event_invalid",
@@ -87,6 +90,9 @@ func (s *Store) RecordEvent(ctx context.Context, ev playback.InboxEvent) (playba
 }
 
 func (s *Store) GetEvent(ctx context.Context, source, id string) (playback.InboxEvent, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.InboxEvent{}, err
+	}
 	if !validID(source) {
 		return playback.InboxEvent{}, playback.NotFound("event", id)
 	}
@@ -94,6 +100,9 @@ func (s *Store) GetEvent(ctx context.Context, source, id string) (playback.Inbox
 }
 
 func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, expiresAt time.Time) error {
+	if err := s.open(ctx); err != nil {
+		return err
+	}
 	return s.updateEvent(ctx, "MarkEventProcessed", source, id, func(ev *playback.InboxEvent) bool {
 		if !ev.ProcessedAt.IsZero() {
 			return false // the first mark wins
@@ -141,6 +150,9 @@ func (s *Store) updateEvent(ctx context.Context, op, source, id string, change f
 const maxPendingPage = 1000
 
 func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBefore time.Time, limit int) ([]playback.InboxEvent, error) {
+	if err := s.open(ctx); err != nil {
+		return nil, err
+	}
 	const op = "ListPendingEvents"
 	if limit <= 0 || !validID(source) {
 		return nil, nil
@@ -183,6 +195,9 @@ func parkedValue(key string, c playback.ParkCursor) string {
 }
 
 func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at time.Time) error {
+	if err := s.open(ctx); err != nil {
+		return err
+	}
 	const op = "ParkEvent"
 	if !playback.ValidParkKey(key) {
 		return playback.Errorf(playback.CodeInvalid, "park_key_invalid", "firestore.%s: key %q", op, key)
@@ -191,6 +206,9 @@ func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at time.T
 }
 
 func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {
+	if err := s.open(ctx); err != nil {
+		return nil, err
+	}
 	const op = "ListParkedEvents"
 	if limit <= 0 || !validID(source) || !playback.ValidParkKey(key) {
 		return nil, nil
@@ -223,19 +241,31 @@ func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after 
 }
 
 func (s *Store) PutEdge(ctx context.Context, e playback.Edge) error {
+	if err := s.open(ctx); err != nil {
+		return err
+	}
 	return put(ctx, s, "PutEdge", s.col(colEdges).Doc(e.ID), "edge", e.ID, e)
 }
 
 func (s *Store) GetEdge(ctx context.Context, id string) (playback.Edge, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.Edge{}, err
+	}
 	return getDoc[playback.Edge](ctx, s, "GetEdge", s.col(colEdges).Doc(id), "edge", id)
 }
 
 func (s *Store) UpdateEdge(ctx context.Context, id string, fn func(*playback.Edge) error) (playback.Edge, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.Edge{}, err
+	}
 	return update(ctx, s, "UpdateEdge", s.col(colEdges).Doc(id), "edge", id,
 		func(e *playback.Edge) { e.ID = id }, fn)
 }
 
 func (s *Store) ListEdges(ctx context.Context) ([]playback.Edge, error) {
+	if err := s.open(ctx); err != nil {
+		return nil, err
+	}
 	const op = "ListEdges"
 	it := s.col(colEdges).Documents(ctx)
 	defer it.Stop()
@@ -265,6 +295,9 @@ func (s *Store) progressRef(accountID, titleID string) *firestore.DocumentRef {
 }
 
 func (s *Store) SaveProgress(ctx context.Context, p playback.Progress) (bool, error) {
+	if err := s.open(ctx); err != nil {
+		return false, err
+	}
 	const op = "SaveProgress"
 	if !validID(p.AccountID) || !validID(p.TitleID) {
 		return false, playback.Errorf(playback.CodeInvalid, "progress_invalid",
@@ -283,6 +316,9 @@ func (s *Store) SaveProgress(ctx context.Context, p playback.Progress) (bool, er
 }
 
 func (s *Store) GetProgress(ctx context.Context, accountID, titleID string) (playback.Progress, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.Progress{}, err
+	}
 	if !validID(accountID) {
 		return playback.Progress{}, playback.NotFound("progress", titleID)
 	}
@@ -290,6 +326,9 @@ func (s *Store) GetProgress(ctx context.Context, accountID, titleID string) (pla
 }
 
 func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (playback.SessionQoE, bool, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.SessionQoE{}, false, err
+	}
 	const op = "SaveSessionQoE"
 	if !validID(q.SessionID) {
 		return playback.SessionQoE{}, false, playback.Errorf(playback.CodeInvalid, "qoe_invalid",
@@ -321,6 +360,9 @@ func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (play
 }
 
 func (s *Store) GetSessionQoE(ctx context.Context, sessionID string) (playback.SessionQoE, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.SessionQoE{}, err
+	}
 	return getDoc[playback.SessionQoE](ctx, s, "GetSessionQoE", s.col(colQoE).Doc(sessionID), "session_qoe", sessionID)
 }
 
@@ -332,6 +374,9 @@ func (s *Store) unknownEdgesRef() *firestore.DocumentRef {
 }
 
 func (s *Store) NoteUnknownEdge(ctx context.Context, id string, at time.Time, reports int64) error {
+	if err := s.open(ctx); err != nil {
+		return err
+	}
 	const op = "NoteUnknownEdge"
 	ref := s.unknownEdgesRef()
 	for attempt := 0; ; attempt++ {
@@ -361,6 +406,9 @@ func (s *Store) NoteUnknownEdge(ctx context.Context, id string, at time.Time, re
 }
 
 func (s *Store) ListUnknownEdges(ctx context.Context) ([]playback.UnknownEdge, error) {
+	if err := s.open(ctx); err != nil {
+		return nil, err
+	}
 	list, err := getDoc[[]playback.UnknownEdge](ctx, s, "ListUnknownEdges", s.unknownEdgesRef(), "unknown edges", "all")
 	if playback.IsCode(err, playback.CodeNotFound) {
 		return nil, nil

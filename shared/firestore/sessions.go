@@ -120,6 +120,9 @@ func (s *Store) sessionFields(sess playback.Session, k int) (map[string]any, err
 }
 
 func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (playback.Session, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.Session{}, err
+	}
 	const op = "AcquireLease"
 	switch {
 	case !validID(req.SessionID) || !validID(req.AccountID):
@@ -247,6 +250,9 @@ type admissionGuard struct {
 // ReadAdmission reads the account document and the account's slots side
 // by side: one round trip of latency.
 func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Time) (playback.AdmissionRead, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.AdmissionRead{}, err
+	}
 	const op = "ReadAdmission"
 	if !validID(accountID) {
 		return playback.AdmissionRead{}, playback.NotFound("account", accountID)
@@ -354,11 +360,17 @@ func (s *Store) releaseIfClaimedBy(ctx context.Context, ref *firestore.DocumentR
 }
 
 func (s *Store) GetSession(ctx context.Context, id string) (playback.Session, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.Session{}, err
+	}
 	_, sess, _, err := s.readSession(ctx, "GetSession", id)
 	return sess, err
 }
 
 func (s *Store) ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]playback.Session, error) {
+	if err := s.open(ctx); err != nil {
+		return nil, err
+	}
 	if !validID(accountID) {
 		return nil, nil
 	}
@@ -407,6 +419,9 @@ func (s *Store) readHolder(ctx context.Context, accountID string, k int, id stri
 }
 
 func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.Time) (playback.Session, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.Session{}, err
+	}
 	return s.extendLease(ctx, "ExtendLease", id, expiresAt, now, nil)
 }
 
@@ -421,6 +436,9 @@ func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.
 // the revision whose guard is that condition. A held that does not match
 // what is stored, or a lost race, falls back to RenewLease.
 func (s *Store) RenewHeldLease(ctx context.Context, held playback.Session, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.Session{}, err
+	}
 	const op = "RenewHeldLease"
 	k, err := strconv.Atoi(held.Lease)
 	if _, memo := s.leases.Get(held.ID); memo || err != nil || k < 0 || k >= maxLeaseLimit || !validID(held.ID) || !validID(held.AccountID) {
@@ -480,6 +498,9 @@ func (s *Store) RenewHeldLease(ctx context.Context, held playback.Session, ttl, 
 }
 
 func (s *Store) RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.Session{}, err
+	}
 	return s.extendLease(ctx, "RenewLease", id, now.Add(ttl), now, func(sess playback.Session) bool { return sess.LeaseFresh(now, ttl, slack) })
 }
 
@@ -558,6 +579,9 @@ func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now t
 }
 
 func (s *Store) EndSession(ctx context.Context, id, reason string, now time.Time) (playback.Session, error) {
+	if err := s.open(ctx); err != nil {
+		return playback.Session{}, err
+	}
 	const op = "EndSession"
 	for attempt := 0; ; attempt++ {
 		st, sess, k, err := s.readSession(ctx, op, id)

@@ -61,6 +61,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -160,37 +162,69 @@ func (c *Config) validate() error {
 
 // Store is a playback.Store on Firestore.
 type Store struct {
+	cfg    Config
+	now    func() time.Time // wall clock for TTL decisions
+	leases *memo.Map[memoLease]
+
+	// newClient makes the client on the first call that needs the store,
+	// when New was given none. Every exported method with a context opens
+	// the store first; client is only read after that.
+	newClient func(context.Context) (*firestore.Client, error)
+	mu        sync.Mutex // serializes opening
+	opened    atomic.Bool
 	client    *firestore.Client
 	ownClient bool
-	cfg       Config
-	now       func() time.Time // wall clock for TTL decisions
-	leases    *memo.Map[memoLease]
 }
 
-// New returns a store. A nil client is created from cfg and opts
-// (FIRESTORE_EMULATOR_HOST is honoured by the client library); the store
-// then closes it on Close. New makes no network calls.
+// New returns a store. A nil client is made from cfg and opts
+// (FIRESTORE_EMULATOR_HOST is honoured by the client library) on the first
+// call that needs it, and closed on Close: finding credentials and dialing
+// is left out of a cold start's requests that never reach the store (a
+// refused token). A client that cannot be made fails that call and is
+// tried again on the next. New makes no network calls.
 func New(ctx context.Context, cfg Config, client *firestore.Client, opts ...option.ClientOption) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("firestore.New: %w", err)
 	}
 	s := &Store{client: client, cfg: cfg, now: time.Now, leases: memo.New[memoLease](maxMemoLeases)}
-	if client == nil {
-		project := cfg.ProjectID
-		if project == "" {
-			project = firestore.DetectProjectID
-		}
-		c, err := firestore.NewClientWithDatabase(ctx, project, cfg.DatabaseID, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("firestore.New: %w", err)
-		}
-		s.client, s.ownClient = c, true
+	if client != nil {
+		s.opened.Store(true)
+		return s, nil
+	}
+	project := cfg.ProjectID
+	if project == "" {
+		project = firestore.DetectProjectID
+	}
+	s.newClient = func(ctx context.Context) (*firestore.Client, error) {
+		return firestore.NewClientWithDatabase(ctx, project, cfg.DatabaseID, opts...)
 	}
 	return s, nil
 }
 
-// Close closes the client if New created it.
+// open makes the client if New did not get one and no call has made it yet.
+func (s *Store) open(ctx context.Context) error {
+	if s.opened.Load() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opened.Load() {
+		return nil
+	}
+	// The client outlives the call that happened to make it.
+	c, err := s.newClient(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Errorf("firestore: making the client: %w", err)
+	}
+	s.client, s.ownClient = c, true
+	s.opened.Store(true)
+	return nil
+}
+
+// Close closes the client if the store made it.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.ownClient {
 		return s.client.Close()
 	}

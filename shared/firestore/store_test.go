@@ -2,10 +2,14 @@ package firestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
+
+	"cloud.google.com/go/firestore"
 
 	"github.com/playplane/playplane/shared/emulators"
 	"github.com/playplane/playplane/shared/playback"
@@ -32,6 +36,52 @@ func TestContract(t *testing.T) {
 	start := time.Now()
 	storetest.Run(t, func(t *testing.T) playback.Store { return newStore(t) })
 	t.Cleanup(func() { t.Logf("contract suite against the Firestore emulator: %v", time.Since(start)) })
+}
+
+// TestEveryMethodOpensTheStore: New makes no client; every method that
+// reaches Firestore makes it first, and a client that cannot be made fails
+// the call with its cause (never a nil dereference) and is tried again on
+// the next call.
+func TestEveryMethodOpensTheStore(t *testing.T) {
+	t.Parallel()
+	errNoClient := errors.New("no client here")
+	var tries int
+	s, err := New(context.Background(), Config{ProjectID: testProject}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.client != nil {
+		t.Fatal("New made the client")
+	}
+	s.newClient = func(context.Context) (*firestore.Client, error) { tries++; return nil, errNoClient }
+	ctxType := reflect.TypeFor[context.Context]()
+	v := reflect.ValueOf(s)
+	var called int
+	for i := range v.NumMethod() {
+		m := v.Type().Method(i)
+		if m.Type.NumIn() < 2 || m.Type.In(1) != ctxType {
+			continue
+		}
+		t.Run(m.Name, func(t *testing.T) {
+			args := []reflect.Value{reflect.ValueOf(context.Background())}
+			for j := 2; j < m.Type.NumIn(); j++ {
+				args = append(args, reflect.Zero(m.Type.In(j)))
+			}
+			before := tries
+			out := v.Method(i).Call(args)
+			err, _ := out[len(out)-1].Interface().(error)
+			if !errors.Is(err, errNoClient) || tries != before+1 {
+				t.Fatalf("%s returned %v after %d tries to make the client, want the client's error after one", m.Name, err, tries-before)
+			}
+		})
+		called++
+	}
+	if called < 35 {
+		t.Fatalf("called %d methods; the store has more", called)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close of a store that made no client: %v", err)
+	}
 }
 
 func TestNewValidates(t *testing.T) {
@@ -346,9 +396,14 @@ func TestReacquireEndedKeepsSlotFree(t *testing.T) {
 func TestExpiredRecordsReadAsAbsent(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	later := *s
-	later.now = func() time.Time { return time.Now().Add(s.cfg.Retention + time.Hour) }
 	ctx := context.Background()
+	if err := s.open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The same documents, read by a clock past their retention.
+	later := &Store{cfg: s.cfg, leases: s.leases, client: s.client,
+		now: func() time.Time { return time.Now().Add(s.cfg.Retention + time.Hour) }}
+	later.opened.Store(true)
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
 
 	sess := must[playback.Session](t)(s.AcquireLease(ctx, acquire(playback.NewID("acct"), 1, t0, time.Minute)))

@@ -13,27 +13,34 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/firestore"
 	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/playback"
-	"github.com/playplane/playplane/shared/pubsub"
 )
 
 // Environment variables read here, beside the adapters' own (FIRESTORE_*,
-// PUBSUB_*, and FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST, which the
-// client libraries honour), the caller JWT settings (JWT_*) and the
-// functions' Configs.
+// the bus maker's PUBSUB_*, and FIRESTORE_EMULATOR_HOST /
+// PUBSUB_EMULATOR_HOST, which the client libraries honour), the caller JWT
+// settings (JWT_*) and the functions' Configs.
 const (
-	// EnvPubSubTopics maps topics to topic resource names,
-	// "heartbeats:projects/P/topics/stack-heartbeats,..." (set by the
-	// Pulumi stack). The bus publishes to PREFIX+topic in one project, so
-	// every entry must share the project and the prefix; they become
-	// PUBSUB_PROJECT_ID and PUBSUB_TOPIC_PREFIX.
-	EnvPubSubTopics = pubsub.EnvTopics
 	// EnvPlaybackTokenKeys holds the playback token keys, "kid:base64key,..."
 	// (a Secret Manager binding).
 	EnvPlaybackTokenKeys = "PLAYBACK_TOKEN_KEYS"
 )
+
+// Bus is the Pub/Sub bus the functions of a process publish with.
+type Bus interface {
+	playback.Publisher
+	Close() error
+}
+
+// BusMaker makes the bus of a process from its resources' environment
+// (shared/gcpfn/pubsubbus.Make). It is an option rather than an import so
+// that a deploy unit whose function publishes nothing has no bus and does
+// not link the Pub/Sub client library, whose package initialisation is a
+// share of every cold start.
+type BusMaker func(ctx context.Context, r *Resources) (Bus, error)
 
 // Options replace what a function takes from its surroundings; the zero
 // value is what Cloud Functions uses.
@@ -50,6 +57,9 @@ type Options struct {
 	PubSubOptions    []option.ClientOption
 	// MonitoringOptions go to Cloud Monitoring's client (Telemetry).
 	MonitoringOptions []option.ClientOption
+	// Bus makes the bus; without it Env.Bus fails, naming the unit's
+	// catalogue entry as the cause (a function that publishes must say so).
+	Bus BusMaker
 }
 
 // Resources are the dependencies the functions of a process share, each
@@ -62,11 +72,11 @@ type Resources struct {
 	fsOpts  []option.ClientOption
 	psOpts  []option.ClientOption
 	monOpts []option.ClientOption
+	newBus  BusMaker
 
 	mu       sync.Mutex
 	store    *firestore.Store
-	bus      *pubsub.Bus
-	busCfg   *pubsub.Config
+	bus      Bus
 	keyring  *auth.Keyring
 	identity *auth.Verifier
 }
@@ -74,7 +84,7 @@ type Resources struct {
 // NewResources returns resources that make nothing yet.
 func NewResources(opts Options) *Resources {
 	r := &Resources{lookup: opts.Lookuper, log: opts.Log, now: opts.Now,
-		fsOpts: opts.FirestoreOptions, psOpts: opts.PubSubOptions, monOpts: opts.MonitoringOptions}
+		fsOpts: opts.FirestoreOptions, psOpts: opts.PubSubOptions, monOpts: opts.MonitoringOptions, newBus: opts.Bus}
 	if r.lookup == nil {
 		r.lookup = envconfig.OsLookuper()
 	}
@@ -122,43 +132,26 @@ func (r *Resources) Store(ctx context.Context) (*firestore.Store, error) {
 	return s, nil
 }
 
-// BusConfig returns the bus configuration: the PUBSUB_* variables, with the
-// project and topic prefix that PUBSUB_TOPICS implies.
-func (r *Resources) BusConfig(ctx context.Context) (pubsub.Config, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.busConfigLocked(ctx)
-}
+// PubSubOptions are the options for the Pub/Sub client library
+// (Options.PubSubOptions), for the bus maker.
+func (r *Resources) PubSubOptions() []option.ClientOption { return r.psOpts }
 
-func (r *Resources) busConfigLocked(ctx context.Context) (pubsub.Config, error) {
-	if r.busCfg != nil {
-		return *r.busCfg, nil
-	}
-	var cfg pubsub.Config
-	if err := r.Process(ctx, &cfg); err != nil {
-		return cfg, fmt.Errorf("bus: %w", err)
-	}
-	if err := pubsub.ApplyTopicSpec(&cfg, r.lookup.Lookup); err != nil {
-		return cfg, fmt.Errorf("bus: %w", err)
-	}
-	r.busCfg = &cfg
-	return cfg, nil
-}
-
-// Bus returns the Pub/Sub bus of BusConfig.
-func (r *Resources) Bus(ctx context.Context) (*pubsub.Bus, error) {
+// Bus returns the bus Options.Bus makes.
+func (r *Resources) Bus(ctx context.Context) (Bus, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.bus != nil {
 		return r.bus, nil
 	}
-	cfg, err := r.busConfigLocked(ctx)
-	if err != nil {
-		return nil, err
+	if r.newBus == nil {
+		return nil, errors.New("bus: this deploy unit has no Pub/Sub bus: its functions publish nothing (functions/catalog Publishes)")
 	}
-	b, err := pubsub.New(ctx, cfg, nil, r.psOpts...)
+	b, err := r.newBus(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("bus: %w", err)
+	}
+	if depcheck.Nil(b) {
+		return nil, errors.New("bus: the bus maker returned no bus")
 	}
 	r.bus = b
 	return b, nil

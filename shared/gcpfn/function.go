@@ -16,7 +16,7 @@ import (
 	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
-	"github.com/playplane/playplane/shared/pubsub"
+	"github.com/playplane/playplane/shared/pubsub/push"
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
@@ -87,7 +87,7 @@ func (f *lazyFunction) build(ctx context.Context) (*built, error) {
 		if !ok {
 			return nil, fmt.Errorf("it consumes %s, for which the spec names no entry point", topic)
 		}
-		b.consumers[topic] = pubsub.CloudEventHandler(logged(log, entry, topic, consumers[topic]))
+		b.consumers[topic] = push.CloudEventHandler(logged(log, entry, topic, consumers[topic]))
 	}
 	for topic, entry := range f.spec.Consumers {
 		if _, ok := consumers[topic]; !ok {

@@ -17,7 +17,7 @@
 // Redelivery: a CloudEvent entry point returns an error, which makes Pub/Sub
 // redeliver the message, only when the consumer asked to retry it (a
 // retryable failure) or when the function cannot be built; malformed
-// messages are logged and acknowledged (see pubsub.CloudEventHandler).
+// messages are logged and acknowledged (see push.CloudEventHandler).
 //
 // This is a composition package: it imports the GCP adapters, which never
 // import each other.

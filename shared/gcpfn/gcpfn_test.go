@@ -22,7 +22,7 @@ import (
 	"github.com/playplane/playplane/shared/gcpfn"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
-	"github.com/playplane/playplane/shared/pubsub"
+	"github.com/playplane/playplane/shared/pubsub/push"
 )
 
 // recorder is a function with one route and two consumers. Message data
@@ -104,7 +104,7 @@ func pubsubEvent(t *testing.T, id, data string) event.Event {
 	t.Helper()
 	e := event.New()
 	e.SetID("ps-" + id)
-	e.SetType(pubsub.MessagePublishedType)
+	e.SetType(push.MessagePublishedType)
 	e.SetSource("//pubsub.googleapis.com/projects/p/topics/t")
 	body := map[string]any{"message": map[string]any{"data": []byte(data), "messageId": "ps-" + id,
 		"attributes": map[string]string{"playplane.id": id}}, "subscription": "projects/p/subscriptions/s"}
@@ -235,7 +235,7 @@ func TestCloudEventEntryPointRedeliversOnlyWhatARetryCanFix(t *testing.T) {
 	notPubSub.SetSource("//storage.googleapis.com/b")
 	undecodable := event.New()
 	undecodable.SetID("y")
-	undecodable.SetType(pubsub.MessagePublishedType)
+	undecodable.SetType(push.MessagePublishedType)
 	undecodable.SetSource("//pubsub.googleapis.com/projects/p/topics/t")
 	_ = undecodable.SetData("application/json", []byte(`{"message":{"data":"%%%"}}`))
 	for _, tc := range []struct {
@@ -444,40 +444,6 @@ func TestJobsEntryPoint(t *testing.T) {
 	}
 }
 
-func TestBusConfigFromPubSubTopics(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name        string
-		vars        map[string]string
-		wantProject string
-		wantPrefix  string
-		wantErr     bool
-	}{
-		{name: "stack topics", vars: map[string]string{"PUBSUB_TOPICS": "heartbeats:projects/p1/topics/pp-dev-heartbeats, edge-health:projects/p1/topics/pp-dev-edge-health"},
-			wantProject: "p1", wantPrefix: "pp-dev-"},
-		{name: "no prefix", vars: map[string]string{"PUBSUB_TOPICS": "heartbeats:projects/p1/topics/heartbeats"}, wantProject: "p1"},
-		{name: "plain variables", vars: map[string]string{"PUBSUB_PROJECT_ID": "p2", "PUBSUB_TOPIC_PREFIX": "x-"}, wantProject: "p2", wantPrefix: "x-"},
-		{name: "project from GOOGLE_CLOUD_PROJECT", vars: map[string]string{"GOOGLE_CLOUD_PROJECT": "p3"}, wantProject: "p3"},
-		{name: "agreeing explicit project", vars: map[string]string{"PUBSUB_PROJECT_ID": "p1", "PUBSUB_TOPICS": "heartbeats:projects/p1/topics/heartbeats"}, wantProject: "p1"},
-		{name: "two projects", vars: map[string]string{"PUBSUB_TOPICS": "heartbeats:projects/p1/topics/heartbeats,edge-health:projects/p2/topics/edge-health"}, wantErr: true},
-		{name: "two prefixes", vars: map[string]string{"PUBSUB_TOPICS": "heartbeats:projects/p1/topics/a-heartbeats,edge-health:projects/p1/topics/b-edge-health"}, wantErr: true},
-		{name: "id without the topic", vars: map[string]string{"PUBSUB_TOPICS": "heartbeats:projects/p1/topics/beats"}, wantErr: true},
-		{name: "not a resource name", vars: map[string]string{"PUBSUB_TOPICS": "heartbeats:pp-heartbeats"}, wantErr: true},
-		{name: "disagreeing explicit prefix", vars: map[string]string{"PUBSUB_TOPIC_PREFIX": "y-", "PUBSUB_TOPICS": "heartbeats:projects/p1/topics/x-heartbeats"}, wantErr: true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			cfg, err := quietResources(tc.vars).BusConfig(context.Background())
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
-			}
-			if err == nil && (cfg.ProjectID != tc.wantProject || cfg.TopicPrefix != tc.wantPrefix) {
-				t.Fatalf("project %q prefix %q, want %q %q", cfg.ProjectID, cfg.TopicPrefix, tc.wantProject, tc.wantPrefix)
-			}
-		})
-	}
-}
-
 // TestEnvGettersFailFast: a getter that cannot make its dependency returns
 // an error naming the getter and the missing setting, and never a typed nil
 // a builder could pass into an interface field.
@@ -495,7 +461,7 @@ func TestEnvGettersFailFast(t *testing.T) {
 			want: []string{"gcpfn.Env.Identity", "JWT_ISSUER"}},
 		{name: "bus", get: func(ctx context.Context, e fnenv.Env) (any, error) {
 			return e.Bus(ctx)
-		}, want: []string{"gcpfn.Env.Bus"}},
+		}, want: []string{"gcpfn.Env.Bus", "publish nothing"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -2,7 +2,7 @@
 // bus topic, each with a pull subscription that dead-letters to a topic of
 // its own after MaxDeliveryAttempts. Publish sends with message ordering
 // on; on Cloud Functions an Eventarc trigger delivers each message to
-// CloudEventHandler, and long-running processes consume with Subscribe.
+// push.CloudEventHandler, and long-running processes consume with Subscribe.
 //
 // Delivery is at least once. Messages with an OrderingKey are delivered in
 // publish order per key when the subscription has message ordering on

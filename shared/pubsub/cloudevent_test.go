@@ -10,6 +10,7 @@ import (
 
 	"github.com/playplane/playplane/shared/emulators"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/pubsub/push"
 )
 
 // messageEvent builds the CloudEvent Eventarc delivers for a Pub/Sub
@@ -44,56 +45,6 @@ func (r *recorder) handle(_ context.Context, batch []playback.Message) []string 
 	return nil
 }
 
-func TestCloudEventHandler(t *testing.T) {
-	t.Parallel()
-	published := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
-	message := map[string]any{
-		"message": map[string]any{
-			"data":        []byte("beat"), // base64 in JSON
-			"attributes":  map[string]string{"playplane.id": "msg_1", "kind": "heartbeat"},
-			"messageId":   "1234",
-			"publishTime": published,
-			"orderingKey": "acct-1",
-		},
-		"subscription":    "projects/p/subscriptions/heartbeats-sub",
-		"deliveryAttempt": 3,
-	}
-	for _, tc := range []struct {
-		name      string
-		event     event.Event
-		rec       recorder
-		wantErr   bool
-		wantCalls int
-	}{
-		{name: "acknowledged", event: messageEvent(t, MessagePublishedType, message), wantCalls: 1},
-		{name: "retry asked", event: messageEvent(t, MessagePublishedType, message), rec: recorder{retry: true}, wantErr: true, wantCalls: 1},
-		{name: "handler panics", event: messageEvent(t, MessagePublishedType, message), rec: recorder{panic: true}, wantErr: true, wantCalls: 1},
-		{name: "other event type", event: messageEvent(t, "google.cloud.storage.object.v1.finalized", message)},
-		{name: "malformed data", event: messageEvent(t, MessagePublishedType, map[string]any{"message": map[string]any{"data": "%%%"}})},
-		{name: "not json", event: messageEvent(t, MessagePublishedType, "just a string")},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			rec := tc.rec
-			err := CloudEventHandler(rec.handle)(context.Background(), tc.event)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("handler error = %v, want error %v", err, tc.wantErr)
-			}
-			if len(rec.got) != tc.wantCalls {
-				t.Fatalf("handler saw %d messages, want %d", len(rec.got), tc.wantCalls)
-			}
-			if tc.wantCalls == 0 {
-				return
-			}
-			m := rec.got[0]
-			if m.ID != "msg_1" || string(m.Data) != "beat" || m.OrderingKey != "acct-1" || m.DeliveryAttempt != 3 ||
-				!m.PublishTime.Equal(published) || len(m.Attributes) != 1 || m.Attributes["kind"] != "heartbeat" {
-				t.Fatalf("handler got %+v", m)
-			}
-		})
-	}
-}
-
 // TestCloudEventRoundTrip: a message the bus published, delivered the way
 // Eventarc delivers it, reaches the handler as published.
 func TestCloudEventRoundTrip(t *testing.T) {
@@ -118,7 +69,7 @@ func TestCloudEventRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rec recorder
-	if err := CloudEventHandler(rec.handle)(context.Background(), messageEvent(t, MessagePublishedType, json.RawMessage(body))); err != nil {
+	if err := push.CloudEventHandler(rec.handle)(context.Background(), messageEvent(t, push.MessagePublishedType, json.RawMessage(body))); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.got) != 1 {

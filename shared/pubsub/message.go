@@ -3,7 +3,6 @@ package pubsub
 import (
 	"bytes"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -11,13 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/playplane/playplane/shared/playback"
-)
-
-// Message attributes the adapter adds beside the publisher's: Pub/Sub
-// assigns its own message ids, so the publisher's travels as an attribute.
-const (
-	attrID         = "playplane.id"
-	reservedPrefix = "playplane."
+	"github.com/playplane/playplane/shared/pubsub/push"
 )
 
 // encode turns m into a Pub/Sub message, or explains with CodeInvalid or
@@ -43,7 +36,7 @@ func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*p
 		if err := validAttribute("id", m.ID); err != nil {
 			return nil, err
 		}
-		out.Attributes[attrID] = m.ID
+		out.Attributes[push.AttrID] = m.ID
 	}
 	switch {
 	case len(m.Data) == 0 && len(out.Attributes) == 0:
@@ -80,40 +73,10 @@ func validAttribute(name, value string) error {
 		return bad("must be UTF-8 of 1 to 256 bytes")
 	case strings.HasPrefix(strings.ToLower(name), "goog"):
 		return bad("uses the prefix goog that Pub/Sub reserves")
-	case strings.HasPrefix(name, reservedPrefix):
-		return bad("uses the prefix " + reservedPrefix + " this adapter reserves")
+	case strings.HasPrefix(name, push.ReservedPrefix):
+		return bad("uses the prefix " + push.ReservedPrefix + " this adapter reserves")
 	case len(value) > maxAttrValueBytes || !utf8.ValidString(value):
 		return bad("value must be UTF-8 of at most 1024 bytes")
 	}
 	return nil
-}
-
-// incoming is what both delivery paths (Receive, the CloudEvent) carry
-// for one message.
-type incoming struct {
-	messageID       string
-	data            []byte
-	attrs           map[string]string
-	orderingKey     string
-	publishTime     time.Time
-	deliveryAttempt int // 0 when unknown
-}
-
-// decode rebuilds the published message. Without the adapter's id
-// attribute (a message some other producer sent) the Pub/Sub message id is
-// the id. An unknown delivery attempt is the first.
-func decode(in incoming) playback.Message {
-	m := playback.Message{ID: in.messageID, Data: in.data, OrderingKey: in.orderingKey,
-		PublishTime: in.publishTime, DeliveryAttempt: max(in.deliveryAttempt, 1)}
-	for name, value := range in.attrs {
-		if name == attrID {
-			m.ID = value
-			continue
-		}
-		if m.Attributes == nil {
-			m.Attributes = make(map[string]string, len(in.attrs))
-		}
-		m.Attributes[name] = value
-	}
-	return m
 }

@@ -12,7 +12,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/playplane/playplane/shared/playback"
-	"github.com/playplane/playplane/shared/telemetry"
+	"github.com/playplane/playplane/shared/pubsub/push"
 )
 
 // maxTrackedAttempts bounds the local delivery counts kept for messages of
@@ -66,7 +66,7 @@ func (b *Bus) consume(ctx context.Context, topic, path string, h playback.BatchH
 	batcherDone := make(chan struct{})
 	go func() {
 		defer close(batcherDone)
-		b.batches(ctx, log, traced(topic, h), in)
+		b.batches(ctx, log, push.Traced(topic, h), in)
 	}()
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		// The callback only hands the message on: the client calls it for
@@ -91,13 +91,6 @@ func (b *Bus) consume(ctx context.Context, topic, path string, h playback.BatchH
 	// Receive returned: it calls the callback no more.
 	close(in)
 	<-batcherDone
-}
-
-// traced runs h inside the consumer spans of its batch.
-func traced(topic string, h playback.BatchHandler) playback.BatchHandler {
-	return func(ctx context.Context, msgs []playback.Message) []string {
-		return telemetry.Consume(ctx, telemetry.SystemPubSub, topic, msgs, h)
-	}
 }
 
 // batches gathers messages into batches and settles each after the handler.
@@ -147,8 +140,8 @@ func (b *Bus) handleBatch(ctx context.Context, log *slog.Logger, h playback.Batc
 			attempts[r.ID]++
 			attempt = attempts[r.ID]
 		}
-		m := decode(incoming{messageID: r.ID, data: r.Data, attrs: r.Attributes, orderingKey: r.OrderingKey,
-			publishTime: r.PublishTime, deliveryAttempt: attempt})
+		m := push.Decode(push.Incoming{MessageID: r.ID, Data: r.Data, Attributes: r.Attributes, OrderingKey: r.OrderingKey,
+			PublishTime: r.PublishTime, DeliveryAttempt: attempt})
 		msgs = append(msgs, m)
 		byID[m.ID] = append(byID[m.ID], r)
 	}

@@ -49,7 +49,7 @@ type Workload struct {
 	NewDeviceShare float64
 	// ConsumerBatch is the SQS event source mapping's BatchSize for the
 	// heartbeats queue (template.yaml: 10, window 1 s). On GCP each
-	// Pub/Sub push delivers one message (shared/pubsub.CloudEventHandler).
+	// Pub/Sub push delivers one message (shared/pubsub/push.CloudEventHandler).
 	ConsumerBatch int
 	// ConsumerParallelism is HEARTBEAT_CONSUMER_PARALLELISM: sessions of a
 	// batch written at once.

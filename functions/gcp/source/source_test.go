@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"go/format"
 	"go/parser"
 	"go/token"
 	"net"
@@ -17,13 +18,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/playplane/playplane/functions/catalog"
 )
 
 const repoRoot = "../../.."
 
 func TestFilesAreTheDeployUnit(t *testing.T) {
 	t.Parallel()
-	files, err := Files(context.Background(), repoRoot)
+	files, err := Files(context.Background(), repoRoot, "authorizeplay")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,8 +34,8 @@ func TestFilesAreTheDeployUnit(t *testing.T) {
 	for i, f := range files {
 		paths[i] = f.Path
 	}
-	for _, want := range []string{"go.mod", "go.sum", "function.go", "functions/gcp/gcp.go", "functions/authorizeplay/authorizeplay.go",
-		"shared/gcpfn/gcpfn.go", "shared/firestore/store.go", "shared/pubsub/cloudevent.go"} {
+	for _, want := range []string{"go.mod", "go.sum", "function.go", "functions/gcp/unit/unit.go", "functions/authorizeplay/authorizeplay.go",
+		"shared/gcpfn/gcpfn.go", "shared/firestore/store.go", "shared/pubsub/push/push.go"} {
 		if !slices.Contains(paths, want) {
 			t.Errorf("the unit lacks %s", want)
 		}
@@ -44,25 +47,119 @@ func TestFilesAreTheDeployUnit(t *testing.T) {
 		case strings.HasPrefix(p, "shared/bolt/"), strings.HasPrefix(p, "shared/dynamo/"), strings.HasPrefix(p, "shared/sqs/"),
 			strings.HasPrefix(p, "cmd/"), strings.HasPrefix(p, "infra/"), strings.HasPrefix(p, "functions/gcp/source/"):
 			t.Errorf("the unit carries %s, which the functions do not import", p)
+		case strings.HasPrefix(p, "functions/registry/"), strings.HasPrefix(p, "functions/gcp/gcp"),
+			strings.HasPrefix(p, "functions/") && !strings.HasPrefix(p, "functions/authorizeplay/") &&
+				!strings.HasPrefix(p, "functions/catalog/") && !strings.HasPrefix(p, "functions/gcp/unit/"):
+			t.Errorf("authorizeplay's unit carries %s, another function's code", p)
+		case strings.HasPrefix(p, "shared/pubsub/") && !strings.HasPrefix(p, "shared/pubsub/push/"),
+			strings.HasPrefix(p, "shared/gcpfn/pubsubbus/"):
+			t.Errorf("authorizeplay's unit carries %s, the Pub/Sub bus; authorizeplay publishes nothing", p)
 		case strings.HasPrefix(p, RootPackage+"/"):
 			t.Errorf("directory %s/ would make the buildpack import the wrong package", RootPackage)
 		}
 	}
+}
 
-	// What the buildpack reads of the root package: its name and whether it
-	// imports the framework's functions package (the declarative main).
-	root, err := parser.ParseFile(token.NewFileSet(), "function.go", RootFile, parser.ImportsOnly)
-	if err != nil {
-		t.Fatal(err)
+// What the buildpack reads of each unit's root package: its name and
+// whether it imports the framework's functions package (the declarative
+// main); and what makes it the unit of its function: it registers that
+// function's Build. (TestUnitBuildsAndServesLikeCloudFunctions compiles
+// one; functions/registry compiles the same Erase(Build) for each.)
+func TestRootFileRegistersItsFunction(t *testing.T) {
+	t.Parallel()
+	for _, fn := range catalog.Functions {
+		t.Run(fn.Name, func(t *testing.T) {
+			t.Parallel()
+			src, err := RootFile(fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again, err := format.Source(src); err != nil || !bytes.Equal(again, src) {
+				t.Errorf("root file is not gofmt'ed (%v):\n%s", err, src)
+			}
+			root, err := parser.ParseFile(token.NewFileSet(), "function.go", src, parser.ParseComments)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var imports []string
+			for _, imp := range root.Imports {
+				p, _ := strconv.Unquote(imp.Path.Value)
+				imports = append(imports, p)
+			}
+			if root.Name.Name != RootPackage || !slices.Contains(imports, "github.com/GoogleCloudPlatform/functions-framework-go/functions") ||
+				!slices.Contains(imports, Registrar) || !slices.Contains(imports, FunctionPackage(fn.Name)) {
+				t.Errorf("root package %s imports %v", root.Name.Name, imports)
+			}
+			bus := "nil"
+			if len(fn.Publishes) > 0 {
+				bus = "pubsubbus.Make"
+			}
+			if !bytes.Contains(src, []byte(strconv.Quote(fn.Name)+": fnenv.Erase(function.Build)}, "+bus+")")) {
+				t.Errorf("root file does not register %s's Build with bus %s:\n%s", fn.Name, bus, src)
+			}
+			if slices.Contains(imports, BusMaker) != (len(fn.Publishes) > 0) {
+				t.Errorf("root file imports %v; %s publishes %v", imports, fn.Name, fn.Publishes)
+			}
+		})
 	}
-	var imports []string
-	for _, imp := range root.Imports {
-		p, _ := strconv.Unquote(imp.Path.Value)
-		imports = append(imports, p)
+}
+
+// Each unit compiles with its own function only: no other function's
+// package; the JSON Schema library (its init compiles every draft's
+// metaschema, a share of each cold start) only in admin's, which needs it;
+// and the Pub/Sub client library (OpenCensus's init compiles a large
+// regexp) only in the units of functions that publish.
+func TestUnitsLinkOnlyTheirFunction(t *testing.T) {
+	t.Parallel()
+	const schema, pubsubClient = "github.com/santhosh-tekuri/jsonschema/", "cloud.google.com/go/pubsub/"
+	for _, fn := range catalog.Functions {
+		t.Run(fn.Name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			files, err := Files(context.Background(), repoRoot, fn.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteTree(dir, files); err != nil {
+				t.Fatal(err)
+			}
+			// The unit's own tree resolves every package its root imports,
+			// and the list is what the binary links.
+			cmd := exec.Command("go", "list", "-deps", ".")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), OfflineEnv()...)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("go list in the unit: %v\n%s", err, stderr(err))
+			}
+			var linksSchema, linksPubSub, linksOwn bool
+			for pkg := range strings.FieldsSeq(string(out)) {
+				linksSchema = linksSchema || strings.HasPrefix(pkg, schema)
+				linksPubSub = linksPubSub || strings.HasPrefix(pkg, pubsubClient)
+				linksOwn = linksOwn || pkg == FunctionPackage(fn.Name)
+				for _, other := range catalog.Functions {
+					if other.Name != fn.Name && (pkg == FunctionPackage(other.Name) || strings.HasPrefix(pkg, FunctionPackage(other.Name)+"/")) {
+						t.Errorf("links %s", pkg)
+					}
+				}
+			}
+			if !linksOwn {
+				t.Fatalf("does not link %s: the dependency list is not what this test thinks", FunctionPackage(fn.Name))
+			}
+			if want := fn.Name == "admin"; linksSchema != want {
+				t.Errorf("links %s: %v, want %v", schema, linksSchema, want)
+			}
+			if want := len(fn.Publishes) > 0; linksPubSub != want {
+				t.Errorf("links %s: %v, want %v (it publishes %v)", pubsubClient, linksPubSub, want, fn.Publishes)
+			}
+		})
 	}
-	if root.Name.Name != RootPackage || !slices.Contains(imports, "github.com/GoogleCloudPlatform/functions-framework-go/functions") ||
-		!slices.Contains(imports, Registrar) {
-		t.Fatalf("root package %s imports %v", root.Name.Name, imports)
+}
+
+func TestFilesRefusesAnUnknownFunction(t *testing.T) {
+	t.Parallel()
+	if _, err := Files(context.Background(), repoRoot, "nosuchfunction"); err == nil {
+		t.Fatal("made a unit of a function the catalogue does not deploy")
 	}
 }
 
@@ -100,20 +197,20 @@ func TestFilesRefusesAnotherModule(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "go.sum"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Files(context.Background(), dir); err == nil {
+	if _, err := Files(context.Background(), dir, "authorizeplay"); err == nil {
 		t.Fatal("made a unit of another module")
 	}
 }
 
-// TestUnitBuildsAndServesLikeCloudFunctions builds the unit as the Go
-// buildpack does and starts it as Cloud Functions does: PORT and
+// TestUnitBuildsAndServesLikeCloudFunctions builds authorizeplay's unit as
+// the Go buildpack does and starts it as Cloud Functions does: PORT and
 // FUNCTION_TARGET, nothing else.
 func TestUnitBuildsAndServesLikeCloudFunctions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles the deployed binary")
 	}
 	ctx := context.Background()
-	files, err := Files(ctx, repoRoot)
+	files, err := Files(ctx, repoRoot, "authorizeplay")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,14 +244,37 @@ func TestUnitBuildsAndServesLikeCloudFunctions(t *testing.T) {
 		}
 	})
 
-	t.Run("an unknown entry point fails the start", func(t *testing.T) {
+	t.Run("the function's consumer is an entry point too", func(t *testing.T) {
+		addr := freePort(t)
 		cmd := exec.Command(bin)
-		cmd.Env = []string{"PORT=" + freePort(t), "FUNCTION_TARGET=NoSuchFunction"}
-		out, err := cmd.CombinedOutput()
-		if err == nil || !strings.Contains(string(out), "NoSuchFunction") {
-			t.Fatalf("started: %v %s", err, out)
+		cmd.Env = []string{"PORT=" + addr, "FUNCTION_TARGET=AuthorizePlayConsumer", "HOME=" + t.TempDir()}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		resp := getWhenUp(t, "http://127.0.0.1:"+addr+"/")
+		resp.Body.Close()
 	})
+
+	// Another function's entry point, or none at all: the unit holds
+	// authorizeplay only.
+	for _, target := range []string{"Admin", "NoSuchFunction"} {
+		t.Run(target+" fails the start", func(t *testing.T) {
+			cmd := exec.Command(bin)
+			cmd.Env = []string{"PORT=" + freePort(t), "FUNCTION_TARGET=" + target}
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), target) {
+				t.Fatalf("started: %v %s", err, out)
+			}
+		})
+	}
+}
+
+func stderr(err error) []byte {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.Stderr
+	}
+	return nil
 }
 
 func freePort(t testing.TB) string {
