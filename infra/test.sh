@@ -20,9 +20,10 @@ modules=("$infra" "$infra/../pulumi")
 # cache. (-race, -trimpath and CGO_ENABLED are part of every package's cache
 # key, so a build with other flags would compile all of them again.) The
 # race detector needs cgo, as the unit stage does. NORACE=1 builds without.
-flags=(-race)
+# -ldflags=-w: no DWARF in the test binaries, as in the unit stage.
+flags=(-race -ldflags=-w)
 if [[ "${NORACE:-0}" == 1 ]]; then
-	flags=()
+	flags=(-ldflags=-w)
 fi
 # BUILD_ONLY=1 (make infra-build) compiles, vets and links every test
 # binary and runs none, filling the build cache for the run that follows.
