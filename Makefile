@@ -68,8 +68,21 @@ vet:
 # subset), on the -race build of the tests. A separate go vet compiles the
 # whole dependency tree a second time without -race: on a cold cache that
 # is as much compiling as the tests' own.
+#
+# -p is how many compiles and test binaries go test runs at once (default:
+# the number of CPUs). A running test binary holds its slot until it exits,
+# and the longest, cmd/playplane's (browsers, ~4 min), mostly waits: with
+# two slots on a 2-core machine every other test and every compile left
+# queued behind it in the one slot left. UNIT_P slots let them use the CPU
+# it leaves idle.
+#
+# -ldflags=-w links the test binaries without DWARF: panics and race
+# reports are symbolized from the runtime's own tables, and writing DWARF
+# is about a third of each link (~110 CPU-s for the ~60 race test
+# binaries on a cold cache).
+UNIT_P ?= 4
 unit:
-	$(GO) test -race -vet=all -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -vet=all -count=1 -p $(UNIT_P) -ldflags=-w -timeout 20m $(PKGS)
 
 # The Pulumi components and stacks live in nested modules (infra/, pulumi/)
 # so the provider SDKs stay out of the race build; their unit tests run on

@@ -6,28 +6,24 @@
 #
 # They are separate modules so the main module's `go test -race ./...` never
 # compiles the AWS and GCP provider SDKs. The first run here compiles them
-# (several minutes on 2 cores); later runs reuse the default build cache and
-# take seconds. RACE=1 adds -race (a second, separately cached build).
+# (minutes on 2 cores); later runs reuse the default build cache and take
+# seconds.
 set -euo pipefail
 
 infra="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 modules=("$infra" "$infra/../pulumi")
 
-# Without RACE=1 the test binaries are built the way the deploy builds in
-# the main module's tests are (shared/awsfn/lambdatest, functions/gcp/source):
-# CGO_ENABLED=0 and -trimpath. The standard library, gRPC, protobuf,
-# OpenTelemetry and the other modules both sides link then compile once for
-# both on a cold cache, not once per build configuration (-trimpath is part
-# of every package's cache key; CGO_ENABLED changes package net and so
-# everything that imports it). -trimpath stays on the
-# command line rather than in GOFLAGS so that go commands the tests start do
-# not inherit it.
-flags=()
-if [[ "${RACE:-0}" == 1 ]]; then
-	flags+=(-race)
-else
-	export CGO_ENABLED=0
-	flags+=(-trimpath)
+# The test binaries are built with -race, as `make test`'s unit stage builds
+# the main module's tests: the standard library, gRPC, protobuf,
+# OpenTelemetry, the AWS SDK and the main module's own packages, which both
+# sides link at the same versions, then compile once for both on a cold
+# cache. (-race, -trimpath and CGO_ENABLED are part of every package's cache
+# key, so a build with other flags would compile all of them again.) The
+# race detector needs cgo, as the unit stage does. NORACE=1 builds without.
+# -ldflags=-w: no DWARF in the test binaries, as in the unit stage.
+flags=(-race -ldflags=-w)
+if [[ "${NORACE:-0}" == 1 ]]; then
+	flags=(-ldflags=-w)
 fi
 # BUILD_ONLY=1 (make infra-build) compiles, vets and links every test
 # binary and runs none, filling the build cache for the run that follows.

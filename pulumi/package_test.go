@@ -92,9 +92,9 @@ func TestMakePackageWritesEveryArtifactTheProgramReferences(t *testing.T) {
 // compiled every package of both with -race, so they link from the build
 // cache instead of compiling the main module's dependency tree once more
 // without it. What they write does not depend on it. The check and the
-// stand-in ignore the CGO_ENABLED=0 infra/test.sh builds these tests with.
-// (GOFLAGS would also reach the go commands the runners start themselves,
-// which build without cgo.)
+// stand-in ignore a CGO_ENABLED=0 these tests may run with (infra/test.sh
+// NORACE=1). (GOFLAGS would also reach the go commands the runners start
+// themselves, which build without cgo.)
 func raceGoCommand(t *testing.T) string {
 	t.Helper()
 	cmd := exec.Command("go", "env", "CGO_ENABLED")

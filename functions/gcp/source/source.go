@@ -336,6 +336,25 @@ func MainFor(importPath string) []byte {
 // a unit missing a package or a go.sum line), and builds the binary at out,
 // stripped when strip is set. It checks a unit before upload.
 func Compile(ctx context.Context, dir, out string, strip bool) error {
+	flags := []string{"-trimpath"}
+	if strip {
+		flags = append(flags, "-ldflags=-s -w")
+	}
+	return compile(ctx, dir, out, flags, OfflineEnv())
+}
+
+// CompileRace is Compile for a test built with -race, as `make test`
+// builds the tests: the same main and tidy step, but the binary is built
+// for this machine with -race (so with cgo) and without -trimpath. The
+// module cache's packages then link from what the tests' own build
+// compiled, where the deploy target's flags would compile the standard
+// library and every dependency once more (-race, -trimpath and CGO_ENABLED
+// are part of each package's cache key).
+func CompileRace(ctx context.Context, dir, out string) error {
+	return compile(ctx, dir, out, []string{"-race"}, append(offline(), "CGO_ENABLED=1"))
+}
+
+func compile(ctx context.Context, dir, out string, flags, env []string) error {
 	mainDir := filepath.Join(dir, filepath.FromSlash(BuildpackMainDir))
 	if err := os.MkdirAll(mainDir, 0o755); err != nil {
 		return fmt.Errorf("source.Compile: %w", err)
@@ -343,14 +362,11 @@ func Compile(ctx context.Context, dir, out string, strip bool) error {
 	if err := os.WriteFile(filepath.Join(mainDir, "main.go"), MainFor(Module), 0o644); err != nil {
 		return fmt.Errorf("source.Compile: %w", err)
 	}
-	build := []string{"build", "-trimpath", "-o", out}
-	if strip {
-		build = append(build, "-ldflags=-s -w")
-	}
-	for _, args := range [][]string{{"mod", "tidy", "-e"}, append(build, "./"+BuildpackMainDir)} {
+	build := append(append([]string{"build"}, flags...), "-o", out, "./"+BuildpackMainDir)
+	for _, args := range [][]string{{"mod", "tidy", "-e"}, build} {
 		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), OfflineEnv()...)
+		cmd.Env = append(os.Environ(), env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("source.Compile: go %s: %w\n%s", strings.Join(args, " "), err, out)
 		}
@@ -361,5 +377,11 @@ func Compile(ctx context.Context, dir, out string, strip bool) error {
 // OfflineEnv makes the go command use the module cache only, for the
 // target platform, outside any workspace.
 func OfflineEnv() []string {
-	return append([]string{"GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local"}, Target...)
+	return append(offline(), Target...)
+}
+
+// offline makes the go command use the module cache only, outside any
+// workspace.
+func offline() []string {
+	return []string{"GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local"}
 }

@@ -219,7 +219,15 @@ func TestUnitBuildsAndServesLikeCloudFunctions(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "server")
-	if err := Compile(ctx, dir, bin, true); err != nil {
+	compile := func() error { return Compile(ctx, dir, bin, true) }
+	if raceBuild {
+		// Linking what the tests' build compiled (see CompileRace). What
+		// this test checks, the unit's files and go.mod building offline
+		// and the entry points starting, is the same with -race: the
+		// module has no file that cgo selects or leaves out.
+		compile = func() error { return CompileRace(ctx, dir, bin) }
+	}
+	if err := compile(); err != nil {
 		t.Fatal(err)
 	}
 

@@ -99,15 +99,23 @@ func routeEvent(tb testing.TB, r lambdatest.Route) []byte {
 }
 
 // buildBootstraps builds the hello floor and the binary of every HTTP
-// Lambda of the template for this machine, with the flags and tags of
-// Makefile.aws.
-func buildBootstraps(tb testing.TB, tr *trap) (hello bootstrap, fns []bootstrap) {
+// Lambda of the template for this machine, with the tags and linker flags
+// of Makefile.aws: exactly as it ships when shipped is set (cold starts are
+// measured on those), else as lambdatest.BuildHere builds (-race under
+// `make test`, linking the packages the tests' build compiled).
+func buildBootstraps(tb testing.TB, tr *trap, shipped bool) (hello bootstrap, fns []bootstrap) {
 	tb.Helper()
 	root := lambdatest.RepoRoot(tb)
 	dir := tb.TempDir()
+	compile := lambdatest.BuildHere
+	if shipped {
+		compile = func(ctx context.Context, dir, pkg, out string) error {
+			return lambdatest.Build(ctx, dir, pkg, out, runtime.GOARCH)
+		}
+	}
 	build := func(name, pkg string) bootstrap {
 		out := filepath.Join(dir, name, "bootstrap")
-		if err := lambdatest.Build(context.Background(), root, pkg, out, runtime.GOARCH); err != nil {
+		if err := compile(context.Background(), root, pkg, out); err != nil {
 			tb.Fatal(err)
 		}
 		fi, err := os.Stat(out)
@@ -191,7 +199,7 @@ func TestBootstrapsStartWithoutNetwork(t *testing.T) {
 	}
 	t.Parallel()
 	tr := newTrap(t)
-	hello, fns := buildBootstraps(t, tr)
+	hello, fns := buildBootstraps(t, tr, false)
 	elapsed, resp := startOnce(t, hello)
 	if resp.StatusCode != 200 || resp.Body != "hello" {
 		t.Fatalf("hello answered %+v", resp)
@@ -262,7 +270,7 @@ func median(ds []time.Duration) time.Duration {
 // inflates less than wall time) and the stripped sizes.
 func BenchmarkColdStart(b *testing.B) {
 	tr := newTrap(b)
-	hello, fns := buildBootstraps(b, tr)
+	hello, fns := buildBootstraps(b, tr, true)
 	for _, fn := range fns {
 		b.Run(fn.name, func(b *testing.B) {
 			var floor, took, floorCPU, tookCPU []time.Duration

@@ -1,0 +1,6 @@
+//go:build race
+
+package source
+
+// raceBuild: this test binary was built with -race, as `make test` builds it.
+const raceBuild = true
