@@ -310,7 +310,7 @@ func BenchmarkColdStartBeside(b *testing.B) {
 		b.Skip("LAMBDATEST_BEFORE names no directory of bootstraps to compare with")
 	}
 	tr := newTrap(b)
-	hello, fns := buildBootstraps(b, tr)
+	hello, fns := buildBootstraps(b, tr, true)
 	for _, fn := range fns {
 		before := fn
 		before.path = filepath.Join(dir, fn.name)
