@@ -18,6 +18,7 @@ import (
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/awsfn/lambdaconfig"
+	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/dynamo"
 	"github.com/playplane/playplane/shared/firehose"
 	"github.com/playplane/playplane/shared/fnenv"
@@ -248,6 +249,9 @@ func (e *Env) Bus(ctx context.Context) (playback.Publisher, error) {
 	bus, err := newBus(ctx, e)
 	if err != nil {
 		return nil, fmt.Errorf("awsfn.Env.Bus: %w", err)
+	}
+	if depcheck.Nil(bus) {
+		return nil, errors.New("awsfn.Env.Bus: the registered bus constructor returned a nil bus")
 	}
 	e.bus = bus
 	return bus, nil

@@ -27,11 +27,17 @@ func New(ctx context.Context, env *awsfn.Env) (awsfn.SecretReader, error) {
 	if err := env.Process(ctx, &cfg); err != nil {
 		return nil, err
 	}
-	return awssecrets.New(cfg, func(ctx context.Context) (awssecrets.Client, error) {
+	cache, err := awssecrets.New(cfg, func(ctx context.Context) (awssecrets.Client, error) {
 		awsCfg, err := env.AWS(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return awssecrets.ClientFromConfig(cfg, awsCfg), nil
 	}, awssecrets.Options{Log: env.Log(), Now: env.Now})
+	if err != nil {
+		// Not the (*awssecrets.Cache)(nil): a typed nil in the interface
+		// would pass every nil check downstream.
+		return nil, err
+	}
+	return cache, nil
 }

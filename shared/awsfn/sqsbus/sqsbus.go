@@ -44,5 +44,11 @@ func New(ctx context.Context, env *awsfn.Env) (playback.Publisher, error) {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 	})
-	return sqs.New(ctx, cfg, client)
+	// A failed New is returned as a nil interface: its (*sqs.Bus)(nil)
+	// would otherwise reach the function as a non-nil Publisher.
+	bus, err := sqs.New(ctx, cfg, client)
+	if err != nil {
+		return nil, err
+	}
+	return bus, nil
 }
