@@ -10,14 +10,17 @@ import (
 	"github.com/playplane/playplane/functions/catalog"
 )
 
-// TestOnlyTheCloudFunctionsUnitLinksIt: the Lambda mains write EMF lines
-// and must not carry Cloud Monitoring's client (size, cold start); the
+// TestOnlyTheCloudFunctionsUnitsLinkIt: the Lambda mains write EMF lines
+// and must not carry Cloud Monitoring's client (size, cold start); every
 // Cloud Functions deploy unit must, or googlecloud would be refused there.
-func TestOnlyTheCloudFunctionsUnitLinksIt(t *testing.T) {
+// A unit's generated root file imports its function and functions/gcp/unit
+// (functions/gcp/source), so unit is what every deployed function links;
+// functions/gcp only registers them all for the local runner.
+func TestOnlyTheCloudFunctionsUnitsLinkIt(t *testing.T) {
 	t.Parallel()
 	const module = "github.com/playplane/playplane/"
 	const this = module + "shared/telemetry/cloudmonitoring"
-	mains := map[string]bool{module + "functions/gcp": true}
+	mains := map[string]bool{module + "functions/gcp/unit": true}
 	for _, fn := range catalog.Functions {
 		for _, store := range []string{catalog.StoreDynamo, catalog.StoreFirestore} {
 			main := catalog.LambdaMain(fn.Name, store)
