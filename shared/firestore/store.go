@@ -170,8 +170,9 @@ type Store struct {
 	// when New was given none. Every exported method with a context opens
 	// the store first; client is only read after that.
 	newClient func(context.Context) (*firestore.Client, error)
-	mu        sync.Mutex // serializes opening
+	mu        sync.Mutex // serializes opening and closing
 	opened    atomic.Bool
+	closed    bool // under mu: a store closed before it opened stays closed
 	client    *firestore.Client
 	ownClient bool
 }
@@ -202,7 +203,7 @@ func New(ctx context.Context, cfg Config, client *firestore.Client, opts ...opti
 }
 
 // open makes the client if New did not get one and no call has made it yet.
-func (s *Store) open(ctx context.Context) error {
+func (s *Store) open(context.Context) error {
 	if s.opened.Load() {
 		return nil
 	}
@@ -211,8 +212,12 @@ func (s *Store) open(ctx context.Context) error {
 	if s.opened.Load() {
 		return nil
 	}
-	// The client outlives the call that happened to make it.
-	c, err := s.newClient(context.WithoutCancel(ctx))
+	if s.closed {
+		return errors.New("firestore: the store is closed")
+	}
+	// The client outlives the call that happened to make it, and must not
+	// keep that request's context values (its span, its logger) alive.
+	c, err := s.newClient(context.Background())
 	if err != nil {
 		return fmt.Errorf("firestore: making the client: %w", err)
 	}
@@ -225,6 +230,7 @@ func (s *Store) open(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	if s.ownClient {
 		return s.client.Close()
 	}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/api/option"
 
 	"github.com/playplane/playplane/shared/emulators"
 	"github.com/playplane/playplane/shared/playback"
@@ -536,4 +538,62 @@ func TestDeviceTimeGateUnderConcurrency(t *testing.T) {
 func TestLeaseCounterContract(t *testing.T) {
 	t.Parallel()
 	storetest.RunLeaseCounter(t, newStore(t))
+}
+
+// Callers racing to be first make one client and all use it; a store closed
+// before it opened makes none afterwards (it would never be closed).
+func TestConcurrentFirstCallsMakeOneClient(t *testing.T) {
+	t.Parallel()
+	s, err := New(context.Background(), Config{ProjectID: testProject}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var made atomic.Int32
+	s.newClient = func(ctx context.Context) (*firestore.Client, error) {
+		made.Add(1)
+		// No RPC is made: gRPC dials on the first call, and none is made here.
+		return firestore.NewClient(ctx, testProject, option.WithoutAuthentication(), option.WithEndpoint("127.0.0.1:1"))
+	}
+	const callers = 16
+	clients := make([]*firestore.Client, callers)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			if err := s.open(context.Background()); err != nil {
+				t.Errorf("open: %v", err)
+				return
+			}
+			clients[i] = s.client
+		})
+	}
+	wg.Wait()
+	if n := made.Load(); n != 1 {
+		t.Fatalf("%d callers made %d clients, want 1", callers, n)
+	}
+	for i, c := range clients {
+		if c == nil || c != clients[0] {
+			t.Fatalf("caller %d got client %p, caller 0 %p", i, c, clients[0])
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	unopened, err := New(context.Background(), Config{ProjectID: testProject}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unopened.newClient = s.newClient
+	if err := unopened.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A client made after Close would dial a closed port until the deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := unopened.GetPlan(ctx, "basic"); err == nil {
+		t.Fatal("a closed store answered a call")
+	}
+	if n := made.Load(); n != 1 {
+		t.Fatalf("a call after Close made a client (%d made in all)", n)
+	}
 }
