@@ -4,8 +4,10 @@
 //
 //   - the Pulumi program (infra/stack, a module of its own that requires this
 //     one) builds every cloud resource from it;
-//   - functions/gcp registers each function's Cloud Functions entry points
-//     (HTTP, one per consumed topic, jobs) from it;
+//   - functions/gcp/unit registers a function's Cloud Functions entry
+//     points (HTTP, one per consumed topic, jobs) from it, in the deploy
+//     unit of each function (functions/gcp/source); functions/gcp registers
+//     every function's for the local Functions Framework runner;
 //   - the local runner (cmd/playplane) mounts each function's routes,
 //     consumers and jobs by walking it;
 //   - events names the bus topics after it.
@@ -195,9 +197,11 @@ type Function struct {
 }
 
 // Topic is one bus topic. On AWS it is an SQS queue (plus DLQ), on GCP a
-// Pub/Sub topic (plus dead-letter topic). A function finds the address of
-// each topic it publishes to or consumes in EnvSQSQueueURLs or
-// EnvPubSubTopics.
+// Pub/Sub topic (plus dead-letter topic). On AWS a function finds the
+// queue of each topic it publishes to or consumes in EnvSQSQueueURLs; on
+// GCP only a function that publishes is given EnvPubSubTopics (read by
+// shared/gcpfn/pubsubbus), since a push subscription delivers to a
+// consumer without it naming the topic.
 type Topic struct {
 	Name string
 }

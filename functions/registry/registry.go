@@ -1,6 +1,8 @@
 // Package registry is every catalogue function's Build by name
 // (builders_gen.go, written by go run ./cmd/playplane-gen from
-// functions/catalog), for the deploy units that build all of them: the
-// Cloud Functions unit (functions/gcp) and the local runner
-// (cmd/playplane). A Lambda main imports only its own function, not this.
+// functions/catalog), for the runners that serve all of them: the local
+// Functions Framework runner (functions/gcp, cmd/playplane-gcp) and the
+// local runner (cmd/playplane). What deploys imports only its own
+// function: a Lambda main, or a Cloud Functions unit's generated root file
+// (functions/gcp/source, functions/gcp/unit).
 package registry

@@ -125,7 +125,7 @@ func TestStackSetsWhatEachBuildReads(t *testing.T) {
 			if c, ok := fn.(io.Closer); ok {
 				_ = c.Close()
 			}
-			// The glue around Build (functions/gcp's init, shared/awsfn)
+			// The glue around Build (functions/gcp/unit, shared/awsfn)
 			// reads the telemetry configuration from the same environment.
 			if err := env.Process(context.Background(), &telemetry.Config{}); err != nil {
 				t.Errorf("%s %s: telemetry configuration: %v", d.layout.Name, p.name, err)

@@ -294,9 +294,9 @@ func refuseSharedFiles(get func(string) string) error {
 	return nil
 }
 
-// withCABundle is the SDK's default HTTP client trusting the PEM
-// certificates of path besides the system's roots, as LoadDefaultConfig
-// builds it for AWS_CA_BUNDLE.
+// withCABundle is the SDK's default HTTP client trusting only the PEM
+// certificates of path (a new pool, not the system's roots), as
+// LoadDefaultConfig builds it for AWS_CA_BUNDLE.
 func withCABundle(path string) (aws.HTTPClient, error) {
 	pem, err := os.ReadFile(path)
 	if err != nil {

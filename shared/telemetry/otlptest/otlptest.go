@@ -247,8 +247,8 @@ func Chain(spans []*tracepb.Span, route, topic string) error {
 	return fmt.Errorf("no server span of route %s:%s", route, Describe(spans))
 }
 
-// Serve sends one POST to path through telemetry.ServeHTTP (as
-// httpx.Middleware does) and a mux routing pattern to h, with a
+// Serve sends one POST to path through telemetry.ServeHTTP (the server
+// span and request metric httpx.Middleware makes with StartRequest) and a mux routing pattern to h, with a
 // traceparent of a new trace, and returns that trace's id.
 func Serve(t testing.TB, pattern, path string, h http.HandlerFunc) string {
 	t.Helper()
