@@ -78,13 +78,16 @@ func TestBrowserPlayback(t *testing.T) {
 	// (docs/manifests.md), so there is nothing to steer to.
 	for _, format := range []string{"hls", "dash"} {
 		for _, r := range []playRow{
+			// One API call before the manifest: the page plays from the
+			// play answer, on the default CDN. It runs before the rows that
+			// make a pathway fail: the edge health those failures leave
+			// behind can make the steering server's first answer move a
+			// new session off the default pathway (see below).
+			{name: "play-answer-only", grant: "query", account: demo.AccountKids, oneCall: true},
 			{name: "cloudfront-query", cdn: localCloudFront, grant: "query", account: demo.AccountKids},
 			{name: "cloudfront-cookies", cdn: localCloudFront, grant: "cookies", account: demo.AccountSolo},
 			{name: "cloudcdn-query", cdn: localCloudCDN, grant: "query", account: demo.AccountSolo},
 			{name: "cloudcdn-cookies", cdn: localCloudCDN, grant: "cookies", account: demo.AccountKids},
-			// One API call before the manifest: the page plays from the
-			// play answer, on the default CDN.
-			{name: "play-answer-only", grant: "query", account: demo.AccountKids, oneCall: true},
 		} {
 			r.format = format
 			// The one-call row proves the start from the play answer; the
