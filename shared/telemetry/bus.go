@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"encoding/hex"
 	"maps"
 	"slices"
 
@@ -39,7 +40,7 @@ func StartPublish(ctx context.Context, system, topic string, n int) (context.Con
 	// are made once per destination, not per request, and set only on a
 	// span that is recorded.
 	p := rt.producer(system, topic)
-	ctx, span := rt.tracer.Start(ctx, p.name, producerStart...)
+	ctx, span := rt.start(ctx, p.name, trace.SpanKindProducer, producerStart)
 	if !span.IsRecording() {
 		return ctx, noEnd
 	}
@@ -120,19 +121,14 @@ const traceparentKey = "traceparent"
 // flags it keeps only those the specification defines (sampled, random),
 // as the propagator does.
 func traceparent(sc trace.SpanContext) string {
-	const hexDigits = "0123456789abcdef"
 	var b [55]byte
 	copy(b[:], "00-")
 	tid, sid := sc.TraceID(), sc.SpanID()
-	for i, c := range tid {
-		b[3+2*i], b[4+2*i] = hexDigits[c>>4], hexDigits[c&0xf]
-	}
+	hex.Encode(b[3:35], tid[:])
 	b[35] = '-'
-	for i, c := range sid {
-		b[36+2*i], b[37+2*i] = hexDigits[c>>4], hexDigits[c&0xf]
-	}
-	flags := sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom)
-	b[52], b[53], b[54] = '-', hexDigits[flags>>4], hexDigits[flags&0xf]
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:], []byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))})
 	return string(b[:])
 }
 

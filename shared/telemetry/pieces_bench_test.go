@@ -40,6 +40,19 @@ func BenchmarkUnsampledParts(b *testing.B) {
 			}
 		})
 	}
+	// What the hooks call instead: the sampler asked first, the dropped
+	// span made without the SDK's Start (runtime.start).
+	tp0 := sdktrace.NewTracerProvider(sdktrace.WithSampler(smp), sdktrace.WithIDGenerator(idGenerator{}))
+	rt0 := &runtime{tracer: tp0.Tracer("bench"), tp: tp0, sampler: smp}
+	b.Run("start, dropped root, sampler first", func(b *testing.B) {
+		defer cpuPerOp(b)()
+		for b.Loop() {
+			_, s := rt0.start(ctx, "POST", trace.SpanKindServer, serverStart)
+			if s.IsRecording() {
+				s.End()
+			}
+		}
+	})
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()), sdktrace.WithIDGenerator(idGenerator{}))
 	sctx, _ := tp.Tracer("bench").Start(ctx, "POST")
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()), sdkmetric.WithView(views()...))
