@@ -114,8 +114,59 @@ func Carrier(ctx context.Context) map[string]string {
 	return map[string]string{traceparentKey: traceparent(sc)}
 }
 
+// TraceParent returns the trace context of ctx for a published message:
+// its traceparent, for Message.TraceParent, and only when ctx also has a
+// tracestate or baggage, those as attributes to add (nil otherwise).
+// Both are what the propagator writes (TestCarrierIsThePropagators). It
+// returns "" and nil when tracing is off or ctx has no span.
+func TraceParent(ctx context.Context) (string, map[string]string) {
+	rt := current()
+	if rt == nil || rt.tracer == nil {
+		return "", nil
+	}
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return "", nil
+	}
+	if sc.TraceState().Len() > 0 || baggage.FromContext(ctx).Len() > 0 {
+		c := make(propagation.MapCarrier, 3)
+		rt.prop.Inject(ctx, c)
+		tp := c[traceparentKey]
+		delete(c, traceparentKey)
+		if len(c) == 0 {
+			return tp, nil
+		}
+		return tp, c
+	}
+	// The common case, on every heartbeat: one string, no map.
+	return traceparent(sc), nil
+}
+
 // traceparentKey is the trace context's name in a carrier.
-const traceparentKey = "traceparent"
+const traceparentKey = playback.TraceParentAttribute
+
+// messageCarrier reads a delivered message's trace context for the
+// propagator: its attributes, and its TraceParent under traceparentKey
+// unless an attribute of that name (the publisher's own) overrides it.
+// It is read only: Set does nothing.
+type messageCarrier struct{ m *playback.Message }
+
+func (c messageCarrier) Get(key string) string {
+	if v, ok := c.m.Attributes[key]; ok || key != traceparentKey {
+		return v
+	}
+	return c.m.TraceParent
+}
+
+func (c messageCarrier) Set(string, string) {}
+
+func (c messageCarrier) Keys() []string {
+	keys := slices.Collect(maps.Keys(c.m.Attributes))
+	if _, ok := c.m.Attributes[traceparentKey]; !ok && c.m.TraceParent != "" {
+		keys = append(keys, traceparentKey)
+	}
+	return keys
+}
 
 // traceparent formats sc as the W3C traceparent of version 00; of the
 // flags it keeps only those the specification defines (sampled, random),
@@ -166,8 +217,8 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 		base := []attribute.KeyValue{semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic)}
 		links := make([]trace.Link, 0, len(msgs))
 		parents := make([]context.Context, len(msgs))
-		for i, m := range msgs {
-			parents[i] = rt.prop.Extract(context.Background(), propagation.MapCarrier(m.Attributes))
+		for i := range msgs {
+			parents[i] = rt.prop.Extract(context.Background(), messageCarrier{&msgs[i]})
 			if sc := trace.SpanContextFromContext(parents[i]); sc.IsValid() {
 				links = append(links, trace.Link{SpanContext: sc})
 			}

@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// TestCarrierIsThePropagators: the trace context Carrier puts on a message
+// TestCarrierIsThePropagators: the trace context Carrier and TraceParent put on a message
 // is what the propagator writes, for sampled and unsampled spans, with a
 // tracestate and with baggage (which take the propagator's own path).
 func TestCarrierIsThePropagators(t *testing.T) {
@@ -60,10 +60,21 @@ func TestCarrierIsThePropagators(t *testing.T) {
 			if !maps.Equal(got, map[string]string(want)) || len(got) != tc.keys {
 				t.Fatalf("Carrier: %v, the propagator writes %v", got, want)
 			}
+			// TraceParent: the same, the traceparent apart for the
+			// message's field.
+			tp, more := TraceParent(ctx)
+			rest := maps.Clone(map[string]string(want))
+			delete(rest, traceparentKey)
+			if tp == "" || tp != want[traceparentKey] || !maps.Equal(more, rest) || (len(rest) == 0) != (more == nil) {
+				t.Fatalf("TraceParent: %q and %v, the propagator writes %v", tp, more, want)
+			}
 		})
 	}
 	if c := Carrier(context.Background()); c != nil {
 		t.Fatalf("Carrier of a context without a span: %v, want nil", c)
+	}
+	if tp, more := TraceParent(context.Background()); tp != "" || more != nil {
+		t.Fatalf("TraceParent of a context without a span: %q, %v", tp, more)
 	}
 }
 
