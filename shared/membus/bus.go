@@ -181,7 +181,7 @@ func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message)
 	now := time.Now()
 	// The trace context rides in the attributes, journaled with them, so
 	// a consumer's span joins the publisher's trace even after a restart.
-	carrier := telemetry.Carrier(ctx)
+	traceParent, carrier := telemetry.TraceParent(ctx)
 	accepted := make([]playback.Message, len(msgs))
 	for i, m := range msgs {
 		if m.ID == "" {
@@ -191,6 +191,9 @@ func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message)
 		m.DeliveryAttempt = 0
 		// The caller may reuse both once Publish returns (playback.Publisher).
 		m.Data = slices.Clone(m.Data)
+		if _, own := m.Attributes[playback.TraceParentAttribute]; !own && m.TraceParent == "" {
+			m.TraceParent = traceParent
+		}
 		if attrs := telemetry.WithCarrier(m.Attributes, carrier); len(carrier) > 0 {
 			m.Attributes = attrs // not the caller's map: read-only from here on
 		} else {

@@ -12,12 +12,26 @@ type Message struct {
 	ID string `json:"id"`
 	// OrderingKey groups messages that must be handled in publish order
 	// (per account, say). Adapters without ordering ignore it.
-	OrderingKey     string            `json:"ordering_key,omitempty"`
-	Data            []byte            `json:"data"`
-	Attributes      map[string]string `json:"attributes,omitempty"`
-	PublishTime     time.Time         `json:"publish_time,omitzero"`
-	DeliveryAttempt int               `json:"delivery_attempt,omitempty"`
+	OrderingKey string            `json:"ordering_key,omitempty"`
+	Data        []byte            `json:"data"`
+	Attributes  map[string]string `json:"attributes,omitempty"`
+	// TraceParent is the W3C traceparent of the span that published the
+	// message, so that its consumer's span joins that trace. The bus
+	// adapters set it from the publish's context (a caller's own value
+	// wins, as its own attributes do) and carry it as their transport's
+	// attribute of that name (TraceParentAttribute: SQS MessageAttributes,
+	// Pub/Sub attributes, the walbus journal); delivered, it is here, not
+	// in Attributes. A field, not an attribute, because every heartbeat
+	// carries one: a map per message would be made for it alone.
+	TraceParent     string    `json:"traceparent,omitempty"`
+	PublishTime     time.Time `json:"publish_time,omitzero"`
+	DeliveryAttempt int       `json:"delivery_attempt,omitempty"`
 }
+
+// TraceParentAttribute is the name Message.TraceParent travels under in a
+// transport's attributes: the W3C Trace Context header's name, which
+// OpenTelemetry's propagators read.
+const TraceParentAttribute = "traceparent"
 
 // Publisher is the producing side of the bus port. What callers rely on,
 // and every adapter keeps (shared/bustest holds membus, membus over the

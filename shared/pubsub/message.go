@@ -18,13 +18,16 @@ import (
 // the topic's full name, which shares the 10 MB publish request.
 func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*pubsub.Message, error) {
 	out := &pubsub.Message{Data: m.Data, OrderingKey: m.OrderingKey}
-	if len(m.Attributes) > 0 || m.ID != "" || len(carrier) > 0 {
-		out.Attributes = make(map[string]string, len(m.Attributes)+len(carrier)+1)
+	if len(m.Attributes) > 0 || m.ID != "" || len(carrier) > 0 || m.TraceParent != "" {
+		out.Attributes = make(map[string]string, len(m.Attributes)+len(carrier)+2)
 	}
 	// The trace context (telemetry.Carrier) goes first: the message's own
 	// attributes of the same name win.
 	for name, value := range carrier {
 		out.Attributes[name] = value
+	}
+	if m.TraceParent != "" {
+		out.Attributes[playback.TraceParentAttribute] = m.TraceParent
 	}
 	for name, value := range m.Attributes {
 		if err := validAttribute(name, value); err != nil {

@@ -34,8 +34,8 @@ func TestTraceCrossesTheTopic(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	})
 	m := next(t, seen, "the traced message")
-	if m.Attributes["k"] != "v" || len(m.Attributes["traceparent"]) == 0 {
-		t.Errorf("delivered attributes %v: want the message's own and traceparent", m.Attributes)
+	if m.Attributes["k"] != "v" || len(m.TraceParent) == 0 || m.Attributes["traceparent"] != "" {
+		t.Errorf("delivered attributes %v, traceparent %q: want the message's own, and the traceparent in its field", m.Attributes, m.TraceParent)
 	}
 	// The consumer's spans end once the handler returns: wait for them.
 	deadline := time.Now().Add(10 * time.Second)

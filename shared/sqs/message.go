@@ -52,6 +52,9 @@ func encode(m playback.Message, carrier map[string]string) (outgoing, error) {
 		}
 		out.attrs[name] = stringAttr(value)
 	}
+	if _, own := out.attrs[playback.TraceParentAttribute]; !own && m.TraceParent != "" {
+		out.attrs[playback.TraceParentAttribute] = stringAttr(m.TraceParent)
+	}
 	if m.ID != "" {
 		out.attrs[attrID] = stringAttr(m.ID)
 	}

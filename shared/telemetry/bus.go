@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"encoding/hex"
 	"maps"
 	"slices"
 
@@ -39,7 +40,7 @@ func StartPublish(ctx context.Context, system, topic string, n int) (context.Con
 	// are made once per destination, not per request, and set only on a
 	// span that is recorded.
 	p := rt.producer(system, topic)
-	ctx, span := rt.tracer.Start(ctx, p.name, producerStart...)
+	ctx, span := rt.start(ctx, p.name, trace.SpanKindProducer, producerStart)
 	if !span.IsRecording() {
 		return ctx, noEnd
 	}
@@ -113,26 +114,72 @@ func Carrier(ctx context.Context) map[string]string {
 	return map[string]string{traceparentKey: traceparent(sc)}
 }
 
+// TraceParent returns the trace context of ctx for a published message:
+// its traceparent, for Message.TraceParent, and only when ctx also has a
+// tracestate or baggage, those as attributes to add (nil otherwise).
+// Both are what the propagator writes (TestCarrierIsThePropagators). It
+// returns "" and nil when tracing is off or ctx has no span.
+func TraceParent(ctx context.Context) (string, map[string]string) {
+	rt := current()
+	if rt == nil || rt.tracer == nil {
+		return "", nil
+	}
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return "", nil
+	}
+	if sc.TraceState().Len() > 0 || baggage.FromContext(ctx).Len() > 0 {
+		c := make(propagation.MapCarrier, 3)
+		rt.prop.Inject(ctx, c)
+		tp := c[traceparentKey]
+		delete(c, traceparentKey)
+		if len(c) == 0 {
+			return tp, nil
+		}
+		return tp, c
+	}
+	// The common case, on every heartbeat: one string, no map.
+	return traceparent(sc), nil
+}
+
 // traceparentKey is the trace context's name in a carrier.
-const traceparentKey = "traceparent"
+const traceparentKey = playback.TraceParentAttribute
+
+// messageCarrier reads a delivered message's trace context for the
+// propagator: its attributes, and its TraceParent under traceparentKey
+// unless an attribute of that name (the publisher's own) overrides it.
+// It is read only: Set does nothing.
+type messageCarrier struct{ m *playback.Message }
+
+func (c messageCarrier) Get(key string) string {
+	if v, ok := c.m.Attributes[key]; ok || key != traceparentKey {
+		return v
+	}
+	return c.m.TraceParent
+}
+
+func (c messageCarrier) Set(string, string) {}
+
+func (c messageCarrier) Keys() []string {
+	keys := slices.Collect(maps.Keys(c.m.Attributes))
+	if _, ok := c.m.Attributes[traceparentKey]; !ok && c.m.TraceParent != "" {
+		keys = append(keys, traceparentKey)
+	}
+	return keys
+}
 
 // traceparent formats sc as the W3C traceparent of version 00; of the
 // flags it keeps only those the specification defines (sampled, random),
 // as the propagator does.
 func traceparent(sc trace.SpanContext) string {
-	const hexDigits = "0123456789abcdef"
 	var b [55]byte
 	copy(b[:], "00-")
 	tid, sid := sc.TraceID(), sc.SpanID()
-	for i, c := range tid {
-		b[3+2*i], b[4+2*i] = hexDigits[c>>4], hexDigits[c&0xf]
-	}
+	hex.Encode(b[3:35], tid[:])
 	b[35] = '-'
-	for i, c := range sid {
-		b[36+2*i], b[37+2*i] = hexDigits[c>>4], hexDigits[c&0xf]
-	}
-	flags := sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom)
-	b[52], b[53], b[54] = '-', hexDigits[flags>>4], hexDigits[flags&0xf]
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:], []byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))})
 	return string(b[:])
 }
 
@@ -170,8 +217,8 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 		base := []attribute.KeyValue{semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic)}
 		links := make([]trace.Link, 0, len(msgs))
 		parents := make([]context.Context, len(msgs))
-		for i, m := range msgs {
-			parents[i] = rt.prop.Extract(context.Background(), propagation.MapCarrier(m.Attributes))
+		for i := range msgs {
+			parents[i] = rt.prop.Extract(context.Background(), messageCarrier{&msgs[i]})
 			if sc := trace.SpanContextFromContext(parents[i]); sc.IsValid() {
 				links = append(links, trace.Link{SpanContext: sc})
 			}

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"maps"
+	"slices"
 	"testing"
 
 	"github.com/sethvargo/go-envconfig"
@@ -10,9 +11,11 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/playplane/playplane/shared/playback"
 )
 
-// TestCarrierIsThePropagators: the trace context Carrier puts on a message
+// TestCarrierIsThePropagators: the trace context Carrier and TraceParent put on a message
 // is what the propagator writes, for sampled and unsampled spans, with a
 // tracestate and with baggage (which take the propagator's own path).
 func TestCarrierIsThePropagators(t *testing.T) {
@@ -60,10 +63,21 @@ func TestCarrierIsThePropagators(t *testing.T) {
 			if !maps.Equal(got, map[string]string(want)) || len(got) != tc.keys {
 				t.Fatalf("Carrier: %v, the propagator writes %v", got, want)
 			}
+			// TraceParent: the same, the traceparent apart for the
+			// message's field.
+			tp, more := TraceParent(ctx)
+			rest := maps.Clone(map[string]string(want))
+			delete(rest, traceparentKey)
+			if tp == "" || tp != want[traceparentKey] || !maps.Equal(more, rest) || (len(rest) == 0) != (more == nil) {
+				t.Fatalf("TraceParent: %q and %v, the propagator writes %v", tp, more, want)
+			}
 		})
 	}
 	if c := Carrier(context.Background()); c != nil {
 		t.Fatalf("Carrier of a context without a span: %v, want nil", c)
+	}
+	if tp, more := TraceParent(context.Background()); tp != "" || more != nil {
+		t.Fatalf("TraceParent of a context without a span: %q, %v", tp, more)
 	}
 }
 
@@ -79,5 +93,37 @@ func TestIDsAreValidAndDistinct(t *testing.T) {
 			t.Fatalf("ids %s %s %s: invalid or repeated", tid, sid, child)
 		}
 		seen[tid], spans[sid], spans[child] = true, true, true
+	}
+}
+
+// TestMessageCarrier: a delivered message's trace context is its
+// TraceParent, unless the publisher set a traceparent attribute of its
+// own (which the adapters keep, and which wins, as it did when the trace
+// context was an attribute); its other attributes (tracestate, baggage)
+// read as they are.
+func TestMessageCarrier(t *testing.T) {
+	t.Parallel()
+	const field, own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "00-11111111111111111111111111111111-2222222222222222-00"
+	for _, tc := range []struct {
+		name string
+		msg  playback.Message
+		want string
+		keys []string
+	}{
+		{name: "none", msg: playback.Message{}, want: "", keys: nil},
+		{name: "field", msg: playback.Message{TraceParent: field, Attributes: map[string]string{"tracestate": "v=1"}}, want: field,
+			keys: []string{"traceparent", "tracestate"}},
+		{name: "own attribute wins", msg: playback.Message{TraceParent: field, Attributes: map[string]string{"traceparent": own}}, want: own,
+			keys: []string{"traceparent"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := messageCarrier{&tc.msg}
+			keys := c.Keys()
+			slices.Sort(keys)
+			if got := c.Get(traceparentKey); got != tc.want || !slices.Equal(keys, tc.keys) || c.Get("tracestate") != tc.msg.Attributes["tracestate"] {
+				t.Fatalf("traceparent %q keys %v, want %q %v", got, keys, tc.want, tc.keys)
+			}
+		})
 	}
 }

@@ -99,7 +99,7 @@ func (rt *runtime) startRequest(ctx context.Context, r *http.Request) (context.C
 	// copied into its configuration even when the sampler drops it.
 	if !rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
 		var s trace.Span
-		ctx, s = rt.tracer.Start(ctx, r.Method, serverStart...)
+		ctx, s = rt.start(ctx, r.Method, trace.SpanKindServer, serverStart)
 		q.traced = true
 		if s.IsRecording() {
 			s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)

@@ -245,8 +245,13 @@ type Provider struct {
 // runtime is what the hooks read, nil while telemetry is off.
 type runtime struct {
 	tracer trace.Tracer // nil: tracing off
-	inst   *instruments // nil: metrics off
-	prop   propagation.TextMapPropagator
+	// tp made tracer; sampler is its sampler, nil when start must leave
+	// every span to the SDK (askSamplerFirst); ids its id generator.
+	tp      *sdktrace.TracerProvider
+	sampler sdktrace.Sampler
+	ids     idGenerator
+	inst    *instruments // nil: metrics off
+	prop    propagation.TextMapPropagator
 	// followsParent: the sampler records no child of an unsampled span
 	// (sampler), so unsampledChild skips it.
 	followsParent bool
@@ -336,8 +341,11 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 			exp = &spanExporter{client: client}
 		}
 		p.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithSampler(smp),
-			sdktrace.WithIDGenerator(idGenerator{}))
-		rt.tracer = p.tp.Tracer("github.com/playplane/playplane")
+			sdktrace.WithIDGenerator(rt.ids))
+		rt.tracer, rt.tp = p.tp.Tracer(tracerName), p.tp
+		if askSamplerFirst() {
+			rt.sampler = smp
+		}
 	}
 	if metricsOn {
 		mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithView(views()...)}
@@ -427,6 +435,9 @@ func firstNonEmpty(vs ...string) string {
 	}
 	return ""
 }
+
+// tracerName is the instrumentation scope of playplane's spans.
+const tracerName = "github.com/playplane/playplane"
 
 // Tracing reports whether spans are recorded.
 func (p *Provider) Tracing() bool { return p != nil && p.tp != nil }

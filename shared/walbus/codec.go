@@ -25,7 +25,20 @@ func appendMessage(b []byte, m *playback.Message) []byte {
 	b = appendString(b, m.ID)
 	b = appendString(b, m.OrderingKey)
 	b = binary.AppendVarint(b, m.PublishTime.UnixNano())
-	b = binary.AppendUvarint(b, uint64(len(m.Attributes)))
+	// The trace context is journaled as the attribute it was before it had
+	// a field of its own (playback.TraceParentAttribute), so journals of
+	// either version read alike; an attribute of that name wins.
+	_, own := m.Attributes[playback.TraceParentAttribute]
+	traceParent := m.TraceParent != "" && !own
+	n := len(m.Attributes)
+	if traceParent {
+		n++
+	}
+	b = binary.AppendUvarint(b, uint64(n))
+	if traceParent {
+		b = appendString(b, playback.TraceParentAttribute)
+		b = appendString(b, m.TraceParent)
+	}
 	for k, v := range m.Attributes {
 		b = appendString(b, k)
 		b = appendString(b, v)
@@ -105,10 +118,16 @@ func decodeMessage(raw []byte) (playback.Message, error) {
 		if n > uint64(len(r.b)) {
 			return m, errCorrupt
 		}
-		m.Attributes = make(map[string]string, n)
 		for range n {
-			k := string(r.bytes())
-			m.Attributes[k] = string(r.bytes())
+			k, v := r.bytes(), r.bytes()
+			if string(k) == playback.TraceParentAttribute {
+				m.TraceParent = string(v)
+				continue
+			}
+			if m.Attributes == nil {
+				m.Attributes = make(map[string]string, n)
+			}
+			m.Attributes[string(k)] = string(v)
 		}
 	}
 	data := r.bytes()

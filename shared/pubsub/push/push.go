@@ -116,8 +116,12 @@ func Decode(in Incoming) playback.Message {
 	m := playback.Message{ID: in.MessageID, Data: in.Data, OrderingKey: in.OrderingKey,
 		PublishTime: in.PublishTime, DeliveryAttempt: max(in.DeliveryAttempt, 1)}
 	for name, value := range in.Attributes {
-		if name == AttrID {
+		switch name {
+		case AttrID:
 			m.ID = value
+			continue
+		case playback.TraceParentAttribute:
+			m.TraceParent = value
 			continue
 		}
 		if m.Attributes == nil {

@@ -19,7 +19,8 @@ import (
 // alternating chunks, so load from other processes falls on both alike.
 // On is spans exported over OTLP/HTTP to a receiver of its own and
 // metrics kept for a Prometheus scrape. It reports each mode's ns/op and
-// allocs/op and "on/off", the ratio of their ns/op, and the same ratio of
+// allocs/op, B/op and collections per 1,000 ops, and "on/off", the
+// ratio of their ns/op, and the same ratio of
 // the process's CPU time, "cpu-on/off": on a machine shared with other
 // work, wall time also counts the waits for a core, which grow with every
 // extra goroutine that must run (the span processor, the exporter), while
@@ -73,7 +74,7 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	labels := [2]pprof.LabelSet{pprof.Labels("mode", "off"), pprof.Labels("mode", "on")}
 	per := max(b.N/(2*pairs), 1)
 	var dur, cpu [2]time.Duration
-	var mallocs [2]uint64
+	var mallocs, bytes, gcs [2]uint64
 	var ms0, ms1 runtime.MemStats
 	p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New,
 		Lookup: envconfig.MapLookuper(lookup)})
@@ -128,6 +129,8 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 			b.StopTimer()
 			runtime.ReadMemStats(&ms1)
 			mallocs[mode] += ms1.Mallocs - ms0.Mallocs
+			bytes[mode] += ms1.TotalAlloc - ms0.TotalAlloc
+			gcs[mode] += uint64(ms1.NumGC - ms0.NumGC)
 			b.StartTimer()
 		}
 	}
@@ -141,6 +144,12 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	b.ReportMetric(float64(cpu[1])/float64(cpu[0]), "cpu-on/off")
 	b.ReportMetric(float64(mallocs[0])/n, "off-allocs/op")
 	b.ReportMetric(float64(mallocs[1])/n, "on-allocs/op")
+	// Bytes and collections: the collector's share of the CPU grows with
+	// the bytes allocated, by either mode's own work or what it starts.
+	b.ReportMetric(float64(bytes[0])/n, "off-B/op")
+	b.ReportMetric(float64(bytes[1])/n, "on-B/op")
+	b.ReportMetric(float64(gcs[0])*1000/n, "off-gcs/1k-op")
+	b.ReportMetric(float64(gcs[1])*1000/n, "on-gcs/1k-op")
 	if s := env[telemetry.EnvTracesSampler]; (s == "" || s == "always_on") && recv.Count() == 0 {
 		b.Fatal("telemetry on exported no span")
 	}

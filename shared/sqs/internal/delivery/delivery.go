@@ -57,6 +57,8 @@ func Decode(in Incoming) (playback.Message, error) {
 				return m, playback.Errorf(playback.CodeInvalid, "message_malformed", "body is not base64: %v", err)
 			}
 			m.Data = data
+		case playback.TraceParentAttribute:
+			m.TraceParent = value
 		default:
 			if m.Attributes == nil {
 				m.Attributes = map[string]string{}

@@ -1,0 +1,130 @@
+package telemetry
+
+import (
+	"context"
+	"os"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/embedded"
+)
+
+// start is rt.tracer.Start(ctx, name, opts...) with the sampler asked
+// first (kind is the span kind opts give, the only option they may hold).
+// A span the sampler drops is made here, as the SDK would make it (the
+// same ids, flags and tracestate, so the trace context passed on is the
+// same: TestStartIsTheSDKs), without the SDK's Start: at the heartbeat's
+// 1%, that is nearly every request, and the SDK's Start of a dropped root
+// costs about as much as the rest of the telemetry together
+// (BenchmarkUnsampledParts), two allocations included; here it is one.
+// A span the sampler records is the SDK's, started with the ids the
+// sampler was asked about.
+func (rt *runtime) start(ctx context.Context, name string, kind trace.SpanKind, opts []trace.SpanStartOption) (context.Context, trace.Span) {
+	parent := trace.SpanFromContext(ctx)
+	// A recording parent counts its children (the SDK's Start does it),
+	// and the standard samplers drop no child of one anyway.
+	if rt.sampler == nil || parent.IsRecording() {
+		return rt.tracer.Start(ctx, name, opts...)
+	}
+	psc := parent.SpanContext()
+	var tid trace.TraceID
+	var sid trace.SpanID
+	// The standard samplers (the only ones Setup makes) read nothing of
+	// the parent context but its span: a root's sampler is handed an empty
+	// one, sparing it two walks up the request's context chain.
+	sctx := ctx
+	if psc.TraceID().IsValid() {
+		tid, sid = psc.TraceID(), rt.ids.newSpanID()
+	} else {
+		tid, sid = rt.ids.NewIDs(ctx)
+		if !psc.IsValid() {
+			sctx = context.Background()
+		}
+	}
+	res := rt.sampler.ShouldSample(sdktrace.SamplingParameters{ParentContext: sctx, TraceID: tid, Name: name, Kind: kind})
+	if res.Decision != sdktrace.Drop {
+		return rt.tracer.Start(withPresetIDs(ctx, tid, sid), name, opts...)
+	}
+	c := &unsampledContext{Context: ctx}
+	c.span.tp = rt.tp
+	c.span.sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceState: res.Tracestate,
+		TraceFlags: psc.TraceFlags() &^ trace.FlagsSampled})
+	if spanKey == nil {
+		return trace.ContextWithSpan(ctx, &c.span), &c.span
+	}
+	return c, &c.span
+}
+
+// askSamplerFirst reports whether runtime.start may make dropped spans
+// itself: not when the SDK's experimental self-observability metrics are
+// on (they count every span started, dropped ones included).
+func askSamplerFirst() bool {
+	for _, k := range []string{"OTEL_GO_X_OBSERVABILITY", "OTEL_GO_X_SELF_OBSERVABILITY"} {
+		if strings.EqualFold(os.Getenv(k), "true") {
+			return false
+		}
+	}
+	return true
+}
+
+// unsampledSpan is a span the sampler dropped: it records nothing, as the
+// SDK's non-recording span.
+type unsampledSpan struct {
+	embedded.Span
+	sc trace.SpanContext
+	tp *sdktrace.TracerProvider
+}
+
+var _ trace.Span = (*unsampledSpan)(nil)
+
+func (s *unsampledSpan) SpanContext() trace.SpanContext        { return s.sc }
+func (s *unsampledSpan) TracerProvider() trace.TracerProvider  { return s.tp }
+func (*unsampledSpan) IsRecording() bool                       { return false }
+func (*unsampledSpan) End(...trace.SpanEndOption)              {}
+func (*unsampledSpan) AddEvent(string, ...trace.EventOption)   {}
+func (*unsampledSpan) AddLink(trace.Link)                      {}
+func (*unsampledSpan) RecordError(error, ...trace.EventOption) {}
+func (*unsampledSpan) SetStatus(codes.Code, string)            {}
+func (*unsampledSpan) SetName(string)                          {}
+func (*unsampledSpan) SetAttributes(...attribute.KeyValue)     {}
+
+// unsampledContext is ctx with a dropped span in it, in one allocation:
+// it answers the look-up of otel/trace's span key itself, where
+// trace.ContextWithSpan would allocate a context and box the span.
+type unsampledContext struct {
+	context.Context
+	span unsampledSpan
+}
+
+func (c *unsampledContext) Value(key any) any {
+	if key == spanKey {
+		return trace.Span(&c.span)
+	}
+	return c.Context.Value(key)
+}
+
+// spanKey is the key otel/trace keeps a context's span under (its own
+// unexported value): learned once, by asking trace.SpanFromContext for
+// the span of a context that notes what it is asked for. nil if that ever
+// stops working; start then falls back to trace.ContextWithSpan.
+var spanKey = func() any {
+	var p keyProbe
+	trace.SpanFromContext(&p)
+	if len(p.keys) != 1 {
+		return nil
+	}
+	return p.keys[0]
+}()
+
+type keyProbe struct {
+	context.Context
+	keys []any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.keys = append(p.keys, key)
+	return nil
+}

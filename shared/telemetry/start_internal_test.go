@@ -1,0 +1,154 @@
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"testing"
+
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// TestStartIsTheSDKs: runtime.start, which makes the spans the sampler
+// drops itself, decides as the SDK's Start does and passes on the same
+// trace context, under every standard sampler (OTEL_TRACES_SAMPLER), for
+// roots and for remote parents sampled or not, with the random flag and a
+// tracestate, and for children of what it made. Both draw their ids from
+// generators seeded alike; every span either starts must be the same
+// span, and the SDK must record the same ones from both.
+func TestStartIsTheSDKs(t *testing.T) {
+	t.Parallel()
+	state, err := trace.ParseTraceState("vendor=x,other=y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	samplers := []struct{ name, arg string }{
+		{"always_on", ""}, {"always_off", ""}, {"parentbased_always_on", ""}, {"parentbased_always_off", ""},
+		{"traceidratio", "0.5"}, {"traceidratio", "0.01"}, {"traceidratio", "0"},
+		{"parentbased_traceidratio", "0.5"}, {"parentbased_traceidratio", "0.01"}, {"parentbased_traceidratio", "1"},
+	}
+	parents := []struct {
+		name   string
+		remote bool
+		flags  trace.TraceFlags
+		state  trace.TraceState
+	}{
+		{name: "root"},
+		{name: "remote sampled", remote: true, flags: trace.FlagsSampled},
+		{name: "remote unsampled", remote: true},
+		{name: "remote unsampled random", remote: true, flags: trace.FlagsRandom},
+		{name: "remote sampled random tracestate", remote: true, flags: trace.FlagsSampled | trace.FlagsRandom, state: state},
+		{name: "remote unsampled tracestate", remote: true, state: state},
+	}
+	prop := propagation.TraceContext{}
+	carrier := func(ctx context.Context) propagation.MapCarrier {
+		c := propagation.MapCarrier{}
+		prop.Inject(ctx, c)
+		return c
+	}
+	for _, sm := range samplers {
+		for _, pt := range parents {
+			t.Run(fmt.Sprintf("%s=%s/%s", sm.name, sm.arg, pt.name), func(t *testing.T) {
+				t.Parallel()
+				smp, _, err := sampler(sm.name, sm.arg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sdkRec, ourRec := tracetest.NewSpanRecorder(), tracetest.NewSpanRecorder()
+				sdkIDs := idGenerator{src: rand.New(rand.NewPCG(1, 2))}
+				sdkTP := sdktrace.NewTracerProvider(sdktrace.WithSampler(smp), sdktrace.WithIDGenerator(sdkIDs), sdktrace.WithSpanProcessor(sdkRec))
+				ourIDs := idGenerator{src: rand.New(rand.NewPCG(1, 2))}
+				ourTP := sdktrace.NewTracerProvider(sdktrace.WithSampler(smp), sdktrace.WithIDGenerator(ourIDs), sdktrace.WithSpanProcessor(ourRec))
+				rt := &runtime{tracer: ourTP.Tracer(tracerName), tp: ourTP, sampler: smp, ids: ourIDs}
+				sdkTracer := sdkTP.Tracer(tracerName)
+				parentIDs := rand.New(rand.NewPCG(3, 4))
+				var sampled, dropped int
+				var ends []trace.Span
+				for i := range 400 {
+					ctx := context.Background()
+					if pt.remote {
+						var tid trace.TraceID
+						var sid trace.SpanID
+						for !tid.IsValid() || !sid.IsValid() {
+							tid, sid = idGenerator{src: parentIDs}.NewIDs(ctx)
+						}
+						ctx = trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+							TraceID: tid, SpanID: sid, TraceFlags: pt.flags, TraceState: pt.state, Remote: true}))
+					}
+					sdkCtx, sdkCtxOurs := ctx, ctx
+					// A span, then a child in its context: the child's
+					// parent is the first span, local.
+					for depth, kind := range []trace.SpanKind{trace.SpanKindServer, trace.SpanKindProducer} {
+						opts := []trace.SpanStartOption{trace.WithSpanKind(kind)}
+						var want, got trace.Span
+						sdkCtx, want = sdkTracer.Start(sdkCtx, "POST", opts...)
+						sdkCtxOurs, got = rt.start(sdkCtxOurs, "POST", kind, opts)
+						if !got.SpanContext().Equal(want.SpanContext()) || got.IsRecording() != want.IsRecording() {
+							t.Fatalf("span %d depth %d: start made %+v recording %v, the SDK %+v recording %v", i, depth,
+								got.SpanContext(), got.IsRecording(), want.SpanContext(), want.IsRecording())
+						}
+						if in := trace.SpanContextFromContext(sdkCtxOurs); !in.Equal(got.SpanContext()) || trace.SpanFromContext(sdkCtxOurs) != got {
+							t.Fatalf("span %d depth %d: the context holds %+v, not the span started", i, depth, in)
+						}
+						if g, w := carrier(sdkCtxOurs), carrier(sdkCtx); !maps.Equal(g, w) {
+							t.Fatalf("span %d depth %d: propagated %v, the SDK's %v", i, depth, g, w)
+						}
+						if got.TracerProvider() != trace.TracerProvider(ourTP) {
+							t.Fatalf("span %d: TracerProvider is not the SDK's", i)
+						}
+						if want.IsRecording() {
+							sampled++
+						} else {
+							dropped++
+						}
+						ends = append(ends, want, got)
+					}
+				}
+				for _, s := range ends {
+					s.End()
+				}
+				w, g := sdkRec.Ended(), ourRec.Ended()
+				if len(w) != sampled || len(g) != len(w) {
+					t.Fatalf("the SDK recorded %d spans from its own Start, %d from start; %d were sampled", len(w), len(g), sampled)
+				}
+				for i := range w {
+					if !g[i].SpanContext().Equal(w[i].SpanContext()) || !g[i].Parent().Equal(w[i].Parent()) || g[i].SpanKind() != w[i].SpanKind() {
+						t.Fatalf("recorded span %d: %+v (parent %+v), the SDK's %+v (parent %+v)", i,
+							g[i].SpanContext(), g[i].Parent(), w[i].SpanContext(), w[i].Parent())
+					}
+				}
+				// A ratio of one half must have met both decisions, or the
+				// comparison above proved little.
+				if sm.arg == "0.5" && (pt.name == "root" || sm.name == "traceidratio") && (sampled == 0 || dropped == 0) {
+					t.Fatalf("%d sampled, %d dropped: want both", sampled, dropped)
+				}
+			})
+		}
+	}
+}
+
+// TestDroppedSpanIsOneAllocation: the span the sampler drops and the
+// context holding it are one object (the SDK's Start makes two).
+func TestDroppedSpanIsOneAllocation(t *testing.T) {
+	smp, _, err := sampler("always_off", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(smp), sdktrace.WithIDGenerator(idGenerator{}))
+	rt := &runtime{tracer: tp.Tracer(tracerName), tp: tp, sampler: smp}
+	ctx := context.Background()
+	if spanKey == nil {
+		t.Fatal("otel/trace's span key was not learned")
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		if _, s := rt.start(ctx, "POST", trace.SpanKindServer, serverStart); s.IsRecording() {
+			t.Fatal("always_off recorded a span")
+		}
+	}); n != 1 {
+		t.Fatalf("%v allocations per dropped span, want 1", n)
+	}
+}
