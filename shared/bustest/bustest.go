@@ -65,6 +65,7 @@ func Run(t *testing.T, opts Options, newBus NewBus) {
 		{"PublishKeepsNoCallerBuffer", testPublishCopies},
 		{"CancelledPublishKeepsNoCallerBuffer", testPublishCancelledCopies},
 		{"ConcurrentPublish", testConcurrentPublish},
+		{"DeliversTheTraceParentInItsField", testTraceParent},
 		{"KeepsMessagesUntilSubscribed", testKeepsUntilSubscribed},
 		{"RetriesOnlyNamedMessages", testRetriesNamed},
 		{"RedeliversWhenHandlerPanics", testRedeliversAfterPanic},
@@ -223,6 +224,51 @@ func testDeliversEvery(t *testing.T, opts Options, newBus NewBus) {
 	}
 	if opts.MaxBatch > 0 && c.maxBatch > opts.MaxBatch {
 		t.Fatalf("handler got a batch of %d, adapter limit is %d", c.maxBatch, opts.MaxBatch)
+	}
+}
+
+// testTraceParent: a message's trace context is delivered in
+// Message.TraceParent whichever way its publisher gave it (the field, or
+// an attribute of that name, which wins), never as an attribute, and a
+// message without one gets none from a publish that has no trace.
+func testTraceParent(t *testing.T, opts Options, newBus NewBus) {
+	topic := topicName(t)
+	b := newBus(t, Setup{Topics: []string{topic}})
+	c := consume(t, b, topic, nil)
+	const field = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	const attribute = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+	rows := []struct {
+		name string
+		m    playback.Message
+		want string
+	}{
+		{name: "field", m: playback.Message{TraceParent: field}, want: field},
+		{name: "attribute", m: playback.Message{Attributes: map[string]string{playback.TraceParentAttribute: attribute}}, want: attribute},
+		{name: "attribute over field", m: playback.Message{TraceParent: field, Attributes: map[string]string{playback.TraceParentAttribute: attribute}}, want: attribute},
+		{name: "none", m: playback.Message{}, want: ""},
+	}
+	for _, r := range rows {
+		r.m.Data = []byte(r.name)
+		if r.m.Attributes == nil {
+			r.m.Attributes = map[string]string{}
+		}
+		r.m.Attributes["row"] = r.name
+		if err := b.Publish(context.Background(), topic, r.m); err != nil {
+			t.Fatalf("%s: %v", r.name, err)
+		}
+	}
+	c.waitFor(t, opts.Timeout, "every row", func() bool { return len(c.seen) == len(rows) })
+	for _, r := range rows {
+		got := c.seen[r.name][0]
+		if got.TraceParent != r.want {
+			t.Errorf("%s: delivered TraceParent %q, want %q", r.name, got.TraceParent, r.want)
+		}
+		if v, ok := got.Attributes[playback.TraceParentAttribute]; ok {
+			t.Errorf("%s: delivered a traceparent attribute %q besides the field", r.name, v)
+		}
+		if got.Attributes["row"] != r.name {
+			t.Errorf("%s: delivered attributes %v", r.name, got.Attributes)
+		}
 	}
 }
 

@@ -179,8 +179,9 @@ func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message)
 		return playback.Unavailable(errors.New("queue full"), "membus.Publish: topic %s has %d pending", name, len(t.ready))
 	}
 	now := time.Now()
-	// The trace context rides in the attributes, journaled with them, so
-	// a consumer's span joins the publisher's trace even after a restart.
+	// The trace context rides in Message.TraceParent (journaled as the
+	// traceparent attribute), so a consumer's span joins the publisher's
+	// trace even after a restart.
 	traceParent, carrier := telemetry.TraceParent(ctx)
 	accepted := make([]playback.Message, len(msgs))
 	for i, m := range msgs {
@@ -191,12 +192,23 @@ func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message)
 		m.DeliveryAttempt = 0
 		// The caller may reuse both once Publish returns (playback.Publisher).
 		m.Data = slices.Clone(m.Data)
-		if _, own := m.Attributes[playback.TraceParentAttribute]; !own && m.TraceParent == "" {
+		// A message's own trace context (an attribute of that name wins
+		// over the field) is delivered in the field, as the other buses
+		// deliver it, with none of the publish's tracestate or baggage,
+		// which belong to another trace.
+		own, hasOwn := m.Attributes[playback.TraceParentAttribute]
+		switch {
+		case hasOwn:
+			m.TraceParent = own
+			m.Attributes = maps.Clone(m.Attributes)
+			delete(m.Attributes, playback.TraceParentAttribute)
+		case m.TraceParent == "" && len(carrier) > 0:
 			m.TraceParent = traceParent
-		}
-		if attrs := telemetry.WithCarrier(m.Attributes, carrier); len(carrier) > 0 {
-			m.Attributes = attrs // not the caller's map: read-only from here on
-		} else {
+			m.Attributes = telemetry.WithCarrier(m.Attributes, carrier) // not the caller's map: read-only from here on
+		case m.TraceParent == "":
+			m.TraceParent = traceParent
+			m.Attributes = maps.Clone(m.Attributes)
+		default:
 			m.Attributes = maps.Clone(m.Attributes)
 		}
 		accepted[i] = m

@@ -21,12 +21,20 @@ func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*p
 	if len(m.Attributes) > 0 || m.ID != "" || len(carrier) > 0 || m.TraceParent != "" {
 		out.Attributes = make(map[string]string, len(m.Attributes)+len(carrier)+2)
 	}
-	// The trace context (telemetry.Carrier) goes first: the message's own
-	// attributes of the same name win.
+	// The message's own trace context (its attribute over its field) goes
+	// without the publish's (telemetry.Carrier), whose tracestate or
+	// baggage belong to another trace; other attributes of the message
+	// win over the publish's of the same name.
+	if _, own := m.Attributes[playback.TraceParentAttribute]; own || m.TraceParent != "" {
+		carrier = nil
+	}
 	for name, value := range carrier {
 		out.Attributes[name] = value
 	}
 	if m.TraceParent != "" {
+		if err := validAttribute(playback.TraceParentAttribute, m.TraceParent); err != nil {
+			return nil, err
+		}
 		out.Attributes[playback.TraceParentAttribute] = m.TraceParent
 	}
 	for name, value := range m.Attributes {

@@ -52,8 +52,14 @@ func encode(m playback.Message, carrier map[string]string) (outgoing, error) {
 		}
 		out.attrs[name] = stringAttr(value)
 	}
-	if _, own := out.attrs[playback.TraceParentAttribute]; !own && m.TraceParent != "" {
-		out.attrs[playback.TraceParentAttribute] = stringAttr(m.TraceParent)
+	if _, own := out.attrs[playback.TraceParentAttribute]; own || m.TraceParent != "" {
+		// The message's own trace context (its attribute over its field)
+		// goes without the publish's tracestate or baggage, which belong
+		// to another trace.
+		carrier = nil
+		if !own {
+			out.attrs[playback.TraceParentAttribute] = stringAttr(m.TraceParent)
+		}
 	}
 	if m.ID != "" {
 		out.attrs[attrID] = stringAttr(m.ID)

@@ -40,7 +40,7 @@ func StartPublish(ctx context.Context, system, topic string, n int) (context.Con
 	// are made once per destination, not per request, and set only on a
 	// span that is recorded.
 	p := rt.producer(system, topic)
-	ctx, span := rt.start(ctx, p.name, trace.SpanKindProducer, producerStart)
+	ctx, span := rt.start(ctx, p.name, trace.SpanKindProducer)
 	if !span.IsRecording() {
 		return ctx, noEnd
 	}
@@ -50,10 +50,6 @@ func StartPublish(ctx context.Context, system, topic string, n int) (context.Con
 	}
 	return ctx, publishEnd{span}.end
 }
-
-// producerStart is the producer span's start options (made once, as
-// serverStart).
-var producerStart = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
 
 // producerSpan is the name and the start attributes of the producer spans
 // of single-message publishes to one destination. The semantic
@@ -89,29 +85,22 @@ func (p publishEnd) end(err error) {
 
 func noEnd(error) {}
 
-// Carrier returns the trace context of ctx as message attributes
-// (traceparent, tracestate), to add to each published message: a
-// consumer's span then joins the trace of the request that published it.
-// It is nil when tracing is off or ctx has no span.
+// Carrier returns TraceParent's two results as one map of message
+// attributes (traceparent, and tracestate or baggage when ctx has them),
+// for the SQS and Pub/Sub adapters, which send the trace context as
+// attributes anyway and make the map once per Publish: a consumer's span
+// then joins the trace of the request that published it. It is nil when
+// tracing is off or ctx has no span.
 func Carrier(ctx context.Context) map[string]string {
-	rt := current()
-	if rt == nil || rt.tracer == nil {
+	tp, more := TraceParent(ctx)
+	switch {
+	case tp == "":
 		return nil
+	case more == nil:
+		return map[string]string{traceparentKey: tp}
 	}
-	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() {
-		return nil
-	}
-	if sc.TraceState().Len() > 0 || baggage.FromContext(ctx).Len() > 0 {
-		// Sized for traceparent, tracestate and baggage: one allocation.
-		c := make(propagation.MapCarrier, 3)
-		rt.prop.Inject(ctx, c)
-		return c
-	}
-	// The common case, on every heartbeat: the traceparent alone, which
-	// is what the propagator would write (TestCarrierIsThePropagators),
-	// formatted in one allocation instead of through its carrier's Set.
-	return map[string]string{traceparentKey: traceparent(sc)}
+	more[traceparentKey] = tp // TraceParent made it for this call
+	return more
 }
 
 // TraceParent returns the trace context of ctx for a published message:

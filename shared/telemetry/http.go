@@ -80,10 +80,6 @@ func StartRequest(ctx context.Context, r *http.Request) (context.Context, Reques
 	return rt.startRequest(ctx, r)
 }
 
-// serverStart is the server span's start options, passed as a slice
-// made once: a variadic argument list would be made on every call.
-var serverStart = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
-
 func (rt *runtime) startRequest(ctx context.Context, r *http.Request) (context.Context, Request) {
 	q := Request{rt: rt, start: time.Now()}
 	if rt.tracer == nil {
@@ -99,7 +95,7 @@ func (rt *runtime) startRequest(ctx context.Context, r *http.Request) (context.C
 	// copied into its configuration even when the sampler drops it.
 	if !rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
 		var s trace.Span
-		ctx, s = rt.start(ctx, r.Method, trace.SpanKindServer, serverStart)
+		ctx, s = rt.start(ctx, r.Method, trace.SpanKindServer)
 		q.traced = true
 		if s.IsRecording() {
 			s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)

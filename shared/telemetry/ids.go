@@ -26,6 +26,10 @@ func (g idGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
 	if p := presetFrom(ctx); p != nil {
 		return p.tid, p.sid
 	}
+	return g.newIDs()
+}
+
+func (g idGenerator) newIDs() (trace.TraceID, trace.SpanID) {
 	var tid trace.TraceID
 	for !tid.IsValid() {
 		binary.NativeEndian.PutUint64(tid[:8], g.uint64())

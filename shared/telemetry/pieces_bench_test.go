@@ -33,7 +33,7 @@ func BenchmarkUnsampledParts(b *testing.B) {
 		b.Run("Start, dropped root/"+g.name, func(b *testing.B) {
 			defer cpuPerOp(b)()
 			for b.Loop() {
-				_, s := tr.Start(ctx, "POST", serverStart...)
+				_, s := tr.Start(ctx, "POST", kindStart[trace.SpanKindServer]...)
 				if s.IsRecording() {
 					s.End()
 				}
@@ -47,7 +47,7 @@ func BenchmarkUnsampledParts(b *testing.B) {
 	b.Run("start, dropped root, sampler first", func(b *testing.B) {
 		defer cpuPerOp(b)()
 		for b.Loop() {
-			_, s := rt0.start(ctx, "POST", trace.SpanKindServer, serverStart)
+			_, s := rt0.start(ctx, "POST", trace.SpanKindServer)
 			if s.IsRecording() {
 				s.End()
 			}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/sethvargo/go-envconfig"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -86,7 +87,7 @@ func TestStartIsTheSDKs(t *testing.T) {
 						opts := []trace.SpanStartOption{trace.WithSpanKind(kind)}
 						var want, got trace.Span
 						sdkCtx, want = sdkTracer.Start(sdkCtx, "POST", opts...)
-						sdkCtxOurs, got = rt.start(sdkCtxOurs, "POST", kind, opts)
+						sdkCtxOurs, got = rt.start(sdkCtxOurs, "POST", kind)
 						if !got.SpanContext().Equal(want.SpanContext()) || got.IsRecording() != want.IsRecording() {
 							t.Fatalf("span %d depth %d: start made %+v recording %v, the SDK %+v recording %v", i, depth,
 								got.SpanContext(), got.IsRecording(), want.SpanContext(), want.IsRecording())
@@ -145,10 +146,43 @@ func TestDroppedSpanIsOneAllocation(t *testing.T) {
 		t.Fatal("otel/trace's span key was not learned")
 	}
 	if n := testing.AllocsPerRun(100, func() {
-		if _, s := rt.start(ctx, "POST", trace.SpanKindServer, serverStart); s.IsRecording() {
+		if _, s := rt.start(ctx, "POST", trace.SpanKindServer); s.IsRecording() {
 			t.Fatal("always_off recorded a span")
 		}
 	}); n != 1 {
 		t.Fatalf("%v allocations per dropped span, want 1", n)
+	}
+}
+
+// TestWhenTheSamplerIsAskedFirst: Setup leaves the dropped spans to the
+// SDK where making them itself would change what the SDK reports
+// (self-observability counts every span) or could only add a call
+// (always_on drops nothing).
+func TestWhenTheSamplerIsAskedFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name, sampler, observability string
+		want                         bool
+	}{
+		{name: "a ratio", sampler: "parentbased_traceidratio", want: true},
+		{name: "always_off", sampler: "always_off", want: true},
+		{name: "always_on drops nothing", sampler: "always_on"},
+		{name: "self-observability counts dropped spans", sampler: "parentbased_traceidratio", observability: "true"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("OTEL_GO_X_OBSERVABILITY", tc.observability)
+			p, err := Setup(context.Background(), Options{Service: "test", Metrics: SinkNone, SpanExporter: tracetest.NewInMemoryExporter(),
+				Lookup: envconfig.MapLookuper(map[string]string{EnvTracesSampler: tc.sampler, EnvTracesSamplerArg: "0.5"})})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+			rt := current()
+			if rt == nil || rt.tracer == nil {
+				t.Fatal("Setup left tracing off")
+			}
+			if got := rt.sampler != nil; got != tc.want {
+				t.Fatalf("sampler asked first: %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

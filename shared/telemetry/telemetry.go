@@ -343,7 +343,8 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		p.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithSampler(smp),
 			sdktrace.WithIDGenerator(rt.ids))
 		rt.tracer, rt.tp = p.tp.Tracer(tracerName), p.tp
-		if askSamplerFirst() {
+		// always_on drops nothing: asking it first would only add a call.
+		if askSamplerFirst() && smp.Description() != sdktrace.AlwaysSample().Description() {
 			rt.sampler = smp
 		}
 	}

@@ -20,8 +20,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"everything", playback.Message{ID: "msg_2", OrderingKey: "ses_1", Data: []byte(`{"a":1}` + "\x00\xff"),
 			Attributes: map[string]string{"source": "stripe", "type": "customer.subscription.deleted", "": "empty key"}, PublishTime: at}},
 		{"large data", playback.Message{ID: "msg_3", Data: make([]byte, 70_000), PublishTime: at}},
-		{"trace parent", playback.Message{ID: "msg_4", Data: []byte("x"), TraceParent: tp, PublishTime: at}},
-		{"trace parent and attributes", playback.Message{ID: "msg_5", Data: []byte("x"), TraceParent: tp,
+		{"trace parent", playback.Message{ID: "msg_4", Data: []byte("x"), TraceParent: sampleTraceParent, PublishTime: at}},
+		{"trace parent and attributes", playback.Message{ID: "msg_5", Data: []byte("x"), TraceParent: sampleTraceParent,
 			Attributes: map[string]string{"tracestate": "vendor=x"}, PublishTime: at}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,7 +51,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
-const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+const sampleTraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 // TestCodecTraceParentIsTheAttribute: a message's TraceParent is journaled
 // as the traceparent attribute it was before it had a field, so a journal
@@ -60,18 +60,18 @@ const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 func TestCodecTraceParentIsTheAttribute(t *testing.T) {
 	t.Parallel()
 	at := time.Unix(1, 0)
-	asField := appendMessage(nil, &playback.Message{ID: "m", Data: []byte("x"), TraceParent: tp, PublishTime: at})
+	asField := appendMessage(nil, &playback.Message{ID: "m", Data: []byte("x"), TraceParent: sampleTraceParent, PublishTime: at})
 	asAttribute := appendMessage(nil, &playback.Message{ID: "m", Data: []byte("x"),
-		Attributes: map[string]string{playback.TraceParentAttribute: tp}, PublishTime: at})
+		Attributes: map[string]string{playback.TraceParentAttribute: sampleTraceParent}, PublishTime: at})
 	if string(asField) != string(asAttribute) {
 		t.Fatalf("journaled as a field %q, as the attribute %q", asField, asAttribute)
 	}
 	got, err := decodeMessage(asAttribute)
-	if err != nil || got.TraceParent != tp || got.Attributes != nil {
+	if err != nil || got.TraceParent != sampleTraceParent || got.Attributes != nil {
 		t.Fatalf("decoded %+v, %v: want the traceparent in its field and no attributes", got, err)
 	}
 	own := "00-11111111111111111111111111111111-2222222222222222-00"
-	both := appendMessage(nil, &playback.Message{ID: "m", TraceParent: tp,
+	both := appendMessage(nil, &playback.Message{ID: "m", TraceParent: sampleTraceParent,
 		Attributes: map[string]string{playback.TraceParentAttribute: own}, PublishTime: at})
 	if got, err := decodeMessage(both); err != nil || got.TraceParent != own {
 		t.Fatalf("decoded %+v, %v: want the publisher's own traceparent", got, err)
