@@ -298,3 +298,27 @@ func TestWithEmulatorsScript(t *testing.T) {
 		t.Errorf("%s still answers after the command ended", endpoint)
 	}
 }
+
+// Two stripe-mocks run at once on one machine (make unit's shared one and
+// a test binary's own): each binds only the ports it is given or the
+// kernel picks, none a fixed default such as its HTTPS port 12112.
+func TestTwoStripeMocksAtOnce(t *testing.T) {
+	t.Parallel()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := install(t.Context(), root, StripeService); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		proc, endpoint, err := launch(t.Context(), root, StripeService)
+		if err != nil {
+			t.Fatalf("stripe-mock %d: %v", i+1, err)
+		}
+		t.Cleanup(proc.stop)
+		if err := probeStripeMock(t.Context(), endpoint); err != nil {
+			t.Fatalf("stripe-mock %d: %v", i+1, err)
+		}
+	}
+}
