@@ -80,9 +80,14 @@ vet:
 # reports are symbolized from the runtime's own tables, and writing DWARF
 # is about a third of each link (~110 CPU-s for the ~60 race test
 # binaries on a cold cache).
+#
+# infra/local/with-emulators.sh runs one DynamoDB Local, fauxqs, Firestore
+# emulator and stripe-mock for every test binary (PLAYPLANE_EMULATOR_*),
+# where each package using one started its own: a JVM start and warm-up
+# per package (shared/emulators' own tests still start theirs).
 UNIT_P ?= 4
 unit:
-	$(GO) test -race -vet=all -count=1 -p $(UNIT_P) -ldflags=-w -timeout 20m $(PKGS)
+	bash infra/local/with-emulators.sh $(GO) test -race -vet=all -count=1 -p $(UNIT_P) -ldflags=-w -timeout 20m $(PKGS)
 
 # The Pulumi components and stacks live in nested modules (infra/, pulumi/)
 # so the provider SDKs stay out of the race build; their unit tests run on

@@ -59,6 +59,10 @@ firestore)
 	exec node "$LOCAL_DIR/firestore-emulator.js" "$port"
 	;;
 stripe)
-	exec ./stripe-mock -http-addr "127.0.0.1:$port"
+	# stripe-mock also serves HTTPS, by default on *:12112: a second
+	# stripe-mock on the machine (another test binary's, make unit's shared
+	# one) then exits on a bind error. Nothing here speaks HTTPS to it; it
+	# gets a loopback port the kernel picks.
+	exec ./stripe-mock -http-addr "127.0.0.1:$port" -https-addr "127.0.0.1:"
 	;;
 esac

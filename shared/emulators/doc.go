@@ -21,6 +21,14 @@
 // Pub/Sub fake is the exception: it is in-process and cheap, so every caller
 // gets its own.
 //
+// The test helpers (DynamoDB, SQS, Firestore, StripeMock) can also share a
+// server across processes: when PLAYPLANE_EMULATOR_<SERVICE> holds an
+// endpoint, they use that server instead of starting one. `make unit` runs
+// go test under infra/local/with-emulators.sh, which starts one server per
+// service for every test binary of the run: each binary starting its own
+// cost a JVM start and warm-up per package using DynamoDB Local. Start
+// itself always runs a server of this process's own.
+//
 // Environment:
 //
 //	PLAYPLANE_SKIP_EMULATORS=1         test helpers skip instead of starting a server (the default is to fail when one cannot start)
@@ -29,4 +37,8 @@
 //	PLAYPLANE_EMULATOR_START_TIMEOUT   how long a server may take to answer (Go duration, default 2m)
 //	PLAYPLANE_EMULATOR_LINGER          how long an unused server stays up for the next test (Go duration; default 3s on Linux, 0 elsewhere)
 //	PLAYPLANE_EMULATOR_LOGS=1          copy server output to stderr
+//	PLAYPLANE_EMULATOR_DYNAMODB        endpoint of a DynamoDB Local the test helpers use instead of starting one (http://127.0.0.1:PORT)
+//	PLAYPLANE_EMULATOR_SQS             the same for fauxqs (http://127.0.0.1:PORT)
+//	PLAYPLANE_EMULATOR_FIRESTORE       the same for the Firestore emulator (127.0.0.1:PORT)
+//	PLAYPLANE_EMULATOR_STRIPE          the same for stripe-mock (http://127.0.0.1:PORT)
 package emulators

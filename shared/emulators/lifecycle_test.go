@@ -261,3 +261,64 @@ func dials(hostPort string) bool {
 	conn.Close()
 	return true
 }
+
+// with-emulators.sh hands its command a server that answers as the
+// service, stops it by its PID when the command ends, and exits with the
+// command's status.
+func TestWithEmulatorsScript(t *testing.T) {
+	t.Parallel()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := install(t.Context(), root, StripeService); err != nil {
+		t.Fatal(err)
+	}
+	// The command probes the server the way the test helpers' users would,
+	// prints the endpoint and fails with a status of its own.
+	probe := `probe="$(curl -s -D - -o /dev/null "$PLAYPLANE_EMULATOR_STRIPE/")"; ` +
+		`case "$probe" in *[Ss]tripe-[Mm]ock-[Vv]ersion*) echo "answered $PLAYPLANE_EMULATOR_STRIPE";; *) echo "no answer: $probe";; esac; ` +
+		`echo "dynamodb=${PLAYPLANE_EMULATOR_DYNAMODB:-unset}"; exit 3`
+	cmd := exec.CommandContext(t.Context(), "bash", filepath.Join(root, "infra", "local", "with-emulators.sh"), "bash", "-c", probe)
+	cmd.Env = append(os.Environ(), "PLAYPLANE_SHARED_EMULATORS=stripe", "PLAYPLANE_EMULATOR_DYNAMODB=")
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("with-emulators.sh: err = %v, want the command's exit status 3; output %s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	endpoint, ok := strings.CutPrefix(lines[0], "answered ")
+	if !ok || !strings.HasPrefix(endpoint, "http://127.0.0.1:") {
+		t.Fatalf("the command saw no stripe-mock: %q", out)
+	}
+	if len(lines) != 2 || lines[1] != "dynamodb=unset" {
+		t.Errorf("a service not asked for was started or handed on: %q", out)
+	}
+	if acceptedEvery(strings.TrimPrefix(endpoint, "http://"), 3) {
+		t.Errorf("%s still answers after the command ended", endpoint)
+	}
+}
+
+// Two stripe-mocks run at once on one machine (make unit's shared one and
+// a test binary's own): each binds only the ports it is given or the
+// kernel picks, none a fixed default such as its HTTPS port 12112.
+func TestTwoStripeMocksAtOnce(t *testing.T) {
+	t.Parallel()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := install(t.Context(), root, StripeService); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		proc, endpoint, err := launch(t.Context(), root, StripeService)
+		if err != nil {
+			t.Fatalf("stripe-mock %d: %v", i+1, err)
+		}
+		t.Cleanup(proc.stop)
+		if err := probeStripeMock(t.Context(), endpoint); err != nil {
+			t.Fatalf("stripe-mock %d: %v", i+1, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package emulators
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +57,14 @@ func PubSubServer(t testing.TB) *pstest.Server {
 	return srv
 }
 
+// SharedEnv names the variable that hands the test helpers the endpoint of
+// a server of service name that another process runs for them (see the
+// package comment): PLAYPLANE_EMULATOR_DYNAMODB for "dynamodb". Whoever
+// sets it owns that server; the helpers neither start nor stop it.
+func SharedEnv(name string) string {
+	return "PLAYPLANE_EMULATOR_" + strings.ToUpper(name)
+}
+
 // testStartTimeout bounds install plus start; a cold install of stripe-mock
 // compiles it.
 const testStartTimeout = 10 * time.Minute
@@ -64,6 +73,9 @@ func startForTest(t testing.TB, name string) string {
 	t.Helper()
 	if os.Getenv(SkipEnv) == "1" {
 		t.Skipf("%s=1: skipping a test that needs the %s emulator", SkipEnv, name)
+	}
+	if endpoint := os.Getenv(SharedEnv(name)); endpoint != "" {
+		return endpoint
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testStartTimeout)
 	defer cancel()

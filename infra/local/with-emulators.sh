@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# with-emulators.sh COMMAND [ARG...]
+#
+# Runs COMMAND with one server per emulated service (dynamodb, sqs,
+# firestore, stripe) started for all of it, their endpoints in
+# PLAYPLANE_EMULATOR_<SERVICE>, which shared/emulators' test helpers use
+# instead of starting a server in every test binary. make unit runs go test
+# under it: a DynamoDB Local per test package was a JVM start and warm-up
+# each (several CPU-seconds, and ~5 s before the package's first request).
+# Tests isolate themselves by unique table, queue, collection and account
+# names, as they already do within one binary.
+#
+# PLAYPLANE_SHARED_EMULATORS lists the services to start (default: all
+# four). The servers start while go test compiles. A server that does not answer
+# within PLAYPLANE_EMULATOR_START_TIMEOUT_S seconds (default 120) is stopped
+# and its variable left unset, so the tests start their own as before.
+# Every server is stopped by its own PID when COMMAND ends; COMMAND's exit
+# status is this script's.
+set -uo pipefail
+
+LOCAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+[ "$#" -ge 1 ] || {
+	echo "usage: with-emulators.sh COMMAND [ARG...]" >&2
+	exit 2
+}
+timeout="${PLAYPLANE_EMULATOR_START_TIMEOUT_S:-120}"
+note() { echo "with-emulators: $*" >&2; }
+
+pids=()
+cleanup() {
+	local pid
+	for pid in ${pids[@]+"${pids[@]}"}; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in ${pids[@]+"${pids[@]}"}; do
+		wait "$pid" 2>/dev/null
+	done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# free_port prints a loopback port nothing listens on now. The server may
+# still lose it to someone else before it binds; ready() then sees it exit.
+free_port() {
+	local port
+	for _ in $(seq 50); do
+		port=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# ready SERVICE PORT PID: the port answers and, where the port opens first
+# (DynamoDB Local) or may be someone else's (stripe-mock reads its spec
+# before it binds), the API answers as that server.
+ready() {
+	local service=$1 port=$2 pid=$3 deadline=$((SECONDS + timeout))
+	"$LOCAL_DIR/wait-port.sh" "$port" "$timeout" "$pid" 2>/dev/null || return 1
+	while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+		case "$service" in
+		dynamodb)
+			curl -sf -o /dev/null -X POST "http://127.0.0.1:$port/" \
+				-H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
+				-H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0' \
+				-d '{"Limit":1}' && return 0
+			;;
+		stripe)
+			curl -s -o /dev/null -D - "http://127.0.0.1:$port/" | grep -qi '^stripe-mock-version:' && return 0
+			;;
+		*) return 0 ;;
+		esac
+		sleep 0.1
+	done
+	return 1
+}
+
+declare -A port pid
+for service in ${PLAYPLANE_SHARED_EMULATORS:-dynamodb sqs firestore stripe}; do
+	case "$service" in
+	dynamodb | sqs | firestore | stripe) ;;
+	*)
+		note "unknown service '$service' in PLAYPLANE_SHARED_EMULATORS (want dynamodb, sqs, firestore, stripe)"
+		exit 2
+		;;
+	esac
+	port[$service]="$(free_port)" || continue
+	"$LOCAL_DIR/start.sh" "$service" "${port[$service]}" >/dev/null 2>&1 &
+	pid[$service]=$!
+	pids+=("${pid[$service]}")
+done
+# Wait for all of them at once (DynamoDB Local takes longest).
+declare -A ok
+for service in "${!pid[@]}"; do
+	(ready "$service" "${port[$service]}" "${pid[$service]}") &
+	ok[$service]=$!
+done
+for service in "${!pid[@]}"; do
+	var="PLAYPLANE_EMULATOR_${service^^}"
+	if wait "${ok[$service]}"; then
+		case "$service" in
+		firestore) export "$var=127.0.0.1:${port[$service]}" ;;
+		*) export "$var=http://127.0.0.1:${port[$service]}" ;;
+		esac
+	else
+		note "$service did not start on 127.0.0.1:${port[$service]}; the tests start their own"
+		kill "${pid[$service]}" 2>/dev/null
+	fi
+done
+
+"$@"
