@@ -11,7 +11,8 @@
 # names, as they already do within one binary.
 #
 # PLAYPLANE_SHARED_EMULATORS lists the services to start (default: all
-# four). The servers start while go test compiles. A server that does not answer
+# four). They start side by side, and COMMAND starts once each answers
+# (a few seconds; the JVMs take longest). A server that does not answer
 # within PLAYPLANE_EMULATOR_START_TIMEOUT_S seconds (default 120) is stopped
 # and its variable left unset, so the tests start their own as before.
 # Every server is stopped by its own PID when COMMAND ends; COMMAND's exit
