@@ -114,18 +114,38 @@ type Deps struct {
 // Server serves the edge ranking, the steering manifest and the health
 // report routes, and the health report consumer.
 type Server struct {
+	*Ranker
 	cfg       Config
 	deps      Deps
-	viewer    *steering.Viewer
-	geo       *steering.GeoIP
-	edges     *edgeTable
 	verifier  *edgeVerifier
 	publicURL string
+}
+
+// Ranker ranks a title's edges and CDN pathways for a viewer: the one
+// ranking the edges answer and the steering manifest serve, and that
+// functions/signurl starts a session's manifests on, so a player's first
+// steering answer agrees with the pathway its manifest started on.
+type Ranker struct {
+	viewer *steering.Viewer
+	geo    *steering.GeoIP
+	edges  *edgeTable
 	// choices pools Pick's result slices: with one of MaxResults capacity
 	// Pick allocates nothing.
 	choices sync.Pool
 	// zoneFiles are the configured coverage zone files, for Problems.
 	zoneFiles []*steering.ZoneFile
+}
+
+// RankerDeps are what ranking reads.
+type RankerDeps struct {
+	// Store holds the edge table.
+	Store interface {
+		ListEdges(context.Context) ([]playback.Edge, error)
+	}
+	// ZoneStore: see Deps.ZoneStore.
+	ZoneStore playback.AdminStore
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // fileOrStore serves the configured coverage zone file once a version of
@@ -145,7 +165,7 @@ func (z fileOrStore) Current() *steering.CoverageZones {
 // Problems lists what the function serves without: each configured
 // coverage zone file whose version on disk is refused, with why. Empty
 // when everything configured is in service.
-func (s *Server) Problems() []string {
+func (s *Ranker) Problems() []string {
 	var out []string
 	for _, f := range s.zoneFiles {
 		if err := f.Err(); err != nil {
@@ -164,11 +184,48 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("pickedge.New: Bus is required")
 	case depcheck.Nil(deps.Tokens):
 		return nil, errors.New("pickedge.New: Tokens is required")
-	case cfg.Refresh <= 0 || cfg.SignatureTolerance <= 0 || cfg.MaxReportBody <= 0:
-		return nil, fmt.Errorf("pickedge.New: Refresh, SignatureTolerance and MaxReportBody must be positive: %s, %s, %d",
-			cfg.Refresh, cfg.SignatureTolerance, cfg.MaxReportBody)
+	case cfg.SignatureTolerance <= 0 || cfg.MaxReportBody <= 0:
+		return nil, fmt.Errorf("pickedge.New: SignatureTolerance and MaxReportBody must be positive: %s, %d",
+			cfg.SignatureTolerance, cfg.MaxReportBody)
 	case cfg.MaxReportBody > 1<<20:
 		return nil, fmt.Errorf("pickedge.New: MaxReportBody %d exceeds 1 MiB", cfg.MaxReportBody)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Log == nil {
+		deps.Log = slog.Default()
+	}
+	publicURL := strings.TrimRight(cmp.Or(cfg.PublicURL, cfg.APIURL), "/")
+	if publicURL != "" {
+		u, err := url.Parse(publicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("pickedge.New: PublicURL %q must be an http(s) URL without query", cfg.PublicURL)
+		}
+	}
+	keys, err := ParseEdgeKeys(cfg.EdgeKeys)
+	if err != nil {
+		return nil, fmt.Errorf("pickedge.New: %w", err)
+	}
+	ranker, err := NewRanker(cfg, RankerDeps{Store: deps.Store, ZoneStore: deps.ZoneStore, Log: deps.Log, Now: deps.Now})
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		deps.Log.Warn("EDGE_HMAC_KEYS is empty: every edge health report will be refused")
+	}
+	return &Server{Ranker: ranker, cfg: cfg, deps: deps, publicURL: publicURL,
+		verifier: newEdgeVerifier(keys, cfg.SignatureTolerance)}, nil
+}
+
+// NewRanker validates the ranking part of cfg (Steering, Viewer, the zone
+// files, Refresh) and opens the location databases.
+func NewRanker(cfg Config, deps RankerDeps) (*Ranker, error) {
+	switch {
+	case depcheck.Nil(deps.Store):
+		return nil, errors.New("pickedge.New: Store is required")
+	case cfg.Refresh <= 0:
+		return nil, fmt.Errorf("pickedge.New: Refresh must be positive: %s", cfg.Refresh)
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
@@ -187,20 +244,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	// first request.
 	if _, err := steering.NewIndex(cfg.Steering, nil); err != nil {
 		return nil, fmt.Errorf("pickedge.New: %w", err)
-	}
-	publicURL := strings.TrimRight(cmp.Or(cfg.PublicURL, cfg.APIURL), "/")
-	if publicURL != "" {
-		u, err := url.Parse(publicURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("pickedge.New: PublicURL %q must be an http(s) URL without query", cfg.PublicURL)
-		}
-	}
-	keys, err := ParseEdgeKeys(cfg.EdgeKeys)
-	if err != nil {
-		return nil, fmt.Errorf("pickedge.New: %w", err)
-	}
-	if len(keys) == 0 {
-		deps.Log.Warn("EDGE_HMAC_KEYS is empty: every edge health report will be refused")
 	}
 	var src steering.LocatorSources
 	var zoneFiles []*steering.ZoneFile
@@ -247,30 +290,21 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err == nil {
 		var viewer *steering.Viewer
 		if viewer, err = steering.NewViewer(cfg.Viewer, locator); err == nil {
-			srv := newServer(cfg, deps, viewer, geo, publicURL, keys)
-			srv.zoneFiles = zoneFiles
-			return srv, nil
+			r := &Ranker{viewer: viewer, geo: geo, zoneFiles: zoneFiles,
+				edges: &edgeTable{cfg: cfg.Steering, store: deps.Store, refresh: cfg.Refresh, log: deps.Log}}
+			r.choices.New = func() any {
+				b := make([]steering.Choice, 0, steering.MaxResults)
+				return &b
+			}
+			return r, nil
 		}
 	}
 	_ = geo.Close()
 	return nil, fmt.Errorf("pickedge.New: %w", err)
 }
 
-func newServer(cfg Config, deps Deps, viewer *steering.Viewer, geo *steering.GeoIP, publicURL string, keys EdgeKeys) *Server {
-	s := &Server{
-		cfg: cfg, deps: deps, viewer: viewer, geo: geo, publicURL: publicURL,
-		edges:    &edgeTable{cfg: cfg.Steering, store: deps.Store, refresh: cfg.Refresh, log: deps.Log},
-		verifier: newEdgeVerifier(keys, cfg.SignatureTolerance),
-	}
-	s.choices.New = func() any {
-		b := make([]steering.Choice, 0, steering.MaxResults)
-		return &b
-	}
-	return s
-}
-
 // Close releases the GeoIP databases.
-func (s *Server) Close() error { return s.geo.Close() }
+func (s *Ranker) Close() error { return s.geo.Close() }
 
 // Register serves the routes on mux.
 func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
@@ -466,7 +500,7 @@ func (s *Server) checkSession(ctx context.Context, id string, claims auth.Playba
 }
 
 // rank locates the client and ranks the edges for title into dst.
-func (s *Server) rank(r *http.Request, title string, now time.Time, dst []steering.Choice) (steering.Ranking, steering.Location, error) {
+func (s *Ranker) rank(r *http.Request, title string, now time.Time, dst []steering.Choice) (steering.Ranking, steering.Location, error) {
 	ctx := r.Context()
 	loc, _, err := s.viewer.Locate(r)
 	if err != nil {
@@ -479,6 +513,19 @@ func (s *Server) rank(r *http.Request, title string, now time.Time, dst []steeri
 	}
 	ranking, err := ix.Pick(steering.Query{Location: loc, Title: title, Now: now}, dst)
 	return ranking, loc, err
+}
+
+// Pathways are the CDN pathways for the viewer of r and title at now,
+// best first: the PATHWAY-PRIORITY the session's steering manifest would
+// answer now.
+func (s *Ranker) Pathways(r *http.Request, title string, now time.Time) ([]string, error) {
+	buf := s.choices.Get().(*[]steering.Choice)
+	defer s.choices.Put(buf)
+	ranking, _, err := s.rank(r, title, now, (*buf)[:0])
+	if err != nil {
+		return nil, err
+	}
+	return ranking.AppendPathways(make([]string, 0, 4)), nil
 }
 
 func ttlSeconds(d time.Duration) int {
