@@ -3,6 +3,7 @@ package signurl
 import (
 	"context"
 
+	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/shared/fnenv"
 )
 
@@ -13,7 +14,8 @@ type stackCDN struct {
 	BaseURL string `env:"CDN_BASE_URL"`
 }
 
-// Build makes signurl over env's store and playback token keys, signing
+// Build makes signurl over env's store and playback token keys, starting
+// sessions on the steering server's first choice (pickedge.BuildRanker), signing
 // for the CDNs whose keys env holds (KeyConfig: CloudFront on AWS and in
 // the hybrid stack, Cloud CDN on GCP, both locally): the one construction
 // its Lambda main, the Cloud Functions deploy unit and the local runner
@@ -48,5 +50,17 @@ func Build(ctx context.Context, env fnenv.Env) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(cfg, Deps{Store: store, Tokens: tokens, Signers: signers, Now: env.Now})
+	// The steering server's own ranking, over the same edge table and
+	// variables, so a session starts where its first steering answer
+	// would put it.
+	ranker, err := pickedge.BuildRanker(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(cfg, Deps{Store: store, Tokens: tokens, Signers: signers, Now: env.Now, Steering: ranker})
+	if err != nil {
+		_ = ranker.Close()
+		return nil, err
+	}
+	return s, nil
 }
