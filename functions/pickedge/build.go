@@ -28,19 +28,3 @@ func Build(ctx context.Context, env fnenv.Env) (*Server, error) {
 	}
 	return New(cfg, Deps{Store: store, Bus: bus, Tokens: tokens, ZoneStore: store, Log: env.Log(), Now: env.Now})
 }
-
-// BuildRanker makes the ranking alone over env's store (its edge table and
-// coverage zone versions), configured as pickedge is (the same variables):
-// for a function that must agree with the steering server, as signurl does
-// on the pathway a session starts on.
-func BuildRanker(ctx context.Context, env fnenv.Env) (*Ranker, error) {
-	var cfg Config
-	if err := env.Process(ctx, &cfg); err != nil {
-		return nil, err
-	}
-	store, err := env.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return NewRanker(cfg, RankerDeps{Store: store, ZoneStore: store, Log: env.Log(), Now: env.Now})
-}

@@ -3,8 +3,8 @@ package signurl
 import (
 	"context"
 
-	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/shared/fnenv"
+	"github.com/playplane/playplane/shared/steering/ranker"
 )
 
 // stackCDN is how the Pulumi stacks name the delivery CDN and its base URL;
@@ -15,7 +15,7 @@ type stackCDN struct {
 }
 
 // Build makes signurl over env's store and playback token keys, starting
-// sessions on the steering server's first choice (pickedge.BuildRanker), signing
+// sessions on the steering server's first choice (ranker.Build), signing
 // for the CDNs whose keys env holds (KeyConfig: CloudFront on AWS and in
 // the hybrid stack, Cloud CDN on GCP, both locally): the one construction
 // its Lambda main, the Cloud Functions deploy unit and the local runner
@@ -53,13 +53,13 @@ func Build(ctx context.Context, env fnenv.Env) (*Server, error) {
 	// The steering server's own ranking, over the same edge table and
 	// variables, so a session starts where its first steering answer
 	// would put it.
-	ranker, err := pickedge.BuildRanker(ctx, env)
+	rk, err := ranker.Build(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	s, err := New(cfg, Deps{Store: store, Tokens: tokens, Signers: signers, Now: env.Now, Steering: ranker})
+	s, err := New(cfg, Deps{Store: store, Tokens: tokens, Signers: signers, Now: env.Now, Steering: rk})
 	if err != nil {
-		_ = ranker.Close()
+		_ = rk.Close()
 		return nil, err
 	}
 	return s, nil

@@ -95,7 +95,7 @@ type Deps struct {
 	// Config.OriginURL. HTTPClient is its client (default: 10 s timeout).
 	Origin     Origin
 	HTTPClient *http.Client
-	// Steering is the steering server's ranking (functions/pickedge's
+	// Steering is the steering server's ranking (shared/steering/ranker's
 	// Ranker, configured as pickedge is): a session whose request names no
 	// CDN starts on its first pathway. Nil starts on DefaultCDN. The server
 	// owns it: Close closes it.
