@@ -261,6 +261,20 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 		h.run.race.arm()
 		t.Cleanup(h.run.race.disarm)
 	}
+	if row.steer && cdn != "" {
+		// The row's CDN is the steering server's first choice while it
+		// starts (the other's edges report unhealthy until the steer makes
+		// the row's CDN fail instead): for this title the steady ranking
+		// puts local-cloudcdn first, and a first steering answer that
+		// moves a player off the CDN its app named can stop hls.js 1.7.4
+		// for good (firstAnswerRace). The only pathway switch is the one
+		// the row makes, once the player has buffered.
+		for other := range h.run.cdnHosts {
+			if other != cdn {
+				h.run.failCDNNow(t, other)
+			}
+		}
+	}
 	if row.steer {
 		// A one-second buffer leaves the later segments of the 6 s test
 		// stream to be fetched after the steer; playing to 4.5 s needs
