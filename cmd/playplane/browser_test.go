@@ -52,22 +52,8 @@ func TestBrowserPlayback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium")
 	}
-	tools := browserTools(t)
-	// Heartbeats every second instead of every 30: the server tells the
-	// page its cadence, and the test wants several within seconds.
-	t.Setenv("HEARTBEAT_INTERVAL", "1s")
-	// Steering answers live a second (the floor) instead of 300 s, so a
-	// player learns within seconds that its pathway's edges failed.
-	t.Setenv("STEERING_TTL", "1s")
-	t.Setenv("STEERING_DEGRADED_TTL", "1s")
-
-	cross := startPageServer(t)   // the web app's origin, allowed by CORS
-	blocked := startPageServer(t) // an origin CORS_ALLOWED_ORIGINS leaves out
-	run := startRecordedRunner(t, cross.URL)
-	browser := startChromium(t, tools.chromium)
-	artifacts := artifactDir(t)
-	h := &harness{t: t, tools: tools, run: run, cdp: browser, cross: cross.URL, blocked: blocked.URL, artifacts: artifacts,
-		control: startSteeringControl(t, run), soloDevices: [2]string{playback.NewID("tv"), playback.NewID("laptop")}}
+	h := newBrowserHarness(t)
+	cross := h.cross
 
 	t.Run("cors", h.testCORS)
 
@@ -79,25 +65,27 @@ func TestBrowserPlayback(t *testing.T) {
 	for _, format := range []string{"hls", "dash"} {
 		for _, r := range []playRow{
 			// One API call before the manifest: the page plays from the
-			// play answer, on the default CDN. It runs before the rows that
-			// make a pathway fail: the edge health those failures leave
-			// behind can make the steering server's first answer move a
-			// new session off the default pathway (see below).
+			// play answer, on the steering server's first choice.
 			{name: "play-answer-only", grant: "query", account: demo.AccountKids, oneCall: true},
 			{name: "cloudfront-query", cdn: localCloudFront, grant: "query", account: demo.AccountKids},
 			{name: "cloudfront-cookies", cdn: localCloudFront, grant: "cookies", account: demo.AccountSolo},
 			{name: "cloudcdn-query", cdn: localCloudCDN, grant: "query", account: demo.AccountSolo},
 			{name: "cloudcdn-cookies", cdn: localCloudCDN, grant: "cookies", account: demo.AccountKids},
+			// The default CDN failed before the session: it starts on the
+			// steering server's first choice (from the play answer, and
+			// from urls without a CDN), so the first steering answer,
+			// held to land while the first segment loads, moves nothing.
+			// hls.js 1.7.4 never played when that answer moved it.
+			{name: "play-answer-off-default", grant: "query", account: demo.AccountKids, oneCall: true, offDefault: true},
+			{name: "urls-off-default", grant: "cookies", account: demo.AccountSolo, offDefault: true},
 		} {
 			r.format = format
-			// The one-call row proves the start from the play answer; the
-			// rows above prove steering. Steered with a one-second buffer,
-			// hls.js 1.7.4 sometimes stopped for good after the steering
-			// server's first answer moved it off the default pathway
-			// between its first segment and the second (2 of 5 runs).
-			r.steer = !r.oneCall && (format == "hls" || r.grant == "cookies")
+			// The one-call rows prove the start from the play answer, the
+			// CDN rows steering mid-play (the pathway fails once the
+			// player has buffered, which hls.js survives).
+			r.steer = !r.oneCall && !r.offDefault && (format == "hls" || r.grant == "cookies")
 			t.Run(format+"/"+r.name, func(t *testing.T) {
-				h.testPlay(t, r, cross.URL)
+				h.testPlay(t, r, cross)
 			})
 		}
 	}
@@ -111,11 +99,43 @@ func TestBrowserPlayback(t *testing.T) {
 	}
 }
 
+// newBrowserHarness starts what the browser tests play against: the
+// runner (recorded, with the test as the edges' health agents), the page's
+// two origins, the steering control and Chromium.
+func newBrowserHarness(t *testing.T) *harness {
+	t.Helper()
+	tools := browserTools(t)
+	// Heartbeats every second instead of every 30: the server tells the
+	// page its cadence, and the test wants several within seconds.
+	t.Setenv("HEARTBEAT_INTERVAL", "1s")
+	// Steering answers live a second (the floor) instead of 300 s, so a
+	// player learns within seconds that its pathway's edges failed.
+	t.Setenv("STEERING_TTL", "1s")
+	t.Setenv("STEERING_DEGRADED_TTL", "1s")
+	// The rankings' cached edge tables (pickedge's, and signurl's for the
+	// pathway a session starts on) follow the table within this.
+	t.Setenv("PICKEDGE_REFRESH", rankingRefresh.String())
+
+	cross := startPageServer(t)   // the web app's origin, allowed by CORS
+	blocked := startPageServer(t) // an origin CORS_ALLOWED_ORIGINS leaves out
+	run := startRecordedRunner(t, cross.URL)
+	browser := startChromium(t, tools.chromium)
+	return &harness{t: t, tools: tools, run: run, cdp: browser, cross: cross.URL, blocked: blocked.URL, artifacts: artifactDir(t),
+		control: startSteeringControl(t, run), soloDevices: [2]string{playback.NewID("tv"), playback.NewID("laptop")}}
+}
+
+// rankingRefresh is PICKEDGE_REFRESH in the browser tests.
+const rankingRefresh = 100 * time.Millisecond
+
 // playRow is one playback of TestBrowserPlayback.
 type playRow struct {
 	name, format, cdn, grant, account string
 	steer                             bool
 	oneCall                           bool // ?start=play: no urls or edges call
+	// offDefault: the default CDN's edges fail before the session starts,
+	// so the steering server's first choice is the other CDN, and its
+	// first answer lands while the first segment loads (firstAnswerRace).
+	offDefault bool
 }
 
 type harness struct {
@@ -235,6 +255,26 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 	if row.oneCall {
 		page.Set("start", "play")
 	}
+	if row.offDefault {
+		h.run.failCDNNow(t, localCloudFront)
+		t.Cleanup(func() { h.run.failCDNNow(t, "") })
+		h.run.race.arm()
+		t.Cleanup(h.run.race.disarm)
+	}
+	if row.steer && cdn != "" {
+		// The row's CDN is the steering server's first choice while it
+		// starts (the other's edges report unhealthy until the steer makes
+		// the row's CDN fail instead): for this title the steady ranking
+		// puts local-cloudcdn first, and a first steering answer that
+		// moves a player off the CDN its app named can stop hls.js 1.7.4
+		// for good (firstAnswerRace). The only pathway switch is the one
+		// the row makes, once the player has buffered.
+		for other := range h.run.cdnHosts {
+			if other != cdn {
+				h.run.failCDNNow(t, other)
+			}
+		}
+	}
 	if row.steer {
 		// A one-second buffer leaves the later segments of the 6 s test
 		// stream to be fetched after the steer; playing to 4.5 s needs
@@ -242,7 +282,10 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 		page.Set("buffer", "1")
 		scenario["untilTime"] = 4.5
 		scenario["steer"] = map[string]any{"control": h.control, "timeoutMS": 15000}
-		t.Cleanup(func() { h.run.failCDN(t, "") })
+		// Healed before the next row starts: a row naming its CDN starts
+		// there whatever the ranking says, and a first steering answer
+		// that moves it can stop hls.js (see firstAnswerRace).
+		t.Cleanup(func() { h.run.failCDNNow(t, "") })
 	}
 	scenario["url"] = h.pageURL(origin, page)
 	h.drive(t, scenario, &out)
@@ -351,6 +394,9 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 	}
 	if row.steer {
 		h.checkSteer(t, out.Steer, s, seen)
+	}
+	if row.offDefault {
+		h.checkStartOffDefault(t, s, seen, out.Manifests)
 	}
 
 	// Heartbeats: start, progress and stop reached the server, and the
@@ -461,6 +507,49 @@ func (h *harness) checkSteer(t *testing.T, st *steerResult, s pageState, seen []
 	}
 }
 
+// checkStartOffDefault: with the default CDN failed, the session started
+// on the other one, the steering server's first choice: the manifest the
+// player loaded names it as the pathway to start on, the first steering
+// answer (held to land while the first segment loaded) left the player
+// there, and every segment came from its host.
+func (h *harness) checkStartOffDefault(t *testing.T, s pageState, seen []seenRequest, manifests []struct {
+	URL  string `json:"url"`
+	Body string `json:"body"`
+}) {
+	t.Helper()
+	if raced := h.run.race.result(); raced != [2]bool{true, true} {
+		t.Errorf("the first steering answer did not land while the first segment loaded (held until a segment asked: %v; segment held until the next steering request: %v)", raced[0], raced[1])
+	}
+	if len(s.Priority) == 0 || s.Priority[0] != localCloudCDN {
+		t.Errorf("the player's steering answer is %v, want %s first", s.Priority, localCloudCDN)
+	}
+	if !slices.ContainsFunc(manifests, func(m struct {
+		URL  string `json:"url"`
+		Body string `json:"body"`
+	}) bool {
+		for line := range strings.Lines(m.Body) {
+			if strings.HasPrefix(line, "#EXT-X-CONTENT-STEERING:") && strings.Contains(line, `PATHWAY-ID="`+localCloudCDN+`"`) {
+				return true
+			}
+		}
+		return strings.Contains(m.Body, `<ContentSteering defaultServiceLocation="`+localCloudCDN+`"`)
+	}) {
+		t.Errorf("no manifest the player loaded starts on %s", localCloudCDN)
+	}
+	if s.Pathway != localCloudCDN {
+		t.Errorf("the player reports pathway %q, want %q", s.Pathway, localCloudCDN)
+	}
+	hosts := map[string]int{}
+	for _, r := range seen {
+		if isSegment(r.Path) && r.Method == http.MethodGet {
+			hosts[r.Host]++
+		}
+	}
+	if len(hosts) != 1 || hosts[h.run.cdnHosts[localCloudCDN]] == 0 {
+		t.Errorf("segments came from %v, want %s (%s) only", hosts, h.run.cdnHosts[localCloudCDN], localCloudCDN)
+	}
+}
+
 // testCORS: a page of the allowed origin may call /v1 (here POST /v1/play,
 // preflighted for its Authorization and Content-Type); the same call from a
 // page of an origin outside CORS_ALLOWED_ORIGINS fails in the browser and
@@ -524,8 +613,9 @@ func (h *harness) testConflict(t *testing.T) {
 		h.run.endDeviceSessions(t, demo.AccountSolo, devB)
 	})
 	page := func(origin, device string) string {
+		// No CDN: each page starts on the steering server's first choice.
 		return h.pageURL(origin, url.Values{"autoplay": {"1"}, "account": {demo.AccountSolo}, "title": {"big-buck-bunny"},
-			"format": {"hls"}, "cdn": {localCloudFront}, "grant": {"query"}, "device": {device}})
+			"format": {"hls"}, "grant": {"query"}, "device": {device}})
 	}
 	shot := filepath.Join(h.artifacts, "conflict-409-list.png")
 	var out struct {
@@ -852,6 +942,7 @@ type recordedRunner struct {
 	log      []seenRequest
 	failed   string // the CDN whose edges report themselves unhealthy
 	stall    *segmentHold
+	race     *firstAnswerRace
 }
 
 type seenRequest struct {
@@ -907,11 +998,12 @@ func startRecordedRunner(t *testing.T, pageOrigin string) *recordedRunner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &recordedRunner{app: app, url: cfg.PublicURL, cdnHosts: hosts, edges: sink, keys: keys, stall: &segmentHold{}}
+	r := &recordedRunner{app: app, url: cfg.PublicURL, cdnHosts: hosts, edges: sink, keys: keys, stall: &segmentHold{}, race: &firstAnswerRace{}}
 	next := srv.Handler
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		r.stall.wait(req)
+		r.race.wait(req)
 		next.ServeHTTP(sw, req)
 		var hdr []string
 		for _, k := range []string{"CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session"} {
@@ -997,6 +1089,38 @@ func (r *recordedRunner) failCDN(t *testing.T, cdn string) {
 	if err := r.reportHealth(); err != nil {
 		t.Errorf("failing %q: %v", cdn, err)
 	}
+}
+
+// failCDNNow is failCDN, returning once every ranking the runner serves
+// has it: the bus consumer applied the reports to the edge table, and
+// every cached copy of that table (pickedge's and signurl's rankings,
+// PICKEDGE_REFRESH) is older than its refresh interval. The next play
+// then starts, and the next steering answer ranks, on health that a
+// previous row can no longer leave behind.
+func (r *recordedRunner) failCDNNow(t *testing.T, cdn string) {
+	t.Helper()
+	r.failCDN(t, cdn)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		edges, err := r.app.store.ListEdges(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied := len(edges) > 0
+		for _, e := range edges {
+			if _, ok := r.cdnHosts[e.CDN]; ok && e.Healthy == (e.CDN == cdn) {
+				applied = false
+			}
+		}
+		if applied {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the edge table does not have %q failed after 15 s: %+v", cdn, edges)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(2 * rankingRefresh)
 }
 
 // startSteeringControl serves drive.cjs's "fail the pathway I play
@@ -1175,4 +1299,112 @@ func (r *recordedRunner) waitProgress(t *testing.T, account, title, device strin
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// firstAnswerRace lands a player's first steering answer while its first
+// media segment is loading, and has that segment arrive before the media
+// playlist of any pathway the answer moved the player to: the window in
+// which hls.js 1.7.4 drops the segment and stops for good. Every time,
+// rather than 1 run in 3: the first steering request is held until the
+// first segment request arrives; that segment until the second steering
+// request, which the player sends once it has applied the first answer
+// (its TTL timer starts there); and an HLS media playlist asked for after
+// the first segment, until the third steering request, a TTL after the
+// segment was let go. A player the answer does not move asks for no such
+// playlist. Each hold gives up after raceHoldMax, so a player that never
+// sends the other request is only slowed down.
+type firstAnswerRace struct {
+	mu       sync.Mutex
+	armed    bool
+	steering int
+	segments int
+	// released[i] is closed on the event hold i waits for: the first
+	// segment request, the second and the third steering request.
+	released [3]chan struct{}
+	// raced: the first steering answer was held until the first segment
+	// request arrived, and that segment until the second steering request.
+	raced [2]bool
+}
+
+const raceHoldMax = 10 * time.Second
+
+func (f *firstAnswerRace) arm() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.armed, f.steering, f.segments, f.raced = true, 0, 0, [2]bool{}
+	for i := range f.released {
+		f.released[i] = make(chan struct{})
+	}
+}
+
+func (f *firstAnswerRace) disarm() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.armed = false
+}
+
+// isMediaPlaylist tells /v1/manifests/{session}/hls/{pathway}/{rendition}.
+func isMediaPlaylist(path string) bool {
+	rest, ok := strings.CutPrefix(path, "/v1/manifests/")
+	return ok && strings.Count(rest, "/") == 3 && strings.Contains(rest, "/hls/")
+}
+
+func (f *firstAnswerRace) wait(req *http.Request) {
+	steering := strings.HasPrefix(req.URL.Path, "/v1/steering/")
+	segment := isSegment(req.URL.Path) && req.Method == http.MethodGet
+	playlist := isMediaPlaylist(req.URL.Path)
+	if !steering && !segment && !playlist {
+		return
+	}
+	f.mu.Lock()
+	if !f.armed {
+		f.mu.Unlock()
+		return
+	}
+	hold, which := -1, -1
+	switch {
+	case steering:
+		f.steering++
+		switch f.steering {
+		case 1:
+			hold, which = 0, 0
+		case 2, 3:
+			close(f.released[f.steering-1])
+		}
+	case segment:
+		f.segments++
+		if f.segments == 1 {
+			close(f.released[0])
+			hold, which = 1, 1
+		}
+	case playlist:
+		if f.segments > 0 {
+			hold = 2
+		}
+	}
+	var ch chan struct{}
+	if hold >= 0 {
+		ch = f.released[hold]
+	}
+	f.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	select {
+	case <-ch:
+		if which >= 0 {
+			f.mu.Lock()
+			f.raced[which] = true
+			f.mu.Unlock()
+		}
+	case <-req.Context().Done():
+	case <-time.After(raceHoldMax):
+	}
+}
+
+// result says whether both holds ended on the other request.
+func (f *firstAnswerRace) result() [2]bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.raced
 }

@@ -443,8 +443,12 @@ var Functions = []Function{
 			{Method: "GET", Path: "/v1/manifests/{session_id}/hls/{pathway}/{rendition}", Auth: AuthManifestCredential},
 			{Method: "GET", Path: "/v1/manifests/{session_id}/dash", Auth: AuthManifestCredential},
 		},
-		Secrets:        []string{SecretPlaybackTokenKeys},
-		SignsURLs:      true,
+		Secrets:   []string{SecretPlaybackTokenKeys},
+		SignsURLs: true,
+		// A session starts on the steering server's first choice for the
+		// viewer (pickedge's ranking: the edge table and the caller's
+		// location).
+		LocatesCaller:  true,
 		Store:          StoreReadOnly,
 		MemoryMB:       256,
 		TimeoutSeconds: 10,

@@ -140,7 +140,7 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) (retry []
 		}
 	}
 	if applied > 0 {
-		s.edges.invalidate()
+		s.Invalidate()
 	}
 	return retry
 }

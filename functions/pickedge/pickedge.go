@@ -25,48 +25,15 @@ import (
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/steering"
+	"github.com/playplane/playplane/shared/steering/ranker"
 )
 
 // Config is read from the environment.
 type Config struct {
-	// Steering tunes ranking: STEERING_STALENESS, STEERING_TTL,
-	// STEERING_CDN_WEIGHTS=cloudfront:3,cloudcdn:1 (fallback order of the
-	// pathways), ... (see steering.Config).
-	Steering steering.Config `env:", prefix=STEERING_"`
-	// Viewer says how to locate the viewer, and is read by authorize play
-	// too, so licensing and steering see one location: which proxies in
-	// front of the function may be believed about the client's address
-	// (PICKEDGE_TRUSTED_PROXIES as CIDRs, PICKEDGE_TRUSTED_HOPS e.g. 1
-	// behind CloudFront, PICKEDGE_CLIENT_IP_HEADER; on GCP the load
-	// balancer's networks, so the address is the viewer's), the front
-	// door's country header (PICKEDGE_VIEWER_COUNTRY_HEADER), and the GeoIP
-	// databases (PICKEDGE_GEOIP_CITY_DB, PICKEDGE_GEOIP_ASN_DB,
-	// PICKEDGE_GEOIP_ANONYMOUS_DB). By default only the TCP peer is
-	// believed and there is no GeoIP.
-	Viewer steering.ViewerConfig `env:", prefix=PICKEDGE_"`
-
-	// Refresh is how old the cached edge table may get before a request
-	// reloads it. Reports applied in the same process reload it at once.
-	Refresh time.Duration `env:"PICKEDGE_REFRESH, default=5s"`
-
-	// Client location, as Traffic Router has it: the deep coverage zone
-	// file, the coverage zone file, then GeoIP, then the default (Traffic
-	// Router's miss location). The zone files are optional and re-read
-	// when they change (looked at every ZoneFilePoll): a new version that
-	// does not load is logged and the last good one kept. One that does
-	// not parse at start is logged and reported (Server.Problems), and the
-	// function serves without it (the store's last good upload standing in
-	// for the coverage zone file) until a version loads.
-	CoverageZoneFile     string        `env:"PICKEDGE_COVERAGE_ZONE_FILE"`
-	DeepCoverageZoneFile string        `env:"PICKEDGE_DEEP_COVERAGE_ZONE_FILE"`
-	ZoneFilePoll         time.Duration `env:"PICKEDGE_ZONE_FILE_POLL, default=10s"`
-	DefaultLat           float64       `env:"PICKEDGE_DEFAULT_LAT, default=50.11"`
-	DefaultLon           float64       `env:"PICKEDGE_DEFAULT_LON, default=8.68"`
-	// CacheGroupsFile holds Traffic Router's cache group settings by PoP
-	// name (backupLocations with fallbackToClosest, localizationMethods),
-	// as the edgeLocations of a CRConfig.json; read once at start.
-	CacheGroupsFile string `env:"PICKEDGE_CACHE_GROUPS_FILE"`
-
+	// Config is how edges and pathways are ranked (the STEERING_*,
+	// PICKEDGE_* location and PICKEDGE_REFRESH variables): shared with
+	// functions/signurl, which starts sessions on the same ranking.
+	ranker.Config
 	// PublicURL is how players reach this API (https://api.example.com,
 	// a stage prefix included), PICKEDGE_PUBLIC_URL or else the shared
 	// PUBLIC_API_URL: steering_uri is absolute on it, since players resolve
@@ -114,45 +81,14 @@ type Deps struct {
 // Server serves the edge ranking, the steering manifest and the health
 // report routes, and the health report consumer.
 type Server struct {
+	*ranker.Ranker
 	cfg       Config
 	deps      Deps
-	viewer    *steering.Viewer
-	geo       *steering.GeoIP
-	edges     *edgeTable
 	verifier  *edgeVerifier
 	publicURL string
 	// choices pools Pick's result slices: with one of MaxResults capacity
 	// Pick allocates nothing.
 	choices sync.Pool
-	// zoneFiles are the configured coverage zone files, for Problems.
-	zoneFiles []*steering.ZoneFile
-}
-
-// fileOrStore serves the configured coverage zone file once a version of
-// it loads, and the store's zones until then.
-type fileOrStore struct {
-	file  *steering.ZoneFile
-	store steering.Zones
-}
-
-func (z fileOrStore) Current() *steering.CoverageZones {
-	if cz := z.file.Current(); cz != nil {
-		return cz
-	}
-	return z.store.Current()
-}
-
-// Problems lists what the function serves without: each configured
-// coverage zone file whose version on disk is refused, with why. Empty
-// when everything configured is in service.
-func (s *Server) Problems() []string {
-	var out []string
-	for _, f := range s.zoneFiles {
-		if err := f.Err(); err != nil {
-			out = append(out, "coverage zone file refused: "+err.Error())
-		}
-	}
-	return out
 }
 
 // New validates cfg and deps and opens the location databases.
@@ -164,9 +100,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("pickedge.New: Bus is required")
 	case depcheck.Nil(deps.Tokens):
 		return nil, errors.New("pickedge.New: Tokens is required")
-	case cfg.Refresh <= 0 || cfg.SignatureTolerance <= 0 || cfg.MaxReportBody <= 0:
-		return nil, fmt.Errorf("pickedge.New: Refresh, SignatureTolerance and MaxReportBody must be positive: %s, %s, %d",
-			cfg.Refresh, cfg.SignatureTolerance, cfg.MaxReportBody)
+	case cfg.SignatureTolerance <= 0 || cfg.MaxReportBody <= 0:
+		return nil, fmt.Errorf("pickedge.New: SignatureTolerance and MaxReportBody must be positive: %s, %d",
+			cfg.SignatureTolerance, cfg.MaxReportBody)
 	case cfg.MaxReportBody > 1<<20:
 		return nil, fmt.Errorf("pickedge.New: MaxReportBody %d exceeds 1 MiB", cfg.MaxReportBody)
 	}
@@ -175,18 +111,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Log == nil {
 		deps.Log = slog.Default()
-	}
-	if cfg.CacheGroupsFile != "" {
-		groups, err := steering.LoadCacheGroups(cfg.CacheGroupsFile)
-		if err != nil {
-			return nil, fmt.Errorf("pickedge.New: %w", err)
-		}
-		cfg.Steering.CacheGroups = groups
-	}
-	// Fail at start on a bad ranking configuration rather than on the
-	// first request.
-	if _, err := steering.NewIndex(cfg.Steering, nil); err != nil {
-		return nil, fmt.Errorf("pickedge.New: %w", err)
 	}
 	publicURL := strings.TrimRight(cmp.Or(cfg.PublicURL, cfg.APIURL), "/")
 	if publicURL != "" {
@@ -199,78 +123,21 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pickedge.New: %w", err)
 	}
+	rk, err := ranker.New(cfg.Config, ranker.Deps{Store: deps.Store, ZoneStore: deps.ZoneStore, Log: deps.Log, Now: deps.Now})
+	if err != nil {
+		return nil, err
+	}
 	if len(keys) == 0 {
 		deps.Log.Warn("EDGE_HMAC_KEYS is empty: every edge health report will be refused")
 	}
-	var src steering.LocatorSources
-	var zoneFiles []*steering.ZoneFile
-	for _, z := range []struct {
-		path string
-		deep bool
-		dst  *steering.Zones
-	}{{cfg.CoverageZoneFile, false, &src.Zones}, {cfg.DeepCoverageZoneFile, true, &src.DeepZones}} {
-		if z.path == "" {
-			continue
-		}
-		// A file that does not parse now is logged and reported (Problems)
-		// and the function serves without it, until a version that loads:
-		// locating clients by GeoIP beats not starting. One that cannot be
-		// read (a wrong path) still stops the start.
-		f, err := steering.OpenZoneFile(steering.ZoneFileConfig{Path: z.path, Deep: z.deep, Poll: cfg.ZoneFilePoll,
-			StartRefused: true, Log: deps.Log, Now: deps.Now})
-		if err != nil {
-			return nil, fmt.Errorf("pickedge.New: %w", err)
-		}
-		zoneFiles = append(zoneFiles, f)
-		*z.dst = f
-	}
-	if !depcheck.Nil(deps.ZoneStore) {
-		// Read on the first request, not here: a build makes no network call.
-		zones, err := steering.NewStoreZones(deps.ZoneStore, steering.StoreZonesConfig{Poll: cfg.ZoneFilePoll, Log: deps.Log, Now: deps.Now})
-		if err != nil {
-			return nil, fmt.Errorf("pickedge.New: %w", err)
-		}
-		if src.Zones == nil {
-			src.Zones = zones
-		} else if f := zoneFiles[0]; f.Err() != nil {
-			// The configured file is refused: the operators' last good
-			// upload serves until the file loads.
-			src.Zones = fileOrStore{file: f, store: zones}
-		}
-	}
-	geo, err := cfg.Viewer.OpenGeoIP()
-	if err != nil {
-		return nil, fmt.Errorf("pickedge.New: %w", err)
-	}
-	src.GeoIP = geo
-	locator, err := steering.NewLocatorWith(src, steering.Location{Lat: cfg.DefaultLat, Lon: cfg.DefaultLon})
-	if err == nil {
-		var viewer *steering.Viewer
-		if viewer, err = steering.NewViewer(cfg.Viewer, locator); err == nil {
-			srv := newServer(cfg, deps, viewer, geo, publicURL, keys)
-			srv.zoneFiles = zoneFiles
-			return srv, nil
-		}
-	}
-	_ = geo.Close()
-	return nil, fmt.Errorf("pickedge.New: %w", err)
-}
-
-func newServer(cfg Config, deps Deps, viewer *steering.Viewer, geo *steering.GeoIP, publicURL string, keys EdgeKeys) *Server {
-	s := &Server{
-		cfg: cfg, deps: deps, viewer: viewer, geo: geo, publicURL: publicURL,
-		edges:    &edgeTable{cfg: cfg.Steering, store: deps.Store, refresh: cfg.Refresh, log: deps.Log},
-		verifier: newEdgeVerifier(keys, cfg.SignatureTolerance),
-	}
+	s := &Server{Ranker: rk, cfg: cfg, deps: deps, publicURL: publicURL,
+		verifier: newEdgeVerifier(keys, cfg.SignatureTolerance)}
 	s.choices.New = func() any {
 		b := make([]steering.Choice, 0, steering.MaxResults)
 		return &b
 	}
-	return s
+	return s, nil
 }
-
-// Close releases the GeoIP databases.
-func (s *Server) Close() error { return s.geo.Close() }
 
 // Register serves the routes on mux.
 func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
@@ -350,7 +217,7 @@ func (s *Server) pickEdges(w http.ResponseWriter, r *http.Request) error {
 	}
 	buf := s.choices.Get().(*[]steering.Choice)
 	defer s.choices.Put(buf)
-	ranking, loc, err := s.rank(r, claims.TitleID, now, (*buf)[:0])
+	ranking, loc, err := s.Rank(r, claims.TitleID, now, (*buf)[:0])
 	if err != nil {
 		return err
 	}
@@ -423,7 +290,7 @@ func (s *Server) steeringManifest(w http.ResponseWriter, r *http.Request) error 
 	}
 	buf := s.choices.Get().(*[]steering.Choice)
 	defer s.choices.Put(buf)
-	ranking, _, err := s.rank(r, claims.TitleID, now, (*buf)[:0])
+	ranking, _, err := s.Rank(r, claims.TitleID, now, (*buf)[:0])
 	if err != nil {
 		return err
 	}
@@ -463,22 +330,6 @@ func (s *Server) checkSession(ctx context.Context, id string, claims auth.Playba
 		return playback.SessionEnded(id)
 	}
 	return nil
-}
-
-// rank locates the client and ranks the edges for title into dst.
-func (s *Server) rank(r *http.Request, title string, now time.Time, dst []steering.Choice) (steering.Ranking, steering.Location, error) {
-	ctx := r.Context()
-	loc, _, err := s.viewer.Locate(r)
-	if err != nil {
-		// Ranking for the default location beats refusing to play.
-		httpx.Logger(ctx).WarnContext(ctx, "locating the client; using what is known", "err", err)
-	}
-	ix, err := s.edges.index(ctx, now)
-	if err != nil {
-		return steering.Ranking{}, loc, err
-	}
-	ranking, err := ix.Pick(steering.Query{Location: loc, Title: title, Now: now}, dst)
-	return ranking, loc, err
 }
 
 func ttlSeconds(d time.Duration) int {

@@ -16,6 +16,7 @@ import (
 	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/steering"
+	"github.com/playplane/playplane/shared/steering/ranker"
 )
 
 func TestPickEdgesLocatesClient(t *testing.T) {
@@ -291,7 +292,7 @@ func steeringManifest(t *testing.T, h *harness, uri, client string) steering.Ste
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, options{})
-	good := pickedge.Config{Refresh: time.Second, SignatureTolerance: time.Minute, MaxReportBody: 1024}
+	good := pickedge.Config{Config: ranker.Config{Refresh: time.Second}, SignatureTolerance: time.Minute, MaxReportBody: 1024}
 	deps := pickedge.Deps{Store: h.store, Bus: h.bus, Tokens: h.tokens}
 	for _, tc := range []struct {
 		name string

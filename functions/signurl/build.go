@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/playplane/playplane/shared/fnenv"
+	"github.com/playplane/playplane/shared/steering/ranker"
 )
 
 // stackCDN is how the Pulumi stacks name the delivery CDN and its base URL;
@@ -13,7 +14,8 @@ type stackCDN struct {
 	BaseURL string `env:"CDN_BASE_URL"`
 }
 
-// Build makes signurl over env's store and playback token keys, signing
+// Build makes signurl over env's store and playback token keys, starting
+// sessions on the steering server's first choice (ranker.Build), signing
 // for the CDNs whose keys env holds (KeyConfig: CloudFront on AWS and in
 // the hybrid stack, Cloud CDN on GCP, both locally): the one construction
 // its Lambda main, the Cloud Functions deploy unit and the local runner
@@ -48,5 +50,17 @@ func Build(ctx context.Context, env fnenv.Env) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(cfg, Deps{Store: store, Tokens: tokens, Signers: signers, Now: env.Now})
+	// The steering server's own ranking, over the same edge table and
+	// variables, so a session starts where its first steering answer
+	// would put it.
+	rk, err := ranker.Build(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(cfg, Deps{Store: store, Tokens: tokens, Signers: signers, Now: env.Now, Steering: rk})
+	if err != nil {
+		_ = rk.Close()
+		return nil, err
+	}
+	return s, nil
 }

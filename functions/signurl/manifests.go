@@ -25,7 +25,8 @@ import (
 //	GET /v1/manifests/{session_id}/hls/{pathway}/{rendition}?token=&grant=      media playlist
 //	GET /v1/manifests/{session_id}/dash?token=&cdn=&grant=                      MPD
 //
-// cdn names the pathway to start on (default: the default CDN); grant is
+// cdn names the pathway to start on (default: the steering server's first
+// choice for the viewer, see startPathway); grant is
 // "query" (default: each URI carries its pathway's signature query) or
 // "cookie" (URIs carry none; the cookies of the urls answer apply).
 
@@ -56,7 +57,7 @@ type manifestRequest struct {
 	sess     playback.Session
 	title    playback.Title
 	allowed  []playback.Rendition
-	pathway  string // the pathway to start on
+	pathway  string // the pathway to start on; "" until startOn when not named
 	grant    string
 	expires  time.Time
 	apiBase  string
@@ -97,12 +98,9 @@ func (s *Server) openManifest(r *http.Request) (*manifestRequest, error) {
 	if id != claims.SessionID {
 		return nil, mismatch(id)
 	}
-	m := &manifestRequest{id: id, token: token, claims: claims, pathway: s.defaultCDN, grant: GrantQuery}
-	if p := q.Get("cdn"); p != "" {
-		if _, ok := s.cdns[p]; !ok {
-			return nil, s.unknownCDN(p)
-		}
-		m.pathway = p
+	m := &manifestRequest{id: id, token: token, claims: claims, pathway: q.Get("cdn"), grant: GrantQuery}
+	if _, ok := s.cdns[m.pathway]; !ok && m.pathway != "" {
+		return nil, s.unknownCDN(m.pathway)
 	}
 	if m.grant, err = grantStyle(q.Get("grant")); err != nil {
 		return nil, err
@@ -238,6 +236,15 @@ func writeManifest(w http.ResponseWriter, contentType string, body []byte) {
 	_, _ = w.Write(body)
 }
 
+// startOn settles the pathway a multivariant playlist or MPD starts on
+// when its URL names none. It is ranked as the manifest is served: the
+// player asks the steering server right after reading it.
+func (s *Server) startOn(r *http.Request, m *manifestRequest) {
+	if m.pathway == "" {
+		m.pathway = s.startPathway(r, m.claims.TitleID, s.deps.Now())
+	}
+}
+
 // hlsMaster is GET /v1/manifests/{session_id}/hls.
 func (s *Server) hlsMaster(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
@@ -245,6 +252,7 @@ func (s *Server) hlsMaster(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.startOn(r, m)
 	stored, err := s.origin.Get(r.Context(), m.title.AssetPath+m.title.Manifest)
 	if err != nil {
 		return err
@@ -314,6 +322,7 @@ func (s *Server) dashMPD(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.startOn(r, m)
 	ctx := r.Context()
 	stored, err := s.origin.Get(ctx, m.title.AssetPath+storedMPD)
 	if err != nil {

@@ -128,6 +128,13 @@ type manifestHarness struct {
 
 func newManifestHarness(t testing.TB, segments int, edgeBase string) *manifestHarness {
 	t.Helper()
+	return newSteeredManifestHarness(t, segments, edgeBase, nil)
+}
+
+// newSteeredManifestHarness is newManifestHarness with the steering
+// server's ranking (nil: none).
+func newSteeredManifestHarness(t testing.TB, segments int, edgeBase string, steering signurl.Steering) *manifestHarness {
+	t.Helper()
 	h := newHarness(t)
 	ctx := context.Background()
 	title := playback.Title{ID: ladderTitle, Name: "Ladder", AssetPath: "/titles/" + ladderTitle + "/", Manifest: "master.m3u8",
@@ -146,7 +153,8 @@ func newManifestHarness(t testing.TB, segments int, edgeBase string) *manifestHa
 	t.Cleanup(m.api.Close)
 	cfg := signurl.Config{DefaultCDN: cdnCFECDSA, Grace: 30 * time.Second, MaxTTL: 10 * time.Minute, MaxBody: 1024,
 		CDNBases: map[string]string{cdnCFECDSA: edgeBase, cdnCFRSA: edgeBase, cdnCDN: edgeBase}, PublicURL: m.api.URL}
-	srv, err := signurl.New(cfg, signurl.Deps{Store: h.store, Tokens: h.tokens, Signers: h.signers, Now: h.clock.now, Origin: m.origin})
+	srv, err := signurl.New(cfg, signurl.Deps{Store: h.store, Tokens: h.tokens, Signers: h.signers, Now: h.clock.now, Origin: m.origin,
+		Steering: steering})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/netip"
@@ -94,6 +95,17 @@ type Deps struct {
 	// Config.OriginURL. HTTPClient is its client (default: 10 s timeout).
 	Origin     Origin
 	HTTPClient *http.Client
+	// Steering is the steering server's ranking (shared/steering/ranker's
+	// Ranker, configured as pickedge is): a session whose request names no
+	// CDN starts on its first pathway. Nil starts on DefaultCDN. The server
+	// owns it: Close closes it.
+	Steering Steering
+}
+
+// Steering ranks the CDN pathways for the viewer of a request and a title,
+// best first, as the session's steering manifest would answer now.
+type Steering interface {
+	Pathways(r *http.Request, titleID string, now time.Time) ([]string, error)
 }
 
 // Server serves POST /v1/playback/{session_id}/urls.
@@ -209,6 +221,43 @@ func checkBaseURL(base string) error {
 	return probe.Validate(now)
 }
 
+// Close closes Deps.Steering.
+func (s *Server) Close() error {
+	if c, ok := s.deps.Steering.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// startPathway is the pathway a session starts on when its request names
+// none: the steering server's first choice among the configured CDNs, so
+// that the multivariant playlist's default PATHWAY-ID (the MPD's
+// defaultServiceLocation) is what the player's first steering answer puts
+// first. A first answer that moves the player saves nothing and costs a
+// pathway switch within its first second; hls.js 1.7.4 never recovers from
+// one that lands while its first segment is loading (stream-controller's
+// _handleFragmentLoadProgress drops the segment, as the new pathway's
+// level has no details yet, and leaves the state FRAG_LOADING). Without a
+// ranking (none configured, or it failed) it is the default CDN: starting
+// beats refusing, and steering still moves the player.
+func (s *Server) startPathway(r *http.Request, titleID string, now time.Time) string {
+	if depcheck.Nil(s.deps.Steering) {
+		return s.defaultCDN
+	}
+	ranked, err := s.deps.Steering.Pathways(r, titleID, now)
+	if err != nil {
+		ctx := r.Context()
+		httpx.Logger(ctx).WarnContext(ctx, "ranking pathways; starting on the default CDN", "default_cdn", s.defaultCDN, "err", err)
+		return s.defaultCDN
+	}
+	for _, p := range ranked {
+		if _, ok := s.cdns[p]; ok {
+			return p
+		}
+	}
+	return s.defaultCDN
+}
+
 // Register serves the routes on mux.
 func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
 
@@ -226,8 +275,9 @@ func (s *Server) Consumers() map[string]playback.BatchHandler { return nil }
 
 // URLsRequest is the optional body of POST /v1/playback/{session_id}/urls.
 type URLsRequest struct {
-	// CDN picks one of the configured CDNs, e.g. the one steering chose;
-	// empty means the default.
+	// CDN picks one of the configured CDNs; empty means the steering
+	// server's first choice for this viewer (the default CDN without a
+	// ranking).
 	CDN string `json:"cdn,omitempty"`
 	// Grant is how the personalized manifests carry the grant: "query"
 	// (default, in every URI) or "cookie" (URIs without signatures; the
@@ -296,6 +346,9 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	body, err := s.readURLsRequest(r)
 	if err != nil {
 		return err
+	}
+	if body.CDN == "" {
+		body.CDN = s.startPathway(r, claims.TitleID, now)
 	}
 	cdnName := body.CDN
 	c := s.cdns[cdnName]
@@ -411,10 +464,11 @@ func mismatch(id string) error {
 	return playback.Errorf(playback.CodeForbidden, "token_session_mismatch", "the playback token is not for session %q", id)
 }
 
-// readURLsRequest reads the optional body and fills in the defaults. An
-// empty body picks the default CDN and query grants.
+// readURLsRequest reads the optional body and fills in the grant's
+// default. An empty body picks query grants; CDN stays empty unless named
+// (the caller then starts the session on startPathway).
 func (s *Server) readURLsRequest(r *http.Request) (URLsRequest, error) {
-	req := URLsRequest{CDN: s.defaultCDN, Grant: GrantQuery}
+	req := URLsRequest{Grant: GrantQuery}
 	body, err := httpx.ReadBody(r, s.cfg.MaxBody)
 	if err != nil {
 		return req, err
@@ -428,10 +482,7 @@ func (s *Server) readURLsRequest(r *http.Request) (URLsRequest, error) {
 	if err := httpx.Unmarshal(body, &req); err != nil {
 		return req, err
 	}
-	if req.CDN == "" {
-		req.CDN = s.defaultCDN
-	}
-	if _, ok := s.cdns[req.CDN]; !ok {
+	if _, ok := s.cdns[req.CDN]; !ok && req.CDN != "" {
 		return req, s.unknownCDN(req.CDN)
 	}
 	req.Grant, err = grantStyle(req.Grant)

@@ -429,23 +429,30 @@ func TestVideoIsDeliveredThroughSignedURLsOnly(t *testing.T) {
 }
 
 // Behind the GCP load balancer the TCP peer is Cloud Run's front end and
-// the rightmost X-Forwarded-For entry the load balancer: pickedge must
-// believe both, or it places every viewer at Google's front end. On AWS the
-// HTTP API passes the caller's own address, so nothing is believed there.
+// the rightmost X-Forwarded-For entry the load balancer: pickedge (and
+// signurl, which starts sessions on pickedge's ranking: every function the
+// catalogue says locates its caller) must believe both, or it places every
+// viewer at Google's front end. On AWS the HTTP API passes the caller's
+// own address, so nothing is believed there.
 func TestPickEdgeBelievesTheGoogleFrontEndOnly(t *testing.T) {
 	t.Parallel()
 	forEachLayout(t, func(t *testing.T, d *deployment) {
 		checked := 0
 		for _, fn := range d.mock.OfType("gcp:cloudfunctionsv2/function:Function") {
 			hops, set := mapOf(fn.In("serviceConfig", "environmentVariables"))[catalog.EnvPickEdgeTrustedHops]
-			isPickEdge := strings.HasPrefix(fn.Str("name"), d.prefix()+"-pickedge")
+			locates := false
+			for _, c := range catalog.Functions {
+				if c.LocatesCaller && strings.HasPrefix(fn.Str("name"), d.prefix()+"-"+c.Name) {
+					locates = true
+				}
+			}
 			switch {
-			case isPickEdge && hops != "2":
+			case locates && hops != "2":
 				t.Errorf("%s trusts %v hops of X-Forwarded-For, want 2 (front end + load balancer)", fn.Str("name"), hops)
-			case !isPickEdge && set:
+			case !locates && set:
 				t.Errorf("%s is told to trust proxies it never asks about", fn.Str("name"))
 			}
-			if isPickEdge {
+			if strings.HasPrefix(fn.Str("name"), d.prefix()+"-pickedge") {
 				checked++
 			}
 		}

@@ -1,4 +1,4 @@
-package pickedge
+package ranker
 
 import (
 	"context"

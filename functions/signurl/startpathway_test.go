@@ -1,0 +1,146 @@
+package signurl_test
+
+import (
+	"encoding/xml"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/functions/signurl"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playurl"
+)
+
+// fixedSteering ranks every request alike, and remembers what it was
+// asked.
+type fixedSteering struct {
+	ranked []string
+	err    error
+	mu     sync.Mutex
+	titles []string
+	closed bool
+}
+
+func (f *fixedSteering) Pathways(_ *http.Request, titleID string, _ time.Time) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.titles = append(f.titles, titleID)
+	return slices.Clone(f.ranked), f.err
+}
+
+func (f *fixedSteering) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	return nil
+}
+
+// TestSessionStartsOnTheSteeringChoice: a session whose request names no
+// CDN starts on the steering server's first choice, in every form a player
+// starts from: the urls answer (its cdn, cookies and manifests), the
+// manifests of the play answer (no cdn in their URL), the multivariant
+// playlist's default PATHWAY-ID and the MPD's defaultServiceLocation (and
+// the one pathway of a query-grant MPD). A CDN the request names wins;
+// without a usable ranking the default CDN is the start.
+func TestSessionStartsOnTheSteeringChoice(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name      string
+		ranked    []string
+		err       error
+		cdn       string // named by the request
+		want      string
+		unchanged bool // no ranking asked for
+	}{
+		{name: "first choice", ranked: []string{cdnCDN, cdnCFECDSA, cdnCFRSA}, want: cdnCDN},
+		{name: "the default when it ranks first", ranked: []string{cdnCFECDSA, cdnCDN}, want: cdnCFECDSA},
+		{name: "first configured choice", ranked: []string{"akamai", cdnCFRSA, cdnCDN}, want: cdnCFRSA},
+		{name: "named CDN wins", ranked: []string{cdnCDN}, cdn: cdnCFRSA, want: cdnCFRSA, unchanged: true},
+		{name: "ranking failed", err: errors.New("edge table unavailable"), want: cdnCFECDSA},
+		{name: "no configured CDN ranked", ranked: []string{"akamai"}, want: cdnCFECDSA},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			steer := &fixedSteering{ranked: tt.ranked, err: tt.err}
+			m := newSteeredManifestHarness(t, 3, "", steer)
+			sess, token := m.session(demo.AccountKids, ladderTitle, time.Hour)
+			body := ""
+			if tt.cdn != "" {
+				body = `{"cdn":"` + tt.cdn + `"}`
+			}
+			rec := m.sign(sess.ID, token, body)
+			g := decodeGrant(t, rec.Code, rec.Body.Bytes())
+			if g.CDN != tt.want {
+				t.Errorf("urls answer cdn %q, want %q", g.CDN, tt.want)
+			}
+			// The urls answer's own manifests, and those of the play answer
+			// (functions/authorizeplay names no cdn).
+			cred, err := m.tokens.IssueManifest(auth.PlaybackClaims{SessionID: sess.ID, AccountID: sess.AccountID, TitleID: ladderTitle,
+				DeviceID: sess.DeviceID, IssuedAt: m.clock.now(), ExpiresAt: m.clock.now().Add(time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			play := playurl.PersonalizedManifests(m.api.URL, sess.ID, cred, tt.cdn, "")
+			for _, src := range []struct{ name, hls, dash string }{
+				{"urls answer", g.Manifests.HLS, g.Manifests.DASH},
+				{"play answer", play.HLS, play.DASH},
+			} {
+				hls := m.get(src.hls, nil)
+				if hls.status != http.StatusOK {
+					t.Fatalf("%s HLS: %d %s", src.name, hls.status, hls.reason)
+				}
+				steering, variants := parseMaster(t, hls.body)
+				if got := attrValue(steering, "PATHWAY-ID"); got != tt.want {
+					t.Errorf("%s: multivariant playlist starts on %q (%s), want %q", src.name, got, steering, tt.want)
+				}
+				if len(variants) == 0 || attrValue(variants[0].attrs, "PATHWAY-ID") != tt.want {
+					t.Errorf("%s: first variant %+v, want pathway %q", src.name, variants, tt.want)
+				}
+				for _, grant := range []string{signurl.GrantQuery, signurl.GrantCookie} {
+					u, err := url.Parse(src.dash)
+					if err != nil {
+						t.Fatal(err)
+					}
+					q := u.Query()
+					q.Set("grant", grant)
+					u.RawQuery = q.Encode()
+					dash := m.get(u.String(), nil)
+					if dash.status != http.StatusOK {
+						t.Fatalf("%s DASH %s: %d %s", src.name, grant, dash.status, dash.reason)
+					}
+					var doc mpd
+					if err := xml.Unmarshal(dash.body, &doc); err != nil {
+						t.Fatal(err)
+					}
+					if doc.Steering.Default != tt.want || len(doc.BaseURLs) == 0 || doc.BaseURLs[0].ServiceLocation != tt.want {
+						t.Errorf("%s: %s MPD starts on %q with BaseURLs %+v, want %q first", src.name, grant, doc.Steering.Default, doc.BaseURLs, tt.want)
+					}
+				}
+			}
+			steer.mu.Lock()
+			defer steer.mu.Unlock()
+			if tt.unchanged != (len(steer.titles) == 0) || slices.ContainsFunc(steer.titles, func(s string) bool { return s != ladderTitle }) {
+				t.Errorf("the ranking was asked for titles %q (want none: %v)", steer.titles, tt.unchanged)
+			}
+		})
+	}
+}
+
+// TestCloseClosesTheRanking: the server owns its ranking (Build opens its
+// GeoIP databases).
+func TestCloseClosesTheRanking(t *testing.T) {
+	t.Parallel()
+	steer := &fixedSteering{ranked: []string{cdnCDN}}
+	m := newSteeredManifestHarness(t, 1, "", steer)
+	if err := m.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !steer.closed {
+		t.Error("Close left the ranking open")
+	}
+}
