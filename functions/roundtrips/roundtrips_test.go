@@ -38,6 +38,7 @@ import (
 	"github.com/playplane/playplane/shared/pubsub"
 	"github.com/playplane/playplane/shared/roundtrip"
 	"github.com/playplane/playplane/shared/sqs"
+	"github.com/playplane/playplane/shared/steering/ranker"
 )
 
 const (
@@ -155,6 +156,8 @@ type rig struct {
 	beat   heartbeat.Config
 	bus    playback.Bus
 	ids    heartbeat.Authenticator
+	// signRanking is sign's ranking, for the row that makes it reload.
+	signRanking *ranker.Ranker
 }
 
 func newRig(t testing.TB, c cloud) *rig {
@@ -211,8 +214,17 @@ func newRigWith(t testing.TB, c cloud, playVars map[string]string) *rig {
 	var signCfg signurl.Config
 	env(&signCfg, map[string]string{"SIGNURL_DEFAULT_CDN": demo.CDNCloudFront, "SIGNURL_CDN_BASES": demo.CDNCloudFront + "=http://edge.test",
 		"PUBLIC_API_URL": "http://api.test"})
-	sign, err := signurl.New(signCfg,
-		signurl.Deps{Store: store, Tokens: r.tokens, Signers: map[string]playback.URLSigner{demo.CDNCloudFront: signer}, Now: r.clock.now})
+	// Sign starts a session on the steering server's first choice, over
+	// its own cached copy of the edge table, as deployed (signurl.Build).
+	var rankCfg ranker.Config
+	env(&rankCfg, nil)
+	r.signRanking, err = ranker.New(rankCfg, ranker.Deps{Store: store, Log: slog.New(slog.DiscardHandler), Now: r.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.signRanking.Close() })
+	sign, err := signurl.New(signCfg, signurl.Deps{Store: store, Tokens: r.tokens,
+		Signers: map[string]playback.URLSigner{demo.CDNCloudFront: signer}, Now: r.clock.now, Steering: r.signRanking})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,6 +447,12 @@ func TestRoundTrips(t *testing.T) {
 			sign := add("sign", http.StatusOK, runs, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
 				return r.do(http.MethodPost, "/v1/playback/"+p.SessionID+"/urls", "Bearer "+p.PlaybackToken, "{}")
 			})
+			// Once every PICKEDGE_REFRESH the ranking reloads the edge
+			// table: beside the session's reads, not after them.
+			signStale := add("sign, edge table reloaded", http.StatusOK, runs, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
+				r.signRanking.Invalidate()
+				return r.do(http.MethodPost, "/v1/playback/"+p.SessionID+"/urls", "Bearer "+p.PlaybackToken, "{}")
+			})
 			signBad := add("sign, bad token (401)", http.StatusUnauthorized, 3, func() (*httptest.ResponseRecorder, *roundtrip.Op) {
 				return r.do(http.MethodPost, "/v1/playback/"+p.SessionID+"/urls", "Bearer nope", "{}")
 			})
@@ -498,6 +516,10 @@ func TestRoundTrips(t *testing.T) {
 			// one conditional write outside it (its adapter's memo).
 			if got := inside.Count(layerStore); got.Total > 0 {
 				t.Errorf("a heartbeat inside the slack cost %v store RPCs (%s)", got, inside.Names(layerStore))
+			}
+			if got := signStale.Count(layerStore); got.Sequential > 1 || got.Total < 2 {
+				t.Errorf("sign reloading the edge table cost %v store RPCs (%s), want the reload beside one round trip",
+					got, signStale.Names(layerStore))
 			}
 			if got := sign.Count(layerStore); got.Sequential > 1 {
 				t.Errorf("sign cost %v store RPCs (%s), want one round trip", got, sign.Names(layerStore))

@@ -57,7 +57,7 @@ type manifestRequest struct {
 	sess     playback.Session
 	title    playback.Title
 	allowed  []playback.Rendition
-	pathway  string // the pathway to start on; "" until startOn when not named
+	pathway  string // the pathway to start on: the URL's, else (start) the steering server's first choice
 	grant    string
 	expires  time.Time
 	apiBase  string
@@ -73,8 +73,10 @@ type manifestRequest struct {
 // unknown_cdn or grant_style; 410 session_ended, lease_expired or
 // session_not_found; 403 quality_not_allowed when the plan allows none of
 // the title's renditions; 404 title_has_no_ladder; 503 when the store is
-// down. Nothing is written either way.
-func (s *Server) openManifest(r *http.Request) (*manifestRequest, error) {
+// down. Nothing is written either way. With start (the manifests a player
+// starts from), a URL that names no pathway starts on startPathway's,
+// ranked beside the store reads.
+func (s *Server) openManifest(r *http.Request, start bool) (*manifestRequest, error) {
 	now := s.deps.Now()
 	q := r.URL.Query()
 	token := q.Get("token")
@@ -105,8 +107,16 @@ func (s *Server) openManifest(r *http.Request) (*manifestRequest, error) {
 	if m.grant, err = grantStyle(q.Get("grant")); err != nil {
 		return nil, err
 	}
+	var ranked <-chan string
+	if m.pathway == "" && start {
+		ranked = s.rankBeside(r, claims.TitleID, now)
+	}
 	ctx := r.Context()
-	if m.sess, m.title, m.allowed, err = s.sessionLadder(ctx, id, claims, now); err != nil {
+	m.sess, m.title, m.allowed, err = s.sessionLadder(ctx, id, claims, now)
+	if ranked != nil {
+		m.pathway = <-ranked
+	}
+	if err != nil {
 		return nil, err
 	}
 	if len(m.title.Renditions) == 0 {
@@ -236,23 +246,13 @@ func writeManifest(w http.ResponseWriter, contentType string, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// startOn settles the pathway a multivariant playlist or MPD starts on
-// when its URL names none. It is ranked as the manifest is served: the
-// player asks the steering server right after reading it.
-func (s *Server) startOn(r *http.Request, m *manifestRequest) {
-	if m.pathway == "" {
-		m.pathway = s.startPathway(r, m.claims.TitleID, s.deps.Now())
-	}
-}
-
 // hlsMaster is GET /v1/manifests/{session_id}/hls.
 func (s *Server) hlsMaster(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	m, err := s.openManifest(r)
+	m, err := s.openManifest(r, true)
 	if err != nil {
 		return err
 	}
-	s.startOn(r, m)
 	stored, err := s.origin.Get(r.Context(), m.title.AssetPath+m.title.Manifest)
 	if err != nil {
 		return err
@@ -280,7 +280,7 @@ func (s *Server) hlsMaster(w http.ResponseWriter, r *http.Request) error {
 // one rendition's media playlist on one pathway, signed once.
 func (s *Server) hlsMedia(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	m, err := s.openManifest(r)
+	m, err := s.openManifest(r, false)
 	if err != nil {
 		return err
 	}
@@ -318,11 +318,10 @@ func (s *Server) hlsMedia(w http.ResponseWriter, r *http.Request) error {
 // serves the starting pathway only (see PersonalizeMPD).
 func (s *Server) dashMPD(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	m, err := s.openManifest(r)
+	m, err := s.openManifest(r, true)
 	if err != nil {
 		return err
 	}
-	s.startOn(r, m)
 	ctx := r.Context()
 	stored, err := s.origin.Get(ctx, m.title.AssetPath+storedMPD)
 	if err != nil {

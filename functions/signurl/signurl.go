@@ -258,6 +258,21 @@ func (s *Server) startPathway(r *http.Request, titleID string, now time.Time) st
 	return s.defaultCDN
 }
 
+// rankBeside runs startPathway beside the request's store reads and
+// delivers its answer: the ranking reads the edge table when its snapshot
+// is stale (PICKEDGE_REFRESH), and one after the other that would be a
+// second round trip (sign's goal is one). The caller receives from the
+// channel before it answers, so the ranking never outlives the request.
+func (s *Server) rankBeside(r *http.Request, titleID string, now time.Time) <-chan string {
+	out := make(chan string, 1)
+	if depcheck.Nil(s.deps.Steering) {
+		out <- s.defaultCDN
+		return out
+	}
+	go func() { out <- s.startPathway(r, titleID, now) }()
+	return out
+}
+
 // Register serves the routes on mux.
 func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
 
@@ -347,17 +362,20 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var ranked <-chan string
 	if body.CDN == "" {
-		body.CDN = s.startPathway(r, claims.TitleID, now)
+		ranked = s.rankBeside(r, claims.TitleID, now)
 	}
-	cdnName := body.CDN
-	c := s.cdns[cdnName]
-
 	ctx := r.Context()
 	sess, title, allowed, err := s.sessionLadder(ctx, id, claims, now)
+	if ranked != nil {
+		body.CDN = <-ranked
+	}
 	if err != nil {
 		return err
 	}
+	cdnName := body.CDN
+	c := s.cdns[cdnName]
 	prefix, manifest, err := titlePaths(title)
 	if err != nil {
 		return err
