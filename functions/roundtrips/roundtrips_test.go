@@ -212,19 +212,21 @@ func newRigWith(t testing.TB, c cloud, playVars map[string]string) *rig {
 		t.Fatal(err)
 	}
 	var signCfg signurl.Config
-	env(&signCfg, map[string]string{"SIGNURL_DEFAULT_CDN": demo.CDNCloudFront, "SIGNURL_CDN_BASES": demo.CDNCloudFront + "=http://edge.test",
+	// Two CDNs, as the local runner has: with one, signurl ranks nothing.
+	env(&signCfg, map[string]string{"SIGNURL_DEFAULT_CDN": demo.CDNCloudFront,
+		"SIGNURL_CDN_BASES": demo.CDNCloudFront + "=http://edge.test," + demo.CDNCloudCDN + "=http://edge-2.test",
 		"PUBLIC_API_URL": "http://api.test"})
 	// Sign starts a session on the steering server's first choice, over
 	// its own cached copy of the edge table, as deployed (signurl.Build).
 	var rankCfg ranker.Config
 	env(&rankCfg, nil)
-	r.signRanking, err = ranker.New(rankCfg, ranker.Deps{Store: store, Log: slog.New(slog.DiscardHandler), Now: r.clock.now})
+	r.signRanking, err = ranker.New(rankCfg, ranker.Deps{Store: store, ZoneStore: store, Log: slog.New(slog.DiscardHandler), Now: r.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.signRanking.Close() })
 	sign, err := signurl.New(signCfg, signurl.Deps{Store: store, Tokens: r.tokens,
-		Signers: map[string]playback.URLSigner{demo.CDNCloudFront: signer}, Now: r.clock.now, Steering: r.signRanking})
+		Signers: map[string]playback.URLSigner{demo.CDNCloudFront: signer, demo.CDNCloudCDN: signer}, Now: r.clock.now, Steering: r.signRanking})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,8 @@ type stackCDN struct {
 }
 
 // Build makes signurl over env's store and playback token keys, starting
-// sessions on the steering server's first choice (ranker.Build), signing
+// sessions on the steering server's first choice (ranker.Build) where it
+// signs for more than one CDN, signing
 // for the CDNs whose keys env holds (KeyConfig: CloudFront on AWS and in
 // the hybrid stack, Cloud CDN on GCP, both locally): the one construction
 // its Lambda main, the Cloud Functions deploy unit and the local runner
@@ -50,6 +51,12 @@ func Build(ctx context.Context, env fnenv.Env) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	deps := Deps{Store: store, Tokens: tokens, Signers: signers, Now: env.Now}
+	if len(cfg.CDNBases) < 2 {
+		// One CDN (every deployed stack: catalog.Delivery): nothing to
+		// rank, so no edge table reloads and no zone polling either.
+		return New(cfg, deps)
+	}
 	// The steering server's own ranking, over the same edge table and
 	// variables, so a session starts where its first steering answer
 	// would put it.
@@ -57,7 +64,8 @@ func Build(ctx context.Context, env fnenv.Env) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := New(cfg, Deps{Store: store, Tokens: tokens, Signers: signers, Now: env.Now, Steering: rk})
+	deps.Steering = rk
+	s, err := New(cfg, deps)
 	if err != nil {
 		_ = rk.Close()
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/netip"
@@ -28,6 +29,7 @@ import (
 	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/steering"
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
@@ -221,7 +223,8 @@ func checkBaseURL(base string) error {
 	return probe.Validate(now)
 }
 
-// Close closes Deps.Steering.
+// Close closes Deps.Steering, which the server owns (its GeoIP databases
+// and zone file pollers).
 func (s *Server) Close() error {
 	if c, ok := s.deps.Steering.(io.Closer); ok {
 		return c.Close()
@@ -241,13 +244,23 @@ func (s *Server) Close() error {
 // ranking (none configured, or it failed) it is the default CDN: starting
 // beats refusing, and steering still moves the player.
 func (s *Server) startPathway(r *http.Request, titleID string, now time.Time) string {
-	if depcheck.Nil(s.deps.Steering) {
+	if depcheck.Nil(s.deps.Steering) || len(s.cdns) < 2 {
 		return s.defaultCDN
 	}
-	ranked, err := s.deps.Steering.Pathways(r, titleID, now)
+	// The ranking is an optimisation: it must not hold the answer for
+	// long when the edge table is slow to read.
+	ctx, cancel := context.WithTimeout(r.Context(), rankTimeout)
+	defer cancel()
+	ranked, err := s.deps.Steering.Pathways(r.WithContext(ctx), titleID, now)
 	if err != nil {
-		ctx := r.Context()
-		httpx.Logger(ctx).WarnContext(ctx, "ranking pathways; starting on the default CDN", "default_cdn", s.defaultCDN, "err", err)
+		// No edge reporting (a new stack) or none for this viewer is a
+		// state, not a fault: it would otherwise be logged on every
+		// request.
+		level := slog.LevelWarn
+		if errors.Is(err, steering.ErrNoHealthyEdge) || errors.Is(err, steering.ErrNoEdgeForClient) {
+			level = slog.LevelDebug
+		}
+		httpx.Logger(ctx).Log(ctx, level, "ranking pathways; starting on the default CDN", "default_cdn", s.defaultCDN, "err", err)
 		return s.defaultCDN
 	}
 	for _, p := range ranked {
@@ -258,6 +271,11 @@ func (s *Server) startPathway(r *http.Request, titleID string, now time.Time) st
 	return s.defaultCDN
 }
 
+// rankTimeout bounds startPathway's ranking, a cold instance's edge table
+// read included; past it the session starts on the default CDN, which
+// steering then corrects.
+const rankTimeout = time.Second
+
 // rankBeside runs startPathway beside the request's store reads and
 // delivers its answer: the ranking reads the edge table when its snapshot
 // is stale (PICKEDGE_REFRESH), and one after the other that would be a
@@ -265,7 +283,7 @@ func (s *Server) startPathway(r *http.Request, titleID string, now time.Time) st
 // channel before it answers, so the ranking never outlives the request.
 func (s *Server) rankBeside(r *http.Request, titleID string, now time.Time) <-chan string {
 	out := make(chan string, 1)
-	if depcheck.Nil(s.deps.Steering) {
+	if depcheck.Nil(s.deps.Steering) || len(s.cdns) < 2 {
 		out <- s.defaultCDN
 		return out
 	}

@@ -7,8 +7,8 @@ import (
 )
 
 // Build makes the ranking over env's store (its edge table and coverage
-// zone versions), configured from env's variables, as functions/pickedge
-// and functions/signurl both build it.
+// zone versions), configured from env's variables: functions/signurl's
+// (functions/pickedge builds the same from the Config it also reads).
 func Build(ctx context.Context, env fnenv.Env) (*Ranker, error) {
 	var cfg Config
 	if err := env.Process(ctx, &cfg); err != nil {

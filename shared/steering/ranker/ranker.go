@@ -40,7 +40,9 @@ type Config struct {
 	Viewer steering.ViewerConfig `env:", prefix=PICKEDGE_"`
 
 	// Refresh is how old the cached edge table may get before a request
-	// reloads it. Reports applied in the same process reload it at once.
+	// reloads it. Reports applied in the same process (pickedge's, which
+	// calls Invalidate) reload it at once; another function's copy waits
+	// out Refresh.
 	Refresh time.Duration `env:"PICKEDGE_REFRESH, default=5s"`
 
 	// Client location, as Traffic Router has it: the deep coverage zone
@@ -48,7 +50,7 @@ type Config struct {
 	// Router's miss location). The zone files are optional and re-read
 	// when they change (looked at every ZoneFilePoll): a new version that
 	// does not load is logged and the last good one kept. One that does
-	// not parse at start is logged and reported (Server.Problems), and the
+	// not parse at start is logged and reported (Ranker.Problems), and the
 	// function serves without it (the store's last good upload standing in
 	// for the coverage zone file) until a version loads.
 	CoverageZoneFile     string        `env:"PICKEDGE_COVERAGE_ZONE_FILE"`
