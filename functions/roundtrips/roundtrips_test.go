@@ -215,7 +215,7 @@ func newRigWith(t testing.TB, c cloud, playVars map[string]string) *rig {
 	// Two CDNs, as the local runner has: with one, signurl ranks nothing.
 	env(&signCfg, map[string]string{"SIGNURL_DEFAULT_CDN": demo.CDNCloudFront,
 		"SIGNURL_CDN_BASES": demo.CDNCloudFront + "=http://edge.test," + demo.CDNCloudCDN + "=http://edge-2.test",
-		"PUBLIC_API_URL": "http://api.test"})
+		"PUBLIC_API_URL":    "http://api.test"})
 	// Sign starts a session on the steering server's first choice, over
 	// its own cached copy of the edge table, as deployed (signurl.Build).
 	var rankCfg ranker.Config
