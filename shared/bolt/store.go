@@ -73,7 +73,13 @@ func Open(path string, opts ...Option) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		if tx.Bucket(bucketInboxParked) != nil {
+			return nil
+		}
+		if _, err := tx.CreateBucket(bucketInboxParked); err != nil {
+			return err
+		}
+		return indexParkedEvents(tx)
 	})
 	if err != nil {
 		db.Close()
