@@ -172,7 +172,7 @@ func BenchmarkListParkedEvents(b *testing.B) {
 						ev.ProcessedAt = at
 					}
 					if i < 5 {
-						ev.ParkedKey, ev.ParkedAt = "customer:cus_x", at.Add(time.Duration(i))
+						ev.ProcessedAt, ev.ParkedKey, ev.ParkedAt = time.Time{}, "customer:cus_x", at.Add(time.Duration(i))
 					}
 					if err := putEvent(tx, playback.InboxEvent{}, ev); err != nil {
 						return err
