@@ -23,19 +23,48 @@ import (
 // byte order is (ParkedAt, ID) order, as playback.CompareParked.
 //
 // An entry exists exactly while its event is unprocessed and parked under
-// that key at that time: every write of bucketInbox that changes either
-// keeps it so in the same transaction. Files written before the index are
-// indexed once, by the Open that creates the bucket (indexParkedEvents).
+// that key at that time: every write of bucketInbox goes through putEvent,
+// which keeps it so in the same transaction. Files written before the index
+// are indexed once, by the Open that creates the bucket (indexInbox).
 var bucketInboxParked = []byte("inbox_parked")
 
-func parkIndexPrefix(source, parkKey string) []byte {
-	b := make([]byte, 0, 4+len(source)+len(parkKey)+12)
+// bucketInboxPending indexes the pending events (playback.InboxEvent.Pending)
+// by source and ReceivedAt, for the sweeper's ListPendingEvents, which
+// scanned the whole inbox too:
+//
+//	len(source) source  seconds nanos  id -> nil
+//
+// It is kept and created as bucketInboxParked is.
+var bucketInboxPending = []byte("inbox_pending")
+
+// inboxIndexes are the inbox's index buckets, each with the rule of which
+// events it holds and under which key.
+var inboxIndexes = []struct {
+	bucket []byte
+	holds  func(playback.InboxEvent) bool
+	key    func(playback.InboxEvent) []byte
+}{
+	{bucketInboxParked, parked, parkIndexKey},
+	{bucketInboxPending, playback.InboxEvent.Pending, pendingIndexKey},
+}
+
+func sourcePrefix(source string) []byte {
+	b := make([]byte, 0, 2+len(source)+12)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(source)))
-	b = append(b, source...)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(parkKey)))
+	return append(b, source...)
+}
+
+func pendingIndexKey(ev playback.InboxEvent) []byte {
+	return appendParkPosition(sourcePrefix(ev.Source), ev.ReceivedAt, ev.ID)
+}
+
+func parkIndexPrefix(source, parkKey string) []byte {
+	b := binary.BigEndian.AppendUint16(sourcePrefix(source), uint16(len(parkKey)))
 	return append(b, parkKey...)
 }
 
+// appendParkPosition appends (at, id) so that byte order is time order
+// (then id order).
 func appendParkPosition(b []byte, at time.Time, id string) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(at.Unix())^(1<<63))
 	b = binary.BigEndian.AppendUint32(b, uint32(at.Nanosecond()))
@@ -48,37 +77,69 @@ func parkIndexKey(ev playback.InboxEvent) []byte {
 
 func parked(ev playback.InboxEvent) bool { return ev.ProcessedAt.IsZero() && ev.ParkedKey != "" }
 
-// putEvent writes ev over old (zero if none) and moves its index entry.
+// putEvent writes ev over old (zero if none) and moves its index entries.
 func putEvent(tx *bbolt.Tx, old, ev playback.InboxEvent) error {
-	idx := tx.Bucket(bucketInboxParked)
-	if parked(old) {
-		if err := idx.Delete(parkIndexKey(old)); err != nil {
-			return err
-		}
+	if len(ev.Source) > 0xffff {
+		return fmt.Errorf("bolt: inbox source of %d bytes", len(ev.Source))
 	}
-	if parked(ev) {
-		if len(ev.Source) > 0xffff {
-			return fmt.Errorf("bolt: inbox source of %d bytes", len(ev.Source))
+	for _, ix := range inboxIndexes {
+		b := tx.Bucket(ix.bucket)
+		if ix.holds(old) {
+			if err := b.Delete(ix.key(old)); err != nil {
+				return err
+			}
 		}
-		if err := idx.Put(parkIndexKey(ev), nil); err != nil {
-			return err
+		if ix.holds(ev) {
+			if err := b.Put(ix.key(ev), nil); err != nil {
+				return err
+			}
 		}
 	}
 	return put(tx, bucketInbox, key(ev.Source, ev.ID), ev)
 }
 
-// indexParkedEvents fills bucketInboxParked from the inbox of a file
-// written before it existed. It runs in the transaction that creates the
-// bucket, so a crash leaves either both or neither.
-func indexParkedEvents(tx *bbolt.Tx) error {
-	idx := tx.Bucket(bucketInboxParked)
-	return tx.Bucket(bucketInbox).ForEach(func(k, v []byte) error {
-		ev, err := decode[playback.InboxEvent](v, "event", string(k))
-		if err != nil || !parked(ev) {
+// indexInbox creates the inbox's index buckets that the file lacks (it was
+// written before them) and fills them from the inbox. It runs in Open's
+// transaction, so a crash leaves each index either whole or absent.
+func indexInbox(tx *bbolt.Tx) error {
+	for _, ix := range inboxIndexes {
+		if tx.Bucket(ix.bucket) != nil {
+			continue
+		}
+		b, err := tx.CreateBucket(ix.bucket)
+		if err != nil {
 			return err
 		}
-		return idx.Put(parkIndexKey(ev), nil)
-	})
+		err = tx.Bucket(bucketInbox).ForEach(func(k, v []byte) error {
+			ev, err := decode[playback.InboxEvent](v, "event", string(k))
+			if err != nil || !ix.holds(ev) {
+				return err
+			}
+			return b.Put(ix.key(ev), nil)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listPending reads up to limit pending events received before before,
+// oldest first, decoding only those.
+func listPending(tx *bbolt.Tx, source string, before time.Time, limit int) ([]playback.InboxEvent, error) {
+	prefix := sourcePrefix(source)
+	end := appendParkPosition(bytes.Clone(prefix), before, "")
+	var out []playback.InboxEvent
+	c := tx.Bucket(bucketInboxPending).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.Compare(k, end) < 0 && len(out) < limit; k, _ = c.Next() {
+		id := string(k[len(prefix)+12:])
+		ev, err := get[playback.InboxEvent](tx, bucketInbox, key(source, id), "event", id)
+		if err != nil {
+			return nil, fmt.Errorf("pending index entry of %s: %w", id, err)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
 }
 
 // listParked reads up to limit events of the index from after, decoding

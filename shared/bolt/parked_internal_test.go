@@ -14,9 +14,10 @@ import (
 )
 
 // TestOpensFilesWrittenBeforeTheParkedIndex writes an inbox the way files
-// were written before bucketInboxParked (JSON events, no index bucket) and
-// checks that Open indexes it: the parked events list in order, processed
-// and pending ones do not, and the index then follows new writes.
+// were written before the inbox's indexes (JSON events, no index buckets)
+// and checks that Open indexes it: the parked events list in order under
+// their key, the pending one as pending, and the indexes then follow new
+// writes.
 func TestOpensFilesWrittenBeforeTheParkedIndex(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "old.db")
@@ -89,6 +90,21 @@ func TestOpensFilesWrittenBeforeTheParkedIndex(t *testing.T) {
 			t.Errorf("%s %s: listed %q, want %q", c.source, c.key, got, c.want)
 		}
 	}
+	pending := func() string {
+		t.Helper()
+		got, err := s.ListPendingEvents(ctx, "stripe", at.Add(time.Hour), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := ""
+		for _, ev := range got {
+			ids += ev.ID + " "
+		}
+		return ids
+	}
+	if got, want := pending(), "evt_pending "; got != want {
+		t.Errorf("pending: listed %q, want %q", got, want)
+	}
 	if err := s.MarkEventProcessed(ctx, "stripe", "evt_b", at, at.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +117,15 @@ func TestOpensFilesWrittenBeforeTheParkedIndex(t *testing.T) {
 	if got, want := list("stripe", "customer:cus_2"), "evt_a evt_other "; got != want {
 		t.Errorf("after moving: listed %q, want %q", got, want)
 	}
+	if _, _, err := s.RecordEvent(ctx, playback.InboxEvent{Source: "stripe", ID: "evt_new", ReceivedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkEventProcessed(ctx, "stripe", "evt_pending", at, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := pending(), "evt_new "; got != want {
+		t.Errorf("pending after recording and processing: listed %q, want %q", got, want)
+	}
 	// Opening again must not index twice (nor lose what the index holds).
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -110,6 +135,9 @@ func TestOpensFilesWrittenBeforeTheParkedIndex(t *testing.T) {
 	}
 	if got, want := list("stripe", "customer:cus_2"), "evt_a evt_other "; got != want {
 		t.Errorf("reopened: listed %q, want %q", got, want)
+	}
+	if got, want := pending(), "evt_new "; got != want {
+		t.Errorf("reopened: pending %q, want %q", got, want)
 	}
 }
 
@@ -144,54 +172,68 @@ func TestParkIndexKeepsKeysApart(t *testing.T) {
 	}
 }
 
-// BenchmarkListParkedEvents lists one customer's parked events (what a
-// link's wake does) with n other events of the source stored, parked under
-// other customers, processed or pending. The cost per list must not grow
-// with n: compare ns/op and allocs/op of stored=1000 and stored=10000 of
-// the same run.
-func BenchmarkListParkedEvents(b *testing.B) {
+// BenchmarkInboxLists lists what a link's wake lists (one customer's
+// parked events) and what a sweep lists (the pending events) with n events
+// of the source stored, most of them processed or parked under other
+// customers. The cost of a list must not grow with n: compare ns/op and
+// allocs/op of stored=1000 and stored=10000 of the same run.
+func BenchmarkInboxLists(b *testing.B) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("stored=%d", n), func(b *testing.B) {
-			s, err := Open(filepath.Join(b.TempDir(), "b.db"), WithoutSync())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-			payload := make([]byte, 2000) // a Stripe event is a few kilobytes
-			for i := range payload {
-				payload[i] = 'x'
-			}
-			err = s.db.Update(func(tx *bbolt.Tx) error {
-				for i := range n {
-					ev := playback.InboxEvent{Source: "stripe", ID: fmt.Sprintf("evt_%06d", i), Payload: payload, ReceivedAt: at}
-					switch i % 3 {
-					case 0:
-						ev.ParkedKey, ev.ParkedAt = fmt.Sprintf("customer:cus_%d", i), at
-					case 1:
-						ev.ProcessedAt = at
-					}
-					if i < 5 {
-						ev.ProcessedAt, ev.ParkedKey, ev.ParkedAt = time.Time{}, "customer:cus_x", at.Add(time.Duration(i))
-					}
-					if err := putEvent(tx, playback.InboxEvent{}, ev); err != nil {
-						return err
-					}
+		s, err := Open(filepath.Join(b.TempDir(), "b.db"), WithoutSync())
+		if err != nil {
+			b.Fatal(err)
+		}
+		payload := make([]byte, 2000) // a Stripe event is a few kilobytes
+		for i := range payload {
+			payload[i] = 'x'
+		}
+		err = s.db.Update(func(tx *bbolt.Tx) error {
+			for i := range n {
+				ev := playback.InboxEvent{Source: "stripe", ID: fmt.Sprintf("evt_%06d", i), Payload: payload,
+					ReceivedAt: at.Add(time.Duration(i) * time.Millisecond)}
+				switch {
+				case i < 5:
+					ev.ParkedKey, ev.ParkedAt = "customer:cus_x", at.Add(time.Duration(i))
+				case i < 10: // pending
+				case i%2 == 0:
+					ev.ParkedKey, ev.ParkedAt = fmt.Sprintf("customer:cus_%d", i), at
+				default:
+					ev.ProcessedAt = at
 				}
-				return nil
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				got, err := s.ListParkedEvents(ctx, "stripe", "customer:cus_x", playback.ParkCursor{}, 100)
-				if err != nil || len(got) != 5 {
-					b.Fatalf("listed %d, %v", len(got), err)
+				if err := putEvent(tx, playback.InboxEvent{}, ev); err != nil {
+					return err
 				}
 			}
+			return nil
 		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		lists := []struct {
+			name string
+			list func() ([]playback.InboxEvent, error)
+		}{
+			{"parked", func() ([]playback.InboxEvent, error) {
+				return s.ListParkedEvents(ctx, "stripe", "customer:cus_x", playback.ParkCursor{}, 100)
+			}},
+			{"pending", func() ([]playback.InboxEvent, error) {
+				return s.ListPendingEvents(ctx, "stripe", at.Add(time.Hour), 100)
+			}},
+		}
+		for _, l := range lists {
+			b.Run(fmt.Sprintf("%s/stored=%d", l.name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if got, err := l.list(); err != nil || len(got) != 5 {
+						b.Fatalf("listed %d, %v", len(got), err)
+					}
+				}
+			})
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,9 +1,7 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
-	"slices"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -47,25 +45,15 @@ func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, e
 	})
 }
 
+// ListPendingEvents reads the source's entries of bucketInboxPending.
 func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBefore time.Time, limit int) (out []playback.InboxEvent, err error) {
-	err = s.view(ctx, "ListPendingEvents", func(tx *bbolt.Tx) error {
-		prefix := key(source, "")
-		c := tx.Bucket(bucketInbox).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			ev, err := decode[playback.InboxEvent](v, "event", string(k))
-			if err != nil {
-				return err
-			}
-			if ev.Pending() && ev.ReceivedAt.Before(receivedBefore) {
-				out = append(out, ev)
-			}
-		}
-		return nil
-	})
-	slices.SortFunc(out, func(a, b playback.InboxEvent) int { return a.ReceivedAt.Compare(b.ReceivedAt) })
-	if len(out) > limit {
-		out = out[:limit]
+	if limit <= 0 {
+		return nil, nil
 	}
+	err = s.view(ctx, "ListPendingEvents", func(tx *bbolt.Tx) (err error) {
+		out, err = listPending(tx, source, receivedBefore, limit)
+		return err
+	})
 	return out, err
 }
 

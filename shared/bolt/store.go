@@ -73,13 +73,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 				return err
 			}
 		}
-		if tx.Bucket(bucketInboxParked) != nil {
-			return nil
-		}
-		if _, err := tx.CreateBucket(bucketInboxParked); err != nil {
-			return err
-		}
-		return indexParkedEvents(tx)
+		return indexInbox(tx)
 	})
 	if err != nil {
 		db.Close()
