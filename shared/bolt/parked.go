@@ -79,8 +79,8 @@ func parked(ev playback.InboxEvent) bool { return ev.ProcessedAt.IsZero() && ev.
 
 // putEvent writes ev over old (zero if none) and moves its index entries.
 func putEvent(tx *bbolt.Tx, old, ev playback.InboxEvent) error {
-	if len(ev.Source) > 0xffff {
-		return fmt.Errorf("bolt: inbox source of %d bytes", len(ev.Source))
+	if len(ev.Source) > 0xffff || len(ev.ParkedKey) > 0xffff { // the indexes' two-byte lengths
+		return fmt.Errorf("bolt: inbox event %s: source or park key too long", ev.ID)
 	}
 	for _, ix := range inboxIndexes {
 		b := tx.Bucket(ix.bucket)
