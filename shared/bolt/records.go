@@ -1,9 +1,7 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
-	"slices"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -20,7 +18,7 @@ func (s *Store) RecordEvent(ctx context.Context, ev playback.InboxEvent) (stored
 			return err
 		}
 		stored, created = ev, true
-		return put(tx, bucketInbox, k, ev)
+		return putEvent(tx, playback.InboxEvent{}, ev)
 	})
 	return stored, created, err
 }
@@ -40,31 +38,22 @@ func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, e
 		if err != nil || !ev.ProcessedAt.IsZero() {
 			return err
 		}
+		old := ev
 		ev.ProcessedAt, ev.ExpiresAt = at, expiresAt
 		ev.ParkedKey, ev.ParkedAt = "", time.Time{}
-		return put(tx, bucketInbox, k, ev)
+		return putEvent(tx, old, ev)
 	})
 }
 
+// ListPendingEvents reads the source's entries of bucketInboxPending.
 func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBefore time.Time, limit int) (out []playback.InboxEvent, err error) {
-	err = s.view(ctx, "ListPendingEvents", func(tx *bbolt.Tx) error {
-		prefix := key(source, "")
-		c := tx.Bucket(bucketInbox).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			ev, err := decode[playback.InboxEvent](v, "event", string(k))
-			if err != nil {
-				return err
-			}
-			if ev.Pending() && ev.ReceivedAt.Before(receivedBefore) {
-				out = append(out, ev)
-			}
-		}
-		return nil
-	})
-	slices.SortFunc(out, func(a, b playback.InboxEvent) int { return a.ReceivedAt.Compare(b.ReceivedAt) })
-	if len(out) > limit {
-		out = out[:limit]
+	if limit <= 0 {
+		return nil, nil
 	}
+	err = s.view(ctx, "ListPendingEvents", func(tx *bbolt.Tx) (err error) {
+		out, err = listPending(tx, source, receivedBefore, limit)
+		return err
+	})
 	return out, err
 }
 
@@ -75,36 +64,24 @@ func (s *Store) ParkEvent(ctx context.Context, source, id, parkKey string, at ti
 	return s.update(ctx, "ParkEvent", func(tx *bbolt.Tx) error {
 		k := key(source, id)
 		ev, err := get[playback.InboxEvent](tx, bucketInbox, k, "event", id)
+		old := ev
 		if err != nil || !ev.Park(parkKey, at) {
 			return err
 		}
-		return put(tx, bucketInbox, k, ev)
+		return putEvent(tx, old, ev)
 	})
 }
 
-// ListParkedEvents scans the source's events: the local store holds few.
+// ListParkedEvents reads the key's entries of bucketInboxParked: it decodes
+// the events it returns and no others.
 func (s *Store) ListParkedEvents(ctx context.Context, source, parkKey string, after playback.ParkCursor, limit int) (out []playback.InboxEvent, err error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	err = s.view(ctx, "ListParkedEvents", func(tx *bbolt.Tx) error {
-		prefix := key(source, "")
-		c := tx.Bucket(bucketInbox).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			ev, err := decode[playback.InboxEvent](v, "event", string(k))
-			if err != nil {
-				return err
-			}
-			if ev.ProcessedAt.IsZero() && ev.ParkedKey == parkKey && playback.CompareParked(ev, after) > 0 {
-				out = append(out, ev)
-			}
-		}
-		return nil
+	err = s.view(ctx, "ListParkedEvents", func(tx *bbolt.Tx) (err error) {
+		out, err = listParked(tx, source, parkKey, after, limit)
+		return err
 	})
-	slices.SortFunc(out, func(a, b playback.InboxEvent) int { return playback.CompareParked(a, playback.CursorOf(b)) })
-	if len(out) > limit {
-		out = out[:limit]
-	}
 	return out, err
 }
 

@@ -73,7 +73,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		return indexInbox(tx)
 	})
 	if err != nil {
 		db.Close()

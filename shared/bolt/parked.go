@@ -1,0 +1,165 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// bucketInboxParked indexes the parked inbox events by source and park key
+// in ListParkedEvents' order, so listing a key reads that key's events
+// only: a scan of the source decoded every event ever recorded (payload and
+// all) on each link, a cost per event that grew with the history.
+//
+//	len(source) source len(key) key  seconds nanos  id -> nil
+//
+// The lengths (two bytes each, big-endian) keep "a" and "a\x00b" apart;
+// seconds are big-endian with the sign bit flipped and nanos big-endian, so
+// byte order is (ParkedAt, ID) order, as playback.CompareParked.
+//
+// An entry exists exactly while its event is unprocessed and parked under
+// that key at that time: every write of bucketInbox goes through putEvent,
+// which keeps it so in the same transaction. Files written before the index
+// are indexed once, by the Open that creates the bucket (indexInbox).
+var bucketInboxParked = []byte("inbox_parked")
+
+// bucketInboxPending indexes the pending events (playback.InboxEvent.Pending)
+// by source and ReceivedAt, for the sweeper's ListPendingEvents, which
+// scanned the whole inbox too:
+//
+//	len(source) source  seconds nanos  id -> nil
+//
+// It is kept and created as bucketInboxParked is.
+var bucketInboxPending = []byte("inbox_pending")
+
+// inboxIndexes are the inbox's index buckets, each with the rule of which
+// events it holds and under which key.
+var inboxIndexes = []struct {
+	bucket []byte
+	holds  func(playback.InboxEvent) bool
+	key    func(playback.InboxEvent) []byte
+}{
+	{bucketInboxParked, parked, parkIndexKey},
+	{bucketInboxPending, playback.InboxEvent.Pending, pendingIndexKey},
+}
+
+func sourcePrefix(source string) []byte {
+	b := make([]byte, 0, 2+len(source)+12)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(source)))
+	return append(b, source...)
+}
+
+func pendingIndexKey(ev playback.InboxEvent) []byte {
+	return appendParkPosition(sourcePrefix(ev.Source), ev.ReceivedAt, ev.ID)
+}
+
+func parkIndexPrefix(source, parkKey string) []byte {
+	b := binary.BigEndian.AppendUint16(sourcePrefix(source), uint16(len(parkKey)))
+	return append(b, parkKey...)
+}
+
+// appendParkPosition appends (at, id) so that byte order is time order
+// (then id order).
+func appendParkPosition(b []byte, at time.Time, id string) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(at.Unix())^(1<<63))
+	b = binary.BigEndian.AppendUint32(b, uint32(at.Nanosecond()))
+	return append(b, id...)
+}
+
+func parkIndexKey(ev playback.InboxEvent) []byte {
+	return appendParkPosition(parkIndexPrefix(ev.Source, ev.ParkedKey), ev.ParkedAt, ev.ID)
+}
+
+func parked(ev playback.InboxEvent) bool { return ev.ProcessedAt.IsZero() && ev.ParkedKey != "" }
+
+// putEvent writes ev over old (zero if none) and moves its index entries.
+func putEvent(tx *bbolt.Tx, old, ev playback.InboxEvent) error {
+	if len(ev.Source) > 0xffff || len(ev.ParkedKey) > 0xffff { // the indexes' two-byte lengths
+		return fmt.Errorf("bolt: inbox event %s: source or park key too long", ev.ID)
+	}
+	for _, ix := range inboxIndexes {
+		b := tx.Bucket(ix.bucket)
+		if ix.holds(old) {
+			if err := b.Delete(ix.key(old)); err != nil {
+				return err
+			}
+		}
+		if ix.holds(ev) {
+			if err := b.Put(ix.key(ev), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return put(tx, bucketInbox, key(ev.Source, ev.ID), ev)
+}
+
+// indexInbox creates the inbox's index buckets that the file lacks (it was
+// written before them) and fills them from the inbox. It runs in Open's
+// transaction, so a crash leaves each index either whole or absent.
+func indexInbox(tx *bbolt.Tx) error {
+	for _, ix := range inboxIndexes {
+		if tx.Bucket(ix.bucket) != nil {
+			continue
+		}
+		b, err := tx.CreateBucket(ix.bucket)
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketInbox).ForEach(func(k, v []byte) error {
+			ev, err := decode[playback.InboxEvent](v, "event", string(k))
+			if err != nil || !ix.holds(ev) {
+				return err
+			}
+			return b.Put(ix.key(ev), nil)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listPending reads up to limit pending events received before before,
+// oldest first, decoding only those.
+func listPending(tx *bbolt.Tx, source string, before time.Time, limit int) ([]playback.InboxEvent, error) {
+	prefix := sourcePrefix(source)
+	end := appendParkPosition(bytes.Clone(prefix), before, "")
+	var out []playback.InboxEvent
+	c := tx.Bucket(bucketInboxPending).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.Compare(k, end) < 0 && len(out) < limit; k, _ = c.Next() {
+		id := string(k[len(prefix)+12:])
+		ev, err := get[playback.InboxEvent](tx, bucketInbox, key(source, id), "event", id)
+		if err != nil {
+			return nil, fmt.Errorf("pending index entry of %s: %w", id, err)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// listParked reads up to limit events of the index from after, decoding
+// only those.
+func listParked(tx *bbolt.Tx, source, parkKey string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {
+	prefix := parkIndexPrefix(source, parkKey)
+	from := appendParkPosition(bytes.Clone(prefix), after.At, after.ID)
+	var out []playback.InboxEvent
+	c := tx.Bucket(bucketInboxParked).Cursor()
+	k, _ := c.Seek(from)
+	if bytes.Equal(k, from) {
+		k, _ = c.Next() // the cursor is exclusive
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Next() {
+		id := string(k[len(prefix)+12:])
+		ev, err := get[playback.InboxEvent](tx, bucketInbox, key(source, id), "event", id)
+		if err != nil {
+			return nil, fmt.Errorf("parked index entry of %s: %w", id, err)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
