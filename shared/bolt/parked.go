@@ -24,8 +24,8 @@ import (
 //
 // An entry exists exactly while its event is unprocessed and parked under
 // that key at that time: every write of bucketInbox goes through putEvent,
-// which keeps it so in the same transaction. Files written before the index
-// are indexed once, by the Open that creates the bucket (indexInbox).
+// which keeps it so in the same transaction, and every Open builds it
+// again from the inbox (indexInbox).
 var bucketInboxParked = []byte("inbox_parked")
 
 // bucketInboxPending indexes the pending events (playback.InboxEvent.Pending)
@@ -98,13 +98,19 @@ func putEvent(tx *bbolt.Tx, old, ev playback.InboxEvent) error {
 	return put(tx, bucketInbox, key(ev.Source, ev.ID), ev)
 }
 
-// indexInbox creates the inbox's index buckets that the file lacks (it was
-// written before them) and fills them from the inbox. It runs in Open's
-// transaction, so a crash leaves each index either whole or absent.
+// indexInbox builds the inbox's index buckets afresh from the inbox, on
+// every Open: a file last written by a binary from before the indexes (a
+// rollback, then an upgrade again) holds events they lack or list wrongly,
+// and trusting an index that exists would leave those events parked or
+// pending for good. One decode of the inbox per start costs what a single
+// sweep did before the indexes. It runs in Open's transaction, so a crash
+// leaves the indexes as they were.
 func indexInbox(tx *bbolt.Tx) error {
 	for _, ix := range inboxIndexes {
 		if tx.Bucket(ix.bucket) != nil {
-			continue
+			if err := tx.DeleteBucket(ix.bucket); err != nil {
+				return err
+			}
 		}
 		b, err := tx.CreateBucket(ix.bucket)
 		if err != nil {

@@ -139,6 +139,49 @@ func TestOpensFilesWrittenBeforeTheParkedIndex(t *testing.T) {
 	if got, want := pending(), "evt_new "; got != want {
 		t.Errorf("reopened: pending %q, want %q", got, want)
 	}
+
+	// A rollback: a binary from before the indexes writes the inbox
+	// alone (it processes evt_a, parks evt_new, records evt_late), then
+	// the upgrade opens the file again. Its lists must be the inbox's.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db, err = bbolt.Open(path, 0o600, nil); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte("inbox"))
+		for _, ev := range []playback.InboxEvent{
+			{Source: "stripe", ID: "evt_a", ProcessedAt: at},
+			{Source: "stripe", ID: "evt_new", ParkedKey: "customer:cus_2", ParkedAt: at.Add(time.Minute), ReceivedAt: at},
+			{Source: "stripe", ID: "evt_late", ReceivedAt: at.Add(time.Second)},
+		} {
+			ev.Payload = []byte(`{"id":"` + ev.ID + `"}`)
+			raw, err := json.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(ev.Source+"\x00"+ev.ID), raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := list("stripe", "customer:cus_2"), "evt_other evt_new "; got != want {
+		t.Errorf("after a rollback's writes: listed %q, want %q", got, want)
+	}
+	if got, want := pending(), "evt_late "; got != want {
+		t.Errorf("after a rollback's writes: pending %q, want %q", got, want)
+	}
 }
 
 // TestParkIndexKeepsKeysApart: park keys may hold any byte but "|", so a
