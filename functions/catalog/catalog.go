@@ -445,10 +445,12 @@ var Functions = []Function{
 		},
 		Secrets:   []string{SecretPlaybackTokenKeys},
 		SignsURLs: true,
-		// A session starts on the steering server's first choice for the
-		// viewer (pickedge's ranking: the edge table and the caller's
-		// location).
-		LocatesCaller:  true,
+		// Not LocatesCaller: it ranks pathways for the viewer (to start a
+		// session on the steering server's first choice) only where it
+		// signs for two CDNs or more, and every stack here gives it one
+		// (Delivery), so signurl.Build reads no PICKEDGE_* variable. A
+		// stack given a second CDN by hand sets PICKEDGE_TRUSTED_HOPS on
+		// it as on pickedge.
 		Store:          StoreReadOnly,
 		MemoryMB:       256,
 		TimeoutSeconds: 10,
