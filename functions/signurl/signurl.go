@@ -119,6 +119,9 @@ type Server struct {
 	cdnNames   []string // sorted
 	origin     Origin
 	plans      *playback.PlanCache
+	// steering is Deps.Steering where there is a choice to rank (two
+	// CDNs or more), else nil: sessions then start on defaultCDN.
+	steering Steering
 }
 
 type cdn struct {
@@ -182,6 +185,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, fmt.Errorf("signurl.New: PUBLIC_API_URL %q must be an http(s) URL without query", cfg.PublicURL)
 		}
 	}
+	if !depcheck.Nil(deps.Steering) && len(s.cdns) > 1 {
+		s.steering = deps.Steering
+	}
 	s.origin = deps.Origin
 	if s.origin == nil {
 		if cfg.OriginCacheTTL < 0 {
@@ -244,14 +250,14 @@ func (s *Server) Close() error {
 // ranking (none configured, or it failed) it is the default CDN: starting
 // beats refusing, and steering still moves the player.
 func (s *Server) startPathway(r *http.Request, titleID string, now time.Time) string {
-	if depcheck.Nil(s.deps.Steering) || len(s.cdns) < 2 {
+	if s.steering == nil {
 		return s.defaultCDN
 	}
 	// The ranking is an optimisation: it must not hold the answer for
 	// long when the edge table is slow to read.
 	ctx, cancel := context.WithTimeout(r.Context(), rankTimeout)
 	defer cancel()
-	ranked, err := s.deps.Steering.Pathways(r.WithContext(ctx), titleID, now)
+	ranked, err := s.steering.Pathways(r.WithContext(ctx), titleID, now)
 	if err != nil {
 		// No edge reporting (a new stack) or none for this viewer is a
 		// state, not a fault: it would otherwise be logged on every
@@ -283,7 +289,7 @@ const rankTimeout = time.Second
 // channel before it answers, so the ranking never outlives the request.
 func (s *Server) rankBeside(r *http.Request, titleID string, now time.Time) <-chan string {
 	out := make(chan string, 1)
-	if depcheck.Nil(s.deps.Steering) || len(s.cdns) < 2 {
+	if s.steering == nil {
 		out <- s.defaultCDN
 		return out
 	}
