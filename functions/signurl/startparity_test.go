@@ -50,10 +50,14 @@ type platformEnv struct {
 	bus    playback.Publisher
 	tokens *auth.Keyring
 	now    func() time.Time
-	// edgeReads and zoneReads count the edge table and coverage zone
-	// reads of every function built over it.
-	edgeReads, zoneReads atomic.Int64
+	// reads counts the edge table and coverage zone reads of the stores
+	// handed out while it is set: newRig points it at each function's
+	// own counts before its Build.
+	reads *storeReads
 }
+
+// storeReads counts what ranking reads of a store.
+type storeReads struct{ edges, zones atomic.Int64 }
 
 var _ fnenv.Env = (*platformEnv)(nil)
 
@@ -61,21 +65,21 @@ var _ fnenv.Env = (*platformEnv)(nil)
 // reads: what ranking costs.
 type countingStore struct {
 	*bolt.Store
-	edgeReads, zoneReads *atomic.Int64
+	reads *storeReads
 }
 
 func (s countingStore) ListEdges(ctx context.Context) ([]playback.Edge, error) {
-	s.edgeReads.Add(1)
+	s.reads.edges.Add(1)
 	return s.Store.ListEdges(ctx)
 }
 
 func (s countingStore) GetCoverageZones(ctx context.Context, version int64) (playback.CoverageZones, error) {
-	s.zoneReads.Add(1)
+	s.reads.zones.Add(1)
 	return s.Store.GetCoverageZones(ctx, version)
 }
 
 func (e *platformEnv) Store(context.Context) (playback.Store, error) {
-	return countingStore{Store: e.store, edgeReads: &e.edgeReads, zoneReads: &e.zoneReads}, nil
+	return countingStore{Store: e.store, reads: e.reads}, nil
 }
 func (e *platformEnv) Bus(context.Context) (playback.Publisher, error) { return e.bus, nil }
 func (e *platformEnv) Keyring() (*auth.Keyring, error)                 { return e.tokens, nil }
@@ -84,12 +88,14 @@ func (e *platformEnv) Now() time.Time                                  { return 
 // rig is signurl and pickedge built over one platformEnv, with the demo
 // edges on the two local CDNs.
 type rig struct {
-	t                   *testing.T
-	env                 *platformEnv
-	clock               *clock
-	signurl, pickedge   http.Handler
-	signurlSrv          *signurl.Server
-	edgeReadsAfterBuild int64
+	t                 *testing.T
+	env               *platformEnv
+	clock             *clock
+	signurl, pickedge http.Handler
+	signurlSrv        *signurl.Server
+	// signurlReads and pickedgeReads are what each function's stores
+	// were asked.
+	signurlReads, pickedgeReads storeReads
 }
 
 // locationVars writes the coverage zone file and GeoLite2-style City and
@@ -114,22 +120,28 @@ func locationVars(t *testing.T) map[string]string {
 	return map[string]string{"PICKEDGE_COVERAGE_ZONE_FILE": zones, "PICKEDGE_GEOIP_CITY_DB": city, "PICKEDGE_GEOIP_ASN_DB": asn}
 }
 
-// signerVars are the variables of a CloudFront and a Cloud CDN signer,
-// renamed to the demo's CDN names.
-func signerVars(t *testing.T) map[string]string {
+// signerVars are the variables of a CloudFront signer for
+// demo.CDNCloudFront and a Cloud CDN one for demo.CDNCloudCDN, for those of
+// cdns.
+func signerVars(t *testing.T, cdns []string) map[string]string {
 	keys := testKeys()
 	if keys.err != nil {
 		t.Fatal(keys.err)
 	}
-	return map[string]string{
-		"CLOUDFRONT_KEYS":          keys.cfECDSA.ID + "=env:CF_KEY",
-		"CLOUDFRONT_ACTIVE_KEY_ID": keys.cfECDSA.ID,
-		"CF_KEY":                   pemOf(t, keys.cfECDSA.Signer),
-		"CLOUDCDN_KEYS":            keys.cdn.Name + "=env:CDN_KEY",
-		"CLOUDCDN_ACTIVE_KEY_NAME": keys.cdn.Name,
-		"CDN_KEY":                  cloudcdn.EncodeKey(keys.cdn.Secret),
-		"SIGNURL_SIGNER_NAMES":     signurl.CDNCloudFront + "=" + demo.CDNCloudFront + "," + signurl.CDNCloudCDN + "=" + demo.CDNCloudCDN,
+	vars := map[string]string{
+		"SIGNURL_SIGNER_NAMES": signurl.CDNCloudFront + "=" + demo.CDNCloudFront + "," + signurl.CDNCloudCDN + "=" + demo.CDNCloudCDN,
 	}
+	if slices.Contains(cdns, demo.CDNCloudFront) {
+		vars["CLOUDFRONT_KEYS"] = keys.cfECDSA.ID + "=env:CF_KEY"
+		vars["CLOUDFRONT_ACTIVE_KEY_ID"] = keys.cfECDSA.ID
+		vars["CF_KEY"] = pemOf(t, keys.cfECDSA.Signer)
+	}
+	if slices.Contains(cdns, demo.CDNCloudCDN) {
+		vars["CLOUDCDN_KEYS"] = keys.cdn.Name + "=env:CDN_KEY"
+		vars["CLOUDCDN_ACTIVE_KEY_NAME"] = keys.cdn.Name
+		vars["CDN_KEY"] = cloudcdn.EncodeKey(keys.cdn.Secret)
+	}
+	return vars
 }
 
 // newRig seeds the demo data with the demo edges on cdns (the local
@@ -181,18 +193,20 @@ func newRig(t *testing.T, cdns []string, extra map[string]string) *rig {
 		"PICKEDGE_REFRESH":     "1s",
 	}
 	maps.Copy(vars, locationVars(t))
-	maps.Copy(vars, signerVars(t))
+	maps.Copy(vars, signerVars(t, cdns))
 	maps.Copy(vars, extra)
 	bus := membus.New(membus.Config{})
 	t.Cleanup(func() { bus.Close() })
 	c := newClock(now)
 	r := &rig{t: t, clock: c, env: &platformEnv{Recorder: &fnenvtest.Recorder{Vars: vars}, store: store, bus: bus,
 		tokens: auth.NewDevKeyring(), now: c.now}}
+	r.env.reads = &r.signurlReads
 	su, err := signurl.Build(ctx, r.env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { su.Close() })
+	r.env.reads = &r.pickedgeReads
 	pe, err := pickedge.Build(ctx, r.env)
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +221,6 @@ func newRig(t *testing.T, cdns []string, extra map[string]string) *rig {
 		f.fn.Register(mux)
 		*f.dst = httpx.Middleware(slog.New(slog.DiscardHandler), mux)
 	}
-	r.edgeReadsAfterBuild = r.env.edgeReads.Load()
 	return r
 }
 
