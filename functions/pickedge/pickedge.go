@@ -24,6 +24,7 @@ import (
 	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/playurl"
 	"github.com/playplane/playplane/shared/steering"
 	"github.com/playplane/playplane/shared/steering/ranker"
 )
@@ -245,6 +246,14 @@ func (s *Server) pickEdges(w http.ResponseWriter, r *http.Request) error {
 // without custom headers, so the playback token travels in the query (an
 // Authorization header works too). format=hls|dash picks the manifest
 // flavour; without it, a request carrying _DASH_ parameters gets DASH.
+// start (playurl.SteeringStart, only in the URI a session's manifests
+// name, never in RELOAD-URI) is the pathway they start on: the answer, the
+// player's first, keeps it first while it has a usable edge for the
+// viewer (steering.SteeringManifest.StartOn).
+//
+// Errors: 400 format or start malformed; 401 missing, forged or expired
+// token; 403 token of another session; 410 the session is over; 503 no
+// usable edge, or the store is down.
 func (s *Server) steeringManifest(w http.ResponseWriter, r *http.Request) error {
 	// Browser players (hls.js, dash.js) fetch the manifest from the page's
 	// origin as a simple GET. The token in the URL is the credential, not
@@ -284,6 +293,10 @@ func (s *Server) steeringManifest(w http.ResponseWriter, r *http.Request) error 
 	default:
 		return playback.Errorf(playback.CodeInvalid, "format", "format must be hls or dash")
 	}
+	start := q.Get(playurl.SteeringStart)
+	if start != "" && !steering.ValidPathwayID(start) {
+		return playback.Errorf(playback.CodeInvalid, playurl.SteeringStart, "%s must be a pathway ID ([A-Za-z0-9._-]+)", playurl.SteeringStart)
+	}
 	id := r.PathValue("session_id")
 	if err := s.checkSession(r.Context(), id, claims, now); err != nil {
 		return err
@@ -307,6 +320,10 @@ func (s *Server) steeringManifest(w http.ResponseWriter, r *http.Request) error 
 	}
 	if err != nil {
 		return fmt.Errorf("pickedge: steering manifest: %w", err)
+	}
+	if start != "" && !m.StartOn(start) {
+		log := httpx.Logger(r.Context())
+		log.DebugContext(r.Context(), "start pathway has no usable edge; the player moves", "session_id", id, "start", start)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, http.StatusOK, m)

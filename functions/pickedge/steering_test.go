@@ -308,3 +308,78 @@ func TestSteeringWithManifestCredential(t *testing.T) {
 		})
 	}
 }
+
+// TestSteeringFirstAnswerKeepsTheStart: the steering URI a session's
+// manifests name carries the pathway they start on (playurl.SteeringStart).
+// The answer to it, the player's first, keeps that pathway first while it
+// has a usable edge for the viewer, the others in the ranking's order; its
+// RELOAD-URI does not carry it, so the next answer is the ranking's. A
+// start without a usable edge, or one the ranking does not know, gets the
+// ranking (the player cannot stay); a malformed one is refused.
+func TestSteeringFirstAnswerKeepsTheStart(t *testing.T) {
+	t.Parallel()
+	ranked := []string{"cloudfront", "cloudcdn", "local"}
+	for _, tt := range []struct {
+		name, format, start string
+		down                []string // edges reported unhealthy first
+		first               []string
+	}{
+		{name: "second choice kept first", format: "hls", start: "cloudcdn", first: []string{"cloudcdn", "cloudfront", "local"}},
+		{name: "last choice kept first", format: "hls", start: "local", first: []string{"local", "cloudfront", "cloudcdn"}},
+		{name: "dash", format: "dash", start: "cloudcdn", first: []string{"cloudcdn", "cloudfront", "local"}},
+		{name: "the first choice", format: "hls", start: "cloudfront", first: ranked},
+		{name: "start without a usable edge", format: "hls", start: "cloudcdn", down: []string{"gc-lhr-1", "gc-ams-1"},
+			first: []string{"cloudfront", "local"}},
+		{name: "start the ranking does not know", format: "hls", start: "akamai", first: ranked},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, multiCDN("cloudfront:3,cloudcdn:2,local:1"))
+			if len(tt.down) > 0 {
+				h.at(time.Second) // newer than the seeded state
+				h.setHealth(false, tt.down...)
+			}
+			id, token := h.session("sintel")
+			then := ranked
+			if len(tt.down) > 0 {
+				then = tt.first
+			}
+			if got := h.mustPick(id, token, clientFra).Pathways; !slices.Equal(got, then) {
+				t.Fatalf("the ranking is %v, want %v", got, then)
+			}
+			first := "/v1/steering/" + id + "?" + url.Values{"format": {tt.format}, "token": {token}, "start": {tt.start}}.Encode()
+			m := getManifest(t, h, first)
+			var reload string
+			var priority, locations []string
+			_ = json.Unmarshal(m["RELOAD-URI"], &reload)
+			_ = json.Unmarshal(m["PATHWAY-PRIORITY"], &priority)
+			_ = json.Unmarshal(m["SERVICE-LOCATION-PRIORITY"], &locations)
+			if !slices.Equal(priority, tt.first) {
+				t.Errorf("first answer %v, want %v", priority, tt.first)
+			}
+			if tt.format == "dash" && !slices.Equal(locations, tt.first) {
+				t.Errorf("first answer's SERVICE-LOCATION-PRIORITY %v, want %v", locations, tt.first)
+			}
+			if ru, err := url.Parse(reload); err != nil || ru.Query().Has("start") {
+				t.Fatalf("RELOAD-URI %q carries the start", reload)
+			}
+			next := getManifest(t, h, resolve(t, first, reload, url.Values{"_HLS_pathway": {tt.start}}))
+			_ = json.Unmarshal(next["PATHWAY-PRIORITY"], &priority)
+			if !slices.Equal(priority, then) {
+				t.Errorf("next answer %v, want the ranking %v", priority, then)
+			}
+		})
+	}
+	t.Run("malformed start", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, multiCDN("cloudfront:3,cloudcdn:2,local:1"))
+		id, token := h.session("sintel")
+		for _, start := range []string{"cloud cdn", `"cloudcdn"`, "cloudcdn,local"} {
+			uri := "/v1/steering/" + id + "?" + url.Values{"token": {token}, "start": {start}}.Encode()
+			rec := h.request(httptest.NewRequest(http.MethodGet, uri, nil), clientFra, false)
+			if rec.Code != http.StatusBadRequest || errorOf(t, rec).Reason != "start" {
+				t.Errorf("start %q: %d %s", start, rec.Code, rec.Body)
+			}
+		}
+	})
+}

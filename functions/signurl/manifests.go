@@ -226,9 +226,13 @@ func manifestURLs(apiBase, id, token, cdn, grant string) ManifestURLs {
 }
 
 // steeringURI is the session's content steering server (functions/pickedge
-// accepts the manifest credential there).
-func steeringURI(apiBase, id, token, format string) string {
-	return playurl.Steering(apiBase, id, token, format)
+// accepts the manifest credential there) for manifests that start on
+// pathway start: its first answer keeps start first while start has a
+// usable edge for the viewer, whichever way start was chosen (named by
+// the request, or the ranking here, whose copy of the edge table may be
+// older than pickedge's).
+func steeringURI(apiBase, id, token, format, start string) string {
+	return playurl.SteeringFrom(apiBase, id, token, format, start)
 }
 
 // apiBase is how players reach this API.
@@ -268,7 +272,7 @@ func (s *Server) hlsMaster(w http.ResponseWriter, r *http.Request) error {
 		return append(dst, q...)
 	}
 	out, err := PersonalizeMaster(make([]byte, 0, 2*len(stored)+1024), stored, m.allowed, s.pathways(m.pathway),
-		steeringURI(m.apiBase, m.id, m.token, "hls"), link)
+		steeringURI(m.apiBase, m.id, m.token, "hls", m.pathway), link)
 	if err != nil {
 		return err
 	}
@@ -341,7 +345,7 @@ func (s *Server) dashMPD(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	out, err := PersonalizeMPD(make([]byte, 0, len(stored)+2048), stored, m.allowed, pathways, m.title.AssetPath,
-		steeringURI(m.apiBase, m.id, m.token, "dash"), queries)
+		steeringURI(m.apiBase, m.id, m.token, "dash", m.pathway), queries)
 	if err != nil {
 		return err
 	}

@@ -465,7 +465,7 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 		base := s.apiBase(r)
 		m := manifestURLs(base, id, cred, cdnName, body.Grant)
 		resp.Manifests, resp.ManifestURL, resp.Grant = &m, m.HLS, body.Grant
-		resp.SteeringURI = steeringURI(base, id, cred, "hls")
+		resp.SteeringURI = steeringURI(base, id, cred, "hls", cdnName)
 	}
 	// Signed URLs are bearer credentials: no proxy may keep them.
 	w.Header().Set("Cache-Control", "no-store")

@@ -281,6 +281,12 @@ func (r *rig) edges(id, token, viewer string) pickedge.EdgesResponse {
 // steer fetches a steering URI (absolute on the API's public URL) from
 // pickedge as a player at viewer would, and returns its priority.
 func (r *rig) steer(uri, viewer string) []string {
+	p, _ := r.steerReload(uri, viewer)
+	return p
+}
+
+// steerReload is steer, also returning the answer's RELOAD-URI.
+func (r *rig) steerReload(uri, viewer string) ([]string, string) {
 	r.t.Helper()
 	rec := r.do(r.pickedge, httptest.NewRequest(http.MethodGet, uri, nil), viewer)
 	if rec.Code != http.StatusOK {
@@ -288,11 +294,12 @@ func (r *rig) steer(uri, viewer string) []string {
 	}
 	var m struct {
 		Priority []string `json:"PATHWAY-PRIORITY"`
+		Reload   string   `json:"RELOAD-URI"`
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil || len(m.Priority) == 0 {
 		r.t.Fatalf("steering manifest %s: %v", rec.Body, err)
 	}
-	return m.Priority
+	return m.Priority, m.Reload
 }
 
 // master fetches the personalized multivariant playlist at uri from
@@ -403,10 +410,14 @@ func TestStartIsTheFirstSteeringAnswer(t *testing.T) {
 				}
 				pathway, serverURI := r.master(g.Manifests.HLS, tt.viewer)
 				picked := r.edges(sess.ID, token, tt.viewer)
+				// The ranking's own answer (the app's steering_uri, which
+				// names no start), and the first answer to the playlist's
+				// SERVER-URI.
+				ranking := r.steer(picked.SteeringURI, tt.viewer)
 				first := r.steer(serverURI, tt.viewer)
-				if g.CDN != pathway || pathway != picked.Pathways[0] || pathway != first[0] {
-					t.Errorf("urls answer cdn %q, playlist PATHWAY-ID %q; pickedge /edges pathways %v, first steering answer %v",
-						g.CDN, pathway, picked.Pathways, first)
+				if g.CDN != pathway || pathway != picked.Pathways[0] || pathway != ranking[0] || pathway != first[0] {
+					t.Errorf("urls answer cdn %q, playlist PATHWAY-ID %q; pickedge /edges pathways %v, its steering answer %v, first answer to the playlist's %v",
+						g.CDN, pathway, picked.Pathways, ranking, first)
 				}
 				starts.ch <- g.CDN
 				return g.CDN
@@ -419,6 +430,65 @@ func TestStartIsTheFirstSteeringAnswer(t *testing.T) {
 			r.clock.add(2 * time.Second) // past PICKEDGE_REFRESH: both copies reload
 			if now := check(); now == top {
 				t.Errorf("with every %s edge down the session still starts on it", top)
+			}
+		})
+	}
+}
+
+// TestNamedStartIsKeptByTheFirstAnswer: a session whose request names a
+// CDN the steering server does not rank first starts there, and the first
+// steering answer to the URI its manifests (and the urls answer) name
+// keeps it first while it has a usable edge, so the player does not
+// switch pathways while loading its first segment (hls.js 1.7.4 stalls
+// for good on that); the answer after it, to its RELOAD-URI, is the
+// ranking's. A named CDN with no usable edge starts there all the same (the
+// request wins), and the first answer moves the player off it.
+func TestNamedStartIsKeptByTheFirstAnswer(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		viewer string
+		down   bool // the named CDN's edges report unhealthy
+	}{
+		{name: "coverage zone", viewer: viewerFra},
+		{name: "GeoIP", viewer: viewerLondon},
+		{name: "default location", viewer: viewerUnknown},
+		{name: "the named CDN down", viewer: viewerFra, down: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cdns := []string{demo.CDNCloudFront, demo.CDNCloudCDN}
+			r := newRig(t, cdns, nil)
+			sess, token := r.session()
+			top := r.edges(sess.ID, token, tt.viewer).Pathways[0]
+			named := cdns[0]
+			if named == top {
+				named = cdns[1]
+			}
+			if tt.down {
+				r.markCDN(named, false)
+				r.clock.add(2 * time.Second) // past PICKEDGE_REFRESH
+				if got := r.edges(sess.ID, token, tt.viewer).Pathways; slices.Contains(got, named) {
+					t.Fatalf("the ranking still has %s: %v", named, got)
+				}
+			}
+			g := r.sign(sess.ID, token, `{"cdn":"`+named+`"}`, tt.viewer)
+			pathway, serverURI := r.master(g.Manifests.HLS, tt.viewer)
+			if g.CDN != named || pathway != named {
+				t.Fatalf("named %s: urls answer cdn %q, playlist PATHWAY-ID %q", named, g.CDN, pathway)
+			}
+			want := named
+			if tt.down {
+				want = top
+			}
+			for _, uri := range []string{serverURI, g.SteeringURI} {
+				first, reload := r.steerReload(uri, tt.viewer)
+				if first[0] != want {
+					t.Errorf("first answer to %s: %v, want %s first", uri, first, want)
+				}
+				if next := r.steer(reload, tt.viewer); next[0] != top {
+					t.Errorf("next answer %v, want the ranking's %s first", next, top)
+				}
 			}
 		})
 	}

@@ -41,7 +41,26 @@ func ManifestQuery(credential, cdn, grant string) string {
 // Steering is the session's content steering server for format ("hls" or
 // "dash").
 func Steering(apiBase, id, credential, format string) string {
-	return apiBase + "/v1/steering/" + url.PathEscape(id) + "?" + url.Values{"format": {format}, "token": {credential}}.Encode()
+	return SteeringFrom(apiBase, id, credential, format, "")
+}
+
+// SteeringStart is the query parameter of a steering URI naming the
+// pathway the session's manifests start on: functions/pickedge keeps that
+// pathway first in the answer to that URI, its first, while it has a
+// usable edge for the viewer, and leaves it out of RELOAD-URI, so later
+// answers rank freely. A switch in the first answer lands while the
+// player loads its first segment, which hls.js 1.7.4 never recovers from
+// (docs/manifests.md).
+const SteeringStart = "start"
+
+// SteeringFrom is Steering for manifests that start on pathway start
+// ("" for none: the answer is the ranking's).
+func SteeringFrom(apiBase, id, credential, format, start string) string {
+	v := url.Values{"format": {format}, "token": {credential}}
+	if start != "" {
+		v.Set(SteeringStart, start)
+	}
+	return apiBase + "/v1/steering/" + url.PathEscape(id) + "?" + v.Encode()
 }
 
 // APIBase is how players reach this API: publicURL (PUBLIC_API_URL) when

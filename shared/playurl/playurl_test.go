@@ -29,6 +29,9 @@ func TestURLs(t *testing.T) {
 	if got, want := Steering("https://api.test", "s1", "m1.x", "hls"), "https://api.test/v1/steering/s1?format=hls&token=m1.x"; got != want {
 		t.Errorf("Steering = %s, want %s", got, want)
 	}
+	if got, want := SteeringFrom("https://api.test", "s1", "m1.x", "dash", "cloudcdn"), "https://api.test/v1/steering/s1?format=dash&start=cloudcdn&token=m1.x"; got != want {
+		t.Errorf("SteeringFrom = %s, want %s", got, want)
+	}
 }
 
 func TestAPIBase(t *testing.T) {

@@ -154,12 +154,12 @@ func (c *Config) qoeFactor(rebufferRatio, throughputKbps float64) float64 {
 // and RetryAfter set from Config.RetryAfter.
 var ErrNoHealthyEdge = errors.New("steering: no healthy edge")
 
-// validPathwayID reports whether s has the syntax HLS and DASH content
+// ValidPathwayID reports whether s has the syntax HLS and DASH content
 // steering allow for Pathway IDs, ^[A-Za-z0-9._-]+$; CDN names become
 // Pathway IDs, and players silently ignore bad ones. A loop, not a regexp
 // compiled at package init, which every cold start of authorizeplay and
 // pickedge would pay (TestValidPathwayIDIsTheRegexp).
-func validPathwayID(s string) bool {
+func ValidPathwayID(s string) bool {
 	for i := range len(s) {
 		switch c := s[i]; {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
@@ -278,7 +278,7 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 		switch err := e.Validate(); {
 		case err != nil:
 			ix.Rejected = append(ix.Rejected, err)
-		case !validPathwayID(e.CDN):
+		case !ValidPathwayID(e.CDN):
 			ix.Rejected = append(ix.Rejected, fmt.Errorf("edge %q: cdn %q is not a valid pathway id", e.ID, e.CDN))
 		case seen[e.ID]:
 			ix.Rejected = append(ix.Rejected, fmt.Errorf("edge %q: duplicate id", e.ID))

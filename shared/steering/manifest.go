@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,6 +24,26 @@ type SteeringManifest struct {
 	// ServiceLocationPriority is the DASH key of the DASH-IF community
 	// review draft, which older dash.js and video.js read.
 	ServiceLocationPriority []string `json:"SERVICE-LOCATION-PRIORITY,omitempty"`
+}
+
+// StartOn moves pathway to the front of the priority lists when they hold
+// it (the ranking has a usable edge on it for the viewer) and reports
+// whether they do; the order of the others is kept. It is for the first
+// answer of a session that started on pathway: that answer is read while
+// the player loads its first segment, and a switch then stalls hls.js
+// 1.7.4 for good (docs/manifests.md). A pathway the lists lack is left to
+// the ranking: the player cannot stay on it.
+func (m *SteeringManifest) StartOn(pathway string) bool {
+	i := slices.Index(m.PathwayPriority, pathway)
+	if i < 0 {
+		return false
+	}
+	// A fresh slice: the DASH key may share the HLS key's array.
+	m.PathwayPriority = slices.Concat([]string{pathway}, m.PathwayPriority[:i], m.PathwayPriority[i+1:])
+	if m.ServiceLocationPriority != nil {
+		m.ServiceLocationPriority = m.PathwayPriority
+	}
+	return true
 }
 
 // ErrNoPathway is returned when a ranking has no pathway to advertise; the
@@ -74,7 +95,7 @@ func ParseSteeringQuery(q url.Values) SteeringRequest {
 		pathways, throughput = q.Get("_DASH_pathway"), q.Get("_DASH_throughput")
 	}
 	for p := range strings.SplitSeq(strings.Trim(pathways, `"`), ",") {
-		if p = strings.TrimSpace(p); validPathwayID(p) {
+		if p = strings.TrimSpace(p); ValidPathwayID(p) {
 			req.Pathways = append(req.Pathways, p)
 		}
 	}

@@ -102,3 +102,38 @@ func TestParseSteeringQuery(t *testing.T) {
 		})
 	}
 }
+
+func TestStartOn(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		priority []string
+		dash     bool
+		start    string
+		want     []string
+		ok       bool
+	}{
+		{name: "moved first, the rest in order", priority: []string{"a", "b", "c", "d"}, start: "c", want: []string{"c", "a", "b", "d"}, ok: true},
+		{name: "already first", priority: []string{"a", "b"}, start: "a", want: []string{"a", "b"}, ok: true},
+		{name: "last", priority: []string{"a", "b", "c"}, start: "c", want: []string{"c", "a", "b"}, ok: true},
+		{name: "absent", priority: []string{"a", "b"}, start: "z", want: []string{"a", "b"}},
+		{name: "dash keys both", priority: []string{"a", "b"}, dash: true, start: "b", want: []string{"b", "a"}, ok: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := SteeringManifest{Version: 1, PathwayPriority: slices.Clone(tt.priority)}
+			if tt.dash {
+				m.ServiceLocationPriority = m.PathwayPriority
+			}
+			if ok := m.StartOn(tt.start); ok != tt.ok {
+				t.Errorf("StartOn(%q) = %v, want %v", tt.start, ok, tt.ok)
+			}
+			if !slices.Equal(m.PathwayPriority, tt.want) {
+				t.Errorf("PATHWAY-PRIORITY %v, want %v", m.PathwayPriority, tt.want)
+			}
+			if tt.dash != (m.ServiceLocationPriority != nil) || tt.dash && !slices.Equal(m.ServiceLocationPriority, tt.want) {
+				t.Errorf("SERVICE-LOCATION-PRIORITY %v (dash %v), want %v", m.ServiceLocationPriority, tt.dash, tt.want)
+			}
+		})
+	}
+}

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestValidPathwayIDIsTheRegexp holds validPathwayID to the syntax it
+// TestValidPathwayIDIsTheRegexp holds ValidPathwayID to the syntax it
 // replaced, ^[A-Za-z0-9._-]+$, on every string of up to two bytes and on
 // longer ones.
 func TestValidPathwayIDIsTheRegexp(t *testing.T) {
@@ -19,8 +19,8 @@ func TestValidPathwayIDIsTheRegexp(t *testing.T) {
 		}
 	}
 	for _, s := range cases {
-		if got, want := validPathwayID(s), re.MatchString(s); got != want {
-			t.Errorf("validPathwayID(%q) = %v, the regexp says %v", s, got, want)
+		if got, want := ValidPathwayID(s), re.MatchString(s); got != want {
+			t.Errorf("ValidPathwayID(%q) = %v, the regexp says %v", s, got, want)
 		}
 	}
 }
