@@ -29,6 +29,7 @@ import (
 	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/playurl"
 	"github.com/playplane/playplane/web"
 )
 
@@ -78,12 +79,22 @@ func TestBrowserPlayback(t *testing.T) {
 			// hls.js 1.7.4 never played when that answer moved it.
 			{name: "play-answer-off-default", grant: "query", account: demo.AccountKids, oneCall: true, offDefault: true},
 			{name: "urls-off-default", grant: "cookies", account: demo.AccountSolo, offDefault: true},
+			// The page names the CDN the steady ranking does not put
+			// first: the first steering answer, held to land while the
+			// first segment loads, keeps it first (the steering URI
+			// names the start); the answers after it move the player,
+			// mid-play. hls.js 1.7.4 never played when that first answer
+			// moved it.
+			{name: "named-off-ranking", cdn: localCloudFront, grant: "query", account: demo.AccountKids, namedOffRanking: true},
 		} {
+			if r.namedOffRanking && format != "hls" {
+				continue // the stall is hls.js's
+			}
 			r.format = format
 			// The one-call rows prove the start from the play answer, the
 			// CDN rows steering mid-play (the pathway fails once the
 			// player has buffered, which hls.js survives).
-			r.steer = !r.oneCall && !r.offDefault && (format == "hls" || r.grant == "cookies")
+			r.steer = !r.oneCall && !r.offDefault && !r.namedOffRanking && (format == "hls" || r.grant == "cookies")
 			t.Run(format+"/"+r.name, func(t *testing.T) {
 				h.testPlay(t, r, cross)
 			})
@@ -136,6 +147,11 @@ type playRow struct {
 	// so the steering server's first choice is the other CDN, and its
 	// first answer lands while the first segment loads (firstAnswerRace).
 	offDefault bool
+	// namedOffRanking: the row's CDN is not the steady ranking's first
+	// choice, and the first answer lands while the first segment loads;
+	// the second lands once that segment is played in
+	// (firstAnswerRace.armSettled), so the move it makes is a mid-play one.
+	namedOffRanking bool
 }
 
 type harness struct {
@@ -259,6 +275,10 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 		h.run.failCDNNow(t, localCloudFront)
 		t.Cleanup(func() { h.run.failCDNNow(t, "") })
 		h.run.race.arm()
+		t.Cleanup(h.run.race.disarm)
+	}
+	if row.namedOffRanking {
+		h.run.race.armSettled()
 		t.Cleanup(h.run.race.disarm)
 	}
 	if row.steer && cdn != "" {
@@ -397,6 +417,9 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 	}
 	if row.offDefault {
 		h.checkStartOffDefault(t, s, seen, out.Manifests)
+	}
+	if row.namedOffRanking {
+		h.checkNamedStart(t, s, cdn, seen, out.Manifests)
 	}
 
 	// Heartbeats: start, progress and stop reached the server, and the
@@ -548,6 +571,51 @@ func (h *harness) checkStartOffDefault(t *testing.T, s pageState, seen []seenReq
 	if len(hosts) != 1 || hosts[h.run.cdnHosts[localCloudCDN]] == 0 {
 		t.Errorf("segments came from %v, want %s (%s) only", hosts, h.run.cdnHosts[localCloudCDN], localCloudCDN)
 	}
+}
+
+// checkNamedStart: the session started on cdn, the page's, which the
+// steady ranking does not put first: the manifest the player loaded names
+// it as the pathway to start on and its steering URI names it as the
+// start, the first steering answer (held to land while the first segment
+// loaded) left the player there, so the first segment came from its host
+// (and the player played, which testPlay checked); later answers rank
+// freely.
+func (h *harness) checkNamedStart(t *testing.T, s pageState, cdn string, seen []seenRequest, manifests []struct {
+	URL  string `json:"url"`
+	Body string `json:"body"`
+}) {
+	t.Helper()
+	if raced := h.run.race.result(); raced != [2]bool{true, true} {
+		t.Errorf("the first steering answer did not land while the first segment loaded (held until a segment asked: %v; segment held until the next steering request: %v)", raced[0], raced[1])
+	}
+	named := false
+	for _, m := range manifests {
+		for line := range strings.Lines(m.Body) {
+			if strings.HasPrefix(line, "#EXT-X-CONTENT-STEERING:") && strings.Contains(line, `PATHWAY-ID="`+cdn+`"`) &&
+				strings.Contains(line, playurl.SteeringStart+"="+cdn+"&") {
+				named = true
+			}
+		}
+	}
+	if !named {
+		t.Errorf("no manifest the player loaded starts on %s with a steering URI naming it", cdn)
+	}
+	var first, steered []seenRequest
+	for _, r := range seen {
+		switch {
+		case isSegment(r.Path) && r.Method == http.MethodGet:
+			first = append(first, r)
+		case strings.HasPrefix(r.Path, "/v1/steering/"):
+			steered = append(steered, r)
+		}
+	}
+	if len(first) == 0 || first[0].Host != h.run.cdnHosts[cdn] {
+		t.Errorf("the first segment came from %+v, want %s (%s)", first[:min(1, len(first))], h.run.cdnHosts[cdn], cdn)
+	}
+	if len(steered) == 0 || !strings.Contains(steered[0].RawQuery, playurl.SteeringStart+"="+cdn) {
+		t.Errorf("the first steering request %+v does not name the start %s", steered[:min(1, len(steered))], cdn)
+	}
+	t.Logf("steering requests %d, the player's last answer %v, pathway %s", len(steered), s.Priority, s.Pathway)
 }
 
 // testCORS: a page of the allowed origin may call /v1 (here POST /v1/play,
@@ -1005,6 +1073,7 @@ func startRecordedRunner(t *testing.T, pageOrigin string) *recordedRunner {
 		r.stall.wait(req)
 		r.race.wait(req)
 		next.ServeHTTP(sw, req)
+		r.race.done(req)
 		var hdr []string
 		for _, k := range []string{"CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session"} {
 			if v := req.Header.Get(k); v != "" {
@@ -1318,6 +1387,13 @@ type firstAnswerRace struct {
 	armed    bool
 	steering int
 	segments int
+	// settled (armSettled) holds the second steering request, once it has
+	// let the first segment go, until that segment was served and
+	// raceSettle more: an answer that moves the player then moves it
+	// mid-play, not during the first segment. served is closed when it
+	// was.
+	settled bool
+	served  chan struct{}
 	// released[i] is closed on the event hold i waits for: the first
 	// segment request, the second and the third steering request.
 	released [3]chan struct{}
@@ -1328,12 +1404,41 @@ type firstAnswerRace struct {
 
 const raceHoldMax = 10 * time.Second
 
-func (f *firstAnswerRace) arm() {
+func (f *firstAnswerRace) arm() { f.armWith(false) }
+
+// armSettled is arm for a row whose second steering answer moves the
+// player.
+func (f *firstAnswerRace) armSettled() { f.armWith(true) }
+
+// raceSettle is how long after the first segment was served the second
+// steering request of a settled race is held: the player's transmuxer
+// exists by then.
+const raceSettle = time.Second
+
+func (f *firstAnswerRace) armWith(settled bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.armed, f.steering, f.segments, f.raced = true, 0, 0, [2]bool{}
+	f.armed, f.steering, f.segments, f.raced, f.settled = true, 0, 0, [2]bool{}, settled
 	for i := range f.released {
 		f.released[i] = make(chan struct{})
+	}
+	f.served = make(chan struct{})
+}
+
+// done is told of every request once served: the first segment's closes
+// served.
+func (f *firstAnswerRace) done(req *http.Request) {
+	if !isSegment(req.URL.Path) || req.Method != http.MethodGet {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.armed && f.segments >= 1 {
+		select {
+		case <-f.served:
+		default:
+			close(f.served)
+		}
 	}
 }
 
@@ -1362,6 +1467,7 @@ func (f *firstAnswerRace) wait(req *http.Request) {
 		return
 	}
 	hold, which := -1, -1
+	var settle chan struct{}
 	switch {
 	case steering:
 		f.steering++
@@ -1370,6 +1476,9 @@ func (f *firstAnswerRace) wait(req *http.Request) {
 			hold, which = 0, 0
 		case 2, 3:
 			close(f.released[f.steering-1])
+			if f.steering == 2 && f.settled {
+				settle = f.served
+			}
 		}
 	case segment:
 		f.segments++
@@ -1387,6 +1496,18 @@ func (f *firstAnswerRace) wait(req *http.Request) {
 		ch = f.released[hold]
 	}
 	f.mu.Unlock()
+	if settle != nil {
+		select {
+		case <-settle:
+			select {
+			case <-time.After(raceSettle):
+			case <-req.Context().Done():
+			}
+		case <-req.Context().Done():
+		case <-time.After(raceHoldMax):
+		}
+		return
+	}
 	if ch == nil {
 		return
 	}
