@@ -450,7 +450,9 @@ var Functions = []Function{
 		// signs for two CDNs or more, and every stack here gives it one
 		// (Delivery), so signurl.Build reads no PICKEDGE_* variable. A
 		// stack given a second CDN by hand sets PICKEDGE_TRUSTED_HOPS on
-		// it as on pickedge.
+		// it as on pickedge. functions/signurl's
+		// TestCatalogueLocatesCallerIsWhetherBuildLocates holds this
+		// entry to what Build reads.
 		Store:          StoreReadOnly,
 		MemoryMB:       256,
 		TimeoutSeconds: 10,
