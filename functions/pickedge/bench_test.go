@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -127,7 +128,9 @@ func benchRequests(b *testing.B, handler http.Handler, method, path, token strin
 	for b.Loop() {
 		start := time.Now()
 		req := httptest.NewRequest(method, path, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
 		req.RemoteAddr = clientFra + ":40000"
 		rec := httptest.NewRecorder()
 		handler.ServeHTTP(rec, req)
@@ -139,4 +142,23 @@ func benchRequests(b *testing.B, handler http.Handler, method, path, token strin
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+}
+
+// BenchmarkSteeringStart measures GET /v1/steering/{id} answering a
+// session's first request, whose start pathway (the ranking's second) is
+// kept first, beside its floor: the same route without start, the
+// ranking's answer.
+func BenchmarkSteeringStart(b *testing.B) {
+	h := newHarness(b, multiCDN("cloudfront:3,cloudcdn:2,local:1"))
+	id, token := h.session("sintel")
+	for _, bb := range []struct{ name, start string }{{"floor=ranking", ""}, {"start=second", "cloudcdn"}} {
+		q := url.Values{"format": {"hls"}, "token": {token}}
+		if bb.start != "" {
+			q.Set("start", bb.start)
+		}
+		path := "/v1/steering/" + id + "?" + q.Encode()
+		b.Run(bb.name, func(b *testing.B) {
+			benchRequests(b, h.h, http.MethodGet, path, "")
+		})
+	}
 }

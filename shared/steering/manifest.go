@@ -35,11 +35,13 @@ type SteeringManifest struct {
 // the ranking: the player cannot stay on it.
 func (m *SteeringManifest) StartOn(pathway string) bool {
 	i := slices.Index(m.PathwayPriority, pathway)
-	if i < 0 {
-		return false
+	if i <= 0 {
+		return i == 0
 	}
 	// A fresh slice: the DASH key may share the HLS key's array.
-	m.PathwayPriority = slices.Concat([]string{pathway}, m.PathwayPriority[:i], m.PathwayPriority[i+1:])
+	out := make([]string, 0, len(m.PathwayPriority))
+	out = append(append(append(out, pathway), m.PathwayPriority[:i]...), m.PathwayPriority[i+1:]...)
+	m.PathwayPriority = out
 	if m.ServiceLocationPriority != nil {
 		m.ServiceLocationPriority = m.PathwayPriority
 	}
