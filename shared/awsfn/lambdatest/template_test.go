@@ -29,7 +29,7 @@ import (
 // TestTemplateFunctionsBuild checks every AWS::Serverless::Function against
 // the Lambda packaging the issue fixes, that `make build-<id>` builds its
 // CodeUri with exactly BuildFlags for linux/arm64, and that every main
-// type-checks for linux/arm64 with those tags (lambdatest.TypeCheck: the
+// type-checks for linux/arm64 with those tags (typeCheck: the
 // files an arm64, lambda.norpc, cgo-less build compiles, from source, ~18
 // CPU-s under -race on a cold cache).
 //
@@ -82,7 +82,7 @@ func TestTemplateFunctionsBuild(t *testing.T) {
 			}
 			dir := filepath.ToSlash(filepath.Clean(*fn.CodeUri.String))
 			// sam build runs `make build-<id>`: every Lambda has its
-			// target, and it builds what TypeCheck checks.
+			// target, and it builds what typeCheck checks.
 			artifacts := t.TempDir()
 			cmd := exec.Command("make", "-s", "-n", "build-"+id, "ARTIFACTS_DIR="+artifacts, "GO=go")
 			cmd.Dir = root
@@ -124,7 +124,7 @@ func TestTemplateFunctionsBuild(t *testing.T) {
 	for _, dir := range slices.Sorted(maps.Keys(codeURIs)) {
 		pkgs = append(pkgs, "./"+dir)
 	}
-	if err := lambdatest.TypeCheck(context.Background(), root, "arm64", pkgs...); err != nil {
+	if err := typeCheck(context.Background(), root, "arm64", pkgs...); err != nil {
 		t.Error(err)
 	}
 }

@@ -1,4 +1,4 @@
-package lambdatest
+package lambdatest_test
 
 import (
 	"bytes"
@@ -17,27 +17,30 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+
+	"github.com/playplane/playplane/shared/awsfn/lambdatest"
 )
 
-// TypeCheck type-checks the main packages pkgs (import paths or ./dirs
+// typeCheck type-checks the main packages pkgs (import paths or ./dirs
 // relative to dir) and every package they import, from source, with the
 // files `go build` would compile for linux/goarch with CGO_ENABLED=0 and
-// BuildFlags' tags, as Build builds them: go list selects the files (build
+// lambdatest.BuildFlags' tags, as lambdatest.Build builds them: go list selects the files (build
 // constraints, GOARCH- and cgo-dependent files, the lambda.norpc tag) and
 // go/types checks them with goarch's sizes. It also reports what the
 // compiler itself refuses before code generation: a function without a
 // body in a non-standard package without assembly.
 //
-// It costs a fraction of Build's cold compile: no code generation, no
+// It costs a fraction of lambdatest.Build's cold compile: no code generation, no
 // second standard library in the build cache, no link. What only Build
 // catches is what comes after type checking (code generation and the
 // linker: a missing symbol behind a go:linkname or in assembly); the
 // packages a bootstrap links are the ones the amd64 bootstraps link too
-// (BuildHere), with the same tags.
-func TypeCheck(ctx context.Context, dir, goarch string, pkgs ...string) error {
+// (lambdatest.BuildHere), with the same tags. It lives in this test
+// package so that go/types is compiled into this test binary alone.
+func typeCheck(ctx context.Context, dir, goarch string, pkgs ...string) error {
 	args := append([]string{"list", "-deps", "-e",
 		"-json=ImportPath,Name,Dir,GoFiles,SFiles,Imports,ImportMap,Standard,Module,Error,DepsErrors"},
-		BuildFlags[:2]...) // the build tags
+		lambdatest.BuildFlags[:2]...) // the build tags
 	args = append(args, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
