@@ -30,7 +30,7 @@ type corpusStore struct {
 
 // The cloud stores replay fewer shuffles than bolt: the order logic is the
 // same on every store, and one shuffled run on DynamoDB Local or the
-// Firestore emulator costs ~3.5 CPU-s under -race, test and emulator
+// Firestore emulator costs 2.9–3.7 CPU-s under -race, test and emulator
 // together (on bolt ~0.8), for what it adds on top of the in-order run:
 // the store's own conflicts under four senders and two consumers. Every run starts from another seed (corpusSeed), so
 // successive runs replay other orders on every store.
