@@ -33,11 +33,12 @@ export:
 
 # Each stage is timed; the last line is a one-line summary (infra/local/stages.sh).
 # There is no vet stage: unit runs every vet analyzer (-vet=all) on the build
-# it compiles anyway. unit+infra-build compiles infra-test's binaries at the
-# lowest CPU priority while unit runs (its last minutes are browser tests
-# that mostly wait), so infra-test then only runs them.
+# it compiles anyway. unit+infra-test+cfn-lint runs infra-test (minutes of
+# compiling on a cold cache) and cfn-lint at the lowest CPU priority while
+# unit runs (its last minutes are browser tests that mostly wait), so after
+# unit only a wait for them remains.
 test:
-	@MAKE="$(MAKE)" bash infra/local/stages.sh check-fmt emulators unit+infra-build infra-test cfn-lint
+	@MAKE="$(MAKE)" bash infra/local/stages.sh check-fmt emulators unit+infra-test+cfn-lint
 
 # The API's OpenAPI 3.1 document, the bytes the local runners serve at
 # GET /openapi.json: the clouds publish it as this file rather than a route

@@ -11,13 +11,16 @@
 #
 #   == make test: check-fmt 0s · emulators 0s · unit 420s (cmd/playplane 224s, functions/paymentwebhook 144s) · infra-test 47s (pulumi 8s, infra/stack 1s) · cfn-lint 7s · total 474s · load 1.2→3.4
 #
-# A stage written A+B runs target B in the background, at the lowest CPU
-# priority (nice 19), while A runs, and waits for both: B only uses CPU
-# that A leaves idle, so A's tests see no more contention than the
-# compiles go test runs beside them anyway. make test uses it to compile
-# infra-test's binaries while the unit stage's long browser tests mostly
-# wait. The summary gives B's own time and how long A's end waited for it:
-#   unit+infra-build 500s (…; infra-build 310s in the background, waited 0s)
+# A stage written A+B+C runs targets B and C in the background, each its
+# own job at the lowest CPU priority (nice 19), all started with A, and
+# waits for all of them after A: they only use CPU that A leaves idle, so
+# A's tests see no more contention than the compiles go test runs beside
+# them anyway. make test runs infra-test (its compile is minutes on a cold
+# cache) and cfn-lint beside the unit stage, whose last minutes are browser
+# tests that mostly wait. The stage's line gives each background target's
+# own time (and infra-test's slowest packages) and how long the end of A
+# waited for the last of them:
+#   unit+infra-test+cfn-lint 800s (…; in the background: infra-test 790s (pulumi 8s, infra/stack 1s), cfn-lint 40s; waited 0s)
 set -uo pipefail
 
 make_cmd="${MAKE:-make}"
@@ -41,34 +44,44 @@ slowest() {
 status=0
 for stage in "$@"; do
 	start=$SECONDS
-	bg="" bg_note=""
-	if [[ "$stage" == *+* ]]; then
-		bg="${stage#*+}"
-		bglog="$(mktemp)"
+	IFS=+ read -r -a parts <<<"$stage"
+	bgs=("${parts[@]:1}")
+	declare -A bg_pid=() bg_log=()
+	for bg in ${bgs[@]+"${bgs[@]}"}; do
+		bg_log[$bg]="$(mktemp)"
 		(
 			bg_start=$SECONDS
-			nice -n 19 "$make_cmd" --no-print-directory "$bg" >"$bglog" 2>&1
+			nice -n 19 "$make_cmd" --no-print-directory "$bg" >"${bg_log[$bg]}" 2>&1
 			rc=$?
-			echo "$((SECONDS - bg_start))" >"$bglog.took"
+			echo "$((SECONDS - bg_start))" >"${bg_log[$bg]}.took"
 			exit $rc
 		) &
-		bg_pid=$!
-	fi
-	"$make_cmd" --no-print-directory "${stage%%+*}" | tee "$log"
+		bg_pid[$bg]=$!
+	done
+	"$make_cmd" --no-print-directory "${parts[0]}" | tee "$log"
 	status=${PIPESTATUS[0]}
-	if [[ -n "$bg" ]]; then
-		fg_end=$SECONDS
-		wait "$bg_pid"
+	fg_end=$SECONDS
+	bg_notes=()
+	for bg in ${bgs[@]+"${bgs[@]}"}; do
+		wait "${bg_pid[$bg]}"
 		bg_status=$?
-		bg_note="$bg $(cat "$bglog.took" 2>/dev/null || echo '?')s in the background, waited $((SECONDS - fg_end))s"
+		bg_slow="$(slowest "${bg_log[$bg]}")"
 		if [[ $bg_status -ne 0 ]]; then
 			echo "== background $bg failed:" >&2
-			cat "$bglog" >&2
-			bg_note="$bg FAILED"
+			cat "${bg_log[$bg]}" >&2
+			bg_notes+=("$bg FAILED")
 			[[ $status -eq 0 ]] && status=$bg_status
+		else
+			bg_notes+=("$bg $(cat "${bg_log[$bg]}.took" 2>/dev/null || echo '?')s${bg_slow:+ ($bg_slow)}")
 		fi
-		rm -f "$bglog" "$bglog.took"
+		rm -f "${bg_log[$bg]}" "${bg_log[$bg]}.took"
+	done
+	bg_note=""
+	if [[ ${#bgs[@]} -gt 0 ]]; then
+		bg_note="in the background: $(IFS='|'; echo "${bg_notes[*]}"); waited $((SECONDS - fg_end))s"
+		bg_note="${bg_note//|/, }"
 	fi
+	unset bg_pid bg_log
 	took=$((SECONDS - start))
 	slow="$(slowest "$log")"
 	slow="${slow}${bg_note:+${slow:+; }$bg_note}"

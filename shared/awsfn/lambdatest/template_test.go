@@ -27,8 +27,18 @@ import (
 )
 
 // TestTemplateFunctionsBuild checks every AWS::Serverless::Function against
-// the Lambda packaging the issue fixes, and that its CodeUri holds a main
-// that builds for linux/arm64 the way Makefile.aws builds it.
+// the Lambda packaging the issue fixes, that `make build-<id>` builds its
+// CodeUri with exactly BuildFlags for linux/arm64, and that every main
+// type-checks for linux/arm64 with those tags (typeCheck: the
+// files an arm64, lambda.norpc, cgo-less build compiles, from source, ~18
+// CPU-s under -race on a cold cache).
+//
+// Compiling and linking them for arm64 as shipped (Build) costs ~155 CPU-s
+// on a cold cache, a whole second standard library and AWS SDK nothing
+// else in the race build shares, for what type checking misses: errors of
+// code generation and of the linker on arm64 alone. PLAYPLANE_SHIPPED_BUILD=1
+// (make aws-test) builds them too, as make package and sam build do before
+// any deploy.
 func TestTemplateFunctionsBuild(t *testing.T) {
 	t.Parallel()
 	root := lambdatest.RepoRoot(t)
@@ -37,6 +47,7 @@ func TestTemplateFunctionsBuild(t *testing.T) {
 	if len(fns) == 0 {
 		t.Fatal("template.yaml has no functions")
 	}
+	shipped := os.Getenv("PLAYPLANE_SHIPPED_BUILD") == "1"
 	codeURIs := map[string]bool{}
 	for _, id := range slices.Sorted(maps.Keys(fns)) {
 		fn := fns[id]
@@ -69,23 +80,32 @@ func TestTemplateFunctionsBuild(t *testing.T) {
 			if fn.CodeUri == nil || fn.CodeUri.String == nil {
 				t.Fatal("no CodeUri directory")
 			}
-			// sam build runs `make build-<id>`: every Lambda has its target.
-			cmd := exec.Command("make", "-n", "build-"+id, "ARTIFACTS_DIR="+t.TempDir())
+			dir := filepath.ToSlash(filepath.Clean(*fn.CodeUri.String))
+			// sam build runs `make build-<id>`: every Lambda has its
+			// target, and it builds what typeCheck checks.
+			artifacts := t.TempDir()
+			cmd := exec.Command("make", "-s", "-n", "build-"+id, "ARTIFACTS_DIR="+artifacts, "GO=go")
 			cmd.Dir = root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("make -n build-%s: %v\n%s", id, err, out)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("make -n build-%s: %v\n%s", id, err, out)
 			}
-			dir := filepath.Clean(*fn.CodeUri.String)
-			if codeURIs[filepath.ToSlash(dir)] {
-				return // another Lambda of the function built it
+			if got, want := strings.TrimSpace(string(out)), shippedCommand(artifacts+"/bootstrap", "./"+dir); got != want {
+				t.Errorf("make build-%s runs\n\t%s\nwant (lambdatest.BuildFlags)\n\t%s", id, got, want)
 			}
-			codeURIs[filepath.ToSlash(dir)] = true
-			out := filepath.Join(t.TempDir(), "bootstrap")
-			if err := lambdatest.Build(context.Background(), root, "./"+filepath.ToSlash(dir), out, "arm64"); err != nil {
+			if codeURIs[dir] {
+				return // another Lambda of the function builds it
+			}
+			codeURIs[dir] = true
+			if !shipped {
+				return
+			}
+			bin := filepath.Join(t.TempDir(), "bootstrap")
+			if err := lambdatest.Build(context.Background(), root, "./"+dir, bin, "arm64"); err != nil {
 				t.Fatal(err)
 			}
-			if !isARM64ELF(t, out) {
-				t.Errorf("%s is not a linux/arm64 executable", out)
+			if !isARM64ELF(t, bin) {
+				t.Errorf("%s is not a linux/arm64 executable", bin)
 			}
 		})
 	}
@@ -100,6 +120,26 @@ func TestTemplateFunctionsBuild(t *testing.T) {
 			t.Errorf("%s has a Lambda main but no function in template.yaml", dir)
 		}
 	}
+	pkgs := make([]string, 0, len(codeURIs))
+	for _, dir := range slices.Sorted(maps.Keys(codeURIs)) {
+		pkgs = append(pkgs, "./"+dir)
+	}
+	if err := typeCheck(context.Background(), root, "arm64", pkgs...); err != nil {
+		t.Error(err)
+	}
+}
+
+// shippedCommand is Makefile.aws's LAMBDA_BUILD of pkg into out as make -n
+// prints it, with lambdatest.BuildFlags.
+func shippedCommand(out, pkg string) string {
+	args := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64", "go", "build"}
+	for _, f := range lambdatest.BuildFlags {
+		if k, v, ok := strings.Cut(f, "="); ok && strings.Contains(v, " ") {
+			f = k + "='" + v + "'"
+		}
+		args = append(args, f)
+	}
+	return strings.Join(append(args, "-o", out, pkg), " ")
 }
 
 func isARM64ELF(t *testing.T, path string) bool {
