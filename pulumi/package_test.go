@@ -13,8 +13,10 @@ import (
 // fakeLambdaBuild stands in for the cross-compiler `make package` calls
 // (LAMBDA_BUILD ... -o OUT PKG): it checks that PKG is a main package of
 // the repository and writes a placeholder binary to OUT. The compile itself
-// is covered by shared/awsfn/lambdatest, which builds with the same flags;
-// what this test checks is which artifacts `make package` lays out where.
+// is covered by shared/awsfn/lambdatest with the same flags (a type check
+// for linux/arm64 in make test, the shipped build and link in make
+// aws-test); what this test checks is which artifacts `make package` lays
+// out where.
 const fakeLambdaBuild = `#!/bin/sh
 out=; pkg=
 while [ $# -gt 0 ]; do
