@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -182,9 +183,29 @@ func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message)
 	// The trace context rides in Message.TraceParent (journaled as the
 	// traceparent attribute), so a consumer's span joins the publisher's
 	// trace even after a restart.
-	traceParent, carrier := telemetry.TraceParent(ctx)
+	var tpBuf [64]byte
+	traceParent, carrier := telemetry.AppendTraceParent(tpBuf[:0], ctx)
+	var tpString string // made once, for messages that bring their own id
 	accepted := make([]playback.Message, len(msgs))
 	for i, m := range msgs {
+		// A message's own trace context (an attribute of that name wins
+		// over the field) is delivered in the field, as the other buses
+		// deliver it, with none of the publish's tracestate or baggage,
+		// which belong to another trace.
+		own, hasOwn := m.Attributes[playback.TraceParentAttribute]
+		takesPublishs := !hasOwn && m.TraceParent == "" && len(traceParent) > 0
+		switch {
+		case takesPublishs && m.ID == "":
+			// Every heartbeat: its id and traceparent are one string, one
+			// allocation and one object for the collector to mark while
+			// the message waits in the queue.
+			m.ID, m.TraceParent = idBeside(traceParent)
+		case takesPublishs:
+			if tpString == "" {
+				tpString = string(traceParent)
+			}
+			m.TraceParent = tpString
+		}
 		if m.ID == "" {
 			m.ID = playback.NewID("msg")
 		}
@@ -192,22 +213,13 @@ func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message)
 		m.DeliveryAttempt = 0
 		// The caller may reuse both once Publish returns (playback.Publisher).
 		m.Data = slices.Clone(m.Data)
-		// A message's own trace context (an attribute of that name wins
-		// over the field) is delivered in the field, as the other buses
-		// deliver it, with none of the publish's tracestate or baggage,
-		// which belong to another trace.
-		own, hasOwn := m.Attributes[playback.TraceParentAttribute]
 		switch {
 		case hasOwn:
 			m.TraceParent = own
 			m.Attributes = maps.Clone(m.Attributes)
 			delete(m.Attributes, playback.TraceParentAttribute)
-		case m.TraceParent == "" && len(carrier) > 0:
-			m.TraceParent = traceParent
+		case takesPublishs && len(carrier) > 0:
 			m.Attributes = telemetry.WithCarrier(m.Attributes, carrier) // not the caller's map: read-only from here on
-		case m.TraceParent == "":
-			m.TraceParent = traceParent
-			m.Attributes = maps.Clone(m.Attributes)
 		default:
 			m.Attributes = maps.Clone(m.Attributes)
 		}
@@ -433,4 +445,17 @@ func (b *Bus) Close() error {
 	b.mu.Unlock()
 	b.wg.Wait()
 	return nil
+}
+
+// idBeside returns a new message id and traceparent as substrings of one
+// string. Whoever keeps the id beyond the message keeps the traceparent's
+// 55 bytes with it; nothing on the bus's paths keeps ids for long.
+func idBeside(traceParent []byte) (id, tp string) {
+	var sb strings.Builder
+	n := playback.NewIDLen("msg")
+	sb.Grow(n + len(traceParent))
+	playback.WriteNewID(&sb, "msg")
+	sb.Write(traceParent)
+	s := sb.String()
+	return s[:n], s[n:]
 }

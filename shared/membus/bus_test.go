@@ -4,14 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/playplane/playplane/shared/bustest"
 	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 func TestContract(t *testing.T) {
@@ -257,5 +264,64 @@ func TestJournal(t *testing.T) {
 				t.Fatalf("journal holds %d messages, %d published", len(j.appended), len(tc.publish))
 			}
 		})
+	}
+}
+
+// TestTracedPublishAllocatesAsUntraced: a message published under an
+// unsampled request's span (a heartbeat's, nearly always) gets the span's
+// traceparent with no allocation more than a message published with
+// tracing off (its id and traceparent are one string), and both read as
+// they would apart.
+func TestTracedPublishAllocatesAsUntraced(t *testing.T) {
+	p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "test", SpanExporter: tracetest.NewInMemoryExporter(),
+		Lookup: envconfig.MapLookuper(map[string]string{telemetry.EnvTracesSampler: "parentbased_always_off"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	traced, _ := telemetry.StartRequest(context.Background(), httptest.NewRequest("POST", "/", nil))
+	sc := trace.SpanContextFromContext(traced)
+	if !sc.IsValid() || sc.IsSampled() {
+		t.Fatalf("span context %v, want a valid unsampled one", sc)
+	}
+	want, _ := telemetry.TraceParent(traced)
+	publish := func(ctx context.Context) (allocs float64, got playback.Message) {
+		b := membus.New(membus.Config{MaxPending: 1 << 20})
+		t.Cleanup(func() { _ = b.Close() })
+		data := []byte(`{"k":1}`)
+		allocs = testing.AllocsPerRun(200, func() {
+			if err := b.Publish(ctx, "t", playback.Message{Data: data}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		got1 := make(chan playback.Message, 1)
+		if err := b.Subscribe(ctx, "t", func(_ context.Context, msgs []playback.Message) []string {
+			select {
+			case got1 <- msgs[0]:
+			default:
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return allocs, <-got1
+	}
+	p.Pause()
+	plainAllocs, plain := publish(traced)
+	p.Resume()
+	tracedAllocs, m := publish(traced)
+	if tracedAllocs != plainAllocs {
+		t.Errorf("traced publish: %v allocs, untraced: %v", tracedAllocs, plainAllocs)
+	}
+	if plain.TraceParent != "" {
+		t.Errorf("untraced message has traceparent %q", plain.TraceParent)
+	}
+	if m.TraceParent != want {
+		t.Errorf("traceparent %q, want %q", m.TraceParent, want)
+	}
+	if !strings.HasPrefix(m.ID, "msg_") || len(m.ID) != len(plain.ID) || !playback.ValidID(m.ID) {
+		t.Errorf("id %q, want one shaped as %q", m.ID, plain.ID)
 	}
 }

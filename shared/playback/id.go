@@ -12,17 +12,27 @@ var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadd
 
 // NewID returns prefix + "_" + 128 random bits, URL- and key-safe.
 func NewID(prefix string) string {
+	var sb strings.Builder
+	sb.Grow(NewIDLen(prefix))
+	WriteNewID(&sb, prefix)
+	return sb.String()
+}
+
+// NewIDLen is the length of NewID(prefix).
+func NewIDLen(prefix string) int { return len(prefix) + 1 + idEncoding.EncodedLen(16) }
+
+// WriteNewID writes what NewID(prefix) returns to sb: a caller minting an
+// id beside another string builds both in one allocation (the bus, an id
+// and a traceparent per message).
+func WriteNewID(sb *strings.Builder, prefix string) {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails since Go 1.24
 	var enc [32]byte
 	n := idEncoding.EncodedLen(len(b))
 	idEncoding.Encode(enc[:n], b[:])
-	var sb strings.Builder
-	sb.Grow(len(prefix) + 1 + n)
 	sb.WriteString(prefix)
 	sb.WriteByte('_')
 	sb.Write(enc[:n])
-	return sb.String()
 }
 
 // ValidID reports whether id is a well-formed client-supplied id: 1-128

@@ -109,13 +109,26 @@ func Carrier(ctx context.Context) map[string]string {
 // Both are what the propagator writes (TestCarrierIsThePropagators). It
 // returns "" and nil when tracing is off or ctx has no span.
 func TraceParent(ctx context.Context) (string, map[string]string) {
+	var b [traceparentLen]byte
+	tp, more := AppendTraceParent(b[:0], ctx)
+	if len(tp) == 0 {
+		return "", more
+	}
+	return string(tp), more
+}
+
+// AppendTraceParent is TraceParent appending the traceparent to dst
+// (dst itself when there is none), for a caller that puts it into a
+// string of its own making: the bus builds a message's id and
+// traceparent in one allocation.
+func AppendTraceParent(dst []byte, ctx context.Context) ([]byte, map[string]string) {
 	rt := current()
 	if rt == nil || rt.tracer == nil {
-		return "", nil
+		return dst, nil
 	}
 	sc := trace.SpanContextFromContext(ctx)
 	if !sc.IsValid() {
-		return "", nil
+		return dst, nil
 	}
 	if sc.TraceState().Len() > 0 || baggage.FromContext(ctx).Len() > 0 {
 		c := make(propagation.MapCarrier, 3)
@@ -123,12 +136,12 @@ func TraceParent(ctx context.Context) (string, map[string]string) {
 		tp := c[traceparentKey]
 		delete(c, traceparentKey)
 		if len(c) == 0 {
-			return tp, nil
+			return append(dst, tp...), nil
 		}
-		return tp, c
+		return append(dst, tp...), c
 	}
-	// The common case, on every heartbeat: one string, no map.
-	return traceparent(sc), nil
+	// The common case, on every heartbeat: the traceparent alone, no map.
+	return appendTraceparent(dst, sc), nil
 }
 
 // traceparentKey is the trace context's name in a carrier.
@@ -161,15 +174,22 @@ func (c messageCarrier) Keys() []string {
 // flags it keeps only those the specification defines (sampled, random),
 // as the propagator does.
 func traceparent(sc trace.SpanContext) string {
-	var b [55]byte
-	copy(b[:], "00-")
+	var b [traceparentLen]byte
+	return string(appendTraceparent(b[:0], sc))
+}
+
+// traceparentLen is the length of a traceparent of version 00.
+const traceparentLen = 55
+
+func appendTraceparent(dst []byte, sc trace.SpanContext) []byte {
+	n := len(dst)
+	dst = append(dst, "00-00000000000000000000000000000000-0000000000000000-00"...)
+	b := dst[n:]
 	tid, sid := sc.TraceID(), sc.SpanID()
 	hex.Encode(b[3:35], tid[:])
-	b[35] = '-'
 	hex.Encode(b[36:52], sid[:])
-	b[52] = '-'
 	hex.Encode(b[53:], []byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))})
-	return string(b[:])
+	return dst
 }
 
 // WithCarrier returns attrs with carrier's entries added where attrs has

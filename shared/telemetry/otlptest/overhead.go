@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"testing"
 	"time"
@@ -25,7 +26,12 @@ import (
 // work, wall time also counts the waits for a core, which grow with every
 // extra goroutine that must run (the span processor, the exporter), while
 // CPU time counts only the work done. The CPU time includes the in-process
-// receiver's reading of the exports, charged to "on".
+// receiver's reading of the exports, charged to "on". Per mode it also
+// reports the collector's CPU per op (the runtime's own estimate,
+// /cpu/classes/gc/total, which counts wall time on its workers and so
+// grows with the machine's load) and the live and scannable heap each
+// mode's chunks leave: a mode that kept more alive would make every
+// collection dearer without making collections more frequent.
 //
 // Fairness: both modes run on one Provider, set up and warmed once, which
 // the chunks pause (off: the hooks see no Provider, exactly as without
@@ -76,6 +82,11 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	var dur, cpu [2]time.Duration
 	var mallocs, bytes, gcs [2]uint64
 	var ms0, ms1 runtime.MemStats
+	// The collector's CPU and the heap it marks, per mode (read as each
+	// chunk ends: the last collection of that chunk).
+	gcm := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/heap:bytes"}}
+	var gcCPU [2]float64
+	var live, scan [2]uint64
 	p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New,
 		Lookup: envconfig.MapLookuper(lookup)})
 	if err != nil || !p.Tracing() || !p.Metrics() {
@@ -108,6 +119,8 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 			}
 			runtime.GC()
 			runtime.ReadMemStats(&ms0)
+			metrics.Read(gcm)
+			gc0 := gcm[0].Value.Float64()
 			b.StartTimer()
 			cpu0 := httpload.ProcessCPU(b)
 			start := time.Now()
@@ -128,6 +141,10 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 			cpu[mode] += httpload.ProcessCPU(b) - cpu0
 			b.StopTimer()
 			runtime.ReadMemStats(&ms1)
+			metrics.Read(gcm)
+			gcCPU[mode] += gcm[0].Value.Float64() - gc0
+			live[mode] += gcm[1].Value.Uint64()
+			scan[mode] += gcm[2].Value.Uint64()
 			mallocs[mode] += ms1.Mallocs - ms0.Mallocs
 			bytes[mode] += ms1.TotalAlloc - ms0.TotalAlloc
 			gcs[mode] += uint64(ms1.NumGC - ms0.NumGC)
@@ -150,6 +167,12 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	b.ReportMetric(float64(bytes[1])/n, "on-B/op")
 	b.ReportMetric(float64(gcs[0])*1000/n, "off-gcs/1k-op")
 	b.ReportMetric(float64(gcs[1])*1000/n, "on-gcs/1k-op")
+	b.ReportMetric(gcCPU[0]*1e9/n, "off-gc-cpu-ns/op")
+	b.ReportMetric(gcCPU[1]*1e9/n, "on-gc-cpu-ns/op")
+	b.ReportMetric(float64(live[0])/float64(pairs)/1024, "off-live-KiB")
+	b.ReportMetric(float64(live[1])/float64(pairs)/1024, "on-live-KiB")
+	b.ReportMetric(float64(scan[0])/float64(pairs)/1024, "off-scan-KiB")
+	b.ReportMetric(float64(scan[1])/float64(pairs)/1024, "on-scan-KiB")
 	if s := env[telemetry.EnvTracesSampler]; (s == "" || s == "always_on") && recv.Count() == 0 {
 		b.Fatal("telemetry on exported no span")
 	}
