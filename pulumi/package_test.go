@@ -52,7 +52,16 @@ func TestMakePackageWritesEveryArtifactTheProgramReferences(t *testing.T) {
 	if err := os.WriteFile(fake, []byte(fakeLambdaBuild), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	// make package's go run compiles and links two race-built runners. In
+	// make test this runs at nice 19 beside the unit stage (infra/test.sh),
+	// where that can take far longer than it takes alone, so the bound is go
+	// test's -timeout (30m there), less up to a minute to report make's
+	// output rather than go test's panic; 10 minutes without one.
+	deadline := time.Now().Add(10 * time.Minute)
+	if d, ok := t.Deadline(); ok {
+		deadline = d.Add(-min(time.Minute, time.Until(d)/10))
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	args := []string{"-C", root, "package", "DIST=" + dist, "LAMBDA_BUILD=" + fake}
 	if raceGo := raceGoCommand(t); raceGo != "" {
@@ -90,10 +99,12 @@ func TestMakePackageWritesEveryArtifactTheProgramReferences(t *testing.T) {
 // raceGoCommand writes a stand-in for $(GO) in `make package`, which runs
 // two runners with `go run` (./cmd/playplane openapi, ./cmd/playplane-gcp
 // source), that adds -race to the go command it wraps when this machine
-// can build with cgo (else it returns ""). `make test`'s unit stage has just
-// compiled every package of both with -race, so they link from the build
-// cache instead of compiling the main module's dependency tree once more
-// without it. What they write does not depend on it. The check and the
+// can build with cgo (else it returns ""). `make test`'s unit stage compiles
+// every package of both with -race, so they link from the build cache
+// instead of compiling the main module's dependency tree once more without
+// it. (make test runs this beside the unit stage, not after it: on a cold
+// cache the two go commands may compile the same package at once, each in
+// full, since go's build cache does not share work in progress.) What they write does not depend on it. The check and the
 // stand-in ignore a CGO_ENABLED=0 these tests may run with (infra/test.sh
 // NORACE=1). (GOFLAGS would also reach the go commands the runners start
 // themselves, which build without cgo.)

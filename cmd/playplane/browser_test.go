@@ -615,6 +615,17 @@ func (h *harness) checkNamedStart(t *testing.T, s pageState, cdn string, seen []
 	if len(steered) == 0 || !strings.Contains(steered[0].RawQuery, playurl.SteeringStart+"="+cdn) {
 		t.Errorf("the first steering request %+v does not name the start %s", steered[:min(1, len(steered))], cdn)
 	}
+	// The answers after the first, to its RELOAD-URI, name no start and
+	// are the ranking's; one that still puts cdn first means the ranking
+	// does, and the row would pass without the start.
+	if len(steered) < 2 {
+		t.Errorf("%d steering requests, want a second one", len(steered))
+	} else if strings.Contains(steered[1].RawQuery, playurl.SteeringStart+"=") {
+		t.Errorf("the second steering request (to RELOAD-URI) names the start: %s", steered[1].RawQuery)
+	}
+	if len(s.Priority) == 0 || s.Priority[0] == cdn {
+		t.Errorf("the player's last steering answer %v puts %s first: the ranking does not put another CDN first, so this row does not test the start", s.Priority, cdn)
+	}
 	t.Logf("steering requests %d, the player's last answer %v, pathway %s", len(steered), s.Priority, s.Pathway)
 }
 

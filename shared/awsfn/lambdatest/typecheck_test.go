@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/playplane/playplane/shared/awsfn/lambdatest"
 )
@@ -38,9 +39,13 @@ import (
 // (lambdatest.BuildHere), with the same tags. It lives in this test
 // package so that go/types is compiled into this test binary alone.
 func typeCheck(ctx context.Context, dir, goarch string, pkgs ...string) error {
+	tags, err := buildTags(lambdatest.BuildFlags)
+	if err != nil {
+		return err
+	}
 	args := append([]string{"list", "-deps", "-e",
 		"-json=ImportPath,Name,Dir,GoFiles,SFiles,Imports,ImportMap,Standard,Module,Error,DepsErrors"},
-		lambdatest.BuildFlags[:2]...) // the build tags
+		"-tags="+tags)
 	args = append(args, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
@@ -174,6 +179,25 @@ func typeCheck(ctx context.Context, dir, goarch string, pkgs ...string) error {
 	return errors.Join(errs...)
 }
 
+// buildTags is the -tags value of flags (go build's flags), found by name
+// rather than position: a reordered BuildFlags must not leave the check
+// selecting the files of another configuration. Flags naming no tag are an
+// error: the shipped build sets lambda.norpc.
+func buildTags(flags []string) (string, error) {
+	for i, f := range flags {
+		switch {
+		case f == "-tags" || f == "--tags":
+			if i+1 < len(flags) {
+				return flags[i+1], nil
+			}
+		case strings.HasPrefix(f, "-tags="), strings.HasPrefix(f, "--tags="):
+			_, v, _ := strings.Cut(f, "=")
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("no -tags in the build flags %q", flags)
+}
+
 type importerFunc func(path string) (*types.Package, error)
 
 func (f importerFunc) Import(path string) (*types.Package, error) { return f(path) }
@@ -211,4 +235,33 @@ func missingBodies(fset *token.FileSet, files []*ast.File) []error {
 		}
 	}
 	return errs
+}
+
+func TestBuildTags(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		flags []string
+		want  string // "" for an error
+	}{
+		{name: "BuildFlags", flags: lambdatest.BuildFlags, want: "lambda.norpc"},
+		{name: "after other flags", flags: []string{"-trimpath", "-ldflags=-s -w", "-tags", "lambda.norpc,x"}, want: "lambda.norpc,x"},
+		{name: "joined", flags: []string{"-trimpath", "-tags=lambda.norpc"}, want: "lambda.norpc"},
+		{name: "none", flags: []string{"-trimpath", "-ldflags=-s -w"}},
+		{name: "dangling", flags: []string{"-trimpath", "-tags"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := buildTags(tt.flags)
+			if tt.want == "" {
+				if err == nil {
+					t.Errorf("buildTags(%q) = %q, want an error", tt.flags, got)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("buildTags(%q) = %q, %v; want %q", tt.flags, got, err, tt.want)
+			}
+		})
+	}
 }
