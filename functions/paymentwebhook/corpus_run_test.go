@@ -100,7 +100,7 @@ func TestLifecycleCorpus(t *testing.T) {
 		t.Fatalf("corpus has %d lifecycles", len(lifecycles))
 	}
 	first := corpusSeed(t)
-	t.Logf("shuffles from seed %d (PLAYPLANE_CORPUS_SEED=%d replays them)", first, first)
+	t.Logf("shuffles from seed %d (PLAYPLANE_CORPUS_SEED=%d replays their delivery orders; the senders' and consumers' interleaving is the scheduler's)", first, first)
 	for _, st := range corpusStores() {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()

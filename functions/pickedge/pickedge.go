@@ -323,7 +323,7 @@ func (s *Server) steeringManifest(w http.ResponseWriter, r *http.Request) error 
 	}
 	if start != "" && !m.StartOn(start) {
 		log := httpx.Logger(r.Context())
-		log.DebugContext(r.Context(), "start pathway has no usable edge; the player moves", "session_id", id, "start", start)
+		log.DebugContext(r.Context(), "start pathway is not in the ranking for this viewer (no usable edge, or not a CDN of the edge table); the player moves", "session_id", id, "start", start)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, http.StatusOK, m)
