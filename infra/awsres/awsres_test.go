@@ -634,3 +634,24 @@ func TestRequiredArgumentsAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNoPackageImportsTheProvider: the point of this package is that
+// infra-test compiles no package of pulumi-aws; one import of it, in
+// infra/ or pulumi/, a test included, would bring back the provider's
+// root package and every service package it names.
+func TestNoPackageImportsTheProvider(t *testing.T) {
+	t.Parallel()
+	for _, mod := range []string{"..", filepath.Join("..", "..", "pulumi")} {
+		cmd := exec.Command("go", "list", "-deps", "-test", "./...")
+		cmd.Dir = mod
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list in %s: %v", mod, err)
+		}
+		for _, pkg := range strings.Fields(string(out)) {
+			if strings.HasPrefix(pkg, providerModule+"/") {
+				t.Errorf("%s compiles %s", mod, pkg)
+			}
+		}
+	}
+}
