@@ -15,6 +15,12 @@
 // beside the unit stage, for 32 resources and one invoke. Each declaration
 // carries only the properties the stacks set and the outputs they read.
 //
+// Each resource is three types, as in the generated packages: the resource
+// with the outputs read here, its Args of inputs, and the plain struct whose
+// pulumi tags name the properties (the Args' ElementType; fields are matched
+// by name). A nested object is an Args type whose ElementType is the plain
+// type: *XArgs for one (the stacks pass &XArgs{}), []XArgs for a list.
+//
 // What keeps it honest: TestDeclarationsMatchTheProvider parses the pinned
 // provider's generated source (from the module cache, without compiling it)
 // and fails on any token, property name, Go type, secret output, alias or
