@@ -5,9 +5,11 @@
 # pulumi/ (the program and its Pulumi.<stack>.yaml files).
 #
 # They are separate modules so the main module's `go test -race ./...` never
-# compiles the AWS and GCP provider SDKs. The first run here compiles them
-# (minutes on 2 cores); later runs reuse the default build cache and take
-# seconds.
+# compiles the Pulumi SDK and providers. The first run here compiles the
+# Pulumi SDK and what infra uses of pulumi-gcp beyond infra/gcpres (minutes
+# on 2 cores; infra/awsres declares every pulumi-aws resource, so no
+# pulumi-aws package is compiled); later runs reuse the default build cache
+# and take seconds.
 set -euo pipefail
 
 infra="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

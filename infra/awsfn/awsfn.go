@@ -14,13 +14,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/apigatewayv2"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/functions/catalog"
+	"github.com/playplane/playplane/infra/awsres"
 )
 
 // Type is the component's Pulumi type token.
@@ -72,18 +69,18 @@ type Function struct {
 	pulumi.ResourceState
 
 	// Lambda serves the HTTP routes (FunctionName); nil without routes.
-	Lambda *lambda.Function
+	Lambda *awsres.Function
 	// Consumers consume one topic each (FunctionName-<topic>), by topic.
-	Consumers map[string]*lambda.Function
+	Consumers map[string]*awsres.Function
 	// Jobs runs the scheduled jobs (FunctionName-jobs); nil without jobs.
-	Jobs        *lambda.Function
-	Role        *iam.Role
-	Policy      *iam.RolePolicy
-	LogGroup    *cloudwatch.LogGroup
-	Mappings    map[string]*lambda.EventSourceMapping // by topic
-	Integration *apigatewayv2.Integration
-	Routes      map[string]*apigatewayv2.Route   // by route key
-	Schedules   map[string]*cloudwatch.EventRule // by job name
+	Jobs        *awsres.Function
+	Role        *awsres.Role
+	Policy      *awsres.RolePolicy
+	LogGroup    *awsres.LogGroup
+	Mappings    map[string]*awsres.EventSourceMapping // by topic
+	Integration *awsres.Integration
+	Routes      map[string]*awsres.Route     // by route key
+	Schedules   map[string]*awsres.EventRule // by job name
 }
 
 // New creates the function and everything it owns.
@@ -92,10 +89,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
 	}
 	f := &Function{
-		Consumers: map[string]*lambda.Function{},
-		Mappings:  map[string]*lambda.EventSourceMapping{},
-		Routes:    map[string]*apigatewayv2.Route{},
-		Schedules: map[string]*cloudwatch.EventRule{},
+		Consumers: map[string]*awsres.Function{},
+		Mappings:  map[string]*awsres.EventSourceMapping{},
+		Routes:    map[string]*awsres.Route{},
+		Schedules: map[string]*awsres.EventRule{},
 	}
 	if err := ctx.RegisterComponentResource(Type, name, f, opts...); err != nil {
 		return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
@@ -103,7 +100,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	parent := pulumi.Parent(f)
 	var err error
 
-	f.LogGroup, err = cloudwatch.NewLogGroup(ctx, name, &cloudwatch.LogGroupArgs{
+	f.LogGroup, err = awsres.NewLogGroup(ctx, name, &awsres.LogGroupArgs{
 		Name:            pulumi.String("/aws/lambda/" + args.FunctionName),
 		RetentionInDays: pulumi.Int(args.LogRetentionDays),
 		Tags:            args.Tags,
@@ -112,7 +109,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("awsfn.New %s: log group: %w", name, err)
 	}
 
-	f.Role, err = iam.NewRole(ctx, name, &iam.RoleArgs{
+	f.Role, err = awsres.NewRole(ctx, name, &awsres.RoleArgs{
 		Name:             pulumi.String(args.FunctionName),
 		Description:      pulumi.String("Execution role of the " + args.Spec.Name + " function"),
 		AssumeRolePolicy: pulumi.String(assumeRolePolicy),
@@ -139,7 +136,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			Resources: pulumi.StringArray{q.Arn},
 		})
 	}
-	f.Policy, err = iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{
+	f.Policy, err = awsres.NewRolePolicy(ctx, name, &awsres.RolePolicyArgs{
 		Name:   pulumi.String(args.FunctionName),
 		Role:   f.Role.ID(),
 		Policy: PolicyJSON(statements),
@@ -163,7 +160,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, fmt.Errorf("awsfn.New %s: %w", name, err)
 		}
 		f.Consumers[q.Topic] = consumer
-		m, err := lambda.NewEventSourceMapping(ctx, name+"-"+q.Topic, &lambda.EventSourceMappingArgs{
+		m, err := awsres.NewEventSourceMapping(ctx, name+"-"+q.Topic, &awsres.EventSourceMappingArgs{
 			EventSourceArn:                 q.Arn,
 			FunctionName:                   consumer.Arn,
 			BatchSize:                      pulumi.Int(10),
@@ -200,8 +197,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 }
 
 // Lambdas are every Lambda of the function: HTTP, consumers by topic, jobs.
-func (f *Function) Lambdas() []*lambda.Function {
-	var out []*lambda.Function
+func (f *Function) Lambdas() []*awsres.Function {
+	var out []*awsres.Function
 	if f.Lambda != nil {
 		out = append(out, f.Lambda)
 	}
@@ -216,7 +213,7 @@ func (f *Function) Lambdas() []*lambda.Function {
 
 // newLambda is one Lambda of the function: the function's zip, role, log
 // group and environment, plus the trigger it serves.
-func (f *Function) newLambda(ctx *pulumi.Context, resourceName, functionName string, args Args, trigger, topic string, parent pulumi.ResourceOption) (*lambda.Function, error) {
+func (f *Function) newLambda(ctx *pulumi.Context, resourceName, functionName string, args Args, trigger, topic string, parent pulumi.ResourceOption) (*awsres.Function, error) {
 	env := pulumi.StringMap{catalog.EnvTrigger: pulumi.String(trigger)}
 	if topic != "" {
 		env[catalog.EnvTopic] = pulumi.String(topic)
@@ -224,7 +221,7 @@ func (f *Function) newLambda(ctx *pulumi.Context, resourceName, functionName str
 	for k, v := range args.Env {
 		env[k] = v
 	}
-	l, err := lambda.NewFunction(ctx, resourceName, &lambda.FunctionArgs{
+	l, err := awsres.NewFunction(ctx, resourceName, &awsres.FunctionArgs{
 		Name:          pulumi.String(functionName),
 		Runtime:       pulumi.String(catalog.LambdaRuntime),
 		Architectures: pulumi.StringArray{pulumi.String(catalog.LambdaArchitecture)},
@@ -233,10 +230,10 @@ func (f *Function) newLambda(ctx *pulumi.Context, resourceName, functionName str
 		Role:          f.Role.Arn,
 		MemorySize:    pulumi.Int(args.Spec.MemoryMB),
 		Timeout:       pulumi.Int(args.Spec.TimeoutSeconds),
-		Environment:   &lambda.FunctionEnvironmentArgs{Variables: env},
+		Environment:   &awsres.FunctionEnvironmentArgs{Variables: env},
 		// Every Lambda of the function logs to its one group, which the
 		// role may write to.
-		LoggingConfig: &lambda.FunctionLoggingConfigArgs{
+		LoggingConfig: &awsres.FunctionLoggingConfigArgs{
 			LogFormat: pulumi.String("JSON"),
 			LogGroup:  f.LogGroup.Name,
 		},
@@ -250,7 +247,7 @@ func (f *Function) newLambda(ctx *pulumi.Context, resourceName, functionName str
 
 func (f *Function) attachRoutes(ctx *pulumi.Context, name string, h *HTTP, parent pulumi.ResourceOption) error {
 	var err error
-	f.Integration, err = apigatewayv2.NewIntegration(ctx, name, &apigatewayv2.IntegrationArgs{
+	f.Integration, err = awsres.NewIntegration(ctx, name, &awsres.IntegrationArgs{
 		ApiId:                h.APIID,
 		IntegrationType:      pulumi.String("AWS_PROXY"),
 		IntegrationUri:       f.Lambda.InvokeArn,
@@ -260,7 +257,7 @@ func (f *Function) attachRoutes(ctx *pulumi.Context, name string, h *HTTP, paren
 		return fmt.Errorf("integration: %w", err)
 	}
 	for _, r := range h.Routes {
-		args := &apigatewayv2.RouteArgs{
+		args := &awsres.RouteArgs{
 			ApiId:             h.APIID,
 			RouteKey:          pulumi.String(r.Key()),
 			Target:            pulumi.Sprintf("integrations/%s", f.Integration.ID()),
@@ -271,14 +268,14 @@ func (f *Function) attachRoutes(ctx *pulumi.Context, name string, h *HTTP, paren
 			args.AuthorizerId = h.AuthorizerID
 		}
 		resourceName := name + "-" + RouteSlug(r)
-		route, err := apigatewayv2.NewRoute(ctx, resourceName, args, parent)
+		route, err := awsres.NewRoute(ctx, resourceName, args, parent)
 		if err != nil {
 			return fmt.Errorf("route %s: %w", r.Key(), err)
 		}
 		f.Routes[r.Key()] = route
 		// One permission per route: API Gateway may invoke the function only
 		// through this method and path of this API (any stage).
-		_, err = lambda.NewPermission(ctx, resourceName, &lambda.PermissionArgs{
+		_, err = awsres.NewPermission(ctx, resourceName, &awsres.PermissionArgs{
 			Action:    pulumi.String("lambda:InvokeFunction"),
 			Function:  f.Lambda.Name,
 			Principal: pulumi.String("apigateway.amazonaws.com"),
@@ -301,7 +298,7 @@ func (f *Function) schedule(ctx *pulumi.Context, name string, args Args, job cat
 		return err
 	}
 	resourceName := name + "-job-" + job.Name
-	rule, err := cloudwatch.NewEventRule(ctx, resourceName, &cloudwatch.EventRuleArgs{
+	rule, err := awsres.NewEventRule(ctx, resourceName, &awsres.EventRuleArgs{
 		Name:               pulumi.String(args.FunctionName + "-" + job.Name),
 		Description:        pulumi.String("Runs the " + job.Name + " job of the " + args.Spec.Name + " function"),
 		ScheduleExpression: pulumi.String(rate),
@@ -311,7 +308,7 @@ func (f *Function) schedule(ctx *pulumi.Context, name string, args Args, job cat
 	if err != nil {
 		return fmt.Errorf("rule: %w", err)
 	}
-	permission, err := lambda.NewPermission(ctx, resourceName, &lambda.PermissionArgs{
+	permission, err := awsres.NewPermission(ctx, resourceName, &awsres.PermissionArgs{
 		Action:    pulumi.String("lambda:InvokeFunction"),
 		Function:  f.Jobs.Name,
 		Principal: pulumi.String("events.amazonaws.com"),
@@ -320,7 +317,7 @@ func (f *Function) schedule(ctx *pulumi.Context, name string, args Args, job cat
 	if err != nil {
 		return fmt.Errorf("permission: %w", err)
 	}
-	_, err = cloudwatch.NewEventTarget(ctx, resourceName, &cloudwatch.EventTargetArgs{
+	_, err = awsres.NewEventTarget(ctx, resourceName, &awsres.EventTargetArgs{
 		Rule:     rule.Name,
 		TargetId: pulumi.String(args.Spec.Name),
 		Arn:      f.Jobs.Arn,
@@ -328,7 +325,7 @@ func (f *Function) schedule(ctx *pulumi.Context, name string, args Args, job cat
 		Input: pulumi.String(job.Payload()),
 		// Jobs are idempotent sweeps: a retry is harmless, and a run older
 		// than the interval is superseded by the next one.
-		RetryPolicy: &cloudwatch.EventTargetRetryPolicyArgs{
+		RetryPolicy: &awsres.EventTargetRetryPolicyArgs{
 			MaximumEventAgeInSeconds: pulumi.Int(max(60, int(job.Every.Seconds()))),
 			MaximumRetryAttempts:     pulumi.Int(2),
 		},

@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/monitoring"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/playplane/playplane/infra/awsres"
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
@@ -37,13 +35,13 @@ const (
 
 // AWSAlarms are the stack's CloudWatch alarms and the topic they notify.
 type AWSAlarms struct {
-	Topic *sns.Topic
+	Topic *awsres.Topic
 	// DeadLetters by topic; FunctionErrors and Throttles by Lambda name.
-	DeadLetters    map[string]*cloudwatch.MetricAlarm
-	API5xx         *cloudwatch.MetricAlarm // nil without an API on AWS
-	WebhookLag     *cloudwatch.MetricAlarm // nil unless Stripe events are applied on AWS
-	FunctionErrors map[string]*cloudwatch.MetricAlarm
-	Throttles      map[string]*cloudwatch.MetricAlarm
+	DeadLetters    map[string]*awsres.MetricAlarm
+	API5xx         *awsres.MetricAlarm // nil without an API on AWS
+	WebhookLag     *awsres.MetricAlarm // nil unless Stripe events are applied on AWS
+	FunctionErrors map[string]*awsres.MetricAlarm
+	Throttles      map[string]*awsres.MetricAlarm
 }
 
 // GCPAlerts are the stack's Cloud Monitoring alert policies.
@@ -56,21 +54,21 @@ type GCPAlerts struct {
 
 func (s *Stack) newAWSAlarms(ctx *pulumi.Context) (*AWSAlarms, error) {
 	cfg, a := s.Config, s.AWS
-	al := &AWSAlarms{DeadLetters: map[string]*cloudwatch.MetricAlarm{}, FunctionErrors: map[string]*cloudwatch.MetricAlarm{},
-		Throttles: map[string]*cloudwatch.MetricAlarm{}}
+	al := &AWSAlarms{DeadLetters: map[string]*awsres.MetricAlarm{}, FunctionErrors: map[string]*awsres.MetricAlarm{},
+		Throttles: map[string]*awsres.MetricAlarm{}}
 	var err error
-	if al.Topic, err = sns.NewTopic(ctx, "alarms", &sns.TopicArgs{Name: pulumi.String(cfg.Prefix + "-alarms"), Tags: a.tags}); err != nil {
+	if al.Topic, err = awsres.NewTopic(ctx, "alarms", &awsres.TopicArgs{Name: pulumi.String(cfg.Prefix + "-alarms"), Tags: a.tags}); err != nil {
 		return nil, fmt.Errorf("alarm topic: %w", err)
 	}
 	actions := pulumi.Array{al.Topic.Arn}
-	alarm := func(name string, args *cloudwatch.MetricAlarmArgs) (*cloudwatch.MetricAlarm, error) {
+	alarm := func(name string, args *awsres.MetricAlarmArgs) (*awsres.MetricAlarm, error) {
 		args.Name = pulumi.String(cfg.Prefix + "-" + name)
 		args.AlarmActions, args.OkActions = actions, actions
 		args.Tags = a.tags
 		if args.TreatMissingData == nil {
 			args.TreatMissingData = pulumi.String("notBreaching") // no data: nothing happened
 		}
-		m, err := cloudwatch.NewMetricAlarm(ctx, name, args)
+		m, err := awsres.NewMetricAlarm(ctx, name, args)
 		if err != nil {
 			return nil, fmt.Errorf("alarm %s: %w", name, err)
 		}
@@ -82,7 +80,7 @@ func (s *Stack) newAWSAlarms(ctx *pulumi.Context) (*AWSAlarms, error) {
 	}
 	slices.Sort(topics)
 	for _, t := range topics {
-		if al.DeadLetters[t], err = alarm(t+"-dead-letters", &cloudwatch.MetricAlarmArgs{
+		if al.DeadLetters[t], err = alarm(t+"-dead-letters", &awsres.MetricAlarmArgs{
 			AlarmDescription:   pulumi.Sprintf("Messages of %s failed every delivery and wait in its dead-letter queue.", t),
 			Namespace:          pulumi.String("AWS/SQS"),
 			MetricName:         pulumi.String("ApproximateNumberOfMessagesVisible"),
@@ -97,17 +95,17 @@ func (s *Stack) newAWSAlarms(ctx *pulumi.Context) (*AWSAlarms, error) {
 		}
 	}
 	if a.API != nil {
-		metric := func(id, name string) cloudwatch.MetricAlarmMetricQueryInput {
-			return &cloudwatch.MetricAlarmMetricQueryArgs{Id: pulumi.String(id), Metric: &cloudwatch.MetricAlarmMetricQueryMetricArgs{
+		metric := func(id, name string) awsres.MetricAlarmMetricQueryArgs {
+			return awsres.MetricAlarmMetricQueryArgs{Id: pulumi.String(id), Metric: &awsres.MetricAlarmMetricQueryMetricArgs{
 				Namespace: pulumi.String("AWS/ApiGateway"), MetricName: pulumi.String(name), Period: pulumi.Int(AlarmPeriodSeconds),
 				Stat: pulumi.String("Sum"), Dimensions: pulumi.StringMap{"ApiId": a.API.ID().ToStringOutput(), "Stage": pulumi.String("$default")},
 			}}
 		}
-		if al.API5xx, err = alarm("api-5xx-rate", &cloudwatch.MetricAlarmArgs{
+		if al.API5xx, err = alarm("api-5xx-rate", &awsres.MetricAlarmArgs{
 			AlarmDescription: pulumi.Sprintf("More than %v%% of API requests answered 5xx.", Alarm5xxPercent),
-			MetricQueries: cloudwatch.MetricAlarmMetricQueryArray{
+			MetricQueries: []awsres.MetricAlarmMetricQueryArgs{
 				metric("errors", "5xx"), metric("requests", "Count"),
-				&cloudwatch.MetricAlarmMetricQueryArgs{Id: pulumi.String("rate"), Label: pulumi.String("5xx %"), ReturnData: pulumi.Bool(true),
+				{Id: pulumi.String("rate"), Label: pulumi.String("5xx %"), ReturnData: pulumi.Bool(true),
 					Expression: pulumi.String("IF(requests > 0, 100 * errors / requests, 0)")},
 			},
 			EvaluationPeriods:  pulumi.Int(5),
@@ -119,7 +117,7 @@ func (s *Stack) newAWSAlarms(ctx *pulumi.Context) (*AWSAlarms, error) {
 		}
 	}
 	if cfg.Layout.Compute == AWS {
-		if al.WebhookLag, err = alarm("webhook-lag", &cloudwatch.MetricAlarmArgs{
+		if al.WebhookLag, err = alarm("webhook-lag", &awsres.MetricAlarmArgs{
 			AlarmDescription:   pulumi.Sprintf("p99 time from a Stripe event's creation to its application above %v s.", AlarmWebhookLagSeconds),
 			Namespace:          pulumi.String(MetricNamespace),
 			MetricName:         pulumi.String(MetricWebhookLag),
@@ -135,14 +133,14 @@ func (s *Stack) newAWSAlarms(ctx *pulumi.Context) (*AWSAlarms, error) {
 	for _, fn := range s.awsLambdas() {
 		for _, m := range []struct {
 			metric string
-			into   map[string]*cloudwatch.MetricAlarm
+			into   map[string]*awsres.MetricAlarm
 			what   string
 		}{
 			{"Errors", al.FunctionErrors, "invocations failed"},
 			{"Throttles", al.Throttles, "invocations were throttled"},
 		} {
 			name := fn.name + "-" + m.metric
-			if m.into[fn.name], err = alarm(name, &cloudwatch.MetricAlarmArgs{
+			if m.into[fn.name], err = alarm(name, &awsres.MetricAlarmArgs{
 				AlarmDescription:   pulumi.Sprintf("Lambda %s: %s.", fn.name, m.what),
 				Namespace:          pulumi.String("AWS/Lambda"),
 				MetricName:         pulumi.String(m.metric),
@@ -162,7 +160,7 @@ func (s *Stack) newAWSAlarms(ctx *pulumi.Context) (*AWSAlarms, error) {
 
 type namedLambda struct {
 	name   string // resource name: function, function-topic, function-jobs
-	lambda *lambda.Function
+	lambda *awsres.Function
 }
 
 // awsLambdas are every Lambda of the stack, in a stable order.

@@ -5,26 +5,21 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/apigatewayv2"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudfront"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/dynamodb"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sqs"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/awsfn"
+	"github.com/playplane/playplane/infra/awsres"
 )
 
 // AWSResources are the stack's resources on AWS.
 type AWSResources struct {
-	Table      *dynamodb.Table
+	Table      *awsres.Table
 	Queues     map[string]*Queue     // by topic
 	Secrets    map[string]*AWSSecret // by catalogue Env
-	API        *apigatewayv2.Api
-	Stage      *apigatewayv2.Stage
-	Authorizer *apigatewayv2.Authorizer // nil when no JWT route is served on AWS
+	API        *awsres.Api
+	Stage      *awsres.Stage
+	Authorizer *awsres.Authorizer // nil when no JWT route is served on AWS
 	CDN        *CloudFront
 	Functions  map[string]*awsfn.Function // by function name
 	Warehouse  *AWSWarehouse              // QoE; nil unless the heartbeats ride SQS
@@ -36,26 +31,26 @@ type AWSResources struct {
 // AWSSecret is a Secrets Manager secret and its current version; the
 // functions get the secret's ARN and read the value at run time.
 type AWSSecret struct {
-	Secret  *secretsmanager.Secret
-	Version *secretsmanager.SecretVersion
+	Secret  *awsres.Secret
+	Version *awsres.SecretVersion
 }
 
 // Queue is a topic's SQS queue and its dead-letter queue.
 type Queue struct {
-	Queue      *sqs.Queue
-	DeadLetter *sqs.Queue
+	Queue      *awsres.Queue
+	DeadLetter *awsres.Queue
 }
 
 // CloudFront is the video delivery: a private bucket read by the
 // distribution through origin access control, and the key group whose key
 // signs the URLs.
 type CloudFront struct {
-	Bucket       *s3.BucketV2
-	BucketPolicy *s3.BucketPolicy
-	OAC          *cloudfront.OriginAccessControl
-	PublicKey    *cloudfront.PublicKey
-	KeyGroup     *cloudfront.KeyGroup
-	Distribution *cloudfront.Distribution
+	Bucket       *awsres.BucketV2
+	BucketPolicy *awsres.BucketPolicy
+	OAC          *awsres.OriginAccessControl
+	PublicKey    *awsres.PublicKey
+	KeyGroup     *awsres.KeyGroup
+	Distribution *awsres.Distribution
 }
 
 func newAWSShared(ctx *pulumi.Context, cfg Config) (*AWSResources, error) {
@@ -103,33 +98,33 @@ func newAWSShared(ctx *pulumi.Context, cfg Config) (*AWSResources, error) {
 	return a, nil
 }
 
-func newTable(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*dynamodb.Table, error) {
+func newTable(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*awsres.Table, error) {
 	layout := catalog.DynamoTable
 	keys := []string{layout.HashKey, layout.RangeKey}
-	var indexes dynamodb.TableGlobalSecondaryIndexArray
+	var indexes []awsres.TableGlobalSecondaryIndexArgs
 	for _, idx := range layout.Indexes {
 		keys = append(keys, idx.HashKey, idx.RangeKey)
-		indexes = append(indexes, &dynamodb.TableGlobalSecondaryIndexArgs{
+		indexes = append(indexes, awsres.TableGlobalSecondaryIndexArgs{
 			Name:           pulumi.String(idx.Name),
 			HashKey:        pulumi.String(idx.HashKey),
 			RangeKey:       pulumi.String(idx.RangeKey),
 			ProjectionType: pulumi.String(idx.Projection),
 		})
 	}
-	var attributes dynamodb.TableAttributeArray
+	var attributes []awsres.TableAttributeArgs
 	for _, k := range keys {
-		attributes = append(attributes, &dynamodb.TableAttributeArgs{Name: pulumi.String(k), Type: pulumi.String("S")})
+		attributes = append(attributes, awsres.TableAttributeArgs{Name: pulumi.String(k), Type: pulumi.String("S")})
 	}
-	t, err := dynamodb.NewTable(ctx, "store", &dynamodb.TableArgs{
+	t, err := awsres.NewTable(ctx, "store", &awsres.TableArgs{
 		Name:                   pulumi.String(cfg.Prefix),
 		BillingMode:            pulumi.String("PAY_PER_REQUEST"),
 		HashKey:                pulumi.String(layout.HashKey),
 		RangeKey:               pulumi.String(layout.RangeKey),
 		Attributes:             attributes,
 		GlobalSecondaryIndexes: indexes,
-		Ttl:                    &dynamodb.TableTtlArgs{AttributeName: pulumi.String(layout.TTLAttribute), Enabled: pulumi.Bool(true)},
-		PointInTimeRecovery:    &dynamodb.TablePointInTimeRecoveryArgs{Enabled: pulumi.Bool(true)},
-		ServerSideEncryption:   &dynamodb.TableServerSideEncryptionArgs{Enabled: pulumi.Bool(true)},
+		Ttl:                    &awsres.TableTtlArgs{AttributeName: pulumi.String(layout.TTLAttribute), Enabled: pulumi.Bool(true)},
+		PointInTimeRecovery:    &awsres.TablePointInTimeRecoveryArgs{Enabled: pulumi.Bool(true)},
+		ServerSideEncryption:   &awsres.TableServerSideEncryptionArgs{Enabled: pulumi.Bool(true)},
 		Tags:                   tags,
 	})
 	if err != nil {
@@ -155,7 +150,7 @@ func newQueue(ctx *pulumi.Context, cfg Config, t catalog.Topic, tags pulumi.Stri
 	for _, fn := range catalog.ConsumersOf(t.Name) {
 		timeout = max(timeout, fn.TimeoutSeconds)
 	}
-	dlq, err := sqs.NewQueue(ctx, t.Name+"-dlq", &sqs.QueueArgs{
+	dlq, err := awsres.NewQueue(ctx, t.Name+"-dlq", &awsres.QueueArgs{
 		Name:                    pulumi.String(name + "-dlq"),
 		MessageRetentionSeconds: pulumi.Int(14 * 24 * 3600),
 		SqsManagedSseEnabled:    pulumi.Bool(true),
@@ -168,7 +163,7 @@ func newQueue(ctx *pulumi.Context, cfg Config, t catalog.Topic, tags pulumi.Stri
 		b, err := json.Marshal(map[string]any{"deadLetterTargetArn": arn, "maxReceiveCount": catalog.MaxDeliveryAttempts})
 		return string(b), err
 	}).(pulumi.StringOutput)
-	q, err := sqs.NewQueue(ctx, t.Name, &sqs.QueueArgs{
+	q, err := awsres.NewQueue(ctx, t.Name, &awsres.QueueArgs{
 		Name: pulumi.String(name),
 		// AWS advises six times the consumer's timeout, so a batch still
 		// being retried by Lambda is not handed out twice.
@@ -183,7 +178,7 @@ func newQueue(ctx *pulumi.Context, cfg Config, t catalog.Topic, tags pulumi.Stri
 		return nil, fmt.Errorf("queue %s: %w", t.Name, err)
 	}
 	// Only this topic's queue may dead-letter into the DLQ.
-	_, err = sqs.NewRedriveAllowPolicy(ctx, t.Name+"-dlq", &sqs.RedriveAllowPolicyArgs{
+	_, err = awsres.NewRedriveAllowPolicy(ctx, t.Name+"-dlq", &awsres.RedriveAllowPolicyArgs{
 		QueueUrl: dlq.Url,
 		RedriveAllowPolicy: q.Arn.ApplyT(func(arn string) (string, error) {
 			b, err := json.Marshal(map[string]any{"redrivePermission": "byQueue", "sourceQueueArns": []string{arn}})
@@ -198,7 +193,7 @@ func newQueue(ctx *pulumi.Context, cfg Config, t catalog.Topic, tags pulumi.Stri
 
 func newAWSSecret(ctx *pulumi.Context, cfg Config, env string, tags pulumi.StringMap) (*AWSSecret, error) {
 	slug := catalog.EnvSlug(env)
-	secret, err := secretsmanager.NewSecret(ctx, slug, &secretsmanager.SecretArgs{
+	secret, err := awsres.NewSecret(ctx, slug, &awsres.SecretArgs{
 		Name:                 pulumi.String(cfg.Prefix + "/" + slug),
 		Description:          pulumi.String("playplane " + env),
 		RecoveryWindowInDays: pulumi.Int(7),
@@ -207,7 +202,7 @@ func newAWSSecret(ctx *pulumi.Context, cfg Config, env string, tags pulumi.Strin
 	if err != nil {
 		return nil, fmt.Errorf("secret %s: %w", env, err)
 	}
-	version, err := secretsmanager.NewSecretVersion(ctx, slug, &secretsmanager.SecretVersionArgs{
+	version, err := awsres.NewSecretVersion(ctx, slug, &awsres.SecretVersionArgs{
 		SecretId:     secret.ID(),
 		SecretString: cfg.Secrets[env],
 	})
@@ -223,14 +218,14 @@ const cachingOptimizedPolicyID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 func newCloudFront(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*CloudFront, error) {
 	c := &CloudFront{}
 	var err error
-	c.Bucket, err = s3.NewBucketV2(ctx, "video", &s3.BucketV2Args{
+	c.Bucket, err = awsres.NewBucketV2(ctx, "video", &awsres.BucketV2Args{
 		BucketPrefix: pulumi.String(cfg.Prefix + "-video-"),
 		Tags:         tags,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("video bucket: %w", err)
 	}
-	if _, err = s3.NewBucketPublicAccessBlock(ctx, "video", &s3.BucketPublicAccessBlockArgs{
+	if _, err = awsres.NewBucketPublicAccessBlock(ctx, "video", &awsres.BucketPublicAccessBlockArgs{
 		Bucket:                c.Bucket.ID(),
 		BlockPublicAcls:       pulumi.Bool(true),
 		BlockPublicPolicy:     pulumi.Bool(true),
@@ -239,23 +234,23 @@ func newCloudFront(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*Clo
 	}); err != nil {
 		return nil, fmt.Errorf("video bucket public access block: %w", err)
 	}
-	if _, err = s3.NewBucketOwnershipControls(ctx, "video", &s3.BucketOwnershipControlsArgs{
+	if _, err = awsres.NewBucketOwnershipControls(ctx, "video", &awsres.BucketOwnershipControlsArgs{
 		Bucket: c.Bucket.ID(),
-		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
+		Rule:   &awsres.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
 	}); err != nil {
 		return nil, fmt.Errorf("video bucket ownership: %w", err)
 	}
-	if _, err = s3.NewBucketServerSideEncryptionConfigurationV2(ctx, "video", &s3.BucketServerSideEncryptionConfigurationV2Args{
+	if _, err = awsres.NewBucketServerSideEncryptionConfigurationV2(ctx, "video", &awsres.BucketServerSideEncryptionConfigurationV2Args{
 		Bucket: c.Bucket.ID(),
-		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{&s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
-			ApplyServerSideEncryptionByDefault: &s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
+		Rules: []awsres.BucketServerSideEncryptionConfigurationV2RuleArgs{{
+			ApplyServerSideEncryptionByDefault: &awsres.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
 				SseAlgorithm: pulumi.String("AES256"),
 			},
 		}},
 	}); err != nil {
 		return nil, fmt.Errorf("video bucket encryption: %w", err)
 	}
-	c.OAC, err = cloudfront.NewOriginAccessControl(ctx, "video", &cloudfront.OriginAccessControlArgs{
+	c.OAC, err = awsres.NewOriginAccessControl(ctx, "video", &awsres.OriginAccessControlArgs{
 		Name:                          pulumi.String(cfg.Prefix + "-video"),
 		OriginAccessControlOriginType: pulumi.String("s3"),
 		SigningBehavior:               pulumi.String("always"),
@@ -264,7 +259,7 @@ func newCloudFront(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*Clo
 	if err != nil {
 		return nil, fmt.Errorf("origin access control: %w", err)
 	}
-	c.PublicKey, err = cloudfront.NewPublicKey(ctx, "url-signing", &cloudfront.PublicKeyArgs{
+	c.PublicKey, err = awsres.NewPublicKey(ctx, "url-signing", &awsres.PublicKeyArgs{
 		Name:       pulumi.String(cfg.Prefix + "-url-signing"),
 		EncodedKey: pulumi.String(cfg.CloudFrontPublicKeyPEM),
 		Comment:    pulumi.String("Verifies playplane signed URLs (private half in Secrets Manager)"),
@@ -272,7 +267,7 @@ func newCloudFront(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*Clo
 	if err != nil {
 		return nil, fmt.Errorf("public key: %w", err)
 	}
-	c.KeyGroup, err = cloudfront.NewKeyGroup(ctx, "url-signing", &cloudfront.KeyGroupArgs{
+	c.KeyGroup, err = awsres.NewKeyGroup(ctx, "url-signing", &awsres.KeyGroupArgs{
 		Name:  pulumi.String(cfg.Prefix + "-url-signing"),
 		Items: pulumi.StringArray{c.PublicKey.ID()},
 	})
@@ -280,18 +275,18 @@ func newCloudFront(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*Clo
 		return nil, fmt.Errorf("key group: %w", err)
 	}
 	const originID = "video"
-	c.Distribution, err = cloudfront.NewDistribution(ctx, "video", &cloudfront.DistributionArgs{
+	c.Distribution, err = awsres.NewDistribution(ctx, "video", &awsres.DistributionArgs{
 		Enabled:       pulumi.Bool(true),
 		Comment:       pulumi.String(cfg.Prefix + " video"),
 		IsIpv6Enabled: pulumi.Bool(true),
 		HttpVersion:   pulumi.String("http2and3"),
 		PriceClass:    pulumi.String(cfg.CloudFrontPriceClass),
-		Origins: cloudfront.DistributionOriginArray{&cloudfront.DistributionOriginArgs{
+		Origins: []awsres.DistributionOriginArgs{{
 			OriginId:              pulumi.String(originID),
 			DomainName:            c.Bucket.BucketRegionalDomainName,
 			OriginAccessControlId: c.OAC.ID(),
 		}},
-		DefaultCacheBehavior: &cloudfront.DistributionDefaultCacheBehaviorArgs{
+		DefaultCacheBehavior: &awsres.DistributionDefaultCacheBehaviorArgs{
 			TargetOriginId:       pulumi.String(originID),
 			ViewerProtocolPolicy: pulumi.String("https-only"),
 			AllowedMethods:       pulumi.ToStringArray([]string{"GET", "HEAD", "OPTIONS"}),
@@ -301,16 +296,16 @@ func newCloudFront(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*Clo
 			// Every object needs a URL signed by a key of this group.
 			TrustedKeyGroups: pulumi.StringArray{c.KeyGroup.ID()},
 		},
-		Restrictions: &cloudfront.DistributionRestrictionsArgs{
-			GeoRestriction: &cloudfront.DistributionRestrictionsGeoRestrictionArgs{RestrictionType: pulumi.String("none")},
+		Restrictions: &awsres.DistributionRestrictionsArgs{
+			GeoRestriction: &awsres.DistributionRestrictionsGeoRestrictionArgs{RestrictionType: pulumi.String("none")},
 		},
-		ViewerCertificate: &cloudfront.DistributionViewerCertificateArgs{CloudfrontDefaultCertificate: pulumi.Bool(true)},
+		ViewerCertificate: &awsres.DistributionViewerCertificateArgs{CloudfrontDefaultCertificate: pulumi.Bool(true)},
 		Tags:              tags,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("distribution: %w", err)
 	}
-	c.BucketPolicy, err = s3.NewBucketPolicy(ctx, "video", &s3.BucketPolicyArgs{
+	c.BucketPolicy, err = awsres.NewBucketPolicy(ctx, "video", &awsres.BucketPolicyArgs{
 		Bucket: c.Bucket.ID(),
 		Policy: pulumi.All(c.Bucket.Arn, c.Distribution.Arn).ApplyT(func(v []any) (string, error) {
 			return cloudFrontReadPolicy(v[0].(string), v[1].(string))
@@ -343,7 +338,7 @@ func cloudFrontReadPolicy(bucketArn, distributionArn string) (string, error) {
 
 func (a *AWSResources) newAPI(ctx *pulumi.Context, cfg Config, routes []catalog.Route) error {
 	var err error
-	api := &apigatewayv2.ApiArgs{
+	api := &awsres.ApiArgs{
 		Name:         pulumi.String(cfg.Prefix),
 		ProtocolType: pulumi.String("HTTP"),
 		Tags:         a.tags,
@@ -351,7 +346,7 @@ func (a *AWSResources) newAPI(ctx *pulumi.Context, cfg Config, routes []catalog.
 	if len(cfg.CORSAllowedOrigins) > 0 {
 		// API Gateway answers preflights (before the JWT authorizer) and
 		// sets the headers on every answer, replacing the function's.
-		api.CorsConfiguration = &apigatewayv2.ApiCorsConfigurationArgs{
+		api.CorsConfiguration = &awsres.ApiCorsConfigurationArgs{
 			AllowOrigins:     pulumi.ToStringArray(cfg.CORSAllowedOrigins),
 			AllowMethods:     pulumi.ToStringArray(catalog.CORSAllowMethods),
 			AllowHeaders:     pulumi.ToStringArray(catalog.CORSAllowHeaders),
@@ -360,15 +355,15 @@ func (a *AWSResources) newAPI(ctx *pulumi.Context, cfg Config, routes []catalog.
 			AllowCredentials: pulumi.Bool(false),
 		}
 	}
-	a.API, err = apigatewayv2.NewApi(ctx, "api", api)
+	a.API, err = awsres.NewApi(ctx, "api", api)
 	if err != nil {
 		return fmt.Errorf("http api: %w", err)
 	}
-	a.Stage, err = apigatewayv2.NewStage(ctx, "api", &apigatewayv2.StageArgs{
+	a.Stage, err = awsres.NewStage(ctx, "api", &awsres.StageArgs{
 		ApiId:      a.API.ID(),
 		Name:       pulumi.String("$default"),
 		AutoDeploy: pulumi.Bool(true),
-		DefaultRouteSettings: &apigatewayv2.StageDefaultRouteSettingsArgs{
+		DefaultRouteSettings: &awsres.StageDefaultRouteSettingsArgs{
 			ThrottlingBurstLimit: pulumi.Int(500),
 			ThrottlingRateLimit:  pulumi.Float64(1000),
 		},
@@ -381,12 +376,12 @@ func (a *AWSResources) newAPI(ctx *pulumi.Context, cfg Config, routes []catalog.
 		if !r.Auth.VerifiedAsJWT() {
 			continue
 		}
-		a.Authorizer, err = apigatewayv2.NewAuthorizer(ctx, "jwt", &apigatewayv2.AuthorizerArgs{
+		a.Authorizer, err = awsres.NewAuthorizer(ctx, "jwt", &awsres.AuthorizerArgs{
 			ApiId:           a.API.ID(),
 			Name:            pulumi.String("jwt"),
 			AuthorizerType:  pulumi.String("JWT"),
 			IdentitySources: pulumi.StringArray{pulumi.String("$request.header.Authorization")},
-			JwtConfiguration: &apigatewayv2.AuthorizerJwtConfigurationArgs{
+			JwtConfiguration: &awsres.AuthorizerJwtConfigurationArgs{
 				Issuer:    pulumi.String(cfg.JWTIssuer),
 				Audiences: pulumi.StringArray{pulumi.String(cfg.JWTAudience)},
 			},

@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/iam"
 	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/awsfn"
+	"github.com/playplane/playplane/infra/awsres"
 	"github.com/playplane/playplane/infra/gcpfn"
 )
 
@@ -34,7 +34,7 @@ const awsRoleAttribute = "assertion.arn.contains('assumed-role') ? " +
 	"assertion.arn"
 
 func newFederation(ctx *pulumi.Context, cfg Config, projectNumber pulumi.StringOutput) (*Federation, error) {
-	caller, err := aws.GetCallerIdentity(ctx, &aws.GetCallerIdentityArgs{})
+	caller, err := awsres.GetCallerIdentity(ctx, &awsres.GetCallerIdentityArgs{})
 	if err != nil {
 		return nil, fmt.Errorf("aws caller identity: %w", err)
 	}

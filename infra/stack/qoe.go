@@ -8,15 +8,12 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/infra/gcpres"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/glue"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kinesis"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	gcppubsub "github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/catalog"
+	"github.com/playplane/playplane/infra/awsres"
 )
 
 // The QoE warehouse (issue 18): the heartbeat stream lands where each cloud
@@ -30,13 +27,13 @@ import (
 
 // AWSWarehouse is Kinesis Data Firehose → S3 with a Glue table for Athena.
 type AWSWarehouse struct {
-	Bucket   *s3.BucketV2
-	Block    *s3.BucketPublicAccessBlock
-	Role     *iam.Role
-	Policy   *iam.RolePolicy
-	Stream   *kinesis.FirehoseDeliveryStream
-	Database *glue.CatalogDatabase
-	Table    *glue.CatalogTable
+	Bucket   *awsres.BucketV2
+	Block    *awsres.BucketPublicAccessBlock
+	Role     *awsres.Role
+	Policy   *awsres.RolePolicy
+	Stream   *awsres.FirehoseDeliveryStream
+	Database *awsres.CatalogDatabase
+	Table    *awsres.CatalogTable
 }
 
 // GCPWarehouse is a BigQuery table fed by a BigQuery subscription on the
@@ -143,10 +140,10 @@ func newAWSWarehouse(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*A
 	w := &AWSWarehouse{}
 	tags = withTag(tags, "role", "qoe-warehouse")
 	var err error
-	if w.Bucket, err = s3.NewBucketV2(ctx, "qoe", &s3.BucketV2Args{BucketPrefix: pulumi.String(cfg.Prefix + "-qoe-"), Tags: tags}); err != nil {
+	if w.Bucket, err = awsres.NewBucketV2(ctx, "qoe", &awsres.BucketV2Args{BucketPrefix: pulumi.String(cfg.Prefix + "-qoe-"), Tags: tags}); err != nil {
 		return nil, fmt.Errorf("qoe bucket: %w", err)
 	}
-	if w.Block, err = s3.NewBucketPublicAccessBlock(ctx, "qoe", &s3.BucketPublicAccessBlockArgs{
+	if w.Block, err = awsres.NewBucketPublicAccessBlock(ctx, "qoe", &awsres.BucketPublicAccessBlockArgs{
 		Bucket: w.Bucket.ID(), BlockPublicAcls: pulumi.Bool(true), BlockPublicPolicy: pulumi.Bool(true),
 		IgnorePublicAcls: pulumi.Bool(true), RestrictPublicBuckets: pulumi.Bool(true),
 	}); err != nil {
@@ -154,7 +151,7 @@ func newAWSWarehouse(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*A
 	}
 	assume, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
 		"Effect": "Allow", "Principal": map[string]any{"Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole"}}})
-	if w.Role, err = iam.NewRole(ctx, "qoe-firehose", &iam.RoleArgs{
+	if w.Role, err = awsres.NewRole(ctx, "qoe-firehose", &awsres.RoleArgs{
 		Name: pulumi.String(cfg.Prefix + "-qoe-firehose"), AssumeRolePolicy: pulumi.String(string(assume)), Tags: tags,
 	}); err != nil {
 		return nil, fmt.Errorf("qoe firehose role: %w", err)
@@ -168,17 +165,17 @@ func newAWSWarehouse(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*A
 		}})
 		return string(b), err
 	}).(pulumi.StringOutput)
-	if w.Policy, err = iam.NewRolePolicy(ctx, "qoe-firehose", &iam.RolePolicyArgs{
+	if w.Policy, err = awsres.NewRolePolicy(ctx, "qoe-firehose", &awsres.RolePolicyArgs{
 		Name: pulumi.String("deliver"), Role: w.Role.ID(), Policy: policy,
 	}); err != nil {
 		return nil, fmt.Errorf("qoe firehose policy: %w", err)
 	}
 	// Objects are newline-delimited heartbeat messages, gzipped, in one
 	// folder per hour that the Glue table projects as partition dt.
-	if w.Stream, err = kinesis.NewFirehoseDeliveryStream(ctx, "qoe", &kinesis.FirehoseDeliveryStreamArgs{
+	if w.Stream, err = awsres.NewFirehoseDeliveryStream(ctx, "qoe", &awsres.FirehoseDeliveryStreamArgs{
 		Name:        pulumi.String(cfg.Prefix + "-heartbeats"),
 		Destination: pulumi.String("extended_s3"),
-		ExtendedS3Configuration: &kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationArgs{
+		ExtendedS3Configuration: &awsres.FirehoseDeliveryStreamExtendedS3ConfigurationArgs{
 			RoleArn:           w.Role.Arn,
 			BucketArn:         w.Bucket.Arn,
 			Prefix:            pulumi.String(qoeS3Prefix + "!{timestamp:yyyy/MM/dd/HH}/"),
@@ -191,18 +188,18 @@ func newAWSWarehouse(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*A
 	}, pulumi.DependsOn([]pulumi.Resource{w.Policy})); err != nil {
 		return nil, fmt.Errorf("qoe firehose: %w", err)
 	}
-	if w.Database, err = glue.NewCatalogDatabase(ctx, "qoe", &glue.CatalogDatabaseArgs{
+	if w.Database, err = awsres.NewCatalogDatabase(ctx, "qoe", &awsres.CatalogDatabaseArgs{
 		Name:        pulumi.String(warehouseName(cfg.Prefix)),
 		Description: pulumi.String("playplane QoE: heartbeat messages from Firehose; query with docs/qoe/athena.sql"),
 	}); err != nil {
 		return nil, fmt.Errorf("qoe glue database: %w", err)
 	}
-	var cols glue.CatalogTableStorageDescriptorColumnArray
+	var cols []awsres.CatalogTableStorageDescriptorColumnArgs
 	for _, c := range heartbeatColumns() {
-		cols = append(cols, &glue.CatalogTableStorageDescriptorColumnArgs{Name: pulumi.String(c.Name), Type: pulumi.String(c.hiveType())})
+		cols = append(cols, awsres.CatalogTableStorageDescriptorColumnArgs{Name: pulumi.String(c.Name), Type: pulumi.String(c.hiveType())})
 	}
 	location := pulumi.Sprintf("s3://%s/%s", w.Bucket.Bucket, qoeS3Prefix)
-	if w.Table, err = glue.NewCatalogTable(ctx, "qoe", &glue.CatalogTableArgs{
+	if w.Table, err = awsres.NewCatalogTable(ctx, "qoe", &awsres.CatalogTableArgs{
 		Name:         pulumi.String(qoeTable),
 		DatabaseName: w.Database.Name,
 		TableType:    pulumi.String("EXTERNAL_TABLE"),
@@ -218,13 +215,13 @@ func newAWSWarehouse(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*A
 			"projection.dt.interval.unit": pulumi.String("HOURS"),
 			"storage.location.template":   pulumi.Sprintf("s3://%s/%s${dt}/", w.Bucket.Bucket, qoeS3Prefix),
 		},
-		PartitionKeys: glue.CatalogTablePartitionKeyArray{&glue.CatalogTablePartitionKeyArgs{Name: pulumi.String("dt"), Type: pulumi.String("string")}},
-		StorageDescriptor: &glue.CatalogTableStorageDescriptorArgs{
+		PartitionKeys: []awsres.CatalogTablePartitionKeyArgs{{Name: pulumi.String("dt"), Type: pulumi.String("string")}},
+		StorageDescriptor: &awsres.CatalogTableStorageDescriptorArgs{
 			Location:     location,
 			InputFormat:  pulumi.String("org.apache.hadoop.mapred.TextInputFormat"),
 			OutputFormat: pulumi.String("org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"),
 			Compressed:   pulumi.Bool(true),
-			SerDeInfo: &glue.CatalogTableStorageDescriptorSerDeInfoArgs{
+			SerDeInfo: &awsres.CatalogTableStorageDescriptorSerDeInfoArgs{
 				SerializationLibrary: pulumi.String("org.openx.data.jsonserde.JsonSerDe"),
 				Parameters:           pulumi.StringMap{"ignore.malformed.json": pulumi.String("true")},
 			},

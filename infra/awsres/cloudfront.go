@@ -1,0 +1,213 @@
+package awsres
+
+import (
+	"reflect"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// OriginAccessControl is aws:cloudfront/originAccessControl:OriginAccessControl.
+type OriginAccessControl struct {
+	pulumi.CustomResourceState
+}
+
+type OriginAccessControlArgs struct {
+	Name                          pulumi.StringPtrInput
+	OriginAccessControlOriginType pulumi.StringInput
+	SigningBehavior               pulumi.StringInput
+	SigningProtocol               pulumi.StringInput
+}
+
+type originAccessControlArgs struct {
+	Name                          *string `pulumi:"name"`
+	OriginAccessControlOriginType string  `pulumi:"originAccessControlOriginType"`
+	SigningBehavior               string  `pulumi:"signingBehavior"`
+	SigningProtocol               string  `pulumi:"signingProtocol"`
+}
+
+func (OriginAccessControlArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[originAccessControlArgs]()
+}
+
+var originAccessControlSpec = spec{
+	token:    "aws:cloudfront/originAccessControl:OriginAccessControl",
+	required: []string{"OriginAccessControlOriginType", "SigningBehavior", "SigningProtocol"},
+}
+
+func NewOriginAccessControl(ctx *pulumi.Context, name string, args *OriginAccessControlArgs, opts ...pulumi.ResourceOption) (*OriginAccessControl, error) {
+	return newResource[OriginAccessControl](ctx, originAccessControlSpec, name, args, opts)
+}
+
+// PublicKey is aws:cloudfront/publicKey:PublicKey.
+type PublicKey struct {
+	pulumi.CustomResourceState
+}
+
+type PublicKeyArgs struct {
+	Comment    pulumi.StringPtrInput
+	EncodedKey pulumi.StringInput
+	Name       pulumi.StringPtrInput
+}
+
+type publicKeyArgs struct {
+	Comment    *string `pulumi:"comment"`
+	EncodedKey string  `pulumi:"encodedKey"`
+	Name       *string `pulumi:"name"`
+}
+
+func (PublicKeyArgs) ElementType() reflect.Type { return reflect.TypeFor[publicKeyArgs]() }
+
+var publicKeySpec = spec{
+	token:    "aws:cloudfront/publicKey:PublicKey",
+	required: []string{"EncodedKey"},
+}
+
+func NewPublicKey(ctx *pulumi.Context, name string, args *PublicKeyArgs, opts ...pulumi.ResourceOption) (*PublicKey, error) {
+	return newResource[PublicKey](ctx, publicKeySpec, name, args, opts)
+}
+
+// KeyGroup is aws:cloudfront/keyGroup:KeyGroup.
+type KeyGroup struct {
+	pulumi.CustomResourceState
+}
+
+type KeyGroupArgs struct {
+	Items pulumi.StringArrayInput
+	Name  pulumi.StringPtrInput
+}
+
+type keyGroupArgs struct {
+	Items []string `pulumi:"items"`
+	Name  *string  `pulumi:"name"`
+}
+
+func (KeyGroupArgs) ElementType() reflect.Type { return reflect.TypeFor[keyGroupArgs]() }
+
+var keyGroupSpec = spec{
+	token:    "aws:cloudfront/keyGroup:KeyGroup",
+	required: []string{"Items"},
+}
+
+func NewKeyGroup(ctx *pulumi.Context, name string, args *KeyGroupArgs, opts ...pulumi.ResourceOption) (*KeyGroup, error) {
+	return newResource[KeyGroup](ctx, keyGroupSpec, name, args, opts)
+}
+
+// Distribution is aws:cloudfront/distribution:Distribution.
+type Distribution struct {
+	pulumi.CustomResourceState
+	Arn        pulumi.StringOutput `pulumi:"arn"`
+	DomainName pulumi.StringOutput `pulumi:"domainName"`
+}
+
+type DistributionArgs struct {
+	Comment              pulumi.StringPtrInput
+	DefaultCacheBehavior *DistributionDefaultCacheBehaviorArgs
+	Enabled              pulumi.BoolInput
+	HttpVersion          pulumi.StringPtrInput
+	IsIpv6Enabled        pulumi.BoolPtrInput
+	Origins              []DistributionOriginArgs
+	PriceClass           pulumi.StringPtrInput
+	Restrictions         *DistributionRestrictionsArgs
+	Tags                 pulumi.StringMapInput
+	ViewerCertificate    *DistributionViewerCertificateArgs
+}
+
+type distributionArgs struct {
+	Comment              *string                          `pulumi:"comment"`
+	DefaultCacheBehavior DistributionDefaultCacheBehavior `pulumi:"defaultCacheBehavior"`
+	Enabled              bool                             `pulumi:"enabled"`
+	HttpVersion          *string                          `pulumi:"httpVersion"`
+	IsIpv6Enabled        *bool                            `pulumi:"isIpv6Enabled"`
+	Origins              []DistributionOrigin             `pulumi:"origins"`
+	PriceClass           *string                          `pulumi:"priceClass"`
+	Restrictions         DistributionRestrictions         `pulumi:"restrictions"`
+	Tags                 map[string]string                `pulumi:"tags"`
+	ViewerCertificate    DistributionViewerCertificate    `pulumi:"viewerCertificate"`
+}
+
+func (DistributionArgs) ElementType() reflect.Type { return reflect.TypeFor[distributionArgs]() }
+
+type DistributionDefaultCacheBehaviorArgs struct {
+	AllowedMethods       pulumi.StringArrayInput
+	CachePolicyId        pulumi.StringPtrInput
+	CachedMethods        pulumi.StringArrayInput
+	Compress             pulumi.BoolPtrInput
+	TargetOriginId       pulumi.StringInput
+	TrustedKeyGroups     pulumi.StringArrayInput
+	ViewerProtocolPolicy pulumi.StringInput
+}
+
+type DistributionDefaultCacheBehavior struct {
+	AllowedMethods       []string `pulumi:"allowedMethods"`
+	CachePolicyId        *string  `pulumi:"cachePolicyId"`
+	CachedMethods        []string `pulumi:"cachedMethods"`
+	Compress             *bool    `pulumi:"compress"`
+	TargetOriginId       string   `pulumi:"targetOriginId"`
+	TrustedKeyGroups     []string `pulumi:"trustedKeyGroups"`
+	ViewerProtocolPolicy string   `pulumi:"viewerProtocolPolicy"`
+}
+
+func (DistributionDefaultCacheBehaviorArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[DistributionDefaultCacheBehavior]()
+}
+
+type DistributionOriginArgs struct {
+	DomainName            pulumi.StringInput
+	OriginAccessControlId pulumi.StringPtrInput
+	OriginId              pulumi.StringInput
+}
+
+type DistributionOrigin struct {
+	DomainName            string  `pulumi:"domainName"`
+	OriginAccessControlId *string `pulumi:"originAccessControlId"`
+	OriginId              string  `pulumi:"originId"`
+}
+
+func (DistributionOriginArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[DistributionOrigin]()
+}
+
+type DistributionRestrictionsArgs struct {
+	GeoRestriction *DistributionRestrictionsGeoRestrictionArgs
+}
+
+type DistributionRestrictions struct {
+	GeoRestriction DistributionRestrictionsGeoRestriction `pulumi:"geoRestriction"`
+}
+
+func (DistributionRestrictionsArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[DistributionRestrictions]()
+}
+
+type DistributionViewerCertificateArgs struct {
+	CloudfrontDefaultCertificate pulumi.BoolPtrInput
+}
+
+type DistributionViewerCertificate struct {
+	CloudfrontDefaultCertificate *bool `pulumi:"cloudfrontDefaultCertificate"`
+}
+
+func (DistributionViewerCertificateArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[DistributionViewerCertificate]()
+}
+
+type DistributionRestrictionsGeoRestrictionArgs struct {
+	RestrictionType pulumi.StringInput
+}
+
+type DistributionRestrictionsGeoRestriction struct {
+	RestrictionType string `pulumi:"restrictionType"`
+}
+
+func (DistributionRestrictionsGeoRestrictionArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[DistributionRestrictionsGeoRestriction]()
+}
+
+var distributionSpec = spec{
+	token:    "aws:cloudfront/distribution:Distribution",
+	required: []string{"DefaultCacheBehavior", "Enabled", "Origins", "Restrictions", "ViewerCertificate"},
+}
+
+func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, opts ...pulumi.ResourceOption) (*Distribution, error) {
+	return newResource[Distribution](ctx, distributionSpec, name, args, opts)
+}
