@@ -142,8 +142,16 @@ func (e *Invalid) Error() string {
 	return sb.String()
 }
 
-var schema = sync.OnceValues(func() (*jsonschema.Schema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(SchemaJSON))
+// schema is compiled on the first Parse, not at start: a Lambda that links
+// this package (admin) pays for it on its first import request only. Every
+// Parse goes through it (the fast path too, for the sections other than
+// titles), so a schema that does not compile fails every Parse with an
+// error, never an accepted file. The JSON Schema library's own package init
+// (its meta-schemas, ~10 ms) still runs wherever it is linked.
+var schema = sync.OnceValues(func() (*jsonschema.Schema, error) { return compileSchema(SchemaJSON) })
+
+func compileSchema(schemaJSON []byte) (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +162,7 @@ var schema = sync.OnceValues(func() (*jsonschema.Schema, error) {
 		return nil, err
 	}
 	return c.Compile(SchemaID)
-})
+}
 
 // Parse reads a catalogue file, JSON or YAML (by name, ".yaml"/".yml",
 // or by content), and checks all of it: an error is *Invalid naming every

@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/demo"
@@ -346,5 +349,42 @@ func TestDemoCatalogueRoundTrips(t *testing.T) {
 		var out bytes.Buffer
 		_ = PrintDiff(&out, plan)
 		t.Fatalf("re-importing the export plans changes (%v):\n%s", err, out.String())
+	}
+}
+
+// The schema is compiled on the first Parse rather than at start; one that
+// does not compile must then fail every Parse, by the fast path (goodJSON
+// takes it) or not, with an error that is not a file's *Invalid, and the
+// next Parse too. Not parallel: it replaces the package's schema, which
+// the parallel tests (run after it) use.
+func TestBadSchemaFailsEveryParse(t *testing.T) {
+	saved := schema
+	t.Cleanup(func() { schema = saved })
+	for _, tc := range []struct {
+		name   string
+		schema string
+	}{
+		{name: "not JSON", schema: `{"$schema": `},
+		{name: "not a schema", schema: `{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": 5}`},
+		{name: "unresolvable ref", schema: `{"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": "#/$defs/none"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			schema = sync.OnceValues(func() (*jsonschema.Schema, error) { return compileSchema([]byte(tc.schema)) })
+			for _, file := range []struct{ name, data string }{
+				{"c.json", goodJSON}, {"c.yaml", goodYAML}, {"c.json", goodJSON},
+			} {
+				f, err := Parse(file.name, []byte(file.data))
+				var inv *Invalid
+				if err == nil || errors.As(err, &inv) || !strings.Contains(err.Error(), "schema") {
+					t.Fatalf("Parse(%s) with a bad schema = %d titles, %v; want a schema error", file.name, len(f.Titles), err)
+				}
+			}
+		})
+	}
+	// The shipped schema compiles, and with it goodJSON parses: the errors
+	// above are the schema's.
+	schema = saved
+	if _, err := Parse("c.json", []byte(goodJSON)); err != nil {
+		t.Fatal(err)
 	}
 }
