@@ -213,7 +213,13 @@ func checkStruct(g *generated, pkg string, ours reflect.Type) (problems []string
 	theirs := fieldsOf(st)
 	for f := range ours.Fields() {
 		tag := f.Tag.Get("pulumi")
+		if f.Anonymous {
+			continue // pulumi.CustomResourceState
+		}
 		if tag == "" {
+			// The SDK skips an untagged field: an input never sent, an
+			// output never resolved.
+			problems = append(problems, fmt.Sprintf("%s.%s has no pulumi tag", ours.Name(), f.Name))
 			continue
 		}
 		got, want := [2]string{goType(f.Type), tag}, theirs[f.Name]
@@ -455,6 +461,13 @@ func TestProviderCheckIsNotBlind(t *testing.T) {
 	}
 	if got := checkStruct(g, "iam", reflect.TypeFor[roleArgs]()); len(got) != 2 {
 		t.Errorf("a misspelt property and a wrong type: %q", got)
+	}
+	type rolePolicyArgs struct {
+		Policy string
+		Name   *string `pulumi:"name"`
+	}
+	if got := checkStruct(g, "iam", reflect.TypeFor[rolePolicyArgs]()); len(got) != 1 || !strings.Contains(got[0], "Policy") {
+		t.Errorf("a property without a tag: %q", got)
 	}
 	type RoleArgs struct {
 		Name             pulumi.StringInput
