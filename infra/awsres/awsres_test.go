@@ -668,3 +668,38 @@ func TestNoPackageImportsTheProvider(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryResourceIsDeclared: a constructor added to this package without
+// an entry in declarations would escape TestDeclarationsMatchTheProvider.
+func TestEveryResourceIsDeclared(t *testing.T) {
+	t.Parallel()
+	listed := map[string]bool{}
+	for _, d := range declarations {
+		listed["New"+reflect.TypeOf(d.resource).Name()] = true
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			if fd, ok := decl.(*ast.FuncDecl); ok && fd.Recv == nil && strings.HasPrefix(fd.Name.Name, "New") {
+				n++
+				if !listed[fd.Name.Name] {
+					t.Errorf("%s (%s) is not in declarations", fd.Name.Name, name)
+				}
+			}
+		}
+	}
+	if n != len(declarations) {
+		t.Errorf("%d constructors, %d declarations", n, len(declarations))
+	}
+}
