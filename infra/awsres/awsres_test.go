@@ -213,7 +213,13 @@ func checkStruct(g *generated, pkg string, ours reflect.Type) (problems []string
 	theirs := fieldsOf(st)
 	for f := range ours.Fields() {
 		tag := f.Tag.Get("pulumi")
+		if f.Anonymous {
+			continue // pulumi.CustomResourceState
+		}
 		if tag == "" {
+			// The SDK skips an untagged field: an input never sent, an
+			// output never resolved.
+			problems = append(problems, fmt.Sprintf("%s.%s has no pulumi tag", ours.Name(), f.Name))
 			continue
 		}
 		got, want := [2]string{goType(f.Type), tag}, theirs[f.Name]
@@ -456,6 +462,13 @@ func TestProviderCheckIsNotBlind(t *testing.T) {
 	if got := checkStruct(g, "iam", reflect.TypeFor[roleArgs]()); len(got) != 2 {
 		t.Errorf("a misspelt property and a wrong type: %q", got)
 	}
+	type rolePolicyArgs struct {
+		Policy string
+		Name   *string `pulumi:"name"`
+	}
+	if got := checkStruct(g, "iam", reflect.TypeFor[rolePolicyArgs]()); len(got) != 1 || !strings.Contains(got[0], "Policy") {
+		t.Errorf("a property without a tag: %q", got)
+	}
 	type RoleArgs struct {
 		Name             pulumi.StringInput
 		AssumeRolePolicy pulumi.StringInput
@@ -653,5 +666,40 @@ func TestNoPackageImportsTheProvider(t *testing.T) {
 				t.Errorf("%s compiles %s", mod, pkg)
 			}
 		}
+	}
+}
+
+// TestEveryResourceIsDeclared: a constructor added to this package without
+// an entry in declarations would escape TestDeclarationsMatchTheProvider.
+func TestEveryResourceIsDeclared(t *testing.T) {
+	t.Parallel()
+	listed := map[string]bool{}
+	for _, d := range declarations {
+		listed["New"+reflect.TypeOf(d.resource).Name()] = true
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			if fd, ok := decl.(*ast.FuncDecl); ok && fd.Recv == nil && strings.HasPrefix(fd.Name.Name, "New") {
+				n++
+				if !listed[fd.Name.Name] {
+					t.Errorf("%s (%s) is not in declarations", fd.Name.Name, name)
+				}
+			}
+		}
+	}
+	if n != len(declarations) {
+		t.Errorf("%d constructors, %d declarations", n, len(declarations))
 	}
 }

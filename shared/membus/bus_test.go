@@ -325,3 +325,67 @@ func TestTracedPublishAllocatesAsUntraced(t *testing.T) {
 		t.Errorf("id %q, want one shaped as %q", m.ID, plain.ID)
 	}
 }
+
+// TestPublishTraceContextPerMessage: in one traced publish whose context
+// carries a tracestate, a message without an id and one with its own get
+// the publish's traceparent and tracestate (the first a fresh id, the
+// second its own), and one with its own traceparent keeps it without the
+// publish's tracestate.
+func TestPublishTraceContextPerMessage(t *testing.T) {
+	p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "test", SpanExporter: tracetest.NewInMemoryExporter(),
+		Lookup: envconfig.MapLookuper(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	ts, err := trace.ParseTraceState("vendor=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled, TraceState: ts})
+	ctx := trace.ContextWithSpanContext(context.Background(), sc)
+	// The publish's span is a child of sc: its trace, its own span id.
+	const trace1 = "00-01000000000000000000000000000000-"
+	const own = "00-0a000000000000000000000000000000-0b00000000000000-00"
+	b := membus.New(membus.Config{})
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.Publish(ctx, "t", playback.Message{Data: []byte("a")}, playback.Message{ID: "mine", Data: []byte("b")},
+		playback.Message{Data: []byte("c"), TraceParent: own}); err != nil {
+		t.Fatal(err)
+	}
+	sub, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan playback.Message, 3)
+	if err := b.Subscribe(sub, "t", func(_ context.Context, msgs []playback.Message) []string {
+		for _, m := range msgs {
+			got <- m
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	byData := map[string]playback.Message{}
+	for range 3 {
+		m := <-got
+		byData[string(m.Data)] = m
+	}
+	want := byData["a"].TraceParent
+	if !strings.HasPrefix(want, trace1) || len(want) != len(own) || !strings.HasSuffix(want, "-01") {
+		t.Fatalf("traceparent %q, want one of trace %q, sampled", want, trace1)
+	}
+	for _, tc := range []struct {
+		name, data, tp, state string
+		id                    func(string) bool
+	}{
+		{name: "no id", data: "a", tp: want, state: "vendor=x", id: func(id string) bool {
+			return strings.HasPrefix(id, "msg_") && len(id) == playback.NewIDLen("msg") && playback.ValidID(id)
+		}},
+		{name: "own id", data: "b", tp: want, state: "vendor=x", id: func(id string) bool { return id == "mine" }},
+		{name: "own traceparent", data: "c", tp: own, id: func(id string) bool { return strings.HasPrefix(id, "msg_") }},
+	} {
+		m := byData[tc.data]
+		if m.TraceParent != tc.tp || m.Attributes["tracestate"] != tc.state || !tc.id(m.ID) {
+			t.Errorf("%s: id %q, traceparent %q, attributes %v; want traceparent %q, tracestate %q", tc.name, m.ID, m.TraceParent, m.Attributes, tc.tp, tc.state)
+		}
+	}
+}

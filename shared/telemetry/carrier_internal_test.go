@@ -71,6 +71,13 @@ func TestCarrierIsThePropagators(t *testing.T) {
 			if tp == "" || tp != want[traceparentKey] || !maps.Equal(more, rest) || (len(rest) == 0) != (more == nil) {
 				t.Fatalf("TraceParent: %q and %v, the propagator writes %v", tp, more, want)
 			}
+			// AppendTraceParent: the same after what dst holds, which
+			// it leaves as it was (the bus puts the message id there).
+			dst := append(make([]byte, 0, 8), "msg_abc"...)
+			b, more := AppendTraceParent(dst, ctx)
+			if string(b) != "msg_abc"+tp || !maps.Equal(more, rest) || string(dst) != "msg_abc" {
+				t.Fatalf("AppendTraceParent: %q and %v, want %q and %v", b, more, "msg_abc"+tp, rest)
+			}
 		})
 	}
 	if c := Carrier(context.Background()); c != nil {
@@ -78,6 +85,9 @@ func TestCarrierIsThePropagators(t *testing.T) {
 	}
 	if tp, more := TraceParent(context.Background()); tp != "" || more != nil {
 		t.Fatalf("TraceParent of a context without a span: %q, %v", tp, more)
+	}
+	if b, more := AppendTraceParent([]byte("msg_abc"), context.Background()); string(b) != "msg_abc" || more != nil {
+		t.Fatalf("AppendTraceParent of a context without a span: %q, %v", b, more)
 	}
 }
 
