@@ -27,6 +27,7 @@ import (
 	"github.com/playplane/playplane/shared/cloudcdn"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/gcpfn"
 	"github.com/playplane/playplane/shared/gcpfn/pubsubbus"
 	"github.com/playplane/playplane/shared/localedge"
@@ -125,7 +126,7 @@ func (r *Runner) prepare(ctx context.Context) error {
 		if os.Getenv(e.env) != "" {
 			continue
 		}
-		endpoint, stop, err := emulators.Start(ctx, e.service)
+		endpoint, stop, err := gcpemu.Start(ctx, e.service)
 		if err != nil {
 			return err
 		}

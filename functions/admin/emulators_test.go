@@ -13,6 +13,7 @@ import (
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/dynamo"
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/firestore"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -24,7 +25,7 @@ import (
 func firestoreStore(t *testing.T) playback.Store {
 	t.Helper()
 	s, err := firestore.New(context.Background(), firestore.Config{ProjectID: "playplane-test",
-		CollectionPrefix: playback.NewID("t") + "_"}, nil, emulators.FirestoreClientOptions(emulators.Firestore(t))...)
+		CollectionPrefix: playback.NewID("t") + "_"}, nil, gcpemu.FirestoreClientOptions(emulators.Firestore(t))...)
 	if err != nil {
 		t.Fatal(err)
 	}

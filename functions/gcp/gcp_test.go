@@ -25,6 +25,7 @@ import (
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/cloudcdn"
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/gcpfn"
 	"github.com/playplane/playplane/shared/gcpfn/pubsubbus"
 	"github.com/playplane/playplane/shared/playback"
@@ -108,7 +109,7 @@ func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
 	jwtKey := bytes.Repeat([]byte{7}, 32)
 	ring := auth.NewDevKeyring()
-	e := &testEnv{jwtKey: jwtKey, keyring: ring, firestore: emulators.Firestore(t), pubsub: emulators.PubSub(t)}
+	e := &testEnv{jwtKey: jwtKey, keyring: ring, firestore: emulators.Firestore(t), pubsub: gcpemu.PubSub(t)}
 	prefix := playback.NewID("t") + "_"
 	e.vars = map[string]string{
 		"GOOGLE_CLOUD_PROJECT":        testProject,
@@ -145,8 +146,8 @@ func (e *testEnv) set(t testing.TB) *gcpfn.Set {
 	res := gcpfn.NewResources(gcpfn.Options{
 		Lookuper:         envconfig.MapLookuper(e.vars),
 		Log:              slog.New(slog.DiscardHandler),
-		FirestoreOptions: emulators.FirestoreClientOptions(e.firestore),
-		PubSubOptions:    emulators.PubSubClientOptions(e.pubsub),
+		FirestoreOptions: gcpemu.FirestoreClientOptions(e.firestore),
+		PubSubOptions:    gcpemu.PubSubClientOptions(e.pubsub),
 		Bus:              pubsubbus.Make,
 	})
 	t.Cleanup(func() { _ = res.Close() })
@@ -202,7 +203,7 @@ func TestOnlyFunctionsThatPublishNeedTheBus(t *testing.T) {
 			res := gcpfn.NewResources(gcpfn.Options{
 				Lookuper:         envconfig.MapLookuper(env.vars),
 				Log:              slog.New(slog.DiscardHandler),
-				FirestoreOptions: emulators.FirestoreClientOptions(env.firestore),
+				FirestoreOptions: gcpemu.FirestoreClientOptions(env.firestore),
 			})
 			t.Cleanup(func() { _ = res.Close() })
 			set, err := gcpfn.NewSet(res, Functions[i])

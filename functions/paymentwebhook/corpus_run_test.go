@@ -17,6 +17,7 @@ import (
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/dynamo"
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/firestore"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -81,7 +82,7 @@ func openDynamo(t *testing.T) harnessStore {
 func openFirestore(t *testing.T) harnessStore {
 	t.Helper()
 	s, err := firestore.New(context.Background(), firestore.Config{ProjectID: "playplane-test",
-		CollectionPrefix: playback.NewID("pwh") + "_"}, nil, emulators.FirestoreClientOptions(emulators.Firestore(t))...)
+		CollectionPrefix: playback.NewID("pwh") + "_"}, nil, gcpemu.FirestoreClientOptions(emulators.Firestore(t))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/dynamo"
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/firestore"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
@@ -115,7 +116,7 @@ func firestoreCloud(t testing.TB) cloud {
 		return opts
 	}
 	cfg := firestore.Config{ProjectID: "playplane-test", CollectionPrefix: playback.NewID("rt") + "_"}
-	client, err := gfirestore.NewClient(ctx, cfg.ProjectID, append(emulators.FirestoreClientOptions(emulators.Firestore(t)), grpcOpts(layerStore)...)...)
+	client, err := gfirestore.NewClient(ctx, cfg.ProjectID, append(gcpemu.FirestoreClientOptions(emulators.Firestore(t)), grpcOpts(layerStore)...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func firestoreCloud(t testing.TB) cloud {
 	}
 	s := another()
 	b, err := pubsub.New(ctx, pubsub.Config{ProjectID: "playplane-test", TopicPrefix: playback.NewID("rt") + "-"}, nil,
-		append(emulators.PubSubClientOptions(emulators.PubSub(t)), grpcOpts(layerBus)...)...)
+		append(gcpemu.PubSubClientOptions(gcpemu.PubSub(t)), grpcOpts(layerBus)...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

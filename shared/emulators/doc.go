@@ -14,12 +14,13 @@
 //	"sqs"       http://127.0.0.1:PORT  fauxqs 1.9.2 (JSON protocol)
 //	"firestore" 127.0.0.1:PORT         @firestore-emulator/server 0.3.15 (FIRESTORE_EMULATOR_HOST form)
 //	"stripe"    http://127.0.0.1:PORT  stripe-mock v0.203.0
-//	"pubsub"    127.0.0.1:PORT         pstest, in this process (PUBSUB_EMULATOR_HOST form)
+//	"pubsub"    127.0.0.1:PORT         pstest, in this process (PUBSUB_EMULATOR_HOST form), from gcpemu.Start
 //
 // One server per service is shared by every caller in the process: tests
 // isolate themselves by unique table, queue, collection and topic names. The
 // Pub/Sub fake is the exception: it is in-process and cheap, so every caller
-// gets its own.
+// gets its own. It and the Google client options live in package gcpemu, so
+// test binaries that use no Google client do not link them.
 //
 // The test helpers (DynamoDB, SQS, Firestore, StripeMock) can also share a
 // server across processes: when PLAYPLANE_EMULATOR_<SERVICE> holds an

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Service names accepted by Start.
+// Service names accepted by Start (PubSubService by gcpemu.Start only).
 const (
 	DynamoDBService  = "dynamodb"
 	SQSService       = "sqs"
@@ -32,14 +32,6 @@ var ErrUnknownService = errors.New("unknown service")
 // install and the start only; the server runs until stopped or until this
 // process exits (on Linux the kernel then kills it).
 func Start(ctx context.Context, name string) (endpoint string, stop func(), err error) {
-	if name == PubSubService {
-		srv, err := newPubSubServer()
-		if err != nil {
-			return "", nil, err
-		}
-		var once sync.Once
-		return srv.Addr, func() { once.Do(func() { srv.Close() }) }, nil
-	}
 	h, err := acquire(ctx, name)
 	if err != nil {
 		return "", nil, err
@@ -78,9 +70,12 @@ type handle struct {
 func acquire(ctx context.Context, name string) (*handle, error) {
 	switch name {
 	case DynamoDBService, SQSService, FirestoreService, StripeService:
+	case PubSubService:
+		return nil, fmt.Errorf("emulators.Start %q: %w: the Pub/Sub fake runs in-process; start it with gcpemu.Start",
+			name, ErrUnknownService)
 	default:
-		return nil, fmt.Errorf("emulators.Start %q: %w (want %s, %s, %s, %s or %s)",
-			name, ErrUnknownService, DynamoDBService, SQSService, FirestoreService, StripeService, PubSubService)
+		return nil, fmt.Errorf("emulators.Start %q: %w (want %s, %s, %s or %s)",
+			name, ErrUnknownService, DynamoDBService, SQSService, FirestoreService, StripeService)
 	}
 	for {
 		registry.mu.Lock()

@@ -1,7 +1,6 @@
 package emulators_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"cloud.google.com/go/pubsub/v2"
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -24,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 )
 
 // uniqueName keeps tests that share one server out of each other's way.
@@ -177,7 +175,7 @@ func TestFirestore(t *testing.T) {
 	t.Logf("Firestore emulator at %s, ready after %s", hostPort, time.Since(started))
 
 	ctx := t.Context()
-	client, err := firestore.NewClient(ctx, "playplane-test", emulators.FirestoreClientOptions(hostPort)...)
+	client, err := firestore.NewClient(ctx, "playplane-test", gcpemu.FirestoreClientOptions(hostPort)...)
 	if err != nil {
 		t.Fatalf("firestore.NewClient: %v", err)
 	}
@@ -275,61 +273,5 @@ func TestStripeMock(t *testing.T) {
 				t.Fatalf("GET /v1/subscriptions: object %q with %d items, want a non-empty list", list.Object, len(list.Data))
 			}
 		})
-	}
-}
-
-func TestPubSub(t *testing.T) {
-	t.Parallel()
-	hostPort := emulators.PubSub(t)
-
-	ctx := t.Context()
-	const project = "playplane-test"
-	client, err := pubsub.NewClient(ctx, project, emulators.PubSubClientOptions(hostPort)...)
-	if err != nil {
-		t.Fatalf("pubsub.NewClient: %v", err)
-	}
-	t.Cleanup(func() { client.Close() })
-
-	topic, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/" + project + "/topics/heartbeats"})
-	if err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	sub, err := client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
-		Name:  "projects/" + project + "/subscriptions/heartbeats-pull",
-		Topic: topic.GetName(),
-	})
-	if err != nil {
-		t.Fatalf("CreateSubscription: %v", err)
-	}
-
-	publisher := client.Publisher(topic.GetName())
-	id, err := publisher.Publish(ctx, &pubsub.Message{Data: []byte("beat"), Attributes: map[string]string{"session": "s1"}}).Get(ctx)
-	publisher.Stop()
-	if err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-
-	receiveCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	received := make(chan *pubsub.Message, 1)
-	err = client.Subscriber(sub.GetName()).Receive(receiveCtx, func(_ context.Context, m *pubsub.Message) {
-		m.Ack()
-		select {
-		case received <- m:
-			cancel()
-		default:
-		}
-	})
-	if err != nil {
-		t.Fatalf("Receive: %v", err)
-	}
-	var got *pubsub.Message
-	select {
-	case got = <-received:
-	default:
-		t.Fatal("Receive: no message within 30s")
-	}
-	if got.ID != id || string(got.Data) != "beat" || got.Attributes["session"] != "s1" {
-		t.Fatalf("received id=%s data=%q attrs=%v, want id=%s data=beat session=s1", got.ID, got.Data, got.Attributes, id)
 	}
 }

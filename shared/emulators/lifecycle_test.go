@@ -87,28 +87,13 @@ func TestStartRejectsUnknownService(t *testing.T) {
 	}
 }
 
-func TestStartPubSubGivesEachCallerItsOwnFake(t *testing.T) {
+// The Pub/Sub fake is in-process and lives in gcpemu; Start says so
+// rather than linking pstest into every test binary that starts a server.
+func TestStartSendsPubSubToGCPEmu(t *testing.T) {
 	t.Parallel()
-	first, stopFirst, err := Start(t.Context(), PubSubService)
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, stopSecond, err := Start(t.Context(), PubSubService)
-	if err != nil {
-		stopFirst()
-		t.Fatal(err)
-	}
-	defer stopSecond()
-	if first == second {
-		t.Fatalf("both callers got %s", first)
-	}
-	stopFirst()
-	stopFirst()
-	if acceptedEvery(first, 3) {
-		t.Fatalf("%s still accepts connections after stop", first)
-	}
-	if !dials(second) {
-		t.Fatalf("stopping one fake stopped the other at %s", second)
+	_, _, err := Start(t.Context(), PubSubService)
+	if !errors.Is(err, ErrUnknownService) || !strings.Contains(err.Error(), "gcpemu.Start") {
+		t.Fatalf("Start(pubsub): err = %v, want ErrUnknownService naming gcpemu.Start", err)
 	}
 }
 

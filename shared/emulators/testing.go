@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"cloud.google.com/go/pubsub/v2/pstest"
 )
 
 // DynamoDB returns the endpoint URL of the DynamoDB Local server this test
@@ -36,25 +34,6 @@ func Firestore(t testing.TB) string {
 func StripeMock(t testing.TB) string {
 	t.Helper()
 	return startForTest(t, StripeService)
-}
-
-// PubSub returns the host:port of a Pub/Sub fake (pstest) of this test's
-// own, closed when the test ends. See PubSubClientOptions.
-func PubSub(t testing.TB) string {
-	t.Helper()
-	return PubSubServer(t).Addr
-}
-
-// PubSubServer is PubSub for tests that also inspect the fake, e.g. its
-// Messages.
-func PubSubServer(t testing.TB) *pstest.Server {
-	t.Helper()
-	srv, err := newPubSubServer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv
 }
 
 // SharedEnv names the variable that hands the test helpers the endpoint of

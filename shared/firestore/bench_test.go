@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -49,7 +50,7 @@ func (c *rpcCounter) total() int {
 func newCountingStore(b testing.TB) (*Store, *rpcCounter) {
 	b.Helper()
 	c := &rpcCounter{calls: map[string]int{}}
-	opts := append(emulators.FirestoreClientOptions(emulators.Firestore(b)),
+	opts := append(gcpemu.FirestoreClientOptions(emulators.Firestore(b)),
 		option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			err := invoker(ctx, method, req, reply, cc, opts...)
 			c.add(method, err)

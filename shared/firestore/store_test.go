@@ -14,6 +14,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/storetest"
 )
@@ -26,7 +27,7 @@ func newStore(t testing.TB) *Store {
 	t.Helper()
 	hostPort := emulators.Firestore(t)
 	s, err := New(context.Background(), Config{ProjectID: testProject, CollectionPrefix: playback.NewID("t") + "_"},
-		nil, emulators.FirestoreClientOptions(hostPort)...)
+		nil, gcpemu.FirestoreClientOptions(hostPort)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestNewValidates(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := New(context.Background(), tc.cfg, nil, emulators.FirestoreClientOptions("127.0.0.1:1")...)
+			s, err := New(context.Background(), tc.cfg, nil, gcpemu.FirestoreClientOptions("127.0.0.1:1")...)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("New: err = %v, want error %v", err, tc.wantErr)
 			}
@@ -116,7 +117,7 @@ func TestNewValidates(t *testing.T) {
 
 func TestUnreachableIsUnavailable(t *testing.T) {
 	t.Parallel()
-	s, err := New(context.Background(), Config{ProjectID: testProject}, nil, emulators.FirestoreClientOptions("127.0.0.1:1")...)
+	s, err := New(context.Background(), Config{ProjectID: testProject}, nil, gcpemu.FirestoreClientOptions("127.0.0.1:1")...)
 	if err != nil {
 		t.Fatal(err)
 	}

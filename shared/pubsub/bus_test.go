@@ -15,7 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/playplane/playplane/shared/bustest"
-	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -25,7 +25,7 @@ const testProject = "playplane-test"
 // ensured.
 func newBus(t testing.TB, cfg Config, topics ...string) *Bus {
 	t.Helper()
-	return newBusAt(t, emulators.PubSub(t), cfg, nil, topics...)
+	return newBusAt(t, gcpemu.PubSub(t), cfg, nil, topics...)
 }
 
 func newBusAt(t testing.TB, addr string, cfg Config, extra []option.ClientOption, topics ...string) *Bus {
@@ -39,7 +39,7 @@ func newBusAt(t testing.TB, addr string, cfg Config, extra []option.ClientOption
 func openBusAt(t testing.TB, addr string, cfg Config, extra []option.ClientOption, topics ...string) *Bus {
 	t.Helper()
 	cfg.ProjectID = testProject
-	b, err := New(context.Background(), cfg, nil, append(emulators.PubSubClientOptions(addr), extra...)...)
+	b, err := New(context.Background(), cfg, nil, append(gcpemu.PubSubClientOptions(addr), extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestContract(t *testing.T) {
 		if s.ShortDeadline {
 			cfg.AckDeadline, cfg.MaxExtension = shortAckDeadline, shortMaxExtension
 		}
-		return openBusAt(t, emulators.PubSub(t), cfg, nil, s.Topics...)
+		return openBusAt(t, gcpemu.PubSub(t), cfg, nil, s.Topics...)
 	})
 	t.Cleanup(func() { t.Logf("contract suite against pstest: %v", time.Since(start)) })
 }
@@ -91,7 +91,7 @@ func TestNewValidates(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.cfg.ProjectID = testProject
-			b, err := New(context.Background(), tc.cfg, nil, emulators.PubSubClientOptions("127.0.0.1:1")...)
+			b, err := New(context.Background(), tc.cfg, nil, gcpemu.PubSubClientOptions("127.0.0.1:1")...)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("New: err = %v, want error %v", err, tc.wantErr)
 			}
@@ -210,7 +210,7 @@ func TestPublishRespectsRequestLimits(t *testing.T) {
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	})
-	b := newBusAt(t, emulators.PubSub(t), Config{}, []option.ClientOption{option.WithGRPCDialOption(count)}, "bulk")
+	b := newBusAt(t, gcpemu.PubSub(t), Config{}, []option.ClientOption{option.WithGRPCDialOption(count)}, "bulk")
 	var msgs []playback.Message
 	for i := range 2500 {
 		msgs = append(msgs, playback.Message{Data: fmt.Appendf(nil, "small-%d", i)})
@@ -230,7 +230,7 @@ func TestPublishRespectsRequestLimits(t *testing.T) {
 
 func TestPublishRejects(t *testing.T) {
 	t.Parallel()
-	srv := emulators.PubSubServer(t)
+	srv := gcpemu.PubSubServer(t)
 	b := newBusAt(t, srv.Addr, Config{}, nil, "checked")
 	for _, tc := range []struct {
 		name  string

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/pubsub/push"
 	"github.com/playplane/playplane/shared/pubsub/push/pushtest"
@@ -15,7 +15,7 @@ import (
 // Eventarc delivers it, reaches the handler as published.
 func TestCloudEventRoundTrip(t *testing.T) {
 	t.Parallel()
-	srv := emulators.PubSubServer(t)
+	srv := gcpemu.PubSubServer(t)
 	b := newBusAt(t, srv.Addr, Config{}, nil, "heartbeats")
 	sent := playback.Message{ID: "msg_42", Data: []byte{0, 1, 2, 255}, OrderingKey: "acct-9", Attributes: map[string]string{"v": "1"}}
 	if err := b.Publish(context.Background(), "heartbeats", sent); err != nil {

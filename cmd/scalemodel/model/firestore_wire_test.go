@@ -15,6 +15,7 @@ import (
 	"github.com/playplane/playplane/cmd/scalemodel/model"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/firestore"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -100,7 +101,7 @@ func TestFirestoreUnitsOnTheEmulator(t *testing.T) {
 	ctx := context.Background()
 	hostPort := emulators.Firestore(t)
 	b := &billed{}
-	opts := append(emulators.FirestoreClientOptions(hostPort),
+	opts := append(gcpemu.FirestoreClientOptions(hostPort),
 		option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(b.unary)),
 		option.WithGRPCDialOption(grpc.WithChainStreamInterceptor(b.stream)))
 	s, err := firestore.New(ctx, firestore.Config{ProjectID: "playplane-test", CollectionPrefix: playback.NewID("scale") + "_"}, nil, opts...)

@@ -55,6 +55,7 @@ import (
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/dynamo"
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/firestore"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/localedge"
@@ -86,7 +87,7 @@ type Config struct {
 	Store string
 	// Endpoint is the emulator's address, in the form shared/emulators
 	// answers (DynamoDB Local's URL, the Firestore emulator's host:port);
-	// empty starts one with emulators.Start.
+	// empty starts one with gcpemu.Start.
 	Endpoint string
 }
 
@@ -441,7 +442,7 @@ func (r *rig) openStore(ctx context.Context) (playback.Store, error) {
 		if cfg.Endpoint != "" {
 			return cfg.Endpoint, nil
 		}
-		ep, stop, err := emulators.Start(ctx, service)
+		ep, stop, err := gcpemu.Start(ctx, service)
 		if err != nil {
 			return "", err
 		}
@@ -481,7 +482,7 @@ func (r *rig) openStore(ctx context.Context) (playback.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts := emulators.FirestoreClientOptions(ep)
+		opts := gcpemu.FirestoreClientOptions(ep)
 		for _, o := range roundtrip.DialOptions(roundtrip.LayerWire) {
 			opts = append(opts, option.WithGRPCDialOption(o))
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/playplane/playplane/shared/awsfn"
 	"github.com/playplane/playplane/shared/awsfn/lambdatest"
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 )
 
 const (
@@ -72,7 +73,7 @@ func testOptions(vars map[string]string) awsfn.Options {
 func TestWebhookOverFirestoreAndPubSub(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fake := emulators.PubSubServer(t)
+	fake := gcpemu.PubSubServer(t)
 	vars := hybridVars(t, emulators.Firestore(t), fake.Addr)
 	env := awsfn.NewEnv(testOptions(vars))
 

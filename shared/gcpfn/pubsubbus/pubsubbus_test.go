@@ -8,7 +8,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/gcpfn"
 	"github.com/playplane/playplane/shared/gcpfn/pubsubbus"
 )
@@ -17,7 +17,7 @@ import (
 // listens: making a bus sends nothing.
 func resources(vars map[string]string, bus gcpfn.BusMaker) *gcpfn.Resources {
 	return gcpfn.NewResources(gcpfn.Options{Lookuper: envconfig.MapLookuper(vars), Log: slog.New(slog.DiscardHandler), Bus: bus,
-		PubSubOptions: emulators.PubSubClientOptions("127.0.0.1:1")})
+		PubSubOptions: gcpemu.PubSubClientOptions("127.0.0.1:1")})
 }
 
 func TestBusConfigFromPubSubTopics(t *testing.T) {

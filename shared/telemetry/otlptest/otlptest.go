@@ -2,6 +2,14 @@
 // that takes what an OTLP exporter sends to /v1/traces and /v1/metrics,
 // decoded with the protocol's official protobuf types
 // (go.opentelemetry.io/proto/otlp), as a collector's receiver would.
+//
+// A request is decoded as TracesData or MetricsData, which the protocol
+// defines as wire-compatible with ExportTraceServiceRequest and
+// ExportMetricsServiceRequest (one field, resource_*, number 1), and the
+// reply is the empty Export*ServiceResponse: zero bytes. The collector
+// packages that define those messages also hold their gRPC services, so
+// importing them linked gRPC into every test binary that uses this
+// receiver.
 package otlptest
 
 import (
@@ -19,8 +27,6 @@ import (
 	"testing"
 
 	"github.com/playplane/playplane/shared/telemetry"
-	collmetric "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
-	colltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -55,10 +61,10 @@ func Start(t testing.TB) *Receiver {
 			r.mu.Lock()
 			r.counted += int(min(n, 1))
 			r.mu.Unlock()
-			reply(w, &colltrace.ExportTraceServiceResponse{})
+			reply(w)
 			return
 		}
-		var msg colltrace.ExportTraceServiceRequest
+		var msg tracepb.TracesData
 		if !decode(w, req, &msg) {
 			return
 		}
@@ -70,10 +76,10 @@ func Start(t testing.TB) *Receiver {
 			}
 		}
 		r.mu.Unlock()
-		reply(w, &colltrace.ExportTraceServiceResponse{})
+		reply(w)
 	})
 	mux.HandleFunc("POST /v1/metrics", func(w http.ResponseWriter, req *http.Request) {
-		var msg collmetric.ExportMetricsServiceRequest
+		var msg metricpb.MetricsData
 		if !decode(w, req, &msg) {
 			return
 		}
@@ -84,7 +90,7 @@ func Start(t testing.TB) *Receiver {
 			}
 		}
 		r.mu.Unlock()
-		reply(w, &collmetric.ExportMetricsServiceResponse{})
+		reply(w)
 	})
 	r.srv = httptest.NewServer(mux)
 	t.Cleanup(r.srv.Close)
@@ -118,10 +124,11 @@ func decode(w http.ResponseWriter, req *http.Request, msg proto.Message) bool {
 	return true
 }
 
-func reply(w http.ResponseWriter, msg proto.Message) {
-	raw, _ := proto.Marshal(msg)
+// reply answers with an Export*ServiceResponse without partial_success:
+// in protobuf, an empty message is zero bytes.
+func reply(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(raw)
+	w.WriteHeader(http.StatusOK)
 }
 
 // Discard makes r take trace exports without decoding them: Count then

@@ -1,0 +1,90 @@
+// Package gcpemu is the part of package emulators that needs Google's client
+// libraries: the in-process Pub/Sub fake (pstest) and the client options
+// that point the Firestore and Pub/Sub clients at the local stand-ins.
+//
+// It is kept apart because every test binary links what its helpers import:
+// in package emulators, pstest, gRPC and google.golang.org/api were linked
+// into each AWS-only test binary (the Lambda handlers', DynamoDB's, SQS's),
+// about 140 packages none of them use.
+package gcpemu
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/playplane/playplane/shared/emulators"
+)
+
+// Start is emulators.Start that also serves emulators.PubSubService: every
+// caller gets a Pub/Sub fake of its own, in this process, at the returned
+// host:port (the PUBSUB_EMULATOR_HOST form).
+func Start(ctx context.Context, name string) (endpoint string, stop func(), err error) {
+	if name != emulators.PubSubService {
+		return emulators.Start(ctx, name)
+	}
+	srv, err := newPubSubServer()
+	if err != nil {
+		return "", nil, err
+	}
+	var once sync.Once
+	return srv.Addr, func() { once.Do(func() { srv.Close() }) }, nil
+}
+
+// PubSub returns the host:port of a Pub/Sub fake (pstest) of this test's
+// own, closed when the test ends. See PubSubClientOptions.
+func PubSub(t testing.TB) string {
+	t.Helper()
+	return PubSubServer(t).Addr
+}
+
+// PubSubServer is PubSub for tests that also inspect the fake, e.g. its
+// Messages.
+func PubSubServer(t testing.TB) *pstest.Server {
+	t.Helper()
+	srv, err := newPubSubServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// newPubSubServer starts the official in-process Pub/Sub fake on loopback.
+// pstest panics when it cannot listen; that becomes an error here.
+func newPubSubServer() (srv *pstest.Server, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			srv, err = nil, fmt.Errorf("emulators.Start %s: %v", emulators.PubSubService, r)
+		}
+	}()
+	return pstest.NewServerWithAddress("127.0.0.1:0"), nil
+}
+
+// FirestoreClientOptions connects cloud.google.com/go/firestore.NewClient to
+// the emulator at hostPort (plain gRPC, no credentials) without setting
+// FIRESTORE_EMULATOR_HOST, which would keep tests from running in parallel.
+func FirestoreClientOptions(hostPort string) []option.ClientOption {
+	return emulatorClientOptions(hostPort)
+}
+
+// PubSubClientOptions connects cloud.google.com/go/pubsub/v2.NewClient to the
+// fake at hostPort without setting PUBSUB_EMULATOR_HOST.
+func PubSubClientOptions(hostPort string) []option.ClientOption {
+	return emulatorClientOptions(hostPort)
+}
+
+func emulatorClientOptions(hostPort string) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(hostPort),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		option.WithTelemetryDisabled(),
+	}
+}

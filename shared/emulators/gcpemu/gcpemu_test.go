@@ -1,0 +1,125 @@
+package gcpemu_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
+)
+
+func TestPubSub(t *testing.T) {
+	t.Parallel()
+	hostPort := gcpemu.PubSub(t)
+
+	ctx := t.Context()
+	const project = "playplane-test"
+	client, err := pubsub.NewClient(ctx, project, gcpemu.PubSubClientOptions(hostPort)...)
+	if err != nil {
+		t.Fatalf("pubsub.NewClient: %v", err)
+	}
+	t.Cleanup(func() { client.Close() })
+
+	topic, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/" + project + "/topics/heartbeats"})
+	if err != nil {
+		t.Fatalf("CreateTopic: %v", err)
+	}
+	sub, err := client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+		Name:  "projects/" + project + "/subscriptions/heartbeats-pull",
+		Topic: topic.GetName(),
+	})
+	if err != nil {
+		t.Fatalf("CreateSubscription: %v", err)
+	}
+
+	publisher := client.Publisher(topic.GetName())
+	id, err := publisher.Publish(ctx, &pubsub.Message{Data: []byte("beat"), Attributes: map[string]string{"session": "s1"}}).Get(ctx)
+	publisher.Stop()
+	if err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+
+	receiveCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	received := make(chan *pubsub.Message, 1)
+	err = client.Subscriber(sub.GetName()).Receive(receiveCtx, func(_ context.Context, m *pubsub.Message) {
+		m.Ack()
+		select {
+		case received <- m:
+			cancel()
+		default:
+		}
+	})
+	if err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	var got *pubsub.Message
+	select {
+	case got = <-received:
+	default:
+		t.Fatal("Receive: no message within 30s")
+	}
+	if got.ID != id || string(got.Data) != "beat" || got.Attributes["session"] != "s1" {
+		t.Fatalf("received id=%s data=%q attrs=%v, want id=%s data=beat session=s1", got.ID, got.Data, got.Attributes, id)
+	}
+}
+
+func TestStartPubSubGivesEachCallerItsOwnFake(t *testing.T) {
+	t.Parallel()
+	first, stopFirst, err := gcpemu.Start(t.Context(), emulators.PubSubService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, stopSecond, err := gcpemu.Start(t.Context(), emulators.PubSubService)
+	if err != nil {
+		stopFirst()
+		t.Fatal(err)
+	}
+	defer stopSecond()
+	if first == second {
+		t.Fatalf("both callers got %s", first)
+	}
+	stopFirst()
+	stopFirst()
+	if acceptedEvery(first, 3) {
+		t.Fatalf("%s still accepts connections after stop", first)
+	}
+	if !dials(second) {
+		t.Fatalf("stopping one fake stopped the other at %s", second)
+	}
+}
+
+// Every other name goes to emulators.Start, which rejects what it does not
+// serve.
+func TestStartPassesOtherNamesOn(t *testing.T) {
+	t.Parallel()
+	_, _, err := gcpemu.Start(t.Context(), "cassandra")
+	if !errors.Is(err, emulators.ErrUnknownService) {
+		t.Fatalf("Start(cassandra): err = %v, want emulators.ErrUnknownService", err)
+	}
+}
+
+func acceptedEvery(hostPort string, n int) bool {
+	for range n {
+		if !dials(hostPort) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+func dials(hostPort string) bool {
+	conn, err := net.DialTimeout("tcp", hostPort, time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
