@@ -26,7 +26,7 @@ if [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
 fi
 
 case "$service" in
-pubsub) die "pubsub has no server here: it is the official in-process fake (cloud.google.com/go/pubsub/v2/pstest); use emulators.Start(ctx, \"pubsub\") from shared/emulators" ;;
+pubsub) die "pubsub has no server here: it is the official in-process fake (cloud.google.com/go/pubsub/v2/pstest); use gcpemu.Start(ctx, \"pubsub\") from shared/emulators/gcpemu" ;;
 dynamodb | sqs | firestore | stripe) ;;
 *) die "unknown service '$service' (want one of: $SERVICES)" ;;
 esac
