@@ -570,10 +570,21 @@
     return q;
   }
 
-  // beat sends one heartbeat. The server says when to send the next
+  // beat sends one heartbeat once the one before it has been answered, so
+  // the server sees them in the order the player sent them: a stop sent
+  // while a progress beat is in flight would otherwise end the session
+  // before the progress arrives, and that progress then gets 410.
+  let beatChain = Promise.resolve();
+  function beat(event) {
+    const sent = beatChain.then(() => sendBeat(event));
+    beatChain = sent.catch(() => {});
+    return sent;
+  }
+
+  // sendBeat sends one heartbeat. The server says when to send the next
   // (next_heartbeat_ms); 410 means the session is over (ended elsewhere,
   // revoked, lapsed) and playback stops.
-  async function beat(event) {
+  async function sendBeat(event) {
     if (!state.sessionID || !playbackToken) return;
     clearTimeout(beatTimer);
     const durationMS = Math.max(1, Math.round((state.duration || video.duration || 0) * 1000));
