@@ -52,8 +52,8 @@ func (ApiCorsConfigurationArgs) ElementType() reflect.Type {
 }
 
 var apiSpec = spec{
-	token:    "aws:apigatewayv2/api:Api",
-	required: []string{"ProtocolType"},
+	Token:    "aws:apigatewayv2/api:Api",
+	Required: []string{"ProtocolType"},
 }
 
 func NewApi(ctx *pulumi.Context, name string, args *ApiArgs, opts ...pulumi.ResourceOption) (*Api, error) {
@@ -98,8 +98,8 @@ func (StageDefaultRouteSettingsArgs) ElementType() reflect.Type {
 }
 
 var stageSpec = spec{
-	token:    "aws:apigatewayv2/stage:Stage",
-	required: []string{"ApiId"},
+	Token:    "aws:apigatewayv2/stage:Stage",
+	Required: []string{"ApiId"},
 }
 
 func NewStage(ctx *pulumi.Context, name string, args *StageArgs, opts ...pulumi.ResourceOption) (*Stage, error) {
@@ -144,8 +144,8 @@ func (AuthorizerJwtConfigurationArgs) ElementType() reflect.Type {
 }
 
 var authorizerSpec = spec{
-	token:    "aws:apigatewayv2/authorizer:Authorizer",
-	required: []string{"ApiId", "AuthorizerType"},
+	Token:    "aws:apigatewayv2/authorizer:Authorizer",
+	Required: []string{"ApiId", "AuthorizerType"},
 }
 
 func NewAuthorizer(ctx *pulumi.Context, name string, args *AuthorizerArgs, opts ...pulumi.ResourceOption) (*Authorizer, error) {
@@ -174,8 +174,8 @@ type integrationArgs struct {
 func (IntegrationArgs) ElementType() reflect.Type { return reflect.TypeFor[integrationArgs]() }
 
 var integrationSpec = spec{
-	token:    "aws:apigatewayv2/integration:Integration",
-	required: []string{"ApiId", "IntegrationType"},
+	Token:    "aws:apigatewayv2/integration:Integration",
+	Required: []string{"ApiId", "IntegrationType"},
 }
 
 func NewIntegration(ctx *pulumi.Context, name string, args *IntegrationArgs, opts ...pulumi.ResourceOption) (*Integration, error) {
@@ -206,8 +206,8 @@ type routeArgs struct {
 func (RouteArgs) ElementType() reflect.Type { return reflect.TypeFor[routeArgs]() }
 
 var routeSpec = spec{
-	token:    "aws:apigatewayv2/route:Route",
-	required: []string{"ApiId", "RouteKey"},
+	Token:    "aws:apigatewayv2/route:Route",
+	Required: []string{"ApiId", "RouteKey"},
 }
 
 func NewRoute(ctx *pulumi.Context, name string, args *RouteArgs, opts ...pulumi.ResourceOption) (*Route, error) {

@@ -305,23 +305,23 @@ func constructor(f *ast.File) (got ctor) {
 				name := types.ExprString(n.Fun)
 				switch name {
 				case "ctx.RegisterResource":
-					got.token = literal(n.Args[0])
+					got.Token = literal(n.Args[0])
 				case "internal.PkgResourceDefaultOpts":
 					got.versioned = true
 				case "pulumi.AdditionalSecretOutputs":
-					got.secrets = literals(n.Args[0])
+					got.Secrets = literals(n.Args[0])
 				case "pulumi.ToSecret":
-					got.toSecret = append(got.toSecret, strings.TrimPrefix(types.ExprString(n.Args[0]), "args."))
+					got.ToSecret = append(got.ToSecret, strings.TrimPrefix(types.ExprString(n.Args[0]), "args."))
 				case "errors.New":
 					msg := literal(n.Args[0])
 					if field, ok := strings.CutPrefix(msg, "invalid value for required argument '"); ok {
-						got.required = append(got.required, strings.TrimSuffix(field, "'"))
+						got.Required = append(got.Required, strings.TrimSuffix(field, "'"))
 					}
 				}
 			case *ast.KeyValueExpr:
 				if types.ExprString(n.Key) == "Type" {
 					if c, ok := n.Value.(*ast.CallExpr); ok && types.ExprString(c.Fun) == "pulumi.String" {
-						got.aliases = append(got.aliases, literal(c.Args[0]))
+						got.Aliases = append(got.Aliases, literal(c.Args[0]))
 					}
 				}
 			}
@@ -396,11 +396,11 @@ func TestDeclarationsMatchTheProvider(t *testing.T) {
 		t.Errorf("the provider's constructors ask for plugin versions %v, this package %s", got, ProviderVersion)
 	}
 	for _, d := range declarations {
-		t.Run(d.spec.token, func(t *testing.T) {
+		t.Run(d.spec.Token, func(t *testing.T) {
 			f := g.files[d.file]
 			want := constructor(f)
-			if want.token != d.spec.token {
-				t.Errorf("%s registers %q, this package %q", d.file, want.token, d.spec.token)
+			if want.Token != d.spec.Token {
+				t.Errorf("%s registers %q, this package %q", d.file, want.Token, d.spec.Token)
 			}
 			if !want.versioned {
 				t.Errorf("%s does not take the package's default options", d.file)
@@ -409,10 +409,10 @@ func TestDeclarationsMatchTheProvider(t *testing.T) {
 				what      string
 				got, want []string
 			}{
-				{"secret outputs", d.spec.secrets, want.secrets},
-				{"aliases", d.spec.aliases, want.aliases},
-				{"required arguments", d.spec.required, want.required},
-				{"secret inputs", d.spec.toSecret, want.toSecret},
+				{"secret outputs", d.spec.Secrets, want.Secrets},
+				{"aliases", d.spec.Aliases, want.Aliases},
+				{"required arguments", d.spec.Required, want.Required},
+				{"secret inputs", d.spec.ToSecret, want.ToSecret},
 			} {
 				if !slices.Equal(c.got, c.want) {
 					t.Errorf("%s: %v, the provider's %v", c.what, c.got, c.want)
@@ -429,7 +429,7 @@ func TestDeclarationsMatchTheProvider(t *testing.T) {
 				t.Errorf("%s's Args are %s", res.Name(), args.Name())
 			}
 			// Every required argument is declared (or none could be set).
-			for _, r := range d.spec.required {
+			for _, r := range d.spec.Required {
 				if _, ok := args.FieldByName(r); !ok {
 					t.Errorf("required argument %s is not declared", r)
 				}
@@ -487,10 +487,10 @@ func TestProviderCheckIsNotBlind(t *testing.T) {
 	if got := checkInputs(g, "lambda", reflect.TypeFor[FunctionArgs](), reflect.TypeFor[functionArgs]()); len(got) != 1 || !strings.Contains(got[0], "Environment") {
 		t.Errorf("a nested object of the wrong shape: %q", got)
 	}
-	if got := constructor(g.files["secretsmanager/secretVersion.go"]); !slices.Contains(got.secrets, "secretString") || !slices.Contains(got.toSecret, "SecretString") {
+	if got := constructor(g.files["secretsmanager/secretVersion.go"]); !slices.Contains(got.Secrets, "secretString") || !slices.Contains(got.ToSecret, "SecretString") {
 		t.Errorf("the secret version's secrets were not read: %+v", got)
 	}
-	if got := constructor(g.files["s3/bucketV2.go"]); !slices.Contains(got.aliases, "aws:s3/bucket:Bucket") {
+	if got := constructor(g.files["s3/bucketV2.go"]); !slices.Contains(got.Aliases, "aws:s3/bucket:Bucket") {
 		t.Errorf("the bucket's alias was not read: %+v", got)
 	}
 	if tok, versioned := invoke(g.files["getCallerIdentity.go"], "GetCallerIdentity"); tok == "" || !versioned {
@@ -605,26 +605,26 @@ func TestResourcesRegisterTheirProperties(t *testing.T) {
 		}
 	}
 	// The mock monitor takes aliases as specs or as URNs.
-	if got := m.rpcs[bucketV2Spec.token].RegisterRPC.GetAliases(); len(got) != 1 ||
+	if got := m.rpcs[bucketV2Spec.Token].RegisterRPC.GetAliases(); len(got) != 1 ||
 		got[0].GetSpec().GetType() != "aws:s3/bucket:Bucket" && !strings.Contains(got[0].GetUrn(), "::aws:s3/bucket:Bucket::") {
 		t.Errorf("bucket aliases %v", got)
 	}
-	sv := m.rpcs[secretVersionSpec.token]
-	if !sv.Inputs["secretString"].ContainsSecrets() || !slices.Equal(sv.RegisterRPC.GetAdditionalSecretOutputs(), secretVersionSpec.secrets) {
+	sv := m.rpcs[secretVersionSpec.Token]
+	if !sv.Inputs["secretString"].ContainsSecrets() || !slices.Equal(sv.RegisterRPC.GetAdditionalSecretOutputs(), secretVersionSpec.Secrets) {
 		t.Errorf("secretString %v is not secret, or secret outputs %v", sv.Inputs["secretString"], sv.RegisterRPC.GetAdditionalSecretOutputs())
 	}
-	origin := m.inputs[distributionSpec.token]["origins"].ArrayValue()[0].ObjectValue()
+	origin := m.inputs[distributionSpec.Token]["origins"].ArrayValue()[0].ObjectValue()
 	if got := origin["domainName"].StringValue(); got != "video.s3.eu-west-1.amazonaws.com" {
 		t.Errorf("origin domainName %q", got)
 	}
-	if got := m.inputs[distributionSpec.token]["restrictions"].ObjectValue()["geoRestriction"].ObjectValue()["restrictionType"].StringValue(); got != "none" {
+	if got := m.inputs[distributionSpec.Token]["restrictions"].ObjectValue()["geoRestriction"].ObjectValue()["restrictionType"].StringValue(); got != "none" {
 		t.Errorf("restrictionType %q", got)
 	}
-	query := m.inputs[metricAlarmSpec.token]["metricQueries"].ArrayValue()[0].ObjectValue()
+	query := m.inputs[metricAlarmSpec.Token]["metricQueries"].ArrayValue()[0].ObjectValue()
 	if got := query["metric"].ObjectValue()["dimensions"].ObjectValue()["ApiId"].StringValue(); got != "api" {
 		t.Errorf("metric dimensions ApiId %q", got)
 	}
-	if got := m.inputs[metricAlarmSpec.token]["alarmActions"].ArrayValue()[0].StringValue(); got != "arn:aws:test:::q" {
+	if got := m.inputs[metricAlarmSpec.Token]["alarmActions"].ArrayValue()[0].StringValue(); got != "arn:aws:test:::q" {
 		t.Errorf("alarmActions %q", got)
 	}
 }

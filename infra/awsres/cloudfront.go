@@ -30,8 +30,8 @@ func (OriginAccessControlArgs) ElementType() reflect.Type {
 }
 
 var originAccessControlSpec = spec{
-	token:    "aws:cloudfront/originAccessControl:OriginAccessControl",
-	required: []string{"OriginAccessControlOriginType", "SigningBehavior", "SigningProtocol"},
+	Token:    "aws:cloudfront/originAccessControl:OriginAccessControl",
+	Required: []string{"OriginAccessControlOriginType", "SigningBehavior", "SigningProtocol"},
 }
 
 func NewOriginAccessControl(ctx *pulumi.Context, name string, args *OriginAccessControlArgs, opts ...pulumi.ResourceOption) (*OriginAccessControl, error) {
@@ -58,8 +58,8 @@ type publicKeyArgs struct {
 func (PublicKeyArgs) ElementType() reflect.Type { return reflect.TypeFor[publicKeyArgs]() }
 
 var publicKeySpec = spec{
-	token:    "aws:cloudfront/publicKey:PublicKey",
-	required: []string{"EncodedKey"},
+	Token:    "aws:cloudfront/publicKey:PublicKey",
+	Required: []string{"EncodedKey"},
 }
 
 func NewPublicKey(ctx *pulumi.Context, name string, args *PublicKeyArgs, opts ...pulumi.ResourceOption) (*PublicKey, error) {
@@ -84,8 +84,8 @@ type keyGroupArgs struct {
 func (KeyGroupArgs) ElementType() reflect.Type { return reflect.TypeFor[keyGroupArgs]() }
 
 var keyGroupSpec = spec{
-	token:    "aws:cloudfront/keyGroup:KeyGroup",
-	required: []string{"Items"},
+	Token:    "aws:cloudfront/keyGroup:KeyGroup",
+	Required: []string{"Items"},
 }
 
 func NewKeyGroup(ctx *pulumi.Context, name string, args *KeyGroupArgs, opts ...pulumi.ResourceOption) (*KeyGroup, error) {
@@ -204,8 +204,8 @@ func (DistributionRestrictionsGeoRestrictionArgs) ElementType() reflect.Type {
 }
 
 var distributionSpec = spec{
-	token:    "aws:cloudfront/distribution:Distribution",
-	required: []string{"DefaultCacheBehavior", "Enabled", "Origins", "Restrictions", "ViewerCertificate"},
+	Token:    "aws:cloudfront/distribution:Distribution",
+	Required: []string{"DefaultCacheBehavior", "Enabled", "Origins", "Restrictions", "ViewerCertificate"},
 }
 
 func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, opts ...pulumi.ResourceOption) (*Distribution, error) {

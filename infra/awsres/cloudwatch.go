@@ -28,7 +28,7 @@ type logGroupArgs struct {
 func (LogGroupArgs) ElementType() reflect.Type { return reflect.TypeFor[logGroupArgs]() }
 
 var logGroupSpec = spec{
-	token: "aws:cloudwatch/logGroup:LogGroup",
+	Token: "aws:cloudwatch/logGroup:LogGroup",
 }
 
 func NewLogGroup(ctx *pulumi.Context, name string, args *LogGroupArgs, opts ...pulumi.ResourceOption) (*LogGroup, error) {
@@ -61,7 +61,7 @@ type eventRuleArgs struct {
 func (EventRuleArgs) ElementType() reflect.Type { return reflect.TypeFor[eventRuleArgs]() }
 
 var eventRuleSpec = spec{
-	token: "aws:cloudwatch/eventRule:EventRule",
+	Token: "aws:cloudwatch/eventRule:EventRule",
 }
 
 func NewEventRule(ctx *pulumi.Context, name string, args *EventRuleArgs, opts ...pulumi.ResourceOption) (*EventRule, error) {
@@ -106,8 +106,8 @@ func (EventTargetRetryPolicyArgs) ElementType() reflect.Type {
 }
 
 var eventTargetSpec = spec{
-	token:    "aws:cloudwatch/eventTarget:EventTarget",
-	required: []string{"Arn", "Rule"},
+	Token:    "aws:cloudwatch/eventTarget:EventTarget",
+	Required: []string{"Arn", "Rule"},
 }
 
 func NewEventTarget(ctx *pulumi.Context, name string, args *EventTargetArgs, opts ...pulumi.ResourceOption) (*EventTarget, error) {
@@ -202,8 +202,8 @@ func (MetricAlarmMetricQueryMetricArgs) ElementType() reflect.Type {
 }
 
 var metricAlarmSpec = spec{
-	token:    "aws:cloudwatch/metricAlarm:MetricAlarm",
-	required: []string{"ComparisonOperator", "EvaluationPeriods"},
+	Token:    "aws:cloudwatch/metricAlarm:MetricAlarm",
+	Required: []string{"ComparisonOperator", "EvaluationPeriods"},
 }
 
 func NewMetricAlarm(ctx *pulumi.Context, name string, args *MetricAlarmArgs, opts ...pulumi.ResourceOption) (*MetricAlarm, error) {

@@ -108,7 +108,7 @@ type TableTtl struct {
 func (TableTtlArgs) ElementType() reflect.Type { return reflect.TypeFor[TableTtl]() }
 
 var tableSpec = spec{
-	token: "aws:dynamodb/table:Table",
+	Token: "aws:dynamodb/table:Table",
 }
 
 func NewTable(ctx *pulumi.Context, name string, args *TableArgs, opts ...pulumi.ResourceOption) (*Table, error) {

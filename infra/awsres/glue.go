@@ -25,7 +25,7 @@ type catalogDatabaseArgs struct {
 func (CatalogDatabaseArgs) ElementType() reflect.Type { return reflect.TypeFor[catalogDatabaseArgs]() }
 
 var catalogDatabaseSpec = spec{
-	token: "aws:glue/catalogDatabase:CatalogDatabase",
+	Token: "aws:glue/catalogDatabase:CatalogDatabase",
 }
 
 func NewCatalogDatabase(ctx *pulumi.Context, name string, args *CatalogDatabaseArgs, opts ...pulumi.ResourceOption) (*CatalogDatabase, error) {
@@ -123,8 +123,8 @@ func (CatalogTableStorageDescriptorSerDeInfoArgs) ElementType() reflect.Type {
 }
 
 var catalogTableSpec = spec{
-	token:    "aws:glue/catalogTable:CatalogTable",
-	required: []string{"DatabaseName"},
+	Token:    "aws:glue/catalogTable:CatalogTable",
+	Required: []string{"DatabaseName"},
 }
 
 func NewCatalogTable(ctx *pulumi.Context, name string, args *CatalogTableArgs, opts ...pulumi.ResourceOption) (*CatalogTable, error) {

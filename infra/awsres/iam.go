@@ -30,8 +30,8 @@ type roleArgs struct {
 func (RoleArgs) ElementType() reflect.Type { return reflect.TypeFor[roleArgs]() }
 
 var roleSpec = spec{
-	token:    "aws:iam/role:Role",
-	required: []string{"AssumeRolePolicy"},
+	Token:    "aws:iam/role:Role",
+	Required: []string{"AssumeRolePolicy"},
 }
 
 func NewRole(ctx *pulumi.Context, name string, args *RoleArgs, opts ...pulumi.ResourceOption) (*Role, error) {
@@ -58,8 +58,8 @@ type rolePolicyArgs struct {
 func (RolePolicyArgs) ElementType() reflect.Type { return reflect.TypeFor[rolePolicyArgs]() }
 
 var rolePolicySpec = spec{
-	token:    "aws:iam/rolePolicy:RolePolicy",
-	required: []string{"Policy", "Role"},
+	Token:    "aws:iam/rolePolicy:RolePolicy",
+	Required: []string{"Policy", "Role"},
 }
 
 func NewRolePolicy(ctx *pulumi.Context, name string, args *RolePolicyArgs, opts ...pulumi.ResourceOption) (*RolePolicy, error) {

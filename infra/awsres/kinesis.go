@@ -56,8 +56,8 @@ func (FirehoseDeliveryStreamExtendedS3ConfigurationArgs) ElementType() reflect.T
 }
 
 var firehoseDeliveryStreamSpec = spec{
-	token:    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
-	required: []string{"Destination"},
+	Token:    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
+	Required: []string{"Destination"},
 }
 
 func NewFirehoseDeliveryStream(ctx *pulumi.Context, name string, args *FirehoseDeliveryStreamArgs, opts ...pulumi.ResourceOption) (*FirehoseDeliveryStream, error) {

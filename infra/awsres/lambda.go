@@ -71,8 +71,8 @@ func (FunctionLoggingConfigArgs) ElementType() reflect.Type {
 }
 
 var functionSpec = spec{
-	token:    "aws:lambda/function:Function",
-	required: []string{"Role"},
+	Token:    "aws:lambda/function:Function",
+	Required: []string{"Role"},
 }
 
 func NewFunction(ctx *pulumi.Context, name string, args *FunctionArgs, opts ...pulumi.ResourceOption) (*Function, error) {
@@ -105,8 +105,8 @@ func (EventSourceMappingArgs) ElementType() reflect.Type {
 }
 
 var eventSourceMappingSpec = spec{
-	token:    "aws:lambda/eventSourceMapping:EventSourceMapping",
-	required: []string{"FunctionName"},
+	Token:    "aws:lambda/eventSourceMapping:EventSourceMapping",
+	Required: []string{"FunctionName"},
 }
 
 func NewEventSourceMapping(ctx *pulumi.Context, name string, args *EventSourceMappingArgs, opts ...pulumi.ResourceOption) (*EventSourceMapping, error) {
@@ -135,8 +135,8 @@ type permissionArgs struct {
 func (PermissionArgs) ElementType() reflect.Type { return reflect.TypeFor[permissionArgs]() }
 
 var permissionSpec = spec{
-	token:    "aws:lambda/permission:Permission",
-	required: []string{"Action", "Function", "Principal"},
+	Token:    "aws:lambda/permission:Permission",
+	Required: []string{"Action", "Function", "Principal"},
 }
 
 func NewPermission(ctx *pulumi.Context, name string, args *PermissionArgs, opts ...pulumi.ResourceOption) (*Permission, error) {

@@ -27,8 +27,8 @@ type bucketV2Args struct {
 func (BucketV2Args) ElementType() reflect.Type { return reflect.TypeFor[bucketV2Args]() }
 
 var bucketV2Spec = spec{
-	token:   "aws:s3/bucketV2:BucketV2",
-	aliases: []string{"aws:s3/bucket:Bucket"},
+	Token:   "aws:s3/bucketV2:BucketV2",
+	Aliases: []string{"aws:s3/bucket:Bucket"},
 }
 
 func NewBucketV2(ctx *pulumi.Context, name string, args *BucketV2Args, opts ...pulumi.ResourceOption) (*BucketV2, error) {
@@ -61,8 +61,8 @@ func (BucketPublicAccessBlockArgs) ElementType() reflect.Type {
 }
 
 var bucketPublicAccessBlockSpec = spec{
-	token:    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-	required: []string{"Bucket"},
+	Token:    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+	Required: []string{"Bucket"},
 }
 
 func NewBucketPublicAccessBlock(ctx *pulumi.Context, name string, args *BucketPublicAccessBlockArgs, opts ...pulumi.ResourceOption) (*BucketPublicAccessBlock, error) {
@@ -101,8 +101,8 @@ func (BucketOwnershipControlsRuleArgs) ElementType() reflect.Type {
 }
 
 var bucketOwnershipControlsSpec = spec{
-	token:    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-	required: []string{"Bucket", "Rule"},
+	Token:    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+	Required: []string{"Bucket", "Rule"},
 }
 
 func NewBucketOwnershipControls(ctx *pulumi.Context, name string, args *BucketOwnershipControlsArgs, opts ...pulumi.ResourceOption) (*BucketOwnershipControls, error) {
@@ -153,8 +153,8 @@ func (BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDe
 }
 
 var bucketServerSideEncryptionConfigurationV2Spec = spec{
-	token:    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
-	required: []string{"Bucket", "Rules"},
+	Token:    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+	Required: []string{"Bucket", "Rules"},
 }
 
 func NewBucketServerSideEncryptionConfigurationV2(ctx *pulumi.Context, name string, args *BucketServerSideEncryptionConfigurationV2Args, opts ...pulumi.ResourceOption) (*BucketServerSideEncryptionConfigurationV2, error) {
@@ -179,8 +179,8 @@ type bucketPolicyArgs struct {
 func (BucketPolicyArgs) ElementType() reflect.Type { return reflect.TypeFor[bucketPolicyArgs]() }
 
 var bucketPolicySpec = spec{
-	token:    "aws:s3/bucketPolicy:BucketPolicy",
-	required: []string{"Bucket", "Policy"},
+	Token:    "aws:s3/bucketPolicy:BucketPolicy",
+	Required: []string{"Bucket", "Policy"},
 }
 
 func NewBucketPolicy(ctx *pulumi.Context, name string, args *BucketPolicyArgs, opts ...pulumi.ResourceOption) (*BucketPolicy, error) {

@@ -29,7 +29,7 @@ type secretArgs struct {
 func (SecretArgs) ElementType() reflect.Type { return reflect.TypeFor[secretArgs]() }
 
 var secretSpec = spec{
-	token: "aws:secretsmanager/secret:Secret",
+	Token: "aws:secretsmanager/secret:Secret",
 }
 
 func NewSecret(ctx *pulumi.Context, name string, args *SecretArgs, opts ...pulumi.ResourceOption) (*Secret, error) {
@@ -54,10 +54,10 @@ type secretVersionArgs struct {
 func (SecretVersionArgs) ElementType() reflect.Type { return reflect.TypeFor[secretVersionArgs]() }
 
 var secretVersionSpec = spec{
-	token:    "aws:secretsmanager/secretVersion:SecretVersion",
-	secrets:  []string{"secretBinary", "secretString"},
-	required: []string{"SecretId"},
-	toSecret: []string{"SecretBinary", "SecretString"},
+	Token:    "aws:secretsmanager/secretVersion:SecretVersion",
+	Secrets:  []string{"secretBinary", "secretString"},
+	Required: []string{"SecretId"},
+	ToSecret: []string{"SecretBinary", "SecretString"},
 }
 
 func NewSecretVersion(ctx *pulumi.Context, name string, args *SecretVersionArgs, opts ...pulumi.ResourceOption) (*SecretVersion, error) {

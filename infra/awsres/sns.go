@@ -25,7 +25,7 @@ type topicArgs struct {
 func (TopicArgs) ElementType() reflect.Type { return reflect.TypeFor[topicArgs]() }
 
 var topicSpec = spec{
-	token: "aws:sns/topic:Topic",
+	Token: "aws:sns/topic:Topic",
 }
 
 func NewTopic(ctx *pulumi.Context, name string, args *TopicArgs, opts ...pulumi.ResourceOption) (*Topic, error) {

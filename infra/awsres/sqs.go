@@ -37,7 +37,7 @@ type queueArgs struct {
 func (QueueArgs) ElementType() reflect.Type { return reflect.TypeFor[queueArgs]() }
 
 var queueSpec = spec{
-	token: "aws:sqs/queue:Queue",
+	Token: "aws:sqs/queue:Queue",
 }
 
 func NewQueue(ctx *pulumi.Context, name string, args *QueueArgs, opts ...pulumi.ResourceOption) (*Queue, error) {
@@ -64,8 +64,8 @@ func (RedriveAllowPolicyArgs) ElementType() reflect.Type {
 }
 
 var redriveAllowPolicySpec = spec{
-	token:    "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
-	required: []string{"QueueUrl", "RedriveAllowPolicy"},
+	Token:    "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy",
+	Required: []string{"QueueUrl", "RedriveAllowPolicy"},
 }
 
 func NewRedriveAllowPolicy(ctx *pulumi.Context, name string, args *RedriveAllowPolicyArgs, opts ...pulumi.ResourceOption) (*RedriveAllowPolicy, error) {

@@ -32,9 +32,9 @@ type datasetArgs struct {
 func (DatasetArgs) ElementType() reflect.Type { return reflect.TypeFor[datasetArgs]() }
 
 var datasetSpec = spec{
-	token:    "gcp:bigquery/dataset:Dataset",
-	secrets:  []string{"effectiveLabels", "pulumiLabels"},
-	required: []string{"DatasetId"},
+	Token:    "gcp:bigquery/dataset:Dataset",
+	Secrets:  []string{"effectiveLabels", "pulumiLabels"},
+	Required: []string{"DatasetId"},
 }
 
 func NewDataset(ctx *pulumi.Context, name string, args *DatasetArgs, opts ...pulumi.ResourceOption) (*Dataset, error) {
@@ -86,9 +86,9 @@ func (TableTimePartitioningArgs) ElementType() reflect.Type {
 }
 
 var tableSpec = spec{
-	token:    "gcp:bigquery/table:Table",
-	secrets:  []string{"effectiveLabels", "pulumiLabels"},
-	required: []string{"DatasetId", "TableId"},
+	Token:    "gcp:bigquery/table:Table",
+	Secrets:  []string{"effectiveLabels", "pulumiLabels"},
+	Required: []string{"DatasetId", "TableId"},
 }
 
 func NewTable(ctx *pulumi.Context, name string, args *TableArgs, opts ...pulumi.ResourceOption) (*Table, error) {
@@ -119,8 +119,8 @@ func (DatasetIamMemberArgs) ElementType() reflect.Type {
 }
 
 var datasetIamMemberSpec = spec{
-	token:    "gcp:bigquery/datasetIamMember:DatasetIamMember",
-	required: []string{"DatasetId", "Member", "Role"},
+	Token:    "gcp:bigquery/datasetIamMember:DatasetIamMember",
+	Required: []string{"DatasetId", "Member", "Role"},
 }
 
 func NewDatasetIamMember(ctx *pulumi.Context, name string, args *DatasetIamMemberArgs, opts ...pulumi.ResourceOption) (*DatasetIamMember, error) {

@@ -32,8 +32,8 @@ func (ServiceIamMemberArgs) ElementType() reflect.Type {
 }
 
 var serviceIamMemberSpec = spec{
-	token:    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
-	required: []string{"Member", "Role"},
+	Token:    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
+	Required: []string{"Member", "Role"},
 }
 
 func NewServiceIamMember(ctx *pulumi.Context, name string, args *ServiceIamMemberArgs, opts ...pulumi.ResourceOption) (*ServiceIamMember, error) {

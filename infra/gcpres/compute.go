@@ -31,8 +31,8 @@ type globalAddressArgs struct {
 func (GlobalAddressArgs) ElementType() reflect.Type { return reflect.TypeFor[globalAddressArgs]() }
 
 var globalAddressSpec = spec{
-	token:   "gcp:compute/globalAddress:GlobalAddress",
-	secrets: []string{"effectiveLabels", "pulumiLabels"},
+	Token:   "gcp:compute/globalAddress:GlobalAddress",
+	Secrets: []string{"effectiveLabels", "pulumiLabels"},
 }
 
 func NewGlobalAddress(ctx *pulumi.Context, name string, args *GlobalAddressArgs, opts ...pulumi.ResourceOption) (*GlobalAddress, error) {
@@ -73,8 +73,8 @@ func (ManagedSslCertificateManagedArgs) ElementType() reflect.Type {
 }
 
 var managedSslCertificateSpec = spec{
-	token:   "gcp:compute/managedSslCertificate:ManagedSslCertificate",
-	aliases: []string{"gcp:compute/mangedSslCertificate:MangedSslCertificate"},
+	Token:   "gcp:compute/managedSslCertificate:ManagedSslCertificate",
+	Aliases: []string{"gcp:compute/mangedSslCertificate:MangedSslCertificate"},
 }
 
 func NewManagedSslCertificate(ctx *pulumi.Context, name string, args *ManagedSslCertificateArgs, opts ...pulumi.ResourceOption) (*ManagedSslCertificate, error) {
@@ -176,7 +176,7 @@ func (URLMapPathMatcherRouteRuleMatchRuleArgs) ElementType() reflect.Type {
 	return reflect.TypeFor[URLMapPathMatcherRouteRuleMatchRule]()
 }
 
-var urlMapSpec = spec{token: "gcp:compute/uRLMap:URLMap"}
+var urlMapSpec = spec{Token: "gcp:compute/uRLMap:URLMap"}
 
 func NewURLMap(ctx *pulumi.Context, name string, args *URLMapArgs, opts ...pulumi.ResourceOption) (*URLMap, error) {
 	return newResource[URLMap](ctx, urlMapSpec, name, args, opts)
@@ -206,8 +206,8 @@ func (TargetHttpsProxyArgs) ElementType() reflect.Type {
 }
 
 var targetHttpsProxySpec = spec{
-	token:    "gcp:compute/targetHttpsProxy:TargetHttpsProxy",
-	required: []string{"UrlMap"},
+	Token:    "gcp:compute/targetHttpsProxy:TargetHttpsProxy",
+	Required: []string{"UrlMap"},
 }
 
 func NewTargetHttpsProxy(ctx *pulumi.Context, name string, args *TargetHttpsProxyArgs, opts ...pulumi.ResourceOption) (*TargetHttpsProxy, error) {
@@ -234,8 +234,8 @@ type targetHttpProxyArgs struct {
 func (TargetHttpProxyArgs) ElementType() reflect.Type { return reflect.TypeFor[targetHttpProxyArgs]() }
 
 var targetHttpProxySpec = spec{
-	token:    "gcp:compute/targetHttpProxy:TargetHttpProxy",
-	required: []string{"UrlMap"},
+	Token:    "gcp:compute/targetHttpProxy:TargetHttpProxy",
+	Required: []string{"UrlMap"},
 }
 
 func NewTargetHttpProxy(ctx *pulumi.Context, name string, args *TargetHttpProxyArgs, opts ...pulumi.ResourceOption) (*TargetHttpProxy, error) {
@@ -272,9 +272,9 @@ func (GlobalForwardingRuleArgs) ElementType() reflect.Type {
 }
 
 var globalForwardingRuleSpec = spec{
-	token:    "gcp:compute/globalForwardingRule:GlobalForwardingRule",
-	secrets:  []string{"effectiveLabels", "pulumiLabels"},
-	required: []string{"Target"},
+	Token:    "gcp:compute/globalForwardingRule:GlobalForwardingRule",
+	Secrets:  []string{"effectiveLabels", "pulumiLabels"},
+	Required: []string{"Target"},
 }
 
 func NewGlobalForwardingRule(ctx *pulumi.Context, name string, args *GlobalForwardingRuleArgs, opts ...pulumi.ResourceOption) (*GlobalForwardingRule, error) {
@@ -320,8 +320,8 @@ func (BackendBucketCdnPolicyArgs) ElementType() reflect.Type {
 }
 
 var backendBucketSpec = spec{
-	token:    "gcp:compute/backendBucket:BackendBucket",
-	required: []string{"BucketName"},
+	Token:    "gcp:compute/backendBucket:BackendBucket",
+	Required: []string{"BucketName"},
 }
 
 func NewBackendBucket(ctx *pulumi.Context, name string, args *BackendBucketArgs, opts ...pulumi.ResourceOption) (*BackendBucket, error) {
@@ -353,10 +353,10 @@ func (BackendBucketSignedUrlKeyArgs) ElementType() reflect.Type {
 }
 
 var backendBucketSignedUrlKeySpec = spec{
-	token:    "gcp:compute/backendBucketSignedUrlKey:BackendBucketSignedUrlKey",
-	secrets:  []string{"keyValue"},
-	required: []string{"BackendBucket", "KeyValue"},
-	toSecret: []string{"KeyValue"},
+	Token:    "gcp:compute/backendBucketSignedUrlKey:BackendBucketSignedUrlKey",
+	Secrets:  []string{"keyValue"},
+	Required: []string{"BackendBucket", "KeyValue"},
+	ToSecret: []string{"KeyValue"},
 }
 
 func NewBackendBucketSignedUrlKey(ctx *pulumi.Context, name string, args *BackendBucketSignedUrlKeyArgs, opts ...pulumi.ResourceOption) (*BackendBucketSignedUrlKey, error) {
@@ -401,8 +401,8 @@ func (RegionNetworkEndpointGroupCloudRunArgs) ElementType() reflect.Type {
 }
 
 var regionNetworkEndpointGroupSpec = spec{
-	token:    "gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup",
-	required: []string{"Region"},
+	Token:    "gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup",
+	Required: []string{"Region"},
 }
 
 func NewRegionNetworkEndpointGroup(ctx *pulumi.Context, name string, args *RegionNetworkEndpointGroupArgs, opts ...pulumi.ResourceOption) (*RegionNetworkEndpointGroup, error) {
@@ -460,7 +460,7 @@ func (BackendServiceLogConfigArgs) ElementType() reflect.Type {
 	return reflect.TypeFor[BackendServiceLogConfig]()
 }
 
-var backendServiceSpec = spec{token: "gcp:compute/backendService:BackendService"}
+var backendServiceSpec = spec{Token: "gcp:compute/backendService:BackendService"}
 
 func NewBackendService(ctx *pulumi.Context, name string, args *BackendServiceArgs, opts ...pulumi.ResourceOption) (*BackendService, error) {
 	return newResource[BackendService](ctx, backendServiceSpec, name, args, opts)

@@ -22,10 +22,7 @@
 package gcpres
 
 import (
-	"errors"
-	"fmt"
-	"reflect"
-
+	"github.com/playplane/playplane/infra/internal/customres"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -35,59 +32,13 @@ const ProviderVersion = "9.6.0"
 
 // spec is what the provider's generated constructor adds to a resource
 // beyond its arguments.
-type spec struct {
-	token    string
-	secrets  []string // AdditionalSecretOutputs
-	aliases  []string // former type tokens
-	required []string // Args fields the constructor refuses nil
-	toSecret []string // Args fields wrapped in pulumi.ToSecret
-}
+type spec = customres.Spec
 
-// register is the provider's generated constructor, for any of the specs:
-// required arguments checked, secret inputs wrapped, then the provider
-// version, the caller's options, and the secret outputs and aliases.
-func register(ctx *pulumi.Context, s spec, name string, args pulumi.Input, res pulumi.CustomResource, opts []pulumi.ResourceOption) error {
-	v := reflect.ValueOf(args)
-	if v.IsNil() {
-		if len(s.required) > 0 {
-			return errors.New("missing one or more required arguments")
-		}
-	} else {
-		for _, f := range s.required {
-			if v.Elem().FieldByName(f).IsNil() {
-				return fmt.Errorf("invalid value for required argument '%s'", f)
-			}
-		}
-		for _, f := range s.toSecret {
-			// A secret input not declared here cannot be set.
-			fv := v.Elem().FieldByName(f)
-			if fv.IsValid() && !fv.IsNil() {
-				fv.Set(reflect.ValueOf(pulumi.ToSecret(fv.Interface())))
-			}
-		}
-	}
-	all := append([]pulumi.ResourceOption{pulumi.Version(ProviderVersion)}, opts...)
-	if len(s.secrets) > 0 {
-		all = append(all, pulumi.AdditionalSecretOutputs(s.secrets))
-	}
-	if len(s.aliases) > 0 {
-		aliases := make([]pulumi.Alias, len(s.aliases))
-		for i, t := range s.aliases {
-			aliases[i] = pulumi.Alias{Type: pulumi.String(t)}
-		}
-		all = append(all, pulumi.Aliases(aliases))
-	}
-	return ctx.RegisterResource(s.token, name, args, res, all...)
-}
-
-// newResource registers a resource of spec s and returns it.
+// newResource registers a resource of spec s as the provider's generated
+// constructor does, asking for this package's ProviderVersion.
 func newResource[R any, PR interface {
 	*R
 	pulumi.CustomResource
 }](ctx *pulumi.Context, s spec, name string, args pulumi.Input, opts []pulumi.ResourceOption) (*R, error) {
-	var res R
-	if err := register(ctx, s, name, args, PR(&res), opts); err != nil {
-		return nil, err
-	}
-	return &res, nil
+	return customres.New[R, PR](ctx, ProviderVersion, s, name, args, opts)
 }

@@ -254,21 +254,21 @@ func constructor(f *ast.File) (got spec) {
 				name := types.ExprString(n.Fun)
 				switch name {
 				case "ctx.RegisterResource":
-					got.token = literal(n.Args[0])
+					got.Token = literal(n.Args[0])
 				case "pulumi.AdditionalSecretOutputs":
-					got.secrets = literals(n.Args[0])
+					got.Secrets = literals(n.Args[0])
 				case "pulumi.ToSecret":
-					got.toSecret = append(got.toSecret, strings.TrimPrefix(types.ExprString(n.Args[0]), "args."))
+					got.ToSecret = append(got.ToSecret, strings.TrimPrefix(types.ExprString(n.Args[0]), "args."))
 				case "errors.New":
 					msg := literal(n.Args[0])
 					if field, ok := strings.CutPrefix(msg, "invalid value for required argument '"); ok {
-						got.required = append(got.required, strings.TrimSuffix(field, "'"))
+						got.Required = append(got.Required, strings.TrimSuffix(field, "'"))
 					}
 				}
 			case *ast.KeyValueExpr:
 				if types.ExprString(n.Key) == "Type" {
 					if c, ok := n.Value.(*ast.CallExpr); ok && types.ExprString(c.Fun) == "pulumi.String" {
-						got.aliases = append(got.aliases, literal(c.Args[0]))
+						got.Aliases = append(got.Aliases, literal(c.Args[0]))
 					}
 				}
 			}
@@ -304,20 +304,20 @@ func literals(e ast.Expr) []string {
 func TestDeclarationsMatchTheProvider(t *testing.T) {
 	g := providerSource(t)
 	for _, d := range declarations {
-		t.Run(d.spec.token, func(t *testing.T) {
+		t.Run(d.spec.Token, func(t *testing.T) {
 			f := g.files[d.file]
 			want := constructor(f)
-			if want.token != d.spec.token {
-				t.Errorf("%s registers %q, this package %q", d.file, want.token, d.spec.token)
+			if want.Token != d.spec.Token {
+				t.Errorf("%s registers %q, this package %q", d.file, want.Token, d.spec.Token)
 			}
 			for _, c := range []struct {
 				what      string
 				got, want []string
 			}{
-				{"secret outputs", d.spec.secrets, want.secrets},
-				{"aliases", d.spec.aliases, want.aliases},
-				{"required arguments", d.spec.required, want.required},
-				{"secret inputs", d.spec.toSecret, want.toSecret},
+				{"secret outputs", d.spec.Secrets, want.Secrets},
+				{"aliases", d.spec.Aliases, want.Aliases},
+				{"required arguments", d.spec.Required, want.Required},
+				{"secret inputs", d.spec.ToSecret, want.ToSecret},
 			} {
 				if !slices.Equal(c.got, c.want) {
 					t.Errorf("%s: %v, the provider's %v", c.what, c.got, c.want)
@@ -356,7 +356,7 @@ func TestProviderCheckIsNotBlind(t *testing.T) {
 		t.Errorf("inputs of the wrong types: %q", got)
 	}
 	got := constructor(g.files["compute/backendBucketSignedUrlKey.go"])
-	if !slices.Contains(got.secrets, "keyValue") || !slices.Contains(got.toSecret, "KeyValue") {
+	if !slices.Contains(got.Secrets, "keyValue") || !slices.Contains(got.ToSecret, "KeyValue") {
 		t.Errorf("the signed URL key's secrets were not read: %+v", got)
 	}
 }
@@ -420,18 +420,18 @@ func TestResourcesRegisterTheirProperties(t *testing.T) {
 	if address != "203.0.113.7" {
 		t.Errorf("address output %q", address)
 	}
-	key := m.inputs[backendBucketSignedUrlKeySpec.token]["keyValue"]
+	key := m.inputs[backendBucketSignedUrlKeySpec.Token]["keyValue"]
 	if !key.ContainsSecrets() {
 		t.Errorf("keyValue %v is not secret", key)
 	}
-	if got := m.inputs[backendBucketSpec.token]["cdnPolicy"].ObjectValue()["signedUrlCacheMaxAgeSec"].NumberValue(); got != 3600 {
+	if got := m.inputs[backendBucketSpec.Token]["cdnPolicy"].ObjectValue()["signedUrlCacheMaxAgeSec"].NumberValue(); got != 3600 {
 		t.Errorf("signedUrlCacheMaxAgeSec %v", got)
 	}
-	rule := m.inputs[urlMapSpec.token]["pathMatchers"].ArrayValue()[0].ObjectValue()["routeRules"].ArrayValue()[0].ObjectValue()
+	rule := m.inputs[urlMapSpec.Token]["pathMatchers"].ArrayValue()[0].ObjectValue()["routeRules"].ArrayValue()[0].ObjectValue()
 	if got := rule["matchRules"].ArrayValue()[0].ObjectValue()["pathTemplateMatch"].StringValue(); got != "/v1/{id=*}" {
 		t.Errorf("pathTemplateMatch %q", got)
 	}
-	if got := m.inputs[urlMapSpec.token]["defaultService"].StringValue(); got != "video-id" {
+	if got := m.inputs[urlMapSpec.Token]["defaultService"].StringValue(); got != "video-id" {
 		t.Errorf("defaultService %q", got)
 	}
 }

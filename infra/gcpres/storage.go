@@ -31,9 +31,9 @@ type bucketArgs struct {
 func (BucketArgs) ElementType() reflect.Type { return reflect.TypeFor[bucketArgs]() }
 
 var bucketSpec = spec{
-	token:    "gcp:storage/bucket:Bucket",
-	secrets:  []string{"effectiveLabels", "pulumiLabels"},
-	required: []string{"Location"},
+	Token:    "gcp:storage/bucket:Bucket",
+	Secrets:  []string{"effectiveLabels", "pulumiLabels"},
+	Required: []string{"Location"},
 }
 
 func NewBucket(ctx *pulumi.Context, name string, args *BucketArgs, opts ...pulumi.ResourceOption) (*Bucket, error) {
@@ -62,11 +62,11 @@ type bucketObjectArgs struct {
 func (BucketObjectArgs) ElementType() reflect.Type { return reflect.TypeFor[bucketObjectArgs]() }
 
 var bucketObjectSpec = spec{
-	token:    "gcp:storage/bucketObject:BucketObject",
-	secrets:  []string{"content", "customerEncryption"},
-	required: []string{"Bucket"},
+	Token:    "gcp:storage/bucketObject:BucketObject",
+	Secrets:  []string{"content", "customerEncryption"},
+	Required: []string{"Bucket"},
 	// Neither is declared here, so neither can be set.
-	toSecret: []string{"Content", "CustomerEncryption"},
+	ToSecret: []string{"Content", "CustomerEncryption"},
 }
 
 func NewBucketObject(ctx *pulumi.Context, name string, args *BucketObjectArgs, opts ...pulumi.ResourceOption) (*BucketObject, error) {
@@ -93,8 +93,8 @@ type bucketIAMMemberArgs struct {
 func (BucketIAMMemberArgs) ElementType() reflect.Type { return reflect.TypeFor[bucketIAMMemberArgs]() }
 
 var bucketIAMMemberSpec = spec{
-	token:    "gcp:storage/bucketIAMMember:BucketIAMMember",
-	required: []string{"Bucket", "Member", "Role"},
+	Token:    "gcp:storage/bucketIAMMember:BucketIAMMember",
+	Required: []string{"Bucket", "Member", "Role"},
 }
 
 func NewBucketIAMMember(ctx *pulumi.Context, name string, args *BucketIAMMemberArgs, opts ...pulumi.ResourceOption) (*BucketIAMMember, error) {
