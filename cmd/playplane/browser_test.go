@@ -44,7 +44,9 @@ import (
 // QoE, content steering (the pathway in use fails, the player moves to the
 // other CDN's host), the renditions the plan allows (a basic plan is
 // offered SD only and a guessed UHD URL gets 403 from the page), the 409
-// list's "end this stream", and 410 for the ended session's manifests.
+// list's "end this stream", 410 for the ended session's manifests, and
+// that a stop clicked while a progress heartbeat is in flight reaches the
+// server after it (beatHold).
 //
 // Chromium is Debian's (infra/local/install-browser.sh, which `make test`
 // runs), driven over CDP by web/browsertest/drive.cjs with playwright-core;
@@ -86,15 +88,22 @@ func TestBrowserPlayback(t *testing.T) {
 			// mid-play. hls.js 1.7.4 never played when that first answer
 			// moved it.
 			{name: "named-off-ranking", cdn: localCloudFront, grant: "query", account: demo.AccountKids, namedOffRanking: true},
+			// The viewer clicks stop while the server holds a progress
+			// heartbeat: the page must send its stop only once that
+			// progress is answered (beatHold).
+			{name: "stop-during-progress", grant: "query", account: demo.AccountKids, stopDuringBeat: true},
 		} {
 			if r.namedOffRanking && format != "hls" {
 				continue // the stall is hls.js's
+			}
+			if r.stopDuringBeat && format != "hls" {
+				continue // the page's heartbeats, whatever plays
 			}
 			r.format = format
 			// The one-call rows prove the start from the play answer, the
 			// CDN rows steering mid-play (the pathway fails once the
 			// player has buffered, which hls.js survives).
-			r.steer = !r.oneCall && !r.offDefault && !r.namedOffRanking && (format == "hls" || r.grant == "cookies")
+			r.steer = !r.oneCall && !r.offDefault && !r.namedOffRanking && !r.stopDuringBeat && (format == "hls" || r.grant == "cookies")
 			t.Run(format+"/"+r.name, func(t *testing.T) {
 				h.testPlay(t, r, cross)
 			})
@@ -132,7 +141,7 @@ func newBrowserHarness(t *testing.T) *harness {
 	run := startRecordedRunner(t, cross.URL)
 	browser := startChromium(t, tools.chromium)
 	return &harness{t: t, tools: tools, run: run, cdp: browser, cross: cross.URL, blocked: blocked.URL, artifacts: artifactDir(t),
-		control: startSteeringControl(t, run), soloDevices: [2]string{playback.NewID("tv"), playback.NewID("laptop")}}
+		control: startSteeringControl(t, run), beatControl: startBeatControl(t, run.beats), soloDevices: [2]string{playback.NewID("tv"), playback.NewID("laptop")}}
 }
 
 // rankingRefresh is PICKEDGE_REFRESH in the browser tests.
@@ -152,6 +161,9 @@ type playRow struct {
 	// the second lands once that segment is played in
 	// (firstAnswerRace.armSettled), so the move it makes is a mid-play one.
 	namedOffRanking bool
+	// stopDuringBeat: the viewer clicks stop while the server holds the
+	// page's next progress heartbeat (beatHold).
+	stopDuringBeat bool
 }
 
 type harness struct {
@@ -162,6 +174,7 @@ type harness struct {
 	cross, blocked string
 	artifacts      string
 	control        string // startSteeringControl's URL
+	beatControl    string // startBeatControl's URL
 	// soloDevices are the basic plan's two devices (it allows two
 	// registered devices), shared by every test playing on it.
 	soloDevices [2]string
@@ -255,8 +268,9 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 			URL  string `json:"url"`
 			Body string `json:"body"`
 		} `json:"manifests"`
-		Steer *steerResult `json:"steer"`
-		Guess *struct {
+		Steer    *steerResult    `json:"steer"`
+		BeatHold *beatHoldResult `json:"beatHold"`
+		Guess    *struct {
 			URL    string `json:"url"`
 			Status int    `json:"status"`
 			Reason string `json:"reason"`
@@ -280,6 +294,11 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 	if row.namedOffRanking {
 		h.run.race.armSettled()
 		t.Cleanup(h.run.race.disarm)
+	}
+	if row.stopDuringBeat {
+		// drive.cjs arms the hold itself once the player is paused.
+		scenario["beatHold"] = h.beatControl
+		t.Cleanup(h.run.beats.disarm)
 	}
 	if row.steer && cdn != "" {
 		// The row's CDN is the steering server's first choice while it
@@ -420,6 +439,10 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 	}
 	if row.namedOffRanking {
 		h.checkNamedStart(t, s, cdn, seen, out.Manifests)
+	}
+
+	if row.stopDuringBeat {
+		h.checkStopDuringBeat(t, out.BeatHold, out.Stopped)
 	}
 
 	// Heartbeats: start, progress and stop reached the server, and the
@@ -1022,6 +1045,7 @@ type recordedRunner struct {
 	failed   string // the CDN whose edges report themselves unhealthy
 	stall    *segmentHold
 	race     *firstAnswerRace
+	beats    *beatHold
 }
 
 type seenRequest struct {
@@ -1077,14 +1101,16 @@ func startRecordedRunner(t *testing.T, pageOrigin string) *recordedRunner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &recordedRunner{app: app, url: cfg.PublicURL, cdnHosts: hosts, edges: sink, keys: keys, stall: &segmentHold{}, race: &firstAnswerRace{}}
+	r := &recordedRunner{app: app, url: cfg.PublicURL, cdnHosts: hosts, edges: sink, keys: keys, stall: &segmentHold{}, race: &firstAnswerRace{}, beats: &beatHold{}}
 	next := srv.Handler
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		r.stall.wait(req)
 		r.race.wait(req)
+		beat := r.beats.wait(req)
 		next.ServeHTTP(sw, req)
 		r.race.done(req)
+		r.beats.done(beat, sw.status)
 		var hdr []string
 		for _, k := range []string{"CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session"} {
 			if v := req.Header.Get(k); v != "" {

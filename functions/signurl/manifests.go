@@ -75,7 +75,7 @@ type manifestRequest struct {
 // the title's renditions; 404 title_has_no_ladder; 503 when the store is
 // down. Nothing is written either way. With start (the manifests a player
 // starts from), a URL that names no pathway starts on startPathway's,
-// ranked beside the store reads.
+// ranked beside the store reads (sessionLadder).
 func (s *Server) openManifest(r *http.Request, start bool) (*manifestRequest, error) {
 	now := s.deps.Now()
 	q := r.URL.Query()
@@ -107,15 +107,11 @@ func (s *Server) openManifest(r *http.Request, start bool) (*manifestRequest, er
 	if m.grant, err = grantStyle(q.Get("grant")); err != nil {
 		return nil, err
 	}
-	var ranked <-chan string
-	if m.pathway == "" && start {
-		ranked = s.rankBeside(r, claims.TitleID, now)
+	var rank *string // the manifests a player starts from rank a pathway the URL does not name
+	if start {
+		rank = &m.pathway
 	}
-	ctx := r.Context()
-	m.sess, m.title, m.allowed, err = s.sessionLadder(ctx, id, claims, now)
-	if ranked != nil {
-		m.pathway = <-ranked
-	}
+	m.sess, m.title, m.allowed, err = s.sessionLadder(r, id, claims, now, rank)
 	if err != nil {
 		return nil, err
 	}
@@ -153,13 +149,28 @@ func grantStyle(v string) (string, error) {
 // session to be the credential's, and its errors come first. The plan is
 // read now (through the plan cache) rather than taken from the token, so a
 // downgrade applies to the next manifest and grant.
-func (s *Server) sessionLadder(ctx context.Context, id string, claims auth.PlaybackClaims, now time.Time) (playback.Session, playback.Title, []playback.Rendition, error) {
+//
+// Where start names an empty pathway, it also sets it to startPathway's,
+// ranked beside all of that: the ranking reads the edge table when its
+// snapshot is stale (PICKEDGE_REFRESH), and one after the other would be a
+// second round trip (sign's goal is one). It returns only once the ranking
+// has answered, on every path, so the ranking never outlives the request.
+func (s *Server) sessionLadder(r *http.Request, id string, claims auth.PlaybackClaims, now time.Time, start *string) (playback.Session, playback.Title, []playback.Rendition, error) {
+	ctx := r.Context()
 	var (
 		title             playback.Title
 		acct              playback.Account
 		titleErr, acctErr error
-		wg                sync.WaitGroup
+		wg, ranking       sync.WaitGroup
 	)
+	if start != nil && *start == "" {
+		if s.steering == nil {
+			*start = s.defaultCDN
+		} else {
+			ranking.Go(func() { *start = s.startPathway(r, claims.TitleID, now) })
+			defer ranking.Wait()
+		}
+	}
 	wg.Go(func() { title, titleErr = s.deps.Store.GetTitle(ctx, claims.TitleID) })
 	wg.Go(func() { acct, acctErr = s.deps.Store.GetAccount(ctx, claims.AccountID) })
 	sess, err := s.liveSession(ctx, id, claims, now)

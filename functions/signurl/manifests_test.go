@@ -136,6 +136,13 @@ func newManifestHarness(t testing.TB, segments int, edgeBase string) *manifestHa
 // server's ranking (nil: none).
 func newSteeredManifestHarness(t testing.TB, segments int, edgeBase string, steering signurl.Steering) *manifestHarness {
 	t.Helper()
+	return newSteeredManifestHarnessOver(t, segments, edgeBase, steering, nil)
+}
+
+// newSteeredManifestHarnessOver is newSteeredManifestHarness with the
+// server reading the store through wrap (nil: directly).
+func newSteeredManifestHarnessOver(t testing.TB, segments int, edgeBase string, steering signurl.Steering, wrap func(signurl.Store) signurl.Store) *manifestHarness {
+	t.Helper()
 	h := newHarness(t)
 	ctx := context.Background()
 	title := playback.Title{ID: ladderTitle, Name: "Ladder", AssetPath: "/titles/" + ladderTitle + "/", Manifest: "master.m3u8",
@@ -154,7 +161,11 @@ func newSteeredManifestHarness(t testing.TB, segments int, edgeBase string, stee
 	t.Cleanup(m.api.Close)
 	cfg := signurl.Config{DefaultCDN: cdnCFECDSA, Grace: 30 * time.Second, MaxTTL: 10 * time.Minute, MaxBody: 1024,
 		CDNBases: map[string]string{cdnCFECDSA: edgeBase, cdnCFRSA: edgeBase, cdnCDN: edgeBase}, PublicURL: m.api.URL}
-	srv, err := signurl.New(cfg, signurl.Deps{Store: h.store, Tokens: h.tokens, Signers: h.signers, Now: h.clock.now, Origin: m.origin,
+	var store signurl.Store = h.store
+	if wrap != nil {
+		store = wrap(store)
+	}
+	srv, err := signurl.New(cfg, signurl.Deps{Store: store, Tokens: h.tokens, Signers: h.signers, Now: h.clock.now, Origin: m.origin,
 		Steering: steering})
 	if err != nil {
 		t.Fatal(err)

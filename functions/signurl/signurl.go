@@ -282,21 +282,6 @@ func (s *Server) startPathway(r *http.Request, titleID string, now time.Time) st
 // steering then corrects.
 const rankTimeout = time.Second
 
-// rankBeside runs startPathway beside the request's store reads and
-// delivers its answer: the ranking reads the edge table when its snapshot
-// is stale (PICKEDGE_REFRESH), and one after the other that would be a
-// second round trip (sign's goal is one). The caller receives from the
-// channel before it answers, so the ranking never outlives the request.
-func (s *Server) rankBeside(r *http.Request, titleID string, now time.Time) <-chan string {
-	out := make(chan string, 1)
-	if s.steering == nil {
-		out <- s.defaultCDN
-		return out
-	}
-	go func() { out <- s.startPathway(r, titleID, now) }()
-	return out
-}
-
 // Register serves the routes on mux.
 func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
 
@@ -386,18 +371,13 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var ranked <-chan string
-	if body.CDN == "" {
-		ranked = s.rankBeside(r, claims.TitleID, now)
-	}
-	ctx := r.Context()
-	sess, title, allowed, err := s.sessionLadder(ctx, id, claims, now)
-	if ranked != nil {
-		body.CDN = <-ranked
-	}
+	// No CDN named: the steering server's first choice, ranked beside the
+	// store reads.
+	sess, title, allowed, err := s.sessionLadder(r, id, claims, now, &body.CDN)
 	if err != nil {
 		return err
 	}
+	ctx := r.Context()
 	cdnName := body.CDN
 	c := s.cdns[cdnName]
 	prefix, manifest, err := titlePaths(title)

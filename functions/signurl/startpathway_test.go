@@ -1,6 +1,7 @@
 package signurl_test
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/playplane/playplane/functions/signurl"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/playurl"
 )
 
@@ -126,6 +128,99 @@ func TestSessionStartsOnTheSteeringChoice(t *testing.T) {
 			defer steer.mu.Unlock()
 			if tt.unchanged != (len(steer.titles) == 0) || slices.ContainsFunc(steer.titles, func(s string) bool { return s != ladderTitle }) {
 				t.Errorf("the ranking was asked for titles %q (want none: %v)", steer.titles, tt.unchanged)
+			}
+		})
+	}
+}
+
+// meeting is where a ranking and a session read wait for each other: each
+// arrives, then waits (at most meetWait) for the other. Both meet only if
+// they run at the same time.
+type meeting struct {
+	mu                         sync.Mutex
+	store, rank                chan struct{}
+	storeSawRank, rankSawStore bool
+}
+
+const meetWait = 5 * time.Second
+
+func newMeeting() *meeting {
+	return &meeting{store: make(chan struct{}), rank: make(chan struct{})}
+}
+
+// arrive closes mine and waits for theirs; it says whether they came.
+func (m *meeting) arrive(ctx context.Context, mine, theirs chan struct{}) bool {
+	close(mine)
+	select {
+	case <-theirs:
+		return true
+	case <-ctx.Done():
+	case <-time.After(meetWait):
+	}
+	return false
+}
+
+// meetingSteering ranks once it has met the session read.
+type meetingSteering struct {
+	fixedSteering
+	meet *meeting
+}
+
+func (s *meetingSteering) Pathways(r *http.Request, titleID string, now time.Time) ([]string, error) {
+	met := s.meet.arrive(r.Context(), s.meet.rank, s.meet.store)
+	s.meet.mu.Lock()
+	s.meet.rankSawStore = met
+	s.meet.mu.Unlock()
+	return s.fixedSteering.Pathways(r, titleID, now)
+}
+
+// meetingStore reads a session once it has met the ranking.
+type meetingStore struct {
+	signurl.Store
+	meet *meeting
+}
+
+func (s meetingStore) GetSession(ctx context.Context, id string) (playback.Session, error) {
+	met := s.meet.arrive(ctx, s.meet.store, s.meet.rank)
+	s.meet.mu.Lock()
+	s.meet.storeSawRank = met
+	s.meet.mu.Unlock()
+	return s.Store.GetSession(ctx, id)
+}
+
+// TestRankingRunsBesideTheSessionRead: the start pathway is ranked while
+// the session is read, not after it (a second round trip of latency), for
+// the urls answer and for a manifest a player starts from. The ranking
+// and the session read each wait for the other: run one after the other,
+// neither sees the other arrive.
+func TestRankingRunsBesideTheSessionRead(t *testing.T) {
+	t.Parallel()
+	for _, route := range []string{"urls", "hls"} {
+		t.Run(route, func(t *testing.T) {
+			t.Parallel()
+			meet := newMeeting()
+			steer := &meetingSteering{fixedSteering: fixedSteering{ranked: []string{cdnCDN, cdnCFECDSA}}, meet: meet}
+			m := newSteeredManifestHarnessOver(t, 1, "", steer, func(s signurl.Store) signurl.Store { return meetingStore{Store: s, meet: meet} })
+			sess, token := m.session(demo.AccountKids, ladderTitle, time.Hour)
+			if route == "urls" {
+				rec := m.sign(sess.ID, token, "")
+				if rec.Code != http.StatusOK {
+					t.Fatalf("urls: %d %s", rec.Code, rec.Body)
+				}
+			} else {
+				cred, err := m.tokens.IssueManifest(auth.PlaybackClaims{SessionID: sess.ID, AccountID: sess.AccountID, TitleID: ladderTitle,
+					DeviceID: sess.DeviceID, IssuedAt: m.clock.now(), ExpiresAt: m.clock.now().Add(time.Hour)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := m.get(playurl.PersonalizedManifests(m.api.URL, sess.ID, cred, "", "").HLS, nil); got.status != http.StatusOK {
+					t.Fatalf("hls: %d %s", got.status, got.reason)
+				}
+			}
+			meet.mu.Lock()
+			defer meet.mu.Unlock()
+			if !meet.storeSawRank || !meet.rankSawStore {
+				t.Errorf("the session read saw the ranking arrive: %v; the ranking saw the session read: %v; want both", meet.storeSawRank, meet.rankSawStore)
 			}
 		})
 	}

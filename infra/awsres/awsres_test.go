@@ -1,479 +1,94 @@
 package awsres
 
 import (
-	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"go/types"
-	"os"
-	"os/exec"
-	"path"
-	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/playplane/playplane/infra/internal/providercheck"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-const providerModule = "github.com/pulumi/pulumi-aws/sdk/v6"
-
-// declarations are the resources of this package with the generated file
-// that declares each: the provider's package (below go/aws) and file.
-var declarations = []struct {
-	file     string
-	spec     spec
-	args     pulumi.Input // the Args type
-	resource any          // the resource type
-}{
-	{"sqs/queue.go", queueSpec, QueueArgs{}, Queue{}},
-	{"sqs/redriveAllowPolicy.go", redriveAllowPolicySpec, RedriveAllowPolicyArgs{}, RedriveAllowPolicy{}},
-	{"s3/bucketV2.go", bucketV2Spec, BucketV2Args{}, BucketV2{}},
-	{"s3/bucketPublicAccessBlock.go", bucketPublicAccessBlockSpec, BucketPublicAccessBlockArgs{}, BucketPublicAccessBlock{}},
-	{"s3/bucketOwnershipControls.go", bucketOwnershipControlsSpec, BucketOwnershipControlsArgs{}, BucketOwnershipControls{}},
-	{"s3/bucketServerSideEncryptionConfigurationV2.go", bucketServerSideEncryptionConfigurationV2Spec, BucketServerSideEncryptionConfigurationV2Args{}, BucketServerSideEncryptionConfigurationV2{}},
-	{"s3/bucketPolicy.go", bucketPolicySpec, BucketPolicyArgs{}, BucketPolicy{}},
-	{"lambda/function.go", functionSpec, FunctionArgs{}, Function{}},
-	{"lambda/eventSourceMapping.go", eventSourceMappingSpec, EventSourceMappingArgs{}, EventSourceMapping{}},
-	{"lambda/permission.go", permissionSpec, PermissionArgs{}, Permission{}},
-	{"iam/role.go", roleSpec, RoleArgs{}, Role{}},
-	{"iam/rolePolicy.go", rolePolicySpec, RolePolicyArgs{}, RolePolicy{}},
-	{"sns/topic.go", topicSpec, TopicArgs{}, Topic{}},
-	{"secretsmanager/secret.go", secretSpec, SecretArgs{}, Secret{}},
-	{"secretsmanager/secretVersion.go", secretVersionSpec, SecretVersionArgs{}, SecretVersion{}},
-	{"kinesis/firehoseDeliveryStream.go", firehoseDeliveryStreamSpec, FirehoseDeliveryStreamArgs{}, FirehoseDeliveryStream{}},
-	{"glue/catalogDatabase.go", catalogDatabaseSpec, CatalogDatabaseArgs{}, CatalogDatabase{}},
-	{"glue/catalogTable.go", catalogTableSpec, CatalogTableArgs{}, CatalogTable{}},
-	{"dynamodb/table.go", tableSpec, TableArgs{}, Table{}},
-	{"cloudwatch/logGroup.go", logGroupSpec, LogGroupArgs{}, LogGroup{}},
-	{"cloudwatch/eventRule.go", eventRuleSpec, EventRuleArgs{}, EventRule{}},
-	{"cloudwatch/eventTarget.go", eventTargetSpec, EventTargetArgs{}, EventTarget{}},
-	{"cloudwatch/metricAlarm.go", metricAlarmSpec, MetricAlarmArgs{}, MetricAlarm{}},
-	{"cloudfront/originAccessControl.go", originAccessControlSpec, OriginAccessControlArgs{}, OriginAccessControl{}},
-	{"cloudfront/publicKey.go", publicKeySpec, PublicKeyArgs{}, PublicKey{}},
-	{"cloudfront/keyGroup.go", keyGroupSpec, KeyGroupArgs{}, KeyGroup{}},
-	{"cloudfront/distribution.go", distributionSpec, DistributionArgs{}, Distribution{}},
-	{"apigatewayv2/api.go", apiSpec, ApiArgs{}, Api{}},
-	{"apigatewayv2/stage.go", stageSpec, StageArgs{}, Stage{}},
-	{"apigatewayv2/authorizer.go", authorizerSpec, AuthorizerArgs{}, Authorizer{}},
-	{"apigatewayv2/integration.go", integrationSpec, IntegrationArgs{}, Integration{}},
-	{"apigatewayv2/route.go", routeSpec, RouteArgs{}, Route{}},
-}
-
-// invokes are the data sources of this package: the generated file, the
-// token, and the plain Args and Result types.
-var invokes = []struct {
-	file, fn, token string
-	args, result    reflect.Type
-}{
-	{"getCallerIdentity.go", "GetCallerIdentity", getCallerIdentityToken, reflect.TypeFor[GetCallerIdentityArgs](), reflect.TypeFor[GetCallerIdentityResult]()},
-}
-
-// versionFile sets the plugin version of every generated constructor and
-// invoke (internal.PkgResourceDefaultOpts, PkgInvokeDefaultOpts).
-const versionFile = "internal/pulumiUtilities.go"
-
-// generated is the provider's packages as parsed source.
-type generated struct {
-	files   map[string]*ast.File       // by path below go/aws
-	structs map[string]*ast.StructType // by package path and name: "lambda.FunctionArgs"
-}
-
-var (
-	genOnce sync.Once
-	gen     *generated
-	genErr  error
-)
-
-// providerSource parses the generated packages of the pulumi-aws version
-// infra/go.mod requires: the files of the declared resources and invokes,
-// and their packages' pulumiTypes files. Parsing takes seconds; compiling
-// them is what the package avoids.
-func providerSource(t *testing.T) *generated {
-	t.Helper()
-	genOnce.Do(func() {
-		out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}} {{.Dir}}", providerModule).Output()
-		if err != nil {
-			genErr = err
-			return
-		}
-		version, dir, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
-		if version != "v"+ProviderVersion {
-			genErr = &mismatch{"go.mod requires " + providerModule + " " + version + ", ProviderVersion is " + ProviderVersion}
-			return
-		}
-		if dir == "" {
-			genErr = &mismatch{providerModule + " is not in the module cache (go mod download)"}
-			return
-		}
-		dir = filepath.Join(dir, "go", "aws")
-		files := []string{versionFile}
-		for _, d := range declarations {
-			files = append(files, d.file)
-		}
-		for _, i := range invokes {
-			files = append(files, i.file)
-		}
-		var names []string
-		seen := map[string]bool{}
-		for _, file := range files {
-			names = append(names, filepath.Join(dir, filepath.FromSlash(file)))
-			pkg := path.Dir(file)
-			if seen[pkg] || file == versionFile {
-				continue
-			}
-			seen[pkg] = true
-			// Nested types live there; a package without any (sqs, sns)
-			// has none.
-			typeFiles, err := filepath.Glob(filepath.Join(dir, pkg, "pulumiTypes*.go"))
-			if err != nil {
-				genErr = err
-				return
-			}
-			names = append(names, typeFiles...)
-		}
-		g := &generated{files: map[string]*ast.File{}, structs: map[string]*ast.StructType{}}
-		fset := token.NewFileSet()
-		for _, name := range names {
-			src, err := os.ReadFile(name)
-			if err != nil {
-				genErr = err
-				return
-			}
-			f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
-			if err != nil {
-				genErr = err
-				return
-			}
-			rel, _ := filepath.Rel(dir, name)
-			rel = filepath.ToSlash(rel)
-			g.files[rel] = f
-			pkg := path.Dir(rel)
-			for _, decl := range f.Decls {
-				gd, ok := decl.(*ast.GenDecl)
-				if !ok || gd.Tok != token.TYPE {
-					continue
-				}
-				for _, s := range gd.Specs {
-					ts := s.(*ast.TypeSpec)
-					if st, ok := ts.Type.(*ast.StructType); ok {
-						g.structs[pkg+"."+ts.Name.Name] = st
-					}
-				}
-			}
-		}
-		gen = g
-	})
-	if genErr != nil {
-		t.Fatal(genErr)
-	}
-	return gen
-}
-
-type mismatch struct{ s string }
-
-func (m *mismatch) Error() string { return m.s }
-
-// fieldsOf returns a generated struct's fields by name: type and pulumi tag.
-func fieldsOf(st *ast.StructType) map[string][2]string {
-	fields := map[string][2]string{}
-	for _, f := range st.Fields.List {
-		tag := ""
-		if f.Tag != nil {
-			raw, _ := strconv.Unquote(f.Tag.Value)
-			tag = reflect.StructTag(raw).Get("pulumi")
-		}
-		for _, n := range f.Names {
-			fields[n.Name] = [2]string{types.ExprString(f.Type), tag}
-		}
-	}
-	return fields
-}
-
-// goType spells t as the generated source does: this package's types
-// without qualifier, pulumi's with it (pulumi.Input is an alias of the
-// SDK's internal.Input).
-func goType(t reflect.Type) string {
-	return strings.NewReplacer("awsres.", "", "internal.", "pulumi.", "interface {}", "interface{}").Replace(t.String())
-}
-
-// checkStruct holds one of this package's types, every field with its
-// pulumi tag, to the generated struct of the same name, and recurses into
-// nested types of this package.
-func checkStruct(g *generated, pkg string, ours reflect.Type) (problems []string) {
-	st, ok := g.structs[pkg+"."+ours.Name()]
-	if !ok {
-		return []string{"the provider's " + pkg + " has no type " + ours.Name()}
-	}
-	theirs := fieldsOf(st)
-	for f := range ours.Fields() {
-		tag := f.Tag.Get("pulumi")
-		if f.Anonymous {
-			continue // pulumi.CustomResourceState
-		}
-		if tag == "" {
-			// The SDK skips an untagged field: an input never sent, an
-			// output never resolved.
-			problems = append(problems, fmt.Sprintf("%s.%s has no pulumi tag", ours.Name(), f.Name))
-			continue
-		}
-		got, want := [2]string{goType(f.Type), tag}, theirs[f.Name]
-		if got != want {
-			problems = append(problems, fmt.Sprintf("%s.%s is %s `pulumi:%q`, the provider's is %s `pulumi:%q`", ours.Name(), f.Name, got[0], got[1], want[0], want[1]))
-		}
-		elem := f.Type
-		for elem.Kind() == reflect.Pointer || elem.Kind() == reflect.Slice {
-			elem = elem.Elem()
-		}
-		if elem.Kind() == reflect.Struct && elem.PkgPath() == ours.PkgPath() {
-			problems = append(problems, checkStruct(g, pkg, elem)...)
-		}
-	}
-	return problems
-}
-
-// checkInputs holds an Args type to its plain type (the SDK pairs their
-// fields by name, and each input must resolve to the plain field's type)
-// and to the provider's Args of the same name, whose input types it must
-// use. A nested object is *XArgs (the caller passes &XArgs{}) for X or *X,
-// and []XArgs for []X.
-func checkInputs(g *generated, pkg string, args, plain reflect.Type) (problems []string) {
-	st, ok := g.structs[pkg+"."+args.Name()]
-	if !ok {
-		return []string{"the provider's " + pkg + " has no type " + args.Name()}
-	}
-	theirs := fieldsOf(st)
-	for f := range args.Fields() {
-		pf, ok := plain.FieldByName(f.Name)
-		if !ok {
-			problems = append(problems, fmt.Sprintf("%s.%s has no field in %s", args.Name(), f.Name, plain.Name()))
-			continue
-		}
-		elem, pelem := f.Type, pf.Type
-		if elem.Kind() == reflect.Pointer {
-			elem = elem.Elem()
-			if pelem.Kind() == reflect.Pointer {
-				pelem = pelem.Elem()
-			}
-		} else if elem.Kind() == reflect.Slice && pelem.Kind() == reflect.Slice {
-			elem, pelem = elem.Elem(), pelem.Elem()
-		}
-		if elem.Kind() == reflect.Struct && elem.PkgPath() == args.PkgPath() {
-			in, ok := reflect.New(elem).Elem().Interface().(pulumi.Input)
-			if !ok || in.ElementType() != pelem {
-				problems = append(problems, fmt.Sprintf("%s.%s is %s, which does not resolve to %s", args.Name(), f.Name, f.Type, pf.Type))
-				continue
-			}
-			problems = append(problems, checkInputs(g, pkg, elem, pelem)...)
-			continue
-		}
-		// Otherwise the provider's Args' own input type for the property.
-		if want := theirs[f.Name][0]; goType(f.Type) != want {
-			problems = append(problems, fmt.Sprintf("%s.%s is %s, the provider's is %q", args.Name(), f.Name, f.Type, want))
-		}
-	}
-	for f := range plain.Fields() {
-		if _, ok := args.FieldByName(f.Name); !ok {
-			problems = append(problems, fmt.Sprintf("%s has no input for %s.%s", args.Name(), plain.Name(), f.Name))
-		}
-	}
-	return problems
-}
-
-// ctor is what a generated NewX adds to a resource: the token it
-// registers, its secret outputs, aliases, required and secret inputs,
-// and whether it takes the package's default options (the plugin version).
-type ctor struct {
-	spec
-	versioned bool
-}
-
-func constructor(f *ast.File) (got ctor) {
-	ast.Inspect(f, func(n ast.Node) bool {
-		fn, ok := n.(*ast.FuncDecl)
-		if !ok || fn.Recv != nil || !strings.HasPrefix(fn.Name.Name, "New") {
-			return true
-		}
-		ast.Inspect(fn.Body, func(n ast.Node) bool {
-			switch n := n.(type) {
-			case *ast.CallExpr:
-				name := types.ExprString(n.Fun)
-				switch name {
-				case "ctx.RegisterResource":
-					got.Token = literal(n.Args[0])
-				case "internal.PkgResourceDefaultOpts":
-					got.versioned = true
-				case "pulumi.AdditionalSecretOutputs":
-					got.Secrets = literals(n.Args[0])
-				case "pulumi.ToSecret":
-					got.ToSecret = append(got.ToSecret, strings.TrimPrefix(types.ExprString(n.Args[0]), "args."))
-				case "errors.New":
-					msg := literal(n.Args[0])
-					if field, ok := strings.CutPrefix(msg, "invalid value for required argument '"); ok {
-						got.Required = append(got.Required, strings.TrimSuffix(field, "'"))
-					}
-				}
-			case *ast.KeyValueExpr:
-				if types.ExprString(n.Key) == "Type" {
-					if c, ok := n.Value.(*ast.CallExpr); ok && types.ExprString(c.Fun) == "pulumi.String" {
-						got.Aliases = append(got.Aliases, literal(c.Args[0]))
-					}
-				}
-			}
-			return true
-		})
-		return false
-	})
-	return got
-}
-
-// invoke reads the token the generated function fn invokes and whether it
-// takes the package's default options (the plugin version).
-func invoke(f *ast.File, fn string) (tok string, versioned bool) {
-	for _, decl := range f.Decls {
-		fd, ok := decl.(*ast.FuncDecl)
-		if !ok || fd.Recv != nil || fd.Name.Name != fn {
-			continue
-		}
-		ast.Inspect(fd.Body, func(n ast.Node) bool {
-			if c, ok := n.(*ast.CallExpr); ok {
-				switch types.ExprString(c.Fun) {
-				case "ctx.Invoke":
-					tok = literal(c.Args[0])
-				case "internal.PkgInvokeDefaultOpts":
-					versioned = true
-				}
-			}
-			return true
-		})
-	}
-	return tok, versioned
-}
-
-// pluginVersions are the versions the generated default options ask for.
-func pluginVersions(f *ast.File) (out []string) {
-	ast.Inspect(f, func(n ast.Node) bool {
-		if c, ok := n.(*ast.CallExpr); ok && types.ExprString(c.Fun) == "semver.MustParse" {
-			if v := literal(c.Args[0]); v != "" {
-				out = append(out, v)
-			}
-		}
-		return true
-	})
-	return out
-}
-
-func literal(e ast.Expr) string {
-	if bl, ok := e.(*ast.BasicLit); ok && bl.Kind == token.STRING {
-		s, _ := strconv.Unquote(bl.Value)
-		return s
-	}
-	return ""
-}
-
-func literals(e ast.Expr) []string {
-	var out []string
-	if cl, ok := e.(*ast.CompositeLit); ok {
-		for _, el := range cl.Elts {
-			out = append(out, literal(el))
-		}
-	}
-	return out
+// provider is pulumi-aws as this package declares it: every resource
+// with the generated file (below go/aws) that declares it, and the
+// invokes.
+var provider = &providercheck.Provider{
+	Module:  "github.com/pulumi/pulumi-aws/sdk/v6",
+	Root:    "go/aws",
+	Version: ProviderVersion,
+	Resources: []providercheck.Resource{
+		{File: "sqs/queue.go", Spec: queueSpec, Args: QueueArgs{}, Resource: Queue{}},
+		{File: "sqs/redriveAllowPolicy.go", Spec: redriveAllowPolicySpec, Args: RedriveAllowPolicyArgs{}, Resource: RedriveAllowPolicy{}},
+		{File: "s3/bucketV2.go", Spec: bucketV2Spec, Args: BucketV2Args{}, Resource: BucketV2{}},
+		{File: "s3/bucketPublicAccessBlock.go", Spec: bucketPublicAccessBlockSpec, Args: BucketPublicAccessBlockArgs{}, Resource: BucketPublicAccessBlock{}},
+		{File: "s3/bucketOwnershipControls.go", Spec: bucketOwnershipControlsSpec, Args: BucketOwnershipControlsArgs{}, Resource: BucketOwnershipControls{}},
+		{File: "s3/bucketServerSideEncryptionConfigurationV2.go", Spec: bucketServerSideEncryptionConfigurationV2Spec, Args: BucketServerSideEncryptionConfigurationV2Args{}, Resource: BucketServerSideEncryptionConfigurationV2{}},
+		{File: "s3/bucketPolicy.go", Spec: bucketPolicySpec, Args: BucketPolicyArgs{}, Resource: BucketPolicy{}},
+		{File: "lambda/function.go", Spec: functionSpec, Args: FunctionArgs{}, Resource: Function{}},
+		{File: "lambda/eventSourceMapping.go", Spec: eventSourceMappingSpec, Args: EventSourceMappingArgs{}, Resource: EventSourceMapping{}},
+		{File: "lambda/permission.go", Spec: permissionSpec, Args: PermissionArgs{}, Resource: Permission{}},
+		{File: "iam/role.go", Spec: roleSpec, Args: RoleArgs{}, Resource: Role{}},
+		{File: "iam/rolePolicy.go", Spec: rolePolicySpec, Args: RolePolicyArgs{}, Resource: RolePolicy{}},
+		{File: "sns/topic.go", Spec: topicSpec, Args: TopicArgs{}, Resource: Topic{}},
+		{File: "secretsmanager/secret.go", Spec: secretSpec, Args: SecretArgs{}, Resource: Secret{}},
+		{File: "secretsmanager/secretVersion.go", Spec: secretVersionSpec, Args: SecretVersionArgs{}, Resource: SecretVersion{}},
+		{File: "kinesis/firehoseDeliveryStream.go", Spec: firehoseDeliveryStreamSpec, Args: FirehoseDeliveryStreamArgs{}, Resource: FirehoseDeliveryStream{}},
+		{File: "glue/catalogDatabase.go", Spec: catalogDatabaseSpec, Args: CatalogDatabaseArgs{}, Resource: CatalogDatabase{}},
+		{File: "glue/catalogTable.go", Spec: catalogTableSpec, Args: CatalogTableArgs{}, Resource: CatalogTable{}},
+		{File: "dynamodb/table.go", Spec: tableSpec, Args: TableArgs{}, Resource: Table{}},
+		{File: "cloudwatch/logGroup.go", Spec: logGroupSpec, Args: LogGroupArgs{}, Resource: LogGroup{}},
+		{File: "cloudwatch/eventRule.go", Spec: eventRuleSpec, Args: EventRuleArgs{}, Resource: EventRule{}},
+		{File: "cloudwatch/eventTarget.go", Spec: eventTargetSpec, Args: EventTargetArgs{}, Resource: EventTarget{}},
+		{File: "cloudwatch/metricAlarm.go", Spec: metricAlarmSpec, Args: MetricAlarmArgs{}, Resource: MetricAlarm{}},
+		{File: "cloudfront/originAccessControl.go", Spec: originAccessControlSpec, Args: OriginAccessControlArgs{}, Resource: OriginAccessControl{}},
+		{File: "cloudfront/publicKey.go", Spec: publicKeySpec, Args: PublicKeyArgs{}, Resource: PublicKey{}},
+		{File: "cloudfront/keyGroup.go", Spec: keyGroupSpec, Args: KeyGroupArgs{}, Resource: KeyGroup{}},
+		{File: "cloudfront/distribution.go", Spec: distributionSpec, Args: DistributionArgs{}, Resource: Distribution{}},
+		{File: "apigatewayv2/api.go", Spec: apiSpec, Args: ApiArgs{}, Resource: Api{}},
+		{File: "apigatewayv2/stage.go", Spec: stageSpec, Args: StageArgs{}, Resource: Stage{}},
+		{File: "apigatewayv2/authorizer.go", Spec: authorizerSpec, Args: AuthorizerArgs{}, Resource: Authorizer{}},
+		{File: "apigatewayv2/integration.go", Spec: integrationSpec, Args: IntegrationArgs{}, Resource: Integration{}},
+		{File: "apigatewayv2/route.go", Spec: routeSpec, Args: RouteArgs{}, Resource: Route{}},
+	},
+	Invokes: []providercheck.Invoke{
+		{File: "getCallerIdentity.go", Fn: "GetCallerIdentity", Token: getCallerIdentityToken,
+			Args: reflect.TypeFor[GetCallerIdentityArgs](), Result: reflect.TypeFor[GetCallerIdentityResult]()},
+	},
 }
 
 // TestDeclarationsMatchTheProvider holds every declaration to the pinned
 // provider's generated code: a misspelt property, a wrong type or a missed
 // secret would otherwise pass the mock tests and fail (or leak) in a real
 // `pulumi up`.
-func TestDeclarationsMatchTheProvider(t *testing.T) {
-	g := providerSource(t)
-	if got := pluginVersions(g.files[versionFile]); len(got) == 0 || slices.ContainsFunc(got, func(v string) bool { return v != ProviderVersion }) {
-		t.Errorf("the provider's constructors ask for plugin versions %v, this package %s", got, ProviderVersion)
-	}
-	for _, d := range declarations {
-		t.Run(d.spec.Token, func(t *testing.T) {
-			f := g.files[d.file]
-			want := constructor(f)
-			if want.Token != d.spec.Token {
-				t.Errorf("%s registers %q, this package %q", d.file, want.Token, d.spec.Token)
-			}
-			if !want.versioned {
-				t.Errorf("%s does not take the package's default options", d.file)
-			}
-			for _, c := range []struct {
-				what      string
-				got, want []string
-			}{
-				{"secret outputs", d.spec.Secrets, want.Secrets},
-				{"aliases", d.spec.Aliases, want.Aliases},
-				{"required arguments", d.spec.Required, want.Required},
-				{"secret inputs", d.spec.ToSecret, want.ToSecret},
-			} {
-				if !slices.Equal(c.got, c.want) {
-					t.Errorf("%s: %v, the provider's %v", c.what, c.got, c.want)
-				}
-			}
-			args := reflect.TypeOf(d.args)
-			plain := d.args.ElementType()
-			res := reflect.TypeOf(d.resource)
-			pkg := path.Dir(d.file)
-			for _, p := range slices.Concat(checkStruct(g, pkg, plain), checkInputs(g, pkg, args, plain), checkStruct(g, pkg, res)) {
-				t.Error(p)
-			}
-			if res.Name()+"Args" != args.Name() {
-				t.Errorf("%s's Args are %s", res.Name(), args.Name())
-			}
-			// Every required argument is declared (or none could be set).
-			for _, r := range d.spec.Required {
-				if _, ok := args.FieldByName(r); !ok {
-					t.Errorf("required argument %s is not declared", r)
-				}
-			}
-		})
-	}
-	for _, i := range invokes {
-		t.Run(i.token, func(t *testing.T) {
-			tok, versioned := invoke(g.files[i.file], i.fn)
-			if tok != i.token || !versioned {
-				t.Errorf("%s invokes %q (default options: %v), this package %q", i.fn, tok, versioned, i.token)
-			}
-			pkg := path.Dir(i.file)
-			for _, p := range slices.Concat(checkStruct(g, pkg, i.args), checkStruct(g, pkg, i.result)) {
-				t.Error(p)
-			}
-		})
-	}
-}
+func TestDeclarationsMatchTheProvider(t *testing.T) { provider.TestDeclarations(t) }
 
 // TestProviderCheckIsNotBlind: the comparison catches a renamed property,
-// a changed type, an input of the wrong type or shape and a missing secret
-// or alias.
+// a changed type, an untagged field, an input of the wrong type or shape
+// and a missing secret, alias or invoke.
 func TestProviderCheckIsNotBlind(t *testing.T) {
-	g := providerSource(t)
+	s := provider.SourceFor(t)
 	type roleArgs struct {
 		Name             *string `pulumi:"nom"`
 		AssumeRolePolicy string  `pulumi:"assumeRolePolicy"`
 	}
-	if got := checkStruct(g, "iam", reflect.TypeFor[roleArgs]()); len(got) != 2 {
+	if got := s.CheckStruct("iam", reflect.TypeFor[roleArgs]()); len(got) != 2 {
 		t.Errorf("a misspelt property and a wrong type: %q", got)
 	}
 	type rolePolicyArgs struct {
 		Policy string
 		Name   *string `pulumi:"name"`
 	}
-	if got := checkStruct(g, "iam", reflect.TypeFor[rolePolicyArgs]()); len(got) != 1 || !strings.Contains(got[0], "Policy") {
+	if got := s.CheckStruct("iam", reflect.TypeFor[rolePolicyArgs]()); len(got) != 1 || !strings.Contains(got[0], "Policy") {
 		t.Errorf("a property without a tag: %q", got)
 	}
 	type RoleArgs struct {
 		Name             pulumi.StringInput
 		AssumeRolePolicy pulumi.StringInput
 	}
-	if got := checkInputs(g, "iam", reflect.TypeFor[RoleArgs](), reflect.TypeFor[roleArgs]()); len(got) != 2 {
+	if got := s.CheckInputs("iam", reflect.TypeFor[RoleArgs](), reflect.TypeFor[roleArgs]()); len(got) != 2 {
 		t.Errorf("inputs of the wrong types: %q", got)
 	}
 	type FunctionArgs struct {
@@ -484,17 +99,25 @@ func TestProviderCheckIsNotBlind(t *testing.T) {
 		Environment *FunctionEnvironment `pulumi:"environment"`
 		Role        string               `pulumi:"role"`
 	}
-	if got := checkInputs(g, "lambda", reflect.TypeFor[FunctionArgs](), reflect.TypeFor[functionArgs]()); len(got) != 1 || !strings.Contains(got[0], "Environment") {
+	if got := s.CheckInputs("lambda", reflect.TypeFor[FunctionArgs](), reflect.TypeFor[functionArgs]()); len(got) != 1 || !strings.Contains(got[0], "Environment") {
 		t.Errorf("a nested object of the wrong shape: %q", got)
 	}
-	if got := constructor(g.files["secretsmanager/secretVersion.go"]); !slices.Contains(got.Secrets, "secretString") || !slices.Contains(got.ToSecret, "SecretString") {
+	if got := providercheck.Constructor(s.File("secretsmanager/secretVersion.go")); !slices.Contains(got.Secrets, "secretString") || !slices.Contains(got.ToSecret, "SecretString") {
 		t.Errorf("the secret version's secrets were not read: %+v", got)
 	}
-	if got := constructor(g.files["s3/bucketV2.go"]); !slices.Contains(got.Aliases, "aws:s3/bucket:Bucket") {
+	if got := providercheck.Constructor(s.File("s3/bucketV2.go")); !slices.Contains(got.Aliases, "aws:s3/bucket:Bucket") {
 		t.Errorf("the bucket's alias was not read: %+v", got)
 	}
-	if tok, versioned := invoke(g.files["getCallerIdentity.go"], "GetCallerIdentity"); tok == "" || !versioned {
+	if tok, versioned := providercheck.InvokeOf(s.File("getCallerIdentity.go"), "GetCallerIdentity"); tok == "" || !versioned {
 		t.Errorf("the invoke was not read: %q %v", tok, versioned)
+	}
+	provider.TestMissed(t, "secretsmanager/secretVersion.go", "secret outputs", func(s *spec) { s.Secrets = nil })
+	provider.TestMissed(t, "secretsmanager/secretVersion.go", "secret inputs", func(s *spec) { s.ToSecret = nil })
+	provider.TestMissed(t, "s3/bucketV2.go", "aliases", func(s *spec) { s.Aliases = nil })
+	i := provider.Invokes[0]
+	i.Token = "aws:index/getCallerIdentity:getCallerIdentities"
+	if got := s.CheckInvoke(i); len(got) != 1 {
+		t.Errorf("an invoke of the wrong token: %q", got)
 	}
 }
 
@@ -654,52 +277,12 @@ func TestRequiredArgumentsAreRefused(t *testing.T) {
 // root package and every service package it names.
 func TestNoPackageImportsTheProvider(t *testing.T) {
 	t.Parallel()
-	for _, mod := range []string{"..", filepath.Join("..", "..", "pulumi")} {
-		cmd := exec.Command("go", "list", "-deps", "-test", "./...")
-		cmd.Dir = mod
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("go list in %s: %v", mod, err)
-		}
-		for _, pkg := range strings.Fields(string(out)) {
-			if strings.HasPrefix(pkg, providerModule+"/") {
-				t.Errorf("%s compiles %s", mod, pkg)
-			}
-		}
-	}
+	providercheck.TestNotCompiled(t, provider.Module)
 }
 
 // TestEveryResourceIsDeclared: a constructor added to this package without
-// an entry in declarations would escape TestDeclarationsMatchTheProvider.
+// an entry in provider.Resources would escape TestDeclarationsMatchTheProvider.
 func TestEveryResourceIsDeclared(t *testing.T) {
 	t.Parallel()
-	listed := map[string]bool{}
-	for _, d := range declarations {
-		listed["New"+reflect.TypeOf(d.resource).Name()] = true
-	}
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, decl := range f.Decls {
-			if fd, ok := decl.(*ast.FuncDecl); ok && fd.Recv == nil && strings.HasPrefix(fd.Name.Name, "New") {
-				n++
-				if !listed[fd.Name.Name] {
-					t.Errorf("%s (%s) is not in declarations", fd.Name.Name, name)
-				}
-			}
-		}
-	}
-	if n != len(declarations) {
-		t.Errorf("%d constructors, %d declarations", n, len(declarations))
-	}
+	provider.TestEveryResourceIsDeclared(t)
 }

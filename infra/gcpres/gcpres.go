@@ -14,11 +14,13 @@
 // carries only the properties the stacks set and the outputs they read.
 //
 // What keeps it honest: TestDeclarationsMatchTheProvider parses the pinned
-// provider's generated source (from the module cache, without compiling it)
-// and fails on any token, property name, Go type, secret output, alias or
-// required argument that differs; the stack tests then check the values on
-// pulumi.WithMocks as before. Bumping pulumi-gcp in go.mod means bumping
-// ProviderVersion, which the test also checks.
+// provider's generated source (from the module cache, without compiling it;
+// infra/internal/providercheck, the same check infra/awsres passes) and
+// fails on any token, property name or tag, Go type, Args input type,
+// secret output or input, alias, required argument or plugin version that
+// differs, and on a field without a pulumi tag; the stack tests then check
+// the values on pulumi.WithMocks as before. Bumping pulumi-gcp in go.mod
+// means bumping ProviderVersion, which the test also checks.
 package gcpres
 
 import (

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/playplane/playplane/shared/emulators/internal/dialtest"
 )
 
 // The lifecycle tests watch the process-wide registry, so they do not run in
@@ -221,30 +223,7 @@ func TestScriptsRejectUnknownService(t *testing.T) {
 }
 
 func answers(endpoint string) bool {
-	return dials(strings.TrimPrefix(endpoint, "http://"))
-}
-
-// acceptedEvery reports whether hostPort accepted every one of n dials.
-// One accepted dial to a closed port proves nothing: the kernel may pick the
-// port itself as the dial's source (a TCP self-connect), or another test's
-// listener may have been given the freed port; neither repeats on every try.
-func acceptedEvery(hostPort string, n int) bool {
-	for range n {
-		if !dials(hostPort) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
-}
-
-func dials(hostPort string) bool {
-	conn, err := net.DialTimeout("tcp", hostPort, time.Second)
-	if err != nil {
-		return false
-	}
-	conn.Close()
-	return true
+	return dialtest.Dials(strings.TrimPrefix(endpoint, "http://"))
 }
 
 // with-emulators.sh hands its command a server that answers as the
@@ -279,7 +258,7 @@ func TestWithEmulatorsScript(t *testing.T) {
 	if len(lines) != 2 || lines[1] != "dynamodb=unset" {
 		t.Errorf("a service not asked for was started or handed on: %q", out)
 	}
-	if acceptedEvery(strings.TrimPrefix(endpoint, "http://"), 3) {
+	if dialtest.AcceptedEvery(strings.TrimPrefix(endpoint, "http://"), 3) {
 		t.Errorf("%s still answers after the command ended", endpoint)
 	}
 }

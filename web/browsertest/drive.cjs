@@ -81,6 +81,23 @@ async function stopAndWait(page) {
   return until(page, (s) => s.phase === 'stopped' || s.phase === 'ended', 10000);
 }
 
+// stopDuringBeat clicks stop while the Go test holds the page's next
+// progress heartbeat at the server (sc.beatHold is its control: arm, wait
+// until a progress beat is held, click, say so; the Go test lets the beat
+// go after that), then waits until the page has an answer to every
+// heartbeat it sent, so the state it returns is the page's last word.
+async function stopDuringBeat(page) {
+  const ctl = sc.beatHold;
+  await fetch(ctl + '/arm', { method: 'POST' });
+  const held = await (await fetch(ctl + '/held')).json();
+  if (!held.held) return { state: await snapshot(page), hold: { held: false } };
+  await page.click('#stop');
+  const atClick = await snapshot(page);
+  const clicked = await (await fetch(ctl + '/clicked', { method: 'POST' })).json();
+  const done = await until(page, (s) => (s.phase === 'stopped' || s.phase === 'ended') && s.beats.statuses.length === s.beats.sent, 20000);
+  return { state: done.state, hold: { held: true, clickedWhileHeld: clicked.held, phaseAtClick: atClick.phase } };
+}
+
 const isSegment = (r) => /\/titles\/[^?]*\.m4s(\?|$)/.test(r.url);
 
 // steer makes the pathway in use fail while the player is paused early on
@@ -139,8 +156,9 @@ async function playScenario(browser) {
   if (sc.screenshot) await page.screenshot({ path: sc.screenshot, fullPage: true });
   if (played.ok && sc.guessUHD) out.guess = await guessUHD(page, rec);
   if (played.ok && sc.stop) {
-    const stopped = await stopAndWait(page);
+    const stopped = sc.beatHold ? await stopDuringBeat(page) : await stopAndWait(page);
     out.stopped = stopped.state;
+    out.beatHold = stopped.hold;
   }
   out.requests = rec.requests;
   out.console = rec.console;

@@ -3,7 +3,6 @@ package gcpemu_test
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/playplane/playplane/shared/emulators"
 	"github.com/playplane/playplane/shared/emulators/gcpemu"
+	"github.com/playplane/playplane/shared/emulators/internal/dialtest"
 )
 
 func TestPubSub(t *testing.T) {
@@ -87,10 +87,10 @@ func TestStartPubSubGivesEachCallerItsOwnFake(t *testing.T) {
 	}
 	stopFirst()
 	stopFirst()
-	if acceptedEvery(first, 3) {
+	if dialtest.AcceptedEvery(first, 3) {
 		t.Fatalf("%s still accepts connections after stop", first)
 	}
-	if !dials(second) {
+	if !dialtest.Dials(second) {
 		t.Fatalf("stopping one fake stopped the other at %s", second)
 	}
 }
@@ -103,23 +103,4 @@ func TestStartPassesOtherNamesOn(t *testing.T) {
 	if !errors.Is(err, emulators.ErrUnknownService) {
 		t.Fatalf("Start(cassandra): err = %v, want emulators.ErrUnknownService", err)
 	}
-}
-
-func acceptedEvery(hostPort string, n int) bool {
-	for range n {
-		if !dials(hostPort) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
-}
-
-func dials(hostPort string) bool {
-	conn, err := net.DialTimeout("tcp", hostPort, time.Second)
-	if err != nil {
-		return false
-	}
-	conn.Close()
-	return true
 }
