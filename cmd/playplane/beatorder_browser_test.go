@@ -56,7 +56,11 @@ const (
 	// click, for a stop beat to be answered. A page that orders its
 	// heartbeats sends no stop while a beat is in flight, so for it this
 	// is only a wait; the old page's stop left in the click's own task
-	// and reached the loopback server within milliseconds.
+	// and reached the loopback server within milliseconds. Only the
+	// server-order check leans on it: a stop slower than this (a loaded
+	// machine) is answered after the progress, so the page's own count
+	// at the click (beatHoldResult.SentWithClick) is what fails such a
+	// page whatever the load.
 	beatStopGrace = 3 * time.Second
 )
 
@@ -205,6 +209,9 @@ type beatHoldResult struct {
 	Held             bool   `json:"held"`
 	ClickedWhileHeld bool   `json:"clickedWhileHeld"`
 	PhaseAtClick     string `json:"phaseAtClick"`
+	// SentWithClick is how many heartbeats the page sent from just
+	// before the click to just after it, while the progress beat was held.
+	SentWithClick int `json:"sentWithClick"`
 }
 
 // checkStopDuringBeat: the viewer clicked stop while a progress beat was
@@ -222,8 +229,14 @@ func (h *harness) checkStopDuringBeat(t *testing.T, res *beatHoldResult, stopped
 	if !res.ClickedWhileHeld {
 		t.Fatalf("stop was clicked after the held progress heartbeat was let go: %+v", res)
 	}
+	// The server's order alone cannot tell a page that held its stop back
+	// from one whose stop was merely slower than beatStopGrace (a loaded
+	// machine): the page's own count at the click can.
+	if res.SentWithClick != 0 {
+		t.Errorf("the page sent %d heartbeats with the click, want none while its progress beat is unanswered: it sent its stop before the progress was answered", res.SentWithClick)
+	}
 	answered := h.run.beats.log()
-	t.Logf("heartbeats the server answered from arm on, in order: %v (page phase at the click: %s)", answered, res.PhaseAtClick)
+	t.Logf("heartbeats the server answered from arm on, in order: %v (page phase at the click: %s, beats it sent with the click: %d)", answered, res.PhaseAtClick, res.SentWithClick)
 	progress, stop := -1, -1
 	for i, a := range answered {
 		switch {

@@ -91,11 +91,17 @@ async function stopDuringBeat(page) {
   await fetch(ctl + '/arm', { method: 'POST' });
   const held = await (await fetch(ctl + '/held')).json();
   if (!held.held) return { state: await snapshot(page), hold: { held: false } };
+  const beforeClick = await snapshot(page);
   await page.click('#stop');
   const atClick = await snapshot(page);
   const clicked = await (await fetch(ctl + '/clicked', { method: 'POST' })).json();
   const done = await until(page, (s) => (s.phase === 'stopped' || s.phase === 'ended') && s.beats.statuses.length === s.beats.sent, 20000);
-  return { state: done.state, hold: { held: true, clickedWhileHeld: clicked.held, phaseAtClick: atClick.phase } };
+  // The page's own count, read while the progress is still held: a page
+  // that sent its stop in the click's task has sent one more beat here,
+  // however fast or late that stop then reaches the server (past the Go
+  // test's grace under load, it would be answered after the progress).
+  const sentWithClick = atClick.beats.sent - beforeClick.beats.sent;
+  return { state: done.state, hold: { held: true, clickedWhileHeld: clicked.held, phaseAtClick: atClick.phase, sentWithClick } };
 }
 
 const isSegment = (r) => /\/titles\/[^?]*\.m4s(\?|$)/.test(r.url);
