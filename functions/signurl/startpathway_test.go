@@ -226,6 +226,75 @@ func TestRankingRunsBesideTheSessionRead(t *testing.T) {
 	}
 }
 
+// patientSteering ranks only once its request's context is done, and
+// then says it has returned and why its context ended: at startPathway's
+// rankTimeout (deadline exceeded) or with the request (canceled).
+type patientSteering struct {
+	mu       sync.Mutex
+	returned bool
+	err      error
+	done     chan struct{}
+}
+
+func (s *patientSteering) Pathways(r *http.Request, _ string, _ time.Time) ([]string, error) {
+	<-r.Context().Done()
+	s.mu.Lock()
+	s.returned, s.err = true, r.Context().Err()
+	s.mu.Unlock()
+	close(s.done)
+	return nil, s.err
+}
+
+// forgetfulStore has forgotten every session (an ended one past its TTL).
+type forgetfulStore struct{ signurl.Store }
+
+func (forgetfulStore) GetSession(context.Context, string) (playback.Session, error) {
+	return playback.Session{}, playback.Errorf(playback.CodeNotFound, "session_not_found", "no such session")
+}
+
+// TestRankingEndsBeforeAnErrorAnswer: a request the store refuses is
+// answered only once the ranking it started has returned, so the ranking
+// never outlives its request (sessionLadder waits on every path, not only
+// on the one that uses the pathway).
+func TestRankingEndsBeforeAnErrorAnswer(t *testing.T) {
+	t.Parallel()
+	for _, route := range []string{"urls", "hls"} {
+		t.Run(route, func(t *testing.T) {
+			t.Parallel()
+			steer := &patientSteering{done: make(chan struct{})}
+			m := newSteeredManifestHarnessOver(t, 1, "", steer, func(s signurl.Store) signurl.Store { return forgetfulStore{s} })
+			sess, token := m.session(demo.AccountKids, ladderTitle, time.Hour)
+			status := 0
+			if route == "urls" {
+				status = m.sign(sess.ID, token, "").Code
+			} else {
+				cred, err := m.tokens.IssueManifest(auth.PlaybackClaims{SessionID: sess.ID, AccountID: sess.AccountID, TitleID: ladderTitle,
+					DeviceID: sess.DeviceID, IssuedAt: m.clock.now(), ExpiresAt: m.clock.now().Add(time.Hour)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				status = m.get(playurl.PersonalizedManifests(m.api.URL, sess.ID, cred, "", "").HLS, nil).status
+			}
+			if status != http.StatusGone {
+				t.Fatalf("%s of a forgotten session: %d, want 410", route, status)
+			}
+			steer.mu.Lock()
+			returned := steer.returned
+			steer.mu.Unlock()
+			if !returned {
+				t.Error("the answer came before the ranking it started had returned")
+			}
+			// Over HTTP the request's end cancels the ranking, which may
+			// then return before the client reads the answer: a ranking
+			// the handler waited for ran to its own deadline instead.
+			<-steer.done
+			if !errors.Is(steer.err, context.DeadlineExceeded) {
+				t.Errorf("the ranking's context ended with %v, want its deadline: the request ended first", steer.err)
+			}
+		})
+	}
+}
+
 // TestCloseClosesTheRanking: the server owns its ranking (Build opens its
 // GeoIP databases).
 func TestCloseClosesTheRanking(t *testing.T) {
