@@ -69,6 +69,9 @@ func TestLambdasLinkNoInitHeavyPackages(t *testing.T) {
 			t.Fatalf("go list %s: %v", dir, err)
 		}
 		for _, pkg := range strings.Fields(string(out)) {
+			if schemaSerde(pkg) {
+				t.Errorf("%s links %s: %s", must(filepath.Rel(root, dir)), pkg, schemaSerdeWhy)
+			}
 			allowed, heavy := initHeavy[pkg]
 			if heavy && !slices.Contains(allowed, fn) && !slices.Contains(allowed, fn+"/"+filepath.Base(dir)) {
 				t.Errorf("%s links %s, whose init every cold start pays", must(filepath.Rel(root, dir)), pkg)
@@ -76,6 +79,20 @@ func TestLambdasLinkNoInitHeavyPackages(t *testing.T) {
 		}
 	}
 }
+
+// schemaSerde tells the packages of the AWS SDK's schema-based
+// (de)serialization: a service module that enables it (dynamodb v1.69.0,
+// secretsmanager v1.50.0, sqs v1.49.0 on) builds a schema for every shape
+// of its API at package init, whether or not the function calls it.
+func schemaSerde(pkg string) bool {
+	return pkg == "github.com/aws/smithy-go/prelude" ||
+		strings.HasPrefix(pkg, "github.com/aws/aws-sdk-go-v2/service/") && strings.HasSuffix(pkg, "/schemas")
+}
+
+const schemaSerdeWhy = "the SDK's schema-based (de)serialization, whose package init builds every " +
+	"operation's schemas on each cold start (dynamodb's alone 2.7 ms and 587 KB, ~25% of authorizeplay's " +
+	"package init); go.mod pins each service module a Lambda links to its last version without it " +
+	"(README, \"Cold start and durable commits\"): name such a version in `go get`, not @latest"
 
 // publishers are the functions the catalogue says publish.
 func publishers() []string { return functionsWhere(publishes) }
