@@ -239,3 +239,33 @@ func TestProblemsInAFixedOrder(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkValidator is the schema path's check of a catalogue of
+// storetest.BenchTitles() titles (a file the fast path declines takes it
+// whole), by our validator and, as its floor, by the library.
+func BenchmarkValidator(b *testing.B) {
+	data := storetest.CatalogueFile(storetest.BenchTitles())
+	inst, err := decodeJSON(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("library", func(b *testing.B) {
+		lib := librarySchema(b)
+		for b.Loop() {
+			if err := lib.Validate(inst); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ours", func(b *testing.B) {
+		ours, err := schema()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if ps := ours.problems(inst); len(ps) > 0 {
+				b.Fatal(ps)
+			}
+		}
+	})
+}
