@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 	"gopkg.in/yaml.v3"
@@ -146,23 +145,10 @@ func (e *Invalid) Error() string {
 // this package (admin) pays for it on its first import request only. Every
 // Parse goes through it (the fast path too, for the sections other than
 // titles), so a schema that does not compile fails every Parse with an
-// error, never an accepted file. The JSON Schema library's own package init
-// (its meta-schemas, ~10 ms) still runs wherever it is linked.
-var schema = sync.OnceValues(func() (*jsonschema.Schema, error) { return compileSchema(SchemaJSON) })
-
-func compileSchema(schemaJSON []byte) (*jsonschema.Schema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
-	if err != nil {
-		return nil, err
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.AssertFormat()
-	if err := c.AddResource(SchemaID, doc); err != nil {
-		return nil, err
-	}
-	return c.Compile(SchemaID)
-}
+// error, never an accepted file. The validator is our own (validate.go):
+// the JSON Schema library's package init compiled every draft's
+// meta-schema wherever it was linked.
+var schema = sync.OnceValues(func() (*node, error) { return compileSchema(SchemaJSON) })
 
 // Parse reads a catalogue file, JSON or YAML (by name, ".yaml"/".yml",
 // or by content), and checks all of it: an error is *Invalid naming every
@@ -229,17 +215,13 @@ func parseSchema(name string, jsonData []byte, locate func(pointer string) int) 
 		return f, fmt.Errorf("catalogfile.Parse: schema: %w", err)
 	}
 	// One generic decode serves the syntax check and the schema.
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(jsonData))
+	inst, err := decodeJSON(jsonData)
 	if err != nil {
 		inv.Problems = append(inv.Problems, syntaxProblem(jsonData, err))
 		return f, inv
 	}
-	if err := sch.Validate(inst); err != nil {
-		var ve *jsonschema.ValidationError
-		if !errors.As(err, &ve) {
-			return f, fmt.Errorf("catalogfile.Parse: %w", err)
-		}
-		for _, p := range schemaProblems(ve) {
+	if ps := sch.problems(inst); len(ps) > 0 {
+		for _, p := range ps {
 			p.Line = locate(p.Pointer)
 			inv.Problems = append(inv.Problems, p)
 		}
@@ -260,19 +242,6 @@ func sortProblems(ps []Problem) {
 }
 
 var printer = message.NewPrinter(language.English)
-
-// schemaProblems are the leaf errors of a schema validation: the causes
-// that have none of their own, not the summaries of their parents.
-func schemaProblems(e *jsonschema.ValidationError) []Problem {
-	if len(e.Causes) == 0 {
-		return []Problem{{Pointer: "/" + strings.Join(escapeTokens(e.InstanceLocation), "/"), Message: e.ErrorKind.LocalizedString(printer)}}
-	}
-	var out []Problem
-	for _, c := range e.Causes {
-		out = append(out, schemaProblems(c)...)
-	}
-	return out
-}
 
 func escapeTokens(tokens []string) []string {
 	out := make([]string, len(tokens))

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
@@ -367,9 +365,15 @@ func TestBadSchemaFailsEveryParse(t *testing.T) {
 		{name: "not JSON", schema: `{"$schema": `},
 		{name: "not a schema", schema: `{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": 5}`},
 		{name: "unresolvable ref", schema: `{"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": "#/$defs/none"}`},
+		// Our validator implements the keywords the shipped schema uses;
+		// one it does not know must fail, not be skipped.
+		{name: "a keyword the validator lacks", schema: `{"type": "object", "properties": {"plans": {"type": "array", "uniqueItems": true}}}`},
+		{name: "a format the validator lacks", schema: `{"type": "object", "properties": {"$schema": {"type": "string", "format": "email"}}}`},
+		{name: "a reference outside $defs", schema: `{"type": "object", "properties": {"plans": {"$ref": "other.json#/x"}}}`},
+		{name: "$id below the root", schema: `{"type": "object", "properties": {"plans": {"$id": "x", "type": "array"}}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			schema = sync.OnceValues(func() (*jsonschema.Schema, error) { return compileSchema([]byte(tc.schema)) })
+			schema = sync.OnceValues(func() (*node, error) { return compileSchema([]byte(tc.schema)) })
 			for _, file := range []struct{ name, data string }{
 				{"c.json", goodJSON}, {"c.yaml", goodYAML}, {"c.json", goodJSON},
 			} {

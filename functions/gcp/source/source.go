@@ -16,7 +16,7 @@
 //
 // A unit holds one function, not all of them: a binary linking every
 // function pays every function's package initialisation on each cold start
-// (admin's JSON Schema library compiles its metaschemas at init).
+// (each has its own clients and libraries to initialise).
 //
 // Two rules of the buildpack shape function.go. It imports the Functions
 // Framework's functions package itself, because the buildpack picks its

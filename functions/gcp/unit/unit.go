@@ -2,9 +2,8 @@
 // for Cloud Functions (2nd gen). Each deployed function's source zip
 // (functions/gcp/source) has a root package whose init calls Register with
 // that function's Build only, so its binary links its own function and
-// none of the others': admin's JSON Schema library alone compiles every
-// draft's metaschema at package init, which every other function's cold
-// start would pay. functions/gcp registers every function the same way for
+// none of the others': every other function's package initialisation
+// (its clients, its libraries) would be paid on each cold start. functions/gcp registers every function the same way for
 // the local runner.
 //
 // Each function has an HTTP entry point serving its /v1 routes (the load

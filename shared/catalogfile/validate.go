@@ -1,0 +1,611 @@
+package catalogfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math/big"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The schema path's validator: catalogue.schema.json interpreted by our
+// own code instead of the JSON Schema library, whose package init compiles
+// every draft's meta-schema (24% of the admin Lambda's start CPU, 21,277
+// allocations) wherever it is linked. The schema file stays the one source
+// of truth: it is read and compiled on the first Parse, and a keyword,
+// format or reference this validator does not implement fails that compile
+// (so every Parse) instead of being ignored.
+//
+// Problems are the library's, leaf for leaf: the same keywords checked in
+// the same order (type, enum and format each end a value's checks; then
+// $ref, required, properties, additionalProperties, items, length,
+// pattern, bounds, not), the same instance pointers and the same English
+// messages, through the same message printer. The one difference is
+// order: the library walks an object's properties in Go map order (so an
+// answer listing two problems of one line, or two unknown property names,
+// varied between calls); here they are in sorted order.
+// TestValidatorAgreesWithTheLibrary runs both over the fixtures, their
+// mutations and the admin API's records.
+
+// node is one compiled schema.
+type node struct {
+	types      jsonTypes // 0: any
+	enum       []string
+	format     func(string) error
+	formatName string
+	ref        *node
+	required   []string
+	properties map[string]*node
+	noMore     bool // additionalProperties: false
+	items      *node
+	minLength  *int
+	maxLength  *int
+	pattern    *regexp.Regexp
+	minimum    *big.Rat
+	maximum    *big.Rat
+	not        *node
+}
+
+// jsonTypes is a set of JSON types; the order of the constants is the
+// order the library names them in a type error.
+type jsonTypes uint8
+
+const (
+	typeNull jsonTypes = 1 << iota
+	typeBoolean
+	typeNumber
+	typeInteger
+	typeString
+	typeArray
+	typeObject
+)
+
+var typeNames = []string{"null", "boolean", "number", "integer", "string", "array", "object"}
+
+func (t jsonTypes) names() []string {
+	var out []string
+	for i, n := range typeNames {
+		if t&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// typeOf is the type of a value decodeJSON gives.
+func typeOf(v any) jsonTypes {
+	switch v.(type) {
+	case nil:
+		return typeNull
+	case bool:
+		return typeBoolean
+	case json.Number:
+		return typeNumber
+	case string:
+		return typeString
+	case []any:
+		return typeArray
+	case map[string]any:
+		return typeObject
+	}
+	return 0
+}
+
+var formats = map[string]func(string) error{"date-time": validateDateTime, "uri": validateURI}
+
+// annotations are keywords that assert nothing; the root's $schema and
+// $id are read by Parse's callers, not here.
+func annotation(keyword, at string) bool {
+	switch keyword {
+	case "title", "description":
+		return true
+	case "$schema", "$id":
+		return at == "#"
+	}
+	return false
+}
+
+// compileSchema reads schemaJSON, a 2020-12 schema whose references are
+// all to its own $defs, into the validator's nodes.
+func compileSchema(schemaJSON []byte) (*node, error) {
+	root, err := decodeJSON(schemaJSON)
+	if err != nil {
+		return nil, err
+	}
+	obj, ok := root.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("the schema is %T, not an object", root)
+	}
+	c := &schemaCompiler{defs: map[string]*node{}, raw: map[string]any{}}
+	if defs, ok := obj["$defs"]; ok {
+		m, ok := defs.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("$defs is %T, not an object", defs)
+		}
+		c.raw = m
+	}
+	rest := map[string]any{}
+	for k, v := range obj {
+		if k != "$defs" {
+			rest[k] = v
+		}
+	}
+	return c.node(rest, "#")
+}
+
+type schemaCompiler struct {
+	defs map[string]*node // compiled or being compiled
+	raw  map[string]any
+}
+
+func (c *schemaCompiler) node(v any, at string) (*node, error) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: a schema is %T, not an object", at, v)
+	}
+	n := &node{}
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		val := obj[k]
+		where := at + "/" + k
+		var err error
+		switch k {
+		case "type":
+			err = n.setTypes(val)
+		case "enum":
+			arr, ok := val.([]any)
+			if !ok || len(arr) == 0 {
+				return nil, fmt.Errorf("%s: not a non-empty array", where)
+			}
+			for _, e := range arr {
+				s, ok := e.(string)
+				if !ok {
+					return nil, fmt.Errorf("%s: %v: only strings are implemented", where, e)
+				}
+				n.enum = append(n.enum, s)
+			}
+		case "format":
+			name, _ := val.(string)
+			if n.format = formats[name]; n.format == nil {
+				return nil, fmt.Errorf("%s: format %v is not implemented", where, val)
+			}
+			n.formatName = name
+		case "$ref":
+			ref, _ := val.(string)
+			name, ok := strings.CutPrefix(ref, "#/$defs/")
+			if !ok || strings.ContainsAny(name, "/~%") {
+				return nil, fmt.Errorf("%s: %v: only references to #/$defs/NAME are implemented", where, val)
+			}
+			if n.ref, err = c.def(name); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+		case "required":
+			arr, ok := val.([]any)
+			if !ok {
+				return nil, fmt.Errorf("%s: not an array", where)
+			}
+			for _, e := range arr {
+				s, ok := e.(string)
+				if !ok {
+					return nil, fmt.Errorf("%s: %v is not a string", where, e)
+				}
+				n.required = append(n.required, s)
+			}
+		case "properties":
+			m, ok := val.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("%s: not an object", where)
+			}
+			n.properties = map[string]*node{}
+			for name, sub := range m {
+				if n.properties[name], err = c.node(sub, where+"/"+name); err != nil {
+					return nil, err
+				}
+			}
+		case "additionalProperties":
+			b, ok := val.(bool)
+			if !ok {
+				return nil, fmt.Errorf("%s: only true and false are implemented", where)
+			}
+			n.noMore = !b
+		case "items":
+			n.items, err = c.node(val, where)
+		case "not":
+			n.not, err = c.node(val, where)
+		case "minLength":
+			n.minLength, err = count(val)
+		case "maxLength":
+			n.maxLength, err = count(val)
+		case "pattern":
+			s, ok := val.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s: not a string", where)
+			}
+			n.pattern, err = regexp.Compile(s)
+		case "minimum":
+			n.minimum, err = rat(val)
+		case "maximum":
+			n.maximum, err = rat(val)
+		default:
+			if !annotation(k, at) {
+				return nil, fmt.Errorf("%s: keyword not implemented by the catalogue validator", where)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	return n, nil
+}
+
+// def is the compiled $defs/name; a definition that refers to itself gets
+// the node being compiled.
+func (c *schemaCompiler) def(name string) (*node, error) {
+	if n, ok := c.defs[name]; ok {
+		return n, nil
+	}
+	raw, ok := c.raw[name]
+	if !ok {
+		return nil, fmt.Errorf("no definition %q", name)
+	}
+	n := &node{}
+	c.defs[name] = n
+	compiled, err := c.node(raw, "#/$defs/"+name)
+	if err != nil {
+		return nil, err
+	}
+	*n = *compiled
+	return n, nil
+}
+
+func (n *node) setTypes(v any) error {
+	var names []any
+	switch v := v.(type) {
+	case string:
+		names = []any{v}
+	case []any:
+		names = v
+	default:
+		return fmt.Errorf("%v is not a type or a list of types", v)
+	}
+	for _, name := range names {
+		i := slices.Index(typeNames, fmt.Sprint(name))
+		if i < 0 {
+			return fmt.Errorf("%v is not a type", name)
+		}
+		n.types |= 1 << i
+	}
+	return nil
+}
+
+func count(v any) (*int, error) {
+	num, ok := v.(json.Number)
+	if !ok {
+		return nil, fmt.Errorf("%v is not a number", v)
+	}
+	i, err := strconv.Atoi(num.String())
+	if err != nil || i < 0 {
+		return nil, fmt.Errorf("%v is not a count", v)
+	}
+	return &i, nil
+}
+
+func rat(v any) (*big.Rat, error) {
+	num, ok := v.(json.Number)
+	if !ok {
+		return nil, fmt.Errorf("%v is not a number", v)
+	}
+	r, ok := new(big.Rat).SetString(num.String())
+	if !ok {
+		return nil, fmt.Errorf("%v is not a number", v)
+	}
+	return r, nil
+}
+
+// decodeJSON is the generic decode the schema validates (the library's
+// UnmarshalJSON): numbers as json.Number, nothing after the value. Its
+// errors are encoding/json's, which syntaxProblem places.
+func decodeJSON(data []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var doc any
+	if err := d.Decode(&doc); err != nil {
+		return nil, err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, fmt.Errorf("invalid character after top-level value")
+	}
+	return doc, nil
+}
+
+// problems validates v: every problem, with its pointer and message.
+func (n *node) problems(v any) []Problem {
+	var out []Problem
+	n.validate(v, nil, &out)
+	return out
+}
+
+func (n *node) validate(v any, loc []string, out *[]Problem) {
+	add := func(format string, args ...any) {
+		*out = append(*out, Problem{Pointer: "/" + strings.Join(escapeTokens(loc), "/"), Message: printer.Sprintf(format, args...)})
+	}
+	t := typeOf(v)
+	if n.types != 0 && n.types&t == 0 && (n.types&typeInteger == 0 || t != typeNumber || !isInteger(v)) {
+		add("got %s, want %s", t.names()[0], strings.Join(n.types.names(), " or "))
+		return
+	}
+	if n.enum != nil {
+		if s, ok := v.(string); !ok || !slices.Contains(n.enum, s) {
+			if len(n.enum) == 1 {
+				add("value must be %s", quote(n.enum[0]))
+			} else {
+				want := make([]string, len(n.enum))
+				for i, e := range n.enum {
+					want[i] = quote(e)
+				}
+				add("value must be one of %s", strings.Join(want, ", "))
+			}
+			return
+		}
+	}
+	if s, ok := v.(string); ok && n.format != nil {
+		if err := n.format(s); err != nil {
+			add("%s is not valid %s: %v", quote(s), n.formatName, localized(err))
+			return
+		}
+	}
+	if n.ref != nil {
+		n.ref.validate(v, loc, out)
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		var missing []string
+		for _, name := range n.required {
+			if _, ok := v[name]; !ok {
+				missing = append(missing, name)
+			}
+		}
+		switch len(missing) {
+		case 0:
+		case 1:
+			add("missing property %s", quote(missing[0]))
+		default:
+			add("missing properties %s", joinQuoted(missing))
+		}
+		var more []string
+		for _, name := range slices.Sorted(maps.Keys(v)) {
+			if sub, ok := n.properties[name]; ok {
+				sub.validate(v[name], append(slices.Clip(loc), name), out)
+			} else if n.noMore {
+				more = append(more, name)
+			}
+		}
+		if len(more) > 0 {
+			add("additional properties %s not allowed", joinQuoted(more))
+		}
+	case []any:
+		if n.items != nil {
+			for i, item := range v {
+				n.items.validate(item, append(slices.Clip(loc), strconv.Itoa(i)), out)
+			}
+		}
+	case string:
+		if n.minLength != nil || n.maxLength != nil {
+			l := utf8.RuneCountInString(v)
+			if n.minLength != nil && l < *n.minLength {
+				add("minLength: got %d, want %d", l, *n.minLength)
+			}
+			if n.maxLength != nil && l > *n.maxLength {
+				add("maxLength: got %d, want %d", l, *n.maxLength)
+			}
+		}
+		if n.pattern != nil && !n.pattern.MatchString(v) {
+			add("%s does not match pattern %s", quote(v), quote(n.pattern.String()))
+		}
+	case json.Number:
+		if n.minimum != nil || n.maximum != nil {
+			num, _ := new(big.Rat).SetString(v.String())
+			got, _ := num.Float64()
+			if n.minimum != nil && num.Cmp(n.minimum) < 0 {
+				want, _ := n.minimum.Float64()
+				add("minimum: got %v, want %v", got, want)
+			}
+			if n.maximum != nil && num.Cmp(n.maximum) > 0 {
+				want, _ := n.maximum.Float64()
+				add("maximum: got %v, want %v", got, want)
+			}
+		}
+	}
+	if n.not != nil {
+		var sub []Problem
+		n.not.validate(v, loc, &sub)
+		if len(sub) == 0 {
+			add("'not' failed")
+		}
+	}
+}
+
+func isInteger(v any) bool {
+	r, ok := new(big.Rat).SetString(fmt.Sprint(v))
+	return ok && r.IsInt()
+}
+
+// quote is the library's single-quoted string.
+func quote(s string) string {
+	s = strconv.Quote(s)
+	s = strings.ReplaceAll(s, `\"`, `"`)
+	s = strings.ReplaceAll(s, `'`, `\'`)
+	return "'" + s[1:len(s)-1] + "'"
+}
+
+func joinQuoted(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quote(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// formatError is a format's reason, printed as the library prints it.
+type formatError struct {
+	format string
+	args   []any
+}
+
+func (e *formatError) Error() string { return fmt.Sprintf(e.format, e.args...) }
+
+func reason(format string, args ...any) error { return &formatError{format, args} }
+
+func localized(err error) string {
+	if e, ok := err.(*formatError); ok {
+		return printer.Sprintf(e.format, e.args...)
+	}
+	return err.Error()
+}
+
+// The formats below are the library's (santhosh-tekuri/jsonschema v6.0.3,
+// format.go, Apache-2.0), with its reasons.
+
+// validateDateTime: RFC 3339 date-time.
+func validateDateTime(s string) error {
+	if len(s) < 20 {
+		return reason("less than 20 characters long")
+	}
+	if s[10] != 't' && s[10] != 'T' {
+		return reason("11th character must be t or T")
+	}
+	if _, err := time.Parse("2006-01-02", s[:10]); err != nil {
+		return reason("invalid date element: %v", err)
+	}
+	if err := validateTime(s[11:]); err != nil {
+		return reason("invalid time element: %v", err)
+	}
+	return nil
+}
+
+// validateTime: RFC 3339 full-time, leap seconds at 23:59 UTC only.
+func validateTime(str string) error {
+	if len(str) < 9 {
+		return reason("less than 9 characters long")
+	}
+	if str[2] != ':' || str[5] != ':' {
+		return reason("missing colon in correct place")
+	}
+	var hms []int
+	for _, tok := range strings.SplitN(str[:8], ":", 3) {
+		i, err := strconv.Atoi(tok)
+		if err != nil {
+			return reason("invalid hour/min/sec")
+		}
+		if i < 0 {
+			return reason("non-positive hour/min/sec")
+		}
+		hms = append(hms, i)
+	}
+	if len(hms) != 3 {
+		return reason("missing hour/min/sec")
+	}
+	h, m, s := hms[0], hms[1], hms[2]
+	if h > 23 || m > 59 || s > 60 {
+		return reason("hour/min/sec out of range")
+	}
+	str = str[8:]
+	if rem, ok := strings.CutPrefix(str, "."); ok {
+		digits := 0
+		for _, ch := range rem {
+			if ch < '0' || ch > '9' {
+				break
+			}
+			digits++
+		}
+		if digits == 0 {
+			return reason("no digits in second fraction")
+		}
+		str = rem[digits:]
+	}
+	if str != "z" && str != "Z" {
+		if len(str) != 6 {
+			return reason("offset must be 6 characters long")
+		}
+		var sign int
+		switch str[0] {
+		case '+':
+			sign = -1
+		case '-':
+			sign = +1
+		default:
+			return reason("offset must begin with plus/minus")
+		}
+		str = str[1:]
+		if str[2] != ':' {
+			return reason("missing colon in offset in correct place")
+		}
+		var zhm []int
+		for _, tok := range strings.SplitN(str, ":", 2) {
+			i, err := strconv.Atoi(tok)
+			if err != nil {
+				return reason("invalid hour/min in offset")
+			}
+			if i < 0 {
+				return reason("non-positive hour/min in offset")
+			}
+			zhm = append(zhm, i)
+		}
+		zh, zm := zhm[0], zhm[1]
+		if zh > 23 || zm > 59 {
+			return reason("hour/min in offset out of range")
+		}
+		hm := (h*60 + m) + sign*(zh*60+zm)
+		if hm < 0 {
+			hm += 24 * 60
+		}
+		h, m = hm/60, hm%60
+	}
+	if s >= 60 && (h != 23 || m != 59) {
+		return reason("invalid leap second")
+	}
+	return nil
+}
+
+// validateURI: an absolute URL that net/url parses, an IPv6 host in
+// brackets.
+func validateURI(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if host := u.Hostname(); strings.Contains(host, ":") {
+		if !strings.Contains(u.Host, "[") || !strings.Contains(u.Host, "]") {
+			return reason("ipv6 address not enclosed in brackets")
+		}
+		if err := validateIPv6(host); err != nil {
+			return reason("invalid ipv6 address: %v", err)
+		}
+	}
+	if !u.IsAbs() {
+		return reason("relative url")
+	}
+	return nil
+}
+
+func validateIPv6(s string) error {
+	if !strings.Contains(s, ":") {
+		return reason("missing colon")
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return err
+	}
+	if addr.Zone() != "" {
+		return reason("zone id is not a part of ipv6 address")
+	}
+	return nil
+}
