@@ -115,6 +115,8 @@ func annotation(keyword, at string) bool {
 	return false
 }
 
+const draft2020 = "https://json-schema.org/draft/2020-12/schema"
+
 // compileSchema reads schemaJSON, a 2020-12 schema whose references are
 // all to its own $defs, into the validator's nodes.
 func compileSchema(schemaJSON []byte) (*node, error) {
@@ -125,6 +127,12 @@ func compileSchema(schemaJSON []byte) (*node, error) {
 	obj, ok := root.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("the schema is %T, not an object", root)
+	}
+	// The dialect decides what the keywords mean (before 2019-09, $ref's
+	// siblings were ignored): this validator is 2020-12's, as editors read
+	// the file by its $schema.
+	if d, ok := obj["$schema"]; ok && d != draft2020 {
+		return nil, fmt.Errorf("$schema %v: only %s is implemented", d, draft2020)
 	}
 	c := &schemaCompiler{defs: map[string]*node{}, raw: map[string]any{}}
 	if defs, ok := obj["$defs"]; ok {
