@@ -492,7 +492,10 @@ func decimalOf(num json.Number) decimal {
 	d.exp = e + len(whole) - (len(all) - len(trimmed))
 	d.digits = strings.TrimRight(trimmed, "0")
 	if d.digits == "" {
-		d.exp = 0
+		// Zero, whatever its exponent: big.Rat refuses an exponent beyond
+		// int64 even on a zero.
+		d.exp, d.exact = 0, new(big.Rat)
+		return d
 	}
 	if -maxExp <= d.exp && d.exp <= maxExp {
 		d.exact, _ = new(big.Rat).SetString(num.String())

