@@ -337,6 +337,7 @@ func lineAt(data []byte, off int64) int {
 func jsonLine(data []byte, pointer string) int {
 	want := splitPointer(pointer)
 	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber() // a number beyond float64 is a token still, not the end of the walk
 	line := 0
 	// walk reads one value; it reports true once the search is over.
 	var walk func(path []string) bool

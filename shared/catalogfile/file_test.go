@@ -370,6 +370,7 @@ func TestBadSchemaFailsEveryParse(t *testing.T) {
 		{name: "a keyword the validator lacks", schema: `{"type": "object", "properties": {"plans": {"type": "array", "uniqueItems": true}}}`},
 		{name: "a format the validator lacks", schema: `{"type": "object", "properties": {"$schema": {"type": "string", "format": "email"}}}`},
 		{name: "a reference outside $defs", schema: `{"type": "object", "properties": {"plans": {"$ref": "other.json#/x"}}}`},
+		{name: "another dialect", schema: `{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}`},
 		{name: "$id below the root", schema: `{"type": "object", "properties": {"plans": {"$id": "x", "type": "array"}}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

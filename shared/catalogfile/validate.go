@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"math/big"
 	"net/netip"
 	"net/url"
@@ -114,6 +115,8 @@ func annotation(keyword, at string) bool {
 	return false
 }
 
+const draft2020 = "https://json-schema.org/draft/2020-12/schema"
+
 // compileSchema reads schemaJSON, a 2020-12 schema whose references are
 // all to its own $defs, into the validator's nodes.
 func compileSchema(schemaJSON []byte) (*node, error) {
@@ -124,6 +127,12 @@ func compileSchema(schemaJSON []byte) (*node, error) {
 	obj, ok := root.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("the schema is %T, not an object", root)
+	}
+	// The dialect decides what the keywords mean (before 2019-09, $ref's
+	// siblings were ignored): this validator is 2020-12's, as editors read
+	// the file by its $schema.
+	if d, ok := obj["$schema"]; ok && d != draft2020 {
+		return nil, fmt.Errorf("$schema %v: only %s is implemented", d, draft2020)
 	}
 	c := &schemaCompiler{defs: map[string]*node{}, raw: map[string]any{}}
 	if defs, ok := obj["$defs"]; ok {
@@ -303,11 +312,11 @@ func rat(v any) (*big.Rat, error) {
 	if !ok {
 		return nil, fmt.Errorf("%v is not a number", v)
 	}
-	r, ok := new(big.Rat).SetString(num.String())
-	if !ok {
-		return nil, fmt.Errorf("%v is not a number", v)
+	d := decimalOf(num)
+	if d.exact == nil {
+		return nil, fmt.Errorf("%v: a bound of 1e%d or more, or under 1e-%d, is not implemented", v, maxExp, maxExp+1)
 	}
-	return r, nil
+	return d.exact, nil
 }
 
 // decodeJSON is the generic decode the schema validates (the library's
@@ -412,13 +421,13 @@ func (n *node) validate(v any, loc []string, out *[]Problem) {
 		}
 	case json.Number:
 		if n.minimum != nil || n.maximum != nil {
-			num, _ := new(big.Rat).SetString(v.String())
-			got, _ := num.Float64()
-			if n.minimum != nil && num.Cmp(n.minimum) < 0 {
+			num := decimalOf(v)
+			got := num.float64()
+			if n.minimum != nil && num.cmp(n.minimum) < 0 {
 				want, _ := n.minimum.Float64()
 				add("minimum: got %v, want %v", got, want)
 			}
-			if n.maximum != nil && num.Cmp(n.maximum) > 0 {
+			if n.maximum != nil && num.cmp(n.maximum) > 0 {
 				want, _ := n.maximum.Float64()
 				add("maximum: got %v, want %v", got, want)
 			}
@@ -434,8 +443,102 @@ func (n *node) validate(v any, loc []string, out *[]Problem) {
 }
 
 func isInteger(v any) bool {
-	r, ok := new(big.Rat).SetString(fmt.Sprint(v))
-	return ok && r.IsInt()
+	num, ok := v.(json.Number)
+	return ok && decimalOf(num).isInt()
+}
+
+// decimal is a JSON number as sign × 0.digits × 10^exp, digits without
+// leading or trailing zeros (none for zero). Numbers whose exp is within
+// ±maxExp are compared exactly, as big.Rat values (the library's way);
+// beyond it, a number is nearer to zero or farther from it than any bound
+// the schema may hold (rat refuses others), so its sign and exp decide.
+// big.Rat alone would build 10^exp: ~50 ms and megabytes for 1e999999, a
+// number an admin body of a few hundred bytes can hold many of, and no
+// value at all beyond 1e1000000 (a nil *big.Rat, which the library
+// dereferenced: a panic, so a 500 for a bad request).
+type decimal struct {
+	neg    bool
+	digits string
+	exp    int
+	exact  *big.Rat // when |exp| <= maxExp
+}
+
+const maxExp = 1000
+
+func decimalOf(num json.Number) decimal {
+	s := num.String()
+	var d decimal
+	s, d.neg = strings.CutPrefix(s, "-")
+	mant, expPart, _ := strings.Cut(strings.ToLower(s), "e")
+	whole, frac, _ := strings.Cut(mant, ".")
+	e := 0
+	if expPart != "" {
+		// A JSON exponent is an optional sign and digits; one past
+		// int32 saturates, far beyond maxExp either way.
+		neg := strings.HasPrefix(expPart, "-")
+		expDigits := strings.TrimLeft(strings.TrimLeft(expPart, "+-"), "0")
+		switch {
+		case len(expDigits) > 9:
+			e = 1 << 30
+		case expDigits != "":
+			e, _ = strconv.Atoi(expDigits)
+		}
+		if neg {
+			e = -e
+		}
+	}
+	all := whole + frac
+	trimmed := strings.TrimLeft(all, "0")
+	d.exp = e + len(whole) - (len(all) - len(trimmed))
+	d.digits = strings.TrimRight(trimmed, "0")
+	if d.digits == "" {
+		// Zero, whatever its exponent: big.Rat refuses an exponent beyond
+		// int64 even on a zero.
+		d.exp, d.exact = 0, new(big.Rat)
+		return d
+	}
+	if -maxExp <= d.exp && d.exp <= maxExp {
+		d.exact, _ = new(big.Rat).SetString(num.String())
+	}
+	return d
+}
+
+func (d decimal) isInt() bool {
+	if d.exact != nil {
+		return d.exact.IsInt()
+	}
+	return d.exp >= len(d.digits)
+}
+
+// cmp is -1, 0 or +1 as d is below, equal to or above b, a bound rat
+// allows.
+func (d decimal) cmp(b *big.Rat) int {
+	if d.exact != nil {
+		return d.exact.Cmp(b)
+	}
+	sign := 1
+	if d.neg {
+		sign = -1
+	}
+	if d.exp > 0 || b.Sign() == 0 {
+		return sign // beyond every bound, or nearer to zero than any but zero
+	}
+	return -b.Sign()
+}
+
+func (d decimal) float64() float64 {
+	if d.exact != nil {
+		f, _ := d.exact.Float64()
+		return f
+	}
+	f := 0.0
+	if d.exp > 0 {
+		f = math.Inf(1)
+	}
+	if d.neg {
+		f = -f
+	}
+	return f
 }
 
 // quote is the library's single-quoted string.

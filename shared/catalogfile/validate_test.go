@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/storetest"
 )
 
@@ -121,7 +123,10 @@ func validatorCorpus(t *testing.T) []string {
 		`"http://e"`, `"https://e.example/p?q#f"`, `"ftp://e"`, `"e.example"`, `"/relative"`, `"http://[::1]:80"`,
 		`"http://::1/"`, `"http://[::1%25eth0]/"`, `"http://[1::2::3]/"`, `"http://[::1/"`, `"http://e/%zz"`, `"http:// e"`,
 		`"https://"`, `"HTTP://E"`, `"http://e\u0000"`, `"active"`, `"none"`, `"trialing"`, `"Active"`, `"canceled"`,
-		`"cus_1"`, `"a@b.c"`)
+		`"cus_1"`, `"a@b.c"`,
+		// Either side of the exponents decimalOf leaves to big.Rat.
+		`1e999`, `1e1000`, `-1e1000`, `1.5e1000`, `12e999`, `1e-1000`, `1e-1001`, `-1e-1001`, `-0.001e-999`,
+		`0.000e99999`, `-0e1001`, `-0.0`, `100e-2`, `1000000e-1006`)
 	section := func(name string) func(string) string {
 		return func(rec string) string {
 			return strings.Replace(file(object(baseTitle)), `"`+name+`": [`, `"`+name+`": [`+rec+`, `, 1)
@@ -268,4 +273,75 @@ func BenchmarkValidator(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Numbers beyond the exponents big.Rat takes (1e±1000000) are still
+// numbers: the library, which parsed each into a big.Rat, compared a nil
+// one and panicked (a 500 from the admin API for a bad body); and one
+// short of that limit cost it tens of milliseconds and megabytes each,
+// which decimalOf does not spend.
+func TestNumbersOfAnyExponent(t *testing.T) {
+	edge := func(member string) string {
+		return `{"id":"e","cdn":"c","base_url":"https://e","lat":0,"lon":0,` + member + `}`
+	}
+	for _, tc := range []struct {
+		name, kind, doc string
+		want            []string
+	}{
+		{"huge number", "edge", edge(`"capacity":1e1000001`), nil},
+		{"huge latitude", "edge", edge(`"lat":1e1000001`), []string{"/lat maximum: got ∞, want 90"}},
+		{"huge negative longitude", "edge", edge(`"lon":-1E+99999999999999999999`), []string{"/lon minimum: got -∞, want -180"}},
+		{"tiny negative weight", "edge", edge(`"weight":-1e-1000001`), []string{"/weight minimum: got 0, want 0"}},
+		{"zero of any exponent", "edge", edge(`"capacity":-0e99999999999999999999,"weight":-0.0e-99999999999999999999`), nil},
+		{"tiny latitude", "edge", edge(`"lat":-1e-1000001`), nil},
+		{"huge integer", "edge", edge(`"asns":[1e1000001, 1.5e1000001]`), []string{
+			"/asns/0 maximum: got ∞, want 4.294967295×10⁰⁹", "/asns/1 maximum: got ∞, want 4.294967295×10⁰⁹"}},
+		{"tiny integer", "edge", edge(`"asns":[1e-1000001]`), []string{"/asns/0 got number, want integer"}},
+		{"an integer of many digits", "edge", edge(`"asns":[0.` + strings.Repeat("0", 50) + `1e1000051]`),
+			[]string{"/asns/0 maximum: got ∞, want 4.294967295×10⁰⁹"}},
+		{"not an integer", "plan", `{"id":"p","name":"P","max_streams":1.` + strings.Repeat("1", 1100) + `e1001,"max_devices":1,"max_quality":"SD"}`,
+			[]string{"/max_streams got number, want integer"}},
+		{"huge streams", "plan", `{"id":"p","name":"P","max_streams":1e1000001,"max_devices":1,"max_quality":"SD"}`,
+			[]string{"/max_streams maximum: got ∞, want 64"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps, err := CheckRecord(playback.Kind(tc.kind), []byte(tc.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range ps {
+				if strings.HasPrefix(p.Message, "json: ") { // the strict decode's, after the schema
+					continue
+				}
+				if p.Line != 1 {
+					t.Errorf("%v: line %d, want 1", p, p.Line)
+				}
+				got = append(got, p.Pointer+" "+p.Message)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("problems %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// Not a timing: the bytes one number one short of big.Rat's limit
+	// costs (10^999999 alone is 415 KB; the library spent 16 MB).
+	inst, err := decodeJSON([]byte(`{"edges":[` + edge(`"asns":[1e999999]`) + `]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	ps := ours.problems(inst)
+	runtime.ReadMemStats(&after)
+	if len(ps) != 1 || ps[0].Message != "maximum: got ∞, want 4.294967295×10⁰⁹" {
+		t.Fatalf("problems %v", ps)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Fatalf("checking 1e999999 allocated %d bytes", n)
+	}
 }
