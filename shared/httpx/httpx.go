@@ -259,10 +259,10 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 			id = playback.NewID("req")
 		}
 		req := &request{id: id, trace: traceID(r), base: log}
-		ctx := context.WithValue(r.Context(), keyRequest, req)
-		// The request's span goes into the same context, so that one copy
-		// of r carries both.
-		ctx, tel := telemetry.StartRequest(ctx, r)
+		// The request's span goes into the context that carries req, so
+		// that one copy of r carries both (and, for a span the sampler
+		// drops, one allocation holds both).
+		ctx, tel := telemetry.StartRequestWithValue(r.Context(), r, keyRequest, req)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}

@@ -41,10 +41,9 @@ func BenchmarkHooks(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			// As httpx.Middleware serves a request: a context value of its
-			// own and a copy of the request to carry it, which the span's
-			// context joins (so "off" pays for that copy as well).
-			ctx := context.WithValue(req.Context(), middlewareKey{}, i)
-			ctx, tel := telemetry.StartRequest(ctx, req)
+			// own, which the span's context carries, and a copy of the
+			// request to carry it (so "off" pays for both as well).
+			ctx, tel := telemetry.StartRequestWithValue(req.Context(), req, middlewareKey{}, i)
 			r := req.WithContext(ctx)
 			mux.ServeHTTP(w, r)
 			tel.End(w, r, nil)

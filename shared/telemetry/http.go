@@ -27,7 +27,7 @@ func ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		next.ServeHTTP(w, r)
 		return
 	}
-	ctx, q := rt.startRequest(r.Context(), r)
+	ctx, q := rt.startRequest(r.Context(), r, nil, nil)
 	if q.traced {
 		r = r.WithContext(ctx)
 	}
@@ -73,17 +73,26 @@ type Request struct {
 // given. The caller puts ctx on r (r.WithContext) and calls End with that
 // request once the mux has served it.
 func StartRequest(ctx context.Context, r *http.Request) (context.Context, Request) {
-	rt := current()
-	if rt == nil {
-		return ctx, Request{}
-	}
-	return rt.startRequest(ctx, r)
+	return StartRequestWithValue(ctx, r, nil, nil)
 }
 
-func (rt *runtime) startRequest(ctx context.Context, r *http.Request) (context.Context, Request) {
+// StartRequestWithValue is StartRequest(context.WithValue(ctx, key, val), r)
+// for a caller that adds a value of its own to every request (httpx's
+// request): the context of a span the sampler drops, nearly every request
+// at a ratio, holds the value too, one allocation for both. key must be
+// comparable, as context.WithValue's; nil adds nothing.
+func StartRequestWithValue(ctx context.Context, r *http.Request, key, val any) (context.Context, Request) {
+	rt := current()
+	if rt == nil {
+		return withValue(ctx, key, val), Request{}
+	}
+	return rt.startRequest(ctx, r, key, val)
+}
+
+func (rt *runtime) startRequest(ctx context.Context, r *http.Request, key, val any) (context.Context, Request) {
 	q := Request{rt: rt, start: time.Now()}
 	if rt.tracer == nil {
-		return ctx, q
+		return withValue(ctx, key, val), q
 	}
 	// Header's map read with the canonical names costs nothing; the
 	// propagator's Get canonicalises each name into a new string.
@@ -93,14 +102,15 @@ func (rt *runtime) startRequest(ctx context.Context, r *http.Request) (context.C
 	}
 	// The span starts without attributes: options given to Start are
 	// copied into its configuration even when the sampler drops it.
-	if !rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
-		var s trace.Span
-		ctx, s = rt.start(ctx, r.Method, trace.SpanKindServer)
-		q.traced = true
-		if s.IsRecording() {
-			s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)
-			q.span = s
-		}
+	if rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
+		return withValue(ctx, key, val), q
+	}
+	var s trace.Span
+	ctx, s = rt.start(ctx, r.Method, trace.SpanKindServer, key, val)
+	q.traced = true
+	if s.IsRecording() {
+		s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)
+		q.span = s
 	}
 	return ctx, q
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/playplane/playplane/shared/telemetry/promsink"
 )
 
+type offKey struct{}
+
 // TestOffAddsNoAllocations: with no Provider every hook on the request
 // and bus paths allocates nothing beyond what the wrapped code does.
 func TestOffAddsNoAllocations(t *testing.T) {
@@ -29,6 +31,14 @@ func TestOffAddsNoAllocations(t *testing.T) {
 		{name: "ServeHTTP", bare: func() { mux.ServeHTTP(w, req) }, off: func() { telemetry.ServeHTTP(w, req, mux) }},
 		{name: "StartRequest and End", bare: func() { mux.ServeHTTP(w, req) }, off: func() {
 			_, tel := telemetry.StartRequest(ctx, req)
+			mux.ServeHTTP(w, req)
+			tel.End(statusRecorder{w}, req, nil)
+		}},
+		{name: "StartRequestWithValue and End", bare: func() {
+			_ = context.WithValue(ctx, offKey{}, w)
+			mux.ServeHTTP(w, req)
+		}, off: func() {
+			_, tel := telemetry.StartRequestWithValue(ctx, req, offKey{}, w)
 			mux.ServeHTTP(w, req)
 			tel.End(statusRecorder{w}, req, nil)
 		}},

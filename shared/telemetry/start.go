@@ -24,13 +24,18 @@ import (
 // (BenchmarkUnsampledParts), two allocations included; here it is one.
 // A span the sampler records is the SDK's, started with the ids the
 // sampler was asked about.
-func (rt *runtime) start(ctx context.Context, name string, kind trace.SpanKind) (context.Context, trace.Span) {
+//
+// key and val, when key is not nil, are a value the returned context also
+// holds, as context.WithValue(ctx, key, val) would give it: the context of
+// a dropped span carries it in the same allocation (httpx's request, on
+// every request); otherwise start adds it with context.WithValue.
+func (rt *runtime) start(ctx context.Context, name string, kind trace.SpanKind, key, val any) (context.Context, trace.Span) {
 	opts := kindStart[kind]
 	parent := trace.SpanFromContext(ctx)
 	// A recording parent counts its children (the SDK's Start does it),
 	// and the standard samplers drop no child of one anyway.
 	if rt.sampler == nil || parent.IsRecording() {
-		return rt.tracer.Start(ctx, name, opts...)
+		return rt.tracer.Start(withValue(ctx, key, val), name, opts...)
 	}
 	psc := parent.SpanContext()
 	var tid trace.TraceID
@@ -49,16 +54,24 @@ func (rt *runtime) start(ctx context.Context, name string, kind trace.SpanKind) 
 	}
 	res := rt.sampler.ShouldSample(sdktrace.SamplingParameters{ParentContext: sctx, TraceID: tid, Name: name, Kind: kind})
 	if res.Decision != sdktrace.Drop {
-		return rt.tracer.Start(withPresetIDs(ctx, tid, sid), name, opts...)
+		return rt.tracer.Start(withPresetIDs(withValue(ctx, key, val), tid, sid), name, opts...)
 	}
-	c := &unsampledContext{Context: ctx}
+	c := &unsampledContext{Context: ctx, key: key, val: val}
 	c.span.tp = rt.tp
 	c.span.sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceState: res.Tracestate,
 		TraceFlags: psc.TraceFlags() &^ trace.FlagsSampled})
 	if spanKey == nil {
-		return trace.ContextWithSpan(ctx, &c.span), &c.span
+		return trace.ContextWithSpan(withValue(ctx, key, val), &c.span), &c.span
 	}
 	return c, &c.span
+}
+
+// withValue is context.WithValue(ctx, key, val), or ctx when key is nil.
+func withValue(ctx context.Context, key, val any) context.Context {
+	if key == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, key, val)
 }
 
 // kindStart is each span kind's start options, made once (a variadic
@@ -106,15 +119,21 @@ func (*unsampledSpan) SetAttributes(...attribute.KeyValue)     {}
 
 // unsampledContext is ctx with a dropped span in it, in one allocation:
 // it answers the look-up of otel/trace's span key itself, where
-// trace.ContextWithSpan would allocate a context and box the span.
+// trace.ContextWithSpan would allocate a context and box the span; and,
+// when key is not nil, the look-up of key, where the caller's own
+// context.WithValue would allocate another context (runtime.start).
 type unsampledContext struct {
 	context.Context
-	span unsampledSpan
+	span     unsampledSpan
+	key, val any
 }
 
 func (c *unsampledContext) Value(key any) any {
-	if key == spanKey {
+	switch {
+	case key == spanKey:
 		return trace.Span(&c.span)
+	case c.key != nil && key == c.key:
+		return c.val
 	}
 	return c.Context.Value(key)
 }
