@@ -150,7 +150,7 @@ func (q Request) End(w StatusWriter, r *http.Request, recovered any) {
 		if q.span != nil {
 			ctx = r.Context()
 		}
-		q.rt.inst.requestDuration.Record(ctx, time.Since(q.start).Seconds(), q.rt.routeOptions(r.Method, route, status)...)
+		q.rt.recordDuration(ctx, r.Method, route, status, time.Since(q.start).Seconds())
 	}
 }
 
