@@ -155,7 +155,7 @@ func otlpSink(name, temporality string) histSink {
 		recv := otlptest.Start(t)
 		opts.Metrics, opts.OTLPMetrics = telemetry.SinkOTLP, otlpmetrics.New
 		p := startHist(t, opts, recv.Env())
-		seen := 0
+		seen, seenLayouts := 0, 0
 		return p, func() string {
 			flush(t, p)
 			ms := recv.Metrics(telemetry.MetricRequestDuration)
@@ -172,6 +172,10 @@ func otlpSink(name, temporality string) histSink {
 				out = append(out, prototext.Format(m))
 			}
 			seen = len(ms)
+			// Where the request duration sits among the other metrics.
+			layouts := recv.MetricLayouts()
+			out = append(out, "layout: "+strings.Join(layouts[seenLayouts:], " | "))
+			seenLayouts = len(layouts)
 			return strings.Join(out, "\n")
 		}
 	}}
@@ -210,6 +214,11 @@ func runHist(t *testing.T, s histSink, phases [][]measurement, sdk, drift bool) 
 					TraceID: trace.TraceID{1, byte(i), byte(j)}, SpanID: trace.SpanID{2, byte(i), byte(j)}, TraceFlags: trace.FlagsSampled}))
 			}
 			telemetry.RecordRequestDuration(ctx, m.method, m.route, m.status, m.seconds)
+		}
+		// Other metrics of the same scope beside it, in some phases.
+		if i%2 == 0 {
+			telemetry.PlayAdmitted(context.Background())
+			telemetry.GrantSigned(context.Background(), "cdn-a")
 		}
 		time.Sleep(time.Millisecond) // no timestamp of one phase equals another's
 		out = append(out, fmt.Sprintf("--- read %d\n%s", i, read()))
