@@ -191,6 +191,9 @@ const (
 // is built on first use: most requests log only their access line, and a
 // logger carrying the request's fields costs more to build than that line.
 type request struct {
+	// ctx is the request's context (telemetry.StartRequestIn): made here,
+	// it costs no allocation of its own.
+	ctx       telemetry.RequestContext
 	id, trace string
 	base      *slog.Logger
 	once      sync.Once
@@ -260,9 +263,9 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 		}
 		req := &request{id: id, trace: traceID(r), base: log}
 		// The request's span goes into the context that carries req, so
-		// that one copy of r carries both (and, for a span the sampler
-		// drops, one allocation holds both).
-		ctx, tel := telemetry.StartRequestWithValue(r.Context(), r, keyRequest, req)
+		// that one copy of r carries both; that context is made in req
+		// (unless the span is recorded, which makes its own).
+		ctx, tel := telemetry.StartRequestIn(&req.ctx, r.Context(), r, keyRequest, req)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}

@@ -27,7 +27,7 @@ func ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		next.ServeHTTP(w, r)
 		return
 	}
-	ctx, q := rt.startRequest(r.Context(), r, nil, nil)
+	ctx, q := rt.startRequest(r.Context(), r, ctxValue{})
 	if q.traced {
 		r = r.WithContext(ctx)
 	}
@@ -82,17 +82,30 @@ func StartRequest(ctx context.Context, r *http.Request) (context.Context, Reques
 // at a ratio, holds the value too, one allocation for both. key must be
 // comparable, as context.WithValue's; nil adds nothing.
 func StartRequestWithValue(ctx context.Context, r *http.Request, key, val any) (context.Context, Request) {
-	rt := current()
-	if rt == nil {
-		return withValue(ctx, key, val), Request{}
-	}
-	return rt.startRequest(ctx, r, key, val)
+	return startRequest(ctx, r, ctxValue{key: key, val: val})
 }
 
-func (rt *runtime) startRequest(ctx context.Context, r *http.Request, key, val any) (context.Context, Request) {
+// StartRequestIn is StartRequestWithValue making the returned context in
+// c, a zero RequestContext inside an object the caller allocates for the
+// request anyway (httpx's request): the context then costs no allocation
+// of its own, with telemetry off, without a span, or with a span the
+// sampler dropped. c must outlive the request and serve no other.
+func StartRequestIn(c *RequestContext, ctx context.Context, r *http.Request, key, val any) (context.Context, Request) {
+	return startRequest(ctx, r, ctxValue{key: key, val: val, slot: c})
+}
+
+func startRequest(ctx context.Context, r *http.Request, v ctxValue) (context.Context, Request) {
+	rt := current()
+	if rt == nil {
+		return v.wrap(ctx), Request{}
+	}
+	return rt.startRequest(ctx, r, v)
+}
+
+func (rt *runtime) startRequest(ctx context.Context, r *http.Request, v ctxValue) (context.Context, Request) {
 	q := Request{rt: rt, start: time.Now()}
 	if rt.tracer == nil {
-		return withValue(ctx, key, val), q
+		return v.wrap(ctx), q
 	}
 	// Header's map read with the canonical names costs nothing; the
 	// propagator's Get canonicalises each name into a new string.
@@ -103,10 +116,10 @@ func (rt *runtime) startRequest(ctx context.Context, r *http.Request, key, val a
 	// The span starts without attributes: options given to Start are
 	// copied into its configuration even when the sampler drops it.
 	if rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
-		return withValue(ctx, key, val), q
+		return v.wrap(ctx), q
 	}
 	var s trace.Span
-	ctx, s = rt.start(ctx, r.Method, trace.SpanKindServer, key, val)
+	ctx, s = rt.start(ctx, r.Method, trace.SpanKindServer, v)
 	q.traced = true
 	if s.IsRecording() {
 		s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)

@@ -24,6 +24,7 @@ func TestOffAddsNoAllocations(t *testing.T) {
 	msgs := []playback.Message{{ID: "a"}}
 	h := playback.BatchHandler(func(context.Context, []playback.Message) []string { return nil })
 	attrs := map[string]string{"k": "v"}
+	var slot telemetry.RequestContext
 	for _, tc := range []struct {
 		name      string
 		bare, off func()
@@ -39,6 +40,14 @@ func TestOffAddsNoAllocations(t *testing.T) {
 			mux.ServeHTTP(w, req)
 		}, off: func() {
 			_, tel := telemetry.StartRequestWithValue(ctx, req, offKey{}, w)
+			mux.ServeHTTP(w, req)
+			tel.End(statusRecorder{w}, req, nil)
+		}},
+		{name: "StartRequestIn and End", bare: func() { mux.ServeHTTP(w, req) }, off: func() {
+			c, tel := telemetry.StartRequestIn(&slot, ctx, req, offKey{}, w)
+			if c.Value(offKey{}) != w {
+				t.Fatal("the context lacks the value")
+			}
 			mux.ServeHTTP(w, req)
 			tel.End(statusRecorder{w}, req, nil)
 		}},

@@ -49,7 +49,7 @@ func BenchmarkUnsampledParts(b *testing.B) {
 	b.Run("start, dropped root, sampler first", func(b *testing.B) {
 		defer cpuPerOp(b)()
 		for b.Loop() {
-			_, s := rt0.start(ctx, "POST", trace.SpanKindServer, nil, nil)
+			_, s := rt0.start(ctx, "POST", trace.SpanKindServer, ctxValue{})
 			if s.IsRecording() {
 				s.End()
 			}
