@@ -263,8 +263,8 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 		}
 		req := &request{id: id, trace: traceID(r), base: log}
 		// The request's span goes into the context that carries req, so
-		// that one copy of r carries both; that context is made in req
-		// (unless the span is recorded, which makes its own).
+		// that one copy of r carries both; that context is made in req (a
+		// recorded span's context is the SDK's, around it).
 		ctx, tel := telemetry.StartRequestIn(&req.ctx, r.Context(), r, keyRequest, req)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
