@@ -191,6 +191,9 @@ const (
 // is built on first use: most requests log only their access line, and a
 // logger carrying the request's fields costs more to build than that line.
 type request struct {
+	// ctx is the request's context (telemetry.StartRequestIn): made here,
+	// it costs no allocation of its own.
+	ctx       telemetry.RequestContext
 	id, trace string
 	base      *slog.Logger
 	once      sync.Once
@@ -259,10 +262,10 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 			id = playback.NewID("req")
 		}
 		req := &request{id: id, trace: traceID(r), base: log}
-		ctx := context.WithValue(r.Context(), keyRequest, req)
-		// The request's span goes into the same context, so that one copy
-		// of r carries both.
-		ctx, tel := telemetry.StartRequest(ctx, r)
+		// The request's span goes into the context that carries req, so
+		// that one copy of r carries both; that context is made in req (a
+		// recorded span's context is the SDK's, around it).
+		ctx, tel := telemetry.StartRequestIn(&req.ctx, r.Context(), r, keyRequest, req)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}

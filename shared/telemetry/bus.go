@@ -40,7 +40,7 @@ func StartPublish(ctx context.Context, system, topic string, n int) (context.Con
 	// are made once per destination, not per request, and set only on a
 	// span that is recorded.
 	p := rt.producer(system, topic)
-	ctx, span := rt.start(ctx, p.name, trace.SpanKindProducer)
+	ctx, span := rt.start(ctx, p.name, trace.SpanKindProducer, ctxValue{})
 	if !span.IsRecording() {
 		return ctx, noEnd
 	}

@@ -30,22 +30,27 @@ const (
 // one EMF line per attribute set.
 type emfSink struct {
 	reader *sdkmetric.ManualReader
-	mu     sync.Mutex
-	out    io.Writer
-	now    func() time.Time
+	// hist is the request histogram's reader, when not the SDK's.
+	hist *histReader
+	mu   sync.Mutex
+	out  io.Writer
+	now  func() time.Time
 }
 
 func newEMFSink(out io.Writer) *emfSink {
 	return &emfSink{
-		reader: sdkmetric.NewManualReader(sdkmetric.WithTemporalitySelector(func(k sdkmetric.InstrumentKind) metricdata.Temporality {
-			if k == sdkmetric.InstrumentKindGauge || k == sdkmetric.InstrumentKindObservableGauge {
-				return metricdata.CumulativeTemporality
-			}
-			return metricdata.DeltaTemporality
-		})),
-		out: out,
-		now: time.Now,
+		reader: sdkmetric.NewManualReader(sdkmetric.WithTemporalitySelector((*emfSink)(nil).temporality)),
+		out:    out,
+		now:    time.Now,
 	}
+}
+
+// temporality is the sink's reader's: delta but for gauges.
+func (*emfSink) temporality(k sdkmetric.InstrumentKind) metricdata.Temporality {
+	if k == sdkmetric.InstrumentKindGauge || k == sdkmetric.InstrumentKindObservableGauge {
+		return metricdata.CumulativeTemporality
+	}
+	return metricdata.DeltaTemporality
 }
 
 // emfMetric is one entry of a directive's Metrics.
@@ -77,7 +82,11 @@ func (e *emfSink) flush(ctx context.Context) error {
 	if err := e.reader.Collect(ctx, &rm); err != nil {
 		return err
 	}
-	lines, err := emfLines(&rm, e.now())
+	out := &rm
+	if e.hist != nil {
+		out = e.hist.inject(out)
+	}
+	lines, err := emfLines(out, e.now())
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		next.ServeHTTP(w, r)
 		return
 	}
-	ctx, q := rt.startRequest(r.Context(), r)
+	ctx, q := rt.startRequest(r.Context(), r, ctxValue{})
 	if q.traced {
 		r = r.WithContext(ctx)
 	}
@@ -73,17 +73,39 @@ type Request struct {
 // given. The caller puts ctx on r (r.WithContext) and calls End with that
 // request once the mux has served it.
 func StartRequest(ctx context.Context, r *http.Request) (context.Context, Request) {
-	rt := current()
-	if rt == nil {
-		return ctx, Request{}
-	}
-	return rt.startRequest(ctx, r)
+	return StartRequestWithValue(ctx, r, nil, nil)
 }
 
-func (rt *runtime) startRequest(ctx context.Context, r *http.Request) (context.Context, Request) {
+// StartRequestWithValue is StartRequest(context.WithValue(ctx, key, val), r)
+// for a caller that adds a value of its own to every request (httpx's
+// request): the context of a span the sampler drops, nearly every request
+// at a ratio, holds the value too, one allocation for both. key must be
+// comparable, as context.WithValue's; nil adds nothing.
+func StartRequestWithValue(ctx context.Context, r *http.Request, key, val any) (context.Context, Request) {
+	return startRequest(ctx, r, ctxValue{key: key, val: val})
+}
+
+// StartRequestIn is StartRequestWithValue making the returned context in
+// c, a zero RequestContext inside an object the caller allocates for the
+// request anyway (httpx's request): the context then costs no allocation
+// of its own, with telemetry off, without a span, or with a span the
+// sampler dropped. c must outlive the request and serve no other.
+func StartRequestIn(c *RequestContext, ctx context.Context, r *http.Request, key, val any) (context.Context, Request) {
+	return startRequest(ctx, r, ctxValue{key: key, val: val, slot: c})
+}
+
+func startRequest(ctx context.Context, r *http.Request, v ctxValue) (context.Context, Request) {
+	rt := current()
+	if rt == nil {
+		return v.wrap(ctx), Request{}
+	}
+	return rt.startRequest(ctx, r, v)
+}
+
+func (rt *runtime) startRequest(ctx context.Context, r *http.Request, v ctxValue) (context.Context, Request) {
 	q := Request{rt: rt, start: time.Now()}
 	if rt.tracer == nil {
-		return ctx, q
+		return v.wrap(ctx), q
 	}
 	// Header's map read with the canonical names costs nothing; the
 	// propagator's Get canonicalises each name into a new string.
@@ -93,14 +115,15 @@ func (rt *runtime) startRequest(ctx context.Context, r *http.Request) (context.C
 	}
 	// The span starts without attributes: options given to Start are
 	// copied into its configuration even when the sampler drops it.
-	if !rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
-		var s trace.Span
-		ctx, s = rt.start(ctx, r.Method, trace.SpanKindServer)
-		q.traced = true
-		if s.IsRecording() {
-			s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)
-			q.span = s
-		}
+	if rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
+		return v.wrap(ctx), q
+	}
+	var s trace.Span
+	ctx, s = rt.start(ctx, r.Method, trace.SpanKindServer, v)
+	q.traced = true
+	if s.IsRecording() {
+		s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)
+		q.span = s
 	}
 	return ctx, q
 }
@@ -140,7 +163,7 @@ func (q Request) End(w StatusWriter, r *http.Request, recovered any) {
 		if q.span != nil {
 			ctx = r.Context()
 		}
-		q.rt.inst.requestDuration.Record(ctx, time.Since(q.start).Seconds(), q.rt.routeOptions(r.Method, route, status)...)
+		q.rt.recordDuration(ctx, r.Method, route, status, time.Since(q.start).Seconds())
 	}
 }
 

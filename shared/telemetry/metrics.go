@@ -33,8 +33,16 @@ const (
 	AttrCDN    = attribute.Key("playplane.cdn")
 )
 
+// meterName names the meter of playplane's instruments.
+const meterName = "github.com/playplane/playplane"
+
+const requestDurationDescription = "Duration of HTTP server requests, per route and status."
+
 type instruments struct {
+	// requestDuration is the SDK's instrument, measured only when
+	// reqHist is nil (requestHistogram).
 	requestDuration metric.Float64Histogram
+	reqHist         *requestHistogram
 	admitted        metric.Int64Counter
 	refused         metric.Int64Counter
 	webhookLag      metric.Float64Histogram
@@ -57,7 +65,7 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	i := instruments{meter: m}
 	var errs [10]error
 	i.requestDuration, errs[0] = m.Float64Histogram(MetricRequestDuration, metric.WithUnit("s"),
-		metric.WithDescription("Duration of HTTP server requests, per route and status."))
+		metric.WithDescription(requestDurationDescription))
 	i.admitted, errs[1] = m.Int64Counter(MetricPlayAdmitted, metric.WithUnit("{play}"),
 		metric.WithDescription("Plays admitted with a lease."))
 	i.refused, errs[2] = m.Int64Counter(MetricPlayRefused, metric.WithUnit("{play}"),
@@ -179,6 +187,15 @@ func (rt *runtime) routeOptions(method, route string, status int) []metric.Recor
 	}).rec
 }
 
+// recordDuration records a request's duration in seconds.
+func (rt *runtime) recordDuration(ctx context.Context, method, route string, status int, seconds float64) {
+	if h := rt.inst.reqHist; h != nil {
+		h.record(ctx, routeKey{method, route, status}, seconds)
+		return
+	}
+	rt.inst.requestDuration.Record(ctx, seconds, rt.routeOptions(method, route, status)...)
+}
+
 // measureOpts are the options of a measurement with one attribute set,
 // made once and passed as slices (a variadic argument list would be made
 // on every call, and the set sorted and hashed).
@@ -239,7 +256,7 @@ func (p *Provider) ObserveActiveLeases(count func(context.Context) (int64, error
 	if p == nil || p.mp == nil {
 		return func() error { return nil }, nil
 	}
-	m := p.mp.Meter("github.com/playplane/playplane")
+	m := p.mp.Meter(meterName)
 	g, err := m.Int64ObservableGauge(MetricLeasesActive, metric.WithUnit("{lease}"),
 		metric.WithDescription(leasesDescription))
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"github.com/playplane/playplane/shared/telemetry/promsink"
 )
 
+type offKey struct{}
+
 // TestOffAddsNoAllocations: with no Provider every hook on the request
 // and bus paths allocates nothing beyond what the wrapped code does.
 func TestOffAddsNoAllocations(t *testing.T) {
@@ -22,6 +24,7 @@ func TestOffAddsNoAllocations(t *testing.T) {
 	msgs := []playback.Message{{ID: "a"}}
 	h := playback.BatchHandler(func(context.Context, []playback.Message) []string { return nil })
 	attrs := map[string]string{"k": "v"}
+	var slot telemetry.RequestContext
 	for _, tc := range []struct {
 		name      string
 		bare, off func()
@@ -29,6 +32,22 @@ func TestOffAddsNoAllocations(t *testing.T) {
 		{name: "ServeHTTP", bare: func() { mux.ServeHTTP(w, req) }, off: func() { telemetry.ServeHTTP(w, req, mux) }},
 		{name: "StartRequest and End", bare: func() { mux.ServeHTTP(w, req) }, off: func() {
 			_, tel := telemetry.StartRequest(ctx, req)
+			mux.ServeHTTP(w, req)
+			tel.End(statusRecorder{w}, req, nil)
+		}},
+		{name: "StartRequestWithValue and End", bare: func() {
+			_ = context.WithValue(ctx, offKey{}, w)
+			mux.ServeHTTP(w, req)
+		}, off: func() {
+			_, tel := telemetry.StartRequestWithValue(ctx, req, offKey{}, w)
+			mux.ServeHTTP(w, req)
+			tel.End(statusRecorder{w}, req, nil)
+		}},
+		{name: "StartRequestIn and End", bare: func() { mux.ServeHTTP(w, req) }, off: func() {
+			c, tel := telemetry.StartRequestIn(&slot, ctx, req, offKey{}, w)
+			if c.Value(offKey{}) != w {
+				t.Fatal("the context lacks the value")
+			}
 			mux.ServeHTTP(w, req)
 			tel.End(statusRecorder{w}, req, nil)
 		}},

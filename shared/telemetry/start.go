@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -24,13 +25,17 @@ import (
 // (BenchmarkUnsampledParts), two allocations included; here it is one.
 // A span the sampler records is the SDK's, started with the ids the
 // sampler was asked about.
-func (rt *runtime) start(ctx context.Context, name string, kind trace.SpanKind) (context.Context, trace.Span) {
+//
+// v is a value the returned context also holds (httpx's request, on every
+// request), and maybe the RequestContext to make that context in: the
+// context of a dropped span carries it in the same object.
+func (rt *runtime) start(ctx context.Context, name string, kind trace.SpanKind, v ctxValue) (context.Context, trace.Span) {
 	opts := kindStart[kind]
 	parent := trace.SpanFromContext(ctx)
 	// A recording parent counts its children (the SDK's Start does it),
 	// and the standard samplers drop no child of one anyway.
 	if rt.sampler == nil || parent.IsRecording() {
-		return rt.tracer.Start(ctx, name, opts...)
+		return rt.tracer.Start(v.wrap(ctx), name, opts...)
 	}
 	psc := parent.SpanContext()
 	var tid trace.TraceID
@@ -49,16 +54,41 @@ func (rt *runtime) start(ctx context.Context, name string, kind trace.SpanKind) 
 	}
 	res := rt.sampler.ShouldSample(sdktrace.SamplingParameters{ParentContext: sctx, TraceID: tid, Name: name, Kind: kind})
 	if res.Decision != sdktrace.Drop {
-		return rt.tracer.Start(withPresetIDs(ctx, tid, sid), name, opts...)
+		return rt.tracer.Start(withPresetIDs(v.wrap(ctx), tid, sid), name, opts...)
 	}
-	c := &unsampledContext{Context: ctx}
-	c.span.tp = rt.tp
-	c.span.sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceState: res.Tracestate,
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceState: res.Tracestate,
 		TraceFlags: psc.TraceFlags() &^ trace.FlagsSampled})
 	if spanKey == nil {
-		return trace.ContextWithSpan(ctx, &c.span), &c.span
+		s := &unsampledSpan{sc: sc, tp: rt.tp}
+		return trace.ContextWithSpan(v.wrap(ctx), s), s
 	}
+	c := v.slot
+	if c == nil {
+		c = new(RequestContext)
+	}
+	*c = RequestContext{parent: ctx, key: v.key, val: v.val, hasSpan: true, span: unsampledSpan{sc: sc, tp: rt.tp}}
 	return c, &c.span
+}
+
+// ctxValue is a value a request's context also holds, as
+// context.WithValue would (no value when key is nil), and the
+// RequestContext to make that context in, when the caller has one.
+type ctxValue struct {
+	key, val any
+	slot     *RequestContext
+}
+
+// wrap returns ctx holding v: in v's slot, else by context.WithValue;
+// ctx itself when there is no value and no slot.
+func (v ctxValue) wrap(ctx context.Context) context.Context {
+	switch {
+	case v.slot != nil:
+		*v.slot = RequestContext{parent: ctx, key: v.key, val: v.val}
+		return v.slot
+	case v.key == nil:
+		return ctx
+	}
+	return context.WithValue(ctx, v.key, v.val)
 }
 
 // kindStart is each span kind's start options, made once (a variadic
@@ -104,19 +134,35 @@ func (*unsampledSpan) SetStatus(codes.Code, string)            {}
 func (*unsampledSpan) SetName(string)                          {}
 func (*unsampledSpan) SetAttributes(...attribute.KeyValue)     {}
 
-// unsampledContext is ctx with a dropped span in it, in one allocation:
-// it answers the look-up of otel/trace's span key itself, where
-// trace.ContextWithSpan would allocate a context and box the span.
-type unsampledContext struct {
-	context.Context
-	span unsampledSpan
+// RequestContext is a request's context, made by StartRequestIn inside an
+// object the caller allocates for the request anyway (httpx's request):
+// it holds the caller's value, as context.WithValue would, and the span
+// the sampler dropped (nearly every request at a ratio), answering the
+// look-up of otel/trace's span key itself, where trace.ContextWithSpan
+// would allocate a context and box the span. So the context costs no
+// allocation of its own. The zero value is ready for one request; it must
+// not be copied or reused while that request's context is in use.
+type RequestContext struct {
+	parent   context.Context
+	key, val any
+	hasSpan  bool
+	span     unsampledSpan
 }
 
-func (c *unsampledContext) Value(key any) any {
-	if key == spanKey {
+var _ context.Context = (*RequestContext)(nil)
+
+func (c *RequestContext) Deadline() (time.Time, bool) { return c.parent.Deadline() }
+func (c *RequestContext) Done() <-chan struct{}       { return c.parent.Done() }
+func (c *RequestContext) Err() error                  { return c.parent.Err() }
+
+func (c *RequestContext) Value(key any) any {
+	switch {
+	case c.hasSpan && key == spanKey:
 		return trace.Span(&c.span)
+	case c.key != nil && key == c.key:
+		return c.val
 	}
-	return c.Context.Value(key)
+	return c.parent.Value(key)
 }
 
 // spanKey is the key otel/trace keeps a context's span under (its own

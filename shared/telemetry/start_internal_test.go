@@ -87,7 +87,21 @@ func TestStartIsTheSDKs(t *testing.T) {
 						opts := []trace.SpanStartOption{trace.WithSpanKind(kind)}
 						var want, got trace.Span
 						sdkCtx, want = sdkTracer.Start(sdkCtx, "POST", opts...)
-						sdkCtxOurs, got = rt.start(sdkCtxOurs, "POST", kind)
+						// The server span's context also carries a value
+						// of the caller's (httpx's request), dropped or not,
+						// made in a RequestContext of the caller's every
+						// other time.
+						var v ctxValue
+						if kind == trace.SpanKindServer {
+							v = ctxValue{key: callerKey{}, val: i}
+							if i%2 == 0 {
+								v.slot = new(RequestContext)
+							}
+						}
+						sdkCtxOurs, got = rt.start(sdkCtxOurs, "POST", kind, v)
+						if v := sdkCtxOurs.Value(callerKey{}); v != i {
+							t.Fatalf("span %d depth %d: the caller's value is %v, want %d", i, depth, v, i)
+						}
 						if !got.SpanContext().Equal(want.SpanContext()) || got.IsRecording() != want.IsRecording() {
 							t.Fatalf("span %d depth %d: start made %+v recording %v, the SDK %+v recording %v", i, depth,
 								got.SpanContext(), got.IsRecording(), want.SpanContext(), want.IsRecording())
@@ -132,8 +146,12 @@ func TestStartIsTheSDKs(t *testing.T) {
 	}
 }
 
+type callerKey struct{}
+
 // TestDroppedSpanIsOneAllocation: the span the sampler drops and the
-// context holding it are one object (the SDK's Start makes two).
+// context holding it are one object (the SDK's Start makes two), which
+// also holds a value of the caller's; none when the caller has room for
+// it (StartRequestIn).
 func TestDroppedSpanIsOneAllocation(t *testing.T) {
 	smp, _, err := sampler("always_off", "")
 	if err != nil {
@@ -146,11 +164,30 @@ func TestDroppedSpanIsOneAllocation(t *testing.T) {
 		t.Fatal("otel/trace's span key was not learned")
 	}
 	if n := testing.AllocsPerRun(100, func() {
-		if _, s := rt.start(ctx, "POST", trace.SpanKindServer); s.IsRecording() {
+		if _, s := rt.start(ctx, "POST", trace.SpanKindServer, ctxValue{}); s.IsRecording() {
 			t.Fatal("always_off recorded a span")
 		}
 	}); n != 1 {
 		t.Fatalf("%v allocations per dropped span, want 1", n)
+	}
+	val := new(int)
+	if n := testing.AllocsPerRun(100, func() {
+		c, s := rt.start(ctx, "POST", trace.SpanKindServer, ctxValue{key: callerKey{}, val: val})
+		if s.IsRecording() || c.Value(callerKey{}) != val || trace.SpanFromContext(c) != s {
+			t.Fatal("the dropped span's context lacks the span or the caller's value")
+		}
+	}); n != 1 {
+		t.Fatalf("%v allocations per dropped span, want 1", n)
+	}
+	// In a RequestContext of the caller's, none.
+	slot := new(RequestContext)
+	if n := testing.AllocsPerRun(100, func() {
+		c, s := rt.start(ctx, "POST", trace.SpanKindServer, ctxValue{key: callerKey{}, val: val, slot: slot})
+		if s.IsRecording() || c != slot || c.Value(callerKey{}) != val || trace.SpanFromContext(c) != s {
+			t.Fatal("the dropped span's context is not the caller's, or lacks the span or the caller's value")
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per dropped span in the caller's RequestContext, want 0", n)
 	}
 }
 

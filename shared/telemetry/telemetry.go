@@ -36,6 +36,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -220,7 +221,8 @@ type Options struct {
 	// Prometheus makes SinkPrometheus's reader and scrape handler
 	// (promsink.New). Passed in so that binaries without a scrape do not
 	// link, nor initialise at every cold start, the Prometheus client.
-	Prometheus func() (sdkmetric.Reader, http.Handler, error)
+	// Its reader must also read the producers it is given.
+	Prometheus func(producers ...sdkmetric.Producer) (sdkmetric.Reader, http.Handler, error)
 	// MetricExporters are the exporters beyond otlp that
 	// OTEL_METRICS_EXPORTER may name for SinkOTLP, by name. A package
 	// linking one only for some processes keeps it out of the others
@@ -231,6 +233,9 @@ type Options struct {
 	// gRPC, whose package init a Lambda, which sends metrics as EMF,
 	// would pay at every cold start.
 	OTLPMetrics MetricExporterFunc
+	// sdkRequestHistogram leaves the request histogram to the SDK's
+	// instrument (the tests that compare requestHistogram with it).
+	sdkRequestHistogram bool
 }
 
 // Provider is the installed telemetry.
@@ -350,12 +355,29 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	}
 	if metricsOn {
 		mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithView(views()...)}
+		// The request histogram is aggregated here, not by the SDK
+		// (requestHistogram), and handed to each reader as the SDK would.
+		var hist *requestHistogram
+		if !opts.sdkRequestHistogram && ownRequestHistogram() {
+			hist = newRequestHistogram()
+		}
+		periodic := func(exp sdkmetric.Exporter) sdkmetric.Reader {
+			if hist != nil {
+				exp = histExporter{Exporter: exp, r: hist.reader(exp.Temporality(sdkmetric.InstrumentKindHistogram))}
+			}
+			return sdkmetric.NewPeriodicReader(exp)
+		}
 		switch opts.Metrics {
 		case SinkPrometheus:
 			if opts.Prometheus == nil {
 				return nil, errors.New("telemetry: the Prometheus sink needs Options.Prometheus (promsink.New)")
 			}
-			reader, handler, err := opts.Prometheus()
+			var producers []sdkmetric.Producer
+			if hist != nil {
+				// The Prometheus exporter reads cumulative sums.
+				producers = append(producers, hist.reader(metricdata.CumulativeTemporality))
+			}
+			reader, handler, err := opts.Prometheus(producers...)
 			if err != nil {
 				return nil, err
 			}
@@ -367,6 +389,9 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 				out = io.Discard
 			}
 			p.emf = newEMFSink(out)
+			if hist != nil {
+				p.emf.hist = hist.reader(p.emf.temporality(sdkmetric.InstrumentKindHistogram))
+			}
 			mopts = append(mopts, sdkmetric.WithReader(p.emf.reader))
 		case SinkOTLP:
 			if newExp, ok := opts.MetricExporters[strings.TrimSpace(cfg.MetricsExporter)]; ok {
@@ -374,7 +399,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 				if err != nil {
 					return nil, fmt.Errorf("telemetry: %s metric exporter: %w", strings.TrimSpace(cfg.MetricsExporter), err)
 				}
-				mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)))
+				mopts = append(mopts, sdkmetric.WithReader(periodic(exp)))
 				break
 			}
 			if err := checkProtocol(firstNonEmpty(cfg.MetricsProtocol, cfg.Protocol)); err != nil {
@@ -387,12 +412,13 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 			if err != nil {
 				return nil, fmt.Errorf("telemetry: OTLP metric exporter: %w", err)
 			}
-			mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)))
+			mopts = append(mopts, sdkmetric.WithReader(periodic(exp)))
 		}
 		p.mp = sdkmetric.NewMeterProvider(mopts...)
-		if rt.inst, err = newInstruments(p.mp.Meter("github.com/playplane/playplane")); err != nil {
+		if rt.inst, err = newInstruments(p.mp.Meter(meterName)); err != nil {
 			return nil, err
 		}
+		rt.inst.reqHist = hist
 	}
 	p.rt, rt.provider = rt, p
 	setupMu.Lock()

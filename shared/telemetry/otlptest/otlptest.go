@@ -21,6 +21,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,7 @@ type Receiver struct {
 	mu      sync.Mutex
 	spans   []*tracepb.Span
 	metrics []*metricpb.Metric
+	layouts []string
 }
 
 // Start serves a receiver until the test ends.
@@ -84,11 +86,18 @@ func Start(t testing.TB) *Receiver {
 			return
 		}
 		r.mu.Lock()
+		var layout []string
 		for _, rm := range msg.GetResourceMetrics() {
 			for _, sm := range rm.GetScopeMetrics() {
 				r.metrics = append(r.metrics, sm.GetMetrics()...)
+				names := make([]string, 0, len(sm.GetMetrics()))
+				for _, m := range sm.GetMetrics() {
+					names = append(names, m.GetName())
+				}
+				layout = append(layout, sm.GetScope().GetName()+": "+strings.Join(names, ", "))
 			}
 		}
+		r.layouts = append(r.layouts, strings.Join(layout, "; "))
 		r.mu.Unlock()
 		reply(w)
 	})
@@ -172,6 +181,14 @@ func (r *Receiver) Spans() []*tracepb.Span {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]*tracepb.Span(nil), r.spans...)
+}
+
+// MetricLayouts returns, per metrics export received, its scopes and their
+// metrics' names in the order sent ("scope: a, b; other: c").
+func (r *Receiver) MetricLayouts() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.layouts)
 }
 
 // Metrics returns the metrics received named name.

@@ -16,11 +16,15 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
-// New returns a reader on a registry of its own and the handler of that
-// registry, for telemetry.Options.Prometheus.
-func New() (sdkmetric.Reader, http.Handler, error) {
+// New returns a reader on a registry of its own, also reading producers,
+// and the handler of that registry, for telemetry.Options.Prometheus.
+func New(producers ...sdkmetric.Producer) (sdkmetric.Reader, http.Handler, error) {
 	reg := prometheus.NewRegistry()
-	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
+	opts := []otelprom.Option{otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo()}
+	for _, p := range producers {
+		opts = append(opts, otelprom.WithProducer(p))
+	}
+	exp, err := otelprom.New(opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
 	}

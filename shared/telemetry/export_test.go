@@ -1,0 +1,36 @@
+package telemetry
+
+import (
+	"context"
+	"time"
+)
+
+// WithSDKRequestHistogram returns o asking Setup to leave the request
+// histogram to the SDK's instrument, for the tests comparing the two.
+func WithSDKRequestHistogram(o Options) Options {
+	o.sdkRequestHistogram = true
+	return o
+}
+
+// OwnsRequestHistogram reports whether p aggregates the request
+// histogram itself.
+func OwnsRequestHistogram(p *Provider) bool {
+	return p.rt != nil && p.rt.inst != nil && p.rt.inst.reqHist != nil
+}
+
+// DriftRequestHistogram breaks p's own request histogram on purpose (each
+// measurement lands one bucket up), to show that a comparison catches it.
+func DriftRequestHistogram(p *Provider) {
+	p.rt.inst.reqHist.drift = true
+}
+
+// RecordRequestDuration records a request duration as Request.End does,
+// with a given value instead of the time elapsed.
+func RecordRequestDuration(ctx context.Context, method, route string, status int, seconds float64) {
+	current().recordDuration(ctx, method, route, status, seconds)
+}
+
+// SetEMFClock fixes the time p's EMF lines are stamped with.
+func SetEMFClock(p *Provider, now func() time.Time) {
+	p.emf.now = now
+}
