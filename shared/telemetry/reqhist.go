@@ -220,11 +220,14 @@ func (r *histReader) newSeries(k routeKey) *histSeries {
 // would report it, and false when it has no data point (the SDK then
 // leaves the metric out).
 func (r *histReader) collect() (metricdata.Metrics, bool) {
-	t := time.Now()
 	var series []*histSeries
-	start := r.start
+	var start, t time.Time
 	if r.delta {
+		// Flushes may run at once (an invocation's beside Shutdown's):
+		// the interval is read and moved on under the lock, so that each
+		// starts where the one before it ended.
 		r.mu.Lock()
+		start, t = r.start, time.Now()
 		series = slices.Collect(maps.Values(r.series))
 		if r.overflow != nil {
 			series = append(series, r.overflow)
@@ -232,6 +235,7 @@ func (r *histReader) collect() (metricdata.Metrics, bool) {
 		r.series, r.overflow, r.start = map[routeKey]*histSeries{}, nil, t
 		r.mu.Unlock()
 	} else {
+		start, t = r.start, time.Now()
 		r.mu.RLock()
 		series = slices.Collect(maps.Values(r.series))
 		if r.overflow != nil {

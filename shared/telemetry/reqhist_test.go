@@ -3,12 +3,14 @@ package telemetry_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -388,4 +390,65 @@ func TestRequestHistogramLosesNoMeasurement(t *testing.T) {
 	if total != writers*each {
 		t.Fatalf("read %d measurements, made %d", total, writers*each)
 	}
+}
+
+// TestRequestHistogramConcurrentFlushes: flushes of one delta reader may
+// run at once (the SDK's readers allow it: an invocation's flush beside
+// Shutdown's); each measurement lands in exactly one EMF line, and the
+// race detector finds nothing to say about the reader's start time.
+func TestRequestHistogramConcurrentFlushes(t *testing.T) {
+	var out syncBuffer
+	p := startHist(t, telemetry.Options{Metrics: telemetry.SinkEMF, EMFOut: &out}, map[string]string{})
+	if !telemetry.OwnsRequestHistogram(p) {
+		t.Fatal("the SDK aggregates the request histogram")
+	}
+	const flushers, rounds = 2, 50
+	done := make(chan struct{})
+	for range flushers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range rounds {
+				telemetry.RecordRequestDuration(context.Background(), "GET", "/v1/titles", 200, 0.01)
+				if err := p.Flush(context.Background()); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	for range flushers {
+		<-done
+	}
+	flush(t, p)
+	total := 0
+	for l := range strings.Lines(out.String()) {
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(l), &doc); err != nil {
+			t.Fatalf("%v in %s", err, l)
+		}
+		// One value per measurement, all in one bucket.
+		vs, _ := doc[telemetry.MetricRequestDuration].([]any)
+		n := len(vs)
+		total += n
+	}
+	if total != flushers*rounds {
+		t.Fatalf("flushed %d measurements, made %d", total, flushers*rounds)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
