@@ -210,6 +210,10 @@ func (r *histReader) newSeries(k routeKey) *histSeries {
 		r.overflow = &histSeries{attrs: overflowSet, counts: make([]uint64, len(r.h.bounds)+1)}
 		return r.overflow
 	}
+	// r.Method is a slice of the request line, URI included, and on an
+	// unmatched route any token is a method: the series keeps a copy, not
+	// the line (TestRequestHistogramKeepsNoRequestLine).
+	k.method = strings.Clone(k.method)
 	s := &histSeries{attrs: attribute.NewSet(semconv.HTTPRequestMethodKey.String(k.method), semconv.HTTPRoute(k.route),
 		semconv.HTTPResponseStatusCode(k.status)), counts: make([]uint64, len(r.h.bounds)+1)}
 	r.series[k] = s
