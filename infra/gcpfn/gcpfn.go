@@ -204,7 +204,7 @@ func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pul
 		grant, err := gcpres.NewSecretIamMember(ctx, name+"-reads-"+catalog.EnvSlug(s.Env), &gcpres.SecretIamMemberArgs{
 			Project:  pulumi.String(args.Project),
 			SecretId: s.SecretID,
-			Role:     pulumi.String("roles/gcpres.secretAccessor"),
+			Role:     pulumi.String("roles/secretmanager.secretAccessor"),
 			Member:   f.Member,
 		}, parent)
 		if err != nil {
@@ -216,7 +216,7 @@ func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pul
 		_, err := gcpres.NewTopicIAMMember(ctx, name+"-publishes-"+t.Name, &gcpres.TopicIAMMemberArgs{
 			Project: pulumi.String(args.Project),
 			Topic:   t.ID,
-			Role:    pulumi.String("roles/gcpres.publisher"),
+			Role:    pulumi.String("roles/pubsub.publisher"),
 			Member:  f.Member,
 		}, parent)
 		if err != nil {
@@ -377,7 +377,7 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 	if err != nil {
 		return fmt.Errorf("invoker: %w", err)
 	}
-	pubsubAgent := pulumi.Sprintf("serviceAccount:service-%s@gcp-sa-gcpres.iam.gserviceaccount.com", args.ProjectNumber)
+	pubsubAgent := pulumi.Sprintf("serviceAccount:service-%s@gcp-sa-pubsub.iam.gserviceaccount.com", args.ProjectNumber)
 	// The Pub/Sub service agent mints the push OIDC tokens for this account.
 	tokenCreator, err := gcpres.NewServiceAccountIAMMember(ctx, resourceName+"-push-token", &gcpres.ServiceAccountIAMMemberArgs{
 		ServiceAccountId: f.ServiceAccount.Name,
@@ -428,7 +428,7 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 	_, err = gcpres.NewSubscriptionIAMMember(ctx, resourceName+"-dead-letter-ack", &gcpres.SubscriptionIAMMemberArgs{
 		Project:      pulumi.String(args.Project),
 		Subscription: sub.Name,
-		Role:         pulumi.String("roles/gcpres.subscriber"),
+		Role:         pulumi.String("roles/pubsub.subscriber"),
 		Member:       pubsubAgent,
 	}, parent)
 	if err != nil {
