@@ -6,10 +6,9 @@
 #
 # They are separate modules so the main module's `go test -race ./...` never
 # compiles the Pulumi SDK and providers. The first run here compiles the
-# Pulumi SDK and what infra uses of pulumi-gcp beyond infra/gcpres (minutes
-# on 2 cores; infra/awsres declares every pulumi-aws resource, so no
-# pulumi-aws package is compiled); later runs reuse the default build cache
-# and take seconds.
+# Pulumi SDK (minutes on 2 cores; infra/gcpres and infra/awsres declare
+# every pulumi-gcp and pulumi-aws resource, so no provider package is
+# compiled); later runs reuse the default build cache and take seconds.
 set -euo pipefail
 
 infra="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -15,12 +15,6 @@ import (
 	"slices"
 
 	"github.com/playplane/playplane/infra/gcpres"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudfunctionsv2"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/cloudscheduler"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/projects"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/secretmanager"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/functions/catalog"
@@ -112,30 +106,30 @@ func (args Args) env() pulumi.StringMap {
 // scheduler's own service account, which is the jobs function's only
 // invoker and holds no other role, and one Cloud Scheduler job per job.
 type Jobs struct {
-	Function  *cloudfunctionsv2.Function
-	Scheduler *serviceaccount.Account
-	Schedules map[string]*cloudscheduler.Job // by job name
+	Function  *gcpres.Function
+	Scheduler *gcpres.Account
+	Schedules map[string]*gcpres.Job // by job name
 }
 
 // Consumer is the push-fed consumer of one topic.
 type Consumer struct {
-	Function     *cloudfunctionsv2.Function
-	Subscription *pubsub.Subscription
+	Function     *gcpres.Function
+	Subscription *gcpres.Subscription
 }
 
 // Function is the component.
 type Function struct {
 	pulumi.ResourceState
 
-	ServiceAccount *serviceaccount.Account
+	ServiceAccount *gcpres.Account
 	// SecretGrants are the service account's secretAccessor bindings, by
 	// env name. Every function of the component depends on them: Cloud Run
 	// checks at deploy time that the runtime identity may read each secret
 	// it binds and fails the deployment otherwise, so a first `pulumi up`
 	// must not create a function before its grants exist.
-	SecretGrants map[string]*secretmanager.SecretIamMember
+	SecretGrants map[string]*gcpres.SecretIamMember
 	Source       *gcpres.BucketObject
-	HTTP         *cloudfunctionsv2.Function // nil unless ServeHTTP
+	HTTP         *gcpres.Function // nil unless ServeHTTP
 	NEG          *gcpres.RegionNetworkEndpointGroup
 	Backend      *gcpres.BackendService
 	Consumers    map[string]*Consumer // by topic
@@ -149,14 +143,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err := validate(args); err != nil {
 		return nil, fmt.Errorf("gcpfn.New %s: %w", name, err)
 	}
-	f := &Function{Consumers: map[string]*Consumer{}, SecretGrants: map[string]*secretmanager.SecretIamMember{}}
+	f := &Function{Consumers: map[string]*Consumer{}, SecretGrants: map[string]*gcpres.SecretIamMember{}}
 	if err := ctx.RegisterComponentResource(Type, name, f, opts...); err != nil {
 		return nil, fmt.Errorf("gcpfn.New %s: %w", name, err)
 	}
 	parent := pulumi.Parent(f)
 	var err error
 
-	f.ServiceAccount, err = serviceaccount.NewAccount(ctx, name, &serviceaccount.AccountArgs{
+	f.ServiceAccount, err = gcpres.NewAccount(ctx, name, &gcpres.AccountArgs{
 		Project:     pulumi.String(args.Project),
 		AccountId:   pulumi.String(args.AccountID),
 		DisplayName: pulumi.String("playplane " + args.Spec.Name),
@@ -207,7 +201,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 // needed for: the secrets it reads, the topics it publishes to, the store.
 func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) error {
 	for _, s := range args.Secrets {
-		grant, err := secretmanager.NewSecretIamMember(ctx, name+"-reads-"+catalog.EnvSlug(s.Env), &secretmanager.SecretIamMemberArgs{
+		grant, err := gcpres.NewSecretIamMember(ctx, name+"-reads-"+catalog.EnvSlug(s.Env), &gcpres.SecretIamMemberArgs{
 			Project:  pulumi.String(args.Project),
 			SecretId: s.SecretID,
 			Role:     pulumi.String("roles/secretmanager.secretAccessor"),
@@ -219,7 +213,7 @@ func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pul
 		f.SecretGrants[s.Env] = grant
 	}
 	for _, t := range args.Publishes {
-		_, err := pubsub.NewTopicIAMMember(ctx, name+"-publishes-"+t.Name, &pubsub.TopicIAMMemberArgs{
+		_, err := gcpres.NewTopicIAMMember(ctx, name+"-publishes-"+t.Name, &gcpres.TopicIAMMemberArgs{
 			Project: pulumi.String(args.Project),
 			Topic:   t.ID,
 			Role:    pulumi.String("roles/pubsub.publisher"),
@@ -232,7 +226,7 @@ func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pul
 	if args.CloudMonitoring && args.deploysFunction() {
 		// Writing time series is a project-level permission with no
 		// narrower resource to grant it on.
-		_, err := projects.NewIAMMember(ctx, name+"-metrics", &projects.IAMMemberArgs{
+		_, err := gcpres.NewProjectIAMMember(ctx, name+"-metrics", &gcpres.ProjectIAMMemberArgs{
 			Project: pulumi.String(args.Project),
 			Role:    pulumi.String("roles/monitoring.metricWriter"),
 			Member:  f.Member,
@@ -248,11 +242,11 @@ func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pul
 		}
 		// Firestore roles exist only at project level; the condition narrows
 		// the grant to the stack's database.
-		_, err := projects.NewIAMMember(ctx, name+"-firestore", &projects.IAMMemberArgs{
+		_, err := gcpres.NewProjectIAMMember(ctx, name+"-firestore", &gcpres.ProjectIAMMemberArgs{
 			Project: pulumi.String(args.Project),
 			Role:    pulumi.String(role),
 			Member:  f.Member,
-			Condition: &projects.IAMMemberConditionArgs{
+			Condition: &gcpres.ProjectIAMMemberConditionArgs{
 				Title:      pulumi.String(args.Spec.Name + " database only"),
 				Expression: pulumi.Sprintf(`resource.name == "projects/%s/databases/%s"`, args.Project, args.Firestore.Database),
 			},
@@ -264,27 +258,27 @@ func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pul
 	return nil
 }
 
-func (f *Function) newFunction(ctx *pulumi.Context, resourceName, functionName, entryPoint, ingress string, args Args, parent pulumi.ResourceOption) (*cloudfunctionsv2.Function, error) {
-	var secretEnv cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArray
+func (f *Function) newFunction(ctx *pulumi.Context, resourceName, functionName, entryPoint, ingress string, args Args, parent pulumi.ResourceOption) (*gcpres.Function, error) {
+	var secretEnv []gcpres.FunctionServiceConfigSecretEnvironmentVariableArgs
 	var grants []pulumi.Resource
 	for _, s := range args.Secrets {
 		grants = append(grants, f.SecretGrants[s.Env])
-		secretEnv = append(secretEnv, &cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs{
+		secretEnv = append(secretEnv, gcpres.FunctionServiceConfigSecretEnvironmentVariableArgs{
 			Key:       pulumi.String(s.Env),
 			ProjectId: pulumi.String(args.Project),
 			Secret:    s.SecretID,
 			Version:   s.Version,
 		})
 	}
-	return cloudfunctionsv2.NewFunction(ctx, resourceName, &cloudfunctionsv2.FunctionArgs{
+	return gcpres.NewFunction(ctx, resourceName, &gcpres.FunctionArgs{
 		Project:  pulumi.String(args.Project),
 		Location: pulumi.String(args.Region),
 		Name:     pulumi.String(functionName),
-		BuildConfig: &cloudfunctionsv2.FunctionBuildConfigArgs{
+		BuildConfig: &gcpres.FunctionBuildConfigArgs{
 			Runtime:    pulumi.String(catalog.GCPRuntime),
 			EntryPoint: pulumi.String(entryPoint),
-			Source: &cloudfunctionsv2.FunctionBuildConfigSourceArgs{
-				StorageSource: &cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs{
+			Source: &gcpres.FunctionBuildConfigSourceArgs{
+				StorageSource: &gcpres.FunctionBuildConfigSourceStorageSourceArgs{
 					Bucket: args.SourceBucket,
 					Object: f.Source.Name,
 					// A new upload has a new generation, which rebuilds.
@@ -292,7 +286,7 @@ func (f *Function) newFunction(ctx *pulumi.Context, resourceName, functionName, 
 				},
 			},
 		},
-		ServiceConfig: &cloudfunctionsv2.FunctionServiceConfigArgs{
+		ServiceConfig: &gcpres.FunctionServiceConfigArgs{
 			AvailableMemory:            pulumi.Sprintf("%dMi", args.Spec.MemoryMB),
 			TimeoutSeconds:             pulumi.Int(args.Spec.TimeoutSeconds),
 			MaxInstanceCount:           pulumi.Int(100),
@@ -312,7 +306,7 @@ func (f *Function) newFunction(ctx *pulumi.Context, resourceName, functionName, 
 // requests to the cloudfunctions.net URL are not, so an internal-only
 // function refuses them there. Cloud Run also checks the OIDC token's
 // audience against this URI.
-func serviceURI(fn *cloudfunctionsv2.Function) pulumi.StringOutput {
+func serviceURI(fn *gcpres.Function) pulumi.StringOutput {
 	return fn.ServiceConfig.Uri().Elem()
 }
 
@@ -385,7 +379,7 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 	}
 	pubsubAgent := pulumi.Sprintf("serviceAccount:service-%s@gcp-sa-pubsub.iam.gserviceaccount.com", args.ProjectNumber)
 	// The Pub/Sub service agent mints the push OIDC tokens for this account.
-	tokenCreator, err := serviceaccount.NewIAMMember(ctx, resourceName+"-push-token", &serviceaccount.IAMMemberArgs{
+	tokenCreator, err := gcpres.NewServiceAccountIAMMember(ctx, resourceName+"-push-token", &gcpres.ServiceAccountIAMMemberArgs{
 		ServiceAccountId: f.ServiceAccount.Name,
 		Role:             pulumi.String("roles/iam.serviceAccountTokenCreator"),
 		Member:           pubsubAgent,
@@ -401,25 +395,25 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 	// audience is that URI too.
 	uri := serviceURI(fn)
 	endpoint := pulumi.Sprintf("%s/%s", uri, topic.ID)
-	sub, err := pubsub.NewSubscription(ctx, resourceName, &pubsub.SubscriptionArgs{
+	sub, err := gcpres.NewSubscription(ctx, resourceName, &gcpres.SubscriptionArgs{
 		Project:                  pulumi.String(args.Project),
 		Name:                     pulumi.String(args.FunctionName + "-" + topic.Name),
 		Topic:                    topic.ID,
 		AckDeadlineSeconds:       pulumi.Int(max(10, 2*args.Spec.TimeoutSeconds)),
 		MessageRetentionDuration: pulumi.String("604800s"),
-		ExpirationPolicy:         &pubsub.SubscriptionExpirationPolicyArgs{Ttl: pulumi.String("")},
-		PushConfig: &pubsub.SubscriptionPushConfigArgs{
+		ExpirationPolicy:         &gcpres.SubscriptionExpirationPolicyArgs{Ttl: pulumi.String("")},
+		PushConfig: &gcpres.SubscriptionPushConfigArgs{
 			PushEndpoint: endpoint,
-			OidcToken: &pubsub.SubscriptionPushConfigOidcTokenArgs{
+			OidcToken: &gcpres.SubscriptionPushConfigOidcTokenArgs{
 				ServiceAccountEmail: f.ServiceAccount.Email,
 				Audience:            uri,
 			},
 		},
-		DeadLetterPolicy: &pubsub.SubscriptionDeadLetterPolicyArgs{
+		DeadLetterPolicy: &gcpres.SubscriptionDeadLetterPolicyArgs{
 			DeadLetterTopic:     topic.DeadLetter,
 			MaxDeliveryAttempts: pulumi.Int(catalog.MaxDeliveryAttempts),
 		},
-		RetryPolicy: &pubsub.SubscriptionRetryPolicyArgs{
+		RetryPolicy: &gcpres.SubscriptionRetryPolicyArgs{
 			MinimumBackoff: pulumi.String("10s"),
 			MaximumBackoff: pulumi.String("600s"),
 		},
@@ -431,7 +425,7 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 	// Dead-lettering acks the message on this subscription as the service
 	// agent, which needs subscriber on it (publisher on the dead-letter topic
 	// is granted where the topic is made).
-	_, err = pubsub.NewSubscriptionIAMMember(ctx, resourceName+"-dead-letter-ack", &pubsub.SubscriptionIAMMemberArgs{
+	_, err = gcpres.NewSubscriptionIAMMember(ctx, resourceName+"-dead-letter-ack", &gcpres.SubscriptionIAMMemberArgs{
 		Project:      pulumi.String(args.Project),
 		Subscription: sub.Name,
 		Role:         pulumi.String("roles/pubsub.subscriber"),
@@ -453,7 +447,7 @@ func (f *Function) scheduleJobs(ctx *pulumi.Context, name string, args Args, par
 	if err != nil {
 		return fmt.Errorf("function: %w", err)
 	}
-	scheduler, err := serviceaccount.NewAccount(ctx, resourceName+"-scheduler", &serviceaccount.AccountArgs{
+	scheduler, err := gcpres.NewAccount(ctx, resourceName+"-scheduler", &gcpres.AccountArgs{
 		Project:     pulumi.String(args.Project),
 		AccountId:   pulumi.String(args.SchedulerAccountID),
 		DisplayName: pulumi.String("playplane " + args.Spec.Name + " scheduler"),
@@ -472,7 +466,7 @@ func (f *Function) scheduleJobs(ctx *pulumi.Context, name string, args Args, par
 	if err != nil {
 		return fmt.Errorf("invoker: %w", err)
 	}
-	jobs := &Jobs{Function: fn, Scheduler: scheduler, Schedules: map[string]*cloudscheduler.Job{}}
+	jobs := &Jobs{Function: fn, Scheduler: scheduler, Schedules: map[string]*gcpres.Job{}}
 	// Cloud Scheduler counts as internal only at the run.app URI (serviceURI).
 	uri := serviceURI(fn)
 	for _, job := range args.Jobs {
@@ -480,7 +474,7 @@ func (f *Function) scheduleJobs(ctx *pulumi.Context, name string, args Args, par
 		if err != nil {
 			return err
 		}
-		j, err := cloudscheduler.NewJob(ctx, resourceName+"-"+job.Name, &cloudscheduler.JobArgs{
+		j, err := gcpres.NewJob(ctx, resourceName+"-"+job.Name, &gcpres.JobArgs{
 			Project:     pulumi.String(args.Project),
 			Region:      pulumi.String(args.Region),
 			Name:        pulumi.String(args.FunctionName + "-" + job.Name),
@@ -491,17 +485,17 @@ func (f *Function) scheduleJobs(ctx *pulumi.Context, name string, args Args, par
 			AttemptDeadline: pulumi.Sprintf("%ds", max(15, args.Spec.TimeoutSeconds)),
 			// Jobs are idempotent sweeps: a retry is harmless, and a run
 			// older than the interval is superseded by the next one.
-			RetryConfig: &cloudscheduler.JobRetryConfigArgs{
+			RetryConfig: &gcpres.JobRetryConfigArgs{
 				RetryCount:       pulumi.Int(2),
 				MaxRetryDuration: pulumi.Sprintf("%ds", int(job.Every.Seconds())),
 			},
-			HttpTarget: &cloudscheduler.JobHttpTargetArgs{
+			HttpTarget: &gcpres.JobHttpTargetArgs{
 				Uri:        uri,
 				HttpMethod: pulumi.String("POST"),
 				Headers:    pulumi.StringMap{"Content-Type": pulumi.String("application/json")},
 				// The API takes the body base64-encoded.
 				Body: pulumi.String(base64.StdEncoding.EncodeToString([]byte(job.Payload()))),
-				OidcToken: &cloudscheduler.JobHttpTargetOidcTokenArgs{
+				OidcToken: &gcpres.JobHttpTargetOidcTokenArgs{
 					ServiceAccountEmail: scheduler.Email,
 					Audience:            uri,
 				},

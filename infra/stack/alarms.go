@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/monitoring"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/infra/awsres"
+	"github.com/playplane/playplane/infra/gcpres"
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
@@ -46,10 +46,10 @@ type AWSAlarms struct {
 
 // GCPAlerts are the stack's Cloud Monitoring alert policies.
 type GCPAlerts struct {
-	DeadLetters *monitoring.AlertPolicy
-	Errors5xx   *monitoring.AlertPolicy
-	WebhookLag  *monitoring.AlertPolicy
-	Throttles   *monitoring.AlertPolicy
+	DeadLetters *gcpres.AlertPolicy
+	Errors5xx   *gcpres.AlertPolicy
+	WebhookLag  *gcpres.AlertPolicy
+	Throttles   *gcpres.AlertPolicy
 }
 
 func (s *Stack) newAWSAlarms(ctx *pulumi.Context) (*AWSAlarms, error) {
@@ -197,13 +197,13 @@ func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
 	// Cloud Functions (2nd gen) run as Cloud Run services named after the
 	// function, every one of them starting with the stack's prefix.
 	services := fmt.Sprintf(`resource.type = "cloud_run_revision" AND resource.labels.service_name = starts_with(%q)`, cfg.Prefix)
-	policy := func(name, doc string, conds monitoring.AlertPolicyConditionArray) (*monitoring.AlertPolicy, error) {
-		p, err := monitoring.NewAlertPolicy(ctx, name, &monitoring.AlertPolicyArgs{
+	policy := func(name, doc string, conds []gcpres.AlertPolicyConditionArgs) (*gcpres.AlertPolicy, error) {
+		p, err := gcpres.NewAlertPolicy(ctx, name, &gcpres.AlertPolicyArgs{
 			Project:       pulumi.String(cfg.GCPProject),
 			DisplayName:   pulumi.String(cfg.Prefix + " " + name),
 			Combiner:      pulumi.String("OR"),
 			Conditions:    conds,
-			Documentation: &monitoring.AlertPolicyDocumentationArgs{Content: pulumi.String(doc), MimeType: pulumi.String("text/markdown")},
+			Documentation: &gcpres.AlertPolicyDocumentationArgs{Content: pulumi.String(doc), MimeType: pulumi.String("text/markdown")},
 			UserLabels:    g.labels,
 		})
 		if err != nil {
@@ -211,31 +211,31 @@ func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
 		}
 		return p, nil
 	}
-	threshold := func(display string, args *monitoring.AlertPolicyConditionConditionThresholdArgs) *monitoring.AlertPolicyConditionArgs {
+	threshold := func(display string, args *gcpres.AlertPolicyConditionConditionThresholdArgs) gcpres.AlertPolicyConditionArgs {
 		if args.Duration == nil {
 			args.Duration = pulumi.String("0s")
 		}
 		if args.Comparison == nil {
 			args.Comparison = pulumi.String("COMPARISON_GT")
 		}
-		return &monitoring.AlertPolicyConditionArgs{DisplayName: pulumi.String(display), ConditionThreshold: args}
+		return gcpres.AlertPolicyConditionArgs{DisplayName: pulumi.String(display), ConditionThreshold: args}
 	}
 	period := pulumi.Sprintf("%ds", AlarmPeriodSeconds)
 	var err error
-	var dead monitoring.AlertPolicyConditionArray
+	var dead []gcpres.AlertPolicyConditionArgs
 	topics := make([]string, 0, len(g.Topics))
 	for t := range g.Topics {
 		topics = append(topics, t)
 	}
 	slices.Sort(topics)
 	for _, t := range topics {
-		dead = append(dead, threshold("dead letters of "+t, &monitoring.AlertPolicyConditionConditionThresholdArgs{
+		dead = append(dead, threshold("dead letters of "+t, &gcpres.AlertPolicyConditionConditionThresholdArgs{
 			Filter: g.Topics[t].DeadLetters.Name.ApplyT(func(sub string) string {
 				return fmt.Sprintf(`resource.type = "pubsub_subscription" AND resource.labels.subscription_id = %q AND metric.type = "pubsub.googleapis.com/subscription/num_undelivered_messages"`, sub)
 			}).(pulumi.StringOutput),
 			ThresholdValue: pulumi.Float64(0),
-			Aggregations: monitoring.AlertPolicyConditionConditionThresholdAggregationArray{
-				&monitoring.AlertPolicyConditionConditionThresholdAggregationArgs{AlignmentPeriod: period, PerSeriesAligner: pulumi.String("ALIGN_MAX")},
+			Aggregations: []gcpres.AlertPolicyConditionConditionThresholdAggregationArgs{
+				{AlignmentPeriod: period, PerSeriesAligner: pulumi.String("ALIGN_MAX")},
 			},
 		}))
 	}
@@ -245,17 +245,17 @@ func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
 	requests := func(extra string) string {
 		return services + ` AND metric.type = "run.googleapis.com/request_count"` + extra
 	}
-	sum := monitoring.AlertPolicyConditionConditionThresholdAggregationArray{
-		&monitoring.AlertPolicyConditionConditionThresholdAggregationArgs{AlignmentPeriod: period, PerSeriesAligner: pulumi.String("ALIGN_RATE"),
+	sum := []gcpres.AlertPolicyConditionConditionThresholdAggregationArgs{
+		{AlignmentPeriod: period, PerSeriesAligner: pulumi.String("ALIGN_RATE"),
 			CrossSeriesReducer: pulumi.String("REDUCE_SUM"), GroupByFields: pulumi.StringArray{pulumi.String("resource.label.service_name")}},
 	}
 	if al.Errors5xx, err = policy("5xx-rate", fmt.Sprintf("More than %v%% of a function's requests answered 5xx for 3 minutes (its errors).", Alarm5xxPercent),
-		monitoring.AlertPolicyConditionArray{threshold("5xx share per function", &monitoring.AlertPolicyConditionConditionThresholdArgs{
+		[]gcpres.AlertPolicyConditionArgs{threshold("5xx share per function", &gcpres.AlertPolicyConditionConditionThresholdArgs{
 			Filter:            pulumi.String(requests(` AND metric.labels.response_code_class = "5xx"`)),
 			Aggregations:      sum,
 			DenominatorFilter: pulumi.String(requests("")),
-			DenominatorAggregations: monitoring.AlertPolicyConditionConditionThresholdDenominatorAggregationArray{
-				&monitoring.AlertPolicyConditionConditionThresholdDenominatorAggregationArgs{AlignmentPeriod: period, PerSeriesAligner: pulumi.String("ALIGN_RATE"),
+			DenominatorAggregations: []gcpres.AlertPolicyConditionConditionThresholdDenominatorAggregationArgs{
+				{AlignmentPeriod: period, PerSeriesAligner: pulumi.String("ALIGN_RATE"),
 					CrossSeriesReducer: pulumi.String("REDUCE_SUM"), GroupByFields: pulumi.StringArray{pulumi.String("resource.label.service_name")}},
 			},
 			ThresholdValue: pulumi.Float64(Alarm5xxPercent / 100),
@@ -264,7 +264,7 @@ func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
 		return nil, err
 	}
 	if al.Throttles, err = policy("throttles", "A function answered 429: Cloud Run had no instance to take the request (max instances or concurrency reached).",
-		monitoring.AlertPolicyConditionArray{threshold("429 per function", &monitoring.AlertPolicyConditionConditionThresholdArgs{
+		[]gcpres.AlertPolicyConditionArgs{threshold("429 per function", &gcpres.AlertPolicyConditionConditionThresholdArgs{
 			Filter:         pulumi.String(requests(` AND metric.labels.response_code = "429"`)),
 			Aggregations:   sum,
 			ThresholdValue: pulumi.Float64(0),
@@ -273,11 +273,11 @@ func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
 	}
 	if cfg.Layout.Compute == GCP {
 		if al.WebhookLag, err = policy("webhook-lag", fmt.Sprintf("p99 time from a Stripe event's creation to its application above %v s.", AlarmWebhookLagSeconds),
-			monitoring.AlertPolicyConditionArray{threshold("webhook lag p99", &monitoring.AlertPolicyConditionConditionThresholdArgs{
+			[]gcpres.AlertPolicyConditionArgs{threshold("webhook lag p99", &gcpres.AlertPolicyConditionConditionThresholdArgs{
 				// The functions' exporter writes it there (shared/telemetry/cloudmonitoring).
 				Filter: pulumi.String(`metric.type = "` + telemetry.CloudMonitoringPrefix + MetricWebhookLag + `"`),
-				Aggregations: monitoring.AlertPolicyConditionConditionThresholdAggregationArray{
-					&monitoring.AlertPolicyConditionConditionThresholdAggregationArgs{AlignmentPeriod: pulumi.Sprintf("%ds", 5*AlarmPeriodSeconds),
+				Aggregations: []gcpres.AlertPolicyConditionConditionThresholdAggregationArgs{
+					{AlignmentPeriod: pulumi.Sprintf("%ds", 5*AlarmPeriodSeconds),
 						PerSeriesAligner: pulumi.String("ALIGN_PERCENTILE_99")},
 				},
 				ThresholdValue: pulumi.Float64(AlarmWebhookLagSeconds),

@@ -4,14 +4,13 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/iam"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/awsfn"
 	"github.com/playplane/playplane/infra/awsres"
 	"github.com/playplane/playplane/infra/gcpfn"
+	"github.com/playplane/playplane/infra/gcpres"
 )
 
 // Federation lets Lambda functions act as their function's GCP service
@@ -19,8 +18,8 @@ import (
 // short-lived role credentials are exchanged for a Google token, so no
 // service account key exists anywhere.
 type Federation struct {
-	Pool          *iam.WorkloadIdentityPool
-	Provider      *iam.WorkloadIdentityPoolProvider
+	Pool          *gcpres.WorkloadIdentityPool
+	Provider      *gcpres.WorkloadIdentityPoolProvider
 	AWSAccountID  string
 	ProjectNumber pulumi.StringOutput
 }
@@ -39,7 +38,7 @@ func newFederation(ctx *pulumi.Context, cfg Config, projectNumber pulumi.StringO
 		return nil, fmt.Errorf("aws caller identity: %w", err)
 	}
 	f := &Federation{AWSAccountID: caller.AccountId, ProjectNumber: projectNumber}
-	f.Pool, err = iam.NewWorkloadIdentityPool(ctx, "aws", &iam.WorkloadIdentityPoolArgs{
+	f.Pool, err = gcpres.NewWorkloadIdentityPool(ctx, "aws", &gcpres.WorkloadIdentityPoolArgs{
 		Project:                pulumi.String(cfg.GCPProject),
 		WorkloadIdentityPoolId: pulumi.String(cfg.Prefix + "-aws"),
 		DisplayName:            pulumi.String("playplane Lambda functions"),
@@ -51,11 +50,11 @@ func newFederation(ctx *pulumi.Context, cfg Config, projectNumber pulumi.StringO
 	for _, name := range cfg.Layout.HTTPOnAWS {
 		roles = append(roles, fmt.Sprintf("'%s'", f.roleARN(cfg.Prefix+"-"+name)))
 	}
-	f.Provider, err = iam.NewWorkloadIdentityPoolProvider(ctx, "aws", &iam.WorkloadIdentityPoolProviderArgs{
+	f.Provider, err = gcpres.NewWorkloadIdentityPoolProvider(ctx, "aws", &gcpres.WorkloadIdentityPoolProviderArgs{
 		Project:                        pulumi.String(cfg.GCPProject),
 		WorkloadIdentityPoolId:         f.Pool.WorkloadIdentityPoolId,
 		WorkloadIdentityPoolProviderId: pulumi.String("aws-lambda"),
-		Aws:                            &iam.WorkloadIdentityPoolProviderAwsArgs{AccountId: pulumi.String(f.AWSAccountID)},
+		Aws:                            &gcpres.WorkloadIdentityPoolProviderAwsArgs{AccountId: pulumi.String(f.AWSAccountID)},
 		AttributeMapping: pulumi.StringMap{
 			"google.subject":     pulumi.String("assertion.arn"),
 			"attribute.aws_role": pulumi.String(awsRoleAttribute),
@@ -84,7 +83,7 @@ func (f *Federation) allow(ctx *pulumi.Context, fn catalog.Function, lambda *aws
 		// Pool.Name is projects/NUMBER/locations/global/workloadIdentityPools/ID.
 		return fmt.Sprintf("principalSet://iam.googleapis.com/%s/attribute.aws_role/%s", v[0], f.roleARN(v[1].(string)))
 	}).(pulumi.StringOutput)
-	_, err := serviceaccount.NewIAMMember(ctx, fn.Name+"-from-aws", &serviceaccount.IAMMemberArgs{
+	_, err := gcpres.NewServiceAccountIAMMember(ctx, fn.Name+"-from-aws", &gcpres.ServiceAccountIAMMemberArgs{
 		ServiceAccountId: gcp.ServiceAccount.Name,
 		Role:             pulumi.String("roles/iam.workloadIdentityUser"),
 		Member:           member,

@@ -7,10 +7,6 @@ import (
 	"strings"
 
 	"github.com/playplane/playplane/infra/gcpres"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/firestore"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/organizations"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
-	"github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/secretmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/functions/catalog"
@@ -20,8 +16,8 @@ import (
 // GCPResources are the stack's resources on GCP.
 type GCPResources struct {
 	ProjectNumber pulumi.StringOutput
-	Database      *firestore.Database
-	TTLFields     []*firestore.Field
+	Database      *gcpres.Database
+	TTLFields     []*gcpres.Field
 	Topics        map[string]*Topic     // by topic
 	Secrets       map[string]*GCPSecret // by catalogue Env
 	SourceBucket  *gcpres.Bucket
@@ -40,9 +36,9 @@ type GCPResources struct {
 // that keeps dead letters until someone looks at them.
 type Topic struct {
 	Name         string
-	Topic        *pubsub.Topic
-	DeadLetter   *pubsub.Topic
-	DeadLetters  *pubsub.Subscription
+	Topic        *gcpres.Topic
+	DeadLetter   *gcpres.Topic
+	DeadLetters  *gcpres.Subscription
 	ResourceName pulumi.StringOutput // projects/P/topics/T
 	deadLetterID pulumi.StringOutput
 }
@@ -53,8 +49,8 @@ func (t *Topic) asArg() gcpfn.Topic {
 
 // GCPSecret is a Secret Manager secret and its current version.
 type GCPSecret struct {
-	Secret  *secretmanager.Secret
-	Version *secretmanager.SecretVersion
+	Secret  *gcpres.Secret
+	Version *gcpres.SecretVersion
 }
 
 // CloudCDN is the video delivery on GCP: a private bucket behind a CDN
@@ -85,7 +81,7 @@ func newGCPShared(ctx *pulumi.Context, cfg Config) (*GCPResources, error) {
 		Functions: map[string]*gcpfn.Function{},
 		labels:    pulumi.StringMap{"app": pulumi.String("playplane"), "stack": pulumi.String(cfg.Stack)},
 	}
-	project, err := organizations.LookupProject(ctx, &organizations.LookupProjectArgs{ProjectId: pulumi.StringRef(cfg.GCPProject)})
+	project, err := gcpres.LookupProject(ctx, &gcpres.LookupProjectArgs{ProjectId: pulumi.StringRef(cfg.GCPProject)})
 	if err != nil {
 		return nil, fmt.Errorf("project %s: %w", cfg.GCPProject, err)
 	}
@@ -137,7 +133,7 @@ func newGCPShared(ctx *pulumi.Context, cfg Config) (*GCPResources, error) {
 
 func (g *GCPResources) newFirestore(ctx *pulumi.Context, cfg Config) error {
 	var err error
-	g.Database, err = firestore.NewDatabase(ctx, "store", &firestore.DatabaseArgs{
+	g.Database, err = gcpres.NewDatabase(ctx, "store", &gcpres.DatabaseArgs{
 		Project:                       pulumi.String(cfg.GCPProject),
 		Name:                          pulumi.String("(default)"),
 		LocationId:                    pulumi.String(cfg.FirestoreLocation),
@@ -150,12 +146,12 @@ func (g *GCPResources) newFirestore(ctx *pulumi.Context, cfg Config) error {
 		return fmt.Errorf("firestore database: %w", err)
 	}
 	for _, ttl := range catalog.FirestoreTTL {
-		field, err := firestore.NewField(ctx, "ttl-"+ttl.CollectionGroup, &firestore.FieldArgs{
+		field, err := gcpres.NewField(ctx, "ttl-"+ttl.CollectionGroup, &gcpres.FieldArgs{
 			Project:    pulumi.String(cfg.GCPProject),
 			Database:   g.Database.Name,
 			Collection: pulumi.String(ttl.CollectionGroup),
 			Field:      pulumi.String(ttl.Field),
-			TtlConfig:  &firestore.FieldTtlConfigArgs{},
+			TtlConfig:  &gcpres.FieldTtlConfigArgs{},
 		})
 		if err != nil {
 			return fmt.Errorf("firestore ttl %s.%s: %w", ttl.CollectionGroup, ttl.Field, err)
@@ -167,7 +163,7 @@ func (g *GCPResources) newFirestore(ctx *pulumi.Context, cfg Config) error {
 
 func (g *GCPResources) newTopic(ctx *pulumi.Context, cfg Config, t catalog.Topic) (*Topic, error) {
 	name := cfg.Prefix + "-" + t.Name
-	topic, err := pubsub.NewTopic(ctx, t.Name, &pubsub.TopicArgs{
+	topic, err := gcpres.NewTopic(ctx, t.Name, &gcpres.TopicArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(name),
 		Labels:  withTag(g.labels, "role", "topic"),
@@ -175,7 +171,7 @@ func (g *GCPResources) newTopic(ctx *pulumi.Context, cfg Config, t catalog.Topic
 	if err != nil {
 		return nil, fmt.Errorf("topic %s: %w", t.Name, err)
 	}
-	dlq, err := pubsub.NewTopic(ctx, t.Name+"-dlq", &pubsub.TopicArgs{
+	dlq, err := gcpres.NewTopic(ctx, t.Name+"-dlq", &gcpres.TopicArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(name + "-dlq"),
 		Labels:  withTag(g.labels, "role", "dead-letter"),
@@ -185,20 +181,20 @@ func (g *GCPResources) newTopic(ctx *pulumi.Context, cfg Config, t catalog.Topic
 	}
 	deadLetterID := pulumi.Sprintf("projects/%s/topics/%s", cfg.GCPProject, dlq.Name)
 	// A topic without subscriptions drops what is published to it.
-	keeper, err := pubsub.NewSubscription(ctx, t.Name+"-dlq", &pubsub.SubscriptionArgs{
+	keeper, err := gcpres.NewSubscription(ctx, t.Name+"-dlq", &gcpres.SubscriptionArgs{
 		Project:                  pulumi.String(cfg.GCPProject),
 		Name:                     pulumi.String(name + "-dlq"),
 		Topic:                    deadLetterID,
 		MessageRetentionDuration: pulumi.String("604800s"),
 		AckDeadlineSeconds:       pulumi.Int(60),
-		ExpirationPolicy:         &pubsub.SubscriptionExpirationPolicyArgs{Ttl: pulumi.String("")},
+		ExpirationPolicy:         &gcpres.SubscriptionExpirationPolicyArgs{Ttl: pulumi.String("")},
 		Labels:                   withTag(g.labels, "role", "dead-letter"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("topic %s dlq subscription: %w", t.Name, err)
 	}
 	// The Pub/Sub service agent forwards undeliverable messages here.
-	_, err = pubsub.NewTopicIAMMember(ctx, t.Name+"-dlq-forward", &pubsub.TopicIAMMemberArgs{
+	_, err = gcpres.NewTopicIAMMember(ctx, t.Name+"-dlq-forward", &gcpres.TopicIAMMemberArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Topic:   deadLetterID,
 		Role:    pulumi.String("roles/pubsub.publisher"),
@@ -216,16 +212,16 @@ func (g *GCPResources) newTopic(ctx *pulumi.Context, cfg Config, t catalog.Topic
 
 func (g *GCPResources) newSecret(ctx *pulumi.Context, cfg Config, env string) (*GCPSecret, error) {
 	slug := catalog.EnvSlug(env)
-	secret, err := secretmanager.NewSecret(ctx, slug, &secretmanager.SecretArgs{
+	secret, err := gcpres.NewSecret(ctx, slug, &gcpres.SecretArgs{
 		Project:     pulumi.String(cfg.GCPProject),
 		SecretId:    pulumi.String(cfg.Prefix + "-" + slug),
-		Replication: &secretmanager.SecretReplicationArgs{Auto: &secretmanager.SecretReplicationAutoArgs{}},
+		Replication: &gcpres.SecretReplicationArgs{Auto: &gcpres.SecretReplicationAutoArgs{}},
 		Labels:      g.labels,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("secret %s: %w", env, err)
 	}
-	version, err := secretmanager.NewSecretVersion(ctx, slug, &secretmanager.SecretVersionArgs{
+	version, err := gcpres.NewSecretVersion(ctx, slug, &gcpres.SecretVersionArgs{
 		Secret:     secret.ID(),
 		SecretData: cfg.Secrets[env],
 	})

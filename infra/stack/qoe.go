@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/infra/gcpres"
-	gcppubsub "github.com/pulumi/pulumi-gcp/sdk/v9/go/gcp/pubsub"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/events"
@@ -42,10 +41,10 @@ type GCPWarehouse struct {
 	Dataset      *gcpres.Dataset
 	Table        *gcpres.Table
 	Writer       *gcpres.DatasetIamMember
-	Subscription *gcppubsub.Subscription
+	Subscription *gcpres.Subscription
 	// DeadLetterAck lets the Pub/Sub service agent ack what it moved to
 	// the dead letters.
-	DeadLetterAck *gcppubsub.SubscriptionIAMMember
+	DeadLetterAck *gcpres.SubscriptionIAMMember
 }
 
 // Warehouse names.
@@ -282,11 +281,11 @@ func (g *GCPResources) newWarehouse(ctx *pulumi.Context, cfg Config) (*GCPWareho
 		return nil, fmt.Errorf("qoe dataset writer: %w", err)
 	}
 	t := g.Topics[events.TopicHeartbeats]
-	if w.Subscription, err = gcppubsub.NewSubscription(ctx, "qoe", &gcppubsub.SubscriptionArgs{
+	if w.Subscription, err = gcpres.NewSubscription(ctx, "qoe", &gcpres.SubscriptionArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(cfg.Prefix + "-heartbeats-bigquery"),
 		Topic:   t.ResourceName,
-		BigqueryConfig: &gcppubsub.SubscriptionBigqueryConfigArgs{
+		BigqueryConfig: &gcpres.SubscriptionBigqueryConfigArgs{
 			Table:             pulumi.Sprintf("%s.%s.%s", w.Table.Project, w.Table.DatasetId, w.Table.TableId),
 			UseTableSchema:    pulumi.Bool(true),
 			WriteMetadata:     pulumi.Bool(true),
@@ -294,7 +293,7 @@ func (g *GCPResources) newWarehouse(ctx *pulumi.Context, cfg Config) (*GCPWareho
 		},
 		// Rows BigQuery refuses go to the topic's dead letters, which the
 		// dead-letter alert watches.
-		DeadLetterPolicy: &gcppubsub.SubscriptionDeadLetterPolicyArgs{
+		DeadLetterPolicy: &gcpres.SubscriptionDeadLetterPolicyArgs{
 			DeadLetterTopic:     t.deadLetterID,
 			MaxDeliveryAttempts: pulumi.Int(catalog.MaxDeliveryAttempts),
 		},
@@ -302,7 +301,7 @@ func (g *GCPResources) newWarehouse(ctx *pulumi.Context, cfg Config) (*GCPWareho
 	}, pulumi.DependsOn([]pulumi.Resource{w.Writer})); err != nil {
 		return nil, fmt.Errorf("qoe subscription: %w", err)
 	}
-	if w.DeadLetterAck, err = gcppubsub.NewSubscriptionIAMMember(ctx, "qoe-dead-letter-ack", &gcppubsub.SubscriptionIAMMemberArgs{
+	if w.DeadLetterAck, err = gcpres.NewSubscriptionIAMMember(ctx, "qoe-dead-letter-ack", &gcpres.SubscriptionIAMMemberArgs{
 		Project:      pulumi.String(cfg.GCPProject),
 		Subscription: w.Subscription.Name,
 		Role:         pulumi.String("roles/pubsub.subscriber"),

@@ -23,6 +23,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,11 @@ type Provider struct {
 	Version   string // the package's ProviderVersion
 	Resources []Resource
 	Invokes   []Invoke
+	// Renamed gives the provider's name of a declared type that cannot
+	// have it: two generated packages declare the same names (pulumi-gcp's
+	// projects.IAMMember and serviceaccount.IAMMember), one declaring
+	// package cannot. Every other declared type has the provider's name.
+	Renamed map[string]string
 
 	once sync.Once
 	src  *Source
@@ -73,6 +79,18 @@ const VersionFile = "internal/pulumiUtilities.go"
 type Source struct {
 	files   map[string]*ast.File       // by path below Root
 	structs map[string]*ast.StructType // by package path and name: "lambda.FunctionArgs"
+	renamed map[string]string          // Provider.Renamed
+}
+
+// structOf is the generated struct in pkg (below Root) that the declared
+// type ours stands for.
+func (s *Source) structOf(pkg string, ours reflect.Type) (*ast.StructType, string, bool) {
+	name := ours.Name()
+	if theirs, ok := s.renamed[name]; ok {
+		name = theirs
+	}
+	st, ok := s.structs[pkg+"."+name]
+	return st, name, ok
 }
 
 // File is a parsed file by its path below Root; nil if it was not parsed.
@@ -123,7 +141,7 @@ func (p *Provider) parse() (*Source, error) {
 		}
 		names = append(names, typeFiles...)
 	}
-	s := &Source{files: map[string]*ast.File{}, structs: map[string]*ast.StructType{}}
+	s := &Source{files: map[string]*ast.File{}, structs: map[string]*ast.StructType{}, renamed: p.Renamed}
 	fset := token.NewFileSet()
 	for _, name := range names {
 		src, err := os.ReadFile(name)
@@ -243,9 +261,21 @@ func fieldsOf(st *ast.StructType) map[string][2]string {
 // goType spells t, a field type of a type of package ours, as the
 // generated source does: ours's types without qualifier, pulumi's with it
 // (pulumi.Input is an alias of the SDK's internal.Input).
-func goType(t reflect.Type, ours string) string {
-	return strings.NewReplacer(ours+".", "", "internal.", "pulumi.", "interface {}", "interface{}").Replace(t.String())
+// A renamed type (Provider.Renamed) is spelt with the provider's name.
+func (s *Source) goType(t reflect.Type, ours string) string {
+	spelt := strings.NewReplacer(ours+".", "", "internal.", "pulumi.", "interface {}", "interface{}").Replace(t.String())
+	if len(s.renamed) == 0 {
+		return spelt
+	}
+	return identifier.ReplaceAllStringFunc(spelt, func(id string) string {
+		if theirs, ok := s.renamed[id]; ok {
+			return theirs
+		}
+		return id
+	})
 }
+
+var identifier = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
 
 // pkgName is the name reflect qualifies t's package's types with.
 func pkgName(t reflect.Type) string { return path.Base(t.PkgPath()) }
@@ -254,9 +284,9 @@ func pkgName(t reflect.Type) string { return path.Base(t.PkgPath()) }
 // the generated struct of the same name in pkg (below Root), and recurses
 // into nested types of the declaring package.
 func (s *Source) CheckStruct(pkg string, ours reflect.Type) (problems []string) {
-	st, ok := s.structs[pkg+"."+ours.Name()]
+	st, name, ok := s.structOf(pkg, ours)
 	if !ok {
-		return []string{"the provider's " + pkg + " has no type " + ours.Name()}
+		return []string{"the provider's " + pkg + " has no type " + name}
 	}
 	theirs := fieldsOf(st)
 	for f := range ours.Fields() {
@@ -270,7 +300,7 @@ func (s *Source) CheckStruct(pkg string, ours reflect.Type) (problems []string) 
 			problems = append(problems, fmt.Sprintf("%s.%s has no pulumi tag", ours.Name(), f.Name))
 			continue
 		}
-		got, want := [2]string{goType(f.Type, pkgName(ours)), tag}, theirs[f.Name]
+		got, want := [2]string{s.goType(f.Type, pkgName(ours)), tag}, theirs[f.Name]
 		if got != want {
 			problems = append(problems, fmt.Sprintf("%s.%s is %s `pulumi:%q`, the provider's is %s `pulumi:%q`", ours.Name(), f.Name, got[0], got[1], want[0], want[1]))
 		}
@@ -291,9 +321,9 @@ func (s *Source) CheckStruct(pkg string, ours reflect.Type) (problems []string) 
 // use. A nested object is *XArgs (the caller passes &XArgs{}) for X or *X,
 // and []XArgs for []X.
 func (s *Source) CheckInputs(pkg string, args, plain reflect.Type) (problems []string) {
-	st, ok := s.structs[pkg+"."+args.Name()]
+	st, name, ok := s.structOf(pkg, args)
 	if !ok {
-		return []string{"the provider's " + pkg + " has no type " + args.Name()}
+		return []string{"the provider's " + pkg + " has no type " + name}
 	}
 	theirs := fieldsOf(st)
 	for f := range args.Fields() {
@@ -321,7 +351,7 @@ func (s *Source) CheckInputs(pkg string, args, plain reflect.Type) (problems []s
 			continue
 		}
 		// Otherwise the provider's Args' own input type for the property.
-		if want := theirs[f.Name][0]; goType(f.Type, pkgName(args)) != want {
+		if want := theirs[f.Name][0]; s.goType(f.Type, pkgName(args)) != want {
 			problems = append(problems, fmt.Sprintf("%s.%s is %s, the provider's is %q", args.Name(), f.Name, f.Type, want))
 		}
 	}
