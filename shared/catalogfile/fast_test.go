@@ -194,9 +194,9 @@ func sameProblems(a, b error) bool {
 	return true
 }
 
-// Good files of every shape go the fast path, to the same result.
-func TestFastPathTakesGoodFiles(t *testing.T) {
-	t.Parallel()
+// demoExport is the demo catalogue as `playplane export` writes it.
+func demoExport(t *testing.T) []byte {
+	t.Helper()
 	s := openBolt(t)
 	if err := demo.Seed(context.Background(), s, "http://127.0.0.1:8080", time.Now()); err != nil {
 		t.Fatal(err)
@@ -205,10 +205,16 @@ func TestFastPathTakesGoodFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var demoFile bytes.Buffer
-	if err := Encode(&demoFile, exp); err != nil {
+	var b bytes.Buffer
+	if err := Encode(&b, exp); err != nil {
 		t.Fatal(err)
 	}
+	return b.Bytes()
+}
+
+// Good files of every shape go the fast path, to the same result.
+func TestFastPathTakesGoodFiles(t *testing.T) {
+	t.Parallel()
 	var root yaml.Node
 	if err := yaml.Unmarshal([]byte(goodYAML), &root); err != nil {
 		t.Fatal(err)
@@ -223,7 +229,7 @@ func TestFastPathTakesGoodFiles(t *testing.T) {
 	}{
 		{name: "good", data: []byte(goodJSON)},
 		{name: "from yaml", data: fromYAML},
-		{name: "demo export", data: demoFile.Bytes()},
+		{name: "demo export", data: demoExport(t)},
 		{name: "bench", data: storetest.CatalogueFile(50)},
 		{name: "every field", data: []byte(file(object(baseTitle)))},
 		{name: "null and empty lists", data: []byte(file(`{"id":"x","name":"\u00c9t\u00e9 <&>","asset_path":"/é/","manifest":"m","windows":null,"renditions":[]}`))},

@@ -2,18 +2,15 @@ package catalogfile
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 
-	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/storetest"
 )
@@ -102,20 +99,7 @@ func validatorCorpus(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	corpus = append(corpus, string(fromYAML))
-	s := openBolt(t)
-	if err := demo.Seed(context.Background(), s, "http://127.0.0.1:8080", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	exp, err := Export(context.Background(), s, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var demoFile bytes.Buffer
-	if err := Encode(&demoFile, exp); err != nil {
-		t.Fatal(err)
-	}
-	corpus = append(corpus, demoFile.String())
+	corpus = append(corpus, string(fromYAML), string(demoExport(t)))
 
 	more := append(slices.Clone(values),
 		`-90`, `-90.0001`, `90`, `90.5`, `-180`, `180.0000001`, `-181`, `64`, `65`, `4294967295`, `4294967296`, `1e400`,
