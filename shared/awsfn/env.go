@@ -182,12 +182,15 @@ func (e *Env) dynamoStore(ctx context.Context) (*dynamo.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("awsfn.Env.Store: %w", err)
 	}
-	client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
+	// The client is made on the store's first call: a first request
+	// refused before the store (a bad token) does not pay for it.
+	store, err := dynamo.NewDeferred(ctx, cfg, func() *dynamodb.Client {
+		return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+			if cfg.Endpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.Endpoint)
+			}
+		})
 	})
-	store, err := dynamo.New(ctx, cfg, client)
 	if err != nil {
 		return nil, fmt.Errorf("awsfn.Env.Store: %w", err)
 	}

@@ -169,7 +169,7 @@ func (s *Store) putCatalogDoc(ctx context.Context, op string, kind playback.Kind
 	}
 	names, values := map[string]string{"#doc": attrDoc, "#version": attrVersion}, item{":doc": doc, ":one": num(1)}
 	listed(kind, id, names, values)
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err = s.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       keyOf(pk, sk),
 		UpdateExpression:          aws.String("SET #doc = :doc, " + setListed + " ADD #version :one"),
@@ -212,7 +212,7 @@ func (s *Store) putAccount(ctx context.Context, a playback.Account) error {
 			deltas[playback.PlanOf(json.RawMessage(strAttr(it, attrDoc)))]--
 		}
 		items := append([]types.TransactWriteItem{{Update: update}}, s.planMoves(deltas)...)
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		_, err = s.db().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		codes := transactionCodes(err)
 		if err == nil || codes == nil || !slices.ContainsFunc(codes, retryCode) {
 			return s.fail(op, err)
@@ -258,7 +258,7 @@ func (s *Store) getItems(ctx context.Context, keys []item) ([]item, error) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: k, ConsistentRead: aws.Bool(true)})
+			res, err := s.db().GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: k, ConsistentRead: aws.Bool(true)})
 			if err != nil {
 				errs[i] = err
 				return
@@ -286,7 +286,7 @@ func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after strin
 	}
 	// The index is eventually consistent (no ConsistentRead on a GSI): it
 	// names the records, which are then read consistently.
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+	out, err := s.db().Query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(indexList),
 		KeyConditionExpression:    aws.String(cond),
@@ -357,7 +357,7 @@ func (s *Store) ApplyChanges(ctx context.Context, cs playback.ChangeSet) (playba
 		if err != nil {
 			return playback.AuditRecord{}, err
 		}
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		_, err = s.db().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			return rec, nil
 		}
@@ -406,7 +406,7 @@ func (s *Store) ApplyChanges(ctx context.Context, cs playback.ChangeSet) (playba
 }
 
 func (s *Store) accountsOnPlan(ctx context.Context, planID string) (int64, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: counterKey(planID), ConsistentRead: aws.Bool(true)})
+	out, err := s.db().GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: counterKey(planID), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return 0, err
 	}
@@ -524,7 +524,7 @@ func (s *Store) ListAudit(ctx context.Context, before string, limit int) (playba
 	if before != "" {
 		cond, names["#sk"], values[":before"] = cond+" AND #sk < :before", attrSK, str(before)
 	}
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+	out, err := s.db().Query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String(cond),
 		ExpressionAttributeNames:  names,
@@ -586,7 +586,7 @@ func (s *Store) PutCoverageZones(ctx context.Context, up playback.CoverageZonesU
 		if err != nil {
 			return playback.CoverageZones{}, s.fail(op, err)
 		}
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		_, err = s.db().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: aws.String(s.table),
 				Item:                mergeItems(keyOf(pkCZF, czfSortKey(cz.Version)), item{attrDoc: meta, attrData: &types.AttributeValueMemberB{Value: data}}),
 				ConditionExpression: aws.String("attribute_not_exists(#pk)"), ExpressionAttributeNames: map[string]string{"#pk": attrPK}}},
@@ -625,7 +625,7 @@ func decodeCoverageZones(it item) (playback.CoverageZones, error) {
 }
 
 func (s *Store) latestCoverageZones(ctx context.Context) (playback.CoverageZones, error) {
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+	out, err := s.db().Query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
 		ExpressionAttributeNames:  map[string]string{"#pk": attrPK},

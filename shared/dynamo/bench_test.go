@@ -18,7 +18,7 @@ import (
 // cancellations.
 func countTransactions(s *Store) (calls, cancelled *atomic.Int64) {
 	calls, cancelled = new(atomic.Int64), new(atomic.Int64)
-	s.db = dynamodb.New(s.db.Options(), func(o *dynamodb.Options) {
+	s.useClient(dynamodb.New(s.db().Options(), func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
 			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("countTransactions",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -32,7 +32,7 @@ func countTransactions(s *Store) (calls, cancelled *atomic.Int64) {
 					return out, md, err
 				}), middleware.After)
 		})
-	})
+	}))
 	return calls, cancelled
 }
 
@@ -41,7 +41,7 @@ func BenchmarkPutItem(b *testing.B) {
 	s := newStore(b)
 	ctx := context.Background()
 	for b.Loop() {
-		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table),
+		_, err := s.db().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table),
 			Item: keyOf(playback.NewID("x"), "X")})
 		if err != nil {
 			b.Fatal(err)

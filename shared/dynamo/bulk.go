@@ -106,7 +106,7 @@ func (s *Store) CreateRecords(ctx context.Context, cs playback.ChangeSet) (playb
 		return rec, err
 	}
 	// The audit record first: no record lands unaudited.
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table),
+	if _, err := s.db().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table),
 		Item:                mergeItems(keyOf(pkAudit, rec.ID), item{attrData: &types.AttributeValueMemberB{Value: data}}),
 		ConditionExpression: aws.String("attribute_not_exists(#pk)"), ExpressionAttributeNames: map[string]string{"#pk": attrPK}}); err != nil {
 		return rec, s.fail(op, err)
@@ -130,7 +130,7 @@ func (s *Store) addListing(ctx context.Context, kind playback.Kind, id string) e
 	}
 	names, values := map[string]string{"#pk": attrPK}, item{}
 	listed(kind, id, names, values)
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err = s.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       keyOf(pk, sk),
 		UpdateExpression:          aws.String("SET " + setListed),
@@ -186,7 +186,7 @@ const batchReaders = 4
 func (s *Store) batchGetOnce(ctx context.Context, pending []item) ([]item, error) {
 	var out []item
 	for attempt := 0; ; attempt++ {
-		res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{s.table: {
+		res, err := s.db().BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{s.table: {
 			Keys: pending, ConsistentRead: aws.Bool(true),
 			ProjectionExpression:     aws.String("#pk, #sk, #doc, #version, #lpk"),
 			ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK, "#doc": attrDoc, "#version": attrVersion, "#lpk": attrListPK},
@@ -211,7 +211,7 @@ func (s *Store) batchGetOnce(ctx context.Context, pending []item) ([]item, error
 // after a backoff.
 func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
 	for attempt := 0; ; attempt++ {
-		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: reqs}})
+		out, err := s.db().BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: reqs}})
 		if err != nil {
 			return err
 		}

@@ -42,7 +42,7 @@ func (s *Store) LinkCustomer(ctx context.Context, customerID, accountID string) 
 	if customerID == "" || accountID == "" {
 		return playback.Errorf(playback.CodeInvalid, "id_required", "dynamo.LinkCustomer: customer and account ids are required")
 	}
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+	_, err := s.db().PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
 		Item: item{
 			attrPK: str("CUS#" + customerID), attrSK: str("CUSTOMER"),

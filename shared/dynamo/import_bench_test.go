@@ -47,7 +47,7 @@ func BenchmarkImportCatalogue(b *testing.B) {
 		return s
 	}
 	drop := func(s *Store) {
-		_, _ = s.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(s.table)})
+		_, _ = s.db().DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(s.table)})
 	}
 	importFile := func(b *testing.B, s *Store) {
 		f, err := catalogfile.Parse("bench.json", data)
@@ -77,7 +77,7 @@ func BenchmarkImportCatalogue(b *testing.B) {
 		}
 		for len(reqs) > 0 {
 			n := min(25, len(reqs))
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+			out, err := s.db().BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
 				RequestItems: map[string][]types.WriteRequest{s.table: reqs[:n]}})
 			if err != nil {
 				b.Fatal(err)
@@ -137,7 +137,7 @@ func BenchmarkImportCatalogue(b *testing.B) {
 // countBatches makes s count its BatchWriteItem and BatchGetItem calls.
 func countBatches(s *Store) (writes, gets *atomic.Int64) {
 	writes, gets = new(atomic.Int64), new(atomic.Int64)
-	s.db = dynamodb.New(s.db.Options(), func(o *dynamodb.Options) {
+	s.useClient(dynamodb.New(s.db().Options(), func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
 			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("countBatches",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -150,6 +150,6 @@ func countBatches(s *Store) (writes, gets *atomic.Int64) {
 					return next.HandleInitialize(ctx, in)
 				}), middleware.After)
 		})
-	})
+	}))
 	return writes, gets
 }

@@ -23,7 +23,7 @@ import (
 func failBatchesAfter(s *Store, n int64) *Store {
 	cp := *s
 	var calls atomic.Int64
-	cp.db = dynamodb.New(s.db.Options(), func(o *dynamodb.Options) {
+	cp.useClient(dynamodb.New(s.db().Options(), func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
 			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("failBatches",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -33,7 +33,7 @@ func failBatchesAfter(s *Store, n int64) *Store {
 					return next.HandleInitialize(ctx, in)
 				}), middleware.Before)
 		})
-	})
+	}))
 	return &cp
 }
 

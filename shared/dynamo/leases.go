@@ -50,7 +50,7 @@ func (s *Store) CountActiveLeases(ctx context.Context, now time.Time) (int, erro
 	)
 	for shard := range leaseShards {
 		wg.Go(func() {
-			p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+			p := dynamodb.NewQueryPaginator(s.db(), &dynamodb.QueryInput{
 				TableName:                aws.String(s.table),
 				IndexName:                aws.String(indexLeases),
 				Select:                   types.SelectCount,

@@ -19,13 +19,13 @@ func putOldLayout(t *testing.T, s *Store, kind playback.Kind, id, doc string, en
 	ctx := context.Background()
 	if doc != "" {
 		pk, sk, _ := recordKey(kind, id)
-		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table),
+		if _, err := s.db().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table),
 			Item: mergeItems(keyOf(pk, sk), item{attrDoc: str(doc), attrVersion: num(7)})}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if entry {
-		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table),
+		if _, err := s.db().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table),
 			Item: keyOf(oldListPrefix+string(kind), id)}); err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func TestMigrateListingMovesTheOldLayout(t *testing.T) {
 		t.Fatalf("the migration made the deleted title again: %v", err)
 	}
 	for _, kind := range playback.Kinds {
-		out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(s.table), KeyConditionExpression: aws.String("pk = :pk"),
+		out, err := s.db().Query(ctx, &dynamodb.QueryInput{TableName: aws.String(s.table), KeyConditionExpression: aws.String("pk = :pk"),
 			ExpressionAttributeValues: item{":pk": str(oldListPrefix + string(kind))}, ConsistentRead: aws.Bool(true)})
 		if err != nil || len(out.Items) != 0 {
 			t.Fatalf("old %s items left: %v, %v", kind, out.Items, err)

@@ -34,7 +34,7 @@ func (s *Store) MigrateListing(ctx context.Context) (int, error) {
 	)
 	sem := make(chan struct{}, readers)
 	for _, kind := range playback.Kinds {
-		p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		p := dynamodb.NewQueryPaginator(s.db(), &dynamodb.QueryInput{
 			TableName:                 aws.String(s.table),
 			KeyConditionExpression:    aws.String("#pk = :pk"),
 			ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
@@ -54,7 +54,7 @@ func (s *Store) MigrateListing(ctx context.Context) (int, error) {
 					defer func() { <-sem }()
 					err := s.addListing(ctx, kind, id)
 					if err == nil {
-						_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table),
+						_, err = s.db().DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table),
 							Key: keyOf(oldListPrefix+string(kind), id)})
 					}
 					mu.Lock()

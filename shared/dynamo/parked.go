@@ -97,7 +97,7 @@ func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at time.T
 			items = append(items, types.TransactWriteItem{Delete: &types.Delete{
 				TableName: aws.String(s.table), Key: parkPointerKey(source, st.key, st.at, id)}})
 		}
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		_, err = s.db().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err := s.retryParkTx(ctx, op, id, attempt, err); err != errRetry {
 			return err
 		}
@@ -132,7 +132,7 @@ func (s *Store) retryParkTx(ctx context.Context, op, id string, attempt int, err
 func (s *Store) markParkedProcessed(ctx context.Context, source, id string, st parkedState, set string,
 	names map[string]string, values item) error {
 	cond := parkedCondition(st, names, values)
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	_, err := s.db().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName:                 aws.String(s.table),
 			Key:                       inboxKey(source, id),
@@ -159,7 +159,7 @@ func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after 
 		names["#sk"] = attrSK
 		values[":after"] = str(pendingSortKey(after.At, after.ID))
 	}
-	return s.collectEvents(ctx, op, dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+	return s.collectEvents(ctx, op, dynamodb.NewQueryPaginator(s.db(), &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String(cond),
 		ExpressionAttributeNames:  names,

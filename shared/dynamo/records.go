@@ -67,7 +67,7 @@ func (s *Store) RecordEvent(ctx context.Context, ev playback.InboxEvent) (playba
 	if !ev.ExpiresAt.IsZero() {
 		it[attrExpiresAt], it[attrTTL] = num(nanos(ev.ExpiresAt)), ttlAt(ev.ExpiresAt)
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+	_, err = s.db().PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
 		Item:      it,
 		// An expired record TTL has not deleted yet counts as absent.
@@ -122,7 +122,7 @@ func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, e
 	for attempt := 0; ; attempt++ {
 		// An unparked event is one conditional update without a read.
 		set, names, values := update()
-		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		_, err := s.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName:                 aws.String(s.table),
 			Key:                       inboxKey(source, id),
 			UpdateExpression:          aws.String(set + " REMOVE #ppk, #psk"),
@@ -170,7 +170,7 @@ func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBe
 	// The index is eventually consistent: an event marked a moment ago may
 	// still show. The sweeper republishes it and its consumers find it
 	// processed in the inbox, so that costs a message, never a double apply.
-	return s.collectEvents(ctx, op, dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+	return s.collectEvents(ctx, op, dynamodb.NewQueryPaginator(s.db(), &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(indexPending),
 		KeyConditionExpression:    aws.String("#ppk = :source AND #psk < :before"),
@@ -253,7 +253,7 @@ func (s *Store) ListEdges(ctx context.Context) ([]playback.Edge, error) {
 }
 
 func (s *Store) edgeShard(ctx context.Context, shard int) ([]playback.Edge, error) {
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+	p := dynamodb.NewQueryPaginator(s.db(), &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
 		ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
@@ -281,7 +281,7 @@ func (s *Store) edgeShard(ctx context.Context, shard int) ([]playback.Edge, erro
 // there was none).
 func (s *Store) putIfNewer(ctx context.Context, it item, deviceTime time.Time) (applied bool, prev item, err error) {
 	it[attrDevice] = num(nanos(deviceTime))
-	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+	out, err := s.db().PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
 		Item:      it,
 		// A record past its TTL that DynamoDB has not deleted yet is absent.
@@ -301,7 +301,7 @@ func (s *Store) putIfNewer(ctx context.Context, it item, deviceTime time.Time) (
 	if len(ccf.Item) > 0 {
 		return false, ccf.Item, nil
 	}
-	out2, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+	out2, err := s.db().GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
 		Key: keyOf(strAttr(it, attrPK), strAttr(it, attrSK)),
 	})
@@ -394,7 +394,7 @@ func (s *Store) NoteUnknownEdge(ctx context.Context, id string, at time.Time, re
 			in.ConditionExpression = aws.String("#version = :v")
 			in.ExpressionAttributeValues[":v"] = num(version)
 		}
-		_, err = s.db.UpdateItem(ctx, in)
+		_, err = s.db().UpdateItem(ctx, in)
 		if err == nil {
 			return nil
 		}

@@ -61,7 +61,7 @@ func (s *Store) RenewHeldLease(ctx context.Context, held playback.Session, ttl, 
 	// would otherwise leave it out of the count for the session's life.
 	lease := leaseAttrs(held.AccountID, expires)
 	slotValues := mergeItems(item{":lpk": lease[attrLeasePK], ":lsk": lease[attrLeaseSK]}, values)
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	_, err = s.db().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: aws.String(s.table), Key: slotKey(held.AccountID, k),
 			UpdateExpression: aws.String("SET #exp = :exp, #seen = :now, #ttl = :ttl, #lpk = :lpk, #lsk = :lsk"),

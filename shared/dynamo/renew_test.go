@@ -29,7 +29,7 @@ func TestRenewHeldLeaseIndexesAnOlderSlot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("lease locator %q: %v", sess.Lease, err)
 	}
-	if _, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: slotKey(sess.AccountID, k),
+	if _, err := s.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: slotKey(sess.AccountID, k),
 		UpdateExpression: aws.String("REMOVE #lpk, #lsk"), ExpressionAttributeNames: names("#lpk", "#lsk")}); err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func (sl slot) activeAt(now time.Time) bool { return sl.expires > nanos(now) }
 // condition on it, so racing plays from one device serialize. Locks are
 // read as stored, TTL or not: a condition compares what is there.
 func (s *Store) readSlots(ctx context.Context, accountID string) (slots []slot, locks map[string]string, err error) {
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+	p := dynamodb.NewQueryPaginator(s.db(), &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		ConsistentRead:            aws.Bool(true),
 		KeyConditionExpression:    aws.String("#pk = :pk AND begins_with(#sk, :prefix)"),
@@ -168,7 +168,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			}
 			in.TransactItems = append(in.TransactItems, check)
 		}
-		_, err = s.db.TransactWriteItems(ctx, in)
+		_, err = s.db().TransactWriteItems(ctx, in)
 		if err == nil {
 			k, _ := numAttr(in.TransactItems[0].Put.Item, attrSlot)
 			sess.Lease = strconv.FormatInt(k, 10)
@@ -527,7 +527,7 @@ func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now t
 			attrSession: str(id), attrDoc: upd.ExpressionAttributeValues[":doc"],
 			attrExpiresAt: num(nanos(sess.ExpiresAt)), attrTTL: s.ttlAfter(sess.ExpiresAt), attrSeenAt: num(nanos(sess.LastSeenAt)),
 		})
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		_, err = s.db().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Update: upd},
 			{Put: &types.Put{
 				TableName: aws.String(s.table), Item: slotItem,
@@ -578,7 +578,7 @@ func (s *Store) EndSession(ctx context.Context, id, reason string, now time.Time
 		if err != nil {
 			return playback.Session{}, s.fail(op, err)
 		}
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		_, err = s.db().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Update: upd},
 			{Delete: &types.Delete{
 				TableName: aws.String(s.table), Key: slotKey(sess.AccountID, k),
@@ -598,7 +598,7 @@ func (s *Store) EndSession(ctx context.Context, id, reason string, now time.Time
 		case len(codes) > 1 && codes[1] == "ConditionalCheckFailed":
 			// The lease expired and its slot went to another session: end
 			// this one alone, leaving the slot to its new holder.
-			_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			_, err = s.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{
 				TableName: upd.TableName, Key: upd.Key, UpdateExpression: upd.UpdateExpression,
 				ConditionExpression: upd.ConditionExpression, ExpressionAttributeNames: upd.ExpressionAttributeNames,
 				ExpressionAttributeValues: upd.ExpressionAttributeValues,

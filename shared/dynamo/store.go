@@ -42,6 +42,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -104,7 +105,10 @@ type Config struct {
 
 // Store is a playback.Store on DynamoDB.
 type Store struct {
-	db        *dynamodb.Client
+	// newDB returns the client: built on the first call that needs it
+	// (NewDeferred), so a cold start that answers without the table does
+	// not build one.
+	newDB     func() *dynamodb.Client
 	table     string
 	retention time.Duration
 	now       func() time.Time
@@ -118,17 +122,36 @@ func New(ctx context.Context, cfg Config, client *dynamodb.Client) (*Store, erro
 	if client == nil {
 		return nil, errors.New("dynamo.New: a DynamoDB client is required")
 	}
+	return storeOf("dynamo.New", cfg, func() *dynamodb.Client { return client })
+}
+
+// NewDeferred is New with the client made by newClient on the store's
+// first call that needs it (once, shared by every call after). Building a
+// client costs a Lambda cold start ~0.2 ms (endpoint resolver, middleware
+// options), which a first request refused before the store (a bad token)
+// need not pay.
+func NewDeferred(ctx context.Context, cfg Config, newClient func() *dynamodb.Client) (*Store, error) {
+	if newClient == nil {
+		return nil, errors.New("dynamo.NewDeferred: a DynamoDB client constructor is required")
+	}
+	return storeOf("dynamo.NewDeferred", cfg, sync.OnceValue(newClient))
+}
+
+func storeOf(op string, cfg Config, db func() *dynamodb.Client) (*Store, error) {
 	if cfg.Table == "" {
-		return nil, errors.New("dynamo.New: table name is required")
+		return nil, fmt.Errorf("%s: table name is required", op)
 	}
 	if cfg.Retention < 0 {
-		return nil, fmt.Errorf("dynamo.New: retention %v < 0", cfg.Retention)
+		return nil, fmt.Errorf("%s: retention %v < 0", op, cfg.Retention)
 	}
 	if cfg.Retention == 0 {
 		cfg.Retention = 48 * time.Hour
 	}
-	return &Store{db: client, table: cfg.Table, retention: cfg.Retention, now: time.Now, leases: memo.New[memoLease](maxMemoLeases)}, nil
+	return &Store{newDB: db, table: cfg.Table, retention: cfg.Retention, now: time.Now, leases: memo.New[memoLease](maxMemoLeases)}, nil
 }
+
+// db is the store's client.
+func (s *Store) db() *dynamodb.Client { return s.newDB() }
 
 // Close releases nothing: the client holds only pooled connections.
 func (s *Store) Close() error { return nil }
@@ -140,7 +163,7 @@ func (s *Store) CreateTable(ctx context.Context) error {
 	str := func(name string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
 	}
-	_, err := s.db.CreateTable(ctx, &dynamodb.CreateTableInput{
+	_, err := s.db().CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:   aws.String(s.table),
 		BillingMode: types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{
@@ -180,11 +203,11 @@ func (s *Store) CreateTable(ctx context.Context) error {
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("dynamo.CreateTable: %w", err)
 	}
-	waiter := dynamodb.NewTableExistsWaiter(s.db)
+	waiter := dynamodb.NewTableExistsWaiter(s.db())
 	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(s.table)}, 2*time.Minute); err != nil {
 		return fmt.Errorf("dynamo.CreateTable: wait for table: %w", err)
 	}
-	ttl, err := s.db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(s.table)})
+	ttl, err := s.db().DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(s.table)})
 	if err != nil {
 		return fmt.Errorf("dynamo.CreateTable: DescribeTimeToLive: %w", err)
 	}
@@ -192,7 +215,7 @@ func (s *Store) CreateTable(ctx context.Context) error {
 		d.TimeToLiveStatus == types.TimeToLiveStatusEnabling) {
 		return nil
 	}
-	_, err = s.db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+	_, err = s.db().UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName:               aws.String(s.table),
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(attrTTL), Enabled: aws.Bool(true)},
 	})
@@ -279,7 +302,7 @@ func (s *Store) get(ctx context.Context, pk, sk, kind, id string) (item, error) 
 	if id == "" {
 		return nil, playback.NotFound(kind, id)
 	}
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+	out, err := s.db().GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.table), Key: keyOf(pk, sk), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -360,9 +383,9 @@ func update[T any](ctx context.Context, s *Store, op, pk, sk, kind, id string, s
 			extra = also(&before, &v)
 		}
 		if len(extra) == 0 {
-			_, err = s.db.UpdateItem(ctx, in)
+			_, err = s.db().UpdateItem(ctx, in)
 		} else {
-			_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{{
+			_, err = s.db().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{{
 				Update: &types.Update{TableName: in.TableName, Key: in.Key, UpdateExpression: in.UpdateExpression,
 					ConditionExpression: in.ConditionExpression, ExpressionAttributeNames: in.ExpressionAttributeNames,
 					ExpressionAttributeValues: in.ExpressionAttributeValues},

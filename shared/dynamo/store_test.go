@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,7 +48,7 @@ func newStore(t testing.TB) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_, _ = s.db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+		_, _ = s.db().DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
 	})
 	return s
 }
@@ -69,7 +70,7 @@ func TestCreateTableIsIdempotentAndEnablesTTL(t *testing.T) {
 	if err := s.CreateTable(ctx); err != nil {
 		t.Fatalf("second CreateTable: %v", err)
 	}
-	out, err := s.db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(s.table)})
+	out, err := s.db().DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(s.table)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,6 +94,37 @@ func TestNewValidates(t *testing.T) {
 				t.Fatalf("New(%+v) succeeded", tc.cfg)
 			}
 		})
+	}
+}
+
+// TestDeferredClientIsMadeOnFirstUse: NewDeferred makes no client until
+// a call needs one, then one for every call after, however many race.
+func TestDeferredClientIsMadeOnFirstUse(t *testing.T) {
+	t.Parallel()
+	var made atomic.Int64
+	s, err := NewDeferred(context.Background(), Config{Table: "t"}, func() *dynamodb.Client {
+		made.Add(1)
+		return client("http://127.0.0.1:1", 1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := made.Load(); n != 0 {
+		t.Fatalf("NewDeferred made %d clients, want none before the first call", n)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { _, _ = s.GetAccount(context.Background(), "a") })
+	}
+	wg.Wait()
+	if n := made.Load(); n != 1 {
+		t.Fatalf("8 calls made %d clients, want 1", n)
+	}
+	if _, err := NewDeferred(context.Background(), Config{Table: "t"}, nil); err == nil {
+		t.Fatal("NewDeferred without a constructor succeeded")
+	}
+	if _, err := NewDeferred(context.Background(), Config{}, func() *dynamodb.Client { panic("made") }); err == nil {
+		t.Fatal("NewDeferred without a table succeeded")
 	}
 }
 
@@ -258,4 +290,10 @@ func TestSlotLostToAnotherSession(t *testing.T) {
 func TestLeaseCounterContract(t *testing.T) {
 	t.Parallel()
 	storetest.RunLeaseCounter(t, newStore(t))
+}
+
+// useClient makes the store use client from now on (tests that wrap the
+// client's middleware).
+func (s *Store) useClient(client *dynamodb.Client) {
+	s.newDB = func() *dynamodb.Client { return client }
 }

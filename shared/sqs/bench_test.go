@@ -41,12 +41,12 @@ func BenchmarkSendMessageBatchFloor(b *testing.B) {
 					MessageBody: aws.String(string(m.Data)), MessageAttributes: map[string]types.MessageAttributeValue{
 						"type": stringAttr("heartbeat"), attrOrderingKey: stringAttr(m.OrderingKey)}})
 			}
-			if _, err := bus.client.SendMessageBatch(context.Background(), in); err != nil {
+			if _, err := bus.client().SendMessageBatch(context.Background(), in); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
-	_, _ = bus.client.PurgeQueue(context.Background(), &awssqs.PurgeQueueInput{QueueUrl: aws.String(url)})
+	_, _ = bus.client().PurgeQueue(context.Background(), &awssqs.PurgeQueueInput{QueueUrl: aws.String(url)})
 }
 
 func BenchmarkPublish100(b *testing.B) {
@@ -59,5 +59,5 @@ func BenchmarkPublish100(b *testing.B) {
 		}
 	}
 	url, _ := bus.queueURL(context.Background(), "bench-publish")
-	_, _ = bus.client.PurgeQueue(context.Background(), &awssqs.PurgeQueueInput{QueueUrl: aws.String(url)})
+	_, _ = bus.client().PurgeQueue(context.Background(), &awssqs.PurgeQueueInput{QueueUrl: aws.String(url)})
 }

@@ -115,8 +115,10 @@ func (c *Config) validate() error {
 
 // Bus is a playback.Bus on SQS.
 type Bus struct {
-	client *awssqs.Client
-	cfg    Config
+	// newClient returns the client: built on the first call that needs
+	// it (NewDeferred).
+	newClient func() *awssqs.Client
+	cfg       Config
 
 	mu        sync.Mutex
 	queueURLs map[string]string // topic → URL, from config, EnsureQueues or lookups
@@ -133,16 +135,33 @@ func New(ctx context.Context, cfg Config, client *awssqs.Client) (*Bus, error) {
 	if client == nil {
 		return nil, errors.New("sqs.New: an SQS client is required")
 	}
-	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("sqs.New: %w", err)
+	return busOf("sqs.New", cfg, func() *awssqs.Client { return client })
+}
+
+// NewDeferred is New with the client made by newClient on the bus's first
+// call that needs it (once, shared by every call after): a Lambda's first
+// request that publishes nothing does not pay for building it.
+func NewDeferred(ctx context.Context, cfg Config, newClient func() *awssqs.Client) (*Bus, error) {
+	if newClient == nil {
+		return nil, errors.New("sqs.NewDeferred: an SQS client constructor is required")
 	}
-	b := &Bus{client: client, cfg: cfg, queueURLs: make(map[string]string, len(cfg.QueueURLs))}
+	return busOf("sqs.NewDeferred", cfg, sync.OnceValue(newClient))
+}
+
+func busOf(op string, cfg Config, client func() *awssqs.Client) (*Bus, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	b := &Bus{newClient: client, cfg: cfg, queueURLs: make(map[string]string, len(cfg.QueueURLs))}
 	for topic, url := range cfg.QueueURLs {
 		b.queueURLs[topic] = url
 	}
 	b.done, b.stop = context.WithCancel(context.Background())
 	return b, nil
 }
+
+// client is the bus's client.
+func (b *Bus) client() *awssqs.Client { return b.newClient() }
 
 // Close stops the consumers and waits for the batches they hold to settle.
 func (b *Bus) Close() error {
@@ -190,7 +209,7 @@ func (b *Bus) queueURL(ctx context.Context, topic string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := b.client.GetQueueUrl(ctx, &awssqs.GetQueueUrlInput{QueueName: aws.String(name)})
+	out, err := b.client().GetQueueUrl(ctx, &awssqs.GetQueueUrlInput{QueueName: aws.String(name)})
 	if err != nil {
 		return "", fmt.Errorf("topic %q: GetQueueUrl %s: %w", topic, name, err)
 	}
@@ -216,7 +235,7 @@ func (b *Bus) EnsureQueues(ctx context.Context, topics ...string) error {
 		if err != nil {
 			return fmt.Errorf("sqs.EnsureQueues: %w", err)
 		}
-		attrs, err := b.client.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{
+		attrs, err := b.client().GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{
 			QueueUrl: aws.String(dlqURL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
 		})
 		if err != nil {
@@ -246,7 +265,7 @@ func (b *Bus) EnsureQueues(ctx context.Context, topics ...string) error {
 // createQueue creates a queue or, when one of that name exists with other
 // attributes, sets them on it.
 func (b *Bus) createQueue(ctx context.Context, name string, attrs map[string]string) (string, error) {
-	out, err := b.client.CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	out, err := b.client().CreateQueue(ctx, &awssqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
 	if err == nil {
 		return aws.ToString(out.QueueUrl), nil
 	}
@@ -254,11 +273,11 @@ func (b *Bus) createQueue(ctx context.Context, name string, attrs map[string]str
 	if !errors.As(err, &exists) {
 		return "", fmt.Errorf("CreateQueue %s: %w", name, err)
 	}
-	got, err := b.client.GetQueueUrl(ctx, &awssqs.GetQueueUrlInput{QueueName: aws.String(name)})
+	got, err := b.client().GetQueueUrl(ctx, &awssqs.GetQueueUrlInput{QueueName: aws.String(name)})
 	if err != nil {
 		return "", fmt.Errorf("GetQueueUrl %s: %w", name, err)
 	}
-	if _, err := b.client.SetQueueAttributes(ctx, &awssqs.SetQueueAttributesInput{QueueUrl: got.QueueUrl, Attributes: attrs}); err != nil {
+	if _, err := b.client().SetQueueAttributes(ctx, &awssqs.SetQueueAttributesInput{QueueUrl: got.QueueUrl, Attributes: attrs}); err != nil {
 		return "", fmt.Errorf("SetQueueAttributes %s: %w", name, err)
 	}
 	return aws.ToString(got.QueueUrl), nil
@@ -325,7 +344,7 @@ func (b *Bus) sendBatch(ctx context.Context, url string, batch []outgoing) error
 				Id: aws.String(id), MessageBody: aws.String(e.body), MessageAttributes: e.attrs,
 			})
 		}
-		out, err := b.client.SendMessageBatch(ctx, in)
+		out, err := b.client().SendMessageBatch(ctx, in)
 		if err != nil {
 			return fail("Publish", err)
 		}

@@ -104,6 +104,39 @@ func TestNewValidates(t *testing.T) {
 	}
 }
 
+// TestDeferredClientIsMadeOnFirstUse: NewDeferred makes no client until
+// a call needs one, then one for every call after, however many race.
+func TestDeferredClientIsMadeOnFirstUse(t *testing.T) {
+	t.Parallel()
+	var made atomic.Int64
+	b, err := NewDeferred(context.Background(), testConfig(), func() *awssqs.Client {
+		made.Add(1)
+		return awssqs.New(awssqs.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://127.0.0.1:1"), RetryMaxAttempts: 1,
+			Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if n := made.Load(); n != 0 {
+		t.Fatalf("NewDeferred made %d clients, want none before the first call", n)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() { _, _ = b.queueURL(context.Background(), "heartbeats") })
+	}
+	wg.Wait()
+	if n := made.Load(); n != 1 {
+		t.Fatalf("8 calls made %d clients, want 1", n)
+	}
+	if _, err := NewDeferred(context.Background(), testConfig(), nil); err == nil {
+		t.Fatal("NewDeferred without a constructor succeeded")
+	}
+	if _, err := NewDeferred(context.Background(), Config{MaxBatch: 11}, func() *awssqs.Client { panic("made") }); err == nil {
+		t.Fatal("NewDeferred with a bad configuration succeeded")
+	}
+}
+
 // receiveAll drains url until want messages arrived or the deadline passed.
 func receiveAll(t *testing.T, c *awssqs.Client, url string, want int) []types.Message {
 	t.Helper()

@@ -53,7 +53,7 @@ func (b *Bus) Subscribe(ctx context.Context, topic string, h playback.BatchHandl
 func (b *Bus) consume(ctx context.Context, topic, url string, h playback.BatchHandler) {
 	log := slog.Default().With("topic", topic, "queue_url", url)
 	for attempt := 0; ctx.Err() == nil; {
-		out, err := b.client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
+		out, err := b.client().ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
 			QueueUrl:              aws.String(url),
 			MaxNumberOfMessages:   int32(b.cfg.MaxBatch),
 			WaitTimeSeconds:       int32(b.cfg.WaitTime / time.Second),
@@ -126,7 +126,7 @@ func (b *Bus) deleteMessages(ctx context.Context, url string, handles []string) 
 		for i, h := range chunk {
 			in.Entries = append(in.Entries, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(h)})
 		}
-		out, err := b.client.DeleteMessageBatch(ctx, in)
+		out, err := b.client().DeleteMessageBatch(ctx, in)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -148,7 +148,7 @@ func (b *Bus) delayMessages(ctx context.Context, url string, handles []string) e
 				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(h), VisibilityTimeout: int32(b.cfg.RetryDelay / time.Second),
 			})
 		}
-		out, err := b.client.ChangeMessageVisibilityBatch(ctx, in)
+		out, err := b.client().ChangeMessageVisibilityBatch(ctx, in)
 		if err != nil {
 			errs = append(errs, err)
 			continue

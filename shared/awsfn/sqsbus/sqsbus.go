@@ -39,14 +39,16 @@ func New(ctx context.Context, env *awsfn.Env) (playback.Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := awssqs.NewFromConfig(awsCfg, func(o *awssqs.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
+	// The client is made on the first publish. A failed New is returned as
+	// a nil interface: its (*sqs.Bus)(nil) would otherwise reach the
+	// function as a non-nil Publisher.
+	bus, err := sqs.NewDeferred(ctx, cfg, func() *awssqs.Client {
+		return awssqs.NewFromConfig(awsCfg, func(o *awssqs.Options) {
+			if cfg.Endpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.Endpoint)
+			}
+		})
 	})
-	// A failed New is returned as a nil interface: its (*sqs.Bus)(nil)
-	// would otherwise reach the function as a non-nil Publisher.
-	bus, err := sqs.New(ctx, cfg, client)
 	if err != nil {
 		return nil, err
 	}
