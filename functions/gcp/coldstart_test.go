@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/functions/gcp/source"
 	"github.com/playplane/playplane/shared/auth"
 )
@@ -222,4 +224,99 @@ func BenchmarkColdStart(b *testing.B) {
 	b.ReportMetric(float64(slices.Min(listT))/float64(slices.Min(fsHelloT)), "list/fs-hello-min")
 	b.ReportMetric(fileMB(b, hello), "hello-MB")
 	b.ReportMetric(fileMB(b, playplane), "unit-MB")
+}
+
+// BenchmarkColdStartUnits measures every function's own deploy unit
+// (make gcp-source) against the Functions Framework hello, started
+// alternately in the same rounds: process start → the answer to a request
+// of its first route without credentials (a 4xx: the function is built,
+// its store and bus are not used), in wall time and in CPU time (user +
+// system of the process to that answer and the kill right after it, which
+// queueing for a core inflates less). Reported per function: the ratios of
+// the medians to the hello's (goal ≤ 2) and of the fastest starts.
+func BenchmarkColdStartUnits(b *testing.B) {
+	hello, _, _ := coldStartBinaries(b)
+	env := newTestEnv(b)
+	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir()}
+	helloEnv := append(slices.Clone(base), "FUNCTION_TARGET=Hello")
+	ctx := context.Background()
+	for _, f := range catalog.Functions {
+		if f.GCPEntryPoint == "" || len(f.Routes) == 0 {
+			continue
+		}
+		files, err := source.Files(ctx, "../..", f.Name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dir := b.TempDir()
+		if err := source.WriteTree(dir, files); err != nil {
+			b.Fatal(err)
+		}
+		unit := filepath.Join(dir, "bin", "playplane")
+		if err := source.Compile(ctx, dir, unit, true); err != nil {
+			b.Fatal(err)
+		}
+		fnEnv := append(slices.Clone(base), "FUNCTION_TARGET="+f.GCPEntryPoint,
+			"FIRESTORE_EMULATOR_HOST="+env.firestore, "PUBSUB_EMULATOR_HOST="+env.pubsub)
+		for k, v := range env.vars {
+			fnEnv = append(fnEnv, k+"="+v)
+		}
+		route := f.Routes[0]
+		path := strings.NewReplacer("{", "x", "}", "").Replace(route.Path)
+		b.Run(f.Name, func(b *testing.B) {
+			var helloT, helloCPU, fnT, fnCPU []time.Duration
+			for b.Loop() {
+				w, c := startToAnswer(b, hello, helloEnv, "GET", "/", func(s int) bool { return s == 200 })
+				helloT, helloCPU = append(helloT, w), append(helloCPU, c)
+				w, c = startToAnswer(b, unit, fnEnv, route.Method, path, func(s int) bool { return s >= 400 && s < 500 })
+				fnT, fnCPU = append(fnT, w), append(fnCPU, c)
+			}
+			b.ReportMetric(float64(median(helloCPU).Microseconds())/1000, "hello-cpu-ms")
+			b.ReportMetric(float64(median(fnCPU))/float64(median(helloCPU)), "x-hello-cpu")
+			b.ReportMetric(float64(median(fnT))/float64(median(helloT)), "x-hello")
+			b.ReportMetric(float64(slices.Min(fnT))/float64(slices.Min(helloT)), "x-hello-min")
+			b.ReportMetric(fileMB(b, unit), "unit-MB")
+		})
+	}
+}
+
+// startToAnswer starts bin with env, sends method path (JSON "{}" for a
+// body) until the process answers, checks the status, kills the process
+// and returns the time to the answer and the process's CPU time.
+func startToAnswer(b *testing.B, bin string, env []string, method, path string, ok func(status int) bool) (wall, cpu time.Duration) {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	cmd := exec.Command(bin)
+	cmd.Env = append(env, "PORT="+port)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	for {
+		req, _ := http.NewRequest(method, "http://127.0.0.1:"+port+path, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err == nil {
+			wall = time.Since(start)
+			resp.Body.Close()
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if !ok(resp.StatusCode) {
+				b.Fatalf("%s %s %s: status %d", filepath.Base(filepath.Dir(filepath.Dir(bin))), method, path, resp.StatusCode)
+			}
+			return wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		}
+		if time.Since(start) > 10*time.Second {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			b.Fatalf("%s did not answer within 10s: %v", bin, err)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
 }
