@@ -115,6 +115,12 @@ func BenchmarkUnsampledParts(b *testing.B) {
 			_ = time.Since(time.Now())
 		}
 	})
+	b.Run("monotonicNow twice", func(b *testing.B) {
+		defer cpuPerOp(b)()
+		for b.Loop() {
+			_ = monotonicNow() - monotonicNow()
+		}
+	})
 }
 
 var (
