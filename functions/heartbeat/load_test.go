@@ -231,7 +231,7 @@ func BenchmarkHandlerTelemetry(b *testing.B) {
 
 // drain acknowledges every message queued on bus, with a consumer that
 // stops once the bus is idle.
-func drain(b *testing.B, bus *membus.Bus) {
+func drain(b testing.TB, bus *membus.Bus) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := bus.Subscribe(ctx, events.TopicHeartbeats, func(context.Context, []playback.Message) []string { return nil }); err != nil {

@@ -228,23 +228,32 @@ func testDeliversEvery(t *testing.T, opts Options, newBus NewBus) {
 }
 
 // testTraceParent: a message's trace context is delivered in
-// Message.TraceParent whichever way its publisher gave it (the field, or
-// an attribute of that name, which wins), never as an attribute, and a
-// message without one gets none from a publish that has no trace.
+// Message.Trace whichever way its publisher gave it (the field, or an
+// attribute of that name, which wins), never as an attribute, and a
+// message without one gets none from a publish that has no trace. An
+// attribute of that name that is no traceparent is delivered as the
+// attribute it is, with no trace context.
 func testTraceParent(t *testing.T, opts Options, newBus NewBus) {
 	topic := topicName(t)
 	b := newBus(t, Setup{Topics: []string{topic}})
 	c := consume(t, b, topic, nil)
 	const field = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 	const attribute = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+	const notOne = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-00" // upper case
+	fieldTrace, ok := playback.ParseTraceParent(field)
+	if !ok {
+		t.Fatalf("%q does not parse", field)
+	}
 	rows := []struct {
-		name string
-		m    playback.Message
-		want string
+		name     string
+		m        playback.Message
+		want     string
+		wantAttr string // a traceparent attribute delivered
 	}{
-		{name: "field", m: playback.Message{TraceParent: field}, want: field},
+		{name: "field", m: playback.Message{Trace: fieldTrace}, want: field},
 		{name: "attribute", m: playback.Message{Attributes: map[string]string{playback.TraceParentAttribute: attribute}}, want: attribute},
-		{name: "attribute over field", m: playback.Message{TraceParent: field, Attributes: map[string]string{playback.TraceParentAttribute: attribute}}, want: attribute},
+		{name: "attribute over field", m: playback.Message{Trace: fieldTrace, Attributes: map[string]string{playback.TraceParentAttribute: attribute}}, want: attribute},
+		{name: "attribute that is none", m: playback.Message{Trace: fieldTrace, Attributes: map[string]string{playback.TraceParentAttribute: notOne}}, wantAttr: notOne},
 		{name: "none", m: playback.Message{}, want: ""},
 	}
 	for _, r := range rows {
@@ -260,11 +269,11 @@ func testTraceParent(t *testing.T, opts Options, newBus NewBus) {
 	c.waitFor(t, opts.Timeout, "every row", func() bool { return len(c.seen) == len(rows) })
 	for _, r := range rows {
 		got := c.seen[r.name][0]
-		if got.TraceParent != r.want {
-			t.Errorf("%s: delivered TraceParent %q, want %q", r.name, got.TraceParent, r.want)
+		if tp := got.Trace.TraceParent(); tp != r.want {
+			t.Errorf("%s: delivered trace context %q, want %q", r.name, tp, r.want)
 		}
-		if v, ok := got.Attributes[playback.TraceParentAttribute]; ok {
-			t.Errorf("%s: delivered a traceparent attribute %q besides the field", r.name, v)
+		if v := got.Attributes[playback.TraceParentAttribute]; v != r.wantAttr {
+			t.Errorf("%s: delivered a traceparent attribute %q, want %q", r.name, v, r.wantAttr)
 		}
 		if got.Attributes["row"] != r.name {
 			t.Errorf("%s: delivered attributes %v", r.name, got.Attributes)

@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -180,31 +179,22 @@ func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message)
 		return playback.Unavailable(errors.New("queue full"), "membus.Publish: topic %s has %d pending", name, len(t.ready))
 	}
 	now := time.Now()
-	// The trace context rides in Message.TraceParent (journaled as the
-	// traceparent attribute), so a consumer's span joins the publisher's
-	// trace even after a restart.
-	var tpBuf [64]byte
-	traceParent, carrier := telemetry.AppendTraceParent(tpBuf[:0], ctx)
-	var tpString string // made once, for messages that bring their own id
+	// The trace context rides in Message.Trace, in binary (journaled as
+	// the traceparent attribute), so a consumer's span joins the
+	// publisher's trace even after a restart.
+	trace, carrier := telemetry.MessageTrace(ctx)
 	accepted := make([]playback.Message, len(msgs))
 	for i, m := range msgs {
 		// A message's own trace context (an attribute of that name wins
 		// over the field) is delivered in the field, as the other buses
 		// deliver it, with none of the publish's tracestate or baggage,
-		// which belong to another trace.
+		// which belong to another trace; an attribute of that name that
+		// is no traceparent stays the attribute it is (and the field
+		// empty), as the buses with attributes deliver it.
 		own, hasOwn := m.Attributes[playback.TraceParentAttribute]
-		takesPublishs := !hasOwn && m.TraceParent == "" && len(traceParent) > 0
-		switch {
-		case takesPublishs && m.ID == "":
-			// Every heartbeat: its id and traceparent are one string, one
-			// allocation and one object for the collector to mark while
-			// the message waits in the queue.
-			m.ID, m.TraceParent = idBeside(traceParent)
-		case takesPublishs:
-			if tpString == "" {
-				tpString = string(traceParent)
-			}
-			m.TraceParent = tpString
+		takesPublishs := !hasOwn && !m.Trace.IsValid() && trace.IsValid()
+		if takesPublishs {
+			m.Trace = trace
 		}
 		if m.ID == "" {
 			m.ID = playback.NewID("msg")
@@ -215,9 +205,12 @@ func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message)
 		m.Data = slices.Clone(m.Data)
 		switch {
 		case hasOwn:
-			m.TraceParent = own
+			var ok bool
+			m.Trace, ok = playback.ParseTraceParent(own)
 			m.Attributes = maps.Clone(m.Attributes)
-			delete(m.Attributes, playback.TraceParentAttribute)
+			if ok {
+				delete(m.Attributes, playback.TraceParentAttribute)
+			}
 		case takesPublishs && len(carrier) > 0:
 			m.Attributes = telemetry.WithCarrier(m.Attributes, carrier) // not the caller's map: read-only from here on
 		default:
@@ -445,17 +438,4 @@ func (b *Bus) Close() error {
 	b.mu.Unlock()
 	b.wg.Wait()
 	return nil
-}
-
-// idBeside returns a new message id and traceparent as substrings of one
-// string. Whoever keeps the id beyond the message keeps the traceparent's
-// 55 bytes with it; nothing on the bus's paths keeps ids for long.
-func idBeside(traceParent []byte) (id, tp string) {
-	var sb strings.Builder
-	n := playback.NewIDLen("msg")
-	sb.Grow(n + len(traceParent))
-	playback.WriteNewID(&sb, "msg")
-	sb.Write(traceParent)
-	s := sb.String()
-	return s[:n], s[n:]
 }

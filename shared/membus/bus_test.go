@@ -269,9 +269,9 @@ func TestJournal(t *testing.T) {
 
 // TestTracedPublishAllocatesAsUntraced: a message published under an
 // unsampled request's span (a heartbeat's, nearly always) gets the span's
-// traceparent with no allocation more than a message published with
-// tracing off (its id and traceparent are one string), and both read as
-// they would apart.
+// trace context with no allocation more than a message published with
+// tracing off (the message holds it in binary), and both read as they
+// would apart.
 func TestTracedPublishAllocatesAsUntraced(t *testing.T) {
 	p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "test", SpanExporter: tracetest.NewInMemoryExporter(),
 		Lookup: envconfig.MapLookuper(map[string]string{telemetry.EnvTracesSampler: "parentbased_always_off"})})
@@ -284,7 +284,7 @@ func TestTracedPublishAllocatesAsUntraced(t *testing.T) {
 	if !sc.IsValid() || sc.IsSampled() {
 		t.Fatalf("span context %v, want a valid unsampled one", sc)
 	}
-	want, _ := telemetry.TraceParent(traced)
+	want, _ := telemetry.MessageTrace(traced)
 	publish := func(ctx context.Context) (allocs float64, got playback.Message) {
 		b := membus.New(membus.Config{MaxPending: 1 << 20})
 		t.Cleanup(func() { _ = b.Close() })
@@ -315,11 +315,11 @@ func TestTracedPublishAllocatesAsUntraced(t *testing.T) {
 	if tracedAllocs != plainAllocs {
 		t.Errorf("traced publish: %v allocs, untraced: %v", tracedAllocs, plainAllocs)
 	}
-	if plain.TraceParent != "" {
-		t.Errorf("untraced message has traceparent %q", plain.TraceParent)
+	if plain.Trace.IsValid() {
+		t.Errorf("untraced message has trace context %q", plain.Trace.TraceParent())
 	}
-	if m.TraceParent != want {
-		t.Errorf("traceparent %q, want %q", m.TraceParent, want)
+	if !want.IsValid() || m.Trace != want {
+		t.Errorf("trace context %q, want %q", m.Trace.TraceParent(), want.TraceParent())
 	}
 	if !strings.HasPrefix(m.ID, "msg_") || len(m.ID) != len(plain.ID) || !playback.ValidID(m.ID) {
 		t.Errorf("id %q, want one shaped as %q", m.ID, plain.ID)
@@ -347,10 +347,14 @@ func TestPublishTraceContextPerMessage(t *testing.T) {
 	// The publish's span is a child of sc: its trace, its own span id.
 	const trace1 = "00-01000000000000000000000000000000-"
 	const own = "00-0a000000000000000000000000000000-0b00000000000000-00"
+	ownTrace, ok := playback.ParseTraceParent(own)
+	if !ok {
+		t.Fatalf("%q does not parse", own)
+	}
 	b := membus.New(membus.Config{})
 	t.Cleanup(func() { _ = b.Close() })
 	if err := b.Publish(ctx, "t", playback.Message{Data: []byte("a")}, playback.Message{ID: "mine", Data: []byte("b")},
-		playback.Message{Data: []byte("c"), TraceParent: own}); err != nil {
+		playback.Message{Data: []byte("c"), Trace: ownTrace}); err != nil {
 		t.Fatal(err)
 	}
 	sub, cancel := context.WithCancel(context.Background())
@@ -369,7 +373,7 @@ func TestPublishTraceContextPerMessage(t *testing.T) {
 		m := <-got
 		byData[string(m.Data)] = m
 	}
-	want := byData["a"].TraceParent
+	want := byData["a"].Trace.TraceParent()
 	if !strings.HasPrefix(want, trace1) || len(want) != len(own) || !strings.HasSuffix(want, "-01") {
 		t.Fatalf("traceparent %q, want one of trace %q, sampled", want, trace1)
 	}
@@ -384,8 +388,8 @@ func TestPublishTraceContextPerMessage(t *testing.T) {
 		{name: "own traceparent", data: "c", tp: own, id: func(id string) bool { return strings.HasPrefix(id, "msg_") }},
 	} {
 		m := byData[tc.data]
-		if m.TraceParent != tc.tp || m.Attributes["tracestate"] != tc.state || !tc.id(m.ID) {
-			t.Errorf("%s: id %q, traceparent %q, attributes %v; want traceparent %q, tracestate %q", tc.name, m.ID, m.TraceParent, m.Attributes, tc.tp, tc.state)
+		if m.Trace.TraceParent() != tc.tp || m.Attributes["tracestate"] != tc.state || !tc.id(m.ID) {
+			t.Errorf("%s: id %q, traceparent %q, attributes %v; want traceparent %q, tracestate %q", tc.name, m.ID, m.Trace.TraceParent(), m.Attributes, tc.tp, tc.state)
 		}
 	}
 }

@@ -15,20 +15,22 @@ type Message struct {
 	OrderingKey string            `json:"ordering_key,omitempty"`
 	Data        []byte            `json:"data"`
 	Attributes  map[string]string `json:"attributes,omitempty"`
-	// TraceParent is the W3C traceparent of the span that published the
-	// message, so that its consumer's span joins that trace. The bus
-	// adapters set it from the publish's context (a caller's own value
-	// wins, as its own attributes do) and carry it as their transport's
-	// attribute of that name (TraceParentAttribute: SQS MessageAttributes,
-	// Pub/Sub attributes, the walbus journal); delivered, it is here, not
-	// in Attributes. A field, not an attribute, because every heartbeat
-	// carries one: a map per message would be made for it alone.
-	TraceParent     string    `json:"traceparent,omitempty"`
-	PublishTime     time.Time `json:"publish_time,omitzero"`
-	DeliveryAttempt int       `json:"delivery_attempt,omitempty"`
+	// Trace is the trace context of the span that published the message,
+	// so that its consumer's span joins that trace. The bus adapters set
+	// it from the publish's context (a caller's own value wins, as its own
+	// attributes do: a valid traceparent attribute over the field) and
+	// carry it as their transport's attribute of that name
+	// (TraceParentAttribute: SQS MessageAttributes, Pub/Sub attributes,
+	// the walbus journal); delivered, it is here, not in Attributes. A
+	// field, not an attribute, because every heartbeat carries one: a map
+	// per message would be made for it alone; binary, so that a bus with
+	// no attributes never formats it (TraceContext).
+	Trace           TraceContext `json:"traceparent,omitzero"`
+	PublishTime     time.Time    `json:"publish_time,omitzero"`
+	DeliveryAttempt int          `json:"delivery_attempt,omitempty"`
 }
 
-// TraceParentAttribute is the name Message.TraceParent travels under in a
+// TraceParentAttribute is the name Message.Trace travels under in a
 // transport's attributes: the W3C Trace Context header's name, which
 // OpenTelemetry's propagators read.
 const TraceParentAttribute = "traceparent"

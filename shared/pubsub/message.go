@@ -18,24 +18,21 @@ import (
 // the topic's full name, which shares the 10 MB publish request.
 func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*pubsub.Message, error) {
 	out := &pubsub.Message{Data: m.Data, OrderingKey: m.OrderingKey}
-	if len(m.Attributes) > 0 || m.ID != "" || len(carrier) > 0 || m.TraceParent != "" {
+	if len(m.Attributes) > 0 || m.ID != "" || len(carrier) > 0 || m.Trace.IsValid() {
 		out.Attributes = make(map[string]string, len(m.Attributes)+len(carrier)+2)
 	}
 	// The message's own trace context (its attribute over its field) goes
 	// without the publish's (telemetry.Carrier), whose tracestate or
 	// baggage belong to another trace; other attributes of the message
 	// win over the publish's of the same name.
-	if _, own := m.Attributes[playback.TraceParentAttribute]; own || m.TraceParent != "" {
+	if _, own := m.Attributes[playback.TraceParentAttribute]; own || m.Trace.IsValid() {
 		carrier = nil
 	}
 	for name, value := range carrier {
 		out.Attributes[name] = value
 	}
-	if m.TraceParent != "" {
-		if err := validAttribute(playback.TraceParentAttribute, m.TraceParent); err != nil {
-			return nil, err
-		}
-		out.Attributes[playback.TraceParentAttribute] = m.TraceParent
+	if m.Trace.IsValid() {
+		out.Attributes[playback.TraceParentAttribute] = m.Trace.TraceParent()
 	}
 	for name, value := range m.Attributes {
 		if err := validAttribute(name, value); err != nil {

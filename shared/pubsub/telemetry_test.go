@@ -34,8 +34,8 @@ func TestTraceCrossesTheTopic(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	})
 	m := next(t, seen, "the traced message")
-	if m.Attributes["k"] != "v" || len(m.TraceParent) == 0 || m.Attributes["traceparent"] != "" {
-		t.Errorf("delivered attributes %v, traceparent %q: want the message's own, and the traceparent in its field", m.Attributes, m.TraceParent)
+	if m.Attributes["k"] != "v" || !m.Trace.IsValid() || m.Attributes["traceparent"] != "" {
+		t.Errorf("delivered attributes %v, traceparent %q: want the message's own, and the traceparent in its field", m.Attributes, m.Trace.TraceParent())
 	}
 	// The consumer's spans end once the handler returns: wait for them.
 	deadline := time.Now().Add(10 * time.Second)

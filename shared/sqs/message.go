@@ -52,13 +52,13 @@ func encode(m playback.Message, carrier map[string]string) (outgoing, error) {
 		}
 		out.attrs[name] = stringAttr(value)
 	}
-	if _, own := out.attrs[playback.TraceParentAttribute]; own || m.TraceParent != "" {
+	if _, own := out.attrs[playback.TraceParentAttribute]; own || m.Trace.IsValid() {
 		// The message's own trace context (its attribute over its field)
 		// goes without the publish's tracestate or baggage, which belong
 		// to another trace.
 		carrier = nil
 		if !own {
-			out.attrs[playback.TraceParentAttribute] = stringAttr(m.TraceParent)
+			out.attrs[playback.TraceParentAttribute] = stringAttr(m.Trace.TraceParent())
 		}
 	}
 	if m.ID != "" {

@@ -45,8 +45,8 @@ func TestTraceCrossesTheQueue(t *testing.T) {
 	})
 	select {
 	case m := <-got:
-		if m.Attributes["k"] != "v" || len(m.TraceParent) == 0 || m.Attributes["traceparent"] != "" {
-			t.Errorf("delivered attributes %v, traceparent %q: want the message's own, and the traceparent in its field", m.Attributes, m.TraceParent)
+		if m.Attributes["k"] != "v" || !m.Trace.IsValid() || m.Attributes["traceparent"] != "" {
+			t.Errorf("delivered attributes %v, traceparent %q: want the message's own, and the traceparent in its field", m.Attributes, m.Trace.TraceParent())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no delivery")

@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"encoding/hex"
 	"maps"
 	"slices"
 
@@ -85,111 +84,101 @@ func (p publishEnd) end(err error) {
 
 func noEnd(error) {}
 
-// Carrier returns TraceParent's two results as one map of message
+// Carrier returns the trace context of ctx as one map of message
 // attributes (traceparent, and tracestate or baggage when ctx has them),
 // for the SQS and Pub/Sub adapters, which send the trace context as
 // attributes anyway and make the map once per Publish: a consumer's span
 // then joins the trace of the request that published it. It is nil when
 // tracing is off or ctx has no span.
 func Carrier(ctx context.Context) map[string]string {
-	tp, more := TraceParent(ctx)
+	tc, more := MessageTrace(ctx)
 	switch {
-	case tp == "":
+	case !tc.IsValid():
 		return nil
 	case more == nil:
-		return map[string]string{traceparentKey: tp}
+		return map[string]string{traceparentKey: tc.TraceParent()}
 	}
-	more[traceparentKey] = tp // TraceParent made it for this call
+	more[traceparentKey] = tc.TraceParent() // MessageTrace made it for this call
 	return more
 }
 
-// TraceParent returns the trace context of ctx for a published message:
-// its traceparent, for Message.TraceParent, and only when ctx also has a
-// tracestate or baggage, those as attributes to add (nil otherwise).
-// Both are what the propagator writes (TestCarrierIsThePropagators). It
-// returns "" and nil when tracing is off or ctx has no span.
-func TraceParent(ctx context.Context) (string, map[string]string) {
-	var b [traceparentLen]byte
-	tp, more := AppendTraceParent(b[:0], ctx)
-	if len(tp) == 0 {
-		return "", more
-	}
-	return string(tp), more
-}
-
-// AppendTraceParent is TraceParent appending the traceparent to dst
-// (dst itself when there is none), for a caller that puts it into a
-// string of its own making: the bus builds a message's id and
-// traceparent in one allocation.
-func AppendTraceParent(dst []byte, ctx context.Context) ([]byte, map[string]string) {
+// MessageTrace returns the trace context of ctx for a published message:
+// its span's, for Message.Trace, and only when ctx also has a tracestate
+// or baggage, those as attributes to add (nil otherwise). The two are what
+// the propagator writes (TestCarrierIsThePropagators), the traceparent in
+// binary: a bus without attributes (membus, every heartbeat) formats
+// nothing. It returns no trace context and nil when tracing is off or ctx
+// has no span.
+func MessageTrace(ctx context.Context) (playback.TraceContext, map[string]string) {
 	rt := current()
 	if rt == nil || rt.tracer == nil {
-		return dst, nil
+		return playback.TraceContext{}, nil
 	}
 	sc := trace.SpanContextFromContext(ctx)
 	if !sc.IsValid() {
-		return dst, nil
+		return playback.TraceContext{}, nil
 	}
-	if sc.TraceState().Len() > 0 || baggage.FromContext(ctx).Len() > 0 {
-		c := make(propagation.MapCarrier, 3)
-		rt.prop.Inject(ctx, c)
-		tp := c[traceparentKey]
-		delete(c, traceparentKey)
-		if len(c) == 0 {
-			return append(dst, tp...), nil
-		}
-		return append(dst, tp...), c
+	tc := messageTrace(sc)
+	if sc.TraceState().Len() == 0 && baggage.FromContext(ctx).Len() == 0 {
+		// The common case, on every heartbeat: no map.
+		return tc, nil
 	}
-	// The common case, on every heartbeat: the traceparent alone, no map.
-	return appendTraceparent(dst, sc), nil
+	c := make(propagation.MapCarrier, 3)
+	rt.prop.Inject(ctx, c)
+	delete(c, traceparentKey)
+	if len(c) == 0 {
+		return tc, nil
+	}
+	return tc, c
+}
+
+// messageTrace is sc as a message carries it.
+func messageTrace(sc trace.SpanContext) playback.TraceContext {
+	return playback.TraceContext{TraceID: sc.TraceID(), SpanID: sc.SpanID(), Flags: byte(sc.TraceFlags())}
 }
 
 // traceparentKey is the trace context's name in a carrier.
 const traceparentKey = playback.TraceParentAttribute
 
 // messageCarrier reads a delivered message's trace context for the
-// propagator: its attributes, and its TraceParent under traceparentKey
-// unless an attribute of that name (the publisher's own) overrides it.
-// It is read only: Set does nothing.
+// propagator: its attributes, and its Trace under traceparentKey unless
+// an attribute of that name (the publisher's own) overrides it. It is
+// read only: Set does nothing.
 type messageCarrier struct{ m *playback.Message }
 
 func (c messageCarrier) Get(key string) string {
 	if v, ok := c.m.Attributes[key]; ok || key != traceparentKey {
 		return v
 	}
-	return c.m.TraceParent
+	return c.m.Trace.TraceParent()
 }
 
 func (c messageCarrier) Set(string, string) {}
 
 func (c messageCarrier) Keys() []string {
 	keys := slices.Collect(maps.Keys(c.m.Attributes))
-	if _, ok := c.m.Attributes[traceparentKey]; !ok && c.m.TraceParent != "" {
+	if _, ok := c.m.Attributes[traceparentKey]; !ok && c.m.Trace.IsValid() {
 		keys = append(keys, traceparentKey)
 	}
 	return keys
 }
 
-// traceparent formats sc as the W3C traceparent of version 00; of the
-// flags it keeps only those the specification defines (sampled, random),
-// as the propagator does.
-func traceparent(sc trace.SpanContext) string {
-	var b [traceparentLen]byte
-	return string(appendTraceparent(b[:0], sc))
-}
-
-// traceparentLen is the length of a traceparent of version 00.
-const traceparentLen = 55
-
-func appendTraceparent(dst []byte, sc trace.SpanContext) []byte {
-	n := len(dst)
-	dst = append(dst, "00-00000000000000000000000000000000-0000000000000000-00"...)
-	b := dst[n:]
-	tid, sid := sc.TraceID(), sc.SpanID()
-	hex.Encode(b[3:35], tid[:])
-	hex.Encode(b[36:52], sid[:])
-	hex.Encode(b[53:], []byte{byte(sc.TraceFlags() & (trace.FlagsSampled | trace.FlagsRandom))})
-	return dst
+// messageParent returns the context of m's publisher for its consumer's
+// span: read from m.Trace itself when the message has nothing else the
+// propagator would read (no tracestate, baggage or traceparent attribute:
+// every heartbeat), which is what the propagator would make of it
+// (TestMessageParentIsThePropagators) without formatting the traceparent
+// to parse it again; else by the propagator.
+func (rt *runtime) messageParent(m *playback.Message) context.Context {
+	if len(m.Attributes) == 0 {
+		if !m.Trace.IsValid() {
+			return context.Background()
+		}
+		return trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: m.Trace.TraceID, SpanID: m.Trace.SpanID,
+			TraceFlags: trace.TraceFlags(m.Trace.Flags & (playback.TraceFlagSampled | playback.TraceFlagRandom)), Remote: true}))
+	}
+	return rt.prop.Extract(context.Background(), messageCarrier{m})
 }
 
 // WithCarrier returns attrs with carrier's entries added where attrs has
@@ -227,7 +216,7 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 		links := make([]trace.Link, 0, len(msgs))
 		parents := make([]context.Context, len(msgs))
 		for i := range msgs {
-			parents[i] = rt.prop.Extract(context.Background(), messageCarrier{&msgs[i]})
+			parents[i] = rt.messageParent(&msgs[i])
 			if sc := trace.SpanContextFromContext(parents[i]); sc.IsValid() {
 				links = append(links, trace.Link{SpanContext: sc})
 			}

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -19,9 +20,13 @@ func OwnsRequestHistogram(p *Provider) bool {
 }
 
 // DriftRequestHistogram breaks p's own request histogram on purpose (each
-// measurement lands one bucket up), to show that a comparison catches it.
+// measurement lands one bucket up, the last bucket staying the last), to
+// show that a comparison catches it: the boundaries a measurement is
+// looked up in move one place up behind a -Inf, while the reported ones
+// (and the exemplars') stay. Call it before any measurement.
 func DriftRequestHistogram(p *Provider) {
-	p.rt.inst.reqHist.drift = true
+	h := p.rt.inst.reqHist
+	h.search = append([]float64{math.Inf(-1)}, h.bounds[:len(h.bounds)-1]...)
 }
 
 // RecordRequestDuration records a request duration as Request.End does,

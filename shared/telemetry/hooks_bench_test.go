@@ -29,8 +29,8 @@ func BenchmarkHooks(b *testing.B) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/playback/{id}/heartbeat", func(w http.ResponseWriter, r *http.Request) {
 		ctx, end := telemetry.StartPublish(r.Context(), telemetry.SystemLocal, "heartbeats", 1)
-		tp, more := telemetry.TraceParent(ctx)
-		_ = playback.Message{TraceParent: tp, Attributes: more}
+		tc, more := telemetry.MessageTrace(ctx)
+		_ = playback.Message{Trace: tc, Attributes: more}
 		end(nil)
 	})
 	run := func(b *testing.B, p *telemetry.Provider) {

@@ -57,8 +57,10 @@ type StatusWriter interface {
 // Request is one HTTP request's telemetry, from StartRequest to End.
 // The zero Request (telemetry off) does nothing.
 type Request struct {
-	rt    *runtime
-	start time.Time
+	rt *runtime
+	// start is when the request began, on the monotonic clock alone
+	// (monotonicNow), for its duration; zero without metrics.
+	start time.Duration
 	// span is the server span when it records; an unsampled one is only
 	// in the context, where its children and the trace context on the
 	// bus find its trace id and sampling decision.
@@ -103,7 +105,10 @@ func startRequest(ctx context.Context, r *http.Request, v ctxValue) (context.Con
 }
 
 func (rt *runtime) startRequest(ctx context.Context, r *http.Request, v ctxValue) (context.Context, Request) {
-	q := Request{rt: rt, start: time.Now()}
+	q := Request{rt: rt}
+	if rt.inst != nil {
+		q.start = monotonicNow()
+	}
 	if rt.tracer == nil {
 		return v.wrap(ctx), q
 	}
@@ -163,9 +168,18 @@ func (q Request) End(w StatusWriter, r *http.Request, recovered any) {
 		if q.span != nil {
 			ctx = r.Context()
 		}
-		q.rt.recordDuration(ctx, r.Method, route, status, time.Since(q.start).Seconds())
+		q.rt.recordDuration(ctx, r.Method, route, status, (monotonicNow() - q.start).Seconds())
 	}
 }
+
+// monotonicBase anchors monotonicNow.
+var monotonicBase = time.Now()
+
+// monotonicNow is the monotonic clock's reading since monotonicBase: a
+// request's duration needs nothing else, and time.Since of a time that
+// holds a monotonic reading reads that clock alone, where time.Now reads
+// the wall clock as well (two clock reads instead of three a request).
+func monotonicNow() time.Duration { return time.Since(monotonicBase) }
 
 // fail ends a recorded span as failed by a panic.
 func (q Request) fail() {

@@ -55,8 +55,8 @@ func TestOffAddsNoAllocations(t *testing.T) {
 		{name: "publish hooks", bare: func() {}, off: func() {
 			c, end := telemetry.StartPublish(ctx, telemetry.SystemLocal, "t", 1)
 			_ = telemetry.WithCarrier(attrs, telemetry.Carrier(c))
-			tp, more := telemetry.TraceParent(c)
-			_ = playback.Message{TraceParent: tp, Attributes: telemetry.WithCarrier(attrs, more)}
+			tc, more := telemetry.MessageTrace(c)
+			_ = playback.Message{Trace: tc, Attributes: telemetry.WithCarrier(attrs, more)}
 			end(nil)
 		}},
 		{name: "metrics", bare: func() {}, off: func() {

@@ -100,19 +100,25 @@ func BenchmarkUnsampledParts(b *testing.B) {
 	b.Run("traceparent map", func(b *testing.B) {
 		defer cpuPerOp(b)()
 		for b.Loop() {
-			keptAttrs = map[string]string{traceparentKey: traceparent(sc)}
+			keptAttrs = map[string]string{traceparentKey: messageTrace(sc).TraceParent()}
 		}
 	})
 	b.Run("traceparent", func(b *testing.B) {
 		defer cpuPerOp(b)()
 		for b.Loop() {
-			keptTraceParent = traceparent(sc)
+			keptTraceParent = messageTrace(sc).TraceParent()
 		}
 	})
 	b.Run("time.Now, Since", func(b *testing.B) {
 		defer cpuPerOp(b)()
 		for b.Loop() {
 			_ = time.Since(time.Now())
+		}
+	})
+	b.Run("monotonicNow twice", func(b *testing.B) {
+		defer cpuPerOp(b)()
+		for b.Loop() {
+			_ = monotonicNow() - monotonicNow()
 		}
 	})
 }

@@ -37,13 +37,15 @@ import (
 // text, EMF lines, OTLP, Cloud Monitoring). Where the SDK would behave
 // otherwise (ownRequestHistogram), Setup leaves the metric to the SDK.
 type requestHistogram struct {
-	bounds  []float64
-	filter  exemplar.Filter // nil: no exemplars (always_off)
-	limit   int
-	readers []*histReader
-	// drift, in tests only, breaks the aggregate on purpose, to show that
-	// the comparison with the SDK catches it.
-	drift bool
+	// bounds are the view's bucket boundaries, as reported and as the
+	// exemplar reservoir buckets by; search is what a measurement's
+	// bucket is looked up in: bounds itself, except where a test shifts
+	// it to break the aggregate on purpose (DriftRequestHistogram), which
+	// costs a measurement nothing.
+	bounds, search []float64
+	filter         exemplar.Filter // nil: no exemplars (always_off)
+	limit          int
+	readers        []*histReader
 }
 
 // histReader is one reader's aggregate: a reader reads with its own
@@ -117,6 +119,7 @@ var overflowSet = attribute.NewSet(attribute.Bool("otel.metric.overflow", true))
 
 func newRequestHistogram() *requestHistogram {
 	h := &requestHistogram{bounds: slices.Sorted(slices.Values(secondsBuckets)), limit: sdkCardinalityLimit}
+	h.search = h.bounds
 	// As the SDK reads OTEL_METRICS_EXEMPLAR_FILTER (sdk/metric config.go):
 	// unknown values leave its default, trace_based.
 	switch strings.ToLower(strings.TrimSpace(os.Getenv("OTEL_METRICS_EXEMPLAR_FILTER"))) {
@@ -170,10 +173,7 @@ func (r *histReader) record(ctx context.Context, k routeKey, v float64, offer bo
 
 // add adds v to s as the SDK's histogram point does.
 func (r *histReader) add(ctx context.Context, s *histSeries, v float64, offer bool, ts time.Time) {
-	idx := sort.SearchFloat64s(r.h.bounds, v)
-	if r.h.drift {
-		idx = min(idx+1, len(r.h.bounds))
-	}
+	idx := sort.SearchFloat64s(r.h.search, v)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.counts[idx]++

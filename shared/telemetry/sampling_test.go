@@ -25,8 +25,8 @@ func beat(t *testing.T, traceparent string) playback.Message {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/playback/{id}/heartbeat", func(w http.ResponseWriter, r *http.Request) {
 		ctx, end := telemetry.StartPublish(r.Context(), telemetry.SystemLocal, "heartbeats", 1)
-		tp, more := telemetry.TraceParent(ctx)
-		published = playback.Message{ID: playback.NewID("msg"), TraceParent: tp, Attributes: more}
+		tc, more := telemetry.MessageTrace(ctx)
+		published = playback.Message{ID: playback.NewID("msg"), Trace: tc, Attributes: more}
 		end(nil)
 		w.WriteHeader(http.StatusOK)
 	})
@@ -109,7 +109,7 @@ func TestSamplerFromTheEnvironment(t *testing.T) {
 			flags := map[string]string{sampledTrace: "01", unsampledTrace: "00", lowTrace: "00", highTrace: "01"}
 			for id := range tc.sent {
 				msg := beat(t, "00-"+id+"-00f067aa0ba902b7-"+flags[id])
-				tp := msg.TraceParent
+				tp := msg.Trace.TraceParent()
 				if !strings.Contains(tp, id) {
 					t.Errorf("trace %s: message carries traceparent %q, want the caller's trace", id, tp)
 				}
@@ -120,7 +120,7 @@ func TestSamplerFromTheEnvironment(t *testing.T) {
 			}
 			roots := map[string]bool{}
 			for range tc.roots {
-				tp := beat(t, "").TraceParent
+				tp := beat(t, "").Trace.TraceParent()
 				if len(tp) != 55 {
 					t.Fatalf("a root request's message carries traceparent %q: even unsampled, the trace context travels", tp)
 				}

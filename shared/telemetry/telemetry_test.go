@@ -294,15 +294,15 @@ func TestServerSpansJoinTheCallersTrace(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/playback/{id}/heartbeat", func(w http.ResponseWriter, r *http.Request) {
 		ctx, end := telemetry.StartPublish(r.Context(), telemetry.SystemLocal, "heartbeats", 1)
-		tp, more := telemetry.TraceParent(ctx)
-		published = playback.Message{ID: "m1", TraceParent: tp, Attributes: telemetry.WithCarrier(map[string]string{"k": "v"}, more)}
+		tc, more := telemetry.MessageTrace(ctx)
+		published = playback.Message{ID: "m1", Trace: tc, Attributes: telemetry.WithCarrier(map[string]string{"k": "v"}, more)}
 		end(nil)
 		w.WriteHeader(http.StatusAccepted)
 	})
 	req := httptest.NewRequest("POST", "/v1/playback/ses_1/heartbeat", nil)
 	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	telemetry.ServeHTTP(httptest.NewRecorder(), req, mux)
-	if published.Attributes["k"] != "v" || !strings.Contains(published.TraceParent, traceID) {
+	if published.Attributes["k"] != "v" || !strings.Contains(published.Trace.TraceParent(), traceID) {
 		t.Fatalf("published %+v: want the message's own attributes and the trace's traceparent", published)
 	}
 	telemetry.Consume(context.Background(), telemetry.SystemLocal, "heartbeats", []playback.Message{published},

@@ -29,7 +29,7 @@ func appendMessage(b []byte, m *playback.Message) []byte {
 	// a field of its own (playback.TraceParentAttribute), so journals of
 	// either version read alike; an attribute of that name wins.
 	_, own := m.Attributes[playback.TraceParentAttribute]
-	traceParent := m.TraceParent != "" && !own
+	traceParent := m.Trace.IsValid() && !own
 	n := len(m.Attributes)
 	if traceParent {
 		n++
@@ -37,7 +37,8 @@ func appendMessage(b []byte, m *playback.Message) []byte {
 	b = binary.AppendUvarint(b, uint64(n))
 	if traceParent {
 		b = appendString(b, playback.TraceParentAttribute)
-		b = appendString(b, m.TraceParent)
+		b = binary.AppendUvarint(b, playback.TraceParentLen)
+		b = m.Trace.AppendTraceParent(b)
 	}
 	for k, v := range m.Attributes {
 		b = appendString(b, k)
@@ -121,8 +122,12 @@ func decodeMessage(raw []byte) (playback.Message, error) {
 		for range n {
 			k, v := r.bytes(), r.bytes()
 			if string(k) == playback.TraceParentAttribute {
-				m.TraceParent = string(v)
-				continue
+				// What is no traceparent stays the attribute it is, as
+				// the other buses deliver it.
+				if tc, ok := playback.ParseTraceParent(string(v)); ok {
+					m.Trace = tc
+					continue
+				}
 			}
 			if m.Attributes == nil {
 				m.Attributes = make(map[string]string, n)

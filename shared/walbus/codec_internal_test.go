@@ -20,8 +20,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"everything", playback.Message{ID: "msg_2", OrderingKey: "ses_1", Data: []byte(`{"a":1}` + "\x00\xff"),
 			Attributes: map[string]string{"source": "stripe", "type": "customer.subscription.deleted", "": "empty key"}, PublishTime: at}},
 		{"large data", playback.Message{ID: "msg_3", Data: make([]byte, 70_000), PublishTime: at}},
-		{"trace parent", playback.Message{ID: "msg_4", Data: []byte("x"), TraceParent: sampleTraceParent, PublishTime: at}},
-		{"trace parent and attributes", playback.Message{ID: "msg_5", Data: []byte("x"), TraceParent: sampleTraceParent,
+		{"trace parent", playback.Message{ID: "msg_4", Data: []byte("x"), Trace: sampleTrace, PublishTime: at}},
+		{"trace parent and attributes", playback.Message{ID: "msg_5", Data: []byte("x"), Trace: sampleTrace,
 			Attributes: map[string]string{"tracestate": "vendor=x"}, PublishTime: at}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,28 +53,40 @@ func TestCodecRoundTrip(t *testing.T) {
 
 const sampleTraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
-// TestCodecTraceParentIsTheAttribute: a message's TraceParent is journaled
-// as the traceparent attribute it was before it had a field, so a journal
+var sampleTrace, _ = playback.ParseTraceParent(sampleTraceParent)
+
+// TestCodecTraceParentIsTheAttribute: a message's Trace is journaled as
+// the traceparent attribute it was before it had a field, so a journal
 // written by either version reads back with it in the field; an attribute
-// of that name that a publisher set itself wins.
+// of that name that a publisher set itself wins, and one that is no
+// traceparent reads back as the attribute it is.
 func TestCodecTraceParentIsTheAttribute(t *testing.T) {
 	t.Parallel()
 	at := time.Unix(1, 0)
-	asField := appendMessage(nil, &playback.Message{ID: "m", Data: []byte("x"), TraceParent: sampleTraceParent, PublishTime: at})
+	if !sampleTrace.IsValid() {
+		t.Fatalf("%q does not parse", sampleTraceParent)
+	}
+	asField := appendMessage(nil, &playback.Message{ID: "m", Data: []byte("x"), Trace: sampleTrace, PublishTime: at})
 	asAttribute := appendMessage(nil, &playback.Message{ID: "m", Data: []byte("x"),
 		Attributes: map[string]string{playback.TraceParentAttribute: sampleTraceParent}, PublishTime: at})
 	if string(asField) != string(asAttribute) {
 		t.Fatalf("journaled as a field %q, as the attribute %q", asField, asAttribute)
 	}
 	got, err := decodeMessage(asAttribute)
-	if err != nil || got.TraceParent != sampleTraceParent || got.Attributes != nil {
+	if err != nil || got.Trace != sampleTrace || got.Attributes != nil {
 		t.Fatalf("decoded %+v, %v: want the traceparent in its field and no attributes", got, err)
 	}
 	own := "00-11111111111111111111111111111111-2222222222222222-00"
-	both := appendMessage(nil, &playback.Message{ID: "m", TraceParent: sampleTraceParent,
+	both := appendMessage(nil, &playback.Message{ID: "m", Trace: sampleTrace,
 		Attributes: map[string]string{playback.TraceParentAttribute: own}, PublishTime: at})
-	if got, err := decodeMessage(both); err != nil || got.TraceParent != own {
+	if got, err := decodeMessage(both); err != nil || got.Trace.TraceParent() != own || got.Attributes != nil {
 		t.Fatalf("decoded %+v, %v: want the publisher's own traceparent", got, err)
+	}
+	const notOne = "01-not-a-traceparent"
+	bad := appendMessage(nil, &playback.Message{ID: "m", Trace: sampleTrace,
+		Attributes: map[string]string{playback.TraceParentAttribute: notOne}, PublishTime: at})
+	if got, err := decodeMessage(bad); err != nil || got.Trace.IsValid() || got.Attributes[playback.TraceParentAttribute] != notOne {
+		t.Fatalf("decoded %+v, %v: want the attribute as it was and no trace context", got, err)
 	}
 }
 

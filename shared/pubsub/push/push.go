@@ -121,8 +121,11 @@ func Decode(in Incoming) playback.Message {
 			m.ID = value
 			continue
 		case playback.TraceParentAttribute:
-			m.TraceParent = value
-			continue
+			// What is no traceparent stays the attribute it is.
+			if tc, ok := playback.ParseTraceParent(value); ok {
+				m.Trace = tc
+				continue
+			}
 		}
 		if m.Attributes == nil {
 			m.Attributes = make(map[string]string, len(in.Attributes))

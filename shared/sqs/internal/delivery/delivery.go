@@ -58,7 +58,12 @@ func Decode(in Incoming) (playback.Message, error) {
 			}
 			m.Data = data
 		case playback.TraceParentAttribute:
-			m.TraceParent = value
+			// What is no traceparent stays the attribute it is.
+			if tc, ok := playback.ParseTraceParent(value); ok {
+				m.Trace = tc
+				continue
+			}
+			fallthrough
 		default:
 			if m.Attributes == nil {
 				m.Attributes = map[string]string{}
