@@ -140,7 +140,7 @@ func newBrowserHarness(t *testing.T) *harness {
 	blocked := startPageServer(t) // an origin CORS_ALLOWED_ORIGINS leaves out
 	run := startRecordedRunner(t, cross.URL)
 	browser := startChromium(t, tools.chromium)
-	return &harness{t: t, tools: tools, run: run, cdp: browser, cross: cross.URL, blocked: blocked.URL, artifacts: artifactDir(t),
+	return &harness{t: t, tools: tools, run: run, cdp: browser, driver: startDriver(t, tools, browser), cross: cross.URL, blocked: blocked.URL, artifacts: artifactDir(t),
 		control: startSteeringControl(t, run), beatControl: startBeatControl(t, run.beats), soloDevices: [2]string{playback.NewID("tv"), playback.NewID("laptop")}}
 }
 
@@ -171,6 +171,7 @@ type harness struct {
 	tools          browserToolPaths
 	run            *recordedRunner
 	cdp            string
+	driver         *driver
 	cross, blocked string
 	artifacts      string
 	control        string // startSteeringControl's URL
@@ -836,37 +837,182 @@ func segmentRendition(path string) string {
 	return ""
 }
 
-// drive runs web/browsertest/drive.cjs on a scenario and decodes what it
-// printed.
+// drive plays a scenario in the suite's driver (startDriver) and decodes
+// what it printed.
 func (h *harness) drive(t *testing.T, scenario map[string]any, out any) {
 	t.Helper()
-	scenario["cdp"] = h.cdp
-	raw, _ := json.Marshal(scenario)
-	file := filepath.Join(t.TempDir(), "scenario.json")
-	if err := os.WriteFile(file, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(repoRoot(t), "web", "browsertest", "drive.cjs"), file)
-	cmd.Env = append(os.Environ(), "PLAYWRIGHT_CORE_DIR="+h.tools.playwright)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node drive.cjs: %v\n%s", err, stderr.String())
-	}
+	raw := h.driver.play(t, scenario)
 	var probe struct {
 		ScriptError string `json:"scriptError"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &probe); err != nil {
-		t.Fatalf("drive.cjs printed %q: %v\n%s", stdout.String(), err, stderr.String())
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		t.Fatalf("drive.cjs printed %q: %v", raw, err)
 	}
 	if probe.ScriptError != "" {
 		t.Fatalf("drive.cjs: %s", probe.ScriptError)
 	}
-	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+	if err := json.Unmarshal(raw, out); err != nil {
 		t.Fatalf("drive.cjs output: %v", err)
 	}
+}
+
+// driveTimeout bounds one scenario.
+const driveTimeout = 2 * time.Minute
+
+// driver is one web/browsertest/drive.cjs (node with playwright-core)
+// connected to the suite's Chromium, playing the suite's scenarios one
+// after the other: starting node and loading playwright-core costs about a
+// CPU-second, once per suite instead of once per row. Each scenario opens
+// and closes its own browser contexts, so the rows stay as apart as with a
+// node each. A driver that failed (exited, or a scenario past
+// driveTimeout, when it is killed) is replaced for the next scenario.
+type driver struct {
+	script, cdp, core string
+	mu                sync.Mutex
+	cur               *driverProc
+	scenarios         int
+	cpu               time.Duration // of the drivers that ended
+}
+
+type driverProc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan []byte   // stdout, a line at a time; closed at EOF
+	quit   chan struct{} // closed by stop: no more lines are read
+	stderr *lockedBuffer
+	exited chan struct{}
+}
+
+// startDriver returns the suite's driver; its node starts with the first
+// scenario and is stopped, by its PID, when t ends.
+func startDriver(t *testing.T, tools browserToolPaths, cdp string) *driver {
+	d := &driver{script: filepath.Join(repoRoot(t), "web", "browsertest", "drive.cjs"), cdp: cdp, core: tools.playwright}
+	t.Cleanup(func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.stop()
+		if d.scenarios > 0 {
+			t.Logf("drive.cjs: %d scenarios, %.2f CPU-s", d.scenarios, d.cpu.Seconds())
+		}
+	})
+	return d
+}
+
+func (d *driver) start() (*driverProc, error) {
+	cmd := exec.Command("node", d.script, d.cdp)
+	cmd.Env = append(os.Environ(), "PLAYWRIGHT_CORE_DIR="+d.core)
+	p := &driverProc{cmd: cmd, lines: make(chan []byte), quit: make(chan struct{}), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		defer close(p.lines)
+		r := bufio.NewReader(stdout)
+		for {
+			line, err := r.ReadBytes('\n')
+			if err != nil {
+				return
+			}
+			select {
+			case p.lines <- line:
+			case <-p.quit:
+				return
+			}
+		}
+	}()
+	go func() {
+		// Wait only once stdout is at EOF: Wait closes the pipe.
+		<-drained
+		_ = cmd.Wait()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// play sends one scenario and returns the driver's answer to it.
+func (d *driver) play(t *testing.T, scenario map[string]any) []byte {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cur == nil {
+		p, err := d.start()
+		if err != nil {
+			t.Fatalf("node drive.cjs: %v", err)
+		}
+		d.cur = p
+	}
+	p := d.cur
+	raw, err := json.Marshal(scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.scenarios++
+	if _, err := p.stdin.Write(append(raw, '\n')); err != nil {
+		d.stop()
+		t.Fatalf("node drive.cjs: %v", err)
+	}
+	select {
+	case line, ok := <-p.lines:
+		if ok {
+			return line
+		}
+		d.stop()
+		t.Fatalf("node drive.cjs exited: %s", p.stderr.String())
+	case <-time.After(driveTimeout):
+		d.stop()
+		t.Fatalf("node drive.cjs: no answer within %s: %s", driveTimeout, p.stderr.String())
+	}
+	return nil
+}
+
+// stop ends the current driver: stdin closed, which it exits on, else
+// killed by its PID.
+func (d *driver) stop() {
+	p := d.cur
+	if p == nil {
+		return
+	}
+	d.cur = nil
+	close(p.quit)
+	_ = p.stdin.Close()
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+	if ps := p.cmd.ProcessState; ps != nil {
+		d.cpu += ps.UserTime() + ps.SystemTime()
+	}
+}
+
+// lockedBuffer is a bytes.Buffer written by one goroutine (a process's
+// stderr) and read by another.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // isSegment tells media segment requests: MPEG-TS today, CMAF (.m4s)

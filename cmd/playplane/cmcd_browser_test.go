@@ -54,7 +54,7 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 	cross := startPageServer(t)
 	run := startRecordedRunner(t, cross.URL)
 	browser := startChromium(t, tools.chromium)
-	h := &harness{t: t, tools: tools, run: run, cdp: browser, cross: cross.URL, artifacts: artifactDir(t)}
+	h := &harness{t: t, tools: tools, run: run, cdp: browser, driver: startDriver(t, tools, browser), cross: cross.URL, artifacts: artifactDir(t)}
 	stallControl := startStallControl(t, run)
 	const stallFor = 3 * time.Second
 

@@ -1,25 +1,42 @@
 // drive.cjs — drives the player page in a Chromium that the Go test started
-// (cmd/playplane TestBrowserPlayback) and prints what it saw as one JSON
-// object on stdout. It decides nothing: the Go test asserts.
+// (cmd/playplane TestBrowserPlayback) and prints what it saw. It decides
+// nothing: the Go test asserts.
 //
-//   node drive.cjs SCENARIO.json
+//   node drive.cjs CDP_URL
+//
+// It connects to the browser once and then plays scenarios one after the
+// other: each a JSON object on one line of stdin, answered by one JSON
+// object on one line of stdout. It exits when stdin ends. One driver for a
+// whole suite rather than one per scenario: starting node and loading
+// playwright-core costs about a CPU-second each time. Scenarios stay apart:
+// each opens its own browser contexts (own cookies and cache) and closes
+// every one of them when it ends, failed or not.
 //
 // PLAYWRIGHT_CORE_DIR is where infra/local/install-browser.sh put
-// playwright-core; the scenario names the browser's CDP endpoint, so this
-// script never starts (or downloads) a browser and owns no process.
+// playwright-core; the browser is the Go test's, so this script never
+// starts (or downloads) a browser and owns no process.
 'use strict';
 
-const fs = require('fs');
 const path = require('path');
+const readline = require('readline');
 const { chromium } = require(path.join(process.env.PLAYWRIGHT_CORE_DIR, 'node_modules', 'playwright-core'));
 
-const sc = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+// sc is the scenario being played.
+let sc;
+// opened holds the contexts the scenario opened, closed when it ends.
+let opened = [];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function newContext(browser, opts) {
+  const context = await browser.newContext(opts);
+  opened.push(context);
+  return context;
+}
 
 // open loads url in a fresh context (own cookies) and records every request
 // the page makes, with the CMCD headers and the response status.
 async function open(browser, url, opts = {}) {
-  const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+  const context = await newContext(browser, { viewport: { width: 1000, height: 900 } });
   if (opts.pauseAt) {
     // Pausing from Node (poll, then evaluate) lands seconds late on a loaded
     // machine, by which time a short buffer may already hold the stream's
@@ -256,7 +273,7 @@ async function corsScenario(browser) {
 // holdMS, longer than a lease: whatever keeps the session alive meanwhile is the player's own CMCD.
 // Every request to the collector is recorded with its body.
 async function cmcdScenario(browser) {
-  const context = await browser.newContext();
+  const context = await newContext(browser);
   const page = await context.newPage();
   const reports = [];
   const consoleLines = [];
@@ -301,23 +318,34 @@ async function cmcdScenario(browser) {
   return out;
 }
 
-(async () => {
-  const browser = await chromium.connectOverCDP(sc.cdp);
-  let out;
+async function play(browser, scenario) {
+  sc = scenario;
+  opened = [];
   try {
     switch (sc.kind) {
-      case 'play': out = await playScenario(browser); break;
-      case 'conflict': out = await conflictScenario(browser); break;
-      case 'cors': out = await corsScenario(browser); break;
-      case 'cmcd': out = await cmcdScenario(browser); break;
+      case 'play': return await playScenario(browser);
+      case 'conflict': return await conflictScenario(browser);
+      case 'cors': return await corsScenario(browser);
+      case 'cmcd': return await cmcdScenario(browser);
       default: throw new Error('unknown scenario ' + sc.kind);
     }
   } catch (e) {
-    out = { scriptError: String(e && e.stack || e) };
+    return { scriptError: String(e && e.stack || e) };
+  } finally {
+    await Promise.all(opened.map((c) => c.close().catch(() => {})));
+  }
+}
+
+(async () => {
+  const browser = await chromium.connectOverCDP(process.argv[2]);
+  for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    if (line.trim() === '') continue;
+    const out = await play(browser, JSON.parse(line));
+    await new Promise((r) => process.stdout.write(JSON.stringify(out) + '\n', r));
   }
   // No browser.close(): the Go test owns the browser process and stops it;
   // exiting drops the CDP connection.
-  process.stdout.write(JSON.stringify(out) + '\n', () => process.exit(0));
+  process.exit(0);
 })().catch((e) => {
   process.stderr.write(String(e && e.stack || e) + '\n');
   process.exit(1);

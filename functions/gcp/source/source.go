@@ -350,11 +350,122 @@ func Compile(ctx context.Context, dir, out string, strip bool) error {
 // compiled, where the deploy target's flags would compile the standard
 // library and every dependency once more (-race, -trimpath and CGO_ENABLED
 // are part of each package's cache key).
-func CompileRace(ctx context.Context, dir, out string) error {
-	return compile(ctx, dir, out, []string{"-race"}, append(offline(), "CGO_ENABLED=1"))
+//
+// So do this module's packages: the build runs in root, the repository the
+// unit at dir was made from (Files), through an overlay (UnitOverlay) in
+// which root holds exactly the unit's files: the unit's tidied go.mod and
+// go.sum and its generated files, and every other file deleted. The go
+// command sees the unit's tree, but at root's paths, and without
+// -trimpath a package's directory is part of its cache key: a package the
+// tests compiled from root links as compiled, where the unit's copies in
+// dir would compile again.
+func CompileRace(ctx context.Context, root, dir, out string) error {
+	if err := addMain(dir); err != nil {
+		return err
+	}
+	if err := goCmd(ctx, dir, append(offline(), "CGO_ENABLED=1"), "mod", "tidy", "-e"); err != nil {
+		return err
+	}
+	replace, err := UnitOverlay(root, dir)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(map[string]any{"Replace": replace})
+	if err != nil {
+		return err
+	}
+	overlay := filepath.Join(dir, ".overlay.json")
+	if err := os.WriteFile(overlay, raw, 0o644); err != nil {
+		return fmt.Errorf("source.CompileRace: %w", err)
+	}
+	return goCmd(ctx, root, append(offline(), "CGO_ENABLED=1"), "build", "-race", "-overlay="+overlay, "-o", out, "./"+BuildpackMainDir)
+}
+
+// UnitOverlay is the go command's overlay (its Replace map) that makes the
+// repository at root look like the unit written at dir: each file of the
+// unit that root has with other contents (go.mod and go.sum once tidied)
+// or not at all (the generated files) is replaced by the unit's, and every
+// other file of root's module is deleted. Files the two share are left
+// alone, so the packages made of them keep root's cache keys. Nested
+// modules (a directory with its own go.mod) and .git are not the module's
+// and are left out, as are dot files of the unit (the overlay itself).
+func UnitOverlay(root, dir string) (map[string]string, error) {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	replace := map[string]string{}
+	inUnit := map[string]bool{}
+	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		inUnit[rel] = true
+		unit, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if own, err := os.ReadFile(filepath.Join(root, rel)); err != nil || !bytes.Equal(own, unit) {
+			replace[filepath.Join(root, rel)] = p
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("source.UnitOverlay: %w", err)
+	}
+	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if rel == ".git" {
+				return filepath.SkipDir
+			}
+			if rel != "." {
+				if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
+					return filepath.SkipDir
+				}
+			}
+			return nil
+		}
+		if !inUnit[rel] {
+			replace[p] = ""
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("source.UnitOverlay: %w", err)
+	}
+	return replace, nil
 }
 
 func compile(ctx context.Context, dir, out string, flags, env []string) error {
+	if err := addMain(dir); err != nil {
+		return err
+	}
+	if err := goCmd(ctx, dir, env, "mod", "tidy", "-e"); err != nil {
+		return err
+	}
+	return goCmd(ctx, dir, env, append(append([]string{"build"}, flags...), "-o", out, "./"+BuildpackMainDir)...)
+}
+
+// addMain writes the buildpack's main into the unit at dir.
+func addMain(dir string) error {
 	mainDir := filepath.Join(dir, filepath.FromSlash(BuildpackMainDir))
 	if err := os.MkdirAll(mainDir, 0o755); err != nil {
 		return fmt.Errorf("source.Compile: %w", err)
@@ -362,14 +473,16 @@ func compile(ctx context.Context, dir, out string, flags, env []string) error {
 	if err := os.WriteFile(filepath.Join(mainDir, "main.go"), MainFor(Module), 0o644); err != nil {
 		return fmt.Errorf("source.Compile: %w", err)
 	}
-	build := append(append([]string{"build"}, flags...), "-o", out, "./"+BuildpackMainDir)
-	for _, args := range [][]string{{"mod", "tidy", "-e"}, build} {
-		cmd := exec.CommandContext(ctx, "go", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("source.Compile: go %s: %w\n%s", strings.Join(args, " "), err, out)
-		}
+	return nil
+}
+
+// goCmd runs the go command in dir with env added.
+func goCmd(ctx context.Context, dir string, env []string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("source.Compile: go %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return nil
 }

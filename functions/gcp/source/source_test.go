@@ -8,6 +8,7 @@ import (
 	"go/format"
 	"go/parser"
 	"go/token"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -222,11 +223,13 @@ func TestUnitBuildsAndServesLikeCloudFunctions(t *testing.T) {
 	bin := filepath.Join(dir, "server")
 	compile := func() error { return Compile(ctx, dir, bin, true) }
 	if raceBuild {
-		// Linking what the tests' build compiled (see CompileRace). What
-		// this test checks, the unit's files and go.mod building offline
-		// and the entry points starting, is the same with -race: the
-		// module has no file that cgo selects or leaves out.
-		compile = func() error { return CompileRace(ctx, dir, bin) }
+		// Linking what the tests' build compiled, this module's packages
+		// included (see CompileRace: the unit's tree, seen at the
+		// repository's paths through an overlay). What this test checks,
+		// the unit's files and go.mod building offline and the entry
+		// points starting, is the same with -race: the module has no file
+		// that cgo selects or leaves out.
+		compile = func() error { return CompileRace(ctx, repoRoot, dir, bin) }
 	}
 	if err := compile(); err != nil {
 		t.Fatal(err)
@@ -308,5 +311,47 @@ func getWhenUp(t *testing.T, url string) *http.Response {
 			t.Fatal(err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestUnitOverlayShowsTheUnitOnly: through the overlay, the repository
+// holds exactly the unit's files. A file of the repository's module the
+// unit lacks is deleted (so a unit missing one fails to build, as it
+// would in Cloud Build), a file the unit has with other contents or that
+// the repository lacks is the unit's, a file both have alike is left as
+// it is (so its package keeps its cache key), and neither .git nor a
+// nested module is touched.
+func TestUnitOverlayShowsTheUnitOnly(t *testing.T) {
+	t.Parallel()
+	root, unit := t.TempDir(), t.TempDir()
+	write := func(dir string, files map[string]string) {
+		for name, data := range files {
+			p := filepath.Join(dir, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(root, map[string]string{"go.mod": "module m\n", "go.sum": "a\nb\n", "a/a.go": "package a\n", "a/extra.go": "package a\n",
+		"a/a_test.go": "package a\n", "a/data.json": "{}", "b/b.go": "package b\n", "README.md": "",
+		".git/HEAD": "ref", "nested/go.mod": "module n\n", "nested/n.go": "package n\n"})
+	write(unit, map[string]string{"go.mod": "module m\n", "go.sum": "a\n", "a/a.go": "package a\n", "function.go": "package m\n",
+		"functions.local/app/main.go": "package main\n", ".overlay.json": "{}"})
+	got, err := UnitOverlay(root, unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(dir, name string) string { return filepath.Join(dir, filepath.FromSlash(name)) }
+	want := map[string]string{
+		at(root, "go.sum"): at(unit, "go.sum"), at(root, "function.go"): at(unit, "function.go"),
+		at(root, "functions.local/app/main.go"): at(unit, "functions.local/app/main.go"),
+		at(root, "a/extra.go"):                  "", at(root, "a/a_test.go"): "", at(root, "a/data.json"): "",
+		at(root, "b/b.go"): "", at(root, "README.md"): "",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("overlay:\n%v\nwant:\n%v", got, want)
 	}
 }
