@@ -350,8 +350,12 @@ func Compile(ctx context.Context, dir, out string, strip bool) error {
 // compiled, where the deploy target's flags would compile the standard
 // library and every dependency once more (-race, -trimpath and CGO_ENABLED
 // are part of each package's cache key).
+//
+// It links without DWARF or symbol table, as the unit stage links the test
+// binaries: a third less link CPU, and panics and race reports are still
+// symbolized from the runtime's own tables.
 func CompileRace(ctx context.Context, dir, out string) error {
-	return compile(ctx, dir, out, []string{"-race"}, append(offline(), "CGO_ENABLED=1"))
+	return compile(ctx, dir, out, []string{"-race", "-ldflags=-s -w"}, append(offline(), "CGO_ENABLED=1"))
 }
 
 func compile(ctx context.Context, dir, out string, flags, env []string) error {
