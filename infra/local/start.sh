@@ -56,7 +56,8 @@ sqs)
 	FAUXQS_PORT="$port" FAUXQS_LOGGER="${FAUXQS_LOGGER:-false}" exec node node_modules/fauxqs/dist/cli.js
 	;;
 firestore)
-	exec node "$LOCAL_DIR/firestore-emulator.js" "$port"
+	# shellcheck disable=SC2086 # PLAYPLANE_FIRESTORE_NODE_OPTS is a word list
+	exec node ${PLAYPLANE_FIRESTORE_NODE_OPTS:-} "$LOCAL_DIR/firestore-emulator.js" "$port"
 	;;
 stripe)
 	# stripe-mock also serves HTTPS, by default on *:12112: a second
