@@ -77,10 +77,11 @@ vet:
 # queued behind it in the one slot left. UNIT_P slots let them use the CPU
 # it leaves idle.
 #
-# -ldflags=-w links the test binaries without DWARF: panics and race
-# reports are symbolized from the runtime's own tables, and writing DWARF
-# is about a third of each link (~110 CPU-s for the ~60 race test
-# binaries on a cold cache).
+# -ldflags='-s -w' links the test binaries without DWARF and without the
+# ELF symbol table: panics and race reports are symbolized from the
+# runtime's own tables (pclntab), and writing DWARF is about a third of
+# each link (~110 CPU-s for the ~60 race test binaries on a cold cache);
+# the symbol table another ~4% (0.1-0.16 CPU-s a link).
 #
 # infra/local/with-emulators.sh runs one DynamoDB Local, fauxqs, Firestore
 # emulator and stripe-mock for every test binary (PLAYPLANE_EMULATOR_*),
@@ -88,7 +89,7 @@ vet:
 # per package (shared/emulators' own tests still start theirs).
 UNIT_P ?= 4
 unit:
-	bash infra/local/with-emulators.sh $(GO) test -race -vet=all -count=1 -p $(UNIT_P) -ldflags=-w -timeout 20m $(PKGS)
+	bash infra/local/with-emulators.sh $(GO) test -race -vet=all -count=1 -p $(UNIT_P) '-ldflags=-s -w' -timeout 20m $(PKGS)
 
 # The Pulumi components and stacks live in nested modules (infra/, pulumi/)
 # so the provider SDKs stay out of the race build; their unit tests run on

@@ -21,12 +21,13 @@ modules=("$infra" "$infra/../pulumi")
 # cache. (-race, -trimpath and CGO_ENABLED are part of every package's cache
 # key, so a build with other flags would compile all of them again.) The
 # race detector needs cgo, as the unit stage does. NORACE=1 builds without.
-# -ldflags=-w: no DWARF in the test binaries, as in the unit stage.
+# -ldflags='-s -w': no DWARF and no symbol table in the test binaries, as in
+# the unit stage.
 # -timeout 30m: make test runs this at nice 19 beside the unit stage, where
 # a test binary may get a sliver of the CPU for minutes.
-flags=(-race -ldflags=-w -timeout 30m)
+flags=(-race "-ldflags=-s -w" -timeout 30m)
 if [[ "${NORACE:-0}" == 1 ]]; then
-	flags=(-ldflags=-w -timeout 30m)
+	flags=("-ldflags=-s -w" -timeout 30m)
 fi
 # BUILD_ONLY=1 (make infra-build) compiles, vets and links every test
 # binary and runs none, filling the build cache for the run that follows.
