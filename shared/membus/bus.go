@@ -196,6 +196,9 @@ func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message)
 		if takesPublishs {
 			m.Trace = trace
 		}
+		// Flags version 00 does not define end here, as they end at the
+		// other buses' attribute and at the journal's.
+		m.Trace.Flags &= playback.TraceFlagSampled | playback.TraceFlagRandom
 		if m.ID == "" {
 			m.ID = playback.NewID("msg")
 		}

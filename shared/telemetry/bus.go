@@ -132,9 +132,12 @@ func MessageTrace(ctx context.Context) (playback.TraceContext, map[string]string
 	return tc, c
 }
 
-// messageTrace is sc as a message carries it.
+// messageTrace is sc as a message carries it: of the flags, only those
+// version 00 defines, as the traceparent attribute delivers them, so that
+// a message reads alike on membus and after any bus's round trip.
 func messageTrace(sc trace.SpanContext) playback.TraceContext {
-	return playback.TraceContext{TraceID: sc.TraceID(), SpanID: sc.SpanID(), Flags: byte(sc.TraceFlags())}
+	return playback.TraceContext{TraceID: sc.TraceID(), SpanID: sc.SpanID(),
+		Flags: byte(sc.TraceFlags()) & (playback.TraceFlagSampled | playback.TraceFlagRandom)}
 }
 
 // traceparentKey is the trace context's name in a carrier.

@@ -219,3 +219,26 @@ func TestMessageCarrier(t *testing.T) {
 		})
 	}
 }
+
+// TestMessageTraceKeepsDefinedFlags: the trace context a published
+// message gets holds only the flags version 00 defines, as
+// playback.TraceContext promises and as every bus delivers it once it
+// went through its attribute (SQS, Pub/Sub, a walbus journal replayed):
+// a span whose flags have other bits set (a parent context made with
+// them) gives the same Message.Trace on membus as after a round trip.
+func TestMessageTraceKeepsDefinedFlags(t *testing.T) {
+	p, err := Setup(context.Background(), Options{Service: "test", SpanExporter: tracetest.NewInMemoryExporter(),
+		Lookup: envconfig.MapLookuper(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	for _, flags := range []trace.TraceFlags{0x00, 0x01, 0x02, 0x03, 0x05, 0xfc, 0xff} {
+		sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: flags})
+		mt, _ := MessageTrace(trace.ContextWithSpanContext(context.Background(), sc))
+		replayed, ok := playback.ParseTraceParent(mt.TraceParent())
+		if !ok || mt != replayed || mt.Flags != byte(flags)&(playback.TraceFlagSampled|playback.TraceFlagRandom) {
+			t.Errorf("span flags %#02x: message trace context %+v, after its attribute %+v", byte(flags), mt, replayed)
+		}
+	}
+}

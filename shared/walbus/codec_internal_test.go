@@ -1,7 +1,9 @@
 package walbus
 
 import (
+	"encoding/binary"
 	"errors"
+	"maps"
 	"reflect"
 	"testing"
 	"time"
@@ -109,6 +111,45 @@ func TestCodecRefusesDamagedRecords(t *testing.T) {
 			t.Parallel()
 			if m, err := decodeMessage(tc.raw); !errors.Is(err, errCorrupt) {
 				t.Fatalf("decodeMessage = %+v, %v; want errCorrupt", m, err)
+			}
+		})
+	}
+}
+
+// TestCodecReadsTheOldTraceParentRecord: a record as the journal wrote it
+// before Message.Trace (the traceparent as an attribute, the bytes spelled
+// out here rather than made by appendMessage, so that a change to the
+// encoder cannot hide a change to what old journals read as) replays
+// with its trace context in the field and its other attributes as they
+// were; one whose traceparent attribute is no W3C traceparent (the old
+// field took any string) replays it as an attribute.
+func TestCodecReadsTheOldTraceParentRecord(t *testing.T) {
+	t.Parallel()
+	record := func(tp string) []byte {
+		b := []byte{codecV1, 3, 'm', 's', 'g', 0}
+		b = binary.AppendVarint(b, 1_000_000_007)
+		b = append(b, 2, byte(len("traceparent")))
+		b = append(b, "traceparent"...)
+		b = append(b, byte(len(tp)))
+		b = append(b, tp...)
+		b = append(b, 1, 'k', 1, 'v', 2, 'h', 'i')
+		return b
+	}
+	for _, tc := range []struct {
+		name, tp  string
+		wantTrace playback.TraceContext
+		wantAttrs map[string]string
+	}{
+		{name: "traceparent", tp: sampleTraceParent, wantTrace: sampleTrace, wantAttrs: map[string]string{"k": "v"}},
+		{name: "no traceparent", tp: "00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01",
+			wantAttrs: map[string]string{"k": "v", "traceparent": "00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := decodeMessage(record(tc.tp))
+			if err != nil || got.ID != "msg" || got.Trace != tc.wantTrace || !maps.Equal(got.Attributes, tc.wantAttrs) ||
+				string(got.Data) != "hi" || got.PublishTime.UnixNano() != 1_000_000_007 {
+				t.Fatalf("decoded %+v, %v: want trace %+v, attributes %v", got, err, tc.wantTrace, tc.wantAttrs)
 			}
 		})
 	}
