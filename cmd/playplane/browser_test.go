@@ -870,7 +870,7 @@ type driver struct {
 	script, cdp, core string
 	mu                sync.Mutex
 	cur               *driverProc
-	scenarios         int
+	scenarios         int           // sent, also the seq of the last one
 	cpu               time.Duration // of the drivers that ended
 }
 
@@ -952,27 +952,42 @@ func (d *driver) play(t *testing.T, scenario map[string]any) []byte {
 		d.cur = p
 	}
 	p := d.cur
-	raw, err := json.Marshal(scenario)
+	// The answer echoes the scenario's seq: a line printed besides an
+	// answer (a stray log, a late write) is not taken for the next
+	// scenario's.
+	d.scenarios++
+	seq := d.scenarios
+	raw, err := json.Marshal(map[string]any{"seq": seq, "scenario": scenario})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.scenarios++
 	if _, err := p.stdin.Write(append(raw, '\n')); err != nil {
 		d.stop()
 		t.Fatalf("node drive.cjs: %v", err)
 	}
-	select {
-	case line, ok := <-p.lines:
-		if ok {
-			return line
+	deadline := time.NewTimer(driveTimeout)
+	defer deadline.Stop()
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				d.stop()
+				t.Fatalf("node drive.cjs exited: %s", p.stderr.String())
+			}
+			var answer struct {
+				Seq int             `json:"seq"`
+				Out json.RawMessage `json:"out"`
+			}
+			if err := json.Unmarshal(line, &answer); err != nil || answer.Seq != seq || answer.Out == nil {
+				t.Logf("drive.cjs: a line that is not scenario %d's answer: %q", seq, line)
+				continue
+			}
+			return answer.Out
+		case <-deadline.C:
+			d.stop()
+			t.Fatalf("node drive.cjs: no answer within %s: %s", driveTimeout, p.stderr.String())
 		}
-		d.stop()
-		t.Fatalf("node drive.cjs exited: %s", p.stderr.String())
-	case <-time.After(driveTimeout):
-		d.stop()
-		t.Fatalf("node drive.cjs: no answer within %s: %s", driveTimeout, p.stderr.String())
 	}
-	return nil
 }
 
 // stop ends the current driver: stdin closed, which it exits on, else

@@ -134,7 +134,16 @@ func NewDeferred(ctx context.Context, cfg Config, newClient func() *dynamodb.Cli
 	if newClient == nil {
 		return nil, errors.New("dynamo.NewDeferred: a DynamoDB client constructor is required")
 	}
-	return storeOf("dynamo.NewDeferred", cfg, sync.OnceValue(newClient))
+	return storeOf("dynamo.NewDeferred", cfg, sync.OnceValue(func() *dynamodb.Client {
+		// New refuses a nil client; made late, one can only be refused
+		// at its first use, by name rather than as a nil dereference
+		// deep in the SDK.
+		client := newClient()
+		if client == nil {
+			panic("dynamo.NewDeferred: the client constructor returned nil")
+		}
+		return client
+	}))
 }
 
 func storeOf(op string, cfg Config, db func() *dynamodb.Client) (*Store, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -296,4 +297,22 @@ func TestLeaseCounterContract(t *testing.T) {
 // client's middleware).
 func (s *Store) useClient(client *dynamodb.Client) {
 	s.newDB = func() *dynamodb.Client { return client }
+}
+
+// TestDeferredNilClientNamesTheConstructor: a constructor that returns no
+// client (which New would have refused) is reported, on the first call,
+// as NewDeferred's misuse rather than as a nil dereference inside the SDK.
+func TestDeferredNilClientNamesTheConstructor(t *testing.T) {
+	t.Parallel()
+	s, err := NewDeferred(context.Background(), Config{Table: "t"}, func() *dynamodb.Client { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if msg, _ := recover().(string); !strings.Contains(msg, "dynamo.NewDeferred") {
+			t.Errorf("panic %q, want one naming dynamo.NewDeferred", msg)
+		}
+	}()
+	_, _ = s.GetAccount(context.Background(), "a")
+	t.Error("a call on a nil client did not panic")
 }

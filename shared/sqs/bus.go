@@ -145,7 +145,16 @@ func NewDeferred(ctx context.Context, cfg Config, newClient func() *awssqs.Clien
 	if newClient == nil {
 		return nil, errors.New("sqs.NewDeferred: an SQS client constructor is required")
 	}
-	return busOf("sqs.NewDeferred", cfg, sync.OnceValue(newClient))
+	return busOf("sqs.NewDeferred", cfg, sync.OnceValue(func() *awssqs.Client {
+		// New refuses a nil client; made late, one can only be refused
+		// at its first use, by name rather than as a nil dereference
+		// deep in the SDK.
+		client := newClient()
+		if client == nil {
+			panic("sqs.NewDeferred: the client constructor returned nil")
+		}
+		return client
+	}))
 }
 
 func busOf(op string, cfg Config, client func() *awssqs.Client) (*Bus, error) {

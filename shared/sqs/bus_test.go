@@ -463,3 +463,22 @@ func TestMissingQueueIsInternal(t *testing.T) {
 		t.Fatalf("Publish to a missing queue = %v (code %q), want internal", err, playback.ErrorCode(err))
 	}
 }
+
+// TestDeferredNilClientNamesTheConstructor: a constructor that returns no
+// client (which New would have refused) is reported, on the first call,
+// as NewDeferred's misuse rather than as a nil dereference inside the SDK.
+func TestDeferredNilClientNamesTheConstructor(t *testing.T) {
+	t.Parallel()
+	b, err := NewDeferred(context.Background(), testConfig(), func() *awssqs.Client { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	defer func() {
+		if msg, _ := recover().(string); !strings.Contains(msg, "sqs.NewDeferred") {
+			t.Errorf("panic %q, want one naming sqs.NewDeferred", msg)
+		}
+	}()
+	_, _ = b.queueURL(context.Background(), "heartbeats")
+	t.Error("a call on a nil client did not panic")
+}

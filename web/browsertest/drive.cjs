@@ -5,8 +5,9 @@
 //   node drive.cjs CDP_URL
 //
 // It connects to the browser once and then plays scenarios one after the
-// other: each a JSON object on one line of stdin, answered by one JSON
-// object on one line of stdout. It exits when stdin ends. One driver for a
+// other: each a JSON object {seq, scenario} on one line of stdin, answered
+// by one JSON object {seq, out} on one line of stdout (the seq binds an
+// answer to its scenario). It exits when stdin ends. One driver for a
 // whole suite rather than one per scenario: starting node and loading
 // playwright-core costs about a CPU-second each time. Scenarios stay apart:
 // each opens its own browser contexts (own cookies and cache) and closes
@@ -340,8 +341,9 @@ async function play(browser, scenario) {
   const browser = await chromium.connectOverCDP(process.argv[2]);
   for await (const line of readline.createInterface({ input: process.stdin, crlfDelay: Infinity })) {
     if (line.trim() === '') continue;
-    const out = await play(browser, JSON.parse(line));
-    await new Promise((r) => process.stdout.write(JSON.stringify(out) + '\n', r));
+    const { seq, scenario } = JSON.parse(line);
+    const out = await play(browser, scenario);
+    await new Promise((r) => process.stdout.write(JSON.stringify({ seq, out }) + '\n', r));
   }
   // No browser.close(): the Go test owns the browser process and stops it;
   // exiting drops the CDP connection.

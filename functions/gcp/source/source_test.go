@@ -355,3 +355,71 @@ func TestUnitOverlayShowsTheUnitOnly(t *testing.T) {
 		t.Errorf("overlay:\n%v\nwant:\n%v", got, want)
 	}
 }
+
+// TestUnitOverlayBuildSeesNothingElse builds through UnitOverlay, as
+// CompileRace does: a unit lacking a file its package needs fails to
+// build although the repository has the file, and the files the unit's
+// package embeds are the unit's only (the repository's extra embedded
+// file, whether plain, under testdata or hidden, is not seen).
+func TestUnitOverlayBuildSeesNothingElse(t *testing.T) {
+	t.Parallel()
+	root, unit := t.TempDir(), t.TempDir()
+	write := func(dir string, files map[string]string) {
+		for name, data := range files {
+			p := filepath.Join(dir, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	const mod = "module m\n\ngo 1.22\n"
+	const main = "package main\n\nimport (\n\t\"embed\"\n\t\"fmt\"\n\t\"io/fs\"\n)\n\n" +
+		"//go:embed all:static\nvar static embed.FS\n\n" +
+		"func main() {\n\t_ = fs.WalkDir(static, \".\", func(p string, d fs.DirEntry, err error) error {\n" +
+		"\t\tif err == nil && !d.IsDir() {\n\t\t\tfmt.Println(p)\n\t\t}\n\t\treturn err\n\t})\n\tfmt.Println(helper())\n}\n"
+	write(root, map[string]string{"go.mod": mod, "app/main.go": main, "app/helper.go": "package main\n\nfunc helper() string { return \"root\" }\n",
+		"app/static/a.txt": "a", "app/static/b.txt": "b", "app/static/testdata/t.txt": "t", "app/static/.hidden": "h"})
+	build := func(unitFiles map[string]string) (string, error) {
+		t.Helper()
+		dir := filepath.Join(unit, strconv.Itoa(len(unitFiles)))
+		write(dir, unitFiles)
+		replace, err := UnitOverlay(root, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := json.Marshal(map[string]any{"Replace": replace})
+		if err != nil {
+			t.Fatal(err)
+		}
+		overlay := filepath.Join(t.TempDir(), "overlay.json")
+		if err := os.WriteFile(overlay, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(t.TempDir(), "app")
+		cmd := exec.Command("go", "build", "-overlay="+overlay, "-o", bin, "./app")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), offline()...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return string(out), err
+		}
+		out, err := exec.Command(bin).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), nil
+	}
+	if out, err := build(map[string]string{"go.mod": mod, "app/main.go": main, "app/static/a.txt": "a"}); err == nil {
+		t.Errorf("a unit without app/helper.go built, printing %q", out)
+	}
+	out, err := build(map[string]string{"go.mod": mod, "app/main.go": main, "app/static/a.txt": "unit's a",
+		"app/helper.go": "package main\n\nfunc helper() string { return \"unit\" }\n"})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if want := "static/a.txt\nunit\n"; out != want {
+		t.Errorf("the unit's build printed %q, want %q: files outside the unit reached it", out, want)
+	}
+}
