@@ -2,6 +2,7 @@ package heartbeat_test
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -35,7 +36,8 @@ func TestDroppedTraceAllocatesAsOff(t *testing.T) {
 	}
 	// Bodies of one length, made beforehand: only the request is counted.
 	const runs = 100
-	bodies := make([]string, 4*runs)
+	const rounds = 3
+	bodies := make([]string, 2*rounds*(runs+1))
 	t0 := h.clock().Add(-time.Minute)
 	for k := range bodies {
 		bodies[k] = `{"event":"progress","position_ms":1000,"duration_ms":5400000,"device_time":"` +
@@ -58,12 +60,18 @@ func TestDroppedTraceAllocatesAsOff(t *testing.T) {
 		drain(t, h.bus)
 		return testing.AllocsPerRun(runs/2, beat)
 	}
-	p.Pause()
-	off := count()
-	p.Resume()
-	on := count()
-	if on != off {
+	// The fewest of a few rounds each, alternating: an allocation made
+	// meanwhile by another goroutine of the process (the bus, a reader)
+	// only ever adds to a round's count.
+	off, on := math.Inf(1), math.Inf(1)
+	for range rounds {
+		p.Pause()
+		off = min(off, count())
+		p.Resume()
+		on = min(on, count())
+	}
+	if on > off {
 		t.Fatalf("a heartbeat whose trace is dropped makes %v allocations with telemetry on, %v off", on, off)
 	}
-	t.Logf("%v allocations a heartbeat, on and off", on)
+	t.Logf("%v allocations a heartbeat on, %v off", on, off)
 }
