@@ -324,21 +324,10 @@ func getWhenUp(t *testing.T, url string) *http.Response {
 func TestUnitOverlayShowsTheUnitOnly(t *testing.T) {
 	t.Parallel()
 	root, unit := t.TempDir(), t.TempDir()
-	write := func(dir string, files map[string]string) {
-		for name, data := range files {
-			p := filepath.Join(dir, filepath.FromSlash(name))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	write(root, map[string]string{"go.mod": "module m\n", "go.sum": "a\nb\n", "a/a.go": "package a\n", "a/extra.go": "package a\n",
+	writeTree(t, root, map[string]string{"go.mod": "module m\n", "go.sum": "a\nb\n", "a/a.go": "package a\n", "a/extra.go": "package a\n",
 		"a/a_test.go": "package a\n", "a/data.json": "{}", "b/b.go": "package b\n", "README.md": "",
 		".git/HEAD": "ref", "nested/go.mod": "module n\n", "nested/n.go": "package n\n"})
-	write(unit, map[string]string{"go.mod": "module m\n", "go.sum": "a\n", "a/a.go": "package a\n", "function.go": "package m\n",
+	writeTree(t, unit, map[string]string{"go.mod": "module m\n", "go.sum": "a\n", "a/a.go": "package a\n", "function.go": "package m\n",
 		"functions.local/app/main.go": "package main\n", ".overlay.json": "{}"})
 	got, err := UnitOverlay(root, unit)
 	if err != nil {
@@ -364,28 +353,17 @@ func TestUnitOverlayShowsTheUnitOnly(t *testing.T) {
 func TestUnitOverlayBuildSeesNothingElse(t *testing.T) {
 	t.Parallel()
 	root, unit := t.TempDir(), t.TempDir()
-	write := func(dir string, files map[string]string) {
-		for name, data := range files {
-			p := filepath.Join(dir, filepath.FromSlash(name))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	const mod = "module m\n\ngo 1.22\n"
 	const main = "package main\n\nimport (\n\t\"embed\"\n\t\"fmt\"\n\t\"io/fs\"\n)\n\n" +
 		"//go:embed all:static\nvar static embed.FS\n\n" +
 		"func main() {\n\t_ = fs.WalkDir(static, \".\", func(p string, d fs.DirEntry, err error) error {\n" +
 		"\t\tif err == nil && !d.IsDir() {\n\t\t\tfmt.Println(p)\n\t\t}\n\t\treturn err\n\t})\n\tfmt.Println(helper())\n}\n"
-	write(root, map[string]string{"go.mod": mod, "app/main.go": main, "app/helper.go": "package main\n\nfunc helper() string { return \"root\" }\n",
+	writeTree(t, root, map[string]string{"go.mod": mod, "app/main.go": main, "app/helper.go": "package main\n\nfunc helper() string { return \"root\" }\n",
 		"app/static/a.txt": "a", "app/static/b.txt": "b", "app/static/testdata/t.txt": "t", "app/static/.hidden": "h"})
 	build := func(unitFiles map[string]string) (string, error) {
 		t.Helper()
 		dir := filepath.Join(unit, strconv.Itoa(len(unitFiles)))
-		write(dir, unitFiles)
+		writeTree(t, dir, unitFiles)
 		replace, err := UnitOverlay(root, dir)
 		if err != nil {
 			t.Fatal(err)
@@ -427,5 +405,20 @@ func TestUnitOverlayBuildSeesNothingElse(t *testing.T) {
 	}
 	if want := "static/a.txt\nunit\n"; out != want {
 		t.Errorf("the unit's build printed %q, want %q: files outside the unit reached it", out, want)
+	}
+}
+
+// writeTree writes files (slash-separated paths relative to dir, with
+// their contents) under dir, making the directories they need.
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
