@@ -12,6 +12,7 @@
 package providercheck
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"go/ast"
@@ -114,7 +115,11 @@ func (p *Provider) parse() (*Source, error) {
 		return nil, fmt.Errorf("go.mod requires %s %s, ProviderVersion is %s", p.Module, version, p.Version)
 	}
 	if dir == "" {
-		return nil, fmt.Errorf("%s is not in the module cache (go mod download)", p.Module)
+		// On a fresh machine nothing else downloads it: no package of the
+		// provider SDK is compiled, so no build asks for the module.
+		if dir, err = download(p.Module); err != nil {
+			return nil, err
+		}
 	}
 	dir = filepath.Join(dir, filepath.FromSlash(p.Root))
 	files := []string{VersionFile}
@@ -455,6 +460,17 @@ func literal(e ast.Expr) string {
 		return s
 	}
 	return ""
+}
+
+// download fetches module at the version go.mod requires into the module
+// cache and returns its directory there.
+func download(module string) (string, error) {
+	out, err := exec.Command("go", "mod", "download", "-json", module).Output()
+	var got struct{ Dir, Error string }
+	if jerr := json.Unmarshal(out, &got); jerr != nil || got.Error != "" || got.Dir == "" {
+		return "", fmt.Errorf("go mod download %s: %v %s %s", module, err, got.Error, out)
+	}
+	return got.Dir, nil
 }
 
 func literals(e ast.Expr) []string {
