@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -128,9 +129,17 @@ func (c *Config) validate() error {
 
 // Bus is a playback.Bus on Pub/Sub.
 type Bus struct {
-	client    *pubsub.Client
-	ownClient bool
-	cfg       Config
+	cfg Config
+
+	// newClient makes the client on the first call that needs it, when
+	// New was given none. Every method that reaches Pub/Sub opens the bus
+	// first; client is only read after that.
+	newClient  func(context.Context) (*pubsub.Client, error)
+	openMu     sync.Mutex // serializes opening and closing the client
+	opened     atomic.Bool
+	openClosed bool // under openMu: a bus closed before it opened stays closed
+	client     *pubsub.Client
+	ownClient  bool
 
 	mu         sync.Mutex
 	publishers map[string]topicPublisher // by bus topic
@@ -142,27 +151,55 @@ type Bus struct {
 	closeErr   error
 }
 
-// New returns a bus. A nil client is created from cfg and opts
-// (PUBSUB_EMULATOR_HOST is honoured by the client library); the bus then
-// closes it on Close. New makes no network calls.
-func New(ctx context.Context, cfg Config, client *pubsub.Client, opts ...option.ClientOption) (*Bus, error) {
+// New returns a bus. A nil client is made from cfg and opts
+// (PUBSUB_EMULATOR_HOST is honoured by the client library) on the first
+// call that needs it, and closed on Close: finding credentials and setting
+// up the gRPC connections is left out of a cold start's requests that
+// publish nothing (a refused token). A client that cannot be made fails
+// that call and is tried again on the next. New makes no network calls.
+func New(_ context.Context, cfg Config, client *pubsub.Client, opts ...option.ClientOption) (*Bus, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("pubsub.New: %w", err)
 	}
 	b := &Bus{client: client, cfg: cfg, publishers: map[string]topicPublisher{}}
-	if client == nil {
-		project := cfg.ProjectID
-		if project == "" {
-			project = pubsub.DetectProjectID
-		}
-		c, err := pubsub.NewClient(ctx, project, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("pubsub.New: %w", err)
-		}
-		b.client, b.ownClient = c, true
-	}
 	b.done, b.stop = context.WithCancel(context.Background())
+	if client != nil {
+		b.opened.Store(true)
+		return b, nil
+	}
+	project := cfg.ProjectID
+	if project == "" {
+		project = pubsub.DetectProjectID
+	}
+	b.newClient = func(ctx context.Context) (*pubsub.Client, error) {
+		return pubsub.NewClient(ctx, project, opts...)
+	}
 	return b, nil
+}
+
+// open makes the client if New did not get one and no call has made it
+// yet. op names the caller in its error.
+func (b *Bus) open(op string) error {
+	if b.opened.Load() {
+		return nil
+	}
+	b.openMu.Lock()
+	defer b.openMu.Unlock()
+	if b.opened.Load() {
+		return nil
+	}
+	if b.openClosed {
+		return playback.Unavailable(errors.New("bus closed"), "pubsub.%s", op)
+	}
+	// The client outlives the call that happened to make it, and must not
+	// keep that request's context values (its span, its logger) alive.
+	c, err := b.newClient(context.Background())
+	if err != nil {
+		return fmt.Errorf("pubsub.%s: making the client: %w", op, err)
+	}
+	b.client, b.ownClient = c, true
+	b.opened.Store(true)
+	return nil
 }
 
 // Close flushes the publishers, stops the consumers, waits for the batches
@@ -184,6 +221,9 @@ func (b *Bus) close() error {
 	}
 	b.stop()
 	b.consumers.Wait()
+	b.openMu.Lock()
+	defer b.openMu.Unlock()
+	b.openClosed = true
 	if b.ownClient {
 		return b.client.Close()
 	}
@@ -252,6 +292,9 @@ func (b *Bus) subscriptionPath(id string) string {
 // dead-letter topic and subscribe to the subscription. Existing
 // subscriptions get the policies set again.
 func (b *Bus) EnsureTopics(ctx context.Context, topics ...string) error {
+	if err := b.open("EnsureTopics"); err != nil {
+		return err
+	}
 	for _, topic := range topics {
 		n, err := b.names(topic)
 		if err != nil {
@@ -375,6 +418,9 @@ func (b *Bus) Publish(ctx context.Context, topic string, msgs ...playback.Messag
 }
 
 func (b *Bus) publish(ctx context.Context, topic string, msgs []playback.Message) error {
+	if err := b.open("Publish"); err != nil {
+		return err
+	}
 	tp, err := b.publisher(topic)
 	if err != nil {
 		return err

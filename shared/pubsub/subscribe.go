@@ -29,6 +29,9 @@ const maxTrackedAttempts = 100_000
 // reach the handler in order. Several consumers of one topic share its
 // messages. The subscription must exist (EnsureTopics).
 func (b *Bus) Subscribe(ctx context.Context, topic string, h playback.BatchHandler) error {
+	if err := b.open("Subscribe"); err != nil {
+		return err
+	}
 	n, err := b.names(topic)
 	if err != nil {
 		return err
