@@ -128,13 +128,7 @@ func coldStartBinaries(b *testing.B) (hello, firestoreHelloBin, playplane string
 // once the process is warm; then it stops the process.
 func firstResponse(b *testing.B, bin string, env []string, path, authorization string, wantStatus int) (first, warm time.Duration) {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	port, client := freePortClient(b)
 	req, _ := http.NewRequest("GET", "http://127.0.0.1:"+port+path, nil)
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
@@ -166,6 +160,20 @@ func firstResponse(b *testing.B, bin string, env []string, path, authorization s
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
+}
+
+// freePortClient returns a free loopback port for the process to listen
+// on and a client that opens a new connection for every request, as a
+// cold start's first caller does.
+func freePortClient(b *testing.B) (string, *http.Client) {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	return port, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 }
 
 func median(d []time.Duration) time.Duration {
@@ -303,13 +311,7 @@ func BenchmarkColdStartUnits(b *testing.B) {
 // and returns the time to the answer and the process's CPU time.
 func startToAnswer(b *testing.B, bin string, env []string, method, path string, ok func(status int) bool) (wall, cpu time.Duration) {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	port, client := freePortClient(b)
 	cmd := exec.Command(bin)
 	cmd.Env = append(env, "PORT="+port)
 	start := time.Now()
