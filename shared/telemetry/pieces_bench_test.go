@@ -21,7 +21,7 @@ import (
 // that replaces it), and what the trace context on the message
 // costs.
 func BenchmarkUnsampledParts(b *testing.B) {
-	smp, _, err := sampler("parentbased_traceidratio", "0.01")
+	smp, _, _, err := sampler("parentbased_traceidratio", "0.01")
 	if err != nil {
 		b.Fatal(err)
 	}
