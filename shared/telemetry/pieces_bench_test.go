@@ -21,7 +21,7 @@ import (
 // that replaces it), and what the trace context on the message
 // costs.
 func BenchmarkUnsampledParts(b *testing.B) {
-	smp, _, err := sampler("parentbased_traceidratio", "0.01")
+	smp, _, root, err := sampler("parentbased_traceidratio", "0.01")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,6 +50,18 @@ func BenchmarkUnsampledParts(b *testing.B) {
 		defer cpuPerOp(b)()
 		for b.Loop() {
 			_, s := rt0.start(ctx, "POST", trace.SpanKindServer, ctxValue{})
+			if s.IsRecording() {
+				s.End()
+			}
+		}
+	})
+	// As Setup makes it: a root decided by its trace id (rootSampling),
+	// the sampler not called.
+	rt1 := &runtime{tracer: tp0.Tracer("bench"), tp: tp0, sampler: smp, root: root}
+	b.Run("start, dropped root, root decision", func(b *testing.B) {
+		defer cpuPerOp(b)()
+		for b.Loop() {
+			_, s := rt1.start(ctx, "POST", trace.SpanKindServer, ctxValue{})
 			if s.IsRecording() {
 				s.End()
 			}

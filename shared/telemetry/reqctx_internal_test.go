@@ -16,7 +16,7 @@ import (
 // cause come through, a context derived from it is cancelled with the
 // parent, and values a handler adds on top shadow the ones it holds.
 func TestRequestContextIsAContext(t *testing.T) {
-	smp, _, err := sampler("always_off", "")
+	smp, _, _, err := sampler("always_off", "")
 	if err != nil {
 		t.Fatal(err)
 	}

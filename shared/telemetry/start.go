@@ -40,23 +40,33 @@ func (rt *runtime) start(ctx context.Context, name string, kind trace.SpanKind, 
 	psc := parent.SpanContext()
 	var tid trace.TraceID
 	var sid trace.SpanID
-	// The standard samplers (the only ones Setup makes) read nothing of
-	// the parent context but its span: a root's sampler is handed an empty
-	// one, sparing it two walks up the request's context chain.
-	sctx := ctx
-	if psc.TraceID().IsValid() {
+	var drop bool
+	var state trace.TraceState
+	switch {
+	case psc.TraceID().IsValid():
 		tid, sid = psc.TraceID(), rt.ids.newSpanID()
-	} else {
-		// No ids preset here (only start presets them, for the SDK):
-		// no walk up the request's context to look for them.
+		res := rt.sampler.ShouldSample(sdktrace.SamplingParameters{ParentContext: ctx, TraceID: tid, Name: name, Kind: kind})
+		drop, state = res.Decision == sdktrace.Drop, res.Tracestate
+	case rt.root.known:
+		// A root, as nearly every request is: the standard samplers
+		// decide it by the trace id alone, with an empty tracestate
+		// (rootSampling), so the sampler is not called.
 		tid, sid = rt.ids.newIDs()
-		sctx = context.Background()
+		drop = !rt.root.samples(tid)
+	default:
+		// No ids preset here (only start presets them, for the SDK): no
+		// walk up the request's context to look for them. The standard
+		// samplers read nothing of the parent context but its span: a
+		// root's sampler is handed an empty one, sparing it two walks up
+		// the request's context chain.
+		tid, sid = rt.ids.newIDs()
+		res := rt.sampler.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: tid, Name: name, Kind: kind})
+		drop, state = res.Decision == sdktrace.Drop, res.Tracestate
 	}
-	res := rt.sampler.ShouldSample(sdktrace.SamplingParameters{ParentContext: sctx, TraceID: tid, Name: name, Kind: kind})
-	if res.Decision != sdktrace.Drop {
+	if !drop {
 		return rt.tracer.Start(withPresetIDs(v.wrap(ctx), tid, sid), name, opts...)
 	}
-	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceState: res.Tracestate,
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceState: state,
 		TraceFlags: psc.TraceFlags() &^ trace.FlagsSampled})
 	if spanKey == nil {
 		s := &unsampledSpan{sc: sc, tp: rt.tp}

@@ -2,8 +2,10 @@ package telemetry
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -55,7 +57,7 @@ func TestStartIsTheSDKs(t *testing.T) {
 		for _, pt := range parents {
 			t.Run(fmt.Sprintf("%s=%s/%s", sm.name, sm.arg, pt.name), func(t *testing.T) {
 				t.Parallel()
-				smp, _, err := sampler(sm.name, sm.arg)
+				smp, _, root, err := sampler(sm.name, sm.arg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -64,7 +66,7 @@ func TestStartIsTheSDKs(t *testing.T) {
 				sdkTP := sdktrace.NewTracerProvider(sdktrace.WithSampler(smp), sdktrace.WithIDGenerator(sdkIDs), sdktrace.WithSpanProcessor(sdkRec))
 				ourIDs := idGenerator{src: rand.New(rand.NewPCG(1, 2))}
 				ourTP := sdktrace.NewTracerProvider(sdktrace.WithSampler(smp), sdktrace.WithIDGenerator(ourIDs), sdktrace.WithSpanProcessor(ourRec))
-				rt := &runtime{tracer: ourTP.Tracer(tracerName), tp: ourTP, sampler: smp, ids: ourIDs}
+				rt := &runtime{tracer: ourTP.Tracer(tracerName), tp: ourTP, sampler: smp, root: root, ids: ourIDs}
 				sdkTracer := sdkTP.Tracer(tracerName)
 				parentIDs := rand.New(rand.NewPCG(3, 4))
 				var sampled, dropped int
@@ -148,12 +150,75 @@ func TestStartIsTheSDKs(t *testing.T) {
 
 type callerKey struct{}
 
+// TestRootSamplingIsTheSDKs: the decision runtime.start takes on a root
+// span without calling the sampler (rootSampling) is the sampler's own,
+// with the empty tracestate the sampler gives a root, for every standard
+// sampler and ratio, on random trace ids and on those either side of the
+// ratio's bound, where a rounding of the bound would show.
+func TestRootSamplingIsTheSDKs(t *testing.T) {
+	t.Parallel()
+	for _, sm := range []struct{ name, arg string }{
+		{"always_on", ""}, {"always_off", ""}, {"parentbased_always_on", ""}, {"parentbased_always_off", ""},
+		{"traceidratio", "0.5"}, {"traceidratio", "0"}, {"traceidratio", "1"},
+		{"parentbased_traceidratio", "0.01"}, {"parentbased_traceidratio", "0.3"}, {"parentbased_traceidratio", "0.999999999"},
+		{"parentbased_traceidratio", "1e-12"}, {"parentbased_traceidratio", "0"}, {"parentbased_traceidratio", "1"},
+		{"parentbased_traceidratio", ""},
+	} {
+		t.Run(sm.name+"="+sm.arg, func(t *testing.T) {
+			t.Parallel()
+			smp, _, root, err := sampler(sm.name, sm.arg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !root.known {
+				t.Fatal("the root decision of a standard sampler is not known")
+			}
+			ids := rand.New(rand.NewPCG(5, 6))
+			var tids []trace.TraceID
+			add := func(low uint64) {
+				var tid trace.TraceID
+				binary.BigEndian.PutUint64(tid[:8], ids.Uint64()|1)
+				binary.BigEndian.PutUint64(tid[8:], low)
+				tids = append(tids, tid)
+			}
+			for range 2000 {
+				add(ids.Uint64())
+			}
+			for _, x := range []uint64{root.bound - 1, root.bound, root.bound + 1} {
+				add(x << 1)
+				add(x<<1 | 1)
+			}
+			add(0)
+			add(math.MaxUint64)
+			var sampled, dropped int
+			for _, tid := range tids {
+				res := smp.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: tid, Name: "POST", Kind: trace.SpanKindServer})
+				want := res.Decision == sdktrace.RecordAndSample
+				if res.Decision == sdktrace.RecordOnly || res.Tracestate.Len() != 0 {
+					t.Fatalf("trace id %s: the sampler decided %v with tracestate %q, which rootSampling cannot give", tid, res.Decision, res.Tracestate)
+				}
+				if got := root.samples(tid); got != want {
+					t.Fatalf("trace id %s: rootSampling samples %v, the sampler %v (bound %#x)", tid, got, want, root.bound)
+				}
+				if want {
+					sampled++
+				} else {
+					dropped++
+				}
+			}
+			if sm.arg == "0.5" && (sampled == 0 || dropped == 0) {
+				t.Fatalf("%d sampled, %d dropped: want both", sampled, dropped)
+			}
+		})
+	}
+}
+
 // TestDroppedSpanIsOneAllocation: the span the sampler drops and the
 // context holding it are one object (the SDK's Start makes two), which
 // also holds a value of the caller's; none when the caller has room for
 // it (StartRequestIn).
 func TestDroppedSpanIsOneAllocation(t *testing.T) {
-	smp, _, err := sampler("always_off", "")
+	smp, _, _, err := sampler("always_off", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ package telemetry
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -155,7 +156,12 @@ func exporterOn(exporter, endpoint, signalEndpoint string, named ...string) (boo
 // followsParent reports a sampler that records no child of an unsampled
 // span (the parentbased_* ones): the hooks then skip the SDK for such a
 // child, which it would only make into a span that records nothing.
-func sampler(name, arg string) (s sdktrace.Sampler, followsParent bool, err error) {
+//
+// root is the decision s takes on a root span (no parent) from its trace
+// id alone, so that runtime.start need not call s for one (on nearly every
+// request): the standard samplers decide a root by the trace id only, with
+// an empty tracestate. TestRootSamplingIsTheSDKs holds it to s.
+func sampler(name, arg string) (s sdktrace.Sampler, followsParent bool, root rootSampling, err error) {
 	ratio := func() (float64, error) {
 		arg = strings.TrimSpace(arg)
 		if arg == "" {
@@ -169,24 +175,24 @@ func sampler(name, arg string) (s sdktrace.Sampler, followsParent bool, err erro
 	}
 	switch n := strings.ToLower(strings.TrimSpace(name)); n {
 	case "", "parentbased_always_on":
-		return sdktrace.ParentBased(sdktrace.AlwaysSample()), true, nil
+		return sdktrace.ParentBased(sdktrace.AlwaysSample()), true, rootRatio(1), nil
 	case "always_on":
-		return sdktrace.AlwaysSample(), false, nil
+		return sdktrace.AlwaysSample(), false, rootRatio(1), nil
 	case "always_off":
-		return sdktrace.NeverSample(), false, nil
+		return sdktrace.NeverSample(), false, rootRatio(0), nil
 	case "parentbased_always_off":
-		return sdktrace.ParentBased(sdktrace.NeverSample()), true, nil
+		return sdktrace.ParentBased(sdktrace.NeverSample()), true, rootRatio(0), nil
 	case "traceidratio", "parentbased_traceidratio":
 		r, err := ratio()
 		if err != nil {
-			return nil, false, err
+			return nil, false, rootSampling{}, err
 		}
 		if n == "traceidratio" {
-			return sdktrace.TraceIDRatioBased(r), false, nil
+			return sdktrace.TraceIDRatioBased(r), false, rootRatio(r), nil
 		}
-		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)), true, nil
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(r)), true, rootRatio(r), nil
 	default:
-		return nil, false, fmt.Errorf("telemetry: %s=%q is not supported (always_on, always_off, traceidratio, "+
+		return nil, false, rootSampling{}, fmt.Errorf("telemetry: %s=%q is not supported (always_on, always_off, traceidratio, "+
 			"parentbased_always_on, parentbased_always_off, parentbased_traceidratio)", EnvTracesSampler, name)
 	}
 }
@@ -195,8 +201,36 @@ func sampler(name, arg string) (s sdktrace.Sampler, followsParent bool, err erro
 // (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG): infra/stack checks the
 // stack's configured values with it before deploying them.
 func CheckSampler(name, arg string) error {
-	_, _, err := sampler(name, arg)
+	_, _, _, err := sampler(name, arg)
 	return err
+}
+
+// rootSampling is a sampler's decision on a root span by its trace id
+// (sampler): sampled when the trace id's last 8 bytes, big-endian,
+// shifted right by one, are below bound, as the SDK's TraceIDRatioBased
+// decides (its upper bound is the ratio times 2^63; ratios of 1 and more
+// sample every trace, 0 and less none). known is false for a sampler
+// whose root decision runtime.start must ask it for.
+type rootSampling struct {
+	known bool
+	bound uint64
+}
+
+// rootRatio is the root decision of a ratio r in [0, 1]: 1 samples every
+// trace id (a shifted id is below 2^63), 0 none.
+func rootRatio(r float64) rootSampling {
+	switch {
+	case r >= 1:
+		return rootSampling{known: true, bound: 1 << 63}
+	case r <= 0:
+		return rootSampling{known: true}
+	}
+	return rootSampling{known: true, bound: uint64(r * (1 << 63))}
+}
+
+// samples reports whether a root span of trace id tid is sampled.
+func (s rootSampling) samples(tid trace.TraceID) bool {
+	return binary.BigEndian.Uint64(tid[8:16])>>1 < s.bound
 }
 
 func checkProtocol(p string) error {
@@ -254,9 +288,11 @@ type runtime struct {
 	// every span to the SDK (askSamplerFirst); ids its id generator.
 	tp      *sdktrace.TracerProvider
 	sampler sdktrace.Sampler
-	ids     idGenerator
-	inst    *instruments // nil: metrics off
-	prop    propagation.TextMapPropagator
+	// root is sampler's decision on a root span, when known (sampler).
+	root rootSampling
+	ids  idGenerator
+	inst *instruments // nil: metrics off
+	prop propagation.TextMapPropagator
 	// followsParent: the sampler records no child of an unsampled span
 	// (sampler), so unsampledChild skips it.
 	followsParent bool
@@ -298,8 +334,9 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	tracesOn = tracesOn || opts.SpanExporter != nil
 	var smp sdktrace.Sampler
 	var followsParent bool
+	var root rootSampling
 	if tracesOn {
-		if smp, followsParent, err = sampler(cfg.TracesSampler, cfg.TracesSamplerArg); err != nil {
+		if smp, followsParent, root, err = sampler(cfg.TracesSampler, cfg.TracesSamplerArg); err != nil {
 			// Tracing off, not everything off: the caller would otherwise
 			// run without metrics (Lambda's EMF, the leases gauge) for a
 			// sampler typo. infra/stack refuses the value before deploying
@@ -350,7 +387,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		rt.tracer, rt.tp = p.tp.Tracer(tracerName), p.tp
 		// always_on drops nothing: asking it first would only add a call.
 		if askSamplerFirst() && smp.Description() != sdktrace.AlwaysSample().Description() {
-			rt.sampler = smp
+			rt.sampler, rt.root = smp, root
 		}
 	}
 	if metricsOn {
