@@ -264,9 +264,9 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 	}
 	if rt.inst != nil {
 		opts := rt.messagingOptions(system, topic)
-		rt.inst.batchSize.Record(ctx, int64(len(msgs)), opts.rec...)
+		rt.inst.batchSize.get(rt.inst.meter, newBatchSize).Record(ctx, int64(len(msgs)), opts.rec...)
 		if len(retry) > 0 {
-			rt.inst.retries.Add(ctx, int64(len(retry)), opts.add...)
+			rt.inst.retries.get(rt.inst.meter, newRetries).Add(ctx, int64(len(retry)), opts.add...)
 		}
 	}
 	return retry

@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -170,16 +169,8 @@ func emfLines(rm *metricdata.ResourceMetrics, now time.Time) ([][]byte, error) {
 			dims = append(dims, string(kv.Key))
 		}
 		for chunk := range slices.Chunk(g.metrics, emfMaxMetrics) {
-			doc := map[string]any{}
-			for _, kv := range g.dims {
-				doc[string(kv.Key)] = kv.Value.Emit()
-			}
-			for _, m := range chunk {
-				doc[m.Name] = g.values[m.Name]
-			}
-			doc["_aws"] = emfMetadata{Timestamp: now.UnixMilli(), CloudWatchMetrics: []emfDirective{{
-				Namespace: Namespace, Dimensions: [][]string{dims}, Metrics: chunk}}}
-			b, err := json.Marshal(doc)
+			b, err := appendEMFDoc(nil, g.dims, chunk, g.values, emfMetadata{Timestamp: now.UnixMilli(),
+				CloudWatchMetrics: []emfDirective{{Namespace: Namespace, Dimensions: [][]string{dims}, Metrics: chunk}}})
 			if err != nil {
 				return nil, err
 			}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -38,59 +39,112 @@ const meterName = "github.com/playplane/playplane"
 
 const requestDurationDescription = "Duration of HTTP server requests, per route and status."
 
+// instruments are playplane's SDK instruments, each made on its first
+// measurement: a process measures a few of them (a Lambda's first request
+// only its request duration, which requestHistogram aggregates without
+// one), and making all ten at start cost every cold start ~0.2 M
+// instructions and ~20 page faults (~4% of authorizeplay's start CPU), and
+// each flush a collection of the instruments it never used. An
+// instrument never measured exports nothing either way.
 type instruments struct {
+	meter metric.Meter
 	// requestDuration is the SDK's instrument, measured only when
 	// reqHist is nil (requestHistogram).
-	requestDuration metric.Float64Histogram
+	requestDuration lazy[metric.Float64Histogram]
 	reqHist         *requestHistogram
-	admitted        metric.Int64Counter
-	refused         metric.Int64Counter
-	webhookLag      metric.Float64Histogram
-	pending         metric.Int64Gauge
-	parked          metric.Int64Gauge
-	batchSize       metric.Int64Histogram
-	retries         metric.Int64Counter
-	dead            metric.Int64Counter
-	grants          metric.Int64Counter
+	admitted        lazy[metric.Int64Counter]
+	refused         lazy[metric.Int64Counter]
+	webhookLag      lazy[metric.Float64Histogram]
+	pending         lazy[metric.Int64Gauge]
+	parked          lazy[metric.Int64Gauge]
+	batchSize       lazy[metric.Int64Histogram]
+	retries         lazy[metric.Int64Counter]
+	dead            lazy[metric.Int64Counter]
+	grants          lazy[metric.Int64Counter]
 	// leases is made on the first LeasesActive: the local runner observes
 	// the same metric at each scrape instead (ObserveActiveLeases), and an
 	// instrument of each kind under one name would be exported twice.
-	meter      metric.Meter
-	leasesOnce sync.Once
-	leases     metric.Int64Gauge
-	leasesErr  error
+	leases lazy[metric.Int64Gauge]
 }
 
-func newInstruments(m metric.Meter) (*instruments, error) {
-	i := instruments{meter: m}
-	var errs [10]error
-	i.requestDuration, errs[0] = m.Float64Histogram(MetricRequestDuration, metric.WithUnit("s"),
+// lazy is an instrument made on first use by its constructor (a package
+// function, so that the hot path makes no closure).
+type lazy[T any] struct {
+	once sync.Once
+	v    T
+	err  error
+}
+
+// get returns the instrument, making it with make(meter) the first time.
+// The SDK returns a working instrument beside a validation error (our
+// names and units are constants, checked by TestInstrumentsAreValid);
+// the error goes to the OpenTelemetry error handler, as the SDK's own.
+func (l *lazy[T]) get(m metric.Meter, make func(metric.Meter) (T, error)) T {
+	l.once.Do(func() {
+		if l.v, l.err = make(m); l.err != nil {
+			otel.Handle(l.err)
+		}
+	})
+	return l.v
+}
+
+func newInstruments(m metric.Meter) *instruments { return &instruments{meter: m} }
+
+// The constructors of the instruments, one each.
+func newRequestDuration(m metric.Meter) (metric.Float64Histogram, error) {
+	return m.Float64Histogram(MetricRequestDuration, metric.WithUnit("s"),
 		metric.WithDescription(requestDurationDescription))
-	i.admitted, errs[1] = m.Int64Counter(MetricPlayAdmitted, metric.WithUnit("{play}"),
+}
+
+func newAdmitted(m metric.Meter) (metric.Int64Counter, error) {
+	return m.Int64Counter(MetricPlayAdmitted, metric.WithUnit("{play}"),
 		metric.WithDescription("Plays admitted with a lease."))
-	i.refused, errs[2] = m.Int64Counter(MetricPlayRefused, metric.WithUnit("{play}"),
+}
+
+func newRefused(m metric.Meter) (metric.Int64Counter, error) {
+	return m.Int64Counter(MetricPlayRefused, metric.WithUnit("{play}"),
 		metric.WithDescription("Plays refused, by reason."))
-	i.webhookLag, errs[3] = m.Float64Histogram(MetricWebhookLag, metric.WithUnit("s"),
+}
+
+func newWebhookLag(m metric.Meter) (metric.Float64Histogram, error) {
+	return m.Float64Histogram(MetricWebhookLag, metric.WithUnit("s"),
 		metric.WithDescription("Time from a Stripe event's creation to its application."))
-	i.pending, errs[4] = m.Int64Gauge(MetricInboxPending, metric.WithUnit("{event}"),
+}
+
+func newPending(m metric.Meter) (metric.Int64Gauge, error) {
+	return m.Int64Gauge(MetricInboxPending, metric.WithUnit("{event}"),
 		metric.WithDescription("Unprocessed, unparked inbox events older than the sweep age, as the sweeper found them (capped by its batch)."))
-	i.parked, errs[5] = m.Int64Gauge(MetricInboxParked, metric.WithUnit("{event}"),
+}
+
+func newParked(m metric.Meter) (metric.Int64Gauge, error) {
+	return m.Int64Gauge(MetricInboxParked, metric.WithUnit("{event}"),
 		metric.WithDescription("Parked inbox events due for a retry, as the sweeper found them (capped by its budget)."))
-	i.batchSize, errs[6] = m.Int64Histogram(MetricQueueBatchSize, metric.WithUnit("{message}"),
+}
+
+func newBatchSize(m metric.Meter) (metric.Int64Histogram, error) {
+	return m.Int64Histogram(MetricQueueBatchSize, metric.WithUnit("{message}"),
 		metric.WithDescription("Messages per consumer batch."),
 		metric.WithExplicitBucketBoundaries(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
-	i.retries, errs[7] = m.Int64Counter(MetricQueueRetries, metric.WithUnit("{message}"),
+}
+
+func newRetries(m metric.Meter) (metric.Int64Counter, error) {
+	return m.Int64Counter(MetricQueueRetries, metric.WithUnit("{message}"),
 		metric.WithDescription("Messages a consumer handed back for redelivery."))
-	i.dead, errs[8] = m.Int64Counter(MetricQueueDead, metric.WithUnit("{message}"),
+}
+
+func newDead(m metric.Meter) (metric.Int64Counter, error) {
+	return m.Int64Counter(MetricQueueDead, metric.WithUnit("{message}"),
 		metric.WithDescription("Messages dead-lettered after their last attempt (local bus; the clouds count their dead-letter queues)."))
-	i.grants, errs[9] = m.Int64Counter(MetricGrantsSigned, metric.WithUnit("{grant}"),
+}
+
+func newGrants(m metric.Meter) (metric.Int64Counter, error) {
+	return m.Int64Counter(MetricGrantsSigned, metric.WithUnit("{grant}"),
 		metric.WithDescription("Signed CDN grants (URLs and cookies), per CDN."))
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return &i, nil
+}
+
+func newLeases(m metric.Meter) (metric.Int64Gauge, error) {
+	return m.Int64Gauge(MetricLeasesActive, metric.WithUnit("{lease}"),
+		metric.WithDescription(leasesDescription))
 }
 
 // LeasesActive records n, the leases the store held when a scheduled count
@@ -103,14 +157,11 @@ func LeasesActive(ctx context.Context, n int) error {
 	if i == nil {
 		return nil
 	}
-	i.leasesOnce.Do(func() {
-		i.leases, i.leasesErr = i.meter.Int64Gauge(MetricLeasesActive, metric.WithUnit("{lease}"),
-			metric.WithDescription(leasesDescription))
-	})
-	if i.leasesErr != nil {
-		return i.leasesErr
+	g := i.leases.get(i.meter, newLeases)
+	if i.leases.err != nil {
+		return i.leases.err
 	}
-	i.leases.Record(ctx, int64(n))
+	g.Record(ctx, int64(n))
 	return nil
 }
 
@@ -126,14 +177,14 @@ func (rt *runtime) metrics() *instruments {
 // PlayAdmitted counts an admitted play.
 func PlayAdmitted(ctx context.Context) {
 	if i := current().metrics(); i != nil {
-		i.admitted.Add(ctx, 1)
+		i.admitted.get(i.meter, newAdmitted).Add(ctx, 1)
 	}
 }
 
 // PlayRefused counts a refused play by its machine-readable reason.
 func PlayRefused(ctx context.Context, reason string) {
 	if rt := current(); rt.metrics() != nil {
-		rt.inst.refused.Add(ctx, 1, rt.reasons.get(reason, func() []attribute.KeyValue {
+		rt.inst.refused.get(rt.inst.meter, newRefused).Add(ctx, 1, rt.reasons.get(reason, func() []attribute.KeyValue {
 			return []attribute.KeyValue{AttrReason.String(reason)}
 		}).add...)
 	}
@@ -144,7 +195,7 @@ func PlayRefused(ctx context.Context, reason string) {
 // names the metric alone.
 func WebhookLag(ctx context.Context, lag time.Duration) {
 	if i := current().metrics(); i != nil {
-		i.webhookLag.Record(ctx, lag.Seconds())
+		i.webhookLag.get(i.meter, newWebhookLag).Record(ctx, lag.Seconds())
 	}
 }
 
@@ -152,22 +203,22 @@ func WebhookLag(ctx context.Context, lag time.Duration) {
 func InboxBacklog(ctx context.Context, source string, pending, parked int) {
 	if i := current().metrics(); i != nil {
 		opt := metric.WithAttributes(attribute.String("playplane.source", source))
-		i.pending.Record(ctx, int64(pending), opt)
-		i.parked.Record(ctx, int64(parked), opt)
+		i.pending.get(i.meter, newPending).Record(ctx, int64(pending), opt)
+		i.parked.get(i.meter, newParked).Record(ctx, int64(parked), opt)
 	}
 }
 
 // DeadLettered counts messages a bus gave up on.
 func DeadLettered(ctx context.Context, system, topic string, n int) {
 	if rt := current(); rt.metrics() != nil && n > 0 {
-		rt.inst.dead.Add(ctx, int64(n), rt.messagingOptions(system, topic).add...)
+		rt.inst.dead.get(rt.inst.meter, newDead).Add(ctx, int64(n), rt.messagingOptions(system, topic).add...)
 	}
 }
 
 // GrantSigned counts a signed grant for cdn.
 func GrantSigned(ctx context.Context, cdn string) {
 	if rt := current(); rt.metrics() != nil {
-		rt.inst.grants.Add(ctx, 1, rt.cdns.get(cdn, func() []attribute.KeyValue {
+		rt.inst.grants.get(rt.inst.meter, newGrants).Add(ctx, 1, rt.cdns.get(cdn, func() []attribute.KeyValue {
 			return []attribute.KeyValue{AttrCDN.String(cdn)}
 		}).add...)
 	}
@@ -193,7 +244,7 @@ func (rt *runtime) recordDuration(ctx context.Context, method, route string, sta
 		h.record(ctx, routeKey{method, route, status}, seconds)
 		return
 	}
-	rt.inst.requestDuration.Record(ctx, seconds, rt.routeOptions(method, route, status)...)
+	rt.inst.requestDuration.get(rt.inst.meter, newRequestDuration).Record(ctx, seconds, rt.routeOptions(method, route, status)...)
 }
 
 // measureOpts are the options of a measurement with one attribute set,

@@ -452,9 +452,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 			mopts = append(mopts, sdkmetric.WithReader(periodic(exp)))
 		}
 		p.mp = sdkmetric.NewMeterProvider(mopts...)
-		if rt.inst, err = newInstruments(p.mp.Meter(meterName)); err != nil {
-			return nil, err
-		}
+		rt.inst = newInstruments(p.mp.Meter(meterName))
 		rt.inst.reqHist = hist
 	}
 	p.rt, rt.provider = rt, p
