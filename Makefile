@@ -90,10 +90,10 @@ vet:
 #
 # -toolexec=infra/local/gotool.sh: vet no longer type-checks, for facts
 # nobody reads, the third-party packages none of ours imports (~990 of
-# them with infra/ and pulumi/'s, 67 CPU-s of a cold run measured at load
-# 9-27); every analyzer still runs on every package of ours (the script
-# says what it skips and why). PLAYPLANE_VET_FACTS lists the third-party
-# packages whose facts stay.
+# them with infra/ and pulumi/'s: ~65-85 CPU-s of a cold run, measured at
+# load 9-27); every analyzer still runs on every package of ours (the
+# script says what it skips and why). PLAYPLANE_VET_FACTS lists the
+# third-party packages whose facts stay.
 UNIT_P ?= 4
 unit:
 	PLAYPLANE_VET_FACTS="$$(GO=$(GO) sh infra/local/gotool.sh imports)" && export PLAYPLANE_VET_FACTS && \
