@@ -170,16 +170,22 @@ func (r *histReader) record(ctx context.Context, k routeKey, v float64, offer bo
 	r.mu.RUnlock()
 }
 
-// add adds v to s as the SDK's histogram point does.
-func (r *histReader) add(ctx context.Context, s *histSeries, v float64, offer bool, ts time.Time) {
-	// The bucket is the first bound at or above v, as
-	// sort.SearchFloat64s finds it (none for NaN), looked for from the
-	// first: a request's duration is nearly always in the first few
-	// buckets, where a binary search makes five calls of its predicate.
+// bucket is the index of the first bound at or above v, as
+// sort.SearchFloat64s finds it in the SDK's histogram (len(bounds) for NaN),
+// looked for from the first: a request's duration is nearly always in the
+// first few buckets, where a binary search makes five calls of its
+// predicate. TestBucketIsTheSDKs holds the two equal.
+func bucket(bounds []float64, v float64) int {
 	idx := 0
-	for idx < len(r.h.search) && !(r.h.search[idx] >= v) {
+	for idx < len(bounds) && !(bounds[idx] >= v) {
 		idx++
 	}
+	return idx
+}
+
+// add adds v to s as the SDK's histogram point does.
+func (r *histReader) add(ctx context.Context, s *histSeries, v float64, offer bool, ts time.Time) {
+	idx := bucket(r.h.search, v)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.counts[idx]++

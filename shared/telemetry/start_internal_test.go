@@ -163,6 +163,10 @@ func TestRootSamplingIsTheSDKs(t *testing.T) {
 		{"parentbased_traceidratio", "0.01"}, {"parentbased_traceidratio", "0.3"}, {"parentbased_traceidratio", "0.999999999"},
 		{"parentbased_traceidratio", "1e-12"}, {"parentbased_traceidratio", "0"}, {"parentbased_traceidratio", "1"},
 		{"parentbased_traceidratio", ""},
+		// As Setup reads the environment: unset (the default), a ratio's
+		// default, and spelling it leaves alone.
+		{"", ""}, {"traceidratio", ""}, {" TraceIdRatio ", " 0.25 "}, {"traceidratio", "-0"}, {"traceidratio", "0x1p-3"},
+		{"traceidratio", "4.9e-324"}, {"traceidratio", "0.99999999999999994"}, {"traceidratio", "1.0000000000000001"},
 	} {
 		t.Run(sm.name+"="+sm.arg, func(t *testing.T) {
 			t.Parallel()

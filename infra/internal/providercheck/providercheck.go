@@ -12,6 +12,7 @@
 package providercheck
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -468,7 +469,13 @@ func download(module string) (string, error) {
 	out, err := exec.Command("go", "mod", "download", "-json", module).Output()
 	var got struct{ Dir, Error string }
 	if jerr := json.Unmarshal(out, &got); jerr != nil || got.Error != "" || got.Dir == "" {
-		return "", fmt.Errorf("go mod download %s: %v %s %s", module, err, got.Error, out)
+		// A go command that fails before writing its JSON (a bad go.mod
+		// or GOFLAGS) says why on its standard error only.
+		var stderr []byte
+		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+			stderr = ee.Stderr
+		}
+		return "", fmt.Errorf("go mod download %s: %v %s %s %s", module, err, got.Error, out, bytes.TrimSpace(stderr))
 	}
 	return got.Dir, nil
 }

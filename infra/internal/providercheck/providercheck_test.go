@@ -26,3 +26,14 @@ func TestOnlyTestsImportIt(t *testing.T) {
 		}
 	}
 }
+
+// TestDownloadSaysWhyItFailed: a go command that fails before it writes
+// its JSON (here on a bad GOFLAGS) has said why on its standard error,
+// which the error must carry. Not parallel: it sets the environment.
+func TestDownloadSaysWhyItFailed(t *testing.T) {
+	t.Setenv("GOFLAGS", "-nosuchflagforprovidercheck")
+	_, err := download("example.com/nosuchmodule")
+	if err == nil || !strings.Contains(err.Error(), "nosuchflagforprovidercheck") {
+		t.Fatalf("download with a bad GOFLAGS: %v, want the go command's reason", err)
+	}
+}
