@@ -1,6 +1,7 @@
 package telemetry_test
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -13,7 +14,9 @@ import (
 // TestInstrumentsAreValid: the instruments are made on their first
 // measurement, where a validation error (a bad name or unit) would only
 // reach the OpenTelemetry error handler; each one, measured once by
-// record, reports none.
+// record, reports none. It runs twice: with the request histogram
+// aggregated by requestHistogram (the default, where the SDK's request
+// duration instrument is never made) and left to the SDK's instrument.
 func TestInstrumentsAreValid(t *testing.T) {
 	var mu sync.Mutex
 	var handled []error
@@ -24,8 +27,14 @@ func TestInstrumentsAreValid(t *testing.T) {
 		defer mu.Unlock()
 		handled = append(handled, err)
 	}))
-	setup(t, telemetry.Options{Metrics: telemetry.SinkEMF}, nil)
-	record(t)
+	for _, opts := range []telemetry.Options{{Metrics: telemetry.SinkEMF},
+		telemetry.WithSDKRequestHistogram(telemetry.Options{Metrics: telemetry.SinkEMF})} {
+		p := setup(t, opts, nil)
+		record(t)
+		if err := p.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if err := errors.Join(handled...); err != nil {
