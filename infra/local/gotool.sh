@@ -48,12 +48,17 @@ ours=github.com/playplane/playplane
 if [ "${1-}" = imports ]; then
 	root="$(cd "$(dirname "$0")/../.." && pwd)" || exit 1
 	listed="$(mktemp)" || exit 1
+	# Each module is listed as built plain and with the race tag (the unit
+	# stage's go test -race): a file built only under one of them imports
+	# for its package too.
 	for mod in "$root" "$root/infra" "$root/pulumi"; do
-		if ! (cd "$mod" && "${GO:-go}" list -deps -test \
-			-f '{{if .Module}}{{.Module.Path}}{{"\t"}}{{join .Imports "\t"}}{{end}}' ./...) >>"$listed"; then
-			rm -f "$listed"
-			exit 1
-		fi
+		for tags in "" race; do
+			if ! (cd "$mod" && "${GO:-go}" list ${tags:+-tags=$tags} -deps -test \
+				-f '{{if .Module}}{{.Module.Path}}{{"\t"}}{{join .Imports "\t"}}{{end}}' ./...) >>"$listed"; then
+				rm -f "$listed"
+				exit 1
+			fi
+		done
 	done
 	awk -F '\t' -v ours="$ours" '$1 == ours || index($1, ours "/") == 1 {
 		for (i = 2; i <= NF; i++) {
