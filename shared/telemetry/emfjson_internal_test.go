@@ -60,6 +60,17 @@ func TestEMFDocIsJSONMarshals(t *testing.T) {
 			chunk:  []emfMetric{{Name: odd + "m", Unit: odd}},
 			values: map[string]any{odd + "m": int64(1)},
 			meta:   emfMetadata{Timestamp: -1, CloudWatchMetrics: []emfDirective{{Namespace: odd, Dimensions: [][]string{{odd}, nil}, Metrics: []emfMetric{{Name: odd + "m", Unit: odd}}}}}},
+		{name: "each character json escapes, alone in a printable string",
+			dims: func() []attribute.KeyValue {
+				var kvs []attribute.KeyValue
+				for i, c := range []string{"<", ">", "&", "\"", "\\", "\x00", "\x1f", "\x7f", "\u2028", "\u2029", "é", "\xff"} {
+					kvs = append(kvs, attribute.String(string(rune('a'+i))+c, "v"+c+"v"))
+				}
+				return kvs
+			}(),
+			chunk:  []emfMetric{{Name: "m<"}},
+			values: map[string]any{"m<": int64(1)},
+			meta:   meta([]string{"a<"}, []emfMetric{{Name: "m<"}})},
 		{name: "a dimension named like a metric and like _aws: the last member wins, as in the map",
 			dims:   []attribute.KeyValue{attribute.String("m", "dim"), attribute.String("_aws", "dim"), attribute.Bool("b", true)},
 			chunk:  []emfMetric{{Name: "m"}},
