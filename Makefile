@@ -37,8 +37,13 @@ export:
 # compiling on a cold cache) and cfn-lint at the lowest CPU priority while
 # unit runs (its last minutes are browser tests that mostly wait), so after
 # unit only a wait for them remains.
+#
+# The third-party packages whose vet facts stay (infra/local/gotool.sh
+# imports, a go list over three modules) are listed once here for both the
+# unit stage and infra-test, which would otherwise each list them.
 test:
-	@MAKE="$(MAKE)" bash infra/local/stages.sh check-fmt emulators unit+infra-test+cfn-lint
+	@PLAYPLANE_VET_FACTS="$$(GO=$(GO) sh infra/local/gotool.sh imports)" && export PLAYPLANE_VET_FACTS && \
+	MAKE="$(MAKE)" bash infra/local/stages.sh check-fmt emulators unit+infra-test+cfn-lint
 
 # The API's OpenAPI 3.1 document, the bytes the local runners serve at
 # GET /openapi.json: the clouds publish it as this file rather than a route
@@ -92,11 +97,12 @@ vet:
 # nobody reads, the third-party packages none of ours imports (~990 of
 # them with infra/ and pulumi/'s: ~65-85 CPU-s of a cold run, measured at
 # load 9-27); every analyzer still runs on every package of ours (the
-# script says what it skips and why). PLAYPLANE_VET_FACTS lists the
+# script says what it skips and why). PLAYPLANE_VET_FACTS (from `make test`,
+# else listed here, as infra/test.sh does) lists the
 # third-party packages whose facts stay.
 UNIT_P ?= 4
 unit:
-	PLAYPLANE_VET_FACTS="$$(GO=$(GO) sh infra/local/gotool.sh imports)" && export PLAYPLANE_VET_FACTS && \
+	PLAYPLANE_VET_FACTS="$${PLAYPLANE_VET_FACTS:-$$(GO=$(GO) sh infra/local/gotool.sh imports)}" && export PLAYPLANE_VET_FACTS && \
 	bash infra/local/with-emulators.sh $(GO) test -race -vet=all -count=1 -p $(UNIT_P) '-ldflags=-s -w' \
 		-toolexec='$(CURDIR)/infra/local/gotool.sh' -timeout 20m $(PKGS)
 
