@@ -37,6 +37,7 @@ import (
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/pubsub"
+	"github.com/playplane/playplane/shared/pubsub/pull"
 	"github.com/playplane/playplane/shared/roundtrip"
 	"github.com/playplane/playplane/shared/sqs"
 	"github.com/playplane/playplane/shared/steering/ranker"
@@ -129,7 +130,7 @@ func firestoreCloud(t testing.TB) cloud {
 		return s
 	}
 	s := another()
-	b, err := pubsub.New(ctx, pubsub.Config{ProjectID: "playplane-test", TopicPrefix: playback.NewID("rt") + "-"}, nil,
+	b, err := pull.New(ctx, pubsub.Config{ProjectID: "playplane-test", TopicPrefix: playback.NewID("rt") + "-"},
 		append(gcpemu.PubSubClientOptions(gcpemu.PubSub(t)), grpcOpts(layerBus)...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -488,7 +489,7 @@ func TestRoundTrips(t *testing.T) {
 			})
 
 			var b strings.Builder
-			fmt.Fprintf(&b, "\n%s (store RPCs sequential / total; publishes, and in brackets the bus RPCs made in the request: the Pub/Sub client sends from its own goroutine; median of %d; ÷ floor)\n", c.name, runs)
+			fmt.Fprintf(&b, "\n%s (store RPCs sequential / total; publishes, and in brackets the bus RPCs made in the request; median of %d; ÷ floor)\n", c.name, runs)
 			b.WriteString("| request | status | store seq | store total | publish (bus RPCs) | p50 | ÷ floor | store RPCs |\n")
 			for _, row := range rows {
 				b.WriteString(row.String() + "\n")

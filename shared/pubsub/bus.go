@@ -1,8 +1,10 @@
-// Package pubsub is the playback.Bus on Google Cloud Pub/Sub: one topic per
-// bus topic, each with a pull subscription that dead-letters to a topic of
-// its own after MaxDeliveryAttempts. Publish sends with message ordering
-// on; on Cloud Functions an Eventarc trigger delivers each message to
-// push.CloudEventHandler, and long-running processes consume with Subscribe.
+// Package pubsub is the publishing side of the bus on Google Cloud
+// Pub/Sub: one topic per bus topic, each with a pull subscription that
+// dead-letters to a topic of its own after MaxDeliveryAttempts. Publish
+// sends with ordering keys; on Cloud Functions an Eventarc trigger
+// delivers each message to push.CloudEventHandler, and long-running
+// processes consume with package pull, whose Bus is this one with
+// Subscribe (playback.Bus).
 //
 // Delivery is at least once. Messages with an OrderingKey are delivered in
 // publish order per key when the subscription has message ordering on
@@ -14,17 +16,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"iter"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2"
+	vkit "cloud.google.com/go/pubsub/v2/apiv1"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/api/option"
+	"google.golang.org/api/transport"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -32,11 +41,14 @@ import (
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
-var _ playback.Bus = (*Bus)(nil)
+var _ playback.Publisher = (*Bus)(nil)
 
 // Pub/Sub limits the adapter respects.
 const (
-	maxMessageBytes    = pubsub.MaxPublishRequestBytes // a message must fit a publish request
+	maxRequestBytes    = 10_000_000      // a publish request's size
+	maxRequestMessages = 1000            // and message count
+	maxMessageBytes    = maxRequestBytes // a message must fit a publish request
+	requestBytes       = 1_000_000       // the size Publish gathers messages to
 	maxAttributes      = 100
 	maxAttrKeyBytes    = 256
 	maxAttrValueBytes  = 1024
@@ -76,9 +88,6 @@ type Config struct {
 	// and BatchWindow how long it waits to fill a batch.
 	MaxBatch    int           `env:"PUBSUB_MAX_BATCH, default=100"`
 	BatchWindow time.Duration `env:"PUBSUB_BATCH_WINDOW, default=20ms"`
-	// PublishDelay is how long Publish lets messages gather into one
-	// request (the client library's default is 10ms, paid by every call).
-	PublishDelay time.Duration `env:"PUBSUB_PUBLISH_DELAY, default=1ms"`
 }
 
 func (c *Config) validate() error {
@@ -103,9 +112,6 @@ func (c *Config) validate() error {
 	if c.BatchWindow == 0 {
 		c.BatchWindow = 20 * time.Millisecond
 	}
-	if c.PublishDelay == 0 {
-		c.PublishDelay = time.Millisecond
-	}
 	switch {
 	case c.MaxDeliveryAttempts < minDeliveryAttempt || c.MaxDeliveryAttempts > maxDeliveryAttempt:
 		return fmt.Errorf("max delivery attempts %d not in %d..%d", c.MaxDeliveryAttempts, minDeliveryAttempt, maxDeliveryAttempt)
@@ -115,70 +121,103 @@ func (c *Config) validate() error {
 		return fmt.Errorf("max extension %v not in 1s..24h", c.MaxExtension)
 	case c.RetryBackoff < 0 || c.RetryBackoff > 600*time.Second:
 		return fmt.Errorf("retry backoff %v not in 0..600s", c.RetryBackoff)
-	case c.MaxBatch < 1 || c.MaxBatch > pubsub.MaxPublishRequestCount:
-		return fmt.Errorf("max batch %d not in 1..%d", c.MaxBatch, pubsub.MaxPublishRequestCount)
+	case c.MaxBatch < 1 || c.MaxBatch > maxRequestMessages:
+		return fmt.Errorf("max batch %d not in 1..%d", c.MaxBatch, maxRequestMessages)
 	case c.BatchWindow < 0 || c.BatchWindow > 10*time.Second:
 		return fmt.Errorf("batch window %v not in 0..10s", c.BatchWindow)
-	case c.PublishDelay < 0 || c.PublishDelay > time.Second:
-		return fmt.Errorf("publish delay %v not in 0..1s", c.PublishDelay)
 	case c.SubscriptionSuffix == c.DeadLetterSuffix:
 		return fmt.Errorf("subscription and dead-letter suffixes are both %q", c.SubscriptionSuffix)
 	}
 	return nil
 }
 
-// Bus is a playback.Bus on Pub/Sub.
+// Bus is the publishing side of the bus on Pub/Sub (playback.Publisher),
+// with EnsureTopics for local runs and tests. It calls the generated
+// clients of cloud.google.com/go/pubsub/v2/apiv1 itself rather than the
+// high-level client, whose package links OpenCensus (its stats views):
+// OpenCensus's resource package compiles a regexp at init, 3.0-4.0 ms of
+// every cold start of a unit that publishes. The streaming-pull consumer,
+// which needs the high-level client, is package pull beside this one.
 type Bus struct {
-	cfg Config
+	cfg  Config
+	opts []option.ClientOption
 
-	// newClient makes the client on the first call that needs it, when
-	// New was given none. Every method that reaches Pub/Sub opens the bus
-	// first; client is only read after that.
-	newClient  func(context.Context) (*pubsub.Client, error)
-	openMu     sync.Mutex // serializes opening and closing the client
+	// newClient makes the publishing client on the first call that needs
+	// it. Every method that reaches Pub/Sub opens the bus first; client
+	// and project are only read after that.
+	newClient  func(context.Context) (*vkit.TopicAdminClient, string, error)
+	openMu     sync.Mutex // serializes opening and closing the clients
 	opened     atomic.Bool
 	openClosed bool // under openMu: a bus closed before it opened stays closed
-	client     *pubsub.Client
-	ownClient  bool
+	client     *vkit.TopicAdminClient
+	project    string
+	subs       *vkit.SubscriptionAdminClient // under openMu: EnsureTopics makes it
 
-	mu         sync.Mutex
-	publishers map[string]topicPublisher // by bus topic
-	closed     bool
-	stop       context.CancelFunc
-	done       context.Context // ends on Close; consumers watch it
-	consumers  sync.WaitGroup
-	closeOnce  sync.Once
-	closeErr   error
+	mu        sync.Mutex
+	topics    map[string]topicInfo // by bus topic
+	closed    bool
+	inflight  sync.WaitGroup // Publish calls that started before Close
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// New returns a bus. A nil client is made from cfg and opts
-// (PUBSUB_EMULATOR_HOST is honoured by the client library) on the first
-// call that needs it, and closed on Close: finding credentials and setting
-// up the gRPC connections is left out of a cold start's requests that
-// publish nothing (a refused token). A client that cannot be made fails
-// that call and is tried again on the next. New makes no network calls.
-func New(_ context.Context, cfg Config, client *pubsub.Client, opts ...option.ClientOption) (*Bus, error) {
+// New returns a bus. Its client is made from cfg and opts on the first
+// call that needs it, and closed on Close: finding credentials and
+// setting up the gRPC connections is left out of a cold start's requests
+// that publish nothing (a refused token). A client that cannot be made
+// fails that call and is tried again on the next. New makes no network
+// calls. PUBSUB_EMULATOR_HOST is honoured (the generated clients' hook:
+// its endpoint, plain gRPC, no credentials).
+func New(_ context.Context, cfg Config, opts ...option.ClientOption) (*Bus, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("pubsub.New: %w", err)
 	}
-	b := &Bus{client: client, cfg: cfg, publishers: map[string]topicPublisher{}}
-	b.done, b.stop = context.WithCancel(context.Background())
-	if client != nil {
-		b.opened.Store(true)
-		return b, nil
-	}
-	project := cfg.ProjectID
-	if project == "" {
-		project = pubsub.DetectProjectID
-	}
-	b.newClient = func(ctx context.Context) (*pubsub.Client, error) {
-		return pubsub.NewClient(ctx, project, opts...)
+	b := &Bus{cfg: cfg, opts: clientOptions(opts), topics: map[string]topicInfo{}}
+	b.newClient = func(ctx context.Context) (*vkit.TopicAdminClient, string, error) {
+		project, err := detectProject(ctx, b.cfg.ProjectID, b.opts)
+		if err != nil {
+			return nil, "", err
+		}
+		c, err := vkit.NewTopicAdminClient(ctx, b.opts...)
+		return c, project, err
 	}
 	return b, nil
 }
 
-// open makes the client if New did not get one and no call has made it
-// yet. op names the caller in its error.
+// clientOptions are the high-level client's defaults before opts: outside
+// the emulator, a pool of up to 4 connections kept alive every 5 minutes.
+func clientOptions(opts []option.ClientOption) []option.ClientOption {
+	if os.Getenv("PUBSUB_EMULATOR_HOST") != "" {
+		return opts
+	}
+	return append([]option.ClientOption{
+		option.WithGRPCConnectionPool(min(runtime.GOMAXPROCS(0), 4)),
+		option.WithGRPCDialOption(grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 5 * time.Minute})),
+	}, opts...)
+}
+
+// detectProject is the project of the configuration, else the
+// GOOGLE_CLOUD_PROJECT variable, else the credentials' project, as the
+// high-level client's DetectProjectID finds it.
+func detectProject(ctx context.Context, project string, opts []option.ClientOption) (string, error) {
+	if project != "" {
+		return project, nil
+	}
+	if project = os.Getenv("GOOGLE_CLOUD_PROJECT"); project != "" {
+		return project, nil
+	}
+	creds, err := transport.Creds(ctx, opts...)
+	if err != nil {
+		return "", fmt.Errorf("detecting the project: %w", err)
+	}
+	if creds.ProjectID == "" {
+		return "", errors.New("no project: set PUBSUB_PROJECT_ID or GOOGLE_CLOUD_PROJECT, or use credentials that name one")
+	}
+	return creds.ProjectID, nil
+}
+
+// open makes the client if no call has made it yet. op names the caller
+// in its error.
 func (b *Bus) open(op string) error {
 	if b.opened.Load() {
 		return nil
@@ -193,18 +232,36 @@ func (b *Bus) open(op string) error {
 	}
 	// The client outlives the call that happened to make it, and must not
 	// keep that request's context values (its span, its logger) alive.
-	c, err := b.newClient(context.Background())
+	c, project, err := b.newClient(context.Background())
 	if err != nil {
 		return fmt.Errorf("pubsub.%s: making the client: %w", op, err)
 	}
-	b.client, b.ownClient = c, true
+	b.client, b.project = c, project
 	b.opened.Store(true)
 	return nil
 }
 
-// Close flushes the publishers, stops the consumers, waits for the batches
-// they hold to settle, and closes the client if New created it. Later calls
-// wait for the first and return its result.
+// subscriptionAdmin returns the subscription admin client, made on first
+// use: only EnsureTopics needs it, never a function that publishes.
+func (b *Bus) subscriptionAdmin() (*vkit.SubscriptionAdminClient, error) {
+	b.openMu.Lock()
+	defer b.openMu.Unlock()
+	if b.openClosed {
+		return nil, playback.Unavailable(errors.New("bus closed"), "pubsub.EnsureTopics")
+	}
+	if b.subs == nil {
+		c, err := vkit.NewSubscriptionAdminClient(context.Background(), b.opts...)
+		if err != nil {
+			return nil, fmt.Errorf("pubsub.EnsureTopics: making the subscription client: %w", err)
+		}
+		b.subs = c
+	}
+	return b.subs, nil
+}
+
+// Close waits for the Publish calls under way, refuses later ones and
+// closes the clients. Later calls wait for the first and return its
+// result.
 func (b *Bus) Close() error {
 	b.closeOnce.Do(func() { b.closeErr = b.close() })
 	return b.closeErr
@@ -213,21 +270,19 @@ func (b *Bus) Close() error {
 func (b *Bus) close() error {
 	b.mu.Lock()
 	b.closed = true
-	pubs := b.publishers
-	b.publishers = map[string]topicPublisher{}
 	b.mu.Unlock()
-	for _, tp := range pubs {
-		tp.p.Stop()
-	}
-	b.stop()
-	b.consumers.Wait()
+	b.inflight.Wait()
 	b.openMu.Lock()
 	defer b.openMu.Unlock()
 	b.openClosed = true
-	if b.ownClient {
-		return b.client.Close()
+	var errs []error
+	if b.client != nil {
+		errs = append(errs, b.client.Close())
 	}
-	return nil
+	if b.subs != nil {
+		errs = append(errs, b.subs.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // resourceIDSyntax is Pub/Sub's rule for resource IDs: 3-255 characters,
@@ -277,11 +332,28 @@ func (b *Bus) names(topic string) (names, error) {
 }
 
 func (b *Bus) topicPath(id string) string {
-	return "projects/" + b.client.Project() + "/topics/" + id
+	return "projects/" + b.project + "/topics/" + id
 }
 
 func (b *Bus) subscriptionPath(id string) string {
-	return "projects/" + b.client.Project() + "/subscriptions/" + id
+	return "projects/" + b.project + "/subscriptions/" + id
+}
+
+// Config is the bus's configuration, with the defaults applied.
+func (b *Bus) Config() Config { return b.cfg }
+
+// Subscription opens the bus and returns the full resource name of
+// topic's pull subscription (projects/P/subscriptions/ID), for the
+// consumer (package pull).
+func (b *Bus) Subscription(topic string) (string, error) {
+	if err := b.open("Subscribe"); err != nil {
+		return "", err
+	}
+	n, err := b.names(topic)
+	if err != nil {
+		return "", err
+	}
+	return b.subscriptionPath(n.subscription), nil
 }
 
 // EnsureTopics creates each topic, its dead-letter topic with a
@@ -295,6 +367,10 @@ func (b *Bus) EnsureTopics(ctx context.Context, topics ...string) error {
 	if err := b.open("EnsureTopics"); err != nil {
 		return err
 	}
+	subs, err := b.subscriptionAdmin()
+	if err != nil {
+		return err
+	}
 	for _, topic := range topics {
 		n, err := b.names(topic)
 		if err != nil {
@@ -302,16 +378,16 @@ func (b *Bus) EnsureTopics(ctx context.Context, topics ...string) error {
 		}
 		for _, id := range []string{n.topic, n.deadLetter} {
 			if err := b.createTopic(ctx, id); err != nil {
-				return fail("EnsureTopics", err)
+				return Fail("EnsureTopics", err)
 			}
 		}
-		if err := b.ensureSubscription(ctx, &pubsubpb.Subscription{
+		if err := ensureSubscription(ctx, subs, &pubsubpb.Subscription{
 			Name: b.subscriptionPath(n.deadLetterSubscription), Topic: b.topicPath(n.deadLetter),
 			AckDeadlineSeconds: int32(b.cfg.AckDeadline / time.Second),
 		}); err != nil {
-			return fail("EnsureTopics", err)
+			return Fail("EnsureTopics", err)
 		}
-		if err := b.ensureSubscription(ctx, &pubsubpb.Subscription{
+		if err := ensureSubscription(ctx, subs, &pubsubpb.Subscription{
 			Name:                  b.subscriptionPath(n.subscription),
 			Topic:                 b.topicPath(n.topic),
 			AckDeadlineSeconds:    int32(b.cfg.AckDeadline / time.Second),
@@ -325,14 +401,14 @@ func (b *Bus) EnsureTopics(ctx context.Context, topics ...string) error {
 				MaximumBackoff: durationpb.New(max(b.cfg.RetryBackoff, 60*time.Second)),
 			},
 		}); err != nil {
-			return fail("EnsureTopics", err)
+			return Fail("EnsureTopics", err)
 		}
 	}
 	return nil
 }
 
 func (b *Bus) createTopic(ctx context.Context, id string) error {
-	_, err := b.client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: b.topicPath(id)})
+	_, err := b.client.CreateTopic(ctx, &pubsubpb.Topic{Name: b.topicPath(id)})
 	if status.Code(err) == codes.AlreadyExists {
 		return nil
 	}
@@ -342,8 +418,8 @@ func (b *Bus) createTopic(ctx context.Context, id string) error {
 	return nil
 }
 
-func (b *Bus) ensureSubscription(ctx context.Context, sub *pubsubpb.Subscription) error {
-	_, err := b.client.SubscriptionAdminClient.CreateSubscription(ctx, sub)
+func ensureSubscription(ctx context.Context, subs *vkit.SubscriptionAdminClient, sub *pubsubpb.Subscription) error {
+	_, err := subs.CreateSubscription(ctx, sub)
 	if err == nil {
 		return nil
 	}
@@ -355,7 +431,7 @@ func (b *Bus) ensureSubscription(ctx context.Context, sub *pubsubpb.Subscription
 	if sub.DeadLetterPolicy != nil {
 		paths = append(paths, "dead_letter_policy", "retry_policy")
 	}
-	_, err = b.client.SubscriptionAdminClient.UpdateSubscription(ctx, &pubsubpb.UpdateSubscriptionRequest{
+	_, err = subs.UpdateSubscription(ctx, &pubsubpb.UpdateSubscriptionRequest{
 		Subscription: sub, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths},
 	})
 	if err != nil {
@@ -364,49 +440,43 @@ func (b *Bus) ensureSubscription(ctx context.Context, sub *pubsubpb.Subscription
 	return nil
 }
 
-// topicPublisher is a bus topic's publisher, its topic's ID and the length
-// of its resource name, which counts against every message's size.
-type topicPublisher struct {
-	p       *pubsub.Publisher
-	id      string // the topic's ID
-	pathLen int
+// topicInfo is a bus topic's ID and full resource name.
+type topicInfo struct {
+	id, path string
 }
 
-// publisher returns the cached publisher of a bus topic. Its names are
-// checked once, when it is made; a topic whose names are invalid is never
-// cached and fails every call.
-func (b *Bus) publisher(topic string) (topicPublisher, error) {
+// topic returns the resource names of a bus topic, and counts the call
+// in until Close. Its names are checked once; a topic whose names are
+// invalid is never cached and fails every call.
+func (b *Bus) topic(topic string) (topicInfo, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return topicPublisher{}, playback.Unavailable(errors.New("bus closed"), "pubsub.Publish")
+		return topicInfo{}, playback.Unavailable(errors.New("bus closed"), "pubsub.Publish")
 	}
-	if tp, ok := b.publishers[topic]; ok {
-		return tp, nil
+	t, ok := b.topics[topic]
+	if !ok {
+		n, err := b.names(topic)
+		if err != nil {
+			return topicInfo{}, err
+		}
+		t = topicInfo{id: n.topic, path: b.topicPath(n.topic)}
+		b.topics[topic] = t
 	}
-	n, err := b.names(topic)
-	if err != nil {
-		return topicPublisher{}, err
-	}
-	p := b.client.Publisher(n.topic)
-	p.EnableMessageOrdering = true
-	// The client library bundles up to CountThreshold messages and never
-	// past Pub/Sub's 1,000 messages or 10 MB per request.
-	p.PublishSettings.DelayThreshold = b.cfg.PublishDelay
-	p.PublishSettings.CountThreshold = pubsub.MaxPublishRequestCount
-	tp := topicPublisher{p: p, id: n.topic, pathLen: len(b.topicPath(n.topic))}
-	b.publishers[topic] = tp
-	return tp, nil
+	b.inflight.Add(1)
+	return t, nil
 }
 
 // Publish sends msgs to topic and returns once Pub/Sub has stored every
 // one. It checks every message before sending any, so a message Pub/Sub
 // would refuse fails the call (CodeInvalid, CodeTooLarge) with nothing
-// sent. A call that fails may have sent part of msgs, and its retry sends
-// those again (at least once). A failure pauses an ordering key in the
-// client library, to keep later messages of the key from overtaking the
-// failed one; Publish resumes the key before returning, since the caller's
-// retry re-sends the whole call in order.
+// sent. The messages go in publish requests of at most 1,000 messages and
+// 10 MB, one after the other in order, each retried by the generated
+// client on the codes the client library retried publishing on; a request
+// that still fails ends the call, and the requests after it are not sent,
+// so no later message of an ordering key overtakes a failed one. A call
+// that fails may have sent part of msgs, and its retry sends those again
+// (at least once).
 func (b *Bus) Publish(ctx context.Context, topic string, msgs ...playback.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -421,70 +491,57 @@ func (b *Bus) publish(ctx context.Context, topic string, msgs []playback.Message
 	if err := b.open("Publish"); err != nil {
 		return err
 	}
-	tp, err := b.publisher(topic)
+	t, err := b.topic(topic)
 	if err != nil {
 		return err
 	}
+	defer b.inflight.Done()
 	carrier := telemetry.Carrier(ctx)
-	out := make([]*pubsub.Message, len(msgs))
+	out := make([]*pubsubpb.PubsubMessage, len(msgs))
 	for i, m := range msgs {
-		if out[i], err = encode(m, carrier, tp.pathLen); err != nil {
+		if out[i], err = encode(m, carrier, len(t.path)); err != nil {
 			return err
 		}
 	}
-	results := make([]*pubsub.PublishResult, len(out))
-	for i, m := range out {
-		results[i] = tp.p.Publish(ctx, m)
-	}
-	var first error
-	failedKeys := map[string]bool{}
-	for i, r := range results {
-		if _, err := r.Get(ctx); err != nil {
-			first = cmpErr(first, err)
-			failedKeys[out[i].OrderingKey] = true
+	for batch := range requests(t.path, out) {
+		if _, err := b.client.Publish(ctx, &pubsubpb.PublishRequest{Topic: t.path, Messages: batch}); err != nil {
+			return Fail("Publish", fmt.Errorf("topic %s: %w", t.id, err))
 		}
-	}
-	for key := range failedKeys {
-		if key != "" {
-			tp.p.ResumePublish(key)
-		}
-	}
-	if first != nil {
-		return fail("Publish", fmt.Errorf("topic %s: %w", tp.id, first))
 	}
 	return nil
 }
 
-// cmpErr keeps the first error that is not the client library's
-// "publishing paused" echo of an earlier failure.
-func cmpErr(first, err error) error {
-	var paused pubsub.ErrPublishingPaused
-	if first == nil || (errors.As(first, &paused) && !errors.As(err, &paused)) {
-		return err
+// requests splits msgs, in order, into publish requests to topicPath of at
+// most 1,000 messages and, as the client library bundled them, of about
+// 1 MB (ByteThreshold): a request is cut before a message that would take
+// it past requestBytes, and a larger message goes alone. Pub/Sub takes 10
+// MB, but its emulators take the gRPC default of 4 MB. encode has checked
+// that each message fits a request alone.
+func requests(topicPath string, msgs []*pubsubpb.PubsubMessage) iter.Seq[[]*pubsubpb.PubsubMessage] {
+	return func(yield func([]*pubsubpb.PubsubMessage) bool) {
+		head := protowire.SizeTag(1) + protowire.SizeBytes(len(topicPath))
+		start, size := 0, head
+		for i, m := range msgs {
+			n := protowire.SizeTag(2) + protowire.SizeBytes(proto.Size(m))
+			if i > start && (i-start == maxRequestMessages || size+n > requestBytes) {
+				if !yield(msgs[start:i:i]) {
+					return
+				}
+				start, size = i, head
+			}
+			size += n
+		}
+		if start < len(msgs) {
+			yield(msgs[start:])
+		}
 	}
-	return first
 }
 
-func backoffDelay(attempt int) time.Duration {
-	ceiling := min(5*time.Second, 50*time.Millisecond<<min(attempt, 10))
-	return ceiling/2 + rand.N(ceiling/2)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// fail classifies err: domain errors pass, failures a retry can cure
-// (unavailable, deadline, quota, aborted, internal) become CodeUnavailable,
-// the rest (a missing topic, no permission) stays an internal error.
-func fail(op string, err error) error {
+// Fail classifies err: domain errors pass, failures a retry can cure
+// (unavailable, deadline, quota, aborted, internal, cancelled) become
+// CodeUnavailable, the rest (a missing topic, no permission) stays an
+// internal error. op names the bus's method in the error.
+func Fail(op string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -496,9 +553,6 @@ func fail(op string, err error) error {
 	switch status.Code(err) {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Internal, codes.Canceled:
 		return playback.Unavailable(err, "pubsub.%s: Pub/Sub unavailable", op)
-	}
-	if errors.Is(err, pubsub.ErrPublisherStopped) {
-		return playback.Unavailable(err, "pubsub.%s: bus closed", op)
 	}
 	return err
 }

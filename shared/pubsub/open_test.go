@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2"
+	vkit "cloud.google.com/go/pubsub/v2/apiv1"
 
 	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/playback"
@@ -20,7 +20,7 @@ const nowhere = "127.0.0.1:1"
 
 // TestEveryCallOpensTheBus: New makes no client (a cold start's refused
 // request pays for no credentials lookup or gRPC setup); Publish,
-// EnsureTopics and Subscribe make it first, and a client that cannot be
+// EnsureTopics and Subscription (pull's Subscribe) make it first, and a client that cannot be
 // made fails the call with its cause (never a nil dereference) and is
 // tried again on the next call.
 func TestEveryCallOpensTheBus(t *testing.T) {
@@ -34,13 +34,14 @@ func TestEveryCallOpensTheBus(t *testing.T) {
 			return b.Publish(ctx, "topic", playback.Message{Data: []byte("x")})
 		}},
 		{name: "EnsureTopics", call: func(ctx context.Context, b *Bus) error { return b.EnsureTopics(ctx, "topic") }},
-		{name: "Subscribe", call: func(ctx context.Context, b *Bus) error {
-			return b.Subscribe(ctx, "topic", func(context.Context, []playback.Message) []string { return nil })
+		{name: "Subscription", call: func(_ context.Context, b *Bus) error {
+			_, err := b.Subscription("topic")
+			return err
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b, err := New(context.Background(), Config{ProjectID: testProject}, nil, gcpemu.PubSubClientOptions(gcpemu.PubSub(t))...)
+			b, err := New(context.Background(), Config{ProjectID: testProject}, gcpemu.PubSubClientOptions(gcpemu.PubSub(t))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,9 +51,9 @@ func TestEveryCallOpensTheBus(t *testing.T) {
 			}
 			made := b.newClient
 			var tries int
-			b.newClient = func(ctx context.Context) (*pubsub.Client, error) {
+			b.newClient = func(ctx context.Context) (*vkit.TopicAdminClient, string, error) {
 				if tries++; tries == 1 {
-					return nil, errNoClient
+					return nil, "", errNoClient
 				}
 				return made(ctx)
 			}
@@ -75,18 +76,18 @@ func TestEveryCallOpensTheBus(t *testing.T) {
 // its calls fail as a closed bus's do.
 func TestConcurrentFirstCallsMakeOneClient(t *testing.T) {
 	t.Parallel()
-	b, err := New(context.Background(), Config{ProjectID: testProject}, nil, gcpemu.PubSubClientOptions(nowhere)...)
+	b, err := New(context.Background(), Config{ProjectID: testProject}, gcpemu.PubSubClientOptions(nowhere)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var made atomic.Int32
 	newClient := b.newClient
-	b.newClient = func(ctx context.Context) (*pubsub.Client, error) {
+	b.newClient = func(ctx context.Context) (*vkit.TopicAdminClient, string, error) {
 		made.Add(1)
 		return newClient(ctx)
 	}
 	const callers = 16
-	clients := make([]*pubsub.Client, callers)
+	clients := make([]*vkit.TopicAdminClient, callers)
 	var wg sync.WaitGroup
 	for i := range callers {
 		wg.Go(func() {
@@ -110,7 +111,7 @@ func TestConcurrentFirstCallsMakeOneClient(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	unopened, err := New(context.Background(), Config{ProjectID: testProject}, nil, gcpemu.PubSubClientOptions(nowhere)...)
+	unopened, err := New(context.Background(), Config{ProjectID: testProject}, gcpemu.PubSubClientOptions(nowhere)...)
 	if err != nil {
 		t.Fatal(err)
 	}

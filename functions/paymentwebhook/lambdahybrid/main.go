@@ -149,7 +149,7 @@ func newBus(ctx context.Context, env fnenv.Env) (*pubsub.Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: %w", err)
 	}
-	b, err := pubsub.New(ctx, cfg, nil, opts...)
+	b, err := pubsub.New(ctx, cfg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("bus: %w", err)
 	}

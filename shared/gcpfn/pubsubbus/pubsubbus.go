@@ -1,7 +1,8 @@
 // Package pubsubbus makes the Pub/Sub bus of a Cloud Functions process
 // (gcpfn.Options.Bus). Only the deploy units of functions that publish
 // import it (functions/gcp/source writes their root file so), and only
-// they link the Pub/Sub client library.
+// they link the generated Pub/Sub clients (shared/pubsub, never the
+// high-level client and its OpenCensus: see shared/pubsub/pull).
 package pubsubbus
 
 import (
@@ -37,7 +38,7 @@ func Make(ctx context.Context, r *gcpfn.Resources) (gcpfn.Bus, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := pubsub.New(ctx, cfg, nil, r.PubSubOptions()...)
+	b, err := pubsub.New(ctx, cfg, r.PubSubOptions()...)
 	if err != nil {
 		return nil, err
 	}

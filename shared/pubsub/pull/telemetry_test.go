@@ -1,4 +1,4 @@
-package pubsub
+package pull
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/pubsub"
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/otlptest"
 )
@@ -25,7 +26,7 @@ func TestTraceCrossesTheTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
-	b := newBus(t, Config{BatchWindow: 10 * time.Millisecond}, "traced")
+	b := newBus(t, pubsub.Config{BatchWindow: 10 * time.Millisecond}, "traced")
 	seen := collect(t, b, "traced", nil)
 	traceID := otlptest.Serve(t, "POST /v1/things/{id}", "/v1/things/t1", func(w http.ResponseWriter, r *http.Request) {
 		if err := b.Publish(r.Context(), "traced", playback.Message{Data: []byte(`{"n":1}`), Attributes: map[string]string{"k": "v"}}); err != nil {

@@ -1,0 +1,266 @@
+package pubsub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// publishes is a client interceptor that records every Publish attempt
+// (the messages' data, in request order) and lets fault decide, before the
+// request is sent, whether it fails with an error instead (attempt counts
+// from 1).
+type publishes struct {
+	mu       sync.Mutex
+	attempts [][]string
+	fault    func(attempt int, req *pubsubpb.PublishRequest) error
+}
+
+func (p *publishes) option() option.ClientOption {
+	return option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		pr, ok := req.(*pubsubpb.PublishRequest)
+		if !ok {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		data := make([]string, len(pr.Messages))
+		for i, m := range pr.Messages {
+			data[i] = string(m.Data)
+		}
+		p.mu.Lock()
+		p.attempts = append(p.attempts, data)
+		attempt, fault := len(p.attempts), p.fault
+		p.mu.Unlock()
+		if fault != nil {
+			if err := fault(attempt, pr); err != nil {
+				return err
+			}
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}))
+}
+
+func (p *publishes) seen() [][]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.attempts
+}
+
+func numbered(n int, key string) []playback.Message {
+	msgs := make([]playback.Message, n)
+	for i := range msgs {
+		msgs[i] = playback.Message{Data: fmt.Appendf(nil, "m%04d", i), OrderingKey: key}
+	}
+	return msgs
+}
+
+// TestPublishSendsRequestsInOrder: a call's messages leave in publish
+// order, in as few requests as the 1,000-message limit allows, one after
+// the other; concurrent calls are not gathered into one request (the
+// high-level client's 1ms PublishDelay bundling is gone: each call is
+// sent at once).
+func TestPublishSendsRequestsInOrder(t *testing.T) {
+	t.Parallel()
+	var p publishes
+	b := newBusAt(t, gcpemu.PubSub(t), Config{}, []option.ClientOption{p.option()}, "seq")
+	if err := b.Publish(context.Background(), "seq", numbered(2500, "acct-1")...); err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	var all []string
+	for _, r := range p.seen() {
+		sizes = append(sizes, len(r))
+		all = append(all, r...)
+	}
+	if fmt.Sprint(sizes) != "[1000 1000 500]" {
+		t.Fatalf("request sizes %v, want [1000 1000 500]", sizes)
+	}
+	for i, d := range all {
+		if want := fmt.Sprintf("m%04d", i); d != want {
+			t.Fatalf("message %d sent as %s, want %s", i, d, want)
+		}
+	}
+
+	const callers = 8
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			if err := b.Publish(context.Background(), "seq", playback.Message{Data: fmt.Appendf(nil, "c%d", i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(p.seen()) - 3; n != callers {
+		t.Fatalf("%d concurrent calls of one message sent %d requests, want one each", callers, n)
+	}
+}
+
+// TestPublishStopsAtAFailedRequest: a request that fails ends the call,
+// and no request after it is sent (no later message of its ordering key
+// overtakes the failed ones); the next call with the key goes through.
+func TestPublishStopsAtAFailedRequest(t *testing.T) {
+	t.Parallel()
+	srv := gcpemu.PubSubServer(t)
+	p := publishes{fault: func(attempt int, _ *pubsubpb.PublishRequest) error {
+		if attempt == 2 {
+			return status.Error(codes.FailedPrecondition, "planted")
+		}
+		return nil
+	}}
+	b := newBusAt(t, srv.Addr, Config{}, []option.ClientOption{p.option()}, "stops")
+	err := b.Publish(context.Background(), "stops", numbered(2500, "acct-1")...)
+	if status.Code(err) != codes.FailedPrecondition || playback.IsCode(err, playback.CodeUnavailable) {
+		t.Fatalf("Publish: %v, want the request's FailedPrecondition, not retryable", err)
+	}
+	if n := len(p.seen()); n != 2 {
+		t.Fatalf("%d requests sent, want 2: none after the failed one", n)
+	}
+	if n := len(srv.Messages()); n != 1000 {
+		t.Fatalf("%d messages stored, want the first request's 1000", n)
+	}
+	if err := b.Publish(context.Background(), "stops", playback.Message{Data: []byte("after"), OrderingKey: "acct-1"}); err != nil {
+		t.Fatalf("publishing with the key after the failure: %v", err)
+	}
+}
+
+// TestPublishRetriesAndErrors: the codes the client library retried
+// publishing on are retried by the generated client, and a message a
+// failed attempt did not store is stored once; the rest fail at once.
+// What a retry can cure is CodeUnavailable (or the context's error).
+func TestPublishRetriesAndErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name         string
+		code         codes.Code
+		failAttempts int // 0: every attempt
+		wantAttempts int // 0: more than one
+		wantErr      func(error) bool
+	}{
+		{name: "unavailable once", code: codes.Unavailable, failAttempts: 1, wantAttempts: 2, wantErr: isNil},
+		{name: "internal once", code: codes.Internal, failAttempts: 1, wantAttempts: 2, wantErr: isNil},
+		{name: "aborted once", code: codes.Aborted, failAttempts: 1, wantAttempts: 2, wantErr: isNil},
+		{name: "unavailable always", code: codes.Unavailable, wantErr: retryable},
+		{name: "resource exhausted always", code: codes.ResourceExhausted, wantErr: retryable},
+		{name: "not found", code: codes.NotFound, wantAttempts: 1, wantErr: permanent},
+		{name: "permission denied", code: codes.PermissionDenied, wantAttempts: 1, wantErr: permanent},
+		{name: "invalid argument", code: codes.InvalidArgument, wantAttempts: 1, wantErr: permanent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := gcpemu.PubSubServer(t)
+			p := publishes{fault: func(attempt int, _ *pubsubpb.PublishRequest) error {
+				if tc.failAttempts == 0 || attempt <= tc.failAttempts {
+					return status.Error(tc.code, "planted")
+				}
+				return nil
+			}}
+			b := newBusAt(t, srv.Addr, Config{}, []option.ClientOption{p.option()}, "faults")
+			ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+			defer cancel()
+			err := b.Publish(ctx, "faults", playback.Message{Data: []byte("x"), OrderingKey: "k"})
+			if !tc.wantErr(err) {
+				t.Fatalf("Publish: %v (code %q)", err, playback.ErrorCode(err))
+			}
+			got := len(p.seen())
+			if tc.wantAttempts != 0 && got != tc.wantAttempts || tc.wantAttempts == 0 && got < 2 {
+				t.Fatalf("%d attempts, want %d (0: several)", got, tc.wantAttempts)
+			}
+			if stored := len(srv.Messages()); err == nil && stored != 1 || err != nil && stored != 0 {
+				t.Fatalf("%d messages stored after %v", stored, err)
+			}
+		})
+	}
+}
+
+func isNil(err error) bool { return err == nil }
+
+func retryable(err error) bool {
+	return playback.IsCode(err, playback.CodeUnavailable) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func permanent(err error) bool { return err != nil && !retryable(err) }
+
+// TestCloseWaitsForPublish: Close lets a Publish under way finish before
+// it closes the client, and later calls fail as unavailable.
+func TestCloseWaitsForPublish(t *testing.T) {
+	t.Parallel()
+	entered, release := make(chan struct{}), make(chan struct{})
+	p := publishes{fault: func(attempt int, _ *pubsubpb.PublishRequest) error {
+		if attempt == 1 {
+			close(entered)
+			<-release
+		}
+		return nil
+	}}
+	cfg := Config{ProjectID: testProject}
+	srv := gcpemu.PubSubServer(t)
+	newBusAt(t, srv.Addr, Config{}, nil, "closing") // makes the topic
+	b, err := New(context.Background(), cfg, append(gcpemu.PubSubClientOptions(srv.Addr), p.option())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := make(chan error, 1)
+	go func() { published <- b.Publish(context.Background(), "closing", playback.Message{Data: []byte("x")}) }()
+	<-entered
+	closed := make(chan error, 1)
+	go func() { closed <- b.Close() }()
+	// Give a Close that does not wait the time to close the connection
+	// under the request.
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	if err := <-published; err != nil {
+		t.Fatalf("Publish under way during Close: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(context.Background(), "closing", playback.Message{Data: []byte("x")}); !playback.IsCode(err, playback.CodeUnavailable) {
+		t.Fatalf("Publish after Close: %v, want unavailable", err)
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Fatalf("%d messages stored, want 1", n)
+	}
+}
+
+// TestEmulatorHostAndProjectFromEnvironment: with no client options and no
+// project, the bus finds the emulator in PUBSUB_EMULATOR_HOST (plain gRPC,
+// no credentials) and the project in GOOGLE_CLOUD_PROJECT, as the
+// high-level client did. Not parallel: it sets the environment.
+func TestEmulatorHostAndProjectFromEnvironment(t *testing.T) {
+	srv := gcpemu.PubSubServer(t)
+	t.Setenv("PUBSUB_EMULATOR_HOST", srv.Addr)
+	t.Setenv("GOOGLE_CLOUD_PROJECT", "from-env")
+	b, err := New(context.Background(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.EnsureTopics(ctx, "envtopic"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(ctx, "envtopic", playback.Message{Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	path, err := b.Subscription("envtopic")
+	if err != nil || !strings.HasPrefix(path, "projects/from-env/") {
+		t.Fatalf("subscription %q, %v: want it in project from-env", path, err)
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Fatalf("the emulator holds %d messages, want 1", n)
+	}
+}
