@@ -19,6 +19,7 @@ import (
 	"iter"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -470,8 +471,10 @@ func (b *Bus) topic(topic string) (topicInfo, error) {
 // Publish sends msgs to topic and returns once Pub/Sub has stored every
 // one. It checks every message before sending any, so a message Pub/Sub
 // would refuse fails the call (CodeInvalid, CodeTooLarge) with nothing
-// sent. The messages go in publish requests of at most 1,000 messages and
-// 10 MB, one after the other in order, each retried by the generated
+// sent. The messages go in publish requests of one ordering key each (or
+// none: Pub/Sub refuses a request that mixes them), of at most 1,000
+// messages and about 1 MB, one after the other, a key's messages in
+// publish order, each retried by the generated
 // client on the codes the client library retried publishing on; a request
 // that still fails ends the call, and the requests after it are not sent,
 // so no later message of an ordering key overtakes a failed one. A call
@@ -503,7 +506,7 @@ func (b *Bus) publish(ctx context.Context, topic string, msgs []playback.Message
 			return err
 		}
 	}
-	for batch := range requests(t.path, out) {
+	for batch := range requests(t.path, byKey(out)) {
 		if _, err := b.client.Publish(ctx, &pubsubpb.PublishRequest{Topic: t.path, Messages: batch}); err != nil {
 			return Fail("Publish", fmt.Errorf("topic %s: %w", t.id, err))
 		}
@@ -511,7 +514,35 @@ func (b *Bus) publish(ctx context.Context, topic string, msgs []playback.Message
 	return nil
 }
 
-// requests splits msgs, in order, into publish requests to topicPath of at
+// byKey returns msgs with each ordering key's messages together, in
+// publish order within a key, the keys in the order of their first
+// message: Pub/Sub refuses (FailedPrecondition) a publish request whose
+// messages do not all have the same ordering key, or all none, and the
+// client library bundled per key. Order across keys is not kept, as
+// Pub/Sub does not deliver in it. msgs itself is returned when it has one
+// key.
+func byKey(msgs []*pubsubpb.PubsubMessage) []*pubsubpb.PubsubMessage {
+	if !slices.ContainsFunc(msgs, func(m *pubsubpb.PubsubMessage) bool { return m.OrderingKey != msgs[0].OrderingKey }) {
+		return msgs
+	}
+	var keys []string
+	groups := map[string][]*pubsubpb.PubsubMessage{}
+	for _, m := range msgs {
+		g, ok := groups[m.OrderingKey]
+		if !ok {
+			keys = append(keys, m.OrderingKey)
+		}
+		groups[m.OrderingKey] = append(g, m)
+	}
+	out := make([]*pubsubpb.PubsubMessage, 0, len(msgs))
+	for _, k := range keys {
+		out = append(out, groups[k]...)
+	}
+	return out
+}
+
+// requests splits msgs, in order, into publish requests to topicPath, each
+// of one ordering key (msgs has each key's messages together: byKey), of at
 // most 1,000 messages and, as the client library bundled them, of about
 // 1 MB (ByteThreshold): a request is cut before a message that would take
 // it past requestBytes, and a larger message goes alone. Pub/Sub takes 10
@@ -523,7 +554,7 @@ func requests(topicPath string, msgs []*pubsubpb.PubsubMessage) iter.Seq[[]*pubs
 		start, size := 0, head
 		for i, m := range msgs {
 			n := protowire.SizeTag(2) + protowire.SizeBytes(proto.Size(m))
-			if i > start && (i-start == maxRequestMessages || size+n > requestBytes) {
+			if i > start && (i-start == maxRequestMessages || size+n > requestBytes || m.OrderingKey != msgs[start].OrderingKey) {
 				if !yield(msgs[start:i:i]) {
 					return
 				}

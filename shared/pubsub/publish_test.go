@@ -264,3 +264,66 @@ func TestEmulatorHostAndProjectFromEnvironment(t *testing.T) {
 		t.Fatalf("the emulator holds %d messages, want 1", n)
 	}
 }
+
+// oneOrderingKey refuses, as Pub/Sub does (FailedPrecondition, "In a
+// single publish request, all messages must have no ordering key or they
+// must all have the same ordering key"), a request that mixes keys; pstest
+// takes it.
+func oneOrderingKey(_ int, req *pubsubpb.PublishRequest) error {
+	for _, m := range req.Messages {
+		if m.OrderingKey != req.Messages[0].OrderingKey {
+			return status.Error(codes.FailedPrecondition, "In a single publish request, all messages must have no ordering key or they must all have the same ordering key.")
+		}
+	}
+	return nil
+}
+
+// TestPublishRequestsHaveOneOrderingKey: a call whose messages have
+// several ordering keys (and none) sends each key's messages in requests
+// of their own, in publish order per key, as the client library bundled
+// them per key, since Pub/Sub refuses a request that mixes keys.
+func TestPublishRequestsHaveOneOrderingKey(t *testing.T) {
+	t.Parallel()
+	srv := gcpemu.PubSubServer(t)
+	p := publishes{fault: oneOrderingKey}
+	b := newBusAt(t, srv.Addr, Config{}, []option.ClientOption{p.option()}, "keys")
+	keys := []string{"acct-a", "", "acct-b"}
+	var msgs []playback.Message
+	for i := range 2400 { // acct-a and acct-b: 800 each, interleaved with 800 unkeyed
+		k := keys[i%len(keys)]
+		msgs = append(msgs, playback.Message{Data: fmt.Appendf(nil, "%s/%04d", k, i), OrderingKey: k})
+	}
+	// acct-a also has more than a request holds.
+	for i := range 1500 {
+		msgs = append(msgs, playback.Message{Data: fmt.Appendf(nil, "acct-a/%04d", 2400+i), OrderingKey: "acct-a"})
+	}
+	if err := b.Publish(context.Background(), "keys", msgs...); err != nil {
+		t.Fatalf("Publish of several keys in one call: %v", err)
+	}
+	if n := len(srv.Messages()); n != len(msgs) {
+		t.Fatalf("%d messages stored, want %d", n, len(msgs))
+	}
+	sent := map[string][]string{}
+	for _, r := range p.seen() {
+		for _, d := range r {
+			k, _, _ := strings.Cut(d, "/")
+			sent[k] = append(sent[k], d)
+		}
+	}
+	for _, k := range keys {
+		var want []string
+		for _, m := range msgs {
+			if m.OrderingKey == k {
+				want = append(want, string(m.Data))
+			}
+		}
+		if fmt.Sprint(sent[k]) != fmt.Sprint(want) {
+			t.Fatalf("key %q: %d messages sent out of publish order or missing (want %d)", k, len(sent[k]), len(want))
+		}
+	}
+	// acct-a's 2,300 messages take 3 requests, acct-b's and the unkeyed
+	// 800 one each: grouped per key, not a request per run of a key.
+	if n := len(p.seen()); n != 5 {
+		t.Fatalf("%d requests, want 5", n)
+	}
+}
