@@ -14,10 +14,13 @@ import (
 	"sync"
 	"testing"
 
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/playplane/playplane/shared/emulators"
 )
@@ -64,7 +67,26 @@ func newPubSubServer() (srv *pstest.Server, err error) {
 			srv, err = nil, fmt.Errorf("emulators.Start %s: %v", emulators.PubSubService, r)
 		}
 	}()
-	return pstest.NewServerWithAddress("127.0.0.1:0"), nil
+	return pstest.NewServerWithAddress("127.0.0.1:0", pstest.ServerReactorOption{FuncName: "Publish", Reactor: oneOrderingKey{}}), nil
+}
+
+// oneOrderingKey refuses a publish request whose messages do not all have
+// the same ordering key (or all none), as Pub/Sub does and pstest does
+// not: a client that mixes keys in a request must fail here too.
+type oneOrderingKey struct{}
+
+func (oneOrderingKey) React(req any) (handled bool, ret any, err error) {
+	pr, ok := req.(*pubsubpb.PublishRequest)
+	if !ok {
+		return false, nil, nil
+	}
+	for _, m := range pr.Messages {
+		if m.OrderingKey != pr.Messages[0].OrderingKey {
+			return true, nil, status.Error(codes.FailedPrecondition,
+				"In a single publish request, all messages must have no ordering key or they must all have the same ordering key.")
+		}
+	}
+	return false, nil, nil
 }
 
 // FirestoreClientOptions connects cloud.google.com/go/firestore.NewClient to

@@ -8,6 +8,8 @@ import (
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/playplane/playplane/shared/emulators"
 	"github.com/playplane/playplane/shared/emulators/gcpemu"
@@ -102,5 +104,44 @@ func TestStartPassesOtherNamesOn(t *testing.T) {
 	_, _, err := gcpemu.Start(t.Context(), "cassandra")
 	if !errors.Is(err, emulators.ErrUnknownService) {
 		t.Fatalf("Start(cassandra): err = %v, want emulators.ErrUnknownService", err)
+	}
+}
+
+// TestPubSubRefusesMixedOrderingKeys: the fake refuses, as Pub/Sub does, a
+// publish request whose messages have different ordering keys (a key and
+// none count as different), and takes one key, or none, per request.
+func TestPubSubRefusesMixedOrderingKeys(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	const project = "playplane-test"
+	client, err := pubsub.NewClient(ctx, project, gcpemu.PubSubClientOptions(gcpemu.PubSub(t))...)
+	if err != nil {
+		t.Fatalf("pubsub.NewClient: %v", err)
+	}
+	t.Cleanup(func() { client.Close() })
+	topic, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/" + project + "/topics/keys"})
+	if err != nil {
+		t.Fatalf("CreateTopic: %v", err)
+	}
+	msg := func(key string) *pubsubpb.PubsubMessage {
+		return &pubsubpb.PubsubMessage{Data: []byte("x"), OrderingKey: key}
+	}
+	for _, tc := range []struct {
+		name string
+		msgs []*pubsubpb.PubsubMessage
+		want codes.Code
+	}{
+		{name: "one key", msgs: []*pubsubpb.PubsubMessage{msg("a"), msg("a")}, want: codes.OK},
+		{name: "no key", msgs: []*pubsubpb.PubsubMessage{msg(""), msg("")}, want: codes.OK},
+		{name: "two keys", msgs: []*pubsubpb.PubsubMessage{msg("a"), msg("b")}, want: codes.FailedPrecondition},
+		{name: "a key and none", msgs: []*pubsubpb.PubsubMessage{msg(""), msg("a")}, want: codes.FailedPrecondition},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := client.TopicAdminClient.Publish(ctx, &pubsubpb.PublishRequest{Topic: topic.GetName(), Messages: tc.msgs})
+			if got := status.Code(err); got != tc.want {
+				t.Fatalf("Publish: %v, want code %v", err, tc.want)
+			}
+		})
 	}
 }
