@@ -315,3 +315,45 @@ func TestPublishRequestsHaveOneOrderingKey(t *testing.T) {
 		t.Fatalf("%d requests, want 5", n)
 	}
 }
+
+// TestFailClassifies holds Fail's mapping on its own: Publish reaches it
+// only once the generated client has given up retrying (usually at the
+// context's deadline), but EnsureTopics and pull's Subscribe hand it every
+// gRPC error they get.
+func TestFailClassifies(t *testing.T) {
+	t.Parallel()
+	domain := playback.Errorf(playback.CodeInvalid, "bad_topic", "no such topic name")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want playback.Code
+		same bool // Fail returns err itself
+	}{
+		{name: "unavailable", err: status.Error(codes.Unavailable, "down"), want: playback.CodeUnavailable},
+		{name: "deadline", err: status.Error(codes.DeadlineExceeded, "slow"), want: playback.CodeUnavailable},
+		{name: "quota", err: status.Error(codes.ResourceExhausted, "quota"), want: playback.CodeUnavailable},
+		{name: "aborted", err: status.Error(codes.Aborted, "aborted"), want: playback.CodeUnavailable},
+		{name: "internal", err: status.Error(codes.Internal, "oops"), want: playback.CodeUnavailable},
+		{name: "cancelled", err: status.Error(codes.Canceled, "gone"), want: playback.CodeUnavailable},
+		{name: "missing topic", err: status.Error(codes.NotFound, "no topic"), want: playback.CodeInternal},
+		{name: "no permission", err: status.Error(codes.PermissionDenied, "no"), want: playback.CodeInternal},
+		{name: "domain error passes", err: domain, want: playback.CodeInvalid, same: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := Fail("EnsureTopics", tc.err)
+			if code := playback.ErrorCode(got); code != tc.want {
+				t.Fatalf("Fail(%v) has code %q, want %q", tc.err, code, tc.want)
+			}
+			if tc.same && got != tc.err {
+				t.Fatalf("Fail(%v) = %v, want the error itself", tc.err, got)
+			}
+			if !tc.same && (!errors.Is(got, tc.err) || !strings.Contains(got.Error(), "pubsub.EnsureTopics")) {
+				t.Fatalf("Fail(%v) = %v, want it wrapped and named pubsub.EnsureTopics", tc.err, got)
+			}
+		})
+	}
+	if Fail("Publish", nil) != nil {
+		t.Fatal("Fail(nil) is not nil")
+	}
+}
