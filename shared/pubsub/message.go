@@ -27,7 +27,12 @@ func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*p
 		carrier = nil
 	}
 	for name, value := range carrier {
-		out.Attributes[name] = value
+		// The publish's trace metadata is best effort: a tracestate or
+		// baggage longer than Pub/Sub takes (a caller's baggage header
+		// may be 8 KB) is left out rather than fail the message.
+		if validAttribute(name, value) == nil {
+			out.Attributes[name] = value
+		}
 	}
 	if m.Trace.IsValid() {
 		out.Attributes[playback.TraceParentAttribute] = m.Trace.TraceParent()

@@ -357,3 +357,41 @@ func TestFailClassifies(t *testing.T) {
 		t.Fatal("Fail(nil) is not nil")
 	}
 }
+
+// TestOversizedTraceMetadataIsLeftOut: the publish's carrier holds what
+// the caller's request brought (a W3C baggage header may be 8 KB), and
+// Pub/Sub refuses an attribute value over 1,024 bytes; the message goes
+// without it rather than fail on trace metadata.
+func TestOversizedTraceMetadataIsLeftOut(t *testing.T) {
+	t.Parallel()
+	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	long := strings.Repeat("k=v,", 300)[:1199]
+	for _, tc := range []struct {
+		name    string
+		carrier map[string]string
+		want    map[string]string
+	}{
+		{name: "small baggage kept", carrier: map[string]string{"traceparent": traceparent, "baggage": "tenant=a"},
+			want: map[string]string{"traceparent": traceparent, "baggage": "tenant=a"}},
+		{name: "long baggage left out", carrier: map[string]string{"traceparent": traceparent, "baggage": long},
+			want: map[string]string{"traceparent": traceparent}},
+		{name: "long tracestate left out", carrier: map[string]string{"traceparent": traceparent, "tracestate": long, "baggage": "tenant=a"},
+			want: map[string]string{"traceparent": traceparent, "baggage": "tenant=a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m, err := encode(playback.Message{Data: []byte("beat")}, tc.carrier, 40)
+			if err != nil {
+				t.Fatalf("encode: %v", err)
+			}
+			if len(m.Attributes) != len(tc.want) {
+				t.Fatalf("attributes %v, want %v", m.Attributes, tc.want)
+			}
+			for k, v := range tc.want {
+				if m.Attributes[k] != v {
+					t.Fatalf("attribute %s = %q, want %q", k, m.Attributes[k], v)
+				}
+			}
+		})
+	}
+}
