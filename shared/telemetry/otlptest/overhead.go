@@ -3,9 +3,11 @@ package otlptest
 import (
 	"context"
 	"maps"
+	"os"
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,6 +43,15 @@ import (
 // neither mode pays for the other's garbage; an "on" chunk ends with the
 // flush of the spans it made, so the export of every span it recorded is
 // charged to it and nothing else is.
+//
+// "cpu-on/off" is the ratio of the two modes' CPU time summed over all
+// chunks. "cpu-on/off-med" estimates the same ratio robustly: the median,
+// over the 32 chunk pairs, of each pair's own on ÷ off (the two chunks of a
+// pair run back to back, so they share the machine's load of the moment);
+// a chunk slowed by a burst of other work moves one pair's ratio, not the
+// estimate. With EnvOverheadControl set to "off" the "on" chunks keep
+// telemetry off too (an A/A control of the same loop): both ratios then
+// measure the harness's own scatter, around 1.
 func Overhead(b *testing.B, op func()) {
 	b.Helper()
 	OverheadWith(b, nil, op)
@@ -57,6 +68,11 @@ var Samplers = []struct {
 	{"always_on", map[string]string{telemetry.EnvTracesSampler: "always_on"}},
 	{"parentbased_traceidratio=0.01", map[string]string{telemetry.EnvTracesSampler: "parentbased_traceidratio", telemetry.EnvTracesSamplerArg: "0.01"}},
 }
+
+// EnvOverheadControl, set to "off" in the benchmark's environment, runs
+// the "on" chunks of Overhead with telemetry off as well: the same loop,
+// flushes included, with nothing to measure but the harness.
+const EnvOverheadControl = "PLAYPLANE_OVERHEAD_CONTROL"
 
 // OverheadWith is Overhead with env added to "on"'s environment (a
 // sampler). Under a sampler that records only some traces the exports are
@@ -77,6 +93,9 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	lookup := recv.Env()
 	maps.Copy(lookup, env)
 	const pairs = 32
+	control := os.Getenv(EnvOverheadControl) == "off"
+	// Each chunk's CPU time, per pair and mode, for cpu-on/off-med.
+	var chunkCPU [pairs][2]time.Duration
 	labels := [2]pprof.LabelSet{pprof.Labels("mode", "off"), pprof.Labels("mode", "on")}
 	per := max(b.N/(2*pairs), 1)
 	var dur, cpu [2]time.Duration
@@ -114,7 +133,7 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 			if reset != nil {
 				reset()
 			}
-			if mode == 1 {
+			if mode == 1 && !control {
 				p.Resume()
 			}
 			runtime.GC()
@@ -138,7 +157,8 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 				}
 			}
 			dur[mode] += time.Since(start)
-			cpu[mode] += httpload.ProcessCPU(b) - cpu0
+			chunkCPU[c][mode] = httpload.ProcessCPU(b) - cpu0
+			cpu[mode] += chunkCPU[c][mode]
 			b.StopTimer()
 			runtime.ReadMemStats(&ms1)
 			metrics.Read(gcm)
@@ -159,6 +179,7 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	b.ReportMetric(float64(cpu[0].Nanoseconds())/n, "cpu-off-ns/op")
 	b.ReportMetric(float64(cpu[1].Nanoseconds())/n, "cpu-on-ns/op")
 	b.ReportMetric(float64(cpu[1])/float64(cpu[0]), "cpu-on/off")
+	b.ReportMetric(pairMedian(chunkCPU[:]), "cpu-on/off-med")
 	b.ReportMetric(float64(mallocs[0])/n, "off-allocs/op")
 	b.ReportMetric(float64(mallocs[1])/n, "on-allocs/op")
 	// Bytes and collections: the collector's share of the CPU grows with
@@ -173,7 +194,27 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	b.ReportMetric(float64(live[1])/float64(pairs)/1024, "on-live-KiB")
 	b.ReportMetric(float64(scan[0])/float64(pairs)/1024, "off-scan-KiB")
 	b.ReportMetric(float64(scan[1])/float64(pairs)/1024, "on-scan-KiB")
-	if s := env[telemetry.EnvTracesSampler]; (s == "" || s == "always_on") && recv.Count() == 0 {
+	if s := env[telemetry.EnvTracesSampler]; (s == "" || s == "always_on") && !control && recv.Count() == 0 {
 		b.Fatal("telemetry on exported no span")
 	}
+}
+
+// pairMedian is the median of the pairs' on ÷ off ([1] ÷ [0]); for an even
+// count, the mean of the middle two. A pair with a zero "off" (a clock
+// too coarse to see the chunk) has no ratio and is left out.
+func pairMedian(pairs [][2]time.Duration) float64 {
+	r := make([]float64, 0, len(pairs))
+	for _, p := range pairs {
+		if p[0] > 0 {
+			r = append(r, float64(p[1])/float64(p[0]))
+		}
+	}
+	if len(r) == 0 {
+		return 0
+	}
+	slices.Sort(r)
+	if n := len(r); n%2 == 1 {
+		return r[n/2]
+	}
+	return (r[len(r)/2-1] + r[len(r)/2]) / 2
 }
