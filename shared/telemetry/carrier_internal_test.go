@@ -242,3 +242,79 @@ func TestMessageTraceKeepsDefinedFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishMessageTraceIsMessageTrace: the trace context a Publish
+// hands its messages (the span context BeginPublish looked up once) is
+// MessageTrace of the context BeginPublish returned, whether the producer
+// span records, is dropped, or is not started (an unsampled parent), with
+// a tracestate and with baggage; and End ends the producer span exactly
+// when one records.
+func TestPublishMessageTraceIsMessageTrace(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	p, err := Setup(context.Background(), Options{Service: "test", SpanExporter: exp,
+		Lookup: envconfig.MapLookuper(map[string]string{EnvTracesSampler: "parentbased_traceidratio", EnvTracesSamplerArg: "0.5"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	ts, err := trace.ParseTraceState("vendor=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	member, err := baggage.NewMember("tenant", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bag, err := baggage.New(member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		parent  bool
+		flags   trace.TraceFlags
+		state   trace.TraceState
+		baggage bool
+	}{
+		{name: "root, sampled or dropped by its id"},
+		{name: "root with baggage", baggage: true},
+		{name: "sampled parent", parent: true, flags: trace.FlagsSampled},
+		{name: "unsampled parent: no producer span", parent: true},
+		{name: "sampled parent with tracestate", parent: true, flags: trace.FlagsSampled, state: ts},
+		{name: "unsampled parent with tracestate and baggage", parent: true, state: ts, baggage: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for range 64 {
+				ctx := context.Background()
+				if tc.parent {
+					tid, sid := idGenerator{}.NewIDs(context.Background())
+					ctx = trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+						TraceID: tid, SpanID: sid, TraceFlags: tc.flags, TraceState: tc.state, Remote: true}))
+				}
+				if tc.baggage {
+					ctx = baggage.ContextWithBaggage(ctx, bag)
+				}
+				exp.Reset()
+				pctx, pub := BeginPublish(ctx, SystemLocal, "heartbeats", 1)
+				gotTC, gotMore := pub.MessageTrace()
+				wantTC, wantMore := MessageTrace(pctx)
+				if gotTC != wantTC || !maps.Equal(gotMore, wantMore) || (gotMore == nil) != (wantMore == nil) {
+					t.Fatalf("Publish.MessageTrace: %v %v, MessageTrace of its context: %v %v", gotTC, gotMore, wantTC, wantMore)
+				}
+				recording := trace.SpanFromContext(pctx).IsRecording()
+				pub.End(nil)
+				if err := p.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if n := len(exp.GetSpans()); n != map[bool]int{true: 1}[recording] {
+					t.Fatalf("End exported %d spans, the producer span recording: %v", n, recording)
+				}
+			}
+		})
+	}
+	p.Pause()
+	if _, pub := BeginPublish(context.Background(), SystemLocal, "heartbeats", 1); pub.rt != nil || pub.span != nil {
+		t.Fatalf("off: %+v, want the zero Publish", pub)
+	}
+	p.Resume()
+}
