@@ -159,13 +159,13 @@ func (b *Bus) topic(name string) *topic {
 // Messages get an id if they lack one. The bus keeps copies: the caller's
 // Data is its own again when Publish returns.
 func (b *Bus) Publish(ctx context.Context, name string, msgs ...playback.Message) error {
-	ctx, tel := telemetry.BeginPublish(ctx, telemetry.SystemLocal, name, len(msgs))
-	err := b.publish(ctx, name, msgs, tel)
-	tel.End(err)
+	ctx, end := telemetry.StartPublish(ctx, telemetry.SystemLocal, name, len(msgs))
+	err := b.publish(ctx, name, msgs)
+	end(err)
 	return err
 }
 
-func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message, tel telemetry.Publish) error {
+func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("membus.Publish: %w", err)
 	}
@@ -182,7 +182,7 @@ func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message,
 	// The trace context rides in Message.Trace, in binary (journaled as
 	// the traceparent attribute), so a consumer's span joins the
 	// publisher's trace even after a restart.
-	trace, carrier := tel.MessageTrace()
+	trace, carrier := telemetry.MessageTrace(ctx)
 	accepted := make([]playback.Message, len(msgs))
 	for i, m := range msgs {
 		// A message's own trace context (an attribute of that name wins

@@ -28,71 +28,27 @@ const (
 // topic. end records its outcome. Off, ctx comes back unchanged and end
 // does nothing.
 func StartPublish(ctx context.Context, system, topic string, n int) (context.Context, func(error)) {
-	ctx, p := BeginPublish(ctx, system, topic, n)
-	if p.span == nil {
-		return ctx, noEnd
-	}
-	return ctx, publishEnd{p.span}.end
-}
-
-// Publish is one publish's telemetry, from BeginPublish to End: its
-// producer span when one records, and the span context the publish's
-// messages carry, looked up once. The zero Publish (telemetry off) does
-// nothing.
-type Publish struct {
-	rt *runtime
-	// ctx is the publish's context as BeginPublish returned it, and sc
-	// the span context in it (the producer span's, or the parent's when
-	// none was started).
-	ctx  context.Context
-	sc   trace.SpanContext
-	span trace.Span // the producer span when it records, else nil
-}
-
-// BeginPublish is StartPublish for a bus that also puts the trace context
-// on its messages itself (membus): Publish.MessageTrace then reads the
-// span context BeginPublish found instead of looking it up in the
-// context again (TestPublishMessageTraceIsMessageTrace). The caller calls
-// Publish.End with the publish's outcome.
-func BeginPublish(ctx context.Context, system, topic string, n int) (context.Context, Publish) {
 	rt := current()
 	if rt == nil || rt.tracer == nil {
-		return ctx, Publish{}
+		return ctx, noEnd
 	}
 	parent := trace.SpanFromContext(ctx)
-	if sc := parent.SpanContext(); rt.unsampledChild(sc) {
-		return ctx, Publish{rt: rt, ctx: ctx, sc: sc}
+	if rt.unsampledChild(parent.SpanContext()) {
+		return ctx, noEnd
 	}
 	// A heartbeat's publish, on every request: its name and attributes
 	// are made once per destination, not per request, and set only on a
 	// span that is recorded.
 	p := rt.producer(system, topic)
 	ctx, span := rt.startUnder(ctx, parent, p.name, trace.SpanKindProducer, ctxValue{})
-	q := Publish{rt: rt, ctx: ctx, sc: span.SpanContext()}
 	if !span.IsRecording() {
-		return ctx, q
+		return ctx, noEnd
 	}
 	span.SetAttributes(p.attrs...)
 	if n != 1 {
 		span.SetAttributes(semconv.MessagingBatchMessageCount(n))
 	}
-	q.span = span
-	return ctx, q
-}
-
-// End records the publish's outcome on its producer span.
-func (p Publish) End(err error) {
-	if p.span != nil {
-		publishEnd{p.span}.end(err)
-	}
-}
-
-// MessageTrace is MessageTrace(ctx) of the context BeginPublish returned.
-func (p Publish) MessageTrace() (playback.TraceContext, map[string]string) {
-	if p.rt == nil {
-		return playback.TraceContext{}, nil
-	}
-	return p.rt.messageTrace(p.ctx, p.sc)
+	return ctx, publishEnd{span}.end
 }
 
 // producerSpan is the name and the start attributes of the producer spans
@@ -159,11 +115,7 @@ func MessageTrace(ctx context.Context) (playback.TraceContext, map[string]string
 	if rt == nil || rt.tracer == nil {
 		return playback.TraceContext{}, nil
 	}
-	return rt.messageTrace(ctx, trace.SpanContextFromContext(ctx))
-}
-
-// messageTrace is MessageTrace of ctx, whose span context is sc.
-func (rt *runtime) messageTrace(ctx context.Context, sc trace.SpanContext) (playback.TraceContext, map[string]string) {
+	sc := trace.SpanContextFromContext(ctx)
 	if !sc.IsValid() {
 		return playback.TraceContext{}, nil
 	}
