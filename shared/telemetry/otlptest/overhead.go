@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
-	"slices"
 	"testing"
 	"time"
 
@@ -44,13 +43,8 @@ import (
 // flush of the spans it made, so the export of every span it recorded is
 // charged to it and nothing else is.
 //
-// "cpu-on/off" is the ratio of the two modes' CPU time summed over all
-// chunks. "cpu-on/off-med" estimates the same ratio robustly: the median,
-// over the 32 chunk pairs, of each pair's own on ÷ off (the two chunks of a
-// pair run back to back, so they share the machine's load of the moment);
-// a chunk slowed by a burst of other work moves one pair's ratio, not the
-// estimate. With EnvOverheadControl set to "off" the "on" chunks keep
-// telemetry off too (an A/A control of the same loop): both ratios then
+// With EnvOverheadControl set to "off" the "on" chunks keep telemetry off
+// too (an A/A control of the same loop, flushes included): the ratios then
 // measure the harness's own scatter, around 1.
 func Overhead(b *testing.B, op func()) {
 	b.Helper()
@@ -94,8 +88,6 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	maps.Copy(lookup, env)
 	const pairs = 32
 	control := os.Getenv(EnvOverheadControl) == "off"
-	// Each chunk's CPU time, per pair and mode, for cpu-on/off-med.
-	var chunkCPU [pairs][2]time.Duration
 	labels := [2]pprof.LabelSet{pprof.Labels("mode", "off"), pprof.Labels("mode", "on")}
 	per := max(b.N/(2*pairs), 1)
 	var dur, cpu [2]time.Duration
@@ -157,8 +149,7 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 				}
 			}
 			dur[mode] += time.Since(start)
-			chunkCPU[c][mode] = httpload.ProcessCPU(b) - cpu0
-			cpu[mode] += chunkCPU[c][mode]
+			cpu[mode] += httpload.ProcessCPU(b) - cpu0
 			b.StopTimer()
 			runtime.ReadMemStats(&ms1)
 			metrics.Read(gcm)
@@ -179,7 +170,6 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	b.ReportMetric(float64(cpu[0].Nanoseconds())/n, "cpu-off-ns/op")
 	b.ReportMetric(float64(cpu[1].Nanoseconds())/n, "cpu-on-ns/op")
 	b.ReportMetric(float64(cpu[1])/float64(cpu[0]), "cpu-on/off")
-	b.ReportMetric(pairMedian(chunkCPU[:]), "cpu-on/off-med")
 	b.ReportMetric(float64(mallocs[0])/n, "off-allocs/op")
 	b.ReportMetric(float64(mallocs[1])/n, "on-allocs/op")
 	// Bytes and collections: the collector's share of the CPU grows with
@@ -197,24 +187,4 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	if s := env[telemetry.EnvTracesSampler]; (s == "" || s == "always_on") && !control && recv.Count() == 0 {
 		b.Fatal("telemetry on exported no span")
 	}
-}
-
-// pairMedian is the median of the pairs' on ÷ off ([1] ÷ [0]); for an even
-// count, the mean of the middle two. A pair with a zero "off" (a clock
-// too coarse to see the chunk) has no ratio and is left out.
-func pairMedian(pairs [][2]time.Duration) float64 {
-	r := make([]float64, 0, len(pairs))
-	for _, p := range pairs {
-		if p[0] > 0 {
-			r = append(r, float64(p[1])/float64(p[0]))
-		}
-	}
-	if len(r) == 0 {
-		return 0
-	}
-	slices.Sort(r)
-	if n := len(r); n%2 == 1 {
-		return r[n/2]
-	}
-	return (r[len(r)/2-1] + r[len(r)/2]) / 2
 }
