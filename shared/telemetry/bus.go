@@ -32,14 +32,15 @@ func StartPublish(ctx context.Context, system, topic string, n int) (context.Con
 	if rt == nil || rt.tracer == nil {
 		return ctx, noEnd
 	}
-	if rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
+	parent := trace.SpanFromContext(ctx)
+	if rt.unsampledChild(parent.SpanContext()) {
 		return ctx, noEnd
 	}
 	// A heartbeat's publish, on every request: its name and attributes
 	// are made once per destination, not per request, and set only on a
 	// span that is recorded.
 	p := rt.producer(system, topic)
-	ctx, span := rt.start(ctx, p.name, trace.SpanKindProducer, ctxValue{})
+	ctx, span := rt.startUnder(ctx, parent, p.name, trace.SpanKindProducer, ctxValue{})
 	if !span.IsRecording() {
 		return ctx, noEnd
 	}

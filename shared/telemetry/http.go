@@ -120,11 +120,12 @@ func (rt *runtime) startRequest(ctx context.Context, r *http.Request, v ctxValue
 	}
 	// The span starts without attributes: options given to Start are
 	// copied into its configuration even when the sampler drops it.
-	if rt.unsampledChild(trace.SpanContextFromContext(ctx)) {
+	parent := trace.SpanFromContext(ctx)
+	if rt.unsampledChild(parent.SpanContext()) {
 		return v.wrap(ctx), q
 	}
 	var s trace.Span
-	ctx, s = rt.start(ctx, r.Method, trace.SpanKindServer, v)
+	ctx, s = rt.startUnder(ctx, parent, r.Method, trace.SpanKindServer, v)
 	q.traced = true
 	if s.IsRecording() {
 		s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -22,9 +23,10 @@ import (
 // instrument: the SDK's Record normalises the attribute set on every call
 // (attrnorm.SetDedup, by reflection) and looks the series up by its
 // hash, about a quarter of a microsecond, the largest single part of the
-// telemetry of an unsampled request. Here a measurement is a map look-up
-// by route and status under a read lock and a few additions under the
-// series' lock.
+// telemetry of an unsampled request. Here a measurement takes the series
+// it measured last when the route, method and status are the same (nearly
+// always: a function serves one route), else looks it up in a map read
+// without a lock, and makes a few additions under the series' lock.
 //
 // Each reader gets what the SDK would have given it: the same metric
 // (name, description, unit, scope), the reader's own temporality
@@ -52,18 +54,34 @@ type requestHistogram struct {
 type histReader struct {
 	h     *requestHistogram
 	delta bool
-	mu    sync.RWMutex
-	// series and overflow are replaced, under mu, when a delta reader
-	// collects; a measurement holds mu's read lock while it adds.
+	// mu serialises the making of series and collects.
+	mu sync.Mutex
+	// gen is the reader's series, read by a measurement without a lock:
+	// replaced, under mu, by a copy with one more series when one is
+	// made, and by an empty one when a delta reader collects.
+	gen atomic.Pointer[histGen]
+	// hot is the series last measured, which the next measurement takes
+	// if it has the same key, without the map look-up.
+	hot   atomic.Pointer[histSeries]
+	start time.Time // under mu
+}
+
+// histGen is a reader's series, never changed once published: a new
+// series makes a new histGen.
+type histGen struct {
 	series   map[routeKey]*histSeries
 	overflow *histSeries
-	start    time.Time
 }
 
 // histSeries is one attribute set's histogram point.
 type histSeries struct {
-	attrs    attribute.Set
-	mu       sync.Mutex
+	key   routeKey // the zero key for the overflow series
+	attrs attribute.Set
+	mu    sync.Mutex
+	// retired: a delta reader's collect read the series and left it, so
+	// a measurement that finds it so (having taken it before the collect)
+	// measures again in the reader's current series.
+	retired  bool
 	counts   []uint64
 	total    sdkSum
 	set      bool
@@ -134,7 +152,8 @@ func newRequestHistogram() *requestHistogram {
 // reader adds a reader of the given temporality; Setup calls it before
 // any measurement.
 func (h *requestHistogram) reader(t metricdata.Temporality) *histReader {
-	r := &histReader{h: h, delta: t == metricdata.DeltaTemporality, series: map[routeKey]*histSeries{}, start: time.Now()}
+	r := &histReader{h: h, delta: t == metricdata.DeltaTemporality, start: time.Now()}
+	r.gen.Store(&histGen{series: map[routeKey]*histSeries{}})
 	h.readers = append(h.readers, r)
 	return r
 }
@@ -152,22 +171,26 @@ func (h *requestHistogram) record(ctx context.Context, k routeKey, v float64) {
 }
 
 func (r *histReader) record(ctx context.Context, k routeKey, v float64, offer bool, ts time.Time) {
-	r.mu.RLock()
-	s := r.series[k]
-	if s == nil {
-		s = r.overflow
-	}
-	if s == nil {
-		// A new series: made, and measured, under the write lock, which
-		// a delta collect also takes.
-		r.mu.RUnlock()
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.add(ctx, r.newSeries(k), v, offer, ts)
+	if s := r.hot.Load(); s != nil && s.key == k && r.add(ctx, s, v, offer, ts) {
 		return
 	}
-	r.add(ctx, s, v, offer, ts)
-	r.mu.RUnlock()
+	for {
+		g := r.gen.Load()
+		s := g.series[k]
+		if s == nil {
+			s = g.overflow
+		}
+		if s == nil {
+			// A new series: made, measured and only then published,
+			// under mu, so that no collect ever reads it empty.
+			r.addNew(ctx, k, v, offer, ts)
+			return
+		}
+		r.hot.Store(s)
+		if r.add(ctx, s, v, offer, ts) {
+			return
+		}
+	}
 }
 
 // bucket is the index of the first bound at or above v, as
@@ -183,11 +206,15 @@ func bucket(bounds []float64, v float64) int {
 	return idx
 }
 
-// add adds v to s as the SDK's histogram point does.
-func (r *histReader) add(ctx context.Context, s *histSeries, v float64, offer bool, ts time.Time) {
+// add adds v to s as the SDK's histogram point does, and reports false,
+// adding nothing, if s is retired.
+func (r *histReader) add(ctx context.Context, s *histSeries, v float64, offer bool, ts time.Time) bool {
 	idx := bucket(r.h.search, v)
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	if s.retired {
+		s.mu.Unlock()
+		return false
+	}
 	s.counts[idx]++
 	s.total.add(v)
 	if !s.set {
@@ -206,58 +233,63 @@ func (r *histReader) add(ctx context.Context, s *histSeries, v float64, offer bo
 		}
 		s.res.Offer(ctx, ts, exemplar.NewValue(v), nil)
 	}
+	s.mu.Unlock()
+	return true
 }
 
-// newSeries returns k's series, made if there is none, or the overflow
-// series past the limit, as the SDK's limitedSyncMap decides. r.mu is
-// held.
-func (r *histReader) newSeries(k routeKey) *histSeries {
-	if s := r.series[k]; s != nil {
-		return s
+// addNew adds v to k's series, made if there is none, or to the overflow
+// series past the limit, as the SDK's limitedSyncMap decides. A series of
+// the current histGen is not retired while mu is held.
+func (r *histReader) addNew(ctx context.Context, k routeKey, v float64, offer bool, ts time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g := r.gen.Load()
+	if s := g.series[k]; s != nil {
+		r.add(ctx, s, v, offer, ts)
+		return
 	}
-	if r.overflow != nil {
-		return r.overflow
+	if g.overflow != nil {
+		r.add(ctx, g.overflow, v, offer, ts)
+		return
 	}
-	if len(r.series) >= r.h.limit-1 {
-		r.overflow = &histSeries{attrs: overflowSet, counts: make([]uint64, len(r.h.bounds)+1)}
-		return r.overflow
+	if len(g.series) >= r.h.limit-1 {
+		o := &histSeries{attrs: overflowSet, counts: make([]uint64, len(r.h.bounds)+1)}
+		r.add(ctx, o, v, offer, ts)
+		r.gen.Store(&histGen{series: g.series, overflow: o})
+		return
 	}
 	// r.Method is a slice of the request line, URI included, and on an
 	// unmatched route any token is a method: the series keeps a copy, not
 	// the line (TestRequestHistogramKeepsNoRequestLine).
 	k.method = strings.Clone(k.method)
-	s := &histSeries{attrs: attribute.NewSet(semconv.HTTPRequestMethodKey.String(k.method), semconv.HTTPRoute(k.route),
+	s := &histSeries{key: k, attrs: attribute.NewSet(semconv.HTTPRequestMethodKey.String(k.method), semconv.HTTPRoute(k.route),
 		semconv.HTTPResponseStatusCode(k.status)), counts: make([]uint64, len(r.h.bounds)+1)}
-	r.series[k] = s
-	return s
+	r.add(ctx, s, v, offer, ts)
+	series := make(map[routeKey]*histSeries, len(g.series)+1)
+	maps.Copy(series, g.series)
+	series[k] = s
+	r.gen.Store(&histGen{series: series})
 }
 
 // collect returns the reader's metric as the SDK's histogram aggregate
 // would report it, and false when it has no data point (the SDK then
 // leaves the metric out).
 func (r *histReader) collect() (metricdata.Metrics, bool) {
-	var series []*histSeries
-	var start, t time.Time
+	// Flushes may run at once (an invocation's beside Shutdown's): a
+	// delta reader's interval is read and moved on under the lock, so
+	// that each starts where the one before it ended, and its series are
+	// left to the measurements that took them before (retired as read).
+	r.mu.Lock()
+	start, t := r.start, time.Now()
+	g := r.gen.Load()
 	if r.delta {
-		// Flushes may run at once (an invocation's beside Shutdown's):
-		// the interval is read and moved on under the lock, so that each
-		// starts where the one before it ended.
-		r.mu.Lock()
-		start, t = r.start, time.Now()
-		series = slices.Collect(maps.Values(r.series))
-		if r.overflow != nil {
-			series = append(series, r.overflow)
-		}
-		r.series, r.overflow, r.start = map[routeKey]*histSeries{}, nil, t
-		r.mu.Unlock()
-	} else {
-		start, t = r.start, time.Now()
-		r.mu.RLock()
-		series = slices.Collect(maps.Values(r.series))
-		if r.overflow != nil {
-			series = append(series, r.overflow)
-		}
-		r.mu.RUnlock()
+		r.gen.Store(&histGen{series: map[routeKey]*histSeries{}})
+		r.start = t
+	}
+	r.mu.Unlock()
+	series := slices.Collect(maps.Values(g.series))
+	if g.overflow != nil {
+		series = append(series, g.overflow)
 	}
 	if len(series) == 0 {
 		return metricdata.Metrics{}, false
@@ -293,7 +325,9 @@ func (r *histReader) collect() (metricdata.Metrics, bool) {
 					Value: e.Value.Float64(), SpanID: e.SpanID, TraceID: e.TraceID}
 			}
 		}
-		if !r.delta {
+		if r.delta {
+			s.retired = true
+		} else {
 			// The SDK's cumulative point keeps its sum by adding what it
 			// read back into a reset counter: the same here, for the same
 			// rounding afterwards.

@@ -20,14 +20,14 @@ func TestRequestHistogramKeepsNoRequestLine(t *testing.T) {
 	h := newRequestHistogram()
 	r := h.reader(metricdata.CumulativeTemporality)
 	h.record(context.Background(), routeKey{method, "unmatched", 404}, 0.01)
-	if len(r.series) != 1 {
-		t.Fatalf("%d series, want 1", len(r.series))
+	if len(r.gen.Load().series) != 1 {
+		t.Fatalf("%d series, want 1", len(r.gen.Load().series))
 	}
 	inLine := func(s string) bool {
 		p, start := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(line)))
 		return p >= start && p < start+uintptr(len(line))
 	}
-	for k, s := range r.series {
+	for k, s := range r.gen.Load().series {
 		if k.method != method {
 			t.Fatalf("series of method %q, want %q", k.method, method)
 		}

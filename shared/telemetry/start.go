@@ -30,8 +30,14 @@ import (
 // request), and maybe the RequestContext to make that context in: the
 // context of a dropped span carries it in the same object.
 func (rt *runtime) start(ctx context.Context, name string, kind trace.SpanKind, v ctxValue) (context.Context, trace.Span) {
+	return rt.startUnder(ctx, trace.SpanFromContext(ctx), name, kind, v)
+}
+
+// startUnder is start with parent, the span of ctx, already looked up
+// (trace.SpanFromContext): the hooks look at it before they start a span,
+// and the look-up walks the request's whole context chain for a root.
+func (rt *runtime) startUnder(ctx context.Context, parent trace.Span, name string, kind trace.SpanKind, v ctxValue) (context.Context, trace.Span) {
 	opts := kindStart[kind]
-	parent := trace.SpanFromContext(ctx)
 	// A recording parent counts its children (the SDK's Start does it),
 	// and the standard samplers drop no child of one anyway.
 	if rt.sampler == nil || parent.IsRecording() {
