@@ -41,7 +41,10 @@ import (
 // machine) falls on both alike; each chunk starts on a collected heap, so
 // neither mode pays for the other's garbage; an "on" chunk ends with the
 // flush of the spans it made, so the export of every span it recorded is
-// charged to it and nothing else is.
+// charged to it and nothing else is; and every chunk ends, within its
+// timing, with a collection, so each mode pays for collecting exactly the
+// garbage it made (a collection left running at a chunk's end was charged
+// to "on", which waited for its flush meanwhile, and not to "off").
 //
 // With EnvOverheadControl set to "off" the "on" chunks keep telemetry off
 // too (an A/A control of the same loop, flushes included): the ratios then
@@ -148,6 +151,11 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 					b.Fatal(err)
 				}
 			}
+			// Each chunk pays for collecting its own garbage, in both
+			// modes alike. Without this, a collection under way when the
+			// ops ended ran on the idle core while "on" waited for its
+			// flush, charged to "on", and after the timing for "off".
+			runtime.GC()
 			dur[mode] += time.Since(start)
 			cpu[mode] += httpload.ProcessCPU(b) - cpu0
 			b.StopTimer()
