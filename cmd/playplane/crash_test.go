@@ -249,6 +249,7 @@ func (w *crashWorker) run(c *crashClient, t0 time.Time, beatsPerSession int, tot
 // admitted session not told to stop must still be running, and every
 // acknowledged stop must have ended its session.
 func TestKilledRunnerKeepsAcknowledgedHeartbeats(t *testing.T) {
+	t.Parallel()
 	const accounts, beatsPerSession, killAfter = 8, 25, 1500
 	bin := buildRunner(t)
 	dir := t.TempDir()
