@@ -100,6 +100,11 @@ type Config struct {
 	// /dev/token hands a demo account's token to anyone who can reach the
 	// runner; turn it off when the runner listens beyond loopback.
 	DevEndpoints bool `env:"DEV_ENDPOINTS, default=true"`
+
+	// vars are the functions' variables read before the process
+	// environment: tests running several runners side by side give each
+	// its own settings, where os.Setenv would set them for all of them.
+	vars map[string]string
 }
 
 // devSecrets are generated on first start and kept in the data directory,
@@ -231,7 +236,7 @@ func (a *App) wire(ctx context.Context) error {
 		envHeartbeatLeaseCache: "false",
 	}
 	env := &localEnv{
-		lookup: envconfig.MultiLookuper(envconfig.MapLookuper(keyVars), envconfig.OsLookuper(), envconfig.MapLookuper(defaults)),
+		lookup: envconfig.MultiLookuper(envconfig.MapLookuper(keyVars), envconfig.MapLookuper(a.cfg.vars), envconfig.OsLookuper(), envconfig.MapLookuper(defaults)),
 		store:  a.store, bus: a.bus, tokens: tokens, identity: identity, log: a.log, now: a.now,
 	}
 

@@ -33,9 +33,16 @@ type localRun struct {
 
 func startLocal(t *testing.T, dataDir string) *localRun {
 	t.Helper()
+	return startLocalWith(t, dataDir, nil)
+}
+
+// startLocalWith is startLocal with the functions' variables vars
+// (Config.vars) read before the process environment.
+func startLocalWith(t *testing.T, dataDir string, vars map[string]string) *localRun {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	cfg := Config{DataDir: dataDir, PublicURL: "http://" + srv.Listener.Addr().String(), Issuer: "playplane-local",
-		Audience: "playplane", Seed: true, Sync: true}
+		Audience: "playplane", Seed: true, Sync: true, vars: vars}
 	app, err := NewApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +108,25 @@ func (r *localRun) token(account string) string {
 		r.t.Fatal(err)
 	}
 	return tok
+}
+
+// TestConfigVarsComeBeforeTheEnvironment: a runner's own variables
+// (Config.vars, how browser tests running side by side give each runner its
+// settings) win over the process environment's, and reach the functions: a
+// play's lease lasts the LEASE_TTL they name.
+func TestConfigVarsComeBeforeTheEnvironment(t *testing.T) {
+	t.Setenv("LEASE_TTL", "10m")
+	run := startLocalWith(t, t.TempDir(), map[string]string{"LEASE_TTL": "90s"})
+	var play struct {
+		LeaseExpires time.Time `json:"lease_expires_at"`
+	}
+	before := time.Now()
+	if code := run.call("POST", "/v1/play", run.token(demo.AccountFamily), `{"title_id":"big-buck-bunny","device_id":"tv"}`, &play); code != 201 {
+		t.Fatalf("play: %d", code)
+	}
+	if ttl := play.LeaseExpires.Sub(before); ttl < 85*time.Second || ttl > 95*time.Second {
+		t.Fatalf("lease expires %s after the play: want LEASE_TTL 90s from Config.vars, not the environment's 10m", ttl)
+	}
 }
 
 // TestLocalFlowSurvivesRestart plays on the local runner, restarts it on the

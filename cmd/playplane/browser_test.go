@@ -55,90 +55,113 @@ func TestBrowserPlayback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium")
 	}
-	h := newBrowserHarness(t)
-	cross := h.cross
-
-	t.Run("cors", h.testCORS)
+	t.Parallel()
+	tools := browserTools(t)
 
 	// Every CDN and grant style, half of them on the basic plan (SD only)
 	// and half on premium (the whole ladder). Each row makes the pathway
 	// it plays from fail and watches the player steer to the other one,
 	// except DASH with query grants: a query-grant MPD serves one pathway
 	// (docs/manifests.md), so there is nothing to steer to.
+	rows := []playRow{
+		// One API call before the manifest: the page plays from the
+		// play answer, on the steering server's first choice.
+		{name: "play-answer-only", grant: "query", account: demo.AccountKids, oneCall: true},
+		{name: "cloudfront-query", cdn: localCloudFront, grant: "query", account: demo.AccountKids},
+		{name: "cloudfront-cookies", cdn: localCloudFront, grant: "cookies", account: demo.AccountSolo},
+		{name: "cloudcdn-query", cdn: localCloudCDN, grant: "query", account: demo.AccountSolo},
+		{name: "cloudcdn-cookies", cdn: localCloudCDN, grant: "cookies", account: demo.AccountKids},
+		// The default CDN failed before the session: it starts on the
+		// steering server's first choice (from the play answer, and
+		// from urls without a CDN), so the first steering answer,
+		// held to land while the first segment loads, moves nothing.
+		// hls.js 1.7.4 never played when that answer moved it.
+		{name: "play-answer-off-default", grant: "query", account: demo.AccountKids, oneCall: true, offDefault: true},
+		{name: "urls-off-default", grant: "cookies", account: demo.AccountSolo, offDefault: true},
+		// The page names the CDN the steady ranking does not put
+		// first: the first steering answer, held to land while the
+		// first segment loads, keeps it first (the steering URI
+		// names the start); the answers after it move the player,
+		// mid-play. hls.js 1.7.4 never played when that first answer
+		// moved it.
+		{name: "named-off-ranking", cdn: localCloudFront, grant: "query", account: demo.AccountKids, namedOffRanking: true},
+		// The viewer clicks stop while the server holds a progress
+		// heartbeat: the page must send its stop only once that
+		// progress is answered (beatHold).
+		{name: "stop-during-progress", grant: "query", account: demo.AccountKids, stopDuringBeat: true},
+	}
+	// HLS and DASH play side by side, each on a harness of its own (its
+	// runner and data, page origins, steering control and Chromium), so
+	// the CDN failures and holds one row sets up reach no other format's
+	// player. A row mostly waits for the stream to play in real time
+	// (5-11 s each, ~75 s for HLS's nine in a row), so side by side they
+	// take the time of the longer one. DASH's harness also runs CORS and
+	// the stream limit (~60 s in all). They run from goroutines rather
+	// than as parallel subtests: -parallel (default: the number of CPUs)
+	// sizes CPU-bound tests, and two waiting players would otherwise take
+	// both of a 2-core machine's slots, or wait for them.
+	var formats sync.WaitGroup
 	for _, format := range []string{"hls", "dash"} {
-		for _, r := range []playRow{
-			// One API call before the manifest: the page plays from the
-			// play answer, on the steering server's first choice.
-			{name: "play-answer-only", grant: "query", account: demo.AccountKids, oneCall: true},
-			{name: "cloudfront-query", cdn: localCloudFront, grant: "query", account: demo.AccountKids},
-			{name: "cloudfront-cookies", cdn: localCloudFront, grant: "cookies", account: demo.AccountSolo},
-			{name: "cloudcdn-query", cdn: localCloudCDN, grant: "query", account: demo.AccountSolo},
-			{name: "cloudcdn-cookies", cdn: localCloudCDN, grant: "cookies", account: demo.AccountKids},
-			// The default CDN failed before the session: it starts on the
-			// steering server's first choice (from the play answer, and
-			// from urls without a CDN), so the first steering answer,
-			// held to land while the first segment loads, moves nothing.
-			// hls.js 1.7.4 never played when that answer moved it.
-			{name: "play-answer-off-default", grant: "query", account: demo.AccountKids, oneCall: true, offDefault: true},
-			{name: "urls-off-default", grant: "cookies", account: demo.AccountSolo, offDefault: true},
-			// The page names the CDN the steady ranking does not put
-			// first: the first steering answer, held to land while the
-			// first segment loads, keeps it first (the steering URI
-			// names the start); the answers after it move the player,
-			// mid-play. hls.js 1.7.4 never played when that first answer
-			// moved it.
-			{name: "named-off-ranking", cdn: localCloudFront, grant: "query", account: demo.AccountKids, namedOffRanking: true},
-			// The viewer clicks stop while the server holds a progress
-			// heartbeat: the page must send its stop only once that
-			// progress is answered (beatHold).
-			{name: "stop-during-progress", grant: "query", account: demo.AccountKids, stopDuringBeat: true},
-		} {
-			if r.namedOffRanking && format != "hls" {
-				continue // the stall is hls.js's
-			}
-			if r.stopDuringBeat && format != "hls" {
-				continue // the page's heartbeats, whatever plays
-			}
-			r.format = format
-			// The one-call rows prove the start from the play answer, the
-			// CDN rows steering mid-play (the pathway fails once the
-			// player has buffered, which hls.js survives).
-			r.steer = !r.oneCall && !r.offDefault && !r.namedOffRanking && !r.stopDuringBeat && (format == "hls" || r.grant == "cookies")
-			t.Run(format+"/"+r.name, func(t *testing.T) {
-				h.testPlay(t, r, cross)
+		formats.Go(func() {
+			t.Run(format, func(t *testing.T) {
+				h := newBrowserHarness(t, tools)
+				if format == "dash" {
+					t.Run("cors", h.testCORS)
+				}
+				for _, r := range rows {
+					if r.namedOffRanking && format != "hls" {
+						continue // the stall is hls.js's
+					}
+					if r.stopDuringBeat && format != "hls" {
+						continue // the page's heartbeats, whatever plays
+					}
+					r.format = format
+					// The one-call rows prove the start from the play answer, the
+					// CDN rows steering mid-play (the pathway fails once the
+					// player has buffered, which hls.js survives).
+					r.steer = !r.oneCall && !r.offDefault && !r.namedOffRanking && !r.stopDuringBeat && (format == "hls" || r.grant == "cookies")
+					t.Run(r.name, func(t *testing.T) {
+						h.testPlay(t, r, h.cross)
+					})
+				}
+				if format == "dash" {
+					t.Run("stream limit: end this stream", h.testConflict)
+				}
+				if len(h.firstFrames) > 0 {
+					t.Logf("time to first frame: %s", strings.Join(h.firstFrames, ", "))
+				}
+				if len(h.switches) > 0 {
+					t.Logf("pathway failure to steering answer without it, in the player: %s", strings.Join(h.switches, ", "))
+				}
 			})
-		}
+		})
 	}
-
-	t.Run("stream limit: end this stream", h.testConflict)
-	if len(h.firstFrames) > 0 {
-		t.Logf("time to first frame: %s", strings.Join(h.firstFrames, ", "))
-	}
-	if len(h.switches) > 0 {
-		t.Logf("pathway failure to steering answer without it, in the player: %s", strings.Join(h.switches, ", "))
-	}
+	formats.Wait()
 }
 
 // newBrowserHarness starts what the browser tests play against: the
 // runner (recorded, with the test as the edges' health agents), the page's
 // two origins, the steering control and Chromium.
-func newBrowserHarness(t *testing.T) *harness {
+func newBrowserHarness(t *testing.T, tools browserToolPaths) *harness {
 	t.Helper()
-	tools := browserTools(t)
-	// Heartbeats every second instead of every 30: the server tells the
-	// page its cadence, and the test wants several within seconds.
-	t.Setenv("HEARTBEAT_INTERVAL", "1s")
-	// Steering answers live a second (the floor) instead of 300 s, so a
-	// player learns within seconds that its pathway's edges failed.
-	t.Setenv("STEERING_TTL", "1s")
-	t.Setenv("STEERING_DEGRADED_TTL", "1s")
-	// The rankings' cached edge tables (pickedge's, and signurl's for the
-	// pathway a session starts on) follow the table within this.
-	t.Setenv("PICKEDGE_REFRESH", rankingRefresh.String())
+	// The runner's variables, its own (startRecordedRunner): harnesses
+	// run side by side.
+	vars := map[string]string{
+		// Heartbeats every second instead of every 30: the server tells the
+		// page its cadence, and the test wants several within seconds.
+		"HEARTBEAT_INTERVAL": "1s",
+		// Steering answers live a second (the floor) instead of 300 s, so a
+		// player learns within seconds that its pathway's edges failed.
+		"STEERING_TTL":          "1s",
+		"STEERING_DEGRADED_TTL": "1s",
+		// The rankings' cached edge tables (pickedge's, and signurl's for the
+		// pathway a session starts on) follow the table within this.
+		"PICKEDGE_REFRESH": rankingRefresh.String(),
+	}
 
 	cross := startPageServer(t)   // the web app's origin, allowed by CORS
 	blocked := startPageServer(t) // an origin CORS_ALLOWED_ORIGINS leaves out
-	run := startRecordedRunner(t, cross.URL)
+	run := startRecordedRunner(t, cross.URL, vars)
 	browser := startChromium(t, tools.chromium)
 	return &harness{t: t, tools: tools, run: run, cdp: browser, driver: startDriver(t, tools, browser), cross: cross.URL, blocked: blocked.URL, artifacts: artifactDir(t),
 		control: startSteeringControl(t, run), beatControl: startBeatControl(t, run.beats), soloDevices: [2]string{playback.NewID("tv"), playback.NewID("laptop")}}
@@ -1231,8 +1254,10 @@ type seenRequest struct {
 // Cloud CDN pathway gets a listener of its own (SIGNURL_CDN_BASES), as
 // two real CDNs are two hosts: the pathways are told apart by where the
 // segments went. The test plays the demo edges' health agents itself
-// (reportHealth), so it can fail one CDN's edges.
-func startRecordedRunner(t *testing.T, pageOrigin string) *recordedRunner {
+// (reportHealth), so it can fail one CDN's edges. vars are the functions'
+// variables for this runner alone (Config.vars), not the process
+// environment's: browser tests run their runners side by side.
+func startRecordedRunner(t *testing.T, pageOrigin string, vars map[string]string) *recordedRunner {
 	t.Helper()
 	var cfg Config
 	if err := envconfig.ProcessWith(context.Background(), &envconfig.Config{Target: &cfg, Lookuper: envconfig.MapLookuper(map[string]string{
@@ -1252,7 +1277,11 @@ func startRecordedRunner(t *testing.T, pageOrigin string) *recordedRunner {
 	}
 	cfg.DataDir, cfg.PublicURL, cfg.Sync = t.TempDir(), "http://"+ln.Addr().String(), false
 	hosts := map[string]string{localCloudFront: ln.Addr().String(), localCloudCDN: ln2.Addr().String()}
-	t.Setenv("SIGNURL_CDN_BASES", localCloudFront+"=http://"+hosts[localCloudFront]+","+localCloudCDN+"=http://"+hosts[localCloudCDN])
+	cfg.vars = maps.Clone(vars)
+	if cfg.vars == nil {
+		cfg.vars = map[string]string{}
+	}
+	cfg.vars["SIGNURL_CDN_BASES"] = localCloudFront + "=http://" + hosts[localCloudFront] + "," + localCloudCDN + "=http://" + hosts[localCloudCDN]
 	sink := &edgeLogSink{}
 	app, err := NewApp(context.Background(), cfg, slog.New(edgeLogHandler{sink}))
 	if err != nil {

@@ -44,15 +44,19 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium")
 	}
+	// It mostly waits (each player pauses for longer than a lease): it
+	// plays beside the other browser tests, on a runner of its own.
+	t.Parallel()
 	tools := browserTools(t)
-	// Leases of 30 s renewed by reports every second: a pause of 35 s
-	// outlives a lease unless the reports keep it.
-	t.Setenv("LEASE_TTL", "30s")
-	t.Setenv("HEARTBEAT_LEASE_RENEW_SLACK", "1s")
-	t.Setenv("HEARTBEAT_INTERVAL", "1s")
 
 	cross := startPageServer(t)
-	run := startRecordedRunner(t, cross.URL)
+	// Leases of 30 s renewed by reports every second: a pause of 35 s
+	// outlives a lease unless the reports keep it.
+	run := startRecordedRunner(t, cross.URL, map[string]string{
+		"LEASE_TTL":                   "30s",
+		"HEARTBEAT_LEASE_RENEW_SLACK": "1s",
+		"HEARTBEAT_INTERVAL":          "1s",
+	})
 	browser := startChromium(t, tools.chromium)
 	h := &harness{t: t, tools: tools, run: run, cdp: browser, driver: startDriver(t, tools, browser), cross: cross.URL, artifacts: artifactDir(t)}
 	stallControl := startStallControl(t, run)

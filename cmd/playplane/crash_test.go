@@ -36,23 +36,55 @@ type runnerProcess struct {
 // -race when this test binary has it: every package the runner links is
 // then already in the build cache from compiling the tests, so the build
 // compiles one package and links, where a plain build on a cold cache
-// compiles the whole dependency tree a second time.
+// compiles the whole dependency tree a second time. It builds once for all
+// the tests of this test binary (the crash and file-limit tests run side by
+// side, and two builds at once would each compile the package and link);
+// TestMain removes the binary.
 func buildRunner(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "playplane")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	// No DWARF or symbol table: a third of the link's CPU, and a panic in
-	// the runner is still symbolized from the runtime's own tables.
-	args := []string{"build", "-ldflags=-s -w", "-o", bin}
-	if raceBuild {
-		args = append(args, "-race")
+	runnerBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "playplane-runner-")
+		if err != nil {
+			runnerBuild.err = err
+			return
+		}
+		runnerBuild.dir = dir
+		bin := filepath.Join(dir, "playplane")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		// No DWARF or symbol table: a third of the link's CPU, and a panic in
+		// the runner is still symbolized from the runtime's own tables.
+		args := []string{"build", "-ldflags=-s -w", "-o", bin}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		if out, err := exec.CommandContext(ctx, "go", append(args, ".")...).CombinedOutput(); err != nil {
+			runnerBuild.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		runnerBuild.bin = bin
+	})
+	if runnerBuild.err != nil {
+		t.Fatal(runnerBuild.err)
 	}
-	out, err := exec.CommandContext(ctx, "go", append(args, ".")...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	return runnerBuild.bin
+}
+
+// runnerBuild is buildRunner's one build: the binary, the directory it is
+// in, or why it failed.
+var runnerBuild struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// TestMain removes the runner buildRunner built, once every test is done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if runnerBuild.dir != "" {
+		_ = os.RemoveAll(runnerBuild.dir)
 	}
-	return bin
+	os.Exit(code)
 }
 
 // startRunner starts the binary on dataDir and waits for its welcome,
@@ -249,6 +281,7 @@ func (w *crashWorker) run(c *crashClient, t0 time.Time, beatsPerSession int, tot
 // admitted session not told to stop must still be running, and every
 // acknowledged stop must have ended its session.
 func TestKilledRunnerKeepsAcknowledgedHeartbeats(t *testing.T) {
+	t.Parallel()
 	const accounts, beatsPerSession, killAfter = 8, 25, 1500
 	bin := buildRunner(t)
 	dir := t.TempDir()

@@ -79,6 +79,7 @@ func TestDashboardRendersAggregates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium")
 	}
+	t.Parallel()
 	tools := browserTools(t)
 	dir := t.TempDir()
 	run := startLocal(t, dir)

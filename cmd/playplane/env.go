@@ -24,9 +24,10 @@ import (
 // localEnv is the runner's fnenv.Env: every function is built by its own
 // package's Build, as on the clouds, over the local adapters (one bbolt
 // store, the journaled in-process bus) and the dev keys of the data
-// directory. Variables are the process environment over local defaults
-// (lookup); the dev signing keys always win over the environment, since
-// only the local edge verifies what they sign.
+// directory. Variables are Config.vars (tests), then the process
+// environment, over local defaults (lookup); the dev signing keys always
+// win over the environment, since only the local edge verifies what they
+// sign.
 type localEnv struct {
 	lookup   envconfig.Lookuper
 	store    *bolt.Store

@@ -41,6 +41,7 @@ func TestRunnerSurvivesMoreConnectionsThanFiles(t *testing.T) {
 	if err != nil {
 		t.Skip("prlimit (util-linux) is not installed")
 	}
+	t.Parallel()
 	const nofile, clients = 1024, 4096
 	dir := t.TempDir()
 	bin := buildRunner(t)
