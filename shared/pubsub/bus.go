@@ -34,7 +34,6 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -501,12 +500,14 @@ func (b *Bus) publish(ctx context.Context, topic string, msgs []playback.Message
 	defer b.inflight.Done()
 	carrier := telemetry.Carrier(ctx)
 	out := make([]*pubsubpb.PubsubMessage, len(msgs))
+	sizes := make([]int, len(msgs))
 	for i, m := range msgs {
-		if out[i], err = encode(m, carrier, len(t.path)); err != nil {
+		if out[i], sizes[i], err = encode(m, carrier, len(t.path)); err != nil {
 			return err
 		}
 	}
-	for batch := range requests(t.path, byKey(out)) {
+	out, sizes = byKey(out, sizes)
+	for batch := range requests(t.path, out, sizes) {
 		if _, err := b.client.Publish(ctx, &pubsubpb.PublishRequest{Topic: t.path, Messages: batch}); err != nil {
 			return Fail("Publish", fmt.Errorf("topic %s: %w", t.id, err))
 		}
@@ -520,25 +521,27 @@ func (b *Bus) publish(ctx context.Context, topic string, msgs []playback.Message
 // messages do not all have the same ordering key, or all none, and the
 // client library bundled per key. Order across keys is not kept, as
 // Pub/Sub does not deliver in it. msgs itself is returned when it has one
-// key.
-func byKey(msgs []*pubsubpb.PubsubMessage) []*pubsubpb.PubsubMessage {
+// key. sizes, each message's encoded size, are reordered with msgs.
+func byKey(msgs []*pubsubpb.PubsubMessage, sizes []int) ([]*pubsubpb.PubsubMessage, []int) {
 	if !slices.ContainsFunc(msgs, func(m *pubsubpb.PubsubMessage) bool { return m.OrderingKey != msgs[0].OrderingKey }) {
-		return msgs
+		return msgs, sizes
 	}
 	var keys []string
-	groups := map[string][]*pubsubpb.PubsubMessage{}
-	for _, m := range msgs {
+	groups := map[string][]int{} // ordering key → indexes into msgs
+	for i, m := range msgs {
 		g, ok := groups[m.OrderingKey]
 		if !ok {
 			keys = append(keys, m.OrderingKey)
 		}
-		groups[m.OrderingKey] = append(g, m)
+		groups[m.OrderingKey] = append(g, i)
 	}
-	out := make([]*pubsubpb.PubsubMessage, 0, len(msgs))
+	out, outSizes := make([]*pubsubpb.PubsubMessage, 0, len(msgs)), make([]int, 0, len(msgs))
 	for _, k := range keys {
-		out = append(out, groups[k]...)
+		for _, i := range groups[k] {
+			out, outSizes = append(out, msgs[i]), append(outSizes, sizes[i])
+		}
 	}
-	return out
+	return out, outSizes
 }
 
 // requests splits msgs, in order, into publish requests to topicPath, each
@@ -546,14 +549,14 @@ func byKey(msgs []*pubsubpb.PubsubMessage) []*pubsubpb.PubsubMessage {
 // most 1,000 messages and, as the client library bundled them, of about
 // 1 MB (ByteThreshold): a request is cut before a message that would take
 // it past requestBytes, and a larger message goes alone. Pub/Sub takes 10
-// MB, but its emulators take the gRPC default of 4 MB. encode has checked
-// that each message fits a request alone.
-func requests(topicPath string, msgs []*pubsubpb.PubsubMessage) iter.Seq[[]*pubsubpb.PubsubMessage] {
+// MB, but its emulators take the gRPC default of 4 MB. sizes[i] is msgs[i]'s
+// encoded size (encode's, which checked that it fits a request alone).
+func requests(topicPath string, msgs []*pubsubpb.PubsubMessage, sizes []int) iter.Seq[[]*pubsubpb.PubsubMessage] {
 	return func(yield func([]*pubsubpb.PubsubMessage) bool) {
 		head := protowire.SizeTag(1) + protowire.SizeBytes(len(topicPath))
 		start, size := 0, head
 		for i, m := range msgs {
-			n := protowire.SizeTag(2) + protowire.SizeBytes(proto.Size(m))
+			n := protowire.SizeTag(2) + protowire.SizeBytes(sizes[i])
 			if i > start && (i-start == maxRequestMessages || size+n > requestBytes || m.OrderingKey != msgs[start].OrderingKey) {
 				if !yield(msgs[start:i:i]) {
 					return

@@ -11,10 +11,11 @@ import (
 	"github.com/playplane/playplane/shared/pubsub/push"
 )
 
-// encode turns m into a Pub/Sub message, or explains with CodeInvalid or
-// CodeTooLarge why Pub/Sub would refuse it. topicPathLen is the length of
-// the topic's full name, which shares the 10 MB publish request.
-func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*pubsubpb.PubsubMessage, error) {
+// encode turns m into a Pub/Sub message and its encoded size, or explains
+// with CodeInvalid or CodeTooLarge why Pub/Sub would refuse it.
+// topicPathLen is the length of the topic's full name, which shares the
+// 10 MB publish request.
+func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*pubsubpb.PubsubMessage, int, error) {
 	out := &pubsubpb.PubsubMessage{Data: m.Data, OrderingKey: m.OrderingKey}
 	if len(m.Attributes) > 0 || m.ID != "" || len(carrier) > 0 || m.Trace.IsValid() {
 		out.Attributes = make(map[string]string, len(m.Attributes)+len(carrier)+2)
@@ -39,37 +40,37 @@ func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*p
 	}
 	for name, value := range m.Attributes {
 		if err := validAttribute(name, value); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		out.Attributes[name] = value
 	}
 	if m.ID != "" {
 		if err := validAttribute("id", m.ID); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		out.Attributes[push.AttrID] = m.ID
 	}
 	switch {
 	case len(m.Data) == 0 && len(out.Attributes) == 0:
-		return nil, playback.Errorf(playback.CodeInvalid, "message_empty", "message has neither data nor attributes")
+		return nil, 0, playback.Errorf(playback.CodeInvalid, "message_empty", "message has neither data nor attributes")
 	case len(out.Attributes) > maxAttributes:
-		return nil, playback.Errorf(playback.CodeInvalid, "attribute_invalid",
+		return nil, 0, playback.Errorf(playback.CodeInvalid, "attribute_invalid",
 			"message has %d attributes with the adapter's own, Pub/Sub allows %d", len(out.Attributes), maxAttributes)
 	case len(m.OrderingKey) > maxOrderingKeyLen || !utf8.ValidString(m.OrderingKey):
-		return nil, playback.Errorf(playback.CodeInvalid, "ordering_key_invalid", "ordering key must be UTF-8 of at most %d bytes", maxOrderingKeyLen)
+		return nil, 0, playback.Errorf(playback.CodeInvalid, "ordering_key_invalid", "ordering key must be UTF-8 of at most %d bytes", maxOrderingKeyLen)
 	}
 	// A message must fit one publish request with the topic's name and
 	// the request's own framing.
 	size := proto.Size(out)
 	if limit := maxMessageBytes - topicPathLen - 16; size > limit {
-		return nil, playback.Errorf(playback.CodeTooLarge, "message_too_large",
+		return nil, 0, playback.Errorf(playback.CodeTooLarge, "message_too_large",
 			"message is %d bytes with its attributes, the limit is %d", size, limit)
 	}
 	// Data is the caller's: Publish sends it in its own goroutine, and
 	// gRPC has marshalled the request before the call returns, so nothing
 	// reads it once Publish has returned (playback.Publisher). Attributes
 	// are a new map already.
-	return out, nil
+	return out, size, nil
 }
 
 // validAttribute applies Pub/Sub's attribute rules and keeps the adapter's

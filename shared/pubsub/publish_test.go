@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/playback"
@@ -380,7 +381,7 @@ func TestOversizedTraceMetadataIsLeftOut(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			m, err := encode(playback.Message{Data: []byte("beat")}, tc.carrier, 40)
+			m, _, err := encode(playback.Message{Data: []byte("beat")}, tc.carrier, 40)
 			if err != nil {
 				t.Fatalf("encode: %v", err)
 			}
@@ -393,5 +394,28 @@ func TestOversizedTraceMetadataIsLeftOut(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestByKeyKeepsEachSizeWithItsMessage: requests cuts by the sizes encode
+// measured, so byKey must move each size with its message.
+func TestByKeyKeepsEachSizeWithItsMessage(t *testing.T) {
+	t.Parallel()
+	var msgs []*pubsubpb.PubsubMessage
+	var sizes []int
+	for i, key := range []string{"a", "b", "a", "", "b", "a"} {
+		m := &pubsubpb.PubsubMessage{Data: []byte(strings.Repeat("x", i+1)), OrderingKey: key}
+		msgs, sizes = append(msgs, m), append(sizes, proto.Size(m))
+	}
+	out, outSizes := byKey(msgs, sizes)
+	var order []string
+	for i, m := range out {
+		if outSizes[i] != proto.Size(m) {
+			t.Fatalf("message %d (key %q) has size %d, its own is %d", i, m.OrderingKey, outSizes[i], proto.Size(m))
+		}
+		order = append(order, fmt.Sprintf("%s%d", m.OrderingKey, len(m.Data)))
+	}
+	if got, want := strings.Join(order, " "), "a1 a3 a6 b2 b5 4"; got != want {
+		t.Fatalf("byKey order %q, want %q", got, want)
 	}
 }
