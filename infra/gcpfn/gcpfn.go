@@ -5,7 +5,7 @@
 // authenticated push subscription with a dead-letter topic, and for
 // scheduled jobs a jobs function started by Cloud Scheduler as its own
 // service account. Its functions write their metrics to Cloud Monitoring
-// when asked (Args.CloudMonitoring).
+// through Google's Telemetry API when asked (Args.CloudMonitoring).
 package gcpfn
 
 import (
@@ -73,12 +73,19 @@ type Args struct {
 	SchedulerAccountID string
 	Labels             pulumi.StringMap
 	// CloudMonitoring has the functions export their metrics to Cloud
-	// Monitoring in Project (shared/telemetry/cloudmonitoring): it sets
-	// the variables that choose the exporter and grants the service
-	// account roles/monitoring.metricWriter, when the component deploys a
-	// function at all.
+	// Monitoring in Project over OTLP through Google's Telemetry API
+	// (shared/telemetry/googlecloud): it sets the variables that choose
+	// the exporter and name the project and the region, and grants the
+	// service account MetricsWriterRole, when the component deploys a
+	// function at all. The project must have telemetry.googleapis.com
+	// enabled.
 	CloudMonitoring bool
 }
+
+// MetricsWriterRole lets a service account write metrics through the
+// Telemetry API
+// (https://docs.cloud.google.com/stackdriver/docs/otlp-metrics/migrate-to-otlphttp).
+const MetricsWriterRole = "roles/telemetry.metricsWriter"
 
 // deploysFunction says whether the component runs code on Cloud Functions
 // (a service account alone serves a function running elsewhere).
@@ -95,6 +102,9 @@ func (args Args) env() pulumi.StringMap {
 	env := pulumi.StringMap{
 		telemetry.EnvMetricsExporter:    pulumi.String(telemetry.ExporterGoogleCloud),
 		telemetry.EnvGoogleCloudProject: pulumi.String(args.Project),
+		// Cloud Monitoring files the series under the location
+		// cloud.region names (prometheus_target's location).
+		telemetry.EnvResourceAttributes: pulumi.String("cloud.region=" + args.Region),
 	}
 	for k, v := range args.Env {
 		env[k] = v
@@ -224,11 +234,11 @@ func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pul
 		}
 	}
 	if args.CloudMonitoring && args.deploysFunction() {
-		// Writing time series is a project-level permission with no
-		// narrower resource to grant it on.
+		// Writing metrics is a project-level permission with no narrower
+		// resource to grant it on.
 		_, err := gcpres.NewProjectIAMMember(ctx, name+"-metrics", &gcpres.ProjectIAMMemberArgs{
 			Project: pulumi.String(args.Project),
-			Role:    pulumi.String("roles/monitoring.metricWriter"),
+			Role:    pulumi.String(MetricsWriterRole),
 			Member:  f.Member,
 		}, parent)
 		if err != nil {

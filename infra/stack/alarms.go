@@ -274,8 +274,11 @@ func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
 	if cfg.Layout.Compute == GCP {
 		if al.WebhookLag, err = policy("webhook-lag", fmt.Sprintf("p99 time from a Stripe event's creation to its application above %v s.", AlarmWebhookLagSeconds),
 			[]gcpres.AlertPolicyConditionArgs{threshold("webhook lag p99", &gcpres.AlertPolicyConditionConditionThresholdArgs{
-				// The functions' exporter writes it there (shared/telemetry/cloudmonitoring).
-				Filter: pulumi.String(`metric.type = "` + telemetry.CloudMonitoringPrefix + MetricWebhookLag + `"`),
+				// The functions send it over OTLP to the Telemetry API
+				// (shared/telemetry/googlecloud), which files it as a
+				// Prometheus histogram series.
+				Filter: pulumi.String(`resource.type = "prometheus_target" AND metric.type = "` +
+					telemetry.CloudMonitoringType(MetricWebhookLag, telemetry.CloudMonitoringHistogram) + `"`),
 				Aggregations: []gcpres.AlertPolicyConditionConditionThresholdAggregationArgs{
 					{AlignmentPeriod: pulumi.Sprintf("%ds", 5*AlarmPeriodSeconds),
 						PerSeriesAligner: pulumi.String("ALIGN_PERCENTILE_99")},

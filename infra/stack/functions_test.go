@@ -94,6 +94,7 @@ func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map
 		// Metrics to Cloud Monitoring (TestFunctionsWriteMetricsToCloudMonitoring).
 		want[telemetry.EnvMetricsExporter] = telemetry.ExporterGoogleCloud
 		want[telemetry.EnvGoogleCloudProject] = testProject
+		want[telemetry.EnvResourceAttributes] = "cloud.region=" + testRegion
 	}
 	if cloud == AWS && d.layout.Bus == catalog.BusSQS && fn.ConsumesFrom(events.TopicHeartbeats) {
 		want[catalog.EnvQoEFirehoseStream] = d.prefix() + "-heartbeats"

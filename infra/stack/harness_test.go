@@ -15,6 +15,7 @@ import (
 const (
 	testPricePlans = "price_basic=basic,price_std=standard"
 	testProject    = "playplane-test"
+	testRegion     = "europe-west1"
 	testDomain     = "api.playplane.test"
 	testIssuer     = "https://auth.playplane.test/"
 	// testCORSOrigins is playplane:corsAllowedOrigins, spaced as a person
@@ -42,7 +43,7 @@ func baseConfig(layout string) map[string]string {
 		"playplane:cloudfrontPublicKey": "-----BEGIN PUBLIC KEY-----\nMIIBIjAN\n-----END PUBLIC KEY-----\n",
 		"aws:region":                    pulumimock.AWSRegion,
 		"gcp:project":                   testProject,
-		"gcp:region":                    "europe-west1",
+		"gcp:region":                    testRegion,
 	}
 	for _, s := range catalog.Secrets {
 		c["playplane:"+s.ConfigKey] = secretValue(s.ConfigKey)

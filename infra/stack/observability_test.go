@@ -274,7 +274,8 @@ func (d *deployment) checkGCPAlerts(t *testing.T) {
 		t.Errorf("throttle policy %q", f)
 	}
 	lag, ok := policies["webhook-lag"]
-	if want := d.layout.Compute == GCP; ok != want || want && !strings.Contains(filters(lag)[0], "workload.googleapis.com/"+MetricWebhookLag) {
+	if want := d.layout.Compute == GCP; ok != want || want && (!strings.Contains(filters(lag)[0], `metric.type = "prometheus.googleapis.com/`+MetricWebhookLag+`/histogram"`) ||
+		!strings.Contains(filters(lag)[0], `resource.type = "prometheus_target"`)) {
 		t.Errorf("webhook lag policy %v, want one: %v", lag.In(), want)
 	}
 }
@@ -307,27 +308,30 @@ func (d *deployment) publicAccessBlock(t *testing.T, bucket pulumimock.Resource)
 	return pulumimock.Resource{}
 }
 
-const metricWriter = "roles/monitoring.metricWriter"
+const metricWriter = "roles/telemetry.metricsWriter"
 
 // TestFunctionsWriteMetricsToCloudMonitoring: every Cloud Function is told
-// to export its metrics to Cloud Monitoring in the stack's project, and
-// the service account of each function running there, and no other, may
-// write time series. Lambdas write EMF lines and are told nothing.
+// to export its metrics to Cloud Monitoring (through the Telemetry API) in
+// the stack's project, with its region on the resource, and the service
+// account of each function running there, and no other, may write
+// metrics there. Lambdas write EMF lines and are told nothing.
 func TestFunctionsWriteMetricsToCloudMonitoring(t *testing.T) {
 	t.Parallel()
 	forEachLayout(t, func(t *testing.T, d *deployment) {
 		want := map[string]bool{} // members that run a Cloud Function
 		for _, p := range d.parts(t) {
 			exporter, project := p.env[telemetry.EnvMetricsExporter], p.env[telemetry.EnvGoogleCloudProject]
+			attrs := p.env[telemetry.EnvResourceAttributes]
 			switch p.cloud {
 			case GCP:
-				if exporter != telemetry.ExporterGoogleCloud || project != testProject {
-					t.Errorf("%s: %s=%q %s=%q, want %q and %q", p.name, telemetry.EnvMetricsExporter, exporter,
-						telemetry.EnvGoogleCloudProject, project, telemetry.ExporterGoogleCloud, testProject)
+				if exporter != telemetry.ExporterGoogleCloud || project != testProject || attrs != "cloud.region="+testRegion {
+					t.Errorf("%s: %s=%q %s=%q %s=%q, want %q, %q and cloud.region=%s", p.name, telemetry.EnvMetricsExporter, exporter,
+						telemetry.EnvGoogleCloudProject, project, telemetry.EnvResourceAttributes, attrs,
+						telemetry.ExporterGoogleCloud, testProject, testRegion)
 				}
 				want["serviceAccount:"+d.serviceAccountEmail(p.fn.Name)] = true
 			case AWS:
-				if exporter != "" || project != "" {
+				if exporter != "" || project != "" || attrs != "" {
 					t.Errorf("Lambda %s is told to export to Cloud Monitoring", p.name)
 				}
 			}

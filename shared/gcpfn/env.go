@@ -55,8 +55,6 @@ type Options struct {
 	// not set FIRESTORE_EMULATOR_HOST for the whole process.
 	FirestoreOptions []option.ClientOption
 	PubSubOptions    []option.ClientOption
-	// MonitoringOptions go to Cloud Monitoring's client (Telemetry).
-	MonitoringOptions []option.ClientOption
 	// Bus makes the bus; without it Env.Bus fails, naming the unit's
 	// catalogue entry as the cause (a function that publishes must say so).
 	Bus BusMaker
@@ -66,13 +64,12 @@ type Options struct {
 // made on first use. Making one reads the environment and makes no network
 // call: the client libraries connect on their first RPC.
 type Resources struct {
-	lookup  envconfig.Lookuper
-	log     *slog.Logger
-	now     func() time.Time
-	fsOpts  []option.ClientOption
-	psOpts  []option.ClientOption
-	monOpts []option.ClientOption
-	newBus  BusMaker
+	lookup envconfig.Lookuper
+	log    *slog.Logger
+	now    func() time.Time
+	fsOpts []option.ClientOption
+	psOpts []option.ClientOption
+	newBus BusMaker
 
 	mu       sync.Mutex
 	store    *firestore.Store
@@ -84,7 +81,7 @@ type Resources struct {
 // NewResources returns resources that make nothing yet.
 func NewResources(opts Options) *Resources {
 	r := &Resources{lookup: opts.Lookuper, log: opts.Log, now: opts.Now,
-		fsOpts: opts.FirestoreOptions, psOpts: opts.PubSubOptions, monOpts: opts.MonitoringOptions, newBus: opts.Bus}
+		fsOpts: opts.FirestoreOptions, psOpts: opts.PubSubOptions, newBus: opts.Bus}
 	if r.lookup == nil {
 		r.lookup = envconfig.OsLookuper()
 	}

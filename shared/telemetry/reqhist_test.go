@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"github.com/sethvargo/go-envconfig"
 	"go.opentelemetry.io/otel/trace"
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
@@ -22,8 +21,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/playplane/playplane/shared/telemetry"
-	"github.com/playplane/playplane/shared/telemetry/cloudmonitoring"
-	"github.com/playplane/playplane/shared/telemetry/cloudmonitoring/monitoringtest"
 	"github.com/playplane/playplane/shared/telemetry/otlpmetrics"
 	"github.com/playplane/playplane/shared/telemetry/otlptest"
 	"github.com/playplane/playplane/shared/telemetry/promsink"
@@ -120,33 +117,6 @@ var histSinks = []histSink{
 	}},
 	otlpSink("otlp-cumulative", ""),
 	otlpSink("otlp-delta", "delta"),
-	{"cloudmonitoring", func(t *testing.T, opts telemetry.Options) (*telemetry.Provider, func() string) {
-		const project = "playplane-test"
-		m := monitoringtest.Start(t, project)
-		opts.Metrics = telemetry.SinkOTLP
-		opts.MetricExporters = map[string]telemetry.MetricExporterFunc{telemetry.ExporterGoogleCloud: cloudmonitoring.Exporter(m.ClientOptions()...)}
-		p := startHist(t, opts, map[string]string{telemetry.EnvMetricsExporter: telemetry.ExporterGoogleCloud, telemetry.EnvGoogleCloudProject: project})
-		seen := 0
-		return p, func() string {
-			flush(t, p)
-			all := m.Series()
-			var out []string
-			for _, s := range all[seen:] {
-				if !strings.HasSuffix(s.GetMetric().GetType(), telemetry.MetricRequestDuration) {
-					continue
-				}
-				s = proto.Clone(s).(*monitoringpb.TimeSeries)
-				// The instance id is drawn per Setup.
-				delete(s.GetMetric().GetLabels(), "service_instance_id")
-				delete(s.GetResource().GetLabels(), "task_id")
-				out = append(out, prototext.Format(s))
-			}
-			seen = len(all)
-			slices.Sort(out)
-			d, _ := m.Descriptor(telemetry.CloudMonitoringPrefix + telemetry.MetricRequestDuration)
-			return strings.Join(out, "\n") + "\ndescriptor: " + prototext.Format(d)
-		}
-	}},
 }
 
 func otlpSink(name, temporality string) histSink {
@@ -316,9 +286,6 @@ func TestRequestHistogramIsTheSDKs(t *testing.T) {
 	}
 	t.Run("past the series limit", func(t *testing.T) {
 		for _, s := range histSinks {
-			if s.name == "cloudmonitoring" {
-				continue // its fake is not meant for 2,000 series
-			}
 			t.Run(s.name, func(t *testing.T) {
 				sdk, own := runHist(t, s, manyPhases, true, false), runHist(t, s, manyPhases, false, false)
 				if sdk != own {

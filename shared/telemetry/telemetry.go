@@ -2,9 +2,10 @@
 // over OTLP as the standard OTEL_* variables say, and one set of metric
 // instruments read out where each platform looks for them (a Prometheus
 // scrape locally, CloudWatch Embedded Metric Format log lines on Lambda,
-// on GCP either Cloud Monitoring's API, through the exporter the process
-// links by name (OTEL_METRICS_EXPORTER=googlecloud; shared/gcpfn), or OTLP
-// to a collector).
+// on GCP either Cloud Monitoring, over OTLP through Google's Telemetry API
+// with Google's credentials, the exporter the process links by name
+// (OTEL_METRICS_EXPORTER=googlecloud; shared/gcpfn), or OTLP to a
+// collector).
 //
 // Everything is off until Setup installs a Provider. Off, the hooks the
 // HTTP middleware, the bus adapters and the functions call return after
@@ -59,8 +60,8 @@ const (
 	SinkEMF Sink = "emf"
 	// SinkOTLP pushes metrics to the exporter OTEL_METRICS_EXPORTER names:
 	// otlp (OTEL_EXPORTER_OTLP_* variables, e.g. a collector), or one of
-	// Options.MetricExporters (on GCP, googlecloud: Cloud Monitoring's
-	// API). Without an exporter or an OTLP endpoint (or with
+	// Options.MetricExporters (on GCP, googlecloud: Cloud Monitoring
+	// through Google's Telemetry API). Without an exporter or an OTLP endpoint (or with
 	// OTEL_METRICS_EXPORTER=none) it records nothing.
 	SinkOTLP Sink = "otlp"
 )
@@ -78,20 +79,41 @@ const (
 	// EnvGoogleCloudProject is the project Cloud Monitoring writes to
 	// (Google's client libraries read the same variable).
 	EnvGoogleCloudProject = "GOOGLE_CLOUD_PROJECT"
+	// EnvResourceAttributes adds resource attributes, "k1=v1,k2=v2" (the
+	// specification's variable): on Cloud Functions the stack sets
+	// cloud.region, the location Cloud Monitoring files the series under.
+	EnvResourceAttributes = "OTEL_RESOURCE_ATTRIBUTES"
 )
 
 // ExporterGoogleCloud is OTEL_METRICS_EXPORTER's value for Cloud
-// Monitoring's API (the OpenTelemetry Collector's exporter has the same
-// name). Only a process that links the exporter offers it (Cloud
-// Functions, shared/gcpfn); elsewhere Setup refuses it.
+// Monitoring, reached over OTLP through Google's Telemetry API with
+// Google's credentials (shared/telemetry/googlecloud). Only a process that
+// links the exporter offers it (Cloud Functions, shared/gcpfn); elsewhere
+// Setup refuses it.
 const ExporterGoogleCloud = "googlecloud"
 
-// CloudMonitoringPrefix is the metric type prefix of OpenTelemetry metrics
-// in Cloud Monitoring: playplane.webhook.lag is the time series
-// workload.googleapis.com/playplane.webhook.lag. The exporter
-// (shared/telemetry/cloudmonitoring) and the alert policies (infra) both
-// take it from here.
-const CloudMonitoringPrefix = "workload.googleapis.com/"
+// CloudMonitoringPrefix is the metric type prefix Cloud Monitoring gives
+// the OTLP metrics the Telemetry API takes: they are stored as Google
+// Cloud Managed Service for Prometheus series, named as sent
+// (https://docs.cloud.google.com/stackdriver/docs/reference/telemetry/v1.metrics).
+const CloudMonitoringPrefix = "prometheus.googleapis.com/"
+
+// The kinds Cloud Monitoring appends to a Prometheus series' metric type:
+// a histogram is .../histogram, a monotonic sum (a counter) .../counter,
+// a gauge or a non-monotonic sum (an up-down counter) .../gauge.
+const (
+	CloudMonitoringHistogram = "histogram"
+	CloudMonitoringCounter   = "counter"
+	CloudMonitoringGauge     = "gauge"
+)
+
+// CloudMonitoringType is the Cloud Monitoring metric type of the metric
+// name of that kind: the webhook lag histogram is
+// prometheus.googleapis.com/playplane.webhook.lag/histogram. The alert
+// policies (infra) take it from here.
+func CloudMonitoringType(name, kind string) string {
+	return CloudMonitoringPrefix + name + "/" + kind
+}
 
 // MetricExporterFunc makes a push metric exporter from the configuration,
 // when OTEL_METRICS_EXPORTER names it (Options.MetricExporters). It runs in
@@ -121,6 +143,10 @@ type Config struct {
 	TracesSamplerArg string `env:"OTEL_TRACES_SAMPLER_ARG"`
 	// GoogleCloudProject is read by the googlecloud metric exporter.
 	GoogleCloudProject string `env:"GOOGLE_CLOUD_PROJECT"`
+	// ResourceAttributes are read here as well as by the SDK's resource
+	// detector (which reads only the process environment), so that
+	// Options.Lookup stays the one source.
+	ResourceAttributes string `env:"OTEL_RESOURCE_ATTRIBUTES"`
 }
 
 // exporterOn decides one signal: an explicit OTEL_*_EXPORTER wins; without
@@ -356,6 +382,12 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		return p, nil
 	}
 	attrs := []attribute.KeyValue{semconv.ServiceName(opts.Service)}
+	// The variable's grammar is the OTLP headers' (percent-encoded
+	// key=value pairs); a later attribute wins over an earlier one, and
+	// the SDK's detector (the process environment) over both.
+	for k, v := range parseOTLPHeaders(cfg.ResourceAttributes) {
+		attrs = append(attrs, attribute.String(k, v))
+	}
 	if metricsOn && opts.Metrics == SinkOTLP {
 		// Every instance pushes its own cumulative series: without an
 		// instance id two instances of a function would write the same

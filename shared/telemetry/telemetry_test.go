@@ -416,7 +416,7 @@ func TestEnvNamesAreConfigTags(t *testing.T) {
 	}
 	// The catalogue (stdlib only, so it spells them itself) sets the
 	// heartbeat function's sampler by these names.
-	for _, name := range []string{telemetry.EnvMetricsExporter, telemetry.EnvGoogleCloudProject, telemetry.EnvTracesSampler, telemetry.EnvTracesSamplerArg,
+	for _, name := range []string{telemetry.EnvMetricsExporter, telemetry.EnvGoogleCloudProject, telemetry.EnvResourceAttributes, telemetry.EnvTracesSampler, telemetry.EnvTracesSamplerArg,
 		catalog.SettingTracesSampler, catalog.SettingTracesSamplerArg} {
 		if !tags[name] {
 			t.Errorf("%s is no env tag of telemetry.Config", name)

@@ -88,8 +88,9 @@ func Register(builders map[string]gcpfn.Builder, bus gcpfn.BusMaker) *gcpfn.Set 
 	if err != nil {
 		panic(err)
 	}
-	// Metrics go to Cloud Monitoring's API (OTEL_METRICS_EXPORTER=
-	// googlecloud, as the stack sets it) or over OTLP to a collector;
+	// Metrics go to Cloud Monitoring through Google's Telemetry API
+	// (OTEL_METRICS_EXPORTER=googlecloud, as the stack sets it) or over
+	// OTLP to a collector;
 	// spans over OTLP as the OTEL_* variables say. Without them telemetry
 	// stays off. Setup connects to nothing: the first flush does.
 	if _, err := telemetry.Setup(context.Background(), set.Resources().Telemetry(os.Getenv("K_SERVICE"))); err != nil {

@@ -45,6 +45,14 @@ type Receiver struct {
 	spans   []*tracepb.Span
 	metrics []*metricpb.Metric
 	layouts []string
+	exports []MetricExport
+}
+
+// MetricExport is one metrics request as the receiver took it: its
+// headers and its body, decoded.
+type MetricExport struct {
+	Header http.Header
+	Data   *metricpb.MetricsData
 }
 
 // Start serves a receiver until the test ends.
@@ -98,6 +106,7 @@ func Start(t testing.TB) *Receiver {
 			}
 		}
 		r.layouts = append(r.layouts, strings.Join(layout, "; "))
+		r.exports = append(r.exports, MetricExport{Header: req.Header.Clone(), Data: &msg})
 		r.mu.Unlock()
 		reply(w)
 	})
@@ -202,6 +211,13 @@ func (r *Receiver) Metrics(name string) []*metricpb.Metric {
 		}
 	}
 	return out
+}
+
+// MetricExports are the metrics requests taken so far, in order.
+func (r *Receiver) MetricExports() []MetricExport {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.exports)
 }
 
 // Attr returns the string form of span's attribute key, "" if absent.

@@ -1,0 +1,167 @@
+package googlecloud
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/playplane/playplane/shared/telemetry"
+)
+
+// counting stands in for the SDK's exporter behind exporter.
+type counting struct {
+	sdkmetric.Exporter
+	exports   []*metricdata.ResourceMetrics
+	shutdowns int
+}
+
+func (c *counting) Export(_ context.Context, rm *metricdata.ResourceMetrics) error {
+	c.exports = append(c.exports, rm)
+	return nil
+}
+func (c *counting) Shutdown(context.Context) error { c.shutdowns++; return nil }
+
+func newExporter(t *testing.T) *exporter {
+	t.Helper()
+	exp, err := Exporter(nil)(context.Background(), telemetry.Config{GoogleCloudProject: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := exp.(*exporter)
+	if e.exp != nil || e.auth.creds != nil {
+		t.Fatal("the OTLP exporter or the credentials were made before the first export")
+	}
+	if e.url != MetricsURL {
+		t.Fatalf("url %s, want %s", e.url, MetricsURL)
+	}
+	return e
+}
+
+// TestFlushesCloserThanMinIntervalExportNothing: the glue flushes after
+// every invocation; Cloud Monitoring takes one point per series per 5 s.
+func TestFlushesCloserThanMinIntervalExportNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newExporter(t)
+	now := time.Unix(1000, 0)
+	e.now = func() time.Time { return now }
+	inner := &counting{}
+	e.exp = inner
+	rm := &metricdata.ResourceMetrics{}
+	for _, step := range []struct {
+		after time.Duration
+		want  int
+	}{
+		{after: 0, want: 1},                           // the first export goes
+		{after: time.Second, want: 1},                 // 1 s later: skipped
+		{after: MinInterval - 2*time.Second, want: 1}, // still inside the interval
+		{after: time.Second, want: 2},                 // MinInterval after the first
+		{after: MinInterval, want: 3},
+	} {
+		now = now.Add(step.after)
+		if err := e.Export(ctx, rm); err != nil {
+			t.Fatal(err)
+		}
+		if len(inner.exports) != step.want {
+			t.Fatalf("after +%v: %d exports, want %d", step.after, len(inner.exports), step.want)
+		}
+	}
+	if v, ok := inner.exports[0].Resource.Set().Value(ProjectAttribute); !ok || v.AsString() != "p" {
+		t.Fatalf("resource %v lacks %s=p", inner.exports[0].Resource, ProjectAttribute)
+	}
+	if err := e.Shutdown(ctx); err != nil || inner.shutdowns != 1 {
+		t.Fatalf("shutdown: %v, %d", err, inner.shutdowns)
+	}
+	if err := e.Export(ctx, rm); err == nil {
+		t.Fatal("export after shutdown accepted")
+	}
+}
+
+// TestSplitKeepsEveryPointOnceInOrder: an export of more than max points
+// leaves as requests of at most max, every point in one of them, in
+// order, a metric's points cut across requests when it has more than
+// fits; one of max or fewer leaves whole.
+func TestSplitKeepsEveryPointOnceInOrder(t *testing.T) {
+	t.Parallel()
+	sum := func(name string, n int) metricdata.Metrics {
+		d := metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true}
+		for i := range n {
+			d.DataPoints = append(d.DataPoints, metricdata.DataPoint[int64]{Value: int64(i)})
+		}
+		return metricdata.Metrics{Name: name, Data: d}
+	}
+	hist := func(name string, n int) metricdata.Metrics {
+		d := metricdata.Histogram[float64]{Temporality: metricdata.CumulativeTemporality}
+		for i := range n {
+			d.DataPoints = append(d.DataPoints, metricdata.HistogramDataPoint[float64]{Count: uint64(i)})
+		}
+		return metricdata.Metrics{Name: name, Data: d}
+	}
+	a, b := instrumentation.Scope{Name: "a"}, instrumentation.Scope{Name: "b"}
+	for _, tc := range []struct {
+		name   string
+		scopes []metricdata.ScopeMetrics
+		max    int
+		parts  int
+	}{
+		{name: "fits", max: 10, parts: 1, scopes: []metricdata.ScopeMetrics{{Scope: a, Metrics: []metricdata.Metrics{sum("x", 4), hist("y", 6)}}}},
+		{name: "cut between metrics", max: 5, parts: 2, scopes: []metricdata.ScopeMetrics{{Scope: a, Metrics: []metricdata.Metrics{sum("x", 5), hist("y", 3)}}}},
+		{name: "one metric over max", max: 3, parts: 4, scopes: []metricdata.ScopeMetrics{{Scope: a, Metrics: []metricdata.Metrics{sum("x", 2), hist("y", 8), sum("z", 0)}}}},
+		{name: "across scopes", max: 4, parts: 3, scopes: []metricdata.ScopeMetrics{
+			{Scope: a, Metrics: []metricdata.Metrics{sum("x", 3)}}, {Scope: b, Metrics: []metricdata.Metrics{hist("y", 7)}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rm := &metricdata.ResourceMetrics{ScopeMetrics: tc.scopes}
+			parts := split(rm, tc.max)
+			if len(parts) != tc.parts {
+				t.Fatalf("%d parts, want %d", len(parts), tc.parts)
+			}
+			var want, got []string
+			for _, sm := range rm.ScopeMetrics {
+				for _, m := range sm.Metrics {
+					want = append(want, flat(sm.Scope, m)...)
+				}
+			}
+			for i, p := range parts {
+				n := 0
+				for _, sm := range p.ScopeMetrics {
+					for _, m := range sm.Metrics {
+						n += points(m.Data)
+						got = append(got, flat(sm.Scope, m)...)
+					}
+				}
+				if n > tc.max {
+					t.Errorf("part %d has %d points, more than %d", i, n, tc.max)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("points\n%v\nwant\n%v", got, want)
+			}
+		})
+	}
+}
+
+// flat names each point of m: scope, metric, value.
+func flat(s instrumentation.Scope, m metricdata.Metrics) []string {
+	var out []string
+	switch d := m.Data.(type) {
+	case metricdata.Sum[int64]:
+		for _, p := range d.DataPoints {
+			out = append(out, fmt.Sprintf("%s/%s/%d", s.Name, m.Name, p.Value))
+		}
+	case metricdata.Histogram[float64]:
+		for _, p := range d.DataPoints {
+			out = append(out, fmt.Sprintf("%s/%s/%d", s.Name, m.Name, p.Count))
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, s.Name+"/"+m.Name+"/none")
+	}
+	return out
+}
