@@ -23,7 +23,10 @@ import (
 // fdatasync of a 4 KiB overwrite in the same directory (the least any
 // durable acknowledgement can wait), and "commit", one durable bbolt
 // transaction of 32 session-sized puts made alone (what a group of 32
-// callers shares: two fdatasyncs, pages then meta). A caller that arrives
+// callers shares: two fdatasyncs, pages then meta), and "commit1", the
+// same with one put (the same two fdatasyncs, few pages): commit over
+// commit1 is what writing a group's scattered pages costs beyond the
+// fdatasyncs themselves. A caller that arrives
 // during a commit waits for it and then for its own, so "durable/commit"
 // between 1 and 2 says the group commit adds nothing beyond the disk;
 // "durable/nosync" is the figure.
@@ -33,7 +36,8 @@ func BenchmarkAcquireLeaseConcurrent(b *testing.B) {
 		{Name: "durable", Run: leaseCallers(b, callers)},
 		{Name: "nosync", Run: leaseCallers(b, callers, bolt.WithoutSync())},
 		{Name: "fsync", Run: fsyncFloor(b)},
-		{Name: "commit", Run: commitFloor(b)},
+		{Name: "commit", Run: commitFloor(b, callers)},
+		{Name: "commit1", Run: commitFloor(b, 1)},
 	}
 	b.ResetTimer()
 	lat := latencytest.Alternate(b.N, chunks, callers, modes...)
@@ -46,6 +50,7 @@ func BenchmarkAcquireLeaseConcurrent(b *testing.B) {
 	b.ReportMetric(float64(p50["durable"])/float64(p50["nosync"]), "durable/nosync")
 	b.ReportMetric(float64(p50["durable"])/float64(p50["fsync"]), "durable/fsync")
 	b.ReportMetric(float64(p50["durable"])/float64(p50["commit"]), "durable/commit")
+	b.ReportMetric(float64(p50["commit"])/float64(p50["commit1"]), "commit/commit1")
 }
 
 // leaseCallers opens a store and returns a function making n lease
@@ -109,9 +114,9 @@ func fsyncFloor(b *testing.B) func(n int) []time.Duration {
 }
 
 // commitFloor returns a function timing n/32+1 durable bbolt transactions,
-// one after another, each putting 32 records of a session's size under new
-// keys, on a file opened as Open opens the store's.
-func commitFloor(b *testing.B) func(n int) []time.Duration {
+// one after another, each putting puts records of a session's size under
+// new keys, on a file opened as Open opens the store's.
+func commitFloor(b *testing.B, puts int) func(n int) []time.Duration {
 	db, err := bbolt.Open(filepath.Join(b.TempDir(), "floor.db"), 0o600,
 		&bbolt.Options{NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
@@ -128,7 +133,7 @@ func commitFloor(b *testing.B) func(n int) []time.Duration {
 		for range n/32 + 1 {
 			start := time.Now()
 			err := db.Update(func(tx *bbolt.Tx) error {
-				for range 32 {
+				for range puts {
 					if err := tx.Bucket(bucket).Put([]byte(playback.NewID("ses")), value); err != nil {
 						return err
 					}
