@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,5 +195,10 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	b.ReportMetric(float64(scan[1])/float64(pairs)/1024, "on-scan-KiB")
 	if s := env[telemetry.EnvTracesSampler]; (s == "" || s == "always_on") && !control && recv.Count() == 0 {
 		b.Fatal("telemetry on exported no span")
+	}
+	// A ratio of 0 measures the hooks of dropped traces alone: a span
+	// recorded would make it measure something else.
+	if r := env[telemetry.EnvTracesSamplerArg]; r != "" && strings.TrimSpace(r) == "0" && recv.Count() != 0 {
+		b.Fatalf("a sampler at a ratio of 0 recorded %d spans", recv.Count())
 	}
 }
