@@ -74,8 +74,8 @@ const MaxPoints = 200
 const MinInterval = 10 * time.Second
 
 // Credentials finds the credentials the exporter authorizes its requests
-// with. It is called on the first export, not before, and again after a
-// failure.
+// with. It is called on the first export, not before, and again on the
+// first export MinInterval after a failure.
 type Credentials func(ctx context.Context) (*auth.Credentials, error)
 
 // DefaultCredentials are Google's application default credentials
@@ -125,9 +125,13 @@ type exporter struct {
 	max      int
 	now      func() time.Time
 
-	mu   sync.Mutex
-	exp  sdkmetric.Exporter
-	last time.Time // last export the API took
+	mu  sync.Mutex
+	exp sdkmetric.Exporter
+	// next is when the next export may go: interval after the last one
+	// tried, whether the API took it or not, so that an API refusing
+	// (a missing role, the API not enabled) or credentials not found cost
+	// an invocation's flush a round trip once per interval, not each time.
+	next time.Time
 	done bool
 	// res is the resource last exported and withProject it with the
 	// project (the SDK hands the same resource to every export).
@@ -155,9 +159,10 @@ func (e *exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 		return errors.New("googlecloud: exporter is shut down")
 	}
 	now := e.now()
-	if !e.last.IsZero() && now.Sub(e.last) < e.interval {
+	if now.Before(e.next) {
 		return nil
 	}
+	e.next = now.Add(e.interval)
 	if e.exp == nil {
 		exp, err := otlpmetrichttp.New(ctx,
 			otlpmetrichttp.WithEndpointURL(e.url),
@@ -167,7 +172,7 @@ func (e *exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 			// the next one carries the cumulative totals anyway.
 			otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}))
 		if err != nil {
-			return err // tried again on the next export
+			return err // tried again on the first export after interval
 		}
 		e.exp = exp
 	}
@@ -185,7 +190,6 @@ func (e *exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 			return err
 		}
 	}
-	e.last = now
 	return nil
 }
 
