@@ -69,8 +69,10 @@ const MaxPoints = 200
 // Cloud Monitoring takes one point per series every 5 s at most, and the
 // Cloud Functions glue flushes after every invocation (telemetry.Flush):
 // a flush sooner than this exports nothing, and the cumulative series
-// lose nothing by it (the next export carries the totals). It also keeps
-// a busy instance from making a request to the API per invocation.
+// lose nothing by it if another export follows (the next export carries
+// the totals): Provider.Shutdown's flush always goes
+// (telemetry.FinalFlush). It also keeps a busy instance from making a
+// request to the API per invocation.
 const MinInterval = 10 * time.Second
 
 // Credentials finds the credentials the exporter authorizes its requests
@@ -159,7 +161,7 @@ func (e *exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 		return errors.New("googlecloud: exporter is shut down")
 	}
 	now := e.now()
-	if now.Before(e.next) {
+	if now.Before(e.next) && !telemetry.FinalFlush(ctx) {
 		return nil
 	}
 	e.next = now.Add(e.interval)

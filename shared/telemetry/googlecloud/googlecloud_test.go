@@ -310,3 +310,39 @@ func TestOnlyTheCloudFunctionsUnitsLinkIt(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownSendsWhatTheIntervalHeldBack: what invocations record after
+// an export, inside MinInterval, is held back for a later export; when
+// the Provider shuts down nothing comes later, so its flush goes
+// regardless and the API gets the totals.
+//
+// Not parallel: default credentials through the process environment.
+func TestShutdownSendsWhatTheIntervalHeldBack(t *testing.T) {
+	tokens := tokentest.Start(t)
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", tokens.CredentialsFile(t, project))
+	recv := otlptest.Start(t)
+	p := setup(t, env(recv), nil)
+	ctx := context.Background()
+	telemetry.PlayAdmitted(ctx)
+	if err := telemetry.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	telemetry.PlayAdmitted(ctx)
+	telemetry.PlayAdmitted(ctx)
+	if err := telemetry.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(recv.MetricExports()); n != 1 {
+		t.Fatalf("%d exports before shutdown, want 1 (the second flush is inside MinInterval)", n)
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms := recv.Metrics(telemetry.MetricPlayAdmitted)
+	if len(recv.MetricExports()) != 2 || len(ms) == 0 {
+		t.Fatalf("%d exports after shutdown, want 2", len(recv.MetricExports()))
+	}
+	if v := ms[len(ms)-1].GetSum().GetDataPoints()[0].GetAsInt(); v != 3 {
+		t.Fatalf("%s = %d in the last export, want 3", telemetry.MetricPlayAdmitted, v)
+	}
+}
