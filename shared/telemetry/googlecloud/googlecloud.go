@@ -170,6 +170,11 @@ func (e *exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 			otlpmetrichttp.WithEndpointURL(e.url),
 			otlpmetrichttp.WithHTTPClient(&http.Client{Transport: e.auth, Timeout: 10 * time.Second}),
 			otlpmetrichttp.WithTemporalitySelector(sdkmetric.DefaultTemporalitySelector),
+			// The SDK's exporter reads OTEL_EXPORTER_OTLP_HEADERS (and
+			// _METRICS_HEADERS) from the process environment itself:
+			// what a collector needs, often its API key, is not sent to
+			// Google. The bearer token is bearer's.
+			otlpmetrichttp.WithHeaders(map[string]string{}),
 			// No retry: the export runs in the invocation's flush, and
 			// the next one carries the cumulative totals anyway.
 			otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}))

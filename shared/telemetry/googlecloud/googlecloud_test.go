@@ -346,3 +346,38 @@ func TestShutdownSendsWhatTheIntervalHeldBack(t *testing.T) {
 		t.Fatalf("%s = %d in the last export, want 3", telemetry.MetricPlayAdmitted, v)
 	}
 }
+
+// TestCollectorHeadersStayWithTheCollector: OTEL_EXPORTER_OTLP_HEADERS
+// (and its _METRICS_ form) carry what the spans' collector needs, often
+// its API key; the SDK's OTLP exporter reads them from the process
+// environment itself, and they must not travel to Google's API.
+//
+// Not parallel: the process environment.
+func TestCollectorHeadersStayWithTheCollector(t *testing.T) {
+	for _, tc := range []struct {
+		name, env, header string
+	}{
+		{name: "general", env: "OTEL_EXPORTER_OTLP_HEADERS", header: "X-Collector-Key"},
+		{name: "metrics", env: "OTEL_EXPORTER_OTLP_METRICS_HEADERS", header: "X-Metrics-Key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tokens := tokentest.Start(t)
+			t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", tokens.CredentialsFile(t, project))
+			t.Setenv(tc.env, tc.header+"=secret")
+			recv := otlptest.Start(t)
+			p := setup(t, env(recv), nil)
+			telemetry.PlayAdmitted(context.Background())
+			if err := telemetry.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			_ = p.Shutdown(context.Background())
+			exports := recv.MetricExports()
+			if len(exports) == 0 {
+				t.Fatal("nothing exported")
+			}
+			if v := exports[0].Header.Get(tc.header); v != "" {
+				t.Errorf("the request to the Telemetry API carries the collector's %s (%s): %q", tc.header, tc.env, v)
+			}
+		})
+	}
+}
