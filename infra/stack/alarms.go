@@ -279,9 +279,13 @@ func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
 				// Prometheus histogram series.
 				Filter: pulumi.String(`resource.type = "prometheus_target" AND metric.type = "` +
 					telemetry.CloudMonitoringType(MetricWebhookLag, telemetry.CloudMonitoringHistogram) + `"`),
+				// A CUMULATIVE distribution (cumulative temporality):
+				// ALIGN_PERCENTILE_99 takes only GAUGE or DELTA ones, so
+				// each series (one per instance) is aligned to its deltas
+				// and the p99 taken across them all.
 				Aggregations: []gcpres.AlertPolicyConditionConditionThresholdAggregationArgs{
 					{AlignmentPeriod: pulumi.Sprintf("%ds", 5*AlarmPeriodSeconds),
-						PerSeriesAligner: pulumi.String("ALIGN_PERCENTILE_99")},
+						PerSeriesAligner: pulumi.String("ALIGN_DELTA"), CrossSeriesReducer: pulumi.String("REDUCE_PERCENTILE_99")},
 				},
 				ThresholdValue: pulumi.Float64(AlarmWebhookLagSeconds),
 			})}); err != nil {

@@ -278,6 +278,21 @@ func (d *deployment) checkGCPAlerts(t *testing.T) {
 		!strings.Contains(filters(lag)[0], `resource.type = "prometheus_target"`)) {
 		t.Errorf("webhook lag policy %v, want one: %v", lag.In(), want)
 	}
+	// The histogram the Telemetry API writes is a CUMULATIVE distribution
+	// (the exporter sends cumulative temporality). Cloud Monitoring's
+	// ALIGN_PERCENTILE_99 aligner is valid for GAUGE and DELTA
+	// distributions only (monitoringpb's Aggregation_Aligner), so the
+	// series are aligned to deltas first and their p99 taken across them
+	// (every instance writes a series of its own).
+	if ok {
+		agg := func(key string) string {
+			return lag.InStr("conditions", "0", "conditionThreshold", "aggregations", "0", key)
+		}
+		if agg("perSeriesAligner") != "ALIGN_DELTA" || agg("crossSeriesReducer") != "REDUCE_PERCENTILE_99" {
+			t.Errorf("webhook lag aggregation: aligner %q, reducer %q; want ALIGN_DELTA and REDUCE_PERCENTILE_99 (a cumulative distribution)",
+				agg("perSeriesAligner"), agg("crossSeriesReducer"))
+		}
+	}
 }
 
 // videoBucket is the CloudFront origin bucket (the QoE warehouse has one

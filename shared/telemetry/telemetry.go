@@ -582,6 +582,9 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	active.CompareAndSwap(p.rt, nil)
+	// The periodic reader's last export (in mp.Shutdown) runs with ctx;
+	// its ForceFlush exports with a context of its own.
+	ctx = context.WithValue(ctx, finalFlushKey{}, true)
 	err := p.Flush(ctx)
 	if p.tp != nil {
 		err = errors.Join(err, p.tp.Shutdown(ctx))
@@ -590,6 +593,17 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, p.mp.Shutdown(ctx))
 	}
 	return err
+}
+
+// finalFlushKey marks the context of Shutdown's last export.
+type finalFlushKey struct{}
+
+// FinalFlush reports whether ctx is the last export of a Provider
+// shutting down: an exporter that holds exports back (googlecloud's
+// MinInterval) sends this one, as nothing comes after it.
+func FinalFlush(ctx context.Context) bool {
+	final, _ := ctx.Value(finalFlushKey{}).(bool)
+	return final
 }
 
 // Pause turns the hooks off, as if no Provider were installed, without

@@ -93,8 +93,11 @@ func Register(builders map[string]gcpfn.Builder, bus gcpfn.BusMaker) *gcpfn.Set 
 	// OTLP to a collector;
 	// spans over OTLP as the OTEL_* variables say. Without them telemetry
 	// stays off. Setup connects to nothing: the first flush does.
-	if _, err := telemetry.Setup(context.Background(), set.Resources().Telemetry(os.Getenv("K_SERVICE"))); err != nil {
+	// Its last export leaves when Cloud Run stops the instance (SIGTERM).
+	if p, err := telemetry.Setup(context.Background(), set.Resources().Telemetry(os.Getenv("K_SERVICE"))); err != nil {
 		set.Resources().Log().Error("telemetry is off: its configuration is unusable", "err", err)
+	} else {
+		gcpfn.ShutdownOnSIGTERM(p)
 	}
 	set.Register(gcpfn.Framework)
 	return set

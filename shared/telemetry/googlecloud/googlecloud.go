@@ -69,13 +69,15 @@ const MaxPoints = 200
 // Cloud Monitoring takes one point per series every 5 s at most, and the
 // Cloud Functions glue flushes after every invocation (telemetry.Flush):
 // a flush sooner than this exports nothing, and the cumulative series
-// lose nothing by it (the next export carries the totals). It also keeps
-// a busy instance from making a request to the API per invocation.
+// lose nothing by it if another export follows (the next export carries
+// the totals): Provider.Shutdown's flush always goes
+// (telemetry.FinalFlush). It also keeps a busy instance from making a
+// request to the API per invocation.
 const MinInterval = 10 * time.Second
 
 // Credentials finds the credentials the exporter authorizes its requests
-// with. It is called on the first export, not before, and again after a
-// failure.
+// with. It is called on the first export, not before, and again on the
+// first export MinInterval after a failure.
 type Credentials func(ctx context.Context) (*auth.Credentials, error)
 
 // DefaultCredentials are Google's application default credentials
@@ -125,9 +127,13 @@ type exporter struct {
 	max      int
 	now      func() time.Time
 
-	mu   sync.Mutex
-	exp  sdkmetric.Exporter
-	last time.Time // last export the API took
+	mu  sync.Mutex
+	exp sdkmetric.Exporter
+	// next is when the next export may go: interval after the last one
+	// tried, whether the API took it or not, so that an API refusing
+	// (a missing role, the API not enabled) or credentials not found cost
+	// an invocation's flush a round trip once per interval, not each time.
+	next time.Time
 	done bool
 	// res is the resource last exported and withProject it with the
 	// project (the SDK hands the same resource to every export).
@@ -155,19 +161,25 @@ func (e *exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 		return errors.New("googlecloud: exporter is shut down")
 	}
 	now := e.now()
-	if !e.last.IsZero() && now.Sub(e.last) < e.interval {
+	if now.Before(e.next) && !telemetry.FinalFlush(ctx) {
 		return nil
 	}
+	e.next = now.Add(e.interval)
 	if e.exp == nil {
 		exp, err := otlpmetrichttp.New(ctx,
 			otlpmetrichttp.WithEndpointURL(e.url),
 			otlpmetrichttp.WithHTTPClient(&http.Client{Transport: e.auth, Timeout: 10 * time.Second}),
 			otlpmetrichttp.WithTemporalitySelector(sdkmetric.DefaultTemporalitySelector),
+			// The SDK's exporter reads OTEL_EXPORTER_OTLP_HEADERS (and
+			// _METRICS_HEADERS) from the process environment itself:
+			// what a collector needs, often its API key, is not sent to
+			// Google. The bearer token is bearer's.
+			otlpmetrichttp.WithHeaders(map[string]string{}),
 			// No retry: the export runs in the invocation's flush, and
 			// the next one carries the cumulative totals anyway.
 			otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}))
 		if err != nil {
-			return err // tried again on the next export
+			return err // tried again on the first export after interval
 		}
 		e.exp = exp
 	}
@@ -185,7 +197,6 @@ func (e *exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 			return err
 		}
 	}
-	e.last = now
 	return nil
 }
 

@@ -204,10 +204,12 @@ func pointAttrs(m *metricpb.Metric) []*commonpb.KeyValue {
 	return out
 }
 
-// TestCredentialsFailureIsTriedAgain: the credentials are looked up on the
-// first flush, not before; without them the flush fails and sends
-// nothing, and the next flush looks them up again.
-func TestCredentialsFailureIsTriedAgain(t *testing.T) {
+// TestCredentialsFailureIsTriedAgainLater: the credentials are looked up
+// on the first flush, not before; without them the flush fails and sends
+// nothing, and the flushes of the next invocations inside MinInterval
+// neither look them up again nor fail
+// (TestFailedExportWaitsMinInterval: the first flush after it does).
+func TestCredentialsFailureIsTriedAgainLater(t *testing.T) {
 	recv := otlptest.Start(t)
 	var calls atomic.Int32
 	p := setup(t, env(recv), func(context.Context) (*auth.Credentials, error) {
@@ -218,13 +220,11 @@ func TestCredentialsFailureIsTriedAgain(t *testing.T) {
 	if n := calls.Load(); n != 0 {
 		t.Fatalf("credentials looked up %d times before the first flush", n)
 	}
-	for i := 1; i <= 2; i++ {
-		if err := p.Flush(context.Background()); err == nil || !strings.Contains(err.Error(), "no credentials here") {
-			t.Fatalf("flush %d: err %v, want the credentials' error", i, err)
-		}
-		if int(calls.Load()) != i {
-			t.Fatalf("flush %d: credentials looked up %d times", i, calls.Load())
-		}
+	if err := p.Flush(context.Background()); err == nil || !strings.Contains(err.Error(), "no credentials here") {
+		t.Fatalf("first flush: err %v, want the credentials' error", err)
+	}
+	if err := p.Flush(context.Background()); err != nil || calls.Load() != 1 {
+		t.Fatalf("second flush: err %v, credentials looked up %d times; want nil and 1", err, calls.Load())
 	}
 	if n := len(recv.MetricExports()); n != 0 {
 		t.Fatalf("%d exports without credentials", n)
@@ -308,5 +308,76 @@ func TestOnlyTheCloudFunctionsUnitsLinkIt(t *testing.T) {
 		if links != mains[pkg] {
 			t.Errorf("%s links %s: %v, want %v", pkg, this, links, mains[pkg])
 		}
+	}
+}
+
+// TestShutdownSendsWhatTheIntervalHeldBack: what invocations record after
+// an export, inside MinInterval, is held back for a later export; when
+// the Provider shuts down nothing comes later, so its flush goes
+// regardless and the API gets the totals.
+//
+// Not parallel: default credentials through the process environment.
+func TestShutdownSendsWhatTheIntervalHeldBack(t *testing.T) {
+	tokens := tokentest.Start(t)
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", tokens.CredentialsFile(t, project))
+	recv := otlptest.Start(t)
+	p := setup(t, env(recv), nil)
+	ctx := context.Background()
+	telemetry.PlayAdmitted(ctx)
+	if err := telemetry.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	telemetry.PlayAdmitted(ctx)
+	telemetry.PlayAdmitted(ctx)
+	if err := telemetry.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(recv.MetricExports()); n != 1 {
+		t.Fatalf("%d exports before shutdown, want 1 (the second flush is inside MinInterval)", n)
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms := recv.Metrics(telemetry.MetricPlayAdmitted)
+	if len(recv.MetricExports()) != 2 || len(ms) == 0 {
+		t.Fatalf("%d exports after shutdown, want 2", len(recv.MetricExports()))
+	}
+	if v := ms[len(ms)-1].GetSum().GetDataPoints()[0].GetAsInt(); v != 3 {
+		t.Fatalf("%s = %d in the last export, want 3", telemetry.MetricPlayAdmitted, v)
+	}
+}
+
+// TestCollectorHeadersStayWithTheCollector: OTEL_EXPORTER_OTLP_HEADERS
+// (and its _METRICS_ form) carry what the spans' collector needs, often
+// its API key; the SDK's OTLP exporter reads them from the process
+// environment itself, and they must not travel to Google's API.
+//
+// Not parallel: the process environment.
+func TestCollectorHeadersStayWithTheCollector(t *testing.T) {
+	for _, tc := range []struct {
+		name, env, header string
+	}{
+		{name: "general", env: "OTEL_EXPORTER_OTLP_HEADERS", header: "X-Collector-Key"},
+		{name: "metrics", env: "OTEL_EXPORTER_OTLP_METRICS_HEADERS", header: "X-Metrics-Key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tokens := tokentest.Start(t)
+			t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", tokens.CredentialsFile(t, project))
+			t.Setenv(tc.env, tc.header+"=secret")
+			recv := otlptest.Start(t)
+			p := setup(t, env(recv), nil)
+			telemetry.PlayAdmitted(context.Background())
+			if err := telemetry.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			_ = p.Shutdown(context.Background())
+			exports := recv.MetricExports()
+			if len(exports) == 0 {
+				t.Fatal("nothing exported")
+			}
+			if v := exports[0].Header.Get(tc.header); v != "" {
+				t.Errorf("the request to the Telemetry API carries the collector's %s (%s): %q", tc.header, tc.env, v)
+			}
+		})
 	}
 }

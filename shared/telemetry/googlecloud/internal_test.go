@@ -2,10 +2,12 @@ package googlecloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"cloud.google.com/go/auth"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -164,4 +166,44 @@ func flat(s instrumentation.Scope, m metricdata.Metrics) []string {
 		out = append(out, s.Name+"/"+m.Name+"/none")
 	}
 	return out
+}
+
+// TestFailedExportWaitsMinInterval: an export that fails (here the
+// credentials are not found; an API refusing every request is the same)
+// is tried again on the first flush MinInterval later, not on every
+// invocation's flush, each of which would pay the look-up or the round
+// trip before its response.
+func TestFailedExportWaitsMinInterval(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	lookups := 0
+	exp, err := Exporter(func(context.Context) (*auth.Credentials, error) {
+		lookups++
+		return nil, errors.New("no credentials here")
+	})(ctx, telemetry.Config{GoogleCloudProject: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := exp.(*exporter)
+	now := time.Unix(1000, 0)
+	e.now = func() time.Time { return now }
+	rm := &metricdata.ResourceMetrics{ScopeMetrics: []metricdata.ScopeMetrics{{Metrics: []metricdata.Metrics{{Name: "x",
+		Data: metricdata.Gauge[int64]{DataPoints: []metricdata.DataPoint[int64]{{Value: 1}}}}}}}}
+	for _, step := range []struct {
+		name    string
+		after   time.Duration
+		lookups int
+		fails   bool
+	}{
+		{name: "first flush looks up and fails", lookups: 1, fails: true},
+		{name: "next invocation", after: time.Second, lookups: 1},
+		{name: "still inside the interval", after: MinInterval - 2*time.Second, lookups: 1},
+		{name: "MinInterval after the failure", after: time.Second, lookups: 2, fails: true},
+	} {
+		now = now.Add(step.after)
+		err := e.Export(ctx, rm)
+		if (err != nil) != step.fails || lookups != step.lookups {
+			t.Fatalf("%s: err %v, %d look-ups; want failure %v, %d look-ups", step.name, err, lookups, step.fails, step.lookups)
+		}
+	}
 }
