@@ -173,14 +173,17 @@ func cmcdEvent(rep *events.CMCDReport) string {
 }
 
 // cmcdIntervals folds the time between a session's CMCD reports into its
-// play and stall time. A time-interval report (e=t) comes while the state
-// it carries has held since the previous report, since every state change
-// is reported (e=ps) as it happens; so the gap before a t report is play
-// time when it says playing and stall time when it says rebuffering. Gaps
-// before state-change reports are not counted (their earlier state is not
-// in them): the figures err low, never high. A state change into
-// rebuffering counts one stall; bsd adds the starvation a report tells of.
-func cmcdIntervals(q *playback.QoE, h *events.Heartbeat, prev time.Time) {
+// play and stall time; prevState is the state (sta) of the report counted
+// before h, "" if unknown. Every state change is reported (e=ps) as it
+// happens, so the gap before a report was spent in prevState when h is a
+// state change or says the state held: play time when that was playing
+// (the same time cmcdPlayhead moves the position by, so the two agree).
+// Stall time is counted from time-interval reports (e=t) that say
+// rebuffering, where the state held since the previous report, unless the
+// player tells it as bsd. A gap whose state no report says is not counted:
+// the figures err low. A state change into rebuffering counts one stall;
+// bsd adds the starvation a report tells of.
+func cmcdIntervals(q *playback.QoE, h *events.Heartbeat, prev time.Time, prevState string) {
 	if h.Source != events.SourceCMCD {
 		return
 	}
@@ -188,17 +191,16 @@ func cmcdIntervals(q *playback.QoE, h *events.Heartbeat, prev time.Time) {
 		q.RebufferCount++
 	}
 	q.RebufferMS += h.StarvationMS
-	if h.CMCDEvent != events.CMCDEventTimeInterval || prev.IsZero() {
+	if prev.IsZero() {
 		return
 	}
 	gap := h.DeviceTime.Sub(prev).Milliseconds()
-	switch h.CMCDState {
-	case events.CMCDStatePlaying:
+	switch {
+	case prevState == events.CMCDStatePlaying && (h.CMCDEvent == events.CMCDEventPlayState || h.CMCDState == events.CMCDStatePlaying),
+		h.CMCDEvent == events.CMCDEventTimeInterval && h.CMCDState == events.CMCDStatePlaying:
 		q.PlayedMS += gap
-	case events.CMCDStateRebuffering:
-		if h.StarvationMS == 0 {
-			q.RebufferMS += gap
-		}
+	case h.CMCDEvent == events.CMCDEventTimeInterval && h.CMCDState == events.CMCDStateRebuffering && h.StarvationMS == 0:
+		q.RebufferMS += gap
 	}
 }
 

@@ -94,12 +94,15 @@ func TestCMCDEventReportsDriveTheSession(t *testing.T) {
 				t.Fatalf("progress %+v", p)
 			}
 			q := h.sessionQoE(id)
-			// Played: the 30 s gap before the interval report that says
-			// playing (the 1 s before it, starting→playing, is a state
-			// change and not counted). Stalled: the 2 s gap before the
-			// interval report that says rebuffering, plus bsd 400.
+			// Played: the 29 s before the interval report that says
+			// playing, the 1 s from it to the change into rebuffering and
+			// the 9.999 s from playing again to the pause (the time before
+			// a change was spent in the state reported before it; the 1 s
+			// starting→playing is startup, not play). Stalled: the 2 s gap
+			// before the interval report that says rebuffering, plus bsd
+			// 400.
 			want := playback.QoE{BitrateKbps: 3000, ThroughputKbps: 24000, StartupMS: 850, RebufferCount: 1,
-				RebufferMS: 2400, PlayedMS: 29_000}
+				RebufferMS: 2400, PlayedMS: 29_000 + 1_000 + 9_999}
 			if q.QoE != want {
 				t.Fatalf("QoE %+v, want %+v", q.QoE, want)
 			}

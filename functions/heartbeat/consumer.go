@@ -311,7 +311,7 @@ func coalesce(base playback.SessionQoE, beats []events.Heartbeat) (next playback
 		}
 		counted++
 		next.QoE = mergeQoE(next.QoE, h.QoE)
-		cmcdIntervals(&next.QoE, h, last)
+		cmcdIntervals(&next.QoE, h, last, next.Playhead.State) // the state before cmcdPlayhead moves it on
 		if cmcdPlayhead(&next.Playhead, h, last) {
 			moved = h.DeviceTime
 		}
