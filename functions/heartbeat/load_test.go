@@ -219,10 +219,8 @@ func BenchmarkHandler(b *testing.B) {
 // requests recorded (their SDK spans, processor and export). It is named
 // so that -bench 'HandlerTelemetry/parentbased' does not run it.
 func BenchmarkHandlerTelemetry(b *testing.B) {
-	samplers := append(slices.Clip(otlptest.Samplers), struct {
-		Name string
-		Env  map[string]string
-	}{"none_recorded", map[string]string{telemetry.EnvTracesSampler: "parentbased_traceidratio", telemetry.EnvTracesSamplerArg: "0"}})
+	samplers := append(slices.Clip(otlptest.Samplers), otlptest.Sampler{Name: "none_recorded",
+		Env: map[string]string{telemetry.EnvTracesSampler: "parentbased_traceidratio", telemetry.EnvTracesSamplerArg: "0"}})
 	for _, s := range samplers {
 		b.Run(s.Name, func(b *testing.B) {
 			h := newHarness(b, harnessOptions{noConsume: true, busCfg: membus.Config{MaxPending: 1 << 24}})
