@@ -69,9 +69,28 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 		t.Run(player, func(t *testing.T) {
 			device := playback.NewID("cmcd")
 			account := demo.AccountKids
-			t.Cleanup(func() { run.endDeviceSessions(t, account, device) })
 			run.reset()
 			tok := run.token(t, account)
+			// The app's resume: where GET /v1/progress says to start. The
+			// second player resumes where the first paused, unless that
+			// leaves no segment after the first to stall at (the first
+			// player's pause landed late: dash.js paused at 4.2 s instead
+			// of ~2.5 s in a run at load 12). Then it plays in another
+			// household, with no resume point: starting over in this one
+			// would not do, as a report without pt moves the position on
+			// from the resume point the server knows, not from where the
+			// app started the player.
+			resumeFrom := progressMS(t, run, tok)
+			if !roomToStall(resumeFrom) {
+				t.Logf("%s: the resume point %d ms leaves no segment of the %d s stream to stall at: playing as %s instead", player, resumeFrom, segmentCount*segmentSeconds, demo.AccountSolo)
+				account = demo.AccountSolo
+				tok = run.token(t, account)
+				if resumeFrom = progressMS(t, run, tok); !roomToStall(resumeFrom) {
+					t.Fatalf("%s's resume point %d ms leaves no segment to stall at either", account, resumeFrom)
+				}
+			}
+			t.Cleanup(func() { run.endDeviceSessions(t, account, device) })
+			startAt := float64(max(resumeFrom, 0)) / 1000
 			var play struct {
 				SessionID     string    `json:"session_id"`
 				PlaybackToken string    `json:"playback_token"`
@@ -91,9 +110,6 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The app's resume: where GET /v1/progress says to start.
-			resumeFrom := progressMS(t, run, tok)
-			startAt := float64(max(resumeFrom, 0)) / 1000
 			// The stall: the edge holds back the first segment that starts
 			// half a second or more into this play (so the stall comes
 			// after playing, not in the startup buffering, and dash.js's
@@ -103,9 +119,6 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			// it stalled for stallFor, releases it; the viewer pauses half
 			// a second of play later.
 			holdFrom := int((startAt+0.5)/segmentSeconds) + 2
-			if holdFrom > segmentCount {
-				t.Fatalf("starting at %.1f s leaves no segment of the %d s stream to stall at", startAt, segmentCount*segmentSeconds)
-			}
 			stallAt := float64((holdFrom - 1) * segmentSeconds)
 			run.stall.arm(holdFrom)
 			t.Cleanup(func() { run.stall.release() })
@@ -288,6 +301,14 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// roomToStall says whether a CMCD play resuming at resumeMS (-1: none)
+// has a segment after its first to stall at, which TestBrowserCMCDEventMode
+// holds back.
+func roomToStall(resumeMS int64) bool {
+	startAt := float64(max(resumeMS, 0)) / 1000
+	return int((startAt+0.5)/segmentSeconds)+2 <= segmentCount
 }
 
 // progressMS is the caller's resume position on the test title, as an app

@@ -728,6 +728,7 @@ func TestAccessLogCarriesCMCD(t *testing.T) {
 	if r := get(t, nil, seg+"?"+hlsjsCMCD+"&"+acc.QueryParams); r.status != http.StatusOK {
 		t.Fatalf("query mode: %d", r.status)
 	}
+	logLines(t, f.log, 1) // each request's line before the next request, in order
 	r, _ := http.NewRequest(http.MethodGet, seg, nil)
 	r.Header.Set("CMCD-Request", "bl=1200,mtp=48100,nor=\"seg1.m4s\",su")
 	r.Header.Set("CMCD-Session", `cid="title-1",sf=h,sid="s,1",st=v`)
@@ -737,19 +738,13 @@ func TestAccessLogCarriesCMCD(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	logLines(t, f.log, 2)
 	// A refusal is logged with its reason.
 	if r := get(t, nil, seg+"?"+hlsjsCMCD); r.status != http.StatusForbidden {
 		t.Fatalf("unsigned: %d", r.status)
 	}
 
-	var lines []map[string]any
-	for line := range strings.SplitSeq(strings.TrimSpace(f.log.String()), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		lines = append(lines, m)
-	}
+	lines := logLines(t, f.log, 3)
 	if len(lines) != 3 {
 		t.Fatalf("%d log lines:\n%s", len(lines), f.log.String())
 	}
@@ -775,6 +770,31 @@ func TestAccessLogCarriesCMCD(t *testing.T) {
 		"cid": "title-1", "sf": "h", "sid": "s,1", "st": "v"}
 	if got := h["cmcd"]; !reflect.DeepEqual(got, want) {
 		t.Errorf("header CMCD %v, want %v", got, want)
+	}
+}
+
+// logLines waits for the edge's access log to hold n lines and returns
+// them decoded. The edge logs a request once its response is written, as a
+// CDN does (bytes sent, duration), so a client can hold the whole answer
+// before its line is written: a log pipeline reads the log as it comes.
+func logLines(t *testing.T, log *syncBuffer, n int) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		lines = lines[:0]
+		for line := range strings.SplitSeq(strings.TrimSpace(log.String()), "\n") {
+			if line == "" {
+				continue
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			lines = append(lines, m)
+		}
+		if len(lines) >= n || time.Now().After(deadline) {
+			return lines
+		}
 	}
 }
 
