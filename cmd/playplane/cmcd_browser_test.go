@@ -81,11 +81,11 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			// from the resume point the server knows, not from where the
 			// app started the player.
 			resumeFrom := progressMS(t, run, tok)
-			if !roomToStall(resumeFrom) {
+			if heldSegment(resumeFrom) > segmentCount {
 				t.Logf("%s: the resume point %d ms leaves no segment of the %d s stream to stall at: playing as %s instead", player, resumeFrom, segmentCount*segmentSeconds, demo.AccountSolo)
 				account = demo.AccountSolo
 				tok = run.token(t, account)
-				if resumeFrom = progressMS(t, run, tok); !roomToStall(resumeFrom) {
+				if resumeFrom = progressMS(t, run, tok); heldSegment(resumeFrom) > segmentCount {
 					t.Fatalf("%s's resume point %d ms leaves no segment to stall at either", account, resumeFrom)
 				}
 			}
@@ -118,7 +118,7 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			// segment's start and stalls there until drive.cjs, having seen
 			// it stalled for stallFor, releases it; the viewer pauses half
 			// a second of play later.
-			holdFrom := int((startAt+0.5)/segmentSeconds) + 2
+			holdFrom := heldSegment(resumeFrom)
 			stallAt := float64((holdFrom - 1) * segmentSeconds)
 			run.stall.arm(holdFrom)
 			t.Cleanup(func() { run.stall.release() })
@@ -303,12 +303,12 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 	}
 }
 
-// roomToStall says whether a CMCD play resuming at resumeMS (-1: none)
-// has a segment after its first to stall at, which TestBrowserCMCDEventMode
-// holds back.
-func roomToStall(resumeMS int64) bool {
+// heldSegment is the segment (1-based) TestBrowserCMCDEventMode holds back
+// for a play resuming at resumeMS (-1: none): the first that starts half a
+// second or more into the play. Past segmentCount the stream has none.
+func heldSegment(resumeMS int64) int {
 	startAt := float64(max(resumeMS, 0)) / 1000
-	return int((startAt+0.5)/segmentSeconds)+2 <= segmentCount
+	return int((startAt+0.5)/segmentSeconds) + 2
 }
 
 // progressMS is the caller's resume position on the test title, as an app
