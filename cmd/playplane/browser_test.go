@@ -48,9 +48,10 @@ import (
 // that a stop clicked while a progress heartbeat is in flight reaches the
 // server after it (beatHold).
 //
-// Chromium is Debian's (infra/local/install-browser.sh, which `make test`
-// runs), driven over CDP by web/browsertest/drive.cjs with playwright-core;
-// the test starts and stops the browser itself, by its PID.
+// Chromium is Debian's headless shell, chromium-headless-shell
+// (infra/local/install-browser.sh, which `make test` runs, says why),
+// driven over CDP by web/browsertest/drive.cjs with playwright-core; the
+// test starts and stops the browser itself, by its PID.
 func TestBrowserPlayback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium")

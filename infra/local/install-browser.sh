@@ -3,9 +3,18 @@
 # TestBrowserPlayback) has a headless Chromium and a pinned playwright-core
 # to drive it.
 #
-# Chromium: Debian's chromium package (/usr/bin/chromium), installed with
-# apt-get when run as root (PLAYPLANE_NO_APT=1 forbids it), or
-# PLAYPLANE_CHROMIUM naming another Chromium binary. playwright-core: npm ci
+# Chromium: Debian's chromium-headless-shell package
+# (/usr/bin/chromium-headless-shell), installed with apt-get when run as root
+# (PLAYPLANE_NO_APT=1 forbids it), or PLAYPLANE_CHROMIUM naming another
+# Chromium binary; where the headless shell is neither there nor
+# installable, Debian's full chromium (/usr/bin/chromium) if it is there.
+# The headless shell is Chromium's headless build (what Playwright and
+# Puppeteer launch for headless runs): the same Blink, V8, media pipeline
+# and network stack as the chromium package of the same version, without
+# the browser's own UI, which a page never sees. Playing the same browser
+# tests, that UI (the browser process's windowing and the top-chrome WebUI
+# renderers) was half the browsers' CPU: 208 CPU-s against 99.6 (README,
+# "make test on a cold build cache"). playwright-core: npm ci
 # of infra/local/npm/browser/package-lock.json into
 # ${PLAYPLANE_CACHE:-$HOME/.cache/playplane}/browser/, with install scripts
 # off: no browser is ever downloaded (npm's playwright browsers do not
@@ -38,6 +47,14 @@ find_chromium() {
 		echo "$PLAYPLANE_CHROMIUM"
 		return
 	fi
+	if [ -x /usr/bin/chromium-headless-shell ]; then
+		echo /usr/bin/chromium-headless-shell
+	fi
+}
+
+# find_full_chromium: the browser with its UI, used only where the headless
+# shell cannot be had.
+find_full_chromium() {
 	local c
 	for c in /usr/bin/chromium /usr/bin/chromium-browser; do
 		if [ -x "$c" ]; then
@@ -50,15 +67,20 @@ find_chromium() {
 chromium="$(find_chromium)"
 if [ -z "$chromium" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${PLAYPLANE_NO_APT:-}" != 1 ]; then
-		log "chromium not found: installing Debian's chromium package with apt-get (set PLAYPLANE_NO_APT=1 to forbid)"
+		log "chromium-headless-shell not found: installing Debian's chromium-headless-shell package with apt-get (set PLAYPLANE_NO_APT=1 to forbid)"
 		# Wait for another apt run (another checkout's make test) rather than fail.
 		{ apt-get -o DPkg::Lock::Timeout=900 update -qq &&
-			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends chromium; } >&2 ||
-			die "'apt-get install chromium' failed: install Chromium yourself"
+			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends chromium-headless-shell; } >&2 ||
+			die "'apt-get install chromium-headless-shell' failed: install it yourself"
 		chromium="$(find_chromium)"
-		[ -n "$chromium" ] || die "apt-get installed chromium but /usr/bin/chromium is missing"
+		[ -n "$chromium" ] || die "apt-get installed chromium-headless-shell but /usr/bin/chromium-headless-shell is missing"
 	else
-		unavailable "chromium not found and not installable here (needs root and apt-get): install it (Debian: sudo apt-get install chromium) or set PLAYPLANE_CHROMIUM"
+		chromium="$(find_full_chromium)"
+		if [ -n "$chromium" ]; then
+			log "chromium-headless-shell not found and not installable here (needs root and apt-get): the browser tests run $chromium, which costs them about twice the CPU"
+		else
+			unavailable "chromium-headless-shell not found and not installable here (needs root and apt-get): install it (Debian: sudo apt-get install chromium-headless-shell) or set PLAYPLANE_CHROMIUM"
+		fi
 	fi
 fi
 
