@@ -19,7 +19,6 @@ import (
 	_ "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	_ "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	_ "github.com/aws/aws-sdk-go-v2/service/sqs"
-	_ "github.com/awslabs/goformation/v7"
 	_ "github.com/cloudevents/sdk-go/v2"
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/prometheus/common/expfmt"

@@ -25,27 +25,27 @@ type samFunction struct {
 	runtime, arch, handler []string
 }
 
-// samFunctions reads template.yaml as data (lambdatest parses it with
-// goformation) and groups its functions by catalogue name.
+// samFunctions reads template.yaml as data (lambdatest.LoadTemplate) and
+// groups its functions by catalogue name.
 func samFunctions(t *testing.T, tm *lambdatest.Template) map[string]*samFunction {
 	t.Helper()
 	queueTopic := map[string]string{}
-	for id, q := range tm.GetAllSQSQueueResources() {
+	for id, q := range tm.Queues() {
 		if q.QueueName != nil {
 			queueTopic[id] = strings.TrimPrefix(*q.QueueName, "sub:${AWS::StackName}-")
 		}
 	}
 	out := map[string]*samFunction{}
-	fns := tm.GetAllServerlessFunctionResources()
+	fns := tm.Functions()
 	for _, id := range slices.Sorted(maps.Keys(fns)) {
 		fn := fns[id]
-		if fn.CodeUri == nil || fn.CodeUri.String == nil {
+		if fn.CodeUri == nil {
 			t.Errorf("%s: no CodeUri", id)
 			continue
 		}
-		parts := strings.Split(path.Clean(*fn.CodeUri.String), "/")
+		parts := strings.Split(path.Clean(*fn.CodeUri), "/")
 		if len(parts) < 2 || parts[0] != "functions" {
-			t.Errorf("%s: CodeUri %s is not a function's folder", id, *fn.CodeUri.String)
+			t.Errorf("%s: CodeUri %s is not a function's folder", id, *fn.CodeUri)
 			continue
 		}
 		s := out[parts[1]]
@@ -199,7 +199,7 @@ func TestTemplateMatchesTheCatalogue(t *testing.T) {
 
 	// Every topic is a queue of the stack (its dead-letter queue aside).
 	var queues []string
-	for _, q := range tm.GetAllSQSQueueResources() {
+	for _, q := range tm.Queues() {
 		if q.QueueName != nil && !strings.HasSuffix(*q.QueueName, "-dlq") {
 			queues = append(queues, strings.TrimPrefix(*q.QueueName, "sub:${AWS::StackName}-"))
 		}

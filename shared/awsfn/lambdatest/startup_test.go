@@ -132,14 +132,14 @@ func buildBootstraps(tb testing.TB, tr *trap, shipped bool) (hello bootstrap, fn
 	hello.event = routeEvent(tb, lambdatest.Route{Method: "GET", Path: "/v1/hello"})
 
 	tm := lambdatest.LoadTemplate(tb)
-	fnsByID := tm.GetAllServerlessFunctionResources()
+	fnsByID := tm.Functions()
 	for _, id := range slices.Sorted(maps.Keys(fnsByID)) {
 		// The HTTP Lambda of each function: its queue and job Lambdas run
 		// the same binary and start the same way.
 		if trigger, _ := tm.TriggerOf(id); trigger != awsfn.TriggerHTTP {
 			continue
 		}
-		codeURI := filepath.ToSlash(filepath.Clean(*fnsByID[id].CodeUri.String))
+		codeURI := filepath.ToSlash(filepath.Clean(*fnsByID[id].CodeUri))
 		b := build(strings.Split(codeURI, "/")[1], "./"+codeURI)
 		for name, value := range lambdatest.SampleVars(tb, id) {
 			if strings.HasPrefix(value, "<") {

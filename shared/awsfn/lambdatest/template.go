@@ -3,6 +3,7 @@ package lambdatest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -12,122 +13,185 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/awslabs/goformation/v7"
-	"github.com/awslabs/goformation/v7/cloudformation"
-	"github.com/awslabs/goformation/v7/cloudformation/dynamodb"
-	"github.com/awslabs/goformation/v7/cloudformation/iam"
-	"github.com/awslabs/goformation/v7/cloudformation/serverless"
-	"github.com/awslabs/goformation/v7/cloudformation/sqs"
-	"github.com/awslabs/goformation/v7/intrinsics"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/shared/awsfn"
 )
 
-// Template is template.yaml parsed by goformation. Intrinsic functions are
-// kept as readable strings instead of being resolved (goformation resolves
-// Fn::GetAtt to nothing): "ref:Name", "getatt:Name.Attr", "sub:text with
-// ${Name}", "if:[Condition then else]". A Ref to a parameter with a default
-// is its default.
+// Template is template.yaml read as data. Intrinsic functions are kept
+// as readable strings instead of being resolved: "ref:Name",
+// "getatt:Name.Attr" (from "Name.Attr" or [Name, Attr]), "sub:text with
+// ${Name}" (or "sub:[text map[Var:value]]"), "if:[Condition then else]",
+// "not:[...]", "equals:[a b]", with their arguments rendered first. A Ref
+// to a parameter with a default is its default (so a Number parameter in
+// a typed field still parses), a Ref to AWS::NoValue is nil. Any other
+// intrinsic function, short form or long, is an error, as is a Globals
+// section: nothing merges it into the resources read here.
 //
-// The goformation template is a field, not embedded: embedding promoted
-// its 2,518 generated methods (two per CloudFormation resource type, and
-// more) onto Template, so the compiler wrote and race-instrumented a
-// wrapper for each in this package and in its test variant (10.5-10.8 CPU-s
-// each at load 10-20), and the test binaries using lambdatest linked them.
-// The accessors below are the ones the tests use.
+// Raw is the whole document as encoding/json would decode it (numbers
+// are float64). The resources the checks read by field are also decoded
+// into Function, Queue, Role and Table: their other properties are
+// ignored, but a typed one of the wrong type is an error.
 type Template struct {
-	cfn *cloudformation.Template
-	// Raw is the same document as plain JSON values, for the SAM properties
-	// goformation's types lack (SQS FunctionResponseTypes, Schedule State).
 	Raw map[string]any
+
+	functions map[string]*Function
+	queues    map[string]*Queue
+	roles     map[string]*Role
+	tables    map[string]*Table
 }
 
-var intrinsicsAsText = &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
-	"Ref":        ref,
-	"Fn::GetAtt": textIntrinsic("getatt"),
-	"Fn::Sub":    textIntrinsic("sub"),
-	"Fn::If":     textIntrinsic("if"),
-}}
-
-// ref resolves a parameter with a default to the default, so typed fields
-// (a Number parameter in RetentionInDays) still parse, and leaves every
-// other reference as text.
-func ref(_ string, input any, template any) any {
-	name, _ := input.(string)
-	if name == "AWS::NoValue" {
-		return nil
-	}
-	params, _ := template.(map[string]any)["Parameters"].(map[string]any)
-	if p, ok := params[name].(map[string]any); ok {
-		if def, ok := p["Default"]; ok {
-			return def
-		}
-	}
-	return fmt.Sprintf("ref:%v", input)
+// Function is what the checks read of an AWS::Serverless::Function.
+type Function struct {
+	// CodeUri is the directory sam build builds (relative to the
+	// repository root); an S3 location is an error.
+	CodeUri       *string
+	Handler       *string
+	Runtime       *string
+	Role          *string
+	Architectures []string
+	MemorySize    *int
+	Timeout       *int
+	// Policies are SAM's, for a role SAM would make: any form.
+	Policies any
+	// Metadata is the resource's Metadata (sam build's settings).
+	Metadata map[string]any `json:"-"`
 }
 
-func textIntrinsic(kind string) intrinsics.IntrinsicHandler {
-	return func(_ string, input any, _ any) any {
-		if parts, ok := input.([]any); ok && kind == "getatt" && len(parts) == 2 {
-			return fmt.Sprintf("getatt:%v.%v", parts[0], parts[1])
-		}
-		return fmt.Sprintf("%s:%v", kind, input)
-	}
+// Queue is what the checks read of an AWS::SQS::Queue. The redrive
+// policies are objects: their JSON-string form is an error.
+type Queue struct {
+	QueueName              *string
+	VisibilityTimeout      *int
+	MessageRetentionPeriod *int
+	RedrivePolicy          map[string]any
+	RedriveAllowPolicy     map[string]any
 }
 
-// goformationMu serialises parsing: goformation registers its YAML tag
-// resolvers into a package-level map on every parse, which races when
-// parallel tests load the template at once.
-var goformationMu sync.Mutex
+// Role is what the checks read of an AWS::IAM::Role.
+type Role struct {
+	AssumeRolePolicyDocument map[string]any
+	ManagedPolicyArns        []string
+	Policies                 []RolePolicy
+}
+
+// RolePolicy is an inline policy of a Role.
+type RolePolicy struct {
+	PolicyName     string
+	PolicyDocument map[string]any
+}
+
+// Table is what the checks read of an AWS::DynamoDB::Table.
+type Table struct {
+	AttributeDefinitions   []struct{ AttributeName, AttributeType string }
+	KeySchema              []KeyElement
+	GlobalSecondaryIndexes []struct {
+		IndexName  string
+		KeySchema  []KeyElement
+		Projection struct{ ProjectionType string }
+	}
+	TimeToLiveSpecification struct {
+		AttributeName string
+		Enabled       bool
+	}
+	BillingMode string
+}
+
+// KeyElement is an element of a Table's or an index's KeySchema.
+type KeyElement struct{ AttributeName, KeyType string }
+
+// resourceAttributes are the keys CloudFormation reads in a resource.
+var resourceAttributes = []string{"Type", "Properties", "DependsOn", "Metadata", "Condition",
+	"DeletionPolicy", "UpdateReplacePolicy", "CreationPolicy", "UpdatePolicy"}
 
 // LoadTemplate parses the repository's template.yaml.
 func LoadTemplate(t testing.TB) *Template {
 	t.Helper()
-	goformationMu.Lock()
-	defer goformationMu.Unlock()
-	path := filepath.Join(RepoRoot(t), "template.yaml")
-	tmpl, err := goformation.OpenWithOptions(path, intrinsicsAsText)
-	if err != nil {
-		t.Fatalf("goformation: %v", err)
-	}
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(filepath.Join(RepoRoot(t), "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := intrinsics.ProcessYAML(data, intrinsicsAsText)
+	tm, err := ParseTemplate(data)
 	if err != nil {
-		t.Fatal(err)
-	}
-	tm := &Template{cfn: tmpl}
-	if err := json.Unmarshal(raw, &tm.Raw); err != nil {
-		t.Fatal(err)
+		t.Fatalf("template.yaml: %v", err)
 	}
 	return tm
 }
 
-// GetAllServerlessFunctionResources returns every AWS::Serverless::Function by logical id.
-func (tm *Template) GetAllServerlessFunctionResources() map[string]*serverless.Function {
-	return tm.cfn.GetAllServerlessFunctionResources()
+// ParseTemplate parses a SAM template written in YAML.
+func ParseTemplate(data []byte) (*Template, error) {
+	raw, err := decodeCFN(data)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := raw["Globals"]; ok {
+		return nil, errors.New("Globals: not merged into the resources read here; set each property on its resource")
+	}
+	tm := &Template{Raw: raw, functions: map[string]*Function{}, queues: map[string]*Queue{},
+		roles: map[string]*Role{}, tables: map[string]*Table{}}
+	resources, ok := raw["Resources"].(map[string]any)
+	if !ok {
+		return nil, errors.New("no Resources mapping")
+	}
+	for _, id := range slices.Sorted(maps.Keys(resources)) {
+		r, ok := resources[id].(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("Resources.%s is not a mapping", id)
+		}
+		for k := range r {
+			if !slices.Contains(resourceAttributes, k) {
+				return nil, fmt.Errorf("Resources.%s: %s is not a resource attribute", id, k)
+			}
+		}
+		typ, _ := r["Type"].(string)
+		var into any
+		switch typ {
+		case "":
+			return nil, fmt.Errorf("Resources.%s has no Type", id)
+		case "AWS::Serverless::Function":
+			fn := &Function{}
+			if r["Metadata"] != nil {
+				if fn.Metadata, ok = r["Metadata"].(map[string]any); !ok {
+					return nil, fmt.Errorf("Resources.%s.Metadata is not a mapping", id)
+				}
+			}
+			tm.functions[id], into = fn, fn
+		case "AWS::SQS::Queue":
+			q := &Queue{}
+			tm.queues[id], into = q, q
+		case "AWS::IAM::Role":
+			role := &Role{}
+			tm.roles[id], into = role, role
+		case "AWS::DynamoDB::Table":
+			table := &Table{}
+			tm.tables[id], into = table, table
+		default:
+			continue
+		}
+		props, err := json.Marshal(r["Properties"])
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(props, into); err != nil {
+			return nil, fmt.Errorf("Resources.%s.Properties (%s): %w", id, typ, err)
+		}
+	}
+	return tm, nil
 }
 
-// GetAllSQSQueueResources returns every AWS::SQS::Queue by logical id.
-func (tm *Template) GetAllSQSQueueResources() map[string]*sqs.Queue {
-	return tm.cfn.GetAllSQSQueueResources()
-}
+// Functions returns every AWS::Serverless::Function by logical id.
+func (tm *Template) Functions() map[string]*Function { return tm.functions }
 
-// GetAllIAMRoleResources returns every AWS::IAM::Role by logical id.
-func (tm *Template) GetAllIAMRoleResources() map[string]*iam.Role {
-	return tm.cfn.GetAllIAMRoleResources()
-}
+// Queues returns every AWS::SQS::Queue by logical id.
+func (tm *Template) Queues() map[string]*Queue { return tm.queues }
 
-// GetAllDynamoDBTableResources returns every AWS::DynamoDB::Table by logical id.
-func (tm *Template) GetAllDynamoDBTableResources() map[string]*dynamodb.Table {
-	return tm.cfn.GetAllDynamoDBTableResources()
-}
+// Roles returns every AWS::IAM::Role by logical id.
+func (tm *Template) Roles() map[string]*Role { return tm.roles }
+
+// Tables returns every AWS::DynamoDB::Table by logical id.
+func (tm *Template) Tables() map[string]*Table { return tm.tables }
 
 // Resource returns the raw properties and type of a resource.
 func (tm *Template) Resource(id string) (typ string, props map[string]any) {
@@ -156,8 +220,8 @@ func RefTo(v any) (string, bool) {
 func (tm *Template) FunctionsFor(t testing.TB, dir string) []string {
 	t.Helper()
 	var ids []string
-	for id, fn := range tm.GetAllServerlessFunctionResources() {
-		if fn.CodeUri != nil && fn.CodeUri.String != nil && filepath.Clean(*fn.CodeUri.String) == filepath.Clean(dir) {
+	for id, fn := range tm.Functions() {
+		if fn.CodeUri != nil && filepath.Clean(*fn.CodeUri) == filepath.Clean(dir) {
 			ids = append(ids, id)
 		}
 	}
@@ -238,7 +302,7 @@ func (tm *Template) Triggers(id string) []Trigger {
 // QueueTopic is the topic a queue of the template carries: its QueueName
 // is "${AWS::StackName}-<topic>".
 func (tm *Template) QueueTopic(queueID string) string {
-	q := tm.GetAllSQSQueueResources()[queueID]
+	q := tm.Queues()[queueID]
 	if q == nil || q.QueueName == nil {
 		return ""
 	}

@@ -43,7 +43,7 @@ func TestTemplateFunctionsBuild(t *testing.T) {
 	t.Parallel()
 	root := lambdatest.RepoRoot(t)
 	tm := lambdatest.LoadTemplate(t)
-	fns := tm.GetAllServerlessFunctionResources()
+	fns := tm.Functions()
 	if len(fns) == 0 {
 		t.Fatal("template.yaml has no functions")
 	}
@@ -67,7 +67,7 @@ func TestTemplateFunctionsBuild(t *testing.T) {
 			if !slices.Equal(fn.Architectures, []string{"arm64"}) {
 				t.Errorf("Architectures %v, want [arm64]", fn.Architectures)
 			}
-			if md := fn.AWSCloudFormationMetadata; md["BuildMethod"] != "makefile" || md["ContextPath"] != "." || md["ProjectRootDirectory"] != "." {
+			if md := fn.Metadata; md["BuildMethod"] != "makefile" || md["ContextPath"] != "." || md["ProjectRootDirectory"] != "." {
 				t.Errorf("Metadata %v: sam build must run `make build-%s` at the repository root", md, id)
 			}
 			role, ok := lambdatest.RefTo(str(fn.Role))
@@ -77,10 +77,10 @@ func TestTemplateFunctionsBuild(t *testing.T) {
 			if fn.Policies != nil {
 				t.Error("Policies would be attached to a role SAM makes; the function's own role holds its policy")
 			}
-			if fn.CodeUri == nil || fn.CodeUri.String == nil {
+			if fn.CodeUri == nil {
 				t.Fatal("no CodeUri directory")
 			}
-			dir := filepath.ToSlash(filepath.Clean(*fn.CodeUri.String))
+			dir := filepath.ToSlash(filepath.Clean(*fn.CodeUri))
 			// sam build runs `make build-<id>`: every Lambda has its
 			// target, and it builds what typeCheck checks.
 			artifacts := t.TempDir()
@@ -182,7 +182,7 @@ func TestTemplateRoutes(t *testing.T) {
 	t.Parallel()
 	tm := lambdatest.LoadTemplate(t)
 	seen := map[string]string{}
-	for _, id := range slices.Sorted(maps.Keys(tm.GetAllServerlessFunctionResources())) {
+	for _, id := range slices.Sorted(maps.Keys(tm.Functions())) {
 		for _, r := range tm.Routes(id) {
 			where := id + "." + r.Event
 			typ, api := tm.Resource(r.API)
@@ -221,14 +221,14 @@ func TestTemplateRoutes(t *testing.T) {
 func TestTemplateQueues(t *testing.T) {
 	t.Parallel()
 	tm := lambdatest.LoadTemplate(t)
-	queues := tm.GetAllSQSQueueResources()
+	queues := tm.Queues()
 	if len(queues) == 0 {
 		t.Fatal("no queues")
 	}
 	dlqs := map[string]string{} // DLQ → its source queue
 	for _, id := range slices.Sorted(maps.Keys(queues)) {
-		redrive, ok := queues[id].RedrivePolicy.(map[string]any)
-		if !ok {
+		redrive := queues[id].RedrivePolicy
+		if redrive == nil {
 			continue
 		}
 		dlq, _ := lambdatest.RefTo(redrive["deadLetterTargetArn"])
@@ -253,7 +253,7 @@ func TestTemplateQueues(t *testing.T) {
 		case isDLQ && (q.MessageRetentionPeriod == nil || *q.MessageRetentionPeriod != 1209600):
 			t.Errorf("%s: a dead-letter queue keeps messages 14 days (1209600 s), has %v", id, q.MessageRetentionPeriod)
 		case isDLQ:
-			allow, _ := q.RedriveAllowPolicy.(map[string]any)
+			allow := q.RedriveAllowPolicy
 			if allow["redrivePermission"] != "byQueue" || !strings.Contains(fmt.Sprint(allow["sourceQueueArns"]), "-"+queueSuffix(tm, source)) {
 				t.Errorf("%s: RedriveAllowPolicy %v should admit only %s", id, q.RedriveAllowPolicy, source)
 			}
@@ -263,7 +263,7 @@ func TestTemplateQueues(t *testing.T) {
 	}
 
 	consumers := map[string][]string{} // queue → functions
-	fns := tm.GetAllServerlessFunctionResources()
+	fns := tm.Functions()
 	for _, id := range slices.Sorted(maps.Keys(fns)) {
 		for _, tr := range tm.Triggers(id) {
 			where := id + "." + tr.Event
@@ -296,7 +296,7 @@ func TestTemplateQueues(t *testing.T) {
 
 // queueSuffix is the part of a queue's name after the stack name.
 func queueSuffix(tm *lambdatest.Template, id string) string {
-	q := tm.GetAllSQSQueueResources()[id]
+	q := tm.Queues()[id]
 	if q == nil || q.QueueName == nil {
 		return id
 	}
@@ -327,12 +327,13 @@ func (s statement) list(v any) []string {
 // roleStatements returns the inline policy statements of role roleID.
 func roleStatements(t *testing.T, tm *lambdatest.Template, roleID string) []statement {
 	t.Helper()
-	_, props := tm.Resource(roleID)
-	policies, _ := props["Policies"].([]any)
+	role := tm.Roles()[roleID]
+	if role == nil {
+		return nil
+	}
 	var out []statement
-	for _, p := range policies {
-		doc, _ := p.(map[string]any)["PolicyDocument"].(map[string]any)
-		raw, err := json.Marshal(doc["Statement"])
+	for _, p := range role.Policies {
+		raw, err := json.Marshal(p.PolicyDocument["Statement"])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -363,7 +364,7 @@ func roleAllows(t *testing.T, tm *lambdatest.Template, fnID, action, resource st
 func TestTemplatePolicies(t *testing.T) {
 	t.Parallel()
 	tm := lambdatest.LoadTemplate(t)
-	roles := tm.GetAllIAMRoleResources()
+	roles := tm.Roles()
 	if len(roles) == 0 {
 		t.Fatal("no roles")
 	}
@@ -417,7 +418,7 @@ func TestTemplateSecrets(t *testing.T) {
 	tm := lambdatest.LoadTemplate(t)
 	params, _ := tm.Raw["Parameters"].(map[string]any)
 	checked := 0
-	for _, id := range slices.Sorted(maps.Keys(tm.GetAllServerlessFunctionResources())) {
+	for _, id := range slices.Sorted(maps.Keys(tm.Functions())) {
 		for name, v := range tm.Env(id) {
 			if !secretVar.MatchString(name) {
 				continue
@@ -460,30 +461,11 @@ func TestTemplateSecrets(t *testing.T) {
 func TestTemplateTableMatchesTheStore(t *testing.T) {
 	t.Parallel()
 	tm := lambdatest.LoadTemplate(t)
-	tables := tm.GetAllDynamoDBTableResources()
+	tables := tm.Tables()
 	if len(tables) != 1 {
 		t.Fatalf("want one table, have %v", slices.Sorted(maps.Keys(tables)))
 	}
-	var tmpl struct {
-		Properties struct {
-			AttributeDefinitions   []struct{ AttributeName, AttributeType string }
-			KeySchema              []struct{ AttributeName, KeyType string }
-			GlobalSecondaryIndexes []struct {
-				IndexName  string
-				KeySchema  []struct{ AttributeName, KeyType string }
-				Projection struct{ ProjectionType string }
-			}
-			TimeToLiveSpecification struct {
-				AttributeName string
-				Enabled       bool
-			}
-			BillingMode string
-		}
-	}
-	raw, _ := json.Marshal(tm.Raw["Resources"].(map[string]any)[slices.Sorted(maps.Keys(tables))[0]])
-	if err := json.Unmarshal(raw, &tmpl); err != nil {
-		t.Fatal(err)
-	}
+	p := tables[slices.Sorted(maps.Keys(tables))[0]]
 
 	endpoint := emulators.DynamoDB(t)
 	cfg := lambdatest.LocalAWS()
@@ -515,14 +497,13 @@ func TestTemplateTableMatchesTheStore(t *testing.T) {
 		}
 		return strings.Join(parts, ", ")
 	}
-	tmplKeys := func(ks []struct{ AttributeName, KeyType string }) string {
+	tmplKeys := func(ks []lambdatest.KeyElement) string {
 		var parts []string
 		for _, k := range ks {
 			parts = append(parts, k.AttributeName+" "+k.KeyType)
 		}
 		return strings.Join(parts, ", ")
 	}
-	p := tmpl.Properties
 	if got, want := tmplKeys(p.KeySchema), keys(desc.Table.KeySchema); got != want {
 		t.Errorf("template key schema %s, the store's %s", got, want)
 	}
@@ -607,7 +588,7 @@ func TestTemplateCORS(t *testing.T) {
 			browser[r.Key()] = r.BrowserFacing()
 		}
 	}
-	for _, id := range slices.Sorted(maps.Keys(tm.GetAllServerlessFunctionResources())) {
+	for _, id := range slices.Sorted(maps.Keys(tm.Functions())) {
 		for _, r := range tm.Routes(id) {
 			if browser[r.Key()] && !slices.Contains(httpx.CORSAllowMethods, r.Method) {
 				t.Errorf("%s: route %s uses a method CORS does not allow", id, r.Key())
