@@ -105,7 +105,9 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		o(&cfg, &deps)
 	}
 	if deps.Store == nil {
-		store, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
+		// No fdatasync per commit: no test here reopens the store or
+		// crashes the process (shared/bolt's own tests hold durability).
+		store, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,10 +2,13 @@ package telemetry
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
@@ -39,5 +42,31 @@ func TestRequestHistogramKeepsNoRequestLine(t *testing.T) {
 				t.Errorf("the series' attribute %s holds the request line", kv.Key)
 			}
 		}
+	}
+}
+
+// TestRequestHistogramCollectsInAttributeOrder: a collect's data points
+// come in the order of their attribute sets' encodings, the overflow
+// series among them, whatever order the series were made in.
+func TestRequestHistogramCollectsInAttributeOrder(t *testing.T) {
+	h := newRequestHistogram()
+	h.limit = 6
+	r := h.reader(metricdata.CumulativeTemporality)
+	for _, i := range []int{7, 3, 11, 0, 5, 9, 1} {
+		h.record(context.Background(), routeKey{[]string{"GET", "POST"}[i%2], fmt.Sprintf("/r/%d", i), 200 + i}, 0.01)
+	}
+	m, ok := r.collect()
+	if !ok {
+		t.Fatal("no data points")
+	}
+	var got []string
+	for _, p := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+		got = append(got, p.Attributes.Encoded(attribute.DefaultEncoder()))
+	}
+	if len(got) != 6 || !slices.Contains(got, overflowSet.Encoded(attribute.DefaultEncoder())) {
+		t.Fatalf("points %q, want 5 series and the overflow", got)
+	}
+	if !slices.IsSorted(got) {
+		t.Fatalf("points in the order %q, want their encodings sorted", got)
 	}
 }

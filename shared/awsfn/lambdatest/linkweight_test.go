@@ -1,10 +1,13 @@
 package lambdatest_test
 
 import (
+	"bytes"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/playplane/playplane/functions/catalog"
@@ -60,17 +63,14 @@ func TestLambdasLinkNoInitHeavyPackages(t *testing.T) {
 	if err != nil || len(mains) == 0 {
 		t.Fatalf("no Lambda mains under functions/: %v", err)
 	}
+	deps := mainDeps(t, root)
 	for _, dir := range mains {
 		fn := filepath.Base(filepath.Dir(dir))
-		args := append([]string{"list", "-deps"}, lambdatest.BuildFlags[:2]...) // the build tags
-		cmd := exec.Command("go", append(args, "./"+filepath.ToSlash(must(filepath.Rel(root, dir))))...)
-		cmd.Dir = root
-		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("go list %s: %v", dir, err)
+		links, ok := deps[lambdatest.Module+"/"+filepath.ToSlash(must(filepath.Rel(root, dir)))]
+		if !ok {
+			t.Fatalf("go list did not list %s", dir)
 		}
-		for _, pkg := range strings.Fields(string(out)) {
+		for _, pkg := range links {
 			if schemaSerde(pkg) {
 				t.Errorf("%s links %s: %s", must(filepath.Rel(root, dir)), pkg, schemaSerdeWhy)
 			}
@@ -123,17 +123,12 @@ func functionsWhere(keep func(catalog.Function) bool) []string {
 // fails its start); the others import neither, as the catalogue says.
 func TestMainsLinkWhatTheirFunctionUses(t *testing.T) {
 	t.Parallel()
-	root := lambdatest.RepoRoot(t)
+	all := mainDeps(t, lambdatest.RepoRoot(t))
 	for _, f := range catalog.Functions {
-		args := append([]string{"list", "-deps"}, lambdatest.BuildFlags[:2]...)
-		cmd := exec.Command("go", append(args, "./functions/"+f.Name+"/lambda")...)
-		cmd.Dir = root
-		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("go list %s: %v", f.Name, err)
+		deps, ok := all[lambdatest.Module+"/functions/"+f.Name+"/lambda"]
+		if !ok {
+			t.Fatalf("%s has no Lambda main (functions/%s/lambda)", f.Name, f.Name)
 		}
-		deps := strings.Fields(string(out))
 		for _, tc := range []struct {
 			pkg  string
 			uses func(catalog.Function) bool
@@ -153,4 +148,50 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// mainDeps is, for every Lambda main (functions/*/lambda*), the packages
+// it links as Makefile.aws builds it (its build tags, CGO_ENABLED=0,
+// GOOS=linux), the main itself included, as `go list -deps` lists them.
+// One go list serves both tests above, which ran one per main and one per
+// function (14, each loading the package graph again).
+func mainDeps(t *testing.T, root string) map[string][]string {
+	t.Helper()
+	listed.once.Do(func() {
+		mains, err := filepath.Glob(filepath.Join(root, "functions", "*", "lambda*"))
+		if err != nil {
+			listed.err = err
+			return
+		}
+		args := append([]string{"list", "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}"}, lambdatest.BuildFlags[:2]...) // the build tags
+		for _, dir := range mains {
+			args = append(args, "./"+filepath.ToSlash(must(filepath.Rel(root, dir))))
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			listed.err = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
+			return
+		}
+		listed.deps = map[string][]string{}
+		for line := range strings.Lines(string(out)) {
+			if f := strings.Fields(line); len(f) > 0 {
+				listed.deps[f[0]] = f // the main, then what it imports
+			}
+		}
+	})
+	if listed.err != nil {
+		t.Fatal(listed.err)
+	}
+	return listed.deps
+}
+
+var listed struct {
+	once sync.Once
+	deps map[string][]string
+	err  error
 }
