@@ -34,7 +34,7 @@ export:
 # Each stage is timed; the last line is a one-line summary (infra/local/stages.sh).
 # There is no vet stage: unit runs every vet analyzer (-vet=all) on the build
 # it compiles anyway. unit+infra-test+cfn-lint runs infra-test (minutes of
-# compiling on a cold cache) and cfn-lint at the lowest CPU priority while
+# compiling on a cold cache) and cfn-lint at a low CPU priority (nice 10) while
 # unit runs (its last minutes are browser tests that mostly wait), so after
 # unit only a wait for them remains.
 #

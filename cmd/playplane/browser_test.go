@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -1166,18 +1167,40 @@ func startChromium(t *testing.T, bin string) string {
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// A process group of its own, led by the PID started here: a wrapper
+	// script that runs Chromium without exec (Debian's
+	// /usr/bin/chromium-headless-shell is one) would otherwise outlive a
+	// signal to that PID with every Chromium process under it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
+	group := -cmd.Process.Pid
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = syscall.Kill(group, syscall.SIGTERM)
 		select {
 		case <-exited:
 		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
+			_ = syscall.Kill(group, syscall.SIGKILL)
 			<-exited
+		}
+		// The browser process is the one naming this profile; still
+		// running 10 s after the stop, it was left behind (its helpers,
+		// zygotes and renderers, end with it).
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			left := processesNaming(profile)
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				for _, pid := range left {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+				t.Errorf("chromium (%s) still running 10 s after it was stopped: PIDs %v", bin, left)
+				break
+			}
 		}
 		logFile.Close()
 		var err error
@@ -1207,6 +1230,24 @@ func startChromium(t *testing.T, bin string) string {
 			t.Fatal("chromium did not open its debugging port within 60s")
 		}
 	}
+}
+
+// processesNaming lists the processes with arg among their command-line
+// arguments (a unique path: this test's own).
+func processesNaming(arg string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(raw, []byte(arg)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // startPageServer serves the player page on another loopback port: a

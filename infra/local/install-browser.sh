@@ -47,9 +47,16 @@ find_chromium() {
 		echo "$PLAYPLANE_CHROMIUM"
 		return
 	fi
-	if [ -x /usr/bin/chromium-headless-shell ]; then
-		echo /usr/bin/chromium-headless-shell
-	fi
+	# The binary, not /usr/bin/chromium-headless-shell: that is a script
+	# that runs it without exec, so stopping the script's PID would leave
+	# the browser running.
+	local c
+	for c in /usr/lib/chromium/chromium-headless-shell /usr/bin/chromium-headless-shell; do
+		if [ -x "$c" ]; then
+			echo "$c"
+			return
+		fi
+	done
 }
 
 # find_full_chromium: the browser with its UI, used only where the headless
@@ -73,7 +80,7 @@ if [ -z "$chromium" ]; then
 			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends chromium-headless-shell; } >&2 ||
 			die "'apt-get install chromium-headless-shell' failed: install it yourself"
 		chromium="$(find_chromium)"
-		[ -n "$chromium" ] || die "apt-get installed chromium-headless-shell but /usr/bin/chromium-headless-shell is missing"
+		[ -n "$chromium" ] || die "apt-get installed chromium-headless-shell but /usr/lib/chromium/chromium-headless-shell is missing"
 	else
 		chromium="$(find_full_chromium)"
 		if [ -n "$chromium" ]; then

@@ -12,25 +12,31 @@
 #   == make test: check-fmt 0s · emulators 0s · unit 420s (cmd/playplane 224s, functions/paymentwebhook 144s) · infra-test 47s (pulumi 8s, infra/stack 1s) · cfn-lint 7s · total 474s · load 1.2→3.4
 #
 # A stage written A+B+C runs targets B and C in the background, each its
-# own job at the lowest CPU priority (nice 19), all started with A, and
-# waits for all of them after A: they only use CPU that A leaves idle, so
-# A's tests see no more contention than the compiles go test runs beside
-# them anyway. make test runs infra-test (its compile is minutes on a cold
-# cache) and cfn-lint beside the unit stage, whose last minutes are browser
-# tests that mostly wait. The stage's line gives each background target's
+# own job at a low CPU priority (nice PLAYPLANE_BACKGROUND_NICE, default
+# 10), all started with A, and waits for all of them after A: they mostly
+# use CPU that A leaves idle, so A's tests see little more contention than
+# the compiles go test runs beside them anyway. make test runs infra-test
+# (its compile is minutes on a cold cache) and cfn-lint beside the unit
+# stage. Why 10 and not 19: at 19 (a weight of 15 against a nice-0
+# process's 1,024) infra-test got ~53 CPU-s in a cold run's 633 s of unit
+# stage, and its ~125 CPU-s left, mostly one link or test after another,
+# made the run wait 90 s after unit with a core mostly idle; at 10 (a
+# weight of 110) it gets a few percent of the CPU while unit runs, so less
+# of it is left for the end. The stage's line gives each background target's
 # own time (and infra-test's slowest packages) and how long the end of A
 # waited for the last of them:
 #   unit+infra-test+cfn-lint 800s (…; in the background: infra-test 790s (pulumi 8s, infra/stack 1s), cfn-lint 40s; waited 0s)
 #
 # Once A is done, what is left of the background targets is reniced to 0
 # (when this user may raise a priority: root, or RLIMIT_NICE; else they
-# stay at 19): nice 19 is there to yield to A, but against anything else
+# stay where they were): the low priority is there to yield to A, but against anything else
 # the machine runs at nice 0 it yields too, ~1.5% of a core per process
 # (a cold run beside two other builds: infra-test had compiled little when
 # unit ended at 1,090 s, and went on at that share).
 set -uo pipefail
 
 make_cmd="${MAKE:-make}"
+bg_nice="${PLAYPLANE_BACKGROUND_NICE:-10}"
 summary=()
 total_start=$SECONDS
 load() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?'; }
@@ -52,7 +58,7 @@ slowest() {
 # of its threads (Linux keeps a nice per thread, and a child gets the nice
 # of the thread that forked it: the go command forks compiles from any of
 # its threads). A process started while the tree is walked keeps its
-# parent's nice 19; the go commands and make, reniced, start theirs at 0
+# parent's low priority; the go commands and make, reniced, start theirs at 0
 # from then on.
 renice_tree() {
 	local pids=" $1 " added=1 pid ppid task tids="" table
@@ -86,7 +92,7 @@ for stage in "$@"; do
 		bg_log[$bg]="$(mktemp)"
 		(
 			bg_start=$SECONDS
-			nice -n 19 "$make_cmd" --no-print-directory "$bg" >"${bg_log[$bg]}" 2>&1
+			nice -n "$bg_nice" "$make_cmd" --no-print-directory "$bg" >"${bg_log[$bg]}" 2>&1
 			rc=$?
 			echo "$((SECONDS - bg_start))" >"${bg_log[$bg]}.took"
 			exit $rc

@@ -14,7 +14,7 @@ import (
 )
 
 // TestStagesRenicesTheBackgroundOnceTheForegroundIsDone runs stages.sh on
-// a stage fg+bg with a stand-in for make: bg starts at nice 19 beside fg
+// a stage fg+bg with a stand-in for make: bg starts at nice 19 (set here) beside fg
 // and, once fg is done, every thread of it and every process it starts
 // then are at nice 0 (they yield to fg, not to the rest of the machine
 // once fg is over). bg is this test binary (TestStagesHelper): a Go
@@ -46,7 +46,7 @@ esac
 		t.Fatal(err)
 	}
 	cmd := exec.Command("bash", "stages.sh", "fg+bg")
-	cmd.Env = append(os.Environ(), "MAKE="+fakeMake, "STAGES_TEST_DONE="+done, "STAGES_TEST_BIN="+os.Args[0], "STAGES_TEST_HELPER=1")
+	cmd.Env = append(os.Environ(), "MAKE="+fakeMake, "STAGES_TEST_DONE="+done, "STAGES_TEST_BIN="+os.Args[0], "STAGES_TEST_HELPER=1", "PLAYPLANE_BACKGROUND_NICE=19")
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("stages.sh passed, but bg fails:\n%s", out)
