@@ -34,9 +34,9 @@ export:
 # Each stage is timed; the last line is a one-line summary (infra/local/stages.sh).
 # There is no vet stage: unit runs every vet analyzer (-vet=all) on the build
 # it compiles anyway. unit+infra-test+cfn-lint runs infra-test (minutes of
-# compiling on a cold cache) and cfn-lint at a low CPU priority (nice 10) while
-# unit runs (its last minutes are browser tests that mostly wait), so after
-# unit only a wait for them remains.
+# compiling on a cold cache) and cfn-lint beside unit, at the same priority
+# (infra/local/stages.sh says why), so after unit at most a short wait for
+# them remains.
 #
 # The third-party packages whose vet facts stay (infra/local/gotool.sh
 # imports, a go list over three modules) are listed once here for both the

@@ -23,7 +23,7 @@ modules=("$infra" "$infra/../pulumi")
 # race detector needs cgo, as the unit stage does. NORACE=1 builds without.
 # -ldflags='-s -w': no DWARF and no symbol table in the test binaries, as in
 # the unit stage.
-# -timeout 30m: make test runs this at nice 10 beside the unit stage, where
+# -timeout 30m: make test runs this beside the unit stage, where
 # a test binary may get a sliver of the CPU for minutes.
 flags=(-race "-ldflags=-s -w" -timeout 30m)
 if [[ "${NORACE:-0}" == 1 ]]; then

@@ -53,7 +53,7 @@ func TestMakePackageWritesEveryArtifactTheProgramReferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	// make package's go run compiles and links two race-built runners. In
-	// make test this runs at nice 10 beside the unit stage (infra/test.sh),
+	// make test this runs beside the unit stage (infra/test.sh),
 	// where that can take far longer than it takes alone, so the bound is go
 	// test's -timeout (30m there), less up to a minute to report make's
 	// output rather than go test's panic; 10 minutes without one.

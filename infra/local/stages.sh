@@ -12,31 +12,31 @@
 #   == make test: check-fmt 0s · emulators 0s · unit 420s (cmd/playplane 224s, functions/paymentwebhook 144s) · infra-test 47s (pulumi 8s, infra/stack 1s) · cfn-lint 7s · total 474s · load 1.2→3.4
 #
 # A stage written A+B+C runs targets B and C in the background, each its
-# own job at a low CPU priority (nice PLAYPLANE_BACKGROUND_NICE, default
-# 10), all started with A, and waits for all of them after A: they mostly
-# use CPU that A leaves idle, so A's tests see little more contention than
-# the compiles go test runs beside them anyway. make test runs infra-test
-# (its compile is minutes on a cold cache) and cfn-lint beside the unit
-# stage. Why 10 and not 19: at 19 (a weight of 15 against a nice-0
-# process's 1,024) infra-test got ~53 CPU-s in a cold run's 633 s of unit
-# stage, and its ~125 CPU-s left, mostly one link or test after another,
-# made the run wait 90 s after unit with a core mostly idle; at 10 (a
-# weight of 110) it gets a few percent of the CPU while unit runs, so less
-# of it is left for the end. The stage's line gives each background target's
+# own job at nice PLAYPLANE_BACKGROUND_NICE (default 0: the same priority
+# as A), all started with A, and waits for all of them after A. make test
+# runs infra-test (its compile is minutes on a cold cache) and cfn-lint
+# beside the unit stage. Why not a low priority, so that A's tests see less
+# contention: then the background's work waits for A's end, and what is
+# left of it is mostly one link or test after another, with a core idle.
+# Cold runs of make test, fresh clone, nothing else running: at nice 19
+# the run waited 90 s for infra-test after the unit stage (724 s in all),
+# at 10 65 s (717 s), at 0 1 s (690 s); the unit stage's longest packages
+# took longer (paymentwebhook 183-188 -> 225 s, cmd/playplane 166-174 ->
+# 189 s) and passed. The stage's line gives each background target's
 # own time (and infra-test's slowest packages) and how long the end of A
 # waited for the last of them:
 #   unit+infra-test+cfn-lint 800s (…; in the background: infra-test 790s (pulumi 8s, infra/stack 1s), cfn-lint 40s; waited 0s)
 #
 # Once A is done, what is left of the background targets is reniced to 0
 # (when this user may raise a priority: root, or RLIMIT_NICE; else they
-# stay where they were): the low priority is there to yield to A, but against anything else
+# stay where they were): a low priority set there is to yield to A, but against anything else
 # the machine runs at nice 0 it yields too, ~1.5% of a core per process
 # (a cold run beside two other builds: infra-test had compiled little when
 # unit ended at 1,090 s, and went on at that share).
 set -uo pipefail
 
 make_cmd="${MAKE:-make}"
-bg_nice="${PLAYPLANE_BACKGROUND_NICE:-10}"
+bg_nice="${PLAYPLANE_BACKGROUND_NICE:-0}"
 summary=()
 total_start=$SECONDS
 load() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?'; }
