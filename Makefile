@@ -107,8 +107,11 @@ vet:
 # min; paymentwebhook's, ~2 min on the emulators), so they run while the
 # rest compiles rather than after it (in a cold run at load 13-29,
 # paymentwebhook's started 716 s in, after cmd/playplane's had ended).
+# shared/telemetry and shared/catalogfile come next: their tests are ~20
+# CPU-s each, and named in ./...'s order they started last, so a cold run
+# ended on one test binary alone on the machine for ~20 s.
 UNIT_P ?= 4
-UNIT_FIRST ?= ./cmd/playplane ./functions/paymentwebhook
+UNIT_FIRST ?= ./cmd/playplane ./functions/paymentwebhook ./shared/telemetry ./shared/catalogfile
 unit:
 	PLAYPLANE_VET_FACTS="$${PLAYPLANE_VET_FACTS:-$$(GO=$(GO) sh infra/local/gotool.sh imports)}" && export PLAYPLANE_VET_FACTS && \
 	bash infra/local/with-emulators.sh $(GO) test -race -vet=all -count=1 -p $(UNIT_P) '-ldflags=-s -w' \
