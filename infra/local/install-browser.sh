@@ -72,22 +72,23 @@ find_full_chromium() {
 }
 
 chromium="$(find_chromium)"
-if [ -z "$chromium" ]; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${PLAYPLANE_NO_APT:-}" != 1 ]; then
-		log "chromium-headless-shell not found: installing Debian's chromium-headless-shell package with apt-get (set PLAYPLANE_NO_APT=1 to forbid)"
-		# Wait for another apt run (another checkout's make test) rather than fail.
-		{ apt-get -o DPkg::Lock::Timeout=900 update -qq &&
-			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends chromium-headless-shell; } >&2 ||
-			die "'apt-get install chromium-headless-shell' failed: install it yourself"
+if [ -z "$chromium" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${PLAYPLANE_NO_APT:-}" != 1 ]; then
+	log "chromium-headless-shell not found: installing Debian's chromium-headless-shell package with apt-get (set PLAYPLANE_NO_APT=1 to forbid)"
+	# Wait for another apt run (another checkout's make test) rather than fail.
+	if { apt-get -o DPkg::Lock::Timeout=900 update -qq &&
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends chromium-headless-shell; } >&2; then
 		chromium="$(find_chromium)"
 		[ -n "$chromium" ] || die "apt-get installed chromium-headless-shell but /usr/lib/chromium/chromium-headless-shell is missing"
 	else
-		chromium="$(find_full_chromium)"
-		if [ -n "$chromium" ]; then
-			log "chromium-headless-shell not found and not installable here (needs root and apt-get): the browser tests run $chromium, which costs them about twice the CPU"
-		else
-			unavailable "chromium-headless-shell not found and not installable here (needs root and apt-get): install it (Debian: sudo apt-get install chromium-headless-shell) or set PLAYPLANE_CHROMIUM"
-		fi
+		log "'apt-get install chromium-headless-shell' failed"
+	fi
+fi
+if [ -z "$chromium" ]; then
+	chromium="$(find_full_chromium)"
+	if [ -n "$chromium" ]; then
+		log "chromium-headless-shell not found and not installed here: the browser tests run $chromium, which costs them about twice the CPU (Debian: apt-get install chromium-headless-shell)"
+	else
+		unavailable "neither chromium-headless-shell nor chromium found, and not installable here (needs root and apt-get): install one (Debian: sudo apt-get install chromium-headless-shell) or set PLAYPLANE_CHROMIUM"
 	fi
 fi
 
