@@ -3,7 +3,9 @@ package lambdatest_test
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -58,25 +60,16 @@ var initHeavy = map[string][]string{
 // (or a function's main, "paymentwebhook/lambdahybrid") not allowed it.
 func TestLambdasLinkNoInitHeavyPackages(t *testing.T) {
 	t.Parallel()
-	root := lambdatest.RepoRoot(t)
-	mains, err := filepath.Glob(filepath.Join(root, "functions", "*", "lambda*"))
-	if err != nil || len(mains) == 0 {
-		t.Fatalf("no Lambda mains under functions/: %v", err)
-	}
-	deps := mainDeps(t, root)
-	for _, dir := range mains {
-		fn := filepath.Base(filepath.Dir(dir))
-		links, ok := deps[lambdatest.Module+"/"+filepath.ToSlash(must(filepath.Rel(root, dir)))]
-		if !ok {
-			t.Fatalf("go list did not list %s", dir)
-		}
+	mains := mainDeps(t, lambdatest.RepoRoot(t))
+	for _, rel := range slices.Sorted(maps.Keys(mains)) {
+		fn, links := path.Base(path.Dir(rel)), mains[rel]
 		for _, pkg := range links {
 			if schemaSerde(pkg) {
-				t.Errorf("%s links %s: %s", must(filepath.Rel(root, dir)), pkg, schemaSerdeWhy)
+				t.Errorf("%s links %s: %s", rel, pkg, schemaSerdeWhy)
 			}
 			allowed, heavy := initHeavy[pkg]
-			if heavy && !slices.Contains(allowed, fn) && !slices.Contains(allowed, fn+"/"+filepath.Base(dir)) {
-				t.Errorf("%s links %s, whose init every cold start pays", must(filepath.Rel(root, dir)), pkg)
+			if heavy && !slices.Contains(allowed, fn) && !slices.Contains(allowed, fn+"/"+path.Base(rel)) {
+				t.Errorf("%s links %s, whose init every cold start pays", rel, pkg)
 			}
 		}
 	}
@@ -125,7 +118,7 @@ func TestMainsLinkWhatTheirFunctionUses(t *testing.T) {
 	t.Parallel()
 	all := mainDeps(t, lambdatest.RepoRoot(t))
 	for _, f := range catalog.Functions {
-		deps, ok := all[lambdatest.Module+"/functions/"+f.Name+"/lambda"]
+		deps, ok := all["functions/"+f.Name+"/lambda"]
 		if !ok {
 			t.Fatalf("%s has no Lambda main (functions/%s/lambda)", f.Name, f.Name)
 		}
@@ -150,17 +143,19 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-// mainDeps is, for every Lambda main (functions/*/lambda*), the packages
-// it links as Makefile.aws builds it (its build tags, CGO_ENABLED=0,
-// GOOS=linux), the main itself included, as `go list -deps` lists them.
-// One go list serves both tests above, which ran one per main and one per
-// function (14, each loading the package graph again).
+// mainDeps is, for every Lambda main (functions/*/lambda*, by its
+// directory relative to the repository root, slash-separated), the
+// packages it links as Makefile.aws builds it (its build tags,
+// CGO_ENABLED=0, GOOS=linux), the main itself included, as `go list
+// -deps` lists them. One go list serves both tests above, which ran one
+// per main and one per function (14, each loading the package graph
+// again).
 func mainDeps(t *testing.T, root string) map[string][]string {
 	t.Helper()
 	listed.once.Do(func() {
 		mains, err := filepath.Glob(filepath.Join(root, "functions", "*", "lambda*"))
-		if err != nil {
-			listed.err = err
+		if err != nil || len(mains) == 0 {
+			listed.err = fmt.Errorf("no Lambda mains under functions/: %v", err)
 			return
 		}
 		args := append([]string{"list", "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}"}, lambdatest.BuildFlags[:2]...) // the build tags
@@ -180,8 +175,16 @@ func mainDeps(t *testing.T, root string) map[string][]string {
 		listed.deps = map[string][]string{}
 		for line := range strings.Lines(string(out)) {
 			if f := strings.Fields(line); len(f) > 0 {
-				listed.deps[f[0]] = f // the main, then what it imports
+				rel, ok := strings.CutPrefix(f[0], lambdatest.Module+"/")
+				if !ok {
+					listed.err = fmt.Errorf("go list listed %s, outside %s", f[0], lambdatest.Module)
+					return
+				}
+				listed.deps[rel] = f // the main, then what it imports
 			}
+		}
+		if len(listed.deps) != len(mains) {
+			listed.err = fmt.Errorf("go list listed %d packages for %d Lambda mains:\n%s", len(listed.deps), len(mains), out)
 		}
 	})
 	if listed.err != nil {
