@@ -52,7 +52,8 @@ import (
 // Chromium is Debian's headless shell, chromium-headless-shell
 // (infra/local/install-browser.sh, which `make test` runs, says why),
 // driven over CDP by web/browsertest/drive.cjs with playwright-core; the
-// test starts and stops the browser itself, by its PID.
+// test starts and stops the browser itself, by the process group its PID
+// leads.
 func TestBrowserPlayback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium")
@@ -1148,7 +1149,8 @@ func artifactDir(t *testing.T) string {
 // startChromium starts headless Chromium with a fresh profile and remote
 // debugging on a port it picks, and returns its CDP endpoint. The flags
 // keep it off the network (this machine refuses outside connections) and
-// let the muted test stream autoplay. It is stopped by its PID.
+// let the muted test stream autoplay. It is stopped by the process group
+// its PID leads.
 func startChromium(t *testing.T, bin string) string {
 	t.Helper()
 	// Not t.TempDir: Chromium's helper processes may still be writing to

@@ -3,8 +3,8 @@
 # TestBrowserPlayback) has a headless Chromium and a pinned playwright-core
 # to drive it.
 #
-# Chromium: Debian's chromium-headless-shell package
-# (/usr/bin/chromium-headless-shell), installed with apt-get when run as root
+# Chromium: Debian's chromium-headless-shell package (its binary,
+# /usr/lib/chromium/chromium-headless-shell), installed with apt-get when run as root
 # (PLAYPLANE_NO_APT=1 forbids it), or PLAYPLANE_CHROMIUM naming another
 # Chromium binary; where the headless shell is neither there nor
 # installable, Debian's full chromium (/usr/bin/chromium) if it is there.
