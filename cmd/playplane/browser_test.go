@@ -894,6 +894,7 @@ const driveTimeout = 2 * time.Minute
 // driveTimeout, when it is killed) is replaced for the next scenario.
 type driver struct {
 	script, cdp, core string
+	tmp               string // the node's TMPDIR
 	mu                sync.Mutex
 	cur               *driverProc
 	scenarios         int           // sent, also the seq of the last one
@@ -912,7 +913,12 @@ type driverProc struct {
 // startDriver returns the suite's driver; its node starts with the first
 // scenario and is stopped, by its PID, when t ends.
 func startDriver(t *testing.T, tools browserToolPaths, cdp string) *driver {
-	d := &driver{script: filepath.Join(repoRoot(t), "web", "browsertest", "drive.cjs"), cdp: cdp, core: tools.playwright}
+	// The node's TMPDIR, removed once it has stopped (cleanups run last
+	// registered first): playwright-core leaves a playwright-artifacts-*
+	// directory in it, which only browser.close() removes, and the driver
+	// never closes the browser the test owns.
+	tmp := t.TempDir()
+	d := &driver{script: filepath.Join(repoRoot(t), "web", "browsertest", "drive.cjs"), cdp: cdp, core: tools.playwright, tmp: tmp}
 	t.Cleanup(func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
@@ -926,7 +932,7 @@ func startDriver(t *testing.T, tools browserToolPaths, cdp string) *driver {
 
 func (d *driver) start() (*driverProc, error) {
 	cmd := exec.Command("node", d.script, d.cdp)
-	cmd.Env = append(os.Environ(), "PLAYWRIGHT_CORE_DIR="+d.core)
+	cmd.Env = append(os.Environ(), "PLAYWRIGHT_CORE_DIR="+d.core, "TMPDIR="+d.tmp)
 	p := &driverProc{cmd: cmd, lines: make(chan []byte), quit: make(chan struct{}), stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()

@@ -212,14 +212,17 @@ func (p chartPoint) value() float64 { v, _ := p[1].(float64); return v }
 func driveDashboard(t *testing.T, tools browserToolPaths, scenario map[string]any, out *dashboardSeen) {
 	t.Helper()
 	raw, _ := json.Marshal(scenario)
-	file := filepath.Join(t.TempDir(), "scenario.json")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "scenario.json")
 	if err := os.WriteFile(file, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", filepath.Join(repoRoot(t), "web", "browsertest", "dashboard.cjs"), file)
-	cmd.Env = append(os.Environ(), "PLAYWRIGHT_CORE_DIR="+tools.playwright)
+	// TMPDIR: the playwright-artifacts-* directory playwright-core makes
+	// there is removed with dir (the script never closes the browser).
+	cmd.Env = append(os.Environ(), "PLAYWRIGHT_CORE_DIR="+tools.playwright, "TMPDIR="+dir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
