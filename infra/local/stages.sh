@@ -27,12 +27,13 @@
 # waited for the last of them:
 #   unit+infra-test+cfn-lint 800s (…; in the background: infra-test 790s (pulumi 8s, infra/stack 1s), cfn-lint 40s; waited 0s)
 #
-# Once A is done, what is left of the background targets is reniced to 0
-# (when this user may raise a priority: root, or RLIMIT_NICE; else they
-# stay where they were): a low priority set there is to yield to A, but against anything else
-# the machine runs at nice 0 it yields too, ~1.5% of a core per process
-# (a cold run beside two other builds: infra-test had compiled little when
-# unit ended at 1,090 s, and went on at that share).
+# With a PLAYPLANE_BACKGROUND_NICE above 0, once A is done what is left of
+# the background targets is reniced to 0 (when this user may raise a
+# priority: root, or RLIMIT_NICE; else they stay where they were): the low
+# priority is there to yield to A, but against anything else the machine
+# runs at nice 0 it yields too, ~1.5% of a core per process (a cold run
+# beside two other builds: infra-test had compiled little when unit ended
+# at 1,090 s, and went on at that share). At 0 there is nothing to raise.
 set -uo pipefail
 
 make_cmd="${MAKE:-make}"
@@ -103,9 +104,11 @@ for stage in "$@"; do
 	status=${PIPESTATUS[0]}
 	fg_end=$SECONDS
 	bg_notes=()
-	for bg in ${bgs[@]+"${bgs[@]}"}; do
-		renice_tree "${bg_pid[$bg]}"
-	done
+	if [[ $bg_nice != 0 ]]; then
+		for bg in ${bgs[@]+"${bgs[@]}"}; do
+			renice_tree "${bg_pid[$bg]}"
+		done
+	fi
 	for bg in ${bgs[@]+"${bgs[@]}"}; do
 		wait "${bg_pid[$bg]}"
 		bg_status=$?
