@@ -47,9 +47,10 @@ find_chromium() {
 		echo "$PLAYPLANE_CHROMIUM"
 		return
 	fi
-	# The binary, not /usr/bin/chromium-headless-shell: that is a script
-	# that runs it without exec, so stopping the script's PID would leave
-	# the browser running.
+	# Debian's binary first. /usr/bin/chromium-headless-shell is Debian's
+	# script that runs it without exec, there for a system that has the
+	# shell elsewhere: the browser tests stop the process group the
+	# started PID leads, so a wrapper's browser stops with it.
 	local c
 	for c in /usr/lib/chromium/chromium-headless-shell /usr/bin/chromium-headless-shell; do
 		if [ -x "$c" ]; then
