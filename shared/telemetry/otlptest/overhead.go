@@ -76,6 +76,18 @@ var Samplers = []Sampler{
 // flushes included, with nothing to measure but the harness.
 const EnvOverheadControl = "PLAYPLANE_OVERHEAD_CONTROL"
 
+// EnvOverheadWindows, set to a directory in the benchmark's environment,
+// makes Overhead write there, per benchmark, a file named after it
+// (slashes and spaces as '_', ".windows" added) holding each timed
+// chunk's mode (0 off, 1 on) and its start and end on CLOCK_MONOTONIC,
+// one chunk a line: the clock `perf record -k CLOCK_MONOTONIC` stamps its
+// samples with. cmd/overheadsplit then charges every sample to the chunk
+// it fell in, from whichever thread: the exporter's goroutines, the
+// collector's workers and the kernel included, which a profile labelled
+// by mode (pprof.Do) does not split. Each run of the benchmark rewrites
+// the file, so the last (timed) run's chunks remain.
+const EnvOverheadWindows = "PLAYPLANE_OVERHEAD_WINDOWS"
+
 // OverheadWith is Overhead with env added to "on"'s environment (a
 // sampler). Under a sampler that records only some traces the exports are
 // not required to be nonzero: a short run may sample none.
@@ -96,6 +108,7 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	maps.Copy(lookup, env)
 	const pairs = 32
 	control := os.Getenv(EnvOverheadControl) == "off"
+	windows := openWindows(b)
 	labels := [2]pprof.LabelSet{pprof.Labels("mode", "off"), pprof.Labels("mode", "on")}
 	per := max(b.N/(2*pairs), 1)
 	var dur, cpu [2]time.Duration
@@ -141,6 +154,7 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 			metrics.Read(gcm)
 			gc0 := gcm[0].Value.Float64()
 			b.StartTimer()
+			w0 := windows.now()
 			cpu0 := httpload.ProcessCPU(b)
 			start := time.Now()
 			// Labelled, so that a CPU profile of the benchmark splits by
@@ -162,6 +176,7 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 			// flush, charged to "on", and after the timing for "off".
 			runtime.GC()
 			dur[mode] += time.Since(start)
+			windows.add(mode, w0)
 			cpu[mode] += httpload.ProcessCPU(b) - cpu0
 			b.StopTimer()
 			runtime.ReadMemStats(&ms1)
@@ -176,6 +191,7 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 		}
 	}
 	b.StopTimer()
+	windows.close()
 	n := float64(pairs * per)
 	b.ReportMetric(float64(dur[0].Nanoseconds())/n, "off-ns/op")
 	b.ReportMetric(float64(dur[1].Nanoseconds())/n, "on-ns/op")
