@@ -176,9 +176,10 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 			// flush, charged to "on", and after the timing for "off".
 			runtime.GC()
 			dur[mode] += time.Since(start)
-			windows.add(mode, w0)
+			w1 := windows.now()
 			cpu[mode] += httpload.ProcessCPU(b) - cpu0
 			b.StopTimer()
+			windows.add(mode, w0, w1)
 			runtime.ReadMemStats(&ms1)
 			metrics.Read(gcm)
 			gcCPU[mode] += gcm[0].Value.Float64() - gc0

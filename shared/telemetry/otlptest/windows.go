@@ -47,12 +47,12 @@ func (c *chunkWindows) now() time.Duration {
 	return t
 }
 
-// add records a chunk of mode that started at start and ends now.
-func (c *chunkWindows) add(mode int, start time.Duration) {
+// add records a chunk of mode from start to end (readings of now), after
+// its timing: the write is no part of the chunk's CPU.
+func (c *chunkWindows) add(mode int, start, end time.Duration) {
 	if c == nil {
 		return
 	}
-	end, _ := monotonic()
 	fmt.Fprintf(c.w, "%d %s %s\n", mode, seconds(start), seconds(end))
 }
 
