@@ -188,9 +188,11 @@ func TestPickMatchesTrafficRouter(t *testing.T) {
 			}
 			var cfg Config
 			if row.groups != "" {
-				if cfg.CacheGroups, err = ParseCacheGroups([]byte(row.groups)); err != nil {
+				groups, err := ParseCacheGroups([]byte(row.groups))
+				if err != nil {
 					t.Fatal(err)
 				}
+				cfg.CacheGroups = groups
 			}
 			var edges []playback.Edge
 			for _, e := range row.edges {
