@@ -109,9 +109,9 @@ func concurrentPlayer(b *testing.B, callers int, opts ...bolt.Option) func(n int
 // BenchmarkAuthorizePlayTelemetry is POST /v1/play (nosync store, so the
 // handler and not the disk is measured) with telemetry off and on in the
 // same run (otlptest.Overhead): "on/off" is the cost of a server span and
-// the request and admission metrics, under each of otlptest.Samplers.
+// the request and admission metrics, under each of otlptest.BenchSamplers.
 func BenchmarkAuthorizePlayTelemetry(b *testing.B) {
-	for _, s := range otlptest.Samplers {
+	for _, s := range otlptest.BenchSamplers() {
 		b.Run(s.Name, func(b *testing.B) {
 			h := newHarness(b, bolt.WithoutSync())
 			token := h.token(demo.AccountFamily)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,7 +207,7 @@ func BenchmarkHandler(b *testing.B) {
 // telemetry off and on in the same run (otlptest.Overhead): "on/off" (wall)
 // and "cpu-on/off" (process CPU) are the cost of the server and producer
 // spans with their export, the trace context in the message and the
-// request metric, under each of otlptest.Samplers. The queue is emptied
+// request metric, under each of otlptest.BenchSamplers. The queue is emptied
 // between chunks (untimed), so that each chunk publishes to a queue of the
 // same size.
 //
@@ -219,7 +218,7 @@ func BenchmarkHandler(b *testing.B) {
 // requests recorded (their SDK spans, processor and export). It is named
 // so that -bench 'HandlerTelemetry/parentbased' does not run it.
 func BenchmarkHandlerTelemetry(b *testing.B) {
-	samplers := append(slices.Clip(otlptest.Samplers), otlptest.Sampler{Name: "none_recorded",
+	samplers := append(otlptest.BenchSamplers(), otlptest.Sampler{Name: "none_recorded",
 		Env: map[string]string{telemetry.EnvTracesSampler: "parentbased_traceidratio", telemetry.EnvTracesSamplerArg: "0"}})
 	for _, s := range samplers {
 		b.Run(s.Name, func(b *testing.B) {

@@ -20,7 +20,7 @@ import (
 // without the request's own work: the server span, the producer span,
 // the trace context for the message and the request metric, around a
 // handler that does nothing else, in a middleware shaped as httpx's. Sub-benchmarks: off (no Provider), and
-// on under each of otlptest.Samplers; "on" exports to a real OTLP
+// on under each of otlptest.BenchSamplers; "on" exports to a real OTLP
 // receiver, flushed inside the timed loop every 1,000 requests.
 // "cpu-ns/op" is the process's CPU time (the exporter's goroutines and
 // the receiver's reading included), steadier than wall time on a shared
@@ -68,7 +68,7 @@ func BenchmarkHooks(b *testing.B) {
 		defer func() { _ = p.Shutdown(context.Background()) }()
 		run(b, p)
 	})
-	for _, s := range otlptest.Samplers {
+	for _, s := range otlptest.BenchSamplers() {
 		b.Run(s.Name, func(b *testing.B) {
 			recv := otlptest.Start(b)
 			recv.Discard()

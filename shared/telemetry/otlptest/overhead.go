@@ -55,22 +55,6 @@ func Overhead(b *testing.B, op func()) {
 	OverheadWith(b, nil, op)
 }
 
-// Sampler is a sampler named for a sub-benchmark, as the OTEL_* variables
-// that choose it.
-type Sampler struct {
-	Name string
-	Env  map[string]string
-}
-
-// Samplers are the sampling configurations the overhead benchmarks run
-// under, by sub-benchmark name: every trace recorded, and the deployed
-// heartbeat functions' ratio (infra/stack), where a request without a
-// sampled traceparent records one trace in a hundred.
-var Samplers = []Sampler{
-	{"always_on", map[string]string{telemetry.EnvTracesSampler: "always_on"}},
-	{"parentbased_traceidratio=0.01", map[string]string{telemetry.EnvTracesSampler: "parentbased_traceidratio", telemetry.EnvTracesSamplerArg: "0.01"}},
-}
-
 // EnvOverheadControl, set to "off" in the benchmark's environment, runs
 // the "on" chunks of Overhead with telemetry off as well: the same loop,
 // flushes included, with nothing to measure but the harness.
