@@ -3,6 +3,7 @@ package otlptest
 import (
 	"context"
 	"maps"
+	"slices"
 	"testing"
 
 	"github.com/sethvargo/go-envconfig"
@@ -27,10 +28,14 @@ func TestWithRatiosAddsOneSamplerPerRatio(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			before := slices.Clone(Samplers)
 			got := withRatios(Samplers, tc.list)
 			got = append(got, Sampler{Name: "appended"})
-			if len(Samplers) != 2 || Samplers[1].Name != "parentbased_traceidratio=0.01" {
+			if !slices.EqualFunc(Samplers, before, func(a, b Sampler) bool { return a.Name == b.Name }) {
 				t.Fatalf("Samplers changed: %v", Samplers)
+			}
+			if !slices.EqualFunc(got[:len(Samplers)], Samplers, func(a, b Sampler) bool { return a.Name == b.Name }) {
+				t.Fatalf("the base samplers are not first: %v", got)
 			}
 			added := got[len(Samplers) : len(got)-1]
 			if len(added) != len(tc.want) {
