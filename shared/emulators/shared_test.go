@@ -35,15 +35,28 @@ func TestHelpersUseTheSharedServer(t *testing.T) {
 				t.Fatalf("SharedEnv(%q) = %q", tc.service, got)
 			}
 			t.Setenv(SharedEnv(tc.service), tc.value)
+			// A server this process started for an earlier test may still
+			// linger (-count, -shuffle): the helper must neither replace it
+			// nor join it.
+			before, beforeRefs := registered(tc.service)
 			if got := tc.helper(t); got != tc.value {
 				t.Errorf("helper returned %q, want the shared %q", got, tc.value)
 			}
-			registry.mu.Lock()
-			s := registry.servers[tc.service]
-			registry.mu.Unlock()
-			if s != nil {
+			if s, refs := registered(tc.service); s != before || refs != beforeRefs {
 				t.Errorf("a %s server was started or joined beside the shared one", tc.service)
 			}
 		})
 	}
+}
+
+// registered is the server this process runs for service, if any, and how
+// many users hold it.
+func registered(service string) (*sharedServer, int) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	s := registry.servers[service]
+	if s == nil {
+		return nil, 0
+	}
+	return s, s.refs
 }
