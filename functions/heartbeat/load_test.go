@@ -14,7 +14,6 @@ import (
 	"github.com/playplane/playplane/shared/httpload"
 	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
-	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/otlptest"
 )
 
@@ -218,8 +217,7 @@ func BenchmarkHandler(b *testing.B) {
 // requests recorded (their SDK spans, processor and export). It is named
 // so that -bench 'HandlerTelemetry/parentbased' does not run it.
 func BenchmarkHandlerTelemetry(b *testing.B) {
-	samplers := append(otlptest.BenchSamplers(), otlptest.Sampler{Name: "none_recorded",
-		Env: map[string]string{telemetry.EnvTracesSampler: "parentbased_traceidratio", telemetry.EnvTracesSamplerArg: "0"}})
+	samplers := append(otlptest.BenchSamplers(), otlptest.DeployedRatio("none_recorded", "0"))
 	for _, s := range samplers {
 		b.Run(s.Name, func(b *testing.B) {
 			h := newHarness(b, harnessOptions{noConsume: true, busCfg: membus.Config{MaxPending: 1 << 24}})

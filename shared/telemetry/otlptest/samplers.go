@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
@@ -16,18 +17,19 @@ type Sampler struct {
 }
 
 // Samplers are the sampling configurations the overhead benchmarks run
-// under, by sub-benchmark name: every trace recorded, and the deployed
-// heartbeat functions' ratio (infra/stack), where a request without a
-// sampled traceparent records one trace in a hundred.
+// under, by sub-benchmark name: every trace recorded, and the heartbeat
+// function's deployed sampler at its deployed ratio (the catalogue's
+// defaults, which the stacks set).
 var Samplers = []Sampler{
 	{"always_on", map[string]string{telemetry.EnvTracesSampler: "always_on"}},
-	ratioSampler("0.01"),
+	DeployedRatio("", deployedDefault(catalog.SettingTracesSamplerArg)),
 }
 
 // EnvOverheadRatios, set in the benchmark's environment to ratios
-// separated by commas ("0.001,0.1"), adds a parentbased_traceidratio
-// sub-benchmark per ratio to BenchSamplers: what tracing costs at the
-// ratio an operator is choosing for OTEL_TRACES_SAMPLER_ARG.
+// separated by commas ("0.001,0.1"), adds a sub-benchmark per ratio to
+// BenchSamplers, the heartbeat's deployed sampler at that ratio: what
+// tracing costs at the ratio an operator is choosing for
+// OTEL_TRACES_SAMPLER_ARG.
 const EnvOverheadRatios = "PLAYPLANE_OVERHEAD_RATIOS"
 
 // BenchSamplers is Samplers and the ratios EnvOverheadRatios names, each
@@ -37,15 +39,15 @@ func BenchSamplers() []Sampler {
 	return withRatios(Samplers, os.Getenv(EnvOverheadRatios))
 }
 
-// withRatios is base and a parentbased_traceidratio sampler per ratio in
-// list (comma-separated), skipping those base already names.
+// withRatios is base and DeployedRatio("", r) per ratio r in list
+// (comma-separated), skipping those base already names.
 func withRatios(base []Sampler, list string) []Sampler {
 	out := slices.Clip(base)
 	for arg := range strings.SplitSeq(list, ",") {
 		if arg = strings.TrimSpace(arg); arg == "" {
 			continue
 		}
-		s := ratioSampler(arg)
+		s := DeployedRatio("", arg)
 		if !slices.ContainsFunc(out, func(o Sampler) bool { return o.Name == s.Name }) {
 			out = append(out, s)
 		}
@@ -53,10 +55,23 @@ func withRatios(base []Sampler, list string) []Sampler {
 	return out
 }
 
-// ratioSampler is parentbased_traceidratio at arg, named
-// "parentbased_traceidratio=<arg>" so that -bench '…/parentbased' runs it
-// beside the deployed ratio.
-func ratioSampler(arg string) Sampler {
-	return Sampler{"parentbased_traceidratio=" + arg, map[string]string{
-		telemetry.EnvTracesSampler: "parentbased_traceidratio", telemetry.EnvTracesSamplerArg: arg}}
+// DeployedRatio is the heartbeat function's deployed sampler (the
+// catalogue's default, parentbased_traceidratio) at ratio arg, named name,
+// or "<sampler>=<arg>" when name is "" (so that -bench '…/parentbased'
+// runs it beside the deployed ratio).
+func DeployedRatio(name, arg string) Sampler {
+	sampler := deployedDefault(catalog.SettingTracesSampler)
+	if name == "" {
+		name = sampler + "=" + arg
+	}
+	return Sampler{name, map[string]string{telemetry.EnvTracesSampler: sampler, telemetry.EnvTracesSamplerArg: arg}}
+}
+
+// deployedDefault is the catalogue's default for the setting env names.
+func deployedDefault(env string) string {
+	s, ok := catalog.SettingByEnv(env)
+	if !ok {
+		panic("otlptest: the catalogue has no setting " + env)
+	}
+	return s.Default
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
@@ -23,7 +24,7 @@ func TestWithRatiosAddsOneSamplerPerRatio(t *testing.T) {
 		{"unset", "", nil},
 		{"two", "0.001,0.1", []string{"0.001", "0.1"}},
 		{"spaces and empty items", " 0.3 , ,0.05,", []string{"0.3", "0.05"}},
-		{"the deployed ratio is not repeated", "0.01,0.5", []string{"0.5"}},
+		{"the deployed ratio is not repeated", deployedDefault(catalog.SettingTracesSamplerArg) + ",0.5", []string{"0.5"}},
 		{"a ratio named twice runs once", "0.2,0.2", []string{"0.2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,8 +43,9 @@ func TestWithRatiosAddsOneSamplerPerRatio(t *testing.T) {
 				t.Fatalf("added %v, want ratios %v", added, tc.want)
 			}
 			for i, s := range added {
-				wantEnv := map[string]string{telemetry.EnvTracesSampler: "parentbased_traceidratio", telemetry.EnvTracesSamplerArg: tc.want[i]}
-				if s.Name != "parentbased_traceidratio="+tc.want[i] || !maps.Equal(s.Env, wantEnv) {
+				sampler := deployedDefault(catalog.SettingTracesSampler)
+				wantEnv := map[string]string{telemetry.EnvTracesSampler: sampler, telemetry.EnvTracesSamplerArg: tc.want[i]}
+				if s.Name != sampler+"="+tc.want[i] || !maps.Equal(s.Env, wantEnv) {
 					t.Errorf("sampler %d: %s %v, want ratio %s", i, s.Name, s.Env, tc.want[i])
 				}
 			}
