@@ -19,6 +19,8 @@ import (
 	"io"
 	"os"
 	"regexp"
+
+	"github.com/playplane/playplane/shared/telemetry/otlptest/chunkwindow"
 )
 
 func main() {
@@ -44,7 +46,7 @@ func run(args []string, in io.Reader, out io.Writer) error {
 		return err
 	}
 	defer wf.Close()
-	windows, err := readWindows(wf)
+	windows, err := chunkwindow.Read(wf)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *windowsPath, err)
 	}

@@ -3,65 +3,15 @@ package main
 import (
 	"bufio"
 	"cmp"
-	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
+	"time"
+
+	"github.com/playplane/playplane/shared/telemetry/otlptest/chunkwindow"
 )
-
-// window is one timed chunk: its mode (0 off, 1 on) and its span on
-// CLOCK_MONOTONIC, in nanoseconds.
-type window struct {
-	mode       int
-	start, end int64
-}
-
-// readWindows reads "mode start end" lines, start and end in seconds with
-// nanoseconds (perf script's --ns timestamps), in the order the chunks ran.
-func readWindows(r io.Reader) ([]window, error) {
-	var ws []window
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		f := strings.Fields(sc.Text())
-		if len(f) != 3 || (f[0] != "0" && f[0] != "1") {
-			return nil, fmt.Errorf("line %d: %q is not \"mode start end\"", n, sc.Text())
-		}
-		start, err1 := parseNanos(f[1])
-		end, err2 := parseNanos(f[2])
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n, err)
-		}
-		if end < start || (len(ws) > 0 && start < ws[len(ws)-1].end) {
-			return nil, fmt.Errorf("line %d: chunk %s–%s is not after the one before", n, f[1], f[2])
-		}
-		ws = append(ws, window{mode: int(f[0][0] - '0'), start: start, end: end})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if len(ws) == 0 {
-		return nil, errors.New("no chunk")
-	}
-	return ws, nil
-}
-
-// parseNanos reads "seconds.nanoseconds" exactly (a float64 would lose
-// the last digits of a machine's uptime in nanoseconds).
-func parseNanos(s string) (int64, error) {
-	sec, frac, ok := strings.Cut(s, ".")
-	if !ok || len(frac) != 9 {
-		return 0, fmt.Errorf("timestamp %q: want seconds with 9 decimals", s)
-	}
-	a, err1 := strconv.ParseInt(sec, 10, 64)
-	b, err2 := strconv.ParseInt(frac, 10, 64)
-	if err1 != nil || err2 != nil || a < 0 || b < 0 {
-		return 0, fmt.Errorf("timestamp %q", s)
-	}
-	return a*1e9 + b, nil
-}
 
 // samples is perf's samples that fell in a chunk, counted per mode.
 type samples struct {
@@ -76,28 +26,28 @@ type samples struct {
 // frame is a tab-indented "address symbol" line) and counts each sample
 // in the chunk it fell in; samples between chunks (set-up, collections
 // outside the timing) are counted apart.
-func split(ws []window, r io.Reader) (*samples, error) {
+func split(ws []chunkwindow.Window, r io.Reader) (*samples, error) {
 	s := &samples{}
 	for m := range 2 {
 		s.inclusive[m], s.leaf[m] = map[string]int{}, map[string]int{}
 	}
 	var frames []string
-	var at int64
+	var at time.Duration
 	inSample := false
 	flush := func() {
 		if !inSample {
 			return
 		}
 		inSample = false
-		i, ok := slices.BinarySearchFunc(ws, at, func(w window, t int64) int { return cmp.Compare(w.start, t) })
+		i, ok := slices.BinarySearchFunc(ws, at, func(w chunkwindow.Window, t time.Duration) int { return cmp.Compare(w.Start, t) })
 		if !ok {
 			i--
 		}
-		if i < 0 || at > ws[i].end {
+		if i < 0 || at > ws[i].End {
 			s.outside++
 			return
 		}
-		m := ws[i].mode
+		m := ws[i].Mode
 		s.total[m]++
 		if len(frames) > 0 {
 			s.leaf[m][frames[0]]++
@@ -146,10 +96,10 @@ func split(ws []window, r io.Reader) (*samples, error) {
 }
 
 // sampleTime is the "seconds.nanoseconds:" field of a sample's header line.
-func sampleTime(line string) (int64, error) {
+func sampleTime(line string) (time.Duration, error) {
 	for _, f := range strings.Fields(line) {
 		if t, ok := strings.CutSuffix(f, ":"); ok && strings.Contains(t, ".") {
-			return parseNanos(t)
+			return chunkwindow.ParseTimestamp(t)
 		}
 	}
 	return 0, fmt.Errorf("no timestamp in %q (perf script --ns prints seconds.nanoseconds:)", line)

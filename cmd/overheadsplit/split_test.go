@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/playplane/playplane/shared/telemetry/otlptest/chunkwindow"
 )
 
 // A perf script excerpt in the layout `perf script -F tid,time,ip,sym
@@ -55,7 +57,7 @@ const windowsText = `0 100.000001000 100.000002000
 
 func TestSplitChargesEachSampleToItsChunk(t *testing.T) {
 	t.Parallel()
-	ws, err := readWindows(strings.NewReader(windowsText))
+	ws, err := chunkwindow.Read(strings.NewReader(windowsText))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +134,7 @@ func TestBadInputIsRefused(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			ws, err := readWindows(strings.NewReader(c.windows))
+			ws, err := chunkwindow.Read(strings.NewReader(c.windows))
 			if err == nil {
 				_, err = split(ws, strings.NewReader(c.perf))
 			}

@@ -62,13 +62,13 @@ const EnvOverheadControl = "PLAYPLANE_OVERHEAD_CONTROL"
 
 // EnvOverheadWindows, set to a directory in the benchmark's environment,
 // makes Overhead write there, per benchmark, a file named after it
-// (slashes and spaces as '_', ".windows" added) holding each timed
-// chunk's mode (0 off, 1 on) and its start and end on CLOCK_MONOTONIC,
-// one chunk a line: the clock `perf record -k CLOCK_MONOTONIC` stamps its
-// samples with. cmd/overheadsplit then charges every sample to the chunk
-// it fell in, from whichever thread: the exporter's goroutines, the
-// collector's workers and the kernel included, which a profile labelled
-// by mode (pprof.Do) does not split. Each run of the benchmark rewrites
+// (chunkwindow.FileName) holding each timed chunk's mode and its start
+// and end on CLOCK_MONOTONIC, in chunkwindow's format: the clock
+// `perf record -k CLOCK_MONOTONIC` stamps its samples with.
+// cmd/overheadsplit then charges every sample to the chunk it fell in,
+// from whichever thread: the exporter's goroutines, the collector's
+// workers and the kernel included, which a profile labelled by mode
+// (pprof.Do) does not split. Each run of the benchmark rewrites
 // the file, so the last (timed) run's chunks remain.
 const EnvOverheadWindows = "PLAYPLANE_OVERHEAD_WINDOWS"
 

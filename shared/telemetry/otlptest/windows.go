@@ -2,12 +2,11 @@ package otlptest
 
 import (
 	"bufio"
-	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/playplane/playplane/shared/telemetry/otlptest/chunkwindow"
 )
 
 // chunkWindows writes the timed chunks' windows (EnvOverheadWindows); its
@@ -18,11 +17,6 @@ type chunkWindows struct {
 	w *bufio.Writer
 }
 
-// windowsFile is the file EnvOverheadWindows names for the benchmark name.
-func windowsFile(dir, name string) string {
-	return filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(name)+".windows")
-}
-
 func openWindows(b testing.TB) *chunkWindows {
 	dir := os.Getenv(EnvOverheadWindows)
 	if dir == "" {
@@ -31,7 +25,7 @@ func openWindows(b testing.TB) *chunkWindows {
 	if _, err := monotonic(); err != nil {
 		b.Fatalf("%s: %v", EnvOverheadWindows, err)
 	}
-	f, err := os.Create(windowsFile(dir, b.Name()))
+	f, err := os.Create(chunkwindow.FileName(dir, b.Name()))
 	if err != nil {
 		b.Fatalf("%s: %v", EnvOverheadWindows, err)
 	}
@@ -53,7 +47,8 @@ func (c *chunkWindows) add(mode int, start, end time.Duration) {
 	if c == nil {
 		return
 	}
-	fmt.Fprintf(c.w, "%d %s %s\n", mode, seconds(start), seconds(end))
+	// An error sticks in the buffered writer and is reported by close.
+	_ = chunkwindow.Write(c.w, chunkwindow.Window{Mode: mode, Start: start, End: end})
 }
 
 func (c *chunkWindows) close() {
@@ -66,9 +61,4 @@ func (c *chunkWindows) close() {
 	if err := c.f.Close(); err != nil {
 		c.b.Fatalf("%s: %v", EnvOverheadWindows, err)
 	}
-}
-
-// seconds formats d as perf script prints its timestamps (--ns).
-func seconds(d time.Duration) string {
-	return fmt.Sprintf("%d.%09d", d/time.Second, d%time.Second)
 }

@@ -4,18 +4,18 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/otlptest"
+	"github.com/playplane/playplane/shared/telemetry/otlptest/chunkwindow"
 )
 
 // TestOverheadWritesItsChunkWindows: with EnvOverheadWindows set, the last
 // run of a benchmark leaves one line per timed chunk, "mode start end" on
 // CLOCK_MONOTONIC, each pair of chunks one off and one on, in the order
-// they ran and not overlapping, as cmd/overheadsplit reads them.
+// they ran and not overlapping, read as cmd/overheadsplit reads them
+// (chunkwindow.Read).
 func TestOverheadWritesItsChunkWindows(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(otlptest.EnvOverheadWindows, dir)
@@ -32,31 +32,28 @@ func TestOverheadWritesItsChunkWindows(t *testing.T) {
 	if err != nil || len(files) != 1 {
 		t.Fatalf("windows files: %v %v", files, err)
 	}
-	data, err := os.ReadFile(files[0])
+	f, err := os.Open(files[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	if len(lines) != 64 {
-		t.Fatalf("%d chunks written, want 64:\n%s", len(lines), data)
+	defer f.Close()
+	// Read refuses a line that is not "mode start end" and a chunk that
+	// starts before the one before it ended.
+	ws, err := chunkwindow.Read(f)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var last float64
+	if len(ws) != 64 {
+		t.Fatalf("%d chunks written, want 64: %v", len(ws), ws)
+	}
 	var modes [2]int
-	for i, l := range lines {
-		f := strings.Fields(l)
-		if len(f) != 3 || (f[0] != "0" && f[0] != "1") {
-			t.Fatalf("line %d: %q", i+1, l)
+	for i, w := range ws {
+		if w.End <= w.Start {
+			t.Fatalf("chunk %d: %v ends as it starts", i+1, w)
 		}
-		start, err1 := strconv.ParseFloat(f[1], 64)
-		end, err2 := strconv.ParseFloat(f[2], 64)
-		if err1 != nil || err2 != nil || start < last || end <= start {
-			t.Fatalf("line %d: %q after a chunk ending at %.9f", i+1, l, last)
-		}
-		last = end
-		mode, _ := strconv.Atoi(f[0])
-		modes[mode]++
-		if i%2 == 1 && strings.Fields(lines[i-1])[0] == f[0] {
-			t.Fatalf("chunks %d and %d of a pair are both mode %s", i, i+1, f[0])
+		modes[w.Mode]++
+		if i%2 == 1 && ws[i-1].Mode == w.Mode {
+			t.Fatalf("chunks %d and %d of a pair are both mode %d", i, i+1, w.Mode)
 		}
 	}
 	if modes != [2]int{32, 32} {
