@@ -41,12 +41,20 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# free_port prints a loopback port nothing listens on now. The server may
-# still lose it to someone else before it binds; ready() then sees it exit.
+# free_port prints a loopback port nothing listens on now, below the
+# kernel's ephemeral range where it can: a port in that range may be the
+# local end of some client's connection (a test's HTTP client), which a
+# connect cannot see and which makes the server's bind fail. The server may
+# still lose the port to someone else before it binds; start_service then
+# tries another.
 free_port() {
-	local port
+	local low=32768 from=20000 to=60000 port
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	if [ "$low" -gt $((from + 1000)) ] 2>/dev/null; then
+		to=$((low - 1))
+	fi
 	for _ in $(seq 50); do
-		port=$((20000 + RANDOM % 40000))
+		port=$((from + RANDOM % (to - from + 1)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return 0
@@ -79,7 +87,28 @@ ready() {
 	return 1
 }
 
+logs="$(mktemp -d)" || exit 1
+trap 'cleanup; rm -rf "$logs"' EXIT
+
 declare -A port pid
+# start_service SERVICE starts it on a free port, in the background; its
+# output goes to a log that a failure note shows.
+start_service() {
+	local service=$1
+	port[$service]="$(free_port)" || return 1
+	"$LOCAL_DIR/start.sh" "$service" "${port[$service]}" >"$logs/$service" 2>&1 &
+	pid[$service]=$!
+	pids+=("${pid[$service]}")
+}
+# forget PID drops a server that has exited from those cleanup stops, so
+# its number, once reused, is never signalled.
+forget() {
+	local kept=() p
+	for p in ${pids[@]+"${pids[@]}"}; do
+		[ "$p" = "$1" ] || kept+=("$p")
+	done
+	pids=(${kept[@]+"${kept[@]}"})
+}
 for service in ${PLAYPLANE_SHARED_EMULATORS:-dynamodb sqs firestore stripe}; do
 	case "$service" in
 	dynamodb | sqs | firestore | stripe) ;;
@@ -88,26 +117,38 @@ for service in ${PLAYPLANE_SHARED_EMULATORS:-dynamodb sqs firestore stripe}; do
 		exit 2
 		;;
 	esac
-	port[$service]="$(free_port)" || continue
-	"$LOCAL_DIR/start.sh" "$service" "${port[$service]}" >/dev/null 2>&1 &
-	pid[$service]=$!
-	pids+=("${pid[$service]}")
+	start_service "$service" || note "no free port for $service; the tests start their own"
 done
-# Wait for all of them at once (DynamoDB Local takes longest).
+# Wait for all of them at once (DynamoDB Local takes longest). A server
+# that exits before it answers (its port taken meanwhile) is started again
+# on another port, as shared/emulators' launcher does.
 declare -A ok
 for service in "${!pid[@]}"; do
 	(ready "$service" "${port[$service]}" "${pid[$service]}") &
 	ok[$service]=$!
 done
+attempts=3
 for service in "${!pid[@]}"; do
 	var="PLAYPLANE_EMULATOR_${service^^}"
-	if wait "${ok[$service]}"; then
+	wait "${ok[$service]}"
+	started=$?
+	attempt=1
+	while [ "$started" -ne 0 ] && [ "$attempt" -lt "$attempts" ] && ! kill -0 "${pid[$service]}" 2>/dev/null; do
+		note "$service exited before it answered on 127.0.0.1:${port[$service]} ($(tail -n 1 "$logs/$service")); starting it again"
+		attempt=$((attempt + 1))
+		forget "${pid[$service]}"
+		start_service "$service" || break
+		ready "$service" "${port[$service]}" "${pid[$service]}"
+		started=$?
+	done
+	if [ "$started" -eq 0 ]; then
 		case "$service" in
 		firestore) export "$var=127.0.0.1:${port[$service]}" ;;
 		*) export "$var=http://127.0.0.1:${port[$service]}" ;;
 		esac
 	else
-		note "$service did not start on 127.0.0.1:${port[$service]}; the tests start their own"
+		note "$service did not start on 127.0.0.1:${port[$service]}; the tests start their own. Its output's tail:"
+		tail -n 5 "$logs/$service" >&2
 		kill "${pid[$service]}" 2>/dev/null
 	fi
 done

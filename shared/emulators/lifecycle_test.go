@@ -228,7 +228,10 @@ func answers(endpoint string) bool {
 
 // with-emulators.sh hands its command a server that answers as the
 // service, stops it by its PID when the command ends, and exits with the
-// command's status.
+// command's status. A server that exits before it answers (a bind error:
+// its port became some connection's meanwhile) is started again on another
+// port; one that never starts leaves its variable unset, with its output's
+// tail on stderr, and the command still runs.
 func TestWithEmulatorsScript(t *testing.T) {
 	t.Parallel()
 	root, err := repoRoot()
@@ -238,29 +241,84 @@ func TestWithEmulatorsScript(t *testing.T) {
 	if err := install(t.Context(), root, StripeService); err != nil {
 		t.Fatal(err)
 	}
-	// The command probes the server the way the test helpers' users would,
-	// prints the endpoint and fails with a status of its own.
+	const bindError = "error listening at address: listen tcp: bind: address already in use"
+	tests := []struct {
+		name string
+		// failures is how many times start.sh exits with bindError before
+		// it runs the real server; -1 is always.
+		failures   int
+		wantServer bool
+		wantStderr []string
+	}{
+		{name: "first start answers", failures: 0, wantServer: true},
+		{name: "bind error once", failures: 1, wantServer: true, wantStderr: []string{"stripe exited before it answered", bindError, "starting it again"}},
+		{name: "bind error every time", failures: -1, wantStderr: []string{"stripe did not start", "the tests start their own", bindError}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, stderr := runWithEmulatorsScript(t, root, tc.failures)
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			endpoint, answered := strings.CutPrefix(lines[0], "answered ")
+			if answered != tc.wantServer || (answered && !strings.HasPrefix(endpoint, "http://127.0.0.1:")) {
+				t.Fatalf("the command's stripe-mock: %q, want one: %v; stderr:\n%s", out, tc.wantServer, stderr)
+			}
+			if len(lines) != 2 || lines[1] != "dynamodb=unset" {
+				t.Errorf("a service not asked for was started or handed on: %q", out)
+			}
+			for _, want := range tc.wantStderr {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+			if answered && dialtest.AcceptedEvery(strings.TrimPrefix(endpoint, "http://"), 3) {
+				t.Errorf("%s still answers after the command ended", endpoint)
+			}
+		})
+	}
+}
+
+// runWithEmulatorsScript runs with-emulators.sh for stripe alone, from a
+// copy of infra/local whose start.sh fails the first failures times (-1:
+// always) and then runs the real one. Its command probes the server the way
+// the test helpers' users would, prints the endpoint and exits 3, which
+// must be the script's status.
+func runWithEmulatorsScript(t *testing.T, root string, failures int) (stdout, stderr string) {
+	t.Helper()
+	local := filepath.Join(root, "infra", "local")
+	dir := t.TempDir()
+	for _, name := range []string{"with-emulators.sh", "wait-port.sh"} {
+		body, err := os.ReadFile(filepath.Join(local, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), body, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := `n=$(cat "$0.count" 2>/dev/null || echo 0); echo $((n + 1)) >"$0.count"
+if [ ` + strconv.Itoa(failures) + ` -lt 0 ] || [ "$n" -lt ` + strconv.Itoa(failures) + ` ]; then
+	echo "error listening at address: listen tcp: bind: address already in use" >&2
+	exit 1
+fi
+exec bash ` + strconv.Quote(filepath.Join(local, "start.sh")) + ` "$@"
+`
+	if err := os.WriteFile(filepath.Join(dir, "start.sh"), []byte(start), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	probe := `probe="$(curl -s -D - -o /dev/null "$PLAYPLANE_EMULATOR_STRIPE/")"; ` +
 		`case "$probe" in *[Ss]tripe-[Mm]ock-[Vv]ersion*) echo "answered $PLAYPLANE_EMULATOR_STRIPE";; *) echo "no answer: $probe";; esac; ` +
 		`echo "dynamodb=${PLAYPLANE_EMULATOR_DYNAMODB:-unset}"; exit 3`
-	cmd := exec.CommandContext(t.Context(), "bash", filepath.Join(root, "infra", "local", "with-emulators.sh"), "bash", "-c", probe)
-	cmd.Env = append(os.Environ(), "PLAYPLANE_SHARED_EMULATORS=stripe", "PLAYPLANE_EMULATOR_DYNAMODB=")
+	cmd := exec.CommandContext(t.Context(), "bash", filepath.Join(dir, "with-emulators.sh"), "bash", "-c", probe)
+	cmd.Env = append(os.Environ(), "PLAYPLANE_SHARED_EMULATORS=stripe", "PLAYPLANE_EMULATOR_DYNAMODB=", "PLAYPLANE_EMULATOR_STRIPE=")
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
 	out, err := cmd.Output()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
-		t.Fatalf("with-emulators.sh: err = %v, want the command's exit status 3; output %s", err, out)
+		t.Fatalf("with-emulators.sh: err = %v, want the command's exit status 3; output %s; stderr:\n%s", err, out, errOut.String())
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	endpoint, ok := strings.CutPrefix(lines[0], "answered ")
-	if !ok || !strings.HasPrefix(endpoint, "http://127.0.0.1:") {
-		t.Fatalf("the command saw no stripe-mock: %q", out)
-	}
-	if len(lines) != 2 || lines[1] != "dynamodb=unset" {
-		t.Errorf("a service not asked for was started or handed on: %q", out)
-	}
-	if dialtest.AcceptedEvery(strings.TrimPrefix(endpoint, "http://"), 3) {
-		t.Errorf("%s still answers after the command ended", endpoint)
-	}
+	return string(out), errOut.String()
 }
 
 // Two stripe-mocks run at once on one machine (make unit's shared one and
