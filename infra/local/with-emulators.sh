@@ -65,7 +65,9 @@ free_port() {
 
 # ready SERVICE PORT PID: the port answers and, where the port opens first
 # (DynamoDB Local) or may be someone else's (stripe-mock reads its spec
-# before it binds), the API answers as that server.
+# before it binds), the API answers as that server. Another stripe-mock
+# answers as one too (a test's own, on a port the kernel gave it), so ours
+# must also have said it listens there.
 ready() {
 	local service=$1 port=$2 pid=$3 deadline=$((SECONDS + timeout))
 	"$LOCAL_DIR/wait-port.sh" "$port" "$timeout" "$pid" 2>/dev/null || return 1
@@ -78,7 +80,8 @@ ready() {
 				-d '{"Limit":1}' && return 0
 			;;
 		stripe)
-			curl -s -o /dev/null -D - "http://127.0.0.1:$port/" | grep -qi '^stripe-mock-version:' && return 0
+			curl -s -o /dev/null -D - "http://127.0.0.1:$port/" | grep -qi '^stripe-mock-version:' &&
+				grep -q "^Listening for HTTP at address: 127.0.0.1:$port\$" "$logs/$service" && return 0
 			;;
 		*) return 0 ;;
 		esac

@@ -242,26 +242,39 @@ func TestWithEmulatorsScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	const bindError = "error listening at address: listen tcp: bind: address already in use"
+	failing := func(times int) string {
+		return `n=$(cat "$0.count" 2>/dev/null || echo 0); echo $((n + 1)) >"$0.count"
+if [ ` + strconv.Itoa(times) + ` -lt 0 ] || [ "$n" -lt ` + strconv.Itoa(times) + ` ]; then
+	echo "` + bindError + `" >&2
+	exit 1
+fi
+exec bash ` + strconv.Quote(filepath.Join(root, "infra", "local", "start.sh")) + ` "$@"`
+	}
+	stranger := strangerStripeMockFirst(t, root)
 	tests := []struct {
-		name string
-		// failures is how many times start.sh exits with bindError before
-		// it runs the real server; -1 is always.
-		failures   int
+		name       string
+		start      string
 		wantServer bool
 		wantStderr []string
+		// notPort is a port the command must not be handed.
+		notPort func(t *testing.T) string
 	}{
-		{name: "first start answers", failures: 0, wantServer: true},
-		{name: "bind error once", failures: 1, wantServer: true, wantStderr: []string{"stripe exited before it answered", bindError, "starting it again"}},
-		{name: "bind error every time", failures: -1, wantStderr: []string{"stripe did not start", "the tests start their own", bindError}},
+		{name: "first start answers", start: failing(0), wantServer: true},
+		{name: "bind error once", start: failing(1), wantServer: true, wantStderr: []string{"stripe exited before it answered", bindError, "starting it again"}},
+		{name: "bind error every time", start: failing(-1), wantStderr: []string{"stripe did not start", "the tests start their own", bindError}},
+		{name: "another stripe-mock took the port", start: stranger.script, wantServer: true, wantStderr: []string{"stripe exited before it answered", "bind: address already in use", "starting it again"}, notPort: stranger.port},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			out, stderr := runWithEmulatorsScript(t, root, tc.failures)
+			out, stderr := runWithEmulatorsScript(t, root, tc.start)
 			lines := strings.Split(strings.TrimSpace(out), "\n")
 			endpoint, answered := strings.CutPrefix(lines[0], "answered ")
 			if answered != tc.wantServer || (answered && !strings.HasPrefix(endpoint, "http://127.0.0.1:")) {
 				t.Fatalf("the command's stripe-mock: %q, want one: %v; stderr:\n%s", out, tc.wantServer, stderr)
+			}
+			if tc.notPort != nil && strings.HasSuffix(endpoint, ":"+tc.notPort(t)) {
+				t.Fatalf("the command was handed %s, the other stripe-mock's; stderr:\n%s", endpoint, stderr)
 			}
 			if len(lines) != 2 || lines[1] != "dynamodb=unset" {
 				t.Errorf("a service not asked for was started or handed on: %q", out)
@@ -279,11 +292,10 @@ func TestWithEmulatorsScript(t *testing.T) {
 }
 
 // runWithEmulatorsScript runs with-emulators.sh for stripe alone, from a
-// copy of infra/local whose start.sh fails the first failures times (-1:
-// always) and then runs the real one. Its command probes the server the way
-// the test helpers' users would, prints the endpoint and exits 3, which
-// must be the script's status.
-func runWithEmulatorsScript(t *testing.T, root string, failures int) (stdout, stderr string) {
+// copy of infra/local whose start.sh is startBody. Its command probes the
+// server the way the test helpers' users would, prints the endpoint and
+// exits 3, which must be the script's status.
+func runWithEmulatorsScript(t *testing.T, root, startBody string) (stdout, stderr string) {
 	t.Helper()
 	local := filepath.Join(root, "infra", "local")
 	dir := t.TempDir()
@@ -296,14 +308,7 @@ func runWithEmulatorsScript(t *testing.T, root string, failures int) (stdout, st
 			t.Fatal(err)
 		}
 	}
-	start := `n=$(cat "$0.count" 2>/dev/null || echo 0); echo $((n + 1)) >"$0.count"
-if [ ` + strconv.Itoa(failures) + ` -lt 0 ] || [ "$n" -lt ` + strconv.Itoa(failures) + ` ]; then
-	echo "error listening at address: listen tcp: bind: address already in use" >&2
-	exit 1
-fi
-exec bash ` + strconv.Quote(filepath.Join(local, "start.sh")) + ` "$@"
-`
-	if err := os.WriteFile(filepath.Join(dir, "start.sh"), []byte(start), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "start.sh"), []byte("#!/usr/bin/env bash\n"+startBody+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	probe := `probe="$(curl -s -D - -o /dev/null "$PLAYPLANE_EMULATOR_STRIPE/")"; ` +
@@ -319,6 +324,86 @@ exec bash ` + strconv.Quote(filepath.Join(local, "start.sh")) + ` "$@"
 		t.Fatalf("with-emulators.sh: err = %v, want the command's exit status 3; output %s; stderr:\n%s", err, out, errOut.String())
 	}
 	return string(out), errOut.String()
+}
+
+type strangerStart struct {
+	script string
+	// port is the one the stranger was given, once it was.
+	port func(t *testing.T) string
+}
+
+// strangerStripeMockFirst is a start.sh whose first run lets another
+// stripe-mock (a real one, as another test's would be) take the port it
+// was given, waits while that one answers, then exits as ours would on
+// the bind error; later runs are the real start.sh. The stranger is
+// stopped by its PID when the test ends.
+func strangerStripeMockFirst(t *testing.T, root string) strangerStart {
+	t.Helper()
+	dir := t.TempDir()
+	pidFile, portFile := filepath.Join(dir, "stranger.pid"), filepath.Join(dir, "stranger.port")
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				if stranger, err := os.FindProcess(pid); err == nil {
+					_ = stranger.Kill()
+				}
+			}
+		}
+	})
+	start := strconv.Quote(filepath.Join(root, "infra", "local", "start.sh"))
+	script := `if [ ! -e ` + strconv.Quote(pidFile) + ` ]; then
+	bash ` + start + ` "$1" "$2" >/dev/null 2>&1 &
+	echo $! >` + strconv.Quote(pidFile) + `
+	echo "$2" >` + strconv.Quote(portFile) + `
+	for _ in $(seq 600); do
+		if curl -s -o /dev/null -D - "http://127.0.0.1:$2/" | grep -qi '^stripe-mock-version:'; then
+			sleep 1
+			echo "error listening at address: listen tcp 127.0.0.1:$2: bind: address already in use" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+	echo "the other stripe-mock never answered" >&2
+	exit 1
+fi
+exec bash ` + start + ` "$@"`
+	return strangerStart{script: script, port: func(t *testing.T) string {
+		t.Helper()
+		b, err := os.ReadFile(portFile)
+		if err != nil {
+			t.Fatalf("the stranger was never started: %v", err)
+		}
+		return strings.TrimSpace(string(b))
+	}}
+}
+
+// launch does not take another stripe-mock on its port for its own: one
+// that a test started on a port the kernel gave it too answers with the
+// same header.
+func TestLaunchKnowsAStrangerStripeMock(t *testing.T) {
+	t.Parallel()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := install(t.Context(), root, StripeService); err != nil {
+		t.Fatal(err)
+	}
+	stranger := strangerStripeMockFirst(t, root)
+	proc, endpoint, err := launch(t.Context(), fakeRoot(t, "exit 0", stranger.script), StripeService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proc.stop)
+	strangerEndpoint := "http://127.0.0.1:" + stranger.port(t)
+	if endpoint == strangerEndpoint {
+		t.Fatalf("launch handed out %s, the other stripe-mock's", endpoint)
+	}
+	for _, e := range []string{endpoint, strangerEndpoint} {
+		if err := probeStripeMock(t.Context(), e); err != nil {
+			t.Fatalf("both stripe-mocks should answer: %v", err)
+		}
+	}
 }
 
 // Two stripe-mocks run at once on one machine (make unit's shared one and

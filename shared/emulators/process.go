@@ -155,7 +155,12 @@ func waitReady(ctx context.Context, p *process, name string, port int, endpoint 
 		case DynamoDBService:
 			return probeDynamoDB(ctx, endpoint)
 		case StripeService:
-			return probeStripeMock(ctx, endpoint)
+			if err := probeStripeMock(ctx, endpoint); err != nil {
+				return err
+			}
+			if !strings.Contains(p.output.String(), stripeMockListening(port)) {
+				return fmt.Errorf("%s answers as stripe-mock, but ours has not said it listens there", endpoint)
+			}
 		}
 		return nil
 	}
