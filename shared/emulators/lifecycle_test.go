@@ -234,13 +234,7 @@ func answers(endpoint string) bool {
 // tail on stderr, and the command still runs.
 func TestWithEmulatorsScript(t *testing.T) {
 	t.Parallel()
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := install(t.Context(), root, StripeService); err != nil {
-		t.Fatal(err)
-	}
+	root := rootWithStripeMock(t)
 	const bindError = "error listening at address: listen tcp: bind: address already in use"
 	failing := func(times int) string {
 		return `n=$(cat "$0.count" 2>/dev/null || echo 0); echo $((n + 1)) >"$0.count"
@@ -326,6 +320,19 @@ func runWithEmulatorsScript(t *testing.T, root, startBody string) (stdout, stder
 	return string(out), errOut.String()
 }
 
+// rootWithStripeMock is the repository's root, with stripe-mock installed.
+func rootWithStripeMock(t *testing.T) string {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := install(t.Context(), root, StripeService); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 type strangerStart struct {
 	script string
 	// port is the one the stranger was given, once it was.
@@ -382,13 +389,7 @@ exec bash ` + start + ` "$@"`
 // same header.
 func TestLaunchKnowsAStrangerStripeMock(t *testing.T) {
 	t.Parallel()
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := install(t.Context(), root, StripeService); err != nil {
-		t.Fatal(err)
-	}
+	root := rootWithStripeMock(t)
 	stranger := strangerStripeMockFirst(t, root)
 	proc, endpoint, err := launch(t.Context(), fakeRoot(t, "exit 0", stranger.script), StripeService)
 	if err != nil {
@@ -411,13 +412,7 @@ func TestLaunchKnowsAStrangerStripeMock(t *testing.T) {
 // kernel picks, none a fixed default such as its HTTPS port 12112.
 func TestTwoStripeMocksAtOnce(t *testing.T) {
 	t.Parallel()
-	root, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := install(t.Context(), root, StripeService); err != nil {
-		t.Fatal(err)
-	}
+	root := rootWithStripeMock(t)
 	for i := range 2 {
 		proc, endpoint, err := launch(t.Context(), root, StripeService)
 		if err != nil {
