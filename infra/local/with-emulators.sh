@@ -27,6 +27,8 @@ LOCAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 timeout="${PLAYPLANE_EMULATOR_START_TIMEOUT_S:-120}"
 note() { echo "with-emulators: $*" >&2; }
 
+# The servers' output, for the note when one does not start.
+logs="$(mktemp -d)" || exit 1
 pids=()
 cleanup() {
 	local pid
@@ -36,6 +38,7 @@ cleanup() {
 	for pid in ${pids[@]+"${pids[@]}"}; do
 		wait "$pid" 2>/dev/null
 	done
+	rm -rf "$logs"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -89,9 +92,6 @@ ready() {
 	done
 	return 1
 }
-
-logs="$(mktemp -d)" || exit 1
-trap 'cleanup; rm -rf "$logs"' EXIT
 
 declare -A port pid
 # start_service SERVICE starts it on a free port, in the background; its

@@ -242,7 +242,7 @@ if [ ` + strconv.Itoa(times) + ` -lt 0 ] || [ "$n" -lt ` + strconv.Itoa(times) +
 	echo "` + bindError + `" >&2
 	exit 1
 fi
-exec bash ` + strconv.Quote(filepath.Join(root, "infra", "local", "start.sh")) + ` "$@"`
+exec bash ` + realStartScript(root) + ` "$@"`
 	}
 	stranger := strangerStripeMockFirst(t, root)
 	tests := []struct {
@@ -333,6 +333,12 @@ func rootWithStripeMock(t *testing.T) string {
 	return root
 }
 
+// realStartScript is infra/local/start.sh's path, quoted for a fake
+// start.sh that hands over to it.
+func realStartScript(root string) string {
+	return strconv.Quote(filepath.Join(root, "infra", "local", "start.sh"))
+}
+
 type strangerStart struct {
 	script string
 	// port is the one the stranger was given, once it was.
@@ -357,7 +363,7 @@ func strangerStripeMockFirst(t *testing.T, root string) strangerStart {
 			}
 		}
 	})
-	start := strconv.Quote(filepath.Join(root, "infra", "local", "start.sh"))
+	start := realStartScript(root)
 	script := `if [ ! -e ` + strconv.Quote(pidFile) + ` ]; then
 	bash ` + start + ` "$1" "$2" >/dev/null 2>&1 &
 	echo $! >` + strconv.Quote(pidFile) + `
