@@ -40,7 +40,7 @@ type Config struct {
 	// TokenLease puts the session's lease in playback tokens: heartbeats
 	// then renew it without reading the session first. Verifiers of
 	// releases before the lease block reject such tokens, so upgrading
-	// from one deploys with it off first (README, Upgrading).
+	// from one deploys with it off first (README, "Upgrading").
 	TokenLease bool `env:"PLAYBACK_TOKEN_LEASE, default=true"`
 
 	// Viewer locates the viewer for licensing: a title plays where it is

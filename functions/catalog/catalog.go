@@ -393,7 +393,7 @@ var Settings = []Setting{
 	// Whether authorizeplay puts the session's lease in playback tokens, so
 	// heartbeats renew without reading the session. Verifiers of releases
 	// before the lease block reject such tokens: upgrading from one, deploy
-	// with it false first (README, Upgrading).
+	// with it false first (README, "Upgrading").
 	{Env: SettingTokenLease, ConfigKey: "playbackTokenLease", Default: "true"},
 	// The heartbeat function records one trace in a hundred of those that
 	// start with it (and every trace a sampled traceparent from the player

@@ -16,7 +16,7 @@ import (
 )
 
 // Limits bound what a long-running server (the local runners) holds at
-// once. The cloud front doors enforce their own (README, "Limits"); a
+// once. The cloud front doors enforce their own (docs/limits.md); a
 // server on a plain listener has only these.
 type Limits struct {
 	// ReadHeaderTimeout cuts a client that sends its headers too slowly.
