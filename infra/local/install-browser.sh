@@ -13,9 +13,9 @@
 # and network stack as the chromium package of the same version, without
 # the browser's own UI, which a page never sees. Playing the same browser
 # tests, that UI (the browser process's windowing and the top-chrome WebUI
-# renderers) was half the browsers' CPU: 208 CPU-s against 99.6 (README,
-# "make test on a cold build cache"). playwright-core: npm ci
-# of infra/local/npm/browser/package-lock.json into
+# renderers) was half the browsers' CPU: 208 CPU-s against 99.6
+# (docs/make-test-time.md). playwright-core: npm ci of
+# infra/local/npm/browser/package-lock.json into
 # ${PLAYPLANE_CACHE:-$HOME/.cache/playplane}/browser/, with install scripts
 # off: no browser is ever downloaded (npm's playwright browsers do not
 # install on this kind of machine, and the test must run the distribution's

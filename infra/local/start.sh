@@ -50,8 +50,8 @@ dynamodb)
 	# No bytecode verification of the jar's classes (the pinned jar, not
 	# code from elsewhere): 0.2-0.6 CPU-s less to start and ~2% less over
 	# the tests' requests, measured beside an unchanged server. Other JIT,
-	# GC, CDS and processor-count flags saved nothing (README, "Branch
-	# emucpu").
+	# GC, CDS and processor-count flags saved nothing
+	# (docs/make-test-time.md, "Branch emucpu").
 	# shellcheck disable=SC2086 # PLAYPLANE_DYNAMODB_JAVA_OPTS is a word list
 	exec java ${PLAYPLANE_DYNAMODB_JAVA_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:+UnlockDiagnosticVMOptions -XX:-BytecodeVerificationRemote} \
 		-Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
