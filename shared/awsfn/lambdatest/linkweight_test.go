@@ -87,7 +87,7 @@ func schemaSerde(pkg string) bool {
 const schemaSerdeWhy = "the SDK's schema-based (de)serialization, whose package init builds every " +
 	"operation's schemas on each cold start (dynamodb's alone 2.7 ms and 587 KB, ~25% of authorizeplay's " +
 	"package init); go.mod pins each service module a Lambda links to its last version without it " +
-	"(README, \"Cold start and durable commits\"): name such a version in `go get`, not @latest"
+	"(docs/cold-start.md): name such a version in `go get`, not @latest"
 
 // publishers are the functions the catalogue says publish.
 func publishers() []string { return functionsWhere(publishes) }
