@@ -2,7 +2,8 @@
 
 // Package tools pins modules that the module proxy only serves at specific
 // versions. Without these imports `go mod tidy` would drop or move a pin that
-// no production package imports yet (see ../shared/backends.md).
+// no production package imports yet. Name versions in `go get`: @latest of an
+// aws-sdk-go-v2 module can pull a version the proxy refuses (403).
 package tools
 
 import (

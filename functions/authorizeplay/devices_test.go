@@ -87,7 +87,7 @@ func openDynamo(t *testing.T) playback.Store {
 
 // deviceStores are the stores the removal race runs on. Not the Firestore
 // emulator: its transactions do not abort on contention (see
-// /work/shared/backends.md), so racing account updates prove nothing there.
+// infra/local/README.md), so racing account updates prove nothing there.
 var deviceStores = []struct {
 	name string
 	open func(t *testing.T) playback.Store

@@ -2,7 +2,7 @@
 # install.sh [dynamodb|sqs|firestore|stripe|all]...
 #
 # Installs the local stand-ins for the managed services (see
-# shared/backends.md) into ${PLAYPLANE_CACHE:-$HOME/.cache/playplane}.
+# infra/local/README.md) into ${PLAYPLANE_CACHE:-$HOME/.cache/playplane}.
 # Idempotent and safe to run from several processes at once: each service is
 # installed under its own flock, built in a temporary directory and renamed
 # into place, so a reader sees either nothing or a complete install.

@@ -4,7 +4,7 @@
 
 LOCAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-# Pins: the exact versions tried in shared/backends.md. Changing one installs
+# Pins: the exact versions infra/local/README.md lists. Changing one installs
 # into a new directory, so an old cache can never serve a new pin.
 DYNAMODB_SIMULATOR_VERSION="2.9.30" # npm amplify-dynamodb-simulator, ships DynamoDB Local 1.25.1
 STRIPE_MOCK_VERSION="v0.203.0"      # go install github.com/stripe/stripe-mock

@@ -1,5 +1,5 @@
 // Package emulators starts the local stand-ins for the managed services
-// (shared/backends.md) so tests and the local runner can talk to them with
+// (infra/local/README.md) so tests and the local runner can talk to them with
 // the official SDK clients over loopback.
 //
 // Servers are installed on first use by infra/local/install.sh into
