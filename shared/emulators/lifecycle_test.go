@@ -286,24 +286,20 @@ exec bash ` + realStartScript(root) + ` "$@"`
 }
 
 // runWithEmulatorsScript runs with-emulators.sh for stripe alone, from a
-// copy of infra/local whose start.sh is startBody. Its command probes the
-// server the way the test helpers' users would, prints the endpoint and
-// exits 3, which must be the script's status.
+// copy of infra/local whose start.sh is startBody (fakeRoot). Its command
+// probes the server the way the test helpers' users would, prints the
+// endpoint and exits 3, which must be the script's status.
 func runWithEmulatorsScript(t *testing.T, root, startBody string) (stdout, stderr string) {
 	t.Helper()
-	local := filepath.Join(root, "infra", "local")
-	dir := t.TempDir()
+	dir := filepath.Join(fakeRoot(t, "exit 0", startBody), "infra", "local")
 	for _, name := range []string{"with-emulators.sh", "wait-port.sh"} {
-		body, err := os.ReadFile(filepath.Join(local, name))
+		body, err := os.ReadFile(filepath.Join(root, "infra", "local", name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, name), body, 0o755); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "start.sh"), []byte("#!/usr/bin/env bash\n"+startBody+"\n"), 0o755); err != nil {
-		t.Fatal(err)
 	}
 	probe := `probe="$(curl -s -D - -o /dev/null "$PLAYPLANE_EMULATOR_STRIPE/")"; ` +
 		`case "$probe" in *[Ss]tripe-[Mm]ock-[Vv]ersion*) echo "answered $PLAYPLANE_EMULATOR_STRIPE";; *) echo "no answer: $probe";; esac; ` +
