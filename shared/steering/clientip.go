@@ -55,6 +55,12 @@ func NewClientIP(cfg ClientIPConfig) (*ClientIP, error) {
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
+		// Hops are compared unmapped (parseHop), so an IPv4-mapped
+		// network, as a dual-stack listener prints its peers, is the IPv4
+		// network it maps.
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
 		c.proxies = append(c.proxies, p.Masked())
 	}
 	return c, nil
