@@ -286,6 +286,12 @@ func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
 	} else {
 		dst = append(dst, g.Prefix...)
 	}
+	// The grant goes at the end of the query, before a fragment: what
+	// follows '#' never reaches the CDN.
+	var fragment []byte
+	if f := bytes.IndexByte(uri, '#'); f >= 0 {
+		uri, fragment = uri[:f], uri[f:]
+	}
 	dst = append(dst, uri...)
 	if g.Query != "" && covered {
 		if bytes.IndexByte(uri, '?') >= 0 {
@@ -295,7 +301,7 @@ func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
 		}
 		dst = append(dst, g.Query...)
 	}
-	return dst, nil
+	return append(dst, fragment...), nil
 }
 
 // hasScheme reports whether uri starts with an RFC 3986 scheme and ':'.

@@ -86,6 +86,9 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 	}{
 		{"relative segment", "seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
 		{"segment with a query", "seg1.m4s?v=2", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1", false},
+		{"segment with a fragment", "seg1.m4s#t=2", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1#t=2", false},
+		{"segment with a query and a fragment", "seg1.m4s?v=2#a?b", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1#a?b", false},
+		{"map attribute with a fragment", `#EXT-X-MAP:URI="init.mp4#x"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1#x"`, false},
 		{"subfolder", "parts/seg1.m4s", "https://cdn.example.com/titles/t1/sd/parts/seg1.m4s?Sig=1", false},
 		{"absolute URI passes", "https://keys.example.com/k1", "https://keys.example.com/k1", false},
 		{"absolute path in the folder", "/titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
