@@ -530,12 +530,17 @@ func withQuery(el, query string) (string, error) {
 		if !ok {
 			continue
 		}
+		// Before a fragment, which never reaches the CDN.
+		u, fragment, hasFragment := strings.Cut(v, "#")
+		if hasFragment {
+			fragment = "#" + fragment
+		}
 		sep := "?"
-		if strings.Contains(v, "?") {
+		if strings.Contains(u, "?") {
 			sep = "&amp;"
 		}
 		old := name + `="` + v + `"`
-		tag = strings.Replace(tag, old, name+`="`+v+sep+esc+`"`, 1)
+		tag = strings.Replace(tag, old, name+`="`+u+sep+esc+fragment+`"`, 1)
 	}
 	return tag + el[end:], nil
 }

@@ -145,3 +145,17 @@ func TestPersonalizeRefusesWhatItCannotHandle(t *testing.T) {
 		t.Fatal("a query-style MPD for two pathways")
 	}
 }
+
+func TestPersonalizeMPDPutsTheGrantBeforeAFragment(t *testing.T) {
+	t.Parallel()
+	mpd := strings.Replace(string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"]),
+		`media="$RepresentationID$/seg$Number$.m4s"`, `media="$RepresentationID$/seg$Number$.m4s#t=0"`, 1)
+	out, err := signurl.PersonalizeMPD(nil, []byte(mpd), demo.Ladder[:1], examplePathways[:1], "/titles/t1/", "https://s",
+		map[string]string{"sd": "Sig=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `media="$RepresentationID$/seg$Number$.m4s?Sig=1#t=0"`; !strings.Contains(string(out), want) {
+		t.Fatalf("no %s in\n%s", want, out)
+	}
+}
