@@ -232,7 +232,8 @@ func QoEBounds(r QoEReport) (q QoE, reasons []string) {
 	if int64(q.StartupMS) > ageMS {
 		q.StartupMS, reasons = qoeStartupRefusedMarker, append(reasons, QoEStartupBeyondAge)
 	}
-	if q.PlayedMS+q.RebufferMS > ageMS {
+	// Both are non-negative here; their sum could wrap, so neither is added.
+	if q.PlayedMS > ageMS || q.RebufferMS > ageMS-q.PlayedMS {
 		q.PlayedMS, q.RebufferMS, reasons = qoeCountersRefusedMarker, qoeCountersRefusedMarker, append(reasons, QoETimeBeyondAge)
 	} else if q.RebufferMS > q.PlayedMS {
 		q.RebufferMS, reasons = q.PlayedMS, append(reasons, QoERebufferBeyondPlayed)

@@ -1,6 +1,7 @@
 package playback_test
 
 import (
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -59,6 +60,20 @@ func TestQoEBounds(t *testing.T) {
 			in:          report(2*time.Minute, playback.QoE{StartupMS: 500, PlayedMS: 10_000, RebufferMS: 90_000}),
 			want:        playback.QoEView{StartupMS: 500, PlayedMS: 10_000, RebufferMS: 10_000, Corrections: 1},
 			wantReasons: []string{playback.QoERebufferBeyondPlayed},
+		},
+		{
+			// The sum of the two wraps to a negative int64: the age check must
+			// not be done on it.
+			name:        "play and stalls whose sum overflows are refused",
+			in:          report(time.Minute, playback.QoE{StartupMS: 500, PlayedMS: math.MaxInt64, RebufferMS: 1}),
+			want:        playback.QoEView{StartupMS: 500, Corrections: 1},
+			wantReasons: []string{playback.QoETimeBeyondAge},
+		},
+		{
+			name:        "equal play and stalls whose sum overflows are refused",
+			in:          report(time.Minute, playback.QoE{StartupMS: 500, PlayedMS: 1 << 62, RebufferMS: 1 << 62}),
+			want:        playback.QoEView{StartupMS: 500, Corrections: 1},
+			wantReasons: []string{playback.QoETimeBeyondAge},
 		},
 		{
 			name:        "bitrate in bit/s instead of kbit/s is refused",
