@@ -378,7 +378,10 @@ func (s *Server) delta(ctx context.Context, prev, next playback.SessionQoE, late
 	if prev.SessionID != "" && !prev.UpdatedAt.IsZero() {
 		since = prev.UpdatedAt
 	}
-	if budget := latest.ReceivedAt.Sub(since) + plausibilitySlack; time.Duration(d.rebufferMS+d.playedMS)*time.Millisecond > budget {
+	// Compared in milliseconds, neither multiplied nor summed: both are
+	// non-negative player figures, which either would let wrap.
+	if budget := latest.ReceivedAt.Sub(since) + plausibilitySlack; d.rebufferMS > budget.Milliseconds() ||
+		d.playedMS > budget.Milliseconds()-d.rebufferMS {
 		s.deps.Log.WarnContext(ctx, "implausible QoE delta kept out of edge figures", "session_id", next.SessionID,
 			"edge_id", next.EdgeID, "rebuffer_ms", d.rebufferMS, "played_ms", d.playedMS, "budget", budget)
 		return edgeDelta{}, false

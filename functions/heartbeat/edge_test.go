@@ -146,6 +146,29 @@ func TestEdgeFeedbackRefusesImplausibleDeltas(t *testing.T) {
 	}
 }
 
+// TestEdgeFeedbackRefusesOverflowingDeltas sends counters the request
+// path accepts (any non-negative int64) whose check against the server
+// clock must not wrap: as a Duration, or summed.
+func TestEdgeFeedbackRefusesOverflowingDeltas(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		qoe  playback.QoE
+	}{
+		{name: "stalls too long for a Duration", qoe: playback.QoE{RebufferMS: 9_300_000_000_000, EdgeID: "fra-1"}},
+		{name: "play and stalls whose sum wraps", qoe: playback.QoE{PlayedMS: math.MaxInt64, RebufferMS: 1, ThroughputKbps: 1, EdgeID: "fra-1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := feedbackHarness(t, true)
+			h.consume(h.messages(beat{id: "m", session: "s", at: 0, started: -time.Minute, qoe: tc.qoe}))
+			if e := h.edge("fra-1"); e.RebufferRatio != 0 || e.ThroughputKbps != 0 || h.srv.Stats().EdgeUpdates != 0 {
+				t.Fatalf("edge moved: %+v, stats %+v", e, h.srv.Stats())
+			}
+		})
+	}
+}
+
 // TestBadEdgeLosesRank drives real heartbeats through the function into the
 // edge table and ranks the table with shared/steering: a client in
 // Frankfurt is sent to its local PoP until that PoP's edge stalls players,
