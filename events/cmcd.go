@@ -524,7 +524,7 @@ func invalidCMCDKey(key, want string) error {
 // maxCMCDKbps and maxCMCDMS bound the figures we keep to what fits an int
 // everywhere and no player reports: 100 Gbit/s, and a week.
 const (
-	maxCMCDKbps = 100_000_000
+	maxCMCDKbps = playback.MaxQoEThroughputKbps
 	maxCMCDMS   = 7 * 24 * 3600 * 1000
 )
 

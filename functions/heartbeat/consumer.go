@@ -386,9 +386,12 @@ func (s *Server) delta(ctx context.Context, prev, next playback.SessionQoE, late
 			"edge_id", next.EdgeID, "rebuffer_ms", d.rebufferMS, "played_ms", d.playedMS, "budget", budget)
 		return edgeDelta{}, false
 	}
-	if next.QoE.ThroughputKbps > 0 && d.playedMS > 0 {
+	// A throughput no link measures would hold the edge's figure up for
+	// dozens of windows while it decays: left out, as the CMCD route
+	// refuses it.
+	if kbps := next.QoE.ThroughputKbps; kbps > 0 && kbps <= playback.MaxQoEThroughputKbps && d.playedMS > 0 {
 		d.kbpsWeightMS = float64(d.playedMS)
-		d.kbpsTimesMS = float64(next.QoE.ThroughputKbps) * d.kbpsWeightMS
+		d.kbpsTimesMS = float64(kbps) * d.kbpsWeightMS
 	}
 	return d, true
 }

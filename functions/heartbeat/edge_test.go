@@ -169,6 +169,35 @@ func TestEdgeFeedbackRefusesOverflowingDeltas(t *testing.T) {
 	}
 }
 
+// TestEdgeFeedbackIgnoresImplausibleThroughput: a player's measured
+// throughput above playback.MaxQoEThroughputKbps (the bound the CMCD route
+// refuses) is left out of its edge's figure, so one session cannot lift a
+// slow edge over steering's throughput floor; its play and stalls still
+// count.
+func TestEdgeFeedbackIgnoresImplausibleThroughput(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		kbps     int
+		wantKbps float64
+	}{
+		{name: "at the bound it counts", kbps: playback.MaxQoEThroughputKbps, wantKbps: playback.MaxQoEThroughputKbps},
+		{name: "above the bound it is left out", kbps: playback.MaxQoEThroughputKbps + 1, wantKbps: 0},
+		{name: "the largest int is left out", kbps: math.MaxInt, wantKbps: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := feedbackHarness(t, true)
+			h.consume(h.messages(beat{id: "m", session: "s", at: 0, started: -70 * time.Second,
+				qoe: playback.QoE{PlayedMS: 60_000, RebufferMS: 6_000, ThroughputKbps: tc.kbps, EdgeID: "fra-1"}}))
+			e := h.edge("fra-1")
+			if e.ThroughputKbps != tc.wantKbps || e.RebufferRatio == 0 || h.srv.Stats().EdgeUpdates != 1 {
+				t.Fatalf("edge %+v (throughput want %v), stats %+v", e, tc.wantKbps, h.srv.Stats())
+			}
+		})
+	}
+}
+
 // TestBadEdgeLosesRank drives real heartbeats through the function into the
 // edge table and ranks the table with shared/steering: a client in
 // Frankfurt is sent to its local PoP until that PoP's edge stalls players,

@@ -171,6 +171,10 @@ const (
 	// MaxQoEBitrateKbps is far above any rendition we package (8K HEVC is
 	// ~100 Mbit/s); a higher figure is a unit mistake (bit/s for kbit/s).
 	MaxQoEBitrateKbps = 1_000_000
+	// MaxQoEThroughputKbps bounds a player's measured throughput (CMCD
+	// mtp): 100 Gbit/s, which no player's link measures. The CMCD route
+	// refuses a higher figure; an edge's throughput leaves it out.
+	MaxQoEThroughputKbps = 100_000_000
 )
 
 // Reasons QoEBounds gives for what it changed.
