@@ -47,7 +47,8 @@ bounded AS (
   SELECT *,
     startup_ms > 0 AND startup_ms <= age_ms AS startup_ok,
     startup_ms > age_ms AS startup_refused,
-    played_ms + rebuffer_ms <= age_ms AS counters_ok,
+    -- not summed: two absurd counters would overflow BIGINT and fail the query
+    played_ms <= age_ms AND rebuffer_ms <= age_ms - played_ms AS counters_ok,
     bitrate_kbps > 0 AND bitrate_kbps <= 1000000 AS bitrate_ok
   FROM beats
 ),
