@@ -306,8 +306,12 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	if !playback.ValidID(req.DeviceID) {
 		return playback.Errorf(playback.CodeInvalid, "device_id", "device_id must be 1-128 characters of [A-Za-z0-9._-]")
 	}
-	if len(req.DeviceName) > 128 {
-		return playback.Errorf(playback.CodeInvalid, "device_name", "device_name is longer than 128 bytes")
+	if req.DeviceName != "" {
+		// Optional here, but held to the rule a rename is: the name is
+		// shown in lists on other screens.
+		if err := validDeviceName(req.DeviceName); err != nil {
+			return err
+		}
 	}
 	if req.DeviceType != "" && !playback.ValidDeviceType(req.DeviceType) {
 		return playback.Errorf(playback.CodeInvalid, "device_type", "device_type must be one of %v", playback.DeviceTypes)

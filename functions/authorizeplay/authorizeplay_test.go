@@ -191,6 +191,11 @@ func TestPlayRefusesWhatIsNotItsJSON(t *testing.T) {
 		{"duplicate key", "application/json", `{"title_id":"sintel","device_id":"d","title_id":"big-buck-bunny"}`, 400, playback.ReasonDuplicateField},
 		{"invalid UTF-8 in device_name", "application/json", "{\"title_id\":\"sintel\",\"device_id\":\"d\",\"device_name\":\"Wohnzimmer \xfc\"}", 400, playback.ReasonInvalidUTF8},
 		{"unpaired surrogate in device_name", "application/json", `{"title_id":"sintel","device_id":"d","device_name":"TV \ud83d"}`, 400, playback.ReasonInvalidUTF8},
+		// The rule PATCH /v1/devices/{id} holds a name to: it is shown in
+		// lists on other screens.
+		{"control characters in device_name", "application/json", `{"title_id":"sintel","device_id":"d","device_name":"TV\u001b[2J\u0007"}`, 400, "device_name"},
+		{"newline in device_name", "application/json", `{"title_id":"sintel","device_id":"d","device_name":"TV\n2"}`, 400, "device_name"},
+		{"blank device_name", "application/json", `{"title_id":"sintel","device_id":"d","device_name":"  "}`, 400, "device_name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -43,7 +43,7 @@ import (
 // registered still ends its active sessions, and answers 404 only when
 // there were none.
 
-// maxDeviceName bounds a device name, as POST /v1/play does.
+// maxDeviceName bounds a device name, at play and on a rename.
 const maxDeviceName = 128
 
 // DeviceView is how a registered device is shown to its account.
