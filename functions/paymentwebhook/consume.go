@@ -399,23 +399,29 @@ func (s *Server) link(ctx context.Context, customer, accountID string, now time.
 	}
 	// Wake even when the account already named the customer: an earlier
 	// attempt may have stopped before LinkCustomer, and events parked
-	// since wait for this.
-	s.wakeParked(ctx, customer)
+	// since wait for this. A failed wake fails the link: nothing else
+	// wakes events parked under a customer (Stripe does not redeliver
+	// what was acknowledged, Sweep retries only parkRetry), so the event
+	// that links is retried until its wake went through.
+	if err := s.wakeParked(ctx, customer); err != nil {
+		return retryable(err, "waking stripe events parked for %s", customer)
+	}
 	return nil
 }
 
 // wakeParked announces the events parked for customer again, now that its
-// link lets them apply. Best effort: an event whose announcement fails is
-// still parked, and Stripe's redelivery or the next link write wakes it.
-func (s *Server) wakeParked(ctx context.Context, customer string) {
+// link lets them apply. An event whose announcement fails is still parked,
+// and calling it again wakes it.
+func (s *Server) wakeParked(ctx context.Context, customer string) error {
 	woken, err := events.WakeStripeCustomer(ctx, s.deps.Store, s.deps.Bus, customer, s.cfg.SweepBatch, s.deps.Now())
 	if err != nil {
 		httpx.Logger(ctx).WarnContext(ctx, "waking parked stripe events", "customer", customer, "woken", woken, "err", err)
-		return
+		return err
 	}
 	if woken > 0 {
 		httpx.Logger(ctx).InfoContext(ctx, "parked stripe events woken", "customer", customer, "count", woken)
 	}
+	return nil
 }
 
 // customerOf is the customer a recorded event is about, "" if none.

@@ -3,8 +3,10 @@ package paymentwebhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -254,4 +256,63 @@ func TestRetryParkedEventsGoRound(t *testing.T) {
 	if len(seen) != 6 {
 		t.Fatalf("retried %d distinct events in three sweeps, want all 6: %v", len(seen), seen)
 	}
+}
+
+// onceFailingPublisher fails the first announcement of one Stripe event on
+// TopicStripeEvents, else forwards.
+type onceFailingPublisher struct {
+	playback.Publisher
+	eventID string
+	failed  atomic.Bool
+}
+
+func (p *onceFailingPublisher) Publish(ctx context.Context, topic string, msgs ...playback.Message) error {
+	if topic == events.TopicStripeEvents {
+		for _, m := range msgs {
+			var rec events.StripeEventRecorded
+			if json.Unmarshal(m.Data, &rec) == nil && rec.EventID == p.eventID && p.failed.CompareAndSwap(false, true) {
+				return playback.Unavailable(errors.New("bus down"), "test publisher")
+			}
+		}
+	}
+	return p.Publisher.Publish(ctx, topic, msgs...)
+}
+
+// TestFailedWakeIsNotLost: the checkout that links a customer wakes the
+// events parked for it; when that wake's announcement fails, the parked
+// event must still be applied. Stripe has no reason to redeliver either
+// event (both were acknowledged), the sweeper leaves customer-parked events
+// alone and no further link write may ever come, so the checkout itself
+// has to be retried until its wake went through.
+func TestFailedWakeIsNotLost(t *testing.T) {
+	t.Parallel()
+	var pub *onceFailingPublisher
+	h := newHarness(t, noLinkWait, func(_ *Config, d *Deps) {
+		pub = &onceFailingPublisher{Publisher: d.Bus, eventID: "evt_sub_fw"}
+		d.Bus = pub
+	})
+	h.account("acct_fw")
+	// The subscription's event comes first and is parked for its customer:
+	// its first announcement is the webhook's, so let that one through.
+	pub.failed.Store(true)
+	h.run(stripeEvent("evt_sub_fw", typeSubscriptionCreated, at(time.Hour),
+		subObj("sub_fw", "cus_fw", "active", "price_std", at(0), at(month))))
+	if got := len(h.parked(parkCustomer("cus_fw"))); got != 1 {
+		t.Fatalf("%d events parked for cus_fw, want 1", got)
+	}
+	// The checkout links the customer; the wake's announcement fails once.
+	pub.failed.Store(false)
+	h.clock.Set(h.clock.Now().Add(time.Hour))
+	h.run(stripeEvent("evt_co_fw", typeCheckoutCompleted, at(2*time.Hour), checkoutObj("cs_fw", "acct_fw", "cus_fw", "")))
+	if !pub.failed.Load() {
+		t.Fatal("the wake was not announced: the test no longer fails it")
+	}
+	// Whatever the periodic jobs can do, they do.
+	h.clock.Set(h.clock.Now().Add(time.Hour))
+	if _, err := h.srv.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	h.wantProcessed("evt_sub_fw")
+	wantState(t, h.getAccount("acct_fw"), playback.StatusActive, "standard")
 }
