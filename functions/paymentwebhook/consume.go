@@ -306,8 +306,8 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 	return s.refetch(ctx, accountID, subID, env, now)
 }
 
-// onCustomerDeleted cancels the subscriptions the account held before the
-// deletion. Stripe also sends customer.subscription.deleted for each, which
+// onCustomerDeleted cancels the subscriptions of the customer the account
+// held before the deletion. Stripe also sends customer.subscription.deleted for each, which
 // carry the full objects and supersede this inferred cancellation whatever
 // the order; this is the backstop for the ones that never arrive.
 func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time) error {
@@ -330,11 +330,14 @@ func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time
 		changed := false
 		for _, cur := range slices.Clone(a.Subscriptions) {
 			// A subscription first seen after the deletion belongs to a
-			// later customer of the same account.
-			if cur.Status == playback.StatusCanceled || cur.Clock > env.Created {
+			// later customer of the same account; one that names another
+			// customer (an account re-subscribed through a new checkout)
+			// is not this deletion's.
+			if cur.Status == playback.StatusCanceled || cur.Clock > env.Created ||
+				cur.Customer != "" && cur.Customer != cus.ID {
 				continue
 			}
-			in := snapshot{subID: cur.ID, clock: env.Created, SubscriptionSnapshot: playback.SubscriptionSnapshot{
+			in := snapshot{subID: cur.ID, customer: cur.Customer, clock: env.Created, SubscriptionSnapshot: playback.SubscriptionSnapshot{
 				Event: env.ID, Status: playback.StatusCanceled, PlanID: cur.PlanID, CurrentPeriodEnd: cur.CurrentPeriodEnd}}
 			changed = merge(a, in, true) || changed
 		}

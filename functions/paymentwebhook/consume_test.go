@@ -285,6 +285,53 @@ func TestCustomerDeletedSparesLaterSubscriptions(t *testing.T) {
 	wantState(t, h.getAccount("acct_a"), playback.StatusActive, "standard")
 }
 
+// TestCustomerDeletedCancelsOnlyItsOwnSubscriptions: an account can hold
+// subscriptions of several Stripe customers (Checkout creates a customer
+// per session unless told otherwise), so deleting one of them must not
+// cancel the subscriptions of another, which its own later events could
+// then never revive.
+func TestCustomerDeletedCancelsOnlyItsOwnSubscriptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		play func(h *harness)
+	}{
+		{name: "the old customer of a re-subscribed account is deleted", play: func(h *harness) {
+			h.linked("acct_d", "cus_old")
+			h.run(stripeEvent("evt_old_created", typeSubscriptionCreated, at(time.Hour),
+				subObj("sub_old", "cus_old", "active", "price_basic", at(time.Hour), at(month))))
+			h.run(stripeEvent("evt_old_deleted", typeSubscriptionDeleted, at(240*time.Hour),
+				subObj("sub_old", "cus_old", "canceled", "price_basic", at(time.Hour), at(month))))
+			// A new checkout, a new customer, a new subscription.
+			h.run(stripeEvent("evt_co_new", typeCheckoutCompleted, at(480*time.Hour), checkoutObj("cs_new", "acct_d", "cus_new", "sub_new")))
+			h.run(stripeEvent("evt_new_created", typeSubscriptionCreated, at(480*time.Hour),
+				subObj("sub_new", "cus_new", "active", "price_std", at(480*time.Hour), at(480*time.Hour+month))))
+			// The stale customer is cleaned up in the Dashboard.
+			h.run(stripeEvent("evt_old_customer_deleted", typeCustomerDeleted, at(600*time.Hour), customerObj("cus_old")))
+		}},
+		{name: "the duplicate customer of a double checkout is deleted", play: func(h *harness) {
+			h.linked("acct_d", "cus_1")
+			h.run(stripeEvent("evt_1_created", typeSubscriptionCreated, at(time.Hour),
+				subObj("sub_1", "cus_1", "active", "price_std", at(time.Hour), at(time.Hour+month))))
+			h.run(stripeEvent("evt_co_2", typeCheckoutCompleted, at(time.Hour+time.Minute), checkoutObj("cs_2", "acct_d", "cus_2", "sub_2")))
+			h.run(stripeEvent("evt_2_created", typeSubscriptionCreated, at(time.Hour+time.Minute),
+				subObj("sub_2", "cus_2", "active", "price_std", at(time.Hour+time.Minute), at(time.Hour+time.Minute+month))))
+			// Support deletes the duplicate: Stripe cancels its subscription.
+			h.run(stripeEvent("evt_2_deleted", typeSubscriptionDeleted, at(24*time.Hour),
+				subObj("sub_2", "cus_2", "canceled", "price_std", at(time.Hour+time.Minute), at(time.Hour+time.Minute+month))))
+			h.run(stripeEvent("evt_2_customer_deleted", typeCustomerDeleted, at(24*time.Hour), customerObj("cus_2")))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			tt.play(h)
+			wantState(t, h.getAccount("acct_d"), playback.StatusActive, "standard")
+		})
+	}
+}
+
 func TestUnlinkedCustomer(t *testing.T) {
 	t.Parallel()
 	t.Run("waits for its checkout", func(t *testing.T) {

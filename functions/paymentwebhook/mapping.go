@@ -41,8 +41,8 @@ import (
 //     thus ordered by previous_attributes.status, whatever arrives first.
 //  4. A cancellation read from Stripe is final: nothing that is not a read
 //     cancellation replaces it. A cancellation inferred from customer.deleted
-//     replaces live states not newer than the deletion, and yields to a
-//     read one.
+//     replaces live states of that customer's subscriptions not newer than
+//     the deletion, and yields to a read one.
 //
 // Ordering fields are plain integers and strings (Clock, Snapshots), so
 // every store keeps them exactly.
@@ -105,8 +105,9 @@ func (s *Server) planFor(priceIDs ...string) string {
 
 // snapshot is one event's (or one API read's) view of a subscription.
 type snapshot struct {
-	subID string
-	clock int64 // Stripe's second
+	subID    string
+	customer string // the subscription's customer, "" if unknown
+	clock    int64  // Stripe's second
 	playback.SubscriptionSnapshot
 }
 
@@ -123,7 +124,7 @@ func (s *Server) fromSubscription(sub stripeSubscription, eventID string, clock 
 		return snapshot{}, playback.Errorf(playback.CodeInvalid, "subscription_id", "subscription without id")
 	}
 	start, end := sub.period()
-	snap := snapshot{subID: sub.ID, clock: clock, SubscriptionSnapshot: playback.SubscriptionSnapshot{
+	snap := snapshot{subID: sub.ID, customer: string(sub.Customer), clock: clock, SubscriptionSnapshot: playback.SubscriptionSnapshot{
 		Event: eventID, Status: status, PlanID: s.planFor(sub.priceIDs()...), CurrentPeriodEnd: unixOrZero(end),
 		Place: place, Attrs: attrsOf(sub), Prev: prev}}
 	if status == playback.StatusPastDue {
@@ -327,7 +328,7 @@ func merge(a *playback.Account, in snapshot, derived bool) bool {
 			cur = &a.Subscriptions[i]
 		}
 	}
-	next := playback.Subscription{ID: in.subID, Clock: in.clock, Derived: derived,
+	next := playback.Subscription{ID: in.subID, Customer: in.customer, Clock: in.clock, Derived: derived,
 		Snapshots: []playback.SubscriptionSnapshot{in.SubscriptionSnapshot}}
 	if cur != nil {
 		inTier, curTier := tier(in.Status, derived), tier(cur.Status, cur.Derived)
@@ -348,6 +349,9 @@ func merge(a *playback.Account, in snapshot, derived bool) bool {
 	next.Status, next.PlanID, next.CurrentPeriodEnd, next.PastDueSince =
 		last.Status, last.PlanID, last.CurrentPeriodEnd, last.PastDueSince
 	if cur != nil {
+		if next.Customer == "" {
+			next.Customer = cur.Customer
+		}
 		if next.PlanID == "" {
 			next.PlanID = cur.PlanID // a price no plan maps: keep the plan
 		}

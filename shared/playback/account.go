@@ -69,6 +69,9 @@ type Subscription struct {
 	// Derived marks a cancellation inferred (from the customer's deletion)
 	// rather than read from the subscription itself.
 	Derived bool `json:"derived,omitempty"`
+	// Customer is the provider's customer the subscription bills, "" when
+	// not known (a subscription stored before it was kept).
+	Customer string `json:"customer,omitempty"`
 }
 
 // SubscriptionSnapshot is one provider event's view of a subscription.
