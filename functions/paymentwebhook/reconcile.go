@@ -84,7 +84,8 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 			r.woken = map[string]bool{}
 		}
 		r.woken[c] = true
-		r.s.wakeParked(ctx, c)
+		// A failed wake is logged; the next run wakes again.
+		_ = r.s.wakeParked(ctx, c)
 	}
 	// The listing is state as of asOf: a snapshot of that second, which
 	// events of later seconds supersede and events of the same second are
