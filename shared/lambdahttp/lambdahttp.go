@@ -147,7 +147,11 @@ func (w *responseWriter) WriteHeader(status int) {
 
 func (w *responseWriter) Write(p []byte) (int, error) {
 	w.WriteHeader(http.StatusOK)
-	if _, set := w.sent["Content-Type"]; !set && w.body.Len() == 0 && len(p) > 0 {
+	if w.status == http.StatusNoContent || w.status == http.StatusNotModified {
+		return 0, http.ErrBodyNotAllowed // as net/http: nothing to send, nothing to sniff
+	}
+	// Nor does net/http sniff a content-coded body (golang.org/issue/31753).
+	if _, set := w.sent["Content-Type"]; !set && w.sent.Get("Content-Encoding") == "" && w.body.Len() == 0 && len(p) > 0 {
 		w.sent.Set("Content-Type", http.DetectContentType(p))
 	}
 	return w.body.Write(p)
@@ -155,6 +159,16 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 
 func (w *responseWriter) response(method string) events.APIGatewayV2HTTPResponse {
 	w.WriteHeader(http.StatusOK)
+	// What net/http leaves out of a response without a body (RFC 9110
+	// 8.6: no Content-Length on a 204; a 304 describes no representation).
+	switch w.status {
+	case http.StatusNotModified:
+		delete(w.sent, "Content-Type")
+		fallthrough
+	case http.StatusNoContent:
+		delete(w.sent, "Content-Length")
+		delete(w.sent, "Transfer-Encoding")
+	}
 	resp := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: make(map[string]string, len(w.sent))}
 	for name, values := range w.sent {
 		if len(values) == 0 {

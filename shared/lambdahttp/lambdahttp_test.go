@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -258,6 +260,66 @@ func TestResponses(t *testing.T) {
 			}
 			if strings.Join(resp.Cookies, "|") != strings.Join(tc.wantCookies, "|") {
 				t.Fatalf("cookies = %q, want %q", resp.Cookies, tc.wantCookies)
+			}
+		})
+	}
+}
+
+// TestHeadersAsNetHTTPSendsThem holds the recorded response to what a
+// net/http server sends for the same handler: no Content-Length on a 204
+// or 304 (RFC 9110 8.6), no Content-Type on a 304, no sniffed Content-Type
+// for a body that cannot be sent or that is content-coded. Only Date and,
+// where a body is allowed, Content-Length (API Gateway sets it from the
+// body) are left out of the comparison.
+func TestHeadersAsNetHTTPSendsThem(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+	}{
+		{"204 written to", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNoContent)
+			_, _ = w.Write([]byte("no body on a 204"))
+		}},
+		{"204 with a Content-Length", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusNoContent)
+		}},
+		{"304 with representation headers", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", "7")
+			w.Header().Set("ETag", `"v1"`)
+			w.WriteHeader(http.StatusNotModified)
+		}},
+		{"content-coded body without a Content-Type", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "gzip")
+			_, _ = w.Write([]byte("\x1f\x8b\x08\x00 pretend-gzip"))
+		}},
+		{"plain body is sniffed alike", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte("<html><body>hi</body></html>"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+			resp, err := client.Get(srv.URL + "/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			want := map[string]string{}
+			for name, values := range resp.Header {
+				if name == "Date" || name == "Content-Length" && resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotModified {
+					continue
+				}
+				want[name] = strings.Join(values, ",")
+			}
+			got := invoke(t, tc.handler, payload("GET", "/x", "", "", false, "192.0.2.1", nil, nil))
+			if got.StatusCode != resp.StatusCode || !maps.Equal(got.Headers, want) {
+				t.Fatalf("lambda answered %d %v; net/http sends %d %v", got.StatusCode, got.Headers, resp.StatusCode, want)
 			}
 		})
 	}
