@@ -132,7 +132,10 @@ func (c *CORS) Handler(mux *http.ServeMux, next http.Handler) http.Handler {
 		}
 		if reqMethod := r.Header.Get("Access-Control-Request-Method"); r.Method == http.MethodOptions && reqMethod != "" {
 			methods := browserMethods(mux, r)
-			if !slices.Contains(methods, reqMethod) {
+			// HEAD is CORS-safelisted, so it needs no listing, but its
+			// preflight (sent for its headers) must still succeed where a
+			// GET route serves it.
+			if !slices.Contains(methods, reqMethod) && (reqMethod != http.MethodHead || !slices.Contains(methods, http.MethodGet)) {
 				// No such browser-facing route: the mux's 404/405, and
 				// without CORS headers the browser stops there.
 				next.ServeHTTP(w, r)

@@ -69,6 +69,10 @@ func TestCORS(t *testing.T) {
 			"Access-Control-Allow-Origin": "https://app.example", "Access-Control-Expose-Headers": "Retry-After, X-Request-Id", "Retry-After": "1"}},
 		{"the mux's 405 carries the header", "https://app.example", "GET", "/v1/play", "https://app.example", "", 405, map[string]string{
 			"Access-Control-Allow-Origin": "https://app.example", "Allow": "POST"}},
+		{"preflight for HEAD of a GET route", "https://app.example", "OPTIONS", "/v1/sessions", "https://app.example", "HEAD", 204, map[string]string{
+			"Access-Control-Allow-Origin": "https://app.example", "Access-Control-Allow-Headers": allowHeaders}},
+		{"preflight for HEAD where no GET route is", "https://app.example", "OPTIONS", "/v1/play", "https://app.example", "HEAD", 405, map[string]string{
+			"Access-Control-Allow-Origin": ""}},
 		{"preflight for a method the path lacks is the mux's 405", "https://app.example", "OPTIONS", "/v1/play", "https://app.example", "PUT", 405, map[string]string{
 			"Access-Control-Allow-Origin": ""}},
 		{"non-CORS request unchanged", "https://app.example", "POST", "/v1/play", "", "", 200, map[string]string{
