@@ -237,7 +237,11 @@ func objectName(path string) (string, bool) {
 // allowCORS lets a player page on another origin fetch with credentials
 // (cookies), as a CDN configured for web players does: the origin named,
 // never "*", which browsers refuse together with credentials.
+//
+// The answer depends on Origin, so every response says so, with Origin or
+// without: a cached copy made without it must not serve a player's page.
 func allowCORS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Add("Vary", "Origin")
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return
@@ -245,7 +249,6 @@ func allowCORS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", origin)
 	w.Header().Set("Access-Control-Allow-Credentials", "true")
 	w.Header().Set("Access-Control-Expose-Headers", corsExposeHeaders)
-	w.Header().Add("Vary", "Origin")
 }
 
 // recorder keeps the status and size of a response for the access log.

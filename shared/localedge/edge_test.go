@@ -680,6 +680,25 @@ func TestCORS(t *testing.T) {
 			t.Errorf("%d %v", resp.StatusCode, resp.Header)
 		}
 	})
+	// The answer differs by Origin and the segment is cacheable, so a
+	// response to a request without one says so too (the Fetch standard's
+	// "CORS protocol and HTTP caches"): else the browser's cache serves a
+	// page's player the copy without Access-Control-Allow-Origin.
+	t.Run("GET without Origin varies on it", func(t *testing.T) {
+		r, _ := http.NewRequest(http.MethodGet, seg, nil)
+		for _, c := range httpx.Cookies(acc.Cookies) {
+			r.AddCookie(c)
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "" ||
+			!slices.Contains(resp.Header.Values("Vary"), "Origin") {
+			t.Errorf("%d %v", resp.StatusCode, resp.Header)
+		}
+	})
 	// A signed Cloud CDN request must be GET or HEAD (docCDNSignedURLs), and
 	// a preflight keeps the URL's query: Cloud CDN refuses it.
 	t.Run("preflight of a query-signed Cloud CDN URL", func(t *testing.T) {
