@@ -278,6 +278,9 @@ func (f *File) check() []Problem {
 				add(fmt.Sprintf("/titles/%d/windows/%d/end", i, j), "end %s is not after start %s", w.End.Format(time.RFC3339), w.Start.Format(time.RFC3339))
 			}
 		}
+		if err := t.ValidateRenditions(); err != nil {
+			add(fmt.Sprintf("/titles/%d/renditions", i), "%s", playback.AsError(err).Message)
+		}
 	}
 	for i, e := range f.Edges {
 		dup("edge", "edges", i, e.ID)
