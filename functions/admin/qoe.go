@@ -58,6 +58,10 @@ func (s *Server) qoe(w http.ResponseWriter, r *http.Request, _ auth.Identity) er
 		if h := to.Truncate(time.Hour); !h.Equal(to) {
 			to = h.Add(time.Hour)
 		}
+		if to.Year() > 9999 {
+			// RFC 3339 (and so the answer's JSON) has four-digit years.
+			return bad("to", "to taken up to its hour must be before year 10000, got %q", v)
+		}
 	}
 	from := to.Add(-DefaultQoERange)
 	if v := q.Get("from"); v != "" {
