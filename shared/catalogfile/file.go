@@ -259,6 +259,12 @@ func (f *File) check() []Problem {
 	}
 	ids := map[string]map[string]int{}
 	dup := func(kind, section string, i int, id string) {
+		if !playback.ValidRecordID(id) {
+			// The schema's id pattern lets "." and ".." through; the
+			// stores refuse them, after the sets before them are written.
+			add(fmt.Sprintf("/%s/%d/id", section, i), "%s id %q names no record", kind, id)
+			return
+		}
 		if ids[kind] == nil {
 			ids[kind] = map[string]int{}
 		}
