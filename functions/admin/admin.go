@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -409,7 +410,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, who auth.Identit
 	if err := s.afterWrite(r.Context(), kind, doc); err != nil {
 		return err
 	}
-	w.Header().Set("Location", r.URL.Path+"/"+id)
+	w.Header().Set("Location", r.URL.Path+"/"+url.PathEscape(id))
 	writeRecord(w, http.StatusCreated, rec.Version, rec.Doc)
 	return nil
 }

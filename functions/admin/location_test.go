@@ -1,0 +1,42 @@
+package admin_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/playplane/playplane/shared/auth"
+)
+
+// TestCreateLocationNamesTheRecord: the Location of a created record is
+// the URL its GET answers at, whatever printable characters its id holds
+// ('?' would start a query, '%' an escape).
+func TestCreateLocationNamesTheRecord(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, id, want string
+	}{
+		{name: "question mark", id: "a?b", want: "/v1/admin/titles/a%3Fb"},
+		{name: "percent", id: "x%41", want: "/v1/admin/titles/x%2541"},
+		{name: "plain", id: "bbb", want: "/v1/admin/titles/bbb"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, auth.DefaultAdminClaim)
+			body := `{"id":` + strconv.Quote(tc.id) + `,"name":"T","asset_path":"/titles/t/","manifest":"master.m3u8"}`
+			created := h.mustDo("POST", "/v1/admin/titles", "", body, http.StatusCreated)
+			loc := created.header.Get("Location")
+			if loc != tc.want {
+				t.Fatalf("Location %q, want %q", loc, tc.want)
+			}
+			got := h.mustDo("GET", loc, "", "", http.StatusOK)
+			var title struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(got.body, &title); err != nil || title.ID != tc.id {
+				t.Fatalf("GET %s answered id %q (%v), want %q", loc, title.ID, err, tc.id)
+			}
+		})
+	}
+}
