@@ -195,8 +195,13 @@ func ifMatch(r *http.Request) (string, error) {
 	case strings.HasPrefix(v, "W/"):
 		return "", playback.Errorf(playback.CodeInvalid, "if_match_invalid", "If-Match needs a strong ETag, got %s", v)
 	}
-	u, err := strconv.Unquote(v)
-	if err != nil || u == "" || strings.ContainsAny(u, `",`) {
+	// The tag is what is between the quotes, as written (RFC 9110 section
+	// 8.8.3: no escapes), of visible characters other than '"'.
+	u, ok := strings.CutPrefix(v, `"`)
+	if ok {
+		u, ok = strings.CutSuffix(u, `"`)
+	}
+	if !ok || u == "" || strings.ContainsFunc(u, func(r rune) bool { return r <= ' ' || r == '"' || r == ',' || r == 0x7f }) {
 		return "", playback.Errorf(playback.CodeInvalid, "if_match_invalid", "If-Match must be one quoted ETag as GET returned it, got %s", v)
 	}
 	return u, nil
