@@ -719,7 +719,7 @@ func (s *Server) linkCustomer(w http.ResponseWriter, r *http.Request, who auth.I
 	if err := httpx.DecodeJSON(r, &body, s.cfg.MaxBody); err != nil {
 		return err
 	}
-	if body.CustomerID == "" || len(body.CustomerID) > 256 || strings.ContainsAny(body.CustomerID, "|#/ ") {
+	if !catalogfile.ValidCustomerID(body.CustomerID) {
 		return invalid("customer link", []catalogfile.Problem{problem("/customer_id", "customer_id must be 1-256 bytes without '|', '#', '/' or spaces")})
 	}
 	rec, err := s.modify(r, who, id, func(a *playback.Account) bool {

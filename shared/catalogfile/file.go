@@ -108,6 +108,13 @@ func AccountOf(a playback.Account) Account {
 		ParentalCap: a.ParentalCap, CustomerID: a.CustomerID, Suspended: a.Suspended}
 }
 
+// ValidCustomerID reports whether id can name an account's payment
+// customer: 1-256 bytes without '|', '#', '/' or spaces, so that every
+// store can key the customer's link to the account by it.
+func ValidCustomerID(id string) bool {
+	return id != "" && len(id) <= 256 && !strings.ContainsAny(id, "|#/ ")
+}
+
 // Problem is one thing wrong with a file: where (line, when the file is
 // text the parser can place it, and the JSON pointer of the field) and
 // what.
@@ -296,6 +303,9 @@ func (f *File) check() []Problem {
 	}
 	for i, a := range f.Accounts {
 		dup("account", "accounts", i, a.ID)
+		if a.CustomerID != "" && !ValidCustomerID(a.CustomerID) {
+			add(fmt.Sprintf("/accounts/%d/customer_id", i), "customer_id must be 1-256 bytes without '|', '#', '/' or spaces")
+		}
 	}
 	if len(f.CoverageZones) > 0 {
 		if _, err := steering.ParseCoverageZones(f.CoverageZones); err != nil {

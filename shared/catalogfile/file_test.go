@@ -116,6 +116,8 @@ func TestParseNamesLineAndField(t *testing.T) {
 			wantIn: []string{"/titles/1/id", `"."`}},
 		{name: "plan id dot dot", file: "c.json", data: strings.Replace(goodJSON, `"id": "premium"`, `"id": ".."`, 1), wantLine: 4,
 			wantIn: []string{"/plans/1/id", `".."`}},
+		{name: "customer id with a slash", file: "c.json", data: strings.Replace(goodJSON, `"customer_id": "cus_a"`, `"customer_id": "cus/a"`, 1), wantLine: 16,
+			wantIn: []string{"/accounts/0/customer_id"}},
 		{name: "window backwards", file: "c.json", data: strings.Replace(goodJSON, `"2030-01-01T00:00:00Z"`, `"2020-01-01T00:00:00Z"`, 1), wantLine: 8,
 			wantIn: []string{"/titles/0/windows/0/end", "not after"}},
 		{name: "rendition path twice", file: "c.json", data: strings.Replace(goodJSON, `"manifest": "master.m3u8"}`,
