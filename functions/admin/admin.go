@@ -801,7 +801,7 @@ func (s *Server) putZones(w http.ResponseWriter, r *http.Request, who auth.Ident
 	var ifVersion int64
 	if match != "" && match != "*" {
 		n, err := strconv.ParseInt(match, 10, 64)
-		if err != nil || n < 1 {
+		if err != nil || n < 1 || strconv.FormatInt(n, 10) != match { // the tag as ETag spells it
 			return playback.Errorf(playback.CodeInvalid, "if_match_invalid", "If-Match must be the ETag of a coverage zone version, got %q", match)
 		}
 		ifVersion = n

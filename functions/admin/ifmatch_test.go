@@ -45,3 +45,27 @@ func TestIfMatchComparesTheTagAsWritten(t *testing.T) {
 		})
 	}
 }
+
+// TestZonesIfMatchIsTheVersionAsWritten: a coverage zone file's ETag is
+// its version in plain digits; "+1" or "01" is no version's tag, and a
+// write conditioned on one is refused, not taken as version 1's.
+func TestZonesIfMatchIsTheVersionAsWritten(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, ifMatch string
+		status        int
+	}{
+		{name: "as given", ifMatch: `"1"`, status: http.StatusCreated},
+		{name: "plus sign", ifMatch: `"+1"`, status: http.StatusBadRequest},
+		{name: "leading zero", ifMatch: `"01"`, status: http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, auth.DefaultAdminClaim)
+			h.mustDo("PUT", "/v1/admin/coverage-zones", "", zonesGood, http.StatusCreated)
+			if r := h.do("PUT", "/v1/admin/coverage-zones", h.admin, tc.ifMatch, zonesGood2); r.status != tc.status {
+				t.Fatalf("If-Match %s over ETag \"1\": status %d, want %d: %s", tc.ifMatch, r.status, tc.status, r.body)
+			}
+		})
+	}
+}
