@@ -466,6 +466,17 @@ func yamlValue(n *yaml.Node) (any, error) {
 			return n.Value, nil
 		case "!!null":
 			return nil, nil
+		case "!!int":
+			// YAML 1.2's core schema reads [-+]?[0-9]+ as a decimal;
+			// yaml.v3 reads a leading 0 as YAML 1.1's octal (016 is 14).
+			if digits := strings.TrimLeft(n.Value, "+-"); len(n.Value)-len(digits) <= 1 && digits != "" &&
+				strings.Trim(digits, "0123456789") == "" {
+				v, err := strconv.ParseInt(n.Value, 10, 64)
+				if err != nil {
+					return nil, fmt.Errorf("line %d: %w", n.Line, err)
+				}
+				return v, nil
+			}
 		}
 		var v any
 		if err := n.Decode(&v); err != nil {

@@ -96,6 +96,32 @@ func TestParseJSONAndYAMLAgree(t *testing.T) {
 	}
 }
 
+// TestYAMLDecimalsWithLeadingZeros: a YAML integer written with leading
+// zeros is the decimal it reads as (YAML 1.2's core schema), not YAML
+// 1.1's octal: "rating: 012" is 12, as a YAML 1.2 editor shows it, not 10.
+func TestYAMLDecimalsWithLeadingZeros(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, from, to string
+		rating, cap    int
+	}{
+		{name: "rating 012", from: "rating: 12", to: "rating: 012", rating: 12},
+		{name: "rating 016", from: "rating: 12", to: "rating: 016", rating: 16},
+		{name: "parental cap 016", from: "customer_id: cus_a}", to: "customer_id: cus_a, parental_cap: 016}", rating: 12, cap: 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f, err := Parse("c.yaml", []byte(strings.Replace(goodYAML, tc.from, tc.to, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Titles[1].Rating != tc.rating || f.Accounts[0].ParentalCap != tc.cap {
+				t.Fatalf("rating %d, parental cap %d; want %d, %d", f.Titles[1].Rating, f.Accounts[0].ParentalCap, tc.rating, tc.cap)
+			}
+		})
+	}
+}
+
 func TestParseNamesLineAndField(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
