@@ -151,7 +151,11 @@ func Seed(ctx context.Context, s Store, edgeBaseURL string, now time.Time) error
 // SeedOn is Seed with the edges of EdgesOn(cdnBases).
 func SeedOn(ctx context.Context, s Store, cdnBases map[string]string, now time.Time) error {
 	for _, p := range Plans {
-		if err := s.PutPlan(ctx, p); err != nil {
+		if _, err := s.GetPlan(ctx, p.ID); playback.IsCode(err, playback.CodeNotFound) {
+			if err := s.PutPlan(ctx, p); err != nil {
+				return fmt.Errorf("demo.Seed: plan %s: %w", p.ID, err)
+			}
+		} else if err != nil {
 			return fmt.Errorf("demo.Seed: plan %s: %w", p.ID, err)
 		}
 	}

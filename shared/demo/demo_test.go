@@ -1,0 +1,53 @@
+package demo_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/demo"
+)
+
+// TestSeedLeavesWhatExists: seeding again (every local start) keeps what
+// an operator changed since (a plan's limits, an account's settings), as
+// Seed promises; only what is missing is written.
+func TestSeedLeavesWhatExists(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	if err := demo.Seed(ctx, s, "http://127.0.0.1:8080", now); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := s.GetPlan(ctx, "standard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.MaxStreams = 3
+	if err := s.PutPlan(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	acct, err := s.GetAccount(ctx, demo.AccountFamily)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct.ParentalCap = 12
+	if err := s.PutAccount(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.Seed(ctx, s, "http://127.0.0.1:8080", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.GetPlan(ctx, "standard"); err != nil || p.MaxStreams != 3 {
+		t.Errorf("plan after a second seed: %+v (%v), want max streams 3", p, err)
+	}
+	if a, err := s.GetAccount(ctx, demo.AccountFamily); err != nil || a.ParentalCap != 12 {
+		t.Errorf("account after a second seed: parental cap %d (%v), want 12", a.ParentalCap, err)
+	}
+}
