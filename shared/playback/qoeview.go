@@ -268,11 +268,12 @@ func (v *QoEView) Apply(r QoEReport) []string {
 	}
 	v.Stopped = v.Stopped || r.Stopped
 	v.Failed = v.Failed || r.Failed
-	if len(reasons) > 0 {
-		v.Corrections++
-	}
 	if !r.DeviceTime.After(v.DeviceTime) {
 		return reasons
+	}
+	if len(reasons) > 0 {
+		// Counted once per report: a replay is not newer and stops above.
+		v.Corrections++
 	}
 	v.DeviceTime, v.UpdatedAt = r.DeviceTime.UTC(), r.ReceivedAt.UTC()
 	v.Reports++

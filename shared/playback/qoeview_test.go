@@ -133,6 +133,22 @@ func TestQoEViewApplySequence(t *testing.T) {
 	}
 }
 
+// TestQoEViewReplayOfACorrectedReport: a report the bounds corrected,
+// delivered again (the bus delivers at least once), changes nothing
+// either: Apply is idempotent, Corrections included.
+func TestQoEViewReplayOfACorrectedReport(t *testing.T) {
+	t.Parallel()
+	var v playback.QoEView
+	v.Apply(report(5*time.Second, playback.QoE{StartupMS: 1_200, PlayedMS: 3_000, BitrateKbps: 1000}))
+	liar := report(35*time.Second, playback.QoE{PlayedMS: 86_400_000, BitrateKbps: 1000})
+	v.Apply(liar)
+	once := v
+	v.Apply(liar)
+	if v != once {
+		t.Fatalf("replay changed the view: %+v, was %+v", v, once)
+	}
+}
+
 func TestAggregateQoE(t *testing.T) {
 	t.Parallel()
 	view := func(id, cdn string, mutate func(*playback.QoEView)) playback.QoEView {
