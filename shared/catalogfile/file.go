@@ -287,6 +287,15 @@ func (f *File) check() []Problem {
 	for i, t := range f.Titles {
 		dup("title", "titles", i, t.ID)
 		for j, w := range t.Windows {
+			for _, b := range []struct {
+				name string
+				at   time.Time
+			}{{"start", w.Start}, {"end", w.End}} {
+				// Stored as RFC 3339 in UTC, which has four-digit years.
+				if y := b.at.UTC().Year(); y < 0 || y > 9999 {
+					add(fmt.Sprintf("/titles/%d/windows/%d/%s", i, j, b.name), "%s %s is outside years 0000-9999 in UTC", b.name, b.at.Format(time.RFC3339))
+				}
+			}
 			if !w.End.After(w.Start) {
 				add(fmt.Sprintf("/titles/%d/windows/%d/end", i, j), "end %s is not after start %s", w.End.Format(time.RFC3339), w.Start.Format(time.RFC3339))
 			}

@@ -144,6 +144,8 @@ func TestParseNamesLineAndField(t *testing.T) {
 			wantIn: []string{"/plans/1/id", `".."`}},
 		{name: "customer id with a slash", file: "c.json", data: strings.Replace(goodJSON, `"customer_id": "cus_a"`, `"customer_id": "cus/a"`, 1), wantLine: 16,
 			wantIn: []string{"/accounts/0/customer_id"}},
+		{name: "window end beyond 9999 in UTC", file: "c.json", data: strings.Replace(goodJSON, `"2030-01-01T00:00:00Z"`, `"9999-12-31T23:00:00-05:00"`, 1), wantLine: 8,
+			wantIn: []string{"/titles/0/windows/0/end", "9999"}},
 		{name: "window backwards", file: "c.json", data: strings.Replace(goodJSON, `"2030-01-01T00:00:00Z"`, `"2020-01-01T00:00:00Z"`, 1), wantLine: 8,
 			wantIn: []string{"/titles/0/windows/0/end", "not after"}},
 		{name: "rendition path twice", file: "c.json", data: strings.Replace(goodJSON, `"manifest": "master.m3u8"}`,
