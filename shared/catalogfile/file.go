@@ -310,10 +310,18 @@ func (f *File) check() []Problem {
 			add(fmt.Sprintf("/edges/%d", i), "%s", playback.AsError(err).Message)
 		}
 	}
+	customers := map[string]int{}
 	for i, a := range f.Accounts {
 		dup("account", "accounts", i, a.ID)
-		if a.CustomerID != "" && !ValidCustomerID(a.CustomerID) {
+		switch j, twice := customers[a.CustomerID]; {
+		case a.CustomerID == "":
+		case !ValidCustomerID(a.CustomerID):
 			add(fmt.Sprintf("/accounts/%d/customer_id", i), "customer_id must be 1-256 bytes without '|', '#', '/' or spaces")
+		case twice:
+			// A customer is linked to one account: the last would win.
+			add(fmt.Sprintf("/accounts/%d/customer_id", i), "customer %q is also /accounts/%d's", a.CustomerID, j)
+		default:
+			customers[a.CustomerID] = i
 		}
 	}
 	if len(f.CoverageZones) > 0 {
