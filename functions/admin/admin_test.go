@@ -347,6 +347,8 @@ func TestValidationNamesTheField(t *testing.T) {
 			body: `{"id":"t","name":"T","asset_path":"/t/","manifest":"m.m3u8","renditions":[
 				{"path":"hd","quality":"HD","bandwidth":1,"width":1,"height":1,"codecs":"c"},{"path":"hd","quality":"SD","bandwidth":1,"width":1,"height":1,"codecs":"c"}]}`,
 			pointers: []string{"/renditions"}},
+		{name: "title asset path of another title", coll: "titles", status: http.StatusUnprocessableEntity,
+			body: `{"id":"t","name":"T","asset_path":"/titles/u/","manifest":"m.m3u8"}`, pointers: []string{"/asset_path"}},
 		{name: "edge url and latitude", coll: "edges", status: http.StatusUnprocessableEntity,
 			body: `{"id":"e","cdn":"local","base_url":"ftp://x","lat":91,"lon":0,"weight":-1}`, pointers: []string{"/base_url", "/lat", "/weight"}},
 		{name: "account plan missing", coll: "accounts", status: http.StatusUnprocessableEntity,

@@ -524,33 +524,16 @@ func (s *Server) expiry(sess playback.Session, claims auth.PlaybackClaims, now t
 	return exp
 }
 
-// titlePaths returns the title's path prefix and manifest path, refusing a
-// catalogue entry whose prefix could reach other titles: it must be a
-// canonical path (no dot segments, escapes or wildcards, see
-// playback.SignablePath) whose last segment is the title's id, so "/",
-// "/titles/" or another title's folder never become a signed scope.
+// titlePaths returns the title's path prefix and manifest path
+// (playback.Title.MediaPaths). Catalogue writes refuse a title whose
+// paths could reach other titles; one that is stored anyway (written
+// before that rule, or straight into the store) is the operator's fault,
+// not the caller's: 500 title_not_signable.
 func titlePaths(t playback.Title) (prefix, manifest string, err error) {
-	bad := func(format string, args ...any) error {
-		return &playback.Error{Code: playback.CodeInternal, Reason: "title_not_signable",
-			Err: fmt.Errorf("signurl: title %q: "+format, append([]any{t.ID}, args...)...)}
-	}
-	prefix = t.AssetPath
-	if len(prefix) < 3 || prefix[0] != '/' || prefix[len(prefix)-1] != '/' {
-		return "", "", bad("asset path %q must be /.../<id>/", prefix)
-	}
-	if err := playback.SignablePath(prefix); err != nil {
-		return "", "", bad("asset path: %w", err)
-	}
-	trimmed := prefix[:len(prefix)-1]
-	if last := trimmed[strings.LastIndexByte(trimmed, '/')+1:]; last != t.ID {
-		return "", "", bad("asset path %q does not end in the title's own folder", prefix)
-	}
-	if t.Manifest == "" || strings.HasPrefix(t.Manifest, "/") || strings.HasSuffix(t.Manifest, "/") {
-		return "", "", bad("manifest %q must be a file under the asset path", t.Manifest)
-	}
-	manifest = prefix + t.Manifest
-	if err := playback.SignablePath(manifest); err != nil {
-		return "", "", bad("manifest: %w", err)
+	prefix, manifest, err = t.MediaPaths()
+	if err != nil {
+		return "", "", &playback.Error{Code: playback.CodeInternal, Reason: "title_not_signable",
+			Err: fmt.Errorf("signurl: %s", playback.AsError(err).Message)}
 	}
 	return prefix, manifest, nil
 }

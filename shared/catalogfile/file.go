@@ -303,6 +303,10 @@ func (f *File) check() []Problem {
 		if err := t.ValidateRenditions(); err != nil {
 			add(fmt.Sprintf("/titles/%d/renditions", i), "%s", playback.AsError(err).Message)
 		}
+		if _, _, err := t.MediaPaths(); err != nil {
+			e := playback.AsError(err)
+			add(fmt.Sprintf("/titles/%d/%s", i, e.Reason), "%s", e.Message)
+		}
 	}
 	for i, e := range f.Edges {
 		dup("edge", "edges", i, e.ID)

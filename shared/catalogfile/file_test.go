@@ -154,6 +154,15 @@ func TestParseNamesLineAndField(t *testing.T) {
 		{name: "rendition path twice", file: "c.json", data: strings.Replace(goodJSON, `"manifest": "master.m3u8"}`,
 			`"manifest": "master.m3u8", "renditions": [{"path": "hd", "quality": "HD", "bandwidth": 3000000, "width": 1280, "height": 720, "codecs": "avc1.4d401f"}, {"path": "hd", "quality": "SD", "bandwidth": 800000, "width": 640, "height": 360, "codecs": "avc1.42c01e"}]}`, 1),
 			wantLine: 9, wantIn: []string{"/titles/1/renditions", "distinct"}},
+		// Signed URLs are scoped to a title's asset path: one that could
+		// reach another title's media, or a manifest outside it, would
+		// import and then fail every play's grant (500 title_not_signable).
+		{name: "asset path of another title", file: "c.json", data: strings.Replace(goodJSON, `"asset_path": "/titles/sintel/"`, `"asset_path": "/titles/bbb/"`, 1),
+			wantLine: 9, wantIn: []string{"/titles/1/asset_path", "own folder"}},
+		{name: "asset path with a dot segment", file: "c.json", data: strings.Replace(goodJSON, `"asset_path": "/titles/sintel/"`, `"asset_path": "/titles/../sintel/"`, 1),
+			wantLine: 9, wantIn: []string{"/titles/1/asset_path"}},
+		{name: "manifest outside the asset path", file: "c.json", data: strings.Replace(goodJSON, `"manifest": "master.m3u8"}`, `"manifest": "../bbb/master.m3u8"}`, 1),
+			wantLine: 9, wantIn: []string{"/titles/1/manifest"}},
 		{name: "bad coverage zone", file: "c.json", data: strings.Replace(goodJSON, `10.0.0.0/8`, `10.0.0.0/99`, 1), wantLine: 14,
 			wantIn: []string{"/coverage_zones", "10.0.0.0/99"}},
 		{name: "yaml field", file: "c.yaml", data: strings.Replace(goodYAML, "rating: 12", "rating: -3", 1), wantLine: 12,

@@ -1,5 +1,7 @@
 package playback
 
+import "strings"
+
 // Rendition is one encoding of a title's ladder, stored under
 // Title.AssetPath + Path + "/" (its media playlist, init segment and
 // segments). The same CMAF renditions serve HLS and DASH.
@@ -68,4 +70,33 @@ func containsSlash(s string) bool {
 		}
 	}
 	return false
+}
+
+// MediaPaths returns the title's signed scope (its asset path) and its
+// manifest's path, refusing an entry whose scope could reach other titles:
+// the asset path must be canonical (SignablePath: no dot segments, escapes
+// or wildcards) and end in the title's own folder, so "/", "/titles/" or
+// another title's folder never become a signed scope; the manifest is a
+// file under it. Catalogue writes refuse such a title, so a title that
+// imported can be signed.
+func (t Title) MediaPaths() (prefix, manifest string, err error) {
+	prefix = t.AssetPath
+	if len(prefix) < 3 || prefix[0] != '/' || prefix[len(prefix)-1] != '/' {
+		return "", "", Errorf(CodeInvalid, "asset_path", "title %q: asset path %q must be /.../%s/", t.ID, prefix, t.ID)
+	}
+	if err := SignablePath(prefix); err != nil {
+		return "", "", Errorf(CodeInvalid, "asset_path", "title %q: asset path: %v", t.ID, err)
+	}
+	trimmed := prefix[:len(prefix)-1]
+	if last := trimmed[strings.LastIndexByte(trimmed, '/')+1:]; last != t.ID {
+		return "", "", Errorf(CodeInvalid, "asset_path", "title %q: asset path %q does not end in the title's own folder", t.ID, prefix)
+	}
+	if t.Manifest == "" || strings.HasPrefix(t.Manifest, "/") || strings.HasSuffix(t.Manifest, "/") {
+		return "", "", Errorf(CodeInvalid, "manifest", "title %q: manifest %q must be a file under the asset path", t.ID, t.Manifest)
+	}
+	manifest = prefix + t.Manifest
+	if err := SignablePath(manifest); err != nil {
+		return "", "", Errorf(CodeInvalid, "manifest", "title %q: manifest: %v", t.ID, err)
+	}
+	return prefix, manifest, nil
 }
