@@ -168,8 +168,10 @@ func (j *Journal) replay() error {
 			break // the end, or a torn header
 		}
 		n := binary.LittleEndian.Uint32(hdr[:4])
-		if n > maxRecord {
-			break // a torn header's length: no record is this large
+		if n == 0 || n > maxRecord {
+			// A torn header's length: no record is empty (its CRC, 0, is
+			// what a zeroed tail holds) or this large.
+			break
 		}
 		payload := make([]byte, n)
 		if _, err := io.ReadFull(r, payload); err != nil || crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
