@@ -1,6 +1,8 @@
 package pubsub
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -27,14 +29,6 @@ func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*p
 	if _, own := m.Attributes[playback.TraceParentAttribute]; own || m.Trace.IsValid() {
 		carrier = nil
 	}
-	for name, value := range carrier {
-		// The publish's trace metadata is best effort: a tracestate or
-		// baggage longer than Pub/Sub takes (a caller's baggage header
-		// may be 8 KB) is left out rather than fail the message.
-		if validAttribute(name, value) == nil {
-			out.Attributes[name] = value
-		}
-	}
 	if m.Trace.IsValid() {
 		out.Attributes[playback.TraceParentAttribute] = m.Trace.TraceParent()
 	}
@@ -59,6 +53,15 @@ func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*p
 	case len(m.OrderingKey) > maxOrderingKeyLen || !utf8.ValidString(m.OrderingKey):
 		return nil, 0, playback.Errorf(playback.CodeInvalid, "ordering_key_invalid", "ordering key must be UTF-8 of at most %d bytes", maxOrderingKeyLen)
 	}
+	// The publish's trace metadata is best effort: it takes the attribute
+	// slots the message leaves free, the traceparent first, and what
+	// Pub/Sub would refuse (a caller's baggage header may be 8 KB) is left
+	// out rather than fail the message.
+	for _, name := range carrierOrder(carrier) {
+		if _, taken := out.Attributes[name]; !taken && len(out.Attributes) < maxAttributes && validAttribute(name, carrier[name]) == nil {
+			out.Attributes[name] = carrier[name]
+		}
+	}
 	// A message must fit one publish request with the topic's name and
 	// the request's own framing.
 	size := proto.Size(out)
@@ -71,6 +74,15 @@ func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*p
 	// reads it once Publish has returned (playback.Publisher). Attributes
 	// are a new map already.
 	return out, size, nil
+}
+
+// carrierOrder is the names of carrier, the traceparent first.
+func carrierOrder(carrier map[string]string) []string {
+	names := slices.Sorted(maps.Keys(carrier))
+	if i := slices.Index(names, playback.TraceParentAttribute); i > 0 {
+		names = slices.Insert(slices.Delete(names, i, i+1), 0, playback.TraceParentAttribute)
+	}
+	return names
 }
 
 // validAttribute applies Pub/Sub's attribute rules and keeps the adapter's

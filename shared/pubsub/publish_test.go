@@ -419,3 +419,61 @@ func TestByKeyKeepsEachSizeWithItsMessage(t *testing.T) {
 		t.Fatalf("byKey order %q, want %q", got, want)
 	}
 }
+
+// TestTraceMetadataNeverFailsAMessage: the publish's carrier takes the
+// attribute slots the message leaves free, never one it needs: a message
+// Pub/Sub takes untraced (100 attributes with the adapter's id) is taken
+// traced, without the trace metadata that does not fit.
+func TestTraceMetadataNeverFailsAMessage(t *testing.T) {
+	t.Parallel()
+	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	carrier := map[string]string{"traceparent": traceparent, "tracestate": "k=v", "baggage": "tenant=a"}
+	withAttrs := func(n int) playback.Message {
+		m := playback.Message{ID: "m1", Data: []byte("beat"), Attributes: map[string]string{}}
+		for i := range n {
+			m.Attributes[fmt.Sprint("a", i)] = "v"
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name     string
+		attrs    int      // the message's own, beside the adapter's id
+		wantKept []string // carrier attributes delivered
+	}{
+		{name: "room for all", attrs: 10, wantKept: []string{"traceparent", "tracestate", "baggage"}},
+		{name: "room for one: the traceparent", attrs: maxAttributes - 2, wantKept: []string{"traceparent"}},
+		{name: "no room", attrs: maxAttributes - 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := withAttrs(tc.attrs)
+			if _, _, err := encode(m, nil, 40); err != nil {
+				t.Fatalf("untraced: %v", err)
+			}
+			out, _, err := encode(m, carrier, 40)
+			if err != nil {
+				t.Fatalf("traced: %v", err)
+			}
+			if len(out.Attributes) > maxAttributes {
+				t.Fatalf("%d attributes", len(out.Attributes))
+			}
+			for name := range m.Attributes {
+				if out.Attributes[name] != "v" {
+					t.Fatalf("attribute %s lost", name)
+				}
+			}
+			var kept []string
+			for _, name := range []string{"traceparent", "tracestate", "baggage"} {
+				if v, ok := out.Attributes[name]; ok {
+					if v != carrier[name] {
+						t.Fatalf("%s = %q", name, v)
+					}
+					kept = append(kept, name)
+				}
+			}
+			if fmt.Sprint(kept) != fmt.Sprint(tc.wantKept) {
+				t.Fatalf("carrier attributes kept %v, want %v", kept, tc.wantKept)
+			}
+		})
+	}
+}
