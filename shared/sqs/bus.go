@@ -312,7 +312,7 @@ func (b *Bus) publish(ctx context.Context, topic string, msgs []playback.Message
 	carrier := telemetry.Carrier(ctx)
 	entries := make([]outgoing, len(msgs))
 	for i, m := range msgs {
-		out, err := encode(m, carrier)
+		out, err := encode(m, carrier, b.cfg.MaxMessageBytes)
 		if err != nil {
 			return err
 		}

@@ -35,8 +35,9 @@ type outgoing struct {
 }
 
 // encode turns m into an SQS message body and attributes, or explains with
-// CodeInvalid why SQS would refuse it.
-func encode(m playback.Message, carrier map[string]string) (outgoing, error) {
+// CodeInvalid why SQS would refuse it. maxBytes is the message size limit
+// the carrier's attributes must leave it within.
+func encode(m playback.Message, carrier map[string]string, maxBytes int) (outgoing, error) {
 	out := outgoing{attrs: make(map[string]types.MessageAttributeValue, len(m.Attributes)+3)}
 	if len(m.Data) == 0 {
 		// SQS has no empty bodies.
@@ -77,18 +78,31 @@ func encode(m playback.Message, carrier map[string]string) (outgoing, error) {
 		return out, playback.Errorf(playback.CodeInvalid, "attribute_invalid",
 			"message has %d attributes with the adapter's own, SQS allows %d", len(out.attrs), maxAttributes)
 	}
-	// The trace context rides along where the attribute cap leaves room:
-	// a message is never refused for it.
-	for _, name := range slices.Sorted(maps.Keys(carrier)) {
-		if _, taken := out.attrs[name]; !taken && len(out.attrs) < maxAttributes && carrier[name] != "" {
-			out.attrs[name] = stringAttr(carrier[name])
-		}
-	}
 	out.size = len(out.body)
 	for name, v := range out.attrs {
-		out.size += len(name) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
+		out.size += attrSize(name, v)
+	}
+	// The trace context rides along where the attribute cap and the size
+	// limit leave room, the traceparent first: a message is never refused
+	// for it.
+	names := slices.Sorted(maps.Keys(carrier))
+	if i := slices.Index(names, playback.TraceParentAttribute); i > 0 {
+		names = slices.Insert(slices.Delete(names, i, i+1), 0, playback.TraceParentAttribute)
+	}
+	for _, name := range names {
+		v := stringAttr(carrier[name])
+		if _, taken := out.attrs[name]; !taken && len(out.attrs) < maxAttributes && carrier[name] != "" && out.size+attrSize(name, v) <= maxBytes {
+			out.attrs[name] = v
+			out.size += attrSize(name, v)
+		}
 	}
 	return out, nil
+}
+
+// attrSize is what an attribute counts against SQS's size limit: its
+// name, data type and value.
+func attrSize(name string, v types.MessageAttributeValue) int {
+	return len(name) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
 }
 
 func stringAttr(v string) types.MessageAttributeValue {
