@@ -388,6 +388,13 @@ func TestPublishRefusesBadMessagesWholesale(t *testing.T) {
 		{"aws attribute", playback.Message{Data: []byte("x"), Attributes: map[string]string{"AWS.trace": "x"}}, playback.CodeInvalid},
 		{"attribute name", playback.Message{Data: []byte("x"), Attributes: map[string]string{"a b": "x"}}, playback.CodeInvalid},
 		{"too many attributes with the id", playback.Message{ID: "id", OrderingKey: "k", Data: []byte("x"), Attributes: tooMany}, playback.CodeInvalid},
+		// A String attribute's value has the body's restrictions on its
+		// characters (SQS's MessageAttributeValue); the id and the
+		// ordering key travel as such values.
+		{"attribute value control character", playback.Message{Data: []byte("x"), Attributes: map[string]string{"k": "a\x01b"}}, playback.CodeInvalid},
+		{"attribute value not UTF-8", playback.Message{Data: []byte("x"), Attributes: map[string]string{"k": "\xff"}}, playback.CodeInvalid},
+		{"ordering key control character", playback.Message{Data: []byte("x"), OrderingKey: "acct\x00"}, playback.CodeInvalid},
+		{"id not UTF-8", playback.Message{ID: "m\xfe", Data: []byte("x")}, playback.CodeInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := b.Publish(context.Background(), topic, good, tc.bad)

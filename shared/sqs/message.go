@@ -51,6 +51,9 @@ func encode(m playback.Message, carrier map[string]string, maxBytes int) (outgoi
 			// SQS refuses empty attribute values.
 			return out, playback.Errorf(playback.CodeInvalid, "attribute_invalid", "message attribute %q has an empty value", name)
 		}
+		if !validAttributeValue(value) {
+			return out, playback.Errorf(playback.CodeInvalid, "attribute_invalid", "message attribute %q has characters SQS refuses", name)
+		}
 		out.attrs[name] = stringAttr(value)
 	}
 	if _, own := out.attrs[playback.TraceParentAttribute]; own || m.Trace.IsValid() {
@@ -63,9 +66,15 @@ func encode(m playback.Message, carrier map[string]string, maxBytes int) (outgoi
 		}
 	}
 	if m.ID != "" {
+		if !validAttributeValue(m.ID) {
+			return out, playback.Errorf(playback.CodeInvalid, "id_invalid", "message id %q has characters SQS refuses", m.ID)
+		}
 		out.attrs[attrID] = stringAttr(m.ID)
 	}
 	if m.OrderingKey != "" {
+		if !validAttributeValue(m.OrderingKey) {
+			return out, playback.Errorf(playback.CodeInvalid, "ordering_key_invalid", "ordering key %q has characters SQS refuses", m.OrderingKey)
+		}
 		out.attrs[attrOrderingKey] = stringAttr(m.OrderingKey)
 	}
 	if validBody(m.Data) {
@@ -91,7 +100,7 @@ func encode(m playback.Message, carrier map[string]string, maxBytes int) (outgoi
 	}
 	for _, name := range names {
 		v := stringAttr(carrier[name])
-		if _, taken := out.attrs[name]; !taken && len(out.attrs) < maxAttributes && carrier[name] != "" && out.size+attrSize(name, v) <= maxBytes {
+		if _, taken := out.attrs[name]; !taken && len(out.attrs) < maxAttributes && carrier[name] != "" && validAttributeValue(carrier[name]) && out.size+attrSize(name, v) <= maxBytes {
 			out.attrs[name] = v
 			out.size += attrSize(name, v)
 		}
@@ -122,6 +131,27 @@ func validBody(data []byte) bool {
 		case r == 0x9 || r == 0xA || r == 0xD:
 		case r >= 0x20 && r <= 0xD7FF:
 		case r >= 0xE000 && r <= 0xFFFD:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validAttributeValue reports whether v is text SQS takes as a String
+// attribute value, which has the body's restrictions: UTF-8 of #x9 | #xA |
+// #xD | #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF. Anything else SQS
+// refuses, or the SDK's JSON replaces (invalid UTF-8), changing an id.
+func validAttributeValue(v string) bool {
+	if !utf8.ValidString(v) {
+		return false
+	}
+	for _, r := range v {
+		switch {
+		case r == 0x9 || r == 0xA || r == 0xD:
+		case r >= 0x20 && r <= 0xD7FF:
+		case r >= 0xE000 && r <= 0xFFFD:
+		case r >= 0x10000 && r <= 0x10FFFF:
 		default:
 			return false
 		}
