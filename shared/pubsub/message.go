@@ -57,15 +57,23 @@ func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*p
 	// slots the message leaves free, the traceparent first, and what
 	// Pub/Sub would refuse (a caller's baggage header may be 8 KB) is left
 	// out rather than fail the message.
+	var added []string
 	for _, name := range carrierOrder(carrier) {
 		if _, taken := out.Attributes[name]; !taken && len(out.Attributes) < maxAttributes && validAttribute(name, carrier[name]) == nil {
 			out.Attributes[name] = carrier[name]
+			added = append(added, name)
 		}
 	}
 	// A message must fit one publish request with the topic's name and
-	// the request's own framing.
+	// the request's own framing; the trace metadata goes, the last first,
+	// where it would not.
 	size := proto.Size(out)
-	if limit := maxMessageBytes - topicPathLen - 16; size > limit {
+	limit := maxMessageBytes - topicPathLen - 16
+	for i := len(added) - 1; i >= 0 && size > limit; i-- {
+		delete(out.Attributes, added[i])
+		size = proto.Size(out)
+	}
+	if size > limit {
 		return nil, 0, playback.Errorf(playback.CodeTooLarge, "message_too_large",
 			"message is %d bytes with its attributes, the limit is %d", size, limit)
 	}

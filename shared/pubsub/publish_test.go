@@ -477,3 +477,34 @@ func TestTraceMetadataNeverFailsAMessage(t *testing.T) {
 		})
 	}
 }
+
+// TestTraceMetadataNeverMakesAMessageTooLarge: a message that fits a
+// publish request untraced is taken traced too (with telemetry on, every
+// publish has a span, so a carrier), without the trace metadata that does
+// not fit.
+func TestTraceMetadataNeverMakesAMessageTooLarge(t *testing.T) {
+	t.Parallel()
+	const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	const pathLen = 40
+	m := playback.Message{ID: "m1"}
+	_, size, err := encode(m, nil, pathLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Data that fills the limit exactly (its length prefix grows with it).
+	limit := maxMessageBytes - pathLen - 16
+	m.Data = make([]byte, limit-size)
+	for proto.Size(&pubsubpb.PubsubMessage{Data: m.Data, Attributes: map[string]string{"playplane.id": "m1"}}) > limit {
+		m.Data = m.Data[1:]
+	}
+	if _, _, err := encode(m, nil, pathLen); err != nil {
+		t.Fatalf("untraced: %v", err)
+	}
+	out, _, err := encode(m, map[string]string{"traceparent": traceparent, "baggage": "tenant=a"}, pathLen)
+	if err != nil {
+		t.Fatalf("traced: %v", err)
+	}
+	if len(out.Attributes) != 1 || out.Attributes["playplane.id"] != "m1" {
+		t.Fatalf("attributes %v: want only the id", out.Attributes)
+	}
+}
