@@ -221,7 +221,11 @@ func (j *Journal) apply(p []byte) error {
 			delete(t.pending, id)
 			j.live -= int64(len(m.raw))
 		}
+		if m, ok := t.dead[id]; ok {
+			j.live -= int64(len(m.raw))
+		}
 		t.dead[id] = liveMsg{seq: j.seq, raw: raw}
+		j.live += int64(len(raw))
 	case kindAck:
 		if m, ok := t.pending[string(body)]; ok {
 			delete(t.pending, string(body))
@@ -273,6 +277,7 @@ func (j *Journal) compact() error {
 		}
 		for _, m := range t.dead {
 			all = append(all, entry{kindDead, name, m})
+			j.live += int64(len(m.raw)) // kept, like the pending
 		}
 	}
 	slices.SortFunc(all, func(a, b entry) int { return cmp.Compare(a.m.seq, b.m.seq) })
@@ -504,8 +509,12 @@ func (j *Journal) commit(g *group, settles []settle) error {
 				delete(t.pending, id)
 				j.live -= int64(len(m.raw))
 			}
+			if m, ok := t.dead[id]; ok {
+				j.live -= int64(len(m.raw))
+			}
 			j.seq++
 			t.dead[id] = liveMsg{seq: j.seq, raw: appendMessage(nil, &s.dead[i])}
+			j.live += int64(len(t.dead[id].raw))
 		}
 	}
 	if cap(j.buf) > 1<<20 {

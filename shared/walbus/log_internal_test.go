@@ -151,3 +151,52 @@ func TestCompactionKeepsLiveRecords(t *testing.T) {
 		t.Fatalf("after compactions: pending %q, dead %q", pending, dead)
 	}
 }
+
+// TestDeadLettersCountAsLive: dead letters stay in the log, so they are
+// part of what a rewrite keeps, not garbage it frees. Counted as garbage,
+// a log whose dead letters alone passed the rewrite threshold was
+// rewritten (and fsynced whole) after every commit.
+func TestDeadLettersCountAsLive(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "bus.wal")
+	j, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.compactAt = 4 << 10
+	var dead []playback.Message
+	for i := range 20 {
+		m := playback.Message{ID: fmt.Sprint("dead", i), Data: slices.Repeat([]byte("x"), 300)}
+		if err := j.Append(context.Background(), "t", []playback.Message{m}); err != nil {
+			t.Fatal(err)
+		}
+		dead = append(dead, m)
+	}
+	if err := j.Settle("t", nil, dead); err != nil {
+		t.Fatal(err)
+	}
+	// A little garbage, far less than what is live: no reason to rewrite.
+	for i := range 10 {
+		appendN(t, j, i, i+1)
+		if err := j.Settle("t", []string{fmt.Sprint("m", i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err = Open(path) // rewrites the log with what is live
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Size() < after.Size()+300 {
+		t.Fatalf("log of %d bytes, %d of them live: the acknowledged messages' records were rewritten away at once", before.Size(), after.Size())
+	}
+}
