@@ -12,14 +12,20 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/playplane/playplane/shared/pubsub/push"
 )
 
 // bridge does locally what a push subscription does in the cloud: the
 // Pub/Sub fake stores push subscriptions but never delivers them, so the
 // bridge pulls each topic's subscription and POSTs every message, as the
-// push body Pub/Sub sends, to the consumer entry points on the Functions
-// Framework server. Like Pub/Sub it acks on a 2xx answer and nacks anything
-// else, so a consumer that asks to retry sees the message again.
+// messagePublished CloudEvent Eventarc delivers (binary mode: the push
+// body Pub/Sub sends, with ce- headers), to the consumer entry points on
+// the Functions Framework server. A raw push body would lose its delivery
+// attempt and ordering key: the framework makes a CloudEvent of it with
+// the message's data, attributes, id and time only. Like Pub/Sub it acks
+// on a 2xx answer and nacks anything else, so a consumer that asks to
+// retry sees the message again.
 type bridge struct {
 	client  *pubsub.Client
 	project string
@@ -102,7 +108,8 @@ func (b *bridge) deliver(ctx context.Context, r route, m *pubsub.Message) bool {
 		// The topic in the path is how the framework names the event's
 		// source; the cloud's push endpoints should carry it too.
 		url := b.target + "/" + entry + "/projects/" + b.project + "/topics/" + r.topicID
-		if err := b.post(ctx, url, raw); err != nil {
+		source := "//pubsub.googleapis.com/projects/" + b.project + "/topics/" + r.topicID
+		if err := b.post(ctx, url, source, m, raw); err != nil {
 			b.log.Warn("push delivery failed; the message will be redelivered",
 				"entry_point", entry, "message_id", m.ID, "delivery_attempt", body.DeliveryAttempt, "err", err)
 			ok = false
@@ -111,12 +118,17 @@ func (b *bridge) deliver(ctx context.Context, r route, m *pubsub.Message) bool {
 	return ok
 }
 
-func (b *bridge) post(ctx context.Context, url string, body []byte) error {
+func (b *bridge) post(ctx context.Context, url, source string, m *pubsub.Message, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Ce-Specversion", "1.0")
+	req.Header.Set("Ce-Id", m.ID)
+	req.Header.Set("Ce-Source", source)
+	req.Header.Set("Ce-Type", push.MessagePublishedType)
+	req.Header.Set("Ce-Time", m.PublishTime.UTC().Format(time.RFC3339Nano))
 	resp, err := b.http.Do(req)
 	if err != nil {
 		return err
