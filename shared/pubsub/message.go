@@ -1,8 +1,6 @@
 package pubsub
 
 import (
-	"maps"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -11,6 +9,7 @@ import (
 
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/pubsub/push"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // encode turns m into a Pub/Sub message and its encoded size, or explains
@@ -58,7 +57,7 @@ func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*p
 	// Pub/Sub would refuse (a caller's baggage header may be 8 KB) is left
 	// out rather than fail the message.
 	var added []string
-	for _, name := range carrierOrder(carrier) {
+	for _, name := range telemetry.CarrierNames(carrier) {
 		if _, taken := out.Attributes[name]; !taken && len(out.Attributes) < maxAttributes && validAttribute(name, carrier[name]) == nil {
 			out.Attributes[name] = carrier[name]
 			added = append(added, name)
@@ -82,15 +81,6 @@ func encode(m playback.Message, carrier map[string]string, topicPathLen int) (*p
 	// reads it once Publish has returned (playback.Publisher). Attributes
 	// are a new map already.
 	return out, size, nil
-}
-
-// carrierOrder is the names of carrier, the traceparent first.
-func carrierOrder(carrier map[string]string) []string {
-	names := slices.Sorted(maps.Keys(carrier))
-	if i := slices.Index(names, playback.TraceParentAttribute); i > 0 {
-		names = slices.Insert(slices.Delete(names, i, i+1), 0, playback.TraceParentAttribute)
-	}
-	return names
 }
 
 // validAttribute applies Pub/Sub's attribute rules and keeps the adapter's

@@ -2,8 +2,6 @@ package sqs
 
 import (
 	"encoding/base64"
-	"maps"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -12,6 +10,7 @@ import (
 
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/sqs/internal/delivery"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // The adapter's own message attributes (delivery, which decodes them).
@@ -94,11 +93,7 @@ func encode(m playback.Message, carrier map[string]string, maxBytes int) (outgoi
 	// The trace context rides along where the attribute cap and the size
 	// limit leave room, the traceparent first: a message is never refused
 	// for it.
-	names := slices.Sorted(maps.Keys(carrier))
-	if i := slices.Index(names, playback.TraceParentAttribute); i > 0 {
-		names = slices.Insert(slices.Delete(names, i, i+1), 0, playback.TraceParentAttribute)
-	}
-	for _, name := range names {
+	for _, name := range telemetry.CarrierNames(carrier) {
 		v := stringAttr(carrier[name])
 		if _, taken := out.attrs[name]; !taken && len(out.attrs) < maxAttributes && carrier[name] != "" && validAttributeValue(carrier[name]) && out.size+attrSize(name, v) <= maxBytes {
 			out.attrs[name] = v

@@ -103,6 +103,17 @@ func Carrier(ctx context.Context) map[string]string {
 	return more
 }
 
+// CarrierNames is the names of a Carrier in the order a bus with room for
+// only some of them adds them: the traceparent first (it alone continues
+// the trace), then the rest sorted, so the choice is the same every time.
+func CarrierNames(carrier map[string]string) []string {
+	names := slices.Sorted(maps.Keys(carrier))
+	if i := slices.Index(names, traceparentKey); i > 0 {
+		names = slices.Insert(slices.Delete(names, i, i+1), 0, traceparentKey)
+	}
+	return names
+}
+
 // MessageTrace returns the trace context of ctx for a published message:
 // its span's, for Message.Trace, and only when ctx also has a tracestate
 // or baggage, those as attributes to add (nil otherwise). The two are what
