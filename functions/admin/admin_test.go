@@ -213,12 +213,12 @@ func TestCRUDEveryKind(t *testing.T) {
 				}
 			}},
 		{name: "title", coll: "titles", id: "bbb", create: titleBBB,
-			update: `{"id":"bbb","name":"Big Buck Bunny","rating":12,"asset_path":"/titles/bbb2/","manifest":"master.m3u8",
+			update: `{"id":"bbb","name":"Big Buck Bunny","rating":12,"asset_path":"/media/bbb/","manifest":"master.m3u8",
 				"windows":[{"territory":"FR","start":"2024-01-01T01:00:00+01:00","end":"2030-01-01T00:00:00Z"}]}`,
 			check: func(t *testing.T, doc []byte) {
 				var ti playback.Title
 				_ = json.Unmarshal(doc, &ti)
-				if ti.Rating != 12 || ti.AssetPath != "/titles/bbb2/" || len(ti.Windows) != 1 || ti.Windows[0].Territory != "FR" ||
+				if ti.Rating != 12 || ti.AssetPath != "/media/bbb/" || len(ti.Windows) != 1 || ti.Windows[0].Territory != "FR" ||
 					!ti.Windows[0].Start.Equal(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) || len(ti.Renditions) != 0 {
 					t.Fatalf("title %+v", ti)
 				}

@@ -17,25 +17,26 @@ func TestCreateLocationNamesTheRecord(t *testing.T) {
 	for _, tc := range []struct {
 		name, id, want string
 	}{
-		{name: "question mark", id: "a?b", want: "/v1/admin/titles/a%3Fb"},
-		{name: "percent", id: "x%41", want: "/v1/admin/titles/x%2541"},
-		{name: "plain", id: "bbb", want: "/v1/admin/titles/bbb"},
+		{name: "question mark", id: "a?b", want: "/v1/admin/plans/a%3Fb"},
+		{name: "percent", id: "x%41", want: "/v1/admin/plans/x%2541"},
+		{name: "plain", id: "bbb", want: "/v1/admin/plans/bbb"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, auth.DefaultAdminClaim)
-			body := `{"id":` + strconv.Quote(tc.id) + `,"name":"T","asset_path":"/titles/t/","manifest":"master.m3u8"}`
-			created := h.mustDo("POST", "/v1/admin/titles", "", body, http.StatusCreated)
+			// A plan: a title's id must also end its signable asset path.
+			body := `{"id":` + strconv.Quote(tc.id) + `,"name":"P","max_streams":1,"max_devices":5,"max_quality":"HD"}`
+			created := h.mustDo("POST", "/v1/admin/plans", "", body, http.StatusCreated)
 			loc := created.header.Get("Location")
 			if loc != tc.want {
 				t.Fatalf("Location %q, want %q", loc, tc.want)
 			}
 			got := h.mustDo("GET", loc, "", "", http.StatusOK)
-			var title struct {
+			var plan struct {
 				ID string `json:"id"`
 			}
-			if err := json.Unmarshal(got.body, &title); err != nil || title.ID != tc.id {
-				t.Fatalf("GET %s answered id %q (%v), want %q", loc, title.ID, err, tc.id)
+			if err := json.Unmarshal(got.body, &plan); err != nil || plan.ID != tc.id {
+				t.Fatalf("GET %s answered id %q (%v), want %q", loc, plan.ID, err, tc.id)
 			}
 		})
 	}
