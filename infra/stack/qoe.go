@@ -285,6 +285,8 @@ func (g *GCPResources) newWarehouse(ctx *pulumi.Context, cfg Config) (*GCPWareho
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(cfg.Prefix + "-heartbeats-bigquery"),
 		Topic:   t.ResourceName,
+		// Unset, the policy deletes the subscription after 31 quiet days.
+		ExpirationPolicy: &gcpres.SubscriptionExpirationPolicyArgs{Ttl: pulumi.String("")},
 		BigqueryConfig: &gcpres.SubscriptionBigqueryConfigArgs{
 			Table:             pulumi.Sprintf("%s.%s.%s", w.Table.Project, w.Table.DatasetId, w.Table.TableId),
 			UseTableSchema:    pulumi.Bool(true),

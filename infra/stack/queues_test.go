@@ -182,3 +182,21 @@ func (d *deployment) hasBinding(token, field, target, role, member string) bool 
 	}
 	return false
 }
+
+// TestNoSubscriptionExpires: Pub/Sub deletes a subscription that has seen
+// no activity for its expiration policy's ttl, 31 days when the policy is
+// left unset (pubsub v1 Subscription.expiration_policy); a policy with an
+// empty ttl never expires. A quiet month must not delete a consumer's
+// push subscription, a dead-letter keeper or the QoE warehouse's BigQuery
+// subscription: what is published afterwards would reach nobody.
+func TestNoSubscriptionExpires(t *testing.T) {
+	t.Parallel()
+	forEachLayout(t, func(t *testing.T, d *deployment) {
+		for _, s := range d.mock.OfType("gcp:pubsub/subscription:Subscription") {
+			if s.In("expirationPolicy") == nil || s.InStr("expirationPolicy", "ttl") != "" {
+				t.Errorf("subscription %s has expiration policy %v, want one with an empty ttl (never expires)",
+					s.InStr("name"), s.In("expirationPolicy"))
+			}
+		}
+	})
+}
