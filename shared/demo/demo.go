@@ -172,13 +172,17 @@ func SeedOn(ctx context.Context, s Store, cdnBases map[string]string, now time.T
 	}
 	for _, a := range Accounts(now) {
 		if _, err := s.GetAccount(ctx, a.ID); playback.IsCode(err, playback.CodeNotFound) {
-			if err := s.PutAccount(ctx, a); err != nil {
-				return fmt.Errorf("demo.Seed: account %s: %w", a.ID, err)
-			}
+			// The link first: a start stopped between the two writes
+			// leaves the account missing, which the next start writes
+			// (linking again, idempotently), not an account whose
+			// customer is never linked.
 			if a.CustomerID != "" {
 				if err := s.LinkCustomer(ctx, a.CustomerID, a.ID); err != nil {
 					return fmt.Errorf("demo.Seed: customer %s: %w", a.CustomerID, err)
 				}
+			}
+			if err := s.PutAccount(ctx, a); err != nil {
+				return fmt.Errorf("demo.Seed: account %s: %w", a.ID, err)
 			}
 		} else if err != nil {
 			return fmt.Errorf("demo.Seed: account %s: %w", a.ID, err)

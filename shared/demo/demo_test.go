@@ -2,6 +2,7 @@ package demo_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -49,5 +50,41 @@ func TestSeedLeavesWhatExists(t *testing.T) {
 	}
 	if a, err := s.GetAccount(ctx, demo.AccountFamily); err != nil || a.ParentalCap != 12 {
 		t.Errorf("account after a second seed: parental cap %d (%v), want 12", a.ParentalCap, err)
+	}
+}
+
+// failLink is a store whose LinkCustomer fails: the state a runner killed
+// between seeding an account and linking its Stripe customer leaves.
+type failLink struct{ *bolt.Store }
+
+func (failLink) LinkCustomer(context.Context, string, string) error {
+	return errors.New("killed before the link committed")
+}
+
+// TestSeedAfterACrashLinksTheCustomer: a first start killed between two of
+// Seed's writes leaves part of the demo data; the next start's Seed
+// completes it, so the demo account's Stripe customer resolves.
+func TestSeedAfterACrashLinksTheCustomer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	if err := demo.Seed(ctx, failLink{s}, "http://127.0.0.1:8080", now); err == nil {
+		t.Fatal("seed with a failing link succeeded")
+	}
+	if err := demo.Seed(ctx, s, "http://127.0.0.1:8080", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range demo.Accounts(now) {
+		if a.CustomerID == "" {
+			continue
+		}
+		if id, err := s.AccountIDByCustomer(ctx, a.CustomerID); err != nil || id != a.ID {
+			t.Errorf("customer %s after the restart's seed: %q, %v; want account %s", a.CustomerID, id, err, a.ID)
+		}
 	}
 }
