@@ -166,6 +166,16 @@ func (s *Store) extendLease(ctx context.Context, op, id string, expiresAt, now t
 		if !sess.Active(now) {
 			return playback.SessionEnded(id)
 		}
+		// An admission that found the lease lapsed at its own now dropped
+		// it from the account's index and admitted on the others: the
+		// lease was lost to them (DynamoDB's lease taken after it
+		// expired), and extending it would bring back a stream no
+		// admission counts. (Not Get: a key put with a nil value reads nil
+		// in the transaction that put it, which may be this one.)
+		ik := key(sess.AccountID, id)
+		if k, _ := tx.Bucket(bucketAccountSessions).Cursor().Seek(ik); !bytes.Equal(k, ik) {
+			return playback.SessionEnded(id)
+		}
 		if fresh != nil && fresh(sess) {
 			return nil
 		}
