@@ -159,6 +159,11 @@ var busConfig = membus.Config{Topics: map[string]membus.TopicConfig{
 
 // NewApp opens the data directory, seeds it and wires the functions.
 func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	// A job's ticker panics on a negative period, in its own goroutine,
+	// after the store is open; 0 is the catalogue's period (mount).
+	if cfg.SweepEvery < 0 || cfg.ReconcileEvery < 0 {
+		return nil, fmt.Errorf("config: STRIPE_SWEEP_EVERY %s and STRIPE_RECONCILE_EVERY %s may not be negative", cfg.SweepEvery, cfg.ReconcileEvery)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
