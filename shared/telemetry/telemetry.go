@@ -127,7 +127,10 @@ const Namespace = "playplane"
 // decides on; the OTLP exporters read the rest (headers, timeouts,
 // per-signal endpoints, compression) themselves.
 type Config struct {
-	Disabled        bool   `env:"OTEL_SDK_DISABLED, default=false"`
+	// SDKDisabled is a boolean as the specification defines one: true
+	// only for the case-insensitive "true", any other value false
+	// (sdkDisabled).
+	SDKDisabled     string `env:"OTEL_SDK_DISABLED"`
 	TracesExporter  string `env:"OTEL_TRACES_EXPORTER"`
 	MetricsExporter string `env:"OTEL_METRICS_EXPORTER"`
 	Endpoint        string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
@@ -350,7 +353,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
 	p := &Provider{}
-	if cfg.Disabled {
+	if sdkDisabled(ctx, cfg.SDKDisabled) {
 		return p, nil
 	}
 	tracesOn, err := exporterOn(cfg.TracesExporter, cfg.Endpoint, cfg.TracesEndpoint)
@@ -499,6 +502,19 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	}
 	active.Store(rt)
 	return p, nil
+}
+
+// sdkDisabled reads OTEL_SDK_DISABLED as the specification reads a
+// boolean variable: true only for the case-insensitive "true"; any other
+// value is false, with a warning unless it is "false".
+func sdkDisabled(ctx context.Context, v string) bool {
+	switch {
+	case strings.EqualFold(v, "true"):
+		return true
+	case v != "" && !strings.EqualFold(v, "false"):
+		slog.WarnContext(ctx, "telemetry: OTEL_SDK_DISABLED is neither true nor false: read as false", "value", v)
+	}
+	return false
 }
 
 // MetricsURL is where OTLP metrics go: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,

@@ -423,3 +423,33 @@ func TestEnvNamesAreConfigTags(t *testing.T) {
 		}
 	}
 }
+
+// TestSDKDisabledIsTrueOnlyForTrue: OTEL_SDK_DISABLED is a boolean
+// variable, which the specification makes true only for the
+// case-insensitive "true"; any other value (1, yes, a typo) is false,
+// with a warning, never an error that turns every signal off.
+func TestSDKDisabledIsTrueOnlyForTrue(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		off         bool
+	}{
+		{name: "true", value: "true", off: true},
+		{name: "TRUE", value: "TRUE", off: true},
+		{name: "false", value: "false"},
+		{name: "one", value: "1"},
+		{name: "t", value: "t"},
+		{name: "yes", value: "yes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := telemetry.Options{Metrics: telemetry.SinkEMF, Lookup: envconfig.MapLookuper(map[string]string{"OTEL_SDK_DISABLED": tc.value})}
+			p, err := telemetry.Setup(context.Background(), opts)
+			if err != nil {
+				t.Fatalf("OTEL_SDK_DISABLED=%q: %v", tc.value, err)
+			}
+			defer func() { _ = p.Shutdown(context.Background()) }()
+			if p.Metrics() == tc.off {
+				t.Fatalf("OTEL_SDK_DISABLED=%q: metrics on %v, want %v", tc.value, p.Metrics(), !tc.off)
+			}
+		})
+	}
+}
