@@ -194,21 +194,29 @@ func histogramValues(bounds []float64, counts []uint64, min, max float64) []floa
 	if total > emfMaxValues {
 		scale = float64(emfMaxValues) / float64(total)
 	}
-	var out []float64
+	// Every bucket observed keeps a value (the one holding max among
+	// them, so the line's Maximum is max); what rounding up puts past
+	// emfMaxValues comes off the buckets holding the most values.
+	ns := make([]int, len(counts))
+	sum := 0
 	for i, c := range counts {
 		n := int(math.Round(float64(c) * scale))
 		if c > 0 && n == 0 {
 			n = 1
 		}
+		ns[i], sum = n, sum+n
+	}
+	for ; sum > emfMaxValues; sum-- {
+		ns[slices.Index(ns, slices.Max(ns))]--
+	}
+	out := make([]float64, 0, sum)
+	for i, n := range ns {
 		v := max
 		if i < len(bounds) {
 			v = bounds[i]
 		}
 		v = math.Min(math.Max(v, min), max)
 		for range n {
-			if len(out) == emfMaxValues {
-				return out
-			}
 			out = append(out, v)
 		}
 	}
