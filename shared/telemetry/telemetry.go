@@ -150,6 +150,9 @@ type Config struct {
 	// detector (which reads only the process environment), so that
 	// Options.Lookup stays the one source.
 	ResourceAttributes string `env:"OTEL_RESOURCE_ATTRIBUTES"`
+	// ServiceName is read here for the same reason: it sets service.name
+	// over Options.Service and over OTEL_RESOURCE_ATTRIBUTES.
+	ServiceName string `env:"OTEL_SERVICE_NAME"`
 }
 
 // exporterOn decides one signal: an explicit OTEL_*_EXPORTER wins; without
@@ -390,6 +393,9 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	// the SDK's detector (the process environment) over both.
 	for k, v := range parseOTLPHeaders(cfg.ResourceAttributes) {
 		attrs = append(attrs, attribute.String(k, v))
+	}
+	if name := strings.TrimSpace(cfg.ServiceName); name != "" {
+		attrs = append(attrs, semconv.ServiceName(name))
 	}
 	if metricsOn && opts.Metrics == SinkOTLP {
 		// Every instance pushes its own cumulative series: without an

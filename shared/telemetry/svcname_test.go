@@ -1,0 +1,47 @@
+package telemetry_test
+
+import (
+	"context"
+	"testing"
+
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
+)
+
+// TestServiceNameFromTheLookup: the service.name of the spans is
+// OTEL_SERVICE_NAME when Options.Lookup sets it, over Options.Service and
+// over a service.name in OTEL_RESOURCE_ATTRIBUTES, as the specification
+// orders them; the lookup is the one source of the OTEL_* variables.
+func TestServiceNameFromTheLookup(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{name: "option", env: nil, want: "opt"},
+		{name: "resource attributes", env: map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "service.name=attr"}, want: "attr"},
+		{name: "service name", env: map[string]string{"OTEL_SERVICE_NAME": "env"}, want: "env"},
+		{name: "service name over attributes", env: map[string]string{"OTEL_SERVICE_NAME": "env", "OTEL_RESOURCE_ATTRIBUTES": "service.name=attr"}, want: "env"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exp := tracetest.NewInMemoryExporter()
+			p := setup(t, telemetry.Options{Service: "opt", SpanExporter: exp, Metrics: telemetry.SinkNone}, tc.env)
+			telemetry.Consume(context.Background(), telemetry.SystemLocal, "t", []playback.Message{{ID: "m"}},
+				func(context.Context, []playback.Message) []string { return nil })
+			if err := p.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			spans := exp.GetSpans()
+			if len(spans) == 0 {
+				t.Fatal("no spans")
+			}
+			for _, kv := range spans[0].Resource.Attributes() {
+				if kv.Key == "service.name" && kv.Value.AsString() != tc.want {
+					t.Errorf("service.name %q, want %q", kv.Value.AsString(), tc.want)
+				}
+			}
+		})
+	}
+}
