@@ -387,7 +387,13 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	if !tracesOn && !metricsOn {
 		return p, nil
 	}
-	attrs := []attribute.KeyValue{semconv.ServiceName(opts.Service)}
+	// Without a name of the process's own, service.name is the SDK's
+	// default (unknown_service:<executable>), never an empty one.
+	var attrs []attribute.KeyValue
+	detect := []resource.Option{resource.WithService()}
+	if opts.Service != "" {
+		attrs, detect = append(attrs, semconv.ServiceName(opts.Service)), nil
+	}
 	// The variable's grammar is the OTLP headers' (percent-encoded
 	// key=value pairs); a later attribute wins over an earlier one, and
 	// the SDK's detector (the process environment) over both.
@@ -404,8 +410,8 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		// points written to one series too often).
 		attrs = append(attrs, semconv.ServiceInstanceID(rand.Text()))
 	}
-	res, err := resource.New(ctx, resource.WithAttributes(attrs...),
-		resource.WithTelemetrySDK(), resource.WithFromEnv())
+	res, err := resource.New(ctx, append(detect, resource.WithAttributes(attrs...),
+		resource.WithTelemetrySDK(), resource.WithFromEnv())...)
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}
