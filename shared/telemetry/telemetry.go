@@ -665,14 +665,16 @@ func current() *runtime { return active.Load() }
 // Lambda and Cloud Functions glue calls it before the invocation returns.
 // Off, it does nothing.
 //
-// Unlike Provider.Flush it must not hold the response up: the metrics
-// (EMF lines, written locally) go first, then the spans get one export
-// attempt of at most invocationSpanBudget, ending invocationMargin before
-// ctx's deadline, with no retry. A collector that is slow or answers
-// 429/503 costs the invocation that budget, not its deadline (a timed-out
-// invocation is a 5xx the player retries for nothing). The batch that
-// attempt carried is dropped (the batcher keeps no failed batch); spans
-// still queued when the budget runs out wait for the next flush.
+// Unlike Provider.Flush it must not hold the response up: EMF lines
+// (written locally) go first; then the spans' export and the metrics' push
+// (Cloud Functions), side by side, get one attempt within
+// invocationBudget, ending invocationMargin before ctx's deadline, with no
+// retry. A collector that is slow or answers 429/503 costs the invocation
+// that budget, not its deadline (a timed-out invocation is a 5xx the
+// player retries for nothing). The batch that attempt carried is dropped
+// (the batcher keeps no failed batch); spans still queued when the budget
+// runs out wait for the next flush. A push cut short loses nothing: the
+// series are cumulative, and the next push carries them whole.
 // Long-running processes (the runner) export in the background and at
 // Shutdown, with the client's retries.
 func Flush(ctx context.Context) error {
@@ -684,25 +686,38 @@ func Flush(ctx context.Context) error {
 }
 
 const (
-	invocationSpanBudget = time.Second
-	invocationMargin     = 200 * time.Millisecond
+	invocationBudget = time.Second
+	invocationMargin = 200 * time.Millisecond
 )
 
 func (p *Provider) flushInvocation(ctx context.Context) error {
-	err := p.flushMetrics(ctx)
-	if p.tp == nil {
+	var err error
+	if p.emf != nil {
+		err = p.emf.flush(ctx)
+	}
+	pushMetrics := p.emf == nil && p.mp != nil && p.handler == nil
+	if p.tp == nil && !pushMetrics {
 		return err
 	}
-	budget := invocationSpanBudget
+	budget := invocationBudget
 	if dl, ok := ctx.Deadline(); ok {
 		budget = min(budget, time.Until(dl)-invocationMargin)
 	}
 	if budget <= 0 {
-		return errors.Join(err, errors.New("telemetry: no time left before the deadline to export spans; they wait for the next flush"))
+		return errors.Join(err, errors.New("telemetry: no time left before the deadline to export; spans and metrics wait for the next flush"))
 	}
-	sctx, cancel := context.WithTimeout(context.WithValue(ctx, singleAttemptKey{}, true), budget)
+	bctx, cancel := context.WithTimeout(context.WithValue(ctx, singleAttemptKey{}, true), budget)
 	defer cancel()
-	return errors.Join(err, p.tp.ForceFlush(sctx))
+	var pushErr error
+	var pushed sync.WaitGroup
+	if pushMetrics {
+		pushed.Go(func() { pushErr = p.mp.ForceFlush(bctx) })
+	}
+	if p.tp != nil {
+		err = errors.Join(err, p.tp.ForceFlush(bctx))
+	}
+	pushed.Wait()
+	return errors.Join(err, pushErr)
 }
 
 // histogram bucket boundaries, in seconds: requests and lags are
