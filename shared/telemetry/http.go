@@ -3,9 +3,11 @@ package telemetry
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -128,7 +130,12 @@ func (rt *runtime) startRequest(ctx context.Context, r *http.Request, v ctxValue
 	ctx, s = rt.startUnder(ctx, parent, r.Method, trace.SpanKindServer, v)
 	q.traced = true
 	if s.IsRecording() {
-		s.SetAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP)
+		method := knownMethod(r.Method)
+		s.SetAttributes(semconv.HTTPRequestMethodKey.String(method), semconv.URLScheme(scheme(r)), semconv.URLPath(r.URL.Path),
+			semconv.FaaSTriggerHTTP)
+		if method == methodOther {
+			s.SetAttributes(semconv.HTTPRequestMethodOriginal(r.Method))
+		}
 		q.span = s
 	}
 	return ctx, q
@@ -143,16 +150,21 @@ func (q Request) End(w StatusWriter, r *http.Request, recovered any) {
 		return
 	}
 	status := w.Status()
+	// "" when no route matched: then there is no http.route.
 	route := r.Pattern
 	if i := strings.IndexByte(route, ' '); i >= 0 {
 		route = route[i+1:]
 	}
-	if route == "" {
-		route = "unmatched"
-	}
+	method := knownMethod(r.Method)
 	if q.span != nil {
-		q.span.SetName(spanName(r.Method, r.Pattern, route))
-		q.span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
+		q.span.SetName(spanName(method, r.Pattern, route))
+		if route != "" {
+			q.span.SetAttributes(semconv.HTTPRoute(route))
+		}
+		q.span.SetAttributes(semconv.HTTPResponseStatusCode(status))
+		if status >= 500 {
+			q.span.SetAttributes(errorType(status))
+		}
 		switch {
 		case recovered != nil:
 			q.span.SetStatus(codes.Error, "panic")
@@ -169,7 +181,7 @@ func (q Request) End(w StatusWriter, r *http.Request, recovered any) {
 		if q.span != nil {
 			ctx = r.Context()
 		}
-		q.rt.recordDuration(ctx, r.Method, route, status, (monotonicNow() - q.start).Seconds())
+		q.rt.recordDuration(ctx, method, route, status, (monotonicNow() - q.start).Seconds())
 	}
 }
 
@@ -191,16 +203,50 @@ func (q Request) fail() {
 }
 
 // spanName is "{method} {route}", the name the semantic conventions give
-// server spans: the mux's pattern itself when it names the method, so
-// nothing is built.
+// server spans (method "HTTP" for _OTHER), the method alone without a
+// route: the mux's pattern itself when it names the method, so nothing is
+// built.
 func spanName(method, pattern, route string) string {
+	if method == methodOther {
+		method = "HTTP"
+	}
 	if i := strings.IndexByte(pattern, ' '); i >= 0 && pattern[:i] == method {
 		return pattern
 	}
-	if pattern == "" {
-		return method + " unmatched"
+	if route == "" {
+		return method
 	}
 	return method + " " + route
+}
+
+// methodOther is http.request.method for a method outside the known set:
+// the conventions keep a request line from naming a series.
+const methodOther = "_OTHER"
+
+// knownMethod is the http.request.method of m: m when the HTTP semantic
+// conventions know it (RFC 9110's and PATCH), else methodOther.
+func knownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete,
+		http.MethodConnect, http.MethodOptions, http.MethodTrace, http.MethodPatch:
+		return m
+	}
+	return methodOther
+}
+
+// scheme is the url.scheme of a server request: https over TLS or behind a
+// front door that says so (API Gateway and the load balancers set
+// X-Forwarded-Proto), else http.
+func scheme(r *http.Request) string {
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		return "https"
+	}
+	return "http"
+}
+
+// errorType is a server error's error.type: its status code.
+func errorType(status int) attribute.KeyValue {
+	return semconv.ErrorTypeKey.String(strconv.Itoa(status))
 }
 
 type recorder struct {

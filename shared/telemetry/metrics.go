@@ -233,9 +233,23 @@ type routeKey struct {
 // routeOptions are the record options of the request duration of a route
 // and status.
 func (rt *runtime) routeOptions(method, route string, status int) []metric.RecordOption {
-	return rt.routes.get(routeKey{method, route, status}, func() []attribute.KeyValue {
-		return []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(method), semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status)}
-	}).rec
+	k := routeKey{method, route, status}
+	return rt.routes.get(k, k.attrs).rec
+}
+
+// attrs are the request duration's attributes of k, as the HTTP semantic
+// conventions give them: no http.route without a route, error.type on a
+// server error.
+func (k routeKey) attrs() []attribute.KeyValue {
+	attrs := make([]attribute.KeyValue, 0, 4)
+	attrs = append(attrs, semconv.HTTPRequestMethodKey.String(k.method), semconv.HTTPResponseStatusCode(k.status))
+	if k.route != "" {
+		attrs = append(attrs, semconv.HTTPRoute(k.route))
+	}
+	if k.status >= 500 {
+		attrs = append(attrs, errorType(k.status))
+	}
+	return attrs
 }
 
 // recordDuration records a request's duration in seconds.

@@ -15,7 +15,6 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 )
 
 // requestHistogram aggregates http.server.request.duration, the one
@@ -262,8 +261,7 @@ func (r *histReader) addNew(ctx context.Context, k routeKey, v float64, offer bo
 	// unmatched route any token is a method: the series keeps a copy, not
 	// the line (TestRequestHistogramKeepsNoRequestLine).
 	k.method = strings.Clone(k.method)
-	s := &histSeries{key: k, attrs: attribute.NewSet(semconv.HTTPRequestMethodKey.String(k.method), semconv.HTTPRoute(k.route),
-		semconv.HTTPResponseStatusCode(k.status)), counts: make([]uint64, len(r.h.bounds)+1)}
+	s := &histSeries{key: k, attrs: attribute.NewSet(k.attrs()...), counts: make([]uint64, len(r.h.bounds)+1)}
 	r.add(ctx, s, v, offer, ts)
 	series := make(map[routeKey]*histSeries, len(g.series)+1)
 	maps.Copy(series, g.series)
