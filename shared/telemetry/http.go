@@ -158,12 +158,16 @@ func (q Request) End(w StatusWriter, r *http.Request, recovered any) {
 	method := knownMethod(r.Method)
 	if q.span != nil {
 		q.span.SetName(spanName(method, r.Pattern, route))
-		if route != "" {
-			q.span.SetAttributes(semconv.HTTPRoute(route))
-		}
-		q.span.SetAttributes(semconv.HTTPResponseStatusCode(status))
-		if status >= 500 {
-			q.span.SetAttributes(errorType(status))
+		// One call each way: every call allocates its argument list.
+		switch code := semconv.HTTPResponseStatusCode(status); {
+		case route != "" && status >= 500:
+			q.span.SetAttributes(semconv.HTTPRoute(route), code, errorType(status))
+		case route != "":
+			q.span.SetAttributes(semconv.HTTPRoute(route), code)
+		case status >= 500:
+			q.span.SetAttributes(code, errorType(status))
+		default:
+			q.span.SetAttributes(code)
 		}
 		switch {
 		case recovered != nil:
