@@ -602,8 +602,9 @@ func (s *Store) PutCoverageZones(ctx context.Context, up playback.CoverageZonesU
 		if codes == nil || !slices.ContainsFunc(codes, retryCode) {
 			return playback.CoverageZones{}, s.fail(op, err)
 		}
-		if up.IfVersion != 0 {
-			// Another upload took the version this one was conditioned on.
+		if up.IfVersion != 0 && codes[0] == "ConditionalCheckFailed" {
+			// Another upload took the version this one was conditioned on
+			// (a TransactionConflict alone proves no such thing: retry).
 			return playback.CoverageZones{}, playback.ErrPrecondition(playback.KindCoverageZones, "latest", strconv.FormatInt(cz.Version, 10))
 		}
 		if attempt+1 >= maxCASAttempts {

@@ -481,6 +481,17 @@ func retryable(err error) bool {
 	if retryables.IsErrorRetryable(err) == aws.TrueTernary {
 		return true
 	}
+	if codes := transactionCodes(err); codes != nil {
+		// A cancellation no condition refused, cancelled for contention or
+		// throttling of some item, is cured by a retry.
+		return !slices.Contains(codes, "ConditionalCheckFailed") && slices.ContainsFunc(codes, func(code string) bool {
+			switch code {
+			case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded":
+				return true
+			}
+			return false
+		})
+	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
 		switch api.ErrorCode() {
