@@ -454,7 +454,9 @@ func (s *Store) PutCoverageZones(ctx context.Context, up playback.CoverageZonesU
 			cz.Data = up.Data
 			return cz, nil
 		}
-		if conflict(err) && up.IfVersion != 0 {
+		// AlreadyExists: another upload created the version this one was
+		// conditioned on. ABORTED contention proves no such thing: retry.
+		if status.Code(err) == codes.AlreadyExists && up.IfVersion != 0 {
 			return playback.CoverageZones{}, playback.ErrPrecondition(playback.KindCoverageZones, "latest", strconv.FormatInt(cz.Version, 10))
 		}
 		if err := retryLost(ctx, op, "coverage zones", czfID(cz.Version), attempt, err); err != nil {
