@@ -132,15 +132,16 @@ func unquote(s string) (string, bool) {
 	return b.String(), true
 }
 
-// validCMCDKey accepts the keys of CTA-5004 and custom ones (lowercase
-// letters, digits, '-').
+// validCMCDKey accepts an RFC 8941 key: the keys of CTA-5004 and custom
+// ones ("com.example-mykey"): a lowercase letter or '*', then lowercase
+// letters, digits, '_', '-', '.' and '*'.
 func validCMCDKey(k string) bool {
-	if k == "" || len(k) > 64 {
+	if k == "" || len(k) > 64 || !(k[0] >= 'a' && k[0] <= 'z' || k[0] == '*') {
 		return false
 	}
-	for i := 0; i < len(k); i++ {
+	for i := 1; i < len(k); i++ {
 		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '*') {
 			return false
 		}
 	}

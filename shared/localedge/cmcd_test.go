@@ -1,0 +1,34 @@
+package localedge
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestParseCMCDKeys: every key RFC 8941 allows is read, CTA-5004's
+// custom keys among them (a reverse-domain prefix then '-', as
+// "com.example-myNumericKey" in the spec, lowercase on the wire since
+// RFC 8941 keys are), and a pair whose key RFC 8941 refuses is skipped.
+func TestParseCMCDKeys(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, list string
+		want       map[string]any
+	}{
+		{"reverse-domain custom key", `br=3200,com.example-mynumerickey=500,ot=v`,
+			map[string]any{"br": int64(3200), "com.example-mynumerickey": int64(500), "ot": "v"}},
+		{"custom string and flag", `com.example-mystringkey="x",org.cta-flag`,
+			map[string]any{"com.example-mystringkey": "x", "org.cta-flag": true}},
+		{"underscore and star", `x_y=1,*k=2`, map[string]any{"x_y": int64(1), "*k": int64(2)}},
+		{"keys RFC 8941 refuses", `Br=1,1x=2,-k=3,a b=4,br=5`, map[string]any{"br": int64(5)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := map[string]any{}
+			parseCMCD(tc.list, got)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("parseCMCD(%q) = %v, want %v", tc.list, got, tc.want)
+			}
+		})
+	}
+}
