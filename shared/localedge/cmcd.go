@@ -85,14 +85,40 @@ func parseCMCD(list string, into map[string]any) {
 			}
 			continue
 		}
-		if n, err := strconv.ParseInt(value, 10, 64); err == nil {
-			into[key] = n
-		} else if f, err := strconv.ParseFloat(value, 64); err == nil {
-			into[key] = f
-		} else if value != "" {
-			into[key] = value // a token
+		switch {
+		case value == "?0" || value == "?1":
+			into[key] = value == "?1"
+		case !sfNumber(value):
+			if value != "" {
+				into[key] = value // a token
+			}
+		case strings.IndexByte(value, '.') < 0:
+			if n, err := strconv.ParseInt(value, 10, 64); err == nil {
+				into[key] = n
+			}
+		default:
+			if f, err := strconv.ParseFloat(value, 64); err == nil {
+				into[key] = f
+			}
 		}
 	}
+}
+
+// sfNumber reports whether v has an RFC 8941 number's shape, ["-"] DIGITS
+// ["." DIGITS]: strconv alone would also read inf, nan, 1e3 and +5.
+func sfNumber(v string) bool {
+	v = strings.TrimPrefix(v, "-")
+	intPart, frac, dot := strings.Cut(v, ".")
+	return allDigits(intPart) && (!dot || allDigits(frac))
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // cutPair splits list at the first comma outside a quoted string.

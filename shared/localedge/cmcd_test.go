@@ -32,3 +32,30 @@ func TestParseCMCDKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestParseCMCDValues: values are read by RFC 8941's grammar. The tokens
+// inf and nan are tokens (strconv would read them as floats, which the JSON
+// access log cannot hold: the line's whole cmcd group became an error),
+// ?0 and ?1 are booleans, and only ["-"] DIGITS ["." DIGITS] is a number.
+func TestParseCMCDValues(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, list string
+		want       map[string]any
+	}{
+		{"inf and nan tokens", `com.example-a=inf,com.example-b=NaN,br=3200`,
+			map[string]any{"com.example-a": "inf", "com.example-b": "NaN", "br": int64(3200)}},
+		{"booleans", `bs=?0,su=?1,bg`, map[string]any{"bs": false, "su": true, "bg": true}},
+		{"numbers", `pr=1.25,x=-2,y=-0.5,d=4004`, map[string]any{"pr": 1.25, "x": int64(-2), "y": -0.5, "d": int64(4004)}},
+		{"not RFC 8941 numbers", `a=1e3,b=+5,c=0x10`, map[string]any{"a": "1e3", "b": "+5", "c": "0x10"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := map[string]any{}
+			parseCMCD(tc.list, got)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("parseCMCD(%q) = %#v, want %#v", tc.list, got, tc.want)
+			}
+		})
+	}
+}
