@@ -178,8 +178,7 @@ func decodeCMCDDict(r *CMCDReport, data []byte) error {
 			return err
 		}
 		if !mappedCMCDKey(key) {
-			// Ignored, as the spec asks of unknown keys: only found the end
-			// of, not parsed.
+			// Ignored, as the spec asks of unknown keys, once parsed.
 			if err := p.skipMember(); err != nil {
 				return err
 			}
@@ -211,63 +210,43 @@ func mappedCMCDKey(key []byte) bool {
 	return false
 }
 
-// skipMember moves past the value and parameters of a member whose key is
-// not mapped: to the next ',' outside strings and inner lists.
+// skipMember parses the value and parameters of a member whose key is not
+// mapped, and keeps nothing of them: an unknown key is ignored, but a
+// report that is not a dictionary is malformed whatever key holds the
+// fault.
 func (p *sfParser) skipMember() error {
-	depth := 0
-	for p.pos < len(p.data) {
-		switch c := p.data[p.pos]; c {
-		case '"':
-			var it sfItem
-			if err := p.sfString(&it); err != nil {
-				return err
-			}
-			continue
-		case '(':
-			depth++
-		case ')':
-			if depth == 0 {
-				return malformedCMCD("unbalanced ')' at byte %d", p.pos)
-			}
-			depth--
-		case ',':
-			if depth == 0 {
-				return nil
-			}
-		default:
-			if c < 0x20 || c > 0x7e {
-				return malformedCMCD("a byte outside printable ASCII at byte %d", p.pos)
-			}
-		}
-		p.pos++
-	}
-	if depth != 0 {
-		return malformedCMCD("unterminated inner list")
-	}
-	return nil
+	var it sfItem
+	return p.value(&it)
 }
 
 // member parses the value and parameters of a mapped key into r.
 func (p *sfParser) member(r *CMCDReport, key []byte) error {
 	var it sfItem
+	if err := p.value(&it); err != nil {
+		return err
+	}
+	return r.set(key, &it)
+}
+
+// value parses a member's value (an item or an inner list; true when the
+// key stands alone) and its parameters into it.
+func (p *sfParser) value(it *sfItem) error {
 	var err error
 	if p.pos < len(p.data) && p.data[p.pos] == '=' {
 		p.pos++
 		if p.pos < len(p.data) && p.data[p.pos] == '(' {
-			err = p.innerList(&it)
+			err = p.innerList(it)
 		} else {
-			err = p.bareItem(&it)
+			err = p.bareItem(it)
 		}
 		if err != nil {
 			return err
 		}
 	} else {
-		it = sfItem{kind: sfBoolean, b: true}
+		*it = sfItem{kind: sfBoolean, b: true}
 	}
-	if _, err := p.params(); err != nil {
-		return err
-	}
-	return r.set(key, &it)
+	_, err = p.params()
+	return err
 }
 
 func (p *sfParser) ows() {
