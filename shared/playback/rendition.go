@@ -49,7 +49,7 @@ func (t Title) AllowedRenditions(max Quality) []Rendition {
 func (t Title) ValidateRenditions() error {
 	seen := map[string]bool{}
 	for _, r := range t.Renditions {
-		if r.Path == "" || seen[r.Path] || SignablePath("/"+r.Path) != nil || containsSlash(r.Path) || r.Path == "." || r.Path == ".." {
+		if r.Path == "" || seen[r.Path] || SignablePath("/"+r.Path) != nil || strings.Contains(r.Path, "/") || r.Path == "." || r.Path == ".." {
 			return Errorf(CodeInvalid, "rendition_path", "title %q: rendition path %q must be a distinct single path segment", t.ID, r.Path)
 		}
 		seen[r.Path] = true
@@ -61,15 +61,6 @@ func (t Title) ValidateRenditions() error {
 		}
 	}
 	return nil
-}
-
-func containsSlash(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
-			return true
-		}
-	}
-	return false
 }
 
 // MediaPaths returns the title's signed scope (its asset path) and its
