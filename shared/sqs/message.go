@@ -113,20 +113,15 @@ func stringAttr(v string) types.MessageAttributeValue {
 	return types.MessageAttributeValue{DataType: aws.String(stringType), StringValue: aws.String(v)}
 }
 
-// validBody reports whether data is text SQS accepts as a body: UTF-8 of
-// #x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD. SQS also takes
-// #x10000–#x10FFFF but fauxqs refuses it, and such bodies are rare enough
-// to travel as base64 everywhere.
+// validBody reports whether data is text SQS accepts as a body (sqsText).
+// SQS also takes #x10000–#x10FFFF but fauxqs refuses it, and such bodies
+// are rare enough to travel as base64 everywhere.
 func validBody(data []byte) bool {
 	if !utf8.Valid(data) {
 		return false
 	}
 	for _, r := range string(data) {
-		switch {
-		case r == 0x9 || r == 0xA || r == 0xD:
-		case r >= 0x20 && r <= 0xD7FF:
-		case r >= 0xE000 && r <= 0xFFFD:
-		default:
+		if r >= 0x10000 || !sqsText(r) {
 			return false
 		}
 	}
@@ -134,24 +129,17 @@ func validBody(data []byte) bool {
 }
 
 // validAttributeValue reports whether v is text SQS takes as a String
-// attribute value, which has the body's restrictions: UTF-8 of #x9 | #xA |
-// #xD | #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF. Anything else SQS
-// refuses, or the SDK's JSON replaces (invalid UTF-8), changing an id.
+// attribute value, which has the body's restrictions (sqsText). Anything
+// else SQS refuses, or the SDK's JSON replaces (invalid UTF-8), changing
+// an id.
 func validAttributeValue(v string) bool {
-	if !utf8.ValidString(v) {
-		return false
-	}
-	for _, r := range v {
-		switch {
-		case r == 0x9 || r == 0xA || r == 0xD:
-		case r >= 0x20 && r <= 0xD7FF:
-		case r >= 0xE000 && r <= 0xFFFD:
-		case r >= 0x10000 && r <= 0x10FFFF:
-		default:
-			return false
-		}
-	}
-	return true
+	return utf8.ValidString(v) && !strings.ContainsFunc(v, func(r rune) bool { return !sqsText(r) })
+}
+
+// sqsText reports whether SQS takes r in a body or a String attribute
+// value: #x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF.
+func sqsText(r rune) bool {
+	return r == 0x9 || r == 0xA || r == 0xD || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
 
 // validAttributeName applies SQS's naming rules, and keeps the adapter's
