@@ -150,6 +150,23 @@ func (j *Journal) topic(name string) *topicState {
 	return t
 }
 
+// put keeps m as id's message in set (a topic's pending or dead), its
+// bytes counted live in place of those of a message it replaces: replay
+// and commit keep the count that decides a rewrite the same way.
+func (j *Journal) put(set map[string]liveMsg, id string, m liveMsg) {
+	j.drop(set, id)
+	set[id] = m
+	j.live += int64(len(m.raw))
+}
+
+// drop forgets id's message in set, and its bytes as live.
+func (j *Journal) drop(set map[string]liveMsg, id string) {
+	if m, ok := set[id]; ok {
+		delete(set, id)
+		j.live -= int64(len(m.raw))
+	}
+}
+
 // replay reads the log into the live set, up to its first damaged record.
 func (j *Journal) replay() error {
 	f, err := os.Open(j.path)
@@ -207,30 +224,16 @@ func (j *Journal) apply(p []byte) error {
 		if err != nil {
 			return err
 		}
-		raw := slices.Clone(body)
 		j.seq++
+		m := liveMsg{seq: j.seq, raw: slices.Clone(body)}
 		if kind == kindAppend {
-			if m, ok := t.pending[id]; ok {
-				j.live -= int64(len(m.raw))
-			}
-			t.pending[id] = liveMsg{seq: j.seq, raw: raw}
-			j.live += int64(len(raw))
+			j.put(t.pending, id, m)
 			return nil
 		}
-		if m, ok := t.pending[id]; ok {
-			delete(t.pending, id)
-			j.live -= int64(len(m.raw))
-		}
-		if m, ok := t.dead[id]; ok {
-			j.live -= int64(len(m.raw))
-		}
-		t.dead[id] = liveMsg{seq: j.seq, raw: raw}
-		j.live += int64(len(raw))
+		j.drop(t.pending, id)
+		j.put(t.dead, id, m)
 	case kindAck:
-		if m, ok := t.pending[string(body)]; ok {
-			delete(t.pending, string(body))
-			j.live -= int64(len(m.raw))
-		}
+		j.drop(t.pending, string(body))
 		return nil
 	default:
 		return fmt.Errorf("%w: record kind %d", errCorrupt, kind)
@@ -492,29 +495,18 @@ func (j *Journal) commit(g *group, settles []settle) error {
 	j.appended.Add(int64(len(news)))
 	for _, a := range news {
 		j.seq++
-		j.topic(a.topic).pending[a.id] = liveMsg{seq: j.seq, raw: slices.Clone(b[a.at:a.end])}
-		j.live += int64(a.end - a.at)
+		j.put(j.topic(a.topic).pending, a.id, liveMsg{seq: j.seq, raw: slices.Clone(b[a.at:a.end])})
 	}
 	for _, s := range settles {
 		t := j.topic(s.topic)
 		for _, id := range s.acked {
-			if m, ok := t.pending[id]; ok {
-				delete(t.pending, id)
-				j.live -= int64(len(m.raw))
-			}
+			j.drop(t.pending, id)
 		}
 		for i := range s.dead {
 			id := s.dead[i].ID
-			if m, ok := t.pending[id]; ok {
-				delete(t.pending, id)
-				j.live -= int64(len(m.raw))
-			}
-			if m, ok := t.dead[id]; ok {
-				j.live -= int64(len(m.raw))
-			}
+			j.drop(t.pending, id)
 			j.seq++
-			t.dead[id] = liveMsg{seq: j.seq, raw: appendMessage(nil, &s.dead[i])}
-			j.live += int64(len(t.dead[id].raw))
+			j.put(t.dead, id, liveMsg{seq: j.seq, raw: appendMessage(nil, &s.dead[i])})
 		}
 	}
 	if cap(j.buf) > 1<<20 {
