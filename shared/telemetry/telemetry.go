@@ -594,14 +594,18 @@ func (p *Provider) Flush(ctx context.Context) error {
 // flushMetrics writes the EMF lines or pushes the OTLP metrics; a
 // Prometheus scrape reads them itself.
 func (p *Provider) flushMetrics(ctx context.Context) error {
-	if p.emf != nil {
+	switch {
+	case p.emf != nil:
 		return p.emf.flush(ctx)
-	}
-	if p.mp != nil && p.handler == nil {
+	case p.pushesMetrics():
 		return p.mp.ForceFlush(ctx)
 	}
 	return nil
 }
+
+// pushesMetrics reports whether a flush sends the metrics to an exporter
+// (SinkOTLP): not EMF lines, not a scrape.
+func (p *Provider) pushesMetrics() bool { return p.emf == nil && p.mp != nil && p.handler == nil }
 
 // Shutdown flushes and stops the providers and turns the hooks off if
 // this Provider is the active one.
@@ -695,7 +699,7 @@ func (p *Provider) flushInvocation(ctx context.Context) error {
 	if p.emf != nil {
 		err = p.emf.flush(ctx)
 	}
-	pushMetrics := p.emf == nil && p.mp != nil && p.handler == nil
+	pushMetrics := p.pushesMetrics()
 	if p.tp == nil && !pushMetrics {
 		return err
 	}
