@@ -720,7 +720,7 @@ func (s *Server) linkCustomer(w http.ResponseWriter, r *http.Request, who auth.I
 		return err
 	}
 	if !catalogfile.ValidCustomerID(body.CustomerID) {
-		return invalid("customer link", []catalogfile.Problem{problem("/customer_id", "customer_id must be 1-256 bytes without '|', '#', '/' or spaces")})
+		return invalid("customer link", []catalogfile.Problem{problem("/customer_id", catalogfile.CustomerIDRule)})
 	}
 	rec, err := s.modify(r, who, id, func(a *playback.Account) bool {
 		if a.CustomerID == body.CustomerID {

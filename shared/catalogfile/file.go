@@ -109,11 +109,14 @@ func AccountOf(a playback.Account) Account {
 }
 
 // ValidCustomerID reports whether id can name an account's payment
-// customer: 1-256 bytes without '|', '#', '/' or spaces, so that every
-// store can key the customer's link to the account by it.
+// customer (CustomerIDRule), so that every store can key the customer's
+// link to the account by it.
 func ValidCustomerID(id string) bool {
 	return id != "" && len(id) <= 256 && !strings.ContainsAny(id, "|#/ ")
 }
+
+// CustomerIDRule is ValidCustomerID's rule, as a problem states it.
+const CustomerIDRule = "customer_id must be 1-256 bytes without '|', '#', '/' or spaces"
 
 // Problem is one thing wrong with a file: where (line, when the file is
 // text the parser can place it, and the JSON pointer of the field) and
@@ -320,7 +323,7 @@ func (f *File) check() []Problem {
 		switch j, twice := customers[a.CustomerID]; {
 		case a.CustomerID == "":
 		case !ValidCustomerID(a.CustomerID):
-			add(fmt.Sprintf("/accounts/%d/customer_id", i), "customer_id must be 1-256 bytes without '|', '#', '/' or spaces")
+			add(fmt.Sprintf("/accounts/%d/customer_id", i), CustomerIDRule)
 		case twice:
 			// A customer is linked to one account: the last would win.
 			add(fmt.Sprintf("/accounts/%d/customer_id", i), "customer %q is also /accounts/%d's", a.CustomerID, j)
