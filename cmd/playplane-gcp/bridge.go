@@ -104,12 +104,11 @@ func (b *bridge) deliver(ctx context.Context, r route, m *pubsub.Message) bool {
 		return false
 	}
 	ok := true
+	topic := "projects/" + b.project + "/topics/" + r.topicID
 	for _, entry := range r.entryPoints {
 		// The topic in the path is how the framework names the event's
 		// source; the cloud's push endpoints should carry it too.
-		url := b.target + "/" + entry + "/projects/" + b.project + "/topics/" + r.topicID
-		source := "//pubsub.googleapis.com/projects/" + b.project + "/topics/" + r.topicID
-		if err := b.post(ctx, url, source, m, raw); err != nil {
+		if err := b.post(ctx, b.target+"/"+entry+"/"+topic, "//pubsub.googleapis.com/"+topic, m, raw); err != nil {
 			b.log.Warn("push delivery failed; the message will be redelivered",
 				"entry_point", entry, "message_id", m.ID, "delivery_attempt", body.DeliveryAttempt, "err", err)
 			ok = false
