@@ -307,9 +307,10 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 }
 
 // onCustomerDeleted cancels the subscriptions of the customer the account
-// held before the deletion. Stripe also sends customer.subscription.deleted for each, which
-// carry the full objects and supersede this inferred cancellation whatever
-// the order; this is the backstop for the ones that never arrive.
+// held before the deletion. Stripe also sends customer.subscription.deleted
+// for each, which carry the full objects and supersede this inferred
+// cancellation whatever the order; this is the backstop for the ones that
+// never arrive.
 func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time) error {
 	var cus stripeCustomer
 	if err := decodeObject(env, &cus); err != nil {
