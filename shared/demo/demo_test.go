@@ -11,17 +11,24 @@ import (
 	"github.com/playplane/playplane/shared/demo"
 )
 
+// openStore is an empty store for one test.
+func openStore(t *testing.T) *bolt.Store {
+	t.Helper()
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 // TestSeedLeavesWhatExists: seeding again (every local start) keeps what
 // an operator changed since (a plan's limits, an account's settings), as
 // Seed promises; only what is missing is written.
 func TestSeedLeavesWhatExists(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := openStore(t)
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	if err := demo.Seed(ctx, s, "http://127.0.0.1:8080", now); err != nil {
 		t.Fatal(err)
@@ -67,11 +74,7 @@ func (failLink) LinkCustomer(context.Context, string, string) error {
 func TestSeedAfterACrashLinksTheCustomer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := openStore(t)
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	if err := demo.Seed(ctx, failLink{s}, "http://127.0.0.1:8080", now); err == nil {
 		t.Fatal("seed with a failing link succeeded")
