@@ -45,9 +45,24 @@ const (
 	CMCDStatePreloading  = "d"
 )
 
-// MaxCMCDReports bounds the reports of one request: players batch a few
-// (batchSize), never hundreds.
-const MaxCMCDReports = 32
+// MaxCMCDReports bounds the reports of one request. Players send batchSize
+// of them (1 unless configured), but the CML reporter that dash.js 5.2,
+// Shaka Player 5.2 and hls.js 1.7 bundle keeps every report it could not
+// send (a network failure, 429 or a 5xx puts the batch back in its queue,
+// which has no bound) and, when the player is torn down or loads another
+// source, POSTs its whole queue in one request and forgets it, whatever
+// the answer. After an outage that is every report since it began. Reports
+// still count while the session does: a lease (2 min by default) plus the
+// stop grace (30 s) after the last one that got through. At one report a
+// second (the shortest time interval, the one TestBrowserCMCDEventMode
+// sets) that is 150, and play-state changes and errors come on top: 256.
+// A larger request is refused whole rather than cut: the consumer would
+// count the gap over the reports left out as play.
+const MaxCMCDReports = 256
+
+// MaxCMCDBodyBytes bounds a CMCD request body: MaxCMCDReports reports of
+// 512 bytes. A dash.js report with every key it sends is ~330 bytes.
+const MaxCMCDBodyBytes = MaxCMCDReports * 512
 
 // ReasonCMCDMalformed is a report that is not a Structured Field
 // dictionary at all; a mapped key with a bad value is cmcd_<key>_invalid.

@@ -26,7 +26,9 @@ import (
 // Answers: 204 when every report was enqueued; 410 when the session is
 // over (CML's reporter, in Shaka Player and dash.js, then drops the target
 // and stops reporting); 400 with cmcd_<key>_invalid or cmcd_malformed for
-// a bad report, and then nothing of the request is kept; 401 bad
+// a bad report, and then nothing of the request is kept; 400
+// cmcd_too_many_reports or 413 past the bounds of events.MaxCMCDReports,
+// which let a player's flush after an outage through whole; 401 bad
 // credential; 403 another session's credential; 503 when the store or the
 // bus is down (the reporter re-queues the reports and sends them again).
 func (s *Server) cmcd(w http.ResponseWriter, r *http.Request) error {
@@ -98,7 +100,7 @@ func (s *Server) decodeCMCD(r *http.Request, dst []events.CMCDReport) ([]events.
 	}
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
-	body, err := httpx.AppendBody((*bp)[:0], r, s.cfg.MaxBody)
+	body, err := httpx.AppendBody((*bp)[:0], r, events.MaxCMCDBodyBytes)
 	*bp = body[:0]
 	if err != nil {
 		return dst, err

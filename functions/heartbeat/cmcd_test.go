@@ -120,6 +120,71 @@ func TestCMCDEventReportsDriveTheSession(t *testing.T) {
 	}
 }
 
+// TestCMCDFlushAfterOutage: the flush of a player whose reports queued up
+// while it was offline is taken whole, its end of play included. The CML
+// reporter that dash.js 5.2, Shaka Player 5.2 and hls.js 1.7 bundle keeps
+// every report it could not send (a network failure, 429 or a 5xx puts the
+// batch back in its queue, unbounded) and, when the player is destroyed or
+// loads another source (stop with flush), POSTs the whole queue as one
+// application/cmcd body, then drops the reporter: any answer but a 2xx
+// loses that batch, a 4xx at once. The batch here is dash.js's, with every
+// key it puts in an event report, at the 1 s interval web/player/cmcd.js
+// sets under TestBrowserCMCDEventMode: the network drops once playback
+// started, the player plays on from its buffer for 90 s to the end of the
+// title, and the app tears the player down as the network returns.
+func TestCMCDFlushAfterOutage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id, _ := h.play("acct_a", "title_1", 2)
+	target := h.cmcdURL(id, "acct_a", "title_1")
+	const sid = `"6e2f5c1a-8c1e-4f7e-9d0b-2f6b5a1c9e3d"`
+	sn := 0
+	// line is one report as CML serialises it: keys sorted, inner lists
+	// tagged by object type.
+	line := func(e, sta string, at time.Duration) string {
+		sn++
+		return fmt.Sprintf(`ab=(3000;v 128;a),bl=(30000;v 30000;a),br=(3000;v 128;a),cid="big-buck-bunny",e=%s,mtp=(24000),`+
+			`pb=(3000;v 128;a),pr=1,sf=d,sid=%s,sn=%d,st=v,sta=%s,tb=(3000;v 128;a),tpb=(3000;v 128;a),ts=%d,v=2`+"\n",
+			e, sid, sn-1, sta, h.ts(at))
+	}
+	send := func(body string) *httptest.ResponseRecorder {
+		t.Helper()
+		return h.report(http.MethodPost, target, "application/cmcd", body)
+	}
+	if rec := send(line("ps", "s", 0)); rec.Code != http.StatusNoContent {
+		t.Fatalf("start: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(line("ps", "p", time.Second)); rec.Code != http.StatusNoContent {
+		t.Fatalf("playing: %d %s", rec.Code, rec.Body)
+	}
+	var queued strings.Builder
+	const offline = 90
+	for i := 1; i <= offline; i++ {
+		queued.WriteString(line("t", "p", time.Duration(1+i)*time.Second-time.Millisecond))
+	}
+	queued.WriteString(line("ps", "e", (1+offline)*time.Second))
+	h.advance((1 + offline + 2) * time.Second)
+	if rec := send(queued.String()); rec.Code != http.StatusNoContent {
+		t.Fatalf("the flush of %d reports (%d bytes): %d %s", offline+1, queued.Len(), rec.Code, rec.Body)
+	}
+	h.idle()
+	if s := h.session(id); s.Active(h.clock()) || s.EndReason != playback.EndStopped {
+		t.Fatalf("the end of play in the flush left the session %+v", s)
+	}
+	// Played: from playing (1 s) to the end (91 s), every second of it
+	// told by an interval report that says playing.
+	if q := h.sessionQoE(id); q.QoE.PlayedMS != offline*1000 {
+		t.Fatalf("played %d ms, want %d: %+v", q.QoE.PlayedMS, offline*1000, q.QoE)
+	}
+	p, err := h.bolt.GetProgress(context.Background(), "acct_a", "title_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.PositionMS != offline*1000 {
+		t.Fatalf("resume position %d ms, want %d", p.PositionMS, offline*1000)
+	}
+}
+
 // TestCMCDTransmissionForms: the query parameter (GET and POST), text
 // lines and JSON reach the same heartbeat.
 func TestCMCDTransmissionForms(t *testing.T) {
@@ -205,6 +270,7 @@ func TestCMCDBadInput(t *testing.T) {
 		{"unterminated string", target, "application/cmcd", fmt.Sprintf(`sid="x,ts=%d`, ts), 400, playback.CodeInvalid, events.ReasonCMCDMalformed},
 		{"bad report among good", target, "application/cmcd", fmt.Sprintf("e=t,ts=%d\nbr=(x,ts=%d\n", ts, ts), 400, playback.CodeInvalid, events.ReasonCMCDMalformed},
 		{"too many reports", target, "application/cmcd", strings.Repeat(fmt.Sprintf("ts=%d\n", ts), events.MaxCMCDReports+1), 400, playback.CodeInvalid, "cmcd_too_many_reports"},
+		{"body over the bound", target, "application/cmcd", fmt.Sprintf("ts=%d,com.example-pad=\"%s\"\n", ts, strings.Repeat("x", events.MaxCMCDBodyBytes)), 413, playback.CodeTooLarge, "body_too_large"},
 		{"no report", target, "", "", 400, playback.CodeInvalid, "cmcd_no_reports"},
 		{"wrong content type", target, "text/plain", fmt.Sprintf("ts=%d", ts), 415, playback.CodeUnsupportedMediaType, ""},
 		{"another session's credential", strings.Replace(otherTarget, other, id, 1), "application/cmcd", fmt.Sprintf("ts=%d", ts), 403, playback.CodeForbidden, ""},

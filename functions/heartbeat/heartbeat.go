@@ -50,7 +50,9 @@ type Config struct {
 	LeaseCache bool `env:"HEARTBEAT_LEASE_CACHE, default=true"`
 	// Interval is the heartbeat period players are told to keep.
 	Interval time.Duration `env:"HEARTBEAT_INTERVAL, default=30s"`
-	MaxBody  int64         `env:"HEARTBEAT_MAX_BODY, default=4096"`
+	// MaxBody caps a heartbeat body. The CMCD collector's bound is
+	// events.MaxCMCDBodyBytes, sized from what players flush at once.
+	MaxBody int64 `env:"HEARTBEAT_MAX_BODY, default=4096"`
 	// MaxClockSkew is how far ahead of the server a device clock may run: a
 	// device_time further in the future would shadow every honest
 	// heartbeat of the title until the wall clock caught up with it.
