@@ -70,16 +70,18 @@ func (s *Server) cmcd(w http.ResponseWriter, r *http.Request) error {
 	if sess.AccountID != claims.AccountID {
 		return playback.SessionMismatch(id)
 	}
+	ptrs := make([]*events.Heartbeat, len(beats))
 	for i := range beats {
 		h := &beats[i]
 		h.SessionID, h.AccountID, h.TitleID, h.DeviceID = id, sess.AccountID, sess.TitleID, sess.DeviceID
 		h.ReceivedAt, h.SessionStartedAt = now.UTC(), sess.StartedAt.UTC()
 		h.Country, h.ASN, h.DeviceType = claims.Viewer.Country, claims.Viewer.ASN, claims.Viewer.DeviceType
-		if err := s.enqueue(r.Context(), h); err != nil {
-			return err
-		}
-		s.stats.accepted.Add(1)
+		ptrs[i] = h
 	}
+	if err := s.enqueue(r.Context(), ptrs...); err != nil {
+		return err
+	}
+	s.stats.accepted.Add(int64(len(beats)))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -185,6 +185,32 @@ func TestCMCDFlushAfterOutage(t *testing.T) {
 	}
 }
 
+// TestCMCDRequestIsOnePublish: the reports of a request reach the bus in
+// one publish, which the bus adapters send in batches (SQS 10 messages a
+// call, Pub/Sub one request per ordering key), so a flush of
+// MaxCMCDReports costs a few round trips, not one per report.
+func TestCMCDRequestIsOnePublish(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id, _ := h.play("acct_a", "title_1", 2)
+	target := h.cmcdURL(id, "acct_a", "title_1")
+	var body strings.Builder
+	for i := range events.MaxCMCDReports {
+		fmt.Fprintf(&body, "br=(3000;v),e=t,sta=p,ts=%d,v=2\n", h.ts(time.Duration(i-events.MaxCMCDReports)*time.Second))
+	}
+	before := h.pub.calls.Load()
+	if rec := h.report(http.MethodPost, target, "application/cmcd", body.String()); rec.Code != http.StatusNoContent {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if n := h.pub.calls.Load() - before; n != 1 {
+		t.Fatalf("%d reports took %d publish calls, want 1", events.MaxCMCDReports, n)
+	}
+	h.idle()
+	if q := h.sessionQoE(id); q.Heartbeats != events.MaxCMCDReports {
+		t.Fatalf("%d heartbeats counted, want %d", q.Heartbeats, events.MaxCMCDReports)
+	}
+}
+
 // TestCMCDTransmissionForms: the query parameter (GET and POST), text
 // lines and JSON reach the same heartbeat.
 func TestCMCDTransmissionForms(t *testing.T) {

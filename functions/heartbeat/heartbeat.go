@@ -415,21 +415,32 @@ func (s *Server) lateStop(ctx context.Context, sess playback.Session, req *event
 	return nil
 }
 
-func (s *Server) enqueue(ctx context.Context, msg *events.Heartbeat) error {
+// enqueue publishes beats in one call, which the bus sends in as few
+// round trips as it can (a CMCD flush carries up to events.MaxCMCDReports).
+func (s *Server) enqueue(ctx context.Context, beats ...*events.Heartbeat) error {
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
-	data, err := msg.AppendJSON((*bp)[:0])
-	*bp = data[:0]
-	if err != nil {
-		return fmt.Errorf("heartbeat.enqueue: %w", err)
-	}
-	if len(data) > events.MaxHeartbeatMessageBytes {
-		return fmt.Errorf("heartbeat.enqueue: message of %d bytes exceeds %d", len(data), events.MaxHeartbeatMessageBytes)
+	msgs := make([]playback.Message, len(beats))
+	data := (*bp)[:0]
+	for i, h := range beats {
+		start := len(data)
+		var err error
+		data, err = h.AppendJSON(data)
+		*bp = data[:0]
+		if err != nil {
+			return fmt.Errorf("heartbeat.enqueue: %w", err)
+		}
+		if n := len(data) - start; n > events.MaxHeartbeatMessageBytes {
+			return fmt.Errorf("heartbeat.enqueue: message of %d bytes exceeds %d", n, events.MaxHeartbeatMessageBytes)
+		}
+		// An append that outgrows data moves on to a new array and leaves
+		// the earlier messages where they are.
+		msgs[i] = playback.Message{OrderingKey: h.SessionID, Data: data[start:len(data):len(data)]}
 	}
 	// Publish keeps nothing of the buffer once it returns, error or not
 	// (playback.Publisher), so the deferred Put may hand it to the next
 	// request.
-	err = s.deps.Bus.Publish(ctx, events.TopicHeartbeats, playback.Message{OrderingKey: msg.SessionID, Data: data})
+	err := s.deps.Bus.Publish(ctx, events.TopicHeartbeats, msgs...)
 	if err != nil {
 		if playback.ErrorCode(err).Retryable() {
 			return playback.Unavailable(err, "heartbeat queue unavailable")

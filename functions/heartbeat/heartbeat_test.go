@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,11 +144,23 @@ func (f flakyBatchStore) SaveProgressBatch(ctx context.Context, writes []playbac
 	return f.batch.SaveProgressBatch(ctx, writes)
 }
 
+// countingBus counts the publish calls made through it.
+type countingBus struct {
+	playback.Publisher
+	calls atomic.Int64
+}
+
+func (c *countingBus) Publish(ctx context.Context, topic string, msgs ...playback.Message) error {
+	c.calls.Add(1)
+	return c.Publisher.Publish(ctx, topic, msgs...)
+}
+
 type harness struct {
 	t      testing.TB
 	store  *flakyStore
 	bolt   *bolt.Store
 	bus    *membus.Bus
+	pub    *countingBus // the server's bus
 	tokens *auth.Keyring
 	srv    *heartbeat.Server
 	h      http.Handler
@@ -198,8 +211,8 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: &flakyStore{Store: store}, bolt: store, bus: bus, tokens: auth.NewDevKeyring(),
-		now: time.Now().UTC().Truncate(time.Millisecond)}
+	h := &harness{t: t, store: &flakyStore{Store: store}, bolt: store, bus: bus, pub: &countingBus{Publisher: bus},
+		tokens: auth.NewDevKeyring(), now: time.Now().UTC().Truncate(time.Millisecond)}
 	var batch playback.ProgressBatchStore = flakyBatchStore{flakyStore: h.store, batch: store}
 	if opts.unbatched {
 		batch = nil
@@ -208,7 +221,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	if opts.qoeViews {
 		views = store
 	}
-	h.srv, err = heartbeat.New(opts.cfg, heartbeat.Deps{Store: h.store, Batch: batch, Bus: bus, Tokens: h.tokens, Identity: verifier,
+	h.srv, err = heartbeat.New(opts.cfg, heartbeat.Deps{Store: h.store, Batch: batch, Bus: h.pub, Tokens: h.tokens, Identity: verifier,
 		QoE: views, Stream: opts.stream, Log: slog.New(slog.DiscardHandler), Now: h.clock})
 	if err != nil {
 		t.Fatal(err)
