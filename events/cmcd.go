@@ -52,10 +52,11 @@ const (
 // which has no bound) and, when the player is torn down or loads another
 // source, POSTs its whole queue in one request and forgets it, whatever
 // the answer. After an outage that is every report since it began. Reports
-// still count while the session does: a lease (2 min by default) plus the
-// stop grace (30 s) after the last one that got through. At one report a
-// second (the shortest time interval, the one TestBrowserCMCDEventMode
-// sets) that is 150, and play-state changes and errors come on top: 256.
+// still count while the session does: a lease plus the stop grace after
+// the last one that got through (heartbeat.Config, 2.5 min by default).
+// At one report a second (the time interval TestBrowserCMCDEventMode sets;
+// CML's default is 30 s) that is 150, and play-state changes and errors
+// come on top: 256.
 // A larger request is refused whole rather than cut: the consumer would
 // count the gap over the reports left out as play.
 const MaxCMCDReports = 256
