@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/functions/pickedge"
+	"github.com/playplane/playplane/shared/atomicfile"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
 )
@@ -45,7 +46,11 @@ func loadSecrets(dataDir string) (devSecrets, error) {
 	raw, err := os.ReadFile(path)
 	if err == nil {
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return s, fmt.Errorf("%s: %w", path, err)
+			// The file is written whole or not at all: this is damage from
+			// outside, and new secrets would silently void the dev tokens
+			// issued and the webhook signing secret given to Stripe.
+			return s, fmt.Errorf("%s is damaged (%w): restore it, or delete it to have new secrets made "+
+				"(dev tokens issued before and the Stripe webhook signing secret then change)", path, err)
 		}
 		if s.JWTKey == "" || s.PlaybackKeys == "" || s.StripeWebhook == "" || s.EdgeKeys == "" {
 			return s, fmt.Errorf("%s: incomplete; delete it to have it made again", path)
@@ -61,7 +66,9 @@ func loadSecrets(dataDir string) (devSecrets, error) {
 	s = devSecrets{JWTKey: randomKey(), PlaybackKeys: auth.NewDevKeyring().Spec(), StripeWebhook: devStripePrefix + randomKey(),
 		EdgeKeys: pickedge.NewDevEdgeKeys(demo.EdgeIDs()...).Spec()}
 	raw, _ = json.MarshalIndent(s, "", "  ")
-	if err := os.WriteFile(path, raw, 0o600); err != nil {
+	// Written in place, a write cut short would leave half a file that
+	// every later start fails on.
+	if err := atomicfile.WriteFile(path, raw, 0o600); err != nil {
 		return s, fmt.Errorf("writing %s: %w", path, err)
 	}
 	return s, nil

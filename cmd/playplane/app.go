@@ -33,6 +33,7 @@ import (
 	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/functions/registry"
 	"github.com/playplane/playplane/functions/signurl"
+	"github.com/playplane/playplane/shared/atomicfile"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/cloudcdn"
@@ -609,7 +610,7 @@ func loadSecrets(path string) (devSecrets, error) {
 	raw, err := os.ReadFile(path)
 	if err == nil {
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return s, fmt.Errorf("%s: %w", path, err)
+			return s, damagedSecrets(path, err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return s, err
@@ -637,10 +638,21 @@ func loadSecrets(path string) (devSecrets, error) {
 		return s, nil
 	}
 	raw, _ = json.MarshalIndent(s, "", "  ")
-	if err := os.WriteFile(path, raw, 0o600); err != nil {
+	// Written in place, a write cut short would leave half a file and lose
+	// the keys behind every token issued.
+	if err := atomicfile.WriteFile(path, raw, 0o600); err != nil {
 		return s, fmt.Errorf("writing %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// damagedSecrets is the error for a secrets file that does not parse. The
+// file is written whole or not at all, so this is damage from outside; it
+// stops the start rather than being replaced: new secrets would silently
+// void the dev tokens issued and the webhook signing secret given to Stripe.
+func damagedSecrets(path string, err error) error {
+	return fmt.Errorf("%s is damaged (%w): restore it, or delete it to have new secrets made "+
+		"(dev tokens issued before and the Stripe webhook signing secret then change)", path, err)
 }
 
 // The local CDNs are the demo's (their edges are seeded for them).
