@@ -30,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/playplane/playplane/shared/atomicfile"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -83,6 +84,9 @@ type Journal struct {
 	buf    []byte
 
 	compactAt int64 // minCompact; lower in tests
+	// syncDir makes a rename in the log's directory durable; tests make it
+	// fail, which a directory fsync cannot be made to do here.
+	syncDir func(dir string) error
 }
 
 // topicState is what the log holds live for one topic: encoded messages by
@@ -127,7 +131,7 @@ func WithoutSync() Option { return func(j *Journal) { j.sync = false } }
 // live records and starts the committer. Only one journal may use a path.
 func Open(path string, opts ...Option) (*Journal, error) {
 	j := &Journal{path: path, sync: true, log: slog.Default(), kick: make(chan struct{}, 1), done: make(chan struct{}),
-		topics: map[string]*topicState{}, compactAt: minCompact}
+		topics: map[string]*topicState{}, compactAt: minCompact, syncDir: atomicfile.SyncDir}
 	for _, o := range opts {
 		o(j)
 	}
@@ -135,6 +139,9 @@ func Open(path string, opts ...Option) (*Journal, error) {
 		return nil, fmt.Errorf("walbus.Open %s: %w", path, err)
 	}
 	if err := j.compact(); err != nil {
+		if j.f != nil {
+			j.f.Close()
+		}
 		return nil, fmt.Errorf("walbus.Open %s: %w", path, err)
 	}
 	go j.commitLoop()
@@ -303,23 +310,23 @@ func (j *Journal) compact() error {
 	if err := os.Rename(tmp, j.path); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(filepath.Dir(j.path)); err != nil {
-		return fail(err)
-	}
+	// The new file is the log from here on, whatever happens next: appends
+	// to the old one would go to a file no longer at the path.
 	if j.f != nil {
-		j.f.Close()
+		j.f.Close() // its live records are all in the new file
 	}
 	j.f, j.size = f, size
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+	if err := j.syncDir(filepath.Dir(j.path)); err != nil {
+		if !j.sync {
+			return err // without fsyncs the journal promises nothing across a power cut
+		}
+		// A power cut may undo the rename, and with it every record
+		// appended to the new file: acknowledge no more appends, as after
+		// a failed fsync of the log.
+		j.broken = fmt.Errorf("log rewritten but its rename not made durable: %w", err)
+		return j.broken
 	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // Append stores msgs of topic and returns once they are written (and, by
@@ -424,7 +431,7 @@ func (j *Journal) commitLoop() {
 			}
 			if j.broken == nil && j.size > max(j.compactAt, 4*j.live) {
 				if err := j.compact(); err != nil {
-					j.log.Error("walbus: rewriting the log failed; appending to the old one", "err", err)
+					j.log.Error("walbus: rewriting the log failed", "err", err)
 				}
 			}
 		}

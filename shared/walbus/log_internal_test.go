@@ -2,10 +2,12 @@ package walbus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/playplane/playplane/shared/playback"
@@ -198,5 +200,85 @@ func TestDeadLettersCountAsLive(t *testing.T) {
 	}
 	if before.Size() < after.Size()+300 {
 		t.Fatalf("log of %d bytes, %d of them live: the acknowledged messages' records were rewritten away at once", before.Size(), after.Size())
+	}
+}
+
+// TestRewriteWhoseDirectoryFsyncFails: the rewrite renames the new log over
+// the old one and fsyncs the directory to make the rename durable. When
+// that fsync fails, a power cut may undo the rename, and with it every
+// record appended to the new file since: a journal that fsyncs its commits
+// acknowledges no more appends (as after a failed fsync of the log), while
+// one without fsyncs, which promises nothing across a power cut, goes on.
+// Either way, what it acknowledged is in the log a restart reads. The
+// failure is injected (syncDir): a directory fsync cannot be made to fail
+// here.
+func TestRewriteWhoseDirectoryFsyncFails(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		opts        []Option
+		wantRefused bool
+	}{
+		{name: "fsynced commits", wantRefused: true},
+		{name: "without fsync", opts: []Option{WithoutSync()}, wantRefused: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "bus.wal")
+			j, err := Open(path, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.compactAt = 4 << 10
+			var dirSyncFailed atomic.Bool
+			j.syncDir = func(string) error {
+				dirSyncFailed.Store(true)
+				return errors.New("injected: directory fsync failed")
+			}
+			// Acknowledged garbage until a rewrite runs and fails its
+			// directory fsync (after the commit it follows), then appends
+			// that stay pending.
+			i := 0
+			for ; !dirSyncFailed.Load(); i++ {
+				if i == 2000 {
+					t.Fatal("no rewrite after 2000 acknowledged messages")
+				}
+				err := j.Append(context.Background(), "t", []playback.Message{{ID: fmt.Sprint("m", i), Data: []byte("garbage")}})
+				if err != nil {
+					if !dirSyncFailed.Load() {
+						t.Fatal(err)
+					}
+					break
+				}
+				if err := j.Settle("t", []string{fmt.Sprint("m", i)}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var acknowledged []string
+			refused := 0
+			for k := i; k < i+5; k++ {
+				err := j.Append(context.Background(), "t", []playback.Message{{ID: fmt.Sprint("m", k), Data: []byte(fmt.Sprint("d", k))}})
+				if err != nil {
+					refused++
+					continue
+				}
+				acknowledged = append(acknowledged, fmt.Sprint("d", k))
+			}
+			if got := refused == 5; got != tc.wantRefused {
+				t.Fatalf("after the failed directory fsync %d of 5 appends were refused; want all refused: %v", refused, tc.wantRefused)
+			}
+			j.Close()
+			j, err = Open(path, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.Close()
+			got := pendingData(t, j, "t")
+			for _, d := range acknowledged {
+				if !slices.Contains(got, d) {
+					t.Fatalf("acknowledged %q after the failed directory fsync; the log a restart reads holds %q", acknowledged, got)
+				}
+			}
+		})
 	}
 }
