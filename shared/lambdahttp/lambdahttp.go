@@ -60,12 +60,22 @@ func NewRequest(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.R
 	invalid := func(reason, format string, args ...any) error {
 		return playback.Errorf(playback.CodeInvalid, reason, format, args...)
 	}
-	rawPath := ev.RawPath
+	// An HTTP API hands the path over percent-decoded, in rawPath and
+	// http.path alike (%3F arrives as ?, %25 as %); a function URL keeps
+	// rawPath as sent and decodes only http.path. A decoded path is escaped
+	// again: parsed as sent, a decoded ? would start the query and a
+	// decoded %41 be decoded twice. A rawPath equal to http.path is taken
+	// as decoded (without escapes the two forms agree).
+	rawPath, decoded := ev.RawPath, ev.RequestContext.HTTP.Path
+	asSent := rawPath != "" && decoded != "" && rawPath != decoded
 	if rawPath == "" {
-		rawPath = ev.RequestContext.HTTP.Path
+		rawPath = decoded
 	}
 	if !strings.HasPrefix(rawPath, "/") {
 		rawPath = "/" + rawPath
+	}
+	if !asSent {
+		rawPath = (&url.URL{Path: rawPath}).EscapedPath()
 	}
 	requestURI := rawPath
 	if ev.RawQueryString != "" {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -20,7 +21,13 @@ import (
 )
 
 // payload is an HTTP API (format 2.0) event as API Gateway sends it.
+// requestContext.http.path is rawPath percent-decoded, as in every event
+// AWS sends (see TestPathRoutesAsOnTheServer).
 func payload(method, rawPath, rawQuery, body string, base64Body bool, sourceIP string, cookies []string, headers map[string]string) []byte {
+	path, err := url.PathUnescape(rawPath)
+	if err != nil {
+		path = rawPath
+	}
 	ev := map[string]any{
 		"version":        "2.0",
 		"routeKey":       "$default",
@@ -31,7 +38,7 @@ func payload(method, rawPath, rawQuery, body string, base64Body bool, sourceIP s
 			"accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.eu-central-1.amazonaws.com",
 			"domainPrefix": "abc123", "requestId": "JKJaXmPLvHcESHA=", "routeKey": "$default", "stage": "$default",
 			"time": "23/Nov/2026:16:44:00 +0000", "timeEpoch": 1795452240000,
-			"http": map[string]any{"method": method, "path": rawPath, "protocol": "HTTP/1.1", "sourceIp": sourceIP, "userAgent": "player/1.0"},
+			"http": map[string]any{"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": sourceIP, "userAgent": "player/1.0"},
 		},
 		"body":            body,
 		"isBase64Encoded": base64Body,
@@ -323,4 +330,93 @@ func TestHeadersAsNetHTTPSendsThem(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPathRoutesAsOnTheServer: a path with escaped characters reaches the
+// handlers as it does through net/http, in the two shapes AWS sends it.
+// Live captures of one request to /capture/space%20value (hotsock/voker,
+// vokerhttp/testdata, July 2026) show an HTTP API with rawPath and
+// requestContext.http.path both decoded ("/capture/space value"), and a
+// Lambda function URL with rawPath as sent and only http.path decoded;
+// fastify/aws-lambda-fastify#169 shows an HTTP API turning /a%2Fb into
+// rawPath /a/b. No API Gateway runs here: the events are built in those
+// shapes. The ids are ones playback.ValidRecordID allows (titles, accounts
+// and other records), and a space and a non-ASCII letter. An escaped slash
+// cannot route alike: decoded, it is a separator, and no rawPath tells it
+// from one (API Gateway's own route /v1/titles/{id} does not match it
+// either).
+func TestPathRoutesAsOnTheServer(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(echoMux())
+	t.Cleanup(srv.Close) // after the parallel subtests
+	for _, tc := range []struct {
+		name string
+		sent string // the path as the client sends it
+	}{
+		{name: "question mark", sent: "/v1/titles/a%3Fb"},
+		{name: "percent sign", sent: "/v1/titles/50%25off"},
+		{name: "percent sign before hex digits", sent: "/v1/titles/a%2541"},
+		{name: "number sign", sent: "/v1/titles/a%23b"},
+		{name: "space", sent: "/v1/titles/a%20b"},
+		{name: "non-ASCII", sent: "/v1/titles/caf%C3%A9"},
+		{name: "sub-delimiters as sent", sent: "/v1/titles/a+b;c=d&e@f:g"},
+		{name: "plain", sent: "/v1/titles/tt-0001"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const query = "q=caf%C3%A9&x=1"
+			status, onServer := serverEcho(t, srv.URL+tc.sent+"?"+query)
+			decoded, err := url.PathUnescape(tc.sent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, shape := range []struct {
+				name              string
+				rawPath, httpPath string
+			}{
+				{name: "HTTP API", rawPath: decoded, httpPath: decoded},
+				{name: "function URL", rawPath: tc.sent, httpPath: decoded},
+			} {
+				ev := map[string]any{"version": "2.0", "routeKey": "$default", "rawPath": shape.rawPath, "rawQueryString": query,
+					"headers": map[string]string{"host": "api.example.com"},
+					"requestContext": map[string]any{"requestId": "JKJaXmPLvHcESHA=", "stage": "$default",
+						"http": map[string]any{"method": "GET", "path": shape.httpPath, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1"}}}
+				raw, err := json.Marshal(ev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp := invoke(t, echoMux(), raw)
+				var onLambda echo
+				if resp.StatusCode == http.StatusOK {
+					if err := json.Unmarshal([]byte(resp.Body), &onLambda); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if resp.StatusCode != status || onLambda.Path != onServer.Path || onLambda.TitleID != onServer.TitleID ||
+					onLambda.RawQuery != onServer.RawQuery || onLambda.Query != onServer.Query {
+					t.Errorf("%s (rawPath %q): %d, path %q, id %q, query %q %q; the server: %d, path %q, id %q, query %q %q",
+						shape.name, shape.rawPath, resp.StatusCode, onLambda.Path, onLambda.TitleID, onLambda.RawQuery, onLambda.Query,
+						status, onServer.Path, onServer.TitleID, onServer.RawQuery, onServer.Query)
+				}
+			}
+		})
+	}
+}
+
+// serverEcho sends a GET for target, kept as written, to a net/http server
+// of echoMux.
+func serverEcho(t *testing.T, target string) (int, echo) {
+	t.Helper()
+	resp, err := http.Get(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e echo
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode, e
 }
