@@ -233,7 +233,7 @@ func pageArgs(r *http.Request) (string, int, error) {
 
 func validID(kind playback.Kind, id string) error {
 	if !playback.ValidRecordID(id) {
-		e := playback.Errorf(playback.CodeInvalid, "id_invalid", "%s id %q must be 1-256 printable ASCII bytes without '/', '#' or '|'", kind, id)
+		e := playback.Errorf(playback.CodeInvalid, "id_invalid", "%s id %q %s", kind, id, playback.RecordIDRule)
 		e.Details = map[string]string{"field": "id"}
 		return e
 	}

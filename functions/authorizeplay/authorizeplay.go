@@ -301,10 +301,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !playback.ValidID(req.TitleID) {
-		return playback.Errorf(playback.CodeInvalid, "title_id", "title_id must be 1-128 characters of [A-Za-z0-9._-]")
+		return playback.Errorf(playback.CodeInvalid, "title_id", "title_id must be %s", playback.IDRule)
 	}
 	if !playback.ValidID(req.DeviceID) {
-		return playback.Errorf(playback.CodeInvalid, "device_id", "device_id must be 1-128 characters of [A-Za-z0-9._-]")
+		return playback.Errorf(playback.CodeInvalid, "device_id", "device_id must be %s", playback.IDRule)
 	}
 	if req.DeviceName != "" {
 		// Optional here, but held to the rule a rename is: the name is

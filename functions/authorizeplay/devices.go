@@ -95,7 +95,7 @@ func deviceView(d playback.Device, active []playback.Session) DeviceView {
 func deviceIDOf(r *http.Request) (string, error) {
 	id := r.PathValue("id")
 	if !playback.ValidID(id) {
-		return "", playback.Errorf(playback.CodeInvalid, "device_id", "device id must be 1-128 characters of [A-Za-z0-9._-]")
+		return "", playback.Errorf(playback.CodeInvalid, "device_id", "device id must be %s", playback.IDRule)
 	}
 	return id, nil
 }

@@ -212,7 +212,7 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 	}
 	if !playback.ValidID(accountID) {
 		return playback.Errorf(playback.CodeInvalid, "account_reference_invalid",
-			"checkout session %s names account %q: 1-128 characters of [A-Za-z0-9._-]", cs.ID, accountID)
+			"checkout session %s names account %q: %s", cs.ID, accountID, playback.IDRule)
 	}
 	if cs.Customer == "" {
 		return playback.Errorf(playback.CodeInvalid, "no_customer", "checkout session %s has no customer", cs.ID)

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -112,11 +113,11 @@ func AccountOf(a playback.Account) Account {
 // customer (CustomerIDRule), so that every store can key the customer's
 // link to the account by it.
 func ValidCustomerID(id string) bool {
-	return id != "" && len(id) <= 256 && !strings.ContainsAny(id, "|#/ ")
+	return id != "" && len(id) <= 256 && utf8.ValidString(id) && !strings.ContainsAny(id, "|#/ ") && !playback.ReservedID(id)
 }
 
 // CustomerIDRule is ValidCustomerID's rule, as a problem states it.
-const CustomerIDRule = "customer_id must be 1-256 bytes without '|', '#', '/' or spaces"
+const CustomerIDRule = "customer_id must be 1-256 bytes of UTF-8 without '|', '#', '/' or spaces, and not ., .. or __x__"
 
 // Problem is one thing wrong with a file: where (line, when the file is
 // text the parser can place it, and the JSON pointer of the field) and
@@ -270,7 +271,7 @@ func (f *File) check() []Problem {
 	ids := map[string]map[string]int{}
 	dup := func(kind, section string, i int, id string) {
 		if !playback.ValidRecordID(id) {
-			// The schema's id pattern lets "." and ".." through; the
+			// The schema's id pattern lets ".", ".." and __x__ through; the
 			// stores refuse them, after the sets before them are written.
 			add(fmt.Sprintf("/%s/%d/id", section, i), "%s id %q names no record", kind, id)
 			return

@@ -323,7 +323,7 @@ func (cs ChangeSet) prepare(maxChanges, maxBytes int) (ChangeSet, error) {
 			return cs, Errorf(CodeInvalid, "kind_invalid", "changes[%d]: kind %q", i, c.Kind)
 		}
 		if !ValidRecordID(c.ID) {
-			return cs, Errorf(CodeInvalid, "id_invalid", "changes[%d]: %s id %q must be 1-256 printable ASCII bytes without '/', '#' or '|'", i, c.Kind, c.ID)
+			return cs, Errorf(CodeInvalid, "id_invalid", "changes[%d]: %s id %q %s", i, c.Kind, c.ID, RecordIDRule)
 		}
 		if seen[c.Kind] == nil {
 			seen[c.Kind] = map[string]bool{}
@@ -357,10 +357,14 @@ func (cs ChangeSet) prepare(maxChanges, maxBytes int) (ChangeSet, error) {
 	return cs, nil
 }
 
+// RecordIDRule is ValidRecordID's rule, as an error states it.
+const RecordIDRule = "must be 1-256 printable ASCII bytes without '/', '#' or '|', and not ., .. or __x__"
+
 // ValidRecordID reports whether id can name a managed record in every
-// store: printable ASCII without the separators stores use in keys.
+// store (RecordIDRule): printable ASCII without the separators stores use
+// in keys, and no name a store reserves.
 func ValidRecordID(id string) bool {
-	if id == "" || len(id) > 256 || id == "." || id == ".." {
+	if id == "" || len(id) > 256 || ReservedID(id) {
 		return false
 	}
 	for i := 0; i < len(id); i++ {

@@ -35,12 +35,15 @@ func WriteNewID(sb *strings.Builder, prefix string) {
 	sb.Write(enc[:n])
 }
 
-// ValidID reports whether id is a well-formed client-supplied id: 1-128
-// characters of [A-Za-z0-9._-], and not "." or "..". Ids become storage
-// keys and CDN path segments, so separators, dot-only names and control
-// bytes are kept out.
+// IDRule is ValidID's rule, as an error states it.
+const IDRule = "1-128 characters of [A-Za-z0-9._-], and not ., .. or __x__"
+
+// ValidID reports whether id is a well-formed client-supplied id
+// (IDRule): 1-128 characters of [A-Za-z0-9._-], and not a reserved name
+// (ReservedID). Ids become storage keys and CDN path segments, so
+// separators, dot-only names and control bytes are kept out.
 func ValidID(id string) bool {
-	if id == "" || len(id) > 128 || id == "." || id == ".." {
+	if id == "" || len(id) > 128 || ReservedID(id) {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
@@ -50,4 +53,14 @@ func ValidID(id string) bool {
 		}
 	}
 	return true
+}
+
+// ReservedID reports whether id is a name some store or path keeps for
+// itself, so no id may be it: "." and ".." (path segments) and anything
+// that starts and ends with "__" (Cloud Firestore refuses document ids
+// matching __.*__, though its emulator stores them; "__" and "___" are
+// counted in, as our Firestore adapter and other clients' checks count
+// them, since only production could tell).
+func ReservedID(id string) bool {
+	return id == "." || id == ".." || strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__")
 }

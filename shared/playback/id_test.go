@@ -22,6 +22,13 @@ func TestValidID(t *testing.T) {
 		{"too long", strings.Repeat("a", 129), false},
 		{"dot", ".", false},
 		{"dot dot", "..", false},
+		{"reserved", "__x__", false},
+		{"reserved, nothing between", "____", false},
+		{"three underscores", "___", false},
+		{"two underscores", "__", false},
+		{"one underscore", "_", true},
+		{"leading underscores only", "__x", true},
+		{"trailing underscores only", "x__", true},
 		{"slash", "a/b", false},
 		{"encoded slash", "a%2Fb", false},
 		{"wildcard", "a*", false},
@@ -38,6 +45,44 @@ func TestValidID(t *testing.T) {
 	}
 	if id := playback.NewID("ses"); !playback.ValidID(id) {
 		t.Fatalf("NewID made an invalid id %q", id)
+	}
+}
+
+// TestValidRecordID: a record id must be keyable by every store, Firestore's
+// document ids included, which refuse ".", "..", "/" and __x__ (reserved).
+func TestValidRecordID(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		id   string
+		want bool
+	}{
+		{"plain", "premium", true},
+		{"punctuation", "a.b:c@d", true},
+		{"max length", strings.Repeat("a", 256), true},
+		{"three underscores", "___", false},
+		{"two underscores", "__", false},
+		{"one underscore", "_", true},
+		{"leading underscores only", "__x", true},
+		{"empty", "", false},
+		{"too long", strings.Repeat("a", 257), false},
+		{"dot", ".", false},
+		{"dot dot", "..", false},
+		{"reserved", "__x__", false},
+		{"reserved, nothing between", "____", false},
+		{"reserved, datastore id", "__id123__", false},
+		{"slash", "a/b", false},
+		{"hash", "a#b", false},
+		{"pipe", "a|b", false},
+		{"space", "a b", false},
+		{"non-ascii", "é", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := playback.ValidRecordID(tc.id); got != tc.want {
+				t.Fatalf("ValidRecordID(%q) = %v, want %v", tc.id, got, tc.want)
+			}
+		})
 	}
 }
 
