@@ -77,26 +77,16 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 // are recorded.
 func checkHandled(env envelope) error {
 	switch {
-	case !validEventID(env.ID):
-		return playback.Errorf(playback.CodeInvalid, "event_id", "event id must be 1-255 printable ASCII characters")
+	case !playback.ValidRecordID(env.ID):
+		// The id keys the inbox record in every store: an id one store
+		// cannot key would be a 400 there, which record answers as a 503.
+		return playback.Errorf(playback.CodeInvalid, "event_id", "event id %q %s", env.ID, playback.RecordIDRule)
 	case env.Created <= 0:
 		return playback.Errorf(playback.CodeInvalid, "event_created", "event has no created time")
 	case env.Data == nil || env.Data.Object != '{':
 		return playback.Errorf(playback.CodeInvalid, "event_object", "%s event has no data.object", env.Type)
 	}
 	return nil
-}
-
-func validEventID(id string) bool {
-	if id == "" || len(id) > 255 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] <= ' ' || id[i] > '~' {
-			return false
-		}
-	}
-	return true
 }
 
 // record stores the event once and announces it. A duplicate delivery of

@@ -38,6 +38,11 @@ func TestWebhookRejectsBadInputAndWritesNothing(t *testing.T) {
 		`","created":1772323200,"type":"invoice.paid","data":{"object":null}}`)
 	noID := stripeEvent("", typeSubscriptionUpdated, at(0), subObj("sub_1", "cus_1", "active", "price_std", 1, 2))
 	badID := stripeEvent("evt bad", typeSubscriptionUpdated, at(0), subObj("sub_1", "cus_1", "active", "price_std", 1, 2))
+	// Ids no store can key alike: Firestore refuses them as document ids
+	// (its store's 400 became a 503, and Stripe retries that for days).
+	slashID := stripeEvent("evt/1", typeSubscriptionUpdated, at(0), subObj("sub_1", "cus_1", "active", "price_std", 1, 2))
+	reservedID := stripeEvent("__evt__", typeSubscriptionUpdated, at(0), subObj("sub_1", "cus_1", "active", "price_std", 1, 2))
+	dotsID := stripeEvent("..", typeSubscriptionUpdated, at(0), subObj("sub_1", "cus_1", "active", "price_std", 1, 2))
 	noCreated := stripeEvent("evt_no_created", typeSubscriptionUpdated, 0, subObj("sub_1", "cus_1", "active", "price_std", 1, 2))
 	huge := stripeEvent("evt_huge", typeSubscriptionUpdated, at(0),
 		withMeta(subObj("sub_1", "cus_1", "active", "price_std", 1, 2), obj{"pad": strings.Repeat("x", 600<<10)}))
@@ -59,6 +64,9 @@ func TestWebhookRejectsBadInputAndWritesNothing(t *testing.T) {
 		{name: "handled type without object", payload: noObject, header: sigAt(now, noObject, testSecret), status: 400, reason: "event_object"},
 		{name: "no event id", payload: noID, header: sigAt(now, noID, testSecret), status: 400, reason: "event_id"},
 		{name: "event id with a space", payload: badID, header: sigAt(now, badID, testSecret), status: 400, reason: "event_id"},
+		{name: "event id with a slash", payload: slashID, header: sigAt(now, slashID, testSecret), status: 400, reason: "event_id"},
+		{name: "reserved event id", payload: reservedID, header: sigAt(now, reservedID, testSecret), status: 400, reason: "event_id"},
+		{name: "dot dot event id", payload: dotsID, header: sigAt(now, dotsID, testSecret), status: 400, reason: "event_id"},
 		{name: "no created", payload: noCreated, header: sigAt(now, noCreated, testSecret), status: 400, reason: "event_created"},
 		{name: "oversized body", payload: huge, header: sigAt(now, huge, testSecret), status: 413, reason: "body_too_large"},
 	}
@@ -81,7 +89,7 @@ func TestWebhookRejectsBadInputAndWritesNothing(t *testing.T) {
 	if p := h.pending(); len(p) != 0 {
 		t.Fatalf("rejected requests left %d inbox events", len(p))
 	}
-	for _, id := range []string{"evt_bad_input", "evt_no_object", "evt_huge", "evt_no_created"} {
+	for _, id := range []string{"evt_bad_input", "evt_no_object", "evt_huge", "evt_no_created", "evt/1", "__evt__", ".."} {
 		if _, err := h.inboxEvent(id); !playback.IsCode(err, playback.CodeNotFound) {
 			t.Fatalf("inbox has %s after a rejected request: %v", id, err)
 		}
