@@ -14,29 +14,31 @@ type Table struct {
 }
 
 type TableArgs struct {
-	Attributes             []TableAttributeArgs
-	BillingMode            pulumi.StringPtrInput
-	GlobalSecondaryIndexes []TableGlobalSecondaryIndexArgs
-	HashKey                pulumi.StringPtrInput
-	Name                   pulumi.StringPtrInput
-	PointInTimeRecovery    *TablePointInTimeRecoveryArgs
-	RangeKey               pulumi.StringPtrInput
-	ServerSideEncryption   *TableServerSideEncryptionArgs
-	Tags                   pulumi.StringMapInput
-	Ttl                    *TableTtlArgs
+	Attributes                []TableAttributeArgs
+	BillingMode               pulumi.StringPtrInput
+	DeletionProtectionEnabled pulumi.BoolPtrInput
+	GlobalSecondaryIndexes    []TableGlobalSecondaryIndexArgs
+	HashKey                   pulumi.StringPtrInput
+	Name                      pulumi.StringPtrInput
+	PointInTimeRecovery       *TablePointInTimeRecoveryArgs
+	RangeKey                  pulumi.StringPtrInput
+	ServerSideEncryption      *TableServerSideEncryptionArgs
+	Tags                      pulumi.StringMapInput
+	Ttl                       *TableTtlArgs
 }
 
 type tableArgs struct {
-	Attributes             []TableAttribute            `pulumi:"attributes"`
-	BillingMode            *string                     `pulumi:"billingMode"`
-	GlobalSecondaryIndexes []TableGlobalSecondaryIndex `pulumi:"globalSecondaryIndexes"`
-	HashKey                *string                     `pulumi:"hashKey"`
-	Name                   *string                     `pulumi:"name"`
-	PointInTimeRecovery    *TablePointInTimeRecovery   `pulumi:"pointInTimeRecovery"`
-	RangeKey               *string                     `pulumi:"rangeKey"`
-	ServerSideEncryption   *TableServerSideEncryption  `pulumi:"serverSideEncryption"`
-	Tags                   map[string]string           `pulumi:"tags"`
-	Ttl                    *TableTtl                   `pulumi:"ttl"`
+	Attributes                []TableAttribute            `pulumi:"attributes"`
+	BillingMode               *string                     `pulumi:"billingMode"`
+	DeletionProtectionEnabled *bool                       `pulumi:"deletionProtectionEnabled"`
+	GlobalSecondaryIndexes    []TableGlobalSecondaryIndex `pulumi:"globalSecondaryIndexes"`
+	HashKey                   *string                     `pulumi:"hashKey"`
+	Name                      *string                     `pulumi:"name"`
+	PointInTimeRecovery       *TablePointInTimeRecovery   `pulumi:"pointInTimeRecovery"`
+	RangeKey                  *string                     `pulumi:"rangeKey"`
+	ServerSideEncryption      *TableServerSideEncryption  `pulumi:"serverSideEncryption"`
+	Tags                      map[string]string           `pulumi:"tags"`
+	Ttl                       *TableTtl                   `pulumi:"ttl"`
 }
 
 func (TableArgs) ElementType() reflect.Type { return reflect.TypeFor[tableArgs]() }

@@ -15,6 +15,7 @@ type Database struct {
 type DatabaseArgs struct {
 	ConcurrencyMode               pulumi.StringPtrInput
 	DeleteProtectionState         pulumi.StringPtrInput
+	DeletionPolicy                pulumi.StringPtrInput
 	LocationId                    pulumi.StringInput
 	Name                          pulumi.StringPtrInput
 	PointInTimeRecoveryEnablement pulumi.StringPtrInput
@@ -25,6 +26,7 @@ type DatabaseArgs struct {
 type databaseArgs struct {
 	ConcurrencyMode               *string `pulumi:"concurrencyMode"`
 	DeleteProtectionState         *string `pulumi:"deleteProtectionState"`
+	DeletionPolicy                *string `pulumi:"deletionPolicy"`
 	LocationId                    string  `pulumi:"locationId"`
 	Name                          *string `pulumi:"name"`
 	PointInTimeRecoveryEnablement *string `pulumi:"pointInTimeRecoveryEnablement"`

@@ -124,8 +124,11 @@ func newTable(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*awsres.T
 		GlobalSecondaryIndexes: indexes,
 		Ttl:                    &awsres.TableTtlArgs{AttributeName: pulumi.String(layout.TTLAttribute), Enabled: pulumi.Bool(true)},
 		PointInTimeRecovery:    &awsres.TablePointInTimeRecoveryArgs{Enabled: pulumi.Bool(true)},
-		ServerSideEncryption:   &awsres.TableServerSideEncryptionArgs{Enabled: pulumi.Bool(true)},
-		Tags:                   tags,
+		// Every account, lease and inbox event: DeleteTable is refused
+		// while this is on, whatever `pulumi destroy` or a replacement asks.
+		DeletionProtectionEnabled: pulumi.Bool(cfg.DeletionProtection),
+		ServerSideEncryption:      &awsres.TableServerSideEncryptionArgs{Enabled: pulumi.Bool(true)},
+		Tags:                      tags,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("table: %w", err)

@@ -3,6 +3,7 @@ package stack
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -178,6 +179,11 @@ type Config struct {
 	// program's directory.
 	DistDir          string
 	LogRetentionDays int
+	// DeletionProtection guards the data stores against `pulumi destroy`
+	// and replacement: the DynamoDB table, the Firestore database, the
+	// BigQuery QoE table (playplane:deletionProtection, default true; a
+	// dev stack that should destroy whole sets false).
+	DeletionProtection bool
 
 	AWSRegion string
 	// CloudFrontPublicKeyPEM is the public half of the URL signing key.
@@ -196,6 +202,23 @@ type Config struct {
 	// Settings holds the plain settings by catalogue Env name (configured
 	// value or the catalogue's default).
 	Settings map[string]string
+}
+
+// deletionProtectionKey is the config key of Config.DeletionProtection.
+const deletionProtectionKey = "deletionProtection"
+
+// boolOr reads the boolean key, def when unset. A value that is no
+// boolean is an error, not def: a typo must not turn protection off.
+func boolOr(c *config.Config, key string, def bool) (bool, error) {
+	v := c.Get(key)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return def, fmt.Errorf("%s:%s is %q, want true or false", Namespace, key, v)
+	}
+	return b, nil
 }
 
 // LoadConfig reads the stack's configuration. Secrets are read as Pulumi
@@ -229,6 +252,11 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 		Secrets:              map[string]pulumi.StringOutput{},
 		Settings:             map[string]string{},
 	}
+	protect, err := boolOr(own, deletionProtectionKey, true)
+	if err != nil {
+		return Config{}, fmt.Errorf("stack.LoadConfig: %w", err)
+	}
+	cfg.DeletionProtection = protect
 	for _, o := range strings.Split(own.Get("corsAllowedOrigins"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.CORSAllowedOrigins = append(cfg.CORSAllowedOrigins, o)

@@ -132,6 +132,12 @@ func newGCPShared(ctx *pulumi.Context, cfg Config) (*GCPResources, error) {
 }
 
 func (g *GCPResources) newFirestore(ctx *pulumi.Context, cfg Config) error {
+	// Protected, Firestore refuses to delete the database and `pulumi
+	// destroy` only forgets it (ABANDON); a dev stack deletes it.
+	state, policy := "DELETE_PROTECTION_DISABLED", "DELETE"
+	if cfg.DeletionProtection {
+		state, policy = "DELETE_PROTECTION_ENABLED", "ABANDON"
+	}
 	var err error
 	g.Database, err = gcpres.NewDatabase(ctx, "store", &gcpres.DatabaseArgs{
 		Project:                       pulumi.String(cfg.GCPProject),
@@ -140,7 +146,8 @@ func (g *GCPResources) newFirestore(ctx *pulumi.Context, cfg Config) error {
 		Type:                          pulumi.String("FIRESTORE_NATIVE"),
 		ConcurrencyMode:               pulumi.String("OPTIMISTIC"),
 		PointInTimeRecoveryEnablement: pulumi.String("POINT_IN_TIME_RECOVERY_ENABLED"),
-		DeleteProtectionState:         pulumi.String("DELETE_PROTECTION_ENABLED"),
+		DeleteProtectionState:         pulumi.String(state),
+		DeletionPolicy:                pulumi.String(policy),
 	})
 	if err != nil {
 		return fmt.Errorf("firestore database: %w", err)

@@ -266,7 +266,7 @@ func (g *GCPResources) newWarehouse(ctx *pulumi.Context, cfg Config) (*GCPWareho
 		TableId:            pulumi.String(qoeTable),
 		Schema:             pulumi.String(string(schema)),
 		TimePartitioning:   &gcpres.TableTimePartitioningArgs{Type: pulumi.String("DAY"), Field: pulumi.String("publish_time")},
-		DeletionProtection: pulumi.Bool(true),
+		DeletionProtection: pulumi.Bool(cfg.DeletionProtection),
 		Labels:             g.labels,
 	}); err != nil {
 		return nil, fmt.Errorf("qoe table: %w", err)
