@@ -719,8 +719,8 @@ func (s *Server) linkCustomer(w http.ResponseWriter, r *http.Request, who auth.I
 	if err := httpx.DecodeJSON(r, &body, s.cfg.MaxBody); err != nil {
 		return err
 	}
-	if !catalogfile.ValidCustomerID(body.CustomerID) {
-		return invalid("customer link", []catalogfile.Problem{problem("/customer_id", catalogfile.CustomerIDRule)})
+	if !playback.ValidCustomerID(body.CustomerID) {
+		return invalid("customer link", []catalogfile.Problem{problem("/customer_id", playback.CustomerIDRule)})
 	}
 	rec, err := s.modify(r, who, id, func(a *playback.Account) bool {
 		if a.CustomerID == body.CustomerID {

@@ -375,6 +375,11 @@ func (s *Server) accountFor(ctx context.Context, customer string, meta map[strin
 // link records customer → account, after making sure the account exists
 // (an unknown account is a permanent failure: not_found).
 func (s *Server) link(ctx context.Context, customer, accountID string, now time.Time) error {
+	if !playback.ValidCustomerID(customer) {
+		// Refused before the account names it: a store that cannot key
+		// the link by it would refuse only after the account was written.
+		return playback.Errorf(playback.CodeInvalid, "customer_invalid", "stripe customer %q: %s", customer, playback.CustomerIDRule)
+	}
 	linked := false
 	_, err := s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
 		if a.CustomerID == customer {

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -108,16 +107,6 @@ func AccountOf(a playback.Account) Account {
 	return Account{ID: a.ID, Email: a.Email, PlanID: a.PlanID, Status: a.Status, Territory: a.Territory,
 		ParentalCap: a.ParentalCap, CustomerID: a.CustomerID, Suspended: a.Suspended}
 }
-
-// ValidCustomerID reports whether id can name an account's payment
-// customer (CustomerIDRule), so that every store can key the customer's
-// link to the account by it.
-func ValidCustomerID(id string) bool {
-	return id != "" && len(id) <= 256 && utf8.ValidString(id) && !strings.ContainsAny(id, "|#/ ") && !playback.ReservedID(id)
-}
-
-// CustomerIDRule is ValidCustomerID's rule, as a problem states it.
-const CustomerIDRule = "customer_id must be 1-256 bytes of UTF-8 without '|', '#', '/' or spaces, and not ., .. or __x__"
 
 // Problem is one thing wrong with a file: where (line, when the file is
 // text the parser can place it, and the JSON pointer of the field) and
@@ -323,8 +312,8 @@ func (f *File) check() []Problem {
 		dup("account", "accounts", i, a.ID)
 		switch j, twice := customers[a.CustomerID]; {
 		case a.CustomerID == "":
-		case !ValidCustomerID(a.CustomerID):
-			add(fmt.Sprintf("/accounts/%d/customer_id", i), CustomerIDRule)
+		case !playback.ValidCustomerID(a.CustomerID):
+			add(fmt.Sprintf("/accounts/%d/customer_id", i), playback.CustomerIDRule)
 		case twice:
 			// A customer is linked to one account: the last would win.
 			add(fmt.Sprintf("/accounts/%d/customer_id", i), "customer %q is also /accounts/%d's", a.CustomerID, j)

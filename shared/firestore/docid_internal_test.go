@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/playplane/playplane/shared/catalogfile"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -23,7 +22,7 @@ func TestDomainIDsAreDocumentIDs(t *testing.T) {
 	}{
 		{"playback.ValidID", playback.ValidID},
 		{"playback.ValidRecordID", playback.ValidRecordID},
-		{"catalogfile.ValidCustomerID", catalogfile.ValidCustomerID},
+		{"playback.ValidCustomerID", playback.ValidCustomerID},
 	} {
 		t.Run(rule.name, func(t *testing.T) {
 			t.Parallel()

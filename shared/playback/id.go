@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"strings"
+	"unicode/utf8"
 )
 
 // idEncoding is base32 in lower case: ids are minted on every request and
@@ -64,3 +65,13 @@ func ValidID(id string) bool {
 func ReservedID(id string) bool {
 	return id == "." || id == ".." || strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__")
 }
+
+// ValidCustomerID reports whether id can name an account's payment
+// customer (CustomerIDRule), so that every store can key the customer's
+// link to the account by it: the operator's link and Stripe's alike.
+func ValidCustomerID(id string) bool {
+	return id != "" && len(id) <= 256 && utf8.ValidString(id) && !strings.ContainsAny(id, "|#/ ") && !ReservedID(id)
+}
+
+// CustomerIDRule is ValidCustomerID's rule, as a problem states it.
+const CustomerIDRule = "customer_id must be 1-256 bytes of UTF-8 without '|', '#', '/' or spaces, and not ., .. or __x__"
