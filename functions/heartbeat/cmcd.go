@@ -151,7 +151,7 @@ func (s *Server) cmcdBeat(h *events.Heartbeat, rep *events.CMCDReport, now time.
 		QoE: playback.QoE{BitrateKbps: rep.BitrateKbps, BufferMS: rep.BufferMS, ThroughputKbps: rep.ThroughputKbps,
 			StartupMS: rep.StartupMS, CDN: rep.CDN}}
 	if h.QoE.CDN != "" && !playback.ValidID(h.QoE.CDN) {
-		return invalid("cmcd_cdn_invalid", "CMCD key cdn must be an id of at most 128 of [A-Za-z0-9._-]")
+		return invalid("cmcd_cdn_invalid", "CMCD key cdn must be an id: %s", playback.IDRule)
 	}
 	return nil
 }

@@ -483,7 +483,7 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 		return invalid("qoe_invalid", "qoe figures must not be negative")
 	}
 	if q.CDN != "" && !playback.ValidID(q.CDN) || q.EdgeID != "" && !playback.ValidID(q.EdgeID) {
-		return invalid("qoe_invalid", "qoe.cdn and qoe.edge must be ids of at most 128 of [A-Za-z0-9._-]")
+		return invalid("qoe_invalid", "qoe.cdn and qoe.edge must be ids: %s", playback.IDRule)
 	}
 	req.DeviceTime = req.DeviceTime.UTC()
 	return nil
