@@ -596,3 +596,29 @@ func TestTemplateCORS(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplateTableIsProtected: the table holds every account, lease and
+// inbox event. The stack keeps it when deleted or replaced (Retain), and
+// DynamoDB refuses DeleteTable from anyone else while deletion protection
+// is on (before, it was off), with point-in-time recovery for the rest.
+func TestTemplateTableIsProtected(t *testing.T) {
+	t.Parallel()
+	tm := lambdatest.LoadTemplate(t)
+	tables := tm.Tables()
+	if len(tables) != 1 {
+		t.Fatalf("want one table, have %v", slices.Sorted(maps.Keys(tables)))
+	}
+	id := slices.Sorted(maps.Keys(tables))[0]
+	r, _ := tm.Raw["Resources"].(map[string]any)[id].(map[string]any)
+	if r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
+		t.Errorf("%s: DeletionPolicy %v, UpdateReplacePolicy %v, want Retain", id, r["DeletionPolicy"], r["UpdateReplacePolicy"])
+	}
+	_, props := tm.Resource(id)
+	if got := props["DeletionProtectionEnabled"]; got != true {
+		t.Errorf("%s: DeletionProtectionEnabled %v, want true", id, got)
+	}
+	pitr, _ := props["PointInTimeRecoverySpecification"].(map[string]any)
+	if got := pitr["PointInTimeRecoveryEnabled"]; got != true {
+		t.Errorf("%s: PointInTimeRecoveryEnabled %v, want true", id, got)
+	}
+}
