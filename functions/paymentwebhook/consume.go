@@ -252,6 +252,14 @@ func (s *Server) refetch(ctx context.Context, accountID, subID string, env event
 	if err != nil {
 		return err
 	}
+	if env.Type == typeSubscriptionUpdated {
+		// The read is the state now; the event still says when the
+		// subscription moved into past_due (rule 5).
+		var told stripeSubscription
+		if json.Unmarshal(env.object, &told) == nil && entersPastDue(told.Status, previousAttrs(env.previous)) {
+			snap.entered = env.Created
+		}
+	}
 	return s.applySnapshot(ctx, accountID, env.ID, now, snap)
 }
 

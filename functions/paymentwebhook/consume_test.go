@@ -51,7 +51,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		t.Fatalf("period end %v, subscriptions %+v", a.CurrentPeriodEnd, a.Subscriptions)
 	}
 
-	// The renewal fails: past due since the start of the unpaid period.
+	// The renewal fails an hour into the period: past due since then.
 	// Stripe sends the invoice's failure and the subscription's update;
 	// only the update moves the status.
 	h.clock.Set(base.Add(month + 2*time.Hour))
@@ -62,7 +62,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		subObj("sub_a", "cus_a", "past_due", "price_std", at(month), at(2*month))))
 	a = h.getAccount("acct_a")
 	wantState(t, a, playback.StatusPastDue, "standard")
-	if !a.PastDueSince.Equal(time.Unix(at(month), 0)) || !a.CurrentPeriodEnd.Equal(time.Unix(at(2*month), 0)) {
+	if !a.PastDueSince.Equal(time.Unix(at(month+time.Hour), 0)) || !a.CurrentPeriodEnd.Equal(time.Unix(at(2*month), 0)) {
 		t.Fatalf("past due since %v, period end %v", a.PastDueSince, a.CurrentPeriodEnd)
 	}
 	if !a.Entitled(h.clock.Now(), 72*time.Hour) {
@@ -413,19 +413,26 @@ func TestUnlinkedCustomer(t *testing.T) {
 
 func TestPastDueEpisodeKeepsItsStart(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	h.linked("acct_a", "cus_a")
-	h.run(
+	evs := [][]byte{
 		stripeEvent("evt_1", typeSubscriptionUpdated, at(time.Hour), subObj("sub_a", "cus_a", "past_due", "price_std", at(0), at(7*24*time.Hour))),
 		// A weekly plan renews while still unpaid.
 		stripeEvent("evt_2", typeSubscriptionUpdated, at(7*24*time.Hour+time.Hour), subObj("sub_a", "cus_a", "past_due", "price_std", at(7*24*time.Hour), at(14*24*time.Hour))),
-	)
-	a := h.getAccount("acct_a")
-	if !a.PastDueSince.Equal(base) {
-		t.Fatalf("past due since %v, want the first unpaid period's start %v", a.PastDueSince, base)
 	}
-	if a.Entitled(base.Add(8*24*time.Hour), 72*time.Hour) {
-		t.Fatal("the renewal granted a second grace")
+	for _, reversed := range []bool{false, true} {
+		h := newHarness(t)
+		h.linked("acct_a", "cus_a")
+		if reversed {
+			h.run(evs[1], evs[0])
+		} else {
+			h.run(evs...)
+		}
+		a := h.getAccount("acct_a")
+		if want := base.Add(time.Hour); !a.PastDueSince.Equal(want) {
+			t.Fatalf("reversed=%v: past due since %v, want the first sighting %v", reversed, a.PastDueSince, want)
+		}
+		if a.Entitled(base.Add(8*24*time.Hour), 72*time.Hour) {
+			t.Fatalf("reversed=%v: the renewal granted a second grace", reversed)
+		}
 	}
 }
 

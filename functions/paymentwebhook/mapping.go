@@ -43,6 +43,21 @@ import (
 //     cancellation replaces it. A cancellation inferred from customer.deleted
 //     replaces live states of that customer's subscriptions not newer than
 //     the deletion, and yields to a read one.
+//  5. A past_due subscription is past due since Stripe moved it there:
+//     the second of the customer.subscription.updated whose
+//     previous_attributes names its earlier status (with REFETCH too: the
+//     event tells what happened then, the read what holds now). Stripe
+//     stamps that moment nowhere else: not on the subscription, and an
+//     invoice can fail in the middle of a period (an upgrade invoiced at
+//     once), so the period's start is no bound. Every snapshot, stale or
+//     not, adds what it says (moved into past_due at, seen past_due at,
+//     seen otherwise at) to facts kept on the subscription, and the date
+//     is a function of those: the newest move not older than the last
+//     sighting in another status, else (the move not seen yet) the first
+//     past_due sighting after that, which errs towards the subscriber.
+//     Facts merge by max and set union, so the date does not depend on
+//     the order they came in, and an episode that spans a renewal keeps
+//     its start.
 //
 // Ordering fields are plain integers and strings (Clock, Snapshots), so
 // every store keeps them exactly.
@@ -108,12 +123,14 @@ type snapshot struct {
 	subID    string
 	customer string // the subscription's customer, "" if unknown
 	clock    int64  // Stripe's second
+	// entered is the second this event saw the subscription move into
+	// past_due, 0 if it did not.
+	entered int64
 	playback.SubscriptionSnapshot
 }
 
-// fromSubscription is the snapshot a subscription object gives. A past_due
-// subscription is past due since the start of the period its unpaid
-// renewal invoice bills: a pure function of the object.
+// fromSubscription is the snapshot a subscription object gives, prev its
+// update's previous attributes.
 func (s *Server) fromSubscription(sub stripeSubscription, eventID string, clock int64, place int, prev map[string]string) (snapshot, error) {
 	status, ok := statusOf(sub.Status)
 	if !ok {
@@ -123,12 +140,12 @@ func (s *Server) fromSubscription(sub stripeSubscription, eventID string, clock 
 	if sub.ID == "" {
 		return snapshot{}, playback.Errorf(playback.CodeInvalid, "subscription_id", "subscription without id")
 	}
-	start, end := sub.period()
+	_, end := sub.period()
 	snap := snapshot{subID: sub.ID, customer: string(sub.Customer), clock: clock, SubscriptionSnapshot: playback.SubscriptionSnapshot{
 		Event: eventID, Status: status, PlanID: s.planFor(sub.priceIDs()...), CurrentPeriodEnd: unixOrZero(end),
 		Place: place, Attrs: attrsOf(sub), Prev: prev}}
-	if status == playback.StatusPastDue {
-		snap.PastDueSince = pastDueSince(start, clock)
+	if entersPastDue(sub.Status, prev) {
+		snap.entered = clock
 	}
 	return snap, nil
 }
@@ -319,8 +336,7 @@ func tier(status playback.SubscriptionStatus, derived bool) int {
 
 // merge folds snapshot in into the account's subscription and reports
 // whether anything changed. It is idempotent, and its outcome over a set of
-// snapshots does not depend on their order (but for the past-due episode
-// refinement below, which only ever keeps an earlier start).
+// snapshots does not depend on their order.
 func merge(a *playback.Account, in snapshot, derived bool) bool {
 	var cur *playback.Subscription
 	for i := range a.Subscriptions {
@@ -332,22 +348,32 @@ func merge(a *playback.Account, in snapshot, derived bool) bool {
 		Snapshots: []playback.SubscriptionSnapshot{in.SubscriptionSnapshot}}
 	if cur != nil {
 		inTier, curTier := tier(in.Status, derived), tier(cur.Status, cur.Derived)
+		stale := false
 		switch {
 		case inTier < curTier:
-			return false
+			stale = true
 		case inTier > curTier:
 		case in.clock < cur.Clock:
-			return false
+			stale = true
 		case in.clock == cur.Clock:
 			if slices.ContainsFunc(cur.Snapshots, func(s playback.SubscriptionSnapshot) bool { return s.Event == in.Event }) {
-				return false
+				stale = true
+				break
 			}
 			next.Snapshots = append(slices.Clone(cur.Snapshots), in.SubscriptionSnapshot)
 		}
+		if stale {
+			// Not the state, but still a fact about past_due (rule 5).
+			kept := *cur
+			kept.PastDueSeen = slices.Clone(cur.PastDueSeen)
+			notePastDue(&kept, in)
+			return a.PutSubscription(kept)
+		}
+		next.PastDueEntered, next.NotPastDue, next.PastDueSeen = cur.PastDueEntered, cur.NotPastDue, slices.Clone(cur.PastDueSeen)
 	}
 	last := lastOf(next.Snapshots)
-	next.Status, next.PlanID, next.CurrentPeriodEnd, next.PastDueSince =
-		last.Status, last.PlanID, last.CurrentPeriodEnd, last.PastDueSince
+	next.Status, next.PlanID, next.CurrentPeriodEnd = last.Status, last.PlanID, last.CurrentPeriodEnd
+	notePastDue(&next, in)
 	if cur != nil {
 		if next.Customer == "" {
 			next.Customer = cur.Customer
@@ -357,12 +383,6 @@ func merge(a *playback.Account, in snapshot, derived bool) bool {
 		}
 		if next.CurrentPeriodEnd.IsZero() {
 			next.CurrentPeriodEnd = cur.CurrentPeriodEnd
-		}
-		// A past-due episode that spans a renewal keeps its earliest
-		// start, so that grace is not granted twice.
-		if next.Status == playback.StatusPastDue && cur.Status == playback.StatusPastDue &&
-			!cur.PastDueSince.IsZero() && cur.PastDueSince.Before(next.PastDueSince) {
-			next.PastDueSince = cur.PastDueSince
 		}
 	}
 	return a.PutSubscription(next)
@@ -380,11 +400,40 @@ func holds(a playback.Account, event string) bool {
 	return false
 }
 
-// pastDueSince dates a past_due status from the start of the unpaid period,
-// or from the event when Stripe gave no period.
-func pastDueSince(periodStart, created int64) time.Time {
-	if t := unixOrZero(periodStart); !t.IsZero() {
-		return t
+// entersPastDue reports whether an update that left the subscription in
+// status, prev its previous attributes, moved it into past_due.
+func entersPastDue(status string, prev map[string]string) bool {
+	was, named := prev["status"]
+	return status == "past_due" && named && was != "past_due"
+}
+
+// notePastDue adds what in says about past_due to s's facts (rule 5) and
+// dates s's past_due episode from them. s must own its PastDueSeen.
+func notePastDue(s *playback.Subscription, in snapshot) {
+	s.PastDueEntered = max(s.PastDueEntered, in.entered)
+	switch {
+	case in.Status != playback.StatusPastDue:
+		s.NotPastDue = max(s.NotPastDue, in.clock)
+	case in.clock > s.NotPastDue && !slices.Contains(s.PastDueSeen, in.clock):
+		s.PastDueSeen = append(s.PastDueSeen, in.clock)
+		slices.Sort(s.PastDueSeen)
 	}
-	return time.Unix(created, 0).UTC()
+	// Sightings before the last one in another status belong to an
+	// episode that ended.
+	s.PastDueSeen = slices.DeleteFunc(s.PastDueSeen, func(t int64) bool { return t <= s.NotPastDue })
+	if len(s.PastDueSeen) == 0 {
+		s.PastDueSeen = nil // as every store gives it back
+	}
+	s.PastDueSince = time.Time{}
+	if s.Status != playback.StatusPastDue {
+		return
+	}
+	switch {
+	case s.PastDueEntered > 0 && s.PastDueEntered >= s.NotPastDue:
+		s.PastDueSince = unixOrZero(s.PastDueEntered)
+	case len(s.PastDueSeen) > 0:
+		s.PastDueSince = unixOrZero(s.PastDueSeen[0])
+	default: // past_due within the second last seen otherwise
+		s.PastDueSince = unixOrZero(s.Clock)
+	}
 }

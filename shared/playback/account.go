@@ -72,6 +72,15 @@ type Subscription struct {
 	// Customer is the provider's customer the subscription bills, "" when
 	// not known (a subscription stored before it was kept).
 	Customer string `json:"customer,omitempty"`
+	// What the provider said about past_due, in provider seconds, from
+	// every snapshot however stale, so that PastDueSince does not depend
+	// on the order they came in (see the provider adapter):
+	// PastDueEntered is the newest move into past_due, NotPastDue the
+	// newest second seen in another status, PastDueSeen the seconds after
+	// NotPastDue seen past_due, ascending.
+	PastDueEntered int64   `json:"past_due_entered,omitempty"`
+	NotPastDue     int64   `json:"not_past_due,omitempty"`
+	PastDueSeen    []int64 `json:"past_due_seen,omitempty"`
 }
 
 // SubscriptionSnapshot is one provider event's view of a subscription.
@@ -80,7 +89,6 @@ type SubscriptionSnapshot struct {
 	Status           SubscriptionStatus `json:"status"`
 	PlanID           string             `json:"plan_id"`
 	CurrentPeriodEnd time.Time          `json:"current_period_end,omitzero"`
-	PastDueSince     time.Time          `json:"past_due_since,omitzero"`
 	// Place pins the snapshot within its second: -1 first (a creation), 1
 	// last (a deletion), 0 wherever the provider's attributes put it.
 	Place int `json:"place,omitempty"`

@@ -1,0 +1,135 @@
+package paymentwebhook
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// midPeriodFailure is a lifecycle whose subscription goes past_due in the
+// middle of its period: 20 days after sign-up the customer upgrades,
+// invoiced at once (proration_behavior=always_invoice), and the payment
+// fails; under payment_behavior=allow_incomplete, the default, Stripe
+// applies the upgrade and makes the subscription past_due (stripe-go v76
+// SubscriptionParams.PaymentBehavior). Two hours later the customer sets
+// cancel_at_period_end, an update of the past_due subscription that
+// leaves its status alone. It returns the lifecycle, how many of its
+// events are the sign-up, the moment the payment failed and Stripe's
+// state at the end.
+func midPeriodFailure(t *testing.T) (l *lifecycle, signUp int, failed time.Time, s, end subState) {
+	l = newLifecycle(t, "midperiod", docProrations, docWebhooks, cliFailed)
+	s = l.signUp(l.sub("", stdP, base, month), base)
+	signUp = len(l.events)
+	failed = base.Add(20 * day)
+	due := s
+	due.status, due.price, due.latestInvoice = "past_due", premium, "in_"+s.id+"_up"
+	l.update(s, due, failed)
+	l.invoice(typeInvoicePaymentFailed, invoiceState{id: due.latestInvoice, reason: "subscription_update", status: "open",
+		amountDue: 400, attempts: 1, nextAttempt: unix(failed.Add(3 * day)), price: premium, start: unix(failed),
+		end: s.end, proration: true}, due, failed)
+	end = due
+	end.cancelAtPeriodEnd, end.cancelAt, end.canceledAt = true, s.end, unix(failed.Add(2*time.Hour))
+	l.update(due, end, failed.Add(2*time.Hour))
+	return l, signUp, failed, s, end
+}
+
+// TestMidPeriodPastDueGetsItsGrace: the grace of a past_due subscription
+// runs from the moment Stripe made it past_due, which Stripe stamps on the
+// customer.subscription.updated whose previous_attributes names the
+// earlier status, not from the start of a period that began 20 days
+// before; whatever order the events arrive in, however often, with the
+// event payloads or (REFETCH) with the subscription read back.
+func TestMidPeriodPastDueGetsItsGrace(t *testing.T) {
+	t.Parallel()
+	for _, refetch := range []bool{false, true} {
+		t.Run(map[bool]string{false: "payload", true: "refetch"}[refetch], func(t *testing.T) {
+			t.Parallel()
+			l, signUp, failed, before, after := midPeriodFailure(t)
+			tail := l.events[signUp:]
+			permutations(len(tail), func(order []int) {
+				// Sign-up events ahead of their checkout park and are woken
+				// by its link (see playCorpus).
+				opts := []harnessOption{func(c *Config, _ *Deps) { c.LinkWait = 0 }}
+				api := &scriptedAPI{}
+				if refetch {
+					api.set(before.obj(t))
+					opts = append(opts, api.option(t))
+				}
+				h := newHarness(t, opts...)
+				h.account(l.account)
+				for _, ev := range l.events[:signUp] {
+					h.run(ev.payload)
+				}
+				now := failed.Add(2*time.Hour + time.Minute)
+				h.clock.Set(now)
+				api.set(after.obj(t))
+				for _, i := range order {
+					h.run(tail[i].payload)
+				}
+				check := func(when string) {
+					t.Helper()
+					a := h.getAccount(l.account)
+					wantState(t, a, playback.StatusPastDue, "premium")
+					if !a.PastDueSince.Equal(failed) || !a.Entitled(now, testConfig().PastDueGrace) {
+						t.Fatalf("order %v, %s: past due since %v, want %v (entitled at %v: %v)",
+							order, when, a.PastDueSince, failed, now, a.Entitled(now, testConfig().PastDueGrace))
+					}
+					if a.Entitled(failed.Add(testConfig().PastDueGrace+time.Second), testConfig().PastDueGrace) {
+						t.Fatalf("order %v, %s: still entitled after the grace", order, when)
+					}
+				}
+				check("delivered")
+				for _, ev := range l.events {
+					if got := h.deliver(ev.payload); got.Outcome != "duplicate" && got.Outcome != "ignored" {
+						t.Fatalf("redelivery outcome %q", got.Outcome)
+					}
+				}
+				h.settle()
+				check("redelivered")
+			})
+		})
+	}
+}
+
+// scriptedAPI is Stripe's API for subscription reads, answering with the
+// state the test sets, in the shape of stripe/openapi's fixture
+// (subState.obj): stripe-mock cannot stand in here, as every read of it
+// returns the same fixture, and these tests need Stripe's state to move.
+// It listens on loopback only.
+type scriptedAPI struct {
+	mu    sync.Mutex
+	state obj
+}
+
+func (s *scriptedAPI) set(o obj) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state = o
+}
+
+func (s *scriptedAPI) option(t *testing.T) harnessOption {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		state := s.state
+		s.mu.Unlock()
+		if r.Method != http.MethodGet || state == nil || r.URL.Path != "/v1/subscriptions/"+state["id"].(string) {
+			http.Error(w, `{"error":{"type":"invalid_request_error","message":"No such subscription"}}`, http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if err := json.NewEncoder(w).Encode(state); err != nil {
+			t.Error(err)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
+		t.Fatalf("scripted API not on loopback: %s", srv.URL)
+	}
+	return func(c *Config, _ *Deps) { c.APIKey, c.APIURL, c.Refetch = "sk_test_scripted", srv.URL, true }
+}
