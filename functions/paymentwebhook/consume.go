@@ -237,7 +237,10 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 
 // refetch reads the subscription from the API and applies it. The read is
 // newer than the event, so it is stamped with the later of the event's
-// second and now.
+// second and now. A read that shares its second with a different snapshot
+// cannot be ordered against it (see unordered): it is not applied, and
+// the event is retried, to read again in a later second, which is after
+// both.
 func (s *Server) refetch(ctx context.Context, accountID, subID string, env event, now time.Time) error {
 	sub, err := s.deps.Stripe.subscription(ctx, subID)
 	if err != nil {
@@ -260,7 +263,21 @@ func (s *Server) refetch(ctx context.Context, accountID, subID string, env event
 			snap.entered = env.Created
 		}
 	}
-	return s.applySnapshot(ctx, accountID, env.ID, now, snap)
+	tied := false
+	_, _, err = s.applyToAccount(ctx, accountID, env.ID, now, func(a *playback.Account) bool {
+		if tied = unordered(*a, snap); tied {
+			return false
+		}
+		return merge(a, snap, false)
+	})
+	if err != nil {
+		return err
+	}
+	if tied {
+		return playback.Errorf(playback.CodeUnavailable, "read_unordered",
+			"subscription %s read in second %d beside a different state of it: read again once that second has passed", snap.subID, snap.clock)
+	}
+	return nil
 }
 
 func (s *Server) onSubscription(ctx context.Context, env event, now time.Time) error {

@@ -388,6 +388,26 @@ func merge(a *playback.Account, in snapshot, derived bool) bool {
 	return a.PutSubscription(next)
 }
 
+// unordered reports whether read, a subscription read from the API, falls
+// in the second of the account's state of that subscription beside a
+// different snapshot, which merge would order by the fallback alone: a
+// read carries no previous attributes, and Stripe dates neither the object
+// (it has no version or update time) nor the response finer than the
+// second, so which of the two is newer cannot be known.
+func unordered(a playback.Account, read snapshot) bool {
+	for _, cur := range a.Subscriptions {
+		if cur.ID != read.subID || cur.Clock != read.clock || tier(cur.Status, cur.Derived) != tier(read.Status, false) {
+			continue
+		}
+		for _, s := range cur.Snapshots {
+			if !maps.Equal(s.Attrs, read.Attrs) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // holds reports whether event is part of the account's current state.
 func holds(a playback.Account, event string) bool {
 	for _, sub := range a.Subscriptions {

@@ -104,7 +104,10 @@ func TestMidPeriodPastDueGetsItsGrace(t *testing.T) {
 // It listens on loopback only.
 type scriptedAPI struct {
 	mu    sync.Mutex
+	reads int
 	state obj
+	// onRead, when set, runs once read n (from 1) was answered.
+	onRead func(n int)
 }
 
 func (s *scriptedAPI) set(o obj) {
@@ -113,10 +116,17 @@ func (s *scriptedAPI) set(o obj) {
 	s.state = o
 }
 
+func (s *scriptedAPI) setOnRead(fn func(n int)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onRead = fn
+}
+
 func (s *scriptedAPI) option(t *testing.T) harnessOption {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		state := s.state
+		s.reads++
+		n, state, onRead := s.reads, s.state, s.onRead
 		s.mu.Unlock()
 		if r.Method != http.MethodGet || state == nil || r.URL.Path != "/v1/subscriptions/"+state["id"].(string) {
 			http.Error(w, `{"error":{"type":"invalid_request_error","message":"No such subscription"}}`, http.StatusNotFound)
@@ -126,10 +136,89 @@ func (s *scriptedAPI) option(t *testing.T) harnessOption {
 		if err := json.NewEncoder(w).Encode(state); err != nil {
 			t.Error(err)
 		}
+		if onRead != nil {
+			onRead(n)
+		}
 	}))
 	t.Cleanup(srv.Close)
 	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
 		t.Fatalf("scripted API not on loopback: %s", srv.URL)
 	}
 	return func(c *Config, _ *Deps) { c.APIKey, c.APIURL, c.Refetch = "sk_test_scripted", srv.URL, true }
+}
+
+// TestRefetchesInOneSecondKeepTheLaterRead: with REFETCH every event reads
+// the subscription back, and reads are stamped with whole seconds. Two
+// reads in one second that disagree cannot be ordered from what Stripe
+// answers (the object has no version or update time, the Date header is
+// whole seconds), so the state must not be whichever the tie-break (the
+// status's lifecycle stage, the event id) prefers: it must be the later
+// read's.
+func TestRefetchesInOneSecondKeepTheLaterRead(t *testing.T) {
+	t.Parallel()
+	now := base.Add(40 * day)
+	l := newLifecycle(t, "oneread")
+	s := l.sub("", stdP, base.Add(30*day), month)
+	s.status = "active"
+	tests := []struct {
+		name         string
+		first, later subState // Stripe's state at the first read, and from the second on
+		events       [][]byte // processed one after the other, within one second
+		status       playback.SubscriptionStatus
+		plan         string
+	}{
+		{
+			name:  "failed payment, then paid at once",
+			first: with(s, func(x *subState) { x.status = "past_due" }), later: s,
+			events: [][]byte{
+				eventPayload(t, "evt_fail", typeInvoicePaymentFailed, unix(now.Add(-2*time.Hour)),
+					invoiceState{id: "in_1", reason: "subscription_cycle", status: "open", amountDue: 999, attempts: 1,
+						price: stdP, start: s.start, end: s.end}.obj(t, s, unix(now.Add(-2*time.Hour))), nil),
+				eventPayload(t, "evt_paid", typeInvoicePaid, unix(now.Add(-time.Hour)),
+					invoiceState{id: "in_1", reason: "subscription_cycle", status: "paid", amountDue: 999, amountPaid: 999,
+						attempts: 2, price: stdP, start: s.start, end: s.end}.obj(t, s, unix(now.Add(-time.Hour))), nil),
+			},
+			status: playback.StatusActive, plan: "standard",
+		},
+		{
+			name:  "upgrade, then downgrade",
+			first: with(s, func(x *subState) { x.price = premium }), later: with(s, func(x *subState) { x.price = basicP }),
+			events: [][]byte{
+				eventPayload(t, "evt_z_up", typeSubscriptionUpdated, unix(now.Add(-2*time.Hour)),
+					with(s, func(x *subState) { x.price = premium }).obj(t), obj{"items": s.obj(t)["items"]}),
+				eventPayload(t, "evt_a_down", typeSubscriptionUpdated, unix(now.Add(-time.Hour)),
+					with(s, func(x *subState) { x.price = basicP }).obj(t), obj{"items": with(s, func(x *subState) { x.price = premium }).obj(t)["items"]}),
+			},
+			status: playback.StatusActive, plan: "basic",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			api := &scriptedAPI{}
+			h := newHarness(t, api.option(t))
+			h.clock.Set(now)
+			h.account(l.account)
+			h.run(stripeEvent("evt_co", typeCheckoutCompleted, unix(base), checkoutObj("cs_r", l.account, l.customer, "")))
+			api.set(tt.first.obj(t))
+			api.setOnRead(func(n int) {
+				if n == 1 {
+					api.set(tt.later.obj(t))
+				}
+				if n == 2 {
+					// Stripe's clock moves on; nothing changes any more.
+					h.clock.Set(now.Add(time.Second))
+				}
+			})
+			for _, ev := range tt.events {
+				h.run(ev)
+			}
+			wantState(t, h.getAccount(l.account), tt.status, tt.plan)
+		})
+	}
+}
+
+func with(s subState, change func(*subState)) subState {
+	change(&s)
+	return s
 }
