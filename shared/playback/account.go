@@ -172,6 +172,13 @@ func (a *Account) refold() {
 	best := a.Subscriptions[0]
 	for _, s := range a.Subscriptions[1:] {
 		rs, rb := statusRank[s.Status], statusRank[best.Status]
+		if rs == rb && s.Status == StatusPastDue && !s.PastDueSince.Equal(best.PastDueSince) {
+			// The one that went past due last keeps its grace longest.
+			if s.PastDueSince.After(best.PastDueSince) {
+				best = s
+			}
+			continue
+		}
 		// Ties fall to the subscription id so the result never depends on
 		// the order the subscriptions arrived in.
 		if rs > rb || rs == rb && (s.CurrentPeriodEnd.After(best.CurrentPeriodEnd) ||

@@ -26,6 +26,14 @@ func TestPutSubscription(t *testing.T) {
 			changed: true, status: StatusPastDue, plan: "basic", pastDueFrom: end.AddDate(0, -1, 0)},
 		{name: "the best of several entitles", have: []Subscription{{ID: "sub_b", Status: StatusCanceled, PlanID: "premium", Clock: 12}},
 			put: basic, changed: true, status: StatusActive, plan: "basic"},
+		// Two past_due subscriptions (a double checkout whose cards both
+		// fail): the one that failed last is still in its grace, whatever
+		// the other's period says.
+		{name: "of several past_due the one that failed last entitles",
+			have: []Subscription{{ID: "sub_a", Status: StatusPastDue, PlanID: "premium", PastDueSince: end.AddDate(0, 0, -20),
+				CurrentPeriodEnd: end.AddDate(0, 0, 10), Clock: 12}},
+			put:     Subscription{ID: "sub_b", Status: StatusPastDue, PlanID: "basic", PastDueSince: end.Add(-time.Hour), CurrentPeriodEnd: end, Clock: 13},
+			changed: true, status: StatusPastDue, plan: "basic", pastDueFrom: end.Add(-time.Hour)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
