@@ -365,11 +365,11 @@ func merge(a *playback.Account, in snapshot, derived bool) bool {
 		if stale {
 			// Not the state, but still a fact about past_due (rule 5).
 			kept := *cur
-			kept.PastDueSeen = slices.Clone(cur.PastDueSeen)
+			copyPastDue(&kept, *cur)
 			notePastDue(&kept, in)
 			return a.PutSubscription(kept)
 		}
-		next.PastDueEntered, next.NotPastDue, next.PastDueSeen = cur.PastDueEntered, cur.NotPastDue, slices.Clone(cur.PastDueSeen)
+		copyPastDue(&next, *cur)
 	}
 	last := lastOf(next.Snapshots)
 	next.Status, next.PlanID, next.CurrentPeriodEnd = last.Status, last.PlanID, last.CurrentPeriodEnd
@@ -425,6 +425,16 @@ func holds(a playback.Account, event string) bool {
 func entersPastDue(status string, prev map[string]string) bool {
 	was, named := prev["status"]
 	return status == "past_due" && named && was != "past_due"
+}
+
+// copyPastDue gives s, a new state of cur, cur's past_due facts. A
+// subscription stored past_due before the facts were kept has only its
+// date: it counts as a sighting, so that its episode keeps its start.
+func copyPastDue(s *playback.Subscription, cur playback.Subscription) {
+	s.PastDueEntered, s.NotPastDue, s.PastDueSeen = cur.PastDueEntered, cur.NotPastDue, slices.Clone(cur.PastDueSeen)
+	if cur.PastDueEntered == 0 && cur.NotPastDue == 0 && len(cur.PastDueSeen) == 0 && !cur.PastDueSince.IsZero() {
+		s.PastDueSeen = []int64{cur.PastDueSince.Unix()}
+	}
 }
 
 // notePastDue adds what in says about past_due to s's facts (rule 5) and

@@ -222,3 +222,32 @@ func with(s subState, change func(*subState)) subState {
 	change(&s)
 	return s
 }
+
+// TestPastDueStoredBeforeItsFactsKeepsItsDate: a subscription stored
+// past_due before the past-due facts were kept has only its date; the
+// next update of it must not restart its grace.
+func TestPastDueStoredBeforeItsFactsKeepsItsDate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	l := newLifecycle(t, "legacy")
+	s := l.sub("", stdP, base, month)
+	s.status = "past_due"
+	since := base.Add(time.Hour)
+	h.account(l.account, func(a *playback.Account) {
+		a.CustomerID, a.Status, a.PlanID, a.PastDueSince = l.customer, playback.StatusPastDue, "standard", since
+		a.Subscriptions = []playback.Subscription{{ID: s.id, Customer: l.customer, Status: playback.StatusPastDue,
+			PlanID: "standard", CurrentPeriodEnd: time.Unix(s.end, 0).UTC(), PastDueSince: since, Clock: unix(since)}}
+	})
+	if err := h.store.LinkCustomer(t.Context(), l.customer, l.account); err != nil {
+		t.Fatal(err)
+	}
+	now := base.Add(5 * day)
+	h.clock.Set(now)
+	ending := with(s, func(x *subState) { x.cancelAtPeriodEnd, x.cancelAt, x.canceledAt = true, s.end, unix(now) })
+	l.update(s, ending, now)
+	h.run(l.events[0].payload)
+	a := h.getAccount(l.account)
+	if !a.PastDueSince.Equal(since) || a.Entitled(now, testConfig().PastDueGrace) {
+		t.Fatalf("past due since %v, want %v; entitled %v", a.PastDueSince, since, a.Entitled(now, testConfig().PastDueGrace))
+	}
+}
