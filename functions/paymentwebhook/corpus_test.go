@@ -322,6 +322,11 @@ func corpus(t testing.TB) []*lifecycle {
 		l.update(up, down, at.Add(3*day))
 		add(l.expect(playback.StatusActive, "basic", true))
 	}
+	{ // An upgrade invoiced at once whose payment fails: past_due in the
+		// middle of the period, and in its grace (see midPeriodFailure).
+		l, _, _, _, _ := midPeriodFailure(t, "midperiodfail", start())
+		add(l.expect(playback.StatusPastDue, "premium", true))
+	}
 	{ // Cancel at period end.
 		l := newLifecycle(t, "cancelatend", docCancel, cliSubDeleted)
 		s := l.signUp(l.sub("", stdP, start(), month), start())

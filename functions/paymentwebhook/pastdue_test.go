@@ -21,12 +21,12 @@ import (
 // cancel_at_period_end, an update of the past_due subscription that
 // leaves its status alone. It returns the lifecycle, how many of its
 // events are the sign-up, the moment the payment failed and Stripe's
-// state at the end.
-func midPeriodFailure(t *testing.T) (l *lifecycle, signUp int, failed time.Time, s, end subState) {
-	l = newLifecycle(t, "midperiod", docProrations, docWebhooks, cliFailed)
-	s = l.signUp(l.sub("", stdP, base, month), base)
+// state before and at the end.
+func midPeriodFailure(t testing.TB, name string, start time.Time) (l *lifecycle, signUp int, failed time.Time, s, end subState) {
+	l = newLifecycle(t, name, docProrations, docWebhooks, cliFailed)
+	s = l.signUp(l.sub("", stdP, start, month), start)
 	signUp = len(l.events)
-	failed = base.Add(20 * day)
+	failed = start.Add(20 * day)
 	due := s
 	due.status, due.price, due.latestInvoice = "past_due", premium, "in_"+s.id+"_up"
 	l.update(s, due, failed)
@@ -50,7 +50,7 @@ func TestMidPeriodPastDueGetsItsGrace(t *testing.T) {
 	for _, refetch := range []bool{false, true} {
 		t.Run(map[bool]string{false: "payload", true: "refetch"}[refetch], func(t *testing.T) {
 			t.Parallel()
-			l, signUp, failed, before, after := midPeriodFailure(t)
+			l, signUp, failed, before, after := midPeriodFailure(t, "midperiod", base)
 			tail := l.events[signUp:]
 			permutations(len(tail), func(order []int) {
 				// Sign-up events ahead of their checkout park and are woken
