@@ -251,3 +251,42 @@ func TestPastDueStoredBeforeItsFactsKeepsItsDate(t *testing.T) {
 		t.Fatalf("past due since %v, want %v; entitled %v", a.PastDueSince, since, a.Entitled(now, testConfig().PastDueGrace))
 	}
 }
+
+// TestReconcileLeavesAStateOfItsSecond: a listing read in the second of a
+// stored state that differs cannot be ordered against it any more than
+// two refetches can (see TestRefetchesInOneSecondKeepTheLaterRead); the
+// tie-break must not let the listing, read before the payment went
+// through, undo the paid retry's read.
+func TestReconcileLeavesAStateOfItsSecond(t *testing.T) {
+	t.Parallel()
+	now := base.Add(40 * day)
+	l := newLifecycle(t, "listed")
+	s := l.sub("", stdP, base.Add(30*day), month)
+	s.status = "active"
+	api := &scriptedAPI{}
+	h := newHarness(t, api.option(t))
+	h.clock.Set(now)
+	h.account(l.account)
+	h.run(stripeEvent("evt_co", typeCheckoutCompleted, unix(base), checkoutObj("cs_l", l.account, l.customer, "")))
+	api.set(s.obj(t))
+	h.run(eventPayload(t, "evt_paid", typeInvoicePaid, unix(now.Add(-time.Hour)),
+		invoiceState{id: "in_1", reason: "subscription_cycle", status: "paid", amountDue: 999, amountPaid: 999,
+			attempts: 2, price: stdP, start: s.start, end: s.end}.obj(t, s, unix(now.Add(-time.Hour))), nil))
+	wantState(t, h.getAccount(l.account), playback.StatusActive, "standard")
+
+	// The listing's page was read in the same second, before the payment.
+	var listed stripeSubscription
+	raw, _ := json.Marshal(with(s, func(x *subState) { x.status = "past_due" }).obj(t))
+	if err := json.Unmarshal(raw, &listed); err != nil {
+		t.Fatal(err)
+	}
+	r := reconciler{s: h.srv, now: now, announced: map[string]bool{}}
+	if err := r.subscription(t.Context(), listed, now); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	wantState(t, h.getAccount(l.account), playback.StatusActive, "standard")
+	if r.rep.Repaired != 0 || r.rep.InSync != 1 {
+		t.Fatalf("report %+v", r.rep)
+	}
+}

@@ -15,7 +15,7 @@ import (
 type ReconcileReport struct {
 	Subscriptions int `json:"subscriptions"` // listed by Stripe, every status
 	Repaired      int `json:"repaired"`      // stored state differed and was corrected
-	InSync        int `json:"in_sync"`       // stored state matched, or was newer than the listing
+	InSync        int `json:"in_sync"`       // stored state matched, or was as new as the listing or newer
 	Unlinked      int `json:"unlinked"`      // no account for the customer
 	GraceExpired  int `json:"grace_expired"` // past_due accounts announced as out of grace
 	Failed        int `json:"failed"`
@@ -101,6 +101,12 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 				if cur.ID == snap.subID && inSync(cur, snap) {
 					return false
 				}
+			}
+			if unordered(*a, snap) {
+				// As new as the listing, and nothing tells which is
+				// newer: a change after the stored state brings an
+				// event of its own, which reads again (see refetch).
+				return false
 			}
 			return merge(a, snap, false)
 		})
