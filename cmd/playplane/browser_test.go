@@ -1289,6 +1289,7 @@ type recordedRunner struct {
 	stall    *segmentHold
 	race     *firstAnswerRace
 	beats    *beatHold
+	faults   *beatFaults
 }
 
 type seenRequest struct {
@@ -1350,16 +1351,20 @@ func startRecordedRunner(t *testing.T, pageOrigin string, vars map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &recordedRunner{app: app, url: cfg.PublicURL, cdnHosts: hosts, edges: sink, keys: keys, stall: &segmentHold{}, race: &firstAnswerRace{}, beats: &beatHold{}}
+	r := &recordedRunner{app: app, url: cfg.PublicURL, cdnHosts: hosts, edges: sink, keys: keys, stall: &segmentHold{}, race: &firstAnswerRace{}, beats: &beatHold{}, faults: &beatFaults{}}
 	next := srv.Handler
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		r.stall.wait(req)
 		r.race.wait(req)
 		beat := r.beats.wait(req)
-		next.ServeHTTP(sw, req)
+		logged, faulted := r.faults.serve(sw, req)
+		if !faulted {
+			next.ServeHTTP(sw, req)
+		}
 		r.race.done(req)
 		r.beats.done(beat, sw.status)
+		r.faults.done(logged, sw.status)
 		var hdr []string
 		for _, k := range []string{"CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session"} {
 			if v := req.Header.Get(k); v != "" {

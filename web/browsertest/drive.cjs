@@ -330,15 +330,97 @@ async function cmcdScenario(browser) {
   return out;
 }
 
+// playing opens sc.url and waits until the player has played past 1 s,
+// then pauses it: a paused player keeps its session and heartbeats, and
+// the short test stream cannot end by itself while the scenario works.
+async function playing() {
+  const opened = await open(browser0, sc.url);
+  const p = await until(opened.page, (s) => s.currentTime >= 1, sc.timeoutMS);
+  if (p.ok) await opened.page.evaluate(() => document.getElementById('video').pause());
+  return Object.assign(opened, { ok: p.ok, state: p.state });
+}
+
+// replayScenario: once the page plays, the viewer clicks Play twice in a
+// row (a double click, or a title switch before the first answer). The
+// page must end up playing one session, the one the server keeps, and
+// must have told the server where the previous session got to.
+async function replayScenario() {
+  const a = await playing();
+  const out = { aPlaying: a.ok, a: a.state };
+  if (!a.ok) return out;
+  await a.page.evaluate(() => { const b = document.getElementById('play'); b.click(); b.click(); });
+  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.currentTime >= 1 && s.phase === 'playing', sc.timeoutMS);
+  out.bPlaying = b.ok;
+  // Long enough for a second player left behind to fail and take the
+  // page (or the server's session) with it.
+  await sleep(3000);
+  await a.page.evaluate(() => document.getElementById('video').pause());
+  out.b = await snapshot(a.page);
+  out.requests = a.rec.requests;
+  return out;
+}
+
+// beatFaultScenario: once the page plays (paused), the Go test's control
+// (sc.faults) answers the page's next heartbeats with 503 (and
+// Retry-After), then after sc.waitMS (longer than a lease) one with a 4xx.
+// The page's state after each is the answer.
+async function beatFaultScenario() {
+  const a = await playing();
+  const out = { playing: a.ok, before: a.state };
+  if (!a.ok) return out;
+  const arm = async (fault) => {
+    await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(fault) });
+    // Until the page has been answered every fault (bounded: a page that
+    // does not beat again within the lease has lost it anyway).
+    const deadline = Date.now() + sc.waitMS;
+    while (Date.now() < deadline) {
+      const st = await (await fetch(sc.faults + '/state')).json();
+      if (st.left === 0) break;
+      await sleep(100);
+    }
+  };
+  await arm(sc.unavailable);
+  await sleep(sc.waitMS);
+  out.afterUnavailable = await snapshot(a.page);
+  await arm(sc.refused);
+  await sleep(3000);
+  out.afterRefused = await snapshot(a.page);
+  return out;
+}
+
+// unloadScenario: the viewer leaves the page while it plays (paused); with
+// sc.beatHold, while the server holds its next progress heartbeat. The Go
+// test then looks for the page's stop at the server.
+async function unloadScenario() {
+  const a = await playing();
+  const out = { playing: a.ok, before: a.state };
+  if (!a.ok) return out;
+  if (sc.beatHold) {
+    await fetch(sc.beatHold + '/arm', { method: 'POST' });
+    out.held = (await (await fetch(sc.beatHold + '/held')).json()).held;
+    out.beforeLeave = await snapshot(a.page);
+  }
+  await a.page.goto('about:blank');
+  out.leftAt = Date.now();
+  return out;
+}
+
+// browser0 is the browser the scenarios play in.
+let browser0;
+
 async function play(browser, scenario) {
   sc = scenario;
   opened = [];
+  browser0 = browser;
   try {
     switch (sc.kind) {
       case 'play': return await playScenario(browser);
       case 'conflict': return await conflictScenario(browser);
       case 'cors': return await corsScenario(browser);
       case 'cmcd': return await cmcdScenario(browser);
+      case 'replay': return await replayScenario();
+      case 'beatFault': return await beatFaultScenario();
+      case 'unload': return await unloadScenario();
       default: throw new Error('unknown scenario ' + sc.kind);
     }
   } catch (e) {

@@ -126,7 +126,42 @@
   let t0 = 0;
   let beatTimer = null;
 
+  // play starts a session, one at a time: a second click (or Enter) while
+  // one is starting is ignored, since two plays from one device race the
+  // server's "one stream per device" replacement and the page would run
+  // two players on one video element, one of them on a replaced session.
+  let starting = false;
   async function play() {
+    if (starting) return;
+    starting = true;
+    $('play').disabled = true;
+    try {
+      await release();
+      await start();
+    } finally {
+      starting = false;
+      $('play').disabled = false;
+    }
+  }
+
+  // release ends the session the page plays before it starts another: a
+  // stop heartbeat saves where the viewer got to (the server would only
+  // mark it replaced, with the position of the last progress beat), and a
+  // session that never showed a frame is given back.
+  async function release() {
+    if (!state.sessionID || (state.phase !== 'playing' && state.phase !== 'loading')) return;
+    if (state.phase === 'playing') {
+      state.phase = 'stopping';
+      video.pause();
+      await beat('stop');
+      return;
+    }
+    try {
+      await call('DELETE', '/v1/sessions/' + state.sessionID, accountToken);
+    } catch (e) { /* the lease lapses anyway */ }
+  }
+
+  async function start() {
     await teardown();
     Object.assign(state, {
       phase: 'authorizing', error: null, conflict: [], startupMS: null, stalls: 0, stallMS: 0, playedMS: 0,

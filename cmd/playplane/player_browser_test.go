@@ -1,0 +1,358 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// TestBrowserPlayerSession plays the player page (web/player) in headless
+// Chromium against the local runner, from a page on a second origin, and
+// checks what it does with its session beyond playing: a second Play
+// (double click, title switch) leaves one session playing and saves the
+// previous one's position with its stop; heartbeats answered 503 are
+// retried within the lease, one answered with another 4xx is not, and the
+// viewer sees its reason; leaving the page ends the session with a stop,
+// also while a heartbeat is in flight. Leases are short (leaseTTL) so that
+// a page which waits too long after a failed heartbeat loses its lease
+// within the test.
+func TestBrowserPlayerSession(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	t.Parallel()
+	tools := browserTools(t)
+	cross := startPageServer(t)
+	run := startRecordedRunner(t, cross.URL, map[string]string{
+		"LEASE_TTL":                   leaseTTL.String(),
+		"HEARTBEAT_LEASE_RENEW_SLACK": "1s",
+		"HEARTBEAT_INTERVAL":          "1s",
+	})
+	browser := startChromium(t, tools.chromium)
+	h := &harness{t: t, tools: tools, run: run, cdp: browser, driver: startDriver(t, tools, browser), cross: cross.URL,
+		artifacts: artifactDir(t), beatControl: startBeatControl(t, run.beats)}
+
+	t.Run("play twice", func(t *testing.T) { h.testReplay(t) })
+	for _, hold := range []bool{false, true} {
+		name := "leave the page"
+		if hold {
+			name += " during a heartbeat"
+		}
+		t.Run(name, func(t *testing.T) { h.testUnload(t, hold) })
+	}
+}
+
+// leaseTTL is LEASE_TTL in TestBrowserPlayerSession: beats come every
+// second, and a page that waits the heartbeat default (30 s) after a
+// failed one loses its lease.
+const leaseTTL = 6 * time.Second
+
+// sessionPage is the player page on h.cross playing on a device of its
+// own, removed (its sessions with it) when t ends.
+func (h *harness) sessionPage(t *testing.T) (page, device string) {
+	device = playback.NewID("web")
+	t.Cleanup(func() { h.run.removeDevice(t, demo.AccountKids, device) })
+	h.run.reset()
+	return h.pageURL(h.cross, url.Values{"autoplay": {"1"}, "account": {demo.AccountKids}, "title": {"big-buck-bunny"},
+		"format": {"hls"}, "grant": {"query"}, "device": {device}}), device
+}
+
+// activeSessions lists the account's sessions the server counts as live.
+func (h *harness) activeSessions(t *testing.T, account string) []string {
+	var list struct {
+		Sessions []struct {
+			SessionID string `json:"session_id"`
+		} `json:"sessions"`
+	}
+	h.run.call(t, http.MethodGet, "/v1/sessions", h.run.token(t, account), &list)
+	var ids []string
+	for _, s := range list.Sessions {
+		ids = append(ids, s.SessionID)
+	}
+	return ids
+}
+
+// testReplay: the viewer clicks Play twice while a session plays. The page
+// ends up playing one session, which the server holds live, and the
+// previous session got its stop (its final position) before it was
+// replaced.
+func (h *harness) testReplay(t *testing.T) {
+	page, _ := h.sessionPage(t)
+	var out struct {
+		APlaying bool          `json:"aPlaying"`
+		A        pageState     `json:"a"`
+		BPlaying bool          `json:"bPlaying"`
+		B        *pageState    `json:"b"`
+		Requests []pageRequest `json:"requests"`
+	}
+	h.drive(t, map[string]any{"kind": "replay", "url": page, "timeoutMS": 30000}, &out)
+	if !out.APlaying {
+		t.Fatalf("the page did not play: %s (%s)\n%s", out.A.Phase, out.A.Error, strings.Join(out.A.Log, "\n"))
+	}
+	b := out.B
+	if b == nil {
+		t.Fatalf("drive.cjs reported no state after the second Play")
+	}
+	if !out.BPlaying || b.Phase != "playing" || b.Error != "" {
+		t.Fatalf("after two clicks on Play the page is not playing a new session: %s (%s), session %s\npage log:\n%s\nrequests:\n%s",
+			b.Phase, b.Error, b.SessionID, strings.Join(b.Log, "\n"), requestsText(out.Requests))
+	}
+	if active := h.activeSessions(t, demo.AccountKids); !slices.Contains(active, b.SessionID) {
+		t.Errorf("the page plays session %s, which the server no longer holds (live: %v)\npage log:\n%s", b.SessionID, active, strings.Join(b.Log, "\n"))
+	}
+	for _, r := range h.run.requests() {
+		if r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+b.SessionID {
+			t.Errorf("the page released the session it plays: %s %s %d", r.Method, r.Path, r.Status)
+		}
+	}
+	if !h.run.faults.answered(out.A.SessionID, "stop", http.StatusOK) {
+		t.Errorf("the replaced session %s got no accepted stop (its final position): heartbeats %v", out.A.SessionID, h.run.faults.beats(out.A.SessionID))
+	}
+}
+
+// testBeatFaults: heartbeats answered 503 with Retry-After are retried
+// soon enough to keep the lease (leaseTTL); one refused with a 4xx other
+// than 410 is not sent again as it was, and the page says why it stopped.
+func (h *harness) testBeatFaults(t *testing.T, faults string) {
+	page, _ := h.sessionPage(t)
+	t.Cleanup(h.run.faults.disarm)
+	var out struct {
+		Playing          bool      `json:"playing"`
+		Before           pageState `json:"before"`
+		AfterUnavailable pageState `json:"afterUnavailable"`
+		AfterRefused     pageState `json:"afterRefused"`
+	}
+	h.drive(t, map[string]any{"kind": "beatFault", "url": page, "timeoutMS": 30000, "faults": faults,
+		"waitMS":      (leaseTTL + 2*time.Second).Milliseconds(),
+		"unavailable": beatFault{Status: http.StatusServiceUnavailable, Code: string(playback.CodeUnavailable), Reason: "dependency_unavailable", RetryAfter: "1", Count: 3},
+		"refused":     beatFault{Status: http.StatusBadRequest, Code: string(playback.CodeInvalid), Reason: "position_ms", Count: 1},
+	}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id := out.Before.SessionID
+	beats := h.run.faults.beats(id)
+	t.Logf("heartbeats of %s at the server: %v", id, beats)
+	s := out.AfterUnavailable
+	last503 := -1
+	for i := range beats {
+		if beats[i].Status == http.StatusServiceUnavailable && beats[i].Faulted {
+			last503 = i
+		}
+	}
+	if last503 < 0 {
+		t.Fatalf("no heartbeat of %s was answered 503", id)
+	}
+	recovered := slices.ContainsFunc(beats[last503+1:], func(b loggedBeat) bool { return b.Status == http.StatusOK && !b.Faulted })
+	if s.Phase != "playing" || !recovered {
+		t.Errorf("after 503s the page is %q (%s), heartbeat accepted after them: %v; want playing on: heartbeats %v\npage log:\n%s",
+			s.Phase, s.Error, recovered, beats, strings.Join(s.Log, "\n"))
+	}
+	first400 := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Status == http.StatusBadRequest && b.Faulted })
+	if first400 < 0 {
+		t.Fatalf("no heartbeat of %s was answered 400: %v", id, beats)
+	}
+	if after := beats[first400+1:]; slices.ContainsFunc(after, func(b loggedBeat) bool { return b.Event != "stop" && b.Event != "error" }) {
+		t.Errorf("the page kept beating after its heartbeat was refused 400: %v", after)
+	}
+	r := out.AfterRefused
+	if r.Phase != "error" || !strings.Contains(r.Error, "400") || !strings.Contains(r.Error, "position_ms") {
+		t.Errorf("after a heartbeat refused 400 position_ms the page is %q (%q), want error naming the status and reason\npage log:\n%s",
+			r.Phase, r.Error, strings.Join(r.Log, "\n"))
+	}
+}
+
+// testUnload: the viewer leaves the page while it plays: the page's stop
+// reaches the server (the session ends now, with its position, rather than
+// when the lease lapses); with hold, while the server holds the page's
+// progress heartbeat, which then never gets its answer.
+func (h *harness) testUnload(t *testing.T, hold bool) {
+	page, _ := h.sessionPage(t)
+	sc := map[string]any{"kind": "unload", "url": page, "timeoutMS": 30000}
+	if hold {
+		sc["beatHold"] = h.beatControl
+		t.Cleanup(h.run.beats.disarm)
+	}
+	var out struct {
+		Playing bool      `json:"playing"`
+		Before  pageState `json:"before"`
+		Held    *bool     `json:"held"`
+	}
+	h.drive(t, sc, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	if hold && (out.Held == nil || !*out.Held) {
+		t.Fatalf("no progress heartbeat was held when the page was left")
+	}
+	id := out.Before.SessionID
+	// The stop leaves with the page; a few seconds is plenty on loopback,
+	// and well inside the lease the page would otherwise hold on to.
+	deadline := time.Now().Add(leaseTTL / 2)
+	for !h.run.faults.answered(id, "stop", http.StatusOK) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("heartbeats of %s at the server: %v", id, h.run.faults.beats(id))
+	if !h.run.faults.answered(id, "stop", http.StatusOK) {
+		var preflights []string
+		for _, r := range h.run.requests() {
+			if strings.Contains(r.Path, id) {
+				preflights = append(preflights, fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status))
+			}
+		}
+		t.Errorf("the page was left but its session %s got no accepted stop: heartbeats %v\nrequests: %v", id, h.run.faults.beats(id), preflights)
+	}
+}
+
+// --- heartbeat faults -----------------------------------------------------------
+
+// beatFaults logs every heartbeat the runner answers (session, event,
+// status) and, once armed, answers the next Count heartbeats other than
+// stop itself with an error envelope, as the heartbeat route would (with
+// the CORS headers the runner's CORS layer would add).
+type beatFaults struct {
+	mu    sync.Mutex
+	fault beatFault
+	left  int
+	log   []loggedBeat
+}
+
+// beatFault is what drive.cjs arms: Count heartbeats answered Status with
+// Reason (and Retry-After, when set).
+type beatFault struct {
+	Status     int    `json:"status"`
+	Code       string `json:"code"`
+	Reason     string `json:"reason"`
+	RetryAfter string `json:"retryAfter,omitempty"`
+	Count      int    `json:"count"`
+}
+
+type loggedBeat struct {
+	Session, Event string
+	Status         int
+	Faulted        bool
+}
+
+func (b loggedBeat) String() string {
+	s := fmt.Sprintf("%s %d", b.Event, b.Status)
+	if b.Faulted {
+		s += " (fault)"
+	}
+	return s
+}
+
+func (f *beatFaults) arm(fault beatFault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fault, f.left = fault, fault.Count
+}
+
+func (f *beatFaults) disarm() { f.arm(beatFault{}) }
+
+// serve reads a heartbeat's session and event (and puts the body back)
+// and answers it with the armed fault, if any; faulted says it did.
+func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat, bool) {
+	if !isHeartbeat(req) {
+		return loggedBeat{}, false
+	}
+	raw, err := io.ReadAll(req.Body)
+	req.Body = io.NopCloser(bytes.NewReader(raw))
+	var in struct {
+		Event string `json:"event"`
+	}
+	if err != nil || json.Unmarshal(raw, &in) != nil || in.Event == "" {
+		in.Event = "?"
+	}
+	b := loggedBeat{Session: strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/v1/playback/"), "/heartbeat"), Event: in.Event}
+	f.mu.Lock()
+	fault := f.fault
+	faulted := f.left > 0 && in.Event != "stop"
+	if faulted {
+		f.left--
+	}
+	f.mu.Unlock()
+	if !faulted {
+		return b, false
+	}
+	b.Faulted = true
+	h := w.Header()
+	if origin := req.Header.Get("Origin"); origin != "" {
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Expose-Headers", "Retry-After, X-Request-Id")
+	}
+	if fault.RetryAfter != "" {
+		h.Set("Retry-After", fault.RetryAfter)
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(fault.Status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
+		"code": fault.Code, "reason": fault.Reason, "message": "a fault the test injected"}})
+	return b, true
+}
+
+// done logs a heartbeat serve saw, once answered with status.
+func (f *beatFaults) done(b loggedBeat, status int) {
+	if b.Event == "" {
+		return
+	}
+	b.Status = status
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, b)
+}
+
+// beats is session's heartbeats, in the order they were answered.
+func (f *beatFaults) beats(session string) []loggedBeat {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []loggedBeat
+	for _, b := range f.log {
+		if b.Session == session {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// answered says whether a heartbeat of session with event got status.
+func (f *beatFaults) answered(session, event string, status int) bool {
+	return slices.ContainsFunc(f.beats(session), func(b loggedBeat) bool { return b.Event == event && b.Status == status })
+}
+
+// startFaultControl serves drive.cjs's side of beatFaults: POST /arm with
+// a beatFault, GET /state ({"left": faults still to answer}).
+func startFaultControl(t *testing.T, f *beatFaults) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /arm", func(w http.ResponseWriter, req *http.Request) {
+		var fault beatFault
+		if err := json.NewDecoder(req.Body).Decode(&fault); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f.arm(fault)
+		_ = json.NewEncoder(w).Encode(map[string]bool{"armed": true})
+	})
+	mux.HandleFunc("GET /state", func(w http.ResponseWriter, _ *http.Request) {
+		f.mu.Lock()
+		left := f.left
+		f.mu.Unlock()
+		_ = json.NewEncoder(w).Encode(map[string]int{"left": left})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
