@@ -43,8 +43,10 @@ func TestBrowserPlayerSession(t *testing.T) {
 	browser := startChromium(t, tools.chromium)
 	h := &harness{t: t, tools: tools, run: run, cdp: browser, driver: startDriver(t, tools, browser), cross: cross.URL,
 		artifacts: artifactDir(t), beatControl: startBeatControl(t, run.beats)}
+	faults := startFaultControl(t, run.faults)
 
 	t.Run("play twice", func(t *testing.T) { h.testReplay(t) })
+	t.Run("heartbeat faults", func(t *testing.T) { h.testBeatFaults(t, faults) })
 	for _, hold := range []bool{false, true} {
 		name := "leave the page"
 		if hold {

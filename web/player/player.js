@@ -183,6 +183,8 @@
       state.play = r.data;
       state.sessionID = r.data.session_id;
       state.maxQuality = r.data.max_quality;
+      leaseUntil = Date.parse(r.data.lease_expires_at) || 0;
+      beatFailures = 0;
       playbackToken = r.data.playback_token;
       log('session ' + state.sessionID + ' admitted, plan quality ' + state.maxQuality);
 
@@ -616,9 +618,17 @@
     return sent;
   }
 
+  // The server's heartbeat cadence (next_heartbeat_ms; 30 s, its default,
+  // until it said), when the lease it last granted lapses (ms since the
+  // epoch), and the failed heartbeats since the last accepted one.
+  let beatEvery = 30000;
+  let leaseUntil = 0;
+  let beatFailures = 0;
+
   // sendBeat sends one heartbeat. The server says when to send the next
   // (next_heartbeat_ms); 410 means the session is over (ended elsewhere,
-  // revoked, lapsed) and playback stops.
+  // revoked, lapsed) and playback stops; 5xx or no answer is retried
+  // within the lease, any other 4xx ends playback with its reason.
   async function sendBeat(event) {
     if (!state.sessionID || !playbackToken) return;
     clearTimeout(beatTimer);
@@ -640,7 +650,7 @@
         body: JSON.stringify(body),
         keepalive: event === 'stop',
       });
-      r = { status: resp.status, data: await resp.json().catch(() => null) };
+      r = { status: resp.status, data: await resp.json().catch(() => null), retryAfterMS: 1000 * Number(resp.headers.get('Retry-After')) || 0 };
     } catch (err) {
       r = { status: 0, data: null };
       log('heartbeat ' + event + ' failed: ' + err.message, true);
@@ -657,9 +667,40 @@
       render();
       return;
     }
+    if (r.status === 200) {
+      beatFailures = 0;
+      if (r.data && r.data.next_heartbeat_ms) beatEvery = r.data.next_heartbeat_ms;
+      if (r.data && r.data.lease_expires_at) leaseUntil = Date.parse(r.data.lease_expires_at) || 0;
+    } else if (!retryable(r.status)) {
+      // The server refused this heartbeat and would refuse it again: the
+      // lease cannot be kept, so playback ends now, saying why, rather
+      // than when the lease lapses.
+      if (state.phase !== 'playing') return;
+      await teardown();
+      await failAndRelease('heartbeat ' + event + ': ' + errText(r));
+      return;
+    }
     if (event === 'stop' || event === 'error' || state.phase !== 'playing') return;
-    const next = (r.data && r.data.next_heartbeat_ms) || 30000;
-    beatTimer = setTimeout(() => beat('progress'), next);
+    if (r.status === 200) {
+      beatTimer = setTimeout(() => beat('progress'), beatEvery);
+      return;
+    }
+    // A failed heartbeat is retried well before the lease lapses: waiting
+    // the usual interval could let it lapse (the lease is a few intervals
+    // long), and a beat after that is only told 410. Retry-After is the
+    // server's wish; otherwise back off from a second.
+    beatFailures++;
+    let wait = r.retryAfterMS || 1000 * 2 ** Math.min(beatFailures - 1, 5);
+    wait = Math.min(wait, beatEvery);
+    if (leaseUntil) wait = Math.min(wait, Math.max(500, (leaseUntil - Date.now()) / 2));
+    log('heartbeat ' + event + ' got ' + (r.status || 'no answer') + ': retrying in ' + Math.round(wait) + ' ms', true);
+    beatTimer = setTimeout(() => beat(event === 'start' ? 'start' : 'progress'), wait);
+  }
+
+  // retryable: no answer, or the server's "try again later" (5xx, 429, 408);
+  // other 4xx answer the request itself, and resending it changes nothing.
+  function retryable(status) {
+    return status === 0 || status === 408 || status === 429 || status >= 500;
   }
 
   async function stop() {
