@@ -47,6 +47,15 @@ func TestBrowserPlayerSession(t *testing.T) {
 
 	t.Run("play twice", func(t *testing.T) { h.testReplay(t) })
 	t.Run("heartbeat faults", func(t *testing.T) { h.testBeatFaults(t, faults) })
+	t.Run("grants outlive their first expiry", func(t *testing.T) {
+		// A runner of its own, whose CDN grants and manifest credentials
+		// live grantTTL: the page must renew them while it plays.
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, map[string]string{"HEARTBEAT_INTERVAL": "1s", "SIGNURL_MAX_TTL": grantTTL.String()})}
+		for _, row := range []struct{ format, grant string }{{"hls", "query"}, {"hls", "cookies"}, {"dash", "query"}} {
+			t.Run(row.format+"-"+row.grant, func(t *testing.T) { g.testGrantRefresh(t, row.format, row.grant) })
+		}
+	})
 	for _, hold := range []bool{false, true} {
 		name := "leave the page"
 		if hold {
@@ -173,6 +182,48 @@ func (h *harness) testBeatFaults(t *testing.T, faults string) {
 	if r.Phase != "error" || !strings.Contains(r.Error, "400") || !strings.Contains(r.Error, "position_ms") {
 		t.Errorf("after a heartbeat refused 400 position_ms the page is %q (%q), want error naming the status and reason\npage log:\n%s",
 			r.Phase, r.Error, strings.Join(r.Log, "\n"))
+	}
+}
+
+// grantTTL is SIGNURL_MAX_TTL in TestBrowserPlayerSession's grant rows:
+// the 6 s test stream, played with a one-second buffer, fetches most of its
+// segments after the grants it started with have expired.
+const grantTTL = 2 * time.Second
+
+// testGrantRefresh: the CDN grants and the manifest credential end with
+// the lease (capped by SIGNURL_MAX_TTL) and players must renew them before
+// expires_at (functions/signurl, docs/manifests.md): the page plays the
+// stream to its last segment, every segment and manifest it fetched was
+// served, and it asked urls again to do so.
+func (h *harness) testGrantRefresh(t *testing.T, format, grant string) {
+	device := playback.NewID("web")
+	t.Cleanup(func() { h.run.removeDevice(t, demo.AccountKids, device) })
+	h.run.reset()
+	page := h.pageURL(h.cross, url.Values{"autoplay": {"1"}, "account": {demo.AccountKids}, "title": {"big-buck-bunny"},
+		"format": {format}, "grant": {grant}, "device": {device}, "buffer": {"1"}})
+	var out struct {
+		Reached  bool          `json:"reached"`
+		Played   pageState     `json:"played"`
+		Requests []pageRequest `json:"requests"`
+		Console  []string      `json:"console"`
+	}
+	h.drive(t, map[string]any{"kind": "play", "url": page, "untilTime": 5, "timeoutMS": 30000}, &out)
+	s := out.Played
+	if !out.Reached {
+		t.Fatalf("playback did not pass 5 s with grants of %s: phase %s (%s), currentTime %.2f\npage log:\n%s\nrequests:\n%s",
+			grantTTL, s.Phase, s.Error, s.CurrentTime, strings.Join(s.Log, "\n"), requestsText(out.Requests))
+	}
+	urls := 0
+	for _, r := range h.run.requests() {
+		switch {
+		case r.Method == http.MethodPost && r.Path == "/v1/playback/"+s.SessionID+"/urls" && r.Status == http.StatusOK:
+			urls++
+		case (isSegment(r.Path) || strings.HasPrefix(r.Path, "/v1/manifests/")) && r.Method == http.MethodGet && r.Status != http.StatusOK:
+			t.Errorf("%s %s: %d", r.Method, r.Path, r.Status)
+		}
+	}
+	if urls < 2 {
+		t.Errorf("the page asked urls %d times for session %s, want a renewal", urls, s.SessionID)
 	}
 }
 

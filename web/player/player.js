@@ -26,7 +26,7 @@
     conflict: [], ended: [],
     startupMS: null, currentTime: 0, duration: 0,
     stalls: 0, stallMS: 0, playedMS: 0, bitrateKbps: 0,
-    steeringLoads: 0, steeringPriority: [],
+    renewals: 0, steeringLoads: 0, steeringPriority: [],
     // The renditions the player was offered (after the plan's cap):
     // { height, bitrate, pathway } per hls.js level or dash.js
     // Representation.
@@ -165,7 +165,7 @@
     await teardown();
     Object.assign(state, {
       phase: 'authorizing', error: null, conflict: [], startupMS: null, stalls: 0, stallMS: 0, playedMS: 0,
-      sessionID: '', startedFromPlay: false, urls: null, edges: null, source: null, steeringLoads: 0, steeringPriority: [], levels: [],
+      sessionID: '', startedFromPlay: false, urls: null, edges: null, source: null, renewals: 0, steeringLoads: 0, steeringPriority: [], levels: [],
       account: $('account').value, title: $('title').value, format: $('format').value,
       cdn: $('cdn').value, grant: $('grant').value, device: $('device').value.trim(),
     });
@@ -222,6 +222,7 @@
       log('loading ' + src.kind + ' ' + src.url.split('?')[0] + ' (' + state.grant + ', CMCD ' + state.cmcdMode + ')');
       render();
       (state.format === 'dash' ? startDash : startHls)(src.url);
+      renewBefore(state.urls.expires_at || r.data.manifest_expires_at);
     } catch (err) {
       fail(String(err && err.message || err));
     }
@@ -354,6 +355,152 @@
     return !(url.startsWith(api + '/v1/') || url.startsWith(api + '/dev/'));
   }
 
+  // --- grant renewal -------------------------------------------------------
+
+  // The CDN grants and the manifest credential live no longer than the
+  // lease (plus SIGNURL_GRACE, at most SIGNURL_MAX_TTL), and players must
+  // renew them before expires_at (functions/signurl, docs/manifests.md).
+  // hls.js and dash.js keep the URLs they loaded (a VOD playlist is loaded
+  // once), so the page asks urls again halfway to the expiry, learns the
+  // new credential and each rendition folder's new signature from the
+  // fresh manifests, and regrant puts them on every request the players
+  // make from then on. Cookie grants are renewed as cookies.
+  let renewTimer = null;
+  // token: the newest manifest credential; folders: URL prefix of a
+  // rendition folder → its newest signature query.
+  let grants = { token: '', folders: new Map() };
+
+  function renewBefore(expiresAt) {
+    clearTimeout(renewTimer);
+    const left = Date.parse(expiresAt) - Date.now();
+    if (left > 0) renewTimer = setTimeout(renewGrants, Math.max(500, left / 2));
+  }
+
+  async function renewGrants() {
+    const id = state.sessionID;
+    if (!id || (state.phase !== 'playing' && state.phase !== 'loading')) return;
+    let r;
+    try {
+      r = await urls();
+      if (r.status === 200) {
+        if (state.grant === 'cookies') {
+          applyCookies(r.data.cookies || []);
+          await otherPathwayCookies();
+        }
+        await learnGrants(r.data);
+      }
+    } catch (err) {
+      r = { status: 0, data: null };
+      log('renewing the grants: ' + err.message, true);
+    }
+    if (id !== state.sessionID) return;
+    if (r.status !== 200) {
+      // 410: the heartbeat says the session is over. Anything else is
+      // tried again while the old grants still hold.
+      log('renewing the grants: ' + errText(r), true);
+      if (r.status !== 410) renewTimer = setTimeout(renewGrants, 1000);
+      return;
+    }
+    state.renewals = (state.renewals || 0) + 1;
+    log('grants renewed until ' + r.data.expires_at);
+    renewBefore(r.data.expires_at);
+  }
+
+  // learnGrants reads the new credential off the urls answer and, for query
+  // grants, each folder's new signature off the fresh manifests.
+  async function learnGrants(answer) {
+    const folders = new Map();
+    const m = answer.manifests && answer.manifests[state.format];
+    if (!m) {
+      // A title without a ladder: one query for the title's folder.
+      if (answer.query_params && answer.manifest_url) folders.set(folderOf(answer.manifest_url), answer.query_params);
+      grants = { token: '', folders };
+      return;
+    }
+    if (state.grant !== 'cookies') {
+      const text = await fetchText(m);
+      if (state.format === 'dash') dashFolders(text, m, folders);
+      else await hlsFolders(text, m, folders);
+    }
+    grants = { token: new URL(m).searchParams.get('token') || '', folders };
+  }
+
+  async function fetchText(url) {
+    const r = await fetch(url);
+    if (!r.ok) throw new Error('GET ' + url.split('?')[0] + ': ' + r.status);
+    return r.text();
+  }
+
+  function folderOf(url) {
+    const u = url.split('?')[0];
+    return u.slice(0, u.lastIndexOf('/') + 1);
+  }
+
+  // learnFolder records the signature query of uri (relative to base) for
+  // its folder: every URI of a folder carries the same one.
+  function learnFolder(uri, base, folders) {
+    const q = uri.indexOf('?');
+    if (q < 0) return;
+    folders.set(folderOf(new URL(uri.slice(0, q), base).href), uri.slice(q + 1));
+  }
+
+  // hlsFolders: a media playlist per variant (every pathway and rendition),
+  // one URI of each.
+  async function hlsFolders(text, base, folders) {
+    const variants = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    await Promise.all(variants.map(async (v) => {
+      const url = new URL(v, base).href;
+      for (const line of (await fetchText(url)).split('\n')) {
+        const map = /^#EXT-X-MAP:.*URI="([^"]+)"/.exec(line.trim());
+        const uri = map ? map[1] : line.trim();
+        if (!uri || uri.startsWith('#')) continue;
+        learnFolder(uri, url, folders);
+        return;
+      }
+    }));
+  }
+
+  // dashFolders: a query-grant MPD serves one pathway (its BaseURL) and
+  // gives each Representation a SegmentTemplate carrying its folder's query.
+  function dashFolders(text, base, folders) {
+    const doc = new DOMParser().parseFromString(text, 'application/xml');
+    const baseURL = doc.getElementsByTagName('BaseURL')[0];
+    const root = new URL(baseURL ? baseURL.textContent.trim() : '', base).href;
+    for (const t of doc.getElementsByTagName('SegmentTemplate')) {
+      const rep = t.parentElement && t.parentElement.tagName === 'Representation' ? t.parentElement.getAttribute('id') : '';
+      const media = t.getAttribute('media') || '';
+      if (!rep || !media.includes('?')) continue;
+      // $$ is a literal $; the other identifiers do not change the folder
+      // but $RepresentationID$.
+      const uri = media.replace(/\$RepresentationID\$/g, rep).replace(/\$(Number|Time|Bandwidth|SubNumber)(%0\d+d)?\$/g, '1').replace(/\$\$/g, '$');
+      learnFolder(uri, root, folders);
+    }
+  }
+
+  // regrant puts the newest credentials on a URL a player is about to
+  // fetch: the manifest credential on the API's manifest and steering
+  // routes, a folder's newest signature on its segments (replacing the
+  // parameters it names, after the others, such as CMCD: Cloud CDN's
+  // Signature must stay last).
+  function regrant(raw) {
+    const q = raw.indexOf('?');
+    if (q < 0) return raw;
+    const path = raw.slice(0, q);
+    let params = raw.slice(q + 1).split('&');
+    if (path.startsWith(api + '/v1/')) {
+      if (!grants.token) return raw;
+      params = params.map((p) => (p.startsWith('token=') ? 'token=' + grants.token : p));
+      return path + '?' + params.join('&');
+    }
+    let fresh = '';
+    for (const [folder, query] of grants.folders) {
+      if (path.startsWith(folder) && folder.length > fresh.length) fresh = query;
+    }
+    if (!fresh) return raw;
+    const names = new Set(fresh.split('&').map((p) => p.split('=')[0]));
+    return path + '?' + params.filter((p) => !names.has(p.split('=')[0])).concat(fresh).join('&');
+  }
+
   // bufferAhead (?buffer=<seconds>) caps how far ahead the players buffer.
   // Unset, they keep their defaults (tens of seconds, the whole test
   // stream); the browser test sets it so that segments are still being
@@ -367,7 +514,7 @@
       enableWorker: true,
       // hls.js opens the request itself unless this does.
       xhrSetup: (xhr, u) => {
-        xhr.open('GET', cmcdFirst(u), true);
+        xhr.open('GET', cmcdFirst(regrant(u)), true);
         if (withCreds && toCDN(u)) xhr.withCredentials = true;
       },
     };
@@ -427,7 +574,7 @@
     const withCreds = state.grant === 'cookies';
     // Runs after dash.js added CMCD to the URL.
     dp.addRequestInterceptor((req) => {
-      req.url = cmcdFirst(req.url);
+      req.url = cmcdFirst(regrant(req.url));
       if (withCreds) req.credentials = toCDN(req.url) ? 'include' : 'omit';
       return Promise.resolve(req);
     });
@@ -716,6 +863,8 @@
 
   async function teardown() {
     clearTimeout(beatTimer);
+    clearTimeout(renewTimer);
+    grants = { token: '', folders: new Map() };
     stopPlayClock();
     $('stop').disabled = true;
     if (player) {
