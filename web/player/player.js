@@ -373,7 +373,9 @@
   function renewBefore(expiresAt) {
     clearTimeout(renewTimer);
     const left = Date.parse(expiresAt) - Date.now();
-    if (left > 0) renewTimer = setTimeout(renewGrants, Math.max(500, left / 2));
+    // Signatures and cookies expire on whole seconds (Expires is Unix
+    // seconds, a cookie's date too): up to a second before expires_at.
+    if (left > 0) renewTimer = setTimeout(renewGrants, Math.max(500, (left - 1000) / 2));
   }
 
   async function renewGrants() {
