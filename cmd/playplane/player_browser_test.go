@@ -47,6 +47,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 
 	t.Run("play twice", func(t *testing.T) { h.testReplay(t) })
 	t.Run("heartbeat faults", func(t *testing.T) { h.testBeatFaults(t, faults) })
+	t.Run("ended elsewhere", func(t *testing.T) { h.testEndedElsewhere(t) })
 	t.Run("grants outlive their first expiry", func(t *testing.T) {
 		// A runner of its own, whose CDN grants and manifest credentials
 		// live grantTTL: the page must renew them while it plays.
@@ -182,6 +183,34 @@ func (h *harness) testBeatFaults(t *testing.T, faults string) {
 	if r.Phase != "error" || !strings.Contains(r.Error, "400") || !strings.Contains(r.Error, "position_ms") {
 		t.Errorf("after a heartbeat refused 400 position_ms the page is %q (%q), want error naming the status and reason\npage log:\n%s",
 			r.Phase, r.Error, strings.Join(r.Log, "\n"))
+	}
+}
+
+// testEndedElsewhere: the household ends the page's session from elsewhere
+// while it plays; the page stops on its next heartbeat's 410 and, as the
+// heartbeat route allows within HEARTBEAT_STOP_GRACE, sends its stop with
+// where it got to, which the server accepts.
+func (h *harness) testEndedElsewhere(t *testing.T) {
+	page, _ := h.sessionPage(t)
+	var out struct {
+		Playing      bool      `json:"playing"`
+		Before       pageState `json:"before"`
+		DeleteStatus int       `json:"deleteStatus"`
+		Ended        bool      `json:"ended"`
+		After        pageState `json:"after"`
+	}
+	h.drive(t, map[string]any{"kind": "ended", "url": page, "timeoutMS": 30000, "api": h.run.url, "token": h.run.token(t, demo.AccountKids)}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	if out.DeleteStatus != http.StatusOK || !out.Ended {
+		t.Fatalf("DELETE of the page's session: %d; the page ended: %v (%s)\npage log:\n%s", out.DeleteStatus, out.Ended, out.After.Phase, strings.Join(out.After.Log, "\n"))
+	}
+	beats := h.run.faults.beats(out.Before.SessionID)
+	t.Logf("heartbeats of %s at the server: %v", out.Before.SessionID, beats)
+	gone := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Status == http.StatusGone })
+	if gone < 0 || !slices.ContainsFunc(beats[gone+1:], func(b loggedBeat) bool { return b.Event == "stop" && b.Status == http.StatusOK }) {
+		t.Errorf("after its 410 the page sent no stop the server accepted: heartbeats %v", beats)
 	}
 }
 

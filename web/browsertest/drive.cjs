@@ -405,6 +405,23 @@ async function unloadScenario() {
   return out;
 }
 
+// endedScenario: once the page plays (paused), the household ends its
+// session from elsewhere (DELETE /v1/sessions/{id} with sc.token, as
+// another device's "end this stream" would); the page learns it from its
+// next heartbeat (410). The Go test looks for what the page sent then.
+async function endedScenario() {
+  const a = await playing();
+  const out = { playing: a.ok, before: a.state };
+  if (!a.ok) return out;
+  const resp = await fetch(sc.api + '/v1/sessions/' + a.state.sessionID, { method: 'DELETE', headers: { Authorization: 'Bearer ' + sc.token } });
+  out.deleteStatus = resp.status;
+  const ended = await until(a.page, (s) => s.phase === 'ended', sc.timeoutMS);
+  out.ended = ended.ok;
+  // The page's last word: every heartbeat it sent has its answer.
+  out.after = (await until(a.page, (s) => s.beats.statuses.length === s.beats.sent, 5000)).state;
+  return out;
+}
+
 // browser0 is the browser the scenarios play in.
 let browser0;
 
@@ -421,6 +438,7 @@ async function play(browser, scenario) {
       case 'replay': return await replayScenario();
       case 'beatFault': return await beatFaultScenario();
       case 'unload': return await unloadScenario();
+      case 'ended': return await endedScenario();
       default: throw new Error('unknown scenario ' + sc.kind);
     }
   } catch (e) {

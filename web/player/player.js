@@ -812,6 +812,10 @@
     if (r.status === 410) {
       log('session over (' + errText(r) + '): stopping', true);
       state.phase = 'ended';
+      // The server still records the stop of an ended session, for
+      // HEARTBEAT_STOP_GRACE: where the viewer got to since the last beat.
+      // Sent here, not through beat(): this beat holds the chain.
+      if (event !== 'stop') await sendBeat('stop');
       await teardown();
       render();
       return;
