@@ -47,6 +47,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 
 	t.Run("play twice", func(t *testing.T) { h.testReplay(t) })
 	t.Run("heartbeat faults", func(t *testing.T) { h.testBeatFaults(t, faults) })
+	t.Run("play answered 503", func(t *testing.T) { h.testPlayUnavailable(t) })
 	t.Run("ended elsewhere", func(t *testing.T) { h.testEndedElsewhere(t) })
 	t.Run("grants outlive their first expiry", func(t *testing.T) {
 		// A runner of its own, whose CDN grants and manifest credentials
@@ -186,6 +187,32 @@ func (h *harness) testBeatFaults(t *testing.T, faults string) {
 	}
 }
 
+// testPlayUnavailable: POST /v1/play answered 503 with Retry-After (a
+// dependency down for a moment; nothing applied, retrying is safe) is
+// retried, and the page plays.
+func (h *harness) testPlayUnavailable(t *testing.T) {
+	page, _ := h.sessionPage(t)
+	h.run.faults.arm(beatFault{Route: "play", Status: http.StatusServiceUnavailable, Code: string(playback.CodeUnavailable),
+		Reason: "dependency_unavailable", RetryAfter: "1", Count: 1})
+	t.Cleanup(h.run.faults.disarm)
+	var out struct {
+		Reached  bool          `json:"reached"`
+		Played   pageState     `json:"played"`
+		Requests []pageRequest `json:"requests"`
+	}
+	h.drive(t, map[string]any{"kind": "play", "url": page, "untilTime": 1, "timeoutMS": 30000}, &out)
+	var plays []int
+	for _, r := range h.run.requests() {
+		if r.Method == http.MethodPost && r.Path == "/v1/play" {
+			plays = append(plays, r.Status)
+		}
+	}
+	if !out.Reached || !slices.Equal(plays, []int{http.StatusServiceUnavailable, http.StatusCreated}) {
+		t.Errorf("play answered 503 once: the server answered %v, the page is %s (%s)\npage log:\n%s",
+			plays, out.Played.Phase, out.Played.Error, strings.Join(out.Played.Log, "\n"))
+	}
+}
+
 // testEndedElsewhere: the household ends the page's session from elsewhere
 // while it plays; the page stops on its next heartbeat's 410 and, as the
 // heartbeat route allows within HEARTBEAT_STOP_GRACE, sends its stop with
@@ -314,6 +341,9 @@ type beatFaults struct {
 // beatFault is what drive.cjs arms: Count heartbeats answered Status with
 // Reason (and Retry-After, when set).
 type beatFault struct {
+	// Route is what the fault answers: heartbeats (""), or "play" (POST
+	// /v1/play).
+	Route      string `json:"route,omitempty"`
 	Status     int    `json:"status"`
 	Code       string `json:"code"`
 	Reason     string `json:"reason"`
@@ -346,6 +376,19 @@ func (f *beatFaults) disarm() { f.arm(beatFault{}) }
 // serve reads a heartbeat's session and event (and puts the body back)
 // and answers it with the armed fault, if any; faulted says it did.
 func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat, bool) {
+	if req.Method == http.MethodPost && req.URL.Path == "/v1/play" {
+		f.mu.Lock()
+		fault := f.fault
+		faulted := f.left > 0 && fault.Route == "play"
+		if faulted {
+			f.left--
+		}
+		f.mu.Unlock()
+		if faulted {
+			writeFault(w, req, fault)
+		}
+		return loggedBeat{}, faulted
+	}
 	if !isHeartbeat(req) {
 		return loggedBeat{}, false
 	}
@@ -360,7 +403,7 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 	b := loggedBeat{Session: strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/v1/playback/"), "/heartbeat"), Event: in.Event}
 	f.mu.Lock()
 	fault := f.fault
-	faulted := f.left > 0 && in.Event != "stop"
+	faulted := f.left > 0 && fault.Route == "" && in.Event != "stop"
 	if faulted {
 		f.left--
 	}
@@ -369,6 +412,12 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 		return b, false
 	}
 	b.Faulted = true
+	writeFault(w, req, fault)
+	return b, true
+}
+
+// writeFault answers req with fault's error envelope.
+func writeFault(w http.ResponseWriter, req *http.Request, fault beatFault) {
 	h := w.Header()
 	if origin := req.Header.Get("Origin"); origin != "" {
 		h.Add("Vary", "Origin")
@@ -382,7 +431,6 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 	w.WriteHeader(fault.Status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
 		"code": fault.Code, "reason": fault.Reason, "message": "a fault the test injected"}})
-	return b, true
 }
 
 // done logs a heartbeat serve saw, once answered with status.

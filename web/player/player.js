@@ -55,6 +55,11 @@
 
   // --- API calls -----------------------------------------------------------
 
+  // call makes one API call. 503 and 429 (a dependency or the server at
+  // its limits; nothing was applied) and 500 are asked again, twice at
+  // most, after Retry-After (at most 5 s) or a second, then two: the
+  // viewer should not have to press Play again for a moment's outage.
+  // Other answers are the caller's to handle.
   async function call(method, path, token, body) {
     const init = { method, headers: {} };
     if (token) init.headers.Authorization = 'Bearer ' + token;
@@ -62,10 +67,16 @@
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
-    const resp = await fetch(api + path, init);
-    let data = null;
-    try { data = await resp.json(); } catch (e) { /* empty body */ }
-    return { status: resp.status, data };
+    for (let attempt = 0; ; attempt++) {
+      const resp = await fetch(api + path, init);
+      let data = null;
+      try { data = await resp.json(); } catch (e) { /* empty body */ }
+      const r = { status: resp.status, data };
+      if (attempt >= 2 || (r.status !== 503 && r.status !== 429 && r.status !== 500)) return r;
+      const wait = Math.min(5000, 1000 * Number(resp.headers.get('Retry-After')) || 1000 * 2 ** attempt);
+      log(method + ' ' + path.split('?')[0] + ': ' + errText(r) + '; asking again in ' + wait + ' ms', true);
+      await new Promise((done) => setTimeout(done, wait));
+    }
   }
 
   function errText(r) {
