@@ -408,10 +408,11 @@
     }
     if (id !== state.sessionID) return;
     if (r.status !== 200) {
-      // 410: the heartbeat says the session is over. Anything else is
-      // tried again while the old grants still hold.
+      // 5xx or no answer is tried again while the old grants still hold;
+      // a 4xx would be answered the same (410: the heartbeat stops
+      // playback), and playback then ends when the grants do.
       log('renewing the grants: ' + errText(r), true);
-      if (r.status !== 410) renewTimer = setTimeout(renewGrants, 1000);
+      if (retryable(r.status)) renewTimer = setTimeout(renewGrants, 1000);
       return;
     }
     state.renewals = (state.renewals || 0) + 1;
