@@ -366,14 +366,14 @@ func merge(a *playback.Account, in snapshot, derived bool) bool {
 			// Not the state, but still a fact about past_due (rule 5).
 			kept := *cur
 			copyPastDue(&kept, *cur)
-			notePastDue(&kept, in)
+			notePastDue(&kept, in, derived)
 			return a.PutSubscription(kept)
 		}
 		copyPastDue(&next, *cur)
 	}
 	last := lastOf(next.Snapshots)
 	next.Status, next.PlanID, next.CurrentPeriodEnd = last.Status, last.PlanID, last.CurrentPeriodEnd
-	notePastDue(&next, in)
+	notePastDue(&next, in, derived)
 	if cur != nil {
 		if next.Customer == "" {
 			next.Customer = cur.Customer
@@ -438,15 +438,21 @@ func copyPastDue(s *playback.Subscription, cur playback.Subscription) {
 }
 
 // notePastDue adds what in says about past_due to s's facts (rule 5) and
-// dates s's past_due episode from them. s must own its PastDueSeen.
-func notePastDue(s *playback.Subscription, in snapshot) {
-	s.PastDueEntered = max(s.PastDueEntered, in.entered)
-	switch {
-	case in.Status != playback.StatusPastDue:
-		s.NotPastDue = max(s.NotPastDue, in.clock)
-	case in.clock > s.NotPastDue && !slices.Contains(s.PastDueSeen, in.clock):
-		s.PastDueSeen = append(s.PastDueSeen, in.clock)
-		slices.Sort(s.PastDueSeen)
+// dates s's past_due episode from them. s must own its PastDueSeen. A
+// derived snapshot adds nothing: Stripe did not say it, and whether it is
+// made at all depends on the state it met (customer.deleted passes over a
+// subscription already canceled), so its second would make the facts
+// depend on the order events came in.
+func notePastDue(s *playback.Subscription, in snapshot, derived bool) {
+	if !derived {
+		s.PastDueEntered = max(s.PastDueEntered, in.entered)
+		switch {
+		case in.Status != playback.StatusPastDue:
+			s.NotPastDue = max(s.NotPastDue, in.clock)
+		case in.clock > s.NotPastDue && !slices.Contains(s.PastDueSeen, in.clock):
+			s.PastDueSeen = append(s.PastDueSeen, in.clock)
+			slices.Sort(s.PastDueSeen)
+		}
 	}
 	// Sightings before the last one in another status belong to an
 	// episode that ended.
