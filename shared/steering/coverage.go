@@ -49,7 +49,10 @@ import (
 //     (10.0.0.1/8 after 10.0.0.0/8) replaces the earlier node and drops the
 //     networks nested under it;
 //   - "network" entries answer IPv4 clients and "network6" entries IPv6
-//     clients, whatever family an entry is written in;
+//     clients, whatever family an entry is written in; an IPv4 client
+//     compares equal to every IPv6 network longer than /32 sharing its 32
+//     bits, and gets the one Traffic Router's TreeMap meets first
+//     (czChildren);
 //   - coordinates count only when both latitude and longitude are present;
 //     values are read like Jackson's asDouble (a string that is no number
 //     reads as 0).
@@ -472,8 +475,9 @@ func parseJavaIPv4(s string) (netip.Addr, bool) {
 	return netip.AddrFrom4(b), true
 }
 
-// compare is CidrAddress.compareTo: the host bytes under the shorter mask.
-// Only its sign and zero-ness matter here.
+// compare is CidrAddress.compareTo: the host bytes under the shorter mask,
+// as Java's signed bytes (0x80-0xff before 0x00-0x7f), which orders the
+// TreeMap of a node's children and so shapes it.
 func (a cidr) compare(o cidr) int {
 	n := min(a.n, o.n)
 	for i := 0; i*8 < n; i++ {
@@ -481,7 +485,7 @@ func (a cidr) compare(o cidr) int {
 		if r := n - i*8; r < 8 {
 			m = ^byte(0xff >> r)
 		}
-		if c := cmp.Compare(a.b[i]&m, o.b[i]&m); c != 0 {
+		if c := cmp.Compare(int8(a.b[i]&m), int8(o.b[i]&m)); c != 0 {
 			return c
 		}
 	}
@@ -500,59 +504,64 @@ func (a cidr) includes(o cidr) bool { return a.n < o.n && a.compare(o) == 0 }
 type czNode struct {
 	c        cidr
 	zone     int32
-	children []*czNode
+	children czChildren
 }
 
-// insert adds nn below the root the way NetworkNode.add does.
+// insert adds nn below p the way NetworkNode.add does. Only the children
+// comparing equal to nn can be equal to it, contain it or be contained, so
+// only those are looked at; Traffic Router scans them all, in the same
+// order.
 func (p *czNode) insert(nn *czNode) {
-	for _, ch := range p.children {
+	near := p.children.overlapping(nn.c)
+	for _, ch := range near {
 		if ch.c.equal(nn.c) {
 			return // the first listing keeps the network
 		}
 	}
-	kept := p.children[:0:0]
-	for _, ch := range p.children {
+	var moved []*czNode
+	for _, ch := range near {
 		if nn.c.includes(ch.c) {
 			nn.insert(ch)
-		} else {
-			kept = append(kept, ch)
+			moved = append(moved, ch)
 		}
 	}
-	p.children = kept
-	for _, ch := range p.children {
+	for _, ch := range moved {
+		p.children.remove(ch.c)
+	}
+	for _, ch := range near {
 		if ch.c.includes(nn.c) {
 			ch.insert(nn)
 			return
 		}
 	}
-	for i, ch := range p.children {
-		if ch.c.compare(nn.c) == 0 {
-			// The same network with other host bits: Traffic Router's
-			// TreeMap keeps the key and takes the new node as its value,
-			// nested networks of the old node included.
-			p.children[i] = nn
-			return
-		}
-	}
-	p.children = append(p.children, nn)
+	// The same network with other host bits takes the place of the one
+	// there, nested networks included (TreeMap.put swaps the value).
+	p.children.put(nn)
 }
 
 // flattenTree turns a family's tree into disjoint ranges of client
 // addresses, each owned by the deepest network containing it. In the IPv4
 // tree a network only ever sees 32-bit keys, so its first 32 bits at most
-// decide.
+// decide: of siblings longer than /32 sharing those bits, the one
+// Traffic Router's TreeMap.get finds answers, and the others are never
+// reached.
 func flattenTree(root *czNode, v4 bool) rangeTable {
 	var spans []span
-	var walk func(n *czNode)
-	walk = func(n *czNode) {
-		spans = append(spans, treeSpan(n.c, v4, n.zone, int32(len(spans))))
-		for _, ch := range n.children {
-			walk(ch)
-		}
+	var walk func(p *czNode)
+	walk = func(p *czNode) {
+		p.children.each(func(n *czNode) {
+			if v4 && n.c.n > 32 {
+				key := cidr{n: 32, v4: true}
+				copy(key.b[:4], n.c.b[:4])
+				if p.children.get(key) != n {
+					return
+				}
+			}
+			spans = append(spans, treeSpan(n.c, v4, n.zone, int32(len(spans))))
+			walk(n)
+		})
 	}
-	for _, ch := range root.children {
-		walk(ch)
-	}
+	walk(root)
 	starts, owners := flatten(spans)
 	return rangeTable{starts: starts, owners: owners}
 }
@@ -628,8 +637,9 @@ type span struct {
 // flatten turns nested ranges into disjoint ones, each owned by its most
 // specific range. Ranges never overlap partially, so a sweep that keeps the
 // enclosing ranges on a stack sees every boundary in order. Identical
-// ranges (only from IPv6 networks longer than /32 listed under "network")
-// go to the later node of the walk, which is the deeper one.
+// ranges (only from IPv6 networks longer than /32 listed under "network",
+// nested in one another) go to the later node of the walk, which is the
+// deeper one.
 func flatten(spans []span) (starts []u128, owners []int32) {
 	slices.SortFunc(spans, func(a, b span) int {
 		if c := a.start.compare(b.start); c != 0 {

@@ -155,6 +155,30 @@ var coverageCorpus = []czRow{
 	{name: "network6 before network within a zone", source: "TR src addNetworkNodesToRoot iterates network6 then network",
 		file: `{"coverageZones": {"a": {"network": ["10.0.0.0/8"], "network6": ["2001:db8::/32"]}}}`, addr: "2001:db8::1", want: "a"},
 
+	// IPv6 networks longer than /32 listed under "network": an IPv4 client
+	// key is 32 bits, so it compares equal (CidrAddress.java:107-126, the
+	// shorter mask decides) to every such sibling sharing its first 32
+	// bits. NetworkNode.getNetwork (NetworkNode.java:224) asks the
+	// children's TreeMap (NetworkNode.java:236), whose get returns the
+	// first key on its red-black search path that compares equal; the
+	// shape comes from the puts and removes of NetworkNode.add
+	// (NetworkNode.java:264,273) in file order. CidrAddress compares
+	// signed bytes (NetworkNode.java:119 promotes them), so 0x80-0xff
+	// sort before 0x00-0x7f. Answers checked against NetworkNode and
+	// CidrAddress at 991a4243 compiled and run on the Java 17 here.
+	{name: "v6 under network, two siblings: the tree's root, the first", source: "TR src TreeMap.get: the root compares equal first",
+		file: `{"coverageZones": {"z0": {"network": ["2001:db8:1::/48"]}, "z1": {"network": ["2001:db8:2::/48"]}}}`, addr: "32.1.13.184", want: "z0"},
+	{name: "v6 under network, three ascending siblings: the rotated-up middle", source: "TR src TreeMap.put rebalances: the second key becomes the root",
+		file: `{"coverageZones": {"z0": {"network": ["2001:db8:1::/48"]}, "z1": {"network": ["2001:db8:2::/48"]}, "z2": {"network": ["2001:db8:3::/48"]}}}`, addr: "32.1.13.184", want: "z1"},
+	{name: "v6 under network, 0x80 sorts first: no rotation", source: "TR src CidrAddress.compareTo compares signed bytes",
+		file: `{"coverageZones": {"z0": {"network": ["2001:db8:1::/48"]}, "z1": {"network": ["2001:db8:2::/48"]}, "z2": {"network": ["2001:db8:8000::/48"]}}}`, addr: "32.1.13.184", want: "z0"},
+	{name: "v6 under network, siblings moved under a wider network", source: "TR src NetworkNode.add: moved children go to the new node's TreeMap in order, then leave the old one",
+		file: `{"coverageZones": {"z0": {"network": ["2001:db8:1::/48"]}, "z1": {"network": ["2001:db8:2::/48"]}, "z2": {"network": ["2001:db8:3::/48"]}, "z3": {"network": ["2001:db8:4::/48"]}, "z4": {"network": ["2001:db8:2::/47"]}}}`, addr: "32.1.13.184", want: "z1"},
+	{name: "v6 under network, a later sibling to the left stays below the root", source: "TR src TreeMap.put: a red leaf, no rotation",
+		file: `{"coverageZones": {"a": {"network": ["2001:db8:5::/64", "2001:db8:6::/64"]}, "b": {"network": ["2001:db8:4::/48"]}}}`, addr: "32.1.13.184", want: "a"},
+	{name: "v6 under network, the found sibling's subtree decides", source: "TR src NetworkNode.getNetwork recurses into the found child only",
+		file: `{"coverageZones": {"a": {"network": ["2001:db8:1::/48"]}, "b": {"network": ["2001:db8:2::/48", "2001:db8:2:1::/64"]}}}`, addr: "::ffff:32.1.13.184", want: "a"},
+
 	// The shapes of a zone.
 	{name: "zone given as an array loads and matches nothing", source: "TR src JsonUtils.getJsonNode on an array throws; caught per key", file: `{"coverageZones": {"a": ["10.0.0.0/8"], "b": {"network": ["11.0.0.0/8"]}}}`, addr: "10.0.0.1", want: ""},
 	{name: "network given as a string is ignored", source: "TR src iterating a TextNode yields nothing", file: `{"coverageZones": {"a": {"network": "10.0.0.0/8"}}}`, addr: "10.0.0.1", want: ""},
@@ -207,18 +231,12 @@ func TestCoverageZonesMatchTrafficRouter(t *testing.T) {
 }
 
 // trLookup walks the tree the way NetworkNode.getNetwork does: from the
-// root, into the child that compares equal to the key under the shorter
-// mask, as deep as it goes.
+// root, into the child the children's TreeMap.get finds, as deep as it
+// goes.
 func trLookup(root *czNode, key cidr) int32 {
 	zone, node := int32(-1), root
 	for {
-		var next *czNode
-		for _, ch := range node.children {
-			if ch.c.compare(key) == 0 {
-				next = ch
-				break
-			}
-		}
+		next := node.children.get(key)
 		if next == nil {
 			return zone
 		}
