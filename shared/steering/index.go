@@ -34,7 +34,8 @@ type Config struct {
 	Staleness time.Duration `env:"STALENESS, default=30s"`
 	// TTL is how long a client may keep a ranking; DegradedTTL replaces it
 	// when a PoP nearer than the chosen one is down, so clients come back
-	// soon and move home when it recovers.
+	// soon and move home when it recovers. A PoP the operator drained
+	// (every edge Disabled) is not down: no recovery is coming to move to.
 	TTL         time.Duration `env:"TTL, default=300s"`
 	DegradedTTL time.Duration `env:"DEGRADED_TTL, default=30s"`
 	// RetryAfter is the hint sent with "no healthy edge".
@@ -227,6 +228,8 @@ type popScan struct {
 	// families has familyV4 and/or familyV6 set when some usable edge
 	// serves clients of that IP version.
 	families uint8
+	// drained is set when every edge is Disabled.
+	drained bool
 }
 
 const (
@@ -250,6 +253,7 @@ type edgeInfo struct {
 	load, capacity float64
 	usable         bool  // healthy and under capacity; freshness is checked per Pick
 	families       uint8 // IP versions it serves
+	disabled       bool
 	pop            int32
 	v              vec3
 	id, baseURL    string
@@ -332,6 +336,7 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 			load:     e.Load,
 			capacity: e.Capacity,
 			usable:   !e.Disabled && e.Healthy && e.Load < e.Capacity && fam != 0,
+			disabled: e.Disabled,
 			families: fam,
 			v:        unitVector(e.Lat, e.Lon),
 			id:       e.ID,
@@ -359,7 +364,7 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 func (ix *Index) addPoP(name string, cdn int32, first, end int) {
 	i := int32(len(ix.pops))
 	p := popInfo{name: name, first: int32(first), end: int32(end)}
-	s := popScan{cdn: cdn, freshMin: math.MaxInt64, freshMax: math.MinInt64, methods: AllMethods}
+	s := popScan{cdn: cdn, freshMin: math.MaxInt64, freshMax: math.MinInt64, methods: AllMethods, drained: true}
 	if g, ok := ix.cfg.CacheGroups[name]; ok && g.Methods != 0 {
 		s.methods = g.Methods
 	}
@@ -373,6 +378,7 @@ func (ix *Index) addPoP(name string, cdn int32, first, end int) {
 		e := &ix.edges[j]
 		e.pop = i
 		sum.x, sum.y, sum.z = sum.x+e.v.x, sum.y+e.v.y, sum.z+e.v.z
+		s.drained = s.drained && e.disabled
 		if !e.usable {
 			continue
 		}
@@ -449,8 +455,9 @@ type Ranking struct {
 	// TTL is how long the client may use the ranking.
 	TTL time.Duration
 	// Degraded reports that the PoP the client's zone names, or a PoP
-	// nearer than the chosen one, is unusable. PoPs too far to rank in
-	// their CDN are not looked at.
+	// nearer than the chosen one, is unusable, and not because the
+	// operator drained it. PoPs too far to rank in their CDN are not
+	// looked at.
 	Degraded bool
 	// Result says how the first PoP was chosen (ResultCZ, ...).
 	Result string
@@ -611,7 +618,7 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 		} else if anchor = ix.firstUsable(pops, MethodCZ, family, cut); anchor >= 0 {
 			result = ResultCZ
 		} else {
-			degraded = known
+			degraded = slices.ContainsFunc(pops, func(i int32) bool { return !ix.scan[i].drained })
 			for _, b := range group.Backups {
 				if anchor = ix.firstUsable(ix.named[b], MethodCZ, family, cut); anchor >= 0 {
 					result = ResultCZBackup
@@ -742,7 +749,9 @@ func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8,
 				continue
 			}
 			if s.freshMax < cut || s.families&family == 0 {
-				nearestDown = max(nearestDown, dot)
+				if !s.drained {
+					nearestDown = max(nearestDown, dot)
+				}
 				continue
 			}
 			var cost float64

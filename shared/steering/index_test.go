@@ -143,6 +143,17 @@ func TestPickRules(t *testing.T) {
 			wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
 		{name: "full pop: fall back to the next pop", edges: with(threePoPs, "fra-*", full), loc: frankfurt,
 			wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
+		// An operator's drain (Edge.Disabled on every edge of a PoP) is no
+		// outage to come back from soon: like a drained CDN (weight 0),
+		// whose PoPs leave the index, it leaves the TTL alone.
+		{name: "drained pop: the next pop, full ttl", edges: with(threePoPs, "fra-*", disabled), loc: frankfurt,
+			wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}},
+		{name: "the coverage zone's pop drained: full ttl", edges: with(threePoPs, "fra-*", disabled),
+			loc: Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, Zone: "fra"}, wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}},
+		{name: "pop partly drained, the rest unhealthy: down, short ttl", edges: with(with(threePoPs, "fra-a", disabled), "fra-*", unhealthy),
+			loc: frankfurt, wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
+		{name: "the coverage zone's pop partly drained, the rest unhealthy: short ttl", edges: with(with(threePoPs, "fra-a", disabled), "fra-*", unhealthy),
+			loc: Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, Zone: "fra"}, wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
 		{name: "asn match first: embedded caches beat a nearer pop (option)", cfg: Config{ASNBonusKm: 40000},
 			edges:    append(slices.Clone(threePoPs), edge("isp-a", "cloudfront", "ber-isp", ber, asns(3320)), edge("isp-b", "cloudfront", "ber-isp", ber, asns(3320))),
 			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, ASN: 3320},
