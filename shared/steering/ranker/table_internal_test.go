@@ -104,7 +104,9 @@ func TestEdgeTableConcurrent(t *testing.T) {
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var writerGone atomic.Bool
 	wg.Go(func() {
+		defer writerGone.Store(true)
 		for i := 1; ; i++ {
 			select {
 			case <-stop:
@@ -126,10 +128,14 @@ func TestEdgeTableConcurrent(t *testing.T) {
 		}
 	})
 	var picks atomic.Int64
+	// The rankers go on until the table has been rebuilt at least once
+	// (the writer runs until they are done), not for a while of wall
+	// time: on a busy machine they could finish before the writer ran.
+	var rankers sync.WaitGroup
 	for g := range 8 {
-		wg.Go(func() {
+		rankers.Go(func() {
 			buf := make([]steering.Choice, 0, steering.MaxResults)
-			for i := range 300 {
+			for i := 0; i < 300 || (store.lists.Load() < 2 && !writerGone.Load()); i++ {
 				ix, err := tab.index(ctx, now())
 				if err != nil {
 					t.Error(err)
@@ -146,7 +152,7 @@ func TestEdgeTableConcurrent(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(50 * time.Millisecond)
+	rankers.Wait()
 	close(stop)
 	wg.Wait()
 	if picks.Load() == 0 || store.lists.Load() < 2 {
