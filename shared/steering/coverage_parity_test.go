@@ -269,6 +269,9 @@ func TestRangeTablesMatchTheTree(t *testing.T) {
 				switch rng.IntN(10) {
 				case 0: // an IPv6 entry under network
 					n4 = append(n4, fmt.Sprintf(`"a%02x:%x::/%d"`, rng.IntN(4), rng.IntN(65536), 8+rng.IntN(25)))
+					// and one longer than /32, in 11.0-3.0.0-1 for IPv4
+					// clients, where TreeMap.get picks among siblings
+					n4 = append(n4, fmt.Sprintf(`"b%02x:%x:%x::/%d"`, rng.IntN(4), rng.IntN(2), rng.IntN(4), 33+rng.IntN(40)))
 				case 1: // an IPv4 entry under network6
 					n6 = append(n6, `"`+v4()+`"`)
 				case 2, 3, 4, 5:
@@ -301,8 +304,11 @@ func TestRangeTablesMatchTheTree(t *testing.T) {
 			var key cidr
 			if rng.IntN(2) == 0 {
 				a = netip.AddrFrom4([4]byte{10, byte(rng.IntN(4)), byte(rng.IntN(256)), byte(rng.IntN(256))})
-				if rng.IntN(5) == 0 {
+				switch rng.IntN(5) {
+				case 0:
 					a = netip.AddrFrom4([4]byte{byte(0xa0 + rng.IntN(4)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+				case 1:
+					a = netip.AddrFrom4([4]byte{11, byte(rng.IntN(4)), 0, byte(rng.IntN(2))})
 				}
 				b4 := a.As4()
 				copy(key.b[:], b4[:])
