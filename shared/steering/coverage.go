@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // CoverageZones maps client networks to named zones, read from a coverage
@@ -37,7 +38,8 @@ import (
 //
 //   - zones are read in file order; for a duplicated key the last value
 //     wins in the first key's place (Jackson's ObjectNode);
-//   - an entry is "host[/bits]": both parts trimmed, a bare host is a /32 or
+//   - an entry is "host[/bits]": both parts trimmed (String.trim), the mask
+//     read by Integer.parseInt (any script's digits), a bare host is a /32 or
 //     /128, IPv4 may be in the legacy 1-4 part forms Java accepts (127.1),
 //     an empty host is 127.0.0.1, an IPv4-mapped IPv6 host is IPv4;
 //   - a network that cannot be parsed rejects the whole file (Traffic Router
@@ -55,7 +57,7 @@ import (
 //     (czChildren);
 //   - coordinates count only when both latitude and longitude are present;
 //     values are read like Jackson's asDouble (a string that is no number
-//     reads as 0).
+//     reads as 0), and number entries like its asText (10.50 is 10.5).
 //
 // Lookups find the most specific matching network in a table of disjoint
 // address ranges per family, built once at load: one binary search, no
@@ -316,8 +318,8 @@ func jsonElements(raw json.RawMessage) []json.RawMessage {
 	return nil
 }
 
-// jsonText is Jackson's asText: a string's value, a number's or literal's
-// text, "" for an object or array.
+// jsonText is Jackson's asText: a string's value, a number as Jackson
+// writes it back, a literal's text, "" for an object or array.
 func jsonText(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
@@ -330,12 +332,57 @@ func jsonText(raw json.RawMessage) string {
 		return s
 	case '{', '[':
 		return ""
+	case 't', 'f', 'n':
+		return string(raw)
 	}
-	return string(raw)
+	return jsonNumberText(string(raw))
+}
+
+// jsonNumberText is asText of a number node: an integer's digits (-0 is an
+// int 0), and a number with a fraction or exponent as the double Jackson
+// reads it, written by Double.toString: "10.50" is "10.5", "1e1" is "10.0".
+// Digits are the shortest that round-trip, as Java 19+ writes them; Java 17
+// writes a few doubles with more (1.0E23 as 9.999999999999999E22), all in
+// the exponent form, which no network entry can use anyway.
+func jsonNumberText(t string) string {
+	if !strings.ContainsAny(t, ".eE") {
+		if t == "-0" {
+			return "0"
+		}
+		return t
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return t
+	}
+	switch {
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	case f == 0 && math.Signbit(f):
+		return "-0.0"
+	case f == 0:
+		return "0.0"
+	}
+	if a := math.Abs(f); a >= 1e-3 && a < 1e7 {
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
+	}
+	mant, exp, _ := strings.Cut(strconv.FormatFloat(f, 'e', -1, 64), "e")
+	if !strings.Contains(mant, ".") {
+		mant += ".0"
+	}
+	n, _ := strconv.Atoi(exp)
+	return mant + "E" + strconv.Itoa(n)
 }
 
 // asDouble is Jackson's asDouble: numbers as they are, strings parsed
-// after trimming (0 when they are no number), true 1, anything else 0.
+// after Java's trim by Double.parseDouble (0 when they are no number), true
+// 1, anything else 0.
 func asDouble(raw json.RawMessage) float64 {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
@@ -343,12 +390,7 @@ func asDouble(raw json.RawMessage) float64 {
 	}
 	switch raw[0] {
 	case '"':
-		s := strings.TrimSpace(jsonText(raw))
-		s = strings.TrimRight(s, "dDfF") // Java's Double.parseDouble accepts 1.5d
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return 0
-		}
+		f, _ := javaParseDouble(jsonText(raw))
 		return f
 	case 't':
 		return 1
@@ -388,7 +430,7 @@ func parseJavaCIDR(s string) (cidr, error) {
 		parts = []string{""}
 	}
 	var c cidr
-	a, ok := parseJavaHost(strings.TrimSpace(parts[0]))
+	a, ok := parseJavaHost(javaTrim(parts[0]))
 	if !ok {
 		return c, errHostname
 	}
@@ -400,7 +442,7 @@ func parseJavaCIDR(s string) (cidr, error) {
 		c.b, c.n = a.As16(), 128
 	}
 	if len(parts) > 1 {
-		n, err := strconv.ParseInt(strings.TrimSpace(parts[1]), 10, 32)
+		n, err := javaParseInt(javaTrim(parts[1]))
 		if err != nil {
 			return c, fmt.Errorf("%w: %q", errMask, parts[1])
 		}
@@ -410,6 +452,79 @@ func parseJavaCIDR(s string) (cidr, error) {
 		c.n = int(n)
 	}
 	return c, nil
+}
+
+// javaTrim is Java's String.trim: every char up to U+0020 goes, and no
+// other (a no-break space stays, so the entry does not parse).
+func javaTrim(s string) string { return strings.TrimFunc(s, func(r rune) bool { return r <= ' ' }) }
+
+// javaParseInt is Integer.parseInt: an optional sign, then decimal digits of
+// any script in the BMP (Character.digit), within 32 bits.
+func javaParseInt(s string) (int64, error) {
+	errSyntax := fmt.Errorf("%q is not a Java int", s)
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg, s = s[0] == '-', s[1:]
+	}
+	if s == "" {
+		return 0, errSyntax
+	}
+	var n int64
+	for _, r := range s {
+		if r > 0xffff || !unicode.IsDigit(r) {
+			return 0, errSyntax
+		}
+		// Unicode encodes every set of decimal digits as ten code points
+		// in a row, 0 to 9, so a digit's value is how many digits precede
+		// it, modulo 10.
+		d := 0
+		for unicode.IsDigit(r - rune(d) - 1) {
+			d++
+		}
+		n = n*10 + int64(d%10)
+		if n > math.MaxInt32+1 {
+			return 0, errSyntax
+		}
+	}
+	if neg {
+		n = -n
+	}
+	if n > math.MaxInt32 {
+		return 0, errSyntax
+	}
+	return n, nil
+}
+
+// javaParseDouble is Double.parseDouble: trimmed as by String.trim, an
+// optional sign, then Infinity, NaN, or a decimal or hexadecimal number
+// with at most one type suffix (d, D, f, F). Go's ParseFloat also takes
+// "inf", "nan" in any case and underscores, which Java does not.
+func javaParseDouble(s string) (float64, bool) {
+	s = javaTrim(s)
+	sign, rest := "", s
+	if rest != "" && (rest[0] == '+' || rest[0] == '-') {
+		sign, rest = rest[:1], rest[1:]
+	}
+	switch rest {
+	case "Infinity":
+		if sign == "-" {
+			return math.Inf(-1), true
+		}
+		return math.Inf(1), true
+	case "NaN":
+		return math.NaN(), true
+	}
+	if n := len(rest); n > 0 && strings.IndexByte("dDfF", rest[n-1]) >= 0 {
+		rest = rest[:n-1]
+	}
+	if rest == "" || strings.ContainsAny(rest, "_iInN") {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(sign+rest, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, false
+	}
+	return f, true
 }
 
 // parseJavaHost parses the address literals java.net.InetAddress.getByName

@@ -2,6 +2,7 @@ package steering
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -138,8 +139,33 @@ var coverageCorpus = []czRow{
 	{name: "legacy two-part ipv4", source: "TR src InetAddress.getByName(\"10.1\") = 10.0.0.1", file: `{"coverageZones": {"a": {"network": ["10.1/16"]}}}`, addr: "10.0.77.1", want: "a"},
 	{name: "leading zeros are decimal", source: "TR src InetAddress.getByName(\"010.1.1.1\") = 10.1.1.1", file: `{"coverageZones": {"a": {"network": ["010.1.1.0/24"]}}}`, addr: "10.1.1.9", want: "a"},
 	{name: "number entry is a one-part ipv4", source: "TR src JsonNode.asText of 167772160; getByName = 10.0.0.0", file: `{"coverageZones": {"a": {"network": [167772160]}}}`, addr: "10.0.0.0", want: "a"},
+	{name: "number entry with a fraction is the double as Java writes it", source: "TR src JsonNode.asText of 10.50 is Double.toString = \"10.5\"; getByName = 10.0.0.5",
+		file: `{"coverageZones": {"a": {"network": [10.50]}}}`, addr: "10.0.0.5", want: "a"},
+	{name: "number entry with an exponent", source: "TR src JsonNode.asText of 1e1 = \"10.0\"; getByName = 10.0.0.0", file: `{"coverageZones": {"a": {"network": [1e1]}}}`, addr: "10.0.0.0", want: "a"},
+	{name: "number entry -0 is 0", source: "TR src Jackson reads -0 as the int 0; getByName(\"0\") = 0.0.0.0", file: `{"coverageZones": {"a": {"network": [-0]}}}`, addr: "0.0.0.0", want: "a"},
+	{name: "deep caches named by numbers", source: "TR src parseDeepCacheNames: asText of each", deep: true,
+		file: `{"deepCoverageZones": {"d": {"network": ["10.0.0.0/8"], "caches": [1.50, 7, 2e7, -0]}}}`, addr: "10.1.1.1", want: "d", caches: []string{"1.5", "7", "2.0E7", "0"}},
 	{name: "empty host is the loopback address", source: "TR src InetAddress.getByName(\"\") = 127.0.0.1", file: `{"coverageZones": {"a": {"network": ["/8"]}}}`, addr: "127.8.8.8", want: "a"},
 	{name: "octet over 255 rejects the file", source: "TR src getByName(\"256.1.1.1\") is a host name that does not resolve", file: `{"coverageZones": {"a": {"network": ["256.1.1.0/24"]}}}`, reject: "host name"},
+	// Java's own readings of text, run on the Java 17 here and through TR's
+	// generateTree: String.trim drops every char up to U+0020 and nothing
+	// else (CidrAddress.java:34,49), Integer.parseInt takes any decimal
+	// digit of the BMP (CidrAddress.java:49), Jackson's asDouble trims
+	// likewise and then takes Double.parseDouble's syntax
+	// (NetworkNode.java:113-114).
+	{name: "mask in arabic-indic digits", source: "TR src Integer.parseInt(\"\u0668\") = 8", file: `{"coverageZones": {"a": {"network": ["10.0.0.0/\u0668"]}}}`, addr: "10.9.9.9", want: "a"},
+	{name: "mask in fullwidth digits", source: "TR src Integer.parseInt(\"\uff18\") = 8", file: `{"coverageZones": {"a": {"network": ["10.0.0.0/\uff18"]}}}`, addr: "10.9.9.9", want: "a"},
+	{name: "control character before the host is trimmed", source: "TR src String.trim", file: `{"coverageZones": {"a": {"network": ["\u000110.0.0.0/8"]}}}`, addr: "10.9.9.9", want: "a"},
+	{name: "control character around the mask is trimmed", source: "TR src String.trim", file: `{"coverageZones": {"a": {"network": ["10.0.0.0/\u0001 8 "]}}}`, addr: "10.9.9.9", want: "a"},
+	{name: "no-break space after the host rejects the file", source: "TR src String.trim keeps U+00A0; getByName takes it for a host name that does not resolve",
+		file: `{"coverageZones": {"a": {"network": ["10.0.0.0\u00a0/8"]}}}`, reject: "host name"},
+	{name: "no-break space after the mask rejects the file", source: "TR src Integer.parseInt(\"8\u00a0\") throws", file: `{"coverageZones": {"a": {"network": ["10.0.0.0/8\u00a0"]}}}`, reject: "mask"},
+	{name: "coordinate after a no-break space reads as 0", source: "TR src Jackson asDouble: String.trim keeps U+00A0, parseDouble throws",
+		file: `{"coverageZones": {"a": {"network": ["10.0.0.0/8"], "coordinates": {"latitude": "\u00a052.5", "longitude": 8}}}}`, addr: "10.9.9.9", want: "a", coords: []float64{0, 8}},
+	{name: "coordinate with two type suffixes reads as 0, control characters are trimmed", source: "TR src Double.parseDouble(\"1.5ff\") throws; trim",
+		file: `{"coverageZones": {"a": {"network": ["10.0.0.0/8"], "coordinates": {"latitude": "1.5ff", "longitude": "\u00012.5\u0001"}}}}`, addr: "10.9.9.9", want: "a", coords: []float64{0, 2.5}},
+	{name: "coordinate -Infinity is read, 1_0 is not", source: "TR src Double.parseDouble",
+		file: `{"coverageZones": {"a": {"network": ["10.0.0.0/8"], "coordinates": {"latitude": "-Infinity", "longitude": "1_0"}}}}`, addr: "10.9.9.9", want: "a", coords: []float64{math.Inf(-1), 0}},
 	{name: "ipv4-mapped with an ipv6 mask rejects the file", source: "TR src CidrAddress: IPv4 netmask > 32", file: `{"coverageZones": {"a": {"network6": ["::ffff:10.0.0.0/104"]}}}`, reject: "mask"},
 	{name: "ipv4-compatible ::a.b.c.d stays ipv6", source: "TR src getByName(\"::10.0.0.1\") is Inet6Address", file: `{"coverageZones": {"a": {"network6": ["::10.0.0.0/120"]}}}`, addr: "::10.0.0.9", want: "a"},
 	{name: "ipv6 scope id ignored", source: "TR src Inet6Address bytes exclude the scope", file: `{"coverageZones": {"a": {"network6": ["fe80::%eth0/64"]}}}`, addr: "fe80::1", want: "a"},
