@@ -87,6 +87,9 @@ type Journal struct {
 	// syncDir makes a rename in the log's directory durable; tests make it
 	// fail, which a directory fsync cannot be made to do here.
 	syncDir func(dir string) error
+	// logReader is what replay reads the log through; tests make it fail,
+	// which a file's reads cannot be made to do here.
+	logReader func(f *os.File) io.Reader
 }
 
 // topicState is what the log holds live for one topic: encoded messages by
@@ -131,7 +134,8 @@ func WithoutSync() Option { return func(j *Journal) { j.sync = false } }
 // live records and starts the committer. Only one journal may use a path.
 func Open(path string, opts ...Option) (*Journal, error) {
 	j := &Journal{path: path, sync: true, log: slog.Default(), kick: make(chan struct{}, 1), done: make(chan struct{}),
-		topics: map[string]*topicState{}, compactAt: minCompact, syncDir: atomicfile.SyncDir}
+		topics: map[string]*topicState{}, compactAt: minCompact, syncDir: atomicfile.SyncDir,
+		logReader: func(f *os.File) io.Reader { return f }}
 	for _, o := range opts {
 		o(j)
 	}
@@ -184,12 +188,15 @@ func (j *Journal) replay() error {
 		return err
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<16)
+	r := bufio.NewReaderSize(j.logReader(f), 1<<16)
 	var hdr [headerLen]byte
 	var good int64
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			break // the end, or a torn header
+			if torn(err) {
+				break // the end, or a torn header
+			}
+			return fmt.Errorf("read record at %d: %w", good, err)
 		}
 		n := binary.LittleEndian.Uint32(hdr[:4])
 		if n == 0 || n > maxRecord {
@@ -198,7 +205,13 @@ func (j *Journal) replay() error {
 			break
 		}
 		payload := make([]byte, n)
-		if _, err := io.ReadFull(r, payload); err != nil || crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
+		if _, err := io.ReadFull(r, payload); err != nil {
+			if torn(err) {
+				break
+			}
+			return fmt.Errorf("read record at %d: %w", good, err)
+		}
+		if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
 			break
 		}
 		if err := j.apply(payload); err != nil {
@@ -210,6 +223,14 @@ func (j *Journal) replay() error {
 		j.log.Warn("walbus: log ends in a torn record; dropping its tail", "path", j.path, "good", good, "size", st.Size())
 	}
 	return nil
+}
+
+// torn tells a read that ran into the end of the log (whole, or in the
+// middle of a record a crash cut short) from one that failed: only the
+// first may end replay, which rewrites the log without what it did not
+// read.
+func torn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // apply plays one record's payload onto the live set.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -278,6 +279,76 @@ func TestRewriteWhoseDirectoryFsyncFails(t *testing.T) {
 				if !slices.Contains(got, d) {
 					t.Fatalf("acknowledged %q after the failed directory fsync; the log a restart reads holds %q", acknowledged, got)
 				}
+			}
+		})
+	}
+}
+
+// failingReader reads the log up to after bytes, then fails as a disk
+// does: not with an end of file.
+type failingReader struct {
+	r     io.Reader
+	after int
+	err   error
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.after <= 0 {
+		return 0, f.err
+	}
+	n, err := f.r.Read(p[:min(len(p), f.after)])
+	f.after -= n
+	return n, err
+}
+
+// TestReplayReadErrorFailsOpen: a read error in the middle of the log is no
+// torn tail. Taken for one, the records after it — acknowledged appends —
+// were dropped and the log rewritten without them. Open must fail with the
+// error and leave the file as it was. The error is injected (logReader): a
+// file cannot be made to fail its reads here.
+func TestReplayReadErrorFailsOpen(t *testing.T) {
+	t.Parallel()
+	// Ten records of one size: rec bytes each.
+	rec := len(appendRecord(nil, kindAppend, "t", func(b []byte) []byte {
+		return appendMessage(b, &playback.Message{ID: "m0", Data: []byte("d0")})
+	}))
+	for _, tc := range []struct {
+		name  string
+		after int // bytes read before the error
+	}{
+		{"at a record boundary", 5 * rec},
+		{"in a header", 5*rec + 3},
+		{"in a payload", 5*rec + headerLen + 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "bus.wal")
+			j, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, j, 0, 10)
+			j.Close()
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(before) != 10*rec {
+				t.Fatalf("log of %d bytes, want 10 records of %d", len(before), rec)
+			}
+			injected := errors.New("injected: read error")
+			_, err = Open(path, func(j *Journal) {
+				j.logReader = func(f *os.File) io.Reader { return &failingReader{r: f, after: tc.after, err: injected} }
+			})
+			if !errors.Is(err, injected) {
+				t.Fatalf("Open over a log that fails its reads after %d of %d bytes: %v, want the read error", tc.after, len(before), err)
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(after, before) {
+				t.Fatalf("a failed Open changed the log: %d bytes, was %d", len(after), len(before))
 			}
 		})
 	}
