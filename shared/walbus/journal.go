@@ -82,6 +82,9 @@ type Journal struct {
 	topics map[string]*topicState
 	live   int64 // bytes of the live records
 	buf    []byte
+	// closeErr is what closing the log said when the committer stopped:
+	// Close answers it (a close may report a failed write-back).
+	closeErr error
 
 	compactAt int64 // minCompact; lower in tests
 	// syncDir makes a rename in the log's directory durable; tests make it
@@ -432,7 +435,7 @@ func (j *Journal) commitLoop() {
 			if g == nil && len(settles) == 0 {
 				if closed {
 					if j.f != nil {
-						j.f.Close()
+						j.closeErr = j.f.Close()
 					}
 					return
 				}
@@ -591,5 +594,8 @@ func (j *Journal) Close() error {
 	j.mu.Unlock()
 	j.wake()
 	<-j.done
+	if j.closeErr != nil {
+		return fmt.Errorf("walbus.Close: %w", j.closeErr)
+	}
 	return nil
 }

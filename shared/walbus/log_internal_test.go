@@ -353,3 +353,21 @@ func TestReplayReadErrorFailsOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseReturnsTheLogsCloseError: closing the log file is the last
+// write the journal makes (a close may report a failed write-back), and
+// the runner's shutdown reports Close's error; the journal dropped it and
+// answered nil. The file is closed under the journal to make its close
+// fail.
+func TestCloseReturnsTheLogsCloseError(t *testing.T) {
+	t.Parallel()
+	j, err := Open(filepath.Join(t.TempDir(), "bus.wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 0, 1)
+	j.f.Close() // the committer is idle: nothing queued
+	if err := j.Close(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("Close after its log's close failed: %v, want %v", err, os.ErrClosed)
+	}
+}
