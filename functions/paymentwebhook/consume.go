@@ -264,7 +264,7 @@ func (s *Server) refetch(ctx context.Context, accountID, subID string, env event
 		}
 	}
 	tied := false
-	_, _, err = s.applyToAccount(ctx, accountID, env.ID, now, func(a *playback.Account) bool {
+	_, _, err = s.applyToAccount(ctx, accountID, env.ID, now, snap.partOf, func(a *playback.Account) bool {
 		if tied = unordered(*a, snap); tied {
 			return false
 		}
@@ -352,7 +352,8 @@ func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time
 		httpx.Logger(ctx).InfoContext(ctx, "deleted customer was never linked; nothing to cancel", "customer", cus.ID)
 		return nil
 	}
-	_, _, err = s.applyToAccount(ctx, accountID, env.ID, now, func(a *playback.Account) bool {
+	held := func(a playback.Account) bool { return holds(a, env.ID) }
+	_, _, err = s.applyToAccount(ctx, accountID, env.ID, now, held, func(a *playback.Account) bool {
 		changed := false
 		for _, cur := range slices.Clone(a.Subscriptions) {
 			// A subscription first seen after the deletion belongs to a
@@ -479,7 +480,7 @@ func customerOf(payload []byte) string {
 }
 
 func (s *Server) applySnapshot(ctx context.Context, accountID, cause string, now time.Time, snap snapshot) error {
-	_, _, err := s.applyToAccount(ctx, accountID, cause, now, func(a *playback.Account) bool {
+	_, _, err := s.applyToAccount(ctx, accountID, cause, now, snap.partOf, func(a *playback.Account) bool {
 		return merge(a, snap, false)
 	})
 	return err
@@ -499,11 +500,14 @@ func (s *Server) entitlementOf(a playback.Account, now time.Time) entitlement {
 // applyToAccount runs change on the account and announces an entitlement
 // change. The announcement cannot share a transaction with the write, so
 // when the event is handled again (after a failed publish, or a failure to
-// mark it processed) and it is still part of the account's current
-// state, the current entitlement is announced again: consumers see it at
-// least once and act on the account as it is, so a repeat is harmless.
+// mark it processed) and was part of the account's state before this
+// write (held), the current entitlement is announced again, whether or not
+// the write changed anything: a retry may write again (a refetch reads
+// the subscription in a later second) without changing the entitlement
+// its first attempt changed. Consumers see it at least once and act on the
+// account as it is, so a repeat is harmless.
 func (s *Server) applyToAccount(ctx context.Context, accountID, cause string, now time.Time,
-	change func(*playback.Account) bool) (after playback.Account, changed bool, err error) {
+	held func(playback.Account) bool, change func(*playback.Account) bool) (after playback.Account, changed bool, err error) {
 	var before playback.Account
 	after, err = s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
 		before = *a
@@ -519,7 +523,7 @@ func (s *Server) applyToAccount(ctx context.Context, accountID, cause string, no
 		return after, false, fmt.Errorf("paymentwebhook: account %s: %w", accountID, err)
 	}
 	was, is := s.entitlementOf(before, now), s.entitlementOf(after, now)
-	if (changed && was != is) || (!changed && holds(after, cause)) {
+	if was != is || held(before) {
 		err = s.publishEntitlement(ctx, accountID, is, cause, now)
 	}
 	return after, changed, err

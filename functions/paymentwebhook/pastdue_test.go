@@ -1,7 +1,9 @@
 package paymentwebhook
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -288,5 +291,84 @@ func TestReconcileLeavesAStateOfItsSecond(t *testing.T) {
 	wantState(t, h.getAccount(l.account), playback.StatusActive, "standard")
 	if r.rep.Repaired != 0 || r.rep.InSync != 1 {
 		t.Fatalf("report %+v", r.rep)
+	}
+}
+
+// TestStalePastDueFactsAnnouncedDespitePublishFailure: an event older than
+// the stored state still adds its past_due facts (rule 5), and those can
+// move PastDueSince and so end the entitlement: the move into past_due at
+// the failed payment, delivered after the cancel_at_period_end update two
+// hours later, dates the episode two hours earlier, past the grace. When
+// that announcement's publish fails, the event is retried; the retry
+// finds its facts stored and changes nothing, and must announce again,
+// though the event's snapshot is not part of the state. With REFETCH the
+// retry, a second later as a bus retries, reads the subscription again
+// and writes it with its new second: a change, but none of the
+// entitlement, which its first attempt changed. Every order of the
+// events, each event's first announcement failing.
+func TestStalePastDueFactsAnnouncedDespitePublishFailure(t *testing.T) {
+	t.Parallel()
+	grace := testConfig().PastDueGrace
+	for _, refetch := range []bool{false, true} {
+		t.Run(map[bool]string{false: "payload", true: "refetch"}[refetch], func(t *testing.T) {
+			t.Parallel()
+			l, signUp, failed, before, after := midPeriodFailure(t, "stalefacts", base)
+			tail := l.events[signUp:]
+			permutations(len(tail), func(order []int) {
+				var mu sync.Mutex
+				failedOnce := map[string]bool{} // causes whose first announcement failed
+				arm := false
+				api := &scriptedAPI{}
+				opts := []harnessOption{func(c *Config, _ *Deps) { c.LinkWait = 0 }}
+				if refetch {
+					api.set(before.obj(t))
+					opts = append(opts, api.option(t))
+				}
+				var h *harness
+				opts = append(opts, func(_ *Config, d *Deps) {
+					inner := d.Bus
+					d.Bus = publishFunc(func(ctx context.Context, topic string, msgs ...playback.Message) error {
+						mu.Lock()
+						defer mu.Unlock()
+						if topic == events.TopicEntitlementChanged && arm {
+							var ev events.EntitlementChanged
+							if json.Unmarshal(msgs[0].Data, &ev) == nil && !failedOnce[ev.Cause] {
+								failedOnce[ev.Cause] = true
+								h.clock.Set(h.clock.Now().Add(time.Second)) // the retry comes later
+								return playback.Unavailable(errors.New("bus down"), "test publisher")
+							}
+						}
+						return inner.Publish(ctx, topic, msgs...)
+					})
+				})
+				h = newHarness(t, opts...)
+				h.account(l.account)
+				for _, ev := range l.events[:signUp] {
+					h.run(ev.payload)
+				}
+				// An hour past the failure's grace, an hour inside the update's.
+				now := failed.Add(grace + time.Hour)
+				h.clock.Set(now)
+				api.set(after.obj(t))
+				mu.Lock()
+				arm = true
+				mu.Unlock()
+				for _, i := range order {
+					h.run(tail[i].payload)
+				}
+				a := h.getAccount(l.account)
+				wantState(t, a, playback.StatusPastDue, "premium")
+				if !a.PastDueSince.Equal(failed) || a.Entitled(h.clock.Now(), grace) {
+					t.Fatalf("order %v: past due since %v, want %v, not entitled", order, a.PastDueSince, failed)
+				}
+				evs := h.entitlementEvents()
+				if len(evs) == 0 {
+					t.Fatalf("order %v: nothing announced", order)
+				}
+				if last := evs[len(evs)-1]; last.Entitled || last.Status != string(playback.StatusPastDue) {
+					t.Fatalf("order %v: last announcement %+v, want the entitlement lost (announcements %+v)", order, last, evs)
+				}
+			})
+		})
 	}
 }

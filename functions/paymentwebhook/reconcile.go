@@ -95,7 +95,8 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 	if err != nil {
 		return err
 	}
-	after, changed, err := r.s.applyToAccount(ctx, accountID, "reconcile", r.now,
+	held := func(a playback.Account) bool { return holds(a, "reconcile") }
+	after, changed, err := r.s.applyToAccount(ctx, accountID, "reconcile", r.now, held,
 		func(a *playback.Account) bool {
 			for _, cur := range a.Subscriptions {
 				if cur.ID == snap.subID && inSync(cur, snap) {
