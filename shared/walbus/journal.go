@@ -181,7 +181,8 @@ func (j *Journal) drop(set map[string]liveMsg, id string) {
 	}
 }
 
-// replay reads the log into the live set, up to its first damaged record.
+// replay reads the log into the live set, up to a torn tail, which the
+// rewrite after it drops.
 func (j *Journal) replay() error {
 	f, err := os.Open(j.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -222,10 +223,74 @@ func (j *Journal) replay() error {
 		}
 		good += headerLen + int64(n)
 	}
-	if st, err := f.Stat(); err == nil && st.Size() > good {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() > good {
+		// A crash cuts only the last write: a damaged record with a whole
+		// one after it is damage a rewrite must not drop the rest with.
+		at, err := findRecord(f, good+1, st.Size())
+		if err != nil {
+			return fmt.Errorf("look for records after the damaged one at %d: %w", good, err)
+		}
+		if at >= 0 {
+			return fmt.Errorf("record at offset %d is damaged, yet a whole record follows at offset %d: "+
+				"not a torn tail, so the log is left as it is; to start anyway, move the file aside "+
+				"(its messages are then not delivered)", good, at)
+		}
 		j.log.Warn("walbus: log ends in a torn record; dropping its tail", "path", j.path, "good", good, "size", st.Size())
 	}
 	return nil
+}
+
+// findRecord returns the offset of the first whole record with a matching
+// checksum that starts at or after from in f, of size bytes, or -1 if none
+// does. It tries every offset: a damaged length leaves no other way to
+// where the next record starts. A record found by chance in other bytes
+// needs a plausible length and kind and then a CRC-32C match of 1 in 2^32;
+// finding one only fails Open, and a real record is never missed.
+func findRecord(f *os.File, from, size int64) (int64, error) {
+	// The length, checksum and kind of a candidate are read from a window
+	// of the file; a payload that runs past it is checksummed from the file.
+	const window = 1 << 20
+	buf := make([]byte, window)
+	for base := from; base < size-headerLen; {
+		w := buf[:min(window, size-base)]
+		if _, err := f.ReadAt(w, base); err != nil {
+			return -1, err
+		}
+		// Offsets below last have their header and kind in w.
+		last := len(w) - headerLen
+		if base+int64(len(w)) < size {
+			last = len(w) - 2*headerLen // the rest is the next window's
+		}
+		for i := 0; i < last; i++ {
+			p := base + int64(i)
+			n := binary.LittleEndian.Uint32(w[i:])
+			if n == 0 || n > maxRecord || int64(n) > size-p-headerLen {
+				continue
+			}
+			if k := w[i+headerLen]; k < kindAppend || k > kindDead {
+				continue
+			}
+			var sum uint32
+			if end := i + headerLen + int(n); end <= len(w) {
+				sum = crc32.Checksum(w[i+headerLen:end], crcTable)
+			} else {
+				h := crc32.New(crcTable)
+				if _, err := io.Copy(h, io.NewSectionReader(f, p+headerLen, int64(n))); err != nil {
+					return -1, err
+				}
+				sum = h.Sum32()
+			}
+			if sum == binary.LittleEndian.Uint32(w[i+4:]) {
+				return p, nil
+			}
+		}
+		base += int64(last)
+	}
+	return -1, nil
 }
 
 // torn tells a read that ran into the end of the log (whole, or in the

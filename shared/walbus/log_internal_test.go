@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -369,5 +370,102 @@ func TestCloseReturnsTheLogsCloseError(t *testing.T) {
 	j.f.Close() // the committer is idle: nothing queued
 	if err := j.Close(); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("Close after its log's close failed: %v, want %v", err, os.ErrClosed)
+	}
+}
+
+// TestDamageInsideTheLogFailsOpen: a damaged record (a bad checksum, an
+// impossible length) with whole records after it is no torn tail — a crash
+// cuts only the last write — and taken for one, replay stopped there and
+// the rewrite dropped every acknowledged record after it. Open must fail,
+// naming the file and the damaged record's offset, and leave the file as it
+// was. Damage to the last record, or a last record cut short, is what a
+// crash leaves: still repaired.
+func TestDamageInsideTheLogFailsOpen(t *testing.T) {
+	t.Parallel()
+	// Ten records of one size: rec bytes each.
+	rec := len(appendRecord(nil, kindAppend, "t", func(b []byte) []byte {
+		return appendMessage(b, &playback.Message{ID: "m0", Data: []byte("d0")})
+	}))
+	const n = 10
+	flip := func(at int) func([]byte) []byte {
+		return func(b []byte) []byte { b[at] ^= 0x01; return b }
+	}
+	set := func(at int, v ...byte) func([]byte) []byte {
+		return func(b []byte) []byte { copy(b[at:], v); return b }
+	}
+	var kept9 []string
+	for i := range n - 1 {
+		kept9 = append(kept9, fmt.Sprint("d", i))
+	}
+	for _, tc := range []struct {
+		name    string
+		damage  func([]byte) []byte
+		damaged int      // the offset Open must name; -1: repaired
+		want    []string // when repaired
+	}{
+		{"payload of a middle record", flip(5*rec + headerLen + 3), 5 * rec, nil},
+		{"checksum of a middle record", flip(5*rec + 4), 5 * rec, nil},
+		{"length of a middle record, one less", flip(5 * rec), 5 * rec, nil},
+		{"length of a middle record, past the end", flip(5*rec + 2), 5 * rec, nil},
+		{"length of a middle record, zero", set(5*rec, 0, 0, 0, 0), 5 * rec, nil},
+		{"length of a middle record, too large", set(5*rec+3, 0xff), 5 * rec, nil},
+		{"payload of the first record", flip(headerLen + 3), 0, nil},
+		{"payload of the record before the last", flip((n-2)*rec + headerLen + 3), (n - 2) * rec, nil},
+		{"payload of the last record", flip((n-1)*rec + headerLen + 3), -1, kept9},
+		{"length of the last record", flip((n-1)*rec + 2), -1, kept9},
+		{"last record cut short", func(b []byte) []byte { return b[:len(b)-3] }, -1, kept9},
+		{"last record's header cut short", func(b []byte) []byte { return b[:(n-1)*rec+5] }, -1, kept9},
+		{"last record zeroed", func(b []byte) []byte { clear(b[(n-1)*rec:]); return b }, -1, kept9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "bus.wal")
+			j, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, j, 0, n)
+			j.Close()
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b) != n*rec {
+				t.Fatalf("log of %d bytes, want %d records of %d", len(b), n, rec)
+			}
+			before := tc.damage(b)
+			if err := os.WriteFile(path, before, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			j, err = Open(path)
+			if tc.damaged < 0 {
+				if err != nil {
+					t.Fatalf("Open over a torn tail: %v", err)
+				}
+				defer j.Close()
+				if got := pendingData(t, j, "t"); !slices.Equal(got, tc.want) {
+					t.Fatalf("after a torn tail: %q, want %q", got, tc.want)
+				}
+				return
+			}
+			if err == nil {
+				got := pendingData(t, j, "t")
+				j.Close()
+				t.Fatalf("Open over a log damaged at %d of %d bytes succeeded, holding %q", tc.damaged, len(before), got)
+			}
+			if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, fmt.Sprintf("offset %d", tc.damaged)) {
+				t.Fatalf("Open over a log damaged at %d: %v; want the path and the offset named", tc.damaged, err)
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(after, before) {
+				t.Fatalf("a failed Open changed the log: %d bytes, was %d", len(after), len(before))
+			}
+			if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("a failed Open left a rewrite behind: %v", err)
+			}
+		})
 	}
 }
