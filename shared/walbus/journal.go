@@ -251,10 +251,22 @@ func (j *Journal) replay() error {
 // needs a plausible length and kind and then a CRC-32C match of 1 in 2^32;
 // finding one only fails Open, and a real record is never missed.
 func findRecord(f *os.File, from, size int64) (int64, error) {
-	// The length, checksum and kind of a candidate are read from a window
-	// of the file; a payload that runs past it is checksummed from the file.
-	const window = 1 << 20
+	// The length, checksum and kind of each offset are read from a window of
+	// the file. The payloads of the offsets that pass are checksummed in one
+	// read each (checkRecords): of the window, for those that end in it, so
+	// that the record after a damaged one is found without reading on; of
+	// the file, for those that run past it, in batches.
+	const window, batch = 1 << 20, 1 << 16
 	buf := make([]byte, window)
+	var near, far []candidate
+	// Found in one, a record may yet come after one in the other.
+	either := func(found int64, other []candidate) (int64, error) {
+		at, err := checkRecords(f, other)
+		if err != nil || at < 0 {
+			return found, err
+		}
+		return min(at, found), nil
+	}
 	for base := from; base < size-headerLen; {
 		w := buf[:min(window, size-base)]
 		if _, err := f.ReadAt(w, base); err != nil {
@@ -265,6 +277,7 @@ func findRecord(f *os.File, from, size int64) (int64, error) {
 		if base+int64(len(w)) < size {
 			last = len(w) - 2*headerLen // the rest is the next window's
 		}
+		near = near[:0]
 		for i := 0; i < last; i++ {
 			p := base + int64(i)
 			n := binary.LittleEndian.Uint32(w[i:])
@@ -274,23 +287,114 @@ func findRecord(f *os.File, from, size int64) (int64, error) {
 			if k := w[i+headerLen]; k < kindAppend || k > kindDead {
 				continue
 			}
-			var sum uint32
-			if end := i + headerLen + int(n); end <= len(w) {
-				sum = crc32.Checksum(w[i+headerLen:end], crcTable)
-			} else {
-				h := crc32.New(crcTable)
-				if _, err := io.Copy(h, io.NewSectionReader(f, p+headerLen, int64(n))); err != nil {
-					return -1, err
+			c := candidate{at: p, end: p + headerLen + int64(n), sum: binary.LittleEndian.Uint32(w[i+4:])}
+			if c.end <= base+int64(len(w)) {
+				near = append(near, c)
+				continue
+			}
+			far = append(far, c)
+			if len(far) == batch {
+				if at, err := checkRecords(f, far); at >= 0 || err != nil {
+					return either(at, near)
 				}
-				sum = h.Sum32()
+				far = far[:0]
 			}
-			if sum == binary.LittleEndian.Uint32(w[i+4:]) {
-				return p, nil
-			}
+		}
+		if at, err := checkRecords(f, near); at >= 0 || err != nil {
+			return either(at, far)
 		}
 		base += int64(last)
 	}
+	return checkRecords(f, far)
+}
+
+// candidate is an offset whose length and kind could be a record's.
+type candidate struct {
+	at, end int64 // the header; the end of the payload
+	sum     uint32
+}
+
+// checkRecords returns the first of cands whose payload has its checksum,
+// or -1. Checksumming each payload on its own would read the bytes of
+// overlapping ones again and again (a log's worth for each candidate in
+// random bytes): instead one pass takes the CRC-32C of the file from the
+// first payload's start to every payload's start and end, and the CRC of
+// a payload follows from those of its two ends (crcShift).
+func checkRecords(f *os.File, cands []candidate) (int64, error) {
+	if len(cands) == 0 {
+		return -1, nil
+	}
+	var marks []int64
+	for _, c := range cands {
+		marks = append(marks, c.at+headerLen, c.end)
+	}
+	slices.Sort(marks)
+	marks = slices.Compact(marks)
+	crcs := make([]uint32, len(marks)) // of the file from marks[0] to each mark
+	r := bufio.NewReaderSize(io.NewSectionReader(f, marks[0], marks[len(marks)-1]-marks[0]), 1<<16)
+	var crc uint32
+	for k := 1; k < len(marks); k++ {
+		for left := marks[k] - marks[k-1]; left > 0; {
+			b, err := r.Peek(int(min(left, int64(r.Size()))))
+			if err != nil {
+				return -1, err
+			}
+			crc = crc32.Update(crc, crcTable, b)
+			r.Discard(len(b))
+			left -= int64(len(b))
+		}
+		crcs[k] = crc
+	}
+	crcAt := func(off int64) uint32 {
+		k, _ := slices.BinarySearch(marks, off)
+		return crcs[k]
+	}
+	for _, c := range cands {
+		start := c.at + headerLen
+		if crcAt(c.end)^crcShift(crcAt(start), c.end-start) == c.sum {
+			return c.at, nil
+		}
+	}
 	return -1, nil
+}
+
+// crcShift returns what the CRC-32C crc of some bytes becomes when n zero
+// bytes follow them: crc times x^(8n) modulo the polynomial. A CRC being
+// linear, that of a then b is crcShift(crc(a), len(b)) ^ crc(b).
+func crcShift(crc uint32, n int64) uint32 {
+	for k := 0; n > 0; k, n = k+1, n>>1 {
+		if n&1 != 0 {
+			crc = gfMul(crc, xPow8[k])
+		}
+	}
+	return crc
+}
+
+// xPow8[k] is x^(8*2^k) modulo the polynomial: what 2^k zero bytes
+// multiply a CRC by.
+var xPow8 = func() (t [64]uint32) {
+	x := uint32(1) << 30 // x^1: bit 31 is x^0 in the reflected form
+	for range 3 {
+		x = gfMul(x, x)
+	}
+	for k := range t {
+		t[k] = x
+		x = gfMul(x, x)
+	}
+	return t
+}()
+
+// gfMul returns a*b modulo the Castagnoli polynomial, both in the
+// reflected form hash/crc32 keeps CRCs in (bit 31 the coefficient of x^0).
+func gfMul(a, b uint32) uint32 {
+	var p uint32
+	for bit := uint32(1) << 31; bit != 0; bit >>= 1 {
+		if a&bit != 0 {
+			p ^= b
+		}
+		b = b>>1 ^ crc32.Castagnoli&-(b&1) // b*x: x^31 wraps round
+	}
+	return p
 }
 
 // torn tells a read that ran into the end of the log (whole, or in the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -453,8 +454,9 @@ func TestDamageInsideTheLogFailsOpen(t *testing.T) {
 				j.Close()
 				t.Fatalf("Open over a log damaged at %d of %d bytes succeeded, holding %q", tc.damaged, len(before), got)
 			}
-			if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, fmt.Sprintf("offset %d", tc.damaged)) {
-				t.Fatalf("Open over a log damaged at %d: %v; want the path and the offset named", tc.damaged, err)
+			want := fmt.Sprintf("at offset %d is damaged, yet a whole record follows at offset %d", tc.damaged, tc.damaged+rec)
+			if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, want) {
+				t.Fatalf("Open over a log damaged at %d: %v; want the path and %q", tc.damaged, err, want)
 			}
 			after, err := os.ReadFile(path)
 			if err != nil {
@@ -465,6 +467,93 @@ func TestDamageInsideTheLogFailsOpen(t *testing.T) {
 			}
 			if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("a failed Open left a rewrite behind: %v", err)
+			}
+		})
+	}
+}
+
+// TestCRCOfARangeFromItsEnds: findRecord takes a payload's CRC-32C from
+// the CRCs of the file up to its start and its end (crcShift); it must be
+// the payload's own, for any lengths.
+func TestCRCOfARangeFromItsEnds(t *testing.T) {
+	t.Parallel()
+	b := make([]byte, 1<<16)
+	for i := range b {
+		b[i] = byte(i*7 + i>>8*13)
+	}
+	for _, tc := range []struct {
+		name       string
+		start, end int
+	}{
+		{"empty", 100, 100},
+		{"one byte", 0, 1},
+		{"from the start", 0, 4097},
+		{"in the middle", 333, 40000},
+		{"to the end", 12345, len(b)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			atStart, atEnd := crc32.Checksum(b[:tc.start], crcTable), crc32.Checksum(b[:tc.end], crcTable)
+			got := atEnd ^ crcShift(atStart, int64(tc.end-tc.start))
+			if want := crc32.Checksum(b[tc.start:tc.end], crcTable); got != want {
+				t.Fatalf("CRC of [%d,%d) from its ends: %08x, want %08x", tc.start, tc.end, got, want)
+			}
+		})
+	}
+}
+
+// TestDamageBeforeALargeRecord: the records findRecord looks for run past
+// the window it reads headers from, and the bytes it looks in are random
+// (many offsets pass for a header): a damaged record with one after it
+// still fails Open, naming where the first one after it starts; the same
+// damage in the last record is still a torn tail.
+func TestDamageBeforeALargeRecord(t *testing.T) {
+	t.Parallel()
+	random := make([]byte, 3<<20)
+	for i := range random {
+		random[i] = byte((i * 2654435761) >> 13)
+	}
+	rec := func(id string, data []byte) []byte {
+		return appendRecord(nil, kindAppend, "t", func(b []byte) []byte {
+			return appendMessage(b, &playback.Message{ID: id, Data: data})
+		})
+	}
+	small, medium, big := rec("s", []byte("s")), rec("m", random[:1000]), rec("big", random[:3<<20-100])
+	for _, tc := range []struct {
+		name    string
+		log     [][]byte
+		damage  int // into the second record
+		follows int // -1: repaired
+	}{
+		{"big record damaged, a big one after", [][]byte{small, big, big}, len(big) - 10, len(small) + len(big)},
+		{"big record damaged, a small one after", [][]byte{small, big, small}, headerLen + 100, len(small) + len(big)},
+		{"last big record damaged", [][]byte{small, big}, len(big) / 2, -1},
+		// A record that ends past the first window, found with those that
+		// end in it, is not the first after the damage.
+		{"record damaged, records past a window after", slices.Repeat([][]byte{small, medium}, 1<<20/len(medium)), headerLen + 1, len(small) + len(medium)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "bus.wal")
+			b := slices.Concat(tc.log...)
+			b[len(small)+tc.damage] ^= 0x01
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			j, err := Open(path, WithoutSync())
+			if tc.follows < 0 {
+				if err != nil {
+					t.Fatalf("Open over a torn tail: %v", err)
+				}
+				j.Close()
+				return
+			}
+			if err == nil {
+				j.Close()
+				t.Fatal("Open over a damaged record with another after it succeeded")
+			}
+			if want := fmt.Sprintf("at offset %d is damaged, yet a whole record follows at offset %d", len(small), tc.follows); !strings.Contains(err.Error(), want) {
+				t.Fatalf("Open: %v; want %q", err, want)
 			}
 		})
 	}
