@@ -235,9 +235,13 @@ func (j *Journal) replay() error {
 			return fmt.Errorf("look for records after the damaged one at %d: %w", good, err)
 		}
 		if at >= 0 {
+			// A power cut that wrote an unacknowledged commit's pages out
+			// of order looks the same, so the operator chooses: keep what
+			// comes before the damage, as a torn tail would, or nothing.
 			return fmt.Errorf("record at offset %d is damaged, yet a whole record follows at offset %d: "+
-				"not a torn tail, so the log is left as it is; to start anyway, move the file aside "+
-				"(its messages are then not delivered)", good, at)
+				"not a torn tail, so the log is left as it is; to start anyway, cut it at the damage "+
+				"(truncate -s %d %s: the records from there on are not delivered) or move it aside "+
+				"(none of its messages are)", good, at, good, j.path)
 		}
 		j.log.Warn("walbus: log ends in a torn record; dropping its tail", "path", j.path, "good", good, "size", st.Size())
 	}

@@ -455,7 +455,8 @@ func TestDamageInsideTheLogFailsOpen(t *testing.T) {
 				t.Fatalf("Open over a log damaged at %d of %d bytes succeeded, holding %q", tc.damaged, len(before), got)
 			}
 			want := fmt.Sprintf("at offset %d is damaged, yet a whole record follows at offset %d", tc.damaged, tc.damaged+rec)
-			if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, want) {
+			msg := err.Error()
+			if !strings.Contains(msg, path) || !strings.Contains(msg, want) {
 				t.Fatalf("Open over a log damaged at %d: %v; want the path and %q", tc.damaged, err, want)
 			}
 			after, err := os.ReadFile(path)
@@ -467,6 +468,22 @@ func TestDamageInsideTheLogFailsOpen(t *testing.T) {
 			}
 			if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("a failed Open left a rewrite behind: %v", err)
+			}
+			// The way out the error gives: cut at the damage, then the
+			// records before it are delivered.
+			cut := fmt.Sprintf("truncate -s %d %s", tc.damaged, path)
+			if !strings.Contains(msg, cut) {
+				t.Fatalf("the error does not say %q: %s", cut, msg)
+			}
+			if err := os.Truncate(path, int64(tc.damaged)); err != nil {
+				t.Fatal(err)
+			}
+			if j, err = Open(path); err != nil {
+				t.Fatalf("Open after the cut: %v", err)
+			}
+			defer j.Close()
+			if got, want := pendingData(t, j, "t"), kept9[:tc.damaged/rec]; !slices.Equal(got, want) {
+				t.Fatalf("after the cut at %d: %q, want %q", tc.damaged, got, want)
 			}
 		})
 	}
