@@ -210,10 +210,16 @@ type harness struct {
 	switches    []string
 }
 
-// pageURL is the player page on origin playing for account.
+// pageURL is the player page on origin playing for account. It starts
+// from the beginning unless q says from: the rows measure from a start at
+// 0 (seconds played, segments left to steer), while the account's resume
+// position on the title moves with every row.
 func (h *harness) pageURL(origin string, q url.Values) string {
 	if origin != h.run.url {
 		q.Set("api", h.run.url)
+	}
+	if !q.Has("from") {
+		q.Set("from", "beginning")
 	}
 	return origin + "/player/?" + q.Encode()
 }

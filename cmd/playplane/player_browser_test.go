@@ -25,7 +25,9 @@ import (
 // previous one's position with its stop; heartbeats answered 503 are
 // retried within the lease, one answered with another 4xx is not, and the
 // viewer sees its reason; leaving the page ends the session with a stop,
-// also while a heartbeat is in flight. Leases are short (leaseTTL) so that
+// also while a heartbeat is in flight. The page resumes where the account
+// left off, from the start in the credits or when the viewer asks.
+// Leases are short (leaseTTL) so that
 // a page which waits too long after a failed heartbeat loses its lease
 // within the test.
 func TestBrowserPlayerSession(t *testing.T) {
@@ -49,6 +51,26 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Run("heartbeat faults", func(t *testing.T) { h.testBeatFaults(t, faults) })
 	t.Run("play answered 503", func(t *testing.T) { h.testPlayUnavailable(t) })
 	t.Run("ended elsewhere", func(t *testing.T) { h.testEndedElsewhere(t) })
+	t.Run("resume", func(t *testing.T) {
+		const streamMS = segmentSeconds * segmentCount * 1000
+		for _, row := range []struct {
+			name, format, from string
+			savedMS            int64
+			// The page's start heartbeat's position_ms is within these.
+			startMin, startMax int64
+		}{
+			{name: "hls where it stopped", format: "hls", from: "resume", savedMS: 3000, startMin: 2500, startMax: 4000},
+			{name: "dash where it stopped", format: "dash", from: "resume", savedMS: 3000, startMin: 2500, startMax: 4000},
+			// Within the last 5 % (the server's completed): from the start.
+			{name: "in the credits", format: "hls", from: "resume", savedMS: streamMS - 100, startMin: 0, startMax: 1000},
+			{name: "start over chosen", format: "hls", from: "beginning", savedMS: 3000, startMin: 0, startMax: 1000},
+		} {
+			t.Run(row.name, func(t *testing.T) {
+				h.run.saveProgress(t, demo.AccountKids, "big-buck-bunny", row.savedMS, streamMS)
+				h.testResume(t, row.format, row.from, row.startMin, row.startMax)
+			})
+		}
+	})
 	t.Run("grants outlive their first expiry", func(t *testing.T) {
 		// A runner of its own, whose CDN grants and manifest credentials
 		// live grantTTL: the page must renew them while it plays.
@@ -241,6 +263,32 @@ func (h *harness) testEndedElsewhere(t *testing.T) {
 	}
 }
 
+// testResume: the page starts where the account's progress on the title
+// says (GET /v1/progress), unless that is in the credits or the viewer
+// chose to start over (from=beginning). What counts is where the page's
+// start heartbeat, sent at the first frame, says the player was.
+func (h *harness) testResume(t *testing.T, format, from string, startMin, startMax int64) {
+	device := playback.NewID("web")
+	t.Cleanup(func() { h.run.removeDevice(t, demo.AccountKids, device) })
+	h.run.reset()
+	page := h.pageURL(h.cross, url.Values{"autoplay": {"1"}, "account": {demo.AccountKids}, "title": {"big-buck-bunny"},
+		"format": {format}, "grant": {"query"}, "device": {device}, "from": {from}})
+	var out struct {
+		Reached bool      `json:"reached"`
+		Played  pageState `json:"played"`
+	}
+	h.drive(t, map[string]any{"kind": "play", "url": page, "untilTime": 0.2, "untilBeats": 1, "timeoutMS": 30000}, &out)
+	if !out.Reached {
+		t.Fatalf("the page did not play: %s (%s)\npage log:\n%s", out.Played.Phase, out.Played.Error, strings.Join(out.Played.Log, "\n"))
+	}
+	beats := h.run.faults.beats(out.Played.SessionID)
+	i := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Event == "start" && b.Status == http.StatusOK })
+	if i < 0 || beats[i].PositionMS < startMin || beats[i].PositionMS > startMax {
+		t.Errorf("%s page (from=%s) started at %v, want its start heartbeat at %d to %d ms\npage log:\n%s",
+			format, from, beats, startMin, startMax, strings.Join(out.Played.Log, "\n"))
+	}
+}
+
 // grantTTL is SIGNURL_MAX_TTL in TestBrowserPlayerSession's grant rows:
 // the 6 s test stream, played with a one-second buffer, fetches most of its
 // segments after the grants it started with have expired.
@@ -325,6 +373,29 @@ func (h *harness) testUnload(t *testing.T, hold bool) {
 	}
 }
 
+// saveProgress stores where the viewer got to on title, as another of the
+// account's devices would: a session of its own, with start and stop
+// heartbeats at positionMS. It returns once GET /v1/progress has it.
+func (r *recordedRunner) saveProgress(t *testing.T, account, title string, positionMS, durationMS int64) {
+	t.Helper()
+	device := playback.NewID("tv")
+	t.Cleanup(func() { r.removeDevice(t, account, device) })
+	var play struct {
+		SessionID     string `json:"session_id"`
+		PlaybackToken string `json:"playback_token"`
+	}
+	if code := r.post(t, "/v1/play", r.token(t, account), map[string]any{"title_id": title, "device_id": device}, &play); code != http.StatusCreated {
+		t.Fatalf("POST /v1/play: %d", code)
+	}
+	for _, event := range []string{"start", "stop"} {
+		beat := map[string]any{"event": event, "position_ms": positionMS, "duration_ms": durationMS, "device_time": time.Now().UTC().Format(time.RFC3339Nano)}
+		if code := r.post(t, "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, beat, &struct{}{}); code != http.StatusOK {
+			t.Fatalf("heartbeat %s: %d", event, code)
+		}
+	}
+	r.waitProgress(t, account, title, device, positionMS)
+}
+
 // --- heartbeat faults -----------------------------------------------------------
 
 // beatFaults logs every heartbeat the runner answers (session, event,
@@ -353,12 +424,13 @@ type beatFault struct {
 
 type loggedBeat struct {
 	Session, Event string
+	PositionMS     int64
 	Status         int
 	Faulted        bool
 }
 
 func (b loggedBeat) String() string {
-	s := fmt.Sprintf("%s %d", b.Event, b.Status)
+	s := fmt.Sprintf("%s@%dms %d", b.Event, b.PositionMS, b.Status)
 	if b.Faulted {
 		s += " (fault)"
 	}
@@ -395,12 +467,13 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 	raw, err := io.ReadAll(req.Body)
 	req.Body = io.NopCloser(bytes.NewReader(raw))
 	var in struct {
-		Event string `json:"event"`
+		Event      string `json:"event"`
+		PositionMS int64  `json:"position_ms"`
 	}
 	if err != nil || json.Unmarshal(raw, &in) != nil || in.Event == "" {
 		in.Event = "?"
 	}
-	b := loggedBeat{Session: strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/v1/playback/"), "/heartbeat"), Event: in.Event}
+	b := loggedBeat{Session: strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/v1/playback/"), "/heartbeat"), Event: in.Event, PositionMS: in.PositionMS}
 	f.mu.Lock()
 	fault := f.fault
 	faulted := f.left > 0 && fault.Route == "" && in.Event != "stop"

@@ -172,7 +172,10 @@ async function playScenario(browser) {
   // The viewer pauses past untilTime; with notStalled, while the picture
   // moves. (Shaka Player 5.2.12 reports sta=p when a stall ends even if
   // the viewer paused during it: events/schemas/cmcd.md.)
-  const played = await until(page, (s) => s.currentTime >= sc.untilTime && !(sc.notStalled && s.buffering), sc.timeoutMS);
+  // With untilBeats, also until the page has had that many heartbeats
+  // accepted (its start: where it began).
+  const played = await until(page, (s) => s.currentTime >= sc.untilTime && !(sc.notStalled && s.buffering) &&
+    (!sc.untilBeats || s.beats.ok >= sc.untilBeats), sc.timeoutMS);
   const out = { reached: played.ok, played: played.state, steer: steered };
   // Paused, the few-second test stream cannot run out (and stop the
   // session by itself) while a slow machine takes the screenshot.

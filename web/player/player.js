@@ -21,7 +21,7 @@
     api, crossOrigin,
     phase: 'idle', error: null,
     account: '', title: '', format: '', cdn: '', grant: '', device: '',
-    sessionID: '', maxQuality: '', play: null, urls: null, edges: null,
+    sessionID: '', startAt: 0, maxQuality: '', play: null, urls: null, edges: null,
     source: null, cmcdMode: '', pathway: '', edge: '',
     conflict: [], ended: [],
     startupMS: null, currentTime: 0, duration: 0,
@@ -126,7 +126,7 @@
     fill($('cdn'), state.cdns.map((c) => ({ id: c })), (c) => c.id, params.get('cdn') || '');
     $('api').value = api;
     $('api').readOnly = true;
-    for (const k of ['format', 'grant', 'cmcd']) if (params.get(k)) $(k).value = params.get(k);
+    for (const k of ['format', 'grant', 'cmcd', 'from']) if (params.get(k)) $(k).value = params.get(k);
     $('device').value = params.get('device') || 'web-' + Math.random().toString(36).slice(2, 10);
   }
 
@@ -176,7 +176,7 @@
     await teardown();
     Object.assign(state, {
       phase: 'authorizing', error: null, conflict: [], startupMS: null, stalls: 0, stallMS: 0, playedMS: 0,
-      sessionID: '', startedFromPlay: false, urls: null, edges: null, source: null, renewals: 0, steeringLoads: 0, steeringPriority: [], levels: [],
+      sessionID: '', startAt: 0, startedFromPlay: false, urls: null, edges: null, source: null, renewals: 0, steeringLoads: 0, steeringPriority: [], levels: [],
       account: $('account').value, title: $('title').value, format: $('format').value,
       cdn: $('cdn').value, grant: $('grant').value, device: $('device').value.trim(),
     });
@@ -185,6 +185,8 @@
     t0 = performance.now();
     try {
       const token = await tokenFor(state.account);
+      // Asked beside the play: the resume position costs no round trip.
+      const saved = savedPosition(token);
       const r = await call('POST', '/v1/play', token, { title_id: state.title, device_id: state.device, device_name: 'playplane web player' });
       if (r.status === 409 && r.data && r.data.error && r.data.error.details) {
         showConflict(r.data.error);
@@ -229,13 +231,37 @@
       }
       state.cmcdMode = cmcdMode();
       state.pathway = state.urls.cdn || '';
+      state.startAt = await saved;
       state.phase = 'loading';
-      log('loading ' + src.kind + ' ' + src.url.split('?')[0] + ' (' + state.grant + ', CMCD ' + state.cmcdMode + ')');
+      log('loading ' + src.kind + ' ' + src.url.split('?')[0] + ' (' + state.grant + ', CMCD ' + state.cmcdMode + ')' +
+        (state.startAt ? ' from ' + state.startAt.toFixed(2) + ' s' : ''));
       render();
-      (state.format === 'dash' ? startDash : startHls)(src.url);
+      (state.format === 'dash' ? startDash : startHls)(src.url, state.startAt);
       renewBefore(state.urls.expires_at || r.data.manifest_expires_at);
     } catch (err) {
       fail(String(err && err.message || err));
+    }
+  }
+
+  // savedPosition is where the player starts, in seconds: where the viewer
+  // left off on the title (GET /v1/progress, whichever device saved it),
+  // or 0 when the viewer chose to start from the beginning, never played
+  // it, or had reached the credits (the server's completed: apps offer to
+  // start over) or the position cannot be read.
+  async function savedPosition(token) {
+    if ($('from').value === 'beginning') return 0;
+    try {
+      const r = await call('GET', '/v1/progress?title_id=' + encodeURIComponent(state.title), token);
+      if (r.status === 404) return 0;
+      if (r.status !== 200) throw new Error(errText(r));
+      if (r.data.completed) {
+        log('watched to the end last time: from the beginning');
+        return 0;
+      }
+      return r.data.position_ms / 1000;
+    } catch (err) {
+      log('resume position: ' + err.message + ' (from the beginning)', true);
+      return 0;
     }
   }
 
@@ -521,7 +547,9 @@
   // fetched while it steers the player to another pathway.
   const bufferAhead = Number(params.get('buffer')) || 0;
 
-  function startHls(url) {
+  // startHls and startDash start the player at the position at (seconds,
+  // 0: the beginning).
+  function startHls(url, at) {
     if (!window.Hls || !Hls.isSupported()) return failAndRelease('hls.js cannot play here (no MediaSource)');
     const withCreds = state.grant === 'cookies';
     const cfg = {
@@ -533,6 +561,7 @@
       },
     };
     if (bufferAhead) Object.assign(cfg, { maxBufferLength: bufferAhead, maxMaxBufferLength: bufferAhead });
+    if (at) cfg.startPosition = at;
     if (state.cmcdMode !== 'off') {
       cfg.cmcd = { sessionId: state.sessionID, contentId: state.title, useHeaders: state.cmcdMode === 'header' };
     }
@@ -575,7 +604,7 @@
     hls.attachMedia($('video'));
   }
 
-  function startDash(url) {
+  function startDash(url, at) {
     if (!window.dashjs) return failAndRelease('dash.js is not loaded');
     const dp = dashjs.MediaPlayer().create();
     const buffer = bufferAhead ? { bufferTimeDefault: bufferAhead, bufferTimeAtTopQuality: bufferAhead, bufferTimeAtTopQualityLongForm: bufferAhead } : {};
@@ -630,7 +659,7 @@
         return (s && s.pathwayPriority && s.pathwayPriority[0]) || '';
       },
     };
-    dp.initialize($('video'), url, true);
+    dp.initialize($('video'), url, true, at || NaN);
   }
 
   // playerFailed reports a fatal player error: with an error heartbeat
@@ -732,6 +761,10 @@
 
   function firstFrame() {
     if (state.startupMS !== null || !state.sessionID) return;
+    // Starting further on, a player may show the frame at 0 before it
+    // seeks there (hls.js seeks once it has buffered): the start is the
+    // frame after the seek.
+    if (state.startAt && video.currentTime === 0) return watchFirstFrame();
     state.startupMS = Math.round(performance.now() - t0);
     state.phase = 'playing';
     $('stop').disabled = false;
