@@ -27,6 +27,7 @@ import (
 // viewer sees its reason; leaving the page ends the session with a stop,
 // also while a heartbeat is in flight. The page resumes where the account
 // left off, from the start in the credits or when the viewer asks.
+// Leaving it before the first frame gives the session back.
 // Leases are short (leaseTTL) so that
 // a page which waits too long after a failed heartbeat loses its lease
 // within the test.
@@ -71,6 +72,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 			})
 		}
 	})
+	t.Run("leave before the first frame", func(t *testing.T) { h.testLeaveEarly(t) })
 	t.Run("grants outlive their first expiry", func(t *testing.T) {
 		// A runner of its own, whose CDN grants and manifest credentials
 		// live grantTTL: the page must renew them while it plays.
@@ -286,6 +288,43 @@ func (h *harness) testResume(t *testing.T, format, from string, startMin, startM
 	if i < 0 || beats[i].PositionMS < startMin || beats[i].PositionMS > startMax {
 		t.Errorf("%s page (from=%s) started at %v, want its start heartbeat at %d to %d ms\npage log:\n%s",
 			format, from, beats, startMin, startMax, strings.Join(out.Played.Log, "\n"))
+	}
+}
+
+// testLeaveEarly: the viewer leaves the page once its play was admitted
+// but before the first frame (the edge holds the segments back, so none
+// comes): the page gives the stream slot back as it goes, rather than
+// holding it until the lease lapses.
+func (h *harness) testLeaveEarly(t *testing.T) {
+	page, _ := h.sessionPage(t)
+	h.run.stall.arm(1)
+	t.Cleanup(func() { h.run.stall.release() })
+	var out struct {
+		Admitted bool      `json:"admitted"`
+		Before   pageState `json:"before"`
+	}
+	h.drive(t, map[string]any{"kind": "leaveEarly", "url": page, "timeoutMS": 30000}, &out)
+	if !out.Admitted {
+		t.Fatalf("the page's play was not admitted: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id := out.Before.SessionID
+	released := func() bool {
+		return slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+			return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id && r.Status == http.StatusOK
+		})
+	}
+	// As testUnload: well inside the lease the page would otherwise hold.
+	for deadline := time.Now().Add(leaseTTL / 2); !released() && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !released() || slices.Contains(h.activeSessions(t, demo.AccountKids), id) {
+		var seen []string
+		for _, r := range h.run.requests() {
+			if strings.Contains(r.Path, id) {
+				seen = append(seen, fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status))
+			}
+		}
+		t.Errorf("the page was left in phase %s, before its first frame, and its session %s was not released: requests %v", out.Before.Phase, id, seen)
 	}
 }
 

@@ -425,6 +425,17 @@ async function endedScenario() {
   return out;
 }
 
+// leaveEarlyScenario: the viewer leaves the page once its play is admitted
+// but before the first frame (the Go test holds the segments back, so none
+// comes). The Go test looks for the session's release at the server.
+async function leaveEarlyScenario() {
+  const { page } = await open(browser0, sc.url);
+  const a = await until(page, (s) => s.sessionID !== '' && s.phase === 'loading', sc.timeoutMS);
+  const out = { admitted: a.ok, before: a.state };
+  if (a.ok) await page.goto('about:blank');
+  return out;
+}
+
 // browser0 is the browser the scenarios play in.
 let browser0;
 
@@ -442,6 +453,7 @@ async function play(browser, scenario) {
       case 'beatFault': return await beatFaultScenario();
       case 'unload': return await unloadScenario();
       case 'ended': return await endedScenario();
+      case 'leaveEarly': return await leaveEarlyScenario();
       default: throw new Error('unknown scenario ' + sc.kind);
     }
   } catch (e) {

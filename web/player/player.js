@@ -927,7 +927,20 @@
     watchFirstFrame();
   }
 
-  window.addEventListener('pagehide', () => { if (state.phase === 'playing') beat('stop'); });
+  // Leaving the page ends its session now rather than when the lease
+  // lapses: with a stop heartbeat once it plays (the position is saved),
+  // else, once admitted, by giving the session back (DELETE, as "end this
+  // stream" does; nothing played, so no position is written). Both leave
+  // with keepalive: the page may be gone before the answer.
+  window.addEventListener('pagehide', () => {
+    if (!state.sessionID) return;
+    if (state.phase === 'playing') {
+      beat('stop');
+    } else if (state.phase === 'authorizing' || state.phase === 'loading') {
+      fetch(api + '/v1/sessions/' + state.sessionID, { method: 'DELETE', headers: { Authorization: 'Bearer ' + accountToken }, keepalive: true })
+        .catch(() => { /* the lease lapses anyway */ });
+    }
+  });
 
   // --- rendering -------------------------------------------------------------
 
