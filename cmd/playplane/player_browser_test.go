@@ -27,7 +27,8 @@ import (
 // viewer sees its reason; leaving the page ends the session with a stop,
 // also while a heartbeat is in flight. The page resumes where the account
 // left off, from the start in the credits or when the viewer asks.
-// Leaving it before the first frame gives the session back.
+// Leaving it before the first frame gives the session back. An expired
+// playback token is authorized again, playing on in the same slot.
 // Leases are short (leaseTTL) so that
 // a page which waits too long after a failed heartbeat loses its lease
 // within the test.
@@ -73,6 +74,13 @@ func TestBrowserPlayerSession(t *testing.T) {
 		}
 	})
 	t.Run("leave before the first frame", func(t *testing.T) { h.testLeaveEarly(t) })
+	t.Run("playback token expires", func(t *testing.T) {
+		// A runner of its own, whose playback tokens expire while the
+		// page plays.
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, map[string]string{"HEARTBEAT_INTERVAL": "1s", "PLAYBACK_TOKEN_TTL": tokenTTL.String()})}
+		g.testTokenExpiry(t)
+	})
 	t.Run("grants outlive their first expiry", func(t *testing.T) {
 		// A runner of its own, whose CDN grants and manifest credentials
 		// live grantTTL: the page must renew them while it plays.
@@ -325,6 +333,52 @@ func (h *harness) testLeaveEarly(t *testing.T) {
 			}
 		}
 		t.Errorf("the page was left in phase %s, before its first frame, and its session %s was not released: requests %v", out.Before.Phase, id, seen)
+	}
+}
+
+// tokenTTL is PLAYBACK_TOKEN_TTL in testTokenExpiry's runner: the token
+// expires a few seconds into playback.
+const tokenTTL = 8 * time.Second
+
+// testTokenExpiry: the playback token expires while the page plays
+// (paused) on the one-stream basic plan. The page authorizes the play
+// again for the same title and device, which replaces its session (a
+// second session would be refused, 409), and goes on where the player
+// was.
+func (h *harness) testTokenExpiry(t *testing.T) {
+	device := playback.NewID("web")
+	t.Cleanup(func() { h.run.removeDevice(t, demo.AccountSolo, device) })
+	page := h.pageURL(h.cross, url.Values{"autoplay": {"1"}, "account": {demo.AccountSolo}, "title": {"big-buck-bunny"},
+		"format": {"hls"}, "grant": {"query"}, "device": {device}})
+	var out struct {
+		Playing      bool      `json:"playing"`
+		Before       pageState `json:"before"`
+		Reauthorized bool      `json:"reauthorized"`
+		After        pageState `json:"after"`
+	}
+	h.drive(t, map[string]any{"kind": "reauth", "url": page, "timeoutMS": 30000}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	first, a := h.run.faults.beats(out.Before.SessionID), out.After
+	if !out.Reauthorized || a.Error != "" {
+		t.Fatalf("the page's playback token expired: the page is %s (%s) on session %s (first %s: heartbeats %v)\npage log:\n%s",
+			a.Phase, a.Error, a.SessionID, out.Before.SessionID, first, strings.Join(a.Log, "\n"))
+	}
+	// Where the first session was last seen (paused), the next one starts.
+	var lastMS int64 = -1
+	for _, b := range first {
+		if b.Status == http.StatusOK {
+			lastMS = b.PositionMS
+		}
+	}
+	next := h.run.faults.beats(a.SessionID)
+	i := slices.IndexFunc(next, func(b loggedBeat) bool { return b.Event == "start" && b.Status == http.StatusOK })
+	if lastMS < 1000 || i < 0 || next[i].PositionMS < lastMS-500 || next[i].PositionMS > lastMS+1500 {
+		t.Errorf("the first session was last at %d ms; the session after the token expired began %v\npage log:\n%s", lastMS, next, strings.Join(a.Log, "\n"))
+	}
+	if active := h.activeSessions(t, demo.AccountSolo); len(active) != 1 {
+		t.Errorf("after the token expired the account holds sessions %v, want the page's one", active)
 	}
 }
 

@@ -436,6 +436,19 @@ async function leaveEarlyScenario() {
   return out;
 }
 
+// reauthScenario: the page plays (paused) on a runner whose playback
+// tokens expire within seconds; the scenario waits until it plays a
+// session other than its first, with a heartbeat accepted.
+async function reauthScenario() {
+  const a = await playing();
+  const out = { playing: a.ok, before: a.state };
+  if (!a.ok) return out;
+  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing' && s.beats.ok > 0, sc.timeoutMS);
+  out.reauthorized = b.ok;
+  out.after = b.state;
+  return out;
+}
+
 // browser0 is the browser the scenarios play in.
 let browser0;
 
@@ -454,6 +467,7 @@ async function play(browser, scenario) {
       case 'unload': return await unloadScenario();
       case 'ended': return await endedScenario();
       case 'leaveEarly': return await leaveEarlyScenario();
+      case 'reauth': return await reauthScenario();
       default: throw new Error('unknown scenario ' + sc.kind);
     }
   } catch (e) {

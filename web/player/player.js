@@ -141,14 +141,16 @@
   // one is starting is ignored, since two plays from one device race the
   // server's "one stream per device" replacement and the page would run
   // two players on one video element, one of them on a replaced session.
+  // With resume ({ at, paused }: a re-authorization) it plays on from
+  // there: the server replaces the session, whose token can stop nothing.
   let starting = false;
-  async function play() {
+  async function play(resume) {
     if (starting) return;
     starting = true;
     $('play').disabled = true;
     try {
-      await release();
-      await start();
+      if (!resume) await release();
+      await start(resume);
     } finally {
       starting = false;
       $('play').disabled = false;
@@ -172,21 +174,26 @@
     } catch (e) { /* the lease lapses anyway */ }
   }
 
-  async function start() {
+  async function start(resume) {
     await teardown();
     Object.assign(state, {
       phase: 'authorizing', error: null, conflict: [], startupMS: null, stalls: 0, stallMS: 0, playedMS: 0,
       sessionID: '', startAt: 0, startedFromPlay: false, urls: null, edges: null, source: null, renewals: 0, steeringLoads: 0, steeringPriority: [], levels: [],
-      account: $('account').value, title: $('title').value, format: $('format').value,
-      cdn: $('cdn').value, grant: $('grant').value, device: $('device').value.trim(),
     });
+    // A re-authorization plays on what played, whatever the form says now.
+    if (!resume) {
+      Object.assign(state, {
+        account: $('account').value, title: $('title').value, format: $('format').value,
+        cdn: $('cdn').value, grant: $('grant').value, device: $('device').value.trim(),
+      });
+    }
     state.beats = { sent: 0, ok: 0, last: null, statuses: [] };
     render();
     t0 = performance.now();
     try {
       const token = await tokenFor(state.account);
       // Asked beside the play: the resume position costs no round trip.
-      const saved = savedPosition(token);
+      const saved = resume ? Promise.resolve(resume.at) : savedPosition(token);
       const r = await call('POST', '/v1/play', token, { title_id: state.title, device_id: state.device, device_name: 'playplane web player' });
       if (r.status === 409 && r.data && r.data.error && r.data.error.details) {
         showConflict(r.data.error);
@@ -236,7 +243,7 @@
       log('loading ' + src.kind + ' ' + src.url.split('?')[0] + ' (' + state.grant + ', CMCD ' + state.cmcdMode + ')' +
         (state.startAt ? ' from ' + state.startAt.toFixed(2) + ' s' : ''));
       render();
-      (state.format === 'dash' ? startDash : startHls)(src.url, state.startAt);
+      (state.format === 'dash' ? startDash : startHls)(src.url, state.startAt, !!(resume && resume.paused));
       renewBefore(state.urls.expires_at || r.data.manifest_expires_at);
     } catch (err) {
       fail(String(err && err.message || err));
@@ -433,6 +440,7 @@
       log('renewing the grants: ' + err.message, true);
     }
     if (id !== state.sessionID) return;
+    if (tokenExpired(r)) return reauthorize('renewing the grants');
     if (r.status !== 200) {
       // 5xx or no answer is tried again while the old grants still hold;
       // a 4xx would be answered the same (410: the heartbeat stops
@@ -548,8 +556,8 @@
   const bufferAhead = Number(params.get('buffer')) || 0;
 
   // startHls and startDash start the player at the position at (seconds,
-  // 0: the beginning).
-  function startHls(url, at) {
+  // 0: the beginning), paused when paused says so.
+  function startHls(url, at, paused) {
     if (!window.Hls || !Hls.isSupported()) return failAndRelease('hls.js cannot play here (no MediaSource)');
     const withCreds = state.grant === 'cookies';
     const cfg = {
@@ -583,7 +591,7 @@
     hls.on(Hls.Events.LEVELS_UPDATED, levels);
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
       levels();
-      video.play().catch((err) => log('autoplay refused: ' + err.message + ' (press play)', true));
+      if (!paused) video.play().catch((err) => log('autoplay refused: ' + err.message + ' (press play)', true));
     });
     player = {
       kind: 'hls',
@@ -604,7 +612,7 @@
     hls.attachMedia($('video'));
   }
 
-  function startDash(url, at) {
+  function startDash(url, at, paused) {
     if (!window.dashjs) return failAndRelease('dash.js is not loaded');
     const dp = dashjs.MediaPlayer().create();
     const buffer = bufferAhead ? { bufferTimeDefault: bufferAhead, bufferTimeAtTopQuality: bufferAhead, bufferTimeAtTopQualityLongForm: bufferAhead } : {};
@@ -659,7 +667,7 @@
         return (s && s.pathwayPriority && s.pathwayPriority[0]) || '';
       },
     };
-    dp.initialize($('video'), url, true, at || NaN);
+    dp.initialize($('video'), url, !paused, at || NaN);
   }
 
   // playerFailed reports a fatal player error: with an error heartbeat
@@ -865,6 +873,10 @@
       render();
       return;
     }
+    if (tokenExpired(r) && state.phase === 'playing') {
+      reauthorize('heartbeat ' + event);
+      return;
+    }
     if (r.status === 200) {
       beatFailures = 0;
       if (r.data && r.data.next_heartbeat_ms) beatEvery = r.data.next_heartbeat_ms;
@@ -893,6 +905,22 @@
     if (leaseUntil) wait = Math.min(wait, Math.max(500, (leaseUntil - Date.now()) / 2));
     log('heartbeat ' + event + ' got ' + (r.status || 'no answer') + ': retrying in ' + Math.round(wait) + ' ms', true);
     beatTimer = setTimeout(() => beat(event === 'start' ? 'start' : 'progress'), wait);
+  }
+
+  // tokenExpired: the playback token outlived PLAYBACK_TOKEN_TTL (hours).
+  function tokenExpired(r) {
+    return r.status === 401 && !!(r.data && r.data.error && r.data.error.reason === 'token_expired');
+  }
+
+  // reauthorize plays on once the playback token expired, as apps do,
+  // without asking the viewer: the same title on the same device is
+  // authorized again (POST /v1/play), which the server answers by
+  // replacing this device's session in the same step (no second stream
+  // slot), and the player starts again where it was, paused if it was.
+  function reauthorize(what) {
+    if (starting) return;
+    log(what + ': playback token expired; authorizing again at ' + video.currentTime.toFixed(2) + ' s');
+    play({ at: video.currentTime, paused: video.paused });
   }
 
   // retryable: no answer, or the server's "try again later" (5xx, 429, 408);
