@@ -28,8 +28,9 @@ import (
 // also while a heartbeat is in flight. The page resumes where the account
 // left off, from the start in the credits or when the viewer asks.
 // Leaving it before the first frame gives the session back. An expired
-// playback token is authorized again, playing on in the same slot.
-// Leases are short (leaseTTL) so that
+// playback token is authorized again, playing on in the same slot. Back
+// from the back/forward cache, the page shows the session its pagehide
+// stopped as stopped. Leases are short (leaseTTL) so that
 // a page which waits too long after a failed heartbeat loses its lease
 // within the test.
 func TestBrowserPlayerSession(t *testing.T) {
@@ -74,6 +75,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 		}
 	})
 	t.Run("leave before the first frame", func(t *testing.T) { h.testLeaveEarly(t) })
+	t.Run("back-forward cache", func(t *testing.T) { h.testBFCache(t) })
 	t.Run("playback token expires", func(t *testing.T) {
 		// A runner of its own, whose playback tokens expire while the
 		// page plays.
@@ -333,6 +335,37 @@ func (h *harness) testLeaveEarly(t *testing.T) {
 			}
 		}
 		t.Errorf("the page was left in phase %s, before its first frame, and its session %s was not released: requests %v", out.Before.Phase, id, seen)
+	}
+}
+
+// testBFCache: the page goes into the back/forward cache while it plays
+// (paused): its pagehide stops the session, so once restored it shows the
+// session stopped and plays again when asked.
+func (h *harness) testBFCache(t *testing.T) {
+	page, _ := h.sessionPage(t)
+	var out struct {
+		Playing      bool       `json:"playing"`
+		Before       pageState  `json:"before"`
+		Hidden       pageState  `json:"hidden"`
+		Restored     pageState  `json:"restored"`
+		PlayEnabled  bool       `json:"playEnabled"`
+		PlayingAgain bool       `json:"playingAgain"`
+		Again        *pageState `json:"again"`
+	}
+	h.drive(t, map[string]any{"kind": "bfcache", "url": page, "timeoutMS": 30000}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id := out.Before.SessionID
+	if !h.run.faults.answered(id, "stop", http.StatusOK) {
+		t.Fatalf("its pagehide sent no stop the server accepted: heartbeats %v", h.run.faults.beats(id))
+	}
+	if r := out.Restored; r.Phase != "stopped" || !out.PlayEnabled {
+		t.Errorf("restored from the back/forward cache after its session %s was stopped, the page shows %q (play enabled: %v), want stopped\npage log:\n%s",
+			id, r.Phase, out.PlayEnabled, strings.Join(r.Log, "\n"))
+	}
+	if a := out.Again; !out.PlayingAgain || a == nil || a.Phase != "playing" {
+		t.Errorf("Play after the restore: playing a new session: %v (%+v)", out.PlayingAgain, a)
 	}
 }
 

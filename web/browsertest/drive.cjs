@@ -436,6 +436,28 @@ async function leaveEarlyScenario() {
   return out;
 }
 
+// bfcacheScenario: the page goes into the back/forward cache while it
+// plays (paused), comes back from it, and the viewer presses Play. The
+// headless shell keeps no page in that cache (its delegate disables it:
+// BackForwardCacheDisabledForDelegate), so the scenario fires the events
+// the browser would, pagehide and then pageshow, both persisted.
+async function bfcacheScenario() {
+  const a = await playing();
+  const out = { playing: a.ok, before: a.state };
+  if (!a.ok) return out;
+  const fire = (type) => a.page.evaluate((type) => window.dispatchEvent(new PageTransitionEvent(type, { persisted: true })), type);
+  await fire('pagehide');
+  out.hidden = (await until(a.page, (s) => s.beats.last && s.beats.last.event === 'stop', 5000)).state;
+  await fire('pageshow');
+  out.restored = await snapshot(a.page);
+  out.playEnabled = await a.page.evaluate(() => !document.getElementById('play').disabled);
+  await a.page.click('#play');
+  const again = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing', sc.timeoutMS);
+  out.playingAgain = again.ok;
+  out.again = again.state;
+  return out;
+}
+
 // reauthScenario: the page plays (paused) on a runner whose playback
 // tokens expire within seconds; the scenario waits until it plays a
 // session other than its first, with a heartbeat accepted.
@@ -467,6 +489,7 @@ async function play(browser, scenario) {
       case 'unload': return await unloadScenario();
       case 'ended': return await endedScenario();
       case 'leaveEarly': return await leaveEarlyScenario();
+      case 'bfcache': return await bfcacheScenario();
       case 'reauth': return await reauthScenario();
       default: throw new Error('unknown scenario ' + sc.kind);
     }

@@ -239,6 +239,8 @@
       state.cmcdMode = cmcdMode();
       state.pathway = state.urls.cdn || '';
       state.startAt = await saved;
+      // Left meanwhile: the pagehide gave the session back.
+      if (state.phase !== 'authorizing') return;
       state.phase = 'loading';
       log('loading ' + src.kind + ' ' + src.url.split('?')[0] + ' (' + state.grant + ', CMCD ' + state.cmcdMode + ')' +
         (state.startAt ? ' from ' + state.startAt.toFixed(2) + ' s' : ''));
@@ -959,7 +961,10 @@
   // lapses: with a stop heartbeat once it plays (the position is saved),
   // else, once admitted, by giving the session back (DELETE, as "end this
   // stream" does; nothing played, so no position is written). Both leave
-  // with keepalive: the page may be gone before the answer.
+  // with keepalive: the page may be gone before the answer. A page kept in
+  // the back/forward cache is shown back (pageshow, persisted) with that
+  // session stopped, and plays again when asked.
+  let leftWith = '';
   window.addEventListener('pagehide', () => {
     if (!state.sessionID) return;
     if (state.phase === 'playing') {
@@ -967,7 +972,20 @@
     } else if (state.phase === 'authorizing' || state.phase === 'loading') {
       fetch(api + '/v1/sessions/' + state.sessionID, { method: 'DELETE', headers: { Authorization: 'Bearer ' + accountToken }, keepalive: true })
         .catch(() => { /* the lease lapses anyway */ });
+    } else {
+      return;
     }
+    // No pause heartbeat or grant renewal for a session that is over.
+    state.phase = 'stopping';
+    leftWith = state.sessionID;
+  });
+  window.addEventListener('pageshow', async (e) => {
+    if (!e.persisted || !leftWith || leftWith !== state.sessionID) return;
+    leftWith = '';
+    await teardown();
+    state.phase = 'stopped';
+    log('back on the page: session ' + state.sessionID + ' was stopped when the page was left');
+    render();
   });
 
   // --- rendering -------------------------------------------------------------
