@@ -313,16 +313,17 @@ func (h *harness) testLeaveEarly(t *testing.T) {
 		Admitted bool      `json:"admitted"`
 		Before   pageState `json:"before"`
 	}
-	h.drive(t, map[string]any{"kind": "leaveEarly", "url": page, "timeoutMS": 30000}, &out)
-	if !out.Admitted {
-		t.Fatalf("the page's play was not admitted: %s (%s)", out.Before.Phase, out.Before.Error)
-	}
-	id := out.Before.SessionID
-	released := func() bool {
+	releasedID := func(id string) bool {
 		return slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
 			return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id && r.Status == http.StatusOK
 		})
 	}
+	h.drive(t, map[string]any{"kind": "leaveEarly", "url": page, "timeoutMS": 30000, "settle": settleURL(t, releasedID)}, &out)
+	if !out.Admitted {
+		t.Fatalf("the page's play was not admitted: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id := out.Before.SessionID
+	released := func() bool { return releasedID(id) }
 	// As testUnload: well inside the lease the page would otherwise hold.
 	for deadline := time.Now().Add(leaseTTL / 2); !released() && time.Now().Before(deadline); {
 		time.Sleep(100 * time.Millisecond)
@@ -463,7 +464,8 @@ func (h *harness) testGrantRefresh(t *testing.T, format, grant string) {
 // progress heartbeat, which then never gets its answer.
 func (h *harness) testUnload(t *testing.T, hold bool) {
 	page, _ := h.sessionPage(t)
-	sc := map[string]any{"kind": "unload", "url": page, "timeoutMS": 30000}
+	sc := map[string]any{"kind": "unload", "url": page, "timeoutMS": 30000,
+		"settle": settleURL(t, func(id string) bool { return h.run.faults.answered(id, "stop", http.StatusOK) })}
 	if hold {
 		sc["beatHold"] = h.beatControl
 		t.Cleanup(h.run.beats.disarm)
@@ -659,6 +661,17 @@ func (f *beatFaults) beats(session string) []loggedBeat {
 // answered says whether a heartbeat of session with event got status.
 func (f *beatFaults) answered(session, event string, status int) bool {
 	return slices.ContainsFunc(f.beats(session), func(b loggedBeat) bool { return b.Event == event && b.Status == status })
+}
+
+// settleURL serves drive.cjs's settle: GET ?session=ID answers {"done":
+// done(ID)}.
+func settleURL(t *testing.T, done func(session string) bool) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]bool{"done": done(req.URL.Query().Get("session"))})
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // startFaultControl serves drive.cjs's side of beatFaults: POST /arm with

@@ -405,7 +405,22 @@ async function unloadScenario() {
   }
   await a.page.goto('about:blank');
   out.leftAt = Date.now();
+  await settle(a.state.sessionID);
   return out;
+}
+
+// settle holds the scenario, its page left, until the server has what the
+// page sent as it went (sc.settle answers done for the session), or
+// sc.timeoutMS: the scenario's end closes its browser context, which
+// cancels the page's keepalive requests still on their way (preflight
+// included), where a real browser, outliving the tab, completes them.
+async function settle(sessionID) {
+  if (!sc.settle) return;
+  for (const end = Date.now() + sc.timeoutMS; Date.now() < end;) {
+    const r = await (await fetch(sc.settle + '?session=' + encodeURIComponent(sessionID))).json();
+    if (r.done) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
 }
 
 // endedScenario: once the page plays (paused), the household ends its
@@ -432,7 +447,10 @@ async function leaveEarlyScenario() {
   const { page } = await open(browser0, sc.url);
   const a = await until(page, (s) => s.sessionID !== '' && s.phase === 'loading', sc.timeoutMS);
   const out = { admitted: a.ok, before: a.state };
-  if (a.ok) await page.goto('about:blank');
+  if (a.ok) {
+    await page.goto('about:blank');
+    await settle(a.state.sessionID);
+  }
   return out;
 }
 
