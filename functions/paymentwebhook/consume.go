@@ -264,7 +264,7 @@ func (s *Server) refetch(ctx context.Context, accountID, subID string, env event
 		}
 	}
 	tied := false
-	_, _, err = s.applyToAccount(ctx, accountID, env.ID, now, snap.partOf, func(a *playback.Account) bool {
+	_, _, err = s.applyToAccount(ctx, accountID, env.ID, now, func(a *playback.Account) bool {
 		if tied = unordered(*a, snap); tied {
 			return false
 		}
@@ -352,8 +352,7 @@ func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time
 		httpx.Logger(ctx).InfoContext(ctx, "deleted customer was never linked; nothing to cancel", "customer", cus.ID)
 		return nil
 	}
-	held := func(a playback.Account) bool { return holds(a, env.ID) }
-	_, _, err = s.applyToAccount(ctx, accountID, env.ID, now, held, func(a *playback.Account) bool {
+	_, _, err = s.applyToAccount(ctx, accountID, env.ID, now, func(a *playback.Account) bool {
 		changed := false
 		for _, cur := range slices.Clone(a.Subscriptions) {
 			// A subscription first seen after the deletion belongs to a
@@ -480,38 +479,28 @@ func customerOf(payload []byte) string {
 }
 
 func (s *Server) applySnapshot(ctx context.Context, accountID, cause string, now time.Time, snap snapshot) error {
-	_, _, err := s.applyToAccount(ctx, accountID, cause, now, snap.partOf, func(a *playback.Account) bool {
+	_, _, err := s.applyToAccount(ctx, accountID, cause, now, func(a *playback.Account) bool {
 		return merge(a, snap, false)
 	})
 	return err
 }
 
-// entitlement is what consumers of entitlement-changed care about.
-type entitlement struct {
-	Entitled bool
-	Status   playback.SubscriptionStatus
-	PlanID   string
+func (s *Server) entitlementOf(a playback.Account, now time.Time) playback.Entitlement {
+	return playback.Entitlement{Entitled: a.Entitled(now, s.cfg.PastDueGrace), Status: a.Status, PlanID: a.PlanID}
 }
 
-func (s *Server) entitlementOf(a playback.Account, now time.Time) entitlement {
-	return entitlement{Entitled: a.Entitled(now, s.cfg.PastDueGrace), Status: a.Status, PlanID: a.PlanID}
-}
-
-// applyToAccount runs change on the account and announces an entitlement
-// change. The announcement cannot share a transaction with the write, so
-// when the event is handled again (after a failed publish, or a failure to
-// mark it processed) and was part of the account's state before this
-// write (held), the current entitlement is announced again, whether or not
-// the write changed anything: a retry may write again (a refetch reads
-// the subscription in a later second) without changing the entitlement
-// its first attempt changed. Consumers see it at least once and act on the
-// account as it is, so a repeat is harmless.
+// applyToAccount runs change on the account and announces its entitlement
+// when it differs from the one last announced (Account.Announced),
+// changed or not: the announcement cannot share a transaction with the
+// write, so a change whose publish failed stays unannounced in the account
+// itself, and the next event or reconciliation to meet it announces,
+// whatever that one changes. A publish that went out is recorded by a
+// write of its own, on condition that the account's entitlement is still
+// the one announced; if that write fails, the next one announces again.
+// Consumers act on the account as it is, so a repeat is harmless.
 func (s *Server) applyToAccount(ctx context.Context, accountID, cause string, now time.Time,
-	held func(playback.Account) bool, change func(*playback.Account) bool) (after playback.Account, changed bool, err error) {
-	var before playback.Account
+	change func(*playback.Account) bool) (after playback.Account, changed bool, err error) {
 	after, err = s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
-		before = *a
-		before.Subscriptions = slices.Clone(a.Subscriptions)
 		changed = change(a)
 		if !changed {
 			return playback.ErrNoChange
@@ -522,14 +511,30 @@ func (s *Server) applyToAccount(ctx context.Context, accountID, cause string, no
 	if err != nil {
 		return after, false, fmt.Errorf("paymentwebhook: account %s: %w", accountID, err)
 	}
-	was, is := s.entitlementOf(before, now), s.entitlementOf(after, now)
-	if was != is || held(before) {
-		err = s.publishEntitlement(ctx, accountID, is, cause, now)
+	is := s.entitlementOf(after, now)
+	if is == after.Announced {
+		return after, changed, nil
 	}
-	return after, changed, err
+	if err := s.publishEntitlement(ctx, accountID, is, cause, now); err != nil {
+		return after, changed, err
+	}
+	_, err = s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
+		if a.Announced == is || s.entitlementOf(*a, now) != is {
+			// Recorded already, or changed since: the writer of that
+			// change finds it differ from Announced and announces it.
+			return playback.ErrNoChange
+		}
+		a.Announced = is
+		return nil
+	})
+	if err != nil {
+		httpx.Logger(ctx).WarnContext(ctx, "recording the announced entitlement; the next write announces again",
+			"account_id", accountID, "err", err)
+	}
+	return after, changed, nil
 }
 
-func (s *Server) publishEntitlement(ctx context.Context, accountID string, e entitlement, cause string, now time.Time) error {
+func (s *Server) publishEntitlement(ctx context.Context, accountID string, e playback.Entitlement, cause string, now time.Time) error {
 	data, err := json.Marshal(events.EntitlementChanged{AccountID: accountID, Status: string(e.Status),
 		PlanID: e.PlanID, Entitled: e.Entitled, Cause: cause, At: now})
 	if err != nil {

@@ -408,41 +408,6 @@ func unordered(a playback.Account, read snapshot) bool {
 	return false
 }
 
-// holds reports whether event is part of the account's current state.
-func holds(a playback.Account, event string) bool {
-	for _, sub := range a.Subscriptions {
-		for _, s := range sub.Snapshots {
-			if s.Event == event {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// partOf reports whether in is part of the account's current state: its
-// snapshot is, or, stale, it left its trace there as the newest of its
-// subscription's past_due facts (rule 5), which may have moved
-// PastDueSince and with it the entitlement.
-func (in snapshot) partOf(a playback.Account) bool {
-	if holds(a, in.Event) {
-		return true
-	}
-	for _, sub := range a.Subscriptions {
-		if sub.ID != in.subID {
-			continue
-		}
-		if in.entered > 0 && in.entered == sub.PastDueEntered {
-			return true
-		}
-		if in.Status == playback.StatusPastDue {
-			return slices.Contains(sub.PastDueSeen, in.clock)
-		}
-		return in.clock == sub.NotPastDue
-	}
-	return false
-}
-
 // entersPastDue reports whether an update that left the subscription in
 // status, prev its previous attributes, moved it into past_due.
 func entersPastDue(status string, prev map[string]string) bool {

@@ -95,8 +95,7 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 	if err != nil {
 		return err
 	}
-	held := func(a playback.Account) bool { return holds(a, "reconcile") }
-	after, changed, err := r.s.applyToAccount(ctx, accountID, "reconcile", r.now, held,
+	after, changed, err := r.s.applyToAccount(ctx, accountID, "reconcile", r.now,
 		func(a *playback.Account) bool {
 			for _, cur := range a.Subscriptions {
 				if cur.ID == snap.subID && inSync(cur, snap) {

@@ -116,6 +116,19 @@ type Account struct {
 	Suspended     bool           `json:"suspended,omitempty"`
 	Subscriptions []Subscription `json:"subscriptions,omitempty"`
 	UpdatedAt     time.Time      `json:"updated_at,omitzero"`
+	// Announced is the entitlement last announced on entitlement-changed
+	// (an outbox kept in the account): the publish cannot share the
+	// write that changes the entitlement, so until one succeeds and is
+	// recorded here, the next event or reconciliation to meet the account
+	// sees the two differ and announces, whatever it changes itself.
+	Announced Entitlement `json:"announced,omitzero"`
+}
+
+// Entitlement is what consumers of entitlement changes care about.
+type Entitlement struct {
+	Entitled bool               `json:"entitled"`
+	Status   SubscriptionStatus `json:"status"`
+	PlanID   string             `json:"plan_id"`
 }
 
 // HasDevice reports whether id is registered to the account.
