@@ -32,7 +32,7 @@ func StartPublish(ctx context.Context, system, topic string, n int) (context.Con
 	if rt == nil || rt.tracer == nil {
 		return ctx, noEnd
 	}
-	parent := trace.SpanFromContext(ctx)
+	parent := spanFrom(ctx)
 	if rt.unsampledChild(parent.SpanContext()) {
 		return ctx, noEnd
 	}
@@ -126,7 +126,7 @@ func MessageTrace(ctx context.Context) (playback.TraceContext, map[string]string
 	if rt == nil || rt.tracer == nil {
 		return playback.TraceContext{}, nil
 	}
-	sc := trace.SpanContextFromContext(ctx)
+	sc := spanFrom(ctx).SpanContext()
 	if !sc.IsValid() {
 		return playback.TraceContext{}, nil
 	}

@@ -181,13 +181,18 @@ func (q Request) End(w StatusWriter, r *http.Request, recovered any) {
 		// The histogram's exemplar filter keeps a measurement only of a
 		// sampled span, which it looks for in the context: a request not
 		// recorded spares it the walk up r's context chain.
-		ctx := context.Background()
+		ctx := unlinked
 		if q.span != nil {
 			ctx = r.Context()
 		}
 		q.rt.recordDuration(ctx, method, route, status, (monotonicNow() - q.start).Seconds())
 	}
 }
+
+// unlinked is the context Request.End measures a request's duration in
+// when its span is not recorded: the exemplar filter of the request
+// histogram has its answer for it ready (requestHistogram.offersUnlinked).
+var unlinked = context.Background()
 
 // monotonicBase anchors monotonicNow.
 var monotonicBase = time.Now()

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -72,4 +73,66 @@ func TestRequestContextIsAContext(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSpanFromIsTheSDKs: spanFrom, which the bus's hooks read a request's
+// span with, finds the span trace.SpanFromContext finds in every context a
+// request's may be: a RequestContext with a dropped span or without one
+// (telemetry off, a recorded span: the SDK's context is around it, or an
+// unsampled parent the hooks started nothing under), each over a parent
+// with a span of its own or none, and beneath a handler's own context.
+func TestSpanFromIsTheSDKs(t *testing.T) {
+	t.Parallel()
+	smp, _, _, err := sampler("always_off", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(smp), sdktrace.WithIDGenerator(idGenerator{}))
+	rt := &runtime{tracer: tp.Tracer(tracerName), tp: tp, sampler: smp}
+	recording := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	remote := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, Remote: true}))
+	recorded, span := recording.Tracer("test").Start(context.Background(), "parent")
+	defer span.End()
+	parents := []struct {
+		name string
+		ctx  context.Context
+	}{{"no span", context.Background()}, {"a remote parent", remote}, {"a recorded span", recorded}}
+	for _, p := range parents {
+		dropped, _ := rt.start(p.ctx, "POST", trace.SpanKindServer, ctxValue{key: callerKey{}, val: 1, slot: new(RequestContext)})
+		noSpan := ctxValue{key: callerKey{}, val: 1, slot: new(RequestContext)}.wrap(p.ctx)
+		sdkAround, _ := recording.Tracer("test").Start(ctxValue{key: callerKey{}, val: 1, slot: new(RequestContext)}.wrap(p.ctx), "POST")
+		for _, c := range []struct {
+			name string
+			ctx  context.Context
+		}{
+			{"the parent itself", p.ctx},
+			{"a RequestContext with a dropped span", dropped},
+			{"a RequestContext without a span", noSpan},
+			{"the SDK's context around a RequestContext", sdkAround},
+			{"a handler's value over a RequestContext with a dropped span", context.WithValue(dropped, callerKey{}, 2)},
+			{"a handler's span over a RequestContext with a dropped span", trace.ContextWithSpan(dropped, span)},
+		} {
+			t.Run(p.name+"/"+c.name, func(t *testing.T) {
+				if got, want := spanFrom(c.ctx), trace.SpanFromContext(c.ctx); !sameSpan(got, want) {
+					t.Fatalf("spanFrom: %#v, want %#v", got, want)
+				}
+			})
+		}
+	}
+}
+
+// sameSpan: a and b are the same span, the same object where spans are
+// pointers (the SDK's, the dropped ones) and equal values otherwise
+// (otel/trace's non-recording span of a remote parent, which holds a
+// tracestate and so cannot be compared with ==).
+func sameSpan(a, b trace.Span) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	if va.Type() != vb.Type() {
+		return false
+	}
+	if va.Kind() == reflect.Pointer {
+		return va.Pointer() == vb.Pointer()
+	}
+	return reflect.DeepEqual(a, b)
 }

@@ -44,6 +44,12 @@ type requestHistogram struct {
 	// costs a measurement nothing.
 	bounds, search []float64
 	filter         exemplar.Filter // nil: no exemplars (always_off)
+	// offersUnlinked is the filter's answer for context.Background(),
+	// what Request.End passes for a request whose span is not recorded
+	// (nearly every heartbeat): asked once here rather than per request,
+	// where the trace-based filter's look-up of a span cost more than the
+	// rest of the measurement.
+	offersUnlinked bool
 	limit          int
 	readers        []*histReader
 }
@@ -145,6 +151,7 @@ func newRequestHistogram() *requestHistogram {
 	default:
 		h.filter = exemplar.TraceBasedFilter
 	}
+	h.offersUnlinked = h.filter != nil && h.filter(context.Background())
 	return h
 }
 
@@ -159,7 +166,14 @@ func (h *requestHistogram) reader(t metricdata.Temporality) *histReader {
 
 // record adds a request's duration v to the series of k.
 func (h *requestHistogram) record(ctx context.Context, k routeKey, v float64) {
-	offer := h.filter != nil && h.filter(ctx)
+	var offer bool
+	switch {
+	case h.filter == nil:
+	case ctx == unlinked:
+		offer = h.offersUnlinked
+	default:
+		offer = h.filter(ctx)
+	}
 	var ts time.Time
 	if offer {
 		ts = time.Now()
