@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,7 +28,8 @@ import (
 // viewer sees its reason; leaving the page ends the session with a stop,
 // also while a heartbeat is in flight. The page resumes where the account
 // left off, from the start in the credits or when the viewer asks.
-// Leaving it before the first frame gives the session back. An expired
+// Leaving it before the first frame gives the session back. A title
+// without a ladder plays with its grant on every relative URI. An expired
 // playback token is authorized again, playing on in the same slot. Back
 // from the back/forward cache, the page shows the session its pagehide
 // stopped as stopped. Leases are short (leaseTTL) so that
@@ -72,6 +74,12 @@ func TestBrowserPlayerSession(t *testing.T) {
 				h.run.saveProgress(t, demo.AccountKids, "big-buck-bunny", row.savedMS, streamMS)
 				h.testResume(t, row.format, row.from, row.startMin, row.startMax)
 			})
+		}
+	})
+	t.Run("title without a ladder", func(t *testing.T) {
+		// CMCD off: the relative URIs reach the player with no query at all.
+		for _, cmcd := range []string{"query", "off"} {
+			t.Run("cmcd "+cmcd, func(t *testing.T) { h.testNoLadder(t, cmcd) })
 		}
 	})
 	t.Run("leave before the first frame", func(t *testing.T) { h.testLeaveEarly(t) })
@@ -298,6 +306,48 @@ func (h *harness) testResume(t *testing.T, format, from string, startMin, startM
 	if i < 0 || beats[i].PositionMS < startMin || beats[i].PositionMS > startMax {
 		t.Errorf("%s page (from=%s) started at %v, want its start heartbeat at %d to %d ms\npage log:\n%s",
 			format, from, beats, startMin, startMax, strings.Join(out.Played.Log, "\n"))
+	}
+}
+
+// testNoLadder: a title stored without a ladder has no personalized
+// manifests, so the page plays its master playlist at the CDN with the
+// urls answer's prefix grant (query_params). Its media playlists and
+// segments are relative URIs, which a player resolves without the
+// master's query: every one of them must still reach the edge signed.
+func (h *harness) testNoLadder(t *testing.T, cmcd string) {
+	flat := demo.Titles(time.Now())[0]
+	flat.ID, flat.Name, flat.AssetPath, flat.Renditions = "flat-bunny", "Flat Bunny", "/titles/flat-bunny/", nil
+	if err := h.run.app.store.PutTitle(context.Background(), flat); err != nil {
+		t.Fatal(err)
+	}
+	device := playback.NewID("web")
+	t.Cleanup(func() { h.run.removeDevice(t, demo.AccountKids, device) })
+	h.run.reset()
+	page := h.pageURL(h.cross, url.Values{"autoplay": {"1"}, "account": {demo.AccountKids}, "title": {flat.ID},
+		"format": {"hls"}, "grant": {"query"}, "device": {device}, "cmcd": {cmcd}})
+	var out struct {
+		Reached bool      `json:"reached"`
+		Played  pageState `json:"played"`
+	}
+	h.drive(t, map[string]any{"kind": "play", "url": page, "untilTime": 1, "timeoutMS": 30000}, &out)
+	var trace []string
+	segments := 0
+	for _, r := range h.run.requests() {
+		if !strings.HasPrefix(r.Path, flat.AssetPath) {
+			continue
+		}
+		trace = append(trace, fmt.Sprintf("%s %s?%s %d", r.Method, r.Path, r.RawQuery, r.Status))
+		if r.Method == http.MethodGet && r.Status != http.StatusOK {
+			t.Errorf("%s %s: %d (query %q)", r.Method, r.Path, r.Status, r.RawQuery)
+		}
+		if isSegment(r.Path) && r.Status == http.StatusOK {
+			segments++
+		}
+	}
+	t.Logf("the edge's requests for %s:\n%s", flat.AssetPath, strings.Join(trace, "\n"))
+	if s := out.Played; !out.Reached || segments == 0 {
+		t.Errorf("the title without a ladder did not play: %s (%s), source %+v, %d segments served\npage log:\n%s",
+			s.Phase, s.Error, s.Source, segments, strings.Join(s.Log, "\n"))
 	}
 }
 

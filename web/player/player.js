@@ -232,6 +232,9 @@
         return failAndRelease('no ' + state.format.toUpperCase() + ' manifest in the urls response (manifests.' + state.format + ' missing)');
       }
       state.source = src;
+      // The master playlist's relative URIs resolve without its query:
+      // regrant puts the prefix grant on them (a title without a ladder).
+      if (src.kind === 'manifest_url') await learnGrants(state.urls);
       if (state.grant === 'cookies') {
         applyCookies(state.urls.cookies || []);
         await otherPathwayCookies();
@@ -534,11 +537,10 @@
   // Signature must stay last).
   function regrant(raw) {
     const q = raw.indexOf('?');
-    if (q < 0) return raw;
-    const path = raw.slice(0, q);
-    let params = raw.slice(q + 1).split('&');
+    const path = q < 0 ? raw : raw.slice(0, q);
+    let params = q < 0 ? [] : raw.slice(q + 1).split('&');
     if (path.startsWith(api + '/v1/')) {
-      if (!grants.token) return raw;
+      if (!grants.token || q < 0) return raw;
       params = params.map((p) => (p.startsWith('token=') ? 'token=' + grants.token : p));
       return path + '?' + params.join('&');
     }
