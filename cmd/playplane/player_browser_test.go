@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -28,9 +29,10 @@ import (
 // viewer sees its reason; leaving the page ends the session with a stop,
 // also while a heartbeat is in flight. The page resumes where the account
 // left off, from the start in the credits or when the viewer asks.
-// Leaving it before the first frame gives the session back. A title
-// without a ladder plays with its grant on every relative URI. An expired
-// playback token is authorized again, playing on in the same slot. Back
+// Leaving it before the first frame gives the session back. Stop with an
+// expired playback token still frees the slot. A title without a ladder
+// plays with its grant on every relative URI. An expired playback token
+// is authorized again, playing on in the same slot. Back
 // from the back/forward cache, the page shows the session its pagehide
 // stopped as stopped. Leases are short (leaseTTL) so that
 // a page which waits too long after a failed heartbeat loses its lease
@@ -76,6 +78,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 			})
 		}
 	})
+	t.Run("stop after the token expired", func(t *testing.T) { h.testStopExpired(t, faults) })
 	t.Run("title without a ladder", func(t *testing.T) {
 		// CMCD off: the relative URIs reach the player with no query at all.
 		for _, cmcd := range []string{"query", "off"} {
@@ -306,6 +309,41 @@ func (h *harness) testResume(t *testing.T, format, from string, startMin, startM
 	if i < 0 || beats[i].PositionMS < startMin || beats[i].PositionMS > startMax {
 		t.Errorf("%s page (from=%s) started at %v, want its start heartbeat at %d to %d ms\npage log:\n%s",
 			format, from, beats, startMin, startMax, strings.Join(out.Played.Log, "\n"))
+	}
+}
+
+// testStopExpired: the viewer presses Stop once the playback token has
+// expired (a tab asleep past its token, a clock that ran ahead): the stop
+// heartbeat is refused 401 token_expired, and the page frees the stream
+// slot with the account's token (DELETE /v1/sessions/{id}) rather than
+// holding it until the lease lapses.
+func (h *harness) testStopExpired(t *testing.T, faults string) {
+	page, _ := h.sessionPage(t)
+	t.Cleanup(h.run.faults.disarm)
+	var out struct {
+		Playing bool      `json:"playing"`
+		Before  pageState `json:"before"`
+		Stopped pageState `json:"stopped"`
+	}
+	h.drive(t, map[string]any{"kind": "stopExpired", "url": page, "timeoutMS": 30000, "faults": faults,
+		"expired": beatFault{Event: "stop", Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated), Reason: auth.ReasonTokenExpired, Count: 1}}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id := out.Before.SessionID
+	beats := h.run.faults.beats(id)
+	if !slices.ContainsFunc(beats, func(b loggedBeat) bool { return b.Event == "stop" && b.Status == http.StatusUnauthorized }) {
+		t.Fatalf("no stop of %s was answered 401: heartbeats %v", id, beats)
+	}
+	if active := h.activeSessions(t, demo.AccountKids); slices.Contains(active, id) {
+		var seen []string
+		for _, r := range h.run.requests() {
+			if strings.Contains(r.Path, id) {
+				seen = append(seen, fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status))
+			}
+		}
+		t.Errorf("Stop with an expired playback token left session %s live (live: %v); the page is %s\nrequests: %v\npage log:\n%s",
+			id, active, out.Stopped.Phase, seen, strings.Join(out.Stopped.Log, "\n"))
 	}
 }
 
@@ -592,7 +630,9 @@ type beatFaults struct {
 type beatFault struct {
 	// Route is what the fault answers: heartbeats (""), or "play" (POST
 	// /v1/play).
-	Route      string `json:"route,omitempty"`
+	Route string `json:"route,omitempty"`
+	// Event is the heartbeat event answered: "" for every event but stop.
+	Event      string `json:"event,omitempty"`
 	Status     int    `json:"status"`
 	Code       string `json:"code"`
 	Reason     string `json:"reason"`
@@ -654,7 +694,7 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 	b := loggedBeat{Session: strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/v1/playback/"), "/heartbeat"), Event: in.Event, PositionMS: in.PositionMS}
 	f.mu.Lock()
 	fault := f.fault
-	faulted := f.left > 0 && fault.Route == "" && in.Event != "stop"
+	faulted := f.left > 0 && fault.Route == "" && (fault.Event == "" && in.Event != "stop" || fault.Event == in.Event)
 	if faulted {
 		f.left--
 	}

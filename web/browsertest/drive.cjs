@@ -440,6 +440,19 @@ async function endedScenario() {
   return out;
 }
 
+// stopExpiredScenario: once the page plays (paused), the Go test's control
+// (sc.faults) answers the page's stop heartbeat 401 token_expired (sc.expired),
+// as the server does once the playback token has expired; the viewer presses
+// Stop. The Go test looks at the server for what the page did then.
+async function stopExpiredScenario() {
+  const a = await playing();
+  const out = { playing: a.ok, before: a.state };
+  if (!a.ok) return out;
+  await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.expired) });
+  out.stopped = (await stopAndWait(a.page)).state;
+  return out;
+}
+
 // leaveEarlyScenario: the viewer leaves the page once its play is admitted
 // but before the first frame (the Go test holds the segments back, so none
 // comes). The Go test looks for the session's release at the server.
@@ -507,6 +520,7 @@ async function play(browser, scenario) {
       case 'unload': return await unloadScenario();
       case 'ended': return await endedScenario();
       case 'leaveEarly': return await leaveEarlyScenario();
+      case 'stopExpired': return await stopExpiredScenario();
       case 'bfcache': return await bfcacheScenario();
       case 'reauth': return await reauthScenario();
       default: throw new Error('unknown scenario ' + sc.kind);

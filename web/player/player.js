@@ -865,6 +865,19 @@
     state.beats.statuses.push(r.status);
     if (r.status === 200) state.beats.ok++;
     render();
+    if (event === 'stop' && tokenExpired(r)) {
+      // The playback token can no longer end the session; the account's
+      // token can (as "end this stream" does), freeing the stream slot now
+      // rather than when the lease lapses. No route takes a final position
+      // with it: the position is the last accepted heartbeat's.
+      try {
+        const d = await call('DELETE', '/v1/sessions/' + id, accountToken);
+        log('stop refused (' + errText(r) + '): ended session ' + id + ' with the account token: ' + d.status, d.status !== 200);
+      } catch (err) {
+        log('stop refused (' + errText(r) + '), and ending session ' + id + ' failed: ' + err.message, true);
+      }
+      return;
+    }
     if (id !== state.sessionID) return;
     if (r.status === 410) {
       log('session over (' + errText(r) + '): stopping', true);
