@@ -31,8 +31,8 @@ import (
 // left off, from the start in the credits or when the viewer asks.
 // Leaving it before the first frame gives the session back. Stop with an
 // expired playback token still frees the slot. A title without a ladder
-// plays with its grant on every relative URI. An expired playback token
-// is authorized again, playing on in the same slot. Back
+// plays with its grant on every relative URI. The playback token is
+// authorized again ahead of its expiry, playing on in the same slot. Back
 // from the back/forward cache, the page shows the session its pagehide
 // stopped as stopped. Leases are short (leaseTTL) so that
 // a page which waits too long after a failed heartbeat loses its lease
@@ -462,11 +462,11 @@ func (h *harness) testBFCache(t *testing.T) {
 // expires a few seconds into playback.
 const tokenTTL = 8 * time.Second
 
-// testTokenExpiry: the playback token expires while the page plays
-// (paused) on the one-stream basic plan. The page authorizes the play
-// again for the same title and device, which replaces its session (a
-// second session would be refused, 409), and goes on where the player
-// was.
+// testTokenExpiry: the playback token nears its expiry while the page
+// plays (paused) on the one-stream basic plan. The page authorizes the
+// play again for the same title and device before the server refuses the
+// token anywhere, which replaces its session (a second session would be
+// refused, 409), and goes on where the player was.
 func (h *harness) testTokenExpiry(t *testing.T) {
 	device := playback.NewID("web")
 	t.Cleanup(func() { h.run.removeDevice(t, demo.AccountSolo, device) })
@@ -486,6 +486,13 @@ func (h *harness) testTokenExpiry(t *testing.T) {
 	if !out.Reauthorized || a.Error != "" {
 		t.Fatalf("the page's playback token expired: the page is %s (%s) on session %s (first %s: heartbeats %v)\npage log:\n%s",
 			a.Phase, a.Error, a.SessionID, out.Before.SessionID, first, strings.Join(a.Log, "\n"))
+	}
+	// Renewed ahead of token_expires_at: nothing the page sent with the
+	// first session's token was refused.
+	for _, r := range h.run.requests() {
+		if r.Status == http.StatusUnauthorized && strings.Contains(r.Path, out.Before.SessionID) {
+			t.Errorf("%s %s: 401 before the page authorized again (heartbeats %v)\npage log:\n%s", r.Method, r.Path, first, strings.Join(a.Log, "\n"))
+		}
 	}
 	// Where the first session was last seen (paused), the next one starts.
 	var lastMS int64 = -1

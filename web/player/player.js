@@ -206,6 +206,7 @@
       leaseUntil = Date.parse(r.data.lease_expires_at) || 0;
       beatFailures = 0;
       playbackToken = r.data.playback_token;
+      reauthorizeBefore(r.data.token_expires_at);
       log('session ' + state.sessionID + ' admitted, plan quality ' + state.maxQuality);
 
       if (oneCall(r.data)) {
@@ -445,7 +446,7 @@
       log('renewing the grants: ' + err.message, true);
     }
     if (id !== state.sessionID) return;
-    if (tokenExpired(r)) return reauthorize('renewing the grants');
+    if (tokenExpired(r)) return reauthorize('renewing the grants: playback token expired');
     if (r.status !== 200) {
       // 5xx or no answer is tried again while the old grants still hold;
       // a 4xx would be answered the same (410: the heartbeat stops
@@ -891,7 +892,7 @@
       return;
     }
     if (tokenExpired(r) && state.phase === 'playing') {
-      reauthorize('heartbeat ' + event);
+      reauthorize('heartbeat ' + event + ': playback token expired');
       return;
     }
     if (r.status === 200) {
@@ -934,10 +935,28 @@
   // authorized again (POST /v1/play), which the server answers by
   // replacing this device's session in the same step (no second stream
   // slot), and the player starts again where it was, paused if it was.
-  function reauthorize(what) {
+  function reauthorize(why) {
     if (starting) return;
-    log(what + ': playback token expired; authorizing again at ' + video.currentTime.toFixed(2) + ' s');
+    log(why + '; authorizing again at ' + video.currentTime.toFixed(2) + ' s');
     play({ at: video.currentTime, paused: video.paused });
+  }
+
+  // reauthorizeBefore schedules that re-authorization ahead of the token's
+  // expiry (token_expires_at of the play answer), a minute ahead or a
+  // quarter of what is left when that is less, so that no heartbeat, grant
+  // renewal or steering request is refused on the way: the grants the urls
+  // route issues end with the token, and near it would be renewed ever
+  // more often. The 401 path above stays for a clock behind the server's
+  // or a tab that slept past the moment.
+  let reauthTimer = null;
+  function reauthorizeBefore(expiresAt) {
+    clearTimeout(reauthTimer);
+    const left = Date.parse(expiresAt) - Date.now();
+    if (!(left > 0)) return;
+    const id = state.sessionID;
+    reauthTimer = setTimeout(() => {
+      if (id === state.sessionID && state.phase === 'playing') reauthorize('playback token expires at ' + expiresAt);
+    }, left - Math.min(60000, left / 4));
   }
 
   // retryable: no answer, or the server's "try again later" (5xx, 429, 408);
@@ -959,6 +978,7 @@
 
   async function teardown() {
     clearTimeout(beatTimer);
+    clearTimeout(reauthTimer);
     clearTimeout(renewTimer);
     grants = { token: '', folders: new Map() };
     stopPlayClock();
