@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"math"
+	"net/http"
 	"time"
 )
 
@@ -33,6 +34,11 @@ func DriftRequestHistogram(p *Provider) {
 // with a given value instead of the time elapsed.
 func RecordRequestDuration(ctx context.Context, method, route string, status int, seconds float64) {
 	current().recordDuration(ctx, method, route, status, seconds)
+}
+
+// EndRequestAfter is q.End(w, r, nil) with the request lasting seconds.
+func EndRequestAfter(q Request, w StatusWriter, r *http.Request, seconds float64) {
+	q.end(w, r, nil, seconds)
 }
 
 // SetEMFClock fixes the time p's EMF lines are stamped with.

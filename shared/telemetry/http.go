@@ -146,6 +146,13 @@ func (rt *runtime) startRequest(ctx context.Context, r *http.Request, v ctxValue
 // request the mux was handed. recovered is a panic the caller recovered
 // from while serving r (and answered with w's status): the span says so.
 func (q Request) End(w StatusWriter, r *http.Request, recovered any) {
+	q.end(w, r, recovered, -1)
+}
+
+// end is End, measuring the request as lasting seconds, or as long as
+// the clock says when seconds is negative, as End asks: the tests that
+// compare the histogram with the SDK's give each request its duration.
+func (q Request) end(w StatusWriter, r *http.Request, recovered any, seconds float64) {
 	if q.rt == nil {
 		return
 	}
@@ -179,19 +186,26 @@ func (q Request) End(w StatusWriter, r *http.Request, recovered any) {
 	}
 	if q.rt.inst != nil {
 		// The histogram's exemplar filter keeps a measurement only of a
-		// sampled span, which it looks for in the context: a request not
-		// recorded spares it the walk up r's context chain.
+		// sampled span (trace_based, the default), which it looks for in
+		// the context: a request not recorded spares it the walk up r's
+		// context chain. Under always_on every measurement is offered, and
+		// its exemplar carries the ids of the span in r's context, sampled
+		// or not.
 		ctx := unlinked
-		if q.span != nil {
+		if q.span != nil || q.rt.inst.unsampledExemplars {
 			ctx = r.Context()
 		}
-		q.rt.recordDuration(ctx, method, route, status, (monotonicNow() - q.start).Seconds())
+		if seconds < 0 {
+			seconds = (monotonicNow() - q.start).Seconds()
+		}
+		q.rt.recordDuration(ctx, method, route, status, seconds)
 	}
 }
 
 // unlinked is the context Request.End measures a request's duration in
-// when its span is not recorded: the exemplar filter of the request
-// histogram has its answer for it ready (requestHistogram.offersUnlinked).
+// when its span is not recorded and the exemplar filter is not
+// always_on: the exemplar filter of the request histogram has its answer
+// for it ready (requestHistogram.offersUnlinked).
 var unlinked = context.Background()
 
 // monotonicBase anchors monotonicNow.

@@ -65,6 +65,13 @@ type instruments struct {
 	// the same metric at each scrape instead (ObserveActiveLeases), and an
 	// instrument of each kind under one name would be exported twice.
 	leases lazy[metric.Int64Gauge]
+
+	// unsampledExemplars: the exemplar filter offers a measurement made
+	// without a sampled span (always_on), and the SDK's reservoir then
+	// stores the trace and span id of whatever span the context holds,
+	// so Request.End measures a request it records no span of in the
+	// request's context too.
+	unsampledExemplars bool
 }
 
 // lazy is an instrument made on first use by its constructor (a package

@@ -142,17 +142,23 @@ var overflowSet = attribute.NewSet(attribute.Bool("otel.metric.overflow", true))
 func newRequestHistogram() *requestHistogram {
 	h := &requestHistogram{bounds: slices.Sorted(slices.Values(secondsBuckets)), limit: sdkCardinalityLimit}
 	h.search = h.bounds
-	// As the SDK reads OTEL_METRICS_EXEMPLAR_FILTER (sdk/metric config.go):
-	// unknown values leave its default, trace_based.
-	switch strings.ToLower(strings.TrimSpace(os.Getenv("OTEL_METRICS_EXEMPLAR_FILTER"))) {
-	case "always_on":
-		h.filter = exemplar.AlwaysOnFilter
-	case "always_off":
-	default:
-		h.filter = exemplar.TraceBasedFilter
-	}
+	h.filter = exemplarFilter()
 	h.offersUnlinked = h.filter != nil && h.filter(context.Background())
 	return h
+}
+
+// exemplarFilter is the exemplar filter the SDK's instruments measure
+// under, nil for always_off: as the SDK reads OTEL_METRICS_EXEMPLAR_FILTER
+// (sdk/metric config.go), unknown values leaving its default, trace_based.
+func exemplarFilter() exemplar.Filter {
+	switch strings.ToLower(strings.TrimSpace(os.Getenv("OTEL_METRICS_EXEMPLAR_FILTER"))) {
+	case "always_on":
+		return exemplar.AlwaysOnFilter
+	case "always_off":
+		return nil
+	default:
+		return exemplar.TraceBasedFilter
+	}
 }
 
 // reader adds a reader of the given temporality; Setup calls it before

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	"google.golang.org/protobuf/encoding/prototext"
@@ -31,7 +32,10 @@ type measurement struct {
 	method, route string
 	status        int
 	seconds       float64
-	sampled       bool // made under a sampled span: an exemplar under trace_based
+	// sampled: made under a sampled span, an exemplar under trace_based;
+	// else a request whose caller's trace is not sampled, recorded
+	// through the request path (recordUnsampled).
+	sampled bool
 }
 
 const hbRoute = "/v1/playback/{id}/heartbeat"
@@ -166,7 +170,9 @@ func flush(t *testing.T, p *telemetry.Provider) {
 // different times; what must match is which times equal which).
 func runHist(t *testing.T, s histSink, phases [][]measurement, sdk, drift bool) string {
 	t.Helper()
-	var opts telemetry.Options
+	// Tracing on, under the default sampler (parentbased_always_on): a
+	// request whose traceparent says "not sampled" records no span.
+	opts := telemetry.Options{SpanExporter: tracetest.NewInMemoryExporter()}
 	if sdk {
 		opts = telemetry.WithSDKRequestHistogram(opts)
 	}
@@ -180,11 +186,13 @@ func runHist(t *testing.T, s histSink, phases [][]measurement, sdk, drift bool) 
 	var out []string
 	for i, phase := range phases {
 		for j, m := range phase {
-			ctx := context.Background()
-			if m.sampled {
-				ctx = trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
-					TraceID: trace.TraceID{1, byte(i), byte(j)}, SpanID: trace.SpanID{2, byte(i), byte(j)}, TraceFlags: trace.FlagsSampled}))
+			sc := trace.SpanContextConfig{TraceID: trace.TraceID{1, byte(i), byte(j)}, SpanID: trace.SpanID{2, byte(i), byte(j)}}
+			if !m.sampled {
+				recordUnsampled(t, sdk, trace.NewSpanContext(sc), m)
+				continue
 			}
+			sc.TraceFlags = trace.FlagsSampled
+			ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(sc))
 			telemetry.RecordRequestDuration(ctx, m.method, m.route, m.status, m.seconds)
 		}
 		// Other metrics of the same scope beside it, in some phases.
@@ -200,6 +208,29 @@ func runHist(t *testing.T, s histSink, phases [][]measurement, sdk, drift bool) 
 		t.Fatal(err)
 	}
 	return rankTimes(strings.Join(out, "\n"))
+}
+
+// recordUnsampled records m as a request whose caller's trace, parent,
+// is not sampled: through Request.End, or with the SDK's instrument fed
+// the context the request is served with, which holds parent (what the
+// SDK's exemplar reservoir stores the trace and span id of, sampled or
+// not, under a filter that offers it: always_on).
+func recordUnsampled(t *testing.T, sdk bool, parent trace.SpanContext, m measurement) {
+	t.Helper()
+	r := httptest.NewRequest(m.method, "/", nil)
+	r.Pattern = m.route
+	r.Header.Set("traceparent", "00-"+parent.TraceID().String()+"-"+parent.SpanID().String()+"-00")
+	ctx, q := telemetry.StartRequest(r.Context(), r)
+	if got := trace.SpanContextFromContext(ctx); !got.Equal(parent.WithRemote(true)) {
+		t.Fatalf("the request's context holds %+v, want the caller's unsampled %+v", got, parent)
+	}
+	if sdk {
+		telemetry.RecordRequestDuration(ctx, m.method, m.route, m.status, m.seconds)
+		return
+	}
+	w := httptest.NewRecorder()
+	w.WriteHeader(m.status)
+	telemetry.EndRequestAfter(q, statusRecorder{w}, r.WithContext(ctx), m.seconds)
 }
 
 // rankTimes replaces the timestamps the sinks write (OTLP's
