@@ -41,7 +41,7 @@ func ServeHTTP(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if p := recover(); p != nil {
 			// The status a panic ends in is the caller's to decide: the
 			// span says it failed, and no duration is recorded.
-			q.fail()
+			q.fail(r)
 			panic(p)
 		}
 		q.End(sw, r, nil)
@@ -130,15 +130,30 @@ func (rt *runtime) startRequest(ctx context.Context, r *http.Request, v ctxValue
 	ctx, s = rt.startUnder(ctx, parent, r.Method, trace.SpanKindServer, v)
 	q.traced = true
 	if s.IsRecording() {
-		method := knownMethod(r.Method)
-		s.SetAttributes(semconv.HTTPRequestMethodKey.String(method), semconv.URLScheme(scheme(r)), semconv.URLPath(r.URL.Path),
-			semconv.FaaSTriggerHTTP)
-		if method == methodOther {
-			s.SetAttributes(semconv.HTTPRequestMethodOriginal(r.Method))
-		}
+		// Its attributes are set when it ends (End, fail), all in one
+		// call: each call allocates its argument list, and the span's own
+		// list grows (TestRecordedServerSpan).
 		q.span = s
 	}
 	return ctx, q
+}
+
+// requestAttrs are a server span's attributes of the request itself, as
+// known when it starts (r, the request End is given, has the method, URL
+// and headers of the one StartRequest was), in a new list with room for
+// more: method, scheme, path, trigger, the original method.
+func requestAttrs(r *http.Request, method string, more int) []attribute.KeyValue {
+	n := 4
+	if method == methodOther {
+		n++
+	}
+	attrs := make([]attribute.KeyValue, n, n+more)
+	attrs[0], attrs[1], attrs[2], attrs[3] = semconv.HTTPRequestMethodKey.String(method), semconv.URLScheme(scheme(r)),
+		semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP
+	if method == methodOther {
+		attrs[4] = semconv.HTTPRequestMethodOriginal(r.Method)
+	}
+	return attrs
 }
 
 // End ends the request's span and records its duration, with the status
@@ -165,17 +180,22 @@ func (q Request) end(w StatusWriter, r *http.Request, recovered any, seconds flo
 	method := knownMethod(r.Method)
 	if q.span != nil {
 		q.span.SetName(spanName(method, r.Pattern, route))
-		// One call each way: every call allocates its argument list.
-		switch code := semconv.HTTPResponseStatusCode(status); {
-		case route != "" && status >= 500:
-			q.span.SetAttributes(semconv.HTTPRoute(route), code, errorType(status))
-		case route != "":
-			q.span.SetAttributes(semconv.HTTPRoute(route), code)
-		case status >= 500:
-			q.span.SetAttributes(code, errorType(status))
-		default:
-			q.span.SetAttributes(code)
+		more := 1 // the status code
+		if route != "" {
+			more++
 		}
+		if status >= 500 {
+			more++
+		}
+		attrs := requestAttrs(r, method, more)
+		if route != "" {
+			attrs = append(attrs, semconv.HTTPRoute(route))
+		}
+		attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
+		if status >= 500 {
+			attrs = append(attrs, errorType(status))
+		}
+		q.span.SetAttributes(attrs...)
 		switch {
 		case recovered != nil:
 			q.span.SetStatus(codes.Error, "panic")
@@ -217,9 +237,10 @@ var monotonicBase = time.Now()
 // the wall clock as well (two clock reads instead of three a request).
 func monotonicNow() time.Duration { return time.Since(monotonicBase) }
 
-// fail ends a recorded span as failed by a panic.
-func (q Request) fail() {
+// fail ends a recorded span of r as failed by a panic.
+func (q Request) fail(r *http.Request) {
 	if q.span != nil {
+		q.span.SetAttributes(requestAttrs(r, knownMethod(r.Method), 0)...)
 		q.span.SetStatus(codes.Error, "panic")
 		q.span.End()
 	}

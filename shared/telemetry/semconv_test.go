@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/promsink"
@@ -83,4 +84,86 @@ func TestServerSpanFollowsHTTPSemconv(t *testing.T) {
 			t.Errorf("/metrics has %s:\n%s", unwanted, text)
 		}
 	}
+}
+
+// TestRecordedServerSpan holds a recorded server span's attributes, in
+// the order its exporters write them (the order they were set in:
+// method, scheme, path, trigger, the original method, then route, status
+// code and error type), and its status; a panic's span has the first four
+// alone. It also holds a recorded request (StartRequest and End, nothing
+// exported yet) to five allocations: the SDK's span, its context, the one
+// attribute list End hands it (an interface call's argument list is on
+// the heap), the span's copy of it, and the snapshot End queues. Set in
+// two calls, at the start and at the end, the attributes cost four.
+func TestRecordedServerSpan(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	p := setup(t, telemetry.Options{Service: "test", SpanExporter: exp}, map[string]string{telemetry.EnvTracesSampler: "always_on"})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/titles/{id}", func(w http.ResponseWriter, r *http.Request) {
+		switch r.PathValue("id") {
+		case "broken":
+			w.WriteHeader(http.StatusInternalServerError)
+		case "panic":
+			panic("handler")
+		}
+	})
+	for _, tc := range []struct {
+		name, method, path string
+		want               string // attributes in order, then the status
+	}{
+		{name: "matched", method: "GET", path: "/v1/titles/a",
+			want: "http.request.method=GET url.scheme=http url.path=/v1/titles/a faas.trigger=http http.route=/v1/titles/{id} http.response.status_code=200 | Unset"},
+		{name: "5xx", method: "GET", path: "/v1/titles/broken",
+			want: "http.request.method=GET url.scheme=http url.path=/v1/titles/broken faas.trigger=http http.route=/v1/titles/{id} http.response.status_code=500 error.type=500 | Error Internal Server Error"},
+		{name: "unmatched", method: "GET", path: "/nowhere",
+			want: "http.request.method=GET url.scheme=http url.path=/nowhere faas.trigger=http http.response.status_code=404 | Unset"},
+		{name: "unknown method", method: "XYZZY", path: "/v1/titles/a",
+			want: "http.request.method=_OTHER url.scheme=http url.path=/v1/titles/a faas.trigger=http http.request.method_original=XYZZY http.response.status_code=405 | Unset"},
+		{name: "panic", method: "GET", path: "/v1/titles/panic",
+			want: "http.request.method=GET url.scheme=http url.path=/v1/titles/panic faas.trigger=http | Error panic"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exp.Reset()
+			func() {
+				defer func() { _ = recover() }()
+				telemetry.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(tc.method, tc.path, nil), mux)
+			}()
+			if err := p.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			spans := exp.GetSpans()
+			if len(spans) != 1 {
+				t.Fatalf("%d spans", len(spans))
+			}
+			var got []string
+			for _, kv := range spans[0].Attributes {
+				got = append(got, string(kv.Key)+"="+kv.Value.Emit())
+			}
+			got = append(got, "|", spans[0].Status.Code.String())
+			if d := spans[0].Status.Description; d != "" {
+				got = append(got, d)
+			}
+			if s := strings.Join(got, " "); s != tc.want {
+				t.Errorf("span:\n got %s\nwant %s", s, tc.want)
+			}
+		})
+	}
+	t.Run("allocations", func(t *testing.T) {
+		req := httptest.NewRequest("GET", "/v1/titles/a", nil)
+		req.Pattern = "GET /v1/titles/{id}"
+		w := httptest.NewRecorder()
+		if n := testing.AllocsPerRun(100, func() {
+			ctx, q := telemetry.StartRequest(context.Background(), req)
+			if !trace.SpanFromContext(ctx).IsRecording() {
+				t.Fatal("the span does not record")
+			}
+			q.End(statusRecorder{w}, req, nil)
+		}); n != 5 {
+			// The race detector's instrumentation adds allocations of
+			// its own; the count is compared where they are not.
+			if !raceEnabled {
+				t.Fatalf("a recorded request allocates %v times, want 5", n)
+			}
+		}
+	})
 }
