@@ -52,8 +52,9 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 	cross := startPageServer(t)
 	// Leases of 30 s renewed by reports every second: a pause of 35 s
 	// outlives a lease unless the reports keep it.
+	const cmcdLeaseTTL = 30 * time.Second
 	run := startRecordedRunner(t, cross.URL, map[string]string{
-		"LEASE_TTL":                   "30s",
+		"LEASE_TTL":                   cmcdLeaseTTL.String(),
 		"HEARTBEAT_LEASE_RENEW_SLACK": "1s",
 		"HEARTBEAT_INTERVAL":          "1s",
 	})
@@ -110,6 +111,7 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer holdFirstLease(t, run, play.SessionID, cmcdLeaseTTL)()
 			// The stall: the edge holds back the first segment that starts
 			// half a second or more into this play (so the stall comes
 			// after playing, not in the startup buffering, and dash.js's
@@ -300,6 +302,55 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 				t.Errorf("no segment line in the edge's access log with CMCD ot, br, cid and the sid %q of %s's event reports", reportSID, player)
 			}
 		})
+	}
+}
+
+// holdFirstLease renews the session's lease every second, as its app
+// would, until the collector has accepted a report for it, and returns
+// what stops it. The page's load is not what TestBrowserCMCDEventMode is
+// about, and on a loaded machine it has taken longer than a lease from
+// POST /v1/play to the player's first report: the session lapsed and every
+// report was answered 410. From the first accepted report on, only the
+// player's reports hold the lease, and the viewer's pause (longer than a
+// lease) starts after it: a lease that reports do not renew has lapsed
+// by the pause's end.
+func holdFirstLease(t *testing.T, run *recordedRunner, sessionID string, ttl time.Duration) (stop func()) {
+	t.Helper()
+	collector := "/v1/playback/" + sessionID + "/cmcd/"
+	reported := func() bool {
+		for _, r := range run.requests() {
+			if strings.HasPrefix(r.Path, collector) && r.Status == http.StatusNoContent {
+				return true
+			}
+		}
+		return false
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			// Taken before the look: the last lease granted here runs
+			// from before the first accepted report was recorded.
+			now := time.Now()
+			if reported() {
+				return
+			}
+			if _, err := run.app.store.ExtendLease(context.Background(), sessionID, now.Add(ttl), now); err != nil {
+				t.Errorf("holding the first lease of %s: %v", sessionID, err)
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
 	}
 }
 
