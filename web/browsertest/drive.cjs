@@ -293,6 +293,22 @@ async function cmcdScenario(browser) {
     if (req.url().includes('/cmcd/')) reports.push({ method: req.method(), at: Date.now(), status: 0, failure: req.failure() && req.failure().errorText });
   });
   await page.goto(sc.url, { waitUntil: 'load' });
+  // The viewer pauses past untilTime (with notStalled, while the picture
+  // moves) from inside the page, at its first timeupdate there: a pause
+  // sent from Node (poll, then evaluate) lands seconds late on a loaded
+  // machine, and Shaka, pausing 1.5 s before the 6 s stream's end, could
+  // reach it first, reporting ended (sta=e), which ends the session.
+  await page.evaluate(({ at, notStalled }) => {
+    const video = document.getElementById('video');
+    const state = window.playplane;
+    const pause = () => {
+      if (video.currentTime < at || (notStalled && state.buffering)) return;
+      video.removeEventListener('timeupdate', pause);
+      video.pause();
+      state.pausedAt = Date.now();
+    };
+    video.addEventListener('timeupdate', pause);
+  }, { at: sc.untilTime, notStalled: !!sc.notStalled });
   // With sc.stall, the Go test's edge holds back the segments from
   // sc.stall.at on: once the player has played up to there and stalls, it
   // stays stalled for sc.stall.ms, then the viewer's network recovers (the
@@ -316,14 +332,13 @@ async function cmcdScenario(browser) {
     const resp = await fetch(sc.stall.release, { method: 'POST' });
     stall.held = (await resp.json()).held;
   }
-  // The viewer pauses past untilTime; with notStalled, while the picture
-  // moves. (Shaka Player 5.2.12 reports sta=p when a stall ends even if
-  // the viewer paused during it: events/schemas/cmcd.md.)
-  const played = await until(page, (s) => s.currentTime >= sc.untilTime && !(sc.notStalled && s.buffering), sc.timeoutMS);
+  // The page's own pause (above). (Shaka Player 5.2.12 reports sta=p when
+  // a stall ends even if the viewer paused during it:
+  // events/schemas/cmcd.md.)
+  const played = await until(page, (s) => s.pausedAt > 0, sc.timeoutMS);
   const out = { reached: played.ok, played: played.state, stall };
   if (played.ok) {
-    await page.evaluate(() => document.getElementById('video').pause());
-    out.pausedAt = Date.now();
+    out.pausedAt = played.state.pausedAt;
     await sleep(sc.holdMS);
     out.held = await snapshot(page);
   }
