@@ -143,8 +143,14 @@ func newRequestHistogram() *requestHistogram {
 	h := &requestHistogram{bounds: slices.Sorted(slices.Values(secondsBuckets)), limit: sdkCardinalityLimit}
 	h.search = h.bounds
 	h.filter = exemplarFilter()
-	h.offersUnlinked = h.filter != nil && h.filter(context.Background())
+	h.offersUnlinked = offersUnlinked(h.filter)
 	return h
+}
+
+// offersUnlinked is filter's answer for a measurement made without a
+// sampled span (context.Background()): true only under always_on.
+func offersUnlinked(filter exemplar.Filter) bool {
+	return filter != nil && filter(context.Background())
 }
 
 // exemplarFilter is the exemplar filter the SDK's instruments measure

@@ -501,8 +501,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		p.mp = sdkmetric.NewMeterProvider(mopts...)
 		rt.inst = newInstruments(p.mp.Meter(meterName))
 		rt.inst.reqHist = hist
-		f := exemplarFilter()
-		rt.inst.unsampledExemplars = f != nil && f(context.Background())
+		rt.inst.unsampledExemplars = offersUnlinked(exemplarFilter())
 	}
 	p.rt, rt.provider = rt, p
 	setupMu.Lock()
