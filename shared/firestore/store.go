@@ -243,8 +243,7 @@ func (s *Store) col(name string) *firestore.CollectionRef {
 
 // validID reports whether id can name a Firestore document.
 func validID(id string) bool {
-	return id != "" && len(id) <= 1500 && utf8.ValidString(id) && !strings.Contains(id, "/") &&
-		id != "." && id != ".." && !(strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__"))
+	return id != "" && len(id) <= 1500 && utf8.ValidString(id) && !strings.Contains(id, "/") && !playback.ReservedID(id)
 }
 
 // invalidID is the error of a write naming a record Firestore cannot store.
