@@ -118,13 +118,19 @@ func TestBrowserPlayerSession(t *testing.T) {
 const leaseTTL = 6 * time.Second
 
 // sessionPage is the player page on h.cross playing on a device of its
-// own, removed (its sessions with it) when t ends.
-func (h *harness) sessionPage(t *testing.T) (page, device string) {
-	device = playback.NewID("web")
-	t.Cleanup(func() { h.run.removeDevice(t, demo.AccountKids, device) })
+// own, removed (its sessions with it) when t ends: big-buck-bunny for
+// demo.AccountKids, HLS with query grants, unless set says otherwise.
+func (h *harness) sessionPage(t *testing.T, set url.Values) string {
+	q := url.Values{"autoplay": {"1"}, "account": {demo.AccountKids}, "title": {"big-buck-bunny"},
+		"format": {"hls"}, "grant": {"query"}}
+	for k, v := range set {
+		q[k] = v
+	}
+	account, device := q.Get("account"), playback.NewID("web")
+	q.Set("device", device)
+	t.Cleanup(func() { h.run.removeDevice(t, account, device) })
 	h.run.reset()
-	return h.pageURL(h.cross, url.Values{"autoplay": {"1"}, "account": {demo.AccountKids}, "title": {"big-buck-bunny"},
-		"format": {"hls"}, "grant": {"query"}, "device": {device}}), device
+	return h.pageURL(h.cross, q)
 }
 
 // activeSessions lists the account's sessions the server counts as live.
@@ -147,7 +153,7 @@ func (h *harness) activeSessions(t *testing.T, account string) []string {
 // previous session got its stop (its final position) before it was
 // replaced.
 func (h *harness) testReplay(t *testing.T) {
-	page, _ := h.sessionPage(t)
+	page := h.sessionPage(t, nil)
 	var out struct {
 		APlaying bool          `json:"aPlaying"`
 		A        pageState     `json:"a"`
@@ -184,7 +190,7 @@ func (h *harness) testReplay(t *testing.T) {
 // soon enough to keep the lease (leaseTTL); one refused with a 4xx other
 // than 410 is not sent again as it was, and the page says why it stopped.
 func (h *harness) testBeatFaults(t *testing.T, faults string) {
-	page, _ := h.sessionPage(t)
+	page := h.sessionPage(t, nil)
 	t.Cleanup(h.run.faults.disarm)
 	var out struct {
 		Playing          bool      `json:"playing"`
@@ -236,7 +242,7 @@ func (h *harness) testBeatFaults(t *testing.T, faults string) {
 // dependency down for a moment; nothing applied, retrying is safe) is
 // retried, and the page plays.
 func (h *harness) testPlayUnavailable(t *testing.T) {
-	page, _ := h.sessionPage(t)
+	page := h.sessionPage(t, nil)
 	h.run.faults.arm(beatFault{Route: "play", Status: http.StatusServiceUnavailable, Code: string(playback.CodeUnavailable),
 		Reason: "dependency_unavailable", RetryAfter: "1", Count: 1})
 	t.Cleanup(h.run.faults.disarm)
@@ -263,7 +269,7 @@ func (h *harness) testPlayUnavailable(t *testing.T) {
 // heartbeat route allows within HEARTBEAT_STOP_GRACE, sends its stop with
 // where it got to, which the server accepts.
 func (h *harness) testEndedElsewhere(t *testing.T) {
-	page, _ := h.sessionPage(t)
+	page := h.sessionPage(t, nil)
 	var out struct {
 		Playing      bool      `json:"playing"`
 		Before       pageState `json:"before"`
@@ -291,11 +297,7 @@ func (h *harness) testEndedElsewhere(t *testing.T) {
 // chose to start over (from=beginning). What counts is where the page's
 // start heartbeat, sent at the first frame, says the player was.
 func (h *harness) testResume(t *testing.T, format, from string, startMin, startMax int64) {
-	device := playback.NewID("web")
-	t.Cleanup(func() { h.run.removeDevice(t, demo.AccountKids, device) })
-	h.run.reset()
-	page := h.pageURL(h.cross, url.Values{"autoplay": {"1"}, "account": {demo.AccountKids}, "title": {"big-buck-bunny"},
-		"format": {format}, "grant": {"query"}, "device": {device}, "from": {from}})
+	page := h.sessionPage(t, url.Values{"format": {format}, "from": {from}})
 	var out struct {
 		Reached bool      `json:"reached"`
 		Played  pageState `json:"played"`
@@ -318,7 +320,7 @@ func (h *harness) testResume(t *testing.T, format, from string, startMin, startM
 // slot with the account's token (DELETE /v1/sessions/{id}) rather than
 // holding it until the lease lapses.
 func (h *harness) testStopExpired(t *testing.T, faults string) {
-	page, _ := h.sessionPage(t)
+	page := h.sessionPage(t, nil)
 	t.Cleanup(h.run.faults.disarm)
 	var out struct {
 		Playing bool      `json:"playing"`
@@ -358,11 +360,7 @@ func (h *harness) testNoLadder(t *testing.T, cmcd string) {
 	if err := h.run.app.store.PutTitle(context.Background(), flat); err != nil {
 		t.Fatal(err)
 	}
-	device := playback.NewID("web")
-	t.Cleanup(func() { h.run.removeDevice(t, demo.AccountKids, device) })
-	h.run.reset()
-	page := h.pageURL(h.cross, url.Values{"autoplay": {"1"}, "account": {demo.AccountKids}, "title": {flat.ID},
-		"format": {"hls"}, "grant": {"query"}, "device": {device}, "cmcd": {cmcd}})
+	page := h.sessionPage(t, url.Values{"title": {flat.ID}, "cmcd": {cmcd}})
 	var out struct {
 		Reached bool      `json:"reached"`
 		Played  pageState `json:"played"`
@@ -394,7 +392,7 @@ func (h *harness) testNoLadder(t *testing.T, cmcd string) {
 // comes): the page gives the stream slot back as it goes, rather than
 // holding it until the lease lapses.
 func (h *harness) testLeaveEarly(t *testing.T) {
-	page, _ := h.sessionPage(t)
+	page := h.sessionPage(t, nil)
 	h.run.stall.arm(1)
 	t.Cleanup(func() { h.run.stall.release() })
 	var out struct {
@@ -431,7 +429,7 @@ func (h *harness) testLeaveEarly(t *testing.T) {
 // (paused): its pagehide stops the session, so once restored it shows the
 // session stopped and plays again when asked.
 func (h *harness) testBFCache(t *testing.T) {
-	page, _ := h.sessionPage(t)
+	page := h.sessionPage(t, nil)
 	var out struct {
 		Playing      bool       `json:"playing"`
 		Before       pageState  `json:"before"`
@@ -468,10 +466,7 @@ const tokenTTL = 8 * time.Second
 // token anywhere, which replaces its session (a second session would be
 // refused, 409), and goes on where the player was.
 func (h *harness) testTokenExpiry(t *testing.T) {
-	device := playback.NewID("web")
-	t.Cleanup(func() { h.run.removeDevice(t, demo.AccountSolo, device) })
-	page := h.pageURL(h.cross, url.Values{"autoplay": {"1"}, "account": {demo.AccountSolo}, "title": {"big-buck-bunny"},
-		"format": {"hls"}, "grant": {"query"}, "device": {device}})
+	page := h.sessionPage(t, url.Values{"account": {demo.AccountSolo}})
 	var out struct {
 		Playing      bool      `json:"playing"`
 		Before       pageState `json:"before"`
@@ -522,11 +517,7 @@ const grantTTL = 2 * time.Second
 // stream to its last segment, every segment and manifest it fetched was
 // served, and it asked urls again to do so.
 func (h *harness) testGrantRefresh(t *testing.T, format, grant string) {
-	device := playback.NewID("web")
-	t.Cleanup(func() { h.run.removeDevice(t, demo.AccountKids, device) })
-	h.run.reset()
-	page := h.pageURL(h.cross, url.Values{"autoplay": {"1"}, "account": {demo.AccountKids}, "title": {"big-buck-bunny"},
-		"format": {format}, "grant": {grant}, "device": {device}, "buffer": {"1"}})
+	page := h.sessionPage(t, url.Values{"format": {format}, "grant": {grant}, "buffer": {"1"}})
 	var out struct {
 		Reached  bool          `json:"reached"`
 		Played   pageState     `json:"played"`
@@ -558,7 +549,7 @@ func (h *harness) testGrantRefresh(t *testing.T, format, grant string) {
 // when the lease lapses); with hold, while the server holds the page's
 // progress heartbeat, which then never gets its answer.
 func (h *harness) testUnload(t *testing.T, hold bool) {
-	page, _ := h.sessionPage(t)
+	page := h.sessionPage(t, nil)
 	sc := map[string]any{"kind": "unload", "url": page, "timeoutMS": 30000,
 		"settle": settleURL(t, func(id string) bool { return h.run.faults.answered(id, "stop", http.StatusOK) })}
 	if hold {
