@@ -338,14 +338,8 @@ func (h *harness) testStopExpired(t *testing.T, faults string) {
 		t.Fatalf("no stop of %s was answered 401: heartbeats %v", id, beats)
 	}
 	if active := h.activeSessions(t, demo.AccountKids); slices.Contains(active, id) {
-		var seen []string
-		for _, r := range h.run.requests() {
-			if strings.Contains(r.Path, id) {
-				seen = append(seen, fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status))
-			}
-		}
 		t.Errorf("Stop with an expired playback token left session %s live (live: %v); the page is %s\nrequests: %v\npage log:\n%s",
-			id, active, out.Stopped.Phase, seen, strings.Join(out.Stopped.Log, "\n"))
+			id, active, out.Stopped.Phase, h.run.sessionRequests(id), strings.Join(out.Stopped.Log, "\n"))
 	}
 }
 
@@ -415,13 +409,7 @@ func (h *harness) testLeaveEarly(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if !released() || slices.Contains(h.activeSessions(t, demo.AccountKids), id) {
-		var seen []string
-		for _, r := range h.run.requests() {
-			if strings.Contains(r.Path, id) {
-				seen = append(seen, fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status))
-			}
-		}
-		t.Errorf("the page was left in phase %s, before its first frame, and its session %s was not released: requests %v", out.Before.Phase, id, seen)
+		t.Errorf("the page was left in phase %s, before its first frame, and its session %s was not released: requests %v", out.Before.Phase, id, h.run.sessionRequests(id))
 	}
 }
 
@@ -577,14 +565,20 @@ func (h *harness) testUnload(t *testing.T, hold bool) {
 	}
 	t.Logf("heartbeats of %s at the server: %v", id, h.run.faults.beats(id))
 	if !h.run.faults.answered(id, "stop", http.StatusOK) {
-		var preflights []string
-		for _, r := range h.run.requests() {
-			if strings.Contains(r.Path, id) {
-				preflights = append(preflights, fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status))
-			}
-		}
-		t.Errorf("the page was left but its session %s got no accepted stop: heartbeats %v\nrequests: %v", id, h.run.faults.beats(id), preflights)
+		t.Errorf("the page was left but its session %s got no accepted stop: heartbeats %v\nrequests: %v", id, h.run.faults.beats(id), h.run.sessionRequests(id))
 	}
+}
+
+// sessionRequests lists the requests the runner saw whose path names the
+// session (method, path, status), for a failure message.
+func (r *recordedRunner) sessionRequests(id string) []string {
+	var seen []string
+	for _, req := range r.requests() {
+		if strings.Contains(req.Path, id) {
+			seen = append(seen, fmt.Sprintf("%s %s %d", req.Method, req.Path, req.Status))
+		}
+	}
+	return seen
 }
 
 // saveProgress stores where the viewer got to on title, as another of the
