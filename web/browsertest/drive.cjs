@@ -434,7 +434,7 @@ async function settle(sessionID) {
   for (const end = Date.now() + sc.timeoutMS; Date.now() < end;) {
     const r = await (await fetch(sc.settle + '?session=' + encodeURIComponent(sessionID))).json();
     if (r.done) return;
-    await new Promise((res) => setTimeout(res, 100));
+    await sleep(100);
   }
 }
 
