@@ -169,9 +169,7 @@
       await beat('stop');
       return;
     }
-    try {
-      await call('DELETE', '/v1/sessions/' + state.sessionID, accountToken);
-    } catch (e) { /* the lease lapses anyway */ }
+    await giveBack();
   }
 
   async function start(resume) {
@@ -329,6 +327,12 @@
   // rather than holding it until the lease lapses.
   async function failAndRelease(msg) {
     fail(msg);
+    await giveBack();
+  }
+
+  // giveBack ends the page's session with the account token (DELETE, as
+  // "end this stream" does), freeing its stream slot now.
+  async function giveBack() {
     if (!state.sessionID) return;
     try {
       const r = await call('DELETE', '/v1/sessions/' + state.sessionID, accountToken);
