@@ -459,7 +459,7 @@
       if (retryable(r.status)) renewTimer = setTimeout(renewGrants, 1000);
       return;
     }
-    state.renewals = (state.renewals || 0) + 1;
+    state.renewals++;
     log('grants renewed until ' + r.data.expires_at);
     renewBefore(r.data.expires_at);
   }
