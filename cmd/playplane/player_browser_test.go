@@ -659,13 +659,7 @@ func (f *beatFaults) disarm() { f.arm(beatFault{}) }
 // and answers it with the armed fault, if any; faulted says it did.
 func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat, bool) {
 	if req.Method == http.MethodPost && req.URL.Path == "/v1/play" {
-		f.mu.Lock()
-		fault := f.fault
-		faulted := f.left > 0 && fault.Route == "play"
-		if faulted {
-			f.left--
-		}
-		f.mu.Unlock()
+		fault, faulted := f.take(func(fault beatFault) bool { return fault.Route == "play" })
 		if faulted {
 			writeFault(w, req, fault)
 		}
@@ -684,19 +678,27 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 		in.Event = "?"
 	}
 	b := loggedBeat{Session: strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/v1/playback/"), "/heartbeat"), Event: in.Event, PositionMS: in.PositionMS}
-	f.mu.Lock()
-	fault := f.fault
-	faulted := f.left > 0 && fault.Route == "" && (fault.Event == "" && in.Event != "stop" || fault.Event == in.Event)
-	if faulted {
-		f.left--
-	}
-	f.mu.Unlock()
+	fault, faulted := f.take(func(fault beatFault) bool {
+		return fault.Route == "" && (fault.Event == "" && in.Event != "stop" || fault.Event == in.Event)
+	})
 	if !faulted {
 		return b, false
 	}
 	b.Faulted = true
 	writeFault(w, req, fault)
 	return b, true
+}
+
+// take uses up one answer of the armed fault, if any is left and it is
+// for the request (applies).
+func (f *beatFaults) take(applies func(beatFault) bool) (beatFault, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.left <= 0 || !applies(f.fault) {
+		return beatFault{}, false
+	}
+	f.left--
+	return f.fault, true
 }
 
 // writeFault answers req with fault's error envelope.
