@@ -21,35 +21,35 @@ type rbNode struct {
 
 // get is TreeMap.get: the first entry on the search path comparing equal.
 func (t *czChildren) get(key cidr) *czNode {
-	for x := t.root; x != nil; {
-		switch c := key.compare(x.n.c); {
-		case c < 0:
-			x = x.left
-		case c > 0:
-			x = x.right
-		default:
-			return x.n
-		}
+	if x := t.find(key); x != nil {
+		return x.n
 	}
 	return nil
+}
+
+// find is TreeMap.getEntry: the first node on the search path comparing
+// equal to key, or nil.
+func (t *czChildren) find(key cidr) *rbNode {
+	x := t.root
+	for x != nil {
+		c := key.compare(x.n.c)
+		if c == 0 {
+			break
+		}
+		if c < 0 {
+			x = x.left
+		} else {
+			x = x.right
+		}
+	}
+	return x
 }
 
 // overlapping lists, in order, the children comparing equal to c: the one
 // containing it, the one with its prefix and length, or those it contains.
 // They are adjacent in the order, so one search finds them all.
 func (t *czChildren) overlapping(c cidr) []*czNode {
-	x := t.root
-	for x != nil {
-		k := c.compare(x.n.c)
-		if k == 0 {
-			break
-		}
-		if k < 0 {
-			x = x.left
-		} else {
-			x = x.right
-		}
-	}
+	x := t.find(c)
 	if x == nil {
 		return nil
 	}
@@ -107,18 +107,7 @@ func (t *czChildren) put(n *czNode) {
 
 // remove is TreeMap.remove of the child comparing equal to c.
 func (t *czChildren) remove(c cidr) {
-	p := t.root
-	for p != nil {
-		k := c.compare(p.n.c)
-		if k == 0 {
-			break
-		}
-		if k < 0 {
-			p = p.left
-		} else {
-			p = p.right
-		}
-	}
+	p := t.find(c)
 	if p == nil {
 		return
 	}
