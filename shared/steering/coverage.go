@@ -390,8 +390,7 @@ func asDouble(raw json.RawMessage) float64 {
 	}
 	switch raw[0] {
 	case '"':
-		f, _ := javaParseDouble(jsonText(raw))
-		return f
+		return javaParseDouble(jsonText(raw))
 	case 't':
 		return 1
 	case '{', '[', 'n', 'f':
@@ -498,8 +497,9 @@ func javaParseInt(s string) (int64, error) {
 // javaParseDouble is Double.parseDouble: trimmed as by String.trim, an
 // optional sign, then Infinity, NaN, or a decimal or hexadecimal number
 // with at most one type suffix (d, D, f, F). Go's ParseFloat also takes
-// "inf", "nan" in any case and underscores, which Java does not.
-func javaParseDouble(s string) (float64, bool) {
+// "inf", "nan" in any case and underscores, which Java does not. A string
+// Java rejects reads as 0, as asDouble has it.
+func javaParseDouble(s string) float64 {
 	s = javaTrim(s)
 	sign, rest := "", s
 	if rest != "" && (rest[0] == '+' || rest[0] == '-') {
@@ -508,23 +508,23 @@ func javaParseDouble(s string) (float64, bool) {
 	switch rest {
 	case "Infinity":
 		if sign == "-" {
-			return math.Inf(-1), true
+			return math.Inf(-1)
 		}
-		return math.Inf(1), true
+		return math.Inf(1)
 	case "NaN":
-		return math.NaN(), true
+		return math.NaN()
 	}
 	if n := len(rest); n > 0 && strings.IndexByte("dDfF", rest[n-1]) >= 0 {
 		rest = rest[:n-1]
 	}
 	if rest == "" || strings.ContainsAny(rest, "_iInN") {
-		return 0, false
+		return 0
 	}
 	f, err := strconv.ParseFloat(sign+rest, 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return 0, false
+		return 0
 	}
-	return f, true
+	return f
 }
 
 // parseJavaHost parses the address literals java.net.InetAddress.getByName
