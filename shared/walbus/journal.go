@@ -475,16 +475,14 @@ func (j *Journal) compact() error {
 		topic string
 		m     liveMsg
 	}
+	// j.live is these records' bytes already: put and drop keep it.
 	var all []entry
-	j.live = 0
 	for name, t := range j.topics {
 		for _, m := range t.pending {
 			all = append(all, entry{kindAppend, name, m})
-			j.live += int64(len(m.raw))
 		}
 		for _, m := range t.dead {
 			all = append(all, entry{kindDead, name, m})
-			j.live += int64(len(m.raw)) // kept, like the pending
 		}
 	}
 	slices.SortFunc(all, func(a, b entry) int { return cmp.Compare(a.m.seq, b.m.seq) })
