@@ -232,16 +232,17 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 	if cs.Subscription == "" || !s.cfg.Refetch {
 		return nil
 	}
-	return s.refetch(ctx, accountID, string(cs.Subscription), env, now)
+	return s.refetch(ctx, accountID, string(cs.Subscription), env, 0, now)
 }
 
 // refetch reads the subscription from the API and applies it. The read is
 // newer than the event, so it is stamped with the later of the event's
-// second and now. A read that shares its second with a different snapshot
+// second and now; entered is the second the event saw the subscription
+// move into past_due, 0 if it did not (rule 5). A read that shares its second with a different snapshot
 // cannot be ordered against it (see unordered): it is not applied, and
 // the event is retried, to read again in a later second, which is after
 // both.
-func (s *Server) refetch(ctx context.Context, accountID, subID string, env event, now time.Time) error {
+func (s *Server) refetch(ctx context.Context, accountID, subID string, env event, entered int64, now time.Time) error {
 	sub, err := s.deps.Stripe.subscription(ctx, subID)
 	if err != nil {
 		return err
@@ -255,14 +256,7 @@ func (s *Server) refetch(ctx context.Context, accountID, subID string, env event
 	if err != nil {
 		return err
 	}
-	if env.Type == typeSubscriptionUpdated {
-		// The read is the state now; the event still says when the
-		// subscription moved into past_due (rule 5).
-		var told stripeSubscription
-		if json.Unmarshal(env.object, &told) == nil && entersPastDue(told.Status, previousAttrs(env.previous)) {
-			snap.entered = env.Created
-		}
-	}
+	snap.entered = entered
 	tied := false
 	_, _, err = s.applyToAccount(ctx, accountID, env.ID, now, func(a *playback.Account) bool {
 		if tied = unordered(*a, snap); tied {
@@ -285,16 +279,22 @@ func (s *Server) onSubscription(ctx context.Context, env event, now time.Time) e
 	if err := decodeObject(env, &sub); err != nil {
 		return err
 	}
+	var prev map[string]string
+	if env.Type == typeSubscriptionUpdated {
+		prev = previousAttrs(env.previous)
+	}
 	if s.cfg.Refetch {
-		return s.refetch(ctx, "", sub.ID, env, now)
+		// The read is the state now; the event still says when the
+		// subscription moved into past_due (rule 5).
+		var entered int64
+		if entersPastDue(sub.Status, prev) {
+			entered = env.Created
+		}
+		return s.refetch(ctx, "", sub.ID, env, entered, now)
 	}
 	accountID, err := s.accountFor(ctx, string(sub.Customer), sub.Metadata, now)
 	if err != nil {
 		return err
-	}
-	var prev map[string]string
-	if env.Type == typeSubscriptionUpdated {
-		prev = previousAttrs(env.previous)
 	}
 	snap, err := s.fromSubscription(sub, env.ID, env.Created, placeOf(env.Type), prev)
 	if err != nil {
@@ -328,7 +328,7 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 	if !s.cfg.Refetch {
 		return nil
 	}
-	return s.refetch(ctx, accountID, subID, env, now)
+	return s.refetch(ctx, accountID, subID, env, 0, now)
 }
 
 // onCustomerDeleted cancels the subscriptions of the customer the account
