@@ -345,9 +345,6 @@ func (s *Server) build(ctx context.Context, kind playback.Kind, body []byte, sto
 		if err := json.Unmarshal(body, &t); err != nil {
 			return nil, err
 		}
-		if err := t.ValidateRenditions(); err != nil {
-			return nil, invalid("title", []catalogfile.Problem{problem("/renditions", "%s", playback.AsError(err).Message)})
-		}
 		for i := range t.Windows {
 			t.Windows[i].Start, t.Windows[i].End = t.Windows[i].Start.UTC(), t.Windows[i].End.UTC()
 		}
