@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,16 +78,18 @@ func TestReservedRecordIDsAreRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarnessOn(t, auth.DefaultAdminClaim, tc.store(t))
-			for _, id := range []string{"__std__", "____"} {
+			// "a?b": an HTTP API cuts a decoded path at '?', so no
+			// deployment on AWS could address it again.
+			for _, id := range []string{"__std__", "____", "a?b"} {
 				plan := strings.Replace(planStd, `"id":"std"`, `"id":"`+id+`"`, 1)
 				if r := h.do("POST", "/v1/admin/plans", h.admin, "", plan); r.status != http.StatusUnprocessableEntity || r.errBody(t).Reason != admin.ReasonValidation {
 					t.Fatalf("POST plan %q: %d %s, want 422 %s", id, r.status, r.body, admin.ReasonValidation)
 				}
-				if r := h.do("GET", "/v1/admin/plans/"+id, h.admin, "", ""); r.status != http.StatusBadRequest || r.errBody(t).Reason != "id_invalid" {
+				if r := h.do("GET", "/v1/admin/plans/"+url.PathEscape(id), h.admin, "", ""); r.status != http.StatusBadRequest || r.errBody(t).Reason != "id_invalid" {
 					t.Fatalf("GET plan %q: %d %s, want 400 id_invalid", id, r.status, r.body)
 				}
 			}
-			if r := h.do("GET", "/v1/admin/plans", h.admin, "", ""); r.status != http.StatusOK || strings.Contains(string(r.body), "__") {
+			if r := h.do("GET", "/v1/admin/plans", h.admin, "", ""); r.status != http.StatusOK || strings.Contains(string(r.body), "__") || strings.Contains(string(r.body), "a?b") {
 				t.Fatalf("plans after the refusals: %d %s, want none", r.status, r.body)
 			}
 		})

@@ -73,6 +73,7 @@ func TestValidRecordID(t *testing.T) {
 		{"reserved, datastore id", "__id123__", false},
 		{"slash", "a/b", false},
 		{"hash", "a#b", false},
+		{"question mark", "a?b", false},
 		{"pipe", "a|b", false},
 		{"space", "a b", false},
 		{"non-ascii", "é", false},
