@@ -411,6 +411,9 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	resp := URLsResponse{Cookies: []Cookie{}, CDN: cdnName}
+	// Set only once every grant is signed: an error answer is no grant,
+	// and must not carry the credentials of the scopes signed before it.
+	var setCookies []*http.Cookie
 	for _, sc := range scopes {
 		req := playback.SignRequest{BaseURL: c.base, Prefix: sc[0], Manifest: sc[1], Expires: expires, ClientIP: ip}
 		access, err := c.signer.Sign(ctx, req)
@@ -431,7 +434,7 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 			// Browsers then drop the cookies when the signature inside
 			// them is dead anyway.
 			out.Expires = access.Expires
-			http.SetCookie(w, out)
+			setCookies = append(setCookies, out)
 			resp.Cookies = append(resp.Cookies, Cookie{Name: out.Name, Value: out.Value, Path: out.Path, Domain: out.Domain,
 				Expires: out.Expires.UTC(), Secure: out.Secure, HTTPOnly: out.HttpOnly})
 		}
@@ -446,6 +449,9 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 		m := manifestURLs(base, id, cred, cdnName, body.Grant)
 		resp.Manifests, resp.ManifestURL, resp.Grant = &m, m.HLS, body.Grant
 		resp.SteeringURI = steeringURI(base, id, cred, "hls", cdnName)
+	}
+	for _, c := range setCookies {
+		http.SetCookie(w, c)
 	}
 	// Signed URLs are bearer credentials: no proxy may keep them.
 	w.Header().Set("Cache-Control", "no-store")
