@@ -270,6 +270,12 @@ func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
 	if hasScheme(uri) {
 		return append(dst, uri...), nil
 	}
+	if bytes.HasPrefix(uri, []byte("//")) {
+		// A network-path reference names another host (a key server):
+		// it keeps only the scheme the playlist was read with.
+		scheme, _, _ := strings.Cut(g.Base, "//")
+		return append(append(dst, scheme...), uri...), nil
+	}
 	path := uri
 	if q := bytes.IndexAny(uri, "?#"); q >= 0 {
 		path = uri[:q]

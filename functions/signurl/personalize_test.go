@@ -95,6 +95,10 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 		{"absolute path elsewhere gets no grant", "/titles/t1/uhd/seg1.m4s", "https://cdn.example.com/titles/t1/uhd/seg1.m4s", false},
 		{"map attribute", `#EXT-X-MAP:URI="init.mp4",BYTERANGE="100@0"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1",BYTERANGE="100@0"`, false},
 		{"key server URI", `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://key1"`, `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://key1"`, false},
+		// RFC 3986 4.2: a network-path reference names another host; it
+		// takes the scheme of the playlist's CDN base, not its path.
+		{"network-path reference", "//keys.example.com/k1", "https://keys.example.com/k1", false},
+		{"network-path key URI", `#EXT-X-KEY:METHOD=AES-128,URI="//keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
 		{"vendor attribute ending in URI", `#EXT-X-FOO:X-URI="a"`, `#EXT-X-FOO:X-URI="a"`, false},
 		{"plain tag", "#EXTINF:2.000,", "#EXTINF:2.000,", false},
 		{"dot segment climbs out", "../uhd/seg1.m4s", "", true},
