@@ -244,12 +244,8 @@ var uriAttr = []byte(`URI="`)
 
 // appendTag copies a tag, personalizing its URI attribute if it has one.
 func (g Grant) appendTag(dst, line []byte) ([]byte, error) {
-	i := bytes.Index(line, uriAttr)
+	i := uriAttrAt(line)
 	if i < 0 {
-		return append(dst, line...), nil
-	}
-	// An attribute named ...URI (e.g. a vendor's X-FOO-URI) is not URI.
-	if i > 0 && line[i-1] != ':' && line[i-1] != ',' {
 		return append(dst, line...), nil
 	}
 	start := i + len(uriAttr)
@@ -264,6 +260,26 @@ func (g Grant) appendTag(dst, line []byte) ([]byte, error) {
 		return dst, err
 	}
 	return append(dst, line[end:]...), nil
+}
+
+// uriAttrAt returns where the URI attribute of a tag starts, or -1. An
+// attribute named ...URI (e.g. a vendor's X-FOO-URI) is not URI, and may
+// come before it; a quoted value is not an attribute.
+func uriAttrAt(line []byte) int {
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 {
+		return -1
+	}
+	inQuote := false
+	for i := colon + 1; i < len(line); i++ {
+		switch {
+		case line[i] == '"':
+			inQuote = !inQuote
+		case !inQuote && (line[i-1] == ':' || line[i-1] == ',') && bytes.HasPrefix(line[i:], uriAttr):
+			return i
+		}
+	}
+	return -1
 }
 
 func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {

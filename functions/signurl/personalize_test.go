@@ -99,6 +99,7 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 		// takes the scheme of the playlist's CDN base, not its path.
 		{"network-path reference", "//keys.example.com/k1", "https://keys.example.com/k1", false},
 		{"network-path key URI", `#EXT-X-KEY:METHOD=AES-128,URI="//keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
+		{"URI after a vendor attribute ending in URI", `#EXT-X-MAP:X-SRC-URI="a",URI="init.mp4"`, `#EXT-X-MAP:X-SRC-URI="a",URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
 		{"vendor attribute ending in URI", `#EXT-X-FOO:X-URI="a"`, `#EXT-X-FOO:X-URI="a"`, false},
 		{"plain tag", "#EXTINF:2.000,", "#EXTINF:2.000,", false},
 		{"dot segment climbs out", "../uhd/seg1.m4s", "", true},
