@@ -432,8 +432,11 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 		for _, ck := range access.Cookies {
 			out := httpx.Cookie(ck)
 			// Browsers then drop the cookies when the signature inside
-			// them is dead anyway.
+			// them is dead anyway. Max-Age, counted from receipt, wins
+			// over Expires, which a viewer's clock running ahead would
+			// put in the past; whole seconds, at least one.
 			out.Expires = access.Expires
+			out.MaxAge = int(access.Expires.Unix() - now.Unix())
 			setCookies = append(setCookies, out)
 			resp.Cookies = append(resp.Cookies, Cookie{Name: out.Name, Value: out.Value, Path: out.Path, Domain: out.Domain,
 				Expires: out.Expires.UTC(), Secure: out.Secure, HTTPOnly: out.HttpOnly})

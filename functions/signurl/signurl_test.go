@@ -343,3 +343,25 @@ var _ signurl.Store = (*bolt.Store)(nil)
 
 // nilSigner is a URL signer type whose nil pointer a wiring could hand over.
 type nilSigner struct{ playback.URLSigner }
+
+// TestGrantCookiesCarryMaxAge: grant cookies say how long they live in
+// Max-Age, which a browser counts from receipt, and which wins over Expires
+// (RFC 6265 5.3 step 3). Expires alone is read against the viewer's clock:
+// one running ahead by the grant's lifetime (minutes) drops the cookies on
+// arrival, and the next segment request is refused.
+func TestGrantCookiesCarryMaxAge(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	sess, token := h.session(accountA, titleID, time.Hour)
+	rec := h.sign(sess.ID, token, "")
+	resp := decodeGrant(t, rec.Code, rec.Body.Bytes())
+	want := resp.ExpiresAt.Unix() - h.clock.now().Unix()
+	if want <= 0 || want > int64((10*time.Minute).Seconds()) {
+		t.Fatalf("grant lives %d s", want)
+	}
+	for _, sc := range rec.Result().Cookies() {
+		if int64(sc.MaxAge) != want {
+			t.Errorf("Set-Cookie %s: Max-Age %d, want %d (raw %q)", sc.Name, sc.MaxAge, want, sc.Raw)
+		}
+	}
+}
