@@ -549,7 +549,9 @@ func withQuery(el, query string) (string, error) {
 	esc := strings.NewReplacer("&", "&amp;", "$", "$$", `"`, "&quot;", "<", "&lt;").Replace(query)
 	for _, name := range []string{"media", "initialization"} {
 		v, ok := attr(tag, name)
-		if !ok {
+		// A URL naming a host of its own does not resolve against the
+		// pathway's BaseURL: the grant is not for it.
+		if !ok || hasScheme([]byte(v)) || strings.HasPrefix(v, "//") {
 			continue
 		}
 		// Before a fragment, which never reaches the CDN.

@@ -164,3 +164,34 @@ func TestPersonalizeMPDPutsTheGrantBeforeAFragment(t *testing.T) {
 		t.Fatalf("no %s in\n%s", want, out)
 	}
 }
+
+// TestPersonalizeMPDKeepsTheGrantOffOtherHosts: a SegmentTemplate URL
+// naming a host of its own (with a scheme, or network-path) does not
+// resolve against the pathway's BaseURL, so it gets no grant, as an
+// absolute URI in a media playlist gets none: the signature is a bearer
+// credential for the CDN and must not travel to another host.
+func TestPersonalizeMPDKeepsTheGrantOffOtherHosts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, media, init string }{
+		{"scheme", "https://other.example.com/$RepresentationID$/seg$Number$.m4s", "$RepresentationID$/init.mp4?Sig=1"},
+		{"network path", "//other.example.com/$RepresentationID$/seg$Number$.m4s", "$RepresentationID$/init.mp4?Sig=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mpd := strings.Replace(string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"]),
+				`media="$RepresentationID$/seg$Number$.m4s"`, `media="`+tc.media+`"`, 1)
+			out, err := signurl.PersonalizeMPD(nil, []byte(mpd), demo.Ladder[:1], examplePathways[:1], "/titles/t1/", "https://s",
+				map[string]string{"sd": "Sig=1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The Representation's own template is the one that counts.
+			_, rep, _ := strings.Cut(string(out), "<Representation")
+			for _, want := range []string{`media="` + tc.media + `"`, `initialization="` + tc.init + `"`} {
+				if !strings.Contains(rep, want) {
+					t.Errorf("no %s in\n%s", want, out)
+				}
+			}
+		})
+	}
+}
