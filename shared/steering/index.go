@@ -35,7 +35,9 @@ type Config struct {
 	// TTL is how long a client may keep a ranking; DegradedTTL replaces it
 	// when a PoP nearer than the chosen one is down, so clients come back
 	// soon and move home when it recovers. A PoP the operator drained
-	// (every edge Disabled) is not down: no recovery is coming to move to.
+	// (every edge Disabled), or configured not to serve the client's IP
+	// version (Edge.NoIPv4, NoIPv6), is not down: no recovery is coming to
+	// move to.
 	TTL         time.Duration `env:"TTL, default=300s"`
 	DegradedTTL time.Duration `env:"DEGRADED_TTL, default=30s"`
 	// RetryAfter is the hint sent with "no healthy edge".
@@ -228,8 +230,10 @@ type popScan struct {
 	// families has familyV4 and/or familyV6 set when some usable edge
 	// serves clients of that IP version.
 	families uint8
-	// drained is set when every edge is Disabled.
-	drained bool
+	// serves has familyV4 and/or familyV6 set when some edge not Disabled
+	// is configured to serve clients of that IP version, healthy or not:
+	// only for those is the PoP down rather than drained.
+	serves uint8
 }
 
 const (
@@ -254,6 +258,7 @@ type edgeInfo struct {
 	usable         bool  // healthy and under capacity; freshness is checked per Pick
 	families       uint8 // IP versions it serves
 	disabled       bool
+	serves         uint8 // IP versions it is configured to serve, up or down
 	pop            int32
 	v              vec3
 	id, baseURL    string
@@ -321,12 +326,18 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 		if cfg.QoE {
 			w *= q
 		}
-		var fam uint8
-		if !e.NoIPv4 && !e.IPv4Down {
-			fam |= familyV4
+		var serves, fam uint8
+		if !e.NoIPv4 {
+			serves |= familyV4
+			if !e.IPv4Down {
+				fam |= familyV4
+			}
 		}
-		if !e.NoIPv6 && !e.IPv6Down {
-			fam |= familyV6
+		if !e.NoIPv6 {
+			serves |= familyV6
+			if !e.IPv6Down {
+				fam |= familyV6
+			}
 		}
 		ix.edges[i] = edgeInfo{
 			reported: e.ReportedAt.UnixNano(),
@@ -337,6 +348,7 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 			capacity: e.Capacity,
 			usable:   !e.Disabled && e.Healthy && e.Load < e.Capacity && fam != 0,
 			disabled: e.Disabled,
+			serves:   serves,
 			families: fam,
 			v:        unitVector(e.Lat, e.Lon),
 			id:       e.ID,
@@ -364,7 +376,7 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 func (ix *Index) addPoP(name string, cdn int32, first, end int) {
 	i := int32(len(ix.pops))
 	p := popInfo{name: name, first: int32(first), end: int32(end)}
-	s := popScan{cdn: cdn, freshMin: math.MaxInt64, freshMax: math.MinInt64, methods: AllMethods, drained: true}
+	s := popScan{cdn: cdn, freshMin: math.MaxInt64, freshMax: math.MinInt64, methods: AllMethods}
 	if g, ok := ix.cfg.CacheGroups[name]; ok && g.Methods != 0 {
 		s.methods = g.Methods
 	}
@@ -378,7 +390,9 @@ func (ix *Index) addPoP(name string, cdn int32, first, end int) {
 		e := &ix.edges[j]
 		e.pop = i
 		sum.x, sum.y, sum.z = sum.x+e.v.x, sum.y+e.v.y, sum.z+e.v.z
-		s.drained = s.drained && e.disabled
+		if !e.disabled {
+			s.serves |= e.serves
+		}
 		if !e.usable {
 			continue
 		}
@@ -456,7 +470,8 @@ type Ranking struct {
 	TTL time.Duration
 	// Degraded reports that the PoP the client's zone names, or a PoP
 	// nearer than the chosen one, is unusable, and not because the
-	// operator drained it. PoPs too far to rank in their CDN are not
+	// operator drained it or configured it off for the client's IP
+	// version (Config.TTL). PoPs too far to rank in their CDN are not
 	// looked at.
 	Degraded bool
 	// Result says how the first PoP was chosen (ResultCZ, ...).
@@ -618,7 +633,7 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 		} else if anchor = ix.firstUsable(pops, MethodCZ, family, cut); anchor >= 0 {
 			result = ResultCZ
 		} else {
-			degraded = slices.ContainsFunc(pops, func(i int32) bool { return !ix.scan[i].drained })
+			degraded = slices.ContainsFunc(pops, func(i int32) bool { return ix.scan[i].serves&family != 0 })
 			for _, b := range group.Backups {
 				if anchor = ix.firstUsable(ix.named[b], MethodCZ, family, cut); anchor >= 0 {
 					result = ResultCZBackup
@@ -749,7 +764,7 @@ func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8,
 				continue
 			}
 			if s.freshMax < cut || s.families&family == 0 {
-				if !s.drained {
+				if s.serves&family != 0 {
 					nearestDown = max(nearestDown, dot)
 				}
 				continue

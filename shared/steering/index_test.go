@@ -45,6 +45,8 @@ func stale(e *playback.Edge)     { e.ReportedAt = t0.Add(-time.Hour) }
 func unhealthy(e *playback.Edge) { e.Healthy = false }
 func disabled(e *playback.Edge)  { e.Disabled = true }
 func full(e *playback.Edge)      { e.Load = e.Capacity }
+func noIPv6(e *playback.Edge)    { e.NoIPv6 = true }
+func ipv6Down(e *playback.Edge)  { e.IPv6Down = true }
 func load(l float64) edgeOpt     { return func(e *playback.Edge) { e.Load = l } }
 func asns(a ...uint32) edgeOpt   { return func(e *playback.Edge) { e.ASNs = a } }
 func hot(t ...string) edgeOpt    { return func(e *playback.Edge) { e.HotTitles = t } }
@@ -154,6 +156,17 @@ func TestPickRules(t *testing.T) {
 			loc: frankfurt, wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
 		{name: "the coverage zone's pop partly drained, the rest unhealthy: short ttl", edges: with(with(threePoPs, "fra-a", disabled), "fra-*", unhealthy),
 			loc: Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, Zone: "fra"}, wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
+		// An edge configured without IPv6 (Edge.NoIPv6) will never serve
+		// IPv6 clients, as a drained one will never serve anybody: no
+		// recovery to come back for. An IPv6 outage it reports is one.
+		{name: "pop serving no ipv6 by configuration: ipv6 clients get the next pop, full ttl", edges: with(threePoPs, "fra-*", noIPv6),
+			loc: Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, IPv6: true}, wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}},
+		{name: "the coverage zone's pop serves no ipv6 by configuration: full ttl", edges: with(threePoPs, "fra-*", noIPv6),
+			loc: Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, IPv6: true, Zone: "fra"}, wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}},
+		{name: "pop reporting ipv6 down: ipv6 clients get the next pop, short ttl", edges: with(threePoPs, "fra-*", ipv6Down),
+			loc: Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, IPv6: true}, wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
+		{name: "pop with ipv6 configured off on some edges, down on the rest: short ttl", edges: with(with(threePoPs, "fra-a", noIPv6), "fra-*", ipv6Down),
+			loc: Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, IPv6: true}, wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
 		{name: "asn match first: embedded caches beat a nearer pop (option)", cfg: Config{ASNBonusKm: 40000},
 			edges:    append(slices.Clone(threePoPs), edge("isp-a", "cloudfront", "ber-isp", ber, asns(3320)), edge("isp-b", "cloudfront", "ber-isp", ber, asns(3320))),
 			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, ASN: 3320},
