@@ -228,8 +228,9 @@ type popScan struct {
 	cdn                int32
 	methods            Methods
 	// families has familyV4 and/or familyV6 set when some usable edge
-	// serves clients of that IP version.
-	families uint8
+	// serves clients of that IP version; shared those every usable edge
+	// serves, so that with both set base holds for clients of either.
+	families, shared uint8
 	// serves has familyV4 and/or familyV6 set when some edge not Disabled
 	// is configured to serve clients of that IP version, healthy or not:
 	// only for those is the PoP down rather than drained.
@@ -376,7 +377,7 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 func (ix *Index) addPoP(name string, cdn int32, first, end int) {
 	i := int32(len(ix.pops))
 	p := popInfo{name: name, first: int32(first), end: int32(end)}
-	s := popScan{cdn: cdn, freshMin: math.MaxInt64, freshMax: math.MinInt64, methods: AllMethods}
+	s := popScan{cdn: cdn, freshMin: math.MaxInt64, freshMax: math.MinInt64, methods: AllMethods, shared: familyV4 | familyV6}
 	if g, ok := ix.cfg.CacheGroups[name]; ok && g.Methods != 0 {
 		s.methods = g.Methods
 	}
@@ -400,6 +401,7 @@ func (ix *Index) addPoP(name string, cdn int32, first, end int) {
 		p.capacity += e.capacity
 		p.qoe += e.qoe * e.capacity
 		s.families |= e.families
+		s.shared &= e.families
 		s.freshMin, s.freshMax = min(s.freshMin, e.reported), max(s.freshMax, e.reported)
 		for _, a := range e.asns {
 			if !slices.Contains(p.asns, a) {
@@ -770,7 +772,7 @@ func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8,
 				continue
 			}
 			var cost float64
-			if s.freshMin >= cut && s.families == familyV4|familyV6 {
+			if s.freshMin >= cut && s.shared == familyV4|familyV6 {
 				if t.n == k {
 					if room := limit - s.base; room <= 0 || r2*(2-2*dot) >= room*room {
 						continue
@@ -827,9 +829,9 @@ func (ix *Index) popCost(i int32, dot float64, cut int64, asn uint32, family uin
 	}
 	base := s.base
 	embedded := asn != 0 && slices.Contains(p.asns, asn)
-	if s.freshMin < cut || s.families != familyV4|familyV6 {
+	if s.freshMin < cut || s.shared != familyV4|familyV6 {
 		// Some usable edges went stale after the index was built, or
-		// serve only one IP version.
+		// some serve only one IP version.
 		var load, capacity, qoe float64
 		embedded = false
 		for j := p.first; j < p.end; j++ {

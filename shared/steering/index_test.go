@@ -672,6 +672,10 @@ func TestPickMatchesExhaustiveRanking(t *testing.T) {
 			edges[i].ReportedAt = t0.Add(-25 * time.Second) // stale at t0+10s, not at t0
 		case 2:
 			edges[i].RebufferRatio = rng.Float64() * 0.1
+		case 3:
+			edges[i].NoIPv6 = true
+		case 4:
+			edges[i].IPv4Down = true
 		}
 	}
 	for _, cfg := range []Config{
@@ -689,6 +693,7 @@ func TestPickMatchesExhaustiveRanking(t *testing.T) {
 			if n%5 == 0 {
 				loc.Zone = fmt.Sprint("p", rng.IntN(300))
 			}
+			loc.IPv6 = n%7 < 3
 			now := t0
 			if n%2 == 0 {
 				now = t0.Add(10 * time.Second)
@@ -720,6 +725,9 @@ func exhaustiveRanking(cfg Config, edges []playback.Edge, loc Location, now time
 			continue
 		}
 		if !e.Healthy || e.Load >= e.Capacity || e.ReportedAt.Before(now.Add(-cfg.Staleness)) {
+			continue
+		}
+		if loc.IPv6 && (e.NoIPv6 || e.IPv6Down) || !loc.IPv6 && (e.NoIPv4 || e.IPv4Down) {
 			continue
 		}
 		key := e.CDN + "/" + e.PoP
