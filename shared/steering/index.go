@@ -790,8 +790,9 @@ func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8,
 		}
 	}
 	// The few PoPs embedded in the client's ISP, at their full cost, when
-	// that deviation is on.
-	if asn != 0 && cfg.ASNBonusKm > 0 && anchor < 0 {
+	// that deviation is on and the client's coverage zone decides nothing
+	// (neither its PoP, a backup, nor the PoP closest to the zone).
+	if asn != 0 && cfg.ASNBonusKm > 0 && anchor < 0 && method == MethodGeo {
 		for _, i := range ix.asnPoPs[asn] {
 			s := &ix.scan[i]
 			if s.methods&method == 0 {

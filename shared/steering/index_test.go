@@ -179,6 +179,12 @@ func TestPickRules(t *testing.T) {
 			edges:    append(slices.Clone(threePoPs), edge("isp-a", "cloudfront", "ber-isp", ber, asns(3320))),
 			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, ASN: 3320, Zone: "par"},
 			wantPoPs: []string{"cloudfront/par", "cloudfront/fra"}},
+		// Traffic Router's fallback to the group closest to the zone is
+		// coverage zone routing too: the client was not located by GeoIP.
+		{name: "the pop closest to the zone, not embedded caches, when the zone's pop is down (isp option)", cfg: Config{ASNBonusKm: 40000},
+			edges:    append(with(threePoPs, "fra-*", unhealthy), edge("isp-a", "cloudfront", "nyc-isp", nyc, asns(3320))),
+			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, Source: SourceCoverageZone, Zone: "fra", ASN: 3320, GeoLat: nyc.lat, GeoLon: nyc.lon, GeoSource: SourceGeoIP},
+			wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
 		{name: "embedded caches are not preferred for other isps", cfg: Config{ASNBonusKm: 40000},
 			edges:    append(slices.Clone(threePoPs), edge("isp-a", "cloudfront", "ber-isp", ber, asns(3320))),
 			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, ASN: 1234},
