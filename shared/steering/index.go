@@ -32,12 +32,12 @@ const (
 type Config struct {
 	// Staleness drops edges whose last health report is older than this.
 	Staleness time.Duration `env:"STALENESS, default=30s"`
-	// TTL is how long a client may keep a ranking; DegradedTTL replaces it
-	// when a PoP nearer than the chosen one is down, so clients come back
-	// soon and move home when it recovers. A PoP the operator drained
-	// (every edge Disabled), or configured not to serve the client's IP
-	// version (Edge.NoIPv4, NoIPv6), is not down: no recovery is coming to
-	// move to.
+	// TTL is how long a client may keep a ranking; DegradedTTL (capped at
+	// TTL) replaces it when a PoP nearer than the chosen one is down, so
+	// clients come back soon and move home when it recovers. A PoP the
+	// operator drained (every edge Disabled), or configured not to serve
+	// the client's IP version (Edge.NoIPv4, NoIPv6), is not down: no
+	// recovery is coming to move to.
 	TTL         time.Duration `env:"TTL, default=300s"`
 	DegradedTTL time.Duration `env:"DEGRADED_TTL, default=30s"`
 	// RetryAfter is the hint sent with "no healthy edge".
@@ -272,6 +272,9 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("steering.NewIndex: %w", err)
 	}
+	// The degraded TTL is to bring clients back sooner: under a TTL set
+	// below its default it would keep them away longer.
+	cfg.DegradedTTL = min(cfg.DegradedTTL, cfg.TTL)
 	ix := &Index{cfg: cfg, hot: map[string][]int32{}, asnPoPs: map[uint32][]int32{},
 		named: map[string][]int32{}, edgeIDs: map[string]int32{}}
 

@@ -276,6 +276,40 @@ func cmpOr(a, b string) string {
 	return b
 }
 
+// TestDegradedTTLNeverExceedsTTL: the degraded TTL is there to bring
+// clients back sooner; with STEERING_TTL set below its default it must not
+// keep them away longer than a healthy answer would.
+func TestDegradedTTLNeverExceedsTTL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		cfg      Config
+		degraded bool
+		wantTTL  time.Duration
+	}{
+		{name: "ttl below the default degraded ttl, degraded", cfg: Config{TTL: 20 * time.Second}, degraded: true, wantTTL: 20 * time.Second},
+		{name: "ttl below the default degraded ttl, healthy", cfg: Config{TTL: 20 * time.Second}, wantTTL: 20 * time.Second},
+		{name: "defaults, degraded", degraded: true, wantTTL: 30 * time.Second},
+		{name: "shorter degraded ttl kept", cfg: Config{TTL: 20 * time.Second, DegradedTTL: 5 * time.Second}, degraded: true, wantTTL: 5 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			edges := []playback.Edge{edge("fra-a", "cloudfront", "fra", fra), edge("par-a", "cloudfront", "par", par)}
+			if tt.degraded {
+				unhealthy(&edges[0])
+			}
+			r, err := mustIndex(t, tt.cfg, edges).Pick(Query{Location: frankfurt, Title: "t", Now: t0}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Degraded != tt.degraded || r.TTL != tt.wantTTL {
+				t.Fatalf("degraded, ttl = %v, %v; want %v, %v", r.Degraded, r.TTL, tt.degraded, tt.wantTTL)
+			}
+		})
+	}
+}
+
 func TestPickNoHealthyEdge(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
