@@ -48,6 +48,7 @@ type flakyStore struct {
 	singles      int              // SaveProgress calls that wrote
 	leaseCalls   int              // RenewLease, ExtendLease and GetSession calls
 	heldCalls    []playback.Session
+	afterRenew   func() // when set, runs once RenewLease has renewed, before it returns
 }
 
 func (f *flakyStore) countLease() {
@@ -58,7 +59,14 @@ func (f *flakyStore) countLease() {
 
 func (f *flakyStore) RenewLease(ctx context.Context, id string, ttl, slack time.Duration, now time.Time) (playback.Session, error) {
 	f.countLease()
-	return f.Store.RenewLease(ctx, id, ttl, slack, now)
+	sess, err := f.Store.RenewLease(ctx, id, ttl, slack, now)
+	f.mu.Lock()
+	after := f.afterRenew
+	f.mu.Unlock()
+	if after != nil {
+		after()
+	}
+	return sess, err
 }
 
 func (f *flakyStore) RenewHeldLease(ctx context.Context, held playback.Session, ttl, slack time.Duration, now time.Time) (playback.Session, error) {

@@ -1,6 +1,7 @@
 package heartbeat
 
 import (
+	"sync"
 	"time"
 
 	"github.com/playplane/playplane/shared/memo"
@@ -23,10 +24,13 @@ const maxCachedLeases = 100_000
 // seen at most LeaseRenewSlack late — by the first heartbeat that must
 // renew the lease, whose store write refuses it (410). Stops handled by
 // this instance are seen at once, and stops always read the store.
-type leaseCache struct{ sessions *memo.Map[playback.Session] }
+type leaseCache struct {
+	sessions *memo.Map[playback.Session]
+	mu       *sync.Mutex // makes put's look and write one step
+}
 
 func newLeaseCache() leaseCache {
-	return leaseCache{sessions: memo.New[playback.Session](maxCachedLeases)}
+	return leaseCache{sessions: memo.New[playback.Session](maxCachedLeases), mu: new(sync.Mutex)}
 }
 
 // fresh returns the cached lease of session id if a heartbeat at now may
@@ -44,8 +48,15 @@ func (c leaseCache) ended(id string) bool {
 
 // put records sess as the store returned it at now. A full cache first
 // drops what can no longer answer a heartbeat, and if that is not enough,
-// everything: the cache only saves reads.
+// everything: the cache only saves reads. An end seen here stays: a
+// renewal that read the session before this instance's stop, and returns
+// after it, would otherwise bring the session back for up to slack.
 func (c leaseCache) put(sess playback.Session, now time.Time, slack time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.sessions.Get(sess.ID); ok && !old.EndedAt.IsZero() && sess.EndedAt.IsZero() {
+		return
+	}
 	c.sessions.Put(sess.ID, sess, func(s playback.Session) bool {
 		return s.LastSeenAt.Before(now.Add(-slack)) || !s.Active(now)
 	})

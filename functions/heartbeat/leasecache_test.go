@@ -129,3 +129,38 @@ func TestLeaseCacheStalenessBound(t *testing.T) {
 		}
 	})
 }
+
+// TestLeaseCacheKeepsThisInstancesStop: a heartbeat that renewed the lease
+// just before this instance handled the session's stop must not bring the
+// session back into the cache when it returns after the stop: later
+// heartbeats would be answered 200 and enqueued, writing positions of a
+// stopped session past HEARTBEAT_STOP_GRACE's rule.
+func TestLeaseCacheKeepsThisInstancesStop(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, cachedConfig())
+	id, tok := h.play("acct_r", "title_1", 2)
+	renewed, release := make(chan struct{}), make(chan struct{})
+	h.store.mu.Lock()
+	h.store.afterRenew = func() {
+		close(renewed)
+		<-release
+	}
+	h.store.mu.Unlock()
+	first := make(chan int)
+	go func() {
+		first <- h.beat(id, tok, h.body(events.HeartbeatProgress, 1000, 0, "")).Code
+	}()
+	<-renewed // the store renewed the lease; the heartbeat has not returned
+	h.store.mu.Lock()
+	h.store.afterRenew = nil
+	h.store.mu.Unlock()
+	if rec := h.beat(id, tok, h.body(events.HeartbeatStop, 2000, time.Second, "")); rec.Code != http.StatusOK {
+		t.Fatalf("stop: %d %s", rec.Code, rec.Body)
+	}
+	close(release)
+	if code := <-first; code != http.StatusOK {
+		t.Fatalf("the heartbeat before the stop: %d", code)
+	}
+	h.advance(time.Second)
+	wantError(t, h.beat(id, tok, h.body(events.HeartbeatProgress, 3000, 2*time.Second, "")), http.StatusGone, playback.CodeGone, "session_ended")
+}
