@@ -345,6 +345,11 @@ func (s *Server) holdLease(ctx context.Context, claims auth.PlaybackClaims, req 
 		if err != nil {
 			return sess, playback.SessionOver(err, id)
 		}
+		// Checked before the stop ends anything: a refused stop writes
+		// nothing.
+		if sess.AccountID != claims.AccountID {
+			return sess, playback.SessionMismatch(id)
+		}
 		if !sess.Active(now) {
 			return sess, s.lateStop(ctx, sess, req, now)
 		}

@@ -778,3 +778,23 @@ func TestNewValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStopNamingAnotherAccountWritesNothing: a playback token we signed
+// names its session's account; a stop under one that names another is
+// refused 403 before it ends the session, and nothing reaches the bus.
+func TestStopNamingAnotherAccountWritesNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id, _ := h.play("acct_owner", "title_1", 2)
+	h.advance(time.Second)
+	before := h.session(id)
+	rec := h.beat(id, h.playbackToken(id, "acct_other", "title_1"), h.body(events.HeartbeatStop, 1000, 0, ""))
+	wantError(t, rec, http.StatusForbidden, playback.CodeForbidden, "session_mismatch")
+	if after := h.session(id); after != before {
+		t.Fatalf("session written: %+v -> %+v", before, after)
+	}
+	h.idle()
+	if st := h.srv.Stats(); st.Accepted != 0 {
+		t.Fatalf("the refused stop reached the bus: %+v", st)
+	}
+}
