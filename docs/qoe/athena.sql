@@ -112,6 +112,7 @@ SELECT
   IF(count(rebuffer_percent) > 0, element_at(array_sort(array_agg(rebuffer_percent) FILTER (WHERE rebuffer_percent IS NOT NULL)), CAST(ceil(0.95 * count(rebuffer_percent)) AS integer))) AS rebuffer_percent_p95,
   IF(count(avg_bitrate_kbps) > 0, element_at(array_sort(array_agg(avg_bitrate_kbps) FILTER (WHERE avg_bitrate_kbps IS NOT NULL)), CAST(ceil(0.50 * count(avg_bitrate_kbps)) AS integer))) AS avg_bitrate_kbps_p50,
   IF(count(avg_bitrate_kbps) > 0, element_at(array_sort(array_agg(avg_bitrate_kbps) FILTER (WHERE avg_bitrate_kbps IS NOT NULL)), CAST(ceil(0.95 * count(avg_bitrate_kbps)) AS integer))) AS avg_bitrate_kbps_p95,
+  IF(count(peak_bitrate_kbps) > 0, element_at(array_sort(array_agg(peak_bitrate_kbps) FILTER (WHERE peak_bitrate_kbps IS NOT NULL)), CAST(ceil(0.50 * count(peak_bitrate_kbps)) AS integer))) AS peak_bitrate_kbps_p50,
   IF(count(peak_bitrate_kbps) > 0, element_at(array_sort(array_agg(peak_bitrate_kbps) FILTER (WHERE peak_bitrate_kbps IS NOT NULL)), CAST(ceil(0.95 * count(peak_bitrate_kbps)) AS integer))) AS peak_bitrate_kbps_p95
 FROM metrics
 GROUP BY 1, 2

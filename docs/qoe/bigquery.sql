@@ -99,6 +99,7 @@ SELECT
   ARRAY_AGG(rebuffer_percent IGNORE NULLS ORDER BY rebuffer_percent)[SAFE_OFFSET(CAST(CEIL(0.95 * COUNT(rebuffer_percent)) AS INT64) - 1)] AS rebuffer_percent_p95,
   ARRAY_AGG(avg_bitrate_kbps IGNORE NULLS ORDER BY avg_bitrate_kbps)[SAFE_OFFSET(CAST(CEIL(0.50 * COUNT(avg_bitrate_kbps)) AS INT64) - 1)] AS avg_bitrate_kbps_p50,
   ARRAY_AGG(avg_bitrate_kbps IGNORE NULLS ORDER BY avg_bitrate_kbps)[SAFE_OFFSET(CAST(CEIL(0.95 * COUNT(avg_bitrate_kbps)) AS INT64) - 1)] AS avg_bitrate_kbps_p95,
+  ARRAY_AGG(peak_bitrate_kbps IGNORE NULLS ORDER BY peak_bitrate_kbps)[SAFE_OFFSET(CAST(CEIL(0.50 * COUNT(peak_bitrate_kbps)) AS INT64) - 1)] AS peak_bitrate_kbps_p50,
   ARRAY_AGG(peak_bitrate_kbps IGNORE NULLS ORDER BY peak_bitrate_kbps)[SAFE_OFFSET(CAST(CEIL(0.95 * COUNT(peak_bitrate_kbps)) AS INT64) - 1)] AS peak_bitrate_kbps_p95
 FROM metrics
 GROUP BY 1, 2

@@ -27,11 +27,7 @@ func TestWarehouseSQLNamesTheQoEFields(t *testing.T) {
 		return names
 	}
 	names, message := jsonNames(reflect.TypeFor[playback.QoE]()), jsonNames(reflect.TypeFor[events.Heartbeat]())
-	files, err := filepath.Glob(filepath.Join("..", "..", "docs", "qoe", "*.sql"))
-	if err != nil || len(files) != 2 {
-		t.Fatalf("docs/qoe/*.sql: %v %v", files, err)
-	}
-	for _, f := range files {
+	for _, f := range warehouseSQL(t) {
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -58,4 +54,45 @@ func TestWarehouseSQLNamesTheQoEFields(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestWarehouseSQLAnswersWhatTheRunnerDoes: each warehouse query (docs/qoe)
+// has a column for every figure of playback.QoEAggregate, a p50 and a p95
+// for each of its quantiles, so the cloud's breakdown can be read beside
+// the runner's /v1/admin/qoe figure for figure.
+func TestWarehouseSQLAnswersWhatTheRunnerDoes(t *testing.T) {
+	t.Parallel()
+	var want []string
+	typ := reflect.TypeFor[playback.QoEAggregate]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Type == reflect.TypeFor[playback.Quantiles]() {
+			want = append(want, name+"_p50", name+"_p95")
+			continue
+		}
+		want = append(want, name)
+	}
+	for _, f := range warehouseSQL(t) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The answer's columns are the last SELECT's.
+		last := string(raw)[strings.LastIndex(string(raw), "\nSELECT"):]
+		for _, col := range want {
+			if !regexp.MustCompile(`(?mi)(\bAS ` + col + `\b|^\s*` + col + `,)`).MatchString(last) {
+				t.Errorf("%s answers no column %s", f, col)
+			}
+		}
+	}
+}
+
+func warehouseSQL(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "docs", "qoe", "*.sql"))
+	if err != nil || len(files) != 2 {
+		t.Fatalf("docs/qoe/*.sql: %v %v", files, err)
+	}
+	return files
 }
