@@ -88,11 +88,13 @@ per_view AS (
   FROM views
 ),
 metrics AS (
+  -- ratios in DOUBLE: 100.0 would be a DECIMAL(4,1), and DECIMAL / BIGINT
+  -- keeps scale 1, rounding every view's figure to 0.1
   SELECT *,
     stopped AND NOT failed AND NOT started AS exited_before_start,
     IF(started AND coalesce(startup_ms, 0) + played_ms + rebuffer_ms > 0,
-       100.0 * rebuffer_ms / (coalesce(startup_ms, 0) + played_ms + rebuffer_ms)) AS rebuffer_percent,
-    IF(played_ms > 0 AND bitrate_kbps_ms > 0, 1.0 * bitrate_kbps_ms / played_ms) AS avg_bitrate_kbps
+       100 * CAST(rebuffer_ms AS double) / (coalesce(startup_ms, 0) + played_ms + rebuffer_ms)) AS rebuffer_percent,
+    IF(played_ms > 0 AND bitrate_kbps_ms > 0, CAST(bitrate_kbps_ms AS double) / played_ms) AS avg_bitrate_kbps
   FROM per_view, params p
   WHERE hour >= p.from_hour AND hour < p.to_hour
 )

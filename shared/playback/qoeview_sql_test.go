@@ -96,3 +96,32 @@ func warehouseSQL(t *testing.T) []string {
 	}
 	return files
 }
+
+// TestAthenaSQLDividesInDouble: Athena (Trino) types a literal such as
+// 100.0 as DECIMAL, and DECIMAL / BIGINT keeps the larger scale of the two
+// (https://trino.io/docs/current/functions/decimal.html), so
+// 100.0 * rebuffer_ms / watch_ms is rounded to 0.1 %: a view with 1 ms of
+// stall in 3 s would be 0.0 % there and 0.033 % in the runner, and the
+// nearest-rank p95 of the two would differ. Every ratio must be taken in
+// DOUBLE, as the runner's float64 and BigQuery's / (always FLOAT64) do.
+func TestAthenaSQLDividesInDouble(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "qoe", "athena.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	divisions := 0
+	for i, line := range strings.Split(string(raw), "\n") {
+		line, _, _ = strings.Cut(line, "--")
+		if !strings.Contains(line, " / ") {
+			continue
+		}
+		divisions++
+		if !strings.Contains(line, "AS double)") {
+			t.Errorf("athena.sql:%d divides without a DOUBLE operand: %s", i+1, strings.TrimSpace(line))
+		}
+	}
+	if divisions < 2 {
+		t.Fatalf("athena.sql has %d divisions; rebuffer percent and average bitrate are two", divisions)
+	}
+}
