@@ -230,8 +230,9 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 		if counts[i] > 0 {
 			writes[i].QoE = &nexts[i]
 			if s.deps.QoE != nil {
-				r := viewReport(g, nexts[i])
-				writes[i].View = &r
+				if r, ok := viewReport(g, nexts[i]); ok {
+					writes[i].View = &r
+				}
 			}
 		}
 	}
@@ -263,7 +264,9 @@ func (s *Server) account(ctx context.Context, g *session, counted int, applied b
 	s.stats.applied.Add(int64(counted))
 	s.stats.stale.Add(int64(len(g.beats) - counted))
 	if s.deps.QoE != nil && views != nil {
-		views.add(viewReport(g, next))
+		if r, ok := viewReport(g, next); ok {
+			views.add(r)
+		}
 	}
 	if s.cfg.EdgeQoEFeedback {
 		if d, ok := s.delta(ctx, prev, next, &g.beats[len(g.beats)-1]); ok {
@@ -482,9 +485,16 @@ func (q *qoeReports) add(r playback.QoEReport) {
 
 // viewReport is the view report of a session's applied state: its
 // cumulative QoE after the batch, the events among the batch's heartbeats
-// and the server clocks that bound the figures (playback.QoEBounds).
-func viewReport(g *session, next playback.SessionQoE) playback.QoEReport {
+// and the server clocks that bound the figures (playback.QoEBounds). There
+// is none for messages from before session_started_at existed: a view is
+// bucketed by the hour it started, which they do not tell (any stand-in
+// would move with each batch and count the view once per hour), and the
+// warehouse queries leave them out too.
+func viewReport(g *session, next playback.SessionQoE) (playback.QoEReport, bool) {
 	latest := &g.beats[len(g.beats)-1]
+	if latest.SessionStartedAt.IsZero() {
+		return playback.QoEReport{}, false
+	}
 	r := playback.QoEReport{SessionID: latest.SessionID, TitleID: latest.TitleID,
 		SessionStartedAt: latest.SessionStartedAt, ReceivedAt: latest.ReceivedAt, DeviceTime: next.DeviceTime, QoE: next.QoE}
 	for i := range g.beats {
@@ -501,12 +511,7 @@ func viewReport(g *session, next playback.SessionQoE) playback.QoEReport {
 		r.ASN = cmp.Or(h.ASN, r.ASN)
 		r.DeviceType = cmp.Or(h.DeviceType, r.DeviceType)
 	}
-	if r.SessionStartedAt.IsZero() {
-		// Messages from before session_started_at existed: the session
-		// is at least as old as its first report claims to have played.
-		r.SessionStartedAt = latest.ReceivedAt
-	}
-	return r
+	return r, true
 }
 
 // recordViews hands the batch's view reports to the QoE store. A failure is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sync"
 	"testing"
@@ -356,6 +357,53 @@ func TestConsumerReportsViews(t *testing.T) {
 				t.Fatalf("stats %+v", st)
 			}
 		})
+	}
+}
+
+// TestConsumerKeepsLegacyMessagesOutOfViews: a message from before
+// session_started_at existed says nothing of when its view started, so
+// the hour it belongs to cannot be known: the warehouse queries leave such
+// views out (their hour is NULL), and so must the runner. Keyed by the
+// hour each batch arrived in, one view was counted once per hour it
+// spanned, with every play time past QoEClockSlack refused.
+func TestConsumerKeepsLegacyMessagesOutOfViews(t *testing.T) {
+	t.Parallel()
+	for _, wp := range writePaths {
+		t.Run(wp.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{noConsume: true, unbatched: wp.unbatched, qoeViews: true})
+			for i, at := range []time.Duration{5 * time.Second, time.Hour + 5*time.Second} {
+				msgs := h.messages(beat{id: fmt.Sprint("m", i), session: "s1", at: at, position: at.Milliseconds(),
+					qoe: playback.QoE{StartupMS: 900, PlayedMS: at.Milliseconds() - 1_000, BitrateKbps: 2000}})
+				legacy(t, msgs)
+				if retry := h.consume(msgs); len(retry) != 0 {
+					t.Fatalf("retry %v", retry)
+				}
+			}
+			views, err := h.bolt.QoEViews(t.Context(), h.clock().Add(-time.Hour), h.clock().Add(3*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(views) != 0 {
+				t.Fatalf("views %+v", views)
+			}
+			if q := h.qoe("s1"); q.Heartbeats != 2 {
+				t.Fatalf("session QoE %+v", q)
+			}
+		})
+	}
+}
+
+// legacy rewrites encoded heartbeat messages to those of a producer from
+// before session_started_at.
+func legacy(t *testing.T, msgs []playback.Message) {
+	t.Helper()
+	field := regexp.MustCompile(`,"session_started_at":"[^"]*"`)
+	for i := range msgs {
+		if !field.Match(msgs[i].Data) {
+			t.Fatalf("no session_started_at in %s", msgs[i].Data)
+		}
+		msgs[i].Data = field.ReplaceAll(msgs[i].Data, nil)
 	}
 }
 
