@@ -8,7 +8,8 @@
 -- failures, play-time-weighted average and peak bitrate, after Mux Data's
 -- definitions. p50/p95 are nearest-rank and exact, as the runner's.
 -- QoEBounds is applied per heartbeat: startup longer than the session's age
--- (received_at - session_started_at + 10 s) is refused, play + stalls
+-- (received_at - session_started_at + 10 s) is refused, judged on the first
+-- heartbeat that reports it (every later one repeats it), play + stalls
 -- longer than the age refuse both counters, stalls are capped at play time,
 -- negative figures count as 0, bitrates above 1,000,000 kbps are refused.
 -- The runner weighs bitrate per consumer batch, this per heartbeat.
@@ -58,7 +59,10 @@ weighted AS (
     IF(counters_ok, greatest(played_ms - coalesce(max(IF(counters_ok, played_ms)) OVER (
       PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0), 0) AS grown_ms,
     coalesce(last_value(IF(bitrate_ok, bitrate_kbps)) IGNORE NULLS OVER (
-      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), IF(bitrate_ok, bitrate_kbps, 0)) AS kbps_in_force
+      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), IF(bitrate_ok, bitrate_kbps, 0)) AS kbps_in_force,
+    -- the first frame happens once, before the first heartbeat that tells of it
+    startup_ms > 0 AND count_if(startup_ms > 0) OVER (
+      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) = 0 AS first_startup
   FROM bounded
 ),
 views AS (
@@ -71,8 +75,8 @@ views AS (
     max_by(country, device_time) FILTER (WHERE country IS NOT NULL) AS country,
     max_by(asn, device_time) FILTER (WHERE asn IS NOT NULL) AS asn,
     max_by(device_type, device_time) FILTER (WHERE device_type IS NOT NULL) AS device_type,
-    min_by(startup_ms, device_time) FILTER (WHERE startup_ok) AS startup_ms,
-    bool_or(startup_refused) AS startup_refused,
+    min_by(startup_ms, device_time) FILTER (WHERE first_startup AND startup_ok) AS startup_ms,
+    coalesce(bool_or(startup_refused) FILTER (WHERE first_startup), false) AS startup_refused,
     coalesce(max(played_ms) FILTER (WHERE counters_ok), 0) AS played_ms,
     coalesce(max(least(rebuffer_ms, played_ms)) FILTER (WHERE counters_ok), 0) AS rebuffer_ms,
     sum(kbps_in_force * grown_ms) AS bitrate_kbps_ms,

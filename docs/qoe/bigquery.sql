@@ -46,7 +46,10 @@ weighted AS (
     IF(counters_ok, GREATEST(played_ms - IFNULL(MAX(IF(counters_ok, played_ms, NULL)) OVER (
       PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0), 0) AS grown_ms,
     IFNULL(LAST_VALUE(IF(bitrate_ok, bitrate_kbps, NULL) IGNORE NULLS) OVER (
-      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), IF(bitrate_ok, bitrate_kbps, 0)) AS kbps_in_force
+      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), IF(bitrate_ok, bitrate_kbps, 0)) AS kbps_in_force,
+    -- the first frame happens once, before the first heartbeat that tells of it
+    startup_ms > 0 AND COUNTIF(startup_ms > 0) OVER (
+      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) = 0 AS first_startup
   FROM bounded
 ),
 views AS (
@@ -59,8 +62,8 @@ views AS (
     ARRAY_AGG(country IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS country,
     ARRAY_AGG(asn IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS asn,
     ARRAY_AGG(device_type IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS device_type,
-    ARRAY_AGG(IF(startup_ok, startup_ms, NULL) IGNORE NULLS ORDER BY device_time LIMIT 1)[SAFE_OFFSET(0)] AS startup_ms,
-    LOGICAL_OR(startup_refused) AS startup_refused,
+    ARRAY_AGG(IF(first_startup AND startup_ok, startup_ms, NULL) IGNORE NULLS ORDER BY device_time LIMIT 1)[SAFE_OFFSET(0)] AS startup_ms,
+    IFNULL(LOGICAL_OR(first_startup AND startup_refused), FALSE) AS startup_refused,
     IFNULL(MAX(IF(counters_ok, played_ms, NULL)), 0) AS played_ms,
     IFNULL(MAX(IF(counters_ok, LEAST(rebuffer_ms, played_ms), NULL)), 0) AS rebuffer_ms,
     SUM(kbps_in_force * grown_ms) AS bitrate_kbps_ms,

@@ -91,8 +91,8 @@ type QoEView struct {
 	ASN        uint32    `json:"asn,omitempty"`
 	DeviceType string    `json:"device_type,omitempty"`
 	Reports    int       `json:"reports"`
-	// StartupMS is 0 until the player reports a first frame, or when every
-	// report of it was refused by QoEBounds (StartupRefused).
+	// StartupMS is 0 until the player reports a first frame, or when its
+	// first report of it was refused by QoEBounds (StartupRefused).
 	StartupMS      int64 `json:"startup_ms,omitempty"`
 	StartupRefused bool  `json:"startup_refused,omitempty"`
 	PlayedMS       int64 `json:"played_ms,omitempty"`
@@ -197,7 +197,8 @@ const (
 //     negative QoE with 400 qoe_invalid; this guards the bus.)
 //  2. Startup longer than the session's age (ReceivedAt - SessionStartedAt
 //     + QoEClockSlack) is refused: the view counts as started (the player
-//     says it did) but gets no startup time, so it cannot drag p95.
+//     says it did) but gets no startup time, so it cannot drag p95. Only
+//     the first report of a startup is judged; later ones change nothing.
 //  3. Play + stall time longer than the session's age is refused: both
 //     counters keep their previous values.
 //  4. Stall time longer than play time is clamped to the play time (at
@@ -284,11 +285,15 @@ func (v *QoEView) Apply(r QoEReport) []string {
 	v.DeviceType = cmp.Or(r.DeviceType, v.DeviceType)
 	v.ASN = cmp.Or(r.ASN, v.ASN)
 	switch {
+	case v.StartupMS > 0 || v.StartupRefused:
+		// The first frame happens once, before the first report of it:
+		// that report's figure is judged and stands. A player repeats it
+		// in every report, and a refused one must not be believed once
+		// the session has grown older than the lie.
 	case q.StartupMS == qoeStartupRefusedMarker:
-		v.StartupRefused = v.StartupMS == 0
-	case q.StartupMS > 0 && v.StartupMS == 0:
-		// The first frame happens once: the first believed figure stands.
-		v.StartupMS, v.StartupRefused = int64(q.StartupMS), false
+		v.StartupRefused = true
+	case q.StartupMS > 0:
+		v.StartupMS = int64(q.StartupMS)
 	}
 	if q.PlayedMS != qoeCountersRefusedMarker {
 		if grown := q.PlayedMS - v.PlayedMS; grown > 0 {

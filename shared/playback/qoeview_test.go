@@ -133,6 +133,25 @@ func TestQoEViewApplySequence(t *testing.T) {
 	}
 }
 
+// TestQoEViewRefusedStartupStaysRefused: a player repeats its startup
+// time in every report (the counters are cumulative). One that reported
+// a startup longer than its session had existed, such as a figure in µs
+// for ms, must not have it believed once the session has grown older than
+// the figure: the first frame happened before the first report told of it.
+func TestQoEViewRefusedStartupStaysRefused(t *testing.T) {
+	t.Parallel()
+	var v playback.QoEView
+	v.Apply(report(5*time.Second, playback.QoE{StartupMS: 1_500_000, PlayedMS: 3_000}))
+	v.Apply(report(30*time.Minute, playback.QoE{StartupMS: 1_500_000, PlayedMS: 1_790_000}))
+	if v.StartupMS != 0 || !v.StartupRefused || !v.Started() || v.PlayedMS != 1_790_000 {
+		t.Fatalf("view %+v", v)
+	}
+	agg := playback.AggregateQoE([]playback.QoEView{v}, playback.QoEByTitle)
+	if agg[0].StartupMS.N != 0 || agg[0].Started != 1 {
+		t.Fatalf("aggregate %+v", agg[0])
+	}
+}
+
 // TestQoEViewReplayOfACorrectedReport: a report the bounds corrected,
 // delivered again (the bus delivers at least once), changes nothing
 // either: Apply is idempotent, Corrections included.
