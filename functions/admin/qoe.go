@@ -41,6 +41,12 @@ func (s *Server) qoe(w http.ResponseWriter, r *http.Request, _ auth.Identity) er
 		e.Details = map[string]string{"field": field}
 		return e
 	}
+	for _, field := range []string{"dimension", "from", "to"} {
+		if len(q[field]) > 1 {
+			// Which one was meant is anyone's guess.
+			return bad(field, "%s may be given once, got %q", field, q[field])
+		}
+	}
 	dim := playback.QoEDimension(q.Get("dimension"))
 	if dim == "" {
 		dim = playback.QoEByCDN
