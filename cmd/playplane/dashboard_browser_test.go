@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -179,6 +180,50 @@ func TestDashboardRendersAggregates(t *testing.T) {
 	}
 }
 
+// TestDashboardBreaksLinesAtHoursWithoutViews: a value of the dimension
+// with views in two hours and none in the hour between gets a point in
+// each of its hours and no line across the one between, where the API
+// returned nothing to draw.
+func TestDashboardBreaksLinesAtHoursWithoutViews(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	t.Parallel()
+	tools := browserTools(t)
+	dir := t.TempDir()
+	run := startLocal(t, dir)
+	hour := time.Now().UTC().Truncate(time.Hour)
+	var reports []playback.QoEReport
+	for i, ago := range []int{4, 3, 1} { // none 2 hours ago
+		started := hour.Add(time.Duration(-ago)*time.Hour + 5*time.Minute)
+		reports = append(reports, playback.QoEReport{SessionID: fmt.Sprint("ses_gap", i), TitleID: "sintel",
+			SessionStartedAt: started, ReceivedAt: started.Add(time.Minute), DeviceTime: started.Add(time.Minute),
+			QoE: playback.QoE{StartupMS: 900, PlayedMS: 50_000, CDN: "cdn-a", EdgeID: "edge-a1"}})
+	}
+	if err := run.app.store.ApplyQoEReports(t.Context(), reports); err != nil {
+		t.Fatal(err)
+	}
+	adminTok, err := AdminToken(Config{DataDir: dir, Issuer: "playplane-local", Audience: "playplane"}, "ops", auth.DefaultAdminClaim, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := startChromium(t, tools.chromium)
+	var seen dashboardSeen
+	driveDashboard(t, tools, map[string]any{"cdp": browser, "url": run.srv.URL + "/dashboard/#metric=views&token=" + adminTok,
+		"screenshot": filepath.Join(artifactDir(t), "qoe-dashboard-gap.png")}, &seen)
+	if seen.Phase != "ready" || len(seen.Console) != 0 {
+		t.Fatalf("dashboard %s (%s), console %q", seen.Phase, seen.Error, seen.Console)
+	}
+	chart := seen.Charts["cdn"]
+	if chart.Metric != "views" || len(chart.Series) != 1 {
+		t.Fatalf("chart %+v", chart)
+	}
+	s := chart.Series[0]
+	if len(s.Points) != 3 || s.Circles != 3 || !slices.Equal(s.Lines, []int{2, 1}) {
+		t.Fatalf("series %q: points %v, %d circles, polylines of %v points; want lines of 2 and 1 points", s.Value, s.Points, s.Circles, s.Lines)
+	}
+}
+
 type dashboardSeen struct {
 	Phase, Error, Status string
 	TokenInURL           bool
@@ -193,6 +238,7 @@ type dashboardSeen struct {
 			Value   string
 			Points  []chartPoint
 			Circles int
+			Lines   []int // the points of each polyline
 		}
 	}
 }

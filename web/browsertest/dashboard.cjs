@@ -41,6 +41,7 @@ const sc = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
           metric: svg ? svg.dataset.metric : '',
           series: [...document.querySelectorAll('#chart-' + id + ' g[data-series]')].map((g) => ({
             value: g.dataset.series, points: JSON.parse(g.dataset.points), circles: g.querySelectorAll('circle').length,
+            lines: [...g.querySelectorAll('polyline')].map((l) => l.getAttribute('points').trim().split(/\s+/).length),
           })),
         };
       }

@@ -108,7 +108,17 @@
       const color = PALETTE[i % PALETTE.length];
       const pts = series.get(value).sort((a, b) => a[0] - b[0]);
       const g = el('g', { 'data-series': value, 'data-points': JSON.stringify(pts.map((p) => [new Date(from + p[0] * HOUR).toISOString(), p[1]])) });
-      g.append(el('polyline', { fill: 'none', stroke: color, 'stroke-width': 2, points: pts.map((p) => `${x(p[0])},${y(p[1])}`).join(' ') }));
+      // A line per run of consecutive hours: an hour the API has no
+      // figure for has nothing to draw, and a line across it would show one.
+      const runs = [];
+      for (const p of pts) {
+        const last = runs[runs.length - 1];
+        if (last && p[0] === last[last.length - 1][0] + 1) last.push(p);
+        else runs.push([p]);
+      }
+      for (const r of runs) {
+        g.append(el('polyline', { fill: 'none', stroke: color, 'stroke-width': 2, points: r.map((p) => `${x(p[0])},${y(p[1])}`).join(' ') }));
+      }
       for (const p of pts) {
         g.append(el('circle', { cx: x(p[0]), cy: y(p[1]), r: 4, fill: color }, el('title', {}, `${value || '(unknown)'}: ${fmt(p[1], 1)}`)));
       }
