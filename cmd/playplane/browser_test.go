@@ -251,6 +251,9 @@ type pageState struct {
 		SteeringURI string            `json:"steering_uri"`
 		CDN         string            `json:"cdn"`
 	} `json:"urls"`
+	Play *struct {
+		TokenExpiresAt time.Time `json:"token_expires_at"`
+	} `json:"play"`
 	Conflict []struct {
 		SessionID string `json:"session_id"`
 		DeviceID  string `json:"device_id"`

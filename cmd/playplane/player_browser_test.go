@@ -32,7 +32,8 @@ import (
 // Leaving it before the first frame gives the session back. Stop with an
 // expired playback token still frees the slot. A title without a ladder
 // plays with its grant on every relative URI. The playback token is
-// authorized again ahead of its expiry, playing on in the same slot. Back
+// authorized again ahead of its expiry, playing on in the same slot
+// without reloading the player. Back
 // from the back/forward cache, the page shows the session its pagehide
 // stopped as stopped. Leases are short (leaseTTL) so that
 // a page which waits too long after a failed heartbeat loses its lease
@@ -92,7 +93,9 @@ func TestBrowserPlayerSession(t *testing.T) {
 		// page plays.
 		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
 			run: startRecordedRunner(t, cross.URL, map[string]string{"HEARTBEAT_INTERVAL": "1s", "PLAYBACK_TOKEN_TTL": tokenTTL.String()})}
-		g.testTokenExpiry(t)
+		for _, format := range []string{"hls", "dash"} {
+			t.Run(format, func(t *testing.T) { g.testTokenExpiry(t, format) })
+		}
 	})
 	t.Run("grants outlive their first expiry", func(t *testing.T) {
 		// A runner of its own, whose CDN grants and manifest credentials
@@ -452,16 +455,28 @@ const tokenTTL = 8 * time.Second
 // plays (paused) on the one-stream basic plan. The page authorizes the
 // play again for the same title and device before the server refuses the
 // token anywhere, which replaces its session (a second session would be
-// refused, 409), and goes on where the player was.
-func (h *harness) testTokenExpiry(t *testing.T) {
-	page := h.sessionPage(t, url.Values{"account": {demo.AccountSolo}})
+// refused, 409), and goes on where the player was without reloading it:
+// the media element never loads its source again, and once the first
+// token (and the grants that ended with it) expired, the viewer plays on
+// with every playlist and segment served (buffer=1: most are fetched
+// then), which takes the new session's grants.
+func (h *harness) testTokenExpiry(t *testing.T, format string) {
+	page := h.sessionPage(t, url.Values{"account": {demo.AccountSolo}, "format": {format}, "buffer": {"1"}})
+	type mediaEvents struct{ Loadstart, Emptied int }
 	var out struct {
-		Playing      bool      `json:"playing"`
-		Before       pageState `json:"before"`
-		Reauthorized bool      `json:"reauthorized"`
-		After        pageState `json:"after"`
+		Playing      bool          `json:"playing"`
+		Before       pageState     `json:"before"`
+		MediaBefore  mediaEvents   `json:"mediaBefore"`
+		Reauthorized bool          `json:"reauthorized"`
+		PlayFrom     int64         `json:"playFrom"`
+		PlayedOn     bool          `json:"playedOn"`
+		After        pageState     `json:"after"`
+		End          pageState     `json:"end"`
+		MediaAfter   mediaEvents   `json:"mediaAfter"`
+		Requests     []pageRequest `json:"requests"`
 	}
-	h.drive(t, map[string]any{"kind": "reauth", "url": page, "timeoutMS": 30000}, &out)
+	const playOn = 4.5
+	h.drive(t, map[string]any{"kind": "reauth", "url": page, "timeoutMS": 30000, "playOn": playOn}, &out)
 	if !out.Playing {
 		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
 	}
@@ -469,6 +484,29 @@ func (h *harness) testTokenExpiry(t *testing.T) {
 	if !out.Reauthorized || a.Error != "" {
 		t.Fatalf("the page's playback token expired: the page is %s (%s) on session %s (first %s: heartbeats %v)\npage log:\n%s",
 			a.Phase, a.Error, a.SessionID, out.Before.SessionID, first, strings.Join(a.Log, "\n"))
+	}
+	if out.MediaAfter != out.MediaBefore {
+		t.Errorf("the player reloaded its source when it authorized again: media element events %+v before, %+v after\npage log:\n%s",
+			out.MediaBefore, out.MediaAfter, strings.Join(out.End.Log, "\n"))
+	}
+	if e := out.End; !out.PlayedOn || e.Phase != "playing" {
+		t.Errorf("after the first token expired the page did not play on to %.1f s: %s (%s) at %.2f s\npage log:\n%s\nrequests:\n%s",
+			playOn, e.Phase, e.Error, e.CurrentTime, strings.Join(e.Log, "\n"), requestsText(out.Requests))
+	}
+	expired, late := out.Before.Play.TokenExpiresAt, 0
+	for _, r := range h.run.requests() {
+		if r.Method != http.MethodGet || !isSegment(r.Path) && !strings.HasPrefix(r.Path, "/v1/manifests/") && !strings.HasPrefix(r.Path, "/v1/steering/") {
+			continue
+		}
+		if r.Status != http.StatusOK {
+			t.Errorf("%s %s: %d (the first token expired at %s, this came at %s)", r.Method, r.Path, r.Status, expired.Format(time.StampMilli), r.At.Format(time.StampMilli))
+		}
+		if isSegment(r.Path) && r.At.After(expired) {
+			late++
+		}
+	}
+	if late == 0 {
+		t.Errorf("no segment was fetched after the first token expired at %s: nothing tried its grants", expired.Format(time.StampMilli))
 	}
 	// Renewed ahead of token_expires_at: nothing the page sent with the
 	// first session's token was refused.

@@ -55,6 +55,15 @@ async function open(browser, url, opts = {}) {
       }, true);
     }, opts.pauseAt);
   }
+  // Every source (re)load of a media element: loadstart when one begins,
+  // emptied when a loaded one is torn down. Counted from the start, in
+  // window.mediaEvents (capturing: media events do not bubble).
+  await context.addInitScript(() => {
+    const counts = window.mediaEvents = { loadstart: 0, emptied: 0 };
+    for (const type of Object.keys(counts)) {
+      document.addEventListener(type, (e) => { if (e.target instanceof HTMLMediaElement) counts[type]++; }, true);
+    }
+  });
   const page = await context.newPage();
   const rec = { requests: [], console: [], manifests: [] };
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') rec.console.push(m.type() + ': ' + m.text()); });
@@ -506,14 +515,29 @@ async function bfcacheScenario() {
 
 // reauthScenario: the page plays (paused) on a runner whose playback
 // tokens expire within seconds; the scenario waits until it plays a
-// session other than its first, with a heartbeat accepted.
+// session other than its first, with a heartbeat accepted. Then, once the
+// first token (and the grants that ended with it) has expired, the viewer
+// plays on to sc.playOn seconds: what the player fetches from then on
+// needs the new session's grants. The media element's source loads
+// (window.mediaEvents) are read before and after.
 async function reauthScenario() {
   const a = await playing();
-  const out = { playing: a.ok, before: a.state };
+  const media = () => a.page.evaluate(() => Object.assign({}, window.mediaEvents));
+  const out = { playing: a.ok, before: a.state, mediaBefore: await media() };
   if (!a.ok) return out;
   const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing' && s.beats.ok > 0, sc.timeoutMS);
   out.reauthorized = b.ok;
   out.after = b.state;
+  if (b.ok) {
+    await sleep(Math.max(0, Date.parse(a.state.play.token_expires_at) + 1000 - Date.now()));
+    out.playFrom = Date.now();
+    await a.page.evaluate(() => document.getElementById('video').play());
+    const c = await until(a.page, (s) => s.currentTime >= sc.playOn, sc.timeoutMS);
+    out.playedOn = c.ok;
+    out.end = c.state;
+  }
+  out.mediaAfter = await media();
+  out.requests = a.rec.requests;
   return out;
 }
 

@@ -141,16 +141,14 @@
   // one is starting is ignored, since two plays from one device race the
   // server's "one stream per device" replacement and the page would run
   // two players on one video element, one of them on a replaced session.
-  // With resume ({ at, paused }: a re-authorization) it plays on from
-  // there: the server replaces the session, whose token can stop nothing.
   let starting = false;
-  async function play(resume) {
+  async function play() {
     if (starting) return;
     starting = true;
     $('play').disabled = true;
     try {
-      if (!resume) await release();
-      await start(resume);
+      await release();
+      await start();
     } finally {
       starting = false;
       $('play').disabled = false;
@@ -172,39 +170,28 @@
     await giveBack();
   }
 
-  async function start(resume) {
+  async function start() {
     await teardown();
     Object.assign(state, {
       phase: 'authorizing', error: null, conflict: [], startupMS: null, stalls: 0, stallMS: 0, playedMS: 0,
       sessionID: '', startAt: 0, startedFromPlay: false, urls: null, edges: null, source: null, renewals: 0, steeringLoads: 0, steeringPriority: [], levels: [],
+      account: $('account').value, title: $('title').value, format: $('format').value,
+      cdn: $('cdn').value, grant: $('grant').value, device: $('device').value.trim(),
     });
-    // A re-authorization plays on what played, whatever the form says now.
-    if (!resume) {
-      Object.assign(state, {
-        account: $('account').value, title: $('title').value, format: $('format').value,
-        cdn: $('cdn').value, grant: $('grant').value, device: $('device').value.trim(),
-      });
-    }
     state.beats = { sent: 0, ok: 0, last: null, statuses: [] };
     render();
     t0 = performance.now();
     try {
       const token = await tokenFor(state.account);
       // Asked beside the play: the resume position costs no round trip.
-      const saved = resume ? Promise.resolve(resume.at) : savedPosition(token);
-      const r = await call('POST', '/v1/play', token, { title_id: state.title, device_id: state.device, device_name: 'playplane web player' });
+      const saved = savedPosition(token);
+      const r = await authorizePlay(token);
       if (r.status === 409 && r.data && r.data.error && r.data.error.details) {
         showConflict(r.data.error);
         return;
       }
       if (r.status !== 201) return fail('play: ' + errText(r));
-      state.play = r.data;
-      state.sessionID = r.data.session_id;
-      state.maxQuality = r.data.max_quality;
-      leaseUntil = Date.parse(r.data.lease_expires_at) || 0;
-      beatFailures = 0;
-      playbackToken = r.data.playback_token;
-      reauthorizeBefore(r.data.token_expires_at);
+      takeSession(r.data);
       log('session ' + state.sessionID + ' admitted, plan quality ' + state.maxQuality);
 
       if (oneCall(r.data)) {
@@ -233,7 +220,7 @@
       state.source = src;
       // The master playlist's relative URIs resolve without its query:
       // regrant puts the prefix grant on them (a title without a ladder).
-      if (src.kind === 'manifest_url') await learnGrants(state.urls);
+      if (src.kind === 'manifest_url') await learnGrants(state.urls, state.sessionID);
       if (state.grant === 'cookies') {
         applyCookies(state.urls.cookies || []);
         await otherPathwayCookies();
@@ -247,11 +234,31 @@
       log('loading ' + src.kind + ' ' + src.url.split('?')[0] + ' (' + state.grant + ', CMCD ' + state.cmcdMode + ')' +
         (state.startAt ? ' from ' + state.startAt.toFixed(2) + ' s' : ''));
       render();
-      (state.format === 'dash' ? startDash : startHls)(src.url, state.startAt, !!(resume && resume.paused));
+      (state.format === 'dash' ? startDash : startHls)(src.url, state.startAt);
       renewBefore(state.urls.expires_at || r.data.manifest_expires_at);
     } catch (err) {
       fail(String(err && err.message || err));
     }
+  }
+
+  // authorizePlay asks to play the page's title on its device (POST
+  // /v1/play): a new session, or, for a device that plays already, its
+  // replacement in the same step (no second stream slot).
+  function authorizePlay(token) {
+    return call('POST', '/v1/play', token, { title_id: state.title, device_id: state.device, device_name: 'playplane web player' });
+  }
+
+  // takeSession makes the play answer's session the page's: heartbeats,
+  // grant renewals and the re-authorization ahead of its token's expiry
+  // are its from now on.
+  function takeSession(answer) {
+    state.play = answer;
+    state.sessionID = answer.session_id;
+    state.maxQuality = answer.max_quality;
+    leaseUntil = Date.parse(answer.lease_expires_at) || 0;
+    beatFailures = 0;
+    playbackToken = answer.playback_token;
+    reauthorizeBefore(answer.token_expires_at);
   }
 
   // savedPosition is where the player starts, in seconds: where the viewer
@@ -443,7 +450,7 @@
           applyCookies(r.data.cookies || []);
           await otherPathwayCookies();
         }
-        await learnGrants(r.data);
+        await learnGrants(r.data, id);
       }
     } catch (err) {
       r = { status: 0, data: null };
@@ -464,15 +471,17 @@
     renewBefore(r.data.expires_at);
   }
 
-  // learnGrants reads the new credential off the urls answer and, for query
-  // grants, each folder's new signature off the fresh manifests.
-  async function learnGrants(answer) {
+  // learnGrants reads the new credential off the urls answer of session id
+  // and, for query grants, each folder's new signature off the fresh
+  // manifests. They are the players' only while id is the page's session:
+  // a renewal answered after a re-authorization replaced it is dropped.
+  async function learnGrants(answer, id) {
     const folders = new Map();
     const m = answer.manifests && answer.manifests[state.format];
     if (!m) {
       // A title without a ladder: one query for the title's folder.
       if (answer.query_params && answer.manifest_url) folders.set(folderOf(answer.manifest_url), answer.query_params);
-      grants = { token: '', folders };
+      if (id === state.sessionID) grants = { token: '', folders, session: id };
       return;
     }
     if (state.grant !== 'cookies') {
@@ -480,7 +489,7 @@
       if (state.format === 'dash') dashFolders(text, m, folders);
       else await hlsFolders(text, m, folders);
     }
-    grants = { token: new URL(m).searchParams.get('token') || '', folders };
+    if (id === state.sessionID) grants = { token: new URL(m).searchParams.get('token') || '', folders, session: id };
   }
 
   async function fetchText(url) {
@@ -537,15 +546,18 @@
 
   // regrant puts the newest credentials on a URL a player is about to
   // fetch: the manifest credential on the API's manifest and steering
-  // routes, a folder's newest signature on its segments (replacing the
-  // parameters it names, after the others, such as CMCD: Cloud CDN's
-  // Signature must stay last).
+  // routes, with the session it is for (after a re-authorization the
+  // players still hold the first session's URLs, which the server answers
+  // 410 once that session is replaced), a folder's newest signature on its
+  // segments (replacing the parameters it names, after the others, such
+  // as CMCD: Cloud CDN's Signature must stay last).
   function regrant(raw) {
     const q = raw.indexOf('?');
-    const path = q < 0 ? raw : raw.slice(0, q);
+    let path = q < 0 ? raw : raw.slice(0, q);
     let params = q < 0 ? [] : raw.slice(q + 1).split('&');
     if (path.startsWith(api + '/v1/')) {
       if (!grants.token || q < 0) return raw;
+      path = api + path.slice(api.length).replace(/^\/v1\/(manifests|steering)\/[^/]+/, '/v1/$1/' + encodeURIComponent(grants.session));
       params = params.map((p) => (p.startsWith('token=') ? 'token=' + grants.token : p));
       return path + '?' + params.join('&');
     }
@@ -565,8 +577,8 @@
   const bufferAhead = Number(params.get('buffer')) || 0;
 
   // startHls and startDash start the player at the position at (seconds,
-  // 0: the beginning), paused when paused says so.
-  function startHls(url, at, paused) {
+  // 0: the beginning).
+  function startHls(url, at) {
     if (!window.Hls || !Hls.isSupported()) return failAndRelease('hls.js cannot play here (no MediaSource)');
     const withCreds = state.grant === 'cookies';
     const cfg = {
@@ -600,7 +612,7 @@
     hls.on(Hls.Events.LEVELS_UPDATED, levels);
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
       levels();
-      if (!paused) video.play().catch((err) => log('autoplay refused: ' + err.message + ' (press play)', true));
+      video.play().catch((err) => log('autoplay refused: ' + err.message + ' (press play)', true));
     });
     player = {
       kind: 'hls',
@@ -621,7 +633,7 @@
     hls.attachMedia($('video'));
   }
 
-  function startDash(url, at, paused) {
+  function startDash(url, at) {
     if (!window.dashjs) return failAndRelease('dash.js is not loaded');
     const dp = dashjs.MediaPlayer().create();
     const buffer = bufferAhead ? { bufferTimeDefault: bufferAhead, bufferTimeAtTopQuality: bufferAhead, bufferTimeAtTopQualityLongForm: bufferAhead } : {};
@@ -676,7 +688,7 @@
         return (s && s.pathwayPriority && s.pathwayPriority[0]) || '';
       },
     };
-    dp.initialize($('video'), url, !paused, at || NaN);
+    dp.initialize($('video'), url, true, at || NaN);
   }
 
   // playerFailed reports a fatal player error: with an error heartbeat
@@ -934,15 +946,53 @@
     return r.status === 401 && !!(r.data && r.data.error && r.data.error.reason === 'token_expired');
   }
 
-  // reauthorize plays on once the playback token expired, as apps do,
+  // reauthorize plays on once the playback token expires, as apps do,
   // without asking the viewer: the same title on the same device is
   // authorized again (POST /v1/play), which the server answers by
   // replacing this device's session in the same step (no second stream
-  // slot), and the player starts again where it was, paused if it was.
-  function reauthorize(why) {
+  // slot). The player is not reloaded: hls.js and dash.js keep the media
+  // element and what they buffered, and the page hands them the new
+  // session's grants (renewGrants; regrant puts them, with the new
+  // session, on every request they make from then on). The CMCD sid stays
+  // the first session's: the server names a session by the credential of
+  // the URL, never by sid (events/schemas/cmcd.md). It runs in the
+  // heartbeat chain, so that no heartbeat goes out meanwhile with the
+  // token of a session being replaced.
+  async function reauthorize(why) {
     if (starting) return;
+    starting = true;
     log(why + '; authorizing again at ' + video.currentTime.toFixed(2) + ' s');
-    play({ at: video.currentTime, paused: video.paused });
+    const done = beatChain.then(() => replaceSession());
+    beatChain = done.catch(() => {});
+    try {
+      await done;
+    } catch (err) {
+      await teardown();
+      fail('authorizing again: ' + (err && err.message || err));
+    } finally {
+      starting = false;
+    }
+  }
+
+  async function replaceSession() {
+    const before = state.sessionID;
+    if (!before || (state.phase !== 'playing' && state.phase !== 'loading')) return;
+    const r = await authorizePlay(await tokenFor(state.account));
+    if (r.status !== 201) {
+      // Refused (409: another device took the slot meanwhile): playback
+      // ends now, saying why, rather than when the grants do.
+      await teardown();
+      if (r.status === 409 && r.data && r.data.error && r.data.error.details) return showConflict(r.data.error);
+      return fail('authorizing again: ' + errText(r));
+    }
+    clearTimeout(beatTimer);
+    clearTimeout(renewTimer);
+    takeSession(r.data);
+    log('session ' + before + ' replaced by ' + state.sessionID + ', playing on');
+    await renewGrants();
+    // Where the new session begins; before the first frame, that frame's
+    // start heartbeat says so.
+    if (state.startupMS !== null && state.phase === 'playing') await sendBeat('start');
   }
 
   // reauthorizeBefore schedules that re-authorization ahead of the token's
