@@ -33,7 +33,8 @@ import (
 // expired playback token still frees the slot. A title without a ladder
 // plays with its grant on every relative URI. The playback token is
 // authorized again ahead of its expiry, playing on in the same slot
-// without reloading the player. Back
+// without reloading the player; a page left once its token expired still
+// frees the slot. Back
 // from the back/forward cache, the page shows the session its pagehide
 // stopped as stopped. Leases are short (leaseTTL) so that
 // a page which waits too long after a failed heartbeat loses its lease
@@ -96,6 +97,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 		for _, format := range []string{"hls", "dash"} {
 			t.Run(format, func(t *testing.T) { g.testTokenExpiry(t, format) })
 		}
+		t.Run("leave the page after it expired", func(t *testing.T) { g.testLeaveExpired(t) })
 	})
 	t.Run("grants outlive their first expiry", func(t *testing.T) {
 		// A runner of its own, whose CDN grants and manifest credentials
@@ -529,6 +531,39 @@ func (h *harness) testTokenExpiry(t *testing.T, format string) {
 	}
 	if active := h.activeSessions(t, demo.AccountSolo); len(active) != 1 {
 		t.Errorf("after the token expired the account holds sessions %v, want the page's one", active)
+	}
+}
+
+// testLeaveExpired: the page sleeps (a suspended tab: no timer runs) past
+// its playback token's expiry, then the viewer leaves it as it wakes,
+// before it could authorize again. The page frees the stream slot as it
+// goes, with the account's token (its playback token could not), rather
+// than holding it until the lease (LEASE_TTL, minutes) lapses.
+func (h *harness) testLeaveExpired(t *testing.T) {
+	page := h.sessionPage(t, url.Values{"account": {demo.AccountSolo}})
+	// What the server took as the session's end: its stop, or its DELETE.
+	ended := func(id string) bool {
+		return h.run.faults.answered(id, "stop", http.StatusOK) || slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+			return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id && r.Status == http.StatusOK
+		})
+	}
+	var out struct {
+		Playing bool      `json:"playing"`
+		Before  pageState `json:"before"`
+		Asleep  pageState `json:"asleep"`
+	}
+	h.drive(t, map[string]any{"kind": "leaveExpired", "url": page, "timeoutMS": 30000, "settle": settleURL(t, ended)}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id := out.Asleep.SessionID
+	// As testUnload: the page's last requests leave with it.
+	for deadline := time.Now().Add(5 * time.Second); !ended(id) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if slices.Contains(h.activeSessions(t, demo.AccountSolo), id) {
+		t.Errorf("the page was left after its playback token expired (phase %s) and its session %s is still live: requests %v\npage log:\n%s",
+			out.Asleep.Phase, id, h.run.sessionRequests(id), strings.Join(out.Asleep.Log, "\n"))
 	}
 }
 

@@ -64,6 +64,9 @@ async function open(browser, url, opts = {}) {
       document.addEventListener(type, (e) => { if (e.target instanceof HTMLMediaElement) counts[type]++; }, true);
     }
   });
+  // With opts.clock, the page's clocks and timers are Playwright's, which
+  // the scenario can stop and set (a tab asleep).
+  if (opts.clock) await context.clock.install();
   const page = await context.newPage();
   const rec = { requests: [], console: [], manifests: [] };
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') rec.console.push(m.type() + ': ' + m.text()); });
@@ -360,8 +363,8 @@ async function cmcdScenario(browser) {
 // playing opens sc.url and waits until the player has played past 1 s,
 // then pauses it: a paused player keeps its session and heartbeats, and
 // the short test stream cannot end by itself while the scenario works.
-async function playing() {
-  const opened = await open(browser0, sc.url);
+async function playing(opts) {
+  const opened = await open(browser0, sc.url, opts);
   const p = await until(opened.page, (s) => s.currentTime >= 1, sc.timeoutMS);
   if (p.ok) await opened.page.evaluate(() => document.getElementById('video').pause());
   return Object.assign(opened, { ok: p.ok, state: p.state });
@@ -541,6 +544,27 @@ async function reauthScenario() {
   return out;
 }
 
+// leaveExpiredScenario: the page plays (paused), then sleeps as a
+// suspended tab does: its clock and timers stop (Playwright's clock)
+// until the playback token of the session it plays has expired at the
+// server. It wakes with its clock set to now, before any of its timers
+// ran, and the viewer leaves it there. The Go test looks for the
+// session's release at the server.
+async function leaveExpiredScenario() {
+  const a = await playing({ clock: true });
+  const out = { playing: a.ok, before: a.state };
+  if (!a.ok) return out;
+  // A moment ahead: the page's clock runs on while this is asked.
+  await a.page.clock.pauseAt(await a.page.evaluate(() => Date.now() + 1000));
+  const asleep = await snapshot(a.page);
+  out.asleep = asleep;
+  await sleep(Math.max(0, Date.parse(asleep.play.token_expires_at) + 1000 - Date.now()));
+  await a.page.clock.setSystemTime(Date.now());
+  await a.page.goto('about:blank');
+  await settle(asleep.sessionID);
+  return out;
+}
+
 // browser0 is the browser the scenarios play in.
 let browser0;
 
@@ -562,6 +586,7 @@ async function play(browser, scenario) {
       case 'stopExpired': return await stopExpiredScenario();
       case 'bfcache': return await bfcacheScenario();
       case 'reauth': return await reauthScenario();
+      case 'leaveExpired': return await leaveExpiredScenario();
       default: throw new Error('unknown scenario ' + sc.kind);
     }
   } catch (e) {

@@ -134,6 +134,8 @@
 
   let player = null; // { kind, destroy(), bitrateKbps(), throughputKbps(), pathway() }
   let playbackToken = '';
+  // When playbackToken expires (ms since the epoch, the server's word).
+  let tokenExpiresAt = 0;
   let t0 = 0;
   let beatTimer = null;
 
@@ -258,6 +260,7 @@
     leaseUntil = Date.parse(answer.lease_expires_at) || 0;
     beatFailures = 0;
     playbackToken = answer.playback_token;
+    tokenExpiresAt = Date.parse(answer.token_expires_at) || 0;
     reauthorizeBefore(answer.token_expires_at);
   }
 
@@ -1053,14 +1056,28 @@
   // with keepalive: the page may be gone before the answer. A page kept in
   // the back/forward cache is shown back (pageshow, persisted) with that
   // session stopped, and plays again when asked.
+  //
+  // A playback token that has expired (a tab that slept past its
+  // re-authorization) can stop nothing, and the page is gone before the
+  // 401 could be answered with the account's token as Stop does: the page
+  // gives the session back with the account's token then, and also when
+  // the token expires within leaveMargin, before the stop may land (the
+  // stop goes too: the server still takes the position of a session
+  // ended within HEARTBEAT_STOP_GRACE).
+  const leaveMargin = 5000;
+  function giveBackOnLeave() {
+    fetch(api + '/v1/sessions/' + state.sessionID, { method: 'DELETE', headers: { Authorization: 'Bearer ' + accountToken }, keepalive: true })
+      .catch(() => { /* the lease lapses anyway */ });
+  }
   let leftWith = '';
   window.addEventListener('pagehide', () => {
     if (!state.sessionID) return;
+    const tokenLeft = tokenExpiresAt ? tokenExpiresAt - Date.now() : Infinity;
     if (state.phase === 'playing') {
-      beat('stop');
+      if (tokenLeft > 0) beat('stop');
+      if (tokenLeft < leaveMargin) giveBackOnLeave();
     } else if (state.phase === 'authorizing' || state.phase === 'loading') {
-      fetch(api + '/v1/sessions/' + state.sessionID, { method: 'DELETE', headers: { Authorization: 'Bearer ' + accountToken }, keepalive: true })
-        .catch(() => { /* the lease lapses anyway */ });
+      giveBackOnLeave();
     } else {
       return;
     }
