@@ -47,6 +47,7 @@ var provider = &providercheck.Provider{
 		{File: "cloudfront/publicKey.go", Spec: publicKeySpec, Args: PublicKeyArgs{}, Resource: PublicKey{}},
 		{File: "cloudfront/keyGroup.go", Spec: keyGroupSpec, Args: KeyGroupArgs{}, Resource: KeyGroup{}},
 		{File: "cloudfront/distribution.go", Spec: distributionSpec, Args: DistributionArgs{}, Resource: Distribution{}},
+		{File: "cloudfront/responseHeadersPolicy.go", Spec: responseHeadersPolicySpec, Args: ResponseHeadersPolicyArgs{}, Resource: ResponseHeadersPolicy{}},
 		{File: "apigatewayv2/api.go", Spec: apiSpec, Args: ApiArgs{}, Resource: Api{}},
 		{File: "apigatewayv2/stage.go", Spec: stageSpec, Args: StageArgs{}, Resource: Stage{}},
 		{File: "apigatewayv2/authorizer.go", Spec: authorizerSpec, Args: AuthorizerArgs{}, Resource: Authorizer{}},

@@ -128,23 +128,25 @@ type distributionArgs struct {
 func (DistributionArgs) ElementType() reflect.Type { return reflect.TypeFor[distributionArgs]() }
 
 type DistributionDefaultCacheBehaviorArgs struct {
-	AllowedMethods       pulumi.StringArrayInput
-	CachePolicyId        pulumi.StringPtrInput
-	CachedMethods        pulumi.StringArrayInput
-	Compress             pulumi.BoolPtrInput
-	TargetOriginId       pulumi.StringInput
-	TrustedKeyGroups     pulumi.StringArrayInput
-	ViewerProtocolPolicy pulumi.StringInput
+	AllowedMethods          pulumi.StringArrayInput
+	CachePolicyId           pulumi.StringPtrInput
+	CachedMethods           pulumi.StringArrayInput
+	Compress                pulumi.BoolPtrInput
+	ResponseHeadersPolicyId pulumi.StringPtrInput
+	TargetOriginId          pulumi.StringInput
+	TrustedKeyGroups        pulumi.StringArrayInput
+	ViewerProtocolPolicy    pulumi.StringInput
 }
 
 type DistributionDefaultCacheBehavior struct {
-	AllowedMethods       []string `pulumi:"allowedMethods"`
-	CachePolicyId        *string  `pulumi:"cachePolicyId"`
-	CachedMethods        []string `pulumi:"cachedMethods"`
-	Compress             *bool    `pulumi:"compress"`
-	TargetOriginId       string   `pulumi:"targetOriginId"`
-	TrustedKeyGroups     []string `pulumi:"trustedKeyGroups"`
-	ViewerProtocolPolicy string   `pulumi:"viewerProtocolPolicy"`
+	AllowedMethods          []string `pulumi:"allowedMethods"`
+	CachePolicyId           *string  `pulumi:"cachePolicyId"`
+	CachedMethods           []string `pulumi:"cachedMethods"`
+	Compress                *bool    `pulumi:"compress"`
+	ResponseHeadersPolicyId *string  `pulumi:"responseHeadersPolicyId"`
+	TargetOriginId          string   `pulumi:"targetOriginId"`
+	TrustedKeyGroups        []string `pulumi:"trustedKeyGroups"`
+	ViewerProtocolPolicy    string   `pulumi:"viewerProtocolPolicy"`
 }
 
 func (DistributionDefaultCacheBehaviorArgs) ElementType() reflect.Type {
@@ -210,4 +212,105 @@ var distributionSpec = spec{
 
 func NewDistribution(ctx *pulumi.Context, name string, args *DistributionArgs, opts ...pulumi.ResourceOption) (*Distribution, error) {
 	return newResource[Distribution](ctx, distributionSpec, name, args, opts)
+}
+
+// ResponseHeadersPolicy is aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy.
+type ResponseHeadersPolicy struct {
+	pulumi.CustomResourceState
+}
+
+type ResponseHeadersPolicyArgs struct {
+	Comment    pulumi.StringPtrInput
+	CorsConfig *ResponseHeadersPolicyCorsConfigArgs
+	Name       pulumi.StringPtrInput
+}
+
+type responseHeadersPolicyArgs struct {
+	Comment    *string                          `pulumi:"comment"`
+	CorsConfig *ResponseHeadersPolicyCorsConfig `pulumi:"corsConfig"`
+	Name       *string                          `pulumi:"name"`
+}
+
+func (ResponseHeadersPolicyArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[responseHeadersPolicyArgs]()
+}
+
+type ResponseHeadersPolicyCorsConfigArgs struct {
+	AccessControlAllowCredentials pulumi.BoolInput
+	AccessControlAllowHeaders     *ResponseHeadersPolicyCorsConfigAccessControlAllowHeadersArgs
+	AccessControlAllowMethods     *ResponseHeadersPolicyCorsConfigAccessControlAllowMethodsArgs
+	AccessControlAllowOrigins     *ResponseHeadersPolicyCorsConfigAccessControlAllowOriginsArgs
+	AccessControlExposeHeaders    *ResponseHeadersPolicyCorsConfigAccessControlExposeHeadersArgs
+	AccessControlMaxAgeSec        pulumi.IntPtrInput
+	OriginOverride                pulumi.BoolInput
+}
+
+type ResponseHeadersPolicyCorsConfig struct {
+	AccessControlAllowCredentials bool                                                       `pulumi:"accessControlAllowCredentials"`
+	AccessControlAllowHeaders     ResponseHeadersPolicyCorsConfigAccessControlAllowHeaders   `pulumi:"accessControlAllowHeaders"`
+	AccessControlAllowMethods     ResponseHeadersPolicyCorsConfigAccessControlAllowMethods   `pulumi:"accessControlAllowMethods"`
+	AccessControlAllowOrigins     ResponseHeadersPolicyCorsConfigAccessControlAllowOrigins   `pulumi:"accessControlAllowOrigins"`
+	AccessControlExposeHeaders    *ResponseHeadersPolicyCorsConfigAccessControlExposeHeaders `pulumi:"accessControlExposeHeaders"`
+	AccessControlMaxAgeSec        *int                                                       `pulumi:"accessControlMaxAgeSec"`
+	OriginOverride                bool                                                       `pulumi:"originOverride"`
+}
+
+func (ResponseHeadersPolicyCorsConfigArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[ResponseHeadersPolicyCorsConfig]()
+}
+
+type ResponseHeadersPolicyCorsConfigAccessControlAllowHeadersArgs struct {
+	Items pulumi.StringArrayInput
+}
+
+type ResponseHeadersPolicyCorsConfigAccessControlAllowHeaders struct {
+	Items []string `pulumi:"items"`
+}
+
+func (ResponseHeadersPolicyCorsConfigAccessControlAllowHeadersArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[ResponseHeadersPolicyCorsConfigAccessControlAllowHeaders]()
+}
+
+type ResponseHeadersPolicyCorsConfigAccessControlAllowMethodsArgs struct {
+	Items pulumi.StringArrayInput
+}
+
+type ResponseHeadersPolicyCorsConfigAccessControlAllowMethods struct {
+	Items []string `pulumi:"items"`
+}
+
+func (ResponseHeadersPolicyCorsConfigAccessControlAllowMethodsArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[ResponseHeadersPolicyCorsConfigAccessControlAllowMethods]()
+}
+
+type ResponseHeadersPolicyCorsConfigAccessControlAllowOriginsArgs struct {
+	Items pulumi.StringArrayInput
+}
+
+type ResponseHeadersPolicyCorsConfigAccessControlAllowOrigins struct {
+	Items []string `pulumi:"items"`
+}
+
+func (ResponseHeadersPolicyCorsConfigAccessControlAllowOriginsArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[ResponseHeadersPolicyCorsConfigAccessControlAllowOrigins]()
+}
+
+type ResponseHeadersPolicyCorsConfigAccessControlExposeHeadersArgs struct {
+	Items pulumi.StringArrayInput
+}
+
+type ResponseHeadersPolicyCorsConfigAccessControlExposeHeaders struct {
+	Items []string `pulumi:"items"`
+}
+
+func (ResponseHeadersPolicyCorsConfigAccessControlExposeHeadersArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[ResponseHeadersPolicyCorsConfigAccessControlExposeHeaders]()
+}
+
+var responseHeadersPolicySpec = spec{
+	Token: "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy",
+}
+
+func NewResponseHeadersPolicy(ctx *pulumi.Context, name string, args *ResponseHeadersPolicyArgs, opts ...pulumi.ResourceOption) (*ResponseHeadersPolicy, error) {
+	return newResource[ResponseHeadersPolicy](ctx, responseHeadersPolicySpec, name, args, opts)
 }

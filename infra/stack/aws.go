@@ -10,6 +10,7 @@ import (
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/awsfn"
 	"github.com/playplane/playplane/infra/awsres"
+	"github.com/playplane/playplane/shared/localedge"
 )
 
 // AWSResources are the stack's resources on AWS.
@@ -50,6 +51,9 @@ type CloudFront struct {
 	OAC          *awsres.OriginAccessControl
 	PublicKey    *awsres.PublicKey
 	KeyGroup     *awsres.KeyGroup
+	// CORS answers player pages on playplane:corsAllowedOrigins; nil
+	// without origins.
+	CORS         *awsres.ResponseHeadersPolicy
 	Distribution *awsres.Distribution
 }
 
@@ -278,6 +282,26 @@ func newCloudFront(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*Clo
 		return nil, fmt.Errorf("key group: %w", err)
 	}
 	const originID = "video"
+	behavior := &awsres.DistributionDefaultCacheBehaviorArgs{
+		TargetOriginId:       pulumi.String(originID),
+		ViewerProtocolPolicy: pulumi.String("https-only"),
+		AllowedMethods:       pulumi.ToStringArray([]string{"GET", "HEAD", "OPTIONS"}),
+		CachedMethods:        pulumi.ToStringArray([]string{"GET", "HEAD"}),
+		CachePolicyId:        pulumi.String(cachingOptimizedPolicyID),
+		Compress:             pulumi.Bool(true),
+		// Every object needs a URL signed by a key of this group.
+		TrustedKeyGroups: pulumi.StringArray{c.KeyGroup.ID()},
+	}
+	if len(cfg.CORSAllowedOrigins) > 0 {
+		// The player pages' origins differ from the distribution's, and
+		// hls.js and dash.js fetch segments with XMLHttpRequest (with
+		// credentials under a cookie grant): the browser hands a page
+		// nothing without these headers, which S3 never sends.
+		if c.CORS, err = newVideoCORS(ctx, cfg); err != nil {
+			return nil, err
+		}
+		behavior.ResponseHeadersPolicyId = c.CORS.ID().ToStringOutput()
+	}
 	c.Distribution, err = awsres.NewDistribution(ctx, "video", &awsres.DistributionArgs{
 		Enabled:       pulumi.Bool(true),
 		Comment:       pulumi.String(cfg.Prefix + " video"),
@@ -289,16 +313,7 @@ func newCloudFront(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*Clo
 			DomainName:            c.Bucket.BucketRegionalDomainName,
 			OriginAccessControlId: c.OAC.ID(),
 		}},
-		DefaultCacheBehavior: &awsres.DistributionDefaultCacheBehaviorArgs{
-			TargetOriginId:       pulumi.String(originID),
-			ViewerProtocolPolicy: pulumi.String("https-only"),
-			AllowedMethods:       pulumi.ToStringArray([]string{"GET", "HEAD", "OPTIONS"}),
-			CachedMethods:        pulumi.ToStringArray([]string{"GET", "HEAD"}),
-			CachePolicyId:        pulumi.String(cachingOptimizedPolicyID),
-			Compress:             pulumi.Bool(true),
-			// Every object needs a URL signed by a key of this group.
-			TrustedKeyGroups: pulumi.StringArray{c.KeyGroup.ID()},
-		},
+		DefaultCacheBehavior: behavior,
 		Restrictions: &awsres.DistributionRestrictionsArgs{
 			GeoRestriction: &awsres.DistributionRestrictionsGeoRestrictionArgs{RestrictionType: pulumi.String("none")},
 		},
@@ -318,6 +333,38 @@ func newCloudFront(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*Clo
 		return nil, fmt.Errorf("video bucket policy: %w", err)
 	}
 	return c, nil
+}
+
+// newVideoCORS is the distribution's CORS policy: the one the local edge
+// applies (shared/localedge), for the configured origins. Cookie grants
+// need credentials, which browsers refuse beside a "*" origin.
+func newVideoCORS(ctx *pulumi.Context, cfg Config) (*awsres.ResponseHeadersPolicy, error) {
+	p, err := awsres.NewResponseHeadersPolicy(ctx, "video-cors", &awsres.ResponseHeadersPolicyArgs{
+		Name:    pulumi.String(cfg.Prefix + "-video-cors"),
+		Comment: pulumi.String("Lets playplane player pages read video"),
+		CorsConfig: &awsres.ResponseHeadersPolicyCorsConfigArgs{
+			AccessControlAllowCredentials: pulumi.Bool(!slices.Contains(cfg.CORSAllowedOrigins, "*")),
+			AccessControlAllowOrigins: &awsres.ResponseHeadersPolicyCorsConfigAccessControlAllowOriginsArgs{
+				Items: pulumi.ToStringArray(cfg.CORSAllowedOrigins),
+			},
+			AccessControlAllowMethods: &awsres.ResponseHeadersPolicyCorsConfigAccessControlAllowMethodsArgs{
+				Items: pulumi.ToStringArray(localedge.CORSAllowMethods),
+			},
+			AccessControlAllowHeaders: &awsres.ResponseHeadersPolicyCorsConfigAccessControlAllowHeadersArgs{
+				Items: pulumi.ToStringArray(localedge.CORSAllowHeaders),
+			},
+			AccessControlExposeHeaders: &awsres.ResponseHeadersPolicyCorsConfigAccessControlExposeHeadersArgs{
+				Items: pulumi.ToStringArray(localedge.CORSExposeHeaders),
+			},
+			AccessControlMaxAgeSec: pulumi.Int(localedge.CORSMaxAge),
+			// S3 sends no CORS headers; these are the only ones.
+			OriginOverride: pulumi.Bool(true),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("video cors policy: %w", err)
+	}
+	return p, nil
 }
 
 // cloudFrontReadPolicy lets only this distribution (through its origin

@@ -429,6 +429,76 @@ func TestVideoIsDeliveredThroughSignedURLsOnly(t *testing.T) {
 	})
 }
 
+// TestCloudFrontAnswersWebPlayers: the web player's page is on another
+// origin than the distribution, and hls.js and dash.js fetch segments with
+// XMLHttpRequest/fetch (with credentials under a cookie grant), so the
+// browser hands them over only with Access-Control-Allow-Origin naming the
+// page (and Access-Control-Allow-Credentials). S3 sends no CORS headers;
+// the distribution's response headers policy must, for the origins
+// playplane:corsAllowedOrigins names, as the local edge does
+// (shared/localedge).
+func TestCloudFrontAnswersWebPlayers(t *testing.T) {
+	t.Parallel()
+	forEachLayout(t, func(t *testing.T, d *deployment) {
+		if d.layout.Delivery != catalog.DeliveryCloudFront {
+			return
+		}
+		dist := d.mock.OfType("aws:cloudfront/distribution:Distribution")[0]
+		id, _ := mapOf(dist.In("defaultCacheBehavior"))["responseHeadersPolicyId"].(string)
+		policy, ok := d.byID("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy", id)
+		if !ok {
+			t.Fatalf("the distribution's default behavior has response headers policy %q, none of the stack's: segments reach no page on another origin", id)
+		}
+		cors := mapOf(policy.In("corsConfig"))
+		items := func(key string) []string { return stringsOf(mapOf(cors[key])["items"]) }
+		for key, want := range map[string][]string{
+			"accessControlAllowOrigins":  {"https://app.playplane.test", "http://localhost:5173"},
+			"accessControlAllowMethods":  {"GET", "HEAD", "OPTIONS"},
+			"accessControlAllowHeaders":  {"CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session", "Range"},
+			"accessControlExposeHeaders": {"Content-Length", "Content-Range", "ETag"},
+		} {
+			if got := items(key); !slices.Equal(got, want) {
+				t.Errorf("corsConfig.%s %v, want %v", key, got, want)
+			}
+		}
+		if cors["accessControlAllowCredentials"] != true || cors["originOverride"] != true || cors["accessControlMaxAgeSec"] != float64(600) {
+			t.Errorf("corsConfig %v: want credentials (cookie grants), origin override and a 600 s max age", cors)
+		}
+	})
+}
+
+// TestCloudFrontCORSFollowsTheOrigins: no origins, no CORS policy (as for
+// the API); a "*" entry turns credentials off, which browsers refuse
+// beside it.
+func TestCloudFrontCORSFollowsTheOrigins(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, origins        string
+		wantPolicy, wantCred bool
+	}{
+		{name: "none", origins: ""},
+		{name: "exact", origins: "https://app.playplane.test", wantPolicy: true, wantCred: true},
+		{name: "any", origins: "*", wantPolicy: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			config := baseConfig("aws")
+			config["playplane:corsAllowedOrigins"] = tc.origins
+			d, err := deploy(t, "aws", config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			policies := d.mock.OfType("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
+			if len(policies) != map[bool]int{false: 0, true: 1}[tc.wantPolicy] {
+				t.Fatalf("%d response headers policies, want one: %v", len(policies), tc.wantPolicy)
+			}
+			if tc.wantPolicy && policies[0].In("corsConfig", "accessControlAllowCredentials") != tc.wantCred {
+				t.Errorf("credentials %v, want %v", policies[0].In("corsConfig", "accessControlAllowCredentials"), tc.wantCred)
+			}
+		})
+	}
+}
+
 // Behind the GCP load balancer the TCP peer is Cloud Run's front end and
 // the rightmost X-Forwarded-For entry the load balancer: pickedge (and
 // signurl, which starts sessions on pickedge's ranking: every function the

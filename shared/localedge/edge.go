@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,12 +65,21 @@ func (h *Handler) Stream() *Stream { return h.stream }
 
 // Methods and headers a CDN configured for web players allows cross-origin.
 // The CMCD headers are those of CTA-5004 header mode; Range lets players
-// fetch byte ranges.
-const (
-	corsAllowMethods  = "GET, HEAD, OPTIONS"
-	corsAllowHeaders  = "CMCD-Request, CMCD-Object, CMCD-Status, CMCD-Session, Range"
-	corsExposeHeaders = "Content-Length, Content-Range, ETag"
-	corsMaxAge        = "600"
+// fetch byte ranges. The stacks give CloudFront the same (infra/stack).
+var (
+	CORSAllowMethods  = []string{http.MethodGet, http.MethodHead, http.MethodOptions}
+	CORSAllowHeaders  = []string{"CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session", "Range"}
+	CORSExposeHeaders = []string{"Content-Length", "Content-Range", "ETag"}
+)
+
+// CORSMaxAge is how long, in seconds, a browser may reuse a preflight.
+const CORSMaxAge = 600
+
+var (
+	corsAllowMethods  = strings.Join(CORSAllowMethods, ", ")
+	corsAllowHeaders  = strings.Join(CORSAllowHeaders, ", ")
+	corsExposeHeaders = strings.Join(CORSExposeHeaders, ", ")
+	corsMaxAge        = strconv.Itoa(CORSMaxAge)
 )
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
