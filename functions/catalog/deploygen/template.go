@@ -307,8 +307,12 @@ func (w *writer) lambda(l Lambda, role string, cloudfront catalog.Delivery) erro
 		v(catalog.EnvJWTAudience, "!Ref JWTAudience")
 		v(catalog.EnvJWTJWKSURL, "!Ref JWTJWKSURL")
 	}
-	for _, s := range fn.SecretsFor(cloudfront) {
-		v(catalog.SecretARNEnv(s), secretRef(s))
+	if secrets := fn.SecretsFor(cloudfront); len(secrets) > 0 {
+		w.line(10, "# Empty on AWS, where the secret the ARN names gives the value; `sam local invoke` sets only declared variables, from events/aws/env.json.")
+		for _, s := range secrets {
+			v(catalog.SecretARNEnv(s), secretRef(s))
+			v(s, `""`)
+		}
 	}
 	if fn.SignsURLs {
 		v(catalog.EnvSignURLCDNBases, `!Sub "`+cloudfront.CDNBasesValue("${CDNBaseURL}")+`"`)

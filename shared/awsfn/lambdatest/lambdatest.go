@@ -63,7 +63,8 @@ func Sample(t testing.TB, name string) []byte {
 // SampleVars returns the variables Lambda logicalID gets under `sam local
 // invoke --env-vars events/aws/env.json`: its trigger variables as
 // template.yaml sets them (awsfn.EnvTrigger, awsfn.EnvTopic), and env.json's
-// "Parameters" section, overridden by the function's own.
+// "Parameters" section, overridden by the function's own, for the
+// variables the template declares for it (SAM passes no others).
 func SampleVars(t testing.TB, logicalID string) map[string]string {
 	t.Helper()
 	var sections map[string]map[string]string
@@ -73,9 +74,16 @@ func SampleVars(t testing.TB, logicalID string) map[string]string {
 	if _, ok := sections[logicalID]; !ok {
 		t.Fatalf("events/aws/env.json has no section for %s", logicalID)
 	}
-	vars := LoadTemplate(t).triggerVars(logicalID)
-	maps.Copy(vars, sections["Parameters"])
-	maps.Copy(vars, sections[logicalID])
+	tm := LoadTemplate(t)
+	declared := tm.Env(logicalID)
+	vars := tm.triggerVars(logicalID)
+	for _, section := range []map[string]string{sections["Parameters"], sections[logicalID]} {
+		for name, v := range section {
+			if _, ok := declared[name]; ok {
+				vars[name] = v
+			}
+		}
+	}
 	return vars
 }
 

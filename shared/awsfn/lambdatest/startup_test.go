@@ -258,6 +258,10 @@ func TestBootstrapsStartWithoutNetwork(t *testing.T) {
 		var env []string
 		for _, kv := range b.env {
 			name, value, _ := strings.Cut(kv, "=")
+			if strings.HasSuffix(name, "_SECRET_ARN") {
+				// env.json blanks them for sam local; here they name the secrets.
+				continue
+			}
 			if ref, ok := awsfn.SecretARNs[name]; ok && hasKey(b.deployed, ref) {
 				arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + b.name + "/" + name + "-AbC123"
 				sm.Put(arn, value)

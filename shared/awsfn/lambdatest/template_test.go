@@ -419,11 +419,17 @@ func TestTemplateSecrets(t *testing.T) {
 	params, _ := tm.Raw["Parameters"].(map[string]any)
 	checked := 0
 	for _, id := range slices.Sorted(maps.Keys(tm.Functions())) {
-		for name, v := range tm.Env(id) {
+		env := tm.Env(id)
+		for name, v := range env {
 			if !secretVar.MatchString(name) {
 				continue
 			}
 			checked++
+			if _, named := env[awsfn.SecretARNs[name]]; named && v == "" {
+				// Declared empty for `sam local invoke --env-vars`
+				// (TestEnvJSONReachesTheFunctions); on AWS the secret gives it.
+				continue
+			}
 			secret, ok := strings.CutSuffix(name, "_SECRET_ARN")
 			if !ok || awsfn.SecretARNs[secret] != name {
 				t.Errorf("%s: %s = %q holds a secret value; pass <NAME>_SECRET_ARN (awsfn.SecretARNs)", id, name, v)
@@ -620,5 +626,59 @@ func TestTemplateTableIsProtected(t *testing.T) {
 	pitr, _ := props["PointInTimeRecoverySpecification"].(map[string]any)
 	if got := pitr["PointInTimeRecoveryEnabled"]; got != true {
 		t.Errorf("%s: PointInTimeRecoveryEnabled %v, want true", id, got)
+	}
+}
+
+// TestEnvJSONReachesTheFunctions holds events/aws/env.json to what `sam
+// local invoke --env-vars` does with it: SAM CLI sets only the variables
+// the template declares for the function (samcli's
+// EnvironmentVariables.resolve walks the template's variables and takes
+// an override for each), so a name the template does not declare never
+// reaches the function. A secret's value given here must also blank the
+// variable naming its secret: unset, SAM renders the template's reference
+// to the ARN parameter as a non-empty string, and awsfn would ask Secrets
+// Manager for it instead of taking the value.
+func TestEnvJSONReachesTheFunctions(t *testing.T) {
+	t.Parallel()
+	tm := lambdatest.LoadTemplate(t)
+	var sections map[string]map[string]string
+	if err := json.Unmarshal(lambdatest.Sample(t, "env.json"), &sections); err != nil {
+		t.Fatalf("events/aws/env.json: %v", err)
+	}
+	fns := tm.Functions()
+	declared := map[string]bool{} // by any function
+	for id := range fns {
+		for name := range tm.Env(id) {
+			declared[name] = true
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(sections["Parameters"])) {
+		if !declared[name] {
+			t.Errorf("env.json Parameters sets %s, which no function of template.yaml declares: sam local invoke never passes it", name)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(sections)) {
+		if id == "Parameters" {
+			continue
+		}
+		if _, ok := fns[id]; !ok {
+			t.Errorf("env.json has a section for %s, no function of template.yaml", id)
+			continue
+		}
+		env := tm.Env(id)
+		for _, name := range slices.Sorted(maps.Keys(sections[id])) {
+			if _, ok := env[name]; !ok {
+				t.Errorf("env.json sets %s for %s, which template.yaml does not declare for it: sam local invoke never passes it", name, id)
+			}
+		}
+		given := maps.Clone(sections["Parameters"])
+		maps.Copy(given, sections[id])
+		for secret, arnVar := range awsfn.SecretARNs {
+			_, hasValue := given[secret]
+			arn, hasARN := given[arnVar]
+			if _, declares := env[arnVar]; hasValue && declares && (!hasARN || arn != "") {
+				t.Errorf("env.json gives %s its %s but leaves %s to SAM's rendering of the template's reference: awsfn would read Secrets Manager", id, secret, arnVar)
+			}
+		}
 	}
 }
