@@ -785,6 +785,19 @@ func ConsumersOf(topic string) []Function {
 	return out
 }
 
+// QueueVisibilitySeconds is the visibility timeout of topic's SQS queue
+// (template.yaml and the Pulumi stacks): six times its consumer's timeout,
+// as Lambda advises for an event source mapping, so a batch Lambda retries
+// after a throttle is not handed out twice; longer would only delay the
+// retry of a message the consumer handed back.
+func QueueVisibilitySeconds(topic string) int {
+	longest := 0
+	for _, fn := range ConsumersOf(topic) {
+		longest = max(longest, fn.TimeoutSeconds)
+	}
+	return 6 * longest
+}
+
 // EnvSlug is an environment variable's name as the resources that hold its
 // value are named (secrets, their IAM bindings): lower case, dashes.
 func EnvSlug(env string) string { return strings.ToLower(strings.ReplaceAll(env, "_", "-")) }

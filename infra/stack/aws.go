@@ -153,10 +153,6 @@ func (a *AWSResources) indexResources(fn catalog.Function) pulumi.StringArray {
 
 func newQueue(ctx *pulumi.Context, cfg Config, t catalog.Topic, tags pulumi.StringMap) (*Queue, error) {
 	name := cfg.Prefix + "-" + t.Name
-	timeout := 30
-	for _, fn := range catalog.ConsumersOf(t.Name) {
-		timeout = max(timeout, fn.TimeoutSeconds)
-	}
 	dlq, err := awsres.NewQueue(ctx, t.Name+"-dlq", &awsres.QueueArgs{
 		Name:                    pulumi.String(name + "-dlq"),
 		MessageRetentionSeconds: pulumi.Int(14 * 24 * 3600),
@@ -171,10 +167,8 @@ func newQueue(ctx *pulumi.Context, cfg Config, t catalog.Topic, tags pulumi.Stri
 		return string(b), err
 	}).(pulumi.StringOutput)
 	q, err := awsres.NewQueue(ctx, t.Name, &awsres.QueueArgs{
-		Name: pulumi.String(name),
-		// AWS advises six times the consumer's timeout, so a batch still
-		// being retried by Lambda is not handed out twice.
-		VisibilityTimeoutSeconds: pulumi.Int(6 * timeout),
+		Name:                     pulumi.String(name),
+		VisibilityTimeoutSeconds: pulumi.Int(catalog.QueueVisibilitySeconds(t.Name)),
 		MessageRetentionSeconds:  pulumi.Int(4 * 24 * 3600),
 		ReceiveWaitTimeSeconds:   pulumi.Int(20),
 		RedrivePolicy:            redrive,

@@ -128,7 +128,7 @@ func (w *writer) queues(fns []catalog.Function) error {
 		w.line(4, "Type: AWS::SQS::Queue")
 		w.line(4, "Properties:")
 		w.line(6, `QueueName: !Sub "${AWS::StackName}-%s"`, topic.Name)
-		w.line(6, "VisibilityTimeout: %d", 6*consumers[0].TimeoutSeconds)
+		w.line(6, "VisibilityTimeout: %d", catalog.QueueVisibilitySeconds(topic.Name))
 		w.line(6, "MessageRetentionPeriod: 345600")
 		w.line(6, "SqsManagedSseEnabled: true")
 		w.line(6, "RedrivePolicy:")
