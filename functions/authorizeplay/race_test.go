@@ -1,0 +1,71 @@
+package authorizeplay_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// TestConcurrentPlaysAdmitExactlyTheLimit: plays from more new devices
+// than the plan has streams, sent at once, admit exactly the limit; every
+// other play hears stream_limit (never a 5xx while the household plays).
+func TestConcurrentPlaysAdmitExactlyTheLimit(t *testing.T) {
+	t.Parallel()
+	for _, st := range deviceStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			h, _ := newHookHarness(t, st.open(t))
+			// premium: 4 streams, 10 devices; the kids account has none yet.
+			const racers, limit = 10, 4
+			for round := range 5 {
+				acct := demo.AccountKids
+				ctx := context.Background()
+				recs := make([]*httptest.ResponseRecorder, racers)
+				codes := make([]int, racers)
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for i := range racers {
+					wg.Go(func() {
+						<-start
+						recs[i] = h.play(acct, "big-buck-bunny", fmt.Sprintf("r%d-d%d", round, i))
+						codes[i] = recs[i].Code
+					})
+				}
+				close(start)
+				wg.Wait()
+				admitted := 0
+				for i, c := range codes {
+					switch {
+					case c == http.StatusCreated:
+						admitted++
+					case c == http.StatusConflict && errorOf(t, recs[i]).Reason == "stream_limit":
+					default:
+						t.Fatalf("round %d: play %d answered %d %s", round, i, c, recs[i].Body)
+					}
+				}
+				active, err := h.store.ListActiveSessions(ctx, acct, h.now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if admitted != limit || len(active) != limit {
+					t.Fatalf("round %d: %d admitted, %d active, want exactly %d: %v", round, admitted, len(active), limit, codes)
+				}
+				// Free the streams and the device slots for the next round.
+				for _, s := range active {
+					if _, err := h.store.EndSession(ctx, s.ID, playback.EndByUser, h.now); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := h.store.UpdateAccount(ctx, acct, func(a *playback.Account) error { a.Devices = nil; return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
