@@ -263,8 +263,12 @@ type PlayResponse struct {
 // SessionView is how a session is shown to its account, in conflicts and
 // listings.
 type SessionView struct {
-	SessionID  string    `json:"session_id"`
-	DeviceID   string    `json:"device_id"`
+	SessionID string `json:"session_id"`
+	DeviceID  string `json:"device_id"`
+	// DeviceName is the name the account gave the device, where the view
+	// is shown with the account at hand: a device id is an opaque string
+	// the other player made up, a name is what a person recognises.
+	DeviceName string    `json:"device_name,omitempty"`
 	TitleID    string    `json:"title_id"`
 	StartedAt  time.Time `json:"started_at"`
 	LastSeenAt time.Time `json:"last_seen_at"`
@@ -369,7 +373,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if err != nil {
-		return conflictView(err)
+		return conflictView(err, acct)
 	}
 	claims := auth.PlaybackClaims{SessionID: sess.ID, AccountID: acct.ID, TitleID: title.ID, DeviceID: req.DeviceID,
 		IssuedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL), Viewer: viewerOf(r, req, acct, loc)}
@@ -503,8 +507,9 @@ func deviceLimit(plan playback.Plan) error {
 		"the plan allows %d registered devices; remove one to add this device", plan.MaxDevices)
 }
 
-// conflictView replaces the store's session list with what a client may see.
-func conflictView(err error) error {
+// conflictView replaces the store's session list with what a client may
+// see, the devices named as acct registered them.
+func conflictView(err error, acct playback.Account) error {
 	var pe *playback.Error
 	if !errors.As(err, &pe) || pe.Code != playback.CodeConflict {
 		return err
@@ -516,6 +521,9 @@ func conflictView(err error) error {
 	views := make([]SessionView, len(d.Sessions))
 	for i, s := range d.Sessions {
 		views[i] = view(s)
+		if j := slices.IndexFunc(acct.Devices, func(d playback.Device) bool { return d.ID == s.DeviceID }); j >= 0 {
+			views[i].DeviceName = acct.Devices[j].Name
+		}
 	}
 	out := *pe
 	out.Details = map[string]any{"limit": d.Limit, "sessions": views}

@@ -366,6 +366,44 @@ func TestStreamLimitConflictAndEndSession(t *testing.T) {
 	}
 }
 
+// TestStreamLimitNamesTheDevices: the 409 of a full household names the
+// devices holding its streams as the account registered them, so that
+// the player asking can offer "stop the stream on Living room TV" (a
+// device id is an opaque string the other player made up); a device
+// registered without a name has none.
+func TestStreamLimitNamesTheDevices(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t) // standard plan: 2 streams
+	tok := h.token(demo.AccountFamily)
+	for _, body := range []string{
+		`{"title_id":"sintel","device_id":"tv-7f3a","device_name":"Living room TV"}`,
+		`{"title_id":"sintel","device_id":"phone-91c2"}`,
+	} {
+		if rec := h.do(http.MethodPost, "/v1/play", tok, body); rec.Code != http.StatusCreated {
+			t.Fatalf("%s: %d %s", body, rec.Code, rec.Body)
+		}
+	}
+	rec := h.play(demo.AccountFamily, "tears-of-steel", "laptop")
+	var body struct {
+		Error struct {
+			Reason  string `json:"reason"`
+			Details struct {
+				Sessions []map[string]any `json:"sessions"`
+			} `json:"details"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusConflict || body.Error.Reason != "stream_limit" {
+		t.Fatalf("third stream: %d %s", rec.Code, rec.Body)
+	}
+	got := map[string]any{}
+	for _, s := range body.Error.Details.Sessions {
+		got[s["device_id"].(string)] = s["device_name"]
+	}
+	if want := map[string]any{"tv-7f3a": "Living room TV", "phone-91c2": nil}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("conflicting sessions' device names = %v, want %v\n%s", got, want, rec.Body)
+	}
+}
+
 func TestSameDeviceSwitchingTitleReplacesItsSession(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t) // basic: 1 stream
