@@ -518,16 +518,22 @@ func conflictView(err error, acct playback.Account) error {
 	if !ok {
 		return err
 	}
-	views := make([]SessionView, len(d.Sessions))
-	for i, s := range d.Sessions {
+	out := *pe
+	out.Details = map[string]any{"limit": d.Limit, "sessions": viewsOn(d.Sessions, acct)}
+	return &out
+}
+
+// viewsOn shows sessions of acct with their devices named as acct
+// registered them.
+func viewsOn(sessions []playback.Session, acct playback.Account) []SessionView {
+	views := make([]SessionView, len(sessions))
+	for i, s := range sessions {
 		views[i] = view(s)
 		if j := slices.IndexFunc(acct.Devices, func(d playback.Device) bool { return d.ID == s.DeviceID }); j >= 0 {
 			views[i].DeviceName = acct.Devices[j].Name
 		}
 	}
-	out := *pe
-	out.Details = map[string]any{"limit": d.Limit, "sessions": views}
-	return &out
+	return views
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
@@ -535,15 +541,15 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	active, err := s.deps.Store.ListActiveSessions(r.Context(), who.AccountID, s.deps.Now())
+	// The account and its leases in one round trip, for the devices' names.
+	read, err := s.deps.Store.ReadAdmission(r.Context(), who.AccountID, s.deps.Now())
+	if playback.IsCode(err, playback.CodeNotFound) {
+		err = nil // no account, no sessions
+	}
 	if err != nil {
 		return err
 	}
-	views := make([]SessionView, len(active))
-	for i, a := range active {
-		views[i] = view(a)
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"sessions": views})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"sessions": viewsOn(read.Active, read.Account)})
 	return nil
 }
 

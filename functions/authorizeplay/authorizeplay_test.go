@@ -404,6 +404,36 @@ func TestStreamLimitNamesTheDevices(t *testing.T) {
 	}
 }
 
+// TestSessionListNamesTheDevices: GET /v1/sessions, the "manage streams"
+// listing, names each session's device as the 409 does.
+func TestSessionListNamesTheDevices(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tok := h.token(demo.AccountFamily)
+	for _, body := range []string{
+		`{"title_id":"sintel","device_id":"tv-7f3a","device_name":"Living room TV"}`,
+		`{"title_id":"sintel","device_id":"phone-91c2"}`,
+	} {
+		if rec := h.do(http.MethodPost, "/v1/play", tok, body); rec.Code != http.StatusCreated {
+			t.Fatalf("%s: %d %s", body, rec.Code, rec.Body)
+		}
+	}
+	rec := h.do(http.MethodGet, "/v1/sessions", tok, "")
+	var list struct {
+		Sessions []map[string]any `json:"sessions"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("GET /v1/sessions: %d %s", rec.Code, rec.Body)
+	}
+	got := map[string]any{}
+	for _, s := range list.Sessions {
+		got[s["device_id"].(string)] = s["device_name"]
+	}
+	if want := map[string]any{"tv-7f3a": "Living room TV", "phone-91c2": nil}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("listed sessions' device names = %v, want %v\n%s", got, want, rec.Body)
+	}
+}
+
 func TestSameDeviceSwitchingTitleReplacesItsSession(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t) // basic: 1 stream

@@ -723,7 +723,7 @@
     for (const s of state.conflict) {
       const li = document.createElement('li');
       const seen = s.last_seen_at ? new Date(s.last_seen_at).toLocaleTimeString() : '?';
-      li.textContent = s.title_id + ' on ' + s.device_id + ' (started ' + new Date(s.started_at).toLocaleTimeString() + ', last seen ' + seen + ') ';
+      li.textContent = s.title_id + ' on ' + (s.device_name || s.device_id) + ' (started ' + new Date(s.started_at).toLocaleTimeString() + ', last seen ' + seen + ') ';
       const b = document.createElement('button');
       b.type = 'button';
       b.textContent = 'End this stream';
