@@ -96,13 +96,20 @@ func licenceError(reason, home, viewer, format string, args ...any) error {
 }
 
 // euMemberStates are the member states of the European Union (ISO 3166-1
-// alpha-2; Greece is GR), where Regulation (EU) 2017/1128 applies.
+// alpha-2; Greece is GR), where Regulation (EU) 2017/1128 applies, and
+// the parts of them inside the Union that ISO 3166-1 (so GeoIP and front
+// doors) codes apart: the outermost regions Guadeloupe, French Guiana,
+// Martinique, Mayotte, Réunion and Saint-Martin (TFEU Art. 355(1); the
+// Azores, Madeira and the Canaries are coded PT and ES) and Åland (Art.
+// 355(4)). Overseas countries and territories (Saint Barthélemy since
+// 2012, New Caledonia, ...) and the Faroe Islands are outside it.
 var euMemberStates = map[string]bool{
 	"AT": true, "BE": true, "BG": true, "HR": true, "CY": true, "CZ": true, "DK": true, "EE": true, "FI": true,
 	"FR": true, "DE": true, "GR": true, "HU": true, "IE": true, "IT": true, "LV": true, "LT": true, "LU": true,
 	"MT": true, "NL": true, "PL": true, "PT": true, "RO": true, "SK": true, "SI": true, "ES": true, "SE": true,
+	"GP": true, "GF": true, "MQ": true, "YT": true, "RE": true, "MF": true, "AX": true,
 }
 
 // IsEUMemberState reports whether the ISO 3166-1 alpha-2 code is an EU
-// member state.
+// member state or a part of one inside the Union coded apart.
 func IsEUMemberState(country string) bool { return euMemberStates[country] }

@@ -36,6 +36,20 @@ func TestCheckLicence(t *testing.T) {
 		{name: "EU portability: and may watch what is licensed in FR", title: frOnly, home: "DE", viewer: at("FR")},
 		{name: "EU portability covers every member state", title: deOnly, home: "DE", viewer: at("GR")},
 		{name: "EU portability needs the title licensed at home", title: usOnly, home: "DE", viewer: at("FR"), want: playback.ReasonNotLicensedHomeOrHere},
+		// The Treaties apply to the outermost regions and Åland (TFEU
+		// Art. 355(1), (4)), which GeoIP and front doors report under
+		// their own ISO codes, not their member state's.
+		{name: "EU portability in Réunion (RE)", title: deOnly, home: "DE", viewer: at("RE")},
+		{name: "EU portability in Guadeloupe (GP)", title: deOnly, home: "DE", viewer: at("GP")},
+		{name: "EU portability in French Guiana (GF)", title: deOnly, home: "DE", viewer: at("GF")},
+		{name: "EU portability in Martinique (MQ)", title: deOnly, home: "DE", viewer: at("MQ")},
+		{name: "EU portability in Mayotte (YT)", title: deOnly, home: "DE", viewer: at("YT")},
+		{name: "EU portability in Saint-Martin (MF)", title: deOnly, home: "DE", viewer: at("MF")},
+		{name: "EU portability in Åland (AX)", title: deOnly, home: "DE", viewer: at("AX")},
+		{name: "a Réunion subscriber in DE keeps the RE catalogue", title: playback.Title{ID: "re", Windows: []playback.LicenceWindow{window("RE")}}, home: "RE", viewer: at("DE")},
+		{name: "no portability in Saint Barthélemy (BL), an overseas territory since 2012", title: deOnly, home: "DE", viewer: at("BL"), want: playback.ReasonNotLicensedHere},
+		{name: "no portability in New Caledonia (NC), an overseas territory", title: deOnly, home: "DE", viewer: at("NC"), want: playback.ReasonNotLicensedHere},
+		{name: "no portability in the Faroe Islands (FO)", title: deOnly, home: "DE", viewer: at("FO"), want: playback.ReasonNotLicensedHere},
 		{name: "no portability outside the EU (Switzerland)", title: deOnly, home: "DE", viewer: at("CH"), want: playback.ReasonNotLicensedHere},
 		{name: "no portability after Brexit", title: deOnly, home: "DE", viewer: at("GB"), want: playback.ReasonNotLicensedHere},
 		{name: "no portability for a UK home", title: playback.Title{ID: "gb", Windows: []playback.LicenceWindow{window("GB")}}, home: "GB", viewer: at("FR"), want: playback.ReasonNotLicensedHere},
