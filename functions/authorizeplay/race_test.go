@@ -12,9 +12,11 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-// TestConcurrentPlaysAdmitExactlyTheLimit: plays from more new devices
-// than the plan has streams, sent at once, admit exactly the limit; every
-// other play hears stream_limit (never a 5xx while the household plays).
+// TestConcurrentPlaysAdmitExactlyTheLimit: plays from more devices than
+// the plan has streams, sent at once, admit exactly the limit; every other
+// play hears stream_limit (never a 5xx while the household plays). Even
+// rounds play from new devices (each admission also registers its device,
+// moving the account under the others), odd rounds from registered ones.
 func TestConcurrentPlaysAdmitExactlyTheLimit(t *testing.T) {
 	t.Parallel()
 	for _, st := range deviceStores {
@@ -23,9 +25,21 @@ func TestConcurrentPlaysAdmitExactlyTheLimit(t *testing.T) {
 			h, _ := newHookHarness(t, st.open(t))
 			// premium: 4 streams, 10 devices; the kids account has none yet.
 			const racers, limit = 10, 4
-			for round := range 5 {
+			for round := range 6 {
 				acct := demo.AccountKids
 				ctx := context.Background()
+				registered := round%2 == 1
+				device := func(i int) string { return fmt.Sprintf("r%d-d%d", round, i) }
+				if registered {
+					if _, err := h.store.UpdateAccount(ctx, acct, func(a *playback.Account) error {
+						for i := range racers {
+							a.Devices = append(a.Devices, playback.Device{ID: device(i), RegisteredAt: h.now})
+						}
+						return nil
+					}); err != nil {
+						t.Fatal(err)
+					}
+				}
 				recs := make([]*httptest.ResponseRecorder, racers)
 				codes := make([]int, racers)
 				var wg sync.WaitGroup
@@ -33,7 +47,7 @@ func TestConcurrentPlaysAdmitExactlyTheLimit(t *testing.T) {
 				for i := range racers {
 					wg.Go(func() {
 						<-start
-						recs[i] = h.play(acct, "big-buck-bunny", fmt.Sprintf("r%d-d%d", round, i))
+						recs[i] = h.play(acct, "big-buck-bunny", device(i))
 						codes[i] = recs[i].Code
 					})
 				}
@@ -46,7 +60,7 @@ func TestConcurrentPlaysAdmitExactlyTheLimit(t *testing.T) {
 						admitted++
 					case c == http.StatusConflict && errorOf(t, recs[i]).Reason == "stream_limit":
 					default:
-						t.Fatalf("round %d: play %d answered %d %s", round, i, c, recs[i].Body)
+						t.Fatalf("round %d (registered %v): play %d answered %d %s", round, registered, i, c, recs[i].Body)
 					}
 				}
 				active, err := h.store.ListActiveSessions(ctx, acct, h.now)
@@ -54,7 +68,7 @@ func TestConcurrentPlaysAdmitExactlyTheLimit(t *testing.T) {
 					t.Fatal(err)
 				}
 				if admitted != limit || len(active) != limit {
-					t.Fatalf("round %d: %d admitted, %d active, want exactly %d: %v", round, admitted, len(active), limit, codes)
+					t.Fatalf("round %d (registered %v): %d admitted, %d active, want exactly %d: %v", round, registered, admitted, len(active), limit, codes)
 				}
 				// Free the streams and the device slots for the next round.
 				for _, s := range active {
