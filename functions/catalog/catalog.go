@@ -426,7 +426,12 @@ var Functions = []Function{
 			{Method: "DELETE", Path: "/v1/devices/{id}", Auth: AuthJWT},
 		},
 		// Ends the sessions of accounts that lost their entitlement.
-		Consumes:       []Consumer{{Topic: TopicEntitlementChanged, GCPEntryPoint: "AuthorizePlayConsumer"}},
+		Consumes: []Consumer{{Topic: TopicEntitlementChanged, GCPEntryPoint: "AuthorizePlayConsumer"}},
+		// Given a location source (PICKEDGE_GEOIP_CITY_DB, a country
+		// header) it licenses by where the caller's address is, and must
+		// see the viewer pickedge sees (functions/authorizeplay's
+		// TestCatalogueLocatesCaller).
+		LocatesCaller:  true,
 		Secrets:        []string{SecretPlaybackTokenKeys},
 		Settings:       []string{SettingLeaseTTL, SettingPastDueGrace, SettingTokenLease},
 		Store:          StoreReadWrite,
