@@ -113,6 +113,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("authorizeplay.New: LeaseTTL, TokenTTL and MaxBody must be positive: %+v", cfg)
 	case cfg.ManifestGrace < 0:
 		return nil, fmt.Errorf("authorizeplay.New: ManifestGrace must not be negative: %v", cfg.ManifestGrace)
+	case cfg.PastDueGrace < 0:
+		return nil, fmt.Errorf("authorizeplay.New: PastDueGrace must not be negative: %v", cfg.PastDueGrace)
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now

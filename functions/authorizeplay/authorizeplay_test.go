@@ -570,4 +570,12 @@ func TestNewValidates(t *testing.T) {
 			}
 		})
 	}
+	// A negative grace (PAST_DUE_GRACE=-72h) would refuse every past_due
+	// account at once; paymentwebhook, which reads the same setting,
+	// refuses to start on it.
+	bad := cfg
+	bad.PastDueGrace = -72 * time.Hour
+	if _, err := authorizeplay.New(bad, good); err == nil || !strings.Contains(err.Error(), "PastDueGrace") {
+		t.Fatalf("New with a negative PastDueGrace: %v, want an error naming it", err)
+	}
 }
