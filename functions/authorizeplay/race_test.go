@@ -2,12 +2,16 @@ package authorizeplay_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/playplane/playplane/functions/authorizeplay"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -79,6 +83,69 @@ func TestConcurrentPlaysAdmitExactlyTheLimit(t *testing.T) {
 				if _, err := h.store.UpdateAccount(ctx, acct, func(a *playback.Account) error { a.Devices = nil; return nil }); err != nil {
 					t.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// TestStreamLimitListsExactlyTheLiveSessions: the 409 lists the sessions
+// that hold the household's streams at the play, oldest first, and none
+// that ended (stopped from another screen) or lapsed (a player that
+// stopped heartbeating), on every store.
+func TestStreamLimitListsExactlyTheLiveSessions(t *testing.T) {
+	t.Parallel()
+	for _, st := range deviceStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			h, _ := newHookHarness(t, st.open(t))
+			ctx := context.Background()
+			acct := demo.AccountKids // premium: 4 streams, lease 2m
+			t0 := h.now
+			ids := map[string]string{}
+			play := func(device string) {
+				t.Helper()
+				resp, _ := h.admitted(t, h.play(acct, "big-buck-bunny", device))
+				ids[device] = resp.SessionID
+			}
+			for i, d := range []string{"a", "ended", "lapsed", "d"} {
+				h.now = t0.Add(time.Duration(i) * time.Second) // oldest first is a, then d
+				play(d)
+			}
+			if rec := h.do(http.MethodDelete, "/v1/sessions/"+ids["ended"], h.token(acct), ""); rec.Code != http.StatusOK {
+				t.Fatalf("DELETE: %d %s", rec.Code, rec.Body)
+			}
+			h.now = t0.Add(90 * time.Second)
+			for _, d := range []string{"a", "d"} { // their players heartbeat; lapsed's does not
+				if _, err := h.store.ExtendLease(ctx, ids[d], h.now.Add(2*time.Minute), h.now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			play("e")
+			h.now = t0.Add(150 * time.Second) // lapsed's lease ran out at 122s
+			play("f")
+			rec := h.play(acct, "big-buck-bunny", "g")
+			if rec.Code != http.StatusConflict || errorOf(t, rec).Reason != "stream_limit" {
+				t.Fatalf("fifth stream: %d %s", rec.Code, rec.Body)
+			}
+			var body struct {
+				Error struct {
+					Details struct {
+						Sessions []authorizeplay.SessionView `json:"sessions"`
+					} `json:"details"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range body.Error.Details.Sessions {
+				got = append(got, s.DeviceID)
+				if s.SessionID != ids[s.DeviceID] || s.ExpiresAt.Before(h.now) || s.LastSeenAt.IsZero() {
+					t.Errorf("listed %+v", s)
+				}
+			}
+			if want := []string{"a", "d", "e", "f"}; !slices.Equal(got, want) {
+				t.Fatalf("409 lists %v, want exactly the live %v", got, want)
 			}
 		})
 	}
