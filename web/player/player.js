@@ -442,7 +442,15 @@
     if (left > 0) renewTimer = setTimeout(renewGrants, Math.max(500, (left - 1000) / 2));
   }
 
-  async function renewGrants() {
+  // renewing is the renewal in flight: a re-authorization waits for it,
+  // since what it fetches names the session being replaced.
+  let renewing = null;
+  function renewGrants() {
+    if (!renewing) renewing = renewOnce().finally(() => { renewing = null; });
+    return renewing;
+  }
+
+  async function renewOnce() {
     const id = state.sessionID;
     if (!id || (state.phase !== 'playing' && state.phase !== 'loading')) return;
     let r;
@@ -554,6 +562,15 @@
   // 410 once that session is replaced), a folder's newest signature on its
   // segments (replacing the parameters it names, after the others, such
   // as CMCD: Cloud CDN's Signature must stay last).
+  // swapping is set while a re-authorization replaces the page's session,
+  // from its POST /v1/play until the new session's grants are learnt: the
+  // players' requests wait for it (afterSwap), since one sent meanwhile
+  // would name the session being replaced, which the server answers 410.
+  let swapping = null;
+  function afterSwap(fn) {
+    return swapping ? swapping.then(fn) : fn();
+  }
+
   function regrant(raw) {
     const q = raw.indexOf('?');
     let path = q < 0 ? raw : raw.slice(0, q);
@@ -587,10 +604,11 @@
     const cfg = {
       enableWorker: true,
       // hls.js opens the request itself unless this does.
-      xhrSetup: (xhr, u) => {
+      // hls.js waits for a promise it returns (afterSwap).
+      xhrSetup: (xhr, u) => afterSwap(() => {
         xhr.open('GET', cmcdFirst(regrant(u)), true);
         if (withCreds && toCDN(u)) xhr.withCredentials = true;
-      },
+      }),
     };
     if (bufferAhead) Object.assign(cfg, { maxBufferLength: bufferAhead, maxMaxBufferLength: bufferAhead });
     if (at) cfg.startPosition = at;
@@ -648,11 +666,11 @@
     });
     const withCreds = state.grant === 'cookies';
     // Runs after dash.js added CMCD to the URL.
-    dp.addRequestInterceptor((req) => {
+    dp.addRequestInterceptor((req) => Promise.resolve(afterSwap(() => {
       req.url = cmcdFirst(regrant(req.url));
       if (withCreds) req.credentials = toCDN(req.url) ? 'include' : 'omit';
-      return Promise.resolve(req);
-    });
+      return req;
+    })));
     dp.on(dashjs.MediaPlayer.events.ERROR, (e) => {
       const msg = e && e.error ? (e.error.code + ' ' + e.error.message) : 'error';
       log('dash.js ' + msg, true);
@@ -980,6 +998,20 @@
   async function replaceSession() {
     const before = state.sessionID;
     if (!before || (state.phase !== 'playing' && state.phase !== 'loading')) return;
+    let opened;
+    swapping = new Promise((resolve) => { opened = resolve; });
+    try {
+      await swapSession(before);
+    } finally {
+      swapping = null;
+      opened();
+    }
+  }
+
+  async function swapSession(before) {
+    clearTimeout(renewTimer);
+    if (renewing) await renewing;
+    clearTimeout(renewTimer);
     const r = await authorizePlay(await tokenFor(state.account));
     if (r.status !== 201) {
       // Refused (409: another device took the slot meanwhile): playback
@@ -989,7 +1021,6 @@
       return fail('authorizing again: ' + errText(r));
     }
     clearTimeout(beatTimer);
-    clearTimeout(renewTimer);
     takeSession(r.data);
     log('session ' + before + ' replaced by ' + state.sessionID + ', playing on');
     await renewGrants();
