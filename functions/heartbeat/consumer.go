@@ -317,6 +317,7 @@ func coalesce(base playback.SessionQoE, beats []events.Heartbeat) (next playback
 		cmcdIntervals(&next.QoE, h, last, next.Playhead.State) // the state before cmcdPlayhead moves it on
 		if cmcdPlayhead(&next.Playhead, h, last) {
 			moved = h.DeviceTime
+			next.Playhead.MovedAt = moved
 		}
 		last = h.DeviceTime
 	}

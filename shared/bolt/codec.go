@@ -23,6 +23,10 @@ const recordV1 = 0x01
 // playhead; recordV1 ones, written before it existed, have none.
 const recordV2 = 0x02
 
+// recordV3 marks a session QoE record whose playhead ends with MovedAt;
+// recordV2 ones, written before it existed, have none.
+const recordV3 = 0x03
+
 func encodeRecord(v any) ([]byte, error) {
 	b := []byte{recordV1}
 	switch v := v.(type) {
@@ -31,14 +35,14 @@ func encodeRecord(v any) ([]byte, error) {
 	case playback.Progress:
 		return appendProgress(b, &v), nil
 	case playback.SessionQoE:
-		b[0] = recordV2
+		b[0] = recordV3
 		return appendSessionQoE(b, &v), nil
 	}
 	return json.Marshal(v)
 }
 
 func decodeRecord(raw []byte, v any) error {
-	if len(raw) == 0 || raw[0] != recordV1 && raw[0] != recordV2 {
+	if len(raw) == 0 || raw[0] < recordV1 || raw[0] > recordV3 {
 		return json.Unmarshal(raw, v)
 	}
 	r := reader{b: raw[1:], version: raw[0]}
@@ -117,7 +121,8 @@ func appendSessionQoE(b []byte, q *playback.SessionQoE) []byte {
 	b = binary.AppendVarint(b, ph.PositionMS)
 	b = binary.AppendVarint(b, ph.DurationMS)
 	b = binary.AppendVarint(b, ph.AdvancedMS)
-	return appendString(b, ph.State)
+	b = appendString(b, ph.State)
+	return appendTime(b, ph.MovedAt)
 }
 
 // Flags of a session QoE record's playhead section.
@@ -145,6 +150,9 @@ func (r *reader) sessionQoE(q *playback.SessionQoE) {
 	ph := &q.Playhead
 	ph.Known, ph.Lost, ph.Began = flags&playheadKnown != 0, flags&playheadLost != 0, flags&playheadBegan != 0
 	ph.PositionMS, ph.DurationMS, ph.AdvancedMS, ph.State = r.varint(), r.varint(), r.varint(), r.string()
+	if r.version >= recordV3 {
+		ph.MovedAt = r.time()
+	}
 }
 
 func appendQoE(b []byte, q *playback.QoE) []byte {
@@ -183,7 +191,7 @@ func appendTime(b []byte, t time.Time) []byte {
 // return zero values.
 type reader struct {
 	b       []byte
-	version byte // recordV1 or recordV2
+	version byte // recordV1, recordV2 or recordV3
 	err     error
 }
 

@@ -373,6 +373,11 @@ type Playhead struct {
 	// AdvancedMS is the play time the position was moved by without pt,
 	// all told; the session's age on the server clock bounds it.
 	AdvancedMS int64 `json:"advanced_ms,omitempty"`
+	// MovedAt is the device time of the report that last moved the
+	// position: the resume position the state implies is PositionMS at
+	// MovedAt, which can then be written again from the stored state
+	// alone (a redelivery after that write failed).
+	MovedAt time.Time `json:"moved_at,omitzero"`
 }
 
 // ProgressStore holds resume positions and per-session QoE. Both writes are
