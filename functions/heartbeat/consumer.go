@@ -158,9 +158,22 @@ func checkMessage(h *events.Heartbeat) error {
 	return nil
 }
 
+// qoeAttempts bounds apply's rounds of building a session's QoE state on
+// the stored one: each round that loses found a newer state another
+// consumer wrote, so only a storm of consumers of one session exhausts it,
+// and then the messages are redelivered.
+const qoeAttempts = 4
+
 // apply writes one session's coalesced heartbeats. Only retryable store
 // errors are returned; anything else would fail again on redelivery, so it
 // is logged and the messages acknowledged.
+//
+// Consumers of one session run side by side (Lambda runs batches of a
+// standard SQS queue concurrently, each Pub/Sub push is an invocation of
+// its own), so the QoE state is written on the state it was built on
+// (SaveSessionQoE's on): when another consumer's write landed between the
+// read and the write, the heartbeats are folded again onto the state it
+// stored, never over it.
 func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas, views *qoeReports) error {
 	latest := &g.beats[len(g.beats)-1]
 	keep := func(op string, err error) error {
@@ -175,29 +188,57 @@ func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas, views
 	if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
 		return keep("GetSessionQoE", err)
 	}
-	if base.Playhead, err = playheadStart(ctx, s.deps.Store, base, g.beats); err != nil {
-		return keep("GetProgress", err)
-	}
-	next, counted, moved := coalesce(base, g.beats)
-
-	// The resume position before the QoE: if the QoE write below fails,
-	// the redelivery finds the position already saved and the gate makes
-	// that second save a no-op.
-	if p, ok := positionOf(g.beats, next, moved); ok {
-		if _, err := s.deps.Store.SaveProgress(ctx, p); err != nil {
-			return keep("SaveProgress", err)
+	for attempt := 1; ; attempt++ {
+		if base.Playhead, err = playheadStart(ctx, s.deps.Store, base, g.beats); err != nil {
+			return keep("GetProgress", err)
 		}
-	}
-	if counted == 0 {
-		s.stats.stale.Add(int64(len(g.beats)))
+		next, counted, moved := coalesce(base, g.beats)
+		if counted == 0 {
+			// The stored state holds every heartbeat here already (a
+			// redelivery), or a newer one overtook them. The position it
+			// implies is written again: the gate makes that a no-op,
+			// unless it is the write that failed after the state's.
+			if p, _, ok := positionOf(g.beats, base, base.Playhead.MovedAt); ok {
+				if _, err := s.deps.Store.SaveProgress(ctx, p); err != nil {
+					return keep("SaveProgress", err)
+				}
+			}
+			s.stats.stale.Add(int64(len(g.beats)))
+			return nil
+		}
+
+		// A position a heartbeat carries goes before the QoE: if the QoE
+		// write fails, the redelivery finds the position already saved
+		// and the gate makes that second save a no-op. One derived from
+		// the state is only as good as the state it was derived from, so
+		// it waits until that state is stored on the state it was built
+		// on; if its write fails then, the redelivery derives it again
+		// from the stored state (above).
+		p, fromState, ok := positionOf(g.beats, next, moved)
+		if ok && !fromState {
+			if _, err := s.deps.Store.SaveProgress(ctx, p); err != nil {
+				return keep("SaveProgress", err)
+			}
+		}
+		prev, applied, err := s.deps.Store.SaveSessionQoE(ctx, next, base.DeviceTime)
+		if playback.IsCode(err, playback.CodePrecondition) {
+			if attempt == qoeAttempts {
+				return playback.Unavailable(err, "heartbeat.apply: session %q QoE contended", latest.SessionID)
+			}
+			base = prev
+			continue
+		}
+		if err != nil {
+			return keep("SaveSessionQoE", err)
+		}
+		s.account(ctx, g, counted, applied, prev, next, edges, views)
+		if applied && ok && fromState {
+			if _, err := s.deps.Store.SaveProgress(ctx, p); err != nil {
+				return keep("SaveProgress", err)
+			}
+		}
 		return nil
 	}
-	prev, applied, err := s.deps.Store.SaveSessionQoE(ctx, next)
-	if err != nil {
-		return keep("SaveSessionQoE", err)
-	}
-	s.account(ctx, g, counted, applied, prev, next, edges, views)
-	return nil
 }
 
 // applyBatch is apply for every session of the batch at once, on a store
@@ -222,13 +263,18 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 		}
 		var moved time.Time
 		nexts[i], counts[i], moved = coalesce(base, g.beats)
-		if p, ok := positionOf(g.beats, nexts[i], moved); ok {
+		if counts[i] == 0 {
+			moved = base.Playhead.MovedAt // as apply: the position the stored state implies
+		}
+		// The position goes in the state's transaction, so one derived
+		// from a state that moved since the read is refused with it.
+		if p, _, ok := positionOf(g.beats, nexts[i], moved); ok {
 			writes[i].Progress = p
 		} else {
 			writes[i].NoProgress = true
 		}
 		if counts[i] > 0 {
-			writes[i].QoE = &nexts[i]
+			writes[i].QoE, writes[i].QoEOn = &nexts[i], base.DeviceTime
 			if s.deps.QoE != nil {
 				if r, ok := viewReport(g, nexts[i]); ok {
 					writes[i].View = &r
@@ -281,20 +327,20 @@ func progressOf(h *events.Heartbeat) playback.Progress {
 }
 
 // positionOf is the resume position a session's batch writes, if any: the
-// newest heartbeat that carries one, or the playhead its CMCD reports
-// moved (moved is when they last did, zero if they did not), whichever is
-// newer.
-func positionOf(beats []events.Heartbeat, next playback.SessionQoE, moved time.Time) (playback.Progress, bool) {
+// newest heartbeat that carries one, or the playhead of the state next
+// (its CMCD reports moved it at moved, zero if they did not), whichever is
+// newer. fromState says it is the state's.
+func positionOf(beats []events.Heartbeat, next playback.SessionQoE, moved time.Time) (_ playback.Progress, fromState, ok bool) {
 	p, ok := latestPosition(beats)
 	if moved.IsZero() || ok && moved.Before(p.DeviceTime) {
 		if !ok {
-			return playback.Progress{}, false
+			return playback.Progress{}, false, false
 		}
-		return progressOf(p), true
+		return progressOf(p), false, true
 	}
 	latest := &beats[len(beats)-1]
 	return playback.Progress{AccountID: latest.AccountID, TitleID: latest.TitleID, SessionID: latest.SessionID, DeviceID: latest.DeviceID,
-		PositionMS: next.Playhead.PositionMS, DurationMS: next.Playhead.DurationMS, DeviceTime: moved, UpdatedAt: latest.ReceivedAt}, true
+		PositionMS: next.Playhead.PositionMS, DurationMS: next.Playhead.DurationMS, DeviceTime: moved, UpdatedAt: latest.ReceivedAt}, true, true
 }
 
 // coalesce folds the heartbeats newer than base into the session's next QoE

@@ -159,6 +159,8 @@ func TestConsumerReportsPartialFailures(t *testing.T) {
 	t.Parallel()
 	unavailable := playback.Unavailable(errors.New("throttled"), "store")
 	refused := playback.Errorf(playback.CodeInvalid, "bad", "refused for good")
+	// Every write finds another consumer's state landed since its read.
+	contended := playback.ErrQoEMoved("bad", time.Time{}, time.Time{})
 	type testCase struct {
 		name         string
 		failProgress error
@@ -171,7 +173,8 @@ func TestConsumerReportsPartialFailures(t *testing.T) {
 		cases = append(cases,
 			testCase{wp.name + "/progress write unavailable", unavailable, nil, true, wp.unbatched},
 			testCase{wp.name + "/QoE write unavailable", nil, unavailable, true, wp.unbatched},
-			testCase{wp.name + "/non-retryable refusal is dropped", refused, nil, false, wp.unbatched})
+			testCase{wp.name + "/non-retryable refusal is dropped", refused, nil, false, wp.unbatched},
+			testCase{wp.name + "/QoE write contended past the retries", nil, contended, true, wp.unbatched})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

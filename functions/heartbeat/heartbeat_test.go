@@ -49,6 +49,7 @@ type flakyStore struct {
 	leaseCalls   int              // RenewLease, ExtendLease and GetSession calls
 	heldCalls    []playback.Session
 	afterRenew   func() // when set, runs once RenewLease has renewed, before it returns
+	afterQoERead func() // when set, runs once a session's QoE state was read, before the read returns
 }
 
 func (f *flakyStore) countLease() {
@@ -114,11 +115,26 @@ func (f *flakyStore) SaveProgress(ctx context.Context, p playback.Progress) (boo
 	return f.Store.SaveProgress(ctx, p)
 }
 
-func (f *flakyStore) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (playback.SessionQoE, bool, error) {
+func (f *flakyStore) SaveSessionQoE(ctx context.Context, q playback.SessionQoE, on time.Time) (playback.SessionQoE, bool, error) {
 	if err := f.failure(&f.failQoE, q.SessionID); err != nil {
 		return playback.SessionQoE{}, false, err
 	}
-	return f.Store.SaveSessionQoE(ctx, q)
+	return f.Store.SaveSessionQoE(ctx, q, on)
+}
+
+func (f *flakyStore) GetSessionQoE(ctx context.Context, id string) (playback.SessionQoE, error) {
+	q, err := f.Store.GetSessionQoE(ctx, id)
+	f.qoeRead()
+	return q, err
+}
+
+func (f *flakyStore) qoeRead() {
+	f.mu.Lock()
+	after := f.afterQoERead
+	f.mu.Unlock()
+	if after != nil {
+		after()
+	}
 }
 
 func (f *flakyStore) calls() (batches, singles int) {
@@ -133,7 +149,9 @@ type flakyBatchStore struct {
 }
 
 func (f flakyBatchStore) GetSessionQoEs(ctx context.Context, ids []string) (map[string]playback.SessionQoE, error) {
-	return f.batch.GetSessionQoEs(ctx, ids)
+	qs, err := f.batch.GetSessionQoEs(ctx, ids)
+	f.qoeRead()
+	return qs, err
 }
 
 // SaveProgressBatch fails whole, as a transaction does, when any of its

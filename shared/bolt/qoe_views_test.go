@@ -72,6 +72,7 @@ func TestProgressBatchFoldsViews(t *testing.T) {
 	// A replay of a's state is refused by its device-time gate: its view
 	// must not move either, nor be reported folded.
 	stale := write("a", time.Minute, 90_000)
+	stale.QoEOn = started.Add(time.Minute) // on the stored state, which it is not newer than
 	again, err := s.SaveProgressBatch(t.Context(), []playback.ProgressWrite{stale, {NoProgress: true}})
 	if err != nil || again[0].QoEApplied || again[0].ViewApplied || again[1].ViewApplied {
 		t.Fatalf("replayed batch %+v, %v", again, err)

@@ -173,21 +173,33 @@ func (s *Store) GetProgress(ctx context.Context, accountID, titleID string) (p p
 	return p, err
 }
 
-func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (prev playback.SessionQoE, applied bool, err error) {
+func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE, on time.Time) (prev playback.SessionQoE, applied bool, err error) {
+	var moved error
 	err = s.update(ctx, "SaveSessionQoE", func(tx *bbolt.Tx) (err error) {
-		prev, applied, err = saveSessionQoE(tx, q)
+		prev, applied, err = saveSessionQoE(tx, q, on)
+		// The refusal wrote nothing: it need not roll back the writes it
+		// shares a group commit with.
+		if moved = nil; playback.IsCode(err, playback.CodePrecondition) {
+			moved, err = err, nil
+		}
 		return err
 	})
-	return prev, applied, err
+	if err != nil {
+		return prev, applied, err
+	}
+	return prev, applied, moved
 }
 
-func saveSessionQoE(tx *bbolt.Tx, q playback.SessionQoE) (prev playback.SessionQoE, applied bool, err error) {
+func saveSessionQoE(tx *bbolt.Tx, q playback.SessionQoE, on time.Time) (prev playback.SessionQoE, applied bool, err error) {
 	prev, err = get[playback.SessionQoE](tx, bucketQoE, []byte(q.SessionID), "session_qoe", q.SessionID)
+	if playback.IsCode(err, playback.CodeNotFound) {
+		prev, err = playback.SessionQoE{}, nil
+	}
 	switch {
-	case playback.IsCode(err, playback.CodeNotFound):
-		prev = playback.SessionQoE{}
 	case err != nil:
 		return prev, false, err
+	case !prev.DeviceTime.Equal(on):
+		return prev, false, playback.ErrQoEMoved(q.SessionID, prev.DeviceTime, on)
 	case !q.DeviceTime.After(prev.DeviceTime):
 		return prev, false, nil
 	}
@@ -208,7 +220,7 @@ func (s *Store) SaveProgressBatch(ctx context.Context, writes []playback.Progres
 				}
 			}
 			if w.QoE != nil {
-				if out[i].PrevQoE, out[i].QoEApplied, err = saveSessionQoE(tx, *w.QoE); err != nil {
+				if out[i].PrevQoE, out[i].QoEApplied, err = saveSessionQoE(tx, *w.QoE, w.QoEOn); err != nil {
 					return err
 				}
 			}

@@ -281,13 +281,20 @@ func (s *Store) edgeShard(ctx context.Context, shard int) ([]playback.Edge, erro
 // there was none).
 func (s *Store) putIfNewer(ctx context.Context, it item, deviceTime time.Time) (applied bool, prev item, err error) {
 	it[attrDevice] = num(nanos(deviceTime))
+	// A record past its TTL that DynamoDB has not deleted yet is absent.
+	return s.putWhere(ctx, it, "attribute_not_exists(#pk) OR #dt < :dt OR #ttl <= :now",
+		map[string]string{"#pk": attrPK, "#dt": attrDevice, "#ttl": attrTTL}, item{":dt": it[attrDevice], ":now": num(s.now().Unix())})
+}
+
+// putWhere writes it on the condition cond. It returns whether it wrote,
+// and the record it replaced or kept (nil if there was none).
+func (s *Store) putWhere(ctx context.Context, it item, cond string, names map[string]string, values item) (applied bool, prev item, err error) {
 	out, err := s.db().PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table),
-		Item:      it,
-		// A record past its TTL that DynamoDB has not deleted yet is absent.
-		ConditionExpression:                 aws.String("attribute_not_exists(#pk) OR #dt < :dt OR #ttl <= :now"),
-		ExpressionAttributeNames:            map[string]string{"#pk": attrPK, "#dt": attrDevice, "#ttl": attrTTL},
-		ExpressionAttributeValues:           item{":dt": it[attrDevice], ":now": num(s.now().Unix())},
+		TableName:                           aws.String(s.table),
+		Item:                                it,
+		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
 		ReturnValues:                        types.ReturnValueAllOld,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
@@ -331,7 +338,7 @@ func (s *Store) GetProgress(ctx context.Context, accountID, titleID string) (pla
 	return getDoc[playback.Progress](ctx, s, "GetProgress", "ACCT#"+accountID, "PROG#"+titleID, "progress", titleID)
 }
 
-func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (playback.SessionQoE, bool, error) {
+func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE, on time.Time) (playback.SessionQoE, bool, error) {
 	const op = "SaveSessionQoE"
 	if q.SessionID == "" {
 		return playback.SessionQoE{}, false, playback.Errorf(playback.CodeInvalid, "qoe_invalid", "dynamo.%s: session id is required", op)
@@ -341,8 +348,17 @@ func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (play
 		return playback.SessionQoE{}, false, s.fail(op, err)
 	}
 	// QoE lives as long as the session record it describes.
-	it := mergeItems(keyOf("SES#"+q.SessionID, "QOE"), item{attrDoc: doc, attrTTL: s.ttlAfter(maxTime(q.UpdatedAt, s.now()))})
-	applied, old, err := s.putIfNewer(ctx, it, q.DeviceTime)
+	it := mergeItems(keyOf("SES#"+q.SessionID, "QOE"), item{attrDoc: doc, attrTTL: s.ttlAfter(maxTime(q.UpdatedAt, s.now())),
+		attrDevice: num(nanos(q.DeviceTime))})
+	// Over the state read, in the write: none (or one past its TTL) when on
+	// is zero, else the one of device time on, which q must be newer than.
+	cond, names, values := "attribute_not_exists(#pk) OR #ttl <= :now", map[string]string{"#pk": attrPK, "#ttl": attrTTL},
+		item{":now": num(s.now().Unix())}
+	if !on.IsZero() {
+		cond, names = "#dt = :on AND #dt < :dt AND #ttl > :now", map[string]string{"#dt": attrDevice, "#ttl": attrTTL}
+		values[":on"], values[":dt"] = num(nanos(on)), it[attrDevice]
+	}
+	applied, old, err := s.putWhere(ctx, it, cond, names, values)
 	if err != nil {
 		return playback.SessionQoE{}, false, s.fail(op, err)
 	}
@@ -351,6 +367,9 @@ func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (play
 		if prev, err = decode[playback.SessionQoE](old, "session_qoe", q.SessionID); err != nil {
 			return playback.SessionQoE{}, false, s.fail(op, err)
 		}
+	}
+	if !applied && !prev.DeviceTime.Equal(on) {
+		return prev, false, playback.ErrQoEMoved(q.SessionID, prev.DeviceTime, on)
 	}
 	return prev, applied, nil
 }

@@ -311,7 +311,7 @@ func (s *Store) SaveProgress(ctx context.Context, p playback.Progress) (bool, er
 		p.DeviceTime, map[string]any{fieldDoc: doc}, func(st stored) (time.Time, error) {
 			old, err := decode[playback.Progress](st, "progress", p.TitleID)
 			return old.DeviceTime, err
-		})
+		}, nil)
 	return applied, err
 }
 
@@ -325,7 +325,7 @@ func (s *Store) GetProgress(ctx context.Context, accountID, titleID string) (pla
 	return getDoc[playback.Progress](ctx, s, "GetProgress", s.progressRef(accountID, titleID), "progress", titleID)
 }
 
-func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (playback.SessionQoE, bool, error) {
+func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE, on time.Time) (playback.SessionQoE, bool, error) {
 	if err := s.open(ctx); err != nil {
 		return playback.SessionQoE{}, false, err
 	}
@@ -349,12 +349,20 @@ func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (play
 			var err error
 			prev, err = decode[playback.SessionQoE](st, "session_qoe", q.SessionID)
 			return prev.DeviceTime, err
+		}, func(stored time.Time) error {
+			if !stored.Equal(on) {
+				return playback.ErrQoEMoved(q.SessionID, stored, on)
+			}
+			return nil
 		})
-	if err != nil {
-		return playback.SessionQoE{}, false, err
-	}
 	if !old.live {
 		prev = playback.SessionQoE{}
+	}
+	if playback.IsCode(err, playback.CodePrecondition) {
+		return prev, false, err
+	}
+	if err != nil {
+		return playback.SessionQoE{}, false, err
 	}
 	return prev, applied, nil
 }

@@ -617,22 +617,30 @@ func put(ctx context.Context, s *Store, op string, ref *firestore.DocumentRef, k
 
 // putIfNewer writes fields to ref unless the live document there holds a
 // device time not older than deviceTime. It returns whether it wrote and
-// the document it replaced or kept (not live if there was none).
+// the document it replaced or kept (not live if there was none). With on
+// set, it first asks on about the stored device time (zero if none) and
+// returns its refusal, writing nothing: the write is guarded on the
+// revision read, so what on saw is still there when it lands.
 func (s *Store) putIfNewer(ctx context.Context, op string, ref *firestore.DocumentRef, kind, id string,
-	deviceTime time.Time, fields map[string]any, storedTime func(stored) (time.Time, error)) (bool, stored, error) {
+	deviceTime time.Time, fields map[string]any, storedTime func(stored) (time.Time, error), on func(time.Time) error) (bool, stored, error) {
 	for attempt := 0; ; attempt++ {
 		st, err := s.read(ctx, ref)
 		if err != nil {
 			return false, st, fail(op, err)
 		}
+		var prev time.Time
 		if st.live {
-			prev, err := storedTime(st)
-			if err != nil {
+			if prev, err = storedTime(st); err != nil {
 				return false, st, fail(op, err)
 			}
-			if !deviceTime.After(prev) {
-				return false, st, nil
+		}
+		if on != nil {
+			if err := on(prev); err != nil {
+				return false, st, err
 			}
+		}
+		if st.live && !deviceTime.After(prev) {
+			return false, st, nil
 		}
 		err = s.commit(ctx, s.replace(st, fields))
 		if err == nil {

@@ -514,8 +514,21 @@ func TestDeviceTimeGateUnderConcurrency(t *testing.T) {
 			at := t0.Add(time.Duration(i) * time.Second)
 			_, err := s.SaveProgress(ctx, playback.Progress{AccountID: acct, TitleID: "t1", PositionMS: int64(i), DeviceTime: at, UpdatedAt: at})
 			errs <- err
-			_, _, err = s.SaveSessionQoE(ctx, playback.SessionQoE{SessionID: ses, Heartbeats: i, DeviceTime: at, UpdatedAt: at})
-			errs <- err
+			// Written on the state read, read again when another write
+			// landed in between.
+			for range 100 {
+				base, err := s.GetSessionQoE(ctx, ses)
+				if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+					errs <- err
+					return
+				}
+				_, _, err = s.SaveSessionQoE(ctx, playback.SessionQoE{SessionID: ses, Heartbeats: i, DeviceTime: at, UpdatedAt: at}, base.DeviceTime)
+				if !playback.IsCode(err, playback.CodePrecondition) {
+					errs <- err
+					return
+				}
+			}
+			errs <- fmt.Errorf("writer %d: QoE write never settled", i)
 		}()
 	}
 	wg.Wait()

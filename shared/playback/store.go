@@ -387,9 +387,33 @@ type Playhead struct {
 type ProgressStore interface {
 	SaveProgress(ctx context.Context, p Progress) (applied bool, err error)
 	GetProgress(ctx context.Context, accountID, titleID string) (Progress, error)
-	// SaveSessionQoE returns the previously stored state (zero if none).
-	SaveSessionQoE(ctx context.Context, q SessionQoE) (prev SessionQoE, applied bool, err error)
+	// SaveSessionQoE stores q, the state its caller built on the state it
+	// read, whose DeviceTime is on (zero: it read none). It is a
+	// compare-and-set on that read, decided in the same atomic step as
+	// the write: consumers of one session run side by side (Lambda runs
+	// batches of a standard SQS queue concurrently, each Pub/Sub push is
+	// an invocation of its own), and a state built on a read another
+	// write has overtaken would drop that write's heartbeats. A
+	// DeviceTime names a state: the stored one only grows, so none is
+	// stored twice (a record past its TTL is none). prev is the state
+	// stored when the call decided (zero if none):
+	//   - prev is not the state of on (another write landed since the
+	//     read): nothing is written, the error is CodePrecondition and
+	//     prev the state to build on again (where q's heartbeats may all
+	//     turn out older than prev: they are then late);
+	//   - else q.DeviceTime not after on: nothing is written, applied is
+	//     false (the gate);
+	//   - else q is written, applied.
+	SaveSessionQoE(ctx context.Context, q SessionQoE, on time.Time) (prev SessionQoE, applied bool, err error)
 	GetSessionQoE(ctx context.Context, sessionID string) (SessionQoE, error)
+}
+
+// ErrQoEMoved is SaveSessionQoE's refusal of a state built on a read that
+// another write overtook: the session's state is at device time stored
+// (zero: none), not on.
+func ErrQoEMoved(sessionID string, stored, on time.Time) *Error {
+	return Errorf(CodePrecondition, "qoe_moved", "session %q QoE is at device time %s, not %s as read",
+		sessionID, stored.Format(time.RFC3339Nano), on.Format(time.RFC3339Nano))
 }
 
 // ProgressWrite is one session's share of a heartbeat batch: its resume
@@ -401,10 +425,16 @@ type ProgressStore interface {
 // own transaction, exactly when the QoE state is applied, and says so in
 // ViewApplied, so views cost no transaction of their own. Stores that keep
 // no views leave it unread, and the caller writes the view elsewhere.
+//
+// QoEOn is the DeviceTime of the state QoE was built on, SaveSessionQoE's
+// on. A write whose state moved since fails the whole batch with
+// CodePrecondition, its Progress with it (it may have been derived from
+// that state).
 type ProgressWrite struct {
 	Progress   Progress
 	NoProgress bool
 	QoE        *SessionQoE
+	QoEOn      time.Time
 	View       *QoEReport
 }
 
@@ -420,8 +450,8 @@ type ProgressWriteResult struct {
 // ProgressBatchStore is implemented by stores where every write is a
 // transaction commit of its own (the embedded bbolt file commits pages on
 // each), so that a consumer writes a whole batch of sessions in one. The
-// writes are gated exactly as SaveProgress and SaveSessionQoE and applied in
-// order, all or nothing: after an error nothing was written. It is
+// writes are gated exactly as SaveProgress and SaveSessionQoE (on QoEOn) and
+// applied in order, all or nothing: after an error nothing was written. It is
 // optional: heartbeat.Deps.Batch asks for it, shared/bolt implements it and
 // passes storetest.RunProgressBatch.
 type ProgressBatchStore interface {

@@ -212,9 +212,9 @@ func (s *Store) GetProgress(ctx context.Context, accountID, titleID string) (pla
 	return s.inner.GetProgress(ctx, accountID, titleID)
 }
 
-func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE) (prev playback.SessionQoE, applied bool, err error) {
+func (s *Store) SaveSessionQoE(ctx context.Context, q playback.SessionQoE, on time.Time) (prev playback.SessionQoE, applied bool, err error) {
 	defer begin(ctx, LayerStore, "SaveSessionQoE")()
-	return s.inner.SaveSessionQoE(ctx, q)
+	return s.inner.SaveSessionQoE(ctx, q, on)
 }
 
 func (s *Store) GetSessionQoE(ctx context.Context, sessionID string) (playback.SessionQoE, error) {

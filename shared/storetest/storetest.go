@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"UnknownEdges", testUnknownEdges},
 		{"Progress", testProgress},
 		{"SessionQoE", testSessionQoE},
+		{"SessionQoEConcurrent", testSessionQoEConcurrent},
 		{"RecordsAreCopies", testCopies},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -920,29 +921,116 @@ func testCopies(t *testing.T, s playback.Store) {
 	}
 }
 
+// testSessionQoE: SaveSessionQoE is gated on device time and written only
+// on the state its caller read (playback.ProgressStore): a state built on
+// another is refused whole with CodePrecondition and the stored state.
 func testSessionQoE(t *testing.T, s playback.Store) {
 	ctx := context.Background()
 	t0 := now()
+	var none time.Time
 	q := playback.SessionQoE{SessionID: playback.NewID("ses"), AccountID: "a", TitleID: "t", EdgeID: "e1", DeviceTime: t0,
 		Heartbeats: 1, QoE: playback.QoE{BitrateKbps: 3000, RebufferCount: 1, RebufferMS: 500, PlayedMS: 10_000}, UpdatedAt: t0}
-	prev, applied := mustPair(s.SaveSessionQoE(ctx, q))(t)
+	prev, applied := mustPair(s.SaveSessionQoE(ctx, q, none))(t)
 	if !applied || prev.SessionID != "" {
 		t.Fatalf("first SaveSessionQoE = %+v, %v", prev, applied)
 	}
 	next := q
 	next.DeviceTime, next.Heartbeats, next.QoE.PlayedMS = t0.Add(10*time.Second), 2, 20_000
 	// The CMCD playhead the consumer keeps beside the QoE.
-	next.Playhead = playback.Playhead{Known: true, PositionMS: 42_000, DurationMS: 600_000, State: "p", Began: true, Lost: true, AdvancedMS: 9_000}
-	prev, applied = mustPair(s.SaveSessionQoE(ctx, next))(t)
+	next.Playhead = playback.Playhead{Known: true, PositionMS: 42_000, DurationMS: 600_000, State: "p", Began: true, Lost: true,
+		AdvancedMS: 9_000, MovedAt: t0.Add(8 * time.Second)}
+	// Built on a state the store does not hold: none (a consumer that
+	// read before the first write), an older one, a newer one.
+	for _, on := range []time.Time{none, t0.Add(-time.Second), t0.Add(time.Second)} {
+		prev, applied, err := s.SaveSessionQoE(ctx, next, on)
+		wantCode(t, err, playback.CodePrecondition)
+		if applied || !prev.DeviceTime.Equal(t0) || prev.Heartbeats != 1 {
+			t.Fatalf("SaveSessionQoE on %v = %+v, %v: want the stored state to build on again", on, prev, applied)
+		}
+	}
+	if got := must(s.GetSessionQoE(ctx, q.SessionID))(t); got.Heartbeats != 1 {
+		t.Fatalf("a refused write left %+v", got)
+	}
+	prev, applied = mustPair(s.SaveSessionQoE(ctx, next, t0))(t)
 	if !applied || prev.QoE.PlayedMS != 10_000 || prev.EdgeID != "e1" {
 		t.Fatalf("second SaveSessionQoE prev = %+v, applied=%v", prev, applied)
 	}
-	_, applied = mustPair(s.SaveSessionQoE(ctx, q))(t) // replay of the older one
-	if applied {
-		t.Fatal("older QoE snapshot was applied")
+	// Overtaken: built on the state the stored one replaced, and older
+	// than it. Refused as built on another state; the caller finds its
+	// heartbeats late when it folds them onto prev.
+	overtaken := q
+	overtaken.DeviceTime = t0.Add(5 * time.Second)
+	prev, applied, err := s.SaveSessionQoE(ctx, overtaken, t0)
+	wantCode(t, err, playback.CodePrecondition)
+	if applied || prev.Heartbeats != 2 {
+		t.Fatalf("overtaken SaveSessionQoE = %+v, %v", prev, applied)
 	}
-	if got := must(s.GetSessionQoE(ctx, q.SessionID))(t); got.QoE.PlayedMS != 20_000 || got.Heartbeats != 2 || got.Playhead != next.Playhead {
+	// Not newer than the state it was built on: the gate.
+	for _, tc := range []struct {
+		name string
+		q    playback.SessionQoE
+	}{{"replay", next}, {"older", q}} {
+		prev, applied := mustPair(s.SaveSessionQoE(ctx, tc.q, next.DeviceTime))(t)
+		if applied || prev.Heartbeats != 2 {
+			t.Fatalf("%s: SaveSessionQoE = %+v, %v", tc.name, prev, applied)
+		}
+	}
+	got := must(s.GetSessionQoE(ctx, q.SessionID))(t)
+	if !got.Playhead.MovedAt.Equal(next.Playhead.MovedAt) {
+		t.Fatalf("playhead moved at %v, want %v", got.Playhead.MovedAt, next.Playhead.MovedAt)
+	}
+	got.Playhead.MovedAt = next.Playhead.MovedAt
+	if got.QoE.PlayedMS != 20_000 || got.Heartbeats != 2 || got.Playhead != next.Playhead {
 		t.Fatalf("GetSessionQoE = %+v", got)
+	}
+}
+
+// testSessionQoEConcurrent: writers that each read the state, add a
+// heartbeat and write it on what they read, reading again when refused,
+// lose no update, however their reads and writes interleave.
+func testSessionQoEConcurrent(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	id := playback.NewID("ses")
+	const writers = 6
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for range 100 {
+				base, err := s.GetSessionQoE(ctx, id)
+				if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+					errs <- err
+					return
+				}
+				next := base
+				next.SessionID, next.Heartbeats = id, base.Heartbeats+1
+				next.DeviceTime = t0
+				if !base.DeviceTime.IsZero() {
+					// Distinct per writer, so two built on one read
+					// differ.
+					next.DeviceTime = base.DeviceTime.Add(time.Duration(w+1) * time.Millisecond)
+				}
+				next.UpdatedAt = next.DeviceTime
+				_, applied, err := s.SaveSessionQoE(ctx, next, base.DeviceTime)
+				switch {
+				case playback.IsCode(err, playback.CodePrecondition) || err == nil && !applied:
+					continue // overtaken: read again
+				case err != nil:
+					errs <- err
+				}
+				return
+			}
+			errs <- fmt.Errorf("writer %d never got its write in", w)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := must(s.GetSessionQoE(ctx, id))(t); got.Heartbeats != writers {
+		t.Fatalf("%d heartbeats after %d writers added one each: updates lost", got.Heartbeats, writers)
 	}
 }
 
@@ -974,16 +1062,19 @@ func testProgressBatch(t *testing.T, s playback.ProgressBatchStore) {
 			QoE: playback.QoE{PlayedMS: played}, UpdatedAt: at}
 	}
 	must(s.SaveProgress(ctx, progress(stored, "t1", 60_000, t0)))(t)
-	mustPair(s.SaveSessionQoE(ctx, *qoe(stored, 10_000, t0)))(t)
+	mustPair(s.SaveSessionQoE(ctx, *qoe(stored, 10_000, t0), time.Time{}))(t)
 	must(s.SaveProgress(ctx, progress(stored, "t3", 30_000, t0)))(t)
 
 	got := must(s.SaveProgressBatch(ctx, []playback.ProgressWrite{
-		{Progress: progress(stored, "t1", 70_000, t0.Add(10*time.Second)), QoE: qoe(stored, 20_000, t0.Add(10*time.Second))},
+		{Progress: progress(stored, "t1", 70_000, t0.Add(10*time.Second)), QoE: qoe(stored, 20_000, t0.Add(10*time.Second)), QoEOn: t0},
 		{Progress: progress(fresh, "t2", 5_000, t0), QoE: qoe(fresh, 5_000, t0)},
 		// A second device of the account on t1, older than the first
 		// write of this batch: the gate sees the batch's own write.
 		{Progress: progress(fresh, "t1", 90_000, t0.Add(5*time.Second))},
-		{Progress: progress(stored, "t3", 10_000, t0.Add(-time.Second)), QoE: qoe(stored, 30_000, t0.Add(5*time.Second))},
+		// Built on the batch's own first write, and older than it: the
+		// gate sees the batch's own write.
+		{Progress: progress(stored, "t3", 10_000, t0.Add(-time.Second)), QoE: qoe(stored, 30_000, t0.Add(5*time.Second)),
+			QoEOn: t0.Add(10 * time.Second)},
 	}))(t)
 	want := []playback.ProgressWriteResult{
 		{ProgressApplied: true, QoEApplied: true},
@@ -1014,6 +1105,26 @@ func testProgressBatch(t *testing.T, s playback.ProgressBatchStore) {
 	}
 	if empty := must(s.GetSessionQoEs(ctx, nil))(t); len(empty) != 0 {
 		t.Errorf("GetSessionQoEs(nil) = %+v", empty)
+	}
+
+	// A state built on one the store no longer holds fails the batch
+	// whole, newer than the stored state or not: nothing of it is
+	// written, positions included (one may be derived from that state).
+	for _, at := range []time.Duration{20 * time.Second, 5 * time.Second} {
+		_, err := s.SaveProgressBatch(ctx, []playback.ProgressWrite{
+			{Progress: progress(fresh, "t2", 6_000, t0.Add(time.Second)), QoE: qoe(fresh, 6_000, t0.Add(time.Second)), QoEOn: t0},
+			{Progress: progress(stored, "t1", 80_000, t0.Add(at)), QoE: qoe(stored, 40_000, t0.Add(at)), QoEOn: t0},
+		})
+		wantCode(t, err, playback.CodePrecondition)
+	}
+	for title, wantPos := range map[string]int64{"t1": 70_000, "t2": 5_000} {
+		if p := must(s.GetProgress(ctx, acct, title))(t); p.PositionMS != wantPos {
+			t.Errorf("after a refused batch, progress on %s at %d, want %d", title, p.PositionMS, wantPos)
+		}
+	}
+	states = must(s.GetSessionQoEs(ctx, []string{stored, fresh}))(t)
+	if states[stored].QoE.PlayedMS != 20_000 || states[fresh].QoE.PlayedMS != 5_000 {
+		t.Errorf("after a refused batch, states %+v", states)
 	}
 }
 

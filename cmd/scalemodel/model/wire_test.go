@@ -154,12 +154,12 @@ func sessionSteps(s playback.Store, now time.Time) []step {
 		}, false},
 		{"SaveSessionQoE", "", func(ctx context.Context) error {
 			_, _, err := s.SaveSessionQoE(ctx, playback.SessionQoE{SessionID: sess, AccountID: acct, TitleID: "sintel",
-				DeviceTime: now.Add(30 * time.Second), Heartbeats: 1, UpdatedAt: now.Add(30 * time.Second)})
+				DeviceTime: now.Add(30 * time.Second), Heartbeats: 1, UpdatedAt: now.Add(30 * time.Second)}, time.Time{})
 			return err
 		}, false},
 		{"SaveSessionQoE", "", func(ctx context.Context) error {
 			_, _, err := s.SaveSessionQoE(ctx, playback.SessionQoE{SessionID: sess, AccountID: acct, TitleID: "sintel",
-				DeviceTime: now.Add(60 * time.Second), Heartbeats: 2, UpdatedAt: now.Add(60 * time.Second)})
+				DeviceTime: now.Add(60 * time.Second), Heartbeats: 2, UpdatedAt: now.Add(60 * time.Second)}, now.Add(30*time.Second))
 			return err
 		}, false},
 		{"GetProgress", "", func(ctx context.Context) error { _, err := s.GetProgress(ctx, acct, "sintel"); return err }, false},
