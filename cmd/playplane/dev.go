@@ -43,7 +43,7 @@ func (a *App) mountWeb(cdns []string) {
 		type title struct {
 			ID     string `json:"id"`
 			Name   string `json:"name"`
-			Rating int    `json:"rating"`
+			Rating *int   `json:"rating"`
 		}
 		out := struct {
 			Accounts []account `json:"accounts"`

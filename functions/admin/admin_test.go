@@ -218,7 +218,7 @@ func TestCRUDEveryKind(t *testing.T) {
 			check: func(t *testing.T, doc []byte) {
 				var ti playback.Title
 				_ = json.Unmarshal(doc, &ti)
-				if ti.Rating != 12 || ti.AssetPath != "/media/bbb/" || len(ti.Windows) != 1 || ti.Windows[0].Territory != "FR" ||
+				if ti.Rating == nil || *ti.Rating != 12 || ti.AssetPath != "/media/bbb/" || len(ti.Windows) != 1 || ti.Windows[0].Territory != "FR" ||
 					!ti.Windows[0].Start.Equal(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) || len(ti.Renditions) != 0 {
 					t.Fatalf("title %+v", ti)
 				}
@@ -332,6 +332,7 @@ func TestValidationNamesTheField(t *testing.T) {
 		name, coll, body string
 		status           int
 		pointers         []string
+		message          string // in a problem's message, when set
 	}{
 		{name: "plan streams and quality", coll: "plans", status: http.StatusUnprocessableEntity,
 			body: `{"id":"p","name":"P","max_streams":0,"max_devices":5,"max_quality":"8K"}`, pointers: []string{"/max_streams", "/max_quality"}},
@@ -340,15 +341,18 @@ func TestValidationNamesTheField(t *testing.T) {
 		{name: "title rating and window", coll: "titles", status: http.StatusUnprocessableEntity,
 			body:     `{"id":"t","name":"T","rating":-1,"asset_path":"/t/","manifest":"m.m3u8","windows":[{"territory":"DE","start":"2030-01-01T00:00:00Z","end":"2024-01-01T00:00:00Z"}]}`,
 			pointers: []string{"/rating"}},
+		// 0 is all ages: a title left unrated must not become one.
+		{name: "title without rating", coll: "titles", status: http.StatusUnprocessableEntity,
+			body: `{"id":"t","name":"T","asset_path":"/titles/t/","manifest":"m.m3u8"}`, pointers: []string{""}, message: "missing property 'rating'"},
 		{name: "title window order", coll: "titles", status: http.StatusUnprocessableEntity,
 			body:     `{"id":"t","name":"T","rating":1,"asset_path":"/t/","manifest":"m.m3u8","windows":[{"territory":"DE","start":"2030-01-01T00:00:00Z","end":"2024-01-01T00:00:00Z"}]}`,
 			pointers: []string{"/windows/0/end"}},
 		{name: "title rendition paths repeat", coll: "titles", status: http.StatusUnprocessableEntity,
-			body: `{"id":"t","name":"T","asset_path":"/t/","manifest":"m.m3u8","renditions":[
+			body: `{"id":"t","name":"T","rating":0,"asset_path":"/t/","manifest":"m.m3u8","renditions":[
 				{"path":"hd","quality":"HD","bandwidth":1,"width":1,"height":1,"codecs":"c"},{"path":"hd","quality":"SD","bandwidth":1,"width":1,"height":1,"codecs":"c"}]}`,
 			pointers: []string{"/renditions"}},
 		{name: "title asset path of another title", coll: "titles", status: http.StatusUnprocessableEntity,
-			body: `{"id":"t","name":"T","asset_path":"/titles/u/","manifest":"m.m3u8"}`, pointers: []string{"/asset_path"}},
+			body: `{"id":"t","name":"T","rating":0,"asset_path":"/titles/u/","manifest":"m.m3u8"}`, pointers: []string{"/asset_path"}},
 		{name: "edge url and latitude", coll: "edges", status: http.StatusUnprocessableEntity,
 			body: `{"id":"e","cdn":"local","base_url":"ftp://x","lat":91,"lon":0,"weight":-1}`, pointers: []string{"/base_url", "/lat", "/weight"}},
 		{name: "account plan missing", coll: "accounts", status: http.StatusUnprocessableEntity,
@@ -378,8 +382,13 @@ func TestValidationNamesTheField(t *testing.T) {
 				t.Fatalf("%s: %v", r.body, err)
 			}
 			got := map[string]bool{}
+			said := tc.message == ""
 			for _, p := range e.Error.Details.Problems {
 				got[p.Pointer] = true
+				said = said || strings.Contains(p.Message, tc.message)
+			}
+			if !said {
+				t.Fatalf("no problem says %q in %s", tc.message, r.body)
 			}
 			for _, p := range tc.pointers {
 				if !got[p] {

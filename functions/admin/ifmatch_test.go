@@ -16,7 +16,7 @@ import (
 // another tag (412), and a tag not in double quotes is no tag (400).
 func TestIfMatchComparesTheTagAsWritten(t *testing.T) {
 	t.Parallel()
-	const title = `{"id":"bbb","name":"%s","asset_path":"/titles/bbb/","manifest":"master.m3u8"}`
+	const title = `{"id":"bbb","name":"%s","rating":0,"asset_path":"/titles/bbb/","manifest":"master.m3u8"}`
 	for _, tc := range []struct {
 		name   string
 		spell  func(tag string) string // from the ETag GET gave

@@ -22,7 +22,7 @@ func TestWindowBeyondYear9999InUTC(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, auth.DefaultAdminClaim)
-			body := `{"id":"bbb","name":"T","asset_path":"/titles/bbb/","manifest":"master.m3u8","windows":[{"territory":"DE","start":"` +
+			body := `{"id":"bbb","name":"T","rating":0,"asset_path":"/titles/bbb/","manifest":"master.m3u8","windows":[{"territory":"DE","start":"` +
 				tc.start + `","end":"` + tc.end + `"}]}`
 			r := h.do("POST", "/v1/admin/titles", h.admin, "", body)
 			if r.status != http.StatusUnprocessableEntity {

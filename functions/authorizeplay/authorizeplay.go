@@ -492,9 +492,13 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 	if err := playback.CheckLicence(title, acct.Territory, place, playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now); err != nil {
 		return fail(err)
 	}
-	if acct.ParentalCap > 0 && title.Rating > acct.ParentalCap {
+	if acct.ParentalCap > 0 && title.Rating == nil {
 		return fail(playback.Errorf(playback.CodeForbidden, "parental_rating",
-			"title is rated %d, the account's parental cap is %d", title.Rating, acct.ParentalCap))
+			"title has no rating, the account's parental cap is %d", acct.ParentalCap))
+	}
+	if acct.ParentalCap > 0 && *title.Rating > acct.ParentalCap {
+		return fail(playback.Errorf(playback.CodeForbidden, "parental_rating",
+			"title is rated %d, the account's parental cap is %d", *title.Rating, acct.ParentalCap))
 	}
 	return read, title, plan, nil
 }

@@ -579,3 +579,51 @@ func TestNewValidates(t *testing.T) {
 		t.Fatalf("New with a negative PastDueGrace: %v, want an error naming it", err)
 	}
 }
+
+// A title stored before the catalogue required a rating has no rating
+// field. Its rating is unknown, not 0 (all ages): a profile with a parental
+// cap must not play it, whatever the cap; one without a cap may.
+func TestUnratedTitleNeedsNoParentalCap(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	const doc = `{"id":"unrated","name":"Unrated","asset_path":"/titles/unrated/","manifest":"master.m3u8",` +
+		`"windows":[{"territory":"GB","start":"2024-01-01T00:00:00Z","end":"2099-01-01T00:00:00Z"},` +
+		`{"territory":"DE","start":"2024-01-01T00:00:00Z","end":"2099-01-01T00:00:00Z"},` +
+		`{"territory":"US","start":"2024-01-01T00:00:00Z","end":"2099-01-01T00:00:00Z"}]}`
+	admin := h.store.(playback.AdminStore)
+	if _, err := admin.ApplyChanges(ctx, playback.ChangeSet{Actor: "test", At: h.now,
+		Changes: []playback.Change{{Kind: playback.KindTitle, ID: "unrated", Doc: json.RawMessage(doc), IfAbsent: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, account string
+		status        int
+		reason        string
+	}{
+		{name: "kids account, cap 7", account: demo.AccountKids, status: http.StatusForbidden, reason: "parental_rating"},
+		{name: "family account, cap 16", account: demo.AccountFamily, status: http.StatusForbidden, reason: "parental_rating"},
+		{name: "no cap", account: demo.AccountSolo, status: http.StatusCreated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := h.play(tc.account, "unrated", "d-"+tc.account)
+			if rec.Code != tc.status {
+				t.Fatalf("play: status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			if tc.reason != "" {
+				if e := errorOf(t, rec); e.Reason != tc.reason {
+					t.Fatalf("reason %q, want %q: %s", e.Reason, tc.reason, rec.Body)
+				}
+			}
+		})
+	}
+	// The record really lacks the field: the store kept what was written.
+	rec, err := admin.GetRecord(ctx, playback.KindTitle, "unrated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(rec.Doc, []byte(`"rating"`)) {
+		t.Errorf("stored title %s has a rating", rec.Doc)
+	}
+}

@@ -358,8 +358,10 @@ func (s *scanner) title() (playback.Title, bool) {
 			t.Name, ok = s.str()
 			return ok && once(&seen, tName) && t.Name != ""
 		case "rating":
-			t.Rating, ok = s.uint()
-			return ok && once(&seen, tRating) && t.Rating <= 21
+			var r int
+			r, ok = s.uint()
+			t.Rating = &r
+			return ok && once(&seen, tRating) && r <= 21
 		case "asset_path":
 			t.AssetPath, ok = s.str()
 			p := t.AssetPath
@@ -402,7 +404,7 @@ func (s *scanner) title() (playback.Title, bool) {
 		}
 		return false
 	})
-	const required = tID | tName | tAssetPath | tManifest
+	const required = tID | tName | tRating | tAssetPath | tManifest
 	return t, ok && seen&required == required
 }
 

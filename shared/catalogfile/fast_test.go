@@ -39,7 +39,7 @@ var (
 		{"codecs", `"avc1.64001f,mp4a.40.2"`}}
 	baseTitle = []kv{{"id", `"bbb"`}, {"name", `"Big Buck Bunny"`}, {"rating", `12`}, {"asset_path", `"/titles/bbb/"`},
 		{"manifest", `"master.m3u8"`}, {"windows", "[" + object(baseWindow) + "]"}, {"renditions", "[" + object(baseRendition) + "]"}}
-	otherTitle = object([]kv{{"id", `"sintel"`}, {"name", `"Sintel"`}, {"asset_path", `"/titles/sintel/"`}, {"manifest", `"m.mpd"`}})
+	otherTitle = object([]kv{{"id", `"sintel"`}, {"name", `"Sintel"`}, {"rating", `0`}, {"asset_path", `"/titles/sintel/"`}, {"manifest", `"m.mpd"`}})
 )
 
 // file is a catalogue with every section, whose first title is title.
@@ -232,7 +232,7 @@ func TestFastPathTakesGoodFiles(t *testing.T) {
 		{name: "demo export", data: demoExport(t)},
 		{name: "bench", data: storetest.CatalogueFile(50)},
 		{name: "every field", data: []byte(file(object(baseTitle)))},
-		{name: "null and empty lists", data: []byte(file(`{"id":"x","name":"\u00c9t\u00e9 <&>","asset_path":"/é/","manifest":"m","windows":null,"renditions":[]}`))},
+		{name: "null and empty lists", data: []byte(file(`{"id":"x","name":"\u00c9t\u00e9 <&>","rating":0,"asset_path":"/é/","manifest":"m","windows":null,"renditions":[]}`))},
 		{name: "empty titles", data: []byte(`{"titles": []}`)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -115,8 +115,8 @@ func TestYAMLDecimalsWithLeadingZeros(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f.Titles[1].Rating != tc.rating || f.Accounts[0].ParentalCap != tc.cap {
-				t.Fatalf("rating %d, parental cap %d; want %d, %d", f.Titles[1].Rating, f.Accounts[0].ParentalCap, tc.rating, tc.cap)
+			if r := f.Titles[1].Rating; r == nil || *r != tc.rating || f.Accounts[0].ParentalCap != tc.cap {
+				t.Fatalf("rating %v, parental cap %d; want %d, %d", r, f.Accounts[0].ParentalCap, tc.rating, tc.cap)
 			}
 		})
 	}
@@ -132,6 +132,11 @@ func TestParseNamesLineAndField(t *testing.T) {
 		{name: "syntax", file: "c.json", data: "{\n  \"plans\": [\n    {\"id\": \"x\",}\n  ]\n}", wantLine: 3, wantIn: []string{"invalid character"}},
 		{name: "negative rating", file: "c.json", data: strings.Replace(goodJSON, `"rating": 12`, `"rating": -1`, 1), wantLine: 9,
 			wantIn: []string{"/titles/1/rating", "minimum"}},
+		// 0 is all ages: a title left unrated must not become one.
+		{name: "no rating", file: "c.json", data: strings.Replace(goodJSON, `"rating": 12, `, ``, 1), wantLine: 9,
+			wantIn: []string{"/titles/1", "missing property 'rating'"}},
+		{name: "yaml no rating", file: "c.yaml", data: strings.Replace(goodYAML, "rating: 12, ", "", 1), wantLine: 12,
+			wantIn: []string{"/titles/1", "missing property 'rating'"}},
 		{name: "unknown field", file: "c.json", data: strings.Replace(goodJSON, `"rating": 12`, `"ratnig": 12`, 1), wantLine: 9,
 			wantIn: []string{"/titles/1", "ratnig"}},
 		{name: "bad quality", file: "c.json", data: strings.Replace(goodJSON, `"max_quality": "SD"`, `"max_quality": "4K"`, 1), wantLine: 3,
@@ -292,7 +297,7 @@ func TestImportIsIdempotentAndExportRoundTrips(t *testing.T) {
 	}
 
 	// An update shows the fields it changes.
-	f.Titles[1].Rating = 16
+	f.Titles[1].Rating = new(16)
 	plan, _ = Diff(ctx, s, f)
 	out.Reset()
 	_ = PrintDiff(&out, plan)
@@ -440,5 +445,32 @@ func TestBadSchemaFailsEveryParse(t *testing.T) {
 	schema = saved
 	if _, err := Parse("c.json", []byte(goodJSON)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A title stored before ratings were required exports without one, so the
+// export imports back only once someone rates it: writing it out as 0
+// would make it all ages on the way.
+func TestExportKeepsATitleUnrated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openBolt(t)
+	const doc = `{"id":"old","name":"Old","asset_path":"/titles/old/","manifest":"master.m3u8"}`
+	if _, err := s.ApplyChanges(ctx, playback.ChangeSet{Actor: "test", At: time.Now(),
+		Changes: []playback.Change{{Kind: playback.KindTitle, ID: "old", Doc: json.RawMessage(doc), IfAbsent: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Export(ctx, s, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := Encode(&out, f); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Parse("export.json", out.Bytes())
+	var inv *Invalid
+	if !errors.As(err, &inv) || !strings.Contains(err.Error(), "missing property 'rating'") {
+		t.Fatalf("Parse of the export = %v, want missing property 'rating':\n%s", err, out.String())
 	}
 }

@@ -20,7 +20,7 @@ func TestCheckRecord(t *testing.T) {
 		{name: "plan fields", kind: playback.KindPlan, doc: "{\"id\":\"p\",\"name\":\"P\",\n\"max_streams\":0,\"max_devices\":1,\n\"max_quality\":\"4K\"}",
 			want: []string{"/max_streams", "/max_quality"}},
 		{name: "title window order", kind: playback.KindTitle,
-			doc:  `{"id":"t","name":"T","asset_path":"/t/","manifest":"m","windows":[{"territory":"DE","start":"2030-01-01T00:00:00Z","end":"2020-01-01T00:00:00Z"}]}`,
+			doc:  `{"id":"t","name":"T","rating":0,"asset_path":"/t/","manifest":"m","windows":[{"territory":"DE","start":"2030-01-01T00:00:00Z","end":"2020-01-01T00:00:00Z"}]}`,
 			want: []string{"/windows/0/end"}},
 		{name: "edge range", kind: playback.KindEdge, doc: `{"id":"e","cdn":"c","base_url":"https://e","lat":0,"lon":200}`, want: []string{"/lon"}},
 		{name: "account suspended is a boolean", kind: playback.KindAccount, doc: `{"id":"a","plan_id":"p","territory":"DE","suspended":"yes"}`,

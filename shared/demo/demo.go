@@ -55,7 +55,7 @@ var Ladder = []playback.Rendition{
 }
 
 func title(id, name string, rating int, windows []playback.LicenceWindow) playback.Title {
-	return playback.Title{ID: id, Name: name, Rating: rating, AssetPath: "/titles/" + id + "/",
+	return playback.Title{ID: id, Name: name, Rating: &rating, AssetPath: "/titles/" + id + "/",
 		Manifest: "master.m3u8", Windows: windows, Renditions: slices.Clone(Ladder)}
 }
 

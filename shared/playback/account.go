@@ -207,13 +207,15 @@ func (a *Account) refold() {
 	a.PastDueSince = best.PastDueSince
 }
 
-// Title is a piece of content in the catalogue.
+// Title is a piece of content in the catalogue. Every write path requires
+// its Rating; nil is a record stored before that, whose age is unknown, so
+// it plays under no parental cap (0, all ages, would play under any).
 type Title struct {
 	ID        string          `json:"id"`
 	Name      string          `json:"name"`
-	Rating    int             `json:"rating"`     // minimum age, e.g. 0, 7, 12, 16, 18
-	AssetPath string          `json:"asset_path"` // CDN path prefix of its manifests and segments, "/titles/<id>/"
-	Manifest  string          `json:"manifest"`   // manifest file name under AssetPath, e.g. "master.m3u8"
+	Rating    *int            `json:"rating,omitempty"` // minimum age, e.g. 0, 7, 12, 16, 18
+	AssetPath string          `json:"asset_path"`       // CDN path prefix of its manifests and segments, "/titles/<id>/"
+	Manifest  string          `json:"manifest"`         // manifest file name under AssetPath, e.g. "master.m3u8"
 	Windows   []LicenceWindow `json:"windows"`
 	// Renditions is the title's ladder, lowest first. Personalized
 	// manifests list, and CDN grants cover, only those a plan's MaxQuality

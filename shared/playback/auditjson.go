@@ -79,8 +79,10 @@ func appendTitleJSON(b []byte, t *Title) ([]byte, bool) {
 	b = appendString(b, t.ID)
 	b = append(b, `,"name":`...)
 	b = appendString(b, t.Name)
-	b = append(b, `,"rating":`...)
-	b = strconv.AppendInt(b, int64(t.Rating), 10)
+	if t.Rating != nil {
+		b = append(b, `,"rating":`...)
+		b = strconv.AppendInt(b, int64(*t.Rating), 10)
+	}
 	b = append(b, `,"asset_path":`...)
 	b = appendString(b, t.AssetPath)
 	b = append(b, `,"manifest":`...)

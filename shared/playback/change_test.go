@@ -99,7 +99,10 @@ func TestTitleJSONIsJSONMarshal(t *testing.T) {
 	}
 	declined := 0
 	for i := range 3000 {
-		ti := Title{ID: str(), Name: str(), Rating: rng.IntN(40) - 5, AssetPath: str(), Manifest: str()}
+		ti := Title{ID: str(), Name: str(), AssetPath: str(), Manifest: str()}
+		if i%5 > 0 { // else unrated, a record from before ratings were required
+			ti.Rating = new(rng.IntN(40) - 5)
+		}
 		if i%3 > 0 {
 			ti.Windows = []LicenceWindow{}
 			for range rng.IntN(3) {

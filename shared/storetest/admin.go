@@ -375,7 +375,7 @@ func testAdminIfMatchRace(t *testing.T, s playback.Store) {
 	for i := range n {
 		wg.Go(func() {
 			x := ti
-			x.Rating = i + 1
+			x.Rating = new(i + 1)
 			_, errs[i] = s.ApplyChanges(ctx, playback.ChangeSet{Actor: "storetest", At: now(),
 				Changes: []playback.Change{{Kind: playback.KindTitle, ID: ti.ID, Doc: doc(t, x), IfMatch: v}}})
 		})

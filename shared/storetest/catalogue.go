@@ -36,7 +36,7 @@ func CatalogueFile(n int) []byte {
 	}}
 	for i := range n {
 		id := fmt.Sprintf("title-%06d", i)
-		t := playback.Title{ID: id, Name: "Title " + strconv.Itoa(i), Rating: []int{0, 7, 12, 16, 18}[i%5],
+		t := playback.Title{ID: id, Name: "Title " + strconv.Itoa(i), Rating: new([]int{0, 7, 12, 16, 18}[i%5]),
 			AssetPath: "/titles/" + id + "/", Manifest: "master.m3u8"}
 		for _, terr := range []string{"DE", "GB", "US"} {
 			t.Windows = append(t.Windows, playback.LicenceWindow{Territory: terr, Start: start, End: start.AddDate(10, 0, i%365)})

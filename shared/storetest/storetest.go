@@ -110,7 +110,7 @@ func testCatalog(t *testing.T, s playback.Store) {
 		t.Fatalf("GetPlan = %+v, want %+v", got, p)
 	}
 	start := now().Add(-time.Hour)
-	ti := playback.Title{ID: playback.NewID("title"), Name: "Film", Rating: 12, AssetPath: "/titles/x/", Manifest: "master.m3u8",
+	ti := playback.Title{ID: playback.NewID("title"), Name: "Film", Rating: new(12), AssetPath: "/titles/x/", Manifest: "master.m3u8",
 		Windows: []playback.LicenceWindow{{Territory: "DE", Start: start, End: start.Add(48 * time.Hour)}},
 		Renditions: []playback.Rendition{
 			{Path: "sd", Quality: playback.QualitySD, Bandwidth: 800_000, Width: 640, Height: 360, Codecs: "avc1.42c01e"},
@@ -120,13 +120,25 @@ func testCatalog(t *testing.T, s playback.Store) {
 		t.Fatal(err)
 	}
 	got := must(s.GetTitle(ctx, ti.ID))(t)
-	if got.Name != ti.Name || got.Rating != 12 || len(got.Windows) != 1 || !got.Windows[0].End.Equal(ti.Windows[0].End) {
+	if got.Name != ti.Name || got.Rating == nil || *got.Rating != 12 || len(got.Windows) != 1 || !got.Windows[0].End.Equal(ti.Windows[0].End) {
 		t.Fatalf("GetTitle = %+v, want %+v", got, ti)
 	}
 	// The ladder decides what manifests list and grants cover: it must
 	// come back whole and in order.
 	if !slices.Equal(got.Renditions, ti.Renditions) {
 		t.Fatalf("GetTitle renditions = %+v, want %+v", got.Renditions, ti.Renditions)
+	}
+	// 0 is all ages, no rating is unknown (refused under a parental cap):
+	// the two must come back apart.
+	for _, rating := range []*int{new(0), nil} {
+		u := ti
+		u.ID, u.Rating = playback.NewID("title"), rating
+		if err := s.PutTitle(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if got := must(s.GetTitle(ctx, u.ID))(t); (got.Rating == nil) != (rating == nil) || rating != nil && *got.Rating != *rating {
+			t.Fatalf("GetTitle rating = %v, want %v", got.Rating, rating)
+		}
 	}
 	_, err := s.GetTitle(ctx, "no-such-title")
 	wantCode(t, err, playback.CodeNotFound)
