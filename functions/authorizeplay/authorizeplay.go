@@ -625,14 +625,5 @@ func (s *Server) endAll(ctx context.Context, accountID string) error {
 	if acct.Entitled(now, s.cfg.PastDueGrace) {
 		return nil
 	}
-	active, err := s.deps.Store.ListActiveSessions(ctx, accountID, now)
-	if err != nil {
-		return err
-	}
-	for _, sess := range active {
-		if _, err := s.deps.Store.EndSession(ctx, sess.ID, playback.EndEntitlement, now); err != nil {
-			return err
-		}
-	}
-	return nil
+	return playback.EndLostEntitlement(ctx, s.deps.Store, accountID, now)
 }
