@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -50,7 +51,8 @@ const (
 
 // Store is what the admin API reads and writes: the admin port, the
 // customer links of accounts, the payment events parked for a customer
-// (a link wakes them), and sessions (a suspension ends them).
+// (a link wakes them), and sessions (a write that leaves an account
+// unable to play, a suspension, ends them).
 type Store interface {
 	playback.AdminStore
 	events.ParkedLister
@@ -453,6 +455,11 @@ func (s *Server) replace(w http.ResponseWriter, r *http.Request, who auth.Identi
 	if err != nil {
 		return err
 	}
+	if kind == playback.KindAccount {
+		if err := s.endIfMayNotPlay(r.Context(), rec.Doc); err != nil {
+			return err
+		}
+	}
 	if err := s.afterWrite(r.Context(), kind, doc); err != nil {
 		return err
 	}
@@ -684,21 +691,37 @@ func (s *Server) suspend(w http.ResponseWriter, r *http.Request, who auth.Identi
 	if err != nil {
 		return err
 	}
-	if suspended {
-		// Heartbeats would keep a running stream's lease alive: end them
-		// now, as a lost entitlement does.
-		now := s.deps.Now()
-		active, err := s.deps.Store.ListActiveSessions(r.Context(), id, now)
-		if err != nil {
-			return fmt.Errorf("admin: account %q is suspended, listing its sessions failed (retry the request): %w", id, err)
-		}
-		for _, sess := range active {
-			if _, err := s.deps.Store.EndSession(r.Context(), sess.ID, playback.EndEntitlement, now); err != nil {
-				return fmt.Errorf("admin: account %q is suspended, ending session %q failed (retry the request): %w", id, sess.ID, err)
-			}
-		}
+	if err := s.endIfMayNotPlay(r.Context(), rec.Doc); err != nil {
+		return err
 	}
 	writeRecord(w, http.StatusOK, rec.Version, rec.Doc)
+	return nil
+}
+
+// anyGrace is a past_due grace no setting exceeds: the grace is the
+// payment side's (PAST_DUE_GRACE), which this function does not read.
+const anyGrace = time.Duration(math.MaxInt64)
+
+// endIfMayNotPlay ends the running sessions of the account written as doc
+// when it may not play whatever the grace (a status that never plays, a
+// suspension), as a lost entitlement from the payment provider does, and
+// through the same call. It runs after every write of an account, changed
+// or not: ending is idempotent, so a retried request (or a suspension)
+// ends what a failed attempt left running. A past_due account beyond its
+// grace is the payment side's to announce (reconciliation's
+// grace_expired), and the entitlement consumer ends its sessions.
+func (s *Server) endIfMayNotPlay(ctx context.Context, doc json.RawMessage) error {
+	var a playback.Account
+	if err := json.Unmarshal(doc, &a); err != nil {
+		return fmt.Errorf("admin: account as written: %w", err)
+	}
+	now := s.deps.Now()
+	if a.Entitled(now, anyGrace) {
+		return nil
+	}
+	if err := playback.EndLostEntitlement(ctx, s.deps.Store, a.ID, now); err != nil {
+		return fmt.Errorf("admin: account %q is written and may not play, ending its sessions failed (write it again, or suspend it, to retry): %w", a.ID, err)
+	}
 	return nil
 }
 

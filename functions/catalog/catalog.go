@@ -544,7 +544,8 @@ var Functions = []Function{
 		// customer, for the payment consumer to apply.
 		Publishes: []string{TopicStripeEvents},
 		// Records, their audit records and coverage zone versions; a
-		// suspension ends the account's sessions.
+		// write that leaves an account unable to play (a suspension, a
+		// status that may not play) ends the account's sessions.
 		Store: StoreReadWrite,
 		// The record lists page the listing index.
 		StoreIndexes:   []string{IndexList},

@@ -1,0 +1,167 @@
+package admin_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/functions/admin"
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// TestAccountWriteThatTakesPlayAwayEndsSessions: a PUT or PATCH of an
+// account that leaves it unable to play (a status that may not play, a
+// suspension in the body) ends its running sessions, as a suspension and
+// a lost entitlement from Stripe do: the session's next renewal is refused
+// CodeGone, which a heartbeat answers 410. A write after which the account
+// may still play (another status that plays, a plan with fewer streams,
+// which the Stripe path leaves to admission too) ends nothing. On bolt,
+// the Firestore emulator and DynamoDB Local.
+func TestAccountWriteThatTakesPlayAwayEndsSessions(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, method, body string // body: %[1]s is the account's id
+		ended              bool
+	}{
+		{name: "PUT canceled", method: "PUT", body: `{"id":%[1]q,"plan_id":"std","territory":"DE","status":"canceled"}`, ended: true},
+		{name: "PUT unpaid", method: "PUT", body: `{"id":%[1]q,"plan_id":"std","territory":"DE","status":"unpaid"}`, ended: true},
+		{name: "PATCH paused", method: "PATCH", body: `{"status":"paused"}`, ended: true},
+		{name: "PATCH incomplete", method: "PATCH", body: `{"status":"incomplete"}`, ended: true},
+		{name: "PATCH none", method: "PATCH", body: `{"status":"none"}`, ended: true},
+		{name: "PUT suspended", method: "PUT", body: `{"id":%[1]q,"plan_id":"std","territory":"DE","status":"active","suspended":true}`, ended: true},
+		{name: "PATCH trialing", method: "PATCH", body: `{"status":"trialing"}`},
+		{name: "PATCH fewer streams", method: "PATCH", body: `{"plan_id":"basic"}`},
+		{name: "PUT territory", method: "PUT", body: `{"id":%[1]q,"plan_id":"std","territory":"FR","status":"active"}`},
+	}
+	for _, st := range []struct {
+		name  string
+		store func(t *testing.T) playback.Store
+	}{
+		{name: "bolt", store: func(t *testing.T) playback.Store {
+			s, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}},
+		{name: "firestore emulator", store: firestoreStore},
+		{name: "dynamodb local", store: dynamoStore},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarnessOn(t, auth.DefaultAdminClaim, st.store(t))
+			h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+			h.mustDo("POST", "/v1/admin/plans", "", `{"id":"basic","name":"Basic","max_streams":1,"max_devices":2,"max_quality":"SD"}`, http.StatusCreated)
+			for i, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					ctx := context.Background()
+					id := fmt.Sprintf("acct_%d", i)
+					h.mustDo("POST", "/v1/admin/accounts", "", `{"id":"`+id+`","plan_id":"std","territory":"DE","status":"active"}`, http.StatusCreated)
+					var sessions []playback.Session
+					for _, dev := range []string{"tv", "phone"} {
+						s, err := h.store.AcquireLease(ctx, playback.LeaseRequest{SessionID: id + "_" + dev, AccountID: id, DeviceID: dev,
+							TitleID: "bbb", Limit: 2, TTL: time.Minute, Now: h.now})
+						if err != nil {
+							t.Fatal(err)
+						}
+						sessions = append(sessions, s)
+					}
+					path := "/v1/admin/accounts/" + id
+					etag := h.mustDo("GET", path, "", "", http.StatusOK).header.Get("ETag")
+					if tc.method == "PATCH" {
+						if r := h.patch(path, etag, admin.MergePatchType, tc.body); r.status != http.StatusOK {
+							t.Fatalf("PATCH: %d %s", r.status, r.body)
+						}
+					} else {
+						h.mustDo("PUT", path, etag, fmt.Sprintf(tc.body, id), http.StatusOK)
+					}
+					now := h.clock()
+					for _, s := range sessions {
+						got, err := h.store.GetSession(ctx, s.ID)
+						if err != nil {
+							t.Fatal(err)
+						}
+						_, renew := h.store.RenewLease(ctx, s.ID, time.Minute, 0, now)
+						if tc.ended {
+							if got.Active(now) || got.EndReason != playback.EndEntitlement || !playback.IsCode(renew, playback.CodeGone) {
+								t.Fatalf("session %s after the write: %+v, renewal %v; want ended %q, renewal gone", s.ID, got, renew, playback.EndEntitlement)
+							}
+						} else if !got.Active(now) || renew != nil {
+							t.Fatalf("session %s after the write: %+v, renewal %v; want it playing on", s.ID, got, renew)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// failingEnds fails the first fail EndSession calls, as a store that is
+// down for a moment does.
+type failingEnds struct {
+	playback.Store
+	fail atomic.Int32
+}
+
+func (s *failingEnds) EndSession(ctx context.Context, id, reason string, now time.Time) (playback.Session, error) {
+	if s.fail.Add(-1) >= 0 {
+		return playback.Session{}, playback.Errorf(playback.CodeUnavailable, "store_down", "store down")
+	}
+	return s.Store.EndSession(ctx, id, reason, now)
+}
+
+// TestAccountWriteRetriedEndsWhatAFailureLeft: the account is written but
+// ending its session fails: the answer is a 5xx, and the request retried
+// (the same settings, now unchanged) ends the session; nothing waits for
+// a status change that already happened.
+func TestAccountWriteRetriedEndsWhatAFailureLeft(t *testing.T) {
+	t.Parallel()
+	inner, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inner.Close() })
+	store := &failingEnds{Store: inner}
+	h := newHarnessOn(t, auth.DefaultAdminClaim, store)
+	ctx := context.Background()
+	h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+	h.mustDo("POST", "/v1/admin/accounts", "", acctA, http.StatusCreated)
+	sess, err := inner.AcquireLease(ctx, playback.LeaseRequest{SessionID: "s_tv", AccountID: "acct_a", DeviceID: "tv",
+		TitleID: "bbb", Limit: 2, TTL: time.Minute, Now: h.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the payment consumer last announced it (its outbox).
+	announced := playback.Entitlement{Entitled: true, Status: playback.StatusActive, PlanID: "std"}
+	if _, err := inner.UpdateAccount(ctx, "acct_a", func(a *playback.Account) error { a.Announced = announced; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	etag := h.mustDo("GET", "/v1/admin/accounts/acct_a", "", "", http.StatusOK).header.Get("ETag")
+	const canceled = `{"id":"acct_a","plan_id":"std","territory":"DE","status":"canceled"}`
+	store.fail.Store(1)
+	if r := h.do("PUT", "/v1/admin/accounts/acct_a", h.admin, etag, canceled); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("PUT with the store failing the end: %d %s, want 503", r.status, r.body)
+	}
+	if got, _ := inner.GetSession(ctx, sess.ID); !got.Active(h.clock()) {
+		t.Fatalf("session after the failed end: %+v, want still active", got)
+	}
+	// The write keeps the outbox as it was: for a Stripe customer's
+	// account, the payment consumer's next event or reconciliation finds
+	// the entitlement (now lost) differ from it and announces the loss,
+	// whose consumer ends the sessions too.
+	if a, err := inner.GetAccount(ctx, "acct_a"); err != nil || a.Announced != announced || a.Status != playback.StatusCanceled {
+		t.Fatalf("account after the write: %+v %v; want canceled, announced still %+v", a, err, announced)
+	}
+	etag = h.mustDo("GET", "/v1/admin/accounts/acct_a", "", "", http.StatusOK).header.Get("ETag")
+	h.mustDo("PUT", "/v1/admin/accounts/acct_a", etag, canceled, http.StatusOK)
+	if got, _ := inner.GetSession(ctx, sess.ID); got.Active(h.clock()) || got.EndReason != playback.EndEntitlement {
+		t.Fatalf("session after the retry: %+v, want ended %q", got, playback.EndEntitlement)
+	}
+}
