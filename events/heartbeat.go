@@ -18,7 +18,9 @@ const (
 // HeartbeatRequest is the body of POST /v1/playback/{session_id}/heartbeat
 // (schemas/heartbeat-request.json). Decode it with DecodeHeartbeatRequest:
 // it is strict like encoding/json with DisallowUnknownFields and about ten
-// times cheaper.
+// times cheaper. DurationMS and PositionMS both 0 (or absent) is a
+// heartbeat without a position, which a player sends before its first
+// frame: only start, stop and error may, and it writes no resume position.
 type HeartbeatRequest struct {
 	Event      string    `json:"event"`
 	PositionMS int64     `json:"position_ms"`
@@ -56,6 +58,9 @@ type Heartbeat struct {
 	// and ts tell (schemas/cmcd.md, "Resume position without pt").
 	// CMCDEvent and CMCDState are the report's e and sta, from which the
 	// consumer also counts stalls and play time; StarvationMS is its bsd.
+	// PositionUnknown without a Source is a player's heartbeat without a
+	// position (HeartbeatRequest): position_ms and duration_ms are 0, and
+	// the resume position is left alone.
 	Source          string `json:"source,omitempty"`
 	PositionUnknown bool   `json:"position_unknown,omitempty"`
 	CMCDEvent       string `json:"cmcd_e,omitempty"`

@@ -163,8 +163,9 @@ var schemaSamples = []struct {
 	files  map[string]envelope
 }{
 	{"heartbeat-request.json", func() any { return new(events.HeartbeatRequest) }, map[string]envelope{
-		"samples/heartbeat-request.json": plain,
-		"aws/heartbeat/heartbeat.json":   httpEvent,
+		"samples/heartbeat-request.json":          plain,
+		"samples/heartbeat-request-prestart.json": plain,
+		"aws/heartbeat/heartbeat.json":            httpEvent,
 	}},
 	{"heartbeat.json", func() any { return new(events.Heartbeat) }, map[string]envelope{
 		"samples/heartbeat.json":         plain,
@@ -277,6 +278,8 @@ func TestSchemasRejectWrongSamples(t *testing.T) {
 		{"heartbeat empty session", "heartbeat.json", "samples/heartbeat.json", "session_id", ""},
 		{"heartbeat qoe as array", "heartbeat.json", "samples/heartbeat.json", "qoe", []int{1}},
 		{"request duration zero", "heartbeat-request.json", "samples/heartbeat-request.json", "duration_ms", 0},
+		{"request pause without a position", "heartbeat-request.json", "samples/heartbeat-request-prestart.json", "event", "pause"},
+		{"request position without a duration", "heartbeat-request.json", "samples/heartbeat-request-prestart.json", "position_ms", 5},
 		{"report healthy as string", "edge-health-report.json", "samples/edge-health-report.json", "healthy", "true"},
 		{"report unknown field", "edge-health-report.json", "samples/edge-health-report.json", "surprise", 1},
 		{"edge health load as string", "edge-health.json", "samples/edge-health.json", "load", "42"},

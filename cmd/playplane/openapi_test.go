@@ -171,6 +171,8 @@ func TestRefusalsMatchTheDocument(t *testing.T) {
 		{"urls with the manifest credential", newReq("POST", "/v1/playback/"+play.SessionID+"/urls", cred, "", ""), false, 401, ""},
 		{"heartbeat without a device time", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, js, `{"event":"progress","position_ms":1,"duration_ms":2}`), true, 400, "device_time_missing"},
 		{"heartbeat beyond the duration", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, js, strings.Replace(beat, `"position_ms":1000`, `"position_ms":999000`, 1)), false, 400, "position_beyond_duration"},
+		{"progress without a position", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, js, `{"event":"progress","device_time":"`+time.Now().UTC().Format(time.RFC3339Nano)+`"}`), true, 400, "duration_invalid"},
+		{"position without a duration", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, js, `{"event":"stop","position_ms":5,"device_time":"`+time.Now().UTC().Format(time.RFC3339Nano)+`"}`), true, 400, "position_without_duration"},
 		{"heartbeat as form", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, "application/x-www-form-urlencoded", beat), true, 415, "content_type"},
 		{"heartbeat with another session's token", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", other.PlaybackToken, js, beat), false, 403, "session_mismatch"},
 		{"CMCD report without ts", newReq("POST", play.CMCDReportURL, "", "application/cmcd", "e=t,sta=p\n"), false, 400, "cmcd_ts_missing"},

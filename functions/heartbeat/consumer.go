@@ -152,6 +152,11 @@ func checkMessage(h *events.Heartbeat) error {
 		}
 	case h.Source != "":
 		return errors.New("unknown source " + h.Source)
+	case h.PositionUnknown:
+		// A player's heartbeat before its first frame: no position at all.
+		if h.DurationMS != 0 || h.PositionMS != 0 {
+			return errors.New("position_ms or duration_ms set on a heartbeat without a position")
+		}
 	case h.DurationMS <= 0 || h.PositionMS < 0 || h.PositionMS > h.DurationMS:
 		return errors.New("position_ms or duration_ms out of range")
 	}

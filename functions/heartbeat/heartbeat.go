@@ -267,8 +267,8 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 		return playback.SessionMismatch(id)
 	}
 	msg := events.Heartbeat{SessionID: id, AccountID: sess.AccountID, TitleID: sess.TitleID, DeviceID: sess.DeviceID,
-		Event: req.Event, PositionMS: req.PositionMS, DurationMS: req.DurationMS, DeviceTime: req.DeviceTime,
-		QoE: req.QoE, ReceivedAt: now.UTC(), SessionStartedAt: sess.StartedAt.UTC(),
+		Event: req.Event, PositionMS: req.PositionMS, DurationMS: req.DurationMS, PositionUnknown: req.DurationMS == 0,
+		DeviceTime: req.DeviceTime, QoE: req.QoE, ReceivedAt: now.UTC(), SessionStartedAt: sess.StartedAt.UTC(),
 		Country: claims.Viewer.Country, ASN: claims.Viewer.ASN, DeviceType: claims.Viewer.DeviceType}
 	if err := s.enqueue(r.Context(), &msg); err != nil {
 		return err
@@ -475,8 +475,15 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 		return invalid("device_time_in_future", "device_time is more than %s ahead of the server clock", s.cfg.MaxClockSkew)
 	case req.DeviceTime.Before(now.Add(-s.cfg.MaxAge)):
 		return invalid("device_time_too_old", "device_time is more than %s behind the server clock", s.cfg.MaxAge)
+	case req.DurationMS == 0 && req.PositionMS == 0 && (req.Event == events.HeartbeatStart || req.Event == events.HeartbeatStop || req.Event == events.HeartbeatError):
+		// No position: before its first frame a player has none, and its
+		// view's start, end or failure must still reach the QoE views.
+		// The message says so (PositionUnknown) and writes no resume
+		// position.
+	case req.DurationMS == 0 && req.PositionMS != 0:
+		return invalid("position_without_duration", "position_ms needs duration_ms; leave both out when there is no position yet")
 	case req.DurationMS <= 0 || req.DurationMS > MaxDurationMS:
-		return invalid("duration_invalid", "duration_ms must be in [1, %d]", MaxDurationMS)
+		return invalid("duration_invalid", "duration_ms must be in [1, %d]; only start, stop and error may leave it and position_ms out", MaxDurationMS)
 	case req.PositionMS < 0:
 		return invalid("position_invalid", "position_ms must not be negative")
 	case req.PositionMS > req.DurationMS:

@@ -459,6 +459,10 @@ func TestBadHeartbeatsWriteNothing(t *testing.T) {
 		{"negative position", id, tok, h.body(events.HeartbeatProgress, -1, 0, ""), "", false, 400, playback.CodeInvalid, "position_invalid"},
 		{"zero duration", id, tok, `{"event":"progress","position_ms":0,"duration_ms":0,"device_time":"` +
 			h.clock().Format(time.RFC3339) + `"}`, "", false, 400, playback.CodeInvalid, "duration_invalid"},
+		{"pause without a duration", id, tok, `{"event":"pause","device_time":"` +
+			h.clock().Format(time.RFC3339) + `"}`, "", false, 400, playback.CodeInvalid, "duration_invalid"},
+		{"stop with a position but no duration", id, tok, `{"event":"stop","position_ms":5,"device_time":"` +
+			h.clock().Format(time.RFC3339) + `"}`, "", false, 400, playback.CodeInvalid, "position_without_duration"},
 		{"device time far in the future", id, tok, h.body(events.HeartbeatProgress, 1000, 3*time.Minute, ""), "", false, 400, playback.CodeInvalid, "device_time_in_future"},
 		{"device time far in the past", id, tok, h.body(events.HeartbeatProgress, 1000, -25*time.Hour, ""), "", false, 400, playback.CodeInvalid, "device_time_too_old"},
 		{"device time missing", id, tok, `{"event":"progress","position_ms":1,"duration_ms":2}`, "", false, 400, playback.CodeInvalid, "device_time_missing"},
