@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/playplane/playplane/functions/admin"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
@@ -29,7 +30,9 @@ import (
 // viewer sees its reason; leaving the page ends the session with a stop,
 // also while a heartbeat is in flight. The page resumes where the account
 // left off, from the start in the credits or when the viewer asks.
-// Leaving it before the first frame gives the session back. Stop with an
+// Leaving it, or failing, before the first frame gives the session back
+// and counts in the hour's QoE as an exit before video start, or a
+// playback failure. Stop with an
 // expired playback token still frees the slot. A title without a ladder
 // plays with its grant on every relative URI. The playback token is
 // authorized again ahead of its expiry, playing on in the same slot
@@ -46,11 +49,12 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Parallel()
 	tools := browserTools(t)
 	cross := startPageServer(t)
-	run := startRecordedRunner(t, cross.URL, map[string]string{
+	vars := map[string]string{
 		"LEASE_TTL":                   leaseTTL.String(),
 		"HEARTBEAT_LEASE_RENEW_SLACK": "1s",
 		"HEARTBEAT_INTERVAL":          "1s",
-	})
+	}
+	run := startRecordedRunner(t, cross.URL, vars)
 	browser := startChromium(t, tools.chromium)
 	h := &harness{t: t, tools: tools, run: run, cdp: browser, driver: startDriver(t, tools, browser), cross: cross.URL,
 		artifacts: artifactDir(t), beatControl: startBeatControl(t, run.beats)}
@@ -87,7 +91,18 @@ func TestBrowserPlayerSession(t *testing.T) {
 			t.Run("cmcd "+cmcd, func(t *testing.T) { h.testNoLadder(t, cmcd) })
 		}
 	})
-	t.Run("leave before the first frame", func(t *testing.T) { h.testLeaveEarly(t) })
+	t.Run("leave before the first frame", func(t *testing.T) {
+		// A runner of its own: its QoE views are this row's alone.
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, vars)}
+		g.testLeaveEarly(t)
+	})
+	t.Run("fail before the first frame", func(t *testing.T) {
+		// A runner of its own: its QoE views are this row's alone.
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, vars)}
+		g.testFailEarly(t)
+	})
 	t.Run("back-forward cache", func(t *testing.T) { h.testBFCache(t) })
 	t.Run("playback token expires", func(t *testing.T) {
 		// A runner of its own, whose playback tokens expire while the
@@ -389,7 +404,10 @@ func (h *harness) testNoLadder(t *testing.T, cmcd string) {
 // testLeaveEarly: the viewer leaves the page once its play was admitted
 // but before the first frame (the edge holds the segments back, so none
 // comes): the page gives the stream slot back as it goes, rather than
-// holding it until the lease lapses.
+// holding it until the lease lapses, and the view counts in the hour's
+// QoE figures as an exit before video start (Mux's EBVS: the viewer left
+// before the first frame, without a playback failure). h.run must hold no
+// other views.
 func (h *harness) testLeaveEarly(t *testing.T) {
 	page := h.sessionPage(t, nil)
 	h.run.stall.arm(1)
@@ -398,8 +416,9 @@ func (h *harness) testLeaveEarly(t *testing.T) {
 		Admitted bool      `json:"admitted"`
 		Before   pageState `json:"before"`
 	}
+	// What the server took as the session's end: its stop, or its DELETE.
 	releasedID := func(id string) bool {
-		return slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+		return h.run.faults.answered(id, "stop", http.StatusOK) || slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
 			return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id && r.Status == http.StatusOK
 		})
 	}
@@ -415,6 +434,59 @@ func (h *harness) testLeaveEarly(t *testing.T) {
 	}
 	if !released() || slices.Contains(h.activeSessions(t, demo.AccountKids), id) {
 		t.Errorf("the page was left in phase %s, before its first frame, and its session %s was not released: requests %v", out.Before.Phase, id, h.run.sessionRequests(id))
+	}
+	h.wantTitleQoE(t, id, playback.QoEAggregate{Value: "big-buck-bunny", Views: 1, ExitsBeforeStart: 1})
+}
+
+// testFailEarly: the player fails before the first frame (its master
+// playlist is refused 403, which hls.js does not retry): the page gives
+// the stream slot back, and the view counts in the hour's QoE figures as
+// a playback failure (Mux's: a fatal error, before or after the first
+// frame), not as an exit before video start. h.run must hold no other
+// views.
+func (h *harness) testFailEarly(t *testing.T) {
+	page := h.sessionPage(t, nil)
+	h.run.faults.arm(beatFault{Route: "manifest", Status: http.StatusForbidden, Code: string(playback.CodeForbidden), Reason: "token_invalid", Count: 1})
+	t.Cleanup(h.run.faults.disarm)
+	var out struct {
+		Reached bool      `json:"reached"`
+		Played  pageState `json:"played"`
+	}
+	h.drive(t, map[string]any{"kind": "play", "url": page, "untilTime": 1, "timeoutMS": 30000}, &out)
+	if out.Reached || out.Played.Phase != "error" {
+		t.Fatalf("the page played or did not fail: %s (%s)\npage log:\n%s", out.Played.Phase, out.Played.Error, strings.Join(out.Played.Log, "\n"))
+	}
+	id := out.Played.SessionID
+	failed := func() bool {
+		return slices.ContainsFunc(h.run.faults.beats(id), func(b loggedBeat) bool { return b.Event == "error" && b.Status == http.StatusOK })
+	}
+	for deadline := time.Now().Add(leaseTTL / 2); !failed() && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	h.wantTitleQoE(t, id, playback.QoEAggregate{Value: "big-buck-bunny", Views: 1, Failures: 1})
+}
+
+// wantTitleQoE checks GET /v1/admin/qoe by title: one aggregate, want's
+// (its hour aside), once the bus has delivered what the runner accepted.
+func (h *harness) wantTitleQoE(t *testing.T, id string, want playback.QoEAggregate) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := h.run.app.bus.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	adminTok, err := AdminToken(h.run.app.cfg, "ops", auth.DefaultAdminClaim, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qoe admin.QoEResponse
+	if code := h.run.call(t, http.MethodGet, "/v1/admin/qoe?dimension=title", adminTok, &qoe); code != http.StatusOK {
+		t.Fatalf("GET /v1/admin/qoe: %d", code)
+	}
+	if a := qoe.Aggregates; len(a) != 1 || a[0].Value != want.Value || a[0].Views != want.Views || a[0].Started != want.Started ||
+		a[0].ExitsBeforeStart != want.ExitsBeforeStart || a[0].Failures != want.Failures {
+		t.Errorf("QoE by title and hour %+v, want views %d, started %d, exits before start %d, failures %d of %s\nheartbeats %v\nrequests %v",
+			a, want.Views, want.Started, want.ExitsBeforeStart, want.Failures, want.Value, h.run.faults.beats(id), h.run.sessionRequests(id))
 	}
 }
 
@@ -693,8 +765,8 @@ type beatFaults struct {
 // beatFault is what drive.cjs arms: Count heartbeats answered Status with
 // Reason (and Retry-After, when set).
 type beatFault struct {
-	// Route is what the fault answers: heartbeats (""), or "play" (POST
-	// /v1/play).
+	// Route is what the fault answers: heartbeats (""), "play" (POST
+	// /v1/play) or "manifest" (GET of a session's HLS master playlist).
 	Route string `json:"route,omitempty"`
 	// Event is the heartbeat event answered: "" for every event but stop.
 	Event      string `json:"event,omitempty"`
@@ -731,8 +803,15 @@ func (f *beatFaults) disarm() { f.arm(beatFault{}) }
 // serve reads a heartbeat's session and event (and puts the body back)
 // and answers it with the armed fault, if any; faulted says it did.
 func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat, bool) {
-	if req.Method == http.MethodPost && req.URL.Path == "/v1/play" {
-		fault, faulted := f.take(func(fault beatFault) bool { return fault.Route == "play" })
+	route := ""
+	switch {
+	case req.Method == http.MethodPost && req.URL.Path == "/v1/play":
+		route = "play"
+	case req.Method == http.MethodGet && strings.HasPrefix(req.URL.Path, "/v1/manifests/") && strings.HasSuffix(req.URL.Path, "/hls"):
+		route = "manifest"
+	}
+	if route != "" {
+		fault, faulted := f.take(func(fault beatFault) bool { return fault.Route == route })
 		if faulted {
 			writeFault(w, req, fault)
 		}

@@ -157,19 +157,16 @@
     }
   }
 
-  // release ends the session the page plays before it starts another: a
-  // stop heartbeat saves where the viewer got to (the server would only
-  // mark it replaced, with the position of the last progress beat), and a
-  // session that never showed a frame is given back.
+  // release ends the session the page plays before it starts another with
+  // a stop heartbeat: it saves where the viewer got to (the server would
+  // only mark it replaced, with the position of the last progress beat),
+  // and before the first frame, without a position, it is the view's exit
+  // before video start.
   async function release() {
     if (!state.sessionID || (state.phase !== 'playing' && state.phase !== 'loading')) return;
-    if (state.phase === 'playing') {
-      state.phase = 'stopping';
-      video.pause();
-      await beat('stop');
-      return;
-    }
-    await giveBack();
+    state.phase = 'stopping';
+    video.pause();
+    await beat('stop');
   }
 
   async function start() {
@@ -334,9 +331,12 @@
   }
 
   // failAndRelease gives the stream slot back when playback cannot start,
-  // rather than holding it until the lease lapses.
+  // rather than holding it until the lease lapses. Before the first frame
+  // an error heartbeat goes first: the view's playback failure, which the
+  // DELETE would not tell the QoE views.
   async function failAndRelease(msg) {
     fail(msg);
+    if (state.startupMS === null) await beat('error');
     await giveBack();
   }
 
@@ -712,9 +712,9 @@
     dp.initialize($('video'), url, true, at || NaN);
   }
 
-  // playerFailed reports a fatal player error: with an error heartbeat
-  // once playback had started (the position is real), else by giving the
-  // stream slot back, so a stream that never played writes no position.
+  // playerFailed reports a fatal player error with an error heartbeat; one
+  // before the first frame carries no position and gives the stream slot
+  // back too (failAndRelease).
   function playerFailed(msg) {
     if (state.phase === 'error') return;
     // Once the viewer stopped, the session is over on the server: a
@@ -876,14 +876,16 @@
   async function sendBeat(event) {
     if (!state.sessionID || !playbackToken) return;
     clearTimeout(beatTimer);
-    const durationMS = Math.max(1, Math.round((state.duration || video.duration || 0) * 1000));
-    const body = {
-      event,
-      position_ms: Math.min(durationMS, Math.round(video.currentTime * 1000)),
-      duration_ms: durationMS,
-      device_time: new Date().toISOString(),
-      qoe: qoe(),
-    };
+    const body = { event, device_time: new Date().toISOString(), qoe: qoe() };
+    // Before the first frame there is no position: the heartbeat leaves
+    // it out, so it writes no resume position, and its stop or error
+    // still counts in the QoE views (an exit before video start, a
+    // playback failure).
+    if (state.startupMS !== null) {
+      const durationMS = Math.max(1, Math.round((state.duration || video.duration || 0) * 1000));
+      body.position_ms = Math.min(durationMS, Math.round(video.currentTime * 1000));
+      body.duration_ms = durationMS;
+    }
     const id = state.sessionID;
     state.beats.sent++;
     let r;
@@ -892,7 +894,8 @@
         method: 'POST',
         headers: { Authorization: 'Bearer ' + playbackToken, 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
-        keepalive: event === 'stop',
+        // The page's last word: it may be gone before the answer.
+        keepalive: event === 'stop' || event === 'error',
       });
       r = { status: resp.status, data: await resp.json().catch(() => null), retryAfterMS: 1000 * Number(resp.headers.get('Retry-After')) || 0 };
     } catch (err) {
@@ -1081,12 +1084,12 @@
   }
 
   // Leaving the page ends its session now rather than when the lease
-  // lapses: with a stop heartbeat once it plays (the position is saved),
-  // else, once admitted, by giving the session back (DELETE, as "end this
-  // stream" does; nothing played, so no position is written). Both leave
-  // with keepalive: the page may be gone before the answer. A page kept in
-  // the back/forward cache is shown back (pageshow, persisted) with that
-  // session stopped, and plays again when asked.
+  // lapses, with a stop heartbeat: once it plays the position is saved;
+  // once admitted but before the first frame it carries none and is the
+  // view's exit before video start. It leaves with keepalive: the page
+  // may be gone before the answer. A page kept in the back/forward cache
+  // is shown back (pageshow, persisted) with that session stopped, and
+  // plays again when asked.
   //
   // A playback token that has expired (a tab that slept past its
   // re-authorization) can stop nothing, and the page is gone before the
@@ -1104,14 +1107,9 @@
   window.addEventListener('pagehide', () => {
     if (!state.sessionID) return;
     const tokenLeft = tokenExpiresAt ? tokenExpiresAt - Date.now() : Infinity;
-    if (state.phase === 'playing') {
-      if (tokenLeft > 0) beat('stop');
-      if (tokenLeft < leaveMargin) giveBackOnLeave();
-    } else if (state.phase === 'authorizing' || state.phase === 'loading') {
-      giveBackOnLeave();
-    } else {
-      return;
-    }
+    if (state.phase !== 'playing' && state.phase !== 'authorizing' && state.phase !== 'loading') return;
+    if (tokenLeft > 0) beat('stop');
+    if (tokenLeft < leaveMargin) giveBackOnLeave();
     // No pause heartbeat or grant renewal for a session that is over.
     state.phase = 'stopping';
     leftWith = state.sessionID;
