@@ -1108,7 +1108,9 @@
     if (!state.sessionID) return;
     const tokenLeft = tokenExpiresAt ? tokenExpiresAt - Date.now() : Infinity;
     if (state.phase !== 'playing' && state.phase !== 'authorizing' && state.phase !== 'loading') return;
-    if (tokenLeft > 0) beat('stop');
+    // Sent now, not queued behind a heartbeat in flight (beat): the page
+    // is gone before that one's answer could let the stop out.
+    if (tokenLeft > 0) sendBeat('stop');
     if (tokenLeft < leaveMargin) giveBackOnLeave();
     // No pause heartbeat or grant renewal for a session that is over.
     state.phase = 'stopping';
