@@ -234,8 +234,10 @@ const CompletedFraction = 0.95
 // at all — a token we signed proves the session existed, and stores forget
 // expired sessions (DynamoDB's TTL deletes them), so "unknown" means
 // "over" and the player must stop, which a 404 would not tell it as
-// clearly; 503 when the store or the bus is down (retrying is safe: the
-// lease write is idempotent and the consumer coalesces duplicates).
+// clearly; a 410 names why the session is over where its record still
+// tells (playback.EndDetails); 503 when the store or the bus is down
+// (retrying is safe: the lease write is idempotent and the consumer
+// coalesces duplicates).
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	now := s.deps.Now()
 	claims, err := s.deps.Tokens.Authenticate(r, now)
@@ -351,7 +353,7 @@ func (s *Server) holdLease(ctx context.Context, claims auth.PlaybackClaims, req 
 			return sess, playback.SessionMismatch(id)
 		}
 		if !sess.Active(now) {
-			return sess, s.lateStop(ctx, sess, req, now)
+			return sess, playback.WithEndReason(s.lateStop(ctx, sess, req, now), sess, now)
 		}
 		// Ending an ended session returns it unchanged: a DELETE that got in
 		// between leaves its end as it was, and the stop, a moment after it,
@@ -366,8 +368,8 @@ func (s *Server) holdLease(ctx context.Context, claims auth.PlaybackClaims, req 
 		if sess, ok := s.leases.fresh(id, now, s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack); ok {
 			return sess, nil
 		}
-		if s.leases.ended(id) {
-			return playback.Session{}, playback.SessionEnded(id)
+		if ended, ok := s.leases.ended(id); ok {
+			return playback.Session{}, playback.WithEndReason(playback.SessionEnded(id), ended, now)
 		}
 	}
 	var sess playback.Session
@@ -391,7 +393,23 @@ func (s *Server) holdLease(ctx context.Context, claims auth.PlaybackClaims, req 
 			s.leases.forget(id)
 		}
 	}
+	if playback.IsCode(err, playback.CodeGone) {
+		err = s.whyOver(ctx, err, claims, now)
+	}
 	return sess, playback.SessionOver(err, id)
+}
+
+// whyOver names in err, a renewal's 410, why the session is over
+// (playback.EndDetails), which the store's refusal does not carry (a
+// conditional write that fails cannot): one read, on the rare path only.
+// A failed read leaves the 410 as it was, with no reason: the player must
+// stop either way.
+func (s *Server) whyOver(ctx context.Context, err error, claims auth.PlaybackClaims, now time.Time) error {
+	sess, rerr := s.deps.Store.GetSession(ctx, claims.SessionID)
+	if rerr != nil || sess.AccountID != claims.AccountID {
+		return err
+	}
+	return playback.WithEndReason(err, sess, now)
 }
 
 // lateStop decides a stop on a session that has ended: a player told to
@@ -399,10 +417,7 @@ func (s *Server) holdLease(ctx context.Context, claims auth.PlaybackClaims, req 
 // and only if it is newer (device time) than the stored resume position.
 // Anything else is 410, and nothing is enqueued, so nothing is written.
 func (s *Server) lateStop(ctx context.Context, sess playback.Session, req *events.HeartbeatRequest, now time.Time) error {
-	ended := sess.EndedAt
-	if ended.IsZero() || sess.ExpiresAt.Before(ended) {
-		ended = sess.ExpiresAt // the lease lapsed before anyone ended it
-	}
+	ended, _ := sess.Over()
 	if now.Sub(ended) > s.cfg.StopGrace {
 		return playback.Errorf(playback.CodeGone, "session_ended",
 			"session %q ended at %s, more than %s ago: its stop is no longer recorded", sess.ID, ended.UTC().Format(time.RFC3339), s.cfg.StopGrace)

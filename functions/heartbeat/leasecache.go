@@ -40,10 +40,10 @@ func (c leaseCache) fresh(id string, now time.Time, ttl, slack time.Duration) (p
 	return sess, ok && sess.EndedAt.IsZero() && sess.Active(now) && sess.LeaseFresh(now, ttl, slack)
 }
 
-// ended reports whether this instance saw session id end.
-func (c leaseCache) ended(id string) bool {
+// ended returns session id as this instance saw it end, if it did.
+func (c leaseCache) ended(id string) (playback.Session, bool) {
 	sess, ok := c.sessions.Get(id)
-	return ok && !sess.EndedAt.IsZero()
+	return sess, ok && !sess.EndedAt.IsZero()
 }
 
 // put records sess as the store returned it at now. A full cache first

@@ -273,4 +273,17 @@ const (
 	// EndDeviceRemoved: the account removed the session's device
 	// (DELETE /v1/devices/{id}).
 	EndDeviceRemoved = "device_removed"
+	// EndLapsed is no stored reason: the lease ran out unrenewed before
+	// anyone ended the session (Session.Over).
+	EndLapsed = "lapsed"
 )
+
+// Over reports when s stopped holding its lease and why: its stored end,
+// or EndLapsed at ExpiresAt when the lease ran out first. Only meaningful
+// once s is not Active.
+func (s Session) Over() (at time.Time, reason string) {
+	if s.EndedAt.IsZero() || s.ExpiresAt.Before(s.EndedAt) {
+		return s.ExpiresAt, EndLapsed
+	}
+	return s.EndedAt, s.EndReason
+}

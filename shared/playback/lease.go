@@ -2,6 +2,7 @@ package playback
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -57,6 +58,28 @@ func ExistingLease(sess Session, now time.Time) (Session, error) {
 // SessionEnded is the error for a session that no longer holds its lease.
 func SessionEnded(id string) *Error {
 	return Errorf(CodeGone, "session_ended", "session %q has ended", id)
+}
+
+// EndDetails are the Details of a 410 on a session that is over: why,
+// so that a player can tell its viewer (playing stopped from another
+// screen, or by a lost subscription).
+type EndDetails struct {
+	// EndReason is one of the End* reasons: the stored one, or EndLapsed.
+	EndReason string `json:"end_reason"`
+}
+
+// WithEndReason returns err, a refusal because sess is over, naming why
+// (EndDetails); any other error, or a session still active at now, is
+// returned as it is.
+func WithEndReason(err error, sess Session, now time.Time) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeGone || sess.Active(now) {
+		return err
+	}
+	_, why := sess.Over()
+	c := *e
+	c.Details = &EndDetails{EndReason: why}
+	return &c
 }
 
 // SessionMismatch refuses a playback token presented for another session
