@@ -344,7 +344,7 @@ func (s *Server) checkSession(ctx context.Context, id string, claims auth.Playba
 		return playback.SessionMismatch(id)
 	}
 	if !sess.Active(now) {
-		return playback.SessionEnded(id)
+		return playback.WithEndReason(playback.SessionEnded(id), sess, now)
 	}
 	return nil
 }

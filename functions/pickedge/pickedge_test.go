@@ -122,21 +122,24 @@ func TestPickEdgesRejects(t *testing.T) {
 		name, session, token string
 		status               int
 		reason               string
+		endReason            string // the 410's details.end_reason: why the session is over
 	}{
-		{"no token", id, "", 401, auth.ReasonTokenMissing},
-		{"forged token", id, forgedToken, 401, auth.ReasonTokenSignature},
-		{"expired token", id, expired, 401, auth.ReasonTokenExpired},
-		{"token of another session", otherID, token, 403, "session_mismatch"},
-		{"token of another account", otherID, foreign, 403, "session_mismatch"},
-		{"ended session", ended, endedToken, 410, "session_ended"},
-		{"lapsed lease", lapsed.ID, h.token(lapsed.ID, "sintel"), 410, "session_ended"},
-		{"unknown session", "ses_never", h.token("ses_never", "sintel"), 410, "session_not_found"},
+		{"no token", id, "", 401, auth.ReasonTokenMissing, ""},
+		{"forged token", id, forgedToken, 401, auth.ReasonTokenSignature, ""},
+		{"expired token", id, expired, 401, auth.ReasonTokenExpired, ""},
+		{"token of another session", otherID, token, 403, "session_mismatch", ""},
+		{"token of another account", otherID, foreign, 403, "session_mismatch", ""},
+		{"ended session", ended, endedToken, 410, "session_ended", playback.EndByUser},
+		{"lapsed lease", lapsed.ID, h.token(lapsed.ID, "sintel"), 410, "session_ended", playback.EndLapsed},
+		{"unknown session", "ses_never", h.token("ses_never", "sintel"), 410, "session_not_found", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rec := h.pick(tc.session, tc.token, clientFra)
-			if e := errorOf(t, rec); rec.Code != tc.status || e.Reason != tc.reason {
-				t.Fatalf("%d %s, want %d %s", rec.Code, rec.Body, tc.status, tc.reason)
+			e := errorOf(t, rec)
+			details, _ := e.Details.(map[string]any)
+			if got, _ := details["end_reason"].(string); rec.Code != tc.status || e.Reason != tc.reason || got != tc.endReason {
+				t.Fatalf("%d %s, want %d %s, end_reason %q", rec.Code, rec.Body, tc.status, tc.reason, tc.endReason)
 			}
 		})
 	}

@@ -580,6 +580,9 @@ func TestManifestRefusals(t *testing.T) {
 			if f.status != tc.status || f.reason != tc.reason {
 				t.Fatalf("%s: %d %s (%s), want %d %s", tc.url, f.status, f.reason, f.body, tc.status, tc.reason)
 			}
+			if tc.status == 410 && !strings.Contains(string(f.body), `"end_reason":"`+playback.EndByUser+`"`) {
+				t.Fatalf("the 410 does not say why the session is over: %s", f.body)
+			}
 			if strings.Contains(string(f.body), "#EXTM3U") || strings.Contains(string(f.body), "<MPD") {
 				t.Fatalf("a refusal carries a manifest: %s", f.body)
 			}

@@ -355,7 +355,8 @@ type URLsResponse struct {
 // token is for another session, account or title, quality_not_allowed when
 // the plan allows none of the title's renditions; 400/413 bad body,
 // unknown_cdn or grant_style; 404 unknown session; 410 session_ended or
-// lease_expired, so a revoked or lapsed session never gets a URL; 503 when
+// lease_expired, so a revoked or lapsed session never gets a URL, naming
+// why (playback.EndDetails); 503 when
 // the store is down (retrying is safe: nothing is written).
 func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	now := s.deps.Now()
@@ -483,12 +484,11 @@ func (s *Server) liveSession(ctx context.Context, id string, claims auth.Playbac
 		return sess, mismatch(id)
 	}
 	if !sess.EndedAt.IsZero() {
-		return sess, playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended (%s)", id, sess.EndReason)
+		err = playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended (%s)", id, sess.EndReason)
+	} else if !now.Before(sess.ExpiresAt) {
+		err = playback.Errorf(playback.CodeGone, "lease_expired", "the lease of session %q expired at %s", id, sess.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	if !now.Before(sess.ExpiresAt) {
-		return sess, playback.Errorf(playback.CodeGone, "lease_expired", "the lease of session %q expired at %s", id, sess.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-	return sess, nil
+	return sess, playback.WithEndReason(err, sess, now)
 }
 
 func mismatch(id string) error {
