@@ -213,10 +213,11 @@ func TestRefusalsMatchTheDocument(t *testing.T) {
 			}
 		})
 	}
-	// After the session ended: 410 on every playback route.
+	// After the session ended: 410 on every playback route, naming why.
 	if code := run.call("DELETE", "/v1/sessions/"+play.SessionID, tok, "", nil); code != 200 {
 		t.Fatalf("end: %d", code)
 	}
+	const why = `"details":{"end_reason":"` + playback.EndByUser + `"}`
 	for _, path := range []string{"/urls", "/edges", "/heartbeat"} {
 		body, contentType := "", ""
 		if path == "/heartbeat" {
@@ -226,9 +227,10 @@ func TestRefusalsMatchTheDocument(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		raw, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusGone {
-			t.Errorf("%s after the session ended: %d, want 410", path, resp.StatusCode)
+		if resp.StatusCode != http.StatusGone || !strings.Contains(string(raw), why) {
+			t.Errorf("%s after the session ended: %d %s, want 410 with %s", path, resp.StatusCode, raw, why)
 		}
 	}
 	for _, req := range []*http.Request{
@@ -242,9 +244,10 @@ func TestRefusalsMatchTheDocument(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		raw, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusGone {
-			t.Errorf("%s after the session ended: %d, want 410", req.URL.Path, resp.StatusCode)
+		if resp.StatusCode != http.StatusGone || !strings.Contains(string(raw), why) {
+			t.Errorf("%s after the session ended: %d %s, want 410 with %s", req.URL.Path, resp.StatusCode, raw, why)
 		}
 	}
 }
