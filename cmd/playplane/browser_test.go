@@ -254,7 +254,11 @@ type pageState struct {
 	Play *struct {
 		TokenExpiresAt time.Time `json:"token_expires_at"`
 	} `json:"play"`
-	Conflict []struct {
+	// EndReason is a 410's details.end_reason, EndNotice what the page
+	// told its viewer of it.
+	EndReason string `json:"endReason"`
+	EndNotice string `json:"endNotice"`
+	Conflict  []struct {
 		SessionID string `json:"session_id"`
 		DeviceID  string `json:"device_id"`
 	} `json:"conflict"`

@@ -285,9 +285,10 @@ func (h *harness) testPlayUnavailable(t *testing.T) {
 }
 
 // testEndedElsewhere: the household ends the page's session from elsewhere
-// while it plays; the page stops on its next heartbeat's 410 and, as the
-// heartbeat route allows within HEARTBEAT_STOP_GRACE, sends its stop with
-// where it got to, which the server accepts.
+// while it plays; the page stops on its next heartbeat's 410, shows its
+// viewer why (the 410's details.end_reason) and, as the heartbeat route
+// allows within HEARTBEAT_STOP_GRACE, sends its stop with where it got
+// to, which the server accepts.
 func (h *harness) testEndedElsewhere(t *testing.T) {
 	page := h.sessionPage(t, nil)
 	var out struct {
@@ -296,6 +297,7 @@ func (h *harness) testEndedElsewhere(t *testing.T) {
 		DeleteStatus int       `json:"deleteStatus"`
 		Ended        bool      `json:"ended"`
 		After        pageState `json:"after"`
+		Notice       string    `json:"notice"` // the page's #notice, as shown
 	}
 	h.drive(t, map[string]any{"kind": "ended", "url": page, "timeoutMS": 30000, "api": h.run.url, "token": h.run.token(t, demo.AccountKids)}, &out)
 	if !out.Playing {
@@ -303,6 +305,10 @@ func (h *harness) testEndedElsewhere(t *testing.T) {
 	}
 	if out.DeleteStatus != http.StatusOK || !out.Ended {
 		t.Fatalf("DELETE of the page's session: %d; the page ended: %v (%s)\npage log:\n%s", out.DeleteStatus, out.Ended, out.After.Phase, strings.Join(out.After.Log, "\n"))
+	}
+	const want = "Playback was stopped from another device."
+	if out.After.EndReason != playback.EndByUser || out.Notice != want {
+		t.Errorf("the page shows %q (end reason %q), want %q (%s)", out.Notice, out.After.EndReason, want, playback.EndByUser)
 	}
 	beats := h.run.faults.beats(out.Before.SessionID)
 	t.Logf("heartbeats of %s at the server: %v", out.Before.SessionID, beats)

@@ -464,6 +464,11 @@ async function endedScenario() {
   out.ended = ended.ok;
   // The page's last word: every heartbeat it sent has its answer.
   out.after = (await until(a.page, (s) => s.beats.statuses.length === s.beats.sent, 5000)).state;
+  // What the viewer sees, not only what the page knows.
+  out.notice = await a.page.evaluate(() => {
+    const n = document.getElementById('notice');
+    return n && !n.hidden ? n.textContent : '';
+  });
   return out;
 }
 

@@ -24,6 +24,9 @@
     sessionID: '', startAt: 0, maxQuality: '', play: null, urls: null, edges: null,
     source: null, cmcdMode: '', pathway: '', edge: '',
     conflict: [], ended: [],
+    // Why the server ended the session (a 410's details.end_reason) and
+    // what the page told the viewer of it.
+    endReason: '', endNotice: '',
     startupMS: null, currentTime: 0, duration: 0,
     stalls: 0, stallMS: 0, playedMS: 0, bitrateKbps: 0,
     renewals: 0, steeringLoads: 0, steeringPriority: [],
@@ -172,7 +175,7 @@
   async function start() {
     await teardown();
     Object.assign(state, {
-      phase: 'authorizing', error: null, conflict: [], startupMS: null, stalls: 0, stallMS: 0, playedMS: 0,
+      phase: 'authorizing', error: null, endReason: '', endNotice: '', conflict: [], startupMS: null, stalls: 0, stallMS: 0, playedMS: 0,
       sessionID: '', startAt: 0, startedFromPlay: false, urls: null, edges: null, source: null, renewals: 0, steeringLoads: 0, steeringPriority: [], levels: [],
       account: $('account').value, title: $('title').value, format: $('format').value,
       cdn: $('cdn').value, grant: $('grant').value, device: $('device').value.trim(),
@@ -923,6 +926,9 @@
     if (r.status === 410) {
       log('session over (' + errText(r) + '): stopping', true);
       state.phase = 'ended';
+      const e = r.data && r.data.error;
+      state.endReason = (e && e.details && e.details.end_reason) || '';
+      state.endNotice = endNotices[state.endReason] || 'Playback has ended.';
       // The server still records the stop of an ended session, for
       // HEARTBEAT_STOP_GRACE: where the viewer got to since the last beat.
       // Sent here, not through beat(): this beat holds the chain.
@@ -964,6 +970,17 @@
     log('heartbeat ' + event + ' got ' + (r.status || 'no answer') + ': retrying in ' + Math.round(wait) + ' ms', true);
     beatTimer = setTimeout(() => beat(event === 'start' ? 'start' : 'progress'), wait);
   }
+
+  // endNotices tell the viewer why the server ended playback, by the end
+  // reason its 410 names (shared/playback's End* reasons).
+  const endNotices = {
+    ended_by_user: 'Playback was stopped from another device.',
+    entitlement: 'Your subscription no longer allows playback.',
+    replaced: 'This device started another stream.',
+    device_removed: 'This device was removed from the account.',
+    stopped: 'Playback was stopped.',
+    lapsed: 'Playback ended: the connection to the service was lost for too long.',
+  };
 
   // tokenExpired: the playback token outlived PLAYBACK_TOKEN_TTL (hours).
   function tokenExpired(r) {
@@ -1150,6 +1167,8 @@
     const b = state.beats;
     $('s-beats').textContent = b.sent + ' sent, ' + b.ok + ' ok' + (b.last ? ', last ' + b.last.event + ' → ' + b.last.status : '');
     $('conflict').hidden = state.phase !== 'conflict';
+    $('notice').textContent = state.endNotice;
+    $('notice').hidden = !state.endNotice;
     renderPosition();
   }
 
