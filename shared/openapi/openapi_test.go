@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/openapi"
+	"github.com/playplane/playplane/shared/playback"
 )
 
 const metaSchema = "testdata/oas-3.1/schema-2022-10-07.json"
@@ -136,5 +138,37 @@ func TestHandlerServesTheDocument(t *testing.T) {
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" ||
 		rec.Header().Get("Access-Control-Allow-Origin") != "*" || !bytes.Equal(rec.Body.Bytes(), want) {
 		t.Fatalf("%d %v %.100s", rec.Code, rec.Header(), rec.Body)
+	}
+}
+
+// TestEndReasonsAreTheDomains: the 410's end_reason enum is exactly the
+// reasons the domain can name (playback.EndReasons), so a new reason
+// cannot reach players undocumented, nor the document list one that is
+// never sent.
+func TestEndReasonsAreTheDomains(t *testing.T) {
+	t.Parallel()
+	raw, err := openapi.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				EndDetails struct {
+					Properties struct {
+						EndReason struct {
+							Enum []string `json:"enum"`
+						} `json:"end_reason"`
+					} `json:"properties"`
+				} `json:"EndDetails"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	got, want := slices.Sorted(slices.Values(doc.Components.Schemas.EndDetails.Properties.EndReason.Enum)), slices.Sorted(slices.Values(playback.EndReasons))
+	if !slices.Equal(got, want) {
+		t.Errorf("EndDetails.end_reason enum %v, want playback.EndReasons %v", got, want)
 	}
 }

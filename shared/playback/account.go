@@ -278,6 +278,10 @@ const (
 	EndLapsed = "lapsed"
 )
 
+// EndReasons are every reason a 410 can name (EndDetails): the stored
+// ones and EndLapsed. The OpenAPI document's enum is checked against it.
+var EndReasons = []string{EndStopped, EndByUser, EndEntitlement, EndReplaced, EndDeviceRemoved, EndLapsed}
+
 // Over reports when s stopped holding its lease and why: its stored end,
 // or EndLapsed at ExpiresAt when the lease ran out first. Only meaningful
 // once s is not Active.
