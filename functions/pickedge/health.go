@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/httpx"
@@ -21,8 +22,9 @@ type HealthAccepted struct {
 //
 // Errors: 401 unknown edge, bad, stale or missing signature; 403 a body
 // for another edge than X-Edge-Id; 413 body over MaxReportBody; 400 a body
-// that is not a valid report; 503 the bus is down (retrying is safe). A
-// refused report publishes nothing.
+// that is not a valid report (report_clock_skew: the edge's clock is more
+// than playback.MaxEdgeReportSkew off, which an operator must fix); 503
+// the bus is down (retrying is safe). A refused report publishes nothing.
 func (s *Server) edgeHealth(w http.ResponseWriter, r *http.Request) error {
 	now := s.deps.Now()
 	edgeID := r.Header.Get(HeaderEdgeID)
@@ -76,9 +78,10 @@ func (s *Server) edgeHealth(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) consume(ctx context.Context, msgs []playback.Message) (retry []string) {
 	log := httpx.Logger(ctx)
 	type latest struct {
-		report  playback.EdgeReport
-		msgID   string
-		reports int64 // of this edge in the batch
+		report     playback.EdgeReport
+		receivedAt time.Time
+		msgID      string
+		reports    int64 // of this edge in the batch
 	}
 	newest := make(map[string]latest, len(msgs))
 	order := make([]string, 0, len(msgs))
@@ -102,7 +105,7 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) (retry []
 			order = append(order, report.EdgeID)
 		}
 		if !seen || report.ReportedAt.After(cur.report.ReportedAt) {
-			cur.report, cur.msgID = report, m.ID
+			cur.report, cur.receivedAt, cur.msgID = report, at, m.ID
 		}
 		cur.reports++
 		newest[report.EdgeID] = cur
@@ -112,7 +115,7 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) (retry []
 		l := newest[id]
 		changed := false
 		_, err := s.deps.Store.UpdateEdge(ctx, id, func(e *playback.Edge) error {
-			next, ok := e.Apply(l.report)
+			next, ok := e.Apply(l.report, l.receivedAt)
 			changed = ok // the last run is the one that was written
 			if !ok {
 				return playback.ErrNoChange

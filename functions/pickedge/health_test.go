@@ -61,7 +61,14 @@ func TestHealthReportRejects(t *testing.T) {
 		{name: "duplicate field", edge: "fra-1", body: []byte(`{"edge_id":"fra-1","edge_id":"fra-2"}`), signature: sign("fra-1", now, []byte(`{"edge_id":"fra-1","edge_id":"fra-2"}`)), status: 400, reason: "duplicate_field"},
 		{name: "invalid UTF-8", edge: "fra-1", body: []byte("{\"edge_id\":\"fra-1\xff\"}"), signature: sign("fra-1", now, []byte("{\"edge_id\":\"fra-1\xff\"}")), status: 400, reason: "invalid_utf8"},
 		{name: "reported in the future", edge: "fra-1", body: mustJSON(playback.EdgeReport{EdgeID: "fra-1", Capacity: 1, ReportedAt: now.Add(time.Hour)}),
-			signature: sign("fra-1", now, mustJSON(playback.EdgeReport{EdgeID: "fra-1", Capacity: 1, ReportedAt: now.Add(time.Hour)})), status: 400, reason: "report_from_future"},
+			signature: sign("fra-1", now, mustJSON(playback.EdgeReport{EdgeID: "fra-1", Capacity: 1, ReportedAt: now.Add(time.Hour)})), status: 400, reason: "report_clock_skew"},
+		// Freshness runs on the server's receive time, so a report stamped
+		// long ago is as suspect as one from the future: either says the
+		// edge's clock is broken.
+		{name: "reported two minutes ago", edge: "fra-1", body: mustJSON(playback.EdgeReport{EdgeID: "fra-1", Capacity: 1, Healthy: true, ReportedAt: now.Add(-2 * time.Minute)}),
+			signature: sign("fra-1", now, mustJSON(playback.EdgeReport{EdgeID: "fra-1", Capacity: 1, Healthy: true, ReportedAt: now.Add(-2 * time.Minute)})), status: 400, reason: "report_clock_skew"},
+		{name: "edge clock two minutes behind", edge: "fra-1", body: mustJSON(playback.EdgeReport{EdgeID: "fra-1", Capacity: 1, Healthy: true, ReportedAt: now.Add(-2 * time.Minute)}),
+			signature: sign("fra-1", now.Add(-2*time.Minute), mustJSON(playback.EdgeReport{EdgeID: "fra-1", Capacity: 1, Healthy: true, ReportedAt: now.Add(-2 * time.Minute)})), status: 400, reason: "report_clock_skew"},
 		{name: "negative load", edge: "fra-1", body: mustJSON(playback.EdgeReport{EdgeID: "fra-1", Load: -1, Capacity: 1, ReportedAt: now}),
 			signature: sign("fra-1", now, mustJSON(playback.EdgeReport{EdgeID: "fra-1", Load: -1, Capacity: 1, ReportedAt: now})), status: 400, reason: "report_invalid"},
 	} {
@@ -218,7 +225,10 @@ func TestConsumer(t *testing.T) {
 		msg("invalid", playback.EdgeReport{EdgeID: "fra-1", Load: -5, Capacity: 1, ReportedAt: at(time.Second)}),
 		// Out of order within a batch: the newest wins.
 		msg("fra-1-new", playback.EdgeReport{EdgeID: "fra-1", Load: 70, Capacity: 100, Healthy: true, ReportedAt: at(3 * time.Second)}),
-		msg("fra-1-old", playback.EdgeReport{EdgeID: "fra-1", Load: 20, Capacity: 100, Healthy: false, ReportedAt: at(2 * time.Second)}),
+		// The older report was received last (the edge retried it): the
+		// newest report's own receive time is what freshness counts from.
+		{ID: "fra-1-old", Data: mustJSON(events.NewEdgeHealth(
+			playback.EdgeReport{EdgeID: "fra-1", Load: 20, Capacity: 100, Healthy: false, ReportedAt: at(2 * time.Second)}, at(4*time.Second)))},
 		msg("lhr-1", playback.EdgeReport{EdgeID: "lhr-1", Load: 1, Capacity: 50, Healthy: true, HotTitles: []string{"sintel"}, ReportedAt: at(time.Second)}),
 	}
 	if retry := consume(context.Background(), batch); len(retry) != 0 {
@@ -227,7 +237,7 @@ func TestConsumer(t *testing.T) {
 	ctx := context.Background()
 	fra, _ := h.store.GetEdge(ctx, "fra-1")
 	lhr, _ := h.store.GetEdge(ctx, "lhr-1")
-	if fra.Load != 70 || !fra.Healthy || !fra.ReportedAt.Equal(at(3*time.Second)) {
+	if fra.Load != 70 || !fra.Healthy || !fra.ReportedAt.Equal(at(3*time.Second)) || !fra.ReceivedAt.Equal(at(3*time.Second+100*time.Millisecond)) {
 		t.Errorf("fra-1 %+v", fra)
 	}
 	if lhr.Capacity != 50 || !slices.Equal(lhr.HotTitles, []string{"sintel"}) || lhr.BaseURL != "http://edge.test" {
@@ -257,5 +267,56 @@ func TestConsumer(t *testing.T) {
 	})
 	if !slices.Equal(retry, []string{"fra-2"}) {
 		t.Fatalf("retry %v, want [fra-2]", retry)
+	}
+}
+
+// TestEdgeFreshnessFollowsTheServerClock: an edge counts as fresh for
+// Staleness (30 s) of server time after its report was received, however
+// far its own clock is off within the accepted skew. An edge whose clock
+// lagged more than 30 s was never picked though its reports were
+// accepted; one ahead stayed fresh long after it went silent.
+func TestEdgeFreshnessFollowsTheServerClock(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		skew time.Duration // the edge's clock minus the server's
+	}{
+		{name: "clock 45 s behind", skew: -45 * time.Second},
+		{name: "clock 60 s ahead", skew: 60 * time.Second},
+		{name: "clock right", skew: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, options{})
+			id, token := h.session("sintel")
+			// Every seeded report (at t0) is stale by now; fra-1 reports,
+			// stamping and signing with its own clock, still past the
+			// seeded state on it.
+			const last = 90 * time.Second
+			h.at(last)
+			edgeClock := h.clock().Add(tc.skew)
+			req, err := pickedge.NewReportRequest(context.Background(), "http://api.test/v1/edges/health", h.keys["fra-1"][0],
+				playback.EdgeReport{EdgeID: "fra-1", Load: 10, Capacity: 100, Healthy: true, ReportedAt: edgeClock}, edgeClock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			h.h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusAccepted {
+				t.Fatalf("report: %d %s", rec.Code, rec.Body)
+			}
+			h.idle()
+			for _, after := range []time.Duration{0, 29 * time.Second} {
+				h.at(last + after)
+				if got := h.mustPick(id, token, clientFra); !slices.Equal(edgeIDs(got), []string{"fra-1"}) {
+					t.Fatalf("%s after its report: %s, want fra-1 alone", after, edgeSummary(got))
+				}
+			}
+			// It fell silent: 31 s of server time after its report it is out.
+			h.at(last + 31*time.Second)
+			if rec := h.pick(id, token, clientFra); rec.Code != http.StatusServiceUnavailable {
+				t.Fatalf("31 s after its last report: %d %s, want 503", rec.Code, rec.Body)
+			}
+		})
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // Edge is one CDN cache. Static fields come from configuration;
-// Load/Capacity/Healthy/HotTitles/ReportedAt from health reports.
+// Load/Capacity/Healthy/HotTitles/ReportedAt/ReceivedAt from health reports.
 type Edge struct {
 	ID      string   `json:"id"`
 	CDN     string   `json:"cdn"` // pathway name, e.g. "cloudfront", "cloudcdn", "local"
@@ -41,7 +41,13 @@ type Edge struct {
 	Load       float64   `json:"load"`
 	Healthy    bool      `json:"healthy"`
 	HotTitles  []string  `json:"hot_titles,omitempty"`
-	ReportedAt time.Time `json:"reported_at"`
+	ReportedAt time.Time `json:"reported_at"` // the edge's clock: orders its reports (Apply)
+
+	// ReceivedAt is the server clock when that report was accepted:
+	// freshness is judged by it (LastHeard), as Traffic Monitor judges a
+	// cache by its own poll times, so an edge's clock being off within
+	// MaxEdgeReportSkew neither hides it nor keeps it alive once silent.
+	ReceivedAt time.Time `json:"received_at,omitzero"`
 
 	// QoE feedback from heartbeats (issue 6), zero when unknown.
 	RebufferRatio  float64 `json:"rebuffer_ratio,omitempty"`
@@ -62,9 +68,12 @@ type EdgeReport struct {
 	IPv6Down bool `json:"ipv6_down,omitempty"`
 }
 
-// MaxEdgeReportSkew bounds how far in the future a report may be stamped. A
-// report from the future would otherwise shadow every honest report until the
-// wall clock caught up with it, since Apply keeps only newer reports.
+// MaxEdgeReportSkew bounds how far a report's reported_at may be from the
+// server clock, either way. A report from the future would otherwise shadow
+// every honest report until the wall clock caught up with it, since Apply
+// keeps only newer reports; and since freshness counts from receipt, an old
+// report held back and delivered late would otherwise pass for a live edge.
+// Past it the edge's clock is broken, and the refusal says so.
 const MaxEdgeReportSkew = time.Minute
 
 // MaxHotTitles bounds the hot list an edge may report, so that one edge cannot
@@ -99,8 +108,9 @@ func (r EdgeReport) Validate(now time.Time) error {
 		return Errorf(CodeInvalid, "report_invalid", "edge_id is required")
 	case r.ReportedAt.IsZero():
 		return Errorf(CodeInvalid, "report_invalid", "reported_at is required")
-	case r.ReportedAt.After(now.Add(MaxEdgeReportSkew)):
-		return Errorf(CodeInvalid, "report_from_future", "reported_at %s is ahead of the server clock", r.ReportedAt.Format(time.RFC3339))
+	case r.ReportedAt.After(now.Add(MaxEdgeReportSkew)) || r.ReportedAt.Before(now.Add(-MaxEdgeReportSkew)):
+		return Errorf(CodeInvalid, "report_clock_skew", "reported_at %s is %s from the server clock %s, more than %s either way: check the edge's clock",
+			r.ReportedAt.UTC().Format(time.RFC3339), r.ReportedAt.Sub(now).Round(time.Second), now.UTC().Format(time.RFC3339), MaxEdgeReportSkew)
 	case !finiteNonNegative(r.Load) || !finiteNonNegative(r.Capacity):
 		return Errorf(CodeInvalid, "report_invalid", "load and capacity must be finite and non-negative")
 	case len(r.HotTitles) > MaxHotTitles:
@@ -109,11 +119,12 @@ func (r EdgeReport) Validate(now time.Time) error {
 	return nil
 }
 
-// Apply returns e updated with the report r. It refuses (returning e and
-// false) a report for another edge or one not newer than the state e already
-// holds, so reports delivered out of order never overwrite newer ones and a
-// redelivered report is a no-op.
-func (e Edge) Apply(r EdgeReport) (Edge, bool) {
+// Apply returns e updated with the report r, which the server accepted at
+// receivedAt. It refuses (returning e and false) a report for another edge
+// or one not newer than the state e already holds, so reports delivered out
+// of order never overwrite newer ones and a redelivered or replayed report
+// is a no-op: it does not refresh the edge either.
+func (e Edge) Apply(r EdgeReport, receivedAt time.Time) (Edge, bool) {
 	if r.EdgeID != e.ID || !r.ReportedAt.After(e.ReportedAt) {
 		return e, false
 	}
@@ -125,7 +136,19 @@ func (e Edge) Apply(r EdgeReport) (Edge, bool) {
 	// the edge table must not alias it.
 	e.HotTitles = slices.Clone(r.HotTitles)
 	e.ReportedAt = r.ReportedAt
+	e.ReceivedAt = receivedAt.UTC()
 	return e, true
+}
+
+// LastHeard is the server time of the edge's latest report, which
+// steering's Staleness counts from. An edge written without ReceivedAt
+// (configured, seeded, or stored before the field existed) falls back to
+// ReportedAt until its next report.
+func (e Edge) LastHeard() time.Time {
+	if e.ReceivedAt.IsZero() {
+		return e.ReportedAt
+	}
+	return e.ReceivedAt
 }
 
 func finiteNonNegative(f float64) bool { return f >= 0 && !math.IsInf(f, 1) }

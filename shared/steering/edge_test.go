@@ -31,17 +31,18 @@ func TestEdgeApply(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, ok := base.Apply(tt.report)
+			received := t0.Add(time.Minute)
+			got, ok := base.Apply(tt.report, received)
 			if ok != tt.applied {
 				t.Fatalf("applied = %v, want %v", ok, tt.applied)
 			}
 			if !tt.applied {
-				if got.Load != base.Load || !got.ReportedAt.Equal(base.ReportedAt) || !got.Healthy || got.HotTitles[0] != "old" {
+				if got.Load != base.Load || !got.ReportedAt.Equal(base.ReportedAt) || !got.ReceivedAt.IsZero() || !got.Healthy || got.HotTitles[0] != "old" {
 					t.Fatalf("ignored report changed the edge: %+v", got)
 				}
 				return
 			}
-			if got.Load != 70 || got.Capacity != 120 || got.Healthy || !got.ReportedAt.Equal(tt.report.ReportedAt) ||
+			if got.Load != 70 || got.Capacity != 120 || got.Healthy || !got.ReportedAt.Equal(tt.report.ReportedAt) || !got.ReceivedAt.Equal(received) ||
 				!slices.Equal(got.HotTitles, []string{"new"}) || got.PoP != "fra" || got.BaseURL != "https://e1" || !got.IPv6Down || got.IPv4Down {
 				t.Fatalf("Apply = %+v", got)
 			}
@@ -58,7 +59,7 @@ func TestEdgeApplyOutOfOrder(t *testing.T) {
 	e := playback.Edge{ID: "e1"}
 	// Reports delivered in a shuffled order end at the newest one.
 	for _, s := range []int{3, 1, 5, 2, 4} {
-		e, _ = e.Apply(playback.EdgeReport{EdgeID: "e1", Load: float64(s), Capacity: 10, ReportedAt: t0.Add(time.Duration(s) * time.Second)})
+		e, _ = e.Apply(playback.EdgeReport{EdgeID: "e1", Load: float64(s), Capacity: 10, ReportedAt: t0.Add(time.Duration(s) * time.Second)}, t0)
 	}
 	if e.Load != 5 || !e.ReportedAt.Equal(t0.Add(5*time.Second)) {
 		t.Fatalf("after shuffled reports: %+v", e)
@@ -78,7 +79,12 @@ func TestEdgeReportValidate(t *testing.T) {
 		{name: "slightly ahead is tolerated", mutate: func(r *playback.EdgeReport) { r.ReportedAt = now.Add(30 * time.Second) }},
 		{name: "no edge id", mutate: func(r *playback.EdgeReport) { r.EdgeID = "" }, reason: "report_invalid"},
 		{name: "no timestamp", mutate: func(r *playback.EdgeReport) { r.ReportedAt = time.Time{} }, reason: "report_invalid"},
-		{name: "from the future", mutate: func(r *playback.EdgeReport) { r.ReportedAt = now.Add(time.Hour) }, reason: "report_from_future"},
+		{name: "slightly behind is tolerated", mutate: func(r *playback.EdgeReport) { r.ReportedAt = now.Add(-45 * time.Second) }},
+		{name: "at the skew limit ahead", mutate: func(r *playback.EdgeReport) { r.ReportedAt = now.Add(playback.MaxEdgeReportSkew) }},
+		{name: "at the skew limit behind", mutate: func(r *playback.EdgeReport) { r.ReportedAt = now.Add(-playback.MaxEdgeReportSkew) }},
+		{name: "from the future", mutate: func(r *playback.EdgeReport) { r.ReportedAt = now.Add(time.Hour) }, reason: "report_clock_skew"},
+		{name: "past the skew limit ahead", mutate: func(r *playback.EdgeReport) { r.ReportedAt = now.Add(playback.MaxEdgeReportSkew + time.Second) }, reason: "report_clock_skew"},
+		{name: "past the skew limit behind", mutate: func(r *playback.EdgeReport) { r.ReportedAt = now.Add(-playback.MaxEdgeReportSkew - time.Second) }, reason: "report_clock_skew"},
 		{name: "negative load", mutate: func(r *playback.EdgeReport) { r.Load = -1 }, reason: "report_invalid"},
 		{name: "too many hot titles", mutate: func(r *playback.EdgeReport) { r.HotTitles = make([]string, playback.MaxHotTitles+1) }, reason: "report_invalid"},
 	}

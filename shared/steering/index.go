@@ -30,7 +30,8 @@ const (
 // every term trades off against distance in one unit. The env tags let a
 // function embed Config with a prefix of its choosing.
 type Config struct {
-	// Staleness drops edges whose last health report is older than this.
+	// Staleness drops edges whose last health report was received longer
+	// ago than this (playback.Edge.LastHeard: server time, not the edge's).
 	Staleness time.Duration `env:"STALENESS, default=30s"`
 	// TTL is how long a client may keep a ranking; DegradedTTL (capped at
 	// TTL) replaces it when a PoP nearer than the chosen one is down, so
@@ -222,7 +223,7 @@ type popScan struct {
 	// base is the load and QoE part of the PoP's cost, valid while all its
 	// usable edges are fresh.
 	base float64
-	// freshMin and freshMax are the oldest and newest ReportedAt (Unix ns)
+	// freshMin and freshMax are the oldest and newest LastHeard (Unix ns)
 	// of its usable edges; with none usable, freshMax is MinInt64.
 	freshMin, freshMax int64
 	cdn                int32
@@ -344,7 +345,7 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 			}
 		}
 		ix.edges[i] = edgeInfo{
-			reported: e.ReportedAt.UnixNano(),
+			reported: e.LastHeard().UnixNano(),
 			seed:     hashString(e.ID),
 			weight:   w,
 			qoe:      q,

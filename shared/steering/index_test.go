@@ -55,6 +55,12 @@ func reported(d time.Duration) edgeOpt {
 	return func(e *playback.Edge) { e.ReportedAt = t0.Add(d) }
 }
 
+// heard sets the server's receive time of the edge's report, beside the
+// edge's own clock that reported sets.
+func heard(d time.Duration) edgeOpt {
+	return func(e *playback.Edge) { e.ReceivedAt = t0.Add(d) }
+}
+
 // pops lists the cdn/pop of the choices, collapsing runs.
 func pops(choices []Choice) []string {
 	var out []string
@@ -137,6 +143,14 @@ func TestPickRules(t *testing.T) {
 			edges: with(with(threePoPs, "par-a", asns(3320), reported(-20*time.Second)), "par-b", reported(10*time.Second)),
 			now:   t0.Add(15 * time.Second), loc: Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, ASN: 3320},
 			wantPoPs: []string{"cloudfront/fra", "cloudfront/par"}, wantAbsent: []string{"par-a"}},
+		// Freshness is the server's receive time, whatever the edge's clock
+		// said: one 45 s behind serves, one 60 s ahead goes stale.
+		{name: "edge whose clock lags is fresh by its receive time",
+			edges: with(with(threePoPs, "fra-*", stale), "fra-a", reported(-46*time.Second), heard(-time.Second)), loc: frankfurt,
+			wantPoPs: []string{"cloudfront/fra", "cloudfront/par"}, wantFirst: "fra-a"},
+		{name: "edge whose clock runs ahead goes stale by its receive time",
+			edges: with(threePoPs, "fra-*", reported(29*time.Second), heard(-31*time.Second)), loc: frankfurt,
+			wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
 		{name: "over-capacity edge dropped", edges: with(threePoPs, "fra-b", full), loc: frankfurt,
 			wantPoPs: []string{"cloudfront/fra", "cloudfront/par"}, wantAbsent: []string{"fra-b"}},
 		{name: "unhealthy edge dropped", edges: with(threePoPs, "fra-c", unhealthy), loc: frankfurt,
@@ -764,7 +778,7 @@ func exhaustiveRanking(cfg Config, edges []playback.Edge, loc Location, now time
 		if w, ok := cfg.CDNWeights[e.CDN]; ok && w <= 0 {
 			continue
 		}
-		if !e.Healthy || e.Load >= e.Capacity || e.ReportedAt.Before(now.Add(-cfg.Staleness)) {
+		if !e.Healthy || e.Load >= e.Capacity || e.LastHeard().Before(now.Add(-cfg.Staleness)) {
 			continue
 		}
 		if loc.IPv6 && (e.NoIPv6 || e.IPv6Down) || !loc.IPv6 && (e.NoIPv4 || e.IPv4Down) {

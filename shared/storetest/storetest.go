@@ -827,7 +827,7 @@ func testEdges(t *testing.T, s playback.Store) {
 	ctx := context.Background()
 	t0 := now()
 	e := playback.Edge{ID: playback.NewID("edge"), CDN: "cloudfront", PoP: "fra", BaseURL: "https://fra.example",
-		Lat: 50.1, Lon: 8.7, ASNs: []uint32{3320}, Capacity: 100, Healthy: true, ReportedAt: t0}
+		Lat: 50.1, Lon: 8.7, ASNs: []uint32{3320}, Capacity: 100, Healthy: true, ReportedAt: t0, ReceivedAt: t0.Add(-time.Minute)}
 	if err := s.PutEdge(ctx, e); err != nil {
 		t.Fatal(err)
 	}
@@ -846,7 +846,10 @@ func testEdges(t *testing.T, s playback.Store) {
 		t.Fatalf("ErrNoChange update returned %+v", got)
 	}
 	stored := must(s.GetEdge(ctx, e.ID))(t)
-	if stored.Load != 42 || len(stored.ASNs) != 1 || stored.ASNs[0] != 3320 || !stored.ReportedAt.Equal(t0) {
+	// Both clocks are kept: the edge's orders its reports, the server's
+	// judges its freshness.
+	if stored.Load != 42 || len(stored.ASNs) != 1 || stored.ASNs[0] != 3320 || !stored.ReportedAt.Equal(t0) ||
+		!stored.ReceivedAt.Equal(t0.Add(-time.Minute)) {
 		t.Fatalf("GetEdge = %+v", stored)
 	}
 	found := false

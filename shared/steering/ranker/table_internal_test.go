@@ -116,7 +116,7 @@ func TestEdgeTableConcurrent(t *testing.T) {
 			clock.Store(t0.Add(time.Duration(i) * time.Millisecond).UnixNano())
 			id := []string{"fra-1", "fra-2", "lhr-1"}[i%3]
 			_, err := store.UpdateEdge(ctx, id, func(e *playback.Edge) error {
-				next, _ := e.Apply(playback.EdgeReport{EdgeID: id, Load: float64(i % 90), Capacity: 100, Healthy: i%7 != 0, ReportedAt: now()})
+				next, _ := e.Apply(playback.EdgeReport{EdgeID: id, Load: float64(i % 90), Capacity: 100, Healthy: i%7 != 0, ReportedAt: now()}, now())
 				*e = next
 				return nil
 			})
