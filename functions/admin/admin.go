@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -698,28 +697,18 @@ func (s *Server) suspend(w http.ResponseWriter, r *http.Request, who auth.Identi
 	return nil
 }
 
-// anyGrace is a past_due grace no setting exceeds: the grace is the
-// payment side's (PAST_DUE_GRACE), which this function does not read.
-const anyGrace = time.Duration(math.MaxInt64)
-
 // endIfMayNotPlay ends the running sessions of the account written as doc
-// when it may not play whatever the grace (a status that never plays, a
-// suspension), as a lost entitlement from the payment provider does, and
-// through the same call. It runs after every write of an account, changed
-// or not: ending is idempotent, so a retried request (or a suspension)
-// ends what a failed attempt left running. A past_due account beyond its
-// grace is the payment side's to announce (reconciliation's
-// grace_expired), and the entitlement consumer ends its sessions.
+// when it may not play whatever the grace (playback.MayNeverPlay), as a
+// lost entitlement from the payment provider does, and through the same
+// call. It runs after every write of an account, changed or not, so a
+// retried request (or a suspension) ends what a failed attempt left
+// running.
 func (s *Server) endIfMayNotPlay(ctx context.Context, doc json.RawMessage) error {
 	var a playback.Account
 	if err := json.Unmarshal(doc, &a); err != nil {
 		return fmt.Errorf("admin: account as written: %w", err)
 	}
-	now := s.deps.Now()
-	if a.Entitled(now, anyGrace) {
-		return nil
-	}
-	if err := playback.EndLostEntitlement(ctx, s.deps.Store, a.ID, now); err != nil {
+	if err := playback.EndIfMayNeverPlay(ctx, s.deps.Store, a, s.deps.Now()); err != nil {
 		return fmt.Errorf("admin: account %q is written and may not play, ending its sessions failed (write it again, or suspend it, to retry): %w", a.ID, err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package playback
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -31,4 +32,30 @@ func EndLostEntitlement(ctx context.Context, s SessionEnder, accountID string, n
 		}
 	}
 	return nil
+}
+
+// anyGrace is a past_due grace no setting exceeds: the grace is the
+// payment side's (PAST_DUE_GRACE), which an operator's write does not read.
+const anyGrace = time.Duration(math.MaxInt64)
+
+// MayNeverPlay reports whether a, as written, may not play whatever the
+// past_due grace and whenever: a status that never plays, or a suspension.
+// Whoever writes an account so (the admin API, `playplane import`) ends its
+// sessions then, with EndIfMayNeverPlay. A past_due account beyond its
+// grace is the payment side's to announce (reconciliation's
+// grace_expired), and the entitlement consumer ends its sessions.
+func MayNeverPlay(a Account) bool {
+	// With no bound on the grace, the instant does not matter.
+	return !a.Entitled(time.Time{}, anyGrace)
+}
+
+// EndIfMayNeverPlay ends the sessions of a, as written, when it
+// MayNeverPlay, with EndLostEntitlement. Writers call it after every write
+// of an account, changed or not: ending is idempotent, so writing the
+// account again ends what a failed call left running.
+func EndIfMayNeverPlay(ctx context.Context, s SessionEnder, a Account, now time.Time) error {
+	if !MayNeverPlay(a) {
+		return nil
+	}
+	return EndLostEntitlement(ctx, s, a.ID, now)
 }
