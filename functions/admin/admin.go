@@ -567,12 +567,34 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 		return err
 	}
 	c := playback.Change{Kind: kind, ID: id, IfMatch: match}
-	if match == "*" {
+	account := kind == playback.KindAccount
+	if match == "*" || account {
 		cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
+		if account && playback.IsCode(err, playback.CodeNotFound) {
+			// A DELETE retried after the account went but the sessions
+			// admitted meanwhile did not end (below) ends them now.
+			if err := s.endDeleted(r.Context(), id, "is deleted"); err != nil {
+				return err
+			}
+		}
 		if err != nil {
 			return err
 		}
-		c.IfMatch = cur.Version
+		if match == "*" {
+			c.IfMatch = cur.Version
+		} else if match != cur.Version {
+			// Stale: refused before any session ends.
+			return playback.ErrPrecondition(kind, id, cur.Version)
+		}
+	}
+	if account {
+		// The sessions and lease slots of an account outlive its record on
+		// every store, and heartbeats would renew them with no account left
+		// for the entitlement consumer to act on: end them first, so that
+		// a failure leaves the account for the retried request to find.
+		if err := s.endDeleted(r.Context(), id, "is not deleted"); err != nil {
+			return err
+		}
 	}
 	if _, err := s.apply(r.Context(), who, c); err != nil {
 		if playback.IsCode(err, playback.CodePrecondition) {
@@ -584,7 +606,25 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 		}
 		return err
 	}
+	if account {
+		// A play admitted between the first end and the delete (the
+		// account could still play) holds a session too.
+		if err := s.endDeleted(r.Context(), id, "is deleted"); err != nil {
+			return err
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// endDeleted ends the running sessions of account id, which is being or
+// has been deleted (state says which, for the error): an account that is
+// gone may not play, and it ends them through the call a lost entitlement
+// makes.
+func (s *Server) endDeleted(ctx context.Context, id, state string) error {
+	if err := playback.EndLostEntitlement(ctx, s.deps.Store, id, s.deps.Now()); err != nil {
+		return fmt.Errorf("admin: account %q %s, ending its sessions failed (DELETE it again to retry): %w", id, state, err)
+	}
 	return nil
 }
 

@@ -1,0 +1,138 @@
+package admin_test
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// TestAccountDeleteEndsSessions: DELETE of an account with running
+// sessions ends them, as a cancellation does, whichever If-Match it
+// carries: the account's sessions and lease slots outlive its record on
+// every store, and a heartbeat would otherwise renew them with no account
+// left for the entitlement consumer to act on. The next renewal is refused
+// CodeGone, which a heartbeat answers 410. On bolt, the Firestore emulator
+// and DynamoDB Local.
+func TestAccountDeleteEndsSessions(t *testing.T) {
+	t.Parallel()
+	for _, st := range []struct {
+		name  string
+		store func(t *testing.T) playback.Store
+	}{
+		{name: "bolt", store: func(t *testing.T) playback.Store {
+			s, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}},
+		{name: "firestore emulator", store: firestoreStore},
+		{name: "dynamodb local", store: dynamoStore},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarnessOn(t, auth.DefaultAdminClaim, st.store(t))
+			h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+			for _, tc := range []struct{ name, id, ifMatch string }{
+				{name: "If-Match version", id: "acct_v"},
+				{name: "If-Match star", id: "acct_star", ifMatch: "*"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					ctx := context.Background()
+					path := "/v1/admin/accounts/" + tc.id
+					etag := h.mustDo("POST", "/v1/admin/accounts", "", `{"id":"`+tc.id+`","plan_id":"std","territory":"DE","status":"active"}`,
+						http.StatusCreated).header.Get("ETag")
+					if tc.ifMatch != "" {
+						etag = tc.ifMatch
+					}
+					var sessions []playback.Session
+					for _, dev := range []string{"tv", "phone"} {
+						s, err := h.store.AcquireLease(ctx, playback.LeaseRequest{SessionID: tc.id + "_" + dev, AccountID: tc.id, DeviceID: dev,
+							TitleID: "bbb", Limit: 2, TTL: time.Minute, Now: h.now})
+						if err != nil {
+							t.Fatal(err)
+						}
+						sessions = append(sessions, s)
+					}
+					h.mustDo("DELETE", path, etag, "", http.StatusNoContent)
+					h.mustDo("GET", path, "", "", http.StatusNotFound)
+					now := h.clock()
+					for _, s := range sessions {
+						got, err := h.store.GetSession(ctx, s.ID)
+						if err != nil {
+							t.Fatal(err)
+						}
+						_, renew := h.store.RenewLease(ctx, s.ID, time.Minute, 0, now)
+						if got.Active(now) || got.EndReason != playback.EndEntitlement || !playback.IsCode(renew, playback.CodeGone) {
+							t.Fatalf("session %s after the account's DELETE: %+v, renewal %v; want ended %q, renewal gone", s.ID, got, renew, playback.EndEntitlement)
+						}
+					}
+					if active, err := h.store.ListActiveSessions(ctx, tc.id, now); err != nil || len(active) != 0 {
+						t.Fatalf("active sessions of the deleted account: %+v %v; want none", active, err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestAccountDeleteRetriedEndsWhatAFailureLeft: ending the sessions of an
+// account being deleted fails: the answer is a 5xx and the account is
+// still there (its sessions are ended before it is deleted), so the
+// request retried finds it, ends the session and deletes it. A stale
+// If-Match is 412 and ends nothing. A session left running past the
+// delete (admitted while it was under way, its end failing after it) is
+// ended by a DELETE retried after the account is gone, which is 404.
+func TestAccountDeleteRetriedEndsWhatAFailureLeft(t *testing.T) {
+	t.Parallel()
+	inner, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inner.Close() })
+	store := &failingEnds{Store: inner}
+	h := newHarnessOn(t, auth.DefaultAdminClaim, store)
+	ctx := context.Background()
+	h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+	created := h.mustDo("POST", "/v1/admin/accounts", "", acctA, http.StatusCreated).header.Get("ETag")
+	sess, err := inner.AcquireLease(ctx, playback.LeaseRequest{SessionID: "s_tv", AccountID: "acct_a", DeviceID: "tv",
+		TitleID: "bbb", Limit: 2, TTL: time.Minute, Now: h.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	etag := h.mustDo("PUT", "/v1/admin/accounts/acct_a", created, `{"id":"acct_a","plan_id":"std","territory":"FR","status":"active"}`,
+		http.StatusOK).header.Get("ETag")
+	if r := h.do("DELETE", "/v1/admin/accounts/acct_a", h.admin, created, ""); r.status != http.StatusPreconditionFailed {
+		t.Fatalf("DELETE with a stale If-Match: %d %s, want 412", r.status, r.body)
+	}
+	if got, _ := inner.GetSession(ctx, sess.ID); !got.Active(h.clock()) {
+		t.Fatalf("session after a refused DELETE: %+v, want still active", got)
+	}
+	store.fail.Store(1)
+	if r := h.do("DELETE", "/v1/admin/accounts/acct_a", h.admin, etag, ""); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("DELETE with the store failing the end: %d %s, want 503", r.status, r.body)
+	}
+	h.mustDo("GET", "/v1/admin/accounts/acct_a", "", "", http.StatusOK)
+	h.mustDo("DELETE", "/v1/admin/accounts/acct_a", etag, "", http.StatusNoContent)
+	if got, _ := inner.GetSession(ctx, sess.ID); got.Active(h.clock()) || got.EndReason != playback.EndEntitlement {
+		t.Fatalf("session after the retried DELETE: %+v, want ended %q", got, playback.EndEntitlement)
+	}
+	// As a play admitted between the first end and the delete, whose
+	// end after the delete failed, leaves it.
+	late, err := inner.AcquireLease(ctx, playback.LeaseRequest{SessionID: "s_late", AccountID: "acct_a", DeviceID: "phone",
+		TitleID: "bbb", Limit: 2, TTL: time.Minute, Now: h.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mustDo("DELETE", "/v1/admin/accounts/acct_a", etag, "", http.StatusNotFound)
+	if got, _ := inner.GetSession(ctx, late.ID); got.Active(h.clock()) || got.EndReason != playback.EndEntitlement {
+		t.Fatalf("session left past the delete, after a DELETE retried: %+v, want ended %q", got, playback.EndEntitlement)
+	}
+}
