@@ -199,7 +199,9 @@ func importCmd(ctx context.Context, cfg Config, cli cliConfig, args []string, st
 	if err := catalogfile.PrintDiff(stdout, plan); err != nil {
 		return err
 	}
-	if *dryRun || plan.Empty() {
+	// An unchanged file still ends the sessions of its accounts that may
+	// not play: importing again retries an end that failed.
+	if *dryRun || plan.Empty() && len(plan.EndSessions) == 0 {
 		return nil
 	}
 	rep, err := catalogfile.ApplyParallel(ctx, s, plan, *actor, time.Now, *parallel)

@@ -233,3 +233,63 @@ func TestAdminToken(t *testing.T) {
 		t.Fatal("token --admin without a name succeeded")
 	}
 }
+
+// TestImportCancellationEndsPlayback: `playplane import` of a file that
+// cancels an account with a running stream ends the stream, as the admin
+// API's write of the same status does; the session's next renewal is
+// refused CodeGone (a heartbeat's 410). Importing the file again, which
+// changes no record, ends what a failed end left running.
+func TestImportCancellationEndsPlayback(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg := Config{DataDir: t.TempDir(), Issuer: "playplane-local", Audience: "playplane"}
+	if _, err := run(t, cfg, "import", "--store=bolt", writeFile(t, "catalogue.json", cliCatalogue)); err != nil {
+		t.Fatal(err)
+	}
+	withStore := func(fn func(s *bolt.Store)) {
+		t.Helper()
+		s, err := bolt.Open(filepath.Join(cfg.DataDir, "playplane.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		fn(s)
+	}
+	now := time.Now()
+	var sess playback.Session
+	withStore(func(s *bolt.Store) {
+		var err error
+		if sess, err = s.AcquireLease(ctx, playback.LeaseRequest{SessionID: "s_tv", AccountID: "acct_ops", DeviceID: "tv",
+			TitleID: "bbb", Limit: 1, TTL: time.Hour, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	canceled := strings.Replace(cliCatalogue, `"status": "active"`, `"status": "canceled"`, 1)
+	if out, err := run(t, cfg, "import", "--store=bolt", writeFile(t, "canceled.json", canceled)); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	withStore(func(s *bolt.Store) {
+		got, err := s.GetSession(ctx, sess.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, renew := s.RenewLease(ctx, sess.ID, time.Hour, 0, now.Add(time.Second))
+		if got.Active(now) || got.EndReason != playback.EndEntitlement || !playback.IsCode(renew, playback.CodeGone) {
+			t.Fatalf("session after the import canceled its account: %+v, renewal %v; want ended %q, renewal gone", got, renew, playback.EndEntitlement)
+		}
+		// As a session an import whose end failed left running.
+		if sess, err = s.AcquireLease(ctx, playback.LeaseRequest{SessionID: "s_left", AccountID: "acct_ops", DeviceID: "phone",
+			TitleID: "bbb", Limit: 1, TTL: time.Hour, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The file imported again changes no record and still ends it.
+	if out, err := run(t, cfg, "import", "--store=bolt", writeFile(t, "again.json", canceled)); err != nil || !strings.Contains(out, "0 change(s)") {
+		t.Fatalf("import again: %v\n%s", err, out)
+	}
+	withStore(func(s *bolt.Store) {
+		if got, err := s.GetSession(ctx, sess.ID); err != nil || got.Active(now) || got.EndReason != playback.EndEntitlement {
+			t.Fatalf("session left running, after the file is imported again: %+v %v; want ended %q", got, err, playback.EndEntitlement)
+		}
+	})
+}

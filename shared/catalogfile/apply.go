@@ -18,9 +18,11 @@ import (
 // listPage is the page size of the reads of a whole kind.
 const listPage = 1000
 
-// Store is what import and export need of a store.
+// Store is what import and export need of a store, with the sessions of
+// the accounts an import leaves unable to play, which it ends.
 type Store interface {
 	playback.AdminStore
+	playback.SessionEnder
 	LinkCustomer(ctx context.Context, customerID, accountID string) error
 }
 
@@ -36,6 +38,12 @@ type Plan struct {
 	// Links are the customer → account links of the file's accounts.
 	Links     map[string]string
 	Unchanged map[playback.Kind]int
+	// EndSessions are the file's accounts that, as written, may not play
+	// (playback.MayNeverPlay), changed or not: Apply ends their running
+	// sessions once the accounts are written, as the admin API does after
+	// every write of an account, so importing again ends what a failed
+	// import left running.
+	EndSessions []string
 }
 
 // PlannedChange is one record change with what it changes.
@@ -158,8 +166,12 @@ func Diff(ctx context.Context, s playback.AdminStore, f File) (Plan, error) {
 				return plan, fmt.Errorf("stored account %q: %w", a.ID, err)
 			}
 		}
-		if err := add(playback.KindAccount, a.ID, a.Apply(have)); err != nil {
+		written := a.Apply(have)
+		if err := add(playback.KindAccount, a.ID, written); err != nil {
 			return plan, err
+		}
+		if playback.MayNeverPlay(written) {
+			plan.EndSessions = append(plan.EndSessions, a.ID)
 		}
 		if a.CustomerID != "" {
 			plan.Links[a.CustomerID] = a.ID
@@ -202,6 +214,8 @@ type Report struct {
 // atomic, and without the condition that they are still absent (see
 // BulkCreator). A failed or killed import leaves some of them; importing
 // the file again creates the rest.
+//
+// The accounts written, Apply ends the running sessions of plan.EndSessions.
 func Apply(ctx context.Context, s Store, plan Plan, actor string, now func() time.Time) (Report, error) {
 	return ApplyParallel(ctx, s, plan, actor, now, 1)
 }
@@ -237,6 +251,11 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 		rep.Sets += n
 		if err != nil {
 			return rep, err
+		}
+	}
+	for _, id := range plan.EndSessions {
+		if err := playback.EndLostEntitlement(ctx, s, id, now()); err != nil {
+			return rep, fmt.Errorf("account %q is written and may not play, ending its sessions failed: %w", id, err)
 		}
 	}
 	for _, cus := range slices.Sorted(maps.Keys(plan.Links)) {
@@ -346,6 +365,11 @@ func PrintDiff(w io.Writer, plan Plan) error {
 	}
 	if plan.CoverageZones != nil {
 		if _, err := fmt.Fprintf(w, "~ coverage_zones: new version after %d (%d bytes)\n", plan.CoverageZonesBase, len(plan.CoverageZones)); err != nil {
+			return err
+		}
+	}
+	if n := len(plan.EndSessions); n > 0 {
+		if _, err := fmt.Fprintf(w, "! %d account(s) may not play: their running sessions are ended\n", n); err != nil {
 			return err
 		}
 	}

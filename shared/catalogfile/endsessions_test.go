@@ -1,0 +1,107 @@
+package catalogfile
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// failingEnds fails the first fail EndSession calls, as a store that is
+// down for a moment does.
+type failingEnds struct {
+	*bolt.Store
+	fail atomic.Int32
+}
+
+func (s *failingEnds) EndSession(ctx context.Context, id, reason string, now time.Time) (playback.Session, error) {
+	if s.fail.Add(-1) >= 0 {
+		return playback.Session{}, playback.Errorf(playback.CodeUnavailable, "store_down", "store down")
+	}
+	return s.Store.EndSession(ctx, id, reason, now)
+}
+
+// TestImportEndsSessionsOfAccountsThatMayNotPlay: an import that leaves an
+// account unable to play (canceled, suspended) ends its running sessions
+// through playback.EndLostEntitlement, as the admin API's write does; one
+// that keeps it playing ends nothing. An end that fails fails the import
+// with the account written, and importing the file again (the account now
+// unchanged) ends the session.
+func TestImportEndsSessionsOfAccountsThatMayNotPlay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := &failingEnds{Store: openBolt(t)}
+	now := time.Now().UTC()
+	importFile := func(accounts string) (Plan, error) {
+		t.Helper()
+		f, err := Parse("c.json", []byte(strings.Replace(goodJSON,
+			`{"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "active", "customer_id": "cus_a"}`, accounts, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := Diff(ctx, s, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Apply(ctx, s, plan, "cli:test", func() time.Time { return now })
+		return plan, err
+	}
+	const (
+		playing  = `{"id": "acct_a", "plan_id": "premium", "territory": "DE", "status": "active"}, {"id": "acct_b", "plan_id": "premium", "territory": "DE", "status": "active"}, {"id": "acct_c", "plan_id": "premium", "territory": "DE", "status": "active"}`
+		stopping = `{"id": "acct_a", "plan_id": "premium", "territory": "DE", "status": "canceled"}, {"id": "acct_b", "plan_id": "premium", "territory": "DE", "status": "active", "suspended": true}, {"id": "acct_c", "plan_id": "premium", "territory": "FR", "status": "trialing"}`
+	)
+	if _, err := importFile(playing); err != nil {
+		t.Fatal(err)
+	}
+	acquire := func(acct string) playback.Session {
+		t.Helper()
+		sess, err := s.AcquireLease(ctx, playback.LeaseRequest{SessionID: "s_" + acct, AccountID: acct, DeviceID: "tv",
+			TitleID: "bbb", Limit: 4, TTL: time.Hour, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sess
+	}
+	a, b, c := acquire("acct_a"), acquire("acct_b"), acquire("acct_c")
+	s.fail.Store(1)
+	if _, err := importFile(stopping); !playback.IsCode(err, playback.CodeUnavailable) {
+		t.Fatalf("import with the store failing an end: %v, want unavailable", err)
+	}
+	if got, err := s.GetAccount(ctx, "acct_a"); err != nil || got.Status != playback.StatusCanceled {
+		t.Fatalf("account after the failed import: %+v %v; want canceled", got, err)
+	}
+	plan, err := importFile(stopping)
+	if err != nil {
+		t.Fatalf("import again: %v", err)
+	}
+	if len(plan.Changes) != 0 {
+		t.Fatalf("import again planned %d changes, want none", len(plan.Changes))
+	}
+	later := now.Add(time.Second)
+	for _, tc := range []struct {
+		name  string
+		sess  playback.Session
+		ended bool
+	}{
+		{name: "canceled", sess: a, ended: true},
+		{name: "suspended", sess: b, ended: true},
+		{name: "trialing in another territory", sess: c},
+	} {
+		got, err := s.GetSession(ctx, tc.sess.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, renew := s.RenewLease(ctx, tc.sess.ID, time.Hour, 0, later)
+		if tc.ended {
+			if got.Active(later) || got.EndReason != playback.EndEntitlement || !playback.IsCode(renew, playback.CodeGone) {
+				t.Fatalf("%s: session %+v, renewal %v; want ended %q, renewal gone", tc.name, got, renew, playback.EndEntitlement)
+			}
+		} else if !got.Active(later) || renew != nil {
+			t.Fatalf("%s: session %+v, renewal %v; want it playing on", tc.name, got, renew)
+		}
+	}
+}
