@@ -358,11 +358,11 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 			SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
 			Limit: plan.MaxStreams, TTL: s.cfg.LeaseTTL, Now: now, On: &read,
 		}
-		if !registered {
-			// check found room under the plan's device limit on this
-			// account, which the admission requires unchanged.
-			saved := acct
-			saved.Devices = append(slices.Clone(acct.Devices), playback.Device{ID: req.DeviceID, Name: req.DeviceName, RegisteredAt: now})
+		// A new device is registered (check found room under the plan's
+		// device limit on this account, which the admission requires
+		// unchanged); a registered one's last play is recorded about once
+		// a day, so that most of its plays write nothing to the account.
+		if saved, changed := acct.Played(req.DeviceID, req.DeviceName, now); changed {
 			saved.UpdatedAt = now
 			lease.SaveAccount = &saved
 		}
@@ -484,7 +484,7 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 		return fail(fmt.Errorf("authorizeplay: plan %q of account %q: %w", acct.PlanID, acct.ID, err))
 	}
 	if !acct.HasDevice(req.DeviceID) && len(acct.Devices) >= plan.MaxDevices {
-		return fail(deviceLimit(plan))
+		return fail(deviceLimit(plan, read))
 	}
 	if titleErr != nil {
 		return fail(titleErr)
@@ -508,9 +508,14 @@ func deviceRemoved(deviceID string) error {
 		"device %q was removed from the account while this play started", deviceID)
 }
 
-func deviceLimit(plan playback.Plan) error {
-	return playback.Errorf(playback.CodeForbidden, "device_limit",
+// deviceLimit lists the registered devices as GET /v1/devices would, so
+// that the player can offer to remove one (DELETE /v1/devices/{id}) and
+// play here, and the household can tell a stale one by its last play.
+func deviceLimit(plan playback.Plan, read playback.AdmissionRead) error {
+	e := playback.Errorf(playback.CodeForbidden, "device_limit",
 		"the plan allows %d registered devices; remove one to add this device", plan.MaxDevices)
+	e.Details = deviceList(read.Account.Devices, read.Active, plan.MaxDevices)
+	return e
 }
 
 // conflictView replaces the store's session list with what a client may

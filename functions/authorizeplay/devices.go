@@ -51,6 +51,9 @@ type DeviceView struct {
 	DeviceID     string    `json:"device_id"`
 	Name         string    `json:"name,omitempty"`
 	RegisteredAt time.Time `json:"registered_at"`
+	// LastPlayedAt is when the device last started a play, to within a
+	// day (playback.LastPlayedStep); absent when nothing recorded one.
+	LastPlayedAt time.Time `json:"last_played_at,omitzero"`
 	// LastSeenAt is the last heartbeat of the device's active session, if
 	// it has one; nothing records when an idle device was last seen.
 	LastSeenAt time.Time `json:"last_seen_at,omitzero"`
@@ -83,7 +86,7 @@ type DeviceRemoval struct {
 }
 
 func deviceView(d playback.Device, active []playback.Session) DeviceView {
-	v := DeviceView{DeviceID: d.ID, Name: d.Name, RegisteredAt: d.RegisteredAt}
+	v := DeviceView{DeviceID: d.ID, Name: d.Name, RegisteredAt: d.RegisteredAt, LastPlayedAt: d.LastPlayedAt}
 	for _, s := range active {
 		if s.DeviceID == d.ID {
 			v.Playing, v.SessionID, v.LastSeenAt = true, s.ID, s.LastSeenAt
@@ -114,21 +117,28 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := DeviceList{Devices: make([]DeviceView, 0, len(acct.Devices))}
-	for _, d := range acct.Devices {
-		out.Devices = append(out.Devices, deviceView(d, active))
-	}
+	maxDevices := 0
 	if acct.PlanID != "" {
 		plan, err := s.deps.Store.GetPlan(ctx, acct.PlanID)
 		switch {
 		case err == nil:
-			out.MaxDevices = plan.MaxDevices
+			maxDevices = plan.MaxDevices
 		case !playback.IsCode(err, playback.CodeNotFound):
 			return err
 		}
 	}
-	httpx.WriteJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, deviceList(acct.Devices, active, maxDevices))
 	return nil
+}
+
+// deviceList shows devices with their active sessions, the answer of GET
+// /v1/devices and the details of a play's device_limit refusal.
+func deviceList(devices []playback.Device, active []playback.Session, maxDevices int) DeviceList {
+	out := DeviceList{Devices: make([]DeviceView, 0, len(devices)), MaxDevices: maxDevices}
+	for _, d := range devices {
+		out.Devices = append(out.Devices, deviceView(d, active))
+	}
+	return out
 }
 
 // validDeviceName checks a name a subscriber chose: it is shown in lists

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -426,4 +427,156 @@ func removeDeviceRacesPlays(t *testing.T, h *harness) {
 			}
 		}
 	}
+}
+
+// limitDevice is a device as the 403 device_limit's details list it,
+// decoded field by field so the test reads the wire names.
+type limitDevice struct {
+	DeviceID     string    `json:"device_id"`
+	Name         string    `json:"name"`
+	RegisteredAt time.Time `json:"registered_at"`
+	LastPlayedAt time.Time `json:"last_played_at"`
+	Playing      bool      `json:"playing"`
+}
+
+// TestDeviceLimitListsTheDevices: a new device refused at the plan's
+// device limit hears which devices hold the slots, with their names and
+// when each last started a play, so that the household can tell the stale
+// one (a hotel TV) to remove; GET /v1/devices shows the same times.
+func TestDeviceLimitListsTheDevices(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tok := h.token(demo.AccountSolo) // basic: 2 devices, 1 stream
+	t0 := h.now
+	playNamed := func(device, name string) {
+		t.Helper()
+		body := fmt.Sprintf(`{"title_id":"sintel","device_id":%q,"device_name":%q}`, device, name)
+		play := decodeAs[authorizeplay.PlayResponse](t, h.do(http.MethodPost, "/v1/play", tok, body), http.StatusCreated)
+		if rec := h.do(http.MethodDelete, "/v1/sessions/"+play.SessionID, tok, ""); rec.Code != 200 {
+			t.Fatalf("stop: %d", rec.Code)
+		}
+	}
+	playNamed("hotel-tv", "Hotel TV")
+	h.now = t0.Add(72 * time.Hour)
+	playNamed("phone", "Phone")
+	h.now = t0.Add(120 * time.Hour)
+	playNamed("phone", "Phone") // two days on: its last play moves
+	h.now = t0.Add(121 * time.Hour)
+
+	rec := h.play(demo.AccountSolo, "sintel", "laptop")
+	var body struct {
+		Error struct {
+			Code, Reason string
+			Details      struct {
+				Devices    []limitDevice `json:"devices"`
+				MaxDevices int           `json:"max_devices"`
+			}
+		}
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusForbidden || body.Error.Reason != "device_limit" {
+		t.Fatalf("third device: %d %s (%v)", rec.Code, rec.Body, err)
+	}
+	want := []limitDevice{
+		{DeviceID: "hotel-tv", Name: "Hotel TV", RegisteredAt: t0, LastPlayedAt: t0},
+		{DeviceID: "phone", Name: "Phone", RegisteredAt: t0.Add(72 * time.Hour), LastPlayedAt: t0.Add(120 * time.Hour)},
+	}
+	if got := body.Error.Details; !equalDevices(got.Devices, want) || got.MaxDevices != 2 {
+		t.Fatalf("device_limit details = %+v, want max 2 and %+v", got, want)
+	}
+	var list struct {
+		Devices []limitDevice `json:"devices"`
+	}
+	if err := json.Unmarshal(h.do(http.MethodGet, "/v1/devices", tok, "").Body.Bytes(), &list); err != nil {
+		t.Fatal(err)
+	}
+	if !equalDevices(list.Devices, want) {
+		t.Fatalf("GET /v1/devices = %+v, want %+v", list.Devices, want)
+	}
+}
+
+func equalDevices(got, want []limitDevice) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.DeviceID != w.DeviceID || g.Name != w.Name || g.Playing != w.Playing ||
+			!g.RegisteredAt.Equal(w.RegisteredAt) || !g.LastPlayedAt.Equal(w.LastPlayedAt) {
+			return false
+		}
+	}
+	return true
+}
+
+// leaseSpy records the admissions' requests.
+type leaseSpy struct {
+	authorizeplay.Store
+	mu   sync.Mutex
+	reqs []playback.LeaseRequest
+}
+
+func (s *leaseSpy) AcquireLease(ctx context.Context, req playback.LeaseRequest) (playback.Session, error) {
+	s.mu.Lock()
+	s.reqs = append(s.reqs, req)
+	s.mu.Unlock()
+	return s.Store.AcquireLease(ctx, req)
+}
+
+// TestRegisteredDevicePlayWritesTheAccountOnceADay: a registered device's
+// play writes its last play into the account only when the recorded one
+// is a day or more old; the plays in between admit without writing the
+// account (on DynamoDB they only check its version).
+func TestRegisteredDevicePlayWritesTheAccountOnceADay(t *testing.T) {
+	t.Parallel()
+	spy := &leaseSpy{}
+	h := newHarnessOn(t, nil, func(s authorizeplay.Store) authorizeplay.Store { spy.Store = s; return spy })
+	t0 := h.now
+	for _, step := range []struct {
+		name  string
+		at    time.Duration
+		saves bool
+		last  time.Duration // the device's LastPlayedAt after the play
+	}{
+		{"first play registers", 0, true, 0},
+		{"an hour on", time.Hour, false, 0},
+		{"just short of a day on", 24*time.Hour - time.Second, false, 0},
+		{"a day on", 24 * time.Hour, true, 24 * time.Hour},
+		{"a day and an hour on", 25 * time.Hour, false, 24 * time.Hour},
+	} {
+		h.now = t0.Add(step.at)
+		h.admitted(t, h.play(demo.AccountFamily, "sintel", "tv-9"))
+		spy.mu.Lock()
+		req := spy.reqs[len(spy.reqs)-1]
+		spy.mu.Unlock()
+		if got := req.SaveAccount != nil; got != step.saves {
+			t.Fatalf("%s: the admission writes the account: %v, want %v", step.name, got, step.saves)
+		}
+		acct, err := h.store.GetAccount(context.Background(), demo.AccountFamily)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(acct.Devices, func(d playback.Device) bool { return d.ID == "tv-9" })
+		if i < 0 {
+			t.Fatalf("%s: device not registered: %+v", step.name, acct.Devices)
+		}
+		if got, want := lastPlayed(t, acct.Devices[i]), t0.Add(step.last); !got.Equal(want) {
+			t.Fatalf("%s: last played %v, want %v", step.name, got, want)
+		}
+	}
+}
+
+// lastPlayed is d's last play as the account stores it (JSON everywhere).
+func lastPlayed(t *testing.T, d playback.Device) time.Time {
+	t.Helper()
+	raw, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		LastPlayedAt time.Time `json:"last_played_at"`
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v.LastPlayedAt
 }

@@ -44,6 +44,37 @@ type Device struct {
 	ID           string    `json:"id"`
 	Name         string    `json:"name,omitempty"`
 	RegisteredAt time.Time `json:"registered_at"`
+	// LastPlayedAt is when the device last started a play, to within
+	// LastPlayedStep (see Account.Played); zero for a device registered
+	// before it was kept and not played since.
+	LastPlayedAt time.Time `json:"last_played_at,omitzero"`
+}
+
+// LastPlayedStep is how far a registered device's LastPlayedAt may lag
+// its plays. A play records its time only when the recorded one is this
+// old: recording every play would make every admission write the account
+// (on DynamoDB it only checks the account's version), and each such write
+// would send the household's other plays in flight back to read again.
+// A day still tells a stale device from one in use.
+const LastPlayedStep = 24 * time.Hour
+
+// Played is the account as a play from device id at now leaves it, and
+// whether the play changed it, so that the admission writes it only then:
+// a new device is registered, named name; a registered one's LastPlayedAt
+// moves to now once it is LastPlayedStep old. Devices is copied when it
+// changes, never written in place.
+func (a Account) Played(id, name string, now time.Time) (Account, bool) {
+	i := slices.IndexFunc(a.Devices, func(d Device) bool { return d.ID == id })
+	if i < 0 {
+		a.Devices = append(slices.Clone(a.Devices), Device{ID: id, Name: name, RegisteredAt: now, LastPlayedAt: now})
+		return a, true
+	}
+	if now.Sub(a.Devices[i].LastPlayedAt) < LastPlayedStep {
+		return a, false
+	}
+	a.Devices = slices.Clone(a.Devices)
+	a.Devices[i].LastPlayedAt = now
+	return a, true
 }
 
 // Subscription is one billing subscription of an account as last seen from

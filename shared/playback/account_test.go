@@ -1,6 +1,7 @@
 package playback
 
 import (
+	"reflect"
 	"testing"
 	"time"
 )
@@ -47,6 +48,41 @@ func TestPutSubscription(t *testing.T) {
 			}
 			if a.Status != tt.status || a.PlanID != tt.plan || !a.PastDueSince.Equal(tt.pastDueFrom) {
 				t.Fatalf("account %s/%s past due since %v, want %s/%s %v", a.Status, a.PlanID, a.PastDueSince, tt.status, tt.plan, tt.pastDueFrom)
+			}
+		})
+	}
+}
+
+func TestAccountPlayed(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	tv := Device{ID: "tv", Name: "TV", RegisteredAt: t0.Add(-48 * time.Hour), LastPlayedAt: t0}
+	old := Device{ID: "old", RegisteredAt: t0.Add(-48 * time.Hour)} // registered before LastPlayedAt was kept
+	for _, tc := range []struct {
+		name    string
+		id      string
+		at      time.Time
+		changed bool
+		want    []Device
+	}{
+		{"new device registers", "phone", t0.Add(time.Minute), true,
+			[]Device{tv, old, {ID: "phone", Name: "Phone", RegisteredAt: t0.Add(time.Minute), LastPlayedAt: t0.Add(time.Minute)}}},
+		{"registered, within the step", "tv", t0.Add(LastPlayedStep - time.Second), false, []Device{tv, old}},
+		{"registered, a step on", "tv", t0.Add(LastPlayedStep), true,
+			[]Device{{ID: "tv", Name: "TV", RegisteredAt: tv.RegisteredAt, LastPlayedAt: t0.Add(LastPlayedStep)}, old}},
+		{"registered, clock behind the record", "tv", t0.Add(-time.Hour), false, []Device{tv, old}},
+		{"registered, never recorded", "old", t0, true,
+			[]Device{tv, {ID: "old", RegisteredAt: old.RegisteredAt, LastPlayedAt: t0}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := Account{ID: "a", Devices: []Device{tv, old}}
+			got, changed := a.Played(tc.id, "Phone", tc.at)
+			if changed != tc.changed || !reflect.DeepEqual(got.Devices, tc.want) {
+				t.Fatalf("Played = %+v, %v; want %+v, %v", got.Devices, changed, tc.want, tc.changed)
+			}
+			if !reflect.DeepEqual(a.Devices, []Device{tv, old}) {
+				t.Fatalf("Played changed the account it was given: %+v", a.Devices)
 			}
 		})
 	}

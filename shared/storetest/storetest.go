@@ -153,13 +153,14 @@ func testAccountUpdate(t *testing.T, s playback.Store) {
 	a := newAccount(t, s)
 	at := now()
 	got := must(s.UpdateAccount(ctx, a.ID, func(a *playback.Account) error {
-		a.Devices = append(a.Devices, playback.Device{ID: "tv", RegisteredAt: at})
+		a.Devices = append(a.Devices, playback.Device{ID: "tv", RegisteredAt: at, LastPlayedAt: at.Add(time.Hour)})
 		return nil
 	}))(t)
 	if !got.HasDevice("tv") {
 		t.Fatalf("UpdateAccount result lacks device: %+v", got)
 	}
-	if stored := must(s.GetAccount(ctx, a.ID))(t); !stored.HasDevice("tv") || !stored.Devices[0].RegisteredAt.Equal(at) {
+	if stored := must(s.GetAccount(ctx, a.ID))(t); !stored.HasDevice("tv") || !stored.Devices[0].RegisteredAt.Equal(at) ||
+		!stored.Devices[0].LastPlayedAt.Equal(at.Add(time.Hour)) {
 		t.Fatalf("stored account lacks device: %+v", stored)
 	}
 

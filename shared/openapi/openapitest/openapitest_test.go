@@ -107,6 +107,7 @@ func TestMatch(t *testing.T) {
 
 const (
 	sessionView = `{"session_id":"ses_1","device_id":"tv","title_id":"sintel","started_at":"2026-01-01T00:00:00Z","last_seen_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-01T00:02:00Z"}`
+	deviceView  = `{"device_id":"hotel-tv","name":"Hotel TV","registered_at":"2026-01-01T00:00:00Z","last_played_at":"2026-01-02T00:00:00Z","playing":false}`
 	playOK      = `{"session_id":"ses_1","lease_expires_at":"2026-01-01T00:02:00Z","max_quality":"HD","playback_token":"v1.x","token_expires_at":"2026-01-01T04:00:00Z","title_id":"sintel","manifest":"/titles/sintel/master.m3u8","cmcd_report_url":"/v1/playback/ses_1/cmcd/c1.x"}`
 )
 
@@ -131,8 +132,13 @@ func TestValidateResponse(t *testing.T) {
 		{"play: wrong media type", "POST", "/v1/play", 201, http.Header{"Content-Type": {"text/plain"}}, playOK, "Content-Type"},
 		{"stream limit", "POST", "/v1/play", 409, nil, `{"error":{"code":"conflict","reason":"stream_limit","message":"m","details":{"limit":1,"sessions":[` + sessionView + `]}}}`, ""},
 		{"stream limit without its sessions", "POST", "/v1/play", 409, nil, `{"error":{"code":"conflict","reason":"stream_limit","message":"m"}}`, "details"},
-		{"403 envelope", "POST", "/v1/play", 403, nil, `{"error":{"code":"forbidden","reason":"device_limit","message":"m","request_id":"req_1"}}`, ""},
-		{"403 with another status's code", "POST", "/v1/play", 403, nil, `{"error":{"code":"invalid","reason":"device_limit","message":"m"}}`, "forbidden"},
+		{"403 envelope", "POST", "/v1/play", 403, nil, `{"error":{"code":"forbidden","reason":"parental_rating","message":"m","request_id":"req_1"}}`, ""},
+		{"403 with another status's code", "POST", "/v1/play", 403, nil, `{"error":{"code":"invalid","reason":"parental_rating","message":"m"}}`, "forbidden"},
+		{"device limit", "POST", "/v1/play", 403, nil, `{"error":{"code":"forbidden","reason":"device_limit","message":"m","details":{"devices":[` + deviceView + `],"max_devices":1}}}`, ""},
+		{"device limit without its devices", "POST", "/v1/play", 403, nil, `{"error":{"code":"forbidden","reason":"device_limit","message":"m"}}`, "details"},
+		{"device limit: a device without its id", "POST", "/v1/play", 403, nil, `{"error":{"code":"forbidden","reason":"device_limit","message":"m","details":{"devices":[` + strings.Replace(deviceView, `"device_id":"hotel-tv",`, "", 1) + `],"max_devices":1}}}`, "device_id"},
+		{"devices: last played", "GET", "/v1/devices", 200, nil, `{"devices":[` + deviceView + `],"max_devices":1}`, ""},
+		{"devices: last played not a time", "GET", "/v1/devices", 200, nil, `{"devices":[` + strings.Replace(deviceView, `2026-01-02T00:00:00Z`, `yesterday`, 1) + `]}`, "date-time"},
 		{"error envelope with an extra field", "GET", "/v1/sessions", 401, nil, `{"error":{"code":"unauthenticated","message":"m","hint":"x"}}`, "hint"},
 		{"503 without Retry-After", "GET", "/v1/sessions", 503, nil, `{"error":{"code":"unavailable","message":"m"}}`, "Retry-After"},
 		{"503 with Retry-After", "GET", "/v1/sessions", 503, http.Header{"Retry-After": {"1"}}, `{"error":{"code":"unavailable","message":"m"}}`, ""},
