@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -64,6 +65,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Run("heartbeat faults", func(t *testing.T) { h.testBeatFaults(t, faults) })
 	t.Run("play answered 503", func(t *testing.T) { h.testPlayUnavailable(t) })
 	t.Run("ended elsewhere", func(t *testing.T) { h.testEndedElsewhere(t) })
+	t.Run("device limit", func(t *testing.T) { h.testDeviceLimit(t) })
 	t.Run("resume", func(t *testing.T) {
 		const streamMS = segmentSeconds * segmentCount * 1000
 		for _, row := range []struct {
@@ -315,6 +317,80 @@ func (h *harness) testEndedElsewhere(t *testing.T) {
 	gone := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Status == http.StatusGone })
 	if gone < 0 || !slices.ContainsFunc(beats[gone+1:], func(b loggedBeat) bool { return b.Event == "stop" && b.Status == http.StatusOK }) {
 		t.Errorf("after its 410 the page sent no stop the server accepted: heartbeats %v", beats)
+	}
+}
+
+// testDeviceLimit: the basic plan's two device slots are taken by devices
+// that played before (a hotel TV, a phone); the page on a new device gets
+// the 403 device_limit, lists them by name with their last play, and
+// plays once the viewer removes the hotel TV with its button.
+func (h *harness) testDeviceLimit(t *testing.T) {
+	const account = demo.AccountSolo
+	page := h.sessionPage(t, url.Values{"account": {account}})
+	tok := h.run.token(t, account)
+	hotel, phone := playback.NewID("hotel"), playback.NewID("phone")
+	for _, d := range []struct{ id, name string }{{hotel, "Hotel TV"}, {phone, "Phone"}} {
+		t.Cleanup(func() { h.run.removeDevice(t, account, d.id) })
+		req, _ := http.NewRequest(http.MethodPost, h.run.url+"/v1/play",
+			strings.NewReader(fmt.Sprintf(`{"title_id":"big-buck-bunny","device_id":%q,"device_name":%q}`, d.id, d.name)))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var play struct {
+			SessionID string `json:"session_id"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&play)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("play on %s: %d %v", d.name, resp.StatusCode, err)
+		}
+		// One stream: stop before the next device plays.
+		if code := h.run.call(t, http.MethodDelete, "/v1/sessions/"+play.SessionID, tok, nil); code != http.StatusOK {
+			t.Fatalf("stop on %s: %d", d.name, code)
+		}
+	}
+	shot := filepath.Join(h.artifacts, "device-limit-403-list.png")
+	var out struct {
+		Limited     bool          `json:"limited"`
+		Limit       pageState     `json:"limit"`
+		List        string        `json:"list"`
+		ButtonFound bool          `json:"buttonFound"`
+		Playing     bool          `json:"playing"`
+		Played      pageState     `json:"played"`
+		Requests    []pageRequest `json:"requests"`
+	}
+	h.drive(t, map[string]any{"kind": "deviceLimit", "url": page, "remove": hotel, "timeoutMS": 30000, "screenshot": shot}, &out)
+	t.Logf("screenshot: %s", shot)
+	if !out.Limited {
+		t.Fatalf("the page did not show the device list: %s (%s)\npage log:\n%s\nrequests:\n%s",
+			out.Limit.Phase, out.Limit.Error, strings.Join(out.Limit.Log, "\n"), requestsText(out.Requests))
+	}
+	for _, want := range []string{"Hotel TV", "Phone", "last played"} {
+		if !strings.Contains(out.List, want) {
+			t.Errorf("the device list does not say %q:\n%s", want, out.List)
+		}
+	}
+	if !out.ButtonFound {
+		t.Fatalf("no Remove this device button for %s:\n%s", hotel, out.List)
+	}
+	if !out.Playing {
+		t.Fatalf("the page did not play after removing %s: %s (%s)\npage log:\n%s", hotel, out.Played.Phase, out.Played.Error, strings.Join(out.Played.Log, "\n"))
+	}
+	var list struct {
+		Devices []struct {
+			DeviceID string `json:"device_id"`
+		} `json:"devices"`
+	}
+	h.run.call(t, http.MethodGet, "/v1/devices", tok, &list)
+	if len(list.Devices) != 2 || slices.ContainsFunc(list.Devices, func(d struct {
+		DeviceID string `json:"device_id"`
+	}) bool {
+		return d.DeviceID == hotel
+	}) {
+		t.Errorf("devices after the removal: %+v, want the phone and the page's", list.Devices)
 	}
 }
 

@@ -570,6 +570,27 @@ async function leaveExpiredScenario() {
   return out;
 }
 
+// deviceLimitScenario: the page, on a new device of an account whose
+// registered devices fill its plan, gets the 403 device_limit list; the
+// viewer removes sc.remove with its button and the page plays.
+async function deviceLimitScenario() {
+  const { page, rec } = await open(browser0, sc.url);
+  const limited = await until(page, (s) => s.phase === 'device_limit', sc.timeoutMS);
+  const out = { limited: limited.ok, limit: limited.state, requests: rec.requests };
+  if (!limited.ok) return out;
+  out.list = await page.$eval('#conflict', (e) => e.innerText);
+  const button = '[data-remove="' + sc.remove + '"]';
+  out.buttonFound = (await page.$(button)) !== null;
+  if (sc.screenshot) await page.screenshot({ path: sc.screenshot, fullPage: true });
+  if (!out.buttonFound) return out;
+  await page.click(button);
+  const played = await until(page, (s) => s.currentTime >= 1, sc.timeoutMS);
+  out.playing = played.ok;
+  out.played = played.state;
+  if (played.ok) out.stopped = (await stopAndWait(page)).state;
+  return out;
+}
+
 // browser0 is the browser the scenarios play in.
 let browser0;
 
@@ -592,6 +613,7 @@ async function play(browser, scenario) {
       case 'bfcache': return await bfcacheScenario();
       case 'reauth': return await reauthScenario();
       case 'leaveExpired': return await leaveExpiredScenario();
+      case 'deviceLimit': return await deviceLimitScenario();
       default: throw new Error('unknown scenario ' + sc.kind);
     }
   } catch (e) {

@@ -23,7 +23,7 @@
     account: '', title: '', format: '', cdn: '', grant: '', device: '',
     sessionID: '', startAt: 0, maxQuality: '', play: null, urls: null, edges: null,
     source: null, cmcdMode: '', pathway: '', edge: '',
-    conflict: [], ended: [],
+    conflict: [], devices: [], ended: [],
     // Why the server ended the session (a 410's details.end_reason) and
     // what the page told the viewer of it.
     endReason: '', endNotice: '',
@@ -175,7 +175,7 @@
   async function start() {
     await teardown();
     Object.assign(state, {
-      phase: 'authorizing', error: null, endReason: '', endNotice: '', conflict: [], startupMS: null, stalls: 0, stallMS: 0, playedMS: 0,
+      phase: 'authorizing', error: null, endReason: '', endNotice: '', conflict: [], devices: [], startupMS: null, stalls: 0, stallMS: 0, playedMS: 0,
       sessionID: '', startAt: 0, startedFromPlay: false, urls: null, edges: null, source: null, renewals: 0, steeringLoads: 0, steeringPriority: [], levels: [],
       account: $('account').value, title: $('title').value, format: $('format').value,
       cdn: $('cdn').value, grant: $('grant').value, device: $('device').value.trim(),
@@ -190,6 +190,10 @@
       const r = await authorizePlay(token);
       if (r.status === 409 && r.data && r.data.error && r.data.error.details) {
         showConflict(r.data.error);
+        return;
+      }
+      if (r.status === 403 && r.data && r.data.error && r.data.error.reason === 'device_limit' && r.data.error.details) {
+        showDeviceLimit(r.data.error);
         return;
       }
       if (r.status !== 201) return fail('play: ' + errText(r));
@@ -740,6 +744,7 @@
     log('409 ' + err.reason + ': ' + state.conflict.length + ' stream(s) playing, limit ' + (err.details && err.details.limit));
     const ul = $('conflict-list');
     ul.textContent = '';
+    $('conflict-title').textContent = 'Too many streams';
     $('conflict-text').textContent = err.message + '. End one to play here:';
     for (const s of state.conflict) {
       const li = document.createElement('li');
@@ -761,6 +766,43 @@
     if (r.status !== 200) return fail('end stream ' + id + ': ' + errText(r));
     state.ended.push(id);
     log('ended stream ' + id + ' (' + r.data.end_reason + '); playing here');
+    await play();
+  }
+
+  // --- device limit: the 403 list of registered devices --------------------
+
+  // A new device at the plan's device limit: the devices holding the slots,
+  // each with when it last played (to within a day), so the viewer can
+  // tell a stale one and remove it to play here.
+  function showDeviceLimit(err) {
+    state.phase = 'device_limit';
+    state.devices = err.details.devices || [];
+    log('403 ' + err.reason + ': ' + state.devices.length + ' device(s) registered, limit ' + err.details.max_devices);
+    const ul = $('conflict-list');
+    ul.textContent = '';
+    $('conflict-title').textContent = 'Too many devices';
+    $('conflict-text').textContent = err.message + ':';
+    for (const d of state.devices) {
+      const li = document.createElement('li');
+      const played = d.last_played_at ? new Date(d.last_played_at).toLocaleString() : 'not recorded';
+      li.textContent = (d.name || d.device_id) + ' (added ' + new Date(d.registered_at).toLocaleDateString() +
+        ', last played ' + played + (d.playing ? ', playing now' : '') + ') ';
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = 'Remove this device';
+      b.dataset.remove = d.device_id;
+      b.onclick = () => removeDevice(d.device_id);
+      li.append(b);
+      ul.append(li);
+    }
+    render();
+  }
+
+  async function removeDevice(id) {
+    const r = await call('DELETE', '/v1/devices/' + encodeURIComponent(id), accountToken);
+    // 404: already gone (removed elsewhere), which frees the slot all the same.
+    if (r.status !== 200 && r.status !== 404) return fail('remove device ' + id + ': ' + errText(r));
+    log('removed device ' + id + '; playing here');
     await play();
   }
 
@@ -1166,7 +1208,7 @@
     $('s-stalls').textContent = state.stalls + ' (' + Math.round(state.stallMS) + ' ms)';
     const b = state.beats;
     $('s-beats').textContent = b.sent + ' sent, ' + b.ok + ' ok' + (b.last ? ', last ' + b.last.event + ' → ' + b.last.status : '');
-    $('conflict').hidden = state.phase !== 'conflict';
+    $('conflict').hidden = state.phase !== 'conflict' && state.phase !== 'device_limit';
     $('notice').textContent = state.endNotice;
     $('notice').hidden = !state.endNotice;
     renderPosition();
