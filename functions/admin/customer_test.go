@@ -3,13 +3,11 @@ package admin_test
 import (
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/playplane/playplane/functions/admin"
 	"github.com/playplane/playplane/shared/auth"
-	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -26,14 +24,7 @@ func TestAccountCustomerIDHoldsToTheLinkRule(t *testing.T) {
 		name  string
 		store func(t *testing.T) playback.Store
 	}{
-		{name: "bolt", store: func(t *testing.T) playback.Store {
-			s, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			return s
-		}},
+		{name: "bolt", store: boltStore},
 		{name: "firestore emulator", store: firestoreStore},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,14 +55,7 @@ func TestReservedRecordIDsAreRefused(t *testing.T) {
 		name  string
 		store func(t *testing.T) playback.Store
 	}{
-		{name: "bolt", store: func(t *testing.T) playback.Store {
-			s, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			return s
-		}},
+		{name: "bolt", store: boltStore},
 		{name: "dynamodb local", store: dynamoStore},
 		{name: "firestore emulator", store: firestoreStore},
 	} {

@@ -25,14 +25,7 @@ func TestAccountDeleteEndsSessions(t *testing.T) {
 		name  string
 		store func(t *testing.T) playback.Store
 	}{
-		{name: "bolt", store: func(t *testing.T) playback.Store {
-			s, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		}},
+		{name: "bolt", store: boltStore},
 		{name: "firestore emulator", store: firestoreStore},
 		{name: "dynamodb local", store: dynamoStore},
 	} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/dynamo"
 	"github.com/playplane/playplane/shared/emulators"
 	"github.com/playplane/playplane/shared/emulators/gcpemu"
@@ -21,6 +23,18 @@ import (
 // The admin API over the cloud stores, on their emulators: the store
 // methods have the contract suite (shared/storetest); these run the HTTP
 // flow an operator runs over them, ETags and audit included.
+
+// boltStore is the embedded store in a file of the test's own, beside the
+// emulators' in the tests that run on every store.
+func boltStore(t *testing.T) playback.Store {
+	t.Helper()
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
 
 func firestoreStore(t *testing.T) playback.Store {
 	t.Helper()
