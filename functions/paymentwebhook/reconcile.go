@@ -95,8 +95,10 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 	if err != nil {
 		return err
 	}
+	var repaired bool
 	after, changed, err := r.s.applyToAccount(ctx, accountID, "reconcile", r.now,
 		func(a *playback.Account) bool {
+			repaired = false
 			for _, cur := range a.Subscriptions {
 				if cur.ID == snap.subID && inSync(cur, snap) {
 					return false
@@ -108,12 +110,19 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 				// event of its own, which reads again (see refetch).
 				return false
 			}
-			return merge(a, snap, false)
+			before := listedState(*a, snap.subID)
+			if !merge(a, snap, false) {
+				return false
+			}
+			// A listing older than the stored state still adds its
+			// past_due facts (merge), which repairs nothing.
+			repaired = listedState(*a, snap.subID) != before
+			return true
 		})
 	if err != nil {
 		return err
 	}
-	if changed {
+	if changed && repaired {
 		r.rep.Repaired++
 		httpx.Logger(ctx).InfoContext(ctx, "subscription drift repaired", "account_id", accountID,
 			"subscription", snap.subID, "status", snap.Status, "plan_id", snap.PlanID)
@@ -184,4 +193,26 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 			"stranded", len(pending), "parked_retried", retried)
 	}
 	return n, nil
+}
+
+// subscriptionState is what a listing repairs of a subscription: its
+// state, the date it went past due and the snapshot it came from, not the
+// past_due facts behind that date.
+type subscriptionState struct {
+	status                         playback.SubscriptionStatus
+	planID                         string
+	currentPeriodEnd, pastDueSince int64
+	clock                          int64
+	snapshots                      int
+}
+
+// listedState is the state of subscription id on a (zero if a has none).
+func listedState(a playback.Account, id string) subscriptionState {
+	for _, sub := range a.Subscriptions {
+		if sub.ID == id {
+			return subscriptionState{status: sub.Status, planID: sub.PlanID, currentPeriodEnd: sub.CurrentPeriodEnd.Unix(),
+				pastDueSince: sub.PastDueSince.Unix(), clock: sub.Clock, snapshots: len(sub.Snapshots)}
+		}
+	}
+	return subscriptionState{}
 }

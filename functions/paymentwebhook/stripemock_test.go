@@ -192,6 +192,10 @@ func TestReconcileRepairsDrift(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// In a later second than the repair's listing, as an hourly run is:
+	// the stale listing still adds its past_due facts (a later second not
+	// past due), which is no repair of the state.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 	rep, err = h.srv.Reconcile(ctx)
 	if err != nil || rep.Repaired != 0 {
 		t.Fatalf("reconcile over newer state: %+v %v", rep, err)
