@@ -13,6 +13,7 @@ type Bucket struct {
 }
 
 type BucketArgs struct {
+	Cors                     []BucketCorArgs
 	Labels                   pulumi.StringMapInput
 	Location                 pulumi.StringInput
 	Project                  pulumi.StringPtrInput
@@ -21,6 +22,7 @@ type BucketArgs struct {
 }
 
 type bucketArgs struct {
+	Cors                     []BucketCor       `pulumi:"cors"`
 	Labels                   map[string]string `pulumi:"labels"`
 	Location                 string            `pulumi:"location"`
 	Project                  *string           `pulumi:"project"`
@@ -29,6 +31,22 @@ type bucketArgs struct {
 }
 
 func (BucketArgs) ElementType() reflect.Type { return reflect.TypeFor[bucketArgs]() }
+
+type BucketCorArgs struct {
+	MaxAgeSeconds   pulumi.IntPtrInput
+	Methods         pulumi.StringArrayInput
+	Origins         pulumi.StringArrayInput
+	ResponseHeaders pulumi.StringArrayInput
+}
+
+type BucketCor struct {
+	MaxAgeSeconds   *int     `pulumi:"maxAgeSeconds"`
+	Methods         []string `pulumi:"methods"`
+	Origins         []string `pulumi:"origins"`
+	ResponseHeaders []string `pulumi:"responseHeaders"`
+}
+
+func (BucketCorArgs) ElementType() reflect.Type { return reflect.TypeFor[BucketCor]() }
 
 var bucketSpec = spec{
 	Token:    "gcp:storage/bucket:Bucket",

@@ -499,6 +499,89 @@ func TestCloudFrontCORSFollowsTheOrigins(t *testing.T) {
 	}
 }
 
+// cdnBucket returns the Cloud Storage bucket behind the Cloud CDN backend bucket.
+func (d *deployment) cdnBucket(t *testing.T) pulumimock.Resource {
+	t.Helper()
+	bb := d.one(t, "gcp:compute/backendBucket:BackendBucket", d.prefix()+"-video")
+	for _, b := range d.mock.OfType("gcp:storage/bucket:Bucket") {
+		if b.Str("name") == bb.InStr("bucketName") {
+			return b
+		}
+	}
+	t.Fatalf("no bucket named %q behind the backend bucket", bb.InStr("bucketName"))
+	return pulumimock.Resource{}
+}
+
+// TestCloudCDNAnswersWebPlayers: on GCP the player page is on another
+// origin than the load balancer too, and Cloud CDN adds no CORS headers of
+// its own: Cloud Storage answers with the bucket's CORS configuration
+// (Access-Control-Allow-Origin naming the page, and Vary: Origin, with
+// which Cloud CDN still caches). It must name playplane:corsAllowedOrigins with the local
+// edge's methods, headers and max age (shared/localedge), as CloudFront's
+// policy does.
+func TestCloudCDNAnswersWebPlayers(t *testing.T) {
+	t.Parallel()
+	forEachLayout(t, func(t *testing.T, d *deployment) {
+		if d.layout.Delivery != catalog.DeliveryCloudCDN {
+			return
+		}
+		cors, _ := d.cdnBucket(t).In("cors").([]any)
+		if len(cors) != 1 {
+			t.Fatalf("video bucket cors %v, want one entry: segments reach no page on another origin", cors)
+		}
+		entry := mapOf(cors[0])
+		for key, want := range map[string][]string{
+			"origins": {"https://app.playplane.test", "http://localhost:5173"},
+			"methods": {"GET", "HEAD"},
+			// Cloud Storage answers a preflight's Access-Control-Request-Headers
+			// and exposes response headers from the same list.
+			"responseHeaders": {"CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session", "Range", "Content-Length", "Content-Range", "ETag"},
+		} {
+			if got := stringsOf(entry[key]); !slices.Equal(got, want) {
+				t.Errorf("cors.%s %v, want %v", key, got, want)
+			}
+		}
+		if entry["maxAgeSeconds"] != float64(600) {
+			t.Errorf("cors.maxAgeSeconds %v, want 600", entry["maxAgeSeconds"])
+		}
+	})
+}
+
+// TestCloudCDNCORSFollowsTheOrigins: no origins, no CORS configuration
+// (as for the API and CloudFront).
+func TestCloudCDNCORSFollowsTheOrigins(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, origins string
+		want          []string
+	}{
+		{name: "none", origins: ""},
+		{name: "exact", origins: "https://app.playplane.test", want: []string{"https://app.playplane.test"}},
+		{name: "any", origins: "*", want: []string{"*"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			config := baseConfig("gcp")
+			config["playplane:corsAllowedOrigins"] = tc.origins
+			d, err := deploy(t, "gcp", config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantEntries := 0
+			if tc.want != nil {
+				wantEntries = 1
+			}
+			cors, _ := d.cdnBucket(t).In("cors").([]any)
+			if len(cors) != wantEntries {
+				t.Fatalf("video bucket cors %v, want origins %v", cors, tc.want)
+			}
+			if tc.want != nil && !slices.Equal(stringsOf(mapOf(cors[0])["origins"]), tc.want) {
+				t.Errorf("cors origins %v, want %v", mapOf(cors[0])["origins"], tc.want)
+			}
+		})
+	}
+}
+
 // Behind the GCP load balancer the TCP peer is Cloud Run's front end and
 // the rightmost X-Forwarded-For entry the load balancer: pickedge (and
 // signurl, which starts sessions on pickedge's ranking: every function the

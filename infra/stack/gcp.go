@@ -3,6 +3,8 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/gcpfn"
+	"github.com/playplane/playplane/shared/localedge"
 )
 
 // GCPResources are the stack's resources on GCP.
@@ -247,6 +250,7 @@ func (g *GCPResources) newCloudCDN(ctx *pulumi.Context, cfg Config) error {
 		UniformBucketLevelAccess: pulumi.Bool(true),
 		PublicAccessPrevention:   pulumi.String("enforced"),
 		Labels:                   g.labels,
+		Cors:                     videoBucketCORS(cfg),
 	})
 	if err != nil {
 		return fmt.Errorf("video bucket: %w", err)
@@ -285,6 +289,31 @@ func (g *GCPResources) newCloudCDN(ctx *pulumi.Context, cfg Config) error {
 	}
 	g.CDN = c
 	return nil
+}
+
+// videoBucketCORS is the video bucket's CORS configuration for the
+// configured origins (none without them): the local edge's
+// (shared/localedge), as CloudFront's policy. The player pages' origins
+// differ from the load balancer's and hls.js and dash.js fetch segments
+// with XMLHttpRequest/fetch; Cloud CDN adds no CORS headers, it passes on
+// those Cloud Storage answers from this (with Vary: Origin, which does not
+// keep Cloud CDN from caching the response).
+// Cloud Storage answers preflights itself for the methods listed, so
+// OPTIONS is not one, and its one header list both answers a preflight's
+// Access-Control-Request-Headers and exposes response headers. It sends no
+// Access-Control-Allow-Credentials, so cookie grants cannot cross origins
+// here (pulumi/README.md).
+func videoBucketCORS(cfg Config) []gcpres.BucketCorArgs {
+	if len(cfg.CORSAllowedOrigins) == 0 {
+		return nil
+	}
+	methods := slices.DeleteFunc(slices.Clone(localedge.CORSAllowMethods), func(m string) bool { return m == http.MethodOptions })
+	return []gcpres.BucketCorArgs{{
+		Origins:         pulumi.ToStringArray(cfg.CORSAllowedOrigins),
+		Methods:         pulumi.ToStringArray(methods),
+		ResponseHeaders: pulumi.ToStringArray(slices.Concat(localedge.CORSAllowHeaders, localedge.CORSExposeHeaders)),
+		MaxAgeSeconds:   pulumi.Int(localedge.CORSMaxAge),
+	}}
 }
 
 // PathTemplate turns an API Gateway style path into a URL map

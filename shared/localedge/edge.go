@@ -65,7 +65,8 @@ func (h *Handler) Stream() *Stream { return h.stream }
 
 // Methods and headers a CDN configured for web players allows cross-origin.
 // The CMCD headers are those of CTA-5004 header mode; Range lets players
-// fetch byte ranges. The stacks give CloudFront the same (infra/stack).
+// fetch byte ranges. The stacks give CloudFront and the Cloud CDN video
+// bucket the same (infra/stack).
 var (
 	CORSAllowMethods  = []string{http.MethodGet, http.MethodHead, http.MethodOptions}
 	CORSAllowHeaders  = []string{"CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session", "Range"}
