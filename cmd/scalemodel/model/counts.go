@@ -42,7 +42,10 @@ type Step struct {
 //     and acquires the lease on that read (conditioned on the account as
 //     read), which registers an unknown device in the same transaction
 //     (the account written instead of checked: priced alike, so the
-//     registration step calls nothing of its own); its answer carries the
+//     registration step calls nothing of its own); a registered device's
+//     play writes the account the same way once its last play is a day
+//     old (playback.LastPlayedStep: about one play per device per day), so
+//     it is priced alike and counted nowhere; its answer carries the
 //     personalized manifests too;
 //   - progress: heartbeat.progress reads the resume position;
 //   - urls and every personalized manifest: signurl.sessionLadder reads

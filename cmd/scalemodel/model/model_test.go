@@ -1,9 +1,13 @@
 package model
 
 import (
+	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 	"time"
+
+	"github.com/playplane/playplane/shared/playback"
 )
 
 func TestLeaseWriteEvery(t *testing.T) {
@@ -134,6 +138,33 @@ func TestLimitsAreOrdered(t *testing.T) {
 	for _, l := range ls {
 		if l.Source == "" || l.Design == "" {
 			t.Errorf("limit %q lacks its source or design note", l.Name)
+		}
+	}
+}
+
+// TestSampleAccountSetsEveryDeviceField holds the account Sizes measures
+// to what a household's account item holds: every playback.Device field
+// set, as its stored JSON decodes, so that a field the domain adds to a
+// device is counted in the account's read and write units.
+func TestSampleAccountSetsEveryDeviceField(t *testing.T) {
+	t.Parallel()
+	b, err := json.Marshal(sampleAccount("acct_x", time.Date(2026, 12, 4, 21, 0, 0, 0, time.UTC)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acct playback.Account
+	if err := json.Unmarshal(b, &acct); err != nil {
+		t.Fatal(err)
+	}
+	if len(acct.Devices) == 0 {
+		t.Fatal("the sample account has no devices")
+	}
+	for _, d := range acct.Devices {
+		v := reflect.ValueOf(d)
+		for i := range v.NumField() {
+			if v.Field(i).IsZero() {
+				t.Errorf("device %q: %s is not set in the sample account", d.ID, v.Type().Field(i).Name)
+			}
 		}
 	}
 }

@@ -32,11 +32,7 @@ func Sizes() ItemSizes {
 	qoe := playback.SessionQoE{SessionID: sess.ID, AccountID: sess.AccountID, TitleID: sess.TitleID, EdgeID: "edge-fra-1",
 		DeviceTime: now, Heartbeats: 40, UpdatedAt: now, QoE: playback.QoE{BitrateKbps: 3000, BufferMS: 12000, ThroughputKbps: 25000,
 			StartupMS: 900, RebufferCount: 1, RebufferMS: 1200, PlayedMS: 1_200_000, CDN: "cloudfront", EdgeID: "edge-fra-1"}}
-	acct := demo.Accounts(now)[0]
-	acct.ID = sess.AccountID
-	for _, d := range []string{"living-room-tv", "phone", "laptop"} {
-		acct.Devices = append(acct.Devices, playback.Device{ID: d, Name: "Device " + d, RegisteredAt: now})
-	}
+	acct := sampleAccount(sess.AccountID, now)
 	var title playback.Title
 	for _, t := range demo.Titles(now) {
 		if t.ID == sess.TitleID {
@@ -64,6 +60,18 @@ func Sizes() ItemSizes {
 		Title:      keys("TITLE#"+title.ID, "TITLE") + doc(title),
 		Edge:       keys("EDGES#0", "EDGE#"+edge.ID) + doc(edge) + len("version") + num,
 	}
+}
+
+// sampleAccount is the household Sizes measures: the demo family with 3
+// registered devices, each played within the day (Account.Played records
+// a device's last play with its registration and then once a day).
+func sampleAccount(id string, now time.Time) playback.Account {
+	acct := demo.Accounts(now)[0]
+	acct.ID = id
+	for _, d := range []string{"living-room-tv", "phone", "laptop"} {
+		acct.Devices = append(acct.Devices, playback.Device{ID: d, Name: "Device " + d, RegisteredAt: now, LastPlayedAt: now})
+	}
+	return acct
 }
 
 func rruOf(size int) float64 { return math.Ceil(float64(size) / 4096) } // strongly consistent: 1 per 4 KB
