@@ -742,19 +742,28 @@
     state.phase = 'conflict';
     state.conflict = (err.details && err.details.sessions) || [];
     log('409 ' + err.reason + ': ' + state.conflict.length + ' stream(s) playing, limit ' + (err.details && err.details.limit));
+    showChoices('Too many streams', err.message + '. End one to play here:', state.conflict.map((c) => ({
+      text: c.title_id + ' on ' + (c.device_name || c.device_id) + ' (started ' + new Date(c.started_at).toLocaleTimeString() +
+        ', last seen ' + (c.last_seen_at ? new Date(c.last_seen_at).toLocaleTimeString() : '?') + ')',
+      button: 'End this stream', data: { end: c.session_id }, act: () => endStream(c.session_id),
+    })));
+  }
+
+  // showChoices fills the box the 409 and the 403 device limit share: a
+  // title, a line, and an item per choice with the button that acts on it.
+  function showChoices(title, text, items) {
     const ul = $('conflict-list');
     ul.textContent = '';
-    $('conflict-title').textContent = 'Too many streams';
-    $('conflict-text').textContent = err.message + '. End one to play here:';
-    for (const s of state.conflict) {
+    $('conflict-title').textContent = title;
+    $('conflict-text').textContent = text;
+    for (const it of items) {
       const li = document.createElement('li');
-      const seen = s.last_seen_at ? new Date(s.last_seen_at).toLocaleTimeString() : '?';
-      li.textContent = s.title_id + ' on ' + (s.device_name || s.device_id) + ' (started ' + new Date(s.started_at).toLocaleTimeString() + ', last seen ' + seen + ') ';
+      li.textContent = it.text + ' ';
       const b = document.createElement('button');
       b.type = 'button';
-      b.textContent = 'End this stream';
-      b.dataset.end = s.session_id;
-      b.onclick = () => endStream(s.session_id);
+      b.textContent = it.button;
+      Object.assign(b.dataset, it.data);
+      b.onclick = it.act;
       li.append(b);
       ul.append(li);
     }
@@ -778,24 +787,11 @@
     state.phase = 'device_limit';
     state.devices = err.details.devices || [];
     log('403 ' + err.reason + ': ' + state.devices.length + ' device(s) registered, limit ' + err.details.max_devices);
-    const ul = $('conflict-list');
-    ul.textContent = '';
-    $('conflict-title').textContent = 'Too many devices';
-    $('conflict-text').textContent = err.message + ':';
-    for (const d of state.devices) {
-      const li = document.createElement('li');
-      const played = d.last_played_at ? new Date(d.last_played_at).toLocaleString() : 'not recorded';
-      li.textContent = (d.name || d.device_id) + ' (added ' + new Date(d.registered_at).toLocaleDateString() +
-        ', last played ' + played + (d.playing ? ', playing now' : '') + ') ';
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.textContent = 'Remove this device';
-      b.dataset.remove = d.device_id;
-      b.onclick = () => removeDevice(d.device_id);
-      li.append(b);
-      ul.append(li);
-    }
-    render();
+    showChoices('Too many devices', err.message + ':', state.devices.map((d) => ({
+      text: (d.name || d.device_id) + ' (added ' + new Date(d.registered_at).toLocaleDateString() + ', last played ' +
+        (d.last_played_at ? new Date(d.last_played_at).toLocaleString() : 'not recorded') + (d.playing ? ', playing now' : '') + ')',
+      button: 'Remove this device', data: { remove: d.device_id }, act: () => removeDevice(d.device_id),
+    })));
   }
 
   async function removeDevice(id) {
