@@ -474,8 +474,14 @@
       r = { status: 0, data: null };
       log('renewing the grants: ' + err.message, true);
     }
-    if (id !== state.sessionID) return;
-    if (tokenExpired(r)) return reauthorize('renewing the grants: playback token expired');
+    // Another session's now, or playback ended meanwhile: nothing to
+    // renew again.
+    if (id !== state.sessionID || (state.phase !== 'playing' && state.phase !== 'loading')) return;
+    if (tokenExpired(r)) {
+      // Not awaited: the re-authorization waits for this renewal to end.
+      reauthorize('renewing the grants: playback token expired');
+      return;
+    }
     if (r.status !== 200) {
       // 5xx or no answer is tried again while the old grants still hold;
       // a 4xx would be answered the same (410: the heartbeat stops
@@ -1048,10 +1054,19 @@
     } catch (err) {
       await teardown();
       fail('authorizing again: ' + (err && err.message || err));
+      await giveBack();
     } finally {
       starting = false;
     }
   }
+
+  function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  // swapGrantAttempts bounds the reads of a new session's grants in a
+  // swap, a second apart, before playback ends.
+  const swapGrantAttempts = 5;
 
   async function replaceSession() {
     const before = state.sessionID;
@@ -1071,17 +1086,33 @@
     if (renewing) await renewing;
     clearTimeout(renewTimer);
     const r = await authorizePlay(await tokenFor(state.account));
+    if (r.status === 201 && state.phase !== 'playing' && state.phase !== 'loading') {
+      // Left or stopped meanwhile: the new session is given back, not
+      // adopted by a page that no longer plays.
+      giveBackOnLeave(r.data.session_id);
+      return;
+    }
     if (r.status !== 201) {
       // Refused (409: another device took the slot meanwhile): playback
-      // ends now, saying why, rather than when the grants do.
+      // ends now, saying why, rather than when the grants do, and the
+      // session it did not replace is given back.
       await teardown();
+      await giveBack();
       if (r.status === 409 && r.data && r.data.error && r.data.error.details) return showConflict(r.data.error);
       return fail('authorizing again: ' + errText(r));
     }
     clearTimeout(beatTimer);
     takeSession(r.data);
     log('session ' + before + ' replaced by ' + state.sessionID + ', playing on');
-    await renewGrants();
+    // The gate opens on the new session's grants only: the players' URLs
+    // would otherwise be rewritten to the session just replaced (410).
+    for (let attempt = 1; grants.session !== state.sessionID; attempt++) {
+      if (attempt > swapGrantAttempts) throw new Error("the new session's grants could not be read");
+      if (attempt > 1) await sleep(1000);
+      if (state.phase !== 'playing' && state.phase !== 'loading') return;
+      clearTimeout(renewTimer);
+      await renewGrants();
+    }
     // Where the new session begins; before the first frame, that frame's
     // start heartbeat says so.
     if (state.startupMS !== null && state.phase === 'playing') await sendBeat('start');
@@ -1154,8 +1185,8 @@
   // stop goes too: the server still takes the position of a session
   // ended within HEARTBEAT_STOP_GRACE).
   const leaveMargin = 5000;
-  function giveBackOnLeave() {
-    fetch(api + '/v1/sessions/' + state.sessionID, { method: 'DELETE', headers: { Authorization: 'Bearer ' + accountToken }, keepalive: true })
+  function giveBackOnLeave(id = state.sessionID) {
+    fetch(api + '/v1/sessions/' + id, { method: 'DELETE', headers: { Authorization: 'Bearer ' + accountToken }, keepalive: true })
       .catch(() => { /* the lease lapses anyway */ });
   }
   let leftWith = '';
