@@ -454,12 +454,13 @@ func (s *Server) replace(w http.ResponseWriter, r *http.Request, who auth.Identi
 	if err != nil {
 		return err
 	}
+	// Both run whatever the other did: the write is done, and a retry
+	// needs the new version, so neither may wait for one.
+	var ended error
 	if kind == playback.KindAccount {
-		if err := s.endIfMayNotPlay(r.Context(), rec.Doc); err != nil {
-			return err
-		}
+		ended = s.endIfMayNotPlay(r.Context(), rec.Doc)
 	}
-	if err := s.afterWrite(r.Context(), kind, doc); err != nil {
+	if err := errors.Join(ended, s.afterWrite(r.Context(), kind, doc)); err != nil {
 		return err
 	}
 	writeRecord(w, http.StatusOK, rec.Version, rec.Doc)
@@ -749,7 +750,7 @@ func (s *Server) endIfMayNotPlay(ctx context.Context, doc json.RawMessage) error
 		return fmt.Errorf("admin: account as written: %w", err)
 	}
 	if err := playback.EndIfMayNeverPlay(ctx, s.deps.Store, a, s.deps.Now()); err != nil {
-		return fmt.Errorf("admin: account %q is written and may not play, ending its sessions failed (write it again, or suspend it, to retry): %w", a.ID, err)
+		return fmt.Errorf("admin: account %q is written and may not play, ending its sessions failed (GET it and write it again, or suspend it, to retry): %w", a.ID, err)
 	}
 	return nil
 }

@@ -137,10 +137,15 @@ func TestAccountWriteRetriedEndsWhatAFailureLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	etag := h.mustDo("GET", "/v1/admin/accounts/acct_a", "", "", http.StatusOK).header.Get("ETag")
-	const canceled = `{"id":"acct_a","plan_id":"std","territory":"DE","status":"canceled"}`
+	const canceled = `{"id":"acct_a","plan_id":"std","territory":"DE","status":"canceled","customer_id":"cus_a"}`
 	store.fail.Store(1)
 	if r := h.do("PUT", "/v1/admin/accounts/acct_a", h.admin, etag, canceled); r.status != http.StatusServiceUnavailable {
 		t.Fatalf("PUT with the store failing the end: %d %s, want 503", r.status, r.body)
+	}
+	// The rest of the write's aftermath ran all the same: a retry needs
+	// the new version, and the same request would only get 412.
+	if id, err := inner.AccountIDByCustomer(ctx, "cus_a"); err != nil || id != "acct_a" {
+		t.Fatalf("customer link after the failed end: %q %v, want acct_a", id, err)
 	}
 	if got, _ := inner.GetSession(ctx, sess.ID); !got.Active(h.clock()) {
 		t.Fatalf("session after the failed end: %+v, want still active", got)
