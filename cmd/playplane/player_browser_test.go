@@ -116,6 +116,14 @@ func TestBrowserPlayerSession(t *testing.T) {
 		}
 		t.Run("leave the page after it expired", func(t *testing.T) { g.testLeaveExpired(t) })
 	})
+	t.Run("wake after the playback token expired", func(t *testing.T) {
+		// A runner of its own: short tokens and the default heartbeat
+		// interval, so that the page's grant renewal is the first to find
+		// its token expired.
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, map[string]string{"PLAYBACK_TOKEN_TTL": tokenTTL.String()})}
+		g.testWakeExpired(t)
+	})
 	t.Run("grants outlive their first expiry", func(t *testing.T) {
 		// A runner of its own, whose CDN grants and manifest credentials
 		// live grantTTL: the page must renew them while it plays.
@@ -718,6 +726,41 @@ func (h *harness) testLeaveExpired(t *testing.T) {
 	if slices.Contains(h.activeSessions(t, demo.AccountSolo), id) {
 		t.Errorf("the page was left after its playback token expired (phase %s) and its session %s is still live: requests %v\npage log:\n%s",
 			out.Asleep.Phase, id, h.run.sessionRequests(id), strings.Join(out.Asleep.Log, "\n"))
+	}
+}
+
+// testWakeExpired: the page sleeps (a suspended tab) past its playback
+// token's expiry and wakes with its timers due, the grant renewal before
+// the re-authorization: the renewal's 401 must lead to a re-authorization
+// that plays on. Before, the renewal waited for the re-authorization it
+// started, which waited for the renewal: every player request and
+// heartbeat then waited for good.
+func (h *harness) testWakeExpired(t *testing.T) {
+	page := h.sessionPage(t, url.Values{"buffer": {"1"}})
+	var out struct {
+		Playing      bool       `json:"playing"`
+		Before       pageState  `json:"before"`
+		Asleep       pageState  `json:"asleep"`
+		Reauthorized bool       `json:"reauthorized"`
+		After        *pageState `json:"after"`
+		PlayedOn     bool       `json:"playedOn"`
+		End          *pageState `json:"end"`
+	}
+	const playOn = 4.0
+	h.drive(t, map[string]any{"kind": "wakeExpired", "url": page, "timeoutMS": 20000, "playOn": playOn}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	if !out.Reauthorized || out.After == nil {
+		var log []string
+		if out.After != nil {
+			log = out.After.Log
+		}
+		t.Fatalf("the page woke after its playback token expired and did not authorize again (session %s)\npage log:\n%s\nrequests: %v",
+			out.Asleep.SessionID, strings.Join(log, "\n"), h.run.sessionRequests(out.Asleep.SessionID))
+	}
+	if !out.PlayedOn || out.End == nil || out.End.Phase != "playing" {
+		t.Errorf("after authorizing again the page did not play on to %.0f s: %+v", playOn, out.End)
 	}
 }
 

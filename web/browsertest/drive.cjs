@@ -570,6 +570,34 @@ async function leaveExpiredScenario() {
   return out;
 }
 
+// wakeExpiredScenario: the page plays (paused), then sleeps as a
+// suspended tab does (Playwright's clock) until its playback token has
+// expired at the server; it wakes with its clock set to now and its
+// timers let run, the grant renewal due before the re-authorization. The
+// page must authorize again (a session other than its first, with a
+// heartbeat accepted) and play on to sc.playOn seconds.
+async function wakeExpiredScenario() {
+  const a = await playing({ clock: true });
+  const out = { playing: a.ok, before: a.state };
+  if (!a.ok) return out;
+  await a.page.clock.pauseAt(await a.page.evaluate(() => Date.now() + 1000));
+  const asleep = await snapshot(a.page);
+  out.asleep = asleep;
+  await sleep(Math.max(0, Date.parse(asleep.play.token_expires_at) + 1000 - Date.now()));
+  await a.page.clock.setSystemTime(Date.now());
+  await a.page.clock.resume();
+  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== asleep.sessionID && s.phase === 'playing' && s.beats.ok > 0, sc.timeoutMS);
+  out.reauthorized = b.ok;
+  out.after = b.state;
+  if (b.ok) {
+    await a.page.evaluate(() => document.getElementById('video').play());
+    const c = await until(a.page, (s) => s.currentTime >= sc.playOn, sc.timeoutMS);
+    out.playedOn = c.ok;
+    out.end = c.state;
+  }
+  return out;
+}
+
 // deviceLimitScenario: the page, on a new device of an account whose
 // registered devices fill its plan, gets the 403 device_limit list; the
 // viewer removes sc.remove with its button and the page plays.
@@ -613,6 +641,7 @@ async function play(browser, scenario) {
       case 'bfcache': return await bfcacheScenario();
       case 'reauth': return await reauthScenario();
       case 'leaveExpired': return await leaveExpiredScenario();
+      case 'wakeExpired': return await wakeExpiredScenario();
       case 'deviceLimit': return await deviceLimitScenario();
       default: throw new Error('unknown scenario ' + sc.kind);
     }
