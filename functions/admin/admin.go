@@ -572,8 +572,8 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 	if match == "*" || account {
 		cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
 		if account && playback.IsCode(err, playback.CodeNotFound) {
-			// A DELETE retried after the account went but the sessions
-			// admitted meanwhile did not end (below) ends them now.
+			// A DELETE retried after the account went, whose sessions did
+			// not all end then (below), ends them now.
 			if err := s.endDeleted(r.Context(), id, "is deleted"); err != nil {
 				return err
 			}
@@ -583,18 +583,6 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 		}
 		if match == "*" {
 			c.IfMatch = cur.Version
-		} else if match != cur.Version {
-			// Stale: refused before any session ends.
-			return playback.ErrPrecondition(kind, id, cur.Version)
-		}
-	}
-	if account {
-		// The sessions and lease slots of an account outlive its record on
-		// every store, and heartbeats would renew them with no account left
-		// for the entitlement consumer to act on: end them first, so that
-		// a failure leaves the account for the retried request to find.
-		if err := s.endDeleted(r.Context(), id, "is not deleted"); err != nil {
-			return err
 		}
 	}
 	if _, err := s.apply(r.Context(), who, c); err != nil {
@@ -608,8 +596,12 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 		return err
 	}
 	if account {
-		// A play admitted between the first end and the delete (the
-		// account could still play) holds a session too.
+		// The sessions and lease slots of an account outlive its record on
+		// every store, and heartbeats would renew them with no account
+		// left for the entitlement consumer to act on. They end after the
+		// delete, not before: a delete refused (412, a write landed first)
+		// leaves its streams playing. A failure here is repaired by the
+		// retried DELETE (above).
 		if err := s.endDeleted(r.Context(), id, "is deleted"); err != nil {
 			return err
 		}
@@ -624,7 +616,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 // makes.
 func (s *Server) endDeleted(ctx context.Context, id, state string) error {
 	if err := playback.EndLostEntitlement(ctx, s.deps.Store, id, s.deps.Now()); err != nil {
-		return fmt.Errorf("admin: account %q %s, ending its sessions failed (DELETE it again to retry): %w", id, state, err)
+		return fmt.Errorf("admin: account %q %s, ending its sessions failed (DELETE it again to retry: the 404 ends them): %w", id, state, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,8 +113,13 @@ func TestAccountDeleteRetriedEndsWhatAFailureLeft(t *testing.T) {
 	if r := h.do("DELETE", "/v1/admin/accounts/acct_a", h.admin, etag, ""); r.status != http.StatusServiceUnavailable {
 		t.Fatalf("DELETE with the store failing the end: %d %s, want 503", r.status, r.body)
 	}
-	h.mustDo("GET", "/v1/admin/accounts/acct_a", "", "", http.StatusOK)
-	h.mustDo("DELETE", "/v1/admin/accounts/acct_a", etag, "", http.StatusNoContent)
+	// The account went first: its sessions end after, never for a delete
+	// that a write landing first refuses (412).
+	h.mustDo("GET", "/v1/admin/accounts/acct_a", "", "", http.StatusNotFound)
+	if got, _ := inner.GetSession(ctx, sess.ID); !got.Active(h.clock()) {
+		t.Fatalf("session after the failed end: %+v, want still active", got)
+	}
+	h.mustDo("DELETE", "/v1/admin/accounts/acct_a", etag, "", http.StatusNotFound)
 	if got, _ := inner.GetSession(ctx, sess.ID); got.Active(h.clock()) || got.EndReason != playback.EndEntitlement {
 		t.Fatalf("session after the retried DELETE: %+v, want ended %q", got, playback.EndEntitlement)
 	}
@@ -127,5 +133,48 @@ func TestAccountDeleteRetriedEndsWhatAFailureLeft(t *testing.T) {
 	h.mustDo("DELETE", "/v1/admin/accounts/acct_a", etag, "", http.StatusNotFound)
 	if got, _ := inner.GetSession(ctx, late.ID); got.Active(h.clock()) || got.EndReason != playback.EndEntitlement {
 		t.Fatalf("session left past the delete, after a DELETE retried: %+v, want ended %q", got, playback.EndEntitlement)
+	}
+}
+
+// writeAfterRead is a store on which another writer updates the account
+// right after the admin API's first read of it, once armed.
+type writeAfterRead struct {
+	playback.Store
+	armed atomic.Bool
+}
+
+func (s *writeAfterRead) GetRecord(ctx context.Context, kind playback.Kind, id string) (playback.Record, error) {
+	rec, err := s.Store.GetRecord(ctx, kind, id)
+	if err == nil && kind == playback.KindAccount && s.armed.CompareAndSwap(true, false) {
+		if _, uerr := s.Store.UpdateAccount(ctx, id, func(a *playback.Account) error { a.Territory = "FR"; return nil }); uerr != nil {
+			return rec, uerr
+		}
+	}
+	return rec, err
+}
+
+// TestAccountDeleteOvertakenEndsNothing: a DELETE that a write overtakes
+// between its read of the account and the delete is refused (412), and
+// the account, which stays, keeps its streams. Before, the sessions were
+// ended ahead of the delete and stayed ended.
+func TestAccountDeleteOvertakenEndsNothing(t *testing.T) {
+	t.Parallel()
+	inner := boltStore(t)
+	store := &writeAfterRead{Store: inner}
+	h := newHarnessOn(t, auth.DefaultAdminClaim, store)
+	ctx := context.Background()
+	h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+	etag := h.mustDo("POST", "/v1/admin/accounts", "", acctA, http.StatusCreated).header.Get("ETag")
+	sess, err := inner.AcquireLease(ctx, playback.LeaseRequest{SessionID: "s_tv", AccountID: "acct_a", DeviceID: "tv",
+		TitleID: "bbb", Limit: 2, TTL: time.Minute, Now: h.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.armed.Store(true)
+	if r := h.do("DELETE", "/v1/admin/accounts/acct_a", h.admin, etag, ""); r.status != http.StatusPreconditionFailed {
+		t.Fatalf("DELETE overtaken by a write: %d %s, want 412", r.status, r.body)
+	}
+	if got, _ := inner.GetSession(ctx, sess.ID); !got.Active(h.clock()) {
+		t.Fatalf("session of the account a refused DELETE left: %+v, want still active", got)
 	}
 }
