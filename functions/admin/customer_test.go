@@ -51,14 +51,7 @@ func TestAccountCustomerIDHoldsToTheLinkRule(t *testing.T) {
 // Firestore's INVALID_ARGUMENT would have been a 500.
 func TestReservedRecordIDsAreRefused(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		store func(t *testing.T) playback.Store
-	}{
-		{name: "bolt", store: boltStore},
-		{name: "dynamodb local", store: dynamoStore},
-		{name: "firestore emulator", store: firestoreStore},
-	} {
+	for _, tc := range everyStore {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarnessOn(t, auth.DefaultAdminClaim, tc.store(t))

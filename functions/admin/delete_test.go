@@ -22,14 +22,7 @@ import (
 // and DynamoDB Local.
 func TestAccountDeleteEndsSessions(t *testing.T) {
 	t.Parallel()
-	for _, st := range []struct {
-		name  string
-		store func(t *testing.T) playback.Store
-	}{
-		{name: "bolt", store: boltStore},
-		{name: "firestore emulator", store: firestoreStore},
-		{name: "dynamodb local", store: dynamoStore},
-	} {
+	for _, st := range everyStore {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarnessOn(t, auth.DefaultAdminClaim, st.store(t))

@@ -24,6 +24,17 @@ import (
 // methods have the contract suite (shared/storetest); these run the HTTP
 // flow an operator runs over them, ETags and audit included.
 
+// everyStore is the embedded store and the two emulators', for the
+// operator flows that must hold on each.
+var everyStore = []struct {
+	name  string
+	store func(t *testing.T) playback.Store
+}{
+	{name: "bolt", store: boltStore},
+	{name: "firestore emulator", store: firestoreStore},
+	{name: "dynamodb local", store: dynamoStore},
+}
+
 // boltStore is the embedded store in a file of the test's own, beside the
 // emulators' in the tests that run on every store.
 func boltStore(t *testing.T) playback.Store {

@@ -39,14 +39,7 @@ func TestAccountWriteThatTakesPlayAwayEndsSessions(t *testing.T) {
 		{name: "PATCH fewer streams", method: "PATCH", body: `{"plan_id":"basic"}`},
 		{name: "PUT territory", method: "PUT", body: `{"id":%[1]q,"plan_id":"std","territory":"FR","status":"active"}`},
 	}
-	for _, st := range []struct {
-		name  string
-		store func(t *testing.T) playback.Store
-	}{
-		{name: "bolt", store: boltStore},
-		{name: "firestore emulator", store: firestoreStore},
-		{name: "dynamodb local", store: dynamoStore},
-	} {
+	for _, st := range everyStore {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarnessOn(t, auth.DefaultAdminClaim, st.store(t))
