@@ -549,6 +549,20 @@ async function reauthScenario() {
   return out;
 }
 
+// sleepPastToken: the page sleeps as a suspended tab does: its clock and
+// timers stop (Playwright's clock) until the playback token of the session
+// it plays has expired at the server, and it wakes with its clock set to
+// now, before any of its timers ran. It returns the page's state as it
+// fell asleep.
+async function sleepPastToken(page) {
+  // A moment ahead: the page's clock runs on while this is asked.
+  await page.clock.pauseAt(await page.evaluate(() => Date.now() + 1000));
+  const asleep = await snapshot(page);
+  await sleep(Math.max(0, Date.parse(asleep.play.token_expires_at) + 1000 - Date.now()));
+  await page.clock.setSystemTime(Date.now());
+  return asleep;
+}
+
 // leaveExpiredScenario: the page plays (paused), then sleeps as a
 // suspended tab does: its clock and timers stop (Playwright's clock)
 // until the playback token of the session it plays has expired at the
@@ -559,12 +573,8 @@ async function leaveExpiredScenario() {
   const a = await playing({ clock: true });
   const out = { playing: a.ok, before: a.state };
   if (!a.ok) return out;
-  // A moment ahead: the page's clock runs on while this is asked.
-  await a.page.clock.pauseAt(await a.page.evaluate(() => Date.now() + 1000));
-  const asleep = await snapshot(a.page);
+  const asleep = await sleepPastToken(a.page);
   out.asleep = asleep;
-  await sleep(Math.max(0, Date.parse(asleep.play.token_expires_at) + 1000 - Date.now()));
-  await a.page.clock.setSystemTime(Date.now());
   await a.page.goto('about:blank');
   await settle(asleep.sessionID);
   return out;
@@ -580,11 +590,8 @@ async function wakeExpiredScenario() {
   const a = await playing({ clock: true });
   const out = { playing: a.ok, before: a.state };
   if (!a.ok) return out;
-  await a.page.clock.pauseAt(await a.page.evaluate(() => Date.now() + 1000));
-  const asleep = await snapshot(a.page);
+  const asleep = await sleepPastToken(a.page);
   out.asleep = asleep;
-  await sleep(Math.max(0, Date.parse(asleep.play.token_expires_at) + 1000 - Date.now()));
-  await a.page.clock.setSystemTime(Date.now());
   await a.page.clock.resume();
   const b = await until(a.page, (s) => s.sessionID && s.sessionID !== asleep.sessionID && s.phase === 'playing' && s.beats.ok > 0, sc.timeoutMS);
   out.reauthorized = b.ok;
