@@ -314,3 +314,107 @@ var responseHeadersPolicySpec = spec{
 func NewResponseHeadersPolicy(ctx *pulumi.Context, name string, args *ResponseHeadersPolicyArgs, opts ...pulumi.ResourceOption) (*ResponseHeadersPolicy, error) {
 	return newResource[ResponseHeadersPolicy](ctx, responseHeadersPolicySpec, name, args, opts)
 }
+
+// CachePolicy is aws:cloudfront/cachePolicy:CachePolicy.
+type CachePolicy struct {
+	pulumi.CustomResourceState
+}
+
+type CachePolicyArgs struct {
+	Comment                                  pulumi.StringPtrInput
+	DefaultTtl                               pulumi.IntPtrInput
+	MaxTtl                                   pulumi.IntPtrInput
+	MinTtl                                   pulumi.IntPtrInput
+	Name                                     pulumi.StringPtrInput
+	ParametersInCacheKeyAndForwardedToOrigin *CachePolicyParametersInCacheKeyAndForwardedToOriginArgs
+}
+
+type cachePolicyArgs struct {
+	Comment                                  *string                                             `pulumi:"comment"`
+	DefaultTtl                               *int                                                `pulumi:"defaultTtl"`
+	MaxTtl                                   *int                                                `pulumi:"maxTtl"`
+	MinTtl                                   *int                                                `pulumi:"minTtl"`
+	Name                                     *string                                             `pulumi:"name"`
+	ParametersInCacheKeyAndForwardedToOrigin CachePolicyParametersInCacheKeyAndForwardedToOrigin `pulumi:"parametersInCacheKeyAndForwardedToOrigin"`
+}
+
+func (CachePolicyArgs) ElementType() reflect.Type { return reflect.TypeFor[cachePolicyArgs]() }
+
+type CachePolicyParametersInCacheKeyAndForwardedToOriginArgs struct {
+	CookiesConfig              *CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs
+	EnableAcceptEncodingBrotli pulumi.BoolPtrInput
+	EnableAcceptEncodingGzip   pulumi.BoolPtrInput
+	HeadersConfig              *CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs
+	QueryStringsConfig         *CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs
+}
+
+type CachePolicyParametersInCacheKeyAndForwardedToOrigin struct {
+	CookiesConfig              CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfig      `pulumi:"cookiesConfig"`
+	EnableAcceptEncodingBrotli *bool                                                                 `pulumi:"enableAcceptEncodingBrotli"`
+	EnableAcceptEncodingGzip   *bool                                                                 `pulumi:"enableAcceptEncodingGzip"`
+	HeadersConfig              CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfig      `pulumi:"headersConfig"`
+	QueryStringsConfig         CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfig `pulumi:"queryStringsConfig"`
+}
+
+func (CachePolicyParametersInCacheKeyAndForwardedToOriginArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[CachePolicyParametersInCacheKeyAndForwardedToOrigin]()
+}
+
+type CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs struct {
+	CookieBehavior pulumi.StringInput
+}
+
+type CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfig struct {
+	CookieBehavior string `pulumi:"cookieBehavior"`
+}
+
+func (CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfig]()
+}
+
+type CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs struct {
+	HeaderBehavior pulumi.StringPtrInput
+	Headers        *CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigHeadersArgs
+}
+
+type CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfig struct {
+	HeaderBehavior *string                                                                  `pulumi:"headerBehavior"`
+	Headers        *CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigHeaders `pulumi:"headers"`
+}
+
+func (CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfig]()
+}
+
+type CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigHeadersArgs struct {
+	Items pulumi.StringArrayInput
+}
+
+type CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigHeaders struct {
+	Items []string `pulumi:"items"`
+}
+
+func (CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigHeadersArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigHeaders]()
+}
+
+type CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs struct {
+	QueryStringBehavior pulumi.StringInput
+}
+
+type CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfig struct {
+	QueryStringBehavior string `pulumi:"queryStringBehavior"`
+}
+
+func (CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfig]()
+}
+
+var cachePolicySpec = spec{
+	Token:    "aws:cloudfront/cachePolicy:CachePolicy",
+	Required: []string{"ParametersInCacheKeyAndForwardedToOrigin"},
+}
+
+func NewCachePolicy(ctx *pulumi.Context, name string, args *CachePolicyArgs, opts ...pulumi.ResourceOption) (*CachePolicy, error) {
+	return newResource[CachePolicy](ctx, cachePolicySpec, name, args, opts)
+}

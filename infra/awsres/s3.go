@@ -186,3 +186,51 @@ var bucketPolicySpec = spec{
 func NewBucketPolicy(ctx *pulumi.Context, name string, args *BucketPolicyArgs, opts ...pulumi.ResourceOption) (*BucketPolicy, error) {
 	return newResource[BucketPolicy](ctx, bucketPolicySpec, name, args, opts)
 }
+
+// BucketCorsConfigurationV2 is aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2.
+type BucketCorsConfigurationV2 struct {
+	pulumi.CustomResourceState
+}
+
+type BucketCorsConfigurationV2Args struct {
+	Bucket    pulumi.StringInput
+	CorsRules []BucketCorsConfigurationV2CorsRuleArgs
+}
+
+type bucketCorsConfigurationV2Args struct {
+	Bucket    string                              `pulumi:"bucket"`
+	CorsRules []BucketCorsConfigurationV2CorsRule `pulumi:"corsRules"`
+}
+
+func (BucketCorsConfigurationV2Args) ElementType() reflect.Type {
+	return reflect.TypeFor[bucketCorsConfigurationV2Args]()
+}
+
+type BucketCorsConfigurationV2CorsRuleArgs struct {
+	AllowedHeaders pulumi.StringArrayInput
+	AllowedMethods pulumi.StringArrayInput
+	AllowedOrigins pulumi.StringArrayInput
+	ExposeHeaders  pulumi.StringArrayInput
+	MaxAgeSeconds  pulumi.IntPtrInput
+}
+
+type BucketCorsConfigurationV2CorsRule struct {
+	AllowedHeaders []string `pulumi:"allowedHeaders"`
+	AllowedMethods []string `pulumi:"allowedMethods"`
+	AllowedOrigins []string `pulumi:"allowedOrigins"`
+	ExposeHeaders  []string `pulumi:"exposeHeaders"`
+	MaxAgeSeconds  *int     `pulumi:"maxAgeSeconds"`
+}
+
+func (BucketCorsConfigurationV2CorsRuleArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[BucketCorsConfigurationV2CorsRule]()
+}
+
+var bucketCorsConfigurationV2Spec = spec{
+	Token:    "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2",
+	Required: []string{"Bucket", "CorsRules"},
+}
+
+func NewBucketCorsConfigurationV2(ctx *pulumi.Context, name string, args *BucketCorsConfigurationV2Args, opts ...pulumi.ResourceOption) (*BucketCorsConfigurationV2, error) {
+	return newResource[BucketCorsConfigurationV2](ctx, bucketCorsConfigurationV2Spec, name, args, opts)
+}

@@ -51,10 +51,13 @@ type CloudFront struct {
 	OAC          *awsres.OriginAccessControl
 	PublicKey    *awsres.PublicKey
 	KeyGroup     *awsres.KeyGroup
-	// CORS answers player pages on playplane:corsAllowedOrigins; nil
+	// CORS answers player pages on playplane:corsAllowedOrigins, and
+	// PreflightCache and BucketCORS let their preflights through; nil
 	// without origins.
-	CORS         *awsres.ResponseHeadersPolicy
-	Distribution *awsres.Distribution
+	CORS           *awsres.ResponseHeadersPolicy
+	PreflightCache *awsres.CachePolicy
+	BucketCORS     *awsres.BucketCorsConfigurationV2
+	Distribution   *awsres.Distribution
 }
 
 func newAWSShared(ctx *pulumi.Context, cfg Config) (*AWSResources, error) {
@@ -290,11 +293,16 @@ func newCloudFront(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*Clo
 		// The player pages' origins differ from the distribution's, and
 		// hls.js and dash.js fetch segments with XMLHttpRequest (with
 		// credentials under a cookie grant): the browser hands a page
-		// nothing without these headers, which S3 never sends.
+		// nothing without these headers.
 		if c.CORS, err = newVideoCORS(ctx, cfg); err != nil {
 			return nil, err
 		}
 		behavior.ResponseHeadersPolicyId = c.CORS.ID().ToStringOutput()
+		if err = c.newPreflights(ctx, cfg); err != nil {
+			return nil, err
+		}
+		behavior.CachePolicyId = c.PreflightCache.ID().ToStringOutput()
+		behavior.CachedMethods = pulumi.ToStringArray([]string{"GET", "HEAD", "OPTIONS"})
 	}
 	c.Distribution, err = awsres.NewDistribution(ctx, "video", &awsres.DistributionArgs{
 		Enabled:       pulumi.Bool(true),
@@ -351,7 +359,8 @@ func newVideoCORS(ctx *pulumi.Context, cfg Config) (*awsres.ResponseHeadersPolic
 				Items: pulumi.ToStringArray(localedge.CORSExposeHeaders),
 			},
 			AccessControlMaxAgeSec: pulumi.Int(localedge.CORSMaxAge),
-			// S3 sends no CORS headers; these are the only ones.
+			// These replace S3's (bucket CORS, newPreflights), which
+			// carry no Access-Control-Allow-Credentials.
 			OriginOverride: pulumi.Bool(true),
 		},
 	})
@@ -359,6 +368,69 @@ func newVideoCORS(ctx *pulumi.Context, cfg Config) (*awsres.ResponseHeadersPolic
 		return nil, fmt.Errorf("video cors policy: %w", err)
 	}
 	return p, nil
+}
+
+// newPreflights lets the browsers' preflights through. CMCD header mode and
+// non-simple Ranges make a browser preflight every segment (OPTIONS with
+// Origin, Access-Control-Request-Method and -Headers). The response
+// headers policy only adds headers to an answer, which comes from the
+// cache or from S3; S3 answers a preflight from the bucket's CORS
+// configuration (403 without one) and needs Origin, which CloudFront drops
+// unless a policy forwards it. So the bucket gets the local edge's CORS
+// (as Cloud Storage does, gcp.go), and the distribution a cache policy
+// that keys on the three headers and thereby forwards them: AWS asks for
+// them in the cache key when OPTIONS answers are cached (CachedMethods in
+// the CloudFront API reference), or a refused preflight would be served to
+// the next page. Caching them spares each segment a trip to S3 first. The
+// rest is CachingOptimized's: no query string (the signing parameters) and
+// no cookie in the key, gzip and Brotli, its TTLs.
+//
+// A restricted behavior needs a signed URL or cookies on every request
+// (TrustedKeyGroups in the API reference): a preflight of a query-signed
+// URL carries the query and passes, one under a cookie grant carries no
+// cookie and gets 403 (pulumi/README.md).
+func (c *CloudFront) newPreflights(ctx *pulumi.Context, cfg Config) error {
+	var err error
+	c.BucketCORS, err = awsres.NewBucketCorsConfigurationV2(ctx, "video", &awsres.BucketCorsConfigurationV2Args{
+		Bucket: c.Bucket.ID(),
+		CorsRules: []awsres.BucketCorsConfigurationV2CorsRuleArgs{{
+			AllowedOrigins: pulumi.ToStringArray(cfg.CORSAllowedOrigins),
+			AllowedMethods: pulumi.ToStringArray(storageCORSMethods()),
+			AllowedHeaders: pulumi.ToStringArray(localedge.CORSAllowHeaders),
+			ExposeHeaders:  pulumi.ToStringArray(localedge.CORSExposeHeaders),
+			MaxAgeSeconds:  pulumi.Int(localedge.CORSMaxAge),
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("video bucket cors: %w", err)
+	}
+	c.PreflightCache, err = awsres.NewCachePolicy(ctx, "video-cors", &awsres.CachePolicyArgs{
+		Name:       pulumi.String(cfg.Prefix + "-video-cors"),
+		Comment:    pulumi.String("CachingOptimized, keyed on the CORS request headers"),
+		MinTtl:     pulumi.Int(1),
+		DefaultTtl: pulumi.Int(86400),
+		MaxTtl:     pulumi.Int(31536000),
+		ParametersInCacheKeyAndForwardedToOrigin: &awsres.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs{
+			CookiesConfig: &awsres.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs{
+				CookieBehavior: pulumi.String("none"),
+			},
+			QueryStringsConfig: &awsres.CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs{
+				QueryStringBehavior: pulumi.String("none"),
+			},
+			HeadersConfig: &awsres.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs{
+				HeaderBehavior: pulumi.String("whitelist"),
+				Headers: &awsres.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigHeadersArgs{
+					Items: pulumi.ToStringArray([]string{"Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"}),
+				},
+			},
+			EnableAcceptEncodingGzip:   pulumi.Bool(true),
+			EnableAcceptEncodingBrotli: pulumi.Bool(true),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("video cors cache policy: %w", err)
+	}
+	return nil
 }
 
 // cloudFrontReadPolicy lets only this distribution (through its origin

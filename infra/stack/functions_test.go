@@ -467,6 +467,99 @@ func TestCloudFrontAnswersWebPlayers(t *testing.T) {
 	})
 }
 
+// TestCloudFrontAnswersPreflights: a player in CMCD header mode (the
+// CMCD-* headers) or sending a non-simple Range makes the browser preflight
+// every segment (OPTIONS with Origin, Access-Control-Request-Method and
+// Access-Control-Request-Headers). The response headers policy only adds
+// headers to an answer: the answer itself comes from the cache or S3, which
+// answers a preflight from the bucket's CORS configuration (403 without
+// one, 400 without the Origin header CloudFront drops unless told). So the
+// behavior must allow OPTIONS; cached OPTIONS answers must be keyed on the
+// three request headers (AWS: CachedMethods, "Configuring CloudFront to
+// respect CORS settings"), or one refused preflight is served to the next
+// page, and keying on them is what forwards them to S3.
+func TestCloudFrontAnswersPreflights(t *testing.T) {
+	t.Parallel()
+	forEachLayout(t, func(t *testing.T, d *deployment) {
+		if d.layout.Delivery != catalog.DeliveryCloudFront {
+			return
+		}
+		dist := d.mock.OfType("aws:cloudfront/distribution:Distribution")[0]
+		behavior := mapOf(dist.In("defaultCacheBehavior"))
+		for key, want := range map[string][]string{
+			"allowedMethods": {"GET", "HEAD", "OPTIONS"},
+			"cachedMethods":  {"GET", "HEAD", "OPTIONS"},
+		} {
+			if got := stringsOf(behavior[key]); !slices.Equal(slices.Sorted(slices.Values(got)), want) {
+				t.Errorf("defaultCacheBehavior.%s %v, want %v", key, got, want)
+			}
+		}
+		id, _ := behavior["cachePolicyId"].(string)
+		policy, ok := d.byID("aws:cloudfront/cachePolicy:CachePolicy", id)
+		if !ok {
+			t.Fatalf("cache policy %q is none of the stack's: a managed one keys no OPTIONS answer on the CORS request headers", id)
+		}
+		key := mapOf(policy.In("parametersInCacheKeyAndForwardedToOrigin"))
+		headers := mapOf(key["headersConfig"])
+		got := stringsOf(mapOf(headers["headers"])["items"])
+		for _, h := range []string{"Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"} {
+			if headers["headerBehavior"] != "whitelist" || !slices.Contains(got, h) {
+				t.Errorf("cache key headers %v (%v) lack %s", got, headers["headerBehavior"], h)
+			}
+		}
+		// The rest is CachingOptimized's: the signing query parameters and
+		// cookies differ per viewer and must stay out of the key.
+		if b := mapOf(key["queryStringsConfig"])["queryStringBehavior"]; b != "none" {
+			t.Errorf("query strings in the cache key: %v", b)
+		}
+		if b := mapOf(key["cookiesConfig"])["cookieBehavior"]; b != "none" {
+			t.Errorf("cookies in the cache key: %v", b)
+		}
+		if key["enableAcceptEncodingGzip"] != true || key["enableAcceptEncodingBrotli"] != true {
+			t.Errorf("cache key %v: want gzip and brotli (the behavior compresses)", key)
+		}
+	})
+}
+
+// TestS3AnswersCloudFrontPreflights: S3 answers the preflights CloudFront
+// forwards from the video bucket's CORS configuration (403 without one):
+// the player origins (playplane:corsAllowedOrigins, as the response headers
+// policy), GET and HEAD, and the headers the players send, which are the
+// local edge's (shared/localedge), as for Cloud Storage.
+func TestS3AnswersCloudFrontPreflights(t *testing.T) {
+	t.Parallel()
+	forEachLayout(t, func(t *testing.T, d *deployment) {
+		if d.layout.Delivery != catalog.DeliveryCloudFront {
+			return
+		}
+		video := d.mock.OfType("aws:s3/bucketV2:BucketV2")[0]
+		var rules []any
+		for _, c := range d.mock.OfType("aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2") {
+			if c.InStr("bucket") == video.ID {
+				rules, _ = c.In("corsRules").([]any)
+			}
+		}
+		if len(rules) != 1 {
+			t.Fatalf("video bucket CORS rules %v, want one: S3 refuses every preflight", rules)
+		}
+		rule := mapOf(rules[0])
+		for key, want := range map[string][]string{
+			"allowedOrigins": {"https://app.playplane.test", "http://localhost:5173"},
+			// S3 takes no OPTIONS here: it answers preflights for these.
+			"allowedMethods": {"GET", "HEAD"},
+			"allowedHeaders": {"CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session", "Range"},
+			"exposeHeaders":  {"Content-Length", "Content-Range", "ETag"},
+		} {
+			if got := stringsOf(rule[key]); !slices.Equal(got, want) {
+				t.Errorf("corsRules[0].%s %v, want %v", key, got, want)
+			}
+		}
+		if rule["maxAgeSeconds"] != float64(600) {
+			t.Errorf("corsRules[0].maxAgeSeconds %v, want 600", rule["maxAgeSeconds"])
+		}
+	})
+}
+
 // TestCloudFrontCORSFollowsTheOrigins: no origins, no CORS policy (as for
 // the API); a "*" entry turns credentials off, which browsers refuse
 // beside it.
@@ -494,6 +587,13 @@ func TestCloudFrontCORSFollowsTheOrigins(t *testing.T) {
 			}
 			if tc.wantPolicy && policies[0].In("corsConfig", "accessControlAllowCredentials") != tc.wantCred {
 				t.Errorf("credentials %v, want %v", policies[0].In("corsConfig", "accessControlAllowCredentials"), tc.wantCred)
+			}
+			bucketCORS := d.mock.OfType("aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2")
+			if len(bucketCORS) != map[bool]int{false: 0, true: 1}[tc.wantPolicy] {
+				t.Fatalf("%d video bucket CORS configurations, want one: %v", len(bucketCORS), tc.wantPolicy)
+			}
+			if tc.wantPolicy && !slices.Equal(stringsOf(mapOf(bucketCORS[0].In("corsRules").([]any)[0])["allowedOrigins"]), strings.Split(tc.origins, ",")) {
+				t.Errorf("video bucket CORS origins %v, want %s", bucketCORS[0].In("corsRules"), tc.origins)
 			}
 		})
 	}

@@ -307,13 +307,19 @@ func videoBucketCORS(cfg Config) []gcpres.BucketCorArgs {
 	if len(cfg.CORSAllowedOrigins) == 0 {
 		return nil
 	}
-	methods := slices.DeleteFunc(slices.Clone(localedge.CORSAllowMethods), func(m string) bool { return m == http.MethodOptions })
 	return []gcpres.BucketCorArgs{{
 		Origins:         pulumi.ToStringArray(cfg.CORSAllowedOrigins),
-		Methods:         pulumi.ToStringArray(methods),
+		Methods:         pulumi.ToStringArray(storageCORSMethods()),
 		ResponseHeaders: pulumi.ToStringArray(slices.Concat(localedge.CORSAllowHeaders, localedge.CORSExposeHeaders)),
 		MaxAgeSeconds:   pulumi.Int(localedge.CORSMaxAge),
 	}}
+}
+
+// storageCORSMethods are the local edge's CORS methods for a bucket's CORS
+// configuration: Cloud Storage and S3 answer preflights themselves for the
+// methods listed, and take no OPTIONS there.
+func storageCORSMethods() []string {
+	return slices.DeleteFunc(slices.Clone(localedge.CORSAllowMethods), func(m string) bool { return m == http.MethodOptions })
 }
 
 // PathTemplate turns an API Gateway style path into a URL map
