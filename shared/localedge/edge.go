@@ -103,9 +103,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) string {
 		// like any request of a restricted cache behavior. One without a
 		// signature (browsers send no cookies with preflights) is answered
 		// as Cloud CDN does: it passes unsigned requests to the origin,
-		// whose CORS configuration answers. CloudFront probably refuses
-		// it on a restricted behavior (undocumented; see TestCORS), which
-		// an edge serving both styles at one address cannot tell apart.
+		// whose CORS configuration answers. CloudFront refuses it on a
+		// restricted behavior (it requires a signature on every request:
+		// TrustedKeyGroups in its API reference), which an edge serving
+		// both styles at one address cannot tell apart.
 		var err error
 		if cloudCDNSignedQuery(r.URL.RawQuery) {
 			err = playback.Errorf(playback.CodeForbidden, "method_not_signable", "a signed Cloud CDN request must be GET or HEAD, not %s", r.Method)
