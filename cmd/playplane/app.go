@@ -252,7 +252,7 @@ func (a *App) wire(ctx context.Context) error {
 	}
 	a.cdnBases = signCfg.CDNBases
 	if a.cfg.Seed {
-		if err := demo.SeedOn(ctx, a.store, a.cdnBases, a.now()); err != nil {
+		if err := a.seed(ctx); err != nil {
 			return err
 		}
 	}
@@ -306,6 +306,46 @@ func (a *App) wire(ctx context.Context) error {
 		})
 	}
 	return nil
+}
+
+// demoSeeded is DATA_DIR/demo-seeded.json: the store was seeded, and the
+// CDN bases its demo edges were last pointed at.
+type demoSeeded struct {
+	CDNBases map[string]string `json:"cdn_bases"`
+}
+
+// seed writes the demo data on the data directory's first start only:
+// seeding every start would bring back the demo records an operator
+// deleted and reset the demo edges they changed. A later start only moves
+// the demo edges to this start's address (demo.MoveEdges). The record is
+// written after the seed, so a start killed while seeding seeds again.
+func (a *App) seed(ctx context.Context) error {
+	path := filepath.Join(a.cfg.DataDir, "demo-seeded.json")
+	raw, err := os.ReadFile(path)
+	var was demoSeeded
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := demo.SeedOn(ctx, a.store, a.cdnBases, a.now()); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("demo seed record: %w", err)
+	default:
+		if err := json.Unmarshal(raw, &was); err != nil {
+			return fmt.Errorf("demo seed record %s (delete it to seed the demo data again): %w", path, err)
+		}
+		if maps.Equal(was.CDNBases, a.cdnBases) {
+			return nil
+		}
+		if err := demo.MoveEdges(ctx, a.store, was.CDNBases, a.cdnBases); err != nil {
+			return err
+		}
+	}
+	raw, err = json.Marshal(demoSeeded{CDNBases: a.cdnBases})
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, raw, 0o600)
 }
 
 // every runs job on a ticker until ctx ends: the local stand-in for the

@@ -143,7 +143,10 @@ func EdgesOn(cdnBases map[string]string, now time.Time) []playback.Edge {
 
 // Seed writes what is missing and leaves what exists, so restarts keep
 // the sessions, devices and progress a user built up; the edges are those
-// of Edges(edgeBaseURL).
+// of Edges(edgeBaseURL), written whole. A runner seeds a store once
+// (cmd/playplane): seeding again would bring back the demo records an
+// operator deleted and reset the demo edges they changed; MoveEdges is
+// what a later start does instead.
 func Seed(ctx context.Context, s Store, edgeBaseURL string, now time.Time) error {
 	return SeedOn(ctx, s, map[string]string{CDNCloudFront: edgeBaseURL, CDNCloudCDN: edgeBaseURL}, now)
 }
@@ -196,4 +199,43 @@ func SeedOn(ctx context.Context, s Store, cdnBases map[string]string, now time.T
 		}
 	}
 	return nil
+}
+
+// MoveEdges points the demo edges at a runner's new address: each demo
+// edge whose base URL is still from[its CDN] (as seeded, or as the last
+// start moved it) gets to[its CDN]. An edge the operator pointed elsewhere
+// keeps its base URL, and nothing else of any edge is written, so their
+// settings (weight, disabled, ...) and health stay; a deleted demo edge
+// stays deleted.
+func MoveEdges(ctx context.Context, s playback.EdgeStore, from, to map[string]string) error {
+	for _, id := range EdgeIDs() {
+		e, err := s.GetEdge(ctx, id)
+		if playback.IsCode(err, playback.CodeNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("demo.MoveEdges: edge %s: %w", id, err)
+		}
+		if !moves(e, from, to) {
+			continue
+		}
+		// Checked again inside the update: a write since the read (a
+		// health report, an operator) is kept.
+		_, err = s.UpdateEdge(ctx, id, func(e *playback.Edge) error {
+			if moves(*e, from, to) {
+				e.BaseURL = to[e.CDN]
+			}
+			return nil
+		})
+		if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+			return fmt.Errorf("demo.MoveEdges: edge %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+func moves(e playback.Edge, from, to map[string]string) bool {
+	old, okFrom := from[e.CDN]
+	base, okTo := to[e.CDN]
+	return okFrom && okTo && e.BaseURL == old && base != old
 }

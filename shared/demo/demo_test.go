@@ -9,6 +9,7 @@ import (
 
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
 )
 
 // openStore is an empty store for one test.
@@ -89,5 +90,60 @@ func TestSeedAfterACrashLinksTheCustomer(t *testing.T) {
 		if id, err := s.AccountIDByCustomer(ctx, a.CustomerID); err != nil || id != a.ID {
 			t.Errorf("customer %s after the restart's seed: %q, %v; want account %s", a.CustomerID, id, err, a.ID)
 		}
+	}
+}
+
+// TestMoveEdges: a runner started on a new address points the demo edges
+// still at the old one there, and writes nothing else: an operator's base
+// URL, settings and deletions stay.
+func TestMoveEdges(t *testing.T) {
+	t.Parallel()
+	const oldBase, newBase = "http://127.0.0.1:8080", "http://127.0.0.1:9090"
+	for _, tc := range []struct {
+		name   string
+		change func(*playback.Edge) // the operator's, before the move; nil deletes the edge
+		want   func(playback.Edge) bool
+	}{
+		{name: "untouched edge moves", change: func(*playback.Edge) {},
+			want: func(e playback.Edge) bool { return e.BaseURL == newBase }},
+		{name: "drained edge moves and stays drained", change: func(e *playback.Edge) { e.Disabled, e.Weight = true, 2 },
+			want: func(e playback.Edge) bool { return e.BaseURL == newBase && e.Disabled && e.Weight == 2 }},
+		{name: "edge pointed elsewhere stays", change: func(e *playback.Edge) { e.BaseURL = "https://cdn.example" },
+			want: func(e playback.Edge) bool { return e.BaseURL == "https://cdn.example" }},
+		{name: "deleted edge stays deleted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := openStore(t)
+			now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+			if err := demo.Seed(ctx, s, oldBase, now); err != nil {
+				t.Fatal(err)
+			}
+			if tc.change == nil {
+				if _, err := s.ApplyChanges(ctx, playback.ChangeSet{Actor: "test", Changes: []playback.Change{
+					{Kind: playback.KindEdge, ID: "fra-1"}}}); err != nil { // no Doc: a delete
+					t.Fatal(err)
+				}
+			} else if _, err := s.UpdateEdge(ctx, "fra-1", func(e *playback.Edge) error { tc.change(e); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			bases := func(base string) map[string]string {
+				return map[string]string{demo.CDNCloudFront: base, demo.CDNCloudCDN: base}
+			}
+			if err := demo.MoveEdges(ctx, s, bases(oldBase), bases(newBase)); err != nil {
+				t.Fatal(err)
+			}
+			e, err := s.GetEdge(ctx, "fra-1")
+			if tc.change == nil {
+				if !playback.IsCode(err, playback.CodeNotFound) {
+					t.Errorf("deleted edge after the move: %+v, %v", e, err)
+				}
+				return
+			}
+			if err != nil || !tc.want(e) {
+				t.Errorf("edge after the move: %+v, %v", e, err)
+			}
+		})
 	}
 }
