@@ -422,3 +422,67 @@ func serverEcho(t *testing.T, target string) (int, echo) {
 	}
 	return resp.StatusCode, e
 }
+
+// TestProviderPayload feeds an event in the shape of aws-lambda-go's
+// events/testdata/apigw-v2-request-jwt-authorizer.json (written from it,
+// with name=value cookies): API Gateway hands cookies over in "cookies",
+// not in headers, joins a repeated header with commas, keeps a repeated
+// query key twice in rawQueryString while queryStringParameters
+// comma-joins it
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+func TestProviderPayload(t *testing.T) {
+	t.Parallel()
+	const event = `{
+  "version": "2.0",
+  "routeKey": "$default",
+  "rawPath": "/my/path",
+  "rawQueryString": "parameter1=value1&parameter1=value2&parameter2=value",
+  "cookies": ["session=s1", "theme=dark"],
+  "headers": {"header1": "value1", "header2": "value1,value2", "x-forwarded-proto": "https"},
+  "queryStringParameters": {"parameter1": "value1,value2", "parameter2": "value"},
+  "pathParameters": {"proxy": "hello/world"},
+  "requestContext": {
+    "routeKey": "$default", "accountId": "123456789012", "stage": "$default", "requestId": "id",
+    "authorizer": {"jwt": {"claims": {"claim1": "value1"}, "scopes": ["scope1"]}},
+    "apiId": "api-id", "domainName": "id.execute-api.us-east-1.amazonaws.com", "domainPrefix": "id",
+    "time": "12/Mar/2020:19:03:58+0000", "timeEpoch": 1583348638390,
+    "http": {"method": "POST", "path": "/my/path", "protocol": "HTTP/1.1", "sourceIp": "192.0.2.10", "userAgent": "agent"}
+  },
+  "stageVariables": {"stageVariable1": "value1"},
+  "body": "{\r\n\t\"a\": 1\r\n}",
+  "isBase64Encoded": false
+}`
+	var seen *http.Request
+	var body []byte
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r
+		body, _ = io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	if resp := invoke(t, h, []byte(event)); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("response = %+v", resp)
+	}
+	var cookies []string
+	for _, c := range seen.Cookies() {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	ev, _ := lambdahttp.Event(seen.Context())
+	for _, check := range []struct {
+		what      string
+		got, want any
+	}{
+		{"cookies", strings.Join(cookies, " "), "session=s1 theme=dark"},
+		{"repeated query key", strings.Join(seen.URL.Query()["parameter1"], " "), "value1 value2"},
+		{"other query key", seen.URL.Query().Get("parameter2"), "value"},
+		{"repeated header", seen.Header.Get("Header2"), "value1,value2"},
+		{"host from the domain name", seen.Host, "id.execute-api.us-east-1.amazonaws.com"},
+		{"body as sent", string(body), "{\r\n\t\"a\": 1\r\n}"},
+		{"content length", seen.ContentLength, int64(len(body))},
+		{"jwt claims through the event", ev.RequestContext.Authorizer.JWT.Claims["claim1"], "value1"},
+		{"https", seen.TLS != nil, true},
+	} {
+		if check.got != check.want {
+			t.Errorf("%s = %#v, want %#v", check.what, check.got, check.want)
+		}
+	}
+}
