@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -180,5 +182,64 @@ func TestLambdaHandlerBatchItemFailures(t *testing.T) {
 				t.Fatalf("handler saw %d, failures %v; want %d, %v", seen, got, tc.wantSeen, tc.wantFailed)
 			}
 		})
+	}
+}
+
+// TestLambdaHandlerProviderPayload feeds a batch in the shape of
+// aws-lambda-go's events/testdata/sqs-event.json (written from it): the
+// event source mapping spells attributes in camelCase (stringValue,
+// dataType), gives Number attributes their stringValue and Binary ones a
+// base64 binaryValue. A message from a producer other than this bus has no
+// playplane.id, so the SQS message id is its id and its item identifier.
+func TestLambdaHandlerProviderPayload(t *testing.T) {
+	t.Parallel()
+	const event = `{"Records": [{
+  "messageId": "MessageID_1",
+  "receiptHandle": "MessageReceiptHandle",
+  "body": "Message Body",
+  "md5OfBody": "fce0ea8dd236ccb3ed9b37dae260836f",
+  "md5OfMessageAttributes": "582c92c5c5b6ac403040a4f3ab3115c9",
+  "eventSourceARN": "arn:aws:sqs:us-west-2:123456789012:SQSQueue",
+  "eventSource": "aws:sqs",
+  "awsRegion": "us-west-2",
+  "attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1520621625029",
+    "SenderId": "AROAIWPX5BD2BHG722MW4:sender", "ApproximateFirstReceiveTimestamp": "1520621634884"},
+  "messageAttributes": {
+    "Attribute3": {"binaryValue": "MTEwMA==", "stringListValues": ["abc", "123"], "binaryListValues": ["MA==", "MQ==", "MA=="], "dataType": "Binary"},
+    "Attribute2": {"stringValue": "123", "stringListValues": [], "binaryListValues": ["MQ==", "MA=="], "dataType": "Number"},
+    "Attribute1": {"stringValue": "AttributeValue1", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+  }
+}, {
+  "messageId": "MessageID_2",
+  "receiptHandle": "MessageReceiptHandle2",
+  "body": "Other Body",
+  "eventSourceARN": "arn:aws:sqs:us-west-2:123456789012:SQSQueue",
+  "eventSource": "aws:sqs",
+  "awsRegion": "us-west-2",
+  "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1520621625030"},
+  "messageAttributes": {}
+}]}`
+	var seen []playback.Message
+	resp := invoke(t, func(_ context.Context, batch []playback.Message) []string {
+		seen = batch
+		return []string{"MessageID_1"}
+	}, []byte(event))
+	if got := failures(resp); !slices.Equal(got, []string{"MessageID_1"}) {
+		t.Fatalf("batch item failures = %v, want [MessageID_1]", got)
+	}
+	if len(seen) != 2 {
+		t.Fatalf("handler saw %d messages, want 2", len(seen))
+	}
+	m := seen[0]
+	if m.ID != "MessageID_1" || string(m.Data) != "Message Body" || m.DeliveryAttempt != 2 ||
+		!m.PublishTime.Equal(time.UnixMilli(1520621625029)) {
+		t.Fatalf("first message = %+v", m)
+	}
+	// A Binary attribute has no string form; the others arrive as sent.
+	if want := map[string]string{"Attribute1": "AttributeValue1", "Attribute2": "123"}; !maps.Equal(m.Attributes, want) {
+		t.Fatalf("attributes = %v, want %v", m.Attributes, want)
+	}
+	if o := seen[1]; o.ID != "MessageID_2" || o.Attributes != nil || o.DeliveryAttempt != 1 {
+		t.Fatalf("second message = %+v", o)
 	}
 }
