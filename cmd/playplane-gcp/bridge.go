@@ -21,9 +21,8 @@ import (
 // bridge pulls each topic's subscription and POSTs every message, as the
 // messagePublished CloudEvent Eventarc delivers (binary mode: the push
 // body Pub/Sub sends, with ce- headers), to the consumer entry points on
-// the Functions Framework server. A raw push body would lose its delivery
-// attempt and ordering key: the framework makes a CloudEvent of it with
-// the message's data, attributes, id and time only. Like Pub/Sub it acks
+// the Functions Framework server (the entry points take the push body
+// the cloud's subscriptions send alike, push.HTTPHandler). Like Pub/Sub it acks
 // on a 2xx answer and nacks anything else, so a consumer that asks to
 // retry sees the message again.
 type bridge struct {

@@ -33,6 +33,7 @@ import (
 	"github.com/playplane/playplane/shared/localedge"
 	"github.com/playplane/playplane/shared/openapi"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/pubsub/push"
 )
 
 // Config of the local GCP runner. The functions read their own settings
@@ -263,7 +264,8 @@ func (r *Runner) registerLocalPaths(ctx context.Context) error {
 	}
 	for _, s := range r.set.Subscriptions() {
 		h, _ := r.set.CloudEventHandler(s.EntryPoint)
-		if err := funcframework.RegisterCloudEventFunctionContext(ctx, "/"+s.EntryPoint+"/", h); err != nil {
+		// As gcpfn.Framework registers it in the cloud.
+		if err := funcframework.RegisterHTTPFunctionContext(ctx, "/"+s.EntryPoint+"/", push.HTTPHandler(h).ServeHTTP); err != nil {
 			return err
 		}
 	}

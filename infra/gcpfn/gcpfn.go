@@ -397,10 +397,10 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 	if err != nil {
 		return fmt.Errorf("token creator: %w", err)
 	}
-	// Cloud Functions serves the function at every path. The Functions
-	// Framework takes the topic of a raw push body from the request path
-	// (projects/P/topics/T); without it the framework warns and the
-	// CloudEvent has no source topic. Push goes to the service's run.app
+	// Cloud Functions serves the function at every path. The consumer
+	// entry point (push.HTTPHandler) takes the topic of a raw push body
+	// from the request path (projects/P/topics/T); without it the event's
+	// source is the subscription. Push goes to the service's run.app
 	// URI, where it counts as internal traffic (serviceURI); the token's
 	// audience is that URI too.
 	uri := serviceURI(fn)

@@ -36,6 +36,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/playplane/playplane/shared/fnenv"
+	"github.com/playplane/playplane/shared/pubsub/push"
 )
 
 // Function is what every function package's Server offers.
@@ -134,8 +135,11 @@ func (framework) HTTP(name string, fn func(http.ResponseWriter, *http.Request)) 
 	functions.HTTP(name, fn)
 }
 
+// CloudEvent registers fn as an HTTP function: the stack's push
+// subscriptions send push bodies, whose delivery attempt and ordering key
+// the framework's own conversion to a CloudEvent drops (push.HTTPHandler).
 func (framework) CloudEvent(name string, fn func(context.Context, event.Event) error) {
-	functions.CloudEvent(name, fn)
+	functions.HTTP(name, push.HTTPHandler(fn).ServeHTTP)
 }
 
 // Set is the functions of one deploy unit over one shared Resources.
