@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +102,57 @@ func TestSamples(t *testing.T) {
 	if err := json.Unmarshal(lambdatest.Invoke(t, jobs, lambdatest.Sample(t, "paymentwebhook/sweep.json")), &sweep); err != nil ||
 		sweep.Job != "sweep" || sweep.Result != 0 {
 		t.Errorf("sweep.json: %+v (%v), want nothing to republish", sweep, err)
+	}
+}
+
+// TestBase64WebhookBody sends the webhook the way an HTTP API may hand it
+// over, isBase64Encoded with the body base64
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html),
+// here with non-ASCII text in it. Stripe signs the raw bytes it sent
+// (https://docs.stripe.com/webhooks#verify-manually): a signature over them
+// is accepted and the event queued; one over the base64 text is refused
+// and nothing is queued.
+func TestBase64WebhookBody(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	backend := lambdatest.NewBackend(t, events.TopicStripeEvents, events.TopicEntitlementChanged)
+	if err := demo.Seed(ctx, backend.Store, "https://edge.example", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	vars := lambdatest.Merge(lambdatest.SampleVars(t, logicalID), backend.Vars)
+	h := lambdatest.NewHandler(t, build, vars)
+	var ev map[string]any
+	if err := json.Unmarshal(lambdatest.Sample(t, "paymentwebhook/stripe-webhook.json"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	raw := strings.Replace(ev["body"].(string), `"application":null`, `"application":null,"description":"Zoë's plan — Fernsehen für 4 €"`, 1)
+	if !strings.Contains(raw, "€") {
+		t.Fatal("the sample body changed: no place for the non-ASCII text")
+	}
+	ev["body"], ev["isBase64Encoded"] = base64.StdEncoding.EncodeToString([]byte(raw)), true
+	sign := func(signed string) []byte {
+		ts := time.Now().Unix()
+		mac := hmac.New(sha256.New, []byte(vars["STRIPE_WEBHOOK_SECRETS"]))
+		fmt.Fprintf(mac, "%d.%s", ts, signed)
+		payload, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lambdatest.WithHeader(t, payload, "Stripe-Signature", fmt.Sprintf("t=%d,v1=%s", ts, hex.EncodeToString(mac.Sum(nil))))
+	}
+
+	if resp := lambdatest.InvokeHTTP(t, h, sign(ev["body"].(string))); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("signed over the base64 text: %d %s, want 400", resp.StatusCode, resp.Body)
+	}
+	if n := backend.Pending(t, events.TopicStripeEvents); n != 0 {
+		t.Fatalf("a refused webhook queued %d stripe events", n)
+	}
+	if resp := lambdatest.InvokeHTTP(t, h, sign(raw)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed over the raw bytes: %d %s, want 200", resp.StatusCode, resp.Body)
+	}
+	var recorded events.StripeEventRecorded
+	if err := json.Unmarshal([]byte(backend.Receive(t, events.TopicStripeEvents, 1).Records[0].Body), &recorded); err != nil ||
+		recorded.EventID != "evt_1PlayplaneSubDeleted" {
+		t.Fatalf("queued stripe event %+v (%v)", recorded, err)
 	}
 }
