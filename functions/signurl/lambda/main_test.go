@@ -89,6 +89,24 @@ func TestSamples(t *testing.T) {
 	if err := json.Unmarshal([]byte(resp.Body), &grant); err != nil {
 		t.Fatal(err)
 	}
+	// A browser gets the grants as Set-Cookie: an HTTP API sends each
+	// entry of the response's "cookies" as its own Set-Cookie and would
+	// send a comma-joined header as one broken cookie
+	// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+	if len(resp.Cookies) != len(grant.Cookies) || len(grant.Cookies) == 0 {
+		t.Fatalf("response cookies %q for grants %+v", resp.Cookies, grant.Cookies)
+	}
+	for i, line := range resp.Cookies {
+		c, err := http.ParseSetCookie(line)
+		if err != nil || c.Name != grant.Cookies[i].Name || c.Value != grant.Cookies[i].Value || c.Path != grant.Cookies[i].Path {
+			t.Fatalf("Set-Cookie %q (%v), want the grant %+v", line, err, grant.Cookies[i])
+		}
+	}
+	for name := range resp.Headers {
+		if strings.EqualFold(name, "Set-Cookie") {
+			t.Fatalf("Set-Cookie in the headers map: %q", resp.Headers[name])
+		}
+	}
 	// The demo title has a ladder: the manifests are personalized ones on
 	// the API's own host (the sample's API Gateway domain), and the grants
 	// cover the family plan's SD and HD folders only.
