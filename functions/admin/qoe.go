@@ -87,11 +87,12 @@ func (s *Server) qoe(w http.ResponseWriter, r *http.Request, _ auth.Identity) er
 	if err != nil {
 		return err
 	}
-	resp := QoEResponse{Dimension: dim, From: from, To: to, Views: len(views), Aggregates: playback.AggregateQoE(views, dim)}
+	now := s.deps.Now()
+	resp := QoEResponse{Dimension: dim, From: from, To: to, Views: len(views), Aggregates: playback.AggregateQoE(views, dim, now)}
 	for i := range views {
 		views[i].Hour = from
 	}
-	resp.Totals = playback.AggregateQoE(views, dim)
+	resp.Totals = playback.AggregateQoE(views, dim, now)
 	httpx.WriteJSON(w, http.StatusOK, resp)
 	return nil
 }

@@ -281,7 +281,7 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 		if counts[i] > 0 {
 			writes[i].QoE, writes[i].QoEOn = &nexts[i], base.DeviceTime
 			if s.deps.QoE != nil {
-				if r, ok := viewReport(g, nexts[i]); ok {
+				if r, ok := s.viewReport(g, nexts[i]); ok {
 					writes[i].View = &r
 				}
 			}
@@ -315,7 +315,7 @@ func (s *Server) account(ctx context.Context, g *session, counted int, applied b
 	s.stats.applied.Add(int64(counted))
 	s.stats.stale.Add(int64(len(g.beats) - counted))
 	if s.deps.QoE != nil && views != nil {
-		if r, ok := viewReport(g, next); ok {
+		if r, ok := s.viewReport(g, next); ok {
 			views.add(r)
 		}
 	}
@@ -541,8 +541,10 @@ func (q *qoeReports) add(r playback.QoEReport) {
 // is none for messages from before session_started_at existed: a view is
 // bucketed by the hour it started, which they do not tell (any stand-in
 // would move with each batch and count the view once per hour), and the
-// warehouse queries leave them out too.
-func viewReport(g *session, next playback.SessionQoE) (playback.QoEReport, bool) {
+// warehouse queries leave them out too. Its lease's end is where the
+// newest of them left the lease at the latest: none renews it by more than
+// LeaseTTL.
+func (s *Server) viewReport(g *session, next playback.SessionQoE) (playback.QoEReport, bool) {
 	latest := &g.beats[len(g.beats)-1]
 	if latest.SessionStartedAt.IsZero() {
 		return playback.QoEReport{}, false
@@ -562,6 +564,9 @@ func viewReport(g *session, next playback.SessionQoE) (playback.QoEReport, bool)
 		r.Country = cmp.Or(h.Country, r.Country)
 		r.ASN = cmp.Or(h.ASN, r.ASN)
 		r.DeviceType = cmp.Or(h.DeviceType, r.DeviceType)
+		if end := h.ReceivedAt.Add(s.cfg.LeaseTTL); !h.ReceivedAt.IsZero() && end.After(r.LeaseEndsBy) {
+			r.LeaseEndsBy = end
+		}
 	}
 	return r, true
 }

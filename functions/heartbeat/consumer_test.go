@@ -353,7 +353,7 @@ func TestConsumerReportsViews(t *testing.T) {
 				s1.CDN != "cdn-a" || s1.EdgeID != "edge-1" || !s1.Failed || s1.Corrections != 1 || s1.Reports != 2 {
 				t.Fatalf("view s1 %+v (of %d)", s1, len(views))
 			}
-			if !s2.ExitedBeforeStart() {
+			if !s2.ExitedBeforeStart(h.clock()) {
 				t.Fatalf("view s2 %+v", s2)
 			}
 			if st := h.srv.Stats(); st.QoEViews != 3 || st.QoELost != 0 {

@@ -70,12 +70,56 @@ func TestViewsThatEndBeforeTheFirstFrame(t *testing.T) {
 				if len(views) != 1 || views[0].SessionID != id || views[0].Started() || views[0].CDN != "cdn-a" {
 					t.Fatalf("views %+v, want one for %s, not started", views, id)
 				}
-				aggs := playback.AggregateQoE(views, playback.QoEByTitle)
+				aggs := playback.AggregateQoE(views, playback.QoEByTitle, h.clock())
 				if len(aggs) != 1 || aggs[0].Value != "title_1" || aggs[0].Views != 1 ||
 					aggs[0].ExitsBeforeStart != btoi(tc.wantExit) || aggs[0].Failures != btoi(tc.wantFailure) {
 					t.Fatalf("aggregates %+v, want exits before start %v, failures %v", aggs, tc.wantExit, tc.wantFailure)
 				}
 			})
 		}
+	}
+}
+
+// TestViewAbandonedBeforeTheFirstFrame: a player says start (without a
+// position) as soon as its play is admitted, and then its page dies
+// without a word (a tab crash: no stop, no error). The view is in
+// progress while the session's lease could still be renewed, and an exit
+// before video start once it has run out (LEASE_TTL after the last
+// heartbeat the consumer saw), as Mux ends a view that sends nothing
+// more (issue #18).
+func TestViewAbandonedBeforeTheFirstFrame(t *testing.T) {
+	t.Parallel()
+	for _, wp := range writePaths {
+		t.Run(wp.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{unbatched: wp.unbatched, qoeViews: true})
+			lease := defaultConfig().LeaseTTL
+			ctx := context.Background()
+			id, tok := h.play("acct_e", "title_1", 1)
+			h.advance(time.Second)
+			if rec := h.beat(id, tok, fmt.Sprintf(`{"event":"start","device_time":%q,"qoe":{"cdn":"cdn-a"}}`, h.clock().Format(time.RFC3339Nano))); rec.Code != http.StatusOK {
+				t.Fatalf("start without a position: %d %s", rec.Code, rec.Body)
+			}
+			lastBeat := h.clock()
+			h.idle()
+			exits := func(now time.Time) int {
+				t.Helper()
+				views, err := h.bolt.QoEViews(ctx, now.Add(-time.Hour), now.Add(time.Hour))
+				if err != nil {
+					t.Fatal(err)
+				}
+				aggs := playback.AggregateQoE(views, playback.QoEByTitle, now)
+				if len(aggs) != 1 || aggs[0].Views != 1 || aggs[0].Started != 0 || aggs[0].Failures != 0 {
+					t.Fatalf("aggregates %+v, want one view of %s, not started, not failed", aggs, id)
+				}
+				return aggs[0].ExitsBeforeStart
+			}
+			if n := exits(lastBeat.Add(lease)); n != 0 {
+				t.Fatalf("%d exits before start at the lease's end, want the view in progress", n)
+			}
+			if n := exits(lastBeat.Add(lease + time.Millisecond)); n != 1 {
+				t.Fatalf("%d exits before start past the lease, want the silent view counted", n)
+			}
+		})
 	}
 }

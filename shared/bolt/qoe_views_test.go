@@ -43,7 +43,7 @@ func TestQoEViews(t *testing.T) {
 	if a.Reports != 2 || a.PlayedMS != 50_000 || a.RebufferMS != 1_000 || a.StartupMS != 900 || !a.Stopped || a.CDN != "x" {
 		t.Fatalf("view a %+v", a)
 	}
-	if !views[1].ExitedBeforeStart() {
+	if !views[1].ExitedBeforeStart(h0) {
 		t.Fatalf("view b %+v", views[1])
 	}
 	none, err := s.QoEViews(t.Context(), h0.Add(-5*time.Hour), h0)

@@ -23,9 +23,12 @@ import (
 //     the viewer asked for video (startup + playing + rebuffering) (Mux
 //     "Rebuffering Percentage",
 //     https://mux.com/blog/recover-from-rebuffering-mux-metrics-explained/).
-//   - Exit before video start: the view ended (stop) without a first frame
-//     and without an error (Mux "Exits Before Video Start",
-//     https://docs.mux.com/guides/data/playback-success-metric).
+//   - Exit before video start: the view ended without a first frame and
+//     without an error (Mux "Exits Before Video Start",
+//     https://docs.mux.com/guides/data/playback-success-metric): stopped
+//     by the player, or timed out (QoEView.Abandoned), as Mux ends a view
+//     that sends nothing more. Until it times out a silent view is in
+//     progress, neither started nor an exit.
 //   - Playback failure: the player reported a fatal error (heartbeat event
 //     "error") at any point of the view (Mux "Playback Failure
 //     Percentage", same page).
@@ -74,7 +77,11 @@ type QoEReport struct {
 	SessionStartedAt time.Time
 	ReceivedAt       time.Time
 	DeviceTime       time.Time
-	QoE              QoE
+	// LeaseEndsBy is the latest the session's lease can run to after the
+	// heartbeats this report folds: the newest one's ReceivedAt plus the
+	// lease length they renewed it by (LEASE_TTL). Zero when unknown.
+	LeaseEndsBy time.Time
+	QoE         QoE
 }
 
 // QoEView is one view's metrics as stored.
@@ -103,6 +110,10 @@ type QoEView struct {
 	LastBitrateKbps int     `json:"last_bitrate_kbps,omitempty"`
 	Stopped         bool    `json:"stopped,omitempty"`
 	Failed          bool    `json:"failed,omitempty"`
+	// LeaseEndsBy is the latest of its reports' QoEReport.LeaseEndsBy: past
+	// it no heartbeat can renew the session (it is refused 410), so a view
+	// that has not started, stopped or failed by then was abandoned.
+	LeaseEndsBy time.Time `json:"lease_ends_by,omitzero"`
 	// Corrections counts the reports QoEBounds changed (clamped or refused
 	// figures), so an operator can see how much a view was not believed.
 	Corrections int `json:"corrections,omitempty"`
@@ -114,9 +125,27 @@ func QoEHour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 // Started reports whether the view reached its first frame.
 func (v QoEView) Started() bool { return v.StartupMS > 0 || v.StartupRefused || v.PlayedMS > 0 }
 
-// ExitedBeforeStart is Mux's EBVS: ended by the viewer before the first
-// frame, without an error.
-func (v QoEView) ExitedBeforeStart() bool { return v.Stopped && !v.Failed && !v.Started() }
+// ExitedBeforeStart is Mux's EBVS at now: ended before the first frame,
+// without an error, by the viewer (stop) or by timing out (Abandoned).
+func (v QoEView) ExitedBeforeStart(now time.Time) bool {
+	return !v.Failed && !v.Started() && (v.Stopped || v.Abandoned(now))
+}
+
+// Abandoned reports whether the view had timed out at now: its session's
+// lease had run out, renewed by no heartbeat since its last report (a
+// page that died without a word: a tab crash, a kill, a lost network).
+// Mux tracks a view "until playback is explicitly ended or 60 minutes
+// after playback stops"
+// (https://docs.mux.com/guides/data/understand-metric-definitions), and
+// its real-time stream reports an exit before video start a minute after
+// an intent to play that never began
+// (https://docs.mux.com/guides/export-monitoring-data). Here a view times
+// out when its session does: a session whose lease has run out takes no
+// more heartbeats, so its view can never start. A view whose reports did
+// not tell the lease never times out.
+func (v QoEView) Abandoned(now time.Time) bool {
+	return !v.LeaseEndsBy.IsZero() && now.After(v.LeaseEndsBy)
+}
 
 // WatchMS is the time the viewer asked for video: startup, play and stalls.
 func (v QoEView) WatchMS() int64 { return v.StartupMS + v.PlayedMS + v.RebufferMS }
@@ -260,8 +289,9 @@ func appendOnce(s []string, v string) []string {
 // under QoEBounds, and returns the reasons of what the bounds changed.
 // It is idempotent and safe to replay: a report not newer (device time)
 // than the view changes only the failure and stop flags, which only ever
-// turn on; counters keep their maximum, so the bitrate-weighted play time
-// grows only by play time not counted before.
+// turn on, and the lease's end, which only ever moves later; counters
+// keep their maximum, so the bitrate-weighted play time grows only by
+// play time not counted before.
 func (v *QoEView) Apply(r QoEReport) []string {
 	q, reasons := QoEBounds(r)
 	if v.SessionID == "" {
@@ -269,6 +299,9 @@ func (v *QoEView) Apply(r QoEReport) []string {
 	}
 	v.Stopped = v.Stopped || r.Stopped
 	v.Failed = v.Failed || r.Failed
+	if r.LeaseEndsBy.After(v.LeaseEndsBy) {
+		v.LeaseEndsBy = r.LeaseEndsBy.UTC()
+	}
 	if !r.DeviceTime.After(v.DeviceTime) {
 		return reasons
 	}
@@ -352,9 +385,10 @@ type QoEAggregate struct {
 	PeakBitrateKbps  Quantiles `json:"peak_bitrate_kbps"`
 }
 
-// AggregateQoE sums views per hour and value of d, ordered by hour, then
-// views (most first), then value.
-func AggregateQoE(views []QoEView, d QoEDimension) []QoEAggregate {
+// AggregateQoE sums views per hour and value of d as they stand at now
+// (a silent view becomes an exit once it times out), ordered by hour,
+// then views (most first), then value.
+func AggregateQoE(views []QoEView, d QoEDimension, now time.Time) []QoEAggregate {
 	type key struct {
 		hour  time.Time
 		value string
@@ -376,7 +410,7 @@ func AggregateQoE(views []QoEView, d QoEDimension) []QoEAggregate {
 		if v.Started() {
 			a.Started++
 		}
-		if v.ExitedBeforeStart() {
+		if v.ExitedBeforeStart(now) {
 			a.ExitsBeforeStart++
 		}
 		if v.Failed {

@@ -146,7 +146,7 @@ func TestQoEViewRefusedStartupStaysRefused(t *testing.T) {
 	if v.StartupMS != 0 || !v.StartupRefused || !v.Started() || v.PlayedMS != 1_790_000 {
 		t.Fatalf("view %+v", v)
 	}
-	agg := playback.AggregateQoE([]playback.QoEView{v}, playback.QoEByTitle)
+	agg := playback.AggregateQoE([]playback.QoEView{v}, playback.QoEByTitle, qoeT0.Add(time.Hour))
 	if agg[0].StartupMS.N != 0 || agg[0].Started != 1 {
 		t.Fatalf("aggregate %+v", agg[0])
 	}
@@ -185,7 +185,7 @@ func TestAggregateQoE(t *testing.T) {
 		}),
 		{SessionID: "6", Hour: qoeT0.Add(time.Hour).Truncate(time.Hour), CDN: "a", StartupMS: 700, PlayedMS: 1},
 	}
-	got := playback.AggregateQoE(views, playback.QoEByCDN)
+	got := playback.AggregateQoE(views, playback.QoEByCDN, qoeT0)
 	if len(got) != 3 {
 		t.Fatalf("aggregates %+v", got)
 	}
@@ -210,4 +210,85 @@ func TestAggregateQoE(t *testing.T) {
 			t.Fatalf("%q not valid", d)
 		}
 	}
+}
+
+// TestQoEViewAbandonedBeforeStart: a view that never reached its first
+// frame and whose page died without a word (tab crash, kill, lost network:
+// no stop, no error) is Mux's exit before video start once it has timed
+// out, which here is once its session's lease has run out with no
+// heartbeat to renew it (QoEReport.LeaseEndsBy); until then it is in
+// progress. A stop or an error decides at once, whatever the lease.
+func TestQoEViewAbandonedBeforeStart(t *testing.T) {
+	t.Parallel()
+	const lease = 2 * time.Minute
+	// beat is a heartbeat at age, received then, which held the lease to lease after it.
+	beat := func(age time.Duration, q playback.QoE, mutate func(*playback.QoEReport)) playback.QoEReport {
+		r := report(age, q)
+		r.LeaseEndsBy = r.ReceivedAt.Add(lease)
+		if mutate != nil {
+			mutate(&r)
+		}
+		return r
+	}
+	stop := func(r *playback.QoEReport) { r.Stopped = true }
+	fail := func(r *playback.QoEReport) { r.Failed = true }
+	for _, tc := range []struct {
+		name     string
+		reports  []playback.QoEReport
+		at       time.Duration // since the session started
+		wantExit bool
+	}{
+		{name: "admitted, then silent, inside the lease: in progress", reports: []playback.QoEReport{beat(time.Second, playback.QoE{}, nil)},
+			at: time.Second + lease - time.Millisecond},
+		{name: "admitted, then silent, at the lease's end: in progress", reports: []playback.QoEReport{beat(time.Second, playback.QoE{}, nil)},
+			at: time.Second + lease},
+		{name: "admitted, then silent past the lease: abandoned", reports: []playback.QoEReport{beat(time.Second, playback.QoE{}, nil)},
+			at: time.Second + lease + time.Millisecond, wantExit: true},
+		{name: "a later heartbeat holds it in progress", reports: []playback.QoEReport{
+			beat(time.Second, playback.QoE{}, nil), beat(time.Minute, playback.QoE{BufferMS: 10}, nil)},
+			at: time.Second + lease + time.Minute/2},
+		{name: "a replay of the first heartbeat does not shorten the lease", reports: []playback.QoEReport{
+			beat(time.Minute, playback.QoE{}, nil), beat(time.Second, playback.QoE{}, nil)},
+			at: time.Second + lease + time.Second},
+		{name: "stopped before the first frame: an exit at once", reports: []playback.QoEReport{
+			beat(time.Second, playback.QoE{}, nil), beat(2*time.Second, playback.QoE{}, stop)},
+			at: 3 * time.Second, wantExit: true},
+		{name: "failed before the first frame, then silent: a failure, never an exit", reports: []playback.QoEReport{
+			beat(time.Second, playback.QoE{}, fail)},
+			at: time.Hour},
+		{name: "started, then silent: not an exit", reports: []playback.QoEReport{
+			beat(time.Second, playback.QoE{StartupMS: 800, PlayedMS: 100}, nil)},
+			at: time.Hour},
+		{name: "started with a refused startup, then silent: not an exit", reports: []playback.QoEReport{
+			beat(time.Second, playback.QoE{StartupMS: 3_600_000}, nil)},
+			at: time.Hour},
+		// Reports from before the consumer told the lease: nothing says
+		// when they timed out, so they stay in progress.
+		{name: "no lease told: in progress", reports: []playback.QoEReport{
+			beat(time.Second, playback.QoE{}, func(r *playback.QoEReport) { r.LeaseEndsBy = time.Time{} })},
+			at: time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var v playback.QoEView
+			for _, r := range tc.reports {
+				v.Apply(r)
+			}
+			now := qoeT0.Add(tc.at)
+			if got := v.ExitedBeforeStart(now); got != tc.wantExit {
+				t.Fatalf("exited before start %v at %s, want %v: view %+v", got, tc.at, tc.wantExit, v)
+			}
+			agg := playback.AggregateQoE([]playback.QoEView{v}, playback.QoEByTitle, now)
+			if len(agg) != 1 || agg[0].Views != 1 || agg[0].ExitsBeforeStart != btoi(tc.wantExit) {
+				t.Fatalf("aggregate %+v, want one view, exits before start %v", agg, tc.wantExit)
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
