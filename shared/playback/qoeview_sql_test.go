@@ -6,10 +6,13 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -123,5 +126,41 @@ func TestAthenaSQLDividesInDouble(t *testing.T) {
 	}
 	if divisions < 2 {
 		t.Fatalf("athena.sql has %d divisions; rebuffer percent and average bitrate are two", divisions)
+	}
+}
+
+// TestWarehouseSQLTimesOutViewsWithTheLease: a view silent before its
+// first frame is an exit before video start once its session's lease has
+// run out (QoEView.Abandoned), LEASE_TTL after its last heartbeat. The
+// runner's consumer knows LEASE_TTL; the warehouse does not, so each
+// query takes it as lease_ttl_s, which must be the stack's default
+// (functions/catalog) and be what the exits are judged by.
+func TestWarehouseSQLTimesOutViewsWithTheLease(t *testing.T) {
+	t.Parallel()
+	s, ok := catalog.SettingByEnv(catalog.SettingLeaseTTL)
+	if !ok {
+		t.Fatal("no LEASE_TTL setting in the catalogue")
+	}
+	lease, err := time.ParseDuration(s.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range warehouseSQL(t) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`\b(\d+) AS lease_ttl_s\b`).FindStringSubmatch(string(raw))
+		if m == nil {
+			t.Errorf("%s sets no lease_ttl_s in its params", f)
+			continue
+		}
+		if n, _ := strconv.Atoi(m[1]); time.Duration(n)*time.Second != lease {
+			t.Errorf("%s: lease_ttl_s %s s, the stack's LEASE_TTL is %s", f, m[1], lease)
+		}
+		exits := regexp.MustCompile(`(?m)^.*AS exited_before_start\b.*$`).FindString(string(raw))
+		if !strings.Contains(exits, "lease_ttl_s") {
+			t.Errorf("%s judges exits before start without the lease: %q", f, exits)
+		}
 	}
 }
