@@ -33,7 +33,8 @@ import (
 // left off, from the start in the credits or when the viewer asks.
 // Leaving it, or failing, before the first frame gives the session back
 // and counts in the hour's QoE as an exit before video start, or a
-// playback failure. Stop with an
+// playback failure; a tab that crashes before it, saying nothing, counts
+// as an exit once its lease has run out. Stop with an
 // expired playback token still frees the slot. A title without a ladder
 // plays with its grant on every relative URI. The playback token is
 // authorized again ahead of its expiry, playing on in the same slot
@@ -98,6 +99,12 @@ func TestBrowserPlayerSession(t *testing.T) {
 		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
 			run: startRecordedRunner(t, cross.URL, vars)}
 		g.testLeaveEarly(t)
+	})
+	t.Run("crash before the first frame", func(t *testing.T) {
+		// A runner of its own: its QoE views are this row's alone.
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, vars)}
+		g.testCrashEarly(t)
 	})
 	t.Run("fail before the first frame", func(t *testing.T) {
 		// A runner of its own: its QoE views are this row's alone.
@@ -405,7 +412,8 @@ func (h *harness) testDeviceLimit(t *testing.T) {
 // testResume: the page starts where the account's progress on the title
 // says (GET /v1/progress), unless that is in the credits or the viewer
 // chose to start over (from=beginning). What counts is where the page's
-// start heartbeat, sent at the first frame, says the player was.
+// start heartbeat sent at the first frame (the one with a position: the
+// one sent at admission has none) says the player was.
 func (h *harness) testResume(t *testing.T, format, from string, startMin, startMax int64) {
 	page := h.sessionPage(t, url.Values{"format": {format}, "from": {from}})
 	var out struct {
@@ -417,7 +425,7 @@ func (h *harness) testResume(t *testing.T, format, from string, startMin, startM
 		t.Fatalf("the page did not play: %s (%s)\npage log:\n%s", out.Played.Phase, out.Played.Error, strings.Join(out.Played.Log, "\n"))
 	}
 	beats := h.run.faults.beats(out.Played.SessionID)
-	i := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Event == "start" && b.Status == http.StatusOK })
+	i := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Event == "start" && b.Positioned && b.Status == http.StatusOK })
 	if i < 0 || beats[i].PositionMS < startMin || beats[i].PositionMS > startMax {
 		t.Errorf("%s page (from=%s) started at %v, want its start heartbeat at %d to %d ms\npage log:\n%s",
 			format, from, beats, startMin, startMax, strings.Join(out.Played.Log, "\n"))
@@ -528,6 +536,49 @@ func (h *harness) testLeaveEarly(t *testing.T) {
 	h.wantTitleQoE(t, id, playback.QoEAggregate{Value: "big-buck-bunny", Views: 1, ExitsBeforeStart: 1})
 }
 
+// testCrashEarly: the page's tab crashes once its play is admitted, before
+// the first frame (the segments are held back), and sends nothing more:
+// no pagehide, no stop, no error. Its start heartbeat, sent at admission,
+// made the view; once the session's lease has run out with nothing to
+// renew it (leaseTTL after that heartbeat), the hour's QoE counts it as an
+// exit before video start, as Mux counts a view that times out before
+// video start. Inside the lease it is in progress. h.run must hold no
+// other views.
+func (h *harness) testCrashEarly(t *testing.T) {
+	page := h.sessionPage(t, nil)
+	h.run.stall.arm(1)
+	t.Cleanup(func() { h.run.stall.release() })
+	var out struct {
+		Admitted bool      `json:"admitted"`
+		Crashed  bool      `json:"crashed"`
+		Before   pageState `json:"before"`
+	}
+	// The page's first heartbeat cannot come before this, so neither can
+	// its lease end before leaseTTL after it.
+	opened := time.Now()
+	h.drive(t, map[string]any{"kind": "crashEarly", "url": page, "timeoutMS": 30000}, &out)
+	if !out.Admitted || !out.Crashed {
+		t.Fatalf("the page was not admitted (%v: %s, %s) or did not crash (%v)", out.Admitted, out.Before.Phase, out.Before.Error, out.Crashed)
+	}
+	// Every beat the page sent was answered before the crash, so none
+	// reaches the server after it.
+	crashed := time.Now()
+	id := out.Before.SessionID
+	for _, b := range h.run.faults.beats(id) {
+		if b.Event == "stop" || b.Event == "error" {
+			t.Fatalf("the crashed page's session %s got a %s: heartbeats %v", id, b.Event, h.run.faults.beats(id))
+		}
+	}
+	inside := h.titleQoE(t)
+	if time.Since(opened) < leaseTTL {
+		h.checkTitleQoE(t, id, inside, playback.QoEAggregate{Value: "big-buck-bunny", Views: 1})
+	} else {
+		t.Logf("the lease may have run out before the first look (%s after the page opened): the view's in-progress state is not checked", time.Since(opened))
+	}
+	time.Sleep(time.Until(crashed.Add(leaseTTL + 100*time.Millisecond)))
+	h.wantTitleQoE(t, id, playback.QoEAggregate{Value: "big-buck-bunny", Views: 1, ExitsBeforeStart: 1})
+}
+
 // testFailEarly: the player fails before the first frame (its master
 // playlist is refused 403, which hls.js does not retry): the page gives
 // the stream slot back, and the view counts in the hour's QoE figures as
@@ -560,6 +611,23 @@ func (h *harness) testFailEarly(t *testing.T) {
 // (its hour aside), once the bus has delivered what the runner accepted.
 func (h *harness) wantTitleQoE(t *testing.T, id string, want playback.QoEAggregate) {
 	t.Helper()
+	h.checkTitleQoE(t, id, h.titleQoE(t), want)
+}
+
+// checkTitleQoE checks aggregates by title: one, want's (its hour aside).
+func (h *harness) checkTitleQoE(t *testing.T, id string, a []playback.QoEAggregate, want playback.QoEAggregate) {
+	t.Helper()
+	if len(a) != 1 || a[0].Value != want.Value || a[0].Views != want.Views || a[0].Started != want.Started ||
+		a[0].ExitsBeforeStart != want.ExitsBeforeStart || a[0].Failures != want.Failures {
+		t.Errorf("QoE by title and hour %+v, want views %d, started %d, exits before start %d, failures %d of %s\nheartbeats %v\nrequests %v",
+			a, want.Views, want.Started, want.ExitsBeforeStart, want.Failures, want.Value, h.run.faults.beats(id), h.run.sessionRequests(id))
+	}
+}
+
+// titleQoE is GET /v1/admin/qoe by title, once the bus has delivered what
+// the runner accepted.
+func (h *harness) titleQoE(t *testing.T) []playback.QoEAggregate {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if err := h.run.app.bus.Idle(ctx); err != nil {
@@ -573,11 +641,7 @@ func (h *harness) wantTitleQoE(t *testing.T, id string, want playback.QoEAggrega
 	if code := h.run.call(t, http.MethodGet, "/v1/admin/qoe?dimension=title", adminTok, &qoe); code != http.StatusOK {
 		t.Fatalf("GET /v1/admin/qoe: %d", code)
 	}
-	if a := qoe.Aggregates; len(a) != 1 || a[0].Value != want.Value || a[0].Views != want.Views || a[0].Started != want.Started ||
-		a[0].ExitsBeforeStart != want.ExitsBeforeStart || a[0].Failures != want.Failures {
-		t.Errorf("QoE by title and hour %+v, want views %d, started %d, exits before start %d, failures %d of %s\nheartbeats %v\nrequests %v",
-			a, want.Views, want.Started, want.ExitsBeforeStart, want.Failures, want.Value, h.run.faults.beats(id), h.run.sessionRequests(id))
-	}
+	return qoe.Aggregates
 }
 
 // testBFCache: the page goes into the back/forward cache while it plays
@@ -682,7 +746,7 @@ func (h *harness) testTokenExpiry(t *testing.T, format string) {
 	// Where the first session was last seen (paused), the next one starts.
 	var lastMS int64 = -1
 	for _, b := range first {
-		if b.Status == http.StatusOK {
+		if b.Status == http.StatusOK && b.Positioned {
 			lastMS = b.PositionMS
 		}
 	}
@@ -905,12 +969,18 @@ type beatFault struct {
 type loggedBeat struct {
 	Session, Event string
 	PositionMS     int64
-	Status         int
-	Faulted        bool
+	// Positioned: the heartbeat had a position (not a player's before its
+	// first frame).
+	Positioned bool
+	Status     int
+	Faulted    bool
 }
 
 func (b loggedBeat) String() string {
 	s := fmt.Sprintf("%s@%dms %d", b.Event, b.PositionMS, b.Status)
+	if !b.Positioned {
+		s = fmt.Sprintf("%s@? %d", b.Event, b.Status)
+	}
 	if b.Faulted {
 		s += " (fault)"
 	}
@@ -949,12 +1019,16 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 	req.Body = io.NopCloser(bytes.NewReader(raw))
 	var in struct {
 		Event      string `json:"event"`
-		PositionMS int64  `json:"position_ms"`
+		PositionMS *int64 `json:"position_ms"`
 	}
 	if err != nil || json.Unmarshal(raw, &in) != nil || in.Event == "" {
 		in.Event = "?"
 	}
-	b := loggedBeat{Session: strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/v1/playback/"), "/heartbeat"), Event: in.Event, PositionMS: in.PositionMS}
+	b := loggedBeat{Session: strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/v1/playback/"), "/heartbeat"), Event: in.Event,
+		Positioned: in.PositionMS != nil}
+	if b.Positioned {
+		b.PositionMS = *in.PositionMS
+	}
 	fault, faulted := f.take(func(fault beatFault) bool {
 		return fault.Route == "" && (fault.Event == "" && in.Event != "stop" || fault.Event == in.Event)
 	})

@@ -499,6 +499,24 @@ async function leaveEarlyScenario() {
   return out;
 }
 
+// crashEarlyScenario: the page's renderer crashes once its play is
+// admitted but before the first frame (the Go test holds the segments
+// back), with every heartbeat it sent answered: the page dies without a
+// word, no pagehide, no stop, as a killed tab or a lost network leaves a
+// view. The Go test looks at what the server made of it.
+async function crashEarlyScenario() {
+  const { page } = await open(browser0, sc.url);
+  const a = await until(page, (s) => s.sessionID !== '' && s.phase === 'loading' && s.beats.statuses.length === s.beats.sent, sc.timeoutMS);
+  const out = { admitted: a.ok, before: a.state, crashed: false };
+  if (!a.ok) return out;
+  const crashed = new Promise((resolve) => page.once('crash', () => resolve(true)));
+  const cdp = await page.context().newCDPSession(page);
+  // Page.crash never answers: the renderer it would answer from is gone.
+  cdp.send('Page.crash').catch(() => {});
+  out.crashed = await Promise.race([crashed, sleep(10000).then(() => false)]);
+  return out;
+}
+
 // bfcacheScenario: the page goes into the back/forward cache while it
 // plays (paused), comes back from it, and the viewer presses Play. The
 // headless shell keeps no page in that cache (its delegate disables it:
@@ -644,6 +662,7 @@ async function play(browser, scenario) {
       case 'unload': return await unloadScenario();
       case 'ended': return await endedScenario();
       case 'leaveEarly': return await leaveEarlyScenario();
+      case 'crashEarly': return await crashEarlyScenario();
       case 'stopExpired': return await stopExpiredScenario();
       case 'bfcache': return await bfcacheScenario();
       case 'reauth': return await reauthScenario();

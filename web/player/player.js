@@ -199,6 +199,13 @@
       if (r.status !== 201) return fail('play: ' + errText(r));
       takeSession(r.data);
       log('session ' + state.sessionID + ' admitted, plan quality ' + state.maxQuality);
+      // The view begins when play is asked for (Mux Data's does): a start
+      // without a position says so now, so that a page that dies before
+      // its first frame without a word (a crashed tab: no pagehide, no
+      // stop) still leaves its view, which times out as an exit before
+      // video start. The first frame's start follows with its position.
+      // Not awaited: beat() keeps it ahead of every later heartbeat.
+      beat('start');
 
       if (oneCall(r.data)) {
         // The play answer names the personalized manifests and the
