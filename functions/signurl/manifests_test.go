@@ -714,3 +714,56 @@ func steeringStart(t *testing.T, uri string) string {
 	}
 	return u.Query().Get(playurl.SteeringStart)
 }
+
+// failingTransport fails every request before any answer, as a CDN that
+// cannot be reached does, or with its context's error as net/http's
+// transport does.
+type failingTransport struct{}
+
+func (failingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("dial tcp 192.0.2.1:443: connect: connection refused")
+}
+
+// TestHTTPOriginErrorsCarryNoGrant: a fetch through the CDN that fails
+// before an answer is an error that names the object, never the signed
+// URL: net/http puts the URL it was asked for in its errors, WriteError
+// logs a 5xx's error, and a log must not hold a usable grant.
+func TestHTTPOriginErrorsCarryNoGrant(t *testing.T) {
+	t.Parallel()
+	const grant = "Expires=2000000000&Signature=SECRETSIG&Key-Pair-Id=KSECRET"
+	sign := func(_ context.Context, path string) (string, error) {
+		return "https://cdn.example.com" + path + "?" + grant, nil
+	}
+	for _, tc := range []struct {
+		name   string
+		ctx    func() context.Context
+		code   playback.Code
+		reason string
+	}{
+		{"unreachable", context.Background, playback.CodeUnavailable, "dependency_unavailable"},
+		{"canceled", func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx
+		}, playback.CodeUnavailable, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := &signurl.HTTPOrigin{Base: "https://cdn.example.com", Client: &http.Client{Transport: failingTransport{}},
+				Sign: sign, TTL: time.Minute, Max: 4, Now: time.Now}
+			_, err := o.Get(tc.ctx(), "/titles/a/master.m3u8")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if pe := playback.AsError(err); pe.Code != tc.code || pe.Reason != tc.reason {
+				t.Errorf("%v, want %s/%s", err, tc.code, tc.reason)
+			}
+			if msg := err.Error(); strings.Contains(msg, "SECRET") || !strings.Contains(msg, "/titles/a/master.m3u8") {
+				t.Errorf("error %q carries the grant or lacks the object", msg)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"sync"
 	"time"
 
@@ -90,6 +91,12 @@ func (o *HTTPOrigin) fetch(ctx context.Context, path string) ([]byte, error) {
 	}
 	resp, err := o.Client.Do(req)
 	if err != nil {
+		// net/http's error names the URL it fetched, the grant included,
+		// and a 5xx's error is logged: name the object only.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = &neturl.Error{Op: ue.Op, URL: o.Base + path, Err: ue.Err}
+		}
 		if ctx.Err() != nil {
 			return nil, err
 		}
