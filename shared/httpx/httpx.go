@@ -73,8 +73,11 @@ func tooLarge(max int64) error {
 	return playback.Errorf(playback.CodeTooLarge, "body_too_large", "request body exceeds %d bytes", max)
 }
 
+// unreadable keeps the cause out of the answer: a connection's read error
+// names the server's own address.
 func unreadable(err error) error {
-	return playback.Errorf(playback.CodeInvalid, "body_unreadable", "reading body: %v", err)
+	return &playback.Error{Code: playback.CodeInvalid, Reason: "body_unreadable", Message: "the request body could not be read",
+		Err: fmt.Errorf("httpx.ReadBody: %w", err)}
 }
 
 // DecodeJSON decodes the body into dst: a JSON Content-Type, at most max
@@ -160,6 +163,8 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 			retry = 1e9
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()))))
+	} else if e.Err != nil {
+		log.InfoContext(r.Context(), "request rejected", "code", e.Code, "reason", e.Reason, "detail", e.Message, "err", e.Err)
 	} else {
 		log.InfoContext(r.Context(), "request rejected", "code", e.Code, "reason", e.Reason, "detail", e.Message)
 	}

@@ -322,3 +322,42 @@ func BenchmarkUnmarshal(b *testing.B) {
 		}
 	})
 }
+
+// addrReader fails as a connection read past the server's ReadTimeout
+// does: its error names the server's own address.
+type addrReader struct{}
+
+func (addrReader) Read([]byte) (int, error) {
+	return 0, errors.New("read tcp 10.0.0.7:8080->203.0.113.9:5555: i/o timeout")
+}
+
+// TestUnreadableBodyHidesCause: a body that cannot be read is a typed 400
+// whose answer names no internal address; the cause goes to the log.
+func TestUnreadableBodyHidesCause(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	h := httpx.Middleware(slog.New(slog.NewJSONHandler(&logs, nil)), httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		_, err := httpx.ReadBody(r, 1024)
+		return err
+	}))
+	for _, length := range []int64{-1, 100} {
+		logs.Reset()
+		req := httptest.NewRequest(http.MethodPost, "/", addrReader{})
+		req.ContentLength = length
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var body httpx.ErrorBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Code != http.StatusBadRequest || body.Error.Reason != "body_unreadable" {
+			t.Fatalf("length %d: %d %+v", length, rec.Code, body)
+		}
+		if strings.Contains(rec.Body.String(), "10.0.0.7") {
+			t.Errorf("length %d: answer names the server's address: %s", length, rec.Body.String())
+		}
+		if !strings.Contains(logs.String(), "i/o timeout") {
+			t.Errorf("length %d: the cause is not logged: %s", length, logs.String())
+		}
+	}
+}
