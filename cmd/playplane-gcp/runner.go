@@ -30,6 +30,7 @@ import (
 	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/gcpfn"
 	"github.com/playplane/playplane/shared/gcpfn/pubsubbus"
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/localedge"
 	"github.com/playplane/playplane/shared/openapi"
 	"github.com/playplane/playplane/shared/playback"
@@ -206,7 +207,14 @@ func (r *Runner) prepareCDN() error {
 	if err != nil {
 		return err
 	}
-	r.edge = edge.WithAccessLog(r.log.With("component", "edge"))
+	// The video bucket's CORS configuration: the functions' origins,
+	// never with credentials (Cloud Storage sends none).
+	cors, err := httpx.ParseCORSOrigins(os.Getenv(httpx.EnvCORSAllowedOrigins))
+	if err != nil {
+		return err
+	}
+	r.edge = edge.WithCORS(func(origin string) (bool, bool) { return cors.Allowed(origin), false }).
+		WithAccessLog(r.log.With("component", "edge"))
 	for key, value := range map[string]string{
 		"CLOUDCDN_SIGNING_KEY":     cloudcdn.EncodeKey(key.Secret),
 		"CLOUDCDN_KEYS":            devCDNKeyName + "=env:CLOUDCDN_SIGNING_KEY",

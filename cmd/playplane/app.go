@@ -14,6 +14,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -259,7 +260,7 @@ func (a *App) wire(ctx context.Context) error {
 	// The local stand-in for the CDN: the stored test ladder (HLS and DASH
 	// over CMAF), served unchanged and only to requests whose CloudFront- or
 	// Cloud CDN-style signature verifies, with a CDN-style access log.
-	a.mux.Handle("/titles/", edge.WithAccessLog(a.log.With("component", "edge")))
+	a.mux.Handle("/titles/", edge.WithCORS(a.edgeCORS()).WithAccessLog(a.log.With("component", "edge")))
 	a.mountWeb(slices.Collect(maps.Keys(signCfg.CDNBases)))
 
 	// Every catalogue function, built by its package's Build as the
@@ -700,6 +701,25 @@ const (
 	localCloudFront = demo.CDNCloudFront
 	localCloudCDN   = demo.CDNCloudCDN
 )
+
+// edgeCORS is the local edge's CORS policy, the stack's CloudFront
+// response headers policy: the origins CORS_ALLOWED_ORIGINS lists, with
+// credentials (cookie grants) unless it lists "*". The runner's own
+// origin is allowed with credentials too: its player pages read the
+// second CDN pathway from another listener when SIGNURL_CDN_BASES names
+// one.
+func (a *App) edgeCORS() localedge.CORSPolicy {
+	own := ""
+	if u, err := url.Parse(a.cfg.PublicURL); err == nil && u.Host != "" {
+		own = strings.ToLower(u.Scheme + "://" + u.Host)
+	}
+	return func(origin string) (bool, bool) {
+		if own != "" && strings.ToLower(origin) == own {
+			return true, true
+		}
+		return a.cors.Allowed(origin), !a.cors.AnyOrigin()
+	}
+}
 
 // localCDN makes dev signing keys in memory on every start (never written
 // anywhere; players ask for fresh URLs anyway) and returns them as the key

@@ -83,3 +83,66 @@ func TestCrossOriginPlayOverLoopback(t *testing.T) {
 		t.Fatalf("preflight from another origin was allowed: %d %v", resp.StatusCode, resp.Header)
 	}
 }
+
+// TestEdgeCORSFollowsAllowedOrigins: the local edge lets a page read the
+// video only from an origin CORS_ALLOWED_ORIGINS lists, or the runner's
+// own (its player pages, when a CDN base is another listener), as the
+// stack's CloudFront response headers policy does: with credentials (the
+// viewer's cookie grants) unless "*" is listed. Before, it reflected any
+// Origin with Access-Control-Allow-Credentials, so any web page could read
+// a viewer's video with the viewer's cookies.
+func TestEdgeCORSFollowsAllowedOrigins(t *testing.T) {
+	t.Parallel()
+	type want struct{ origin, credentials string }
+	for _, tc := range []struct {
+		name    string
+		allowed string // CORS_ALLOWED_ORIGINS; "" is the default
+		origins map[string]want
+	}{
+		{"default loopback", "", map[string]want{
+			"https://evil.example":  {},
+			"http://localhost:5173": {"http://localhost:5173", "true"},
+			"null":                  {},
+		}},
+		{"one origin", "https://app.example", map[string]want{
+			"https://app.example":  {"https://app.example", "true"},
+			"https://evil.example": {},
+			"own":                  {"own", "true"},
+		}},
+		{"any origin", "*", map[string]want{
+			"https://evil.example": {"https://evil.example", ""},
+			"own":                  {"own", "true"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{}
+			if tc.allowed != "" {
+				env["CORS_ALLOWED_ORIGINS"] = tc.allowed
+			}
+			run := startLimited(t, env)
+			own := "http://" + run.addr
+			for origin, w := range tc.origins {
+				if origin == "own" {
+					origin = own
+				}
+				if w.origin == "own" {
+					w.origin = own
+				}
+				req, _ := http.NewRequest(http.MethodGet, own+"/titles/big-buck-bunny/master.m3u8", nil)
+				req.Header.Set("Origin", origin)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				h := resp.Header
+				if h.Get("Access-Control-Allow-Origin") != w.origin || h.Get("Access-Control-Allow-Credentials") != w.credentials ||
+					!strings.Contains(h.Get("Vary"), "Origin") {
+					t.Errorf("Origin %s: Allow-Origin %q, Allow-Credentials %q, Vary %q; want %q, %q, Origin",
+						origin, h.Get("Access-Control-Allow-Origin"), h.Get("Access-Control-Allow-Credentials"), h.Get("Vary"), w.origin, w.credentials)
+				}
+			}
+		})
+	}
+}

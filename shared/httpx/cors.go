@@ -109,6 +109,10 @@ func (c *CORS) Allowed(origin string) bool {
 	return false
 }
 
+// AnyOrigin reports whether the policy lists "*": then no answer may
+// carry credentials, since any page could read it.
+func (c *CORS) AnyOrigin() bool { return c != nil && c.any }
+
 // ServerToServer marks a route browsers never call (a provider's webhook,
 // an edge's health report): CORS leaves it alone, so no page may call it.
 func ServerToServer(h http.Handler) http.Handler { return serverToServer{h} }

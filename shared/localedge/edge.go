@@ -32,7 +32,13 @@ type Handler struct {
 	verifiers []Verifier
 	stream    *Stream
 	log       *slog.Logger
+	cors      CORSPolicy // nil: no page of another origin may read
 }
+
+// CORSPolicy says whether a web page of origin may read what the edge
+// serves, and whether with credentials (the viewer's cookie grants), as a
+// CDN's CORS configuration does.
+type CORSPolicy func(origin string) (allowed, credentials bool)
 
 // New builds the test stream (once per process) and returns a handler that accepts a request
 // when any of verifiers accepts it. It logs nothing until WithAccessLog.
@@ -57,6 +63,15 @@ func New(verifiers ...Verifier) (*Handler, error) {
 func (h *Handler) WithAccessLog(log *slog.Logger) *Handler {
 	c := *h
 	c.log = log
+	return &c
+}
+
+// WithCORS returns a handler that answers pages of other origins as
+// policy says. Without one, only pages of the edge's own origin may read
+// the video.
+func (h *Handler) WithCORS(policy CORSPolicy) *Handler {
+	c := *h
+	c.cors = policy
 	return &c
 }
 
@@ -92,7 +107,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve answers r and returns the reason of a refusal, if any.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) string {
-	allowCORS(w, r)
+	h.allowCORS(w, r)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
@@ -246,20 +261,29 @@ func objectName(path string) (string, bool) {
 	return name, true
 }
 
-// allowCORS lets a player page on another origin fetch with credentials
-// (cookies), as a CDN configured for web players does: the origin named,
-// never "*", which browsers refuse together with credentials.
+// allowCORS lets a player page of an origin the policy allows fetch, with
+// credentials (cookies) where it allows them, as a CDN configured for web
+// players does: the origin named, never "*", which browsers refuse
+// together with credentials. Any other origin gets no CORS headers: with
+// credentials, a page anywhere could read a viewer's video with the
+// viewer's cookie grants.
 //
 // The answer depends on Origin, so every response says so, with Origin or
 // without: a cached copy made without it must not serve a player's page.
-func allowCORS(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) allowCORS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Add("Vary", "Origin")
 	origin := r.Header.Get("Origin")
-	if origin == "" {
+	if origin == "" || h.cors == nil {
+		return
+	}
+	allowed, credentials := h.cors(origin)
+	if !allowed {
 		return
 	}
 	w.Header().Set("Access-Control-Allow-Origin", origin)
-	w.Header().Set("Access-Control-Allow-Credentials", "true")
+	if credentials {
+		w.Header().Set("Access-Control-Allow-Credentials", "true")
+	}
 	w.Header().Set("Access-Control-Expose-Headers", corsExposeHeaders)
 }
 

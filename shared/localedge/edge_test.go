@@ -76,6 +76,7 @@ func newEdge(t *testing.T) *edgeFixture {
 	}
 	f.stream = h.Stream()
 	f.log = &syncBuffer{}
+	h = h.WithCORS(func(origin string) (bool, bool) { return origin == corsOrigin, true })
 	f.srv = httptest.NewServer(h.WithAccessLog(slog.New(slog.NewJSONHandler(f.log, nil))))
 	t.Cleanup(f.srv.Close)
 	f.expires = time.Now().Add(5 * time.Minute)
@@ -632,13 +633,17 @@ func preflight(t *testing.T, rawURL, origin string) *http.Response {
 	return resp
 }
 
+// corsOrigin is the one page origin newEdge's policy allows, with
+// credentials.
+const corsOrigin = "http://localhost:8081"
+
 // TestCORS: a page on another origin may send the CMCD headers and
 // cookies. Browsers refuse credentialed responses with
 // Access-Control-Allow-Origin "*", so the origin is named.
 func TestCORS(t *testing.T) {
 	t.Parallel()
 	f := newEdge(t)
-	const origin = "http://localhost:8081"
+	const origin = corsOrigin
 	acc, err := f.cf.Sign(context.Background(), f.request("t-o"))
 	if err != nil {
 		t.Fatal(err)
@@ -685,6 +690,13 @@ func TestCORS(t *testing.T) {
 		resp := get(t, origin)
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != origin ||
 			resp.Header.Get("Access-Control-Allow-Credentials") != "true" || !slices.Contains(resp.Header.Values("Vary"), "Origin") {
+			t.Errorf("%d %v", resp.StatusCode, resp.Header)
+		}
+	})
+	t.Run("GET from an origin the policy leaves out", func(t *testing.T) {
+		resp := get(t, "https://evil.example")
+		if resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.Header.Get("Access-Control-Allow-Credentials") != "" ||
+			!slices.Contains(resp.Header.Values("Vary"), "Origin") {
 			t.Errorf("%d %v", resp.StatusCode, resp.Header)
 		}
 	})
