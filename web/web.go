@@ -7,9 +7,12 @@
 package web
 
 import (
+	"cmp"
 	"embed"
 	"io/fs"
 	"net/http"
+	"path"
+	"strings"
 )
 
 //go:embed player dashboard vendor
@@ -23,12 +26,21 @@ func FS() fs.FS { return files }
 // URL names another (?api=), so the same files also serve a page on a
 // second origin.
 func Handler() http.Handler {
-	files := http.FileServerFS(files)
+	server := http.FileServerFS(files)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A folder without a page would be listed: nothing links to one,
+		// and a listing only tells a prober what is there.
+		if strings.HasSuffix(r.URL.Path, "/") {
+			dir := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+			if _, err := fs.Stat(files, path.Join(cmp.Or(dir, "."), "index.html")); err != nil {
+				http.NotFound(w, r)
+				return
+			}
+		}
 		// Embedded files have no modification time, so nothing would
 		// revalidate a cached copy: always ask again after a rebuild.
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		files.ServeHTTP(w, r)
+		server.ServeHTTP(w, r)
 	})
 }

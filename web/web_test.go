@@ -66,6 +66,11 @@ func TestHandlerServesPageAndLibraries(t *testing.T) {
 		{"dashboard", "/dashboard/", "text/html", "dashboard.js", http.StatusOK},
 		{"dashboard script", "/dashboard/dashboard.js", "text/javascript", "window.qoeDashboard", http.StatusOK},
 		{"missing", "/player/nope.js", "", "", http.StatusNotFound},
+		// A folder without a page is not listed: nothing is linked that
+		// way, and a listing only tells a prober what is there.
+		{"folder of the libraries", "/vendor/", "", "", http.StatusNotFound},
+		{"folder of a library", "/vendor/hls.js-1.7.4/", "", "", http.StatusNotFound},
+		{"encoded dot segments", "/player/%2e%2e/web.go", "", "", http.StatusNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
