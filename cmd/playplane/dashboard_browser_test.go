@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -221,6 +224,58 @@ func TestDashboardBreaksLinesAtHoursWithoutViews(t *testing.T) {
 	s := chart.Series[0]
 	if len(s.Points) != 3 || s.Circles != 3 || !slices.Equal(s.Lines, []int{2, 1}) {
 		t.Fatalf("series %q: points %v, %d circles, polylines of %v points; want lines of 2 and 1 points", s.Value, s.Points, s.Circles, s.Lines)
+	}
+}
+
+// TestDashboardSendsNoTokenToAnotherAPI: the dashboard keeps the admin
+// token an operator pasted for the tab (sessionStorage) and loads at once
+// when it has one. A link that takes the same tab to the dashboard with
+// ?api= naming another server must not send that server the token: the
+// token is kept for the API it was pasted for.
+func TestDashboardSendsNoTokenToAnotherAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	t.Parallel()
+	tools := browserTools(t)
+	dir := t.TempDir()
+	run := startLocal(t, dir)
+	adminTok, err := AdminToken(Config{DataDir: dir, Issuer: "playplane-local", Audience: "playplane"}, "ops", auth.DefaultAdminClaim, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// other is a server a link names as ?api=: it lets any page call it,
+	// as one that wants the token would, and keeps what it was sent.
+	var mu sync.Mutex
+	var sent []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		if r.Method == http.MethodOptions {
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		mu.Lock()
+		sent = append(sent, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(other.Close)
+
+	browser := startChromium(t, tools.chromium)
+	var seen dashboardSeen
+	driveDashboard(t, tools, map[string]any{"cdp": browser, "url": run.srv.URL + "/dashboard/#token=" + adminTok,
+		"then":       run.srv.URL + "/dashboard/?" + url.Values{"api": {other.URL}}.Encode(),
+		"screenshot": filepath.Join(artifactDir(t), "qoe-dashboard-other-api.png")}, &seen)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, header := range sent {
+		if header != "" {
+			t.Fatalf("the dashboard sent %s its token (%d requests, phase %s)", other.URL, len(sent), seen.Phase)
+		}
+	}
+	if seen.Phase != "idle" {
+		t.Fatalf("dashboard on another API: phase %s (%s), want idle until a token is pasted", seen.Phase, seen.Error)
 	}
 }
 

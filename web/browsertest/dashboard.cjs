@@ -5,7 +5,11 @@
 // It saves a screenshot where the scenario says. It decides nothing: the
 // Go test asserts.
 //
-//   node dashboard.cjs SCENARIO.json     {cdp, url, screenshot, timeoutMS}
+//   node dashboard.cjs SCENARIO.json     {cdp, url, then, screenshot, timeoutMS}
+//
+// With then, the same tab goes on to that URL once the first page settled
+// (same tab: the page's sessionStorage carries over), and what is printed
+// is that page's.
 'use strict';
 
 const fs = require('fs');
@@ -25,6 +29,12 @@ const sc = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
     await page.goto(sc.url, { waitUntil: 'load' });
     await page.waitForFunction(() => window.qoeDashboard && ['ready', 'error'].includes(window.qoeDashboard.phase),
       null, { timeout: sc.timeoutMS || 30000 });
+    if (sc.then) {
+      await page.goto(sc.then, { waitUntil: 'load' });
+      // idle: the page sent nothing (no token to send).
+      await page.waitForFunction(() => window.qoeDashboard && ['idle', 'ready', 'error'].includes(window.qoeDashboard.phase),
+        null, { timeout: sc.timeoutMS || 30000 });
+    }
     Object.assign(out, await page.evaluate(() => {
       const tables = {};
       for (const t of document.querySelectorAll('table[data-dim]')) {

@@ -11,6 +11,9 @@
   const fragment = new URLSearchParams(location.hash.slice(1));
   // The API is this page's origin unless ?api= names another.
   const api = (params.get('api') || location.origin).replace(/\/+$/, '');
+  // The pasted token is kept for this API only: a link to this page with
+  // another ?api= must not send it there.
+  const tokenKey = 'playplane.adminToken ' + api;
   const DIMS = [
     ['cdn', 'CDN (pathway)'], ['edge', 'Edge'], ['title', 'Title'],
     ['country', 'Viewer country'], ['asn', 'Viewer ASN'], ['device_type', 'Device type'],
@@ -161,7 +164,7 @@
       setStatus('paste an admin token (playplane token --admin NAME)', true);
       return;
     }
-    sessionStorage.setItem('playplane.adminToken', token);
+    sessionStorage.setItem(tokenKey, token);
     state.phase = 'loading';
     setStatus('loading…');
     const to = new Date(Math.ceil(Date.now() / HOUR) * HOUR);
@@ -182,7 +185,7 @@
 
   $('api').value = api;
   $('api').readOnly = true;
-  $('token').value = fragment.get('token') || sessionStorage.getItem('playplane.adminToken') || '';
+  $('token').value = fragment.get('token') || sessionStorage.getItem(tokenKey) || '';
   if (fragment.has('token')) history.replaceState(null, '', location.pathname + location.search); // keep it out of the history
   if (fragment.get('metric') && METRICS[fragment.get('metric')]) $('metric').value = fragment.get('metric');
   $('controls').addEventListener('submit', load);
