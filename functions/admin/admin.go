@@ -319,6 +319,11 @@ func (s *Server) readRecord(r *http.Request, kind playback.Kind) ([]byte, error)
 	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
 		return nil, playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "the body must be a JSON object: %v", err)
 	}
+	// The rules of every other JSON body, which encoding/json lets
+	// through: no name twice (it keeps the last), valid UTF-8.
+	if err := httpx.Unmarshal(body, &obj); err != nil {
+		return nil, err
+	}
 	ps, err := catalogfile.CheckRecord(kind, body)
 	if err != nil {
 		return nil, err
@@ -496,6 +501,9 @@ func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request, who auth.I
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(patch, &obj); err != nil || obj == nil {
 		return playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "the body must be a JSON merge patch object: %v", err)
+	}
+	if err := httpx.Unmarshal(patch, &obj); err != nil {
+		return err // as readRecord: no name twice, valid UTF-8
 	}
 	cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
 	if err != nil {

@@ -333,6 +333,7 @@ func TestValidationNamesTheField(t *testing.T) {
 		status           int
 		pointers         []string
 		message          string // in a problem's message, when set
+		reason           string // of a 400, when set
 	}{
 		{name: "plan streams and quality", coll: "plans", status: http.StatusUnprocessableEntity,
 			body: `{"id":"p","name":"P","max_streams":0,"max_devices":5,"max_quality":"8K"}`, pointers: []string{"/max_streams", "/max_quality"}},
@@ -362,12 +363,23 @@ func TestValidationNamesTheField(t *testing.T) {
 		{name: "id with a slash", coll: "plans", status: http.StatusUnprocessableEntity,
 			body: `{"id":"a/b","name":"P","max_streams":1,"max_devices":5,"max_quality":"HD"}`, pointers: []string{"/id"}},
 		{name: "malformed json", coll: "plans", status: http.StatusBadRequest, body: `{"id":`},
+		// Decoded as strictly as every other JSON body (README): which of
+		// two values is meant is anyone's guess.
+		{name: "field twice", coll: "plans", status: http.StatusBadRequest, reason: playback.ReasonDuplicateField,
+			body: `{"id":"p","name":"P","max_streams":1,"max_streams":50,"max_devices":5,"max_quality":"HD"}`},
+		{name: "nested field twice", coll: "titles", status: http.StatusBadRequest, reason: playback.ReasonDuplicateField,
+			body: `{"id":"t","name":"T","rating":0,"asset_path":"/titles/t/","manifest":"m.m3u8","windows":[{"territory":"DE","territory":"US","start":"2024-01-01T00:00:00Z","end":"2035-01-01T00:00:00Z"}]}`},
+		{name: "invalid UTF-8", coll: "plans", status: http.StatusBadRequest, reason: playback.ReasonInvalidUTF8,
+			body: "{\"id\":\"p\",\"name\":\"P\xff\",\"max_streams\":1,\"max_devices\":5,\"max_quality\":\"HD\"}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := h.do("POST", "/v1/admin/"+tc.coll, h.admin, "", tc.body)
 			if r.status != tc.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			if tc.reason != "" && r.errBody(t).Reason != tc.reason {
+				t.Fatalf("reason %q, want %q: %s", r.errBody(t).Reason, tc.reason, r.body)
 			}
 			if tc.status != http.StatusUnprocessableEntity {
 				return

@@ -45,6 +45,7 @@ func TestPatchAccount(t *testing.T) {
 		{name: "no If-Match", contentType: admin.MergePatchType, body: `{"territory":"FR"}`, status: 400, reason: "if_match_required"},
 		{name: "plain JSON", ifMatch: etag, contentType: "application/json", body: `{"territory":"FR"}`, status: 415, reason: "content_type"},
 		{name: "not an object", ifMatch: etag, contentType: admin.MergePatchType, body: `["territory"]`, status: 400, reason: playback.ReasonMalformedJSON},
+		{name: "a setting twice", ifMatch: etag, contentType: admin.MergePatchType, body: `{"territory":"FR","territory":"GB"}`, status: 400, reason: playback.ReasonDuplicateField},
 		{name: "unknown plan", ifMatch: etag, contentType: admin.MergePatchType, body: `{"plan_id":"gold"}`, status: 422, reason: admin.ReasonValidation},
 		{name: "removing a required setting", ifMatch: etag, contentType: admin.MergePatchType, body: `{"territory":null}`, status: 422, reason: admin.ReasonValidation},
 		{name: "another id", ifMatch: etag, contentType: admin.MergePatchType, body: `{"id":"acct_b"}`, status: 422, reason: admin.ReasonValidation},
