@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"mime"
 	"net"
 	"net/http"
@@ -83,7 +84,13 @@ func NewRequest(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.R
 	}
 	u, err := url.ParseRequestURI(requestURI)
 	if err != nil {
-		return nil, invalid("malformed_path", "request path %q: %v", requestURI, err)
+		// Neither the message nor url's error may name the query, which
+		// carries players' credentials (?token=): the rejection is logged.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, invalid("malformed_path", "request path %q (query not shown): %v", rawPath, err)
 	}
 	var body []byte
 	if ev.IsBase64Encoded {

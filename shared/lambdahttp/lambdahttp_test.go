@@ -486,3 +486,20 @@ func TestProviderPayload(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedTargetNamesNoQuery: a request target that does not parse is
+// a typed 400 whose message (logged with the rejection) names the path,
+// never the query: players carry their credentials there (?token=).
+func TestMalformedTargetNamesNoQuery(t *testing.T) {
+	t.Parallel()
+	var ev events.APIGatewayV2HTTPRequest
+	ev.RawPath, ev.RawQueryString = "/v1/manifests/ses_1/hls", "token=m1.SECRETTOKEN&x=\x7f"
+	ev.RequestContext.HTTP.Method, ev.RequestContext.HTTP.Path = http.MethodGet, ev.RawPath
+	_, err := lambdahttp.NewRequest(context.Background(), ev)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "malformed_path") || strings.Contains(msg, "SECRETTOKEN") || !strings.Contains(msg, ev.RawPath) {
+		t.Fatalf("error %q: want malformed_path naming the path, not the query", msg)
+	}
+}
