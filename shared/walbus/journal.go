@@ -11,6 +11,13 @@
 // at-least-once delivery allows. When the log has grown well past what is
 // still live, it is rewritten with only the live records and renamed over
 // the old one.
+//
+// A power cut in the middle of an fsync may leave any of the pages written
+// since the one before on disk, and the others as zeros or garbage, with
+// whole records after damaged ones: none of those records was answered
+// for, so a restart cuts the log at the first damage. Damage in what an
+// fsync had made durable is another matter, and fails Open (DamagedError);
+// the log says how far it was durable in records of its own (kindSynced).
 package walbus
 
 import (
@@ -23,6 +30,7 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,10 +47,21 @@ const (
 	kindAppend = 1 // a message accepted on a topic
 	kindAck    = 2 // a message's handler acknowledged it
 	kindDead   = 3 // a message exhausted its attempts
+	// kindSynced says that the log's bytes before an offset were fsynced
+	// when it was written. A rewrite begins the log with one (for all of
+	// it: it is renamed into place only once durable); a commit begins
+	// with one when an fsync since the last one made more durable. Its
+	// payload is the kind, the log's id (random, so that a stale page of
+	// another log, which a file system may hand out again, says nothing
+	// about this one) and the offset, both 8 bytes little-endian.
+	kindSynced = 4
 )
 
+const syncedLen = 1 + 8 + 8 // a kindSynced record's payload
+
 // A record is its payload's length and CRC-32C, then the payload: kind,
-// topic, and the message (append, dead) or its id (ack). A torn tail —
+// topic, and the message (append, dead) or its id (ack); kindSynced has a
+// payload of its own. A torn tail —
 // what a crash in the middle of a write leaves — fails the length or the
 // checksum and ends the log there.
 const headerLen = 8
@@ -82,6 +101,10 @@ type Journal struct {
 	topics map[string]*topicState
 	live   int64 // bytes of the live records
 	buf    []byte
+	// synced is how much of f an fsync made durable, and marked the most a
+	// kindSynced record in f says of it; id is f's id in those records.
+	synced, marked int64
+	id             uint64
 	// closeErr is what closing the log said when the committer stopped:
 	// Close answers it (a close may report a failed write-back).
 	closeErr error
@@ -90,6 +113,10 @@ type Journal struct {
 	// syncDir makes a rename in the log's directory durable; tests make it
 	// fail, which a directory fsync cannot be made to do here.
 	syncDir func(dir string) error
+	// syncFile makes a log file's writes durable; tests take the file at
+	// each one as a power cut would leave it, which a real one cannot be
+	// made to do here.
+	syncFile func(f *os.File) error
 	// logReader is what replay reads the log through; tests make it fail,
 	// which a file's reads cannot be made to do here.
 	logReader func(f *os.File) io.Reader
@@ -137,7 +164,7 @@ func WithoutSync() Option { return func(j *Journal) { j.sync = false } }
 // live records and starts the committer. Only one journal may use a path.
 func Open(path string, opts ...Option) (*Journal, error) {
 	j := &Journal{path: path, sync: true, log: slog.Default(), kick: make(chan struct{}, 1), done: make(chan struct{}),
-		topics: map[string]*topicState{}, compactAt: minCompact, syncDir: atomicfile.SyncDir,
+		topics: map[string]*topicState{}, compactAt: minCompact, syncDir: atomicfile.SyncDir, syncFile: (*os.File).Sync,
 		logReader: func(f *os.File) io.Reader { return f }}
 	for _, o := range opts {
 		o(j)
@@ -195,6 +222,7 @@ func (j *Journal) replay() error {
 	r := bufio.NewReaderSize(j.logReader(f), 1<<16)
 	var hdr [headerLen]byte
 	var good int64
+	var marks syncMarks
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			if torn(err) {
@@ -218,7 +246,9 @@ func (j *Journal) replay() error {
 		if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
 			break
 		}
-		if err := j.apply(payload); err != nil {
+		if payload[0] == kindSynced {
+			marks.read(good, payload)
+		} else if err := j.apply(payload); err != nil {
 			return fmt.Errorf("record at %d: %w", good, err)
 		}
 		good += headerLen + int64(n)
@@ -228,22 +258,133 @@ func (j *Journal) replay() error {
 		return err
 	}
 	if st.Size() > good {
-		// A crash cuts only the last write: a damaged record with a whole
-		// one after it is damage a rewrite must not drop the rest with.
-		at, err := findRecord(f, good+1, st.Size())
+		// Whether the damage is a power cut's lies in the whole records
+		// after it, if any: a kindSynced one may say the damaged bytes had
+		// been fsynced.
+		next, whole := int64(-1), 0
+		var proof, synced int64
+		err := wholeRecords(f, good, st.Size(), func(at int64, p []byte) {
+			if next < 0 {
+				next = at
+			}
+			whole++
+			if p[0] == kindSynced && marks.read(at, p) && marks.synced > good && proof == 0 {
+				proof, synced = at, marks.synced
+			}
+		})
 		if err != nil {
 			return fmt.Errorf("look for records after the damaged one at %d: %w", good, err)
 		}
-		if at >= 0 {
-			// A power cut that wrote an unacknowledged commit's pages out
-			// of order looks the same, so the operator chooses: keep what
-			// comes before the damage, as a torn tail would, or nothing.
-			return fmt.Errorf("record at offset %d is damaged, yet a whole record follows at offset %d: "+
-				"not a torn tail, so the log is left as it is; to start anyway, cut it at the damage "+
-				"(truncate -s %d %s: the records from there on are not delivered) or move it aside "+
-				"(none of its messages are)", good, at, good, j.path)
+		switch {
+		case proof > 0:
+			return &DamagedError{Path: j.path, Offset: good, Next: proof, Synced: synced}
+		case !marks.known && next >= 0:
+			// A log written before kindSynced records cannot tell: a crash
+			// cuts only the last write, so a whole record after the
+			// damage is taken for damage in what was acknowledged.
+			return &DamagedError{Path: j.path, Offset: good, Next: next}
 		}
-		j.log.Warn("walbus: log ends in a torn record; dropping its tail", "path", j.path, "good", good, "size", st.Size())
+		j.log.Warn("walbus: log ends in a write a crash cut short; dropping it", "path", j.path,
+			"good", good, "size", st.Size(), "whole_records_dropped", whole)
+	}
+	return nil
+}
+
+// DamagedError is Open's answer when the log is damaged where it held
+// records already acknowledged as durable: Open leaves the file as it is
+// rather than drop them, and the operator chooses.
+type DamagedError struct {
+	Path   string
+	Offset int64 // the damaged record: those before it are whole
+	// Next is the whole record after the damage that tells: a kindSynced
+	// one that says the log was durable up to Synced, past Offset; or, in
+	// a log written before those records (Synced 0), any.
+	Next, Synced int64
+}
+
+func (e *DamagedError) Error() string {
+	why := fmt.Sprintf("yet a whole record follows at offset %d: not a torn tail", e.Next)
+	if e.Synced > 0 {
+		why = fmt.Sprintf("yet the record at offset %d says the log had been fsynced up to offset %d: "+
+			"acknowledged records are damaged, not a torn write", e.Next, e.Synced)
+	}
+	return fmt.Sprintf("record at offset %d is damaged, %s, so the log is left as it is; to start anyway, "+
+		"cut it at the damage (truncate -s %d %s: the records from there on are not delivered) or move it aside "+
+		"(none of its messages are)", e.Offset, why, e.Offset, e.Path)
+}
+
+// syncMarks is what a log's kindSynced records say.
+type syncMarks struct {
+	id     uint64
+	known  bool  // the log begins with one: it has them
+	synced int64 // the most they say was durable
+}
+
+// read takes in the kindSynced record p at offset at, and reports whether
+// it is one of this log's.
+func (m *syncMarks) read(at int64, p []byte) bool {
+	if len(p) != syncedLen {
+		return false
+	}
+	id, synced := binary.LittleEndian.Uint64(p[1:]), int64(binary.LittleEndian.Uint64(p[9:]))
+	switch {
+	case at == 0:
+		m.id, m.known, m.synced = id, true, synced
+	case !m.known || id != m.id || synced > at:
+		// Only a rewrite's first record is written before what it says
+		// was durable (the whole new log is, before it is renamed into
+		// place): one that says more is no record of this log.
+		return false
+	default:
+		m.synced = max(m.synced, synced)
+	}
+	return true
+}
+
+func appendSynced(b []byte, id uint64, synced int64) []byte {
+	start := len(b)
+	b = append(b, make([]byte, headerLen)...)
+	b = append(b, kindSynced)
+	b = binary.LittleEndian.AppendUint64(b, id)
+	b = binary.LittleEndian.AppendUint64(b, uint64(synced))
+	sealRecord(b[start:])
+	return b
+}
+
+// wholeRecords calls fn with every whole record (length and checksum
+// right) at or after from in f, of size bytes, in order: one after the
+// other, and past damage, from the next one findRecord finds.
+func wholeRecords(f *os.File, from, size int64, fn func(at int64, payload []byte)) error {
+	var hdr [headerLen]byte
+	for at := from; at < size; {
+		p, err := func() ([]byte, error) {
+			if _, err := f.ReadAt(hdr[:], at); err != nil {
+				return nil, err
+			}
+			n := binary.LittleEndian.Uint32(hdr[:4])
+			if n == 0 || n > maxRecord || int64(n) > size-at-headerLen {
+				return nil, nil
+			}
+			p := make([]byte, n)
+			if _, err := f.ReadAt(p, at+headerLen); err != nil {
+				return nil, err
+			}
+			if crc32.Checksum(p, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
+				return nil, nil
+			}
+			return p, nil
+		}()
+		if err != nil && !torn(err) {
+			return err
+		}
+		if p != nil {
+			fn(at, p)
+			at += headerLen + int64(len(p))
+			continue
+		}
+		if at, err = findRecord(f, at+1, size); err != nil || at < 0 {
+			return err
+		}
 	}
 	return nil
 }
@@ -253,7 +394,9 @@ func (j *Journal) replay() error {
 // does. It tries every offset: a damaged length leaves no other way to
 // where the next record starts. A record found by chance in other bytes
 // needs a plausible length and kind and then a CRC-32C match of 1 in 2^32;
-// finding one only fails Open, and a real record is never missed.
+// it fails Open only in a log without kindSynced records (in one with them
+// it would need to be one, with the log's id), and a real record is never
+// missed.
 func findRecord(f *os.File, from, size int64) (int64, error) {
 	// The length, checksum and kind of each offset are read from a window of
 	// the file. The payloads of the offsets that pass are checksummed in one
@@ -288,7 +431,7 @@ func findRecord(f *os.File, from, size int64) (int64, error) {
 			if n == 0 || n > maxRecord || int64(n) > size-p-headerLen {
 				continue
 			}
-			if k := w[i+headerLen]; k < kindAppend || k > kindDead {
+			if k := w[i+headerLen]; k < kindAppend || k > kindSynced {
 				continue
 			}
 			c := candidate{at: p, end: p + headerLen + int64(n), sum: binary.LittleEndian.Uint32(w[i+4:])}
@@ -451,10 +594,15 @@ func appendRecord(b []byte, kind byte, topic string, body func([]byte) []byte) [
 	b = append(b, kind)
 	b = appendString(b, topic)
 	b = body(b)
-	payload := b[start+headerLen:]
-	binary.LittleEndian.PutUint32(b[start:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(b[start+4:], crc32.Checksum(payload, crcTable))
+	sealRecord(b[start:])
 	return b
+}
+
+// sealRecord fills in the header of the record rec.
+func sealRecord(rec []byte) {
+	payload := rec[headerLen:]
+	binary.LittleEndian.PutUint32(rec, uint32(len(payload)))
+	binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(payload, crcTable))
 }
 
 // compact writes the live records to a new log, makes it durable and
@@ -486,8 +634,14 @@ func (j *Journal) compact() error {
 		}
 	}
 	slices.SortFunc(all, func(a, b entry) int { return cmp.Compare(a.m.seq, b.m.seq) })
+	// The first record, which says how much of the log is durable, is
+	// written last, when that is known.
+	id := rand.Uint64()
 	w := bufio.NewWriterSize(f, 1<<16)
-	var size int64
+	size := int64(headerLen + syncedLen)
+	if _, err := w.Write(make([]byte, size)); err != nil {
+		return fail(err)
+	}
 	var rec []byte
 	for _, e := range all {
 		rec = appendRecord(rec[:0], e.kind, e.topic, func(b []byte) []byte { return append(b, e.m.raw...) })
@@ -499,7 +653,10 @@ func (j *Journal) compact() error {
 	if err := w.Flush(); err != nil {
 		return fail(err)
 	}
-	if err := f.Sync(); err != nil {
+	if _, err := f.WriteAt(appendSynced(rec[:0], id, size), 0); err != nil {
+		return fail(err)
+	}
+	if err := j.syncFile(f); err != nil {
 		return fail(err)
 	}
 	if err := os.Rename(tmp, j.path); err != nil {
@@ -510,7 +667,7 @@ func (j *Journal) compact() error {
 	if j.f != nil {
 		j.f.Close() // its live records are all in the new file
 	}
-	j.f, j.size = f, size
+	j.f, j.size, j.synced, j.marked, j.id = f, size, size, size, id
 	if err := j.syncDir(filepath.Dir(j.path)); err != nil {
 		if !j.sync {
 			return err // without fsyncs the journal promises nothing across a power cut
@@ -647,6 +804,10 @@ func (j *Journal) commit(g *group, settles []settle) error {
 		return j.broken
 	}
 	b := j.buf[:0]
+	mark := j.synced > j.marked
+	if mark {
+		b = appendSynced(b, j.id, j.synced)
+	}
 	type added struct {
 		topic, id string
 		at, end   int // the encoded message within b
@@ -684,13 +845,17 @@ func (j *Journal) commit(g *group, settles []settle) error {
 		}
 		return err
 	}
+	if mark {
+		j.marked = j.synced
+	}
 	if g != nil && j.sync {
-		if err := j.f.Sync(); err != nil {
+		if err := j.syncFile(j.f); err != nil {
 			// The written records' fate is unknown: refuse further appends
 			// rather than answer them over a log that may have lost some.
 			j.broken = fmt.Errorf("log fsync failed: %w", err)
 			return j.broken
 		}
+		j.synced = j.size + int64(len(b))
 	}
 	j.size += int64(len(b))
 	j.commits.Add(1)

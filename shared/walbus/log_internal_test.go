@@ -2,6 +2,7 @@ package walbus
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -29,6 +30,17 @@ func pendingData(t *testing.T, j *Journal, topic string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// appendsAt returns where each append record of the log b starts.
+func appendsAt(b []byte) []int {
+	var at []int
+	for i := 0; i+headerLen < len(b); i += headerLen + int(binary.LittleEndian.Uint32(b[i:])) {
+		if b[i+headerLen] == kindAppend {
+			at = append(at, i)
+		}
+	}
+	return at
 }
 
 func appendN(t *testing.T, j *Journal, from, to int) {
@@ -310,17 +322,13 @@ func (f *failingReader) Read(p []byte) (int, error) {
 // file cannot be made to fail its reads here.
 func TestReplayReadErrorFailsOpen(t *testing.T) {
 	t.Parallel()
-	// Ten records of one size: rec bytes each.
-	rec := len(appendRecord(nil, kindAppend, "t", func(b []byte) []byte {
-		return appendMessage(b, &playback.Message{ID: "m0", Data: []byte("d0")})
-	}))
 	for _, tc := range []struct {
 		name  string
-		after int // bytes read before the error
+		after int // bytes read before the error, from the sixth append record
 	}{
-		{"at a record boundary", 5 * rec},
-		{"in a header", 5*rec + 3},
-		{"in a payload", 5*rec + headerLen + 2},
+		{"at a record boundary", 0},
+		{"in a header", 3},
+		{"in a payload", headerLen + 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -335,15 +343,17 @@ func TestReplayReadErrorFailsOpen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(before) != 10*rec {
-				t.Fatalf("log of %d bytes, want 10 records of %d", len(before), rec)
+			at := appendsAt(before)
+			if len(at) != 10 {
+				t.Fatalf("log with %d append records, want 10", len(at))
 			}
+			upTo := at[5] + tc.after
 			injected := errors.New("injected: read error")
 			_, err = Open(path, func(j *Journal) {
-				j.logReader = func(f *os.File) io.Reader { return &failingReader{r: f, after: tc.after, err: injected} }
+				j.logReader = func(f *os.File) io.Reader { return &failingReader{r: f, after: upTo, err: injected} }
 			})
 			if !errors.Is(err, injected) {
-				t.Fatalf("Open over a log that fails its reads after %d of %d bytes: %v, want the read error", tc.after, len(before), err)
+				t.Fatalf("Open over a log that fails its reads after %d of %d bytes: %v, want the read error", upTo, len(before), err)
 			}
 			after, err := os.ReadFile(path)
 			if err != nil {
@@ -375,24 +385,24 @@ func TestCloseReturnsTheLogsCloseError(t *testing.T) {
 }
 
 // TestDamageInsideTheLogFailsOpen: a damaged record (a bad checksum, an
-// impossible length) with whole records after it is no torn tail — a crash
-// cuts only the last write — and taken for one, replay stopped there and
-// the rewrite dropped every acknowledged record after it. Open must fail,
-// naming the file and the damaged record's offset, and leave the file as it
-// was. Damage to the last record, or a last record cut short, is what a
-// crash leaves: still repaired.
+// impossible length) in what an fsync had made durable is no torn tail,
+// and taken for one, replay stopped there and the rewrite dropped every
+// acknowledged record after it. Each append here is fsynced, and the
+// commit after it says so (a kindSynced record): Open must fail with a
+// DamagedError naming the file and the damaged record's offset, and leave
+// the file as it was. Damage to the last commit, or a last commit cut
+// short, is what a power cut in its fsync leaves: still repaired (the
+// log cannot tell it from damage after that fsync, nothing having been
+// written after it).
 func TestDamageInsideTheLogFailsOpen(t *testing.T) {
 	t.Parallel()
-	// Ten records of one size: rec bytes each.
-	rec := len(appendRecord(nil, kindAppend, "t", func(b []byte) []byte {
-		return appendMessage(b, &playback.Message{ID: "m0", Data: []byte("d0")})
-	}))
 	const n = 10
-	flip := func(at int) func([]byte) []byte {
-		return func(b []byte) []byte { b[at] ^= 0x01; return b }
+	// Each damage takes the log and where its append records start.
+	flip := func(rec, off int) func([]byte, []int) []byte {
+		return func(b []byte, at []int) []byte { b[at[rec]+off] ^= 0x01; return b }
 	}
-	set := func(at int, v ...byte) func([]byte) []byte {
-		return func(b []byte) []byte { copy(b[at:], v); return b }
+	set := func(rec, off int, v ...byte) func([]byte, []int) []byte {
+		return func(b []byte, at []int) []byte { copy(b[at[rec]+off:], v); return b }
 	}
 	var kept9 []string
 	for i := range n - 1 {
@@ -400,23 +410,24 @@ func TestDamageInsideTheLogFailsOpen(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name    string
-		damage  func([]byte) []byte
-		damaged int      // the offset Open must name; -1: repaired
+		damage  func(b []byte, at []int) []byte
+		damaged int      // the append record whose offset Open must name; -1: repaired
 		want    []string // when repaired
 	}{
-		{"payload of a middle record", flip(5*rec + headerLen + 3), 5 * rec, nil},
-		{"checksum of a middle record", flip(5*rec + 4), 5 * rec, nil},
-		{"length of a middle record, one less", flip(5 * rec), 5 * rec, nil},
-		{"length of a middle record, past the end", flip(5*rec + 2), 5 * rec, nil},
-		{"length of a middle record, zero", set(5*rec, 0, 0, 0, 0), 5 * rec, nil},
-		{"length of a middle record, too large", set(5*rec+3, 0xff), 5 * rec, nil},
-		{"payload of the first record", flip(headerLen + 3), 0, nil},
-		{"payload of the record before the last", flip((n-2)*rec + headerLen + 3), (n - 2) * rec, nil},
-		{"payload of the last record", flip((n-1)*rec + headerLen + 3), -1, kept9},
-		{"length of the last record", flip((n-1)*rec + 2), -1, kept9},
-		{"last record cut short", func(b []byte) []byte { return b[:len(b)-3] }, -1, kept9},
-		{"last record's header cut short", func(b []byte) []byte { return b[:(n-1)*rec+5] }, -1, kept9},
-		{"last record zeroed", func(b []byte) []byte { clear(b[(n-1)*rec:]); return b }, -1, kept9},
+		{"payload of a middle record", flip(5, headerLen+3), 5, nil},
+		{"checksum of a middle record", flip(5, 4), 5, nil},
+		{"length of a middle record, one less", flip(5, 0), 5, nil},
+		{"length of a middle record, past the end", flip(5, 2), 5, nil},
+		{"length of a middle record, zero", set(5, 0, 0, 0, 0, 0), 5, nil},
+		{"length of a middle record, too large", set(5, 3, 0xff), 5, nil},
+		{"payload of the first record", flip(0, headerLen+3), 0, nil},
+		{"payload of the record before the last", flip(n-2, headerLen+3), n - 2, nil},
+		{"payload of the last record", flip(n-1, headerLen+3), -1, kept9},
+		{"length of the last record", flip(n-1, 2), -1, kept9},
+		{"the last commit's kindSynced record", flip(n-1, -3), -1, kept9},
+		{"last record cut short", func(b []byte, _ []int) []byte { return b[:len(b)-3] }, -1, kept9},
+		{"last record's header cut short", func(b []byte, at []int) []byte { return b[:at[n-1]+5] }, -1, kept9},
+		{"last record zeroed", func(b []byte, at []int) []byte { clear(b[at[n-1]:]); return b }, -1, kept9},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -431,10 +442,11 @@ func TestDamageInsideTheLogFailsOpen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(b) != n*rec {
-				t.Fatalf("log of %d bytes, want %d records of %d", len(b), n, rec)
+			at := appendsAt(b)
+			if len(at) != n {
+				t.Fatalf("log with %d append records, want %d", len(at), n)
 			}
-			before := tc.damage(b)
+			before := tc.damage(b, at)
 			if err := os.WriteFile(path, before, 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -452,12 +464,15 @@ func TestDamageInsideTheLogFailsOpen(t *testing.T) {
 			if err == nil {
 				got := pendingData(t, j, "t")
 				j.Close()
-				t.Fatalf("Open over a log damaged at %d of %d bytes succeeded, holding %q", tc.damaged, len(before), got)
+				t.Fatalf("Open over a log damaged at %d of %d bytes succeeded, holding %q", at[tc.damaged], len(before), got)
 			}
-			want := fmt.Sprintf("at offset %d is damaged, yet a whole record follows at offset %d", tc.damaged, tc.damaged+rec)
+			var damaged *DamagedError
+			if !errors.As(err, &damaged) || damaged.Offset != int64(at[tc.damaged]) || damaged.Synced <= damaged.Offset || damaged.Path != path {
+				t.Fatalf("Open over a log damaged at %d: %v; want a DamagedError at that offset, durable past it", at[tc.damaged], err)
+			}
 			msg := err.Error()
-			if !strings.Contains(msg, path) || !strings.Contains(msg, want) {
-				t.Fatalf("Open over a log damaged at %d: %v; want the path and %q", tc.damaged, err, want)
+			if want := fmt.Sprintf("at offset %d is damaged, yet the record at offset %d says the log had been fsynced up to offset %d", damaged.Offset, damaged.Next, damaged.Synced); !strings.Contains(msg, want) {
+				t.Fatalf("Open: %v; want %q", err, want)
 			}
 			after, err := os.ReadFile(path)
 			if err != nil {
@@ -471,19 +486,19 @@ func TestDamageInsideTheLogFailsOpen(t *testing.T) {
 			}
 			// The way out the error gives: cut at the damage, then the
 			// records before it are delivered.
-			cut := fmt.Sprintf("truncate -s %d %s", tc.damaged, path)
+			cut := fmt.Sprintf("truncate -s %d %s", at[tc.damaged], path)
 			if !strings.Contains(msg, cut) {
 				t.Fatalf("the error does not say %q: %s", cut, msg)
 			}
-			if err := os.Truncate(path, int64(tc.damaged)); err != nil {
+			if err := os.Truncate(path, int64(at[tc.damaged])); err != nil {
 				t.Fatal(err)
 			}
 			if j, err = Open(path); err != nil {
 				t.Fatalf("Open after the cut: %v", err)
 			}
 			defer j.Close()
-			if got, want := pendingData(t, j, "t"), kept9[:tc.damaged/rec]; !slices.Equal(got, want) {
-				t.Fatalf("after the cut at %d: %q, want %q", tc.damaged, got, want)
+			if got, want := pendingData(t, j, "t"), kept9[:tc.damaged]; !slices.Equal(got, want) {
+				t.Fatalf("after the cut at %d: %q, want %q", at[tc.damaged], got, want)
 			}
 		})
 	}
@@ -519,7 +534,8 @@ func TestCRCOfARangeFromItsEnds(t *testing.T) {
 	}
 }
 
-// TestDamageBeforeALargeRecord: the records findRecord looks for run past
+// TestDamageBeforeALargeRecord (logs of records alone, as written before
+// kindSynced records): the records findRecord looks for run past
 // the window it reads headers from, and the bytes it looks in are random
 // (many offsets pass for a header): a damaged record with one after it
 // still fails Open, naming where the first one after it starts; the same
@@ -571,6 +587,11 @@ func TestDamageBeforeALargeRecord(t *testing.T) {
 			}
 			if want := fmt.Sprintf("at offset %d is damaged, yet a whole record follows at offset %d", len(small), tc.follows); !strings.Contains(err.Error(), want) {
 				t.Fatalf("Open: %v; want %q", err, want)
+			}
+			// A log written before kindSynced records: any whole record
+			// after the damage counts as acknowledged.
+			if damaged := (*DamagedError)(nil); !errors.As(err, &damaged) || damaged.Offset != int64(len(small)) || damaged.Synced != 0 {
+				t.Fatalf("Open: %#v, want a DamagedError at %d without a durable offset", err, len(small))
 			}
 		})
 	}
