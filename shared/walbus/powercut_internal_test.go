@@ -3,12 +3,14 @@ package walbus
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -193,5 +195,244 @@ func TestPowerCutKeepsWhatWasAcknowledged(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// captureLog makes a journal log to buf.
+func captureLog(buf *bytes.Buffer) Option {
+	return func(j *Journal) { j.log = slog.New(slog.NewTextHandler(buf, nil)) }
+}
+
+// TestTornLastWriteAtEveryOffset: the last write before a crash, damaged
+// from every one of its bytes on: the file cut there; the rest of it
+// zeros (a size that counts data never written, as ext4 in data=ordered
+// mode may leave after a power cut); the rest of it garbage. And garbage
+// after the whole write. Open must start, log that it drops a damaged
+// tail, and hold what the log held before the write, or the write too
+// where it is whole; appends after the repair are read back after it.
+func TestTornLastWriteAtEveryOffset(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		last        func(t *testing.T, j *Journal)
+		before, all []string // pending without the last write, with it
+	}{
+		{"an append", func(t *testing.T, j *Journal) { appendN(t, j, 3, 4) }, []string{"d0", "d1", "d2"}, []string{"d0", "d1", "d2", "d3"}},
+		{"a consumer's acknowledgement", func(t *testing.T, j *Journal) {
+			if err := j.Settle("t", []string{"m1"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := j.Close(); err != nil { // writes it
+				t.Fatal(err)
+			}
+		}, []string{"d0", "d1", "d2"}, []string{"d0", "d2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			path := filepath.Join(dir, "bus.wal")
+			j, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, j, 0, 3)
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.last(t, j)
+			j.Close()
+			all, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(all, before) || len(all) == len(before) {
+				t.Fatalf("the last write did not append to the log: %d bytes, were %d", len(all), len(before))
+			}
+			type image struct {
+				name    string
+				b       []byte
+				damaged bool // bytes past the last whole record
+			}
+			var images []image
+			for k := len(before); k < len(all); k++ {
+				zeroed := slices.Clone(all)
+				clear(zeroed[k:])
+				garbage := slices.Clone(all)
+				for i := k; i < len(garbage); i++ {
+					garbage[i] = byte(i*151 + 7)
+				}
+				images = append(images,
+					image{fmt.Sprintf("cut at %d", k), all[:k], false},
+					image{fmt.Sprintf("zeros from %d", k), zeroed, true},
+					image{fmt.Sprintf("garbage from %d", k), garbage, true})
+			}
+			for _, n := range []int{1, headerLen, 100, pageSize} {
+				garbage := slices.Clone(all)
+				for i := range n {
+					garbage = append(garbage, byte(i*151+7))
+				}
+				images = append(images, image{fmt.Sprintf("%d bytes of garbage after it", n), garbage, true})
+			}
+			for i, img := range images {
+				p := filepath.Join(dir, fmt.Sprint(i, ".wal"))
+				if err := os.WriteFile(p, img.b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				var logged bytes.Buffer
+				j, err := Open(p, captureLog(&logged))
+				if err != nil {
+					t.Fatalf("%s: Open: %v", img.name, err)
+				}
+				got := pendingData(t, j, "t")
+				whole := strings.HasSuffix(img.name, "after it")
+				if want := tc.before; whole && !slices.Equal(got, tc.all) || !whole && !slices.Equal(got, want) {
+					t.Errorf("%s: pending %q, want %q (or, whole, %q)", img.name, got, want, tc.all)
+				}
+				if img.damaged && !strings.Contains(logged.String(), "dropping it") {
+					t.Errorf("%s: nothing logged of the damage: %q", img.name, logged.String())
+				}
+				appendN(t, j, 9, 10)
+				j.Close()
+				if j, err = Open(p); err != nil {
+					t.Fatalf("%s: Open after an append to the repaired log: %v", img.name, err)
+				}
+				if got := pendingData(t, j, "t"); len(got) == 0 || got[len(got)-1] != "d9" {
+					t.Errorf("%s: the append after the repair is not read back: %q", img.name, got)
+				}
+				j.Close()
+			}
+		})
+	}
+}
+
+// TestCrashInARewrite: a rewrite writes the live records to bus.wal.tmp,
+// fsyncs it, renames it over the log and fsyncs the directory. A crash
+// at any point leaves the old log at the path (the new one partly
+// written, or whole but its rename undone by a power cut before the
+// directory fsync) or the new one: Open must start on each with the same
+// messages and leave no .tmp behind. So must a crash in the rewrite that
+// creates the log.
+func TestCrashInARewrite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	oldPath := filepath.Join(dir, "old.wal")
+	j, err := Open(oldPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 40 {
+		appendN(t, j, i, i+1)
+		if i%3 == 0 {
+			want = append(want, fmt.Sprint("d", i))
+			continue
+		}
+		if err := j.Settle("t", []string{fmt.Sprint("m", i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(oldPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err = Open(oldPath); err != nil { // rewrites it
+		t.Fatal(err)
+	}
+	j.Close()
+	rewritten, err := os.ReadFile(oldPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rewritten) >= len(old) {
+		t.Fatalf("the rewrite is %d bytes, the log was %d", len(rewritten), len(old))
+	}
+	half := rewritten[:len(rewritten)/2]
+	unsynced := slices.Clone(rewritten)
+	clear(unsynced[len(unsynced)/3:])
+	for _, tc := range []struct {
+		name     string
+		log, tmp []byte // nil: no such file
+		want     []string
+	}{
+		{"new log partly written", old, half, want},
+		{"new log written, not fsynced", old, unsynced, want},
+		{"new log whole, not renamed", old, rewritten, want},
+		{"renamed", rewritten, nil, want},
+		{"the first rewrite partly written", nil, half[:10], nil},
+		{"the first rewrite whole, not renamed", nil, rewritten, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "bus.wal")
+			for p, b := range map[string][]byte{path: tc.log, path + ".tmp": tc.tmp} {
+				if b == nil {
+					continue
+				}
+				if err := os.WriteFile(p, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			j, err := Open(path)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer j.Close()
+			if got := pendingData(t, j, "t"); !slices.Equal(got, tc.want) {
+				t.Fatalf("pending %q, want %q", got, tc.want)
+			}
+			if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("a rewrite's file is left after Open: %v", err)
+			}
+		})
+	}
+}
+
+// TestAppendIsAnsweredAfterItsFsync: Append returns only once the fsync
+// of the commit that carries its messages returned. The fsync is held
+// until the test has looked whether the append was answered.
+func TestAppendIsAnsweredAfterItsFsync(t *testing.T) {
+	t.Parallel()
+	entered, release := make(chan *os.File), make(chan struct{})
+	j, err := Open(filepath.Join(t.TempDir(), "bus.wal"), func(j *Journal) {
+		j.syncFile = func(f *os.File) error {
+			if f == j.f {
+				entered <- f
+				<-release
+			}
+			return f.Sync()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	defer releaseOnce() // before Close, which waits for the committer
+	// The group the append joins, made here to be watched: the committer
+	// takes it only once the append woke it.
+	g := &group{done: make(chan struct{})}
+	j.mu.Lock()
+	j.next = g
+	j.mu.Unlock()
+	answered := make(chan error, 1)
+	go func() {
+		answered <- j.Append(context.Background(), "t", []playback.Message{{ID: "m", Data: []byte("d")}})
+	}()
+	<-entered
+	select {
+	case <-g.done:
+		t.Fatal("the append was answered before its commit's fsync returned")
+	default:
+	}
+	if len(g.appends) != 1 {
+		t.Fatalf("the fsync is of a group of %d appends, want the one", len(g.appends))
+	}
+	releaseOnce()
+	if err := <-answered; err != nil {
+		t.Fatal(err)
 	}
 }
