@@ -71,7 +71,8 @@ func (c *Config) defaults() {
 type Journal interface {
 	// Append stores msgs of topic durably before it returns. The messages
 	// are the bus's own copies, which it goes on to deliver: the journal
-	// must not change them.
+	// must not change them. A message it can never store fails the call
+	// with CodeTooLarge before any is stored; Publish passes that on.
 	Append(ctx context.Context, topic string, msgs []playback.Message) error
 	// Settle records that the acked messages of topic are done and that
 	// the dead ones exhausted their attempts. It need not be durable when
@@ -229,6 +230,9 @@ func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message)
 		err := b.journal.Append(ctx, name, accepted)
 		b.mu.Lock()
 		t.accepting -= len(accepted)
+		if playback.IsCode(err, playback.CodeTooLarge) {
+			return fmt.Errorf("membus.Publish: %w", err) // no retry helps
+		}
 		if err != nil {
 			return playback.Unavailable(err, "membus.Publish: journal")
 		}

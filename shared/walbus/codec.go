@@ -48,6 +48,18 @@ func appendMessage(b []byte, m *playback.Message) []byte {
 	return append(b, m.Data...)
 }
 
+// messageBound is at least the length of m's encoding (appendMessage) and
+// its record's kind and topic: each length and number a varint of at
+// most binary.MaxVarintLen64 bytes, the trace context an attribute.
+func messageBound(topic string, m *playback.Message) int {
+	n := 2 + len(topic) + len(m.ID) + len(m.OrderingKey) + len(m.Data) + 8*binary.MaxVarintLen64 +
+		len(playback.TraceParentAttribute) + playback.TraceParentLen
+	for k, v := range m.Attributes {
+		n += len(k) + len(v) + 2*binary.MaxVarintLen64
+	}
+	return n
+}
+
 var errCorrupt = errors.New("corrupt journal record")
 
 // reader walks a record; the first failure sticks.

@@ -689,6 +689,13 @@ func (j *Journal) Append(ctx context.Context, topic string, msgs []playback.Mess
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("walbus.Append: %w", err)
 	}
+	for i := range msgs {
+		// Replay takes a longer record for a torn one.
+		if n := messageBound(topic, &msgs[i]); n > maxRecord {
+			return playback.Errorf(playback.CodeTooLarge, "message_too_large",
+				"walbus.Append: message %s of up to %d bytes, the journal takes at most %d", msgs[i].ID, n, maxRecord)
+		}
+	}
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()

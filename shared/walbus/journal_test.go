@@ -231,6 +231,43 @@ func TestRestartRedeliversOnlyUnacknowledged(t *testing.T) {
 	}
 }
 
+// TestPublishRefusesWhatTheJournalCannotReadBack: replay takes a record
+// over 64 MiB (walbus's bound on a record) for a torn header, so a message
+// that large, answered as durable, was dropped at the next start, or made
+// it fail when records followed. Publish must refuse it as too large (no
+// retry helps), journal nothing of it, and go on taking the others.
+func TestPublishRefusesWhatTheJournalCannotReadBack(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "bus.wal")
+	ctx := context.Background()
+	j := open(t, path)
+	b := newBus(t, j, membus.Config{})
+	if err := b.Publish(ctx, "t", playback.Message{Data: []byte("a")}); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Publish(ctx, "t", playback.Message{Data: []byte("big")}, playback.Message{Data: make([]byte, 64<<20)})
+	if !playback.IsCode(err, playback.CodeTooLarge) {
+		t.Fatalf("Publish of a 64 MiB message: %v, want %s", err, playback.CodeTooLarge)
+	}
+	if err := b.Publish(ctx, "t", playback.Message{Data: []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j, err = walbus.Open(path)
+	if err != nil {
+		t.Fatalf("Open after the refused publish: %v", err)
+	}
+	defer j.Close()
+	if got := datas(load(t, j).pending["t"]); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("journal holds %q after the restart, want the two messages answered", got)
+	}
+}
+
 func TestAppendAfterCloseIsUnavailable(t *testing.T) {
 	t.Parallel()
 	j := open(t, filepath.Join(t.TempDir(), "bus.wal"))
