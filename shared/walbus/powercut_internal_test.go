@@ -436,3 +436,61 @@ func TestAppendIsAnsweredAfterItsFsync(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStaleSyncedRecordsSayNothing: a file system may hand a log the
+// freed blocks of another (a rewritten log's) where a power cut left
+// unwritten pages: a kindSynced record in them that says the damage
+// before it had been durable is another log's (another id) or could not
+// have been written where it lies (it says more than what precedes it).
+// Open must cut the damage as a torn write's, not refuse to start; a
+// record of this log that says so does make it refuse.
+func TestStaleSyncedRecordsSayNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bus.wal")
+	j, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 0, 3)
+	id := j.id
+	j.Close()
+	log, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := append(slices.Clone(log), make([]byte, 100)...) // an unwritten page's zeros
+	at := int64(len(damaged))
+	for _, tc := range []struct {
+		name    string
+		mark    []byte
+		refused bool
+	}{
+		{"another log's", appendSynced(nil, id+1, at-50), false},
+		{"saying more than precedes it", appendSynced(nil, id, at+1), false},
+		{"this log's", appendSynced(nil, id, at-50), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := filepath.Join(t.TempDir(), "bus.wal")
+			if err := os.WriteFile(p, slices.Concat(damaged, tc.mark), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			j, err := Open(p)
+			var de *DamagedError
+			if tc.refused {
+				if !errors.As(err, &de) || de.Offset != int64(len(log)) || de.Next != at {
+					t.Fatalf("Open: %v, want a DamagedError at %d shown by the record at %d", err, len(log), at)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer j.Close()
+			if got := pendingData(t, j, "t"); !slices.Equal(got, []string{"d0", "d1", "d2"}) {
+				t.Fatalf("pending %q", got)
+			}
+		})
+	}
+}
