@@ -1,0 +1,401 @@
+package paymentwebhook
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// Lifecycles the shuffled corpus (corpus_test.go) does not hold, or holds
+// only in the orders its seeds happen to draw, each checked in every
+// delivery order of its events that can arrive out of order. Payloads are
+// the corpus's (stripe/openapi fixture shapes, corpus_shapes_test.go); the
+// Stripe page or stripe-cli fixture each lifecycle follows is named on it.
+const (
+	docStatuses    = "https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses" // incomplete_expired after 23 h; past_due while awaiting user action; unpaid
+	docPauseSub    = "https://docs.stripe.com/billing/subscriptions/pause"                          // paused status, customer.subscription.resumed
+	docSCA         = "https://docs.stripe.com/billing/subscriptions/overview#requires-action"       // invoice.payment_action_required on renewal
+	docSchedules   = "https://docs.stripe.com/billing/subscriptions/subscription-schedules"         // a phase change is a customer.subscription.updated
+	cliActionReq   = "stripe/stripe-cli pkg/fixtures/triggers/invoice.payment_action_required.json"
+	cliSchedule    = "stripe/stripe-cli pkg/fixtures/triggers/subscription_schedule.updated.json"
+	cliSubResumed  = "stripe/stripe-cli pkg/fixtures/triggers/customer.subscription.resumed.json"
+	cliInvoiceVoid = "stripe/stripe-cli pkg/fixtures/triggers/invoice.voided.json"
+)
+
+// orderCase is a lifecycle and the events of it that are delivered in
+// every order; the others go first, in true order. build writes the
+// lifecycle and returns the indexes of the events to permute.
+type orderCase struct {
+	name    string
+	sources []string
+	build   func(l *lifecycle, t0 time.Time) []int
+	want    corpusWant
+}
+
+// last returns the index of the event emitted last.
+func (l *lifecycle) last() int { return len(l.events) - 1 }
+
+// emitSub emits a subscription event whose object is after's with change
+// applied (fields subState does not render, set on both states), with the
+// previous attributes of an update from before when it is given.
+func (l *lifecycle) emitSub(typ string, at time.Time, before *subState, after subState, change func(o obj)) {
+	a := after.obj(l.t)
+	if change != nil {
+		change(a)
+	}
+	var prev obj
+	if before != nil {
+		b := before.obj(l.t)
+		if change != nil {
+			change(b)
+		}
+		prev = previousAttributes(b, a)
+	}
+	l.emit(typ, at, a, prev)
+}
+
+func orderCases() []orderCase {
+	return []orderCase{
+		{
+			// trial_settings.end_behavior.missing_payment_method=pause: the
+			// trial ends paused (customer.subscription.paused and .updated),
+			// the customer adds a card days later and the subscription is
+			// resumed (POST /v1/subscriptions/:id/resume): .resumed,
+			// .updated with previous status paused, and the new period's
+			// invoice. trial_will_end comes three days before the end.
+			name: "trial without a card pauses, then resumes", sources: []string{docTrials, docPauseSub, cliTrialEnd, cliSubPaused, cliSubResumed},
+			want: corpusWant{playback.StatusActive, "standard", true},
+			build: func(l *lifecycle, t0 time.Time) []int {
+				s := l.trialSignUp(l.sub("", stdP, t0, 7*day), t0, 7*day, "pause")
+				checkout := l.last()
+				end := time.Unix(s.trialEnd, 0)
+				l.emit("customer.subscription.trial_will_end", end.Add(-3*day), s.obj(l.t), nil)
+				paused := s
+				paused.status = "paused"
+				l.plain(typeSubscriptionPaused, paused, end)
+				p1 := l.last()
+				l.update(s, paused, end)
+				p2 := l.last()
+				at := end.Add(5 * day)
+				resumed := paused
+				resumed.status, resumed.start, resumed.end = "active", unix(at), unix(at.Add(month))
+				resumed.latestInvoice = "in_" + s.id + "_1"
+				l.plain(typeSubscriptionResumed, resumed, at)
+				r1 := l.last()
+				l.update(paused, resumed, at)
+				r2 := l.last()
+				l.invoice(typeInvoicePaid, invoiceState{id: resumed.latestInvoice, reason: "subscription_update", status: "paid",
+					amountDue: 999, amountPaid: 999, attempts: 1, price: stdP, start: resumed.start, end: resumed.end}, resumed, at)
+				_ = p1 // its order against p2, within their second, is order_test.go's
+				return []int{checkout, p2, r1, r2}
+			},
+		},
+		pauseCollection("keep_as_draft", false),
+		pauseCollection("mark_uncollectible", true),
+		{
+			// A subscription created by the API with
+			// payment_behavior=default_incomplete (so linked through
+			// metadata.account_id, no Checkout) whose first payment needs
+			// 3-D Secure that never happens: 23 hours later it is
+			// incomplete_expired, a terminal status, and its open invoice is
+			// voided.
+			name: "incomplete expires", sources: []string{docStatuses, cliActionReq, cliInvoiceVoid},
+			want: corpusWant{playback.StatusCanceled, "standard", false},
+			build: func(l *lifecycle, t0 time.Time) []int {
+				meta := func(o obj) { o["metadata"] = obj{"account_id": l.account} }
+				s := l.sub("", stdP, t0, month)
+				s.status, s.latestInvoice = "incomplete", "in_"+s.id+"_0"
+				l.emitSub(typeSubscriptionCreated, t0, nil, s, meta)
+				created := l.last()
+				inv := invoiceState{id: s.latestInvoice, reason: "subscription_create", status: "open", amountDue: 999,
+					attempts: 1, price: stdP, start: s.start, end: s.end}
+				l.invoice("invoice.payment_action_required", inv, s, t0)
+				l.invoice(typeInvoicePaymentFailed, inv, s, t0)
+				failed := l.last()
+				at := t0.Add(23 * time.Hour)
+				expired := s
+				expired.status = "incomplete_expired"
+				l.emitSub(typeSubscriptionUpdated, at, &s, expired, meta)
+				upd := l.last()
+				inv.status = "void"
+				l.invoice("invoice.voided", inv, expired, at)
+				return []int{created, failed, upd, l.last()}
+			},
+		},
+		{
+			// A renewal whose payment needs the customer's authentication:
+			// the invoice asks for action and the subscription goes
+			// past_due ("awaiting additional user actions"); the customer
+			// authenticates the next day, the invoice is paid and the
+			// subscription is active again.
+			name: "renewal needs 3-D Secure, authenticated", sources: []string{docSCA, docStatuses, cliActionReq},
+			want: corpusWant{playback.StatusActive, "standard", true},
+			build: func(l *lifecycle, t0 time.Time) []int {
+				return renewalNeedsAction(l, t0, true)
+			},
+		},
+		{
+			// The same, never authenticated: past due since the update
+			// that moved it there, out of grace four days later.
+			name: "renewal needs 3-D Secure, never authenticated", sources: []string{docSCA, docStatuses, cliActionReq},
+			want: corpusWant{playback.StatusPastDue, "standard", false},
+			build: func(l *lifecycle, t0 time.Time) []int {
+				perm := renewalNeedsAction(l, t0, false)
+				l.end = l.end.Add(4 * day)
+				return perm
+			},
+		},
+		{
+			// A subscription schedule whose second phase moves to premium
+			// and third to basic: at each phase boundary the renewal's
+			// customer.subscription.updated carries the new price and
+			// period (with previous_attributes naming both), then the
+			// renewal invoice is paid.
+			name: "schedule phases change the price", sources: []string{docSchedules, cliSchedule, cliSubUpdated},
+			want: corpusWant{playback.StatusActive, "basic", true},
+			build: func(l *lifecycle, t0 time.Time) []int {
+				sched := func(o obj) { o["schedule"] = "sub_sched_" + l.name }
+				s := l.signUp(l.sub("", stdP, t0, month), t0)
+				checkout := l.last()
+				var perm []int
+				for n, price := range []string{premium, basicP} {
+					at := time.Unix(s.end, 0)
+					next := s
+					next.price, next.start, next.end = price, s.end, s.end+(s.end-s.start)
+					next.latestInvoice = fmt.Sprintf("in_%s_%d", s.id, n+1)
+					l.emitSub(typeSubscriptionUpdated, at, &s, next, sched)
+					perm = append(perm, l.last())
+					l.invoice(typeInvoicePaid, invoiceState{id: next.latestInvoice, reason: "subscription_cycle", status: "paid",
+						amountDue: 999, amountPaid: 999, attempts: 1, price: price, start: next.start, end: next.end}, next, at.Add(time.Hour))
+					s = next
+				}
+				return append(perm, checkout)
+			},
+		},
+		{
+			// cancel_at_period_end set, then unset days later, then the
+			// period renews.
+			name: "cancel at period end set, unset, renewed", sources: []string{docCancel, cliSubUpdated},
+			want: corpusWant{playback.StatusActive, "standard", true},
+			build: func(l *lifecycle, t0 time.Time) []int {
+				s := l.signUp(l.sub("", stdP, t0, month), t0)
+				checkout := l.last()
+				ending := s
+				ending.cancelAtPeriodEnd, ending.cancelAt, ending.canceledAt = true, s.end, unix(t0.Add(3*day))
+				l.update(s, ending, t0.Add(3*day))
+				set := l.last()
+				l.update(ending, s, t0.Add(5*day))
+				unset := l.last()
+				l.renew(s, 1, true)
+				return []int{checkout, set, unset, l.last() - 1} // and the renewal's update
+			},
+		},
+		{
+			// Smart Retries end in unpaid (the subscription setting);
+			// the customer later pays the invoice and the subscription is
+			// active again.
+			name: "past_due, unpaid, then paid", sources: []string{docSmartRetries, docStatuses, cliFailed},
+			want: corpusWant{playback.StatusActive, "standard", true},
+			build: func(l *lifecycle, t0 time.Time) []int {
+				s := l.signUp(l.sub("", stdP, t0, month), t0)
+				checkout := l.last()
+				due, inv := l.renew(s, 1, false)
+				pastDue := l.last()
+				at := time.Unix(due.start, 0)
+				inv.attempts, inv.nextAttempt = 4, 0
+				l.invoice(typeInvoicePaymentFailed, inv, due, at.Add(8*day))
+				unpaid := due
+				unpaid.status = "unpaid"
+				l.update(due, unpaid, at.Add(8*day))
+				toUnpaid := l.last()
+				inv.status, inv.amountPaid = "paid", 999
+				l.invoice(typeInvoicePaid, inv, unpaid, at.Add(10*day))
+				active := unpaid
+				active.status = "active"
+				l.update(unpaid, active, at.Add(10*day))
+				return []int{checkout, pastDue, toUnpaid, l.last()}
+			},
+		},
+		{
+			// Deleting the customer cancels its subscriptions; Stripe's
+			// customer.subscription.deleted comes too.
+			name: "customer deleted", sources: []string{docCustomerDelete, cliCusDeleted, cliSubDeleted},
+			want: corpusWant{playback.StatusCanceled, "standard", false},
+			build: func(l *lifecycle, t0 time.Time) []int {
+				s := l.signUp(l.sub("", stdP, t0, month), t0)
+				at := t0.Add(9 * day)
+				gone := s
+				gone.status, gone.canceledAt, gone.ended = "canceled", unix(at), unix(at)
+				l.plain(typeSubscriptionDeleted, gone, at)
+				l.emit(typeCustomerDeleted, at, customerObject(l.t, l.customer), nil)
+				return []int{3, 4, 5, 6} // activated, checkout, both deletions
+			},
+		},
+		{
+			// Two subscriptions on one customer: the second (premium) is
+			// canceled, the first (basic) stays: the account stays
+			// entitled, on basic.
+			name: "two subscriptions, one canceled", sources: []string{docLifecycle, cliSubCreated, cliSubDeleted},
+			want: corpusWant{playback.StatusActive, "basic", true},
+			build: func(l *lifecycle, t0 time.Time) []int {
+				l.signUp(l.sub("_a", basicP, t0, month), t0)
+				b := l.sub("_b", premium, t0.Add(2*time.Hour), month)
+				b.status = "active"
+				l.created(b, t0.Add(2*time.Hour))
+				created := l.last()
+				gone := b
+				gone.status, gone.canceledAt, gone.ended = "canceled", unix(t0.Add(5*day)), unix(t0.Add(5*day))
+				l.plain(typeSubscriptionDeleted, gone, t0.Add(5*day))
+				return []int{3, 4, created, l.last()} // a's activation, checkout, b
+			},
+		},
+	}
+}
+
+// pauseCollection is pause_collection with behavior, over a renewal: the
+// status stays active, invoices are drafts (keep_as_draft), marked
+// uncollectible, or voided, and Stripe says the customer keeps access
+// (docPause: "Your customer retains access to the service during this
+// time"), so the viewer stays entitled. resume lifts the pause after the
+// renewal; without it the lifecycle ends paused.
+func pauseCollection(behavior string, resume bool) orderCase {
+	name := "pause collection " + behavior
+	if resume {
+		name += ", resumed"
+	}
+	return orderCase{
+		name: name, sources: []string{docPause, cliSubUpdated},
+		want: corpusWant{playback.StatusActive, "standard", true},
+		build: func(l *lifecycle, t0 time.Time) []int {
+			s := l.signUp(l.sub("", stdP, t0, month), t0)
+			checkout := l.last()
+			paused := s
+			paused.pauseCollection = obj{"behavior": behavior, "resumes_at": nil}
+			l.update(s, paused, t0.Add(6*day))
+			pause := l.last()
+			at := time.Unix(s.end, 0)
+			next := paused
+			next.start, next.end, next.latestInvoice = s.end, s.end+(s.end-s.start), "in_"+s.id+"_1"
+			l.update(paused, next, at)
+			renewal := l.last()
+			inv := invoiceState{id: next.latestInvoice, reason: "subscription_cycle", status: "draft", amountDue: 999,
+				price: stdP, start: next.start, end: next.end}
+			perm := []int{checkout, pause, renewal}
+			if behavior == "mark_uncollectible" {
+				inv.status = "uncollectible"
+				l.invoice("invoice.marked_uncollectible", inv, next, at.Add(time.Hour))
+			}
+			if resume {
+				lifted := next
+				lifted.pauseCollection = nil
+				l.update(next, lifted, at.Add(3*day))
+				perm = append(perm, l.last())
+			}
+			return perm
+		},
+	}
+}
+
+// renewalNeedsAction renews l's subscription with a payment that needs
+// authentication, authenticated a day later when done. It returns the
+// events to permute.
+func renewalNeedsAction(l *lifecycle, t0 time.Time, done bool) []int {
+	s := l.signUp(l.sub("", stdP, t0, month), t0)
+	checkout := l.last()
+	at := time.Unix(s.end, 0)
+	next := s
+	next.start, next.end, next.latestInvoice = s.end, s.end+(s.end-s.start), "in_"+s.id+"_1"
+	l.update(s, next, at)
+	renewal := l.last()
+	inv := invoiceState{id: next.latestInvoice, reason: "subscription_cycle", status: "open", amountDue: 999,
+		attempts: 1, price: stdP, start: next.start, end: next.end}
+	l.invoice("invoice.payment_action_required", inv, next, at.Add(time.Hour))
+	due := next
+	due.status = "past_due"
+	l.update(next, due, at.Add(time.Hour))
+	toDue := l.last()
+	perm := []int{checkout, renewal, toDue}
+	if done {
+		inv.status, inv.amountPaid = "paid", 999
+		l.invoice(typeInvoicePaid, inv, due, at.Add(day))
+		active := due
+		active.status = "active"
+		l.update(due, active, at.Add(day))
+		perm = append(perm, l.last())
+	}
+	return perm
+}
+
+// TestLifecyclesInEveryOrder plays each orderCase in every order of its
+// permuted events, one account per order in one store, each event applied
+// before the next is delivered, and holds every account to the end state
+// Stripe documents; the end states of all orders must agree, redelivery
+// included.
+func TestLifecyclesInEveryOrder(t *testing.T) {
+	t.Parallel()
+	for ci, c := range orderCases() {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, noLinkWait)
+			grace := testConfig().PastDueGrace
+			n, failed := 0, 0
+			proto := newLifecycle(t, "proto")
+			k := len(c.build(proto, base))
+			// Each order costs ~10 deliveries: five permuted events would
+			// be 120 orders a case, four are 24.
+			if k < 3 || k > 4 {
+				t.Fatalf("%d events to permute", k)
+			}
+			var first string
+			permutations(k, func(order []int) {
+				l := newLifecycle(t, fmt.Sprintf("o%d_%d", ci, n), c.sources...)
+				n++
+				perm := c.build(l, base)
+				h.account(l.account)
+				h.clock.Set(l.end)
+				var delivered []string
+				deliver := func(i int) {
+					h.run(l.events[i].payload)
+					env, _ := decodeEnvelope(l.events[i].payload)
+					delivered = append(delivered, fmt.Sprintf("%s@%d", env.Type, env.Created-base.Unix()))
+				}
+				for i := range l.events {
+					if !slices.Contains(perm, i) {
+						deliver(i)
+					}
+				}
+				for _, o := range order {
+					deliver(perm[o])
+				}
+				if n == 1 { // redelivery changes nothing
+					for _, ev := range l.events {
+						h.run(ev.payload)
+					}
+				}
+				if p := h.pending(); len(p) != 0 {
+					t.Fatalf("order %v: %d events left unprocessed: first %s %s", order, len(p), p[0].ID, p[0].Type)
+				}
+				a := h.getAccount(l.account)
+				entitled := a.Entitled(l.end, grace)
+				got := fmt.Sprintf("%s/%q entitled=%v past_due_since=%s period_end=%s", a.Status, a.PlanID, entitled,
+					a.PastDueSince.Sub(base), a.CurrentPeriodEnd.Sub(base))
+				if first == "" {
+					first = got
+				}
+				if a.Status != c.want.status || a.PlanID != c.want.plan || entitled != c.want.entitled || got != first {
+					if failed++; failed <= 3 {
+						t.Errorf("delivered %s\nends %s, want %s/%q entitled=%v (and as the first order: %s) (sources %v)\nsubscriptions %+v",
+							strings.Join(delivered, ", "), got, c.want.status, c.want.plan, c.want.entitled, first, c.sources, a.Subscriptions)
+					}
+				}
+			})
+			if failed > 0 {
+				t.Errorf("%d of %d orders end wrong", failed, n)
+			}
+		})
+	}
+}
