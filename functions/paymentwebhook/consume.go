@@ -332,10 +332,12 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 }
 
 // onCustomerDeleted cancels the subscriptions of the customer the account
-// held before the deletion. Stripe also sends customer.subscription.deleted
-// for each, which carry the full objects and supersede this inferred
+// held before the deletion, and keeps the deletion for those it hears of
+// later (rule 4). Stripe also sends customer.subscription.deleted for
+// each, which carry the full objects and supersede this inferred
 // cancellation whatever the order; this is the backstop for the ones that
-// never arrive.
+// never arrive. A customer not linked yet waits for its link like any
+// other event of it: its checkout.session.completed may come later.
 func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time) error {
 	var cus stripeCustomer
 	if err := decodeObject(env, &cus); err != nil {
@@ -349,23 +351,12 @@ func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time
 		return err
 	}
 	if accountID == "" {
-		httpx.Logger(ctx).InfoContext(ctx, "deleted customer was never linked; nothing to cancel", "customer", cus.ID)
-		return nil
+		return fmt.Errorf("deleted customer %q: %w", cus.ID, errLinkPending)
 	}
 	_, _, err = s.applyToAccount(ctx, accountID, env.ID, now, func(a *playback.Account) bool {
-		changed := false
+		changed := noteDeletion(a, playback.CustomerDeletion{Customer: cus.ID, Clock: env.Created, Event: env.ID})
 		for _, cur := range slices.Clone(a.Subscriptions) {
-			// A subscription first seen after the deletion belongs to a
-			// later customer of the same account; one that names another
-			// customer (an account re-subscribed through a new checkout)
-			// is not this deletion's.
-			if cur.Status == playback.StatusCanceled || cur.Clock > env.Created ||
-				cur.Customer != "" && cur.Customer != cus.ID {
-				continue
-			}
-			in := snapshot{subID: cur.ID, customer: cur.Customer, clock: env.Created, SubscriptionSnapshot: playback.SubscriptionSnapshot{
-				Event: env.ID, Status: playback.StatusCanceled, PlanID: cur.PlanID, CurrentPeriodEnd: cur.CurrentPeriodEnd}}
-			changed = merge(a, in, true) || changed
+			changed = cancelDeleted(a, cur.ID) || changed
 		}
 		return changed
 	})

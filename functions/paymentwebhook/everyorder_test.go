@@ -236,6 +236,19 @@ func orderCases() []orderCase {
 			},
 		},
 		{
+			// The same without the subscription's own deletion (not
+			// delivered, or this endpoint not subscribed to it):
+			// customer.deleted alone cancels, whatever it arrives before,
+			// the link included (onCustomerDeleted's backstop).
+			name: "customer deleted, its subscription's deletion never comes", sources: []string{docCustomerDelete, cliCusDeleted},
+			want: corpusWant{playback.StatusCanceled, "standard", false},
+			build: func(l *lifecycle, t0 time.Time) []int {
+				l.signUp(l.sub("", stdP, t0, month), t0)
+				l.emit(typeCustomerDeleted, t0.Add(9*day), customerObject(l.t, l.customer), nil)
+				return []int{1, 3, 4, 5} // created, activated, checkout, deletion
+			},
+		},
+		{
 			// Two subscriptions on one customer: the second (premium) is
 			// canceled, the first (basic) stays: the account stays
 			// entitled, on basic.

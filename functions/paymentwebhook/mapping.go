@@ -42,7 +42,9 @@ import (
 //  4. A cancellation read from Stripe is final: nothing that is not a read
 //     cancellation replaces it. A cancellation inferred from customer.deleted
 //     replaces live states of that customer's subscriptions not newer than
-//     the deletion, and yields to a read one.
+//     the deletion, and yields to a read one. The account keeps the
+//     deletion (Account.CustomersDeleted), so a subscription heard of only
+//     after it is canceled as well: the deletion may arrive first.
 //  5. A past_due subscription is past due since Stripe moved it there:
 //     the second of the customer.subscription.updated whose
 //     previous_attributes names its earlier status (with REFETCH too: the
@@ -336,8 +338,58 @@ func tier(status playback.SubscriptionStatus, derived bool) int {
 
 // merge folds snapshot in into the account's subscription and reports
 // whether anything changed. It is idempotent, and its outcome over a set of
-// snapshots does not depend on their order.
+// snapshots does not depend on their order, the account's customer
+// deletions included (rule 4).
 func merge(a *playback.Account, in snapshot, derived bool) bool {
+	changed := mergeSnapshot(a, in, derived)
+	return cancelDeleted(a, in.subID) || changed
+}
+
+// noteDeletion keeps d among the account's customer deletions and reports
+// whether it was new. Of two deletions of one customer the later is kept.
+func noteDeletion(a *playback.Account, d playback.CustomerDeletion) bool {
+	i := slices.IndexFunc(a.CustomersDeleted, func(x playback.CustomerDeletion) bool { return x.Customer == d.Customer })
+	if i < 0 {
+		a.CustomersDeleted = append(slices.Clone(a.CustomersDeleted), d)
+		return true
+	}
+	if cur := a.CustomersDeleted[i]; d.Clock < cur.Clock || d.Clock == cur.Clock && d.Event >= cur.Event {
+		return false
+	}
+	a.CustomersDeleted = slices.Clone(a.CustomersDeleted)
+	a.CustomersDeleted[i] = d
+	return true
+}
+
+// cancelDeleted infers the cancellation of subscription subID from the
+// deletion of its customer, if the account holds one not older than the
+// subscription's state, and reports whether that changed the account. A
+// subscription that names no customer (stored before they were kept) is
+// any deleted customer's.
+func cancelDeleted(a *playback.Account, subID string) bool {
+	i := slices.IndexFunc(a.Subscriptions, func(s playback.Subscription) bool { return s.ID == subID })
+	if i < 0 {
+		return false
+	}
+	changed := false
+	for _, d := range a.CustomersDeleted {
+		cur := a.Subscriptions[i]
+		// A subscription first seen after the deletion belongs to a later
+		// customer of the same account; one that names another customer
+		// (an account re-subscribed through a new checkout) is not this
+		// deletion's.
+		if cur.Status == playback.StatusCanceled || cur.Clock > d.Clock || cur.Customer != "" && cur.Customer != d.Customer {
+			continue
+		}
+		in := snapshot{subID: cur.ID, customer: cur.Customer, clock: d.Clock, SubscriptionSnapshot: playback.SubscriptionSnapshot{
+			Event: d.Event, Status: playback.StatusCanceled, PlanID: cur.PlanID, CurrentPeriodEnd: cur.CurrentPeriodEnd}}
+		changed = mergeSnapshot(a, in, true) || changed
+	}
+	return changed
+}
+
+// mergeSnapshot is merge without the customer deletions.
+func mergeSnapshot(a *playback.Account, in snapshot, derived bool) bool {
 	var cur *playback.Subscription
 	for i := range a.Subscriptions {
 		if a.Subscriptions[i].ID == in.subID {

@@ -153,6 +153,18 @@ type Account struct {
 	// recorded here, the next event or reconciliation to meet the account
 	// sees the two differ and announces, whatever it changes itself.
 	Announced Entitlement `json:"announced,omitzero"`
+
+	// CustomersDeleted are the deletions of the account's payment
+	// provider customers: a deletion cancels the customer's
+	// subscriptions, those heard of after it included, so it is kept.
+	CustomersDeleted []CustomerDeletion `json:"customers_deleted,omitempty"`
+}
+
+// CustomerDeletion is the payment provider's deletion of a customer.
+type CustomerDeletion struct {
+	Customer string `json:"customer"`
+	Clock    int64  `json:"clock"` // the provider's second of the deletion
+	Event    string `json:"event"` // the provider's event that told it
 }
 
 // Entitlement is what consumers of entitlement changes care about.
