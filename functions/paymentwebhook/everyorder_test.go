@@ -15,15 +15,31 @@ import (
 // delivery order of its events that can arrive out of order. Payloads are
 // the corpus's (stripe/openapi fixture shapes, corpus_shapes_test.go); the
 // Stripe page or stripe-cli fixture each lifecycle follows is named on it.
+//
+// Left out, on purpose:
+//   - A subscription moved to another customer: Stripe has no such move
+//     (POST /v1/subscriptions/{id} takes no customer in stripe/openapi
+//     spec3.json); a customer's subscriptions on one account are
+//     TestCustomerDeletedCancelsOnlyItsOwnSubscriptions's.
+//   - customer.subscription.pending_update_applied and _expired: the
+//     change they announce is a change of the subscription, which Stripe
+//     sends as customer.subscription.updated (the corpus's pendinglater
+//     and pendingexpired); the endpoint acknowledges and skips them, like
+//     trial_will_end and invoice.payment_action_required.
+//   - Refunds and disputes (charge.refunded, charge.dispute.created): they
+//     leave the subscription's status as it is; withdrawing access over a
+//     chargeback is an operator's hold (Account.Suspended), not billing's.
 const (
-	docStatuses    = "https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses" // incomplete_expired after 23 h; past_due while awaiting user action; unpaid
-	docPauseSub    = "https://docs.stripe.com/billing/subscriptions/pause"                          // paused status, customer.subscription.resumed
-	docSCA         = "https://docs.stripe.com/billing/subscriptions/overview#requires-action"       // invoice.payment_action_required on renewal
-	docSchedules   = "https://docs.stripe.com/billing/subscriptions/subscription-schedules"         // a phase change is a customer.subscription.updated
-	cliActionReq   = "stripe/stripe-cli pkg/fixtures/triggers/invoice.payment_action_required.json"
-	cliSchedule    = "stripe/stripe-cli pkg/fixtures/triggers/subscription_schedule.updated.json"
-	cliSubResumed  = "stripe/stripe-cli pkg/fixtures/triggers/customer.subscription.resumed.json"
-	cliInvoiceVoid = "stripe/stripe-cli pkg/fixtures/triggers/invoice.voided.json"
+	docStatuses       = "https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses" // incomplete_expired after 23 h; past_due while awaiting user action; unpaid
+	docPauseSub       = "https://docs.stripe.com/billing/subscriptions/pause"                          // paused status, customer.subscription.resumed
+	docSCA            = "https://docs.stripe.com/billing/subscriptions/overview#requires-action"       // invoice.payment_action_required on renewal
+	docSchedules      = "https://docs.stripe.com/billing/subscriptions/subscription-schedules"         // a phase change is a customer.subscription.updated
+	docTestClocks     = "https://docs.stripe.com/billing/testing/test-clocks"
+	cliActionReq      = "stripe/stripe-cli pkg/fixtures/triggers/invoice.payment_action_required.json"
+	cliPendingApplied = "stripe/stripe-cli pkg/fixtures/triggers/customer.subscription.pending_update_applied.json"
+	cliSchedule       = "stripe/stripe-cli pkg/fixtures/triggers/subscription_schedule.updated.json"
+	cliSubResumed     = "stripe/stripe-cli pkg/fixtures/triggers/customer.subscription.resumed.json"
+	cliInvoiceVoid    = "stripe/stripe-cli pkg/fixtures/triggers/invoice.voided.json"
 )
 
 // orderCase is a lifecycle and the events of it that are delivered in
@@ -246,6 +262,44 @@ func orderCases() []orderCase {
 				l.signUp(l.sub("", stdP, t0, month), t0)
 				l.emit(typeCustomerDeleted, t0.Add(9*day), customerObject(l.t, l.customer), nil)
 				return []int{1, 3, 4, 5} // created, activated, checkout, deletion
+			},
+		},
+		{
+			// A test clock advanced past a trial's end and the first
+			// renewal, whose payment fails and is retried with success
+			// (stripe-cli's own pending_update_applied trigger advances a
+			// test clock the same way). The worst case for ordering: every
+			// event of the advance stamped in one second, so only
+			// previous_attributes order the four updates; the lifecycle
+			// order of statuses alone would end past_due.
+			name: "test clock advances through trial end and a recovered renewal", sources: []string{docTestClocks, docTrials, docSmartRetries, cliPendingApplied},
+			want: corpusWant{playback.StatusActive, "standard", true},
+			build: func(l *lifecycle, t0 time.Time) []int {
+				s := l.trialSignUp(l.sub("", stdP, t0, 7*day), t0, 7*day, "")
+				checkout := l.last()
+				at := t0.Add(40 * day) // the advance, in one second
+				active := s
+				active.status, active.start, active.end = "active", s.trialEnd, s.trialEnd+unix(base.Add(month))-unix(base)
+				active.latestInvoice = "in_" + s.id + "_1"
+				l.update(s, active, at)
+				trialEnd := l.last()
+				l.invoice(typeInvoicePaid, invoiceState{id: active.latestInvoice, reason: "subscription_cycle", status: "paid",
+					amountDue: 999, amountPaid: 999, attempts: 1, price: stdP, start: active.start, end: active.end}, active, at)
+				next := active
+				next.start, next.end, next.latestInvoice = active.end, active.end+(active.end-active.start), "in_"+s.id+"_2"
+				l.update(active, next, at)
+				renewal := l.last()
+				l.invoice(typeInvoicePaymentFailed, invoiceState{id: next.latestInvoice, reason: "subscription_cycle", status: "open",
+					amountDue: 999, attempts: 1, nextAttempt: unix(at.Add(3 * day)), price: stdP, start: next.start, end: next.end}, next, at)
+				due := next
+				due.status = "past_due"
+				l.update(next, due, at)
+				toDue := l.last()
+				recovered := due
+				recovered.status = "active"
+				l.update(due, recovered, at)
+				_ = checkout // first, in true order: four updates are 24 orders
+				return []int{trialEnd, renewal, toDue, l.last()}
 			},
 		},
 		{
