@@ -30,10 +30,10 @@ import (
 //     leave the subscription's status as it is; withdrawing access over a
 //     chargeback is an operator's hold (Account.Suspended), not billing's.
 const (
-	docStatuses       = "https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses" // incomplete_expired after 23 h; past_due while awaiting user action; unpaid
-	docPauseSub       = "https://docs.stripe.com/billing/subscriptions/pause"                          // paused status, customer.subscription.resumed
-	docSCA            = "https://docs.stripe.com/billing/subscriptions/overview#requires-action"       // invoice.payment_action_required on renewal
-	docSchedules      = "https://docs.stripe.com/billing/subscriptions/subscription-schedules"         // a phase change is a customer.subscription.updated
+	docStatuses       = "stripe/openapi openapi/spec3.json subscription.status"                // incomplete_expired after 23 h; past_due on a failed payment or one awaiting user action
+	docPauseSub       = "https://docs.stripe.com/billing/subscriptions/pause"                  // paused status, customer.subscription.resumed
+	docSCA            = docWebhooks                                                            // invoice.payment_action_required
+	docSchedules      = "https://docs.stripe.com/billing/subscriptions/subscription-schedules" // a phase change is a customer.subscription.updated
 	docTestClocks     = "https://docs.stripe.com/billing/testing/test-clocks"
 	cliActionReq      = "stripe/stripe-cli pkg/fixtures/triggers/invoice.payment_action_required.json"
 	cliPendingApplied = "stripe/stripe-cli pkg/fixtures/triggers/customer.subscription.pending_update_applied.json"
