@@ -303,6 +303,21 @@ func orderCases() []orderCase {
 			},
 		},
 		{
+			// An upgrade, then the customer's deletion, its subscription's
+			// own never delivered: canceled on the plan it had when the
+			// customer was deleted, whatever came first.
+			name: "upgraded, then customer deleted", sources: []string{docCustomerDelete, cliCusDeleted, cliSubUpdated},
+			want: corpusWant{playback.StatusCanceled, "premium", false},
+			build: func(l *lifecycle, t0 time.Time) []int {
+				s := l.signUp(l.sub("", stdP, t0, month), t0)
+				up := s
+				up.price = premium
+				l.update(s, up, t0.Add(day))
+				l.emit(typeCustomerDeleted, t0.Add(9*day), customerObject(l.t, l.customer), nil)
+				return []int{3, 4, 5, 6} // activated, checkout, upgrade, deletion
+			},
+		},
+		{
 			// Two subscriptions on one customer: the second (premium) is
 			// canceled, the first (basic) stays: the account stays
 			// entitled, on basic.

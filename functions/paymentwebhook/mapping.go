@@ -44,7 +44,10 @@ import (
 //     replaces live states of that customer's subscriptions not newer than
 //     the deletion, and yields to a read one. The account keeps the
 //     deletion (Account.CustomersDeleted), so a subscription heard of only
-//     after it is canceled as well: the deletion may arrive first.
+//     after it is canceled as well: the deletion may arrive first. The
+//     inferred cancellation keeps the state it was inferred from
+//     (Subscription.Live), which news of the time before the deletion
+//     still moves, so that its plan is the one of an in-order replay.
 //  5. A past_due subscription is past due since Stripe moved it there:
 //     the second of the customer.subscription.updated whose
 //     previous_attributes names its earlier status (with REFETCH too: the
@@ -341,6 +344,19 @@ func tier(status playback.SubscriptionStatus, derived bool) int {
 // snapshots does not depend on their order, the account's customer
 // deletions included (rule 4).
 func merge(a *playback.Account, in snapshot, derived bool) bool {
+	i := slices.IndexFunc(a.Subscriptions, func(s playback.Subscription) bool { return s.ID == in.subID })
+	if i >= 0 && !derived && tier(in.Status, false) == 0 && a.Subscriptions[i].Derived && a.Subscriptions[i].Live != nil {
+		// A live state under an inferred cancellation: it moves the state
+		// the cancellation was inferred from, which is then inferred
+		// again, so that the outcome is the one of the live state
+		// arriving first.
+		// Worked on aside: only the outcome is the account's.
+		aside := playback.Account{Subscriptions: []playback.Subscription{*a.Subscriptions[i].Live},
+			CustomersDeleted: a.CustomersDeleted}
+		mergeSnapshot(&aside, in, false)
+		cancelDeleted(&aside, in.subID)
+		return a.PutSubscription(aside.Subscriptions[0])
+	}
 	changed := mergeSnapshot(a, in, derived)
 	return cancelDeleted(a, in.subID) || changed
 }
@@ -422,6 +438,13 @@ func mergeSnapshot(a *playback.Account, in snapshot, derived bool) bool {
 			return a.PutSubscription(kept)
 		}
 		copyPastDue(&next, *cur)
+		switch {
+		case derived && !cur.Derived:
+			live := *cur
+			next.Live = &live
+		case derived:
+			next.Live = cur.Live
+		}
 	}
 	last := lastOf(next.Snapshots)
 	next.Status, next.PlanID, next.CurrentPeriodEnd = last.Status, last.PlanID, last.CurrentPeriodEnd

@@ -100,6 +100,10 @@ type Subscription struct {
 	// Derived marks a cancellation inferred (from the customer's deletion)
 	// rather than read from the subscription itself.
 	Derived bool `json:"derived,omitempty"`
+	// Live is, under a derived cancellation, the state it was inferred
+	// from, which the provider's later news of the time before the
+	// deletion still moves (nil under one stored before it was kept).
+	Live *Subscription `json:"live,omitempty"`
 	// Customer is the provider's customer the subscription bills, "" when
 	// not known (a subscription stored before it was kept).
 	Customer string `json:"customer,omitempty"`
