@@ -73,6 +73,19 @@ type Heartbeat struct {
 	Country    string `json:"country,omitempty"`
 	ASN        uint32 `json:"asn,omitempty"`
 	DeviceType string `json:"device_type,omitempty"`
+
+	// LeaseExpiresAt is when the session's lease runs out as the accepted
+	// heartbeat left it: the expiry the store holds once the heartbeat
+	// renewed it, or found no renewal due inside the write slack (what
+	// the response tells the player as lease_expires_at); after a stop,
+	// when the session ended. Past the latest a session's messages carry,
+	// no heartbeat can start its view, so that is when the QoE views (the
+	// consumer's and the warehouse's, which cannot read LEASE_TTL) time a
+	// silent view out. Zero, absent, on messages from before it existed.
+	// Last, so that the warehouse tables derived from this struct
+	// (infra/stack) gain it as an appended column, BigQuery's in-place
+	// schema change.
+	LeaseExpiresAt time.Time `json:"lease_expires_at,omitzero"`
 }
 
 // SourceCMCD marks heartbeats made of CMCD v2 event-mode reports.

@@ -32,7 +32,7 @@ var (
 	requestFields = []string{"event", "position_ms", "duration_ms", "device_time", "qoe"}
 	messageFields = []string{"session_id", "account_id", "title_id", "device_id", "event", "position_ms",
 		"duration_ms", "device_time", "qoe", "received_at", "session_started_at",
-		"source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd", "country", "asn", "device_type"}
+		"source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd", "country", "asn", "device_type", "lease_expires_at"}
 	qoeFields = []string{"br", "bl", "mtp", "startup_ms", "rebuffer_count", "rebuffer_ms", "played_ms", "df", "cdn", "edge",
 		"su", "rc", "rd", "pd"}
 )
@@ -177,6 +177,9 @@ func DecodeHeartbeat(data []byte) (Heartbeat, error) {
 		case "device_type":
 			bit = 1 << 18
 			h.DeviceType, err = d.stringValue("device_type")
+		case "lease_expires_at":
+			bit = 1 << 19
+			h.LeaseExpiresAt, err = d.timeValue("lease_expires_at")
 		default:
 			if folded(name, messageFields) {
 				return h, unknownField("", name, messageFields)
@@ -787,6 +790,12 @@ func (h *Heartbeat) AppendJSON(b []byte) ([]byte, error) {
 	if h.DeviceType != "" {
 		b = append(b, `,"device_type":`...)
 		b = AppendJSONString(b, h.DeviceType)
+	}
+	if !h.LeaseExpiresAt.IsZero() {
+		b = append(b, `,"lease_expires_at":`...)
+		if b, err = appendTime(b, h.LeaseExpiresAt); err != nil {
+			return b, err
+		}
 	}
 	return append(b, '}'), nil
 }

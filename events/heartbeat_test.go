@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -185,6 +186,42 @@ func TestDecodeHeartbeatSkipsUnknownFields(t *testing.T) {
 	}
 }
 
+// TestHeartbeatLeaseEndAcrossVersions: lease_expires_at, the lease end an
+// accepted heartbeat left, rolls out without a flag day. A consumer older
+// than the field skips it as any unknown field (this test passed on the
+// decoder before the field existed, its last check aside), and a message
+// from a producer older than it decodes with the zero time and is
+// re-encoded without it.
+func TestHeartbeatLeaseEndAcrossVersions(t *testing.T) {
+	t.Parallel()
+	const lease = `"lease_expires_at":"2026-03-01T20:17:30.412Z"`
+	newer := regexp.MustCompile(`\s+`).ReplaceAll(readSample(t, "heartbeat.json"), nil)
+	if !bytes.Contains(newer, []byte(lease)) {
+		t.Fatalf("samples/heartbeat.json carries no %s", lease)
+	}
+	old := bytes.Replace(newer, []byte(","+lease), nil, 1)
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		lease string
+	}{{"message without the field", old, ""}, {"message with it", newer, lease}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h, err := events.DecodeHeartbeat(tc.data)
+			if err != nil || h.SessionID == "" || h.ReceivedAt.IsZero() {
+				t.Fatalf("decoded %+v, %v", h, err)
+			}
+			out, err := h.AppendJSON(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := bytes.Contains(out, []byte("lease_expires_at")); got != (tc.lease != "") || tc.lease != "" && !bytes.Contains(out, []byte(tc.lease)) {
+				t.Fatalf("re-encoded as %s, want %q", out, tc.lease)
+			}
+		})
+	}
+}
+
 func sampleMessage() events.Heartbeat {
 	t0 := time.Date(2026, 3, 1, 20, 15, 30, 250_000_000, time.UTC)
 	return events.Heartbeat{SessionID: "ses_1", AccountID: "acct_1", TitleID: "title_1", DeviceID: "dev_1",
@@ -192,7 +229,7 @@ func sampleMessage() events.Heartbeat {
 		QoE: playback.QoE{BitrateKbps: 5800, BufferMS: 21000, ThroughputKbps: 48000, StartupMS: 850, RebufferCount: 2,
 			RebufferMS: 1900, PlayedMS: 1_230_000, DroppedFrames: 14, CDN: "cloudfront", EdgeID: "edge-fra-1"},
 		ReceivedAt: t0.Add(162 * time.Millisecond), SessionStartedAt: t0.Add(-20 * time.Minute),
-		Country: "DE", ASN: 3320, DeviceType: "tv"}
+		LeaseExpiresAt: t0.Add(2*time.Minute + 162*time.Millisecond), Country: "DE", ASN: 3320, DeviceType: "tv"}
 }
 
 func TestHeartbeatAppendJSONMatchesMarshal(t *testing.T) {
@@ -206,6 +243,7 @@ func TestHeartbeatAppendJSONMatchesMarshal(t *testing.T) {
 		{"empty qoe", func(h *events.Heartbeat) { h.QoE = playback.QoE{} }},
 		{"some qoe", func(h *events.Heartbeat) { h.QoE = playback.QoE{RebufferMS: 5, EdgeID: "e"} }},
 		{"no viewer", func(h *events.Heartbeat) { h.Country, h.ASN, h.DeviceType = "", 0, "" }},
+		{"no lease end", func(h *events.Heartbeat) { h.LeaseExpiresAt = time.Time{} }},
 		{"largest ASN", func(h *events.Heartbeat) { h.ASN = 1<<32 - 1 }},
 		{"zero everything", func(h *events.Heartbeat) { *h = events.Heartbeat{} }},
 		{"negative numbers", func(h *events.Heartbeat) { h.PositionMS, h.QoE.BufferMS = -1, -7 }},
@@ -253,6 +291,7 @@ func TestHeartbeatMessageFitsBatchLimits(t *testing.T) {
 	h.QoE.BitrateKbps, h.QoE.BufferMS, h.QoE.ThroughputKbps, h.QoE.StartupMS = 1<<63-1, 1<<63-1, 1<<63-1, 1<<63-1
 	h.QoE.RebufferCount, h.QoE.RebufferMS, h.QoE.PlayedMS, h.QoE.DroppedFrames = 1<<63-1, 1<<63-1, 1<<63-1, 1<<63-1
 	h.DeviceTime = time.Date(2026, 1, 2, 3, 4, 5, 999_999_999, time.FixedZone("", -12*3600))
+	h.ReceivedAt, h.SessionStartedAt, h.LeaseExpiresAt = h.DeviceTime, h.DeviceTime, h.DeviceTime
 	data, err := h.AppendJSON(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +310,7 @@ func TestHeartbeatMessageFitsBatchLimits(t *testing.T) {
 // known field under case folding.
 func lenientInStd(data []byte) bool {
 	known := []string{"event", "position_ms", "duration_ms", "device_time", "qoe", "session_id", "account_id", "title_id",
-		"device_id", "received_at", "session_started_at", "br", "bl", "mtp", "startup_ms", "rebuffer_count", "rebuffer_ms", "played_ms", "df", "cdn", "edge",
+		"device_id", "received_at", "session_started_at", "lease_expires_at", "br", "bl", "mtp", "startup_ms", "rebuffer_count", "rebuffer_ms", "played_ms", "df", "cdn", "edge",
 		"source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd", "country", "asn", "device_type"}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type frame struct {

@@ -71,10 +71,11 @@ func (s *Server) cmcd(w http.ResponseWriter, r *http.Request) error {
 		return playback.SessionMismatch(id)
 	}
 	ptrs := make([]*events.Heartbeat, len(beats))
+	leaseEnd := leaseLeft(sess, lease.Event)
 	for i := range beats {
 		h := &beats[i]
 		h.SessionID, h.AccountID, h.TitleID, h.DeviceID = id, sess.AccountID, sess.TitleID, sess.DeviceID
-		h.ReceivedAt, h.SessionStartedAt = now.UTC(), sess.StartedAt.UTC()
+		h.ReceivedAt, h.SessionStartedAt, h.LeaseExpiresAt = now.UTC(), sess.StartedAt.UTC(), leaseEnd
 		h.Country, h.ASN, h.DeviceType = claims.Viewer.Country, claims.Viewer.ASN, claims.Viewer.DeviceType
 		ptrs[i] = h
 	}

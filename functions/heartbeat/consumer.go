@@ -541,9 +541,11 @@ func (q *qoeReports) add(r playback.QoEReport) {
 // is none for messages from before session_started_at existed: a view is
 // bucketed by the hour it started, which they do not tell (any stand-in
 // would move with each batch and count the view once per hour), and the
-// warehouse queries leave them out too. Its lease's end is where the
-// newest of them left the lease at the latest: none renews it by more than
-// LeaseTTL.
+// warehouse queries leave them out too. Its lease's end is the latest
+// any of them left the lease at (events.Heartbeat.LeaseExpiresAt), taken
+// from the messages as the warehouse takes it, not recomputed from
+// LeaseTTL; messages from before the field carry none, and a view told no
+// lease end never times out.
 func (s *Server) viewReport(g *session, next playback.SessionQoE) (playback.QoEReport, bool) {
 	latest := &g.beats[len(g.beats)-1]
 	if latest.SessionStartedAt.IsZero() {
@@ -564,8 +566,8 @@ func (s *Server) viewReport(g *session, next playback.SessionQoE) (playback.QoER
 		r.Country = cmp.Or(h.Country, r.Country)
 		r.ASN = cmp.Or(h.ASN, r.ASN)
 		r.DeviceType = cmp.Or(h.DeviceType, r.DeviceType)
-		if end := h.ReceivedAt.Add(s.cfg.LeaseTTL); !h.ReceivedAt.IsZero() && end.After(r.LeaseEndsBy) {
-			r.LeaseEndsBy = end
+		if h.LeaseExpiresAt.After(r.LeaseEndsBy) {
+			r.LeaseEndsBy = h.LeaseExpiresAt
 		}
 	}
 	return r, true

@@ -271,7 +271,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	msg := events.Heartbeat{SessionID: id, AccountID: sess.AccountID, TitleID: sess.TitleID, DeviceID: sess.DeviceID,
 		Event: req.Event, PositionMS: req.PositionMS, DurationMS: req.DurationMS, PositionUnknown: req.DurationMS == 0,
 		DeviceTime: req.DeviceTime, QoE: req.QoE, ReceivedAt: now.UTC(), SessionStartedAt: sess.StartedAt.UTC(),
-		Country: claims.Viewer.Country, ASN: claims.Viewer.ASN, DeviceType: claims.Viewer.DeviceType}
+		LeaseExpiresAt: leaseLeft(sess, req.Event), Country: claims.Viewer.Country, ASN: claims.Viewer.ASN, DeviceType: claims.Viewer.DeviceType}
 	if err := s.enqueue(r.Context(), &msg); err != nil {
 		return err
 	}
@@ -329,6 +329,20 @@ func (resp *HeartbeatResponse) appendJSON(b []byte) ([]byte, error) {
 		b = append(b, `,"ended":true`...)
 	}
 	return append(b, "}\n"...), nil
+}
+
+// leaseLeft is where a heartbeat of event, accepted on sess as holdLease
+// returned it, left the session's lease (events.Heartbeat.LeaseExpiresAt):
+// the expiry the store holds, renewed or not, or, after a stop, when the
+// session ended. Taken from the store's answer, not as now + LeaseTTL: a
+// heartbeat inside the write slack renews nothing, and a lease can only
+// be where the store put it.
+func leaseLeft(sess playback.Session, event string) time.Time {
+	if event == events.HeartbeatStop {
+		ended, _ := sess.Over()
+		return ended.UTC()
+	}
+	return sess.ExpiresAt.UTC()
 }
 
 // holdLease keeps the session's lease, or releases it on stop. A stop on

@@ -170,15 +170,35 @@ func (f flakyBatchStore) SaveProgressBatch(ctx context.Context, writes []playbac
 	return f.batch.SaveProgressBatch(ctx, writes)
 }
 
-// countingBus counts the publish calls made through it.
+// countingBus counts the publish calls made through it and keeps a copy
+// of what they published.
 type countingBus struct {
 	playback.Publisher
 	calls atomic.Int64
+
+	mu        sync.Mutex
+	published [][]byte
 }
 
 func (c *countingBus) Publish(ctx context.Context, topic string, msgs ...playback.Message) error {
 	c.calls.Add(1)
+	c.mu.Lock()
+	for _, m := range msgs {
+		c.published = append(c.published, bytes.Clone(m.Data))
+	}
+	c.mu.Unlock()
 	return c.Publisher.Publish(ctx, topic, msgs...)
+}
+
+// lastPublished is the data of the last message published.
+func (c *countingBus) lastPublished(t testing.TB) []byte {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.published) == 0 {
+		t.Fatal("nothing published")
+	}
+	return c.published[len(c.published)-1]
 }
 
 type harness struct {

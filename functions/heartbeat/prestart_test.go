@@ -84,23 +84,25 @@ func TestViewsThatEndBeforeTheFirstFrame(t *testing.T) {
 // position) as soon as its play is admitted, and then its page dies
 // without a word (a tab crash: no stop, no error). The view is in
 // progress while the session's lease could still be renewed, and an exit
-// before video start once it has run out (LEASE_TTL after the last
-// heartbeat the consumer saw), as Mux ends a view that sends nothing
-// more (issue #18).
+// before video start once it has run out (the lease end the last
+// heartbeat left, which its response told the player), as Mux ends a
+// view that sends nothing more (issue #18).
 func TestViewAbandonedBeforeTheFirstFrame(t *testing.T) {
 	t.Parallel()
 	for _, wp := range writePaths {
 		t.Run(wp.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, harnessOptions{unbatched: wp.unbatched, qoeViews: true})
-			lease := defaultConfig().LeaseTTL
 			ctx := context.Background()
 			id, tok := h.play("acct_e", "title_1", 1)
 			h.advance(time.Second)
-			if rec := h.beat(id, tok, fmt.Sprintf(`{"event":"start","device_time":%q,"qoe":{"cdn":"cdn-a"}}`, h.clock().Format(time.RFC3339Nano))); rec.Code != http.StatusOK {
+			rec := h.beat(id, tok, fmt.Sprintf(`{"event":"start","device_time":%q,"qoe":{"cdn":"cdn-a"}}`, h.clock().Format(time.RFC3339Nano)))
+			if rec.Code != http.StatusOK {
 				t.Fatalf("start without a position: %d %s", rec.Code, rec.Body)
 			}
-			lastBeat := h.clock()
+			// Inside the renewal slack the start left the play's lease
+			// as it was: it runs out before received_at + LEASE_TTL.
+			leaseEnd := decode[HeartbeatAnswer](t, rec).LeaseExpiresAt
 			h.idle()
 			exits := func(now time.Time) int {
 				t.Helper()
@@ -114,10 +116,10 @@ func TestViewAbandonedBeforeTheFirstFrame(t *testing.T) {
 				}
 				return aggs[0].ExitsBeforeStart
 			}
-			if n := exits(lastBeat.Add(lease)); n != 0 {
+			if n := exits(leaseEnd); n != 0 {
 				t.Fatalf("%d exits before start at the lease's end, want the view in progress", n)
 			}
-			if n := exits(lastBeat.Add(lease + time.Millisecond)); n != 1 {
+			if n := exits(leaseEnd.Add(time.Millisecond)); n != 1 {
 				t.Fatalf("%d exits before start past the lease, want the silent view counted", n)
 			}
 		})

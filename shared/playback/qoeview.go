@@ -78,8 +78,9 @@ type QoEReport struct {
 	ReceivedAt       time.Time
 	DeviceTime       time.Time
 	// LeaseEndsBy is the latest the session's lease can run to after the
-	// heartbeats this report folds: the newest one's ReceivedAt plus the
-	// lease length they renewed it by (LEASE_TTL). Zero when unknown.
+	// heartbeats this report folds: the latest lease end they carry (the
+	// heartbeat message's lease_expires_at, where each left the lease).
+	// Zero when unknown (messages from before the field).
 	LeaseEndsBy time.Time
 	QoE         QoE
 }
