@@ -14,10 +14,13 @@
 -- negative figures count as 0, bitrates above 1,000,000 kbps are refused.
 -- The runner weighs bitrate per consumer batch, this per heartbeat.
 -- A view silent before its first frame (no stop, no error: a crashed tab)
--- is an exit before video start once its session's lease has run out,
--- lease_ttl_s after its last heartbeat was received (set it to the stack's
--- LEASE_TTL, 2m by default); until then it is in progress, judged at the
--- query's current_timestamp, so a rerun may count more of the last hours.
+-- is an exit before video start once its session's lease has run out: at
+-- the latest lease_expires_at its heartbeats carry (where each left the
+-- lease, whatever the stack's LEASE_TTL); until then it is in progress,
+-- judged at the query's current_timestamp, so a rerun may count more of
+-- the last hours. Heartbeats from before lease_expires_at existed carry
+-- none (NULL): a view with none never times out, as the runner treats a
+-- view told no lease end, and counts as an exit only when stopped.
 --
 -- Set the range in params; to break down by another dimension replace
 -- `cdn` in the last SELECT with title_id, edge, country, asn or
@@ -25,7 +28,7 @@
 -- from its playback token; absent when unknown, '' in the result).
 WITH params AS (
   SELECT TIMESTAMP '2026-12-04 00:00:00 UTC' AS from_hour, TIMESTAMP '2026-12-05 00:00:00 UTC' AS to_hour,
-    120 AS lease_ttl_s, current_timestamp AS as_of
+    current_timestamp AS as_of
 ),
 beats AS (
   SELECT
@@ -34,7 +37,7 @@ beats AS (
     h.event,
     from_iso8601_timestamp(h.device_time) AS device_time,
     from_iso8601_timestamp(h.session_started_at) AS started_at,
-    from_iso8601_timestamp(h.received_at) AS received_at,
+    from_iso8601_timestamp(h.lease_expires_at) AS lease_expires_at,
     date_diff('millisecond', from_iso8601_timestamp(h.session_started_at), from_iso8601_timestamp(h.received_at)) + 10000 AS age_ms,
     nullif(h.qoe.cdn, '') AS cdn,
     nullif(h.qoe.edge, '') AS edge,
@@ -90,7 +93,7 @@ views AS (
     max(bitrate_kbps) FILTER (WHERE bitrate_ok) AS peak_bitrate_kbps,
     bool_or(event = 'stop') AS stopped,
     bool_or(event = 'error') AS failed,
-    max(received_at) AS last_received_at
+    max(lease_expires_at) AS lease_ends_by
   FROM weighted
   GROUP BY session_id
 ),
@@ -103,7 +106,7 @@ metrics AS (
   -- ratios in DOUBLE: 100.0 would be a DECIMAL(4,1), and DECIMAL / BIGINT
   -- keeps scale 1, rounding every view's figure to 0.1
   SELECT *,
-    NOT failed AND NOT started AND (stopped OR date_add('second', p.lease_ttl_s, last_received_at) < p.as_of) AS exited_before_start,
+    NOT failed AND NOT started AND (stopped OR coalesce(lease_ends_by < p.as_of, false)) AS exited_before_start,
     IF(started AND coalesce(startup_ms, 0) + played_ms + rebuffer_ms > 0,
        100 * CAST(rebuffer_ms AS double) / (coalesce(startup_ms, 0) + played_ms + rebuffer_ms)) AS rebuffer_percent,
     IF(played_ms > 0 AND bitrate_kbps_ms > 0, CAST(bitrate_kbps_ms AS double) / played_ms) AS avg_bitrate_kbps

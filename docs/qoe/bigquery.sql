@@ -6,14 +6,16 @@
 -- sessions by the hour they started; nearest-rank exact p50/p95. To break
 -- down by another dimension replace `cdn` in the last SELECT with title_id,
 -- edge, country, asn or device_type (the viewer's, from the session's
--- playback token). Set the dataset in FROM and the range in params, and
--- lease_ttl_s to the stack's LEASE_TTL (2m by default): a view silent
--- before its first frame is an exit before video start once that long has
--- passed since its last heartbeat was received, at the query's
--- CURRENT_TIMESTAMP; until then it is in progress.
+-- playback token). Set the dataset in FROM and the range in params. A
+-- view silent before its first frame is an exit before video start once
+-- its session's lease has run out, at the latest lease_expires_at its
+-- heartbeats carry (whatever the stack's LEASE_TTL), judged at the query's
+-- CURRENT_TIMESTAMP; until then it is in progress. Heartbeats from before
+-- lease_expires_at existed carry none (NULL): a view with none never
+-- times out, as the runner treats a view told no lease end.
 WITH params AS (
   SELECT TIMESTAMP '2026-12-04 00:00:00+00' AS from_hour, TIMESTAMP '2026-12-05 00:00:00+00' AS to_hour,
-    120 AS lease_ttl_s, CURRENT_TIMESTAMP() AS as_of
+    CURRENT_TIMESTAMP() AS as_of
 ),
 beats AS (
   SELECT
@@ -22,7 +24,7 @@ beats AS (
     h.event,
     TIMESTAMP(h.device_time) AS device_time,
     TIMESTAMP(h.session_started_at) AS started_at,
-    TIMESTAMP(h.received_at) AS received_at,
+    TIMESTAMP(h.lease_expires_at) AS lease_expires_at,
     TIMESTAMP_DIFF(TIMESTAMP(h.received_at), TIMESTAMP(h.session_started_at), MILLISECOND) + 10000 AS age_ms,
     NULLIF(h.qoe.cdn, '') AS cdn,
     NULLIF(h.qoe.edge, '') AS edge,
@@ -76,7 +78,7 @@ views AS (
     MAX(IF(bitrate_ok, bitrate_kbps, NULL)) AS peak_bitrate_kbps,
     LOGICAL_OR(event = 'stop') AS stopped,
     LOGICAL_OR(event = 'error') AS failed,
-    MAX(received_at) AS last_received_at
+    MAX(lease_expires_at) AS lease_ends_by
   FROM weighted
   GROUP BY session_id
 ),
@@ -86,7 +88,7 @@ per_view AS (
 ),
 metrics AS (
   SELECT v.*,
-    NOT v.failed AND NOT v.started AND (v.stopped OR TIMESTAMP_ADD(v.last_received_at, INTERVAL p.lease_ttl_s SECOND) < p.as_of) AS exited_before_start,
+    NOT v.failed AND NOT v.started AND (v.stopped OR IFNULL(v.lease_ends_by < p.as_of, FALSE)) AS exited_before_start,
     IF(v.started AND IFNULL(v.startup_ms, 0) + v.played_ms + v.rebuffer_ms > 0,
        100 * v.rebuffer_ms / (IFNULL(v.startup_ms, 0) + v.played_ms + v.rebuffer_ms), NULL) AS rebuffer_percent,
     IF(v.played_ms > 0 AND v.bitrate_kbps_ms > 0, v.bitrate_kbps_ms / v.played_ms, NULL) AS avg_bitrate_kbps

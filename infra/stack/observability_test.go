@@ -2,7 +2,10 @@ package stack
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -96,6 +99,7 @@ func (d *deployment) checkFirehose(t *testing.T, stream pulumimock.Resource, qoe
 		cols["position_unknown"] != "boolean" || cols["country"] != "string" || cols["asn"] != "bigint" || cols["device_type"] != "string" {
 		t.Fatalf("glue columns %v", cols)
 	}
+	checkSQLReadsColumns(t, "athena.sql", cols, "string")
 	want := "s3://" + bucket.Str("bucket") + "/" + qoeS3Prefix
 	if table.InStr("storageDescriptor", "location") != want || table.InStr("parameters", "storage.location.template") != want+"${dt}/" ||
 		table.InStr("parameters", "projection.enabled") != "true" {
@@ -130,6 +134,7 @@ func (d *deployment) checkBigQuery(t *testing.T, qoe, startup string) {
 		types["position_unknown"] != "BOOL" || types["country"] != "STRING" || types["asn"] != "INT64" || types["device_type"] != "STRING" {
 		t.Fatalf("bigquery schema %v", types)
 	}
+	checkSQLReadsColumns(t, "bigquery.sql", types, "STRING")
 	if table.InStr("timePartitioning", "field") != "publish_time" {
 		t.Fatalf("bigquery partitioning %v", table.In("timePartitioning"))
 	}
@@ -143,12 +148,43 @@ func (d *deployment) checkBigQuery(t *testing.T, qoe, startup string) {
 	wantTable := testProject + "." + table.InStr("datasetId") + "." + qoeTable
 	if sub.InStr("topic") != topic.ID || sub.InStr("bigqueryConfig", "table") != wantTable ||
 		sub.In("bigqueryConfig", "useTableSchema") != true || sub.In("bigqueryConfig", "writeMetadata") != true ||
+		// A message field the table lacks yet (a producer rolled out
+		// before the table) is dropped, not held in the backlog.
+		sub.In("bigqueryConfig", "dropUnknownFields") != true ||
 		!strings.HasSuffix(sub.InStr("deadLetterPolicy", "deadLetterTopic"), "/"+d.prefix()+"-"+events.TopicHeartbeats+"-dlq") {
 		t.Fatalf("bigquery subscription %v, topic %s", sub.In(), topic.ID)
 	}
 	writer := d.one(t, "gcp:bigquery/datasetIamMember:DatasetIamMember", "qoe-pubsub-writer")
 	if !strings.HasSuffix(writer.InStr("member"), "@gcp-sa-pubsub.iam.gserviceaccount.com") || writer.InStr("datasetId") != table.InStr("datasetId") {
 		t.Fatalf("dataset writer %v", writer.In())
+	}
+}
+
+// checkSQLReadsColumns: every top-level field the warehouse query
+// docs/qoe/<file> reads of the heartbeat (h.<name>) is a column of the
+// table the stack declares, the session's lease end among them: the
+// query judges silent views by the lease each heartbeat left
+// (lease_expires_at, an RFC 3339 string as the other times), not by a
+// copy of LEASE_TTL that a stack deployed with another one would get
+// wrong.
+func checkSQLReadsColumns(t *testing.T, file string, cols map[string]string, timeType string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "qoe", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\bh\.(\w+)`).FindAllStringSubmatch(string(raw), -1) {
+		read[m[1]] = true
+	}
+	lease := jsonName(t, events.Heartbeat{}, "LeaseExpiresAt")
+	if !read[lease] || cols[lease] != timeType {
+		t.Errorf("%s reads h.%s %v; the table's column is %q, want %s", file, lease, read[lease], cols[lease], timeType)
+	}
+	for name := range read {
+		if name != "dt" && cols[name] == "" {
+			t.Errorf("%s reads h.%s, which the table does not have: %v", file, name, cols)
+		}
 	}
 }
 

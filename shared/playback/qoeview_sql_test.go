@@ -6,13 +6,10 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/playplane/playplane/events"
-	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -131,36 +128,36 @@ func TestAthenaSQLDividesInDouble(t *testing.T) {
 
 // TestWarehouseSQLTimesOutViewsWithTheLease: a view silent before its
 // first frame is an exit before video start once its session's lease has
-// run out (QoEView.Abandoned), LEASE_TTL after its last heartbeat. The
-// runner's consumer knows LEASE_TTL; the warehouse does not, so each
-// query takes it as lease_ttl_s, which must be the stack's default
-// (functions/catalog) and be what the exits are judged by.
+// run out (QoEView.Abandoned). Each query judges it by the lease end the
+// heartbeats themselves carry (the latest of the view's), as the runner's
+// consumer does, so a stack deployed with another LEASE_TTL gets the same
+// answer; no copy of LEASE_TTL may stand in for it.
 func TestWarehouseSQLTimesOutViewsWithTheLease(t *testing.T) {
 	t.Parallel()
-	s, ok := catalog.SettingByEnv(catalog.SettingLeaseTTL)
+	f, ok := reflect.TypeFor[events.Heartbeat]().FieldByName("LeaseExpiresAt")
 	if !ok {
-		t.Fatal("no LEASE_TTL setting in the catalogue")
+		t.Fatal("the heartbeat message carries no lease end (events.Heartbeat.LeaseExpiresAt)")
 	}
-	lease, err := time.ParseDuration(s.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lease, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 	for _, f := range warehouseSQL(t) {
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := regexp.MustCompile(`\b(\d+) AS lease_ttl_s\b`).FindStringSubmatch(string(raw))
-		if m == nil {
-			t.Errorf("%s sets no lease_ttl_s in its params", f)
-			continue
+		sql := string(raw)
+		if !regexp.MustCompile(`\bh\.` + lease + `\b`).MatchString(sql) {
+			t.Errorf("%s does not read the heartbeats' h.%s", f, lease)
 		}
-		if n, _ := strconv.Atoi(m[1]); time.Duration(n)*time.Second != lease {
-			t.Errorf("%s: lease_ttl_s %s s, the stack's LEASE_TTL is %s", f, m[1], lease)
+		code := regexp.MustCompile(`--.*`).ReplaceAllString(sql, "")
+		if regexp.MustCompile(`(?i)lease_ttl|\b120\b|INTERVAL '?2'? MINUTE`).MatchString(code) {
+			t.Errorf("%s still carries a copy of the lease length", f)
 		}
-		exits := regexp.MustCompile(`(?m)^.*AS exited_before_start\b.*$`).FindString(string(raw))
-		if !strings.Contains(exits, "lease_ttl_s") {
-			t.Errorf("%s judges exits before start without the lease: %q", f, exits)
+		exits := regexp.MustCompile(`(?m)^.*AS exited_before_start\b.*$`).FindString(sql)
+		if !strings.Contains(exits, "lease_ends_by") {
+			t.Errorf("%s judges exits before start without the view's lease end: %q", f, exits)
+		}
+		if !regexp.MustCompile(`(?i)max\(lease_expires_at\) AS lease_ends_by`).MatchString(sql) {
+			t.Errorf("%s does not take a view's lease end as the latest its heartbeats left", f)
 		}
 	}
 }
