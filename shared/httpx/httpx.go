@@ -295,18 +295,14 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// traceID reads AWS X-Ray or Google Cloud trace headers.
+// traceID is AWS X-Ray's trace header, else the trace the request's span
+// continues (telemetry.RequestTraceID: traceparent, else Google's
+// X-Cloud-Trace-Context), so that a line names the trace it belongs to.
 func traceID(r *http.Request) string {
 	if v := r.Header.Get("X-Amzn-Trace-Id"); v != "" {
 		return v
 	}
-	if v := r.Header.Get("X-Cloud-Trace-Context"); v != "" {
-		if i := strings.IndexByte(v, '/'); i > 0 {
-			return v[:i]
-		}
-		return v
-	}
-	return ""
+	return telemetry.RequestTraceID(r.Header)
 }
 
 type statusRecorder struct {

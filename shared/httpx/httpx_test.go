@@ -233,7 +233,7 @@ func TestAccessLineCarriesRequestFields(t *testing.T) {
 	for _, path := range []string{"/quiet", "/chatty"} {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		req.Header.Set("X-Request-Id", "req-"+path[1:])
-		req.Header.Set("X-Cloud-Trace-Context", "trace-"+path[1:]+"/1;o=1")
+		req.Header.Set("X-Cloud-Trace-Context", traceOf(path[1:])+"/1;o=1")
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
@@ -245,12 +245,59 @@ func TestAccessLineCarriesRequestFields(t *testing.T) {
 		if err := json.Unmarshal([]byte(lines[i]), &rec); err != nil {
 			t.Fatal(err)
 		}
-		if rec["msg"] != want.msg || rec["request_id"] != "req-"+want.id || rec["trace_id"] != "trace-"+want.id {
+		if rec["msg"] != want.msg || rec["request_id"] != "req-"+want.id || rec["trace_id"] != traceOf(want.id) {
 			t.Errorf("line %d: %s", i, lines[i])
 		}
 		if want.msg == "request" && (rec["status"] != float64(200) || rec["path"] != "/"+want.id) {
 			t.Errorf("access line %d: %s", i, lines[i])
 		}
+	}
+}
+
+// traceOf is a trace id of 32 hex digits made of name.
+func traceOf(name string) string {
+	return fmt.Sprintf("%032x", name)
+}
+
+// TestLogTraceIDFollowsTheSpansHeader: a line's trace_id is the trace the
+// request's span continues: traceparent first, Google's
+// X-Cloud-Trace-Context only without a valid one (as Google advises,
+// https://cloud.google.com/trace/docs/trace-context), AWS X-Ray's header
+// as it is.
+func TestLogTraceIDFollowsTheSpansHeader(t *testing.T) {
+	t.Parallel()
+	const w3c, google = "4bf92f3577b34da6a3ce929d0e0e4736", "105445aa7843bc8bf206b12000100000"
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		want    any // nil: no trace_id
+	}{
+		{name: "traceparent over X-Cloud-Trace-Context", want: w3c,
+			headers: map[string]string{"traceparent": "00-" + w3c + "-00f067aa0ba902b7-01", "X-Cloud-Trace-Context": google + "/1;o=1"}},
+		{name: "X-Cloud-Trace-Context alone", want: google, headers: map[string]string{"X-Cloud-Trace-Context": google + "/1;o=1"}},
+		{name: "malformed traceparent", want: google,
+			headers: map[string]string{"traceparent": "00-" + w3c + "-00f067aa0ba902b7", "X-Cloud-Trace-Context": google + "/1;o=1"}},
+		{name: "X-Ray", want: "Root=1-5759e988-bd862e3fe1be46a994272793",
+			headers: map[string]string{"X-Amzn-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793", "traceparent": "00-" + w3c + "-00f067aa0ba902b7-01"}},
+		{name: "none", headers: map[string]string{"X-Cloud-Trace-Context": "not-a-trace/1;o=1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var logs bytes.Buffer
+			h := httpx.Middleware(slog.New(slog.NewJSONHandler(&logs, nil)), http.NotFoundHandler())
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			for k, v := range tc.headers {
+				req.Header.Set(k, v)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			var rec map[string]any
+			if err := json.Unmarshal(logs.Bytes(), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec["trace_id"] != tc.want {
+				t.Fatalf("trace_id %v, want %v: %s", rec["trace_id"], tc.want, logs.String())
+			}
+		})
 	}
 }
 

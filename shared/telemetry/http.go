@@ -15,7 +15,7 @@ import (
 )
 
 // ServeHTTP serves r with next inside a server span (continuing the
-// caller's traceparent) and records the request's duration per route.
+// caller's traceparent, else its X-Cloud-Trace-Context) and records the request's duration per route.
 // The route is the pattern the ServeMux matched, which it stores on the
 // request it is handed: next must pass r on unchanged to the mux. Off, it
 // is next.ServeHTTP(w, r).
@@ -119,6 +119,9 @@ func (rt *runtime) startRequest(ctx context.Context, r *http.Request, v ctxValue
 	if len(r.Header["Traceparent"]) > 0 || len(r.Header["Baggage"]) > 0 {
 		ctx = rt.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 		q.traced = true
+	}
+	if c, ok := withCloudTraceParent(ctx, r.Header); ok {
+		ctx, q.traced = c, true
 	}
 	// The span starts without attributes: options given to Start are
 	// copied into its configuration even when the sampler drops it.
