@@ -37,7 +37,9 @@ func main() {
 }
 
 func realMain(ctx context.Context, args []string) error {
-	log := gcpfn.NewLogger(os.Stderr, slog.LevelInfo)
+	// No project: nothing here reads the lines as Cloud Logging would, and
+	// their trace_id already names the trace.
+	log := gcpfn.NewLogger(os.Stderr, slog.LevelInfo, "")
 	slog.SetDefault(log)
 	var cfg Config
 	if err := envconfig.Process(ctx, &cfg); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/playplane/playplane/shared/firestore"
 	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // Environment variables read here, beside the adapters' own (FIRESTORE_*,
@@ -47,7 +48,8 @@ type BusMaker func(ctx context.Context, r *Resources) (Bus, error)
 type Options struct {
 	// Lookuper reads the environment (default: the process environment).
 	Lookuper envconfig.Lookuper
-	// Log defaults to Cloud Logging structured JSON on stdout (NewLogger).
+	// Log defaults to Cloud Logging structured JSON on stdout (NewLogger,
+	// in the project GOOGLE_CLOUD_PROJECT names).
 	Log *slog.Logger
 	Now func() time.Time
 	// FirestoreOptions and PubSubOptions are passed to the client
@@ -86,7 +88,10 @@ func NewResources(opts Options) *Resources {
 		r.lookup = envconfig.OsLookuper()
 	}
 	if r.log == nil {
-		r.log = NewLogger(os.Stdout, slog.LevelInfo)
+		// The stack sets GOOGLE_CLOUD_PROJECT on every function (infra/gcpfn);
+		// Cloud Functions itself sets no project variable on current runtimes.
+		project, _ := r.lookup.Lookup(telemetry.EnvGoogleCloudProject)
+		r.log = NewLogger(os.Stdout, slog.LevelInfo, project)
 	}
 	if r.now == nil {
 		r.now = time.Now

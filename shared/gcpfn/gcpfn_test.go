@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/sethvargo/go-envconfig"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/fnenv"
@@ -491,7 +493,7 @@ func TestEnvGettersFailFast(t *testing.T) {
 func TestLoggerWritesCloudLoggingFields(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	log := gcpfn.NewLogger(&buf, slog.LevelDebug)
+	log := gcpfn.NewLogger(&buf, slog.LevelDebug, "")
 	log.Debug("d")
 	log.Info("i", "k", "v")
 	log.Warn("w")
@@ -513,6 +515,78 @@ func TestLoggerWritesCloudLoggingFields(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), `"g":{"level":"kept"}`) {
 		t.Errorf("a grouped attribute named level was renamed: %s", buf.String())
+	}
+}
+
+// TestLoggerLinksLinesToTheirSpan: with the project known, a line logged
+// in a span's context carries Cloud Logging's special fields for it
+// (https://cloud.google.com/logging/docs/structured-logging): the trace as
+// projects/<project>/traces/<32 hex>, the span id in 16 hex digits and
+// the sampling decision, which Cloud Logging lifts into the entry's trace,
+// spanId and traceSampled and so links the line to the trace. Without a
+// project or a span the line is what it was; so is a line of a logger with
+// an open group, which would nest the fields where Cloud Logging does not
+// read them.
+func TestLoggerLinksLinesToTheirSpan(t *testing.T) {
+	t.Parallel()
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	sampled := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+	dropped := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: tid, SpanID: sid}))
+	const (
+		keyTrace, keySpan, keySampled = "logging.googleapis.com/trace", "logging.googleapis.com/spanId", "logging.googleapis.com/trace_sampled"
+		wantTrace                     = "projects/playplane-fn/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+	)
+	for _, tc := range []struct {
+		name    string
+		project string
+		ctx     context.Context
+		log     func(*slog.Logger, context.Context)
+		want    map[string]any // the special fields; nil: none
+	}{
+		{name: "sampled span", project: "playplane-fn", ctx: sampled,
+			log:  func(l *slog.Logger, ctx context.Context) { l.InfoContext(ctx, "m", "k", "v") },
+			want: map[string]any{keyTrace: wantTrace, keySpan: "00f067aa0ba902b7", keySampled: true}},
+		{name: "dropped span", project: "playplane-fn", ctx: dropped,
+			log:  func(l *slog.Logger, ctx context.Context) { l.ErrorContext(ctx, "m") },
+			want: map[string]any{keyTrace: wantTrace, keySpan: "00f067aa0ba902b7", keySampled: false}},
+		{name: "logger with fields", project: "playplane-fn", ctx: sampled,
+			log: func(l *slog.Logger, ctx context.Context) {
+				l.With("request_id", "r").With("n", 1).WarnContext(ctx, "m")
+			},
+			want: map[string]any{keyTrace: wantTrace, keySpan: "00f067aa0ba902b7", keySampled: true}},
+		{name: "no span", project: "playplane-fn", ctx: context.Background(),
+			log: func(l *slog.Logger, ctx context.Context) { l.InfoContext(ctx, "m") }},
+		{name: "no context", project: "playplane-fn", ctx: sampled,
+			log: func(l *slog.Logger, ctx context.Context) { l.Info("m") }},
+		{name: "logger with a group", project: "playplane-fn", ctx: sampled,
+			log: func(l *slog.Logger, ctx context.Context) { l.WithGroup("g").InfoContext(ctx, "m") }},
+		{name: "no project", ctx: sampled,
+			log: func(l *slog.Logger, ctx context.Context) { l.InfoContext(ctx, "m") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			tc.log(gcpfn.NewLogger(&buf, slog.LevelDebug, tc.project), tc.ctx)
+			var entry map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &entry); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]any{}
+			for _, k := range []string{keyTrace, keySpan, keySampled} {
+				if v, ok := entry[k]; ok {
+					got[k] = v
+				}
+			}
+			if len(got) != len(tc.want) || !maps.EqualFunc(got, tc.want, func(a, b any) bool { return a == b }) {
+				t.Fatalf("special fields %v, want %v: %s", got, tc.want, buf.String())
+			}
+			if entry["message"] != "m" || entry["severity"] == nil {
+				t.Errorf("the line lost its own fields: %s", buf.String())
+			}
+		})
 	}
 }
 

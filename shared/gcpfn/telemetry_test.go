@@ -2,12 +2,19 @@ package gcpfn_test
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/sethvargo/go-envconfig"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/playplane/playplane/shared/gcpfn"
 	"github.com/playplane/playplane/shared/telemetry"
@@ -86,5 +93,105 @@ func TestInvocationMetricsReachCloudMonitoring(t *testing.T) {
 	}
 	if counted != 1 {
 		t.Fatalf("%d requests counted, want 1", counted)
+	}
+}
+
+// TestRequestLogsLinkToTheExportedSpan: configured as the stack configures
+// a function (GOOGLE_CLOUD_PROJECT, spans over OTLP) and logging as Cloud
+// Functions has it (the default logger, on stdout), a request that came
+// through Google's load balancer, with both traceparent and
+// X-Cloud-Trace-Context, logs lines that Cloud Logging links to the span
+// exported for it: logging.googleapis.com/trace names the trace of the
+// traceparent (Google's advice: traceparent first) in the project,
+// logging.googleapis.com/spanId the exported server span, and trace_sampled
+// its sampling; trace_id, the field every platform's lines carry, names
+// the same trace. With X-Cloud-Trace-Context alone that header's trace is
+// the span's and the lines'.
+//
+// Not parallel: the telemetry Provider is process-wide, and stdout is
+// swapped while the resources make their logger.
+func TestRequestLogsLinkToTheExportedSpan(t *testing.T) {
+	const project = "playplane-fn"
+	const w3cTrace, googleTrace = "4bf92f3577b34da6a3ce929d0e0e4736", "105445aa7843bc8bf206b12000100000"
+	for _, tc := range []struct {
+		name      string
+		headers   map[string]string
+		wantTrace string
+	}{
+		{name: "traceparent and X-Cloud-Trace-Context", wantTrace: w3cTrace, headers: map[string]string{
+			"traceparent": "00-" + w3cTrace + "-00f067aa0ba902b7-01", "X-Cloud-Trace-Context": googleTrace + "/11803532876627986230;o=1"}},
+		{name: "X-Cloud-Trace-Context alone", wantTrace: googleTrace, headers: map[string]string{
+			"X-Cloud-Trace-Context": googleTrace + "/11803532876627986230;o=1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recv := otlptest.Start(t)
+			env := recv.Env()
+			env[telemetry.EnvGoogleCloudProject] = project
+			stdout := os.Stdout
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Stdout = w
+			res := gcpfn.NewResources(gcpfn.Options{Lookuper: envconfig.MapLookuper(env)})
+			os.Stdout = stdout
+			p, err := telemetry.Setup(context.Background(), res.Telemetry("recorder"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Shutdown(context.Background())
+			if !p.Tracing() {
+				t.Fatal("tracing is off")
+			}
+			set, err := gcpfn.NewSet(res, recorderSpec(&recorder{consumed: map[string][]string{}}, new(atomic.Int32)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, _ := set.HTTPHandler("Recorder")
+			req := httptest.NewRequest("GET", "/v1/things/missing", nil)
+			for k, v := range tc.headers {
+				req.Header.Set(k, v)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			w.Close()
+			out, err := io.ReadAll(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var server *tracepb.Span
+			for _, s := range recv.Spans() {
+				if s.GetKind() == tracepb.Span_SPAN_KIND_SERVER {
+					server = s
+				}
+			}
+			if server == nil || hex.EncodeToString(server.GetTraceId()) != tc.wantTrace {
+				t.Fatalf("no server span exported in trace %s: %s", tc.wantTrace, otlptest.Describe(recv.Spans()))
+			}
+			want := map[string]any{
+				"logging.googleapis.com/trace":         "projects/" + project + "/traces/" + hex.EncodeToString(server.GetTraceId()),
+				"logging.googleapis.com/spanId":        hex.EncodeToString(server.GetSpanId()),
+				"logging.googleapis.com/trace_sampled": true,
+				"trace_id":                             tc.wantTrace,
+			}
+			var linked []string
+			for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+				var entry map[string]any
+				if err := json.Unmarshal([]byte(line), &entry); err != nil {
+					t.Fatalf("%v: %s", err, line)
+				}
+				if entry["message"] != "request" && entry["message"] != "request rejected" {
+					continue
+				}
+				for k, v := range want {
+					if entry[k] != v {
+						t.Errorf("%s = %v, want %v: %s", k, entry[k], v, line)
+					}
+				}
+				linked = append(linked, entry["message"].(string))
+			}
+			if !slices.Equal(linked, []string{"request rejected", "request"}) {
+				t.Fatalf("request lines %v, want the rejection and the access line:\n%s", linked, out)
+			}
+		})
 	}
 }
