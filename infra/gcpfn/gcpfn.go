@@ -75,7 +75,7 @@ type Args struct {
 	// CloudMonitoring has the functions export their metrics to Cloud
 	// Monitoring in Project over OTLP through Google's Telemetry API
 	// (shared/telemetry/googlecloud): it sets the variables that choose
-	// the exporter and name the project and the region, and grants the
+	// the exporter and name the region, and grants the
 	// service account MetricsWriterRole, when the component deploys a
 	// function at all. The project must have telemetry.googleapis.com
 	// enabled.
@@ -93,18 +93,18 @@ func (args Args) deploysFunction() bool {
 	return args.ServeHTTP || len(args.Consumes) > 0 || len(args.Jobs) > 0
 }
 
-// env is what every function of the component gets: Env, and the
-// telemetry variables when it exports to Cloud Monitoring.
+// env is what every function of the component gets: Env, the project
+// (its log lines name their trace in it, shared/gcpfn.NewLogger; none of
+// the variables Cloud Run sets on a function names it,
+// https://cloud.google.com/run/docs/configuring/services/overview-environment-variables),
+// and the telemetry variables when it exports to Cloud Monitoring.
 func (args Args) env() pulumi.StringMap {
-	if !args.CloudMonitoring {
-		return args.Env
-	}
-	env := pulumi.StringMap{
-		telemetry.EnvMetricsExporter:    pulumi.String(telemetry.ExporterGoogleCloud),
-		telemetry.EnvGoogleCloudProject: pulumi.String(args.Project),
+	env := pulumi.StringMap{telemetry.EnvGoogleCloudProject: pulumi.String(args.Project)}
+	if args.CloudMonitoring {
+		env[telemetry.EnvMetricsExporter] = pulumi.String(telemetry.ExporterGoogleCloud)
 		// Cloud Monitoring files the series under the location
 		// cloud.region names (prometheus_target's location).
-		telemetry.EnvResourceAttributes: pulumi.String("cloud.region=" + args.Region),
+		env[telemetry.EnvResourceAttributes] = pulumi.String("cloud.region=" + args.Region)
 	}
 	for k, v := range args.Env {
 		env[k] = v

@@ -7,6 +7,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/playplane/playplane/functions/catalog"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 func TestValidateRejectsConsumersWithoutDeadLetters(t *testing.T) {
@@ -80,6 +81,37 @@ func TestValidateGivesTheSchedulerItsOwnAccount(t *testing.T) {
 			tc.mutate(&args)
 			if err := validate(args); err == nil {
 				t.Error("validate accepted the args")
+			}
+		})
+	}
+}
+
+// TestEnvNamesTheProject: every function gets GOOGLE_CLOUD_PROJECT, with
+// or without Cloud Monitoring: its log lines name their trace in the
+// project (shared/gcpfn.NewLogger), and Cloud Run sets no variable naming
+// it. Only Cloud Monitoring chooses the metrics exporter.
+func TestEnvNamesTheProject(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name         string
+		monitoring   bool
+		wantExporter bool
+	}{
+		{name: "with Cloud Monitoring", monitoring: true, wantExporter: true},
+		{name: "without Cloud Monitoring"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := Args{Project: "playplane-fn", Region: "europe-west1", CloudMonitoring: tc.monitoring,
+				Env: pulumi.StringMap{"K": pulumi.String("v")}}.env()
+			if got := env[telemetry.EnvGoogleCloudProject]; got != pulumi.String("playplane-fn") {
+				t.Errorf("%s = %v, want playplane-fn", telemetry.EnvGoogleCloudProject, got)
+			}
+			if _, ok := env[telemetry.EnvMetricsExporter]; ok != tc.wantExporter {
+				t.Errorf("%s set: %v, want %v", telemetry.EnvMetricsExporter, ok, tc.wantExporter)
+			}
+			if env["K"] != pulumi.String("v") {
+				t.Errorf("the component's own variables are lost: %v", env)
 			}
 		})
 	}
