@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
@@ -16,7 +17,10 @@ import (
 	"github.com/sethvargo/go-envconfig"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/gcpfn"
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/googlecloud"
 	"github.com/playplane/playplane/shared/telemetry/googlecloud/tokentest"
@@ -127,14 +131,7 @@ func TestRequestLogsLinkToTheExportedSpan(t *testing.T) {
 			recv := otlptest.Start(t)
 			env := recv.Env()
 			env[telemetry.EnvGoogleCloudProject] = project
-			stdout := os.Stdout
-			r, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			os.Stdout = w
-			res := gcpfn.NewResources(gcpfn.Options{Lookuper: envconfig.MapLookuper(env)})
-			os.Stdout = stdout
+			res, logged := stdoutResources(t, env)
 			p, err := telemetry.Setup(context.Background(), res.Telemetry("recorder"))
 			if err != nil {
 				t.Fatal(err)
@@ -153,11 +150,7 @@ func TestRequestLogsLinkToTheExportedSpan(t *testing.T) {
 				req.Header.Set(k, v)
 			}
 			h.ServeHTTP(httptest.NewRecorder(), req)
-			w.Close()
-			out, err := io.ReadAll(r)
-			if err != nil {
-				t.Fatal(err)
-			}
+			out := logged()
 			var server *tracepb.Span
 			for _, s := range recv.Spans() {
 				if s.GetKind() == tracepb.Span_SPAN_KIND_SERVER {
@@ -193,5 +186,102 @@ func TestRequestLogsLinkToTheExportedSpan(t *testing.T) {
 				t.Fatalf("request lines %v, want the rejection and the access line:\n%s", linked, out)
 			}
 		})
+	}
+}
+
+// stdoutResources are the resources of a function configured by env with
+// the logger Cloud Functions has, on stdout; logged ends the logging and
+// returns what it wrote.
+func stdoutResources(t *testing.T, env map[string]string) (res *gcpfn.Resources, logged func() []byte) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := os.Stdout
+	os.Stdout = w
+	res = gcpfn.NewResources(gcpfn.Options{Lookuper: envconfig.MapLookuper(env)})
+	os.Stdout = stdout
+	return res, func() []byte {
+		w.Close()
+		out, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+}
+
+// chattyConsumer consumes heartbeats and logs each message with the
+// logger of its context.
+type chattyConsumer struct{}
+
+func (chattyConsumer) Register(*http.ServeMux) {}
+
+func (chattyConsumer) Consumers() map[string]playback.BatchHandler {
+	return map[string]playback.BatchHandler{"heartbeats": func(ctx context.Context, msgs []playback.Message) []string {
+		for _, m := range msgs {
+			httpx.Logger(ctx).InfoContext(ctx, "consumed", "id", m.ID)
+		}
+		return nil
+	}}
+}
+
+// TestConsumerLogsLinkToTheExportedSpan: a consumer's lines, configured
+// as on Cloud Functions, carry Cloud Logging's trace fields of the
+// consumer batch span exported for the delivery. Not parallel, as
+// TestRequestLogsLinkToTheExportedSpan.
+func TestConsumerLogsLinkToTheExportedSpan(t *testing.T) {
+	const project = "playplane-fn"
+	recv := otlptest.Start(t)
+	env := recv.Env()
+	env[telemetry.EnvGoogleCloudProject] = project
+	res, logged := stdoutResources(t, env)
+	p, err := telemetry.Setup(context.Background(), res.Telemetry("chatty"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	set, err := gcpfn.NewSet(res, gcpfn.Spec{Name: "chatty", Consumers: map[string]string{"heartbeats": "ChattyHeartbeats"},
+		Build: func(context.Context, fnenv.Env) (gcpfn.Function, error) { return chattyConsumer{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	consume, _ := set.CloudEventHandler("ChattyHeartbeats")
+	if err := consume(context.Background(), pubsubEvent(t, "m1", "{}")); err != nil {
+		t.Fatal(err)
+	}
+	out := logged()
+	var batch *tracepb.Span
+	for _, s := range recv.Spans() {
+		if s.GetKind() == tracepb.Span_SPAN_KIND_CONSUMER && len(s.GetParentSpanId()) == 0 {
+			batch = s
+		}
+	}
+	if batch == nil {
+		t.Fatalf("no consumer batch span exported: %s", otlptest.Describe(recv.Spans()))
+	}
+	var found bool
+	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		if entry["message"] != "consumed" {
+			continue
+		}
+		found = true
+		for k, v := range map[string]any{
+			"logging.googleapis.com/trace":         "projects/" + project + "/traces/" + hex.EncodeToString(batch.GetTraceId()),
+			"logging.googleapis.com/spanId":        hex.EncodeToString(batch.GetSpanId()),
+			"logging.googleapis.com/trace_sampled": true,
+		} {
+			if entry[k] != v {
+				t.Errorf("%s = %v, want %v: %s", k, entry[k], v, line)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("the consumer logged nothing:\n%s", out)
 	}
 }
