@@ -310,7 +310,7 @@ func (r *Runner) startSchedules() {
 				if len(r.edges[e.ID]) == 0 {
 					continue // EDGE_HMAC_KEYS was set without keys for the demo edges
 				}
-				report := playback.EdgeReport{EdgeID: e.ID, Load: e.Load, Capacity: e.Capacity, Healthy: true, ReportedAt: now}
+				report := playback.EdgeReport{EdgeID: e.ID, Load: e.Load, Capacity: e.ReportedCapacity, Healthy: true, ReportedAt: now}
 				req, err := pickedge.NewReportRequest(ctx, "http://"+r.cfg.Addr+"/v1/edges/health", r.edges[e.ID][0], report, now)
 				if err != nil {
 					return err

@@ -380,7 +380,7 @@ func (a *App) reportDemoEdges(ctx context.Context, keys pickedge.EdgeKeys) error
 		if len(keys[e.ID]) == 0 {
 			continue // EDGE_HMAC_KEYS was set without keys for the demo edges
 		}
-		report := playback.EdgeReport{EdgeID: e.ID, Load: e.Load, Capacity: e.Capacity, Healthy: true, ReportedAt: now}
+		report := playback.EdgeReport{EdgeID: e.ID, Load: e.Load, Capacity: e.ReportedCapacity, Healthy: true, ReportedAt: now}
 		req, err := pickedge.NewReportRequest(ctx, "/v1/edges/health", keys[e.ID][0], report, now)
 		if err != nil {
 			return err

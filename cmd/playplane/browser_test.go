@@ -1435,7 +1435,7 @@ func (r *recordedRunner) reportHealth() error {
 	now := time.Now()
 	var errs []error
 	for _, e := range demo.EdgesOn(r.app.cdnBases, now) {
-		report := playback.EdgeReport{EdgeID: e.ID, Load: e.Load, Capacity: e.Capacity, Healthy: e.CDN != failed, ReportedAt: now}
+		report := playback.EdgeReport{EdgeID: e.ID, Load: e.Load, Capacity: e.ReportedCapacity, Healthy: e.CDN != failed, ReportedAt: now}
 		req, err := pickedge.NewReportRequest(context.Background(), r.url+"/v1/edges/health", r.keys[e.ID][0], report, now)
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/functions/pickedge"
+	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -173,5 +174,71 @@ func TestLocalSteeringNamesManifestPathways(t *testing.T) {
 			t.Fatalf("after %s's edges failed: HLS priority %v, DASH %v, want [%s]", localCloudFront, p, d, localCloudCDN)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestLocalOperatorEdgeCapacityOutlastsReports is the walkthrough's case:
+// an operator lowers an edge's capacity by the admin API, and the edge's
+// next health report (the demo edges report 100) must not undo it: the
+// stored edge keeps the operator's capacity beside the reported one and
+// steering holds the edge to the operator's, here under its load of 10.
+func TestLocalOperatorEdgeCapacityOutlastsReports(t *testing.T) {
+	run := startLocal(t, t.TempDir())
+	adminTok, err := AdminToken(run.app.cfg, "ops", auth.DefaultAdminClaim, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := mustKeys(t, run.app.secrets.EdgeKeys)
+	picked := func() []string {
+		t.Helper()
+		var play struct {
+			SessionID     string `json:"session_id"`
+			PlaybackToken string `json:"playback_token"`
+		}
+		if code := run.call("POST", "/v1/play", run.token(demo.AccountKids), `{"title_id":"big-buck-bunny","device_id":"`+playback.NewID("dev")+`"}`, &play); code != 201 {
+			t.Fatalf("play: %d", code)
+		}
+		var edges pickedge.EdgesResponse
+		if code := run.call("POST", "/v1/playback/"+play.SessionID+"/edges", play.PlaybackToken, "", &edges); code != 200 {
+			t.Fatalf("edges: %d %+v", code, edges)
+		}
+		var ids []string
+		for _, e := range edges.Edges {
+			ids = append(ids, e.ID)
+		}
+		return ids
+	}
+	if err := run.app.reportDemoEdges(context.Background(), keys); err != nil {
+		t.Fatal(err)
+	}
+	if ids := picked(); !slices.Contains(ids, "fra-1") {
+		t.Fatalf("before the operator's change fra-1 is not picked: %v", ids)
+	}
+
+	got := run.mustAPI("GET", "/v1/admin/edges/fra-1", adminTok, "", "", http.StatusOK)
+	var e map[string]any
+	if err := json.Unmarshal(got.body, &e); err != nil {
+		t.Fatal(err)
+	}
+	e["capacity"] = 5
+	for _, health := range []string{"load", "healthy", "hot_titles", "reported_at", "received_at", "reported_capacity", "ipv4_down", "ipv6_down", "rebuffer_ratio", "throughput_kbps"} {
+		delete(e, health)
+	}
+	body, _ := json.Marshal(e)
+	run.mustAPI("PUT", "/v1/admin/edges/fra-1", adminTok, got.etag, string(body), http.StatusOK)
+	if err := run.app.reportDemoEdges(context.Background(), keys); err != nil {
+		t.Fatal(err)
+	}
+
+	after := run.mustAPI("GET", "/v1/admin/edges/fra-1", adminTok, "", "", http.StatusOK)
+	var stored playback.Edge
+	if err := json.Unmarshal(after.body, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored.Capacity != 5 || !stored.ReportedAt.After(time.Now().Add(-time.Minute)) {
+		t.Fatalf("after the edge's report the operator's capacity 5 is gone: %s", after.body)
+	}
+	if ids := picked(); slices.Contains(ids, "fra-1") {
+		t.Fatalf("fra-1, load 10 against the operator's capacity 5, is still picked: %v", ids)
 	}
 }

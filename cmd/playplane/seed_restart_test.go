@@ -77,7 +77,7 @@ func TestOperatorChangesSurviveKilledRestart(t *testing.T) {
 		if err := json.Unmarshal([]byte(raw), &doc); err != nil {
 			t.Fatalf("GET %s: %v: %s", path, err, raw)
 		}
-		for _, health := range []string{"load", "healthy", "reported_at", "received_at"} {
+		for _, health := range []string{"load", "reported_capacity", "healthy", "reported_at", "received_at"} {
 			delete(doc, health)
 		}
 		maps.Copy(doc, set)

@@ -240,7 +240,7 @@ func TestConsumer(t *testing.T) {
 	if fra.Load != 70 || !fra.Healthy || !fra.ReportedAt.Equal(at(3*time.Second)) || !fra.ReceivedAt.Equal(at(3*time.Second+100*time.Millisecond)) {
 		t.Errorf("fra-1 %+v", fra)
 	}
-	if lhr.Capacity != 50 || !slices.Equal(lhr.HotTitles, []string{"sintel"}) || lhr.BaseURL != "http://edge.test" {
+	if lhr.ReportedCapacity != 50 || !slices.Equal(lhr.HotTitles, []string{"sintel"}) || lhr.BaseURL != "http://edge.test" {
 		t.Errorf("lhr-1 %+v", lhr)
 	}
 	// Redelivery changes nothing.

@@ -129,7 +129,7 @@ func EdgesOn(cdnBases map[string]string, now time.Time) []playback.Edge {
 		cdn := cdns[n%len(cdns)]
 		n++
 		return playback.Edge{ID: id, CDN: cdn, PoP: pop, BaseURL: cdnBases[cdn], Lat: lat, Lon: lon, ASNs: asns,
-			Capacity: 100, Load: 10, Healthy: true, ReportedAt: now}
+			ReportedCapacity: 100, Load: 10, Healthy: true, ReportedAt: now}
 	}
 	return []playback.Edge{
 		mk("fra-1", "fra", 50.11, 8.68),

@@ -402,7 +402,7 @@ func CanonicalDoc(kind Kind, id string, doc json.RawMessage) (json.RawMessage, e
 		v, gotID = a, a.ID
 	case KindEdge:
 		var e Edge
-		if err = strictJSON(doc, &e); err == nil {
+		if err = decodeEdge(doc, &e, strictJSON); err == nil {
 			err = e.Validate()
 		}
 		v, gotID = e, e.ID

@@ -1,14 +1,16 @@
 package playback
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 	"strings"
 	"time"
 )
 
-// Edge is one CDN cache. Static fields come from configuration;
-// Load/Capacity/Healthy/HotTitles/ReportedAt/ReceivedAt from health reports.
+// Edge is one CDN cache. Static fields (Capacity among them) come from
+// configuration; Load/ReportedCapacity/Healthy/HotTitles/ReportedAt/
+// ReceivedAt from health reports.
 type Edge struct {
 	ID      string   `json:"id"`
 	CDN     string   `json:"cdn"` // pathway name, e.g. "cloudfront", "cloudcdn", "local"
@@ -37,11 +39,18 @@ type Edge struct {
 	// (an operator draining it); the zero value serves.
 	Disabled bool `json:"disabled,omitempty"`
 
-	Capacity   float64   `json:"capacity"` // e.g. Gbit/s
-	Load       float64   `json:"load"`
-	Healthy    bool      `json:"healthy"`
-	HotTitles  []string  `json:"hot_titles,omitempty"`
-	ReportedAt time.Time `json:"reported_at"` // the edge's clock: orders its reports (Apply)
+	// Capacity is the operator's limit (e.g. Gbit/s), 0 when none is set;
+	// ReportedCapacity is what the edge's latest report says it has. They
+	// are kept apart so that a report never undoes an operator's setting;
+	// EffectiveCapacity combines them. ReportedCapacity is always written
+	// (no omitempty): its absence marks a record stored before it existed
+	// (see UnmarshalJSON).
+	Capacity         float64   `json:"capacity"`
+	ReportedCapacity float64   `json:"reported_capacity"`
+	Load             float64   `json:"load"`
+	Healthy          bool      `json:"healthy"`
+	HotTitles        []string  `json:"hot_titles,omitempty"`
+	ReportedAt       time.Time `json:"reported_at"` // the edge's clock: orders its reports (Apply)
 
 	// ReceivedAt is the server clock when that report was accepted:
 	// freshness is judged by it (LastHeard), as Traffic Monitor judges a
@@ -93,7 +102,7 @@ func (e Edge) Validate() error {
 		return Errorf(CodeInvalid, "edge_invalid", "edge %q: coordinates %v,%v out of range", e.ID, e.Lat, e.Lon)
 	case !finiteNonNegative(e.Weight):
 		return Errorf(CodeInvalid, "edge_invalid", "edge %q: weight must be finite and non-negative", e.ID)
-	case !finiteNonNegative(e.Capacity) || !finiteNonNegative(e.Load):
+	case !finiteNonNegative(e.Capacity) || !finiteNonNegative(e.ReportedCapacity) || !finiteNonNegative(e.Load):
 		return Errorf(CodeInvalid, "edge_invalid", "edge %q: load and capacity must be finite and non-negative", e.ID)
 	case !finiteNonNegative(e.RebufferRatio) || e.RebufferRatio > 1 || !finiteNonNegative(e.ThroughputKbps):
 		return Errorf(CodeInvalid, "edge_invalid", "edge %q: qoe figures out of range", e.ID)
@@ -129,7 +138,7 @@ func (e Edge) Apply(r EdgeReport, receivedAt time.Time) (Edge, bool) {
 		return e, false
 	}
 	e.Load = r.Load
-	e.Capacity = r.Capacity
+	e.ReportedCapacity = r.Capacity
 	e.Healthy = r.Healthy
 	e.IPv4Down, e.IPv6Down = r.IPv4Down, r.IPv6Down
 	// The report's slice belongs to the caller (often a decoded request body);
@@ -138,6 +147,53 @@ func (e Edge) Apply(r EdgeReport, receivedAt time.Time) (Edge, bool) {
 	e.ReportedAt = r.ReportedAt
 	e.ReceivedAt = receivedAt.UTC()
 	return e, true
+}
+
+// EffectiveCapacity is the capacity steering holds the edge to: the lower
+// of the operator's and the reported one, whichever are set (0 when
+// neither is). Traffic Monitor does the same: a cache fails on exceeding
+// the maxBandwidth configured for its interface and on falling under the
+// availableBandwidthInKbps headroom left of the speed the cache reports,
+// so an operator can lower a cache's limit but not raise it past what
+// the cache has (traffic_monitor/health/cache.go EvalInterface, EvalAggregate).
+func (e Edge) EffectiveCapacity() float64 {
+	switch {
+	case e.Capacity == 0:
+		return e.ReportedCapacity
+	case e.ReportedCapacity == 0:
+		return e.Capacity
+	}
+	return min(e.Capacity, e.ReportedCapacity)
+}
+
+// edgeFields is Edge without its UnmarshalJSON.
+type edgeFields Edge
+
+// UnmarshalJSON reads records of either form. Before ReportedCapacity
+// existed, reports overwrote Capacity: in a record without
+// reported_capacity that has been reported on, capacity is the edge's
+// report and moves there, so that steering sees what it saw before and the
+// edge's next report updates it, as it did; the capacity of a record never
+// reported on was configured and stays the operator's.
+func (e *Edge) UnmarshalJSON(b []byte) error {
+	return decodeEdge(b, e, json.Unmarshal)
+}
+
+func decodeEdge(b []byte, e *Edge, unmarshal func([]byte, any) error) error {
+	doc := struct {
+		*edgeFields
+		ReportedCapacity *float64 `json:"reported_capacity"`
+	}{edgeFields: (*edgeFields)(e)}
+	if err := unmarshal(b, &doc); err != nil {
+		return err
+	}
+	switch {
+	case doc.ReportedCapacity != nil:
+		e.ReportedCapacity = *doc.ReportedCapacity
+	case !e.ReportedAt.IsZero():
+		e.ReportedCapacity, e.Capacity = e.Capacity, 0
+	}
+	return nil
 }
 
 // LastHeard is the server time of the edge's latest report, which

@@ -324,7 +324,8 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 	ix.edges = make([]edgeInfo, len(kept))
 	for i, e := range kept {
 		q := cfg.qoeFactor(e.RebufferRatio, e.ThroughputKbps)
-		w := e.Capacity
+		capacity := e.EffectiveCapacity()
+		w := capacity
 		if e.Weight > 0 {
 			w *= e.Weight
 		}
@@ -350,8 +351,8 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 			weight:   w,
 			qoe:      q,
 			load:     e.Load,
-			capacity: e.Capacity,
-			usable:   !e.Disabled && e.Healthy && e.Load < e.Capacity && fam != 0,
+			capacity: capacity,
+			usable:   !e.Disabled && e.Healthy && e.Load < capacity && fam != 0,
 			disabled: e.Disabled,
 			serves:   serves,
 			families: fam,

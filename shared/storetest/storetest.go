@@ -862,6 +862,27 @@ func testEdges(t *testing.T, s playback.Store) {
 	}
 	_, err := s.UpdateEdge(ctx, "no-such-edge", func(*playback.Edge) error { return nil })
 	wantCode(t, err, playback.CodeNotFound)
+
+	// The operator's capacity and the edge's own are stored apart, so that
+	// a report applied to the stored edge keeps the operator's limit.
+	op := playback.Edge{ID: playback.NewID("edge"), CDN: "cloudfront", PoP: "fra", BaseURL: "https://fra.example",
+		Capacity: 50, Healthy: true, ReportedAt: t0}
+	if err := s.PutEdge(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	report := playback.EdgeReport{EdgeID: op.ID, Load: 60, Capacity: 100, Healthy: true, ReportedAt: t0.Add(time.Second)}
+	must(s.UpdateEdge(ctx, op.ID, func(e *playback.Edge) error {
+		*e, _ = e.Apply(report, t0)
+		return nil
+	}))(t)
+	for _, x := range must(s.ListEdges(ctx))(t) {
+		if x.ID == op.ID && (x.Capacity != 50 || x.ReportedCapacity != 100 || x.Load != 60) {
+			t.Fatalf("after a report of capacity 100 on an edge the operator limited to 50, the store holds %+v", x)
+		}
+	}
+	if got := must(s.GetEdge(ctx, op.ID))(t); got.Capacity != 50 || got.ReportedCapacity != 100 || got.EffectiveCapacity() != 50 {
+		t.Fatalf("after a report of capacity 100 on an edge the operator limited to 50, the store holds %+v", got)
+	}
 }
 
 func testProgress(t *testing.T, s playback.Store) {
