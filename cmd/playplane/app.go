@@ -617,15 +617,27 @@ func DevToken(cfg Config, accountID string, ttl time.Duration) (string, error) {
 	return auth.MintHS256(devKeyID, key, cfg.Issuer, cfg.Audience, accountID, ttl, time.Now())
 }
 
-// PrintWelcome tells a new user how to try the flow.
+// PrintWelcome tells a new user how to try the flow, with the demo
+// accounts as the store holds them: an operator may have changed them or
+// their plans, and without SEED they may not exist.
 func (a *App) PrintWelcome(w io.Writer) error {
-	token, err := a.DevToken(demo.AccountFamily, 24*time.Hour)
+	ctx := context.Background()
+	var b strings.Builder
+	fmt.Fprintf(&b, "playplane is serving on %s (data in %s)\n\n", a.cfg.PublicURL, a.cfg.DataDir)
+	family, ok, err := a.storedAccount(ctx, demo.AccountFamily)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, `playplane is serving on %[1]s (data in %[2]s)
-
-Dev token for %[3]s (standard plan, 2 streams, DE, valid 24h):
+	if ok {
+		about, err := a.describeAccount(ctx, family)
+		if err != nil {
+			return err
+		}
+		token, err := a.DevToken(family.ID, 24*time.Hour)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, `Dev token for %[2]s (%[3]s, valid 24h):
   export TOKEN=%[4]s
 
 Try:
@@ -636,14 +648,54 @@ Try:
   curl -s -X POST %[1]s/v1/playback/$SESSION/urls -H "Authorization: Bearer $PLAYBACK"
   curl -s -X POST %[1]s/v1/playback/$SESSION/edges -H "Authorization: Bearer $PLAYBACK"
 
-Player page: %[1]s/player/ (hls.js and dash.js; picks a demo account through
+`, a.cfg.PublicURL, family.ID, about, token)
+	}
+	fmt.Fprintf(&b, `Player page: %[1]s/player/ (hls.js and dash.js; picks a demo account through
 the runner-only dev route /dev/token)
 
 Stripe webhook endpoint: %[1]s/v1/webhooks/stripe (signing secret in %[2]s/dev-secrets.json)
-
-Other demo accounts: %[5]s, %[6]s, %[7]s, %[8]s (mint with: make token ACCOUNT=acct_solo)
-`, a.cfg.PublicURL, a.cfg.DataDir, demo.AccountFamily, token, demo.AccountSolo, demo.AccountKids, demo.AccountPastDue, demo.AccountCanceled)
+`, a.cfg.PublicURL, a.cfg.DataDir)
+	var others []string
+	for _, id := range []string{demo.AccountSolo, demo.AccountKids, demo.AccountPastDue, demo.AccountCanceled} {
+		_, ok, err := a.storedAccount(ctx, id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			others = append(others, id)
+		}
+	}
+	if len(others) > 0 {
+		fmt.Fprintf(&b, "\nOther demo accounts: %s (mint with: make token ACCOUNT=%s)\n", strings.Join(others, ", "), others[0])
+	}
+	_, err = io.WriteString(w, b.String())
 	return err
+}
+
+// storedAccount reads account id, reporting whether it exists.
+func (a *App) storedAccount(ctx context.Context, id string) (playback.Account, bool, error) {
+	acct, err := a.store.GetAccount(ctx, id)
+	if playback.IsCode(err, playback.CodeNotFound) {
+		return acct, false, nil
+	}
+	return acct, err == nil, err
+}
+
+// describeAccount says what acct may play: its plan's id and streams, and
+// its territory.
+func (a *App) describeAccount(ctx context.Context, acct playback.Account) (string, error) {
+	plan, err := a.store.GetPlan(ctx, acct.PlanID)
+	switch {
+	case playback.IsCode(err, playback.CodeNotFound):
+		return fmt.Sprintf("plan %s, which does not exist, %s", acct.PlanID, acct.Territory), nil
+	case err != nil:
+		return "", err
+	}
+	streams := "streams"
+	if plan.MaxStreams == 1 {
+		streams = "stream"
+	}
+	return fmt.Sprintf("%s plan, %d %s, %s", plan.ID, plan.MaxStreams, streams, acct.Territory), nil
 }
 
 func loadSecrets(path string) (devSecrets, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/playplane/playplane/functions/heartbeat"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/openapi/openapitest"
+	"github.com/playplane/playplane/shared/playback"
 )
 
 // localRun is one start of the local runner on a data directory.
@@ -193,6 +194,74 @@ func TestWelcomeHasWorkingToken(t *testing.T) {
 	}
 	if code := run.call("GET", "/v1/sessions", tok, "", nil); code != 200 {
 		t.Fatalf("printed token rejected: %d", code)
+	}
+}
+
+// TestWelcomeSaysWhatTheStoreHolds: the welcome describes the demo account
+// as stored (an operator may have changed its plan, or the plan), and
+// offers no token for accounts that do not exist (SEED=false).
+func TestWelcomeSaysWhatTheStoreHolds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		seed    bool
+		change  func(t *testing.T, s playback.Store)
+		want    []string
+		notWant []string
+	}{
+		{name: "seeded", seed: true,
+			want: []string{"Dev token for acct_family (standard plan, 2 streams, DE, valid 24h)", "export TOKEN=", "Other demo accounts: acct_solo, acct_kids, acct_pastdue, acct_canceled"}},
+		{name: "the account moved to another plan", seed: true,
+			change: func(t *testing.T, s playback.Store) {
+				if _, err := s.UpdateAccount(context.Background(), demo.AccountFamily, func(a *playback.Account) error { a.PlanID = "premium"; return nil }); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"Dev token for acct_family (premium plan, 4 streams, DE, valid 24h)"}, notWant: []string{"standard plan"}},
+		{name: "the plan changed", seed: true,
+			change: func(t *testing.T, s playback.Store) {
+				p, err := s.GetPlan(context.Background(), "standard")
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.MaxStreams = 3
+				if err := s.PutPlan(context.Background(), p); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"Dev token for acct_family (standard plan, 3 streams, DE, valid 24h)"}, notWant: []string{"2 streams"}},
+		{name: "not seeded", seed: false,
+			want: []string{"playplane is serving on"}, notWant: []string{"acct_family", "export TOKEN=", "Other demo accounts", "acct_solo"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewUnstartedServer(nil)
+			defer srv.Close()
+			app, err := NewApp(context.Background(), Config{DataDir: t.TempDir(), PublicURL: "http://" + srv.Listener.Addr().String(),
+				Issuer: "playplane-local", Audience: "playplane", Seed: tt.seed, Sync: true}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer app.Close()
+			if tt.change != nil {
+				tt.change(t, app.store)
+			}
+			var out strings.Builder
+			if err := app.PrintWelcome(&out); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("welcome lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(out.String(), w) {
+					t.Errorf("welcome has %q:\n%s", w, out.String())
+				}
+			}
+		})
 	}
 }
 
