@@ -137,7 +137,7 @@ func knobs() []knob {
 		trade := "a skipped write leaves last_seen_at up to the slack old"
 		switch sl {
 		case 0:
-			trade = "every beat writes (ExtendLease: the same read and transaction), the start beat too"
+			trade = "every beat writes (ExtendLease: the same read and transaction), the start beats too"
 		case 20 * time.Second:
 			trade = "default; at a 30 s interval every periodic beat writes (warm renewals skip the session read)"
 		case 30 * time.Second:

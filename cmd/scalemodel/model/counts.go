@@ -103,6 +103,12 @@ func MethodOf(op string) string {
 	return m
 }
 
+// StartBeats are the start heartbeats of a session: the web player says
+// start without a position as soon as its play is admitted (a view that
+// dies before its first frame still exists), then with its position at
+// the first frame.
+const StartBeats = 2
+
 // Count is how often a Step happens per session.
 type Count struct {
 	Step Step
@@ -126,12 +132,14 @@ func (w Workload) PerSession() []Count {
 		{StepSteering, 1 + w.Repeats(w.SteeringTTL)},
 	}
 	if w.LeaseRenewSlack > 0 {
-		// The start beat follows play at once: the lease is fresh.
-		out = append(out, Count{StepBeatFresh, 1 + beats - writes}, Count{StepBeatWrite, writes})
+		// The start beats follow play within seconds: the lease is fresh.
+		// The first frame's may find the lease in the instance's cache and
+		// call nothing; it is priced as the read it makes elsewhere.
+		out = append(out, Count{StepBeatFresh, StartBeats + beats - writes}, Count{StepBeatWrite, writes})
 	} else {
-		out = append(out, Count{StepBeatNoSlack, 1 + beats})
+		out = append(out, Count{StepBeatNoSlack, StartBeats + beats})
 	}
-	out = append(out, Count{StepBeatStop, 1}, Count{StepConsume, beats + 2})
+	out = append(out, Count{StepBeatStop, 1}, Count{StepConsume, StartBeats + beats + 1})
 	return out
 }
 

@@ -713,6 +713,9 @@ func (r *rig) startSession(s *session) bool {
 		}
 	}
 	s.id, s.token = play.SessionID, play.PlaybackToken
+	// As the web player: the view begins at admission (model.StartBeats).
+	r.call(http.MethodPost, "/v1/playback/"+s.id+"/heartbeat", s.token,
+		fmt.Appendf(nil, `{"event":"start","device_time":%q}`, r.clock.Now().Format(time.RFC3339Nano)), http.StatusOK)
 	if !r.urls(s) {
 		return false
 	}
