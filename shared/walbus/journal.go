@@ -278,6 +278,10 @@ func (j *Journal) replay() error {
 		switch {
 		case proof > 0:
 			return &DamagedError{Path: j.path, Offset: good, Next: proof, Synced: synced}
+		case marks.synced > good:
+			// The first record says the rewrite it begins was fsynced
+			// past the damage before any commit wrote one of its own.
+			return &DamagedError{Path: j.path, Offset: good, Next: 0, Synced: marks.synced}
 		case !marks.known && next >= 0:
 			// A log written before kindSynced records cannot tell: a crash
 			// cuts only the last write, so a whole record after the
@@ -296,9 +300,10 @@ func (j *Journal) replay() error {
 type DamagedError struct {
 	Path   string
 	Offset int64 // the damaged record: those before it are whole
-	// Next is the whole record after the damage that tells: a kindSynced
-	// one that says the log was durable up to Synced, past Offset; or, in
-	// a log written before those records (Synced 0), any.
+	// Next is the whole record that tells: a kindSynced one that says the
+	// log was durable up to Synced, past Offset (after the damage, or the
+	// rewrite's first at 0); or, in a log written before those records
+	// (Synced 0), any after the damage.
 	Next, Synced int64
 }
 

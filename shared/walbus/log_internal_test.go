@@ -504,6 +504,54 @@ func TestDamageInsideTheLogFailsOpen(t *testing.T) {
 	}
 }
 
+// TestDamageInARewrittenLogFailsOpen: Open rewrites the log, and its first
+// record says the whole rewrite was fsynced before it was renamed into
+// place. Damage anywhere in it, the last record included, is damage to
+// acknowledged records, not a power cut's, even before any later commit
+// writes a kindSynced record of its own: Open must refuse, not cut.
+func TestDamageInARewrittenLogFailsOpen(t *testing.T) {
+	t.Parallel()
+	const n = 10
+	for _, rec := range []int{0, 3, n - 1} {
+		t.Run(fmt.Sprint("record ", rec), func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "bus.wal")
+			j, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, j, 0, n)
+			j.Close()
+			if j, err = Open(path); err != nil { // the rewrite
+				t.Fatal(err)
+			}
+			j.Close()
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := appendsAt(b)
+			if len(at) != n {
+				t.Fatalf("log with %d append records, want %d", len(at), n)
+			}
+			b[at[rec]+headerLen+3] ^= 0x01
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			j, err = Open(path)
+			if err == nil {
+				got := pendingData(t, j, "t")
+				j.Close()
+				t.Fatalf("Open over a rewritten log damaged at %d of %d bytes succeeded, holding %q", at[rec], len(b), got)
+			}
+			var damaged *DamagedError
+			if !errors.As(err, &damaged) || damaged.Offset != int64(at[rec]) || damaged.Synced <= damaged.Offset {
+				t.Fatalf("Open over a rewritten log damaged at %d: %v; want a DamagedError at that offset, durable past it", at[rec], err)
+			}
+		})
+	}
+}
+
 // TestCRCOfARangeFromItsEnds: findRecord takes a payload's CRC-32C from
 // the CRCs of the file up to its start and its end (crcShift); it must be
 // the payload's own, for any lengths.
