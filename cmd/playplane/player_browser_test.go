@@ -420,7 +420,7 @@ func (h *harness) testResume(t *testing.T, format, from string, startMin, startM
 		Reached bool      `json:"reached"`
 		Played  pageState `json:"played"`
 	}
-	h.drive(t, map[string]any{"kind": "play", "url": page, "untilTime": 0.2, "untilBeats": 1, "timeoutMS": 30000}, &out)
+	h.drive(t, map[string]any{"kind": "play", "url": page, "untilTime": 0.2, "untilBeats": 2, "timeoutMS": 30000}, &out)
 	if !out.Reached {
 		t.Fatalf("the page did not play: %s (%s)\npage log:\n%s", out.Played.Phase, out.Played.Error, strings.Join(out.Played.Log, "\n"))
 	}

@@ -185,7 +185,8 @@ async function playScenario(browser) {
   // moves. (Shaka Player 5.2.12 reports sta=p when a stall ends even if
   // the viewer paused during it: events/schemas/cmcd.md.)
   // With untilBeats, also until the page has had that many heartbeats
-  // accepted (its start: where it began).
+  // accepted (2: the start at admission, without a position, and the
+  // first frame's, which says where it began).
   const played = await until(page, (s) => s.currentTime >= sc.untilTime && !(sc.notStalled && s.buffering) &&
     (!sc.untilBeats || s.beats.ok >= sc.untilBeats), sc.timeoutMS);
   const out = { reached: played.ok, played: played.state, steer: steered };
