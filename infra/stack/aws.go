@@ -359,8 +359,8 @@ func newVideoCORS(ctx *pulumi.Context, cfg Config) (*awsres.ResponseHeadersPolic
 				Items: pulumi.ToStringArray(localedge.CORSExposeHeaders),
 			},
 			AccessControlMaxAgeSec: pulumi.Int(localedge.CORSMaxAge),
-			// These replace S3's (bucket CORS, newPreflights), which
-			// carry no Access-Control-Allow-Credentials.
+			// These replace S3's (bucket CORS, newPreflights): one policy
+			// says what a page may read, with or without credentials.
 			OriginOverride: pulumi.Bool(true),
 		},
 	})
