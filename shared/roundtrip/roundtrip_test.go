@@ -152,11 +152,38 @@ func TestBusRecordsPublish(t *testing.T) {
 	}
 }
 
-// slowDoer answers after a delay, so concurrent requests overlap.
-type slowDoer struct{ srv *httptest.Server }
+// meetDoer answers none of the first n requests before all n have been
+// made, so they overlap however late the scheduler runs one of them (a
+// delay did not: at load 25 one request in 500 was made after the other
+// was answered). Later requests are answered at once.
+type meetDoer struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	left int
+	met  chan struct{}
+}
 
-func (d slowDoer) Do(req *http.Request) (*http.Response, error) {
-	time.Sleep(20 * time.Millisecond)
+func newMeetDoer(srv *httptest.Server, n int) *meetDoer {
+	return &meetDoer{srv: srv, left: n, met: make(chan struct{})}
+}
+
+func (d *meetDoer) Do(req *http.Request) (*http.Response, error) {
+	d.mu.Lock()
+	first := d.left > 0
+	if first {
+		d.left--
+		if d.left == 0 {
+			close(d.met)
+		}
+	}
+	d.mu.Unlock()
+	if first {
+		select {
+		case <-d.met:
+		case <-time.After(10 * time.Second): // only bounds a hang
+			return nil, errors.New("the requests made side by side never all came")
+		}
+	}
 	return d.srv.Client().Do(req)
 }
 
@@ -164,7 +191,7 @@ func TestHTTPClientRecordsEachRequestByTarget(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "{}") }))
 	t.Cleanup(srv.Close)
-	c := HTTPClient(LayerWire, slowDoer{srv})
+	c := HTTPClient(LayerWire, newMeetDoer(srv, 2))
 	op := new(Op)
 	ctx := WithOp(context.Background(), op)
 	do := func(target string) {
