@@ -1,8 +1,11 @@
 package main
 
 import (
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/playplane/playplane/shared/demo"
@@ -22,7 +25,8 @@ const devTokenTTL = 24 * time.Hour
 // DEVELOPMENT ONLY: /dev/token mints a caller token for any demo account
 // to whoever can reach the runner, which is what `make token` does from a
 // shell. No cloud entry point has these routes; they are registered here,
-// in the local runner, and nowhere else.
+// in the local runner, and nowhere else. They answer only requests
+// addressed to the runner's own name (devCORS).
 func (a *App) mountWeb(cdns []string) {
 	page := web.Handler()
 	a.mux.Handle("GET /player/", page)
@@ -77,9 +81,18 @@ func (a *App) mountWeb(cdns []string) {
 
 // devCORS lets the pages CORS_ALLOWED_ORIGINS allows read the dev routes
 // too (simple GETs, so no preflight), so the player page works from a dev
-// server on another port as it does from the runner.
+// server on another port as it does from the runner. A request whose Host
+// is not one of the runner's names is refused: a page that rebinds its own
+// name to 127.0.0.1 is same-origin with itself and needs no CORS to read
+// what the runner answers it.
 func (a *App) devCORS(h http.Handler) http.Handler {
+	own := runnerHost(a.cfg.PublicURL)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !own(r.Host) {
+			httpx.WriteError(w, r, playback.Errorf(playback.CodeForbidden, "dev_host",
+				"the development routes answer only requests to the runner's own host (PUBLIC_URL's, localhost or a loopback address)"))
+			return
+		}
 		if origin := r.Header.Get("Origin"); origin != "" {
 			w.Header().Add("Vary", "Origin")
 			if a.cors.Allowed(origin) {
@@ -88,4 +101,26 @@ func (a *App) devCORS(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// runnerHost reports whether a request's Host (with or without a port)
+// names the runner at publicURL: publicURL's host, localhost or a
+// loopback address. These are names no other site can make a browser
+// send; a DNS name that resolves to 127.0.0.1 is not one of them.
+func runnerHost(publicURL string) func(host string) bool {
+	public := ""
+	if u, err := url.Parse(publicURL); err == nil {
+		public = u.Hostname()
+	}
+	return func(host string) bool {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		} else {
+			host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		}
+		if ip := net.ParseIP(host); ip != nil {
+			return ip.IsLoopback() || ip.Equal(net.ParseIP(public))
+		}
+		return host != "" && (strings.EqualFold(host, "localhost") || strings.EqualFold(host, public))
+	}
 }

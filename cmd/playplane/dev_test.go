@@ -15,9 +15,10 @@ import (
 // =false removes the routes; the page itself is served either way.
 func TestDevRoutes(t *testing.T) {
 	t.Parallel()
-	get := func(t *testing.T, url, origin, token string) (*http.Response, []byte) {
+	getHost := func(t *testing.T, url, host, origin, token string) (*http.Response, []byte) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Host = host
 		if origin != "" {
 			req.Header.Set("Origin", origin)
 		}
@@ -31,6 +32,10 @@ func TestDevRoutes(t *testing.T) {
 		defer resp.Body.Close()
 		raw, _ := io.ReadAll(resp.Body)
 		return resp, raw
+	}
+	get := func(t *testing.T, url, origin, token string) (*http.Response, []byte) {
+		t.Helper()
+		return getHost(t, url, "", origin, token)
 	}
 
 	t.Run("on", func(t *testing.T) {
@@ -58,6 +63,29 @@ func TestDevRoutes(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(raw), `"local-cloudcdn"`) || !strings.Contains(string(raw), demo.AccountKids) {
 			t.Fatalf("/dev/demo: %d %s", resp.StatusCode, raw)
 		}
+		// A page on another name that rebinds it to 127.0.0.1 reaches the
+		// runner with its own name as Host: the dev routes must not answer
+		// it, the names the runner is reached by still may.
+		for _, tt := range []struct {
+			name, host string
+			want       int
+		}{
+			{name: "rebound_name", host: "evil.example", want: 403},
+			{name: "rebound_name_with_port", host: "evil.example:" + port(base), want: 403},
+			{name: "localhost_suffix", host: "localhost.evil.example", want: 403},
+			{name: "loopback_suffix", host: "127.0.0.1.evil.example", want: 403},
+			{name: "localhost", host: "localhost:" + port(base), want: 200},
+			{name: "LOCALHOST_no_port", host: "LOCALHOST", want: 200},
+			{name: "loopback_v4", host: "127.0.0.2:1", want: 200},
+			{name: "loopback_v6", host: "[::1]:" + port(base), want: 200},
+		} {
+			for _, path := range []string{"/dev/token?account=" + demo.AccountSolo, "/dev/demo"} {
+				resp, raw := getHost(t, base+path, tt.host, "", "")
+				if resp.StatusCode != tt.want || (tt.want == 403 && !strings.Contains(string(raw), `"reason":"dev_host"`)) {
+					t.Errorf("%s: Host %s: %d %s, want %d", path, tt.host, resp.StatusCode, raw, tt.want)
+				}
+			}
+		}
 	})
 	t.Run("off", func(t *testing.T) {
 		t.Parallel()
@@ -69,4 +97,36 @@ func TestDevRoutes(t *testing.T) {
 			t.Fatalf("/player/: %d %.200s", resp.StatusCode, raw)
 		}
 	})
+}
+
+func port(base string) string { return base[strings.LastIndex(base, ":")+1:] }
+
+// TestRunnerHost: the names the dev routes answer, the runner's own
+// (PUBLIC_URL's host, localhost, loopback addresses) with any port.
+func TestRunnerHost(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, public, host string
+		want               bool
+	}{
+		{name: "public_host", public: "https://play.test:8443", host: "play.test", want: true},
+		{name: "public_host_other_port", public: "https://play.test:8443", host: "Play.Test:9", want: true},
+		{name: "public_host_trailing_dot", public: "http://play.test", host: "play.test.", want: false},
+		{name: "public_ip", public: "http://192.168.1.5:8080", host: "192.168.1.5:8080", want: true},
+		{name: "other_name", public: "https://play.test", host: "evil.example", want: false},
+		{name: "suffix_of_public", public: "https://play.test", host: "play.test.evil.example", want: false},
+		{name: "localhost", public: "https://play.test", host: "localhost:8080", want: true},
+		{name: "loopback_v6_no_port", public: "https://play.test", host: "[::1]", want: true},
+		{name: "unspecified", public: "https://play.test", host: "0.0.0.0:8080", want: false},
+		{name: "lan_ip", public: "https://play.test", host: "10.0.0.1", want: false},
+		{name: "empty", public: "https://play.test", host: "", want: false},
+		{name: "bad_public_url", public: "::", host: "localhost", want: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := runnerHost(tt.public)(tt.host); got != tt.want {
+				t.Fatalf("runnerHost(%q)(%q) = %v, want %v", tt.public, tt.host, got, tt.want)
+			}
+		})
+	}
 }
