@@ -28,6 +28,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/functions/pickedge"
+	"github.com/playplane/playplane/functions/signurl"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/playurl"
@@ -1465,35 +1466,44 @@ func (r *recordedRunner) failCDN(t *testing.T, cdn string) {
 }
 
 // failCDNNow is failCDN, returning once every ranking the runner serves
-// has it: the bus consumer applied the reports to the edge table, and
-// every cached copy of that table (pickedge's and signurl's rankings,
-// PICKEDGE_REFRESH) is older than its refresh interval. The next play
-// then starts, and the next steering answer ranks, on health that a
-// previous row can no longer leave behind.
+// has it: pickedge's (steering answers) and signurl's (the pathway a
+// session starts on) rank the title for a loopback viewer with exactly the
+// CDNs that are not failed. Their rebuilds are serialized, so a rebuild
+// that read the table before the change cannot be served after one that
+// has it: the next play then starts, and the next steering answer ranks,
+// on health that a previous row can no longer leave behind. The deadline
+// only bounds a hang.
 func (r *recordedRunner) failCDNNow(t *testing.T, cdn string) {
 	t.Helper()
 	r.failCDN(t, cdn)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		edges, err := r.app.store.ListEdges(context.Background())
-		if err != nil {
-			t.Fatal(err)
+	want := make([]string, 0, len(r.cdnHosts))
+	for c := range r.cdnHosts {
+		if c != cdn {
+			want = append(want, c)
 		}
-		applied := len(edges) > 0
-		for _, e := range edges {
-			if _, ok := r.cdnHosts[e.CDN]; ok && e.Healthy == (e.CDN == cdn) {
-				applied = false
-			}
-		}
-		if applied {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the edge table does not have %q failed after 15 s: %+v", cdn, edges)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(2 * rankingRefresh)
+	slices.Sort(want)
+	rankings := map[string]signurl.Steering{
+		"pickedge": r.app.functions["pickedge"].(*pickedge.Server).Ranker,
+		"signurl":  r.app.functions["signurl"].(*signurl.Server).Steering(),
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for name, rk := range rankings {
+		for {
+			req := httptest.NewRequest(http.MethodGet, r.url, nil)
+			req.RemoteAddr = "127.0.0.1:1"
+			got, err := rk.Pathways(req, "big-buck-bunny", time.Now())
+			got = slices.DeleteFunc(got, func(c string) bool { _, ok := r.cdnHosts[c]; return !ok })
+			slices.Sort(got)
+			if err == nil && slices.Equal(got, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s still ranks %v (%v) 15 s after failing %q, want %v", name, got, err, cdn, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 }
 
 // startSteeringControl serves drive.cjs's "fail the pathway I play

@@ -229,6 +229,11 @@ func checkBaseURL(base string) error {
 	return probe.Validate(now)
 }
 
+// Steering is the ranking sessions start on; nil where there is no choice
+// to rank. The local runner's tests wait on it to have a change to the
+// edge table before a play starts.
+func (s *Server) Steering() Steering { return s.steering }
+
 // Close closes Deps.Steering, which the server owns (its GeoIP databases
 // and zone file pollers).
 func (s *Server) Close() error {
