@@ -90,6 +90,14 @@ func importExportRoundTrip(t *testing.T, cfg Config, store string) {
 	if err == nil || !strings.Contains(err.Error(), "line 2: /plans/0/max_devices") {
 		t.Fatalf("bad import: %v", err)
 	}
+	// Nor does one with a name twice, which encoding/json would read as
+	// the last: the file is decoded as strictly as an API body.
+	twice := strings.Replace(cliCatalogue, `"max_devices": 2`, `"max_devices": 2, "max_devices": 9`, 1)
+	_, err = run(t, cfg, "import", "--store="+store, writeFile(t, "twice.json", twice))
+	if err == nil || !strings.Contains(err.Error(), "twice.json") || !strings.Contains(err.Error(), "line 2: /plans/0/max_devices") ||
+		!strings.Contains(err.Error(), "appears twice") {
+		t.Fatalf("import of a name given twice: %v", err)
+	}
 	after, err := run(t, cfg, "export", "--store="+store, "--accounts")
 	if err != nil || after != exported {
 		t.Fatalf("the refused file changed the store (%v):\n%s", err, after)

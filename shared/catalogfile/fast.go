@@ -177,7 +177,9 @@ func (s *scanner) str() (string, bool) {
 		return s.src[start+1 : s.i-1], true
 	}
 	var v string
-	if json.Unmarshal(s.b[start:s.i], &v) != nil {
+	// U+FFFD may be an unpaired surrogate escape that encoding/json
+	// replaced, which the schema path refuses (invalid_utf8).
+	if json.Unmarshal(s.b[start:s.i], &v) != nil || strings.ContainsRune(v, utf8.RuneError) {
 		return "", false
 	}
 	return v, true

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/steering"
+	"github.com/playplane/playplane/shared/strictjson"
 )
 
 // SchemaJSON is the published JSON Schema (2020-12) of the file.
@@ -234,7 +236,24 @@ func parseSchema(name string, jsonData []byte, locate func(pointer string) int) 
 		inv.Problems = append(inv.Problems, Problem{Message: err.Error()})
 		return f, inv
 	}
+	if p := strict(jsonData); p != nil {
+		p.Line = locate(p.Pointer)
+		inv.Problems = append(inv.Problems, *p)
+		return f, inv
+	}
 	return f, nil
+}
+
+// strict holds jsonData, one valid JSON value, to the rules of every JSON
+// body the API takes (strictjson): no name twice, valid UTF-8. The
+// coverage zone file is left to its parser, which takes a zone named twice
+// as Traffic Router does.
+func strict(jsonData []byte) *Problem {
+	pointer, err := strictjson.CheckAt(jsonData, reflect.TypeFor[File](), "/coverage_zones")
+	if err == nil {
+		return nil
+	}
+	return &Problem{Pointer: pointer, Message: playback.AsError(err).Message}
 }
 
 func sortProblems(ps []Problem) {

@@ -170,6 +170,21 @@ func TestParseNamesLineAndField(t *testing.T) {
 			wantLine: 9, wantIn: []string{"/titles/1/manifest"}},
 		{name: "bad coverage zone", file: "c.json", data: strings.Replace(goodJSON, `10.0.0.0/8`, `10.0.0.0/99`, 1), wantLine: 14,
 			wantIn: []string{"/coverage_zones", "10.0.0.0/99"}},
+		// encoding/json keeps the last of a name given twice and turns
+		// invalid UTF-8 into U+FFFD; the file is refused, as the admin
+		// API's bodies are.
+		{name: "plan field twice", file: "c.json", data: strings.Replace(goodJSON, `"max_streams": 1,`, `"max_streams": 1, "max_streams": 50,`, 1),
+			wantLine: 3, wantIn: []string{"c.json", "/plans/0/max_streams", "twice"}},
+		{name: "title field twice", file: "c.json", data: strings.Replace(goodJSON, `"rating": 12,`, `"rating": 12, "rating": 18,`, 1),
+			wantLine: 9, wantIn: []string{"c.json", "/titles/1/rating", "twice"}},
+		{name: "window field twice", file: "c.json", data: strings.Replace(goodJSON, `"territory": "DE", "start"`, `"territory": "DE", "territory": "FR", "start"`, 1),
+			wantLine: 8, wantIn: []string{"c.json", "/titles/0/windows/0/territory", "twice"}},
+		{name: "section twice", file: "c.json", data: strings.Replace(goodJSON, `"accounts": [`, `"accounts": [], "accounts": [`, 1),
+			wantLine: 15, wantIn: []string{"c.json", "/accounts", "twice"}},
+		{name: "name not UTF-8", file: "c.json", data: strings.Replace(goodJSON, `"Sintel"`, "\"Sin\xfftel\"", 1),
+			wantLine: 9, wantIn: []string{"c.json", "/titles/1/name", "UTF-8"}},
+		{name: "name with an unpaired surrogate", file: "c.json", data: strings.Replace(goodJSON, `"Sintel"`, `"Sintel\ud800"`, 1),
+			wantLine: 9, wantIn: []string{"c.json", "/titles/1/name", "UTF-8"}},
 		{name: "yaml field", file: "c.yaml", data: strings.Replace(goodYAML, "rating: 12", "rating: -3", 1), wantLine: 12,
 			wantIn: []string{"/titles/1/rating"}},
 		{name: "yaml syntax", file: "c.yaml", data: "plans:\n  - id: x\n\tname: y\n", wantLine: -1, wantIn: []string{"yaml"}},
@@ -192,6 +207,22 @@ func TestParseNamesLineAndField(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParseKeepsCoverageZoneDuplicates: the coverage zone file inside a
+// catalogue is parsed as Traffic Router parses it, which takes a zone
+// named twice (the last one); the strict checks of the rest of the file
+// stop at it.
+func TestParseKeepsCoverageZoneDuplicates(t *testing.T) {
+	t.Parallel()
+	data := strings.Replace(goodJSON, `"coverageZones": {"fra": {`, `"coverageZones": {"fra": {"network": ["192.168.0.0/16"]}, "fra": {`, 1)
+	f, err := Parse("c.json", []byte(data))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if !bytes.Contains(f.CoverageZones, []byte(`"192.168.0.0/16"`)) {
+		t.Fatalf("coverage zones not kept as written: %s", f.CoverageZones)
 	}
 }
 

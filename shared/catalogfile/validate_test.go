@@ -268,16 +268,20 @@ func TestNumbersOfAnyExponent(t *testing.T) {
 	edge := func(member string) string {
 		return `{"id":"e","cdn":"c","base_url":"https://e","lat":0,"lon":0,` + member + `}`
 	}
+	// A position given once: a name twice is refused on its own.
+	at := func(lat, lon string) string {
+		return `{"id":"e","cdn":"c","base_url":"https://e","lat":` + lat + `,"lon":` + lon + `}`
+	}
 	for _, tc := range []struct {
 		name, kind, doc string
 		want            []string
 	}{
 		{"huge number", "edge", edge(`"capacity":1e1000001`), nil},
-		{"huge latitude", "edge", edge(`"lat":1e1000001`), []string{"/lat maximum: got ∞, want 90"}},
-		{"huge negative longitude", "edge", edge(`"lon":-1E+99999999999999999999`), []string{"/lon minimum: got -∞, want -180"}},
+		{"huge latitude", "edge", at(`1e1000001`, `0`), []string{"/lat maximum: got ∞, want 90"}},
+		{"huge negative longitude", "edge", at(`0`, `-1E+99999999999999999999`), []string{"/lon minimum: got -∞, want -180"}},
 		{"tiny negative weight", "edge", edge(`"weight":-1e-1000001`), []string{"/weight minimum: got 0, want 0"}},
 		{"zero of any exponent", "edge", edge(`"capacity":-0e99999999999999999999,"weight":-0.0e-99999999999999999999`), nil},
-		{"tiny latitude", "edge", edge(`"lat":-1e-1000001`), nil},
+		{"tiny latitude", "edge", at(`-1e-1000001`, `0`), nil},
 		{"huge integer", "edge", edge(`"asns":[1e1000001, 1.5e1000001]`), []string{
 			"/asns/0 maximum: got ∞, want 4.294967295×10⁰⁹", "/asns/1 maximum: got ∞, want 4.294967295×10⁰⁹"}},
 		{"tiny integer", "edge", edge(`"asns":[1e-1000001]`), []string{"/asns/0 got number, want integer"}},

@@ -19,6 +19,7 @@ import (
 	"sync"
 
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/strictjson"
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
@@ -121,7 +122,7 @@ func Unmarshal(body []byte, dst any) error {
 	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return playback.Errorf(playback.CodeInvalid, playback.ReasonMalformedJSON, "trailing data after the JSON value")
 	}
-	return checkStrict(body, reflect.TypeOf(dst))
+	return strictjson.Check(body, reflect.TypeOf(dst))
 }
 
 // WriteJSON writes v with status.
