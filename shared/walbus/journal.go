@@ -261,14 +261,19 @@ func (j *Journal) replay() error {
 		// Whether the damage is a power cut's lies in the whole records
 		// after it, if any: a kindSynced one may say the damaged bytes had
 		// been fsynced.
+		// proof is the record that says so: the rewrite's first (at 0),
+		// which says the whole rewrite was, or one after the damage.
 		next, whole := int64(-1), 0
-		var proof, synced int64
+		proof, synced := int64(-1), int64(0)
+		if marks.synced > good {
+			proof, synced = 0, marks.synced
+		}
 		err := wholeRecords(f, good, st.Size(), func(at int64, p []byte) {
 			if next < 0 {
 				next = at
 			}
 			whole++
-			if p[0] == kindSynced && marks.read(at, p) && marks.synced > good && proof == 0 {
+			if p[0] == kindSynced && marks.read(at, p) && marks.synced > good && proof < 0 {
 				proof, synced = at, marks.synced
 			}
 		})
@@ -276,12 +281,8 @@ func (j *Journal) replay() error {
 			return fmt.Errorf("look for records after the damaged one at %d: %w", good, err)
 		}
 		switch {
-		case proof > 0:
+		case proof >= 0:
 			return &DamagedError{Path: j.path, Offset: good, Next: proof, Synced: synced}
-		case marks.synced > good:
-			// The first record says the rewrite it begins was fsynced
-			// past the damage before any commit wrote one of its own.
-			return &DamagedError{Path: j.path, Offset: good, Next: 0, Synced: marks.synced}
 		case !marks.known && next >= 0:
 			// A log written before kindSynced records cannot tell: a crash
 			// cuts only the last write, so a whole record after the
