@@ -37,7 +37,11 @@ func Check(data []byte, t reflect.Type) error {
 func CheckAt(data []byte, t reflect.Type, skip ...string) (pointer string, err error) {
 	s := strictScanner{data: data, track: true}
 	for _, p := range skip {
-		s.skip = append(s.skip, strings.Split(p, "/")[1:])
+		toks := strings.Split(p, "/")[1:]
+		for i, tok := range toks {
+			toks[i] = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		}
+		s.skip = append(s.skip, toks)
 	}
 	if err := s.value(t, ""); err != nil {
 		return s.pointer(), err
@@ -52,7 +56,7 @@ type strictScanner struct {
 	// pushed and popped, made a string only for a refusal.
 	track bool
 	segs  []seg
-	skip  [][]string
+	skip  [][]string // the pointers' reference tokens, unescaped
 }
 
 // seg is a member's name or an element's index.
@@ -83,7 +87,7 @@ func (s *strictScanner) skipped() bool {
 		}
 		same := true
 		for i, g := range s.segs {
-			tok := strings.ReplaceAll(strings.ReplaceAll(p[i], "~1", "/"), "~0", "~")
+			tok := p[i]
 			if (g.element && tok != strconv.Itoa(g.index)) || (!g.element && tok != string(g.name)) {
 				same = false
 				break
