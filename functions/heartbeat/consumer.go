@@ -281,7 +281,7 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 		if counts[i] > 0 {
 			writes[i].QoE, writes[i].QoEOn = &nexts[i], base.DeviceTime
 			if s.deps.QoE != nil {
-				if r, ok := s.viewReport(g, nexts[i]); ok {
+				if r, ok := viewReport(g, nexts[i]); ok {
 					writes[i].View = &r
 				}
 			}
@@ -315,7 +315,7 @@ func (s *Server) account(ctx context.Context, g *session, counted int, applied b
 	s.stats.applied.Add(int64(counted))
 	s.stats.stale.Add(int64(len(g.beats) - counted))
 	if s.deps.QoE != nil && views != nil {
-		if r, ok := s.viewReport(g, next); ok {
+		if r, ok := viewReport(g, next); ok {
 			views.add(r)
 		}
 	}
@@ -546,7 +546,7 @@ func (q *qoeReports) add(r playback.QoEReport) {
 // from the messages as the warehouse takes it, not recomputed from
 // LeaseTTL; messages from before the field carry none, and a view told no
 // lease end never times out.
-func (s *Server) viewReport(g *session, next playback.SessionQoE) (playback.QoEReport, bool) {
+func viewReport(g *session, next playback.SessionQoE) (playback.QoEReport, bool) {
 	latest := &g.beats[len(g.beats)-1]
 	if latest.SessionStartedAt.IsZero() {
 		return playback.QoEReport{}, false
