@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
 )
 
@@ -44,10 +43,7 @@ func TestAdminWriteEndsPlayback(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			run := startLocal(t, dir)
-			adminTok, err := AdminToken(Config{DataDir: dir, Issuer: "playplane-local", Audience: "playplane"}, "ops", auth.DefaultAdminClaim, time.Hour)
-			if err != nil {
-				t.Fatal(err)
-			}
+			adminTok := run.adminToken()
 			var play struct {
 				SessionID     string `json:"session_id"`
 				PlaybackToken string `json:"playback_token"`

@@ -17,6 +17,7 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/playplane/playplane/functions/heartbeat"
+	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/openapi/openapitest"
 	"github.com/playplane/playplane/shared/playback"
@@ -105,6 +106,16 @@ func (r *localRun) fetch(url string) string {
 func (r *localRun) token(account string) string {
 	r.t.Helper()
 	tok, err := r.app.DevToken(account, time.Hour)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return tok
+}
+
+// adminToken is an operator's ("ops") admin token for the runner's API.
+func (r *localRun) adminToken() string {
+	r.t.Helper()
+	tok, err := AdminToken(r.app.cfg, "ops", auth.DefaultAdminClaim, time.Hour)
 	if err != nil {
 		r.t.Fatal(err)
 	}

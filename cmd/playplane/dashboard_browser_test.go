@@ -19,7 +19,6 @@ import (
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/admin"
-	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -96,10 +95,7 @@ func TestDashboardRendersAggregates(t *testing.T) {
 		{cdn: "cdn-b", edge: "edge-b2", qoe: playback.QoE{StartupMS: 3_600_000, PlayedMS: 2_000, BitrateKbps: 800}, end: events.HeartbeatStop},
 	})
 
-	adminTok, err := AdminToken(Config{DataDir: dir, Issuer: "playplane-local", Audience: "playplane"}, "ops", auth.DefaultAdminClaim, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	adminTok := run.adminToken()
 	byDim := map[string]admin.QoEResponse{}
 	for _, d := range playback.QoEDimensions {
 		resp := run.mustAPI("GET", "/v1/admin/qoe?dimension="+string(d), adminTok, "", "", http.StatusOK)
@@ -206,10 +202,7 @@ func TestDashboardBreaksLinesAtHoursWithoutViews(t *testing.T) {
 	if err := run.app.store.ApplyQoEReports(t.Context(), reports); err != nil {
 		t.Fatal(err)
 	}
-	adminTok, err := AdminToken(Config{DataDir: dir, Issuer: "playplane-local", Audience: "playplane"}, "ops", auth.DefaultAdminClaim, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	adminTok := run.adminToken()
 	browser := startChromium(t, tools.chromium)
 	var seen dashboardSeen
 	driveDashboard(t, tools, map[string]any{"cdp": browser, "url": run.srv.URL + "/dashboard/#metric=views&token=" + adminTok,
@@ -240,10 +233,7 @@ func TestDashboardSendsNoTokenToAnotherAPI(t *testing.T) {
 	tools := browserTools(t)
 	dir := t.TempDir()
 	run := startLocal(t, dir)
-	adminTok, err := AdminToken(Config{DataDir: dir, Issuer: "playplane-local", Audience: "playplane"}, "ops", auth.DefaultAdminClaim, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	adminTok := run.adminToken()
 	// other is a server a link names as ?api=: it lets any page call it,
 	// as one that wants the token would, and keeps what it was sent.
 	var mu sync.Mutex

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/functions/pickedge"
-	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -184,10 +183,7 @@ func TestLocalSteeringNamesManifestPathways(t *testing.T) {
 // steering holds the edge to the operator's, here under its load of 10.
 func TestLocalOperatorEdgeCapacityOutlastsReports(t *testing.T) {
 	run := startLocal(t, t.TempDir())
-	adminTok, err := AdminToken(run.app.cfg, "ops", auth.DefaultAdminClaim, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	adminTok := run.adminToken()
 	keys := mustKeys(t, run.app.secrets.EdgeKeys)
 	var play struct {
 		SessionID     string `json:"session_id"`

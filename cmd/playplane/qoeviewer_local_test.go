@@ -11,7 +11,6 @@ import (
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/admin"
-	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -84,10 +83,7 @@ func TestQoEAggregatesByViewer(t *testing.T) {
 	}
 	run.idle()
 
-	adminTok, err := AdminToken(Config{DataDir: dir, Issuer: "playplane-local", Audience: "playplane"}, "ops", auth.DefaultAdminClaim, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	adminTok := run.adminToken()
 	for _, tc := range []struct {
 		dim  playback.QoEDimension
 		want map[string]int // views per value
