@@ -52,6 +52,34 @@ func appendN(t *testing.T, j *Journal, from, to int) {
 	}
 }
 
+// logOf writes n appends to a new log at path and closes it (and, when
+// rewritten, opens and closes it again: Open rewrites the log), and
+// returns its bytes and where its append records start.
+func logOf(t *testing.T, path string, n int, rewritten bool) ([]byte, []int) {
+	t.Helper()
+	j, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, j, 0, n)
+	j.Close()
+	if rewritten {
+		if j, err = Open(path); err != nil {
+			t.Fatal(err)
+		}
+		j.Close()
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := appendsAt(b)
+	if len(at) != n {
+		t.Fatalf("log with %d append records, want %d", len(at), n)
+	}
+	return b, at
+}
+
 // TestTornTailIsDropped: what a crash in the middle of a write leaves at the
 // end of the log (a partial record, or a whole one with a bad checksum) is
 // dropped on open, everything before it kept, and later appends are read
@@ -432,25 +460,12 @@ func TestDamageInsideTheLogFailsOpen(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(t.TempDir(), "bus.wal")
-			j, err := Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			appendN(t, j, 0, n)
-			j.Close()
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			at := appendsAt(b)
-			if len(at) != n {
-				t.Fatalf("log with %d append records, want %d", len(at), n)
-			}
+			b, at := logOf(t, path, n, false)
 			before := tc.damage(b, at)
 			if err := os.WriteFile(path, before, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			j, err = Open(path)
+			j, err := Open(path)
 			if tc.damaged < 0 {
 				if err != nil {
 					t.Fatalf("Open over a torn tail: %v", err)
@@ -516,29 +531,12 @@ func TestDamageInARewrittenLogFailsOpen(t *testing.T) {
 		t.Run(fmt.Sprint("record ", rec), func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(t.TempDir(), "bus.wal")
-			j, err := Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			appendN(t, j, 0, n)
-			j.Close()
-			if j, err = Open(path); err != nil { // the rewrite
-				t.Fatal(err)
-			}
-			j.Close()
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			at := appendsAt(b)
-			if len(at) != n {
-				t.Fatalf("log with %d append records, want %d", len(at), n)
-			}
+			b, at := logOf(t, path, n, true)
 			b[at[rec]+headerLen+3] ^= 0x01
 			if err := os.WriteFile(path, b, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			j, err = Open(path)
+			j, err := Open(path)
 			if err == nil {
 				got := pendingData(t, j, "t")
 				j.Close()
