@@ -61,10 +61,7 @@ func TestSamples(t *testing.T) {
 	if err := json.Unmarshal(sample, &ev); err != nil {
 		t.Fatal(err)
 	}
-	ts := time.Now().Unix()
-	mac := hmac.New(sha256.New, []byte(vars["STRIPE_WEBHOOK_SECRETS"]))
-	fmt.Fprintf(mac, "%d.%s", ts, ev.Body)
-	signed := lambdatest.WithHeader(t, sample, "Stripe-Signature", fmt.Sprintf("t=%d,v1=%s", ts, hex.EncodeToString(mac.Sum(nil))))
+	signed := lambdatest.WithHeader(t, sample, "Stripe-Signature", stripeSignature(vars["STRIPE_WEBHOOK_SECRETS"], ev.Body))
 	if resp := lambdatest.InvokeHTTP(t, h, signed); resp.StatusCode != http.StatusOK {
 		t.Fatalf("signed webhook: %d %s", resp.StatusCode, resp.Body)
 	}
@@ -105,6 +102,15 @@ func TestSamples(t *testing.T) {
 	}
 }
 
+// stripeSignature is the Stripe-Signature header Stripe sends now for
+// body under the endpoint secret (https://docs.stripe.com/webhooks#verify-manually).
+func stripeSignature(secret, body string) string {
+	ts := time.Now().Unix()
+	mac := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(mac, "%d.%s", ts, body)
+	return fmt.Sprintf("t=%d,v1=%s", ts, hex.EncodeToString(mac.Sum(nil)))
+}
+
 // TestBase64WebhookBody sends the webhook the way an HTTP API may hand it
 // over, isBase64Encoded with the body base64
 // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html),
@@ -131,14 +137,11 @@ func TestBase64WebhookBody(t *testing.T) {
 	}
 	ev["body"], ev["isBase64Encoded"] = base64.StdEncoding.EncodeToString([]byte(raw)), true
 	sign := func(signed string) []byte {
-		ts := time.Now().Unix()
-		mac := hmac.New(sha256.New, []byte(vars["STRIPE_WEBHOOK_SECRETS"]))
-		fmt.Fprintf(mac, "%d.%s", ts, signed)
 		payload, err := json.Marshal(ev)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return lambdatest.WithHeader(t, payload, "Stripe-Signature", fmt.Sprintf("t=%d,v1=%s", ts, hex.EncodeToString(mac.Sum(nil))))
+		return lambdatest.WithHeader(t, payload, "Stripe-Signature", stripeSignature(vars["STRIPE_WEBHOOK_SECRETS"], signed))
 	}
 
 	if resp := lambdatest.InvokeHTTP(t, h, sign(ev["body"].(string))); resp.StatusCode != http.StatusBadRequest {
