@@ -532,7 +532,13 @@ func TestS3AnswersCloudFrontPreflights(t *testing.T) {
 		if d.layout.Delivery != catalog.DeliveryCloudFront {
 			return
 		}
-		video := d.mock.OfType("aws:s3/bucketV2:BucketV2")[0]
+		// The stack has more buckets (the QoE warehouse's), registered
+		// in no fixed order.
+		i := slices.IndexFunc(d.mock.OfType("aws:s3/bucketV2:BucketV2"), func(b pulumimock.Resource) bool { return b.Name == "video" })
+		if i < 0 {
+			t.Fatal("no video bucket")
+		}
+		video := d.mock.OfType("aws:s3/bucketV2:BucketV2")[i]
 		var rules []any
 		for _, c := range d.mock.OfType("aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2") {
 			if c.InStr("bucket") == video.ID {
