@@ -88,6 +88,13 @@ type Heartbeat struct {
 	LeaseExpiresAt time.Time `json:"lease_expires_at,omitzero"`
 }
 
+// MessageTimeUnit is the finest a Heartbeat's times are written to. The
+// QoE warehouses keep them as the RFC 3339 strings the message carries and
+// parse them in the query (docs/qoe), and BigQuery's TIMESTAMP holds
+// microseconds: it refuses a string with more than six fractional digits,
+// where time.Time writes up to nine.
+const MessageTimeUnit = time.Microsecond
+
 // SourceCMCD marks heartbeats made of CMCD v2 event-mode reports.
 const SourceCMCD = "cmcd"
 

@@ -729,7 +729,8 @@ func (d *jsonDecoder) number() error {
 }
 
 // AppendJSON appends h as compact JSON, byte for byte what json.Marshal
-// produces, without its reflection.
+// produces, without its reflection, once h's times are cut to
+// MessageTimeUnit: every message time is written here.
 func (h *Heartbeat) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"session_id":`...)
 	b = AppendJSONString(b, h.SessionID)
@@ -853,7 +854,7 @@ func AppendJSONString(b []byte, s string) []byte {
 
 func appendTime(b []byte, t time.Time) ([]byte, error) {
 	b = append(b, '"')
-	b, err := t.AppendText(b)
+	b, err := t.Truncate(MessageTimeUnit).AppendText(b)
 	if err != nil {
 		return b, fmt.Errorf("events.Heartbeat.AppendJSON: %w", err)
 	}

@@ -260,12 +260,16 @@ func TestHeartbeatAppendJSONMatchesMarshal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := json.Marshal(h)
+			cut := h
+			for _, at := range []*time.Time{&cut.DeviceTime, &cut.ReceivedAt, &cut.SessionStartedAt, &cut.LeaseExpiresAt} {
+				*at = at.Truncate(events.MessageTimeUnit)
+			}
+			want, err := json.Marshal(cut)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Fatalf("AppendJSON\n%s\njson.Marshal\n%s", got, want)
+				t.Fatalf("AppendJSON\n%s\njson.Marshal, times cut to %v\n%s", got, events.MessageTimeUnit, want)
 			}
 			back, err := events.DecodeHeartbeat(got)
 			var ref events.Heartbeat
@@ -278,6 +282,73 @@ func TestHeartbeatAppendJSONMatchesMarshal(t *testing.T) {
 	h.DeviceTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := h.AppendJSON(nil); err == nil {
 		t.Fatal("a year json.Marshal refuses was encoded")
+	}
+}
+
+// TestMessageTimesAreWarehouseTimestamps: the warehouses keep the
+// message's times as the strings it carries (Glue string and BigQuery
+// STRING columns, infra/stack) and docs/qoe parses them in the query.
+// BigQuery's TIMESTAMP holds microseconds: its canonical format is
+// YYYY-[M]M-[D]D[( |T)[H]H:[M]M:[S]S[.F]][time zone] with [.F] up to six
+// fractional digits
+// (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#timestamp_type),
+// and TIMESTAMP() refuses a string with more, "Invalid timestamp" (the
+// reference parser, google/zetasql zetasql/public/functions/date_time_util.cc
+// ParseStringToTimestampParts: "if there are extra digits then an error is
+// produced"). Go writes up to nine. Athena's from_iso8601_timestamp
+// (Trino's DateTimeFunctions, Joda's ISODateTimeFormat.dateTimeParser)
+// takes one to nine digits, an offset or Z, and keeps milliseconds, so the
+// format BigQuery takes suits both. Every time field of the message, set
+// from a clock with nanoseconds, must come out in it, meaning the instant
+// cut to the microsecond.
+func TestMessageTimesAreWarehouseTimestamps(t *testing.T) {
+	t.Parallel()
+	bigQuery := regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$`)
+	var fields []reflect.StructField
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[events.Heartbeat]()) {
+		if f.Type == reflect.TypeFor[time.Time]() {
+			fields = append(fields, f)
+		}
+	}
+	if len(fields) < 4 {
+		t.Fatalf("the message has %d time fields", len(fields))
+	}
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+	}{
+		{"nanoseconds", time.Date(2026, 3, 1, 20, 15, 30, 123_456_789, time.UTC)},
+		{"seven digits", time.Date(2026, 3, 1, 20, 15, 30, 123_456_700, time.UTC)},
+		{"microseconds", time.Date(2026, 3, 1, 20, 15, 30, 123_456_000, time.UTC)},
+		{"whole second", time.Date(2026, 3, 1, 20, 15, 30, 0, time.UTC)},
+		{"offset and nanoseconds", time.Date(2026, 3, 1, 22, 15, 30, 999_999_999, time.FixedZone("", 2*3600))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := sampleMessage()
+			for _, f := range fields {
+				reflect.ValueOf(&h).Elem().FieldByIndex(f.Index).Set(reflect.ValueOf(tc.at))
+			}
+			data, err := h.AppendJSON(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(data, &m); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range fields {
+				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				s, _ := m[name].(string)
+				if !bigQuery.MatchString(s) {
+					t.Errorf("%s is written %q: BigQuery's TIMESTAMP takes at most six fractional digits", name, s)
+					continue
+				}
+				if got, err := time.Parse(time.RFC3339, s); err != nil || !got.Equal(tc.at.Truncate(time.Microsecond)) {
+					t.Errorf("%s %q means %v, %v; want %v cut to the microsecond", name, s, got, err, tc.at)
+				}
+			}
+		})
 	}
 }
 
