@@ -13,6 +13,14 @@
 -- CURRENT_TIMESTAMP; until then it is in progress. Heartbeats from before
 -- lease_expires_at existed carry none (NULL): a view with none never
 -- times out, as the runner treats a view told no lease end.
+--
+-- The message's times are RFC 3339 strings (STRING columns). TIMESTAMP()
+-- takes at most six fractional digits (BigQuery keeps microseconds) and
+-- fails the query on more; messages written before their times were cut
+-- to the microsecond carry nine, so message_time cuts the extra digits.
+CREATE TEMP FUNCTION message_time(s STRING) AS (
+  TIMESTAMP(REGEXP_REPLACE(s, r'(\.\d{6})\d+', r'\1'))
+);
 WITH params AS (
   SELECT TIMESTAMP '2026-12-04 00:00:00+00' AS from_hour, TIMESTAMP '2026-12-05 00:00:00+00' AS to_hour,
     CURRENT_TIMESTAMP() AS as_of
@@ -22,10 +30,10 @@ beats AS (
     h.session_id,
     h.title_id,
     h.event,
-    TIMESTAMP(h.device_time) AS device_time,
-    TIMESTAMP(h.session_started_at) AS started_at,
-    TIMESTAMP(h.lease_expires_at) AS lease_expires_at,
-    TIMESTAMP_DIFF(TIMESTAMP(h.received_at), TIMESTAMP(h.session_started_at), MILLISECOND) + 10000 AS age_ms,
+    message_time(h.device_time) AS device_time,
+    message_time(h.session_started_at) AS started_at,
+    message_time(h.lease_expires_at) AS lease_expires_at,
+    TIMESTAMP_DIFF(message_time(h.received_at), message_time(h.session_started_at), MILLISECOND) + 10000 AS age_ms,
     NULLIF(h.qoe.cdn, '') AS cdn,
     NULLIF(h.qoe.edge, '') AS edge,
     NULLIF(h.country, '') AS country,

@@ -1,6 +1,7 @@
 package playback_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/playback"
@@ -160,4 +162,86 @@ func TestWarehouseSQLTimesOutViewsWithTheLease(t *testing.T) {
 			t.Errorf("%s does not take a view's lease end as the latest its heartbeats left", f)
 		}
 	}
+}
+
+// TestWarehouseSQLParsesMessageTimes: the warehouses keep the heartbeat
+// message's times as the RFC 3339 strings it carries (string and STRING
+// columns, infra/stack), and each query reads every one of them through
+// one parse its engine takes them in. Athena: from_iso8601_timestamp,
+// which takes one to nine fractional digits (Trino's DateTimeFunctions on
+// Joda's ISODateTimeFormat.dateTimeParser). BigQuery: TIMESTAMP() takes
+// at most six and fails the query on more ("Invalid timestamp"; see
+// events' TestMessageTimesAreWarehouseTimestamps), and the table holds
+// messages written before the encoder cut its times to the microsecond,
+// with Go's nine. So bigquery.sql reads them through message_time, which
+// cuts the extra digits first with REGEXP_REPLACE (RE2, as Go's regexp):
+// an old message's time must come out as what the encoder writes today
+// for the same instant, which TIMESTAMP() takes.
+func TestWarehouseSQLParsesMessageTimes(t *testing.T) {
+	t.Parallel()
+	var times []string
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[events.Heartbeat]()) {
+		if f.Type == reflect.TypeFor[time.Time]() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			times = append(times, name)
+		}
+	}
+	read := func(t *testing.T, file, parse string) string {
+		t.Helper()
+		raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "qoe", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql := string(raw)
+		if len(times) < 4 || !strings.Contains(sql, "h."+times[0]) {
+			t.Fatalf("%s does not read the message's times %v", file, times)
+		}
+		for _, name := range times {
+			all := len(regexp.MustCompile(`\bh\.`+name+`\b`).FindAllString(sql, -1))
+			parsed := len(regexp.MustCompile(`\b`+parse+`\(h\.`+name+`\)`).FindAllString(sql, -1))
+			if parsed != all {
+				t.Errorf("%s reads h.%s %d times, %d of them through %s(h.%s)", file, name, all, parsed, parse, name)
+			}
+		}
+		return sql
+	}
+	t.Run("athena", func(t *testing.T) {
+		t.Parallel()
+		read(t, "athena.sql", "from_iso8601_timestamp")
+	})
+	t.Run("bigquery", func(t *testing.T) {
+		t.Parallel()
+		sql := read(t, "bigquery.sql", "message_time")
+		fn := regexp.MustCompile(`(?i)CREATE TEMP FUNCTION message_time\(s STRING\) AS \(\s*TIMESTAMP\(REGEXP_REPLACE\(s, r'([^']+)', r'([^']+)'\)\)\s*\);`).FindStringSubmatch(sql)
+		if fn == nil {
+			t.Fatal("bigquery.sql declares no message_time(s STRING) AS (TIMESTAMP(REGEXP_REPLACE(s, r'…', r'…')))")
+		}
+		cut, repl := regexp.MustCompile(fn[1]), regexp.MustCompile(`\\(\d)`).ReplaceAllString(fn[2], `$${$1}`)
+		for _, at := range []time.Time{
+			time.Date(2026, 3, 1, 20, 15, 30, 123_456_789, time.UTC),
+			time.Date(2026, 3, 1, 20, 15, 30, 123_456_700, time.UTC),
+			time.Date(2026, 3, 1, 20, 15, 30, 123_456_000, time.UTC),
+			time.Date(2026, 3, 1, 20, 15, 30, 250_000_000, time.UTC),
+			time.Date(2026, 3, 1, 20, 15, 30, 0, time.UTC),
+			time.Date(2026, 3, 1, 22, 15, 30, 999_999_999, time.FixedZone("", 2*3600)),
+		} {
+			old, err := at.MarshalText() // what the encoder wrote before
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := (&events.Heartbeat{ReceivedAt: at}).AppendJSON(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var now struct {
+				ReceivedAt string `json:"received_at"`
+			}
+			if err := json.Unmarshal(data, &now); err != nil {
+				t.Fatal(err)
+			}
+			if got := cut.ReplaceAllString(string(old), repl); got != now.ReceivedAt {
+				t.Errorf("message_time reads %s as %s, want %s as the encoder writes it", old, got, now.ReceivedAt)
+			}
+		}
+	})
 }
