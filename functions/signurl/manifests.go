@@ -124,10 +124,8 @@ func (s *Server) openManifest(r *http.Request, start bool) (*manifestRequest, er
 		return nil, playback.Errorf(playback.CodeGone, "lease_expired", "the lease of session %q ends now", id)
 	}
 	m.apiBase = s.apiBase(r)
-	if s.cfg.BindIP {
-		if m.clientIP, err = clientIP(r); err != nil {
-			return nil, err
-		}
+	if m.clientIP, err = s.bindAddr(r); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -248,6 +248,68 @@ func TestBindIP(t *testing.T) {
 	}
 }
 
+// TestBindIPByCallerFamily: a CloudFront distribution whose grants carry
+// AWS:SourceIp serves IPv4 only (AWS: don't enable IPv6 with such custom
+// policies, DistributionConfig IsIPV6Enabled), while the API may be
+// dual-stack. A caller that asked over IPv6 then fetches from the edge over
+// IPv4, so its grant carries no address (a /128 one would refuse every
+// fetch), and the server says so once, without the address. IPv4 callers,
+// IPv4-mapped ones included, stay bound.
+func TestBindIPByCallerFamily(t *testing.T) {
+	t.Parallel()
+	const unbound = "BindIP: a caller reached the API over IPv6"
+	for _, tc := range []struct {
+		name, remote string
+		wantStatus   int    // at the edge, which the tests reach from 127.0.0.1
+		wantReason   string // of the edge's refusal
+		wantWarnings int
+	}{
+		{name: "ipv4 elsewhere", remote: "192.0.2.1:1234", wantStatus: http.StatusForbidden, wantReason: "ip_mismatch"},
+		{name: "ipv4 here", remote: "127.0.0.1:1234", wantStatus: http.StatusOK},
+		{name: "ipv4-mapped here", remote: "[::ffff:127.0.0.1]:1234", wantStatus: http.StatusOK},
+		{name: "ipv6", remote: "[2001:db8::7]:1234", wantStatus: http.StatusOK, wantWarnings: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, func(c *signurl.Config) { c.BindIP = true })
+			var logs bytes.Buffer
+			mux := http.NewServeMux()
+			h.srv.Register(mux)
+			h.h = httpx.Middleware(slog.New(slog.NewJSONHandler(&logs, nil)), mux)
+			sess, token := h.session(accountA, titleID, 2*time.Minute)
+			for _, cdn := range []string{cdnCFECDSA, cdnCFRSA, cdnCFECDSA} { // the third asks again: still one warning
+				req := httptest.NewRequest(http.MethodPost, "/v1/playback/"+sess.ID+"/urls", strings.NewReader(`{"cdn":"`+cdn+`"}`))
+				req.RemoteAddr = tc.remote
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				h.h.ServeHTTP(rec, req)
+				g := decodeGrant(t, rec.Code, rec.Body.Bytes())
+				for _, f := range []fetched{
+					fetch(t, nil, g.ManifestURL, nil),
+					fetch(t, nil, h.edge.URL+"/titles/"+titleID+"/sd/seg1.m4s", g.Cookies),
+					fetch(t, nil, h.edge.URL+"/titles/"+titleID+"/sd/seg1.m4s?"+g.QueryParams, nil),
+				} {
+					if f.status != tc.wantStatus || f.reason != tc.wantReason {
+						t.Fatalf("%s: grant for a caller at %s, fetched from 127.0.0.1: %d %s, want %d %s",
+							cdn, tc.remote, f.status, f.reason, tc.wantStatus, tc.wantReason)
+					}
+				}
+			}
+			out := logs.String()
+			if n := strings.Count(out, unbound); n != tc.wantWarnings {
+				t.Errorf("%d lines %q, want %d:\n%s", n, unbound, tc.wantWarnings, out)
+			}
+			if tc.wantWarnings > 0 && !strings.Contains(out, `"level":"WARN","msg":"`+unbound) {
+				t.Errorf("the unbound grant is not logged at Warn:\n%s", out)
+			}
+			if strings.Contains(out, "2001:db8") {
+				t.Errorf("the log names the caller's address:\n%s", out)
+			}
+		})
+	}
+}
+
 // TestKeyRotation rotates each CDN's key the way operators do, with keys
 // loaded from env references: the new key signs while the old one stays
 // listed at the CDN, so grants signed before the switch keep playing; once

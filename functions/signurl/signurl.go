@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/playplane/playplane/shared/auth"
@@ -59,7 +60,16 @@ type Config struct {
 	// BindIP binds CloudFront grants to the caller's address (a custom
 	// policy with AWS:SourceIp). Cloud CDN signatures cannot carry an address,
 	// so it has no effect there. Leave it off when players may reach the API
-	// and the CDN from different addresses (dual-stack, mobile handover).
+	// and the CDN from different addresses (mobile handover, split proxies).
+	//
+	// AWS says not to enable IPv6 on a distribution whose custom policies
+	// carry IpAddress (DistributionConfig IsIPV6Enabled), so with BindIP the
+	// distribution serves IPv4 only (the stacks' signUrlBindIP turns both
+	// on together) while the API may still be dual-stack. A caller that
+	// asked over IPv6 then fetches over IPv4, and a grant bound to its IPv6
+	// address could never play: it gets a grant without the address
+	// condition instead, and the instance logs that once at Warn (without
+	// the address). IPv4 and IPv4-mapped callers are bound.
 	BindIP  bool  `env:"SIGNURL_BIND_IP, default=false"`
 	MaxBody int64 `env:"SIGNURL_MAX_BODY, default=1024"`
 	// PublicURL is how players reach this API, e.g.
@@ -122,6 +132,8 @@ type Server struct {
 	// steering is Deps.Steering where there is a choice to rank (two
 	// CDNs or more), else nil: sessions then start on defaultCDN.
 	steering Steering
+	// unbound logs BindIP's first unbound grant (bindAddr).
+	unbound sync.Once
 }
 
 type cdn struct {
@@ -397,13 +409,11 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	if expires.Unix() <= now.Unix() {
 		return playback.Errorf(playback.CodeGone, "lease_expired", "the lease of session %q ends now", id)
 	}
-	var ip netip.Addr
-	if s.cfg.BindIP {
-		// Signers that cannot express an address condition (Cloud CDN)
-		// ignore it.
-		if ip, err = clientIP(r); err != nil {
-			return err
-		}
+	// Signers that cannot express an address condition (Cloud CDN)
+	// ignore it.
+	ip, err := s.bindAddr(r)
+	if err != nil {
+		return err
 	}
 	// A title with a ladder is granted per allowed rendition folder, so
 	// the plan's cap holds at the CDN; one without keeps the title-wide
@@ -536,6 +546,25 @@ func (s *Server) expiry(sess playback.Session, claims auth.PlaybackClaims, now t
 		exp = claims.ExpiresAt
 	}
 	return exp
+}
+
+// bindAddr is the address the request's grants are bound to: none
+// without BindIP, and none for a caller that asked over IPv6, whom the
+// IPv4-only distribution serves from another address (Config.BindIP).
+func (s *Server) bindAddr(r *http.Request) (netip.Addr, error) {
+	if !s.cfg.BindIP {
+		return netip.Addr{}, nil
+	}
+	ip, err := clientIP(r)
+	if err != nil || ip.Is4() {
+		return ip, err
+	}
+	s.unbound.Do(func() {
+		ctx := r.Context()
+		httpx.Logger(ctx).WarnContext(ctx, "BindIP: a caller reached the API over IPv6; its grants carry no address "+
+			"(the distribution serves IPv4 only), logged once per instance")
+	})
+	return netip.Addr{}, nil
 }
 
 // titlePaths returns the title's path prefix and manifest path
