@@ -330,6 +330,11 @@ const (
 	// them; TestEnvNamesAreConfigTags there checks the spelling).
 	SettingTracesSampler    = "OTEL_TRACES_SAMPLER"
 	SettingTracesSamplerArg = "OTEL_TRACES_SAMPLER_ARG"
+	// SettingSignURLBindIP binds CloudFront grants to the caller's
+	// address (functions/signurl Config.BindIP). The stacks that deliver
+	// through a CloudFront distribution of their own turn its IPv6 off
+	// with it, as AWS asks of IpAddress policies.
+	SettingSignURLBindIP = "SIGNURL_BIND_IP"
 )
 
 // Layout values: the store, bus and delivery CDN a stack uses.
@@ -403,6 +408,9 @@ var Settings = []Setting{
 	// whatever is sampled. Only read when tracing is on (an OTLP endpoint).
 	{Env: SettingTracesSampler, ConfigKey: "heartbeatTracesSampler", Default: "parentbased_traceidratio"},
 	{Env: SettingTracesSamplerArg, ConfigKey: "heartbeatTracesSamplerArg", Default: "0.01"},
+	// Off by default: the distribution then stays dual-stack, and a viewer
+	// whose API and CDN requests leave from different addresses plays.
+	{Env: SettingSignURLBindIP, ConfigKey: "signUrlBindIP", Default: "false"},
 }
 
 // Deliveries lists the CDNs a stack can deliver video with.
@@ -449,6 +457,7 @@ var Functions = []Function{
 			{Method: "GET", Path: "/v1/manifests/{session_id}/dash", Auth: AuthManifestCredential},
 		},
 		Secrets:   []string{SecretPlaybackTokenKeys},
+		Settings:  []string{SettingSignURLBindIP},
 		SignsURLs: true,
 		// Not LocatesCaller: it ranks pathways for the viewer (to start a
 		// session on the steering server's first choice) only where it

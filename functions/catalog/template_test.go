@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/playplane/playplane/functions/catalog"
+	"github.com/playplane/playplane/functions/catalog/deploygen"
 	"github.com/playplane/playplane/shared/awsfn/lambdatest"
 )
 
@@ -210,5 +211,46 @@ func TestTemplateMatchesTheCatalogue(t *testing.T) {
 	}
 	if !slices.Equal(sorted(queues), sorted(topics)) {
 		t.Errorf("template.yaml queues %q, the catalogue's topics %q", sorted(queues), sorted(topics))
+	}
+}
+
+// TestTemplateSettingsAreParameters: each setting reaches the Lambdas that
+// read it from its own template parameter, whose default is the
+// catalogue's (the Pulumi stacks' and the functions' own). Bind-IP's also
+// says what the template cannot do itself: the distribution is not in it,
+// and AWS asks for its IPv6 to be off under IpAddress policies
+// (DistributionConfig IsIPV6Enabled).
+func TestTemplateSettingsAreParameters(t *testing.T) {
+	t.Parallel()
+	tm := lambdatest.LoadTemplate(t)
+	params, _ := tm.Raw["Parameters"].(map[string]any)
+	fns := tm.Functions()
+	for _, s := range catalog.Settings {
+		param := deploygen.ParameterOf(s.Env)
+		p, ok := params[param].(map[string]any)
+		if !ok {
+			t.Errorf("%s: no template parameter %s", s.Env, param)
+			continue
+		}
+		// LoadTemplate renders a reference to a parameter as its default.
+		want := "ref:" + param
+		if def, ok := p["Default"]; ok {
+			want = fmt.Sprint(def)
+		}
+		if s.Default != "" && want != s.Default {
+			t.Errorf("parameter %s defaults to %s, the catalogue to %q", param, want, s.Default)
+		}
+		for _, id := range slices.Sorted(maps.Keys(fns)) {
+			if v, ok := tm.Env(id)[s.Env]; ok && v != want {
+				t.Errorf("%s: %s = %q, want the parameter %s (%s)", id, s.Env, v, param, want)
+			}
+		}
+	}
+	p, _ := params[deploygen.ParameterOf(catalog.SettingSignURLBindIP)].(map[string]any)
+	if got := fmt.Sprint(p["AllowedValues"]); got != "[true false]" {
+		t.Errorf("bind-IP parameter allows %s, want [true false]", got)
+	}
+	if d, _ := p["Description"].(string); !strings.Contains(d, "IsIPV6Enabled") {
+		t.Errorf("bind-IP parameter's description %q does not tell the deployer to turn the distribution's IPv6 off (IsIPV6Enabled)", d)
 	}
 }

@@ -304,10 +304,14 @@ func newCloudFront(ctx *pulumi.Context, cfg Config, tags pulumi.StringMap) (*Clo
 		behavior.CachePolicyId = c.PreflightCache.ID().ToStringOutput()
 		behavior.CachedMethods = pulumi.ToStringArray([]string{"GET", "HEAD", "OPTIONS"})
 	}
+	// Dual-stack, unless grants carry the viewer's address: AWS says not
+	// to enable IPv6 under custom policies with IpAddress
+	// (DistributionConfig IsIPV6Enabled).
+	ipv6 := !cfg.BindsGrantsToIP()
 	c.Distribution, err = awsres.NewDistribution(ctx, "video", &awsres.DistributionArgs{
 		Enabled:       pulumi.Bool(true),
 		Comment:       pulumi.String(cfg.Prefix + " video"),
-		IsIpv6Enabled: pulumi.Bool(true),
+		IsIpv6Enabled: pulumi.Bool(ipv6),
 		HttpVersion:   pulumi.String("http2and3"),
 		PriceClass:    pulumi.String(cfg.CloudFrontPriceClass),
 		Origins: []awsres.DistributionOriginArgs{{

@@ -359,11 +359,44 @@ func (c Config) Validate() error {
 			return fmt.Errorf("playplane:%s / playplane:%s: %w", sampler.ConfigKey, ratio.ConfigKey, err)
 		}
 	}
+	if err := c.checkBindIP(); err != nil {
+		return err
+	}
 	for _, cloud := range []Cloud{AWS, GCP} {
 		for _, env := range c.Layout.SecretsOn(cloud) {
 			if _, ok := c.Secrets[env]; !ok {
 				return fmt.Errorf("secret %s is missing", env)
 			}
+		}
+	}
+	return nil
+}
+
+// BindsGrantsToIP says whether signurl binds CloudFront grants to the
+// caller's address (catalog.SettingSignURLBindIP): the stack then turns
+// the distribution's IPv6 off, as AWS asks of custom policies with
+// IpAddress (DistributionConfig IsIPV6Enabled).
+func (c Config) BindsGrantsToIP() bool { return c.Settings[catalog.SettingSignURLBindIP] == "true" }
+
+// checkBindIP refuses a bind-IP setting the stack cannot honour: a value
+// the template's AllowedValues would refuse too, Cloud CDN (its
+// signatures carry no address, so the option would do nothing), and a
+// signer on Cloud Functions, which sees Google's front end as its peer
+// and would bind every grant to it.
+func (c Config) checkBindIP() error {
+	s, _ := catalog.SettingByEnv(catalog.SettingSignURLBindIP)
+	switch v := c.Settings[s.Env]; {
+	case v == "false":
+		return nil
+	case v != "true":
+		return fmt.Errorf("playplane:%s is %q, want true or false", s.ConfigKey, v)
+	case c.Layout.Delivery != catalog.DeliveryCloudFront:
+		return fmt.Errorf("playplane:%s: layout %s delivers through Cloud CDN, whose signatures carry no address; leave it false", s.ConfigKey, c.Layout.Name)
+	}
+	for _, fn := range catalog.Functions {
+		if slices.Contains(fn.Settings, s.Env) && c.Layout.HTTPCloud(fn) != AWS {
+			return fmt.Errorf("playplane:%s: layout %s serves %s on Cloud Functions, whose peer is Google's front end, not the viewer; leave it false",
+				s.ConfigKey, c.Layout.Name, fn.Name)
 		}
 	}
 	return nil

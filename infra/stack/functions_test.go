@@ -27,6 +27,9 @@ var settingValues = map[string]string{
 	// The heartbeat function's sampler: it records one trace in a hundred.
 	"OTEL_TRACES_SAMPLER":     "parentbased_traceidratio",
 	"OTEL_TRACES_SAMPLER_ARG": "0.01",
+	// signurl binds no grant to an address unless asked to
+	// (TestSignURLBindIPTurnsCloudFrontIPv6Off).
+	"SIGNURL_BIND_IP": "false",
 }
 
 // wantEnv is the environment a function part must receive: on GCP without
@@ -600,6 +603,71 @@ func TestCloudFrontCORSFollowsTheOrigins(t *testing.T) {
 			}
 			if tc.wantPolicy && !slices.Equal(stringsOf(mapOf(bucketCORS[0].In("corsRules").([]any)[0])["allowedOrigins"]), strings.Split(tc.origins, ",")) {
 				t.Errorf("video bucket CORS origins %v, want %s", bucketCORS[0].In("corsRules"), tc.origins)
+			}
+		})
+	}
+}
+
+// TestSignURLBindIPTurnsCloudFrontIPv6Off: playplane:signUrlBindIP is the
+// one switch for binding grants to the caller's address. AWS: "if you're
+// using signed URLs or signed cookies ... with a custom policy that
+// includes the IpAddress parameter ..., don't enable IPv6"
+// (DistributionConfig IsIPV6Enabled), so on it sets SIGNURL_BIND_IP=true on
+// signurl and turns the distribution's IPv6 off; off (the default) the
+// distribution stays dual-stack. Where it cannot work it fails the stack:
+// Cloud CDN signatures carry no address, and signurl on Cloud Functions
+// (hybrid) sees Google's front end, not the viewer.
+func TestSignURLBindIPTurnsCloudFrontIPv6Off(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, layout, value string
+		wantIPv6            bool
+		wantEnv             string
+		wantErr             string // in the deploy error; "" deploys
+	}{
+		{name: "aws default", layout: "aws", wantIPv6: true, wantEnv: "false"},
+		{name: "aws off", layout: "aws", value: "false", wantIPv6: true, wantEnv: "false"},
+		{name: "aws on", layout: "aws", value: "true", wantEnv: "true"},
+		{name: "aws typo", layout: "aws", value: "yes", wantErr: "playplane:signUrlBindIP"},
+		{name: "gcp off", layout: "gcp", value: "false", wantEnv: "false"},
+		{name: "gcp on", layout: "gcp", value: "true", wantErr: "Cloud CDN"},
+		{name: "hybrid on", layout: "hybrid", value: "true", wantErr: "Cloud Functions"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			config := baseConfig(tc.layout)
+			if tc.value != "" {
+				config["playplane:signUrlBindIP"] = tc.value
+			}
+			d, err := deploy(t, tc.layout, config)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "signUrlBindIP") {
+					t.Fatalf("deploy error %v, want one naming playplane:signUrlBindIP and %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var env map[string]any
+			if tc.layout == "gcp" {
+				env = mapOf(d.one(t, "gcp:cloudfunctionsv2/function:Function", d.prefix()+"-signurl").In("serviceConfig", "environmentVariables"))
+			} else {
+				env = mapOf(d.lambda(t, "signurl").In("environment", "variables"))
+			}
+			if got := env["SIGNURL_BIND_IP"]; got != tc.wantEnv {
+				t.Errorf("signurl SIGNURL_BIND_IP = %v, want %q", got, tc.wantEnv)
+			}
+			for _, p := range d.parts(t) {
+				if _, ok := p.env["SIGNURL_BIND_IP"]; ok && p.fn.Name != "signurl" {
+					t.Errorf("%s gets SIGNURL_BIND_IP", p.name)
+				}
+			}
+			if tc.layout != "aws" {
+				return
+			}
+			if got := d.mock.OfType("aws:cloudfront/distribution:Distribution")[0].In("isIpv6Enabled"); got != tc.wantIPv6 {
+				t.Errorf("distribution isIpv6Enabled = %v, want %v", got, tc.wantIPv6)
 			}
 		})
 	}

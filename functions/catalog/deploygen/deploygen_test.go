@@ -146,6 +146,7 @@ func TestCamel(t *testing.T) {
 		{name: "secret with acronym", in: "STRIPE_API_KEY", want: "StripeAPIKey"},
 		{name: "brand", in: "CLOUDFRONT_PRIVATE_KEY", want: "CloudFrontPrivateKey"},
 		{name: "setting", in: "LEASE_TTL", want: "LeaseTTL"},
+		{name: "function and acronym", in: "SIGNURL_BIND_IP", want: "SignURLBindIP"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -387,7 +387,7 @@ func RouteEvent(r catalog.Route) string {
 }
 
 // acronyms keep the spelling template.yaml's parameters use.
-var acronyms = map[string]string{"api": "API", "hmac": "HMAC", "ttl": "TTL", "dlq": "DLQ", "cloudfront": "CloudFront", "cloudcdn": "CloudCDN", "jwt": "JWT", "url": "URL", "cdn": "CDN"}
+var acronyms = map[string]string{"api": "API", "hmac": "HMAC", "ttl": "TTL", "dlq": "DLQ", "cloudfront": "CloudFront", "cloudcdn": "CloudCDN", "jwt": "JWT", "url": "URL", "cdn": "CDN", "signurl": "SignURL", "ip": "IP"}
 
 // Camel joins the words of s (split at -, _ and .) capitalized:
 // stripe-events → StripeEvents, STRIPE_API_KEY → StripeAPIKey.
