@@ -12,7 +12,11 @@
 -- heartbeat that reports it (every later one repeats it), play + stalls
 -- longer than the age refuse both counters, stalls are capped at play time,
 -- negative figures count as 0, bitrates above 1,000,000 kbps are refused.
--- The runner weighs bitrate per consumer batch, this per heartbeat.
+-- A view is a function of its heartbeats, as the runner's: they are taken
+-- in device time order, then by received_at (a retried heartbeat repeats
+-- its device time), never in the order they arrived, so a heartbeat the
+-- queue delivered late, out of order or twice changes no figure but by
+-- what it says, and only in the hour its view started.
 -- A view silent before its first frame (no stop, no error: a crashed tab)
 -- is an exit before video start once its session's lease has run out: at
 -- the latest lease_expires_at its heartbeats carry (where each left the
@@ -36,6 +40,7 @@ beats AS (
     h.title_id,
     h.event,
     from_iso8601_timestamp(h.device_time) AS device_time,
+    from_iso8601_timestamp(h.received_at) AS received_at,
     from_iso8601_timestamp(h.session_started_at) AS started_at,
     from_iso8601_timestamp(h.lease_expires_at) AS lease_expires_at,
     date_diff('millisecond', from_iso8601_timestamp(h.session_started_at), from_iso8601_timestamp(h.received_at)) + 10000 AS age_ms,
@@ -67,12 +72,12 @@ weighted AS (
   SELECT *,
     -- play time this heartbeat adds, at the bitrate in force before it
     IF(counters_ok, greatest(played_ms - coalesce(max(IF(counters_ok, played_ms)) OVER (
-      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0), 0) AS grown_ms,
+      PARTITION BY session_id ORDER BY device_time, received_at ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0), 0) AS grown_ms,
     coalesce(last_value(IF(bitrate_ok, bitrate_kbps)) IGNORE NULLS OVER (
-      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), IF(bitrate_ok, bitrate_kbps, 0)) AS kbps_in_force,
+      PARTITION BY session_id ORDER BY device_time, received_at ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), IF(bitrate_ok, bitrate_kbps, 0)) AS kbps_in_force,
     -- the first frame happens once, before the first heartbeat that tells of it
     startup_ms > 0 AND count_if(startup_ms > 0) OVER (
-      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) = 0 AS first_startup
+      PARTITION BY session_id ORDER BY device_time, received_at ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) = 0 AS first_startup
   FROM bounded
 ),
 views AS (
@@ -80,12 +85,12 @@ views AS (
     session_id,
     date_trunc('hour', min(started_at)) AS hour,
     arbitrary(title_id) AS title_id,
-    max_by(cdn, device_time) FILTER (WHERE cdn IS NOT NULL) AS cdn,
-    max_by(edge, device_time) FILTER (WHERE edge IS NOT NULL) AS edge,
-    max_by(country, device_time) FILTER (WHERE country IS NOT NULL) AS country,
-    max_by(asn, device_time) FILTER (WHERE asn IS NOT NULL) AS asn,
-    max_by(device_type, device_time) FILTER (WHERE device_type IS NOT NULL) AS device_type,
-    min_by(startup_ms, device_time) FILTER (WHERE first_startup AND startup_ok) AS startup_ms,
+    element_at(array_agg(cdn ORDER BY device_time DESC, received_at DESC) FILTER (WHERE cdn IS NOT NULL), 1) AS cdn,
+    element_at(array_agg(edge ORDER BY device_time DESC, received_at DESC) FILTER (WHERE edge IS NOT NULL), 1) AS edge,
+    element_at(array_agg(country ORDER BY device_time DESC, received_at DESC) FILTER (WHERE country IS NOT NULL), 1) AS country,
+    element_at(array_agg(asn ORDER BY device_time DESC, received_at DESC) FILTER (WHERE asn IS NOT NULL), 1) AS asn,
+    element_at(array_agg(device_type ORDER BY device_time DESC, received_at DESC) FILTER (WHERE device_type IS NOT NULL), 1) AS device_type,
+    max(startup_ms) FILTER (WHERE first_startup AND startup_ok) AS startup_ms,
     coalesce(bool_or(startup_refused) FILTER (WHERE first_startup), false) AS startup_refused,
     coalesce(max(played_ms) FILTER (WHERE counters_ok), 0) AS played_ms,
     coalesce(max(least(rebuffer_ms, played_ms)) FILTER (WHERE counters_ok), 0) AS rebuffer_ms,

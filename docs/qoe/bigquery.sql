@@ -7,6 +7,8 @@
 -- down by another dimension replace `cdn` in the last SELECT with title_id,
 -- edge, country, asn or device_type (the viewer's, from the session's
 -- playback token). Set the dataset in FROM and the range in params. A
+-- view is a function of its heartbeats, taken in device time order, then
+-- by received_at, as the runner's (whatever order they arrived in). A
 -- view silent before its first frame is an exit before video start once
 -- its session's lease has run out, at the latest lease_expires_at its
 -- heartbeats carry (whatever the stack's LEASE_TTL), judged at the query's
@@ -31,6 +33,7 @@ beats AS (
     h.title_id,
     h.event,
     message_time(h.device_time) AS device_time,
+    message_time(h.received_at) AS received_at,
     message_time(h.session_started_at) AS started_at,
     message_time(h.lease_expires_at) AS lease_expires_at,
     TIMESTAMP_DIFF(message_time(h.received_at), message_time(h.session_started_at), MILLISECOND) + 10000 AS age_ms,
@@ -60,12 +63,12 @@ bounded AS (
 weighted AS (
   SELECT *,
     IF(counters_ok, GREATEST(played_ms - IFNULL(MAX(IF(counters_ok, played_ms, NULL)) OVER (
-      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0), 0) AS grown_ms,
+      PARTITION BY session_id ORDER BY device_time, received_at ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0), 0) AS grown_ms,
     IFNULL(LAST_VALUE(IF(bitrate_ok, bitrate_kbps, NULL) IGNORE NULLS) OVER (
-      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), IF(bitrate_ok, bitrate_kbps, 0)) AS kbps_in_force,
+      PARTITION BY session_id ORDER BY device_time, received_at ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), IF(bitrate_ok, bitrate_kbps, 0)) AS kbps_in_force,
     -- the first frame happens once, before the first heartbeat that tells of it
     startup_ms > 0 AND COUNTIF(startup_ms > 0) OVER (
-      PARTITION BY session_id ORDER BY device_time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) = 0 AS first_startup
+      PARTITION BY session_id ORDER BY device_time, received_at ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) = 0 AS first_startup
   FROM bounded
 ),
 views AS (
@@ -73,12 +76,12 @@ views AS (
     session_id,
     TIMESTAMP_TRUNC(MIN(started_at), HOUR) AS hour,
     ANY_VALUE(title_id) AS title_id,
-    ARRAY_AGG(cdn IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS cdn,
-    ARRAY_AGG(edge IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS edge,
-    ARRAY_AGG(country IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS country,
-    ARRAY_AGG(asn IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS asn,
-    ARRAY_AGG(device_type IGNORE NULLS ORDER BY device_time DESC LIMIT 1)[SAFE_OFFSET(0)] AS device_type,
-    ARRAY_AGG(IF(first_startup AND startup_ok, startup_ms, NULL) IGNORE NULLS ORDER BY device_time LIMIT 1)[SAFE_OFFSET(0)] AS startup_ms,
+    ARRAY_AGG(cdn IGNORE NULLS ORDER BY device_time DESC, received_at DESC LIMIT 1)[SAFE_OFFSET(0)] AS cdn,
+    ARRAY_AGG(edge IGNORE NULLS ORDER BY device_time DESC, received_at DESC LIMIT 1)[SAFE_OFFSET(0)] AS edge,
+    ARRAY_AGG(country IGNORE NULLS ORDER BY device_time DESC, received_at DESC LIMIT 1)[SAFE_OFFSET(0)] AS country,
+    ARRAY_AGG(asn IGNORE NULLS ORDER BY device_time DESC, received_at DESC LIMIT 1)[SAFE_OFFSET(0)] AS asn,
+    ARRAY_AGG(device_type IGNORE NULLS ORDER BY device_time DESC, received_at DESC LIMIT 1)[SAFE_OFFSET(0)] AS device_type,
+    ARRAY_AGG(IF(first_startup AND startup_ok, startup_ms, NULL) IGNORE NULLS ORDER BY device_time, received_at LIMIT 1)[SAFE_OFFSET(0)] AS startup_ms,
     IFNULL(LOGICAL_OR(first_startup AND startup_refused), FALSE) AS startup_refused,
     IFNULL(MAX(IF(counters_ok, played_ms, NULL)), 0) AS played_ms,
     IFNULL(MAX(IF(counters_ok, LEAST(rebuffer_ms, played_ms), NULL)), 0) AS rebuffer_ms,

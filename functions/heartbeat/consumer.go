@@ -23,7 +23,12 @@ const plausibilitySlack = 10 * time.Second
 type session struct {
 	ids   []string           // every message coalesced here
 	beats []events.Heartbeat // in bus order, then sorted by device time
-	err   error              // a retryable store failure
+	// derived is the session's QoE after each of beats that coalesce
+	// counted, zero for the others: a CMCD report's play and stall time
+	// are derived from the reports before it.
+	derived []playback.QoE
+	err     error // a retryable store failure
+	viewed  bool  // its view reports were folded with its write
 }
 
 // consume is the heartbeats BatchHandler. It decodes the batch, coalesces
@@ -58,13 +63,13 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string 
 	}
 	for _, g := range order {
 		slices.SortStableFunc(g.beats, func(a, b events.Heartbeat) int { return a.DeviceTime.Compare(b.DeviceTime) })
+		g.derived = make([]playback.QoE, len(g.beats))
 	}
 
 	var edges edgeDeltas
-	var views qoeReports
 	batched := false
 	if s.deps.Batch != nil && len(order) > 0 {
-		err := s.applyBatch(ctx, s.deps.Batch, order, &edges, &views)
+		err := s.applyBatch(ctx, s.deps.Batch, order, &edges)
 		if err != nil {
 			// Nothing of the batch was written: each session on its own
 			// finds out which of them fail.
@@ -81,7 +86,7 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string 
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				g.err = s.apply(ctx, g, &edges, &views)
+				g.err = s.apply(ctx, g, &edges)
 			})
 		}
 		wg.Wait()
@@ -89,7 +94,17 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string 
 	if s.cfg.EdgeQoEFeedback {
 		s.foldEdges(ctx, &edges)
 	}
-	s.recordViews(ctx, &views)
+	if s.deps.QoE != nil {
+		// The heartbeats the warehouse stream gets (forward): all but
+		// those being redelivered, late and replayed ones included.
+		var views []playback.QoEReport
+		for _, g := range order {
+			if g.err == nil && !g.viewed {
+				views = append(views, viewReports(g)...)
+			}
+		}
+		s.recordViews(ctx, views)
+	}
 
 	var retry []string
 	for _, g := range order {
@@ -179,7 +194,7 @@ const qoeAttempts = 4
 // (SaveSessionQoE's on): when another consumer's write landed between the
 // read and the write, the heartbeats are folded again onto the state it
 // stored, never over it.
-func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas, views *qoeReports) error {
+func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas) error {
 	latest := &g.beats[len(g.beats)-1]
 	keep := func(op string, err error) error {
 		if err == nil || playback.ErrorCode(err).Retryable() {
@@ -197,7 +212,7 @@ func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas, views
 		if base.Playhead, err = playheadStart(ctx, s.deps.Store, base, g.beats); err != nil {
 			return keep("GetProgress", err)
 		}
-		next, counted, moved := coalesce(base, g.beats)
+		next, counted, moved := coalesce(base, g.beats, g.derived)
 		if counted == 0 {
 			// The stored state holds every heartbeat here already (a
 			// redelivery), or a newer one overtook them. The position it
@@ -236,7 +251,7 @@ func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas, views
 		if err != nil {
 			return keep("SaveSessionQoE", err)
 		}
-		s.account(ctx, g, counted, applied, prev, next, edges, views)
+		s.account(ctx, g, counted, applied, prev, next, edges)
 		if applied && ok && fromState {
 			if _, err := s.deps.Store.SaveProgress(ctx, p); err != nil {
 				return keep("SaveProgress", err)
@@ -249,7 +264,7 @@ func (s *Server) apply(ctx context.Context, g *session, edges *edgeDeltas, views
 // applyBatch is apply for every session of the batch at once, on a store
 // that writes them in one transaction: one read of the sessions' QoE
 // states, one write of all positions and states.
-func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore, order []*session, edges *edgeDeltas, views *qoeReports) error {
+func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore, order []*session, edges *edgeDeltas) error {
 	ids := make([]string, len(order))
 	for i, g := range order {
 		ids[i] = g.beats[0].SessionID
@@ -267,7 +282,7 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 			return err
 		}
 		var moved time.Time
-		nexts[i], counts[i], moved = coalesce(base, g.beats)
+		nexts[i], counts[i], moved = coalesce(base, g.beats, g.derived)
 		if counts[i] == 0 {
 			moved = base.Playhead.MovedAt // as apply: the position the stored state implies
 		}
@@ -280,11 +295,9 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 		}
 		if counts[i] > 0 {
 			writes[i].QoE, writes[i].QoEOn = &nexts[i], base.DeviceTime
-			if s.deps.QoE != nil {
-				if r, ok := viewReport(g, nexts[i]); ok {
-					writes[i].View = &r
-				}
-			}
+		}
+		if s.deps.QoE != nil {
+			writes[i].Views = viewReports(g)
 		}
 	}
 	results, err := bs.SaveProgressBatch(ctx, writes)
@@ -292,19 +305,18 @@ func (s *Server) applyBatch(ctx context.Context, bs playback.ProgressBatchStore,
 		return err
 	}
 	for i, g := range order {
-		v := views
 		if results[i].ViewApplied {
-			s.stats.qoeViews.Add(1)
-			v = nil // folded in the batch's transaction already
+			g.viewed = true // folded in the batch's transaction
+			s.stats.qoeViews.Add(int64(len(writes[i].Views)))
 		}
-		s.account(ctx, g, counts[i], results[i].QoEApplied, results[i].PrevQoE, nexts[i], edges, v)
+		s.account(ctx, g, counts[i], results[i].QoEApplied, results[i].PrevQoE, nexts[i], edges)
 	}
 	return nil
 }
 
 // account counts a session's heartbeats once its QoE write is settled and
 // hands the viewing it adds to its edge.
-func (s *Server) account(ctx context.Context, g *session, counted int, applied bool, prev, next playback.SessionQoE, edges *edgeDeltas, views *qoeReports) {
+func (s *Server) account(ctx context.Context, g *session, counted int, applied bool, prev, next playback.SessionQoE, edges *edgeDeltas) {
 	if !applied {
 		// Nothing newer than the stored state, or a concurrent consumer
 		// stored a newer state between our read and write: ours is older
@@ -314,11 +326,6 @@ func (s *Server) account(ctx context.Context, g *session, counted int, applied b
 	}
 	s.stats.applied.Add(int64(counted))
 	s.stats.stale.Add(int64(len(g.beats) - counted))
-	if s.deps.QoE != nil && views != nil {
-		if r, ok := viewReport(g, next); ok {
-			views.add(r)
-		}
-	}
 	if s.cfg.EdgeQoEFeedback {
 		if d, ok := s.delta(ctx, prev, next, &g.beats[len(g.beats)-1]); ok {
 			edges.add(next.EdgeID, d)
@@ -352,11 +359,13 @@ func positionOf(beats []events.Heartbeat, next playback.SessionQoE, moved time.T
 // state and counts them; heartbeats at or before base's device time (late or
 // replayed) and repeats of one device time count nothing. moved is the
 // device time of the last counted CMCD report that moved the session's
-// playhead, zero if none did.
-func coalesce(base playback.SessionQoE, beats []events.Heartbeat) (next playback.SessionQoE, counted int, moved time.Time) {
+// playhead, zero if none did. derived (as long as beats) gets the state
+// after each counted heartbeat, zero for the others.
+func coalesce(base playback.SessionQoE, beats []events.Heartbeat, derived []playback.QoE) (next playback.SessionQoE, counted int, moved time.Time) {
 	latest := &beats[len(beats)-1]
 	next = playback.SessionQoE{SessionID: latest.SessionID, AccountID: latest.AccountID, TitleID: latest.TitleID,
 		Heartbeats: base.Heartbeats, QoE: base.QoE, Playhead: base.Playhead}
+	clear(derived)
 	last := base.DeviceTime
 	for i := range beats {
 		h := &beats[i]
@@ -370,6 +379,7 @@ func coalesce(base playback.SessionQoE, beats []events.Heartbeat) (next playback
 			moved = h.DeviceTime
 			next.Playhead.MovedAt = moved
 		}
+		derived[i] = next.QoE
 		last = h.DeviceTime
 	}
 	next.Heartbeats += counted
@@ -522,68 +532,49 @@ func foldEdge(e *playback.Edge, d edgeDelta, windowMS float64) {
 
 func clamp[T cmp.Ordered](v, lo, hi T) T { return min(max(v, lo), hi) }
 
-// qoeReports collects a batch's view reports, so the QoE store is written
-// once per batch.
-type qoeReports struct {
-	mu sync.Mutex
-	rs []playback.QoEReport
-}
-
-func (q *qoeReports) add(r playback.QoEReport) {
-	q.mu.Lock()
-	q.rs = append(q.rs, r)
-	q.mu.Unlock()
-}
-
-// viewReport is the view report of a session's applied state: its
-// cumulative QoE after the batch, the events among the batch's heartbeats
-// and the server clocks that bound the figures (playback.QoEBounds). There
-// is none for messages from before session_started_at existed: a view is
-// bucketed by the hour it started, which they do not tell (any stand-in
-// would move with each batch and count the view once per hour), and the
-// warehouse queries leave them out too. Its lease's end is the latest
-// any of them left the lease at (events.Heartbeat.LeaseExpiresAt), taken
-// from the messages as the warehouse takes it, not recomputed from
-// LeaseTTL; messages from before the field carry none, and a view told no
-// lease end never times out.
-func viewReport(g *session, next playback.SessionQoE) (playback.QoEReport, bool) {
-	latest := &g.beats[len(g.beats)-1]
-	if latest.SessionStartedAt.IsZero() {
-		return playback.QoEReport{}, false
-	}
-	r := playback.QoEReport{SessionID: latest.SessionID, TitleID: latest.TitleID,
-		SessionStartedAt: latest.SessionStartedAt, ReceivedAt: latest.ReceivedAt, DeviceTime: next.DeviceTime, QoE: next.QoE}
+// viewReports are the view reports of a session's heartbeats: each one's
+// own figures, event, server times and lease end (playback.QoEReport), as
+// the warehouse reads each message, whether or not the session's state
+// counted it (late and replayed ones included: the view is a function of
+// the set). A CMCD report tells no play or stall time of its own: it
+// carries what the session's state derived up to it (zero when the state
+// did not count it). There are none for messages from before
+// session_started_at existed: a view is bucketed by the hour it started,
+// which they do not tell (any stand-in would move with each batch and
+// count the view once per hour), and the warehouse queries leave them out
+// too. Messages from before lease_expires_at carry no lease end, and a
+// view told none never times out.
+func viewReports(g *session) []playback.QoEReport {
+	out := make([]playback.QoEReport, 0, len(g.beats))
 	for i := range g.beats {
 		h := &g.beats[i]
-		switch h.Event {
-		case events.HeartbeatStop:
-			r.Stopped = true
-		case events.HeartbeatError:
-			r.Failed = true
+		if h.SessionStartedAt.IsZero() {
+			continue
 		}
-		// Every heartbeat of a session carries the same viewer (its
-		// token's); messages from before the fields existed carry none.
-		r.Country = cmp.Or(h.Country, r.Country)
-		r.ASN = cmp.Or(h.ASN, r.ASN)
-		r.DeviceType = cmp.Or(h.DeviceType, r.DeviceType)
-		if h.LeaseExpiresAt.After(r.LeaseEndsBy) {
-			r.LeaseEndsBy = h.LeaseExpiresAt
+		q := h.QoE
+		if h.Source == events.SourceCMCD {
+			q.PlayedMS, q.RebufferMS, q.RebufferCount = g.derived[i].PlayedMS, g.derived[i].RebufferMS, g.derived[i].RebufferCount
 		}
+		out = append(out, playback.QoEReport{SessionID: h.SessionID, TitleID: h.TitleID, Country: h.Country, ASN: h.ASN,
+			DeviceType: h.DeviceType, Stopped: h.Event == events.HeartbeatStop, Failed: h.Event == events.HeartbeatError,
+			SessionStartedAt: h.SessionStartedAt, ReceivedAt: h.ReceivedAt, DeviceTime: h.DeviceTime,
+			LeaseEndsBy: h.LeaseExpiresAt, QoE: q})
 	}
-	return r, true
+	return out
 }
 
-// recordViews hands the batch's view reports to the QoE store. A failure is
-// logged and counted, never retried: the session writes the reports follow
-// are acknowledged already, and analytics must not hold heartbeats back.
-func (s *Server) recordViews(ctx context.Context, views *qoeReports) {
-	if s.deps.QoE == nil || len(views.rs) == 0 {
+// recordViews hands the batch's view reports to the QoE store, in one
+// write. A failure is logged and counted, never retried: the session
+// writes the reports follow are acknowledged already, and analytics must
+// not hold heartbeats back.
+func (s *Server) recordViews(ctx context.Context, views []playback.QoEReport) {
+	if len(views) == 0 {
 		return
 	}
-	if err := s.deps.QoE.ApplyQoEReports(ctx, views.rs); err != nil {
-		s.stats.qoeLost.Add(int64(len(views.rs)))
-		s.deps.Log.ErrorContext(ctx, "QoE view reports lost", "reports", len(views.rs), "err", err)
+	if err := s.deps.QoE.ApplyQoEReports(ctx, views); err != nil {
+		s.stats.qoeLost.Add(int64(len(views)))
+		s.deps.Log.ErrorContext(ctx, "QoE view reports lost", "reports", len(views), "err", err)
 		return
 	}
-	s.stats.qoeViews.Add(int64(len(views.rs)))
+	s.stats.qoeViews.Add(int64(len(views)))
 }

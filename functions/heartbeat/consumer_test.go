@@ -311,9 +311,9 @@ func TestConsumerRedeliveryThroughSQSSizedBatches(t *testing.T) {
 	}
 }
 
-// TestConsumerReportsViews: the consumer hands each applied session state
-// to the QoE store, once per batch, with the events of the batch, and an
-// absurd report leaves the view as it was.
+// TestConsumerReportsViews: the consumer hands each heartbeat to the QoE
+// store as a report of its own, with its event, in one write per batch,
+// and an absurd report leaves the view as it was.
 func TestConsumerReportsViews(t *testing.T) {
 	t.Parallel()
 	for _, wp := range writePaths {
@@ -350,13 +350,13 @@ func TestConsumerReportsViews(t *testing.T) {
 			}
 			s1, s2 := byID["s1"], byID["s2"]
 			if len(views) != 2 || s1.StartupMS != 1_500 || s1.PlayedMS != 32_000 || s1.RebufferMS != 1_000 ||
-				s1.CDN != "cdn-a" || s1.EdgeID != "edge-1" || !s1.Failed || s1.Corrections != 1 || s1.Reports != 2 {
+				s1.CDN != "cdn-a" || s1.EdgeID != "edge-1" || !s1.Failed || s1.Corrections != 1 || s1.Reports != 3 {
 				t.Fatalf("view s1 %+v (of %d)", s1, len(views))
 			}
 			if !s2.ExitedBeforeStart(h.clock()) {
 				t.Fatalf("view s2 %+v", s2)
 			}
-			if st := h.srv.Stats(); st.QoEViews != 3 || st.QoELost != 0 {
+			if st := h.srv.Stats(); st.QoEViews != 5 || st.QoELost != 0 {
 				t.Fatalf("stats %+v", st)
 			}
 		})
@@ -482,7 +482,7 @@ func TestConsumerForwardsTheStream(t *testing.T) {
 // BenchmarkConsumerQoEViews is the consumer's cost per batch of 100
 // heartbeats over 50 sessions on bbolt (no fsync), without the QoE views
 // (the floor) and with them, in the same run: the views are folded in the
-// batch's own transaction (playback.ProgressWrite.View), so they add the
+// batch's own transaction (playback.ProgressWrite.Views), so they add the
 // views' reads and writes but no commit. The durable pair (fsync per
 // commit, as the runner's -sync) shows what a second transaction per batch
 // would cost most: an fsync.

@@ -105,10 +105,10 @@ type Deps struct {
 	// session. Asked for here rather than found by a type assertion on
 	// Store, so that a wrapped store cannot turn it off unseen.
 	Batch playback.ProgressBatchStore
-	// QoE, when set, gets every applied session state as a view report
-	// for the QoE analytics, once per batch (the embedded store keeps
-	// them). With Batch set too it must be the same store: the batch
-	// write carries the reports (playback.ProgressWrite.View) and folds
+	// QoE, when set, gets every heartbeat the stream would (late and
+	// replayed ones included) as a view report for the QoE analytics, once
+	// per batch (the embedded store keeps them). With Batch set too it must be the same store: the batch
+	// write carries the reports (playback.ProgressWrite.Views) and folds
 	// them in its own transaction, and only what it says it did not fold
 	// is written here. In the cloud it is nil: the heartbeat stream itself lands in
 	// the warehouse (Firehose → S3/Athena, Pub/Sub → BigQuery; docs/qoe).

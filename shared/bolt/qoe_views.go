@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -16,6 +17,52 @@ var _ playback.QoEStore = (*Store)(nil)
 // bucketQoEViews holds views by start hour, so an hour range is one cursor
 // run: big-endian unix hour \x00 sessionID -> QoEView.
 var bucketQoEViews = []byte("qoe_views")
+
+// bucketQoEBeats holds each view's beats (playback.QoEView.Beats) apart from
+// the view, so that a heartbeat writes one small record, not all its
+// view's beats again: sessionID \x00 device time \x00 received at (each
+// big-endian, order-preserving) -> the beat's figures. A session's beats
+// are one cursor run, in QoEBeat order.
+var bucketQoEBeats = []byte("qoe_view_beats")
+
+func qoeBeatKey(sessionID string, b playback.QoEBeat) []byte {
+	k := make([]byte, 0, len(sessionID)+1+8+8)
+	k = append(k, sessionID...)
+	k = append(k, 0)
+	// The sign bit flipped, Unix nanoseconds sort as the times do.
+	k = binary.BigEndian.AppendUint64(k, uint64(b.DeviceTime.UnixNano())^1<<63)
+	return binary.BigEndian.AppendUint64(k, uint64(b.ReceivedAt.UnixNano())^1<<63)
+}
+
+func appendQoEBeat(b []byte, x *playback.QoEBeat) []byte {
+	b = binary.AppendVarint(b, x.StartupMS)
+	b = binary.AppendVarint(b, x.PlayedMS)
+	b = binary.AppendVarint(b, x.RebufferMS)
+	b = binary.AppendVarint(b, int64(x.BitrateKbps))
+	b = appendString(b, x.CDN)
+	b = appendString(b, x.EdgeID)
+	if x.Corrected {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func decodeQoEBeat(k, raw []byte) (playback.QoEBeat, error) {
+	if len(k) < 16 || len(raw) == 0 {
+		return playback.QoEBeat{}, errShort
+	}
+	at := func(b []byte) time.Time { return time.Unix(0, int64(binary.BigEndian.Uint64(b)^1<<63)).UTC() }
+	x := playback.QoEBeat{DeviceTime: at(k[len(k)-16:]), ReceivedAt: at(k[len(k)-8:])}
+	r := reader{b: raw[:len(raw)-1]}
+	x.StartupMS, x.PlayedMS, x.RebufferMS = r.varint(), r.varint(), r.varint()
+	x.BitrateKbps = int(r.varint())
+	x.CDN, x.EdgeID = r.string(), r.string()
+	x.Corrected = raw[len(raw)-1] == 1
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%d bytes after the beat", len(r.b))
+	}
+	return x, r.err
+}
 
 func qoeViewKey(hour time.Time, sessionID string) []byte {
 	k := make([]byte, 8, 9+len(sessionID))
@@ -31,28 +78,75 @@ func (s *Store) ApplyQoEReports(ctx context.Context, reports []playback.QoERepor
 		return nil
 	}
 	return s.update(ctx, "ApplyQoEReports", func(tx *bbolt.Tx) error {
-		for _, r := range reports {
-			if err := applyQoEReport(tx, r); err != nil {
+		// The consumer hands a session's reports over together: each run
+		// of one view's reads and writes the view once.
+		for len(reports) > 0 {
+			n := 1
+			for n < len(reports) && reports[n].SessionID == reports[0].SessionID && reports[n].SessionStartedAt.Equal(reports[0].SessionStartedAt) {
+				n++
+			}
+			if err := applyQoEReports(tx, reports[:n]); err != nil {
 				return err
 			}
+			reports = reports[n:]
 		}
 		return nil
 	})
 }
 
-// applyQoEReport folds r into its view in tx: ApplyQoEReports, and
-// SaveProgressBatch for writes that carry a View.
-func applyQoEReport(tx *bbolt.Tx, r playback.QoEReport) error {
-	k := qoeViewKey(playback.QoEHour(r.SessionStartedAt), r.SessionID)
+// applyQoEReports folds rs, reports of one view, into it in tx:
+// ApplyQoEReports, and SaveProgressBatch for writes that carry Views. The
+// view is stored without its beats (bucketQoEBeats): a beat after every
+// other, as heartbeats mostly come, follows the stored figures; one that
+// does not (late, out of order) has them computed again from all of the
+// view's.
+func applyQoEReports(tx *bbolt.Tx, rs []playback.QoEReport) error {
+	id := rs[0].SessionID
+	k := qoeViewKey(playback.QoEHour(rs[0].SessionStartedAt), id)
 	var v playback.QoEView
 	if raw := tx.Bucket(bucketQoEViews).Get(k); raw != nil {
 		var err error
-		if v, err = decode[playback.QoEView](raw, "qoe view", r.SessionID); err != nil {
+		if v, err = decode[playback.QoEView](raw, "qoe view", id); err != nil {
 			return err
 		}
 	}
-	v.Apply(r)
+	beats := tx.Bucket(bucketQoEBeats)
+	for _, r := range rs {
+		last := v.Last() // zero for a new view: every beat follows it
+		b, _ := v.Observe(r)
+		bk := qoeBeatKey(id, b)
+		if beats.Get(bk) != nil {
+			continue // delivered again
+		}
+		if err := beats.Put(bk, appendQoEBeat(nil, &b)); err != nil {
+			return fmt.Errorf("put qoe beat: %w", err)
+		}
+		if b.Compare(last) > 0 {
+			v.Follow(b)
+			continue
+		}
+		all, err := qoeBeats(tx, id)
+		if err != nil {
+			return err
+		}
+		v.Refigure(all)
+	}
 	return put(tx, bucketQoEViews, k, v)
+}
+
+// qoeBeats are the stored beats of a session's view, in QoEBeat order.
+func qoeBeats(tx *bbolt.Tx, sessionID string) ([]playback.QoEBeat, error) {
+	prefix := append([]byte(sessionID), 0)
+	var out []playback.QoEBeat
+	c := tx.Bucket(bucketQoEBeats).Cursor()
+	for k, raw := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
+		b, err := decodeQoEBeat(k[len(prefix):], raw)
+		if err != nil {
+			return nil, fmt.Errorf("decode qoe beat of %q: %w", sessionID, err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }
 
 // QoEViews lists the views whose start hour is in [from's hour, to).

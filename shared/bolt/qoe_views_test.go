@@ -52,36 +52,41 @@ func TestQoEViews(t *testing.T) {
 	}
 }
 
-// TestProgressBatchFoldsViews: a batch write's View is folded in the same
-// transaction exactly when its QoE state applies, and the result says so.
+// TestProgressBatchFoldsViews: a batch write's Views are folded in the same
+// transaction, whether or not its QoE state applies: a view is a function
+// of its heartbeats, so a late one the state's device-time gate refuses
+// still counts in it, and a replay of one changes nothing.
 func TestProgressBatchFoldsViews(t *testing.T) {
 	t.Parallel()
 	s := open(t)
 	t.Cleanup(func() { _ = s.Close() })
 	started := time.Date(2026, 12, 4, 20, 0, 0, 0, time.UTC)
-	write := func(id string, at time.Duration, played int64) playback.ProgressWrite {
+	write := func(id string, at time.Duration, played int64, failed bool) playback.ProgressWrite {
 		q := playback.SessionQoE{SessionID: id, AccountID: "acct", TitleID: "t", DeviceTime: started.Add(at), UpdatedAt: started.Add(at),
 			QoE: playback.QoE{StartupMS: 700, PlayedMS: played}}
-		return playback.ProgressWrite{NoProgress: true, QoE: &q, View: &playback.QoEReport{SessionID: id, TitleID: "t",
-			Country: "DE", SessionStartedAt: started, ReceivedAt: started.Add(at), DeviceTime: started.Add(at), QoE: q.QoE}}
+		return playback.ProgressWrite{NoProgress: true, QoE: &q, Views: []playback.QoEReport{{SessionID: id, TitleID: "t",
+			Country: "DE", SessionStartedAt: started, ReceivedAt: started.Add(at), DeviceTime: started.Add(at), QoE: q.QoE, Failed: failed}}}
 	}
-	first, err := s.SaveProgressBatch(t.Context(), []playback.ProgressWrite{write("a", time.Minute, 50_000), write("b", time.Minute, 1_000)})
+	first, err := s.SaveProgressBatch(t.Context(), []playback.ProgressWrite{write("a", time.Minute, 50_000, false), write("b", time.Minute, 1_000, false)})
 	if err != nil || !first[0].ViewApplied || !first[1].ViewApplied {
 		t.Fatalf("first batch %+v, %v", first, err)
 	}
-	// A replay of a's state is refused by its device-time gate: its view
-	// must not move either, nor be reported folded.
-	stale := write("a", time.Minute, 90_000)
-	stale.QoEOn = started.Add(time.Minute) // on the stored state, which it is not newer than
-	again, err := s.SaveProgressBatch(t.Context(), []playback.ProgressWrite{stale, {NoProgress: true}})
-	if err != nil || again[0].QoEApplied || again[0].ViewApplied || again[1].ViewApplied {
-		t.Fatalf("replayed batch %+v, %v", again, err)
+	// A replay of a's heartbeat and a late one, both refused by the
+	// state's device-time gate (on the stored state, which neither is
+	// newer than): the replay folds to nothing, the late one's error counts.
+	replay, late := write("a", time.Minute, 90_000, false), write("a", 30*time.Second, 25_000, true)
+	replay.QoEOn, late.QoEOn = started.Add(time.Minute), started.Add(time.Minute)
+	for _, w := range []playback.ProgressWrite{replay, late} {
+		again, err := s.SaveProgressBatch(t.Context(), []playback.ProgressWrite{w, {NoProgress: true}})
+		if err != nil || again[0].QoEApplied || !again[0].ViewApplied || again[1].ViewApplied {
+			t.Fatalf("late batch %+v, %v", again, err)
+		}
 	}
 	views, err := s.QoEViews(t.Context(), started, started.Add(time.Hour))
 	if err != nil || len(views) != 2 {
 		t.Fatalf("views %+v, %v", views, err)
 	}
-	if a := views[0]; a.SessionID != "a" || a.PlayedMS != 50_000 || a.Reports != 1 || a.Country != "DE" {
+	if a := views[0]; a.SessionID != "a" || a.PlayedMS != 50_000 || a.Reports != 2 || !a.Failed || a.Country != "DE" {
 		t.Fatalf("view a %+v", a)
 	}
 }

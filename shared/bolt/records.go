@@ -224,8 +224,8 @@ func (s *Store) SaveProgressBatch(ctx context.Context, writes []playback.Progres
 					return err
 				}
 			}
-			if w.View != nil && out[i].QoEApplied {
-				if err := applyQoEReport(tx, *w.View); err != nil {
+			if len(w.Views) > 0 {
+				if err := applyQoEReports(tx, w.Views); err != nil {
 					return err
 				}
 				out[i].ViewApplied = true

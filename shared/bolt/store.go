@@ -33,7 +33,7 @@ var (
 	bucketUnknownEdges    = []byte("unknown_edges")  // keyUnknownEdges -> []UnknownEdge
 	allBuckets            = [][]byte{bucketPlans, bucketTitles, bucketAccounts, bucketCustomers, bucketSessions,
 		bucketAccountSessions, bucketInbox, bucketEdges, bucketProgress, bucketQoE, bucketAudit, bucketCoverageZones,
-		bucketUnknownEdges, bucketQoEViews}
+		bucketUnknownEdges, bucketQoEViews, bucketQoEBeats}
 )
 
 // Store is a playback.Store on one bbolt file.

@@ -60,16 +60,19 @@ var QoEDimensions = []QoEDimension{QoEByTitle, QoEByCDN, QoEByEdge, QoEByASN, Qo
 // Valid reports whether d is one of QoEDimensions.
 func (d QoEDimension) Valid() bool { return slices.Contains(QoEDimensions, d) }
 
-// QoEReport is one accepted QoE state of a view as the heartbeat consumer
-// sees it: the session's cumulative figures after its newest heartbeats,
-// with the identity and server times of the heartbeat that carried them.
+// QoEReport is one accepted heartbeat of a view as the heartbeat consumer
+// sees it: the heartbeat's own figures (a player's counters are
+// cumulative for the session), event, server times and lease end, which is
+// what the warehouse queries (docs/qoe) read of each message. A view is a
+// function of the set of its reports (QoEView.Apply), so a queue that
+// delivers them late, out of order or twice changes nothing.
 type QoEReport struct {
 	SessionID  string
 	TitleID    string
 	Country    string // viewer's ISO 3166-1 alpha-2 country, "" when unknown
 	ASN        uint32 // viewer's network, 0 when unknown
 	DeviceType string // "" when unknown
-	// Events seen among the heartbeats this report folds.
+	// The heartbeat's event was stop, or error.
 	Stopped, Failed bool
 	// SessionStartedAt and ReceivedAt are server clocks: together they
 	// bound how much time the view can have spent starting, playing and
@@ -77,10 +80,9 @@ type QoEReport struct {
 	SessionStartedAt time.Time
 	ReceivedAt       time.Time
 	DeviceTime       time.Time
-	// LeaseEndsBy is the latest the session's lease can run to after the
-	// heartbeats this report folds: the latest lease end they carry (the
-	// heartbeat message's lease_expires_at, where each left the lease).
-	// Zero when unknown (messages from before the field).
+	// LeaseEndsBy is where the heartbeat left the session's lease (the
+	// message's lease_expires_at). Zero when unknown (messages from before
+	// the field).
 	LeaseEndsBy time.Time
 	QoE         QoE
 }
@@ -118,6 +120,39 @@ type QoEView struct {
 	// Corrections counts the reports QoEBounds changed (clamped or refused
 	// figures), so an operator can see how much a view was not believed.
 	Corrections int `json:"corrections,omitempty"`
+	// Beats are the view's distinct reports as QoEBounds believed them, in
+	// QoEBeat order: the figures above that depend on the order of the
+	// reports (the first startup, the bitrate in force, the latest CDN and
+	// edge, DeviceTime and UpdatedAt: the last beat's) are computed from
+	// them, never from the order they came in. Apply keeps them here; a
+	// store may keep them apart, and folds them in with Follow and
+	// Refigure as Apply does.
+	Beats []QoEBeat `json:"beats,omitempty"`
+}
+
+// QoEBeat is what a view keeps of one report: the figures QoEBounds
+// believed, at the report's device time and the time it was accepted.
+// Beats are ordered by device time, then by acceptance (a player that
+// retries a heartbeat sends it again with its device time), which is the
+// order of the warehouse queries too; a report with the device time and
+// acceptance of one the view holds is that one delivered again.
+type QoEBeat struct {
+	DeviceTime time.Time `json:"dt"`
+	ReceivedAt time.Time `json:"rt"`
+	// StartupMS is -1 when QoEBounds refused it; PlayedMS and RebufferMS
+	// are -1 when it refused the counters.
+	StartupMS   int64  `json:"su,omitempty"`
+	PlayedMS    int64  `json:"pl,omitempty"`
+	RebufferMS  int64  `json:"rb,omitempty"`
+	BitrateKbps int    `json:"br,omitempty"`
+	CDN         string `json:"cdn,omitempty"`
+	EdgeID      string `json:"edge,omitempty"`
+	Corrected   bool   `json:"c,omitempty"`
+}
+
+// Compare orders beats by device time, then by acceptance.
+func (b QoEBeat) Compare(o QoEBeat) int {
+	return cmp.Or(b.DeviceTime.Compare(o.DeviceTime), b.ReceivedAt.Compare(o.ReceivedAt))
 }
 
 // QoEHour is the hour bucket of a view that started at t.
@@ -288,63 +323,121 @@ func appendOnce(s []string, v string) []string {
 
 // Apply folds report r into the view (a zero view for the first report)
 // under QoEBounds, and returns the reasons of what the bounds changed.
-// It is idempotent and safe to replay: a report not newer (device time)
-// than the view changes only the failure and stop flags, which only ever
-// turn on, and the lease's end, which only ever moves later; counters
-// keep their maximum, so the bitrate-weighted play time grows only by
-// play time not counted before.
+// The view is a function of the set of its reports: in any order, each
+// delivered any number of times, they give the same view. Flags only turn
+// on and the lease's end only moves later (Observe); the figures that
+// depend on the reports' order follow a beat that comes after every other
+// (Follow) and are computed again from all of them when one does not
+// (Refigure).
 func (v *QoEView) Apply(r QoEReport) []string {
-	q, reasons := QoEBounds(r)
-	if v.SessionID == "" {
-		*v = QoEView{SessionID: r.SessionID, Hour: QoEHour(r.SessionStartedAt), StartedAt: r.SessionStartedAt.UTC()}
+	b, reasons := v.Observe(r)
+	i, found := slices.BinarySearchFunc(v.Beats, b, QoEBeat.Compare)
+	if found {
+		return reasons
 	}
+	v.Beats = slices.Insert(v.Beats, i, b)
+	if i == len(v.Beats)-1 {
+		v.Follow(b)
+	} else {
+		v.Refigure(v.Beats)
+	}
+	return reasons
+}
+
+// Observe folds into the view what report r tells whatever its order (the
+// view's start, its stop and failure flags, its lease's end, the session's
+// title and viewer) and returns the beat r adds, which the caller folds in
+// with Follow or Refigure unless the view holds it already (a report
+// delivered again), and the reasons of what QoEBounds changed.
+func (v *QoEView) Observe(r QoEReport) (QoEBeat, []string) {
+	q, reasons := QoEBounds(r)
+	started := r.SessionStartedAt.UTC()
+	if v.SessionID == "" {
+		*v = QoEView{SessionID: r.SessionID, StartedAt: started}
+	}
+	if started.Before(v.StartedAt) {
+		v.StartedAt = started
+	}
+	v.Hour = QoEHour(v.StartedAt)
 	v.Stopped = v.Stopped || r.Stopped
 	v.Failed = v.Failed || r.Failed
 	if r.LeaseEndsBy.After(v.LeaseEndsBy) {
 		v.LeaseEndsBy = r.LeaseEndsBy.UTC()
 	}
-	if !r.DeviceTime.After(v.DeviceTime) {
-		return reasons
+	// The viewer and the title are the session's, the same on each of
+	// its heartbeats (messages from before the fields carry none).
+	v.TitleID = cmp.Or(v.TitleID, r.TitleID)
+	v.Country = cmp.Or(v.Country, r.Country)
+	v.DeviceType = cmp.Or(v.DeviceType, r.DeviceType)
+	v.ASN = cmp.Or(v.ASN, r.ASN)
+
+	b := QoEBeat{DeviceTime: r.DeviceTime.UTC(), ReceivedAt: r.ReceivedAt.UTC(), PlayedMS: q.PlayedMS, RebufferMS: q.RebufferMS,
+		CDN: q.CDN, EdgeID: q.EdgeID, Corrected: len(reasons) > 0}
+	if q.StartupMS > 0 || q.StartupMS == qoeStartupRefusedMarker {
+		b.StartupMS = int64(q.StartupMS)
 	}
-	if len(reasons) > 0 {
-		// Counted once per report: a replay is not newer and stops above.
-		v.Corrections++
-	}
-	v.DeviceTime, v.UpdatedAt = r.DeviceTime.UTC(), r.ReceivedAt.UTC()
-	v.Reports++
-	v.TitleID = cmp.Or(r.TitleID, v.TitleID)
-	v.CDN = cmp.Or(q.CDN, v.CDN)
-	v.EdgeID = cmp.Or(q.EdgeID, v.EdgeID)
-	v.Country = cmp.Or(r.Country, v.Country)
-	v.DeviceType = cmp.Or(r.DeviceType, v.DeviceType)
-	v.ASN = cmp.Or(r.ASN, v.ASN)
-	switch {
-	case v.StartupMS > 0 || v.StartupRefused:
-		// The first frame happens once, before the first report of it:
-		// that report's figure is judged and stands. A player repeats it
-		// in every report, and a refused one must not be believed once
-		// the session has grown older than the lie.
-	case q.StartupMS == qoeStartupRefusedMarker:
-		v.StartupRefused = true
-	case q.StartupMS > 0:
-		v.StartupMS = int64(q.StartupMS)
-	}
-	if q.PlayedMS != qoeCountersRefusedMarker {
-		if grown := q.PlayedMS - v.PlayedMS; grown > 0 {
-			// Play time since the last report went out at the bitrate
-			// the player last reported (this report's when it is the
-			// first), which is what it was playing over that time.
-			kbps := cmp.Or(v.LastBitrateKbps, q.BitrateKbps)
-			v.BitrateKbpsMS += float64(kbps) * float64(grown)
-			v.PlayedMS = q.PlayedMS
-		}
-		v.RebufferMS = min(max(v.RebufferMS, q.RebufferMS), v.PlayedMS)
+	if q.PlayedMS == qoeCountersRefusedMarker {
+		b.PlayedMS, b.RebufferMS = -1, -1
 	}
 	if q.BitrateKbps > 0 {
-		v.LastBitrateKbps = q.BitrateKbps
-		v.PeakBitrateKbps = max(v.PeakBitrateKbps, q.BitrateKbps)
+		b.BitrateKbps = q.BitrateKbps
 	}
-	return reasons
+	return b, reasons
+}
+
+// Last is the key of the view's last beat in QoEBeat order: a beat that
+// compares after it is Followed, any other Refigured.
+func (v QoEView) Last() QoEBeat {
+	return QoEBeat{DeviceTime: v.DeviceTime, ReceivedAt: v.UpdatedAt}
+}
+
+// Refigure computes the view's order-dependent figures from all its beats
+// (in QoEBeat order), as the warehouse queries do from a view's heartbeats.
+func (v *QoEView) Refigure(beats []QoEBeat) {
+	v.Reports, v.Corrections = 0, 0
+	v.StartupMS, v.StartupRefused = 0, false
+	v.PlayedMS, v.RebufferMS, v.BitrateKbpsMS, v.PeakBitrateKbps, v.LastBitrateKbps = 0, 0, 0, 0, 0
+	v.CDN, v.EdgeID = "", ""
+	v.DeviceTime, v.UpdatedAt = time.Time{}, time.Time{}
+	for _, b := range beats {
+		v.Follow(b)
+	}
+}
+
+// Follow folds in beat b, which comes after every beat the view holds:
+//
+//   - startup is the first beat's that tells of one: the first frame
+//     happens once, before the first report of it, which is judged and
+//     stands (a player repeats it in every report, and a refused one must
+//     not be believed once the session has grown older than the lie);
+//   - play and stall time are the largest believed (they are cumulative);
+//   - play time a beat adds over the most played before it went out at the
+//     bitrate the player last reported before it (the beat's own when it
+//     is the first), which is what it was playing over that time;
+//   - CDN and edge are the latest told.
+func (v *QoEView) Follow(b QoEBeat) {
+	v.Reports++
+	if b.Corrected {
+		v.Corrections++
+	}
+	if v.StartupMS == 0 && !v.StartupRefused && b.StartupMS != 0 {
+		v.StartupRefused = b.StartupMS < 0
+		v.StartupMS = max(b.StartupMS, 0)
+	}
+	if b.PlayedMS >= 0 {
+		if grown := b.PlayedMS - v.PlayedMS; grown > 0 {
+			v.BitrateKbpsMS += float64(cmp.Or(v.LastBitrateKbps, b.BitrateKbps)) * float64(grown)
+			v.PlayedMS = b.PlayedMS
+		}
+		v.RebufferMS = max(v.RebufferMS, b.RebufferMS)
+	}
+	if b.BitrateKbps > 0 {
+		v.LastBitrateKbps = b.BitrateKbps
+		v.PeakBitrateKbps = max(v.PeakBitrateKbps, b.BitrateKbps)
+	}
+	v.CDN = cmp.Or(b.CDN, v.CDN)
+	v.EdgeID = cmp.Or(b.EdgeID, v.EdgeID)
+	v.DeviceTime, v.UpdatedAt = b.DeviceTime, b.ReceivedAt
 }
 
 // QoEStore keeps views for the aggregates. The embedded store implements it;

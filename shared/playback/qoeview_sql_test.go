@@ -245,3 +245,38 @@ func TestWarehouseSQLParsesMessageTimes(t *testing.T) {
 		}
 	})
 }
+
+// TestWarehouseSQLOrdersBeatsAsTheRunner: a view's startup (the first
+// heartbeat that tells of it), its bitrate weighting and its latest
+// dimensions depend on the order of its heartbeats. The runner's views
+// (QoEView.Apply) order them by device time, then by when they were
+// accepted (a player retrying a heartbeat sends the same device time), so
+// the answer is the same in every delivery order; each query must order
+// them the same way wherever it orders them, or two heartbeats with one
+// device time are taken in whatever order the engine reads them.
+func TestWarehouseSQLOrdersBeatsAsTheRunner(t *testing.T) {
+	t.Parallel()
+	for _, f := range warehouseSQL(t) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := regexp.MustCompile(`--.*`).ReplaceAllString(string(raw), "")
+		if !regexp.MustCompile(`\bh\.received_at\b[^,]*\bAS received_at\b`).MatchString(code) {
+			t.Errorf("%s does not read when each heartbeat was accepted as received_at", f)
+		}
+		ordered := 0
+		for _, m := range regexp.MustCompile(`(?i)ORDER BY device_time( DESC)?(, received_at( DESC)?)?`).FindAllStringSubmatch(code, -1) {
+			ordered++
+			if m[2] == "" || m[1] != m[3] {
+				t.Errorf("%s orders heartbeats by %q, not by device time then received_at the same way", f, m[0])
+			}
+		}
+		if regexp.MustCompile(`(?i)_by\([^)]*device_time\)`).MatchString(code) {
+			t.Errorf("%s picks a value by device time alone (max_by/min_by)", f)
+		}
+		if ordered < 3 {
+			t.Errorf("%s orders heartbeats in %d places; startup, bitrate weighting and the latest dimensions need it", f, ordered)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package playback_test
 
 import (
 	"math"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -92,7 +93,7 @@ func TestQoEBounds(t *testing.T) {
 			got := playback.QoEView{StartupMS: v.StartupMS, StartupRefused: v.StartupRefused, PlayedMS: v.PlayedMS,
 				RebufferMS: v.RebufferMS, PeakBitrateKbps: v.PeakBitrateKbps, CDN: v.CDN, EdgeID: v.EdgeID,
 				BitrateKbpsMS: v.BitrateKbpsMS, Corrections: v.Corrections}
-			if got != tc.want {
+			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("view %+v\nwant %+v", got, tc.want)
 			}
 			if p, ok := v.RebufferPercent(); ok && (p < 0 || p > 50) {
@@ -163,7 +164,7 @@ func TestQoEViewReplayOfACorrectedReport(t *testing.T) {
 	v.Apply(liar)
 	once := v
 	v.Apply(liar)
-	if v != once {
+	if !reflect.DeepEqual(v, once) {
 		t.Fatalf("replay changed the view: %+v, was %+v", v, once)
 	}
 }

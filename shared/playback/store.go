@@ -420,11 +420,14 @@ func ErrQoEMoved(sessionID string, stored, on time.Time) *Error {
 // position unless NoProgress (the batch moves none: CMCD reports without a
 // playhead that add no play time) and, when QoE is set, its QoE state.
 //
-// View, when set, is the view report (QoEStore) of that QoE state: a store
-// that is also a QoEStore folds it into the session's view in the batch's
-// own transaction, exactly when the QoE state is applied, and says so in
-// ViewApplied, so views cost no transaction of their own. Stores that keep
-// no views leave it unread, and the caller writes the view elsewhere.
+// Views are the view reports (QoEStore) of the session's heartbeats in the
+// batch: a store that is also a QoEStore folds them into the session's view
+// in the batch's own transaction and says so in ViewApplied, so views cost
+// no transaction of their own. They are folded whether or not the QoE
+// state applies: a view is a function of the set of its reports
+// (QoEView.Apply), so late and replayed ones belong in it too, and fold
+// to nothing when they are replays. Stores that keep no views leave them
+// unread, and the caller writes the views elsewhere.
 //
 // QoEOn is the DeviceTime of the state QoE was built on, SaveSessionQoE's
 // on. A write whose state moved since fails the whole batch with
@@ -435,7 +438,7 @@ type ProgressWrite struct {
 	NoProgress bool
 	QoE        *SessionQoE
 	QoEOn      time.Time
-	View       *QoEReport
+	Views      []QoEReport
 }
 
 // ProgressWriteResult is what SaveProgress and SaveSessionQoE would have
@@ -444,7 +447,7 @@ type ProgressWriteResult struct {
 	ProgressApplied bool
 	QoEApplied      bool
 	PrevQoE         SessionQoE
-	ViewApplied     bool // the write's View was folded (see ProgressWrite)
+	ViewApplied     bool // the write's Views were folded (see ProgressWrite)
 }
 
 // ProgressBatchStore is implemented by stores where every write is a
