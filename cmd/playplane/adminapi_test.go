@@ -138,6 +138,10 @@ func TestBringYourOwnCatalogueByAPI(t *testing.T) {
 	if got.etag == linked.etag || !strings.Contains(string(got.body), `"territory":"DE"`) || !strings.Contains(string(got.body), `"id":"tv"`) {
 		t.Fatalf("account after a refused write: %s %s", got.etag, got.body)
 	}
+	// Linked to a Stripe customer, its status is Stripe's: 409, nothing written.
+	if r := run.adminCall("PUT", "/v1/admin/accounts/acct_new", adminTok, got.etag, `{"id":"acct_new","plan_id":"std","territory":"DE","status":"canceled","customer_id":"cus_new"}`); r.status != http.StatusConflict || r.reason(t) != playback.ReasonManagedInStripe {
+		t.Fatalf("status of a Stripe customer's account: %d %s", r.status, r.body)
+	}
 	// The plan is in use: 409 with the count.
 	r := run.adminCall("DELETE", "/v1/admin/plans/std", adminTok, plan.etag, "")
 	var inUse struct {

@@ -383,9 +383,24 @@ func (s *Server) build(ctx context.Context, kind playback.Kind, body []byte, sto
 				return nil, fmt.Errorf("admin: stored account %q: %w", a.ID, err)
 			}
 		}
+		if owned := a.PaymentOwned(have); len(owned) > 0 {
+			e := playback.Errorf(playback.CodeConflict, playback.ReasonManagedInStripe,
+				"account %q is billed by Stripe customer %q, whose next event would set %s back: change the subscription in Stripe, or hold the account (POST .../suspend)",
+				a.ID, have.CustomerID, strings.Join(owned, " and "))
+			e.Details = ManagedInStripe{CustomerID: have.CustomerID, Fields: owned}
+			return nil, e
+		}
 		v = a.Apply(have)
 	}
 	return json.Marshal(v)
+}
+
+// ManagedInStripe is the Details of a 409 managed_in_stripe: the fields
+// (JSON pointers) of the write that Stripe decides on this account, and
+// its customer, where to change them.
+type ManagedInStripe struct {
+	CustomerID string   `json:"customer_id,omitempty"`
+	Fields     []string `json:"fields"`
 }
 
 func bodyID(body []byte) string {

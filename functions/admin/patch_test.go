@@ -27,8 +27,9 @@ func (h *harness) patch(path, ifMatch, contentType, body string) resp {
 
 // TestPatchAccount: a JSON merge patch changes the settings it names and
 // keeps the others (and the account's devices); null resets a setting;
-// the result is checked as a PUT; If-Match is required and a stale one
-// is 412; the media type must be merge-patch.
+// the result is checked as a PUT (a Stripe customer's plan is Stripe's:
+// 409); If-Match is required and a stale one is 412; the media type must
+// be merge-patch.
 func TestPatchAccount(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, auth.DefaultAdminClaim)
@@ -47,6 +48,7 @@ func TestPatchAccount(t *testing.T) {
 		{name: "not an object", ifMatch: etag, contentType: admin.MergePatchType, body: `["territory"]`, status: 400, reason: playback.ReasonMalformedJSON},
 		{name: "a setting twice", ifMatch: etag, contentType: admin.MergePatchType, body: `{"territory":"FR","territory":"GB"}`, status: 400, reason: playback.ReasonDuplicateField},
 		{name: "unknown plan", ifMatch: etag, contentType: admin.MergePatchType, body: `{"plan_id":"gold"}`, status: 422, reason: admin.ReasonValidation},
+		{name: "a Stripe customer's plan", ifMatch: etag, contentType: admin.MergePatchType, body: `{"plan_id":"prem"}`, status: 409, reason: playback.ReasonManagedInStripe},
 		{name: "removing a required setting", ifMatch: etag, contentType: admin.MergePatchType, body: `{"territory":null}`, status: 422, reason: admin.ReasonValidation},
 		{name: "another id", ifMatch: etag, contentType: admin.MergePatchType, body: `{"id":"acct_b"}`, status: 422, reason: admin.ReasonValidation},
 		{name: "stale", ifMatch: `"stale"`, contentType: admin.MergePatchType, body: `{"territory":"FR"}`, status: 412, reason: "version_mismatch"},
@@ -60,7 +62,7 @@ func TestPatchAccount(t *testing.T) {
 		t.Fatal("a refused patch wrote")
 	}
 
-	r := h.patch("/v1/admin/accounts/acct_a", etag, admin.MergePatchType, `{"plan_id":"prem","parental_cap":null}`)
+	r := h.patch("/v1/admin/accounts/acct_a", etag, admin.MergePatchType, `{"territory":"FR","parental_cap":null}`)
 	if r.status != http.StatusOK {
 		t.Fatalf("patch: %d %s", r.status, r.body)
 	}
@@ -68,7 +70,7 @@ func TestPatchAccount(t *testing.T) {
 	if err := json.Unmarshal(r.body, &a); err != nil {
 		t.Fatal(err)
 	}
-	if a.PlanID != "prem" || a.ParentalCap != 0 || a.Territory != "DE" || a.Email != "a@example.com" || a.CustomerID != "cus_a" || a.Status != playback.StatusActive {
+	if a.PlanID != "std" || a.ParentalCap != 0 || a.Territory != "FR" || a.Email != "a@example.com" || a.CustomerID != "cus_a" || a.Status != playback.StatusActive {
 		t.Fatalf("patched account %+v", a)
 	}
 	if r.header.Get("ETag") == etag {

@@ -166,6 +166,15 @@ func Diff(ctx context.Context, s playback.AdminStore, f File) (Plan, error) {
 				return plan, fmt.Errorf("stored account %q: %w", a.ID, err)
 			}
 		}
+		if owned := a.PaymentOwned(have); len(owned) > 0 {
+			ps := make([]Problem, len(owned))
+			for j, field := range owned {
+				ps[j] = Problem{Pointer: fmt.Sprintf("/accounts/%d%s", i, field), Message: fmt.Sprintf(
+					"account %q is billed by Stripe customer %q, whose events set this: change it in Stripe (%s), or leave it as stored",
+					a.ID, have.CustomerID, playback.ReasonManagedInStripe)}
+			}
+			return plan, &Invalid{Name: "accounts", Problems: ps}
+		}
 		written := a.Apply(have)
 		if err := add(playback.KindAccount, a.ID, written); err != nil {
 			return plan, err

@@ -104,6 +104,32 @@ func (a Account) Apply(stored playback.Account) playback.Account {
 	return stored
 }
 
+// PaymentOwned is the JSON pointers, under the account's own, of the
+// settings a would change on stored that the payment provider decides
+// there (playback.Account.PaymentManaged): status and plan_id. Writing
+// them would last only until the customer's next event, so the admin API
+// and import refuse such a write; nil when there is none. The values the
+// subscriptions fold to are taken too: they put back what a write made
+// before this rule left over them.
+func (a Account) PaymentOwned(stored playback.Account) []string {
+	if !stored.PaymentManaged() {
+		return nil
+	}
+	billed := stored.Billed()
+	var out []string
+	// A status left out keeps the stored one.
+	if a.Status != "" && a.Status != stored.Status && a.Status != billed.Status {
+		out = append(out, "/status")
+	}
+	// An account the checkout created with no plan (its price maps none)
+	// takes the operator's: Stripe's events keep a plan until a price maps
+	// one (playback.Account.PutSubscription).
+	if stored.PlanID != "" && a.PlanID != stored.PlanID && a.PlanID != billed.PlanID {
+		out = append(out, "/plan_id")
+	}
+	return out
+}
+
 // AccountOf is the settings of a, as a file or the admin API holds them.
 func AccountOf(a playback.Account) Account {
 	return Account{ID: a.ID, Email: a.Email, PlanID: a.PlanID, Status: a.Status, Territory: a.Territory,

@@ -178,6 +178,30 @@ type Entitlement struct {
 	PlanID   string             `json:"plan_id"`
 }
 
+// ReasonManagedInStripe is the CodeConflict reason of an operator's write
+// that would change what Stripe decides of an account (PaymentManaged):
+// its status or plan. They are changed in Stripe (the subscription's
+// price, cancellation, pause, or its payment collection paused to comp a
+// viewer, which keeps it active); the operator's own lever is the hold,
+// Suspended, which no payment event lifts.
+const ReasonManagedInStripe = "managed_in_stripe"
+
+// PaymentManaged reports whether the payment provider decides a's status
+// and plan: a names its customer or holds its subscriptions, and each of
+// the customer's events folds them again from the subscriptions
+// (PutSubscription), over whatever else wrote them.
+func (a Account) PaymentManaged() bool {
+	return a.CustomerID != "" || len(a.Subscriptions) > 0
+}
+
+// Billed is a with the status, plan, period end and past-due date its
+// subscriptions fold to, as the payment provider's next event leaves them
+// (a itself when it holds none).
+func (a Account) Billed() Account {
+	a.refold()
+	return a
+}
+
 // HasDevice reports whether id is registered to the account.
 func (a Account) HasDevice(id string) bool {
 	return slices.ContainsFunc(a.Devices, func(d Device) bool { return d.ID == id })
