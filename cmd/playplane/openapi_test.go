@@ -183,6 +183,9 @@ func TestRefusalsMatchTheDocument(t *testing.T) {
 		{"CMCD report with the playback token", newReq("POST", "/v1/playback/"+play.SessionID+"/cmcd/"+play.PlaybackToken, "", "application/cmcd", fmt.Sprintf("ts=%d\n", time.Now().UnixMilli())), true, 401, "token_malformed"},
 		{"progress without a title", newReq("GET", "/v1/progress", tok, "", ""), true, 400, "title_id_invalid"},
 		{"progress never made", newReq("GET", "/v1/progress?title_id=big-buck-bunny", tok, "", ""), false, 404, "progress_not_found"},
+		{"progress with a parameter it does not list", newReq("GET", "/v1/progress?title_id=sintel&device_id=tv", tok, "", ""), true, 400, "unknown_parameter"},
+		{"sessions with a filter", newReq("GET", "/v1/sessions?device_id=tv", tok, "", ""), true, 400, "unknown_parameter"},
+		{"QoE with a misspelt dimension", newReq("GET", "/v1/admin/qoe?dimenson=title", run.adminToken(), "", ""), true, 400, "unknown_parameter"},
 		{"stripe without a signature", newReq("POST", "/v1/webhooks/stripe", "", js, `{"id":"evt_1","object":"event","type":"invoice.paid","created":1,"data":{"object":{}}}`), true, 400, "signature_missing"},
 		{"stripe with a forged signature", func() *http.Request {
 			req := newReq("POST", "/v1/webhooks/stripe", "", js, `{"id":"evt_1","object":"event","type":"invoice.paid","created":1,"data":{"object":{}}}`)

@@ -115,23 +115,23 @@ func (s *Server) Register(mux *http.ServeMux) { s.Mount(mux) }
 
 // Mount puts the function's routes on mux (the catalogue's test records them).
 func (s *Server) Mount(mux httpx.Mux) {
-	mux.Handle("GET /v1/admin/plans", s.kind(playback.KindPlan, s.list))
+	mux.Handle("GET /v1/admin/plans", s.kind(playback.KindPlan, s.list, pageParams...))
 	mux.Handle("POST /v1/admin/plans", s.kind(playback.KindPlan, s.create))
 	mux.Handle("GET /v1/admin/plans/{id}", s.kind(playback.KindPlan, s.get))
 	mux.Handle("PUT /v1/admin/plans/{id}", s.kind(playback.KindPlan, s.update))
 	mux.Handle("DELETE /v1/admin/plans/{id}", s.kind(playback.KindPlan, s.delete))
-	mux.Handle("GET /v1/admin/titles", s.kind(playback.KindTitle, s.list))
+	mux.Handle("GET /v1/admin/titles", s.kind(playback.KindTitle, s.list, pageParams...))
 	mux.Handle("POST /v1/admin/titles", s.kind(playback.KindTitle, s.create))
 	mux.Handle("GET /v1/admin/titles/{id}", s.kind(playback.KindTitle, s.get))
 	mux.Handle("PUT /v1/admin/titles/{id}", s.kind(playback.KindTitle, s.update))
 	mux.Handle("DELETE /v1/admin/titles/{id}", s.kind(playback.KindTitle, s.delete))
-	mux.Handle("GET /v1/admin/accounts", s.kind(playback.KindAccount, s.list))
+	mux.Handle("GET /v1/admin/accounts", s.kind(playback.KindAccount, s.list, pageParams...))
 	mux.Handle("POST /v1/admin/accounts", s.kind(playback.KindAccount, s.create))
 	mux.Handle("GET /v1/admin/accounts/{id}", s.kind(playback.KindAccount, s.get))
 	mux.Handle("PUT /v1/admin/accounts/{id}", s.kind(playback.KindAccount, s.update))
 	mux.Handle("PATCH /v1/admin/accounts/{id}", s.admin(s.patchAccount))
 	mux.Handle("DELETE /v1/admin/accounts/{id}", s.kind(playback.KindAccount, s.delete))
-	mux.Handle("GET /v1/admin/edges", s.kind(playback.KindEdge, s.list))
+	mux.Handle("GET /v1/admin/edges", s.kind(playback.KindEdge, s.list, pageParams...))
 	mux.Handle("POST /v1/admin/edges", s.kind(playback.KindEdge, s.create))
 	mux.Handle("GET /v1/admin/edges/{id}", s.kind(playback.KindEdge, s.get))
 	mux.Handle("PUT /v1/admin/edges/{id}", s.kind(playback.KindEdge, s.update))
@@ -147,15 +147,23 @@ func (s *Server) Mount(mux httpx.Mux) {
 	mux.Handle("GET /v1/admin/coverage-zones", s.admin(s.getZones))
 	mux.Handle("GET /v1/admin/coverage-zones/{version}", s.admin(s.getZones))
 	mux.Handle("PUT /v1/admin/coverage-zones", s.admin(s.putZones))
-	mux.Handle("GET /v1/admin/audit", s.admin(s.audit))
+	mux.Handle("GET /v1/admin/audit", s.admin(s.audit, pageParams...))
 	mux.Handle("GET /v1/admin/unknown-edges", s.admin(s.unknownEdges))
-	mux.Handle("GET /v1/admin/qoe", s.admin(s.qoe))
+	mux.Handle("GET /v1/admin/qoe", s.admin(s.qoe, qoeParams...))
 }
 
-// kind serves a route of one record kind.
-func (s *Server) kind(k playback.Kind, h func(w http.ResponseWriter, r *http.Request, who auth.Identity, k playback.Kind) error) http.Handler {
-	return s.admin(func(w http.ResponseWriter, r *http.Request, who auth.Identity) error { return h(w, r, who, k) })
+// kind serves a route of one record kind, taking the query parameters
+// query.
+func (s *Server) kind(k playback.Kind, h func(w http.ResponseWriter, r *http.Request, who auth.Identity, k playback.Kind) error, query ...string) http.Handler {
+	return s.admin(func(w http.ResponseWriter, r *http.Request, who auth.Identity) error { return h(w, r, who, k) }, query...)
 }
+
+// The query parameters of the lists (pageArgs) and of GET /v1/admin/qoe;
+// every other admin route takes none.
+var (
+	pageParams = []string{"cursor", "limit"}
+	qoeParams  = []string{"from", "to", "dimension"}
+)
 
 // Consumers returns none: the admin API has no topics.
 func (s *Server) Consumers() map[string]playback.BatchHandler { return nil }
@@ -164,8 +172,9 @@ func (s *Server) Consumers() map[string]playback.BatchHandler { return nil }
 // the admin claim.
 const ReasonNotAdmin = "admin_claim_required"
 
-// admin authenticates the caller and requires the admin claim.
-func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request, who auth.Identity) error) http.Handler {
+// admin authenticates the caller, requires the admin claim and refuses a
+// query parameter other than query (httpx.CheckQuery).
+func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request, who auth.Identity) error, query ...string) http.Handler {
 	return httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		who, err := s.deps.Identity.Authenticate(r)
 		if err != nil {
@@ -175,6 +184,9 @@ func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request, who auth.I
 			e := playback.Errorf(playback.CodeForbidden, ReasonNotAdmin, "the token does not carry the admin claim %q", s.cfg.AdminClaim)
 			e.Details = map[string]string{"claim": s.cfg.AdminClaim}
 			return e
+		}
+		if err := httpx.CheckQuery(r, query...); err != nil {
+			return err
 		}
 		return h(w, r, who)
 	})

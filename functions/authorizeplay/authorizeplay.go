@@ -302,6 +302,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := httpx.CheckQuery(r); err != nil {
+		return err
+	}
 	var req PlayRequest
 	if err := httpx.DecodeJSON(r, &req, s.cfg.MaxBody); err != nil {
 		return err
@@ -552,6 +555,9 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := httpx.CheckQuery(r); err != nil {
+		return err
+	}
 	// The account and its leases in one round trip, for the devices' names.
 	read, err := s.deps.Store.ReadAdmission(r.Context(), who.AccountID, s.deps.Now())
 	if playback.IsCode(err, playback.CodeNotFound) {
@@ -567,6 +573,9 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 	who, err := s.deps.Identity.Authenticate(r)
 	if err != nil {
+		return err
+	}
+	if err := httpx.CheckQuery(r); err != nil {
 		return err
 	}
 	id := r.PathValue("id")

@@ -108,6 +108,9 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := httpx.CheckQuery(r); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	acct, err := s.deps.Store.GetAccount(ctx, who.AccountID)
 	if err != nil {
@@ -162,6 +165,9 @@ func (s *Server) renameDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := httpx.CheckQuery(r); err != nil {
+		return err
+	}
 	id, err := deviceIDOf(r)
 	if err != nil {
 		return err
@@ -209,6 +215,9 @@ func (s *Server) renameDevice(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) removeDevice(w http.ResponseWriter, r *http.Request) error {
 	who, err := s.deps.Identity.Authenticate(r)
 	if err != nil {
+		return err
+	}
+	if err := httpx.CheckQuery(r); err != nil {
 		return err
 	}
 	id, err := deviceIDOf(r)

@@ -251,6 +251,10 @@ func TestDeviceRoutesRefuseBadInput(t *testing.T) {
 		{"another account's device", "PATCH", "/v1/devices/tv-1", "application/json", `{"name":"x"}`, demo.AccountSolo, 404, "device_not_found"},
 		{"delete another account's device", "DELETE", "/v1/devices/tv-1", "", "", demo.AccountSolo, 404, "device_not_found"},
 		{"PUT", "PUT", "/v1/devices/tv-1", "application/json", `{"name":"x"}`, demo.AccountFamily, 405, ""},
+		// A parameter no route documents is refused, not ignored.
+		{"list with a filter", "GET", "/v1/devices?active=true", "", "", demo.AccountFamily, 400, playback.ReasonUnknownParameter},
+		{"rename with a parameter", "PATCH", "/v1/devices/tv-1?name=y", "application/json", `{"name":"x"}`, demo.AccountFamily, 400, playback.ReasonUnknownParameter},
+		{"delete with a flag", "DELETE", "/v1/devices/tv-1?keep_sessions=true", "", "", demo.AccountFamily, 400, playback.ReasonUnknownParameter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

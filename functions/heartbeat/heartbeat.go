@@ -244,6 +244,9 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := httpx.CheckQuery(r); err != nil {
+		return err
+	}
 	id := r.PathValue("session_id")
 	if id != claims.SessionID {
 		return playback.SessionMismatch(id)
@@ -535,6 +538,9 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 func (s *Server) progress(w http.ResponseWriter, r *http.Request) error {
 	who, err := s.deps.Identity.Authenticate(r)
 	if err != nil {
+		return err
+	}
+	if err := httpx.CheckQuery(r, "title_id"); err != nil {
 		return err
 	}
 	title := r.URL.Query().Get("title_id")

@@ -769,6 +769,10 @@ func TestProgressEndpoint(t *testing.T) {
 		{"bad title", "/v1/progress?title_id=a/b", caller, 400, "title_id_invalid"},
 		{"never played", "/v1/progress?title_id=title_9", caller, 404, "progress_not_found"},
 		{"another account's title", "/v1/progress?title_id=title_1", h.callerToken("acct_other"), 404, "progress_not_found"},
+		// Refused, not ignored: the answer would be title_1's whatever
+		// the misspelt parameter meant.
+		{"unknown parameter", "/v1/progress?title_id=title_1&device_id=tv", caller, 400, playback.ReasonUnknownParameter},
+		{"title misspelt", "/v1/progress?titleid=title_2&title_id=title_1", caller, 400, playback.ReasonUnknownParameter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := h.do(http.MethodGet, tc.path, tc.token, "")
@@ -783,6 +787,15 @@ func TestProgressEndpoint(t *testing.T) {
 	rec := h.do(http.MethodGet, "/v1/progress?title_id=title_1", caller, "")
 	if p := decode[heartbeat.ProgressResponse](t, rec); rec.Code != 200 || p.PositionMS != 5_200_000 || !p.Completed {
 		t.Fatalf("%d %+v", rec.Code, p)
+	}
+	// A heartbeat with a parameter is refused and nothing is enqueued.
+	sent := h.pub.calls.Load()
+	rec = h.do(http.MethodPost, "/v1/playback/"+id+"/heartbeat?event=stop", tok, h.body(events.HeartbeatProgress, 5_300_000, time.Second, ""))
+	if e := decode[httpx.ErrorBody](t, rec); rec.Code != 400 || e.Error.Reason != playback.ReasonUnknownParameter {
+		t.Fatalf("heartbeat with a parameter: %d %s, want 400 %s", rec.Code, rec.Body, playback.ReasonUnknownParameter)
+	}
+	if n := h.pub.calls.Load(); n != sent {
+		t.Fatalf("a refused heartbeat published %d times", n-sent)
 	}
 }
 

@@ -212,6 +212,9 @@ func (s *Server) pickEdges(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := httpx.CheckQuery(r); err != nil {
+		return err
+	}
 	id := r.PathValue("session_id")
 	if err := s.checkSession(r.Context(), id, claims, now); err != nil {
 		return err

@@ -143,6 +143,15 @@ func TestPickEdgesRejects(t *testing.T) {
 			}
 		})
 	}
+	t.Run("query parameter", func(t *testing.T) {
+		t.Parallel()
+		req := httptest.NewRequest(http.MethodPost, "/v1/playback/"+id+"/edges?cdn=cloudfront", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := h.request(req, clientFra, false)
+		if e := errorOf(t, rec); rec.Code != http.StatusBadRequest || e.Reason != playback.ReasonUnknownParameter {
+			t.Fatalf("%d %s, want 400 %s", rec.Code, rec.Body, playback.ReasonUnknownParameter)
+		}
+	})
 }
 
 func TestStaleEdgesDropOut(t *testing.T) {

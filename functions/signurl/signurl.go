@@ -381,6 +381,9 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := httpx.CheckQuery(r); err != nil {
+		return err
+	}
 	id := r.PathValue("session_id")
 	if id != claims.SessionID {
 		return mismatch(id)

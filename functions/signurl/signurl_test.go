@@ -163,6 +163,21 @@ func TestSignRejects(t *testing.T) {
 			}
 		})
 	}
+	// The CDN is chosen in the body: in the query it was ignored, and the
+	// grant was for the default CDN.
+	t.Run("query parameter", func(t *testing.T) {
+		t.Parallel()
+		req := httptest.NewRequest(http.MethodPost, "/v1/playback/"+own.ID+"/urls?cdn=cloudcdn", nil)
+		req.Header.Set("Authorization", "Bearer "+ownToken)
+		rec := httptest.NewRecorder()
+		h.h.ServeHTTP(rec, req)
+		if e := errorOf(t, rec.Code, rec.Body.Bytes()); rec.Code != http.StatusBadRequest || e.Reason != playback.ReasonUnknownParameter {
+			t.Fatalf("got %d %s, want 400 %s", rec.Code, rec.Body, playback.ReasonUnknownParameter)
+		}
+		if len(rec.Result().Cookies()) != 0 {
+			t.Fatalf("a rejected request got credentials: %v", rec.Result().Cookies())
+		}
+	})
 }
 
 func mustIssue(t *testing.T, ring *auth.Keyring, s playback.Session, now time.Time) string {

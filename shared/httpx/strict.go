@@ -3,6 +3,8 @@ package httpx
 import (
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/playplane/playplane/shared/playback"
@@ -32,4 +34,40 @@ func CheckJSONContentType(r *http.Request) error {
 		}
 	}
 	return nil
+}
+
+// CheckQuery refuses (400 unknown_parameter, Details {"field": its name})
+// the first query parameter that is not one of known, the ones the route
+// documents. Call it on routes a client calls with parameters of its own
+// choosing, after authenticating: a misspelt filter or flag must not
+// quietly change what the request means. URLs the server hands to player
+// libraries are not held to it, as those append parameters of their own
+// (CMCD, _HLS_ and _DASH_ steering parameters, cache busters).
+func CheckQuery(r *http.Request, known ...string) error {
+	raw := r.URL.RawQuery
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		name, _, _ := strings.Cut(pair, "=")
+		if name == "" {
+			continue
+		}
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if !slices.Contains(known, name) {
+			e := playback.Errorf(playback.CodeInvalid, playback.ReasonUnknownParameter,
+				"query parameter %q is not one this route takes (%s)", name, takes(known))
+			e.Details = map[string]string{"field": name}
+			return e
+		}
+	}
+	return nil
+}
+
+func takes(known []string) string {
+	if len(known) == 0 {
+		return "it takes none"
+	}
+	return "it takes " + strings.Join(known, ", ")
 }

@@ -125,6 +125,12 @@ const (
 	ReasonInvalidUTF8    = "invalid_utf8"
 )
 
+// ReasonUnknownParameter is the CodeInvalid reason of a query parameter
+// the route does not take (Details {"field": its name}): refused, not
+// ignored, since a misspelt filter or flag would otherwise change what the
+// request means without a word (as Stripe's parameter_unknown).
+const ReasonUnknownParameter = "unknown_parameter"
+
 // ReasonOverloaded is the CodeUnavailable reason of a request refused
 // because the server is at its connection or in-flight limit.
 const ReasonOverloaded = "overloaded"
