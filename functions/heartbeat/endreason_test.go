@@ -14,7 +14,10 @@ import (
 // TestGoneNamesTheEndReason: the 410 of a session that is over says why in
 // details.end_reason, the reason its record stores, or "lapsed" when its
 // lease ran out with no end written, so a player can tell its viewer;
-// with and without the lease cache, on heartbeats and on late stops.
+// with and without the lease cache, on heartbeats and on late stops. Its
+// reason is the one every route gives the same state: lease_expired for a
+// lapsed lease (as the urls and manifest routes said, where heartbeats
+// said session_ended), session_ended for an end.
 func TestGoneNamesTheEndReason(t *testing.T) {
 	t.Parallel()
 	end := func(reason string) func(h *harness, id string) {
@@ -69,7 +72,11 @@ func TestGoneNamesTheEndReason(t *testing.T) {
 					if cache && event == events.HeartbeatProgress && tc.name == "stopped by this player" && h.store.leaseReads() != reads {
 						t.Fatalf("a heartbeat after this instance's stop made %d store calls, want none", h.store.leaseReads()-reads)
 					}
-					wantError(t, rec, http.StatusGone, playback.CodeGone, "")
+					reason := playback.ReasonSessionEnded
+					if tc.want == playback.EndLapsed {
+						reason = playback.ReasonLeaseExpired
+					}
+					wantError(t, rec, http.StatusGone, playback.CodeGone, reason)
 					details, _ := decode[httpx.ErrorBody](t, rec).Error.Details.(map[string]any)
 					if got := details["end_reason"]; got != tc.want {
 						t.Fatalf("details %s, want end_reason %q", rec.Body, tc.want)

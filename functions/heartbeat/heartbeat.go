@@ -436,7 +436,7 @@ func (s *Server) whyOver(ctx context.Context, err error, claims auth.PlaybackCla
 func (s *Server) lateStop(ctx context.Context, sess playback.Session, req *events.HeartbeatRequest, now time.Time) error {
 	ended, _ := sess.Over()
 	if now.Sub(ended) > s.cfg.StopGrace {
-		return playback.Errorf(playback.CodeGone, "session_ended",
+		return playback.Errorf(playback.CodeGone, playback.ReasonSessionEnded,
 			"session %q ended at %s, more than %s ago: its stop is no longer recorded", sess.ID, ended.UTC().Format(time.RFC3339), s.cfg.StopGrace)
 	}
 	p, err := s.deps.Store.GetProgress(ctx, sess.AccountID, sess.TitleID)
@@ -446,7 +446,7 @@ func (s *Server) lateStop(ctx context.Context, sess playback.Session, req *event
 	case err != nil:
 		return err
 	case !req.DeviceTime.After(p.DeviceTime):
-		return playback.Errorf(playback.CodeGone, "session_ended",
+		return playback.Errorf(playback.CodeGone, playback.ReasonSessionEnded,
 			"session %q has ended and its stop is not newer than the stored position", sess.ID)
 	}
 	return nil

@@ -617,7 +617,7 @@ func TestLeaseExtension(t *testing.T) {
 			if _, tok2 := h.play("acct_c", "title_2", 1); tok2 == "" {
 				t.Fatal("no token")
 			}
-			wantError(t, h.beat(id, tok, h.body(events.HeartbeatProgress, 41_000, 0, "")), 410, playback.CodeGone, "session_ended")
+			wantError(t, h.beat(id, tok, h.body(events.HeartbeatProgress, 41_000, 0, "")), 410, playback.CodeGone, "lease_expired")
 		})
 	}
 }
@@ -721,7 +721,11 @@ func TestStopOnEndedSession(t *testing.T) {
 					t.Fatalf("late %s: %d %s", tc.late.event, rec.Code, rec.Body)
 				}
 			} else {
-				wantError(t, rec, tc.wantCode, playback.CodeGone, "session_ended")
+				reason := "session_ended"
+				if tc.endReason == "" {
+					reason = "lease_expired"
+				}
+				wantError(t, rec, tc.wantCode, playback.CodeGone, reason)
 			}
 			h.idle()
 			p, err := h.bolt.GetProgress(context.Background(), "acct_late", "title_1")

@@ -130,7 +130,7 @@ func TestPickEdgesRejects(t *testing.T) {
 		{"token of another session", otherID, token, 403, "session_mismatch", ""},
 		{"token of another account", otherID, foreign, 403, "session_mismatch", ""},
 		{"ended session", ended, endedToken, 410, "session_ended", playback.EndByUser},
-		{"lapsed lease", lapsed.ID, h.token(lapsed.ID, "sintel"), 410, "session_ended", playback.EndLapsed},
+		{"lapsed lease", lapsed.ID, h.token(lapsed.ID, "sintel"), 410, "lease_expired", playback.EndLapsed},
 		{"unknown session", "ses_never", h.token("ses_never", "sintel"), 410, "session_not_found", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

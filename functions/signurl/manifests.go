@@ -121,7 +121,7 @@ func (s *Server) openManifest(r *http.Request, start bool) (*manifestRequest, er
 	}
 	m.expires = s.expiry(m.sess, claims, now)
 	if m.expires.Unix() <= now.Unix() {
-		return nil, playback.Errorf(playback.CodeGone, "lease_expired", "the lease of session %q ends now", id)
+		return nil, playback.Errorf(playback.CodeGone, playback.ReasonLeaseExpired, "the lease of session %q ends now", id)
 	}
 	m.apiBase = s.apiBase(r)
 	if m.clientIP, err = s.bindAddr(r); err != nil {

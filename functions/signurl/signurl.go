@@ -371,9 +371,9 @@ type URLsResponse struct {
 // Errors: 401 bad or expired token; 403 token_session_mismatch when the
 // token is for another session, account or title, quality_not_allowed when
 // the plan allows none of the title's renditions; 400/413 bad body,
-// unknown_cdn or grant_style; 404 unknown session; 410 session_ended or
-// lease_expired, so a revoked or lapsed session never gets a URL, naming
-// why (playback.EndDetails); 503 when
+// unknown_cdn or grant_style; 410 session_ended, lease_expired or
+// session_not_found, so a revoked, lapsed or forgotten session never gets
+// a URL, naming why where its record tells (playback.EndDetails); 503 when
 // the store is down (retrying is safe: nothing is written).
 func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	now := s.deps.Now()
@@ -410,7 +410,7 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	// CDNs compare whole seconds and signers round down: a grant that would
 	// end within the current second is no grant.
 	if expires.Unix() <= now.Unix() {
-		return playback.Errorf(playback.CodeGone, "lease_expired", "the lease of session %q ends now", id)
+		return playback.Errorf(playback.CodeGone, playback.ReasonLeaseExpired, "the lease of session %q ends now", id)
 	}
 	// Signers that cannot express an address condition (Cloud CDN)
 	// ignore it.
@@ -487,14 +487,8 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 // refuses it unless it holds its lease at now.
 func (s *Server) liveSession(ctx context.Context, id string, claims auth.PlaybackClaims, now time.Time) (playback.Session, error) {
 	sess, err := s.deps.Store.GetSession(ctx, id)
-	if playback.IsCode(err, playback.CodeNotFound) {
-		// A token we signed proves the session existed; stores forget
-		// sessions some time after they end (DynamoDB and Firestore TTL),
-		// so "unknown" means "over", as heartbeat answers too.
-		return sess, playback.Errorf(playback.CodeGone, "session_not_found", "session %q is over", id)
-	}
 	if err != nil {
-		return sess, err
+		return sess, playback.SessionOver(err, id)
 	}
 	// Ownership before state, so a session's state is only told to its own
 	// token.
@@ -502,9 +496,9 @@ func (s *Server) liveSession(ctx context.Context, id string, claims auth.Playbac
 		return sess, mismatch(id)
 	}
 	if !sess.EndedAt.IsZero() {
-		err = playback.Errorf(playback.CodeGone, "session_ended", "session %q has ended (%s)", id, sess.EndReason)
+		err = playback.Errorf(playback.CodeGone, playback.ReasonSessionEnded, "session %q has ended (%s)", id, sess.EndReason)
 	} else if !now.Before(sess.ExpiresAt) {
-		err = playback.Errorf(playback.CodeGone, "lease_expired", "the lease of session %q expired at %s", id, sess.ExpiresAt.UTC().Format(time.RFC3339))
+		err = playback.Errorf(playback.CodeGone, playback.ReasonLeaseExpired, "the lease of session %q expired at %s", id, sess.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	return sess, playback.WithEndReason(err, sess, now)
 }

@@ -55,9 +55,22 @@ func ExistingLease(sess Session, now time.Time) (Session, error) {
 	return Session{}, SessionEnded(sess.ID)
 }
 
+// Reasons of the CodeGone refusals (410) of a session that is over, one
+// per state, the same from every route: its lease ran out unrenewed
+// (details.end_reason "lapsed"), it was ended (the stored End* reason), or
+// the store does not know it. A player stops on each alike; none is a
+// reason to authorize again by itself (that is 401 token_expired), since
+// an ended session was ended on purpose and an unknown one cannot say it
+// was not.
+const (
+	ReasonLeaseExpired    = "lease_expired"
+	ReasonSessionEnded    = "session_ended"
+	ReasonSessionNotFound = "session_not_found"
+)
+
 // SessionEnded is the error for a session that no longer holds its lease.
 func SessionEnded(id string) *Error {
-	return Errorf(CodeGone, "session_ended", "session %q has ended", id)
+	return Errorf(CodeGone, ReasonSessionEnded, "session %q has ended", id)
 }
 
 // EndDetails are the Details of a 410 on a session that is over: why,
@@ -69,8 +82,9 @@ type EndDetails struct {
 }
 
 // WithEndReason returns err, a refusal because sess is over, naming why
-// (EndDetails); any other error, or a session still active at now, is
-// returned as it is.
+// (EndDetails), with the reason of its state: lease_expired for a lease
+// that lapsed, which stores refuse as session_ended like an end. Any other
+// error, or a session still active at now, is returned as it is.
 func WithEndReason(err error, sess Session, now time.Time) error {
 	var e *Error
 	if !errors.As(err, &e) || e.Code != CodeGone || sess.Active(now) {
@@ -79,6 +93,9 @@ func WithEndReason(err error, sess Session, now time.Time) error {
 	_, why := sess.Over()
 	c := *e
 	c.Details = &EndDetails{EndReason: why}
+	if why == EndLapsed {
+		c.Reason = ReasonLeaseExpired
+	}
 	return &c
 }
 
@@ -94,7 +111,7 @@ func SessionMismatch(id string) *Error {
 // Other errors pass through.
 func SessionOver(err error, id string) error {
 	if IsCode(err, CodeNotFound) {
-		return &Error{Code: CodeGone, Reason: "session_not_found",
+		return &Error{Code: CodeGone, Reason: ReasonSessionNotFound,
 			Message: fmt.Sprintf("session %q is over or was never admitted; stop playback", id), Err: err}
 	}
 	return err
