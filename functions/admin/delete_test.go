@@ -171,3 +171,97 @@ func TestAccountDeleteOvertakenEndsNothing(t *testing.T) {
 		t.Fatalf("session of the account a refused DELETE left: %+v, want still active", got)
 	}
 }
+
+// deleteOvertaken is a store on which, once armed, the same DELETE runs
+// whole between an account delete's checks and its write: two operators
+// (or a client and its retry) deleting at once.
+type deleteOvertaken struct {
+	playback.Store
+	armed  atomic.Bool
+	first  func() resp
+	answer resp
+}
+
+func (s *deleteOvertaken) ApplyChanges(ctx context.Context, cs playback.ChangeSet) (playback.AuditRecord, error) {
+	if len(cs.Changes) == 1 && cs.Changes[0].Delete() && cs.Changes[0].Kind == playback.KindAccount && s.armed.CompareAndSwap(true, false) {
+		s.answer = s.first()
+	}
+	return s.Store.ApplyChanges(ctx, cs)
+}
+
+// TestAccountDeleteTwiceAppliesOnce: two DELETEs of one account with the
+// same If-Match, the second overtaken by the first, answer 204 and then
+// 404 account_not_found, and apply once: one audit record of the delete,
+// the sessions ended once (the first end stays), and the plan's count of
+// accounts dropped once, so the plan still refuses its delete (409
+// plan_in_use) while another account is on it. On bolt, the Firestore
+// emulator and DynamoDB Local (whose plan counter a second decrement
+// would take below the accounts on it).
+func TestAccountDeleteTwiceAppliesOnce(t *testing.T) {
+	t.Parallel()
+	for _, st := range everyStore {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			store := &deleteOvertaken{Store: st.store(t)}
+			h := newHarnessOn(t, auth.DefaultAdminClaim, store)
+			ctx := context.Background()
+			plan := playback.NewID("plan")
+			acct, other := playback.NewID("acct"), playback.NewID("acct")
+			h.mustDo("POST", "/v1/admin/plans", "", `{"id":"`+plan+`","name":"P","max_streams":2,"max_devices":5,"max_quality":"HD"}`, http.StatusCreated)
+			etag := h.mustDo("POST", "/v1/admin/accounts", "", `{"id":"`+acct+`","plan_id":"`+plan+`","territory":"DE","status":"active"}`,
+				http.StatusCreated).header.Get("ETag")
+			sess, err := h.store.AcquireLease(ctx, playback.LeaseRequest{SessionID: playback.NewID("ses"), AccountID: acct, DeviceID: "tv",
+				TitleID: "bbb", Limit: 2, TTL: time.Minute, Now: h.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := "/v1/admin/accounts/" + acct
+			store.first = func() resp { return h.do("DELETE", path, h.admin, etag, "") }
+			store.armed.Store(true)
+			second := h.do("DELETE", path, h.admin, etag, "")
+			if store.answer.status != http.StatusNoContent {
+				t.Fatalf("first DELETE: %d %s, want 204", store.answer.status, store.answer.body)
+			}
+			if second.status != http.StatusNotFound || second.errBody(t).Reason != "account_not_found" {
+				t.Fatalf("overtaken DELETE: %d %s, want 404 account_not_found", second.status, second.body)
+			}
+			ended, err := h.store.GetSession(ctx, sess.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ended.EndReason != playback.EndEntitlement {
+				t.Fatalf("session after the DELETEs: %+v, want ended %q", ended, playback.EndEntitlement)
+			}
+			// Retried later, it is still 404 and ends nothing again.
+			h.mustDo("DELETE", path, etag, "", http.StatusNotFound)
+			if again, _ := h.store.GetSession(ctx, sess.ID); !again.EndedAt.Equal(ended.EndedAt) || again.EndReason != ended.EndReason {
+				t.Fatalf("session after a retried DELETE: %+v, want %+v", again, ended)
+			}
+			deletes := 0
+			for cursor := ""; ; {
+				page, err := h.store.ListAudit(ctx, cursor, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range page.Records {
+					for _, c := range r.Changes {
+						if c.ID == acct && c.Op == playback.OpDelete {
+							deletes++
+						}
+					}
+				}
+				if cursor = page.Next; cursor == "" {
+					break
+				}
+			}
+			if deletes != 1 {
+				t.Fatalf("audit records of the account's delete: %d, want 1", deletes)
+			}
+			h.mustDo("POST", "/v1/admin/accounts", "", `{"id":"`+other+`","plan_id":"`+plan+`","territory":"DE","status":"active"}`, http.StatusCreated)
+			planTag := h.mustDo("GET", "/v1/admin/plans/"+plan, "", "", http.StatusOK).header.Get("ETag")
+			if r := h.do("DELETE", "/v1/admin/plans/"+plan, h.admin, planTag, ""); r.status != http.StatusConflict || r.errBody(t).Reason != "plan_in_use" {
+				t.Fatalf("DELETE of the plan %s is on: %d %s, want 409 plan_in_use", other, r.status, r.body)
+			}
+		})
+	}
+}

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"AdmissionReadRace", testAdmissionReadRace},
 		{"AdmissionSavesAccount", testAdmissionSavesAccount},
 		{"ExtendAndEnd", testExtendAndEnd},
+		{"EndSessionConcurrent", testEndSessionConcurrent},
 		{"RenewLease", testRenewLease},
 		{"RenewLeaseSeesOtherWrites", testRenewLeaseSeesOtherWrites},
 		{"RenewHeldLease", testRenewHeldLease},
@@ -583,6 +584,62 @@ func testExtendAndEnd(t *testing.T, s playback.Store) {
 	wantCode(t, err, playback.CodeNotFound)
 	_, err = s.ExtendLease(ctx, "no-such-session", t0, t0)
 	wantCode(t, err, playback.CodeNotFound)
+}
+
+// testEndSessionConcurrent: ends of one session racing each other and an
+// admission into the slot the first end frees (a DELETE /v1/sessions/{id}
+// sent twice, a stop beside it) end it once: every end answers the same
+// end, and none frees the slot again once another session holds it, so
+// the account never plays over its limit.
+func testEndSessionConcurrent(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	acct := playback.NewID("acct")
+	t0 := now()
+	first := must(s.AcquireLease(ctx, lease(acct, 1, t0, time.Minute)))(t)
+	reasons := []string{playback.EndByUser, playback.EndStopped, playback.EndByUser, playback.EndDeviceRemoved}
+	ends := make([]playback.Session, len(reasons))
+	errs := make([]error, len(reasons))
+	var next playback.Session
+	var nextErr error
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, why := range reasons {
+		wg.Go(func() {
+			<-start
+			ends[i], errs[i] = s.EndSession(ctx, first.ID, why, t0.Add(time.Second))
+		})
+	}
+	wg.Go(func() {
+		<-start
+		next, nextErr = s.AcquireLease(ctx, lease(acct, 1, t0.Add(2*time.Second), time.Minute))
+	})
+	close(start)
+	wg.Wait()
+	for i := range ends {
+		if errs[i] != nil {
+			t.Fatalf("end %d: %v", i, errs[i])
+		}
+		if ends[i].EndReason != ends[0].EndReason || !ends[i].EndedAt.Equal(ends[0].EndedAt) || ends[i].EndedAt.IsZero() {
+			t.Fatalf("ends answered %+v and %+v: want one end", ends[0], ends[i])
+		}
+	}
+	if nextErr != nil {
+		// The admission ran before any end freed the slot.
+		wantCode(t, nextErr, playback.CodeConflict)
+		next = must(s.AcquireLease(ctx, lease(acct, 1, t0.Add(2*time.Second), time.Minute)))(t)
+	}
+	// A late end of the first, as a DELETE retried after its answer was
+	// lost: the slot is the second's now.
+	again := must(s.EndSession(ctx, first.ID, playback.EndByUser, t0.Add(3*time.Second)))(t)
+	if again.EndReason != ends[0].EndReason || !again.EndedAt.Equal(ends[0].EndedAt) {
+		t.Fatalf("a late end changed the ended session: %+v, want %+v", again, ends[0])
+	}
+	at := t0.Add(4 * time.Second)
+	if active := must(s.ListActiveSessions(ctx, acct, at))(t); len(active) != 1 || active[0].ID != next.ID {
+		t.Fatalf("active sessions after the ends: %+v, want the second alone", active)
+	}
+	_, err := s.AcquireLease(ctx, lease(acct, 1, at, time.Minute))
+	wantCode(t, err, playback.CodeConflict)
 }
 
 // testRenewLease: a heartbeat's renewal writes nothing while the lease is
