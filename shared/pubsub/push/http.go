@@ -14,7 +14,14 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/playback"
 )
+
+// ReasonMalformedPush is the reason of the 400 answering a request that is
+// neither a push subscription's nor a CloudEvent.
+const ReasonMalformedPush = "malformed_push"
 
 // HTTPHandler serves fn, a messagePublished consumer, at the endpoint of a
 // push subscription. It takes the CloudEvent (binary or structured mode,
@@ -38,7 +45,7 @@ func HTTPHandler(fn func(context.Context, event.Event) error) http.Handler {
 			e, err = fromPushBody(r)
 		}
 		if err != nil {
-			http.Error(w, fmt.Sprintf("not a Pub/Sub push request: %v", err), http.StatusBadRequest)
+			httpx.WriteError(w, r, playback.Errorf(playback.CodeInvalid, ReasonMalformedPush, "not a Pub/Sub push request: %v", err))
 			return
 		}
 		if err := fn(r.Context(), *e); err != nil {

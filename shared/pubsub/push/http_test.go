@@ -84,6 +84,15 @@ func TestHTTPHandler(t *testing.T) {
 			if rec.Code != tc.wantStatus {
 				t.Fatalf("status %d (%s), want %d", rec.Code, rec.Body, tc.wantStatus)
 			}
+			if tc.wantStatus == 400 {
+				// The error envelope of every other answer, with its reason.
+				var e struct {
+					Error struct{ Code, Reason string } `json:"error"`
+				}
+				if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code != "invalid" || e.Error.Reason != ReasonMalformedPush {
+					t.Fatalf("400 body %q (%v), want the error envelope with reason %s", rec.Body, err, ReasonMalformedPush)
+				}
+			}
 			if tc.wantStatus != 200 {
 				return
 			}
