@@ -295,3 +295,97 @@ func TestRunnerServesTheDocumentedRoutes(t *testing.T) {
 		t.Errorf("the runner mounts\n  %q\nthe document's operations and the runner's pages are\n  %q", got, want)
 	}
 }
+
+// openQuery are the operations that take query parameters they do not
+// list: URLs player libraries load, which append their own (CMCD, _HLS_
+// and _DASH_ steering parameters), the machine callers' endpoints, whose
+// URLs an operator configures, and the runner's own.
+var openQuery = []string{
+	"GET /v1/steering/{session_id}",
+	"GET /v1/manifests/{session_id}/hls",
+	"GET /v1/manifests/{session_id}/hls/{pathway}/{rendition}",
+	"GET /v1/manifests/{session_id}/dash",
+	"GET /v1/playback/{session_id}/cmcd/{credential}",
+	"POST /v1/playback/{session_id}/cmcd/{credential}",
+	"POST /v1/webhooks/stripe",
+	"POST /v1/edges/health",
+	"GET /openapi.json",
+	"GET /healthz",
+}
+
+// queryValues are values of the documented query parameters that their
+// schemas take, for TestQueryParametersAreTheDocuments.
+var queryValues = map[string]string{"cursor": "x", "limit": "1", "from": "2026-01-01T00:00:00Z",
+	"to": "2026-01-01T01:00:00Z", "dimension": "cdn", "title_id": "sintel"}
+
+// TestQueryParametersAreTheDocuments holds every operation's query
+// parameters, as the server takes them, to the document: an operation
+// outside openQuery refuses a parameter it does not list (400
+// unknown_parameter, before it reads a body or a record) and takes every
+// one it lists. A route or parameter added to one and not the other fails
+// here.
+func TestQueryParametersAreTheDocuments(t *testing.T) {
+	t.Parallel()
+	run := startLocal(t, t.TempDir())
+	spec, err := openapitest.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var play struct {
+		SessionID     string `json:"session_id"`
+		PlaybackToken string `json:"playback_token"`
+	}
+	if code := run.call("POST", "/v1/play", run.token(demo.AccountFamily), `{"title_id":"sintel","device_id":"`+playback.NewID("dev")+`"}`, &play); code != 201 {
+		t.Fatalf("play: %d", code)
+	}
+	credential := map[string]string{"callerJWT": run.token(demo.AccountFamily), "adminJWT": run.adminToken(), "playbackToken": play.PlaybackToken}
+	keys := map[string]bool{}
+	for _, op := range spec.Operations() {
+		keys[op.Key()] = true
+		if slices.Contains(openQuery, op.Key()) || op.LandsWith() != "" {
+			continue
+		}
+		sec := op.Security()
+		if len(sec) != 1 || len(sec[0]) != 1 || credential[sec[0][0]] == "" {
+			t.Errorf("%s: security %v is none this test holds a credential for", op.Key(), sec)
+			continue
+		}
+		path := strings.NewReplacer("{session_id}", play.SessionID, "{id}", "std", "{version}", "1").Replace(op.Path)
+		known := url.Values{}
+		for _, name := range op.QueryParams() {
+			v, ok := queryValues[name]
+			if !ok {
+				t.Errorf("%s: no value for its query parameter %q in queryValues", op.Key(), name)
+			}
+			known.Set(name, v)
+		}
+		send := func(query url.Values) (int, string) {
+			t.Helper()
+			req, _ := http.NewRequest(op.Method, run.srv.URL+path+"?"+query.Encode(), nil)
+			req.Header.Set("Authorization", "Bearer "+credential[sec[0][0]])
+			resp, err := run.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(raw)
+		}
+		if status, body := send(known); strings.Contains(body, `"reason":"unknown_parameter"`) {
+			t.Errorf("%s with its documented parameters %v: %d %s", op.Key(), known, status, body)
+		}
+		typo := url.Values{"zz_typo": {"1"}}
+		for k, v := range known {
+			typo[k] = v
+		}
+		if status, body := send(typo); status != http.StatusBadRequest || !strings.Contains(body, `"reason":"unknown_parameter"`) ||
+			!strings.Contains(body, `"field":"zz_typo"`) {
+			t.Errorf("%s with a parameter it does not list: %d %s, want 400 unknown_parameter naming zz_typo", op.Key(), status, body)
+		}
+	}
+	for _, k := range openQuery {
+		if !keys[k] {
+			t.Errorf("openQuery lists %s, which the document does not", k)
+		}
+	}
+}

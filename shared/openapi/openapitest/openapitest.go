@@ -83,6 +83,18 @@ func (o *Operation) LandsWith() string {
 	return b
 }
 
+// QueryParams names the operation's query parameters, in the document's
+// order (a security scheme's query parameter is no parameter here).
+func (o *Operation) QueryParams() []string {
+	var out []string
+	for _, p := range o.params {
+		if p.in == "query" {
+			out = append(out, p.name)
+		}
+	}
+	return out
+}
+
 // Security lists the operation's alternative security requirements, each
 // as its sorted scheme names; none means no credential is needed.
 func (o *Operation) Security() [][]string {
