@@ -79,7 +79,10 @@ func (s *Store) ApplyQoEReports(ctx context.Context, reports []playback.QoERepor
 	}
 	return s.update(ctx, "ApplyQoEReports", func(tx *bbolt.Tx) error {
 		// The consumer hands a session's reports over together: each run
-		// of one view's reads and writes the view once.
+		// of one view's reads and writes the view once. The function runs
+		// again when a shared transaction is rolled back (groupCommit), so
+		// it walks a copy of the slice header, never the one it was given.
+		reports := reports
 		for len(reports) > 0 {
 			n := 1
 			for n < len(reports) && reports[n].SessionID == reports[0].SessionID && reports[n].SessionStartedAt.Equal(reports[0].SessionStartedAt) {
