@@ -23,7 +23,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/playplane/playplane/shared/auth"
@@ -65,11 +64,12 @@ type Config struct {
 	// AWS says not to enable IPv6 on a distribution whose custom policies
 	// carry IpAddress (DistributionConfig IsIPV6Enabled), so with BindIP the
 	// distribution serves IPv4 only (the stacks' signUrlBindIP turns both
-	// on together) while the API may still be dual-stack. A caller that
-	// asked over IPv6 then fetches over IPv4, and a grant bound to its IPv6
-	// address could never play: it gets a grant without the address
-	// condition instead, and the instance logs that once at Warn (without
-	// the address). IPv4 and IPv4-mapped callers are bound.
+	// on together). A caller that reached the API over IPv6 would fetch
+	// over IPv4, so no grant bound to its address can play, and one without
+	// the address is the shareable grant BindIP was set to prevent: it is
+	// refused, 403 ipv4_required. Serve the API over IPv4 only as well (the
+	// stacks' HTTP API endpoints are IPv4 by default; a dual-stack custom
+	// domain is not). IPv4 and IPv4-mapped callers are bound.
 	BindIP  bool  `env:"SIGNURL_BIND_IP, default=false"`
 	MaxBody int64 `env:"SIGNURL_MAX_BODY, default=1024"`
 	// PublicURL is how players reach this API, e.g.
@@ -132,8 +132,6 @@ type Server struct {
 	// steering is Deps.Steering where there is a choice to rank (two
 	// CDNs or more), else nil: sessions then start on defaultCDN.
 	steering Steering
-	// unbound logs BindIP's first unbound grant (bindAddr).
-	unbound sync.Once
 }
 
 type cdn struct {
@@ -546,8 +544,9 @@ func (s *Server) expiry(sess playback.Session, claims auth.PlaybackClaims, now t
 }
 
 // bindAddr is the address the request's grants are bound to: none
-// without BindIP, and none for a caller that asked over IPv6, whom the
-// IPv4-only distribution serves from another address (Config.BindIP).
+// without BindIP. With it, a caller that asked over IPv6 is refused
+// (Config.BindIP): the IPv4-only distribution serves it from another
+// address, and an unbound grant is what BindIP forbids.
 func (s *Server) bindAddr(r *http.Request) (netip.Addr, error) {
 	if !s.cfg.BindIP {
 		return netip.Addr{}, nil
@@ -556,13 +555,13 @@ func (s *Server) bindAddr(r *http.Request) (netip.Addr, error) {
 	if err != nil || ip.Is4() {
 		return ip, err
 	}
-	s.unbound.Do(func() {
-		ctx := r.Context()
-		httpx.Logger(ctx).WarnContext(ctx, "BindIP: a caller reached the API over IPv6; its grants carry no address "+
-			"(the distribution serves IPv4 only), logged once per instance")
-	})
-	return netip.Addr{}, nil
+	return netip.Addr{}, playback.Errorf(playback.CodeForbidden, ReasonIPv4Required,
+		"grants are bound to the caller's IPv4 address (SIGNURL_BIND_IP) and this request came over IPv6")
 }
+
+// ReasonIPv4Required refuses a grant to a caller that reached the API
+// over IPv6 while grants are bound to the caller's address (Config.BindIP).
+const ReasonIPv4Required = "ipv4_required"
 
 // titlePaths returns the title's path prefix and manifest path
 // (playback.Title.MediaPaths). Catalogue writes refuse a title whose
