@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -25,10 +26,13 @@ var bucketQoEViews = []byte("qoe_views")
 // are one cursor run, in QoEBeat order.
 var bucketQoEBeats = []byte("qoe_view_beats")
 
+// qoeBeatPrefix starts the keys of a session's beats.
+func qoeBeatPrefix(sessionID string) []byte {
+	return append(append(make([]byte, 0, len(sessionID)+1+8+8), sessionID...), 0)
+}
+
 func qoeBeatKey(sessionID string, b playback.QoEBeat) []byte {
-	k := make([]byte, 0, len(sessionID)+1+8+8)
-	k = append(k, sessionID...)
-	k = append(k, 0)
+	k := qoeBeatPrefix(sessionID)
 	// The sign bit flipped, Unix nanoseconds sort as the times do.
 	k = binary.BigEndian.AppendUint64(k, uint64(b.DeviceTime.UnixNano())^1<<63)
 	return binary.BigEndian.AppendUint64(k, uint64(b.ReceivedAt.UnixNano())^1<<63)
@@ -41,11 +45,27 @@ func appendQoEBeat(b []byte, x *playback.QoEBeat) []byte {
 	b = binary.AppendVarint(b, int64(x.BitrateKbps))
 	b = appendString(b, x.CDN)
 	b = appendString(b, x.EdgeID)
+	var flags byte
 	if x.Corrected {
-		return append(b, 1)
+		flags |= beatCorrected
 	}
-	return append(b, 0)
+	if c := x.Carried; c != nil {
+		flags |= beatCarried
+		b = binary.AppendVarint(b, int64(c.Reports))
+		b = binary.AppendVarint(b, int64(c.Corrections))
+		b = binary.AppendVarint(b, int64(c.PeakBitrateKbps))
+		b = binary.AppendUvarint(b, math.Float64bits(c.BitrateKbpsMS))
+	}
+	return append(b, flags)
 }
+
+// A beat record's last byte: beatCorrected, and beatCarried when the
+// playback.QoECarried figures come before it. Records written before
+// beatCarried end in 0 or 1.
+const (
+	beatCorrected = 1 << iota
+	beatCarried
+)
 
 func decodeQoEBeat(k, raw []byte) (playback.QoEBeat, error) {
 	if len(k) < 16 || len(raw) == 0 {
@@ -57,7 +77,12 @@ func decodeQoEBeat(k, raw []byte) (playback.QoEBeat, error) {
 	x.StartupMS, x.PlayedMS, x.RebufferMS = r.varint(), r.varint(), r.varint()
 	x.BitrateKbps = int(r.varint())
 	x.CDN, x.EdgeID = r.string(), r.string()
-	x.Corrected = raw[len(raw)-1] == 1
+	flags := raw[len(raw)-1]
+	x.Corrected = flags&beatCorrected != 0
+	if flags&beatCarried != 0 {
+		x.Carried = &playback.QoECarried{Reports: int(r.varint()), Corrections: int(r.varint()), PeakBitrateKbps: int(r.varint()),
+			BitrateKbpsMS: math.Float64frombits(r.uvarint())}
+	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = fmt.Errorf("%d bytes after the beat", len(r.b))
 	}
@@ -102,7 +127,9 @@ func (s *Store) ApplyQoEReports(ctx context.Context, reports []playback.QoERepor
 // view is stored without its beats (bucketQoEBeats): a beat after every
 // other, as heartbeats mostly come, follows the stored figures; one that
 // does not (late, out of order) has them computed again from all of the
-// view's.
+// view's. A view stored before views kept beats first gets the beat that
+// carries its figures (playback.QoEView.Carry), or the first such beat
+// would compute them from itself alone.
 func applyQoEReports(tx *bbolt.Tx, rs []playback.QoEReport) error {
 	id := rs[0].SessionID
 	k := qoeViewKey(playback.QoEHour(rs[0].SessionStartedAt), id)
@@ -114,6 +141,16 @@ func applyQoEReports(tx *bbolt.Tx, rs []playback.QoEReport) error {
 		}
 	}
 	beats := tx.Bucket(bucketQoEBeats)
+	if carried, ok := v.Carry(); ok {
+		// The view's beats are kept apart, so v.Beats is empty whether or
+		// not it was stored before views kept beats; one that was has
+		// none in the bucket either.
+		if k, _ := beats.Cursor().Seek(qoeBeatPrefix(id)); k == nil || !bytes.HasPrefix(k, qoeBeatPrefix(id)) {
+			if err := beats.Put(qoeBeatKey(id, carried), appendQoEBeat(nil, &carried)); err != nil {
+				return fmt.Errorf("put qoe beat: %w", err)
+			}
+		}
+	}
 	for _, r := range rs {
 		last := v.Last() // zero for a new view: every beat follows it
 		b, _ := v.Observe(r)
@@ -139,7 +176,7 @@ func applyQoEReports(tx *bbolt.Tx, rs []playback.QoEReport) error {
 
 // qoeBeats are the stored beats of a session's view, in QoEBeat order.
 func qoeBeats(tx *bbolt.Tx, sessionID string) ([]playback.QoEBeat, error) {
-	prefix := append([]byte(sessionID), 0)
+	prefix := qoeBeatPrefix(sessionID)
 	var out []playback.QoEBeat
 	c := tx.Bucket(bucketQoEBeats).Cursor()
 	for k, raw := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {

@@ -148,6 +148,19 @@ type QoEBeat struct {
 	CDN         string `json:"cdn,omitempty"`
 	EdgeID      string `json:"edge,omitempty"`
 	Corrected   bool   `json:"c,omitempty"`
+	// Carried is set on the beat that stands for every report of a view
+	// stored before views kept their beats (QoEView.Carry).
+	Carried *QoECarried `json:"carried,omitempty"`
+}
+
+// QoECarried are the figures of a view stored before views kept their
+// beats that no one beat can tell: they were folded from reports that
+// are gone.
+type QoECarried struct {
+	Reports         int     `json:"reports"`
+	Corrections     int     `json:"corrections,omitempty"`
+	BitrateKbpsMS   float64 `json:"bitrate_kbps_ms,omitempty"`
+	PeakBitrateKbps int     `json:"peak_bitrate_kbps,omitempty"`
 }
 
 // Compare orders beats by device time, then by acceptance.
@@ -330,6 +343,9 @@ func appendOnce(s []string, v string) []string {
 // (Follow) and are computed again from all of them when one does not
 // (Refigure).
 func (v *QoEView) Apply(r QoEReport) []string {
+	if b, ok := v.Carry(); ok {
+		v.Beats = []QoEBeat{b}
+	}
 	b, reasons := v.Observe(r)
 	i, found := slices.BinarySearchFunc(v.Beats, b, QoEBeat.Compare)
 	if found {
@@ -385,6 +401,29 @@ func (v *QoEView) Observe(r QoEReport) (QoEBeat, []string) {
 	return b, reasons
 }
 
+// Carry is, for a view stored before views kept their beats (one with
+// reports but none of their beats), the beat that stands for them: the
+// view's figures, at its last report's device time and acceptance. The
+// caller keeps it among the view's beats before it folds any other, so
+// that Refigure starts from those figures instead of losing them: the
+// reports behind them are gone. A beat before it in QoEBeat order counts
+// for nothing but what Observe takes of it, as before views kept beats
+// (it is one already folded, delivered again, or one the view then
+// refused as late; which, the figures cannot tell); a beat after it
+// follows it. ok is false for any other view.
+func (v QoEView) Carry() (b QoEBeat, ok bool) {
+	if v.Reports == 0 || len(v.Beats) > 0 {
+		return QoEBeat{}, false
+	}
+	b = QoEBeat{DeviceTime: v.DeviceTime, ReceivedAt: v.UpdatedAt, StartupMS: v.StartupMS, PlayedMS: v.PlayedMS,
+		RebufferMS: v.RebufferMS, BitrateKbps: v.LastBitrateKbps, CDN: v.CDN, EdgeID: v.EdgeID,
+		Carried: &QoECarried{Reports: v.Reports, Corrections: v.Corrections, BitrateKbpsMS: v.BitrateKbpsMS, PeakBitrateKbps: v.PeakBitrateKbps}}
+	if v.StartupRefused {
+		b.StartupMS = -1
+	}
+	return b, true
+}
+
 // Last is the key of the view's last beat in QoEBeat order: a beat that
 // compares after it is Followed, any other Refigured.
 func (v QoEView) Last() QoEBeat {
@@ -414,8 +453,18 @@ func (v *QoEView) Refigure(beats []QoEBeat) {
 //   - play time a beat adds over the most played before it went out at the
 //     bitrate the player last reported before it (the beat's own when it
 //     is the first), which is what it was playing over that time;
-//   - CDN and edge are the latest told.
+//   - CDN and edge are the latest told;
+//   - a Carried beat's figures stand for every report before it.
 func (v *QoEView) Follow(b QoEBeat) {
+	if c := b.Carried; c != nil {
+		v.Reports, v.Corrections = c.Reports, c.Corrections
+		v.StartupMS, v.StartupRefused = max(b.StartupMS, 0), b.StartupMS < 0
+		v.PlayedMS, v.RebufferMS = b.PlayedMS, b.RebufferMS
+		v.BitrateKbpsMS, v.PeakBitrateKbps, v.LastBitrateKbps = c.BitrateKbpsMS, c.PeakBitrateKbps, b.BitrateKbps
+		v.CDN, v.EdgeID = b.CDN, b.EdgeID
+		v.DeviceTime, v.UpdatedAt = b.DeviceTime, b.ReceivedAt
+		return
+	}
 	v.Reports++
 	if b.Corrected {
 		v.Corrections++

@@ -169,6 +169,51 @@ func TestQoEViewReplayOfACorrectedReport(t *testing.T) {
 	}
 }
 
+// TestQoEViewFromBeforeBeatsKeepsItsFigures: a view decoded from a record
+// written before views kept their beats (no beats, figures folded from
+// reports that are gone) keeps its figures through a redelivery of its
+// last report and a late one, and grows by a newer one, in any order.
+func TestQoEViewFromBeforeBeatsKeepsItsFigures(t *testing.T) {
+	t.Parallel()
+	old := playback.QoEView{SessionID: "s1", Hour: playback.QoEHour(qoeT0), StartedAt: qoeT0, TitleID: "t1", CDN: "b",
+		UpdatedAt: qoeT0.Add(600 * time.Second), DeviceTime: qoeT0.Add(600 * time.Second), Reports: 60, StartupRefused: true,
+		PlayedMS: 590_000, RebufferMS: 2_000, BitrateKbpsMS: 1500*300_000 + 3000*290_000, PeakBitrateKbps: 3000, LastBitrateKbps: 3000}
+	last := report(600*time.Second, playback.QoE{StartupMS: 900_000, PlayedMS: 590_000, RebufferMS: 2_000, BitrateKbps: 3000, CDN: "b"})
+	late := report(300*time.Second, playback.QoE{StartupMS: 900_000, PlayedMS: 290_000, BitrateKbps: 1500, CDN: "a"})
+	newer := report(610*time.Second, playback.QoE{StartupMS: 900_000, PlayedMS: 600_000, RebufferMS: 2_000, BitrateKbps: 6000, CDN: "b"})
+	figures := func(v playback.QoEView) playback.QoEView {
+		v.Beats = nil
+		return v
+	}
+	grown := old
+	grown.Reports, grown.PlayedMS, grown.BitrateKbpsMS = 61, 600_000, old.BitrateKbpsMS+3000*10_000
+	grown.PeakBitrateKbps, grown.LastBitrateKbps = 6000, 6000
+	grown.Corrections++ // its startup, older than the session, is refused
+	grown.DeviceTime, grown.UpdatedAt = newer.DeviceTime, newer.ReceivedAt
+	for _, tc := range []struct {
+		name  string
+		order []playback.QoEReport
+		want  playback.QoEView
+	}{
+		{"redelivery of its last report", []playback.QoEReport{last}, old},
+		{"late", []playback.QoEReport{late}, old},
+		{"late then newer", []playback.QoEReport{late, newer}, grown},
+		{"newer then late", []playback.QoEReport{newer, late}, grown},
+		{"newer, last, late", []playback.QoEReport{newer, last, late}, grown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := old
+			for _, r := range tc.order {
+				v.Apply(r)
+			}
+			if got := figures(v); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("view\n%+v\nwant\n%+v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestAggregateQoE(t *testing.T) {
 	t.Parallel()
 	view := func(id, cdn string, mutate func(*playback.QoEView)) playback.QoEView {
