@@ -16,7 +16,11 @@
 -- in device time order, then by received_at (a retried heartbeat repeats
 -- its device time), never in the order they arrived, so a heartbeat the
 -- queue delivered late, out of order or twice changes no figure but by
--- what it says, and only in the hour its view started.
+-- what it says, and only in the hour its view started. Both times are read
+-- to the microsecond the message is written to (from_iso8601_timestamp
+-- keeps milliseconds): the reports of one CMCD request share a ts
+-- millisecond at times, and are accepted a microsecond apart, in the
+-- request's order.
 -- A view silent before its first frame (no stop, no error: a crashed tab)
 -- is an exit before video start once its session's lease has run out: at
 -- the latest lease_expires_at its heartbeats carry (where each left the
@@ -39,8 +43,8 @@ beats AS (
     h.session_id,
     h.title_id,
     h.event,
-    from_iso8601_timestamp(h.device_time) AS device_time,
-    from_iso8601_timestamp(h.received_at) AS received_at,
+    from_iso8601_timestamp_nanos(h.device_time) AS device_time,
+    from_iso8601_timestamp_nanos(h.received_at) AS received_at,
     from_iso8601_timestamp(h.session_started_at) AS started_at,
     from_iso8601_timestamp(h.lease_expires_at) AS lease_expires_at,
     date_diff('millisecond', from_iso8601_timestamp(h.session_started_at), from_iso8601_timestamp(h.received_at)) + 10000 AS age_ms,

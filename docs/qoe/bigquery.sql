@@ -8,7 +8,8 @@
 -- edge, country, asn or device_type (the viewer's, from the session's
 -- playback token). Set the dataset in FROM and the range in params. A
 -- view is a function of its heartbeats, taken in device time order, then
--- by received_at, as the runner's (whatever order they arrived in). A
+-- by received_at, as the runner's (whatever order they arrived in; the
+-- reports of one CMCD request are accepted a microsecond apart). A
 -- view silent before its first frame is an exit before video start once
 -- its session's lease has run out, at the latest lease_expires_at its
 -- heartbeats carry (whatever the stack's LEASE_TTL), judged at the query's

@@ -75,7 +75,14 @@ func (s *Server) cmcd(w http.ResponseWriter, r *http.Request) error {
 	for i := range beats {
 		h := &beats[i]
 		h.SessionID, h.AccountID, h.TitleID, h.DeviceID = id, sess.AccountID, sess.TitleID, sess.DeviceID
-		h.ReceivedAt, h.SessionStartedAt, h.LeaseExpiresAt = now.UTC(), sess.StartedAt.UTC(), leaseEnd
+		// A heartbeat is known by its device time and acceptance
+		// (playback.QoEBeat): a view takes one with both of another's for
+		// that one delivered again. ts is in milliseconds, so two events of
+		// one request can share it; each report is accepted the smallest
+		// step a message tells (events.MessageTimeUnit) after the one
+		// before it, which keeps them apart, in the request's order.
+		h.ReceivedAt = now.UTC().Add(time.Duration(i) * events.MessageTimeUnit)
+		h.SessionStartedAt, h.LeaseExpiresAt = sess.StartedAt.UTC(), leaseEnd
 		h.Country, h.ASN, h.DeviceType = claims.Viewer.Country, claims.Viewer.ASN, claims.Viewer.DeviceType
 		ptrs[i] = h
 	}

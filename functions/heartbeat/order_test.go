@@ -3,6 +3,7 @@ package heartbeat_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"reflect"
 	"testing"
 	"time"
@@ -148,5 +149,48 @@ func TestViewsAreTheSameInEveryDeliveryOrder(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCMCDReportsOfOneMillisecondAreTheSameInEveryOrder: the reports of one
+// CMCD request share the request's arrival, and ts is in milliseconds, so
+// two events of one millisecond (a first frame and a bitrate switch) have
+// one device time. They are two heartbeats, not one delivered twice: the
+// view counts both, and is the same whichever the queue hands over first.
+func TestCMCDReportsOfOneMillisecondAreTheSameInEveryOrder(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{noConsume: true})
+	id, _ := h.play("acct_a", "title_1", 2)
+	ts := h.ts(0)
+	body := fmt.Sprintf("e=ps,sta=p,br=800,msd=700,cdn=\"a\",ts=%d\ne=t,sta=p,br=6000,cdn=\"b\",ts=%d\n", ts, ts)
+	if rec := h.report(http.MethodPost, h.cmcdURL(id, "acct_a", "title_1"), "application/cmcd", body); rec.Code != http.StatusNoContent {
+		t.Fatalf("CMCD request: %d %s", rec.Code, rec.Body)
+	}
+	h.pub.mu.Lock()
+	published := h.pub.published[len(h.pub.published)-2:]
+	h.pub.mu.Unlock()
+	msgs := []playback.Message{{ID: "m0", OrderingKey: id, Data: published[0]}, {ID: "m1", OrderingKey: id, Data: published[1]}}
+	view := func(order ...playback.Message) playback.QoEView {
+		c := newHarness(t, harnessOptions{noConsume: true, qoeViews: true})
+		for _, m := range order {
+			if retry := c.consume([]playback.Message{m}); len(retry) != 0 {
+				t.Fatalf("retry %v", retry)
+			}
+		}
+		views, err := c.bolt.QoEViews(t.Context(), h.clock().Add(-time.Hour), h.clock().Add(time.Hour))
+		if err != nil || len(views) != 1 {
+			t.Fatalf("views %+v, %v", views, err)
+		}
+		return views[0]
+	}
+	ab, ba := view(msgs[0], msgs[1]), view(msgs[1], msgs[0])
+	if !reflect.DeepEqual(ab, ba) {
+		t.Fatalf("in request order\n%+v\nreversed\n%+v", ab, ba)
+	}
+	if ab.Reports != 2 || ab.StartupMS != 700 || ab.PeakBitrateKbps != 6000 || ab.CDN != "b" {
+		t.Fatalf("view %+v, want both reports: 700 ms startup, 6000 kbps peak, cdn b (the later in the request)", ab)
+	}
+	if again := view(msgs[0], msgs[1], msgs[0], msgs[1]); !reflect.DeepEqual(again, ab) {
+		t.Fatalf("redelivered\n%+v\nwant\n%+v", again, ab)
 	}
 }

@@ -135,7 +135,12 @@ type QoEView struct {
 // Beats are ordered by device time, then by acceptance (a player that
 // retries a heartbeat sends it again with its device time), which is the
 // order of the warehouse queries too; a report with the device time and
-// acceptance of one the view holds is that one delivered again.
+// acceptance of one the view holds is that one delivered again. The
+// routes accept no two of a session's heartbeats at one time (the CMCD
+// route accepts a request's reports a microsecond apart, in its order),
+// except requests of one session handled in the same microsecond: were
+// two of them to carry one device time too, the view would keep the one
+// it was handed first.
 type QoEBeat struct {
 	DeviceTime time.Time `json:"dt"`
 	ReceivedAt time.Time `json:"rt"`
