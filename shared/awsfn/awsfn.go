@@ -37,6 +37,7 @@ package awsfn
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -119,12 +120,7 @@ type Options struct {
 func Main(build Builder) {
 	log := NewLogger()
 	slog.SetDefault(log)
-	// Metrics leave as EMF lines on stdout, beside the logs: CloudWatch
-	// Logs extracts them, and the request path makes no call for them.
-	// Spans go wherever OTEL_EXPORTER_OTLP_ENDPOINT says (a collector
-	// layer or sidecar), flushed before each invocation returns.
-	if _, err := telemetry.Setup(context.Background(), telemetry.Options{Service: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
-		Metrics: telemetry.SinkEMF, EMFOut: os.Stdout}); err != nil {
+	if _, err := telemetry.Setup(context.Background(), Telemetry(os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), os.Stdout)); err != nil {
 		log.Error("telemetry is off: its configuration is unusable", "err", err)
 	}
 	h, err := New(context.Background(), build, Options{Log: log})
@@ -133,6 +129,16 @@ func Main(build Builder) {
 		os.Exit(1)
 	}
 	lambda.Start(h.typed())
+}
+
+// Telemetry is what Main passes to telemetry.Setup for service
+// (AWS_LAMBDA_FUNCTION_NAME), the EMF lines going to out (stdout).
+// Metrics leave as EMF lines beside the logs: CloudWatch Logs extracts
+// them, and the request path makes no call for them. Spans go wherever
+// OTEL_EXPORTER_OTLP_ENDPOINT says (a collector layer or sidecar),
+// flushed before each invocation returns.
+func Telemetry(service string, out io.Writer) telemetry.Options {
+	return telemetry.Options{Service: service, Metrics: telemetry.SinkEMF, EMFOut: out}
 }
 
 // NewLogger is the JSON logger on stdout a Lambda logs with, at the level

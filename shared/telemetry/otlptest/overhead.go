@@ -86,6 +86,16 @@ func OverheadWith(b *testing.B, env map[string]string, op func()) {
 // would otherwise land in whichever chunk it reallocates in).
 func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	b.Helper()
+	OverheadSink(b, env, telemetry.Options{Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New}, op, reset)
+}
+
+// OverheadSink is OverheadReset with "on" set up from opts instead of
+// the Prometheus sink: a platform's own metric sink (awsfn's EMF lines,
+// gcpfn's push to Cloud Monitoring), to measure a function as its
+// platform runs it. opts.Lookup is replaced by the receiver's environment
+// with env added; opts.Service "" is "bench".
+func OverheadSink(b *testing.B, env map[string]string, opts telemetry.Options, op, reset func()) {
+	b.Helper()
 	recv := Start(b)
 	recv.Discard()
 	lookup := recv.Env()
@@ -103,8 +113,11 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	gcm := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/heap:bytes"}}
 	var gcCPU [2]float64
 	var live, scan [2]uint64
-	p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New,
-		Lookup: envconfig.MapLookuper(lookup)})
+	if opts.Service == "" {
+		opts.Service = "bench"
+	}
+	opts.Lookup = envconfig.MapLookuper(lookup)
+	p, err := telemetry.Setup(context.Background(), opts)
 	if err != nil || !p.Tracing() || !p.Metrics() {
 		b.Fatalf("telemetry on: %v", err)
 	}

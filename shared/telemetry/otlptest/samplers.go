@@ -22,8 +22,19 @@ type Sampler struct {
 // defaults, which the stacks set).
 var Samplers = []Sampler{
 	{"always_on", map[string]string{telemetry.EnvTracesSampler: "always_on"}},
-	DeployedRatio("", deployedDefault(catalog.SettingTracesSamplerArg)),
+	HeartbeatSampler(),
 }
+
+// HeartbeatSampler is the heartbeat function's sampler as the stacks
+// deploy it: DeployedRatio at the catalogue's default ratio.
+func HeartbeatSampler() Sampler {
+	return DeployedRatio("", deployedDefault(catalog.SettingTracesSamplerArg))
+}
+
+// DefaultSampler is the sampler every other function is deployed with:
+// the stacks set no OTEL_TRACES_SAMPLER for them, so the SDK's default,
+// which records every trace that starts with them.
+var DefaultSampler = Sampler{Name: "parentbased_always_on"}
 
 // EnvOverheadRatios, set in the benchmark's environment to ratios
 // separated by commas ("0.001,0.1"), adds a sub-benchmark per ratio to
@@ -37,6 +48,14 @@ const EnvOverheadRatios = "PLAYPLANE_OVERHEAD_RATIOS"
 // telemetry.Setup: its sub-benchmark fails on one that is not in [0, 1].
 func BenchSamplers() []Sampler {
 	return withRatios(Samplers, os.Getenv(EnvOverheadRatios))
+}
+
+// WithRatios is s and the ratios EnvOverheadRatios names, as
+// BenchSamplers is for Samplers: a benchmark of one function under its
+// deployed sampler, beside the heartbeat's sampler at other ratios (0:
+// the hooks and the flushes with nothing recorded).
+func WithRatios(s Sampler) []Sampler {
+	return withRatios([]Sampler{s}, os.Getenv(EnvOverheadRatios))
 }
 
 // withRatios is base and DeployedRatio("", r) per ratio r in list
