@@ -40,7 +40,7 @@ func BenchmarkAuthorizePlayTelemetryDeployed(b *testing.B) {
 				if err != nil || !bytes.Contains(out, []byte(`"statusCode":201`)) {
 					b.Fatalf("%s %v", out, err)
 				}
-			}, nil)
+			}, nil, nil)
 		})
 		b.Run("gcp/"+s.Name, func(b *testing.B) {
 			fn := deployedtest.NewGCP(b, "authorizeplay", build)
@@ -55,7 +55,7 @@ func BenchmarkAuthorizePlayTelemetryDeployed(b *testing.B) {
 				if rec.Code != http.StatusCreated {
 					b.Fatalf("%d %s", rec.Code, rec.Body)
 				}
-			}, nil)
+			}, nil, fn.Mode)
 		})
 	}
 }

@@ -69,7 +69,7 @@ func BenchmarkHandlerTelemetryDeployed(b *testing.B) {
 				if _, err := fn.Backend.SQS.PurgeQueue(context.Background(), &awssqs.PurgeQueueInput{QueueUrl: queue}); err != nil {
 					b.Fatal(err)
 				}
-			})
+			}, nil)
 		})
 		b.Run("gcp/"+s.Name, func(b *testing.B) {
 			fn := deployedtest.NewGCP(b, "heartbeat", build)
@@ -84,7 +84,7 @@ func BenchmarkHandlerTelemetryDeployed(b *testing.B) {
 				if rec.Code != http.StatusOK {
 					b.Fatalf("%d %s", rec.Code, rec.Body)
 				}
-			}, func() { fn.PubSub.Clear(b) })
+			}, func() { fn.PubSub.Clear(b) }, fn.Mode)
 		})
 	}
 }

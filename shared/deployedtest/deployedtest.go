@@ -38,6 +38,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/sethvargo/go-envconfig"
+	"go.opentelemetry.io/otel"
+	oteltrace "go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/catalog"
@@ -162,6 +165,7 @@ type GCP struct {
 	// those of a loopback token endpoint.
 	telemetryEnv map[string]string
 	callerKey    *rsa.PrivateKey
+	sdk          oteltrace.TracerProvider // Mode's
 }
 
 // Env is the telemetry environment of the deploy unit under sampler s:
@@ -195,10 +199,12 @@ const (
 // GOOGLE_APPLICATION_CREDENTIALS for the benchmark.
 //
 // Unlike a deployed unit's, its Firestore and Pub/Sub clients run without
-// the client libraries' own telemetry (gcpemu's options disable it): a
-// deployed client records a span and metrics of every RPC through the
-// OpenTelemetry globals telemetry.Setup installs, which a paused Provider
-// leaves installed, so an overhead benchmark's "off" would pay for them too.
+// the gRPC transport's telemetry (gcpemu's options disable it): a deployed
+// client records a span and metrics of every RPC through the OpenTelemetry
+// globals telemetry.Setup installs, which a paused Provider leaves
+// installed, so an overhead benchmark's "off" would pay for them too. The
+// Firestore library's own spans of each operation, which no option turns
+// off, are counted where they belong by Mode.
 func NewGCP(b *testing.B, name string, build gcpfn.Builder) *GCP {
 	b.Helper()
 	skipWithout(b, emulators.FirestoreService)
@@ -284,6 +290,24 @@ func NewGCP(b *testing.B, name string, build gcpfn.Builder) *GCP {
 		}
 	})
 	return g
+}
+
+// Mode is otlptest.OverheadSink's setMode: it installs the no-op tracer
+// provider as the OpenTelemetry global while telemetry is off, and the
+// one telemetry.Setup installed while it is on. The Firestore library
+// starts a span of every operation with the global provider (read at each
+// start), which on a deployed unit without telemetry is the no-op one; a
+// paused Provider leaves its own installed, and "off" would record the
+// library's spans as roots.
+func (g *GCP) Mode(on bool) {
+	if g.sdk == nil {
+		g.sdk = otel.GetTracerProvider() // the first call: Setup's, not yet switched
+	}
+	if on {
+		otel.SetTracerProvider(g.sdk)
+	} else {
+		otel.SetTracerProvider(tracenoop.NewTracerProvider())
+	}
 }
 
 // serveKeys serves the caller key's public half as a JWKS on loopback and

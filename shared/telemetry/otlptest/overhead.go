@@ -86,15 +86,18 @@ func OverheadWith(b *testing.B, env map[string]string, op func()) {
 // would otherwise land in whichever chunk it reallocates in).
 func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 	b.Helper()
-	OverheadSink(b, env, telemetry.Options{Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New}, op, reset)
+	OverheadSink(b, env, telemetry.Options{Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New}, op, reset, nil)
 }
 
 // OverheadSink is OverheadReset with "on" set up from opts instead of
 // the Prometheus sink: a platform's own metric sink (awsfn's EMF lines,
 // gcpfn's push to Cloud Monitoring), to measure a function as its
 // platform runs it. opts.Lookup is replaced by the receiver's environment
-// with env added; opts.Service "" is "bench".
-func OverheadSink(b *testing.B, env map[string]string, opts telemetry.Options, op, reset func()) {
+// with env added; opts.Service "" is "bench". setMode, when not nil, is
+// called before each chunk, untimed, after reset, with whether telemetry
+// is on in it: to switch what Pause does not, such as the OpenTelemetry
+// globals a client library starts its own spans with.
+func OverheadSink(b *testing.B, env map[string]string, opts telemetry.Options, op, reset func(), setMode func(on bool)) {
 	b.Helper()
 	recv := Start(b)
 	recv.Discard()
@@ -145,6 +148,9 @@ func OverheadSink(b *testing.B, env map[string]string, opts telemetry.Options, o
 			}
 			if mode == 1 && !control {
 				p.Resume()
+			}
+			if setMode != nil {
+				setMode(mode == 1 && !control)
 			}
 			runtime.GC()
 			runtime.ReadMemStats(&ms0)
