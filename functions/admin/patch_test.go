@@ -35,8 +35,10 @@ func TestPatchAccount(t *testing.T) {
 	h := newHarness(t, auth.DefaultAdminClaim)
 	h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
 	h.mustDo("POST", "/v1/admin/plans", "", `{"id":"prem","name":"Premium","max_streams":4,"max_devices":8,"max_quality":"UHD"}`, http.StatusCreated)
-	created := h.mustDo("POST", "/v1/admin/accounts", "", `{"id":"acct_a","plan_id":"std","territory":"DE","status":"active","parental_cap":16,"email":"a@example.com","customer_id":"cus_a"}`, http.StatusCreated)
-	etag := created.header.Get("ETag")
+	h.mustDo("POST", "/v1/admin/accounts", "", `{"id":"acct_a","plan_id":"std","territory":"DE","status":"active","parental_cap":16,"email":"a@example.com","customer_id":"cus_a"}`, http.StatusCreated)
+	// Stripe's subscription names the plan: the plan is Stripe's.
+	stripeEvent(t, h.store, "acct_a", 100, playback.StatusActive, "std")
+	etag := h.mustDo("GET", "/v1/admin/accounts/acct_a", "", "", http.StatusOK).header.Get("ETag")
 
 	for _, tc := range []struct {
 		name, ifMatch, contentType, body string

@@ -162,6 +162,27 @@ func TestStripeOwnsTheStatusAndPlanOfItsCustomers(t *testing.T) {
 		}
 	})
 
+	t.Run("a price that maps no plan", func(t *testing.T) {
+		// Stripe's subscription is on a price no plan maps: its events keep
+		// whatever plan the account has (Account.PutSubscription), so the
+		// plan is the operator's, the first one and every correction.
+		if err := h.store.PutAccount(context.Background(), playback.Account{ID: "acct_unm", Status: playback.StatusNone,
+			Territory: "DE", CustomerID: "cus_unm"}); err != nil {
+			t.Fatal(err)
+		}
+		stripeEvent(t, h.store, "acct_unm", 100, playback.StatusActive, "")
+		path := "/v1/admin/accounts/acct_unm"
+		for i, plan := range []string{"std", "prem", "std"} {
+			_, etag := read(t, path)
+			r := write(path, etag, "PATCH", `{"plan_id":"`+plan+`"}`)
+			stripeEvent(t, h.store, "acct_unm", int64(101+i), playback.StatusActive, "")
+			if after, _ := read(t, path); r.status != http.StatusOK || after.PlanID != plan {
+				t.Fatalf("PATCH plan %s under a price that maps none: %d %s; after Stripe's next event on %q: want 200, and the plan kept",
+					plan, r.status, r.body, after.PlanID)
+			}
+		}
+	})
+
 	t.Run("no customer", func(t *testing.T) {
 		path := account(t, "acct_own", false)
 		_, etag := read(t, path)

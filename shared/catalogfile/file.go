@@ -106,9 +106,10 @@ func (a Account) Apply(stored playback.Account) playback.Account {
 
 // PaymentOwned is the JSON pointers, under the account's own, of the
 // settings a would change on stored that the payment provider decides
-// there (playback.Account.PaymentManaged): status and plan_id. Writing
-// them would last only until the customer's next event, so the admin API
-// and import refuse such a write; nil when there is none. The values the
+// there (playback.Account.PaymentManaged): status, and plan_id where the
+// subscription deciding the account names a plan. Writing them would last
+// only until the customer's next event, so the admin API and import
+// refuse such a write; nil when there is none. The values the
 // subscriptions fold to are taken too: they put back what a write made
 // before this rule left over them.
 func (a Account) PaymentOwned(stored playback.Account) []string {
@@ -121,10 +122,10 @@ func (a Account) PaymentOwned(stored playback.Account) []string {
 	if a.Status != "" && a.Status != stored.Status && a.Status != billed.Status {
 		out = append(out, "/status")
 	}
-	// An account the checkout created with no plan (its price maps none)
-	// takes the operator's: Stripe's events keep a plan until a price maps
-	// one (playback.Account.PutSubscription).
-	if stored.PlanID != "" && a.PlanID != stored.PlanID && a.PlanID != billed.PlanID {
+	// Under a price that maps no plan (an account a checkout created
+	// with one included), Stripe's events keep whatever plan the account
+	// has (playback.Account.PutSubscription): the operator's.
+	if plan := stored.BilledPlan(); plan != "" && a.PlanID != stored.PlanID && a.PlanID != plan {
 		out = append(out, "/plan_id")
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -54,5 +55,57 @@ func TestImportLeavesAStripeCustomersStatusAndPlanToStripe(t *testing.T) {
 		if plan, err := Diff(ctx, s, g); err != nil || len(plan.Changes) != 1 {
 			t.Fatalf("Diff of %s = %v, %d change(s), want the territory's change", a, err, len(plan.Changes))
 		}
+	}
+}
+
+// TestImportTakesWhatStripeDoesNotDecide: the plan under a subscription
+// whose price maps none is the file's, however often it changes (before,
+// only a first plan was taken).
+func TestImportTakesWhatStripeDoesNotDecide(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const stored = `{"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "active", "customer_id": "cus_a"}`
+	for _, tc := range []struct {
+		name     string
+		plan     string // the Stripe subscription's, "" for a price that maps none
+		file     string
+		wantSubs int
+	}{
+		{name: "a price that maps no plan", file: `{"id": "acct_a", "plan_id": "premium", "territory": "DE", "customer_id": "cus_a"}`, wantSubs: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := openBolt(t)
+			f, err := Parse("c.json", []byte(goodJSON))
+			if err != nil {
+				t.Fatal(err)
+			}
+			importFile(t, s, f)
+			if _, err := s.UpdateAccount(ctx, "acct_a", func(a *playback.Account) error {
+				a.PutSubscription(playback.Subscription{ID: "sub_a", Status: playback.StatusActive, PlanID: tc.plan, Clock: 100, Customer: "cus_a"})
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			g, err := Parse("c.json", []byte(strings.Replace(goodJSON, stored, tc.file, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := Diff(ctx, s, g)
+			if err != nil {
+				t.Fatalf("Diff of %s = %v, want the account's change", tc.file, err)
+			}
+			if _, err := Apply(ctx, s, plan, "cli:test", time.Now); err != nil {
+				t.Fatal(err)
+			}
+			a, err := s.GetAccount(ctx, "acct_a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.PlanID != "premium" || len(a.Subscriptions) != tc.wantSubs {
+				t.Fatalf("imported account on %q with %d subscription(s); want premium, %d",
+					a.PlanID, len(a.Subscriptions), tc.wantSubs)
+			}
+		})
 	}
 }

@@ -194,6 +194,15 @@ func (a Account) PaymentManaged() bool {
 	return a.CustomerID != "" || len(a.Subscriptions) > 0
 }
 
+// BilledPlan is the plan the payment provider decides for a: the one the
+// subscription a folds from names; "" when that names none (its price
+// maps no plan, and the provider's events keep whatever plan a has) or a
+// holds none, leaving the plan to whoever sets it.
+func (a Account) BilledPlan() string {
+	best, _ := a.decider()
+	return best.PlanID
+}
+
 // Billed is a with the status, plan, period end and past-due date its
 // subscriptions fold to, as the payment provider's next event leaves them
 // (a itself when it holds none).
@@ -250,8 +259,23 @@ func (a *Account) PutSubscription(s Subscription) bool {
 
 // refold derives status, plan and period end from the best subscription.
 func (a *Account) refold() {
-	if len(a.Subscriptions) == 0 {
+	best, ok := a.decider()
+	if !ok {
 		return
+	}
+	a.Status = best.Status
+	if best.PlanID != "" {
+		a.PlanID = best.PlanID
+	}
+	a.CurrentPeriodEnd = best.CurrentPeriodEnd
+	a.PastDueSince = best.PastDueSince
+}
+
+// decider is the best of a's subscriptions, which its status, plan and
+// period end fold from; false when it holds none.
+func (a Account) decider() (Subscription, bool) {
+	if len(a.Subscriptions) == 0 {
+		return Subscription{}, false
 	}
 	best := a.Subscriptions[0]
 	for _, s := range a.Subscriptions[1:] {
@@ -270,12 +294,7 @@ func (a *Account) refold() {
 			best = s
 		}
 	}
-	a.Status = best.Status
-	if best.PlanID != "" {
-		a.PlanID = best.PlanID
-	}
-	a.CurrentPeriodEnd = best.CurrentPeriodEnd
-	a.PastDueSince = best.PastDueSince
+	return best, true
 }
 
 // Title is a piece of content in the catalogue. Every write path requires
