@@ -829,9 +829,14 @@ func (h *harness) testWakeExpired(t *testing.T) {
 }
 
 // grantTTL is SIGNURL_MAX_TTL in TestBrowserPlayerSession's grant rows:
-// the 6 s test stream, played with a one-second buffer, fetches most of its
-// segments after the grants it started with have expired.
-const grantTTL = 2 * time.Second
+// the 6 s test stream, played with a one-second buffer, fetches its later
+// segments after the grants it started with have expired. Signers round
+// expiries down to the second, so a 2 s cap left a grant as little as 1 s
+// and the page's renewal 0.5 s to come back: under load (fresh-clone CI at
+// load ~15) hls.js fetched seg2 with the first grant after it ended, 403.
+// 3 s leaves the renewal a second or more; a page that never renews still
+// fetches the segments past 3 s with its first grant and fails.
+const grantTTL = 3 * time.Second
 
 // testGrantRefresh: the CDN grants and the manifest credential end with
 // the lease (capped by SIGNURL_MAX_TTL) and players must renew them before
