@@ -280,6 +280,7 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 		if len(retry) > 0 {
 			rt.inst.retries.get(rt.inst.meter, newRetries).Add(ctx, int64(len(retry)), opts.add...)
 		}
+		rt.inst.mark()
 	}
 	return retry
 }

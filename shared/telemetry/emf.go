@@ -31,6 +31,8 @@ type emfSink struct {
 	reader *sdkmetric.ManualReader
 	// hist is the request histogram's reader, when not the SDK's.
 	hist *histReader
+	// inst says whether the SDK's instruments hold anything to collect.
+	inst *instruments
 	mu   sync.Mutex
 	out  io.Writer
 	now  func() time.Time
@@ -44,11 +46,12 @@ func newEMFSink(out io.Writer) *emfSink {
 	}
 }
 
-// temporality is the sink's reader's: delta but for gauges.
-func (*emfSink) temporality(k sdkmetric.InstrumentKind) metricdata.Temporality {
-	if k == sdkmetric.InstrumentKindGauge || k == sdkmetric.InstrumentKindObservableGauge {
-		return metricdata.CumulativeTemporality
-	}
+// temporality is the sink's reader's: delta, gauges too. Each EMF line
+// is a sample CloudWatch adds to the period it falls in (SampleCount,
+// Sum, Average): a cumulative gauge would repeat its last value in every
+// later flush of the instance, a sample of a count nobody made. A delta
+// gauge reports the values recorded since the last collection only.
+func (*emfSink) temporality(sdkmetric.InstrumentKind) metricdata.Temporality {
 	return metricdata.DeltaTemporality
 }
 
@@ -76,10 +79,28 @@ type emfGroup struct {
 	values  map[string]any
 }
 
-func (e *emfSink) flush(ctx context.Context) error {
+// flush writes a line per attribute set with something new since the
+// last flush. Unless all, it collects the SDK's instruments only when one
+// was measured since (or one is observable): an invocation that measured
+// nothing but its request duration (requestHistogram) skips the
+// collection of every other instrument, and one that measured nothing
+// writes nothing.
+func (e *emfSink) flush(ctx context.Context, all bool) error {
+	collect := all || e.inst == nil || e.inst.observes.Load()
+	if e.inst != nil && e.inst.measured.Swap(false) {
+		collect = true
+	}
+	if !collect && (e.hist == nil || e.hist.empty()) {
+		return nil
+	}
 	var rm metricdata.ResourceMetrics
-	if err := e.reader.Collect(ctx, &rm); err != nil {
-		return err
+	if collect {
+		if err := e.reader.Collect(ctx, &rm); err != nil {
+			if e.inst != nil {
+				e.inst.mark() // what the failed collection held is for the next
+			}
+			return err
+		}
 	}
 	out := &rm
 	if e.hist != nil {

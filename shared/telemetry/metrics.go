@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -72,6 +73,21 @@ type instruments struct {
 	// so Request.End measures a request it records no span of in the
 	// request's context too.
 	unsampledExemplars bool
+
+	// measured: an SDK instrument was measured since the EMF sink last
+	// collected (mark), so that an invocation measuring nothing but the
+	// request duration, or nothing at all, skips the SDK's collection.
+	// observes: an observable instrument is registered, whose value only
+	// a collection reads.
+	measured, observes atomic.Bool
+}
+
+// mark notes a measurement of an SDK instrument, after it is made: a
+// flush that finds the mark then collects it (emfSink.flush).
+func (i *instruments) mark() {
+	if !i.measured.Load() {
+		i.measured.Store(true)
+	}
 }
 
 // lazy is an instrument made on first use by its constructor (a package
@@ -169,6 +185,7 @@ func LeasesActive(ctx context.Context, n int) error {
 		return i.leases.err
 	}
 	g.Record(ctx, int64(n))
+	i.mark()
 	return nil
 }
 
@@ -185,6 +202,7 @@ func (rt *runtime) metrics() *instruments {
 func PlayAdmitted(ctx context.Context) {
 	if i := current().metrics(); i != nil {
 		i.admitted.get(i.meter, newAdmitted).Add(ctx, 1)
+		i.mark()
 	}
 }
 
@@ -194,6 +212,7 @@ func PlayRefused(ctx context.Context, reason string) {
 		rt.inst.refused.get(rt.inst.meter, newRefused).Add(ctx, 1, rt.reasons.get(reason, func() []attribute.KeyValue {
 			return []attribute.KeyValue{AttrReason.String(reason)}
 		}).add...)
+		rt.inst.mark()
 	}
 }
 
@@ -203,6 +222,7 @@ func PlayRefused(ctx context.Context, reason string) {
 func WebhookLag(ctx context.Context, lag time.Duration) {
 	if i := current().metrics(); i != nil {
 		i.webhookLag.get(i.meter, newWebhookLag).Record(ctx, lag.Seconds())
+		i.mark()
 	}
 }
 
@@ -212,6 +232,7 @@ func InboxBacklog(ctx context.Context, source string, pending, parked int) {
 		opt := metric.WithAttributes(attribute.String("playplane.source", source))
 		i.pending.get(i.meter, newPending).Record(ctx, int64(pending), opt)
 		i.parked.get(i.meter, newParked).Record(ctx, int64(parked), opt)
+		i.mark()
 	}
 }
 
@@ -219,6 +240,7 @@ func InboxBacklog(ctx context.Context, source string, pending, parked int) {
 func DeadLettered(ctx context.Context, system, topic string, n int) {
 	if rt := current(); rt.metrics() != nil && n > 0 {
 		rt.inst.dead.get(rt.inst.meter, newDead).Add(ctx, int64(n), rt.messagingOptions(system, topic).add...)
+		rt.inst.mark()
 	}
 }
 
@@ -228,6 +250,7 @@ func GrantSigned(ctx context.Context, cdn string) {
 		rt.inst.grants.get(rt.inst.meter, newGrants).Add(ctx, 1, rt.cdns.get(cdn, func() []attribute.KeyValue {
 			return []attribute.KeyValue{AttrCDN.String(cdn)}
 		}).add...)
+		rt.inst.mark()
 	}
 }
 
@@ -266,6 +289,7 @@ func (rt *runtime) recordDuration(ctx context.Context, method, route string, sta
 		return
 	}
 	rt.inst.requestDuration.get(rt.inst.meter, newRequestDuration).Record(ctx, seconds, rt.routeOptions(method, route, status)...)
+	rt.inst.mark()
 }
 
 // measureOpts are the options of a measurement with one attribute set,
@@ -344,6 +368,9 @@ func (p *Provider) ObserveActiveLeases(count func(context.Context) (int64, error
 	}, g)
 	if err != nil {
 		return nil, err
+	}
+	if p.rt != nil && p.rt.inst != nil {
+		p.rt.inst.observes.Store(true)
 	}
 	return reg.Unregister, nil
 }

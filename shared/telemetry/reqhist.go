@@ -295,6 +295,14 @@ func (r *histReader) addNew(ctx context.Context, k routeKey, v float64, offer bo
 	r.gen.Store(&histGen{series: series})
 }
 
+// empty reports that the reader has no series: for a delta reader,
+// nothing was measured since its last collect. A measurement racing with
+// it is in the next collect.
+func (r *histReader) empty() bool {
+	g := r.gen.Load()
+	return len(g.series) == 0 && g.overflow == nil
+}
+
 // collect returns the reader's metric as the SDK's histogram aggregate
 // would report it, and false when it has no data point (the SDK then
 // leaves the metric out).

@@ -306,7 +306,9 @@ type Options struct {
 
 // Provider is the installed telemetry.
 type Provider struct {
-	tp      *sdktrace.TracerProvider
+	tp *sdktrace.TracerProvider
+	// spans is tp's span processor.
+	spans   *endMarker
 	mp      *sdkmetric.MeterProvider
 	emf     *emfSink
 	handler http.Handler
@@ -429,7 +431,8 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 			}
 			exp = &spanExporter{client: client}
 		}
-		p.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithSampler(smp),
+		p.spans = &endMarker{SpanProcessor: sdktrace.NewBatchSpanProcessor(exp)}
+		p.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p.spans), sdktrace.WithResource(res), sdktrace.WithSampler(smp),
 			sdktrace.WithIDGenerator(rt.ids))
 		rt.tracer, rt.tp = p.tp.Tracer(tracerName), p.tp
 		// always_on drops nothing: asking it first would only add a call.
@@ -502,6 +505,9 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		rt.inst = newInstruments(p.mp.Meter(meterName))
 		rt.inst.reqHist = hist
 		rt.inst.unsampledExemplars = offersUnlinked(exemplarFilter())
+		if p.emf != nil {
+			p.emf.inst = rt.inst
+		}
 	}
 	p.rt, rt.provider = rt, p
 	setupMu.Lock()
@@ -597,7 +603,7 @@ func (p *Provider) Flush(ctx context.Context) error {
 func (p *Provider) flushMetrics(ctx context.Context) error {
 	switch {
 	case p.emf != nil:
-		return p.emf.flush(ctx)
+		return p.emf.flush(ctx, true)
 	case p.pushesMetrics():
 		return p.mp.ForceFlush(ctx)
 	}
@@ -698,10 +704,11 @@ const (
 func (p *Provider) flushInvocation(ctx context.Context) error {
 	var err error
 	if p.emf != nil {
-		err = p.emf.flush(ctx)
+		err = p.emf.flush(ctx, false)
 	}
 	pushMetrics := p.pushesMetrics()
-	if p.tp == nil && !pushMetrics {
+	flushSpans := p.spans.takeEnded()
+	if !flushSpans && !pushMetrics {
 		return err
 	}
 	budget := invocationBudget
@@ -709,6 +716,7 @@ func (p *Provider) flushInvocation(ctx context.Context) error {
 		budget = min(budget, time.Until(dl)-invocationMargin)
 	}
 	if budget <= 0 {
+		p.spans.endedAgain(flushSpans)
 		return errors.Join(err, errors.New("telemetry: no time left before the deadline to export; spans and metrics wait for the next flush"))
 	}
 	bctx, cancel := context.WithTimeout(context.WithValue(ctx, singleAttemptKey{}, true), budget)
@@ -718,11 +726,44 @@ func (p *Provider) flushInvocation(ctx context.Context) error {
 	if pushMetrics {
 		pushed.Go(func() { pushErr = p.mp.ForceFlush(bctx) })
 	}
-	if p.tp != nil {
-		err = errors.Join(err, p.tp.ForceFlush(bctx))
+	if flushSpans {
+		ferr := p.tp.ForceFlush(bctx)
+		// Spans left queued wait for the next invocation's flush.
+		p.spans.endedAgain(ferr != nil)
+		err = errors.Join(err, ferr)
 	}
 	pushed.Wait()
 	return errors.Join(err, pushErr)
+}
+
+// endMarker is the batch span processor, noting that a span ended since
+// the last invocation's flush: the processor's ForceFlush hands off to
+// its goroutine and back, and starts another, even with nothing queued,
+// and most invocations of a sampled-down function record no span.
+type endMarker struct {
+	sdktrace.SpanProcessor
+	ended atomic.Bool
+}
+
+// OnEnd marks the span after handing it to the processor, so that a
+// flush that takes the mark (takeEnded) finds the span queued before its
+// ForceFlush; a span ending during that flush marks again, for the next.
+func (m *endMarker) OnEnd(s sdktrace.ReadOnlySpan) {
+	m.SpanProcessor.OnEnd(s)
+	if !m.ended.Load() {
+		m.ended.Store(true)
+	}
+}
+
+// takeEnded reports whether a span ended since it last did; false
+// without tracing.
+func (m *endMarker) takeEnded() bool { return m != nil && m.ended.Swap(false) }
+
+// endedAgain puts the mark back when a flush that took it did not finish.
+func (m *endMarker) endedAgain(unflushed bool) {
+	if m != nil && unflushed {
+		m.ended.Store(true)
+	}
 }
 
 // histogram bucket boundaries, in seconds: requests and lags are
