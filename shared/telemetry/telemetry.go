@@ -312,7 +312,10 @@ type Provider struct {
 	mp      *sdkmetric.MeterProvider
 	emf     *emfSink
 	handler http.Handler
-	rt      *runtime
+	// paced is the push exporter's, when it holds exports back
+	// (PacedExporter); nil, every push sends.
+	paced PacedExporter
+	rt    *runtime
 }
 
 // runtime is what the hooks read, nil while telemetry is off.
@@ -486,6 +489,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 				if err != nil {
 					return nil, fmt.Errorf("telemetry: %s metric exporter: %w", strings.TrimSpace(cfg.MetricsExporter), err)
 				}
+				p.paced, _ = exp.(PacedExporter)
 				mopts = append(mopts, sdkmetric.WithReader(periodic(exp)))
 				break
 			}
@@ -604,10 +608,30 @@ func (p *Provider) flushMetrics(ctx context.Context) error {
 	switch {
 	case p.emf != nil:
 		return p.emf.flush(ctx, true)
-	case p.pushesMetrics():
+	case p.pushesMetricsNow(ctx):
 		return p.mp.ForceFlush(ctx)
 	}
 	return nil
+}
+
+// PacedExporter is a push exporter that sends only some of the exports it
+// is handed (googlecloud's: at most every MinInterval). A push collects
+// every instrument, and copies the request histogram, before the exporter
+// sees the export: a flush asks Sends first and collects only when the
+// export would go. Series held back so lose nothing: cumulative ones are
+// read whole by the next collection, and delta ones keep adding up until
+// it.
+type PacedExporter interface {
+	sdkmetric.Exporter
+	// Sends reports whether an export handed over now would be sent (for
+	// ctx of a final flush, FinalFlush, always).
+	Sends(ctx context.Context) bool
+}
+
+// pushesMetricsNow reports whether a flush now pushes the metrics: it
+// pushes them (pushesMetrics), and the exporter would send them.
+func (p *Provider) pushesMetricsNow(ctx context.Context) bool {
+	return p.pushesMetrics() && (p.paced == nil || p.paced.Sends(ctx))
 }
 
 // pushesMetrics reports whether a flush sends the metrics to an exporter
@@ -706,7 +730,7 @@ func (p *Provider) flushInvocation(ctx context.Context) error {
 	if p.emf != nil {
 		err = p.emf.flush(ctx, false)
 	}
-	pushMetrics := p.pushesMetrics()
+	pushMetrics := p.pushesMetricsNow(ctx)
 	flushSpans := p.spans.takeEnded()
 	if !flushSpans && !pushMetrics {
 		return err

@@ -140,7 +140,7 @@ type exporter struct {
 	res, withProject *resource.Resource
 }
 
-var _ sdkmetric.Exporter = (*exporter)(nil)
+var _ telemetry.PacedExporter = (*exporter)(nil)
 
 // Temporality is cumulative for every instrument (the SDK's default), as
 // Cloud Monitoring's Prometheus series are; the inner exporter is made
@@ -161,7 +161,7 @@ func (e *exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 		return errors.New("googlecloud: exporter is shut down")
 	}
 	now := e.now()
-	if now.Before(e.next) && !telemetry.FinalFlush(ctx) {
+	if !e.sends(ctx, now) {
 		return nil
 	}
 	e.next = now.Add(e.interval)
@@ -198,6 +198,20 @@ func (e *exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 		}
 	}
 	return nil
+}
+
+// Sends reports whether Export would send now: the invocation's flush
+// asks it first, so that a flush inside the interval collects nothing.
+// Once shut down it says yes, so that the flush meets Export's error.
+func (e *exporter) Sends(ctx context.Context) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.done || e.sends(ctx, e.now())
+}
+
+// sends is Export's decision at now, under mu.
+func (e *exporter) sends(ctx context.Context, now time.Time) bool {
+	return !now.Before(e.next) || telemetry.FinalFlush(ctx)
 }
 
 func (e *exporter) ForceFlush(ctx context.Context) error { return ctx.Err() }

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/auth"
+	"github.com/sethvargo/go-envconfig"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -205,5 +209,87 @@ func TestFailedExportWaitsMinInterval(t *testing.T) {
 		if (err != nil) != step.fails || lookups != step.lookups {
 			t.Fatalf("%s: err %v, %d look-ups; want failure %v, %d look-ups", step.name, err, lookups, step.fails, step.lookups)
 		}
+	}
+}
+
+// TestInvocationInsideTheIntervalCollectsNothing: the glue flushes after
+// every invocation (telemetry.Flush), and an export inside MinInterval is
+// not sent; the flush must not pay for collecting it (every instrument
+// read, the request histogram copied) either. One MinInterval after the
+// last export a flush collects and sends, and Shutdown's always does. A
+// callback of an observable instrument counts the collections (the SDK
+// calls it in each).
+//
+// Not parallel: Setup installs the process's telemetry.
+func TestInvocationInsideTheIntervalCollectsNothing(t *testing.T) {
+	ctx := context.Background()
+	var clock atomic.Int64 // the exporter's now, read on the reader's goroutine
+	clock.Store(time.Unix(1000, 0).UnixNano())
+	inner := &counting{}
+	newExp := Exporter(nil)
+	p, err := telemetry.Setup(ctx, telemetry.Options{Service: "heartbeat", Metrics: telemetry.SinkOTLP,
+		Lookup: envconfig.MapLookuper(map[string]string{
+			telemetry.EnvMetricsExporter: telemetry.ExporterGoogleCloud, telemetry.EnvGoogleCloudProject: "p"}),
+		MetricExporters: map[string]telemetry.MetricExporterFunc{
+			telemetry.ExporterGoogleCloud: func(ctx context.Context, cfg telemetry.Config) (sdkmetric.Exporter, error) {
+				exp, err := newExp(ctx, cfg)
+				if err != nil {
+					return nil, err
+				}
+				e := exp.(*exporter)
+				e.now = func() time.Time { return time.Unix(0, clock.Load()) }
+				e.exp = inner
+				return e, nil
+			}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Shutdown(ctx) }()
+	var collections atomic.Int64
+	if _, err := otel.GetMeterProvider().Meter("test").Int64ObservableGauge("collections",
+		metric.WithInt64Callback(func(context.Context, metric.Int64Observer) error {
+			collections.Add(1)
+			return nil
+		})); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		name               string
+		after              time.Duration
+		collections, sends int64
+	}{
+		{name: "first invocation", collections: 1, sends: 1},
+		{name: "1 s later", after: time.Second, collections: 1, sends: 1},
+		{name: "still inside the interval", after: MinInterval - 2*time.Second, collections: 1, sends: 1},
+		{name: "MinInterval after the first", after: time.Second, collections: 2, sends: 2},
+		{name: "1 s after that", after: time.Second, collections: 2, sends: 2},
+	} {
+		clock.Add(int64(step.after))
+		telemetry.PlayAdmitted(ctx)
+		if err := telemetry.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if c, s := collections.Load(), int64(len(inner.exports)); c != step.collections || s != step.sends {
+			t.Fatalf("%s: %d collections, %d exports sent; want %d, %d", step.name, c, s, step.collections, step.sends)
+		}
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := len(inner.exports); s != 3 {
+		t.Fatalf("%d exports sent after Shutdown inside the interval, want 3", s)
+	}
+	last := inner.exports[len(inner.exports)-1]
+	var admitted int64
+	for _, sm := range last.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == telemetry.MetricPlayAdmitted {
+				admitted = m.Data.(metricdata.Sum[int64]).DataPoints[0].Value
+			}
+		}
+	}
+	if admitted != 5 {
+		t.Fatalf("%s = %d in Shutdown's export, want 5 (cumulative: none lost)", telemetry.MetricPlayAdmitted, admitted)
 	}
 }
