@@ -140,49 +140,56 @@ func applyQoEReports(tx *bbolt.Tx, rs []playback.QoEReport) error {
 			return err
 		}
 	}
-	beats := tx.Bucket(bucketQoEBeats)
+	kept := storedBeats{bucket: tx.Bucket(bucketQoEBeats), sessionID: id}
 	if carried, ok := v.Carry(); ok {
 		// The view's beats are kept apart, so v.Beats is empty whether or
 		// not it was stored before views kept beats; one that was has
 		// none in the bucket either.
-		if k, _ := beats.Cursor().Seek(qoeBeatPrefix(id)); k == nil || !bytes.HasPrefix(k, qoeBeatPrefix(id)) {
-			if err := beats.Put(qoeBeatKey(id, carried), appendQoEBeat(nil, &carried)); err != nil {
-				return fmt.Errorf("put qoe beat: %w", err)
+		prefix := qoeBeatPrefix(id)
+		if k, _ := kept.bucket.Cursor().Seek(prefix); k == nil || !bytes.HasPrefix(k, prefix) {
+			if _, err := kept.Add(carried); err != nil {
+				return err
 			}
 		}
 	}
 	for _, r := range rs {
-		last := v.Last() // zero for a new view: every beat follows it
-		b, _ := v.Observe(r)
-		bk := qoeBeatKey(id, b)
-		if beats.Get(bk) != nil {
-			continue // delivered again
-		}
-		if err := beats.Put(bk, appendQoEBeat(nil, &b)); err != nil {
-			return fmt.Errorf("put qoe beat: %w", err)
-		}
-		if b.Compare(last) > 0 {
-			v.Follow(b)
-			continue
-		}
-		all, err := qoeBeats(tx, id)
-		if err != nil {
+		if _, err := v.Fold(kept, r); err != nil {
 			return err
 		}
-		v.Refigure(all)
 	}
 	return put(tx, bucketQoEViews, k, v)
 }
 
-// qoeBeats are the stored beats of a session's view, in QoEBeat order.
-func qoeBeats(tx *bbolt.Tx, sessionID string) ([]playback.QoEBeat, error) {
-	prefix := qoeBeatPrefix(sessionID)
+// storedBeats keeps a view's beats in bucketQoEBeats, apart from the view,
+// so that a heartbeat writes one small record, not all its view's beats
+// again.
+type storedBeats struct {
+	bucket    *bbolt.Bucket
+	sessionID string
+}
+
+var _ playback.QoEBeats = storedBeats{}
+
+func (s storedBeats) Add(b playback.QoEBeat) (bool, error) {
+	k := qoeBeatKey(s.sessionID, b)
+	if s.bucket.Get(k) != nil {
+		return false, nil
+	}
+	if err := s.bucket.Put(k, appendQoEBeat(nil, &b)); err != nil {
+		return false, fmt.Errorf("put qoe beat: %w", err)
+	}
+	return true, nil
+}
+
+// All are the stored beats of the session's view, in QoEBeat order.
+func (s storedBeats) All() ([]playback.QoEBeat, error) {
+	prefix := qoeBeatPrefix(s.sessionID)
 	var out []playback.QoEBeat
-	c := tx.Bucket(bucketQoEBeats).Cursor()
+	c := s.bucket.Cursor()
 	for k, raw := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
 		b, err := decodeQoEBeat(k[len(prefix):], raw)
 		if err != nil {
-			return nil, fmt.Errorf("decode qoe beat of %q: %w", sessionID, err)
+			return nil, fmt.Errorf("decode qoe beat of %q: %w", s.sessionID, err)
 		}
 		out = append(out, b)
 	}

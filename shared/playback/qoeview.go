@@ -351,19 +351,56 @@ func (v *QoEView) Apply(r QoEReport) []string {
 	if b, ok := v.Carry(); ok {
 		v.Beats = []QoEBeat{b}
 	}
-	b, reasons := v.Observe(r)
-	i, found := slices.BinarySearchFunc(v.Beats, b, QoEBeat.Compare)
-	if found {
-		return reasons
-	}
-	v.Beats = slices.Insert(v.Beats, i, b)
-	if i == len(v.Beats)-1 {
-		v.Follow(b)
-	} else {
-		v.Refigure(v.Beats)
-	}
+	reasons, _ := v.Fold(viewBeats{v}, r) // the view's own beats fail nothing
 	return reasons
 }
+
+// QoEBeats is where a view's beats are kept: in the view (QoEView.Beats,
+// Apply) or apart from it (a store's).
+type QoEBeats interface {
+	// Add keeps b; false when a beat with its device time and acceptance
+	// is kept already (a report delivered again).
+	Add(b QoEBeat) (bool, error)
+	// All are the beats kept, in QoEBeat order.
+	All() ([]QoEBeat, error)
+}
+
+// Fold folds report r into the view, whose beats beats keeps (a view
+// stored before views kept beats has its carried beat among them first:
+// Carry), and returns the reasons of what QoEBounds changed: Observe, then
+// a beat not kept before is Followed when it comes after every other and
+// Refigured with all of them when it does not.
+func (v *QoEView) Fold(beats QoEBeats, r QoEReport) ([]string, error) {
+	last := v.Last() // zero for a new view: every beat follows it
+	b, reasons := v.Observe(r)
+	added, err := beats.Add(b)
+	if err != nil || !added {
+		return reasons, err
+	}
+	if b.Compare(last) > 0 {
+		v.Follow(b)
+		return reasons, nil
+	}
+	all, err := beats.All()
+	if err != nil {
+		return reasons, err
+	}
+	v.Refigure(all)
+	return reasons, nil
+}
+
+// viewBeats keeps a view's beats in the view itself.
+type viewBeats struct{ v *QoEView }
+
+func (s viewBeats) Add(b QoEBeat) (bool, error) {
+	i, found := slices.BinarySearchFunc(s.v.Beats, b, QoEBeat.Compare)
+	if !found {
+		s.v.Beats = slices.Insert(s.v.Beats, i, b)
+	}
+	return !found, nil
+}
+
+func (s viewBeats) All() ([]QoEBeat, error) { return s.v.Beats, nil }
 
 // Observe folds into the view what report r tells whatever its order (the
 // view's start, its stop and failure flags, its lease's end, the session's
