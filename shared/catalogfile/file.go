@@ -116,7 +116,9 @@ func (a Account) PaymentOwned(stored playback.Account) []string {
 	if !stored.PaymentManaged() {
 		return nil
 	}
-	billed := stored.Billed()
+	// Zero when it holds none: only the customer links it, and the status
+	// and plan it has stand.
+	billed, _ := stored.BillingSubscription()
 	var out []string
 	// A status left out keeps the stored one.
 	if a.Status != "" && a.Status != stored.Status && a.Status != billed.Status {
@@ -125,7 +127,7 @@ func (a Account) PaymentOwned(stored playback.Account) []string {
 	// Under a price that maps no plan (an account a checkout created
 	// with one included), Stripe's events keep whatever plan the account
 	// has (playback.Account.PutSubscription): the operator's.
-	if plan := stored.BilledPlan(); plan != "" && a.PlanID != stored.PlanID && a.PlanID != plan {
+	if plan := billed.PlanID; plan != "" && a.PlanID != stored.PlanID && a.PlanID != plan {
 		out = append(out, "/plan_id")
 	}
 	return out

@@ -194,23 +194,6 @@ func (a Account) PaymentManaged() bool {
 	return a.CustomerID != "" || len(a.Subscriptions) > 0
 }
 
-// BilledPlan is the plan the payment provider decides for a: the one the
-// subscription a folds from names; "" when that names none (its price
-// maps no plan, and the provider's events keep whatever plan a has) or a
-// holds none, leaving the plan to whoever sets it.
-func (a Account) BilledPlan() string {
-	best, _ := a.decider()
-	return best.PlanID
-}
-
-// Billed is a with the status, plan, period end and past-due date its
-// subscriptions fold to, as the payment provider's next event leaves them
-// (a itself when it holds none).
-func (a Account) Billed() Account {
-	a.refold()
-	return a
-}
-
 // HasDevice reports whether id is registered to the account.
 func (a Account) HasDevice(id string) bool {
 	return slices.ContainsFunc(a.Devices, func(d Device) bool { return d.ID == id })
@@ -259,7 +242,7 @@ func (a *Account) PutSubscription(s Subscription) bool {
 
 // refold derives status, plan and period end from the best subscription.
 func (a *Account) refold() {
-	best, ok := a.decider()
+	best, ok := a.BillingSubscription()
 	if !ok {
 		return
 	}
@@ -271,9 +254,11 @@ func (a *Account) refold() {
 	a.PastDueSince = best.PastDueSince
 }
 
-// decider is the best of a's subscriptions, which its status, plan and
-// period end fold from; false when it holds none.
-func (a Account) decider() (Subscription, bool) {
+// BillingSubscription is the best of a's subscriptions, which the payment
+// provider decides its status, plan and period end from (refold); false
+// when it holds none. Its plan is "" when its price maps none, and the
+// provider's events then keep whatever plan a has.
+func (a Account) BillingSubscription() (Subscription, bool) {
 	if len(a.Subscriptions) == 0 {
 		return Subscription{}, false
 	}
