@@ -87,7 +87,7 @@ type emfGroup struct {
 // writes nothing.
 func (e *emfSink) flush(ctx context.Context, all bool) error {
 	collect := all || e.inst == nil || e.inst.observes.Load()
-	if e.inst != nil && e.inst.measured.Swap(false) {
+	if e.inst != nil && e.inst.measured.take() {
 		collect = true
 	}
 	if !collect && (e.hist == nil || e.hist.empty()) {

@@ -77,18 +77,30 @@ type instruments struct {
 	// measured: an SDK instrument was measured since the EMF sink last
 	// collected (mark), so that an invocation measuring nothing but the
 	// request duration, or nothing at all, skips the SDK's collection.
+	measured flag
 	// observes: an observable instrument is registered, whose value only
 	// a collection reads.
-	measured, observes atomic.Bool
+	observes atomic.Bool
 }
 
 // mark notes a measurement of an SDK instrument, after it is made: a
 // flush that finds the mark then collects it (emfSink.flush).
-func (i *instruments) mark() {
-	if !i.measured.Load() {
-		i.measured.Store(true)
+func (i *instruments) mark() { i.measured.mark() }
+
+// flag notes that something happened since a flush last took the note
+// (an instrument measured, a span ended). Marking writes only when the
+// flag is down, so the requests that find it up leave its cache line
+// unwritten.
+type flag struct{ up atomic.Bool }
+
+func (f *flag) mark() {
+	if !f.up.Load() {
+		f.up.Store(true)
 	}
 }
+
+// take reports whether the flag was up, and lowers it.
+func (f *flag) take() bool { return f.up.Swap(false) }
 
 // lazy is an instrument made on first use by its constructor (a package
 // function, so that the hot path makes no closure).

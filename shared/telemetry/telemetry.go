@@ -766,7 +766,7 @@ func (p *Provider) flushInvocation(ctx context.Context) error {
 // and most invocations of a sampled-down function record no span.
 type endMarker struct {
 	sdktrace.SpanProcessor
-	ended atomic.Bool
+	ended flag
 }
 
 // OnEnd marks the span after handing it to the processor, so that a
@@ -774,19 +774,17 @@ type endMarker struct {
 // ForceFlush; a span ending during that flush marks again, for the next.
 func (m *endMarker) OnEnd(s sdktrace.ReadOnlySpan) {
 	m.SpanProcessor.OnEnd(s)
-	if !m.ended.Load() {
-		m.ended.Store(true)
-	}
+	m.ended.mark()
 }
 
 // takeEnded reports whether a span ended since it last did; false
 // without tracing.
-func (m *endMarker) takeEnded() bool { return m != nil && m.ended.Swap(false) }
+func (m *endMarker) takeEnded() bool { return m != nil && m.ended.take() }
 
 // endedAgain puts the mark back when a flush that took it did not finish.
 func (m *endMarker) endedAgain(unflushed bool) {
 	if m != nil && unflushed {
-		m.ended.Store(true)
+		m.ended.mark()
 	}
 }
 
