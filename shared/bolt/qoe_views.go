@@ -129,7 +129,8 @@ func (s *Store) ApplyQoEReports(ctx context.Context, reports []playback.QoERepor
 // does not (late, out of order) has them computed again from all of the
 // view's. A view stored before views kept beats first gets the beat that
 // carries its figures (playback.QoEView.Carry), or the first such beat
-// would compute them from itself alone.
+// would compute them from itself alone. Reports of a view PruneQoEViews
+// removed write nothing.
 func applyQoEReports(tx *bbolt.Tx, rs []playback.QoEReport) error {
 	id := rs[0].SessionID
 	k := qoeViewKey(playback.QoEHour(rs[0].SessionStartedAt), id)
@@ -139,6 +140,8 @@ func applyQoEReports(tx *bbolt.Tx, rs []playback.QoEReport) error {
 		if v, err = decode[playback.QoEView](raw, "qoe view", id); err != nil {
 			return err
 		}
+	} else if prunedViewOf(tx, rs) {
+		return nil
 	}
 	kept := storedBeats{bucket: tx.Bucket(bucketQoEBeats), sessionID: id}
 	if carried, ok := v.Carry(); ok {

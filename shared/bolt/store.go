@@ -33,17 +33,28 @@ var (
 	bucketUnknownEdges    = []byte("unknown_edges")  // keyUnknownEdges -> []UnknownEdge
 	allBuckets            = [][]byte{bucketPlans, bucketTitles, bucketAccounts, bucketCustomers, bucketSessions,
 		bucketAccountSessions, bucketInbox, bucketEdges, bucketProgress, bucketQoE, bucketAudit, bucketCoverageZones,
-		bucketUnknownEdges, bucketQoEViews, bucketQoEBeats}
+		bucketUnknownEdges, bucketQoEViews, bucketQoEBeats, bucketQoEPruned}
 )
 
 // Store is a playback.Store on one bbolt file.
 type Store struct {
 	db *bbolt.DB
 	gc *groupCommit
+	// qoeRetention is how long a QoE view and its beats outlive the
+	// view's end (PruneQoEViews).
+	qoeRetention time.Duration
+	// pruneBudget bounds the records one of PruneQoEViews' transactions
+	// reads and deletes.
+	pruneBudget int
 }
 
 // Option tunes Open.
-type Option func(*bbolt.Options)
+type Option func(*options)
+
+type options struct {
+	bolt         bbolt.Options
+	qoeRetention time.Duration
+}
 
 // WithoutSync skips fsync after each commit. Data still survives a process
 // restart (it is in the page cache), but an OS crash or power loss may
@@ -51,7 +62,18 @@ type Option func(*bbolt.Options)
 // fdatasyncs, ~1-2 ms on ordinary disks, which dominates a request
 // (concurrent writers share commits, see groupCommit); use this only where
 // that trade is right (benchmarks of handler cost, throwaway local data).
-func WithoutSync() Option { return func(o *bbolt.Options) { o.NoSync = true } }
+func WithoutSync() Option { return func(o *options) { o.bolt.NoSync = true } }
+
+// DefaultQoERetention is how long views are kept after they end unless
+// WithQoERetention says otherwise: the widest range GET /v1/admin/qoe
+// answers, so every range it admits that ends now is served whole. (The
+// clouds keep the heartbeats the views are computed from in their
+// warehouse, which expires nothing.)
+const DefaultQoERetention = playback.MaxQoERange
+
+// WithQoERetention keeps QoE views and their beats d after each view
+// ended (PruneQoEViews); 0 is DefaultQoERetention.
+func WithQoERetention(d time.Duration) Option { return func(o *options) { o.qoeRetention = d } }
 
 // Open opens (creating if needed) the store at path. Only one process may
 // hold the file; a second Open waits up to a second and fails.
@@ -59,11 +81,17 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// The free page list is rebuilt by a scan at Open instead of written on
 	// every commit: heartbeat batches commit many times a second, and the
 	// list was a page write of each (what etcd does too).
-	bo := &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}
-	for _, o := range opts {
-		o(bo)
+	o := options{bolt: bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}}
+	for _, opt := range opts {
+		opt(&o)
 	}
-	db, err := bbolt.Open(path, 0o600, bo)
+	switch {
+	case o.qoeRetention == 0:
+		o.qoeRetention = DefaultQoERetention
+	case o.qoeRetention < 0:
+		return nil, fmt.Errorf("bolt.Open: qoe retention %v < 0", o.qoeRetention)
+	}
+	db, err := bbolt.Open(path, 0o600, &o.bolt)
 	if err != nil {
 		return nil, fmt.Errorf("bolt.Open %s: %w", path, err)
 	}
@@ -79,7 +107,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt.Open: create buckets: %w", err)
 	}
-	return &Store{db: db, gc: &groupCommit{db: db}}, nil
+	return &Store{db: db, gc: &groupCommit{db: db}, qoeRetention: o.qoeRetention, pruneBudget: pruneBudget}, nil
 }
 
 // Close releases the file.

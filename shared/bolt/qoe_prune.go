@@ -1,0 +1,157 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// bucketQoEPruned holds keyQoEPruned: the time the views that ended
+// before it are gone by (PruneQoEViews), as big-endian Unix nanoseconds.
+var bucketQoEPruned = []byte("qoe_views_pruned")
+
+var keyQoEPruned = []byte("ended_before")
+
+// pruneBudget is about how many records (views read, beats deleted) one
+// of PruneQoEViews' transactions touches: enough to clear a backlog in
+// few commits, few enough that a commit shared with heartbeat batches
+// (groupCommit) stays small. A view goes with all its beats at once, so
+// one transaction may go past it by one view's beats.
+const pruneBudget = 1000
+
+// qoeViewEnd is when the view took, or could take, its last heartbeat:
+// its lease's end, past which every heartbeat is refused, or, for a view
+// whose reports told none, its last beat's acceptance.
+func qoeViewEnd(v playback.QoEView) time.Time {
+	if v.LeaseEndsBy.After(v.UpdatedAt) {
+		return v.LeaseEndsBy
+	}
+	return v.UpdatedAt
+}
+
+// qoeReportEnd is qoeViewEnd of a view of r alone.
+func qoeReportEnd(r playback.QoEReport) time.Time {
+	if r.LeaseEndsBy.After(r.ReceivedAt) {
+		return r.LeaseEndsBy
+	}
+	return r.ReceivedAt
+}
+
+// PruneQoEViews removes the views that ended (qoeViewEnd) more than the
+// QoE retention (WithQoERetention) before now, each with its beats, in
+// transactions of about pruneBudget records, and returns how many it
+// removed. A view still playing stays however long ago it started. From
+// then on a report of a view it is not keeping that ended before that
+// time writes nothing (applyQoEReports): it would bring back a view of
+// that one heartbeat, with figures the view never had.
+func (s *Store) PruneQoEViews(ctx context.Context, now time.Time) (pruned int, err error) {
+	before := now.Add(-s.qoeRetention)
+	var from []byte
+	for {
+		var n int
+		var next []byte
+		err := s.update(ctx, "PruneQoEViews", func(tx *bbolt.Tx) (err error) {
+			n, next, err = pruneQoEViews(tx, before, from, s.pruneBudget)
+			return err
+		})
+		if err != nil {
+			return pruned, err
+		}
+		pruned += n
+		if next == nil {
+			return pruned, nil
+		}
+		from = next
+	}
+}
+
+// pruneQoEViews removes, from the view at key from on (the first if nil),
+// the views that ended before before, with their beats, until about budget
+// records are touched; next is the key to go on from, nil when no view
+// left can have ended before before.
+func pruneQoEViews(tx *bbolt.Tx, before time.Time, from []byte, budget int) (n int, next []byte, err error) {
+	pruned := tx.Bucket(bucketQoEPruned)
+	if was := prunedBefore(pruned); before.After(was) {
+		if err := pruned.Put(keyQoEPruned, binary.BigEndian.AppendUint64(nil, uint64(before.UnixNano())^1<<63)); err != nil {
+			return 0, nil, err
+		}
+	}
+	views, beats := tx.Bucket(bucketQoEViews), tx.Bucket(bucketQoEBeats)
+	// Views are in start hour order and none ends before it starts: the
+	// first one that started in before's hour or later ends the run.
+	end := binary.BigEndian.AppendUint64(nil, uint64(playback.QoEHour(before).Unix()))
+	var goneViews, goneBeats [][]byte
+	c := views.Cursor()
+	k, raw := c.First()
+	if from != nil {
+		k, raw = c.Seek(from)
+	}
+	touched := 0
+	for ; k != nil && bytes.Compare(k[:8], end) <= 0; k, raw = c.Next() {
+		if touched >= budget {
+			next = bytes.Clone(k)
+			break
+		}
+		touched++
+		id := string(k[9:])
+		v, err := decode[playback.QoEView](raw, "qoe view", id)
+		if err != nil {
+			return 0, nil, err
+		}
+		if !qoeViewEnd(v).Before(before) {
+			continue
+		}
+		goneViews = append(goneViews, bytes.Clone(k))
+		prefix := qoeBeatPrefix(id)
+		bc := beats.Cursor()
+		for bk, _ := bc.Seek(prefix); bk != nil && bytes.HasPrefix(bk, prefix); bk, _ = bc.Next() {
+			goneBeats = append(goneBeats, bytes.Clone(bk))
+			touched++
+		}
+	}
+	// Deleted after the walks: a bbolt cursor may skip the record after
+	// one deleted under it.
+	for _, k := range goneViews {
+		if err := views.Delete(k); err != nil {
+			return 0, nil, err
+		}
+	}
+	for _, k := range goneBeats {
+		if err := beats.Delete(k); err != nil {
+			return 0, nil, err
+		}
+	}
+	return len(goneViews), next, nil
+}
+
+// prunedViewOf reports whether rs, the reports of a view not stored, are
+// of one that ended before the views PruneQoEViews removed did: a view it
+// removed, or would remove at once. The clouds' warehouse keeps every
+// heartbeat, so a late one there joins all the others of its view; here
+// they are gone, and a view of it alone would count figures the view
+// never had (a late stop of a view that played is an exit before start)
+// in an hour the retention no longer covers.
+func prunedViewOf(tx *bbolt.Tx, rs []playback.QoEReport) bool {
+	before := prunedBefore(tx.Bucket(bucketQoEPruned))
+	for _, r := range rs {
+		if !qoeReportEnd(r).Before(before) {
+			return false
+		}
+	}
+	return true
+}
+
+// prunedBefore is the time views that ended before it are gone by
+// (keyQoEPruned), zero before the first PruneQoEViews.
+func prunedBefore(b *bbolt.Bucket) time.Time {
+	raw := b.Get(keyQoEPruned)
+	if len(raw) != 8 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(raw)^1<<63)).UTC()
+}

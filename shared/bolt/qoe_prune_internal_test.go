@@ -1,0 +1,184 @@
+package bolt
+
+import (
+	"bytes"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// TestPruneQoEViews: a runner left running kept every view and every beat
+// of it for ever, its file growing without bound. Views that ended more
+// than the retention ago go with their beats, a few per transaction; a
+// view still playing (however long ago it started) and a recent one stay
+// as they were and still fold their heartbeats; a heartbeat of a pruned
+// view delivered late does not bring back a view of that one heartbeat.
+func TestPruneQoEViews(t *testing.T) {
+	t.Parallel()
+	const retention = 48 * time.Hour
+	s, err := Open(filepath.Join(t.TempDir(), "views.db"), WithQoERetention(retention))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	s.pruneBudget = 5 // a view and its beats per transaction, or about: the sweep resumes
+	ctx := t.Context()
+
+	t0 := time.Date(2026, 11, 1, 20, 0, 0, 0, time.UTC)
+	const lease = 2 * time.Minute
+	rep := func(id string, started time.Time, age time.Duration, played int64) playback.QoEReport {
+		at := started.Add(age)
+		return playback.QoEReport{SessionID: id, TitleID: "t", SessionStartedAt: started, ReceivedAt: at, DeviceTime: at,
+			LeaseEndsBy: at.Add(lease), QoE: playback.QoE{StartupMS: 700, PlayedMS: played, BitrateKbps: 3000, CDN: "a"}}
+	}
+	// beats reports a view's heartbeats every 30 s for d.
+	beats := func(id string, started time.Time, d time.Duration) []playback.QoEReport {
+		var out []playback.QoEReport
+		for age := 30 * time.Second; age <= d; age += 30 * time.Second {
+			out = append(out, rep(id, started, age, age.Milliseconds()-1000))
+		}
+		return out
+	}
+	now := t0.Add(10 * 24 * time.Hour)
+	var old []string
+	var reports []playback.QoEReport
+	for _, id := range []string{"old1", "old2", "old3", "old4"} {
+		old = append(old, id)
+		reports = append(reports, beats(id, t0, 3*time.Minute)...)
+	}
+	// Started in t0's hour too, playing still: its lease runs past now.
+	reports = append(reports, beats("long", t0, 3*time.Minute)...)
+	reports = append(reports, rep("long", t0, 10*24*time.Hour-time.Minute, 4_000_000))
+	recentStart := now.Add(-time.Hour)
+	reports = append(reports, beats("recent", recentStart, 10*time.Minute)...)
+	// Ended a second less than the retention before now: kept.
+	edgeStart := now.Add(-retention - lease - 5*time.Minute + time.Second)
+	reports = append(reports, beats("edge", edgeStart, 5*time.Minute)...)
+	if err := s.ApplyQoEReports(ctx, reports); err != nil {
+		t.Fatal(err)
+	}
+	viewsOf := func(from, to time.Time) []playback.QoEView {
+		t.Helper()
+		views, err := s.QoEViews(ctx, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return views
+	}
+	keptBefore := viewsOf(edgeStart, now.Add(time.Hour))
+	if len(keptBefore) != 2 || len(viewsOf(t0, t0.Add(time.Hour))) != 5 {
+		t.Fatalf("views as stored: %d in t0's hour, %d recent", len(viewsOf(t0, t0.Add(time.Hour))), len(keptBefore))
+	}
+
+	pruned, err := s.PruneQoEViews(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pruned != len(old) {
+		t.Errorf("pruned %d views, want %d", pruned, len(old))
+	}
+	sessionsIn := func(bucket []byte, id func(k []byte) string) []string {
+		t.Helper()
+		var ids []string
+		if err := s.db.View(func(tx *bbolt.Tx) error {
+			return tx.Bucket(bucket).ForEach(func(k, _ []byte) error {
+				if i := id(k); !slices.Contains(ids, i) {
+					ids = append(ids, i)
+				}
+				return nil
+			})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	viewIDs := func() []string { return sessionsIn(bucketQoEViews, func(k []byte) string { return string(k[9:]) }) }
+	beatIDs := func() []string {
+		return sessionsIn(bucketQoEBeats, func(k []byte) string { return string(k[:bytes.IndexByte(k, 0)]) })
+	}
+	want := []string{"edge", "long", "recent"}
+	if got := viewIDs(); !slices.Equal(got, want) {
+		t.Errorf("views kept %v, want %v", got, want)
+	}
+	if got := beatIDs(); !slices.Equal(got, want) {
+		t.Errorf("beats kept of %v, want %v", got, want)
+	}
+	if got := viewsOf(edgeStart, now.Add(time.Hour)); !reflect.DeepEqual(got, keptBefore) {
+		t.Errorf("kept views after the sweep\n%+v\nwant as before\n%+v", got, keptBefore)
+	}
+	if again, err := s.PruneQoEViews(ctx, now); err != nil || again != 0 {
+		t.Errorf("a second sweep at the same time pruned %d, %v", again, err)
+	}
+
+	// A pruned view's heartbeat delivered late; kept views' heartbeats.
+	late := rep("old1", t0, 150*time.Second, 148_000)
+	late.ReceivedAt, late.DeviceTime = t0.Add(151*time.Second), t0.Add(149*time.Second)
+	more := []playback.QoEReport{late, rep("long", t0, 10*24*time.Hour-30*time.Second, 5_000_000), rep("recent", recentStart, 11*time.Minute, 650_000)}
+	if err := s.ApplyQoEReports(ctx, more); err != nil {
+		t.Fatal(err)
+	}
+	if got := viewIDs(); !slices.Equal(got, want) {
+		t.Errorf("views after a pruned view's late heartbeat %v, want %v", got, want)
+	}
+	if got := beatIDs(); !slices.Equal(got, want) {
+		t.Errorf("beats after a pruned view's late heartbeat of %v, want %v", got, want)
+	}
+	for _, v := range viewsOf(t0, now.Add(time.Hour)) {
+		if (v.SessionID == "long" || v.SessionID == "recent") && v.Reports != countOf(reports, v.SessionID)+1 {
+			t.Errorf("view %s has %d reports, want its heartbeats and the new one", v.SessionID, v.Reports)
+		}
+	}
+}
+
+func countOf(reports []playback.QoEReport, id string) int {
+	n := 0
+	for _, r := range reports {
+		if r.SessionID == id {
+			n++
+		}
+	}
+	return n
+}
+
+// TestQoERetentionDefault: the views are kept as long as the widest range
+// GET /v1/admin/qoe answers, so any range it admits that ends now is whole.
+func TestQoERetentionDefault(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want time.Duration
+		fail bool
+	}{
+		{name: "unset", want: playback.MaxQoERange},
+		{name: "zero", opts: []Option{WithQoERetention(0)}, want: playback.MaxQoERange},
+		{name: "set", opts: []Option{WithQoERetention(72 * time.Hour)}, want: 72 * time.Hour},
+		{name: "negative", opts: []Option{WithQoERetention(-time.Hour)}, fail: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Open(filepath.Join(t.TempDir(), "db"), tc.opts...)
+			if tc.fail {
+				if err == nil {
+					_ = s.Close()
+					t.Fatal("opened")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if s.qoeRetention != tc.want {
+				t.Fatalf("retention %v, want %v", s.qoeRetention, tc.want)
+			}
+		})
+	}
+}
