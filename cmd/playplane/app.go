@@ -75,6 +75,11 @@ type Config struct {
 	// these stand-in health agents off, for a test that plays them itself
 	// (and fails a CDN's edges to watch players steer away).
 	DemoEdgeHealthEvery time.Duration `env:"DEMO_EDGE_HEALTH_EVERY, default=10s"`
+	// QoERetention is how long the QoE views (GET /v1/admin/qoe, the
+	// dashboard) are kept after each ended; 0 is bolt.DefaultQoERetention,
+	// the widest range the API answers. They are pruned at start and then
+	// every qoePruneEvery.
+	QoERetention time.Duration `env:"QOE_RETENTION, default=0"`
 	// LogLevel: at info every request is a log line; warn keeps only
 	// rejections' causes and failures, for load runs.
 	LogLevel slog.Level `env:"LOG_LEVEL, default=info"`
@@ -179,6 +184,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		opts = append(opts, bolt.WithoutSync())
 		journalOpts = append(journalOpts, walbus.WithoutSync())
 	}
+	opts = append(opts, bolt.WithQoERetention(cfg.QoERetention))
 	store, err := bolt.Open(filepath.Join(cfg.DataDir, "playplane.db"), opts...)
 	if err != nil {
 		return nil, err
@@ -299,6 +305,16 @@ func (a *App) wire(ctx context.Context) error {
 	if err := a.mount(consumerCtx); err != nil {
 		return err
 	}
+	// A runner restarted more often than hourly prunes too; a backlog
+	// (the first start that prunes) goes while it serves.
+	a.jobs.Add(1)
+	go func() {
+		defer a.jobs.Done()
+		if err := a.pruneQoEViews(consumerCtx); err != nil && consumerCtx.Err() == nil {
+			a.log.ErrorContext(consumerCtx, "job failed", "job", "qoe prune", "err", err)
+		}
+	}()
+	a.every(consumerCtx, qoePruneEvery, "qoe prune", a.pruneQoEViews)
 	if a.cfg.Seed && a.cfg.DemoEdgeHealthEvery > 0 {
 		// Reports age out after STEERING_STALENESS (30s): keep the demo
 		// edges fresh.
@@ -368,6 +384,19 @@ func (a *App) every(ctx context.Context, period time.Duration, name string, job 
 			}
 		}
 	}()
+}
+
+// qoePruneEvery: the retention is days, so a view outlives it by an hour
+// at most, and a sweep with nothing to remove is one small commit.
+const qoePruneEvery = time.Hour
+
+// pruneQoEViews removes the QoE views past QOE_RETENTION.
+func (a *App) pruneQoEViews(ctx context.Context) error {
+	n, err := a.store.PruneQoEViews(ctx, a.now())
+	if n > 0 {
+		a.log.InfoContext(ctx, "QoE views past their retention removed", "views", n)
+	}
+	return err
 }
 
 // reportDemoEdges plays the health agents of the demo edges: each reports
