@@ -101,7 +101,8 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 		// It stays unprocessed in the inbox but leaves the sweeper's
 		// pending list: the link's arrival wakes it, or Sweep retries it
 		// (parkRetry), and a redelivery from Stripe reprocesses it; the
-		// bus stops retrying it. Stable message: alert on it.
+		// bus stops retrying it. Stable message (msgParked): at ERROR,
+		// alert on it; at WARN it waits for a customer's link.
 		return s.park(ctx, log, ev, err, now, age)
 	default:
 		// It can never succeed: say so loudly and move on.
@@ -126,11 +127,18 @@ const msgParked = "stripe event parked"
 // should deliver it again.
 func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEvent, cause error, now time.Time, age time.Duration) (retry bool) {
 	key := parkKey(ev, cause)
-	if ev.ParkedKey == key {
+	switch {
+	case ev.ParkedKey == key:
 		// Parked before and tried again in vain (woken, swept or
 		// redelivered): behind the key's others, and said once.
 		log.InfoContext(ctx, "parked stripe event still waits", "err", cause, "park_key", key)
-	} else {
+	case key != parkRetry:
+		// Expected: Stripe sends every event of the account, those of
+		// customers of other products too, which no account will ever
+		// link. Not an ERROR, which pages; a WARN, because for a customer
+		// of ours it means its checkout is over LinkWait late.
+		log.WarnContext(ctx, msgParked, "err", cause, "age", age.String(), "park_key", key)
+	default:
 		log.ErrorContext(ctx, msgParked, "err", cause, "age", age.String(), "park_key", key)
 	}
 	if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, key, now); err != nil {
