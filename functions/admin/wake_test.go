@@ -65,7 +65,7 @@ func parkStripe(t testing.TB, store playback.Store, id, key string, at time.Time
 	if _, _, err := store.RecordEvent(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.ParkEvent(ctx, events.StripeSource, id, key, at); err != nil {
+	if err := store.ParkEvent(ctx, events.StripeSource, id, key, at, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 }

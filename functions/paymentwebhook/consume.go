@@ -141,7 +141,7 @@ func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEv
 	default:
 		log.ErrorContext(ctx, msgParked, "err", cause, "age", age.String(), "park_key", key)
 	}
-	if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, key, now); err != nil {
+	if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, key, now, time.Time{}); err != nil {
 		log.ErrorContext(ctx, "parking stripe event", "err", err)
 		return true
 	}

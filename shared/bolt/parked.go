@@ -104,8 +104,13 @@ func putEvent(tx *bbolt.Tx, old, ev playback.InboxEvent) error {
 // and trusting an index that exists would leave those events parked or
 // pending for good. One decode of the inbox per start costs what a single
 // sweep did before the indexes. It runs in Open's transaction, so a crash
-// leaves the indexes as they were.
-func indexInbox(tx *bbolt.Tx) error {
+// leaves the indexes as they were. It first deletes the parked events whose
+// wait ended (playback.InboxStore.ParkEvent): bolt has no TTL, and reads
+// have treated them as gone since.
+func indexInbox(tx *bbolt.Tx, now time.Time) error {
+	if err := dropExpiredParked(tx, now); err != nil {
+		return err
+	}
 	for _, ix := range inboxIndexes {
 		if tx.Bucket(ix.bucket) != nil {
 			if err := tx.DeleteBucket(ix.bucket); err != nil {
@@ -124,6 +129,29 @@ func indexInbox(tx *bbolt.Tx) error {
 			return b.Put(ix.key(ev), nil)
 		})
 		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropExpiredParked deletes the inbox events parked past their expiry at
+// now, before the indexes are built from the inbox.
+func dropExpiredParked(tx *bbolt.Tx, now time.Time) error {
+	inbox := tx.Bucket(bucketInbox)
+	var expired [][]byte
+	err := inbox.ForEach(func(k, v []byte) error {
+		ev, err := decode[playback.InboxEvent](v, "event", string(k))
+		if err == nil && ev.ParkExpired(now) {
+			expired = append(expired, bytes.Clone(k))
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range expired {
+		if err := inbox.Delete(k); err != nil {
 			return err
 		}
 	}
@@ -149,8 +177,8 @@ func listPending(tx *bbolt.Tx, source string, before time.Time, limit int) ([]pl
 }
 
 // listParked reads up to limit events of the index from after, decoding
-// only those.
-func listParked(tx *bbolt.Tx, source, parkKey string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {
+// only those, and leaves out those whose wait ended.
+func listParked(tx *bbolt.Tx, source, parkKey string, after playback.ParkCursor, limit int, now time.Time) ([]playback.InboxEvent, error) {
 	prefix := parkIndexPrefix(source, parkKey)
 	from := appendParkPosition(bytes.Clone(prefix), after.At, after.ID)
 	var out []playback.InboxEvent
@@ -165,7 +193,9 @@ func listParked(tx *bbolt.Tx, source, parkKey string, after playback.ParkCursor,
 		if err != nil {
 			return nil, fmt.Errorf("parked index entry of %s: %w", id, err)
 		}
-		out = append(out, ev)
+		if !ev.ParkExpired(now) {
+			out = append(out, ev)
+		}
 	}
 	return out, nil
 }

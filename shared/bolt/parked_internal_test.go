@@ -82,7 +82,7 @@ func TestOpensFilesWrittenBeforeTheParkedIndex(t *testing.T) {
 	if err := s.MarkEventProcessed(ctx, "stripe", "evt_b", at, at.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ParkEvent(ctx, "stripe", "evt_a", "customer:cus_2", at); err != nil {
+	if err := s.ParkEvent(ctx, "stripe", "evt_a", "customer:cus_2", at, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := list("stripe", "customer:cus_1"), "evt_c "; got != want {
@@ -186,7 +186,7 @@ func TestParkIndexKeepsKeysApart(t *testing.T) {
 		if _, _, err := s.RecordEvent(ctx, playback.InboxEvent{Source: "s", ID: id, ReceivedAt: at}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.ParkEvent(ctx, "s", id, k, at); err != nil {
+		if err := s.ParkEvent(ctx, "s", id, k, at, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -264,5 +264,38 @@ func BenchmarkInboxLists(b *testing.B) {
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestOpenDropsExpiredParkedEvents: bolt has no TTL, so the file keeps a
+// parked event whose wait ended until the next Open deletes it (reads
+// treat it as gone from its expiry on); a processed event past its
+// ExpiresAt and a parked one within its expiry stay.
+func TestOpenDropsExpiredParkedEvents(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "db")
+	now := time.Now()
+	writeInboxRaw(t, path, []playback.InboxEvent{
+		{Source: "stripe", ID: "evt_expired", ParkedKey: "customer:cus_x", ParkedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute)},
+		{Source: "stripe", ID: "evt_waits", ParkedKey: "customer:cus_x", ParkedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour)},
+		{Source: "stripe", ID: "evt_done", ProcessedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute)},
+	})
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	var kept []string
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketInbox).ForEach(func(k, _ []byte) error {
+			kept = append(kept, string(k[len("stripe\x00"):]))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(kept) != "[evt_done evt_waits]" {
+		t.Fatalf("inbox after Open holds %v, want evt_done evt_waits", kept)
 	}
 }

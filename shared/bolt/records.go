@@ -13,28 +13,42 @@ func (s *Store) RecordEvent(ctx context.Context, ev playback.InboxEvent) (stored
 	err = s.update(ctx, "RecordEvent", func(tx *bbolt.Tx) error {
 		k := key(ev.Source, ev.ID)
 		created = false // a run before this one may have set it
-		stored, err = get[playback.InboxEvent](tx, bucketInbox, k, "event", ev.ID)
-		if err == nil || !playback.IsCode(err, playback.CodeNotFound) {
+		old, err := get[playback.InboxEvent](tx, bucketInbox, k, "event", ev.ID)
+		if err == nil && !old.ParkExpired(s.now()) {
+			stored = old
+			return nil
+		}
+		if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
 			return err
 		}
 		stored, created = ev, true
-		return putEvent(tx, playback.InboxEvent{}, ev)
+		// Over an expired event, whose index entries go with it.
+		return putEvent(tx, old, ev)
 	})
 	return stored, created, err
 }
 
 func (s *Store) GetEvent(ctx context.Context, source, id string) (ev playback.InboxEvent, err error) {
 	err = s.view(ctx, "GetEvent", func(tx *bbolt.Tx) error {
-		ev, err = get[playback.InboxEvent](tx, bucketInbox, key(source, id), "event", id)
+		ev, err = getEvent(tx, source, id, s.now())
 		return err
 	})
 	return ev, err
 }
 
+// getEvent reads an inbox event; a parked one whose wait ended by now is
+// gone (playback.InboxStore.ParkEvent).
+func getEvent(tx *bbolt.Tx, source, id string, now time.Time) (playback.InboxEvent, error) {
+	ev, err := get[playback.InboxEvent](tx, bucketInbox, key(source, id), "event", id)
+	if err == nil && ev.ParkExpired(now) {
+		return playback.InboxEvent{}, playback.NotFound("event", id)
+	}
+	return ev, err
+}
+
 func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, expiresAt time.Time) error {
 	return s.update(ctx, "MarkEventProcessed", func(tx *bbolt.Tx) error {
-		k := key(source, id)
-		ev, err := get[playback.InboxEvent](tx, bucketInbox, k, "event", id)
+		ev, err := getEvent(tx, source, id, s.now())
 		if err != nil || !ev.ProcessedAt.IsZero() {
 			return err
 		}
@@ -57,15 +71,14 @@ func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBe
 	return out, err
 }
 
-func (s *Store) ParkEvent(ctx context.Context, source, id, parkKey string, at time.Time) error {
+func (s *Store) ParkEvent(ctx context.Context, source, id, parkKey string, at, expiresAt time.Time) error {
 	if !playback.ValidParkKey(parkKey) {
 		return playback.Errorf(playback.CodeInvalid, "park_key_invalid", "bolt.ParkEvent: key %q", parkKey)
 	}
 	return s.update(ctx, "ParkEvent", func(tx *bbolt.Tx) error {
-		k := key(source, id)
-		ev, err := get[playback.InboxEvent](tx, bucketInbox, k, "event", id)
+		ev, err := getEvent(tx, source, id, s.now())
 		old := ev
-		if err != nil || !ev.Park(parkKey, at) {
+		if err != nil || !ev.Park(parkKey, at, expiresAt) {
 			return err
 		}
 		return putEvent(tx, old, ev)
@@ -79,7 +92,7 @@ func (s *Store) ListParkedEvents(ctx context.Context, source, parkKey string, af
 		return nil, nil
 	}
 	err = s.view(ctx, "ListParkedEvents", func(tx *bbolt.Tx) (err error) {
-		out, err = listParked(tx, source, parkKey, after, limit)
+		out, err = listParked(tx, source, parkKey, after, limit, s.now())
 		return err
 	})
 	return out, err

@@ -38,8 +38,9 @@ var (
 
 // Store is a playback.Store on one bbolt file.
 type Store struct {
-	db *bbolt.DB
-	gc *groupCommit
+	db  *bbolt.DB
+	gc  *groupCommit
+	now func() time.Time
 	// qoeRetention is how long a QoE view and its beats outlive the
 	// view's end (PruneQoEViews).
 	qoeRetention time.Duration
@@ -53,6 +54,7 @@ type Option func(*options)
 
 type options struct {
 	bolt         bbolt.Options
+	now          func() time.Time
 	qoeRetention time.Duration
 }
 
@@ -75,13 +77,19 @@ const DefaultQoERetention = playback.MaxQoERange
 // ended (PruneQoEViews); 0 is DefaultQoERetention.
 func WithQoERetention(d time.Duration) Option { return func(o *options) { o.qoeRetention = d } }
 
+// WithClock sets the clock that ends the wait of parked inbox events
+// (playback.InboxStore.ParkEvent's expiresAt; time.Now by default): bolt
+// has no TTL, and every other time it is given. A test whose clock is not
+// the wall clock passes its own.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
 // Open opens (creating if needed) the store at path. Only one process may
 // hold the file; a second Open waits up to a second and fails.
 func Open(path string, opts ...Option) (*Store, error) {
 	// The free page list is rebuilt by a scan at Open instead of written on
 	// every commit: heartbeat batches commit many times a second, and the
 	// list was a page write of each (what etcd does too).
-	o := options{bolt: bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}}
+	o := options{bolt: bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -101,13 +109,13 @@ func Open(path string, opts ...Option) (*Store, error) {
 				return err
 			}
 		}
-		return indexInbox(tx)
+		return indexInbox(tx, o.now())
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("bolt.Open: create buckets: %w", err)
 	}
-	return &Store{db: db, gc: &groupCommit{db: db}, qoeRetention: o.qoeRetention, pruneBudget: pruneBudget}, nil
+	return &Store{db: db, gc: &groupCommit{db: db}, now: o.now, qoeRetention: o.qoeRetention, pruneBudget: pruneBudget}, nil
 }
 
 // Close releases the file.

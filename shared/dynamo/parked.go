@@ -19,7 +19,9 @@ import (
 // events parked under it. The pointer carries a copy of the event's doc
 // (immutable once recorded), so listing reads nothing else (and needs no
 // BatchGetItem grant). Queried on the table itself, the listing is
-// strongly consistent: a wake that follows a park sees it.
+// strongly consistent: a wake that follows a park sees it. A park with an
+// expiry puts it, and its TTL, on both: TTL deletes each, and until it does
+// reads skip them (live).
 
 func parkPK(source, key string) string { return "PARK#" + source + "#" + key }
 
@@ -59,7 +61,7 @@ func parkedCondition(st parkedState, names map[string]string, values item) strin
 	return cond + "#pkey = :oldkey AND #pat = :oldat"
 }
 
-func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at time.Time) error {
+func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at, expiresAt time.Time) error {
 	const op = "ParkEvent"
 	if !playback.ValidParkKey(key) {
 		return playback.Errorf(playback.CodeInvalid, "park_key_invalid", "dynamo.%s: key %q", op, key)
@@ -78,20 +80,27 @@ func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at time.T
 		case st.processed, st.key == key && !at.After(st.at):
 			return nil
 		}
-		names, values := map[string]string{"#ppk": attrPendingPK, "#psk": attrPendingSK}, item{":key": str(key), ":at": num(nanos(at))}
+		names := map[string]string{"#ppk": attrPendingPK, "#psk": attrPendingSK, "#exp": attrExpiresAt, "#ttl": attrTTL}
+		values := item{":key": str(key), ":at": num(nanos(at))}
 		cond := parkedCondition(st, names, values)
+		pointer := mergeItems(parkPointerKey(source, key, at, id), item{attrEventID: str(id), attrDoc: st.doc,
+			attrParkedKey: str(key), attrParkedAt: num(nanos(at))})
+		update := "SET #pkey = :key, #pat = :at REMOVE #ppk, #psk, #exp, #ttl"
+		if !expiresAt.IsZero() {
+			values[":exp"], values[":ttl"] = num(nanos(expiresAt)), ttlAt(expiresAt)
+			pointer[attrExpiresAt], pointer[attrTTL] = values[":exp"], values[":ttl"]
+			update = "SET #pkey = :key, #pat = :at, #exp = :exp, #ttl = :ttl REMOVE #ppk, #psk"
+		}
 		items := []types.TransactWriteItem{
 			{Update: &types.Update{
 				TableName:                 aws.String(s.table),
 				Key:                       inboxKey(source, id),
-				UpdateExpression:          aws.String("SET #pkey = :key, #pat = :at REMOVE #ppk, #psk"),
+				UpdateExpression:          aws.String(update),
 				ConditionExpression:       aws.String(cond),
 				ExpressionAttributeNames:  names,
 				ExpressionAttributeValues: values,
 			}},
-			{Put: &types.Put{TableName: aws.String(s.table),
-				Item: mergeItems(parkPointerKey(source, key, at, id), item{attrEventID: str(id), attrDoc: st.doc,
-					attrParkedKey: str(key), attrParkedAt: num(nanos(at))})}},
+			{Put: &types.Put{TableName: aws.String(s.table), Item: pointer}},
 		}
 		if st.key != "" {
 			items = append(items, types.TransactWriteItem{Delete: &types.Delete{
@@ -132,11 +141,17 @@ func (s *Store) retryParkTx(ctx context.Context, op, id string, attempt int, err
 func (s *Store) markParkedProcessed(ctx context.Context, source, id string, st parkedState, set string,
 	names map[string]string, values item) error {
 	cond := parkedCondition(st, names, values)
+	remove := " REMOVE #ppk, #psk, #pkey, #pat"
+	if _, ok := names["#ttl"]; !ok {
+		// No expiry of its own: nor the park's.
+		names["#exp"], names["#ttl"] = attrExpiresAt, attrTTL
+		remove += ", #exp, #ttl"
+	}
 	_, err := s.db().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName:                 aws.String(s.table),
 			Key:                       inboxKey(source, id),
-			UpdateExpression:          aws.String(set + " REMOVE #ppk, #psk, #pkey, #pat"),
+			UpdateExpression:          aws.String(set + remove),
 			ConditionExpression:       aws.String(cond),
 			ExpressionAttributeNames:  names,
 			ExpressionAttributeValues: values,
@@ -166,5 +181,5 @@ func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after 
 		ExpressionAttributeValues: values,
 		ConsistentRead:            aws.Bool(true),
 		Limit:                     aws.Int32(int32(min(limit, 100))),
-	}), limit, attrEventID, nil)
+	}), limit, attrEventID, func(it item) bool { return !s.live(it) })
 }

@@ -194,7 +194,7 @@ func parkedValue(key string, c playback.ParkCursor) string {
 	return fmt.Sprintf("%s|%020d|%s", key, n, c.ID)
 }
 
-func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at time.Time) error {
+func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at, expiresAt time.Time) error {
 	if err := s.open(ctx); err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at time.T
 	if !playback.ValidParkKey(key) {
 		return playback.Errorf(playback.CodeInvalid, "park_key_invalid", "firestore.%s: key %q", op, key)
 	}
-	return s.updateEvent(ctx, op, source, id, func(ev *playback.InboxEvent) bool { return ev.Park(key, at) })
+	return s.updateEvent(ctx, op, source, id, func(ev *playback.InboxEvent) bool { return ev.Park(key, at, expiresAt) })
 }
 
 func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {

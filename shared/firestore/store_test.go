@@ -149,7 +149,7 @@ func TestInvalidIDs(t *testing.T) {
 		{"get session with slash", func() error { _, err := s.GetSession(ctx, "x/y"); return err }, playback.CodeNotFound},
 		{"empty account id", func() error { _, err := s.GetAccount(ctx, ""); return err }, playback.CodeNotFound},
 		{"mark event with slash", func() error { return s.MarkEventProcessed(ctx, "src", "a/b", time.Now(), time.Time{}) }, playback.CodeNotFound},
-		{"park event with slash", func() error { return s.ParkEvent(ctx, "src", "a/b", "retry", time.Now()) }, playback.CodeNotFound},
+		{"park event with slash", func() error { return s.ParkEvent(ctx, "src", "a/b", "retry", time.Now(), time.Time{}) }, playback.CodeNotFound},
 		{"list parked with slash", func() error {
 			evs, err := s.ListParkedEvents(ctx, "a/b", "retry", playback.ParkCursor{}, 10)
 			if err == nil && len(evs) != 0 {

@@ -220,7 +220,8 @@ type InboxEvent struct {
 	Payload     []byte    `json:"payload"`
 	ReceivedAt  time.Time `json:"received_at"`
 	ProcessedAt time.Time `json:"processed_at,omitzero"`
-	// ExpiresAt lets stores with TTL forget processed events eventually.
+	// ExpiresAt lets stores with TTL forget processed events eventually,
+	// and ends the wait of a parked event (see InboxStore.ParkEvent).
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	// ParkedKey is what a parked event waits for (see InboxStore.ParkEvent),
 	// "" if it is not parked; ParkedAt is when it was last parked.
@@ -232,15 +233,22 @@ type InboxEvent struct {
 // processed nor parked.
 func (ev InboxEvent) Pending() bool { return ev.ProcessedAt.IsZero() && ev.ParkedKey == "" }
 
-// Park parks the event under key at at, the rule of InboxStore.ParkEvent,
-// and reports whether that changed it: a processed event is never parked,
-// and parking again under the same key no later changes nothing.
-func (ev *InboxEvent) Park(key string, at time.Time) bool {
+// Park parks the event under key at at until expiresAt, the rule of
+// InboxStore.ParkEvent, and reports whether that changed it: a processed
+// event is never parked, and parking again under the same key no later
+// changes nothing.
+func (ev *InboxEvent) Park(key string, at, expiresAt time.Time) bool {
 	if !ev.ProcessedAt.IsZero() || (ev.ParkedKey == key && !at.After(ev.ParkedAt)) {
 		return false
 	}
-	ev.ParkedKey, ev.ParkedAt = key, at
+	ev.ParkedKey, ev.ParkedAt, ev.ExpiresAt = key, at, expiresAt
 	return true
+}
+
+// ParkExpired reports whether ev is parked and its wait ended by now: then
+// it is gone (see InboxStore.ParkEvent).
+func (ev InboxEvent) ParkExpired(now time.Time) bool {
+	return ev.ProcessedAt.IsZero() && ev.ParkedKey != "" && !ev.ExpiresAt.IsZero() && !now.Before(ev.ExpiresAt)
 }
 
 // ValidParkKey reports whether key can name what parked events wait for:
@@ -255,7 +263,12 @@ func ValidParkKey(key string) bool {
 // the sweeper's business) or parked (handled, but waiting for something,
 // named by a key, before it can apply). Parked events leave the pending
 // list so that events that wait, maybe forever, never crowd out the ones
-// whose announcement was lost; they are found again by their key.
+// whose announcement was lost; they are found again by their key. What
+// waits for something that may never come (a Stripe customer of another
+// product, which no account links) must not pile up: a caller that knows
+// past when waiting can no longer help bounds it (ParkEvent's expiresAt;
+// the Stripe consumer: the inbox retention from receipt, where its
+// reconciliation restores what such an event carried).
 type InboxStore interface {
 	// RecordEvent stores ev unless (Source, ID) exists. It returns the stored
 	// event (parked or not) and whether this call created it.
@@ -277,7 +290,16 @@ type InboxStore interface {
 	// changes nothing; with a later at it moves the event behind the key's
 	// others. Parking a processed event changes nothing; an unknown event is
 	// CodeNotFound.
-	ParkEvent(ctx context.Context, source, id, key string, at time.Time) error
+	//
+	// expiresAt, unless zero, ends the wait: from then on (by the store's
+	// clock, as TTL goes) the event is gone as a processed event past its
+	// ExpiresAt is: ListParkedEvents omits it, GetEvent, ParkEvent and
+	// MarkEventProcessed answer CodeNotFound, RecordEvent records it anew,
+	// and the store deletes it (TTL on DynamoDB and Firestore; bolt at its
+	// next Open). Until then GetEvent shows it in ExpiresAt. Zero keeps it
+	// until it is processed; each park sets it, so parking again with zero
+	// keeps for good an event that had one.
+	ParkEvent(ctx context.Context, source, id, key string, at, expiresAt time.Time) error
 	// ListParkedEvents returns up to limit events parked under key, oldest
 	// ParkedAt first (then by id). To page, list from after the last one:
 	// after is the (ParkedAt, ID) of the last event of the previous page,

@@ -162,9 +162,9 @@ func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBe
 	return s.inner.ListPendingEvents(ctx, source, receivedBefore, limit)
 }
 
-func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at time.Time) error {
+func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at, expiresAt time.Time) error {
 	defer begin(ctx, LayerStore, "ParkEvent")()
-	return s.inner.ParkEvent(ctx, source, id, key, at)
+	return s.inner.ParkEvent(ctx, source, id, key, at, expiresAt)
 }
 
 func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {

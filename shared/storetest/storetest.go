@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"Inbox", testInbox},
 		{"InboxParked", testInboxParked},
 		{"InboxParkedPaging", testInboxParkedPaging},
+		{"InboxParkedExpiry", testInboxParkedExpiry},
 		{"Edges", testEdges},
 		{"UnknownEdges", testUnknownEdges},
 		{"Progress", testProgress},
@@ -745,7 +746,7 @@ func testInboxParked(t *testing.T, s playback.Store) {
 	}
 	park := func(id, key string, at time.Time) {
 		t.Helper()
-		if err := s.ParkEvent(ctx, source, id, key, at); err != nil {
+		if err := s.ParkEvent(ctx, source, id, key, at, time.Time{}); err != nil {
 			t.Fatalf("ParkEvent(%s, %s): %v", id, key, err)
 		}
 	}
@@ -832,9 +833,9 @@ func testInboxParked(t *testing.T, s playback.Store) {
 		t.Fatalf("pending at the end = %v", got)
 	}
 
-	wantCode(t, s.ParkEvent(ctx, source, "evt_none", "retry", t0), playback.CodeNotFound)
-	wantCode(t, s.ParkEvent(ctx, source, "evt_e", "", t0), playback.CodeInvalid)
-	wantCode(t, s.ParkEvent(ctx, source, "evt_e", "a|b", t0), playback.CodeInvalid)
+	wantCode(t, s.ParkEvent(ctx, source, "evt_none", "retry", t0, time.Time{}), playback.CodeNotFound)
+	wantCode(t, s.ParkEvent(ctx, source, "evt_e", "", t0, time.Time{}), playback.CodeInvalid)
+	wantCode(t, s.ParkEvent(ctx, source, "evt_e", "a|b", t0, time.Time{}), playback.CodeInvalid)
 }
 
 // testInboxParkedPaging: a key's parked events are listed however many
@@ -849,7 +850,7 @@ func testInboxParkedPaging(t *testing.T, s playback.Store) {
 		id := fmt.Sprintf("evt_%02d", i)
 		mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: id, ReceivedAt: t0, Payload: []byte(`{}`)}))(t)
 		// Three events per park instant.
-		if err := s.ParkEvent(ctx, source, id, "customer:cus_p", t0.Add(time.Duration(i/3)*time.Second)); err != nil {
+		if err := s.ParkEvent(ctx, source, id, "customer:cus_p", t0.Add(time.Duration(i/3)*time.Second), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, id)
@@ -868,6 +869,46 @@ func testInboxParkedPaging(t *testing.T, s playback.Store) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("paged = %v\nwant %v", got, want)
+	}
+}
+
+// testInboxParkedExpiry: a parked event whose expiry has passed is gone,
+// as a processed event past its ExpiresAt: not listed, not found, and
+// recorded anew by a redelivery; one within its expiry waits as any, and
+// parking it again without one keeps it for good.
+func testInboxParkedExpiry(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	source := playback.NewID("src")
+	const key = "customer:cus_gone"
+	for i, id := range []string{"evt_expired", "evt_waits", "evt_kept"} {
+		mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: id, Type: "customer.deleted",
+			ReceivedAt: t0.Add(-time.Hour), Payload: []byte(`{"id":"` + id + `"}`)}))(t)
+		expires := []time.Time{t0.Add(-time.Minute), t0.Add(time.Hour), {}}[i]
+		if err := s.ParkEvent(ctx, source, id, key, t0.Add(time.Duration(i-3)*time.Minute), expires); err != nil {
+			t.Fatalf("ParkEvent(%s): %v", id, err)
+		}
+	}
+	if got := parkedIDs(t, s, source, key); !slices.Equal(got, []string{"evt_waits", "evt_kept"}) {
+		t.Fatalf("parked = %v, want evt_waits, evt_kept: an expired event is no longer listed", got)
+	}
+	_, err := s.GetEvent(ctx, source, "evt_expired")
+	wantCode(t, err, playback.CodeNotFound)
+	if got := must(s.GetEvent(ctx, source, "evt_waits"))(t); !got.ExpiresAt.Equal(t0.Add(time.Hour)) || got.ParkedKey != key {
+		t.Fatalf("GetEvent of an event parked until t0+1h = %+v", got)
+	}
+	if _, created := mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: "evt_expired", Type: "customer.deleted",
+		ReceivedAt: t0, Payload: []byte(`{}`)}))(t); !created {
+		t.Fatal("a redelivery of an expired parked event was not recorded anew")
+	}
+	if err := s.ParkEvent(ctx, source, "evt_waits", "retry", t0, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(s.GetEvent(ctx, source, "evt_waits"))(t); !got.ExpiresAt.IsZero() || got.ParkedKey != "retry" {
+		t.Fatalf("parked again without an expiry = %+v, want no ExpiresAt", got)
+	}
+	if got := parkedIDs(t, s, source, "retry"); !slices.Equal(got, []string{"evt_waits"}) {
+		t.Fatalf("retry = %v", got)
 	}
 }
 
