@@ -19,7 +19,7 @@ import (
 // errLinkPending marks an event of a customer not yet linked to an account
 // (or of an account not created yet): its checkout.session.completed may
 // still be on its way, so the event is retried for Config.LinkWait, then
-// parked until the link appears, however late.
+// parked until the link appears, however late, or until parkExpiry.
 var errLinkPending = errors.New("customer not linked to an account yet")
 
 // errAccountMissing is the errLinkPending of an account not created yet.
@@ -127,6 +127,7 @@ const msgParked = "stripe event parked"
 // should deliver it again.
 func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEvent, cause error, now time.Time, age time.Duration) (retry bool) {
 	key := parkKey(ev, cause)
+	expiresAt := s.parkExpiry(ev, key)
 	switch {
 	case ev.ParkedKey == key:
 		// Parked before and tried again in vain (woken, swept or
@@ -137,11 +138,11 @@ func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEv
 		// customers of other products too, which no account will ever
 		// link. Not an ERROR, which pages; a WARN, because for a customer
 		// of ours it means its checkout is over LinkWait late.
-		log.WarnContext(ctx, msgParked, "err", cause, "age", age.String(), "park_key", key)
+		log.WarnContext(ctx, msgParked, "err", cause, "age", age.String(), "park_key", key, "expires_at", expiresAt)
 	default:
 		log.ErrorContext(ctx, msgParked, "err", cause, "age", age.String(), "park_key", key)
 	}
-	if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, key, now, time.Time{}); err != nil {
+	if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, key, now, expiresAt); err != nil {
 		log.ErrorContext(ctx, "parking stripe event", "err", err)
 		return true
 	}
@@ -156,6 +157,29 @@ func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEv
 		}
 	}
 	return false
+}
+
+// parkExpiry is when ev, parked under key, stops waiting (zero: never).
+//
+// An event parked for a customer waits for its link, which for a customer
+// of another product on the same Stripe account never comes: unbounded,
+// those pile up. It waits InboxRetention from its receipt (30 days by
+// default, as long as Stripe keeps events; far past its three days of
+// redeliveries, so no copy of it arrives after), then is gone, but only
+// where Reconcile runs (an API key: hourly): the state such an event
+// carries is its subscription's (a checkout links, so it never waits for
+// a link; an invoice moves a subscription only through the API; a
+// customer.deleted cancels its subscriptions), and Reconcile applies every
+// subscription's current state, cancelled ones and deleted customers'
+// included, to each linked customer. A link after the expiry so gets
+// that state within a run. Without the API the event may be the only copy
+// of its subscription's state: it waits for good. Events parked for retry
+// wait for a release or a dependency, not for a link, and never expire.
+func (s *Server) parkExpiry(ev playback.InboxEvent, key string) time.Time {
+	if key == parkRetry || !s.CanReconcile() {
+		return time.Time{}
+	}
+	return ev.ReceivedAt.Add(s.cfg.InboxRetention)
 }
 
 // process applies one recorded event.

@@ -107,7 +107,8 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	if deps.Store == nil {
 		// No fdatasync per commit: no test here reopens the store or
 		// crashes the process (shared/bolt's own tests hold durability).
-		store, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
+		// Its clock is the harness's: parked events' waits end by it.
+		store, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync(), bolt.WithClock(h.clock.Now))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,6 +123,82 @@ func TestParkLogLevel(t *testing.T) {
 			}
 			if len(parked) != 1 || parked[0].Level != tc.level {
 				t.Fatalf("%q logged %+v, want once at %s", msgParked, parked, tc.level)
+			}
+		})
+	}
+}
+
+// TestUnlinkedWaitIsBounded: an event parked for a customer no account
+// links waits InboxRetention from its receipt, then is gone, but only
+// where the reconcile job reads Stripe (an API key): a link after that
+// gets the subscription from the listing (status=all, deleted customers'
+// cancelled ones included) at the next run. Without the API the event is
+// the only copy of that state, so it waits for good. Events parked for
+// retry never expire. Within its wait the event still applies when the
+// customer is linked.
+func TestUnlinkedWaitIsBounded(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		api  bool
+	}{
+		{name: "reconcile reads Stripe", api: true},
+		{name: "no Stripe API", api: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, noLinkWait, func(c *Config, d *Deps) {
+				c.GiveUpAfter = time.Nanosecond
+				if tc.api {
+					// Never called: no refetch, and no reconcile runs here.
+					api, err := NewStripeAPI("sk_test_unused", "http://127.0.0.1:9")
+					if err != nil {
+						t.Fatal(err)
+					}
+					d.Stripe = api
+				}
+			})
+			retention := testConfig().InboxRetention
+			received := h.clock.Now()
+			h.linked("acct_b", "cus_b")
+			h.account("acct_late")
+			h.run(stripeEvent("evt_frozen_b", typeSubscriptionUpdated, at(2*time.Hour),
+				subObj("sub_b", "cus_b", "frozen", "price_std", at(0), at(month))),
+				stripeEvent("evt_late", typeSubscriptionCreated, at(time.Hour),
+					subObj("sub_late", "cus_late", "active", "price_std", at(0), at(month))),
+				stripeEvent("evt_foreign_del", typeCustomerDeleted, at(time.Hour), customerObj("cus_foreign")))
+
+			want := time.Time{}
+			if tc.api {
+				want = received.Add(retention)
+			}
+			for _, id := range []string{"evt_late", "evt_foreign_del"} {
+				if ev, err := h.inboxEvent(id); err != nil || !strings.HasPrefix(ev.ParkedKey, parkCustomer("")) || !ev.ExpiresAt.Equal(want) {
+					t.Fatalf("%s parked under %q until %v (%v); want parked for its customer until %v", id, ev.ParkedKey, ev.ExpiresAt, err, want)
+				}
+			}
+			if ev, err := h.inboxEvent("evt_frozen_b"); err != nil || ev.ParkedKey != parkRetry || !ev.ExpiresAt.IsZero() {
+				t.Fatalf("evt_frozen_b parked under %q until %v (%v); want under retry, no expiry", ev.ParkedKey, ev.ExpiresAt, err)
+			}
+
+			// Linked within the wait: the event applies.
+			h.clock.Set(received.Add(24 * time.Hour))
+			h.run(stripeEvent("evt_co_late", typeCheckoutCompleted, at(25*time.Hour), checkoutObj("cs_late", "acct_late", "cus_late", "")))
+			h.wantProcessed("evt_late")
+			wantState(t, h.getAccount("acct_late"), playback.StatusActive, "standard")
+
+			// Past it: gone where reconcile can stand in for it.
+			h.clock.Set(received.Add(retention))
+			parked := len(h.parked(parkCustomer("cus_foreign")))
+			_, err := h.inboxEvent("evt_foreign_del")
+			if tc.api && (parked != 0 || !playback.IsCode(err, playback.CodeNotFound)) {
+				t.Fatalf("past its wait: %d parked for cus_foreign, GetEvent %v; want none, not found", parked, err)
+			}
+			if !tc.api && (parked != 1 || err != nil) {
+				t.Fatalf("without the API: %d parked for cus_foreign, GetEvent %v; want it kept", parked, err)
+			}
+			if got := h.parked(parkRetry); len(got) != 1 || got[0].ID != "evt_frozen_b" {
+				t.Fatalf("%d parked for retry after the wait, want evt_frozen_b", len(got))
 			}
 		})
 	}

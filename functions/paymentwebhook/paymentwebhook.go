@@ -50,12 +50,15 @@ type Config struct {
 	// setting authorizeplay reads.
 	PastDueGrace time.Duration `env:"PAST_DUE_GRACE, default=72h"`
 	// InboxRetention is how long processed events are remembered for
-	// de-duplication; Stripe redelivers for up to three days.
+	// de-duplication; Stripe redelivers for up to three days. Where
+	// Reconcile runs it is also how long after its receipt an event waits
+	// for its customer's link (see parkExpiry).
 	InboxRetention time.Duration `env:"STRIPE_INBOX_RETENTION, default=720h"`
 	// LinkWait is how long an event of a customer not yet linked to an
 	// account is retried on the bus, waiting for its
 	// checkout.session.completed; after that it is parked in the inbox
-	// (never abandoned) and applied when the link appears.
+	// and applied when the link appears (bounded by InboxRetention where
+	// Reconcile can restore what it carried: parkExpiry).
 	LinkWait time.Duration `env:"STRIPE_LINK_WAIT, default=1h"`
 	// GiveUpAfter stops bus retries of an event that still fails this long
 	// after it was received: it is parked for retry (logged "stripe event
