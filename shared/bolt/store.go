@@ -44,8 +44,11 @@ type Store struct {
 	// qoeRetention is how long a QoE view and its beats outlive the
 	// view's end (PruneQoEViews).
 	qoeRetention time.Duration
-	// pruneBudget bounds the records one of PruneQoEViews' transactions
-	// reads and deletes.
+	// retention is how long sessions and their QoE outlive their end
+	// (PruneExpired).
+	retention time.Duration
+	// pruneBudget bounds the records one of PruneQoEViews' and
+	// PruneExpired's transactions reads and deletes.
 	pruneBudget int
 }
 
@@ -56,6 +59,7 @@ type options struct {
 	bolt         bbolt.Options
 	now          func() time.Time
 	qoeRetention time.Duration
+	retention    time.Duration
 }
 
 // WithoutSync skips fsync after each commit. Data still survives a process
@@ -99,6 +103,12 @@ func Open(path string, opts ...Option) (*Store, error) {
 	case o.qoeRetention < 0:
 		return nil, fmt.Errorf("bolt.Open: qoe retention %v < 0", o.qoeRetention)
 	}
+	switch {
+	case o.retention == 0:
+		o.retention = DefaultRetention
+	case o.retention < 0:
+		return nil, fmt.Errorf("bolt.Open: retention %v < 0", o.retention)
+	}
 	db, err := bbolt.Open(path, 0o600, &o.bolt)
 	if err != nil {
 		return nil, fmt.Errorf("bolt.Open %s: %w", path, err)
@@ -115,7 +125,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt.Open: create buckets: %w", err)
 	}
-	return &Store{db: db, gc: &groupCommit{db: db}, now: o.now, qoeRetention: o.qoeRetention, pruneBudget: pruneBudget}, nil
+	return &Store{db: db, gc: &groupCommit{db: db}, now: o.now, qoeRetention: o.qoeRetention, retention: o.retention,
+		pruneBudget: pruneBudget}, nil
 }
 
 // Close releases the file.
