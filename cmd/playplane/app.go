@@ -78,7 +78,7 @@ type Config struct {
 	// QoERetention is how long the QoE views (GET /v1/admin/qoe, the
 	// dashboard) are kept after each ended; 0 is bolt.DefaultQoERetention,
 	// the widest range the API answers. They are pruned at start and then
-	// every qoePruneEvery.
+	// every pruneEvery.
 	QoERetention time.Duration `env:"QOE_RETENTION, default=0"`
 	// LogLevel: at info every request is a log line; warn keeps only
 	// rejections' causes and failures, for load runs.
@@ -307,14 +307,19 @@ func (a *App) wire(ctx context.Context) error {
 	}
 	// A runner restarted more often than hourly prunes too; a backlog
 	// (the first start that prunes) goes while it serves.
-	a.jobs.Add(1)
-	go func() {
-		defer a.jobs.Done()
-		if err := a.pruneQoEViews(consumerCtx); err != nil && consumerCtx.Err() == nil {
-			a.log.ErrorContext(consumerCtx, "job failed", "job", "qoe prune", "err", err)
-		}
-	}()
-	a.every(consumerCtx, qoePruneEvery, "qoe prune", a.pruneQoEViews)
+	for _, p := range []struct {
+		name string
+		job  func(context.Context) error
+	}{{"qoe prune", a.pruneQoEViews}, {"expired prune", a.pruneExpired}} {
+		a.jobs.Add(1)
+		go func() {
+			defer a.jobs.Done()
+			if err := p.job(consumerCtx); err != nil && consumerCtx.Err() == nil {
+				a.log.ErrorContext(consumerCtx, "job failed", "job", p.name, "err", err)
+			}
+		}()
+		a.every(consumerCtx, pruneEvery, p.name, p.job)
+	}
 	if a.cfg.Seed && a.cfg.DemoEdgeHealthEvery > 0 {
 		// Reports age out after STEERING_STALENESS (30s): keep the demo
 		// edges fresh.
@@ -386,15 +391,26 @@ func (a *App) every(ctx context.Context, period time.Duration, name string, job 
 	}()
 }
 
-// qoePruneEvery: the retention is days, so a view outlives it by an hour
-// at most, and a sweep with nothing to remove is one small commit.
-const qoePruneEvery = time.Hour
+// pruneEvery: the retentions are days, so a record outlives its own by an
+// hour at most, and a sweep with nothing to remove is one small commit.
+const pruneEvery = time.Hour
 
 // pruneQoEViews removes the QoE views past QOE_RETENTION.
 func (a *App) pruneQoEViews(ctx context.Context) error {
 	n, err := a.store.PruneQoEViews(ctx, a.now())
 	if n > 0 {
 		a.log.InfoContext(ctx, "QoE views past their retention removed", "views", n)
+	}
+	return err
+}
+
+// pruneExpired removes what the clouds' TTL would have deleted: sessions
+// and their QoE past bolt's retention (the clouds' default), processed
+// Stripe events past their expiry (STRIPE_INBOX_RETENTION).
+func (a *App) pruneExpired(ctx context.Context) error {
+	n, err := a.store.PruneExpired(ctx, a.now())
+	if n > 0 {
+		a.log.InfoContext(ctx, "records past their expiry removed", "records", n)
 	}
 	return err
 }
