@@ -82,24 +82,29 @@ func qoeExpired(tx *bbolt.Tx, k, v []byte, now time.Time, retention time.Duratio
 }
 
 // eventExpired: the clouds' inbox events expire at their ExpiresAt, which
-// MarkEventProcessed sets. Only processed events go: a redelivery before
-// ExpiresAt still finds its event, and unprocessed ones, pending or
-// parked, are kept whatever they carry (so no inbox index holds an event
-// that goes).
+// MarkEventProcessed sets, and a parked event at the end of its wait
+// (ParkEvent's expiresAt), with its parked index entry. A redelivery
+// before ExpiresAt still finds its event; pending events, and parked ones
+// without an end, are kept whatever they carry.
 func eventExpired(_ *bbolt.Tx, k, v []byte, now time.Time, _ time.Duration) (bool, []bucketKey, error) {
 	ev, err := decode[playback.InboxEvent](v, "event", string(k))
-	if err != nil || ev.ProcessedAt.IsZero() || ev.ExpiresAt.IsZero() || now.Before(ev.ExpiresAt) {
+	switch {
+	case err != nil:
 		return false, nil, err
+	case ev.ParkExpired(now):
+		return true, []bucketKey{{bucketInboxParked, parkIndexKey(ev)}}, nil
+	case ev.ProcessedAt.IsZero() || ev.ExpiresAt.IsZero() || now.Before(ev.ExpiresAt):
+		return false, nil, nil
 	}
 	return true, nil, nil
 }
 
 // PruneExpired removes what the clouds' TTL would have deleted by now:
 // sessions and their QoE the retention (WithRetention) after they ended,
-// and processed inbox events past their ExpiresAt, in transactions of
-// about pruneBudget records, and returns how many it removed. A session
-// holding its lease stays, and so does its QoE; unprocessed inbox events
-// stay. Until a sweep removes them, reads return such records as they
+// processed inbox events past their ExpiresAt and parked ones whose wait
+// ended, in transactions of about pruneBudget records, and returns how
+// many it removed. A session holding its lease stays, and so does its QoE;
+// pending inbox events and parked ones without an end stay. Until a sweep removes them, reads return such records as they
 // did.
 func (s *Store) PruneExpired(ctx context.Context, now time.Time) (pruned int, err error) {
 	for _, e := range expirings {

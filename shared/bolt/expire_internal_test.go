@@ -98,7 +98,13 @@ func TestPruneExpired(t *testing.T) {
 	// An unprocessed event recorded with an expiry: not the sweep's.
 	record(playback.InboxEvent{ID: "evt_pending_expiry", ReceivedAt: old, ExpiresAt: old})
 	record(playback.InboxEvent{ID: "evt_parked", ReceivedAt: old})
-	if err := s.ParkEvent(ctx, src, "evt_parked", "customer:cus_1", old); err != nil {
+	if err := s.ParkEvent(ctx, src, "evt_parked", "customer:cus_1", old, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	// A parked event whose wait ended is gone as an expired processed one
+	// is (playback.InboxStore.ParkEvent), with its index entry.
+	record(playback.InboxEvent{ID: "evt_parked_expired", ReceivedAt: old})
+	if err := s.ParkEvent(ctx, src, "evt_parked_expired", "customer:cus_1", old, old.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -109,7 +115,7 @@ func TestPruneExpired(t *testing.T) {
 	gone := map[string][]string{
 		"session": {"ended_old", "lapsed_old"},
 		"qoe":     {"ended_old", "orphan_old"},
-		"event":   {"evt_expired"},
+		"event":   {"evt_expired", "evt_parked_expired"},
 	}
 	kept := map[string][]string{
 		"session": {"ended_edge", "lapsed_edge", "playing"},
@@ -173,6 +179,10 @@ func TestPruneExpired(t *testing.T) {
 	pending, err := s.ListPendingEvents(ctx, src, now, 10)
 	if err != nil || len(pending) != 2 || pending[0].ID != "evt_pending" || pending[1].ID != "evt_pending_expiry" {
 		t.Errorf("pending after the sweep: %+v, %v", pending, err)
+	}
+	var parkIndex int
+	if err := s.db.View(func(tx *bbolt.Tx) error { parkIndex = tx.Bucket(bucketInboxParked).Stats().KeyN; return nil }); err != nil || parkIndex != 1 {
+		t.Errorf("parked index entries after the sweep: %d, %v; want evt_parked's alone", parkIndex, err)
 	}
 	parked, err := s.ListParkedEvents(ctx, src, "customer:cus_1", playback.ParkCursor{}, 10)
 	if err != nil || len(parked) != 1 || parked[0].ID != "evt_parked" {

@@ -24,8 +24,8 @@ import (
 //
 // An entry exists exactly while its event is unprocessed and parked under
 // that key at that time: every write of bucketInbox goes through putEvent,
-// which keeps it so in the same transaction (PruneExpired deletes only
-// processed events, which no index holds), and every Open builds it
+// which keeps it so in the same transaction (PruneExpired deletes a parked
+// event with its entry; processed events no index holds), and every Open builds it
 // again from the inbox (indexInbox).
 var bucketInboxParked = []byte("inbox_parked")
 

@@ -296,7 +296,7 @@ type InboxStore interface {
 	// ExpiresAt is: ListParkedEvents omits it, GetEvent, ParkEvent and
 	// MarkEventProcessed answer CodeNotFound, RecordEvent records it anew,
 	// and the store deletes it (TTL on DynamoDB and Firestore; bolt at its
-	// next Open). Until then GetEvent shows it in ExpiresAt. Zero keeps it
+	// next PruneExpired or Open). Until then GetEvent shows it in ExpiresAt. Zero keeps it
 	// until it is processed; each park sets it, so parking again with zero
 	// keeps for good an event that had one.
 	ParkEvent(ctx context.Context, source, id, key string, at, expiresAt time.Time) error
