@@ -38,6 +38,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -300,7 +301,9 @@ type Options struct {
 	// would pay at every cold start.
 	OTLPMetrics MetricExporterFunc
 	// sdkRequestHistogram leaves the request histogram to the SDK's
-	// instrument (the tests that compare requestHistogram with it).
+	// instrument, and the exemplars to the SDK's filter under every sink
+	// (the tests that compare requestHistogram and the EMF lines with
+	// the SDK's).
 	sdkRequestHistogram bool
 }
 
@@ -445,11 +448,24 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	}
 	if metricsOn {
 		mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithView(views()...)}
+		filter := exemplarFilter()
+		if opts.Metrics == SinkEMF && !opts.sdkRequestHistogram {
+			// An EMF line has no place for an exemplar, and the EMF sink
+			// is the only reader: gathering them wrote nothing, yet under
+			// trace_based every measurement in a sampled span (every
+			// play, as authorize play is deployed) filled a reservoir
+			// made for each series of each interval
+			// (TestEMFGathersNoExemplars; the lines are the SDK's:
+			// TestRequestHistogramIsTheSDKs).
+			filter = nil
+			mopts = append(mopts, sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))
+		}
 		// The request histogram is aggregated here, not by the SDK
 		// (requestHistogram), and handed to each reader as the SDK would.
 		var hist *requestHistogram
 		if !opts.sdkRequestHistogram && ownRequestHistogram() {
 			hist = newRequestHistogram()
+			hist.filter, hist.offersUnlinked = filter, offersUnlinked(filter)
 		}
 		periodic := func(exp sdkmetric.Exporter) sdkmetric.Reader {
 			if hist != nil {
@@ -508,7 +524,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		p.mp = sdkmetric.NewMeterProvider(mopts...)
 		rt.inst = newInstruments(p.mp.Meter(meterName))
 		rt.inst.reqHist = hist
-		rt.inst.unsampledExemplars = offersUnlinked(exemplarFilter())
+		rt.inst.unsampledExemplars = offersUnlinked(filter)
 		if p.emf != nil {
 			p.emf.inst = rt.inst
 		}
