@@ -38,9 +38,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/sethvargo/go-envconfig"
-	"go.opentelemetry.io/otel"
-	oteltrace "go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/catalog"
@@ -165,7 +162,7 @@ type GCP struct {
 	// those of a loopback token endpoint.
 	telemetryEnv map[string]string
 	callerKey    *rsa.PrivateKey
-	sdk          oteltrace.TracerProvider // Mode's
+	sw           *otelSwitch // Mode's
 }
 
 // Env is the telemetry environment of the deploy unit under sampler s:
@@ -198,13 +195,13 @@ const (
 // unless the Firestore emulator's variable is set, and sets
 // GOOGLE_APPLICATION_CREDENTIALS for the benchmark.
 //
-// Unlike a deployed unit's, its Firestore and Pub/Sub clients run without
-// the gRPC transport's telemetry (gcpemu's options disable it): a deployed
-// client records a span and metrics of every RPC through the OpenTelemetry
-// globals telemetry.Setup installs, which a paused Provider leaves
-// installed, so an overhead benchmark's "off" would pay for them too. The
-// Firestore library's own spans of each operation, which no option turns
-// off, are counted where they belong by Mode.
+// Its Firestore and Pub/Sub clients differ from a deployed unit's only in
+// their endpoint and credentials (gcpemu.DeployedClientOptions): the gRPC
+// transport's telemetry (a span and the duration of every RPC) is on, as
+// deployed. It and the Firestore library's own spans of each operation
+// record through the OpenTelemetry globals, which a paused Provider
+// leaves installed: Mode switches what the libraries took from them, so
+// that each is counted where it belongs.
 func NewGCP(b *testing.B, name string, build gcpfn.Builder) *GCP {
 	b.Helper()
 	skipWithout(b, emulators.FirestoreService)
@@ -215,6 +212,13 @@ func NewGCP(b *testing.B, name string, build gcpfn.Builder) *GCP {
 		b.Fatalf("no deploy unit of %s: %v", name, err)
 	}
 	g := &GCP{PubSub: gcpemu.PubSubProcess(b), Keyring: auth.NewDevKeyring()}
+	// Before the first client connects: its transport takes the globals.
+	g.takeGlobals()
+	b.Cleanup(func() {
+		if names := g.sw.unswitchedNames(); len(names) > 0 {
+			b.Errorf("deployedtest: the client libraries made instruments Mode does not switch, which recorded nothing: %v", names)
+		}
+	})
 	if g.callerKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 		b.Fatal(err)
 	}
@@ -239,8 +243,8 @@ func NewGCP(b *testing.B, name string, build gcpfn.Builder) *GCP {
 	g.Resources = gcpfn.NewResources(gcpfn.Options{
 		Lookuper:         envconfig.MapLookuper(vars),
 		Log:              gcpfn.NewLogger(devNull(b), slog.LevelInfo, gcpProject),
-		FirestoreOptions: gcpemu.FirestoreClientOptions(emulators.Firestore(b)),
-		PubSubOptions:    gcpemu.PubSubClientOptions(g.PubSub.Addr),
+		FirestoreOptions: gcpemu.DeployedClientOptions(emulators.Firestore(b)),
+		PubSubOptions:    gcpemu.DeployedClientOptions(g.PubSub.Addr),
 		Bus:              bus,
 	})
 	b.Cleanup(func() { _ = g.Resources.Close() })
@@ -292,22 +296,29 @@ func NewGCP(b *testing.B, name string, build gcpfn.Builder) *GCP {
 	return g
 }
 
-// Mode is otlptest.OverheadSink's setMode: it installs the no-op tracer
-// provider as the OpenTelemetry global while telemetry is off, and the
-// one telemetry.Setup installed while it is on. The Firestore library
-// starts a span of every operation with the global provider (read at each
-// start), which on a deployed unit without telemetry is the no-op one; a
-// paused Provider leaves its own installed, and "off" would record the
-// library's spans as roots.
+// Mode is otlptest.OverheadSink's setMode: while telemetry is on, the
+// client libraries record their spans and metrics under the providers
+// telemetry.Setup installed; while it is off, nothing, as on a deployed
+// unit without telemetry, whose libraries hold the no-op globals. A paused
+// Provider leaves Setup's installed, and "off" would record the Firestore
+// library's spans (it asks the global tracer provider at every operation)
+// and the transport's (it took the globals when its client connected). The
+// first call, after Setup, takes Setup's globals and installs a switch in
+// their place (takeGlobals).
 func (g *GCP) Mode(on bool) {
-	if g.sdk == nil {
-		g.sdk = otel.GetTracerProvider() // the first call: Setup's, not yet switched
+	if g.sw == nil {
+		g.sw = newOtelSwitch()
 	}
-	if on {
-		otel.SetTracerProvider(g.sdk)
-	} else {
-		otel.SetTracerProvider(tracenoop.NewTracerProvider())
+	g.sw.set(on)
+}
+
+// takeGlobals installs the switch as the globals before any client
+// connects, in the "off" position: the clients NewGCP makes take it.
+func (g *GCP) takeGlobals() {
+	if g.sw == nil {
+		g.sw = newOtelSwitch()
 	}
+	g.sw.install()
 }
 
 // serveKeys serves the caller key's public half as a JWKS on loopback and

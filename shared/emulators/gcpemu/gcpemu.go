@@ -102,11 +102,24 @@ func PubSubClientOptions(hostPort string) []option.ClientOption {
 	return emulatorClientOptions(hostPort)
 }
 
-func emulatorClientOptions(hostPort string) []option.ClientOption {
+// DeployedClientOptions connect a Firestore or Pub/Sub client to the
+// emulator or fake at hostPort as FirestoreClientOptions and
+// PubSubClientOptions do, but keep the gRPC transport's telemetry, as a
+// deployed client has it: otelgrpc's stats handler, a span and the
+// duration of every RPC through the OpenTelemetry globals
+// (google.golang.org/api/transport/grpc). Only the endpoint and the
+// credentials then differ from a deployed client's: for benchmarks of a
+// function as deployed (shared/deployedtest).
+func DeployedClientOptions(hostPort string) []option.ClientOption {
 	return []option.ClientOption{
 		option.WithEndpoint(hostPort),
 		option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-		option.WithTelemetryDisabled(),
 	}
+}
+
+// emulatorClientOptions leave the transport's telemetry out: a test's
+// spans and metrics are its own.
+func emulatorClientOptions(hostPort string) []option.ClientOption {
+	return append(DeployedClientOptions(hostPort), option.WithTelemetryDisabled())
 }

@@ -94,9 +94,10 @@ func OverheadReset(b *testing.B, env map[string]string, op, reset func()) {
 // gcpfn's push to Cloud Monitoring), to measure a function as its
 // platform runs it. opts.Lookup is replaced by the receiver's environment
 // with env added; opts.Service "" is "bench". setMode, when not nil, is
-// called before each chunk, untimed, after reset, with whether telemetry
-// is on in it: to switch what Pause does not, such as the OpenTelemetry
-// globals a client library starts its own spans with.
+// called before each chunk, untimed, after reset, and before each half of
+// the warm-up, with whether telemetry is on in it: to switch what Pause
+// does not, such as the OpenTelemetry globals a client library starts its
+// own spans with. Its first call follows telemetry.Setup.
 func OverheadSink(b *testing.B, env map[string]string, opts telemetry.Options, op, reset func(), setMode func(on bool)) {
 	b.Helper()
 	recv := Start(b)
@@ -126,11 +127,18 @@ func OverheadSink(b *testing.B, env map[string]string, opts telemetry.Options, o
 	}
 	defer func() { _ = p.Shutdown(context.Background()) }()
 	// Warm caches, pools, the store, the exporter's connection and the
-	// metric attribute sets in both modes before either counts.
+	// metric attribute sets in both modes before either counts. setMode
+	// is told of these too: a client made here takes what it switches.
+	if setMode != nil {
+		setMode(true)
+	}
 	for range per {
 		op()
 	}
 	p.Pause()
+	if setMode != nil {
+		setMode(false)
+	}
 	for range per {
 		op()
 	}
