@@ -335,6 +335,10 @@ const (
 	// through a CloudFront distribution of their own turn its IPv6 off
 	// with it, as AWS asks of IpAddress policies.
 	SettingSignURLBindIP = "SIGNURL_BIND_IP"
+	// SettingGCPClientTelemetry, "false", turns off the Google client
+	// libraries' own spans and metrics on Cloud Functions (shared/gcpfn
+	// EnvClientTelemetry; one of GCPSettings).
+	SettingGCPClientTelemetry = "GCP_CLIENT_TELEMETRY"
 )
 
 // Layout values: the store, bus and delivery CDN a stack uses.
@@ -411,7 +415,20 @@ var Settings = []Setting{
 	// Off by default: the distribution then stays dual-stack, and a viewer
 	// whose API and CDN requests leave from different addresses plays.
 	{Env: SettingSignURLBindIP, ConfigKey: "signUrlBindIP", Default: "false"},
+	// On Cloud Functions the Google client libraries record, through the
+	// function's telemetry, a span and the duration of every Firestore and
+	// Pub/Sub RPC (the gRPC transport's) and a span of every Firestore
+	// operation (the library's), as they do by default. "false" leaves
+	// them out of traces and metrics, and saves their CPU: with every play
+	// recorded, a third or more of what telemetry costs authorize play
+	// (docs/telemetry-overhead.md, "Seventeenth round ... GCP").
+	{Env: SettingGCPClientTelemetry, ConfigKey: "gcpClientTelemetry", Default: "true"},
 }
+
+// GCPSettings are the settings every function part running on Cloud
+// Functions reads (shared/gcpfn), beside its function's own Settings. No
+// Lambda reads them, so the SAM template has no parameter of theirs.
+var GCPSettings = []string{SettingGCPClientTelemetry}
 
 // Deliveries lists the CDNs a stack can deliver video with.
 var Deliveries = []Delivery{

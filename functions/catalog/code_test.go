@@ -255,6 +255,12 @@ func TestSettingsAreWellFormed(t *testing.T) {
 			used[s] = true
 		}
 	}
+	for _, s := range GCPSettings {
+		if _, ok := SettingByEnv(s); !ok {
+			t.Errorf("GCPSettings: unknown setting %q", s)
+		}
+		used[s] = true
+	}
 	for _, s := range Settings {
 		if !envName.MatchString(s.Env) || s.ConfigKey == "" || !settingValue.MatchString(s.Default) {
 			t.Errorf("setting %+v is misnamed", s)

@@ -72,10 +72,12 @@ func devSecret(t *testing.T, env string) string {
 
 // platformNames are variables a stack sets for the platform layer around
 // Build, not for Build: the trigger (shared/awsfn), the CORS policy
-// (shared/awsfn, shared/gcpfn), and the federation config of a Lambda
-// reaching GCP (the hybrid main's client options).
+// (shared/awsfn, shared/gcpfn), the federation config of a Lambda
+// reaching GCP (the hybrid main's client options), and the client
+// libraries' telemetry switch of a Cloud Function (shared/gcpfn's clients).
 var platformNames = map[string]bool{
 	catalog.EnvTrigger: true, catalog.EnvTopic: true, catalog.EnvCORSAllowedOrigins: true, catalog.EnvGCPCredentialsJSON: true,
+	catalog.SettingGCPClientTelemetry: true,
 }
 
 // platformName says whether the stack sets name for the platform around

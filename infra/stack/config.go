@@ -141,11 +141,17 @@ func (l Layout) SecretsOn(cloud Cloud) []string {
 }
 
 // Settings returns the Env names of the settings read by the stack's
-// functions, in catalogue order.
+// functions, in catalogue order: on Cloud Functions also the ones every
+// function part there reads (catalog.GCPSettings).
 func (l Layout) Settings() []string {
 	used := map[string]bool{}
 	for _, fn := range catalog.Functions {
 		for _, s := range fn.Settings {
+			used[s] = true
+		}
+	}
+	if l.Compute == GCP {
+		for _, s := range catalog.GCPSettings {
 			used[s] = true
 		}
 	}
@@ -361,6 +367,10 @@ func (c Config) Validate() error {
 	}
 	if err := c.checkBindIP(); err != nil {
 		return err
+	}
+	if v, ok := c.Settings[catalog.SettingGCPClientTelemetry]; ok && v != "true" && v != "false" {
+		s, _ := catalog.SettingByEnv(catalog.SettingGCPClientTelemetry)
+		return fmt.Errorf("playplane:%s is %q, want true or false", s.ConfigKey, v)
 	}
 	for _, cloud := range []Cloud{AWS, GCP} {
 		for _, env := range c.Layout.SecretsOn(cloud) {

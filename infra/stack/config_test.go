@@ -109,6 +109,55 @@ func TestSettingsReachEveryFunctionThatReadsThem(t *testing.T) {
 	}
 }
 
+// playplane:gcpClientTelemetry reaches every part running on Cloud
+// Functions as GCP_CLIENT_TELEMETRY (shared/gcpfn reads it), and no
+// Lambda, which links no Google client library but the hybrid webhook's;
+// a value that is neither true nor false fails the stack program.
+func TestGCPClientTelemetryReachesEveryCloudFunction(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, layout, value, want, wantErr string }{
+		{name: "gcp default", layout: "gcp", want: "true"},
+		{name: "gcp off", layout: "gcp", value: "false", want: "false"},
+		{name: "hybrid off", layout: "hybrid", value: "false", want: "false"},
+		{name: "aws", layout: "aws", value: "false"},
+		{name: "gcp typo", layout: "gcp", value: "off", wantErr: "playplane:gcpClientTelemetry"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			config := baseConfig(tc.layout)
+			if tc.value != "" {
+				config["playplane:gcpClientTelemetry"] = tc.value
+			}
+			d, err := deploy(t, tc.layout, config)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gcpParts int
+			for _, p := range d.parts(t) {
+				got, set := p.env[catalog.SettingGCPClientTelemetry]
+				switch {
+				case p.cloud == GCP && got != tc.want:
+					t.Errorf("%s: GCP_CLIENT_TELEMETRY %q, want %q", p.name, got, tc.want)
+				case p.cloud == AWS && set:
+					t.Errorf("Lambda %s gets GCP_CLIENT_TELEMETRY", p.name)
+				}
+				if p.cloud == GCP {
+					gcpParts++
+				}
+			}
+			if (gcpParts > 0) != (tc.want != "") {
+				t.Errorf("%d parts on Cloud Functions", gcpParts)
+			}
+		})
+	}
+}
+
 // A sampler the heartbeat cannot use fails the stack program, naming the
 // config keys, instead of deploying a function that would trace nothing
 // (the rules are telemetry.CheckSampler's, the ones Setup applies).

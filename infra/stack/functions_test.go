@@ -30,6 +30,8 @@ var settingValues = map[string]string{
 	// signurl binds no grant to an address unless asked to
 	// (TestSignURLBindIPTurnsCloudFrontIPv6Off).
 	"SIGNURL_BIND_IP": "false",
+	// The Google client libraries' own telemetry stays as they have it.
+	"GCP_CLIENT_TELEMETRY": "true",
 }
 
 // wantEnv is the environment a function part must receive: on GCP without
@@ -68,6 +70,11 @@ func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map
 	}
 	for _, s := range fn.Settings {
 		want[s] = settingValues[s]
+	}
+	if cloud == GCP {
+		for _, s := range catalog.GCPSettings {
+			want[s] = settingValues[s]
+		}
 	}
 	if fn.SignsURLs {
 		want["SIGNURL_DEFAULT_CDN"] = l.Delivery

@@ -156,6 +156,11 @@ func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 	for _, name := range fn.Settings {
 		env[name] = pulumi.String(cfg.Settings[name])
 	}
+	if cloud == GCP {
+		for _, name := range catalog.GCPSettings {
+			env[name] = pulumi.String(cfg.Settings[name])
+		}
+	}
 	if cloud == AWS && s.AWS.Warehouse != nil && fn.ConsumesFrom(events.TopicHeartbeats) {
 		env[catalog.EnvQoEFirehoseStream] = s.AWS.Warehouse.Stream.Name
 	}

@@ -236,6 +236,13 @@ func NewGCP(b *testing.B, name string, build gcpfn.Builder) *GCP {
 		catalog.EnvJWTJWKSURL:           g.serveKeys(b),
 		gcpfn.EnvPlaybackTokenKeys:      g.Keyring.Spec(),
 	}
+	// The benchmark's environment may set what the stack sets on every
+	// Cloud Function (the libraries' own telemetry, on by default).
+	for _, name := range catalog.GCPSettings {
+		if v, ok := os.LookupEnv(name); ok {
+			vars[name] = v
+		}
+	}
 	var bus gcpfn.BusMaker
 	if len(fns[0].Publishes) > 0 {
 		bus = pubsubbus.Make

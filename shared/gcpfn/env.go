@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,7 +30,21 @@ const (
 	// EnvPlaybackTokenKeys holds the playback token keys, "kid:base64key,..."
 	// (a Secret Manager binding).
 	EnvPlaybackTokenKeys = "PLAYBACK_TOKEN_KEYS"
+	// EnvClientTelemetry, "false", turns off the Google client libraries'
+	// own telemetry: the span and duration the gRPC transport records of
+	// every Firestore and Pub/Sub RPC (option.WithTelemetryDisabled), and
+	// the span the Firestore library starts for every operation
+	// (googleLibrariesTracer, left silent). Unset or "true", both record
+	// through the OpenTelemetry globals, as the libraries do by default
+	// (catalog.SettingGCPClientTelemetry).
+	EnvClientTelemetry = "GCP_CLIENT_TELEMETRY"
 )
+
+// googleLibrariesTracer is the tracer the cloud.google.com/go libraries
+// start their own spans with, from the global provider
+// (cloud.google.com/go/internal/trace.OpenTelemetryTracerName); no client
+// option turns them off.
+const googleLibrariesTracer = "cloud.google.com/go"
 
 // Bus is the Pub/Sub bus the functions of a process publish with.
 type Bus interface {
@@ -72,6 +88,8 @@ type Resources struct {
 	fsOpts []option.ClientOption
 	psOpts []option.ClientOption
 	newBus BusMaker
+	// silent are the tracers telemetry leaves silent (EnvClientTelemetry).
+	silent []string
 
 	mu       sync.Mutex
 	store    *firestore.Store
@@ -95,6 +113,18 @@ func NewResources(opts Options) *Resources {
 	}
 	if r.now == nil {
 		r.now = time.Now
+	}
+	if v, _ := r.lookup.Lookup(EnvClientTelemetry); v != "" {
+		on, err := strconv.ParseBool(v)
+		switch {
+		case err != nil:
+			// The stack refuses such a value; the libraries' default stays.
+			r.log.Error("client library telemetry stays on: "+EnvClientTelemetry+" is neither true nor false", "value", v)
+		case !on:
+			r.fsOpts = append(slices.Clip(r.fsOpts), option.WithTelemetryDisabled())
+			r.psOpts = append(slices.Clip(r.psOpts), option.WithTelemetryDisabled())
+			r.silent = []string{googleLibrariesTracer}
+		}
 	}
 	return r
 }

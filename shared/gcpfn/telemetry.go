@@ -13,7 +13,8 @@ import (
 // Google's Telemetry API (OTLP) with the function's default credentials,
 // in the project GOOGLE_CLOUD_PROJECT names (the stack sets both). Nothing
 // connects, nor reads credentials, until the first flush after an
-// invocation.
+// invocation. With GCP_CLIENT_TELEMETRY=false the Google client libraries'
+// own spans are left out (EnvClientTelemetry).
 func (r *Resources) Telemetry(service string) telemetry.Options {
 	return telemetry.Options{
 		Service: service,
@@ -22,6 +23,7 @@ func (r *Resources) Telemetry(service string) telemetry.Options {
 		MetricExporters: map[string]telemetry.MetricExporterFunc{
 			telemetry.ExporterGoogleCloud: googlecloud.Exporter(nil),
 		},
-		OTLPMetrics: otlpmetrics.New,
+		OTLPMetrics:   otlpmetrics.New,
+		SilentTracers: r.silent,
 	}
 }

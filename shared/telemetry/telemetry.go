@@ -300,6 +300,12 @@ type Options struct {
 	// gRPC, whose package init a Lambda, which sends metrics as EMF,
 	// would pay at every cold start.
 	OTLPMetrics MetricExporterFunc
+	// SilentTracers name the tracers, by instrumentation scope, whose spans
+	// are not recorded: a client library's own, taken from the global
+	// provider, that an operator turned off (shared/gcpfn). Their spans
+	// keep the caller's trace context, so that what is started under
+	// them still joins the caller's trace.
+	SilentTracers []string
 	// sdkRequestHistogram leaves the request histogram to the SDK's
 	// instrument, and the exemplars to the SDK's filter under every sink
 	// (the tests that compare requestHistogram and the EMF lines with
@@ -534,7 +540,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	defer setupMu.Unlock()
 	otel.SetTextMapPropagator(rt.prop)
 	if p.tp != nil {
-		otel.SetTracerProvider(p.tp)
+		otel.SetTracerProvider(globalTracers(p.tp, opts.SilentTracers))
 	}
 	if p.mp != nil {
 		otel.SetMeterProvider(p.mp)
