@@ -136,8 +136,17 @@ func pruneQoEViews(tx *bbolt.Tx, before time.Time, from []byte, budget int) (n i
 // they are gone, and a view of it alone would count figures the view
 // never had (a late stop of a view that played is an exit before start)
 // in an hour the retention no longer covers.
-func prunedViewOf(tx *bbolt.Tx, rs []playback.QoEReport) bool {
+//
+// The mark only moves forward, so one sweep under a clock that ran ahead
+// would drop every new view until real time caught up with it: no view
+// counts as pruned that ended after atMost, the retention before the
+// store's clock (prunedAtMost), by which a sweep with a right clock can
+// have removed nothing later.
+func prunedViewOf(tx *bbolt.Tx, rs []playback.QoEReport, atMost time.Time) bool {
 	before := prunedBefore(tx.Bucket(bucketQoEPruned))
+	if before.After(atMost) {
+		before = atMost
+	}
 	for _, r := range rs {
 		if !qoeReportEnd(r).Before(before) {
 			return false
@@ -145,6 +154,10 @@ func prunedViewOf(tx *bbolt.Tx, rs []playback.QoEReport) bool {
 	}
 	return true
 }
+
+// prunedAtMost is the latest time before which a sweep at the store's
+// clock can have removed the views that ended: prunedViewOf's bound.
+func (s *Store) prunedAtMost() time.Time { return s.now().Add(-s.qoeRetention) }
 
 // prunedBefore is the time views that ended before it are gone by
 // (keyQoEPruned), zero before the first PruneQoEViews.

@@ -182,3 +182,30 @@ func TestQoERetentionDefault(t *testing.T) {
 		})
 	}
 }
+
+// TestQoEPruneUnderAClockAhead: a sweep run once under a clock days ahead
+// marks views ended before its "now" minus the retention as gone; with the
+// clock put right, a view that starts now is still stored. The mark only
+// ever moves forward, so without a bound every new view was dropped until
+// real time caught up with it.
+func TestQoEPruneUnderAClockAhead(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 1, 20, 0, 0, 0, time.UTC)
+	s, err := Open(filepath.Join(t.TempDir(), "views.db"), WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	if _, err := s.PruneQoEViews(ctx, now.Add(40*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	r := playback.QoEReport{SessionID: "fresh", TitleID: "t", SessionStartedAt: now, ReceivedAt: now, DeviceTime: now,
+		LeaseEndsBy: now.Add(2 * time.Minute), QoE: playback.QoE{StartupMS: 700, PlayedMS: 1000, BitrateKbps: 3000, CDN: "a"}}
+	if err := s.ApplyQoEReports(ctx, []playback.QoEReport{r}); err != nil {
+		t.Fatal(err)
+	}
+	if views, err := s.QoEViews(ctx, now, now.Add(time.Hour)); err != nil || len(views) != 1 {
+		t.Errorf("views of a play just started after a sweep under a clock 40 days ahead: %d, %v; want 1", len(views), err)
+	}
+}

@@ -113,7 +113,7 @@ func (s *Store) ApplyQoEReports(ctx context.Context, reports []playback.QoERepor
 			for n < len(reports) && reports[n].SessionID == reports[0].SessionID && reports[n].SessionStartedAt.Equal(reports[0].SessionStartedAt) {
 				n++
 			}
-			if err := applyQoEReports(tx, reports[:n]); err != nil {
+			if err := applyQoEReports(tx, reports[:n], s.prunedAtMost()); err != nil {
 				return err
 			}
 			reports = reports[n:]
@@ -130,8 +130,8 @@ func (s *Store) ApplyQoEReports(ctx context.Context, reports []playback.QoERepor
 // view's. A view stored before views kept beats first gets the beat that
 // carries its figures (playback.QoEView.Carry), or the first such beat
 // would compute them from itself alone. Reports of a view PruneQoEViews
-// removed write nothing.
-func applyQoEReports(tx *bbolt.Tx, rs []playback.QoEReport) error {
+// removed write nothing (prunedViewOf, with its bound prunedAtMost).
+func applyQoEReports(tx *bbolt.Tx, rs []playback.QoEReport, prunedAtMost time.Time) error {
 	id := rs[0].SessionID
 	k := qoeViewKey(playback.QoEHour(rs[0].SessionStartedAt), id)
 	var v playback.QoEView
@@ -140,7 +140,7 @@ func applyQoEReports(tx *bbolt.Tx, rs []playback.QoEReport) error {
 		if v, err = decode[playback.QoEView](raw, "qoe view", id); err != nil {
 			return err
 		}
-	} else if prunedViewOf(tx, rs) {
+	} else if prunedViewOf(tx, rs, prunedAtMost) {
 		return nil
 	}
 	kept := storedBeats{bucket: tx.Bucket(bucketQoEBeats), sessionID: id}

@@ -238,7 +238,7 @@ func (s *Store) SaveProgressBatch(ctx context.Context, writes []playback.Progres
 				}
 			}
 			if len(w.Views) > 0 {
-				if err := applyQoEReports(tx, w.Views); err != nil {
+				if err := applyQoEReports(tx, w.Views, s.prunedAtMost()); err != nil {
 					return err
 				}
 				out[i].ViewApplied = true
