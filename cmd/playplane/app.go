@@ -406,7 +406,8 @@ func (a *App) pruneQoEViews(ctx context.Context) error {
 
 // pruneExpired removes what the clouds' TTL would have deleted: sessions
 // and their QoE past bolt's retention (the clouds' default), processed
-// Stripe events past their expiry (STRIPE_INBOX_RETENTION).
+// Stripe events past their expiry (STRIPE_INBOX_RETENTION) and parked ones
+// whose wait ended.
 func (a *App) pruneExpired(ctx context.Context) error {
 	n, err := a.store.PruneExpired(ctx, a.now())
 	if n > 0 {

@@ -138,7 +138,11 @@ func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEv
 		// customers of other products too, which no account will ever
 		// link. Not an ERROR, which pages; a WARN, because for a customer
 		// of ours it means its checkout is over LinkWait late.
-		log.WarnContext(ctx, msgParked, "err", cause, "age", age.String(), "park_key", key, "expires_at", expiresAt)
+		args := []any{"err", cause, "age", age.String(), "park_key", key}
+		if !expiresAt.IsZero() { // without reconciliation it waits for good
+			args = append(args, "expires_at", expiresAt)
+		}
+		log.WarnContext(ctx, msgParked, args...)
 	default:
 		log.ErrorContext(ctx, msgParked, "err", cause, "age", age.String(), "park_key", key)
 	}

@@ -18,8 +18,9 @@ import (
 
 // logRecord is one line a captured logger wrote.
 type logRecord struct {
-	Level string `json:"level"`
-	Msg   string `json:"msg"`
+	Level     string `json:"level"`
+	Msg       string `json:"msg"`
+	ExpiresAt string `json:"expires_at"`
 }
 
 // capturedLog collects what the consumer logs for one test, where the
@@ -123,6 +124,11 @@ func TestParkLogLevel(t *testing.T) {
 			}
 			if len(parked) != 1 || parked[0].Level != tc.level {
 				t.Fatalf("%q logged %+v, want once at %s", msgParked, parked, tc.level)
+			}
+			// Without reconciliation (this harness has no API) it waits
+			// for good: no end to log, not year 1.
+			if parked[0].ExpiresAt != "" {
+				t.Errorf("%q logged expires_at %q without an end", msgParked, parked[0].ExpiresAt)
 			}
 		})
 	}

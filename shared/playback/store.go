@@ -296,9 +296,10 @@ type InboxStore interface {
 	// ExpiresAt is: ListParkedEvents omits it, GetEvent, ParkEvent and
 	// MarkEventProcessed answer CodeNotFound, RecordEvent records it anew,
 	// and the store deletes it (TTL on DynamoDB and Firestore; bolt at its
-	// next PruneExpired or Open). Until then GetEvent shows it in ExpiresAt. Zero keeps it
-	// until it is processed; each park sets it, so parking again with zero
-	// keeps for good an event that had one.
+	// next PruneExpired or Open). While it waits, GetEvent returns the end
+	// in the event's ExpiresAt. Zero keeps it until it is processed; each
+	// park sets it, so parking again with zero keeps for good an event
+	// that had one.
 	ParkEvent(ctx context.Context, source, id, key string, at, expiresAt time.Time) error
 	// ListParkedEvents returns up to limit events parked under key, oldest
 	// ParkedAt first (then by id). To page, list from after the last one:
