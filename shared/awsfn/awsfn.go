@@ -116,11 +116,12 @@ type Options struct {
 // Main serves the trigger the environment names until the execution
 // environment ends. Only an unreadable trigger configuration stops it at
 // start (no handler can be chosen, as when Lambda cannot find a handler);
-// the function itself is built on the first invocation.
-func Main(build Builder) {
+// the function itself is built on the first invocation. silentTracers are
+// Telemetry's.
+func Main(build Builder, silentTracers ...string) {
 	log := NewLogger()
 	slog.SetDefault(log)
-	if _, err := telemetry.Setup(context.Background(), Telemetry(os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), os.Stdout)); err != nil {
+	if _, err := telemetry.Setup(context.Background(), Telemetry(os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), os.Stdout, silentTracers...)); err != nil {
 		log.Error("telemetry is off: its configuration is unusable", "err", err)
 	}
 	h, err := New(context.Background(), build, Options{Log: log})
@@ -136,9 +137,12 @@ func Main(build Builder) {
 // Metrics leave as EMF lines beside the logs: CloudWatch Logs extracts
 // them, and the request path makes no call for them. Spans go wherever
 // OTEL_EXPORTER_OTLP_ENDPOINT says (a collector layer or sidecar),
-// flushed before each invocation returns.
-func Telemetry(service string, out io.Writer) telemetry.Options {
-	return telemetry.Options{Service: service, Metrics: telemetry.SinkEMF, EMFOut: out}
+// flushed before each invocation returns. silentTracers name the client
+// libraries' tracers whose spans the operator turned off
+// (telemetry.Options.SilentTracers): the Google clients' of the hybrid
+// stack's Lambda (shared/gcpclient).
+func Telemetry(service string, out io.Writer, silentTracers ...string) telemetry.Options {
+	return telemetry.Options{Service: service, Metrics: telemetry.SinkEMF, EMFOut: out, SilentTracers: silentTracers}
 }
 
 // NewLogger is the JSON logger on stdout a Lambda logs with, at the level

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/firestore"
 	"github.com/playplane/playplane/shared/fnenv"
+	"github.com/playplane/playplane/shared/gcpclient"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
 )
@@ -31,20 +31,9 @@ const (
 	// (a Secret Manager binding).
 	EnvPlaybackTokenKeys = "PLAYBACK_TOKEN_KEYS"
 	// EnvClientTelemetry, "false", turns off the Google client libraries'
-	// own telemetry: the span and duration the gRPC transport records of
-	// every Firestore and Pub/Sub RPC (option.WithTelemetryDisabled), and
-	// the span the Firestore library starts for every operation
-	// (googleLibrariesTracer, left silent). Unset or "true", both record
-	// through the OpenTelemetry globals, as the libraries do by default
-	// (catalog.SettingGCPClientTelemetry).
-	EnvClientTelemetry = "GCP_CLIENT_TELEMETRY"
+	// own telemetry (gcpclient.EnvTelemetry).
+	EnvClientTelemetry = gcpclient.EnvTelemetry
 )
-
-// googleLibrariesTracer is the tracer the cloud.google.com/go libraries
-// start their own spans with, from the global provider
-// (cloud.google.com/go/internal/trace.OpenTelemetryTracerName); no client
-// option turns them off.
-const googleLibrariesTracer = "cloud.google.com/go"
 
 // Bus is the Pub/Sub bus the functions of a process publish with.
 type Bus interface {
@@ -114,18 +103,13 @@ func NewResources(opts Options) *Resources {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	if v, _ := r.lookup.Lookup(EnvClientTelemetry); v != "" {
-		on, err := strconv.ParseBool(v)
-		switch {
-		case err != nil:
-			// The stack refuses such a value; the libraries' default stays.
-			r.log.Error("client library telemetry stays on: "+EnvClientTelemetry+" is neither true nor false", "value", v)
-		case !on:
-			r.fsOpts = append(slices.Clip(r.fsOpts), option.WithTelemetryDisabled())
-			r.psOpts = append(slices.Clip(r.psOpts), option.WithTelemetryDisabled())
-			r.silent = []string{googleLibrariesTracer}
-		}
+	tel, err := gcpclient.ReadTelemetry(r.lookup.Lookup)
+	if err != nil {
+		r.log.Error("client library telemetry", "err", err)
 	}
+	r.fsOpts = append(slices.Clip(r.fsOpts), tel.ClientOptions...)
+	r.psOpts = append(slices.Clip(r.psOpts), tel.ClientOptions...)
+	r.silent = tel.SilentTracers
 	return r
 }
 

@@ -13,6 +13,10 @@
 // the store and the bus are made on the first invocation (and again on the
 // next one if that fails), so a cold start makes no network call and a GCP
 // outage answers 5xx (Stripe retries) rather than crashing the init.
+//
+// GCP_CLIENT_TELEMETRY (shared/gcpclient) turns the Google client
+// libraries' own telemetry off here as on Cloud Functions: the clients'
+// options and the tracers the Lambda's telemetry leaves silent.
 package main
 
 import (
@@ -20,6 +24,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -30,6 +35,7 @@ import (
 	_ "github.com/playplane/playplane/shared/awsfn/smsecrets" // the function reads secrets named by ARN
 	"github.com/playplane/playplane/shared/firestore"
 	"github.com/playplane/playplane/shared/fnenv"
+	"github.com/playplane/playplane/shared/gcpclient"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/pubsub"
 )
@@ -58,7 +64,15 @@ const (
 // logger).
 var build fnenv.Builder = buildHybrid
 
-func main() { awsfn.Main(build) }
+func main() {
+	// The clients read the setting again when they are made
+	// (clientOptions); the error is logged here, once.
+	tel, err := gcpclient.ReadTelemetry(os.LookupEnv)
+	if err != nil {
+		awsfn.NewLogger().Error("client library telemetry", "err", err)
+	}
+	awsfn.Main(build, tel.SilentTracers...)
+}
 
 func buildHybrid(ctx context.Context, env fnenv.Env) (fnenv.Function, error) {
 	if trigger, _ := env.Lookup(awsfn.EnvTrigger); awsfn.Trigger(trigger) != awsfn.TriggerHTTP {
@@ -156,10 +170,22 @@ func newBus(ctx context.Context, env fnenv.Env) (*pubsub.Bus, error) {
 	return b, nil
 }
 
-// clientOptions authenticate a client: none against an emulator, else the
+// clientOptions are a client's: its authentication, then what
+// GCP_CLIENT_TELEMETRY asks (gcpclient.ReadTelemetry).
+func clientOptions(env fnenv.Env, emulatorVar string) ([]option.ClientOption, error) {
+	opts, err := authOptions(env, emulatorVar)
+	if err != nil {
+		return nil, err
+	}
+	// An unusable value leaves the libraries' default; main logged it.
+	tel, _ := gcpclient.ReadTelemetry(env.Lookup)
+	return append(opts, tel.ClientOptions...), nil
+}
+
+// authOptions authenticate a client: none against an emulator, else the
 // federation config of GCP_CREDENTIALS_JSON, else Application Default
 // Credentials.
-func clientOptions(env fnenv.Env, emulatorVar string) ([]option.ClientOption, error) {
+func authOptions(env fnenv.Env, emulatorVar string) ([]option.ClientOption, error) {
 	if host, _ := env.Lookup(emulatorVar); host != "" {
 		return []option.ClientOption{
 			option.WithEndpoint(host),
