@@ -336,8 +336,8 @@ const (
 	// with it, as AWS asks of IpAddress policies.
 	SettingSignURLBindIP = "SIGNURL_BIND_IP"
 	// SettingGCPClientTelemetry, "false", turns off the Google client
-	// libraries' own spans and metrics on Cloud Functions (shared/gcpfn
-	// EnvClientTelemetry; one of GCPSettings).
+	// libraries' own spans and metrics in every part that makes Google
+	// clients (shared/gcpclient EnvTelemetry; one of GCPSettings).
 	SettingGCPClientTelemetry = "GCP_CLIENT_TELEMETRY"
 )
 
@@ -415,7 +415,8 @@ var Settings = []Setting{
 	// Off by default: the distribution then stays dual-stack, and a viewer
 	// whose API and CDN requests leave from different addresses plays.
 	{Env: SettingSignURLBindIP, ConfigKey: "signUrlBindIP", Default: "false"},
-	// On Cloud Functions the Google client libraries record, through the
+	// On Cloud Functions, and in the hybrid stack's Lambda over Firestore
+	// and Pub/Sub, the Google client libraries record, through the
 	// function's telemetry, a span and the duration of every Firestore and
 	// Pub/Sub RPC (the gRPC transport's) and a span of every Firestore
 	// operation (the library's), as they do by default. "false" leaves
@@ -426,9 +427,11 @@ var Settings = []Setting{
 	{Env: SettingGCPClientTelemetry, ConfigKey: "gcpClientTelemetry", Default: "true"},
 }
 
-// GCPSettings are the settings every function part running on Cloud
-// Functions reads (shared/gcpfn), beside its function's own Settings. No
-// Lambda reads them, so the SAM template has no parameter of theirs.
+// GCPSettings are the settings every function part that makes Google
+// clients reads (shared/gcpclient), beside its function's own Settings:
+// every Cloud Function, and the hybrid stack's Lambda over Firestore
+// (LambdaMain's lambdahybrid). No Lambda of the SAM template makes Google
+// clients, so the template has no parameter of theirs.
 var GCPSettings = []string{SettingGCPClientTelemetry}
 
 // Deliveries lists the CDNs a stack can deliver video with.

@@ -74,7 +74,8 @@ func devSecret(t *testing.T, env string) string {
 // Build, not for Build: the trigger (shared/awsfn), the CORS policy
 // (shared/awsfn, shared/gcpfn), the federation config of a Lambda
 // reaching GCP (the hybrid main's client options), and the client
-// libraries' telemetry switch of a Cloud Function (shared/gcpfn's clients).
+// libraries' telemetry switch of a part that makes Google clients
+// (shared/gcpclient, read by shared/gcpfn and the hybrid main).
 var platformNames = map[string]bool{
 	catalog.EnvTrigger: true, catalog.EnvTopic: true, catalog.EnvCORSAllowedOrigins: true, catalog.EnvGCPCredentialsJSON: true,
 	catalog.SettingGCPClientTelemetry: true,

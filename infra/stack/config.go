@@ -70,6 +70,14 @@ func (l Layout) RunsOn(fn catalog.Function, cloud Cloud) bool {
 	return l.HTTPCloud(fn) == cloud || (l.Compute == cloud && (len(fn.Consumes) > 0 || len(fn.Jobs) > 0))
 }
 
+// MakesGoogleClients says whether a function part on cloud makes Google
+// clients, and so reads catalog.GCPSettings: every Cloud Function
+// (shared/gcpfn), and a Lambda over Firestore and Pub/Sub
+// (catalog.LambdaMain: lambdahybrid, the hybrid stack's webhook).
+func (l Layout) MakesGoogleClients(cloud Cloud) bool {
+	return cloud == GCP || l.Store == catalog.StoreFirestore
+}
+
 // Uses says whether any part of any function runs on cloud, or the stack
 // keeps data or video there.
 func (l Layout) Uses(cloud Cloud) bool {

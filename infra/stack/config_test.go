@@ -109,16 +109,22 @@ func TestSettingsReachEveryFunctionThatReadsThem(t *testing.T) {
 	}
 }
 
-// playplane:gcpClientTelemetry reaches every part running on Cloud
-// Functions as GCP_CLIENT_TELEMETRY (shared/gcpfn reads it), and no
-// Lambda, which links no Google client library but the hybrid webhook's;
-// a value that is neither true nor false fails the stack program.
-func TestGCPClientTelemetryReachesEveryCloudFunction(t *testing.T) {
+// playplane:gcpClientTelemetry reaches every part that makes Google
+// clients as GCP_CLIENT_TELEMETRY: every Cloud Function (shared/gcpfn) and
+// the hybrid stack's webhook Lambda over Firestore and Pub/Sub
+// (lambdahybrid), and no Lambda of the aws stack, which links no Google
+// client library; a value that is neither true nor false fails the stack
+// program.
+func TestGCPClientTelemetryReachesEveryPartWithGoogleClients(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ name, layout, value, want, wantErr string }{
+	for _, tc := range []struct {
+		name, layout, value, want, wantErr string
+		lambdas                            bool // whether Lambdas get it
+	}{
 		{name: "gcp default", layout: "gcp", want: "true"},
 		{name: "gcp off", layout: "gcp", value: "false", want: "false"},
-		{name: "hybrid off", layout: "hybrid", value: "false", want: "false"},
+		{name: "hybrid default", layout: "hybrid", want: "true", lambdas: true},
+		{name: "hybrid off", layout: "hybrid", value: "false", want: "false", lambdas: true},
 		{name: "aws", layout: "aws", value: "false"},
 		{name: "gcp typo", layout: "gcp", value: "off", wantErr: "playplane:gcpClientTelemetry"},
 	} {
@@ -138,21 +144,19 @@ func TestGCPClientTelemetryReachesEveryCloudFunction(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var gcpParts int
+			parts := map[Cloud]int{}
 			for _, p := range d.parts(t) {
 				got, set := p.env[catalog.SettingGCPClientTelemetry]
 				switch {
-				case p.cloud == GCP && got != tc.want:
-					t.Errorf("%s: GCP_CLIENT_TELEMETRY %q, want %q", p.name, got, tc.want)
-				case p.cloud == AWS && set:
+				case (p.cloud == GCP || tc.lambdas) && got != tc.want:
+					t.Errorf("%s on %s: GCP_CLIENT_TELEMETRY %q, want %q", p.name, p.cloud, got, tc.want)
+				case p.cloud == AWS && !tc.lambdas && set:
 					t.Errorf("Lambda %s gets GCP_CLIENT_TELEMETRY", p.name)
 				}
-				if p.cloud == GCP {
-					gcpParts++
-				}
+				parts[p.cloud]++
 			}
-			if (gcpParts > 0) != (tc.want != "") {
-				t.Errorf("%d parts on Cloud Functions", gcpParts)
+			if (parts[GCP] > 0) != (tc.want != "") || (tc.lambdas && parts[AWS] == 0) {
+				t.Errorf("%d parts on Cloud Functions, %d Lambdas", parts[GCP], parts[AWS])
 			}
 		})
 	}

@@ -71,7 +71,9 @@ func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map
 	for _, s := range fn.Settings {
 		want[s] = settingValues[s]
 	}
-	if cloud == GCP {
+	// Every part that makes Google clients: the Cloud Functions, and the
+	// Lambda over Firestore (lambdahybrid).
+	if cloud == GCP || l.Store == catalog.StoreFirestore {
 		for _, s := range catalog.GCPSettings {
 			want[s] = settingValues[s]
 		}

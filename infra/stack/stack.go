@@ -156,7 +156,7 @@ func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 	for _, name := range fn.Settings {
 		env[name] = pulumi.String(cfg.Settings[name])
 	}
-	if cloud == GCP {
+	if cfg.Layout.MakesGoogleClients(cloud) {
 		for _, name := range catalog.GCPSettings {
 			env[name] = pulumi.String(cfg.Settings[name])
 		}
