@@ -302,7 +302,7 @@ type Options struct {
 	OTLPMetrics MetricExporterFunc
 	// SilentTracers name the tracers, by instrumentation scope, whose spans
 	// are not recorded: a client library's own, taken from the global
-	// provider, that an operator turned off (shared/gcpfn). Their spans
+	// provider, that an operator turned off (shared/gcpclient). Their spans
 	// keep the caller's trace context, so that what is started under
 	// them still joins the caller's trace.
 	SilentTracers []string
