@@ -213,29 +213,47 @@ func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after 
 	if limit <= 0 || !validID(source) || !playback.ValidParkKey(key) {
 		return nil, nil
 	}
-	q := s.col(colInbox).Doc(source).Collection(subEvents).Where(fieldParked, "<", key+"}")
-	if after == (playback.ParkCursor{}) {
-		q = q.Where(fieldParked, ">=", key+"|")
-	} else {
-		q = q.Where(fieldParked, ">", parkedValue(key, after))
+	from := ">="
+	bound := key + "|"
+	if after != (playback.ParkCursor{}) {
+		from, bound = ">", parkedValue(key, after)
 	}
-	docs, err := q.OrderBy(fieldParked, firestore.Asc).Limit(min(limit, maxPendingPage)).Documents(ctx).GetAll()
-	if err != nil {
-		return nil, fail(op, err)
-	}
+	batch := min(limit, maxPendingPage)
+	// Events whose wait ended stay until TTL deletes them (up to a day
+	// late) and are skipped: read on past them, or a page of only those
+	// would end the caller's walk before the live events behind them.
+	// Each read is bounded by batch; the walk ends at the key's last event.
+	// It resumes by a filter, not StartAfter: the emulator ignores cursors.
 	var out []playback.InboxEvent
-	for _, d := range docs {
-		st := s.fromSnapshot(d)
-		if !st.live {
-			continue
-		}
-		ev, err := decode[playback.InboxEvent](st, "event", d.Ref.ID)
+	for len(out) < limit {
+		docs, err := s.col(colInbox).Doc(source).Collection(subEvents).
+			Where(fieldParked, from, bound).Where(fieldParked, "<", key+"}").
+			OrderBy(fieldParked, firestore.Asc).Limit(batch).Documents(ctx).GetAll()
 		if err != nil {
 			return nil, fail(op, err)
 		}
-		if ev.ProcessedAt.IsZero() && ev.ParkedKey == key {
-			out = append(out, ev)
+		for _, d := range docs {
+			st := s.fromSnapshot(d)
+			if !st.live {
+				continue
+			}
+			ev, err := decode[playback.InboxEvent](st, "event", d.Ref.ID)
+			if err != nil {
+				return nil, fail(op, err)
+			}
+			if ev.ProcessedAt.IsZero() && ev.ParkedKey == key && len(out) < limit {
+				out = append(out, ev)
+			}
 		}
+		if len(docs) < batch {
+			break
+		}
+		last, _ := docs[len(docs)-1].Data()[fieldParked].(string)
+		if last <= bound {
+			return nil, fail(op, fmt.Errorf("parked events under %q do not advance past %q", key, bound))
+		}
+		// Parked values are unique: each ends in its document's id.
+		from, bound = ">", last
 	}
 	return out, nil
 }

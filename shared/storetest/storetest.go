@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"InboxParked", testInboxParked},
 		{"InboxParkedPaging", testInboxParkedPaging},
 		{"InboxParkedExpiry", testInboxParkedExpiry},
+		{"InboxParkedExpiredFirst", testInboxParkedExpiredFirst},
 		{"Edges", testEdges},
 		{"UnknownEdges", testUnknownEdges},
 		{"Progress", testProgress},
@@ -909,6 +910,48 @@ func testInboxParkedExpiry(t *testing.T, s playback.Store) {
 	}
 	if got := parkedIDs(t, s, source, "retry"); !slices.Equal(got, []string{"evt_waits"}) {
 		t.Fatalf("retry = %v", got)
+	}
+}
+
+// testInboxParkedExpiredFirst: expired events at the head of a key do not
+// hide the live ones after them, however many there are: a caller takes a
+// short page for the end of the key (events.WakeStripeCustomer does).
+func testInboxParkedExpiredFirst(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	source := playback.NewID("src")
+	const key = "customer:cus_stale"
+	ids := []string{"evt_x0", "evt_x1", "evt_x2", "evt_x3", "evt_x4", "evt_live0", "evt_live1"}
+	for i, id := range ids {
+		mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: id, Type: "invoice.paid",
+			ReceivedAt: t0.Add(-time.Hour), Payload: []byte(`{}`)}))(t)
+		expires := t0.Add(-time.Minute)
+		if strings.HasPrefix(id, "evt_live") {
+			expires = t0.Add(time.Hour)
+		}
+		if err := s.ParkEvent(ctx, source, id, key, t0.Add(time.Duration(i-len(ids))*time.Second), expires); err != nil {
+			t.Fatalf("ParkEvent(%s): %v", id, err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		limit int
+		want  []string
+	}{
+		{"limit below the expired count", 2, []string{"evt_live0", "evt_live1"}},
+		{"limit 1", 1, []string{"evt_live0"}},
+		{"limit above all", 10, []string{"evt_live0", "evt_live1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			for _, ev := range must(s.ListParkedEvents(ctx, source, key, playback.ParkCursor{}, tc.limit))(t) {
+				got = append(got, ev.ID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("first page of limit %d = %v, want %v", tc.limit, got, tc.want)
+			}
+		})
 	}
 }
 
