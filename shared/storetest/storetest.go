@@ -895,12 +895,25 @@ func testInboxParkedExpiry(t *testing.T, s playback.Store) {
 	}
 	_, err := s.GetEvent(ctx, source, "evt_expired")
 	wantCode(t, err, playback.CodeNotFound)
+	wantCode(t, s.MarkEventProcessed(ctx, source, "evt_expired", t0, t0.Add(time.Hour)), playback.CodeNotFound)
+	wantCode(t, s.ParkEvent(ctx, source, "evt_expired", key, t0, t0.Add(time.Hour)), playback.CodeNotFound)
 	if got := must(s.GetEvent(ctx, source, "evt_waits"))(t); !got.ExpiresAt.Equal(t0.Add(time.Hour)) || got.ParkedKey != key {
 		t.Fatalf("GetEvent of an event parked until t0+1h = %+v", got)
 	}
 	if _, created := mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: "evt_expired", Type: "customer.deleted",
 		ReceivedAt: t0, Payload: []byte(`{}`)}))(t); !created {
 		t.Fatal("a redelivery of an expired parked event was not recorded anew")
+	}
+	// The redelivery replaced the expired event and its place under key.
+	if got := parkedIDs(t, s, source, key); !slices.Equal(got, []string{"evt_waits", "evt_kept"}) {
+		t.Fatalf("parked after the redelivery = %v, want evt_waits, evt_kept", got)
+	}
+	var pending []string
+	for _, ev := range must(s.ListPendingEvents(ctx, source, t0.Add(time.Hour), 100))(t) {
+		pending = append(pending, ev.ID)
+	}
+	if !slices.Equal(pending, []string{"evt_expired"}) {
+		t.Fatalf("pending after the redelivery = %v, want the redelivered evt_expired", pending)
 	}
 	if err := s.ParkEvent(ctx, source, "evt_waits", "retry", t0, time.Time{}); err != nil {
 		t.Fatal(err)
