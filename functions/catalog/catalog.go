@@ -434,7 +434,7 @@ var Settings = []Setting{
 	// operation (the library's), as they do by default. "false" leaves
 	// them out of traces and metrics, and saves what the transport's costs
 	// every RPC, on or off: ~170 allocations a play, ~40 a heartbeat
-	// (docs/telemetry-overhead.md, "Seventeenth round: GCP client
+	// (docs/telemetry-overhead.md, "Eighteenth round: the GCP client
 	// libraries' own telemetry").
 	{Env: SettingGCPClientTelemetry, ConfigKey: "gcpClientTelemetry", Default: "true"},
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/awsfn"
 	"github.com/playplane/playplane/shared/emulators/gcpemu"
-	"github.com/playplane/playplane/shared/gcpclient"
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
@@ -45,12 +44,8 @@ func TestClientTelemetrySettingReachesTheClients(t *testing.T) {
 				vars[catalog.SettingGCPClientTelemetry] = tc.value
 			}
 			// What main passes to awsfn.Main.
-			tel, err := gcpclient.ReadTelemetry(envconfig.MapLookuper(vars).Lookup)
-			if err != nil {
-				t.Fatal(err)
-			}
 			exp := tracetest.NewInMemoryExporter()
-			opts := awsfn.Telemetry("test", io.Discard, tel.SilentTracers...)
+			opts := awsfn.Telemetry("test", io.Discard, silentTracers(envconfig.MapLookuper(vars).Lookup)...)
 			opts.SpanExporter = exp
 			p, err := telemetry.Setup(context.Background(), opts)
 			if err != nil {

@@ -64,14 +64,17 @@ const (
 // logger).
 var build fnenv.Builder = buildHybrid
 
-func main() {
-	// The clients read the setting again when they are made
-	// (clientOptions); the error is logged here, once.
-	tel, err := gcpclient.ReadTelemetry(os.LookupEnv)
+func main() { awsfn.Main(build, silentTracers(os.LookupEnv)...) }
+
+// silentTracers are the tracers GCP_CLIENT_TELEMETRY leaves silent in the
+// Lambda's telemetry. The clients read the setting again when they are
+// made (clientOptions); an unusable value is logged here, once.
+func silentTracers(lookup func(string) (string, bool)) []string {
+	tel, err := gcpclient.ReadTelemetry(lookup)
 	if err != nil {
 		awsfn.NewLogger().Error("client library telemetry", "err", err)
 	}
-	awsfn.Main(build, tel.SilentTracers...)
+	return tel.SilentTracers
 }
 
 func buildHybrid(ctx context.Context, env fnenv.Env) (fnenv.Function, error) {
