@@ -311,9 +311,7 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 			v = s.Default
 		}
 		if v == "" {
-			if !s.Optional {
-				missing = append(missing, Namespace+":"+s.ConfigKey)
-			}
+			missing = append(missing, Namespace+":"+s.ConfigKey)
 			continue
 		}
 		cfg.Settings[env] = v
@@ -360,7 +358,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("playplane:cloudfrontPublicKey is required")
 	}
 	for _, env := range c.Layout.Settings() {
-		if s, _ := catalog.SettingByEnv(env); c.Settings[env] == "" && !s.Optional {
+		if c.Settings[env] == "" {
+			s, _ := catalog.SettingByEnv(env)
 			return fmt.Errorf("playplane:%s is required", s.ConfigKey)
 		}
 	}

@@ -154,11 +154,7 @@ func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 		}
 	}
 	for _, name := range fn.Settings {
-		// An optional setting left empty is left out: the function reads
-		// it unset.
-		if v, ok := cfg.Settings[name]; ok {
-			env[name] = pulumi.String(v)
-		}
+		env[name] = pulumi.String(cfg.Settings[name])
 	}
 	if cfg.Layout.MakesGoogleClients(cloud) {
 		for _, name := range catalog.GCPSettings {
