@@ -227,6 +227,9 @@ type Setting struct {
 	Env       string
 	ConfigKey string
 	Default   string
+	// Optional settings may be left empty (Default ""): the function
+	// reads an empty value as unset. The others are required.
+	Optional bool
 }
 
 // Delivery is a video CDN with signed URLs.
@@ -339,6 +342,10 @@ const (
 	// libraries' own spans and metrics in every part that makes Google
 	// clients (shared/gcpclient EnvTelemetry; one of GCPSettings).
 	SettingGCPClientTelemetry = "GCP_CLIENT_TELEMETRY"
+	// SettingStripeProducts scopes paymentwebhook to its own Stripe
+	// products on a Stripe account that also bills others
+	// (functions/paymentwebhook Config.Products).
+	SettingStripeProducts = "STRIPE_PRODUCTS"
 )
 
 // Layout values: the store, bus and delivery CDN a stack uses.
@@ -394,6 +401,11 @@ var Settings = []Setting{
 	// "price_basic=basic,price_std=standard": without it paymentwebhook
 	// refuses to start (it cannot map a subscription to a plan).
 	{Env: SettingStripePricePlans, ConfigKey: "stripePricePlans"},
+	// "prod_a,prod_b": the Stripe products the service sells. Empty, every
+	// subscription of a linked customer is taken for the service's, which
+	// on a Stripe account that bills other products too entitles their
+	// subscribers (README, Payments).
+	{Env: SettingStripeProducts, ConfigKey: "stripeProducts", Optional: true},
 	// authorizeplay grants leases this long, heartbeat renews them.
 	{Env: SettingLeaseTTL, ConfigKey: "leaseTtl", Default: "2m"},
 	// How long a past_due account keeps playing (authorizeplay) and stays
@@ -515,7 +527,7 @@ var Functions = []Function{
 		// Only reconcile (and a consumer's refetch) calls the Stripe API;
 		// the webhook route checks signatures with the webhook secrets.
 		BackgroundSecrets: []string{SecretStripeAPIKey},
-		Settings:          []string{SettingStripePricePlans, SettingPastDueGrace},
+		Settings:          []string{SettingStripePricePlans, SettingStripeProducts, SettingPastDueGrace},
 		Store:             StoreReadWrite,
 		// sweep lists unprocessed inbox events.
 		StoreIndexes:   []string{IndexPending},

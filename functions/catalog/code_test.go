@@ -265,6 +265,9 @@ func TestSettingsAreWellFormed(t *testing.T) {
 		if !envName.MatchString(s.Env) || s.ConfigKey == "" || !settingValue.MatchString(s.Default) {
 			t.Errorf("setting %+v is misnamed", s)
 		}
+		if s.Optional && s.Default != "" {
+			t.Errorf("setting %s is optional but defaults to %q", s.Env, s.Default)
+		}
 		if _, secret := SecretByEnv(s.Env); secret {
 			t.Errorf("setting %s is also a secret", s.Env)
 		}

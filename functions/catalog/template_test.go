@@ -243,6 +243,9 @@ func TestTemplateSettingsAreParameters(t *testing.T) {
 		if s.Default != "" && want != s.Default {
 			t.Errorf("parameter %s defaults to %s, the catalogue to %q", param, want, s.Default)
 		}
+		if def, ok := p["Default"]; s.Optional && (!ok || fmt.Sprint(def) != "") {
+			t.Errorf("parameter %s of optional %s must default to empty, so that a deploy may leave it out", param, s.Env)
+		}
 		for _, id := range slices.Sorted(maps.Keys(fns)) {
 			if v, ok := tm.Env(id)[s.Env]; ok && v != want {
 				t.Errorf("%s: %s = %q, want the parameter %s (%s)", id, s.Env, v, param, want)

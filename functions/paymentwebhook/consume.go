@@ -253,7 +253,18 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 	if cs.Customer == "" {
 		return playback.Errorf(playback.CodeInvalid, "no_customer", "checkout session %s has no customer", cs.ID)
 	}
-	err := s.link(ctx, string(cs.Customer), accountID, now)
+	other, products, err := s.checkoutOfOtherProduct(ctx, cs)
+	if err != nil {
+		return err
+	}
+	if other {
+		// Its client_reference_id is the other product's, whatever
+		// account it names: linking would move that account's customer.
+		httpx.Logger(ctx).InfoContext(ctx, "stripe checkout of another product ignored", "event_id", env.ID,
+			"checkout_session", cs.ID, "customer", cs.Customer, "subscription", cs.Subscription, "products", products)
+		return nil
+	}
+	err = s.link(ctx, string(cs.Customer), accountID, now)
 	if errors.Is(err, errAccountMissing) {
 		// A new subscriber: the session creates the account, then links.
 		if err = s.provision(ctx, cs, accountID, env, now); err == nil {
@@ -282,6 +293,9 @@ func (s *Server) refetch(ctx context.Context, accountID, subID string, env event
 	sub, err := s.deps.Stripe.subscription(ctx, subID)
 	if err != nil {
 		return err
+	}
+	if products := sub.productIDs(); s.otherProduct(products) {
+		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, now)
 	}
 	if accountID == "" {
 		if accountID, err = s.accountFor(ctx, string(sub.Customer), sub.Metadata, now); err != nil {
@@ -319,6 +333,10 @@ func (s *Server) onSubscription(ctx context.Context, env event, now time.Time) e
 	if env.Type == typeSubscriptionUpdated {
 		prev = previousAttrs(env.previous)
 	}
+	if products := sub.productIDs(); !s.cfg.Refetch && s.otherProduct(products) {
+		// With REFETCH the read, the state now, tells (refetch).
+		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, now)
+	}
 	if s.cfg.Refetch {
 		// The read is the state now; the event still says when the
 		// subscription moved into past_due (rule 5).
@@ -352,6 +370,9 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 	subID := string(inv.Subscription)
 	if subID == "" {
 		return nil // a one-off invoice: no subscription to change
+	}
+	if products := inv.productIDs(subID); !s.cfg.Refetch && s.otherProduct(products) {
+		return s.ignoreOtherProduct(ctx, env, subID, string(inv.Customer), products, now)
 	}
 	var meta map[string]string
 	if inv.SubscriptionDetails != nil {

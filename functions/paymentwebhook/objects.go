@@ -72,10 +72,30 @@ type subscriptionItem struct {
 	Price *struct {
 		ID string `json:"id"`
 	} `json:"price"`
+	// product is the price's product (stripePrice.Product), kept beside
+	// Price so that the item's price keeps its shape.
+	product stripeID
 	// API versions after 2023-10-16 (and stripe-mock's fixtures) carry the
 	// period on the items instead of the subscription.
 	CurrentPeriodStart int64 `json:"current_period_start"`
 	CurrentPeriodEnd   int64 `json:"current_period_end"`
+}
+
+func (it *subscriptionItem) UnmarshalJSON(b []byte) error {
+	type plain subscriptionItem
+	if err := json.Unmarshal(b, (*plain)(it)); err != nil {
+		return err
+	}
+	var p struct {
+		Price *stripePrice `json:"price"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	if p.Price != nil {
+		it.product = p.Price.Product
+	}
+	return nil
 }
 
 // period returns the current billing period, from the subscription or,
@@ -90,6 +110,24 @@ func (s stripeSubscription) period() (start, end int64) {
 		}
 	}
 	return start, end
+}
+
+// stripePrice is a price as items and lines carry it. Product is an
+// expandable reference (an id, or the product object when expanded).
+type stripePrice struct {
+	ID      string   `json:"id"`
+	Product stripeID `json:"product"`
+}
+
+// productIDs are the products of the subscription's items' prices.
+func (s stripeSubscription) productIDs() []string {
+	var ids []string
+	for _, it := range s.Items.Data {
+		if it.product != "" {
+			ids = append(ids, string(it.product))
+		}
+	}
+	return ids
 }
 
 func (s stripeSubscription) priceIDs() []string {
@@ -119,12 +157,10 @@ type stripeInvoice struct {
 }
 
 type invoiceLine struct {
-	Type      string `json:"type"`
-	Proration bool   `json:"proration"`
-	Price     *struct {
-		ID string `json:"id"`
-	} `json:"price"`
-	Period struct {
+	Type      string       `json:"type"`
+	Proration bool         `json:"proration"`
+	Price     *stripePrice `json:"price"`
+	Period    struct {
 		Start int64 `json:"start"`
 		End   int64 `json:"end"`
 	} `json:"period"`
@@ -164,9 +200,7 @@ type stripeCheckoutSession struct {
 	// expand[]=line_items; webhooks leave it out.
 	LineItems *struct {
 		Data []struct {
-			Price *struct {
-				ID string `json:"id"`
-			} `json:"price"`
+			Price *stripePrice `json:"price"`
 		} `json:"data"`
 	} `json:"line_items"`
 }
@@ -199,6 +233,32 @@ func (cs stripeCheckoutSession) priceIDs() []string {
 			if it.Price != nil && it.Price.ID != "" {
 				ids = append(ids, it.Price.ID)
 			}
+		}
+	}
+	return ids
+}
+
+// productIDs are the products of the session's line items' prices; none
+// unless the session was read with its line items.
+func (cs stripeCheckoutSession) productIDs() []string {
+	var ids []string
+	if cs.LineItems != nil {
+		for _, it := range cs.LineItems.Data {
+			if it.Price != nil && it.Price.Product != "" {
+				ids = append(ids, string(it.Price.Product))
+			}
+		}
+	}
+	return ids
+}
+
+// productIDs are the products of the invoice's regular charges for
+// subscription sub.
+func (inv stripeInvoice) productIDs(sub string) []string {
+	var ids []string
+	for _, l := range inv.subscriptionLines(sub) {
+		if l.Price != nil && l.Price.Product != "" {
+			ids = append(ids, string(l.Price.Product))
 		}
 	}
 	return ids

@@ -46,6 +46,11 @@ type Config struct {
 	// PricePlans maps Stripe price ids to plan ids:
 	// "price_basic=basic,price_std=standard".
 	PricePlans map[string]string `env:"STRIPE_PRICE_PLANS, separator=="`
+	// Products are the Stripe products (prod_...) this service sells, for
+	// a Stripe account that also bills others: a subscription to none of
+	// them is another product's, and its events change no account.
+	// Empty: every subscription of a linked customer is the service's.
+	Products []string `env:"STRIPE_PRODUCTS"`
 	// PastDueGrace is how long a past_due account stays entitled; the same
 	// setting authorizeplay reads.
 	PastDueGrace time.Duration `env:"PAST_DUE_GRACE, default=72h"`
@@ -103,6 +108,7 @@ type Server struct {
 	deps     Deps
 	verifier *verifier
 	plans    map[string]string
+	products map[string]bool // Config.Products; empty: every product
 }
 
 // Source is the inbox source of Stripe events.
@@ -123,6 +129,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			return nil, fmt.Errorf("paymentwebhook.New: STRIPE_PRICE_PLANS entry %q=%q needs a price id and a plan id", price, plan)
 		}
 		plans[price] = plan
+	}
+	products := map[string]bool{}
+	for _, id := range cfg.Products {
+		if id = strings.TrimSpace(id); id == "" {
+			continue
+		}
+		if !strings.HasPrefix(id, "prod_") || !validStripeID(id) {
+			return nil, fmt.Errorf("paymentwebhook.New: STRIPE_PRODUCTS entry %q is not a Stripe product id (prod_...)", id)
+		}
+		products[id] = true
 	}
 	switch {
 	case depcheck.Nil(deps.Store):
@@ -154,7 +170,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.Now = time.Now
 	}
 	cfg.WebhookSecrets = secrets
-	return &Server{cfg: cfg, deps: deps, verifier: newVerifier(secrets, cfg.Tolerance), plans: plans}, nil
+	return &Server{cfg: cfg, deps: deps, verifier: newVerifier(secrets, cfg.Tolerance), plans: plans,
+		products: products}, nil
 }
 
 // redacted is cfg without its secrets, for error messages.

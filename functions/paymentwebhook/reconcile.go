@@ -17,6 +17,7 @@ type ReconcileReport struct {
 	Repaired      int `json:"repaired"`      // stored state differed and was corrected
 	InSync        int `json:"in_sync"`       // stored state matched, or was as new as the listing or newer
 	Unlinked      int `json:"unlinked"`      // no account for the customer
+	OtherProduct  int `json:"other_product"` // another product's (Config.Products): not applied
 	GraceExpired  int `json:"grace_expired"` // past_due accounts announced as out of grace
 	Failed        int `json:"failed"`
 }
@@ -68,6 +69,17 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 			r.rep.Failed++
 		}
 	}()
+	if r.s.otherProduct(sub.productIDs()) {
+		// Listed every hour: said only when an account held it.
+		r.rep.OtherProduct++
+		dropped, err := r.s.dropOtherProduct(ctx, sub.ID, string(sub.Customer), "reconcile", r.now)
+		if dropped {
+			r.rep.Repaired++
+			httpx.Logger(ctx).InfoContext(ctx, "subscription of another product dropped", "subscription", sub.ID,
+				"customer", sub.Customer, "products", sub.productIDs())
+		}
+		return err
+	}
 	accountID, err := r.s.accountFor(ctx, string(sub.Customer), sub.Metadata, r.now)
 	if errors.Is(err, errLinkPending) || playback.IsCode(err, playback.CodeNotFound) {
 		r.rep.Unlinked++

@@ -311,7 +311,9 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 			v = s.Default
 		}
 		if v == "" {
-			missing = append(missing, Namespace+":"+s.ConfigKey)
+			if !s.Optional {
+				missing = append(missing, Namespace+":"+s.ConfigKey)
+			}
 			continue
 		}
 		cfg.Settings[env] = v
@@ -358,8 +360,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("playplane:cloudfrontPublicKey is required")
 	}
 	for _, env := range c.Layout.Settings() {
-		if c.Settings[env] == "" {
-			s, _ := catalog.SettingByEnv(env)
+		if s, _ := catalog.SettingByEnv(env); c.Settings[env] == "" && !s.Optional {
 			return fmt.Errorf("playplane:%s is required", s.ConfigKey)
 		}
 	}

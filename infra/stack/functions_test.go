@@ -69,6 +69,9 @@ func (d *deployment) wantEnv(t *testing.T, fn catalog.Function, cloud Cloud) map
 		want[name] = strings.Join(addresses, ",")
 	}
 	for _, s := range fn.Settings {
+		if c, _ := catalog.SettingByEnv(s); c.Optional && settingValues[s] == "" {
+			continue // the test stack leaves it unset: left out (TestStripeProductsIsOptional)
+		}
 		want[s] = settingValues[s]
 	}
 	// Every part that makes Google clients: the Cloud Functions, and the
@@ -802,4 +805,49 @@ func TestPickEdgeBelievesTheGoogleFrontEndOnly(t *testing.T) {
 			t.Error("no pickedge Cloud Function checked")
 		}
 	})
+}
+
+// TestStripeProductsIsOptional: playplane:stripeProducts scopes
+// paymentwebhook to the service's Stripe products (STRIPE_PRODUCTS). A
+// stack without it deploys, and no function part gets the variable (the
+// function reads it unset: every product); set, it reaches every part of
+// paymentwebhook, webhook, consumer and jobs, on every cloud, and no
+// other function.
+func TestStripeProductsIsOptional(t *testing.T) {
+	t.Parallel()
+	for _, layout := range []string{"aws", "gcp", "hybrid"} {
+		for _, value := range []string{"", "prod_Stream1,prod_Stream2"} {
+			t.Run(layout+"/"+value, func(t *testing.T) {
+				t.Parallel()
+				config := baseConfig(layout)
+				if value != "" {
+					config["playplane:stripeProducts"] = value
+				}
+				d, err := deploy(t, layout, config)
+				if err != nil {
+					t.Fatal(err)
+				}
+				webhook := 0
+				for _, p := range d.parts(t) {
+					got, set := p.env[catalog.SettingStripeProducts]
+					switch {
+					case p.fn.Name != "paymentwebhook":
+						if set {
+							t.Errorf("%s gets %s", p.name, catalog.SettingStripeProducts)
+						}
+					case value == "" && set:
+						t.Errorf("%s gets %s=%q, want it unset", p.name, catalog.SettingStripeProducts, got)
+					case value != "" && got != value:
+						t.Errorf("%s gets %s=%q, want %q", p.name, catalog.SettingStripeProducts, got, value)
+					}
+					if p.fn.Name == "paymentwebhook" {
+						webhook++
+					}
+				}
+				if webhook == 0 {
+					t.Fatal("no paymentwebhook part deployed")
+				}
+			})
+		}
+	}
 }

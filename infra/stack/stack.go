@@ -154,7 +154,11 @@ func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 		}
 	}
 	for _, name := range fn.Settings {
-		env[name] = pulumi.String(cfg.Settings[name])
+		// An optional setting left empty is left out: the function reads
+		// it unset.
+		if v, ok := cfg.Settings[name]; ok {
+			env[name] = pulumi.String(v)
+		}
 	}
 	if cfg.Layout.MakesGoogleClients(cloud) {
 		for _, name := range catalog.GCPSettings {

@@ -240,6 +240,25 @@ func (a *Account) PutSubscription(s Subscription) bool {
 	return true
 }
 
+// DropSubscription removes subscription id from the account, one found not
+// to be the service's after all (another product billed by the same
+// provider account), and refolds from the others; with none left the
+// account has no subscription (StatusNone) and keeps its plan. It returns
+// false when the account does not hold id.
+func (a *Account) DropSubscription(id string) bool {
+	if !slices.ContainsFunc(a.Subscriptions, func(x Subscription) bool { return x.ID == id }) {
+		return false
+	}
+	a.Subscriptions = slices.DeleteFunc(slices.Clone(a.Subscriptions), func(x Subscription) bool { return x.ID == id })
+	if len(a.Subscriptions) == 0 {
+		a.Subscriptions = nil
+		a.Status, a.CurrentPeriodEnd, a.PastDueSince = StatusNone, time.Time{}, time.Time{}
+		return true
+	}
+	a.refold()
+	return true
+}
+
 // refold derives status, plan and period end from the best subscription.
 func (a *Account) refold() {
 	best, ok := a.BillingSubscription()

@@ -53,6 +53,46 @@ func TestPutSubscription(t *testing.T) {
 	}
 }
 
+func TestDropSubscription(t *testing.T) {
+	t.Parallel()
+	end := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	ours := Subscription{ID: "sub_a", Status: StatusCanceled, PlanID: "basic", CurrentPeriodEnd: end, Clock: 10}
+	other := Subscription{ID: "sub_o", Status: StatusActive, CurrentPeriodEnd: end.AddDate(0, 1, 0), Clock: 11}
+	tests := []struct {
+		name    string
+		have    []Subscription
+		drop    string
+		changed bool
+		status  SubscriptionStatus
+		end     time.Time
+		left    int
+	}{
+		{name: "the others decide", have: []Subscription{ours, other}, drop: "sub_o", changed: true, status: StatusCanceled, end: end, left: 1},
+		{name: "none left is no subscription", have: []Subscription{other}, drop: "sub_o", changed: true, status: StatusNone, left: 0},
+		{name: "absent is no change", have: []Subscription{ours}, drop: "sub_o", changed: false, status: StatusCanceled, end: end, left: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := Account{ID: "acct", Status: StatusNone, PlanID: "basic"}
+			for _, s := range tt.have {
+				a.PutSubscription(s)
+			}
+			held := a.Subscriptions
+			if got := a.DropSubscription(tt.drop); got != tt.changed {
+				t.Fatalf("changed = %v, want %v", got, tt.changed)
+			}
+			if a.Status != tt.status || a.PlanID != "basic" || !a.CurrentPeriodEnd.Equal(tt.end) || len(a.Subscriptions) != tt.left {
+				t.Fatalf("account %s/%s ends %v with %d subscriptions, want %s/basic %v with %d", a.Status, a.PlanID,
+					a.CurrentPeriodEnd, len(a.Subscriptions), tt.status, tt.end, tt.left)
+			}
+			if !reflect.DeepEqual(held, tt.have) {
+				t.Fatalf("the slice the account held was changed in place")
+			}
+		})
+	}
+}
+
 func TestAccountPlayed(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
