@@ -295,7 +295,7 @@ func (s *Server) refetch(ctx context.Context, accountID, subID string, env event
 		return err
 	}
 	if products := sub.productIDs(); s.otherProduct(products) {
-		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, now)
+		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, max(env.Created, now.Unix()), now)
 	}
 	if accountID == "" {
 		if accountID, err = s.accountFor(ctx, string(sub.Customer), sub.Metadata, now); err != nil {
@@ -335,7 +335,7 @@ func (s *Server) onSubscription(ctx context.Context, env event, now time.Time) e
 	}
 	if products := sub.productIDs(); !s.cfg.Refetch && s.otherProduct(products) {
 		// With REFETCH the read, the state now, tells (refetch).
-		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, now)
+		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, env.Created, now)
 	}
 	if s.cfg.Refetch {
 		// The read is the state now; the event still says when the
@@ -371,8 +371,12 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 	if subID == "" {
 		return nil // a one-off invoice: no subscription to change
 	}
-	if products := inv.productIDs(subID); !s.cfg.Refetch && s.otherProduct(products) {
-		return s.ignoreOtherProduct(ctx, env, subID, string(inv.Customer), products, now)
+	if products := inv.productIDs(subID); s.otherProduct(products) {
+		// Before any link (subscription_details.metadata names an
+		// account) and any read: the other product's invoice is none of
+		// the service's business, and an old one of a subscription that
+		// has moved products since says nothing of what it is now.
+		return s.ignoreOtherProduct(ctx, env, subID, string(inv.Customer), products, 0, now)
 	}
 	var meta map[string]string
 	if inv.SubscriptionDetails != nil {

@@ -1,0 +1,128 @@
+package paymentwebhook
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// streamingSub and otherSub are one subscription of cus as the
+// streaming product's and as the other product's.
+func streamingSub(id, cus string) obj {
+	return ofProduct(subObj(id, cus, "active", "price_std", at(0), at(month)), streamingProduct, false)
+}
+
+func otherSub(id, cus string) obj {
+	return ofProduct(subObj(id, cus, "active", otherPrice, at(0), at(month)), otherProduct, false)
+}
+
+func otherInvoice(id, cus, sub string) obj {
+	inv := invoiceObj(id, cus, sub, "subscription_cycle", otherPrice, 999, at(0), at(month))
+	for _, l := range inv["lines"].(obj)["data"].([]obj) {
+		l["price"].(obj)["product"] = otherProduct
+	}
+	return inv
+}
+
+func holds(a playback.Account, subID string) bool {
+	for _, s := range a.Subscriptions {
+		if s.ID == subID {
+			return true
+		}
+	}
+	return false
+}
+
+// TestOtherProductDropIsOrdered: sub_s moved from the other product to a
+// streaming price. Its update (streaming, t=2h) is applied, then its late
+// creation (the other product, t=1h) arrives: stale by the provider clock,
+// it must not drop the paying subscriber's subscription. A newer event of
+// the other product still drops it.
+func TestOtherProductDropIsOrdered(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withProducts(streamingProduct))
+	h.linked("acct_s", "cus_s")
+	h.run(stripeEvent("evt_s2", typeSubscriptionUpdated, at(2*time.Hour), streamingSub("sub_s", "cus_s")))
+	wantState(t, h.getAccount("acct_s"), playback.StatusActive, "standard")
+	h.run(stripeEvent("evt_s1", typeSubscriptionCreated, at(time.Hour), otherSub("sub_s", "cus_s")))
+	wantState(t, h.getAccount("acct_s"), playback.StatusActive, "standard")
+	// The same second cannot be ordered against the stored state: kept.
+	h.run(stripeEvent("evt_s2b", typeSubscriptionUpdated, at(2*time.Hour), otherSub("sub_s", "cus_s")))
+	wantState(t, h.getAccount("acct_s"), playback.StatusActive, "standard")
+	h.run(stripeEvent("evt_s3", typeSubscriptionUpdated, at(3*time.Hour), otherSub("sub_s", "cus_s")))
+	if a := h.getAccount("acct_s"); a.Status != playback.StatusNone || holds(a, "sub_s") {
+		t.Errorf("a newer event of the other product kept sub_s: %s %+v", a.Status, a.Subscriptions)
+	}
+}
+
+// TestReconcileDropIsOrdered: a listing read before the stored state
+// (asOf older than, or in the second of, the subscription's clock) drops
+// nothing; a later one drops it.
+func TestReconcileDropIsOrdered(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withProducts(streamingProduct))
+	h.linked("acct_r", "cus_r")
+	h.run(stripeEvent("evt_r2", typeSubscriptionUpdated, at(2*time.Hour), streamingSub("sub_r", "cus_r")))
+	var listed stripeSubscription
+	raw, _ := json.Marshal(otherSub("sub_r", "cus_r"))
+	if err := json.Unmarshal(raw, &listed); err != nil {
+		t.Fatal(err)
+	}
+	r := reconciler{s: h.srv, now: h.clock.Now(), announced: map[string]bool{}}
+	for _, asOf := range []time.Duration{time.Hour, 2 * time.Hour} {
+		if err := r.subscription(t.Context(), listed, base.Add(asOf)); err != nil {
+			t.Fatal(err)
+		}
+		wantState(t, h.getAccount("acct_r"), playback.StatusActive, "standard")
+	}
+	if err := r.subscription(t.Context(), listed, base.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if a := h.getAccount("acct_r"); holds(a, "sub_r") || r.rep.Repaired != 1 {
+		t.Errorf("a later listing kept sub_r: %+v, report %+v", a.Subscriptions, r.rep)
+	}
+}
+
+// TestOtherProductInvoiceDropsNothing: an old invoice of the other
+// product for a subscription now on a streaming price (delivered late,
+// even with a newer event time) changes nothing: an invoice does not say
+// what its subscription is now.
+func TestOtherProductInvoiceDropsNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withProducts(streamingProduct))
+	h.linked("acct_i", "cus_i")
+	h.run(stripeEvent("evt_i1", typeSubscriptionUpdated, at(2*time.Hour), streamingSub("sub_i", "cus_i")))
+	h.run(stripeEvent("evt_i2", typeInvoicePaid, at(3*time.Hour), otherInvoice("in_i", "cus_i", "sub_i")))
+	a := h.getAccount("acct_i")
+	wantState(t, a, playback.StatusActive, "standard")
+	if !holds(a, "sub_i") {
+		t.Errorf("sub_i dropped by an invoice: %+v", a.Subscriptions)
+	}
+}
+
+// TestOtherProductInvoiceWithRefetchLinksNothing: with REFETCH an invoice
+// of the other product whose subscription_details.metadata names an
+// existing account must not relink it, and one of an unlinked customer
+// must be processed, not parked waiting for a link.
+func TestOtherProductInvoiceWithRefetchLinksNothing(t *testing.T) {
+	t.Parallel()
+	api := &scriptedAPI{}
+	api.set(otherSub("sub_m", "cus_mo"))
+	h := newHarness(t, api.option(t), withProducts(streamingProduct))
+	h.linked("acct_m", "cus_m")
+	inv := otherInvoice("in_m", "cus_mo", "sub_m")
+	inv["subscription_details"] = obj{"metadata": obj{"account_id": "acct_m"}}
+	h.run(stripeEvent("evt_m", typeInvoicePaid, at(time.Hour), inv))
+	if a := h.getAccount("acct_m"); a.CustomerID != "cus_m" {
+		t.Errorf("account relinked to %q by the other product's invoice, want cus_m", a.CustomerID)
+	}
+	if _, err := h.store.AccountIDByCustomer(t.Context(), "cus_mo"); !playback.IsCode(err, playback.CodeNotFound) {
+		t.Errorf("the other product's customer is linked: %v", err)
+	}
+	h.run(stripeEvent("evt_mn", typeInvoicePaid, at(time.Hour), otherInvoice("in_mn", "cus_nobody", "sub_m")))
+	if ev, err := h.inboxEvent("evt_mn"); err != nil || ev.ProcessedAt.IsZero() || ev.ParkedKey != "" {
+		t.Errorf("the other product's invoice with REFETCH: processed at %v, parked %q, %v; want processed and not parked", ev.ProcessedAt, ev.ParkedKey, err)
+	}
+}
