@@ -2,6 +2,8 @@ package paymentwebhook
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -124,5 +126,72 @@ func TestOtherProductInvoiceWithRefetchLinksNothing(t *testing.T) {
 	h.run(stripeEvent("evt_mn", typeInvoicePaid, at(time.Hour), otherInvoice("in_mn", "cus_nobody", "sub_m")))
 	if ev, err := h.inboxEvent("evt_mn"); err != nil || ev.ProcessedAt.IsZero() || ev.ParkedKey != "" {
 		t.Errorf("the other product's invoice with REFETCH: processed at %v, parked %q, %v; want processed and not parked", ev.ProcessedAt, ev.ParkedKey, err)
+	}
+}
+
+// TestRefetchReadOfOtherProduct: with REFETCH a subscription event is not
+// classified by its payload but by the read, the state now. An event
+// whose payload shows the streaming product while the read shows the
+// other product's drops the subscription the account held.
+func TestRefetchReadOfOtherProduct(t *testing.T) {
+	t.Parallel()
+	api := &scriptedAPI{}
+	api.set(otherSub("sub_f", "cus_f"))
+	h := newHarness(t, api.option(t), withProducts(streamingProduct))
+	h.linked("acct_f", "cus_f")
+	h.account("acct_f", func(a *playback.Account) {
+		a.Status, a.PlanID = playback.StatusActive, "standard"
+		a.Subscriptions = []playback.Subscription{
+			{ID: "sub_f", Customer: "cus_f", Status: playback.StatusActive, PlanID: "standard", Clock: at(time.Minute)},
+		}
+	})
+	h.run(stripeEvent("evt_f", typeSubscriptionUpdated, at(30*time.Minute), streamingSub("sub_f", "cus_f")))
+	if a := h.getAccount("acct_f"); a.Status != playback.StatusNone || holds(a, "sub_f") {
+		t.Errorf("the read of the other product's subscription kept it: %s %+v", a.Status, a.Subscriptions)
+	}
+	if ev, err := h.inboxEvent("evt_f"); err != nil || ev.ProcessedAt.IsZero() || ev.ParkedKey != "" {
+		t.Errorf("evt_f: %+v %v, want processed and not parked", ev, err)
+	}
+}
+
+// TestCheckoutOfOtherProductReadFails: a checkout whose subscription
+// cannot be read for a reason a retry may cure is retried, not taken as
+// the service's (which would link it); one Stripe says is missing is the
+// service's, as without an API.
+func TestCheckoutOfOtherProductReadFails(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		status    int
+		retryable bool
+	}{
+		{name: "unavailable", status: http.StatusServiceUnavailable, retryable: true},
+		{name: "missing", status: http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Stripe-Should-Retry", "false") // stripe-go's own retries would only slow the test
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(`{"error":{"type":"api_error","message":"scripted"}}`))
+			}))
+			t.Cleanup(srv.Close)
+			h := newHarness(t, withProducts(streamingProduct), func(c *Config, _ *Deps) {
+				c.APIKey, c.APIURL, c.Refetch = "sk_test_scripted", srv.URL, false
+			})
+			var cs stripeCheckoutSession
+			raw, _ := json.Marshal(checkoutObj("cs_x", "acct_x", "cus_x", "sub_x"))
+			if err := json.Unmarshal(raw, &cs); err != nil {
+				t.Fatal(err)
+			}
+			other, _, err := h.srv.checkoutOfOtherProduct(t.Context(), cs)
+			if other {
+				t.Errorf("an unread session taken as the other product's")
+			}
+			if got := err != nil && playback.ErrorCode(err).Retryable(); got != tc.retryable || !tc.retryable && err != nil {
+				t.Errorf("err %v (retryable %v), want retryable=%v", err, got, tc.retryable)
+			}
+		})
 	}
 }
