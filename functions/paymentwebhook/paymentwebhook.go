@@ -46,11 +46,13 @@ type Config struct {
 	// PricePlans maps Stripe price ids to plan ids:
 	// "price_basic=basic,price_std=standard".
 	PricePlans map[string]string `env:"STRIPE_PRICE_PLANS, separator=="`
-	// Products are the Stripe products (prod_...) this service sells, for
+	// Products are the Stripe product ids this service sells, for
 	// a Stripe account that also bills others: a subscription to none of
 	// them is another product's, and its events change no account.
 	// Empty: every subscription of a linked customer is the service's.
-	Products []string `env:"STRIPE_PRODUCTS"`
+	// Comma-separated, read as one string: New checks it as deployed
+	// (envconfig would trim any whitespace from a list's entries).
+	Products string `env:"STRIPE_PRODUCTS"`
 	// PastDueGrace is how long a past_due account stays entitled; the same
 	// setting authorizeplay reads.
 	PastDueGrace time.Duration `env:"PAST_DUE_GRACE, default=72h"`
@@ -131,14 +133,18 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		plans[price] = plan
 	}
 	products := map[string]bool{}
-	for _, id := range cfg.Products {
-		if id = strings.TrimSpace(id); id == "" {
-			continue
+	if cfg.Products != "" {
+		for _, entry := range strings.Split(cfg.Products, ",") {
+			// Any Stripe id: a product's id may be chosen at its
+			// creation, so prod_ is only the default. Spaces (only) may
+			// surround an entry; template.yaml's StripeProducts
+			// AllowedPattern is the same rule.
+			if id := strings.Trim(entry, " "); validStripeID(id) {
+				products[id] = true
+				continue
+			}
+			return nil, fmt.Errorf("paymentwebhook.New: STRIPE_PRODUCTS entry %q is not a Stripe id (letters, digits, _)", entry)
 		}
-		if !strings.HasPrefix(id, "prod_") || !validStripeID(id) {
-			return nil, fmt.Errorf("paymentwebhook.New: STRIPE_PRODUCTS entry %q is not a Stripe product id (prod_...)", id)
-		}
-		products[id] = true
 	}
 	switch {
 	case depcheck.Nil(deps.Store):

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/playplane/playplane/shared/awsfn/lambdatest"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -29,7 +31,7 @@ const (
 
 // withProducts sets STRIPE_PRODUCTS.
 func withProducts(ids ...string) harnessOption {
-	return func(c *Config, _ *Deps) { c.Products = ids }
+	return func(c *Config, _ *Deps) { c.Products = strings.Join(ids, ",") }
 }
 
 // ofProduct rewrites a subscription object's items as prices of product,
@@ -243,6 +245,10 @@ func TestReconcileSkipsOtherProducts(t *testing.T) {
 func TestProductsSetting(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
+	param, _ := lambdatest.LoadTemplate(t).Raw["Parameters"].(map[string]any)["StripeProducts"].(map[string]any)
+	allowed, _ := param["AllowedPattern"].(string)
+	// CloudFormation matches AllowedPattern against the whole value.
+	pattern := regexp.MustCompile(`^(?:` + allowed + `)$`)
 	for _, tc := range []struct {
 		name, env string
 		scoped    []string
@@ -250,11 +256,22 @@ func TestProductsSetting(t *testing.T) {
 	}{
 		{name: "unset", env: ""},
 		{name: "two", env: "prod_A1, prod_B2", scoped: []string{"prod_A1", "prod_B2"}},
-		{name: "a price id", env: "price_basic", wantErr: true},
+		{name: "spaces around", env: " prod_A1 ,prod_B2 ", scoped: []string{"prod_A1", "prod_B2"}},
+		// Stripe lets a product's id be chosen at its creation.
+		{name: "chosen id", env: "streaming_2024", scoped: []string{"streaming_2024"}},
 		{name: "not an id", env: "prod_a/b", wantErr: true},
+		{name: "a dash", env: "prod-a", wantErr: true},
+		{name: "empty entry", env: "prod_a,,prod_b", wantErr: true},
+		{name: "trailing comma", env: "prod_a,", wantErr: true},
+		{name: "blank", env: "  ", wantErr: true},
+		{name: "tab", env: "prod_a,\tprod_b", wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			// template.yaml refuses at deploy exactly what New refuses at start.
+			if m := pattern.MatchString(tc.env); m == tc.wantErr {
+				t.Errorf("template.yaml StripeProducts AllowedPattern %q matches %q: %v, want %v as New refuses it: %v", pattern, tc.env, m, !tc.wantErr, tc.wantErr)
+			}
 			var cfg Config
 			err := envconfig.ProcessWith(t.Context(), &envconfig.Config{Target: &cfg, Lookuper: envconfig.MapLookuper(map[string]string{
 				"STRIPE_WEBHOOK_SECRETS": "whsec_x", "STRIPE_PRICE_PLANS": "price_basic=basic", "STRIPE_PRODUCTS": tc.env,
