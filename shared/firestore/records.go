@@ -165,18 +165,34 @@ func (s *Store) ListPendingEvents(ctx context.Context, source string, receivedBe
 	if err != nil {
 		return nil, fail(op, err)
 	}
-	var out []playback.InboxEvent
+	// Firestore keeps microseconds: recheck at full precision.
+	out, err := s.appendLiveEvents(nil, docs, limit, func(ev playback.InboxEvent) bool {
+		return ev.Pending() && ev.ReceivedAt.Before(receivedBefore)
+	})
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	return out, nil
+}
+
+// appendLiveEvents appends to out, up to limit in all, the events of docs
+// that are live (not past their expiry, which TTL deletes only later) and
+// that keep accepts.
+func (s *Store) appendLiveEvents(out []playback.InboxEvent, docs []*firestore.DocumentSnapshot, limit int,
+	keep func(playback.InboxEvent) bool) ([]playback.InboxEvent, error) {
 	for _, d := range docs {
+		if len(out) >= limit {
+			break
+		}
 		st := s.fromSnapshot(d)
 		if !st.live {
 			continue
 		}
 		ev, err := decode[playback.InboxEvent](st, "event", d.Ref.ID)
 		if err != nil {
-			return nil, fail(op, err)
+			return nil, err
 		}
-		// Firestore keeps microseconds: recheck at full precision.
-		if ev.Pending() && ev.ReceivedAt.Before(receivedBefore) {
+		if keep(ev) {
 			out = append(out, ev)
 		}
 	}
@@ -232,18 +248,10 @@ func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after 
 		if err != nil {
 			return nil, fail(op, err)
 		}
-		for _, d := range docs {
-			st := s.fromSnapshot(d)
-			if !st.live {
-				continue
-			}
-			ev, err := decode[playback.InboxEvent](st, "event", d.Ref.ID)
-			if err != nil {
-				return nil, fail(op, err)
-			}
-			if ev.ProcessedAt.IsZero() && ev.ParkedKey == key && len(out) < limit {
-				out = append(out, ev)
-			}
+		if out, err = s.appendLiveEvents(out, docs, limit, func(ev playback.InboxEvent) bool {
+			return ev.ProcessedAt.IsZero() && ev.ParkedKey == key
+		}); err != nil {
+			return nil, fail(op, err)
 		}
 		if len(docs) < batch {
 			break
