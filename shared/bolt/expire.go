@@ -108,25 +108,49 @@ func eventExpired(_ *bbolt.Tx, k, v []byte, now time.Time, _ time.Duration) (boo
 // did.
 func (s *Store) PruneExpired(ctx context.Context, now time.Time) (pruned int, err error) {
 	for _, e := range expirings {
-		var from []byte
-		for {
-			var n int
-			var next []byte
-			err := s.update(ctx, "PruneExpired", func(tx *bbolt.Tx) (err error) {
-				n, next, err = pruneExpired(tx, e, now, s.retention, from, s.pruneBudget)
-				return err
-			})
-			if err != nil {
-				return pruned, err
-			}
-			pruned += n
-			if next == nil {
-				break
-			}
-			from = next
+		n, err := s.sweep(ctx, "PruneExpired", func(tx *bbolt.Tx, from []byte) (int, []byte, error) {
+			return pruneExpired(tx, e, now, s.retention, from, s.pruneBudget)
+		})
+		pruned += n
+		if err != nil {
+			return pruned, err
 		}
 	}
 	return pruned, nil
+}
+
+// sweep runs step in one transaction after another, each from the key the
+// last one stopped at (nil at first), until step says there is nothing
+// left (next nil), and returns how many records the steps removed.
+func (s *Store) sweep(ctx context.Context, op string, step func(tx *bbolt.Tx, from []byte) (n int, next []byte, err error)) (removed int, err error) {
+	var from []byte
+	for {
+		var n int
+		var next []byte
+		if err := s.update(ctx, op, func(tx *bbolt.Tx) (err error) {
+			n, next, err = step(tx, from)
+			return err
+		}); err != nil {
+			return removed, err
+		}
+		removed += n
+		if next == nil {
+			return removed, nil
+		}
+		from = next
+	}
+}
+
+// deleteAll deletes the records gone locates. Sweeps delete after their
+// cursor walks: a bbolt cursor may skip the record after one deleted
+// under it.
+func deleteAll(tx *bbolt.Tx, gone []bucketKey) error {
+	for _, g := range gone {
+		if err := tx.Bucket(g.bucket).Delete(g.key); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pruneExpired removes, from the record at key from on (the first if nil),
@@ -155,12 +179,8 @@ func pruneExpired(tx *bbolt.Tx, e expiring, now time.Time, retention time.Durati
 			gone = append(append(gone, bucketKey{e.bucket, bytes.Clone(k)}), with...)
 		}
 	}
-	// Deleted after the walk: a bbolt cursor may skip the record after
-	// one deleted under it.
-	for _, g := range gone {
-		if err := tx.Bucket(g.bucket).Delete(g.key); err != nil {
-			return 0, nil, err
-		}
+	if err := deleteAll(tx, gone); err != nil {
+		return 0, nil, err
 	}
 	return n, next, nil
 }

@@ -51,23 +51,9 @@ func qoeReportEnd(r playback.QoEReport) time.Time {
 // that one heartbeat, with figures the view never had.
 func (s *Store) PruneQoEViews(ctx context.Context, now time.Time) (pruned int, err error) {
 	before := now.Add(-s.qoeRetention)
-	var from []byte
-	for {
-		var n int
-		var next []byte
-		err := s.update(ctx, "PruneQoEViews", func(tx *bbolt.Tx) (err error) {
-			n, next, err = pruneQoEViews(tx, before, from, s.pruneBudget)
-			return err
-		})
-		if err != nil {
-			return pruned, err
-		}
-		pruned += n
-		if next == nil {
-			return pruned, nil
-		}
-		from = next
-	}
+	return s.sweep(ctx, "PruneQoEViews", func(tx *bbolt.Tx, from []byte) (int, []byte, error) {
+		return pruneQoEViews(tx, before, from, s.pruneBudget)
+	})
 }
 
 // pruneQoEViews removes, from the view at key from on (the first if nil),
@@ -85,7 +71,7 @@ func pruneQoEViews(tx *bbolt.Tx, before time.Time, from []byte, budget int) (n i
 	// Views are in start hour order and none ends before it starts: the
 	// first one that started in before's hour or later ends the run.
 	end := binary.BigEndian.AppendUint64(nil, uint64(playback.QoEHour(before).Unix()))
-	var goneViews, goneBeats [][]byte
+	var gone []bucketKey
 	c := views.Cursor()
 	k, raw := c.First()
 	if from != nil {
@@ -106,27 +92,16 @@ func pruneQoEViews(tx *bbolt.Tx, before time.Time, from []byte, budget int) (n i
 		if !qoeViewEnd(v).Before(before) {
 			continue
 		}
-		goneViews = append(goneViews, bytes.Clone(k))
+		n++
+		gone = append(gone, bucketKey{bucketQoEViews, bytes.Clone(k)})
 		prefix := qoeBeatPrefix(id)
 		bc := beats.Cursor()
 		for bk, _ := bc.Seek(prefix); bk != nil && bytes.HasPrefix(bk, prefix); bk, _ = bc.Next() {
-			goneBeats = append(goneBeats, bytes.Clone(bk))
+			gone = append(gone, bucketKey{bucketQoEBeats, bytes.Clone(bk)})
 			touched++
 		}
 	}
-	// Deleted after the walks: a bbolt cursor may skip the record after
-	// one deleted under it.
-	for _, k := range goneViews {
-		if err := views.Delete(k); err != nil {
-			return 0, nil, err
-		}
-	}
-	for _, k := range goneBeats {
-		if err := beats.Delete(k); err != nil {
-			return 0, nil, err
-		}
-	}
-	return len(goneViews), next, nil
+	return n, next, deleteAll(tx, gone)
 }
 
 // prunedViewOf reports whether rs, the reports of a view not stored, are
