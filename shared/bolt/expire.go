@@ -41,15 +41,6 @@ var expirings = []expiring{
 	{bucketInbox, eventExpired},
 }
 
-// sessionEnd is when a session stopped holding, or could stop holding, its
-// lease: the clouds' TTL is this plus the retention.
-func sessionEnd(sess playback.Session) time.Time {
-	if sess.EndedAt.After(sess.ExpiresAt) {
-		return sess.EndedAt
-	}
-	return sess.ExpiresAt
-}
-
 // sessionExpired: the clouds' sessions expire at the later of the lease's
 // expiry and the end, plus the retention; a session holding its lease at
 // now has its expiry after now, so it is kept. The account index entry of
@@ -57,7 +48,7 @@ func sessionEnd(sess playback.Session) time.Time {
 // goes with the session.
 func sessionExpired(_ *bbolt.Tx, k, v []byte, now time.Time, retention time.Duration) (bool, []bucketKey, error) {
 	sess, err := decode[playback.Session](v, "session", string(k))
-	if err != nil || now.Before(sessionEnd(sess).Add(retention)) {
+	if err != nil || now.Before(sess.RetainedFrom().Add(retention)) {
 		return false, nil, err
 	}
 	return true, []bucketKey{{bucketAccountSessions, key(sess.AccountID, sess.ID)}}, nil

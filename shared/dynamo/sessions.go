@@ -409,7 +409,7 @@ func (s *Store) endedUpdate(sess playback.Session) (*types.Update, error) {
 		ConditionExpression:      aws.String("attribute_exists(#pk)"),
 		ExpressionAttributeNames: names("#pk", "#doc", "#exp", "#seen", "#ttl", "#version"),
 		ExpressionAttributeValues: item{":doc": doc, ":one": num(1), ":exp": num(nanos(sess.ExpiresAt)),
-			":seen": num(nanos(sess.LastSeenAt)), ":ttl": s.ttlAfter(maxTime(sess.ExpiresAt, sess.EndedAt))},
+			":seen": num(nanos(sess.LastSeenAt)), ":ttl": s.ttlAfter(sess.RetainedFrom())},
 	}, nil
 }
 
@@ -457,7 +457,7 @@ func (s *Store) sessionUpdate(sess playback.Session, version int64) (*types.Upda
 		return nil, err
 	}
 	values := item{":doc": doc, ":v": num(version), ":one": num(1), ":exp": num(nanos(sess.ExpiresAt)),
-		":seen": num(nanos(sess.LastSeenAt)), ":ttl": s.ttlAfter(maxTime(sess.ExpiresAt, sess.EndedAt))}
+		":seen": num(nanos(sess.LastSeenAt)), ":ttl": s.ttlAfter(sess.RetainedFrom())}
 	return &types.Update{
 		TableName:                 aws.String(s.table),
 		Key:                       sessionKey(sess.ID),

@@ -107,15 +107,11 @@ func (s *Store) freeSlotFields() map[string]any {
 // sessionFields is the session document with a fresh revision.
 func (s *Store) sessionFields(sess playback.Session, k int) (map[string]any, error) {
 	doc, err := encode(sess)
-	end := sess.ExpiresAt
-	if sess.EndedAt.After(end) {
-		end = sess.EndedAt
-	}
 	var leaseUntil any // null: ended, never counted
 	if sess.EndedAt.IsZero() {
 		leaseUntil = sess.ExpiresAt
 	}
-	return map[string]any{fieldDoc: doc, fieldSlot: int64(k), fieldRev: newRev(), fieldExpireAt: s.ttlAfter(end),
+	return map[string]any{fieldDoc: doc, fieldSlot: int64(k), fieldRev: newRev(), fieldExpireAt: s.ttlAfter(sess.RetainedFrom()),
 		fieldLeaseUntil: leaseUntil}, err
 }
 

@@ -376,6 +376,17 @@ const (
 // ones and EndLapsed. The OpenAPI document's enum is checked against it.
 var EndReasons = []string{EndStopped, EndByUser, EndEntitlement, EndReplaced, EndDeviceRemoved, EndLapsed}
 
+// RetainedFrom is when a store's retention of s starts (the clouds' TTL,
+// the embedded store's sweep): the later of its lease's expiry and its
+// end, so that a session ended early is kept as long as its lease could
+// have run.
+func (s Session) RetainedFrom() time.Time {
+	if s.EndedAt.After(s.ExpiresAt) {
+		return s.EndedAt
+	}
+	return s.ExpiresAt
+}
+
 // Over reports when s stopped holding its lease and why: its stored end,
 // or EndLapsed at ExpiresAt when the lease ran out first. Only meaningful
 // once s is not Active.
