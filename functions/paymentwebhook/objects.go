@@ -69,33 +69,11 @@ type stripeSubscription struct {
 }
 
 type subscriptionItem struct {
-	Price *struct {
-		ID string `json:"id"`
-	} `json:"price"`
-	// product is the price's product (stripePrice.Product), kept beside
-	// Price so that the item's price keeps its shape.
-	product stripeID
+	Price *stripePrice `json:"price"`
 	// API versions after 2023-10-16 (and stripe-mock's fixtures) carry the
 	// period on the items instead of the subscription.
 	CurrentPeriodStart int64 `json:"current_period_start"`
 	CurrentPeriodEnd   int64 `json:"current_period_end"`
-}
-
-func (it *subscriptionItem) UnmarshalJSON(b []byte) error {
-	type plain subscriptionItem
-	if err := json.Unmarshal(b, (*plain)(it)); err != nil {
-		return err
-	}
-	var p struct {
-		Price *stripePrice `json:"price"`
-	}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	if p.Price != nil {
-		it.product = p.Price.Product
-	}
-	return nil
 }
 
 // period returns the current billing period, from the subscription or,
@@ -123,8 +101,8 @@ type stripePrice struct {
 func (s stripeSubscription) productIDs() []string {
 	var ids []string
 	for _, it := range s.Items.Data {
-		if it.product != "" {
-			ids = append(ids, string(it.product))
+		if it.Price != nil && it.Price.Product != "" {
+			ids = append(ids, string(it.Price.Product))
 		}
 	}
 	return ids

@@ -213,9 +213,7 @@ func TestReconcileAnnouncesExpiredGrace(t *testing.T) {
 	h.linked("acct_g", "cus_g")
 	listed := stripeSubscription{ID: "sub_g", Customer: "cus_g", Status: "past_due",
 		CurrentPeriodStart: at(0), CurrentPeriodEnd: at(month)}
-	listed.Items.Data = []subscriptionItem{{Price: &struct {
-		ID string `json:"id"`
-	}{ID: "price_std"}}}
+	listed.Items.Data = []subscriptionItem{{Price: &stripePrice{ID: "price_std"}}}
 	ctx := context.Background()
 	run := func(now time.Time) ReconcileReport {
 		h.clock.Set(now)
