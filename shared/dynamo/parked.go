@@ -85,17 +85,19 @@ func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at, expir
 		cond := parkedCondition(st, names, values)
 		pointer := mergeItems(parkPointerKey(source, key, at, id), item{attrEventID: str(id), attrDoc: st.doc,
 			attrParkedKey: str(key), attrParkedAt: num(nanos(at))})
-		update := "SET #pkey = :key, #pat = :at REMOVE #ppk, #psk, #exp, #ttl"
-		if !expiresAt.IsZero() {
+		set, remove := "SET #pkey = :key, #pat = :at", " REMOVE #ppk, #psk"
+		if expiresAt.IsZero() {
+			remove += ", #exp, #ttl"
+		} else {
 			values[":exp"], values[":ttl"] = num(nanos(expiresAt)), ttlAt(expiresAt)
 			pointer[attrExpiresAt], pointer[attrTTL] = values[":exp"], values[":ttl"]
-			update = "SET #pkey = :key, #pat = :at, #exp = :exp, #ttl = :ttl REMOVE #ppk, #psk"
+			set += ", #exp = :exp, #ttl = :ttl"
 		}
 		items := []types.TransactWriteItem{
 			{Update: &types.Update{
 				TableName:                 aws.String(s.table),
 				Key:                       inboxKey(source, id),
-				UpdateExpression:          aws.String(update),
+				UpdateExpression:          aws.String(set + remove),
 				ConditionExpression:       aws.String(cond),
 				ExpressionAttributeNames:  names,
 				ExpressionAttributeValues: values,
