@@ -30,9 +30,6 @@ const (
 	// EnvPlaybackTokenKeys holds the playback token keys, "kid:base64key,..."
 	// (a Secret Manager binding).
 	EnvPlaybackTokenKeys = "PLAYBACK_TOKEN_KEYS"
-	// EnvClientTelemetry, "false", turns off the Google client libraries'
-	// own telemetry (gcpclient.EnvTelemetry).
-	EnvClientTelemetry = gcpclient.EnvTelemetry
 )
 
 // Bus is the Pub/Sub bus the functions of a process publish with.
@@ -77,7 +74,7 @@ type Resources struct {
 	fsOpts []option.ClientOption
 	psOpts []option.ClientOption
 	newBus BusMaker
-	// silent are the tracers telemetry leaves silent (EnvClientTelemetry).
+	// silent are the tracers telemetry leaves silent (gcpclient.EnvTelemetry).
 	silent []string
 
 	mu       sync.Mutex

@@ -14,7 +14,7 @@ import (
 // in the project GOOGLE_CLOUD_PROJECT names (the stack sets both). Nothing
 // connects, nor reads credentials, until the first flush after an
 // invocation. With GCP_CLIENT_TELEMETRY=false the Google client libraries'
-// own spans are left out (EnvClientTelemetry).
+// own spans are left out (gcpclient.EnvTelemetry).
 func (r *Resources) Telemetry(service string) telemetry.Options {
 	return telemetry.Options{
 		Service: service,
