@@ -34,21 +34,13 @@ func qoeViewEnd(v playback.QoEView) time.Time {
 	return v.UpdatedAt
 }
 
-// qoeReportEnd is qoeViewEnd of a view of r alone.
-func qoeReportEnd(r playback.QoEReport) time.Time {
-	if r.LeaseEndsBy.After(r.ReceivedAt) {
-		return r.LeaseEndsBy
-	}
-	return r.ReceivedAt
-}
-
 // PruneQoEViews removes the views that ended (qoeViewEnd) more than the
 // QoE retention (WithQoERetention) before now, each with its beats, in
 // transactions of about pruneBudget records, and returns how many it
 // removed. A view still playing stays however long ago it started. From
-// then on a report of a view it is not keeping that ended before that
-// time writes nothing (applyQoEReports): it would bring back a view of
-// that one heartbeat, with figures the view never had.
+// then on a report of a view it is not keeping that started before that
+// time writes nothing (applyQoEReports, prunedViewOf): it would bring back
+// a view of that one heartbeat, with figures the view never had.
 func (s *Store) PruneQoEViews(ctx context.Context, now time.Time) (pruned int, err error) {
 	before := now.Add(-s.qoeRetention)
 	return s.sweep(ctx, "PruneQoEViews", func(tx *bbolt.Tx, from []byte) (int, []byte, error) {
@@ -105,25 +97,30 @@ func pruneQoEViews(tx *bbolt.Tx, before time.Time, from []byte, budget int) (n i
 }
 
 // prunedViewOf reports whether rs, the reports of a view not stored, are
-// of one that ended before the views PruneQoEViews removed did: a view it
-// removed, or would remove at once. The clouds' warehouse keeps every
+// of one PruneQoEViews may have removed: one that started before the
+// views it removed had ended. The clouds' warehouse keeps every
 // heartbeat, so a late one there joins all the others of its view; here
 // they are gone, and a view of it alone would count figures the view
 // never had (a late stop of a view that played is an exit before start)
-// in an hour the retention no longer covers.
+// in an hour the retention no longer covers. The reports' own lease ends
+// cannot tell: a heartbeat accepted after the others the view was pruned
+// with, delivered after the sweep, left the lease later than the view as
+// stored ended, and so maybe after the mark. Every view starts before it
+// ends, so every view removed started before the mark; one that started
+// after it is new.
 //
 // The mark only moves forward, so one sweep under a clock that ran ahead
 // would drop every new view until real time caught up with it: no view
-// counts as pruned that ended after atMost, the retention before the
+// counts as pruned that started after atMost, the retention before the
 // store's clock (prunedAtMost), by which a sweep with a right clock can
-// have removed nothing later.
+// have removed nothing that ended later.
 func prunedViewOf(tx *bbolt.Tx, rs []playback.QoEReport, atMost time.Time) bool {
 	before := prunedBefore(tx.Bucket(bucketQoEPruned))
 	if before.After(atMost) {
 		before = atMost
 	}
 	for _, r := range rs {
-		if !qoeReportEnd(r).Before(before) {
+		if !r.SessionStartedAt.Before(before) {
 			return false
 		}
 	}

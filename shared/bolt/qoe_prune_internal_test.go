@@ -209,3 +209,71 @@ func TestQoEPruneUnderAClockAhead(t *testing.T) {
 		t.Errorf("views of a play just started after a sweep under a clock 40 days ahead: %d, %v; want 1", len(views), err)
 	}
 }
+
+// TestLateBeatAfterThePruneMark: a heartbeat accepted while its view
+// played but delivered after a sweep removed the view carries its own
+// lease end, which may be after the sweep's mark although the view as
+// stored ended before it. It must write nothing, as a late heartbeat of a
+// pruned view does; a late heartbeat of a view still kept counts.
+func TestLateBeatAfterThePruneMark(t *testing.T) {
+	t.Parallel()
+	const retention = 48 * time.Hour
+	const lease = 2 * time.Minute
+	started := time.Date(2026, 11, 1, 20, 0, 0, 0, time.UTC)
+	rep := func(id string, age time.Duration) playback.QoEReport {
+		at := started.Add(age)
+		return playback.QoEReport{SessionID: id, TitleID: "t", SessionStartedAt: started, ReceivedAt: at, DeviceTime: at,
+			LeaseEndsBy: at.Add(lease), QoE: playback.QoE{StartupMS: 700, PlayedMS: max(age.Milliseconds()-1000, 0), BitrateKbps: 3000, CDN: "a"}}
+	}
+	// The view's stored beats end by started+3m+lease; its late beat,
+	// accepted at started+10m, leaves the lease 7 minutes later.
+	stored := []playback.QoEReport{rep("v", time.Minute), rep("v", 2*time.Minute), rep("v", 3*time.Minute)}
+	late := rep("v", 10*time.Minute)
+	for _, tc := range []struct {
+		name string
+		// sweep is when the sweep runs: its mark is sweep - retention.
+		sweep       time.Time
+		wantReports int // 0: no view, no beats
+	}{
+		{name: "view pruned, the beat's lease end after the mark", sweep: started.Add(retention + 6*time.Minute)},
+		{name: "view pruned, the beat's lease end before the mark", sweep: started.Add(retention + time.Hour)},
+		{name: "view kept", sweep: started.Add(retention + 4*time.Minute), wantReports: 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Open(filepath.Join(t.TempDir(), "views.db"), WithQoERetention(retention),
+				WithClock(func() time.Time { return tc.sweep }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			ctx := t.Context()
+			if err := s.ApplyQoEReports(ctx, stored); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.PruneQoEViews(ctx, tc.sweep); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.ApplyQoEReports(ctx, []playback.QoEReport{late}); err != nil {
+				t.Fatal(err)
+			}
+			views, err := s.QoEViews(ctx, started, started.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			beats := 0
+			if err := s.db.View(func(tx *bbolt.Tx) error {
+				return tx.Bucket(bucketQoEBeats).ForEach(func(_, _ []byte) error { beats++; return nil })
+			}); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.wantReports == 0 && (len(views) != 0 || beats != 0):
+				t.Errorf("after the late heartbeat of a pruned view: %d views (%+v), %d beats; want none", len(views), views, beats)
+			case tc.wantReports > 0 && (len(views) != 1 || views[0].Reports != tc.wantReports || beats != tc.wantReports):
+				t.Errorf("after the late heartbeat of a kept view: %d views (%+v), %d beats; want 1 view of %d reports and beats",
+					len(views), views, beats, tc.wantReports)
+			}
+		})
+	}
+}
