@@ -80,6 +80,13 @@ type Config struct {
 	// the widest range the API answers. They are pruned at start and then
 	// every pruneEvery.
 	QoERetention time.Duration `env:"QOE_RETENTION, default=0"`
+	// SessionRetention is how long sessions and their QoE state are kept
+	// after their lease ran out or they ended, whichever is later; 0 is
+	// bolt.DefaultRetention, the clouds' default; pruned as the QoE views
+	// are. The retention starts when the lease ran out, so no value prunes
+	// a live session; it may not be shorter than HEARTBEAT_STOP_GRACE
+	// (wire).
+	SessionRetention time.Duration `env:"SESSION_RETENTION, default=0"`
 	// LogLevel: at info every request is a log line; warn keeps only
 	// rejections' causes and failures, for load runs.
 	LogLevel slog.Level `env:"LOG_LEVEL, default=info"`
@@ -184,7 +191,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		opts = append(opts, bolt.WithoutSync())
 		journalOpts = append(journalOpts, walbus.WithoutSync())
 	}
-	opts = append(opts, bolt.WithQoERetention(cfg.QoERetention))
+	opts = append(opts, bolt.WithQoERetention(cfg.QoERetention), bolt.WithRetention(cfg.SessionRetention))
 	store, err := bolt.Open(filepath.Join(cfg.DataDir, "playplane.db"), opts...)
 	if err != nil {
 		return nil, err
@@ -251,6 +258,17 @@ func (a *App) wire(ctx context.Context) error {
 	env := &localEnv{
 		lookup: envconfig.MultiLookuper(envconfig.MapLookuper(keyVars), envconfig.MapLookuper(a.cfg.vars), envconfig.OsLookuper(), envconfig.MapLookuper(defaults)),
 		store:  a.store, bus: a.bus, tokens: tokens, identity: identity, log: a.log, now: a.now,
+	}
+	// A stop sent within HEARTBEAT_STOP_GRACE of its session's end reads
+	// the ended session to save the player's final position (heartbeat's
+	// lateStop): a session pruned sooner loses it to a 410.
+	var heartbeatCfg heartbeat.Config
+	if err := env.Process(ctx, &heartbeatCfg); err != nil {
+		return err
+	}
+	if retention := cmp.Or(a.cfg.SessionRetention, bolt.DefaultRetention); retention < heartbeatCfg.StopGrace {
+		return fmt.Errorf("config: SESSION_RETENTION %s is shorter than HEARTBEAT_STOP_GRACE %s: a player's stop within the grace after its session ended would find the session pruned and its final position would be lost",
+			retention, heartbeatCfg.StopGrace)
 	}
 
 	var signCfg signurl.Config
@@ -405,7 +423,7 @@ func (a *App) pruneQoEViews(ctx context.Context) error {
 }
 
 // pruneExpired removes what the clouds' TTL would have deleted: sessions
-// and their QoE past bolt's retention (the clouds' default), processed
+// and their QoE past SESSION_RETENTION (by default the clouds'), processed
 // Stripe events past their expiry (STRIPE_INBOX_RETENTION) and parked ones
 // whose wait ended.
 func (a *App) pruneExpired(ctx context.Context) error {
