@@ -682,14 +682,16 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 		clear(best)
 		primary, nearestDown, client = ix.rank(best, at, method, family, cut, loc.ASN, anchor)
 	}
-	if primary < 0 {
+	// Deep caches are Traffic Router's answer whatever the localization
+	// methods of their own group allow: a DEEP_CZ-only group serves them.
+	if primary < 0 && !deepUsable {
 		return Ranking{}, &playback.Error{
 			Code: playback.CodeUnavailable, Reason: "no_healthy_edge",
 			Message: "no CDN edge is healthy and under capacity", RetryAfter: cfg.RetryAfter, Err: ErrNoHealthyEdge,
 		}
 	}
 	r.primary, r.method = int32(primary), method
-	if degraded || (anchor < 0 && nearestDown > best[primary].pick[0].dot) {
+	if degraded || (anchor < 0 && primary >= 0 && nearestDown > best[primary].pick[0].dot) {
 		r.Degraded, r.TTL = true, cfg.DegradedTTL
 	}
 
@@ -709,7 +711,10 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 		c := pass
 		if pass < 0 {
 			c = primary
-		} else if pass == primary || best[c].n == 0 {
+		} else if pass == primary {
+			continue
+		}
+		if c < 0 || best[c].n == 0 {
 			continue
 		}
 		for _, pp := range best[c].pick[:best[c].n] {

@@ -160,6 +160,10 @@ var selectCorpus = []selectRow{
 		czf: euroCZF, dczf: `{"deepCoverageZones": {"isp-deep": {"network": ["12.23.34.0/25"], "caches": ["deep-1"]}}}`,
 		edges: append(slices.Clone(europe), parityEdge{id: "deep-1", pop: "ber-isp", lat: 52.52, lon: 13.40, down: true}),
 		addr:  "12.23.34.45", wantPoP: "fra", wantResult: ResultCZ},
+	{name: "deep caches of a DEEP_CZ-only group serve while no other group can", source: "TR src selectCaches: the deep location (\"deep.\" + zone, every method) answers before CZ and GEO are looked at",
+		czf: euroCZF, groups: `{"edgeLocations": {"ber-isp": {"localizationMethods": ["DEEP_CZ"]}}}`, dczf: `{"deepCoverageZones": {"isp-deep": {"network": ["12.23.34.0/25"], "caches": ["deep-1"]}}}`,
+		edges: append(withDown(europe, "fra-1", "muc-1", "ams-1", "lhr-1", "sjc-1"), parityEdge{id: "deep-1", pop: "ber-isp", lat: 52.52, lon: 13.40}),
+		addr:  "12.23.34.45", wantPoP: "deep.isp-deep", wantEdge: "deep-1", wantResult: ResultDeepCZ},
 }
 
 func TestPickMatchesTrafficRouter(t *testing.T) {
