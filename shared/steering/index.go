@@ -34,8 +34,9 @@ type Config struct {
 	// ago than this (playback.Edge.LastHeard: server time, not the edge's).
 	Staleness time.Duration `env:"STALENESS, default=30s"`
 	// TTL is how long a client may keep a ranking; DegradedTTL (capped at
-	// TTL) replaces it when a PoP nearer than the chosen one is down, so
-	// clients come back soon and move home when it recovers. A PoP the
+	// TTL) replaces it when a PoP nearer than the chosen one, the coverage
+	// zone's or the deep coverage zone's edges are down, so clients come
+	// back soon and move home when it recovers. A PoP the
 	// operator drained (every edge Disabled), or configured not to serve
 	// the client's IP version (Edge.NoIPv4, NoIPv6), is not down: no
 	// recovery is coming to move to.
@@ -475,11 +476,11 @@ type Ranking struct {
 	Choices []Choice
 	// TTL is how long the client may use the ranking.
 	TTL time.Duration
-	// Degraded reports that the PoP the client's zone names, or a PoP
-	// nearer than the chosen one, is unusable, and not because the
-	// operator drained it or configured it off for the client's IP
-	// version (Config.TTL). PoPs too far to rank in their CDN are not
-	// looked at.
+	// Degraded reports that the edges of the client's deep coverage zone,
+	// the PoP its zone names, or a PoP nearer than the chosen one, are
+	// unusable, and not because the operator drained them or configured
+	// them off for the client's IP version (Config.TTL). PoPs too far to
+	// rank in their CDN are not looked at.
 	Degraded bool
 	// Result says how the first PoP was chosen (ResultCZ, ...).
 	Result string
@@ -617,13 +618,16 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 
 	// A usable deep coverage zone edge is Traffic Router's answer before
 	// the coverage zone is looked at, so the zone's refusals do not count.
-	deepUsable := false
+	// With none usable, one that is down (not drained, and configured for
+	// the client's IP version) is the client's home to come back to.
+	deepUsable, deepDown := false, false
 	for _, id := range loc.DeepCaches {
 		if i, ok := ix.edgeIDs[id]; ok {
 			if _, ok := ix.edgePick(i, cut, 0, nil, 0, family); ok {
 				deepUsable = true
 				break
 			}
+			deepDown = deepDown || (!ix.edges[i].disabled && ix.edges[i].serves&family != 0)
 		}
 	}
 	// The coverage zone's own group, then its backups
@@ -691,7 +695,7 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 		}
 	}
 	r.primary, r.method = int32(primary), method
-	if degraded || (anchor < 0 && primary >= 0 && nearestDown > best[primary].pick[0].dot) {
+	if degraded || (deepDown && !deepUsable) || (anchor < 0 && primary >= 0 && nearestDown > best[primary].pick[0].dot) {
 		r.Degraded, r.TTL = true, cfg.DegradedTTL
 	}
 

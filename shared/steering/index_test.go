@@ -181,6 +181,21 @@ func TestPickRules(t *testing.T) {
 			loc: Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, IPv6: true}, wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
 		{name: "pop with ipv6 configured off on some edges, down on the rest: short ttl", edges: with(with(threePoPs, "fra-a", noIPv6), "fra-*", ipv6Down),
 			loc: Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, IPv6: true}, wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
+		// The deep coverage zone's edges are the client's home before its
+		// coverage zone (Traffic Router looks at them first): while they
+		// are down the answer is one to come back from soon.
+		{name: "the deep coverage zone's edges down: the coverage zone's pop, short ttl",
+			edges:    append(slices.Clone(threePoPs), edge("deep-a", "cloudfront", "ber-isp", ber, unhealthy)),
+			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, Zone: "fra", DeepZone: "isp", DeepCaches: []string{"deep-a"}},
+			wantPoPs: []string{"cloudfront/fra", "cloudfront/par"}, wantDegraded: true},
+		{name: "the deep coverage zone's edges drained: the coverage zone's pop, full ttl",
+			edges:    append(slices.Clone(threePoPs), edge("deep-a", "cloudfront", "ber-isp", ber, disabled)),
+			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, Zone: "fra", DeepZone: "isp", DeepCaches: []string{"deep-a"}},
+			wantPoPs: []string{"cloudfront/fra", "cloudfront/par"}},
+		{name: "the deep coverage zone's edges serve no ipv6 by configuration: full ttl",
+			edges:    append(slices.Clone(threePoPs), edge("deep-a", "cloudfront", "ber-isp", ber, noIPv6)),
+			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, IPv6: true, Zone: "fra", DeepZone: "isp", DeepCaches: []string{"deep-a"}},
+			wantPoPs: []string{"cloudfront/fra", "cloudfront/par"}},
 		{name: "asn match first: embedded caches beat a nearer pop (option)", cfg: Config{ASNBonusKm: 40000},
 			edges:    append(slices.Clone(threePoPs), edge("isp-a", "cloudfront", "ber-isp", ber, asns(3320)), edge("isp-b", "cloudfront", "ber-isp", ber, asns(3320))),
 			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, ASN: 3320},
