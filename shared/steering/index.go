@@ -643,6 +643,9 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 			}
 		} else if anchor = ix.firstUsable(pops, MethodCZ, family, cut); anchor >= 0 {
 			result = ResultCZ
+			// The zone's PoP on a heavier CDN, down, is where the client
+			// goes back to when it recovers.
+			degraded = slices.ContainsFunc(pops[:slices.Index(pops, anchor)], func(i int32) bool { return ix.scan[i].serves&family != 0 })
 		} else {
 			degraded = slices.ContainsFunc(pops, func(i int32) bool { return ix.scan[i].serves&family != 0 })
 			for _, b := range group.Backups {

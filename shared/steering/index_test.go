@@ -239,6 +239,16 @@ func TestPickRules(t *testing.T) {
 		{name: "primary cdn down: best remaining pop leads, the rest by weight",
 			cfg: Config{CDNWeights: weights}, edges: with(multiCDN, "cf-*", unhealthy), loc: frankfurt,
 			wantPoPs: []string{"cloudcdn/par", "fastly/nyc"}, wantPathways: []string{"cloudcdn", "fastly"}, wantDegraded: true},
+		// The zone's PoP on the heavier CDN is where the client goes back
+		// to once it recovers, as the nearer PoP is for GeoIP's clients.
+		{name: "the coverage zone's pop down on the heavier cdn: its pop on the next cdn, short ttl",
+			cfg: Config{CDNWeights: weights}, edges: with(append(slices.Clone(multiCDN), edge("gc-fra-a", "cloudcdn", "fra", fra)), "cf-*", unhealthy),
+			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, Zone: "fra"},
+			wantPoPs: []string{"cloudcdn/fra", "cloudcdn/par", "fastly/nyc"}, wantPathways: []string{"cloudcdn", "fastly"}, wantDegraded: true},
+		{name: "the coverage zone's pop drained on the heavier cdn: its pop on the next cdn, full ttl",
+			cfg: Config{CDNWeights: weights}, edges: with(append(slices.Clone(multiCDN), edge("gc-fra-a", "cloudcdn", "fra", fra)), "cf-*", disabled),
+			loc:      Location{Lat: frankfurt.Lat, Lon: frankfurt.Lon, Zone: "fra"},
+			wantPoPs: []string{"cloudcdn/fra", "cloudcdn/par", "fastly/nyc"}, wantPathways: []string{"cloudcdn", "fastly"}},
 		{name: "drained cdn is never picked", cfg: Config{CDNWeights: map[string]float64{"cloudfront": 0}}, edges: multiCDN, loc: frankfurt,
 			wantPoPs: []string{"cloudcdn/par", "fastly/nyc"}, wantPathways: []string{"cloudcdn", "fastly"}},
 		{name: "max results caps the list", cfg: Config{MaxResults: 3}, edges: threePoPs, loc: frankfurt,
