@@ -353,6 +353,9 @@ func (f *File) check() []Problem {
 		dup("edge", "edges", i, e.ID)
 		if err := e.Apply(playback.Edge{}).Validate(); err != nil {
 			add(fmt.Sprintf("/edges/%d", i), "%s", playback.AsError(err).Message)
+		} else if !steering.ValidPathwayID(e.CDN) {
+			// The schema takes any name; steering would leave the edge out.
+			add(fmt.Sprintf("/edges/%d/cdn", i), "cdn %q must be a content steering pathway ID ([A-Za-z0-9._-]+): players are given it as one", e.CDN)
 		}
 	}
 	customers := map[string]int{}

@@ -23,6 +23,9 @@ func TestCheckRecord(t *testing.T) {
 			doc:  `{"id":"t","name":"T","rating":0,"asset_path":"/t/","manifest":"m","windows":[{"territory":"DE","start":"2030-01-01T00:00:00Z","end":"2020-01-01T00:00:00Z"}]}`,
 			want: []string{"/windows/0/end"}},
 		{name: "edge range", kind: playback.KindEdge, doc: `{"id":"e","cdn":"c","base_url":"https://e","lat":0,"lon":200}`, want: []string{"/lon"}},
+		// Steering names CDNs to players as HLS/DASH pathway IDs and
+		// leaves out an edge whose cdn is not one.
+		{name: "edge cdn is a pathway id", kind: playback.KindEdge, doc: `{"id":"e","cdn":"cloud front","base_url":"https://e","lat":0,"lon":0}`, want: []string{"/cdn"}},
 		{name: "account suspended is a boolean", kind: playback.KindAccount, doc: `{"id":"a","plan_id":"p","territory":"DE","suspended":"yes"}`,
 			want: []string{"/suspended"}},
 		{name: "not an object", kind: playback.KindPlan, doc: `[]`, want: []string{""}},
