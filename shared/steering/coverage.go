@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // CoverageZones maps client networks to named zones, read from a coverage
@@ -36,6 +38,8 @@ import (
 // the same. See docs/steering-parity.md and the corpus in
 // coverage_parity_test.go. In short:
 //
+//   - the bytes are read as Jackson reads a file: a byte order mark is
+//     skipped, UTF-16 and UTF-32 are decoded;
 //   - zones are read in file order; for a duplicated key the last value
 //     wins in the first key's place (Jackson's ObjectNode);
 //   - an entry is "host[/bits]": both parts trimmed (String.trim), the mask
@@ -128,7 +132,7 @@ func ParseDeepCoverageZones(data []byte) (*CoverageZones, error) {
 }
 
 func parseCoverage(data []byte, key string) (*CoverageZones, error) {
-	top, err := decodeObject(data)
+	top, err := decodeObject(jacksonText(data))
 	if err != nil {
 		return nil, err
 	}
@@ -253,6 +257,63 @@ func (o *object) get(k string) (json.RawMessage, bool) {
 		return nil, false
 	}
 	return o.vals[i], true
+}
+
+// jacksonText is the UTF-8 text Jackson reads from a file's bytes
+// (ByteSourceJsonBootstrapper): a byte order mark is skipped, and UTF-16
+// and UTF-32, told by their mark or else by the zero bytes JSON's ASCII
+// start has in them, are decoded (an unpaired surrogate as U+FFFD, as
+// Java's InputStreamReader does). Anything else is taken as UTF-8.
+func jacksonText(b []byte) []byte {
+	if len(b) >= 4 {
+		switch quad := binary.BigEndian.Uint32(b); {
+		case quad == 0x0000feff:
+			return decodeUTF32(b[4:], binary.BigEndian)
+		case quad == 0xfffe0000:
+			return decodeUTF32(b[4:], binary.LittleEndian)
+		case quad>>16 == 0xfeff:
+			return decodeUTF16(b[2:], binary.BigEndian)
+		case quad>>16 == 0xfffe:
+			return decodeUTF16(b[2:], binary.LittleEndian)
+		case quad>>8 == 0xefbbbf:
+			return b[3:]
+		case quad>>8 == 0:
+			return decodeUTF32(b, binary.BigEndian)
+		case quad&0x00ffffff == 0:
+			return decodeUTF32(b, binary.LittleEndian)
+		}
+	}
+	if len(b) >= 2 {
+		switch i16 := binary.BigEndian.Uint16(b); {
+		case i16&0xff00 == 0:
+			return decodeUTF16(b, binary.BigEndian)
+		case i16&0x00ff == 0:
+			return decodeUTF16(b, binary.LittleEndian)
+		}
+	}
+	return b
+}
+
+func decodeUTF16(b []byte, order binary.ByteOrder) []byte {
+	units := make([]uint16, len(b)/2)
+	for i := range units {
+		units[i] = order.Uint16(b[2*i:])
+	}
+	return []byte(string(utf16.Decode(units)))
+}
+
+// decodeUTF32 stops at a code point beyond Unicode, where Jackson's
+// UTF32Reader throws: what is left does not parse.
+func decodeUTF32(b []byte, order binary.ByteOrder) []byte {
+	out := make([]byte, 0, len(b)/4)
+	for ; len(b) >= 4; b = b[4:] {
+		r := order.Uint32(b)
+		if r > unicode.MaxRune {
+			break
+		}
+		out = utf8.AppendRune(out, rune(r))
+	}
+	return out
 }
 
 // decodeObject returns nil, nil when data is valid JSON but not an object.

@@ -1,6 +1,7 @@
 package steering
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf16"
 )
 
 // Traffic Router parity corpus, part 1: coverage zone lookups.
@@ -73,6 +75,25 @@ const (
 	  "nowhere": {"network": ["198.51.100.0/24"], "coordinates": {}},
 	  "mapped": {"network6": ["0:0:0:0:0:ffff:a4f:3700/24"]}}}`
 )
+
+const bomFile = `{"coverageZones": {"a": {"network": ["10.0.0.0/8"]}}}`
+
+// utf16Bytes and utf32Bytes encode s as a file in UTF-16 or UTF-32.
+func utf16Bytes(s string, order binary.AppendByteOrder) string {
+	var b []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = order.AppendUint16(b, u)
+	}
+	return string(b)
+}
+
+func utf32Bytes(s string, order binary.AppendByteOrder) string {
+	var b []byte
+	for _, r := range s {
+		b = order.AppendUint32(b, uint32(r))
+	}
+	return string(b)
+}
 
 type czRow struct {
 	name, source string
@@ -204,6 +225,22 @@ var coverageCorpus = []czRow{
 		file: `{"coverageZones": {"a": {"network": ["2001:db8:5::/64", "2001:db8:6::/64"]}, "b": {"network": ["2001:db8:4::/48"]}}}`, addr: "32.1.13.184", want: "a"},
 	{name: "v6 under network, the found sibling's subtree decides", source: "TR src NetworkNode.getNetwork recurses into the found child only",
 		file: `{"coverageZones": {"a": {"network": ["2001:db8:1::/48"]}, "b": {"network": ["2001:db8:2::/48", "2001:db8:2:1::/64"]}}}`, addr: "::ffff:32.1.13.184", want: "a"},
+
+	// The file's bytes as Jackson's readTree(File) takes them
+	// (ByteSourceJsonBootstrapper: a byte order mark is skipped; UTF-16 and
+	// UTF-32 are told by the mark or by the zero bytes of JSON's ASCII
+	// start), run with Jackson 2.14 here: a file saved with a mark by a
+	// Windows editor, or by PowerShell's redirection in UTF-16, loads.
+	{name: "utf-8 byte order mark is skipped", source: "TR src Jackson ByteSourceJsonBootstrapper.handleBOM (EF BB BF)",
+		file: "\ufeff" + bomFile, addr: "10.9.9.9", want: "a"},
+	{name: "utf-16le with a byte order mark", source: "TR src Jackson ByteSourceJsonBootstrapper.handleBOM (FF FE)",
+		file: utf16Bytes("\ufeff"+bomFile, binary.LittleEndian), addr: "10.9.9.9", want: "a"},
+	{name: "utf-16be without a byte order mark", source: "TR src Jackson ByteSourceJsonBootstrapper.checkUTF16",
+		file: utf16Bytes(bomFile, binary.BigEndian), addr: "10.9.9.9", want: "a"},
+	{name: "utf-32le without a byte order mark", source: "TR src Jackson ByteSourceJsonBootstrapper.checkUTF32",
+		file: utf32Bytes(bomFile, binary.LittleEndian), addr: "10.9.9.9", want: "a"},
+	{name: "utf-16 text outside the bmp", source: "TR src Jackson ByteSourceJsonBootstrapper: InputStreamReader decodes surrogate pairs",
+		file: utf16Bytes(strings.Replace(bomFile, `"a"`, "\"\U0001F310\"", 1), binary.LittleEndian), addr: "10.9.9.9", want: "\U0001F310"},
 
 	// The shapes of a zone.
 	{name: "zone given as an array loads and matches nothing", source: "TR src JsonUtils.getJsonNode on an array throws; caught per key", file: `{"coverageZones": {"a": ["10.0.0.0/8"], "b": {"network": ["11.0.0.0/8"]}}}`, addr: "10.0.0.1", want: ""},
