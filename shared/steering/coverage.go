@@ -39,7 +39,8 @@ import (
 // coverage_parity_test.go. In short:
 //
 //   - the bytes are read as Jackson reads a file: a byte order mark is
-//     skipped, UTF-16 and UTF-32 are decoded;
+//     skipped, UTF-16 and UTF-32 are decoded, UTF-8 that Jackson's parser
+//     throws on rejects the file;
 //   - zones are read in file order; for a duplicated key the last value
 //     wins in the first key's place (Jackson's ObjectNode);
 //   - an entry is "host[/bits]": both parts trimmed (String.trim), the mask
@@ -132,8 +133,12 @@ func ParseDeepCoverageZones(data []byte) (*CoverageZones, error) {
 }
 
 func parseCoverage(data []byte, key string) (*CoverageZones, error) {
-	top, err := decodeObject(jacksonText(data))
+	data = jacksonText(data)
+	top, err := decodeObject(data)
 	if err != nil {
+		return nil, err
+	}
+	if err := jacksonUTF8(data); err != nil {
 		return nil, err
 	}
 	if top == nil {
@@ -292,6 +297,39 @@ func jacksonText(b []byte) []byte {
 		}
 	}
 	return b
+}
+
+// jacksonUTF8 refuses what Jackson's UTF-8 parser throws on in the file's
+// value (it reads nothing after it): a byte that cannot start a sequence,
+// or one that should continue one and does not. Go's decoder would take
+// either as U+FFFD. Jackson does not check overlong forms, surrogates or
+// the range, so neither does this.
+func jacksonUTF8(data []byte) error {
+	var root json.RawMessage
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil {
+		return err
+	}
+	at := len(data) - len(bytes.TrimLeft(data, " \t\r\n")) // where root starts
+	for i := 0; i < len(root); {
+		c, n := root[i], 0
+		switch {
+		case c < 0x80:
+		case c&0xe0 == 0xc0:
+			n = 1
+		case c&0xf0 == 0xe0:
+			n = 2
+		case c&0xf8 == 0xf0:
+			n = 3
+		default:
+			return fmt.Errorf("invalid UTF-8 start byte 0x%02x at byte %d", c, at+i)
+		}
+		for i++; n > 0; i, n = i+1, n-1 {
+			if i >= len(root) || root[i]&0xc0 != 0x80 {
+				return fmt.Errorf("invalid UTF-8 middle byte at byte %d", at+i)
+			}
+		}
+	}
+	return nil
 }
 
 func decodeUTF16(b []byte, order binary.ByteOrder) []byte {

@@ -241,6 +241,12 @@ var coverageCorpus = []czRow{
 		file: utf32Bytes(bomFile, binary.LittleEndian), addr: "10.9.9.9", want: "a"},
 	{name: "utf-16 text outside the bmp", source: "TR src Jackson ByteSourceJsonBootstrapper: InputStreamReader decodes surrogate pairs",
 		file: utf16Bytes(strings.Replace(bomFile, `"a"`, "\"\U0001F310\"", 1), binary.LittleEndian), addr: "10.9.9.9", want: "\U0001F310"},
+	{name: "a zone name in latin-1 refuses the file", source: "TR src Jackson UTF8StreamJsonParser: Invalid UTF-8 start byte 0xfc",
+		file: "{\"coverageZones\": {\"M\xfcnchen\": {\"network\": [\"10.0.0.0/8\"]}}}", reject: "UTF-8"},
+	{name: "a revision in latin-1 refuses the file", source: "TR src Jackson UTF8StreamJsonParser: Invalid UTF-8 middle byte 0x22",
+		file: "{\"revision\": \"caf\xe9\", " + bomFile[1:], reject: "UTF-8"},
+	{name: "bytes after the file's object are not read", source: "TR src Jackson readTree stops after the root value",
+		file: bomFile + "\xff\xfe", addr: "10.9.9.9", want: "a"},
 
 	// The shapes of a zone.
 	{name: "zone given as an array loads and matches nothing", source: "TR src JsonUtils.getJsonNode on an array throws; caught per key", file: `{"coverageZones": {"a": ["10.0.0.0/8"], "b": {"network": ["11.0.0.0/8"]}}}`, addr: "10.0.0.1", want: ""},
