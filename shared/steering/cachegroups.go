@@ -121,17 +121,18 @@ func ParseCacheGroups(data []byte) (map[string]CacheGroup, error) {
 	return out, nil
 }
 
-// asBoolean is Jackson's asBoolean(false): true, "true", or a non-zero
-// integer.
+// asBoolean is Jackson's asBoolean(false): true, "true" (after
+// String.trim), or a non-zero integer; a number with a fraction or an
+// exponent is a double, which is false whatever its value.
 func asBoolean(raw []byte) bool {
 	s := string(bytes.TrimSpace(raw))
 	switch {
 	case s == "true":
 		return true
 	case strings.HasPrefix(s, `"`):
-		return strings.TrimSpace(jsonText(raw)) == "true"
-	case s == "false" || s == "null" || s == "" || s[0] == '{' || s[0] == '[':
+		return javaTrim(jsonText(raw)) == "true"
+	case s == "false" || s == "null" || s == "" || s[0] == '{' || s[0] == '[' || strings.ContainsAny(s, ".eE"):
 		return false
 	}
-	return asDouble(raw) != 0
+	return strings.Trim(s, "-0") != ""
 }
