@@ -163,7 +163,9 @@ type EdgesResponse struct {
 	// CDN's next PoPs, then the other CDNs by weight.
 	Edges []EdgeChoice `json:"edges"`
 	// TTLSeconds is how long the ranking may be used; it is short while a
-	// PoP nearer the client is down, so the client moves home soon.
+	// PoP nearer the client, its coverage zone's PoP or its deep coverage
+	// zone's edges are down, so the client moves home soon
+	// (steering.Ranking.Degraded).
 	TTLSeconds int `json:"ttl_seconds"`
 	// Pathways are the CDNs in priority order: HLS PATHWAY-IDs and DASH
 	// serviceLocations.
