@@ -162,6 +162,24 @@ type Account struct {
 	// provider customers: a deletion cancels the customer's
 	// subscriptions, those heard of after it included, so it is kept.
 	CustomersDeleted []CustomerDeletion `json:"customers_deleted,omitempty"`
+
+	// OtherProducts are the subscriptions the payment provider showed to
+	// be another product's (one it bills beside the service) at a second
+	// after the account's state of them. The account holds either a
+	// subscription or its mark, never both: the provider's news of the
+	// subscription older than the mark, delivered late, is refused
+	// rather than taken for the service's, and newer news of the
+	// service's replaces the mark. Marks never count toward status or
+	// plan; the provider adapter keeps and forgets them.
+	OtherProducts []OtherProductMark `json:"other_products,omitempty"`
+}
+
+// OtherProductMark says that the payment provider's subscription is
+// another product's as of the provider's second Clock.
+type OtherProductMark struct {
+	Subscription string `json:"subscription"`
+	Clock        int64  `json:"clock"`
+	Event        string `json:"event"` // what told it: the provider's event, or a listing
 }
 
 // CustomerDeletion is the payment provider's deletion of a customer.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"AccountUpdate", testAccountUpdate},
 		{"AccountUpdateConcurrent", testAccountUpdateConcurrent},
 		{"Customers", testCustomers},
+		{"AccountPaymentState", testAccountPaymentState},
 		{"LeaseLimit", testLeaseLimit},
 		{"LeaseRace", testLeaseRace},
 		{"LeaseSameDeviceReplaces", testLeaseSameDeviceReplaces},
@@ -233,6 +235,51 @@ func testCustomers(t *testing.T, s playback.Store) {
 	}
 	if got := must(s.AccountIDByCustomer(ctx, cus))(t); got != a.ID {
 		t.Fatalf("AccountIDByCustomer = %q, want %q", got, a.ID)
+	}
+}
+
+// testAccountPaymentState: what the payment provider's events leave on
+// an account (its subscriptions with their snapshots and past_due facts,
+// customer deletions, marks of subscriptions another product's) orders
+// every later event, so every store must give it back exactly, through
+// PutAccount and through UpdateAccount.
+func testAccountPaymentState(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	sec := func(n int64) time.Time { return time.Unix(1772323200+n, 0).UTC() }
+	live := playback.Subscription{ID: "sub_b", Status: playback.StatusPastDue, PlanID: "basic", CurrentPeriodEnd: sec(3600),
+		PastDueSince: sec(60), Clock: 120, Customer: "cus_b", PastDueEntered: 60, NotPastDue: 30, PastDueSeen: []int64{60, 90}}
+	a := playback.Account{ID: playback.NewID("acct"), PlanID: "premium", Status: playback.StatusActive, Territory: "DE",
+		CustomerID: "cus_a", CurrentPeriodEnd: sec(7200),
+		Subscriptions: []playback.Subscription{
+			{ID: "sub_a", Status: playback.StatusActive, PlanID: "premium", CurrentPeriodEnd: sec(7200), Clock: 100, Customer: "cus_a",
+				NotPastDue: 100, Snapshots: []playback.SubscriptionSnapshot{
+					{Event: "evt_1", Status: playback.StatusIncomplete, PlanID: "premium", CurrentPeriodEnd: sec(7200), Place: -1,
+						Attrs: map[string]string{"status": "incomplete", "items": "price_premium"}},
+					{Event: "evt_2", Status: playback.StatusActive, PlanID: "premium", CurrentPeriodEnd: sec(7200),
+						Attrs: map[string]string{"status": "active", "items": "price_premium"}, Prev: map[string]string{"status": "incomplete"}},
+				}},
+			{ID: "sub_b", Status: playback.StatusCanceled, PlanID: "basic", CurrentPeriodEnd: sec(3600), Clock: 150, Customer: "cus_b",
+				Derived: true, Live: &live},
+		},
+		Announced:        playback.Entitlement{Entitled: true, Status: playback.StatusActive, PlanID: "premium"},
+		CustomersDeleted: []playback.CustomerDeletion{{Customer: "cus_b", Clock: 150, Event: "evt_3"}},
+		OtherProducts:    []playback.OtherProductMark{{Subscription: "sub_c", Clock: 200, Event: "evt_4"}},
+	}
+	if err := s.PutAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(s.GetAccount(ctx, a.ID))(t); !reflect.DeepEqual(got, a) {
+		t.Fatalf("GetAccount =\n%+v\nwant\n%+v", got, a)
+	}
+	mark := playback.OtherProductMark{Subscription: "sub_d", Clock: 300, Event: "reconcile"}
+	want := a
+	want.OtherProducts = append(slices.Clone(a.OtherProducts), mark)
+	got := must(s.UpdateAccount(ctx, a.ID, func(a *playback.Account) error {
+		a.OtherProducts = append(a.OtherProducts, mark)
+		return nil
+	}))(t)
+	if stored := must(s.GetAccount(ctx, a.ID))(t); !reflect.DeepEqual(got, want) || !reflect.DeepEqual(stored, want) {
+		t.Fatalf("UpdateAccount =\n%+v\nthen GetAccount\n%+v\nwant\n%+v", got, stored, want)
 	}
 }
 
