@@ -554,7 +554,10 @@ func (s *Server) applyToAccount(ctx context.Context, accountID, cause string, no
 	change func(*playback.Account) bool) (after playback.Account, changed bool, err error) {
 	after, err = s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
 		changed = change(a)
-		if !changed {
+		// After the change, which an old mark may still refuse: a
+		// forgotten mark would let the very event being applied through.
+		forgot := forgetMarks(a, now.Add(-s.cfg.InboxRetention).Unix())
+		if !changed && !forgot {
 			return playback.ErrNoChange
 		}
 		a.UpdatedAt = now

@@ -63,6 +63,17 @@ import (
 //     Facts merge by max and set union, so the date does not depend on
 //     the order they came in, and an episode that spans a renewal keeps
 //     its start.
+//  6. A subscription of another product (Config.Products) is no state
+//     of the service's. News that it is, of a second after the account's
+//     state of it (an event, a read, a listing), drops it and leaves a
+//     mark "another product's as of t" (Account.OtherProducts), which
+//     refuses the service's snapshots of it older than t: a subscription
+//     moved to another product is not put back by stale events of the
+//     service's product, whatever order they come in. A snapshot of t
+//     or later is the service's (moved back) and replaces the mark; of
+//     t itself because which came last within one second cannot be
+//     told, and a drop keeps the service's state of that second too.
+//     Marks are forgotten once STRIPE_INBOX_RETENTION old (forgetMarks).
 //
 // Ordering fields are plain integers and strings (Clock, Snapshots), so
 // every store keeps them exactly.
@@ -344,6 +355,15 @@ func tier(status playback.SubscriptionStatus, derived bool) int {
 // snapshots does not depend on their order, the account's customer
 // deletions included (rule 4).
 func merge(a *playback.Account, in snapshot, derived bool) bool {
+	if marked(*a, in) {
+		return false // stale news of a subscription another product's since (rule 6)
+	}
+	unmarked := unmark(a, in.subID)
+	return mergeUnmarked(a, in, derived) || unmarked
+}
+
+// mergeUnmarked is merge of a subscription the account holds no mark of.
+func mergeUnmarked(a *playback.Account, in snapshot, derived bool) bool {
 	i := slices.IndexFunc(a.Subscriptions, func(s playback.Subscription) bool { return s.ID == in.subID })
 	if i >= 0 && !derived && tier(in.Status, false) == 0 && a.Subscriptions[i].Derived && a.Subscriptions[i].Live != nil {
 		// A live state under an inferred cancellation: it moves the state
@@ -359,6 +379,76 @@ func merge(a *playback.Account, in snapshot, derived bool) bool {
 	}
 	changed := mergeSnapshot(a, in, derived)
 	return cancelDeleted(a, in.subID) || changed
+}
+
+// markOtherProduct applies m, the provider's news that subscription
+// m.Subscription is another product's as of m.Clock (rule 6), and reports
+// whether it dropped the subscription and whether it changed a. A state
+// of m's second or later stays, and needs no mark: it is as new as m, or
+// newer. An older one is dropped and marked. A subscription the account
+// does not hold is marked only when moved says m is its move from the
+// service's products, or a mark of it is there to move on: every event
+// of another product's subscription (a customer may hold one beside the
+// service's) would otherwise write a mark, and the move itself, which
+// Stripe always sends, marks the subscription, in whatever order it
+// comes. Of two marks of one subscription the later is kept.
+func markOtherProduct(a *playback.Account, m playback.OtherProductMark, moved bool) (dropped, changed bool) {
+	i := slices.IndexFunc(a.Subscriptions, func(s playback.Subscription) bool { return s.ID == m.Subscription })
+	if i >= 0 {
+		if a.Subscriptions[i].Clock >= m.Clock {
+			return false, false
+		}
+		dropped = a.DropSubscription(m.Subscription)
+	}
+	j := slices.IndexFunc(a.OtherProducts, func(x playback.OtherProductMark) bool { return x.Subscription == m.Subscription })
+	switch {
+	case j < 0 && !dropped && !moved:
+		return false, false
+	case j < 0:
+		a.OtherProducts = append(slices.Clone(a.OtherProducts), m)
+		return dropped, true
+	}
+	if cur := a.OtherProducts[j]; m.Clock < cur.Clock || m.Clock == cur.Clock && m.Event >= cur.Event {
+		return dropped, dropped
+	}
+	a.OtherProducts = slices.Clone(a.OtherProducts)
+	a.OtherProducts[j] = m
+	return dropped, true
+}
+
+// marked reports whether the account's mark of in's subscription refuses
+// in, a snapshot older than the mark.
+func marked(a playback.Account, in snapshot) bool {
+	return slices.ContainsFunc(a.OtherProducts, func(m playback.OtherProductMark) bool {
+		return m.Subscription == in.subID && in.clock < m.Clock
+	})
+}
+
+// unmark removes the mark of subscription subID and reports whether the
+// account held one.
+func unmark(a *playback.Account, subID string) bool {
+	return deleteMarks(a, func(m playback.OtherProductMark) bool { return m.Subscription == subID })
+}
+
+// forgetMarks removes the marks of provider seconds before cutoff and
+// reports whether there were any. A mark refuses events older than it,
+// and Stripe delivers none later than STRIPE_INBOX_RETENTION (30 days,
+// as long as it keeps events; its retries end after 3) after its
+// creation: past that a mark has nothing left to refuse, and kept it
+// would grow the account with every subscription ever moved away.
+func forgetMarks(a *playback.Account, cutoff int64) bool {
+	return deleteMarks(a, func(m playback.OtherProductMark) bool { return m.Clock < cutoff })
+}
+
+func deleteMarks(a *playback.Account, del func(playback.OtherProductMark) bool) bool {
+	if !slices.ContainsFunc(a.OtherProducts, del) {
+		return false
+	}
+	a.OtherProducts = slices.DeleteFunc(slices.Clone(a.OtherProducts), del)
+	if len(a.OtherProducts) == 0 {
+		a.OtherProducts = nil // as every store gives it back
+	}
+	return true
 }
 
 // noteDeletion keeps d among the account's customer deletions and reports

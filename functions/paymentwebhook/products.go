@@ -2,8 +2,8 @@ package paymentwebhook
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/playplane/playplane/shared/httpx"
@@ -17,7 +17,8 @@ import (
 // plan maps keeps the plan, so another product's subscription, taken for
 // the service's, would keep a customer who canceled the service entitled.
 // Config.Products names the service's products: a subscription none of
-// whose prices is one of them is another product's and changes nothing.
+// whose prices is one of them is another product's and changes no
+// entitlement (ignoreOtherProduct).
 
 // otherProduct reports whether an object whose prices are of products is
 // another product's: the service is scoped to Config.Products, and the
@@ -42,21 +43,17 @@ func (s *Server) otherProduct(products []string) bool {
 // Config.Products was set, or moved to another product since) and the
 // event saw it at a provider second asOf strictly after the stored one
 // (merge's order: a stale event must not drop a subscription that has
-// since moved to the service's product). asOf 0 drops nothing: an invoice
-// does not say what its subscription is now. It logs once, at INFO: such
-// events are expected wherever the Stripe account is shared.
-//
-// Not covered: a subscription moved from the service's product to
-// another, whose other-product event arrives first and is followed by a
-// stale event of the service's product, is put back by the stale event
-// (until a newer event or the hourly listing drops it);
-// ordering that needs a clocked "another product's as of t" marker among
-// the snapshots (README, Shared Stripe accounts).
+// since moved to the service's product), and for marking it another
+// product's as of asOf, so that stale events of the service's product
+// delivered after this one do not put it back (rule 6 in mapping.go).
+// asOf 0 drops and marks nothing: an invoice does not say what its
+// subscription is now. It logs once, at INFO: such events are expected
+// wherever the Stripe account is shared.
 func (s *Server) ignoreOtherProduct(ctx context.Context, env event, subID, customer string, products []string, asOf int64, now time.Time) error {
 	dropped := false
 	if asOf > 0 {
 		var err error
-		if dropped, err = s.dropOtherProduct(ctx, subID, customer, env.ID, asOf, now); err != nil {
+		if dropped, err = s.dropOtherProduct(ctx, subID, customer, env.ID, asOf, s.movedAway(env), now); err != nil {
 			return err
 		}
 	}
@@ -65,11 +62,14 @@ func (s *Server) ignoreOtherProduct(ctx context.Context, env event, subID, custo
 	return nil
 }
 
-// dropOtherProduct drops subscription subID, another product's as seen at
-// provider second asOf, from the account linked to customer when the
-// stored subscription is older than asOf, and reports whether it did. An
-// unlinked customer, or a link to no account, has nothing to drop.
-func (s *Server) dropOtherProduct(ctx context.Context, subID, customer, cause string, asOf int64, now time.Time) (bool, error) {
+// dropOtherProduct drops subscription subID, another product's as seen
+// at provider second asOf, from the account linked to customer when the
+// stored subscription is older than asOf, marking it so as of asOf, or
+// marks it without holding it when moved says this is its move from the
+// service's products (markOtherProduct); it reports whether it dropped
+// it. An unlinked customer, or a link to no account, has nothing to drop
+// or mark.
+func (s *Server) dropOtherProduct(ctx context.Context, subID, customer, cause string, asOf int64, moved bool, now time.Time) (bool, error) {
 	if customer == "" || subID == "" {
 		return false, nil
 	}
@@ -80,17 +80,33 @@ func (s *Server) dropOtherProduct(ctx context.Context, subID, customer, cause st
 	if err != nil {
 		return false, fmt.Errorf("paymentwebhook.dropOtherProduct: %w", err)
 	}
-	_, dropped, err := s.applyToAccount(ctx, accountID, cause, now, func(a *playback.Account) bool {
-		i := slices.IndexFunc(a.Subscriptions, func(x playback.Subscription) bool { return x.ID == subID })
-		if i < 0 || a.Subscriptions[i].Clock >= asOf {
-			return false
-		}
-		return a.DropSubscription(subID)
+	dropped := false
+	_, _, err = s.applyToAccount(ctx, accountID, cause, now, func(a *playback.Account) bool {
+		var changed bool
+		dropped, changed = markOtherProduct(a, playback.OtherProductMark{Subscription: subID, Clock: asOf, Event: cause}, moved)
+		return changed
 	})
 	if playback.IsCode(err, playback.CodeNotFound) {
 		return false, nil
 	}
 	return dropped, err
+}
+
+// movedAway reports whether env is the update that moved its
+// subscription from the service's products to another's: Stripe names
+// every attribute an update changed in previous_attributes, and an array
+// whole, so previous_attributes.items names the service's product and
+// the object's items none.
+func (s *Server) movedAway(env event) bool {
+	if env.Type != typeSubscriptionUpdated || len(env.previous) == 0 {
+		return false
+	}
+	var before, after stripeSubscription
+	if json.Unmarshal(env.previous, &before) != nil || json.Unmarshal(env.object, &after) != nil {
+		return false
+	}
+	was := before.productIDs()
+	return len(was) > 0 && !s.otherProduct(was) && s.otherProduct(after.productIDs())
 }
 
 // checkoutOfOtherProduct reports whether a completed checkout session is

@@ -2,6 +2,7 @@ package paymentwebhook
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -193,5 +194,104 @@ func TestCheckoutOfOtherProductReadFails(t *testing.T) {
 				t.Errorf("err %v (retryable %v), want retryable=%v", err, got, tc.retryable)
 			}
 		})
+	}
+}
+
+// TestOtherProductMoveRefusesStaleEvents: sub_v moved from the streaming
+// product to the other product at t=2h. The move, or news of the other
+// product newer than what the account holds (an event, or the hourly
+// listing), comes first; a stale event of the streaming product (t<2h) delivered after it
+// must not put the subscription back, while news of a later second
+// (moved back at t=3h) or of the move's own second (which cannot be
+// ordered against it: kept, as TestOtherProductDropIsOrdered keeps it)
+// is the service's.
+func TestOtherProductMoveRefusesStaleEvents(t *testing.T) {
+	t.Parallel()
+	listing := func(h *harness, asOf time.Duration) {
+		var listed stripeSubscription
+		raw, _ := json.Marshal(otherSub("sub_v", "cus_v"))
+		if err := json.Unmarshal(raw, &listed); err != nil {
+			t.Fatal(err)
+		}
+		r := reconciler{s: h.srv, now: h.clock.Now(), announced: map[string]bool{}}
+		if err := r.subscription(t.Context(), listed, base.Add(asOf)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	moved := func(h *harness) { // previous_attributes.items: the whole earlier list
+		h.run(eventPayload(t, "evt_v2", typeSubscriptionUpdated, at(2*time.Hour), otherSub("sub_v", "cus_v"),
+			obj{"items": streamingSub("sub_v", "cus_v")["items"]}))
+	}
+	for _, tc := range []struct {
+		name   string
+		before func(h *harness) // what the account holds, and the move
+		stale  time.Duration    // the streaming event delivered after the move
+		held   bool             // whether it holds sub_v after the stale event
+	}{
+		{name: "held nothing", before: moved, stale: time.Hour},
+		{name: "held an older state", stale: 90 * time.Minute, before: func(h *harness) {
+			h.run(stripeEvent("evt_v1", typeSubscriptionCreated, at(time.Hour), streamingSub("sub_v", "cus_v")))
+			moved(h)
+		}},
+		{name: "listed over an older state", stale: 90 * time.Minute, before: func(h *harness) {
+			h.run(stripeEvent("evt_v1", typeSubscriptionCreated, at(time.Hour), streamingSub("sub_v", "cus_v")))
+			listing(h, 2*time.Hour)
+		}},
+		{name: "same second", before: moved, stale: 2 * time.Hour, held: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, withProducts(streamingProduct))
+			h.linked("acct_v", "cus_v")
+			tc.before(h)
+			if a := h.getAccount("acct_v"); holds(a, "sub_v") || a.Status != playback.StatusNone {
+				t.Fatalf("after the move: %s %+v, want no subscription", a.Status, a.Subscriptions)
+			}
+			h.run(stripeEvent("evt_vs", typeSubscriptionUpdated, at(tc.stale), streamingSub("sub_v", "cus_v")))
+			if a := h.getAccount("acct_v"); holds(a, "sub_v") != tc.held || !tc.held && a.Entitled(h.clock.Now(), testConfig().PastDueGrace) {
+				t.Errorf("a streaming event of t=%s after the move: holds sub_v %v (entitled %v), want %v; %+v",
+					tc.stale, holds(a, "sub_v"), a.Entitled(h.clock.Now(), testConfig().PastDueGrace), tc.held, a.Subscriptions)
+			}
+			back := ofProduct(subObj("sub_v", "cus_v", "active", "price_premium", at(0), at(month)), streamingProduct, false)
+			h.run(stripeEvent("evt_v3", typeSubscriptionUpdated, at(3*time.Hour), back))
+			a := h.getAccount("acct_v")
+			wantState(t, a, playback.StatusActive, "premium")
+			if len(a.OtherProducts) != 0 {
+				t.Errorf("moved back, the account still marks it another product's: %+v", a.OtherProducts)
+			}
+		})
+	}
+}
+
+// TestOtherProductMarkIsForgotten: the mark the move leaves refuses stale
+// events for STRIPE_INBOX_RETENTION, the longest Stripe still delivers an
+// event after its creation, and is forgotten by the account's first write
+// after that, which it still orders; other products' events of a
+// subscription the account never held leave none.
+func TestOtherProductMarkIsForgotten(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withProducts(streamingProduct))
+	h.linked("acct_w", "cus_w")
+	h.run(stripeEvent("evt_wo", typeSubscriptionUpdated, at(time.Hour), otherSub("sub_wo", "cus_w")))
+	h.run(eventPayload(t, "evt_w2", typeSubscriptionUpdated, at(2*time.Hour), otherSub("sub_w", "cus_w"),
+		obj{"items": streamingSub("sub_w", "cus_w")["items"]}))
+	marks := func() []playback.OtherProductMark { return h.getAccount("acct_w").OtherProducts }
+	if m := marks(); len(m) != 1 || m[0] != (playback.OtherProductMark{Subscription: "sub_w", Clock: at(2 * time.Hour), Event: "evt_w2"}) {
+		t.Fatalf("marks after the move %+v, want sub_w's alone, as of the move", m)
+	}
+	retention := testConfig().InboxRetention
+	for i, tc := range []struct {
+		name string
+		now  time.Duration // after the move
+		kept bool
+	}{
+		{name: "within the retention", now: retention - time.Hour, kept: true},
+		{name: "past the retention", now: retention + time.Hour},
+	} {
+		h.clock.Set(base.Add(2*time.Hour + tc.now))
+		h.run(stripeEvent(fmt.Sprintf("evt_w1_%d", i), typeSubscriptionUpdated, at(time.Hour), streamingSub("sub_w", "cus_w")))
+		if a := h.getAccount("acct_w"); holds(a, "sub_w") || (len(a.OtherProducts) == 1) != tc.kept {
+			t.Errorf("%s: a stale event put sub_w back (%v) or the mark is %+v, want kept=%v", tc.name, holds(a, "sub_w"), a.OtherProducts, tc.kept)
+		}
 	}
 }

@@ -72,7 +72,7 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 	if r.s.otherProduct(sub.productIDs()) {
 		// Listed every hour: said only when an account held it.
 		r.rep.OtherProduct++
-		dropped, err := r.s.dropOtherProduct(ctx, sub.ID, string(sub.Customer), "reconcile", asOf.Unix(), r.now)
+		dropped, err := r.s.dropOtherProduct(ctx, sub.ID, string(sub.Customer), "reconcile", asOf.Unix(), false, r.now)
 		if dropped {
 			r.rep.Repaired++
 			httpx.Logger(ctx).InfoContext(ctx, "subscription of another product dropped", "subscription", sub.ID,
