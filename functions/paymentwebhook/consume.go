@@ -335,6 +335,9 @@ func (s *Server) onSubscription(ctx context.Context, env event, now time.Time) e
 	}
 	if products := sub.productIDs(); !s.cfg.Refetch && s.otherProduct(products) {
 		// With REFETCH the read, the state now, tells (refetch).
+		if err := s.movedAwayUnlinked(ctx, env, sub); err != nil {
+			return err
+		}
 		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, env.Created, now)
 	}
 	if s.cfg.Refetch {

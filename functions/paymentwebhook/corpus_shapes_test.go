@@ -65,7 +65,8 @@ func deepCopy(o obj) obj {
 // the fixture's shape.
 type subState struct {
 	id, customer, status, price string
-	start, end                  int64 // current period
+	product                     string // the price's; "" the fixture's, the streaming product
+	start, end                  int64  // current period
 	created                     int64
 	cancelAtPeriodEnd           bool
 	cancelAt, canceledAt, ended int64
@@ -113,6 +114,9 @@ func (s subState) obj(t testing.TB) obj {
 	item := items["data"].([]any)[0].(obj)
 	item["id"], item["subscription"] = "si_"+s.id, s.id
 	item["price"].(obj)["id"] = s.price
+	if s.product != "" {
+		item["price"].(obj)["product"] = s.product
+	}
 	items["url"] = "/v1/subscription_items?subscription=" + s.id
 	return o
 }

@@ -40,6 +40,8 @@ const (
 	cliSchedule       = "stripe/stripe-cli pkg/fixtures/triggers/subscription_schedule.updated.json"
 	cliSubResumed     = "stripe/stripe-cli pkg/fixtures/triggers/customer.subscription.resumed.json"
 	cliInvoiceVoid    = "stripe/stripe-cli pkg/fixtures/triggers/invoice.voided.json"
+	docChangePrice    = "https://docs.stripe.com/docs/subscriptions/upgrading-downgrading" // items[0][id] + items[0][price]: the item keeps its id
+	docPrevAttrs      = "stripe/openapi openapi/spec3.json event.data.previous_attributes" // an array attribute with an updated element is there whole
 )
 
 // orderCase is a lifecycle and the events of it that are delivered in
@@ -50,6 +52,11 @@ type orderCase struct {
 	sources []string
 	build   func(l *lifecycle, t0 time.Time) []int
 	want    corpusWant
+	// opts configure the function (STRIPE_PRODUCTS); plan is the plan the
+	// account starts on (a Checkout that creates it puts it on the
+	// session's), "" for none.
+	opts []harnessOption
+	plan string
 }
 
 // last returns the index of the event emitted last.
@@ -318,6 +325,48 @@ func orderCases() []orderCase {
 			},
 		},
 		{
+			// A shared Stripe account (STRIPE_PRODUCTS): the subscriber
+			// moves the subscription to a price of the company's other
+			// product (POST /v1/subscriptions/:id with items[0][id] and
+			// items[0][price]): customer.subscription.updated carries the
+			// other product's price, and previous_attributes.items the
+			// whole earlier list, with the streaming product's. Not
+			// entitled, in any order, stale streaming events after the
+			// move included; the checkout is among them, so the move may
+			// come before the customer is linked.
+			name: "moved to another product's price", sources: []string{docChangePrice, docPrevAttrs, cliSubUpdated},
+			want: corpusWant{playback.StatusNone, "standard", false},
+			opts: []harnessOption{withProducts(streamingProduct)}, plan: "standard",
+			build: func(l *lifecycle, t0 time.Time) []int {
+				s := l.signUp(l.sub("", stdP, t0, month), t0)
+				checkout := l.last()
+				moved := s
+				moved.price, moved.product = otherPrice, otherProduct
+				l.update(s, moved, t0.Add(10*day))
+				return []int{1, 3, checkout, l.last()} // created, activated, checkout, move
+			},
+		},
+		{
+			// The same subscription moved back to a streaming price (an
+			// upgrade to premium) ten days later: entitled again, on
+			// premium, in any order.
+			name: "moved to another product's price and back", sources: []string{docChangePrice, docPrevAttrs, cliSubUpdated},
+			want: corpusWant{playback.StatusActive, "premium", true},
+			opts: []harnessOption{withProducts(streamingProduct)}, plan: "standard",
+			build: func(l *lifecycle, t0 time.Time) []int {
+				s := l.signUp(l.sub("", stdP, t0, month), t0)
+				checkout := l.last()
+				moved := s
+				moved.price, moved.product = otherPrice, otherProduct
+				l.update(s, moved, t0.Add(10*day))
+				away := l.last()
+				back := s
+				back.price = premium
+				l.update(moved, back, t0.Add(20*day))
+				return []int{3, checkout, away, l.last()} // activated, checkout, move, move back
+			},
+		},
+		{
 			// Two subscriptions on one customer: the second (premium) is
 			// canceled, the first (basic) stays: the account stays
 			// entitled, on basic.
@@ -425,7 +474,7 @@ func TestLifecyclesInEveryOrder(t *testing.T) {
 	for ci, c := range orderCases() {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, noLinkWait)
+			h := newHarness(t, append([]harnessOption{noLinkWait}, c.opts...)...)
 			grace := testConfig().PastDueGrace
 			n, failed := 0, 0
 			proto := newLifecycle(t, "proto")
@@ -443,7 +492,7 @@ func TestLifecyclesInEveryOrder(t *testing.T) {
 				l := newLifecycle(t, fmt.Sprintf("o%d_%d", ci, n), c.sources...)
 				n++
 				perm := c.build(l, base)
-				h.account(l.account, func(a *playback.Account) { a.Suspended = held })
+				h.account(l.account, func(a *playback.Account) { a.Suspended, a.PlanID = held, c.plan })
 				h.clock.Set(l.end)
 				var delivered []string
 				deliver := func(i int) {

@@ -68,7 +68,7 @@ func (s *Server) ignoreOtherProduct(ctx context.Context, env event, subID, custo
 // marks it without holding it when moved says this is its move from the
 // service's products (markOtherProduct); it reports whether it dropped
 // it. An unlinked customer, or a link to no account, has nothing to drop
-// or mark.
+// or mark (see movedAwayUnlinked).
 func (s *Server) dropOtherProduct(ctx context.Context, subID, customer, cause string, asOf int64, moved bool, now time.Time) (bool, error) {
 	if customer == "" || subID == "" {
 		return false, nil
@@ -107,6 +107,28 @@ func (s *Server) movedAway(env event) bool {
 	}
 	was := before.productIDs()
 	return len(was) > 0 && !s.otherProduct(was) && s.otherProduct(after.productIDs())
+}
+
+// movedAwayUnlinked is errLinkPending for the move of subscription sub
+// from the service's products (movedAway) while its customer is not
+// linked yet: it waits for the link like the subscription's earlier
+// events, which, stale, would otherwise apply once the link wakes them
+// with no mark to refuse them (rule 6 in mapping.go). Other events of
+// another product's subscriptions of an unlinked customer are processed
+// at once: those customers are never linked, and such events would pile
+// up waiting.
+func (s *Server) movedAwayUnlinked(ctx context.Context, env event, sub stripeSubscription) error {
+	if sub.Customer == "" || !s.movedAway(env) {
+		return nil
+	}
+	_, err := s.deps.Store.AccountIDByCustomer(ctx, string(sub.Customer))
+	if playback.IsCode(err, playback.CodeNotFound) {
+		return fmt.Errorf("subscription %s moved to another product, customer %q: %w", sub.ID, sub.Customer, errLinkPending)
+	}
+	if err != nil {
+		return fmt.Errorf("paymentwebhook.movedAwayUnlinked: %w", err)
+	}
+	return nil
 }
 
 // checkoutOfOtherProduct reports whether a completed checkout session is
