@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -99,6 +100,8 @@ type harness struct {
 	env    map[string]string
 	t0     time.Time
 	now    atomic.Int64
+	// zones is Deps.ZoneStore when options.zoneReadFailures is set.
+	zones *failingZones
 }
 
 type options struct {
@@ -108,6 +111,24 @@ type options struct {
 	boltOpts   []bolt.Option
 	// zoneStore serves the store's coverage zone versions (Deps.ZoneStore).
 	zoneStore bool
+	// zoneReadFailures fails that many first reads of the coverage zones
+	// (zoneStore), as a store briefly unreachable at a cold start does.
+	zoneReadFailures int32
+}
+
+// failingZones is a store whose first reads of the coverage zones fail.
+type failingZones struct {
+	playback.AdminStore
+	failures atomic.Int32 // reads left to fail
+	reads    atomic.Int32
+}
+
+func (s *failingZones) GetCoverageZones(ctx context.Context, v int64) (playback.CoverageZones, error) {
+	s.reads.Add(1)
+	if s.failures.Add(-1) >= 0 {
+		return playback.CoverageZones{}, playback.Unavailable(errors.New("connection refused"), "store unreachable")
+	}
+	return s.AdminStore.GetCoverageZones(ctx, v)
 }
 
 // newHarness seeds the demo data (local edges in fra, lhr and iad) into a
@@ -167,6 +188,11 @@ func newHarness(t testing.TB, o options) *harness {
 	deps := pickedge.Deps{Store: store, Bus: bus, Tokens: h.tokens, Log: slog.New(slog.DiscardHandler), Now: h.clock}
 	if o.zoneStore {
 		deps.ZoneStore = store
+		if o.zoneReadFailures > 0 {
+			h.zones = &failingZones{AdminStore: store}
+			h.zones.failures.Store(o.zoneReadFailures)
+			deps.ZoneStore = h.zones
+		}
 	}
 	h.srv, err = pickedge.New(cfg, deps)
 	if err != nil {

@@ -165,6 +165,48 @@ func TestCoverageZonesFromTheStore(t *testing.T) {
 	}
 }
 
+// TestCoverageZonesStoreReadRetried: without polling
+// (PICKEDGE_ZONE_FILE_POLL=0) the store's coverage zones are read once per
+// instance. When that read fails (the store briefly unreachable at a cold
+// start) requests are answered by GeoIP meanwhile, never 5xx, and a
+// request after a backoff reads again until a read answers: one failed
+// read must not leave the instance without zones for its whole life.
+func TestCoverageZonesStoreReadRetried(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{zoneStore: true, zoneReadFailures: 2,
+		env: map[string]string{"PICKEDGE_COVERAGE_ZONE_FILE": "", "PICKEDGE_ZONE_FILE_POLL": "0"}})
+	if _, err := catalogfile.UploadCoverageZones(context.Background(), h.store,
+		[]byte(`{"coverageZones": {"fra": {"network": ["203.0.113.0/24"], "coordinates": {"latitude": 50.1, "longitude": 8.7}}}}`),
+		"admin:test", h.clock(), 0); err != nil {
+		t.Fatal(err)
+	}
+	id, token := h.session("sintel")
+	zone := func() string { return h.mustPick(id, token, clientFra).Location.Zone }
+	if z := zone(); z != "" {
+		t.Fatalf("zone %q from a read that failed", z)
+	}
+	// The clock moves a second a step, inside the edges' staleness, then
+	// holds while a read in flight ends.
+	var got string
+	step := time.Duration(0)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if step < 20*time.Second {
+			step += time.Second
+			h.at(step)
+		}
+		if got = zone(); got == "fra" {
+			break
+		}
+	}
+	if got != "fra" {
+		t.Fatalf("zone %q after the store came back (%d reads): a failed read left the instance without coverage zones", got, h.zones.reads.Load())
+	}
+	// Reads stop once one answered, and failed ones did not pile up.
+	if n := h.zones.reads.Load(); n != 3 {
+		t.Fatalf("%d reads of the store, want 2 failed and 1 answered", n)
+	}
+}
+
 // TestRefusedCoverageZoneFileAtStart: a coverage zone file that does not
 // parse at start does not stop pick edge. It serves with the operators'
 // last good upload from the store (or GeoIP alone without one), reports

@@ -15,9 +15,12 @@ import (
 // a store: an upload reaches the locator without a restart. Current never
 // waits on the store: when the poll interval has passed it starts one
 // background read and keeps answering the version in hand until that
-// read brings a newer one. A version that does not parse (uploads are
-// checked, so only a store written around UploadCoverageZones has one) is
-// logged and skipped: the last good version stays in service.
+// read brings a newer one. Until a read has answered, polling or not, a
+// failed one is retried the same way after a backoff: a store unreachable
+// when an instance starts must not leave it without zones for its life.
+// A version that does not parse (uploads are checked, so only a store
+// written around UploadCoverageZones has one) is logged and skipped: the
+// last good version stays in service.
 type StoreZones struct {
 	store   playback.AdminStore
 	poll    time.Duration
@@ -30,13 +33,20 @@ type StoreZones struct {
 	next    atomic.Int64 // UnixNano of the next read
 	reading atomic.Bool
 	first   sync.Once // the first read, for NewStoreZones
+
+	// answered is set by the first read the store answered (a version,
+	// none, or one that does not parse); failures counts the failed
+	// reads before it, for the backoff.
+	answered atomic.Bool
+	failures atomic.Int32
 }
 
 var _ Zones = (*StoreZones)(nil)
 
 // StoreZonesConfig configures OpenStoreZones.
 type StoreZonesConfig struct {
-	// Poll is how often the store is read; 0 never reads again.
+	// Poll is how often the store is read; 0 never reads again once a
+	// read has answered.
 	Poll time.Duration
 	// Timeout bounds one background read (default 10s).
 	Timeout time.Duration
@@ -62,7 +72,7 @@ func OpenStoreZones(ctx context.Context, store playback.AdminStore, cfg StoreZon
 // NewStoreZones is OpenStoreZones without a read now, for functions that
 // make no network call before their first request (a Lambda's build is
 // checked offline): the first Current reads the store, bounded by the
-// timeout, and a failed read leaves no zones until the next poll.
+// timeout, and a failed read leaves no zones until a retry answers.
 func NewStoreZones(store playback.AdminStore, cfg StoreZonesConfig) (*StoreZones, error) {
 	if store == nil {
 		return nil, fmt.Errorf("steering.NewStoreZones: a store is required")
@@ -85,30 +95,51 @@ func newStoreZones(store playback.AdminStore, cfg StoreZonesConfig) *StoreZones 
 
 func (z *StoreZones) schedule() { z.next.Store(z.now().Add(z.poll).UnixNano()) }
 
+// Retries of a read that failed before any answered wait from
+// minRetry, doubling, up to the poll interval or, without polling,
+// maxRetry: a store that stays down costs an instance one read a minute.
+const (
+	minRetry = time.Second
+	maxRetry = time.Minute
+)
+
 // Current returns the zones in service, starting a background read when
 // one is due.
 func (z *StoreZones) Current() *CoverageZones {
 	z.first.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), z.timeout)
-		defer cancel()
-		if _, err := z.Refresh(ctx); err != nil {
-			z.log.Warn("coverage zones: first read of the store failed; none in service until the next poll", "err", err)
-		}
 		z.schedule()
+		z.read()
 	})
-	if z.poll > 0 && z.now().UnixNano() >= z.next.Load() && z.reading.CompareAndSwap(false, true) {
+	if (z.poll > 0 || !z.answered.Load()) && z.now().UnixNano() >= z.next.Load() && z.reading.CompareAndSwap(false, true) {
 		z.schedule()
 		go func() {
 			defer z.reading.Store(false)
-			ctx, cancel := context.WithTimeout(context.Background(), z.timeout)
-			defer cancel()
-			if _, err := z.Refresh(ctx); err != nil {
-				z.log.Warn("coverage zones: reading the store failed; keeping the version in service",
-					"version", z.version.Load(), "err", err)
-			}
+			z.read()
 		}()
 	}
 	return z.cur.Load()
+}
+
+// read refreshes, bounded by the timeout; a failure before any read
+// answered brings the next read forward to the backoff.
+func (z *StoreZones) read() {
+	ctx, cancel := context.WithTimeout(context.Background(), z.timeout)
+	defer cancel()
+	_, err := z.Refresh(ctx)
+	switch {
+	case err == nil:
+	case z.answered.Load():
+		z.log.Warn("coverage zones: reading the store failed; keeping the version in service",
+			"version", z.version.Load(), "err", err)
+	default:
+		wait := min(minRetry<<min(z.failures.Add(1)-1, 16), maxRetry)
+		if z.poll > 0 {
+			wait = min(wait, z.poll)
+		}
+		z.next.Store(z.now().Add(wait).UnixNano())
+		z.log.Warn("coverage zones: reading the store failed; none in service until a retry answers",
+			"retry_in", wait, "err", err)
+	}
 }
 
 // Version is the version in service (0: none).
@@ -118,11 +149,12 @@ func (z *StoreZones) Version() int64 { return z.version.Load() }
 // one into service.
 func (z *StoreZones) Refresh(ctx context.Context) (bool, error) {
 	latest, err := z.store.GetCoverageZones(ctx, 0)
-	if playback.IsCode(err, playback.CodeNotFound) {
-		return false, nil
-	}
-	if err != nil {
+	if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
 		return false, err
+	}
+	z.answered.Store(true)
+	if err != nil {
+		return false, nil
 	}
 	if latest.Version <= z.version.Load() {
 		return false, nil
