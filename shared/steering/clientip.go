@@ -1,6 +1,7 @@
 package steering
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,10 +36,11 @@ type ClientIPConfig struct {
 
 // NewClientIP validates cfg.
 func NewClientIP(cfg ClientIPConfig) (*ClientIP, error) {
-	c := &ClientIP{trustedHops: cfg.TrustedHops, header: http.CanonicalHeaderKey(cfg.Header)}
-	if c.header == "" {
-		c.header = "X-Forwarded-For"
+	header, err := headerName("client IP header", cfg.Header)
+	if err != nil {
+		return nil, fmt.Errorf("steering.NewClientIP: %w", err)
 	}
+	c := &ClientIP{trustedHops: cfg.TrustedHops, header: cmp.Or(header, "X-Forwarded-For")}
 	if cfg.TrustedHops < 0 {
 		return nil, fmt.Errorf("steering.NewClientIP: trusted hops %d < 0", cfg.TrustedHops)
 	}
@@ -64,6 +66,22 @@ func NewClientIP(cfg ClientIPConfig) (*ClientIP, error) {
 		c.proxies = append(c.proxies, p.Masked())
 	}
 	return c, nil
+}
+
+// headerName reads a setting naming a request header (what says the
+// setting in errors), canonical: spaces around it, as environment values
+// carry, are dropped, and a name that is not an RFC 9110 token is refused,
+// since no request carries it and the setting would never match. Blank is
+// "", for the caller's default.
+func headerName(what, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	for i := range len(s) {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return "", fmt.Errorf("%s %q is not a header name: %q is not a token character (RFC 9110)", what, s, rune(c))
+		}
+	}
+	return http.CanonicalHeaderKey(s), nil
 }
 
 // ErrNoClientIP is returned when the request's peer address is unusable.

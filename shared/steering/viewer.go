@@ -12,7 +12,9 @@ import (
 // ViewerConfig says how to tell where a viewer is: which proxies may be
 // believed about the client's address and country, and the GeoIP databases.
 // Functions embed it with one prefix (PICKEDGE_) so that pick edge and
-// authorize play read the same settings and see the same viewer.
+// authorize play read the same settings and see the same viewer. The
+// header names are read alike (headerName): trimmed, and a name that is
+// not a header name stops NewViewer.
 type ViewerConfig struct {
 	// TrustedProxies, TrustedHops and ClientIPHeader configure ClientIP.
 	TrustedProxies []string `env:"TRUSTED_PROXIES"`
@@ -42,7 +44,7 @@ func (cfg ViewerConfig) ClientIPConfig() ClientIPConfig {
 
 // HasLocationSource reports whether cfg can tell a viewer's country at all.
 func (cfg ViewerConfig) HasLocationSource() bool {
-	return cfg.CountryHeader != "" || cfg.GeoIPCityDB != ""
+	return strings.TrimSpace(cfg.CountryHeader) != "" || cfg.GeoIPCityDB != ""
 }
 
 // OpenGeoIP opens the configured databases, or returns nil when none is.
@@ -85,8 +87,15 @@ func NewViewer(cfg ViewerConfig, locator *Locator) (*Viewer, error) {
 	if locator == nil {
 		return nil, errors.New("steering.NewViewer: a Locator is required")
 	}
-	return &Viewer{ip: ip, locator: locator, countryHeader: http.CanonicalHeaderKey(strings.TrimSpace(cfg.CountryHeader)),
-		asnHeader: http.CanonicalHeaderKey(strings.TrimSpace(cfg.ASNHeader))}, nil
+	country, err := headerName("country header", cfg.CountryHeader)
+	if err != nil {
+		return nil, fmt.Errorf("steering.NewViewer: %w", err)
+	}
+	asn, err := headerName("ASN header", cfg.ASNHeader)
+	if err != nil {
+		return nil, fmt.Errorf("steering.NewViewer: %w", err)
+	}
+	return &Viewer{ip: ip, locator: locator, countryHeader: country, asnHeader: asn}, nil
 }
 
 // Locate never fails: an unusable peer address or an undecodable GeoIP

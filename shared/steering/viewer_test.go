@@ -2,6 +2,7 @@ package steering
 
 import (
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/maxmind/mmdbwriter/mmdbtype"
@@ -70,6 +71,66 @@ func TestViewer(t *testing.T) {
 				(tt.wantASN != 0 && loc.ASN != tt.wantASN) {
 				t.Fatalf("Locate = country %q header %v anonymous %v ASN %d, want %q %v %v %d",
 					loc.Country, loc.CountryFromHeader, loc.AnonymousProxy, loc.ASN, tt.wantCountry, tt.wantHeader, tt.wantAnon, tt.wantASN)
+			}
+		})
+	}
+}
+
+// TestViewerHeaderSettings: the three settings naming a header the front
+// door sets (client IP, country, ASN) are read by one rule: spaces around
+// the name are dropped, a name no request can carry (not an RFC 9110
+// token) is refused at start, and a blank client IP header is the default.
+func TestViewerHeaderSettings(t *testing.T) {
+	t.Parallel()
+	locator, err := NewLocator(nil, nil, Location{Lat: 50, Lon: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name                   string
+		clientIP, country, asn string
+		wantErr                string // in the error; "" accepts
+		wantAddr, wantCountry  string
+		wantASN                uint32
+	}{
+		{name: "as written", clientIP: "X-Real-IP", country: "cloudfront-viewer-country", asn: "CloudFront-Viewer-ASN",
+			wantAddr: "203.0.113.8", wantCountry: "FR", wantASN: 3320},
+		{name: "padded names are trimmed", clientIP: " X-Real-IP\t", country: " cloudfront-viewer-country ", asn: "\tCloudFront-Viewer-ASN ",
+			wantAddr: "203.0.113.8", wantCountry: "FR", wantASN: 3320},
+		{name: "blank client IP header is X-Forwarded-For", clientIP: "  ", wantAddr: "198.51.100.7"},
+		{name: "client IP header with a space is refused", clientIP: "X Real IP", wantErr: `client IP header "X Real IP"`},
+		{name: "country header with a space is refused", country: "CloudFront Viewer Country", wantErr: `country header "CloudFront Viewer Country"`},
+		{name: "ASN header with a colon is refused", asn: "CloudFront-Viewer-ASN:", wantErr: `ASN header "CloudFront-Viewer-ASN:"`},
+		{name: "client IP header with a non-ASCII letter is refused", clientIP: "X-Réal-IP", wantErr: `client IP header "X-Réal-IP"`},
+	}
+	// A blank country header is no location source either (authorize
+	// play would take every viewer as located in no country).
+	if (ViewerConfig{CountryHeader: " \t"}).HasLocationSource() {
+		t.Error("a blank country header counts as a location source")
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v, err := NewViewer(ViewerConfig{TrustedProxies: []string{"10.0.0.0/8"}, ClientIPHeader: tt.clientIP,
+				CountryHeader: tt.country, ASNHeader: tt.asn}, locator)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("NewViewer err = %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = "10.0.0.1:443"
+			r.Header.Set("X-Real-Ip", "203.0.113.8")
+			r.Header.Set("X-Forwarded-For", "198.51.100.7")
+			r.Header.Set("CloudFront-Viewer-Country", "fr")
+			r.Header.Set("CloudFront-Viewer-ASN", "3320")
+			loc, addr, _ := v.Locate(r)
+			if addr.String() != tt.wantAddr || loc.Country != tt.wantCountry || loc.ASN != tt.wantASN {
+				t.Fatalf("Locate = %s %q AS%d, want %s %q AS%d", addr, loc.Country, loc.ASN, tt.wantAddr, tt.wantCountry, tt.wantASN)
 			}
 		})
 	}
