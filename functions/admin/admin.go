@@ -372,7 +372,10 @@ func (s *Server) build(ctx context.Context, kind playback.Kind, body []byte, sto
 		if err := json.Unmarshal(body, &e); err != nil {
 			return nil, err
 		}
-		have := playback.Edge{Healthy: true} // a new edge serves until its first report says otherwise
+		// A new edge, never heard from, is stale: steering skips it until
+		// its first health report (Traffic Monitor holds a cache
+		// unavailable until its first poll), whatever Healthy starts as.
+		have := playback.Edge{Healthy: true}
 		if stored != nil {
 			if err := json.Unmarshal(stored, &have); err != nil {
 				return nil, fmt.Errorf("admin: stored edge %q: %w", e.ID, err)

@@ -141,7 +141,9 @@ func Diff(ctx context.Context, s playback.AdminStore, f File) (Plan, error) {
 				return plan, fmt.Errorf("stored edge %q: %w", e.ID, err)
 			}
 		} else {
-			// A new edge serves until its first report says otherwise.
+			// A new edge, never heard from, is stale: steering skips it
+			// until its first health report (Traffic Monitor holds a cache
+			// unavailable until its first poll), whatever Healthy starts as.
 			have.Healthy = true
 		}
 		if err := add(playback.KindEdge, e.ID, e.Apply(have)); err != nil {
