@@ -238,21 +238,10 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 	if err := decodeObject(env, &cs); err != nil {
 		return err
 	}
-	accountID := cs.ClientReferenceID
-	if accountID == "" {
-		accountID = cs.Metadata["account_id"]
-	}
-	if accountID == "" {
-		return playback.Errorf(playback.CodeInvalid, "no_account_reference",
-			"checkout session %s has neither client_reference_id nor metadata.account_id", cs.ID)
-	}
-	if !playback.ValidID(accountID) {
-		return playback.Errorf(playback.CodeInvalid, "account_reference_invalid",
-			"checkout session %s names account %q: %s", cs.ID, accountID, playback.IDRule)
-	}
-	if cs.Customer == "" {
-		return playback.Errorf(playback.CodeInvalid, "no_customer", "checkout session %s has no customer", cs.ID)
-	}
+	accountID, refused := checkoutAccount(cs)
+	// Told apart before the refusal: the other product's session need not
+	// name an account of the service, and is expected (ignored at INFO),
+	// not an error. One that cannot be told apart is refused as before.
 	other, products, err := s.checkoutOfOtherProduct(ctx, cs)
 	if err != nil {
 		return err
@@ -263,6 +252,9 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 		httpx.Logger(ctx).InfoContext(ctx, "stripe checkout of another product ignored", "event_id", env.ID,
 			"checkout_session", cs.ID, "customer", cs.Customer, "subscription", cs.Subscription, "products", products)
 		return nil
+	}
+	if refused != nil {
+		return refused
 	}
 	err = s.link(ctx, string(cs.Customer), accountID, now)
 	if errors.Is(err, errAccountMissing) {
@@ -280,6 +272,27 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 		return nil
 	}
 	return s.refetch(ctx, accountID, string(cs.Subscription), env, 0, now)
+}
+
+// checkoutAccount is the account a completed checkout session of the
+// service's product links its customer to, or why it cannot link one.
+func checkoutAccount(cs stripeCheckoutSession) (string, error) {
+	accountID := cs.ClientReferenceID
+	if accountID == "" {
+		accountID = cs.Metadata["account_id"]
+	}
+	if accountID == "" {
+		return "", playback.Errorf(playback.CodeInvalid, "no_account_reference",
+			"checkout session %s has neither client_reference_id nor metadata.account_id", cs.ID)
+	}
+	if !playback.ValidID(accountID) {
+		return "", playback.Errorf(playback.CodeInvalid, "account_reference_invalid",
+			"checkout session %s names account %q: %s", cs.ID, accountID, playback.IDRule)
+	}
+	if cs.Customer == "" {
+		return "", playback.Errorf(playback.CodeInvalid, "no_customer", "checkout session %s has no customer", cs.ID)
+	}
+	return accountID, nil
 }
 
 // refetch reads the subscription from the API and applies it. The read is

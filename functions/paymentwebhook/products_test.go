@@ -295,3 +295,51 @@ func TestProductsSetting(t *testing.T) {
 		})
 	}
 }
+
+// TestOtherProductCheckoutWithoutReferenceIsIgnored: the other product's
+// checkout need not carry a client_reference_id (it is that product's
+// business), and one without is as expected on a shared Stripe account
+// as any other event of that product: processed and said once at INFO,
+// not rejected at ERROR, which pages. Classification goes first only
+// where it can tell: a session it cannot tell apart (no STRIPE_PRODUCTS,
+// or nothing to read its products from) without a reference is rejected
+// as before.
+func TestOtherProductCheckoutWithoutReferenceIsIgnored(t *testing.T) {
+	t.Parallel()
+	const ignored, rejected = "another product ignored", "stripe event rejected"
+	for _, tc := range []struct {
+		name     string
+		products bool // STRIPE_PRODUCTS set
+		sub      string
+		want     string // the one message at its level
+		level    string
+	}{
+		{name: "other product", products: true, sub: "sub_nr", want: ignored, level: "INFO"},
+		{name: "no STRIPE_PRODUCTS", sub: "sub_nr", want: rejected, level: "ERROR"},
+		{name: "products cannot be told", products: true, want: rejected, level: "ERROR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			api := &scriptedAPI{}
+			api.set(ofProduct(subObj("sub_nr", "cus_nr", "active", otherPrice, at(0), at(month)), otherProduct, false))
+			opts := []harnessOption{api.option(t), func(c *Config, _ *Deps) { c.Refetch = false }}
+			if tc.products {
+				opts = append(opts, withProducts(streamingProduct))
+			}
+			h := newHarness(t, opts...)
+			var got []logRecord
+			for _, r := range h.handleLogged(stripeEvent("evt_nr", typeCheckoutCompleted, at(time.Hour),
+				checkoutObj("cs_nr", "", "cus_nr", tc.sub))) {
+				if strings.Contains(r.Msg, ignored) || r.Msg == rejected || r.Level == "ERROR" {
+					got = append(got, r)
+				}
+			}
+			if len(got) != 1 || !strings.Contains(got[0].Msg, tc.want) || got[0].Level != tc.level {
+				t.Errorf("logged %+v, want %q once at %s", got, tc.want, tc.level)
+			}
+			if ev, err := h.inboxEvent("evt_nr"); err != nil || ev.ProcessedAt.IsZero() || ev.ParkedKey != "" {
+				t.Errorf("the checkout: %+v %v, want processed and not parked", ev, err)
+			}
+		})
+	}
+}
