@@ -80,12 +80,10 @@ func qoeExpired(tx *bbolt.Tx, k, v []byte, now time.Time, retention time.Duratio
 func eventExpired(_ *bbolt.Tx, k, v []byte, now time.Time, _ time.Duration) (bool, []bucketKey, error) {
 	ev, err := decode[playback.InboxEvent](v, "event", string(k))
 	switch {
-	case err != nil:
+	case err != nil || !eventGone(ev, now):
 		return false, nil, err
 	case ev.ParkExpired(now):
 		return true, []bucketKey{{bucketInboxParked, parkIndexKey(ev)}}, nil
-	case ev.ProcessedAt.IsZero() || ev.ExpiresAt.IsZero() || now.Before(ev.ExpiresAt):
-		return false, nil, nil
 	}
 	return true, nil, nil
 }
@@ -95,8 +93,9 @@ func eventExpired(_ *bbolt.Tx, k, v []byte, now time.Time, _ time.Duration) (boo
 // processed inbox events past their ExpiresAt and parked ones whose wait
 // ended, in transactions of about pruneBudget records, and returns how
 // many it removed. A session holding its lease stays, and so does its QoE;
-// pending inbox events and parked ones without an end stay. Until a sweep removes them, reads return such records as they
-// did.
+// pending inbox events and parked ones without an end stay. Until a sweep
+// removes them, reads return such sessions and QoE as they did; the
+// inbox's reads already hide such events (eventGone), as the clouds' do.
 func (s *Store) PruneExpired(ctx context.Context, now time.Time) (pruned int, err error) {
 	for _, e := range expirings {
 		n, err := s.sweep(ctx, "PruneExpired", func(tx *bbolt.Tx, from []byte) (int, []byte, error) {

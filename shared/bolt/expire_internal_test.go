@@ -20,14 +20,16 @@ import (
 func TestPruneExpired(t *testing.T) {
 	t.Parallel()
 	const retention = 48 * time.Hour
-	s, err := Open(filepath.Join(t.TempDir(), "expire.db"), WithRetention(retention))
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	// The reads after the sweep judge the inbox's expiries by the store's
+	// clock: the sweep's.
+	s, err := Open(filepath.Join(t.TempDir(), "expire.db"), WithRetention(retention), WithClock(func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	s.pruneBudget = 3 // a few records per transaction: the sweep resumes
 	ctx := t.Context()
-	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 	const ttl = 2 * time.Minute
 
 	acquireFor := func(id string, at time.Time, ttl time.Duration) {

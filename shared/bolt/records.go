@@ -14,7 +14,7 @@ func (s *Store) RecordEvent(ctx context.Context, ev playback.InboxEvent) (stored
 		k := key(ev.Source, ev.ID)
 		created = false // a run before this one may have set it
 		old, err := get[playback.InboxEvent](tx, bucketInbox, k, "event", ev.ID)
-		if err == nil && !old.ParkExpired(s.now()) {
+		if err == nil && !eventGone(old, s.now()) {
 			stored = old
 			return nil
 		}
@@ -36,14 +36,23 @@ func (s *Store) GetEvent(ctx context.Context, source, id string) (ev playback.In
 	return ev, err
 }
 
-// getEvent reads an inbox event; a parked one whose wait ended by now is
-// gone (playback.InboxStore.ParkEvent).
+// getEvent reads an inbox event; one gone by now (eventGone) is not found.
 func getEvent(tx *bbolt.Tx, source, id string, now time.Time) (playback.InboxEvent, error) {
 	ev, err := get[playback.InboxEvent](tx, bucketInbox, key(source, id), "event", id)
-	if err == nil && ev.ParkExpired(now) {
+	if err == nil && eventGone(ev, now) {
 		return playback.InboxEvent{}, playback.NotFound("event", id)
 	}
 	return ev, err
+}
+
+// eventGone reports whether ev is gone at now, as reads on DynamoDB and
+// Firestore see it once its expiry passed, before TTL deletes it: a
+// processed event past its ExpiresAt, or a parked one whose wait ended
+// (playback.InboxStore.ParkEvent). PruneExpired deletes it later; until
+// then a redelivery that found it would be a duplicate here and a new
+// event there.
+func eventGone(ev playback.InboxEvent, now time.Time) bool {
+	return ev.ParkExpired(now) || !ev.ProcessedAt.IsZero() && !ev.ExpiresAt.IsZero() && !now.Before(ev.ExpiresAt)
 }
 
 func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, expiresAt time.Time) error {

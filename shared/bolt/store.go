@@ -81,9 +81,11 @@ const DefaultQoERetention = playback.MaxQoERange
 // ended (PruneQoEViews); 0 is DefaultQoERetention.
 func WithQoERetention(d time.Duration) Option { return func(o *options) { o.qoeRetention = d } }
 
-// WithClock sets the clock that ends the wait of parked inbox events
-// (playback.InboxStore.ParkEvent's expiresAt; time.Now by default): bolt
-// has no TTL, and every other time it is given. A test whose clock is not
+// WithClock sets the clock past whose inbox expiries reads hide events:
+// processed ones past their ExpiresAt and parked ones whose wait ended
+// (playback.InboxStore.ParkEvent's expiresAt; time.Now by default), as
+// the clouds' TTL attributes are read. bolt has no TTL, and every other
+// time it is given. A test whose clock is not
 // the wall clock passes its own.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"InboxParkedPaging", testInboxParkedPaging},
 		{"InboxParkedExpiry", testInboxParkedExpiry},
 		{"InboxParkedExpiredFirst", testInboxParkedExpiredFirst},
+		{"InboxProcessedExpiry", testInboxProcessedExpiry},
 		{"Edges", testEdges},
 		{"UnknownEdges", testUnknownEdges},
 		{"Progress", testProgress},
@@ -970,6 +971,47 @@ func testInboxParkedExpiry(t *testing.T, s playback.Store) {
 	}
 	if got := parkedIDs(t, s, source, "retry"); !slices.Equal(got, []string{"evt_waits"}) {
 		t.Fatalf("retry = %v", got)
+	}
+}
+
+// testInboxProcessedExpiry: a processed event past its ExpiresAt is gone
+// at once, by the store's clock, whether or not its TTL (or bolt's
+// PruneExpired) has deleted it yet: not found, not marked or parked, and
+// a redelivery is a new event, not a duplicate. One within its ExpiresAt
+// is still there, and its redelivery a duplicate.
+func testInboxProcessedExpiry(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	source := playback.NewID("src")
+	for id, expires := range map[string]time.Time{"evt_expired": t0.Add(-time.Minute), "evt_within": t0.Add(time.Hour)} {
+		mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: id, Type: "invoice.paid",
+			ReceivedAt: t0.Add(-time.Hour), Payload: []byte(`{"id":"` + id + `"}`)}))(t)
+		if err := s.MarkEventProcessed(ctx, source, id, t0.Add(-time.Hour), expires); err != nil {
+			t.Fatalf("MarkEventProcessed(%s): %v", id, err)
+		}
+	}
+	_, err := s.GetEvent(ctx, source, "evt_expired")
+	wantCode(t, err, playback.CodeNotFound)
+	wantCode(t, s.MarkEventProcessed(ctx, source, "evt_expired", t0, t0.Add(time.Hour)), playback.CodeNotFound)
+	wantCode(t, s.ParkEvent(ctx, source, "evt_expired", "retry", t0, time.Time{}), playback.CodeNotFound)
+	if got := must(s.GetEvent(ctx, source, "evt_within"))(t); !got.ExpiresAt.Equal(t0.Add(time.Hour)) || got.ProcessedAt.IsZero() {
+		t.Fatalf("GetEvent of an event processed until t0+1h = %+v", got)
+	}
+	if _, created := mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: "evt_within", Type: "invoice.paid",
+		ReceivedAt: t0, Payload: []byte(`{}`)}))(t); created {
+		t.Fatal("a redelivery of a processed event within its ExpiresAt was recorded anew, want a duplicate")
+	}
+	redelivered, created := mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: "evt_expired", Type: "invoice.paid",
+		ReceivedAt: t0, Payload: []byte(`{"again":true}`)}))(t)
+	if !created || !redelivered.ProcessedAt.IsZero() {
+		t.Fatalf("a redelivery of a processed event past its ExpiresAt: %+v, created %v; want recorded anew", redelivered, created)
+	}
+	var pending []string
+	for _, ev := range must(s.ListPendingEvents(ctx, source, t0.Add(time.Hour), 100))(t) {
+		pending = append(pending, ev.ID)
+	}
+	if !slices.Equal(pending, []string{"evt_expired"}) {
+		t.Fatalf("pending after the redelivery = %v, want the redelivered evt_expired", pending)
 	}
 }
 
