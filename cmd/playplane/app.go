@@ -425,9 +425,9 @@ func (a *App) pruneQoEViews(ctx context.Context) error {
 // pruneExpired removes what the clouds' TTL would have deleted: sessions
 // and their QoE past SESSION_RETENTION (by default the clouds'), processed
 // Stripe events past their expiry (STRIPE_INBOX_RETENTION) and parked ones
-// whose wait ended.
+// whose wait ended, by the store's clock.
 func (a *App) pruneExpired(ctx context.Context) error {
-	n, err := a.store.PruneExpired(ctx, a.now())
+	n, err := a.store.PruneExpired(ctx)
 	if n > 0 {
 		a.log.InfoContext(ctx, "records past their expiry removed", "records", n)
 	}

@@ -88,7 +88,8 @@ func eventExpired(_ *bbolt.Tx, k, v []byte, now time.Time, _ time.Duration) (boo
 	return true, nil, nil
 }
 
-// PruneExpired removes what the clouds' TTL would have deleted by now:
+// PruneExpired removes what the clouds' TTL would have deleted by now, by
+// the store's clock (WithClock), which the inbox's reads hide by too:
 // sessions and their QoE the retention (WithRetention) after they ended,
 // processed inbox events past their ExpiresAt and parked ones whose wait
 // ended, in transactions of about pruneBudget records, and returns how
@@ -96,7 +97,8 @@ func eventExpired(_ *bbolt.Tx, k, v []byte, now time.Time, _ time.Duration) (boo
 // pending inbox events and parked ones without an end stay. Until a sweep
 // removes them, reads return such sessions and QoE as they did; the
 // inbox's reads already hide such events (eventGone), as the clouds' do.
-func (s *Store) PruneExpired(ctx context.Context, now time.Time) (pruned int, err error) {
+func (s *Store) PruneExpired(ctx context.Context) (pruned int, err error) {
+	now := s.now()
 	for _, e := range expirings {
 		n, err := s.sweep(ctx, "PruneExpired", func(tx *bbolt.Tx, from []byte) (int, []byte, error) {
 			return pruneExpired(tx, e, now, s.retention, from, s.pruneBudget)

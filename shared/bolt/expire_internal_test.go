@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,7 +111,7 @@ func TestPruneExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	n, err := s.PruneExpired(ctx, now)
+	n, err := s.PruneExpired(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +200,7 @@ func TestPruneExpired(t *testing.T) {
 		t.Errorf("redelivery of an expired event: created %v, %v", created, err)
 	}
 
-	if again, err := s.PruneExpired(ctx, now); err != nil || again != 0 {
+	if again, err := s.PruneExpired(ctx); err != nil || again != 0 {
 		t.Errorf("a second sweep at the same time pruned %d, %v", again, err)
 	}
 }
@@ -237,5 +238,49 @@ func TestRetentionDefault(t *testing.T) {
 				t.Fatalf("retention %v, want %v", s.retention, tc.want)
 			}
 		})
+	}
+}
+
+// TestPruneExpiredTakesTheStoreClock: the sweep removed by a clock its
+// caller passed while reads hid by the store's (WithClock), so the two
+// could disagree on what was gone. It now judges by the store's clock:
+// what reads still return it keeps, and what they hide it removes.
+func TestPruneExpiredTakesTheStoreClock(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	clock := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	s, err := Open(filepath.Join(t.TempDir(), "clock.db"), WithClock(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	const src = "stripe"
+	end := now().Add(time.Hour)
+	for _, id := range []string{"evt_processed", "evt_parked"} {
+		if _, _, err := s.RecordEvent(ctx, playback.InboxEvent{Source: src, ID: id, ReceivedAt: now(), Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.MarkEventProcessed(ctx, src, "evt_processed", now(), end); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ParkEvent(ctx, src, "evt_parked", "customer:cus_1", now(), end); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneExpired(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep before the expiry removed %d, %v; want none", n, err)
+	}
+	for _, id := range []string{"evt_processed", "evt_parked"} {
+		if _, err := s.GetEvent(ctx, src, id); err != nil {
+			t.Fatalf("%s before its expiry: %v", id, err)
+		}
+	}
+	mu.Lock()
+	clock = end
+	mu.Unlock()
+	if n, err := s.PruneExpired(ctx); err != nil || n != 2 {
+		t.Fatalf("sweep at the expiry removed %d, %v; want both events", n, err)
 	}
 }
