@@ -188,7 +188,7 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return n, err
 	}
-	telemetry.InboxBacklog(ctx, Source, len(pending), len(parked))
+	s.recordBacklog(ctx, len(pending), len(parked), budget)
 	retried := 0
 	for _, ev := range parked {
 		if ev.ParkedAt.After(now.Add(-s.cfg.SweepAge)) {
@@ -205,6 +205,26 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 			"stranded", len(pending), "parked_retried", retried)
 	}
 	return n, nil
+}
+
+// Values of the parked gauge's playplane.reason: what the events wait for.
+const (
+	parkedForRetry    = "retry"    // under parkRetry
+	parkedForCustomer = "customer" // under a customer's key (parkCustomer)
+)
+
+// recordBacklog records the inbox gauges: pending and retry are what Sweep
+// read; the events waiting for a customer's link, across customers, are
+// counted up to budget too. A failed count leaves that series out of this
+// run's record and the sweep goes on.
+func (s *Server) recordBacklog(ctx context.Context, pending, retry, budget int) {
+	parked := map[string]int{parkedForRetry: retry}
+	if waiting, err := s.deps.Store.CountParkedEvents(ctx, Source, parkCustomer(""), budget); err != nil {
+		httpx.Logger(ctx).WarnContext(ctx, "counting stripe events parked for a customer", "err", err)
+	} else {
+		parked[parkedForCustomer] = waiting
+	}
+	telemetry.InboxBacklog(ctx, Source, pending, parked)
 }
 
 // subscriptionState is what a listing repairs of a subscription: its

@@ -200,3 +200,29 @@ func listParked(tx *bbolt.Tx, source, parkKey string, after playback.ParkCursor,
 	}
 	return out, nil
 }
+
+// countParked counts, up to limit, the source's live events parked under
+// keys with prefix. The index orders keys by length first, so those with
+// prefix are not side by side: it reads the source's entries and skips
+// the others' by their key alone.
+func countParked(tx *bbolt.Tx, source, prefix string, limit int, now time.Time) (int, error) {
+	sp := sourcePrefix(source)
+	n := 0
+	c := tx.Bucket(bucketInboxParked).Cursor()
+	for k, _ := c.Seek(sp); k != nil && bytes.HasPrefix(k, sp) && n < limit; k, _ = c.Next() {
+		rest := k[len(sp):]
+		keyLen := int(binary.BigEndian.Uint16(rest))
+		if !bytes.HasPrefix(rest[2:2+keyLen], []byte(prefix)) {
+			continue
+		}
+		id := string(rest[2+keyLen+12:])
+		ev, err := get[playback.InboxEvent](tx, bucketInbox, key(source, id), "event", id)
+		if err != nil {
+			return 0, fmt.Errorf("parked index entry of %s: %w", id, err)
+		}
+		if !ev.ParkExpired(now) {
+			n++
+		}
+	}
+	return n, nil
+}

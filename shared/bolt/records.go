@@ -107,6 +107,19 @@ func (s *Store) ListParkedEvents(ctx context.Context, source, parkKey string, af
 	return out, err
 }
 
+// CountParkedEvents walks the source's entries of bucketInboxParked,
+// decoding only those under a key with prefix, to tell the live ones.
+func (s *Store) CountParkedEvents(ctx context.Context, source, prefix string, limit int) (n int, err error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	err = s.view(ctx, "CountParkedEvents", func(tx *bbolt.Tx) (err error) {
+		n, err = countParked(tx, source, prefix, limit, s.now())
+		return err
+	})
+	return n, err
+}
+
 func (s *Store) PutEdge(ctx context.Context, e playback.Edge) error {
 	return s.update(ctx, "PutEdge", func(tx *bbolt.Tx) error { return put(tx, bucketEdges, []byte(e.ID), e) })
 }

@@ -22,8 +22,26 @@ import (
 // strongly consistent: a wake that follows a park sees it. A park with an
 // expiry puts it, and its TTL, on both: TTL deletes each, and until it does
 // reads skip them (live).
+//
+// The pointer is also keyed in the sparse "pending" index, under
+// parkedIndexPK(source) and its key before its place under it
+// (parkedIndexSK), so that CountParkedEvents counts a key prefix's events
+// across keys in one Query, where each key is a partition of its own. The
+// index holds the unprocessed inbox events: pending ones under their
+// source, parked ones there. Pointers written before carry no such keys
+// and are not counted until parked again.
 
 func parkPK(source, key string) string { return "PARK#" + source + "#" + key }
+
+// parkedIndexPK is the "pending" index partition of source's park
+// pointers; a source's pending events are under the source itself.
+func parkedIndexPK(source string) string { return "PARK#" + source }
+
+// parkedIndexSK sorts a pointer in the index by key, then as under it;
+// keys have no '|' (playback.ValidParkKey).
+func parkedIndexSK(key string, at time.Time, id string) string {
+	return key + "|" + pendingSortKey(at, id)
+}
 
 func parkPointerKey(source, key string, at time.Time, id string) item {
 	return keyOf(parkPK(source, key), pendingSortKey(at, id))
@@ -84,7 +102,8 @@ func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at, expir
 		values := item{":key": str(key), ":at": num(nanos(at))}
 		cond := parkedCondition(st, names, values)
 		pointer := mergeItems(parkPointerKey(source, key, at, id), item{attrEventID: str(id), attrDoc: st.doc,
-			attrParkedKey: str(key), attrParkedAt: num(nanos(at))})
+			attrParkedKey: str(key), attrParkedAt: num(nanos(at)),
+			attrPendingPK: str(parkedIndexPK(source)), attrPendingSK: str(parkedIndexSK(key, at, id))})
 		set, remove := "SET #pkey = :key, #pat = :at", " REMOVE #ppk, #psk"
 		if expiresAt.IsZero() {
 			remove += ", #exp, #ttl"
@@ -184,4 +203,40 @@ func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after 
 		ConsistentRead:            aws.Bool(true),
 		Limit:                     aws.Int32(int32(min(limit, 100))),
 	}), limit, attrEventID, func(it item) bool { return !s.live(it) })
+}
+
+// CountParkedEvents counts the pointers under prefix in the "pending"
+// index (eventually consistent) with Select=COUNT, those whose TTL has
+// passed filtered out, a page of limit at a time until limit are counted.
+func (s *Store) CountParkedEvents(ctx context.Context, source, prefix string, limit int) (int, error) {
+	const op = "CountParkedEvents"
+	if limit <= 0 || source == "" {
+		return 0, nil
+	}
+	cond := "#ppk = :ppk"
+	names := map[string]string{"#ppk": attrPendingPK, "#ttl": attrTTL}
+	values := item{":ppk": str(parkedIndexPK(source)), ":now": num(s.now().Unix())}
+	if prefix != "" {
+		cond += " AND begins_with(#psk, :prefix)"
+		names["#psk"], values[":prefix"] = attrPendingSK, str(prefix)
+	}
+	pages := dynamodb.NewQueryPaginator(s.db(), &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(indexPending),
+		KeyConditionExpression:    aws.String(cond),
+		FilterExpression:          aws.String("attribute_not_exists(#ttl) OR #ttl > :now"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		Select:                    types.SelectCount,
+		Limit:                     aws.Int32(int32(min(limit, 1000))),
+	})
+	n := 0
+	for n < limit && pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return 0, s.fail(op, err)
+		}
+		n += int(page.Count)
+	}
+	return min(n, limit), nil
 }

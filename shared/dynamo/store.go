@@ -16,7 +16,9 @@
 //	EVT#<source>     <id>          inbox event; pending ones also carry the keys of the
 //	                               sparse GSI "pending" (pending_pk=source, pending_sk=received|id);
 //	                               parked ones instead carry parked_key and parked_at
-//	PARK#<source>#<key>  <parked_at>#<id>  pointer to an event parked under key, written with it
+//	PARK#<source>#<key>  <parked_at>#<id>  pointer to an event parked under key, written with it;
+//	                               also keyed in the sparse GSI "pending" (pending_pk=PARK#<source>,
+//	                               pending_sk=key|parked_at|id), where CountParkedEvents counts key prefixes
 //	EDGES#<shard>    EDGE#<id>     edge, CAS on version; 8 shards so health writes spread
 //
 // Plans, titles, accounts and edges also carry list_pk=<kind> and

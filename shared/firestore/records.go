@@ -266,6 +266,47 @@ func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after 
 	return out, nil
 }
 
+// CountParkedEvents reads the "parked" values from prefix on, a batch at a
+// time as ListParkedEvents does, each document's expiry alone, and counts
+// the live ones.
+func (s *Store) CountParkedEvents(ctx context.Context, source, prefix string, limit int) (int, error) {
+	if err := s.open(ctx); err != nil {
+		return 0, err
+	}
+	const op = "CountParkedEvents"
+	if limit <= 0 || !validID(source) {
+		return 0, nil
+	}
+	// Values begin with their key: those of the keys with prefix run from
+	// prefix to prefix followed by the greatest code point (park keys are
+	// ASCII in practice, where UTF-8 and UTF-16 order agree).
+	from, bound, end := ">=", prefix, prefix+"\U0010FFFF"
+	batch := min(limit, maxPendingPage)
+	n := 0
+	for n < limit {
+		docs, err := s.col(colInbox).Doc(source).Collection(subEvents).
+			Where(fieldParked, from, bound).Where(fieldParked, "<", end).
+			OrderBy(fieldParked, firestore.Asc).Select(fieldParked, fieldExpireAt).Limit(batch).Documents(ctx).GetAll()
+		if err != nil {
+			return 0, fail(op, err)
+		}
+		for _, d := range docs {
+			if n < limit && s.fromSnapshot(d).live {
+				n++
+			}
+		}
+		if len(docs) < batch {
+			break
+		}
+		last, _ := docs[len(docs)-1].Data()[fieldParked].(string)
+		if last <= bound {
+			return 0, fail(op, fmt.Errorf("parked events from %q do not advance past %q", prefix, bound))
+		}
+		from, bound = ">", last
+	}
+	return n, nil
+}
+
 func (s *Store) PutEdge(ctx context.Context, e playback.Edge) error {
 	if err := s.open(ctx); err != nil {
 		return err

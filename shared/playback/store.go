@@ -306,6 +306,14 @@ type InboxStore interface {
 	// after is the (ParkedAt, ID) of the last event of the previous page,
 	// zero for the first page.
 	ListParkedEvents(ctx context.Context, source, key string, after ParkCursor, limit int) ([]InboxEvent, error)
+	// CountParkedEvents counts the events parked under the keys that begin
+	// with prefix, those whose wait ended left out as ListParkedEvents
+	// leaves them, up to limit: it stops there, so that a count reads
+	// about limit events (and those past their wait not deleted yet)
+	// however many wait, across keys that ListParkedEvents lists one at a
+	// time. For gauges: it may lag a park by a moment (DynamoDB reads an
+	// index).
+	CountParkedEvents(ctx context.Context, source, prefix string, limit int) (int, error)
 }
 
 // ParkCursor is a position in a key's parked events: list the events

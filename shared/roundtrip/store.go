@@ -167,6 +167,11 @@ func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at, expir
 	return s.inner.ParkEvent(ctx, source, id, key, at, expiresAt)
 }
 
+func (s *Store) CountParkedEvents(ctx context.Context, source, prefix string, limit int) (int, error) {
+	defer begin(ctx, LayerStore, "CountParkedEvents")()
+	return s.inner.CountParkedEvents(ctx, source, prefix, limit)
+}
+
 func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {
 	defer begin(ctx, LayerStore, "ListParkedEvents")()
 	return s.inner.ListParkedEvents(ctx, source, key, after, limit)

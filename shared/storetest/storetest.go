@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"InboxParkedExpiry", testInboxParkedExpiry},
 		{"InboxParkedExpiredFirst", testInboxParkedExpiredFirst},
 		{"InboxProcessedExpiry", testInboxProcessedExpiry},
+		{"InboxParkedCount", testInboxParkedCount},
 		{"Edges", testEdges},
 		{"UnknownEdges", testUnknownEdges},
 		{"Progress", testProgress},
@@ -1012,6 +1013,69 @@ func testInboxProcessedExpiry(t *testing.T, s playback.Store) {
 	}
 	if !slices.Equal(pending, []string{"evt_expired"}) {
 		t.Fatalf("pending after the redelivery = %v, want the redelivered evt_expired", pending)
+	}
+}
+
+// testInboxParkedCount: CountParkedEvents counts the live events parked
+// under the keys with a prefix, across keys, up to its limit; pending,
+// processed and expired events, and other keys', do not count.
+func testInboxParkedCount(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	source := playback.NewID("src")
+	for _, p := range []struct {
+		id, key string
+		expires time.Time
+	}{
+		{"evt_a1", "customer:cus_a", time.Time{}},
+		{"evt_a2", "customer:cus_a", t0.Add(time.Hour)},
+		{"evt_b", "customer:cus_b", time.Time{}},
+		{"evt_gone", "customer:cus_c", t0.Add(-time.Minute)},
+		{"evt_retry", "retry", time.Time{}},
+		{"evt_pending", "", time.Time{}},
+	} {
+		mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: p.id, Type: "invoice.paid",
+			ReceivedAt: t0.Add(-time.Hour), Payload: []byte(`{}`)}))(t)
+		if p.key == "" {
+			continue
+		}
+		if err := s.ParkEvent(ctx, source, p.id, p.key, t0.Add(-time.Minute), p.expires); err != nil {
+			t.Fatalf("ParkEvent(%s): %v", p.id, err)
+		}
+	}
+	count := func(prefix string, limit int) int {
+		t.Helper()
+		return must(s.CountParkedEvents(ctx, source, prefix, limit))(t)
+	}
+	for _, tc := range []struct {
+		name   string
+		prefix string
+		limit  int
+		want   int
+	}{
+		{name: "a prefix across keys", prefix: "customer:", limit: 100, want: 3},
+		{name: "one key", prefix: "customer:cus_b", limit: 100, want: 1},
+		{name: "another key", prefix: "retry", limit: 100, want: 1},
+		{name: "every key", prefix: "", limit: 100, want: 4},
+		{name: "capped by the limit", prefix: "customer:", limit: 2, want: 2},
+		{name: "no such key", prefix: "customer:cus_z", limit: 100, want: 0},
+		{name: "no limit", prefix: "customer:", limit: 0, want: 0},
+	} {
+		if got := count(tc.prefix, tc.limit); got != tc.want {
+			t.Errorf("%s: CountParkedEvents(%q, %d) = %d, want %d", tc.name, tc.prefix, tc.limit, got, tc.want)
+		}
+	}
+	if got := must(s.CountParkedEvents(ctx, playback.NewID("src"), "", 100))(t); got != 0 {
+		t.Errorf("another source counts %d", got)
+	}
+	if err := s.MarkEventProcessed(ctx, source, "evt_a1", t0, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ParkEvent(ctx, source, "evt_b", "retry", t0, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, again := count("customer:", 100), count("retry", 100); got != 1 || again != 2 {
+		t.Errorf("after processing one and moving one to retry: customer %d, retry %d; want 1 and 2", got, again)
 	}
 }
 

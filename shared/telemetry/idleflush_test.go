@@ -57,7 +57,7 @@ func TestIdleInvocationFlushDoesNothing(t *testing.T) {
 	ctx := context.Background()
 
 	serve(t, "PUT", "PUT /v1/playback/{id}/heartbeat", "/v1/playback/x/heartbeat", 204)
-	telemetry.InboxBacklog(ctx, "stripe", 2, 1)
+	telemetry.InboxBacklog(ctx, "stripe", 2, map[string]int{"retry": 1})
 	if err := telemetry.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestInvocationFlushWritesWhatEachHookMeasured(t *testing.T) {
 		{name: "admitted", metric: telemetry.MetricPlayAdmitted, measure: func(*testing.T) { telemetry.PlayAdmitted(ctx) }},
 		{name: "refused", metric: telemetry.MetricPlayRefused, measure: func(*testing.T) { telemetry.PlayRefused(ctx, "x") }},
 		{name: "webhook lag", metric: telemetry.MetricWebhookLag, measure: func(*testing.T) { telemetry.WebhookLag(ctx, time.Second) }},
-		{name: "inbox", metric: telemetry.MetricInboxParked, measure: func(*testing.T) { telemetry.InboxBacklog(ctx, "stripe", 1, 1) }},
+		{name: "inbox", metric: telemetry.MetricInboxParked, measure: func(*testing.T) { telemetry.InboxBacklog(ctx, "stripe", 1, map[string]int{"retry": 1}) }},
 		{name: "leases", metric: telemetry.MetricLeasesActive, measure: func(t *testing.T) {
 			if err := telemetry.LeasesActive(ctx, 4); err != nil {
 				t.Fatal(err)

@@ -153,7 +153,7 @@ func newPending(m metric.Meter) (metric.Int64Gauge, error) {
 
 func newParked(m metric.Meter) (metric.Int64Gauge, error) {
 	return m.Int64Gauge(MetricInboxParked, metric.WithUnit("{event}"),
-		metric.WithDescription("Parked inbox events due for a retry, as the sweeper found them (capped by its budget)."))
+		metric.WithDescription("Parked inbox events by what they wait for (playplane.reason: retry, customer), as the sweeper counted them (each capped by its budget)."))
 }
 
 func newBatchSize(m metric.Meter) (metric.Int64Histogram, error) {
@@ -238,12 +238,17 @@ func WebhookLag(ctx context.Context, lag time.Duration) {
 	}
 }
 
-// InboxBacklog records the sweeper's view of the inbox.
-func InboxBacklog(ctx context.Context, source string, pending, parked int) {
+// InboxBacklog records the sweeper's view of the inbox: its pending
+// events, and its parked ones by what they wait for (AttrReason: the
+// caller's names, such as retry and customer), one series each.
+func InboxBacklog(ctx context.Context, source string, pending int, parked map[string]int) {
 	if i := current().metrics(); i != nil {
-		opt := metric.WithAttributes(attribute.String("playplane.source", source))
-		i.pending.get(i.meter, newPending).Record(ctx, int64(pending), opt)
-		i.parked.get(i.meter, newParked).Record(ctx, int64(parked), opt)
+		src := attribute.String("playplane.source", source)
+		i.pending.get(i.meter, newPending).Record(ctx, int64(pending), metric.WithAttributes(src))
+		g := i.parked.get(i.meter, newParked)
+		for reason, n := range parked {
+			g.Record(ctx, int64(n), metric.WithAttributes(src, AttrReason.String(reason)))
+		}
 		i.mark()
 	}
 }

@@ -59,7 +59,7 @@ func record(t *testing.T) {
 	telemetry.PlayAdmitted(ctx)
 	telemetry.PlayRefused(ctx, "concurrent_stream_limit")
 	telemetry.WebhookLag(ctx, 3*time.Second)
-	telemetry.InboxBacklog(ctx, "stripe", 2, 1)
+	telemetry.InboxBacklog(ctx, "stripe", 2, map[string]int{"retry": 1, "customer": 4})
 	if err := telemetry.LeasesActive(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,8 @@ func TestEMFLinesFollowTheSpecification(t *testing.T) {
 		telemetry.MetricPlayRefused + " concurrent_stream_limit": 1.0,
 		telemetry.MetricWebhookLag:                               []float64{3}, // one observation: exact
 		telemetry.MetricInboxPending:                             2.0,
-		telemetry.MetricInboxParked:                              1.0,
+		telemetry.MetricInboxParked + " retry":                   1.0,
+		telemetry.MetricInboxParked + " customer":                4.0,
 		telemetry.MetricLeasesActive:                             3.0,
 		telemetry.MetricGrantsSigned:                             1.0,
 		telemetry.MetricQueueDead:                                1.0,
@@ -257,6 +258,20 @@ func TestPrometheusExpositionParses(t *testing.T) {
 	if f := families["playplane_webhook_lag_seconds"]; f != nil {
 		if h := f.GetMetric()[0].GetHistogram(); h.GetSampleCount() != 1 || h.GetSampleSum() != 3 {
 			t.Errorf("webhook lag: count %d sum %v, want 1 and 3", h.GetSampleCount(), h.GetSampleSum())
+		}
+	}
+	if f := families["playplane_inbox_parked"]; f != nil {
+		// One series per kind of wait, by playplane.reason.
+		parked := map[string]float64{}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "playplane_reason" {
+					parked[l.GetValue()] = m.GetGauge().GetValue()
+				}
+			}
+		}
+		if len(parked) != 2 || parked["retry"] != 1 || parked["customer"] != 4 {
+			t.Errorf("parked series by playplane_reason %v, want retry 1 and customer 4", parked)
 		}
 	}
 	if f := families["http_server_request_duration_seconds"]; f != nil {

@@ -91,7 +91,7 @@ func TestMetricsReachTheTelemetryAPI(t *testing.T) {
 	telemetry.PlayRefused(ctx, "concurrent_stream_limit")
 	telemetry.WebhookLag(ctx, 3*time.Second)
 	telemetry.WebhookLag(ctx, 5*time.Second)
-	telemetry.InboxBacklog(ctx, "stripe", 4, 1)
+	telemetry.InboxBacklog(ctx, "stripe", 4, map[string]int{"retry": 1})
 	if err := telemetry.LeasesActive(ctx, 7); err != nil {
 		t.Fatal(err)
 	}
