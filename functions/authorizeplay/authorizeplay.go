@@ -123,11 +123,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.RefuseAnonymousProxies && cfg.Viewer.GeoIPAnonymousDB == "" {
 		return nil, errors.New("authorizeplay.New: refusing anonymous proxies needs an anonymous-IP database (PICKEDGE_GEOIP_ANONYMOUS_DB)")
 	}
+	// Opened whatever else is set, as pick edge does: OpenGeoIP refuses an
+	// anonymous-IP database without the City database it is read beside,
+	// which would otherwise refuse no anonymous proxy at all.
+	geo, err := cfg.Viewer.OpenGeoIP()
+	if err != nil {
+		return nil, fmt.Errorf("authorizeplay.New: %w", err)
+	}
 	if cfg.Viewer.HasLocationSource() || cfg.Viewer.ASNHeader != "" {
-		geo, err := cfg.Viewer.OpenGeoIP()
-		if err != nil {
-			return nil, fmt.Errorf("authorizeplay.New: %w", err)
-		}
 		// Coverage zones and the default place say nothing of countries:
 		// licensing needs only GeoIP and the front door's header.
 		locator, err := steering.NewLocator(nil, geo, steering.Location{})

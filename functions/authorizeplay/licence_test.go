@@ -120,9 +120,15 @@ func TestLicensingFallsBackToTheHomeTerritory(t *testing.T) {
 
 func TestNewValidatesLicensing(t *testing.T) {
 	t.Parallel()
+	_, anon := licensingDBs(t)
 	for name, cfg := range map[string]authorizeplay.Config{
 		"anonymous refusal without a database": {RefuseAnonymousProxies: true},
 		"missing city database":                {Viewer: viewerCfg("/nonexistent/city.mmdb")},
+		// The anonymous-IP database is read beside the City database's
+		// lookup (steering.ViewerConfig.OpenGeoIP, which pick edge's start
+		// refuses the same settings with): alone it would refuse nothing.
+		"anonymous refusal without a city database": {RefuseAnonymousProxies: true,
+			Viewer: steering.ViewerConfig{GeoIPAnonymousDB: anon}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
