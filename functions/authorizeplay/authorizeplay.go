@@ -376,7 +376,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		if playback.AsError(err).Reason != "account_changed" {
 			break
 		}
-		if attempt+1 >= maxAdmitAttempts {
+		if attempt+1 >= maxAdmitAttempts+plan.MaxStreams {
 			return playback.Unavailable(err, "authorizeplay: account %q keeps changing", acct.ID)
 		}
 	}
@@ -453,7 +453,11 @@ func (s *Server) addManifests(r *http.Request, resp *PlayResponse, sess playback
 
 // maxAdmitAttempts bounds the reads of one play whose account keeps
 // changing under it (each change is a write: device registration, admin,
-// payment events, or on Firestore a concurrent admission).
+// payment events, or on Firestore a concurrent admission), beyond the
+// plan's MaxStreams: the household's plays sent at once each move the
+// account as they are admitted (a new device, a first play of the day),
+// and up to MaxStreams of them can be, so a play may lose that many reads
+// to its own household before it is admitted or hears stream_limit.
 const maxAdmitAttempts = 5
 
 // check reads what a play decides on — the account with its leases and

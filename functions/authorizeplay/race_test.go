@@ -20,15 +20,35 @@ import (
 // the plan has streams, sent at once, admit exactly the limit; every other
 // play hears stream_limit (never a 5xx while the household plays). Even
 // rounds play from new devices (each admission also registers its device,
-// moving the account under the others), odd rounds from registered ones.
+// moving the account under the others), odd rounds from registered ones
+// (each admission records the device's first play on the account). Each
+// admission that writes the account sends the plays still in flight back
+// to read again: a plan with more streams than a play had reads answered
+// some of them 503.
 func TestConcurrentPlaysAdmitExactlyTheLimit(t *testing.T) {
 	t.Parallel()
+	type raceCase struct {
+		name  string
+		open  func(t *testing.T) playback.Store
+		limit int
+	}
+	var cases []raceCase
 	for _, st := range deviceStores {
+		for _, limit := range []int{4, 8} {
+			cases = append(cases, raceCase{fmt.Sprintf("%s/%d streams", st.name, limit), st.open, limit})
+		}
+	}
+	for _, st := range cases {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
 			h, _ := newHookHarness(t, st.open(t))
-			// premium: 4 streams, 10 devices; the kids account has none yet.
-			const racers, limit = 10, 4
+			// premium: 10 devices; the kids account has none yet.
+			limit := st.limit
+			if err := h.store.PutPlan(context.Background(), playback.Plan{ID: "premium", Name: "Premium",
+				MaxStreams: limit, MaxDevices: 10, MaxQuality: playback.QualityUHD}); err != nil {
+				t.Fatal(err)
+			}
+			const racers = 10
 			for round := range 6 {
 				acct := demo.AccountKids
 				ctx := context.Background()
