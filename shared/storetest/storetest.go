@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"LeaseMixedDeviceRace", testLeaseMixedDeviceRace},
 		{"LeaseExpiredDoNotCount", testLeaseExpired},
 		{"LeaseRetryIsIdempotent", testLeaseRetry},
+		{"LeaseExpiringAtNow", testLeaseExpiringAtNow},
 		{"AdmissionRead", testAdmissionRead},
 		{"AdmissionReadRace", testAdmissionReadRace},
 		{"AdmissionSavesAccount", testAdmissionSavesAccount},
