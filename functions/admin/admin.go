@@ -405,7 +405,7 @@ func (s *Server) build(ctx context.Context, kind playback.Kind, body []byte, sto
 			e.Details = ManagedInStripe{CustomerID: have.CustomerID, Fields: owned}
 			return nil, e
 		}
-		v = a.Apply(have)
+		v = a.Apply(have, s.deps.Now())
 	}
 	return json.Marshal(v)
 }

@@ -156,3 +156,66 @@ func TestAccountWriteRetriedEndsWhatAFailureLeft(t *testing.T) {
 		t.Fatalf("session after the retry: %+v, want ended %q", got, playback.EndEntitlement)
 	}
 }
+
+// TestPastDueWriteStartsTheGrace: an operator's write that moves an
+// account not linked to Stripe into past_due starts its grace at the
+// write (past_due_since), so it plays on and its sessions run, as
+// docs/catalogue.md says; a write that keeps past_due keeps the date, one
+// that leaves it clears it.
+func TestPastDueWriteStartsTheGrace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t, auth.DefaultAdminClaim)
+	h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+	stored := func(id string) playback.Account {
+		t.Helper()
+		a, err := h.store.GetAccount(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	patch := func(id, body string) {
+		t.Helper()
+		path := "/v1/admin/accounts/" + id
+		etag := h.mustDo("GET", path, "", "", http.StatusOK).header.Get("ETag")
+		if r := h.patch(path, etag, admin.MergePatchType, body); r.status != http.StatusOK {
+			t.Fatalf("PATCH %s: %d %s", body, r.status, r.body)
+		}
+	}
+	const grace = 72 * time.Hour
+
+	// Created past_due.
+	h.mustDo("POST", "/v1/admin/accounts", "", `{"id":"acct_new","plan_id":"std","territory":"DE","status":"past_due"}`, http.StatusCreated)
+	if a := stored("acct_new"); a.PastDueSince.Before(h.now) || !a.Entitled(h.clock(), grace) {
+		t.Fatalf("account created past_due: since %v, entitled %v; want its grace started at the write", a.PastDueSince, a.Entitled(h.clock(), grace))
+	}
+
+	// Moved into past_due with a session running.
+	h.mustDo("POST", "/v1/admin/accounts", "", acctA, http.StatusCreated)
+	sess, err := h.store.AcquireLease(ctx, playback.LeaseRequest{SessionID: "s_tv", AccountID: "acct_a", DeviceID: "tv",
+		TitleID: "bbb", Limit: 2, TTL: time.Minute, Now: h.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch("acct_a", `{"status":"past_due"}`)
+	since := stored("acct_a").PastDueSince
+	if since.Before(h.now) || !stored("acct_a").Entitled(h.clock(), grace) {
+		t.Fatalf("account patched past_due: since %v; want its grace started at the write", since)
+	}
+	if got, err := h.store.GetSession(ctx, sess.ID); err != nil || !got.Active(h.clock()) {
+		t.Fatalf("session after past_due: %+v %v; want it playing on within the grace", got, err)
+	}
+
+	// Kept past_due: the grace does not restart.
+	patch("acct_a", `{"territory":"FR"}`)
+	if got := stored("acct_a").PastDueSince; !got.Equal(since) {
+		t.Fatalf("past_due_since after a write keeping past_due: %v, want %v kept", got, since)
+	}
+
+	// Out of past_due: no date left to start a later episode from.
+	patch("acct_a", `{"status":"active"}`)
+	if got := stored("acct_a").PastDueSince; !got.IsZero() {
+		t.Fatalf("past_due_since after leaving past_due: %v, want none", got)
+	}
+}

@@ -87,9 +87,15 @@ func current(ctx context.Context, s playback.AdminStore, kind playback.Kind) (ma
 	}
 }
 
-// Diff plans the import of f (parsed by Parse) into s. Nothing is written.
-// Records the file does not name are left as they are.
+// Diff plans the import of f (parsed by Parse) into s, now: DiffAt.
 func Diff(ctx context.Context, s playback.AdminStore, f File) (Plan, error) {
+	return DiffAt(ctx, s, f, time.Now())
+}
+
+// DiffAt plans the import of f (parsed by Parse) into s as written at now
+// (the start of a grace an account moves into). Nothing is written.
+// Records the file does not name are left as they are.
+func DiffAt(ctx context.Context, s playback.AdminStore, f File, now time.Time) (Plan, error) {
 	plan := Plan{Unchanged: map[playback.Kind]int{}, Links: map[string]string{}}
 	stored := map[playback.Kind]map[string]playback.Record{}
 	for _, kind := range playback.Kinds {
@@ -177,7 +183,7 @@ func Diff(ctx context.Context, s playback.AdminStore, f File) (Plan, error) {
 			}
 			return plan, &Invalid{Name: "accounts", Problems: ps}
 		}
-		written := a.Apply(have)
+		written := a.Apply(have, now)
 		if err := add(playback.KindAccount, a.ID, written); err != nil {
 			return plan, err
 		}

@@ -105,3 +105,63 @@ func TestImportEndsSessionsOfAccountsThatMayNotPlay(t *testing.T) {
 		}
 	}
 }
+
+// TestImportPastDueStartsTheGrace: an import that moves an account not
+// linked to Stripe into past_due starts its grace at the import
+// (past_due_since), so its running session plays on; importing the file
+// again keeps the date (nothing to change), and a file that takes the
+// account out of past_due clears it.
+func TestImportPastDueStartsTheGrace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openBolt(t)
+	importFile := func(status string) Plan {
+		t.Helper()
+		f, err := Parse("c.json", []byte(strings.Replace(goodJSON,
+			`{"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "active", "customer_id": "cus_a"}`,
+			`{"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "`+status+`"}`, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := Diff(ctx, s, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Apply(ctx, s, plan, "cli:test", time.Now); err != nil {
+			t.Fatal(err)
+		}
+		return plan
+	}
+	since := func() time.Time {
+		t.Helper()
+		a, err := s.GetAccount(ctx, "acct_a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.PastDueSince
+	}
+	importFile("active")
+	sess, err := s.AcquireLease(ctx, playback.LeaseRequest{SessionID: "s_a", AccountID: "acct_a", DeviceID: "tv",
+		TitleID: "bbb", Limit: 1, TTL: time.Hour, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().UTC()
+	if plan := importFile("past_due"); len(plan.EndSessions) != 0 {
+		t.Fatalf("importing past_due plans to end the sessions of %v; want none within the grace", plan.EndSessions)
+	}
+	got := since()
+	if got.Before(before.Truncate(time.Second)) || got.After(time.Now()) {
+		t.Fatalf("past_due_since after importing past_due: %v, want the import's time (after %v)", got, before)
+	}
+	if sess, err := s.GetSession(ctx, sess.ID); err != nil || !sess.Active(time.Now()) {
+		t.Fatalf("session after importing past_due: %+v %v; want it playing on", sess, err)
+	}
+	if plan := importFile("past_due"); len(plan.Changes) != 0 || !since().Equal(got) {
+		t.Fatalf("import again: %d changes, since %v; want none and %v kept", len(plan.Changes), since(), got)
+	}
+	importFile("active")
+	if !since().IsZero() {
+		t.Fatalf("past_due_since after importing active: %v, want none", since())
+	}
+}

@@ -91,9 +91,11 @@ type Account struct {
 	Suspended   bool                        `json:"suspended,omitempty"`
 }
 
-// Apply sets a's settings on stored, keeping the rest; a status left out
-// keeps the stored one (a new account's is "none").
-func (a Account) Apply(stored playback.Account) playback.Account {
+// Apply sets a's settings on stored, keeping the rest, as a write at now
+// leaves it; a status left out keeps the stored one (a new account's is
+// "none"). The settings carry no past_due date: moving into past_due
+// starts the grace at now (playback.Account.DatePastDue).
+func (a Account) Apply(stored playback.Account, now time.Time) playback.Account {
 	stored.ID, stored.Email, stored.PlanID, stored.Territory = a.ID, a.Email, a.PlanID, a.Territory
 	stored.ParentalCap, stored.CustomerID, stored.Suspended = a.ParentalCap, a.CustomerID, a.Suspended
 	if a.Status != "" {
@@ -101,7 +103,7 @@ func (a Account) Apply(stored playback.Account) playback.Account {
 	} else if stored.Status == "" {
 		stored.Status = playback.StatusNone
 	}
-	return stored
+	return stored.DatePastDue(now)
 }
 
 // PaymentOwned is the JSON pointers, under the account's own, of the

@@ -233,6 +233,22 @@ func (a Account) Entitled(now time.Time, grace time.Duration) bool {
 	}
 }
 
+// DatePastDue is a as a write at now leaves it when the writer knows no
+// better date for its past_due episode than the write itself (an
+// operator's, whose records carry no date; the payment provider dates
+// its own from its events): past_due without a date starts its grace
+// now, past_due with one keeps it, and any other status holds none, so
+// that Entitled counts the grace from when the account entered it.
+func (a Account) DatePastDue(now time.Time) Account {
+	switch {
+	case a.Status != StatusPastDue:
+		a.PastDueSince = time.Time{}
+	case a.PastDueSince.IsZero():
+		a.PastDueSince = now.UTC()
+	}
+	return a
+}
+
 // statusRank orders statuses from most to least entitling, so that an
 // account with several subscriptions gets the best one.
 var statusRank = map[SubscriptionStatus]int{
