@@ -271,6 +271,37 @@ func TestPlayRejects(t *testing.T) {
 	}
 }
 
+// TestPlayOfAnAccountWithoutItsPlan: an entitled account whose plan_id
+// names no plan ("" under a Stripe price that maps none, or a plan since
+// deleted) is refused 403 plan_missing, the account's configuration
+// rather than the request's fault, and the refusal writes nothing.
+func TestPlayOfAnAccountWithoutItsPlan(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, planID string }{
+		{name: "no plan", planID: ""},
+		{name: "deleted plan", planID: "gone"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			ctx := context.Background()
+			before, err := h.store.UpdateAccount(ctx, demo.AccountFamily, func(a *playback.Account) error { a.PlanID = tc.planID; return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := h.play(demo.AccountFamily, "sintel", "d_new")
+			if e := errorOf(t, rec); rec.Code != http.StatusForbidden || e.Code != "forbidden" || e.Reason != playback.ReasonPlanMissing {
+				t.Fatalf("got %d %+v, want 403 reason %s", rec.Code, e, playback.ReasonPlanMissing)
+			}
+			after, _ := h.store.GetAccount(ctx, demo.AccountFamily)
+			active, _ := h.store.ListActiveSessions(ctx, demo.AccountFamily, h.now)
+			if len(after.Devices) != len(before.Devices) || len(active) != 0 {
+				t.Fatalf("refused request wrote state: devices %d→%d, %d sessions", len(before.Devices), len(after.Devices), len(active))
+			}
+		})
+	}
+}
+
 func TestPastDueGrace(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

@@ -204,6 +204,13 @@ type Entitlement struct {
 // Suspended, which no payment event lifts.
 const ReasonManagedInStripe = "managed_in_stripe"
 
+// ReasonPlanMissing is the CodeForbidden reason of a play by an account
+// whose plan_id names no plan: "" (a Stripe checkout whose price maps no
+// plan) or one since deleted. It is the account's configuration, which an
+// operator fixes (its plan_id), not the request's, and a retry meets it
+// again.
+const ReasonPlanMissing = "plan_missing"
+
 // PaymentManaged reports whether the payment provider decides a's status
 // and plan: a names its customer or holds its subscriptions, and each of
 // the customer's events folds them again from the subscriptions
