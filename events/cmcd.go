@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -540,11 +541,15 @@ func (r *CMCDReport) set(key []byte, it *sfItem) error {
 		return it.i, nil
 	}
 	str := func(name string, max int) (string, error) {
-		if it.kind != sfString || len(it.s) > max*2 {
+		// At most 4 bytes a character: a JSON report's UTF-8, or a
+		// Structured Field's escape of 2.
+		if it.kind != sfString || len(it.s) > max*utf8.UTFMax {
 			return "", invalidCMCDKey(name, fmt.Sprintf("a string of at most %d characters", max))
 		}
 		s := it.str()
-		if len(s) > max {
+		// Characters, as the document's maxLength (JSON Schema) counts
+		// them in a JSON report; a Structured Field's are ASCII.
+		if utf8.RuneCountInString(s) > max {
 			return "", invalidCMCDKey(name, fmt.Sprintf("a string of at most %d characters", max))
 		}
 		return s, nil

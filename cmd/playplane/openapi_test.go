@@ -389,3 +389,78 @@ func TestQueryParametersAreTheDocuments(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxLengthsCountCharacters: a string's maxLength in the document is
+// JSON Schema's, counted in characters (code points), so the server counts
+// the same: a value of exactly maxLength characters that take several
+// bytes each is accepted by both, one character more is refused by both
+// (the validating client checks the document's side of each row).
+func TestMaxLengthsCountCharacters(t *testing.T) {
+	t.Parallel()
+	run := startLocal(t, t.TempDir())
+	tok := run.token(demo.AccountFamily)
+	var play struct {
+		CMCDReportURL string `json:"cmcd_report_url"`
+	}
+	if code := run.call("POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"tv"}`, &play); code != 201 {
+		t.Fatalf("play: %d", code)
+	}
+	const (
+		twoBytes  = "é" // U+00E9
+		fourBytes = "😀" // U+1F600
+	)
+	playWith := func(name string) *http.Request {
+		return jsonRequest(run, "POST", "/v1/play", tok, `{"title_id":"sintel","device_id":"`+playback.NewID("dev")+`","device_name":"`+name+`"}`)
+	}
+	rename := func(name string) *http.Request {
+		return jsonRequest(run, "PATCH", "/v1/devices/tv", tok, `{"name":"`+name+`"}`)
+	}
+	cmcd := func(key, value string) *http.Request {
+		return jsonRequest(run, "POST", play.CMCDReportURL, "", fmt.Sprintf(`{"ts":%d,"e":"t","sta":"p",%q:%q}`, time.Now().UnixMilli(), key, value))
+	}
+	for _, tc := range []struct {
+		name    string
+		req     *http.Request
+		invalid bool
+		status  int
+		reason  string
+	}{
+		{name: "play device_name of 128 characters", req: playWith(strings.Repeat(twoBytes, 128)), status: 201},
+		{name: "play device_name of 129 characters", req: playWith(strings.Repeat(twoBytes, 129)), invalid: true, status: 400, reason: "device_name"},
+		{name: "rename to 128 characters", req: rename(strings.Repeat(fourBytes, 128)), status: 200},
+		{name: "rename to 129 characters", req: rename(strings.Repeat(fourBytes, 129)), invalid: true, status: 400, reason: "device_name"},
+		{name: "CMCD sid of 64 characters", req: cmcd("sid", strings.Repeat(fourBytes, 64)), status: 204},
+		{name: "CMCD sid of 65 characters", req: cmcd("sid", strings.Repeat(fourBytes, 65)), invalid: true, status: 400, reason: "cmcd_sid_invalid"},
+		{name: "CMCD cid of 128 characters", req: cmcd("cid", strings.Repeat(twoBytes, 128)), status: 204},
+		{name: "CMCD cid of 129 characters", req: cmcd("cid", strings.Repeat(twoBytes, 129)), invalid: true, status: 400, reason: "cmcd_cid_invalid"},
+		// cdn is an id (playback.ValidID): ASCII, so bytes are characters.
+		{name: "CMCD cdn of 128 characters", req: cmcd("cdn", strings.Repeat("c", 128)), status: 204},
+		{name: "CMCD cdn of 129 characters", req: cmcd("cdn", strings.Repeat("c", 129)), invalid: true, status: 400, reason: "cmcd_cdn_invalid"},
+		{name: "CMCD cdn not an id", req: cmcd("cdn", strings.Repeat(twoBytes, 128)), invalid: true, status: 400, reason: "cmcd_cdn_invalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := tc.req
+			if tc.invalid {
+				req = openapitest.Invalid(req)
+			}
+			resp, err := run.api.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !strings.Contains(string(raw), `"reason":"`+tc.reason) && tc.reason != "" {
+				t.Fatalf("%d %s, want %d %s", resp.StatusCode, raw, tc.status, tc.reason)
+			}
+		})
+	}
+}
+
+func jsonRequest(run *localRun, method, path, token, body string) *http.Request {
+	req, _ := http.NewRequest(method, run.srv.URL+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}

@@ -43,7 +43,8 @@ import (
 // registered still ends its active sessions, and answers 404 only when
 // there were none.
 
-// maxDeviceName bounds a device name, at play and on a rename.
+// maxDeviceName bounds a device name in characters, at play and on a
+// rename.
 const maxDeviceName = 128
 
 // DeviceView is how a registered device is shown to its account.
@@ -150,10 +151,11 @@ func validDeviceName(name string) error {
 	switch {
 	case strings.TrimSpace(name) == "":
 		return playback.Errorf(playback.CodeInvalid, "device_name", "name must not be blank")
-	case len(name) > maxDeviceName:
-		return playback.Errorf(playback.CodeInvalid, "device_name", "name is longer than %d bytes", maxDeviceName)
 	case !utf8.ValidString(name):
 		return playback.Errorf(playback.CodeInvalid, "device_name", "name is not UTF-8")
+	case utf8.RuneCountInString(name) > maxDeviceName:
+		// Characters, as the document's maxLength (JSON Schema) counts.
+		return playback.Errorf(playback.CodeInvalid, "device_name", "name is longer than %d characters", maxDeviceName)
 	case strings.ContainsFunc(name, unicode.IsControl):
 		return playback.Errorf(playback.CodeInvalid, "device_name", "name contains control characters")
 	}

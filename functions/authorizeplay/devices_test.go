@@ -242,7 +242,7 @@ func TestDeviceRoutesRefuseBadInput(t *testing.T) {
 		{"no name", "PATCH", "/v1/devices/tv-1", "application/json", `{}`, demo.AccountFamily, 400, "device_name"},
 		{"null name", "PATCH", "/v1/devices/tv-1", "application/json", `{"name":null}`, demo.AccountFamily, 400, "device_name"},
 		{"blank name", "PATCH", "/v1/devices/tv-1", "application/json", `{"name":"  "}`, demo.AccountFamily, 400, "device_name"},
-		{"name too long", "PATCH", "/v1/devices/tv-1", "application/json", `{"name":"` + strings.Repeat("é", 65) + `"}`, demo.AccountFamily, 400, "device_name"},
+		{"name too long", "PATCH", "/v1/devices/tv-1", "application/json", `{"name":"` + strings.Repeat("é", 129) + `"}`, demo.AccountFamily, 400, "device_name"},
 		{"control character", "PATCH", "/v1/devices/tv-1", "application/json", `{"name":"TV\n2"}`, demo.AccountFamily, 400, "device_name"},
 		{"name not a string", "PATCH", "/v1/devices/tv-1", "application/json", `{"name":7}`, demo.AccountFamily, 400, playback.ReasonWrongType},
 		{"unknown field", "PATCH", "/v1/devices/tv-1", "application/json", `{"name":"x","colour":"red"}`, demo.AccountFamily, 400, playback.ReasonUnknownField},
