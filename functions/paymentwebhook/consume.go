@@ -308,7 +308,9 @@ func (s *Server) refetch(ctx context.Context, accountID, subID string, env event
 		return err
 	}
 	if products := sub.productIDs(); s.otherProduct(products) {
-		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, max(env.Created, now.Unix()), now)
+		// The read's second is an upper bound: the state may be of the
+		// second before, where the news it refuses may be.
+		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, max(env.Created, now.Unix())-1, now)
 	}
 	if accountID == "" {
 		if accountID, err = s.accountFor(ctx, string(sub.Customer), sub.Metadata, now); err != nil {
@@ -572,7 +574,7 @@ func (s *Server) applyToAccount(ctx context.Context, accountID, cause string, no
 		changed = change(a)
 		// After the change, which an old mark may still refuse: a
 		// forgotten mark would let the very event being applied through.
-		forgot := forgetMarks(a, now.Add(-s.cfg.InboxRetention).Unix())
+		forgot := forgetMarks(a, now.Add(-s.markLifetime()).Unix())
 		if !changed && !forgot {
 			return playback.ErrNoChange
 		}
@@ -603,6 +605,20 @@ func (s *Server) applyToAccount(ctx context.Context, accountID, cause string, no
 			"account_id", accountID, "err", err)
 	}
 	return after, changed, nil
+}
+
+// stripeRetries is how long Stripe resends an event it could not deliver
+// (docs.stripe.com/webhooks: up to three days, in live mode).
+const stripeRetries = 72 * time.Hour
+
+// markLifetime is how long an other-product mark is kept (forgetMarks):
+// STRIPE_INBOX_RETENTION, as long as Stripe keeps events, but never less
+// than the latest a stale event may still be applied, Stripe's retries
+// and then the inbox's own until it gives up (STRIPE_EVENT_GIVE_UP). A
+// shorter retention is not refused: it only shortens the inbox's memory,
+// which an operator may trade for storage.
+func (s *Server) markLifetime() time.Duration {
+	return max(s.cfg.InboxRetention, stripeRetries+s.cfg.GiveUpAfter)
 }
 
 func (s *Server) publishEntitlement(ctx context.Context, accountID string, e playback.Entitlement, cause string, now time.Time) error {

@@ -73,7 +73,14 @@ import (
 //     or later is the service's (moved back) and replaces the mark; of
 //     t itself because which came last within one second cannot be
 //     told, and a drop keeps the service's state of that second too.
-//     Marks are forgotten once STRIPE_INBOX_RETENTION old (forgetMarks).
+//     A read or a listing marks as of the second before its stamp, which
+//     it may have been read in. Only a drop or a move sets a mark; a
+//     later sighting of the other product leaves it. Marks are forgotten
+//     once their second and their writing are both markLifetime old
+//     (forgetMarks). Not ordered: a refused or dropped snapshot's
+//     past_due facts (rule 5) are lost with it, so the past-due date of
+//     a subscription moved away and back while past_due may depend on
+//     the delivery order.
 //
 // Ordering fields are plain integers and strings (Clock, Snapshots), so
 // every store keeps them exactly.
@@ -387,11 +394,14 @@ func mergeUnmarked(a *playback.Account, in snapshot, derived bool) bool {
 // of m's second or later stays, and needs no mark: it is as new as m, or
 // newer. An older one is dropped and marked. A subscription the account
 // does not hold is marked only when moved says m is its move from the
-// service's products, or a mark of it is there to move on: every event
-// of another product's subscription (a customer may hold one beside the
-// service's) would otherwise write a mark, and the move itself, which
-// Stripe always sends, marks the subscription, in whatever order it
-// comes. Of two marks of one subscription the later is kept.
+// service's products: every event of another product's subscription (a
+// customer may hold one beside the service's) would otherwise write a
+// mark, and the move itself, which Stripe always sends, marks the
+// subscription, in whatever order it comes. Of two marks of one
+// subscription set so the later is kept; a mere sighting of the other
+// product (the hourly listing shows the subscription for as long as
+// Stripe keeps it) moves no mark: it would never be forgotten, and every
+// listing would write the account.
 func markOtherProduct(a *playback.Account, m playback.OtherProductMark, moved bool) (dropped, changed bool) {
 	i := slices.IndexFunc(a.Subscriptions, func(s playback.Subscription) bool { return s.ID == m.Subscription })
 	if i >= 0 {
@@ -408,7 +418,7 @@ func markOtherProduct(a *playback.Account, m playback.OtherProductMark, moved bo
 		a.OtherProducts = append(slices.Clone(a.OtherProducts), m)
 		return dropped, true
 	}
-	if cur := a.OtherProducts[j]; m.Clock < cur.Clock || m.Clock == cur.Clock && m.Event >= cur.Event {
+	if cur := a.OtherProducts[j]; !dropped && !moved || m.Clock < cur.Clock || m.Clock == cur.Clock && m.Event >= cur.Event {
 		return dropped, dropped
 	}
 	a.OtherProducts = slices.Clone(a.OtherProducts)
@@ -430,14 +440,16 @@ func unmark(a *playback.Account, subID string) bool {
 	return deleteMarks(a, func(m playback.OtherProductMark) bool { return m.Subscription == subID })
 }
 
-// forgetMarks removes the marks of provider seconds before cutoff and
-// reports whether there were any. A mark refuses events older than it,
-// and Stripe delivers none later than STRIPE_INBOX_RETENTION (30 days,
-// as long as it keeps events; its retries end after 3) after its
-// creation: past that a mark has nothing left to refuse, and kept it
-// would grow the account with every subscription ever moved away.
+// forgetMarks removes the marks both of provider seconds and written
+// before cutoff, and reports whether there were any. A mark refuses
+// events older than it, which come no later than markLifetime after
+// their creation or after the mark was written (an event that waited for
+// its customer's link is woken with the stale ones that waited beside
+// it): past both a mark has nothing left to refuse, and kept it would
+// grow the account with every subscription ever moved away. A mark is
+// never forgotten by the write that sets it: it is written at now.
 func forgetMarks(a *playback.Account, cutoff int64) bool {
-	return deleteMarks(a, func(m playback.OtherProductMark) bool { return m.Clock < cutoff })
+	return deleteMarks(a, func(m playback.OtherProductMark) bool { return m.Clock < cutoff && m.Written < cutoff })
 }
 
 func deleteMarks(a *playback.Account, del func(playback.OtherProductMark) bool) bool {

@@ -83,7 +83,7 @@ func (s *Server) dropOtherProduct(ctx context.Context, subID, customer, cause st
 	dropped := false
 	_, _, err = s.applyToAccount(ctx, accountID, cause, now, func(a *playback.Account) bool {
 		var changed bool
-		dropped, changed = markOtherProduct(a, playback.OtherProductMark{Subscription: subID, Clock: asOf, Event: cause}, moved)
+		dropped, changed = markOtherProduct(a, playback.OtherProductMark{Subscription: subID, Clock: asOf, Event: cause, Written: now.Unix()}, moved)
 		return changed
 	})
 	if playback.IsCode(err, playback.CodeNotFound) {

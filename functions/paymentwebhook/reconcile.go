@@ -72,7 +72,11 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 	if r.s.otherProduct(sub.productIDs()) {
 		// Listed every hour: said only when an account held it.
 		r.rep.OtherProduct++
-		dropped, err := r.s.dropOtherProduct(ctx, sub.ID, string(sub.Customer), "reconcile", asOf.Unix(), false, r.now)
+		// asOf is the response's second (Date): the page may have been
+		// read in the second before, and a move back in it must not be
+		// refused by the listing's mark. Service state keeps asOf (merge
+		// orders snapshots of one second).
+		dropped, err := r.s.dropOtherProduct(ctx, sub.ID, string(sub.Customer), "reconcile", asOf.Unix()-1, false, r.now)
 		if dropped {
 			r.rep.Repaired++
 			httpx.Logger(ctx).InfoContext(ctx, "subscription of another product dropped", "subscription", sub.ID,

@@ -180,6 +180,10 @@ type OtherProductMark struct {
 	Subscription string `json:"subscription"`
 	Clock        int64  `json:"clock"`
 	Event        string `json:"event"` // what told it: the provider's event, or a listing
+	// Written is when the mark was written, in unix seconds of the
+	// adapter's clock: news told late (an event that waited for its
+	// customer's link) still refuses older news for as long from then.
+	Written int64 `json:"written,omitempty"`
 }
 
 // CustomerDeletion is the payment provider's deletion of a customer.
