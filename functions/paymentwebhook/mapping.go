@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,10 +78,10 @@ import (
 //     it may have been read in. Only a drop or a move sets a mark; a
 //     later sighting of the other product leaves it. Marks are forgotten
 //     once their second and their writing are both markLifetime old
-//     (forgetMarks). Not ordered: a refused or dropped snapshot's
-//     past_due facts (rule 5) are lost with it, so the past-due date of
-//     a subscription moved away and back while past_due may depend on
-//     the delivery order.
+//     (forgetMarks). The past_due facts (rule 5) of a dropped state and
+//     of refused snapshots are kept on the mark and given back to the
+//     subscription when it moves back, so that its past-due date does
+//     not depend on the delivery order either.
 //
 // Ordering fields are plain integers and strings (Clock, Snapshots), so
 // every store keeps them exactly.
@@ -362,11 +363,75 @@ func tier(status playback.SubscriptionStatus, derived bool) int {
 // snapshots does not depend on their order, the account's customer
 // deletions included (rule 4).
 func merge(a *playback.Account, in snapshot, derived bool) bool {
-	if marked(*a, in) {
-		return false // stale news of a subscription another product's since (rule 6)
+	j := slices.IndexFunc(a.OtherProducts, func(m playback.OtherProductMark) bool { return m.Subscription == in.subID })
+	if j < 0 {
+		return mergeUnmarked(a, in, derived)
 	}
-	unmarked := unmark(a, in.subID)
-	return mergeUnmarked(a, in, derived) || unmarked
+	mark := a.OtherProducts[j]
+	if in.clock < mark.Clock {
+		// Stale news of a subscription another product's since (rule
+		// 6), but still a fact about past_due (rule 5), kept for a move
+		// back.
+		if derived {
+			return false
+		}
+		facts := factsOf(mark)
+		notePastDue(&facts, in, false)
+		if next := withFacts(mark, facts); !reflect.DeepEqual(next, mark) {
+			a.OtherProducts = slices.Clone(a.OtherProducts)
+			a.OtherProducts[j] = next
+			return true
+		}
+		return false
+	}
+	unmark(a, in.subID)
+	mergeUnmarked(a, in, derived)
+	givePastDue(a, in.subID, factsOf(mark))
+	return true
+}
+
+// factsOf is a subscription holding nothing but m's past_due facts.
+func factsOf(m playback.OtherProductMark) playback.Subscription {
+	return playback.Subscription{PastDueEntered: m.PastDueEntered, NotPastDue: m.NotPastDue, PastDueSeen: slices.Clone(m.PastDueSeen)}
+}
+
+// withFacts is m holding the past_due facts of s.
+func withFacts(m playback.OtherProductMark, s playback.Subscription) playback.OtherProductMark {
+	m.PastDueEntered, m.NotPastDue, m.PastDueSeen = s.PastDueEntered, s.NotPastDue, slices.Clone(s.PastDueSeen)
+	return m
+}
+
+// joinPastDue adds the past_due facts of from to s's (by max and set
+// union, as notePastDue adds a snapshot's) and dates s's episode again.
+// s must own its PastDueSeen.
+func joinPastDue(s *playback.Subscription, from playback.Subscription) {
+	s.PastDueEntered, s.NotPastDue = max(s.PastDueEntered, from.PastDueEntered), max(s.NotPastDue, from.NotPastDue)
+	for _, t := range from.PastDueSeen {
+		if !slices.Contains(s.PastDueSeen, t) {
+			s.PastDueSeen = append(s.PastDueSeen, t)
+		}
+	}
+	slices.Sort(s.PastDueSeen)
+	notePastDue(s, snapshot{}, true) // adds nothing: dates the facts
+}
+
+// givePastDue gives subscription subID, moved back, the past_due facts
+// its mark kept, and its Live state under a derived cancellation too.
+func givePastDue(a *playback.Account, subID string, facts playback.Subscription) {
+	i := slices.IndexFunc(a.Subscriptions, func(s playback.Subscription) bool { return s.ID == subID })
+	if i < 0 {
+		return
+	}
+	next := a.Subscriptions[i]
+	next.PastDueSeen = slices.Clone(next.PastDueSeen)
+	joinPastDue(&next, facts)
+	if next.Live != nil {
+		live := *next.Live
+		live.PastDueSeen = slices.Clone(live.PastDueSeen)
+		joinPastDue(&live, facts)
+		next.Live = &live
+	}
+	a.PutSubscription(next)
 }
 
 // mergeUnmarked is merge of a subscription the account holds no mark of.
@@ -404,10 +469,12 @@ func mergeUnmarked(a *playback.Account, in snapshot, derived bool) bool {
 // listing would write the account.
 func markOtherProduct(a *playback.Account, m playback.OtherProductMark, moved bool) (dropped, changed bool) {
 	i := slices.IndexFunc(a.Subscriptions, func(s playback.Subscription) bool { return s.ID == m.Subscription })
+	var facts playback.Subscription // the past_due facts the mark keeps (rule 5)
 	if i >= 0 {
 		if a.Subscriptions[i].Clock >= m.Clock {
 			return false, false
 		}
+		copyPastDue(&facts, a.Subscriptions[i])
 		dropped = a.DropSubscription(m.Subscription)
 	}
 	j := slices.IndexFunc(a.OtherProducts, func(x playback.OtherProductMark) bool { return x.Subscription == m.Subscription })
@@ -415,23 +482,21 @@ func markOtherProduct(a *playback.Account, m playback.OtherProductMark, moved bo
 	case j < 0 && !dropped && !moved:
 		return false, false
 	case j < 0:
-		a.OtherProducts = append(slices.Clone(a.OtherProducts), m)
+		a.OtherProducts = append(slices.Clone(a.OtherProducts), withFacts(m, facts))
 		return dropped, true
 	}
-	if cur := a.OtherProducts[j]; !dropped && !moved || m.Clock < cur.Clock || m.Clock == cur.Clock && m.Event >= cur.Event {
+	cur := a.OtherProducts[j]
+	joinPastDue(&facts, factsOf(cur))
+	if !dropped && !moved || m.Clock < cur.Clock || m.Clock == cur.Clock && m.Event >= cur.Event {
+		m = cur
+	}
+	next := withFacts(m, facts)
+	if reflect.DeepEqual(next, cur) {
 		return dropped, dropped
 	}
 	a.OtherProducts = slices.Clone(a.OtherProducts)
-	a.OtherProducts[j] = m
+	a.OtherProducts[j] = next
 	return dropped, true
-}
-
-// marked reports whether the account's mark of in's subscription refuses
-// in, a snapshot older than the mark.
-func marked(a playback.Account, in snapshot) bool {
-	return slices.ContainsFunc(a.OtherProducts, func(m playback.OtherProductMark) bool {
-		return m.Subscription == in.subID && in.clock < m.Clock
-	})
 }
 
 // unmark removes the mark of subscription subID and reports whether the

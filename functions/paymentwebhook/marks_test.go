@@ -2,6 +2,7 @@ package paymentwebhook
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -54,8 +55,10 @@ func TestOtherProductMarkOutlivesLateLink(t *testing.T) {
 				t.Errorf("linked %s after the move: the stale creation put sub_p back (%s/%s), marks %+v",
 					tc.linkAfter, a.Status, a.PlanID, a.OtherProducts)
 			}
-			want := playback.OtherProductMark{Subscription: "sub_p", Clock: at(2 * time.Hour), Event: "evt_p2", Written: at(tc.linkAfter)}
-			if len(a.OtherProducts) != 1 || a.OtherProducts[0] != want {
+			// It keeps the refused creation's past_due fact: active at 1h.
+			want := playback.OtherProductMark{Subscription: "sub_p", Clock: at(2 * time.Hour), Event: "evt_p2", Written: at(tc.linkAfter),
+				NotPastDue: at(time.Hour)}
+			if len(a.OtherProducts) != 1 || !reflect.DeepEqual(a.OtherProducts[0], want) {
 				t.Errorf("marks %+v, want %+v", a.OtherProducts, want)
 			}
 		})
@@ -113,7 +116,7 @@ func TestListingLeavesMarkAlone(t *testing.T) {
 		if !after.UpdatedAt.Equal(before.UpdatedAt) {
 			writes++
 		}
-		if len(after.OtherProducts) != 0 && (len(after.OtherProducts) != 1 || after.OtherProducts[0] != move[0]) {
+		if len(after.OtherProducts) != 0 && !reflect.DeepEqual(after.OtherProducts, move) {
 			t.Fatalf("day %d: the listing changed the move's mark %+v to %+v", d, move, after.OtherProducts)
 		}
 	}
@@ -140,4 +143,37 @@ func TestShortRetentionKeepsMarks(t *testing.T) {
 				now, holds(a, "sub_e"), a.Status, a.PlanID, a.OtherProducts)
 		}
 	}
+}
+
+// TestPastDueFactsOutliveAMoveAway: a subscription past_due since day 1
+// (rule 5) is moved to the other product at day 2 and back at day 5,
+// past_due throughout. The drop, or the mark refusing the day-1 update,
+// must keep that update's past_due facts for the move back, so that in
+// every delivery order it is past due since day 1, out of its grace.
+func TestPastDueFactsOutliveAMoveAway(t *testing.T) {
+	t.Parallel()
+	pastDue := func(price, product string) obj {
+		return ofProduct(subObj("sub_q", "cus_q", "past_due", price, at(0), at(month)), product, false)
+	}
+	payloads := [][]byte{
+		eventPayload(t, "evt_q0", typeSubscriptionUpdated, at(1*day), pastDue("price_std", streamingProduct), obj{"status": "active"}),
+		eventPayload(t, "evt_q1", typeSubscriptionUpdated, at(2*day), pastDue(otherPrice, otherProduct),
+			obj{"items": pastDue("price_std", streamingProduct)["items"]}),
+		eventPayload(t, "evt_q2", typeSubscriptionUpdated, at(5*day), pastDue("price_std", streamingProduct),
+			obj{"items": pastDue(otherPrice, otherProduct)["items"]}),
+	}
+	now := base.Add(5*day + time.Hour)
+	permutations(len(payloads), func(order []int) {
+		h := newHarness(t, withProducts(streamingProduct))
+		h.linked("acct_q", "cus_q")
+		h.clock.Set(now)
+		for _, i := range order {
+			h.run(payloads[i])
+		}
+		a := h.getAccount("acct_q")
+		if !a.PastDueSince.Equal(base.Add(day)) || a.Entitled(now, testConfig().PastDueGrace) || len(a.OtherProducts) != 0 {
+			t.Errorf("order %v: %s/%s past due since %s, entitled %v, marks %+v; want past due since day 1, out of grace",
+				order, a.Status, a.PlanID, a.PastDueSince.Sub(base), a.Entitled(now, testConfig().PastDueGrace), a.OtherProducts)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 
@@ -276,7 +277,7 @@ func TestOtherProductMarkIsForgotten(t *testing.T) {
 	h.run(eventPayload(t, "evt_w2", typeSubscriptionUpdated, at(2*time.Hour), otherSub("sub_w", "cus_w"),
 		obj{"items": streamingSub("sub_w", "cus_w")["items"]}))
 	marks := func() []playback.OtherProductMark { return h.getAccount("acct_w").OtherProducts }
-	if m := marks(); len(m) != 1 || m[0] != (playback.OtherProductMark{Subscription: "sub_w", Clock: at(2 * time.Hour), Event: "evt_w2", Written: at(time.Hour)}) {
+	if m := marks(); len(m) != 1 || !reflect.DeepEqual(m[0], playback.OtherProductMark{Subscription: "sub_w", Clock: at(2 * time.Hour), Event: "evt_w2", Written: at(time.Hour)}) {
 		t.Fatalf("marks after the move %+v, want sub_w's alone, as of the move", m)
 	}
 	retention := testConfig().InboxRetention

@@ -184,6 +184,12 @@ type OtherProductMark struct {
 	// adapter's clock: news told late (an event that waited for its
 	// customer's link) still refuses older news for as long from then.
 	Written int64 `json:"written,omitempty"`
+	// The past_due facts (Subscription.PastDueEntered, NotPastDue,
+	// PastDueSeen) of the state the mark dropped and of the news it
+	// refused, given back to the subscription when it moves back.
+	PastDueEntered int64   `json:"past_due_entered,omitempty"`
+	NotPastDue     int64   `json:"not_past_due,omitempty"`
+	PastDueSeen    []int64 `json:"past_due_seen,omitempty"`
 }
 
 // CustomerDeletion is the payment provider's deletion of a customer.

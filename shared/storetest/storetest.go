@@ -266,7 +266,8 @@ func testAccountPaymentState(t *testing.T, s playback.Store) {
 		},
 		Announced:        playback.Entitlement{Entitled: true, Status: playback.StatusActive, PlanID: "premium"},
 		CustomersDeleted: []playback.CustomerDeletion{{Customer: "cus_b", Clock: 150, Event: "evt_3"}},
-		OtherProducts:    []playback.OtherProductMark{{Subscription: "sub_c", Clock: 200, Event: "evt_4", Written: 210}},
+		OtherProducts: []playback.OtherProductMark{{Subscription: "sub_c", Clock: 200, Event: "evt_4", Written: 210,
+			PastDueEntered: 190, NotPastDue: 180, PastDueSeen: []int64{195, 199}}},
 	}
 	if err := s.PutAccount(ctx, a); err != nil {
 		t.Fatal(err)
@@ -274,7 +275,7 @@ func testAccountPaymentState(t *testing.T, s playback.Store) {
 	if got := must(s.GetAccount(ctx, a.ID))(t); !reflect.DeepEqual(got, a) {
 		t.Fatalf("GetAccount =\n%+v\nwant\n%+v", got, a)
 	}
-	mark := playback.OtherProductMark{Subscription: "sub_d", Clock: 300, Event: "reconcile", Written: 301}
+	mark := playback.OtherProductMark{Subscription: "sub_d", Clock: 300, Event: "reconcile", Written: 301, NotPastDue: 250}
 	want := a
 	want.OtherProducts = append(slices.Clone(a.OtherProducts), mark)
 	got := must(s.UpdateAccount(ctx, a.ID, func(a *playback.Account) error {
