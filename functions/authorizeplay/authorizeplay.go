@@ -490,11 +490,8 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 			"subscription is %s", acct.Status))
 	}
 	plan, err := s.plans.GetPlan(ctx, acct.PlanID)
-	if acct.PlanID == "" || playback.IsCode(err, playback.CodeNotFound) {
-		// The account's configuration, not the request's: a 404 would
-		// read as a wrong title or account, and a retry meets it again.
-		return fail(playback.Errorf(playback.CodeForbidden, playback.ReasonPlanMissing,
-			"the account's plan %q does not exist; an operator must set its plan_id", acct.PlanID))
+	if plan, err = playback.AccountPlan(acct, plan, err); playback.IsCode(err, playback.CodeForbidden) {
+		return fail(err)
 	}
 	if err != nil {
 		return fail(fmt.Errorf("authorizeplay: plan %q of account %q: %w", acct.PlanID, acct.ID, err))

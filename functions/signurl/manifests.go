@@ -189,7 +189,7 @@ func (s *Server) sessionLadder(r *http.Request, id string, claims auth.PlaybackC
 		return sess, title, nil, acctErr
 	}
 	plan, err := s.plans.GetPlan(ctx, acct.PlanID)
-	if err != nil {
+	if plan, err = playback.AccountPlan(acct, plan, err); err != nil {
 		return sess, title, nil, err
 	}
 	allowed := title.AllowedRenditions(plan.MaxQuality)

@@ -608,6 +608,36 @@ func TestManifestRefusals(t *testing.T) {
 	})
 }
 
+// TestManifestOfAnAccountWithoutItsPlan: a session whose account's plan_id
+// names no plan ("" or a plan since deleted) is refused its manifest as
+// authorize play refuses the play, 403 plan_missing: the account's
+// configuration, not the request's, and a retry meets it again.
+func TestManifestOfAnAccountWithoutItsPlan(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, planID string }{
+		{name: "no plan", planID: ""},
+		{name: "deleted plan", planID: "plan_deleted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := newManifestHarness(t, 3, "")
+			sess, token := m.session(demo.AccountSolo, ladderTitle, time.Hour)
+			g := m.grant(sess.ID, token, cdnCFECDSA)
+			if _, err := m.store.UpdateAccount(context.Background(), demo.AccountSolo, func(a *playback.Account) error {
+				a.PlanID = tc.planID
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range []string{g.Manifests.HLS, g.Manifests.DASH} {
+				if f := m.get(u, nil); f.status != 403 || f.reason != playback.ReasonPlanMissing {
+					t.Fatalf("%s: %d %s (%s), want 403 %s", u, f.status, f.reason, f.body, playback.ReasonPlanMissing)
+				}
+			}
+		})
+	}
+}
+
 func must[T any](v T, err error) func(t *testing.T) T {
 	return func(t *testing.T) T {
 		t.Helper()

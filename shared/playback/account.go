@@ -221,6 +221,17 @@ const ReasonManagedInStripe = "managed_in_stripe"
 // again.
 const ReasonPlanMissing = "plan_missing"
 
+// AccountPlan is what a read of account a's plan (plan and err, the
+// store's answer to GetPlan(a.PlanID)) means to a caller serving a: a
+// plan_id naming no plan is ReasonPlanMissing, whichever route meets it.
+func AccountPlan(a Account, plan Plan, err error) (Plan, error) {
+	if a.PlanID == "" || IsCode(err, CodeNotFound) {
+		return Plan{}, Errorf(CodeForbidden, ReasonPlanMissing,
+			"the account's plan %q does not exist: its plan_id (an operator's, or STRIPE_PRICE_PLANS' for a Stripe price) must name a plan", a.PlanID)
+	}
+	return plan, err
+}
+
 // PaymentManaged reports whether the payment provider decides a's status
 // and plan: a names its customer or holds its subscriptions, and each of
 // the customer's events folds them again from the subscriptions
