@@ -546,7 +546,16 @@ func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request, who auth.I
 	if err := json.Unmarshal(cur.Doc, &stored); err != nil {
 		return fmt.Errorf("admin: stored account %q: %w", id, err)
 	}
-	settings, err := json.Marshal(catalogfile.AccountOf(stored))
+	have := catalogfile.AccountOf(stored)
+	if _, dated := obj["past_due_since"]; !dated {
+		// The stored date is the stored status's: a patch of the status
+		// alone gets the date the write leaves (Account.Apply), not one
+		// refused beside another status.
+		if _, ok := obj["status"]; ok {
+			have.PastDueSince = time.Time{}
+		}
+	}
+	settings, err := json.Marshal(have)
 	if err != nil {
 		return err
 	}

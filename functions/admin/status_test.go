@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -217,5 +218,29 @@ func TestPastDueWriteStartsTheGrace(t *testing.T) {
 	patch("acct_a", `{"status":"active"}`)
 	if got := stored("acct_a").PastDueSince; !got.IsZero() {
 		t.Fatalf("past_due_since after leaving past_due: %v, want none", got)
+	}
+}
+
+// TestPastDueSinceInTheBody: a body may carry the date a past_due grace
+// started (an account moved from another store), which the write keeps;
+// a date beside another status is refused where it stands.
+func TestPastDueSinceInTheBody(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, auth.DefaultAdminClaim)
+	h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+	since := h.now.Add(-10 * 24 * time.Hour).UTC().Truncate(time.Second)
+	h.mustDo("POST", "/v1/admin/accounts", "",
+		`{"id":"acct_old","plan_id":"std","territory":"DE","status":"past_due","past_due_since":"`+since.Format(time.RFC3339)+`"}`, http.StatusCreated)
+	a, err := h.store.GetAccount(context.Background(), "acct_old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.PastDueSince.Equal(since) || a.Entitled(h.clock(), 72*time.Hour) {
+		t.Fatalf("account created past_due since %v: since %v, entitled %v; want the body's date, not entitled", since, a.PastDueSince, a.Entitled(h.clock(), 72*time.Hour))
+	}
+	r := h.mustDo("POST", "/v1/admin/accounts", "",
+		`{"id":"acct_b","plan_id":"std","territory":"DE","status":"active","past_due_since":"`+since.Format(time.RFC3339)+`"}`, http.StatusUnprocessableEntity)
+	if !strings.Contains(string(r.body), `"pointer":"/past_due_since"`) {
+		t.Fatalf("active with a past_due date: %s; want a problem at /past_due_since", r.body)
 	}
 }

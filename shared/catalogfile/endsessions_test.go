@@ -2,6 +2,8 @@ package catalogfile
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -163,5 +165,82 @@ func TestImportPastDueStartsTheGrace(t *testing.T) {
 	importFile("active")
 	if !since().IsZero() {
 		t.Fatalf("past_due_since after importing active: %v, want none", since())
+	}
+}
+
+// TestExportImportKeepsThePastDueDate: export then import is how an
+// operator moves stores, so the file carries an account's past_due date:
+// an account past due for 10 days stays past its grace in the new store,
+// with the same date, and the file imports back into it with no change.
+func TestExportImportKeepsThePastDueDate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	since := now.Add(-10 * 24 * time.Hour)
+	grace := 72 * time.Hour
+	importAt := func(s *bolt.Store, data []byte, at time.Time) Plan {
+		t.Helper()
+		f, err := Parse("c.json", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := DiffAt(ctx, s, f, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Apply(ctx, s, plan, "cli:test", func() time.Time { return at }); err != nil {
+			t.Fatal(err)
+		}
+		return plan
+	}
+	from, to := openBolt(t), openBolt(t)
+	importAt(from, []byte(strings.Replace(goodJSON,
+		`{"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "active", "customer_id": "cus_a"}`,
+		`{"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "past_due"}`, 1)), since)
+	f, err := Export(ctx, from, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	importAt(to, data, now)
+	a, err := to.GetAccount(ctx, "acct_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.PastDueSince.Equal(since) || a.Entitled(now, grace) {
+		t.Fatalf("account imported into a fresh store: past_due_since %v, entitled %v; want %v and not entitled", a.PastDueSince, a.Entitled(now, grace), since)
+	}
+	if plan := importAt(to, data, now.Add(time.Hour)); len(plan.Changes) != 0 {
+		t.Fatalf("the export imported again into the new store: %d changes, want none", len(plan.Changes))
+	}
+}
+
+// TestPastDueSinceOnlyWithPastDue: a date with another status would be
+// dropped by the write, so it is refused where it stands.
+func TestPastDueSinceOnlyWithPastDue(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, account, want string
+	}{
+		{"past_due", `{"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "past_due", "past_due_since": "2026-01-02T03:04:05Z"}`, ""},
+		{"active", `{"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "active", "past_due_since": "2026-01-02T03:04:05Z"}`, "/accounts/0/past_due_since"},
+		{"no status", `{"id": "acct_a", "plan_id": "basic", "territory": "DE", "past_due_since": "2026-01-02T03:04:05Z"}`, "/accounts/0/past_due_since"},
+		{"not a date", `{"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "past_due", "past_due_since": "yesterday"}`, "/accounts/0/past_due_since"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("c.json", []byte(strings.Replace(goodJSON,
+				`{"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "active", "customer_id": "cus_a"}`, tc.account, 1)))
+			var inv *Invalid
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Parse: %v, want no problem", err)
+			case tc.want != "" && (!errors.As(err, &inv) || len(inv.Problems) != 1 || inv.Problems[0].Pointer != tc.want):
+				t.Fatalf("Parse: %v, want one problem at %s", err, tc.want)
+			}
+		})
 	}
 }

@@ -89,11 +89,15 @@ type Account struct {
 	ParentalCap int                         `json:"parental_cap,omitempty"`
 	CustomerID  string                      `json:"customer_id,omitempty"`
 	Suspended   bool                        `json:"suspended,omitempty"`
+	// PastDueSince is when a past_due account's grace started, so that an
+	// export imported into another store keeps it (check: only with
+	// status past_due).
+	PastDueSince time.Time `json:"past_due_since,omitzero"`
 }
 
 // Apply sets a's settings on stored, keeping the rest, as a write at now
 // leaves it; a status left out keeps the stored one (a new account's is
-// "none"). The settings carry no past_due date: moving into past_due
+// "none"). A past_due date given wins; without one, moving into past_due
 // starts the grace at now (playback.Account.DatePastDue).
 func (a Account) Apply(stored playback.Account, now time.Time) playback.Account {
 	stored.ID, stored.Email, stored.PlanID, stored.Territory = a.ID, a.Email, a.PlanID, a.Territory
@@ -102,6 +106,9 @@ func (a Account) Apply(stored playback.Account, now time.Time) playback.Account 
 		stored.Status = a.Status
 	} else if stored.Status == "" {
 		stored.Status = playback.StatusNone
+	}
+	if !a.PastDueSince.IsZero() {
+		stored.PastDueSince = a.PastDueSince.UTC()
 	}
 	return stored.DatePastDue(now)
 }
@@ -138,7 +145,7 @@ func (a Account) PaymentOwned(stored playback.Account) []string {
 // AccountOf is the settings of a, as a file or the admin API holds them.
 func AccountOf(a playback.Account) Account {
 	return Account{ID: a.ID, Email: a.Email, PlanID: a.PlanID, Status: a.Status, Territory: a.Territory,
-		ParentalCap: a.ParentalCap, CustomerID: a.CustomerID, Suspended: a.Suspended}
+		ParentalCap: a.ParentalCap, CustomerID: a.CustomerID, Suspended: a.Suspended, PastDueSince: a.PastDueSince}
 }
 
 // Problem is one thing wrong with a file: where (line, when the file is
@@ -372,6 +379,15 @@ func (f *File) check() []Problem {
 			add(fmt.Sprintf("/accounts/%d/customer_id", i), "customer %q is also /accounts/%d's", a.CustomerID, j)
 		default:
 			customers[a.CustomerID] = i
+		}
+		if !a.PastDueSince.IsZero() {
+			// A date another status would drop (DatePastDue): the file
+			// would not say what the store keeps.
+			if a.Status != playback.StatusPastDue {
+				add(fmt.Sprintf("/accounts/%d/past_due_since", i), "past_due_since is only for status past_due, not %q", a.Status)
+			} else if y := a.PastDueSince.UTC().Year(); y < 0 || y > 9999 {
+				add(fmt.Sprintf("/accounts/%d/past_due_since", i), "past_due_since %s is outside years 0000-9999 in UTC", a.PastDueSince.Format(time.RFC3339))
+			}
 		}
 	}
 	if len(f.CoverageZones) > 0 {
