@@ -195,3 +195,36 @@ func TestStripeOwnsTheStatusAndPlanOfItsCustomers(t *testing.T) {
 		}
 	})
 }
+
+// TestLegacyStripeAccountPastDueKeepsTheSubscriptionsGrace: a Stripe
+// account stored active (a record from before the status was Stripe's)
+// whose subscription went past due 5 days ago may be patched past_due,
+// the subscription's status; its grace is then the subscription's, not
+// one restarted at the write.
+func TestLegacyStripeAccountPastDueKeepsTheSubscriptionsGrace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t, auth.DefaultAdminClaim)
+	h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+	h.mustDo("POST", "/v1/admin/accounts", "", `{"id":"acct_l","plan_id":"std","territory":"DE","status":"active","customer_id":"cus_l"}`, http.StatusCreated)
+	since := h.now.Add(-5 * 24 * time.Hour).UTC().Truncate(time.Second)
+	if _, err := h.store.UpdateAccount(ctx, "acct_l", func(a *playback.Account) error {
+		// Written past the fold, as a record stored before it was.
+		a.Subscriptions = []playback.Subscription{{ID: "sub_l", Status: playback.StatusPastDue, PlanID: "std", Clock: 100,
+			Customer: "cus_l", PastDueSince: since}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	etag := h.mustDo("GET", "/v1/admin/accounts/acct_l", "", "", http.StatusOK).header.Get("ETag")
+	if r := h.patch("/v1/admin/accounts/acct_l", etag, admin.MergePatchType, `{"status":"past_due"}`); r.status != http.StatusOK {
+		t.Fatalf("PATCH status past_due: %d %s", r.status, r.body)
+	}
+	a, err := h.store.GetAccount(ctx, "acct_l")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != playback.StatusPastDue || !a.PastDueSince.Equal(since) {
+		t.Fatalf("account patched past_due: %s since %v; want past_due since the subscription's %v", a.Status, a.PastDueSince, since)
+	}
+}

@@ -97,8 +97,10 @@ type Account struct {
 
 // Apply sets a's settings on stored, keeping the rest, as a write at now
 // leaves it; a status left out keeps the stored one (a new account's is
-// "none"). A past_due date given wins; without one, moving into past_due
-// starts the grace at now (playback.Account.DatePastDue).
+// "none"). A past_due date given wins; without one, an account the
+// payment provider manages takes its billing subscription's, as the
+// provider's events fold it, and any other moving into past_due starts
+// the grace at now (playback.Account.DatePastDue).
 func (a Account) Apply(stored playback.Account, now time.Time) playback.Account {
 	stored.ID, stored.Email, stored.PlanID, stored.Territory = a.ID, a.Email, a.PlanID, a.Territory
 	stored.ParentalCap, stored.CustomerID, stored.Suspended = a.ParentalCap, a.CustomerID, a.Suspended
@@ -109,14 +111,19 @@ func (a Account) Apply(stored playback.Account, now time.Time) playback.Account 
 	}
 	if !a.PastDueSince.IsZero() {
 		stored.PastDueSince = a.PastDueSince.UTC()
+	} else if billed, ok := stored.BillingSubscription(); ok && stored.PaymentManaged() && billed.Status == playback.StatusPastDue &&
+		!billed.PastDueSince.IsZero() {
+		// A legacy record whose status is not its subscription's: the
+		// grace is the subscription's, not restarted by the write.
+		stored.PastDueSince = billed.PastDueSince
 	}
 	return stored.DatePastDue(now)
 }
 
 // PaymentOwned is the JSON pointers, under the account's own, of the
 // settings a would change on stored that the payment provider decides
-// there (playback.Account.PaymentManaged): status, and plan_id where the
-// subscription deciding the account names a plan. Writing them would last
+// there (playback.Account.PaymentManaged): status, past_due_since, and
+// plan_id where the subscription deciding the account names a plan. Writing them would last
 // only until the customer's next event, so the admin API and import
 // refuse such a write; nil when there is none. The values the
 // subscriptions fold to are taken too: they put back what a write made
@@ -138,6 +145,10 @@ func (a Account) PaymentOwned(stored playback.Account) []string {
 	// has (playback.Account.PutSubscription): the operator's.
 	if plan := billed.PlanID; plan != "" && a.PlanID != stored.PlanID && a.PlanID != plan {
 		out = append(out, "/plan_id")
+	}
+	// The grace of a past_due the provider decides is its to date.
+	if d := a.PastDueSince; !d.IsZero() && !d.Equal(stored.PastDueSince) && !d.Equal(billed.PastDueSince) {
+		out = append(out, "/past_due_since")
 	}
 	return out
 }

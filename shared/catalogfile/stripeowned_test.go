@@ -109,3 +109,46 @@ func TestImportTakesWhatStripeDoesNotDecide(t *testing.T) {
 		})
 	}
 }
+
+// TestOperatorPastDueTakesTheSubscriptionsDate: a Stripe-linked account
+// whose stored status is not its subscription's (a record from before
+// the status was Stripe's) may be written to the subscription's status;
+// written past_due, its grace is the subscription's, not one restarted at
+// the write.
+func TestOperatorPastDueTakesTheSubscriptionsDate(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
+	subSince := now.Add(-5 * 24 * time.Hour)
+	given := now.Add(-2 * 24 * time.Hour)
+	linked := playback.Account{ID: "acct_a", PlanID: "basic", Territory: "DE", Status: playback.StatusActive, CustomerID: "cus_a",
+		Subscriptions: []playback.Subscription{{ID: "sub_a", Status: playback.StatusPastDue, PastDueSince: subSince, Customer: "cus_a"}}}
+	unlinked := playback.Account{ID: "acct_b", PlanID: "basic", Territory: "DE", Status: playback.StatusActive}
+	for _, tc := range []struct {
+		name   string
+		stored playback.Account
+		given  time.Time
+		want   time.Time
+	}{
+		{"linked, subscription past due", linked, time.Time{}, subSince},
+		{"not linked", unlinked, time.Time{}, now},
+		{"not linked, date given", unlinked, given, given},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := AccountOf(tc.stored)
+			a.Status, a.PastDueSince = playback.StatusPastDue, tc.given
+			if owned := a.PaymentOwned(tc.stored); owned != nil {
+				t.Fatalf("PaymentOwned = %v, want the write allowed", owned)
+			}
+			if got := a.Apply(tc.stored, now).PastDueSince; !got.Equal(tc.want) {
+				t.Fatalf("past_due_since after the operator's past_due: %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// A date of the operator's own would last until Stripe's next event.
+	a := AccountOf(linked)
+	a.Status, a.PastDueSince = playback.StatusPastDue, given
+	if owned := a.PaymentOwned(linked); len(owned) != 1 || owned[0] != "/past_due_since" {
+		t.Fatalf("PaymentOwned of another date than the subscription's = %v, want [/past_due_since]", owned)
+	}
+}
