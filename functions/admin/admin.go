@@ -392,6 +392,9 @@ func (s *Server) build(ctx context.Context, kind playback.Kind, body []byte, sto
 		} else if err != nil {
 			return nil, err
 		}
+		if ps := a.DateProblems("", s.deps.Now()); len(ps) > 0 {
+			return nil, invalid("account", ps)
+		}
 		var have playback.Account
 		if stored != nil {
 			if err := json.Unmarshal(stored, &have); err != nil {

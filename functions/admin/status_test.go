@@ -243,4 +243,15 @@ func TestPastDueSinceInTheBody(t *testing.T) {
 	if !strings.Contains(string(r.body), `"pointer":"/past_due_since"`) {
 		t.Fatalf("active with a past_due date: %s; want a problem at /past_due_since", r.body)
 	}
+	// A grace that starts after the write (a typo's year) would let the
+	// account play until then and the grace on.
+	later := h.now.Add(24 * time.Hour).UTC().Truncate(time.Second)
+	r = h.mustDo("POST", "/v1/admin/accounts", "",
+		`{"id":"acct_later","plan_id":"std","territory":"DE","status":"past_due","past_due_since":"`+later.Format(time.RFC3339)+`"}`, http.StatusUnprocessableEntity)
+	if !strings.Contains(string(r.body), `"pointer":"/past_due_since"`) {
+		t.Fatalf("past_due since tomorrow: %s; want a problem at /past_due_since", r.body)
+	}
+	if _, err := h.store.GetAccount(context.Background(), "acct_later"); !playback.IsCode(err, playback.CodeNotFound) {
+		t.Fatalf("a refused account was written: %v", err)
+	}
 }

@@ -168,6 +168,9 @@ func DiffAt(ctx context.Context, s playback.AdminStore, f File, now time.Time) (
 			return plan, &Invalid{Name: "accounts", Problems: []Problem{{Pointer: fmt.Sprintf("/accounts/%d/plan_id", i),
 				Message: fmt.Sprintf("plan %q is neither in the file nor in the store", a.PlanID)}}}
 		}
+		if ps := a.DateProblems(fmt.Sprintf("/accounts/%d", i), now); len(ps) > 0 {
+			return plan, &Invalid{Name: "accounts", Problems: ps}
+		}
 		var have playback.Account
 		if r, ok := stored[playback.KindAccount][a.ID]; ok {
 			if err := json.Unmarshal(r.Doc, &have); err != nil {

@@ -218,6 +218,45 @@ func TestExportImportKeepsThePastDueDate(t *testing.T) {
 	}
 }
 
+// TestPastDueSinceNotAfterTheImport: a grace starting after the write (a
+// typo's year) would let the account play until then and the grace on;
+// the import refuses it where it stands and writes nothing. A clock a
+// little ahead on the exporting machine is allowed for.
+func TestPastDueSinceNotAfterTheImport(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, tc := range []struct {
+		name  string
+		since time.Time
+		want  string
+	}{
+		{"a year ahead", now.AddDate(1, 0, 0), "/accounts/0/past_due_since"},
+		{"a day ahead", now.Add(24 * time.Hour), "/accounts/0/past_due_since"},
+		{"the exporter's clock seconds ahead", now.Add(10 * time.Second), ""},
+		{"yesterday", now.Add(-24 * time.Hour), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := openBolt(t)
+			f, err := Parse("c.json", []byte(strings.Replace(goodJSON,
+				`{"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "active", "customer_id": "cus_a"}`,
+				`{"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "past_due", "past_due_since": "`+tc.since.Format(time.RFC3339)+`"}`, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = DiffAt(ctx, s, f, now)
+			var inv *Invalid
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("DiffAt: %v, want no problem", err)
+			case tc.want != "" && (!errors.As(err, &inv) || len(inv.Problems) != 1 || inv.Problems[0].Pointer != tc.want):
+				t.Fatalf("DiffAt: %v, want one problem at %s", err, tc.want)
+			}
+		})
+	}
+}
+
 // TestPastDueSinceOnlyWithPastDue: a date with another status would be
 // dropped by the write, so it is refused where it stands.
 func TestPastDueSinceOnlyWithPastDue(t *testing.T) {

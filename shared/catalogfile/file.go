@@ -120,6 +120,22 @@ func (a Account) Apply(stored playback.Account, now time.Time) playback.Account 
 	return stored.DatePastDue(now)
 }
 
+// pastDueSkew is how far ahead of a write's clock a past_due date may
+// be: an export from a machine whose clock runs a little ahead.
+const pastDueSkew = time.Minute
+
+// DateProblems is the problems, under pointer (the account's own), of
+// a's past_due date as written at now: a grace that starts after the
+// write (a typo's year) would let a past_due account play until then and
+// the grace on.
+func (a Account) DateProblems(pointer string, now time.Time) []Problem {
+	if a.PastDueSince.After(now.Add(pastDueSkew)) {
+		return []Problem{{Pointer: pointer + "/past_due_since", Message: fmt.Sprintf(
+			"past_due_since %s is after the write (%s): the grace would start then", a.PastDueSince.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))}}
+	}
+	return nil
+}
+
 // PaymentOwned is the JSON pointers, under the account's own, of the
 // settings a would change on stored that the payment provider decides
 // there (playback.Account.PaymentManaged): status, past_due_since, and
