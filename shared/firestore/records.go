@@ -234,34 +234,19 @@ func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after 
 	if after != (playback.ParkCursor{}) {
 		from, bound = ">", parkedValue(key, after)
 	}
-	batch := min(limit, maxPendingPage)
 	// Events whose wait ended stay until TTL deletes them (up to a day
 	// late) and are skipped: read on past them, or a page of only those
 	// would end the caller's walk before the live events behind them.
-	// Each read is bounded by batch; the walk ends at the key's last event.
-	// It resumes by a filter, not StartAfter: the emulator ignores cursors.
 	var out []playback.InboxEvent
-	for len(out) < limit {
-		docs, err := s.col(colInbox).Doc(source).Collection(subEvents).
-			Where(fieldParked, from, bound).Where(fieldParked, "<", key+"}").
-			OrderBy(fieldParked, firestore.Asc).Limit(batch).Documents(ctx).GetAll()
-		if err != nil {
-			return nil, fail(op, err)
-		}
-		if out, err = s.appendLiveEvents(out, docs, limit, func(ev playback.InboxEvent) bool {
-			return ev.ProcessedAt.IsZero() && ev.ParkedKey == key
-		}); err != nil {
-			return nil, fail(op, err)
-		}
-		if len(docs) < batch {
-			break
-		}
-		last, _ := docs[len(docs)-1].Data()[fieldParked].(string)
-		if last <= bound {
-			return nil, fail(op, fmt.Errorf("parked events under %q do not advance past %q", key, bound))
-		}
-		// Parked values are unique: each ends in its document's id.
-		from, bound = ">", last
+	err := s.walkParked(ctx, source, from, bound, key+"}", min(limit, maxPendingPage), nil,
+		func(docs []*firestore.DocumentSnapshot) (more bool, err error) {
+			out, err = s.appendLiveEvents(out, docs, limit, func(ev playback.InboxEvent) bool {
+				return ev.ProcessedAt.IsZero() && ev.ParkedKey == key
+			})
+			return len(out) < limit, err
+		})
+	if err != nil {
+		return nil, fail(op, err)
 	}
 	return out, nil
 }
@@ -280,31 +265,51 @@ func (s *Store) CountParkedEvents(ctx context.Context, source, prefix string, li
 	// Values begin with their key: those of the keys with prefix run from
 	// prefix to prefix followed by the greatest code point (park keys are
 	// ASCII in practice, where UTF-8 and UTF-16 order agree).
-	from, bound, end := ">=", prefix, prefix+"\U0010FFFF"
-	batch := min(limit, maxPendingPage)
 	n := 0
-	for n < limit {
-		docs, err := s.col(colInbox).Doc(source).Collection(subEvents).
-			Where(fieldParked, from, bound).Where(fieldParked, "<", end).
-			OrderBy(fieldParked, firestore.Asc).Select(fieldParked, fieldExpireAt).Limit(batch).Documents(ctx).GetAll()
-		if err != nil {
-			return 0, fail(op, err)
-		}
-		for _, d := range docs {
-			if n < limit && s.fromSnapshot(d).live {
-				n++
+	err := s.walkParked(ctx, source, ">=", prefix, prefix+"\U0010FFFF", min(limit, maxPendingPage), []string{fieldParked, fieldExpireAt},
+		func(docs []*firestore.DocumentSnapshot) (bool, error) {
+			for _, d := range docs {
+				if n < limit && s.fromSnapshot(d).live {
+					n++
+				}
 			}
+			return n < limit, nil
+		})
+	if err != nil {
+		return 0, fail(op, err)
+	}
+	return n, nil
+}
+
+// walkParked reads source's inbox documents whose "parked" value is from
+// bound (from: ">=" or ">") up to end, exclusive, in that order, batch at
+// a time, each read's documents (only fields, when given) handed to each
+// until it wants no more or the range ends. Each read is bounded by
+// batch; it resumes by a filter, not StartAfter: the emulator ignores
+// cursors. Parked values are unique (each ends in its document's id), so
+// a read that does not advance is an error, not a loop.
+func (s *Store) walkParked(ctx context.Context, source, from, bound, end string, batch int, fields []string,
+	each func([]*firestore.DocumentSnapshot) (more bool, err error)) error {
+	for {
+		q := s.col(colInbox).Doc(source).Collection(subEvents).
+			Where(fieldParked, from, bound).Where(fieldParked, "<", end).OrderBy(fieldParked, firestore.Asc)
+		if len(fields) > 0 {
+			q = q.Select(fields...)
 		}
-		if len(docs) < batch {
-			break
+		docs, err := q.Limit(batch).Documents(ctx).GetAll()
+		if err != nil {
+			return err
+		}
+		more, err := each(docs)
+		if err != nil || !more || len(docs) < batch {
+			return err
 		}
 		last, _ := docs[len(docs)-1].Data()[fieldParked].(string)
 		if last <= bound {
-			return 0, fail(op, fmt.Errorf("parked events from %q do not advance past %q", prefix, bound))
+			return fmt.Errorf("parked events before %q do not advance past %q", end, bound)
 		}
 		from, bound = ">", last
 	}
-	return n, nil
 }
 
 func (s *Store) PutEdge(ctx context.Context, e playback.Edge) error {
