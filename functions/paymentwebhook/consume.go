@@ -310,7 +310,7 @@ func (s *Server) refetch(ctx context.Context, accountID, subID string, env event
 	if products := sub.productIDs(); s.otherProduct(products) {
 		// The read's second is an upper bound: the state may be of the
 		// second before, where the news it refuses may be.
-		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, max(env.Created, now.Unix())-1, now)
+		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, max(env.Created, now.Unix())-1, s.movedAway(env), now)
 	}
 	if accountID == "" {
 		if accountID, err = s.accountFor(ctx, string(sub.Customer), sub.Metadata, now); err != nil {
@@ -350,10 +350,13 @@ func (s *Server) onSubscription(ctx context.Context, env event, now time.Time) e
 	}
 	if products := sub.productIDs(); !s.cfg.Refetch && s.otherProduct(products) {
 		// With REFETCH the read, the state now, tells (refetch).
-		if err := s.movedAwayUnlinked(ctx, env, sub); err != nil {
-			return err
+		moved := s.movedAway(env)
+		if moved {
+			if err := s.moveWaitsForLink(ctx, sub); err != nil {
+				return err
+			}
 		}
-		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, env.Created, now)
+		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, env.Created, moved, now)
 	}
 	if s.cfg.Refetch {
 		// The read is the state now; the event still says when the
@@ -394,7 +397,7 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 		// account) and any read: the other product's invoice is none of
 		// the service's business, and an old one of a subscription that
 		// has moved products since says nothing of what it is now.
-		return s.ignoreOtherProduct(ctx, env, subID, string(inv.Customer), products, 0, now)
+		return s.ignoreOtherProduct(ctx, env, subID, string(inv.Customer), products, 0, false, now)
 	}
 	var meta map[string]string
 	if inv.SubscriptionDetails != nil {

@@ -48,12 +48,13 @@ func (s *Server) otherProduct(products []string) bool {
 // delivered after this one do not put it back (rule 6 in mapping.go).
 // asOf 0 drops and marks nothing: an invoice does not say what its
 // subscription is now. It logs once, at INFO: such events are expected
-// wherever the Stripe account is shared.
-func (s *Server) ignoreOtherProduct(ctx context.Context, env event, subID, customer string, products []string, asOf int64, now time.Time) error {
+// wherever the Stripe account is shared. moved says env is the
+// subscription's move from the service's products (movedAway).
+func (s *Server) ignoreOtherProduct(ctx context.Context, env event, subID, customer string, products []string, asOf int64, moved bool, now time.Time) error {
 	dropped := false
 	if asOf > 0 {
 		var err error
-		if dropped, err = s.dropOtherProduct(ctx, subID, customer, env.ID, asOf, s.movedAway(env), now); err != nil {
+		if dropped, err = s.dropOtherProduct(ctx, subID, customer, env.ID, asOf, moved, now); err != nil {
 			return err
 		}
 	}
@@ -68,7 +69,7 @@ func (s *Server) ignoreOtherProduct(ctx context.Context, env event, subID, custo
 // marks it without holding it when moved says this is its move from the
 // service's products (markOtherProduct); it reports whether it dropped
 // it. An unlinked customer, or a link to no account, has nothing to drop
-// or mark (see movedAwayUnlinked).
+// or mark (see moveWaitsForLink).
 func (s *Server) dropOtherProduct(ctx context.Context, subID, customer, cause string, asOf int64, moved bool, now time.Time) (bool, error) {
 	if customer == "" || subID == "" {
 		return false, nil
@@ -109,7 +110,7 @@ func (s *Server) movedAway(env event) bool {
 	return len(was) > 0 && !s.otherProduct(was) && s.otherProduct(after.productIDs())
 }
 
-// movedAwayUnlinked is errLinkPending for the move of subscription sub
+// moveWaitsForLink is errLinkPending for the move of subscription sub
 // from the service's products (movedAway) while its customer is not
 // linked yet: it waits for the link like the subscription's earlier
 // events, which, stale, would otherwise apply once the link wakes them
@@ -117,8 +118,8 @@ func (s *Server) movedAway(env event) bool {
 // another product's subscriptions of an unlinked customer are processed
 // at once: those customers are never linked, and such events would pile
 // up waiting.
-func (s *Server) movedAwayUnlinked(ctx context.Context, env event, sub stripeSubscription) error {
-	if sub.Customer == "" || !s.movedAway(env) {
+func (s *Server) moveWaitsForLink(ctx context.Context, sub stripeSubscription) error {
+	if sub.Customer == "" {
 		return nil
 	}
 	_, err := s.deps.Store.AccountIDByCustomer(ctx, string(sub.Customer))
@@ -126,7 +127,7 @@ func (s *Server) movedAwayUnlinked(ctx context.Context, env event, sub stripeSub
 		return fmt.Errorf("subscription %s moved to another product, customer %q: %w", sub.ID, sub.Customer, errLinkPending)
 	}
 	if err != nil {
-		return fmt.Errorf("paymentwebhook.movedAwayUnlinked: %w", err)
+		return fmt.Errorf("paymentwebhook.moveWaitsForLink: %w", err)
 	}
 	return nil
 }
