@@ -637,6 +637,8 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 	if loc.Zone != "" {
 		group, configured := cfg.CacheGroups[loc.Zone]
 		pops, known := ix.named[loc.Zone]
+		// A PoP configured for the client's IP version, not usable, is down.
+		servesClient := func(i int32) bool { return ix.scan[i].serves&family != 0 }
 		if (known || configured) && !group.allows(MethodCZ) {
 			if !deepUsable {
 				return Ranking{}, noEdgeForClient(cfg, "the coverage zone's cache group %q does not allow coverage zone routing", loc.Zone)
@@ -645,9 +647,9 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 			result = ResultCZ
 			// The zone's PoP on a heavier CDN, down, is where the client
 			// goes back to when it recovers.
-			degraded = slices.ContainsFunc(pops[:slices.Index(pops, anchor)], func(i int32) bool { return ix.scan[i].serves&family != 0 })
+			degraded = slices.ContainsFunc(pops[:slices.Index(pops, anchor)], servesClient)
 		} else {
-			degraded = slices.ContainsFunc(pops, func(i int32) bool { return ix.scan[i].serves&family != 0 })
+			degraded = slices.ContainsFunc(pops, servesClient)
 			for _, b := range group.Backups {
 				if anchor = ix.firstUsable(ix.named[b], MethodCZ, family, cut); anchor >= 0 {
 					result = ResultCZBackup
