@@ -483,10 +483,10 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 	}
 	acct := read.Account
 	if acct.Suspended {
-		return fail(playback.Errorf(playback.CodeForbidden, "account_suspended", "the account is suspended"))
+		return fail(playback.Errorf(playback.CodeForbidden, playback.ReasonAccountSuspended, "the account is suspended"))
 	}
 	if !acct.Entitled(now, s.cfg.PastDueGrace) {
-		return fail(playback.Errorf(playback.CodeForbidden, "subscription_inactive",
+		return fail(playback.Errorf(playback.CodeForbidden, playback.ReasonSubscriptionInactive,
 			"subscription is %s", acct.Status))
 	}
 	plan, err := s.plans.GetPlan(ctx, acct.PlanID)
@@ -506,11 +506,11 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 		return fail(err)
 	}
 	if acct.ParentalCap > 0 && title.Rating == nil {
-		return fail(playback.Errorf(playback.CodeForbidden, "parental_rating",
+		return fail(playback.Errorf(playback.CodeForbidden, playback.ReasonParentalRating,
 			"title has no rating, the account's parental cap is %d", acct.ParentalCap))
 	}
 	if acct.ParentalCap > 0 && *title.Rating > acct.ParentalCap {
-		return fail(playback.Errorf(playback.CodeForbidden, "parental_rating",
+		return fail(playback.Errorf(playback.CodeForbidden, playback.ReasonParentalRating,
 			"title is rated %d, the account's parental cap is %d", *title.Rating, acct.ParentalCap))
 	}
 	return read, title, plan, nil
@@ -525,7 +525,7 @@ func deviceRemoved(deviceID string) error {
 // that the player can offer to remove one (DELETE /v1/devices/{id}) and
 // play here, and the household can tell a stale one by its last play.
 func deviceLimit(plan playback.Plan, read playback.AdmissionRead) error {
-	e := playback.Errorf(playback.CodeForbidden, "device_limit",
+	e := playback.Errorf(playback.CodeForbidden, playback.ReasonDeviceLimit,
 		"the plan allows %d registered devices; remove one to add this device", plan.MaxDevices)
 	e.Details = deviceList(read.Account.Devices, read.Active, plan.MaxDevices)
 	return e

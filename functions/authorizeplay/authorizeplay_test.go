@@ -22,6 +22,7 @@ import (
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/httpx"
+	"github.com/playplane/playplane/shared/openapi/openapitest"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -32,6 +33,16 @@ const (
 )
 
 var jwtKey = bytes.Repeat([]byte("k"), 32)
+
+// documented is the served OpenAPI document: every answer the harness gets
+// must match it, so a refusal reason the document does not list fails here.
+var documented = func() *openapitest.Spec {
+	spec, err := openapitest.Load()
+	if err != nil {
+		panic(err)
+	}
+	return spec
+}()
 
 type harness struct {
 	t      testing.TB
@@ -138,6 +149,11 @@ func (h *harness) doAs(method, path, token, contentType, body string, edit ...fu
 	}
 	rec := httptest.NewRecorder()
 	h.h.ServeHTTP(rec, req)
+	if op, _, ok := documented.Match(method, req.URL.Path); ok {
+		if err := documented.ValidateResponse(op, rec.Result(), rec.Body.Bytes()); err != nil {
+			h.t.Errorf("openapi: %v", err)
+		}
+	}
 	return rec
 }
 

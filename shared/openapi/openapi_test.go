@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -170,5 +171,67 @@ func TestEndReasonsAreTheDomains(t *testing.T) {
 	got, want := slices.Sorted(slices.Values(doc.Components.Schemas.EndDetails.Properties.EndReason.Enum)), slices.Sorted(slices.Values(playback.EndReasons))
 	if !slices.Equal(got, want) {
 		t.Errorf("EndDetails.end_reason enum %v, want playback.EndReasons %v", got, want)
+	}
+}
+
+// TestPlayRefusalsAreTheDomains: the play's 403 reasons in the document
+// (DeviceLimitError's and PlayForbidden's enum) are exactly
+// playback.PlayRefusals, so a player switching on them meets no reason the
+// document does not name, and the document names none that is never sent.
+func TestPlayRefusalsAreTheDomains(t *testing.T) {
+	t.Parallel()
+	raw, err := openapi.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type reason struct {
+		Const string   `json:"const"`
+		Enum  []string `json:"enum"`
+	}
+	type errorOf struct {
+		Properties struct {
+			Error struct {
+				Properties struct {
+					Reason reason `json:"reason"`
+				} `json:"properties"`
+			} `json:"error"`
+		} `json:"properties"`
+	}
+	var doc struct {
+		Components struct {
+			Responses struct {
+				PlayForbidden struct {
+					Content struct {
+						JSON struct {
+							Schema struct {
+								AnyOf []struct {
+									Ref string `json:"$ref"`
+									errorOf
+								} `json:"anyOf"`
+							} `json:"schema"`
+						} `json:"application/json"`
+					} `json:"content"`
+				} `json:"PlayForbidden"`
+			} `json:"responses"`
+			Schemas map[string]errorOf `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, branch := range doc.Components.Responses.PlayForbidden.Content.JSON.Schema.AnyOf {
+		r := branch.Properties.Error.Properties.Reason
+		if name, ok := strings.CutPrefix(branch.Ref, "#/components/schemas/"); ok && name != "Error" {
+			r = doc.Components.Schemas[name].Properties.Error.Properties.Reason
+		}
+		if r.Const == "" && len(r.Enum) == 0 {
+			t.Fatalf("PlayForbidden branch %q names no reason by const or enum", branch.Ref)
+		}
+		got = append(append(got, r.Enum...), r.Const)
+	}
+	got = slices.DeleteFunc(slices.Sorted(slices.Values(got)), func(s string) bool { return s == "" })
+	if want := slices.Sorted(slices.Values(playback.PlayRefusals)); !slices.Equal(got, want) {
+		t.Errorf("PlayForbidden's reasons %v, want playback.PlayRefusals %v", got, want)
 	}
 }

@@ -1,0 +1,28 @@
+package playback
+
+// Reasons of a play's refusal (CodeForbidden) that are neither licensing's
+// (licence.go) nor the plan's (ReasonPlanMissing).
+const (
+	// ReasonAccountSuspended: an operator's hold (Account.Suspended).
+	ReasonAccountSuspended = "account_suspended"
+	// ReasonSubscriptionInactive: the account is not entitled now
+	// (Account.Entitled): canceled, unpaid, paused, or past due beyond the
+	// grace.
+	ReasonSubscriptionInactive = "subscription_inactive"
+	// ReasonParentalRating: the title is rated above the account's
+	// parental cap, or unrated under a cap.
+	ReasonParentalRating = "parental_rating"
+	// ReasonDeviceLimit: a new device, and the plan's registered devices
+	// are all taken; the refusal lists them.
+	ReasonDeviceLimit = "device_limit"
+)
+
+// PlayRefusals are every reason a play (POST /v1/play) is refused 403
+// with. Players switch on them to tell the viewer what to do, so the
+// OpenAPI document's PlayForbidden lists exactly these, checked against
+// this list.
+var PlayRefusals = []string{
+	ReasonAccountSuspended, ReasonSubscriptionInactive, ReasonPlanMissing, ReasonDeviceLimit,
+	ReasonNotLicensed, ReasonNotLicensedHere, ReasonNotLicensedHomeOrHere, ReasonViewerLocationUnknown, ReasonAnonymousProxy,
+	ReasonParentalRating,
+}
