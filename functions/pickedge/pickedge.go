@@ -203,7 +203,7 @@ type ClientLocation struct {
 //
 // Errors: 401 bad playback token; 403 token for another session; 410 the
 // session ended, expired or is unknown; 503 with Retry-After when no edge
-// is healthy and under capacity, or the store is down.
+// is healthy and within capacity, or the store is down.
 func (s *Server) pickEdges(w http.ResponseWriter, r *http.Request) error {
 	now := s.deps.Now()
 	token, err := auth.BearerToken(r)

@@ -213,13 +213,13 @@ func TestAllEdgesUnhealthy(t *testing.T) {
 	// Over capacity counts as unusable too.
 	h.at(2 * time.Second)
 	for _, edge := range all {
-		if rec := h.report(edge, playback.EdgeReport{EdgeID: edge, Load: 100, Capacity: 100, Healthy: true, ReportedAt: h.clock()}); rec.Code != http.StatusAccepted {
+		if rec := h.report(edge, playback.EdgeReport{EdgeID: edge, Load: 101, Capacity: 100, Healthy: true, ReportedAt: h.clock()}); rec.Code != http.StatusAccepted {
 			t.Fatalf("%d %s", rec.Code, rec.Body)
 		}
 	}
 	h.idle()
 	if rec := h.pick(id, token, clientFra); rec.Code != http.StatusServiceUnavailable {
-		t.Fatalf("all at capacity: %d %s", rec.Code, rec.Body)
+		t.Fatalf("all over capacity: %d %s", rec.Code, rec.Body)
 	}
 }
 
@@ -367,7 +367,9 @@ func TestRankingRules(t *testing.T) {
 		// The edge embedded in the client's ISP wins over the nearer PoP.
 		{name: "isp preference (option)", env: map[string]string{"STEERING_ASN_BONUS_KM": "40000"}, client: clientLondonISP,
 			lhr: playback.EdgeReport{Load: 10, Capacity: 100, Healthy: true}, firstPoP: "fra"},
-		{name: "over capacity", lhr: playback.EdgeReport{Load: 100, Capacity: 100, Healthy: true}, firstPoP: "fra", lhrGone: true},
+		// Traffic Monitor marks a cache down once its load exceeds its limit, not at it.
+		{name: "at capacity", lhr: playback.EdgeReport{Load: 100, Capacity: 100, Healthy: true}, firstPoP: "lhr"},
+		{name: "over capacity", lhr: playback.EdgeReport{Load: 101, Capacity: 100, Healthy: true}, firstPoP: "fra", lhrGone: true},
 		{name: "unhealthy", lhr: playback.EdgeReport{Load: 10, Capacity: 100, Healthy: false}, firstPoP: "fra", lhrGone: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

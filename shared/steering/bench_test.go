@@ -90,7 +90,7 @@ func BenchmarkNearestHaversine(b *testing.B) {
 			best, bestKm := -1, math.Inf(1)
 			for j := range edges {
 				e := &edges[j]
-				if !e.Healthy || e.Load >= e.Capacity || e.LastHeard().Before(cut) {
+				if !e.Healthy || e.Capacity <= 0 || e.Load > e.Capacity || e.LastHeard().Before(cut) {
 					continue
 				}
 				if d := haversineKm(q.Location.Lat, q.Location.Lon, e.Lat, e.Lon); d < bestKm {

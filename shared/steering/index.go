@@ -258,7 +258,7 @@ type edgeInfo struct {
 	weight         float64 // rendezvous weight: capacity, times the QoE factor when enabled
 	qoe            float64
 	load, capacity float64
-	usable         bool  // healthy and under capacity; freshness is checked per Pick
+	usable         bool  // healthy and within capacity; freshness is checked per Pick
 	families       uint8 // IP versions it serves
 	disabled       bool
 	serves         uint8 // IP versions it is configured to serve, up or down
@@ -353,7 +353,7 @@ func NewIndex(cfg Config, edges []playback.Edge) (*Index, error) {
 			qoe:      q,
 			load:     e.Load,
 			capacity: capacity,
-			usable:   !e.Disabled && e.Healthy && e.Load < capacity && fam != 0,
+			usable:   !e.Disabled && e.Healthy && withinCapacity(e.Load, capacity) && fam != 0,
 			disabled: e.Disabled,
 			serves:   serves,
 			families: fam,
@@ -430,6 +430,14 @@ func (ix *Index) addPoP(name string, cdn int32, first, end int) {
 	ix.scan = append(ix.scan, s)
 	ix.named[name] = append(ix.named[name], i)
 }
+
+// withinCapacity is Traffic Monitor's bandwidth rule: a cache is marked
+// unavailable only once its load exceeds its limit ("maximum bandwidth
+// exceeded" when maxBandwidth < kbpsOut, traffic_monitor/health/cache.go
+// EvalInterface), so one exactly at its limit still serves. An edge with
+// no capacity at all (neither configured nor reported) serves nothing:
+// its rendezvous weight is 0.
+func withinCapacity(load, capacity float64) bool { return capacity > 0 && load <= capacity }
 
 // penalties is the load and QoE part of a PoP's cost.
 func (c *Config) penalties(load, capacity, qoe float64) float64 {
@@ -696,7 +704,7 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 	if primary < 0 && !deepUsable {
 		return Ranking{}, &playback.Error{
 			Code: playback.CodeUnavailable, Reason: "no_healthy_edge",
-			Message: "no CDN edge is healthy and under capacity", RetryAfter: cfg.RetryAfter, Err: ErrNoHealthyEdge,
+			Message: "no CDN edge is healthy and within capacity", RetryAfter: cfg.RetryAfter, Err: ErrNoHealthyEdge,
 		}
 	}
 	r.primary, r.method = int32(primary), method

@@ -44,7 +44,7 @@ func edge(id, cdn, pop string, at place, opts ...edgeOpt) playback.Edge {
 func stale(e *playback.Edge)     { e.ReportedAt = t0.Add(-time.Hour) }
 func unhealthy(e *playback.Edge) { e.Healthy = false }
 func disabled(e *playback.Edge)  { e.Disabled = true }
-func full(e *playback.Edge)      { e.Load = e.Capacity }
+func full(e *playback.Edge)      { e.Load = e.Capacity + 1 } // past it: at it still serves
 func noIPv6(e *playback.Edge)    { e.NoIPv6 = true }
 func ipv6Down(e *playback.Edge)  { e.IPv6Down = true }
 func load(l float64) edgeOpt     { return func(e *playback.Edge) { e.Load = l } }
@@ -153,6 +153,8 @@ func TestPickRules(t *testing.T) {
 			wantPoPs: []string{"cloudfront/par", "cloudfront/nyc"}, wantDegraded: true},
 		{name: "over-capacity edge dropped", edges: with(threePoPs, "fra-b", full), loc: frankfurt,
 			wantPoPs: []string{"cloudfront/fra", "cloudfront/par"}, wantAbsent: []string{"fra-b"}},
+		{name: "pop whose edges are exactly at capacity still serves", edges: with(threePoPs, "fra-*", load(100)), loc: frankfurt,
+			wantPoPs: []string{"cloudfront/fra", "cloudfront/par"}},
 		{name: "unhealthy edge dropped", edges: with(threePoPs, "fra-c", unhealthy), loc: frankfurt,
 			wantPoPs: []string{"cloudfront/fra", "cloudfront/par"}, wantAbsent: []string{"fra-c"}},
 		{name: "stale pop: fall back to the next pop, short ttl", edges: with(threePoPs, "fra-*", stale), loc: frankfurt,
@@ -803,7 +805,7 @@ func exhaustiveRanking(cfg Config, edges []playback.Edge, loc Location, now time
 		if w, ok := cfg.CDNWeights[e.CDN]; ok && w <= 0 {
 			continue
 		}
-		if !e.Healthy || e.Load >= e.Capacity || e.LastHeard().Before(now.Add(-cfg.Staleness)) {
+		if !e.Healthy || e.Capacity <= 0 || e.Load > e.Capacity || e.LastHeard().Before(now.Add(-cfg.Staleness)) {
 			continue
 		}
 		if loc.IPv6 && (e.NoIPv6 || e.IPv6Down) || !loc.IPv6 && (e.NoIPv4 || e.IPv4Down) {

@@ -1,6 +1,7 @@
 package steering
 
 import (
+	"cmp"
 	"errors"
 	"net/netip"
 	"slices"
@@ -38,6 +39,7 @@ type parityEdge struct {
 	id, pop  string
 	lat, lon float64
 	down     bool
+	load     float64 // of a capacity of 100; 0 stands for 10
 	noIPv6   bool
 	ipv6Down bool
 	asns     []uint32
@@ -139,6 +141,12 @@ var selectCorpus = []selectRow{
 		czf:   `{"coverageZones": {"fra": {"network": ["81.0.0.0/8"], "coordinates": {"latitude": 50.11, "longitude": 8.68}}}}`,
 		edges: append(slices.Clone(europe), parityEdge{id: "isp-1", pop: "ber-isp", lat: 52.52, lon: 13.40, asns: []uint32{3320}}),
 		addr:  "81.1.1.1", wantPoP: "fra", wantResult: ResultCZ},
+	{name: "a cache whose load equals its capacity stays available", source: "TM src health.EvalInterface: unavailable only when maxBandwidth < kbpsOut (\"maximum bandwidth exceeded\")",
+		czf: euroCZF, edges: []parityEdge{{id: "fra-1", pop: "fra", lat: 50.11, lon: 8.68, load: 100}, {id: "muc-1", pop: "muc", lat: 48.14, lon: 11.58}},
+		addr: "12.23.34.45", wantPoP: "fra", wantResult: ResultCZ},
+	{name: "a cache whose load exceeds its capacity is unavailable", source: "TM src health.EvalInterface: maxBandwidth < kbpsOut → unavailable",
+		czf: euroCZF, edges: []parityEdge{{id: "fra-1", pop: "fra", lat: 50.11, lon: 8.68, load: 100.5}, {id: "muc-1", pop: "muc", lat: 48.14, lon: 11.58}},
+		addr: "12.23.34.45", wantPoP: "muc", wantResult: ResultCZBackup},
 	{name: "ipv6 client: groups without ipv6-available caches are skipped", source: "TR src getSupportingCaches: cache.isAvailable(requestVersion)",
 		czf: euroCZF, edges: []parityEdge{{id: "fra-1", pop: "fra", lat: 50.11, lon: 8.68, noIPv6: true}, {id: "muc-1", pop: "muc", lat: 48.14, lon: 11.58}},
 		addr: "2001:db8:f::1", wantPoP: "muc", wantResult: ResultCZBackup},
@@ -200,8 +208,9 @@ func TestPickMatchesTrafficRouter(t *testing.T) {
 			}
 			var edges []playback.Edge
 			for _, e := range row.edges {
+				load := cmp.Or(e.load, 10)
 				edges = append(edges, playback.Edge{ID: e.id, CDN: "tr", PoP: e.pop, BaseURL: "https://" + e.id + ".example.net",
-					Lat: e.lat, Lon: e.lon, Capacity: 100, Load: 10, Healthy: !e.down, NoIPv6: e.noIPv6, IPv6Down: e.ipv6Down, ASNs: e.asns, ReportedAt: t0})
+					Lat: e.lat, Lon: e.lon, Capacity: 100, Load: load, Healthy: !e.down, NoIPv6: e.noIPv6, IPv6Down: e.ipv6Down, ASNs: e.asns, ReportedAt: t0})
 			}
 			ix := mustIndex(t, cfg, edges)
 			locator, err := NewLocatorWith(src, Location{Lat: 50, Lon: 10})
