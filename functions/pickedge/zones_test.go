@@ -57,21 +57,31 @@ func TestCoverageZoneFileIsHotSwapped(t *testing.T) {
 }
 
 // TestCacheGroupBackups reads Traffic Router cache group settings: the
-// zone's group without a usable edge sends its clients to its backup.
+// zone's group without a usable edge sends its clients to its backup. The
+// file is read as the coverage zone file is: one saved with a byte order
+// mark starts pick edge too.
 func TestCacheGroupBackups(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	groups := filepath.Join(dir, "crconfig.json")
-	if err := os.WriteFile(groups, []byte(`{"edgeLocations": {"fra": {"backupLocations": {"list": ["iad"]}}}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, options{env: map[string]string{"PICKEDGE_CACHE_GROUPS_FILE": groups}})
-	id, token := h.session("sintel")
-	h.at(time.Second)
-	h.setHealth(false, "fra-1", "fra-2", "fra-isp-1")
-	resp := h.mustPick(id, token, clientFra)
-	if resp.Edges[0].PoP != "iad" || resp.Result != "CZ_BACKUP" || !resp.Degraded {
-		t.Fatalf("first PoP %s (%s, degraded %v), want the backup iad", resp.Edges[0].PoP, resp.Result, resp.Degraded)
+	const body = `{"edgeLocations": {"fra": {"backupLocations": {"list": ["iad"]}}}}`
+	for _, tt := range []struct{ name, file string }{
+		{name: "utf-8", file: body},
+		{name: "utf-8 with a byte order mark", file: "\ufeff" + body},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			groups := filepath.Join(t.TempDir(), "crconfig.json")
+			if err := os.WriteFile(groups, []byte(tt.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			h := newHarness(t, options{env: map[string]string{"PICKEDGE_CACHE_GROUPS_FILE": groups}})
+			id, token := h.session("sintel")
+			h.at(time.Second)
+			h.setHealth(false, "fra-1", "fra-2", "fra-isp-1")
+			resp := h.mustPick(id, token, clientFra)
+			if resp.Edges[0].PoP != "iad" || resp.Result != "CZ_BACKUP" || !resp.Degraded {
+				t.Fatalf("first PoP %s (%s, degraded %v), want the backup iad", resp.Edges[0].PoP, resp.Result, resp.Degraded)
+			}
+		})
 	}
 }
 

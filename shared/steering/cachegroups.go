@@ -64,9 +64,10 @@ func LoadCacheGroups(path string) (map[string]CacheGroup, error) {
 // Without backupLocations, or with one that has no list, a group falls back
 // to the closest group; with a list, only when fallbackToClosest is true.
 // Unknown and non-string localization methods are skipped; none at all
-// enables every method.
+// enables every method. The bytes are read as a coverage zone file's
+// (decodeFile): a byte order mark, UTF-16 and UTF-32 are taken.
 func ParseCacheGroups(data []byte) (map[string]CacheGroup, error) {
-	top, err := decodeObject(data)
+	top, err := decodeFile(data)
 	if err != nil {
 		return nil, fmt.Errorf("steering.ParseCacheGroups: %w", err)
 	}

@@ -1,6 +1,9 @@
 package steering
 
 import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -50,9 +53,41 @@ func TestParseCacheGroups(t *testing.T) {
 	if !groups["only-bogus"].allows(MethodCZ) || groups["methods"].allows(MethodDeepCZ) {
 		t.Error("allows disagrees with Traffic Router's defaults")
 	}
-	for _, bad := range []string{`[]`, `{"edgeLocations": []}`, `{`} {
+	// A Latin-1 byte is refused as in a coverage zone file (decodeFile).
+	for _, bad := range []string{`[]`, `{"edgeLocations": []}`, `{`, "{\"edgeLocations\": {\"caf\xe9\": {}}}"} {
 		if _, err := ParseCacheGroups([]byte(bad)); err == nil {
 			t.Errorf("ParseCacheGroups(%s) accepted it", bad)
 		}
+	}
+}
+
+// The cache groups file is read from disk beside the coverage zone file,
+// so it is decoded the same way: one a Windows editor saved with a byte
+// order mark, or PowerShell's redirection wrote in UTF-16, loads.
+func TestLoadCacheGroupsDecodesTheFileAsCoverageZonesAre(t *testing.T) {
+	t.Parallel()
+	const file = `{"edgeLocations": {"fra": {"backupLocations": {"list": ["muc"]}, "localizationMethods": ["CZ"]}}}`
+	want := map[string]CacheGroup{"fra": {Backups: []string{"muc"}, Methods: MethodCZ}}
+	for _, tt := range []struct{ name, data string }{
+		{name: "utf-8", data: file},
+		{name: "utf-8 byte order mark", data: "\ufeff" + file},
+		{name: "utf-16le with a byte order mark", data: utf16Bytes("\ufeff"+file, binary.LittleEndian)},
+		{name: "utf-16be without a byte order mark", data: utf16Bytes(file, binary.BigEndian)},
+		{name: "utf-32le", data: utf32Bytes(file, binary.LittleEndian)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "cachegroups.json")
+			if err := os.WriteFile(path, []byte(tt.data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			groups, err := LoadCacheGroups(path)
+			if err != nil {
+				t.Fatalf("LoadCacheGroups: %v", err)
+			}
+			if !reflect.DeepEqual(groups, want) {
+				t.Fatalf("groups = %#v, want %#v", groups, want)
+			}
+		})
 	}
 }

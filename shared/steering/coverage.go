@@ -133,12 +133,8 @@ func ParseDeepCoverageZones(data []byte) (*CoverageZones, error) {
 }
 
 func parseCoverage(data []byte, key string) (*CoverageZones, error) {
-	data = jacksonText(data)
-	top, err := decodeObject(data)
+	top, err := decodeFile(data)
 	if err != nil {
-		return nil, err
-	}
-	if err := jacksonUTF8(data); err != nil {
 		return nil, err
 	}
 	if top == nil {
@@ -262,6 +258,23 @@ func (o *object) get(k string) (json.RawMessage, bool) {
 		return nil, false
 	}
 	return o.vals[i], true
+}
+
+// decodeFile reads a file's top-level object as Jackson reads a file
+// (jacksonText, then jacksonUTF8); nil, nil when the file is valid JSON
+// but not an object. The coverage zone files and the cache groups file
+// beside them are all read through it, so a file saved with a byte order
+// mark or in UTF-16 loads whichever of them it is.
+func decodeFile(data []byte) (*object, error) {
+	data = jacksonText(data)
+	top, err := decodeObject(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := jacksonUTF8(data); err != nil {
+		return nil, err
+	}
+	return top, nil
 }
 
 // jacksonText is the UTF-8 text Jackson reads from a file's bytes
