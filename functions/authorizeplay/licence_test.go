@@ -78,6 +78,13 @@ func TestLicensingByViewerLocation(t *testing.T) {
 		{"forwarded-for from an untrusted peer is ignored", demo.AccountSolo, "us-exclusive", []func(*http.Request){direct(viewerJP), func(r *http.Request) { r.Header.Set("X-Forwarded-For", viewerUS) }}, 403, "not_licensed_in_viewer_country"},
 		{"anonymous proxy refused", demo.AccountSolo, "us-exclusive", []func(*http.Request){viaFrontDoor(viewerVPN)}, 403, "anonymous_proxy"},
 		{"viewer nobody can place", demo.AccountSolo, "us-exclusive", []func(*http.Request){viaFrontDoor(viewerNone)}, 403, "viewer_location_unknown"},
+		// A placeholder code (GeoIP legacy's EU, Europe) is no country: as
+		// if the front door had sent no header, GeoIP decides, and where it
+		// knows nothing either the play is refused as for a viewer nobody
+		// can place.
+		{"placeholder country header: GeoIP's country decides", demo.AccountFamily, "tears-of-steel", []func(*http.Request){viaFrontDoor(viewerDE), header("EU")}, 201, ""},
+		{"placeholder country header and no GeoIP answer: location unknown", demo.AccountSolo, "us-exclusive", []func(*http.Request){viaFrontDoor(viewerNone), header("EU")}, 403, "viewer_location_unknown"},
+		{"asia/pacific placeholder and no GeoIP answer: location unknown", demo.AccountSolo, "us-exclusive", []func(*http.Request){viaFrontDoor(viewerNone), header("AP")}, 403, "viewer_location_unknown"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -46,6 +46,25 @@ func TestViewer(t *testing.T) {
 		{name: "header from an untrusted peer is ignored", peer: "198.51.100.7:5000", country: "US", wantCountry: "DE"},
 		{name: "forged forwarded-for from an untrusted peer is ignored", peer: "203.0.113.5:5000", xff: "198.51.100.7", wantCountry: "GB"},
 		{name: "placeholder country is unknown", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "XX", wantCountry: "DE", wantASN: 3320},
+		// Codes front doors and GeoIP sent for no country are as if no
+		// header came: MaxMind's legacy EU (Europe), AP (Asia/Pacific),
+		// A1, A2, O1; Cloudflare's T1 (Tor); CLDR's groupings EU, EZ, UN,
+		// QO and unknown ZZ (Google's {client_region}).
+		{name: "legacy geoip europe is no country", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "EU", wantCountry: "DE", wantASN: 3320},
+		{name: "legacy geoip asia/pacific is no country", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "ap", wantCountry: "DE", wantASN: 3320},
+		{name: "legacy geoip europe first in a geo list is no country", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "EU,Frankfurt", wantCountry: "DE", wantASN: 3320},
+		{name: "cldr eurozone is no country", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "EZ", wantCountry: "DE", wantASN: 3320},
+		{name: "cldr united nations is no country", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "UN", wantCountry: "DE", wantASN: 3320},
+		{name: "cldr outlying oceania is no country", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "QO", wantCountry: "DE", wantASN: 3320},
+		{name: "cldr unknown region", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "ZZ", wantCountry: "DE", wantASN: 3320},
+		{name: "legacy geoip anonymous proxy", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "A1", wantCountry: "DE", wantASN: 3320},
+		{name: "legacy geoip satellite provider", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "A2", wantCountry: "DE", wantASN: 3320},
+		{name: "legacy geoip other country", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "O1", wantCountry: "DE", wantASN: 3320},
+		{name: "tor exit", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "T1", wantCountry: "DE", wantASN: 3320},
+		{name: "placeholder with no geoip answer leaves no country", peer: "10.0.0.1:443", xff: "8.8.8.8", country: "EU", wantCountry: ""},
+		// Kosovo's XK is user-assigned in ISO 3166-1 but a country to
+		// MaxMind, CLDR and CloudFront alike.
+		{name: "kosovo is a country", peer: "10.0.0.1:443", xff: "198.51.100.7", country: "XK", wantCountry: "XK", wantHeader: true, wantASN: 3320},
 		{name: "anonymous vpn address", peer: "10.0.0.1:443", xff: "203.0.113.200", wantCountry: "GB", wantAnon: true},
 		{name: "unknown address", peer: "10.0.0.1:443", xff: "8.8.8.8", wantCountry: ""},
 	}
