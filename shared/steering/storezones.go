@@ -106,6 +106,11 @@ const (
 // Current returns the zones in service, starting a background read when
 // one is due.
 func (z *StoreZones) Current() *CoverageZones {
+	// The first read is waited for, not left to the background as
+	// Traffic Router leaves its coverage zone file: a Lambda instance is
+	// frozen between requests, so a background read would not run until
+	// the next one, and its first viewers would go by GeoIP (see
+	// docs/catalogue.md).
 	z.first.Do(func() {
 		z.schedule()
 		z.read()
