@@ -335,6 +335,12 @@ func escapeTokens(tokens []string) []string {
 	return out
 }
 
+// notCountry is the problem of a territory the schema's pattern takes but
+// that names no country (playback.NotCountries): no viewer is ever
+// located there, so a window in it licenses nothing and a home there
+// meets no window.
+const notCountry = "%q names a grouping or an unknown place, not a country: give each country's ISO 3166-1 alpha-2 code"
+
 // check applies the rules the schema cannot state.
 func (f *File) check() []Problem {
 	var ps []Problem
@@ -373,6 +379,9 @@ func (f *File) check() []Problem {
 					add(fmt.Sprintf("/titles/%d/windows/%d/%s", i, j, b.name), "%s %s is outside years 0000-9999 in UTC", b.name, b.at.Format(time.RFC3339))
 				}
 			}
+			if !playback.IsCountryCode(w.Territory) {
+				add(fmt.Sprintf("/titles/%d/windows/%d/territory", i, j), notCountry, w.Territory)
+			}
 			if !w.End.After(w.Start) {
 				add(fmt.Sprintf("/titles/%d/windows/%d/end", i, j), "end %s is not after start %s", w.End.Format(time.RFC3339), w.Start.Format(time.RFC3339))
 			}
@@ -397,6 +406,9 @@ func (f *File) check() []Problem {
 	customers := map[string]int{}
 	for i, a := range f.Accounts {
 		dup("account", "accounts", i, a.ID)
+		if !playback.IsCountryCode(a.Territory) {
+			add(fmt.Sprintf("/accounts/%d/territory", i), notCountry, a.Territory)
+		}
 		switch j, twice := customers[a.CustomerID]; {
 		case a.CustomerID == "":
 		case !playback.ValidCustomerID(a.CustomerID):

@@ -22,6 +22,13 @@ func TestCheckRecord(t *testing.T) {
 		{name: "title window order", kind: playback.KindTitle,
 			doc:  `{"id":"t","name":"T","rating":0,"asset_path":"/t/","manifest":"m","windows":[{"territory":"DE","start":"2030-01-01T00:00:00Z","end":"2020-01-01T00:00:00Z"}]}`,
 			want: []string{"/windows/0/end"}},
+		// No viewer is ever located in a grouping or an unknown region
+		// (playback.NotCountries), so a window there licenses nothing.
+		{name: "title window in no country", kind: playback.KindTitle,
+			doc:  `{"id":"t","name":"T","rating":0,"asset_path":"/t/","manifest":"m","windows":[{"territory":"EU","start":"2020-01-01T00:00:00Z","end":"2030-01-01T00:00:00Z"}]}`,
+			want: []string{"/windows/0/territory"}},
+		{name: "account home in no country", kind: playback.KindAccount, doc: `{"id":"a","plan_id":"p","territory":"ZZ"}`, want: []string{"/territory"}},
+		{name: "kosovo is a country", kind: playback.KindAccount, doc: `{"id":"a","plan_id":"p","territory":"XK"}`},
 		{name: "edge range", kind: playback.KindEdge, doc: `{"id":"e","cdn":"c","base_url":"https://e","lat":0,"lon":200}`, want: []string{"/lon"}},
 		// Steering names CDNs to players as HLS/DASH pathway IDs and
 		// leaves out an edge whose cdn is not one.

@@ -2,6 +2,7 @@ package playback
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -93,6 +94,26 @@ type LicenceDetails struct {
 func licenceError(reason, home, viewer, format string, args ...any) error {
 	return &Error{Code: CodeForbidden, Reason: reason, Message: fmt.Sprintf(format, args...),
 		Details: LicenceDetails{HomeTerritory: home, ViewerCountry: viewer}}
+}
+
+// NotCountries are two-letter codes in the shape of ISO 3166-1 alpha-2
+// that name no country a viewer is in, nor one a title is licensed in.
+// MaxMind's GeoIP Legacy databases (whose codes CloudFront's header
+// follows) placed addresses known only by continent in EU (Europe) and
+// AP (Asia/Pacific); MaxMind calls them codes that "don't actually
+// represent countries", and GeoIP2 answers such an address with no
+// country. Google's {client_region} is a Unicode CLDR region code, where
+// EU, EZ, UN and QO are groupings of countries and ZZ is the unknown
+// region. XX is the unknown country of Cloudflare and others. Kosovo's
+// XK, user-assigned in ISO 3166-1, is a country to all of them. The
+// catalogue's schema refuses them as territories (checked against this
+// list), since no viewer is ever located in one.
+var NotCountries = []string{"EU", "AP", "EZ", "UN", "QO", "ZZ", "XX"}
+
+// IsCountryCode reports whether s is two capital letters naming a country
+// (not one of NotCountries).
+func IsCountryCode(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && !slices.Contains(NotCountries, s)
 }
 
 // euMemberStates are the member states of the European Union (ISO 3166-1

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/playplane/playplane/shared/playback"
 )
 
 // ViewerConfig says how to tell where a viewer is: which proxies may be
@@ -119,24 +121,13 @@ func (v *Viewer) Locate(r *http.Request) (loc Location, addr netip.Addr, err err
 // or first in a comma-separated list (a Google load balancer's
 // X-Client-Geo-Location: {client_region},{client_city}). Codes the
 // sources send for no country do not count, as if no header came:
-// MaxMind's legacy A1, A2, O1 and Cloudflare's T1 (not two letters),
-// XX, and the codes in noCountry.
+// MaxMind's legacy A1, A2, O1 and Cloudflare's T1 (not two letters), and
+// playback.NotCountries.
 func countryCode(s string) (string, bool) {
 	s, _, _ = strings.Cut(s, ",")
 	s = strings.ToUpper(strings.TrimSpace(s))
-	if len(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' || noCountry[s] {
+	if !playback.IsCountryCode(s) {
 		return "", false
 	}
 	return s, true
 }
-
-// noCountry are two-letter codes that name no country a viewer is in.
-// MaxMind's GeoIP Legacy databases (whose codes CloudFront's header
-// follows) placed addresses known only by continent in EU (Europe) and
-// AP (Asia/Pacific); MaxMind calls them codes that "don't actually
-// represent countries", and GeoIP2 answers such an address with no
-// country. Google's {client_region} is a Unicode CLDR region code, where
-// EU, EZ, UN and QO are groupings of countries and ZZ is the unknown
-// region. XX is the unknown country of Cloudflare and others. Kosovo's
-// XK, user-assigned in ISO 3166-1, is a country to all of them.
-var noCountry = map[string]bool{"EU": true, "AP": true, "EZ": true, "UN": true, "QO": true, "ZZ": true, "XX": true}
