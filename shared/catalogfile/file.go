@@ -295,13 +295,23 @@ func parseSchema(name string, jsonData []byte, locate func(pointer string) int) 
 		sortProblems(inv.Problems)
 		return f, inv
 	}
-	d := json.NewDecoder(bytes.NewReader(jsonData))
+	// The server's members of a record as GET answers it (readOnly in the
+	// schema) are ignored: the typed decode keeps refusing any other.
+	var dropped []string
+	sch.dropReadOnly(inst, nil, &dropped)
+	typed := jsonData
+	if len(dropped) > 0 {
+		if typed, err = json.Marshal(inst); err != nil {
+			return f, fmt.Errorf("catalogfile.Parse: %w", err)
+		}
+	}
+	d := json.NewDecoder(bytes.NewReader(typed))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&f); err != nil {
 		inv.Problems = append(inv.Problems, Problem{Message: err.Error()})
 		return f, inv
 	}
-	if p := strict(jsonData); p != nil {
+	if p := strict(jsonData, dropped); p != nil {
 		p.Line = locate(p.Pointer)
 		inv.Problems = append(inv.Problems, *p)
 		return f, inv
@@ -312,9 +322,10 @@ func parseSchema(name string, jsonData []byte, locate func(pointer string) int) 
 // strict holds jsonData, one valid JSON value, to the rules of every JSON
 // body the API takes (strictjson): no name twice, valid UTF-8. The
 // coverage zone file is left to its parser, which takes a zone named twice
-// as Traffic Router does.
-func strict(jsonData []byte) *Problem {
-	pointer, err := strictjson.CheckAt(jsonData, reflect.TypeFor[File](), "/coverage_zones")
+// as Traffic Router does, and so are the readOnly members ignored (at the
+// pointers ignored), which File has no field for.
+func strict(jsonData []byte, ignored []string) *Problem {
+	pointer, err := strictjson.CheckAt(jsonData, reflect.TypeFor[File](), append([]string{"/coverage_zones"}, ignored...)...)
 	if err == nil {
 		return nil
 	}

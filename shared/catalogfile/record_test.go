@@ -1,7 +1,10 @@
 package catalogfile_test
 
 import (
+	"encoding/json"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/playplane/playplane/shared/catalogfile"
@@ -87,4 +90,93 @@ func TestCoverageZonesProblems(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServerOwnedMembersAreReadOnly: a record as the admin API's GET
+// answers it, with the members the server owns (an account's devices and
+// subscriptions, an edge's health), checks and parses as its settings:
+// the schema marks those members readOnly and a write ignores them.
+// Before, the schema refused them (additionalProperties), so a GET body
+// written back was 422. The schema's readOnly members are exactly the
+// stored record's members that are not settings, so a member added to
+// the stored record (or to the settings) without the schema fails here.
+func TestServerOwnedMembersAreReadOnly(t *testing.T) {
+	t.Parallel()
+	var schema struct {
+		Defs map[string]struct {
+			Properties map[string]struct {
+				ReadOnly bool `json:"readOnly"`
+			} `json:"properties"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(catalogfile.SchemaJSON, &schema); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name            string
+		kind            playback.Kind
+		stored, setting reflect.Type
+		doc             string
+	}{
+		{name: "account", kind: playback.KindAccount, stored: reflect.TypeFor[playback.Account](), setting: reflect.TypeFor[catalogfile.Account](),
+			doc: `{"id":"a","plan_id":"p","territory":"DE","status":"active","parental_cap":0,"customer_id":"cus_a",
+			"current_period_end":"2026-12-31T00:00:00Z","devices":[{"id":"tv","registered_at":"2026-01-01T00:00:00Z"}],
+			"subscriptions":[{"id":"sub_a","status":"active","plan_id":"p","current_period_end":"2026-12-31T00:00:00Z","clock":1}],
+			"updated_at":"2026-12-01T00:00:00Z","announced":{"entitled":true,"status":"active","plan_id":"p"},
+			"customers_deleted":[{"customer":"cus_old","clock":1,"event":"evt_1"}],
+			"other_products":[{"subscription":"sub_o","clock":1,"event":"evt_2"}]}`},
+		{name: "edge", kind: playback.KindEdge, stored: reflect.TypeFor[playback.Edge](), setting: reflect.TypeFor[catalogfile.Edge](),
+			doc: `{"id":"e","cdn":"c","pop":"fra","base_url":"https://e","lat":0,"lon":0,"ipv4_down":true,"ipv6_down":false,
+			"capacity":0,"reported_capacity":10,"load":5,"healthy":true,"hot_titles":["t"],"reported_at":"2026-12-01T00:00:00Z",
+			"received_at":"2026-12-01T00:00:01Z","rebuffer_ratio":0.01,"throughput_kbps":5000}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			settings := map[string]bool{}
+			for _, n := range jsonNames(tc.setting) {
+				settings[n] = true
+			}
+			var owned []string
+			for _, n := range jsonNames(tc.stored) {
+				if !settings[n] {
+					owned = append(owned, n)
+				}
+			}
+			var marked []string
+			for n, p := range schema.Defs[string(tc.kind)].Properties {
+				if p.ReadOnly {
+					marked = append(marked, n)
+				}
+			}
+			slices.Sort(owned)
+			slices.Sort(marked)
+			if !slices.Equal(marked, owned) {
+				t.Errorf("$defs/%s marks %q readOnly; the stored record's members that are not settings are %q", tc.kind, marked, owned)
+			}
+
+			ps, err := catalogfile.CheckRecord(tc.kind, []byte(tc.doc))
+			if err != nil || len(ps) > 0 {
+				t.Fatalf("a GET body: problems %v, %v", ps, err)
+			}
+			f, err := catalogfile.Parse("f.json", []byte(`{"`+string(tc.kind)+`s":[`+tc.doc+`]}`))
+			if err != nil {
+				t.Fatalf("a file holding a GET body: %v", err)
+			}
+			if len(f.Accounts)+len(f.Edges) != 1 {
+				t.Fatalf("parsed %+v", f)
+			}
+		})
+	}
+}
+
+// jsonNames is the JSON member names of struct type t.
+func jsonNames(t reflect.Type) []string {
+	var out []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "-" && f.IsExported() {
+			out = append(out, name)
+		}
+	}
+	return out
 }

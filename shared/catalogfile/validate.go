@@ -54,6 +54,9 @@ type node struct {
 	minimum    *big.Rat
 	maximum    *big.Rat
 	not        *node
+	// readOnly: the member is the server's; a write ignores it
+	// (dropReadOnly), as OpenAPI and JSON Schema mean the keyword.
+	readOnly bool
 }
 
 // jsonTypes is a set of JSON types; the order of the constants is the
@@ -243,6 +246,12 @@ func (c *schemaCompiler) node(v any, at string) (*node, error) {
 			n.minimum, err = rat(val)
 		case "maximum":
 			n.maximum, err = rat(val)
+		case "readOnly":
+			b, ok := val.(bool)
+			if !ok {
+				return nil, fmt.Errorf("%s: not a boolean", where)
+			}
+			n.readOnly = b
 		default:
 			if !annotation(k, at) {
 				return nil, fmt.Errorf("%s: keyword not implemented by the catalogue validator", where)
@@ -438,6 +447,35 @@ func (n *node) validate(v any, loc []string, out *[]Problem) {
 		n.not.validate(v, loc, &sub)
 		if len(sub) == 0 {
 			add("'not' failed")
+		}
+	}
+}
+
+// dropReadOnly removes from v, valid by n and found at loc, the object
+// members whose schema is readOnly, adding their JSON pointers to out.
+func (n *node) dropReadOnly(v any, loc []string, out *[]string) {
+	if n.ref != nil {
+		n.ref.dropReadOnly(v, loc, out)
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		for _, name := range slices.Sorted(maps.Keys(n.properties)) {
+			sub := n.properties[name]
+			m, ok := v[name]
+			switch {
+			case !ok:
+			case sub.readOnly:
+				delete(v, name)
+				*out = append(*out, "/"+strings.Join(escapeTokens(append(slices.Clip(loc), name)), "/"))
+			default:
+				sub.dropReadOnly(m, append(slices.Clip(loc), name), out)
+			}
+		}
+	case []any:
+		if n.items != nil {
+			for i, item := range v {
+				n.items.dropReadOnly(item, append(slices.Clip(loc), strconv.Itoa(i)), out)
+			}
 		}
 	}
 }

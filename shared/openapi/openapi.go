@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/catalogfile"
 	"github.com/playplane/playplane/shared/httpx"
 )
 
@@ -27,14 +28,19 @@ const Path = "/openapi.json"
 var source []byte
 
 // Document is the served document: openapi.json with each schema it
-// borrows from events/schemas, written there as {"$ref": "<$id>"}, replaced
-// by the schema itself, so that it stands alone and those bodies have one
-// source. The replacement is textual, keeping the file's order and layout.
+// borrows from events/schemas, and the catalogue file's schema (whose
+// records the admin API reads and writes), written there as
+// {"$ref": "<$id>"}, replaced by the schema itself, so that it stands
+// alone and those bodies have one source. The replacement is textual,
+// keeping the file's order and layout.
 var Document = sync.OnceValues(func() ([]byte, error) {
 	var errs []error
 	out := borrowed.ReplaceAllFunc(source, func(ref []byte) []byte {
-		file := borrowed.FindSubmatch(ref)[1]
-		raw, err := events.Schemas.ReadFile("schemas/" + string(file))
+		file := string(borrowed.FindSubmatch(ref)[1])
+		raw, err := catalogfile.SchemaJSON, error(nil)
+		if events.SchemaBase+file != catalogfile.SchemaID {
+			raw, err = events.Schemas.ReadFile("schemas/" + file)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			return ref
@@ -52,8 +58,9 @@ var Document = sync.OnceValues(func() ([]byte, error) {
 	return out, nil
 })
 
-// borrowed matches a reference to a schema of events/schemas.
-var borrowed = regexp.MustCompile(`\{"\$ref": "` + regexp.QuoteMeta(events.SchemaBase) + `([a-z0-9-]+\.json)"\}`)
+// borrowed matches a reference to a schema of events/schemas or to the
+// catalogue file's (a reference into one, with a fragment, stays).
+var borrowed = regexp.MustCompile(`\{"\$ref": "` + regexp.QuoteMeta(events.SchemaBase) + `([a-z0-9.-]+\.json)"\}`)
 
 // Handler serves the document. Any page may read it (it is public and
 // carries no credentials), so tools such as Swagger UI can load it from

@@ -36,6 +36,12 @@ func TestCheckAtSaysWhere(t *testing.T) {
 		{name: "after a skipped value", data: `{"extra":{"x":1,"x":2},"items":[],"items":[]}`, skip: []string{"/extra"}, wantPointer: "/items", wantReason: playback.ReasonDuplicateField},
 		{name: "skipped scalar", data: `{"extra":12.5e3,"items":[{"id":"a","id":"b"}]}`, skip: []string{"/extra"}, wantPointer: "/items/0/id", wantReason: playback.ReasonDuplicateField},
 		{name: "skip elsewhere", data: `{"extra":{"x":1,"x":2}}`, skip: []string{"/other"}, wantPointer: "/extra/x", wantReason: playback.ReasonDuplicateField},
+		// A member the caller ignores (catalogfile: readOnly) needs no field.
+		{name: "skipped name without a field", data: `{"items":[{"id":"a","load":{"x":1,"x":2}}]}`, skip: []string{"/items/0/load"}},
+		{name: "skipped name without a field twice", data: `{"items":[{"load":1,"load":2}]}`, skip: []string{"/items/0/load"},
+			wantPointer: "/items/0/load", wantReason: playback.ReasonDuplicateField},
+		{name: "name without a field, skip elsewhere", data: `{"items":[{"id":"a"},{"load":1}]}`, skip: []string{"/items/0/load"},
+			wantPointer: "/items/1/load", wantReason: playback.ReasonUnknownField},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -145,6 +145,12 @@ func TestValidateResponse(t *testing.T) {
 		{"sessions", "GET", "/v1/sessions", 200, nil, `{"sessions":[` + sessionView + `]}`, ""},
 		{"sessions: a session without its device", "GET", "/v1/sessions", 200, nil, `{"sessions":[` + strings.Replace(sessionView, `"device_id":"tv",`, "", 1) + `]}`, "device_id"},
 		{"urls without no-store", "POST", "/v1/playback/ses_1/urls", 200, nil, `{"manifest_url":"https://cdn.example/m","cookies":[],"expires_at":"2026-01-01T00:00:00Z","key_id":"k","cdn":"cloudfront"}`, "Cache-Control"},
+		// The admin API's accounts and edges are the catalogue schema's
+		// records, with the members the server owns (readOnly).
+		{"admin account as stored", "GET", "/v1/admin/accounts/acct_a", 200, etag, adminAccount, ""},
+		{"admin account with an undocumented member", "GET", "/v1/admin/accounts/acct_a", 200, etag, strings.Replace(adminAccount, `"id"`, `"bogus":1,"id"`, 1), "bogus"},
+		{"admin edge with its health", "GET", "/v1/admin/edges/fra-1", 200, etag, adminEdge, ""},
+		{"admin edge with an undocumented member", "GET", "/v1/admin/edges/fra-1", 200, etag, strings.Replace(adminEdge, `"id"`, `"bogus":1,"id"`, 1), "bogus"},
 		{"healthz", "GET", "/healthz", 200, http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, "ok\n", ""},
 		{"healthz says something else", "GET", "/healthz", 200, http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, "fine\n", "value must be"},
 	} {
@@ -201,6 +207,9 @@ func TestValidateRequest(t *testing.T) {
 		{"edge report signed", "POST", "/v1/edges/health", map[string]string{"X-Edge-Id": "fra-1", "X-Edge-Signature": "t=1,v1=00"}, `{"edge_id":"fra-1","load":1,"capacity":2,"healthy":true,"reported_at":"2026-01-01T00:00:00Z"}`, ""},
 		{"edge report without its signature", "POST", "/v1/edges/health", map[string]string{"X-Edge-Id": "fra-1"}, `{"edge_id":"fra-1","load":1,"capacity":2,"healthy":true,"reported_at":"2026-01-01T00:00:00Z"}`, "edgeSignature"},
 		{"stripe without signature", "POST", "/v1/webhooks/stripe", nil, `{"id":"evt_1","type":"invoice.paid","created":1,"data":{"object":{}}}`, "stripeSignature"},
+		{"admin account PUT back as GET answered it", "PUT", "/v1/admin/accounts/acct_a", map[string]string{"Authorization": "Bearer x", "If-Match": `"1"`}, adminAccount, ""},
+		{"admin account PUT with a bad territory", "PUT", "/v1/admin/accounts/acct_a", map[string]string{"Authorization": "Bearer x", "If-Match": `"1"`}, strings.Replace(adminAccount, `"DE"`, `"de"`, 1), "territory"},
+		{"admin edge PUT back as GET answered it", "PUT", "/v1/admin/edges/fra-1", map[string]string{"Authorization": "Bearer x", "If-Match": `"1"`}, adminEdge, ""},
 		{"undocumented route", "GET", "/v1/nothing", nil, ``, "no operation"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -321,3 +330,17 @@ func authed(method, url, b string) *http.Request {
 	req.Header.Set("Authorization", "Bearer x")
 	return req
 }
+
+// An account and an edge as the admin API's GET answers them: settings and
+// the server's members.
+var etag = http.Header{"Etag": {`"1"`}}
+
+const (
+	adminAccount = `{"id":"acct_a","plan_id":"std","status":"active","current_period_end":"2026-02-01T00:00:00Z","territory":"DE","parental_cap":0,` +
+		`"devices":[{"id":"tv","registered_at":"2026-01-01T00:00:00Z"}],"customer_id":"cus_a",` +
+		`"subscriptions":[{"id":"sub_a","status":"active","plan_id":"std","current_period_end":"2026-02-01T00:00:00Z","clock":1}],` +
+		`"updated_at":"2026-01-01T00:00:00Z","announced":{"entitled":true,"status":"active","plan_id":"std"},` +
+		`"customers_deleted":[{"customer":"cus_old","clock":1,"event":"evt_1"}],"other_products":[{"subscription":"sub_o","clock":1,"event":"evt_2"}]}`
+	adminEdge = `{"id":"fra-1","cdn":"local","pop":"fra","base_url":"http://127.0.0.1:8081","lat":50.11,"lon":8.68,"capacity":100,` +
+		`"reported_capacity":0,"load":0,"healthy":true,"reported_at":"0001-01-01T00:00:00Z"}`
+)
