@@ -315,7 +315,8 @@ func writeRecord(w http.ResponseWriter, status int, version string, doc json.Raw
 }
 
 // readRecord reads and checks the body of a write of kind: well-formed
-// JSON, then the catalogue file's rules for the record.
+// JSON, then the catalogue file's rules for the record. It answers the
+// record as read (catalogfile.ReadRecord).
 func (s *Server) readRecord(r *http.Request, kind playback.Kind) ([]byte, error) {
 	if err := httpx.CheckJSONContentType(r); err != nil {
 		return nil, err
@@ -336,14 +337,14 @@ func (s *Server) readRecord(r *http.Request, kind playback.Kind) ([]byte, error)
 	if err := httpx.Unmarshal(body, &obj); err != nil {
 		return nil, err
 	}
-	ps, err := catalogfile.CheckRecord(kind, body)
+	rec, ps, err := catalogfile.ReadRecord(kind, body)
 	if err != nil {
 		return nil, err
 	}
 	if len(ps) > 0 {
 		return nil, invalid(string(kind), ps)
 	}
-	return body, nil
+	return rec, nil
 }
 
 // build turns a checked body into the stored document, over the stored
@@ -566,14 +567,14 @@ func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request, who auth.I
 	if err != nil {
 		return err
 	}
-	ps, err := catalogfile.CheckRecord(kind, body)
+	rec, ps, err := catalogfile.ReadRecord(kind, body)
 	if err != nil {
 		return err
 	}
 	if len(ps) > 0 {
 		return invalid(string(kind), ps)
 	}
-	return s.replace(w, r, who, kind, id, cur, body)
+	return s.replace(w, r, who, kind, id, cur, rec)
 }
 
 // mergePatch applies the JSON merge patch patch to the JSON object doc

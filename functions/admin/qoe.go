@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/catalogfile"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -56,9 +57,9 @@ func (s *Server) qoe(w http.ResponseWriter, r *http.Request, _ auth.Identity) er
 	}
 	to := s.deps.Now().UTC().Truncate(time.Hour).Add(time.Hour)
 	if v := q.Get("to"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
+		t, err := catalogfile.ParseDateTime(v)
 		if err != nil {
-			return bad("to", "to must be an RFC 3339 time, got %q", v)
+			return bad("to", "to must be an RFC 3339 time: %v", err)
 		}
 		to = t.UTC()
 		if h := to.Truncate(time.Hour); !h.Equal(to) {
@@ -71,9 +72,9 @@ func (s *Server) qoe(w http.ResponseWriter, r *http.Request, _ auth.Identity) er
 	}
 	from := to.Add(-DefaultQoERange)
 	if v := q.Get("from"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
+		t, err := catalogfile.ParseDateTime(v)
 		if err != nil {
-			return bad("from", "from must be an RFC 3339 time, got %q", v)
+			return bad("from", "from must be an RFC 3339 time: %v", err)
 		}
 		from = t.UTC().Truncate(time.Hour)
 	}

@@ -299,8 +299,30 @@ func parseSchema(name string, jsonData []byte, locate func(pointer string) int) 
 	// schema) are ignored: the typed decode keeps refusing any other.
 	var dropped []string
 	sch.dropReadOnly(inst, nil, &dropped)
+	// Every date-time the schema accepts reads as its instant, or is a
+	// problem here, at its pointer, rather than the typed decode's error.
+	upper := false
+	sch.dateTimes(inst, nil, func(s, pointer string, required bool) string {
+		t, err := ParseDateTime(s)
+		switch {
+		case err != nil:
+			inv.Problems = append(inv.Problems, Problem{Line: locate(pointer), Pointer: pointer, Message: err.Error()})
+		case t.IsZero() && !required:
+			// A member that may be left out reads its zero time as left
+			// out (omitzero): the write would not say what it meant.
+			inv.Problems = append(inv.Problems, Problem{Line: locate(pointer), Pointer: pointer, Message: fmt.Sprintf(
+				"%s is Go's zero time, which reads as no date: leave the member out for none", s)})
+		}
+		u := upperDateTime(s)
+		upper = upper || u != s
+		return u
+	})
+	if len(inv.Problems) > 0 {
+		sortProblems(inv.Problems)
+		return f, inv
+	}
 	typed := jsonData
-	if len(dropped) > 0 {
+	if len(dropped) > 0 || upper {
 		if typed, err = json.Marshal(inst); err != nil {
 			return f, fmt.Errorf("catalogfile.Parse: %w", err)
 		}
@@ -682,20 +704,46 @@ var sections = map[playback.Kind]string{
 // rules. Problems name the field by its JSON pointer within the record
 // and its line within doc; none means the record is good.
 func CheckRecord(kind playback.Kind, doc []byte) ([]Problem, error) {
+	_, ps, err := ReadRecord(kind, doc)
+	return ps, err
+}
+
+// ReadRecord is CheckRecord, also answering the record as read when it
+// has no problem: what a write of it takes, without the members the
+// server owns (readOnly) and with its date-times as Go reads them (the
+// lower-case t and z RFC 3339 allows made upper-case, in UTC for titles).
+func ReadRecord(kind playback.Kind, doc []byte) (json.RawMessage, []Problem, error) {
 	section, ok := sections[kind]
 	if !ok {
-		return nil, fmt.Errorf("catalogfile.CheckRecord: kind %q", kind)
+		return nil, nil, fmt.Errorf("catalogfile.ReadRecord: kind %q", kind)
 	}
 	// The record goes in on the first line of the wrapper, so lines stay
 	// those of doc.
 	wrapped := append(append([]byte(`{"`+section+`":[`), doc...), "]}"...)
-	_, err := Parse("record.json", wrapped)
+	f, err := Parse("record.json", wrapped)
 	var inv *Invalid
 	if !errors.As(err, &inv) {
 		if err != nil {
-			return nil, fmt.Errorf("catalogfile.CheckRecord: %w", err)
+			return nil, nil, fmt.Errorf("catalogfile.ReadRecord: %w", err)
 		}
-		return nil, nil
+		var read any
+		switch {
+		case len(f.Plans) == 1:
+			read = f.Plans[0]
+		case len(f.Titles) == 1:
+			read = f.Titles[0]
+		case len(f.Edges) == 1:
+			read = f.Edges[0]
+		case len(f.Accounts) == 1:
+			read = f.Accounts[0]
+		default:
+			return nil, nil, fmt.Errorf("catalogfile.ReadRecord: %s: not one record", kind)
+		}
+		rec, err := json.Marshal(read)
+		if err != nil {
+			return nil, nil, fmt.Errorf("catalogfile.ReadRecord: %w", err)
+		}
+		return rec, nil, nil
 	}
 	prefix := "/" + section + "/0"
 	for i, p := range inv.Problems {
@@ -706,5 +754,5 @@ func CheckRecord(kind playback.Kind, doc []byte) ([]Problem, error) {
 			inv.Problems[i].Pointer = strings.TrimPrefix(p.Pointer, prefix)
 		}
 	}
-	return inv.Problems, nil
+	return nil, inv.Problems, nil
 }

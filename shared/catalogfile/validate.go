@@ -480,6 +480,76 @@ func (n *node) dropReadOnly(v any, loc []string, out *[]string) {
 	}
 }
 
+// dateTimes calls fn with each string of v, valid by n and found at loc,
+// whose format is date-time (and whether its object requires it), and
+// puts back the string fn answers.
+func (n *node) dateTimes(v any, loc []string, fn func(s, pointer string, required bool) string) {
+	if n.ref != nil {
+		n.ref.dateTimes(v, loc, fn)
+	}
+	at := func(tok string) []string { return append(slices.Clip(loc), tok) }
+	switch v := v.(type) {
+	case map[string]any:
+		for _, name := range slices.Sorted(maps.Keys(n.properties)) {
+			sub := n.properties[name]
+			m, ok := v[name]
+			if !ok {
+				continue
+			}
+			if s, ok := m.(string); ok && sub.isDateTime() {
+				v[name] = fn(s, "/"+strings.Join(escapeTokens(at(name)), "/"), slices.Contains(n.required, name))
+				continue
+			}
+			sub.dateTimes(m, at(name), fn)
+		}
+	case []any:
+		if n.items == nil {
+			return
+		}
+		for i, item := range v {
+			if s, ok := item.(string); ok && n.items.isDateTime() {
+				v[i] = fn(s, "/"+strings.Join(escapeTokens(at(strconv.Itoa(i))), "/"), true)
+				continue
+			}
+			n.items.dateTimes(item, at(strconv.Itoa(i)), fn)
+		}
+	}
+}
+
+func (n *node) isDateTime() bool {
+	return n.formatName == "date-time" || n.ref != nil && n.ref.isDateTime()
+}
+
+// ParseDateTime reads s, a date-time as the schema's format (RFC 3339's,
+// OpenAPI's) accepts it, which Go's parser does not wholly: the lower-case
+// t and z RFC 3339 allows (section 5.6, NOTE) read as T and Z, and a leap
+// second, which time.Time cannot hold, is an error.
+func ParseDateTime(s string) (time.Time, error) {
+	if err := validateDateTime(s); err != nil {
+		return time.Time{}, fmt.Errorf("%s is not an RFC 3339 date-time: %s", quote(s), localized(err))
+	}
+	s = upperDateTime(s)
+	// validateDateTime placed the seconds.
+	if s[17:19] == "60" {
+		return time.Time{}, fmt.Errorf("%s is a leap second, which is not kept: write the second before or after it", s)
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+// upperDateTime is s, a valid date-time, with its T and Z upper-case, as
+// Go's parser (and JSON decoding of time.Time) wants them.
+func upperDateTime(s string) string {
+	if s[10] != 't' && s[len(s)-1] != 'z' {
+		return s
+	}
+	b := []byte(s)
+	b[10] = 'T'
+	if b[len(b)-1] == 'z' {
+		b[len(b)-1] = 'Z'
+	}
+	return string(b)
+}
+
 func isInteger(v any) bool {
 	num, ok := v.(json.Number)
 	return ok && decimalOf(num).isInt()
