@@ -102,6 +102,17 @@ func TestBringYourOwnCatalogueByAPI(t *testing.T) {
 	if code := run.call("POST", "/v1/play", subTok, `{"title_id":"bbb","device_id":"tv"}`, nil); code != http.StatusNotFound {
 		t.Fatalf("play on an empty runner: %d", code)
 	}
+	// The caller's lists of an account not stored yet are empty, alike
+	// (the validating client holds both to the document).
+	var lists struct {
+		Sessions []any `json:"sessions"`
+		Devices  []any `json:"devices"`
+	}
+	for _, path := range []string{"/v1/sessions", "/v1/devices"} {
+		if code := run.call("GET", path, subTok, "", &lists); code != http.StatusOK || len(lists.Sessions)+len(lists.Devices) != 0 {
+			t.Fatalf("GET %s of an account not stored: %d %+v", path, code, lists)
+		}
+	}
 	// A subscriber's token cannot administer.
 	if r := run.adminCall("POST", "/v1/admin/plans", subTok, "", `{"id":"std","name":"Standard","max_streams":2,"max_devices":5,"max_quality":"HD"}`); r.status != http.StatusForbidden || r.reason(t) != "admin_claim_required" {
 		t.Fatalf("subscriber token: %d %s", r.status, r.body)

@@ -584,3 +584,31 @@ func lastPlayed(t *testing.T, d playback.Device) time.Time {
 	}
 	return v.LastPlayedAt
 }
+
+// TestListsOfAnAccountNotStored: the caller's lists answer alike for a
+// token whose account is not (or not yet) stored, a subscriber whose
+// checkout has not landed or whose account an operator deleted: 200 and
+// empty, as a list with nothing in it. Before, GET /v1/sessions answered
+// that and GET /v1/devices 404 account_not_found.
+func TestListsOfAnAccountNotStored(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	tok := h.token("acct_not_stored")
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{name: "sessions", path: "/v1/sessions", want: `{"sessions":[]}`},
+		{name: "devices", path: "/v1/devices", want: `{"devices":[]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := h.do(http.MethodGet, tc.path, tok, "")
+			if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != tc.want {
+				t.Fatalf("GET %s: %d %s, want 200 %s", tc.path, rec.Code, rec.Body, tc.want)
+			}
+		})
+	}
+	if _, err := h.store.GetAccount(context.Background(), "acct_not_stored"); !playback.IsCode(err, playback.CodeNotFound) {
+		t.Fatalf("a list wrote the account: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package openapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -240,5 +241,31 @@ func TestPlayRefusalsAreTheDomains(t *testing.T) {
 	got = slices.DeleteFunc(slices.Sorted(slices.Values(got)), func(s string) bool { return s == "" })
 	if want := slices.Sorted(slices.Values(playback.PlayRefusals)); !slices.Equal(got, want) {
 		t.Errorf("PlayForbidden's reasons %v, want playback.PlayRefusals %v", got, want)
+	}
+}
+
+// TestCallerListsAnswerAlike: GET /v1/sessions and GET /v1/devices, the
+// caller's account's lists, declare the same answers: an account with
+// nothing (or not stored yet) lists nothing, 200, never 404.
+func TestCallerListsAnswerAlike(t *testing.T) {
+	t.Parallel()
+	raw, err := openapi.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	statuses := func(path string) []string {
+		return slices.Sorted(maps.Keys(doc.Paths[path]["get"].Responses))
+	}
+	sessions, devices := statuses("/v1/sessions"), statuses("/v1/devices")
+	if !slices.Equal(sessions, devices) || slices.Contains(devices, "404") {
+		t.Fatalf("GET /v1/sessions answers %v, GET /v1/devices %v: want the same, without 404", sessions, devices)
 	}
 }
