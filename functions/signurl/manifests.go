@@ -72,10 +72,11 @@ type manifestRequest struct {
 // token_session_mismatch for a credential of another session; 400
 // unknown_cdn or grant_style; 410 session_ended, lease_expired or
 // session_not_found; 403 quality_not_allowed when the plan allows none of
-// the title's renditions; 404 title_has_no_ladder; 503 when the store is
-// down. Nothing is written either way. With start (the manifests a player
-// starts from), a URL that names no pathway starts on startPathway's,
-// ranked beside the store reads (sessionLadder).
+// the title's renditions; 404 title_has_no_ladder; 500 title_not_signable
+// for a stored asset path that could reach other titles (titlePaths); 503
+// when the store is down. Nothing is written either way. With start (the
+// manifests a player starts from), a URL that names no pathway starts on
+// startPathway's, ranked beside the store reads (sessionLadder).
 func (s *Server) openManifest(r *http.Request, start bool) (*manifestRequest, error) {
 	now := s.deps.Now()
 	q := r.URL.Query()
@@ -178,6 +179,12 @@ func (s *Server) sessionLadder(r *http.Request, id string, claims auth.PlaybackC
 	}
 	if titleErr != nil {
 		return sess, title, nil, titleErr
+	}
+	// The manifests sign a grant per rendition folder under the asset
+	// path: a path that could reach other titles is refused here, for
+	// them as for urls' title-wide grant.
+	if _, _, err := titlePaths(title); err != nil {
+		return sess, title, nil, err
 	}
 	if err := title.ValidateRenditions(); err != nil {
 		return sess, title, nil, &playback.Error{Code: playback.CodeInternal, Reason: "title_not_signable", Err: err}
