@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -100,8 +101,8 @@ func New(cfg Config, keys *KeySet) (*Signer, error) {
 	if keys == nil {
 		return nil, fmt.Errorf("cloudcdn.New: no key set")
 	}
-	if strings.ContainsAny(cfg.CookieDomain, " ;,\"/") {
-		return nil, fmt.Errorf("cloudcdn.New: cookie domain %q is not a host name", cfg.CookieDomain)
+	if err := httpx.CheckCookieDomain(cfg.CookieDomain); err != nil {
+		return nil, fmt.Errorf("cloudcdn.New: %w", err)
 	}
 	return &Signer{key: newMACKey(keys.Active()), cookieDomain: cfg.CookieDomain, now: time.Now}, nil
 }

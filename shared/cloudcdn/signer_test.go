@@ -261,3 +261,36 @@ func TestSignURLRefusesSigningParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestNewChecksTheCookieDomain: a cookie domain net/http would drop from
+// Set-Cookie (it logs and sends a host-only cookie, which never reaches a
+// CDN on another host) stops New, while the answer's cookies would still
+// name it.
+func TestNewChecksTheCookieDomain(t *testing.T) {
+	t.Parallel()
+	ks, err := NewKeySet("k1", GenerateDevKey("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, domain string
+		ok           bool
+	}{
+		{"host-only", "", true},
+		{"parent domain", ".media.example.com", true},
+		{"host", "cdn.example.com", true},
+		{"with a port", "cdn.example.com:443", false},
+		{"wildcard", "*.example.com", false},
+		{"empty label", "media..example.com", false},
+		{"label starting with a hyphen", "-cdn.example.com", false},
+		{"URL", "https://cdn.example.com", false},
+		{"with an attribute", "example.com; Secure", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := New(Config{CookieDomain: tc.domain}, ks); (err == nil) != tc.ok {
+				t.Errorf("New with cookie domain %q: err = %v, want ok %v", tc.domain, err, tc.ok)
+			}
+		})
+	}
+}

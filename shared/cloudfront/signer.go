@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -51,8 +52,8 @@ func New(cfg Config, keys *KeySet) (*Signer, error) {
 	if _, err := alg.hash(); err != nil {
 		return nil, fmt.Errorf("cloudfront.New: %w", err)
 	}
-	if strings.ContainsAny(cfg.CookieDomain, " ;,\"/") {
-		return nil, fmt.Errorf("cloudfront.New: cookie domain %q is not a host name", cfg.CookieDomain)
+	if err := httpx.CheckCookieDomain(cfg.CookieDomain); err != nil {
+		return nil, fmt.Errorf("cloudfront.New: %w", err)
 	}
 	return &Signer{key: keys.Active(), alg: alg, cookieDomain: cfg.CookieDomain, now: time.Now}, nil
 }

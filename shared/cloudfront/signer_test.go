@@ -371,3 +371,36 @@ func TestParseKeySet(t *testing.T) {
 		t.Error("inline PEM parsed to another key")
 	}
 }
+
+// TestNewChecksTheCookieDomain: a cookie domain net/http would drop from
+// Set-Cookie (it logs and sends a host-only cookie, which never reaches a
+// CDN on another host) stops New, while the answer's cookies would still
+// name it.
+func TestNewChecksTheCookieDomain(t *testing.T) {
+	t.Parallel()
+	ks, err := NewKeySet("KEC1", testKeys()["KEC1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, domain string
+		ok           bool
+	}{
+		{"host-only", "", true},
+		{"parent domain", ".media.example.com", true},
+		{"host", "d111.cloudfront.net", true},
+		{"with a port", "d111.cloudfront.net:443", false},
+		{"wildcard", "*.example.com", false},
+		{"empty label", "media..example.com", false},
+		{"label starting with a hyphen", "-cdn.example.com", false},
+		{"URL", "https://d111.cloudfront.net", false},
+		{"with an attribute", "example.com; Secure", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := New(Config{CookieDomain: tc.domain}, ks); (err == nil) != tc.ok {
+				t.Errorf("New with cookie domain %q: err = %v, want ok %v", tc.domain, err, tc.ok)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/playplane/playplane/shared/playback"
@@ -63,6 +64,20 @@ func Cookie(c playback.Cookie) *http.Cookie {
 		out.Secure, out.SameSite = true, http.SameSiteNoneMode
 	}
 	return out
+}
+
+// CheckCookieDomain refuses a grant cookie domain that Cookie's Set-Cookie
+// could not carry: net/http drops an invalid Domain attribute (a port, a
+// wildcard, an empty label) with a log line and sends a host-only cookie,
+// which never reaches a CDN on another host. Signers call it at start.
+func CheckCookieDomain(domain string) error {
+	if domain == "" {
+		return nil
+	}
+	if err := (&http.Cookie{Name: "c", Domain: domain}).Valid(); err != nil {
+		return fmt.Errorf("cookie domain %q is not a domain a Set-Cookie can name: %w", domain, err)
+	}
+	return nil
 }
 
 // Cookies is Cookie of each.
