@@ -347,7 +347,8 @@ func hasScheme(uri []byte) bool {
 // folder on that CDN, and ContentSteering names steeringURI with the first
 // pathway as defaultServiceLocation (DASH-IF Content Steering). The stored
 // SegmentTemplate's relative media and initialization resolve against the
-// BaseURLs.
+// BaseURLs. AdaptationSets and Representations that are not video (separate
+// audio, subtitles) are refused (refuseAlternate).
 //
 // queries (rendition → signature query) is for query-style grants: each
 // kept Representation then gets a SegmentTemplate of its own carrying its
@@ -377,6 +378,15 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 	}
 	if indexTag(s[:period], "BaseURL", mpdEnd) >= 0 {
 		return dst, manifestError("an MPD-level BaseURL would be replaced by the pathways'")
+	}
+	for as := indexTag(s, "AdaptationSet", period); as >= 0; as = indexTag(s, "AdaptationSet", as+1) {
+		end := strings.IndexByte(s[as:], '>')
+		if end < 0 {
+			return dst, manifestError("unterminated <AdaptationSet>")
+		}
+		if err := refuseAlternate(s[as : as+end]); err != nil {
+			return dst, err
+		}
 	}
 	insertAt := mpdEnd
 	if i := strings.LastIndex(s[:period], "</ProgramInformation>"); i >= 0 {
@@ -422,6 +432,9 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 			end = tagEnd + closeAt + len("</Representation>")
 		}
 		pos = end
+		if err := refuseAlternate(startTag); err != nil {
+			return dst, err
+		}
 		id, ok := attr(startTag, "id")
 		if !ok || !isAllowed(allowed, id) {
 			// Above the cap, or not in the title's ladder: gone with its
@@ -474,6 +487,21 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 		dst = append(dst, "</Representation>"...)
 	}
 	return append(dst, s[pos:]...), nil
+}
+
+// refuseAlternate refuses an AdaptationSet or Representation start tag
+// whose content is not video (separate audio, subtitles, thumbnails), as
+// PersonalizeMaster refuses EXT-X-MEDIA with URIs: its folder is not a
+// rendition of the ladder, so no grant covers it, and dropping it as a
+// rendition outside the ladder leaves an AdaptationSet without
+// Representations and a title without sound.
+func refuseAlternate(tag string) error {
+	ct, hasCT := attr(tag, "contentType")
+	mt, hasMT := attr(tag, "mimeType")
+	if hasCT && ct != "video" || hasMT && !strings.HasPrefix(mt, "video/") {
+		return manifestError("alternate renditions (contentType %q, mimeType %q) are not personalized", ct, mt)
+	}
+	return nil
 }
 
 // indexTag finds "<name" followed by a space, '>' or '/' at or after from.

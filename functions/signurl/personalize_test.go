@@ -149,6 +149,31 @@ func TestPersonalizeRefusesWhatItCannotHandle(t *testing.T) {
 	if _, err := signurl.PersonalizeMPD(nil, []byte(mpd), demo.Ladder, examplePathways, "/titles/t1/", "https://s", map[string]string{}); err == nil {
 		t.Fatal("a query-style MPD for two pathways")
 	}
+	// Alternate renditions, as HLS's EXT-X-MEDIA with URIs: no grant covers
+	// their folders, and dropping them as renditions outside the ladder
+	// left an AdaptationSet without Representations, a title without sound.
+	audioSet := `    <AdaptationSet contentType="audio" lang="en">
+      <SegmentTemplate timescale="1000" duration="2000" startNumber="1" media="$RepresentationID$/seg$Number$.m4s" initialization="$RepresentationID$/init.mp4"/>
+      <Representation id="audio_en" mimeType="audio/mp4" bandwidth="128000" codecs="mp4a.40.2"/>
+    </AdaptationSet>
+  </Period>`
+	for _, tc := range []struct{ name, mpd string }{
+		{"separate audio", strings.Replace(mpd, "  </Period>", audioSet, 1)},
+		{"audio by mime type", strings.Replace(mpd, "  </Period>", strings.Replace(audioSet, ` contentType="audio"`, "", 1), 1)},
+		{"subtitles", strings.Replace(mpd, "  </Period>", strings.NewReplacer(`contentType="audio"`, `contentType="text"`,
+			`mimeType="audio/mp4"`, `mimeType="application/mp4"`).Replace(audioSet), 1)},
+	} {
+		for _, queries := range []map[string]string{nil, {"sd": "Sig=1", "hd": "Sig=2", "uhd": "Sig=3"}} {
+			pathways := examplePathways
+			if queries != nil {
+				pathways = pathways[:1]
+			}
+			_, err := signurl.PersonalizeMPD(nil, []byte(tc.mpd), demo.Ladder, pathways, "/titles/t1/", "https://s", queries)
+			if pe := playback.AsError(err); pe == nil || pe.Code != playback.CodeInternal || pe.Reason != "manifest_unsupported" {
+				t.Errorf("%s (query grants %v): %v, want manifest_unsupported", tc.name, queries != nil, err)
+			}
+		}
+	}
 }
 
 func TestPersonalizeMPDPutsTheGrantBeforeAFragment(t *testing.T) {
