@@ -163,7 +163,8 @@ func resolveRef(ref string, lookupEnv func(string) (string, bool)) ([]byte, erro
 }
 
 // ParsePrivateKey reads a PEM private key (PKCS#1 RSA, PKCS#8 RSA/ECDSA or
-// SEC 1 EC), or the standard base64 of such a PEM, as env-var-friendly form.
+// SEC 1 EC, after an EC PARAMETERS block or not), or the standard base64 of
+// such a PEM, as env-var-friendly form.
 func ParsePrivateKey(material []byte) (crypto.Signer, error) {
 	material = bytes.TrimSpace(material)
 	if !bytes.HasPrefix(material, []byte("-----BEGIN")) {
@@ -174,7 +175,13 @@ func ParsePrivateKey(material []byte) (crypto.Signer, error) {
 		}
 		material = bytes.TrimSpace(decoded[:n])
 	}
-	block, _ := pem.Decode(material)
+	block, rest := pem.Decode(material)
+	if block != nil && block.Type == "EC PARAMETERS" {
+		// openssl ecparam -genkey without -noout writes the curve first;
+		// the key that follows names its curve too (checkKeyType).
+		material = rest
+		block, _ = pem.Decode(material)
+	}
 	if block == nil {
 		return nil, fmt.Errorf("no PEM block in key")
 	}

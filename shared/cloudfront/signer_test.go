@@ -404,3 +404,37 @@ func TestNewChecksTheCookieDomain(t *testing.T) {
 		})
 	}
 }
+
+// TestParsePrivateKeyAfterECParameters: `openssl ecparam -genkey -name
+// prime256v1` without -noout writes the curve's EC PARAMETERS block before
+// the EC PRIVATE KEY; the key file is read as OpenSSL reads it, past the
+// parameters.
+func TestParsePrivateKeyAfterECParameters(t *testing.T) {
+	t.Parallel()
+	ecKey := testKeys()["KEC2"].Signer.(*ecdsa.PrivateKey)
+	sec1DER, err := x509.MarshalECPrivateKey(ecKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The DER of the prime256v1 OID, as openssl ecparam writes it.
+	params := pemOf(t, "EC PARAMETERS", []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07})
+	withParams := params + pemOf(t, "EC PRIVATE KEY", sec1DER)
+	for _, tc := range []struct{ name, material string }{
+		{"PEM", withParams},
+		{"base64 of PEM", base64.StdEncoding.EncodeToString([]byte(withParams))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			signer, err := ParsePrivateKey([]byte(tc.material))
+			if err != nil {
+				t.Fatalf("ParsePrivateKey: %v", err)
+			}
+			if !ecKey.PublicKey.Equal(signer.Public()) {
+				t.Fatal("parsed another key")
+			}
+		})
+	}
+	if _, err := ParsePrivateKey([]byte(params)); err == nil {
+		t.Error("EC PARAMETERS alone parsed as a key")
+	}
+}
