@@ -57,9 +57,9 @@ func eachLine(b []byte, fn func(line []byte) error) error {
 // 4.4.6.2: the variants of a pathway must be the same as those of the
 // others), URIs from link, and EXT-X-CONTENT-STEERING naming steeringURI
 // and the first pathway as the one to use until the steering manifest has
-// been read. I-frame variants are dropped; alternate renditions with URIs
-// (EXT-X-MEDIA) are refused, as their groups would have to be repeated per
-// pathway too.
+// been read. I-frame variants and other tags with relative URIs (session
+// keys) are dropped; alternate renditions with URIs (EXT-X-MEDIA) are
+// refused, as their groups would have to be repeated per pathway too.
 func PersonalizeMaster(dst, stored []byte, allowed []playback.Rendition, pathways []Pathway, steeringURI string, link VariantLink) ([]byte, error) {
 	if len(pathways) == 0 {
 		return dst, manifestError("no pathway")
@@ -98,6 +98,12 @@ func PersonalizeMaster(dst, stored []byte, allowed []playback.Rendition, pathway
 			bytes.HasPrefix(line, []byte("#EXT-X-CONTENT-STEERING:")),
 			bytes.HasPrefix(line, []byte("#EXT-X-SESSION-DATA:")) && bytes.Contains(line, []byte(`URI="`)):
 			// Dropped: pointing at the origin's relative URIs, or replaced.
+		case line[0] == '#' && hasRelativeURI(line):
+			// Dropped too: any other tag naming an object beside the stored
+			// playlist (a session key, a vendor's image stream) would
+			// resolve against the API's URL. A session key only lets a
+			// player load a key early: the media playlists' EXT-X-KEY name
+			// it on the CDN.
 		case line[0] == '#':
 			header = append(header, line)
 		default:
@@ -324,6 +330,18 @@ func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
 		dst = append(dst, g.Query...)
 	}
 	return append(dst, fragment...), nil
+}
+
+// hasRelativeURI reports whether a tag's URI attribute is a relative
+// reference resolved against the playlist's own URL: neither a scheme nor
+// a network path (another host).
+func hasRelativeURI(line []byte) bool {
+	i := uriAttrAt(line)
+	if i < 0 {
+		return false
+	}
+	uri := line[i+len(uriAttr):]
+	return !hasScheme(uri) && !bytes.HasPrefix(uri, []byte("//"))
 }
 
 // hasScheme reports whether uri starts with an RFC 3986 scheme and ':'.

@@ -77,6 +77,37 @@ func ExamplePersonalizeMPD() {
 	// <nil>
 }
 
+// TestPersonalizeMasterDropsRelativeSessionKeys: a relative
+// EXT-X-SESSION-KEY URI (or any other header tag's, such as Roku's image
+// streams) resolves against the personalized playlist's URL, the API,
+// where no key is, as EXT-X-SESSION-DATA's does (dropped too); the media
+// playlists' EXT-X-KEY still name the key, on the CDN. A key server's
+// absolute URI is kept.
+func TestPersonalizeMasterDropsRelativeSessionKeys(t *testing.T) {
+	t.Parallel()
+	link := func(dst []byte, p, r string) []byte { return append(dst, p+"/"+r...) }
+	stored := strings.Replace(string(storedObjects("t1", 1)["/titles/t1/master.m3u8"]), "#EXT-X-INDEPENDENT-SEGMENTS\n",
+		"#EXT-X-INDEPENDENT-SEGMENTS\n"+
+			`#EXT-X-SESSION-KEY:METHOD=AES-128,URI="sd/key.bin"`+"\n"+
+			`#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI="skd://key1",KEYFORMAT="com.apple.streamingkeydelivery"`+"\n"+
+			`#EXT-X-SESSION-KEY:METHOD=AES-128,URI="//keys.example.com/k1"`+"\n"+
+			`#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=5000,RESOLUTION=320x180,CODECS="jpeg",URI="thumbs/index.m3u8"`+"\n", 1)
+	out, err := signurl.PersonalizeMaster(nil, []byte(stored), demo.Ladder[:1], examplePathways[:1], "https://s", link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, relative := range []string{`URI="sd/key.bin"`, `URI="thumbs/index.m3u8"`} {
+		if strings.Contains(string(out), relative) {
+			t.Errorf("a relative %s is kept:\n%s", relative, out)
+		}
+	}
+	for _, want := range []string{`URI="skd://key1"`, `URI="//keys.example.com/k1"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("no %s in\n%s", want, out)
+		}
+	}
+}
+
 func TestPersonalizeMediaURIs(t *testing.T) {
 	t.Parallel()
 	g := signurl.Grant{Base: "https://cdn.example.com", Prefix: "/titles/t1/sd/", Query: "Sig=1"}
