@@ -349,7 +349,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		acct = read.Account
+		// An undated past_due account is admitted on the grace starting
+		// now (check) only if this admission stores that date.
+		var undated bool
+		acct, undated = read.Account.DateUndated(now)
 		if registered && !acct.HasDevice(req.DeviceID) {
 			// Removed between this play's reads (DELETE /v1/devices/{id}):
 			// the removal wins, as it would had it come a moment later and
@@ -368,7 +371,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		// device limit on this account, which the admission requires
 		// unchanged); a registered one's last play is recorded about once
 		// a day, so that most of its plays write nothing to the account.
-		if saved, changed := acct.Played(req.DeviceID, req.DeviceName, now); changed {
+		if saved, changed := acct.Played(req.DeviceID, req.DeviceName, now); changed || undated {
 			saved.UpdatedAt = now
 			lease.SaveAccount = &saved
 		}
@@ -485,7 +488,7 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 	if acct.Suspended {
 		return fail(playback.Errorf(playback.CodeForbidden, playback.ReasonAccountSuspended, "the account is suspended"))
 	}
-	if !acct.Entitled(now, s.cfg.PastDueGrace) {
+	if dated, _ := acct.DateUndated(now); !dated.Entitled(now, s.cfg.PastDueGrace) {
 		return fail(playback.Errorf(playback.CodeForbidden, playback.ReasonSubscriptionInactive,
 			"subscription is %s", acct.Status))
 	}

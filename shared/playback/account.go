@@ -277,6 +277,21 @@ func (a Account) DatePastDue(now time.Time) Account {
 	return a
 }
 
+// DateUndated is a as a reader at now takes it, and whether that dated
+// it: past_due stored without a date (written by a release before
+// past_due_since existed, whose operator's past_due carried none) starts
+// its grace at now, as a write's would (DatePastDue). There is no
+// migration: the reader stores the date before an answer relies on it,
+// in the write it makes anyway or in one of its own, conditioned on the
+// account as read, so that the first reader to store it fixes the start
+// on every store and the grace ends 72 h (PAST_DUE_GRACE) later.
+func (a Account) DateUndated(now time.Time) (Account, bool) {
+	if a.Status != StatusPastDue || !a.PastDueSince.IsZero() {
+		return a, false
+	}
+	return a.DatePastDue(now), true
+}
+
 // statusRank orders statuses from most to least entitling, so that an
 // account with several subscriptions gets the best one.
 var statusRank = map[SubscriptionStatus]int{
