@@ -517,10 +517,12 @@ var Functions = []Function{
 		Publishes: []string{TopicStripeEvents, TopicEntitlementChanged},
 		// sweep republishes events recorded but not yet processed (their
 		// publish failed); reconcile repairs entitlements from Stripe's
-		// subscriptions (STRIPE_API_KEY).
+		// subscriptions (STRIPE_API_KEY); grace announces past_due
+		// accounts out of their grace, linked or not.
 		Jobs: []Job{
 			{Name: "sweep", Every: time.Minute},
 			{Name: "reconcile", Every: time.Hour, NeedsSecret: SecretStripeAPIKey},
+			{Name: "grace", Every: time.Hour},
 		},
 		GCPJobsEntryPoint: "PaymentWebhookJobs",
 		Secrets:           []string{SecretStripeWebhookSecrets, SecretStripeAPIKey},
@@ -529,8 +531,8 @@ var Functions = []Function{
 		BackgroundSecrets: []string{SecretStripeAPIKey},
 		Settings:          []string{SettingStripePricePlans, SettingStripeProducts, SettingPastDueGrace},
 		Store:             StoreReadWrite,
-		// sweep lists unprocessed inbox events.
-		StoreIndexes:   []string{IndexPending},
+		// sweep lists unprocessed inbox events; grace lists the accounts.
+		StoreIndexes:   []string{IndexPending, IndexList},
 		MemoryMB:       256,
 		TimeoutSeconds: 30,
 	},

@@ -92,6 +92,8 @@ type Store interface {
 	playback.AccountStore
 	playback.InboxStore
 	ApplyChanges(ctx context.Context, cs playback.ChangeSet) (playback.AuditRecord, error)
+	// ListRecords walks the accounts for the grace job.
+	ListRecords(ctx context.Context, kind playback.Kind, after string, limit int) (playback.RecordPage, error)
 }
 
 // Deps are the collaborators.
@@ -201,9 +203,11 @@ func (s *Server) Mount(mux httpx.Mux) {
 
 // Jobs returns the scheduled tasks by name: sweep republishes recorded
 // events whose publish never completed, reconcile repairs drift from the
-// Stripe API (it needs STRIPE_API_KEY).
+// Stripe API (it needs STRIPE_API_KEY), grace announces past_due accounts
+// out of their grace, linked or not.
 func (s *Server) Jobs() map[string]playback.Job {
-	return map[string]playback.Job{"sweep": playback.JobOf(s.Sweep), "reconcile": playback.JobOf(s.Reconcile)}
+	return map[string]playback.Job{"sweep": playback.JobOf(s.Sweep), "reconcile": playback.JobOf(s.Reconcile),
+		JobGrace: playback.JobOf(s.Grace)}
 }
 
 // CanReconcile reports whether the reconcile job has an API to read.

@@ -145,14 +145,15 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 	} else {
 		r.rep.InSync++
 	}
-	if after.Status == playback.StatusPastDue && !after.Entitled(r.now, r.s.cfg.PastDueGrace) && !r.announced[accountID] {
-		if err := r.s.publishEntitlement(ctx, accountID, r.s.entitlementOf(after, r.now), "grace_expired", r.now); err != nil {
-			return err
-		}
+	if r.announced[accountID] {
+		return nil
+	}
+	announced, err := r.s.announceGraceEnd(ctx, after, r.now)
+	if announced {
 		r.announced[accountID] = true
 		r.rep.GraceExpired++
 	}
-	return nil
+	return err
 }
 
 // inSync reports whether the stored state already says what the listing

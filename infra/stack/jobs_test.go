@@ -16,8 +16,8 @@ import (
 // The schedules the issue asks for, written out rather than derived from
 // the catalogue, so a change there shows up here.
 var (
-	wantRates = map[string]string{"sweep": "rate(1 minute)", "reconcile": "rate(1 hour)", "leases": "rate(1 minute)"}
-	wantCrons = map[string]string{"sweep": "* * * * *", "reconcile": "0 * * * *", "leases": "* * * * *"}
+	wantRates = map[string]string{"sweep": "rate(1 minute)", "reconcile": "rate(1 hour)", "grace": "rate(1 hour)", "leases": "rate(1 minute)"}
+	wantCrons = map[string]string{"sweep": "* * * * *", "reconcile": "0 * * * *", "grace": "0 * * * *", "leases": "* * * * *"}
 )
 
 // jobPayload is what the function's job dispatch reads (shared/awsfn,

@@ -42,8 +42,9 @@ const anyGrace = time.Duration(math.MaxInt64)
 // past_due grace and whenever: a status that never plays, or a suspension.
 // Whoever writes an account so (the admin API, `playplane import`) ends its
 // sessions then, with EndIfMayNeverPlay. A past_due account beyond its
-// grace is the payment side's to announce (reconciliation's
-// grace_expired), and the entitlement consumer ends its sessions.
+// grace is the payment side's to announce (its grace job's and
+// reconciliation's grace_expired), and the entitlement consumer ends its
+// sessions.
 func MayNeverPlay(a Account) bool {
 	// With no bound on the grace, the instant does not matter.
 	return !a.Entitled(time.Time{}, anyGrace)
