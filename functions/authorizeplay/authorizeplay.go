@@ -604,11 +604,21 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sess, err = s.deps.Store.EndSession(r.Context(), id, playback.EndByUser, s.deps.Now())
-	if err != nil {
-		return err
+	now := s.deps.Now()
+	// A session that is over stays as it ended: one whose lease ran out
+	// unrenewed ended by itself, and ending it now would record the
+	// viewer ending a stream that was over.
+	if sess.Active(now) {
+		if sess, err = s.deps.Store.EndSession(r.Context(), id, playback.EndByUser, now); err != nil {
+			return err
+		}
 	}
-	httpx.WriteJSON(w, http.StatusOK, view(sess))
+	v := view(sess)
+	if !sess.Active(now) {
+		// Its end as every 410 on the session names it.
+		v.EndedAt, v.EndReason = sess.Over()
+	}
+	httpx.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
