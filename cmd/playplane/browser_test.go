@@ -238,6 +238,7 @@ type pageState struct {
 	Pathway     string      `json:"pathway"`
 	Edge        string      `json:"edge"`
 	Stalls      int         `json:"stalls"`
+	StallMS     float64     `json:"stallMS"`
 	Steering    int         `json:"steeringLoads"`
 	Priority    []string    `json:"steeringPriority"`
 	Levels      []pageLevel `json:"levels"`

@@ -112,6 +112,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 			run: startRecordedRunner(t, cross.URL, vars)}
 		g.testFailEarly(t)
 	})
+	t.Run("pause during a stall", func(t *testing.T) { h.testPauseDuringStall(t, startStallControl(t, h.run)) })
 	t.Run("back-forward cache", func(t *testing.T) { h.testBFCache(t) })
 	t.Run("playback token expires", func(t *testing.T) {
 		// A runner of its own, whose playback tokens expire while the
@@ -332,6 +333,52 @@ func (h *harness) testEndedElsewhere(t *testing.T) {
 	gone := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Status == http.StatusGone })
 	if gone < 0 || !slices.ContainsFunc(beats[gone+1:], func(b loggedBeat) bool { return b.Event == "stop" && b.Status == http.StatusOK }) {
 		t.Errorf("after its 410 the page sent no stop the server accepted: heartbeats %v", beats)
+	}
+}
+
+// testPauseDuringStall: the page stalls for real (the edge holds back the
+// stream's second segment, so it runs dry at 2 s) and the viewer pauses
+// during the stall, staying paused well past the segment's arrival, then
+// plays on and stops. A paused viewer is not waiting for video (CTA-5004
+// tells paused, sta=a, apart from rebuffering, sta=r, which ends with the
+// pause; Mux's rebuffering is time spent waiting for playback to
+// resume): the stall time the session's QoE holds, from the page's
+// heartbeats, is the stall before the pause, never the pause as well.
+func (h *harness) testPauseDuringStall(t *testing.T, release string) {
+	page := h.sessionPage(t, url.Values{"buffer": {"1"}})
+	const holdFrom = 2 // the segment from 2 s on
+	stallAt := float64((holdFrom - 1) * segmentSeconds)
+	h.run.stall.arm(holdFrom)
+	t.Cleanup(func() { h.run.stall.release() })
+	const pause = 8 * time.Second
+	var out struct {
+		Stalled  bool       `json:"stalled"`
+		Before   pageState  `json:"before"`
+		Held     int        `json:"held"`
+		PlayedOn bool       `json:"playedOn"`
+		Stopped  *pageState `json:"stopped"`
+	}
+	h.drive(t, map[string]any{"kind": "stallPause", "url": page, "timeoutMS": 30000, "pauseMS": pause.Milliseconds(),
+		"stall": map[string]any{"at": stallAt, "release": release}}, &out)
+	if !out.Stalled || out.Held == 0 {
+		t.Fatalf("the page did not stall at %.1f s (segments held %d): %s (%s) at %.2f s", stallAt, out.Held, out.Before.Phase, out.Before.Error, out.Before.CurrentTime)
+	}
+	s := out.Stopped
+	if !out.PlayedOn || s == nil || s.Beats.Last == nil || s.Beats.Last.Event != "stop" || s.Beats.Last.Status != http.StatusOK {
+		t.Fatalf("after the pause the page did not play on and stop: played on %v, %+v", out.PlayedOn, s)
+	}
+	u, err := url.Parse(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.run.waitProgress(t, demo.AccountKids, "big-buck-bunny", u.Query().Get("device"), int64(stallAt*1000))
+	q, err := h.run.app.store.GetSessionQoE(context.Background(), s.SessionID)
+	if err != nil {
+		t.Fatalf("session QoE of %s: %v", s.SessionID, err)
+	}
+	t.Logf("the page counted %d stalls, %.0f ms; the session's QoE %+v", s.Stalls, s.StallMS, q.QoE)
+	if q.QoE.RebufferCount < 1 || q.QoE.RebufferMS <= 0 || q.QoE.RebufferMS >= pause.Milliseconds() {
+		t.Errorf("stored stall time %d ms in %d stalls, want the stall before the %s pause counted and the pause not", q.QoE.RebufferMS, q.QoE.RebufferCount, pause)
 	}
 }
 

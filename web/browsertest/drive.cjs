@@ -500,6 +500,43 @@ async function leaveEarlyScenario() {
   return out;
 }
 
+// stallPauseScenario: the page plays until it runs dry at sc.stall.at,
+// where the Go test's edge holds the next segment back, and stalls there;
+// the viewer pauses during the stall and stays paused for sc.pauseMS, half
+// way through which the segments come (sc.stall.release); then plays on
+// a second past the stall and stops. The Go test compares the stall time
+// the page reported with the pause.
+async function stallPauseScenario() {
+  const { page } = await open(browser0, sc.url);
+  const release = async () => (await (await fetch(sc.stall.release, { method: 'POST' })).json()).held;
+  // Stalled now: past the first frame, at the held segment, starved and
+  // not paused or seeking, and counted by the page.
+  const deadline = Date.now() + sc.timeoutMS;
+  let stalled = false;
+  while (!stalled && Date.now() < deadline) {
+    stalled = await page.evaluate((at) => {
+      const v = document.getElementById('video');
+      return window.playplane.stalls > 0 && v.currentTime >= at - 0.3 && v.readyState < HTMLMediaElement.HAVE_FUTURE_DATA &&
+        !v.paused && !v.seeking;
+    }, sc.stall.at);
+    if (!stalled) await sleep(100);
+  }
+  const out = { stalled, before: await snapshot(page) };
+  if (!stalled) {
+    out.held = await release();
+    return out;
+  }
+  await sleep(500);
+  await page.evaluate(() => document.getElementById('video').pause());
+  await sleep(sc.pauseMS / 2);
+  out.held = await release();
+  await sleep(sc.pauseMS / 2);
+  await page.evaluate(() => document.getElementById('video').play());
+  out.playedOn = (await until(page, (s) => s.currentTime >= sc.stall.at + 1, sc.timeoutMS)).ok;
+  out.stopped = (await stopAndWait(page)).state;
+  return out;
+}
+
 // crashEarlyScenario: the page's renderer crashes once its play is
 // admitted but before the first frame (the Go test holds the segments
 // back), with every heartbeat it sent answered: the page dies without a
@@ -664,6 +701,7 @@ async function play(browser, scenario) {
       case 'ended': return await endedScenario();
       case 'leaveEarly': return await leaveEarlyScenario();
       case 'crashEarly': return await crashEarlyScenario();
+      case 'stallPause': return await stallPauseScenario();
       case 'stopExpired': return await stopExpiredScenario();
       case 'bfcache': return await bfcacheScenario();
       case 'reauth': return await reauthScenario();

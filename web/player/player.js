@@ -828,11 +828,16 @@
     playingSince = 0;
   }
 
+  // A stall lasts until playback goes on, or until the viewer pauses: a
+  // paused viewer is not waiting for video (CMCD tells paused, sta=a, from
+  // rebuffering, sta=r), however long the pause.
+  function stopStallClock() {
+    if (stallStart) state.stallMS += performance.now() - stallStart;
+    stallStart = 0;
+  }
+
   video.addEventListener('playing', () => {
-    if (stallStart) {
-      state.stallMS += performance.now() - stallStart;
-      stallStart = 0;
-    }
+    stopStallClock();
     if (!playingSince) playingSince = performance.now();
     render();
   });
@@ -854,6 +859,7 @@
   });
   video.addEventListener('pause', () => {
     stopPlayClock();
+    stopStallClock();
     if (state.phase === 'playing' && !video.ended) beat('pause');
   });
   video.addEventListener('ended', () => { if (state.phase === 'playing') stop(); });
