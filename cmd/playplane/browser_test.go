@@ -239,6 +239,7 @@ type pageState struct {
 	Edge        string      `json:"edge"`
 	Stalls      int         `json:"stalls"`
 	StallMS     float64     `json:"stallMS"`
+	PlayedMS    float64     `json:"playedMS"`
 	Steering    int         `json:"steeringLoads"`
 	Priority    []string    `json:"steeringPriority"`
 	Levels      []pageLevel `json:"levels"`

@@ -805,6 +805,15 @@ func (h *harness) testTokenExpiry(t *testing.T, format string) {
 	if active := h.activeSessions(t, demo.AccountSolo); len(active) != 1 {
 		t.Errorf("after the token expired the account holds sessions %v, want the page's one", active)
 	}
+	// The next session's counters are its own (a player's counters are
+	// cumulative for the session): the play before it took over is the
+	// first session's, and counted again it would make the next view's
+	// play outrun its session's age, refused by playback.QoEBounds once
+	// that play is longer than QoEClockSlack. The page was paused from
+	// before it took over until its start heartbeat there.
+	if i >= 0 && a.PlayedMS >= 500 && float64(next[i].PlayedMS) > a.PlayedMS/2 {
+		t.Errorf("the session after the token expired began with %d ms of play, the %.0f ms the page had played before it took over", next[i].PlayedMS, a.PlayedMS)
+	}
 }
 
 // testLeaveExpired: the page sleeps (a suspended tab: no timer runs) past
@@ -1026,6 +1035,7 @@ type loggedBeat struct {
 	Positioned bool
 	Status     int
 	Faulted    bool
+	PlayedMS   int64 // its qoe.played_ms
 }
 
 func (b loggedBeat) String() string {
@@ -1072,12 +1082,15 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 	var in struct {
 		Event      string `json:"event"`
 		PositionMS *int64 `json:"position_ms"`
+		QoE        struct {
+			PlayedMS int64 `json:"played_ms"`
+		} `json:"qoe"`
 	}
 	if err != nil || json.Unmarshal(raw, &in) != nil || in.Event == "" {
 		in.Event = "?"
 	}
 	b := loggedBeat{Session: strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/v1/playback/"), "/heartbeat"), Event: in.Event,
-		Positioned: in.PositionMS != nil}
+		Positioned: in.PositionMS != nil, PlayedMS: in.QoE.PlayedMS}
 	if b.Positioned {
 		b.PositionMS = *in.PositionMS
 	}

@@ -181,6 +181,7 @@
       cdn: $('cdn').value, grant: $('grant').value, device: $('device').value.trim(),
     });
     state.beats = { sent: 0, ok: 0, last: null, statuses: [] };
+    sessionBase = noCounters;
     render();
     t0 = performance.now();
     try {
@@ -883,6 +884,24 @@
     render();
   }
 
+  // counters are the page's running totals since its play began.
+  function counters() {
+    const now = performance.now();
+    const vq = video.getVideoPlaybackQuality && video.getVideoPlaybackQuality();
+    return {
+      stalls: state.stalls,
+      stallMS: state.stallMS + (stallStart ? now - stallStart : 0),
+      playedMS: state.playedMS + (playingSince ? now - playingSince : 0),
+      df: vq ? vq.droppedVideoFrames : 0,
+    };
+  }
+  // sessionBase is what counters() said when the page's session began: a
+  // heartbeat's counters are its session's (the server holds a view's
+  // play to its session's age), so a session that replaced another while
+  // playing (reauthorize) counts from where it took over.
+  const noCounters = { stalls: 0, stallMS: 0, playedMS: 0, df: 0 };
+  let sessionBase = noCounters;
+
   function qoe() {
     const q = {};
     const put = (k, v) => { if (v) q[k] = v; };
@@ -901,11 +920,11 @@
     }
     put('bl', Math.round(buffered * 1000));
     put('startup_ms', state.startupMS || 0);
-    put('rebuffer_count', state.stalls);
-    put('rebuffer_ms', Math.round(state.stallMS + (stallStart ? performance.now() - stallStart : 0)));
-    put('played_ms', Math.round(state.playedMS + (playingSince ? performance.now() - playingSince : 0)));
-    const vq = video.getVideoPlaybackQuality && video.getVideoPlaybackQuality();
-    put('df', vq ? vq.droppedVideoFrames : 0);
+    const c = counters();
+    put('rebuffer_count', Math.max(0, c.stalls - sessionBase.stalls));
+    put('rebuffer_ms', Math.max(0, Math.round(c.stallMS - sessionBase.stallMS)));
+    put('played_ms', Math.max(0, Math.round(c.playedMS - sessionBase.playedMS)));
+    put('df', Math.max(0, c.df - sessionBase.df));
     if (/^[A-Za-z0-9._-]{1,128}$/.test(state.pathway)) put('cdn', state.pathway);
     if (/^[A-Za-z0-9._-]{1,128}$/.test(state.edge)) put('edge', state.edge);
     return q;
@@ -1115,6 +1134,7 @@
       return fail('authorizing again: ' + errText(r));
     }
     clearTimeout(beatTimer);
+    sessionBase = counters();
     takeSession(r.data);
     log('session ' + before + ' replaced by ' + state.sessionID + ', playing on');
     // The gate opens on the new session's grants only: the players' URLs
