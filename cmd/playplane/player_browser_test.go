@@ -113,6 +113,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 		g.testFailEarly(t)
 	})
 	t.Run("pause during a stall", func(t *testing.T) { h.testPauseDuringStall(t, startStallControl(t, h.run)) })
+	t.Run("ended during a stall", func(t *testing.T) { h.testEndedDuringStall(t, startStallControl(t, h.run)) })
 	t.Run("back-forward cache", func(t *testing.T) { h.testBFCache(t) })
 	t.Run("playback token expires", func(t *testing.T) {
 		// A runner of its own, whose playback tokens expire while the
@@ -379,6 +380,60 @@ func (h *harness) testPauseDuringStall(t *testing.T, release string) {
 	t.Logf("the page counted %d stalls, %.0f ms; the session's QoE %+v", s.Stalls, s.StallMS, q.QoE)
 	if q.QoE.RebufferCount < 1 || q.QoE.RebufferMS <= 0 || q.QoE.RebufferMS >= pause.Milliseconds() {
 		t.Errorf("stored stall time %d ms in %d stalls, want the stall before the %s pause counted and the pause not", q.QoE.RebufferMS, q.QoE.RebufferCount, pause)
+	}
+}
+
+// testEndedDuringStall: the page stalls for real (the edge holds back the
+// stream's second segment) and its session is ended from another screen
+// while it is stalled; the page tears its player down on the 410, the
+// network recovers and the viewer presses Play again. The new session is
+// a view of its own, which has not stalled: the heartbeats of a session
+// must not tell stall time without a stall (the stall clock of the torn
+// down player ran on into the next play until its first frame).
+func (h *harness) testEndedDuringStall(t *testing.T, release string) {
+	page := h.sessionPage(t, url.Values{"buffer": {"1"}})
+	const holdFrom = 2
+	stallAt := float64((holdFrom - 1) * segmentSeconds)
+	h.run.stall.arm(holdFrom)
+	t.Cleanup(func() { h.run.stall.release() })
+	var out struct {
+		Stalled      bool       `json:"stalled"`
+		Before       pageState  `json:"before"`
+		DeleteStatus int        `json:"deleteStatus"`
+		Ended        bool       `json:"ended"`
+		Held         int        `json:"held"`
+		PlayedAgain  bool       `json:"playedAgain"`
+		After        *pageState `json:"after"`
+	}
+	h.drive(t, map[string]any{"kind": "stallEnded", "url": page, "timeoutMS": 30000, "api": h.run.url, "token": h.run.token(t, demo.AccountKids),
+		"stall": map[string]any{"at": stallAt, "release": release}}, &out)
+	if !out.Stalled || out.Held == 0 {
+		t.Fatalf("the page did not stall at %.1f s (segments held %d): %s (%s) at %.2f s", stallAt, out.Held, out.Before.Phase, out.Before.Error, out.Before.CurrentTime)
+	}
+	if out.DeleteStatus != http.StatusOK || !out.Ended {
+		t.Fatalf("DELETE of the stalled session: %d; the page ended: %v", out.DeleteStatus, out.Ended)
+	}
+	a := out.After
+	if !out.PlayedAgain || a == nil {
+		t.Fatalf("the page did not play again after its session was ended: %+v", a)
+	}
+	accepted := 0
+	for _, b := range h.run.faults.beats(a.SessionID) {
+		if b.Status == http.StatusOK {
+			accepted++
+		}
+	}
+	var q playback.SessionQoE
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var err error
+		q, err = h.run.app.store.GetSessionQoE(context.Background(), a.SessionID)
+		if err == nil && q.Heartbeats >= accepted || time.Now().After(deadline) {
+			break
+		}
+	}
+	t.Logf("the page's new session %s (%d heartbeats accepted): QoE %+v; the page counted %d stalls, %.0f ms in all", a.SessionID, accepted, q.QoE, a.Stalls, a.StallMS)
+	if q.QoE.RebufferCount == 0 && q.QoE.RebufferMS > 0 {
+		t.Errorf("the session played after the stalled one was ended tells %d ms of stall time in no stall", q.QoE.RebufferMS)
 	}
 }
 

@@ -500,6 +500,29 @@ async function leaveEarlyScenario() {
   return out;
 }
 
+// untilStalled waits until the page is stalled at sc.stall.at: past the
+// first frame, at the held segment, starved and not paused or seeking, and
+// counted by the page.
+async function untilStalled(page) {
+  const deadline = Date.now() + sc.timeoutMS;
+  while (Date.now() < deadline) {
+    const stalled = await page.evaluate((at) => {
+      const v = document.getElementById('video');
+      return window.playplane.stalls > 0 && v.currentTime >= at - 0.3 && v.readyState < HTMLMediaElement.HAVE_FUTURE_DATA &&
+        !v.paused && !v.seeking;
+    }, sc.stall.at);
+    if (stalled) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
+// releaseStall has the Go test's edge let the held segments go, and says
+// how many it held.
+async function releaseStall() {
+  return (await (await fetch(sc.stall.release, { method: 'POST' })).json()).held;
+}
+
 // stallPauseScenario: the page plays until it runs dry at sc.stall.at,
 // where the Go test's edge holds the next segment back, and stalls there;
 // the viewer pauses during the stall and stays paused for sc.pauseMS, half
@@ -508,32 +531,49 @@ async function leaveEarlyScenario() {
 // the page reported with the pause.
 async function stallPauseScenario() {
   const { page } = await open(browser0, sc.url);
-  const release = async () => (await (await fetch(sc.stall.release, { method: 'POST' })).json()).held;
-  // Stalled now: past the first frame, at the held segment, starved and
-  // not paused or seeking, and counted by the page.
-  const deadline = Date.now() + sc.timeoutMS;
-  let stalled = false;
-  while (!stalled && Date.now() < deadline) {
-    stalled = await page.evaluate((at) => {
-      const v = document.getElementById('video');
-      return window.playplane.stalls > 0 && v.currentTime >= at - 0.3 && v.readyState < HTMLMediaElement.HAVE_FUTURE_DATA &&
-        !v.paused && !v.seeking;
-    }, sc.stall.at);
-    if (!stalled) await sleep(100);
-  }
+  const stalled = await untilStalled(page);
   const out = { stalled, before: await snapshot(page) };
   if (!stalled) {
-    out.held = await release();
+    out.held = await releaseStall();
     return out;
   }
   await sleep(500);
   await page.evaluate(() => document.getElementById('video').pause());
   await sleep(sc.pauseMS / 2);
-  out.held = await release();
+  out.held = await releaseStall();
   await sleep(sc.pauseMS / 2);
   await page.evaluate(() => document.getElementById('video').play());
   out.playedOn = (await until(page, (s) => s.currentTime >= sc.stall.at + 1, sc.timeoutMS)).ok;
   out.stopped = (await stopAndWait(page)).state;
+  return out;
+}
+
+// stallEndedScenario: the page stalls at sc.stall.at (the Go test's edge
+// holds the next segment back) and, while it is stalled, its session is
+// ended from elsewhere (DELETE with sc.token), which the page learns from
+// its next heartbeat (410) and tears its player down; the network
+// recovers (sc.stall.release) and the viewer presses Play again, which
+// plays a new session from the start until the viewer pauses at 1 s.
+async function stallEndedScenario() {
+  const { page } = await open(browser0, sc.url);
+  const stalled = await untilStalled(page);
+  const out = { stalled, before: await snapshot(page) };
+  if (!stalled) {
+    out.held = await releaseStall();
+    return out;
+  }
+  const resp = await fetch(sc.api + '/v1/sessions/' + out.before.sessionID, { method: 'DELETE', headers: { Authorization: 'Bearer ' + sc.token } });
+  out.deleteStatus = resp.status;
+  out.ended = (await until(page, (s) => s.phase === 'ended', sc.timeoutMS)).ok;
+  out.held = await releaseStall();
+  await page.click('#play');
+  const again = await until(page, (s) => s.sessionID && s.sessionID !== out.before.sessionID && s.phase === 'playing' && s.currentTime >= 1, sc.timeoutMS);
+  out.playedAgain = again.ok;
+  if (again.ok) {
+    await page.evaluate(() => document.getElementById('video').pause());
+    await sleep(200);
+    out.after = (await until(page, (s) => s.beats.statuses.length === s.beats.sent, 5000)).state;
+  }
   return out;
 }
 
@@ -702,6 +742,7 @@ async function play(browser, scenario) {
       case 'leaveEarly': return await leaveEarlyScenario();
       case 'crashEarly': return await crashEarlyScenario();
       case 'stallPause': return await stallPauseScenario();
+      case 'stallEnded': return await stallEndedScenario();
       case 'stopExpired': return await stopExpiredScenario();
       case 'bfcache': return await bfcacheScenario();
       case 'reauth': return await reauthScenario();

@@ -1192,6 +1192,9 @@
     clearTimeout(renewTimer);
     grants = { token: '', folders: new Map() };
     stopPlayClock();
+    // A stall of the player torn down is over; left running, it would
+    // count on into the next play until that one's first frame.
+    stopStallClock();
     $('stop').disabled = true;
     if (player) {
       try { player.destroy(); } catch (e) { /* already gone */ }
