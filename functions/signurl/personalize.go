@@ -365,8 +365,9 @@ func hasScheme(uri []byte) bool {
 // folder on that CDN, and ContentSteering names steeringURI with the first
 // pathway as defaultServiceLocation (DASH-IF Content Steering). The stored
 // SegmentTemplate's relative media and initialization resolve against the
-// BaseURLs. AdaptationSets and Representations that are not video (separate
-// audio, subtitles) are refused (refuseAlternate).
+// BaseURLs. Thumbnail tracks are dropped (dropThumbnails); other
+// AdaptationSets and Representations that are not video (separate audio,
+// subtitles) are refused (refuseAlternate).
 //
 // queries (rendition → signature query) is for query-style grants: each
 // kept Representation then gets a SegmentTemplate of its own carrying its
@@ -396,6 +397,10 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 	}
 	if indexTag(s[:period], "BaseURL", mpdEnd) >= 0 {
 		return dst, manifestError("an MPD-level BaseURL would be replaced by the pathways'")
+	}
+	s, err := dropThumbnails(s, period)
+	if err != nil {
+		return dst, err
 	}
 	for as := indexTag(s, "AdaptationSet", period); as >= 0; as = indexTag(s, "AdaptationSet", as+1) {
 		end := strings.IndexByte(s[as:], '>')
@@ -507,8 +512,45 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 	return append(dst, s[pos:]...), nil
 }
 
+// dropThumbnails removes from s, after from, each image AdaptationSet (a
+// thumbnail track: DASH-IF's thumbnail_tile, as MediaConvert and Shaka
+// Packager write trick play), with its line when it has one to itself, as
+// PersonalizeMaster drops EXT-X-IMAGE-STREAM-INF: its tiles are no
+// rendition of the ladder, so no grant covers them, and the title plays
+// without them.
+func dropThumbnails(s string, from int) (string, error) {
+	for as := indexTag(s, "AdaptationSet", from); as >= 0; as = indexTag(s, "AdaptationSet", as) {
+		end := strings.IndexByte(s[as:], '>')
+		if end < 0 {
+			return s, manifestError("unterminated <AdaptationSet>")
+		}
+		tag := s[as : as+end+1]
+		ct, _ := attr(tag, "contentType")
+		mt, _ := attr(tag, "mimeType")
+		if ct != "image" && !strings.HasPrefix(mt, "image/") {
+			as++
+			continue
+		}
+		stop := as + len(tag)
+		if !strings.HasSuffix(tag, "/>") {
+			c := strings.Index(s[stop:], "</AdaptationSet>")
+			if c < 0 {
+				return s, manifestError("unterminated <AdaptationSet>")
+			}
+			stop += c + len("</AdaptationSet>")
+		}
+		start := strings.TrimRight(s[:as], " \t")
+		if line := len(start) == 0 || start[len(start)-1] == '\n'; line {
+			stop += len(s[stop:]) - len(strings.TrimPrefix(strings.TrimPrefix(s[stop:], "\r"), "\n"))
+			as = len(start)
+		}
+		s = s[:as] + s[stop:]
+	}
+	return s, nil
+}
+
 // refuseAlternate refuses an AdaptationSet or Representation start tag
-// whose content is not video (separate audio, subtitles, thumbnails), as
+// whose content is not video (separate audio, subtitles), as
 // PersonalizeMaster refuses EXT-X-MEDIA with URIs: its folder is not a
 // rendition of the ladder, so no grant covers it, and dropping it as a
 // rendition outside the ladder leaves an AdaptationSet without

@@ -207,6 +207,47 @@ func TestPersonalizeRefusesWhatItCannotHandle(t *testing.T) {
 	}
 }
 
+// TestPersonalizeMPDDropsThumbnails: a thumbnail track (DASH-IF image
+// AdaptationSet, as MediaConvert's and Shaka Packager's trick play write)
+// is dropped whole, as the HLS master drops EXT-X-IMAGE-STREAM-INF: its
+// tiles are no rendition a grant covers, and the video still plays.
+func TestPersonalizeMPDDropsThumbnails(t *testing.T) {
+	t.Parallel()
+	mpd := string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"])
+	thumbs := `    <AdaptationSet id="9" contentType="image" mimeType="image/jpeg">
+      <SegmentTemplate media="thumbs/$Number$.jpg" duration="10" startNumber="1"/>
+      <Representation bandwidth="12288" id="thumbnails" width="1024" height="1152">
+        <EssentialProperty schemeIdUri="http://dashif.org/thumbnail_tile" value="4x4"/>
+      </Representation>
+    </AdaptationSet>
+`
+	for _, tc := range []struct{ name, set string }{
+		{"by content type", thumbs},
+		{"by mime type", strings.Replace(thumbs, ` contentType="image"`, "", 1)},
+		{"self-closing", "    <AdaptationSet contentType=\"image\" mimeType=\"image/png\"/>\n"},
+	} {
+		withThumbs := strings.Replace(mpd, "  </Period>", tc.set+"  </Period>", 1)
+		for _, queries := range []map[string]string{nil, {"sd": "Sig=1", "hd": "Sig=2", "uhd": "Sig=3"}} {
+			pathways := examplePathways
+			if queries != nil {
+				pathways = pathways[:1]
+			}
+			want, err := signurl.PersonalizeMPD(nil, []byte(mpd), demo.Ladder, pathways, "/titles/t1/", "https://s", queries)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := signurl.PersonalizeMPD(nil, []byte(withThumbs), demo.Ladder, pathways, "/titles/t1/", "https://s", queries)
+			if err != nil {
+				t.Errorf("%s (query grants %v): %v, want the thumbnails dropped", tc.name, queries != nil, err)
+				continue
+			}
+			if string(got) != string(want) {
+				t.Errorf("%s (query grants %v): MPD\n%s\nwant it as without thumbnails\n%s", tc.name, queries != nil, got, want)
+			}
+		}
+	}
+}
+
 func TestPersonalizeMPDPutsTheGrantBeforeAFragment(t *testing.T) {
 	t.Parallel()
 	mpd := strings.Replace(string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"]),
