@@ -67,7 +67,10 @@ func LoadCacheGroups(path string) (map[string]CacheGroup, error) {
 // enables every method. The bytes are read as a coverage zone file's
 // (decodeFile): a byte order mark, UTF-16 and UTF-32 are taken.
 func ParseCacheGroups(data []byte) (map[string]CacheGroup, error) {
-	top, err := decodeFile(data)
+	// Decoded as a coverage zone file is, but a byte that is not UTF-8
+	// reads as U+FFFD: Traffic Router reads its CRConfig through a
+	// FileReader, which replaces malformed input, so such a file loads.
+	top, err := decodeObject(jacksonText(data))
 	if err != nil {
 		return nil, fmt.Errorf("steering.ParseCacheGroups: %w", err)
 	}

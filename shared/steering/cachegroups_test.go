@@ -53,11 +53,17 @@ func TestParseCacheGroups(t *testing.T) {
 	if !groups["only-bogus"].allows(MethodCZ) || groups["methods"].allows(MethodDeepCZ) {
 		t.Error("allows disagrees with Traffic Router's defaults")
 	}
-	// A Latin-1 byte is refused as in a coverage zone file (decodeFile).
-	for _, bad := range []string{`[]`, `{"edgeLocations": []}`, `{`, "{\"edgeLocations\": {\"caf\xe9\": {}}}"} {
+	for _, bad := range []string{`[]`, `{"edgeLocations": []}`, `{`} {
 		if _, err := ParseCacheGroups([]byte(bad)); err == nil {
 			t.Errorf("ParseCacheGroups(%s) accepted it", bad)
 		}
+	}
+	// A Latin-1 byte reads as U+FFFD, as Traffic Router's FileReader reads
+	// CRConfig, where a coverage zone file (decodeFile) refuses it: a file
+	// that loaded before stops no start.
+	latin1, err := ParseCacheGroups([]byte("{\"edgeLocations\": {\"z\xfcrich\": {\"backupLocations\": {\"list\": [\"fra\"]}}}}"))
+	if g, ok := latin1["z\ufffdrich"]; err != nil || !ok || !reflect.DeepEqual(g.Backups, []string{"fra"}) {
+		t.Errorf("a Latin-1 cache group name: %v, %#v; want it read with U+FFFD", err, latin1)
 	}
 }
 
