@@ -57,6 +57,9 @@ var (
 		{cidr: "2001:db8:de::/48", lat: 48.14, lon: 11.58, country: "DE"},
 		{cidr: "192.0.2.0/24", country: "FR"},
 		{cidr: "12.34.0.0/24", lat: 40.71, lon: -74.0, country: "US"}, // the coverage zone file says fra
+		// A third-party database in GeoIP Legacy's codes: known only as
+		// somewhere in Europe.
+		{cidr: "100.64.0.0/24", lat: 47.0, lon: 8.0, country: "EU"},
 	}
 	geoASNs = []asnFixture{
 		{cidr: "198.51.100.0/24", asn: 3320},
@@ -188,6 +191,8 @@ func TestLocate(t *testing.T) {
 			want: Location{Lat: 52.52, Lon: 13.40, Source: SourceGeoIP, Zone: "ber-isp", Country: "DE", ASN: 3320}},
 		{name: "geoip without location falls back to default", locator: loc, addr: "192.0.2.9",
 			want: Location{Lat: 50.0, Lon: 10.0, Source: SourceDefault, Country: "FR"}},
+		{name: "a country that names none is none", locator: loc, addr: "100.64.0.9",
+			want: Location{Lat: 47.0, Lon: 8.0, Source: SourceGeoIP}},
 		{name: "unknown address gets default", locator: loc, addr: "8.8.4.4",
 			want: Location{Lat: 50.0, Lon: 10.0, Source: SourceDefault}},
 		{name: "no databases at all", locator: noData, addr: "198.51.100.7",

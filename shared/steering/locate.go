@@ -3,6 +3,8 @@ package steering
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/playplane/playplane/shared/playback"
 )
 
 // Source says where a Location's coordinates came from.
@@ -107,7 +109,9 @@ func (l *Locator) Locate(addr netip.Addr) (Location, error) {
 		if rec.ASN != 0 {
 			loc.ASN = rec.ASN
 		}
-		if rec.Country != "" {
+		// A database in GeoIP Legacy's codes answers EU or AP for a place
+		// it knows only by continent: no country, as in a header.
+		if playback.IsCountryCode(rec.Country) {
 			loc.Country = rec.Country
 		}
 		loc.AnonymousProxy = rec.Anonymous
