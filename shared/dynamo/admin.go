@@ -196,20 +196,24 @@ func (s *Store) putAccount(ctx context.Context, a playback.Account) error {
 		if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
 			return s.fail(op, err)
 		}
+		names, values := map[string]string{"#doc": attrDoc, "#version": attrVersion}, item{":doc": doc, ":one": num(1)}
+		listed(playback.KindAccount, a.ID, names, values)
+		// DynamoDB refuses a request naming an attribute or value that no
+		// expression uses: each condition adds only its own.
+		cond, deltas := "attribute_not_exists(#pk)", map[string]int64{a.PlanID: 1}
+		if it == nil {
+			names["#pk"] = attrPK
+		} else {
+			cond, values[":v"] = "#version = :v", num(mustNum(it, attrVersion))
+			deltas[playback.PlanOf(json.RawMessage(strAttr(it, attrDoc)))]--
+		}
 		update := &types.Update{
 			TableName:                 aws.String(s.table),
 			Key:                       keyOf("ACCT#"+a.ID, "ACCOUNT"),
 			UpdateExpression:          aws.String("SET #doc = :doc, " + setListed + " ADD #version :one"),
-			ConditionExpression:       aws.String("attribute_not_exists(#pk)"),
-			ExpressionAttributeNames:  map[string]string{"#doc": attrDoc, "#version": attrVersion, "#pk": attrPK},
-			ExpressionAttributeValues: item{":doc": doc, ":one": num(1)},
-		}
-		listed(playback.KindAccount, a.ID, update.ExpressionAttributeNames, update.ExpressionAttributeValues)
-		deltas := map[string]int64{a.PlanID: 1}
-		if it != nil {
-			update.ConditionExpression = aws.String("#version = :v")
-			update.ExpressionAttributeValues[":v"] = num(mustNum(it, attrVersion))
-			deltas[playback.PlanOf(json.RawMessage(strAttr(it, attrDoc)))]--
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
 		}
 		items := append([]types.TransactWriteItem{{Update: update}}, s.planMoves(deltas)...)
 		_, err = s.db().TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})

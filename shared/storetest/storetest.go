@@ -32,6 +32,8 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"AccountUpdateConcurrent", testAccountUpdateConcurrent},
 		{"Customers", testCustomers},
 		{"AccountPaymentState", testAccountPaymentState},
+		{"AccountPutReplaces", testAccountPutReplaces},
+		{"AccountPutRace", testAccountPutRace},
 		{"LeaseLimit", testLeaseLimit},
 		{"LeaseRace", testLeaseRace},
 		{"LeaseSameDeviceReplaces", testLeaseSameDeviceReplaces},
@@ -284,6 +286,86 @@ func testAccountPaymentState(t *testing.T, s playback.Store) {
 	}))(t)
 	if stored := must(s.GetAccount(ctx, a.ID))(t); !reflect.DeepEqual(got, want) || !reflect.DeepEqual(stored, want) {
 		t.Fatalf("UpdateAccount =\n%+v\nthen GetAccount\n%+v\nwant\n%+v", got, stored, want)
+	}
+}
+
+// testAccountPutReplaces: PutAccount over an existing account replaces
+// the whole record (Store: "Put methods create or replace the whole
+// record"), moves its version, and moves the account between plans as
+// every account write does: the plan it left has no account on it, the
+// plan it joined counts it once however often it is put there.
+func testAccountPutReplaces(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	left := playback.Plan{ID: playback.NewID("plan"), Name: "Left", MaxStreams: 1, MaxDevices: 1, MaxQuality: playback.QualitySD}
+	joined := playback.Plan{ID: playback.NewID("plan"), Name: "Joined", MaxStreams: 2, MaxDevices: 2, MaxQuality: playback.QualityHD}
+	apply(t, s, playback.Change{Kind: playback.KindPlan, ID: left.ID, Doc: doc(t, left)},
+		playback.Change{Kind: playback.KindPlan, ID: joined.ID, Doc: doc(t, joined)})
+	a := playback.Account{ID: playback.NewID("acct"), Email: "old@example.com", PlanID: left.ID, Status: playback.StatusActive,
+		Territory: "DE", ParentalCap: 16, CustomerID: playback.NewID("cus"), Devices: []playback.Device{{ID: "dev-1"}}}
+	if err := s.PutAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	before := must(s.GetRecord(ctx, playback.KindAccount, a.ID))(t).Version
+	b := playback.Account{ID: a.ID, PlanID: joined.ID, Status: playback.StatusPastDue, Territory: "FR"}
+	if err := s.PutAccount(ctx, b); err != nil {
+		t.Fatalf("PutAccount over an existing account: %v", err)
+	}
+	if got := must(s.GetAccount(ctx, a.ID))(t); !reflect.DeepEqual(got, b) {
+		t.Fatalf("GetAccount =\n%+v\nwant the replacement\n%+v", got, b)
+	}
+	if after := must(s.GetRecord(ctx, playback.KindAccount, a.ID))(t).Version; after == before {
+		t.Fatalf("version %q did not move on a replacement", after)
+	}
+	b.Territory = "AT"
+	if err := s.PutAccount(ctx, b); err != nil {
+		t.Fatalf("PutAccount on the same plan: %v", err)
+	}
+	apply(t, s, playback.Change{Kind: playback.KindPlan, ID: left.ID})
+	_, err := s.ApplyChanges(ctx, playback.ChangeSet{Actor: "storetest", At: now(),
+		Changes: []playback.Change{{Kind: playback.KindPlan, ID: joined.ID}}})
+	var pe *playback.Error
+	if !errors.As(err, &pe) || pe.Reason != "plan_in_use" {
+		t.Fatalf("delete the joined plan: %v, want plan_in_use", err)
+	}
+	if d, ok := pe.Details.(playback.PlanInUse); !ok || d.Accounts != 1 {
+		t.Fatalf("details = %#v, want 1 account on %s", pe.Details, joined.ID)
+	}
+}
+
+// testAccountPutRace: racing PutAccounts of one new account (two starts
+// seeding one table) all succeed, as create-or-replace must, and leave
+// one of them stored, counted once on its plan.
+func testAccountPutRace(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	p := playback.Plan{ID: playback.NewID("plan"), Name: "Raced", MaxStreams: 1, MaxDevices: 1, MaxQuality: playback.QualitySD}
+	apply(t, s, playback.Change{Kind: playback.KindPlan, ID: p.ID, Doc: doc(t, p)})
+	id := playback.NewID("acct")
+	const racers = 6
+	var wg sync.WaitGroup
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Go(func() {
+			errs[i] = s.PutAccount(ctx, playback.Account{ID: id, PlanID: p.ID, Status: playback.StatusActive,
+				Territory: "DE", ParentalCap: i})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("PutAccount %d: %v", i, err)
+		}
+	}
+	if got := must(s.GetAccount(ctx, id))(t); got.ParentalCap < 0 || got.ParentalCap >= racers || got.PlanID != p.ID {
+		t.Fatalf("GetAccount = %+v, want one of the racers'", got)
+	}
+	_, err := s.ApplyChanges(ctx, playback.ChangeSet{Actor: "storetest", At: now(),
+		Changes: []playback.Change{{Kind: playback.KindPlan, ID: p.ID}}})
+	var pe *playback.Error
+	if !errors.As(err, &pe) || pe.Reason != "plan_in_use" {
+		t.Fatalf("delete the plan: %v, want plan_in_use", err)
+	}
+	if d, ok := pe.Details.(playback.PlanInUse); !ok || d.Accounts != 1 {
+		t.Fatalf("details = %#v, want 1 account on %s", pe.Details, p.ID)
 	}
 }
 
