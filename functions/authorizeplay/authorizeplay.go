@@ -426,7 +426,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 // never after the playback token.
 func (s *Server) addManifests(r *http.Request, resp *PlayResponse, sess playback.Session, claims auth.PlaybackClaims,
 	title playback.Title, plan playback.Plan, now time.Time) error {
-	if len(title.Renditions) == 0 || title.ValidateRenditions() != nil || len(title.AllowedRenditions(plan.MaxQuality)) == 0 {
+	if len(title.Renditions) == 0 || len(title.AllowedRenditions(plan.MaxQuality)) == 0 {
 		return nil
 	}
 	exp := sess.ExpiresAt.Add(s.cfg.ManifestGrace)
@@ -515,6 +515,11 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 	if acct.ParentalCap > 0 && *title.Rating > acct.ParentalCap {
 		return fail(playback.Errorf(playback.CodeForbidden, playback.ReasonParentalRating,
 			"title is rated %d, the account's parental cap is %d", *title.Rating, acct.ParentalCap))
+	}
+	// Sign URLs refuses to grant such a title: a lease would hold one of
+	// the plan's streams for media no route delivers.
+	if err := title.Signable(); err != nil {
+		return fail(err)
 	}
 	return read, title, plan, nil
 }

@@ -674,3 +674,51 @@ func TestUnratedTitleNeedsNoParentalCap(t *testing.T) {
 		t.Errorf("stored title %s has a rating", rec.Doc)
 	}
 }
+
+// TestPlayOfATitleThatCannotBeSigned: a stored title sign URLs refuses to
+// grant (its asset path another title's folder or no folder of its own, its
+// ladder broken: written before catalogue writes checked it, or straight
+// into the store) is refused as sign URLs refuses it, 403
+// title_not_signable, and the refusal writes nothing: no session takes a
+// stream for media no route delivers, and no manifest URL is handed out.
+func TestPlayOfATitleThatCannotBeSigned(t *testing.T) {
+	t.Parallel()
+	broken := func(edit func(*playback.Title)) playback.Title {
+		rating := 0
+		ti := playback.Title{ID: "broken", Name: "Broken", Rating: &rating, AssetPath: "/titles/broken/", Manifest: "master.m3u8",
+			Windows:    []playback.LicenceWindow{{Territory: "DE", Start: time.Unix(0, 0).UTC(), End: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)}},
+			Renditions: slices.Clone(demo.Ladder)}
+		edit(&ti)
+		return ti
+	}
+	for _, tc := range []struct {
+		name  string
+		title playback.Title
+	}{
+		{"another title's folder", broken(func(ti *playback.Title) { ti.AssetPath = "/titles/sintel/" })},
+		{"another title's folder, no ladder", broken(func(ti *playback.Title) { ti.AssetPath, ti.Renditions = "/titles/sintel/", nil })},
+		{"the root", broken(func(ti *playback.Title) { ti.AssetPath = "/" })},
+		{"a wildcard", broken(func(ti *playback.Title) { ti.AssetPath = "/titles/*/broken/" })},
+		{"manifest outside the folder", broken(func(ti *playback.Title) { ti.Manifest = "/master.m3u8" })},
+		{"two renditions in one folder", broken(func(ti *playback.Title) { ti.Renditions[1].Path = ti.Renditions[0].Path })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			ctx := context.Background()
+			if err := h.store.PutTitle(ctx, tc.title); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := h.store.GetAccount(ctx, demo.AccountFamily)
+			rec := h.play(demo.AccountFamily, tc.title.ID, "d_new")
+			if e := errorOf(t, rec); rec.Code != http.StatusForbidden || e.Reason != "title_not_signable" {
+				t.Fatalf("got %d %s, want 403 title_not_signable", rec.Code, rec.Body)
+			}
+			after, _ := h.store.GetAccount(ctx, demo.AccountFamily)
+			active, _ := h.store.ListActiveSessions(ctx, demo.AccountFamily, h.now)
+			if len(after.Devices) != len(before.Devices) || len(active) != 0 {
+				t.Fatalf("refused play wrote state: devices %d→%d, %d sessions", len(before.Devices), len(after.Devices), len(active))
+			}
+		})
+	}
+}

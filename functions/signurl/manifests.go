@@ -72,8 +72,8 @@ type manifestRequest struct {
 // token_session_mismatch for a credential of another session; 400
 // unknown_cdn or grant_style; 410 session_ended, lease_expired or
 // session_not_found; 403 quality_not_allowed when the plan allows none of
-// the title's renditions; 404 title_has_no_ladder; 500 title_not_signable
-// for a stored asset path that could reach other titles (titlePaths); 503
+// the title's renditions; 403 title_not_signable for a stored asset path
+// that could reach other titles or a broken ladder (Title.Signable); 503
 // when the store is down. Nothing is written either way. With start (the
 // manifests a player starts from), a URL that names no pathway starts on
 // startPathway's, ranked beside the store reads (sessionLadder).
@@ -182,12 +182,9 @@ func (s *Server) sessionLadder(r *http.Request, id string, claims auth.PlaybackC
 	}
 	// The manifests sign a grant per rendition folder under the asset
 	// path: a path that could reach other titles is refused here, for
-	// them as for urls' title-wide grant.
-	if _, _, err := titlePaths(title); err != nil {
+	// them as for urls' title-wide grant (and the play).
+	if err := title.Signable(); err != nil {
 		return sess, title, nil, err
-	}
-	if err := title.ValidateRenditions(); err != nil {
-		return sess, title, nil, &playback.Error{Code: playback.CodeInternal, Reason: "title_not_signable", Err: err}
 	}
 	if len(title.Renditions) == 0 {
 		return sess, title, nil, nil

@@ -566,15 +566,13 @@ const ReasonIPv4Required = "ipv4_required"
 // titlePaths returns the title's path prefix and manifest path
 // (playback.Title.MediaPaths). Catalogue writes refuse a title whose
 // paths could reach other titles; one that is stored anyway (written
-// before that rule, or straight into the store) is the operator's fault,
-// not the caller's: 500 title_not_signable.
+// before that rule, or straight into the store) is the operator's to fix
+// and a retry meets it again: 403 title_not_signable (Title.Signable).
 func titlePaths(t playback.Title) (prefix, manifest string, err error) {
-	prefix, manifest, err = t.MediaPaths()
-	if err != nil {
-		return "", "", &playback.Error{Code: playback.CodeInternal, Reason: "title_not_signable",
-			Err: fmt.Errorf("signurl: %s", playback.AsError(err).Message)}
+	if err := t.Signable(); err != nil {
+		return "", "", err
 	}
-	return prefix, manifest, nil
+	return t.MediaPaths()
 }
 
 // countedSigner counts the grants a CDN's signer issues

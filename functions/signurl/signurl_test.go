@@ -138,7 +138,7 @@ func TestSignRejects(t *testing.T) {
 			call   call
 			status int
 			reason string
-		}{"catalogue prefix " + id, call{sid, tok, "", ""}, 500, "title_not_signable"})
+		}{"catalogue prefix " + id, call{sid, tok, "", ""}, 403, playback.ReasonTitleNotSignable})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -161,7 +161,7 @@ func TestParseNamesLineAndField(t *testing.T) {
 			wantLine: 9, wantIn: []string{"/titles/1/renditions", "distinct"}},
 		// Signed URLs are scoped to a title's asset path: one that could
 		// reach another title's media, or a manifest outside it, would
-		// import and then fail every play's grant (500 title_not_signable).
+		// import and then refuse every play (403 title_not_signable).
 		{name: "asset path of another title", file: "c.json", data: strings.Replace(goodJSON, `"asset_path": "/titles/sintel/"`, `"asset_path": "/titles/bbb/"`, 1),
 			wantLine: 9, wantIn: []string{"/titles/1/asset_path", "own folder"}},
 		{name: "asset path with a dot segment", file: "c.json", data: strings.Replace(goodJSON, `"asset_path": "/titles/sintel/"`, `"asset_path": "/titles/../sintel/"`, 1),

@@ -15,6 +15,10 @@ const (
 	// ReasonDeviceLimit: a new device, and the plan's registered devices
 	// are all taken; the refusal lists them.
 	ReasonDeviceLimit = "device_limit"
+	// ReasonTitleNotSignable: the title's stored catalogue entry cannot
+	// be granted (Title.Signable). It is the catalogue's, which an
+	// operator fixes, not the request's, and a retry meets it again.
+	ReasonTitleNotSignable = "title_not_signable"
 )
 
 // PlayRefusals are every reason a play (POST /v1/play) is refused 403
@@ -24,5 +28,5 @@ const (
 var PlayRefusals = []string{
 	ReasonAccountSuspended, ReasonSubscriptionInactive, ReasonPlanMissing, ReasonDeviceLimit,
 	ReasonNotLicensed, ReasonNotLicensedHere, ReasonNotLicensedHomeOrHere, ReasonViewerLocationUnknown, ReasonAnonymousProxy,
-	ReasonParentalRating,
+	ReasonParentalRating, ReasonTitleNotSignable,
 }

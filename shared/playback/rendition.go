@@ -1,6 +1,9 @@
 package playback
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Rendition is one encoding of a title's ladder, stored under
 // Title.AssetPath + Path + "/" (its media playlist, init segment and
@@ -90,4 +93,22 @@ func (t Title) MediaPaths() (prefix, manifest string, err error) {
 		return "", "", Errorf(CodeInvalid, "manifest", "title %q: manifest: %v", t.ID, err)
 	}
 	return prefix, manifest, nil
+}
+
+// Signable holds a stored title to what granting it needs, its paths
+// (MediaPaths) and its ladder (ValidateRenditions): the play that would
+// lease a stream for it and every route that grants it ask the same.
+// Catalogue writes refuse such a title, so one stored anyway (written
+// before those rules, or straight into the store) is refused
+// ReasonTitleNotSignable, the cause kept for the log.
+func (t Title) Signable() error {
+	err := t.ValidateRenditions()
+	if err == nil {
+		_, _, err = t.MediaPaths()
+	}
+	if err != nil {
+		return &Error{Code: CodeForbidden, Reason: ReasonTitleNotSignable,
+			Message: fmt.Sprintf("title %q cannot be played: its catalogue entry needs an operator's fix", t.ID), Err: err}
+	}
+	return nil
 }
