@@ -366,17 +366,8 @@ func (s *Server) steeringPath(id, token, format string) string {
 }
 
 // apiBase is how players reach this API: the configured public URL, else
-// the request's own scheme and host.
-func (s *Server) apiBase(r *http.Request) string {
-	if s.publicURL != "" {
-		return s.publicURL
-	}
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
+// the request's own scheme and host, as the session's manifests have it.
+func (s *Server) apiBase(r *http.Request) string { return playurl.APIBase(r, s.publicURL) }
 
 // reloadURI is the manifest's RELOAD-URI. Players resolve it against the
 // steering URI they fetched, so the relative form keeps whatever host and

@@ -383,3 +383,29 @@ func TestSteeringFirstAnswerKeepsTheStart(t *testing.T) {
 		}
 	})
 }
+
+// TestSteeringURIBehindAProxyChain: without a public URL, steering_uri
+// takes the scheme the player used, the first entry of X-Forwarded-Proto
+// ("https" at the front door, "http" appended by a proxy inside), as
+// playurl.APIBase reads it for the manifests of the same session.
+func TestSteeringURIBehindAProxyChain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{})
+	id, token := h.session("sintel")
+	req := httptest.NewRequest(http.MethodPost, "/v1/playback/"+id+"/edges", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Forwarded-Proto", "https, http")
+	rec := h.request(req, clientFra, false)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	var resp struct {
+		SteeringURI string `json:"steering_uri"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://example.com/v1/steering/" + id + "?format=hls&token=" + token; resp.SteeringURI != want {
+		t.Fatalf("steering_uri %q, want %q", resp.SteeringURI, want)
+	}
+}

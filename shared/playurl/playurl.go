@@ -64,14 +64,35 @@ func SteeringFrom(apiBase, id, credential, format, start string) string {
 }
 
 // APIBase is how players reach this API: publicURL (PUBLIC_API_URL) when
-// set, else the request's own scheme and host.
+// set, else the request's own scheme (forwardedProto) and host.
 func APIBase(r *http.Request, publicURL string) string {
 	if publicURL != "" {
 		return publicURL
 	}
 	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+	if r.TLS != nil || strings.EqualFold(forwardedProto(r), "https") {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
+}
+
+// forwardedProto is the scheme the player reached the first proxy by.
+// API Gateway, ALB and Google's load balancers set X-Forwarded-Proto to
+// one value; a proxy that appends adds the scheme it was reached by, so
+// the header's lines, one comma-separated list in order as
+// X-Forwarded-For's are (RFC 9110 section 5.3), start with the hop the
+// player connected to, the one X-Forwarded-For's walk from the right ends
+// at (steering.ClientIP). No trusted hops are counted here: unlike that
+// address, which licensing and steering rest on, the scheme only shapes
+// the URLs handed back to the same caller, so an entry it wrote itself
+// misleads nobody else.
+func forwardedProto(r *http.Request) string {
+	for _, line := range r.Header.Values("X-Forwarded-Proto") {
+		for entry := range strings.SplitSeq(line, ",") {
+			if entry = strings.TrimSpace(entry); entry != "" {
+				return entry
+			}
+		}
+	}
+	return ""
 }

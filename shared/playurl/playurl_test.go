@@ -40,11 +40,33 @@ func TestAPIBase(t *testing.T) {
 	if got := APIBase(r, "https://api.example"); got != "https://api.example" {
 		t.Errorf("configured: %s", got)
 	}
-	if got := APIBase(r, ""); got != "http://api.internal" {
-		t.Errorf("from the request: %s", got)
-	}
-	r.Header.Set("X-Forwarded-Proto", "https")
-	if got := APIBase(r, ""); got != "https://api.internal" {
-		t.Errorf("behind TLS termination: %s", got)
+	// Each proxy that appends to X-Forwarded-Proto appends the scheme it
+	// was reached by, so the first entry is the one the player used: the
+	// hop X-Forwarded-For's walk ends at.
+	for _, tc := range []struct {
+		name  string
+		proto []string // header lines
+		want  string
+	}{
+		{name: "no proxy", want: "http://api.internal"},
+		{name: "behind TLS termination", proto: []string{"https"}, want: "https://api.internal"},
+		{name: "upper case", proto: []string{"HTTPS"}, want: "https://api.internal"},
+		{name: "plain http at the front", proto: []string{"http"}, want: "http://api.internal"},
+		{name: "https at the front, http inside", proto: []string{"https, http"}, want: "https://api.internal"},
+		{name: "without spaces", proto: []string{"https,http,http"}, want: "https://api.internal"},
+		{name: "one line per proxy", proto: []string{"https", "http"}, want: "https://api.internal"},
+		{name: "http at the front, https inside", proto: []string{"http, https"}, want: "http://api.internal"},
+		{name: "an empty entry first", proto: []string{" , https, http"}, want: "https://api.internal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest("GET", "http://api.internal/v1/play", nil)
+			for _, v := range tc.proto {
+				r.Header.Add("X-Forwarded-Proto", v)
+			}
+			if got := APIBase(r, ""); got != tc.want {
+				t.Errorf("X-Forwarded-Proto %q: %s, want %s", tc.proto, got, tc.want)
+			}
+		})
 	}
 }
