@@ -16,14 +16,19 @@ import (
 // KeySize is the length of a Cloud CDN signing key (128 bits).
 const KeySize = 16
 
+// MaxKeys is how many signed request keys a Cloud CDN backend service or
+// bucket holds at a time (Google's "Use signed cookies", "Configuring
+// signed request keys"): a rotation's old, current and next key.
+const MaxKeys = 3
+
 // Key is one signed-request key of a backend service or bucket.
 type Key struct {
 	Name   string
 	Secret []byte
 }
 
-// KeySet holds every key configured on the backend (Cloud CDN allows up to
-// three) and which one signs. Rotation is: add the new key to the backend
+// KeySet holds every key configured on the backend (at most MaxKeys) and
+// which one signs. Rotation is: add the new key to the backend
 // and the set, switch the active name, wait for the longest signature
 // lifetime, delete the old key from both.
 type KeySet struct {
@@ -36,6 +41,11 @@ type KeySet struct {
 func NewKeySet(activeName string, keys ...Key) (*KeySet, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("cloudcdn.NewKeySet: no keys")
+	}
+	// A list longer than a backend holds names keys the CDN cannot have:
+	// the setting describes no backend.
+	if len(keys) > MaxKeys {
+		return nil, fmt.Errorf("cloudcdn.NewKeySet: %d keys listed (CLOUDCDN_KEYS); a Cloud CDN backend holds at most %d", len(keys), MaxKeys)
 	}
 	seen := map[string]bool{}
 	out := make([]Key, 0, len(keys))

@@ -294,3 +294,37 @@ func TestNewChecksTheCookieDomain(t *testing.T) {
 		})
 	}
 }
+
+// TestKeySetHoldsWhatABackendHolds: a Cloud CDN backend service or bucket
+// holds up to three signed request keys at a time (Google's "Use signed
+// cookies": configuring signed request keys), so a key set listing more
+// describes no backend and is refused at start, naming the setting; three,
+// a rotation's old, current and next key, are fine.
+func TestKeySetHoldsWhatABackendHolds(t *testing.T) {
+	t.Parallel()
+	four := []Key{GenerateDevKey("k1"), GenerateDevKey("k2"), GenerateDevKey("k3"), GenerateDevKey("k4")}
+	if _, err := NewKeySet("k1", four[:3]...); err != nil {
+		t.Fatalf("three keys: %v", err)
+	}
+	spec := ""
+	for _, k := range four {
+		spec += k.Name + "=" + EncodeKey(k.Secret) + ","
+	}
+	for _, tc := range []struct {
+		name string
+		new  func() (*KeySet, error)
+	}{
+		{name: "NewKeySet", new: func() (*KeySet, error) { return NewKeySet("k1", four...) }},
+		{name: "ParseKeySet", new: func() (*KeySet, error) {
+			return ParseKeySet(spec, "k1", func(string) (string, bool) { return "", false })
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := tc.new()
+			if err == nil || !strings.Contains(err.Error(), "CLOUDCDN_KEYS") || !strings.Contains(err.Error(), "3") {
+				t.Fatalf("four keys: err = %v, want a refusal naming CLOUDCDN_KEYS and its limit of 3", err)
+			}
+		})
+	}
+}
