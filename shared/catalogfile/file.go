@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -322,8 +323,15 @@ func parseSchema(name string, jsonData []byte, locate func(pointer string) int) 
 		return f, inv
 	}
 	typed := jsonData
-	if len(dropped) > 0 || upper {
-		if typed, err = json.Marshal(inst); err != nil {
+	reencoded := len(dropped) > 0 || upper
+	if reencoded {
+		// The coverage zone file is kept as written, not re-encoded: Go
+		// sorts an object's names, and its zones' order decides which
+		// zone a network listed twice is in; its parser, not this
+		// encoder, reads a zone named twice and bytes that are not UTF-8.
+		records := maps.Clone(inst.(map[string]any)) // the schema's root is an object
+		delete(records, "coverage_zones")
+		if typed, err = json.Marshal(records); err != nil {
 			return f, fmt.Errorf("catalogfile.Parse: %w", err)
 		}
 	}
@@ -332,6 +340,16 @@ func parseSchema(name string, jsonData []byte, locate func(pointer string) int) 
 	if err := d.Decode(&f); err != nil {
 		inv.Problems = append(inv.Problems, Problem{Message: err.Error()})
 		return f, inv
+	}
+	if reencoded {
+		var zones struct {
+			CoverageZones json.RawMessage `json:"coverage_zones"`
+		}
+		if err := json.Unmarshal(jsonData, &zones); err != nil {
+			inv.Problems = append(inv.Problems, Problem{Message: err.Error()})
+			return f, inv
+		}
+		f.CoverageZones = zones.CoverageZones
 	}
 	if p := strict(jsonData, dropped); p != nil {
 		p.Line = locate(p.Pointer)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/steering"
 )
 
 const goodJSON = `{
@@ -503,5 +505,74 @@ func TestExportKeepsATitleUnrated(t *testing.T) {
 	var inv *Invalid
 	if !errors.As(err, &inv) || !strings.Contains(err.Error(), "missing property 'rating'") {
 		t.Fatalf("Parse of the export = %v, want missing property 'rating':\n%s", err, out.String())
+	}
+}
+
+// TestParseKeepsCoverageZonesAsWritten: a file whose records hold a
+// readOnly member or a lower-case date-time was re-encoded whole for the
+// typed decode, coverage zones too, and Go sorts an object's names: where
+// two zones list the same network the first in the file wins (as in
+// Traffic Router), so the import served the other zone, a zone named
+// twice lost its first value's place, bytes that are not UTF-8 turned
+// into U+FFFD and passed, and every re-import planned a new version.
+func TestParseKeepsCoverageZonesAsWritten(t *testing.T) {
+	t.Parallel()
+	const zones = `{"coverageZones":{"zfra":{"network":["10.0.0.0/8"]},"ams":{"network":["10.0.0.0/8"]}}}`
+	file := func(record, zones string) string {
+		return `{"plans":[{"id":"p","name":"P","max_streams":1,"max_devices":1,"max_quality":"SD"}],` + record +
+			`,"coverage_zones":` + zones + `}`
+	}
+	for _, tc := range []struct {
+		name, record string
+	}{
+		{name: "readOnly member", record: `"accounts":[{"id":"a","plan_id":"p","territory":"DE","devices":[]}]`},
+		{name: "lower-case date-time", record: `"accounts":[{"id":"a","plan_id":"p","territory":"DE","status":"past_due","past_due_since":"2026-12-01t00:00:00z"}]`},
+		{name: "lower-case date-time in a title", record: `"titles":[{"id":"t","name":"T","rating":0,"asset_path":"/t/","manifest":"m",` +
+			`"windows":[{"territory":"DE","start":"2026-12-01t00:00:00z","end":"2027-12-01T00:00:00Z"}]}]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			f, err := Parse("c.json", []byte(file(tc.record, zones)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(f.CoverageZones) != zones {
+				t.Errorf("coverage zones read as %s, want them as written: %s", f.CoverageZones, zones)
+			}
+			s := openBolt(t)
+			importFile(t, s, f)
+			cz, err := s.GetCoverageZones(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parsed, err := steering.ParseCoverageZones(cz.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if z, ok := parsed.Lookup(netip.MustParseAddr("10.1.2.3")); !ok || z.Name != "zfra" {
+				t.Errorf("10.1.2.3 is in zone %q (%v), want zfra, the first in the file", z.Name, ok)
+			}
+			// A store holding the zones as written (an upload, or an import
+			// of a file without such a record) plans no new version.
+			uploaded := openBolt(t)
+			if _, err := UploadCoverageZones(ctx, uploaded, []byte(zones), "ops", time.Now(), 0); err != nil {
+				t.Fatal(err)
+			}
+			if plan, err := Diff(ctx, uploaded, f); err != nil || plan.CoverageZones != nil {
+				t.Errorf("import over the same zones plans a new version %s (%v), want none", plan.CoverageZones, err)
+			}
+
+			// A zone named twice stays as written; bytes that are not
+			// UTF-8 stay refused.
+			twice := `{"coverageZones":{"zfra":{"network":["192.168.0.0/16"]},"ams":{"network":["10.0.0.0/8"]},"zfra":{"network":["10.0.0.0/8"]}}}`
+			if f, err := Parse("c.json", []byte(file(tc.record, twice))); err != nil || string(f.CoverageZones) != twice {
+				t.Errorf("a zone named twice: %s, %v, want it as written", f.CoverageZones, err)
+			}
+			notUTF8 := "{\"coverageZones\":{\"zf\xffra\":{\"network\":[\"10.0.0.0/8\"]}}}"
+			if _, err := Parse("c.json", []byte(file(tc.record, notUTF8))); err == nil || !strings.Contains(err.Error(), "/coverage_zones") {
+				t.Fatalf("a zone name not UTF-8: %v, want a problem at /coverage_zones", err)
+			}
+		})
 	}
 }
