@@ -161,8 +161,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg.LinkWait < 0 || cfg.GiveUpAfter <= 0 || cfg.SweepAge <= 0 || cfg.SweepBatch <= 0:
 		return nil, fmt.Errorf("paymentwebhook.New: durations, MaxBody and SweepBatch must be positive: %+v", redacted(cfg))
 	}
-	if cfg.DefaultTerritory != "" && !validTerritory(cfg.DefaultTerritory) {
-		return nil, fmt.Errorf("paymentwebhook.New: STRIPE_DEFAULT_TERRITORY %q is not an ISO 3166-1 alpha-2 code", cfg.DefaultTerritory)
+	if cfg.DefaultTerritory != "" && !playback.IsCountryCode(cfg.DefaultTerritory) {
+		return nil, fmt.Errorf("paymentwebhook.New: STRIPE_DEFAULT_TERRITORY %q is not the ISO 3166-1 alpha-2 code of a country", cfg.DefaultTerritory)
 	}
 	if deps.Stripe == nil && cfg.APIKey != "" {
 		api, err := NewStripeAPI(cfg.APIKey, cfg.APIURL)

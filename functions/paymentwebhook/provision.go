@@ -63,15 +63,17 @@ func (s *Server) provision(ctx context.Context, cs stripeCheckoutSession, accoun
 
 // territoryOf is the country of the session's billing address, else of
 // the customer's address (read from the API when there is one), else the
-// configured default; "" if none.
+// configured default; "" if none. A code that names no country
+// (playback.IsCountryCode: EU, XX, ...) counts as none: a home there
+// meets no licence window, and the catalogue refuses it as a territory.
 func (s *Server) territoryOf(ctx context.Context, cs stripeCheckoutSession) (string, error) {
-	if c := cs.country(); validTerritory(c) {
+	if c := cs.country(); playback.IsCountryCode(c) {
 		return c, nil
 	}
 	if s.deps.Stripe != nil {
 		cus, err := s.deps.Stripe.customer(ctx, string(cs.Customer))
 		switch {
-		case err == nil && cus.Address != nil && validTerritory(cus.Address.Country):
+		case err == nil && cus.Address != nil && playback.IsCountryCode(cus.Address.Country):
 			return cus.Address.Country, nil
 		case err != nil && playback.ErrorCode(err).Retryable():
 			return "", err
@@ -98,10 +100,4 @@ func (s *Server) checkoutPlan(ctx context.Context, cs stripeCheckoutSession) (st
 		return "", nil
 	}
 	return s.planFor(sub.priceIDs()...), nil
-}
-
-// validTerritory reports whether c is shaped like an ISO 3166-1 alpha-2
-// code, as Stripe writes countries.
-func validTerritory(c string) bool {
-	return len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z'
 }

@@ -255,8 +255,9 @@ func TestNewValidates(t *testing.T) {
 	h := newHarness(t)
 	deps := Deps{Store: h.store, Bus: h.bus}
 	tests := []struct {
-		name string
-		mod  func(*Config, *Deps)
+		name   string
+		mod    func(*Config, *Deps)
+		wantIn string // in the error, when set
 	}{
 		{name: "no secrets", mod: func(c *Config, _ *Deps) { c.WebhookSecrets = []string{" ", ""} }},
 		{name: "no plans", mod: func(c *Config, _ *Deps) { c.PricePlans = nil }},
@@ -268,6 +269,10 @@ func TestNewValidates(t *testing.T) {
 		{name: "typed nil bus", mod: func(_ *Config, d *Deps) { d.Bus = (*membus.Bus)(nil) }},
 		{name: "refetch without key", mod: func(c *Config, _ *Deps) { c.Refetch = true }},
 		{name: "zero tolerance", mod: func(c *Config, _ *Deps) { c.Tolerance = 0 }},
+		{name: "default territory not alpha-2", mod: func(c *Config, _ *Deps) { c.DefaultTerritory = "GBR" }, wantIn: "STRIPE_DEFAULT_TERRITORY"},
+		// In the shape, but no country (playback.NotCountries).
+		{name: "default territory a grouping", mod: func(c *Config, _ *Deps) { c.DefaultTerritory = "EU" }, wantIn: "STRIPE_DEFAULT_TERRITORY"},
+		{name: "default territory unknown", mod: func(c *Config, _ *Deps) { c.DefaultTerritory = "XX" }, wantIn: "STRIPE_DEFAULT_TERRITORY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -278,6 +283,8 @@ func TestNewValidates(t *testing.T) {
 				t.Fatal("New accepted an invalid configuration")
 			} else if strings.Contains(err.Error(), testSecret) {
 				t.Fatalf("error leaks a secret: %v", err)
+			} else if !strings.Contains(err.Error(), tt.wantIn) {
+				t.Fatalf("New: %v, want it to name %s", err, tt.wantIn)
 			}
 		})
 	}
