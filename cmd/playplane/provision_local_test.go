@@ -171,3 +171,38 @@ func TestNewSubscriberSignsUpAndPlays(t *testing.T) {
 		t.Fatalf("heartbeat of the removed device's session: %d, want 410", code)
 	}
 }
+
+// TestCheckoutAccountWithoutAPlanAnswersTheDocument: an account a
+// checkout created before its subscription's events named a plan is
+// stored with plan_id "", and the admin API answers it so (GET, the hold
+// and its lifting) through the validating client. The document answered
+// with the catalogue's account, whose plan_id must be an id: 'at
+// '/plan_id': minLength: got 0'.
+func TestCheckoutAccountWithoutAPlanAnswersTheDocument(t *testing.T) {
+	run := startLocal(t, t.TempDir())
+	const account, customer = "acct_noplan", "cus_NoPlan01"
+	checkout := stripeFixture(t, "checkout.session.completed", "evt_noplan_checkout", func(o map[string]any) {
+		o["client_reference_id"], o["customer"], o["subscription"] = account, customer, "sub_NoPlan01"
+		o["customer_details"].(map[string]any)["address"] = map[string]any{"city": "Paris", "country": "FR",
+			"line1": "1 Rue de Rivoli", "line2": nil, "postal_code": "75001", "state": nil}
+	})
+	if got := run.postStripe(checkout); got != "recorded" {
+		t.Fatalf("checkout: %q", got)
+	}
+	run.idle()
+	adminTok := run.adminToken()
+	for _, call := range []struct{ method, path string }{
+		{"GET", "/v1/admin/accounts/" + account},
+		{"POST", "/v1/admin/accounts/" + account + "/suspend"},
+		{"POST", "/v1/admin/accounts/" + account + "/unsuspend"},
+	} {
+		resp := run.mustAPI(call.method, call.path, adminTok, "", "", http.StatusOK)
+		var got struct {
+			PlanID    *string `json:"plan_id"`
+			Territory string  `json:"territory"`
+		}
+		if err := json.Unmarshal(resp.body, &got); err != nil || got.PlanID == nil || *got.PlanID != "" || got.Territory != "FR" {
+			t.Fatalf("%s %s: %s (%v), want the checkout's account without a plan", call.method, call.path, resp.body, err)
+		}
+	}
+}

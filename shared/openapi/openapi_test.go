@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -116,13 +118,71 @@ func TestDocumentInlinesTheEventSchemas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !jsonEqual(t, doc.Components.Schemas[name], want) {
+		if !jsonEqual(t, doc.Components.Schemas[name], inlined(t, want, name)) {
 			t.Errorf("components.schemas.%s is not events/schemas/%s:\n%s", name, file, doc.Components.Schemas[name])
 		}
 	}
-	if !jsonEqual(t, doc.Components.Schemas["CatalogueFile"], catalogfile.SchemaJSON) {
+	if !jsonEqual(t, doc.Components.Schemas["CatalogueFile"], inlined(t, catalogfile.SchemaJSON, "CatalogueFile")) {
 		t.Errorf("components.schemas.CatalogueFile is not the catalogue file's schema:\n%s", doc.Components.Schemas["CatalogueFile"])
 	}
+	// A stored account is the catalogue's, but for a plan_id "".
+	var stored map[string]any
+	if err := json.Unmarshal(doc.Components.Schemas["StoredAccount"], &stored); err != nil {
+		t.Fatal(err)
+	}
+	var catalogue struct {
+		Defs map[string]map[string]any `json:"$defs"`
+	}
+	if err := json.Unmarshal(inlined(t, catalogfile.SchemaJSON, "CatalogueFile"), &catalogue); err != nil {
+		t.Fatal(err)
+	}
+	want := catalogue.Defs["account"]
+	plan := stored["properties"].(map[string]any)["plan_id"].(map[string]any)
+	if ok := reflect.DeepEqual(plan["anyOf"], []any{want["properties"].(map[string]any)["plan_id"], map[string]any{"const": ""}}); !ok {
+		t.Errorf("StoredAccount's plan_id is %v, want the catalogue's or \"\"", plan)
+	}
+	for _, m := range []map[string]any{stored, want} {
+		delete(m["properties"].(map[string]any), "plan_id")
+		delete(m, "description")
+	}
+	if !reflect.DeepEqual(stored, want) {
+		t.Errorf("StoredAccount is not the catalogue's account:\n%v\n%v", stored, want)
+	}
+}
+
+// inlined is schema as the document holds it in its components entry
+// name: without the members that make it a resource of its own, its
+// references into itself made JSON pointers into the entry.
+func inlined(t *testing.T, schema []byte, name string) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(schema, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "$schema")
+	delete(m, "$id")
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok && strings.HasPrefix(ref, "#/") {
+				v["$ref"] = "#/components/schemas/" + name + ref[1:]
+			}
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func jsonEqual(t *testing.T, a, b []byte) bool {
@@ -268,4 +328,60 @@ func TestCallerListsAnswerAlike(t *testing.T) {
 	if !slices.Equal(sessions, devices) || slices.Contains(devices, "404") {
 		t.Fatalf("GET /v1/sessions answers %v, GET /v1/devices %v: want the same, without 404", sessions, devices)
 	}
+}
+
+// TestDocumentStandsAlone: every reference in the served document is a
+// JSON pointer from its root, and no schema in it sets a base URI of its
+// own ($id), so a tool that resolves "#/..." in the document alone (not
+// every OpenAPI tool honours an embedded $id: they fetch the URL) reads
+// it whole. Before, the admin API's accounts and edges referred to the
+// catalogue schema by its $id and a fragment, and the inlined schemas'
+// own "#/$defs/..." references resolved only against their $id.
+func TestDocumentStandsAlone(t *testing.T) {
+	t.Parallel()
+	raw, err := openapi.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	resolves := func(ref string) bool {
+		if !strings.HasPrefix(ref, "#/") {
+			return false
+		}
+		cur := doc
+		for _, tok := range strings.Split(ref[2:], "/") {
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return false
+			}
+			if cur, ok = m[strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")]; !ok {
+				return false
+			}
+		}
+		_, ok := cur.(map[string]any)
+		return ok
+	}
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		switch v := v.(type) {
+		case map[string]any:
+			for _, k := range slices.Sorted(maps.Keys(v)) {
+				switch ref, _ := v[k].(string); {
+				case k == "$ref" && !resolves(ref):
+					t.Errorf("%s: $ref %q is not a JSON pointer that resolves in the document", at, ref)
+				case k == "$id" && strings.HasPrefix(at, "/components/schemas/"):
+					t.Errorf("%s: $id %q sets a base URI of its own", at, ref)
+				}
+				walk(v[k], at+"/"+k)
+			}
+		case []any:
+			for i, e := range v {
+				walk(e, at+"/"+strconv.Itoa(i))
+			}
+		}
+	}
+	walk(doc, "")
 }

@@ -136,20 +136,6 @@ func Parse(raw []byte) (*Spec, error) {
 	if err := c.AddResource(docURL, doc); err != nil {
 		return nil, fmt.Errorf("openapitest.Parse: %w", err)
 	}
-	// A schema the document embeds with its own $id is referred to by it
-	// (the catalogue's $defs): the compiler finds such a resource only
-	// where it already knows a schema is, which a components entry is not
-	// until compiled.
-	components, _ := root["components"].(map[string]any)
-	schemas, _ := components["schemas"].(map[string]any)
-	for _, name := range slices.Sorted(maps.Keys(schemas)) {
-		sch, _ := schemas[name].(map[string]any)
-		if id, ok := sch["$id"].(string); ok {
-			if err := c.AddResource(id, sch); err != nil {
-				return nil, fmt.Errorf("openapitest.Parse: components.schemas.%s: %w", name, err)
-			}
-		}
-	}
 	s := &Spec{doc: root, compiler: c, schemas: map[string]*jsonschema.Schema{}}
 	paths, _ := root["paths"].(map[string]any)
 	for path, item := range paths {

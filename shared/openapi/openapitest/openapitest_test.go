@@ -149,6 +149,13 @@ func TestValidateResponse(t *testing.T) {
 		// records, with the members the server owns (readOnly).
 		{"admin account as stored", "GET", "/v1/admin/accounts/acct_a", 200, etag, adminAccount, ""},
 		{"admin account with an undocumented member", "GET", "/v1/admin/accounts/acct_a", 200, etag, strings.Replace(adminAccount, `"id"`, `"bogus":1,"id"`, 1), "bogus"},
+		// An account a checkout created has no plan until its
+		// subscription's events name one: every answer of it says so.
+		{"admin account a checkout created", "GET", "/v1/admin/accounts/acct_c", 200, etag, checkoutAccount, ""},
+		{"admin account a checkout created, suspended", "POST", "/v1/admin/accounts/acct_c/suspend", 200, etag, checkoutAccount, ""},
+		{"admin account a checkout created, unsuspended", "POST", "/v1/admin/accounts/acct_c/unsuspend", 200, etag, checkoutAccount, ""},
+		{"admin account a checkout created, linked", "PUT", "/v1/admin/accounts/acct_c/customer", 200, etag, checkoutAccount, ""},
+		{"admin account with a plan id that is no id", "GET", "/v1/admin/accounts/acct_c", 200, etag, strings.Replace(checkoutAccount, `"plan_id":""`, `"plan_id":"a b"`, 1), "plan_id"},
 		{"admin edge with its health", "GET", "/v1/admin/edges/fra-1", 200, etag, adminEdge, ""},
 		{"admin edge with an undocumented member", "GET", "/v1/admin/edges/fra-1", 200, etag, strings.Replace(adminEdge, `"id"`, `"bogus":1,"id"`, 1), "bogus"},
 		{"healthz", "GET", "/healthz", 200, http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, "ok\n", ""},
@@ -209,6 +216,8 @@ func TestValidateRequest(t *testing.T) {
 		{"stripe without signature", "POST", "/v1/webhooks/stripe", nil, `{"id":"evt_1","type":"invoice.paid","created":1,"data":{"object":{}}}`, "stripeSignature"},
 		{"admin account PUT back as GET answered it", "PUT", "/v1/admin/accounts/acct_a", map[string]string{"Authorization": "Bearer x", "If-Match": `"1"`}, adminAccount, ""},
 		{"admin account PUT with a bad territory", "PUT", "/v1/admin/accounts/acct_a", map[string]string{"Authorization": "Bearer x", "If-Match": `"1"`}, strings.Replace(adminAccount, `"DE"`, `"de"`, 1), "territory"},
+		// A write names a plan: only the store holds an account without one.
+		{"admin account PUT without a plan", "PUT", "/v1/admin/accounts/acct_c", map[string]string{"Authorization": "Bearer x", "If-Match": `"1"`}, checkoutAccount, "plan_id"},
 		{"admin edge PUT back as GET answered it", "PUT", "/v1/admin/edges/fra-1", map[string]string{"Authorization": "Bearer x", "If-Match": `"1"`}, adminEdge, ""},
 		{"undocumented route", "GET", "/v1/nothing", nil, ``, "no operation"},
 	} {
@@ -341,6 +350,9 @@ const (
 		`"subscriptions":[{"id":"sub_a","status":"active","plan_id":"std","current_period_end":"2026-02-01T00:00:00Z","clock":1}],` +
 		`"updated_at":"2026-01-01T00:00:00Z","announced":{"entitled":true,"status":"active","plan_id":"std"},` +
 		`"customers_deleted":[{"customer":"cus_old","clock":1,"event":"evt_1"}],"other_products":[{"subscription":"sub_o","clock":1,"event":"evt_2"}]}`
+	// As paymentwebhook's provision stores it (playback.Account's JSON).
+	checkoutAccount = `{"id":"acct_c","email":"new@example.com","plan_id":"","status":"none","territory":"FR","parental_cap":0,` +
+		`"devices":[],"customer_id":"cus_c","subscriptions":[],"updated_at":"2026-01-01T00:00:00Z","announced":{"entitled":false}}`
 	adminEdge = `{"id":"fra-1","cdn":"local","pop":"fra","base_url":"http://127.0.0.1:8081","lat":50.11,"lon":8.68,"capacity":100,` +
 		`"reported_capacity":0,"load":0,"healthy":true,"reported_at":"0001-01-01T00:00:00Z"}`
 )
