@@ -589,11 +589,55 @@ func yamlJSON(root *yaml.Node) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(v)
+	return appendJSON(nil, v)
+}
+
+// yamlMapping is a YAML mapping, which appendJSON writes in the file's order:
+// a Go map would sort it, and the order of a coverage zone file's zones
+// decides which one a network listed twice is in.
+type yamlMapping struct {
+	keys   []string
+	values []any
+}
+
+// appendJSON appends the JSON of v, a value of yamlValue, to b.
+func appendJSON(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case yamlMapping:
+		b = append(b, '{')
+		for i, k := range v.keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSON(b, k); err != nil {
+				return nil, err
+			}
+			if b, err = appendJSON(append(b, ':'), v.values[i]); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	case []any:
+		b = append(b, '[')
+		for i, e := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSON(b, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	}
+	raw, err := json.Marshal(v)
+	return append(b, raw...), err
 }
 
 // yamlValue converts a YAML document to the value JSON would decode
-// (mappings with string keys), so that one schema and decoder serve both.
+// (mappings with string keys, in order), so that one schema and decoder
+// serve both.
 func yamlValue(n *yaml.Node) (any, error) {
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -602,20 +646,22 @@ func yamlValue(n *yaml.Node) (any, error) {
 		}
 		return yamlValue(n.Content[0])
 	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
+		m := yamlMapping{keys: make([]string, 0, len(n.Content)/2), values: make([]any, 0, len(n.Content)/2)}
+		seen := make(map[string]bool, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			if k.Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: mapping keys must be strings", k.Line)
 			}
-			if _, dup := m[k.Value]; dup {
+			if seen[k.Value] {
 				return nil, fmt.Errorf("line %d: key %q repeated", k.Line, k.Value)
 			}
+			seen[k.Value] = true
 			v, err := yamlValue(n.Content[i+1])
 			if err != nil {
 				return nil, err
 			}
-			m[k.Value] = v
+			m.keys, m.values = append(m.keys, k.Value), append(m.values, v)
 		}
 		return m, nil
 	case yaml.SequenceNode:

@@ -576,3 +576,34 @@ func TestParseKeepsCoverageZonesAsWritten(t *testing.T) {
 		})
 	}
 }
+
+// TestYAMLCoverageZonesKeepTheirOrder: a YAML file was read through Go
+// maps, so its coverage zones reached the store sorted by name, and where
+// two zones list the same network the wrong one won (the first in the
+// file does, as in Traffic Router).
+func TestYAMLCoverageZonesKeepTheirOrder(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, file string }{
+		{name: "block", file: "coverage_zones:\n  coverageZones:\n    zfra:\n      network: [10.0.0.0/8]\n    ams:\n      network: [10.0.0.0/8]\n"},
+		{name: "flow", file: `coverage_zones: {coverageZones: {zfra: {network: [10.0.0.0/8]}, ams: {network: [10.0.0.0/8]}}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f, err := Parse("c.yaml", []byte(tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			const want = `{"coverageZones":{"zfra":{"network":["10.0.0.0/8"]},"ams":{"network":["10.0.0.0/8"]}}}`
+			if string(f.CoverageZones) != want {
+				t.Errorf("coverage zones read as %s, want them in the file's order: %s", f.CoverageZones, want)
+			}
+			zones, err := steering.ParseCoverageZones(f.CoverageZones)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if z, ok := zones.Lookup(netip.MustParseAddr("10.1.2.3")); !ok || z.Name != "zfra" {
+				t.Errorf("10.1.2.3 is in zone %q (%v), want zfra, the first in the file", z.Name, ok)
+			}
+		})
+	}
+}
