@@ -21,6 +21,7 @@ import (
 
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/playurl"
 )
 
 // RequestIDHeader carries API Gateway's request id to the handler, where
@@ -134,7 +135,9 @@ func NewRequest(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.R
 		// parseable with net.SplitHostPort.
 		r.RemoteAddr = net.JoinHostPort(ip, "0")
 	}
-	if strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+	// API Gateway terminated TLS when the player's scheme, by the one rule
+	// of X-Forwarded-Proto, says so.
+	if playurl.Scheme(r) == "https" {
 		r.TLS = &tls.ConnectionState{HandshakeComplete: true, ServerName: r.Host}
 	}
 	return r, nil

@@ -503,3 +503,41 @@ func TestMalformedTargetNamesNoQuery(t *testing.T) {
 		t.Fatalf("error %q: want malformed_path naming the path, not the query", msg)
 	}
 }
+
+// TestForwardedProto: the request is TLS when the scheme the player
+// reached the front door by, the first entry of X-Forwarded-Proto as
+// playurl.Scheme reads it, is https: API Gateway joins a repeated header
+// with commas, and a proxy in front of it appends the scheme it was
+// reached by.
+func TestForwardedProto(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, proto string // "" = no header
+		want        bool
+	}{
+		{name: "no header"},
+		{name: "https", proto: "https", want: true},
+		{name: "upper case", proto: "HTTPS", want: true},
+		{name: "https at the front, http inside", proto: "https, http", want: true},
+		{name: "without spaces", proto: "https,http", want: true},
+		{name: "plain http", proto: "http"},
+		{name: "http at the front, https inside", proto: "http, https"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var ev events.APIGatewayV2HTTPRequest
+			ev.RawPath = "/v1/play"
+			ev.RequestContext.HTTP.Method, ev.RequestContext.HTTP.Path = http.MethodPost, ev.RawPath
+			if tc.proto != "" {
+				ev.Headers = map[string]string{"x-forwarded-proto": tc.proto}
+			}
+			r, err := lambdahttp.NewRequest(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.TLS != nil; got != tc.want {
+				t.Errorf("X-Forwarded-Proto %q: TLS %v, want %v", tc.proto, got, tc.want)
+			}
+		})
+	}
+}

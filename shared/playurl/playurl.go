@@ -64,16 +64,26 @@ func SteeringFrom(apiBase, id, credential, format, start string) string {
 }
 
 // APIBase is how players reach this API: publicURL (PUBLIC_API_URL) when
-// set, else the request's own scheme (forwardedProto) and host.
+// set, else the request's own scheme (Scheme) and host.
 func APIBase(r *http.Request, publicURL string) string {
 	if publicURL != "" {
 		return publicURL
 	}
-	scheme := "http"
+	return Scheme(r) + "://" + r.Host
+}
+
+// Scheme is the scheme the player reached this API by, "https" or "http":
+// https over TLS or when the first X-Forwarded-Proto entry
+// (forwardedProto) says so, in any case. It is the one rule for every
+// reader of that header: the URLs handed back (APIBase), the TLS that
+// lambdahttp gives a request API Gateway terminated, and telemetry's
+// url.scheme, so a span never names another scheme than the URLs its
+// request answered with.
+func Scheme(r *http.Request) string {
 	if r.TLS != nil || strings.EqualFold(forwardedProto(r), "https") {
-		scheme = "https"
+		return "https"
 	}
-	return scheme + "://" + r.Host
+	return "http"
 }
 
 // forwardedProto is the scheme the player reached the first proxy by.

@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/playplane/playplane/shared/playurl"
 )
 
 // ServeHTTP serves r with next inside a server span (continuing the
@@ -281,15 +283,11 @@ func knownMethod(m string) string {
 	return methodOther
 }
 
-// scheme is the url.scheme of a server request: https over TLS or behind a
-// front door that says so (API Gateway and the load balancers set
-// X-Forwarded-Proto), else http.
-func scheme(r *http.Request) string {
-	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
-		return "https"
-	}
-	return "http"
-}
+// scheme is the url.scheme of a server request, the scheme of the
+// original client request where a proxy forwarded it (the HTTP semantic
+// conventions name X-Forwarded-Proto): playurl.Scheme, which the URLs
+// handed back to the same request are built with.
+func scheme(r *http.Request) string { return playurl.Scheme(r) }
 
 // errorType is a server error's error.type: its status code.
 func errorType(status int) attribute.KeyValue {

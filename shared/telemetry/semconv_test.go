@@ -167,3 +167,52 @@ func TestRecordedServerSpan(t *testing.T) {
 		}
 	})
 }
+
+// TestServerSpanSchemeBehindProxies: url.scheme is the scheme of the
+// original client request when it was forwarded (the HTTP semantic
+// conventions name X-Forwarded-Proto), read as playurl.Scheme reads it for
+// the URLs handed back: the first entry of the comma-separated list each
+// appending proxy adds to, in any case.
+func TestServerSpanSchemeBehindProxies(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	p := setup(t, telemetry.Options{Service: "test", SpanExporter: exp}, map[string]string{telemetry.EnvTracesSampler: "always_on"})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/titles/{id}", func(http.ResponseWriter, *http.Request) {})
+	for _, tc := range []struct {
+		name  string
+		proto []string // header lines
+		want  string
+	}{
+		{name: "no proxy", want: "http"},
+		{name: "https", proto: []string{"https"}, want: "https"},
+		{name: "upper case", proto: []string{"HTTPS"}, want: "https"},
+		{name: "https at the front, http inside", proto: []string{"https, http"}, want: "https"},
+		{name: "one line per proxy", proto: []string{"https", "http"}, want: "https"},
+		{name: "http at the front, https inside", proto: []string{"http, https"}, want: "http"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exp.Reset()
+			r := httptest.NewRequest("GET", "/v1/titles/a", nil)
+			for _, v := range tc.proto {
+				r.Header.Add("X-Forwarded-Proto", v)
+			}
+			telemetry.ServeHTTP(httptest.NewRecorder(), r, mux)
+			if err := p.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			spans := exp.GetSpans()
+			if len(spans) != 1 {
+				t.Fatalf("%d spans", len(spans))
+			}
+			got := ""
+			for _, kv := range spans[0].Attributes {
+				if kv.Key == "url.scheme" {
+					got = kv.Value.Emit()
+				}
+			}
+			if got != tc.want {
+				t.Errorf("X-Forwarded-Proto %q: url.scheme %q, want %q", tc.proto, got, tc.want)
+			}
+		})
+	}
+}
