@@ -73,7 +73,7 @@ func DecodeHeartbeatRequest(data []byte) (HeartbeatRequest, error) {
 			r.DurationMS, err = d.int64Value("duration_ms")
 		case "device_time":
 			bit = 1 << 3
-			r.DeviceTime, err = d.timeValue("device_time")
+			r.DeviceTime, err = d.dateTimeValue("/device_time")
 		case "qoe":
 			bit = 1 << 4
 			err = d.qoe(&r.QoE, 1, true)
@@ -629,6 +629,27 @@ func (d *jsonDecoder) timeValue(field string) (time.Time, error) {
 		return time.Time{}, wrongType(field, "an RFC 3339 timestamp string")
 	}
 	return t, nil
+}
+
+// dateTimeValue is timeValue for the request's member at pointer (a
+// top-level one), a date-time a player wrote: read by the schemas' rule
+// (playback.DateTimeMember), which takes the lower-case t and z RFC 3339
+// allows, where time.Time's JSON decoding refuses them, and refuses a
+// leap second by its own reason.
+func (d *jsonDecoder) dateTimeValue(pointer string) (time.Time, error) {
+	switch d.peek() {
+	case '"':
+	case 'n':
+		return time.Time{}, d.literal("null")
+	default:
+		return time.Time{}, d.notA(pointer[1:], "an RFC 3339 timestamp string")
+	}
+	start, end, _, err := d.scanString()
+	if err != nil {
+		return time.Time{}, err
+	}
+	// Raw, as time.Time's UnmarshalJSON reads it: an escape is no date-time.
+	return playback.DateTimeMember(pointer, string(d.data[start+1:end-1]))
 }
 
 // skip moves past any value at depth+1, checking its syntax as strictly as

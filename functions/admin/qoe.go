@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/shared/auth"
-	"github.com/playplane/playplane/shared/catalogfile"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -57,7 +56,7 @@ func (s *Server) qoe(w http.ResponseWriter, r *http.Request, _ auth.Identity) er
 	}
 	to := s.deps.Now().UTC().Truncate(time.Hour).Add(time.Hour)
 	if v := q.Get("to"); v != "" {
-		t, err := catalogfile.ParseDateTime(v)
+		t, err := playback.ParseDateTime(v)
 		if err != nil {
 			return bad("to", "to must be an RFC 3339 time: %v", err)
 		}
@@ -72,7 +71,7 @@ func (s *Server) qoe(w http.ResponseWriter, r *http.Request, _ auth.Identity) er
 	}
 	from := to.Add(-DefaultQoERange)
 	if v := q.Get("from"); v != "" {
-		t, err := catalogfile.ParseDateTime(v)
+		t, err := playback.ParseDateTime(v)
 		if err != nil {
 			return bad("from", "from must be an RFC 3339 time: %v", err)
 		}

@@ -45,8 +45,8 @@ func (s *Server) edgeHealth(w http.ResponseWriter, r *http.Request) error {
 	if err := s.verifier.checkBody(edgeID, sig, body); err != nil {
 		return err
 	}
-	var report playback.EdgeReport
-	if err := httpx.Unmarshal(body, &report); err != nil {
+	report, err := readReport(body)
+	if err != nil {
 		return err
 	}
 	if err := report.Validate(now); err != nil {
@@ -68,6 +68,33 @@ func (s *Server) edgeHealth(w http.ResponseWriter, r *http.Request) error {
 	}
 	httpx.WriteJSON(w, http.StatusAccepted, HealthAccepted{EdgeID: edgeID, Status: "accepted"})
 	return nil
+}
+
+// reportBody is a health report as its body carries it: reported_at, a
+// date-time the edge wrote, read by the schemas' rule
+// (playback.DateTimeMember) rather than time.Time's JSON decoding, which
+// refuses the lower-case t and z RFC 3339 allows and has no reason of its
+// own for a leap second. The field hides the report's own.
+type reportBody struct {
+	playback.EdgeReport
+	ReportedAt *string `json:"reported_at"`
+}
+
+// readReport is the report in body, strictly decoded.
+func readReport(body []byte) (playback.EdgeReport, error) {
+	var b reportBody
+	if err := httpx.Unmarshal(body, &b); err != nil {
+		return playback.EdgeReport{}, err
+	}
+	report := b.EdgeReport
+	if b.ReportedAt != nil { // absent or null: Validate says it is required
+		at, err := playback.DateTimeMember("/reported_at", *b.ReportedAt)
+		if err != nil {
+			return playback.EdgeReport{}, err
+		}
+		report.ReportedAt = at
+	}
+	return report, nil
 }
 
 // consume applies health reports to the edge table. Within a batch only

@@ -75,32 +75,3 @@ func TestDateTimesAreTheSchemas(t *testing.T) {
 		t.Fatalf("CheckRecord of a lowercase date: %v %v", ps, err)
 	}
 }
-
-// TestParseDateTime: the schema's date-time format, read.
-func TestParseDateTime(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name, in, want string // want "" for an error
-	}{
-		{name: "upper", in: "2026-12-02T06:00:00Z", want: "2026-12-02T06:00:00Z"},
-		{name: "lower", in: "2026-12-02t06:00:00z", want: "2026-12-02T06:00:00Z"},
-		{name: "offset", in: "2026-12-02t07:30:00+01:30", want: "2026-12-02T06:00:00Z"},
-		{name: "leap second", in: "2016-12-31T23:59:60Z"},
-		{name: "not RFC 3339", in: "2026-12-02 06:00:00Z"},
-		{name: "no zone", in: "2026-12-02T06:00:00"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := catalogfile.ParseDateTime(tc.in)
-			if tc.want == "" {
-				if err == nil {
-					t.Fatalf("ParseDateTime(%q) = %v, want an error", tc.in, got)
-				}
-				return
-			}
-			if want, _ := time.Parse(time.RFC3339, tc.want); err != nil || !got.Equal(want) {
-				t.Fatalf("ParseDateTime(%q) = %v, %v, want %s", tc.in, got, err, tc.want)
-			}
-		})
-	}
-}

@@ -304,7 +304,7 @@ func parseSchema(name string, jsonData []byte, locate func(pointer string) int) 
 	// problem here, at its pointer, rather than the typed decode's error.
 	upper := false
 	sch.dateTimes(inst, nil, func(s, pointer string, required bool) string {
-		t, err := ParseDateTime(s)
+		t, err := playback.ParseDateTime(s)
 		switch {
 		case err != nil:
 			inv.Problems = append(inv.Problems, Problem{Line: locate(pointer), Pointer: pointer, Message: err.Error()})
@@ -314,7 +314,7 @@ func parseSchema(name string, jsonData []byte, locate func(pointer string) int) 
 			inv.Problems = append(inv.Problems, Problem{Line: locate(pointer), Pointer: pointer, Message: fmt.Sprintf(
 				"%s is Go's zero time, which reads as no date: leave the member out for none", s)})
 		}
-		u := upperDateTime(s)
+		u := playback.UpperDateTime(s)
 		upper = upper || u != s
 		return u
 	})

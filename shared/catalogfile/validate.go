@@ -14,8 +14,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
+
+	"github.com/playplane/playplane/shared/playback"
 )
 
 // The schema path's validator: catalogue.schema.json interpreted by our
@@ -104,7 +105,7 @@ func typeOf(v any) jsonTypes {
 	return 0
 }
 
-var formats = map[string]func(string) error{"date-time": validateDateTime, "uri": validateURI}
+var formats = map[string]func(string) error{"date-time": playback.CheckDateTime, "uri": validateURI}
 
 // annotations are keywords that assert nothing; the root's $schema and
 // $id are read by Parse's callers, not here.
@@ -520,36 +521,6 @@ func (n *node) isDateTime() bool {
 	return n.formatName == "date-time" || n.ref != nil && n.ref.isDateTime()
 }
 
-// ParseDateTime reads s, a date-time as the schema's format (RFC 3339's,
-// OpenAPI's) accepts it, which Go's parser does not wholly: the lower-case
-// t and z RFC 3339 allows (section 5.6, NOTE) read as T and Z, and a leap
-// second, which time.Time cannot hold, is an error.
-func ParseDateTime(s string) (time.Time, error) {
-	if err := validateDateTime(s); err != nil {
-		return time.Time{}, fmt.Errorf("%s is not an RFC 3339 date-time: %s", quote(s), localized(err))
-	}
-	s = upperDateTime(s)
-	// validateDateTime placed the seconds.
-	if s[17:19] == "60" {
-		return time.Time{}, fmt.Errorf("%s is a leap second, which is not kept: write the second before or after it", s)
-	}
-	return time.Parse(time.RFC3339, s)
-}
-
-// upperDateTime is s, a valid date-time, with its T and Z upper-case, as
-// Go's parser (and JSON decoding of time.Time) wants them.
-func upperDateTime(s string) string {
-	if s[10] != 't' && s[len(s)-1] != 'z' {
-		return s
-	}
-	b := []byte(s)
-	b[10] = 'T'
-	if b[len(b)-1] == 'z' {
-		b[len(b)-1] = 'Z'
-	}
-	return string(b)
-}
-
 func isInteger(v any) bool {
 	num, ok := v.(json.Number)
 	return ok && decimalOf(num).isInt()
@@ -683,108 +654,8 @@ func localized(err error) string {
 }
 
 // The formats below are the library's (santhosh-tekuri/jsonschema v6.0.3,
-// format.go, Apache-2.0), with its reasons.
-
-// validateDateTime: RFC 3339 date-time.
-func validateDateTime(s string) error {
-	if len(s) < 20 {
-		return reason("less than 20 characters long")
-	}
-	if s[10] != 't' && s[10] != 'T' {
-		return reason("11th character must be t or T")
-	}
-	if _, err := time.Parse("2006-01-02", s[:10]); err != nil {
-		return reason("invalid date element: %v", err)
-	}
-	if err := validateTime(s[11:]); err != nil {
-		return reason("invalid time element: %v", err)
-	}
-	return nil
-}
-
-// validateTime: RFC 3339 full-time, leap seconds at 23:59 UTC only.
-func validateTime(str string) error {
-	if len(str) < 9 {
-		return reason("less than 9 characters long")
-	}
-	if str[2] != ':' || str[5] != ':' {
-		return reason("missing colon in correct place")
-	}
-	var hms []int
-	for _, tok := range strings.SplitN(str[:8], ":", 3) {
-		i, err := strconv.Atoi(tok)
-		if err != nil {
-			return reason("invalid hour/min/sec")
-		}
-		if i < 0 {
-			return reason("non-positive hour/min/sec")
-		}
-		hms = append(hms, i)
-	}
-	if len(hms) != 3 {
-		return reason("missing hour/min/sec")
-	}
-	h, m, s := hms[0], hms[1], hms[2]
-	if h > 23 || m > 59 || s > 60 {
-		return reason("hour/min/sec out of range")
-	}
-	str = str[8:]
-	if rem, ok := strings.CutPrefix(str, "."); ok {
-		digits := 0
-		for _, ch := range rem {
-			if ch < '0' || ch > '9' {
-				break
-			}
-			digits++
-		}
-		if digits == 0 {
-			return reason("no digits in second fraction")
-		}
-		str = rem[digits:]
-	}
-	if str != "z" && str != "Z" {
-		if len(str) != 6 {
-			return reason("offset must be 6 characters long")
-		}
-		var sign int
-		switch str[0] {
-		case '+':
-			sign = -1
-		case '-':
-			sign = +1
-		default:
-			return reason("offset must begin with plus/minus")
-		}
-		str = str[1:]
-		if str[2] != ':' {
-			return reason("missing colon in offset in correct place")
-		}
-		var zhm []int
-		for _, tok := range strings.SplitN(str, ":", 2) {
-			i, err := strconv.Atoi(tok)
-			if err != nil {
-				return reason("invalid hour/min in offset")
-			}
-			if i < 0 {
-				return reason("non-positive hour/min in offset")
-			}
-			zhm = append(zhm, i)
-		}
-		zh, zm := zhm[0], zhm[1]
-		if zh > 23 || zm > 59 {
-			return reason("hour/min in offset out of range")
-		}
-		hm := (h*60 + m) + sign*(zh*60+zm)
-		if hm < 0 {
-			hm += 24 * 60
-		}
-		h, m = hm/60, hm%60
-	}
-	if s >= 60 && (h != 23 || m != 59) {
-		return reason("invalid leap second")
-	}
-	return nil
-}
+// format.go, Apache-2.0), with its reasons; date-time is
+// playback.CheckDateTime, the one rule every date-time is read by.
 
 // validateURI: an absolute URL that net/url parses, an IPv6 host in
 // brackets.
