@@ -169,6 +169,10 @@ type Function struct {
 	Routes        []Route
 	Consumes      []Consumer
 	Publishes     []string
+	// BackgroundPublishes are the Publishes only the function's consumers
+	// and jobs publish to: a part that serves just the HTTP routes (the
+	// hybrid stack's webhook Lambda) may not publish to them.
+	BackgroundPublishes []string
 	// Jobs run on a schedule where the function's consumers run; on GCP
 	// they are served by the GCPJobsEntryPoint HTTP handler.
 	Jobs              []Job
@@ -514,7 +518,8 @@ var Functions = []Function{
 		// The HTTP handler records a verified event and publishes it to
 		// stripe-events; the consumer applies it and publishes
 		// entitlement-changed.
-		Publishes: []string{TopicStripeEvents, TopicEntitlementChanged},
+		Publishes:           []string{TopicStripeEvents, TopicEntitlementChanged},
+		BackgroundPublishes: []string{TopicEntitlementChanged},
 		// sweep republishes events recorded but not yet processed (their
 		// publish failed); reconcile repairs entitlements from Stripe's
 		// subscriptions (STRIPE_API_KEY); grace announces past_due
@@ -808,6 +813,11 @@ func (f Function) SecretsFor(delivery Delivery) []string {
 // HTTPSecretsFor returns the Env names of the secrets f's HTTP routes read.
 func (f Function) HTTPSecretsFor(delivery Delivery) []string {
 	return slices.DeleteFunc(f.SecretsFor(delivery), func(s string) bool { return slices.Contains(f.BackgroundSecrets, s) })
+}
+
+// HTTPPublishes returns the topics f's HTTP routes publish to.
+func (f Function) HTTPPublishes() []string {
+	return slices.DeleteFunc(slices.Clone(f.Publishes), func(t string) bool { return slices.Contains(f.BackgroundPublishes, t) })
 }
 
 // SecretARNEnv is the variable that hands a Lambda the ARN of the Secrets

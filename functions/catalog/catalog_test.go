@@ -50,6 +50,11 @@ func TestFunctionsAreWellFormed(t *testing.T) {
 				t.Errorf("%s: unknown secret %q", f.Name, s)
 			}
 		}
+		for _, topic := range f.BackgroundPublishes {
+			if !f.PublishesTo(topic) {
+				t.Errorf("%s: background topic %q is not one it publishes to", f.Name, topic)
+			}
+		}
 	}
 }
 

@@ -246,26 +246,30 @@ func (f *Function) grant(ctx *pulumi.Context, name string, args Args, parent pul
 		}
 	}
 	if args.Firestore != nil {
-		role := "roles/datastore.user"
-		if args.Spec.Store == catalog.StoreReadOnly {
-			role = "roles/datastore.viewer"
-		}
-		// Firestore roles exist only at project level; the condition narrows
-		// the grant to the stack's database.
-		_, err := gcpres.NewProjectIAMMember(ctx, name+"-firestore", &gcpres.ProjectIAMMemberArgs{
-			Project: pulumi.String(args.Project),
-			Role:    pulumi.String(role),
-			Member:  f.Member,
-			Condition: &gcpres.ProjectIAMMemberConditionArgs{
-				Title:      pulumi.String(args.Spec.Name + " database only"),
-				Expression: pulumi.Sprintf(`resource.name == "projects/%s/databases/%s"`, args.Project, args.Firestore.Database),
-			},
-		}, parent)
-		if err != nil {
+		if _, err := gcpres.NewProjectIAMMember(ctx, name+"-firestore", FirestoreGrant(args.Spec, *args.Firestore, f.Member), parent); err != nil {
 			return fmt.Errorf("firestore: %w", err)
 		}
 	}
 	return nil
+}
+
+// FirestoreGrant lets member use db as spec's store access allows.
+// Firestore roles exist only at project level; the condition narrows the
+// grant to the stack's database.
+func FirestoreGrant(spec catalog.Function, db Firestore, member pulumi.StringInput) *gcpres.ProjectIAMMemberArgs {
+	role := "roles/datastore.user"
+	if spec.Store == catalog.StoreReadOnly {
+		role = "roles/datastore.viewer"
+	}
+	return &gcpres.ProjectIAMMemberArgs{
+		Project: pulumi.String(db.Project),
+		Role:    pulumi.String(role),
+		Member:  member,
+		Condition: &gcpres.ProjectIAMMemberConditionArgs{
+			Title:      pulumi.String(spec.Name + " database only"),
+			Expression: pulumi.Sprintf(`resource.name == "projects/%s/databases/%s"`, db.Project, db.Database),
+		},
+	}
 }
 
 func (f *Function) newFunction(ctx *pulumi.Context, resourceName, functionName, entryPoint, ingress string, args Args, parent pulumi.ResourceOption) (*gcpres.Function, error) {

@@ -13,15 +13,17 @@ import (
 	"github.com/playplane/playplane/infra/gcpres"
 )
 
-// Federation lets Lambda functions act as their function's GCP service
-// account through workload identity federation: the Lambda's own
-// short-lived role credentials are exchanged for a Google token, so no
-// service account key exists anywhere.
+// Federation lets Lambda functions act as a GCP service account of their
+// own through workload identity federation: the Lambda's own short-lived
+// role credentials are exchanged for a Google token, so no service account
+// key exists anywhere.
 type Federation struct {
 	Pool          *gcpres.WorkloadIdentityPool
 	Provider      *gcpres.WorkloadIdentityPoolProvider
 	AWSAccountID  string
 	ProjectNumber pulumi.StringOutput
+	// Accounts are the Lambdas' Google identities, by function name.
+	Accounts map[string]*gcpres.Account
 }
 
 // awsRoleAttribute maps an assumed-role ARN
@@ -37,7 +39,7 @@ func newFederation(ctx *pulumi.Context, cfg Config, projectNumber pulumi.StringO
 	if err != nil {
 		return nil, fmt.Errorf("aws caller identity: %w", err)
 	}
-	f := &Federation{AWSAccountID: caller.AccountId, ProjectNumber: projectNumber}
+	f := &Federation{AWSAccountID: caller.AccountId, ProjectNumber: projectNumber, Accounts: map[string]*gcpres.Account{}}
 	f.Pool, err = gcpres.NewWorkloadIdentityPool(ctx, "aws", &gcpres.WorkloadIdentityPoolArgs{
 		Project:                pulumi.String(cfg.GCPProject),
 		WorkloadIdentityPoolId: pulumi.String(cfg.Prefix + "-aws"),
@@ -74,17 +76,55 @@ func (f *Federation) roleARN(role string) string {
 	return fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s", f.AWSAccountID, role)
 }
 
-// allow lets the Lambda of fn impersonate fn's GCP service account.
-func (f *Federation) allow(ctx *pulumi.Context, fn catalog.Function, lambda *awsfn.Function, gcp *gcpfn.Function) error {
-	if gcp == nil {
-		return fmt.Errorf("%s runs on AWS against GCP data but has no GCP service account", fn.Name)
+// newAccount makes the Google identity of fn's Lambda, which serves only
+// fn's HTTP routes: bound to the database and to the topics those routes
+// publish to. Not fn's account on GCP, which its consumer and jobs run as:
+// that one also reads their secrets from Secret Manager (STRIPE_API_KEY),
+// publishes to their topics and writes metrics, none of which a Lambda
+// serving the routes does (its secrets come from Secrets Manager, its
+// metrics are EMF lines).
+func (f *Federation) newAccount(ctx *pulumi.Context, cfg Config, fn catalog.Function, g *GCPResources) error {
+	name := fn.Name + "-aws"
+	account, err := gcpres.NewAccount(ctx, name, &gcpres.AccountArgs{
+		Project:     pulumi.String(cfg.GCPProject),
+		AccountId:   pulumi.String(accountID(name, cfg.Stack)),
+		DisplayName: pulumi.String("playplane " + fn.Name + " on AWS"),
+		Description: pulumi.String("Google identity of the " + fn.Name + " Lambda (its HTTP routes), through workload identity federation"),
+	})
+	if err != nil {
+		return fmt.Errorf("%s service account for AWS: %w", fn.Name, err)
+	}
+	member := pulumi.Sprintf("serviceAccount:%s", account.Email)
+	db := gcpfn.Firestore{Project: cfg.GCPProject, Database: g.Database.Name}
+	if _, err := gcpres.NewProjectIAMMember(ctx, name+"-firestore", gcpfn.FirestoreGrant(fn, db, member)); err != nil {
+		return fmt.Errorf("%s on AWS firestore: %w", fn.Name, err)
+	}
+	for _, t := range fn.HTTPPublishes() {
+		if _, err := gcpres.NewTopicIAMMember(ctx, name+"-publishes-"+t, &gcpres.TopicIAMMemberArgs{
+			Project: pulumi.String(cfg.GCPProject),
+			Topic:   g.Topics[t].ResourceName,
+			Role:    pulumi.String("roles/pubsub.publisher"),
+			Member:  member,
+		}); err != nil {
+			return fmt.Errorf("%s on AWS publisher of %s: %w", fn.Name, t, err)
+		}
+	}
+	f.Accounts[fn.Name] = account
+	return nil
+}
+
+// allow lets the Lambda of fn impersonate its Google identity (newAccount).
+func (f *Federation) allow(ctx *pulumi.Context, fn catalog.Function, lambda *awsfn.Function) error {
+	account := f.Accounts[fn.Name]
+	if account == nil {
+		return fmt.Errorf("%s runs on AWS against GCP data but has no Google identity", fn.Name)
 	}
 	member := pulumi.All(f.Pool.Name, lambda.Role.Name).ApplyT(func(v []any) string {
 		// Pool.Name is projects/NUMBER/locations/global/workloadIdentityPools/ID.
 		return fmt.Sprintf("principalSet://iam.googleapis.com/%s/attribute.aws_role/%s", v[0], f.roleARN(v[1].(string)))
 	}).(pulumi.StringOutput)
 	_, err := gcpres.NewServiceAccountIAMMember(ctx, fn.Name+"-from-aws", &gcpres.ServiceAccountIAMMemberArgs{
-		ServiceAccountId: gcp.ServiceAccount.Name,
+		ServiceAccountId: account.Name,
 		Role:             pulumi.String("roles/iam.workloadIdentityUser"),
 		Member:           member,
 	})

@@ -257,7 +257,7 @@ func (d *deployment) checkLambda(t *testing.T, fn catalog.Function, name, trigge
 }
 
 // checkFederatedCredentials: the hybrid webhook reaches Firestore and
-// Pub/Sub as its GCP service account through workload identity
+// Pub/Sub as a GCP service account of its own through workload identity
 // federation, with a config that holds no key.
 func (d *deployment) checkFederatedCredentials(t *testing.T, fn catalog.Function, raw any) {
 	t.Helper()
@@ -273,8 +273,8 @@ func (d *deployment) checkFederatedCredentials(t *testing.T, fn catalog.Function
 	if creds["type"] != "external_account" || creds["audience"] != "//iam.googleapis.com/"+provider[0].Str("name") {
 		t.Errorf("credentials type %v audience %v", creds["type"], creds["audience"])
 	}
-	if !strings.Contains(creds["service_account_impersonation_url"].(string), d.serviceAccountEmail(fn.Name)) {
-		t.Errorf("credentials impersonate %v, want %s", creds["service_account_impersonation_url"], d.serviceAccountEmail(fn.Name))
+	if !strings.Contains(creds["service_account_impersonation_url"].(string), "/"+d.federatedEmail(fn.Name)+":") {
+		t.Errorf("credentials impersonate %v, want %s", creds["service_account_impersonation_url"], d.federatedEmail(fn.Name))
 	}
 	if _, ok := creds["private_key"]; ok {
 		t.Error("credentials hold a private key")
@@ -283,7 +283,7 @@ func (d *deployment) checkFederatedCredentials(t *testing.T, fn catalog.Function
 		t.Errorf("%d service account keys exist", len(keys))
 	}
 	// The provider trusts only this stack's Lambda role, and the role may
-	// impersonate only its function's service account.
+	// impersonate only the Lambda's own service account.
 	role := d.prefix() + "-" + fn.Name
 	roleArn := "arn:aws:sts::" + pulumimock.AWSAccountID + ":assumed-role/" + role
 	if cond := provider[0].InStr("attributeCondition"); !strings.Contains(cond, "'"+roleArn+"'") {
@@ -298,7 +298,7 @@ func (d *deployment) checkFederatedCredentials(t *testing.T, fn catalog.Function
 			continue
 		}
 		if !strings.HasSuffix(m.InStr("member"), "/attribute.aws_role/"+roleArn) ||
-			m.InStr("serviceAccountId") != "projects/"+testProject+"/serviceAccounts/"+d.serviceAccountEmail(fn.Name) {
+			m.InStr("serviceAccountId") != "projects/"+testProject+"/serviceAccounts/"+d.federatedEmail(fn.Name) {
 			t.Errorf("workload identity user %q on %q", m.InStr("member"), m.InStr("serviceAccountId"))
 		}
 		bound = true

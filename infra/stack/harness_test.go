@@ -192,6 +192,12 @@ func (d *deployment) serviceAccountEmail(fn string) string {
 	return fmt.Sprintf("%s@%s.iam.gserviceaccount.com", accountID(fn, d.layout.Name), testProject)
 }
 
+// federatedEmail is the Google identity of fn's Lambda in a stack whose
+// data is on GCP (Federation.newAccount).
+func (d *deployment) federatedEmail(fn string) string {
+	return fmt.Sprintf("%s@%s.iam.gserviceaccount.com", accountID(fn+"-aws", d.layout.Name), testProject)
+}
+
 func slug(env string) string { return strings.ToLower(strings.ReplaceAll(env, "_", "-")) }
 
 func stringsOf(v any) []string {

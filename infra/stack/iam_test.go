@@ -319,9 +319,12 @@ func TestGCPServiceAccountsHoldMinimalRoles(t *testing.T) {
 			if d.layout.Compute == GCP && len(fn.Jobs) > 0 {
 				want++ // the scheduler's own (jobs_test.go)
 			}
+			if d.layout.Store == catalog.StoreFirestore && d.stack.runsOn(fn, AWS) {
+				want++ // its Lambda's (TestHybridWebhookLambdaActsWithOnlyWhatItsRouteUses)
+			}
 		}
 		if len(accounts) != want {
-			t.Errorf("%d service accounts, want one per function on GCP and one per scheduler (%d)", len(accounts), want)
+			t.Errorf("%d service accounts, want one per function on GCP, per scheduler and per Lambda over GCP data (%d)", len(accounts), want)
 		}
 		for _, b := range d.mock.OfType("gcp:projects/iAMMember:IAMMember") {
 			role := b.InStr("role")
@@ -386,4 +389,58 @@ func TestGCPServiceAccountsHoldMinimalRoles(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestHybridWebhookLambdaActsWithOnlyWhatItsRouteUses: a Lambda that
+// serves a function's HTTP routes against GCP data (the hybrid stack's
+// Stripe webhook) reaches Firestore and Pub/Sub as the Google identity its
+// GCP_CREDENTIALS_JSON impersonates. That identity is bound to the
+// database and to the topics the routes publish to, and to nothing else:
+// no Secret Manager secret (the route's own come from Secrets Manager,
+// and STRIPE_API_KEY is read by reconcile only), no topic only the
+// consumer and jobs publish to, no metric writing (a Lambda writes EMF),
+// no invoker.
+func TestHybridWebhookLambdaActsWithOnlyWhatItsRouteUses(t *testing.T) {
+	t.Parallel()
+	d := deployed(t, "hybrid")
+	if len(d.layout.HTTPOnAWS) == 0 {
+		t.Fatal("the hybrid layout serves no routes on AWS: the test sees nothing")
+	}
+	for _, name := range d.layout.HTTPOnAWS {
+		fn, _ := catalog.FunctionByName(name)
+		var creds struct {
+			URL string `json:"service_account_impersonation_url"`
+		}
+		raw, _ := mapOf(d.lambda(t, name).In("environment", "variables"))[catalog.EnvGCPCredentialsJSON].(string)
+		if err := json.Unmarshal([]byte(raw), &creds); err != nil {
+			t.Fatalf("%s: %s: %v", name, catalog.EnvGCPCredentialsJSON, err)
+		}
+		_, rest, _ := strings.Cut(creds.URL, "/serviceAccounts/")
+		email, _, _ := strings.Cut(rest, ":generateAccessToken")
+		member := "serviceAccount:" + email
+		var got []string
+		for _, r := range d.mock.Resources() {
+			if strings.Contains(strings.ToLower(r.Type), "iammember") && r.InStr("member") == member {
+				on := r.InStr("topic") + r.InStr("secretId") + r.InStr("subscription") + r.InStr("name")
+				if r.Type == "gcp:projects/iAMMember:IAMMember" {
+					on = r.InStr("condition", "expression")
+				}
+				got = append(got, r.InStr("role")+" on "+on)
+			}
+		}
+		role := "roles/datastore.user"
+		if fn.Store == catalog.StoreReadOnly {
+			role = "roles/datastore.viewer"
+		}
+		want := []string{role + ` on resource.name == "projects/` + testProject + `/databases/(default)"`}
+		for _, topic := range fn.HTTPPublishes() {
+			want = append(want, "roles/pubsub.publisher on projects/"+testProject+"/topics/"+d.prefix()+"-"+topic)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s's Lambda acts on GCP as %s, which holds\n%s\nwant\n%s", name, email,
+				strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
 }

@@ -58,8 +58,6 @@ func New(ctx *pulumi.Context, cfg Config) (*Stack, error) {
 			return nil, fmt.Errorf("stack.New: %w", err)
 		}
 	}
-	// GCP functions before AWS ones: in the hybrid stack the webhook Lambda
-	// borrows the paymentwebhook service account.
 	for _, fn := range catalog.Functions {
 		if s.GCP == nil || !s.runsOn(fn, GCP) {
 			continue
@@ -197,7 +195,7 @@ func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 			env[catalog.SecretARNEnv(name)] = s.AWS.Secrets[name].Secret.Arn
 		}
 		if cfg.Layout.Store == catalog.StoreFirestore {
-			env[catalog.EnvGCPCredentialsJSON] = s.GCP.Federation.credentialsJSON(s.GCP.Functions[fn.Name].ServiceAccount.Email)
+			env[catalog.EnvGCPCredentialsJSON] = s.GCP.Federation.credentialsJSON(s.GCP.Federation.Accounts[fn.Name].Email)
 		}
 	}
 	return env
@@ -206,6 +204,11 @@ func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 func (s *Stack) newAWSFunction(ctx *pulumi.Context, fn catalog.Function) error {
 	cfg := s.Config
 	a := s.AWS
+	if s.GCP != nil && s.GCP.Federation != nil {
+		if err := s.GCP.Federation.newAccount(ctx, cfg, fn, s.GCP); err != nil {
+			return err
+		}
+	}
 	env := s.env(fn, AWS)
 	var statements []awsfn.Statement
 	if cfg.Layout.Store == catalog.StoreDynamo {
@@ -277,7 +280,7 @@ func (s *Stack) newAWSFunction(ctx *pulumi.Context, fn catalog.Function) error {
 	}
 	a.Functions[fn.Name] = f
 	if s.GCP != nil && s.GCP.Federation != nil {
-		if err := s.GCP.Federation.allow(ctx, fn, f, s.GCP.Functions[fn.Name]); err != nil {
+		if err := s.GCP.Federation.allow(ctx, fn, f); err != nil {
 			return err
 		}
 	}
