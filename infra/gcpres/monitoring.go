@@ -12,21 +12,23 @@ type AlertPolicy struct {
 }
 
 type AlertPolicyArgs struct {
-	Combiner      pulumi.StringInput
-	Conditions    []AlertPolicyConditionArgs
-	DisplayName   pulumi.StringInput
-	Documentation *AlertPolicyDocumentationArgs
-	Project       pulumi.StringPtrInput
-	UserLabels    pulumi.StringMapInput
+	Combiner             pulumi.StringInput
+	Conditions           []AlertPolicyConditionArgs
+	DisplayName          pulumi.StringInput
+	Documentation        *AlertPolicyDocumentationArgs
+	NotificationChannels pulumi.StringArrayInput
+	Project              pulumi.StringPtrInput
+	UserLabels           pulumi.StringMapInput
 }
 
 type alertPolicyArgs struct {
-	Combiner      string                    `pulumi:"combiner"`
-	Conditions    []AlertPolicyCondition    `pulumi:"conditions"`
-	DisplayName   string                    `pulumi:"displayName"`
-	Documentation *AlertPolicyDocumentation `pulumi:"documentation"`
-	Project       *string                   `pulumi:"project"`
-	UserLabels    map[string]string         `pulumi:"userLabels"`
+	Combiner             string                    `pulumi:"combiner"`
+	Conditions           []AlertPolicyCondition    `pulumi:"conditions"`
+	DisplayName          string                    `pulumi:"displayName"`
+	Documentation        *AlertPolicyDocumentation `pulumi:"documentation"`
+	NotificationChannels []string                  `pulumi:"notificationChannels"`
+	Project              *string                   `pulumi:"project"`
+	UserLabels           map[string]string         `pulumi:"userLabels"`
 }
 
 func (AlertPolicyArgs) ElementType() reflect.Type { return reflect.TypeFor[alertPolicyArgs]() }

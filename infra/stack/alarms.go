@@ -14,8 +14,8 @@ import (
 // Alarms as code (issue 18): dead letters, the API's 5xx rate, webhook lag,
 // and function errors and throttles. On AWS they are CloudWatch alarms that
 // notify the stack's alarm topic (subscribe a person or a pager to it); on
-// GCP, Cloud Monitoring alert policies (add notification channels in the
-// console or with `gcloud alpha monitoring policies update`).
+// GCP, Cloud Monitoring alert policies that notify the channels of
+// playplane:alertNotificationChannels (Config.AlertNotificationChannels).
 
 // Thresholds.
 const (
@@ -204,7 +204,10 @@ func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
 			Combiner:      pulumi.String("OR"),
 			Conditions:    conds,
 			Documentation: &gcpres.AlertPolicyDocumentationArgs{Content: pulumi.String(doc), MimeType: pulumi.String("text/markdown")},
-			UserLabels:    g.labels,
+			// Declared here, or the next update of the policy drops a
+			// channel added by hand.
+			NotificationChannels: pulumi.ToStringArray(cfg.AlertNotificationChannels),
+			UserLabels:           g.labels,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("alert policy %s: %w", name, err)

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -188,6 +189,11 @@ type Config struct {
 	// CORSAllowedOrigins are the web pages' origins that may call the API
 	// (playplane:corsAllowedOrigins, comma-separated; none by default).
 	CORSAllowedOrigins []string
+	// AlertNotificationChannels are the Cloud Monitoring notification
+	// channels every alert policy notifies, by resource name
+	// (playplane:alertNotificationChannels, comma-separated; none by
+	// default).
+	AlertNotificationChannels []string
 
 	// DistDir holds the zips from `make package`, relative to the Pulumi
 	// program's directory.
@@ -220,6 +226,13 @@ type Config struct {
 
 // deletionProtectionKey is the config key of Config.DeletionProtection.
 const deletionProtectionKey = "deletionProtection"
+
+// alertChannelsKey is the config key of Config.AlertNotificationChannels.
+const alertChannelsKey = "alertNotificationChannels"
+
+// notificationChannel is a channel's resource name, the form an alert
+// policy's notificationChannels takes.
+var notificationChannel = regexp.MustCompile(`^projects/[^/]+/notificationChannels/[^/]+$`)
 
 // boolOr reads the boolean key, def when unset. A value that is no
 // boolean is an error, not def: a typo must not turn protection off.
@@ -274,6 +287,11 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 	for _, o := range strings.Split(own.Get("corsAllowedOrigins"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.CORSAllowedOrigins = append(cfg.CORSAllowedOrigins, o)
+		}
+	}
+	for _, c := range strings.Split(own.Get(alertChannelsKey), ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			cfg.AlertNotificationChannels = append(cfg.AlertNotificationChannels, c)
 		}
 	}
 	if cfg.Prefix == "" {
@@ -376,6 +394,15 @@ func (c Config) Validate() error {
 	}
 	if err := c.checkBindIP(); err != nil {
 		return err
+	}
+	for _, ch := range c.AlertNotificationChannels {
+		switch {
+		case !c.Layout.Uses(GCP):
+			return fmt.Errorf("%s:%s: layout %s has no Cloud Monitoring alert policies (its CloudWatch alarms notify the alarmTopicArn output)",
+				Namespace, alertChannelsKey, c.Layout.Name)
+		case !notificationChannel.MatchString(ch):
+			return fmt.Errorf("%s:%s: %q is not a notification channel's name, projects/<project>/notificationChannels/<id>", Namespace, alertChannelsKey, ch)
+		}
 	}
 	if v, ok := c.Settings[catalog.SettingGCPClientTelemetry]; ok && v != "true" && v != "false" {
 		s, _ := catalog.SettingByEnv(catalog.SettingGCPClientTelemetry)

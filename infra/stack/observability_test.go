@@ -431,3 +431,56 @@ func TestFunctionsWriteMetricsToCloudMonitoring(t *testing.T) {
 		}
 	})
 }
+
+// TestAlertPoliciesNotifyTheConfiguredChannels: a Cloud Monitoring alert
+// policy notifies only the channels it names, and a channel added to a
+// policy by hand is removed by the next `pulumi up` that refreshes or
+// updates it (the program declares none). So the channels are stack
+// config, playplane:alertNotificationChannels, named on every policy, as
+// the CloudWatch alarms name the alarm topic; a value that is no channel's
+// resource name, or the key on a stack without alert policies, fails the
+// deployment instead of alerting nobody.
+func TestAlertPoliciesNotifyTheConfiguredChannels(t *testing.T) {
+	t.Parallel()
+	channels := []string{
+		"projects/" + testProject + "/notificationChannels/1234567890",
+		"projects/" + testProject + "/notificationChannels/987",
+	}
+	for _, l := range Layouts {
+		if !l.Uses(GCP) {
+			continue
+		}
+		t.Run(l.Name, func(t *testing.T) {
+			t.Parallel()
+			config := baseConfig(l.Name)
+			config["playplane:alertNotificationChannels"] = " " + channels[0] + ", " + channels[1]
+			d, err := deploy(t, l.Name, config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			policies := d.mock.OfType("gcp:monitoring/alertPolicy:AlertPolicy")
+			if len(policies) == 0 {
+				t.Fatal("no alert policy")
+			}
+			for _, p := range policies {
+				if got := stringsOf(p.In("notificationChannels")); !slices.Equal(got, channels) {
+					t.Errorf("alert policy %s notifies %q, want %q", p.InStr("displayName"), got, channels)
+				}
+			}
+		})
+	}
+	for _, tc := range []struct{ name, layout, value string }{
+		{name: "not a channel name", layout: "gcp", value: "oncall@example.com"},
+		{name: "a channel id alone", layout: "gcp", value: "1234567890"},
+		{name: "a stack without alert policies", layout: "aws", value: channels[0]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			config := baseConfig(tc.layout)
+			config["playplane:alertNotificationChannels"] = tc.value
+			if _, err := deploy(t, tc.layout, config); err == nil || !strings.Contains(err.Error(), "playplane:alertNotificationChannels") {
+				t.Errorf("alertNotificationChannels %q on %s: %v, want an error naming the key", tc.value, tc.layout, err)
+			}
+		})
+	}
+}
