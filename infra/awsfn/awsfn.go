@@ -59,7 +59,10 @@ type Args struct {
 	Queues     []Queue
 	HTTP       *HTTP
 	// Jobs to schedule; a subset of Spec.Jobs.
-	Jobs             []catalog.Job
+	Jobs []catalog.Job
+	// DisabledJobs names the Jobs whose rule is created disabled (a job
+	// whose NeedsSecret is left unset).
+	DisabledJobs     []string
 	LogRetentionDays int
 	Tags             pulumi.StringMap
 }
@@ -302,7 +305,7 @@ func (f *Function) schedule(ctx *pulumi.Context, name string, args Args, job cat
 		Name:               pulumi.String(args.FunctionName + "-" + job.Name),
 		Description:        pulumi.String("Runs the " + job.Name + " job of the " + args.Spec.Name + " function"),
 		ScheduleExpression: pulumi.String(rate),
-		State:              pulumi.String("ENABLED"),
+		State:              pulumi.String(map[bool]string{true: "DISABLED", false: "ENABLED"}[slices.Contains(args.DisabledJobs, job.Name)]),
 		Tags:               args.Tags,
 	}, parent)
 	if err != nil {
@@ -361,6 +364,11 @@ func validate(args Args) error {
 	for _, q := range args.Queues {
 		if !args.Spec.ConsumesFrom(q.Topic) {
 			return fmt.Errorf("%s does not consume %s", args.Spec.Name, q.Topic)
+		}
+	}
+	for _, name := range args.DisabledJobs {
+		if !slices.ContainsFunc(args.Jobs, func(j catalog.Job) bool { return j.Name == name }) {
+			return fmt.Errorf("disabled job %s is not scheduled", name)
 		}
 	}
 	for _, job := range args.Jobs {

@@ -74,6 +74,7 @@ func TestValidateRejectsWildcardActionsAndMismatches(t *testing.T) {
 		{name: "nothing invokes it", mutate: func(a *Args) { a.Queues = nil }},
 		{name: "consumer name too long", mutate: func(a *Args) { a.FunctionName = strings.Repeat("x", 50) }},
 		{name: "job it does not have", mutate: func(a *Args) { a.Jobs = []catalog.Job{{Name: "sweep", Every: time.Minute}} }},
+		{name: "disabled job it does not schedule", mutate: func(a *Args) { a.DisabledJobs = []string{"reconcile"} }},
 		{name: "schedule name too long", mutate: func(a *Args) {
 			a.Spec, a.FunctionName = paymentwebhook, strings.Repeat("x", 60)
 			a.Jobs = paymentwebhook.Jobs

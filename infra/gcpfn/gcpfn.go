@@ -69,7 +69,10 @@ type Args struct {
 	// Jobs to schedule, a subset of Spec.Jobs: they are served by a function
 	// with Spec.GCPJobsEntryPoint and started by Cloud Scheduler as the
 	// service account SchedulerAccountID (6 to 30 characters).
-	Jobs               []catalog.Job
+	Jobs []catalog.Job
+	// PausedJobs names the Jobs whose Cloud Scheduler job is created
+	// paused (a job whose NeedsSecret is left unset).
+	PausedJobs         []string
 	SchedulerAccountID string
 	Labels             pulumi.StringMap
 	// CloudMonitoring has the functions export their metrics to Cloud
@@ -495,6 +498,7 @@ func (f *Function) scheduleJobs(ctx *pulumi.Context, name string, args Args, par
 			Description: pulumi.String("Runs the " + job.Name + " job of the " + args.Spec.Name + " function"),
 			Schedule:    pulumi.String(schedule),
 			TimeZone:    pulumi.String("Etc/UTC"),
+			Paused:      pulumi.Bool(slices.Contains(args.PausedJobs, job.Name)),
 			// Cloud Scheduler accepts 15s to 30m.
 			AttemptDeadline: pulumi.Sprintf("%ds", max(15, args.Spec.TimeoutSeconds)),
 			// Jobs are idempotent sweeps: a retry is harmless, and a run
@@ -558,6 +562,11 @@ func validate(args Args) error {
 			return fmt.Errorf("scheduler service account id %q must have 6 to 30 characters", args.SchedulerAccountID)
 		case args.SchedulerAccountID == args.AccountID:
 			return errors.New("the scheduler needs its own service account")
+		}
+	}
+	for _, name := range args.PausedJobs {
+		if !slices.ContainsFunc(args.Jobs, func(j catalog.Job) bool { return j.Name == name }) {
+			return fmt.Errorf("paused job %s is not scheduled", name)
 		}
 	}
 	for _, job := range args.Jobs {

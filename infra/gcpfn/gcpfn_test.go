@@ -70,6 +70,7 @@ func TestValidateGivesTheSchedulerItsOwnAccount(t *testing.T) {
 		{name: "no scheduler account", mutate: func(a *Args) { a.SchedulerAccountID = "" }},
 		{name: "the function's own account", mutate: func(a *Args) { a.SchedulerAccountID = a.AccountID }},
 		{name: "no jobs entry point", mutate: func(a *Args) { a.Spec.GCPJobsEntryPoint = "" }},
+		{name: "paused job it does not schedule", mutate: func(a *Args) { a.PausedJobs = []string{"rotate"} }},
 		{name: "unschedulable interval", mutate: func(a *Args) {
 			a.Spec.Jobs = []catalog.Job{{Name: "sweep", Every: 7 * time.Minute}}
 			a.Jobs = a.Spec.Jobs

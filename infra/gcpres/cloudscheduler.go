@@ -16,6 +16,7 @@ type JobArgs struct {
 	Description     pulumi.StringPtrInput
 	HttpTarget      *JobHttpTargetArgs
 	Name            pulumi.StringPtrInput
+	Paused          pulumi.BoolPtrInput
 	Project         pulumi.StringPtrInput
 	Region          pulumi.StringPtrInput
 	RetryConfig     *JobRetryConfigArgs
@@ -28,6 +29,7 @@ type jobArgs struct {
 	Description     *string         `pulumi:"description"`
 	HttpTarget      *JobHttpTarget  `pulumi:"httpTarget"`
 	Name            *string         `pulumi:"name"`
+	Paused          *bool           `pulumi:"paused"`
 	Project         *string         `pulumi:"project"`
 	Region          *string         `pulumi:"region"`
 	RetryConfig     *JobRetryConfig `pulumi:"retryConfig"`

@@ -81,7 +81,7 @@ func newAWSShared(ctx *pulumi.Context, cfg Config) (*AWSResources, error) {
 			}
 		}
 	}
-	for _, env := range l.SecretsOn(AWS) {
+	for _, env := range cfg.SecretsOn(AWS) {
 		if a.Secrets[env], err = newAWSSecret(ctx, cfg, env, a.tags); err != nil {
 			return nil, err
 		}

@@ -345,7 +345,10 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 		// without --secret; pulumi/README.md says to always use --secret.
 		v, err := own.TrySecret(s.ConfigKey)
 		if err != nil {
-			missing = append(missing, Namespace+":"+s.ConfigKey+" (secret)")
+			// An optional secret left unset is left out (Config.SecretsOf).
+			if !s.Optional {
+				missing = append(missing, Namespace+":"+s.ConfigKey+" (secret)")
+			}
 			continue
 		}
 		cfg.Secrets[env] = v
@@ -410,12 +413,44 @@ func (c Config) Validate() error {
 	}
 	for _, cloud := range []Cloud{AWS, GCP} {
 		for _, env := range c.Layout.SecretsOn(cloud) {
-			if _, ok := c.Secrets[env]; !ok {
+			if s, _ := catalog.SecretByEnv(env); !s.Optional && !c.HasSecret(env) {
 				return fmt.Errorf("secret %s is missing", env)
 			}
 		}
 	}
 	return nil
+}
+
+// HasSecret says whether the secret env is configured: every required one
+// is (Validate), an optional one only when set.
+func (c Config) HasSecret(env string) bool {
+	_, ok := c.Secrets[env]
+	return ok
+}
+
+// SecretsOf returns the configured secrets of fn's part on cloud
+// (Layout.SecretsOf without the optional ones left unset).
+func (c Config) SecretsOf(fn catalog.Function, cloud Cloud) []string {
+	return slices.DeleteFunc(c.Layout.SecretsOf(fn, cloud), func(env string) bool { return !c.HasSecret(env) })
+}
+
+// SecretsOn returns the configured secrets of the function parts on cloud
+// (Layout.SecretsOn without the optional ones left unset).
+func (c Config) SecretsOn(cloud Cloud) []string {
+	return slices.DeleteFunc(c.Layout.SecretsOn(cloud), func(env string) bool { return !c.HasSecret(env) })
+}
+
+// disabledJobs names fn's jobs that cannot run: a job that needs an
+// optional secret left unset is scheduled disabled (as template.yaml's
+// State), and runs once the secret is set and the stack updated.
+func (c Config) disabledJobs(fn catalog.Function) []string {
+	var out []string
+	for _, job := range fn.Jobs {
+		if job.NeedsSecret != "" && !c.HasSecret(job.NeedsSecret) {
+			out = append(out, job.Name)
+		}
+	}
+	return out
 }
 
 // BindsGrantsToIP says whether signurl binds CloudFront grants to the

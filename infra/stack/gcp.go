@@ -103,7 +103,7 @@ func newGCPShared(ctx *pulumi.Context, cfg Config) (*GCPResources, error) {
 			}
 		}
 	}
-	for _, env := range l.SecretsOn(GCP) {
+	for _, env := range cfg.SecretsOn(GCP) {
 		if g.Secrets[env], err = g.newSecret(ctx, cfg, env); err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,7 +72,8 @@ func TestStacksNeedOnlyTheirOwnSecrets(t *testing.T) {
 		{name: "gcp without cloudfront key", layout: "gcp", without: "cloudfrontPrivateKey"},
 		{name: "aws without cloud cdn key", layout: "aws", without: "cloudCdnSigningKey"},
 		{name: "hybrid without cloud cdn key", layout: "hybrid", without: "cloudCdnSigningKey"},
-		{name: "aws without stripe key", layout: "aws", without: "stripeApiKey", wantErr: true},
+		{name: "aws without stripe key", layout: "aws", without: "stripeApiKey"}, // optional: TestOptionalSecretsMayBeLeftUnset
+		{name: "aws without stripe webhook secrets", layout: "aws", without: "stripeWebhookSecrets", wantErr: true},
 		{name: "hybrid without playback keys", layout: "hybrid", without: "playbackTokenKeys", wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,4 +142,66 @@ func readsSecrets(prefix, deployed string) bool {
 		}
 	}
 	return true
+}
+
+// TestOptionalSecretsMayBeLeftUnset: a catalogue secret marked Optional
+// (STRIPE_API_KEY) may be left out of the stack's config, as template.yaml
+// lets its parameter be empty: the stack then deploys without it (no
+// secret, no binding, no variable naming it) and the jobs that need it
+// (reconcile) are scheduled disabled, the others as usual.
+func TestOptionalSecretsMayBeLeftUnset(t *testing.T) {
+	t.Parallel()
+	for _, l := range Layouts {
+		t.Run(l.Name, func(t *testing.T) {
+			t.Parallel()
+			config := baseConfig(l.Name)
+			var unset []catalog.Secret
+			for _, s := range catalog.Secrets {
+				if s.Optional {
+					unset = append(unset, s)
+					delete(config, "playplane:"+s.ConfigKey)
+				}
+			}
+			if len(unset) == 0 {
+				t.Fatal("no optional secret: the test sees nothing")
+			}
+			d, err := deploy(t, l.Name, config)
+			if err != nil {
+				t.Fatalf("deploy without %v: %v", unset, err)
+			}
+			for _, s := range unset {
+				for _, r := range d.mock.Resources() {
+					for _, field := range []string{"name", "secretId"} {
+						if strings.Contains(r.InStr(field), catalog.EnvSlug(s.Env)) {
+							t.Errorf("%s %s %q exists for the unset %s", r.Type, field, r.InStr(field), s.Env)
+						}
+					}
+				}
+				for _, p := range d.parts(t) {
+					for k := range p.env {
+						if strings.HasPrefix(k, s.Env) {
+							t.Errorf("%s gets %s", p.name, k)
+						}
+					}
+				}
+			}
+			for _, fn := range catalog.Functions {
+				for _, job := range fn.Jobs {
+					needs := slices.ContainsFunc(unset, func(s catalog.Secret) bool { return s.Env == job.NeedsSecret })
+					switch d.layout.Compute {
+					case AWS:
+						rule := d.one(t, "aws:cloudwatch/eventRule:EventRule", d.prefix()+"-"+fn.Name+"-"+job.Name)
+						if want := map[bool]string{true: "DISABLED", false: "ENABLED"}[needs]; rule.InStr("state") != want {
+							t.Errorf("%s %s rule is %q, want %s", fn.Name, job.Name, rule.InStr("state"), want)
+						}
+					case GCP:
+						s := d.one(t, "gcp:cloudscheduler/job:Job", d.prefix()+"-"+fn.Name+"-"+job.Name)
+						if paused, _ := s.In("paused").(bool); paused != needs {
+							t.Errorf("%s %s scheduler job paused %v, want %v", fn.Name, job.Name, paused, needs)
+						}
+					}
+				}
+			}
+		})
+	}
 }

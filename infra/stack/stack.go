@@ -191,7 +191,7 @@ func (s *Stack) env(fn catalog.Function, cloud Cloud) pulumi.StringMap {
 		// The secret's ARN, never its value: the function reads the value
 		// from Secrets Manager at run time (shared/awsfn), so it is not in
 		// the Lambda's configuration and a rotation needs no deploy.
-		for _, name := range cfg.Layout.SecretsOf(fn, AWS) {
+		for _, name := range cfg.SecretsOf(fn, AWS) {
 			env[catalog.SecretARNEnv(name)] = s.AWS.Secrets[name].Secret.Arn
 		}
 		if cfg.Layout.Store == catalog.StoreFirestore {
@@ -238,7 +238,7 @@ func (s *Stack) newAWSFunction(ctx *pulumi.Context, fn catalog.Function) error {
 		statements = append(statements, awsfn.Statement{Sid: "ForwardHeartbeats", Actions: []string{"firehose:PutRecordBatch"},
 			Resources: pulumi.StringArray{w.Stream.Arn}})
 	}
-	if names := cfg.Layout.SecretsOf(fn, AWS); len(names) > 0 {
+	if names := cfg.SecretsOf(fn, AWS); len(names) > 0 {
 		// The current version of exactly the secrets it reads; they are
 		// encrypted with the account's aws/secretsmanager key, whose policy
 		// lets Secrets Manager decrypt for callers allowed to read.
@@ -250,11 +250,13 @@ func (s *Stack) newAWSFunction(ctx *pulumi.Context, fn catalog.Function) error {
 	}
 	var queues []awsfn.Queue
 	var jobs []catalog.Job
+	var disabledJobs []string
 	if cfg.Layout.Compute == AWS {
 		for _, c := range fn.Consumes {
 			queues = append(queues, awsfn.Queue{Topic: c.Topic, Arn: a.Queues[c.Topic].Queue.Arn})
 		}
 		jobs = fn.Jobs
+		disabledJobs = cfg.disabledJobs(fn)
 	}
 	var http *awsfn.HTTP
 	if routes := s.Routes(fn, AWS); len(routes) > 0 {
@@ -272,6 +274,7 @@ func (s *Stack) newAWSFunction(ctx *pulumi.Context, fn catalog.Function) error {
 		Queues:           queues,
 		HTTP:             http,
 		Jobs:             jobs,
+		DisabledJobs:     disabledJobs,
 		LogRetentionDays: cfg.LogRetentionDays,
 		Tags:             a.tags,
 	})
@@ -291,7 +294,7 @@ func (s *Stack) newGCPFunction(ctx *pulumi.Context, fn catalog.Function) error {
 	cfg := s.Config
 	g := s.GCP
 	var secrets []gcpfn.Secret
-	for _, name := range cfg.Layout.SecretsOf(fn, GCP) {
+	for _, name := range cfg.SecretsOf(fn, GCP) {
 		secret := g.Secrets[name]
 		secrets = append(secrets, gcpfn.Secret{Env: name, SecretID: secret.Secret.SecretId, Version: secret.Version.Version})
 	}
@@ -300,6 +303,7 @@ func (s *Stack) newGCPFunction(ctx *pulumi.Context, fn catalog.Function) error {
 		publishes = append(publishes, g.Topics[t].asArg())
 	}
 	var jobs []catalog.Job
+	var pausedJobs []string
 	var schedulerAccountID string
 	if cfg.Layout.Compute == GCP {
 		for _, c := range fn.Consumes {
@@ -307,6 +311,7 @@ func (s *Stack) newGCPFunction(ctx *pulumi.Context, fn catalog.Function) error {
 		}
 		if len(fn.Jobs) > 0 {
 			jobs, schedulerAccountID = fn.Jobs, accountID(fn.Name+"-jobs", cfg.Stack)
+			pausedJobs = cfg.disabledJobs(fn)
 		}
 	}
 	serveHTTP := len(s.Routes(fn, GCP)) > 0
@@ -326,6 +331,7 @@ func (s *Stack) newGCPFunction(ctx *pulumi.Context, fn catalog.Function) error {
 		Firestore:          &gcpfn.Firestore{Project: cfg.GCPProject, Database: g.Database.Name},
 		ServeHTTP:          serveHTTP,
 		Jobs:               jobs,
+		PausedJobs:         pausedJobs,
 		SchedulerAccountID: schedulerAccountID,
 		Labels:             g.labels,
 		// The alert policies read playplane's metrics there (alarms.go).
