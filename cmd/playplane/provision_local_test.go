@@ -206,3 +206,37 @@ func TestCheckoutAccountWithoutAPlanAnswersTheDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckoutAccountWithoutAPlanExportsAndImports: a store's export
+// imports into a fresh store (a backup restored, a move between stores)
+// while a checkout's account waits for its subscription's events to name
+// a plan: the account, plan_id "" and linked to its customer, is the
+// same there, and the new store exports the same file.
+func TestCheckoutAccountWithoutAPlanExportsAndImports(t *testing.T) {
+	from := t.TempDir()
+	local := startLocal(t, from)
+	const account, customer = "acct_noplan", "cus_NoPlan01"
+	checkout := stripeFixture(t, "checkout.session.completed", "evt_noplan_checkout", func(o map[string]any) {
+		o["client_reference_id"], o["customer"], o["subscription"] = account, customer, "sub_NoPlan01"
+		o["customer_details"].(map[string]any)["address"] = map[string]any{"city": "Paris", "country": "FR",
+			"line1": "1 Rue de Rivoli", "line2": nil, "postal_code": "75001", "state": nil}
+	})
+	if got := local.postStripe(checkout); got != "recorded" {
+		t.Fatalf("checkout: %q", got)
+	}
+	local.idle()
+	local.stop() // the runner holds the store's file
+	cli := func(dir string) Config { return Config{DataDir: dir, Issuer: "playplane-local", Audience: "playplane"} }
+	exported, err := run(t, cli(from), "export", "--store=bolt", "--accounts")
+	if err != nil || !strings.Contains(exported, `"plan_id": ""`) || !strings.Contains(exported, `"customer_id": "`+customer+`"`) {
+		t.Fatalf("export: %v\n%s", err, exported)
+	}
+	to := t.TempDir()
+	if out, err := run(t, cli(to), "import", "--store=bolt", writeFile(t, "backup.json", exported)); err != nil {
+		t.Fatalf("import of the export into a fresh store: %v\n%s", err, out)
+	}
+	again, err := run(t, cli(to), "export", "--store=bolt", "--accounts")
+	if err != nil || again != exported {
+		t.Fatalf("the fresh store exports (%v):\n%s\nwant:\n%s", err, again, exported)
+	}
+}

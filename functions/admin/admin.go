@@ -388,10 +388,13 @@ func (s *Server) build(ctx context.Context, kind playback.Kind, body []byte, sto
 		if err := json.Unmarshal(body, &a); err != nil {
 			return nil, err
 		}
-		if _, err := s.deps.Store.GetRecord(ctx, playback.KindPlan, a.PlanID); playback.IsCode(err, playback.CodeNotFound) {
-			return nil, invalid("account", []catalogfile.Problem{problem("/plan_id", "plan %q does not exist", a.PlanID)})
-		} else if err != nil {
-			return nil, err
+		// "" (catalogfile: a linked account) waits for its customer's events.
+		if a.PlanID != "" {
+			if _, err := s.deps.Store.GetRecord(ctx, playback.KindPlan, a.PlanID); playback.IsCode(err, playback.CodeNotFound) {
+				return nil, invalid("account", []catalogfile.Problem{problem("/plan_id", "plan %q does not exist", a.PlanID)})
+			} else if err != nil {
+				return nil, err
+			}
 		}
 		if ps := a.DateProblems("", s.deps.Now()); len(ps) > 0 {
 			return nil, invalid("account", ps)

@@ -122,6 +122,66 @@ func TestAccountGetPutRoundTrip(t *testing.T) {
 	}
 }
 
+// TestAccountWithoutAPlanGetPutRoundTrip: an account a checkout created
+// before its subscription's events named a plan (plan_id "", linked to
+// the customer) takes its GET body PUT back and an operator's PATCH of
+// another setting, and a PATCH giving it a plan. Before, both were 422
+// (plan_id: minLength). A plan-less account that no customer links is
+// refused: nothing would ever give it a plan.
+func TestAccountWithoutAPlanGetPutRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, st := range everyStore {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarnessOn(t, auth.DefaultAdminClaim, st.store(t))
+			ctx := context.Background()
+			h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+			// As paymentwebhook's provision writes it, then links.
+			doc, err := json.Marshal(playback.Account{ID: "acct_np", Email: "np@example.com", Status: playback.StatusNone,
+				Territory: "FR", CustomerID: "cus_np", UpdatedAt: h.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.store.ApplyChanges(ctx, playback.ChangeSet{Actor: "checkout:cs_np", At: h.now,
+				Changes: []playback.Change{{Kind: playback.KindAccount, ID: "acct_np", Doc: doc, IfAbsent: true}}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.store.LinkCustomer(ctx, "cus_np", "acct_np"); err != nil {
+				t.Fatal(err)
+			}
+			refused := func(t *testing.T, r resp, pointer string) {
+				t.Helper()
+				var e struct {
+					Error struct {
+						Details admin.Problems `json:"details"`
+					} `json:"error"`
+				}
+				if r.status != http.StatusUnprocessableEntity || json.Unmarshal(r.body, &e) != nil ||
+					len(e.Error.Details.Problems) != 1 || e.Error.Details.Problems[0].Pointer != pointer {
+					t.Fatalf("%d %s, want 422 with one problem at %s", r.status, r.body, pointer)
+				}
+			}
+
+			get := h.mustDo("GET", "/v1/admin/accounts/acct_np", "", "", http.StatusOK)
+			put := h.mustDo("PUT", "/v1/admin/accounts/acct_np", get.header.Get("ETag"), string(get.body), http.StatusOK)
+			if a, err := h.store.GetAccount(ctx, "acct_np"); err != nil || a.PlanID != "" || a.CustomerID != "cus_np" {
+				t.Fatalf("after the PUT: %+v, %v", a, err)
+			}
+			r := h.patch("/v1/admin/accounts/acct_np", put.header.Get("ETag"), admin.MergePatchType, `{"parental_cap":12}`)
+			if r.status != http.StatusOK {
+				t.Fatalf("PATCH of another setting: %d %s", r.status, r.body)
+			}
+			// Unlinked, it would wait for a plan forever.
+			refused(t, h.patch("/v1/admin/accounts/acct_np", r.header.Get("ETag"), admin.MergePatchType, `{"customer_id":null}`), "/plan_id")
+			refused(t, h.do("POST", "/v1/admin/accounts", h.admin, "", `{"id":"acct_hand","plan_id":"","territory":"DE"}`), "/plan_id")
+			r = h.patch("/v1/admin/accounts/acct_np", r.header.Get("ETag"), admin.MergePatchType, `{"plan_id":"std"}`)
+			if a, err := h.store.GetAccount(ctx, "acct_np"); r.status != http.StatusOK || err != nil || a.PlanID != "std" || a.ParentalCap != 12 {
+				t.Fatalf("PATCH giving it a plan: %d %s; stored %+v, %v", r.status, r.body, a, err)
+			}
+		})
+	}
+}
+
 // TestEdgeGetPutRoundTrip: an edge's GET body, health included, PUT back
 // is 200 and keeps the health its reports gave it (before: 422, the
 // record schema had no health members).

@@ -164,7 +164,8 @@ func DiffAt(ctx context.Context, s playback.AdminStore, f File, now time.Time) (
 		plans[id] = true
 	}
 	for i, a := range f.Accounts {
-		if !plans[a.PlanID] {
+		// "" (check: a linked account) waits for its customer's events.
+		if a.PlanID != "" && !plans[a.PlanID] {
 			return plan, &Invalid{Name: "accounts", Problems: []Problem{{Pointer: fmt.Sprintf("/accounts/%d/plan_id", i),
 				Message: fmt.Sprintf("plan %q is neither in the file nor in the store", a.PlanID)}}}
 		}

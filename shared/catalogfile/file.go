@@ -460,6 +460,11 @@ func (f *File) check() []Problem {
 		if !playback.IsCountryCode(a.Territory) {
 			add(fmt.Sprintf("/accounts/%d/territory", i), notCountry, a.Territory)
 		}
+		if a.PlanID == "" && a.CustomerID == "" {
+			// A checkout's account waits for its subscription's events to
+			// name a plan; no events would ever name one for this account.
+			add(fmt.Sprintf("/accounts/%d/plan_id", i), "an account without a plan must be linked to its Stripe customer (customer_id), whose subscription's events name one: give it a plan")
+		}
 		switch j, twice := customers[a.CustomerID]; {
 		case a.CustomerID == "":
 		case !playback.ValidCustomerID(a.CustomerID):

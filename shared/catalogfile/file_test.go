@@ -374,6 +374,97 @@ func TestAccountNeedsAKnownPlan(t *testing.T) {
 	}
 }
 
+// TestAccountWithoutAPlanOnlyLinked: a checkout stores its account with
+// plan_id "" until the subscription's events name a plan, so a file (an
+// export of such a store) may hold one, linked to its Stripe customer; the
+// import writes it without looking for a plan "". Without a customer
+// nothing would ever give it a plan: an operator must name one.
+func TestAccountWithoutAPlanOnlyLinked(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, account, want string
+	}{
+		{"linked, waiting for its plan", `{"id": "acct_a", "plan_id": "", "territory": "DE", "customer_id": "cus_a"}`, ""},
+		{"linked, past_due", `{"id": "acct_a", "plan_id": "", "territory": "DE", "status": "past_due", "past_due_since": "2026-01-02T03:04:05Z", "customer_id": "cus_a"}`, ""},
+		{"unlinked", `{"id": "acct_a", "plan_id": "", "territory": "DE"}`, "/accounts/0/plan_id"},
+		{"customer_id empty", `{"id": "acct_a", "plan_id": "", "territory": "DE", "customer_id": ""}`, "/accounts/0/plan_id"},
+		{"a plan, unlinked", `{"id": "acct_a", "plan_id": "basic", "territory": "DE"}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f, err := Parse("c.json", []byte(strings.Replace(goodJSON,
+				`{"id": "acct_a", "plan_id": "basic", "territory": "DE", "status": "active", "customer_id": "cus_a"}`, tc.account, 1)))
+			var inv *Invalid
+			switch {
+			case tc.want != "" && (!errors.As(err, &inv) || len(inv.Problems) != 1 || inv.Problems[0].Pointer != tc.want):
+				t.Fatalf("Parse: %v, want one problem at %s", err, tc.want)
+			case tc.want != "":
+				return
+			case err != nil:
+				t.Fatalf("Parse: %v, want no problem", err)
+			}
+			if _, err := Diff(context.Background(), openBolt(t), f); err != nil {
+				t.Fatalf("Diff: %v, want no problem", err)
+			}
+		})
+	}
+}
+
+// TestExportOfAnAccountWithoutAPlanImports: a store holding an account as
+// a checkout writes it before its subscription's events name a plan
+// exports a file that imports into a fresh store, where the account is
+// the same and the export too.
+func TestExportOfAnAccountWithoutAPlanImports(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	from, to := openBolt(t), openBolt(t)
+	checkout := playback.Account{ID: "acct_new", Email: "new@example.com", Status: playback.StatusNone, Territory: "FR",
+		CustomerID: "cus_New01", UpdatedAt: now}
+	doc, err := json.Marshal(checkout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := from.ApplyChanges(ctx, playback.ChangeSet{Actor: "checkout:cs_test", At: now,
+		Changes: []playback.Change{{Kind: playback.KindAccount, ID: checkout.ID, Doc: doc, IfAbsent: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	export := func(s *bolt.Store) []byte {
+		t.Helper()
+		f, err := Export(ctx, s, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := Encode(&buf, f); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	exported := export(from)
+	f, err := Parse("export.json", exported)
+	if err != nil {
+		t.Fatalf("the export does not parse: %v\n%s", err, exported)
+	}
+	plan, err := DiffAt(ctx, to, f, now)
+	if err != nil {
+		t.Fatalf("DiffAt: %v", err)
+	}
+	if _, err := Apply(ctx, to, plan, "cli:test", func() time.Time { return now }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := to.GetAccount(ctx, checkout.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if AccountOf(got) != AccountOf(checkout) {
+		t.Fatalf("imported account %+v, want %+v", AccountOf(got), AccountOf(checkout))
+	}
+	if again := export(to); !bytes.Equal(again, exported) {
+		t.Fatalf("the fresh store exports:\n%s\nwant:\n%s", again, exported)
+	}
+}
+
 func TestUploadCoverageZonesKeepsTheLastGood(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -30,7 +30,8 @@ import (
 // Problems are the library's, leaf for leaf: the same keywords checked in
 // the same order (type, enum and format each end a value's checks; then
 // $ref, required, properties, additionalProperties, items, length,
-// pattern, bounds, not), the same instance pointers and the same English
+// pattern, bounds, not, anyOf: when no branch holds, every branch's
+// problems), the same instance pointers and the same English
 // messages, through the same message printer. The one difference is
 // order: the library walks an object's properties in Go map order (so an
 // answer listing two problems of one line, or two unknown property names,
@@ -55,6 +56,9 @@ type node struct {
 	minimum    *big.Rat
 	maximum    *big.Rat
 	not        *node
+	// anyOf's branches are only validated: dropReadOnly and dateTimes do
+	// not enter them, so none may hold a readOnly or date-time member.
+	anyOf []*node
 	// readOnly: the member is the server's; a write ignores it
 	// (dropReadOnly), as OpenAPI and JSON Schema mean the keyword.
 	readOnly bool
@@ -233,6 +237,18 @@ func (c *schemaCompiler) node(v any, at string) (*node, error) {
 			n.items, err = c.node(val, where)
 		case "not":
 			n.not, err = c.node(val, where)
+		case "anyOf":
+			arr, ok := val.([]any)
+			if !ok || len(arr) == 0 {
+				return nil, fmt.Errorf("%s: not a non-empty array", where)
+			}
+			for i, sub := range arr {
+				b, err := c.node(sub, where+"/"+strconv.Itoa(i))
+				if err != nil {
+					return nil, err
+				}
+				n.anyOf = append(n.anyOf, b)
+			}
 		case "minLength":
 			n.minLength, err = count(val)
 		case "maxLength":
@@ -449,6 +465,17 @@ func (n *node) validate(v any, loc []string, out *[]Problem) {
 		if len(sub) == 0 {
 			add("'not' failed")
 		}
+	}
+	if n.anyOf != nil {
+		var failed []Problem
+		for _, b := range n.anyOf {
+			var sub []Problem
+			if b.validate(v, loc, &sub); len(sub) == 0 {
+				return
+			}
+			failed = append(failed, sub...)
+		}
+		*out = append(*out, failed...)
 	}
 }
 

@@ -107,10 +107,10 @@ func pointInto(schema []byte, name string) []byte {
 }
 
 // storedAccount is the schema of an account as the admin API answers it:
-// the catalogue's account, whose plan_id may also be "", as a checkout
-// stores it until its subscription's events name a plan (a write must
-// name one). catalogue is the components entry that inlines the
-// catalogue schema.
+// the catalogue's account (whose plan_id takes "", as a checkout stores
+// it until its subscription's events name a plan), described as an
+// answer. catalogue is the components entry that inlines the catalogue
+// schema.
 func storedAccount(catalogue string) ([]byte, error) {
 	if catalogue == "" {
 		return nil, errors.New("openapi.json inlines no catalogue schema")
@@ -123,15 +123,10 @@ func storedAccount(catalogue string) ([]byte, error) {
 	if err := json.Unmarshal(catalogfile.SchemaJSON, &sch); err != nil {
 		return nil, err
 	}
-	props, ok := sch.Defs.Account["properties"].(map[string]any)
-	if !ok || props["plan_id"] == nil {
-		return nil, errors.New("the catalogue's account has no plan_id")
+	if sch.Defs.Account == nil {
+		return nil, errors.New("the catalogue has no account")
 	}
-	props["plan_id"] = map[string]any{
-		"description": `"" for an account a checkout created before its subscription's events named a plan: it plays nothing until one does, or an operator gives it one.`,
-		"anyOf":       []any{props["plan_id"], map[string]any{"const": ""}},
-	}
-	sch.Defs.Account["description"] = "An account as stored: its settings (plan_id may be \"\") and, marked readOnly, the members the server owns (devices, the payment provider's subscriptions...). A GET body may be written back as it is, once it names a plan: a PUT or PATCH ignores the readOnly members and keeps the stored ones."
+	sch.Defs.Account["description"] = "An account as stored: its settings (plan_id \"\" while a checkout's account waits for its subscription's events to name a plan) and, marked readOnly, the members the server owns (devices, the payment provider's subscriptions...). A GET body may be written back as it is: a PUT or PATCH ignores the readOnly members and keeps the stored ones."
 	raw, err := json.Marshal(sch.Defs.Account)
 	if err != nil {
 		return nil, err

@@ -216,8 +216,10 @@ func TestValidateRequest(t *testing.T) {
 		{"stripe without signature", "POST", "/v1/webhooks/stripe", nil, `{"id":"evt_1","type":"invoice.paid","created":1,"data":{"object":{}}}`, "stripeSignature"},
 		{"admin account PUT back as GET answered it", "PUT", "/v1/admin/accounts/acct_a", map[string]string{"Authorization": "Bearer x", "If-Match": `"1"`}, adminAccount, ""},
 		{"admin account PUT with a bad territory", "PUT", "/v1/admin/accounts/acct_a", map[string]string{"Authorization": "Bearer x", "If-Match": `"1"`}, strings.Replace(adminAccount, `"DE"`, `"de"`, 1), "territory"},
-		// A write names a plan: only the store holds an account without one.
-		{"admin account PUT without a plan", "PUT", "/v1/admin/accounts/acct_c", map[string]string{"Authorization": "Bearer x", "If-Match": `"1"`}, checkoutAccount, "plan_id"},
+		// A checkout's account, waiting for its plan, written back as GET
+		// answered it (the server refuses a plan-less one no customer links).
+		{"admin account PUT back without a plan", "PUT", "/v1/admin/accounts/acct_c", map[string]string{"Authorization": "Bearer x", "If-Match": `"1"`}, checkoutAccount, ""},
+		{"admin account PUT with a plan id that is no id", "PUT", "/v1/admin/accounts/acct_c", map[string]string{"Authorization": "Bearer x", "If-Match": `"1"`}, strings.Replace(checkoutAccount, `"plan_id":""`, `"plan_id":"a b"`, 1), "plan_id"},
 		{"admin edge PUT back as GET answered it", "PUT", "/v1/admin/edges/fra-1", map[string]string{"Authorization": "Bearer x", "If-Match": `"1"`}, adminEdge, ""},
 		{"undocumented route", "GET", "/v1/nothing", nil, ``, "no operation"},
 	} {
