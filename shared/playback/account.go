@@ -284,9 +284,12 @@ func (a Account) DatePastDue(now time.Time) Account {
 // migration: the reader stores the date before an answer relies on it,
 // in the write it makes anyway or in one of its own, conditioned on the
 // account as read, so that the first reader to store it fixes the start
-// on every store and the grace ends 72 h (PAST_DUE_GRACE) later.
+// on every store and the grace ends 72 h (PAST_DUE_GRACE) later. An
+// account the payment provider manages (PaymentManaged) is left as it is:
+// its date is its subscriptions' fold's, which the next event folds again
+// over a reader's.
 func (a Account) DateUndated(now time.Time) (Account, bool) {
-	if a.Status != StatusPastDue || !a.PastDueSince.IsZero() {
+	if a.Status != StatusPastDue || !a.PastDueSince.IsZero() || a.PaymentManaged() {
 		return a, false
 	}
 	return a.DatePastDue(now), true

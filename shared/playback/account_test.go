@@ -127,3 +127,34 @@ func TestAccountPlayed(t *testing.T) {
 		})
 	}
 }
+
+// TestDateUndated: an undated past_due account is dated by its reader only
+// when an operator's write left it so. One the payment provider manages
+// is dated by its subscriptions' fold, which a reader's date would not
+// outlive (the next event folds the date back), so a reader leaves it be.
+func TestDateUndated(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	since := now.Add(-time.Hour)
+	for _, tc := range []struct {
+		name      string
+		acct      Account
+		wantSince time.Time
+		wantDated bool
+	}{
+		{name: "operator's undated past_due", acct: Account{Status: StatusPastDue}, wantSince: now, wantDated: true},
+		{name: "dated past_due", acct: Account{Status: StatusPastDue, PastDueSince: since}, wantSince: since},
+		{name: "active", acct: Account{Status: StatusActive}},
+		{name: "linked to a customer", acct: Account{Status: StatusPastDue, CustomerID: "cus_1"}},
+		{name: "holding subscriptions", acct: Account{Status: StatusPastDue,
+			Subscriptions: []Subscription{{ID: "sub_1", Status: StatusPastDue}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, dated := tc.acct.DateUndated(now)
+			if dated != tc.wantDated || !got.PastDueSince.Equal(tc.wantSince) {
+				t.Errorf("DateUndated = since %v, dated %v; want %v, %v", got.PastDueSince, dated, tc.wantSince, tc.wantDated)
+			}
+		})
+	}
+}
