@@ -91,11 +91,13 @@ func Scheme(r *http.Request) string {
 // one value; a proxy that appends adds the scheme it was reached by, so
 // the header's lines, one comma-separated list in order as
 // X-Forwarded-For's are (RFC 9110 section 5.3), start with the hop the
-// player connected to, the one X-Forwarded-For's walk from the right ends
-// at (steering.ClientIP). No trusted hops are counted here: unlike that
-// address, which licensing and steering rest on, the scheme only shapes
-// the URLs handed back to the same caller, so an entry it wrote itself
-// misleads nobody else.
+// player connected to. A client may send the header itself, and a front
+// door that appends keeps the client's entries first, so the first entry
+// can be the caller's own words where X-Forwarded-For's walk from the
+// right (steering.ClientIP) would skip them. No trusted hops are counted
+// here all the same: unlike that address, which licensing and steering
+// rest on, the scheme only shapes the URLs handed back to the same caller,
+// so an entry it wrote itself misleads nobody else.
 func forwardedProto(r *http.Request) string {
 	for _, line := range r.Header.Values("X-Forwarded-Proto") {
 		for entry := range strings.SplitSeq(line, ",") {

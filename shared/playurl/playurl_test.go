@@ -41,8 +41,8 @@ func TestAPIBase(t *testing.T) {
 		t.Errorf("configured: %s", got)
 	}
 	// Each proxy that appends to X-Forwarded-Proto appends the scheme it
-	// was reached by, so the first entry is the one the player used: the
-	// hop X-Forwarded-For's walk ends at.
+	// was reached by, so the first entry is the one the player used (or
+	// one the caller wrote itself, which only its own URLs follow).
 	for _, tc := range []struct {
 		name  string
 		proto []string // header lines
