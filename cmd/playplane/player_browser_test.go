@@ -124,6 +124,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 			t.Run(format, func(t *testing.T) { g.testTokenExpiry(t, format) })
 		}
 		t.Run("leave the page after it expired", func(t *testing.T) { g.testLeaveExpired(t) })
+		t.Run("authorized again during a stall", func(t *testing.T) { g.testReauthDuringStall(t, startStallControl(t, g.run)) })
 	})
 	t.Run("wake after the playback token expired", func(t *testing.T) {
 		// A runner of its own: short tokens and the default heartbeat
@@ -868,6 +869,60 @@ func (h *harness) testTokenExpiry(t *testing.T, format string) {
 	// before it took over until its start heartbeat there.
 	if i >= 0 && a.PlayedMS >= 500 && float64(next[i].PlayedMS) > a.PlayedMS/2 {
 		t.Errorf("the session after the token expired began with %d ms of play, the %.0f ms the page had played before it took over", next[i].PlayedMS, a.PlayedMS)
+	}
+}
+
+// testReauthDuringStall: the page stalls for real (the edge holds back the
+// stream's second segment) and authorizes again ahead of its playback
+// token's expiry while it is stalled; the stall goes on in the new
+// session, then the network recovers and the page plays on. The new
+// session's counters are its own from where it took over, and a stall in
+// progress there is one of its stalls: a view must not tell stall time
+// without a stall (rebuffer count and time of a view agree).
+func (h *harness) testReauthDuringStall(t *testing.T, release string) {
+	page := h.sessionPage(t, url.Values{"buffer": {"1"}})
+	const holdFrom = 2
+	stallAt := float64((holdFrom - 1) * segmentSeconds)
+	h.run.stall.arm(holdFrom)
+	t.Cleanup(func() { h.run.stall.release() })
+	var out struct {
+		Stalled       bool       `json:"stalled"`
+		Before        pageState  `json:"before"`
+		Reauthorized  bool       `json:"reauthorized"`
+		StalledAtSwap bool       `json:"stalledAtSwap"`
+		Held          int        `json:"held"`
+		PlayedOn      bool       `json:"playedOn"`
+		After         *pageState `json:"after"`
+	}
+	h.drive(t, map[string]any{"kind": "stallReauth", "url": page, "timeoutMS": 30000, "stalledOnMS": 2500, "playOn": stallAt + 1,
+		"stall": map[string]any{"at": stallAt, "release": release}}, &out)
+	if !out.Stalled || out.Held == 0 {
+		t.Fatalf("the page did not stall at %.1f s (segments held %d): %s (%s) at %.2f s", stallAt, out.Held, out.Before.Phase, out.Before.Error, out.Before.CurrentTime)
+	}
+	a := out.After
+	if !out.Reauthorized || !out.StalledAtSwap || !out.PlayedOn || a == nil {
+		t.Fatalf("the page did not authorize again during the stall and play on (authorized again %v, stalled then %v, played on %v): %+v",
+			out.Reauthorized, out.StalledAtSwap, out.PlayedOn, a)
+	}
+	accepted := 0
+	for _, b := range h.run.faults.beats(a.SessionID) {
+		if b.Status == http.StatusOK {
+			accepted++
+		}
+	}
+	var q playback.SessionQoE
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var err error
+		q, err = h.run.app.store.GetSessionQoE(context.Background(), a.SessionID)
+		if err == nil && q.Heartbeats >= accepted || time.Now().After(deadline) {
+			break
+		}
+	}
+	t.Logf("the session that took over during the stall %s (%d heartbeats accepted): QoE %+v; the page counted %d stalls, %.0f ms in all", a.SessionID, accepted, q.QoE, a.Stalls, a.StallMS)
+	// It was stalled for stalledOnMS and more after it took over: that
+	// stall is its own, counted and timed.
+	if q.QoE.RebufferCount == 0 {
+		t.Errorf("the session that took over during a stall tells %d ms of stall time in no stall (%d heartbeats accepted)", q.QoE.RebufferMS, accepted)
 	}
 }
 

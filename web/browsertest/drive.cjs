@@ -577,6 +577,36 @@ async function stallEndedScenario() {
   return out;
 }
 
+// stallReauthScenario: the page stalls at sc.stall.at (the Go test's edge
+// holds the next segment back) and, still stalled, authorizes again ahead
+// of its playback token's expiry: the new session takes over in the
+// stall. The stall goes on for sc.stalledOnMS (heartbeats of the new
+// session go out in it), then the network recovers and the page plays on
+// to sc.playOn, where the viewer pauses.
+async function stallReauthScenario() {
+  const { page } = await open(browser0, sc.url);
+  const stalled = await untilStalled(page);
+  const out = { stalled, before: await snapshot(page) };
+  if (!stalled) {
+    out.held = await releaseStall();
+    return out;
+  }
+  const b = await until(page, (s) => s.sessionID && s.sessionID !== out.before.sessionID, sc.timeoutMS);
+  out.reauthorized = b.ok;
+  out.stalledAtSwap = await page.evaluate(() => {
+    const v = document.getElementById('video');
+    return v.readyState < HTMLMediaElement.HAVE_FUTURE_DATA && !v.paused;
+  });
+  await sleep(sc.stalledOnMS);
+  out.held = await releaseStall();
+  if (!b.ok) return out;
+  out.playedOn = (await until(page, (s) => s.currentTime >= sc.playOn, sc.timeoutMS)).ok;
+  await page.evaluate(() => document.getElementById('video').pause());
+  await sleep(200);
+  out.after = (await until(page, (s) => s.beats.statuses.length === s.beats.sent, 5000)).state;
+  return out;
+}
+
 // crashEarlyScenario: the page's renderer crashes once its play is
 // admitted but before the first frame (the Go test holds the segments
 // back), with every heartbeat it sent answered: the page dies without a
@@ -743,6 +773,7 @@ async function play(browser, scenario) {
       case 'crashEarly': return await crashEarlyScenario();
       case 'stallPause': return await stallPauseScenario();
       case 'stallEnded': return await stallEndedScenario();
+      case 'stallReauth': return await stallReauthScenario();
       case 'stopExpired': return await stopExpiredScenario();
       case 'bfcache': return await bfcacheScenario();
       case 'reauth': return await reauthScenario();

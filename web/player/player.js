@@ -898,7 +898,8 @@
   // sessionBase is what counters() said when the page's session began: a
   // heartbeat's counters are its session's (the server holds a view's
   // play to its session's age), so a session that replaced another while
-  // playing (reauthorize) counts from where it took over.
+  // playing (reauthorize) counts from where it took over, a stall there
+  // included (swapSession).
   const noCounters = { stalls: 0, stallMS: 0, playedMS: 0, df: 0 };
   let sessionBase = noCounters;
 
@@ -1135,6 +1136,11 @@
     }
     clearTimeout(beatTimer);
     sessionBase = counters();
+    // A stall in progress goes on in the new session as one of its own,
+    // timed from here: the session replaced told it up to its last beat.
+    // Left out of its count, the new view would tell stall time with no
+    // stall.
+    if (stallStart) sessionBase.stalls--;
     takeSession(r.data);
     log('session ' + before + ' replaced by ' + state.sessionID + ', playing on');
     // The gate opens on the new session's grants only: the players' URLs
