@@ -500,6 +500,19 @@ async function leaveEarlyScenario() {
   return out;
 }
 
+// openStalled opens the page and waits for its stall at sc.stall.at; out
+// says whether it came and what the page showed then, and when it did not
+// come the held segment is let go, so the scenario can only report.
+async function openStalled() {
+  const { page } = await open(browser0, sc.url);
+  const stalled = await untilStalled(page);
+  const out = { stalled, before: await snapshot(page) };
+  if (!stalled) {
+    out.held = await releaseStall();
+  }
+  return { page, out };
+}
+
 // untilStalled waits until the page is stalled at sc.stall.at: past the
 // first frame, at the held segment, starved and not paused or seeking, and
 // counted by the page.
@@ -530,11 +543,8 @@ async function releaseStall() {
 // a second past the stall and stops. The Go test compares the stall time
 // the page reported with the pause.
 async function stallPauseScenario() {
-  const { page } = await open(browser0, sc.url);
-  const stalled = await untilStalled(page);
-  const out = { stalled, before: await snapshot(page) };
-  if (!stalled) {
-    out.held = await releaseStall();
+  const { page, out } = await openStalled();
+  if (!out.stalled) {
     return out;
   }
   await sleep(500);
@@ -555,11 +565,8 @@ async function stallPauseScenario() {
 // recovers (sc.stall.release) and the viewer presses Play again, which
 // plays a new session from the start until the viewer pauses at 1 s.
 async function stallEndedScenario() {
-  const { page } = await open(browser0, sc.url);
-  const stalled = await untilStalled(page);
-  const out = { stalled, before: await snapshot(page) };
-  if (!stalled) {
-    out.held = await releaseStall();
+  const { page, out } = await openStalled();
+  if (!out.stalled) {
     return out;
   }
   const resp = await fetch(sc.api + '/v1/sessions/' + out.before.sessionID, { method: 'DELETE', headers: { Authorization: 'Bearer ' + sc.token } });
@@ -584,11 +591,8 @@ async function stallEndedScenario() {
 // session go out in it), then the network recovers and the page plays on
 // to sc.playOn, where the viewer pauses.
 async function stallReauthScenario() {
-  const { page } = await open(browser0, sc.url);
-  const stalled = await untilStalled(page);
-  const out = { stalled, before: await snapshot(page) };
-  if (!stalled) {
-    out.held = await releaseStall();
+  const { page, out } = await openStalled();
+  if (!out.stalled) {
     return out;
   }
   const b = await until(page, (s) => s.sessionID && s.sessionID !== out.before.sessionID, sc.timeoutMS);
