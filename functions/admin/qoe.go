@@ -76,6 +76,10 @@ func (s *Server) qoe(w http.ResponseWriter, r *http.Request, _ auth.Identity) er
 			return bad("from", "from must be an RFC 3339 time: %v", err)
 		}
 		from = t.UTC().Truncate(time.Hour)
+	} else if from.Year() < 0 {
+		// RFC 3339 (and so the answer's JSON) has no year before 0; a
+		// from given is one already.
+		return bad("to", "to must be at least %s after the start of year 0, from's default before it; got %q", DefaultQoERange, q.Get("to"))
 	}
 	switch {
 	case !from.Before(to):

@@ -75,6 +75,10 @@ func TestQoE(t *testing.T) {
 		{"from after to", "from=2026-12-04T10:00:00Z&to=2026-12-04T09:00:00Z", "from_invalid"},
 		{"range beyond a month", "from=2026-01-01T00:00:00Z&to=2026-12-01T00:00:00Z", "from_invalid"},
 		{"to rounds past year 9999", "to=9999-12-31T23:30:00Z", "to_invalid"},
+		// from, a day before to by default, would be before year 0, which
+		// RFC 3339 (and so the answer's JSON) cannot write: it was a 200
+		// with no body.
+		{"default from before year 0", "to=0000-01-01T05:00:00Z", "to_invalid"},
 		// Which one is meant is anyone's guess; the first was taken.
 		{"dimension twice", "dimension=title&dimension=cdn", "dimension_invalid"},
 		{"from twice", "from=2026-12-04T00:00:00Z&from=2026-12-03T00:00:00Z", "from_invalid"},
