@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -269,21 +270,94 @@ func TestDashboardSendsNoTokenToAnotherAPI(t *testing.T) {
 	}
 }
 
+// qoeHourReports are views of cdn-a, one started in each of hours ago
+// before the current hour.
+func qoeHourReports(now time.Time, hoursAgo ...int) []playback.QoEReport {
+	hour := now.UTC().Truncate(time.Hour)
+	var reports []playback.QoEReport
+	for i, ago := range hoursAgo {
+		started := hour.Add(time.Duration(-ago)*time.Hour + 5*time.Minute)
+		reports = append(reports, playback.QoEReport{SessionID: fmt.Sprint("ses_hour", i), TitleID: "sintel",
+			SessionStartedAt: started, ReceivedAt: started.Add(time.Minute), DeviceTime: started.Add(time.Minute),
+			QoE: playback.QoE{StartupMS: 900, PlayedMS: 50_000, CDN: "cdn-a", EdgeID: "edge-a1"}})
+	}
+	return reports
+}
+
+// TestDashboardLabelsItsHoursUTCAndTheirDays: the charts' hours are UTC
+// hours (the API's), so the axis must say so, and over the 7 days the page
+// offers an hour alone names no day: each tick's day must be on the axis,
+// and each point's tooltip must name its hour. Before, the axis showed
+// bare HH:MM, which an operator outside UTC reads as local time, with no
+// day, and a tooltip only the value.
+func TestDashboardLabelsItsHoursUTCAndTheirDays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	t.Parallel()
+	tools := browserTools(t)
+	run := startLocal(t, t.TempDir())
+	if err := run.app.store.ApplyQoEReports(t.Context(), qoeHourReports(time.Now(), 100, 50, 1)); err != nil {
+		t.Fatal(err)
+	}
+	browser := startChromium(t, tools.chromium)
+	var seen dashboardSeen
+	driveDashboard(t, tools, map[string]any{"cdp": browser, "url": run.srv.URL + "/dashboard/#metric=views&token=" + run.adminToken(),
+		"actions":    []map[string]string{{"select": "#hours", "value": "168"}, {"click": "#load"}},
+		"screenshot": filepath.Join(artifactDir(t), "qoe-dashboard-week.png")}, &seen)
+	if seen.Phase != "ready" || len(seen.Console) != 0 {
+		t.Fatalf("dashboard %s (%s), console %q", seen.Phase, seen.Error, seen.Console)
+	}
+	chart := seen.Charts["cdn"]
+	from, err := time.Parse(time.RFC3339, chart.From)
+	if err != nil || len(chart.Series) != 1 || len(chart.Series[0].Points) != 3 {
+		t.Fatalf("chart from %q (%v), series %+v", chart.From, err, chart.Series)
+	}
+	texts := strings.Join(chart.Texts, "|")
+	if !strings.Contains(texts, "UTC") {
+		t.Errorf("the chart's texts %q do not say its hours are UTC", chart.Texts)
+	}
+	const hours, step = 168, 21 // the page's ticks: at most 8
+	for h := 0; h < hours; h += step {
+		tick := from.Add(time.Duration(h) * time.Hour)
+		if clock, day := tick.Format("15:04"), tick.Format("Jan 2"); !strings.Contains(texts, clock) || !strings.Contains(texts, day) {
+			t.Fatalf("no tick %s (%s on %s) on the axis: %q", tick.Format(time.RFC3339), clock, day, chart.Texts)
+		}
+	}
+	s := chart.Series[0]
+	for i, p := range s.Points {
+		if want := p.hour().Format("Jan 2 15:04") + " UTC"; i >= len(s.Tips) || !strings.Contains(s.Tips[i], want) {
+			t.Fatalf("point %v: tooltips %q, want %q in it", p, s.Tips, want)
+		}
+	}
+}
+
 type dashboardSeen struct {
+	dashboardPage
+	Console []string
+	// Acted is the page once the scenario's actions were done.
+	Acted *dashboardPage
+}
+
+// dashboardPage is what the page shows.
+type dashboardPage struct {
 	Phase, Error, Status string
 	TokenInURL           bool
-	Console              []string
 	Tables               map[string][]struct {
 		Value string
 		Cells map[string]struct{ Text, Raw string }
 	}
 	Charts map[string]struct {
 		Metric string
+		From   string   // the API's from, which the chart starts at
+		Texts  []string // the texts the chart draws: its axes' labels
+		Empty  string   // its note where it has nothing to draw
 		Series []struct {
 			Value   string
 			Points  []chartPoint
 			Circles int
-			Lines   []int // the points of each polyline
+			Tips    []string // each point's tooltip
+			Lines   []int    // the points of each polyline
 		}
 	}
 }

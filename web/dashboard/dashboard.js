@@ -73,6 +73,12 @@
     return n;
   }
 
+  // The API's hours are UTC hours, and so are the charts': an operator
+  // elsewhere must not read them as local time, nor a week's hours without
+  // their day.
+  const clock = (d) => d.toISOString().slice(11, 16);
+  const day = (d) => d.toLocaleDateString('en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+
   function fmt(v, decimals) {
     return v === null || v === undefined ? '–' : Number(v).toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
   }
@@ -90,7 +96,7 @@
       if (!series.has(a.value)) series.set(a.value, []);
       series.get(a.value).push([Math.round((Date.parse(a.hour) - from) / HOUR), v]);
     }
-    const W = 640, H = 220, L = 56, R = 12, T = 10, B = 28;
+    const W = 640, H = 248, L = 56, R = 12, T = 10, B = 56;
     const maxY = Math.max(1, ...[...series.values()].flat().map((p) => p[1])) * 1.1;
     const x = (h) => L + ((h + 0.5) / hours) * (W - L - R);
     const y = (v) => T + (1 - v / maxY) * (H - T - B);
@@ -102,9 +108,13 @@
     }
     svg.append(el('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
     const step = Math.max(1, Math.ceil(hours / 8));
-    for (let h = 0; h < hours; h += step) {
+    svg.append(el('text', { x: W - R, y: H - 4, 'text-anchor': 'end' }, 'hour the views started (UTC)'));
+    for (let h = 0, last = ''; h < hours; h += step) {
       const d = new Date(from + h * HOUR);
-      svg.append(el('text', { x: x(h), y: H - B + 16, 'text-anchor': 'middle' }, d.toISOString().slice(11, 16)));
+      svg.append(el('text', { x: x(h), y: H - B + 16, 'text-anchor': 'middle' }, clock(d)));
+      // The day under its first tick and under each tick of a new day.
+      if (day(d) !== last) svg.append(el('text', { x: x(h), y: H - B + 30, 'text-anchor': 'middle' }, day(d)));
+      last = day(d);
     }
     const legend = el('div', { class: 'legend' });
     [...series.keys()].sort().forEach((value, i) => {
@@ -123,7 +133,9 @@
         g.append(el('polyline', { fill: 'none', stroke: color, 'stroke-width': 2, points: r.map((p) => `${x(p[0])},${y(p[1])}`).join(' ') }));
       }
       for (const p of pts) {
-        g.append(el('circle', { cx: x(p[0]), cy: y(p[1]), r: 4, fill: color }, el('title', {}, `${value || '(unknown)'}: ${fmt(p[1], 1)}`)));
+        const d = new Date(from + p[0] * HOUR);
+        g.append(el('circle', { cx: x(p[0]), cy: y(p[1]), r: 4, fill: color },
+          el('title', {}, `${value || '(unknown)'}: ${fmt(p[1], 1)} in the hour from ${day(d)} ${clock(d)} UTC`)));
       }
       svg.append(g);
       legend.append(el('span', {}, [el('i', { style: 'background:' + color }), value || '(unknown)']));
