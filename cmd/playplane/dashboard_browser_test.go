@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/admin"
+	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -329,6 +331,54 @@ func TestDashboardLabelsItsHoursUTCAndTheirDays(t *testing.T) {
 		if want := p.hour().Format("Jan 2 15:04") + " UTC"; i >= len(s.Tips) || !strings.Contains(s.Tips[i], want) {
 			t.Fatalf("point %v: tooltips %q, want %q in it", p, s.Tips, want)
 		}
+	}
+}
+
+// TestDashboardDropsFiguresWhenTheTokenIsRefused: an operator whose admin
+// token expired while the page was open loads again. The API refuses it
+// (401); the page must not go on showing the figures of the load before as
+// if they were the answer, and must not keep the refused token to send
+// again on the next visit. Before, the tables and charts of the last load
+// stayed beside the error, and the token stayed in the tab's storage, so
+// reopening the page loaded with it again.
+func TestDashboardDropsFiguresWhenTheTokenIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	t.Parallel()
+	tools := browserTools(t)
+	run := startLocal(t, t.TempDir())
+	if err := run.app.store.ApplyQoEReports(t.Context(), qoeHourReports(time.Now(), 2, 1)); err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := loadSecrets(filepath.Join(run.app.cfg.DataDir, "dev-secrets.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := base64.StdEncoding.DecodeString(secrets.JWTKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := auth.MintAdminHS256(devKeyID, key, run.app.cfg.Issuer, run.app.cfg.Audience, "ops", auth.DefaultAdminClaim,
+		time.Hour, time.Now().Add(-2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := startChromium(t, tools.chromium)
+	var seen dashboardSeen
+	driveDashboard(t, tools, map[string]any{"cdp": browser, "url": run.srv.URL + "/dashboard/#token=" + run.adminToken(),
+		"actions": []map[string]string{{"fill": "#token", "value": expired}, {"click": "#load"}},
+		"then":    run.srv.URL + "/dashboard/", "screenshot": filepath.Join(artifactDir(t), "qoe-dashboard-expired.png")}, &seen)
+	acted := seen.Acted
+	if acted == nil || acted.Phase != "error" || !strings.Contains(acted.Status, "401") {
+		t.Fatalf("after loading with an expired token: %+v, want phase error naming 401", acted)
+	}
+	if len(acted.Tables) != 0 || len(acted.Charts["cdn"].Series) != 0 || len(acted.Charts["edge"].Series) != 0 {
+		t.Fatalf("after the 401 the page still shows %d tables, %d and %d series (status %q)", len(acted.Tables),
+			len(acted.Charts["cdn"].Series), len(acted.Charts["edge"].Series), acted.Status)
+	}
+	if seen.Phase != "idle" {
+		t.Fatalf("reopened after the 401: phase %s (%s), want idle: the refused token was kept and sent again", seen.Phase, seen.Error)
 	}
 }
 

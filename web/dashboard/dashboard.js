@@ -60,7 +60,9 @@
     const body = await resp.json().catch(() => ({}));
     if (!resp.ok) {
       const e = body.error || {};
-      throw new Error(resp.status + ' ' + (e.reason || e.code || '') + ': ' + (e.message || 'request failed'));
+      const err = new Error(resp.status + ' ' + (e.reason || e.code || '') + ': ' + (e.message || 'request failed'));
+      err.status = resp.status;
+      throw err;
     }
     return body;
   }
@@ -189,9 +191,19 @@
       state.phase = 'ready';
       setStatus(`${state.responses.cdn.views} views, ${from.toISOString().slice(0, 16)}Z – ${to.toISOString().slice(0, 16)}Z`);
     } catch (e) {
+      // What the last load drew is not this range's answer: shown beside
+      // the error, it would pass for one.
+      state.responses = {};
+      for (const id of ['tables', 'chart-cdn', 'chart-edge']) $(id).replaceChildren();
+      let msg = e.message;
+      if (e.status === 401) {
+        // Expired or not ours: kept, it would be sent again on every visit.
+        sessionStorage.removeItem(tokenKey);
+        msg += ' (paste a new admin token)';
+      }
       state.phase = 'error';
-      state.error = e.message;
-      setStatus(e.message, true);
+      state.error = msg;
+      setStatus(msg, true);
     }
   }
 
