@@ -382,6 +382,44 @@ func TestDashboardDropsFiguresWhenTheTokenIsRefused(t *testing.T) {
 	}
 }
 
+// TestDashboardSaysWhenViewsHaveNoFigure: when every view of a range
+// ended before its first frame (a CDN that serves nothing), the startup
+// chart has no point to draw, but there were views: it must not say there
+// were none. Before, it said "no views in this range" while the tables
+// below counted them.
+func TestDashboardSaysWhenViewsHaveNoFigure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	t.Parallel()
+	tools := browserTools(t)
+	run := startLocal(t, t.TempDir())
+	reports := qoeHourReports(time.Now(), 1, 1)
+	for i := range reports {
+		reports[i].QoE = playback.QoE{CDN: "cdn-a", EdgeID: "edge-a1"}
+		reports[i].Stopped = true
+	}
+	if err := run.app.store.ApplyQoEReports(t.Context(), reports); err != nil {
+		t.Fatal(err)
+	}
+	browser := startChromium(t, tools.chromium)
+	var seen dashboardSeen
+	driveDashboard(t, tools, map[string]any{"cdp": browser, "url": run.srv.URL + "/dashboard/#token=" + run.adminToken(),
+		"screenshot": filepath.Join(artifactDir(t), "qoe-dashboard-no-startup.png")}, &seen)
+	if seen.Phase != "ready" || len(seen.Console) != 0 {
+		t.Fatalf("dashboard %s (%s), console %q", seen.Phase, seen.Error, seen.Console)
+	}
+	if rows := seen.Tables["cdn"]; len(rows) != 1 || rows[0].Cells["views"].Raw != "2" {
+		t.Fatalf("table by cdn %+v, want cdn-a's 2 views", rows)
+	}
+	for _, dim := range []string{"cdn", "edge"} {
+		c := seen.Charts[dim]
+		if c.Metric != "startup_p95" || len(c.Series) != 0 || strings.Contains(c.Empty, "no views") || !strings.Contains(c.Empty, "2 views") {
+			t.Fatalf("chart %s of %s with %d series says %q; want it to say none of the 2 views has a figure", dim, c.Metric, len(c.Series), c.Empty)
+		}
+	}
+}
+
 type dashboardSeen struct {
 	dashboardPage
 	Console []string

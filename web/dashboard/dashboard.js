@@ -143,7 +143,13 @@
       legend.append(el('span', {}, [el('i', { style: 'background:' + color }), value || '(unknown)']));
     });
     box.append(svg, legend);
-    if (series.size === 0) box.append(el('p', { class: 'empty' }, 'no views in this range'));
+    if (series.size === 0) {
+      // Views none of which has the metric (all failed before their first
+      // frame: no startup time) are an outage, not an idle range.
+      const name = [...$('metric').options].find((o) => o.value === metric).textContent;
+      box.append(el('p', { class: 'empty' }, resp.views === 0 ? 'no views in this range'
+        : `no ${name} figure: none of the ${resp.views} views in this range has one`));
+    }
   }
 
   // table is the breakdown of the whole range by one dimension.
