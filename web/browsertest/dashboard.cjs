@@ -9,8 +9,9 @@
 //
 // With actions, the page is then worked as an operator would ({fill:
 // SELECTOR, value}, {select: SELECTOR, value}, {click: SELECTOR}, waiting
-// after a click for the page to settle again), and what it shows then is
-// printed as acted. With then, the same tab goes on to that URL once the
+// after a click for the page to settle again unless nowait), the test's
+// servers are asked ({get: URL}) and the page awaited ({waitFor: JS}),
+// and what it shows then is printed as acted. With then, the same tab goes on to that URL once the
 // first page settled (same tab: the page's sessionStorage carries over),
 // and what is printed is that page's.
 'use strict';
@@ -73,8 +74,10 @@ function snapshot(page) {
       if (a.select) await page.selectOption(a.select, a.value);
       if (a.click) {
         await page.click(a.click);
-        await settled();
+        if (!a.nowait) await settled();
       }
+      if (a.get) await fetch(a.get); // a request of the test's own servers
+      if (a.waitFor) await page.waitForFunction(a.waitFor, null, { timeout: sc.timeoutMS || 30000 });
     }
     if (sc.actions) out.acted = await snapshot(page);
     if (sc.then) {

@@ -18,7 +18,9 @@
     ['cdn', 'CDN (pathway)'], ['edge', 'Edge'], ['title', 'Title'],
     ['country', 'Viewer country'], ['asn', 'Viewer ASN'], ['device_type', 'Device type'],
   ];
-  const state = (window.qoeDashboard = { phase: 'idle', error: '', responses: {} });
+  // loads counts the loads that finished, those a later one superseded too.
+  const state = (window.qoeDashboard = { phase: 'idle', error: '', responses: {}, loads: 0 });
+  let asked = 0; // the last load asked for: only its answers are drawn
   const HOUR = 3600e3;
 
   const pct = (n, d) => (d > 0 ? (100 * n) / d : null);
@@ -185,18 +187,22 @@
       return;
     }
     sessionStorage.setItem(tokenKey, token);
+    const mine = ++asked;
     state.phase = 'loading';
     setStatus('loading…');
     const to = new Date(Math.ceil(Date.now() / HOUR) * HOUR);
     const from = new Date(to.getTime() - Number($('hours').value) * HOUR);
     try {
       const results = await Promise.all(DIMS.map(([d]) => fetchQoE(token, d, from, to)));
+      // A range asked for after this one is what the controls say now.
+      if (mine !== asked) return;
       DIMS.forEach(([d], i) => { state.responses[d] = results[i]; });
       $('tables').replaceChildren(...DIMS.map(([d, label]) => table(d, label, state.responses[d])));
       draw();
       state.phase = 'ready';
       setStatus(`${state.responses.cdn.views} views, ${from.toISOString().slice(0, 16)}Z – ${to.toISOString().slice(0, 16)}Z`);
     } catch (e) {
+      if (mine !== asked) return;
       // What the last load drew is not this range's answer: shown beside
       // the error, it would pass for one.
       state.responses = {};
@@ -210,6 +216,8 @@
       state.phase = 'error';
       state.error = msg;
       setStatus(msg, true);
+    } finally {
+      state.loads++;
     }
   }
 
