@@ -22,6 +22,7 @@ import (
 	"github.com/playplane/playplane/shared/catalogfile"
 	"github.com/playplane/playplane/shared/dynamo"
 	"github.com/playplane/playplane/shared/firestore"
+	"github.com/playplane/playplane/shared/openapi"
 )
 
 // cliConfig is what the operator subcommands read besides Config.
@@ -40,8 +41,13 @@ type cliConfig struct {
 	AdminClaim string `env:"ADMIN_CLAIM, default=playplane_admin"`
 }
 
+// usage names the commands; no argument at all runs the server.
+const usage = "usage: playplane [token|import|export|migrate|openapi] ...; no argument serves"
+
 // subcommand runs an operator subcommand named by args[0]; handled is
-// false when args name none (the runner then serves).
+// false when args are empty (the runner then serves). Arguments that name
+// no command are refused: a typo must not start the runner, which would
+// seed an empty DATA_DIR and hold the bolt file.
 func subcommand(ctx context.Context, cfg Config, args []string, stdout io.Writer) (handled bool, err error) {
 	if len(args) == 0 {
 		return false, nil
@@ -59,8 +65,25 @@ func subcommand(ctx context.Context, cfg Config, args []string, stdout io.Writer
 		return true, exportCmd(ctx, cfg, cli, args[1:], stdout)
 	case "migrate":
 		return true, migrateCmd(ctx, cfg, cli, args[1:], stdout)
+	case "openapi":
+		return true, openapiCmd(args[1:], stdout)
 	}
-	return false, nil
+	return true, fmt.Errorf("unknown command %q; %s", args[0], usage)
+}
+
+// openapiCmd prints the API's OpenAPI document, the bytes GET
+// /openapi.json serves: `make package` publishes it for the clouds
+// (docs/openapi.md).
+func openapiCmd(args []string, stdout io.Writer) error {
+	if len(args) != 0 {
+		return errors.New("usage: playplane openapi")
+	}
+	doc, err := openapi.Document()
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(doc)
+	return err
 }
 
 func tokenCmd(cfg Config, cli cliConfig, args []string, stdout io.Writer) error {

@@ -301,3 +301,38 @@ func TestImportCancellationEndsPlayback(t *testing.T) {
 		}
 	})
 }
+
+// TestUnknownCommandRunsNothing: arguments that name no command (a typo,
+// a flag the runner does not take, a command with one argument too many)
+// are refused with the usage, not ignored: the runner started instead
+// would serve, seed an empty DATA_DIR and hold its bolt file.
+func TestUnknownCommandRunsNothing(t *testing.T) {
+	t.Parallel()
+	cfg := Config{DataDir: t.TempDir(), Issuer: "playplane-local", Audience: "playplane"}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{name: "typo", args: []string{"exprot"}},
+		{name: "typo with a file", args: []string{"improt", "catalogue.json"}},
+		{name: "help flag", args: []string{"--help"}},
+		{name: "openapi with an argument", args: []string{"openapi", "extra"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			handled, err := subcommand(context.Background(), cfg, tc.args, &out)
+			if !handled || err == nil || !strings.Contains(err.Error(), "usage: playplane") {
+				t.Fatalf("%v: handled %v, err %v; want handled with the usage", tc.args, handled, err)
+			}
+			if entries, _ := os.ReadDir(cfg.DataDir); len(entries) != 0 {
+				t.Fatalf("%v wrote %v in DATA_DIR", tc.args, entries)
+			}
+		})
+	}
+	// The document is still a command of its own.
+	var out bytes.Buffer
+	if handled, err := subcommand(context.Background(), cfg, []string{"openapi"}, &out); !handled || err != nil || !strings.Contains(out.String(), `"openapi"`) {
+		t.Fatalf("openapi: handled %v, err %v, %.80s", handled, err, out.String())
+	}
+}

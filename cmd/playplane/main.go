@@ -16,7 +16,6 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/playplane/playplane/shared/openapi"
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/promsink"
 )
@@ -38,19 +37,9 @@ func realMain(ctx context.Context) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	slog.SetDefault(log)
 	// `playplane token [--admin] NAME`, `playplane import FILE`,
-	// `playplane export` and `playplane migrate` (admin.go) run and exit.
+	// `playplane export`, `playplane migrate` and `playplane openapi`
+	// (admin.go) run and exit.
 	if handled, err := subcommand(ctx, cfg, os.Args[1:], os.Stdout); handled {
-		return err
-	}
-	if len(os.Args) == 2 && os.Args[1] == "openapi" {
-		// `playplane openapi` prints the API's OpenAPI document, the bytes
-		// GET /openapi.json serves: `make package` publishes it for the
-		// clouds (docs/openapi.md).
-		doc, err := openapi.Document()
-		if err != nil {
-			return err
-		}
-		_, err = os.Stdout.Write(doc)
 		return err
 	}
 	if _, err := cfg.limits(); err != nil {
