@@ -3,10 +3,12 @@ package admin_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/playplane/playplane/shared/auth"
+	"github.com/playplane/playplane/shared/openapi/openapitest"
 )
 
 // TestIfMatchComparesTheTagAsWritten: an entity-tag is the characters
@@ -65,6 +67,61 @@ func TestZonesIfMatchIsTheVersionAsWritten(t *testing.T) {
 			h.mustDo("PUT", "/v1/admin/coverage-zones", "", zonesGood, http.StatusCreated)
 			if r := h.do("PUT", "/v1/admin/coverage-zones", h.admin, tc.ifMatch, zonesGood2); r.status != tc.status {
 				t.Fatalf("If-Match %s over ETag \"1\": status %d, want %d: %s", tc.ifMatch, r.status, tc.status, r.body)
+			}
+		})
+	}
+}
+
+// TestAccountActionsTakeIfMatchAsDocumented: suspend, unsuspend and the
+// customer link take an optional If-Match (docs/catalogue.md), a stale one
+// answering 412 and writing nothing; through the validating client, so the
+// OpenAPI document must say so, and a client generated from it knows the
+// header and the answer.
+func TestAccountActionsTakeIfMatchAsDocumented(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, method, path, body string
+	}{
+		{name: "suspend", method: "POST", path: "/v1/admin/accounts/acct_a/suspend"},
+		{name: "unsuspend", method: "POST", path: "/v1/admin/accounts/acct_a/unsuspend"},
+		{name: "customer link", method: "PUT", path: "/v1/admin/accounts/acct_a/customer", body: `{"customer_id":"cus_1"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, auth.DefaultAdminClaim)
+			h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+			tag := h.mustDo("POST", "/v1/admin/accounts", "", acctA, http.StatusCreated).header.Get("ETag")
+			if tc.name == "unsuspend" {
+				tag = h.mustDo("POST", "/v1/admin/accounts/acct_a/suspend", tag, "", http.StatusOK).header.Get("ETag")
+			}
+			srv := httptest.NewServer(h.h)
+			t.Cleanup(srv.Close)
+			api := openapitest.Client(t)
+			call := func(ifMatch string) *http.Response {
+				req, err := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+h.admin)
+				req.Header.Set("If-Match", ifMatch)
+				if tc.body != "" {
+					req.Header.Set("Content-Type", "application/json")
+				}
+				resp, err := api.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp
+			}
+			if resp := call(`"stale"`); resp.StatusCode != http.StatusPreconditionFailed {
+				t.Fatalf("stale If-Match: status %d, want 412", resp.StatusCode)
+			}
+			if got := h.mustDo("GET", "/v1/admin/accounts/acct_a", "", "", http.StatusOK).header.Get("ETag"); got != tag {
+				t.Fatalf("the refused %s wrote: ETag %s, was %s", tc.name, got, tag)
+			}
+			if resp := call(tag); resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") == tag {
+				t.Fatalf("current If-Match: status %d, ETag %s (was %s), want 200 and a new version", resp.StatusCode, resp.Header.Get("ETag"), tag)
 			}
 		})
 	}
