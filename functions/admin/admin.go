@@ -19,6 +19,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -197,36 +198,79 @@ func actor(who auth.Identity) string { return "admin:" + who.AccountID }
 
 func etag(version string) string { return strconv.Quote(version) }
 
-// ifMatch reads If-Match: "" when absent, "*" for any current version,
-// else the one version it names (a list of several is refused: a record
-// has one version at a time, so that is a client bug).
-func ifMatch(r *http.Request) (string, error) {
-	v := strings.TrimSpace(r.Header.Get("If-Match"))
-	switch {
-	case v == "" || v == "*":
-		return v, nil
-	case strings.HasPrefix(v, "W/"):
-		return "", playback.Errorf(playback.CodeInvalid, "if_match_invalid", "If-Match needs a strong ETag, got %s", v)
-	}
-	// The tag is what is between the quotes, as written (RFC 9110 section
-	// 8.8.3: no escapes), of visible characters other than '"'.
-	u, ok := strings.CutPrefix(v, `"`)
-	if ok {
-		u, ok = strings.CutSuffix(u, `"`)
-	}
-	if !ok || u == "" || strings.ContainsFunc(u, func(r rune) bool { return r <= ' ' || r == '"' || r == ',' || r == 0x7f }) {
-		return "", playback.Errorf(playback.CodeInvalid, "if_match_invalid", "If-Match must be one quoted ETag as GET returned it, got %s", v)
-	}
-	return u, nil
+// condition is an If-Match as sent (RFC 9110 section 13.1.1): none, "*"
+// (any current version), or a list of entity-tags, of which tags are the
+// strong ones; a weak tag never matches by the strong comparison If-Match
+// uses (section 8.8.3.2), so it only counts as sent.
+type condition struct {
+	sent, any bool
+	tags      []string
 }
 
-func requireIfMatch(r *http.Request) (string, error) {
-	v, err := ifMatch(r)
-	if err == nil && v == "" {
+// holds says whether version, the current one, meets the condition sent.
+func (c condition) holds(version string) bool { return c.any || slices.Contains(c.tags, version) }
+
+// one is the condition's tag when it is exactly one strong tag, which a
+// store checks by itself; any other condition is checked against the
+// version read.
+func (c condition) one() (string, bool) {
+	if c.any || len(c.tags) != 1 {
+		return "", false
+	}
+	return c.tags[0], true
+}
+
+// ifMatch reads If-Match over all its field lines: "*" or a list of
+// entity-tags, empty elements allowed. An entity-tag is what is between
+// its quotes, as written (RFC 9110 section 8.8.3: no escapes), of visible
+// characters other than '"'.
+func ifMatch(r *http.Request) (condition, error) {
+	v := strings.Trim(strings.Join(r.Header.Values("If-Match"), ","), " \t")
+	switch v {
+	case "":
+		return condition{}, nil
+	case "*":
+		return condition{sent: true, any: true}, nil
+	}
+	c := condition{}
+	for rest := v; ; {
+		rest = strings.TrimLeft(rest, " \t,")
+		if rest == "" {
+			break
+		}
+		weak := strings.HasPrefix(rest, "W/")
+		if weak {
+			rest = rest[2:]
+		}
+		u, ok := strings.CutPrefix(rest, `"`)
+		end := strings.IndexByte(u, '"')
+		if !ok || end < 0 || strings.ContainsFunc(u[:end], func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			c.sent = false
+			break
+		}
+		if !weak {
+			c.tags = append(c.tags, u[:end])
+		}
+		c.sent = true
+		if rest = strings.TrimLeft(u[end+1:], " \t"); rest != "" && rest[0] != ',' {
+			c.sent = false
+			break
+		}
+	}
+	if !c.sent { // no tag, or a malformed one
+		return condition{}, playback.Errorf(playback.CodeInvalid, "if_match_invalid",
+			"If-Match must be * or a list of quoted ETags as GET returned them, got %s", v)
+	}
+	return c, nil
+}
+
+func requireIfMatch(r *http.Request) (condition, error) {
+	c, err := ifMatch(r)
+	if err == nil && !c.sent {
 		err = playback.Errorf(playback.CodeInvalid, "if_match_required",
 			"send If-Match with the ETag of the record as read (or * to overwrite whatever is stored)")
 	}
-	return v, err
+	return c, err
 }
 
 func pageArgs(r *http.Request) (string, int, error) {
@@ -477,7 +521,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, who auth.Identit
 	if err != nil {
 		return err
 	}
-	if match != "*" && match != cur.Version {
+	if !match.holds(cur.Version) {
 		return playback.ErrPrecondition(kind, id, cur.Version)
 	}
 	return s.replace(w, r, who, kind, id, cur, body)
@@ -546,7 +590,7 @@ func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request, who auth.I
 	if err != nil {
 		return err
 	}
-	if match != "*" && match != cur.Version {
+	if !match.holds(cur.Version) {
 		return playback.ErrPrecondition(kind, id, cur.Version)
 	}
 	var stored playback.Account
@@ -621,9 +665,10 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 	if err != nil {
 		return err
 	}
-	c := playback.Change{Kind: kind, ID: id, IfMatch: match}
+	tag, one := match.one()
+	c := playback.Change{Kind: kind, ID: id, IfMatch: tag}
 	account := kind == playback.KindAccount
-	if match == "*" || account {
+	if !one || account {
 		cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
 		if account && playback.IsCode(err, playback.CodeNotFound) {
 			// A DELETE retried after the account went, whose sessions did
@@ -635,7 +680,10 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 		if err != nil {
 			return err
 		}
-		if match == "*" {
+		if !one {
+			if !match.holds(cur.Version) {
+				return playback.ErrPrecondition(kind, id, cur.Version)
+			}
 			c.IfMatch = cur.Version
 		}
 	}
@@ -740,7 +788,7 @@ func (s *Server) modify(r *http.Request, who auth.Identity, id string, fn func(*
 		if err != nil {
 			return cur, err
 		}
-		if match != "" && match != "*" && match != cur.Version {
+		if match.sent && !match.holds(cur.Version) {
 			return cur, playback.ErrPrecondition(playback.KindAccount, id, cur.Version)
 		}
 		var a playback.Account
@@ -755,7 +803,7 @@ func (s *Server) modify(r *http.Request, who auth.Identity, id string, fn func(*
 			return cur, err
 		}
 		rec, err := s.apply(r.Context(), who, playback.Change{Kind: playback.KindAccount, ID: id, Doc: doc, IfMatch: cur.Version})
-		if playback.IsCode(err, playback.CodePrecondition) && (match == "" || match == "*") && attempt < 3 {
+		if playback.IsCode(err, playback.CodePrecondition) && (!match.sent || match.any) && attempt < 3 {
 			continue
 		}
 		return rec, err
@@ -894,13 +942,28 @@ func (s *Server) putZones(w http.ResponseWriter, r *http.Request, who auth.Ident
 	if err != nil {
 		return err
 	}
-	var ifVersion int64
-	if match != "" && match != "*" {
-		n, err := strconv.ParseInt(match, 10, 64)
-		if err != nil || n < 1 || strconv.FormatInt(n, 10) != match { // the tag as ETag spells it
-			return playback.Errorf(playback.CodeInvalid, "if_match_invalid", "If-Match must be the ETag of a coverage zone version, got %q", match)
+	for _, tag := range match.tags {
+		n, err := strconv.ParseInt(tag, 10, 64)
+		if err != nil || n < 1 || strconv.FormatInt(n, 10) != tag { // the tag as ETag spells it
+			return playback.Errorf(playback.CodeInvalid, "if_match_invalid", "If-Match must be the ETag of a coverage zone version, got %q", tag)
 		}
-		ifVersion = n
+	}
+	var ifVersion int64
+	if tag, one := match.one(); one {
+		ifVersion, _ = strconv.ParseInt(tag, 10, 64)
+	} else if match.sent && !match.any {
+		// Several tags, or weak ones only: the upload is conditioned on
+		// the latest version, if the list names it.
+		var latest int64
+		cz, err := s.deps.Store.GetCoverageZones(r.Context(), 0)
+		if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+			return err
+		}
+		latest = cz.Version
+		if latest == 0 || !match.holds(strconv.FormatInt(latest, 10)) {
+			return playback.ErrPrecondition(playback.KindCoverageZones, "latest", strconv.FormatInt(latest, 10))
+		}
+		ifVersion = latest
 	}
 	if err := httpx.CheckJSONContentType(r); err != nil {
 		return err

@@ -50,7 +50,8 @@ func TestIfMatchComparesTheTagAsWritten(t *testing.T) {
 
 // TestZonesIfMatchIsTheVersionAsWritten: a coverage zone file's ETag is
 // its version in plain digits; "+1" or "01" is no version's tag, and a
-// write conditioned on one is refused, not taken as version 1's.
+// write conditioned on one is refused, not taken as version 1's. A list
+// holds when it names the latest version, strongly (as records' do).
 func TestZonesIfMatchIsTheVersionAsWritten(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -60,6 +61,10 @@ func TestZonesIfMatchIsTheVersionAsWritten(t *testing.T) {
 		{name: "as given", ifMatch: `"1"`, status: http.StatusCreated},
 		{name: "plus sign", ifMatch: `"+1"`, status: http.StatusBadRequest},
 		{name: "leading zero", ifMatch: `"01"`, status: http.StatusBadRequest},
+		{name: "the current version second in a list", ifMatch: `"7", "1"`, status: http.StatusCreated},
+		{name: "a list of other versions", ifMatch: `"2", "3"`, status: http.StatusPreconditionFailed},
+		{name: "the current version weak", ifMatch: `W/"1"`, status: http.StatusPreconditionFailed},
+		{name: "a list with a tag no version spells", ifMatch: `"1", "01"`, status: http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -122,6 +127,68 @@ func TestAccountActionsTakeIfMatchAsDocumented(t *testing.T) {
 			}
 			if resp := call(tag); resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") == tag {
 				t.Fatalf("current If-Match: status %d, ETag %s (was %s), want 200 and a new version", resp.StatusCode, resp.Header.Get("ETag"), tag)
+			}
+		})
+	}
+}
+
+// TestIfMatchListsAndWeakTags: If-Match is "*" or a list of entity-tags,
+// over one field line or several, and holds when any tag of the list is
+// the current version by the strong comparison (RFC 9110 sections 13.1.1
+// and 8.8.3.2): a weak tag never matches, so it is a failed condition
+// (412), not a malformed one (400), and a write conditioned on it writes
+// nothing.
+func TestIfMatchListsAndWeakTags(t *testing.T) {
+	t.Parallel()
+	const title = `{"id":"bbb","name":"%s","rating":0,"asset_path":"/titles/bbb/","manifest":"master.m3u8"}`
+	for _, tc := range []struct {
+		name    string
+		method  string // on the title; PUT when empty
+		ifMatch func(tag string) []string
+		status  int
+		reason  string
+	}{
+		{name: "current tag second in a list", ifMatch: func(tag string) []string { return []string{`"stale", ` + tag} }, status: http.StatusOK},
+		{name: "current tag on a second field line", ifMatch: func(tag string) []string { return []string{`"stale"`, tag} }, status: http.StatusOK},
+		{name: "empty list elements", ifMatch: func(tag string) []string { return []string{` , ` + tag + ` ,`} }, status: http.StatusOK},
+		{name: "a list of stale tags", ifMatch: func(string) []string { return []string{`"a", "b"`} }, status: http.StatusPreconditionFailed, reason: "version_mismatch"},
+		{name: "the current tag weak", ifMatch: func(tag string) []string { return []string{"W/" + tag} }, status: http.StatusPreconditionFailed, reason: "version_mismatch"},
+		{name: "an empty tag", ifMatch: func(string) []string { return []string{`""`} }, status: http.StatusPreconditionFailed, reason: "version_mismatch"},
+		{name: "star in a list", ifMatch: func(tag string) []string { return []string{`*, ` + tag} }, status: http.StatusBadRequest, reason: "if_match_invalid"},
+		{name: "text after a tag", ifMatch: func(tag string) []string { return []string{tag + ` x`} }, status: http.StatusBadRequest, reason: "if_match_invalid"},
+		{name: "delete, current tag second in a list", method: "DELETE", ifMatch: func(tag string) []string { return []string{`"stale", ` + tag} }, status: http.StatusNoContent},
+		{name: "delete, the current tag weak", method: "DELETE", ifMatch: func(tag string) []string { return []string{"W/" + tag} }, status: http.StatusPreconditionFailed, reason: "version_mismatch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, auth.DefaultAdminClaim)
+			tag := h.mustDo("POST", "/v1/admin/titles", "", fmt.Sprintf(title, "One"), http.StatusCreated).header.Get("ETag")
+			method, body := tc.method, ""
+			if method == "" {
+				method, body = "PUT", fmt.Sprintf(title, "Two")
+			}
+			req := httptest.NewRequest(method, "/v1/admin/titles/bbb", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+h.admin)
+			if body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			for _, v := range tc.ifMatch(tag) {
+				req.Header.Add("If-Match", v)
+			}
+			rec := httptest.NewRecorder()
+			h.h.ServeHTTP(rec, req)
+			r := resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+			if r.status != tc.status {
+				t.Fatalf("%s with If-Match %q over ETag %s: status %d, want %d: %s", method, tc.ifMatch(tag), tag, r.status, tc.status, r.body)
+			}
+			if tc.reason == "" {
+				return
+			}
+			if r.errBody(t).Reason != tc.reason {
+				t.Fatalf("reason %q, want %q", r.errBody(t).Reason, tc.reason)
+			}
+			if got := h.mustDo("GET", "/v1/admin/titles/bbb", "", "", http.StatusOK).header.Get("ETag"); got != tag {
+				t.Fatalf("the refused %s wrote: ETag %s, was %s", method, got, tag)
 			}
 		})
 	}
