@@ -12,6 +12,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -625,16 +626,24 @@ func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request, who auth.I
 }
 
 // mergePatch applies the JSON merge patch patch to the JSON object doc
-// (RFC 7396, section 2).
+// (RFC 7396, section 2). Numbers keep their literals, so the result is
+// checked as a PUT of it would be: a float64 would lose digits, and fail
+// on a number beyond its range before any check could name the field.
 func mergePatch(doc, patch []byte) ([]byte, error) {
 	var target, p any
-	if err := json.Unmarshal(doc, &target); err != nil {
+	if err := decodeNumbers(doc, &target); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(patch, &p); err != nil {
+	if err := decodeNumbers(patch, &p); err != nil {
 		return nil, err
 	}
 	return json.Marshal(mergeValue(target, p))
+}
+
+func decodeNumbers(data []byte, v *any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	return d.Decode(v)
 }
 
 func mergeValue(target, patch any) any {

@@ -52,6 +52,9 @@ func TestPatchAccount(t *testing.T) {
 		{name: "unknown plan", ifMatch: etag, contentType: admin.MergePatchType, body: `{"plan_id":"gold"}`, status: 422, reason: admin.ReasonValidation},
 		{name: "a Stripe customer's plan", ifMatch: etag, contentType: admin.MergePatchType, body: `{"plan_id":"prem"}`, status: 409, reason: playback.ReasonManagedInStripe},
 		{name: "removing a required setting", ifMatch: etag, contentType: admin.MergePatchType, body: `{"territory":null}`, status: 422, reason: admin.ReasonValidation},
+		// A number no float64 holds is the PUT's 422 naming the field,
+		// not a 500 "retry later" from merging it.
+		{name: "a number beyond float64", ifMatch: etag, contentType: admin.MergePatchType, body: `{"parental_cap":1e400}`, status: 422, reason: admin.ReasonValidation},
 		{name: "another id", ifMatch: etag, contentType: admin.MergePatchType, body: `{"id":"acct_b"}`, status: 422, reason: admin.ReasonValidation},
 		{name: "stale", ifMatch: `"stale"`, contentType: admin.MergePatchType, body: `{"territory":"FR"}`, status: 412, reason: "version_mismatch"},
 	} {
