@@ -518,29 +518,46 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, who auth.Identit
 	if err != nil {
 		return err
 	}
-	cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
-	if err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
+		if err != nil {
+			return err
+		}
+		if !match.holds(cur.Version) {
+			return playback.ErrPrecondition(kind, id, cur.Version)
+		}
+		rec, doc, err := s.replace(r, who, kind, id, cur, body)
+		if playback.IsCode(err, playback.CodePrecondition) && attempt < rereads {
+			continue // the condition is checked again on what landed
+		}
+		if err != nil {
+			return err
+		}
+		return s.replaced(w, r, kind, rec, doc)
 	}
-	if !match.holds(cur.Version) {
-		return playback.ErrPrecondition(kind, id, cur.Version)
-	}
-	return s.replace(w, r, who, kind, id, cur, body)
 }
 
-// replace writes body, a checked record, over cur, the record as read.
-func (s *Server) replace(w http.ResponseWriter, r *http.Request, who auth.Identity, kind playback.Kind, id string, cur playback.Record, body []byte) error {
+// rereads is how many times a write reads the record again when another
+// write lands between its read and its own: If-Match * (or a list) may
+// still hold on what landed, and a PATCH merges over it.
+const rereads = 3
+
+// replace writes body, a checked record, over cur, the record as read,
+// and answers the record written and the document built.
+func (s *Server) replace(r *http.Request, who auth.Identity, kind playback.Kind, id string, cur playback.Record, body []byte) (playback.Record, json.RawMessage, error) {
 	if got := bodyID(body); got != id {
-		return invalid(string(kind), []catalogfile.Problem{problem("/id", "the body's id %q is not the path's %q", got, id)})
+		return playback.Record{}, nil, invalid(string(kind), []catalogfile.Problem{problem("/id", "the body's id %q is not the path's %q", got, id)})
 	}
 	doc, err := s.build(r.Context(), kind, body, cur.Doc)
 	if err != nil {
-		return err
+		return playback.Record{}, nil, err
 	}
 	rec, err := s.apply(r.Context(), who, playback.Change{Kind: kind, ID: id, Doc: doc, IfMatch: cur.Version})
-	if err != nil {
-		return err
-	}
+	return rec, doc, err
+}
+
+// replaced does what a replace implies beyond the record and answers it.
+func (s *Server) replaced(w http.ResponseWriter, r *http.Request, kind playback.Kind, rec playback.Record, doc json.RawMessage) error {
 	// Both run whatever the other did: the write is done, and a retry
 	// needs the new version, so neither may wait for one.
 	var ended error
@@ -587,16 +604,36 @@ func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request, who auth.I
 	if err := httpx.Unmarshal(patch, &obj); err != nil {
 		return err // as readRecord: no name twice, valid UTF-8
 	}
-	cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
-	if err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
+		if err != nil {
+			return err
+		}
+		if !match.holds(cur.Version) {
+			return playback.ErrPrecondition(kind, id, cur.Version)
+		}
+		body, err := s.patched(id, cur, obj, patch)
+		if err != nil {
+			return err
+		}
+		rec, doc, err := s.replace(r, who, kind, id, cur, body)
+		if playback.IsCode(err, playback.CodePrecondition) && attempt < rereads {
+			continue // merged again over what landed
+		}
+		if err != nil {
+			return err
+		}
+		return s.replaced(w, r, kind, rec, doc)
 	}
-	if !match.holds(cur.Version) {
-		return playback.ErrPrecondition(kind, id, cur.Version)
-	}
+}
+
+// patched is account id's settings as stored in cur with the merge patch patch
+// (obj, its members) applied, checked as a PUT body.
+func (s *Server) patched(id string, cur playback.Record, obj map[string]json.RawMessage, patch []byte) ([]byte, error) {
+	const kind = playback.KindAccount
 	var stored playback.Account
 	if err := json.Unmarshal(cur.Doc, &stored); err != nil {
-		return fmt.Errorf("admin: stored account %q: %w", id, err)
+		return nil, fmt.Errorf("admin: stored account %q: %w", id, err)
 	}
 	have := catalogfile.AccountOf(stored)
 	if _, dated := obj["past_due_since"]; !dated {
@@ -609,20 +646,20 @@ func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request, who auth.I
 	}
 	settings, err := json.Marshal(have)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	body, err := mergePatch(settings, patch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rec, ps, err := catalogfile.ReadRecord(kind, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(ps) > 0 {
-		return invalid(string(kind), ps)
+		return nil, invalid(string(kind), ps)
 	}
-	return s.replace(w, r, who, kind, id, cur, rec)
+	return rec, nil
 }
 
 // mergePatch applies the JSON merge patch patch to the JSON object doc
@@ -675,36 +712,43 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 		return err
 	}
 	tag, one := match.one()
-	c := playback.Change{Kind: kind, ID: id, IfMatch: tag}
 	account := kind == playback.KindAccount
-	if !one || account {
-		cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
-		if account && playback.IsCode(err, playback.CodeNotFound) {
-			// A DELETE retried after the account went, whose sessions did
-			// not all end then (below), ends them now.
-			if err := s.endDeleted(r.Context(), id, "is deleted"); err != nil {
+	for attempt := 1; ; attempt++ {
+		c := playback.Change{Kind: kind, ID: id, IfMatch: tag}
+		if !one || account {
+			cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
+			if account && playback.IsCode(err, playback.CodeNotFound) {
+				// A DELETE retried after the account went, whose sessions did
+				// not all end then (below), ends them now.
+				if err := s.endDeleted(r.Context(), id, "is deleted"); err != nil {
+					return err
+				}
+			}
+			if err != nil {
 				return err
 			}
-		}
-		if err != nil {
-			return err
-		}
-		if !one {
-			if !match.holds(cur.Version) {
-				return playback.ErrPrecondition(kind, id, cur.Version)
+			if !one {
+				if !match.holds(cur.Version) {
+					return playback.ErrPrecondition(kind, id, cur.Version)
+				}
+				c.IfMatch = cur.Version
 			}
-			c.IfMatch = cur.Version
 		}
-	}
-	if _, err := s.apply(r.Context(), who, c); err != nil {
+		_, err := s.apply(r.Context(), who, c)
 		if playback.IsCode(err, playback.CodePrecondition) {
 			// A delete of a record that is gone is a 404, not a stale
 			// version: say which.
 			if _, gerr := s.deps.Store.GetRecord(r.Context(), kind, id); playback.IsCode(gerr, playback.CodeNotFound) {
 				return gerr
 			}
+			if !one && attempt < rereads {
+				continue // the condition is checked again on what landed
+			}
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		break
 	}
 	if account {
 		// The sessions and lease slots of an account outlive its record on

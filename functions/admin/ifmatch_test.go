@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/playplane/playplane/functions/admin"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/openapi/openapitest"
 )
@@ -189,6 +190,55 @@ func TestIfMatchListsAndWeakTags(t *testing.T) {
 			}
 			if got := h.mustDo("GET", "/v1/admin/titles/bbb", "", "", http.StatusOK).header.Get("ETag"); got != tag {
 				t.Fatalf("the refused %s wrote: ETag %s, was %s", method, got, tag)
+			}
+		})
+	}
+}
+
+// TestIfMatchStarHoldsWhileAnotherWriteLands: If-Match * holds while the
+// record exists, whatever its version (RFC 9110 section 13.1.1), so a
+// write that lands between the request's read and its write (a payment
+// event on an account, an edge's health report) does not fail it: 412 is
+// for a condition that does not hold, and * still does. A tag the write
+// overtook still fails.
+func TestIfMatchStarHoldsWhileAnotherWriteLands(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, method, body string
+		star               bool
+		status             int
+	}{
+		{name: "PUT", method: "PUT", body: acctA, star: true, status: http.StatusOK},
+		{name: "PATCH", method: "PATCH", body: `{"parental_cap":12}`, star: true, status: http.StatusOK},
+		{name: "DELETE", method: "DELETE", star: true, status: http.StatusNoContent},
+		{name: "PUT with the tag overtaken", method: "PUT", body: acctA, status: http.StatusPreconditionFailed},
+		{name: "PATCH with the tag overtaken", method: "PATCH", body: `{"parental_cap":12}`, status: http.StatusPreconditionFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			store := &writeAfterRead{Store: boltStore(t)}
+			h := newHarnessOn(t, auth.DefaultAdminClaim, store)
+			h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+			ifMatch := h.mustDo("POST", "/v1/admin/accounts", "", acctA, http.StatusCreated).header.Get("ETag")
+			if tc.star {
+				ifMatch = "*"
+			}
+			store.armed.Store(true)
+			var r resp
+			if tc.method == "PATCH" {
+				r = h.patch("/v1/admin/accounts/acct_a", ifMatch, admin.MergePatchType, tc.body)
+			} else {
+				r = h.do(tc.method, "/v1/admin/accounts/acct_a", h.admin, ifMatch, tc.body)
+			}
+			if r.status != tc.status {
+				t.Fatalf("%s with If-Match %s overtaken by a write: status %d, want %d: %s", tc.method, ifMatch, r.status, tc.status, r.body)
+			}
+			// A PUT replaces what landed; a PATCH merges over it.
+			switch {
+			case tc.method == "PUT" && tc.star && !strings.Contains(string(r.body), `"territory":"DE"`):
+				t.Fatalf("PUT with If-Match *: %s, want the request's territory DE over the other write's FR", r.body)
+			case tc.method == "PATCH" && tc.star && (!strings.Contains(string(r.body), `"territory":"FR"`) || !strings.Contains(string(r.body), `"parental_cap":12`)):
+				t.Fatalf("PATCH with If-Match *: %s, want the other write's territory FR and the patch's parental_cap 12", r.body)
 			}
 		})
 	}
