@@ -590,6 +590,7 @@ func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request, who auth.I
 		return err
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != MergePatchType {
+		w.Header().Set("Accept-Patch", MergePatchType) // RFC 5789 section 2.2
 		return playback.Errorf(playback.CodeUnsupportedMediaType, httpx.ReasonContentType,
 			"Content-Type must be %s, got %q", MergePatchType, r.Header.Get("Content-Type"))
 	}

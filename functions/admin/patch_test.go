@@ -66,6 +66,12 @@ func TestPatchAccount(t *testing.T) {
 	if got := h.mustDo("GET", "/v1/admin/accounts/acct_a", "", "", http.StatusOK); got.header.Get("ETag") != etag {
 		t.Fatal("a refused patch wrote")
 	}
+	// A patch in a format the server does not take names the one it does
+	// (RFC 5789 section 2.2: the 415 SHOULD carry Accept-Patch).
+	if r := h.patch("/v1/admin/accounts/acct_a", etag, "application/json-patch+json", `[]`); r.status != http.StatusUnsupportedMediaType ||
+		r.header.Get("Accept-Patch") != admin.MergePatchType {
+		t.Fatalf("a JSON Patch: %d, Accept-Patch %q, want 415 and %q", r.status, r.header.Get("Accept-Patch"), admin.MergePatchType)
+	}
 
 	r := h.patch("/v1/admin/accounts/acct_a", etag, admin.MergePatchType, `{"territory":"FR","parental_cap":null}`)
 	if r.status != http.StatusOK {
