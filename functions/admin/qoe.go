@@ -76,9 +76,16 @@ func (s *Server) qoe(w http.ResponseWriter, r *http.Request, _ auth.Identity) er
 			return bad("from", "from must be an RFC 3339 time: %v", err)
 		}
 		from = t.UTC().Truncate(time.Hour)
-	} else if from.Year() < 0 {
-		// RFC 3339 (and so the answer's JSON) has no year before 0; a
-		// from given is one already.
+	}
+	// RFC 3339 (and so the answer's JSON) has no year before 0: an offset
+	// takes a time given in year 0 into year -1 in UTC, and from's default
+	// falls before year 0 for a to within its range after it.
+	switch {
+	case to.Year() < 0:
+		return bad("to", "to in UTC must be in year 0 or after, got %q", q.Get("to"))
+	case from.Year() < 0 && q.Get("from") != "":
+		return bad("from", "from in UTC must be in year 0 or after, got %q", q.Get("from"))
+	case from.Year() < 0:
 		return bad("to", "to must be at least %s after the start of year 0, from's default before it; got %q", DefaultQoERange, q.Get("to"))
 	}
 	switch {

@@ -79,6 +79,9 @@ func TestQoE(t *testing.T) {
 		// RFC 3339 (and so the answer's JSON) cannot write: it was a 200
 		// with no body.
 		{"default from before year 0", "to=0000-01-01T05:00:00Z", "to_invalid"},
+		// An offset ahead of UTC takes a time in year 0 into year -1.
+		{"from before year 0 in UTC", "from=0000-01-01T00:00:00%2B01:00&to=0000-01-01T05:00:00Z", "from_invalid"},
+		{"to before year 0 in UTC", "from=0000-01-01T00:00:00%2B02:00&to=0000-01-01T00:00:00%2B01:00", "to_invalid"},
 		// Which one is meant is anyone's guess; the first was taken.
 		{"dimension twice", "dimension=title&dimension=cdn", "dimension_invalid"},
 		{"from twice", "from=2026-12-04T00:00:00Z&from=2026-12-03T00:00:00Z", "from_invalid"},
