@@ -344,8 +344,10 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 		// TrySecret wraps the value as a secret even when someone set it
 		// without --secret; pulumi/README.md says to always use --secret.
 		v, err := own.TrySecret(s.ConfigKey)
-		if err != nil {
-			// An optional secret left unset is left out (Config.SecretsOf).
+		// An optional secret left unset, or set to "" (which template.yaml
+		// takes as absent too), is left out (Config.SecretsOf), and so are
+		// the jobs that need it.
+		if raw, _ := own.Try(s.ConfigKey); err != nil || s.Optional && raw == "" {
 			if !s.Optional {
 				missing = append(missing, Namespace+":"+s.ConfigKey+" (secret)")
 			}

@@ -151,57 +151,73 @@ func readsSecrets(prefix, deployed string) bool {
 // (reconcile) are scheduled disabled, the others as usual.
 func TestOptionalSecretsMayBeLeftUnset(t *testing.T) {
 	t.Parallel()
-	for _, l := range Layouts {
-		t.Run(l.Name, func(t *testing.T) {
-			t.Parallel()
-			config := baseConfig(l.Name)
-			var unset []catalog.Secret
-			for _, s := range catalog.Secrets {
-				if s.Optional {
-					unset = append(unset, s)
-					delete(config, "playplane:"+s.ConfigKey)
+	// Set to "" is unset, as template.yaml's HasStripeAPIKey condition
+	// takes an empty parameter: `pulumi config set --secret key ""`
+	// leaves a value Pulumi reports as configured.
+	for _, variant := range []string{"unset", "set empty"} {
+		for _, l := range Layouts {
+			t.Run(variant+"/"+l.Name, func(t *testing.T) {
+				t.Parallel()
+				testOptionalSecretsUnset(t, l, variant == "set empty")
+			})
+		}
+	}
+}
+
+// testOptionalSecretsUnset deploys layout l with every optional secret left
+// out (or, setEmpty, set to "") and checks nothing refers to them and the
+// jobs that need them are off.
+func testOptionalSecretsUnset(t *testing.T, l Layout, setEmpty bool) {
+	t.Helper()
+	config := baseConfig(l.Name)
+	var unset []catalog.Secret
+	for _, s := range catalog.Secrets {
+		if s.Optional {
+			unset = append(unset, s)
+			delete(config, "playplane:"+s.ConfigKey)
+			if setEmpty {
+				config["playplane:"+s.ConfigKey] = ""
+			}
+		}
+	}
+	if len(unset) == 0 {
+		t.Fatal("no optional secret: the test sees nothing")
+	}
+	d, err := deploy(t, l.Name, config)
+	if err != nil {
+		t.Fatalf("deploy without %v: %v", unset, err)
+	}
+	for _, s := range unset {
+		for _, r := range d.mock.Resources() {
+			for _, field := range []string{"name", "secretId"} {
+				if strings.Contains(r.InStr(field), catalog.EnvSlug(s.Env)) {
+					t.Errorf("%s %s %q exists for the unset %s", r.Type, field, r.InStr(field), s.Env)
 				}
 			}
-			if len(unset) == 0 {
-				t.Fatal("no optional secret: the test sees nothing")
-			}
-			d, err := deploy(t, l.Name, config)
-			if err != nil {
-				t.Fatalf("deploy without %v: %v", unset, err)
-			}
-			for _, s := range unset {
-				for _, r := range d.mock.Resources() {
-					for _, field := range []string{"name", "secretId"} {
-						if strings.Contains(r.InStr(field), catalog.EnvSlug(s.Env)) {
-							t.Errorf("%s %s %q exists for the unset %s", r.Type, field, r.InStr(field), s.Env)
-						}
-					}
-				}
-				for _, p := range d.parts(t) {
-					for k := range p.env {
-						if strings.HasPrefix(k, s.Env) {
-							t.Errorf("%s gets %s", p.name, k)
-						}
-					}
+		}
+		for _, p := range d.parts(t) {
+			for k := range p.env {
+				if strings.HasPrefix(k, s.Env) {
+					t.Errorf("%s gets %s", p.name, k)
 				}
 			}
-			for _, fn := range catalog.Functions {
-				for _, job := range fn.Jobs {
-					needs := slices.ContainsFunc(unset, func(s catalog.Secret) bool { return s.Env == job.NeedsSecret })
-					switch d.layout.Compute {
-					case AWS:
-						rule := d.one(t, "aws:cloudwatch/eventRule:EventRule", d.prefix()+"-"+fn.Name+"-"+job.Name)
-						if want := map[bool]string{true: "DISABLED", false: "ENABLED"}[needs]; rule.InStr("state") != want {
-							t.Errorf("%s %s rule is %q, want %s", fn.Name, job.Name, rule.InStr("state"), want)
-						}
-					case GCP:
-						s := d.one(t, "gcp:cloudscheduler/job:Job", d.prefix()+"-"+fn.Name+"-"+job.Name)
-						if paused, _ := s.In("paused").(bool); paused != needs {
-							t.Errorf("%s %s scheduler job paused %v, want %v", fn.Name, job.Name, paused, needs)
-						}
-					}
+		}
+	}
+	for _, fn := range catalog.Functions {
+		for _, job := range fn.Jobs {
+			needs := slices.ContainsFunc(unset, func(s catalog.Secret) bool { return s.Env == job.NeedsSecret })
+			switch d.layout.Compute {
+			case AWS:
+				rule := d.one(t, "aws:cloudwatch/eventRule:EventRule", d.prefix()+"-"+fn.Name+"-"+job.Name)
+				if want := map[bool]string{true: "DISABLED", false: "ENABLED"}[needs]; rule.InStr("state") != want {
+					t.Errorf("%s %s rule is %q, want %s", fn.Name, job.Name, rule.InStr("state"), want)
+				}
+			case GCP:
+				s := d.one(t, "gcp:cloudscheduler/job:Job", d.prefix()+"-"+fn.Name+"-"+job.Name)
+				if paused, _ := s.In("paused").(bool); paused != needs {
+					t.Errorf("%s %s scheduler job paused %v, want %v", fn.Name, job.Name, paused, needs)
 				}
 			}
-		})
+		}
 	}
 }
