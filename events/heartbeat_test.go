@@ -382,7 +382,8 @@ func TestHeartbeatMessageFitsBatchLimits(t *testing.T) {
 func lenientInStd(data []byte) bool {
 	known := []string{"event", "position_ms", "duration_ms", "device_time", "qoe", "session_id", "account_id", "title_id",
 		"device_id", "received_at", "session_started_at", "lease_expires_at", "br", "bl", "mtp", "startup_ms", "rebuffer_count", "rebuffer_ms", "played_ms", "df", "cdn", "edge",
-		"source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd", "country", "asn", "device_type"}
+		"source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd", "country", "asn", "device_type",
+		"su", "rc", "rd", "pd"} // the QoE's deprecated names, still read
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type frame struct {
 		object    bool
@@ -451,6 +452,7 @@ func fuzzSeeds(f *testing.F, sample string) {
 		`{"qoe":{"cdn":"a","edge":"b","br":1}}`, `{"qoe":{"br":true}}`, `{"x":[1,{"y":[[]]}],"session_id":"s"}`,
 		`{"session_id":"a","x":{"session_id":"b"}}`, `{"received_at":"2026-03-01T20:15:30.123456789Z"}`,
 		`{"event" : "x" , "qoe" : { "rc" : 1 } }`, "\t{\n}\r\n", `{"event":"x",}`, `{,"event":"x"}`, `{"event"}`,
+		`{"qoe":{"RC":0}}`,
 	} {
 		f.Add([]byte(s))
 	}
