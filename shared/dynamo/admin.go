@@ -288,6 +288,9 @@ func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after strin
 	if after != "" {
 		cond, names["#lsk"], values[":after"] = cond+" AND #lsk > :after", attrListSK, str(after)
 	}
+	// A query that stops at Limit has a LastEvaluatedKey whether or not
+	// more items follow: one key more than the page says whether they do.
+	n := min(limit, 1000)
 	// The index is eventually consistent (no ConsistentRead on a GSI): it
 	// names the records, which are then read consistently.
 	out, err := s.db().Query(ctx, &dynamodb.QueryInput{
@@ -296,13 +299,17 @@ func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after strin
 		KeyConditionExpression:    aws.String(cond),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
-		Limit:                     aws.Int32(int32(min(limit, 1000))),
+		Limit:                     aws.Int32(int32(n + 1)),
 	})
 	if err != nil {
 		return playback.RecordPage{}, s.fail(op, err)
 	}
-	keys := make([]item, len(out.Items))
-	for i, it := range out.Items {
+	// Short of n+1 keys, a LastEvaluatedKey means the query stopped at
+	// its 1 MB read, and more may follow.
+	listed := out.Items[:min(len(out.Items), n)]
+	more := len(out.Items) > n || len(out.LastEvaluatedKey) > 0
+	keys := make([]item, len(listed))
+	for i, it := range listed {
 		keys[i] = keyOf(strAttr(it, attrPK), strAttr(it, attrSK))
 	}
 	its, err := s.getItems(ctx, keys)
@@ -313,12 +320,12 @@ func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after strin
 	for i, it := range its {
 		// The index may still name a record deleted a moment ago.
 		if it != nil {
-			page.Records = append(page.Records, playback.Record{Kind: kind, ID: strAttr(out.Items[i], attrListSK),
+			page.Records = append(page.Records, playback.Record{Kind: kind, ID: strAttr(listed[i], attrListSK),
 				Version: versionString(it), Doc: json.RawMessage(strAttr(it, attrDoc))})
 		}
 	}
-	if len(out.LastEvaluatedKey) > 0 && len(out.Items) > 0 {
-		page.Next = strAttr(out.Items[len(out.Items)-1], attrListSK)
+	if more && len(listed) > 0 {
+		page.Next = strAttr(listed[len(listed)-1], attrListSK)
 	}
 	return page, nil
 }

@@ -29,6 +29,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 
 	"cloud.google.com/go/firestore"
@@ -150,11 +151,15 @@ func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after strin
 	if after != "" {
 		q = q.Where(fieldKey, ">", after)
 	}
-	q = q.OrderBy(fieldKey, firestore.Asc).Limit(limit)
+	// One document more than the page says whether another page follows.
+	limit = min(limit, math.MaxInt32-1) // the client caps a limit at int32; limit+1 must fit
+	q = q.OrderBy(fieldKey, firestore.Asc).Limit(limit + 1)
 	docs, err := q.Documents(ctx).GetAll()
 	if err != nil {
 		return playback.RecordPage{}, fail(op, err)
 	}
+	more := len(docs) > limit
+	docs = docs[:min(len(docs), limit)]
 	var page playback.RecordPage
 	for _, snap := range docs {
 		st := s.fromSnapshot(snap)
@@ -167,7 +172,7 @@ func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after strin
 		}
 		page.Records = append(page.Records, r)
 	}
-	if len(docs) == limit {
+	if more {
 		page.Next, _ = docs[len(docs)-1].Data()[fieldKey].(string)
 	}
 	return page, nil

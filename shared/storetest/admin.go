@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ var adminTests = []struct {
 }{
 	{"AdminVersions", testAdminVersions},
 	{"AdminPaging", testAdminPaging},
+	{"AdminPagingLastPage", testAdminPagingLastPage},
 	{"AdminPlanInUse", testAdminPlanInUse},
 	{"AdminAtomicAudit", testAdminAtomicAudit},
 	{"AdminIfMatchRace", testAdminIfMatchRace},
@@ -226,6 +228,47 @@ func testAdminPaging(t *testing.T, s playback.Store) {
 	}
 	if p := must(s.ListRecords(ctx, playback.KindTitle, prefix+"t12", 10))(t); len(p.Records) > 0 && strings.HasPrefix(p.Records[0].ID, prefix) {
 		t.Fatalf("list after the last title starts with %q", p.Records[0].ID)
+	}
+}
+
+// testAdminPagingLastPage: a page that ends the records has Next "" even
+// when it is full, so a caller never asks for an empty page more.
+func testAdminPagingLastPage(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	// '~' is the last byte ValidRecordID allows: these ids sort after every
+	// other plan of the shared store, so they are the kind's last records.
+	prefix := playback.NewID("~last") + "-"
+	var ids []string
+	var changes []playback.Change
+	for i := range 3 {
+		p := playback.Plan{ID: fmt.Sprintf("%s%d", prefix, i), Name: "P", MaxStreams: 1, MaxDevices: 1, MaxQuality: playback.QualityHD}
+		ids = append(ids, p.ID)
+		changes = append(changes, playback.Change{Kind: playback.KindPlan, ID: p.ID, Doc: doc(t, p)})
+	}
+	apply(t, s, changes...)
+	for _, tc := range []struct {
+		name  string
+		after string
+		limit int
+		want  []string
+		next  string
+	}{
+		{name: "exactly the rest", after: prefix, limit: 3, want: ids},
+		{name: "more than the rest", after: prefix, limit: 4, want: ids},
+		{name: "first of two pages", after: prefix, limit: 2, want: ids[:2], next: ids[1]},
+		{name: "second page of one", after: ids[1], limit: 2, want: ids[2:]},
+		{name: "last one alone", after: ids[1], limit: 1, want: ids[2:]},
+		{name: "after the last", after: ids[2], limit: 1},
+	} {
+		p := must(s.ListRecords(ctx, playback.KindPlan, tc.after, tc.limit))(t)
+		var got []string
+		for _, r := range p.Records {
+			got = append(got, r.ID)
+		}
+		if !slices.Equal(got, tc.want) || p.Next != tc.next {
+			t.Errorf("%s: ListRecords(after %q, limit %d) = %q next %q, want %q next %q",
+				tc.name, tc.after, tc.limit, got, p.Next, tc.want, tc.next)
+		}
 	}
 }
 
