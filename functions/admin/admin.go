@@ -1005,9 +1005,12 @@ func (s *Server) putZones(w http.ResponseWriter, r *http.Request, who auth.Ident
 	var ifVersion int64
 	if tag, one := match.one(); one {
 		ifVersion, _ = strconv.ParseInt(tag, 10, 64)
-	} else if match.sent && !match.any {
-		// Several tags, or weak ones only: the upload is conditioned on
-		// the latest version, if the list names it.
+	} else if match.sent {
+		// Several tags, weak ones only, or "*": each holds on a stored
+		// file only (GET answers 404 while there is none, and "*" is false
+		// without a current representation, RFC 9110 section 13.1.1). A
+		// list conditions the upload on the latest version, if it names
+		// it; "*" on nothing more, as files are never deleted.
 		var latest int64
 		cz, err := s.deps.Store.GetCoverageZones(r.Context(), 0)
 		if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
@@ -1017,7 +1020,9 @@ func (s *Server) putZones(w http.ResponseWriter, r *http.Request, who auth.Ident
 		if latest == 0 || !match.holds(strconv.FormatInt(latest, 10)) {
 			return playback.ErrPrecondition(playback.KindCoverageZones, "latest", strconv.FormatInt(latest, 10))
 		}
-		ifVersion = latest
+		if !match.any {
+			ifVersion = latest
+		}
 	}
 	if err := httpx.CheckJSONContentType(r); err != nil {
 		return err

@@ -78,6 +78,36 @@ func TestZonesIfMatchIsTheVersionAsWritten(t *testing.T) {
 	}
 }
 
+// TestZonesIfMatchStarNeedsAFile: If-Match "*" is false when the target
+// has no current representation (RFC 9110 section 13.1.1), and with no
+// coverage zone file stored GET answers 404: so an upload on "*" is 412
+// then and writes nothing, and goes through once a file is stored.
+func TestZonesIfMatchStarNeedsAFile(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		stored bool
+		status int
+	}{
+		{name: "none stored", status: http.StatusPreconditionFailed},
+		{name: "one stored", stored: true, status: http.StatusCreated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, auth.DefaultAdminClaim)
+			if tc.stored {
+				h.mustDo("PUT", "/v1/admin/coverage-zones", "", zonesGood, http.StatusCreated)
+			}
+			if r := h.do("PUT", "/v1/admin/coverage-zones", h.admin, "*", zonesGood2); r.status != tc.status {
+				t.Fatalf("If-Match * with %s: status %d, want %d: %s", tc.name, r.status, tc.status, r.body)
+			}
+			if !tc.stored {
+				h.mustDo("GET", "/v1/admin/coverage-zones", "", "", http.StatusNotFound)
+			}
+		})
+	}
+}
+
 // TestAccountActionsTakeIfMatchAsDocumented: suspend, unsuspend and the
 // customer link take an optional If-Match (docs/catalogue.md), a stale one
 // answering 412 and writing nothing; through the validating client, so the
