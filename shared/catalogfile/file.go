@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -318,12 +319,27 @@ func parseSchema(name string, jsonData []byte, locate func(pointer string) int) 
 		upper = upper || u != s
 		return u
 	})
+	// An integer the schema accepts in any spelling (2.0, 1e1) reads as
+	// its digits, which the typed decode takes; one beyond int64 (Go's
+	// int here) is a problem at its pointer.
+	respelled := false
+	sch.integers(inst, nil, func(num json.Number, pointer string) json.Number {
+		d := decimalOf(num)
+		if d.exact == nil || !d.exact.Num().IsInt64() {
+			inv.Problems = append(inv.Problems, Problem{Line: locate(pointer), Pointer: pointer, Message: fmt.Sprintf(
+				"%s is beyond the integers stored (%d to %d)", num, math.MinInt64, math.MaxInt64)})
+			return num
+		}
+		digits := json.Number(d.exact.Num().String())
+		respelled = respelled || digits != num
+		return digits
+	})
 	if len(inv.Problems) > 0 {
 		sortProblems(inv.Problems)
 		return f, inv
 	}
 	typed := jsonData
-	reencoded := len(dropped) > 0 || upper
+	reencoded := len(dropped) > 0 || upper || respelled
 	if reencoded {
 		// The coverage zone file is kept as written, not re-encoded: Go
 		// sorts an object's names, and its zones' order decides which

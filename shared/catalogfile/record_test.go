@@ -180,3 +180,67 @@ func jsonNames(t reflect.Type) []string {
 	}
 	return out
 }
+
+// JSON Schema counts a number whose fraction is zero as an integer
+// (2020-12 validation, section 6.1.1: 2.0 and 1e1 are integers), so the
+// published schema takes "max_streams": 2.0 from an operator's tool; the
+// typed decode into int then refused it with Go's message and no pointer.
+// A file and a record read it as the integer it is; one beyond the
+// integers Go stores is a problem at its member.
+func TestIntegralNumbersAreIntegers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		kind playback.Kind
+		doc  string
+		read string // the record as read; "" when want names problems
+		want []string
+	}{
+		{name: "plan", kind: playback.KindPlan, doc: `{"id":"p","name":"P","max_streams":2.0,"max_devices":1e1,"max_quality":"SD"}`,
+			read: `{"id":"p","name":"P","max_streams":2,"max_devices":10,"max_quality":"SD"}`},
+		{name: "account", kind: playback.KindAccount, doc: `{"id":"a","plan_id":"p","territory":"DE","parental_cap":16.0}`,
+			read: `{"id":"a","plan_id":"p","territory":"DE","parental_cap":16}`},
+		{name: "title", kind: playback.KindTitle,
+			doc: `{"id":"t","name":"T","rating":1.2e1,"asset_path":"/t/","manifest":"m",` +
+				`"renditions":[{"path":"hd","quality":"HD","bandwidth":5.0E6,"width":1920.000,"height":108e1,"codecs":"avc1"}]}`,
+			read: `{"id":"t","name":"T","rating":12,"asset_path":"/t/","manifest":"m","windows":null,` +
+				`"renditions":[{"path":"hd","quality":"HD","bandwidth":5000000,"width":1920,"height":1080,"codecs":"avc1"}]}`},
+		{name: "edge", kind: playback.KindEdge, doc: `{"id":"e","cdn":"c","base_url":"https://e","lat":0,"lon":0,"asns":[13335.0,-0.0]}`,
+			read: `{"id":"e","cdn":"c","base_url":"https://e","lat":0,"lon":0,"asns":[13335,0]}`},
+		{name: "beyond Go's integers", kind: playback.KindTitle,
+			doc:  `{"id":"t","name":"T","rating":0,"asset_path":"/t/","manifest":"m","renditions":[{"path":"hd","quality":"HD","bandwidth":1e19,"width":1,"height":1,"codecs":"avc1"}]}`,
+			want: []string{"/renditions/0/bandwidth"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec, ps, err := catalogfile.ReadRecord(tc.kind, []byte(tc.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range ps {
+				got = append(got, p.Pointer)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("problems %v, want at %q", ps, tc.want)
+			}
+			if tc.read != "" {
+				var have, want any
+				if err := json.Unmarshal(rec, &have); err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal([]byte(tc.read), &want); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(have, want) {
+					t.Fatalf("read %s, want %s", rec, tc.read)
+				}
+			}
+			// An import reads the file as the admin API reads the record.
+			_, err = catalogfile.Parse("f.json", []byte(`{"`+string(tc.kind)+`s":[`+tc.doc+`]}`))
+			if (err != nil) != (tc.want != nil) {
+				t.Fatalf("Parse: %v, want problems at %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -56,8 +56,9 @@ type node struct {
 	minimum    *big.Rat
 	maximum    *big.Rat
 	not        *node
-	// anyOf's branches are only validated: dropReadOnly and dateTimes do
-	// not enter them, so none may hold a readOnly or date-time member.
+	// anyOf's branches are only validated: dropReadOnly, dateTimes and
+	// integers do not enter them, so none may hold a readOnly, date-time
+	// or integer member.
 	anyOf []*node
 	// readOnly: the member is the server's; a write ignores it
 	// (dropReadOnly), as OpenAPI and JSON Schema mean the keyword.
@@ -546,6 +547,47 @@ func (n *node) dateTimes(v any, loc []string, fn func(s, pointer string, require
 
 func (n *node) isDateTime() bool {
 	return n.formatName == "date-time" || n.ref != nil && n.ref.isDateTime()
+}
+
+// integers calls fn with each number of v, valid by n and found at loc,
+// whose schema wants an integer (not any number), and puts back the number
+// fn answers: the schema's integer is any number without a fraction (2.0,
+// 1e1), which Go's decode into an int refuses.
+func (n *node) integers(v any, loc []string, fn func(num json.Number, pointer string) json.Number) {
+	if n.ref != nil {
+		n.ref.integers(v, loc, fn)
+	}
+	at := func(tok string) []string { return append(slices.Clip(loc), tok) }
+	switch v := v.(type) {
+	case map[string]any:
+		for _, name := range slices.Sorted(maps.Keys(n.properties)) {
+			sub := n.properties[name]
+			m, ok := v[name]
+			if !ok {
+				continue
+			}
+			if num, ok := m.(json.Number); ok && sub.wantsInteger() {
+				v[name] = fn(num, "/"+strings.Join(escapeTokens(at(name)), "/"))
+				continue
+			}
+			sub.integers(m, at(name), fn)
+		}
+	case []any:
+		if n.items == nil {
+			return
+		}
+		for i, item := range v {
+			if num, ok := item.(json.Number); ok && n.items.wantsInteger() {
+				v[i] = fn(num, "/"+strings.Join(escapeTokens(at(strconv.Itoa(i))), "/"))
+				continue
+			}
+			n.items.integers(item, at(strconv.Itoa(i)), fn)
+		}
+	}
+}
+
+func (n *node) wantsInteger() bool {
+	return n.types&(typeInteger|typeNumber) == typeInteger || n.ref != nil && n.ref.wantsInteger()
 }
 
 func isInteger(v any) bool {
