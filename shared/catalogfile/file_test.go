@@ -550,6 +550,7 @@ func TestBadSchemaFailsEveryParse(t *testing.T) {
 		{name: "a reference outside $defs", schema: `{"type": "object", "properties": {"plans": {"$ref": "other.json#/x"}}}`},
 		{name: "another dialect", schema: `{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}`},
 		{name: "$id below the root", schema: `{"type": "object", "properties": {"plans": {"$id": "x", "type": "array"}}}`},
+		{name: "a date-time inside anyOf", schema: `{"type": "object", "properties": {"plans": {"anyOf": [{"type": "array", "items": {"format": "date-time"}}]}}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			schema = sync.OnceValues(func() (*node, error) { return compileSchema([]byte(tc.schema)) })

@@ -58,11 +58,12 @@ type node struct {
 	not        *node
 	// anyOf's branches are only validated: dropReadOnly, dateTimes and
 	// integers do not enter them, so none may hold a readOnly, date-time
-	// or integer member.
+	// or integer member (inAnyOf).
 	anyOf []*node
 	// readOnly: the member is the server's; a write ignores it
 	// (dropReadOnly), as OpenAPI and JSON Schema mean the keyword.
 	readOnly bool
+	at       string // where in the schema, for its compile errors
 }
 
 // jsonTypes is a set of JSON types; the order of the constants is the
@@ -157,7 +158,14 @@ func compileSchema(schemaJSON []byte) (*node, error) {
 			rest[k] = v
 		}
 	}
-	return c.node(rest, "#")
+	n, err := c.node(rest, "#")
+	if err != nil {
+		return nil, err
+	}
+	if err := inAnyOf(n); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 type schemaCompiler struct {
@@ -170,7 +178,7 @@ func (c *schemaCompiler) node(v any, at string) (*node, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: a schema is %T, not an object", at, v)
 	}
-	n := &node{}
+	n := &node{at: at}
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		val := obj[k]
 		where := at + "/" + k
@@ -588,6 +596,59 @@ func (n *node) integers(v any, loc []string, fn func(num json.Number, pointer st
 
 func (n *node) wantsInteger() bool {
 	return n.types&(typeInteger|typeNumber) == typeInteger || n.ref != nil && n.ref.wantsInteger()
+}
+
+// inAnyOf refuses a schema with a member inside an anyOf branch that
+// dropReadOnly, dateTimes or integers would have to change: they do not
+// enter anyOf, whose branches are only validated.
+func inAnyOf(root *node) error {
+	var err error
+	walk(root, map[*node]bool{}, func(n *node) bool {
+		for i, b := range n.anyOf {
+			walk(b, map[*node]bool{}, func(m *node) bool {
+				what := ""
+				switch {
+				case m.readOnly:
+					what = "readOnly"
+				case m.formatName == "date-time":
+					what = "a date-time"
+				case m.types&(typeInteger|typeNumber) == typeInteger:
+					what = "an integer"
+				default:
+					return true
+				}
+				err = fmt.Errorf("%s/anyOf/%d: %s is %s: a write reads none inside anyOf", n.at, i, m.at, what)
+				return false
+			})
+			if err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	return err
+}
+
+// walk calls fn with n and every schema below it, each once, until fn
+// answers false.
+func walk(n *node, seen map[*node]bool, fn func(*node) bool) bool {
+	if n == nil || seen[n] {
+		return true
+	}
+	seen[n] = true
+	if !fn(n) {
+		return false
+	}
+	subs := []*node{n.ref, n.items, n.not}
+	for _, name := range slices.Sorted(maps.Keys(n.properties)) {
+		subs = append(subs, n.properties[name])
+	}
+	for _, s := range append(subs, n.anyOf...) {
+		if !walk(s, seen, fn) {
+			return false
+		}
+	}
+	return true
 }
 
 func isInteger(v any) bool {

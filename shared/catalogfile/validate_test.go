@@ -333,3 +333,39 @@ func TestNumbersOfAnyExponent(t *testing.T) {
 		t.Fatalf("checking 1e999999 allocated %d bytes", n)
 	}
 }
+
+// The walks that drop readOnly members, read date-times and respell
+// integers (dropReadOnly, dateTimes, integers) do not enter anyOf: a
+// schema holding such a member in a branch would have it validated and
+// then decoded as written, so it does not compile.
+func TestAnyOfHoldsNoMemberAWriteChanges(t *testing.T) {
+	t.Parallel()
+	const head = `{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", `
+	for _, tc := range []struct {
+		name, schema, want string
+	}{
+		{name: "strings only", schema: head + `"properties": {"a": {"anyOf": [{"$ref": "#/$defs/id"}, {"enum": [""]}]}}, "$defs": {"id": {"type": "string", "minLength": 1}}}`},
+		{name: "numbers", schema: head + `"properties": {"a": {"anyOf": [{"type": "number"}, {"type": ["integer", "number"]}]}}}`},
+		{name: "readOnly", schema: head + `"properties": {"a": {"anyOf": [{"type": "string"}, {"readOnly": true}]}}}`,
+			want: "#/properties/a/anyOf/1: #/properties/a/anyOf/1 is readOnly"},
+		{name: "a date-time by reference", schema: head + `"properties": {"a": {"anyOf": [{"$ref": "#/$defs/when"}, {"enum": [""]}]}}, "$defs": {"when": {"type": "string", "format": "date-time"}}}`,
+			want: "#/properties/a/anyOf/0: #/$defs/when is a date-time"},
+		{name: "a member of an object", schema: head + `"properties": {"a": {"anyOf": [{"type": "object", "properties": {"n": {"type": "integer"}}}, {"type": "null"}]}}}`,
+			want: "#/properties/a/anyOf/0: #/properties/a/anyOf/0/properties/n is an integer"},
+		{name: "an item", schema: head + `"properties": {"a": {"anyOf": [{"type": "array", "items": {"readOnly": true}}]}}}`,
+			want: "#/properties/a/anyOf/0: #/properties/a/anyOf/0/items is readOnly"},
+		{name: "in a definition referring to itself", schema: head + `"$ref": "#/$defs/tree", "$defs": {"tree": {"type": "object", "properties": {"kids": {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/tree"}, {"type": "null"}]}}, "at": {"type": "string", "format": "date-time"}}}}}`,
+			want: "#/$defs/tree/properties/kids/items/anyOf/0: #/$defs/tree/properties/at is a date-time"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := compileSchema([]byte(tc.schema))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("compile: %v", err)
+			case tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)):
+				t.Fatalf("compile: %v, want an error %q...", err, tc.want)
+			}
+		})
+	}
+}
