@@ -521,8 +521,18 @@ func (n *node) dropReadOnly(v any, loc []string, out *[]string) {
 // whose format is date-time (and whether its object requires it), and
 // puts back the string fn answers.
 func (n *node) dateTimes(v any, loc []string, fn func(s, pointer string, required bool) string) {
+	n.leaves(v, loc, func(sub *node, val any) bool {
+		_, ok := val.(string)
+		return ok && sub.isDateTime()
+	}, func(val any, pointer string, required bool) any { return fn(val.(string), pointer, required) })
+}
+
+// leaves calls fn with each value of v, valid by n and found at loc, that
+// is takes with its schema (and whether its object requires it), and puts
+// back the value fn answers.
+func (n *node) leaves(v any, loc []string, is func(sub *node, val any) bool, fn func(val any, pointer string, required bool) any) {
 	if n.ref != nil {
-		n.ref.dateTimes(v, loc, fn)
+		n.ref.leaves(v, loc, is, fn)
 	}
 	at := func(tok string) []string { return append(slices.Clip(loc), tok) }
 	switch v := v.(type) {
@@ -533,22 +543,22 @@ func (n *node) dateTimes(v any, loc []string, fn func(s, pointer string, require
 			if !ok {
 				continue
 			}
-			if s, ok := m.(string); ok && sub.isDateTime() {
-				v[name] = fn(s, "/"+strings.Join(escapeTokens(at(name)), "/"), slices.Contains(n.required, name))
+			if is(sub, m) {
+				v[name] = fn(m, "/"+strings.Join(escapeTokens(at(name)), "/"), slices.Contains(n.required, name))
 				continue
 			}
-			sub.dateTimes(m, at(name), fn)
+			sub.leaves(m, at(name), is, fn)
 		}
 	case []any:
 		if n.items == nil {
 			return
 		}
 		for i, item := range v {
-			if s, ok := item.(string); ok && n.items.isDateTime() {
-				v[i] = fn(s, "/"+strings.Join(escapeTokens(at(strconv.Itoa(i))), "/"), true)
+			if is(n.items, item) {
+				v[i] = fn(item, "/"+strings.Join(escapeTokens(at(strconv.Itoa(i))), "/"), true)
 				continue
 			}
-			n.items.dateTimes(item, at(strconv.Itoa(i)), fn)
+			n.items.leaves(item, at(strconv.Itoa(i)), is, fn)
 		}
 	}
 }
@@ -562,36 +572,10 @@ func (n *node) isDateTime() bool {
 // fn answers: the schema's integer is any number without a fraction (2.0,
 // 1e1), which Go's decode into an int refuses.
 func (n *node) integers(v any, loc []string, fn func(num json.Number, pointer string) json.Number) {
-	if n.ref != nil {
-		n.ref.integers(v, loc, fn)
-	}
-	at := func(tok string) []string { return append(slices.Clip(loc), tok) }
-	switch v := v.(type) {
-	case map[string]any:
-		for _, name := range slices.Sorted(maps.Keys(n.properties)) {
-			sub := n.properties[name]
-			m, ok := v[name]
-			if !ok {
-				continue
-			}
-			if num, ok := m.(json.Number); ok && sub.wantsInteger() {
-				v[name] = fn(num, "/"+strings.Join(escapeTokens(at(name)), "/"))
-				continue
-			}
-			sub.integers(m, at(name), fn)
-		}
-	case []any:
-		if n.items == nil {
-			return
-		}
-		for i, item := range v {
-			if num, ok := item.(json.Number); ok && n.items.wantsInteger() {
-				v[i] = fn(num, "/"+strings.Join(escapeTokens(at(strconv.Itoa(i))), "/"))
-				continue
-			}
-			n.items.integers(item, at(strconv.Itoa(i)), fn)
-		}
-	}
+	n.leaves(v, loc, func(sub *node, val any) bool {
+		_, ok := val.(json.Number)
+		return ok && sub.wantsInteger()
+	}, func(val any, pointer string, _ bool) any { return fn(val.(json.Number), pointer) })
 }
 
 func (n *node) wantsInteger() bool {
