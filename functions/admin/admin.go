@@ -518,6 +518,19 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, who auth.Identit
 	if err != nil {
 		return err
 	}
+	return s.rewrite(w, r, who, kind, id, match, func(playback.Record) ([]byte, error) { return body, nil })
+}
+
+// rereads is how many times a write reads the record again when another
+// write lands between its read and its own: If-Match * (or a list) may
+// still hold on what landed, and a PATCH merges over it.
+const rereads = 3
+
+// rewrite writes over record id the body bodyOf builds from the record as
+// read, when match holds on it, and answers it. When another write lands
+// between the read and this one, it reads again (up to rereads times): the
+// condition is checked again, and bodyOf built again, on what landed.
+func (s *Server) rewrite(w http.ResponseWriter, r *http.Request, who auth.Identity, kind playback.Kind, id string, match condition, bodyOf func(cur playback.Record) ([]byte, error)) error {
 	for attempt := 1; ; attempt++ {
 		cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
 		if err != nil {
@@ -526,9 +539,13 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, who auth.Identit
 		if !match.holds(cur.Version) {
 			return playback.ErrPrecondition(kind, id, cur.Version)
 		}
+		body, err := bodyOf(cur)
+		if err != nil {
+			return err
+		}
 		rec, doc, err := s.replace(r, who, kind, id, cur, body)
 		if playback.IsCode(err, playback.CodePrecondition) && attempt < rereads {
-			continue // the condition is checked again on what landed
+			continue
 		}
 		if err != nil {
 			return err
@@ -536,11 +553,6 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, who auth.Identit
 		return s.replaced(w, r, kind, rec, doc)
 	}
 }
-
-// rereads is how many times a write reads the record again when another
-// write lands between its read and its own: If-Match * (or a list) may
-// still hold on what landed, and a PATCH merges over it.
-const rereads = 3
 
 // replace writes body, a checked record, over cur, the record as read,
 // and answers the record written and the document built.
@@ -605,27 +617,9 @@ func (s *Server) patchAccount(w http.ResponseWriter, r *http.Request, who auth.I
 	if err := httpx.Unmarshal(patch, &obj); err != nil {
 		return err // as readRecord: no name twice, valid UTF-8
 	}
-	for attempt := 1; ; attempt++ {
-		cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
-		if err != nil {
-			return err
-		}
-		if !match.holds(cur.Version) {
-			return playback.ErrPrecondition(kind, id, cur.Version)
-		}
-		body, err := s.patched(id, cur, obj, patch)
-		if err != nil {
-			return err
-		}
-		rec, doc, err := s.replace(r, who, kind, id, cur, body)
-		if playback.IsCode(err, playback.CodePrecondition) && attempt < rereads {
-			continue // merged again over what landed
-		}
-		if err != nil {
-			return err
-		}
-		return s.replaced(w, r, kind, rec, doc)
-	}
+	return s.rewrite(w, r, who, kind, id, match, func(cur playback.Record) ([]byte, error) {
+		return s.patched(id, cur, obj, patch)
+	})
 }
 
 // patched is account id's settings as stored in cur with the merge patch patch
