@@ -399,7 +399,8 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	cdnName := body.CDN
 	c := s.cdns[cdnName]
-	prefix, manifest, err := titlePaths(title)
+	// sessionLadder held the title to Title.Signable, its paths included.
+	prefix, manifest, err := title.MediaPaths()
 	if err != nil {
 		return err
 	}
@@ -562,18 +563,6 @@ func (s *Server) bindAddr(r *http.Request) (netip.Addr, error) {
 // ReasonIPv4Required refuses a grant to a caller that reached the API
 // over IPv6 while grants are bound to the caller's address (Config.BindIP).
 const ReasonIPv4Required = "ipv4_required"
-
-// titlePaths returns the title's path prefix and manifest path
-// (playback.Title.MediaPaths). Catalogue writes refuse a title whose
-// paths could reach other titles; one that is stored anyway (written
-// before that rule, or straight into the store) is the operator's to fix
-// and a retry meets it again: 403 title_not_signable (Title.Signable).
-func titlePaths(t playback.Title) (prefix, manifest string, err error) {
-	if err := t.Signable(); err != nil {
-		return "", "", err
-	}
-	return t.MediaPaths()
-}
 
 // countedSigner counts the grants a CDN's signer issues
 // (playplane.grants.signed): every signing path goes through it.
