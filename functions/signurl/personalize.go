@@ -365,7 +365,7 @@ func hasScheme(uri []byte) bool {
 // folder on that CDN, and ContentSteering names steeringURI with the first
 // pathway as defaultServiceLocation (DASH-IF Content Steering). The stored
 // SegmentTemplate's relative media and initialization resolve against the
-// BaseURLs. Thumbnail tracks are dropped (dropThumbnails); other
+// BaseURLs. Thumbnail tracks are dropped (videoSets); other
 // AdaptationSets and Representations that are not video (separate audio,
 // subtitles) are refused (refuseAlternate).
 //
@@ -398,18 +398,9 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 	if indexTag(s[:period], "BaseURL", mpdEnd) >= 0 {
 		return dst, manifestError("an MPD-level BaseURL would be replaced by the pathways'")
 	}
-	s, err := dropThumbnails(s, period)
+	s, err := videoSets(s, period)
 	if err != nil {
 		return dst, err
-	}
-	for as := indexTag(s, "AdaptationSet", period); as >= 0; as = indexTag(s, "AdaptationSet", as+1) {
-		end := strings.IndexByte(s[as:], '>')
-		if end < 0 {
-			return dst, manifestError("unterminated <AdaptationSet>")
-		}
-		if err := refuseAlternate(s[as : as+end]); err != nil {
-			return dst, err
-		}
 	}
 	insertAt := mpdEnd
 	if i := strings.LastIndex(s[:period], "</ProgramInformation>"); i >= 0 {
@@ -512,13 +503,14 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 	return append(dst, s[pos:]...), nil
 }
 
-// dropThumbnails removes from s, after from, each image AdaptationSet (a
-// thumbnail track: DASH-IF's thumbnail_tile, as MediaConvert and Shaka
-// Packager write trick play), with its line when it has one to itself, as
-// PersonalizeMaster drops EXT-X-IMAGE-STREAM-INF: its tiles are no
-// rendition of the ladder, so no grant covers them, and the title plays
-// without them.
-func dropThumbnails(s string, from int) (string, error) {
+// videoSets holds s's AdaptationSets after from to video: it removes each
+// image AdaptationSet (a thumbnail track: DASH-IF's thumbnail_tile, as
+// MediaConvert and Shaka Packager write trick play), with its line when it
+// has one to itself, as PersonalizeMaster drops EXT-X-IMAGE-STREAM-INF:
+// its tiles are no rendition of the ladder, so no grant covers them, and
+// the title plays without them. Any other set that is not video is
+// refused (refuseAlternate).
+func videoSets(s string, from int) (string, error) {
 	for as := indexTag(s, "AdaptationSet", from); as >= 0; as = indexTag(s, "AdaptationSet", as) {
 		end := strings.IndexByte(s[as:], '>')
 		if end < 0 {
@@ -528,6 +520,9 @@ func dropThumbnails(s string, from int) (string, error) {
 		ct, _ := attr(tag, "contentType")
 		mt, _ := attr(tag, "mimeType")
 		if ct != "image" && !strings.HasPrefix(mt, "image/") {
+			if err := refuseAlternate(tag); err != nil {
+				return s, err
+			}
 			as++
 			continue
 		}
