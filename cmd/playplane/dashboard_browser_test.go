@@ -183,10 +183,82 @@ func TestDashboardRendersAggregates(t *testing.T) {
 }
 
 // TestDashboardBreaksLinesAtHoursWithoutViews: a value of the dimension
-// with views in two hours and none in the hour between gets a point in
-// each of its hours and no line across the one between, where the API
-// returned nothing to draw.
+// with views in two hours and none in the hour between. Its views chart
+// draws that hour as the zero it is, on one line across the range, with a
+// point to hover only where the API has an aggregate, and an axis of whole
+// views; its startup chart, which has no figure for the hour, gets a point
+// in each of the other hours and no line across the one between. Before,
+// the views chart drew the same gap, a missing figure where there was a
+// count of none, on an axis of 0.3, 0.6 and 0.8 views.
 func TestDashboardBreaksLinesAtHoursWithoutViews(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium")
+	}
+	t.Parallel()
+	tools := browserTools(t)
+	dir := t.TempDir()
+	run := startLocal(t, dir)
+	now := time.Now()
+	if err := run.app.store.ApplyQoEReports(t.Context(), qoeHourReports(now, 4, 3, 1)); err != nil { // none 2 hours ago
+		t.Fatal(err)
+	}
+	adminTok := run.adminToken()
+	browser := startChromium(t, tools.chromium)
+	var seen dashboardSeen
+	driveDashboard(t, tools, map[string]any{"cdp": browser, "url": run.srv.URL + "/dashboard/#metric=views&token=" + adminTok,
+		"screenshot": filepath.Join(artifactDir(t), "qoe-dashboard-gap.png")}, &seen)
+	var seenStartup dashboardSeen
+	driveDashboard(t, tools, map[string]any{"cdp": browser, "url": run.srv.URL + "/dashboard/#metric=startup_p50&token=" + adminTok,
+		"screenshot": filepath.Join(artifactDir(t), "qoe-dashboard-gap-startup.png")}, &seenStartup)
+	for _, seen := range []dashboardSeen{seen, seenStartup} {
+		if seen.Phase != "ready" || len(seen.Console) != 0 {
+			t.Fatalf("dashboard %s (%s), console %q", seen.Phase, seen.Error, seen.Console)
+		}
+	}
+	views := seen.Charts["cdn"]
+	if views.Metric != "views" || len(views.Series) != 1 {
+		t.Fatalf("chart %+v", views)
+	}
+	s := views.Series[0]
+	from, _ := time.Parse(time.RFC3339, views.From)
+	current := now.UTC().Truncate(time.Hour)
+	hours := 24
+	if len(s.Points) != hours || s.Circles != 3 || !slices.Equal(s.Lines, []int{hours}) {
+		t.Fatalf("views of %q: points %v, %d circles, polylines of %v points; want one line of %d points, 3 of them hovered", s.Value, s.Points, s.Circles, s.Lines, hours)
+	}
+	for _, p := range s.Points {
+		want := 0.0
+		if ago := int(current.Sub(p.hour()) / time.Hour); ago == 4 || ago == 3 || ago == 1 {
+			want = 1
+		}
+		if p.value() != want || p.hour().Before(from) {
+			t.Fatalf("views of %q at %v: %v, want %v (points %v)", s.Value, p.hour(), p.value(), want, s.Points)
+		}
+	}
+	if len(views.Ticks) < 2 {
+		t.Fatalf("views axis %q", views.Ticks)
+	}
+	for _, tick := range views.Ticks {
+		if _, err := strconv.Atoi(tick); err != nil {
+			t.Fatalf("views axis %q: %q is no whole number of views", views.Ticks, tick)
+		}
+	}
+	startup := seenStartup.Charts["cdn"]
+	if startup.Metric != "startup_p50" || len(startup.Series) != 1 {
+		t.Fatalf("chart %+v", startup)
+	}
+	s = startup.Series[0]
+	if len(s.Points) != 3 || s.Circles != 3 || !slices.Equal(s.Lines, []int{2, 1}) {
+		t.Fatalf("startup of %q: points %v, %d circles, polylines of %v points; want lines of 2 and 1 points", s.Value, s.Points, s.Circles, s.Lines)
+	}
+}
+
+// TestDashboardChartsTheMostViewedInDistinctColours: a chart has a colour
+// for each of eight lines. With more values than that, it draws the eight
+// with the most views over the range, each its own colour, and says the
+// table lists the rest. Before, the ninth value took the first one's
+// colour and the two lines could not be told apart.
+func TestDashboardChartsTheMostViewedInDistinctColours(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium")
 	}
@@ -196,11 +268,14 @@ func TestDashboardBreaksLinesAtHoursWithoutViews(t *testing.T) {
 	run := startLocal(t, dir)
 	hour := time.Now().UTC().Truncate(time.Hour)
 	var reports []playback.QoEReport
-	for i, ago := range []int{4, 3, 1} { // none 2 hours ago
-		started := hour.Add(time.Duration(-ago)*time.Hour + 5*time.Minute)
-		reports = append(reports, playback.QoEReport{SessionID: fmt.Sprint("ses_gap", i), TitleID: "sintel",
-			SessionStartedAt: started, ReceivedAt: started.Add(time.Minute), DeviceTime: started.Add(time.Minute),
-			QoE: playback.QoE{StartupMS: 900, PlayedMS: 50_000, CDN: "cdn-a", EdgeID: "edge-a1"}})
+	const cdns = 10
+	for c := range cdns { // cdn-00 has 1 view, cdn-09 10
+		for v := range c + 1 {
+			started := hour.Add(-time.Hour + time.Duration(v)*time.Minute)
+			reports = append(reports, playback.QoEReport{SessionID: fmt.Sprintf("ses_c%02d_%d", c, v), TitleID: "sintel",
+				SessionStartedAt: started, ReceivedAt: started.Add(time.Minute), DeviceTime: started.Add(time.Minute),
+				QoE: playback.QoE{StartupMS: 900, PlayedMS: 50_000, CDN: fmt.Sprintf("cdn-%02d", c), EdgeID: "edge-a1"}})
+		}
 	}
 	if err := run.app.store.ApplyQoEReports(t.Context(), reports); err != nil {
 		t.Fatal(err)
@@ -209,17 +284,29 @@ func TestDashboardBreaksLinesAtHoursWithoutViews(t *testing.T) {
 	browser := startChromium(t, tools.chromium)
 	var seen dashboardSeen
 	driveDashboard(t, tools, map[string]any{"cdp": browser, "url": run.srv.URL + "/dashboard/#metric=views&token=" + adminTok,
-		"screenshot": filepath.Join(artifactDir(t), "qoe-dashboard-gap.png")}, &seen)
+		"screenshot": filepath.Join(artifactDir(t), "qoe-dashboard-most-viewed.png")}, &seen)
 	if seen.Phase != "ready" || len(seen.Console) != 0 {
 		t.Fatalf("dashboard %s (%s), console %q", seen.Phase, seen.Error, seen.Console)
 	}
-	chart := seen.Charts["cdn"]
-	if chart.Metric != "views" || len(chart.Series) != 1 {
-		t.Fatalf("chart %+v", chart)
+	if rows := seen.Tables["cdn"]; len(rows) != cdns {
+		t.Fatalf("cdn table lists %d values, want all %d", len(rows), cdns)
 	}
-	s := chart.Series[0]
-	if len(s.Points) != 3 || s.Circles != 3 || !slices.Equal(s.Lines, []int{2, 1}) {
-		t.Fatalf("series %q: points %v, %d circles, polylines of %v points; want lines of 2 and 1 points", s.Value, s.Points, s.Circles, s.Lines)
+	chart := seen.Charts["cdn"]
+	colours := map[string]string{}
+	var drawn []string
+	for _, s := range chart.Series {
+		if other, ok := colours[s.Color]; ok || s.Color == "" {
+			t.Fatalf("%q and %q are both drawn in %q", other, s.Value, s.Color)
+		}
+		colours[s.Color] = s.Value
+		drawn = append(drawn, s.Value)
+	}
+	slices.Sort(drawn)
+	if want := []string{"cdn-02", "cdn-03", "cdn-04", "cdn-05", "cdn-06", "cdn-07", "cdn-08", "cdn-09"}; !slices.Equal(drawn, want) {
+		t.Fatalf("chart draws %q, want the 8 with the most views %q", drawn, want)
+	}
+	if !strings.Contains(chart.More, "8") || !strings.Contains(chart.More, "10") {
+		t.Fatalf("chart note %q, want it to say it draws 8 of 10", chart.More)
 	}
 }
 
@@ -304,7 +391,7 @@ func TestDashboardLabelsItsHoursUTCAndTheirDays(t *testing.T) {
 	}
 	browser := startChromium(t, tools.chromium)
 	var seen dashboardSeen
-	driveDashboard(t, tools, map[string]any{"cdp": browser, "url": run.srv.URL + "/dashboard/#metric=views&token=" + run.adminToken(),
+	driveDashboard(t, tools, map[string]any{"cdp": browser, "url": run.srv.URL + "/dashboard/#metric=startup_p50&token=" + run.adminToken(),
 		"actions":    []map[string]string{{"select": "#hours", "value": "168"}, {"click": "#load"}},
 		"screenshot": filepath.Join(artifactDir(t), "qoe-dashboard-week.png")}, &seen)
 	if seen.Phase != "ready" || len(seen.Console) != 0 {
@@ -523,8 +610,11 @@ type dashboardPage struct {
 		From   string   // the API's from, which the chart starts at
 		Texts  []string // the texts the chart draws: its axes' labels
 		Empty  string   // its note where it has nothing to draw
+		More   string   // its note where it leaves values out
+		Ticks  []string // its y axis' labels
 		Series []struct {
 			Value   string
+			Color   string
 			Points  []chartPoint
 			Circles int
 			Tips    []string // each point's tooltip

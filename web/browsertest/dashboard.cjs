@@ -45,8 +45,12 @@ function snapshot(page) {
         // where it has nothing to draw
         texts: svg ? [...svg.querySelectorAll('text')].map((x) => x.textContent) : [],
         empty: [...document.querySelectorAll('#chart-' + id + ' .empty')].map((x) => x.textContent).join(' '),
+        // its note where it leaves values out, and its y axis' labels
+        more: [...document.querySelectorAll('#chart-' + id + ' .more')].map((x) => x.textContent).join(' '),
+        ticks: svg ? [...svg.querySelectorAll('text[data-tick]')].map((x) => x.textContent) : [],
         series: [...document.querySelectorAll('#chart-' + id + ' g[data-series]')].map((g) => ({
           value: g.dataset.series, points: JSON.parse(g.dataset.points), circles: g.querySelectorAll('circle').length,
+          color: g.querySelector('polyline') ? g.querySelector('polyline').getAttribute('stroke') : '',
           tips: [...g.querySelectorAll('circle > title')].map((x) => x.textContent),
           lines: [...g.querySelectorAll('polyline')].map((l) => l.getAttribute('points').trim().split(/\s+/).length),
         })),

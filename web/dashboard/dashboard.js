@@ -49,7 +49,12 @@
     ['bitrate_p95', 'avg bitrate p95 kbps', (a) => q(a.avg_bitrate_kbps, 'p95'), 0],
     ['peak_p95', 'peak bitrate p95 kbps', (a) => q(a.peak_bitrate_kbps, 'p95'), 0],
   ];
+  // A chart draws at most one line per colour: past that, lines could not
+  // be told apart.
   const PALETTE = ['#0969da', '#cf222e', '#1a7f37', '#9a6700', '#8250df', '#bf3989', '#0a7ea4', '#57606a'];
+  // The metrics that count views: an hour the API lists nothing for holds
+  // none of them, a zero to draw, where the others have no figure.
+  const COUNTS = new Set(['views']);
 
   function setStatus(text, isError) {
     $('status').textContent = text;
@@ -87,28 +92,51 @@
     return v === null || v === undefined ? '–' : Number(v).toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
   }
 
-  // chart draws one line per value of the dimension over the hours.
+  // scale is the y axis for values up to max: steps of 1, 2 or 5 × 10^k,
+  // at most four of them, whole ones where whole says the values count
+  // something.
+  function scale(max, whole) {
+    const raw = Math.max(max, 1) / 4;
+    const mag = 10 ** Math.floor(Math.log10(raw));
+    let step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+    if (whole) step = Math.max(1, Math.round(step));
+    const decimals = step >= 1 ? 0 : Math.ceil(-Math.log10(step) - 1e-9);
+    return { step, top: step * Math.ceil(Math.max(max, 1) / step), decimals };
+  }
+
+  // chart draws one line per value of the dimension over the hours, for
+  // the values with the most views over the range.
   function chart(box, resp, metric) {
     box.replaceChildren();
     const get = METRICS[metric];
     const from = Date.parse(resp.from), to = Date.parse(resp.to);
     const hours = Math.max(1, Math.round((to - from) / HOUR));
+    const ranked = [...resp.totals].sort((a, b) => b.views - a.views || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    const shown = new Set(ranked.slice(0, PALETTE.length).map((a) => a.value));
     const series = new Map();
     for (const a of resp.aggregates) {
       const v = get(a);
-      if (v === null) continue;
+      if (v === null || !shown.has(a.value)) continue;
       if (!series.has(a.value)) series.set(a.value, []);
       series.get(a.value).push([Math.round((Date.parse(a.hour) - from) / HOUR), v]);
     }
+    // listed marks the hours the API has an aggregate for: only those get
+    // a point to hover; a count's zeros between them are line only.
+    const listed = new Map([...series].map(([value, pts]) => [value, new Set(pts.map((p) => p[0]))]));
+    if (COUNTS.has(metric)) {
+      for (const [value, pts] of series) {
+        for (let h = 0; h < hours; h++) if (!listed.get(value).has(h)) pts.push([h, 0]);
+      }
+    }
     const W = 640, H = 248, L = 56, R = 12, T = 10, B = 56;
-    const maxY = Math.max(1, ...[...series.values()].flat().map((p) => p[1])) * 1.1;
+    const ys = scale(Math.max(0, ...[...series.values()].flat().map((p) => p[1])), COUNTS.has(metric));
     const x = (h) => L + ((h + 0.5) / hours) * (W - L - R);
-    const y = (v) => T + (1 - v / maxY) * (H - T - B);
+    const y = (v) => T + (1 - v / ys.top) * (H - T - B);
     const svg = el('svg', { viewBox: `0 0 ${W} ${H}`, 'data-metric': metric, role: 'img' });
-    for (let i = 0; i <= 4; i++) {
-      const v = (maxY * i) / 4;
+    for (let i = 0; i * ys.step <= ys.top; i++) {
+      const v = i * ys.step;
       svg.append(el('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
-      svg.append(el('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, fmt(v, v < 10 && v > 0 ? 1 : 0)));
+      svg.append(el('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', 'data-tick': v }, fmt(v, ys.decimals)));
     }
     svg.append(el('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
     const step = Math.max(1, Math.ceil(hours / 8));
@@ -136,15 +164,18 @@
       for (const r of runs) {
         g.append(el('polyline', { fill: 'none', stroke: color, 'stroke-width': 2, points: r.map((p) => `${x(p[0])},${y(p[1])}`).join(' ') }));
       }
-      for (const p of pts) {
+      for (const p of pts.filter((p) => listed.get(value).has(p[0]))) {
         const d = new Date(from + p[0] * HOUR);
         g.append(el('circle', { cx: x(p[0]), cy: y(p[1]), r: 4, fill: color },
-          el('title', {}, `${value || '(unknown)'}: ${fmt(p[1], 1)} in the hour from ${day(d)} ${clock(d)} UTC`)));
+          el('title', {}, `${value || '(unknown)'}: ${fmt(p[1], COUNTS.has(metric) ? 0 : 1)} in the hour from ${day(d)} ${clock(d)} UTC`)));
       }
       svg.append(g);
       legend.append(el('span', {}, [el('i', { style: 'background:' + color }), value || '(unknown)']));
     });
     box.append(svg, legend);
+    if (shown.size < ranked.length) {
+      box.append(el('p', { class: 'more' }, `the ${shown.size} with the most views of ${ranked.length}; the table below lists all`));
+    }
     if (series.size === 0) {
       // Views none of which has the metric (all failed before their first
       // frame: no startup time) are an outage, not an idle range.
