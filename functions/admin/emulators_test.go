@@ -3,7 +3,9 @@ package admin_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"testing"
 
@@ -153,6 +155,28 @@ func operatorFlow(t *testing.T, h *harness) {
 	for i := range want {
 		if ops[i] != want[i] {
 			t.Fatalf("audit %v, want %v (newest first)", ops, want)
+		}
+	}
+	// Paged to their end, a page at a time or all in one, the records
+	// leave no cursor to an empty page.
+	for _, limit := range []int{1, len(want)} {
+		listed := 0
+		for page, cursor := 1, ""; ; page++ {
+			var p playback.AuditPage
+			path := fmt.Sprintf("/v1/admin/audit?limit=%d&cursor=%s", limit, url.QueryEscape(cursor))
+			if err := json.Unmarshal(h.mustDo("GET", path, "", "", http.StatusOK).body, &p); err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Records) == 0 {
+				t.Fatalf("audit limit %d: page %d (cursor %q) is empty", limit, page, cursor)
+			}
+			if listed += len(p.Records); p.Next == "" {
+				break
+			}
+			cursor = p.Next
+		}
+		if listed != len(want) {
+			t.Fatalf("audit limit %d: %d records listed, want %d", limit, listed, len(want))
 		}
 	}
 

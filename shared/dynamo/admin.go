@@ -535,20 +535,39 @@ func (s *Store) ListAudit(ctx context.Context, before string, limit int) (playba
 	if before != "" {
 		cond, names["#sk"], values[":before"] = cond+" AND #sk < :before", attrSK, str(before)
 	}
-	out, err := s.db().Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String(cond),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-		ConsistentRead:            aws.Bool(true),
-		ScanIndexForward:          aws.Bool(false),
-		Limit:                     aws.Int32(int32(min(limit, 1000))),
-	})
+	query := func(limit int, start item) (*dynamodb.QueryOutput, error) {
+		return s.db().Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.table),
+			KeyConditionExpression:    aws.String(cond),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+			ConsistentRead:            aws.Bool(true),
+			ScanIndexForward:          aws.Bool(false),
+			Limit:                     aws.Int32(int32(limit)),
+			ExclusiveStartKey:         start,
+		})
+	}
+	// A query that stops at Limit has a LastEvaluatedKey whether or not
+	// more items follow: one item more than the page says whether they do.
+	n := min(limit, 1000)
+	out, err := query(n+1, nil)
 	if err != nil {
 		return playback.AuditPage{}, s.fail(op, err)
 	}
+	listed := out.Items[:min(len(out.Items), n)]
+	more := len(out.Items) > n
+	if !more && len(out.LastEvaluatedKey) > 0 {
+		// Short of n+1 items the query stopped at its 1 MB read (audit
+		// items are up to 400 KB), which leaves a LastEvaluatedKey even
+		// after the last item: one item past it says whether more follow.
+		after, err := query(1, out.LastEvaluatedKey)
+		if err != nil {
+			return playback.AuditPage{}, s.fail(op, err)
+		}
+		more = len(after.Items) > 0
+	}
 	var page playback.AuditPage
-	for _, it := range out.Items {
+	for _, it := range listed {
 		raw, err := gunzipAttr(it, attrData)
 		var r playback.AuditRecord
 		if err == nil {
@@ -559,8 +578,8 @@ func (s *Store) ListAudit(ctx context.Context, before string, limit int) (playba
 		}
 		page.Records = append(page.Records, r)
 	}
-	if len(out.LastEvaluatedKey) > 0 && len(out.Items) > 0 {
-		page.Next = strAttr(out.Items[len(out.Items)-1], attrSK)
+	if more && len(listed) > 0 {
+		page.Next = strAttr(listed[len(listed)-1], attrSK)
 	}
 	return page, nil
 }

@@ -392,11 +392,15 @@ func (s *Store) ListAudit(ctx context.Context, before string, limit int) (playba
 	if before != "" {
 		q = q.Where(fieldKey, "<", before)
 	}
-	q = q.OrderBy(fieldKey, firestore.Desc).Limit(limit)
+	// One document more than the page says whether another page follows.
+	limit = min(limit, math.MaxInt32-1) // the client caps a limit at int32; limit+1 must fit
+	q = q.OrderBy(fieldKey, firestore.Desc).Limit(limit + 1)
 	docs, err := q.Documents(ctx).GetAll()
 	if err != nil {
 		return playback.AuditPage{}, fail(op, err)
 	}
+	more := len(docs) > limit
+	docs = docs[:min(len(docs), limit)]
 	var page playback.AuditPage
 	for _, snap := range docs {
 		raw, err := gunzipField(snap.Data())
@@ -409,7 +413,7 @@ func (s *Store) ListAudit(ctx context.Context, before string, limit int) (playba
 		}
 		page.Records = append(page.Records, r)
 	}
-	if len(docs) == limit {
+	if more {
 		page.Next = docs[len(docs)-1].Ref.ID
 	}
 	return page, nil

@@ -190,7 +190,8 @@ type AuditRecord struct {
 	Changes []AuditChange `json:"changes"`
 }
 
-// AuditPage is one page of ListAudit, newest first.
+// AuditPage is one page of ListAudit, newest first. Next is the cursor of
+// the next page, "" after the last one.
 type AuditPage struct {
 	Records []AuditRecord `json:"records"`
 	Next    string        `json:"next,omitempty"`
@@ -494,7 +495,9 @@ type AdminStore interface {
 	// written, audit included. It returns the audit record.
 	ApplyChanges(ctx context.Context, cs ChangeSet) (AuditRecord, error)
 	// ListAudit returns up to limit audit records older than the cursor
-	// before ("" for the newest), newest first.
+	// before ("" for the newest), newest first. Next is "" when no older
+	// record follows the page, even a full one: a caller paging to the end
+	// never asks for an empty page.
 	ListAudit(ctx context.Context, before string, limit int) (AuditPage, error)
 	// PutCoverageZones stores the next version of the coverage zone file
 	// with its audit record. A stale IfVersion is CodePrecondition; of two

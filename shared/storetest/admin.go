@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -24,6 +25,7 @@ var adminTests = []struct {
 	{"AdminPagingLastPage", testAdminPagingLastPage},
 	{"AdminPlanInUse", testAdminPlanInUse},
 	{"AdminAtomicAudit", testAdminAtomicAudit},
+	{"AdminAuditLastPage", testAdminAuditLastPage},
 	{"AdminIfMatchRace", testAdminIfMatchRace},
 	{"AdminCoverageZones", testAdminCoverageZones},
 	{"AdminBulkCreates", testAdminBulkCreates},
@@ -345,6 +347,50 @@ func auditMentions(t *testing.T, s playback.Store, ids ...string) []playback.Aud
 			return out
 		}
 		before = p.Next
+	}
+}
+
+// testAdminAuditLastPage: an audit page that ends the records has Next ""
+// even when it is full, so a caller never asks for an empty page more.
+func testAdminAuditLastPage(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	// Written at the epoch's first milliseconds (the id is the time), these
+	// are the oldest audit records of the shared store, so its last ones;
+	// every other test writes at now().
+	var ids []string
+	for i := 3; i >= 1; i-- {
+		p := playback.Plan{ID: playback.NewID("plan"), Name: "P", MaxStreams: 1, MaxDevices: 1, MaxQuality: playback.QualityHD}
+		rec, err := s.ApplyChanges(ctx, playback.ChangeSet{Actor: "storetest", At: time.UnixMilli(int64(i)).UTC(),
+			Changes: []playback.Change{{Kind: playback.KindPlan, ID: p.ID, Doc: doc(t, p)}}})
+		if err != nil {
+			t.Fatalf("ApplyChanges: %v", err)
+		}
+		ids = append(ids, rec.ID) // newest first, as listed
+	}
+	top := playback.AuditID(time.UnixMilli(4)) // after ours, before every other record
+	for _, tc := range []struct {
+		name   string
+		before string
+		limit  int
+		want   []string
+		next   string
+	}{
+		{name: "exactly the rest", before: top, limit: 3, want: ids},
+		{name: "more than the rest", before: top, limit: 4, want: ids},
+		{name: "first of two pages", before: top, limit: 2, want: ids[:2], next: ids[1]},
+		{name: "second page of one", before: ids[1], limit: 2, want: ids[2:]},
+		{name: "last one alone", before: ids[1], limit: 1, want: ids[2:]},
+		{name: "before the last", before: ids[2], limit: 1},
+	} {
+		p := must(s.ListAudit(ctx, tc.before, tc.limit))(t)
+		var got []string
+		for _, r := range p.Records {
+			got = append(got, r.ID)
+		}
+		if !slices.Equal(got, tc.want) || p.Next != tc.next {
+			t.Errorf("%s: ListAudit(before %q, limit %d) = %q next %q, want %q next %q",
+				tc.name, tc.before, tc.limit, got, p.Next, tc.want, tc.next)
+		}
 	}
 }
 
