@@ -16,6 +16,7 @@ import (
 	"maps"
 	"math"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -656,6 +657,33 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	return append(b, raw...), err
 }
 
+// yamlNumber is a decimal number of YAML 1.2's core schema (an int is
+// one too).
+var yamlNumber = regexp.MustCompile(`^([-+]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([-+]?[0-9]+))?$`)
+
+// yamlDecimal spells s, a decimal number of YAML 1.2, in JSON's grammar,
+// digit for digit. A leading 0 is a decimal's (016 is 16), as YAML 1.2
+// reads it, not YAML 1.1's octal that yaml.v3 reads (14).
+func yamlDecimal(s string) (json.Number, bool) {
+	m := yamlNumber.FindStringSubmatch(s)
+	if m == nil || m[2] == "" && m[3] == "" {
+		return "", false
+	}
+	num := strings.TrimPrefix(m[1], "+")
+	if whole := strings.TrimLeft(m[2], "0"); whole != "" {
+		num += whole
+	} else {
+		num += "0"
+	}
+	if m[3] != "" {
+		num += "." + m[3]
+	}
+	if m[4] != "" {
+		num += "e" + m[4]
+	}
+	return json.Number(num), true
+}
+
 // yamlValue converts a YAML document to the value JSON would decode
 // (mappings with string keys, in order), so that one schema and decoder
 // serve both.
@@ -699,23 +727,29 @@ func yamlValue(n *yaml.Node) (any, error) {
 		return yamlValue(n.Alias)
 	case yaml.ScalarNode:
 		switch n.Tag {
-		case "!!str", "!!binary":
+		case "!!str":
+			// yaml.v3 reads a plain number beyond float64 (1e400) as a
+			// string; YAML 1.2's core schema, like JSON, reads it as a
+			// number.
+			if num, ok := yamlDecimal(n.Value); ok && n.Style == 0 {
+				return num, nil
+			}
+			return n.Value, nil
+		case "!!binary":
 			return n.Value, nil
 		case "!!timestamp":
 			// Times stay text, as JSON would give them.
 			return n.Value, nil
 		case "!!null":
 			return nil, nil
-		case "!!int":
-			// YAML 1.2's core schema reads [-+]?[0-9]+ as a decimal;
-			// yaml.v3 reads a leading 0 as YAML 1.1's octal (016 is 14).
-			if digits := strings.TrimLeft(n.Value, "+-"); len(n.Value)-len(digits) <= 1 && digits != "" &&
-				strings.Trim(digits, "0123456789") == "" {
-				v, err := strconv.ParseInt(n.Value, 10, 64)
-				if err != nil {
-					return nil, fmt.Errorf("line %d: %w", n.Line, err)
-				}
-				return v, nil
+		case "!!int", "!!float":
+			// A decimal reads as its digits, as JSON's numbers do (the
+			// schema and the typed decode see the same json.Number), not
+			// as yaml.v3's int64 or float64, which round an integral
+			// 9007199254740993.0 and refuse what is beyond them.
+			// yaml.v3 drops '_' from a number (YAML 1.1's 1_000).
+			if num, ok := yamlDecimal(strings.ReplaceAll(n.Value, "_", "")); ok {
+				return num, nil
 			}
 		}
 		var v any

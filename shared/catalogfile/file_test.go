@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/netip"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -698,4 +700,105 @@ func TestYAMLCoverageZonesKeepTheirOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestYAMLReadsNumbersAsJSONDoes: YAML's numbers were read as Go's int64
+// or float64 before the schema saw them, so an integral float past 2^53
+// (max_devices: 9007199254740993.0) was rounded to ...992 where JSON keeps
+// its digits, and a number past int64 or float64 was refused otherwise
+// than in JSON (at "" by strconv, rounded in the message, or as a
+// string). Each YAML number now reads as its digits, as JSON's do: the
+// same document, in either, answers the same.
+func TestYAMLReadsNumbersAsJSONDoes(t *testing.T) {
+	t.Parallel()
+	// max_devices and bandwidth have no maximum in the schema.
+	files := map[string]func(n string) (string, string){
+		"max_devices": func(n string) (string, string) {
+			return `{"plans":[{"id":"p","name":"P","max_streams":1,"max_devices":` + n + `,"max_quality":"SD"}]}`,
+				"plans:\n  - id: p\n    name: P\n    max_streams: 1\n    max_devices: " + n + "\n    max_quality: SD\n"
+		},
+		"bandwidth": func(n string) (string, string) {
+			return `{"titles":[{"id":"t","name":"T","rating":0,"asset_path":"/t/","manifest":"m","renditions":[{"path":"hd","quality":"HD","bandwidth":` + n + `,"width":1,"height":1,"codecs":"avc1"}]}]}`,
+				"titles:\n  - id: t\n    name: T\n    rating: 0\n    asset_path: /t/\n    manifest: m\n    renditions:\n      - {path: hd, quality: HD, bandwidth: " + n + ", width: 1, height: 1, codecs: avc1}\n"
+		},
+		"asns": func(n string) (string, string) {
+			return `{"edges":[{"id":"e","cdn":"c","base_url":"https://e","lat":0,"lon":0,"asns":[` + n + `]}]}`,
+				"edges:\n  - id: e\n    cdn: c\n    base_url: https://e\n    lat: 0\n    lon: 0\n    asns: [" + n + "]\n"
+		},
+		"lat": func(n string) (string, string) {
+			return `{"edges":[{"id":"e","cdn":"c","base_url":"https://e","lat":` + n + `,"lon":0}]}`,
+				"edges:\n  - id: e\n    cdn: c\n    base_url: https://e\n    lat: " + n + "\n    lon: 0\n"
+		},
+		"capacity": func(n string) (string, string) {
+			return `{"edges":[{"id":"e","cdn":"c","base_url":"https://e","lat":0,"lon":0,"capacity":` + n + `}]}`,
+				"edges:\n  - id: e\n    cdn: c\n    base_url: https://e\n    lat: 0\n    lon: 0\n    capacity: " + n + "\n"
+		},
+	}
+	for _, tc := range []struct {
+		field      string
+		json, yaml string // the number in each; yaml "" is json's spelling
+		devices    int    // max_devices as read, when not 0
+	}{
+		{field: "max_devices", json: "9007199254740993.0", devices: 9007199254740993},
+		{field: "max_devices", json: "9007199254740993", devices: 9007199254740993},
+		{field: "max_devices", json: "9007199254740993", yaml: "+9_007_199_254_740_993.", devices: 9007199254740993},
+		{field: "max_devices", json: "2.0", yaml: "+2.", devices: 2},
+		{field: "max_devices", json: "10", yaml: "1.0E+1", devices: 10},
+		{field: "max_devices", json: "9223372036854775807.0", devices: math.MaxInt64},
+		{field: "max_devices", json: "-0.0"},
+		{field: "max_devices", json: "2.5"},
+		{field: "max_devices", json: "0.5", yaml: ".5"},
+		{field: "max_devices", json: "9223372036854775808"},
+		{field: "max_devices", json: "99999999999999999999"},
+		{field: "max_devices", json: "1e400"},
+		{field: "max_devices", json: `"1e400"`},
+		{field: "bandwidth", json: "1e19"},
+		{field: "bandwidth", json: "5.0E6"},
+		{field: "asns", json: "13335.0"},
+		{field: "asns", json: "4294967295.0"},
+		{field: "asns", json: "4294967296.0"},
+		{field: "asns", json: "1e400"},
+		{field: "lat", json: "50.110000000000000000001"},
+		{field: "lat", json: "-0.0"},
+		{field: "lat", json: "1e-400"},
+		{field: "lat", json: "1e400"},
+		{field: "capacity", json: "9007199254740993.0"},
+		{field: "capacity", json: "1e308"},
+	} {
+		if tc.yaml == "" {
+			tc.yaml = tc.json
+		}
+		t.Run(tc.field+" "+tc.json+" "+tc.yaml, func(t *testing.T) {
+			t.Parallel()
+			j, _ := files[tc.field](tc.json)
+			_, y := files[tc.field](tc.yaml)
+			fj, errJ := Parse("c.json", []byte(j))
+			fy, errY := Parse("c.yaml", []byte(y))
+			// Lines differ between the two spellings; the rest may not.
+			var pj, py []string
+			for _, p := range problemsOf(errJ) {
+				pj = append(pj, p.Pointer+": "+p.Message)
+			}
+			for _, p := range problemsOf(errY) {
+				py = append(py, p.Pointer+": "+p.Message)
+			}
+			if (errJ == nil) != (errY == nil) || !slices.Equal(pj, py) || !reflect.DeepEqual(fj, fy) {
+				t.Errorf("JSON and YAML differ:\nJSON %+v: %v\nYAML %+v: %v", fj, errJ, fy, errY)
+			}
+			if tc.devices != 0 && (errY != nil || fy.Plans[0].MaxDevices != tc.devices) {
+				t.Errorf("YAML max_devices %s read as %+v (%v), want %d", tc.yaml, fy.Plans, errY, tc.devices)
+			}
+		})
+	}
+}
+
+func problemsOf(err error) []Problem {
+	var inv *Invalid
+	if errors.As(err, &inv) {
+		return inv.Problems
+	}
+	if err != nil {
+		return []Problem{{Message: err.Error()}}
+	}
+	return nil
 }
