@@ -695,17 +695,15 @@ func yamlValue(n *yaml.Node) (any, error) {
 		}
 		return yamlValue(n.Content[0])
 	case yaml.MappingNode:
+		// A key given twice is kept, as a JSON file's name given twice is:
+		// the JSON rules then answer for both (refused at its pointer, but
+		// in the coverage zone file, read as Traffic Router reads it).
 		m := yamlMapping{keys: make([]string, 0, len(n.Content)/2), values: make([]any, 0, len(n.Content)/2)}
-		seen := make(map[string]bool, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			if k.Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: mapping keys must be strings", k.Line)
 			}
-			if seen[k.Value] {
-				return nil, fmt.Errorf("line %d: key %q repeated", k.Line, k.Value)
-			}
-			seen[k.Value] = true
 			v, err := yamlValue(n.Content[i+1])
 			if err != nil {
 				return nil, err

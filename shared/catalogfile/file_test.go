@@ -189,6 +189,12 @@ func TestParseNamesLineAndField(t *testing.T) {
 			wantLine: 9, wantIn: []string{"c.json", "/titles/1/name", "UTF-8"}},
 		{name: "name with an unpaired surrogate", file: "c.json", data: strings.Replace(goodJSON, `"Sintel"`, `"Sintel\ud800"`, 1),
 			wantLine: 9, wantIn: []string{"c.json", "/titles/1/name", "UTF-8"}},
+		// The same rule in YAML: outside the coverage zone file a name
+		// given twice is refused at its pointer, as in JSON.
+		{name: "yaml plan field twice", file: "c.yaml", data: strings.Replace(goodYAML, "max_streams: 1,", "max_streams: 1, max_streams: 50,", 1),
+			wantLine: 2, wantIn: []string{"c.yaml", "/plans/0/max_streams", "twice"}},
+		{name: "yaml section twice", file: "c.yaml", data: goodYAML + "accounts: []\n",
+			wantLine: 19, wantIn: []string{"c.yaml", "/accounts", "twice"}},
 		{name: "yaml field", file: "c.yaml", data: strings.Replace(goodYAML, "rating: 12", "rating: -3", 1), wantLine: 12,
 			wantIn: []string{"/titles/1/rating"}},
 		{name: "yaml syntax", file: "c.yaml", data: "plans:\n  - id: x\n\tname: y\n", wantLine: -1, wantIn: []string{"yaml"}},
@@ -801,4 +807,48 @@ func problemsOf(err error) []Problem {
 		return []Problem{{Message: err.Error()}}
 	}
 	return nil
+}
+
+// TestCoverageZoneNamedTwiceReadsAlikeInJSONAndYAML: the coverage zone
+// file is read as Traffic Router reads it (NetworkNode.generateTree over
+// Jackson's readTree, whose ObjectNode keeps a name given twice once, in
+// its first place, with its last value), and a JSON catalogue keeps it as
+// written for that parser; a YAML catalogue refused it ("key \"zfra\"
+// repeated"). Both now keep it, and the zones read the same.
+func TestCoverageZoneNamedTwiceReadsAlikeInJSONAndYAML(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, file, data string }{
+		{name: "json", file: "c.json", data: `{"coverage_zones": {"coverageZones": {"zfra": {"network": ["192.168.0.0/16"]}, ` +
+			`"ams": {"network": ["10.0.0.0/8"]}, "zfra": {"network": ["10.0.0.0/8"]}}}}`},
+		{name: "yaml block", file: "c.yaml", data: "coverage_zones:\n  coverageZones:\n    zfra:\n      network: [192.168.0.0/16]\n" +
+			"    ams:\n      network: [10.0.0.0/8]\n    zfra:\n      network: [10.0.0.0/8]\n"},
+		{name: "yaml flow", file: "c.yaml", data: `coverage_zones: {coverageZones: {zfra: {network: [192.168.0.0/16]}, ` +
+			`ams: {network: [10.0.0.0/8]}, zfra: {network: [10.0.0.0/8]}}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f, err := Parse(tc.file, []byte(tc.data))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			zones, err := steering.ParseCoverageZones(f.CoverageZones)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, z := range zones.Zones() {
+				names = append(names, z.Name)
+			}
+			if !slices.Equal(names, []string{"zfra", "ams"}) {
+				t.Errorf("zones %q, want [zfra ams]: a name given twice keeps its first place", names)
+			}
+			// The last value wins: zfra lists 10.0.0.0/8 (ahead of ams,
+			// which lists it too), and 192.168.0.0/16 no more.
+			for addr, want := range map[string]string{"10.1.2.3": "zfra", "192.168.1.1": ""} {
+				if z, _ := zones.Lookup(netip.MustParseAddr(addr)); z.Name != want {
+					t.Errorf("%s is in zone %q, want %q", addr, z.Name, want)
+				}
+			}
+		})
+	}
 }
