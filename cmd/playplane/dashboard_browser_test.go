@@ -90,8 +90,8 @@ func TestDashboardRendersAggregates(t *testing.T) {
 	dir := t.TempDir()
 	run := startLocal(t, dir)
 	driveViews(t, run, []qoeView{
-		{cdn: "cdn-a", edge: "edge-a1", qoe: playback.QoE{StartupMS: 800, PlayedMS: 6_000, RebufferMS: 200, BitrateKbps: 3000}, end: events.HeartbeatStop},
-		{cdn: "cdn-a", edge: "edge-a2", qoe: playback.QoE{StartupMS: 1_500, PlayedMS: 5_000, RebufferMS: 1_000, BitrateKbps: 1500}, end: events.HeartbeatStop},
+		{cdn: "cdn-a", edge: "edge-a1", qoe: playback.QoE{StartupMS: 800, PlayedMS: 6_000, RebufferCount: 1, RebufferMS: 200, BitrateKbps: 3000}, end: events.HeartbeatStop},
+		{cdn: "cdn-a", edge: "edge-a2", qoe: playback.QoE{StartupMS: 1_500, PlayedMS: 5_000, RebufferCount: 1, RebufferMS: 1_000, BitrateKbps: 1500}, end: events.HeartbeatStop},
 		{cdn: "cdn-b", edge: "edge-b1", qoe: playback.QoE{StartupMS: 2_500, PlayedMS: 4_000, BitrateKbps: 2000}, end: events.HeartbeatStop},
 		{cdn: "cdn-b", edge: "edge-b1", end: events.HeartbeatStop}, // gave up before the first frame
 		{cdn: "cdn-b", edge: "edge-b2", qoe: playback.QoE{StartupMS: 900, PlayedMS: 1_000, BitrateKbps: 800}, end: events.HeartbeatError},

@@ -55,7 +55,8 @@ beats AS (
     nullif(h.device_type, '') AS device_type,
     greatest(coalesce(h.qoe.startup_ms, 0), 0) AS startup_ms,
     greatest(coalesce(h.qoe.played_ms, 0), 0) AS played_ms,
-    greatest(coalesce(h.qoe.rebuffer_ms, 0), 0) AS rebuffer_ms,
+    -- stall time in no stall is not believed (playback.QoEBounds)
+    IF(coalesce(h.qoe.rebuffer_count, 0) > 0, greatest(coalesce(h.qoe.rebuffer_ms, 0), 0), 0) AS rebuffer_ms,
     greatest(coalesce(h.qoe.br, 0), 0) AS bitrate_kbps
   FROM heartbeats h, params p
   -- dt is the hour Firehose delivered; views that started in range arrive

@@ -45,7 +45,8 @@ beats AS (
     NULLIF(h.device_type, '') AS device_type,
     GREATEST(IFNULL(h.qoe.startup_ms, 0), 0) AS startup_ms,
     GREATEST(IFNULL(h.qoe.played_ms, 0), 0) AS played_ms,
-    GREATEST(IFNULL(h.qoe.rebuffer_ms, 0), 0) AS rebuffer_ms,
+    -- stall time in no stall is not believed (playback.QoEBounds)
+    IF(IFNULL(h.qoe.rebuffer_count, 0) > 0, GREATEST(IFNULL(h.qoe.rebuffer_ms, 0), 0), 0) AS rebuffer_ms,
     GREATEST(IFNULL(h.qoe.br, 0), 0) AS bitrate_kbps
   FROM `playplane_qoe.heartbeats` AS h, params AS p
   -- partitioned by publish time: views that started in range are published

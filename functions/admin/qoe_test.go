@@ -27,7 +27,7 @@ func TestQoE(t *testing.T) {
 	}
 	err := h.store.(playback.QoEStore).ApplyQoEReports(t.Context(), []playback.QoEReport{
 		rep("s1", "a", hour.Add(-2*time.Hour), playback.QoE{StartupMS: 1000, PlayedMS: 50_000}),
-		rep("s2", "a", hour.Add(-2*time.Hour), playback.QoE{StartupMS: 3000, PlayedMS: 50_000, RebufferMS: 5_000}),
+		rep("s2", "a", hour.Add(-2*time.Hour), playback.QoE{StartupMS: 3000, PlayedMS: 50_000, RebufferCount: 1, RebufferMS: 5_000}),
 		rep("s3", "b", hour.Add(-time.Hour), playback.QoE{StartupMS: 2000, PlayedMS: 50_000}),
 		rep("old", "a", hour.Add(-48*time.Hour), playback.QoE{StartupMS: 9000, PlayedMS: 50_000}),
 	})

@@ -324,7 +324,7 @@ func TestConsumerReportsViews(t *testing.T) {
 				beat{id: "m1", session: "s1", at: 5 * time.Second, position: 3_000, started: 0,
 					qoe: playback.QoE{StartupMS: 1_500, PlayedMS: 3_000, BitrateKbps: 2000, CDN: "cdn-a", EdgeID: "edge-1"}},
 				beat{id: "m2", session: "s1", at: 35 * time.Second, position: 33_000, started: 0,
-					qoe: playback.QoE{PlayedMS: 32_000, RebufferMS: 1_000, BitrateKbps: 2000}},
+					qoe: playback.QoE{PlayedMS: 32_000, RebufferCount: 1, RebufferMS: 1_000, BitrateKbps: 2000}},
 				beat{id: "m3", session: "s2", at: 3 * time.Second, position: 0, started: 0},
 			)
 			// s2 gives up before its first frame.
@@ -335,7 +335,7 @@ func TestConsumerReportsViews(t *testing.T) {
 			}
 			// s1 then claims a day of stalls a minute in, and fails.
 			lie := h.messages(beat{id: "m5", session: "s1", at: 65 * time.Second, position: 34_000, started: 0,
-				qoe: playback.QoE{PlayedMS: 34_000, RebufferMS: 86_400_000, StartupMS: 99}})
+				qoe: playback.QoE{PlayedMS: 34_000, RebufferCount: 1, RebufferMS: 86_400_000, StartupMS: 99}})
 			setEvent(t, lie, events.HeartbeatError)
 			if retry := h.consume(lie); len(retry) != 0 {
 				t.Fatalf("retry %v", retry)

@@ -526,6 +526,14 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 		q.RebufferMS < 0 || q.PlayedMS < 0 || q.DroppedFrames < 0 {
 		return invalid("qoe_invalid", "qoe figures must not be negative")
 	}
+	if q.RebufferMS > 0 && q.RebufferCount == 0 {
+		// Self-contradictory as a negative figure is: refused, not
+		// clamped, so that the player hears of its miscount.
+		e := playback.Errorf(playback.CodeInvalid, "qoe_invalid",
+			"qoe.rebuffer_ms is %d ms of stall time in no stall: rebuffer_count must count the stalls it was spent in", q.RebufferMS)
+		e.Details = map[string]string{"pointer": "/qoe/rebuffer_ms"}
+		return e
+	}
 	if q.CDN != "" && !playback.ValidID(q.CDN) || q.EdgeID != "" && !playback.ValidID(q.EdgeID) {
 		return invalid("qoe_invalid", "qoe.cdn and qoe.edge must be ids: %s", playback.IDRule)
 	}

@@ -394,6 +394,26 @@ func wantError(t testing.TB, rec *httptest.ResponseRecorder, status int, code pl
 	}
 }
 
+// TestStallTimeWithoutAStallIsRefused: a heartbeat that tells stall time
+// (rebuffer_ms) in no stall (rebuffer_count 0) contradicts itself, as a
+// negative figure does: refused whole, naming the member, so that it
+// reaches no aggregate; with a stall it is taken.
+func TestStallTimeWithoutAStallIsRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id, tok := h.play("acct_a", "title_1", 2)
+	h.advance(30 * time.Second)
+	rec := h.beat(id, tok, h.body(events.HeartbeatProgress, 30_000, 0, `{"played_ms":29000,"rebuffer_ms":400}`))
+	wantError(t, rec, 400, playback.CodeInvalid, "qoe_invalid")
+	e := decode[httpx.ErrorBody](t, rec)
+	if d, _ := e.Error.Details.(map[string]any); d["pointer"] != "/qoe/rebuffer_ms" {
+		t.Errorf("details %v, want the pointer /qoe/rebuffer_ms", e.Error.Details)
+	}
+	if rec := h.beat(id, tok, h.body(events.HeartbeatProgress, 30_000, 0, `{"played_ms":29000,"rebuffer_count":1,"rebuffer_ms":400}`)); rec.Code != http.StatusOK {
+		t.Fatalf("with its stall: %d %s", rec.Code, rec.Body)
+	}
+}
+
 func TestHeartbeatRecordsProgress(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
@@ -489,6 +509,7 @@ func TestBadHeartbeatsWriteNothing(t *testing.T) {
 		{"unknown event", id, tok, h.body("seek", 1000, 0, ""), "", false, 400, playback.CodeInvalid, "event_invalid"},
 		{"missing event", id, tok, h.body("", 1000, 0, ""), "", false, 400, playback.CodeInvalid, "event_missing"},
 		{"negative qoe", id, tok, h.body(events.HeartbeatProgress, 1000, 0, `{"rebuffer_ms":-5}`), "", false, 400, playback.CodeInvalid, "qoe_invalid"},
+		{"stall time without a stall", id, tok, h.body(events.HeartbeatProgress, 1000, 0, `{"played_ms":9000,"rebuffer_ms":1500}`), "", false, 400, playback.CodeInvalid, "qoe_invalid"},
 		{"edge id with a slash", id, tok, h.body(events.HeartbeatProgress, 1000, 0, `{"edge":"../x"}`), "", false, 400, playback.CodeInvalid, "qoe_invalid"},
 		{"unknown field", id, tok, `{"event":"progress","position":1}`, "", false, 400, playback.CodeInvalid, playback.ReasonUnknownField},
 		{"unknown qoe field", id, tok, h.body(events.HeartbeatProgress, 1000, 0, `{"bitrate":1}`), "", false, 400, playback.CodeInvalid, playback.ReasonUnknownField},

@@ -32,7 +32,7 @@ func acceptedBeats(t *testing.T, t0 time.Time) []playback.Message {
 		{"late", time.Second, time.Second, events.HeartbeatStart, -1, playback.QoE{}},
 		{"late", lease, lease, events.HeartbeatStart, 0, playback.QoE{StartupMS: 900, BitrateKbps: 1500, CDN: "a"}},
 		{"late", lease + 30*time.Second, lease + 30*time.Second, events.HeartbeatProgress, 29_000,
-			playback.QoE{StartupMS: 900, PlayedMS: 29_000, RebufferMS: 100, BitrateKbps: 3000, CDN: "b"}},
+			playback.QoE{StartupMS: 900, PlayedMS: 29_000, RebufferCount: 1, RebufferMS: 100, BitrateKbps: 3000, CDN: "b"}},
 		// "failed": an error before the first frame, then the page's stop.
 		{"failed", time.Second, time.Second, events.HeartbeatStart, -1, playback.QoE{}},
 		{"failed", 5 * time.Second, 5 * time.Second, events.HeartbeatError, -1, playback.QoE{}},

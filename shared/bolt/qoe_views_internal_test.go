@@ -31,9 +31,9 @@ func TestQoEViewStoredBeforeBeatsKeepsItsFigures(t *testing.T) {
 		return playback.QoEReport{SessionID: "s", TitleID: "t", Country: "DE", SessionStartedAt: started,
 			ReceivedAt: at(d), DeviceTime: at(d), LeaseEndsBy: at(d + 2*time.Minute), QoE: q}
 	}
-	redelivered := rep(600*time.Second, playback.QoE{StartupMS: 800, PlayedMS: 590_000, RebufferMS: 2_000, BitrateKbps: 3000, CDN: "b", EdgeID: "e1"})
+	redelivered := rep(600*time.Second, playback.QoE{StartupMS: 800, PlayedMS: 590_000, RebufferCount: 1, RebufferMS: 2_000, BitrateKbps: 3000, CDN: "b", EdgeID: "e1"})
 	late := rep(300*time.Second, playback.QoE{StartupMS: 800, PlayedMS: 290_000, BitrateKbps: 1500, CDN: "a", EdgeID: "e1"})
-	newer := rep(610*time.Second, playback.QoE{StartupMS: 800, PlayedMS: 600_000, RebufferMS: 2_000, BitrateKbps: 6000, CDN: "b", EdgeID: "e1"})
+	newer := rep(610*time.Second, playback.QoE{StartupMS: 800, PlayedMS: 600_000, RebufferCount: 1, RebufferMS: 2_000, BitrateKbps: 6000, CDN: "b", EdgeID: "e1"})
 
 	kept := old
 	grown := old

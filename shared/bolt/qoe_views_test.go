@@ -24,8 +24,8 @@ func TestQoEViews(t *testing.T) {
 		},
 		// a's next report lands in a's start hour even though it is sent
 		// in the next; the replay of it changes nothing.
-		{rep("a", h0.Add(10*time.Minute), 60*time.Minute, playback.QoE{PlayedMS: 50_000, RebufferMS: 1_000}, true)},
-		{rep("a", h0.Add(10*time.Minute), 60*time.Minute, playback.QoE{PlayedMS: 50_000, RebufferMS: 1_000}, true)},
+		{rep("a", h0.Add(10*time.Minute), 60*time.Minute, playback.QoE{PlayedMS: 50_000, RebufferCount: 1, RebufferMS: 1_000}, true)},
+		{rep("a", h0.Add(10*time.Minute), 60*time.Minute, playback.QoE{PlayedMS: 50_000, RebufferCount: 1, RebufferMS: 1_000}, true)},
 	}
 	for _, b := range batches {
 		if err := s.ApplyQoEReports(t.Context(), b); err != nil {

@@ -266,6 +266,7 @@ const (
 	QoEStartupBeyondAge      = "startup_exceeds_age"     // startup longer than the session existed: refused
 	QoETimeBeyondAge         = "time_exceeds_age"        // play + stalls longer than the session existed: counters refused
 	QoERebufferBeyondPlayed  = "rebuffer_exceeds_played" // more stall than play: stall clamped to play
+	QoERebufferWithoutStall  = "rebuffer_without_stall"  // stall time with no stall counted: stall time refused
 	QoEBitrateImplausible    = "bitrate_implausible"     // above MaxQoEBitrateKbps: refused
 	qoeStartupRefusedMarker  = -1                        // internal: startup refused, view did start
 	qoeCountersRefusedMarker = int64(math.MinInt64 + 1)  // internal: counters refused
@@ -278,19 +279,26 @@ const (
 //
 //  1. A negative figure is clamped to 0. (The heartbeat route refuses
 //     negative QoE with 400 qoe_invalid; this guards the bus.)
-//  2. Startup longer than the session's age (ReceivedAt - SessionStartedAt
+//  2. Stall time with no stall counted (rebuffer_ms above 0 with no
+//     rebuffer_count) is refused: the stall counter keeps its previous
+//     value. A player that times stalls it never counted is miscounting (a pause,
+//     a seek or startup taken for a stall). The heartbeat route refuses
+//     it with 400 qoe_invalid; this guards the bus. Judged before the
+//     age, so that a stall figure nobody believes does not take the play
+//     time with it.
+//  3. Startup longer than the session's age (ReceivedAt - SessionStartedAt
 //     + QoEClockSlack) is refused: the view counts as started (the player
 //     says it did) but gets no startup time, so it cannot drag p95. Only
 //     the first report of a startup is judged; later ones change nothing.
-//  3. Play + stall time longer than the session's age is refused: both
+//  4. Play + stall time longer than the session's age is refused: both
 //     counters keep their previous values.
-//  4. Stall time longer than play time is clamped to the play time (at
+//  5. Stall time longer than play time is clamped to the play time (at
 //     most 50 % rebuffering): a player claiming to have stalled longer
 //     than it played is far likelier miscounting (pauses or startup as
 //     stalls) than honest, and one such view must not set p95 to 100 %.
 //     Counters are cumulative and the view keeps the maximum, so an
 //     honest player's early clamp heals with its next report.
-//  5. Bitrate above MaxQoEBitrateKbps is refused.
+//  6. Bitrate above MaxQoEBitrateKbps is refused.
 //
 // It returns the report's figures as believed and the reasons of every
 // rule that changed something.
@@ -315,6 +323,9 @@ func QoEBounds(r QoEReport) (q QoE, reasons []string) {
 	clampNeg64(&q.PlayedMS)
 	clampNeg(&q.DroppedFrames)
 
+	if q.RebufferMS > 0 && q.RebufferCount == 0 {
+		q.RebufferMS, reasons = 0, append(reasons, QoERebufferWithoutStall)
+	}
 	age := r.ReceivedAt.Sub(r.SessionStartedAt) + QoEClockSlack
 	ageMS := max(0, age.Milliseconds())
 	if int64(q.StartupMS) > ageMS {

@@ -30,7 +30,7 @@ func orderedBeats() []playback.QoEReport {
 		// end included, the view started (at 1500 kbps until 3000 was told).
 		beat("late", time.Second, playback.QoE{}),
 		beat("late", lease, playback.QoE{StartupMS: 900, BitrateKbps: 1500, CDN: "a"}),
-		beat("late", lease+30*time.Second, playback.QoE{StartupMS: 900, PlayedMS: 29_000, RebufferMS: 100, BitrateKbps: 3000, CDN: "b"}),
+		beat("late", lease+30*time.Second, playback.QoE{StartupMS: 900, PlayedMS: 29_000, RebufferCount: 1, RebufferMS: 100, BitrateKbps: 3000, CDN: "b"}),
 		// "failed": an error before the first frame, then the page's stop.
 		beat("failed", time.Second, playback.QoE{}),
 		beat("failed", 5*time.Second, playback.QoE{}, fail),

@@ -28,7 +28,7 @@ func TestQoEBounds(t *testing.T) {
 	}{
 		{
 			name: "believable report is kept as sent",
-			in:   report(time.Minute, playback.QoE{StartupMS: 800, PlayedMS: 50_000, RebufferMS: 2_000, BitrateKbps: 3000, CDN: "a", EdgeID: "e1"}),
+			in:   report(time.Minute, playback.QoE{StartupMS: 800, PlayedMS: 50_000, RebufferCount: 1, RebufferMS: 2_000, BitrateKbps: 3000, CDN: "a", EdgeID: "e1"}),
 			want: playback.QoEView{StartupMS: 800, PlayedMS: 50_000, RebufferMS: 2_000, PeakBitrateKbps: 3000, CDN: "a", EdgeID: "e1",
 				BitrateKbpsMS: 3000 * 50_000},
 		},
@@ -52,13 +52,21 @@ func TestQoEBounds(t *testing.T) {
 		},
 		{
 			name:        "play and stalls longer than the session existed are refused",
-			in:          report(time.Minute, playback.QoE{StartupMS: 500, PlayedMS: 3_600_000, RebufferMS: 10, BitrateKbps: 2000}),
+			in:          report(time.Minute, playback.QoE{StartupMS: 500, PlayedMS: 3_600_000, RebufferCount: 1, RebufferMS: 10, BitrateKbps: 2000}),
 			want:        playback.QoEView{StartupMS: 500, PeakBitrateKbps: 2000, Corrections: 1},
 			wantReasons: []string{playback.QoETimeBeyondAge},
 		},
 		{
+			// The route refuses it (qoe_invalid); a message on the bus that
+			// tells it anyway keeps its stall time out of the view.
+			name:        "stall time without a stall is refused",
+			in:          report(time.Minute, playback.QoE{StartupMS: 500, PlayedMS: 10_000, RebufferMS: 2_000}),
+			want:        playback.QoEView{StartupMS: 500, PlayedMS: 10_000, Corrections: 1},
+			wantReasons: []string{playback.QoERebufferWithoutStall},
+		},
+		{
 			name:        "more stall than play is clamped to the play time",
-			in:          report(2*time.Minute, playback.QoE{StartupMS: 500, PlayedMS: 10_000, RebufferMS: 90_000}),
+			in:          report(2*time.Minute, playback.QoE{StartupMS: 500, PlayedMS: 10_000, RebufferCount: 1, RebufferMS: 90_000}),
 			want:        playback.QoEView{StartupMS: 500, PlayedMS: 10_000, RebufferMS: 10_000, Corrections: 1},
 			wantReasons: []string{playback.QoERebufferBeyondPlayed},
 		},
@@ -66,13 +74,13 @@ func TestQoEBounds(t *testing.T) {
 			// The sum of the two wraps to a negative int64: the age check must
 			// not be done on it.
 			name:        "play and stalls whose sum overflows are refused",
-			in:          report(time.Minute, playback.QoE{StartupMS: 500, PlayedMS: math.MaxInt64, RebufferMS: 1}),
+			in:          report(time.Minute, playback.QoE{StartupMS: 500, PlayedMS: math.MaxInt64, RebufferCount: 1, RebufferMS: 1}),
 			want:        playback.QoEView{StartupMS: 500, Corrections: 1},
 			wantReasons: []string{playback.QoETimeBeyondAge},
 		},
 		{
 			name:        "equal play and stalls whose sum overflows are refused",
-			in:          report(time.Minute, playback.QoE{StartupMS: 500, PlayedMS: 1 << 62, RebufferMS: 1 << 62}),
+			in:          report(time.Minute, playback.QoE{StartupMS: 500, PlayedMS: 1 << 62, RebufferCount: 1, RebufferMS: 1 << 62}),
 			want:        playback.QoEView{StartupMS: 500, Corrections: 1},
 			wantReasons: []string{playback.QoETimeBeyondAge},
 		},
@@ -111,10 +119,10 @@ func TestQoEViewApplySequence(t *testing.T) {
 	var v playback.QoEView
 	steps := []playback.QoEReport{
 		report(5*time.Second, playback.QoE{StartupMS: 1_200, PlayedMS: 3_000, BitrateKbps: 1000, CDN: "a"}),
-		report(35*time.Second, playback.QoE{PlayedMS: 30_000, RebufferMS: 1_000, BitrateKbps: 4000}),
+		report(35*time.Second, playback.QoE{PlayedMS: 30_000, RebufferCount: 1, RebufferMS: 1_000, BitrateKbps: 4000}),
 		// A liar: a day of play 65 s in, and a new startup figure.
-		report(65*time.Second, playback.QoE{StartupMS: 100, PlayedMS: 86_400_000, RebufferMS: 86_400_000, BitrateKbps: 4000}),
-		report(95*time.Second, playback.QoE{PlayedMS: 90_000, RebufferMS: 1_000, BitrateKbps: 4000}),
+		report(65*time.Second, playback.QoE{StartupMS: 100, PlayedMS: 86_400_000, RebufferCount: 1, RebufferMS: 86_400_000, BitrateKbps: 4000}),
+		report(95*time.Second, playback.QoE{PlayedMS: 90_000, RebufferCount: 1, RebufferMS: 1_000, BitrateKbps: 4000}),
 	}
 	for _, r := range steps {
 		v.Apply(r)
@@ -178,9 +186,9 @@ func TestQoEViewFromBeforeBeatsKeepsItsFigures(t *testing.T) {
 	old := playback.QoEView{SessionID: "s1", Hour: playback.QoEHour(qoeT0), StartedAt: qoeT0, TitleID: "t1", CDN: "b",
 		UpdatedAt: qoeT0.Add(600 * time.Second), DeviceTime: qoeT0.Add(600 * time.Second), Reports: 60, StartupRefused: true,
 		PlayedMS: 590_000, RebufferMS: 2_000, BitrateKbpsMS: 1500*300_000 + 3000*290_000, PeakBitrateKbps: 3000, LastBitrateKbps: 3000}
-	last := report(600*time.Second, playback.QoE{StartupMS: 900_000, PlayedMS: 590_000, RebufferMS: 2_000, BitrateKbps: 3000, CDN: "b"})
+	last := report(600*time.Second, playback.QoE{StartupMS: 900_000, PlayedMS: 590_000, RebufferCount: 1, RebufferMS: 2_000, BitrateKbps: 3000, CDN: "b"})
 	late := report(300*time.Second, playback.QoE{StartupMS: 900_000, PlayedMS: 290_000, BitrateKbps: 1500, CDN: "a"})
-	newer := report(610*time.Second, playback.QoE{StartupMS: 900_000, PlayedMS: 600_000, RebufferMS: 2_000, BitrateKbps: 6000, CDN: "b"})
+	newer := report(610*time.Second, playback.QoE{StartupMS: 900_000, PlayedMS: 600_000, RebufferCount: 1, RebufferMS: 2_000, BitrateKbps: 6000, CDN: "b"})
 	figures := func(v playback.QoEView) playback.QoEView {
 		v.Beats = nil
 		return v
