@@ -870,6 +870,40 @@ func (h *harness) testTokenExpiry(t *testing.T, format string) {
 	if i >= 0 && a.PlayedMS >= 500 && float64(next[i].PlayedMS) > a.PlayedMS/2 {
 		t.Errorf("the session after the token expired began with %d ms of play, the %.0f ms the page had played before it took over", next[i].PlayedMS, a.PlayedMS)
 	}
+	// The viewer's play had one first frame, in the first session: its
+	// startup (Mux's video startup time, play to first frame) is counted
+	// there, once. The session that took over plays on without one, so it
+	// tells none: otherwise every re-authorization counted the startup of
+	// the same play again in the startup quantiles.
+	views := h.qoeViews(t)
+	if v, ok := views[out.Before.SessionID]; !ok || v.StartupMS <= 0 {
+		t.Errorf("the first session's view %+v (found %v) has no startup time", v, ok)
+	}
+	if v, ok := views[a.SessionID]; !ok || v.StartupMS != 0 || v.StartupRefused || !v.Started() {
+		t.Errorf("the session that took over has the view %+v (found %v): want one that played, with no startup of its own (the first session's was %d ms)",
+			v, ok, *out.Before.StartupMS)
+	}
+}
+
+// qoeViews are the runner's QoE views by session, once the bus has
+// delivered what the runner accepted.
+func (h *harness) qoeViews(t *testing.T) map[string]playback.QoEView {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := h.run.app.bus.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	views, err := h.run.app.store.QoEViews(ctx, now.Add(-2*time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]playback.QoEView, len(views))
+	for _, v := range views {
+		out[v.SessionID] = v
+	}
+	return out
 }
 
 // testReauthDuringStall: the page stalls for real (the edge holds back the

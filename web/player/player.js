@@ -182,6 +182,7 @@
     });
     state.beats = { sent: 0, ok: 0, last: null, statuses: [] };
     sessionBase = noCounters;
+    startupSession = '';
     render();
     t0 = performance.now();
     try {
@@ -877,6 +878,7 @@
     // frame after the seek.
     if (state.startAt && video.currentTime === 0) return watchFirstFrame();
     state.startupMS = Math.round(performance.now() - t0);
+    startupSession = state.sessionID;
     state.phase = 'playing';
     $('stop').disabled = false;
     log('first frame after ' + state.startupMS + ' ms');
@@ -902,6 +904,12 @@
   // included (swapSession).
   const noCounters = { stalls: 0, stallMS: 0, playedMS: 0, df: 0 };
   let sessionBase = noCounters;
+  // startupSession is the session the play's first frame came in: only
+  // its heartbeats tell the startup time. A session that replaced it
+  // while playing (reauthorize) goes on in the same play, with no first
+  // frame of its own; told again there, one play's startup would count
+  // once per session in the startup figures.
+  let startupSession = '';
 
   function qoe() {
     const q = {};
@@ -920,7 +928,7 @@
       }
     }
     put('bl', Math.round(buffered * 1000));
-    put('startup_ms', state.startupMS || 0);
+    if (state.sessionID === startupSession) put('startup_ms', state.startupMS || 0);
     const c = counters();
     put('rebuffer_count', Math.max(0, c.stalls - sessionBase.stalls));
     put('rebuffer_ms', Math.max(0, Math.round(c.stallMS - sessionBase.stallMS)));
