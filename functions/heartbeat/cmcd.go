@@ -189,29 +189,39 @@ func cmcdEvent(rep *events.CMCDReport) string {
 // before h, "" if unknown. Every state change is reported (e=ps) as it
 // happens, so the gap before a report was spent in prevState when h is a
 // state change or says the state held: play time when that was playing
-// (the same time cmcdPlayhead moves the position by, so the two agree).
-// Stall time is counted from time-interval reports (e=t) that say
-// rebuffering, where the state held since the previous report, unless the
-// player tells it as bsd. A gap whose state no report says is not counted:
-// the figures err low. A state change into rebuffering counts one stall;
-// bsd adds the starvation a report tells of.
+// (the same time cmcdPlayhead moves the position by, so the two agree),
+// stall time when it was rebuffering. An interval report (e=t) that says
+// playing or rebuffering says so of the gap before it too. A gap whose
+// state no report says is not counted: the figures err low. A change into
+// rebuffering counts one stall (CTA-5004-B's buffer starvation event).
+//
+// bsd is the duration of a starvation period, told once it is over: of a
+// player that reports its states, the stall those reports timed already,
+// so it is not added again. Only a player that has reported no state
+// tells its stalls by bsd alone, each one stall of that time.
 func cmcdIntervals(q *playback.QoE, h *events.Heartbeat, prev time.Time, prevState string) {
 	if h.Source != events.SourceCMCD {
 		return
 	}
-	if h.CMCDEvent == events.CMCDEventPlayState && h.CMCDState == events.CMCDStateRebuffering {
+	if h.CMCDState == events.CMCDStateRebuffering && prevState != events.CMCDStateRebuffering {
 		q.RebufferCount++
 	}
-	q.RebufferMS += h.StarvationMS
+	if h.StarvationMS > 0 && prevState == "" && h.CMCDState == "" {
+		q.RebufferCount++
+		q.RebufferMS += h.StarvationMS
+	}
 	if prev.IsZero() {
 		return
 	}
 	gap := h.DeviceTime.Sub(prev).Milliseconds()
+	held := func(state string) bool {
+		return prevState == state && (h.CMCDEvent == events.CMCDEventPlayState || h.CMCDState == state) ||
+			h.CMCDEvent == events.CMCDEventTimeInterval && h.CMCDState == state
+	}
 	switch {
-	case prevState == events.CMCDStatePlaying && (h.CMCDEvent == events.CMCDEventPlayState || h.CMCDState == events.CMCDStatePlaying),
-		h.CMCDEvent == events.CMCDEventTimeInterval && h.CMCDState == events.CMCDStatePlaying:
+	case held(events.CMCDStatePlaying):
 		q.PlayedMS += gap
-	case h.CMCDEvent == events.CMCDEventTimeInterval && h.CMCDState == events.CMCDStateRebuffering && h.StarvationMS == 0:
+	case held(events.CMCDStateRebuffering):
 		q.RebufferMS += gap
 	}
 }

@@ -99,10 +99,10 @@ func TestCMCDEventReportsDriveTheSession(t *testing.T) {
 			// the 9.999 s from playing again to the pause (the time before
 			// a change was spent in the state reported before it; the 1 s
 			// starting→playing is startup, not play). Stalled: the 2 s gap
-			// before the interval report that says rebuffering, plus bsd
-			// 400.
+			// before the interval report that says rebuffering and the 1 ms
+			// from it to playing again; bsd tells that stall again.
 			want := playback.QoE{BitrateKbps: 3000, ThroughputKbps: 24000, StartupMS: 850, RebufferCount: 1,
-				RebufferMS: 2400, PlayedMS: 29_000 + 1_000 + 9_999}
+				RebufferMS: 2_000 + 1, PlayedMS: 29_000 + 1_000 + 9_999}
 			if q.QoE != want {
 				t.Fatalf("QoE %+v, want %+v", q.QoE, want)
 			}
@@ -116,6 +116,76 @@ func TestCMCDEventReportsDriveTheSession(t *testing.T) {
 			h.advance(time.Minute)
 			rec := h.report(http.MethodPost, target, "application/cmcd", fmt.Sprintf("e=t,sta=p,ts=%d\n", h.ts(0)))
 			wantError(t, rec, http.StatusGone, playback.CodeGone, "")
+		})
+	}
+}
+
+// TestCMCDStallIsCountedOnce: CTA-5004-B's bsd is the duration of a
+// buffer starvation period, reported once the rebuffering has completed
+// (https://cta-wave.github.io/Resources/common-media-client-data--cta-5004-b.html#buffer-starvation-duration),
+// and a starvation event is the state's change to rebuffering (bsa, same
+// spec). A player that reports its states (sta) reports the stall's, from
+// the change into rebuffering to the change out of it, which times the
+// stall: its bsd is the same stall again, whichever report carries it. A
+// player that reports no state tells its stall by bsd alone: one stall,
+// that long. The session's QoE and its view agree.
+func TestCMCDStallIsCountedOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		reports []string
+		at      []time.Duration // each report's ts, from the first's
+		// wantPlayedMS: the gaps spent playing, as the states tell them.
+		wantCount            int
+		wantMS, wantPlayedMS int64
+	}{
+		{
+			name:    "bsd on the change out of rebuffering",
+			reports: []string{"e=ps,sta=s", "e=ps,msd=900,sta=p", "e=ps,sta=r", "e=t,sta=r", "e=t,sta=r", "bsd=(2500),e=ps,sta=p", "e=ps,sta=a"},
+			at:      []time.Duration{0, time.Second, 11 * time.Second, 12 * time.Second, 13 * time.Second, 13500 * time.Millisecond, 15500 * time.Millisecond},
+			// 11 s to 13.5 s, which bsd tells again.
+			wantCount: 1, wantMS: 2500, wantPlayedMS: 10_000 + 2_000,
+		},
+		{
+			name:      "bsd on a report after it",
+			reports:   []string{"e=ps,sta=s", "e=ps,msd=900,sta=p", "e=ps,sta=r", "e=ps,sta=p", "bsd=(1000),e=t,sta=p", "e=ps,sta=a"},
+			at:        []time.Duration{0, time.Second, 11 * time.Second, 12 * time.Second, 13 * time.Second, 14 * time.Second},
+			wantCount: 1, wantMS: 1000, wantPlayedMS: 10_000 + 1_000 + 1_000,
+		},
+		{
+			name:      "no states: bsd alone tells a stall",
+			reports:   []string{"e=t,msd=900", "e=t", "bsd=(700),e=t"},
+			at:        []time.Duration{0, 5 * time.Second, 10 * time.Second},
+			wantCount: 1, wantMS: 700,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{qoeViews: true})
+			id, _ := h.play("acct_a", "title_1", 2)
+			target := h.cmcdURL(id, "acct_a", "title_1")
+			// Each report on its own, as its ts comes.
+			first := h.clock()
+			for i, r := range tc.reports {
+				h.advance(first.Add(tc.at[i]).Sub(h.clock()))
+				body := fmt.Sprintf("%s,ts=%d,v=2\n", r, h.ts(0))
+				if rec := h.report(http.MethodPost, target, "application/cmcd", body); rec.Code != http.StatusNoContent {
+					t.Fatalf("%q: %d %s", body, rec.Code, rec.Body)
+				}
+			}
+			h.idle()
+			q := h.sessionQoE(id).QoE
+			if q.RebufferCount != tc.wantCount || q.RebufferMS != tc.wantMS || q.PlayedMS != tc.wantPlayedMS {
+				t.Errorf("session QoE: %d stalls, %d ms stalled, %d ms played; want %d, %d, %d",
+					q.RebufferCount, q.RebufferMS, q.PlayedMS, tc.wantCount, tc.wantMS, tc.wantPlayedMS)
+			}
+			views, err := h.bolt.QoEViews(t.Context(), h.clock().Add(-time.Hour), h.clock().Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(views) != 1 || views[0].RebufferMS != tc.wantMS {
+				t.Errorf("views %+v, want one with %d ms of stall", views, tc.wantMS)
+			}
 		})
 	}
 }
