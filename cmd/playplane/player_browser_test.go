@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -957,6 +958,27 @@ func (h *harness) testReauthDuringStall(t *testing.T, release string) {
 	// stall is its own, counted and timed.
 	if q.QoE.RebufferCount == 0 {
 		t.Errorf("the session that took over during a stall tells %d ms of stall time in no stall (%d heartbeats accepted)", q.QoE.RebufferMS, accepted)
+	}
+	// The stall time between the first session's last heartbeat and the
+	// swap is the first session's: it tells it with a last heartbeat as
+	// it is replaced, and the next session counts from there. Between
+	// them the two sessions tell every stalled millisecond the page timed
+	// (each rounds its figure), none twice and none lost.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := h.run.app.bus.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	was, err := h.run.app.store.GetSessionQoE(ctx, out.Before.SessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q, err = h.run.app.store.GetSessionQoE(ctx, a.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	if told := was.QoE.RebufferMS + q.QoE.RebufferMS; math.Abs(float64(told)-a.StallMS) > 2 {
+		t.Errorf("the page stalled %.0f ms; its sessions tell %d ms (%d the one replaced, heartbeats %v; %d the one that took over)",
+			a.StallMS, told, was.QoE.RebufferMS, h.run.faults.beats(out.Before.SessionID), q.QoE.RebufferMS)
 	}
 }
 

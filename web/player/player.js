@@ -900,8 +900,8 @@
   // sessionBase is what counters() said when the page's session began: a
   // heartbeat's counters are its session's (the server holds a view's
   // play to its session's age), so a session that replaced another while
-  // playing (reauthorize) counts from where it took over, a stall there
-  // included (swapSession).
+  // playing (reauthorize) counts from where the one replaced last told
+  // its counters, a stall there included (swapSession).
   const noCounters = { stalls: 0, stallMS: 0, playedMS: 0, df: 0 };
   let sessionBase = noCounters;
   // startupSession is the session the play's first frame came in: only
@@ -911,7 +911,8 @@
   // once per session in the startup figures.
   let startupSession = '';
 
-  function qoe() {
+  // qoe is the heartbeat's QoE, of the page's counters now unless given.
+  function qoe(c = counters()) {
     const q = {};
     const put = (k, v) => { if (v) q[k] = v; };
     if (player) {
@@ -929,7 +930,6 @@
     }
     put('bl', Math.round(buffered * 1000));
     if (state.sessionID === startupSession) put('startup_ms', state.startupMS || 0);
-    const c = counters();
     put('rebuffer_count', Math.max(0, c.stalls - sessionBase.stalls));
     put('rebuffer_ms', Math.max(0, Math.round(c.stallMS - sessionBase.stallMS)));
     put('played_ms', Math.max(0, Math.round(c.playedMS - sessionBase.playedMS)));
@@ -961,10 +961,10 @@
   // (next_heartbeat_ms); 410 means the session is over (ended elsewhere,
   // revoked, lapsed) and playback stops; 5xx or no answer is retried
   // within the lease, any other 4xx ends playback with its reason.
-  async function sendBeat(event) {
+  async function sendBeat(event, c) {
     if (!state.sessionID || !playbackToken) return;
     clearTimeout(beatTimer);
-    const body = { event, device_time: new Date().toISOString(), qoe: qoe() };
+    const body = { event, device_time: new Date().toISOString(), qoe: qoe(c) };
     // Before the first frame there is no position: the heartbeat leaves
     // it out, so it writes no resume position, and its stop or error
     // still counts in the QoE views (an exit before video start, a
@@ -1126,6 +1126,22 @@
     clearTimeout(renewTimer);
     if (renewing) await renewing;
     clearTimeout(renewTimer);
+    // The session replaced tells its counters up to here with a last
+    // heartbeat while its token is good, and the next one counts on from
+    // exactly those (sessionBase): the play and stalls since its last
+    // beat would otherwise be told by neither. A token already refused
+    // (the 401 path, a tab that slept) can tell nothing: that time, at
+    // most a heartbeat interval, is lost.
+    let told = null;
+    let stalledAtTold = stallStart;
+    if (state.startupMS !== null && Date.now() < tokenExpiresAt) {
+      const c = counters();
+      const sent = state.beats.sent;
+      await sendBeat('progress', c);
+      if (state.beats.sent > sent && state.beats.last.status === 200) told = c;
+      // Answered 410 or refused: playback has ended meanwhile.
+      if (state.phase !== 'playing' && state.phase !== 'loading') return;
+    }
     const r = await authorizePlay(await tokenFor(state.account));
     if (r.status === 201 && state.phase !== 'playing' && state.phase !== 'loading') {
       // Left or stopped meanwhile: the new session is given back, not
@@ -1143,12 +1159,13 @@
       return fail('authorizing again: ' + errText(r));
     }
     clearTimeout(beatTimer);
-    sessionBase = counters();
-    // A stall in progress goes on in the new session as one of its own,
-    // timed from here: the session replaced told it up to its last beat.
-    // Left out of its count, the new view would tell stall time with no
-    // stall.
-    if (stallStart) sessionBase.stalls--;
+    if (!told) stalledAtTold = stallStart;
+    sessionBase = told || counters();
+    // A stall in progress where the session replaced last told it goes on
+    // in the new session as one of its own, timed from there (even if it
+    // is over by now). Left out of its count, the new view would tell
+    // stall time with no stall.
+    if (stalledAtTold) sessionBase.stalls--;
     takeSession(r.data);
     log('session ' + before + ' replaced by ' + state.sessionID + ', playing on');
     // The gate opens on the new session's grants only: the players' URLs
