@@ -138,25 +138,30 @@ func TestCMCDStallIsCountedOnce(t *testing.T) {
 		// wantPlayedMS: the gaps spent playing, as the states tell them.
 		wantCount            int
 		wantMS, wantPlayedMS int64
+		// wantViewMS: the view's stall time, held to its play time
+		// (QoEBounds: stall time beyond play time is absurd QoE, issue 18).
+		wantViewMS int64
 	}{
 		{
 			name:    "bsd on the change out of rebuffering",
 			reports: []string{"e=ps,sta=s", "e=ps,msd=900,sta=p", "e=ps,sta=r", "e=t,sta=r", "e=t,sta=r", "bsd=(2500),e=ps,sta=p", "e=ps,sta=a"},
 			at:      []time.Duration{0, time.Second, 11 * time.Second, 12 * time.Second, 13 * time.Second, 13500 * time.Millisecond, 15500 * time.Millisecond},
 			// 11 s to 13.5 s, which bsd tells again.
-			wantCount: 1, wantMS: 2500, wantPlayedMS: 10_000 + 2_000,
+			wantCount: 1, wantMS: 2500, wantPlayedMS: 10_000 + 2_000, wantViewMS: 2500,
 		},
 		{
 			name:      "bsd on a report after it",
 			reports:   []string{"e=ps,sta=s", "e=ps,msd=900,sta=p", "e=ps,sta=r", "e=ps,sta=p", "bsd=(1000),e=t,sta=p", "e=ps,sta=a"},
 			at:        []time.Duration{0, time.Second, 11 * time.Second, 12 * time.Second, 13 * time.Second, 14 * time.Second},
-			wantCount: 1, wantMS: 1000, wantPlayedMS: 10_000 + 1_000 + 1_000,
+			wantCount: 1, wantMS: 1000, wantPlayedMS: 10_000 + 1_000 + 1_000, wantViewMS: 1000,
 		},
 		{
-			name:      "no states: bsd alone tells a stall",
-			reports:   []string{"e=t,msd=900", "e=t", "bsd=(700),e=t"},
-			at:        []time.Duration{0, 5 * time.Second, 10 * time.Second},
-			wantCount: 1, wantMS: 700,
+			name:    "no states: bsd alone tells a stall",
+			reports: []string{"e=t,msd=900", "e=t", "bsd=(700),e=t"},
+			at:      []time.Duration{0, 5 * time.Second, 10 * time.Second},
+			// No state tells play time, so the view holds none of the
+			// stall: a rebuffer percentage needs the time played.
+			wantCount: 1, wantMS: 700, wantViewMS: 0,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,8 +188,8 @@ func TestCMCDStallIsCountedOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(views) != 1 || views[0].RebufferMS != tc.wantMS {
-				t.Errorf("views %+v, want one with %d ms of stall", views, tc.wantMS)
+			if len(views) != 1 || views[0].RebufferMS != tc.wantViewMS {
+				t.Errorf("views %+v, want one with %d ms of stall", views, tc.wantViewMS)
 			}
 		})
 	}
