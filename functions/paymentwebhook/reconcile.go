@@ -23,10 +23,10 @@ type ReconcileReport struct {
 }
 
 // Reconcile lists every subscription from the Stripe API and repairs
-// stored state that drifted because events were missed. The listing is
-// state as of Stripe's clock at the read of each page, so it is applied
-// as a snapshot of that second (see merge): events of later seconds still
-// win. It also announces accounts whose past_due grace ran out,
+// stored state that drifted because events were missed. Each page is
+// state as of the second before its Date (it may have been read then), so
+// it is applied as a snapshot of that second (see merge): events of later
+// seconds still win. It also announces accounts whose past_due grace ran out,
 // a change no Stripe event marks. Failures on one subscription do not stop
 // the others; the first is returned with the report.
 func (s *Server) Reconcile(ctx context.Context) (ReconcileReport, error) {
@@ -61,7 +61,7 @@ type reconciler struct {
 	woken     map[string]bool // customers whose parked events this run woke
 }
 
-// subscription reconciles one listed subscription read at asOf.
+// subscription reconciles one listed subscription of a page dated asOf.
 func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, asOf time.Time) (err error) {
 	r.rep.Subscriptions++
 	defer func() {
@@ -69,14 +69,17 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 			r.rep.Failed++
 		}
 	}()
+	// asOf is the response's second (Date), written when Stripe answered:
+	// the page may have been read in the second before. Stamped asOf, it
+	// would be newer than a change Stripe made after the read in that
+	// second, and would undo it, or refuse its event as stale, until the
+	// next run. Stamped with the second before, such a change shares the
+	// listing's second, which merge orders (or unordered leaves alone).
+	clock := asOf.Unix() - 1
 	if r.s.otherProduct(sub.productIDs()) {
 		// Listed every hour: said only when an account held it.
 		r.rep.OtherProduct++
-		// asOf is the response's second (Date): the page may have been
-		// read in the second before, and a move back in it must not be
-		// refused by the listing's mark. Service state keeps asOf (merge
-		// orders snapshots of one second).
-		dropped, err := r.s.dropOtherProduct(ctx, sub.ID, string(sub.Customer), "reconcile", asOf.Unix()-1, false, r.now)
+		dropped, err := r.s.dropOtherProduct(ctx, sub.ID, string(sub.Customer), "reconcile", clock, false, r.now)
 		if dropped {
 			r.rep.Repaired++
 			httpx.Logger(ctx).InfoContext(ctx, "subscription of another product dropped", "subscription", sub.ID,
@@ -103,10 +106,9 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 		// A failed wake is logged; the next run wakes again.
 		_ = r.s.wakeParked(ctx, c)
 	}
-	// The listing is state as of asOf: a snapshot of that second, which
+	// The listing is state as of clock: a snapshot of that second, which
 	// events of later seconds supersede and events of the same second are
 	// ordered with (see merge).
-	clock := asOf.Unix()
 	snap, err := r.s.fromSubscription(sub, "reconcile@"+strconv.FormatInt(clock, 10), clock, placeAny, nil)
 	if err != nil {
 		return err

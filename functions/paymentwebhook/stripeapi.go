@@ -85,7 +85,8 @@ func (a *StripeAPI) customer(ctx context.Context, id string) (stripeCustomer, er
 }
 
 // listSubscriptions calls fn with every subscription of every status, page
-// by page, with Stripe's clock at the read of the page.
+// by page, with the second Stripe answered the page in (its Date header),
+// which is at or after the read.
 func (a *StripeAPI) listSubscriptions(ctx context.Context, fn func(sub stripeSubscription, asOf time.Time) error) error {
 	var after string
 	for {
