@@ -92,7 +92,10 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 	case linkPending && age < s.cfg.LinkWait:
 		log.InfoContext(ctx, "stripe event waits for its customer link", "err", err, "attempt", m.DeliveryAttempt)
 		return true
-	case !linkPending && playback.ErrorCode(err).Retryable() && age < s.cfg.GiveUpAfter:
+	case !linkPending && playback.ErrorCode(err).Retryable() && age < s.cfg.GiveUpAfter && ev.ParkedKey == "":
+		// Pending: should the bus give up on it, Sweep republishes it. A
+		// parked one (woken by its link, or swept) is not pending, and
+		// only parked under parkRetry does Sweep retry it: below.
 		log.WarnContext(ctx, "stripe event failed; will retry", "err", err, "attempt", m.DeliveryAttempt)
 		return true
 	case linkPending || playback.ErrorCode(err).Retryable() || isUnknownStatus(err):

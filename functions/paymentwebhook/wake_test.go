@@ -1,0 +1,92 @@
+package paymentwebhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// writesDown is a store whose account writes fail while down is set.
+type writesDown struct {
+	harnessStore
+	down *atomic.Bool
+}
+
+func (s writesDown) UpdateAccount(ctx context.Context, id string, fn func(*playback.Account) error) (playback.Account, error) {
+	if s.down.Load() {
+		return playback.Account{}, playback.Unavailable(errors.New("store writes down"), "test store")
+	}
+	return s.harnessStore.UpdateAccount(ctx, id, fn)
+}
+
+// downAtWake sets down when it forwards the second announcement of one
+// Stripe event: the first is the webhook's, the second the wake's.
+type downAtWake struct {
+	playback.Publisher
+	eventID string
+	down    *atomic.Bool
+	seen    atomic.Int32
+}
+
+func (p *downAtWake) Publish(ctx context.Context, topic string, msgs ...playback.Message) error {
+	for _, m := range msgs {
+		var rec events.StripeEventRecorded
+		if topic == events.TopicStripeEvents && json.Unmarshal(m.Data, &rec) == nil && rec.EventID == p.eventID &&
+			p.seen.Add(1) == 2 {
+			p.down.Store(true)
+		}
+	}
+	return p.Publisher.Publish(ctx, topic, msgs...)
+}
+
+// TestWokenEventOutlivesItsBusRetries: a new subscriber's
+// customer.subscription.created comes before its checkout and is parked
+// for the customer's link; the checkout links and wakes it, and the store
+// refuses writes for longer than the bus retries the woken event (SQS:
+// maxReceiveCount 5, 180 s apart, then the DLQ). Stripe acknowledged both
+// events and never sends them again, no further link may come, and
+// without STRIPE_API_KEY no reconciliation wakes the customer again: once
+// the store is back, the sweeper must apply the event, or the subscriber
+// who paid is never entitled.
+func TestWokenEventOutlivesItsBusRetries(t *testing.T) {
+	t.Parallel()
+	down := &atomic.Bool{}
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var pub *downAtWake
+	h := newHarness(t, noLinkWait, withStore(writesDown{harnessStore: db, down: down}), func(_ *Config, d *Deps) {
+		pub = &downAtWake{Publisher: d.Bus, eventID: "evt_sub_wk", down: down}
+		d.Bus = pub
+	})
+	h.account("acct_wk")
+	h.run(stripeEvent("evt_sub_wk", typeSubscriptionCreated, at(time.Hour),
+		subObj("sub_wk", "cus_wk", "active", "price_std", at(0), at(month))))
+	if got := len(h.parked(parkCustomer("cus_wk"))); got != 1 {
+		t.Fatalf("%d events parked for cus_wk, want 1", got)
+	}
+	h.clock.Set(h.clock.Now().Add(2 * time.Hour))
+	h.run(stripeEvent("evt_co_wk", typeCheckoutCompleted, at(3*time.Hour), checkoutObj("cs_wk", "acct_wk", "cus_wk", "")))
+	h.settleLong() // the bus gives the woken event up
+	if !down.Load() {
+		t.Fatal("the wake was not announced: the test no longer fails its processing")
+	}
+	down.Store(false)
+	h.clock.Set(h.clock.Now().Add(time.Hour))
+	if _, err := h.srv.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	h.wantProcessed("evt_sub_wk")
+	wantState(t, h.getAccount("acct_wk"), playback.StatusActive, "standard")
+}
