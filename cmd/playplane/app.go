@@ -277,7 +277,7 @@ func (a *App) wire(ctx context.Context) error {
 	}
 	a.cdnBases = signCfg.CDNBases
 	if a.cfg.Seed {
-		if err := a.seed(ctx); err != nil {
+		if err := a.seed(ctx, a.store); err != nil {
 			return err
 		}
 	}
@@ -352,20 +352,26 @@ func (a *App) wire(ctx context.Context) error {
 // CDN bases its demo edges were last pointed at.
 type demoSeeded struct {
 	CDNBases map[string]string `json:"cdn_bases"`
+	// Moving are the CDN bases of starts that began moving the demo edges
+	// and did not record the end (killed, or a store write failed): each
+	// may have moved some edges and not the others.
+	Moving []map[string]string `json:"moving,omitempty"`
 }
 
 // seed writes the demo data on the data directory's first start only:
 // seeding every start would bring back the demo records an operator
 // deleted and reset the demo edges they changed. A later start only moves
 // the demo edges to this start's address (demo.MoveEdges). The record is
-// written after the seed, so a start killed while seeding seeds again.
-func (a *App) seed(ctx context.Context) error {
+// written after the seed, so a start killed while seeding seeds again; a
+// move is recorded before it begins (demoSeeded.Moving), so that the next
+// start moves on the edges a killed one moved as well as the others.
+func (a *App) seed(ctx context.Context, store demo.Store) error {
 	path := filepath.Join(a.cfg.DataDir, "demo-seeded.json")
 	raw, err := os.ReadFile(path)
 	var was demoSeeded
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := demo.SeedOn(ctx, a.store, a.cdnBases, a.now()); err != nil {
+		if err := demo.SeedOn(ctx, store, a.cdnBases, a.now()); err != nil {
 			return err
 		}
 	case err != nil:
@@ -374,14 +380,26 @@ func (a *App) seed(ctx context.Context) error {
 		if err := json.Unmarshal(raw, &was); err != nil {
 			return fmt.Errorf("demo seed record %s (delete it to seed the demo data again): %w", path, err)
 		}
-		if maps.Equal(was.CDNBases, a.cdnBases) {
+		if maps.Equal(was.CDNBases, a.cdnBases) && len(was.Moving) == 0 {
 			return nil
 		}
-		if err := demo.MoveEdges(ctx, a.store, was.CDNBases, a.cdnBases); err != nil {
-			return err
+		from := append([]map[string]string{was.CDNBases}, was.Moving...)
+		if !slices.ContainsFunc(from, func(m map[string]string) bool { return maps.Equal(m, a.cdnBases) }) {
+			if err := writeDemoSeeded(path, demoSeeded{CDNBases: was.CDNBases, Moving: append(was.Moving, a.cdnBases)}); err != nil {
+				return err
+			}
+		}
+		for _, bases := range from {
+			if err := demo.MoveEdges(ctx, store, bases, a.cdnBases); err != nil {
+				return err
+			}
 		}
 	}
-	raw, err = json.Marshal(demoSeeded{CDNBases: a.cdnBases})
+	return writeDemoSeeded(path, demoSeeded{CDNBases: a.cdnBases})
+}
+
+func writeDemoSeeded(path string, rec demoSeeded) error {
+	raw, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
