@@ -223,8 +223,9 @@ func importCmd(ctx context.Context, cfg Config, cli cliConfig, args []string, st
 		return err
 	}
 	// An unchanged file still ends the sessions of its accounts that may
-	// not play: importing again retries an end that failed.
-	if *dryRun || plan.Empty() && len(plan.EndSessions) == 0 {
+	// not play and links their customers: importing again retries an end
+	// or a link that failed (or that a killed import never made).
+	if *dryRun || plan.Empty() && len(plan.EndSessions) == 0 && len(plan.Links) == 0 {
 		return nil
 	}
 	rep, err := catalogfile.ApplyParallel(ctx, s, plan, *actor, time.Now, *parallel)

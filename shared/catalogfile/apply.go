@@ -24,6 +24,7 @@ type Store interface {
 	playback.AdminStore
 	playback.SessionEnder
 	LinkCustomer(ctx context.Context, customerID, accountID string) error
+	AccountIDByCustomer(ctx context.Context, customerID string) (string, error)
 }
 
 // Plan is what importing a file would change: the record changes, each
@@ -280,6 +281,11 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 		}
 	}
 	for _, cus := range slices.Sorted(maps.Keys(plan.Links)) {
+		// Importing an unchanged file links again what a stopped import
+		// left unlinked; a link in place is not written again.
+		if id, err := s.AccountIDByCustomer(ctx, cus); err == nil && id == plan.Links[cus] {
+			continue
+		}
 		if err := s.LinkCustomer(ctx, cus, plan.Links[cus]); err != nil {
 			return rep, fmt.Errorf("link customer %q: %w", cus, err)
 		}
