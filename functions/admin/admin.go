@@ -490,6 +490,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, who auth.Identit
 	}
 	rec, err := s.apply(r.Context(), who, playback.Change{Kind: kind, ID: id, Doc: doc, IfAbsent: true})
 	if playback.IsCode(err, playback.CodePrecondition) {
+		if err := s.afterCreated(r.Context(), kind, id, doc); err != nil {
+			return err
+		}
 		e := playback.Errorf(playback.CodeConflict, "already_exists", "%s %q exists; PUT it with If-Match to change it", kind, id)
 		e.Details = map[string]string{"kind": string(kind), "id": id}
 		return e
@@ -503,6 +506,35 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, who auth.Identit
 	w.Header().Set("Location", r.URL.Path+"/"+url.PathEscape(id))
 	writeRecord(w, http.StatusCreated, rec.Version, rec.Doc)
 	return nil
+}
+
+// afterCreated does what creating record id as doc implies (afterWrite)
+// when the stored record is an account with doc's customer: a create
+// retried after its link failed, or after the runner was killed before
+// the link, finds the account written and answers 409, yet is the only
+// call that would make the link.
+func (s *Server) afterCreated(ctx context.Context, kind playback.Kind, id string, doc json.RawMessage) error {
+	if kind != playback.KindAccount {
+		return nil
+	}
+	cur, err := s.deps.Store.GetRecord(ctx, kind, id)
+	if playback.IsCode(err, playback.CodeNotFound) {
+		return nil // deleted since
+	}
+	if err != nil {
+		return err
+	}
+	var stored, sent playback.Account
+	if err := json.Unmarshal(cur.Doc, &stored); err != nil {
+		return fmt.Errorf("admin: stored account %q: %w", id, err)
+	}
+	if err := json.Unmarshal(doc, &sent); err != nil {
+		return fmt.Errorf("admin: account %q as sent: %w", id, err)
+	}
+	if stored.CustomerID == "" || stored.CustomerID != sent.CustomerID {
+		return nil
+	}
+	return s.afterWrite(ctx, kind, cur.Doc)
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request, who auth.Identity, kind playback.Kind) error {
