@@ -136,8 +136,8 @@ func TestAccountWriteRetriedEndsWhatAFailureLeft(t *testing.T) {
 	if r := h.do("PUT", "/v1/admin/accounts/acct_a", h.admin, etag, canceled); r.status != http.StatusServiceUnavailable {
 		t.Fatalf("PUT with the store failing the end: %d %s, want 503", r.status, r.body)
 	}
-	// The rest of the write's aftermath ran all the same: a retry needs
-	// the new version, and the same request would only get 412.
+	// The rest of the write's aftermath ran all the same: a retry may
+	// come with the new version, not only as sent.
 	if id, err := inner.AccountIDByCustomer(ctx, "cus_a"); err != nil || id != "acct_a" {
 		t.Fatalf("customer link after the failed end: %q %v, want acct_a", id, err)
 	}
@@ -253,5 +253,56 @@ func TestPastDueSinceInTheBody(t *testing.T) {
 	}
 	if _, err := h.store.GetAccount(context.Background(), "acct_later"); !playback.IsCode(err, playback.CodeNotFound) {
 		t.Fatalf("a refused account was written: %v", err)
+	}
+}
+
+// TestAccountWriteRetriedAsSentEndsWhatAKillLeft: a PUT (or PATCH)
+// writes the account, and the runner is killed before ending its
+// sessions, so the operator gets no answer. The request retried as sent,
+// with the If-Match it had, finds its own write in place: the change has
+// been applied (RFC 9110 section 13.1.1 allows a 2xx then), and the
+// retry must end the session, which nothing else would.
+func TestAccountWriteRetriedAsSentEndsWhatAKillLeft(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, method, body string
+	}{
+		{name: "PUT", method: "PUT", body: `{"id":"acct_a","plan_id":"std","territory":"DE","status":"canceled","parental_cap":16}`},
+		{name: "PATCH", method: "PATCH", body: `{"suspended":true}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			inner, err := bolt.Open(filepath.Join(t.TempDir(), "db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { inner.Close() })
+			store := &failingEnds{Store: inner}
+			h := newHarnessOn(t, auth.DefaultAdminClaim, store)
+			ctx := context.Background()
+			h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+			etag := h.mustDo("POST", "/v1/admin/accounts", "", acctA, http.StatusCreated).header.Get("ETag")
+			sess, err := inner.AcquireLease(ctx, playback.LeaseRequest{SessionID: "s_tv", AccountID: "acct_a", DeviceID: "tv",
+				TitleID: "bbb", Limit: 2, TTL: time.Minute, Now: h.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			send := func() resp {
+				if tc.method == "PATCH" {
+					return h.patch("/v1/admin/accounts/acct_a", etag, admin.MergePatchType, tc.body)
+				}
+				return h.do(tc.method, "/v1/admin/accounts/acct_a", h.admin, etag, tc.body)
+			}
+			store.fail.Store(1) // where the kill came: after the write, before the end
+			if r := send(); r.status < 500 {
+				t.Fatalf("%s whose end failed: %d %s, want a 5xx", tc.method, r.status, r.body)
+			}
+			if r := send(); r.status != http.StatusOK {
+				t.Errorf("%s retried as sent: %d %s, want 200", tc.method, r.status, r.body)
+			}
+			if got, _ := inner.GetSession(ctx, sess.ID); got.Active(h.clock()) || got.EndReason != playback.EndEntitlement {
+				t.Fatalf("session after the retry: %+v, want ended %q", got, playback.EndEntitlement)
+			}
+		})
 	}
 }
