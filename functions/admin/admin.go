@@ -886,15 +886,19 @@ func (s *Server) modify(r *http.Request, who auth.Identity, id string, fn func(*
 		if err != nil {
 			return cur, err
 		}
-		if match.sent && !match.holds(cur.Version) {
-			return cur, playback.ErrPrecondition(playback.KindAccount, id, cur.Version)
-		}
 		var a playback.Account
 		if err := json.Unmarshal(cur.Doc, &a); err != nil {
 			return cur, fmt.Errorf("admin: stored account %q: %w", id, err)
 		}
+		// Nothing to change is the change in place, whatever the version:
+		// a retry whose first answer was lost is answered as rewrite
+		// answers one (RFC 9110 section 13.1.1), and its caller does
+		// what the write implies.
 		if !fn(&a) {
 			return cur, nil
+		}
+		if match.sent && !match.holds(cur.Version) {
+			return cur, playback.ErrPrecondition(playback.KindAccount, id, cur.Version)
 		}
 		doc, err := json.Marshal(a)
 		if err != nil {

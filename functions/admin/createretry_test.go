@@ -46,3 +46,25 @@ func TestRetriedAccountCreateLinksItsCustomer(t *testing.T) {
 		t.Errorf("customer cus_Billed01 after the retried create: %q, %v; want acct_billed", id, err)
 	}
 }
+
+// TestRetriedCustomerLinkLinks: PUT .../customer with If-Match writes the
+// account's customer_id, then links the customer. When the link fails
+// (or the runner is killed before it) the request retried as sent finds
+// its own write in place, and must still make the link.
+func TestRetriedCustomerLinkLinks(t *testing.T) {
+	t.Parallel()
+	store := &linkFailsOnce{Store: boltStore(t)}
+	h := newHarnessOn(t, auth.DefaultAdminClaim, store)
+	h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+	etag := h.mustDo("POST", "/v1/admin/accounts", "", acctA, http.StatusCreated).header.Get("ETag")
+	const link = `{"customer_id":"cus_A01"}`
+	if r := h.do("PUT", "/v1/admin/accounts/acct_a/customer", h.admin, etag, link); r.status < 500 {
+		t.Fatalf("link that failed: %d %s, want a 5xx to retry", r.status, r.body)
+	}
+	if r := h.do("PUT", "/v1/admin/accounts/acct_a/customer", h.admin, etag, link); r.status != http.StatusOK {
+		t.Errorf("the link retried as sent: %d %s, want 200", r.status, r.body)
+	}
+	if id, err := store.AccountIDByCustomer(context.Background(), "cus_A01"); err != nil || id != "acct_a" {
+		t.Errorf("customer cus_A01 after the retried link: %q, %v; want acct_a", id, err)
+	}
+}
