@@ -647,6 +647,10 @@ var DynamoTable = Table{
 		// Sparse index of held stream slots by shard and expiry, for the
 		// active-leases count. Keys only: a count reads nothing else.
 		{Name: IndexLeases, HashKey: "lease_pk", RangeKey: "lease_sk", Projection: ProjectKeysOnly},
+		// Sparse index of the past_due accounts whose grace end is not
+		// announced yet, by when their grace began, for the grace job.
+		// Keys only: the accounts are read from the table.
+		{Name: IndexGrace, HashKey: "grace_pk", RangeKey: "grace_sk", Projection: ProjectKeysOnly},
 	},
 	// Epoch seconds; DynamoDB deletes expired leases, QoE and processed
 	// inbox events by itself.
@@ -661,6 +665,9 @@ const IndexList = "list"
 
 // IndexLeases is the sparse index of held stream slots.
 const IndexLeases = "leases"
+
+// IndexGrace is the sparse index of accounts whose grace end is unannounced.
+const IndexGrace = "grace"
 
 // Table describes a DynamoDB table with string keys.
 type Table struct {

@@ -192,13 +192,13 @@ func applyChange(tx *bbolt.Tx, c playback.Change) (playback.AuditChange, error) 
 			}
 		}
 		ac.Op = playback.OpDelete
-		return ac, b.Delete([]byte(c.ID))
+		return ac, deleteRecord(tx, bn, []byte(c.ID))
 	}
 	ac.Op, ac.After, ac.Version = playback.OpUpdate, c.Doc, versionOf(c.Doc)
 	if old == nil {
 		ac.Op = playback.OpCreate
 	}
-	return ac, b.Put([]byte(c.ID), c.Doc)
+	return ac, putRaw(tx, bn, []byte(c.ID), c.Doc)
 }
 
 func cmpErr(err, otherwise error) error {

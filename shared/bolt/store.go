@@ -121,6 +121,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 				return err
 			}
 		}
+		if err := indexGrace(tx); err != nil {
+			return err
+		}
 		return indexInbox(tx, o.now())
 	})
 	if err != nil {
@@ -191,7 +194,7 @@ func put(tx *bbolt.Tx, bucket, k []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucket).Put(k, raw)
+	return putRaw(tx, bucket, k, raw)
 }
 
 func (s *Store) view(ctx context.Context, op string, fn func(*bbolt.Tx) error) error {

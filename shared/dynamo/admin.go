@@ -99,14 +99,18 @@ func recordKey(kind playback.Kind, id string) (pk, sk string, err error) {
 func counterKey(planID string) item { return keyOf("PLAN#"+planID, "ACCOUNTS") }
 
 // recordItem is the whole item of a managed record: key, document,
-// version and listing attributes.
+// version, listing attributes and an account's grace attributes.
 func recordItem(kind playback.Kind, id string, doc string, version int64) (item, error) {
 	pk, sk, err := recordKey(kind, id)
 	if err != nil {
 		return nil, err
 	}
-	return item{attrPK: str(pk), attrSK: str(sk), attrDoc: str(doc), attrVersion: num(version),
-		attrListPK: str(string(kind)), attrListSK: str(id)}, nil
+	it := item{attrPK: str(pk), attrSK: str(sk), attrDoc: str(doc), attrVersion: num(version),
+		attrListPK: str(string(kind)), attrListSK: str(id)}
+	if kind == playback.KindAccount {
+		graceItem(it, playback.GraceKeyOf(json.RawMessage(doc)))
+	}
+	return it, nil
 }
 
 // listed are the expression names and values that set a record's listing
@@ -198,6 +202,7 @@ func (s *Store) putAccount(ctx context.Context, a playback.Account) error {
 		}
 		names, values := map[string]string{"#doc": attrDoc, "#version": attrVersion}, item{":doc": doc, ":one": num(1)}
 		listed(playback.KindAccount, a.ID, names, values)
+		set, remove := graceSet(a.GraceKey(), names, values)
 		// DynamoDB refuses a request naming an attribute or value that no
 		// expression uses: each condition adds only its own.
 		cond, deltas := "attribute_not_exists(#pk)", map[string]int64{a.PlanID: 1}
@@ -210,7 +215,7 @@ func (s *Store) putAccount(ctx context.Context, a playback.Account) error {
 		update := &types.Update{
 			TableName:                 aws.String(s.table),
 			Key:                       keyOf("ACCT#"+a.ID, "ACCOUNT"),
-			UpdateExpression:          aws.String("SET #doc = :doc, " + setListed + " ADD #version :one"),
+			UpdateExpression:          aws.String("SET #doc = :doc" + set + ", " + setListed + remove + " ADD #version :one"),
 			ConditionExpression:       aws.String(cond),
 			ExpressionAttributeNames:  names,
 			ExpressionAttributeValues: values,

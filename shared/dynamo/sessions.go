@@ -232,9 +232,11 @@ func (g *admissionGuard) check(table, accountID string, save *playback.Account) 
 		return types.TransactWriteItem{}, err
 	}
 	values[":new"], values[":one"] = doc, num(1)
+	ns := names("#version", "#doc")
+	set, remove := graceSet(save.GraceKey(), ns, values)
 	return types.TransactWriteItem{Update: &types.Update{TableName: aws.String(table), Key: key,
-		UpdateExpression:    aws.String("SET #doc = :new ADD #version :one"),
-		ConditionExpression: aws.String(cond), ExpressionAttributeNames: names("#version", "#doc"), ExpressionAttributeValues: values}}, nil
+		UpdateExpression:    aws.String("SET #doc = :new" + set + remove + " ADD #version :one"),
+		ConditionExpression: aws.String(cond), ExpressionAttributeNames: ns, ExpressionAttributeValues: values}}, nil
 }
 
 // ReadAdmission reads the account item and queries its slots side by side:

@@ -21,6 +21,10 @@
 //	                               pending_sk=key|parked_at|id), where CountParkedEvents counts key prefixes
 //	EDGES#<shard>    EDGE#<id>     edge, CAS on version; 8 shards so health writes spread
 //
+// Accounts whose grace end is yet to be announced also carry
+// grace_pk=GRACE and grace_sk=<GraceKey>, the keys of the sparse
+// keys-only GSI "grace" (grace.go).
+//
 // Plans, titles, accounts and edges also carry list_pk=<kind> and
 // list_sk=<id>, the keys of the sparse keys-only GSI "list" that the admin
 // lists page (admin.go).
@@ -85,6 +89,7 @@ const (
 	attrLeasePK   = "lease_pk" // held slot: its account's shard of the "leases" index
 	attrLeaseSK   = "lease_sk" // held slot: its lease's expiry, zero-padded unix nanoseconds
 	indexLeases   = "leases"
+	// grace_pk, grace_sk and index "grace": grace.go
 )
 
 // edgeShards spreads edge items over partitions: every edge reports health
@@ -179,7 +184,7 @@ func (s *Store) CreateTable(ctx context.Context) error {
 		BillingMode: types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{
 			str(attrPK), str(attrSK), str(attrPendingPK), str(attrPendingSK), str(attrListPK), str(attrListSK),
-			str(attrLeasePK), str(attrLeaseSK),
+			str(attrLeasePK), str(attrLeaseSK), str(attrGracePK), str(attrGraceSK),
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
@@ -206,6 +211,13 @@ func (s *Store) CreateTable(ctx context.Context) error {
 			KeySchema: []types.KeySchemaElement{
 				{AttributeName: aws.String(attrLeasePK), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(attrLeaseSK), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}, {
+			IndexName: aws.String(indexGrace),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(attrGracePK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrGraceSK), KeyType: types.KeyTypeRange},
 			},
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 		}},
@@ -382,6 +394,10 @@ func update[T any](ctx context.Context, s *Store, op, pk, sk, kind, id string, s
 			ExpressionAttributeNames:  map[string]string{"#doc": attrDoc, "#version": attrVersion},
 			ExpressionAttributeValues: item{":doc": doc, ":one": num(1)},
 			UpdateExpression:          aws.String("SET #doc = :doc ADD #version :one"),
+		}
+		if a, ok := any(v).(playback.Account); ok {
+			set, remove := graceSet(a.GraceKey(), in.ExpressionAttributeNames, in.ExpressionAttributeValues)
+			in.UpdateExpression = aws.String("SET #doc = :doc" + set + remove + " ADD #version :one")
 		}
 		if version, ok := numAttr(it, attrVersion); ok {
 			in.ConditionExpression = aws.String("#version = :v")

@@ -4,6 +4,7 @@ package firestore
 //
 //	plans|titles|accounts|edges/{id}  listed by document id (ListRecords)
 //	accounts/{id}.plan_id             the account's plan, beside its doc, for counting
+//	accounts/{id}.grace               its GraceKey while its grace end is unannounced (grace.go)
 //	audit/{audit id}                  audit record (gzipped JSON in "data"), created in the
 //	                                  commit of the change it records
 //	coverage_zones/{version}          coverage zone file (gzipped in "data", meta in "doc"),
@@ -54,12 +55,13 @@ const (
 
 // docFields are the fields of a document holding v as doc: managed
 // records carry their id as key for ListRecords, accounts their plan
-// beside it, so that the accounts on a plan can be counted.
+// beside it, so that the accounts on a plan can be counted, and while
+// their grace end is yet to be announced its GraceKey (ListGracePending).
 func docFields(doc string, v any) map[string]any {
 	fields := map[string]any{fieldDoc: doc}
 	switch v := v.(type) {
 	case playback.Account:
-		fields[fieldKey], fields[fieldPlanID] = v.ID, v.PlanID
+		fields[fieldKey], fields[fieldPlanID], fields[fieldGrace] = v.ID, v.PlanID, graceField(v.GraceKey())
 	case playback.Edge:
 		fields[fieldKey] = v.ID
 	case playback.Plan:
@@ -349,7 +351,7 @@ func (s *Store) changeWrites(ctx context.Context, cs playback.ChangeSet, current
 		}
 		fields := map[string]any{fieldDoc: string(c.Doc), fieldKey: c.ID}
 		if c.Kind == playback.KindAccount {
-			fields[fieldPlanID] = playback.PlanOf(c.Doc)
+			fields[fieldPlanID], fields[fieldGrace] = playback.PlanOf(c.Doc), graceField(playback.GraceKeyOf(c.Doc))
 		}
 		ws := s.replace(st, fields)
 		ac.Op, ac.After, ac.Version = playback.OpUpdate, c.Doc, docVersion(string(c.Doc))

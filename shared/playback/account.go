@@ -1,6 +1,8 @@
 package playback
 
 import (
+	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"time"
@@ -157,6 +159,11 @@ type Account struct {
 	// recorded here, the next event or reconciliation to meet the account
 	// sees the two differ and announces, whatever it changes itself.
 	Announced Entitlement `json:"announced,omitzero"`
+	// GraceAnnounced is the PastDueSince of the past_due episode whose
+	// grace end was announced (grace_expired), so that it is announced
+	// once: a later episode, dated anew, is announced again. A pointer,
+	// as an undated episode's is the zero time.
+	GraceAnnounced *time.Time `json:"grace_announced,omitempty"`
 
 	// CustomersDeleted are the deletions of the account's payment
 	// provider customers: a deletion cancels the customer's
@@ -293,6 +300,58 @@ func (a Account) DateUndated(now time.Time) (Account, bool) {
 		return a, false
 	}
 	return a.DatePastDue(now), true
+}
+
+// GracePending reports whether the end of a's grace is yet to be
+// announced: a is past_due and no announcement names its episode
+// (GraceAnnounced).
+func (a Account) GracePending() bool {
+	return a.Status == StatusPastDue && (a.GraceAnnounced == nil || !a.GraceAnnounced.Equal(a.PastDueSince))
+}
+
+// GraceKey is where a stands among the accounts GracePending holds for
+// ("" if it does not), which every store lists in GraceKey order
+// (AccountStore.ListGracePending): its PastDueSince as zero-padded unix
+// nanoseconds (undated, or before 1970, first), then its id. A string, so
+// that every store compares keys as it compares strings.
+func (a Account) GraceKey() string {
+	if !a.GracePending() {
+		return ""
+	}
+	return graceNanos(a.PastDueSince) + "|" + a.ID
+}
+
+// GraceKeyOf is the GraceKey of an account document ("" if it does not
+// decode), for stores that index documents they do not otherwise decode.
+func GraceKeyOf(doc json.RawMessage) string {
+	var a struct {
+		ID             string             `json:"id"`
+		Status         SubscriptionStatus `json:"status"`
+		PastDueSince   time.Time          `json:"past_due_since"`
+		GraceAnnounced *time.Time         `json:"grace_announced"`
+	}
+	if json.Unmarshal(doc, &a) != nil {
+		return ""
+	}
+	return Account{ID: a.ID, Status: a.Status, PastDueSince: a.PastDueSince, GraceAnnounced: a.GraceAnnounced}.GraceKey()
+}
+
+// GraceKeyBefore is the bound below which lie the GraceKeys of accounts
+// past_due since until or earlier, and no others.
+func GraceKeyBefore(until time.Time) string {
+	return graceNanos(until.Add(time.Nanosecond))
+}
+
+func graceNanos(t time.Time) string {
+	var n int64
+	switch {
+	case t.Before(time.Unix(0, 0)):
+	case t.After(time.Unix(0, 1<<63-1)):
+		n = 1<<63 - 1
+	default:
+		n = t.UnixNano()
+	}
+	return fmt.Sprintf("%019d", n)
 }
 
 // statusRank orders statuses from most to least entitling, so that an

@@ -61,6 +61,19 @@ type AccountStore interface {
 	LinkCustomer(ctx context.Context, customerID, accountID string) error
 	// AccountIDByCustomer resolves a payment customer; CodeNotFound if unlinked.
 	AccountIDByCustomer(ctx context.Context, customerID string) (string, error)
+	// ListGracePending lists the accounts whose grace end is yet to be
+	// announced (Account.GracePending) and whose PastDueSince is until or
+	// earlier (undated ones included), in GraceKey order, at most limit
+	// from after (the Next of the page before; "" for the first), as
+	// records of KindAccount. The store keeps this listing in each account
+	// write's own atomic step, whichever method writes it, so a listing
+	// costs what it lists, however many accounts the store holds.
+	// Records are as read after the listing: an account that no longer
+	// qualifies is left out, one written qualifying a moment ago may be
+	// missing from a listing at once (DynamoDB's index lags its writes).
+	// Accounts a release before the listing wrote are listed once the
+	// store is upgraded (see the adapter).
+	ListGracePending(ctx context.Context, until time.Time, after string, limit int) (RecordPage, error)
 }
 
 // ErrNoChange lets an update function say there is nothing to write.

@@ -102,6 +102,11 @@ func (s *Store) AccountIDByCustomer(ctx context.Context, customerID string) (str
 	return s.inner.AccountIDByCustomer(ctx, customerID)
 }
 
+func (s *Store) ListGracePending(ctx context.Context, until time.Time, after string, limit int) (playback.RecordPage, error) {
+	defer begin(ctx, LayerStore, "ListGracePending")()
+	return s.inner.ListGracePending(ctx, until, after, limit)
+}
+
 func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (playback.Session, error) {
 	defer begin(ctx, LayerStore, "AcquireLease")()
 	return s.inner.AcquireLease(ctx, req)

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"AccountPaymentState", testAccountPaymentState},
 		{"AccountPutReplaces", testAccountPutReplaces},
 		{"AccountPutRace", testAccountPutRace},
+		{"GracePending", testGracePending},
 		{"LeaseLimit", testLeaseLimit},
 		{"LeaseRace", testLeaseRace},
 		{"LeaseSameDeviceReplaces", testLeaseSameDeviceReplaces},

@@ -1,0 +1,104 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// The accounts whose grace end is yet to be announced
+// (playback.Account.GracePending) carry grace_pk=GRACE and
+// grace_sk=<GraceKey>, the keys of the sparse keys-only GSI "grace" that
+// ListGracePending queries; every write of an account's document sets or
+// removes them in the same request (graceSet). One partition: an account
+// enters it once a past_due episode and leaves it once, and the hourly
+// job reads it, far below a partition's 1,000 writes/s.
+const (
+	attrGracePK = "grace_pk"
+	attrGraceSK = "grace_sk"
+	indexGrace  = "grace"
+	gracePK     = "GRACE"
+)
+
+// graceSet are the clauses of an update of an account to one of GraceKey
+// key that keep its grace attributes: set, to follow "SET #doc = …",
+// sets them while the account is pending, remove, a REMOVE clause,
+// removes them when it is not (key ""); names and values gain what they
+// use.
+func graceSet(key string, names map[string]string, values item) (set, remove string) {
+	names["#gpk"], names["#gsk"] = attrGracePK, attrGraceSK
+	if key == "" {
+		return "", " REMOVE #gpk, #gsk"
+	}
+	values[":gpk"], values[":gsk"] = str(gracePK), str(key)
+	return ", #gpk = :gpk, #gsk = :gsk", ""
+}
+
+// graceItem adds to it, the whole item of an account of GraceKey key,
+// the grace attributes while the account is pending.
+func graceItem(it item, key string) item {
+	if key != "" {
+		it[attrGracePK], it[attrGraceSK] = str(gracePK), str(key)
+	}
+	return it
+}
+
+func (s *Store) ListGracePending(ctx context.Context, until time.Time, after string, limit int) (playback.RecordPage, error) {
+	const op = "ListGracePending"
+	if limit <= 0 {
+		return playback.RecordPage{}, nil
+	}
+	bound := playback.GraceKeyBefore(until)
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(indexGrace),
+		KeyConditionExpression:    aws.String("#gpk = :gpk AND #gsk < :bound"),
+		ExpressionAttributeNames:  map[string]string{"#gpk": attrGracePK, "#gsk": attrGraceSK},
+		ExpressionAttributeValues: item{":gpk": str(gracePK), ":bound": str(bound)},
+	}
+	if after != "" {
+		// A GSI query resumes from the index keys and the table keys of
+		// the last item; the key names its account.
+		id := after[strings.IndexByte(after, '|')+1:]
+		in.ExclusiveStartKey = item{attrGracePK: str(gracePK), attrGraceSK: str(after),
+			attrPK: str("ACCT#" + id), attrSK: str("ACCOUNT")}
+	}
+	// As ListRecords: one key more than the page says whether more follow.
+	n := min(limit, 1000)
+	in.Limit = aws.Int32(int32(n + 1))
+	out, err := s.db().Query(ctx, in)
+	if err != nil {
+		return playback.RecordPage{}, s.fail(op, err)
+	}
+	listed := out.Items[:min(len(out.Items), n)]
+	more := len(out.Items) > n || len(out.LastEvaluatedKey) > 0
+	keys := make([]item, len(listed))
+	for i, it := range listed {
+		keys[i] = keyOf(strAttr(it, attrPK), strAttr(it, attrSK))
+	}
+	its, err := s.getItems(ctx, keys)
+	if err != nil {
+		return playback.RecordPage{}, s.fail(op, err)
+	}
+	var page playback.RecordPage
+	for i, it := range its {
+		// The index lags: the account may be gone, or announced or
+		// paid since, a moment ago.
+		doc := strAttr(it, attrDoc)
+		if key := playback.GraceKeyOf(json.RawMessage(doc)); it == nil || key == "" || key >= bound {
+			continue
+		}
+		page.Records = append(page.Records, playback.Record{Kind: playback.KindAccount,
+			ID: strings.TrimPrefix(strAttr(listed[i], attrPK), "ACCT#"), Version: versionString(it), Doc: json.RawMessage(doc)})
+	}
+	if more && len(listed) > 0 {
+		page.Next = strAttr(listed[len(listed)-1], attrGraceSK)
+	}
+	return page, nil
+}
