@@ -536,8 +536,9 @@ var Functions = []Function{
 		BackgroundSecrets: []string{SecretStripeAPIKey},
 		Settings:          []string{SettingStripePricePlans, SettingStripeProducts, SettingPastDueGrace},
 		Store:             StoreReadWrite,
-		// sweep lists unprocessed inbox events; grace lists the accounts.
-		StoreIndexes:   []string{IndexPending, IndexList},
+		// sweep lists unprocessed inbox events; grace lists the accounts
+		// whose grace end is unannounced.
+		StoreIndexes:   []string{IndexPending, IndexGrace},
 		MemoryMB:       256,
 		TimeoutSeconds: 30,
 	},

@@ -2,6 +2,7 @@ package paymentwebhook
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -9,12 +10,12 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-// TestGraceAnnouncesPastDueOutOfGrace: the grace job walks the accounts
-// and announces, as reconciliation does for the ones Stripe lists, each
-// past_due account beyond its grace, whether a customer links it or not;
-// one inside it, or in another status, is not. An account stored
-// past_due without a date gets its grace started at the pass, and is
-// announced once that grace has run out. Alike on every store.
+// TestGraceAnnouncesPastDueOutOfGrace: the grace job announces, as
+// reconciliation does for the ones Stripe lists, each past_due account
+// beyond its grace, whether a customer links it or not, once; one inside
+// it, or in another status, is not read. An account stored past_due
+// without a date gets its grace started at the pass, and is announced
+// once that grace has run out. Alike on every store.
 func TestGraceAnnouncesPastDueOutOfGrace(t *testing.T) {
 	t.Parallel()
 	for _, st := range corpusStores() {
@@ -51,7 +52,7 @@ func TestGraceAnnouncesPastDueOutOfGrace(t *testing.T) {
 				return ids
 			}
 			rep, err := h.srv.Grace(ctx)
-			if err != nil || rep != (GraceReport{Accounts: 5, Dated: 1, GraceExpired: 2}) {
+			if err != nil || rep != (GraceReport{Accounts: 3, Dated: 1, GraceExpired: 2}) {
 				t.Fatalf("first pass: %+v %v", rep, err)
 			}
 			if got, want := announced(), []string{"acct_linked_out", "acct_out"}; !slices.Equal(got, want) {
@@ -61,18 +62,152 @@ func TestGraceAnnouncesPastDueOutOfGrace(t *testing.T) {
 				t.Fatalf("undated account's past_due_since after the pass: %v, want %v", got, now)
 			}
 
-			// 72 h after the pass that dated it, and the others still out.
+			// 72 h after the pass that dated it, and the others still out,
+			// announced already.
 			h.clock.Set(now.Add(72*time.Hour + time.Second))
 			rep, err = h.srv.Grace(ctx)
-			if err != nil || rep != (GraceReport{Accounts: 5, GraceExpired: 4}) {
+			if err != nil || rep != (GraceReport{Accounts: 2, GraceExpired: 2}) {
 				t.Fatalf("second pass: %+v %v", rep, err)
 			}
-			if got, want := announced(), []string{"acct_in", "acct_linked_out", "acct_linked_out", "acct_out", "acct_out", "acct_undated"}; !slices.Equal(got, want) {
+			if got, want := announced(), []string{"acct_in", "acct_linked_out", "acct_out", "acct_undated"}; !slices.Equal(got, want) {
 				t.Fatalf("announced %v, want %v", got, want)
 			}
 			if got := h.getAccount("acct_undated").PastDueSince; !got.Equal(now) {
 				t.Fatalf("undated account's past_due_since after a second pass: %v, want %v kept", got, now)
 			}
 		})
+	}
+}
+
+// graceAnnounced are the accounts announced grace_expired so far, once
+// per announcement, sorted.
+func graceAnnounced(t *testing.T, h *harness) []string {
+	t.Helper()
+	h.settle()
+	var ids []string
+	for _, ev := range h.entitlementEvents() {
+		if ev.Cause == "grace_expired" {
+			ids = append(ids, ev.AccountID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestGraceReadsOnlyTheAccountsItAnnounces: a pass reads the past_due
+// accounts whose grace has run out, not every account: the one past_due
+// account behind many others (more than pages of the walk) is announced,
+// and the pass reads it alone, however many others the store holds.
+// Alike on every store.
+func TestGraceReadsOnlyTheAccountsItAnnounces(t *testing.T) {
+	t.Parallel()
+	for _, st := range corpusStores() {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			var opts []harnessOption
+			if st.open != nil {
+				opts = append(opts, withStore(st.open(t)))
+			}
+			h := newHarness(t, opts...)
+			now := h.clock.Now()
+			for i := range 2*gracePage + 10 {
+				h.account(fmt.Sprintf("acct_%04d", i), func(a *playback.Account) { a.PlanID, a.Status = "standard", playback.StatusActive })
+			}
+			h.account("acct_in", func(a *playback.Account) {
+				a.PlanID, a.Status, a.PastDueSince = "standard", playback.StatusPastDue, now.Add(-time.Hour)
+			})
+			h.account("acct_zzz", func(a *playback.Account) {
+				a.PlanID, a.Status, a.PastDueSince = "standard", playback.StatusPastDue, now.Add(-73*time.Hour)
+			})
+			rep, err := h.srv.Grace(context.Background())
+			if err != nil || rep != (GraceReport{Accounts: 1, GraceExpired: 1}) {
+				t.Fatalf("pass: %+v %v; want one account read and announced", rep, err)
+			}
+			if got, want := graceAnnounced(t, h), []string{"acct_zzz"}; !slices.Equal(got, want) {
+				t.Fatalf("announced %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestGraceAnnouncesOncePerEpisode: the hourly pass announces a past_due
+// account's grace end once, not again each hour it stays past_due; the
+// account's next past_due episode (active in between, past_due again
+// with a new date) is announced again once its grace has run out.
+func TestGraceAnnouncesOncePerEpisode(t *testing.T) {
+	t.Parallel()
+	for _, st := range corpusStores() {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			var opts []harnessOption
+			if st.open != nil {
+				opts = append(opts, withStore(st.open(t)))
+			}
+			h := newHarness(t, opts...)
+			ctx := context.Background()
+			now := h.clock.Now()
+			h.account("acct_out", func(a *playback.Account) {
+				a.PlanID, a.Status, a.PastDueSince = "standard", playback.StatusPastDue, now.Add(-73*time.Hour)
+			})
+			for hour := range 3 {
+				h.clock.Set(now.Add(time.Duration(hour) * time.Hour))
+				if _, err := h.srv.Grace(ctx); err != nil {
+					t.Fatalf("pass %d: %v", hour, err)
+				}
+			}
+			if got, want := graceAnnounced(t, h), []string{"acct_out"}; !slices.Equal(got, want) {
+				t.Fatalf("three hourly passes announced %v, want %v once", got, want)
+			}
+
+			// Paid, then past_due again: a new episode.
+			later := now.Add(10 * 24 * time.Hour)
+			for _, status := range []playback.SubscriptionStatus{playback.StatusActive, playback.StatusPastDue} {
+				if _, err := h.store.UpdateAccount(ctx, "acct_out", func(a *playback.Account) error {
+					a.Status = status
+					*a = a.DatePastDue(later)
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.clock.Set(later.Add(time.Hour))
+			if _, err := h.srv.Grace(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := graceAnnounced(t, h), []string{"acct_out"}; !slices.Equal(got, want) {
+				t.Fatalf("announced %v inside the new episode's grace, want %v (the first episode's)", got, want)
+			}
+			for hour := range 2 {
+				h.clock.Set(later.Add(73*time.Hour + time.Duration(hour)*time.Hour))
+				if _, err := h.srv.Grace(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, want := graceAnnounced(t, h), []string{"acct_out", "acct_out"}; !slices.Equal(got, want) {
+				t.Fatalf("the two episodes' grace ends announced %v, want %v, once each", got, want)
+			}
+		})
+	}
+}
+
+// TestGracePassIsBounded: a pass reads at most graceRun accounts, saying
+// so (More), and the next pass announces the rest, as the announced ones
+// have left the listing.
+func TestGracePassIsBounded(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	now := h.clock.Now()
+	for i := range graceRun + 10 {
+		h.account(fmt.Sprintf("acct_%04d", i), func(a *playback.Account) {
+			a.PlanID, a.Status, a.PastDueSince = "standard", playback.StatusPastDue, now.Add(-73*time.Hour)
+		})
+	}
+	for _, want := range []GraceReport{{Accounts: graceRun, GraceExpired: graceRun, More: true}, {Accounts: 10, GraceExpired: 10}, {}} {
+		if rep, err := h.srv.Grace(context.Background()); err != nil || rep != want {
+			t.Fatalf("pass: %+v %v, want %+v", rep, err, want)
+		}
+	}
+	if got := len(graceAnnounced(t, h)); got != graceRun+10 {
+		t.Fatalf("announced %d, want %d", got, graceRun+10)
 	}
 }

@@ -92,8 +92,6 @@ type Store interface {
 	playback.AccountStore
 	playback.InboxStore
 	ApplyChanges(ctx context.Context, cs playback.ChangeSet) (playback.AuditRecord, error)
-	// ListRecords walks the accounts for the grace job.
-	ListRecords(ctx context.Context, kind playback.Kind, after string, limit int) (playback.RecordPage, error)
 }
 
 // Deps are the collaborators.
