@@ -283,6 +283,13 @@ type listingMigrator interface {
 	MigrateListing(ctx context.Context) (int, error)
 }
 
+// graceMigrator is a store with a one-off indexing of the accounts a
+// release before its grace listing wrote (ListGracePending; dynamo and
+// firestore: bolt indexes them when it opens the file).
+type graceMigrator interface {
+	MigrateGrace(ctx context.Context) (int, error)
+}
+
 // migrateCmd brings a store written by an earlier version to the current
 // layout; run once after upgrading, before importing or exporting.
 // Idempotent: a store with nothing left to move answers 0.
@@ -300,15 +307,30 @@ func migrateCmd(ctx context.Context, cfg Config, cli cliConfig, args []string, s
 		return err
 	}
 	defer s.Close()
-	m, ok := s.(listingMigrator)
-	if !ok {
+	lm, listing := s.(listingMigrator)
+	gm, grace := s.(graceMigrator)
+	if !listing && !grace {
 		_, err := fmt.Fprintf(stdout, "%s: nothing to migrate\n", *store)
 		return err
 	}
-	n, err := m.MigrateListing(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate %s: %w (what was moved stays; running it again moves the rest)", *store, err)
+	// The listing first: the grace migration walks it.
+	if listing {
+		n, err := lm.MigrateListing(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w (what was moved stays; running it again moves the rest)", *store, err)
+		}
+		if _, err := fmt.Fprintf(stdout, "%s: %d record(s) moved to the list index\n", *store, n); err != nil {
+			return err
+		}
 	}
-	_, err = fmt.Fprintf(stdout, "%s: %d record(s) moved to the list index\n", *store, n)
-	return err
+	if grace {
+		n, err := gm.MigrateGrace(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w (what was indexed stays; running it again indexes the rest)", *store, err)
+		}
+		if _, err := fmt.Fprintf(stdout, "%s: %d past_due account(s) added to the grace listing\n", *store, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -178,8 +178,9 @@ func TestImportExportDynamoDB(t *testing.T) {
 		t.Fatal("an old-layout title is exported before the migration")
 	}
 	for _, want := range []string{"dynamodb: 1 record(s) moved", "dynamodb: 0 record(s) moved"} {
-		if out, err := run(t, cfg, "migrate", "--store=dynamodb"); err != nil || !strings.Contains(out, want) {
-			t.Fatalf("migrate: %q, %v; want %q", out, err, want)
+		if out, err := run(t, cfg, "migrate", "--store=dynamodb"); err != nil || !strings.Contains(out, want) ||
+			!strings.Contains(out, "account(s) added to the grace listing") {
+			t.Fatalf("migrate: %q, %v; want %q and the grace listing's count", out, err, want)
 		}
 	}
 	if !strings.Contains(exported(), `"old"`) {

@@ -3,6 +3,8 @@ package dynamo
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,4 +103,57 @@ func (s *Store) ListGracePending(ctx context.Context, until time.Time, after str
 		page.Next = strAttr(listed[len(listed)-1], attrGraceSK)
 	}
 	return page, nil
+}
+
+// MigrateGrace gives the accounts a release before the "grace" index
+// wrote, past_due with their grace end unannounced, its attributes (run
+// after MigrateListing, whose listing it walks; `playplane migrate`). It
+// touches no document, and writes an account only on the version it
+// read, so a write racing it (which sets the attributes itself) wins. It
+// can run while the functions serve, is idempotent, and returns how many
+// accounts it indexed. Until it has run such an account is not announced
+// by the grace job.
+func (s *Store) MigrateGrace(ctx context.Context) (int, error) {
+	const op = "MigrateGrace"
+	moved := 0
+	for after := ""; ; {
+		page, err := s.ListRecords(ctx, playback.KindAccount, after, 1000)
+		if err != nil {
+			return moved, s.fail(op, err)
+		}
+		for _, r := range page.Records {
+			key := playback.GraceKeyOf(r.Doc)
+			if key == "" {
+				continue
+			}
+			version, err := strconv.ParseInt(r.Version, 10, 64)
+			if err != nil {
+				return moved, s.fail(op, fmt.Errorf("account %q: version %q: %w", r.ID, r.Version, err))
+			}
+			names, values := map[string]string{"#version": attrVersion}, item{}
+			cond := "attribute_not_exists(#version)" // every write since adds one
+			if version != 0 {
+				cond, values[":v"] = "#version = :v", num(version)
+			}
+			set, _ := graceSet(key, names, values)
+			_, err = s.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{
+				TableName:                 aws.String(s.table),
+				Key:                       keyOf("ACCT#"+r.ID, "ACCOUNT"),
+				UpdateExpression:          aws.String("SET " + strings.TrimPrefix(set, ", ")),
+				ConditionExpression:       aws.String(cond + " AND (attribute_not_exists(#gsk) OR #gsk <> :gsk)"),
+				ExpressionAttributeNames:  names,
+				ExpressionAttributeValues: values,
+			})
+			switch {
+			case err == nil:
+				moved++
+			case !conditionFailed(err):
+				return moved, s.fail(op, err)
+			}
+		}
+		if page.Next == "" {
+			return moved, nil
+		}
+		after = page.Next
+	}
 }

@@ -3,6 +3,7 @@ package firestore
 import (
 	"cmp"
 	"context"
+	"maps"
 	"math"
 	"time"
 
@@ -64,4 +65,48 @@ func (s *Store) ListGracePending(ctx context.Context, until time.Time, after str
 		page.Next, _ = docs[len(docs)-1].Data()[fieldGrace].(string)
 	}
 	return page, nil
+}
+
+// MigrateGrace gives the accounts a release before fieldGrace wrote,
+// past_due with their grace end unannounced, that field (`playplane
+// migrate`). It touches no document, and writes an account through the
+// guard of the read it checked, so a write racing it (which sets the
+// field itself) wins and the account is left to it. It can run while the
+// functions serve, is idempotent, and returns how many accounts it
+// indexed. Until it has run such an account is not announced by the
+// grace job.
+func (s *Store) MigrateGrace(ctx context.Context) (int, error) {
+	const op = "MigrateGrace"
+	moved := 0
+	for after := ""; ; {
+		page, err := s.ListRecords(ctx, playback.KindAccount, after, 500)
+		if err != nil {
+			return moved, fail(op, err)
+		}
+		for _, r := range page.Records {
+			key := playback.GraceKeyOf(r.Doc)
+			if key == "" {
+				continue
+			}
+			st, err := s.read(ctx, s.col(colAccounts).Doc(r.ID))
+			if err != nil {
+				return moved, fail(op, err)
+			}
+			if !st.live || st.data[fieldGrace] == key || versionOf(st) != r.Version {
+				continue // indexed, or written since the listing, which sets the field
+			}
+			fields := maps.Clone(st.data)
+			fields[fieldGrace] = key
+			switch err := s.commit(ctx, s.replace(st, fields)); {
+			case err == nil:
+				moved++
+			case !conflict(err):
+				return moved, fail(op, err)
+			}
+		}
+		if page.Next == "" {
+			return moved, nil
+		}
+		after = page.Next
+	}
 }
