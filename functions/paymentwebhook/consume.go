@@ -92,10 +92,16 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 	case linkPending && age < s.cfg.LinkWait:
 		log.InfoContext(ctx, "stripe event waits for its customer link", "err", err, "attempt", m.DeliveryAttempt)
 		return true
-	case !linkPending && playback.ErrorCode(err).Retryable() && age < s.cfg.GiveUpAfter && ev.ParkedKey == "":
-		// Pending: should the bus give up on it, Sweep republishes it. A
-		// parked one (woken by its link, or swept) is not pending, and
-		// only parked under parkRetry does Sweep retry it: below.
+	case !linkPending && playback.ErrorCode(err).Retryable() && age < s.cfg.GiveUpAfter:
+		// The bus retries it. Should it give up, Sweep takes over: it
+		// republishes a pending event, but of the parked ones (woken by
+		// a link) only those under parkRetry, so such an event moves
+		// there first. A short outage is no page (msgParked at ERROR).
+		if ev.ParkedKey != "" && ev.ParkedKey != parkRetry {
+			if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, parkRetry, now, s.parkExpiry(ev, parkRetry)); err != nil {
+				log.ErrorContext(ctx, "parking stripe event", "err", err)
+			}
+		}
 		log.WarnContext(ctx, "stripe event failed; will retry", "err", err, "attempt", m.DeliveryAttempt)
 		return true
 	case linkPending || playback.ErrorCode(err).Retryable() || isUnknownStatus(err):

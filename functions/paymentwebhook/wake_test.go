@@ -90,3 +90,45 @@ func TestWokenEventOutlivesItsBusRetries(t *testing.T) {
 	h.wantProcessed("evt_sub_wk")
 	wantState(t, h.getAccount("acct_wk"), playback.StatusActive, "standard")
 }
+
+// writeDownOnce is a store whose first account write after down is set
+// fails, and the writes after it go through.
+type writeDownOnce struct {
+	harnessStore
+	down *atomic.Bool
+}
+
+func (s writeDownOnce) UpdateAccount(ctx context.Context, id string, fn func(*playback.Account) error) (playback.Account, error) {
+	if s.down.CompareAndSwap(true, false) {
+		return playback.Account{}, playback.Unavailable(errors.New("store write down once"), "test store")
+	}
+	return s.harnessStore.UpdateAccount(ctx, id, fn)
+}
+
+// TestWokenEventRetriesOnTheBus: a woken event whose processing meets one
+// store failure is retried by the bus, as a pending event is, and applied
+// without waiting for the sweeper. Before, the first failure parked it
+// for Sweep (a minute and more later) and the bus stopped retrying it.
+func TestWokenEventRetriesOnTheBus(t *testing.T) {
+	t.Parallel()
+	down := &atomic.Bool{}
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h := newHarness(t, noLinkWait, withStore(writeDownOnce{harnessStore: db, down: down}), func(_ *Config, d *Deps) {
+		d.Bus = &downAtWake{Publisher: d.Bus, eventID: "evt_sub_wr", down: down}
+	})
+	h.account("acct_wr")
+	h.run(stripeEvent("evt_sub_wr", typeSubscriptionCreated, at(time.Hour),
+		subObj("sub_wr", "cus_wr", "active", "price_std", at(0), at(month))))
+	h.clock.Set(h.clock.Now().Add(2 * time.Hour))
+	h.run(stripeEvent("evt_co_wr", typeCheckoutCompleted, at(3*time.Hour), checkoutObj("cs_wr", "acct_wr", "cus_wr", "")))
+	h.settleLong()
+	if down.Load() {
+		t.Fatal("no write failed after the wake: the test no longer fails its processing")
+	}
+	h.wantProcessed("evt_sub_wr")
+	wantState(t, h.getAccount("acct_wr"), playback.StatusActive, "standard")
+}
