@@ -75,6 +75,49 @@ func TestPanickingHandlerRetries(t *testing.T) {
 	}
 }
 
+// TestPanicRetriesOnlyTheMessageThatPanics: a message whose handling
+// panics must not take the messages batched with it down with it. Retried
+// as a batch, they came back together every time and were dead-lettered
+// beside it, never applied.
+func TestPanicRetriesOnlyTheMessageThatPanics(t *testing.T) {
+	t.Parallel()
+	b := membus.New(membus.Config{MaxAttempts: 3, RetryDelay: time.Millisecond})
+	defer b.Close()
+	ctx := context.Background()
+	var mu sync.Mutex
+	applied := map[string]int{}
+	if err := b.Subscribe(ctx, "t", func(_ context.Context, batch []playback.Message) []string {
+		for _, m := range batch {
+			if string(m.Data) == "poison" {
+				panic("consumer bug")
+			}
+			mu.Lock()
+			applied[string(m.Data)]++
+			mu.Unlock()
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(ctx, "t", playback.Message{Data: []byte("poison")}, playback.Message{Data: []byte("good")}); err != nil {
+		t.Fatal(err)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := b.Idle(waitCtx); err != nil {
+		t.Fatal(err)
+	}
+	var dead []string
+	for _, m := range b.DeadLetters("t") {
+		dead = append(dead, string(m.Data))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if applied["good"] != 1 || !slices.Equal(dead, []string{"poison"}) {
+		t.Fatalf("good applied %d times, dead letters %q; want good applied once and only poison dead", applied["good"], dead)
+	}
+}
+
 func TestPublishAfterCloseIsUnavailable(t *testing.T) {
 	t.Parallel()
 	b := membus.New(membus.Config{})

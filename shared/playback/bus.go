@@ -68,20 +68,39 @@ type Publisher interface {
 // logging them, because redelivering them cannot help.
 type BatchHandler func(ctx context.Context, msgs []Message) (retry []string)
 
-// Call runs h, turning a panic into a retry of the whole batch, so one bad
-// call neither kills a consumer nor loses messages. Every bus calls its
-// handlers through it.
+// Call runs h, turning a panic into a retry, so one bad call neither kills
+// a consumer nor loses messages. Every bus calls its handlers through it.
+// A batch that panics is run again one message at a time, and only the
+// messages that panic alone (or that h names) are retried: retried as a
+// batch, the messages beside a poison message came back with it on every
+// delivery and were dead-lettered with it, never applied. Running a
+// message again is safe: handlers are idempotent (Publisher).
 func (h BatchHandler) Call(ctx context.Context, log *slog.Logger, msgs []Message) (retry []string) {
+	retry, panicked := h.try(ctx, log, msgs)
+	if !panicked || len(msgs) < 2 {
+		return retry
+	}
+	retry = nil
+	for i := range msgs {
+		r, _ := h.try(ctx, log, msgs[i:i+1:i+1])
+		retry = append(retry, r...)
+	}
+	return retry
+}
+
+// try runs h once; a panic retries every message of msgs.
+func (h BatchHandler) try(ctx context.Context, log *slog.Logger, msgs []Message) (retry []string, panicked bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			log.ErrorContext(ctx, "bus handler panicked", "panic", fmt.Sprint(p))
+			log.ErrorContext(ctx, "bus handler panicked", "panic", fmt.Sprint(p), "messages", len(msgs))
 			retry = make([]string, len(msgs))
 			for i, m := range msgs {
 				retry[i] = m.ID
 			}
+			panicked = true
 		}
 	}()
-	return h(ctx, msgs)
+	return h(ctx, msgs), false
 }
 
 // Subscriber is the consuming side of the bus port for long-running

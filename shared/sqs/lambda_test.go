@@ -162,12 +162,28 @@ func TestLambdaHandlerBatchItemFailures(t *testing.T) {
 			wantSeen: 1,
 		},
 		{
-			name:    "panic retries the batch",
+			// Each alone panics again: the last call sees one message.
+			name:    "a panic on every message retries them all",
 			records: []string{record("s1", "a", nil), record("s2", "b", nil)},
 			handler: func(context.Context, []playback.Message) []string {
 				panic("boom")
 			},
-			wantSeen: 2, wantFailed: []string{"s1", "s2"},
+			wantSeen: 1, wantFailed: []string{"s1", "s2"},
+		},
+		{
+			// Failed as a batch, s2 came back with s1 until both were
+			// dead-lettered.
+			name:    "a panic on one message retries that message alone",
+			records: []string{record("s1", "poison", nil), record("s2", "good", nil)},
+			handler: func(_ context.Context, b []playback.Message) []string {
+				for _, m := range b {
+					if string(m.Data) == "poison" {
+						panic("boom")
+					}
+				}
+				return nil
+			},
+			wantSeen: 1, wantFailed: []string{"s1"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

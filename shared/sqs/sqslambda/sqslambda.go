@@ -18,8 +18,8 @@ import (
 // ReportBatchItemFailures enabled: the messages h names for retry are
 // reported as batch item failures and stay on the queue, the rest are
 // deleted by Lambda. A message that cannot be decoded is logged and
-// acknowledged, since redelivery cannot repair it. A panic in h retries the
-// whole batch.
+// acknowledged, since redelivery cannot repair it. A panic in h retries
+// only the messages that panic alone (playback.BatchHandler.Call).
 func Handler(h playback.BatchHandler) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		log := slog.Default()
