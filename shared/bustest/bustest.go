@@ -69,6 +69,7 @@ func Run(t *testing.T, opts Options, newBus NewBus) {
 		{"KeepsMessagesUntilSubscribed", testKeepsUntilSubscribed},
 		{"RetriesOnlyNamedMessages", testRetriesNamed},
 		{"RedeliversWhenHandlerPanics", testRedeliversAfterPanic},
+		{"PanicRedeliversNoBatchMate", testPanicSparesBatchMates},
 		{"AcknowledgedMessagesStayAcknowledged", testAcksStick},
 		{"HeldMessageComesBackAfterDeadline", testHeldComesBack},
 	} {
@@ -516,6 +517,48 @@ func testRedeliversAfterPanic(t *testing.T, opts Options, newBus NewBus) {
 	got := c.seen[failing]
 	if again := got[len(got)-1]; again.ID != got[0].ID || again.DeliveryAttempt < 2 {
 		t.Fatalf("redelivery after the panic = %+v, want id %s with attempt ≥ 2", again, got[0].ID)
+	}
+}
+
+// testPanicSparesBatchMates: a message whose handling always panics is
+// redelivered, and the messages delivered beside it are not: retried with
+// it, they came back with it until they were dead-lettered beside it. The
+// messages have no ordering key, since Pub/Sub redelivers a key's later
+// messages with an earlier one.
+func testPanicSparesBatchMates(t *testing.T, opts Options, newBus NewBus) {
+	topic := topicName(t)
+	b := newBus(t, Setup{Topics: []string{topic}})
+	const poison = "payload-002"
+	c := consume(t, b, topic, func(batch []playback.Message) []string {
+		for _, m := range batch {
+			if string(m.Data) == poison {
+				panic("handler always fails on " + poison)
+			}
+		}
+		return nil
+	})
+	msgs := make([]playback.Message, 5)
+	for i := range msgs {
+		msgs[i] = playback.Message{Data: fmt.Appendf(nil, "payload-%03d", i)}
+	}
+	if err := b.Publish(context.Background(), topic, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor(t, opts.Timeout, "the poison message's redelivery", func() bool {
+		got := c.seen[poison]
+		return len(c.seen) == len(msgs) && len(got) > 0 && got[len(got)-1].DeliveryAttempt >= 2
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for data, got := range c.seen {
+		if data == poison {
+			continue
+		}
+		for _, m := range got {
+			if m.DeliveryAttempt >= 2 {
+				t.Fatalf("%s was delivered again (attempt %d) because %s beside it panicked", data, m.DeliveryAttempt, poison)
+			}
+		}
 	}
 }
 
