@@ -254,33 +254,53 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 		}
 		ctx = bctx
 	}
+	finish := func(retry []string, panicked bool) {
+		if rt.tracer != nil {
+			retried := make(map[string]bool, len(retry))
+			for _, id := range retry {
+				retried[id] = true
+			}
+			for i, m := range msgs {
+				if spans[i] == nil {
+					continue
+				}
+				if retried[m.ID] {
+					spans[i].SetStatus(codes.Error, "handed back for redelivery")
+				}
+				spans[i].End()
+			}
+			if len(retry) > 0 {
+				batch.SetAttributes(attribute.Int("playplane.retry_count", len(retry)))
+			}
+			if panicked {
+				batch.SetStatus(codes.Error, "handler panicked")
+			}
+			batch.End()
+		}
+		if rt.inst != nil {
+			opts := rt.messagingOptions(system, topic)
+			rt.inst.batchSize.get(rt.inst.meter, newBatchSize).Record(ctx, int64(len(msgs)), opts.rec...)
+			if len(retry) > 0 {
+				rt.inst.retries.get(rt.inst.meter, newRetries).Add(ctx, int64(len(retry)), opts.add...)
+			}
+			rt.inst.mark()
+		}
+	}
+	returned := false
+	defer func() {
+		// h panicked, and the panic goes on to the caller's recover
+		// (playback.BatchHandler.Call, which hands every message back):
+		// unended, the spans of the failed delivery were never exported.
+		if !returned {
+			all := make([]string, len(msgs))
+			for i, m := range msgs {
+				all[i] = m.ID
+			}
+			finish(all, true)
+		}
+	}()
 	retry := h(ctx, msgs)
-	if rt.tracer != nil {
-		retried := make(map[string]bool, len(retry))
-		for _, id := range retry {
-			retried[id] = true
-		}
-		for i, m := range msgs {
-			if spans[i] == nil {
-				continue
-			}
-			if retried[m.ID] {
-				spans[i].SetStatus(codes.Error, "handed back for redelivery")
-			}
-			spans[i].End()
-		}
-		if len(retry) > 0 {
-			batch.SetAttributes(attribute.Int("playplane.retry_count", len(retry)))
-		}
-		batch.End()
-	}
-	if rt.inst != nil {
-		opts := rt.messagingOptions(system, topic)
-		rt.inst.batchSize.get(rt.inst.meter, newBatchSize).Record(ctx, int64(len(msgs)), opts.rec...)
-		if len(retry) > 0 {
-			rt.inst.retries.get(rt.inst.meter, newRetries).Add(ctx, int64(len(retry)), opts.add...)
-		}
-		rt.inst.mark()
-	}
+	returned = true
+	finish(retry, false)
 	return retry
 }
