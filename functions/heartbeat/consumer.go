@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -86,6 +87,15 @@ func (s *Server) consume(ctx context.Context, msgs []playback.Message) []string 
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
+				// No recover of the bus's (playback.BatchHandler.Call)
+				// reaches this goroutine: a panic here killed the
+				// process, and on Lambda failed the whole batch. It fails
+				// this session's write, as a store failure would.
+				defer func() {
+					if p := recover(); p != nil {
+						g.err = fmt.Errorf("heartbeat.consume: writing session %s panicked: %v", g.beats[0].SessionID, p)
+					}
+				}()
 				g.err = s.apply(ctx, g, &edges)
 			})
 		}

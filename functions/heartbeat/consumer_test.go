@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"sync"
@@ -216,6 +217,25 @@ func TestConsumerReportsPartialFailures(t *testing.T) {
 				t.Fatalf("after redelivery: position %d, QoE %+v", h.position("bad"), q)
 			}
 		})
+	}
+}
+
+// TestConsumerPanicFailsOnlyItsSession: the per-session writes (DynamoDB,
+// Firestore) run in goroutines of their own, where no recover of the bus's
+// (playback.BatchHandler.Call) reaches: a panic in one killed the process,
+// and on Lambda the whole batch with it.
+func TestConsumerPanicFailsOnlyItsSession(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{noConsume: true, unbatched: true})
+	h.store.panicSession = "bad"
+	msgs := h.messages(
+		beat{id: "g1", session: "good", at: time.Second, position: 1000},
+		beat{id: "b1", session: "bad", at: time.Second, position: 1000},
+	)
+	handler := playback.BatchHandler(h.srv.Consumers()[events.TopicHeartbeats])
+	retry := handler.Call(context.Background(), slog.New(slog.DiscardHandler), msgs)
+	if !slices.Equal(retry, []string{"b1"}) || h.position("good") != 1000 {
+		t.Fatalf("retry %v, good session's position %d; want [b1] and 1000", retry, h.position("good"))
 	}
 }
 

@@ -44,6 +44,7 @@ type flakyStore struct {
 	failProgress map[string]error // by session id
 	failQoE      map[string]error // by session id
 	failOnce     bool             // forget each failure once it happened
+	panicSession string           // SaveProgress panics for this session
 	batches      int              // SaveProgressBatch calls that wrote
 	singles      int              // SaveProgress calls that wrote
 	leaseCalls   int              // RenewLease, ExtendLease and GetSession calls
@@ -106,6 +107,12 @@ func (f *flakyStore) failure(which *map[string]error, id string) error {
 }
 
 func (f *flakyStore) SaveProgress(ctx context.Context, p playback.Progress) (bool, error) {
+	f.mu.Lock()
+	poison := f.panicSession != "" && f.panicSession == p.SessionID
+	f.mu.Unlock()
+	if poison {
+		panic("store bug on session " + p.SessionID)
+	}
 	if err := f.failure(&f.failProgress, p.SessionID); err != nil {
 		return false, err
 	}
