@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
@@ -18,8 +19,9 @@ import (
 
 // errLinkPending marks an event of a customer not yet linked to an account
 // (or of an account not created yet): its checkout.session.completed may
-// still be on its way, so the event is retried for Config.LinkWait, then
-// parked until the link appears, however late, or until parkExpiry.
+// still be on its way, so the event is retried for Config.LinkWait (or
+// until the bus's last delivery), then parked until the link appears,
+// however late, or until parkExpiry.
 var errLinkPending = errors.New("customer not linked to an account yet")
 
 // errAccountMissing is the errLinkPending of an account not created yet.
@@ -89,7 +91,10 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 	linkPending := errors.Is(err, errLinkPending)
 	switch {
 	case err == nil:
-	case linkPending && age < s.cfg.LinkWait:
+	case linkPending && age < s.cfg.LinkWait && m.DeliveryAttempt < catalog.MaxDeliveryAttempts:
+		// Not past the bus's last delivery, whose retry would dead-letter
+		// the announcement (and raise the dead-letter alarm) rather than
+		// park the event for its link.
 		log.InfoContext(ctx, "stripe event waits for its customer link", "err", err, "attempt", m.DeliveryAttempt)
 		return true
 	case !linkPending && playback.ErrorCode(err).Retryable() && age < s.cfg.GiveUpAfter:
@@ -146,7 +151,7 @@ func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEv
 		// Expected: Stripe sends every event of the account, those of
 		// customers of other products too, which no account will ever
 		// link. Not an ERROR, which pages; a WARN, because for a customer
-		// of ours it means its checkout is over LinkWait late.
+		// of ours it means its checkout is late past the bus's retries.
 		args := []any{"err", cause, "age", age.String(), "park_key", key}
 		if !expiresAt.IsZero() { // without reconciliation it waits for good
 			args = append(args, "expires_at", expiresAt)

@@ -13,6 +13,7 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -315,4 +316,36 @@ func TestFailedWakeIsNotLost(t *testing.T) {
 	h.settle()
 	h.wantProcessed("evt_sub_fw")
 	wantState(t, h.getAccount("acct_fw"), playback.StatusActive, "standard")
+}
+
+// TestLinkWaitParksAtTheBusLastDelivery: an event of a customer not linked
+// yet is retried on the bus while it is younger than LinkWait, but the
+// buses deliver a message catalog.MaxDeliveryAttempts times (SQS
+// maxReceiveCount, the Pub/Sub dead-letter policy): asking to retry the
+// last delivery dead-lettered the announcement, paging through the
+// dead-letter alarm for what the consumer logs only at WARN, instead of
+// parking the event for its link.
+func TestLinkWaitParksAtTheBusLastDelivery(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	payload := stripeEvent("evt_wait", typeSubscriptionUpdated, at(time.Hour), subObj("sub_w", "cus_w", "active", "price_std", at(0), at(month)))
+	ev, _, err := h.store.RecordEvent(ctx, playback.InboxEvent{Source: Source, ID: "evt_wait", Type: typeSubscriptionUpdated,
+		Created: time.Unix(at(time.Hour), 0).UTC(), Payload: payload, ReceivedAt: h.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(events.NewStripeEventRecorded(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for attempt := 1; attempt <= catalog.MaxDeliveryAttempts; attempt++ {
+		retry := h.srv.HandleStripeEvents(ctx, []playback.Message{{ID: "m1", Data: data, DeliveryAttempt: attempt}})
+		if last := attempt == catalog.MaxDeliveryAttempts; last == (len(retry) != 0) {
+			t.Fatalf("delivery attempt %d of %d: retry %v", attempt, catalog.MaxDeliveryAttempts, retry)
+		}
+	}
+	if parked := h.parked(parkCustomer("cus_w")); len(parked) != 1 || parked[0].ID != "evt_wait" {
+		t.Fatalf("parked for cus_w: %+v, want evt_wait", parked)
+	}
 }

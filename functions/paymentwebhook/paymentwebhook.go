@@ -63,9 +63,11 @@ type Config struct {
 	InboxRetention time.Duration `env:"STRIPE_INBOX_RETENTION, default=720h"`
 	// LinkWait is how long an event of a customer not yet linked to an
 	// account is retried on the bus, waiting for its
-	// checkout.session.completed; after that it is parked in the inbox
-	// and applied when the link appears (bounded by InboxRetention where
-	// Reconcile can restore what it carried: parkExpiry).
+	// checkout.session.completed, at most: the bus's last delivery
+	// (catalog.MaxDeliveryAttempts) parks it sooner. After that it is
+	// parked in the inbox and applied when the link appears (bounded by
+	// InboxRetention where Reconcile can restore what it carried:
+	// parkExpiry).
 	LinkWait time.Duration `env:"STRIPE_LINK_WAIT, default=1h"`
 	// GiveUpAfter stops bus retries of an event that still fails this long
 	// after it was received: it is parked for retry (logged "stripe event
