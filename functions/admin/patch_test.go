@@ -131,3 +131,30 @@ func TestIntegralNumbersAreIntegers(t *testing.T) {
 		t.Fatalf("bandwidth 1e19: %d %s, want 422 at /renditions/0/bandwidth", r.status, r.body)
 	}
 }
+
+// A number beyond float64 where the schema sets no maximum (an edge's
+// capacity) passed the schema and was refused by Go's decode: 422 at
+// pointer "" naming a Go struct field. It is 422 at its member, and the
+// edge is left as it was.
+func TestNumberBeyondFloat64(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, auth.DefaultAdminClaim)
+	etag := h.mustDo("POST", "/v1/admin/edges", "", edgeFra, http.StatusCreated).header.Get("ETag")
+	body := strings.Replace(edgeFra, `"capacity":100`, `"capacity":1e400`, 1)
+	if body == edgeFra {
+		t.Fatalf("edge %s has no capacity 100", edgeFra)
+	}
+	r := h.do("PUT", "/v1/admin/edges/fra-1", h.admin, etag, body)
+	var e struct {
+		Error struct {
+			Details admin.Problems `json:"details"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(r.body, &e); err != nil || r.status != http.StatusUnprocessableEntity ||
+		len(e.Error.Details.Problems) != 1 || e.Error.Details.Problems[0].Pointer != "/capacity" {
+		t.Fatalf("capacity 1e400: %d %s, want 422 at /capacity", r.status, r.body)
+	}
+	if got := h.mustDo("GET", "/v1/admin/edges/fra-1", "", "", http.StatusOK).header.Get("ETag"); got != etag {
+		t.Fatalf("edge written: ETag %s, was %s", got, etag)
+	}
+}

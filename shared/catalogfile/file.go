@@ -335,6 +335,14 @@ func parseSchema(name string, jsonData []byte, locate func(pointer string) int) 
 		respelled = respelled || digits != num
 		return digits
 	})
+	// A number beyond float64 is a problem at its pointer, not the typed
+	// decode's error.
+	sch.floats(inst, nil, func(num json.Number, pointer string) {
+		if _, err := strconv.ParseFloat(string(num), 64); err != nil {
+			inv.Problems = append(inv.Problems, Problem{Line: locate(pointer), Pointer: pointer, Message: fmt.Sprintf(
+				"%s is beyond the numbers stored (magnitude at most %g)", num, math.MaxFloat64)})
+		}
+	})
 	if len(inv.Problems) > 0 {
 		sortProblems(inv.Problems)
 		return f, inv

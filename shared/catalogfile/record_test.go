@@ -2,6 +2,7 @@ package catalogfile_test
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"slices"
 	"strings"
@@ -240,6 +241,43 @@ func TestIntegralNumbersAreIntegers(t *testing.T) {
 			_, err = catalogfile.Parse("f.json", []byte(`{"`+string(tc.kind)+`s":[`+tc.doc+`]}`))
 			if (err != nil) != (tc.want != nil) {
 				t.Fatalf("Parse: %v, want problems at %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// A number beyond float64 in a member the schema bounds by no maximum
+// (an edge's capacity and weight) passed the schema, which compares
+// exactly, and Go's decode then refused it: a problem at pointer ""
+// naming a Go struct field. It is a problem at its member, in a record,
+// a JSON file and a YAML file alike.
+func TestNumbersBeyondFloat64(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, member, value string
+	}{
+		{name: "capacity", member: "capacity", value: "1e400"},
+		{name: "weight in digits", member: "weight", value: "1" + strings.Repeat("0", 400)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			doc := `{"id":"e","cdn":"c","base_url":"https://e","lat":0,"lon":0,"` + tc.member + `":` + tc.value + `}`
+			_, ps, err := catalogfile.ReadRecord(playback.KindEdge, []byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ps) != 1 || ps[0].Pointer != "/"+tc.member {
+				t.Fatalf("record: problems %v, want one at /%s", ps, tc.member)
+			}
+			for _, file := range []struct{ name, data string }{
+				{"c.json", `{"edges":[` + doc + `]}`},
+				{"c.yaml", "edges:\n  - {id: e, cdn: c, base_url: \"https://e\", lat: 0, lon: 0, " + tc.member + ": " + tc.value + "}\n"},
+			} {
+				_, err := catalogfile.Parse(file.name, []byte(file.data))
+				var inv *catalogfile.Invalid
+				if !errors.As(err, &inv) || len(inv.Problems) != 1 || inv.Problems[0].Pointer != "/edges/0/"+tc.member {
+					t.Fatalf("%s: %v, want one problem at /edges/0/%s", file.name, err, tc.member)
+				}
 			}
 		})
 	}

@@ -578,6 +578,20 @@ func (n *node) integers(v any, loc []string, fn func(num json.Number, pointer st
 	}, func(val any, pointer string, _ bool) any { return fn(val.(json.Number), pointer) })
 }
 
+// floats calls fn with each number of v, valid by n and found at loc,
+// whose schema wants any number (Go's float64 here): the schema compares
+// numbers exactly, so one beyond float64 passes a member with no maximum.
+func (n *node) floats(v any, loc []string, fn func(num json.Number, pointer string)) {
+	n.leaves(v, loc, func(sub *node, val any) bool {
+		_, ok := val.(json.Number)
+		return ok && sub.wantsFloat()
+	}, func(val any, pointer string, _ bool) any { fn(val.(json.Number), pointer); return val })
+}
+
+func (n *node) wantsFloat() bool {
+	return n.types&typeNumber != 0 || n.ref != nil && n.ref.wantsFloat()
+}
+
 func (n *node) wantsInteger() bool {
 	return n.types&(typeInteger|typeNumber) == typeInteger || n.ref != nil && n.ref.wantsInteger()
 }
