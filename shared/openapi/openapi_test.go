@@ -380,3 +380,55 @@ func TestDocumentStandsAlone(t *testing.T) {
 	}
 	walk(doc, "")
 }
+
+// TestPageCursorsAreLeftOutAfterTheLastPage: the Go pages leave `next` out
+// after the last page (omitempty on playback.RecordPage and AuditPage),
+// and the document says so, to the reader (description) and to a
+// validating client (minLength: an empty cursor is never sent).
+func TestPageCursorsAreLeftOutAfterTheLastPage(t *testing.T) {
+	t.Parallel()
+	raw, err := openapi.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Required   []string `json:"required"`
+				Properties map[string]struct {
+					Description string `json:"description"`
+					MinLength   int    `json:"minLength"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		last any // the last page as the store answers it
+	}{
+		{name: "AdminRecordPage", last: playback.RecordPage{Records: []playback.Record{}}},
+		{name: "AuditPage", last: playback.AuditPage{Records: []playback.AuditRecord{}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			served, err := json.Marshal(tc.last)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(served, []byte(`"next"`)) {
+				t.Fatalf("the last page %s names next", served)
+			}
+			s := doc.Components.Schemas[tc.name]
+			next, ok := s.Properties["next"]
+			if !ok || slices.Contains(s.Required, "next") {
+				t.Fatalf("%s: next %+v, required %v: want an optional next", tc.name, next, s.Required)
+			}
+			if !strings.Contains(next.Description, "omitted after the last page") || next.MinLength != 1 {
+				t.Fatalf("%s.next = %+v: want minLength 1 and a description saying it is omitted after the last page", tc.name, next)
+			}
+		})
+	}
+}
