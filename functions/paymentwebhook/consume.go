@@ -270,11 +270,11 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 	if refused != nil {
 		return refused
 	}
-	err = s.link(ctx, string(cs.Customer), accountID, now)
+	err = s.link(ctx, string(cs.Customer), accountID, env.Created, now)
 	if errors.Is(err, errAccountMissing) {
 		// A new subscriber: the session creates the account, then links.
 		if err = s.provision(ctx, cs, accountID, env, now); err == nil {
-			err = s.link(ctx, string(cs.Customer), accountID, now)
+			err = s.link(ctx, string(cs.Customer), accountID, env.Created, now)
 		}
 	}
 	if err != nil {
@@ -327,7 +327,7 @@ func (s *Server) refetch(ctx context.Context, accountID, subID string, env event
 		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, max(env.Created, now.Unix())-1, s.movedAway(env), now)
 	}
 	if accountID == "" {
-		if accountID, err = s.accountFor(ctx, string(sub.Customer), sub.Metadata, now); err != nil {
+		if accountID, err = s.accountFor(ctx, string(sub.Customer), sub.Metadata, env.Created, now); err != nil {
 			return err
 		}
 	}
@@ -381,7 +381,7 @@ func (s *Server) onSubscription(ctx context.Context, env event, now time.Time) e
 		}
 		return s.refetch(ctx, "", sub.ID, env, entered, now)
 	}
-	accountID, err := s.accountFor(ctx, string(sub.Customer), sub.Metadata, now)
+	accountID, err := s.accountFor(ctx, string(sub.Customer), sub.Metadata, env.Created, now)
 	if err != nil {
 		return err
 	}
@@ -417,7 +417,7 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 	if inv.SubscriptionDetails != nil {
 		meta = inv.SubscriptionDetails.Metadata
 	}
-	accountID, err := s.accountFor(ctx, string(inv.Customer), meta, now)
+	accountID, err := s.accountFor(ctx, string(inv.Customer), meta, env.Created, now)
 	if err != nil {
 		return err
 	}
@@ -461,8 +461,9 @@ func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time
 
 // accountFor resolves a customer to an account: through the link, else
 // through the subscription's metadata.account_id (which our checkout sets),
-// linking it. Without either the link may still be coming.
-func (s *Server) accountFor(ctx context.Context, customer string, meta map[string]string, now time.Time) (string, error) {
+// linking it as news of the provider's second clock. Without either the
+// link may still be coming.
+func (s *Server) accountFor(ctx context.Context, customer string, meta map[string]string, clock int64, now time.Time) (string, error) {
 	if customer != "" {
 		id, err := s.deps.Store.AccountIDByCustomer(ctx, customer)
 		if err == nil {
@@ -477,32 +478,41 @@ func (s *Server) accountFor(ctx context.Context, customer string, meta map[strin
 		return "", fmt.Errorf("customer %q: %w", customer, errLinkPending)
 	}
 	if customer != "" {
-		if err := s.link(ctx, customer, accountID, now); err != nil {
+		if err := s.link(ctx, customer, accountID, clock, now); err != nil {
 			return "", err
 		}
 	}
 	return accountID, nil
 }
 
-// link records customer → account, after making sure the account exists
-// (an unknown account is a permanent failure: not_found).
-func (s *Server) link(ctx context.Context, customer, accountID string, now time.Time) error {
+// link records customer → account, news of the provider's second clock,
+// after making sure the account exists (an unknown account is a permanent
+// failure: not_found). The customer resolves to the account whatever the
+// clock; the account names it only if the news is the newest
+// (namesCustomer).
+func (s *Server) link(ctx context.Context, customer, accountID string, clock int64, now time.Time) error {
 	if !playback.ValidCustomerID(customer) {
 		// Refused before the account names it: a store that cannot key
 		// the link by it would refuse only after the account was written.
 		return playback.Errorf(playback.CodeInvalid, "customer_invalid", "stripe customer %q: %s", customer, playback.CustomerIDRule)
 	}
-	linked := false
+	linked, kept := false, ""
 	_, err := s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
-		if a.CustomerID == customer {
+		linked, kept = false, ""
+		if !namesCustomer(*a, customer, clock) {
+			if a.CustomerID != customer {
+				kept = a.CustomerID
+			}
 			return playback.ErrNoChange
 		}
-		linked = true
-		if a.CustomerID != "" {
-			httpx.Logger(ctx).WarnContext(ctx, "account changes Stripe customer", "account_id", accountID,
-				"from", a.CustomerID, "to", customer)
+		if a.CustomerID != customer {
+			linked = true
+			if a.CustomerID != "" {
+				httpx.Logger(ctx).WarnContext(ctx, "account changes Stripe customer", "account_id", accountID,
+					"from", a.CustomerID, "to", customer)
+			}
 		}
-		a.CustomerID, a.UpdatedAt = customer, now
+		a.CustomerID, a.CustomerClock, a.UpdatedAt = customer, clock, now
 		return nil
 	})
 	if playback.IsCode(err, playback.CodeNotFound) {
@@ -515,8 +525,12 @@ func (s *Server) link(ctx context.Context, customer, accountID string, now time.
 	if err := s.deps.Store.LinkCustomer(ctx, customer, accountID); err != nil {
 		return fmt.Errorf("paymentwebhook.link: %w", err)
 	}
-	if linked {
+	switch {
+	case linked:
 		httpx.Logger(ctx).InfoContext(ctx, "stripe customer linked", "customer", customer, "account_id", accountID)
+	case kept != "":
+		httpx.Logger(ctx).InfoContext(ctx, "stripe customer linked; the account keeps its newer customer",
+			"customer", customer, "account_id", accountID, "account_customer", kept)
 	}
 	// Wake even when the account already named the customer: an earlier
 	// attempt may have stopped before LinkCustomer, and events parked
@@ -528,6 +542,25 @@ func (s *Server) link(ctx context.Context, customer, accountID string, now time.
 		return retryable(err, "waking stripe events parked for %s", customer)
 	}
 	return nil
+}
+
+// namesCustomer reports whether news of the provider's second clock that
+// links customer to a makes a name it: Stripe retries an event for days,
+// so the checkout of a customer a subscriber left may come after the one
+// of the customer it has now. The newest news wins; within one second,
+// which Stripe's events do not order, the greater customer id, so that
+// every delivery order ends alike. A customer named by an operator or a
+// catalogue (no clock) yields to any news.
+func namesCustomer(a playback.Account, customer string, clock int64) bool {
+	switch {
+	case a.CustomerID == "":
+		return true
+	case a.CustomerID == customer:
+		return clock > a.CustomerClock
+	case clock != a.CustomerClock:
+		return clock > a.CustomerClock
+	}
+	return customer > a.CustomerID
 }
 
 // wakeParked announces the events parked for customer again, now that its

@@ -32,3 +32,55 @@ func TestLinkRefusesACustomerNoStoreCanKey(t *testing.T) {
 		})
 	}
 }
+
+// TestNewestCheckoutKeepsTheLink: a subscriber who checks out again as
+// another Stripe customer (a new checkout without the old customer) has
+// two checkout.session.completed events; Stripe retries the older one
+// for days, so it may come last. Whatever the delivery order, the account
+// names the customer of the newer checkout, and both customers resolve to
+// it (the old one's own events, a cancellation, still apply). Two of one
+// second are told apart by the customer id alone, so every order agrees.
+// Shapes: testdata/stripe checkout.session (corpus_shapes_test.go).
+func TestNewestCheckoutKeepsTheLink(t *testing.T) {
+	t.Parallel()
+	t0 := at(0)
+	for _, tc := range []struct {
+		name      string
+		oldAt     int64
+		provision bool // the checkouts create the account
+		want      string
+	}{
+		{name: "an hour apart", oldAt: t0 - 3600, want: "cus_new"},
+		{name: "an hour apart, creating the account", oldAt: t0 - 3600, provision: true, want: "cus_new"},
+		{name: "one second", oldAt: t0, want: "cus_old"}, // "cus_old" > "cus_new"
+	} {
+		for _, order := range []string{"newest first", "oldest first"} {
+			t.Run(tc.name+"/"+order, func(t *testing.T) {
+				t.Parallel()
+				h := newHarness(t, func(c *Config, _ *Deps) { c.DefaultTerritory = "DE" })
+				if !tc.provision {
+					h.account("acct_n")
+				}
+				old := eventPayload(t, "evt_co_old", typeCheckoutCompleted, tc.oldAt,
+					checkoutSession(t, "cs_old", "acct_n", subState{id: "sub_old", customer: "cus_old"}), nil)
+				newer := eventPayload(t, "evt_co_new", typeCheckoutCompleted, t0,
+					checkoutSession(t, "cs_new", "acct_n", subState{id: "sub_new", customer: "cus_new"}), nil)
+				if order == "newest first" {
+					h.run(newer)
+					h.run(old)
+				} else {
+					h.run(old)
+					h.run(newer)
+				}
+				if a := h.getAccount("acct_n"); a.CustomerID != tc.want {
+					t.Fatalf("account's customer_id = %q, want %q", a.CustomerID, tc.want)
+				}
+				for _, c := range []string{"cus_old", "cus_new"} {
+					if id, err := h.store.AccountIDByCustomer(context.Background(), c); err != nil || id != "acct_n" {
+						t.Fatalf("%s resolves to %q (%v), want acct_n", c, id, err)
+					}
+				}
+			})
+		}
+	}
+}

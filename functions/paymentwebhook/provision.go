@@ -43,7 +43,7 @@ func (s *Server) provision(ctx context.Context, cs stripeCheckoutSession, accoun
 		return err
 	}
 	acct := playback.Account{ID: accountID, Email: cs.email(), PlanID: plan, Status: playback.StatusNone,
-		Territory: territory, CustomerID: string(cs.Customer), UpdatedAt: now}
+		Territory: territory, CustomerID: string(cs.Customer), CustomerClock: env.Created, UpdatedAt: now}
 	doc, err := json.Marshal(acct)
 	if err != nil {
 		return fmt.Errorf("paymentwebhook.provision: %w", err)

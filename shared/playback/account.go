@@ -147,6 +147,10 @@ type Account struct {
 	ParentalCap      int                `json:"parental_cap"` // highest age rating allowed; 0 means no cap
 	Devices          []Device           `json:"devices,omitempty"`
 	CustomerID       string             `json:"customer_id,omitempty"` // payment provider's customer
+	// CustomerClock is the payment provider's second of the news that
+	// named CustomerID (a checkout's completion): news of an older second
+	// naming another customer, delivered late, does not set it back.
+	CustomerClock int64 `json:"customer_clock,omitempty"`
 	// Suspended is an operator's hold (fraud, abuse, a chargeback): the
 	// account plays nothing whatever its subscriptions say, and keeps
 	// them, so lifting it restores what payments decided.
