@@ -433,15 +433,20 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 // each, which carry the full objects and supersede this inferred
 // cancellation whatever the order; this is the backstop for the ones that
 // never arrive. A customer not linked yet waits for its link like any
-// other event of it: its checkout.session.completed may come later.
+// other event of it: its checkout.session.completed may come later. One
+// that names its account only through metadata.account_id, of an account
+// not created yet, waits for the account as the customer's other events
+// that name it so do (errAccountMissing); it does not link the deleted
+// customer.
 func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time) error {
 	var cus stripeCustomer
 	if err := decodeObject(env, &cus); err != nil {
 		return err
 	}
+	byMetadata := false
 	accountID, err := s.deps.Store.AccountIDByCustomer(ctx, cus.ID)
 	if playback.IsCode(err, playback.CodeNotFound) {
-		accountID, err = cus.Metadata["account_id"], nil
+		accountID, err, byMetadata = cus.Metadata["account_id"], nil, true
 	}
 	if err != nil {
 		return err
@@ -456,6 +461,9 @@ func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time
 		}
 		return changed
 	})
+	if byMetadata && playback.IsCode(err, playback.CodeNotFound) {
+		return fmt.Errorf("deleted customer %q of account %s: %w", cus.ID, accountID, errAccountMissing)
+	}
 	return err
 }
 

@@ -349,3 +349,36 @@ func TestLinkWaitParksAtTheBusLastDelivery(t *testing.T) {
 		t.Fatalf("parked for cus_w: %+v, want evt_wait", parked)
 	}
 }
+
+// TestCustomerDeletedWaitsForItsAccount: a customer.deleted that names its
+// account only through metadata.account_id (our checkout sets it), of an
+// account not created yet, waits for the account like the customer's
+// other events that name it so (parked for retry, then swept), rather
+// than being rejected: rejected, the deletion was lost, and the
+// customer's subscription, heard of later, stayed live.
+// Shapes: testdata/stripe customer and subscription (corpus_shapes_test.go).
+func TestCustomerDeletedWaitsForItsAccount(t *testing.T) {
+	t.Parallel()
+	// No wait on the bus first: both are parked at once.
+	h := newHarness(t, func(c *Config, _ *Deps) { c.LinkWait = 0 })
+	cus := customerObject(t, "cus_m")
+	cus["metadata"] = obj{"account_id": "acct_m"}
+	sub := withMeta(subObj("sub_m", "cus_m", "active", "price_std", at(0), at(month)), obj{"account_id": "acct_m"})
+	h.run(stripeEvent("evt_sub_m", typeSubscriptionCreated, at(time.Hour), sub),
+		eventPayload(t, "evt_del_m", typeCustomerDeleted, at(2*time.Hour), cus, nil))
+	for _, id := range []string{"evt_sub_m", "evt_del_m"} {
+		if ev, err := h.inboxEvent(id); err != nil || !ev.ProcessedAt.IsZero() || ev.ParkedKey != parkRetry {
+			t.Fatalf("%s should wait for its account, parked for retry: processed at %v, parked under %q, %v", id, ev.ProcessedAt, ev.ParkedKey, err)
+		}
+	}
+	h.account("acct_m")
+	h.clock.Set(h.clock.Now().Add(2 * time.Minute))
+	if _, err := h.srv.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	a := h.getAccount("acct_m")
+	if len(a.CustomersDeleted) != 1 || a.CustomersDeleted[0].Customer != "cus_m" || a.Status != playback.StatusCanceled {
+		t.Fatalf("account after the sweep: status %s, deletions %+v; want cus_m's deletion and its subscription canceled", a.Status, a.CustomersDeleted)
+	}
+}
