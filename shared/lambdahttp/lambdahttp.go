@@ -9,7 +9,9 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net"
 	"net/http"
@@ -53,8 +55,64 @@ func Handler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPReques
 			return w.response(http.MethodGet), nil
 		}
 		h.ServeHTTP(w, r)
-		return w.response(r.Method), nil
+		resp := w.response(r.Method)
+		if size, ok := fits(resp); !ok {
+			return tooLarge(r, resp, size), nil
+		}
+		return resp, nil
 	}
+}
+
+// MaxResponseBytes is the largest response Lambda takes from a synchronous
+// invocation, as serialized. Its Runtime API refuses a larger one (413),
+// and aws-lambda-go then ends the process: the request gets API Gateway's
+// untyped 500 and the next one a cold start.
+const MaxResponseBytes = 6291556
+
+// fits reports whether resp, serialized as aws-lambda-go sends it (HTML
+// left unescaped), stays within MaxResponseBytes, and its size when it
+// had to be measured. A JSON string escape is at most 6 bytes a byte, so
+// most responses need no measuring.
+func fits(resp events.APIGatewayV2HTTPResponse) (int, bool) {
+	bound := 256 + 6*len(resp.Body)
+	for name, value := range resp.Headers {
+		bound += 8 + 6*(len(name)+len(value))
+	}
+	for _, c := range resp.Cookies {
+		bound += 4 + 6*len(c)
+	}
+	if bound <= MaxResponseBytes {
+		return 0, true
+	}
+	var n countingWriter
+	enc := json.NewEncoder(&n)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(resp); err != nil {
+		return 0, false
+	}
+	return int(n), int(n) <= MaxResponseBytes
+}
+
+type countingWriter int
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
+}
+
+// tooLarge is the typed 500 that replaces a response Lambda would refuse,
+// keeping the request id the handler's response carried.
+func tooLarge(r *http.Request, resp events.APIGatewayV2HTTPResponse, size int) events.APIGatewayV2HTTPResponse {
+	w := newResponseWriter()
+	ctx := r.Context()
+	if id := resp.Headers[RequestIDHeader]; id != "" {
+		w.Header().Set(RequestIDHeader, id)
+		ctx = httpx.WithLogger(ctx, httpx.Logger(ctx).With("request_id", id))
+	}
+	httpx.WriteError(w, r.WithContext(ctx), &playback.Error{Code: playback.CodeInternal, Reason: "response_too_large",
+		Err: fmt.Errorf("lambdahttp: the %d response to %s %s is %d bytes serialized; Lambda takes at most %d",
+			resp.StatusCode, r.Method, r.URL.Path, size, MaxResponseBytes)})
+	return w.response(r.Method)
 }
 
 // NewRequest builds the server-side request of an HTTP API event.

@@ -541,3 +541,64 @@ func TestForwardedProto(t *testing.T) {
 		})
 	}
 }
+
+// TestOversizedResponseIsTyped500: Lambda refuses a synchronous response
+// larger than 6291556 bytes as serialized (the Runtime API answers 413
+// "Exceeded maximum allowed payload size (6291556 bytes)", as reported in
+// aws/aws-lambda-dotnet#1815 and anomalyco/console#63), and aws-lambda-go
+// then ends the process (lambda/invoke_loop.go returns the failed POST,
+// entry.go log.Fatalf), so the next request is a cold start and this one
+// gets API Gateway's untyped 500. The limit counts the event as
+// serialized: a base64 body and JSON escapes count at their encoded size.
+func TestOversizedResponseIsTyped500(t *testing.T) {
+	t.Parallel()
+	const limit = 6291556
+	for _, tc := range []struct {
+		name        string
+		contentType string
+		body        []byte
+		wantFits    bool
+	}{
+		{name: "text under the limit", contentType: "text/plain", body: []byte(strings.Repeat("a", 6_000_000)), wantFits: true},
+		{name: "text over the limit", contentType: "text/plain", body: []byte(strings.Repeat("a", 6_300_000))},
+		{name: "binary that fits only unencoded", contentType: "application/octet-stream", body: make([]byte, 5_000_000)},
+		{name: "json escapes past the limit", contentType: "text/plain", body: []byte(strings.Repeat(`"`, 3_200_000))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Request-Id", "req_kept")
+				w.Header().Set("Content-Type", tc.contentType)
+				_, _ = w.Write(tc.body)
+			})
+			out, err := lambda.NewHandler(lambdahttp.Handler(h)).Invoke(context.Background(),
+				payload("GET", "/x", "", "", false, "192.0.2.1", nil, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out) > limit {
+				t.Fatalf("response is %d bytes serialized; Lambda refuses more than %d", len(out), limit)
+			}
+			var resp events.APIGatewayV2HTTPResponse
+			if err := json.Unmarshal(out, &resp); err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantFits {
+				if resp.StatusCode != http.StatusOK || len(resp.Body) != len(tc.body) {
+					t.Fatalf("status %d, body %d bytes; want the handler's 200 with %d bytes", resp.StatusCode, len(resp.Body), len(tc.body))
+				}
+				return
+			}
+			var body struct {
+				Error struct{ Code, Reason string }
+			}
+			if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+				t.Fatalf("body %.200q: %v", resp.Body, err)
+			}
+			if resp.StatusCode != http.StatusInternalServerError || body.Error.Code != "internal" || body.Error.Reason != "response_too_large" ||
+				resp.Headers["X-Request-Id"] != "req_kept" {
+				t.Fatalf("status %d, headers %v, error %+v; want a typed 500 response_too_large keeping the request id", resp.StatusCode, resp.Headers, body.Error)
+			}
+		})
+	}
+}
