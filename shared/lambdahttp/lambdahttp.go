@@ -228,15 +228,17 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if w.status == http.StatusNoContent || w.status == http.StatusNotModified {
 		return 0, http.ErrBodyNotAllowed // as net/http: nothing to send, nothing to sniff
 	}
-	// Nor does net/http sniff a content-coded body (golang.org/issue/31753).
-	if _, set := w.sent["Content-Type"]; !set && w.sent.Get("Content-Encoding") == "" && w.body.Len() == 0 && len(p) > 0 {
-		w.sent.Set("Content-Type", http.DetectContentType(p))
-	}
 	return w.body.Write(p)
 }
 
 func (w *responseWriter) response(method string) events.APIGatewayV2HTTPResponse {
 	w.WriteHeader(http.StatusOK)
+	// net/http sniffs what was written before its buffer first goes out,
+	// not the first Write alone; with no Flush here that is the whole body.
+	// Nor does it sniff a content-coded body (golang.org/issue/31753).
+	if _, set := w.sent["Content-Type"]; !set && w.sent.Get("Content-Encoding") == "" && w.body.Len() > 0 {
+		w.sent.Set("Content-Type", http.DetectContentType(w.body.Bytes()))
+	}
 	// What net/http leaves out of a response without a body (RFC 9110
 	// 8.6: no Content-Length on a 204; a 304 describes no representation).
 	switch w.status {

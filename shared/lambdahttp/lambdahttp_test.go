@@ -305,6 +305,10 @@ func TestHeadersAsNetHTTPSendsThem(t *testing.T) {
 		{"plain body is sniffed alike", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte("<html><body>hi</body></html>"))
 		}},
+		{"body sniffed over several writes", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte("<ht"))
+			_, _ = w.Write([]byte("ml><body>hi</body></html>"))
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
