@@ -49,10 +49,19 @@ func Handler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPReques
 		w := newResponseWriter()
 		r, err := NewRequest(ctx, ev)
 		if err != nil {
-			// A stand-in request, so the error answer carries what it can.
-			fallback, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", http.NoBody)
-			httpx.WriteError(w, fallback, err)
-			return w.response(http.MethodGet), nil
+			// A stand-in request, so the refusal carries what it can: API
+			// Gateway's request id (answered and logged, as for every other
+			// request), the method and the decoded path, never the query.
+			fallback, ferr := http.NewRequestWithContext(ctx, ev.RequestContext.HTTP.Method, "/", http.NoBody)
+			if ferr != nil {
+				fallback, _ = http.NewRequestWithContext(ctx, http.MethodGet, "/", http.NoBody)
+			}
+			if path := ev.RequestContext.HTTP.Path; path != "" {
+				fallback.URL.Path = path
+			}
+			fallback.Header.Set(RequestIDHeader, ev.RequestContext.RequestID)
+			httpx.Middleware(httpx.Logger(ctx), httpx.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return err })).ServeHTTP(w, fallback)
+			return w.response(fallback.Method), nil
 		}
 		h.ServeHTTP(w, r)
 		resp := w.response(r.Method)

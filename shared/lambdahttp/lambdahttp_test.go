@@ -158,13 +158,22 @@ func TestBadBase64BodyIsTyped400(t *testing.T) {
 	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true })
 	resp := invoke(t, h, payload("POST", "/v1/upload", "", "not base64!", true, "192.0.2.1", nil, nil))
 	var body struct {
-		Error struct{ Code, Reason string }
+		Error struct {
+			Code, Reason string
+			RequestID    string `json:"request_id"`
+		}
 	}
 	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
 		t.Fatalf("body %q: %v", resp.Body, err)
 	}
 	if called || resp.StatusCode != http.StatusBadRequest || body.Error.Code != "invalid" || body.Error.Reason != "body_encoding" {
 		t.Fatalf("called=%v response=%+v", called, resp)
+	}
+	// The refusal names API Gateway's request id, as every other answer
+	// does, so the caller's report finds the log line.
+	const id = "JKJaXmPLvHcESHA="
+	if body.Error.RequestID != id || resp.Headers[lambdahttp.RequestIDHeader] != id {
+		t.Fatalf("request id %q in the body, %q in the header; want API Gateway's %q", body.Error.RequestID, resp.Headers[lambdahttp.RequestIDHeader], id)
 	}
 }
 
