@@ -99,7 +99,8 @@ func fits(resp events.APIGatewayV2HTTPResponse) (int, bool) {
 	if err := enc.Encode(resp); err != nil {
 		return 0, false
 	}
-	return int(n), int(n) <= MaxResponseBytes
+	size := int(n) - 1 // aws-lambda-go strips the encoder's newline
+	return size, size <= MaxResponseBytes
 }
 
 type countingWriter int

@@ -615,3 +615,30 @@ func TestOversizedResponseIsTyped500(t *testing.T) {
 		})
 	}
 }
+
+// TestResponseLimitBoundary: a response exactly as large as Lambda takes,
+// as aws-lambda-go serializes it, goes out; one byte more is refused.
+func TestResponseLimitBoundary(t *testing.T) {
+	t.Parallel()
+	invokeSized := func(n int) []byte {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write([]byte(strings.Repeat("a", n)))
+		})
+		out, err := lambda.NewHandler(lambdahttp.Handler(h)).Invoke(context.Background(),
+			payload("GET", "/x", "", "", false, "192.0.2.1", nil, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	overhead := len(invokeSized(1)) - 1
+	atLimit := invokeSized(lambdahttp.MaxResponseBytes - overhead)
+	if len(atLimit) != lambdahttp.MaxResponseBytes || !strings.Contains(string(atLimit[:100]), `"statusCode":200`) {
+		t.Fatalf("a response of exactly %d bytes: got %d bytes, %.100s", lambdahttp.MaxResponseBytes, len(atLimit), atLimit)
+	}
+	over := invokeSized(lambdahttp.MaxResponseBytes - overhead + 1)
+	if !strings.Contains(string(over), `"statusCode":500`) {
+		t.Fatalf("a response one byte over the limit: %.200s", over)
+	}
+}
