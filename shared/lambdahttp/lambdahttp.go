@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -261,14 +262,20 @@ func (w *responseWriter) response(method string) events.APIGatewayV2HTTPResponse
 	}
 	resp := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: make(map[string]string, len(w.sent))}
 	for name, values := range w.sent {
-		if len(values) == 0 {
-			continue // a nil entry suppresses a header in net/http too
+		if len(values) == 0 || !isToken(name) {
+			continue // a nil entry suppresses a header in net/http too, which drops a name it cannot send
+		}
+		// As net/http writes a value: a line break would end the header
+		// line, so it becomes a space.
+		sent := make([]string, len(values))
+		for i, v := range values {
+			sent[i] = textproto.TrimString(newlineToSpace.Replace(v))
 		}
 		if name == "Set-Cookie" {
-			resp.Cookies = append(resp.Cookies, values...)
+			resp.Cookies = append(resp.Cookies, sent...)
 			continue
 		}
-		resp.Headers[name] = strings.Join(values, ",")
+		resp.Headers[name] = strings.Join(sent, ",")
 	}
 	body := w.body.Bytes()
 	if method == http.MethodHead || w.status == http.StatusNoContent || w.status == http.StatusNotModified {
@@ -280,6 +287,23 @@ func (w *responseWriter) response(method string) events.APIGatewayV2HTTPResponse
 		resp.Body, resp.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
 	}
 	return resp
+}
+
+var newlineToSpace = strings.NewReplacer("\n", " ", "\r", " ")
+
+// isToken reports whether name is a header field name (RFC 9110 5.1: a
+// token).
+func isToken(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := range len(name) {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // isText reports whether a body can travel as a JSON string unchanged;
