@@ -2,11 +2,14 @@ package paymentwebhook
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -209,5 +212,61 @@ func TestGracePassIsBounded(t *testing.T) {
 	}
 	if got := len(graceAnnounced(t, h)); got != graceRun+10 {
 		t.Fatalf("announced %d, want %d", got, graceRun+10)
+	}
+}
+
+// staleListing lists, ahead of its store's listing, records of accounts
+// no longer pending (paid), as an index an older release left behind
+// would if a store did not check it.
+type staleListing struct {
+	harnessStore
+	stale []playback.Record
+}
+
+func (s staleListing) ListGracePending(ctx context.Context, until time.Time, after string, limit int) (playback.RecordPage, error) {
+	const end = "s-end"
+	if after != end && (after == "" || after[0] == 's') {
+		i := 0
+		if after != "" {
+			fmt.Sscanf(after, "s%d", &i)
+			i++
+		}
+		n := min(limit, len(s.stale)-i)
+		next := end
+		if i+n < len(s.stale) {
+			next = fmt.Sprintf("s%d", i+n-1)
+		}
+		return playback.RecordPage{Records: s.stale[i : i+n], Next: next}, nil
+	}
+	return s.harnessStore.ListGracePending(ctx, until, "", limit)
+}
+
+// TestGraceBudgetCountsOnlyPendingAccounts: records listed of accounts
+// no longer pending (more than a pass's budget) do not use up the pass,
+// so the pending account behind them is announced.
+func TestGraceBudgetCountsOnlyPendingAccounts(t *testing.T) {
+	t.Parallel()
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	listing := &staleListing{harnessStore: store}
+	h := newHarness(t, withStore(listing))
+	now := h.clock.Now()
+	for i := range graceRun + 100 {
+		id := fmt.Sprintf("acct_paid%04d", i)
+		h.account(id, func(a *playback.Account) { a.PlanID, a.Status = "standard", playback.StatusActive })
+		listing.stale = append(listing.stale, playback.Record{Kind: playback.KindAccount, ID: id, Version: "v",
+			Doc: json.RawMessage(fmt.Sprintf(`{"id":%q,"plan_id":"standard","status":"active","territory":"DE"}`, id))})
+	}
+	h.account("acct_due", func(a *playback.Account) {
+		a.PlanID, a.Status, a.PastDueSince = "standard", playback.StatusPastDue, now.Add(-73*time.Hour)
+	})
+	if rep, err := h.srv.Grace(context.Background()); err != nil || rep != (GraceReport{Accounts: 1, GraceExpired: 1}) {
+		t.Fatalf("pass: %+v %v, want one account read and announced", rep, err)
+	}
+	if got := graceAnnounced(t, h); !slices.Equal(got, []string{"acct_due"}) {
+		t.Fatalf("announced %v, want [acct_due]", got)
 	}
 }

@@ -3,11 +3,14 @@ package firestore
 import (
 	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"maps"
 	"math"
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
 
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -52,7 +55,11 @@ func (s *Store) ListGracePending(ctx context.Context, until time.Time, after str
 	var page playback.RecordPage
 	for _, snap := range docs {
 		st := s.fromSnapshot(snap)
-		if !st.live {
+		// A release before the field updates an account by field names
+		// and leaves the field as it was: an account paid since carries
+		// its old key, which only its document can belie (MigrateGrace
+		// mends it).
+		if doc, _ := st.data[fieldDoc].(string); !st.live || playback.GraceKeyOf(json.RawMessage(doc)) != st.data[fieldGrace] {
 			continue
 		}
 		r, err := recordOf(playback.KindAccount, snap.Ref.ID, st)
@@ -68,45 +75,77 @@ func (s *Store) ListGracePending(ctx context.Context, until time.Time, after str
 }
 
 // MigrateGrace gives the accounts a release before fieldGrace wrote,
-// past_due with their grace end unannounced, that field (`playplane
-// migrate`). It touches no document, and writes an account through the
-// guard of the read it checked, so a write racing it (which sets the
-// field itself) wins and the account is left to it. It can run while the
-// functions serve, is idempotent, and returns how many accounts it
-// indexed. Until it has run such an account is not announced by the
-// grace job.
+// past_due with their grace end unannounced, that field, and sets it to
+// graceNone on the accounts that release wrote out of the listing (its
+// updates leave the field as it was), which would otherwise head the
+// listing for good (`playplane migrate`). It touches no document, and
+// writes an account through the guard of the read it checked, so a write
+// racing it (which sets the field itself) wins and the account is left
+// to it. It can run while the functions serve, is idempotent, and
+// returns how many accounts it indexed or unlisted. Until it has run such
+// an account is not announced by the grace job.
 func (s *Store) MigrateGrace(ctx context.Context) (int, error) {
 	const op = "MigrateGrace"
 	moved := 0
+	// mend gives the account at ref, whose document the walk read with
+	// version, the field its document calls for.
+	mend := func(ref *firestore.DocumentRef, version string) error {
+		st, err := s.read(ctx, ref)
+		if err != nil {
+			return err
+		}
+		doc, _ := st.data[fieldDoc].(string)
+		want := graceField(playback.GraceKeyOf(json.RawMessage(doc)))
+		if !st.live || st.data[fieldGrace] == want || versionOf(st) != version {
+			return nil // right, or written since the walk read it, which sets the field
+		}
+		fields := maps.Clone(st.data)
+		fields[fieldGrace] = want
+		switch err := s.commit(ctx, s.replace(st, fields)); {
+		case err == nil:
+			moved++
+		case !conflict(err):
+			return err
+		}
+		return nil
+	}
 	for after := ""; ; {
 		page, err := s.ListRecords(ctx, playback.KindAccount, after, 500)
 		if err != nil {
 			return moved, fail(op, err)
 		}
 		for _, r := range page.Records {
-			key := playback.GraceKeyOf(r.Doc)
-			if key == "" {
-				continue
+			if playback.GraceKeyOf(r.Doc) == "" {
+				continue // stale keys are found by the listing below
 			}
-			st, err := s.read(ctx, s.col(colAccounts).Doc(r.ID))
-			if err != nil {
-				return moved, fail(op, err)
-			}
-			if !st.live || st.data[fieldGrace] == key || versionOf(st) != r.Version {
-				continue // indexed, or written since the listing, which sets the field
-			}
-			fields := maps.Clone(st.data)
-			fields[fieldGrace] = key
-			switch err := s.commit(ctx, s.replace(st, fields)); {
-			case err == nil:
-				moved++
-			case !conflict(err):
+			if err := mend(s.col(colAccounts).Doc(r.ID), r.Version); err != nil {
 				return moved, fail(op, err)
 			}
 		}
 		if page.Next == "" {
-			return moved, nil
+			break
 		}
 		after = page.Next
+	}
+	// Every account whose field holds a key, pending or not: the ones
+	// not pending are what an older release left.
+	docs := s.col(colAccounts).Where(fieldGrace, "<", graceNone).Documents(ctx)
+	defer docs.Stop()
+	for {
+		snap, err := docs.Next()
+		if errors.Is(err, iterator.Done) {
+			return moved, nil
+		}
+		if err != nil {
+			return moved, fail(op, err)
+		}
+		st := s.fromSnapshot(snap)
+		doc, _ := st.data[fieldDoc].(string)
+		if !st.live || playback.GraceKeyOf(json.RawMessage(doc)) != "" {
+			continue
+		}
+		if err := mend(snap.Ref, versionOf(st)); err != nil {
+			return moved, fail(op, err)
+		}
 	}
 }
