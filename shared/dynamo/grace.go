@@ -3,8 +3,6 @@ package dynamo
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -107,12 +105,15 @@ func (s *Store) ListGracePending(ctx context.Context, until time.Time, after str
 
 // MigrateGrace gives the accounts a release before the "grace" index
 // wrote, past_due with their grace end unannounced, its attributes (run
-// after MigrateListing, whose listing it walks; `playplane migrate`). It
-// touches no document, and writes an account only on the version it
-// read, so a write racing it (which sets the attributes itself) wins. It
-// can run while the functions serve, is idempotent, and returns how many
-// accounts it indexed. Until it has run such an account is not announced
-// by the grace job.
+// after MigrateListing, whose listing it walks; `playplane migrate`), and
+// removes them from the accounts that release wrote out of the listing
+// (it writes the document and leaves them as they were), which would
+// otherwise head the index for good. It touches no document, and writes
+// an account only on the document it read, so a write racing it (which
+// sets the attributes itself) wins. It can run while the functions
+// serve, is idempotent, and returns how many accounts it indexed or
+// unlisted. Until it has run such an account is not announced by the
+// grace job.
 func (s *Store) MigrateGrace(ctx context.Context) (int, error) {
 	const op = "MigrateGrace"
 	moved := 0
@@ -122,38 +123,93 @@ func (s *Store) MigrateGrace(ctx context.Context) (int, error) {
 			return moved, s.fail(op, err)
 		}
 		for _, r := range page.Records {
-			key := playback.GraceKeyOf(r.Doc)
-			if key == "" {
-				continue
-			}
-			version, err := strconv.ParseInt(r.Version, 10, 64)
+			indexed, err := s.migrateGraceOf(ctx, r, "")
 			if err != nil {
-				return moved, s.fail(op, fmt.Errorf("account %q: version %q: %w", r.ID, r.Version, err))
-			}
-			names, values := map[string]string{"#version": attrVersion}, item{}
-			cond := "attribute_not_exists(#version)" // every write since adds one
-			if version != 0 {
-				cond, values[":v"] = "#version = :v", num(version)
-			}
-			set, _ := graceSet(key, names, values)
-			_, err = s.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{
-				TableName:                 aws.String(s.table),
-				Key:                       keyOf("ACCT#"+r.ID, "ACCOUNT"),
-				UpdateExpression:          aws.String("SET " + strings.TrimPrefix(set, ", ")),
-				ConditionExpression:       aws.String(cond + " AND (attribute_not_exists(#gsk) OR #gsk <> :gsk)"),
-				ExpressionAttributeNames:  names,
-				ExpressionAttributeValues: values,
-			})
-			switch {
-			case err == nil:
-				moved++
-			case !conditionFailed(err):
 				return moved, s.fail(op, err)
+			}
+			if indexed {
+				moved++
 			}
 		}
 		if page.Next == "" {
-			return moved, nil
+			break
 		}
 		after = page.Next
 	}
+	// Every account the index holds, pending or not: the ones not pending
+	// are what an older release left.
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(indexGrace),
+		KeyConditionExpression:    aws.String("#gpk = :gpk"),
+		ExpressionAttributeNames:  map[string]string{"#gpk": attrGracePK},
+		ExpressionAttributeValues: item{":gpk": str(gracePK)},
+	}
+	for {
+		out, err := s.db().Query(ctx, in)
+		if err != nil {
+			return moved, s.fail(op, err)
+		}
+		keys := make([]item, len(out.Items))
+		for i, it := range out.Items {
+			keys[i] = keyOf(strAttr(it, attrPK), strAttr(it, attrSK))
+		}
+		its, err := s.getItems(ctx, keys)
+		if err != nil {
+			return moved, s.fail(op, err)
+		}
+		for i, it := range its {
+			doc := strAttr(it, attrDoc)
+			if it == nil || playback.GraceKeyOf(json.RawMessage(doc)) != "" {
+				continue // gone, or pending: indexed by the walk above
+			}
+			r := playback.Record{Kind: playback.KindAccount, ID: strings.TrimPrefix(strAttr(out.Items[i], attrPK), "ACCT#"), Doc: json.RawMessage(doc)}
+			unlisted, err := s.migrateGraceOf(ctx, r, strAttr(it, attrGraceSK))
+			if err != nil {
+				return moved, s.fail(op, err)
+			}
+			if unlisted {
+				moved++
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return moved, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// migrateGraceOf gives the account r, as MigrateGrace read it, the grace
+// attributes its document calls for, on the condition that its document
+// is still the one read (so never to an account deleted since, which it
+// would create), and says whether it wrote. stale is the grace_sk it
+// holds though not pending ("" if none was read): removed, on condition
+// it is still that.
+func (s *Store) migrateGraceOf(ctx context.Context, r playback.Record, stale string) (bool, error) {
+	key := playback.GraceKeyOf(r.Doc)
+	if key == "" && stale == "" {
+		return false, nil
+	}
+	names := map[string]string{"#pk": attrPK, "#doc": attrDoc}
+	values := item{":doc": str(string(r.Doc))}
+	set, remove := graceSet(key, names, values)
+	update, cond := "SET "+strings.TrimPrefix(set, ", "), " AND (attribute_not_exists(#gsk) OR #gsk <> :gsk)"
+	if key == "" {
+		update, cond, values[":stale"] = strings.TrimPrefix(remove, " "), " AND #gsk = :stale", str(stale)
+	}
+	_, err := s.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       keyOf("ACCT#"+r.ID, "ACCOUNT"),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attribute_exists(#pk) AND #doc = :doc" + cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case conditionFailed(err):
+		return false, nil
+	}
+	return false, err
 }
