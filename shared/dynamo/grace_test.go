@@ -158,3 +158,70 @@ func TestGraceAfterARollback(t *testing.T) {
 		t.Fatalf("the grace index holds %v after the migration, want [ACCT#acct_due]", got)
 	}
 }
+
+// TestGraceAttributesLeaveWithPastDue: an account that leaves the
+// listing (paid by UpdateAccount, paid by PutAccount, its grace end
+// announced) loses its grace attributes in the same write, so the index
+// itself no longer holds it: the listing's check of each document is
+// not what keeps it out.
+func TestGraceAttributesLeaveWithPastDue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	since := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ids := []string{"acct_updated", "acct_put", "acct_told"}
+	for _, id := range ids {
+		if err := s.PutAccount(ctx, playback.Account{ID: id, PlanID: "standard", Status: playback.StatusPastDue, PastDueSince: since, Territory: "DE"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.UpdateAccount(ctx, "acct_updated", func(a *playback.Account) error {
+		a.Status, a.PastDueSince = playback.StatusActive, time.Time{}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutAccount(ctx, playback.Account{ID: "acct_put", PlanID: "standard", Status: playback.StatusActive, Territory: "DE"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateAccount(ctx, "acct_told", func(a *playback.Account) error {
+		told := a.PastDueSince
+		a.GraceAnnounced = &told
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		out, err := s.db().GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: keyOf("ACCT#"+id, "ACCOUNT"), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Item == nil {
+			t.Fatalf("%s: no item", id)
+		}
+		for _, name := range []string{attrGracePK, attrGraceSK} {
+			if v, ok := out.Item[name]; ok {
+				t.Errorf("%s keeps %s = %v out of the listing", id, name, v)
+			}
+		}
+	}
+	for try := 0; ; try++ {
+		out, err := s.db().Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.table),
+			IndexName:                 aws.String(indexGrace),
+			KeyConditionExpression:    aws.String("#gpk = :gpk"), // a table of its own
+			ExpressionAttributeNames:  map[string]string{"#gpk": attrGracePK},
+			ExpressionAttributeValues: item{":gpk": str(gracePK)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Items) == 0 {
+			break
+		}
+		if try == 50 {
+			t.Fatalf("the grace index still holds %v", out.Items)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

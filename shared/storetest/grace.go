@@ -54,7 +54,7 @@ func listGrace(t *testing.T, s playback.Store, until time.Time, n int, prefix st
 // ones first of all, whichever write put them there (PutAccount,
 // UpdateAccount, ApplyChanges, an admission's SaveAccount), and drops
 // them when a write ends that (another status, the announcement, a
-// deletion).
+// deletion), or lists them at a new date only (re-dated while past_due).
 func testGracePending(t *testing.T, s playback.Store) {
 	ctx := context.Background()
 	prefix := playback.NewID("gr") + "-"
@@ -95,6 +95,9 @@ func testGracePending(t *testing.T, s playback.Store) {
 		a.GraceAnnounced = &since
 		return nil
 	}))(t)
+	// Re-dated while past_due: listed once, at its new key only.
+	put(acct("redated", playback.StatusPastDue, base.Add(-98*time.Hour)))
+	must(s.UpdateAccount(ctx, prefix+"redated", pastDue(base.Add(-70*time.Hour))))(t)
 	put(acct("gone", playback.StatusPastDue, base.Add(-97*time.Hour)))
 	apply(t, s, playback.Change{Kind: playback.KindAccount, ID: prefix + "gone"})
 	apply(t, s, playback.Change{Kind: playback.KindAccount, ID: prefix + "apply",
@@ -115,7 +118,7 @@ func testGracePending(t *testing.T, s playback.Store) {
 		want  []string
 	}{
 		{"out of grace", base.Add(-72 * time.Hour), []string{"undated", "put", "admitted", "apply", "update"}},
-		{"all pending", base, []string{"undated", "put", "admitted", "apply", "update", "in"}},
+		{"all pending", base, []string{"undated", "put", "admitted", "apply", "update", "redated", "in"}},
 		{"none by then", base.Add(-101 * time.Hour), []string{"undated"}},
 	}
 	for _, c := range cases {
