@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"AdmissionSavesAccount", testAdmissionSavesAccount},
 		{"ExtendAndEnd", testExtendAndEnd},
 		{"EndSessionConcurrent", testEndSessionConcurrent},
+		{"EndRacesRenewal", testEndRacesRenewal},
 		{"RenewLease", testRenewLease},
 		{"RenewLeaseSeesOtherWrites", testRenewLeaseSeesOtherWrites},
 		{"RenewHeldLease", testRenewHeldLease},
