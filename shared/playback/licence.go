@@ -13,9 +13,9 @@ const (
 	ReasonNotLicensed = "not_licensed"
 	// ReasonNotLicensedHere: the title is not licensed where the viewer is.
 	ReasonNotLicensedHere = "not_licensed_in_viewer_country"
-	// ReasonNotLicensedHomeOrHere: a subscriber from an EU member state,
-	// visiting another, asked for a title licensed neither at home nor
-	// where they are.
+	// ReasonNotLicensedHomeOrHere: a subscriber from a state where
+	// portability applies (IsPortabilityState), visiting another, asked
+	// for a title licensed neither at home nor where they are.
 	ReasonNotLicensedHomeOrHere = "not_licensed_at_home_or_in_viewer_country"
 	// ReasonViewerLocationUnknown: the service locates viewers, but could
 	// not locate this one.
@@ -51,10 +51,10 @@ type LicencePolicy struct {
 //
 //   - a title plays where it is licensed for the viewer's location;
 //   - cross-border portability (Regulation (EU) 2017/1128): a subscriber
-//     whose home is an EU member state keeps the home catalogue while in
-//     another member state (the regulation's "temporarily present" is the
-//     verified home territory on the account against the viewer's current
-//     country);
+//     whose home is a state where it applies (IsPortabilityState: the EU
+//     and the EEA) keeps the home catalogue while in another such state
+//     (the regulation's "temporarily present" is the verified home
+//     territory on the account against the viewer's current country);
 //   - optionally, anonymous proxies are refused, since they hide where the
 //     viewer is;
 //   - with no location source, the home territory decides.
@@ -75,7 +75,7 @@ func CheckLicence(title Title, home string, v ViewerPlace, p LicencePolicy, now 
 	if title.LicensedIn(v.Country, now) {
 		return nil
 	}
-	if v.Country != home && IsEUMemberState(home) && IsEUMemberState(v.Country) {
+	if v.Country != home && IsPortabilityState(home) && IsPortabilityState(v.Country) {
 		if title.LicensedIn(home, now) {
 			return nil // portability: the home catalogue travels within the EU
 		}
@@ -134,3 +134,17 @@ var euMemberStates = map[string]bool{
 // IsEUMemberState reports whether the ISO 3166-1 alpha-2 code is an EU
 // member state or a part of one inside the Union coded apart.
 func IsEUMemberState(country string) bool { return euMemberStates[country] }
+
+// eeaEFTAStates are the EEA's states outside the EU. Regulation (EU)
+// 2017/1128 is EEA law (EEA Joint Committee Decision No 158/2018), so
+// portability holds between them and the member states as among those;
+// Svalbard (SJ), outside the EEA Agreement, is coded apart and left out,
+// as Switzerland (no EEA member) is.
+var eeaEFTAStates = map[string]bool{"NO": true, "IS": true, "LI": true}
+
+// IsPortabilityState reports whether cross-border portability applies to
+// a subscriber at home, or temporarily present, in country: the EU's
+// member states (IsEUMemberState) and the EEA's other states.
+func IsPortabilityState(country string) bool {
+	return euMemberStates[country] || eeaEFTAStates[country]
+}

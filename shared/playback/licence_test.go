@@ -47,6 +47,15 @@ func TestCheckLicence(t *testing.T) {
 		{name: "EU portability in Saint-Martin (MF)", title: deOnly, home: "DE", viewer: at("MF")},
 		{name: "EU portability in Åland (AX)", title: deOnly, home: "DE", viewer: at("AX")},
 		{name: "a Réunion subscriber in DE keeps the RE catalogue", title: playback.Title{ID: "re", Windows: []playback.LicenceWindow{window("RE")}}, home: "RE", viewer: at("DE")},
+		// The regulation is EEA law (EEA Joint Committee Decision No
+		// 158/2018): Norway, Iceland and Liechtenstein are member states
+		// for it; Switzerland is not in the EEA, nor is Svalbard (SJ).
+		{name: "EEA portability: a NO subscriber in DE keeps the NO catalogue", title: playback.Title{ID: "no", Windows: []playback.LicenceWindow{window("NO")}}, home: "NO", viewer: at("DE")},
+		{name: "EEA portability: a DE subscriber in NO keeps the DE catalogue", title: deOnly, home: "DE", viewer: at("NO")},
+		{name: "EEA portability in Iceland (IS)", title: deOnly, home: "DE", viewer: at("IS")},
+		{name: "EEA portability in Liechtenstein (LI)", title: deOnly, home: "DE", viewer: at("LI")},
+		{name: "EEA portability needs the title licensed at home", title: usOnly, home: "NO", viewer: at("FR"), want: playback.ReasonNotLicensedHomeOrHere},
+		{name: "no portability in Svalbard (SJ), outside the EEA", title: deOnly, home: "DE", viewer: at("SJ"), want: playback.ReasonNotLicensedHere},
 		{name: "no portability in Saint Barthélemy (BL), an overseas territory since 2012", title: deOnly, home: "DE", viewer: at("BL"), want: playback.ReasonNotLicensedHere},
 		{name: "no portability in New Caledonia (NC), an overseas territory", title: deOnly, home: "DE", viewer: at("NC"), want: playback.ReasonNotLicensedHere},
 		{name: "no portability in the Faroe Islands (FO)", title: deOnly, home: "DE", viewer: at("FO"), want: playback.ReasonNotLicensedHere},
