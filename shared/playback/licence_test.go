@@ -90,3 +90,44 @@ func TestCheckLicence(t *testing.T) {
 		})
 	}
 }
+
+// TestLicensedInWindowBounds: a window licenses from its start,
+// inclusive, to its end, exclusive, as the catalogue's schema says,
+// whatever zone either bound or the clock is written in; windows that
+// meet leave no gap; a title with no windows plays nowhere.
+func TestLicensedInWindowBounds(t *testing.T) {
+	t.Parallel()
+	tokyo := time.FixedZone("JST", 9*3600)
+	start := time.Date(2027, 1, 1, 9, 0, 0, 0, tokyo) // 2027-01-01T00:00Z
+	end := time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)
+	title := playback.Title{ID: "t", Windows: []playback.LicenceWindow{
+		{Territory: "JP", Start: start, End: end},
+		{Territory: "JP", Start: end, End: end.AddDate(0, 1, 0)}, // the next window, meeting it
+		{Territory: "DE", Start: start, End: end},
+	}}
+	for _, tc := range []struct {
+		name      string
+		territory string
+		at        time.Time
+		want      bool
+	}{
+		{name: "an instant before the start", territory: "DE", at: start.Add(-time.Nanosecond)},
+		{name: "at the start", territory: "DE", at: start, want: true},
+		{name: "at the start, written in UTC", territory: "DE", at: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), want: true},
+		{name: "an instant before the end", territory: "DE", at: end.Add(-time.Nanosecond), want: true},
+		{name: "at the end", territory: "DE", at: end},
+		{name: "at the end, written in Tokyo time", territory: "DE", at: end.In(tokyo)},
+		{name: "where the next window starts", territory: "JP", at: end, want: true},
+		{name: "another territory", territory: "FR", at: start},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := title.LicensedIn(tc.territory, tc.at); got != tc.want {
+				t.Fatalf("LicensedIn(%s, %v) = %v, want %v", tc.territory, tc.at, got, tc.want)
+			}
+		})
+	}
+	if (playback.Title{ID: "none"}).LicensedIn("DE", start) {
+		t.Fatal("a title with no windows is licensed")
+	}
+}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -74,5 +75,35 @@ func testEndRacesRenewal(t *testing.T, s playback.Store) {
 		_, err = s.RenewHeldLease(ctx, held, ttl, slack, at)
 		wantCode(t, err, playback.CodeGone)
 		must(s.AcquireLease(ctx, onDevice(lease(acct, 1, at, ttl), "phone")))(t)
+	}
+}
+
+// testRaceAtALeaseExpiry: plays from many devices racing at the very
+// instant one of the account's leases runs out take exactly the slot it
+// held, however many race, the lapsed lease's own device among them.
+func testRaceAtALeaseExpiry(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	for round := range 4 {
+		acct := playback.NewID("acct")
+		t0 := now()
+		const limit = 2
+		held := must(s.AcquireLease(ctx, onDevice(lease(acct, limit, t0, 10*time.Minute), "tv")))(t)
+		lapsing := must(s.AcquireLease(ctx, onDevice(lease(acct, limit, t0, time.Minute), "phone")))(t)
+		at := lapsing.ExpiresAt
+		reqs := []playback.LeaseRequest{onDevice(lease(acct, limit, at, time.Minute), "phone")}
+		for i := range 9 {
+			reqs = append(reqs, onDevice(lease(acct, limit, at, time.Minute), fmt.Sprintf("d%d", i)))
+		}
+		admitted := raceAcquire(t, s, reqs)
+		if len(admitted) != 1 {
+			t.Fatalf("round %d: %d admitted at the expiry, want the one slot that lapsed: %+v", round, len(admitted), admitted)
+		}
+		active := checkOnePerDevice(t, s, acct, limit, admitted, at)
+		if len(active) != limit || active[0].ID != held.ID || active[1].ID != admitted[0].ID {
+			t.Fatalf("round %d: active %+v, want %s and %s", round, active, held.ID, admitted[0].ID)
+		}
+		if got := must(s.GetSession(ctx, lapsing.ID))(t); !got.EndedAt.IsZero() || !got.ExpiresAt.Equal(at) {
+			t.Fatalf("round %d: the lapsed session = %+v, want it as admitted", round, got)
+		}
 	}
 }

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"ExtendAndEnd", testExtendAndEnd},
 		{"EndSessionConcurrent", testEndSessionConcurrent},
 		{"EndRacesRenewal", testEndRacesRenewal},
+		{"RaceAtALeaseExpiry", testRaceAtALeaseExpiry},
 		{"RenewLease", testRenewLease},
 		{"RenewLeaseSeesOtherWrites", testRenewLeaseSeesOtherWrites},
 		{"RenewHeldLease", testRenewHeldLease},
