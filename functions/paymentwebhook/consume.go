@@ -327,7 +327,7 @@ func (s *Server) refetch(ctx context.Context, accountID, subID string, env event
 		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, max(env.Created, now.Unix())-1, s.movedAway(env), now)
 	}
 	if accountID == "" {
-		if accountID, err = s.accountFor(ctx, string(sub.Customer), sub.Metadata, env.Created, now); err != nil {
+		if accountID, err = s.accountFor(ctx, string(sub.Customer), sub.Metadata, now); err != nil {
 			return err
 		}
 	}
@@ -381,7 +381,7 @@ func (s *Server) onSubscription(ctx context.Context, env event, now time.Time) e
 		}
 		return s.refetch(ctx, "", sub.ID, env, entered, now)
 	}
-	accountID, err := s.accountFor(ctx, string(sub.Customer), sub.Metadata, env.Created, now)
+	accountID, err := s.accountFor(ctx, string(sub.Customer), sub.Metadata, now)
 	if err != nil {
 		return err
 	}
@@ -417,7 +417,7 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 	if inv.SubscriptionDetails != nil {
 		meta = inv.SubscriptionDetails.Metadata
 	}
-	accountID, err := s.accountFor(ctx, string(inv.Customer), meta, env.Created, now)
+	accountID, err := s.accountFor(ctx, string(inv.Customer), meta, now)
 	if err != nil {
 		return err
 	}
@@ -469,9 +469,12 @@ func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time
 
 // accountFor resolves a customer to an account: through the link, else
 // through the subscription's metadata.account_id (which our checkout sets),
-// linking it as news of the provider's second clock. Without either the
-// link may still be coming.
-func (s *Server) accountFor(ctx context.Context, customer string, meta map[string]string, clock int64, now time.Time) (string, error) {
+// linking it. That link names the customer on an account naming none, but
+// it is no checkout: it carries no clock, so it renames no account (a
+// subscription of a customer the subscriber left may well be newer than
+// the checkout of the one it has now). Without either the link may still
+// be coming.
+func (s *Server) accountFor(ctx context.Context, customer string, meta map[string]string, now time.Time) (string, error) {
 	if customer != "" {
 		id, err := s.deps.Store.AccountIDByCustomer(ctx, customer)
 		if err == nil {
@@ -486,7 +489,7 @@ func (s *Server) accountFor(ctx context.Context, customer string, meta map[strin
 		return "", fmt.Errorf("customer %q: %w", customer, errLinkPending)
 	}
 	if customer != "" {
-		if err := s.link(ctx, customer, accountID, clock, now); err != nil {
+		if err := s.link(ctx, customer, accountID, 0, now); err != nil {
 			return "", err
 		}
 	}
@@ -558,13 +561,17 @@ func (s *Server) link(ctx context.Context, customer, accountID string, clock int
 // of the customer it has now. The newest news wins; within one second,
 // which Stripe's events do not order, the greater customer id, so that
 // every delivery order ends alike. A customer named by an operator or a
-// catalogue (no clock) yields to any news.
+// catalogue is news of the second it was written (catalogfile's Apply).
+// A link with no news of its own (clock 0) names a customer only on an
+// account naming none.
 func namesCustomer(a playback.Account, customer string, clock int64) bool {
 	switch {
 	case a.CustomerID == "":
 		return true
 	case a.CustomerID == customer:
 		return clock > a.CustomerClock
+	case clock == 0:
+		return false
 	case clock != a.CustomerClock:
 		return clock > a.CustomerClock
 	}

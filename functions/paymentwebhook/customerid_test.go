@@ -84,3 +84,29 @@ func TestNewestCheckoutKeepsTheLink(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataLinkNamesNoCustomer: a subscription event of the customer a
+// subscriber left, newer than the checkout of the one it has now, links
+// the left customer by its metadata.account_id (so that its events still
+// resolve), but it is no checkout: it must not name the left customer on
+// the account, nor make the left customer's late checkout outrank the
+// newer one. Before, the link took the subscription event's second as
+// news naming the customer, and the account ended on cus_old.
+func TestMetadataLinkNamesNoCustomer(t *testing.T) {
+	t.Parallel()
+	t0 := at(0)
+	h := newHarness(t, func(c *Config, _ *Deps) { c.DefaultTerritory = "DE" })
+	h.account("acct_n")
+	h.run(eventPayload(t, "evt_co_new", typeCheckoutCompleted, t0,
+		checkoutSession(t, "cs_new", "acct_n", subState{id: "sub_new", customer: "cus_new"}), nil))
+	h.run(stripeEvent("evt_del_old", typeSubscriptionDeleted, t0+60,
+		withMeta(subObj("sub_old", "cus_old", "canceled", "price_std", at(-2*month), t0), obj{"account_id": "acct_n"})))
+	h.run(eventPayload(t, "evt_co_old", typeCheckoutCompleted, t0-3600,
+		checkoutSession(t, "cs_old", "acct_n", subState{id: "sub_old", customer: "cus_old"}), nil))
+	if a := h.getAccount("acct_n"); a.CustomerID != "cus_new" {
+		t.Fatalf("account's customer_id = %q (clock %d), want cus_new", a.CustomerID, a.CustomerClock)
+	}
+	if id, err := h.store.AccountIDByCustomer(context.Background(), "cus_old"); err != nil || id != "acct_n" {
+		t.Fatalf("cus_old resolves to %q (%v), want acct_n", id, err)
+	}
+}
