@@ -852,3 +852,31 @@ func TestCoverageZoneNamedTwiceReadsAlikeInJSONAndYAML(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyDatesAnOperatorsCustomer: an account's customer_id written by
+// an operator (admin API, import) is news of the second it is written,
+// so that a payment provider's older news of another customer (a
+// checkout Stripe still retries) does not take it back, while newer news
+// does (paymentwebhook's namesCustomer). Before, the write kept the
+// previous customer's clock.
+func TestApplyDatesAnOperatorsCustomer(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	stored := playback.Account{ID: "acct_c", PlanID: "basic", Status: playback.StatusActive, CustomerID: "cus_a", CustomerClock: 1000}
+	for _, tc := range []struct {
+		name, customer string
+		wantClock      int64
+	}{
+		{name: "another customer", customer: "cus_b", wantClock: now.Unix()},
+		{name: "the same customer", customer: "cus_a", wantClock: 1000},
+		{name: "no customer", customer: "", wantClock: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := Account{ID: "acct_c", PlanID: "basic", CustomerID: tc.customer}
+			if got := a.Apply(stored, now); got.CustomerID != tc.customer || got.CustomerClock != tc.wantClock {
+				t.Fatalf("customer %q clock %d, want %q clock %d", got.CustomerID, got.CustomerClock, tc.customer, tc.wantClock)
+			}
+		})
+	}
+}
