@@ -34,7 +34,7 @@ var (
 		"duration_ms", "device_time", "qoe", "received_at", "session_started_at",
 		"source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd", "country", "asn", "device_type", "lease_expires_at"}
 	qoeFields = []string{"br", "bl", "mtp", "startup_ms", "rebuffer_count", "rebuffer_ms", "played_ms", "df", "cdn", "edge",
-		"su", "rc", "rd", "pd"}
+		"continued", "su", "rc", "rd", "pd"}
 )
 
 // DecodeHeartbeatRequest decodes a heartbeat body strictly: one JSON object,
@@ -249,6 +249,9 @@ func (d *jsonDecoder) qoe(q *playback.QoE, depth int, strict bool) error {
 		case "edge":
 			bit = 1 << 9
 			q.EdgeID, err = d.stringValue("qoe.edge")
+		case "continued":
+			bit = 1 << 10
+			q.Continued, err = d.boolValue("qoe.continued")
 		default:
 			if strict || folded(name, qoeFields) {
 				return unknownField("qoe.", name, qoeFields)
@@ -854,6 +857,10 @@ func appendQoE(b []byte, q *playback.QoE) []byte {
 	if q.EdgeID != "" {
 		sep("edge")
 		b = AppendJSONString(b, q.EdgeID)
+	}
+	if q.Continued {
+		sep("continued")
+		b = append(b, "true"...)
 	}
 	return append(b, '}')
 }

@@ -160,6 +160,8 @@ func TestDecodeHeartbeatRequestAccepts(t *testing.T) {
 			events.HeartbeatRequest{PositionMS: -1 << 63, DurationMS: 1<<63 - 1}},
 		{"negative zero", `{"position_ms":-0}`, events.HeartbeatRequest{}},
 		{"whitespace everywhere", " {\n\"event\" :\t\"pause\" , \"qoe\" : { } }\r\n", events.HeartbeatRequest{Event: "pause"}},
+		{"continued", `{"event":"start","qoe":{"continued":true,"rebuffer_count":1}}`,
+			events.HeartbeatRequest{Event: "start", QoE: playback.QoE{Continued: true, RebufferCount: 1}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -242,6 +244,7 @@ func TestHeartbeatAppendJSONMatchesMarshal(t *testing.T) {
 		{"full", func(*events.Heartbeat) {}},
 		{"empty qoe", func(h *events.Heartbeat) { h.QoE = playback.QoE{} }},
 		{"some qoe", func(h *events.Heartbeat) { h.QoE = playback.QoE{RebufferMS: 5, EdgeID: "e"} }},
+		{"continued", func(h *events.Heartbeat) { h.QoE.StartupMS, h.QoE.Continued = 0, true }},
 		{"no viewer", func(h *events.Heartbeat) { h.Country, h.ASN, h.DeviceType = "", 0, "" }},
 		{"no lease end", func(h *events.Heartbeat) { h.LeaseExpiresAt = time.Time{} }},
 		{"largest ASN", func(h *events.Heartbeat) { h.ASN = 1<<32 - 1 }},
@@ -382,7 +385,7 @@ func TestHeartbeatMessageFitsBatchLimits(t *testing.T) {
 func lenientInStd(data []byte) bool {
 	known := []string{"event", "position_ms", "duration_ms", "device_time", "qoe", "session_id", "account_id", "title_id",
 		"device_id", "received_at", "session_started_at", "lease_expires_at", "br", "bl", "mtp", "startup_ms", "rebuffer_count", "rebuffer_ms", "played_ms", "df", "cdn", "edge",
-		"source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd", "country", "asn", "device_type",
+		"continued", "source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd", "country", "asn", "device_type",
 		"su", "rc", "rd", "pd"} // the QoE's deprecated names, still read
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type frame struct {

@@ -124,6 +124,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 		for _, format := range []string{"hls", "dash"} {
 			t.Run(format, func(t *testing.T) { g.testTokenExpiry(t, format) })
 		}
+		t.Run("stopped before playing on", func(t *testing.T) { g.testTokenExpiryStopPaused(t) })
 		t.Run("leave the page after it expired", func(t *testing.T) { g.testLeaveExpired(t) })
 		t.Run("authorized again during a stall", func(t *testing.T) { g.testReauthDuringStall(t, startStallControl(t, g.run)) })
 	})
@@ -883,6 +884,44 @@ func (h *harness) testTokenExpiry(t *testing.T, format string) {
 	if v, ok := views[a.SessionID]; !ok || v.StartupMS != 0 || v.StartupRefused || !v.Started() {
 		t.Errorf("the session that took over has the view %+v (found %v): want one that played, with no startup of its own (the first session's was %d ms)",
 			v, ok, *out.Before.StartupMS)
+	}
+}
+
+// testTokenExpiryStopPaused: the page is paused when a new session takes
+// over ahead of the playback token's expiry, and the viewer stops it
+// there, before it plays a moment: the session that took over tells no
+// startup (the play's first frame came in the first session) and no play
+// time, yet it goes on with a play that started, so its view has started
+// and is no exit before video start.
+func (h *harness) testTokenExpiryStopPaused(t *testing.T) {
+	page := h.sessionPage(t, url.Values{"account": {demo.AccountSolo}, "format": {"hls"}, "buffer": {"1"}})
+	var out struct {
+		Playing      bool      `json:"playing"`
+		Before       pageState `json:"before"`
+		Reauthorized bool      `json:"reauthorized"`
+		After        pageState `json:"after"`
+		End          pageState `json:"end"`
+	}
+	h.drive(t, map[string]any{"kind": "reauth", "url": page, "timeoutMS": 30000, "stopPaused": true}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	a := out.After
+	if !out.Reauthorized || out.End.Phase != "stopped" {
+		t.Fatalf("the page did not authorize again and stop there: authorized again %v, then %s (%s) on session %s\npage log:\n%s",
+			out.Reauthorized, out.End.Phase, out.End.Error, out.End.SessionID, strings.Join(out.End.Log, "\n"))
+	}
+	if !h.run.faults.answered(a.SessionID, "stop", http.StatusOK) {
+		t.Fatalf("the session that took over %s was not stopped: heartbeats %v", a.SessionID, h.run.faults.beats(a.SessionID))
+	}
+	views := h.qoeViews(t)
+	if v, ok := views[out.Before.SessionID]; !ok || v.StartupMS <= 0 {
+		t.Errorf("the first session's view %+v (found %v) has no startup time", v, ok)
+	}
+	v, ok := views[a.SessionID]
+	if !ok || !v.Stopped || v.StartupMS != 0 || !v.Started() || v.ExitedBeforeStart(time.Now()) {
+		t.Errorf("the session that took over paused and was stopped there has the view %+v (found %v): want a stopped view that started, with no startup of its own, not an exit before video start",
+			v, ok)
 	}
 }
 

@@ -21,6 +21,9 @@
 -- keeps milliseconds): the reports of one CMCD request share a ts
 -- millisecond at times, and are accepted a microsecond apart, in the
 -- request's order.
+-- A view has started with a startup time (even a refused one), play time,
+-- or qoe.continued: its session goes on with a play that started, and
+-- told its startup, in a session it replaced (a re-authorization).
 -- A view silent before its first frame (no stop, no error: a crashed tab)
 -- is an exit before video start once its session's lease has run out: at
 -- the latest lease_expires_at its heartbeats carry (where each left the
@@ -57,6 +60,8 @@ beats AS (
     greatest(coalesce(h.qoe.played_ms, 0), 0) AS played_ms,
     -- stall time in no stall is not believed (playback.QoEBounds)
     IF(coalesce(h.qoe.rebuffer_count, 0) > 0, greatest(coalesce(h.qoe.rebuffer_ms, 0), 0), 0) AS rebuffer_ms,
+    -- goes on with a play another session of the page started (QoE.Continued)
+    coalesce(h.qoe.continued, false) AS continued,
     greatest(coalesce(h.qoe.br, 0), 0) AS bitrate_kbps
   FROM heartbeats h, params p
   -- dt is the hour Firehose delivered; views that started in range arrive
@@ -101,6 +106,7 @@ views AS (
     coalesce(max(least(rebuffer_ms, played_ms)) FILTER (WHERE counters_ok), 0) AS rebuffer_ms,
     sum(kbps_in_force * grown_ms) AS bitrate_kbps_ms,
     max(bitrate_kbps) FILTER (WHERE bitrate_ok) AS peak_bitrate_kbps,
+    bool_or(continued) AS continued,
     bool_or(event = 'stop') AS stopped,
     bool_or(event = 'error') AS failed,
     max(lease_expires_at) AS lease_ends_by
@@ -109,7 +115,7 @@ views AS (
 ),
 per_view AS (
   SELECT *,
-    coalesce(startup_ms, 0) > 0 OR startup_refused OR played_ms > 0 AS started
+    coalesce(startup_ms, 0) > 0 OR startup_refused OR played_ms > 0 OR continued AS started
   FROM views
 ),
 metrics AS (

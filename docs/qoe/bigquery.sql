@@ -47,6 +47,8 @@ beats AS (
     GREATEST(IFNULL(h.qoe.played_ms, 0), 0) AS played_ms,
     -- stall time in no stall is not believed (playback.QoEBounds)
     IF(IFNULL(h.qoe.rebuffer_count, 0) > 0, GREATEST(IFNULL(h.qoe.rebuffer_ms, 0), 0), 0) AS rebuffer_ms,
+    -- goes on with a play another session of the page started (QoE.Continued)
+    IFNULL(h.qoe.continued, FALSE) AS continued,
     GREATEST(IFNULL(h.qoe.br, 0), 0) AS bitrate_kbps
   FROM `playplane_qoe.heartbeats` AS h, params AS p
   -- partitioned by publish time: views that started in range are published
@@ -89,6 +91,7 @@ views AS (
     IFNULL(MAX(IF(counters_ok, LEAST(rebuffer_ms, played_ms), NULL)), 0) AS rebuffer_ms,
     SUM(kbps_in_force * grown_ms) AS bitrate_kbps_ms,
     MAX(IF(bitrate_ok, bitrate_kbps, NULL)) AS peak_bitrate_kbps,
+    LOGICAL_OR(continued) AS continued,
     LOGICAL_OR(event = 'stop') AS stopped,
     LOGICAL_OR(event = 'error') AS failed,
     MAX(lease_expires_at) AS lease_ends_by
@@ -96,7 +99,7 @@ views AS (
   GROUP BY session_id
 ),
 per_view AS (
-  SELECT *, IFNULL(startup_ms, 0) > 0 OR startup_refused OR played_ms > 0 AS started
+  SELECT *, IFNULL(startup_ms, 0) > 0 OR startup_refused OR played_ms > 0 OR continued AS started
   FROM views
 ),
 metrics AS (

@@ -399,13 +399,15 @@ func coalesce(base playback.SessionQoE, beats []events.Heartbeat, derived []play
 
 // mergeQoE lays a newer report over the state. Cumulative counters never go
 // back (a report that omits them, like a pause event's, must not reset
-// them, or the next report would count the same stalls again); other
-// figures keep their last known value when a report omits them.
+// them, or the next report would count the same stalls again), nor does
+// Continued, which the session says of itself; other figures keep their
+// last known value when a report omits them.
 func mergeQoE(state, report playback.QoE) playback.QoE {
 	state.RebufferCount = max(state.RebufferCount, report.RebufferCount)
 	state.RebufferMS = max(state.RebufferMS, report.RebufferMS)
 	state.PlayedMS = max(state.PlayedMS, report.PlayedMS)
 	state.DroppedFrames = max(state.DroppedFrames, report.DroppedFrames)
+	state.Continued = state.Continued || report.Continued
 	nonZero := func(dst *int, v int) {
 		if v != 0 {
 			*dst = v

@@ -347,8 +347,11 @@ func TestConsumerReportsViews(t *testing.T) {
 					qoe: playback.QoE{PlayedMS: 32_000, RebufferCount: 1, RebufferMS: 1_000, BitrateKbps: 2000}},
 				beat{id: "m3", session: "s2", at: 3 * time.Second, position: 0, started: 0},
 			)
-			// s2 gives up before its first frame.
-			stop := h.messages(beat{id: "m4", session: "s2", at: 4 * time.Second, position: 0, started: 0})
+			// s2 gives up before its first frame. s3 took over a play whose
+			// first frame came in a session it replaced, and is stopped
+			// before it plays: it started, with no startup of its own.
+			stop := h.messages(beat{id: "m4", session: "s2", at: 4 * time.Second, position: 0, started: 0},
+				beat{id: "m6", session: "s3", at: 2 * time.Second, position: 9_000, qoe: playback.QoE{Continued: true}})
 			setEvent(t, stop, events.HeartbeatStop)
 			if retry := h.consume(append(msgs, stop...)); len(retry) != 0 {
 				t.Fatalf("retry %v", retry)
@@ -368,15 +371,21 @@ func TestConsumerReportsViews(t *testing.T) {
 			for _, v := range views {
 				byID[v.SessionID] = v
 			}
-			s1, s2 := byID["s1"], byID["s2"]
-			if len(views) != 2 || s1.StartupMS != 1_500 || s1.PlayedMS != 32_000 || s1.RebufferMS != 1_000 ||
+			s1, s2, s3 := byID["s1"], byID["s2"], byID["s3"]
+			if len(views) != 3 || s1.StartupMS != 1_500 || s1.PlayedMS != 32_000 || s1.RebufferMS != 1_000 ||
 				s1.CDN != "cdn-a" || s1.EdgeID != "edge-1" || !s1.Failed || s1.Corrections != 1 || s1.Reports != 3 {
 				t.Fatalf("view s1 %+v (of %d)", s1, len(views))
 			}
 			if !s2.ExitedBeforeStart(h.clock()) {
 				t.Fatalf("view s2 %+v", s2)
 			}
-			if st := h.srv.Stats(); st.QoEViews != 5 || st.QoELost != 0 {
+			if !s3.Started() || s3.StartupMS != 0 || s3.ExitedBeforeStart(h.clock()) {
+				t.Fatalf("view s3 %+v: want one that started, with no startup", s3)
+			}
+			if q := h.qoe("s3"); !q.QoE.Continued {
+				t.Fatalf("session s3's QoE %+v does not say it continued a play", q)
+			}
+			if st := h.srv.Stats(); st.QoEViews != 6 || st.QoELost != 0 {
 				t.Fatalf("stats %+v", st)
 			}
 		})

@@ -117,6 +117,9 @@ func appendSessionQoE(b []byte, q *playback.SessionQoE) []byte {
 	if ph.Began {
 		flags |= playheadBegan
 	}
+	if q.QoE.Continued {
+		flags |= qoeContinued
+	}
 	b = append(b, flags)
 	b = binary.AppendVarint(b, ph.PositionMS)
 	b = binary.AppendVarint(b, ph.DurationMS)
@@ -125,11 +128,14 @@ func appendSessionQoE(b []byte, q *playback.SessionQoE) []byte {
 	return appendTime(b, ph.MovedAt)
 }
 
-// Flags of a session QoE record's playhead section.
+// Flags of a session QoE record's playhead section, and the QoE's
+// Continued (a bit unknown to a binary before it, which reads it as
+// false).
 const (
 	playheadKnown = 1 << iota
 	playheadLost
 	playheadBegan
+	qoeContinued
 )
 
 func (r *reader) sessionQoE(q *playback.SessionQoE) {
@@ -149,6 +155,7 @@ func (r *reader) sessionQoE(q *playback.SessionQoE) {
 	r.b = r.b[1:]
 	ph := &q.Playhead
 	ph.Known, ph.Lost, ph.Began = flags&playheadKnown != 0, flags&playheadLost != 0, flags&playheadBegan != 0
+	q.QoE.Continued = flags&qoeContinued != 0
 	ph.PositionMS, ph.DurationMS, ph.AdvancedMS, ph.State = r.varint(), r.varint(), r.varint(), r.string()
 	if r.version >= recordV3 {
 		ph.MovedAt = r.time()

@@ -23,4 +23,8 @@ type QoE struct {
 	DroppedFrames  int    `json:"df,omitempty"`
 	CDN            string `json:"cdn,omitempty"`  // pathway used
 	EdgeID         string `json:"edge,omitempty"` // edge that served the last segment
+	// Continued says the session goes on with a play another session of
+	// the page started (a re-authorization replaced that one): its view
+	// has started, with no first frame, so no startup time, of its own.
+	Continued bool `json:"continued,omitempty"`
 }

@@ -28,7 +28,10 @@ import (
 //     https://docs.mux.com/guides/data/playback-success-metric): stopped
 //     by the player, or timed out (QoEView.Abandoned), as Mux ends a view
 //     that sends nothing more. Until it times out a silent view is in
-//     progress, neither started nor an exit.
+//     progress, neither started nor an exit. A session that goes on with
+//     a play another session of the page started (a re-authorization
+//     replaced that one) has started: the first frame came, and its
+//     startup time was told, in the session replaced (QoE.Continued).
 //   - Playback failure: the player reported a fatal error (heartbeat event
 //     "error") at any point of the view (Mux "Playback Failure
 //     Percentage", same page).
@@ -113,6 +116,10 @@ type QoEView struct {
 	LastBitrateKbps int     `json:"last_bitrate_kbps,omitempty"`
 	Stopped         bool    `json:"stopped,omitempty"`
 	Failed          bool    `json:"failed,omitempty"`
+	// Continued: a report said the session goes on with a play that
+	// started in a session it replaced (QoE.Continued), so the view has
+	// started with no startup time of its own.
+	Continued bool `json:"continued,omitempty"`
 	// LeaseEndsBy is the latest of its reports' QoEReport.LeaseEndsBy: past
 	// it no heartbeat can renew the session (it is refused 410), so a view
 	// that has not started, stopped or failed by then was abandoned.
@@ -176,8 +183,11 @@ func (b QoEBeat) Compare(o QoEBeat) int {
 // QoEHour is the hour bucket of a view that started at t.
 func QoEHour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
-// Started reports whether the view reached its first frame.
-func (v QoEView) Started() bool { return v.StartupMS > 0 || v.StartupRefused || v.PlayedMS > 0 }
+// Started reports whether the view reached its first frame, or goes on
+// with a play that did in the session it replaced.
+func (v QoEView) Started() bool {
+	return v.StartupMS > 0 || v.StartupRefused || v.PlayedMS > 0 || v.Continued
+}
 
 // ExitedBeforeStart is Mux's EBVS at now: ended before the first frame,
 // without an error, by the viewer (stop) or by timing out (Abandoned).
@@ -414,8 +424,8 @@ func (s viewBeats) Add(b QoEBeat) (bool, error) {
 func (s viewBeats) All() ([]QoEBeat, error) { return s.v.Beats, nil }
 
 // Observe folds into the view what report r tells whatever its order (the
-// view's start, its stop and failure flags, its lease's end, the session's
-// title and viewer) and returns the beat r adds, which the caller folds in
+// view's start, its stop, failure and continued flags, its lease's end,
+// the session's title and viewer) and returns the beat r adds, which the caller folds in
 // with Follow or Refigure unless the view holds it already (a report
 // delivered again), and the reasons of what QoEBounds changed.
 func (v *QoEView) Observe(r QoEReport) (QoEBeat, []string) {
@@ -430,6 +440,7 @@ func (v *QoEView) Observe(r QoEReport) (QoEBeat, []string) {
 	v.Hour = QoEHour(v.StartedAt)
 	v.Stopped = v.Stopped || r.Stopped
 	v.Failed = v.Failed || r.Failed
+	v.Continued = v.Continued || r.QoE.Continued
 	if r.LeaseEndsBy.After(v.LeaseEndsBy) {
 		v.LeaseEndsBy = r.LeaseEndsBy.UTC()
 	}

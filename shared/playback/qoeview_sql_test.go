@@ -164,6 +164,35 @@ func TestWarehouseSQLTimesOutViewsWithTheLease(t *testing.T) {
 	}
 }
 
+// TestWarehouseSQLCountsAContinuedViewAsStarted: a session that goes on
+// with a play another session of the page started (qoe.continued: a
+// re-authorization replaced that one) has started with no startup time of
+// its own (QoEView.Started). Each query must read the flag and count such
+// a view as started, or one that took over while paused or stalled and
+// then ended is an exit before video start there and not in the runner.
+func TestWarehouseSQLCountsAContinuedViewAsStarted(t *testing.T) {
+	t.Parallel()
+	f, ok := reflect.TypeFor[playback.QoE]().FieldByName("Continued")
+	if !ok {
+		t.Fatal("playback.QoE tells no continued play")
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	for _, file := range warehouseSQL(t) {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql := regexp.MustCompile(`--.*`).ReplaceAllString(string(raw), "")
+		if !regexp.MustCompile(`\bh\.qoe\.` + name + `\b`).MatchString(sql) {
+			t.Errorf("%s does not read h.qoe.%s", file, name)
+		}
+		started := regexp.MustCompile(`(?m)^.*AS started$`).FindString(sql)
+		if !regexp.MustCompile(`\bOR ` + name + `\b`).MatchString(started) {
+			t.Errorf("%s: a view that continues a play is not started: %q", file, started)
+		}
+	}
+}
+
 // TestWarehouseSQLParsesMessageTimes: the warehouses keep the heartbeat
 // message's times as the RFC 3339 strings it carries (string and STRING
 // columns, infra/stack), and each query reads every one of them through

@@ -316,6 +316,16 @@ func TestQoEViewAbandonedBeforeStart(t *testing.T) {
 		{name: "started with a refused startup, then silent: not an exit", reports: []playback.QoEReport{
 			beat(time.Second, playback.QoE{StartupMS: 3_600_000}, nil)},
 			at: time.Hour},
+		// A session that replaced the page's session (a re-authorization)
+		// while it was paused or stalled, and was stopped before it played:
+		// the play had started in the session replaced, which told the
+		// first frame; this one has none of its own to tell.
+		{name: "continuing a play started before, stopped before playing on: not an exit", reports: []playback.QoEReport{
+			beat(time.Second, playback.QoE{Continued: true}, nil), beat(2*time.Second, playback.QoE{Continued: true}, stop)},
+			at: 3 * time.Second},
+		{name: "continuing a play started before, then silent past the lease: not an exit", reports: []playback.QoEReport{
+			beat(time.Second, playback.QoE{Continued: true, RebufferCount: 1, RebufferMS: 900}, nil)},
+			at: time.Hour},
 		// Reports from before the consumer told the lease: nothing says
 		// when they timed out, so they stay in progress.
 		{name: "no lease told: in progress", reports: []playback.QoEReport{

@@ -666,6 +666,11 @@ async function reauthScenario() {
   const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing' && s.beats.ok > 0, sc.timeoutMS);
   out.reauthorized = b.ok;
   out.after = b.state;
+  // sc.stopPaused: the viewer stops there instead, never playing on.
+  if (b.ok && sc.stopPaused) {
+    out.end = (await stopAndWait(a.page)).state;
+    return out;
+  }
   if (b.ok) {
     await sleep(Math.max(0, Date.parse(a.state.play.token_expires_at) + 1000 - Date.now()));
     out.playFrom = Date.now();

@@ -908,7 +908,10 @@
   // its heartbeats tell the startup time. A session that replaced it
   // while playing (reauthorize) goes on in the same play, with no first
   // frame of its own; told again there, one play's startup would count
-  // once per session in the startup figures.
+  // once per session in the startup figures. It says it continues a play
+  // that started instead (qoe.continued): taking over paused or stalled
+  // and stopped before it played, its view would otherwise count as an
+  // exit before video start.
   let startupSession = '';
 
   // qoe is the heartbeat's QoE, of the page's counters now unless given.
@@ -930,6 +933,7 @@
     }
     put('bl', Math.round(buffered * 1000));
     if (state.sessionID === startupSession) put('startup_ms', state.startupMS || 0);
+    else put('continued', state.startupMS !== null);
     put('rebuffer_count', Math.max(0, c.stalls - sessionBase.stalls));
     put('rebuffer_ms', Math.max(0, Math.round(c.stallMS - sessionBase.stallMS)));
     put('played_ms', Math.max(0, Math.round(c.playedMS - sessionBase.playedMS)));
