@@ -188,11 +188,13 @@ func cmcdEvent(rep *events.CMCDReport) string {
 // play and stall time; prevState is the state (sta) of the report counted
 // before h, "" if unknown. Every state change is reported (e=ps) as it
 // happens, so the gap before a report was spent in prevState when h is a
-// state change or says the state held: play time when that was playing
-// (the same time cmcdPlayhead moves the position by, so the two agree),
-// stall time when it was rebuffering. An interval report (e=t) that says
-// playing or rebuffering says so of the gap before it too. A gap whose
-// state no report says is not counted: the figures err low. A change into
+// state change, says the state held, or says no state (a report of
+// another event, such as e=rr: no change came before it): play time when
+// that was playing (the same time cmcdPlayhead moves the position by, so
+// the two agree), stall time when it was rebuffering. An interval report
+// (e=t) that says playing or rebuffering says so of the gap before it
+// too. A gap whose state no report says is not counted: the figures err
+// low. A change into
 // rebuffering counts one stall (CTA-5004-B's buffer starvation event).
 //
 // bsd is the duration of a starvation period, told once it is over: of a
@@ -215,7 +217,7 @@ func cmcdIntervals(q *playback.QoE, h *events.Heartbeat, prev time.Time, prevSta
 	}
 	gap := h.DeviceTime.Sub(prev).Milliseconds()
 	held := func(state string) bool {
-		return prevState == state && (h.CMCDEvent == events.CMCDEventPlayState || h.CMCDState == state) ||
+		return prevState == state && (h.CMCDEvent == events.CMCDEventPlayState || h.CMCDState == state || h.CMCDState == "") ||
 			h.CMCDEvent == events.CMCDEventTimeInterval && h.CMCDState == state
 	}
 	switch {
@@ -257,9 +259,9 @@ func playheadStart(ctx context.Context, store playback.ProgressStore, base playb
 // reports whether the position changed. A pt sets it. Without pt, the time
 // since the previous report is play time, and moves it on, when that
 // report said playing and h says the state held (an interval report that
-// says playing) or is the report of the state's change (e=ps: every
-// change is reported as it happens, so the time before it was spent in
-// the previous state). Anything else moves nothing: the position errs
+// says playing), says no state, or is the report of the state's change
+// (e=ps: every change is reported as it happens, so the time before it
+// was spent in the previous state). Anything else moves nothing: the position errs
 // early, never late. A seek without pt, once playback began, loses the
 // position until a report carries pt again; one before it (Shaka Player
 // seeks to the start it was given while it first buffers) keeps it. The
@@ -280,7 +282,7 @@ func cmcdPlayhead(ph *playback.Playhead, h *events.Heartbeat, prev time.Time) bo
 	case !h.PositionUnknown:
 		ph.PositionMS, ph.Lost, changed = min(h.PositionMS, limit), false, true
 	case !ph.Lost && !prev.IsZero() && ph.State == events.CMCDStatePlaying &&
-		(h.CMCDEvent == events.CMCDEventPlayState || h.CMCDState == events.CMCDStatePlaying):
+		(h.CMCDEvent == events.CMCDEventPlayState || h.CMCDState == events.CMCDStatePlaying || h.CMCDState == ""):
 		budget := MaxDurationMS
 		if !h.SessionStartedAt.IsZero() {
 			budget = (h.ReceivedAt.Sub(h.SessionStartedAt) + plausibilitySlack).Milliseconds() - ph.AdvancedMS

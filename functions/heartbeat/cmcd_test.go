@@ -156,6 +156,22 @@ func TestCMCDStallIsCountedOnce(t *testing.T) {
 			wantCount: 1, wantMS: 1000, wantPlayedMS: 10_000 + 1_000 + 1_000, wantViewMS: 1000,
 		},
 		{
+			// A report with no state (here a response received) between
+			// the changes into and out of rebuffering: every change is
+			// reported, so the stall went on through it.
+			name:      "a report without a state inside the stall",
+			reports:   []string{"e=ps,sta=s", "e=ps,msd=900,sta=p", "e=ps,sta=r", "e=rr", "bsd=(2500),e=ps,sta=p", "e=ps,sta=a"},
+			at:        []time.Duration{0, time.Second, 11 * time.Second, 12 * time.Second, 13500 * time.Millisecond, 15500 * time.Millisecond},
+			wantCount: 1, wantMS: 2500, wantPlayedMS: 10_000 + 2_000, wantViewMS: 2500,
+		},
+		{
+			name:    "reports without a state while playing and stalled",
+			reports: []string{"e=ps,sta=s", "e=ps,msd=900,sta=p", "e=rr", "e=ps,sta=r", "e=rr", "e=rr", "bsd=(1500),e=ps,sta=p", "e=rr", "e=ps,sta=a"},
+			at: []time.Duration{0, time.Second, 6 * time.Second, 11 * time.Second, 11500 * time.Millisecond, 12 * time.Second,
+				12500 * time.Millisecond, 14 * time.Second, 15500 * time.Millisecond},
+			wantCount: 1, wantMS: 1500, wantPlayedMS: 10_000 + 3_000, wantViewMS: 1500,
+		},
+		{
 			name:    "no states: bsd alone tells a stall",
 			reports: []string{"e=t,msd=900", "e=t", "bsd=(700),e=t"},
 			at:      []time.Duration{0, 5 * time.Second, 10 * time.Second},
@@ -466,6 +482,9 @@ func TestCMCDPositionWithoutPlayhead(t *testing.T) {
 			{0, "e=t", 0}, {0, "e=ps,sta=r", time.Millisecond}, {time.Second, "e=ps,sta=k", 0}, {time.Second, "e=t,sta=k", 0},
 			{time.Second, "e=ps,sta=p", 0}, {3 * time.Second, "e=t,sta=p", 0}, {time.Second, "e=ps,sta=a", 0}},
 			want: 104_000},
+		{name: "a report without a state moves it on in the state before", steps: []report{
+			{0, "e=ps,sta=p", 0}, {4 * time.Second, "e=rr", 0}, {time.Second, "e=t", 0}, {5 * time.Second, "e=ps,sta=a", 0}},
+			want: 10_000},
 		{name: "an interval report that says another state counts nothing", steps: []report{
 			{0, "e=ps,sta=p", 0}, {5 * time.Second, "e=t,sta=a", 0}, {5 * time.Second, "e=t,sta=p", 0}},
 			want: none},
