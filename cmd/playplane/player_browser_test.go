@@ -89,6 +89,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 		}
 	})
 	t.Run("stop after the token expired", func(t *testing.T) { h.testStopExpired(t, faults) })
+	t.Run("heartbeat refused as expired", func(t *testing.T) { h.testBeatExpired(t, faults) })
 	t.Run("title without a ladder", func(t *testing.T) {
 		// CMCD off: the relative URIs reach the player with no query at all.
 		for _, cmcd := range []string{"query", "off"} {
@@ -563,6 +564,48 @@ func (h *harness) testStopExpired(t *testing.T, faults string) {
 	if active := h.activeSessions(t, demo.AccountKids); slices.Contains(active, id) {
 		t.Errorf("Stop with an expired playback token left session %s live (live: %v); the page is %s\nrequests: %v\npage log:\n%s",
 			id, active, out.Stopped.Phase, h.run.sessionRequests(id), strings.Join(out.Stopped.Log, "\n"))
+	}
+}
+
+// testBeatExpired: a heartbeat is answered 401 token_expired while the
+// page's clock says its playback token is still good (a clock behind the
+// server's). The page authorizes again; the session it replaces, whose
+// token the server has just refused, is sent nothing more: its last
+// progress heartbeat is for a token the page still holds good by the
+// server's word, which the proactive re-authorization alone has.
+func (h *harness) testBeatExpired(t *testing.T, faults string) {
+	page := h.sessionPage(t, nil)
+	t.Cleanup(h.run.faults.disarm)
+	var out struct {
+		Playing      bool      `json:"playing"`
+		Before       pageState `json:"before"`
+		Reauthorized bool      `json:"reauthorized"`
+		After        pageState `json:"after"`
+	}
+	h.drive(t, map[string]any{"kind": "beatExpired", "url": page, "timeoutMS": 30000, "faults": faults,
+		"expired": beatFault{Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated), Reason: auth.ReasonTokenExpired, Count: 1}}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id, a := out.Before.SessionID, out.After
+	if !out.Reauthorized || a.Error != "" {
+		t.Fatalf("after a heartbeat answered 401 token_expired the page is %s (%s) on session %s (first %s: heartbeats %v)\npage log:\n%s",
+			a.Phase, a.Error, a.SessionID, id, h.run.faults.beats(id), strings.Join(a.Log, "\n"))
+	}
+	for deadline := time.Now().Add(5 * time.Second); !h.run.faults.answered(a.SessionID, "start", http.StatusOK) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	beats := h.run.faults.beats(id)
+	refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted && b.Status == http.StatusUnauthorized })
+	if refused < 0 {
+		t.Fatalf("no heartbeat of %s was answered 401: %v", id, beats)
+	}
+	if after := beats[refused+1:]; len(after) > 0 {
+		t.Errorf("session %s's token was refused (heartbeat %d of %v), and the page sent it %v after that\npage log:\n%s",
+			id, refused, beats, after, strings.Join(a.Log, "\n"))
+	}
+	if !h.run.faults.answered(a.SessionID, "start", http.StatusOK) {
+		t.Errorf("the session that took over %s began with no start heartbeat accepted: %v", a.SessionID, h.run.faults.beats(a.SessionID))
 	}
 }
 

@@ -486,6 +486,22 @@ async function stopExpiredScenario() {
   return out;
 }
 
+// beatExpiredScenario: once the page plays (paused), the Go test's control
+// (sc.faults) answers its next heartbeat 401 token_expired (sc.expired),
+// as the server does while the page's clock is behind the server's and
+// its playback token still good by the page's; the page authorizes again
+// and plays on in another session.
+async function beatExpiredScenario() {
+  const a = await playing();
+  const out = { playing: a.ok, before: a.state };
+  if (!a.ok) return out;
+  await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.expired) });
+  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing', sc.timeoutMS);
+  out.reauthorized = b.ok;
+  out.after = b.state;
+  return out;
+}
+
 // leaveEarlyScenario: the viewer leaves the page once its play is admitted
 // but before the first frame (the Go test holds the segments back, so none
 // comes). The Go test looks for the session's release at the server.
@@ -784,6 +800,7 @@ async function play(browser, scenario) {
       case 'stallEnded': return await stallEndedScenario();
       case 'stallReauth': return await stallReauthScenario();
       case 'stopExpired': return await stopExpiredScenario();
+      case 'beatExpired': return await beatExpiredScenario();
       case 'bfcache': return await bfcacheScenario();
       case 'reauth': return await reauthScenario();
       case 'leaveExpired': return await leaveExpiredScenario();

@@ -488,7 +488,7 @@
     if (id !== state.sessionID || (state.phase !== 'playing' && state.phase !== 'loading')) return;
     if (tokenExpired(r)) {
       // Not awaited: the re-authorization waits for this renewal to end.
-      reauthorize('renewing the grants: playback token expired');
+      reauthorize('renewing the grants: playback token expired', true);
       return;
     }
     if (r.status !== 200) {
@@ -1027,7 +1027,7 @@
       return;
     }
     if (tokenExpired(r) && state.phase === 'playing') {
-      reauthorize('heartbeat ' + event + ': playback token expired');
+      reauthorize('heartbeat ' + event + ': playback token expired', true);
       return;
     }
     if (r.status === 200) {
@@ -1087,12 +1087,13 @@
   // the first session's: the server names a session by the credential of
   // the URL, never by sid (events/schemas/cmcd.md). It runs in the
   // heartbeat chain, so that no heartbeat goes out meanwhile with the
-  // token of a session being replaced.
-  async function reauthorize(why) {
+  // token of a session being replaced. refused: the server has answered
+  // the playback token 401 token_expired (whatever the page's clock says).
+  async function reauthorize(why, refused = false) {
     if (starting) return;
     starting = true;
     log(why + '; authorizing again at ' + video.currentTime.toFixed(2) + ' s');
-    const done = beatChain.then(() => replaceSession());
+    const done = beatChain.then(() => replaceSession(refused));
     beatChain = done.catch(() => {});
     try {
       await done;
@@ -1113,20 +1114,20 @@
   // swap, a second apart, before playback ends.
   const swapGrantAttempts = 5;
 
-  async function replaceSession() {
+  async function replaceSession(refused) {
     const before = state.sessionID;
     if (!before || (state.phase !== 'playing' && state.phase !== 'loading')) return;
     let opened;
     swapping = new Promise((resolve) => { opened = resolve; });
     try {
-      await swapSession(before);
+      await swapSession(before, refused);
     } finally {
       swapping = null;
       opened();
     }
   }
 
-  async function swapSession(before) {
+  async function swapSession(before, refused) {
     clearTimeout(renewTimer);
     if (renewing) await renewing;
     clearTimeout(renewTimer);
@@ -1134,11 +1135,12 @@
     // heartbeat while its token is good, and the next one counts on from
     // exactly those (sessionBase): the play and stalls since its last
     // beat would otherwise be told by neither. A token already refused
-    // (the 401 path, a tab that slept) can tell nothing: that time, at
-    // most a heartbeat interval, is lost.
+    // (the 401 path, whose clock may be behind the server's, or a tab that
+    // slept) can tell nothing: that time, at most a heartbeat interval, is
+    // lost.
     let told = null;
     let stalledAtTold = stallStart;
-    if (state.startupMS !== null && Date.now() < tokenExpiresAt) {
+    if (state.startupMS !== null && !refused && Date.now() < tokenExpiresAt) {
       const c = counters();
       const sent = state.beats.sent;
       await sendBeat('progress', c);
