@@ -7,11 +7,13 @@
 -- startup + play + rebuffering), exits before video start, playback
 -- failures, play-time-weighted average and peak bitrate, after Mux Data's
 -- definitions. p50/p95 are nearest-rank and exact, as the runner's.
--- QoEBounds is applied per heartbeat: startup longer than the session's age
--- (received_at - session_started_at + 10 s) is refused, judged on the first
--- heartbeat that reports it (every later one repeats it), play + stalls
--- longer than the age refuse both counters, stalls are capped at play time,
--- negative figures count as 0, bitrates above 1,000,000 kbps are refused.
+-- QoEBounds is applied per heartbeat: stall time in no stall (rebuffer_ms
+-- with rebuffer_count 0) is refused before the age is judged, startup
+-- longer than the session's age (received_at - session_started_at + 10 s)
+-- is refused, judged on the first heartbeat that reports it (every later
+-- one repeats it), play + stalls longer than the age refuse both counters,
+-- stalls are capped at play time, negative figures count as 0, bitrates
+-- above 1,000,000 kbps are refused.
 -- A view is a function of its heartbeats, as the runner's: they are taken
 -- in device time order, then by received_at (a retried heartbeat repeats
 -- its device time), never in the order they arrived, so a heartbeat the

@@ -164,6 +164,32 @@ func TestWarehouseSQLTimesOutViewsWithTheLease(t *testing.T) {
 	}
 }
 
+// TestWarehouseSQLHeaderListsTheBounds: athena.sql's header, to which
+// bigquery.sql's refers, says which QoEBounds rules the queries apply;
+// each rule must be there, or a reader takes the figures for less bounded
+// than they are.
+func TestWarehouseSQLHeaderListsTheBounds(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "qoe", "athena.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, _, _ := strings.Cut(string(raw), "\nWITH ")
+	header = strings.Join(strings.Fields(regexp.MustCompile(`(?m)^--`).ReplaceAllString(header, "")), " ")
+	for reason, says := range map[string]string{
+		playback.QoENegative:             "negative figures count as 0",
+		playback.QoERebufferWithoutStall: "stall time in no stall",
+		playback.QoEStartupBeyondAge:     "startup longer than the session's age",
+		playback.QoETimeBeyondAge:        "play + stalls longer than the age refuse both counters",
+		playback.QoERebufferBeyondPlayed: "stalls are capped at play time",
+		playback.QoEBitrateImplausible:   "bitrates above 1,000,000 kbps are refused",
+	} {
+		if !strings.Contains(header, says) {
+			t.Errorf("athena.sql's header does not say the QoEBounds rule %s (%q)", reason, says)
+		}
+	}
+}
+
 // TestWarehouseSQLCountsAContinuedViewAsStarted: a session that goes on
 // with a play another session of the page started (qoe.continued: a
 // re-authorization replaced that one) has started with no startup time of
