@@ -29,6 +29,28 @@ type HeartbeatRequest struct {
 	// QoE carries the player's CMCD-named figures; counters are cumulative
 	// for the session.
 	QoE playback.QoE `json:"qoe"`
+	// oldNames has the bit of each deprecatedQoE member the request gave
+	// under its deprecated name (DecodeHeartbeatRequest).
+	oldNames uint8
+}
+
+// deprecatedQoE are the qoe members still read under their names of
+// before the CMCD v2 collector, for one version.
+var deprecatedQoE = [...]struct{ name, old string }{
+	{"startup_ms", "su"}, {"rebuffer_count", "rc"}, {"rebuffer_ms", "rd"}, {"played_ms", "pd"},
+}
+
+// QoEMember is the name the request gave qoe member name (a current name,
+// such as rebuffer_ms) under: its deprecated name when the request used
+// that, so that a refusal of its value names what the player sent, as
+// the decoder's own refusals do.
+func (r *HeartbeatRequest) QoEMember(name string) string {
+	for i, m := range deprecatedQoE {
+		if m.name == name && r.oldNames&(1<<i) != 0 {
+			return m.old
+		}
+	}
+	return name
 }
 
 // Heartbeat is the message on TopicHeartbeats (schemas/heartbeat.json): one

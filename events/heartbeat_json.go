@@ -76,7 +76,7 @@ func DecodeHeartbeatRequest(data []byte) (HeartbeatRequest, error) {
 			r.DeviceTime, err = d.dateTimeValue("/device_time")
 		case "qoe":
 			bit = 1 << 4
-			err = d.qoe(&r.QoE, 1, true)
+			err = d.qoe(&r.QoE, &r.oldNames, 1, true)
 		default:
 			return r, unknownField("", name, requestFields)
 		}
@@ -142,7 +142,7 @@ func DecodeHeartbeat(data []byte) (Heartbeat, error) {
 			h.DeviceTime, err = d.timeValue("device_time")
 		case "qoe":
 			bit = 1 << 8
-			err = d.qoe(&h.QoE, 1, false)
+			err = d.qoe(&h.QoE, nil, 1, false)
 		case "received_at":
 			bit = 1 << 9
 			h.ReceivedAt, err = d.timeValue("received_at")
@@ -198,8 +198,10 @@ func DecodeHeartbeat(data []byte) (Heartbeat, error) {
 }
 
 // qoe decodes the qoe object at nesting depth+1; strict refuses unknown
-// fields (requests), otherwise they are skipped (messages).
-func (d *jsonDecoder) qoe(q *playback.QoE, depth int, strict bool) error {
+// fields (requests), otherwise they are skipped (messages). oldNames, if
+// not nil, gets the bit of each deprecatedQoE member given under its
+// deprecated name.
+func (d *jsonDecoder) qoe(q *playback.QoE, oldNames *uint8, depth int, strict bool) error {
 	isObject, err := d.object("qoe", depth)
 	if err != nil || !isObject {
 		return err
@@ -265,7 +267,22 @@ func (d *jsonDecoder) qoe(q *playback.QoE, depth int, strict bool) error {
 			return duplicateField(append([]byte("qoe."), name...))
 		}
 		seen |= bit
+		if oldNames != nil {
+			*oldNames |= deprecatedBit(name)
+		}
 	}
+}
+
+// deprecatedBit is the HeartbeatRequest.oldNames bit of a qoe member
+// given under name: its deprecatedQoE entry's when name is a deprecated
+// one, else 0.
+func deprecatedBit(name []byte) uint8 {
+	for i, m := range deprecatedQoE {
+		if string(name) == m.old {
+			return 1 << i
+		}
+	}
+	return 0
 }
 
 // pick is the field name to report errors under: the deprecated name when

@@ -667,6 +667,16 @@ func TestDeprecatedQoENames(t *testing.T) {
 			if req.QoE != want || msg.QoE != want {
 				t.Fatalf("request %+v message %+v, want %+v", req.QoE, msg.QoE, want)
 			}
+			// A refusal names a member as the request did.
+			for name, old := range map[string]string{"startup_ms": "su", "rebuffer_count": "rc", "rebuffer_ms": "rd", "played_ms": "pd"} {
+				want := name
+				if strings.Contains(tc.qoe, `"`+old+`"`) {
+					want = old
+				}
+				if got := req.QoEMember(name); got != want {
+					t.Errorf("the request gave %s as %q, want %q", name, got, want)
+				}
+			}
 			// Written back under the current names only.
 			out, err := msg.AppendJSON(nil)
 			if err != nil {

@@ -89,6 +89,9 @@ func jsonFields(v any) []string {
 	rt := reflect.TypeOf(v)
 	for i := range rt.NumField() {
 		f := rt.Field(i)
+		if !f.IsExported() && !f.Anonymous {
+			continue // encoding/json has no name for it either
+		}
 		if f.Anonymous && f.Tag.Get("json") == "" {
 			out = append(out, jsonFields(reflect.Zero(f.Type).Interface())...)
 			continue

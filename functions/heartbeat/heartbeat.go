@@ -529,9 +529,10 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 	if q.RebufferMS > 0 && q.RebufferCount == 0 {
 		// Self-contradictory as a negative figure is: refused, not
 		// clamped, so that the player hears of its miscount.
+		name := req.QoEMember("rebuffer_ms")
 		e := playback.Errorf(playback.CodeInvalid, "qoe_invalid",
-			"qoe.rebuffer_ms is %d ms of stall time in no stall: rebuffer_count must count the stalls it was spent in", q.RebufferMS)
-		e.Details = map[string]string{"pointer": "/qoe/rebuffer_ms"}
+			"qoe.%s is %d ms of stall time in no stall: qoe.%s must count the stalls it was spent in", name, q.RebufferMS, req.QoEMember("rebuffer_count"))
+		e.Details = map[string]string{"pointer": "/qoe/" + name}
 		return e
 	}
 	if q.CDN != "" && !playback.ValidID(q.CDN) || q.EdgeID != "" && !playback.ValidID(q.EdgeID) {

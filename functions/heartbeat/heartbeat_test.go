@@ -403,18 +403,24 @@ func wantError(t testing.TB, rec *httptest.ResponseRecorder, status int, code pl
 
 // TestStallTimeWithoutAStallIsRefused: a heartbeat that tells stall time
 // (rebuffer_ms) in no stall (rebuffer_count 0) contradicts itself, as a
-// negative figure does: refused whole, naming the member, so that it
-// reaches no aggregate; with a stall it is taken.
+// negative figure does: refused whole, naming the member as the request
+// spelt it (the deprecated rd is still read), so that it reaches no
+// aggregate; with a stall it is taken.
 func TestStallTimeWithoutAStallIsRefused(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	id, tok := h.play("acct_a", "title_1", 2)
 	h.advance(30 * time.Second)
-	rec := h.beat(id, tok, h.body(events.HeartbeatProgress, 30_000, 0, `{"played_ms":29000,"rebuffer_ms":400}`))
-	wantError(t, rec, 400, playback.CodeInvalid, "qoe_invalid")
-	e := decode[httpx.ErrorBody](t, rec)
-	if d, _ := e.Error.Details.(map[string]any); d["pointer"] != "/qoe/rebuffer_ms" {
-		t.Errorf("details %v, want the pointer /qoe/rebuffer_ms", e.Error.Details)
+	for _, tc := range []struct{ name, qoe, pointer string }{
+		{"current name", `{"played_ms":29000,"rebuffer_ms":400}`, "/qoe/rebuffer_ms"},
+		{"deprecated name", `{"pd":29000,"rd":400}`, "/qoe/rd"},
+	} {
+		rec := h.beat(id, tok, h.body(events.HeartbeatProgress, 30_000, 0, tc.qoe))
+		wantError(t, rec, 400, playback.CodeInvalid, "qoe_invalid")
+		e := decode[httpx.ErrorBody](t, rec)
+		if d, _ := e.Error.Details.(map[string]any); d["pointer"] != tc.pointer || !strings.Contains(e.Error.Message, "qoe."+tc.pointer[len("/qoe/"):]+" ") {
+			t.Errorf("%s: %q, details %v; want it named, and the pointer %s", tc.name, e.Error.Message, e.Error.Details, tc.pointer)
+		}
 	}
 	if rec := h.beat(id, tok, h.body(events.HeartbeatProgress, 30_000, 0, `{"played_ms":29000,"rebuffer_count":1,"rebuffer_ms":400}`)); rec.Code != http.StatusOK {
 		t.Fatalf("with its stall: %d %s", rec.Code, rec.Body)
