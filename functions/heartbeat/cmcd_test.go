@@ -211,6 +211,63 @@ func TestCMCDStallIsCountedOnce(t *testing.T) {
 	}
 }
 
+// TestCMCDStateStoredWithStallTimeInNoStall: a session's state stored
+// before stalls were counted with their time (each bsd was added as stall
+// time alone) tells stall time in no stall. Carried on into every view
+// report derived from it, QoEBounds would refuse that stall time, with a
+// correction, in each report until the session ended; the time was one
+// stall at least, and counts as one from the next report on.
+func TestCMCDStateStoredWithStallTimeInNoStall(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		state   string // the stored playhead's state
+		played  int64  // the stored play time
+		reports []string
+		// wantViewMS and wantCorrections: the view's stall time and
+		// corrections. A player that reports no state tells no play time,
+		// so its view holds none of the stall (be24729), a correction each.
+		wantViewMS      int64
+		wantCorrections int
+	}{
+		{name: "a player that reports states", state: events.CMCDStatePlaying, played: 20_000,
+			reports: []string{"e=t,sta=p", "e=t,sta=p"}, wantViewMS: 700},
+		{name: "a player that reports no state", reports: []string{"e=t", "e=t"}, wantCorrections: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{qoeViews: true})
+			id, _ := h.play("acct_a", "title_1", 2)
+			target := h.cmcdURL(id, "acct_a", "title_1")
+			h.advance(25 * time.Second)
+			old := playback.SessionQoE{SessionID: id, AccountID: "acct_a", TitleID: "title_1", DeviceTime: h.clock(), UpdatedAt: h.clock(),
+				Heartbeats: 20, QoE: playback.QoE{StartupMS: 900, PlayedMS: tc.played, RebufferMS: 700},
+				Playhead: playback.Playhead{Known: true, PositionMS: tc.played, State: tc.state, Began: tc.played > 0}}
+			if _, applied, err := h.bolt.SaveSessionQoE(t.Context(), old, time.Time{}); err != nil || !applied {
+				t.Fatalf("storing the old state: %v %v", applied, err)
+			}
+			for _, r := range tc.reports {
+				h.advance(time.Second)
+				body := fmt.Sprintf("%s,ts=%d,v=2\n", r, h.ts(0))
+				if rec := h.report(http.MethodPost, target, "application/cmcd", body); rec.Code != http.StatusNoContent {
+					t.Fatalf("%q: %d %s", body, rec.Code, rec.Body)
+				}
+			}
+			h.idle()
+			if q := h.sessionQoE(id).QoE; q.RebufferCount != 1 || q.RebufferMS != 700 {
+				t.Errorf("session QoE: %d stalls, %d ms stalled; want 1, 700", q.RebufferCount, q.RebufferMS)
+			}
+			views, err := h.bolt.QoEViews(t.Context(), h.clock().Add(-time.Hour), h.clock().Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(views) != 1 || views[0].RebufferMS != tc.wantViewMS || views[0].Corrections != tc.wantCorrections {
+				t.Errorf("views %+v, want one with %d ms of stall and %d corrections", views, tc.wantViewMS, tc.wantCorrections)
+			}
+		})
+	}
+}
+
 // TestCMCDFlushAfterOutage: the flush of a player whose reports queued up
 // while it was offline is taken whole, its end of play included. The CML
 // reporter that dash.js 5.2, Shaka Player 5.2 and hls.js 1.7 bundle keeps

@@ -375,6 +375,13 @@ func coalesce(base playback.SessionQoE, beats []events.Heartbeat, derived []play
 	latest := &beats[len(beats)-1]
 	next = playback.SessionQoE{SessionID: latest.SessionID, AccountID: latest.AccountID, TitleID: latest.TitleID,
 		Heartbeats: base.Heartbeats, QoE: base.QoE, Playhead: base.Playhead}
+	// A state stored before a CMCD stall was counted with its time (each
+	// bsd was added as stall time alone) tells stall time in no stall,
+	// which QoEBounds would refuse in every view report derived from it
+	// until the session ended. That time was one stall at least.
+	if next.QoE.RebufferMS > 0 && next.QoE.RebufferCount == 0 {
+		next.QoE.RebufferCount = 1
+	}
 	clear(derived)
 	last := base.DeviceTime
 	for i := range beats {
