@@ -117,7 +117,7 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 		// (parkRetry), and a redelivery from Stripe reprocesses it; the
 		// bus stops retrying it. Stable message (msgParked): at ERROR,
 		// alert on it; at WARN it waits for a customer's link.
-		return s.park(ctx, log, ev, err, now, age)
+		return s.park(ctx, log, ev, err, now, age, m.DeliveryAttempt >= catalog.MaxDeliveryAttempts)
 	default:
 		// It can never succeed: say so loudly and move on.
 		log.ErrorContext(ctx, "stripe event rejected", "err", err, "age", age.String())
@@ -138,8 +138,8 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 const msgParked = "stripe event parked"
 
 // park parks ev under what it waits for and reports whether the bus
-// should deliver it again.
-func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEvent, cause error, now time.Time, age time.Duration) (retry bool) {
+// should deliver it again; after lastDelivery the bus dead-letters it.
+func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEvent, cause error, now time.Time, age time.Duration, lastDelivery bool) (retry bool) {
 	key := parkKey(ev, cause)
 	expiresAt := s.parkExpiry(ev, key)
 	switch {
@@ -171,7 +171,15 @@ func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEv
 		// sees the other.
 		_, err := s.deps.Store.AccountIDByCustomer(ctx, customer)
 		if err == nil || !playback.IsCode(err, playback.CodeNotFound) {
-			return true
+			if !lastDelivery {
+				return true
+			}
+			// Delivered again it would be dead-lettered, parked under a
+			// key whose wake may have passed: Sweep retries it instead.
+			if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, parkRetry, now, s.parkExpiry(ev, parkRetry)); err != nil {
+				log.ErrorContext(ctx, "parking stripe event", "err", err)
+				return true
+			}
 		}
 	}
 	return false

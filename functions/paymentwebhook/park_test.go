@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/catalog"
+	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -381,4 +383,58 @@ func TestCustomerDeletedWaitsForItsAccount(t *testing.T) {
 	if len(a.CustomersDeleted) != 1 || a.CustomersDeleted[0].Customer != "cus_m" || a.Status != playback.StatusCanceled {
 		t.Fatalf("account after the sweep: status %s, deletions %+v; want cus_m's deletion and its subscription canceled", a.Status, a.CustomersDeleted)
 	}
+}
+
+// linksAtPark is a store on which the customer's link lands while the
+// event is parked for it, as a checkout processed at the same time links
+// it (and its wake, which listed the key before the park, passed).
+type linksAtPark struct {
+	harnessStore
+	customer, account string
+}
+
+func (s linksAtPark) ParkEvent(ctx context.Context, source, id, key string, at, expiresAt time.Time) error {
+	if key == parkCustomer(s.customer) {
+		if err := s.harnessStore.LinkCustomer(ctx, s.customer, s.account); err != nil {
+			return err
+		}
+	}
+	return s.harnessStore.ParkEvent(ctx, source, id, key, at, expiresAt)
+}
+
+// TestLinkAtTheBusLastDeliveryIsNotDeadLettered: at the bus's last
+// delivery an event of a customer not linked yet is parked for its link;
+// when the link lands meanwhile (its wake passed before the park), asking
+// the bus to deliver it again would dead-letter it there, parked under a
+// key no wake comes for any more. It is left to the sweeper instead.
+func TestLinkAtTheBusLastDeliveryIsNotDeadLettered(t *testing.T) {
+	t.Parallel()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h := newHarness(t, withStore(linksAtPark{harnessStore: db, customer: "cus_l", account: "acct_l"}))
+	h.account("acct_l")
+	ctx := context.Background()
+	payload := stripeEvent("evt_late", typeSubscriptionUpdated, at(time.Hour), subObj("sub_l", "cus_l", "active", "price_std", at(0), at(month)))
+	ev, _, err := h.store.RecordEvent(ctx, playback.InboxEvent{Source: Source, ID: "evt_late", Type: typeSubscriptionUpdated,
+		Created: time.Unix(at(time.Hour), 0).UTC(), Payload: payload, ReceivedAt: h.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(events.NewStripeEventRecorded(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := catalog.MaxDeliveryAttempts
+	if retry := h.srv.HandleStripeEvents(ctx, []playback.Message{{ID: "m1", Data: data, DeliveryAttempt: last}}); len(retry) != 0 {
+		t.Fatalf("delivery attempt %d of %d: retry %v, which dead-letters it", last, last, retry)
+	}
+	h.clock.Set(h.clock.Now().Add(time.Hour))
+	if _, err := h.srv.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	h.wantProcessed("evt_late")
 }
