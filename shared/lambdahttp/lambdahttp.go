@@ -112,10 +112,16 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 // tooLarge is the typed 500 that replaces a response Lambda would refuse,
-// keeping the request id the handler's response carried.
+// keeping the request id the handler's response carried, and its CORS
+// headers: without them a player's page sees a CORS failure, not the 500.
 func tooLarge(r *http.Request, resp events.APIGatewayV2HTTPResponse, size int) events.APIGatewayV2HTTPResponse {
 	w := newResponseWriter()
 	ctx := r.Context()
+	for name, v := range resp.Headers {
+		if c := http.CanonicalHeaderKey(name); c == "Vary" || strings.HasPrefix(c, "Access-Control-") {
+			w.Header().Set(c, v)
+		}
+	}
 	if id := resp.Headers[RequestIDHeader]; id != "" {
 		w.Header().Set(RequestIDHeader, id)
 		ctx = httpx.WithLogger(ctx, httpx.Logger(ctx).With("request_id", id))

@@ -592,6 +592,10 @@ func TestOversizedResponseIsTyped500(t *testing.T) {
 			t.Parallel()
 			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("X-Request-Id", "req_kept")
+				// CORS, as cors.Handler answers a player's page: without
+				// them the browser shows a CORS failure, not the 500.
+				w.Header().Set("Access-Control-Allow-Origin", "https://player.example")
+				w.Header().Set("Vary", "Origin")
 				w.Header().Set("Content-Type", tc.contentType)
 				_, _ = w.Write(tc.body)
 			})
@@ -620,8 +624,9 @@ func TestOversizedResponseIsTyped500(t *testing.T) {
 				t.Fatalf("body %.200q: %v", resp.Body, err)
 			}
 			if resp.StatusCode != http.StatusInternalServerError || body.Error.Code != "internal" || body.Error.Reason != "response_too_large" ||
-				resp.Headers["X-Request-Id"] != "req_kept" {
-				t.Fatalf("status %d, headers %v, error %+v; want a typed 500 response_too_large keeping the request id", resp.StatusCode, resp.Headers, body.Error)
+				resp.Headers["X-Request-Id"] != "req_kept" || resp.Headers["Access-Control-Allow-Origin"] != "https://player.example" ||
+				resp.Headers["Vary"] != "Origin" {
+				t.Fatalf("status %d, headers %v, error %+v; want a typed 500 response_too_large keeping the request id and CORS", resp.StatusCode, resp.Headers, body.Error)
 			}
 		})
 	}
