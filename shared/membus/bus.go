@@ -277,8 +277,13 @@ func (b *Bus) Subscribe(ctx context.Context, name string, h playback.BatchHandle
 
 func (b *Bus) consume(ctx context.Context, t *topic, name string, h playback.BatchHandler) {
 	log := slog.Default().With("topic", name)
+	// The spans and metrics take what Call hands back in the end: a panic
+	// runs the batch again a message at a time (playback.BatchHandler.Call)
+	// and hands back only the message that panics alone.
 	traced := playback.BatchHandler(func(ctx context.Context, msgs []playback.Message) []string {
-		return telemetry.Consume(ctx, telemetry.SystemLocal, name, msgs, h)
+		return telemetry.Consume(ctx, telemetry.SystemLocal, name, msgs, func(ctx context.Context, msgs []playback.Message) []string {
+			return h.Call(ctx, log, msgs)
+		})
 	})
 	for {
 		batch, ok := b.next(ctx, t)

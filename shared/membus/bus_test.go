@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -434,5 +435,57 @@ func TestPublishTraceContextPerMessage(t *testing.T) {
 		if m.Trace.TraceParent() != tc.tp || m.Attributes["tracestate"] != tc.state || !tc.id(m.ID) {
 			t.Errorf("%s: id %q, traceparent %q, attributes %v; want traceparent %q, tracestate %q", tc.name, m.ID, m.Trace.TraceParent(), m.Attributes, tc.tp, tc.state)
 		}
+	}
+}
+
+// TestPanicHandsBackOnlyThePoisonInItsSpans: a batch whose handler
+// panics on one message is run again a message at a time, and only that
+// message is handed back; the delivery's spans must say so. Before, the
+// spans ended at the panic, before the re-run, with every batch-mate
+// marked "handed back for redelivery" (and counted in the retries
+// metric) though it was then applied and acknowledged. Not parallel:
+// telemetry is process-wide.
+func TestPanicHandsBackOnlyThePoisonInItsSpans(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "test", SpanExporter: exp,
+		Lookup: envconfig.MapLookuper(map[string]string{telemetry.EnvTracesSampler: "always_on"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	b := membus.New(membus.Config{MaxAttempts: 1, RetryDelay: time.Millisecond})
+	defer b.Close()
+	ctx := context.Background()
+	if err := b.Subscribe(ctx, "t", func(_ context.Context, batch []playback.Message) []string {
+		for _, m := range batch {
+			if m.ID == "poison" {
+				panic("consumer bug")
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(ctx, "t", playback.Message{ID: "poison", Data: []byte("p")}, playback.Message{ID: "good", Data: []byte("g")}); err != nil {
+		t.Fatal(err)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := b.Idle(waitCtx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	handedBack := map[string]int{}
+	for _, s := range exp.GetSpans() {
+		for _, kv := range s.Attributes {
+			if kv.Key == "messaging.message.id" && s.Status.Code == codes.Error {
+				handedBack[kv.Value.AsString()]++
+			}
+		}
+	}
+	if handedBack["good"] != 0 || handedBack["poison"] == 0 {
+		t.Fatalf("message spans marked failed: %v; want poison's only", handedBack)
 	}
 }

@@ -167,7 +167,11 @@ func (b *Bus) consume(ctx context.Context, client *gpubsub.Client, topic, path s
 	batcherDone := make(chan struct{})
 	go func() {
 		defer close(batcherDone)
-		b.batches(ctx, log, push.Traced(topic, h), in)
+		// Traced over Call, as membus: its spans and metrics take what
+		// Call's re-run of a panicking batch hands back in the end.
+		b.batches(ctx, log, push.Traced(topic, func(ctx context.Context, msgs []playback.Message) []string {
+			return h.Call(ctx, log, msgs)
+		}), in)
 	}()
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		// The callback only hands the message on: the client calls it for
