@@ -1,0 +1,149 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// readmeCurls returns the curl commands of the first sh block under the
+// README heading section, in order, each with its continuation lines joined
+// and the expected status its trailing comment names (0: none named).
+func readmeCurls(t *testing.T, section string) (cmds [][]string, want []int) {
+	t.Helper()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(raw), "\n## "+section+"\n")
+	if !ok {
+		t.Fatalf("README has no %q section", section)
+	}
+	_, block, ok := strings.Cut(rest, "```sh\n")
+	if !ok {
+		t.Fatalf("README section %q has no sh block", section)
+	}
+	block, _, _ = strings.Cut(block, "```")
+	var line string
+	for _, l := range strings.Split(block, "\n") {
+		if strings.HasSuffix(strings.TrimRight(l, " "), `\`) {
+			line += strings.TrimSuffix(strings.TrimRight(l, " "), `\`) + " "
+			continue
+		}
+		line += l
+		words, comment := shellWords(t, line)
+		line = ""
+		if len(words) == 0 || words[0] != "curl" {
+			continue
+		}
+		code, _ := strconv.Atoi(strings.Fields(comment + " x")[0])
+		cmds, want = append(cmds, words), append(want, code)
+	}
+	return cmds, want
+}
+
+// shellWords splits a command line as sh would for the README's curls
+// (single and double quotes, no escapes), and returns the comment after
+// an unquoted '#'.
+func shellWords(t *testing.T, line string) (words []string, comment string) {
+	t.Helper()
+	var w strings.Builder
+	in, quote := false, rune(0)
+	for i, c := range line {
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+			w.WriteRune(c)
+		case c == '\'' || c == '"':
+			quote, in = c, true
+		case c == '#' && !in:
+			return words, strings.TrimSpace(line[i+1:])
+		case c == ' ' || c == '\t':
+			if in {
+				words, in = append(words, w.String()), false
+				w.Reset()
+			}
+		default:
+			w.WriteRune(c)
+			in = true
+		}
+	}
+	if quote != 0 {
+		t.Fatalf("unbalanced quote in %q", line)
+	}
+	if in {
+		words = append(words, w.String())
+	}
+	return words, ""
+}
+
+// TestREADMECatalogueExamplesRunAsWritten runs the curls of the README's
+// "Bring your own catalogue" block in order against a runner started as
+// that block starts it (SEED=false, nothing imported but an export of the
+// empty store): each must answer the status its comment names, else a
+// 2xx. A user copies them as they stand; a step the block leaves out (a
+// record an example relies on) fails here, not in the user's shell.
+func TestREADMECatalogueExamplesRunAsWritten(t *testing.T) {
+	run, _ := startEmpty(t)
+	admin := run.adminToken()
+	// czf.json: a coverage zone file of the user's own, as docs/catalogue.md shows one.
+	files := map[string]string{"czf.json": `{"coverageZones":{"fra":{"network":["10.0.0.0/8"]}}}`}
+	cmds, want := readmeCurls(t, "Bring your own catalogue")
+	if len(cmds) == 0 {
+		t.Fatal("no curl in the README's catalogue block")
+	}
+	for i, words := range cmds {
+		method, url, body := "GET", "", ""
+		headers := http.Header{}
+		for j := 1; j < len(words); j++ {
+			switch words[j] {
+			case "-s":
+			case "-X":
+				j++
+				method = words[j]
+			case "-H":
+				j++
+				k, v, _ := strings.Cut(strings.ReplaceAll(words[j], "$ADMIN", admin), ":")
+				headers.Set(k, strings.TrimSpace(v))
+			case "--json":
+				j++
+				body = words[j]
+				headers.Set("Content-Type", "application/json")
+				if method == "GET" {
+					method = "POST"
+				}
+			case "--data-binary":
+				j++
+				f, ok := files[strings.TrimPrefix(words[j], "@")]
+				if !ok {
+					t.Fatalf("curl %d: no stand-in for %q", i, words[j])
+				}
+				body = f
+			default:
+				if !strings.HasPrefix(words[j], "localhost:8080/") {
+					t.Fatalf("curl %d: argument %q this test does not know", i, words[j])
+				}
+				url = run.srv.URL + strings.TrimPrefix(words[j], "localhost:8080")
+			}
+		}
+		req, err := http.NewRequest(method, url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = headers
+		resp, err := run.api.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want[i] != 0 && resp.StatusCode != want[i] || want[i] == 0 && resp.StatusCode/100 != 2 {
+			t.Errorf("README catalogue curl %d (%s %s): %d, README says %d (0: a 2xx): %s",
+				i, method, strings.TrimPrefix(url, run.srv.URL), resp.StatusCode, want[i], got)
+		}
+	}
+}
