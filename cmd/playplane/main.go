@@ -24,10 +24,20 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := realMain(ctx); err != nil {
+		var ce cliError
+		if errors.As(err, &ce) {
+			fmt.Fprintf(os.Stderr, "playplane: %v\n", ce.error)
+			os.Exit(1)
+		}
 		slog.Error("playplane stopped", "err", err)
 		os.Exit(1)
 	}
 }
+
+// cliError is a subcommand's failure. An operator reads it in a terminal,
+// where an import's problems must stay one a line, not escaped into one
+// JSON log record.
+type cliError struct{ error }
 
 func realMain(ctx context.Context) error {
 	var cfg Config
@@ -40,7 +50,10 @@ func realMain(ctx context.Context) error {
 	// `playplane export`, `playplane migrate` and `playplane openapi`
 	// (admin.go) run and exit.
 	if handled, err := subcommand(ctx, cfg, os.Args[1:], os.Stdout); handled {
-		return err
+		if err != nil {
+			return cliError{err}
+		}
+		return nil
 	}
 	if _, err := cfg.limits(); err != nil {
 		return fmt.Errorf("config: %w", err)

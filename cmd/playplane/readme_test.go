@@ -4,6 +4,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,5 +148,46 @@ func TestREADMECatalogueExamplesRunAsWritten(t *testing.T) {
 			t.Errorf("README catalogue curl %d (%s %s): %d, README says %d (0: a 2xx): %s",
 				i, method, strings.TrimPrefix(url, run.srv.URL), resp.StatusCode, want[i], got)
 		}
+	}
+}
+
+// TestImportProblemsPrintOnePerLine: docs/catalogue.md promises that a bad
+// file's problems are listed with their line and pointer, e.g. `line 9:
+// /titles/1/rating: minimum: got -1, want 0`. An operator reads them in a
+// terminal, so each is a line of its own on stderr, not an escaped "\n"
+// inside one JSON log record.
+func TestImportProblemsPrintOnePerLine(t *testing.T) {
+	t.Parallel()
+	bin := buildRunner(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(file, []byte(`{
+ "plans": [{"id":"p","name":"P","max_streams":1,"max_devices":5,"max_quality":"XL"}],
+ "titles": [
+  {"id":"t","name":"T","rating":-1,"asset_path":"/titles/t/","manifest":"m.m3u8"}
+ ]
+}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "import", file)
+	cmd.Env = append(os.Environ(), "DATA_DIR="+filepath.Join(dir, "data"))
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("import of a bad file: %v, want exit status 1; stderr %q", err, stderr.String())
+	}
+	lines := strings.Split(stderr.String(), "\n")
+	for _, want := range []string{
+		"  line 2: /plans/0/max_quality: ",
+		"  line 4: /titles/0/rating: minimum: got -1, want 0",
+	} {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, want) }) {
+			t.Errorf("no stderr line starting %q: %q", want, stderr.String())
+		}
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout %q, want nothing", stdout.String())
 	}
 }
