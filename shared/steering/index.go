@@ -905,7 +905,7 @@ func (ix *Index) appendDeep(out []Choice, loc *Location, client vec3, cut int64,
 		dot := e.v.dot(client)
 		out = append(out, Choice{
 			EdgeID: e.id, CDN: ix.cdns[ix.scan[e.pop].cdn].name, PoP: "deep." + loc.DeepZone, BaseURL: e.baseURL,
-			Score: -chordKm(dot), DistanceKm: chordKm(dot), Affinity: c.affinity,
+			Score: score(chordKm(dot)), DistanceKm: chordKm(dot), Affinity: c.affinity,
 		})
 	}
 	return out, n > 0
@@ -970,10 +970,19 @@ func (ix *Index) appendEdges(out []Choice, pp popPick, cut int64, titleHash uint
 		e := &ix.edges[c.edge]
 		out = append(out, Choice{
 			EdgeID: e.id, CDN: cdn, PoP: p.name, BaseURL: e.baseURL,
-			Score: -pp.cost, DistanceKm: chordKm(pp.dot), Affinity: c.affinity,
+			Score: score(pp.cost), DistanceKm: chordKm(pp.dot), Affinity: c.affinity,
 		})
 	}
 	return out
+}
+
+// score is a cost negated, with no negative zero: a PoP at the client costs
+// 0, and -0 would reach pickedge's answer as "score":-0.
+func score(cost float64) float64 {
+	if cost == 0 {
+		return 0
+	}
+	return -cost
 }
 
 func (a edgePick) better(b edgePick) bool {

@@ -940,3 +940,22 @@ func TestDeepEdgeLeadsPathways(t *testing.T) {
 		t.Fatalf("pathways %v", p)
 	}
 }
+
+// TestPickScoreOfAPoPAtTheClientIsZero: a viewer located at a PoP (a
+// coverage zone's, or GeoIP on the PoP's city) costs it nothing, and the
+// score, the negated cost, must read 0: a negative zero reaches pickedge's
+// answer as "score":-0, which surprises whoever reads it.
+func TestPickScoreOfAPoPAtTheClientIsZero(t *testing.T) {
+	t.Parallel()
+	ix := mustIndex(t, Config{}, []playback.Edge{edge("fra-1", "local", "fra", fra), edge("ams-1", "local", "ams", ams)})
+	r, err := ix.Pick(Query{Location: Location{Lat: fra.lat, Lon: fra.lon}, Title: "bbb", Now: t0}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Choices) == 0 || r.Choices[0].EdgeID != "fra-1" {
+		t.Fatalf("choices %v, want fra-1 first", ids(r.Choices))
+	}
+	if s := r.Choices[0].Score; s != 0 || math.Signbit(s) {
+		t.Fatalf("score at the PoP: %v (sign bit %v), want +0", s, math.Signbit(s))
+	}
+}
