@@ -191,3 +191,48 @@ func TestImportProblemsPrintOnePerLine(t *testing.T) {
 		t.Errorf("stdout %q, want nothing", stdout.String())
 	}
 }
+
+// TestREADMEErrorReasonsAreTheCodes: the README's Errors section names the
+// reasons a client meets; each must be a reason the code answers (a string
+// constant of a non-test Go file), so a renamed reason cannot leave the
+// README naming one no answer carries.
+func TestREADMEErrorReasonsAreTheCodes(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list, ok := strings.Cut(string(raw), "`reason` names the\nrule that failed (")
+	if !ok {
+		t.Fatal("README's Errors section no longer introduces its reasons as this test reads them")
+	}
+	list, _, _ = strings.Cut(list, "; a play's 403 reasons")
+	var names []string
+	for i, part := range strings.Split(list, "`") {
+		if i%2 == 1 && part != "" && strings.Trim(part, "abcdefghijklmnopqrstuvwxyz_") == "" {
+			names = append(names, part)
+		}
+	}
+	if len(names) < 5 {
+		t.Fatalf("read %d reasons from the README: %q", len(names), names)
+	}
+	var code strings.Builder
+	for _, root := range []string{"../../shared", "../../functions"} {
+		err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			code.Write(b)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		if !strings.Contains(code.String(), `"`+name+`"`) {
+			t.Errorf("README names reason %q, which no Go source under shared/ or functions/ answers", name)
+		}
+	}
+}
