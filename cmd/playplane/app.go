@@ -777,7 +777,17 @@ func (a *App) describeAccount(ctx context.Context, acct playback.Account) (strin
 	if plan.MaxStreams == 1 {
 		streams = "stream"
 	}
-	return fmt.Sprintf("%s plan, %d %s, %s", plan.ID, plan.MaxStreams, streams, acct.Territory), nil
+	about := fmt.Sprintf("%s plan, %d %s, %s", plan.ID, plan.MaxStreams, streams, acct.Territory)
+	// The welcome's first curl plays: say when a cancellation or a hold
+	// (a restart keeps them) refuses it.
+	if playback.MayNeverPlay(acct) {
+		state := string(acct.Status)
+		if acct.Suspended {
+			state = "suspended"
+		}
+		about += ", " + state + ": plays are refused"
+	}
+	return about, nil
 }
 
 func loadSecrets(path string) (devSecrets, error) {

@@ -241,6 +241,22 @@ func TestWelcomeSaysWhatTheStoreHolds(t *testing.T) {
 				}
 			},
 			want: []string{"Dev token for acct_family (standard plan, 3 streams, DE, valid 24h)"}, notWant: []string{"2 streams"}},
+		// After a Stripe cancellation (or an operator's hold) the welcome's own
+		// first curl would be refused: it says so rather than offering it.
+		{name: "the account was canceled", seed: true,
+			change: func(t *testing.T, s playback.Store) {
+				if _, err := s.UpdateAccount(context.Background(), demo.AccountFamily, func(a *playback.Account) error { a.Status = playback.StatusCanceled; return nil }); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"Dev token for acct_family (standard plan, 2 streams, DE, canceled: plays are refused, valid 24h)"}},
+		{name: "the account is suspended", seed: true,
+			change: func(t *testing.T, s playback.Store) {
+				if _, err := s.UpdateAccount(context.Background(), demo.AccountFamily, func(a *playback.Account) error { a.Suspended = true; return nil }); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: []string{"Dev token for acct_family (standard plan, 2 streams, DE, suspended: plays are refused, valid 24h)"}},
 		{name: "not seeded", seed: false,
 			want: []string{"playplane is serving on"}, notWant: []string{"acct_family", "export TOKEN=", "Other demo accounts", "acct_solo"}},
 	}
