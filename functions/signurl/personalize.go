@@ -3,6 +3,7 @@ package signurl
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/playplane/playplane/shared/playback"
@@ -381,6 +382,7 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 	case queries != nil && len(pathways) != 1:
 		return dst, manifestError("a query-style MPD serves one pathway, not %d", len(pathways))
 	}
+	start := len(dst)
 	s := string(stored)
 	mpd := indexTag(s, "MPD", 0)
 	if mpd < 0 {
@@ -500,7 +502,62 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 		dst = append(dst, body...)
 		dst = append(dst, "</Representation>"...)
 	}
-	return append(dst, s[pos:]...), nil
+	return boundSets(append(dst, s[pos:]...), start), nil
+}
+
+// setMaxima are the AdaptationSet attributes that bound an attribute of
+// its Representations (ISO/IEC 23009-1, 5.3.3.2).
+var setMaxima = [...]struct{ max, of string }{{"maxWidth", "width"}, {"maxHeight", "height"}, {"maxBandwidth", "bandwidth"}}
+
+// boundSets sets each of those the AdaptationSets in mpd[from:] state to
+// the largest of their Representations' values: the packager wrote them for
+// the whole ladder, and what the cap removed must not stay described (nor
+// tell a plan what the others get). Where a Representation does not state
+// the attribute (it inherits the set's), the stored bound stays.
+func boundSets(mpd []byte, from int) []byte {
+	s := string(mpd[from:])
+	out := mpd[:from]
+	pos := 0
+	for as := indexTag(s, "AdaptationSet", 0); as >= 0; as = indexTag(s, "AdaptationSet", pos) {
+		tagEnd := strings.IndexByte(s[as:], '>')
+		end := strings.Index(s[as:], "</AdaptationSet>")
+		if tagEnd < 0 || end < 0 {
+			break
+		}
+		tagEnd, end = as+tagEnd+1, as+end
+		tag := s[as:tagEnd]
+		for _, m := range setMaxima {
+			if _, ok := attr(tag, m.max); !ok {
+				continue
+			}
+			largest, all := -1, true
+			for rep := indexTag(s[:end], "Representation", tagEnd); rep >= 0 && all; rep = indexTag(s[:end], "Representation", rep+1) {
+				repTag := s[rep:]
+				repTag = repTag[:strings.IndexByte(repTag, '>')+1]
+				v, ok := attr(repTag, m.of)
+				n, err := strconv.Atoi(v)
+				all = ok && err == nil
+				largest = max(largest, n)
+			}
+			if all && largest >= 0 {
+				tag = setAttr(tag, m.max, strconv.Itoa(largest))
+			}
+		}
+		out = append(append(out, s[pos:as]...), tag...)
+		pos = tagEnd
+	}
+	return append(out, s[pos:]...)
+}
+
+// setAttr is tag with attribute name's value (which attr finds) replaced.
+func setAttr(tag, name, value string) string {
+	old, _ := attr(tag, name)
+	i := strings.Index(tag, " "+name+`="`+old+`"`)
+	if i < 0 {
+		return tag
+	}
+	i += len(name) + 3
+	return tag[:i] + value + tag[i+len(old):]
 }
 
 // videoSets holds s's AdaptationSets after from to video: it removes each

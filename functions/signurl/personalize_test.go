@@ -292,3 +292,48 @@ func TestPersonalizeMPDKeepsTheGrantOffOtherHosts(t *testing.T) {
 		})
 	}
 }
+
+// TestPersonalizeMPDBoundsTheSetToItsRepresentations: an AdaptationSet's
+// maxWidth, maxHeight and maxBandwidth are the largest of its
+// Representations' (ISO/IEC 23009-1, 5.3.3.2). A packager writes them for
+// the whole ladder; once the cap drops the UHD Representation, keeping
+// 3840x2160 would describe a Representation the MPD no longer has (and tell
+// a standard plan's player what the premium one gets). An attribute a
+// kept Representation does not state (it inherits the set's) is left as
+// stored.
+func TestPersonalizeMPDBoundsTheSetToItsRepresentations(t *testing.T) {
+	t.Parallel()
+	stored := strings.Replace(string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"]), `<AdaptationSet contentType="video"`,
+		`<AdaptationSet contentType="video" maxWidth="3840" maxHeight="2160" maxBandwidth="12000000" maxFrameRate="30"`, 1)
+	for _, tc := range []struct {
+		name    string
+		ladder  []playback.Rendition
+		stored  string
+		wantTag string
+	}{
+		{name: "capped at HD", ladder: demo.Ladder[:2], stored: stored,
+			wantTag: `<AdaptationSet contentType="video" maxWidth="1280" maxHeight="720" maxBandwidth="3000000" maxFrameRate="30"`},
+		{name: "the whole ladder", ladder: demo.Ladder, stored: stored,
+			wantTag: `<AdaptationSet contentType="video" maxWidth="3840" maxHeight="2160" maxBandwidth="12000000" maxFrameRate="30"`},
+		{name: "a width the Representations inherit", ladder: demo.Ladder[:1],
+			stored:  strings.ReplaceAll(stored, ` width="`, ` w="`),
+			wantTag: `<AdaptationSet contentType="video" maxWidth="3840" maxHeight="360" maxBandwidth="800000" maxFrameRate="30"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, queries := range []map[string]string{nil, {"sd": "a=1", "hd": "a=2", "uhd": "a=3"}} {
+				pathways := examplePathways
+				if queries != nil {
+					pathways = pathways[:1]
+				}
+				out, err := signurl.PersonalizeMPD([]byte("prefix"), []byte(tc.stored), tc.ladder, pathways, "/titles/t1/", "https://s", queries)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(string(out), tc.wantTag) || !strings.HasPrefix(string(out), "prefix<?xml") {
+					t.Fatalf("queries %v: want %s in\n%s", queries, tc.wantTag, out)
+				}
+			}
+		})
+	}
+}
