@@ -150,6 +150,8 @@ type App struct {
 	jwtKey  []byte
 	stop    context.CancelFunc
 	now     func() time.Time
+	// webhookSecretsSet: STRIPE_WEBHOOK_SECRETS replaced secrets.StripeWebhook.
+	webhookSecretsSet bool
 	// functions are the built functions by catalogue name.
 	functions map[string]function
 	jobs      sync.WaitGroup
@@ -258,6 +260,9 @@ func (a *App) wire(ctx context.Context) error {
 	env := &localEnv{
 		lookup: envconfig.MultiLookuper(envconfig.MapLookuper(keyVars), envconfig.MapLookuper(a.cfg.vars), envconfig.OsLookuper(), envconfig.MapLookuper(defaults)),
 		store:  a.store, bus: a.bus, tokens: tokens, identity: identity, log: a.log, now: a.now,
+	}
+	if v, ok := env.lookup.Lookup(catalog.SecretStripeWebhookSecrets); ok && v != a.secrets.StripeWebhook {
+		a.webhookSecretsSet = true
 	}
 	// A stop sent within HEARTBEAT_STOP_GRACE of its session's end reads
 	// the ended session to save the player's final position (heartbeat's
@@ -732,11 +737,16 @@ Try:
 
 `, a.cfg.PublicURL, family.ID, about, token)
 	}
+	secretNote := "signing secret in " + a.cfg.DataDir + "/dev-secrets.json"
+	if a.webhookSecretsSet {
+		// Events signed with the file's secret are refused then.
+		secretNote = "signing secrets from " + catalog.SecretStripeWebhookSecrets
+	}
 	fmt.Fprintf(&b, `Player page: %[1]s/player/ (hls.js and dash.js; picks a demo account through
 the runner-only dev route /dev/token)
 
-Stripe webhook endpoint: %[1]s/v1/webhooks/stripe (signing secret in %[2]s/dev-secrets.json)
-`, a.cfg.PublicURL, a.cfg.DataDir)
+Stripe webhook endpoint: %[1]s/v1/webhooks/stripe (%[2]s)
+`, a.cfg.PublicURL, secretNote)
 	var others []string
 	for _, id := range []string{demo.AccountSolo, demo.AccountKids, demo.AccountPastDue, demo.AccountCanceled} {
 		_, ok, err := a.storedAccount(ctx, id)

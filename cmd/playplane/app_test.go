@@ -216,6 +216,7 @@ func TestWelcomeSaysWhatTheStoreHolds(t *testing.T) {
 	tests := []struct {
 		name    string
 		seed    bool
+		vars    map[string]string
 		change  func(t *testing.T, s playback.Store)
 		want    []string
 		notWant []string
@@ -257,6 +258,10 @@ func TestWelcomeSaysWhatTheStoreHolds(t *testing.T) {
 				}
 			},
 			want: []string{"Dev token for acct_family (standard plan, 2 streams, DE, suspended: plays are refused, valid 24h)"}},
+		// STRIPE_WEBHOOK_SECRETS replaces the dev secret (README, Payments
+		// locally): events signed with the file's are refused then.
+		{name: "webhook secrets set", seed: true, vars: map[string]string{"STRIPE_WEBHOOK_SECRETS": "whsec_from_stripe_listen"},
+			want: []string{"(signing secrets from STRIPE_WEBHOOK_SECRETS)"}, notWant: []string{"dev-secrets.json"}},
 		{name: "not seeded", seed: false,
 			want: []string{"playplane is serving on"}, notWant: []string{"acct_family", "export TOKEN=", "Other demo accounts", "acct_solo"}},
 	}
@@ -266,7 +271,7 @@ func TestWelcomeSaysWhatTheStoreHolds(t *testing.T) {
 			srv := httptest.NewUnstartedServer(nil)
 			defer srv.Close()
 			app, err := NewApp(context.Background(), Config{DataDir: t.TempDir(), PublicURL: "http://" + srv.Listener.Addr().String(),
-				Issuer: "playplane-local", Audience: "playplane", Seed: tt.seed, Sync: true}, slog.New(slog.DiscardHandler))
+				Issuer: "playplane-local", Audience: "playplane", Seed: tt.seed, Sync: true, vars: tt.vars}, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}
