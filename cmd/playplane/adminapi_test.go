@@ -214,3 +214,17 @@ func runTrim(t *testing.T, cfg Config, args ...string) (string, error) {
 	out, err := run(t, cfg, args...)
 	return strings.TrimSpace(out), err
 }
+
+// TestAdminUnknownMemberIsAProblem: the README says the admin API's
+// catalogue records answer an unknown member as a 422 validation_failed
+// problem naming it (the catalogue schema), where other routes' strict
+// decoding answers 400 unknown_field.
+func TestAdminUnknownMemberIsAProblem(t *testing.T) {
+	t.Parallel()
+	run := startLocal(t, t.TempDir())
+	bad := run.adminCall("POST", "/v1/admin/plans", run.adminToken(), "",
+		`{"id":"extra","name":"Extra","max_streams":1,"max_devices":1,"max_quality":"HD","colour":"red"}`)
+	if bad.status != http.StatusUnprocessableEntity || bad.reason(t) != "validation_failed" || !strings.Contains(string(bad.body), `additional properties 'colour' not allowed`) {
+		t.Fatalf("unknown member: %d %s", bad.status, bad.body)
+	}
+}
