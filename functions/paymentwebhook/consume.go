@@ -568,10 +568,11 @@ func (s *Server) link(ctx context.Context, customer, accountID string, clock int
 // so the checkout of a customer a subscriber left may come after the one
 // of the customer it has now. The newest news wins; within one second,
 // which Stripe's events do not order, the greater customer id, so that
-// every delivery order ends alike. A customer named by an operator or a
-// catalogue is news of the second it was written (catalogfile's Apply).
-// A link with no news of its own (clock 0) names a customer only on an
-// account naming none.
+// every delivery order of checkouts ends alike. A customer named by an
+// operator or a catalogue is news of the second it was written
+// (catalogfile's Apply). A link with no news of its own (clock 0: by
+// metadata) names a customer only on an account naming none, so among
+// such links alone the first delivered stays named until a checkout.
 func namesCustomer(a playback.Account, customer string, clock int64) bool {
 	switch {
 	case a.CustomerID == "":

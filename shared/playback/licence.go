@@ -77,7 +77,7 @@ func CheckLicence(title Title, home string, v ViewerPlace, p LicencePolicy, now 
 	}
 	if v.Country != home && IsPortabilityState(home) && IsPortabilityState(v.Country) {
 		if title.LicensedIn(home, now) {
-			return nil // portability: the home catalogue travels within the EU
+			return nil // portability: the home catalogue travels within the EU/EEA
 		}
 		return licenceError(ReasonNotLicensedHomeOrHere, home, v.Country,
 			"title %q is licensed neither in %s (home) nor in %s now", title.ID, home, v.Country)
