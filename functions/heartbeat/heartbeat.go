@@ -535,6 +535,14 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 		e.Details = map[string]string{"pointer": "/qoe/" + name}
 		return e
 	}
+	if q.Continued && q.StartupMS > 0 {
+		// The play's startup was told by the session replaced: told
+		// again, the first frame would count twice.
+		e := playback.Errorf(playback.CodeInvalid, "qoe_invalid",
+			"qoe.continued: a session that continues another's play tells no startup, but qoe.%s is %d ms", req.QoEMember("startup_ms"), q.StartupMS)
+		e.Details = map[string]string{"pointer": "/qoe/continued"}
+		return e
+	}
 	if q.CDN != "" && !playback.ValidID(q.CDN) || q.EdgeID != "" && !playback.ValidID(q.EdgeID) {
 		return invalid("qoe_invalid", "qoe.cdn and qoe.edge must be ids: %s", playback.IDRule)
 	}

@@ -427,6 +427,28 @@ func TestStallTimeWithoutAStallIsRefused(t *testing.T) {
 	}
 }
 
+// TestContinuedPlayTellsNoStartup: a session that says it continues a
+// play another session started (qoe.continued) cannot also tell that
+// play's startup: its view would count the first frame a second time in
+// the startup figures. Refused as the route refuses other contradictory
+// QoE, at the flag's pointer, whichever name the startup came under.
+func TestContinuedPlayTellsNoStartup(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id, tok := h.play("acct_a", "title_1", 2)
+	for _, qoe := range []string{`{"continued":true,"startup_ms":900}`, `{"continued":true,"su":900}`} {
+		rec := h.beat(id, tok, h.body(events.HeartbeatStart, 0, 0, qoe))
+		wantError(t, rec, 400, playback.CodeInvalid, "qoe_invalid")
+		e := decode[httpx.ErrorBody](t, rec)
+		if d, _ := e.Error.Details.(map[string]any); d["pointer"] != "/qoe/continued" {
+			t.Errorf("%s: %q, details %v; want the pointer /qoe/continued", qoe, e.Error.Message, e.Error.Details)
+		}
+	}
+	if rec := h.beat(id, tok, h.body(events.HeartbeatStart, 0, 0, `{"continued":true}`)); rec.Code != http.StatusOK {
+		t.Fatalf("continued alone: %d %s", rec.Code, rec.Body)
+	}
+}
+
 func TestHeartbeatRecordsProgress(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
