@@ -3,10 +3,13 @@ package pull
 import (
 	"context"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/pubsub"
@@ -52,5 +55,69 @@ func TestTraceCrossesTheTopic(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPanicHandsBackOnlyThePoisonInItsSpans: as on membus, a batch whose
+// handler panics on one message is run again a message at a time, and the
+// delivery's spans must say only that message was handed back, not its
+// batch-mates, which were then applied and acknowledged. Not parallel:
+// telemetry is process-wide.
+func TestPanicHandsBackOnlyThePoisonInItsSpans(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "pubsub-test", SpanExporter: exp,
+		Lookup: envconfig.MapLookuper(map[string]string{telemetry.EnvTracesSampler: "always_on"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	// One window holds both: they come as one batch.
+	b := newBus(t, pubsub.Config{BatchWindow: 500 * time.Millisecond}, "poisoned")
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var mu sync.Mutex
+	batches := map[int]int{}
+	good := make(chan struct{}, 10)
+	if err := b.Subscribe(ctx, "poisoned", func(_ context.Context, batch []playback.Message) []string {
+		mu.Lock()
+		batches[len(batch)]++
+		mu.Unlock()
+		for _, m := range batch {
+			if string(m.Data) == "poison" {
+				panic("consumer bug")
+			}
+		}
+		good <- struct{}{}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(ctx, "poisoned", playback.Message{ID: "poison", Data: []byte("poison")}, playback.Message{ID: "good", Data: []byte("good")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-good:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the good message was never applied")
+	}
+	mu.Lock()
+	together := batches[2] > 0
+	mu.Unlock()
+	if !together {
+		t.Skip("the two messages came in separate batches: nothing to re-run")
+	}
+	if err := tel.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	handedBack := map[string]int{}
+	for _, s := range exp.GetSpans() {
+		for _, kv := range s.Attributes {
+			if kv.Key == "messaging.message.id" && s.Status.Code == codes.Error {
+				handedBack[kv.Value.AsString()]++
+			}
+		}
+	}
+	if handedBack["good"] != 0 || handedBack["poison"] == 0 {
+		t.Fatalf("message spans marked failed: %v; want poison's only", handedBack)
 	}
 }
