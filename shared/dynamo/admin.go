@@ -309,15 +309,7 @@ func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after strin
 	if err != nil {
 		return playback.RecordPage{}, s.fail(op, err)
 	}
-	// Short of n+1 keys, a LastEvaluatedKey means the query stopped at
-	// its 1 MB read, and more may follow.
-	listed := out.Items[:min(len(out.Items), n)]
-	more := len(out.Items) > n || len(out.LastEvaluatedKey) > 0
-	keys := make([]item, len(listed))
-	for i, it := range listed {
-		keys[i] = keyOf(strAttr(it, attrPK), strAttr(it, attrSK))
-	}
-	its, err := s.getItems(ctx, keys)
+	listed, its, more, err := s.indexPage(ctx, out, n)
 	if err != nil {
 		return playback.RecordPage{}, s.fail(op, err)
 	}
@@ -333,6 +325,22 @@ func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after strin
 		page.Next = strAttr(listed[len(listed)-1], attrListSK)
 	}
 	return page, nil
+}
+
+// indexPage reads the records behind out, a query of n+1 keys of a
+// keys-only index: its first n keys (listed), their items (its, nil where
+// the index names a record gone a moment ago), and whether more follow.
+// Short of n+1 keys, a LastEvaluatedKey means the query stopped at its
+// 1 MB read, and more may follow.
+func (s *Store) indexPage(ctx context.Context, out *dynamodb.QueryOutput, n int) (listed, its []item, more bool, err error) {
+	listed = out.Items[:min(len(out.Items), n)]
+	more = len(out.Items) > n || len(out.LastEvaluatedKey) > 0
+	keys := make([]item, len(listed))
+	for i, it := range listed {
+		keys[i] = keyOf(strAttr(it, attrPK), strAttr(it, attrSK))
+	}
+	its, err = s.getItems(ctx, keys)
+	return listed, its, more, err
 }
 
 // ChangeSetLimits: each change is one item (its record, listing included)

@@ -76,13 +76,7 @@ func (s *Store) ListGracePending(ctx context.Context, until time.Time, after str
 	if err != nil {
 		return playback.RecordPage{}, s.fail(op, err)
 	}
-	listed := out.Items[:min(len(out.Items), n)]
-	more := len(out.Items) > n || len(out.LastEvaluatedKey) > 0
-	keys := make([]item, len(listed))
-	for i, it := range listed {
-		keys[i] = keyOf(strAttr(it, attrPK), strAttr(it, attrSK))
-	}
-	its, err := s.getItems(ctx, keys)
+	listed, its, more, err := s.indexPage(ctx, out, n)
 	if err != nil {
 		return playback.RecordPage{}, s.fail(op, err)
 	}
