@@ -331,16 +331,7 @@ func TestLinkWaitParksAtTheBusLastDelivery(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
-	payload := stripeEvent("evt_wait", typeSubscriptionUpdated, at(time.Hour), subObj("sub_w", "cus_w", "active", "price_std", at(0), at(month)))
-	ev, _, err := h.store.RecordEvent(ctx, playback.InboxEvent{Source: Source, ID: "evt_wait", Type: typeSubscriptionUpdated,
-		Created: time.Unix(at(time.Hour), 0).UTC(), Payload: payload, ReceivedAt: h.clock.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := json.Marshal(events.NewStripeEventRecorded(ev))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := h.recordedUpdate(t, "evt_wait", "sub_w", "cus_w")
 	for attempt := 1; attempt <= catalog.MaxDeliveryAttempts; attempt++ {
 		retry := h.srv.HandleStripeEvents(ctx, []playback.Message{{ID: "m1", Data: data, DeliveryAttempt: attempt}})
 		if last := attempt == catalog.MaxDeliveryAttempts; last == (len(retry) != 0) {
@@ -417,16 +408,7 @@ func TestLinkAtTheBusLastDeliveryIsNotDeadLettered(t *testing.T) {
 	h := newHarness(t, withStore(linksAtPark{harnessStore: db, customer: "cus_l", account: "acct_l"}))
 	h.account("acct_l")
 	ctx := context.Background()
-	payload := stripeEvent("evt_late", typeSubscriptionUpdated, at(time.Hour), subObj("sub_l", "cus_l", "active", "price_std", at(0), at(month)))
-	ev, _, err := h.store.RecordEvent(ctx, playback.InboxEvent{Source: Source, ID: "evt_late", Type: typeSubscriptionUpdated,
-		Created: time.Unix(at(time.Hour), 0).UTC(), Payload: payload, ReceivedAt: h.clock.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := json.Marshal(events.NewStripeEventRecorded(ev))
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := h.recordedUpdate(t, "evt_late", "sub_l", "cus_l")
 	last := catalog.MaxDeliveryAttempts
 	if retry := h.srv.HandleStripeEvents(ctx, []playback.Message{{ID: "m1", Data: data, DeliveryAttempt: last}}); len(retry) != 0 {
 		t.Fatalf("delivery attempt %d of %d: retry %v, which dead-letters it", last, last, retry)
@@ -437,4 +419,22 @@ func TestLinkAtTheBusLastDeliveryIsNotDeadLettered(t *testing.T) {
 	}
 	h.settle()
 	h.wantProcessed("evt_late")
+}
+
+// recordedUpdate records a customer.subscription.updated of customer in the
+// inbox, as the webhook does, and returns the announcement of it that the
+// bus delivers.
+func (h *harness) recordedUpdate(t *testing.T, id, sub, customer string) []byte {
+	t.Helper()
+	payload := stripeEvent(id, typeSubscriptionUpdated, at(time.Hour), subObj(sub, customer, "active", "price_std", at(0), at(month)))
+	ev, _, err := h.store.RecordEvent(context.Background(), playback.InboxEvent{Source: Source, ID: id, Type: typeSubscriptionUpdated,
+		Created: time.Unix(at(time.Hour), 0).UTC(), Payload: payload, ReceivedAt: h.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(events.NewStripeEventRecorded(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
