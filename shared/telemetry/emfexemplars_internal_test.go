@@ -35,7 +35,7 @@ func TestEMFGathersNoExemplars(t *testing.T) {
 				TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled}))
 			PlayAdmitted(ctx)
 			GrantSigned(ctx, "cdn-a")
-			current().recordDuration(ctx, "POST", "/v1/play", 201, 0.002)
+			current().recordDuration(ctx, "POST", "https", "/v1/play", 201, 0.002)
 			if p.rt.inst.unsampledExemplars {
 				t.Error("Request.End would hand an unsampled request's context to an exemplar filter")
 			}

@@ -31,9 +31,9 @@ func DriftRequestHistogram(p *Provider) {
 }
 
 // RecordRequestDuration records a request duration as Request.End does,
-// with a given value instead of the time elapsed.
+// with a given value instead of the time elapsed, over plain http.
 func RecordRequestDuration(ctx context.Context, method, route string, status int, seconds float64) {
-	current().recordDuration(ctx, method, route, status, seconds)
+	current().recordDuration(ctx, method, "http", route, status, seconds)
 }
 
 // EndRequestAfter is q.End(w, r, nil) with the request lasting seconds.

@@ -146,14 +146,14 @@ func (rt *runtime) startRequest(ctx context.Context, r *http.Request, v ctxValue
 // requestAttrs are a server span's attributes of the request itself, as
 // known when it starts (r, the request End is given, has the method, URL
 // and headers of the one StartRequest was), in a new list with room for
-// more: method, scheme, path, trigger, the original method.
-func requestAttrs(r *http.Request, method string, more int) []attribute.KeyValue {
+// more: method, scheme (scheme(r)), path, trigger, the original method.
+func requestAttrs(r *http.Request, method, scheme string, more int) []attribute.KeyValue {
 	n := 4
 	if method == methodOther {
 		n++
 	}
 	attrs := make([]attribute.KeyValue, n, n+more)
-	attrs[0], attrs[1], attrs[2], attrs[3] = semconv.HTTPRequestMethodKey.String(method), semconv.URLScheme(scheme(r)),
+	attrs[0], attrs[1], attrs[2], attrs[3] = semconv.HTTPRequestMethodKey.String(method), semconv.URLScheme(scheme),
 		semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP
 	if method == methodOther {
 		attrs[4] = semconv.HTTPRequestMethodOriginal(r.Method)
@@ -183,6 +183,7 @@ func (q Request) end(w StatusWriter, r *http.Request, recovered any, seconds flo
 		route = route[i+1:]
 	}
 	method := knownMethod(r.Method)
+	scheme := scheme(r)
 	if q.span != nil {
 		q.span.SetName(spanName(method, r.Pattern, route))
 		more := 1 // the status code
@@ -192,7 +193,7 @@ func (q Request) end(w StatusWriter, r *http.Request, recovered any, seconds flo
 		if status >= 500 {
 			more++
 		}
-		attrs := requestAttrs(r, method, more)
+		attrs := requestAttrs(r, method, scheme, more)
 		if route != "" {
 			attrs = append(attrs, semconv.HTTPRoute(route))
 		}
@@ -223,7 +224,7 @@ func (q Request) end(w StatusWriter, r *http.Request, recovered any, seconds flo
 		if seconds < 0 {
 			seconds = (monotonicNow() - q.start).Seconds()
 		}
-		q.rt.recordDuration(ctx, method, route, status, seconds)
+		q.rt.recordDuration(ctx, method, scheme, route, status, seconds)
 	}
 }
 
@@ -245,7 +246,7 @@ func monotonicNow() time.Duration { return time.Since(monotonicBase) }
 // fail ends a recorded span of r as failed by a panic.
 func (q Request) fail(r *http.Request) {
 	if q.span != nil {
-		q.span.SetAttributes(requestAttrs(r, knownMethod(r.Method), 0)...)
+		q.span.SetAttributes(requestAttrs(r, knownMethod(r.Method), scheme(r), 0)...)
 		q.span.SetStatus(codes.Error, "panic")
 		q.span.End()
 	}

@@ -273,23 +273,24 @@ func GrantSigned(ctx context.Context, cdn string) {
 
 // routeKey names the cached attribute set of a route and status.
 type routeKey struct {
-	method, route string
-	status        int
+	method, scheme, route string
+	status                int
 }
 
 // routeOptions are the record options of the request duration of a route
 // and status.
-func (rt *runtime) routeOptions(method, route string, status int) []metric.RecordOption {
-	k := routeKey{method, route, status}
+func (rt *runtime) routeOptions(method, scheme, route string, status int) []metric.RecordOption {
+	k := routeKey{method, scheme, route, status}
 	return rt.routes.get(k, k.attrs).rec
 }
 
 // attrs are the request duration's attributes of k, as the HTTP semantic
-// conventions give them: no http.route without a route, error.type on a
-// server error.
+// conventions give them: url.scheme (required), no http.route without a
+// route, error.type on a server error.
 func (k routeKey) attrs() []attribute.KeyValue {
-	attrs := make([]attribute.KeyValue, 0, 4)
-	attrs = append(attrs, semconv.HTTPRequestMethodKey.String(k.method), semconv.HTTPResponseStatusCode(k.status))
+	attrs := make([]attribute.KeyValue, 0, 5)
+	attrs = append(attrs, semconv.HTTPRequestMethodKey.String(k.method), semconv.URLScheme(k.scheme),
+		semconv.HTTPResponseStatusCode(k.status))
 	if k.route != "" {
 		attrs = append(attrs, semconv.HTTPRoute(k.route))
 	}
@@ -300,12 +301,12 @@ func (k routeKey) attrs() []attribute.KeyValue {
 }
 
 // recordDuration records a request's duration in seconds.
-func (rt *runtime) recordDuration(ctx context.Context, method, route string, status int, seconds float64) {
+func (rt *runtime) recordDuration(ctx context.Context, method, scheme, route string, status int, seconds float64) {
 	if h := rt.inst.reqHist; h != nil {
-		h.record(ctx, routeKey{method, route, status}, seconds)
+		h.record(ctx, routeKey{method, scheme, route, status}, seconds)
 		return
 	}
-	rt.inst.requestDuration.get(rt.inst.meter, newRequestDuration).Record(ctx, seconds, rt.routeOptions(method, route, status)...)
+	rt.inst.requestDuration.get(rt.inst.meter, newRequestDuration).Record(ctx, seconds, rt.routeOptions(method, scheme, route, status)...)
 	rt.inst.mark()
 }
 

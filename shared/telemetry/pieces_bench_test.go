@@ -75,19 +75,19 @@ func BenchmarkUnsampledParts(b *testing.B) {
 	b.Run("Record, cached set", func(b *testing.B) {
 		defer cpuPerOp(b)()
 		for b.Loop() {
-			inst.requestDuration.get(inst.meter, newRequestDuration).Record(sctx, 0.001, rt.routeOptions("POST", "/v1/playback/{id}/heartbeat", 200)...)
+			inst.requestDuration.get(inst.meter, newRequestDuration).Record(sctx, 0.001, rt.routeOptions("POST", "https", "/v1/playback/{id}/heartbeat", 200)...)
 		}
 	})
 	b.Run("Record, cached set, no context", func(b *testing.B) {
 		defer cpuPerOp(b)()
 		for b.Loop() {
-			inst.requestDuration.get(inst.meter, newRequestDuration).Record(context.Background(), 0.001, rt.routeOptions("POST", "/v1/playback/{id}/heartbeat", 200)...)
+			inst.requestDuration.get(inst.meter, newRequestDuration).Record(context.Background(), 0.001, rt.routeOptions("POST", "https", "/v1/playback/{id}/heartbeat", 200)...)
 		}
 	})
 	// What Request.End calls instead (requestHistogram), with one reader.
 	h := newRequestHistogram()
 	h.reader(metricdata.CumulativeTemporality)
-	k := routeKey{"POST", "/v1/playback/{id}/heartbeat", 200}
+	k := routeKey{"POST", "https", "/v1/playback/{id}/heartbeat", 200}
 	b.Run("own histogram record", func(b *testing.B) {
 		defer cpuPerOp(b)()
 		for b.Loop() {
@@ -98,7 +98,7 @@ func BenchmarkUnsampledParts(b *testing.B) {
 		defer cpuPerOp(b)()
 		var o []metric.RecordOption
 		for b.Loop() {
-			o = rt.routeOptions("POST", "/v1/playback/{id}/heartbeat", 200)
+			o = rt.routeOptions("POST", "https", "/v1/playback/{id}/heartbeat", 200)
 		}
 		_ = o
 	})

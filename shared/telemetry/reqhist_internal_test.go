@@ -22,7 +22,7 @@ func TestRequestHistogramKeepsNoRequestLine(t *testing.T) {
 	method, _, _ := strings.Cut(line, " ")
 	h := newRequestHistogram()
 	r := h.reader(metricdata.CumulativeTemporality)
-	h.record(context.Background(), routeKey{method, "unmatched", 404}, 0.01)
+	h.record(context.Background(), routeKey{method, "http", "unmatched", 404}, 0.01)
 	if len(r.gen.Load().series) != 1 {
 		t.Fatalf("%d series, want 1", len(r.gen.Load().series))
 	}
@@ -53,7 +53,7 @@ func TestRequestHistogramCollectsInAttributeOrder(t *testing.T) {
 	h.limit = 6
 	r := h.reader(metricdata.CumulativeTemporality)
 	for _, i := range []int{7, 3, 11, 0, 5, 9, 1} {
-		h.record(context.Background(), routeKey{[]string{"GET", "POST"}[i%2], fmt.Sprintf("/r/%d", i), 200 + i}, 0.01)
+		h.record(context.Background(), routeKey{[]string{"GET", "POST"}[i%2], "http", fmt.Sprintf("/r/%d", i), 200 + i}, 0.01)
 	}
 	m, ok := r.collect()
 	if !ok {

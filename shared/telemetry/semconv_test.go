@@ -2,11 +2,14 @@ package telemetry_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -214,5 +217,46 @@ func TestServerSpanSchemeBehindProxies(t *testing.T) {
 				t.Errorf("X-Forwarded-Proto %q: url.scheme %q, want %q", tc.proto, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRequestMetricHasURLScheme: http.server.request.duration requires
+// url.scheme (semantic conventions, metric_attributes.http.server), the
+// original client request's as the span has it, so one series per scheme.
+func TestRequestMetricHasURLScheme(t *testing.T) {
+	p := setup(t, telemetry.Options{Service: "test", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New}, nil)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/titles/{id}", func(http.ResponseWriter, *http.Request) {})
+	for _, tc := range []struct {
+		name, proto string
+	}{
+		{name: "direct"},
+		{name: "forwarded https", proto: "https"},
+	} {
+		r := httptest.NewRequest("GET", "/v1/titles/a", nil)
+		if tc.proto != "" {
+			r.Header.Set("X-Forwarded-Proto", tc.proto)
+		}
+		telemetry.ServeHTTP(httptest.NewRecorder(), r, mux)
+	}
+	rec := httptest.NewRecorder()
+	p.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]uint64{}
+	for _, m := range families["http_server_request_duration_seconds"].GetMetric() {
+		scheme := "(none)"
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "url_scheme" {
+				scheme = l.GetValue()
+			}
+		}
+		got[scheme] += m.GetHistogram().GetSampleCount()
+	}
+	if want := map[string]uint64{"http": 1, "https": 1}; !maps.Equal(got, want) {
+		t.Errorf("requests by url.scheme %v, want %v", got, want)
 	}
 }
