@@ -79,6 +79,7 @@ func (p publishEnd) end(err error) {
 	if err != nil {
 		p.span.RecordError(err)
 		p.span.SetStatus(codes.Error, err.Error())
+		p.span.SetAttributes(semconv.ErrorTypeOther)
 	}
 	p.span.End()
 }
@@ -217,8 +218,11 @@ func WithCarrier(attrs, carrier map[string]string) map[string]string {
 // context each message carries, and a process span per message that is a
 // child of its publisher's span (so a trace runs from the HTTP request
 // through the bus into the consumer); a message's span ends with the
-// batch, failed if the handler asked to retry it. It records the batch
-// size and the retries. Off, it is h(ctx, msgs).
+// batch, failed if the handler asked to retry it. A failed span carries
+// error.type, which the messaging conventions require of a failed
+// operation: "_OTHER", their fallback, as neither a bus nor a handler
+// classifies its failures (StartPublish's end does the same). It records
+// the batch size and the retries. Off, it is h(ctx, msgs).
 func Consume(ctx context.Context, system, topic string, msgs []playback.Message, h playback.BatchHandler) []string {
 	rt := current()
 	if rt == nil {
@@ -266,6 +270,7 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 				}
 				if retried[m.ID] {
 					spans[i].SetStatus(codes.Error, "handed back for redelivery")
+					spans[i].SetAttributes(semconv.ErrorTypeOther)
 				}
 				spans[i].End()
 			}
@@ -274,6 +279,7 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 			}
 			if panicked {
 				batch.SetStatus(codes.Error, "handler panicked")
+				batch.SetAttributes(semconv.ErrorTypeOther)
 			}
 			batch.End()
 		}
