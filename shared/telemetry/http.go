@@ -190,7 +190,7 @@ func (q Request) end(w StatusWriter, r *http.Request, recovered any, seconds flo
 		if route != "" {
 			more++
 		}
-		if status >= 500 {
+		if status >= 500 || recovered != nil {
 			more++
 		}
 		attrs := requestAttrs(r, method, scheme, more)
@@ -198,8 +198,13 @@ func (q Request) end(w StatusWriter, r *http.Request, recovered any, seconds flo
 			attrs = append(attrs, semconv.HTTPRoute(route))
 		}
 		attrs = append(attrs, semconv.HTTPResponseStatusCode(status))
-		if status >= 500 {
+		switch {
+		case status >= 500:
 			attrs = append(attrs, errorType(status))
+		case recovered != nil:
+			// A panic after a status below 500 was sent: the request
+			// still ended in an error, which error.type must say.
+			attrs = append(attrs, semconv.ErrorTypeOther)
 		}
 		q.span.SetAttributes(attrs...)
 		switch {
@@ -243,10 +248,11 @@ var monotonicBase = time.Now()
 // the wall clock as well (two clock reads instead of three a request).
 func monotonicNow() time.Duration { return time.Since(monotonicBase) }
 
-// fail ends a recorded span of r as failed by a panic.
+// fail ends a recorded span of r as failed by a panic, with error.type
+// "_OTHER" (the HTTP conventions' fallback: no status says more).
 func (q Request) fail(r *http.Request) {
 	if q.span != nil {
-		q.span.SetAttributes(requestAttrs(r, knownMethod(r.Method), scheme(r), 0)...)
+		q.span.SetAttributes(append(requestAttrs(r, knownMethod(r.Method), scheme(r), 1), semconv.ErrorTypeOther)...)
 		q.span.SetStatus(codes.Error, "panic")
 		q.span.End()
 	}

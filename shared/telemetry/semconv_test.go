@@ -93,7 +93,8 @@ func TestServerSpanFollowsHTTPSemconv(t *testing.T) {
 // the order its exporters write them (the order they were set in:
 // method, scheme, path, trigger, the original method, then route, status
 // code and error type), and its status; a panic's span has the first four
-// alone. It also holds a recorded request (StartRequest and End, nothing
+// and error.type, "_OTHER" (no status was sent: the HTTP conventions
+// require error.type of a request that ended in an error all the same). It also holds a recorded request (StartRequest and End, nothing
 // exported yet) to five allocations: the SDK's span, its context, the one
 // attribute list End hands it (an interface call's argument list is on
 // the heap), the span's copy of it, and the snapshot End queues. Set in
@@ -123,7 +124,7 @@ func TestRecordedServerSpan(t *testing.T) {
 		{name: "unknown method", method: "XYZZY", path: "/v1/titles/a",
 			want: "http.request.method=_OTHER url.scheme=http url.path=/v1/titles/a faas.trigger=http http.request.method_original=XYZZY http.response.status_code=405 | Unset"},
 		{name: "panic", method: "GET", path: "/v1/titles/panic",
-			want: "http.request.method=GET url.scheme=http url.path=/v1/titles/panic faas.trigger=http | Error panic"},
+			want: "http.request.method=GET url.scheme=http url.path=/v1/titles/panic faas.trigger=http error.type=_OTHER | Error panic"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			exp.Reset()
@@ -258,5 +259,34 @@ func TestRequestMetricHasURLScheme(t *testing.T) {
 	}
 	if want := map[string]uint64{"http": 1, "https": 1}; !maps.Equal(got, want) {
 		t.Errorf("requests by url.scheme %v, want %v", got, want)
+	}
+}
+
+// TestPanicAfterASuccessStatusHasErrorType: a handler that panics after
+// sending a status below 500 (httpx recovers and can no longer change it)
+// ends a request in an error all the same: its span is failed, and the
+// HTTP conventions then require error.type ("_OTHER", the fallback).
+func TestPanicAfterASuccessStatusHasErrorType(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	p := setup(t, telemetry.Options{Service: "test", SpanExporter: exp}, map[string]string{telemetry.EnvTracesSampler: "always_on"})
+	req := httptest.NewRequest("GET", "/v1/titles/a", nil)
+	req.Pattern = "GET /v1/titles/{id}"
+	_, q := telemetry.StartRequest(context.Background(), req)
+	q.End(statusRecorder{httptest.NewRecorder()}, req, "handler")
+	if err := p.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spans := exp.GetSpans()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans", len(spans))
+	}
+	got := "(none)"
+	for _, kv := range spans[0].Attributes {
+		if kv.Key == "error.type" {
+			got = kv.Value.Emit()
+		}
+	}
+	if got != "_OTHER" || spans[0].Status.Description != "panic" {
+		t.Errorf("error.type %s, status %v; want _OTHER on a span failed by a panic", got, spans[0].Status)
 	}
 }
