@@ -140,7 +140,7 @@ var meterScope = instrumentation.Scope{Name: meterName}
 var overflowSet = attribute.NewSet(attribute.Bool("otel.metric.overflow", true))
 
 func newRequestHistogram() *requestHistogram {
-	h := &requestHistogram{bounds: slices.Sorted(slices.Values(secondsBuckets)), limit: sdkCardinalityLimit}
+	h := &requestHistogram{bounds: slices.Sorted(slices.Values(requestBuckets)), limit: sdkCardinalityLimit}
 	h.search = h.bounds
 	h.filter = exemplarFilter()
 	h.offersUnlinked = offersUnlinked(h.filter)

@@ -47,7 +47,7 @@ const hbRoute = "/v1/playback/{id}/heartbeat"
 // reservoir picks among several at random, and the comparison is exact.
 var histPhases = [][]measurement{
 	{
-		{"POST", hbRoute, 200, 0.001, true}, {"POST", hbRoute, 200, 0.0025, false}, {"POST", hbRoute, 200, 0.0031, true},
+		{"POST", hbRoute, 200, 0.005, true}, {"POST", hbRoute, 200, 0.025, false}, {"POST", hbRoute, 200, 0.0311, true},
 		{"POST", hbRoute, 200, 1, false}, {"POST", hbRoute, 200, 7200, false},
 		{"POST", hbRoute, 503, 0.2, true}, {"GET", "/v1/titles", 404, 0.00002, false},
 	},

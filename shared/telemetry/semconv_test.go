@@ -3,10 +3,13 @@ package telemetry_test
 import (
 	"context"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -288,5 +291,48 @@ func TestPanicAfterASuccessStatusHasErrorType(t *testing.T) {
 	}
 	if got != "_OTHER" || spans[0].Status.Description != "panic" {
 		t.Errorf("error.type %s, status %v; want _OTHER on a span failed by a panic", got, spans[0].Status)
+	}
+}
+
+// TestRequestDurationHasTheSemconvBuckets: http.server.request.duration
+// "SHOULD be specified with ExplicitBucketBoundaries of [0.005, 0.01,
+// 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]" (the HTTP
+// metrics conventions), so that its percentiles compare with every other
+// instrumented server's; playplane.webhook.lag keeps its own, to an hour.
+func TestRequestDurationHasTheSemconvBuckets(t *testing.T) {
+	p := setup(t, telemetry.Options{Service: "test", Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New}, nil)
+	serve(t, "GET", "GET /v1/titles/{id}", "/v1/titles/a", 200)
+	telemetry.WebhookLag(context.Background(), 2*time.Minute)
+	rec := httptest.NewRecorder()
+	p.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, family string
+		want         []float64
+	}{
+		{name: "request duration", family: "http_server_request_duration_seconds",
+			want: []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}},
+		{name: "webhook lag", family: "playplane_webhook_lag_seconds",
+			want: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ms := families[tc.family].GetMetric()
+			if len(ms) != 1 {
+				t.Fatalf("%d series of %s", len(ms), tc.family)
+			}
+			var got []float64
+			for _, b := range ms[0].GetHistogram().GetBucket() {
+				if !math.IsInf(b.GetUpperBound(), 1) { // the exposition's own last bucket
+					got = append(got, b.GetUpperBound())
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%s buckets %v, want %v", tc.family, got, tc.want)
+			}
+		})
 	}
 }

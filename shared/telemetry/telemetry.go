@@ -810,13 +810,29 @@ func (m *endMarker) endedAgain(unflushed bool) {
 	}
 }
 
-// histogram bucket boundaries, in seconds: requests and lags are
-// milliseconds to minutes.
+// histogram bucket boundaries, in seconds, of every duration but the
+// request's: lags are milliseconds to minutes.
 var secondsBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
 
+// requestBuckets are http.server.request.duration's bucket boundaries,
+// the ones the HTTP metrics conventions give it, so that its percentiles
+// compare with those of any other instrumented server.
+var requestBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
 func views() []sdkmetric.View {
+	request := sdkmetric.Instrument{Name: MetricRequestDuration, Scope: meterScope}
+	seconds := sdkmetric.NewView(sdkmetric.Instrument{Unit: "s"},
+		sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: secondsBuckets}})
 	return []sdkmetric.View{
-		sdkmetric.NewView(sdkmetric.Instrument{Unit: "s"},
-			sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: secondsBuckets}}),
+		sdkmetric.NewView(request,
+			sdkmetric.Stream{Aggregation: sdkmetric.AggregationExplicitBucketHistogram{Boundaries: requestBuckets}}),
+		// Every view that matches an instrument makes a stream of it:
+		// the request duration is left to its own.
+		func(i sdkmetric.Instrument) (sdkmetric.Stream, bool) {
+			if i.Name == request.Name && i.Scope.Name == request.Scope.Name {
+				return sdkmetric.Stream{}, false
+			}
+			return seconds(i)
+		},
 	}
 }
