@@ -26,9 +26,14 @@ func PersonalizedManifests(apiBase, id, credential, cdn, grant string) Manifests
 	return Manifests{HLS: base + "/hls?" + q, DASH: base + "/dash?" + q}
 }
 
+// CredentialParam is the query parameter of the URLs built here that
+// carries the session's manifest credential, a bearer token (telemetry
+// keeps it out of spans).
+const CredentialParam = "token"
+
 // ManifestQuery is the query of a personalized manifest URL.
 func ManifestQuery(credential, cdn, grant string) string {
-	v := url.Values{"token": {credential}}
+	v := url.Values{CredentialParam: {credential}}
 	if cdn != "" {
 		v.Set("cdn", cdn)
 	}
@@ -56,7 +61,7 @@ const SteeringStart = "start"
 // SteeringFrom is Steering for manifests that start on pathway start
 // ("" for none: the answer is the ranking's).
 func SteeringFrom(apiBase, id, credential, format, start string) string {
-	v := url.Values{"format": {format}, "token": {credential}}
+	v := url.Values{"format": {format}, CredentialParam: {credential}}
 	if start != "" {
 		v.Set(SteeringStart, start)
 	}

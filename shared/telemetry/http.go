@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -146,19 +147,59 @@ func (rt *runtime) startRequest(ctx context.Context, r *http.Request, v ctxValue
 // requestAttrs are a server span's attributes of the request itself, as
 // known when it starts (r, the request End is given, has the method, URL
 // and headers of the one StartRequest was), in a new list with room for
-// more: method, scheme (scheme(r)), path, trigger, the original method.
+// more: method, scheme (scheme(r)), path, trigger, the original method,
+// the query (redacted).
 func requestAttrs(r *http.Request, method, scheme string, more int) []attribute.KeyValue {
 	n := 4
 	if method == methodOther {
 		n++
 	}
-	attrs := make([]attribute.KeyValue, n, n+more)
+	if r.URL.RawQuery != "" {
+		n++
+	}
+	attrs := make([]attribute.KeyValue, 4, n+more)
 	attrs[0], attrs[1], attrs[2], attrs[3] = semconv.HTTPRequestMethodKey.String(method), semconv.URLScheme(scheme),
 		semconv.URLPath(r.URL.Path), semconv.FaaSTriggerHTTP
 	if method == methodOther {
-		attrs[4] = semconv.HTTPRequestMethodOriginal(r.Method)
+		attrs = append(attrs, semconv.HTTPRequestMethodOriginal(r.Method))
+	}
+	if r.URL.RawQuery != "" {
+		attrs = append(attrs, semconv.URLQuery(redactedQuery(r.URL.RawQuery)))
 	}
 	return attrs
+}
+
+// sensitiveQueryKeys are the query keys whose values a span's url.query
+// shows as "REDACTED": the URL conventions' list (url.query), matched
+// case-sensitively as they say, and the session credential of the URLs
+// playplane hands out.
+var sensitiveQueryKeys = []string{"X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", "AWSAccessKeyId",
+	"Signature", "sig", "X-Goog-Signature", playurl.CredentialParam}
+
+// redactedQuery is the raw query q with the value of every sensitive key
+// replaced by "REDACTED"; q itself, not a copy, when it has none.
+func redactedQuery(q string) string {
+	var b []byte
+	copied := 0 // q[:copied] is in b
+	for start := 0; start <= len(q); {
+		end := strings.IndexByte(q[start:], '&')
+		if end < 0 {
+			end = len(q)
+		} else {
+			end += start
+		}
+		k, v, ok := strings.Cut(q[start:end], "=")
+		if ok && v != "" && slices.Contains(sensitiveQueryKeys, k) {
+			at := start + len(k) + 1 // the value's start
+			b = append(append(b, q[copied:at]...), "REDACTED"...)
+			copied = end
+		}
+		start = end + 1
+	}
+	if b == nil {
+		return q
+	}
+	return string(append(b, q[copied:]...))
 }
 
 // End ends the request's span and records its duration, with the status

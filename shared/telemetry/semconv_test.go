@@ -336,3 +336,50 @@ func TestRequestDurationHasTheSemconvBuckets(t *testing.T) {
 		})
 	}
 }
+
+// TestServerSpanHasTheRedactedQuery: url.query is conditionally required
+// on a server span, "if and only if one was received" (the HTTP span
+// conventions), with the values of the keys the URL conventions list as
+// sensitive replaced by "REDACTED", case-sensitively; playplane's own
+// credential parameter (a manifest or steering URL's session token) is
+// one of them.
+func TestServerSpanHasTheRedactedQuery(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	p := setup(t, telemetry.Options{Service: "test", SpanExporter: exp}, map[string]string{telemetry.EnvTracesSampler: "always_on"})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/manifests/{id}/hls", func(http.ResponseWriter, *http.Request) {})
+	for _, tc := range []struct {
+		name, target, want string // want "" = no url.query
+	}{
+		{name: "none", target: "/v1/manifests/s/hls"},
+		{name: "empty", target: "/v1/manifests/s/hls?"},
+		{name: "plain", target: "/v1/manifests/s/hls?cdn=b&grant=cookie", want: "cdn=b&grant=cookie"},
+		{name: "session token", target: "/v1/manifests/s/hls?cdn=b&token=eyJ.secret.sig", want: "cdn=b&token=REDACTED"},
+		{name: "the conventions' list", target: "/v1/manifests/s/hls?X-Amz-Signature=a&X-Amz-Credential=b&X-Amz-Security-Token=c&AWSAccessKeyId=d&Signature=e&sig=f&X-Goog-Signature=g&q=1",
+			want: "X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED&AWSAccessKeyId=REDACTED&Signature=REDACTED&sig=REDACTED&X-Goog-Signature=REDACTED&q=1"},
+		{name: "case-sensitive", target: "/v1/manifests/s/hls?Token=a&SIG=b", want: "Token=a&SIG=b"},
+		{name: "a key without a value", target: "/v1/manifests/s/hls?token&a=", want: "token&a="},
+		{name: "repeated, empty pairs", target: "/v1/manifests/s/hls?token=a&&token=b;x", want: "token=REDACTED&&token=REDACTED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exp.Reset()
+			telemetry.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", tc.target, nil), mux)
+			if err := p.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			spans := exp.GetSpans()
+			if len(spans) != 1 {
+				t.Fatalf("%d spans", len(spans))
+			}
+			got, ok := "", false
+			for _, kv := range spans[0].Attributes {
+				if kv.Key == "url.query" {
+					got, ok = kv.Value.Emit(), true
+				}
+			}
+			if ok != (tc.want != "") || got != tc.want {
+				t.Errorf("url.query %q (set %v), want %q", got, ok, tc.want)
+			}
+		})
+	}
+}
