@@ -72,6 +72,16 @@ func (rt *runtime) producer(system, topic string) *producerSpan {
 	return v.(*producerSpan)
 }
 
+// deliveryAttempt is a delivered message's attempt as a span attribute:
+// the messaging conventions name it for Pub/Sub alone, and advise against
+// names of one's own in their namespace, so other buses' is playplane's.
+func deliveryAttempt(system string, n int) attribute.KeyValue {
+	if system == SystemPubSub {
+		return semconv.MessagingGCPPubSubMessageDeliveryAttempt(n)
+	}
+	return attribute.Int("playplane.message.delivery_attempt", n)
+}
+
 // publishEnd ends a producer span with the publish's outcome.
 type publishEnd struct{ span trace.Span }
 
@@ -250,11 +260,14 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 			if rt.unsampledChild(trace.SpanContextFromContext(parents[i])) {
 				continue
 			}
+			attrs := append(make([]attribute.KeyValue, 0, len(base)+4), base...)
+			attrs = append(attrs, semconv.MessagingOperationTypeProcess, semconv.MessagingOperationName("process"),
+				semconv.MessagingMessageID(m.ID))
+			if m.DeliveryAttempt > 0 {
+				attrs = append(attrs, deliveryAttempt(system, m.DeliveryAttempt))
+			}
 			_, spans[i] = rt.tracer.Start(parents[i], "process "+topic, trace.WithSpanKind(trace.SpanKindConsumer),
-				trace.WithLinks(batchLink),
-				trace.WithAttributes(append(slices.Clip(base), semconv.MessagingOperationTypeProcess,
-					semconv.MessagingOperationName("process"), semconv.MessagingMessageID(m.ID),
-					attribute.Int("messaging.message.delivery_attempt", m.DeliveryAttempt))...))
+				trace.WithLinks(batchLink), trace.WithAttributes(attrs...))
 		}
 		ctx = bctx
 	}

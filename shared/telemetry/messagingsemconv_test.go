@@ -65,3 +65,51 @@ func TestFailedMessagingSpansCarryErrorType(t *testing.T) {
 		})
 	}
 }
+
+// TestMessageSpanDeliveryAttempt: the messaging conventions name a
+// message's delivery attempt only for Pub/Sub
+// (messaging.gcp_pubsub.message.delivery_attempt, "if available"), and
+// advise against inventing names in their namespace
+// (docs/general/naming.md): elsewhere it is playplane's own attribute.
+// An attempt of 0 (Pub/Sub without a dead-letter policy) is no attempt
+// known.
+func TestMessageSpanDeliveryAttempt(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	p := setup(t, telemetry.Options{Service: "test", SpanExporter: exp}, map[string]string{telemetry.EnvTracesSampler: "always_on"})
+	for _, tc := range []struct {
+		name, system string
+		attempt      int
+		want         map[string]string // "" = absent
+	}{
+		{name: "pubsub", system: telemetry.SystemPubSub, attempt: 3, want: map[string]string{
+			"messaging.gcp_pubsub.message.delivery_attempt": "3", "playplane.message.delivery_attempt": "", "messaging.message.delivery_attempt": ""}},
+		{name: "sqs", system: telemetry.SystemSQS, attempt: 2, want: map[string]string{
+			"messaging.gcp_pubsub.message.delivery_attempt": "", "playplane.message.delivery_attempt": "2", "messaging.message.delivery_attempt": ""}},
+		{name: "unknown", system: telemetry.SystemPubSub, want: map[string]string{
+			"messaging.gcp_pubsub.message.delivery_attempt": "", "playplane.message.delivery_attempt": "", "messaging.message.delivery_attempt": ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exp.Reset()
+			telemetry.Consume(context.Background(), tc.system, "t", []playback.Message{{ID: "m", DeliveryAttempt: tc.attempt}},
+				func(context.Context, []playback.Message) []string { return nil })
+			if err := p.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, s := range exp.GetSpans() {
+				for _, kv := range s.Attributes {
+					if kv.Key == "messaging.message.id" {
+						for _, kv := range s.Attributes {
+							got[string(kv.Key)] = kv.Value.Emit()
+						}
+					}
+				}
+			}
+			for k, want := range tc.want {
+				if v, ok := got[k]; want == "" && ok || want != "" && v != want {
+					t.Errorf("%s = %q (set %v), want %q; message span's attributes %v", k, v, ok, want, got)
+				}
+			}
+		})
+	}
+}
