@@ -260,9 +260,11 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 			if rt.unsampledChild(trace.SpanContextFromContext(parents[i])) {
 				continue
 			}
-			attrs := append(make([]attribute.KeyValue, 0, len(base)+4), base...)
+			// A function invoked with messages makes a span per message,
+			// with the trigger the FaaS conventions require of it.
+			attrs := append(make([]attribute.KeyValue, 0, len(base)+5), base...)
 			attrs = append(attrs, semconv.MessagingOperationTypeProcess, semconv.MessagingOperationName("process"),
-				semconv.MessagingMessageID(m.ID))
+				semconv.MessagingMessageID(m.ID), semconv.FaaSTriggerPubSub)
 			if m.DeliveryAttempt > 0 {
 				attrs = append(attrs, deliveryAttempt(system, m.DeliveryAttempt))
 			}

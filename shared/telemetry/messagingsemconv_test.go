@@ -3,6 +3,7 @@ package telemetry_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"testing"
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -111,5 +112,37 @@ func TestMessageSpanDeliveryAttempt(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMessageSpansAreFaaSPubSubSpans: a function invoked with messages
+// makes one span per message processed, following the messaging
+// conventions, and faas.trigger is required on it: "pubsub" (the FaaS
+// span conventions, "PubSub"), as the HTTP server span has "http".
+func TestMessageSpansAreFaaSPubSubSpans(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	p := setup(t, telemetry.Options{Service: "test", SpanExporter: exp}, map[string]string{telemetry.EnvTracesSampler: "always_on"})
+	telemetry.Consume(context.Background(), telemetry.SystemSQS, "t", []playback.Message{{ID: "a"}, {ID: "b"}},
+		func(context.Context, []playback.Message) []string { return nil })
+	if err := p.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{} // message id → faas.trigger
+	for _, s := range exp.GetSpans() {
+		id, trigger := "", "(none)"
+		for _, kv := range s.Attributes {
+			switch kv.Key {
+			case "messaging.message.id":
+				id = kv.Value.Emit()
+			case "faas.trigger":
+				trigger = kv.Value.Emit()
+			}
+		}
+		if id != "" {
+			got[id] = trigger
+		}
+	}
+	if want := map[string]string{"a": "pubsub", "b": "pubsub"}; !maps.Equal(got, want) {
+		t.Errorf("faas.trigger by message %v, want %v", got, want)
 	}
 }
