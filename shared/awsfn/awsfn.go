@@ -40,12 +40,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/sethvargo/go-envconfig"
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 
 	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/telemetry"
@@ -142,7 +145,33 @@ func Main(build Builder, silentTracers ...string) {
 // (telemetry.Options.SilentTracers): the Google clients' of the hybrid
 // stack's Lambda (shared/gcpclient).
 func Telemetry(service string, out io.Writer, silentTracers ...string) telemetry.Options {
-	return telemetry.Options{Service: service, Metrics: telemetry.SinkEMF, EMFOut: out, SilentTracers: silentTracers}
+	return telemetry.Options{Service: service, Metrics: telemetry.SinkEMF, EMFOut: out, SilentTracers: silentTracers,
+		Resource: lambdaResource(os.Getenv)}
+}
+
+// lambdaResource is the resource of a Lambda function as the resource
+// conventions name it (cloud.*, faas.*), from the variables the Lambda
+// runtime sets; those it did not set are left out.
+func lambdaResource(getenv func(string) string) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{semconv.CloudProviderAWS, semconv.CloudPlatformAWSLambda}
+	for _, v := range []struct {
+		name string
+		attr func(string) attribute.KeyValue
+	}{
+		{"AWS_REGION", semconv.CloudRegion},
+		{"AWS_LAMBDA_FUNCTION_NAME", semconv.FaaSName},
+		{"AWS_LAMBDA_FUNCTION_VERSION", semconv.FaaSVersion},
+		{"AWS_LAMBDA_LOG_STREAM_NAME", semconv.FaaSInstance},
+	} {
+		if s := getenv(v.name); s != "" {
+			attrs = append(attrs, v.attr(s))
+		}
+	}
+	// The runtime gives MiB; faas.max_memory is in bytes.
+	if mib, err := strconv.Atoi(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")); err == nil && mib > 0 {
+		attrs = append(attrs, semconv.FaaSMaxMemory(mib<<20))
+	}
+	return attrs
 }
 
 // NewLogger is the JSON logger on stdout a Lambda logs with, at the level

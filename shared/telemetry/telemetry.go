@@ -277,7 +277,10 @@ func checkProtocol(p string) error {
 type Options struct {
 	// Service is service.name unless OTEL_SERVICE_NAME sets it.
 	Service string
-	Metrics Sink
+	// Resource are resource attributes of the platform the process runs
+	// on (cloud.*, faas.*), which OTEL_RESOURCE_ATTRIBUTES overrides.
+	Resource []attribute.KeyValue
+	Metrics  Sink
 	// EMFOut receives the EMF lines (SinkEMF); nil is io.Discard.
 	EMFOut io.Writer
 	// Lookup reads the environment; nil is the process's.
@@ -403,7 +406,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	}
 	// Without a name of the process's own, service.name is the SDK's
 	// default (unknown_service:<executable>), never an empty one.
-	var attrs []attribute.KeyValue
+	attrs := slices.Clone(opts.Resource)
 	detect := []resource.Option{resource.WithService()}
 	if opts.Service != "" {
 		attrs, detect = append(attrs, semconv.ServiceName(opts.Service)), nil
