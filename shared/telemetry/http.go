@@ -252,7 +252,9 @@ func (q Request) end(w StatusWriter, r *http.Request, recovered any, seconds flo
 		case recovered != nil:
 			q.span.SetStatus(codes.Error, "panic")
 		case status >= 500:
-			q.span.SetStatus(codes.Error, http.StatusText(status))
+			// No description: the status code says it all (the HTTP
+			// span conventions).
+			q.span.SetStatus(codes.Error, "")
 		}
 		q.span.End()
 	}
