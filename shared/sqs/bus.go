@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path"
 	"strconv"
 	"sync"
 	"time"
@@ -205,6 +206,23 @@ func (b *Bus) queueName(topic string) (string, error) {
 	return name, nil
 }
 
+// destination is the name of topic's queue, without a call to SQS: the
+// messaging conventions' messaging.destination.name of an SQS span, which
+// the consumer's spans name too (from the queue's URL or ARN). The topic
+// itself when its queue name is invalid (Publish fails on it).
+func (b *Bus) destination(topic string) string {
+	b.mu.Lock()
+	url, ok := b.queueURLs[topic]
+	b.mu.Unlock()
+	if ok {
+		return path.Base(url)
+	}
+	if name, err := b.queueName(topic); err == nil {
+		return name
+	}
+	return topic
+}
+
 // queueURL resolves topic's queue, asking SQS by name once when the
 // configuration does not say.
 func (b *Bus) queueURL(ctx context.Context, topic string) (string, error) {
@@ -302,7 +320,7 @@ func (b *Bus) Publish(ctx context.Context, topic string, msgs ...playback.Messag
 	if len(msgs) == 0 {
 		return nil
 	}
-	ctx, end := telemetry.StartPublish(ctx, telemetry.SystemSQS, topic, len(msgs))
+	ctx, end := telemetry.StartPublish(ctx, telemetry.SystemSQS, b.destination(topic), len(msgs))
 	err := b.publish(ctx, topic, msgs)
 	end(err)
 	return err

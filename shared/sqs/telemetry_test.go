@@ -21,7 +21,10 @@ import (
 // TestTraceCrossesTheQueue follows one trace from an HTTP request through
 // SQS (fauxqs) into the consumer: the trace context travels as SQS
 // MessageAttributes, and the receiver (OTLP/HTTP wire protocol) finds the
-// server, producer and consumer spans linked. Not parallel: telemetry is
+// server, producer and consumer spans linked. The producer and the consumer
+// name the same destination, the queue's name (the messaging conventions'
+// messaging.destination.name of SQS, and what a Lambda's event names),
+// not the topic it serves. Not parallel: telemetry is
 // process-wide.
 func TestTraceCrossesTheQueue(t *testing.T) {
 	endpoint := emulators.SQS(t)
@@ -61,7 +64,7 @@ func TestTraceCrossesTheQueue(t *testing.T) {
 		if err := tel.Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		err := otlptest.Chain(recv.Trace(traceID), "/v1/things/{id}", "traced")
+		err := otlptest.Chain(recv.Trace(traceID), "/v1/things/{id}", "t-traced")
 		if err == nil {
 			break
 		}
