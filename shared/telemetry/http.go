@@ -323,11 +323,11 @@ func spanName(method, pattern, route string) string {
 const methodOther = "_OTHER"
 
 // knownMethod is the http.request.method of m: m when the HTTP semantic
-// conventions know it (RFC 9110's and PATCH), else methodOther.
+// conventions know it (RFC 9110's, PATCH and QUERY), else methodOther.
 func knownMethod(m string) string {
 	switch m {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete,
-		http.MethodConnect, http.MethodOptions, http.MethodTrace, http.MethodPatch:
+		http.MethodConnect, http.MethodOptions, http.MethodTrace, http.MethodPatch, "QUERY":
 		return m
 	}
 	return methodOther

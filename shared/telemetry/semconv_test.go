@@ -51,6 +51,10 @@ func TestServerSpanFollowsHTTPSemconv(t *testing.T) {
 			want: map[string]string{"http.route": "", "http.response.status_code": "404", "error.type": ""}},
 		{name: "unknown method", method: "XYZZY", path: "/v1/titles/a", wantName: "HTTP",
 			want: map[string]string{"http.request.method": "_OTHER", "http.request.method_original": "XYZZY", "http.route": ""}},
+		// v1.40 knows QUERY (httpbis-safe-method-w-body) beside RFC 9110's
+		// methods and PATCH.
+		{name: "QUERY", method: "QUERY", path: "/v1/titles/a", wantName: "QUERY",
+			want: map[string]string{"http.request.method": "QUERY", "http.request.method_original": ""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			exp.Reset()
