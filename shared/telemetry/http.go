@@ -223,7 +223,7 @@ func (q Request) end(w StatusWriter, r *http.Request, recovered any, seconds flo
 	if i := strings.IndexByte(route, ' '); i >= 0 {
 		route = route[i+1:]
 	}
-	method := knownMethod(r.Method)
+	method := q.rt.method(r.Method)
 	scheme := scheme(r)
 	if q.span != nil {
 		q.span.SetName(spanName(method, r.Pattern, route))
@@ -295,7 +295,7 @@ func monotonicNow() time.Duration { return time.Since(monotonicBase) }
 // "_OTHER" (the HTTP conventions' fallback: no status says more).
 func (q Request) fail(r *http.Request) {
 	if q.span != nil {
-		q.span.SetAttributes(append(requestAttrs(r, knownMethod(r.Method), scheme(r), 1), semconv.ErrorTypeOther)...)
+		q.span.SetAttributes(append(requestAttrs(r, q.rt.method(r.Method), scheme(r), 1), semconv.ErrorTypeOther)...)
 		q.span.SetStatus(codes.Error, "panic")
 		q.span.End()
 	}
@@ -321,6 +321,18 @@ func spanName(method, pattern, route string) string {
 // methodOther is http.request.method for a method outside the known set:
 // the conventions keep a request line from naming a series.
 const methodOther = "_OTHER"
+
+// method is the http.request.method of m: knownMethod's, or under
+// OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS m when that list has it.
+func (rt *runtime) method(m string) string {
+	if rt.knownMethods == nil {
+		return knownMethod(m)
+	}
+	if slices.Contains(rt.knownMethods, m) {
+		return m
+	}
+	return methodOther
+}
 
 // knownMethod is the http.request.method of m: m when the HTTP semantic
 // conventions know it (RFC 9110's, PATCH and QUERY), else methodOther.

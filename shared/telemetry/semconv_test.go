@@ -390,3 +390,49 @@ func TestServerSpanHasTheRedactedQuery(t *testing.T) {
 		})
 	}
 }
+
+// TestKnownMethodsOverride: an instrumentation that can turn a valid
+// method into _OTHER "MUST provide a way to override the list of known
+// HTTP methods", by environment as OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS,
+// "a comma-separated list of case-sensitive known HTTP methods" (the
+// http.request.method convention): the list replaces the conventions' own,
+// on the span and on the request metric.
+func TestKnownMethodsOverride(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	p := setup(t, telemetry.Options{Service: "test", SpanExporter: exp, Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New},
+		map[string]string{telemetry.EnvTracesSampler: "always_on", "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS": "GET, PROPFIND"})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/dav/", func(http.ResponseWriter, *http.Request) {})
+	for _, tc := range []struct{ method, want string }{
+		{method: "PROPFIND", want: "PROPFIND"},
+		{method: "GET", want: "GET"},
+		{method: "POST", want: "_OTHER"},     // known to the conventions, not to the list
+		{method: "propfind", want: "_OTHER"}, // case-sensitive
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			exp.Reset()
+			telemetry.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(tc.method, "/dav/x", nil), mux)
+			if err := p.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			spans := exp.GetSpans()
+			if len(spans) != 1 {
+				t.Fatalf("%d spans", len(spans))
+			}
+			got := ""
+			for _, kv := range spans[0].Attributes {
+				if kv.Key == "http.request.method" {
+					got = kv.Value.Emit()
+				}
+			}
+			if got != tc.want {
+				t.Errorf("http.request.method %q, want %q", got, tc.want)
+			}
+		})
+	}
+	rec := httptest.NewRecorder()
+	p.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if text := rec.Body.String(); !strings.Contains(text, `http_request_method="PROPFIND"`) {
+		t.Errorf("/metrics lacks PROPFIND:\n%s", text)
+	}
+}

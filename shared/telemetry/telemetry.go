@@ -154,6 +154,10 @@ type Config struct {
 	// ServiceName is read here for the same reason: it sets service.name
 	// over Options.Service and over OTEL_RESOURCE_ATTRIBUTES.
 	ServiceName string `env:"OTEL_SERVICE_NAME"`
+	// KnownMethods replaces the HTTP methods the conventions know
+	// (knownMethod), comma-separated, case-sensitive, as they name the
+	// override.
+	KnownMethods string `env:"OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS"`
 }
 
 // exporterOn decides one signal: an explicit OTEL_*_EXPORTER wins; without
@@ -353,6 +357,9 @@ type runtime struct {
 	// producers caches producer span names and options per destination.
 	producers sync.Map
 	provider  *Provider
+	// knownMethods replaces knownMethod's list when not nil
+	// (Config.KnownMethods).
+	knownMethods []string
 }
 
 var active atomic.Pointer[runtime]
@@ -434,6 +441,14 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 	}
 	rt := &runtime{prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 		followsParent: followsParent}
+	if strings.TrimSpace(cfg.KnownMethods) != "" {
+		rt.knownMethods = []string{}
+		for m := range strings.SplitSeq(cfg.KnownMethods, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				rt.knownMethods = append(rt.knownMethods, m)
+			}
+		}
+	}
 	if tracesOn {
 		exp := opts.SpanExporter
 		if exp == nil {
