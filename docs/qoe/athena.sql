@@ -102,7 +102,8 @@ views AS (
     element_at(array_agg(country ORDER BY device_time DESC, received_at DESC) FILTER (WHERE country IS NOT NULL), 1) AS country,
     element_at(array_agg(asn ORDER BY device_time DESC, received_at DESC) FILTER (WHERE asn IS NOT NULL), 1) AS asn,
     element_at(array_agg(device_type ORDER BY device_time DESC, received_at DESC) FILTER (WHERE device_type IS NOT NULL), 1) AS device_type,
-    max(startup_ms) FILTER (WHERE first_startup AND startup_ok) AS startup_ms,
+    -- a view that continued a play has no startup of its own (QoEView.Startup)
+    IF(bool_or(continued), NULL, max(startup_ms) FILTER (WHERE first_startup AND startup_ok)) AS startup_ms,
     coalesce(bool_or(startup_refused) FILTER (WHERE first_startup), false) AS startup_refused,
     coalesce(max(played_ms) FILTER (WHERE counters_ok), 0) AS played_ms,
     coalesce(max(least(rebuffer_ms, played_ms)) FILTER (WHERE counters_ok), 0) AS rebuffer_ms,

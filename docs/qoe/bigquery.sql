@@ -85,7 +85,9 @@ views AS (
     ARRAY_AGG(country IGNORE NULLS ORDER BY device_time DESC, received_at DESC LIMIT 1)[SAFE_OFFSET(0)] AS country,
     ARRAY_AGG(asn IGNORE NULLS ORDER BY device_time DESC, received_at DESC LIMIT 1)[SAFE_OFFSET(0)] AS asn,
     ARRAY_AGG(device_type IGNORE NULLS ORDER BY device_time DESC, received_at DESC LIMIT 1)[SAFE_OFFSET(0)] AS device_type,
-    ARRAY_AGG(IF(first_startup AND startup_ok, startup_ms, NULL) IGNORE NULLS ORDER BY device_time, received_at LIMIT 1)[SAFE_OFFSET(0)] AS startup_ms,
+    -- a view that continued a play has no startup of its own (QoEView.Startup)
+    IF(LOGICAL_OR(continued), NULL,
+       ARRAY_AGG(IF(first_startup AND startup_ok, startup_ms, NULL) IGNORE NULLS ORDER BY device_time, received_at LIMIT 1)[SAFE_OFFSET(0)]) AS startup_ms,
     IFNULL(LOGICAL_OR(first_startup AND startup_refused), FALSE) AS startup_refused,
     IFNULL(MAX(IF(counters_ok, played_ms, NULL)), 0) AS played_ms,
     IFNULL(MAX(IF(counters_ok, LEAST(rebuffer_ms, played_ms), NULL)), 0) AS rebuffer_ms,

@@ -212,7 +212,19 @@ func (v QoEView) Abandoned(now time.Time) bool {
 }
 
 // WatchMS is the time the viewer asked for video: startup, play and stalls.
-func (v QoEView) WatchMS() int64 { return v.StartupMS + v.PlayedMS + v.RebufferMS }
+func (v QoEView) WatchMS() int64 { return v.Startup() + v.PlayedMS + v.RebufferMS }
+
+// Startup is the view's video startup time, 0 when it has none: a view
+// that continued a play (Continued) has none of its own, whatever a report
+// of it told, since the play's first frame came, and counted, in the
+// session it replaced. The heartbeat route refuses the two together in
+// one request; a player telling them in different ones is held here.
+func (v QoEView) Startup() int64 {
+	if v.Continued {
+		return 0
+	}
+	return v.StartupMS
+}
 
 // RebufferPercent is rebuffering over watch time, in [0, 100]; ok is false
 // for a view that has not started (no watch time to speak of).
@@ -625,8 +637,8 @@ func AggregateQoE(views []QoEView, d QoEDimension, now time.Time) []QoEAggregate
 		}
 		a.PlayedMS += v.PlayedMS
 		a.RebufferMS += v.RebufferMS
-		if v.StartupMS > 0 {
-			g.startup = append(g.startup, float64(v.StartupMS))
+		if s := v.Startup(); s > 0 {
+			g.startup = append(g.startup, float64(s))
 		}
 		if p, ok := v.RebufferPercent(); ok {
 			g.rebuf = append(g.rebuf, p)

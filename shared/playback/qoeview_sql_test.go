@@ -212,6 +212,11 @@ func TestWarehouseSQLCountsAContinuedViewAsStarted(t *testing.T) {
 		if !regexp.MustCompile(`\bh\.qoe\.` + name + `\b`).MatchString(sql) {
 			t.Errorf("%s does not read h.qoe.%s", file, name)
 		}
+		// Its startup is none of its own (QoEView.Startup), whatever a
+		// report of it told.
+		if !regexp.MustCompile(`(?i)IF\((bool_or|LOGICAL_OR)\(` + name + `\), NULL,`).MatchString(sql) {
+			t.Errorf("%s: a view that continues a play keeps a startup_ms of its own", file)
+		}
 		started := regexp.MustCompile(`(?m)^.*AS started$`).FindString(sql)
 		if !regexp.MustCompile(`\bOR ` + name + `\b`).MatchString(started) {
 			t.Errorf("%s: a view that continues a play is not started: %q", file, started)

@@ -356,3 +356,37 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// TestContinuedViewHasNoStartupOfItsOwn: a session that says it continues
+// a play (its first frame came, and was told, in the session it replaced)
+// has no startup of its own, even when one of its reports told one: in
+// either order the view's startup counts in no startup figure and no
+// watch time. The route refuses the two in one request; this holds a
+// player that tells them in two.
+func TestContinuedViewHasNoStartupOfItsOwn(t *testing.T) {
+	t.Parallel()
+	startup := report(time.Second, playback.QoE{StartupMS: 900})
+	continued := report(2*time.Second, playback.QoE{Continued: true, PlayedMS: 1000, RebufferCount: 1, RebufferMS: 1000})
+	for _, tc := range []struct {
+		name    string
+		reports []playback.QoEReport
+	}{
+		{name: "startup first", reports: []playback.QoEReport{startup, continued}},
+		{name: "continued first", reports: []playback.QoEReport{continued, startup}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var v playback.QoEView
+			for _, r := range tc.reports {
+				v.Apply(r)
+			}
+			agg := playback.AggregateQoE([]playback.QoEView{v}, playback.QoEByTitle, qoeT0.Add(time.Minute))
+			if len(agg) != 1 || agg[0].StartupMS.N != 0 || agg[0].Started != 1 {
+				t.Fatalf("aggregate %+v, want one started view with no startup figure", agg)
+			}
+			if pct, ok := v.RebufferPercent(); !ok || pct != 50 {
+				t.Fatalf("rebuffer percent %v (%v), want 50: watch time is play and stalls only", pct, ok)
+			}
+		})
+	}
+}
