@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -189,7 +190,7 @@ func redactedQuery(q string) string {
 			end += start
 		}
 		k, v, ok := strings.Cut(q[start:end], "=")
-		if ok && v != "" && slices.Contains(sensitiveQueryKeys, k) {
+		if ok && v != "" && slices.Contains(sensitiveQueryKeys, queryKey(k)) {
 			at := start + len(k) + 1 // the value's start
 			b = append(append(b, q[copied:at]...), "REDACTED"...)
 			copied = end
@@ -200,6 +201,19 @@ func redactedQuery(q string) string {
 		return q
 	}
 	return string(append(b, q[copied:]...))
+}
+
+// queryKey is raw, a query key as sent, as the handlers read it
+// (url.Values decodes it): tok%65n is token.
+func queryKey(raw string) string {
+	if !strings.ContainsAny(raw, "%+") {
+		return raw
+	}
+	k, err := url.QueryUnescape(raw)
+	if err != nil {
+		return raw
+	}
+	return k
 }
 
 // End ends the request's span and records its duration, with the status
