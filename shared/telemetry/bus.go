@@ -253,7 +253,7 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 		var bctx context.Context
 		bctx, batch = rt.tracer.Start(ctx, "process "+topic, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(links...),
 			trace.WithAttributes(append(slices.Clip(base), semconv.MessagingOperationTypeProcess,
-				semconv.MessagingOperationName("process"), semconv.MessagingBatchMessageCount(len(msgs)))...))
+				semconv.MessagingOperationName("process"), semconv.MessagingBatchMessageCount(len(msgs)), semconv.FaaSTriggerPubSub)...))
 		batchLink := trace.Link{SpanContext: batch.SpanContext()}
 		spans = make([]trace.Span, len(msgs))
 		for i, m := range msgs {

@@ -118,7 +118,9 @@ func TestMessageSpanDeliveryAttempt(t *testing.T) {
 // TestMessageSpansAreFaaSPubSubSpans: a function invoked with messages
 // makes one span per message processed, following the messaging
 // conventions, and faas.trigger is required on it: "pubsub" (the FaaS
-// span conventions, "PubSub"), as the HTTP server span has "http".
+// span conventions, "PubSub"), as the HTTP server span has "http". The
+// batch's span is the invocation's ("SQS Event" in the AWS Lambda
+// conventions), and carries it too.
 func TestMessageSpansAreFaaSPubSubSpans(t *testing.T) {
 	exp := tracetest.NewInMemoryExporter()
 	p := setup(t, telemetry.Options{Service: "test", SpanExporter: exp}, map[string]string{telemetry.EnvTracesSampler: "always_on"})
@@ -127,13 +129,15 @@ func TestMessageSpansAreFaaSPubSubSpans(t *testing.T) {
 	if err := p.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{} // message id → faas.trigger
+	got := map[string]string{} // message id (the batch's: "batch") → faas.trigger
 	for _, s := range exp.GetSpans() {
 		id, trigger := "", "(none)"
 		for _, kv := range s.Attributes {
 			switch kv.Key {
 			case "messaging.message.id":
 				id = kv.Value.Emit()
+			case "messaging.batch.message_count":
+				id = "batch"
 			case "faas.trigger":
 				trigger = kv.Value.Emit()
 			}
@@ -142,7 +146,7 @@ func TestMessageSpansAreFaaSPubSubSpans(t *testing.T) {
 			got[id] = trigger
 		}
 	}
-	if want := map[string]string{"a": "pubsub", "b": "pubsub"}; !maps.Equal(got, want) {
+	if want := map[string]string{"a": "pubsub", "b": "pubsub", "batch": "pubsub"}; !maps.Equal(got, want) {
 		t.Errorf("faas.trigger by message %v, want %v", got, want)
 	}
 }
