@@ -506,8 +506,35 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 }
 
 // setMaxima are the AdaptationSet attributes that bound an attribute of
-// its Representations (ISO/IEC 23009-1, 5.3.3.2).
-var setMaxima = [...]struct{ max, of string }{{"maxWidth", "width"}, {"maxHeight", "height"}, {"maxBandwidth", "bandwidth"}}
+// its Representations (ISO/IEC 23009-1, 5.3.3.2), with how to read it.
+var setMaxima = [...]struct {
+	max, of string
+	value   func(string) (float64, bool)
+}{{"maxWidth", "width", intValue}, {"maxHeight", "height", intValue}, {"maxBandwidth", "bandwidth", intValue},
+	{"maxFrameRate", "frameRate", frameRateValue}}
+
+func intValue(s string) (float64, bool) {
+	n, err := strconv.Atoi(s)
+	return float64(n), err == nil && n >= 0
+}
+
+// frameRateValue reads a DASH FrameRateType: an integer, or n/d
+// (30000/1001).
+func frameRateValue(s string) (float64, bool) {
+	n, d, frac := strings.Cut(s, "/")
+	num, err := strconv.Atoi(n)
+	if err != nil || num < 0 {
+		return 0, false
+	}
+	if !frac {
+		return float64(num), true
+	}
+	den, err := strconv.Atoi(d)
+	if err != nil || den <= 0 {
+		return 0, false
+	}
+	return float64(num) / float64(den), true
+}
 
 // boundSets sets each of those the AdaptationSets in mpd[from:] state to
 // the largest of their Representations' values: the packager wrote them for
@@ -530,17 +557,19 @@ func boundSets(mpd []byte, from int) []byte {
 			if _, ok := attr(tag, m.max); !ok {
 				continue
 			}
-			largest, all := -1, true
+			largest, spelt, all := -1.0, "", true
 			for rep := indexTag(s[:end], "Representation", tagEnd); rep >= 0 && all; rep = indexTag(s[:end], "Representation", rep+1) {
 				repTag := s[rep:]
 				repTag = repTag[:strings.IndexByte(repTag, '>')+1]
 				v, ok := attr(repTag, m.of)
-				n, err := strconv.Atoi(v)
-				all = ok && err == nil
-				largest = max(largest, n)
+				n, read := m.value(v)
+				all = ok && read
+				if all && n > largest {
+					largest, spelt = n, v
+				}
 			}
-			if all && largest >= 0 {
-				tag = setAttr(tag, m.max, strconv.Itoa(largest))
+			if all && spelt != "" {
+				tag = setAttr(tag, m.max, spelt)
 			}
 		}
 		out = append(append(out, s[pos:as]...), tag...)

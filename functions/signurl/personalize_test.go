@@ -315,6 +315,12 @@ func TestPersonalizeMPDBoundsTheSetToItsRepresentations(t *testing.T) {
 			wantTag: `<AdaptationSet contentType="video" maxWidth="1280" maxHeight="720" maxBandwidth="3000000" maxFrameRate="30"`},
 		{name: "the whole ladder", ladder: demo.Ladder, stored: stored,
 			wantTag: `<AdaptationSet contentType="video" maxWidth="3840" maxHeight="2160" maxBandwidth="12000000" maxFrameRate="30"`},
+		// Frame rates as DASH writes them, a fraction too: the UHD
+		// rendition's 60 goes with it.
+		{name: "frame rates, capped at HD", ladder: demo.Ladder[:2],
+			stored: strings.NewReplacer(`maxFrameRate="30"`, `maxFrameRate="60"`, `width="640"`, `width="640" frameRate="25"`,
+				`width="1280"`, `width="1280" frameRate="30000/1001"`, `width="3840"`, `width="3840" frameRate="60"`).Replace(stored),
+			wantTag: `<AdaptationSet contentType="video" maxWidth="1280" maxHeight="720" maxBandwidth="3000000" maxFrameRate="30000/1001"`},
 		{name: "a width the Representations inherit", ladder: demo.Ladder[:1],
 			stored:  strings.ReplaceAll(stored, ` width="`, ` w="`),
 			wantTag: `<AdaptationSet contentType="video" maxWidth="3840" maxHeight="360" maxBandwidth="800000" maxFrameRate="30"`},
