@@ -21,7 +21,7 @@ func startEmpty(t *testing.T) (*localRun, Config) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	cfg := Config{DataDir: t.TempDir(), PublicURL: "http://" + srv.Listener.Addr().String(), Issuer: "playplane-local",
-		Audience: "playplane", Seed: false, Sync: true}
+		Audience: "playplane", Seed: new(false), Sync: true}
 	app, err := NewApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

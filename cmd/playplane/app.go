@@ -57,7 +57,10 @@ type Config struct {
 	PublicURL string `env:"PUBLIC_URL"` // how clients reach this server; default http://ADDR
 	Issuer    string `env:"JWT_ISSUER, default=playplane-local"`
 	Audience  string `env:"JWT_AUDIENCE, default=playplane"`
-	Seed      bool   `env:"SEED, default=true"`
+	// Seed is SEED, nil when unset: a plain start seeds the demo data into
+	// a new data directory only, never into one the user's (App.seed);
+	// SEED=true seeds any, SEED=false none.
+	Seed *bool `env:"SEED, noinit"`
 	// Sync makes every commit durable against power loss: the store's (two
 	// fdatasyncs, ~1-2 ms) and the bus journal's (one fsync per group of
 	// publishes), so a heartbeat is answered after its group's fsync.
@@ -162,6 +165,9 @@ type App struct {
 	// cdnBases is SIGNURL_CDN_BASES (CDN name → base URL), defaulting to
 	// the two local CDNs on PublicURL: the pathways and their edges.
 	cdnBases map[string]string
+	// demo: this start seeded the demo data or keeps the seeded demo edges
+	// at its address, so their stand-in health agents run.
+	demo bool
 }
 
 // busConfig batches heartbeats as Pub/Sub would, gathered for up to 50 ms:
@@ -281,10 +287,8 @@ func (a *App) wire(ctx context.Context) error {
 		return err
 	}
 	a.cdnBases = signCfg.CDNBases
-	if a.cfg.Seed {
-		if err := a.seed(ctx, a.store); err != nil {
-			return err
-		}
+	if a.demo, err = a.seed(ctx, a.store); err != nil {
+		return err
 	}
 	// The local stand-in for the CDN: the stored test ladder (HLS and DASH
 	// over CMAF), served unchanged and only to requests whose CloudFront- or
@@ -343,7 +347,7 @@ func (a *App) wire(ctx context.Context) error {
 		}()
 		a.every(consumerCtx, pruneEvery, p.name, p.job)
 	}
-	if a.cfg.Seed && a.cfg.DemoEdgeHealthEvery > 0 {
+	if a.demo && a.cfg.DemoEdgeHealthEvery > 0 {
 		// Reports age out after STEERING_STALENESS (30s): keep the demo
 		// edges fresh.
 		a.every(consumerCtx, a.cfg.DemoEdgeHealthEvery, "demo edge health", func(ctx context.Context) error {
@@ -354,53 +358,103 @@ func (a *App) wire(ctx context.Context) error {
 }
 
 // demoSeeded is DATA_DIR/demo-seeded.json: the store was seeded, and the
-// CDN bases its demo edges were last pointed at.
+// CDN bases its demo edges were last pointed at; or it is the user's.
 type demoSeeded struct {
 	CDNBases map[string]string `json:"cdn_bases"`
 	// Moving are the CDN bases of starts that began moving the demo edges
 	// and did not record the end (killed, or a store write failed): each
 	// may have moved some edges and not the others.
 	Moving []map[string]string `json:"moving,omitempty"`
+	// Unseeded: the data directory was first started with SEED=false, or
+	// held records when first seen without a record: the user brings their
+	// own catalogue, and only SEED=true mixes the demo data into it.
+	Unseeded bool `json:"unseeded,omitempty"`
+	// Seeding: a seed began and did not record its end, so the demo
+	// records in the store are not the user's and the next start seeds on.
+	Seeding bool `json:"seeding,omitempty"`
 }
 
-// seed writes the demo data on the data directory's first start only:
-// seeding every start would bring back the demo records an operator
-// deleted and reset the demo edges they changed. A later start only moves
-// the demo edges to this start's address (demo.MoveEdges). The record is
-// written after the seed, so a start killed while seeding seeds again; a
-// move is recorded before it begins (demoSeeded.Moving), so that the next
-// start moves on the edges a killed one moved as well as the others.
-func (a *App) seed(ctx context.Context, store demo.Store) error {
+// seed writes the demo data on the data directory's first start only, and
+// reports whether the store has the demo data. Seeding every start would
+// bring back the demo records an operator deleted and reset the demo edges
+// they changed; a later start only moves the demo edges to this start's
+// address (demo.MoveEdges). A move is recorded before it begins
+// (demoSeeded.Moving), so that the next start moves on the edges a killed
+// one moved as well as the others. A data directory the user started with
+// SEED=false, or that holds records nobody seeded, stays theirs: a later
+// plain start leaves it unseeded (README, Bring your own catalogue).
+func (a *App) seed(ctx context.Context, store demo.Store) (bool, error) {
 	path := filepath.Join(a.cfg.DataDir, "demo-seeded.json")
 	raw, err := os.ReadFile(path)
+	found := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("demo seed record: %w", err)
+	}
 	var was demoSeeded
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if err := demo.SeedOn(ctx, store, a.cdnBases, a.now()); err != nil {
-			return err
-		}
-	case err != nil:
-		return fmt.Errorf("demo seed record: %w", err)
-	default:
+	if found {
 		if err := json.Unmarshal(raw, &was); err != nil {
-			return fmt.Errorf("demo seed record %s (delete it to seed the demo data again): %w", path, err)
-		}
-		if maps.Equal(was.CDNBases, a.cdnBases) && len(was.Moving) == 0 {
-			return nil
-		}
-		from := append([]map[string]string{was.CDNBases}, was.Moving...)
-		if !slices.ContainsFunc(from, func(m map[string]string) bool { return maps.Equal(m, a.cdnBases) }) {
-			if err := writeDemoSeeded(path, demoSeeded{CDNBases: was.CDNBases, Moving: append(was.Moving, a.cdnBases)}); err != nil {
-				return err
-			}
-		}
-		for _, bases := range from {
-			if err := demo.MoveEdges(ctx, store, bases, a.cdnBases); err != nil {
-				return err
-			}
+			return false, fmt.Errorf("demo seed record %s (delete it to seed the demo data again): %w", path, err)
 		}
 	}
-	return writeDemoSeeded(path, demoSeeded{CDNBases: a.cdnBases})
+	asked := a.cfg.Seed != nil
+	if asked && !*a.cfg.Seed {
+		if !found {
+			return false, writeDemoSeeded(path, demoSeeded{Unseeded: true})
+		}
+		return false, nil
+	}
+	held := false
+	if !asked && !found {
+		if held, err = a.holdsRecords(ctx); err != nil {
+			return false, err
+		}
+	}
+	if !asked && (was.Unseeded || held) {
+		a.log.InfoContext(ctx, "demo data not seeded: the data directory holds your own catalogue (SEED=true seeds it anyway)", "data_dir", a.cfg.DataDir)
+		if found {
+			return false, nil
+		}
+		return false, writeDemoSeeded(path, demoSeeded{Unseeded: true})
+	}
+	if !found || was.Unseeded || was.Seeding {
+		if err := writeDemoSeeded(path, demoSeeded{Seeding: true}); err != nil {
+			return false, err
+		}
+		if err := demo.SeedOn(ctx, store, a.cdnBases, a.now()); err != nil {
+			return false, err
+		}
+		return true, writeDemoSeeded(path, demoSeeded{CDNBases: a.cdnBases})
+	}
+	if maps.Equal(was.CDNBases, a.cdnBases) && len(was.Moving) == 0 {
+		return true, nil
+	}
+	from := append([]map[string]string{was.CDNBases}, was.Moving...)
+	if !slices.ContainsFunc(from, func(m map[string]string) bool { return maps.Equal(m, a.cdnBases) }) {
+		if err := writeDemoSeeded(path, demoSeeded{CDNBases: was.CDNBases, Moving: append(was.Moving, a.cdnBases)}); err != nil {
+			return false, err
+		}
+	}
+	for _, bases := range from {
+		if err := demo.MoveEdges(ctx, store, bases, a.cdnBases); err != nil {
+			return false, err
+		}
+	}
+	return true, writeDemoSeeded(path, demoSeeded{CDNBases: a.cdnBases})
+}
+
+// holdsRecords reports whether the store holds a plan, title, edge or
+// account.
+func (a *App) holdsRecords(ctx context.Context) (bool, error) {
+	for _, kind := range playback.Kinds {
+		page, err := a.store.ListRecords(ctx, kind, "", 1)
+		if err != nil {
+			return false, fmt.Errorf("store.ListRecords: %w", err)
+		}
+		if len(page.Records) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func writeDemoSeeded(path string, rec demoSeeded) error {

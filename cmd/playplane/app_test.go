@@ -42,9 +42,16 @@ func startLocal(t *testing.T, dataDir string) *localRun {
 // (Config.vars) read before the process environment.
 func startLocalWith(t *testing.T, dataDir string, vars map[string]string) *localRun {
 	t.Helper()
+	return startLocalConfig(t, dataDir, func(cfg *Config) { cfg.vars = vars })
+}
+
+// startLocalConfig is startLocal with set applied to its Config.
+func startLocalConfig(t *testing.T, dataDir string, set func(*Config)) *localRun {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	cfg := Config{DataDir: dataDir, PublicURL: "http://" + srv.Listener.Addr().String(), Issuer: "playplane-local",
-		Audience: "playplane", Seed: true, Sync: true, vars: vars}
+		Audience: "playplane", Sync: true}
+	set(&cfg)
 	app, err := NewApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +278,7 @@ func TestWelcomeSaysWhatTheStoreHolds(t *testing.T) {
 			srv := httptest.NewUnstartedServer(nil)
 			defer srv.Close()
 			app, err := NewApp(context.Background(), Config{DataDir: t.TempDir(), PublicURL: "http://" + srv.Listener.Addr().String(),
-				Issuer: "playplane-local", Audience: "playplane", Seed: tt.seed, Sync: true, vars: tt.vars}, slog.New(slog.DiscardHandler))
+				Issuer: "playplane-local", Audience: "playplane", Seed: new(tt.seed), Sync: true, vars: tt.vars}, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}

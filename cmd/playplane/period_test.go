@@ -26,7 +26,7 @@ func TestNegativeJobPeriodIsRefused(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			cfg := Config{DataDir: dir, PublicURL: "http://127.0.0.1:1", Issuer: "playplane-local", Audience: "playplane",
-				Seed: true, SweepEvery: 30 * time.Second, ReconcileEvery: time.Hour,
+				SweepEvery: 30 * time.Second, ReconcileEvery: time.Hour,
 				vars: map[string]string{"STRIPE_API_KEY": "sk_test_x", "STRIPE_API_URL": "http://127.0.0.1:1"}}
 			tc.cfg(&cfg)
 			app, err := NewApp(context.Background(), cfg, slog.New(slog.DiscardHandler))

@@ -20,7 +20,7 @@ func TestRunnerSchedulesReconciliation(t *testing.T) {
 	var logs syncBuffer
 	srv := httptest.NewUnstartedServer(nil)
 	cfg := Config{DataDir: t.TempDir(), PublicURL: "http://" + srv.Listener.Addr().String(), Issuer: "playplane-local",
-		Audience: "playplane", Seed: true, ReconcileEvery: 50 * time.Millisecond}
+		Audience: "playplane", ReconcileEvery: 50 * time.Millisecond}
 	app, err := NewApp(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

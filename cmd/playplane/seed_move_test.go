@@ -54,8 +54,9 @@ func TestDemoEdgesFollowAfterAStartStoppedMidMove(t *testing.T) {
 			}
 			defer store.Close()
 			start := func(s demo.Store, url string) error {
-				a := &App{cfg: Config{DataDir: dir}, now: time.Now, cdnBases: map[string]string{localCloudFront: url, localCloudCDN: url}}
-				return a.seed(ctx, s)
+				a := &App{cfg: Config{DataDir: dir, Seed: new(true)}, now: time.Now, cdnBases: map[string]string{localCloudFront: url, localCloudCDN: url}}
+				_, err := a.seed(ctx, s)
+				return err
 			}
 			if err := start(store, first); err != nil {
 				t.Fatal(err)
