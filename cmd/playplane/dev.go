@@ -22,8 +22,8 @@ const devTokenTTL = 24 * time.Hour
 // DEV_ENDPOINTS is on, the runner-only development routes it uses to pick a
 // demo account: GET /dev/demo and GET /dev/token.
 //
-// DEVELOPMENT ONLY: /dev/token mints a caller token for any demo account
-// to whoever can reach the runner, which is what `make token` does from a
+// DEVELOPMENT ONLY: /dev/token mints a caller token for any stored demo
+// account to whoever can reach the runner, which is what `make token` does from a
 // shell. No cloud entry point has these routes; they are registered here,
 // in the local runner, and nowhere else. They answer only requests
 // addressed to the runner's own name (devCORS).
@@ -54,12 +54,27 @@ func (a *App) mountWeb(cdns []string) {
 			Titles   []title   `json:"titles"`
 			CDNs     []string  `json:"cdns"`
 		}{CDNs: cdns}
-		now := a.now()
+		// The demo records as stored: Stripe, operators and SEED=false
+		// change them from what demo seeds.
+		ctx, now := r.Context(), a.now()
 		for _, ac := range demo.Accounts(now) {
-			out.Accounts = append(out.Accounts, account{ac.ID, ac.PlanID, ac.Territory, string(ac.Status)})
+			stored, ok, err := a.storedAccount(ctx, ac.ID)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out.Accounts = append(out.Accounts, account{stored.ID, stored.PlanID, stored.Territory, string(stored.Status)})
+			}
 		}
 		for _, t := range demo.Titles(now) {
-			out.Titles = append(out.Titles, title{t.ID, t.Name, t.Rating})
+			stored, err := a.store.GetTitle(ctx, t.ID)
+			if playback.IsCode(err, playback.CodeNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out.Titles = append(out.Titles, title{stored.ID, stored.Name, stored.Rating})
 		}
 		httpx.WriteJSON(w, http.StatusOK, out)
 		return nil
@@ -68,6 +83,11 @@ func (a *App) mountWeb(cdns []string) {
 		id := r.URL.Query().Get("account")
 		if !slices.ContainsFunc(demo.Accounts(a.now()), func(ac playback.Account) bool { return ac.ID == id }) {
 			return playback.Errorf(playback.CodeInvalid, "account_not_demo", "account %q is not a demo account", id)
+		}
+		if _, ok, err := a.storedAccount(r.Context(), id); err != nil {
+			return err
+		} else if !ok {
+			return playback.NotFound("account", id)
 		}
 		tok, err := a.DevToken(id, devTokenTTL)
 		if err != nil {
