@@ -305,8 +305,13 @@ func (s *Server) hlsMedia(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := s.cdns[pathway]; !ok {
 		return s.unknownCDN(pathway)
 	}
+	// No grant either way; a rendition the title lacks is no plan's to
+	// allow, so a player's typo is not told to upgrade.
+	if !isAllowed(m.title.Renditions, rendition) {
+		return playback.Errorf(playback.CodeNotFound, "rendition_not_found",
+			"title %q has no rendition %q", m.title.ID, rendition)
+	}
 	if !isAllowed(m.allowed, rendition) {
-		// Above the plan's cap or not in the ladder: no grant either way.
 		return playback.Errorf(playback.CodeForbidden, "rendition_not_allowed",
 			"rendition %q of title %q is not available on this plan", rendition, m.title.ID)
 	}

@@ -570,7 +570,7 @@ func TestManifestRefusals(t *testing.T) {
 		{"unknown pathway", api + sess.ID + "/hls/akamai/sd?token=" + url.QueryEscape(cred(g.Manifests.HLS)), 400, "unknown_cdn"},
 		{"bad grant style", withQuery(g.Manifests.DASH, "grant", "header"), 400, "grant_style"},
 		{"rendition above the cap", api + sess.ID + "/hls/" + cdnCFECDSA + "/uhd?token=" + url.QueryEscape(cred(g.Manifests.HLS)), 403, "rendition_not_allowed"},
-		{"rendition not in the ladder", api + sess.ID + "/hls/" + cdnCFECDSA + "/4k?token=" + url.QueryEscape(cred(g.Manifests.HLS)), 403, "rendition_not_allowed"},
+		{"rendition not in the ladder", api + sess.ID + "/hls/" + cdnCFECDSA + "/4k?token=" + url.QueryEscape(cred(g.Manifests.HLS)), 404, "rendition_not_found"},
 		{"ended session", eg.Manifests.HLS, 410, "session_ended"},
 		{"ended session, DASH", eg.Manifests.DASH, 410, "session_ended"},
 	} {
