@@ -53,7 +53,7 @@ func (a *App) mountWeb(cdns []string) {
 			Accounts []account `json:"accounts"`
 			Titles   []title   `json:"titles"`
 			CDNs     []string  `json:"cdns"`
-		}{CDNs: cdns}
+		}{Accounts: []account{}, Titles: []title{}, CDNs: cdns} // lists, never null: the player iterates them
 		// The demo records as stored: Stripe, operators and SEED=false
 		// change them from what demo seeds.
 		ctx, now := r.Context(), a.now()

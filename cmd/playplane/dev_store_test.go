@@ -43,6 +43,12 @@ func TestDevRoutesReadTheStore(t *testing.T) {
 		if code != http.StatusOK || json.Unmarshal(raw, &out) != nil {
 			t.Fatalf("/dev/demo: %d %s", code, raw)
 		}
+		// The player page iterates both lists: null, it throws.
+		var lists map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &lists); err != nil || !strings.HasPrefix(string(lists["accounts"]), "[") ||
+			!strings.HasPrefix(string(lists["titles"]), "[") {
+			t.Fatalf("/dev/demo: %s, want accounts and titles as lists (%v)", raw, err)
+		}
 		byID := map[string]listed{}
 		for _, a := range out.Accounts {
 			byID[a.ID] = a
