@@ -496,7 +496,10 @@ async function beatExpiredScenario() {
   const out = { playing: a.ok, before: a.state };
   if (!a.ok) return out;
   await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.expired) });
-  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing', sc.timeoutMS);
+  // Until the new session's start heartbeat went out too (after its
+  // grants): closing the page at the swap would cut it off.
+  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing' &&
+    s.beats.last && s.beats.last.event === 'start', sc.timeoutMS);
   out.reauthorized = b.ok;
   out.after = b.state;
   return out;
