@@ -164,6 +164,20 @@ func (b *beatHold) click() bool {
 	return b.whileHeld
 }
 
+// release lets the held progress beat go at once, with no click or stop
+// to wait for.
+func (b *beatHold) release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range []chan struct{}{b.clicked, b.stopped} {
+		select {
+		case <-c:
+		default:
+			close(c)
+		}
+	}
+}
+
 func (b *beatHold) log() []answeredBeat {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -172,7 +186,8 @@ func (b *beatHold) log() []answeredBeat {
 
 // startBeatControl serves drive.cjs's side of beatHold: POST /arm, GET
 // /held (answers {"held": true} once a progress beat is held, false
-// after beatHoldMax) and POST /clicked ({"held": whether it still was}).
+// after beatHoldMax), POST /clicked ({"held": whether it still was}) and
+// POST /release (lets the held beat go now).
 func startBeatControl(t *testing.T, b *beatHold) string {
 	t.Helper()
 	mux := http.NewServeMux()
@@ -197,6 +212,10 @@ func startBeatControl(t *testing.T, b *beatHold) string {
 	})
 	mux.HandleFunc("POST /clicked", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]bool{"held": b.click()})
+	})
+	mux.HandleFunc("POST /release", func(w http.ResponseWriter, _ *http.Request) {
+		b.release()
+		_ = json.NewEncoder(w).Encode(map[string]bool{"released": true})
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

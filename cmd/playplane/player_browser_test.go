@@ -128,6 +128,9 @@ func TestBrowserPlayerSession(t *testing.T) {
 		t.Run("stopped before playing on", func(t *testing.T) { g.testTokenExpiryStopPaused(t) })
 		t.Run("leave the page after it expired", func(t *testing.T) { g.testLeaveExpired(t) })
 		t.Run("authorized again during a stall", func(t *testing.T) { g.testReauthDuringStall(t, startStallControl(t, g.run)) })
+		t.Run("heartbeat refused during the re-authorization", func(t *testing.T) {
+			g.testReauthRefusedBeat(t, startBeatControl(t, g.run.beats), startFaultControl(t, g.run.faults))
+		})
 	})
 	t.Run("wake after the playback token expired", func(t *testing.T) {
 		// A runner of its own: short tokens and the default heartbeat
@@ -606,6 +609,49 @@ func (h *harness) testBeatExpired(t *testing.T, faults string) {
 	}
 	if !h.run.faults.answered(a.SessionID, "start", http.StatusOK) {
 		t.Errorf("the session that took over %s began with no start heartbeat accepted: %v", a.SessionID, h.run.faults.beats(a.SessionID))
+	}
+}
+
+// testReauthRefusedBeat: the page's scheduled re-authorization comes
+// while a progress heartbeat is in flight, and the server answers that
+// heartbeat 401 token_expired (a page clock behind the server's). The
+// refusal must reach the swap queued behind that heartbeat: the session
+// replaced is sent nothing more, though the page's clock still holds its
+// token good.
+func (h *harness) testReauthRefusedBeat(t *testing.T, beatHold, faults string) {
+	page := h.sessionPage(t, url.Values{"account": {demo.AccountSolo}, "format": {"hls"}})
+	t.Cleanup(h.run.faults.disarm)
+	t.Cleanup(h.run.beats.disarm)
+	var out struct {
+		Playing      bool      `json:"playing"`
+		Before       pageState `json:"before"`
+		HeldFirst    bool      `json:"heldFirst"`
+		Scheduled    bool      `json:"scheduled"`
+		Reauthorized bool      `json:"reauthorized"`
+		After        pageState `json:"after"`
+	}
+	h.drive(t, map[string]any{"kind": "reauthRefusedBeat", "url": page, "timeoutMS": 30000, "beatHold": beatHold, "faults": faults,
+		"expired": beatFault{Event: "progress", Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated), Reason: auth.ReasonTokenExpired, Count: 1}}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id, a := out.Before.SessionID, out.After
+	if !out.HeldFirst || !out.Scheduled {
+		t.Fatalf("no progress heartbeat of %s was held when the scheduled re-authorization began (held first %v, began %v): heartbeats %v",
+			id, out.HeldFirst, out.Scheduled, h.run.faults.beats(id))
+	}
+	if !out.Reauthorized || a.Error != "" {
+		t.Fatalf("the page is %s (%s) on session %s (first %s: heartbeats %v)\npage log:\n%s",
+			a.Phase, a.Error, a.SessionID, id, h.run.faults.beats(id), strings.Join(a.Log, "\n"))
+	}
+	beats := h.run.faults.beats(id)
+	refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted && b.Status == http.StatusUnauthorized })
+	if refused < 0 {
+		t.Fatalf("no heartbeat of %s was answered 401: %v", id, beats)
+	}
+	if after := beats[refused+1:]; len(after) > 0 {
+		t.Errorf("session %s's token was refused (heartbeat %d of %v), and the page sent it %v after that\npage log:\n%s",
+			id, refused, beats, after, strings.Join(a.Log, "\n"))
 	}
 }
 

@@ -505,6 +505,32 @@ async function beatExpiredScenario() {
   return out;
 }
 
+// reauthRefusedBeatScenario: the page's scheduled re-authorization comes
+// while a progress heartbeat is in flight (sc.beatHold holds it at the
+// server), and that heartbeat is then answered 401 token_expired
+// (sc.faults arms sc.expired once it is held), as when the page's clock
+// is behind the server's. heldFirst says the beat was held before the
+// re-authorization began, which the race needs.
+async function reauthRefusedBeatScenario() {
+  const a = await playing();
+  const out = { playing: a.ok, before: a.state };
+  if (!a.ok) return out;
+  const scheduled = (s) => s.log.some((l) => l.includes('playback token expires at'));
+  await fetch(sc.beatHold + '/arm', { method: 'POST' });
+  const held = (await (await fetch(sc.beatHold + '/held')).json()).held;
+  out.heldFirst = held && !scheduled(await snapshot(a.page));
+  await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.expired) });
+  const r = await until(a.page, scheduled, sc.timeoutMS);
+  out.scheduled = r.ok;
+  await fetch(sc.beatHold + '/release', { method: 'POST' });
+  if (!out.heldFirst || !r.ok) return out;
+  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing' &&
+    s.beats.last && s.beats.last.event === 'start', sc.timeoutMS);
+  out.reauthorized = b.ok;
+  out.after = b.state;
+  return out;
+}
+
 // leaveEarlyScenario: the viewer leaves the page once its play is admitted
 // but before the first frame (the Go test holds the segments back, so none
 // comes). The Go test looks for the session's release at the server.
@@ -804,6 +830,7 @@ async function play(browser, scenario) {
       case 'stallReauth': return await stallReauthScenario();
       case 'stopExpired': return await stopExpiredScenario();
       case 'beatExpired': return await beatExpiredScenario();
+      case 'reauthRefusedBeat': return await reauthRefusedBeatScenario();
       case 'bfcache': return await bfcacheScenario();
       case 'reauth': return await reauthScenario();
       case 'leaveExpired': return await leaveExpiredScenario();

@@ -139,6 +139,11 @@
   let playbackToken = '';
   // When playbackToken expires (ms since the epoch, the server's word).
   let tokenExpiresAt = 0;
+  // tokenRefused: the server has answered playbackToken 401 token_expired,
+  // whatever tokenExpiresAt says by the page's clock. Kept by the page, not
+  // passed along with one re-authorization: the refusal that comes while a
+  // swap is already queued must reach that swap.
+  let tokenRefused = false;
   let t0 = 0;
   let beatTimer = null;
 
@@ -274,6 +279,7 @@
     beatFailures = 0;
     playbackToken = answer.playback_token;
     tokenExpiresAt = Date.parse(answer.token_expires_at) || 0;
+    tokenRefused = false;
     reauthorizeBefore(answer.token_expires_at);
   }
 
@@ -1088,12 +1094,13 @@
   // the URL, never by sid (events/schemas/cmcd.md). It runs in the
   // heartbeat chain, so that no heartbeat goes out meanwhile with the
   // token of a session being replaced. refused: the server has answered
-  // the playback token 401 token_expired (whatever the page's clock says).
+  // the playback token 401 token_expired (tokenRefused).
   async function reauthorize(why, refused = false) {
+    if (refused) tokenRefused = true;
     if (starting) return;
     starting = true;
     log(why + '; authorizing again at ' + video.currentTime.toFixed(2) + ' s');
-    const done = beatChain.then(() => replaceSession(refused));
+    const done = beatChain.then(() => replaceSession());
     beatChain = done.catch(() => {});
     try {
       await done;
@@ -1114,20 +1121,20 @@
   // swap, a second apart, before playback ends.
   const swapGrantAttempts = 5;
 
-  async function replaceSession(refused) {
+  async function replaceSession() {
     const before = state.sessionID;
     if (!before || (state.phase !== 'playing' && state.phase !== 'loading')) return;
     let opened;
     swapping = new Promise((resolve) => { opened = resolve; });
     try {
-      await swapSession(before, refused);
+      await swapSession(before);
     } finally {
       swapping = null;
       opened();
     }
   }
 
-  async function swapSession(before, refused) {
+  async function swapSession(before) {
     clearTimeout(renewTimer);
     if (renewing) await renewing;
     clearTimeout(renewTimer);
@@ -1140,7 +1147,7 @@
     // lost.
     let told = null;
     let stalledAtTold = stallStart;
-    if (state.startupMS !== null && !refused && Date.now() < tokenExpiresAt) {
+    if (state.startupMS !== null && !tokenRefused && Date.now() < tokenExpiresAt) {
       const c = counters();
       const sent = state.beats.sent;
       await sendBeat('progress', c);
