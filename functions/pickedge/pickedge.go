@@ -52,9 +52,17 @@ type Config struct {
 	// timestamp and the server clock. A replay inside it is harmless: a
 	// report not newer than the edge's state is ignored.
 	SignatureTolerance time.Duration `env:"EDGE_SIGNATURE_TOLERANCE, default=300s"`
-	// MaxReportBody caps a report; 256 hot titles of 128 bytes fit.
+	// MaxReportBody caps a report; 256 hot titles of 128 bytes fit. With
+	// reportEnvelope it must fit the bus's messages (New refuses it
+	// otherwise): 240 KiB on SQS's default 256 KiB.
 	MaxReportBody int64 `env:"EDGE_REPORT_MAX_BODY, default=65536"`
 }
+
+// reportEnvelope is what the bus message of a report may add to its body:
+// the received_at member and members a compact body leaves out, and the
+// attributes the bus sends along, the trace context among them (W3C
+// allows 8192 bytes of baggage and 512 of tracestate).
+const reportEnvelope = 16 << 10
 
 // Store is what pick edge reads and writes.
 type Store interface {
@@ -106,6 +114,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			cfg.SignatureTolerance, cfg.MaxReportBody)
 	case cfg.MaxReportBody > 1<<20:
 		return nil, fmt.Errorf("pickedge.New: MaxReportBody %d exceeds 1 MiB", cfg.MaxReportBody)
+	}
+	// A report the bus cannot carry would pass its signature check and
+	// then fail to publish, on every send of that edge.
+	if l, ok := deps.Bus.(playback.MessageLimiter); ok && cfg.MaxReportBody+reportEnvelope > int64(l.MaxMessageBytes()) {
+		return nil, fmt.Errorf("pickedge.New: MaxReportBody %d and the %d bytes its bus message adds exceed the bus's %d-byte messages: set EDGE_REPORT_MAX_BODY to at most %d",
+			cfg.MaxReportBody, reportEnvelope, l.MaxMessageBytes(), int64(l.MaxMessageBytes())-reportEnvelope)
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now

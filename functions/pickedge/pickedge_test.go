@@ -9,12 +9,15 @@ import (
 	"testing"
 	"time"
 
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
 	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/sqs"
 	"github.com/playplane/playplane/shared/steering"
 	"github.com/playplane/playplane/shared/steering/ranker"
 )
@@ -306,6 +309,11 @@ func TestNewValidates(t *testing.T) {
 	h := newHarness(t, options{})
 	good := pickedge.Config{Config: ranker.Config{Refresh: time.Second}, SignatureTolerance: time.Minute, MaxReportBody: 1024}
 	deps := pickedge.Deps{Store: h.store, Bus: h.bus, Tokens: h.tokens}
+	// SQS as deployed: messages of at most 256 KiB by default.
+	sqsBus, err := sqs.NewDeferred(context.Background(), sqs.Config{}, func() *awssqs.Client { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		edit func(*pickedge.Config, *pickedge.Deps)
@@ -319,6 +327,14 @@ func TestNewValidates(t *testing.T) {
 		{"typed nil bus", func(_ *pickedge.Config, d *pickedge.Deps) { d.Bus = (*membus.Bus)(nil) }, "Bus"},
 		{"zero refresh", func(c *pickedge.Config, _ *pickedge.Deps) { c.Refresh = 0 }, "positive"},
 		{"huge body", func(c *pickedge.Config, _ *pickedge.Deps) { c.MaxReportBody = 2 << 20 }, "1 MiB"},
+		// A report the bus cannot carry would pass its signature check and
+		// then fail to publish.
+		{"body over the bus's message limit", func(c *pickedge.Config, d *pickedge.Deps) {
+			c.MaxReportBody, d.Bus = 512<<10, sqsBus
+		}, "MaxReportBody"},
+		{"body filling the bus's message, no room for the envelope", func(c *pickedge.Config, d *pickedge.Deps) {
+			c.MaxReportBody, d.Bus = 256<<10, sqsBus
+		}, "MaxReportBody"},
 		{"bad steering config", func(c *pickedge.Config, _ *pickedge.Deps) { c.Steering.EdgesPerPoP = 99 }, "EdgesPerPoP"},
 		{"bad proxy", func(c *pickedge.Config, _ *pickedge.Deps) { c.Viewer.TrustedProxies = []string{"10.0.0.0/99"} }, "trusted proxy"},
 		{"bad default", func(c *pickedge.Config, _ *pickedge.Deps) { c.DefaultLat = 91 }, "default location"},
@@ -336,6 +352,18 @@ func TestNewValidates(t *testing.T) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+	// The default body, and the largest SQS's default message carries.
+	for _, body := range []int64{65536, 240 << 10} {
+		cfg, d := good, deps
+		cfg.MaxReportBody, d.Bus = body, sqsBus
+		srv, err := pickedge.New(cfg, d)
+		if err != nil {
+			t.Fatalf("MaxReportBody %d on SQS: %v", body, err)
+		}
+		if err := srv.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	srv, err := pickedge.New(good, deps)
 	if err != nil {

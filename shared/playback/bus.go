@@ -62,6 +62,16 @@ type Publisher interface {
 	Publish(ctx context.Context, topic string, msgs ...Message) error
 }
 
+// MessageLimiter is implemented by buses whose messages have a size limit
+// below what a producer may be configured to accept (SQS), so that the
+// producer refuses such a configuration at start rather than taking input
+// whose publish then fails with CodeTooLarge.
+type MessageLimiter interface {
+	// MaxMessageBytes is the most a message may take, its attributes
+	// included.
+	MaxMessageBytes() int
+}
+
 // BatchHandler consumes a batch and returns the ids of the messages that
 // should be redelivered. Messages it does not name are acknowledged. A
 // handler acknowledges messages it can never process (malformed, say) after

@@ -28,7 +28,10 @@ import (
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
-var _ playback.Bus = (*Bus)(nil)
+var (
+	_ playback.Bus            = (*Bus)(nil)
+	_ playback.MessageLimiter = (*Bus)(nil)
+)
 
 // SQS limits the adapter respects.
 const (
@@ -325,6 +328,10 @@ func (b *Bus) Publish(ctx context.Context, topic string, msgs ...playback.Messag
 	end(err)
 	return err
 }
+
+// MaxMessageBytes is the limit Publish holds a message to, its attributes
+// included (Config.MaxMessageBytes).
+func (b *Bus) MaxMessageBytes() int { return b.cfg.MaxMessageBytes }
 
 func (b *Bus) publish(ctx context.Context, topic string, msgs []playback.Message) error {
 	carrier := telemetry.Carrier(ctx)
