@@ -96,7 +96,9 @@ func withStore(s harnessStore) harnessOption {
 
 func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
-	bus := membus.New(membus.Config{RetryDelay: 2 * time.Millisecond, MaxAttempts: 1000})
+	// A fixed delay: the many attempts stand for retries over time, which
+	// a backoff would stretch into minutes.
+	bus := membus.New(membus.Config{RetryDelay: 2 * time.Millisecond, MaxRetryDelay: 2 * time.Millisecond, MaxAttempts: 1000})
 	h := &harness{t: t, bus: bus, mux: http.NewServeMux(), clock: &clock{now: base.Add(time.Hour)}}
 	t.Cleanup(func() { bus.Close() })
 	cfg := testConfig()

@@ -30,9 +30,17 @@ var _ playback.Bus = (*Bus)(nil)
 
 // Config tunes delivery.
 type Config struct {
-	MaxBatch    int           // messages per handler call (SQS allows 10)
-	MaxAttempts int           // deliveries before a message is dead-lettered
-	RetryDelay  time.Duration // wait before a retried message is delivered again
+	MaxBatch    int // messages per handler call (SQS allows 10)
+	MaxAttempts int // deliveries before a message is dead-lettered
+	// RetryDelay is the wait before a message's first redelivery; each
+	// further one waits twice the last, up to MaxRetryDelay (0: 60 times
+	// RetryDelay, Pub/Sub's 10 s to 600 s). With the defaults, 1 s as the
+	// SQS adapter's SQS_RETRY_DELAY and 5 attempts, a message outlasts a
+	// failure of 15 s before it is dead-lettered: the local runner rides
+	// out a brief store error as the cloud queues do. MaxRetryDelay equal
+	// to RetryDelay retries at a fixed delay.
+	RetryDelay    time.Duration
+	MaxRetryDelay time.Duration
 	// MaxPending caps queued messages per topic; Publish fails with
 	// CodeUnavailable past it instead of growing memory without bound.
 	MaxPending int
@@ -59,11 +67,28 @@ func (c *Config) defaults() {
 		c.MaxAttempts = 5
 	}
 	if c.RetryDelay <= 0 {
-		c.RetryDelay = 100 * time.Millisecond
+		c.RetryDelay = time.Second
 	}
+	if c.MaxRetryDelay <= 0 {
+		c.MaxRetryDelay = 60 * c.RetryDelay
+	}
+	c.MaxRetryDelay = max(c.MaxRetryDelay, c.RetryDelay)
 	if c.MaxPending <= 0 {
 		c.MaxPending = 1 << 20
 	}
+}
+
+// retryDelay is the wait before the redelivery of a message whose attempt
+// failed.
+func (c *Config) retryDelay(attempt int) time.Duration {
+	d := c.RetryDelay
+	for range attempt - 1 {
+		if d > c.MaxRetryDelay/2 {
+			return c.MaxRetryDelay
+		}
+		d *= 2
+	}
+	return d
 }
 
 // Journal is durable storage for the messages a bus accepted. The bus
@@ -382,7 +407,7 @@ func (b *Bus) settle(t *topic, log *slog.Logger, batch []playback.Message, retry
 	if b.journal != nil {
 		acked = make([]string, 0, len(batch)-min(len(batch), len(retry)))
 	}
-	at := time.Now().Add(b.cfg.RetryDelay)
+	now := time.Now()
 	for _, m := range batch {
 		if !retried[m.ID] {
 			if b.journal != nil {
@@ -396,7 +421,16 @@ func (b *Bus) settle(t *topic, log *slog.Logger, batch []playback.Message, retry
 			dead = append(dead, m)
 			continue
 		}
-		t.delayed = append(t.delayed, delayed{msg: m, at: at})
+		// Delays differ by attempt: kept in time order, a message due
+		// soon is not held behind one backing off longer.
+		d := delayed{msg: m, at: now.Add(b.cfg.retryDelay(m.DeliveryAttempt))}
+		i, _ := slices.BinarySearchFunc(t.delayed, d.at, func(e delayed, at time.Time) int {
+			if e.at.After(at) {
+				return 1
+			}
+			return -1
+		})
+		t.delayed = slices.Insert(t.delayed, i, d)
 	}
 	b.cond.Broadcast()
 	t.wake.Broadcast()

@@ -55,6 +55,50 @@ func TestDeadLettersAfterMaxAttempts(t *testing.T) {
 	}
 }
 
+// TestRetryOutlastsABriefOutage: a consumer whose store fails for a few
+// seconds must get its messages once the store is back, as on SQS and
+// Pub/Sub, not lose them to the dead letters within half a second. The
+// outage is ten retry delays: ten seconds on the default config, scaled
+// down here with the rest of its shape (attempts and backoff cap left to
+// their defaults).
+func TestRetryOutlastsABriefOutage(t *testing.T) {
+	t.Parallel()
+	const retryDelay = 10 * time.Millisecond
+	b := membus.New(membus.Config{RetryDelay: retryDelay})
+	defer b.Close()
+	ctx := context.Background()
+	var mu sync.Mutex
+	var down time.Time // the first delivery: the outage starts there
+	var applied []int  // delivery attempts that succeeded
+	if err := b.Subscribe(ctx, "t", func(_ context.Context, batch []playback.Message) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		if down.IsZero() {
+			down = time.Now()
+		}
+		if time.Since(down) < 10*retryDelay {
+			return []string{batch[0].ID}
+		}
+		applied = append(applied, batch[0].DeliveryAttempt)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Publish(ctx, "t", playback.Message{Data: []byte("report")}); err != nil {
+		t.Fatal(err)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := b.Idle(waitCtx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if dead := b.DeadLetters("t"); len(dead) != 0 || len(applied) != 1 {
+		t.Fatalf("applied on attempts %v, dead letters %d; want the message applied once after the outage, none dead", applied, len(dead))
+	}
+}
+
 func TestPanickingHandlerRetries(t *testing.T) {
 	t.Parallel()
 	b := membus.New(membus.Config{MaxAttempts: 2, RetryDelay: time.Millisecond})
