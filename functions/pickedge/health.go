@@ -1,6 +1,7 @@
 package pickedge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -56,10 +57,15 @@ func (s *Server) edgeHealth(w http.ResponseWriter, r *http.Request) error {
 		return playback.Errorf(playback.CodeForbidden, reasonEdgeMismatch,
 			"edge %q may only report on itself, not on %q", edgeID, report.EdgeID)
 	}
-	data, err := json.Marshal(events.NewEdgeHealth(report, now.UTC()))
-	if err != nil {
+	// Without HTML escapes ('&' as \u0026): the message must be no larger
+	// than the body, which New held to the bus's message limit.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(events.NewEdgeHealth(report, now.UTC())); err != nil {
 		return fmt.Errorf("pickedge: encoding edge health: %w", err)
 	}
+	data := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err := s.deps.Bus.Publish(r.Context(), events.TopicEdgeHealth, playback.Message{Data: data}); err != nil {
 		if playback.ErrorCode(err).Retryable() {
 			return playback.Unavailable(err, "edge health queue unavailable")

@@ -320,3 +320,45 @@ func TestEdgeFreshnessFollowsTheServerClock(t *testing.T) {
 		})
 	}
 }
+
+// TestHealthReportMessageStaysWithinItsBody: the message a report becomes
+// must fit where the body fit (pickedge.New holds EDGE_REPORT_MAX_BODY to
+// the bus's message limit less an envelope): hot titles are title ids
+// (printable ASCII, playback.RecordIDRule), and the message is encoded
+// without HTML escapes, so that 256 titles of '&' do not grow sixfold into
+// a message SQS refuses. A hot title that is no title id is refused.
+func TestHealthReportMessageStaysWithinItsBody(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, options{env: map[string]string{"EDGE_REPORT_MAX_BODY": "245760"}})
+	h.at(time.Second)
+	titles := make([]string, playback.MaxHotTitles)
+	for i := range titles {
+		titles[i] = fmt.Sprintf("%03d", i) + strings.Repeat("&", 125) // 128: the schema's maxLength
+	}
+	r := playback.EdgeReport{EdgeID: "fra-1", Load: 1, Capacity: 2, Healthy: true, ReportedAt: h.clock(), HotTitles: titles}
+	// As an edge not written in Go sends it: '&' as it is, not \u0026.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.TrimSpace(buf.Bytes())
+	req := httptest.NewRequest(http.MethodPost, "/v1/edges/health", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(pickedge.HeaderEdgeID, "fra-1")
+	req.Header.Set(pickedge.HeaderEdgeSignature, pickedge.SignEdgeReport(h.keys["fra-1"][0], h.clock(), body))
+	rec := httptest.NewRecorder()
+	h.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("report of %d bytes: %d %s", len(body), rec.Code, rec.Body)
+	}
+	if h.bus.largest > len(body)+16<<10 {
+		t.Fatalf("a report of %d bytes became a message of %d", len(body), h.bus.largest)
+	}
+	r.HotTitles = []string{"sintel", "tit\u00e9"}
+	rec = h.report("fra-1", r)
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"report_invalid"`) || !strings.Contains(rec.Body.String(), "/hot_titles/1") {
+		t.Fatalf("a hot title that is no title id: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -71,6 +71,7 @@ type countingBus struct {
 	*membus.Bus
 	mu        sync.Mutex
 	published map[string]int
+	largest   int // the largest message body published
 }
 
 func (b *countingBus) Publish(ctx context.Context, topic string, msgs ...playback.Message) error {
@@ -78,6 +79,9 @@ func (b *countingBus) Publish(ctx context.Context, topic string, msgs ...playbac
 	if err == nil {
 		b.mu.Lock()
 		b.published[topic] += len(msgs)
+		for _, m := range msgs {
+			b.largest = max(b.largest, len(m.Data))
+		}
 		b.mu.Unlock()
 	}
 	return err

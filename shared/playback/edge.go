@@ -2,6 +2,7 @@ package playback
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -124,6 +125,15 @@ func (r EdgeReport) Validate(now time.Time) error {
 		return Errorf(CodeInvalid, "report_invalid", "load and capacity must be finite and non-negative")
 	case len(r.HotTitles) > MaxHotTitles:
 		return Errorf(CodeInvalid, "report_invalid", "at most %d hot titles", MaxHotTitles)
+	}
+	// Hot titles are title ids: printable ASCII, so that the message a
+	// report becomes is no larger than its body (the bus's limit).
+	for i, id := range r.HotTitles {
+		if !ValidRecordID(id) {
+			e := Errorf(CodeInvalid, "report_invalid", "hot_titles[%d] is no title id: it %s", i, RecordIDRule)
+			e.Details = map[string]string{"pointer": fmt.Sprintf("/hot_titles/%d", i)}
+			return e
+		}
 	}
 	return nil
 }
