@@ -625,6 +625,7 @@ func (h *harness) testReauthRefusedBeat(t *testing.T, beatHold, faults string) {
 	var out struct {
 		Playing      bool      `json:"playing"`
 		Before       pageState `json:"before"`
+		Held         bool      `json:"held"`
 		HeldFirst    bool      `json:"heldFirst"`
 		Scheduled    bool      `json:"scheduled"`
 		Reauthorized bool      `json:"reauthorized"`
@@ -638,6 +639,9 @@ func (h *harness) testReauthRefusedBeat(t *testing.T, beatHold, faults string) {
 	id, a := out.Before.SessionID, out.After
 	if !out.Scheduled {
 		t.Fatalf("the page's scheduled re-authorization of %s never began: heartbeats %v", id, h.run.faults.beats(id))
+	}
+	if !out.Held {
+		t.Fatalf("no progress heartbeat of %s reached the hold: heartbeats %v", id, h.run.faults.beats(id))
 	}
 	if !out.HeldFirst {
 		// A machine so loaded that the page played only after the

@@ -518,6 +518,7 @@ async function reauthRefusedBeatScenario() {
   const scheduled = (s) => s.log.some((l) => l.includes('playback token expires at'));
   await fetch(sc.beatHold + '/arm', { method: 'POST' });
   const held = (await (await fetch(sc.beatHold + '/held')).json()).held;
+  out.held = held;
   out.heldFirst = held && !scheduled(await snapshot(a.page));
   await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.expired) });
   const r = await until(a.page, scheduled, sc.timeoutMS);
