@@ -248,28 +248,40 @@ func testAdminPagingLastPage(t *testing.T, s playback.Store) {
 		changes = append(changes, playback.Change{Kind: playback.KindPlan, ID: p.ID, Doc: doc(t, p)})
 	}
 	apply(t, s, changes...)
-	for _, tc := range []struct {
-		name  string
-		after string
-		limit int
-		want  []string
-		next  string
-	}{
-		{name: "exactly the rest", after: prefix, limit: 3, want: ids},
-		{name: "more than the rest", after: prefix, limit: 4, want: ids},
-		{name: "first of two pages", after: prefix, limit: 2, want: ids[:2], next: ids[1]},
-		{name: "second page of one", after: ids[1], limit: 2, want: ids[2:]},
-		{name: "last one alone", after: ids[1], limit: 1, want: ids[2:]},
-		{name: "after the last", after: ids[2], limit: 1},
-	} {
-		p := must(s.ListRecords(ctx, playback.KindPlan, tc.after, tc.limit))(t)
+	checkLastPages(t, "ListRecords", prefix, ids, func(after string, limit int) ([]string, string) {
+		p := must(s.ListRecords(ctx, playback.KindPlan, after, limit))(t)
 		var got []string
 		for _, r := range p.Records {
 			got = append(got, r.ID)
 		}
-		if !slices.Equal(got, tc.want) || p.Next != tc.next {
-			t.Errorf("%s: ListRecords(after %q, limit %d) = %q next %q, want %q next %q",
-				tc.name, tc.after, tc.limit, got, p.Next, tc.want, tc.next)
+		return got, p.Next
+	})
+}
+
+// checkLastPages pages ids, the last three records of a listing in its
+// order (start is a cursor just before the first), through list, which
+// answers a page's ids and Next: a page that ends the records, full or
+// not, has Next "".
+func checkLastPages(t *testing.T, name, start string, ids []string, list func(cursor string, limit int) ([]string, string)) {
+	t.Helper()
+	for _, tc := range []struct {
+		name   string
+		cursor string
+		limit  int
+		want   []string
+		next   string
+	}{
+		{name: "exactly the rest", cursor: start, limit: 3, want: ids},
+		{name: "more than the rest", cursor: start, limit: 4, want: ids},
+		{name: "first of two pages", cursor: start, limit: 2, want: ids[:2], next: ids[1]},
+		{name: "second page of one", cursor: ids[1], limit: 2, want: ids[2:]},
+		{name: "last one alone", cursor: ids[1], limit: 1, want: ids[2:]},
+		{name: "past the last", cursor: ids[2], limit: 1},
+	} {
+		got, next := list(tc.cursor, tc.limit)
+		if !slices.Equal(got, tc.want) || next != tc.next {
+			t.Errorf("%s: %s(%q, limit %d) = %q next %q, want %q next %q",
+				tc.name, name, tc.cursor, tc.limit, got, next, tc.want, tc.next)
 		}
 	}
 }
@@ -368,30 +380,14 @@ func testAdminAuditLastPage(t *testing.T, s playback.Store) {
 		ids = append(ids, rec.ID) // newest first, as listed
 	}
 	top := playback.AuditID(time.UnixMilli(4)) // after ours, before every other record
-	for _, tc := range []struct {
-		name   string
-		before string
-		limit  int
-		want   []string
-		next   string
-	}{
-		{name: "exactly the rest", before: top, limit: 3, want: ids},
-		{name: "more than the rest", before: top, limit: 4, want: ids},
-		{name: "first of two pages", before: top, limit: 2, want: ids[:2], next: ids[1]},
-		{name: "second page of one", before: ids[1], limit: 2, want: ids[2:]},
-		{name: "last one alone", before: ids[1], limit: 1, want: ids[2:]},
-		{name: "before the last", before: ids[2], limit: 1},
-	} {
-		p := must(s.ListAudit(ctx, tc.before, tc.limit))(t)
+	checkLastPages(t, "ListAudit", top, ids, func(before string, limit int) ([]string, string) {
+		p := must(s.ListAudit(ctx, before, limit))(t)
 		var got []string
 		for _, r := range p.Records {
 			got = append(got, r.ID)
 		}
-		if !slices.Equal(got, tc.want) || p.Next != tc.next {
-			t.Errorf("%s: ListAudit(before %q, limit %d) = %q next %q, want %q next %q",
-				tc.name, tc.before, tc.limit, got, p.Next, tc.want, tc.next)
-		}
-	}
+		return got, p.Next
+	})
 }
 
 func testAdminAtomicAudit(t *testing.T, s playback.Store) {
