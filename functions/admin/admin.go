@@ -597,20 +597,26 @@ func (s *Server) rewrite(w http.ResponseWriter, r *http.Request, who auth.Identi
 // read, is cur as stored: the request's change is in place already.
 func (s *Server) applied(ctx context.Context, kind playback.Kind, id string, cur playback.Record, bodyOf func(cur playback.Record) ([]byte, error)) bool {
 	body, err := bodyOf(cur)
-	if err != nil || bodyID(body) != id {
+	if err != nil {
 		return false
 	}
-	doc, err := s.build(ctx, kind, body, cur.Doc)
+	doc, err := s.built(ctx, kind, id, cur, body)
 	return err == nil && bytes.Equal(doc, cur.Doc)
+}
+
+// built is the document body, a record of id, makes over cur, the record
+// as read.
+func (s *Server) built(ctx context.Context, kind playback.Kind, id string, cur playback.Record, body []byte) (json.RawMessage, error) {
+	if got := bodyID(body); got != id {
+		return nil, invalid(string(kind), []catalogfile.Problem{problem("/id", "the body's id %q is not the path's %q", got, id)})
+	}
+	return s.build(ctx, kind, body, cur.Doc)
 }
 
 // replace writes body, a checked record, over cur, the record as read,
 // and answers the record written and the document built.
 func (s *Server) replace(r *http.Request, who auth.Identity, kind playback.Kind, id string, cur playback.Record, body []byte) (playback.Record, json.RawMessage, error) {
-	if got := bodyID(body); got != id {
-		return playback.Record{}, nil, invalid(string(kind), []catalogfile.Problem{problem("/id", "the body's id %q is not the path's %q", got, id)})
-	}
-	doc, err := s.build(r.Context(), kind, body, cur.Doc)
+	doc, err := s.built(r.Context(), kind, id, cur, body)
 	if err != nil {
 		return playback.Record{}, nil, err
 	}
@@ -905,7 +911,7 @@ func (s *Server) modify(r *http.Request, who auth.Identity, id string, fn func(*
 			return cur, err
 		}
 		rec, err := s.apply(r.Context(), who, playback.Change{Kind: playback.KindAccount, ID: id, Doc: doc, IfMatch: cur.Version})
-		if playback.IsCode(err, playback.CodePrecondition) && (!match.sent || match.any) && attempt < 3 {
+		if playback.IsCode(err, playback.CodePrecondition) && (!match.sent || match.any) && attempt < rereads {
 			continue
 		}
 		return rec, err
