@@ -102,7 +102,7 @@ func (s *Store) ListGracePending(ctx context.Context, until time.Time, after str
 				break
 			}
 			last = string(k)
-			id := string(k[bytes.IndexByte(k, '|')+1:])
+			id := playback.GraceKeyID(string(k))
 			v := accounts.Get([]byte(id))
 			if playback.GraceKeyOf(v) != string(k) {
 				// An entry its document no longer backs (none should

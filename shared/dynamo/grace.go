@@ -65,7 +65,7 @@ func (s *Store) ListGracePending(ctx context.Context, until time.Time, after str
 	if after != "" {
 		// A GSI query resumes from the index keys and the table keys of
 		// the last item; the key names its account.
-		id := after[strings.IndexByte(after, '|')+1:]
+		id := playback.GraceKeyID(after)
 		in.ExclusiveStartKey = item{attrGracePK: str(gracePK), attrGraceSK: str(after),
 			attrPK: str("ACCT#" + id), attrSK: str("ACCOUNT")}
 	}
@@ -144,11 +144,7 @@ func (s *Store) MigrateGrace(ctx context.Context) (int, error) {
 		if err != nil {
 			return moved, s.fail(op, err)
 		}
-		keys := make([]item, len(out.Items))
-		for i, it := range out.Items {
-			keys[i] = keyOf(strAttr(it, attrPK), strAttr(it, attrSK))
-		}
-		its, err := s.getItems(ctx, keys)
+		_, its, _, err := s.indexPage(ctx, out, len(out.Items))
 		if err != nil {
 			return moved, s.fail(op, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -324,6 +325,9 @@ func (a Account) GraceKey() string {
 	}
 	return graceNanos(a.PastDueSince) + "|" + a.ID
 }
+
+// GraceKeyID is the account id a GraceKey names.
+func GraceKeyID(key string) string { return key[strings.IndexByte(key, '|')+1:] }
 
 // GraceKeyOf is the GraceKey of an account document ("" if it does not
 // decode), for stores that index documents they do not otherwise decode.
