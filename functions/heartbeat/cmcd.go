@@ -217,8 +217,7 @@ func cmcdIntervals(q *playback.QoE, h *events.Heartbeat, prev time.Time, prevSta
 	}
 	gap := h.DeviceTime.Sub(prev).Milliseconds()
 	held := func(state string) bool {
-		return prevState == state && (h.CMCDEvent == events.CMCDEventPlayState || h.CMCDState == state || h.CMCDState == "") ||
-			h.CMCDEvent == events.CMCDEventTimeInterval && h.CMCDState == state
+		return spentIn(prevState, h, state) || h.CMCDEvent == events.CMCDEventTimeInterval && h.CMCDState == state
 	}
 	switch {
 	case held(events.CMCDStatePlaying):
@@ -281,8 +280,7 @@ func cmcdPlayhead(ph *playback.Playhead, h *events.Heartbeat, prev time.Time) bo
 	switch {
 	case !h.PositionUnknown:
 		ph.PositionMS, ph.Lost, changed = min(h.PositionMS, limit), false, true
-	case !ph.Lost && !prev.IsZero() && ph.State == events.CMCDStatePlaying &&
-		(h.CMCDEvent == events.CMCDEventPlayState || h.CMCDState == events.CMCDStatePlaying || h.CMCDState == ""):
+	case !ph.Lost && !prev.IsZero() && spentIn(ph.State, h, events.CMCDStatePlaying):
 		budget := MaxDurationMS
 		if !h.SessionStartedAt.IsZero() {
 			budget = (h.ReceivedAt.Sub(h.SessionStartedAt) + plausibilitySlack).Milliseconds() - ph.AdvancedMS
@@ -314,4 +312,13 @@ func latestPosition(beats []events.Heartbeat) (*events.Heartbeat, bool) {
 		}
 	}
 	return nil, false
+}
+
+// spentIn reports whether the time since the report before h, whose
+// state was prev, was spent in state: prev was state, and h is the
+// change out of it (a play-state report), still says it, or says no
+// state (every change is reported as it happens, so none came between).
+// The stall and play time and the derived position read it alike.
+func spentIn(prev string, h *events.Heartbeat, state string) bool {
+	return prev == state && (h.CMCDEvent == events.CMCDEventPlayState || h.CMCDState == state || h.CMCDState == "")
 }
