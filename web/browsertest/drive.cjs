@@ -486,6 +486,17 @@ async function stopExpiredScenario() {
   return out;
 }
 
+// swappedOn waits until the page a plays on in another session, its start
+// heartbeat sent too (after its grants: closing the page at the swap would
+// cut it off), and records that and the page in out.
+async function swappedOn(a, out) {
+  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing' &&
+    s.beats.last && s.beats.last.event === 'start', sc.timeoutMS);
+  out.reauthorized = b.ok;
+  out.after = b.state;
+  return out;
+}
+
 // beatExpiredScenario: once the page plays (paused), the Go test's control
 // (sc.faults) answers its next heartbeat 401 token_expired (sc.expired),
 // as the server does while the page's clock is behind the server's and
@@ -496,13 +507,7 @@ async function beatExpiredScenario() {
   const out = { playing: a.ok, before: a.state };
   if (!a.ok) return out;
   await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.expired) });
-  // Until the new session's start heartbeat went out too (after its
-  // grants): closing the page at the swap would cut it off.
-  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing' &&
-    s.beats.last && s.beats.last.event === 'start', sc.timeoutMS);
-  out.reauthorized = b.ok;
-  out.after = b.state;
-  return out;
+  return swappedOn(a, out);
 }
 
 // reauthRefusedBeatScenario: the page's scheduled re-authorization comes
@@ -525,11 +530,7 @@ async function reauthRefusedBeatScenario() {
   out.scheduled = r.ok;
   await fetch(sc.beatHold + '/release', { method: 'POST' });
   if (!out.heldFirst || !r.ok) return out;
-  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing' &&
-    s.beats.last && s.beats.last.event === 'start', sc.timeoutMS);
-  out.reauthorized = b.ok;
-  out.after = b.state;
-  return out;
+  return swappedOn(a, out);
 }
 
 // leaveEarlyScenario: the viewer leaves the page once its play is admitted
