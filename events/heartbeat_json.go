@@ -34,7 +34,7 @@ var (
 		"duration_ms", "device_time", "qoe", "received_at", "session_started_at",
 		"source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd", "country", "asn", "device_type", "lease_expires_at"}
 	qoeFields = []string{"br", "bl", "mtp", "startup_ms", "rebuffer_count", "rebuffer_ms", "played_ms", "df", "cdn", "edge",
-		"continued", "su", "rc", "rd", "pd"}
+		"continued", "view", "su", "rc", "rd", "pd"}
 )
 
 // DecodeHeartbeatRequest decodes a heartbeat body strictly: one JSON object,
@@ -254,6 +254,9 @@ func (d *jsonDecoder) qoe(q *playback.QoE, oldNames *uint8, depth int, strict bo
 		case "continued":
 			bit = 1 << 10
 			q.Continued, err = d.boolValue("qoe.continued")
+		case "view":
+			bit = 1 << 11
+			q.View, err = d.stringValue("qoe.view")
 		default:
 			if strict || folded(name, qoeFields) {
 				return unknownField("qoe.", name, qoeFields)
@@ -878,6 +881,10 @@ func appendQoE(b []byte, q *playback.QoE) []byte {
 	if q.Continued {
 		sep("continued")
 		b = append(b, "true"...)
+	}
+	if q.View != "" {
+		sep("view")
+		b = AppendJSONString(b, q.View)
 	}
 	return append(b, '}')
 }

@@ -162,6 +162,8 @@ func TestDecodeHeartbeatRequestAccepts(t *testing.T) {
 		{"whitespace everywhere", " {\n\"event\" :\t\"pause\" , \"qoe\" : { } }\r\n", events.HeartbeatRequest{Event: "pause"}},
 		{"continued", `{"event":"start","qoe":{"continued":true,"rebuffer_count":1}}`,
 			events.HeartbeatRequest{Event: "start", QoE: playback.QoE{Continued: true, RebufferCount: 1}}},
+		{"continued with its play", `{"event":"start","qoe":{"continued":true,"view":"ses_1"}}`,
+			events.HeartbeatRequest{Event: "start", QoE: playback.QoE{Continued: true, View: "ses_1"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -245,6 +247,7 @@ func TestHeartbeatAppendJSONMatchesMarshal(t *testing.T) {
 		{"empty qoe", func(h *events.Heartbeat) { h.QoE = playback.QoE{} }},
 		{"some qoe", func(h *events.Heartbeat) { h.QoE = playback.QoE{RebufferMS: 5, EdgeID: "e"} }},
 		{"continued", func(h *events.Heartbeat) { h.QoE.StartupMS, h.QoE.Continued = 0, true }},
+		{"continued with its play", func(h *events.Heartbeat) { h.QoE.StartupMS, h.QoE.Continued, h.QoE.View = 0, true, "ses_1" }},
 		{"no viewer", func(h *events.Heartbeat) { h.Country, h.ASN, h.DeviceType = "", 0, "" }},
 		{"no lease end", func(h *events.Heartbeat) { h.LeaseExpiresAt = time.Time{} }},
 		{"largest ASN", func(h *events.Heartbeat) { h.ASN = 1<<32 - 1 }},
@@ -385,7 +388,7 @@ func TestHeartbeatMessageFitsBatchLimits(t *testing.T) {
 func lenientInStd(data []byte) bool {
 	known := []string{"event", "position_ms", "duration_ms", "device_time", "qoe", "session_id", "account_id", "title_id",
 		"device_id", "received_at", "session_started_at", "lease_expires_at", "br", "bl", "mtp", "startup_ms", "rebuffer_count", "rebuffer_ms", "played_ms", "df", "cdn", "edge",
-		"continued", "source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd", "country", "asn", "device_type",
+		"continued", "view", "source", "position_unknown", "cmcd_e", "cmcd_sta", "cmcd_bsd", "country", "asn", "device_type",
 		"su", "rc", "rd", "pd"} // the QoE's deprecated names, still read
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type frame struct {

@@ -407,7 +407,8 @@ func coalesce(base playback.SessionQoE, beats []events.Heartbeat, derived []play
 // mergeQoE lays a newer report over the state. Cumulative counters never go
 // back (a report that omits them, like a pause event's, must not reset
 // them, or the next report would count the same stalls again), nor does
-// Continued, which the session says of itself; other figures keep their
+// Continued, which the session says of itself, nor the play it names
+// (View: the least named, as its view keeps); other figures keep their
 // last known value when a report omits them.
 func mergeQoE(state, report playback.QoE) playback.QoE {
 	state.RebufferCount = max(state.RebufferCount, report.RebufferCount)
@@ -415,6 +416,9 @@ func mergeQoE(state, report playback.QoE) playback.QoE {
 	state.PlayedMS = max(state.PlayedMS, report.PlayedMS)
 	state.DroppedFrames = max(state.DroppedFrames, report.DroppedFrames)
 	state.Continued = state.Continued || report.Continued
+	if report.View != "" && (state.View == "" || report.View < state.View) {
+		state.View = report.View
+	}
 	nonZero := func(dst *int, v int) {
 		if v != 0 {
 			*dst = v
@@ -574,7 +578,7 @@ func viewReports(g *session) []playback.QoEReport {
 		if h.Source == events.SourceCMCD {
 			q.PlayedMS, q.RebufferMS, q.RebufferCount = g.derived[i].PlayedMS, g.derived[i].RebufferMS, g.derived[i].RebufferCount
 		}
-		out = append(out, playback.QoEReport{SessionID: h.SessionID, TitleID: h.TitleID, Country: h.Country, ASN: h.ASN,
+		out = append(out, playback.QoEReport{SessionID: h.SessionID, AccountID: h.AccountID, TitleID: h.TitleID, Country: h.Country, ASN: h.ASN,
 			DeviceType: h.DeviceType, Stopped: h.Event == events.HeartbeatStop, Failed: h.Event == events.HeartbeatError,
 			SessionStartedAt: h.SessionStartedAt, ReceivedAt: h.ReceivedAt, DeviceTime: h.DeviceTime,
 			LeaseEndsBy: h.LeaseExpiresAt, QoE: q})

@@ -348,10 +348,11 @@ func TestConsumerReportsViews(t *testing.T) {
 				beat{id: "m3", session: "s2", at: 3 * time.Second, position: 0, started: 0},
 			)
 			// s2 gives up before its first frame. s3 took over a play whose
-			// first frame came in a session it replaced, and is stopped
-			// before it plays: it started, with no startup of its own.
+			// first frame came in a session it replaced (the play began in
+			// s0), and is stopped before it plays: it started, with no
+			// startup of its own, and is the play's view.
 			stop := h.messages(beat{id: "m4", session: "s2", at: 4 * time.Second, position: 0, started: 0},
-				beat{id: "m6", session: "s3", at: 2 * time.Second, position: 9_000, qoe: playback.QoE{Continued: true}})
+				beat{id: "m6", session: "s3", at: 2 * time.Second, position: 9_000, qoe: playback.QoE{Continued: true, View: "s0"}})
 			setEvent(t, stop, events.HeartbeatStop)
 			if retry := h.consume(append(msgs, stop...)); len(retry) != 0 {
 				t.Fatalf("retry %v", retry)
@@ -382,8 +383,11 @@ func TestConsumerReportsViews(t *testing.T) {
 			if !s3.Started() || s3.StartupMS != 0 || s3.ExitedBeforeStart(h.clock()) {
 				t.Fatalf("view s3 %+v: want one that started, with no startup", s3)
 			}
-			if q := h.qoe("s3"); !q.QoE.Continued {
-				t.Fatalf("session s3's QoE %+v does not say it continued a play", q)
+			if p := s3.Play(); p != (playback.QoEPlay{AccountID: "acct_s3", TitleID: "title_1", ViewID: "s0"}) {
+				t.Fatalf("view s3 belongs to the play %+v, want its account's play that began in s0", p)
+			}
+			if q := h.qoe("s3"); !q.QoE.Continued || q.QoE.View != "s0" {
+				t.Fatalf("session s3's QoE %+v does not say it continued the play that began in s0", q)
 			}
 			if st := h.srv.Stats(); st.QoEViews != 6 || st.QoELost != 0 {
 				t.Fatalf("stats %+v", st)

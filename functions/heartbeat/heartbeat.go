@@ -546,6 +546,11 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 	if q.CDN != "" && !playback.ValidID(q.CDN) || q.EdgeID != "" && !playback.ValidID(q.EdgeID) {
 		return invalid("qoe_invalid", "qoe.cdn and qoe.edge must be ids: %s", playback.IDRule)
 	}
+	if q.View != "" && !playback.ValidID(q.View) {
+		e := playback.Errorf(playback.CodeInvalid, "qoe_invalid", "qoe.view must be the id of the session the play began in: %s", playback.IDRule)
+		e.Details = map[string]string{"pointer": "/qoe/view"}
+		return e
+	}
 	req.DeviceTime = req.DeviceTime.UTC()
 	return nil
 }

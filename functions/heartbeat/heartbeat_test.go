@@ -449,6 +449,26 @@ func TestContinuedPlayTellsNoStartup(t *testing.T) {
 	}
 }
 
+// TestPlayNamedIsAnID: qoe.view names the session a play began in (a
+// re-authorization's session goes on with it), and is held to the id
+// rule, refused at its pointer, as other ids of the QoE are.
+func TestPlayNamedIsAnID(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id, tok := h.play("acct_a", "title_1", 2)
+	for _, qoe := range []string{`{"continued":true,"view":"../ses_1"}`, `{"view":"ses 1"}`} {
+		rec := h.beat(id, tok, h.body(events.HeartbeatStart, 0, 0, qoe))
+		wantError(t, rec, 400, playback.CodeInvalid, "qoe_invalid")
+		e := decode[httpx.ErrorBody](t, rec)
+		if d, _ := e.Error.Details.(map[string]any); d["pointer"] != "/qoe/view" {
+			t.Errorf("%s: %q, details %v; want the pointer /qoe/view", qoe, e.Error.Message, e.Error.Details)
+		}
+	}
+	if rec := h.beat(id, tok, h.body(events.HeartbeatStart, 0, 0, `{"continued":true,"view":"ses_1"}`)); rec.Code != http.StatusOK {
+		t.Fatalf("a continued play named: %d %s", rec.Code, rec.Body)
+	}
+}
+
 func TestHeartbeatRecordsProgress(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})

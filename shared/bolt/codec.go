@@ -27,6 +27,11 @@ const recordV2 = 0x02
 // recordV2 ones, written before it existed, have none.
 const recordV3 = 0x03
 
+// recordV4 marks a session QoE record whose playhead is followed by the
+// play its QoE names (playback.QoE.View); recordV3 ones, written before
+// it existed, name none.
+const recordV4 = 0x04
+
 func encodeRecord(v any) ([]byte, error) {
 	b := []byte{recordV1}
 	switch v := v.(type) {
@@ -35,14 +40,14 @@ func encodeRecord(v any) ([]byte, error) {
 	case playback.Progress:
 		return appendProgress(b, &v), nil
 	case playback.SessionQoE:
-		b[0] = recordV3
+		b[0] = recordV4
 		return appendSessionQoE(b, &v), nil
 	}
 	return json.Marshal(v)
 }
 
 func decodeRecord(raw []byte, v any) error {
-	if len(raw) == 0 || raw[0] < recordV1 || raw[0] > recordV3 {
+	if len(raw) == 0 || raw[0] < recordV1 || raw[0] > recordV4 {
 		return json.Unmarshal(raw, v)
 	}
 	r := reader{b: raw[1:], version: raw[0]}
@@ -125,7 +130,8 @@ func appendSessionQoE(b []byte, q *playback.SessionQoE) []byte {
 	b = binary.AppendVarint(b, ph.DurationMS)
 	b = binary.AppendVarint(b, ph.AdvancedMS)
 	b = appendString(b, ph.State)
-	return appendTime(b, ph.MovedAt)
+	b = appendTime(b, ph.MovedAt)
+	return appendString(b, q.QoE.View)
 }
 
 // Flags of a session QoE record's playhead section, and the QoE's
@@ -159,6 +165,9 @@ func (r *reader) sessionQoE(q *playback.SessionQoE) {
 	ph.PositionMS, ph.DurationMS, ph.AdvancedMS, ph.State = r.varint(), r.varint(), r.varint(), r.string()
 	if r.version >= recordV3 {
 		ph.MovedAt = r.time()
+	}
+	if r.version >= recordV4 {
+		q.QoE.View = r.string()
 	}
 }
 
@@ -198,7 +207,7 @@ func appendTime(b []byte, t time.Time) []byte {
 // return zero values.
 type reader struct {
 	b       []byte
-	version byte // recordV1, recordV2 or recordV3
+	version byte // recordV1 to recordV4
 	err     error
 }
 

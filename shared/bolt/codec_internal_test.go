@@ -55,7 +55,7 @@ func TestBinaryRecordsRoundTrip(t *testing.T) {
 			filled(t, reflect.ValueOf(tc.v).Elem(), &seed)
 			rec := reflect.ValueOf(tc.v).Elem().Interface()
 			raw, err := encodeRecord(rec)
-			if err != nil || raw[0] < recordV1 || raw[0] > recordV3 {
+			if err != nil || raw[0] < recordV1 || raw[0] > recordV4 {
 				t.Fatalf("encodeRecord = %x, %v", raw, err)
 			}
 			got := reflect.New(reflect.TypeOf(rec))
@@ -109,32 +109,39 @@ func TestJSONRecordsStillRead(t *testing.T) {
 
 // TestSessionQoEWithoutPlayheadStillRead: session QoE records written
 // before the CMCD playhead (recordV1) end at UpdatedAt and read with no
-// playhead; those written before its MovedAt (recordV2) read without it.
+// playhead; those written before its MovedAt (recordV2) read without it,
+// and those written before the play its QoE names (recordV3) name none.
 func TestSessionQoEWithoutPlayheadStillRead(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	want := playback.SessionQoE{SessionID: "ses_1", AccountID: "acct_1", TitleID: "sintel", DeviceTime: at, Heartbeats: 3,
 		QoE: playback.QoE{BitrateKbps: 3000, PlayedMS: 60_000}, UpdatedAt: at}
 	raw, err := encodeRecord(want)
-	if err != nil || raw[0] != recordV3 {
+	if err != nil || raw[0] != recordV4 {
 		t.Fatalf("encodeRecord = %x, %v", raw, err)
 	}
 	// The zero playhead is six bytes: flags, position, duration,
-	// advanced, state, moved at.
-	v1 := append([]byte{recordV1}, raw[1:len(raw)-6]...)
+	// advanced, state, moved at; no play named is one more.
+	v1 := append([]byte{recordV1}, raw[1:len(raw)-7]...)
 	var got playback.SessionQoE
 	if err := decodeRecord(v1, &got); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("decodeRecord(v1) = %+v, %v", got, err)
 	}
 	want.Playhead = playback.Playhead{Known: true, PositionMS: 42_000, State: "p"}
 	raw, _ = encodeRecord(want)
-	v2 := append([]byte{recordV2}, raw[1:len(raw)-1]...) // the zero MovedAt is one byte
+	v2 := append([]byte{recordV2}, raw[1:len(raw)-2]...) // the zero MovedAt is one byte, no play named one more
 	if err := decodeRecord(v2, &got); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("decodeRecord(v2) = %+v, %v", got, err)
 	}
 	want.Playhead.MovedAt = at.Add(-time.Second)
 	raw, _ = encodeRecord(want)
-	if err := decodeRecord(raw, &got); err != nil || !reflect.DeepEqual(got, want) {
+	v3 := append([]byte{recordV3}, raw[1:len(raw)-1]...) // no play named is one byte
+	if err := decodeRecord(v3, &got); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("decodeRecord(v3) = %+v, %v", got, err)
+	}
+	want.QoE.Continued, want.QoE.View = true, "ses_0"
+	raw, _ = encodeRecord(want)
+	if err := decodeRecord(raw, &got); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("decodeRecord(v4) = %+v, %v", got, err)
 	}
 }

@@ -27,4 +27,12 @@ type QoE struct {
 	// the page started (a re-authorization replaced that one): its view
 	// has started, with no first frame, so no startup time, of its own.
 	Continued bool `json:"continued,omitempty"`
+	// View names the play the session goes on with when it replaced
+	// another session of the same play (a re-authorization): the id of
+	// the session the play began in. Absent for the session a play began
+	// in. The session's view is folded into that play's, one view however
+	// many sessions it went through (QoEPlays), among the sessions of the
+	// same account and title only: a player can misname the plays of its
+	// own account, as it can misstate its own figures, and no other's.
+	View string `json:"view,omitempty"`
 }

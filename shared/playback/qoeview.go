@@ -71,6 +71,7 @@ func (d QoEDimension) Valid() bool { return slices.Contains(QoEDimensions, d) }
 // delivers them late, out of order or twice changes nothing.
 type QoEReport struct {
 	SessionID  string
+	AccountID  string
 	TitleID    string
 	Country    string // viewer's ISO 3166-1 alpha-2 country, "" when unknown
 	ASN        uint32 // viewer's network, 0 when unknown
@@ -93,7 +94,9 @@ type QoEReport struct {
 // QoEView is one view's metrics as stored.
 type QoEView struct {
 	SessionID  string    `json:"session_id"`
-	Hour       time.Time `json:"hour"` // the UTC hour the view started in
+	AccountID  string    `json:"account_id,omitempty"` // the session's (views stored before it have none)
+	ViewID     string    `json:"view_id,omitempty"`    // the play its reports named (QoEView.Play)
+	Hour       time.Time `json:"hour"`                 // the UTC hour the view started in
 	StartedAt  time.Time `json:"started_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	DeviceTime time.Time `json:"device_time"`
@@ -462,6 +465,13 @@ func (v *QoEView) Observe(r QoEReport) (QoEBeat, []string) {
 	v.Country = cmp.Or(v.Country, r.Country)
 	v.DeviceType = cmp.Or(v.DeviceType, r.DeviceType)
 	v.ASN = cmp.Or(v.ASN, r.ASN)
+	v.AccountID = cmp.Or(v.AccountID, r.AccountID)
+	// A player names its play on every heartbeat of the session; were
+	// two to differ, the least keeps the view a function of the set of
+	// its reports.
+	if n := r.QoE.View; n != "" && (v.ViewID == "" || n < v.ViewID) {
+		v.ViewID = n
+	}
 
 	b := QoEBeat{DeviceTime: r.DeviceTime.UTC(), ReceivedAt: r.ReceivedAt.UTC(), PlayedMS: q.PlayedMS, RebufferMS: q.RebufferMS,
 		CDN: q.CDN, EdgeID: q.EdgeID, Corrected: len(reasons) > 0}
@@ -575,6 +585,16 @@ type QoEStore interface {
 	ApplyQoEReports(ctx context.Context, reports []QoEReport) error
 	// QoEViews lists the views that started in [from, to).
 	QoEViews(ctx context.Context, from, to time.Time) ([]QoEView, error)
+}
+
+// QoEPlay names the play a session's view belongs to: its account and
+// title, and the session the play began in (QoE.View), its own when it
+// named none.
+type QoEPlay struct{ AccountID, TitleID, ViewID string }
+
+// Play is the play the view belongs to.
+func (v QoEView) Play() QoEPlay {
+	return QoEPlay{AccountID: v.AccountID, TitleID: v.TitleID, ViewID: cmp.Or(v.ViewID, v.SessionID)}
 }
 
 // MaxQoERange bounds one aggregate query: a month of hours.

@@ -1367,6 +1367,9 @@ func testSessionQoE(t *testing.T, s playback.Store) {
 	}
 	next := q
 	next.DeviceTime, next.Heartbeats, next.QoE.PlayedMS = t0.Add(10*time.Second), 2, 20_000
+	// What the session says of itself: it goes on with the play that
+	// began in another session (a re-authorization).
+	next.QoE.Continued, next.QoE.View = true, "ses_0"
 	// The CMCD playhead the consumer keeps beside the QoE.
 	next.Playhead = playback.Playhead{Known: true, PositionMS: 42_000, DurationMS: 600_000, State: "p", Began: true, Lost: true,
 		AdvancedMS: 9_000, MovedAt: t0.Add(8 * time.Second)}
@@ -1411,7 +1414,7 @@ func testSessionQoE(t *testing.T, s playback.Store) {
 		t.Fatalf("playhead moved at %v, want %v", got.Playhead.MovedAt, next.Playhead.MovedAt)
 	}
 	got.Playhead.MovedAt = next.Playhead.MovedAt
-	if got.QoE.PlayedMS != 20_000 || got.Heartbeats != 2 || got.Playhead != next.Playhead {
+	if got.QoE.PlayedMS != 20_000 || got.Heartbeats != 2 || got.Playhead != next.Playhead || !got.QoE.Continued || got.QoE.View != "ses_0" {
 		t.Fatalf("GetSessionQoE = %+v", got)
 	}
 }
