@@ -14,7 +14,7 @@ import (
 const DefaultQoERange = 24 * time.Hour
 
 // QoEResponse is GET /v1/admin/qoe: the hourly aggregates of the views
-// that started in [from, to), broken down by dimension, and the same over
+// (plays: playback.QoEPlays) that started in [from, to), broken down by dimension, and the same over
 // the whole range (Totals, whose Hour is From), for breakdown tables:
 // percentiles do not add up across hours, so they are computed again.
 type QoEResponse struct {
@@ -94,10 +94,13 @@ func (s *Server) qoe(w http.ResponseWriter, r *http.Request, _ auth.Identity) er
 	case to.Sub(from) > playback.MaxQoERange:
 		return bad("from", "from and to may be at most %s apart", playback.MaxQoERange)
 	}
-	views, err := s.deps.QoE.QoEViews(r.Context(), from, to)
+	// The store keeps a view per session; a play that went on across
+	// re-authorizations is one view, of the hour its first session started.
+	sessions, err := s.deps.QoE.QoEViews(r.Context(), from.Add(-playback.QoEPlaySlack), to.Add(playback.QoEPlaySlack))
 	if err != nil {
 		return err
 	}
+	views := playback.QoEPlays(sessions, from, to)
 	now := s.deps.Now()
 	resp := QoEResponse{Dimension: dim, From: from, To: to, Views: len(views), Aggregates: playback.AggregateQoE(views, dim, now)}
 	for i := range views {

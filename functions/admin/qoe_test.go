@@ -131,3 +131,51 @@ func TestQoEInTheWarehouse(t *testing.T) {
 		t.Fatalf("body %s: %v", rec.Body, err)
 	}
 }
+
+// TestQoECountsAReauthorizedPlayOnce: a play that went on across a
+// re-authorization is one view (Mux Data's playback attempt), counted in
+// the hour its first session started: its second session, which started
+// in the next hour and names the play (qoe.view), is no view of its own
+// there, and its play time is the play's.
+func TestQoECountsAReauthorizedPlayOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "playplane_admin")
+	hour := h.now.Truncate(time.Hour)
+	rep := func(id string, started time.Time, q playback.QoE) playback.QoEReport {
+		return playback.QoEReport{SessionID: id, AccountID: "acct_a", TitleID: "bbb", SessionStartedAt: started,
+			ReceivedAt: started.Add(time.Minute), DeviceTime: started.Add(time.Minute), QoE: q}
+	}
+	err := h.store.(playback.QoEStore).ApplyQoEReports(t.Context(), []playback.QoEReport{
+		rep("s1", hour.Add(-2*time.Hour+50*time.Minute), playback.QoE{StartupMS: 1000, PlayedMS: 50_000}),
+		rep("s2", hour.Add(-time.Hour+5*time.Minute), playback.QoE{Continued: true, View: "s1", PlayedMS: 40_000}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, from    string
+		views         int
+		played        int64
+		wantFirstHour bool
+	}{
+		{name: "both hours", from: hour.Add(-2 * time.Hour).Format(time.RFC3339), views: 1, played: 90_000, wantFirstHour: true},
+		{name: "the second session's hour", from: hour.Add(-time.Hour).Format(time.RFC3339)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := h.mustDo("GET", "/v1/admin/qoe?"+url.Values{"from": {tc.from}, "dimension": {"title"}}.Encode(), "", "", http.StatusOK)
+			var out admin.QoEResponse
+			if err := json.Unmarshal(r.body, &out); err != nil {
+				t.Fatal(err)
+			}
+			if out.Views != tc.views || len(out.Aggregates) != tc.views {
+				t.Fatalf("%d views, aggregates %+v; want %d", out.Views, out.Aggregates, tc.views)
+			}
+			if tc.views == 1 {
+				if a := out.Aggregates[0]; a.Views != 1 || a.Started != 1 || a.PlayedMS != tc.played || !a.Hour.Equal(hour.Add(-2*time.Hour)) {
+					t.Fatalf("aggregate %+v, want the play: one started view of %d ms in the first session's hour", a, tc.played)
+				}
+			}
+		})
+	}
+}

@@ -597,6 +597,98 @@ func (v QoEView) Play() QoEPlay {
 	return QoEPlay{AccountID: v.AccountID, TitleID: v.TitleID, ViewID: cmp.Or(v.ViewID, v.SessionID)}
 }
 
+// QoEPlaySlack is how long before a range starts, and after it ends,
+// the sessions' views of the plays that started in it are read
+// (QoEPlays), as the warehouse queries (docs/qoe) read the heartbeats of
+// a day around their range. Of a play that goes on across
+// re-authorizations for longer, the sessions beyond it are left out, and
+// those in a range its first session is that far before count there as a
+// view of their own.
+const QoEPlaySlack = 24 * time.Hour
+
+// QoEPlays are the views of the plays that started in [from, to) among
+// views, the views of the sessions that started in [from-QoEPlaySlack,
+// to+QoEPlaySlack). A view is a playback attempt (Mux Data's), and a play
+// that goes on across re-authorizations (QoE.View) is one, however many
+// sessions it went through: their views fold into one (mergePlay), in
+// the hour of the play's first session. Views of one session, and of
+// sessions that named no play, are the session's as stored. A function of
+// the set of views, whatever their order.
+func QoEPlays(views []QoEView, from, to time.Time) []QoEView {
+	plays := map[QoEPlay][]QoEView{}
+	for _, v := range views {
+		plays[v.Play()] = append(plays[v.Play()], v)
+	}
+	out := make([]QoEView, 0, len(plays))
+	for _, sessions := range plays {
+		v := sessions[0]
+		if len(sessions) > 1 {
+			v = mergePlay(sessions)
+		}
+		if !v.Hour.Before(from) && v.Hour.Before(to) {
+			out = append(out, v)
+		}
+	}
+	slices.SortFunc(out, func(a, b QoEView) int {
+		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.SessionID, b.SessionID), cmp.Compare(a.AccountID, b.AccountID),
+			cmp.Compare(a.TitleID, b.TitleID))
+	})
+	return out
+}
+
+// mergePlay folds the views of a play's sessions into the play's view, in
+// the order the sessions started:
+//
+//   - the hour and the viewer (country, ASN, device type) are the first
+//     session's, as Mux's dimensions are a view's;
+//   - the startup is the first frame's, in the first session that told
+//     one and did not go on with a play (Continued sessions have none);
+//     with none, the play has started if a session went on with one;
+//   - play and stall time, bitrate × play time and reports add up (each
+//     session's counters are its own), the peak bitrate is the highest;
+//   - CDN, edge and the last bitrate are the latest session's that told
+//     them, as a session's are its latest beat's;
+//   - it stopped or failed if any session did, and its lease is the
+//     latest session's.
+//
+// Its SessionID is the play's (QoEPlay.ViewID) and it keeps no beats.
+func mergePlay(sessions []QoEView) QoEView {
+	sessions = slices.Clone(sessions)
+	slices.SortFunc(sessions, func(a, b QoEView) int {
+		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.SessionID, b.SessionID))
+	})
+	first := sessions[0]
+	p := QoEView{SessionID: first.Play().ViewID, AccountID: first.AccountID, Hour: first.Hour, StartedAt: first.StartedAt,
+		TitleID: first.TitleID, Country: first.Country, ASN: first.ASN, DeviceType: first.DeviceType}
+	continued, startup := false, false
+	for _, s := range sessions {
+		if !startup && !s.Continued && (s.StartupMS > 0 || s.StartupRefused) {
+			startup, p.StartupMS, p.StartupRefused = true, s.StartupMS, s.StartupRefused
+		}
+		continued = continued || s.Continued
+		p.Reports += s.Reports
+		p.Corrections += s.Corrections
+		p.PlayedMS += s.PlayedMS
+		p.RebufferMS += s.RebufferMS
+		p.BitrateKbpsMS += s.BitrateKbpsMS
+		p.PeakBitrateKbps = max(p.PeakBitrateKbps, s.PeakBitrateKbps)
+		p.LastBitrateKbps = cmp.Or(s.LastBitrateKbps, p.LastBitrateKbps)
+		p.CDN, p.EdgeID = cmp.Or(s.CDN, p.CDN), cmp.Or(s.EdgeID, p.EdgeID)
+		p.Stopped, p.Failed = p.Stopped || s.Stopped, p.Failed || s.Failed
+		if s.LeaseEndsBy.After(p.LeaseEndsBy) {
+			p.LeaseEndsBy = s.LeaseEndsBy
+		}
+		if s.UpdatedAt.After(p.UpdatedAt) {
+			p.UpdatedAt = s.UpdatedAt
+		}
+		if s.DeviceTime.After(p.DeviceTime) {
+			p.DeviceTime = s.DeviceTime
+		}
+	}
+	p.Continued = continued && !startup
+	return p
+}
+
 // MaxQoERange bounds one aggregate query: a month of hours.
 const MaxQoERange = 31 * 24 * time.Hour
 
