@@ -2,8 +2,11 @@
 -- (Firehose → S3, Glue table <prefix>_qoe.heartbeats; run in Athena, engine v3).
 --
 -- The same metrics and bounds as the runner's GET /v1/admin/qoe
--- (shared/playback/qoeview.go): a view is a session, bucketed by the hour it
--- started; video startup time, rebuffer percentage (rebuffering over
+-- (shared/playback/qoeview.go): a view is a play (a playback attempt,
+-- Mux Data's view): a session, or the sessions of one account and title
+-- that go on with one play across re-authorizations and name it
+-- (qoe.view, the session it began in), bucketed by the hour its first
+-- session started; video startup time, rebuffer percentage (rebuffering over
 -- startup + play + rebuffering), exits before video start, playback
 -- failures, play-time-weighted average and peak bitrate, after Mux Data's
 -- definitions. p50/p95 are nearest-rank and exact, as the runner's.
@@ -26,6 +29,15 @@
 -- A view has started with a startup time (even a refused one), play time,
 -- or qoe.continued: its session goes on with a play that started, and
 -- told its startup, in a session it replaced (a re-authorization).
+-- The views of a play's sessions fold into one (playback.QoEPlays), in the
+-- order the sessions started: the hour and the viewer are the first
+-- session's, the startup the first session's that told one of its own,
+-- play, stalls and bitrate × play time add up (each session's counters are
+-- its own), CDN and edge are the latest session's that told them, and it
+-- stopped or failed if any session did. The heartbeats of a day before the
+-- range are read for the first sessions of plays that go on into it; of a
+-- play longer than that, the sessions in a range its first is that far
+-- before count there as a view of their own, as in the runner.
 -- A view silent before its first frame (no stop, no error: a crashed tab)
 -- is an exit before video start once its session's lease has run out: at
 -- the latest lease_expires_at its heartbeats carry (where each left the
@@ -46,6 +58,7 @@ WITH params AS (
 beats AS (
   SELECT
     h.session_id,
+    h.account_id,
     h.title_id,
     h.event,
     from_iso8601_timestamp_nanos(h.device_time) AS device_time,
@@ -64,11 +77,14 @@ beats AS (
     IF(coalesce(h.qoe.rebuffer_count, 0) > 0, greatest(coalesce(h.qoe.rebuffer_ms, 0), 0), 0) AS rebuffer_ms,
     -- goes on with a play another session of the page started (QoE.Continued)
     coalesce(h.qoe.continued, false) AS continued,
+    -- the play it goes on with: the session the play began in (QoE.View)
+    nullif(h.qoe.view, '') AS view_named,
     greatest(coalesce(h.qoe.br, 0), 0) AS bitrate_kbps
   FROM heartbeats h, params p
   -- dt is the hour Firehose delivered; views that started in range arrive
-  -- from their start on (a day of slack for long sessions).
-  WHERE h.dt >= date_format(p.from_hour, '%Y/%m/%d/%H')
+  -- from their start on (a day of slack for long sessions), and the first
+  -- sessions of plays that go on into it a day before it at most.
+  WHERE h.dt >= date_format(p.from_hour - INTERVAL '1' DAY, '%Y/%m/%d/%H')
     AND h.dt < date_format(p.to_hour + INTERVAL '1' DAY, '%Y/%m/%d/%H')
 ),
 bounded AS (
@@ -95,7 +111,10 @@ weighted AS (
 views AS (
   SELECT
     session_id,
-    date_trunc('hour', min(started_at)) AS hour,
+    arbitrary(account_id) AS account_id,
+    -- the least named, as the runner keeps (QoEView.ViewID)
+    coalesce(min(view_named), session_id) AS view_id,
+    min(started_at) AS started_at,
     arbitrary(title_id) AS title_id,
     element_at(array_agg(cdn ORDER BY device_time DESC, received_at DESC) FILTER (WHERE cdn IS NOT NULL), 1) AS cdn,
     element_at(array_agg(edge ORDER BY device_time DESC, received_at DESC) FILTER (WHERE edge IS NOT NULL), 1) AS edge,
@@ -116,10 +135,36 @@ views AS (
   FROM weighted
   GROUP BY session_id
 ),
+plays AS (
+  SELECT
+    account_id,
+    title_id,
+    view_id,
+    date_trunc('hour', min(started_at)) AS hour,
+    element_at(array_agg(country ORDER BY started_at, session_id), 1) AS country,
+    element_at(array_agg(asn ORDER BY started_at, session_id), 1) AS asn,
+    element_at(array_agg(device_type ORDER BY started_at, session_id), 1) AS device_type,
+    element_at(array_agg(cdn ORDER BY started_at DESC, session_id DESC) FILTER (WHERE cdn IS NOT NULL), 1) AS cdn,
+    element_at(array_agg(edge ORDER BY started_at DESC, session_id DESC) FILTER (WHERE edge IS NOT NULL), 1) AS edge,
+    element_at(array_agg(startup_ms ORDER BY started_at, session_id)
+      FILTER (WHERE NOT continued AND (startup_ms IS NOT NULL OR startup_refused)), 1) AS startup_ms,
+    coalesce(element_at(array_agg(startup_refused ORDER BY started_at, session_id)
+      FILTER (WHERE NOT continued AND (startup_ms IS NOT NULL OR startup_refused)), 1), false) AS startup_refused,
+    sum(played_ms) AS played_ms,
+    sum(rebuffer_ms) AS rebuffer_ms,
+    sum(bitrate_kbps_ms) AS bitrate_kbps_ms,
+    max(peak_bitrate_kbps) AS peak_bitrate_kbps,
+    bool_or(continued) AS continued,
+    bool_or(stopped) AS stopped,
+    bool_or(failed) AS failed,
+    max(lease_ends_by) AS lease_ends_by
+  FROM views
+  GROUP BY account_id, title_id, view_id
+),
 per_view AS (
   SELECT *,
     coalesce(startup_ms, 0) > 0 OR startup_refused OR played_ms > 0 OR continued AS started
-  FROM views
+  FROM plays
 ),
 metrics AS (
   -- ratios in DOUBLE: 100.0 would be a DECIMAL(4,1), and DECIMAL / BIGINT

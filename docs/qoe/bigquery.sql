@@ -3,7 +3,10 @@
 --
 -- The same metrics and bounds as the runner's GET /v1/admin/qoe and
 -- docs/qoe/athena.sql (see there and shared/playback/qoeview.go): views are
--- sessions by the hour they started; nearest-rank exact p50/p95. To break
+-- plays by the hour their first session started (a play that goes on
+-- across re-authorizations, its sessions of one account and title naming
+-- it in qoe.view, is one view, folded as athena.sql says); nearest-rank
+-- exact p50/p95. To break
 -- down by another dimension replace `cdn` in the last SELECT with title_id,
 -- edge, country, asn or device_type (the viewer's, from the session's
 -- playback token). Set the dataset in FROM and the range in params. A
@@ -31,6 +34,7 @@ WITH params AS (
 beats AS (
   SELECT
     h.session_id,
+    h.account_id,
     h.title_id,
     h.event,
     message_time(h.device_time) AS device_time,
@@ -49,11 +53,14 @@ beats AS (
     IF(IFNULL(h.qoe.rebuffer_count, 0) > 0, GREATEST(IFNULL(h.qoe.rebuffer_ms, 0), 0), 0) AS rebuffer_ms,
     -- goes on with a play another session of the page started (QoE.Continued)
     IFNULL(h.qoe.continued, FALSE) AS continued,
+    -- the play it goes on with: the session the play began in (QoE.View)
+    NULLIF(h.qoe.view, '') AS view_named,
     GREATEST(IFNULL(h.qoe.br, 0), 0) AS bitrate_kbps
   FROM `playplane_qoe.heartbeats` AS h, params AS p
   -- partitioned by publish time: views that started in range are published
-  -- from their start on (a day of slack for long sessions)
-  WHERE h.publish_time >= p.from_hour AND h.publish_time < TIMESTAMP_ADD(p.to_hour, INTERVAL 1 DAY)
+  -- from their start on (a day of slack for long sessions), and the first
+  -- sessions of plays that go on into it a day before it at most
+  WHERE h.publish_time >= TIMESTAMP_SUB(p.from_hour, INTERVAL 1 DAY) AND h.publish_time < TIMESTAMP_ADD(p.to_hour, INTERVAL 1 DAY)
 ),
 bounded AS (
   SELECT *,
@@ -78,7 +85,10 @@ weighted AS (
 views AS (
   SELECT
     session_id,
-    TIMESTAMP_TRUNC(MIN(started_at), HOUR) AS hour,
+    ANY_VALUE(account_id) AS account_id,
+    -- the least named, as the runner keeps (QoEView.ViewID)
+    IFNULL(MIN(view_named), session_id) AS view_id,
+    MIN(started_at) AS started_at,
     ANY_VALUE(title_id) AS title_id,
     ARRAY_AGG(cdn IGNORE NULLS ORDER BY device_time DESC, received_at DESC LIMIT 1)[SAFE_OFFSET(0)] AS cdn,
     ARRAY_AGG(edge IGNORE NULLS ORDER BY device_time DESC, received_at DESC LIMIT 1)[SAFE_OFFSET(0)] AS edge,
@@ -100,9 +110,40 @@ views AS (
   FROM weighted
   GROUP BY session_id
 ),
+plays AS (
+  -- ARRAY_AGG refuses NULL elements: the first session's viewer is taken
+  -- as '' for unknown, and the first startup as a STRUCT
+  SELECT
+    account_id,
+    title_id,
+    view_id,
+    TIMESTAMP_TRUNC(MIN(started_at), HOUR) AS hour,
+    NULLIF(ARRAY_AGG(IFNULL(country, '') ORDER BY started_at, session_id LIMIT 1)[OFFSET(0)], '') AS country,
+    NULLIF(ARRAY_AGG(IFNULL(asn, '') ORDER BY started_at, session_id LIMIT 1)[OFFSET(0)], '') AS asn,
+    NULLIF(ARRAY_AGG(IFNULL(device_type, '') ORDER BY started_at, session_id LIMIT 1)[OFFSET(0)], '') AS device_type,
+    ARRAY_AGG(cdn IGNORE NULLS ORDER BY started_at DESC, session_id DESC LIMIT 1)[SAFE_OFFSET(0)] AS cdn,
+    ARRAY_AGG(edge IGNORE NULLS ORDER BY started_at DESC, session_id DESC LIMIT 1)[SAFE_OFFSET(0)] AS edge,
+    ARRAY_AGG(IF(NOT continued AND (startup_ms IS NOT NULL OR startup_refused), STRUCT(startup_ms, startup_refused), NULL)
+      IGNORE NULLS ORDER BY started_at, session_id LIMIT 1)[SAFE_OFFSET(0)] AS first_startup,
+    SUM(played_ms) AS played_ms,
+    SUM(rebuffer_ms) AS rebuffer_ms,
+    SUM(bitrate_kbps_ms) AS bitrate_kbps_ms,
+    MAX(peak_bitrate_kbps) AS peak_bitrate_kbps,
+    LOGICAL_OR(continued) AS continued,
+    LOGICAL_OR(stopped) AS stopped,
+    LOGICAL_OR(failed) AS failed,
+    MAX(lease_ends_by) AS lease_ends_by
+  FROM views
+  GROUP BY account_id, title_id, view_id
+),
+play_startups AS (
+  SELECT * EXCEPT (first_startup), first_startup.startup_ms AS startup_ms,
+    IFNULL(first_startup.startup_refused, FALSE) AS startup_refused
+  FROM plays
+),
 per_view AS (
   SELECT *, IFNULL(startup_ms, 0) > 0 OR startup_refused OR played_ms > 0 OR continued AS started
-  FROM views
+  FROM play_startups
 ),
 metrics AS (
   SELECT v.*,

@@ -351,3 +351,54 @@ func TestWarehouseSQLOrdersBeatsAsTheRunner(t *testing.T) {
 		}
 	}
 }
+
+// TestWarehouseSQLCountsAPlayOnce: a play that goes on across
+// re-authorizations is one view (QoEPlays, TestReauthorizedPlayIsOneView):
+// each query must fold the sessions' views of one account and title that
+// name the same play (qoe.view, the session the play began in; its own
+// when none) into one, in the hour its first session started, with the
+// viewer of its first session, the startup of the first session that did
+// not go on with a play, and the play, stalls and bitrate × play time of
+// all of them added up; and read the heartbeats of QoEPlaySlack before
+// its range too, where the first sessions of plays that go on into it
+// are. Counted per session, a re-authorized play was two views.
+func TestWarehouseSQLCountsAPlayOnce(t *testing.T) {
+	t.Parallel()
+	f, ok := reflect.TypeFor[playback.QoE]().FieldByName("View")
+	if !ok {
+		t.Fatal("playback.QoE names no play")
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if playback.QoEPlaySlack != 24*time.Hour {
+		t.Fatalf("QoEPlaySlack is %s; the queries read a day around their range", playback.QoEPlaySlack)
+	}
+	for _, file := range warehouseSQL(t) {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql := regexp.MustCompile(`--.*`).ReplaceAllString(string(raw), "")
+		plays := regexp.MustCompile(`(?s)\bplays AS \((.*?)\n\),`).FindStringSubmatch(sql)
+		if plays == nil {
+			t.Errorf("%s has no plays AS (...) step folding the sessions' views of a play", file)
+			continue
+		}
+		for _, want := range []struct{ in, what, re string }{
+			{sql, "read the play each heartbeat names", `\bh\.qoe\.` + name + `\b`},
+			{sql, "read the heartbeat's account", `\bh\.account_id\b`},
+			{sql, "take a session's play as the one it names, its own when none", `(?i)(coalesce|IFNULL)\(min\(view_named\), session_id\) AS view_id`},
+			{sql, "read a day of heartbeats before its range", `(?i)(p\.from_hour - INTERVAL '1' DAY|TIMESTAMP_SUB\(p\.from_hour, INTERVAL 1 DAY\))`},
+			{plays[1], "fold the sessions' views of one account, title and play", `(?i)FROM views\s+GROUP BY account_id, title_id, view_id\s*$`},
+			{plays[1], "take the play's hour from its first session", `(?i)_TRUNC\(('hour', min\(started_at\)|MIN\(started_at\), HOUR)\) AS hour`},
+			{plays[1], "add up the sessions' play", `(?i)sum\(played_ms\) AS played_ms`},
+			{plays[1], "add up the sessions' stalls", `(?i)sum\(rebuffer_ms\) AS rebuffer_ms`},
+			{plays[1], "add up the sessions' bitrate × play time", `(?i)sum\(bitrate_kbps_ms\) AS bitrate_kbps_ms`},
+			{plays[1], "take the viewer of the first session", `(?i)country(, '')?\)? ORDER BY started_at, session_id\b`},
+			{plays[1], "take the startup of the first session that told one of its own", `(?i)NOT continued AND \(startup_ms IS NOT NULL OR startup_refused\)`},
+		} {
+			if !regexp.MustCompile(want.re).MatchString(want.in) {
+				t.Errorf("%s does not %s (%s)", file, want.what, want.re)
+			}
+		}
+	}
+}
