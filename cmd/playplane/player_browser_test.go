@@ -907,6 +907,7 @@ func (h *harness) testTokenExpiry(t *testing.T, format string) {
 		Requests     []pageRequest `json:"requests"`
 	}
 	const playOn = 4.5
+	counted := h.qoeTotals(t)
 	h.drive(t, map[string]any{"kind": "reauth", "url": page, "timeoutMS": 30000, "playOn": playOn}, &out)
 	if !out.Playing {
 		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
@@ -983,6 +984,37 @@ func (h *harness) testTokenExpiry(t *testing.T, format string) {
 		t.Errorf("the session that took over has the view %+v (found %v): want one that played, with no startup of its own (the first session's was %d ms)",
 			v, ok, *out.Before.StartupMS)
 	}
+	h.wantOnePlay(t, counted, views, out.Before.SessionID, a.SessionID)
+}
+
+// qoeTotals adds up GET /v1/admin/qoe by title over its hours, once the
+// bus has delivered what the runner accepted: rows that share a runner
+// tell their own plays by what they add.
+func (h *harness) qoeTotals(t *testing.T) playback.QoEAggregate {
+	t.Helper()
+	var sum playback.QoEAggregate
+	for _, a := range h.titleQoE(t) {
+		sum.Views, sum.Started, sum.ExitsBeforeStart, sum.Failures = sum.Views+a.Views, sum.Started+a.Started,
+			sum.ExitsBeforeStart+a.ExitsBeforeStart, sum.Failures+a.Failures
+	}
+	return sum
+}
+
+// wantOnePlay: the page's play went on across a re-authorization, from
+// session first to next: Mux Data counts one view per playback attempt,
+// so GET /v1/admin/qoe has one more view since before (counted), started,
+// and each session's view after the first names the play (qoe.view).
+func (h *harness) wantOnePlay(t *testing.T, counted playback.QoEAggregate, views map[string]playback.QoEView, first, next string) {
+	t.Helper()
+	if v := views[next]; v.Play() != views[first].Play() {
+		t.Errorf("the session that took over belongs to the play %+v, the first session to %+v: want one play", v.Play(), views[first].Play())
+	}
+	now := h.qoeTotals(t)
+	if got := (playback.QoEAggregate{Views: now.Views - counted.Views, Started: now.Started - counted.Started,
+		ExitsBeforeStart: now.ExitsBeforeStart - counted.ExitsBeforeStart, Failures: now.Failures - counted.Failures}); got != (playback.QoEAggregate{Views: 1, Started: 1}) {
+		t.Errorf("GET /v1/admin/qoe counts %d views, %d started, %d exits before start, %d failures more for the play re-authorized from %s to %s; want one started view\nheartbeats %v, then %v",
+			got.Views, got.Started, got.ExitsBeforeStart, got.Failures, first, next, h.run.faults.beats(first), h.run.faults.beats(next))
+	}
 }
 
 // testTokenExpiryStopPaused: the page is paused when a new session takes
@@ -1000,6 +1032,7 @@ func (h *harness) testTokenExpiryStopPaused(t *testing.T) {
 		After        pageState `json:"after"`
 		End          pageState `json:"end"`
 	}
+	counted := h.qoeTotals(t)
 	h.drive(t, map[string]any{"kind": "reauth", "url": page, "timeoutMS": 30000, "stopPaused": true}, &out)
 	if !out.Playing {
 		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
@@ -1021,6 +1054,7 @@ func (h *harness) testTokenExpiryStopPaused(t *testing.T) {
 		t.Errorf("the session that took over paused and was stopped there has the view %+v (found %v): want a stopped view that started, with no startup of its own, not an exit before video start",
 			v, ok)
 	}
+	h.wantOnePlay(t, counted, views, out.Before.SessionID, a.SessionID)
 }
 
 // qoeViews are the runner's QoE views by session, once the bus has

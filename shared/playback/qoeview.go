@@ -10,8 +10,10 @@ import (
 )
 
 // QoE analytics (issue 18). A view is one playback attempt: our session,
-// which is what Mux Data calls a view ("an attempt, successful or not, to
-// play a video"; https://docs.mux.com/guides/data/understand-metric-definitions).
+// or the sessions of a play that went on across re-authorizations
+// (QoEPlays), which is what Mux Data calls a view ("an attempt, successful
+// or not, to play a video";
+// https://docs.mux.com/guides/data/understand-metric-definitions).
 // Per view we keep the metrics below, following Mux Data's definitions
 // where they exist:
 //

@@ -188,6 +188,7 @@
     state.beats = { sent: 0, ok: 0, last: null, statuses: [] };
     sessionBase = noCounters;
     startupSession = '';
+    playSession = '';
     render();
     t0 = performance.now();
     try {
@@ -274,6 +275,7 @@
   function takeSession(answer) {
     state.play = answer;
     state.sessionID = answer.session_id;
+    if (!playSession) playSession = answer.session_id;
     state.maxQuality = answer.max_quality;
     leaseUntil = Date.parse(answer.lease_expires_at) || 0;
     beatFailures = 0;
@@ -919,6 +921,12 @@
   // and stopped before it played, its view would otherwise count as an
   // exit before video start.
   let startupSession = '';
+  // playSession is the session the page's play began in. Every session
+  // that replaced another in the same play (reauthorize) names it
+  // (qoe.view), before its first frame too: the server counts the play as
+  // one view (a playback attempt, as Mux Data counts them), not one per
+  // session.
+  let playSession = '';
 
   // qoe is the heartbeat's QoE, of the page's counters now unless given.
   function qoe(c = counters()) {
@@ -940,6 +948,7 @@
     put('bl', Math.round(buffered * 1000));
     if (state.sessionID === startupSession) put('startup_ms', state.startupMS || 0);
     else put('continued', state.startupMS !== null);
+    if (state.sessionID !== playSession) put('view', playSession);
     put('rebuffer_count', Math.max(0, c.stalls - sessionBase.stalls));
     put('rebuffer_ms', Math.max(0, Math.round(c.stallMS - sessionBase.stallMS)));
     put('played_ms', Math.max(0, Math.round(c.playedMS - sessionBase.playedMS)));
