@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -265,6 +266,14 @@ func (w *responseWriter) response(method string) events.APIGatewayV2HTTPResponse
 	case http.StatusNoContent:
 		delete(w.sent, "Content-Length")
 		delete(w.sent, "Transfer-Encoding")
+	default:
+		// API Gateway counts the body it is given, which a HEAD answer has
+		// not; the length the GET would have is the one the handler wrote
+		// (RFC 9110 9.3.2), as net/http sends it. A length the handler set
+		// stands, and nothing written says nothing, as in net/http.
+		if _, set := w.sent["Content-Length"]; method == http.MethodHead && !set && w.body.Len() > 0 {
+			w.sent.Set("Content-Length", strconv.Itoa(w.body.Len()))
+		}
 	}
 	resp := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: make(map[string]string, len(w.sent))}
 	for name, values := range w.sent {

@@ -356,6 +356,70 @@ func TestHeadersAsNetHTTPSendsThem(t *testing.T) {
 	}
 }
 
+// TestHeadCarriesGetContentLength: a HEAD answer carries the
+// Content-Length the GET would have (RFC 9110 9.3.2 and 8.6), without the
+// body, as a net/http server sends it: the length the handler wrote, or
+// the one it set. net/http can count only a body that fits its 2048-byte
+// buffer; a Lambda response is whole, so a larger one is counted too (the
+// GET of it gets that length from API Gateway).
+func TestHeadCarriesGetContentLength(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		want    string // Content-Length of the HEAD answer; "" for none
+	}{
+		{"json body written", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"ok":true}`))
+		}, "11"},
+		{"error body", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "not found", http.StatusNotFound)
+		}, "10"},
+		{"length set, nothing written", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "video/mp4")
+			w.Header().Set("Content-Length", "4096")
+		}, "4096"},
+		{"nothing written", func(http.ResponseWriter, *http.Request) {}, ""},
+		{"204", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }, ""},
+		{"304", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("ETag", `"v1"`)
+			w.WriteHeader(http.StatusNotModified)
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			resp, err := srv.Client().Head(srv.URL + "/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("Content-Length"); got != tc.want {
+				t.Fatalf("net/http sends Content-Length %q, the test wants %q", got, tc.want)
+			}
+			got := invoke(t, tc.handler, payload("HEAD", "/x", "", "", false, "192.0.2.1", nil, nil))
+			if got.StatusCode != resp.StatusCode || got.Headers["Content-Length"] != tc.want || got.Body != "" {
+				t.Fatalf("lambda answered %d, Content-Length %q, body %q; net/http sends %d, Content-Length %q, no body",
+					got.StatusCode, got.Headers["Content-Length"], got.Body, resp.StatusCode, tc.want)
+			}
+		})
+	}
+	t.Run("body larger than net/http counts", func(t *testing.T) {
+		t.Parallel()
+		body := strings.Repeat("a", 100_000)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write([]byte(body))
+		})
+		got := invoke(t, h, payload("HEAD", "/x", "", "", false, "192.0.2.1", nil, nil))
+		if got.Headers["Content-Length"] != "100000" || got.Body != "" {
+			t.Fatalf("Content-Length %q, body %d bytes; want 100000 and no body", got.Headers["Content-Length"], len(got.Body))
+		}
+	})
+}
+
 // TestPathRoutesAsOnTheServer: a path with escaped characters reaches the
 // handlers as it does through net/http, in the two shapes AWS sends it.
 // Live captures of one request to /capture/space%20value (hotsock/voker,
