@@ -113,7 +113,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 // tooLarge is the typed 500 that replaces a response Lambda would refuse,
-// keeping the request id the handler's response carried, and its CORS
+// without Retry-After, keeping the request id the handler's response carried, and its CORS
 // headers: without them a player's page sees a CORS failure, not the 500.
 func tooLarge(r *http.Request, resp events.APIGatewayV2HTTPResponse, size int) events.APIGatewayV2HTTPResponse {
 	w := newResponseWriter()
@@ -130,6 +130,9 @@ func tooLarge(r *http.Request, resp events.APIGatewayV2HTTPResponse, size int) e
 	httpx.WriteError(w, r.WithContext(ctx), &playback.Error{Code: playback.CodeInternal, Reason: "response_too_large",
 		Err: fmt.Errorf("lambdahttp: the %d response to %s %s is %d bytes serialized; Lambda takes at most %d",
 			resp.StatusCode, r.Method, r.URL.Path, size, MaxResponseBytes)})
+	// The one 500 a retry does not cure: the same request gets the same
+	// response, as large.
+	delete(w.sent, "Retry-After")
 	return w.response(r.Method)
 }
 

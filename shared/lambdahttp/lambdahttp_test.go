@@ -692,6 +692,10 @@ func TestOversizedResponseIsTyped500(t *testing.T) {
 				resp.Headers["Vary"] != "Origin" {
 				t.Fatalf("status %d, headers %v, error %+v; want a typed 500 response_too_large keeping the request id and CORS", resp.StatusCode, resp.Headers, body.Error)
 			}
+			// The same request gets the same response: no retry cures it.
+			if ra, ok := resp.Headers["Retry-After"]; ok {
+				t.Fatalf("Retry-After %q on response_too_large, which a retry does not cure", ra)
+			}
 		})
 	}
 }
