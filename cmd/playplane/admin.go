@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/playplane/playplane/shared/atomicfile"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/catalogfile"
@@ -266,15 +268,13 @@ func exportCmd(ctx context.Context, cfg Config, cli cliConfig, args []string, st
 	if *out == "" {
 		return catalogfile.Encode(stdout, f)
 	}
-	w, err := os.Create(*out)
-	if err != nil {
-		return err
+	// Encoded whole and put in place by a rename: an export that fails
+	// (the encoding, a full disk, a kill) leaves the last one as it was.
+	var buf bytes.Buffer
+	if err := catalogfile.Encode(&buf, f); err != nil {
+		return fmt.Errorf("export: %w (%s left as it was)", err, *out)
 	}
-	if err := catalogfile.Encode(w, f); err != nil {
-		w.Close()
-		return err
-	}
-	return w.Close()
+	return atomicfile.WriteFile(*out, buf.Bytes(), 0o644)
 }
 
 // listingMigrator is a store with a one-off migration of its listing

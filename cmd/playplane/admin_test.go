@@ -337,3 +337,44 @@ func TestUnknownCommandRunsNothing(t *testing.T) {
 		t.Fatalf("openapi: handled %v, err %v, %.80s", handled, err, out.String())
 	}
 }
+
+// TestFailedExportKeepsTheFile: an export to -o that fails leaves the
+// file it would have replaced as it was. The failure is the store's: a
+// coverage zone file that is not JSON (stores do not parse it), which the
+// encoding refuses once the records are read. Written in place, the file
+// was truncated first and an operator's last good export was gone.
+func TestFailedExportKeepsTheFile(t *testing.T) {
+	t.Parallel()
+	cfg := Config{DataDir: t.TempDir()}
+	if _, err := run(t, cfg, "import", "--store=bolt", writeFile(t, "catalogue.json", cliCatalogue)); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "export.json")
+	if _, err := run(t, cfg, "export", "--store=bolt", "-o", out); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(out)
+	if err != nil || !strings.Contains(string(before), "bbb") {
+		t.Fatalf("the first export: %v\n%s", err, before)
+	}
+	s, err := bolt.Open(filepath.Join(cfg.DataDir, "playplane.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutCoverageZones(context.Background(), playback.CoverageZonesUpload{Data: []byte("not json {"), Actor: "cli:test", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, cfg, "export", "--store=bolt", "-o", out); err == nil {
+		t.Fatal("the export of a coverage zone file that is not JSON succeeded")
+	}
+	after, err := os.ReadFile(out)
+	if err != nil || !bytes.Equal(after, before) {
+		t.Fatalf("after a failed export the file holds %d bytes (%v), want the %d of the last export", len(after), err, len(before))
+	}
+	if entries, err := os.ReadDir(filepath.Dir(out)); err != nil || len(entries) != 1 {
+		t.Fatalf("the export's directory holds %d entries (%v), want the export alone", len(entries), err)
+	}
+}
