@@ -287,6 +287,37 @@ func TestPlayRejects(t *testing.T) {
 	}
 }
 
+// TestPlayRefusesNullForAString: the document types device_name and
+// device_type as strings (PlayRequest), so null is a value of the wrong
+// type, refused as a number is, naming the member; encoding/json reads it
+// as the member left out, which the schema allows and null is not.
+func TestPlayRefusesNullForAString(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body, reason, pointer string
+	}{
+		{"null device name", `{"title_id":"sintel","device_id":"d","device_name":null}`, playback.ReasonWrongType, "/device_name"},
+		{"null device type", `{"title_id":"sintel","device_id":"d","device_type":null}`, playback.ReasonWrongType, "/device_type"},
+		{"null device type after a name", `{"title_id":"sintel","device_id":"d","device_name":"null","device_type" : null}`, playback.ReasonWrongType, "/device_type"},
+		{"device name a number", `{"title_id":"sintel","device_id":"d","device_name":7}`, playback.ReasonWrongType, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			rec := h.do(http.MethodPost, "/v1/play", h.token(demo.AccountFamily), tc.body)
+			e := errorOf(t, rec)
+			details, _ := e.Details.(map[string]any)
+			pointer, _ := details["pointer"].(string)
+			if rec.Code != http.StatusBadRequest || e.Reason != tc.reason || pointer != tc.pointer {
+				t.Fatalf("got %d %+v, want 400 reason %s, details.pointer %q", rec.Code, e, tc.reason, tc.pointer)
+			}
+			if active, _ := h.store.ListActiveSessions(context.Background(), demo.AccountFamily, h.now); len(active) != 0 {
+				t.Fatalf("a refused play left %d sessions", len(active))
+			}
+		})
+	}
+}
+
 // TestPlayOfAnAccountWithoutItsPlan: an entitled account whose plan_id
 // names no plan ("" under a Stripe price that maps none, or a plan since
 // deleted) is refused 403 plan_missing, the account's configuration
