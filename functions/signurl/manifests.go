@@ -117,7 +117,7 @@ func (s *Server) openManifest(r *http.Request, start bool) (*manifestRequest, er
 		return nil, err
 	}
 	if len(m.title.Renditions) == 0 {
-		return nil, playback.Errorf(playback.CodeNotFound, "title_has_no_ladder",
+		return nil, playback.Errorf(playback.CodeNotFound, playback.ReasonTitleHasNoLadder,
 			"title %q has no renditions to personalize; use manifest_url", m.title.ID)
 	}
 	m.expires = s.expiry(m.sess, claims, now)
@@ -308,7 +308,7 @@ func (s *Server) hlsMedia(w http.ResponseWriter, r *http.Request) error {
 	// No grant either way; a rendition the title lacks is no plan's to
 	// allow, so a player's typo is not told to upgrade.
 	if !isAllowed(m.title.Renditions, rendition) {
-		return playback.Errorf(playback.CodeNotFound, "rendition_not_found",
+		return playback.Errorf(playback.CodeNotFound, playback.ReasonRenditionNotFound,
 			"title %q has no rendition %q", m.title.ID, rendition)
 	}
 	if !isAllowed(m.allowed, rendition) {

@@ -609,6 +609,56 @@ func TestManifestRefusals(t *testing.T) {
 	})
 }
 
+// removingStore answers a title's or an account's read as the store does
+// once an operator removed the record, after remove names its kind.
+type removingStore struct {
+	signurl.Store
+	remove *atomic.Pointer[playback.Kind]
+}
+
+func (s removingStore) GetTitle(ctx context.Context, id string) (playback.Title, error) {
+	if k := s.remove.Load(); k != nil && *k == playback.KindTitle {
+		return playback.Title{}, playback.NotFound(string(playback.KindTitle), id)
+	}
+	return s.Store.GetTitle(ctx, id)
+}
+
+func (s removingStore) GetAccount(ctx context.Context, id string) (playback.Account, error) {
+	if k := s.remove.Load(); k != nil && *k == playback.KindAccount {
+		return playback.Account{}, playback.NotFound(string(playback.KindAccount), id)
+	}
+	return s.Store.GetAccount(ctx, id)
+}
+
+// TestManifestOfARemovedTitleOrAccount: a session's title or account
+// removed since the play is 404 title_not_found or account_not_found on
+// every manifest route, reasons playback.ManifestNotFounds (and so the
+// document) lists.
+func TestManifestOfARemovedTitleOrAccount(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []playback.Kind{playback.KindTitle, playback.KindAccount} {
+		t.Run(string(kind), func(t *testing.T) {
+			t.Parallel()
+			var remove atomic.Pointer[playback.Kind]
+			m := newSteeredManifestHarnessOver(t, 3, "", nil, func(s signurl.Store) signurl.Store { return removingStore{Store: s, remove: &remove} })
+			sess, token := m.session(demo.AccountSolo, ladderTitle, time.Hour)
+			g := m.grant(sess.ID, token, cdnCFECDSA)
+			remove.Store(&kind)
+			want := string(kind) + "_not_found"
+			if !slices.Contains(playback.ManifestNotFounds, want) {
+				t.Fatalf("playback.ManifestNotFounds %v lacks %s", playback.ManifestNotFounds, want)
+			}
+			hls, _ := url.Parse(g.Manifests.HLS)
+			media := m.api.URL + "/v1/manifests/" + sess.ID + "/hls/" + cdnCFECDSA + "/sd?token=" + url.QueryEscape(hls.Query().Get("token"))
+			for _, u := range []string{g.Manifests.HLS, g.Manifests.DASH, media} {
+				if f := m.get(u, nil); f.status != 404 || f.reason != want {
+					t.Fatalf("%s: %d %s (%s), want 404 %s", u, f.status, f.reason, f.body, want)
+				}
+			}
+		})
+	}
+}
+
 // TestManifestOfAnAccountWithoutItsPlan: a session whose account's plan_id
 // names no plan ("" or a plan since deleted) is refused its manifest as
 // authorize play refuses the play, 403 plan_missing: the account's

@@ -105,7 +105,7 @@ func (o *HTTPOrigin) fetch(ctx context.Context, path string) ([]byte, error) {
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
-		return nil, playback.Errorf(playback.CodeNotFound, "manifest_not_stored", "the origin holds no %s", path)
+		return nil, playback.Errorf(playback.CodeNotFound, playback.ReasonManifestNotStored, "the origin holds no %s", path)
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 		return nil, playback.Unavailable(fmt.Errorf("status %d", resp.StatusCode), "signurl: origin %s", path)
 	case resp.StatusCode != http.StatusOK:

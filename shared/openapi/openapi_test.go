@@ -237,11 +237,14 @@ func TestEndReasonsAreTheDomains(t *testing.T) {
 	}
 }
 
-// TestPlayRefusalsAreTheDomains: the play's 403 reasons in the document
-// (DeviceLimitError's and PlayForbidden's enum) are exactly
-// playback.PlayRefusals, so a player switching on them meets no reason the
-// document does not name, and the document names none that is never sent.
-func TestPlayRefusalsAreTheDomains(t *testing.T) {
+// TestRefusalsAreTheDomains: the reasons the document lists for a
+// refusal are exactly the domain's list of them: the play's 403
+// (DeviceLimitError's and PlayForbidden's enum, playback.PlayRefusals)
+// and a personalized manifest's 404 (ManifestNotFound's,
+// playback.ManifestNotFounds), so a player switching on them meets no
+// reason the document does not name, and the document names none that is
+// never sent.
+func TestRefusalsAreTheDomains(t *testing.T) {
 	t.Parallel()
 	raw, err := openapi.Document()
 	if err != nil {
@@ -260,21 +263,21 @@ func TestPlayRefusalsAreTheDomains(t *testing.T) {
 			} `json:"error"`
 		} `json:"properties"`
 	}
+	type branch struct {
+		Ref string `json:"$ref"`
+		errorOf
+	}
 	var doc struct {
 		Components struct {
-			Responses struct {
-				PlayForbidden struct {
-					Content struct {
-						JSON struct {
-							Schema struct {
-								AnyOf []struct {
-									Ref string `json:"$ref"`
-									errorOf
-								} `json:"anyOf"`
-							} `json:"schema"`
-						} `json:"application/json"`
-					} `json:"content"`
-				} `json:"PlayForbidden"`
+			Responses map[string]struct {
+				Content struct {
+					JSON struct {
+						Schema struct {
+							AnyOf []branch `json:"anyOf"`
+							branch
+						} `json:"schema"`
+					} `json:"application/json"`
+				} `json:"content"`
 			} `json:"responses"`
 			Schemas map[string]errorOf `json:"schemas"`
 		} `json:"components"`
@@ -282,20 +285,36 @@ func TestPlayRefusalsAreTheDomains(t *testing.T) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, branch := range doc.Components.Responses.PlayForbidden.Content.JSON.Schema.AnyOf {
-		r := branch.Properties.Error.Properties.Reason
-		if name, ok := strings.CutPrefix(branch.Ref, "#/components/schemas/"); ok && name != "Error" {
-			r = doc.Components.Schemas[name].Properties.Error.Properties.Reason
-		}
-		if r.Const == "" && len(r.Enum) == 0 {
-			t.Fatalf("PlayForbidden branch %q names no reason by const or enum", branch.Ref)
-		}
-		got = append(append(got, r.Enum...), r.Const)
-	}
-	got = slices.DeleteFunc(slices.Sorted(slices.Values(got)), func(s string) bool { return s == "" })
-	if want := slices.Sorted(slices.Values(playback.PlayRefusals)); !slices.Equal(got, want) {
-		t.Errorf("PlayForbidden's reasons %v, want playback.PlayRefusals %v", got, want)
+	for _, tc := range []struct {
+		response string
+		want     []string
+	}{
+		{"PlayForbidden", playback.PlayRefusals},
+		{"ManifestNotFound", playback.ManifestNotFounds},
+	} {
+		t.Run(tc.response, func(t *testing.T) {
+			t.Parallel()
+			schema := doc.Components.Responses[tc.response].Content.JSON.Schema
+			branches := schema.AnyOf
+			if len(branches) == 0 {
+				branches = []branch{schema.branch}
+			}
+			var got []string
+			for _, b := range branches {
+				r := b.Properties.Error.Properties.Reason
+				if name, ok := strings.CutPrefix(b.Ref, "#/components/schemas/"); ok && name != "Error" {
+					r = doc.Components.Schemas[name].Properties.Error.Properties.Reason
+				}
+				if r.Const == "" && len(r.Enum) == 0 {
+					t.Fatalf("%s: schema %q names no reason by const or enum", tc.response, b.Ref)
+				}
+				got = append(append(got, r.Enum...), r.Const)
+			}
+			got = slices.DeleteFunc(slices.Sorted(slices.Values(got)), func(s string) bool { return s == "" })
+			if want := slices.Sorted(slices.Values(tc.want)); !slices.Equal(got, want) {
+				t.Errorf("%s's reasons %v, want the domain's %v", tc.response, got, want)
+			}
+		})
 	}
 }
 

@@ -30,3 +30,26 @@ var PlayRefusals = []string{
 	ReasonNotLicensed, ReasonNotLicensedHere, ReasonNotLicensedHomeOrHere, ReasonViewerLocationUnknown, ReasonAnonymousProxy,
 	ReasonParentalRating, ReasonTitleNotSignable,
 }
+
+// Reasons of the 404 of a personalized manifest (GET /v1/manifests/...)
+// that are its own; a title or account removed since the play is
+// NotFound's.
+const (
+	// ReasonTitleHasNoLadder: the title has no renditions to personalize;
+	// a player plays its manifest_url.
+	ReasonTitleHasNoLadder = "title_has_no_ladder"
+	// ReasonRenditionNotFound: a media playlist of a rendition outside
+	// the title's ladder.
+	ReasonRenditionNotFound = "rendition_not_found"
+	// ReasonManifestNotStored: the origin holds no such manifest (a
+	// rendition missing from the asset bucket).
+	ReasonManifestNotStored = "manifest_not_stored"
+)
+
+// ManifestNotFounds are every reason a personalized manifest is refused
+// 404 with. The OpenAPI document's ManifestNotFound lists exactly these,
+// checked against this list.
+var ManifestNotFounds = []string{
+	string(KindTitle) + "_not_found", string(KindAccount) + "_not_found",
+	ReasonTitleHasNoLadder, ReasonRenditionNotFound, ReasonManifestNotStored,
+}
