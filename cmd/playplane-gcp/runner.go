@@ -47,7 +47,12 @@ type Config struct {
 	PublicURL string `env:"PUBLIC_URL"` // how clients reach this server; default http://ADDR
 	Issuer    string `env:"JWT_ISSUER, default=playplane-local"`
 	Audience  string `env:"JWT_AUDIENCE, default=playplane"`
-	Seed      bool   `env:"SEED, default=true"`
+	// Seed is SEED, nil when unset: a plain start seeds the demo data
+	// unless the store holds a catalogue of the user's (an emulator of
+	// theirs, FIRESTORE_EMULATOR_HOST), as make run leaves a data directory
+	// (demo.HoldsOwnRecords); SEED=true seeds any, SEED=false none. The
+	// emulators the runner starts keep nothing: it seeds each of them.
+	Seed *bool `env:"SEED, noinit"`
 }
 
 // Runner serves every function through the Functions Framework against the
@@ -59,6 +64,7 @@ type Runner struct {
 	stops  []func()
 	edge   http.Handler // the CDN stand-in, when the runner made the signing key
 	edges  pickedge.EdgeKeys
+	seeded bool // the store has the demo data: the runner plays its edges' health agents
 	bridge *bridge
 	// stopped ends when Close begins; the bridge and the schedules run
 	// until then.
@@ -172,16 +178,34 @@ func (r *Runner) prepare(ctx context.Context) error {
 	if err := topics.EnsureTopics(ctx, events.Topics...); err != nil {
 		return err
 	}
-	if r.cfg.Seed {
-		store, err := res.Store(ctx)
-		if err != nil {
-			return err
-		}
-		if err := demo.SeedOn(ctx, store, r.demoCDNs(), time.Now()); err != nil {
-			return err
-		}
+	if r.seeded, err = r.seed(ctx, res); err != nil {
+		return err
 	}
 	return r.set.Build(ctx)
+}
+
+// seed writes the demo data as Config.Seed says, and reports whether the
+// store has it.
+func (r *Runner) seed(ctx context.Context, res *gcpfn.Resources) (bool, error) {
+	if r.cfg.Seed != nil && !*r.cfg.Seed {
+		return false, nil
+	}
+	store, err := res.Store(ctx)
+	if err != nil {
+		return false, err
+	}
+	now := time.Now()
+	if r.cfg.Seed == nil {
+		own, err := demo.HoldsOwnRecords(ctx, store, now)
+		if err != nil {
+			return false, err
+		}
+		if own {
+			r.log.InfoContext(ctx, "demo data not seeded: the store holds your own catalogue (SEED=true seeds it anyway)")
+			return false, nil
+		}
+	}
+	return true, demo.SeedOn(ctx, store, r.demoCDNs(), now)
 }
 
 // demoCDNs is the one CDN this runner signs for (prepareCDN), which the
@@ -302,7 +326,7 @@ func (r *Runner) startSchedules() {
 			return expect(client, req, http.StatusOK)
 		})
 	}
-	if r.cfg.Seed {
+	if r.seeded {
 		r.every(10*time.Second, "demo edge health", func(ctx context.Context) error {
 			now := time.Now()
 			var errs []error

@@ -23,6 +23,7 @@ import (
 	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/emulators"
+	"github.com/playplane/playplane/shared/firestore"
 	"github.com/playplane/playplane/shared/openapi"
 	"github.com/playplane/playplane/shared/openapi/openapitest"
 	"github.com/playplane/playplane/shared/playback"
@@ -79,8 +80,10 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startRunner starts the runner on a free port and waits until it serves.
-func startRunner(t *testing.T) *gcpRun {
+// startRunner starts the runner on a free port and waits until it serves;
+// env is added to its environment (FIRESTORE_EMULATOR_HOST there runs it
+// on that emulator).
+func startRunner(t *testing.T, env ...string) *gcpRun {
 	t.Helper()
 	if os.Getenv(emulators.SkipEnv) == "1" {
 		t.Skipf("%s=1: the runner needs the Firestore emulator", emulators.SkipEnv)
@@ -89,14 +92,14 @@ func startRunner(t *testing.T) *gcpRun {
 	r := &gcpRun{t: t, base: "http://" + addr, output: &lockedBuffer{}, done: make(chan error, 1),
 		cfg: Config{Addr: addr, DataDir: t.TempDir(), Issuer: devJWTIssuer, Audience: devJWTAudience}}
 	r.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	var env []string
+	var inherited []string
 	for _, kv := range os.Environ() {
 		// The runner starts emulators of its own.
 		if !strings.HasPrefix(kv, "FIRESTORE_EMULATOR_HOST=") && !strings.HasPrefix(kv, "PUBSUB_EMULATOR_HOST=") {
-			env = append(env, kv)
+			inherited = append(inherited, kv)
 		}
 	}
-	r.cmd.Env = append(env, runnerEnv+"=1", "ADDR="+addr, "DATA_DIR="+r.cfg.DataDir)
+	r.cmd.Env = append(append(inherited, runnerEnv+"=1", "ADDR="+addr, "DATA_DIR="+r.cfg.DataDir), env...)
 	r.cmd.Stdout, r.cmd.Stderr = r.output, r.output
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -512,4 +515,47 @@ func captureStdout(t *testing.T, f func()) string {
 	f()
 	w.Close()
 	return <-done
+}
+
+// TestOwnCatalogueIsNotSeeded: on a Firestore emulator that holds a
+// catalogue of the user's (FIRESTORE_EMULATOR_HOST, after playplane import
+// --store=firestore), a start without SEED leaves it theirs, as make run
+// leaves a data directory (demo.HoldsOwnRecords): no demo plans, titles,
+// accounts or edges mixed in; SEED=true seeds it anyway. Not parallel: it
+// sets the environment.
+func TestOwnCatalogueIsNotSeeded(t *testing.T) {
+	if os.Getenv(emulators.SkipEnv) == "1" {
+		t.Skipf("%s=1: the runner needs the Firestore emulator", emulators.SkipEnv)
+	}
+	host := emulators.Firestore(t)
+	t.Setenv("FIRESTORE_EMULATOR_HOST", host)
+	fc := firestore.Config{ProjectID: "playplane-test", CollectionPrefix: playback.NewID("own") + "_"}
+	store, err := firestore.New(context.Background(), fc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	mine := playback.Plan{ID: "family-max", Name: "Family Max", MaxStreams: 3, MaxDevices: 6, MaxQuality: playback.QualityHD}
+	if err := store.PutPlan(context.Background(), mine); err != nil {
+		t.Fatal(err)
+	}
+	run := startRunner(t, "FIRESTORE_EMULATOR_HOST="+host, "FIRESTORE_PROJECT_ID="+fc.ProjectID,
+		"FIRESTORE_COLLECTION_PREFIX="+fc.CollectionPrefix)
+	run.stop()
+	if out := run.output.String(); !strings.Contains(out, "demo data not seeded") {
+		t.Errorf("the runner did not say it left the catalogue unseeded:\n%s", out)
+	}
+	if _, err := store.GetPlan(context.Background(), demo.Plans[0].ID); !playback.IsCode(err, playback.CodeNotFound) {
+		t.Fatalf("demo plan %s on a catalogue of the user's: %v, want not found (not seeded)", demo.Plans[0].ID, err)
+	}
+	if _, err := store.GetPlan(context.Background(), mine.ID); err != nil {
+		t.Fatalf("the user's plan: %v", err)
+	}
+	// SEED=true mixes the demo data in anyway.
+	run = startRunner(t, "FIRESTORE_EMULATOR_HOST="+host, "FIRESTORE_PROJECT_ID="+fc.ProjectID,
+		"FIRESTORE_COLLECTION_PREFIX="+fc.CollectionPrefix, "SEED=true")
+	run.stop()
+	if _, err := store.GetPlan(context.Background(), demo.Plans[0].ID); err != nil {
+		t.Fatalf("demo plan %s after a start with SEED=true: %v", demo.Plans[0].ID, err)
+	}
 }

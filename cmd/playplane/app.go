@@ -403,9 +403,12 @@ func (a *App) seed(ctx context.Context, store demo.Store) (bool, error) {
 			return false, fmt.Errorf("demo seed record %s (delete it, and start with SEED=true to seed the demo data again): %w", path, err)
 		}
 	}
+	// A store holding the demo's records alone was seeded by a runner from
+	// before the seed record (or one killed while seeding): it goes on as
+	// seeded, its demo edges following the runner's address.
 	held := false
 	if !asked && !found {
-		if held, err = a.holdsOwnRecords(ctx); err != nil {
+		if held, err = demo.HoldsOwnRecords(ctx, a.store, a.now()); err != nil {
 			return false, err
 		}
 	}
@@ -440,52 +443,6 @@ func (a *App) seed(ctx context.Context, store demo.Store) (bool, error) {
 		}
 	}
 	return true, writeDemoSeeded(path, demoSeeded{CDNBases: a.cdnBases})
-}
-
-// holdsOwnRecords reports whether the store holds a plan, title, edge or
-// account that is not one of the demo's. A store holding the demo's alone
-// was seeded by a runner from before the seed record (or one killed while
-// seeding): it goes on as seeded, its demo edges following the runner's
-// address, rather than passing for the user's catalogue.
-func (a *App) holdsOwnRecords(ctx context.Context) (bool, error) {
-	now := a.now()
-	demoIDs := map[playback.Kind]map[string]bool{}
-	add := func(kind playback.Kind, id string) {
-		if demoIDs[kind] == nil {
-			demoIDs[kind] = map[string]bool{}
-		}
-		demoIDs[kind][id] = true
-	}
-	for _, p := range demo.Plans {
-		add(playback.KindPlan, p.ID)
-	}
-	for _, t := range demo.Titles(now) {
-		add(playback.KindTitle, t.ID)
-	}
-	for _, ac := range demo.Accounts(now) {
-		add(playback.KindAccount, ac.ID)
-	}
-	for _, id := range demo.EdgeIDs() {
-		add(playback.KindEdge, id)
-	}
-	for _, kind := range playback.Kinds {
-		for after := ""; ; {
-			page, err := a.store.ListRecords(ctx, kind, after, 100)
-			if err != nil {
-				return false, fmt.Errorf("store.ListRecords: %w", err)
-			}
-			for _, r := range page.Records {
-				if !demoIDs[kind][r.ID] {
-					return true, nil
-				}
-			}
-			if page.Next == "" {
-				break
-			}
-			after = page.Next
-		}
-	}
-	return false, nil
 }
 
 func writeDemoSeeded(path string, rec demoSeeded) error {

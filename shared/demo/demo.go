@@ -239,3 +239,54 @@ func moves(e playback.Edge, from, to map[string]string) bool {
 	base, okTo := to[e.CDN]
 	return okFrom && okTo && e.BaseURL == old && base != old
 }
+
+// RecordLister pages through a store's records (playback.AdminStore).
+type RecordLister interface {
+	ListRecords(ctx context.Context, kind playback.Kind, after string, limit int) (playback.RecordPage, error)
+}
+
+// HoldsOwnRecords reports whether s holds a plan, title, edge or account
+// that is not one of the demo's: a catalogue of the user's, which the
+// runners leave unseeded unless SEED=true (cmd/playplane, whose data
+// directory also records it; cmd/playplane-gcp). A store holding the
+// demo's alone was seeded before, or is being seeded: it is not the
+// user's.
+func HoldsOwnRecords(ctx context.Context, s RecordLister, now time.Time) (bool, error) {
+	ids := map[playback.Kind]map[string]bool{}
+	add := func(kind playback.Kind, id string) {
+		if ids[kind] == nil {
+			ids[kind] = map[string]bool{}
+		}
+		ids[kind][id] = true
+	}
+	for _, p := range Plans {
+		add(playback.KindPlan, p.ID)
+	}
+	for _, t := range Titles(now) {
+		add(playback.KindTitle, t.ID)
+	}
+	for _, ac := range Accounts(now) {
+		add(playback.KindAccount, ac.ID)
+	}
+	for _, id := range EdgeIDs() {
+		add(playback.KindEdge, id)
+	}
+	for _, kind := range playback.Kinds {
+		for after := ""; ; {
+			page, err := s.ListRecords(ctx, kind, after, 100)
+			if err != nil {
+				return false, fmt.Errorf("store.ListRecords: %w", err)
+			}
+			for _, r := range page.Records {
+				if !ids[kind][r.ID] {
+					return true, nil
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			after = page.Next
+		}
+	}
+	return false, nil
+}
