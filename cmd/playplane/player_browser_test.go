@@ -39,8 +39,8 @@ import (
 // expired playback token still frees the slot. A title without a ladder
 // plays with its grant on every relative URI. The playback token is
 // authorized again ahead of its expiry, playing on in the same slot
-// without reloading the player; a page left once its token expired still
-// frees the slot. Back
+// without reloading the player; a page left once its token expired, or
+// while it replaces a token the server refused, still frees the slot. Back
 // from the back/forward cache, the page shows the session its pagehide
 // stopped as stopped. Leases are short (leaseTTL) so that
 // a page which waits too long after a failed heartbeat loses its lease
@@ -127,6 +127,9 @@ func TestBrowserPlayerSession(t *testing.T) {
 		}
 		t.Run("stopped before playing on", func(t *testing.T) { g.testTokenExpiryStopPaused(t) })
 		t.Run("leave the page after it expired", func(t *testing.T) { g.testLeaveExpired(t) })
+		t.Run("leave the page while its refused token is replaced", func(t *testing.T) {
+			g.testLeaveRefusedSwap(t, startFaultControl(t, g.run.faults))
+		})
 		t.Run("authorized again during a stall", func(t *testing.T) { g.testReauthDuringStall(t, startStallControl(t, g.run)) })
 		t.Run("heartbeat refused during the re-authorization", func(t *testing.T) {
 			g.testReauthRefusedBeat(t, startBeatControl(t, g.run.beats), startFaultControl(t, g.run.faults))
@@ -1183,6 +1186,82 @@ func (h *harness) testLeaveExpired(t *testing.T) {
 	if slices.Contains(h.activeSessions(t, demo.AccountSolo), id) {
 		t.Errorf("the page was left after its playback token expired (phase %s) and its session %s is still live: requests %v\npage log:\n%s",
 			out.Asleep.Phase, id, h.run.sessionRequests(id), strings.Join(out.Asleep.Log, "\n"))
+	}
+}
+
+// testLeaveRefusedSwap: the page's clock is behind the server's, so the
+// server refuses its playback token (401 token_expired) while the page
+// still holds it good by its own clock, and the viewer leaves the page
+// while it authorizes again (its play held: answered 503 with
+// Retry-After). Nothing the page holds but the account's token can end
+// the session whose token was refused: the page frees the stream slot
+// with it as it goes, rather than leaving it to its lease (LEASE_TTL,
+// minutes), and sends nothing more with the refused token, which the
+// server would only refuse again.
+func (h *harness) testLeaveRefusedSwap(t *testing.T, faults string) {
+	page := h.sessionPage(t, url.Values{"account": {demo.AccountSolo}})
+	t.Cleanup(h.run.faults.disarm)
+	deleted := func(id string, status int) bool {
+		return slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+			return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id && (status == 0 || r.Status == status)
+		})
+	}
+	// The page's last word on the session has reached the server: its
+	// DELETE, or a stop, whatever the answer.
+	told := func(id string) bool {
+		return deleted(id, 0) || slices.ContainsFunc(h.run.faults.beats(id), func(b loggedBeat) bool { return b.Event == "stop" })
+	}
+	var out struct {
+		Playing bool      `json:"playing"`
+		Before  pageState `json:"before"`
+		Held    bool      `json:"held"`
+		AtLeave pageState `json:"atLeave"`
+	}
+	h.drive(t, map[string]any{"kind": "leaveRefusedSwap", "url": page, "timeoutMS": 30000, "faults": faults, "settle": settleURL(t, told),
+		"clockBehindMS": (30 * time.Second).Milliseconds(),
+		"playUnavailable": beatFault{Route: "play", Status: http.StatusServiceUnavailable, Code: string(playback.CodeUnavailable),
+			Reason: "dependency_unavailable", RetryAfter: "5", Count: 2}}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id := out.Before.SessionID
+	// The page's plays: its first, then its re-authorization's, held.
+	var plays []int
+	for _, r := range h.run.requests() {
+		if r.Method == http.MethodPost && r.Path == "/v1/play" {
+			plays = append(plays, r.Status)
+		}
+	}
+	if !out.Held || len(plays) < 2 || slices.Contains(plays[1:], http.StatusCreated) {
+		// A machine so loaded that the page was not left between the
+		// refusal and the new session: the race was not arranged, which
+		// says nothing of the page.
+		t.Skipf("the page was not left with its token refused and its new play held (held %v, plays %v, requests of %s %v)\npage log:\n%s",
+			out.Held, plays, id, h.run.sessionRequests(id), strings.Join(out.AtLeave.Log, "\n"))
+	}
+	// As testUnload: the page's last requests leave with it.
+	for deadline := time.Now().Add(5 * time.Second); !deleted(id, http.StatusOK) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if slices.Contains(h.activeSessions(t, demo.AccountSolo), id) {
+		t.Errorf("the page was left while its refused token was replaced, and its session %s is still live: requests %v\npage log:\n%s",
+			id, h.run.sessionRequests(id), strings.Join(out.AtLeave.Log, "\n"))
+	}
+	// What the page sent with the session's playback token (heartbeats,
+	// grant renewals), in the order the server answered it.
+	var withToken []seenRequest
+	for _, r := range h.run.requests() {
+		if r.Method == http.MethodPost && strings.HasPrefix(r.Path, "/v1/playback/"+id+"/") {
+			withToken = append(withToken, r)
+		}
+	}
+	refused := slices.IndexFunc(withToken, func(r seenRequest) bool { return r.Status == http.StatusUnauthorized })
+	if refused < 0 {
+		t.Fatalf("the page authorized again for a refused token, but the server refused nothing of %s: %v", id, h.run.sessionRequests(id))
+	}
+	if after := withToken[refused+1:]; len(after) > 0 {
+		t.Errorf("session %s's token was refused (%s %s), and the page sent %s after that: heartbeats %v",
+			id, withToken[refused].Method, withToken[refused].Path, seenText(after), h.run.faults.beats(id))
 	}
 }
 

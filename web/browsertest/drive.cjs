@@ -65,8 +65,9 @@ async function open(browser, url, opts = {}) {
     }
   });
   // With opts.clock, the page's clocks and timers are Playwright's, which
-  // the scenario can stop and set (a tab asleep).
-  if (opts.clock) await context.clock.install();
+  // the scenario can stop and set (a tab asleep); opts.clock may be
+  // clock.install's options (time: a clock set wrong).
+  if (opts.clock) await context.clock.install(typeof opts.clock === 'object' ? opts.clock : undefined);
   const page = await context.newPage();
   const rec = { requests: [], console: [], manifests: [] };
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') rec.console.push(m.type() + ': ' + m.text()); });
@@ -762,6 +763,37 @@ async function leaveExpiredScenario() {
   return out;
 }
 
+// leaveRefusedSwapScenario: the page's clock runs sc.clockBehindMS behind
+// the server's (Playwright's clock), on a runner whose playback tokens
+// expire within seconds: the server refuses the token (401 token_expired)
+// while the page's clock still holds it good. Once the page's play is
+// admitted the Go test's control (sc.faults) is armed with
+// sc.playUnavailable, which answers the page's next play, that of its
+// re-authorization, 503 with Retry-After: the swap waits there. The page
+// plays (paused); once its token was refused and its new play answered
+// 503, the viewer leaves it. held says the page was left there, still on
+// the session whose token was refused. The Go test looks at the server
+// for what the page did with that session.
+async function leaveRefusedSwapScenario() {
+  const a = await open(browser0, sc.url, { clock: { time: Date.now() - sc.clockBehindMS } });
+  const admitted = await until(a.page, (s) => s.sessionID !== '', sc.timeoutMS);
+  if (!admitted.ok) return { playing: false, before: admitted.state };
+  await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.playUnavailable) });
+  const p = await until(a.page, (s) => s.currentTime >= 1, sc.timeoutMS);
+  const out = { playing: p.ok, before: p.state };
+  if (!p.ok) return out;
+  await a.page.evaluate(() => document.getElementById('video').pause());
+  const refused = (s) => s.log.some((l) => l.includes('playback token expired; authorizing again')) &&
+    s.log.some((l) => l.includes('POST /v1/play: 503'));
+  const r = await until(a.page, refused, sc.timeoutMS);
+  out.held = r.ok && r.state.sessionID === p.state.sessionID && r.state.phase === 'playing';
+  out.atLeave = r.state;
+  if (!out.held) return out;
+  await a.page.goto('about:blank');
+  await settle(p.state.sessionID);
+  return out;
+}
+
 // wakeExpiredScenario: the page plays (paused), then sleeps as a
 // suspended tab does (Playwright's clock) until its playback token has
 // expired at the server; it wakes with its clock set to now and its
@@ -837,6 +869,7 @@ async function play(browser, scenario) {
       case 'reauth': return await reauthScenario();
       case 'leaveExpired': return await leaveExpiredScenario();
       case 'wakeExpired': return await wakeExpiredScenario();
+      case 'leaveRefusedSwap': return await leaveRefusedSwapScenario();
       case 'deviceLimit': return await deviceLimitScenario();
       default: throw new Error('unknown scenario ' + sc.kind);
     }

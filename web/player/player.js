@@ -1267,9 +1267,12 @@
   // plays again when asked.
   //
   // A playback token that has expired (a tab that slept past its
-  // re-authorization) can stop nothing, and the page is gone before the
-  // 401 could be answered with the account's token as Stop does: the page
-  // gives the session back with the account's token then, and also when
+  // re-authorization), or that the server refused while the page's clock
+  // holds it good (tokenRefused: a clock behind the server's, left during
+  // the swap that replaces it), can stop nothing, and the page is gone
+  // before the 401 could be answered with the account's token as Stop
+  // does: the page gives the session back with the account's token then,
+  // and sends no stop the server would refuse. It gives it back also when
   // the token expires within leaveMargin, before the stop may land (the
   // stop goes too: the server still takes the position of a session
   // ended within HEARTBEAT_STOP_GRACE).
@@ -1285,8 +1288,8 @@
     if (state.phase !== 'playing' && state.phase !== 'authorizing' && state.phase !== 'loading') return;
     // Sent now, not queued behind a heartbeat in flight (beat): the page
     // is gone before that one's answer could let the stop out.
-    if (tokenLeft > 0) sendBeat('stop');
-    if (tokenLeft < leaveMargin) giveBackOnLeave();
+    if (!tokenRefused && tokenLeft > 0) sendBeat('stop');
+    if (tokenRefused || tokenLeft < leaveMargin) giveBackOnLeave();
     // No pause heartbeat or grant renewal for a session that is over.
     state.phase = 'stopping';
     leftWith = state.sessionID;
