@@ -1153,7 +1153,11 @@
     // beat would otherwise be told by neither. A token already refused
     // (the 401 path, whose clock may be behind the server's, or a tab that
     // slept) can tell nothing: that time, at most a heartbeat interval, is
-    // lost.
+    // lost. The next session cannot tell it instead: QoEBounds
+    // (shared/playback) holds a view's play and stall time to its
+    // session's age plus QoEClockSlack, less than the default interval:
+    // a view that began past it would have its play and stall time
+    // refused in every report for as long as the viewer plays on.
     let told = null;
     let stalledAtTold = stallStart;
     if (state.startupMS !== null && !tokenRefused && Date.now() < tokenExpiresAt) {
