@@ -90,6 +90,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 	})
 	t.Run("stop after the token expired", func(t *testing.T) { h.testStopExpired(t, faults) })
 	t.Run("heartbeat refused as expired", func(t *testing.T) { h.testBeatExpired(t, faults) })
+	t.Run("heartbeat queued behind one refused as expired", func(t *testing.T) { h.testBeatBehindRefused(t, faults) })
 	t.Run("title without a ladder", func(t *testing.T) {
 		// CMCD off: the relative URIs reach the player with no query at all.
 		for _, cmcd := range []string{"query", "off"} {
@@ -612,6 +613,55 @@ func (h *harness) testBeatExpired(t *testing.T, faults string) {
 	}
 	if !h.run.faults.answered(a.SessionID, "start", http.StatusOK) {
 		t.Errorf("the session that took over %s began with no start heartbeat accepted: %v", a.SessionID, h.run.faults.beats(a.SessionID))
+	}
+}
+
+// testBeatBehindRefused: the viewer pauses while a progress heartbeat is
+// in flight, and the server answers that heartbeat 401 token_expired (a
+// page clock behind the server's). The pause heartbeat queued behind it
+// would be refused too: the session whose token was refused is sent
+// nothing more, and the page plays on in another session.
+func (h *harness) testBeatBehindRefused(t *testing.T, faults string) {
+	page := h.sessionPage(t, nil)
+	t.Cleanup(h.run.faults.disarm)
+	t.Cleanup(h.run.beats.disarm)
+	var out struct {
+		Playing      bool      `json:"playing"`
+		Before       pageState `json:"before"`
+		Held         bool      `json:"held"`
+		Queued       bool      `json:"queued"`
+		StillHeld    bool      `json:"stillHeld"`
+		Reauthorized bool      `json:"reauthorized"`
+		After        pageState `json:"after"`
+	}
+	h.drive(t, map[string]any{"kind": "beatBehindRefused", "url": page, "timeoutMS": 30000, "beatHold": h.beatControl, "faults": faults,
+		"expired": beatFault{Event: "progress", Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated), Reason: auth.ReasonTokenExpired, Count: 1}}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id, a := out.Before.SessionID, out.After
+	if !out.Held {
+		t.Fatalf("no progress heartbeat of %s reached the hold: heartbeats %v", id, h.run.faults.beats(id))
+	}
+	if !out.Queued || !out.StillHeld {
+		// The stream ended, or the hold gave up, before the viewer's
+		// pause: the race was not arranged, which says nothing of the
+		// page.
+		t.Skipf("the pause was not queued behind the held progress heartbeat of %s (queued %v, still held %v): heartbeats %v",
+			id, out.Queued, out.StillHeld, h.run.faults.beats(id))
+	}
+	if !out.Reauthorized || a.Error != "" {
+		t.Fatalf("the page is %s (%s) on session %s (first %s: heartbeats %v)\npage log:\n%s",
+			a.Phase, a.Error, a.SessionID, id, h.run.faults.beats(id), strings.Join(a.Log, "\n"))
+	}
+	beats := h.run.faults.beats(id)
+	refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted && b.Status == http.StatusUnauthorized })
+	if refused < 0 {
+		t.Fatalf("no heartbeat of %s was answered 401: %v", id, beats)
+	}
+	if after := beats[refused+1:]; len(after) > 0 {
+		t.Errorf("session %s's token was refused (heartbeat %d of %v), and the page sent it %v after that\npage log:\n%s",
+			id, refused, beats, after, strings.Join(a.Log, "\n"))
 	}
 }
 

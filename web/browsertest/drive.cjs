@@ -511,6 +511,36 @@ async function beatExpiredScenario() {
   return swappedOn(a, out);
 }
 
+// beatBehindRefusedScenario: the page plays; the Go test holds its next
+// progress heartbeat at the server (sc.beatHold), and the viewer pauses
+// meanwhile, which queues a pause heartbeat behind the held one. The held
+// heartbeat is then answered 401 token_expired (sc.faults arms sc.expired
+// before it is let go), as when the page's clock is behind the server's;
+// the page authorizes again and plays on in another session. queued says
+// the pause was queued while the progress heartbeat was held, which the
+// race needs.
+async function beatBehindRefusedScenario() {
+  const { page } = await open(browser0, sc.url);
+  const p = await until(page, (s) => s.phase === 'playing' && s.currentTime >= 0.5, sc.timeoutMS);
+  const out = { playing: p.ok, before: p.state };
+  if (!p.ok) return out;
+  await fetch(sc.beatHold + '/arm', { method: 'POST' });
+  out.held = (await (await fetch(sc.beatHold + '/held')).json()).held;
+  if (!out.held) return out;
+  // Once the page's own pause listener has run (it was added first).
+  out.queued = await page.evaluate(() => new Promise((done) => {
+    const v = document.getElementById('video');
+    if (v.paused) return done(false);
+    const playing = window.playplane.phase === 'playing';
+    v.addEventListener('pause', () => done(playing), { once: true });
+    v.pause();
+  }));
+  await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.expired) });
+  out.stillHeld = (await (await fetch(sc.beatHold + '/clicked', { method: 'POST' })).json()).held;
+  await fetch(sc.beatHold + '/release', { method: 'POST' });
+  return swappedOn({ page, state: p.state }, out);
+}
+
 // reauthRefusedBeatScenario: the page's scheduled re-authorization comes
 // while a progress heartbeat is in flight (sc.beatHold holds it at the
 // server), and that heartbeat is then answered 401 token_expired
@@ -865,6 +895,7 @@ async function play(browser, scenario) {
       case 'stopExpired': return await stopExpiredScenario();
       case 'beatExpired': return await beatExpiredScenario();
       case 'reauthRefusedBeat': return await reauthRefusedBeatScenario();
+      case 'beatBehindRefused': return await beatBehindRefusedScenario();
       case 'bfcache': return await bfcacheScenario();
       case 'reauth': return await reauthScenario();
       case 'leaveExpired': return await leaveExpiredScenario();

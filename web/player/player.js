@@ -983,6 +983,15 @@
   async function sendBeat(event, c) {
     if (!state.sessionID || !playbackToken) return;
     clearTimeout(beatTimer);
+    if (tokenRefused) {
+      // Queued behind the heartbeat whose 401 refused the token, which
+      // the server would refuse again: the re-authorization queued next
+      // tells the session that takes over where the page is, and a stop
+      // gives this one back with the account's token, as a refused stop
+      // does.
+      if (event === 'stop') await giveBack();
+      return;
+    }
     const body = { event, device_time: new Date().toISOString(), qoe: qoe(c) };
     // Before the first frame there is no position: the heartbeat leaves
     // it out, so it writes no resume position, and its stop or error
