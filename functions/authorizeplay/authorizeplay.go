@@ -36,7 +36,9 @@ type Config struct {
 	LeaseTTL time.Duration `env:"LEASE_TTL, default=2m"`
 	// TokenTTL bounds the playback token. Every use of the token also checks
 	// the lease, so ending a session revokes it at once (heartbeats with
-	// HEARTBEAT_LEASE_CACHE on: within HEARTBEAT_LEASE_RENEW_SLACK).
+	// HEARTBEAT_LEASE_CACHE on: within HEARTBEAT_LEASE_RENEW_SLACK). The
+	// end of the licence window the play is admitted under bounds it too,
+	// and with it everything the session is renewed or granted.
 	TokenTTL time.Duration `env:"PLAYBACK_TOKEN_TTL, default=4h"`
 	MaxBody  int64         `env:"AUTHORIZE_MAX_BODY, default=4096"`
 	// TokenLease puts the session's lease in playback tokens: heartbeats
@@ -270,8 +272,13 @@ type PlayResponse struct {
 	MaxQuality     playback.Quality `json:"max_quality"`
 	PlaybackToken  string           `json:"playback_token"`
 	TokenExpiresAt time.Time        `json:"token_expires_at"`
-	TitleID        string           `json:"title_id"`
-	Manifest       string           `json:"manifest"` // path of the manifest under the CDN base
+	// LicenceEndsAt is TokenExpiresAt when the licence window ends the
+	// token, zero when the token expires first: a player then plays the
+	// session out rather than authorize again ahead of the token's
+	// expiry, which would be admitted under the same window.
+	LicenceEndsAt time.Time `json:"licence_ends_at,omitzero"`
+	TitleID       string    `json:"title_id"`
+	Manifest      string    `json:"manifest"` // path of the manifest under the CDN base
 	// CMCDReportURL is the path, under the API base, of the session's
 	// CMCD v2 event-mode collector (functions/heartbeat), its credential
 	// included: players configured with it as their CMCD event target keep
@@ -378,9 +385,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	loc, located := s.locate(r)
 	place := s.viewerPlace(loc, located)
 	registered := false
+	var until time.Time // when the token expires: the licence's end, at most TokenTTL away
 	for attempt := 0; ; attempt++ {
 		var read playback.AdmissionRead
-		read, title, plan, err = s.check(r, req, who.AccountID, place, now)
+		read, title, plan, until, err = s.check(r, req, who.AccountID, place, now)
 		if err != nil {
 			return err
 		}
@@ -400,7 +408,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		// not count against the account's limit.
 		lease := playback.LeaseRequest{
 			SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
-			Limit: plan.MaxStreams, TTL: s.cfg.LeaseTTL, Now: now, On: &read,
+			Limit: plan.MaxStreams, TTL: min(s.cfg.LeaseTTL, until.Sub(now)), Now: now, On: &read,
 		}
 		// A new device is registered (check found room under the plan's
 		// device limit on this account, which the admission requires
@@ -422,7 +430,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		return conflictView(err, acct)
 	}
 	claims := auth.PlaybackClaims{SessionID: sess.ID, AccountID: acct.ID, TitleID: title.ID, DeviceID: req.DeviceID,
-		IssuedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL), Viewer: viewerOf(r, req, acct, loc)}
+		IssuedAt: now, ExpiresAt: until, LicenceEnds: until.Before(now.Add(s.cfg.TokenTTL)), Viewer: viewerOf(r, req, acct, loc)}
 	if s.cfg.TokenLease && sess.Lease != "" {
 		// The heartbeats renew on it without reading the session first.
 		claims.StartedAt, claims.Lease = sess.StartedAt, sess.Lease
@@ -444,6 +452,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		PlaybackToken: token, TokenExpiresAt: claims.ExpiresAt, TitleID: title.ID,
 		Manifest:      title.AssetPath + title.Manifest,
 		CMCDReportURL: "/v1/playback/" + url.PathEscape(sess.ID) + "/cmcd/" + cmcdCred,
+	}
+	if claims.LicenceEnds {
+		resp.LicenceEndsAt = claims.ExpiresAt
 	}
 	if err := s.addManifests(r, &resp, sess, claims, title, plan, now); err != nil {
 		return err
@@ -475,8 +486,11 @@ func (s *Server) addManifests(r *http.Request, resp *PlayResponse, sess playback
 	exp = exp.Truncate(time.Second)
 	mc := claims
 	mc.ExpiresAt = exp
-	// Only heartbeats read the viewer and the lease: the manifest URLs stay short.
-	mc.Viewer, mc.StartedAt, mc.Lease = playback.Viewer{}, time.Time{}, ""
+	// Only heartbeats read the viewer and the lease: the manifest URLs stay
+	// short. They stay short of the licence block too: the credential ends
+	// by the licence's end all the same, and sign URLs issues the next
+	// without it.
+	mc.Viewer, mc.StartedAt, mc.Lease, mc.LicenceEnds = playback.Viewer{}, time.Time{}, "", false
 	cred, err := s.deps.Tokens.IssueManifest(mc)
 	if err != nil {
 		return fmt.Errorf("authorizeplay: manifest credential: %w", err)
@@ -502,8 +516,10 @@ const maxAdmitAttempts = 5
 // the title side by side, one round trip of latency; the plan from its
 // cache — and runs every read-only check, so that a refused request
 // writes nothing. The checks run in the order that tells a refused caller
-// nothing about the title first.
-func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place playback.ViewerPlace, now time.Time) (playback.AdmissionRead, playback.Title, playback.Plan, error) {
+// nothing about the title first. until is when the play's token expires:
+// TokenTTL from now, or the end of the licence window it is admitted
+// under if that comes first, in whole seconds as tokens count them.
+func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place playback.ViewerPlace, now time.Time) (playback.AdmissionRead, playback.Title, playback.Plan, time.Time, error) {
 	ctx := r.Context()
 	var (
 		title    playback.Title
@@ -513,8 +529,8 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 	wg.Go(func() { title, titleErr = s.deps.Store.GetTitle(ctx, req.TitleID) })
 	read, err := s.deps.Store.ReadAdmission(ctx, accountID, now)
 	wg.Wait()
-	fail := func(err error) (playback.AdmissionRead, playback.Title, playback.Plan, error) {
-		return playback.AdmissionRead{}, playback.Title{}, playback.Plan{}, err
+	fail := func(err error) (playback.AdmissionRead, playback.Title, playback.Plan, time.Time, error) {
+		return playback.AdmissionRead{}, playback.Title{}, playback.Plan{}, time.Time{}, err
 	}
 	if err != nil {
 		return fail(err)
@@ -540,8 +556,19 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 	if titleErr != nil {
 		return fail(titleErr)
 	}
-	if err := playback.CheckLicence(title, acct.Territory, place, playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now); err != nil {
+	licensed, err := playback.CheckLicence(title, acct.Territory, place, playback.LicencePolicy{RefuseAnonymous: s.cfg.RefuseAnonymousProxies}, now)
+	if err != nil {
 		return fail(err)
+	}
+	// Tokens count whole seconds: one cut to the licence's end ends on
+	// the second before it, and a window ending within this second
+	// leaves none to issue.
+	until := now.Add(s.cfg.TokenTTL)
+	if licensed.Before(until) {
+		until = licensed.Truncate(time.Second)
+		if until.Unix() <= now.Unix() {
+			return fail(playback.LicenceEnded(title.ID, licensed))
+		}
 	}
 	if acct.ParentalCap > 0 && title.Rating == nil {
 		return fail(playback.Errorf(playback.CodeForbidden, playback.ReasonParentalRating,
@@ -556,7 +583,7 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 	if err := title.Signable(); err != nil {
 		return fail(err)
 	}
-	return read, title, plan, nil
+	return read, title, plan, until, nil
 }
 
 func deviceRemoved(deviceID string) error {

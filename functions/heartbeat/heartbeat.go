@@ -357,6 +357,11 @@ func leaseLeft(sess playback.Session, event string) time.Time {
 // answers a fresh lease with a refused conditional write, billed as a
 // write. Callers that mostly land inside the slack (CMCD reports, several
 // per segment) renew by RenewLease, whose fresh answer is a read.
+//
+// A renewal never moves the lease past the end of the credential that
+// asks: no one could renew it after, and authorize play ends the token
+// with the licence window the play is admitted under, which the lease
+// must not outlast either.
 func (s *Server) holdLease(ctx context.Context, claims auth.PlaybackClaims, req *events.HeartbeatRequest, now time.Time, renew bool) (playback.Session, error) {
 	id := claims.SessionID
 	if req.Event == events.HeartbeatStop {
@@ -381,8 +386,10 @@ func (s *Server) holdLease(ctx context.Context, claims auth.PlaybackClaims, req 
 		}
 		return sess, playback.SessionOver(err, id)
 	}
+	// Positive: the credential was verified at now.
+	ttl := min(s.cfg.LeaseTTL, claims.ExpiresAt.Sub(now))
 	if s.cfg.LeaseCache {
-		if sess, ok := s.leases.fresh(id, now, s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack); ok {
+		if sess, ok := s.leases.fresh(id, now, ttl, s.cfg.LeaseRenewSlack); ok {
 			return sess, nil
 		}
 		if ended, ok := s.leases.ended(id); ok {
@@ -396,12 +403,12 @@ func (s *Server) holdLease(ctx context.Context, claims auth.PlaybackClaims, req 
 		// one read and one write outside it; with the lease the token
 		// carries, one conditional write on a store that can (DynamoDB).
 		if renew && claims.Lease != "" {
-			sess, err = s.deps.Store.RenewHeldLease(ctx, claims.Held(), s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack, now)
+			sess, err = s.deps.Store.RenewHeldLease(ctx, claims.Held(), ttl, s.cfg.LeaseRenewSlack, now)
 		} else {
-			sess, err = s.deps.Store.RenewLease(ctx, id, s.cfg.LeaseTTL, s.cfg.LeaseRenewSlack, now)
+			sess, err = s.deps.Store.RenewLease(ctx, id, ttl, s.cfg.LeaseRenewSlack, now)
 		}
 	} else {
-		sess, err = s.deps.Store.ExtendLease(ctx, id, now.Add(s.cfg.LeaseTTL), now)
+		sess, err = s.deps.Store.ExtendLease(ctx, id, now.Add(ttl), now)
 	}
 	if s.cfg.LeaseCache {
 		if err == nil {

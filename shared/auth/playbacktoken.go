@@ -33,6 +33,11 @@ type PlaybackClaims struct {
 	// (SessionStore.RenewHeldLease). Lease is at most 32 bytes.
 	StartedAt time.Time
 	Lease     string
+	// LicenceEnds says ExpiresAt is the end of the licence window the play
+	// was admitted under, not only the token's lifetime: a use after it is
+	// refused 403 playback.ReasonLicenceEnded rather than 401 token
+	// expired, since authorizing again would be refused as well.
+	LicenceEnds bool
 }
 
 // Held is the session the claims describe, as RenewHeldLease takes it.
@@ -55,7 +60,10 @@ func (c PlaybackClaims) Held() playback.Session {
 // the viewer is unknown), the session's start as big-endian Unix
 // nanoseconds and the lease locator prefixed by its length in one byte
 // (a zero start and an empty locator mean no lease, for a later release
-// that appends a block of its own without a lease). A verifier ignores
+// that appends a block of its own without a lease); then, only when the
+// licence ends the token (the viewer and lease blocks then always come
+// first, empty if unknown), one flags byte whose lowest bit says so,
+// carved from the room older verifiers skip. A verifier ignores
 // whatever follows the blocks it knows, so later releases can add
 // optional blocks after these (at most laterBlocksLen bytes) without
 // older verifiers rejecting their tokens.
@@ -74,9 +82,12 @@ const (
 	viewerBlockLen      = 1 + 2 + 1 + maxDeviceTypeLen + 4
 	maxLeaseLen         = 32
 	leaseBlockLen       = 8 + 1 + maxLeaseLen
-	// Room for optional blocks of later releases, which this one skips.
-	laterBlocksLen      = 64
-	maxPayloadLen       = payloadTimesLen + 4*(1+maxClaimIDLen) + viewerBlockLen + leaseBlockLen + laterBlocksLen
+	licenceBlockLen     = 1
+	// Room for optional blocks of later releases, which this one skips:
+	// the 64 bytes the releases before the licence block left for it and
+	// for them, so that their verifiers still take every token.
+	laterBlocksLen      = 64 - licenceBlockLen
+	maxPayloadLen       = payloadTimesLen + 4*(1+maxClaimIDLen) + viewerBlockLen + leaseBlockLen + licenceBlockLen + laterBlocksLen
 	macLen              = sha256.Size
 	macTextLen          = (macLen*8 + 5) / 6 // unpadded base64
 	maxPayloadTextLen   = (maxPayloadLen*8 + 5) / 6
@@ -215,7 +226,7 @@ func (k *Keyring) issue(prefix, label string, c PlaybackClaims) (string, error) 
 	if c.Lease != "" && (len(c.Lease) > maxLeaseLen || c.StartedAt.IsZero()) {
 		return "", playback.Errorf(playback.CodeInvalid, "playback_claims", "auth.Issue: a lease needs its session's start and at most %d bytes", maxLeaseLen)
 	}
-	if v := c.Viewer; v != (playback.Viewer{}) || c.Lease != "" {
+	if v := c.Viewer; v != (playback.Viewer{}) || c.Lease != "" || c.LicenceEnds {
 		if v.Country != "" && !playback.ValidCountry(v.Country) {
 			return "", playback.Errorf(playback.CodeInvalid, "playback_claims", "auth.Issue: viewer country %q is not ISO 3166-1 alpha-2", v.Country)
 		}
@@ -237,6 +248,12 @@ func (k *Keyring) issue(prefix, label string, c PlaybackClaims) (string, error) 
 		payload[n] = byte(len(c.Lease))
 		n++
 		n += copy(payload[n:], c.Lease)
+	} else if c.LicenceEnds {
+		n += 8 + 1 // no lease: a zero start and an empty locator
+	}
+	if c.LicenceEnds {
+		payload[n] = licenceEndsFlag
+		n++
 	}
 
 	key := &k.keys[0]
@@ -308,6 +325,9 @@ func (k *Keyring) verify(prefix, label, token string, now time.Time) (PlaybackCl
 		return PlaybackClaims{}, unauthenticated(ReasonTokenMalformed, "playback token payload is malformed")
 	}
 	if !now.Before(c.ExpiresAt) {
+		if c.LicenceEnds {
+			return PlaybackClaims{}, playback.LicenceEnded(c.TitleID, c.ExpiresAt)
+		}
 		return PlaybackClaims{}, unauthenticated(ReasonTokenExpired, "playback token expired")
 	}
 	return c, nil
@@ -330,6 +350,9 @@ func (k *Keyring) lookup(kid string) *ringKey {
 	}
 	return nil
 }
+
+// licenceEndsFlag is the licence block's bit for PlaybackClaims.LicenceEnds.
+const licenceEndsFlag = 1
 
 func decodePlaybackPayload(p []byte) (PlaybackClaims, bool) {
 	if len(p) < payloadTimesLen {
@@ -377,19 +400,25 @@ func decodePlaybackPayload(p []byte) (PlaybackClaims, bool) {
 			started, lease = time.Unix(0, ns).UTC(), lf[0]
 		}
 	}
+	var licenceEnds bool
+	if at != len(ids) {
+		// The licence block: its other bits are a later release's.
+		licenceEnds = ids[at]&licenceEndsFlag != 0
+	}
 	// Bytes after the last block this release knows are a later release's
 	// optional blocks, authentic since the MAC covers them: skipping them
 	// keeps tokens that release issues verifying here while a deploy rolls.
 	return PlaybackClaims{
-		Viewer:    viewer,
-		StartedAt: started,
-		Lease:     lease,
-		SessionID: fields[0],
-		AccountID: fields[1],
-		TitleID:   fields[2],
-		DeviceID:  fields[3],
-		IssuedAt:  time.Unix(iat, 0).UTC(),
-		ExpiresAt: time.Unix(exp, 0).UTC(),
+		Viewer:      viewer,
+		StartedAt:   started,
+		Lease:       lease,
+		LicenceEnds: licenceEnds,
+		SessionID:   fields[0],
+		AccountID:   fields[1],
+		TitleID:     fields[2],
+		DeviceID:    fields[3],
+		IssuedAt:    time.Unix(iat, 0).UTC(),
+		ExpiresAt:   time.Unix(exp, 0).UTC(),
 	}, true
 }
 

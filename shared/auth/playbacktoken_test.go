@@ -65,6 +65,12 @@ func TestPlaybackTokenRoundTrip(t *testing.T) {
 	leaseAndViewer.StartedAt, leaseAndViewer.Lease = withLease.StartedAt, "63"
 	longestWithLease := longest
 	longestWithLease.StartedAt, longestWithLease.Lease = withLease.StartedAt, strings.Repeat("l", maxLeaseLen)
+	licenceOnly := testClaims(testNow)
+	licenceOnly.LicenceEnds = true
+	licenceAndLease := withLease
+	licenceAndLease.LicenceEnds = true
+	longestOfAll := longestWithLease
+	longestOfAll.LicenceEnds = true
 
 	for _, tc := range []struct {
 		name   string
@@ -79,7 +85,10 @@ func TestPlaybackTokenRoundTrip(t *testing.T) {
 		{name: "longest ids and viewer", claims: longest},
 		{name: "lease, no viewer", claims: withLease},
 		{name: "lease and viewer", claims: leaseAndViewer},
-		{name: "longest of everything", claims: longestWithLease},
+		{name: "longest with lease", claims: longestWithLease},
+		{name: "licence ends it, no viewer, no lease", claims: licenceOnly},
+		{name: "licence ends it, lease", claims: licenceAndLease},
+		{name: "longest of everything", claims: longestOfAll},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -157,6 +166,9 @@ func TestPlaybackTokenVerify(t *testing.T) {
 	sameKIDOtherKey := mustParseKeyring(t, keySpec("k1", randomKey(t)))
 	claims := testClaims(testNow)
 	good := mustIssue(t, ring, claims)
+	licensed := claims
+	licensed.LicenceEnds = true
+	licenceEnds := mustIssue(t, ring, licensed)
 	jwtToken, err := MintHS256("k1", randomKey(t), testIssuer, testAudience, "acc_1", time.Hour, testNow)
 	if err != nil {
 		t.Fatal(err)
@@ -166,11 +178,17 @@ func TestPlaybackTokenVerify(t *testing.T) {
 		token  string
 		now    time.Time
 		reason string
+		// forbidden is a 403's reason: a use the token may not make, not
+		// a token that is no good.
+		forbidden string
 	}{
 		{name: "good", token: good, now: testNow},
 		{name: "last valid second", token: good, now: claims.ExpiresAt.Add(-time.Second)},
 		{name: "expired at exp", token: good, now: claims.ExpiresAt, reason: ReasonTokenExpired},
 		{name: "expired later", token: good, now: claims.ExpiresAt.Add(time.Hour), reason: ReasonTokenExpired},
+		{name: "licence ends it: last valid second", token: licenceEnds, now: claims.ExpiresAt.Add(-time.Second)},
+		{name: "licence ended at exp", token: licenceEnds, now: claims.ExpiresAt, forbidden: playback.ReasonLicenceEnded},
+		{name: "licence ended later", token: licenceEnds, now: claims.ExpiresAt.Add(time.Hour), forbidden: playback.ReasonLicenceEnded},
 		{name: "forged with another key under the same kid", token: mustIssue(t, sameKIDOtherKey, claims), now: testNow, reason: ReasonTokenSignature},
 		{name: "empty", token: "", now: testNow, reason: ReasonTokenMissing},
 		{name: "garbage", token: "hello", now: testNow, reason: ReasonTokenMalformed},
@@ -185,6 +203,10 @@ func TestPlaybackTokenVerify(t *testing.T) {
 			got, err := ring.Verify(tc.token, tc.now)
 			if tc.reason != "" {
 				wantReason(t, err, playback.CodeUnauthenticated, tc.reason)
+				return
+			}
+			if tc.forbidden != "" {
+				wantReason(t, err, playback.CodeForbidden, tc.forbidden)
 				return
 			}
 			if err != nil {
@@ -459,7 +481,8 @@ func TestPlaybackTokenLaterBlocks(t *testing.T) {
 		sum := mac(&ring.keys[0], macLabel, signed)
 		return signed + "." + tokenEncoding.EncodeToString(sum[:])
 	}
-	later := resign("\x05block\x00\x00\x00\x2a")
+	// Later blocks follow the licence block, the last this release knows.
+	later := resign("\x00\x05block\x00\x00\x00\x2a")
 	parts := strings.Split(later, ".")
 	payload, err := tokenEncoding.DecodeString(parts[2])
 	if err != nil {
@@ -471,10 +494,13 @@ func TestPlaybackTokenLaterBlocks(t *testing.T) {
 		name   string
 		token  string
 		reason string
+		ends   bool
 	}{
 		{name: "none", token: resign("")},
 		{name: "a later block", token: later},
-		{name: "as many later bytes as there is room for", token: resign(strings.Repeat("x", laterBlocksLen))},
+		{name: "a later block after a licence block that ends the token", token: resign("\x01\x05block\x00\x00\x00\x2a"), ends: true},
+		{name: "a later release's flags beside the licence's", token: resign("\xfe"), ends: false},
+		{name: "as many later bytes as there is room for", token: resign("\x00" + strings.Repeat("x", laterBlocksLen))},
 		{name: "a later block changed after signing", token: tampered, reason: ReasonTokenSignature},
 		{name: "more later bytes than there is room for", token: resign(strings.Repeat("x", laterBlocksLen+maxClaimIDLen*4)), reason: ReasonTokenMalformed},
 	} {
@@ -488,8 +514,10 @@ func TestPlaybackTokenLaterBlocks(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			if got != claims {
-				t.Fatalf("claims = %+v, want %+v", got, claims)
+			want := claims
+			want.LicenceEnds = tc.ends
+			if got != want {
+				t.Fatalf("claims = %+v, want %+v", got, want)
 			}
 		})
 	}

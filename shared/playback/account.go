@@ -474,12 +474,30 @@ type LicenceWindow struct {
 // LicensedIn reports whether the title may be streamed in territory at now.
 // Windows are half-open: [Start, End).
 func (t Title) LicensedIn(territory string, now time.Time) bool {
-	for _, w := range t.Windows {
-		if w.Territory == territory && !now.Before(w.Start) && now.Before(w.End) {
-			return true
+	_, ok := t.LicensedUntil(territory, now)
+	return ok
+}
+
+// LicensedUntil is when the title stops being licensed in territory, if
+// it is at now: the end of the window holding now, carried on through
+// every window of the territory that starts by then (abutting or
+// overlapping), since the licence runs on without a gap.
+func (t Title) LicensedUntil(territory string, now time.Time) (until time.Time, ok bool) {
+	until = now
+	// Each pass moves until to a later end, or stops: at most one pass a
+	// window.
+	for range len(t.Windows) {
+		moved := false
+		for _, w := range t.Windows {
+			if w.Territory == territory && !until.Before(w.Start) && until.Before(w.End) {
+				until, moved = w.End, true
+			}
+		}
+		if !moved {
+			break
 		}
 	}
-	return false
+	return until, until.After(now)
 }
 
 // Session is a playback session holding one concurrent-stream lease.

@@ -23,6 +23,12 @@ const (
 	// ReasonAnonymousProxy: the viewer comes through a VPN, proxy, hosting
 	// provider or Tor exit, and the service refuses those.
 	ReasonAnonymousProxy = "anonymous_proxy"
+	// ReasonLicenceEnded: the licence window a play was admitted under
+	// has ended (or ends within the second the play asks): its session is
+	// renewed no further, and a playback token it ends refuses every use
+	// with it, where an expired token's 401 would send the player to
+	// authorize again for nothing.
+	ReasonLicenceEnded = "licence_window_ended"
 )
 
 // ViewerPlace is where a play request comes from, as far as licensing is
@@ -47,7 +53,11 @@ type LicencePolicy struct {
 }
 
 // CheckLicence decides whether title may play now for a subscriber whose
-// home territory is home, watching from v:
+// home territory is home, watching from v, and until when: the end of the
+// window it is licensed under (Title.LicensedUntil), past which nothing of
+// the play may be renewed (a contract's licence ends availability there).
+// Under portability a title licensed both where the viewer is and at home
+// plays until the later of the two ends:
 //
 //   - a title plays where it is licensed for the viewer's location;
 //   - cross-border portability (Regulation (EU) 2017/1128): a subscriber
@@ -58,31 +68,50 @@ type LicencePolicy struct {
 //   - optionally, anonymous proxies are refused, since they hide where the
 //     viewer is;
 //   - with no location source, the home territory decides.
-func CheckLicence(title Title, home string, v ViewerPlace, p LicencePolicy, now time.Time) error {
+func CheckLicence(title Title, home string, v ViewerPlace, p LicencePolicy, now time.Time) (until time.Time, err error) {
 	if !v.Located {
-		if title.LicensedIn(home, now) {
-			return nil
+		if until, ok := title.LicensedUntil(home, now); ok {
+			return until, nil
 		}
-		return licenceError(ReasonNotLicensed, home, "", "title %q is not licensed in %s now", title.ID, home)
+		return until, licenceError(ReasonNotLicensed, home, "", "title %q is not licensed in %s now", title.ID, home)
 	}
 	if p.RefuseAnonymous && v.Anonymous {
-		return licenceError(ReasonAnonymousProxy, home, v.Country,
+		return until, licenceError(ReasonAnonymousProxy, home, v.Country,
 			"playback through an anonymizing VPN or proxy is not allowed; turn it off to play")
 	}
 	if v.Country == "" {
-		return licenceError(ReasonViewerLocationUnknown, home, "", "the viewer's country cannot be determined")
+		return until, licenceError(ReasonViewerLocationUnknown, home, "", "the viewer's country cannot be determined")
 	}
-	if title.LicensedIn(v.Country, now) {
-		return nil
-	}
+	here, licensedHere := title.LicensedUntil(v.Country, now)
 	if v.Country != home && IsPortabilityState(home) && IsPortabilityState(v.Country) {
-		if title.LicensedIn(home, now) {
-			return nil // portability: the home catalogue travels within the EU/EEA
+		// Portability: the home catalogue travels within the EU/EEA.
+		if atHome, ok := title.LicensedUntil(home, now); ok {
+			return latest(here, atHome), nil
 		}
-		return licenceError(ReasonNotLicensedHomeOrHere, home, v.Country,
+		if licensedHere {
+			return here, nil
+		}
+		return until, licenceError(ReasonNotLicensedHomeOrHere, home, v.Country,
 			"title %q is licensed neither in %s (home) nor in %s now", title.ID, home, v.Country)
 	}
-	return licenceError(ReasonNotLicensedHere, home, v.Country, "title %q is not licensed in %s now", title.ID, v.Country)
+	if licensedHere {
+		return here, nil
+	}
+	return until, licenceError(ReasonNotLicensedHere, home, v.Country, "title %q is not licensed in %s now", title.ID, v.Country)
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// LicenceEnded refuses a use, at or after until, of what a play licensed
+// until then was given.
+func LicenceEnded(titleID string, until time.Time) error {
+	return Errorf(CodeForbidden, ReasonLicenceEnded, "the licence window title %q plays under ends at %s",
+		titleID, until.UTC().Format(time.RFC3339))
 }
 
 // LicenceDetails are the machine-readable facts of a licensing refusal.

@@ -19,6 +19,9 @@ func TestCheckLicence(t *testing.T) {
 	frOnly := playback.Title{ID: "fr-only", Windows: []playback.LicenceWindow{window("FR")}}
 	expired := playback.Title{ID: "expired", Windows: []playback.LicenceWindow{{Territory: "DE", Start: now.Add(-2 * time.Hour), End: now.Add(-time.Hour)}}}
 	at := func(c string) playback.ViewerPlace { return playback.ViewerPlace{Located: true, Country: c} }
+	// Licensed in DE for an hour more, in FR for two.
+	deSoonerThanFR := playback.Title{ID: "de-fr", Windows: []playback.LicenceWindow{window("DE"),
+		{Territory: "FR", Start: now.Add(-time.Hour), End: now.Add(2 * time.Hour)}}}
 	tests := []struct {
 		name   string
 		title  playback.Title
@@ -26,6 +29,9 @@ func TestCheckLicence(t *testing.T) {
 		viewer playback.ViewerPlace
 		policy playback.LicencePolicy
 		want   string // reason, "" to play
+		// until is when a play's licence ends: an hour from now unless
+		// set.
+		until time.Time
 	}{
 		{name: "at home, licensed at home", title: deOnly, home: "DE", viewer: at("DE")},
 		{name: "DE account in the US: DE-only title refused (was played before)", title: deOnly, home: "DE", viewer: at("US"), want: playback.ReasonNotLicensedHere},
@@ -69,16 +75,31 @@ func TestCheckLicence(t *testing.T) {
 		{name: "anonymous proxy allowed by default", title: deOnly, home: "DE", viewer: playback.ViewerPlace{Located: true, Country: "DE", Anonymous: true}},
 		{name: "no location source: the home territory decides", title: deOnly, home: "DE", viewer: playback.ViewerPlace{}},
 		{name: "no location source: not licensed at home", title: usOnly, home: "DE", viewer: playback.ViewerPlace{}, want: playback.ReasonNotLicensed},
+		{name: "without portability: until the window where the viewer is ends", title: deSoonerThanFR, home: "US", viewer: at("DE")},
+		{name: "EU portability: until the later of home's and here's ends (home's)", title: deSoonerThanFR, home: "FR", viewer: at("DE"), until: now.Add(2 * time.Hour)},
+		{name: "EU portability: until the later of home's and here's ends (here's)", title: deSoonerThanFR, home: "DE", viewer: at("FR"), until: now.Add(2 * time.Hour)},
+		{name: "no location source: until the home window's end", title: deSoonerThanFR, home: "FR", viewer: playback.ViewerPlace{}, until: now.Add(2 * time.Hour)},
+		{name: "no location source: until the home window's end, not another's", title: deSoonerThanFR, home: "DE", viewer: playback.ViewerPlace{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := playback.CheckLicence(tt.title, tt.home, tt.viewer, tt.policy, now)
+			until, err := playback.CheckLicence(tt.title, tt.home, tt.viewer, tt.policy, now)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
+				want := tt.until
+				if want.IsZero() {
+					want = now.Add(time.Hour)
+				}
+				if !until.Equal(want) {
+					t.Fatalf("licensed until %v, want %v", until, want)
+				}
 				return
+			}
+			if !until.IsZero() {
+				t.Errorf("refused, yet licensed until %v", until)
 			}
 			var pe *playback.Error
 			if !errors.As(err, &pe) || pe.Code != playback.CodeForbidden || pe.Reason != tt.want {
@@ -129,5 +150,46 @@ func TestLicensedInWindowBounds(t *testing.T) {
 	}
 	if (playback.Title{ID: "none"}).LicensedIn("DE", start) {
 		t.Fatal("a title with no windows is licensed")
+	}
+}
+
+// TestLicensedUntil: a licence runs to the end of the window holding now,
+// and on through every window of the same territory that starts by then,
+// meeting or overlapping it, whatever order the catalogue lists them in;
+// a gap ends it, as does a window that never began to license (no end).
+func TestLicensedUntil(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
+	w := func(territory string, start, end time.Duration) playback.LicenceWindow {
+		return playback.LicenceWindow{Territory: territory, Start: now.Add(start), End: now.Add(end)}
+	}
+	farFuture := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		windows []playback.LicenceWindow
+		want    time.Time // zero: not licensed now
+	}{
+		{name: "one window", windows: []playback.LicenceWindow{w("DE", -time.Hour, time.Hour)}, want: now.Add(time.Hour)},
+		{name: "the next window meets it, listed first", windows: []playback.LicenceWindow{w("DE", time.Hour, 3*time.Hour), w("DE", -time.Hour, time.Hour)}, want: now.Add(3 * time.Hour)},
+		{name: "a chain of three, overlapping", windows: []playback.LicenceWindow{w("DE", 2*time.Hour, 5*time.Hour), w("DE", 30*time.Minute, 3*time.Hour), w("DE", -time.Hour, time.Hour)}, want: now.Add(5 * time.Hour)},
+		{name: "a gap ends it", windows: []playback.LicenceWindow{w("DE", -time.Hour, time.Hour), w("DE", time.Hour+time.Second, 3*time.Hour)}, want: now.Add(time.Hour)},
+		{name: "another territory's window does not carry it", windows: []playback.LicenceWindow{w("DE", -time.Hour, time.Hour), w("FR", time.Hour, 3*time.Hour)}, want: now.Add(time.Hour)},
+		{name: "a window inside it", windows: []playback.LicenceWindow{w("DE", -time.Hour, 3*time.Hour), w("DE", 0, time.Hour)}, want: now.Add(3 * time.Hour)},
+		{name: "no end in practice", windows: []playback.LicenceWindow{{Territory: "DE", Start: now.Add(-time.Hour), End: farFuture}}, want: farFuture},
+		{name: "a window without an end licenses nothing", windows: []playback.LicenceWindow{{Territory: "DE", Start: now.Add(-time.Hour)}}},
+		{name: "ended", windows: []playback.LicenceWindow{w("DE", -2*time.Hour, 0)}},
+		{name: "not begun", windows: []playback.LicenceWindow{w("DE", time.Nanosecond, time.Hour)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			title := playback.Title{ID: "t", Windows: tc.windows}
+			until, ok := title.LicensedUntil("DE", now)
+			if ok != !tc.want.IsZero() || ok && !until.Equal(tc.want) {
+				t.Fatalf("LicensedUntil = %v, %v; want %v", until, ok, tc.want)
+			}
+			if title.LicensedIn("DE", now) != ok {
+				t.Fatalf("LicensedIn disagrees with LicensedUntil (%v)", ok)
+			}
+		})
 	}
 }

@@ -28,7 +28,7 @@ const (
 var PlayRefusals = []string{
 	ReasonAccountSuspended, ReasonSubscriptionInactive, ReasonPlanMissing, ReasonDeviceLimit,
 	ReasonNotLicensed, ReasonNotLicensedHere, ReasonNotLicensedHomeOrHere, ReasonViewerLocationUnknown, ReasonAnonymousProxy,
-	ReasonParentalRating, ReasonTitleNotSignable,
+	ReasonLicenceEnded, ReasonParentalRating, ReasonTitleNotSignable,
 }
 
 // Reasons of the 404 of a personalized manifest (GET /v1/manifests/...)
