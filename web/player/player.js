@@ -139,6 +139,11 @@
   let playbackToken = '';
   // When playbackToken expires (ms since the epoch, the server's word).
   let tokenExpiresAt = 0;
+  // When the licence window the play was admitted under ends (ms since the
+  // epoch), 0 when the token expires first (licence_ends_at of the play
+  // answer): nothing of the session reaches past it, and authorizing again
+  // before it would be admitted under the same window.
+  let licenceEndsAt = 0;
   // tokenRefused: the server has answered playbackToken 401 token_expired,
   // whatever tokenExpiresAt says by the page's clock. Kept by the page, not
   // passed along with one re-authorization: the refusal that comes while a
@@ -204,7 +209,10 @@
         showDeviceLimit(r.data.error);
         return;
       }
-      if (r.status !== 201) return fail('play: ' + errText(r));
+      if (r.status !== 201) {
+        noticeRefusal(r);
+        return fail('play: ' + errText(r));
+      }
       takeSession(r.data);
       log('session ' + state.sessionID + ' admitted, plan quality ' + state.maxQuality);
       // The view begins when play is asked for (Mux Data's does): a start
@@ -281,6 +289,7 @@
     beatFailures = 0;
     playbackToken = answer.playback_token;
     tokenExpiresAt = Date.parse(answer.token_expires_at) || 0;
+    licenceEndsAt = Date.parse(answer.licence_ends_at) || 0;
     tokenRefused = false;
     reauthorizeBefore(answer.token_expires_at);
   }
@@ -460,6 +469,9 @@
 
   function renewBefore(expiresAt) {
     clearTimeout(renewTimer);
+    // Grants that end with the licence are the last: a renewal would
+    // only get ever shorter ones.
+    if (licenceEndsAt && Date.parse(expiresAt) >= licenceEndsAt - 1000) return;
     const left = Date.parse(expiresAt) - Date.now();
     // Signatures and cookies expire on whole seconds (Expires is Unix
     // seconds, a cookie's date too): up to a second before expires_at.
@@ -1058,6 +1070,18 @@
       beatFailures = 0;
       if (r.data && r.data.next_heartbeat_ms) beatEvery = r.data.next_heartbeat_ms;
       if (r.data && r.data.lease_expires_at) leaseUntil = Date.parse(r.data.lease_expires_at) || 0;
+    } else if (licenceEnded(r)) {
+      // Over by the licence: the session is renewed no further, and
+      // authorizing again would be refused too. Its lease ended with the
+      // licence, so there is nothing to give back, and a stop with this
+      // token would be refused as this beat was.
+      if (state.phase !== 'playing' && state.phase !== 'loading') return;
+      log('heartbeat ' + event + ': ' + errText(r) + ': stopping', true);
+      state.phase = 'ended';
+      noticeRefusal(r);
+      await teardown();
+      render();
+      return;
     } else if (!retryable(r.status)) {
       // The server refused this heartbeat and would refuse it again: the
       // lease cannot be kept, so playback ends now, saying why, rather
@@ -1069,7 +1093,13 @@
     }
     if (event === 'stop' || event === 'error' || state.phase !== 'playing') return;
     if (r.status === 200) {
-      beatTimer = setTimeout(() => beat('progress'), beatEvery);
+      // The beat after the licence's end is what tells the page that
+      // playback is over (403 licence_window_ended): sent just past it
+      // rather than up to an interval later, while the grants are dead.
+      // A page clock ahead of the server's is answered 200 once more.
+      const toLicenceEnd = licenceEndsAt - Date.now();
+      const wait = toLicenceEnd > 0 && toLicenceEnd < beatEvery ? toLicenceEnd + 1000 : beatEvery;
+      beatTimer = setTimeout(() => beat('progress'), wait);
       return;
     }
     // A failed heartbeat is retried well before the lease lapses: waiting
@@ -1094,6 +1124,33 @@
     stopped: 'Playback was stopped.',
     lapsed: 'Playback ended: the connection to the service was lost for too long.',
   };
+
+  // refusalNotices tell the viewer why the server will not play the title
+  // (or on with it), by the reason of its 403 (shared/playback's licence
+  // reasons): a play refused, a re-authorization refused, or a session
+  // whose licence window ended mid-play.
+  const refusalNotices = {
+    licence_window_ended: 'This title is no longer available to stream: its licence period has ended.',
+    not_licensed: 'This title is not available in your country at the moment.',
+    not_licensed_in_viewer_country: 'This title is not available where you are at the moment.',
+    not_licensed_at_home_or_in_viewer_country: 'This title is available neither where you are nor in your home country at the moment.',
+    viewer_location_unknown: 'Your location could not be determined, so this title cannot play.',
+    anonymous_proxy: 'This title cannot play through a VPN or proxy: turn it off to play.',
+  };
+
+  // noticeRefusal puts the notice of a 403 the table knows on the page.
+  function noticeRefusal(r) {
+    const e = r.status === 403 && r.data && r.data.error;
+    const notice = e && refusalNotices[e.reason];
+    if (notice) state.endNotice = notice;
+    return !!notice;
+  }
+
+  // licenceEnded: the session's licence window has ended (the playback
+  // token ends with it), so it is over, and no re-authorization helps.
+  function licenceEnded(r) {
+    return r.status === 403 && !!(r.data && r.data.error && r.data.error.reason === 'licence_window_ended');
+  }
 
   // tokenExpired: the playback token outlived PLAYBACK_TOKEN_TTL (hours).
   function tokenExpired(r) {
@@ -1191,6 +1248,9 @@
       await teardown();
       await giveBack();
       if (r.status === 409 && r.data && r.data.error && r.data.error.details) return showConflict(r.data.error);
+      // Refused by the licence (a window ended or cut short since the
+      // play): the viewer is told so, not shown an error.
+      noticeRefusal(r);
       return fail('authorizing again: ' + errText(r));
     }
     clearTimeout(beatTimer);
@@ -1224,9 +1284,14 @@
   // route issues end with the token, and near it would be renewed ever
   // more often. The 401 path above stays for a clock behind the server's
   // or a tab that slept past the moment.
+  // A token the licence ends is not renewed ahead: a new play would be
+  // admitted under the same window and end with it as well, ever sooner
+  // (licence_ends_at); the session plays out, and the heartbeat after the
+  // end stops it (403 licence_window_ended).
   let reauthTimer = null;
   function reauthorizeBefore(expiresAt) {
     clearTimeout(reauthTimer);
+    if (licenceEndsAt) return;
     const left = Date.parse(expiresAt) - Date.now();
     if (!(left > 0)) return;
     const id = state.sessionID;
