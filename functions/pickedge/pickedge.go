@@ -280,7 +280,7 @@ func (s *Server) steeringManifest(w http.ResponseWriter, r *http.Request) error 
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	now := s.deps.Now()
 	q := r.URL.Query()
-	token := q.Get("token")
+	token := q.Get(playurl.CredentialParam)
 	if token == "" && r.Header.Get("Authorization") != "" {
 		var err error
 		if token, err = auth.BearerToken(r); err != nil {
@@ -289,7 +289,7 @@ func (s *Server) steeringManifest(w http.ResponseWriter, r *http.Request) error 
 	}
 	if token == "" {
 		return playback.Errorf(playback.CodeUnauthenticated, auth.ReasonTokenMissing,
-			"pass the playback token as ?token= or in an Authorization: Bearer header")
+			"pass the playback token as ?%s= or in an Authorization: Bearer header", playurl.CredentialParam)
 	}
 	// The personalized manifests of functions/signurl name this route with
 	// their manifest credential, which is good for steering too.
@@ -399,5 +399,5 @@ func (s *Server) reloadURI(id, token, format string) string {
 }
 
 func steeringQuery(token, format string) string {
-	return url.Values{"format": {format}, "token": {token}}.Encode()
+	return url.Values{"format": {format}, playurl.CredentialParam: {token}}.Encode()
 }

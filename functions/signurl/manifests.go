@@ -80,7 +80,7 @@ type manifestRequest struct {
 func (s *Server) openManifest(r *http.Request, start bool) (*manifestRequest, error) {
 	now := s.deps.Now()
 	q := r.URL.Query()
-	token := q.Get("token")
+	token := q.Get(playurl.CredentialParam)
 	if token == "" {
 		if h := r.Header.Get("Authorization"); h != "" {
 			var err error
@@ -91,7 +91,7 @@ func (s *Server) openManifest(r *http.Request, start bool) (*manifestRequest, er
 	}
 	if token == "" {
 		return nil, playback.Errorf(playback.CodeUnauthenticated, auth.ReasonTokenMissing,
-			"pass the manifest credential of the urls answer as ?token=")
+			"pass the manifest credential of the urls answer as ?%s=", playurl.CredentialParam)
 	}
 	claims, err := s.deps.Tokens.VerifyManifest(token, now)
 	if err != nil {
