@@ -376,7 +376,7 @@ func ttlSeconds(d time.Duration) int {
 // EXT-X-CONTENT-STEERING SERVER-URI, or the MPD's ContentSteering element)
 // points the player for session id, under the API's base.
 func (s *Server) steeringPath(id, token, format string) string {
-	return "/v1/steering/" + url.PathEscape(id) + "?" + steeringQuery(token, format)
+	return "/v1/steering/" + url.PathEscape(id) + "?" + playurl.SteeringQuery(token, format, "")
 }
 
 // apiBase is how players reach this API: the configured public URL, else
@@ -395,9 +395,5 @@ func (s *Server) reloadURI(id, token, format string) string {
 	if strings.Contains(segment, ":") {
 		segment = "./" + segment // else it would parse as a scheme
 	}
-	return segment + "?" + steeringQuery(token, format)
-}
-
-func steeringQuery(token, format string) string {
-	return url.Values{"format": {format}, playurl.CredentialParam: {token}}.Encode()
+	return segment + "?" + playurl.SteeringQuery(token, format, "")
 }

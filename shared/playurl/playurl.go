@@ -61,11 +61,17 @@ const SteeringStart = "start"
 // SteeringFrom is Steering for manifests that start on pathway start
 // ("" for none: the answer is the ranking's).
 func SteeringFrom(apiBase, id, credential, format, start string) string {
+	return apiBase + "/v1/steering/" + url.PathEscape(id) + "?" + SteeringQuery(credential, format, start)
+}
+
+// SteeringQuery is the query of a steering URI (SteeringFrom), which
+// functions/pickedge also puts on the RELOAD-URI it answers with.
+func SteeringQuery(credential, format, start string) string {
 	v := url.Values{"format": {format}, CredentialParam: {credential}}
 	if start != "" {
 		v.Set(SteeringStart, start)
 	}
-	return apiBase + "/v1/steering/" + url.PathEscape(id) + "?" + v.Encode()
+	return v.Encode()
 }
 
 // APIBase is how players reach this API: publicURL (PUBLIC_API_URL) when
