@@ -140,6 +140,18 @@ func (s *Store) GetRecord(ctx context.Context, kind playback.Kind, id string) (p
 	return r, fail(op, err)
 }
 
+// getPage reads a page of q, ordered by field in dir: up to limit
+// documents, and one more, which says whether another page follows
+// (more) and is left out of docs.
+func getPage(ctx context.Context, q firestore.Query, field string, dir firestore.Direction, limit int) (docs []*firestore.DocumentSnapshot, more bool, err error) {
+	limit = min(limit, math.MaxInt32-1) // the client caps a limit at int32; limit+1 must fit
+	docs, err = q.OrderBy(field, dir).Limit(limit + 1).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, false, err
+	}
+	return docs[:min(len(docs), limit)], len(docs) > limit, nil
+}
+
 func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after string, limit int) (playback.RecordPage, error) {
 	if err := s.open(ctx); err != nil {
 		return playback.RecordPage{}, err
@@ -153,15 +165,10 @@ func (s *Store) ListRecords(ctx context.Context, kind playback.Kind, after strin
 	if after != "" {
 		q = q.Where(fieldKey, ">", after)
 	}
-	// One document more than the page says whether another page follows.
-	limit = min(limit, math.MaxInt32-1) // the client caps a limit at int32; limit+1 must fit
-	q = q.OrderBy(fieldKey, firestore.Asc).Limit(limit + 1)
-	docs, err := q.Documents(ctx).GetAll()
+	docs, more, err := getPage(ctx, q, fieldKey, firestore.Asc, limit)
 	if err != nil {
 		return playback.RecordPage{}, fail(op, err)
 	}
-	more := len(docs) > limit
-	docs = docs[:min(len(docs), limit)]
 	var page playback.RecordPage
 	for _, snap := range docs {
 		st := s.fromSnapshot(snap)
@@ -394,15 +401,10 @@ func (s *Store) ListAudit(ctx context.Context, before string, limit int) (playba
 	if before != "" {
 		q = q.Where(fieldKey, "<", before)
 	}
-	// One document more than the page says whether another page follows.
-	limit = min(limit, math.MaxInt32-1) // the client caps a limit at int32; limit+1 must fit
-	q = q.OrderBy(fieldKey, firestore.Desc).Limit(limit + 1)
-	docs, err := q.Documents(ctx).GetAll()
+	docs, more, err := getPage(ctx, q, fieldKey, firestore.Desc, limit)
 	if err != nil {
 		return playback.AuditPage{}, fail(op, err)
 	}
-	more := len(docs) > limit
-	docs = docs[:min(len(docs), limit)]
 	var page playback.AuditPage
 	for _, snap := range docs {
 		raw, err := gunzipField(snap.Data())

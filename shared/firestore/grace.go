@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
-	"math"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -44,14 +43,10 @@ func (s *Store) ListGracePending(ctx context.Context, until time.Time, after str
 	if after != "" {
 		q = q.Where(fieldGrace, ">", after)
 	}
-	// As ListRecords: one document more says whether another page follows.
-	limit = min(limit, math.MaxInt32-1)
-	docs, err := q.OrderBy(fieldGrace, firestore.Asc).Limit(limit + 1).Documents(ctx).GetAll()
+	docs, more, err := getPage(ctx, q, fieldGrace, firestore.Asc, limit)
 	if err != nil {
 		return playback.RecordPage{}, fail(op, err)
 	}
-	more := len(docs) > limit
-	docs = docs[:min(len(docs), limit)]
 	var page playback.RecordPage
 	for _, snap := range docs {
 		st := s.fromSnapshot(snap)
