@@ -256,6 +256,7 @@ type pageState struct {
 	} `json:"urls"`
 	Play *struct {
 		TokenExpiresAt time.Time `json:"token_expires_at"`
+		LicenceEndsAt  time.Time `json:"licence_ends_at"`
 	} `json:"play"`
 	// EndReason is a 410's details.end_reason, EndNotice what the page
 	// told its viewer of it.

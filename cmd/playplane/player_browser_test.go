@@ -88,6 +88,12 @@ func TestBrowserPlayerSession(t *testing.T) {
 			})
 		}
 	})
+	t.Run("licence window ends", func(t *testing.T) {
+		// A runner of its own: the title's window ends while the page plays.
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, vars)}
+		g.testLicenceEnds(t)
+	})
 	t.Run("stop after the token expired", func(t *testing.T) { h.testStopExpired(t, faults) })
 	t.Run("heartbeat refused as expired", func(t *testing.T) { h.testBeatExpired(t, faults) })
 	t.Run("heartbeat queued behind one refused as expired", func(t *testing.T) { h.testBeatBehindRefused(t, faults) })
@@ -345,6 +351,56 @@ func (h *harness) testEndedElsewhere(t *testing.T) {
 	gone := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Status == http.StatusGone })
 	if gone < 0 || !slices.ContainsFunc(beats[gone+1:], func(b loggedBeat) bool { return b.Event == "stop" && b.Status == http.StatusOK }) {
 		t.Errorf("after its 410 the page sent no stop the server accepted: heartbeats %v", beats)
+	}
+}
+
+// testLicenceEnds: the licence window of the title the page plays ends
+// seconds into the play. The play answer says so (licence_ends_at, the
+// token's expiry), and the page does not authorize again ahead of it, as
+// it does a token that merely expires: a new play would end with the same
+// window. The heartbeat after the end is refused 403
+// licence_window_ended, and the page stops there, telling the viewer why.
+func (h *harness) testLicenceEnds(t *testing.T) {
+	ctx := context.Background()
+	const titleID = "big-buck-bunny"
+	title, err := h.run.app.store.GetTitle(ctx, titleID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(10 * time.Second).Truncate(time.Second)
+	for i := range title.Windows {
+		title.Windows[i].End = end
+	}
+	if err := h.run.app.store.PutTitle(ctx, title); err != nil {
+		t.Fatal(err)
+	}
+	page := h.sessionPage(t, url.Values{"title": {titleID}})
+	var out struct {
+		Playing bool      `json:"playing"`
+		Before  pageState `json:"before"`
+		Ended   bool      `json:"ended"`
+		After   pageState `json:"after"`
+		Notice  string    `json:"notice"`
+	}
+	h.drive(t, map[string]any{"kind": "licenceEnd", "url": page, "timeoutMS": 30000}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	if p := out.Before.Play; p == nil || !p.TokenExpiresAt.Equal(end) || !p.LicenceEndsAt.Equal(end) {
+		t.Fatalf("play answer %+v, want its token and licence to end at %v", p, end)
+	}
+	if !out.Ended || out.After.SessionID != out.Before.SessionID {
+		t.Fatalf("the page ended: %v (%s), in session %s, want %s\npage log:\n%s", out.Ended, out.After.Phase,
+			out.After.SessionID, out.Before.SessionID, strings.Join(out.After.Log, "\n"))
+	}
+	const want = "This title is no longer available to stream: its licence period has ended."
+	if out.Notice != want {
+		t.Errorf("the page shows %q, want %q", out.Notice, want)
+	}
+	beats := h.run.faults.beats(out.Before.SessionID)
+	t.Logf("heartbeats of %s at the server: %v", out.Before.SessionID, beats)
+	if !slices.ContainsFunc(beats, func(b loggedBeat) bool { return b.Status == http.StatusForbidden }) {
+		t.Errorf("no heartbeat of the session was refused 403: %v", beats)
 	}
 }
 

@@ -474,6 +474,24 @@ async function endedScenario() {
   return out;
 }
 
+// licenceEndScenario: the page plays (paused) a title whose licence window
+// ends a few seconds on, and runs until it has ended (or sc.timeoutMS): the
+// Go test looks at its sessions and the server's answers for what it did.
+async function licenceEndScenario() {
+  const a = await playing();
+  const out = { playing: a.ok, before: a.state };
+  if (!a.ok) return out;
+  const ended = await until(a.page, (s) => s.phase === 'ended', sc.timeoutMS);
+  out.ended = ended.ok;
+  out.after = ended.state;
+  // What the viewer sees, not only what the page knows.
+  out.notice = await a.page.evaluate(() => {
+    const n = document.getElementById('notice');
+    return n && !n.hidden ? n.textContent : '';
+  });
+  return out;
+}
+
 // stopExpiredScenario: once the page plays (paused), the Go test's control
 // (sc.faults) answers the page's stop heartbeat 401 token_expired (sc.expired),
 // as the server does once the playback token has expired; the viewer presses
@@ -887,6 +905,7 @@ async function play(browser, scenario) {
       case 'beatFault': return await beatFaultScenario();
       case 'unload': return await unloadScenario();
       case 'ended': return await endedScenario();
+      case 'licenceEnd': return await licenceEndScenario();
       case 'leaveEarly': return await leaveEarlyScenario();
       case 'crashEarly': return await crashEarlyScenario();
       case 'stallPause': return await stallPauseScenario();
