@@ -179,3 +179,36 @@ func TestQoECountsAReauthorizedPlayOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestQoEAtTheEpoch: the views of a range starting in the first day after
+// Unix 0 are answered. Read with QoEPlaySlack before it, the store's range
+// crossed Unix 0, where bolt's hour keys (unsigned Unix hours) put the
+// times before it after every time since: the route answered no view
+// there, where it answered them before it read a day around its range.
+func TestQoEAtTheEpoch(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "playplane_admin")
+	epoch := time.Unix(0, 0).UTC()
+	err := h.store.(playback.QoEStore).ApplyQoEReports(t.Context(), []playback.QoEReport{{SessionID: "s1", AccountID: "acct_a",
+		TitleID: "bbb", SessionStartedAt: epoch.Add(10 * time.Minute), ReceivedAt: epoch.Add(11 * time.Minute),
+		DeviceTime: epoch.Add(11 * time.Minute), QoE: playback.QoE{StartupMS: 1000, PlayedMS: 50_000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, from, to string }{
+		{name: "from the epoch", from: "1970-01-01T00:00:00Z", to: "1970-01-01T05:00:00Z"},
+		{name: "from before the epoch", from: "1969-12-31T22:00:00Z", to: "1970-01-01T01:00:00Z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := h.mustDo("GET", "/v1/admin/qoe?"+url.Values{"from": {tc.from}, "to": {tc.to}, "dimension": {"title"}}.Encode(), "", "", http.StatusOK)
+			var out admin.QoEResponse
+			if err := json.Unmarshal(r.body, &out); err != nil {
+				t.Fatal(err)
+			}
+			if out.Views != 1 || len(out.Aggregates) != 1 || out.Aggregates[0].PlayedMS != 50_000 {
+				t.Fatalf("%d views, aggregates %+v; want the one that started at 00:10 1970-01-01", out.Views, out.Aggregates)
+			}
+		})
+	}
+}

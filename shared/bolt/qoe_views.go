@@ -204,17 +204,28 @@ func (s *Store) QoEViews(ctx context.Context, from, to time.Time) (views []playb
 	err = s.view(ctx, "QoEViews", func(tx *bbolt.Tx) error {
 		views = views[:0]
 		c := tx.Bucket(bucketQoEViews).Cursor()
-		start := qoeViewKey(playback.QoEHour(from), "")
-		end := make([]byte, 8)
-		binary.BigEndian.PutUint64(end, uint64(to.Unix()))
-		for k, raw := c.Seek(start[:8]); k != nil && bytes.Compare(k[:8], end) < 0; k, raw = c.Next() {
-			v, err := decode[playback.QoEView](raw, "qoe view", string(k[9:]))
-			if err != nil {
+		// The keys' unsigned Unix hours put the hours before Unix 0 after
+		// every hour since: a range across it is two cursor runs, the
+		// hours before it (to the bucket's end, hi nil) first.
+		key := func(unix int64) []byte { return qoeViewKey(time.Unix(unix, 0), "")[:8] }
+		run := func(lo, hi []byte) error {
+			for k, raw := c.Seek(lo); k != nil && (hi == nil || bytes.Compare(k[:8], hi) < 0); k, raw = c.Next() {
+				v, err := decode[playback.QoEView](raw, "qoe view", string(k[9:]))
+				if err != nil {
+					return err
+				}
+				views = append(views, v)
+			}
+			return nil
+		}
+		start, end := playback.QoEHour(from).Unix(), to.Unix()
+		if start < 0 && end >= 0 {
+			if err := run(key(start), nil); err != nil {
 				return err
 			}
-			views = append(views, v)
+			start = 0
 		}
-		return nil
+		return run(key(start), key(end))
 	})
 	return views, err
 }

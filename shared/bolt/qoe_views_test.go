@@ -1,6 +1,7 @@
 package bolt_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -88,5 +89,53 @@ func TestProgressBatchFoldsViews(t *testing.T) {
 	}
 	if a := views[0]; a.SessionID != "a" || a.PlayedMS != 50_000 || a.Reports != 2 || !a.Failed || a.Country != "DE" {
 		t.Fatalf("view a %+v", a)
+	}
+}
+
+// TestQoEViewsAcrossUnixZero: a range across Unix 0 lists the views on
+// both sides of it, in the order they started. The hour keys are
+// unsigned Unix seconds, so the hours before Unix 0 sort after every hour
+// since: read as one cursor run from its start to its end, such a range
+// listed none (and GET /v1/admin/qoe, which reads a day before its range,
+// answered nothing for a range in the first day after Unix 0).
+func TestQoEViewsAcrossUnixZero(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	t.Cleanup(func() { _ = s.Close() })
+	epoch := time.Unix(0, 0).UTC()
+	var reports []playback.QoEReport
+	for id, started := range map[string]time.Time{"before": epoch.Add(-50 * time.Minute), "at": epoch.Add(10 * time.Minute),
+		"after": epoch.Add(70 * time.Minute), "long before": epoch.Add(-3 * time.Hour), "long after": epoch.Add(5 * time.Hour)} {
+		reports = append(reports, playback.QoEReport{SessionID: id, TitleID: "t", SessionStartedAt: started,
+			ReceivedAt: started.Add(time.Minute), DeviceTime: started.Add(time.Minute)})
+	}
+	if err := s.ApplyQoEReports(t.Context(), reports); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		from, to time.Time
+		want     []string
+	}{
+		{name: "across", from: epoch.Add(-2 * time.Hour), to: epoch.Add(2 * time.Hour), want: []string{"before", "at", "after"}},
+		{name: "up to it", from: epoch.Add(-2 * time.Hour), to: epoch, want: []string{"before"}},
+		{name: "from it", from: epoch, to: epoch.Add(2 * time.Hour), want: []string{"at", "after"}},
+		{name: "before it", from: epoch.Add(-4 * time.Hour), to: epoch.Add(-time.Hour), want: []string{"long before"}},
+		{name: "all", from: epoch.Add(-24 * time.Hour), to: epoch.Add(24 * time.Hour), want: []string{"long before", "before", "at", "after", "long after"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			views, err := s.QoEViews(t.Context(), tc.from, tc.to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, v := range views {
+				got = append(got, v.SessionID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("views %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
