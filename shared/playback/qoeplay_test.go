@@ -230,3 +230,33 @@ func TestPlayOfSessionsIsOneAttempt(t *testing.T) {
 		})
 	}
 }
+
+// TestPlaysComeInOneOrder: QoEPlays is a function of the set of views,
+// the order of the plays it answers included. A session that names a play
+// other sessions name as theirs (c names a, b and e name c: a player that
+// named the session it replaced, not the one the play began in) is a play
+// of its own beside the play of b and e, and the two answer the same
+// session id, account and title; started in the same instant, they were
+// answered in the order the map of plays gave them, which varies from
+// call to call.
+func TestPlaysComeInOneOrder(t *testing.T) {
+	t.Parallel()
+	h := qoeT0.Truncate(time.Hour)
+	view := func(id, names string, started time.Time, played int64) playback.QoEView {
+		return playback.QoEView{SessionID: id, AccountID: "a1", TitleID: "t1", ViewID: names, StartedAt: started,
+			Hour: playback.QoEHour(started), Reports: 1, PlayedMS: played, Continued: true}
+	}
+	views := []playback.QoEView{view("c", "a", qoeT0, 1_000), view("b", "c", qoeT0, 2_000), view("e", "c", qoeT0.Add(time.Minute), 4_000)}
+	want := playback.QoEPlays(views, h, h.Add(time.Hour))
+	if len(want) != 2 {
+		t.Fatalf("plays %+v, want c's and that of b and e", want)
+	}
+	rng := rand.New(rand.NewPCG(18, 33))
+	for i := range 200 {
+		order := append([]playback.QoEView(nil), views...)
+		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		if got := playback.QoEPlays(order, h, h.Add(time.Hour)); !reflect.DeepEqual(got, want) {
+			t.Fatalf("call %d: plays\n%+v\nwant\n%+v", i, got, want)
+		}
+	}
+}

@@ -631,9 +631,13 @@ func QoEPlays(views []QoEView, from, to time.Time) []QoEView {
 			out = append(out, v)
 		}
 	}
+	// No two plays answered have one Play, so this order is total; their
+	// session ids can be one: a session that names a play, alone in it,
+	// beside the play other sessions name it in.
 	slices.SortFunc(out, func(a, b QoEView) int {
-		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.SessionID, b.SessionID), cmp.Compare(a.AccountID, b.AccountID),
-			cmp.Compare(a.TitleID, b.TitleID))
+		pa, pb := a.Play(), b.Play()
+		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.SessionID, b.SessionID), cmp.Compare(pa.AccountID, pb.AccountID),
+			cmp.Compare(pa.TitleID, pb.TitleID), cmp.Compare(pa.ViewID, pb.ViewID))
 	})
 	return out
 }
