@@ -362,7 +362,8 @@ func TestHeartbeatMessageFitsBatchLimits(t *testing.T) {
 	t.Parallel()
 	h := sampleMessage()
 	long := strings.Repeat("x", 128) // the longest id the ingest lets through
-	h.SessionID, h.AccountID, h.TitleID, h.DeviceID, h.QoE.CDN, h.QoE.EdgeID = long, long, long, long, long, long
+	h.SessionID, h.AccountID, h.TitleID, h.DeviceID, h.QoE.CDN, h.QoE.EdgeID, h.QoE.View = long, long, long, long, long, long, long
+	h.QoE.Continued = true
 	h.Country, h.ASN, h.DeviceType = "DE", 1<<32-1, strings.Repeat("x", 32) // the longest a playback token carries
 	h.PositionMS, h.DurationMS = 1<<63-1, 1<<63-1
 	h.QoE.BitrateKbps, h.QoE.BufferMS, h.QoE.ThroughputKbps, h.QoE.StartupMS = 1<<63-1, 1<<63-1, 1<<63-1, 1<<63-1
