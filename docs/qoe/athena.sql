@@ -63,7 +63,9 @@ beats AS (
     h.event,
     from_iso8601_timestamp_nanos(h.device_time) AS device_time,
     from_iso8601_timestamp_nanos(h.received_at) AS received_at,
-    from_iso8601_timestamp(h.session_started_at) AS started_at,
+    -- to the microsecond too: a play's sessions are taken in the order
+    -- they started, as the runner takes them (QoEPlays)
+    from_iso8601_timestamp_nanos(h.session_started_at) AS started_at,
     from_iso8601_timestamp(h.lease_expires_at) AS lease_expires_at,
     date_diff('millisecond', from_iso8601_timestamp(h.session_started_at), from_iso8601_timestamp(h.received_at)) + 10000 AS age_ms,
     nullif(h.qoe.cdn, '') AS cdn,

@@ -402,3 +402,34 @@ func TestWarehouseSQLCountsAPlayOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestWarehouseSQLOrdersSessionsAsTheRunner: a play's hour, viewer and
+// startup are its first session's, and its CDN and edge its latest's
+// (QoEPlays): the runner orders a play's sessions by when they started as
+// the message writes it (events.MessageTimeUnit), then by session id.
+// Each query must order them so wherever it does, and read the start to
+// the message's microsecond: Athena's from_iso8601_timestamp keeps
+// milliseconds, so two sessions of a play started in one millisecond were
+// taken by session id there and by their start in the runner.
+func TestWarehouseSQLOrdersSessionsAsTheRunner(t *testing.T) {
+	t.Parallel()
+	for _, f := range warehouseSQL(t) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := regexp.MustCompile(`--.*`).ReplaceAllString(string(raw), "")
+		if strings.HasSuffix(f, "athena.sql") && !regexp.MustCompile(`\bfrom_iso8601_timestamp_nanos\(h\.session_started_at\) AS started_at\b`).MatchString(code) {
+			t.Errorf("%s reads started_at to the millisecond; the runner orders a play's sessions by the message's microseconds (from_iso8601_timestamp_nanos)", f)
+		}
+		ordered := regexp.MustCompile(`(?i)ORDER BY started_at( DESC)?(, session_id( DESC)?)?`).FindAllStringSubmatch(code, -1)
+		for _, m := range ordered {
+			if m[2] == "" || m[1] != m[3] {
+				t.Errorf("%s orders sessions by %q, not by start then session id the same way", f, m[0])
+			}
+		}
+		if len(ordered) < 5 {
+			t.Errorf("%s orders sessions in %d places; the viewer's three, startup, CDN and edge need it", f, len(ordered))
+		}
+	}
+}
