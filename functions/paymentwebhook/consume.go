@@ -37,6 +37,13 @@ var errAccountMissing = fmt.Errorf("account not created yet: %w", errLinkPending
 // each run, after the stranded events.
 const parkRetry = "retry"
 
+// parkAnnounced is the key of an event Sweep found pending and announced
+// again: it waits for that announcement's outcome, and Sweep announces it
+// again after its backoff (see Sweep). It is pending still for the
+// consumer: parking it for what it waits for is news, said as for an
+// event never parked.
+const parkAnnounced = "announced"
+
 // parkCustomer is the key an event of the unlinked customer waits under,
 // shared with the admin API, whose links wake them too.
 func parkCustomer(customer string) string { return events.StripeCustomerParkKey(customer) }
@@ -100,9 +107,10 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 	case !linkPending && playback.ErrorCode(err).Retryable() && age < s.cfg.GiveUpAfter:
 		// The bus retries it. Should it give up, Sweep takes over: it
 		// republishes a pending event, but of the parked ones (woken by
-		// a link) only those under parkRetry, so such an event moves
-		// there first. A short outage is no page (msgParked at ERROR).
-		if ev.ParkedKey != "" && ev.ParkedKey != parkRetry {
+		// a link) only those under parkRetry or parkAnnounced, so such an
+		// event moves there first. A short outage is no page (msgParked
+		// at ERROR).
+		if ev.ParkedKey != "" && ev.ParkedKey != parkRetry && ev.ParkedKey != parkAnnounced {
 			if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, parkRetry, now, s.parkExpiry(ev, parkRetry)); err != nil {
 				log.ErrorContext(ctx, "parking stripe event", "err", err)
 			}
@@ -200,9 +208,10 @@ func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEv
 // included, to each linked customer. A link after the expiry so gets
 // that state within a run. Without the API the event may be the only copy
 // of its subscription's state: it waits for good. Events parked for retry
-// wait for a release or a dependency, not for a link, and never expire.
+// wait for a release or a dependency, and those Sweep announced for that
+// announcement, not for a link: they never expire.
 func (s *Server) parkExpiry(ev playback.InboxEvent, key string) time.Time {
-	if key == parkRetry || !s.CanReconcile() {
+	if !strings.HasPrefix(key, parkCustomer("")) || !s.CanReconcile() {
 		return time.Time{}
 	}
 	return ev.ReceivedAt.Add(s.cfg.InboxRetention)

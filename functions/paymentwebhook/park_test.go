@@ -226,8 +226,9 @@ func TestLinkWakesEveryParkedEvent(t *testing.T) {
 }
 
 // TestRetryParkedEventsGoRound: events parked under "retry" are retried by
-// the sweeper after the stranded ones and within its batch, and one that
-// fails again goes behind the others, so every one gets its turn.
+// the sweeper after the stranded ones and within its batch, once their
+// backoff has passed, and one that fails again goes behind the others, so
+// every one gets its turn.
 func TestRetryParkedEventsGoRound(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *Config, _ *Deps) { c.SweepBatch = 4 })
@@ -254,7 +255,8 @@ func TestRetryParkedEventsGoRound(t *testing.T) {
 		for _, ev := range before[:4] {
 			seen[ev.ID] = true
 		}
-		h.clock.Set(h.clock.Now().Add(2 * time.Minute))
+		// Past every event's backoff, which grows with each retry.
+		h.clock.Set(h.clock.Now().Add(maxSweepBackoff))
 	}
 	if len(seen) != 6 {
 		t.Fatalf("retried %d distinct events in three sweeps, want all 6: %v", len(seen), seen)

@@ -3,6 +3,7 @@ package paymentwebhook
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -169,14 +170,22 @@ func inSync(cur playback.Subscription, listed snapshot) bool {
 
 // Sweep republishes events recorded at least Config.SweepAge ago and
 // still pending: their announcement was lost, or they exhausted the bus's
-// attempts while the consumer could not even read them. Parked events are
-// not pending (see playback.InboxStore), so events that wait, maybe for a
-// link that never comes, cannot crowd these out. Then it retries events
-// parked under parkRetry at least SweepAge ago, oldest park first, within
-// what is left of SweepBatch but never fewer than a quarter of it, so that
-// neither kind starves the other; an event that fails again is parked
-// again behind the others, so the retries go round. Run it periodically;
-// it returns how many it republished.
+// attempts while the consumer could not even read them, or the bus is
+// still retrying them, which Sweep cannot tell apart. So that a copy is
+// not added on every run while the bus still holds one, Sweep parks each
+// event it announces, first, under parkAnnounced (an event under
+// parkRetry stays there), and announces it again only after its backoff
+// (sweepBackoff): the announcement's outcome moves it on (processed, or
+// parked by the consumer for what it waits for), and an event still
+// parked then had its announcement lost or retried in vain. Parked
+// events are not pending (see playback.InboxStore), so events that wait,
+// maybe for a link that never comes, cannot crowd these out. Then it
+// retries the events under parkAnnounced and parkRetry whose backoff
+// has passed, oldest park first, within what is left of SweepBatch but
+// never fewer than a quarter of it, so that neither kind starves the
+// other; an event that fails again is parked again behind the others,
+// so the retries go round. Run it periodically; it returns how many it
+// republished.
 func (s *Server) Sweep(ctx context.Context) (int, error) {
 	now := s.deps.Now()
 	pending, err := s.deps.Store.ListPendingEvents(ctx, Source, now.Add(-s.cfg.SweepAge), s.cfg.SweepBatch)
@@ -185,23 +194,34 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, ev := range pending {
-		if err := s.announce(ctx, ev); err != nil {
+		if err := s.reannounce(ctx, ev, parkAnnounced, now); err != nil {
 			return n, err
 		}
 		n++
 	}
 	budget := max(s.cfg.SweepBatch-len(pending), (s.cfg.SweepBatch+3)/4)
-	parked, err := s.deps.Store.ListParkedEvents(ctx, Source, parkRetry, playback.ParkCursor{}, budget)
+	announced, err := s.deps.Store.ListParkedEvents(ctx, Source, parkAnnounced, playback.ParkCursor{}, budget)
 	if err != nil {
 		return n, err
 	}
-	s.recordBacklog(ctx, len(pending), len(parked), budget)
+	retry, err := s.deps.Store.ListParkedEvents(ctx, Source, parkRetry, playback.ParkCursor{}, budget)
+	if err != nil {
+		return n, err
+	}
+	// Events Sweep announced wait for nothing but that announcement: as
+	// the pending ones, they are not handled yet.
+	s.recordBacklog(ctx, len(pending)+len(announced), len(retry), budget)
+	parked := append(announced, retry...)
+	slices.SortFunc(parked, func(a, b playback.InboxEvent) int { return playback.CompareParked(a, playback.CursorOf(b)) })
 	retried := 0
 	for _, ev := range parked {
-		if ev.ParkedAt.After(now.Add(-s.cfg.SweepAge)) {
-			break // parked a moment ago: the next run
+		if retried == budget {
+			break
 		}
-		if err := s.announce(ctx, ev); err != nil {
+		if now.Before(ev.ParkedAt.Add(s.sweepBackoff(ev))) {
+			continue // announced or parked a moment ago: a later run
+		}
+		if err := s.reannounce(ctx, ev, ev.ParkedKey, now); err != nil {
 			return n, err
 		}
 		n++
@@ -212,6 +232,32 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 			"stranded", len(pending), "parked_retried", retried)
 	}
 	return n, nil
+}
+
+// maxSweepBackoff bounds sweepBackoff: the longest one announcement stays
+// on the bus. The deployed queues' five deliveries
+// (catalog.MaxDeliveryAttempts) are over within it on SQS (the visibility
+// timeout apart, minutes) and on Pub/Sub (at most 600 s apart), so an
+// event parked that long had its announcement lost or dead-lettered; a
+// bus configured for many more deliveries gets one more copy an hour at
+// most.
+const maxSweepBackoff = time.Hour
+
+// sweepBackoff is how long after ev was parked (or announced by Sweep)
+// Sweep leaves it alone: as long as it had waited until then, so that the
+// wait doubles with each announcement, from SweepAge up to
+// maxSweepBackoff.
+func (s *Server) sweepBackoff(ev playback.InboxEvent) time.Duration {
+	return min(max(ev.ParkedAt.Sub(ev.ReceivedAt), s.cfg.SweepAge), maxSweepBackoff)
+}
+
+// reannounce parks ev under key at now and then announces it: parked
+// first, an event whose publish fails is still Sweep's, after its backoff.
+func (s *Server) reannounce(ctx context.Context, ev playback.InboxEvent, key string, now time.Time) error {
+	if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, key, now, s.parkExpiry(ev, key)); err != nil {
+		return err
+	}
+	return s.announce(ctx, ev)
 }
 
 // Values of the parked gauge's playplane.reason: what the events wait for.
