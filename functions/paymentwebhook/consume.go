@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/events"
-	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
@@ -98,7 +97,7 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 	linkPending := errors.Is(err, errLinkPending)
 	switch {
 	case err == nil:
-	case linkPending && age < s.cfg.LinkWait && m.DeliveryAttempt < catalog.MaxDeliveryAttempts:
+	case linkPending && age < s.cfg.LinkWait && m.DeliveryAttempt < s.lastDelivery:
 		// Not past the bus's last delivery, whose retry would dead-letter
 		// the announcement (and raise the dead-letter alarm) rather than
 		// park the event for its link.
@@ -125,7 +124,7 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 		// (parkRetry), and a redelivery from Stripe reprocesses it; the
 		// bus stops retrying it. Stable message (msgParked): at ERROR,
 		// alert on it; at WARN it waits for a customer's link.
-		return s.park(ctx, log, ev, err, now, age, m.DeliveryAttempt >= catalog.MaxDeliveryAttempts)
+		return s.park(ctx, log, ev, err, now, age, m.DeliveryAttempt >= s.lastDelivery)
 	default:
 		// It can never succeed: say so loudly and move on.
 		log.ErrorContext(ctx, "stripe event rejected", "err", err, "age", age.String())

@@ -16,6 +16,7 @@ import (
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/membus"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -324,8 +325,8 @@ func TestFailedWakeIsNotLost(t *testing.T) {
 
 // TestLinkWaitParksAtTheBusLastDelivery: an event of a customer not linked
 // yet is retried on the bus while it is younger than LinkWait, but the
-// buses deliver a message catalog.MaxDeliveryAttempts times (SQS
-// maxReceiveCount, the Pub/Sub dead-letter policy): asking to retry the
+// buses deliver a message a bounded number of times (SQS maxReceiveCount,
+// the Pub/Sub dead-letter policy): asking to retry the
 // last delivery dead-lettered the announcement, paging through the
 // dead-letter alarm for what the consumer logs only at WARN, instead of
 // parking the event for its link.
@@ -334,10 +335,11 @@ func TestLinkWaitParksAtTheBusLastDelivery(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	data := h.recordedUpdate(t, "evt_wait", "sub_w", "cus_w")
-	for attempt := 1; attempt <= catalog.MaxDeliveryAttempts; attempt++ {
+	last := h.bus.MaxDeliveryAttempts()
+	for attempt := 1; attempt <= last; attempt++ {
 		retry := h.srv.HandleStripeEvents(ctx, []playback.Message{{ID: "m1", Data: data, DeliveryAttempt: attempt}})
-		if last := attempt == catalog.MaxDeliveryAttempts; last == (len(retry) != 0) {
-			t.Fatalf("delivery attempt %d of %d: retry %v", attempt, catalog.MaxDeliveryAttempts, retry)
+		if attempt == last == (len(retry) != 0) {
+			t.Fatalf("delivery attempt %d of %d: retry %v", attempt, last, retry)
 		}
 	}
 	if parked := h.parked(parkCustomer("cus_w")); len(parked) != 1 || parked[0].ID != "evt_wait" {
@@ -411,7 +413,7 @@ func TestLinkAtTheBusLastDeliveryIsNotDeadLettered(t *testing.T) {
 	h.account("acct_l")
 	ctx := context.Background()
 	data := h.recordedUpdate(t, "evt_late", "sub_l", "cus_l")
-	last := catalog.MaxDeliveryAttempts
+	last := h.bus.MaxDeliveryAttempts()
 	if retry := h.srv.HandleStripeEvents(ctx, []playback.Message{{ID: "m1", Data: data, DeliveryAttempt: last}}); len(retry) != 0 {
 		t.Fatalf("delivery attempt %d of %d: retry %v, which dead-letters it", last, last, retry)
 	}
@@ -439,4 +441,39 @@ func (h *harness) recordedUpdate(t *testing.T, id, sub, customer string) []byte 
 		t.Fatal(err)
 	}
 	return data
+}
+
+// TestLinkWaitParksAtTheConfiguredLastDelivery: the last delivery is the
+// bus's as configured (SQS_MAX_RECEIVE_COUNT, PUBSUB_MAX_DELIVERY_ATTEMPTS,
+// the local bus's), not catalog.MaxDeliveryAttempts. With fewer, the event
+// was still asking for a retry at the last delivery, which dead-letters it
+// unparked; with more, it was parked while deliveries, and LinkWait, were
+// left.
+func TestLinkWaitParksAtTheConfiguredLastDelivery(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		attempts int
+	}{
+		{name: "fewer than the catalogue's", attempts: catalog.MaxDeliveryAttempts - 2},
+		{name: "more than the catalogue's", attempts: catalog.MaxDeliveryAttempts + 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			bus := membus.New(membus.Config{MaxAttempts: tc.attempts})
+			t.Cleanup(func() { bus.Close() })
+			h := newHarness(t, func(_ *Config, d *Deps) { d.Bus = bus })
+			ctx := context.Background()
+			data := h.recordedUpdate(t, "evt_wait", "sub_w", "cus_w")
+			for attempt := 1; attempt <= tc.attempts; attempt++ {
+				retry := h.srv.HandleStripeEvents(ctx, []playback.Message{{ID: "m1", Data: data, DeliveryAttempt: attempt}})
+				if last := attempt == tc.attempts; last == (len(retry) != 0) {
+					t.Fatalf("delivery attempt %d of %d: retry %v", attempt, tc.attempts, retry)
+				}
+			}
+			if parked := h.parked(parkCustomer("cus_w")); len(parked) != 1 || parked[0].ID != "evt_wait" {
+				t.Fatalf("parked for cus_w: %+v, want evt_wait", parked)
+			}
+		})
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
@@ -64,7 +65,7 @@ type Config struct {
 	// LinkWait is how long an event of a customer not yet linked to an
 	// account is retried on the bus, waiting for its
 	// checkout.session.completed, at most: the bus's last delivery
-	// (catalog.MaxDeliveryAttempts) parks it sooner. After that it is
+	// (playback.DeliveryLimiter) parks it sooner. After that it is
 	// parked in the inbox and applied when the link appears (bounded by
 	// InboxRetention where Reconcile can restore what it carried:
 	// parkExpiry).
@@ -113,6 +114,9 @@ type Server struct {
 	verifier *verifier
 	plans    map[string]string
 	products map[string]bool // Config.Products; empty: every product
+	// lastDelivery is the delivery attempt after which the bus
+	// dead-letters a message it is asked to retry.
+	lastDelivery int
 }
 
 // Source is the inbox source of Stripe events.
@@ -178,8 +182,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.Now = time.Now
 	}
 	cfg.WebhookSecrets = secrets
+	// The bus as configured says (SQS_MAX_RECEIVE_COUNT, say); one that
+	// does not has the deployed queues' count.
+	lastDelivery := catalog.MaxDeliveryAttempts
+	if l, ok := deps.Bus.(playback.DeliveryLimiter); ok {
+		lastDelivery = l.MaxDeliveryAttempts()
+	}
 	return &Server{cfg: cfg, deps: deps, verifier: newVerifier(secrets, cfg.Tolerance), plans: plans,
-		products: products}, nil
+		products: products, lastDelivery: lastDelivery}, nil
 }
 
 // redacted is cfg without its secrets, for error messages.

@@ -26,7 +26,10 @@ import (
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
-var _ playback.Bus = (*Bus)(nil)
+var (
+	_ playback.Bus             = (*Bus)(nil)
+	_ playback.DeliveryLimiter = (*Bus)(nil)
+)
 
 // Config tunes delivery.
 type Config struct {
@@ -149,6 +152,9 @@ func New(cfg Config) *Bus {
 	b.cond = sync.NewCond(&b.mu)
 	return b
 }
+
+// MaxDeliveryAttempts is Config.MaxAttempts (playback.DeliveryLimiter).
+func (b *Bus) MaxDeliveryAttempts() int { return b.cfg.MaxAttempts }
 
 // NewWithJournal returns a bus that stores every accepted message in j
 // before Publish returns and queues what j still holds from an earlier run

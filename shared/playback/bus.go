@@ -72,6 +72,17 @@ type MessageLimiter interface {
 	MaxMessageBytes() int
 }
 
+// DeliveryLimiter is implemented by buses that move a message to a
+// dead-letter queue after as many deliveries as their configuration says
+// (SQS maxReceiveCount, the Pub/Sub dead-letter policy, membus), so that a
+// consumer that acts differently at a message's last delivery (parks what
+// a retry would dead-letter) counts as the bus does.
+type DeliveryLimiter interface {
+	// MaxDeliveryAttempts is the Message.DeliveryAttempt of a message's
+	// last delivery: asked to retry it, the bus dead-letters it.
+	MaxDeliveryAttempts() int
+}
+
 // BatchHandler consumes a batch and returns the ids of the messages that
 // should be redelivered. Messages it does not name are acknowledged. A
 // handler acknowledges messages it can never process (malformed, say) after

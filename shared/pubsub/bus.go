@@ -41,7 +41,10 @@ import (
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
-var _ playback.Publisher = (*Bus)(nil)
+var (
+	_ playback.Publisher       = (*Bus)(nil)
+	_ playback.DeliveryLimiter = (*Bus)(nil)
+)
 
 // Pub/Sub limits the adapter respects.
 const (
@@ -160,6 +163,11 @@ type Bus struct {
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// MaxDeliveryAttempts is Config.MaxDeliveryAttempts, the deliveries of a
+// message before Pub/Sub moves it to the dead-letter topic
+// (playback.DeliveryLimiter).
+func (b *Bus) MaxDeliveryAttempts() int { return b.cfg.MaxDeliveryAttempts }
 
 // New returns a bus. Its client is made from cfg and opts on the first
 // call that needs it, and closed on Close: finding credentials and

@@ -29,8 +29,9 @@ import (
 )
 
 var (
-	_ playback.Bus            = (*Bus)(nil)
-	_ playback.MessageLimiter = (*Bus)(nil)
+	_ playback.Bus             = (*Bus)(nil)
+	_ playback.MessageLimiter  = (*Bus)(nil)
+	_ playback.DeliveryLimiter = (*Bus)(nil)
 )
 
 // SQS limits the adapter respects.
@@ -131,6 +132,11 @@ type Bus struct {
 	done      context.Context // ends on Close; consumers watch it
 	consumers sync.WaitGroup
 }
+
+// MaxDeliveryAttempts is Config.MaxReceiveCount, the receives of a
+// message before SQS moves it to the dead-letter queue
+// (playback.DeliveryLimiter).
+func (b *Bus) MaxDeliveryAttempts() int { return b.cfg.MaxReceiveCount }
 
 // New returns a bus through client (built with cfg.Endpoint by its
 // caller, who shares one AWS configuration between clients). New makes no
