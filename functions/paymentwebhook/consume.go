@@ -286,11 +286,11 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 	if refused != nil {
 		return refused
 	}
-	err = s.link(ctx, string(cs.Customer), accountID, env.Created, now)
+	err = s.link(ctx, string(cs.Customer), accountID, env.Created, 0, now)
 	if errors.Is(err, errAccountMissing) {
 		// A new subscriber: the session creates the account, then links.
 		if err = s.provision(ctx, cs, accountID, env, now); err == nil {
-			err = s.link(ctx, string(cs.Customer), accountID, env.Created, now)
+			err = s.link(ctx, string(cs.Customer), accountID, env.Created, 0, now)
 		}
 	}
 	if err != nil {
@@ -343,7 +343,7 @@ func (s *Server) refetch(ctx context.Context, accountID, subID string, env event
 		return s.ignoreOtherProduct(ctx, env, sub.ID, string(sub.Customer), products, max(env.Created, now.Unix())-1, s.movedAway(env), now)
 	}
 	if accountID == "" {
-		if accountID, err = s.accountFor(ctx, string(sub.Customer), sub.Metadata, now); err != nil {
+		if accountID, err = s.accountFor(ctx, string(sub.Customer), sub.Metadata, sub.Created, now); err != nil {
 			return err
 		}
 	}
@@ -397,7 +397,7 @@ func (s *Server) onSubscription(ctx context.Context, env event, now time.Time) e
 		}
 		return s.refetch(ctx, "", sub.ID, env, entered, now)
 	}
-	accountID, err := s.accountFor(ctx, string(sub.Customer), sub.Metadata, now)
+	accountID, err := s.accountFor(ctx, string(sub.Customer), sub.Metadata, sub.Created, now)
 	if err != nil {
 		return err
 	}
@@ -433,7 +433,7 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 	if inv.SubscriptionDetails != nil {
 		meta = inv.SubscriptionDetails.Metadata
 	}
-	accountID, err := s.accountFor(ctx, string(inv.Customer), meta, now)
+	accountID, err := s.accountFor(ctx, string(inv.Customer), meta, 0, now)
 	if err != nil {
 		return err
 	}
@@ -484,16 +484,26 @@ func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time
 }
 
 // accountFor resolves a customer to an account: through the link, else
-// through the subscription's metadata.account_id (which our checkout sets),
-// linking it. That link names the customer on an account naming none, but
-// it is no checkout: it carries no clock, so it renames no account (a
-// subscription of a customer the subscriber left may well be newer than
-// the checkout of the one it has now). Without either the link may still
-// be coming.
-func (s *Server) accountFor(ctx context.Context, customer string, meta map[string]string, now time.Time) (string, error) {
+// through the metadata.account_id (which our checkout sets) of the object
+// created at second created (a subscription's; 0 when unknown, as for an
+// invoice's subscription_details), linking it. That link is no checkout:
+// it carries no clock, so it renames no account a checkout or an operator
+// named (a subscription of a customer the subscriber left may well be
+// newer than the checkout of the one it has now); among such links the
+// newest object names the customer (namesCustomer), so a customer linked
+// already is offered the account again by a dated object. Without either
+// the link may still be coming.
+func (s *Server) accountFor(ctx context.Context, customer string, meta map[string]string, created int64, now time.Time) (string, error) {
 	if customer != "" {
 		id, err := s.deps.Store.AccountIDByCustomer(ctx, customer)
 		if err == nil {
+			if created > 0 && meta["account_id"] == id {
+				// Linked by an older object, maybe: this one may be the
+				// newest, in whatever order they come.
+				if _, _, err := s.nameCustomer(ctx, customer, id, 0, created, now); err != nil {
+					return "", fmt.Errorf("paymentwebhook.accountFor %s → %s: %w", customer, id, err)
+				}
+			}
 			return id, nil
 		}
 		if !playback.IsCode(err, playback.CodeNotFound) {
@@ -505,43 +515,25 @@ func (s *Server) accountFor(ctx context.Context, customer string, meta map[strin
 		return "", fmt.Errorf("customer %q: %w", customer, errLinkPending)
 	}
 	if customer != "" {
-		if err := s.link(ctx, customer, accountID, 0, now); err != nil {
+		if err := s.link(ctx, customer, accountID, 0, created, now); err != nil {
 			return "", err
 		}
 	}
 	return accountID, nil
 }
 
-// link records customer → account, news of the provider's second clock,
-// after making sure the account exists (an unknown account is a permanent
-// failure: not_found). The customer resolves to the account whatever the
-// clock; the account names it only if the news is the newest
-// (namesCustomer).
-func (s *Server) link(ctx context.Context, customer, accountID string, clock int64, now time.Time) error {
+// link records customer → account, news of the provider's second clock
+// (clock 0: of an object created at second created), after making sure
+// the account exists (an unknown account is a permanent failure:
+// not_found). The customer resolves to the account whatever the clock;
+// the account names it only if the news is the newest (namesCustomer).
+func (s *Server) link(ctx context.Context, customer, accountID string, clock, created int64, now time.Time) error {
 	if !playback.ValidCustomerID(customer) {
 		// Refused before the account names it: a store that cannot key
 		// the link by it would refuse only after the account was written.
 		return playback.Errorf(playback.CodeInvalid, "customer_invalid", "stripe customer %q: %s", customer, playback.CustomerIDRule)
 	}
-	linked, kept := false, ""
-	_, err := s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
-		linked, kept = false, ""
-		if !namesCustomer(*a, customer, clock) {
-			if a.CustomerID != customer {
-				kept = a.CustomerID
-			}
-			return playback.ErrNoChange
-		}
-		if a.CustomerID != customer {
-			linked = true
-			if a.CustomerID != "" {
-				httpx.Logger(ctx).WarnContext(ctx, "account changes Stripe customer", "account_id", accountID,
-					"from", a.CustomerID, "to", customer)
-			}
-		}
-		a.CustomerID, a.CustomerClock, a.UpdatedAt = customer, clock, now
-		return nil
-	})
+	linked, kept, err := s.nameCustomer(ctx, customer, accountID, clock, created, now)
 	if playback.IsCode(err, playback.CodeNotFound) {
 		// The account may not be created yet: wait for it like for a link.
 		return fmt.Errorf("paymentwebhook.link %s → %s: %w", customer, accountID, errAccountMissing)
@@ -571,6 +563,31 @@ func (s *Server) link(ctx context.Context, customer, accountID string, clock int
 	return nil
 }
 
+// nameCustomer makes account accountID name customer if that is the
+// newest news (namesCustomer): linked reports that it did, else kept is
+// the other customer the account keeps naming.
+func (s *Server) nameCustomer(ctx context.Context, customer, accountID string, clock, created int64, now time.Time) (linked bool, kept string, err error) {
+	_, err = s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
+		linked, kept = false, ""
+		if !namesCustomer(*a, customer, clock, created) {
+			if a.CustomerID != customer {
+				kept = a.CustomerID
+			}
+			return playback.ErrNoChange
+		}
+		if a.CustomerID != customer {
+			linked = true
+			if a.CustomerID != "" {
+				httpx.Logger(ctx).WarnContext(ctx, "account changes Stripe customer", "account_id", accountID,
+					"from", a.CustomerID, "to", customer)
+			}
+		}
+		a.CustomerID, a.CustomerClock, a.CustomerLinkCreated, a.UpdatedAt = customer, clock, created, now
+		return nil
+	})
+	return linked, kept, err
+}
+
 // namesCustomer reports whether news of the provider's second clock that
 // links customer to a makes a name it: Stripe retries an event for days,
 // so the checkout of a customer a subscriber left may come after the one
@@ -579,18 +596,18 @@ func (s *Server) link(ctx context.Context, customer, accountID string, clock int
 // every delivery order of checkouts ends alike. A customer named by an
 // operator or a catalogue is news of the second it was written
 // (catalogfile's Apply). A link with no news of its own (clock 0: by
-// metadata) names a customer only on an account naming none, so among
-// such links alone the first delivered stays named until a checkout.
-func namesCustomer(a playback.Account, customer string, clock int64) bool {
+// metadata) is outranked by any with news, and among such links the
+// object created last (created; 0, undated, before any dated one) wins,
+// then the greater customer id: the newest subscription's customer, in
+// any delivery order.
+func namesCustomer(a playback.Account, customer string, clock, created int64) bool {
 	switch {
 	case a.CustomerID == "":
 		return true
-	case a.CustomerID == customer:
-		return clock > a.CustomerClock
-	case clock == 0:
-		return false
 	case clock != a.CustomerClock:
 		return clock > a.CustomerClock
+	case clock == 0 && created != a.CustomerLinkCreated:
+		return created > a.CustomerLinkCreated
 	}
 	return customer > a.CustomerID
 }

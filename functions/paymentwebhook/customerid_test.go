@@ -3,6 +3,7 @@ package paymentwebhook
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -108,5 +109,82 @@ func TestMetadataLinkNamesNoCustomer(t *testing.T) {
 	}
 	if id, err := h.store.AccountIDByCustomer(context.Background(), "cus_old"); err != nil || id != "acct_n" {
 		t.Fatalf("cus_old resolves to %q (%v), want acct_n", id, err)
+	}
+}
+
+// TestNewestMetadataLinkNamesTheCustomer: customers linked to an account
+// through metadata.account_id alone (subscriptions made by the API, no
+// Checkout): the account named the first one delivered, and a newer
+// subscription's customer never moved it. The newest linking object (a
+// subscription's created; an invoice's subscription_details carry no
+// date) names the customer whatever the delivery order, one second told
+// apart by the customer id as checkouts are; a checkout still outranks
+// any of them. The event's own second does not count: an old
+// subscription's late update is no newer link.
+// Shapes: testdata/stripe subscription, invoice and checkout.session.
+func TestNewestMetadataLinkNamesTheCustomer(t *testing.T) {
+	t.Parallel()
+	t0 := at(0)
+	sub := func(id, customer string, created int64) subState {
+		return subState{id: id, customer: customer, status: "active", price: "price_std", start: created,
+			end: created + int64(month/time.Second), created: created}
+	}
+	meta := obj{"account_id": "acct_m"}
+	subEvent := func(id string, created int64, s subState) func(*testing.T) []byte {
+		return func(t *testing.T) []byte {
+			return eventPayload(t, id, typeSubscriptionUpdated, created, withMeta(s.obj(t), meta), nil)
+		}
+	}
+	invoiceEvent := func(id string, created int64, s subState) func(*testing.T) []byte {
+		return func(t *testing.T) []byte {
+			inv := invoiceState{id: "in_" + s.id, reason: "subscription_cycle", status: "paid", amountDue: 999,
+				amountPaid: 999, attempts: 1, price: s.price, start: s.start, end: s.end}.obj(t, s, created)
+			inv["subscription_details"] = obj{"metadata": meta}
+			return eventPayload(t, id, typeInvoicePaid, created, inv, nil)
+		}
+	}
+	checkoutEvent := func(id string, created int64, s subState) func(*testing.T) []byte {
+		return func(t *testing.T) []byte {
+			return eventPayload(t, id, typeCheckoutCompleted, created, checkoutSession(t, "cs_"+s.id, "acct_m", s), nil)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		a, b func(*testing.T) []byte
+		want string
+	}{
+		{name: "the newer subscription, its event older",
+			a:    subEvent("evt_old", t0+60, sub("sub_old", "cus_old", t0-int64(2*month/time.Second))),
+			b:    subEvent("evt_new", t0-3600, sub("sub_new", "cus_new", t0-3600)),
+			want: "cus_new"},
+		{name: "subscriptions of one second",
+			a:    subEvent("evt_a", t0, sub("sub_a", "cus_a", t0)),
+			b:    subEvent("evt_b", t0, sub("sub_b", "cus_b", t0)),
+			want: "cus_b"},
+		{name: "a dated subscription over an undated invoice",
+			a:    invoiceEvent("evt_inv", t0+60, sub("sub_z", "cus_z", t0)),
+			b:    subEvent("evt_sub", t0-3600, sub("sub_y", "cus_y", t0-3600)),
+			want: "cus_y"},
+		{name: "a checkout over a newer subscription",
+			a:    checkoutEvent("evt_co", t0-3600, sub("sub_co", "cus_co", t0-3600)),
+			b:    subEvent("evt_meta", t0, sub("sub_meta", "cus_meta", t0)),
+			want: "cus_co"},
+	} {
+		for _, order := range []string{"a first", "b first"} {
+			t.Run(tc.name+"/"+order, func(t *testing.T) {
+				t.Parallel()
+				h := newHarness(t)
+				h.account("acct_m")
+				first, second := tc.a(t), tc.b(t)
+				if order == "b first" {
+					first, second = second, first
+				}
+				h.run(first)
+				h.run(second)
+				if a := h.getAccount("acct_m"); a.CustomerID != tc.want {
+					t.Fatalf("account's customer_id = %q (clock %d), want %q", a.CustomerID, a.CustomerClock, tc.want)
+				}
+			})
+		}
 	}
 }

@@ -50,6 +50,7 @@ type stripeSubscription struct {
 	Object             string            `json:"object"`
 	Customer           stripeID          `json:"customer"`
 	Status             string            `json:"status"`
+	Created            int64             `json:"created"` // orders metadata links (namesCustomer)
 	CurrentPeriodStart int64             `json:"current_period_start"`
 	CurrentPeriodEnd   int64             `json:"current_period_end"`
 	Metadata           map[string]string `json:"metadata"`

@@ -88,7 +88,7 @@ func (r *reconciler) subscription(ctx context.Context, sub stripeSubscription, a
 		}
 		return err
 	}
-	accountID, err := r.s.accountFor(ctx, string(sub.Customer), sub.Metadata, r.now)
+	accountID, err := r.s.accountFor(ctx, string(sub.Customer), sub.Metadata, sub.Created, r.now)
 	if errors.Is(err, errLinkPending) || playback.IsCode(err, playback.CodeNotFound) {
 		r.rep.Unlinked++
 		return nil

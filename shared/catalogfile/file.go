@@ -109,7 +109,7 @@ func (a Account) Apply(stored playback.Account, now time.Time) playback.Account 
 		// An operator's link is news of the second it is written: a
 		// payment provider's older news (a checkout Stripe still
 		// retries) leaves it, newer news renames it.
-		stored.CustomerClock = 0
+		stored.CustomerClock, stored.CustomerLinkCreated = 0, 0
 		if a.CustomerID != "" {
 			stored.CustomerClock = now.Unix()
 		}

@@ -124,7 +124,7 @@ func TestServerOwnedMembersAreReadOnly(t *testing.T) {
 			"current_period_end":"2026-12-31T00:00:00Z","devices":[{"id":"tv","registered_at":"2026-01-01T00:00:00Z"}],
 			"subscriptions":[{"id":"sub_a","status":"active","plan_id":"p","current_period_end":"2026-12-31T00:00:00Z","clock":1}],
 			"updated_at":"2026-12-01T00:00:00Z","announced":{"entitled":true,"status":"active","plan_id":"p"},
-			"customer_clock":1,"customers_deleted":[{"customer":"cus_old","clock":1,"event":"evt_1"}],
+			"customer_clock":1,"customer_link_created":1,"customers_deleted":[{"customer":"cus_old","clock":1,"event":"evt_1"}],
 			"other_products":[{"subscription":"sub_o","clock":1,"event":"evt_2"}]}`},
 		{name: "edge", kind: playback.KindEdge, stored: reflect.TypeFor[playback.Edge](), setting: reflect.TypeFor[catalogfile.Edge](),
 			doc: `{"id":"e","cdn":"c","pop":"fra","base_url":"https://e","lat":0,"lon":0,"ipv4_down":true,"ipv6_down":false,

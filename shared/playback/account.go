@@ -152,6 +152,11 @@ type Account struct {
 	// named CustomerID (a checkout's completion): news of an older second
 	// naming another customer, delivered late, does not set it back.
 	CustomerClock int64 `json:"customer_clock,omitempty"`
+	// CustomerLinkCreated is, when no such news named CustomerID (clock
+	// 0: the metadata.account_id of a subscription), the provider's
+	// second the linking object was created (0 if it has none): among such
+	// links a newer object naming another customer renames the account.
+	CustomerLinkCreated int64 `json:"customer_link_created,omitempty"`
 	// Suspended is an operator's hold (fraud, abuse, a chargeback): the
 	// account plays nothing whatever its subscriptions say, and keeps
 	// them, so lifting it restores what payments decided.

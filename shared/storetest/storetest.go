@@ -257,7 +257,7 @@ func testAccountPaymentState(t *testing.T, s playback.Store) {
 	live := playback.Subscription{ID: "sub_b", Status: playback.StatusPastDue, PlanID: "basic", CurrentPeriodEnd: sec(3600),
 		PastDueSince: sec(60), Clock: 120, Customer: "cus_b", PastDueEntered: 60, NotPastDue: 30, PastDueSeen: []int64{60, 90}}
 	a := playback.Account{ID: playback.NewID("acct"), PlanID: "premium", Status: playback.StatusActive, Territory: "DE",
-		CustomerID: "cus_a", CustomerClock: 90, CurrentPeriodEnd: sec(7200),
+		CustomerID: "cus_a", CustomerClock: 90, CustomerLinkCreated: 80, CurrentPeriodEnd: sec(7200),
 		Subscriptions: []playback.Subscription{
 			{ID: "sub_a", Status: playback.StatusActive, PlanID: "premium", CurrentPeriodEnd: sec(7200), Clock: 100, Customer: "cus_a",
 				NotPastDue: 100, Snapshots: []playback.SubscriptionSnapshot{
