@@ -16,6 +16,13 @@ import (
 // after an operator's link.
 func StripeCustomerParkKey(customer string) string { return "customer:" + customer }
 
+// StripeAnnouncedParkKey is the park key of Stripe events announced again
+// (by a wake, or by the payment consumer's sweeper) that wait for that
+// announcement's outcome: the sweeper announces them again after a
+// backoff, so that one whose announcement is lost, or dead-lettered while
+// the consumer could not read the inbox, is not stranded.
+const StripeAnnouncedParkKey = "announced"
+
 // NewStripeEventRecorded is the announcement of the recorded event ev.
 func NewStripeEventRecorded(ev playback.InboxEvent) StripeEventRecorded {
 	return StripeEventRecorded{EventID: ev.ID, Type: ev.Type, Created: ev.Created, ReceivedAt: ev.ReceivedAt}
@@ -34,9 +41,11 @@ func AnnounceStripeEvent(ctx context.Context, bus playback.Publisher, ev playbac
 	})
 }
 
-// ParkedLister lists parked inbox events (playback.InboxStore).
-type ParkedLister interface {
+// ParkedStore lists parked inbox events and parks them anew
+// (playback.InboxStore).
+type ParkedStore interface {
 	ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error)
+	ParkEvent(ctx context.Context, source, id, key string, at, expiresAt time.Time) error
 }
 
 // WakeStripeCustomer announces again every Stripe event parked for customer
@@ -46,10 +55,15 @@ type ParkedLister interface {
 // by an attempt that re-reads the link after parking (and so retries): the
 // wake stops there instead of chasing events it already announced.
 //
-// It stops at the first failure; the events not announced stay parked,
-// and calling it again (a retried request, the next link write,
-// reconciliation) announces them.
-func WakeStripeCustomer(ctx context.Context, store ParkedLister, bus playback.Publisher, customer string, pageSize int, start time.Time) (int, error) {
+// Each event announced leaves the customer's key, parked under
+// StripeAnnouncedParkKey at start: a wake passes once, and its
+// announcement may be lost, or dead-lettered while the consumer cannot
+// read the inbox to move the event itself; the sweeper retries it there.
+//
+// It stops at the first failure; the events not announced, or not moved,
+// stay parked for the customer, and calling it again (a retried request,
+// the next link write, reconciliation) announces them.
+func WakeStripeCustomer(ctx context.Context, store ParkedStore, bus playback.Publisher, customer string, pageSize int, start time.Time) (int, error) {
 	if pageSize <= 0 {
 		return 0, fmt.Errorf("events.WakeStripeCustomer: page size must be positive, got %d", pageSize)
 	}
@@ -73,6 +87,12 @@ func WakeStripeCustomer(ctx context.Context, store ParkedLister, bus playback.Pu
 			}
 			if err := AnnounceStripeEvent(ctx, bus, ev); err != nil {
 				return woken, fmt.Errorf("announcing stripe event %s parked for %s: %w", ev.ID, customer, err)
+			}
+			// After the announcement, so that one that failed leaves it
+			// to the next wake; a consumer that has processed it by now
+			// leaves it processed (ParkEvent).
+			if err := store.ParkEvent(ctx, StripeSource, ev.ID, StripeAnnouncedParkKey, start, time.Time{}); err != nil {
+				return woken, fmt.Errorf("moving stripe event %s parked for %s: %w", ev.ID, customer, err)
 			}
 			woken++
 		}

@@ -56,7 +56,7 @@ const (
 // unable to play, a suspension, ends them).
 type Store interface {
 	playback.AdminStore
-	events.ParkedLister
+	events.ParkedStore
 	LinkCustomer(ctx context.Context, customerID, accountID string) error
 	ListUnknownEdges(ctx context.Context) ([]playback.UnknownEdge, error)
 	ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]playback.Session, error)

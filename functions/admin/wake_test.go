@@ -72,8 +72,9 @@ func parkStripe(t testing.TB, store playback.Store, id, key string, at time.Time
 
 // TestCustomerLinkWakesParkedPaymentEvents: linking a customer announces
 // the Stripe events parked for that customer (and only those) to the
-// payment consumer at once; a link whose announcement fails answers 503
-// with the link written, and the retried request announces them.
+// payment consumer at once, and leaves them to its sweeper; a link whose
+// announcement fails answers 503 with the link written, and the retried
+// request announces them.
 func TestCustomerLinkWakesParkedPaymentEvents(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, auth.DefaultAdminClaim)
@@ -114,10 +115,16 @@ func testCustomerLinkWakes(t *testing.T, h *harness) {
 	if got := h.bus.announced(t); !slices.Equal(got, []string{"evt_w1", "evt_w2"}) {
 		t.Fatalf("announced %v, want the two events parked for cus_w", got)
 	}
-	// Announcing is idempotent on the consumer's side; a repeated link
-	// announces what is still parked (nothing consumed them here).
+	// Announced, they wait for the announcement's outcome where the
+	// payment consumer's sweeper retries them (nothing consumed them
+	// here), no longer for the link: a repeated link announces nothing.
+	for _, id := range []string{"evt_w1", "evt_w2"} {
+		if ev, err := h.store.GetEvent(ctx, events.StripeSource, id); err != nil || ev.ParkedKey != events.StripeAnnouncedParkKey {
+			t.Fatalf("%s after its wake: parked under %q (%v), want %q", id, ev.ParkedKey, err, events.StripeAnnouncedParkKey)
+		}
+	}
 	h.mustDo("PUT", "/v1/admin/accounts/acct_a/customer", "", `{"customer_id":"cus_w"}`, http.StatusOK)
-	if got := h.bus.announced(t); !slices.Equal(got, []string{"evt_w1", "evt_w2"}) {
+	if got := h.bus.announced(t); len(got) != 0 {
 		t.Fatalf("announced again %v", got)
 	}
 }

@@ -36,12 +36,12 @@ var errAccountMissing = fmt.Errorf("account not created yet: %w", errLinkPending
 // each run, after the stranded events.
 const parkRetry = "retry"
 
-// parkAnnounced is the key of an event Sweep found pending and announced
-// again: it waits for that announcement's outcome, and Sweep announces it
-// again after its backoff (see Sweep). It is pending still for the
-// consumer: parking it for what it waits for is news, said as for an
-// event never parked.
-const parkAnnounced = "announced"
+// parkAnnounced is the key of an event Sweep found pending, or a wake
+// found parked for its customer, and announced again: it waits for that
+// announcement's outcome, and Sweep announces it again after its backoff
+// (see Sweep). It is pending still for the consumer: parking it for what
+// it waits for is news, said as for an event never parked.
+const parkAnnounced = events.StripeAnnouncedParkKey
 
 // parkCustomer is the key an event of the unlinked customer waits under,
 // shared with the admin API, whose links wake them too.
@@ -105,9 +105,10 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 		return true
 	case !linkPending && playback.ErrorCode(err).Retryable() && age < s.cfg.GiveUpAfter:
 		// The bus retries it. Should it give up, Sweep takes over: it
-		// republishes a pending event, but of the parked ones (woken by
-		// a link) only those under parkRetry or parkAnnounced, so such an
-		// event moves there first. A short outage is no page (msgParked
+		// republishes a pending event, but of the parked ones only those
+		// under parkRetry or parkAnnounced (where a wake leaves them), so
+		// one under a customer's key (redelivered by Stripe) moves there
+		// first. A short outage is no page (msgParked
 		// at ERROR).
 		if ev.ParkedKey != "" && ev.ParkedKey != parkRetry && ev.ParkedKey != parkAnnounced {
 			if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, parkRetry, now, s.parkExpiry(ev, parkRetry)); err != nil {
@@ -555,8 +556,8 @@ func (s *Server) link(ctx context.Context, customer, accountID string, clock, cr
 	// attempt may have stopped before LinkCustomer, and events parked
 	// since wait for this. A failed wake fails the link: nothing else
 	// wakes events parked under a customer (Stripe does not redeliver
-	// what was acknowledged, Sweep retries only parkRetry), so the event
-	// that links is retried until its wake went through.
+	// what was acknowledged, Sweep retries no customer's key), so the
+	// event that links is retried until its wake went through.
 	if err := s.wakeParked(ctx, customer); err != nil {
 		return retryable(err, "waking stripe events parked for %s", customer)
 	}

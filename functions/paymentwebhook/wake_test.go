@@ -132,3 +132,63 @@ func TestWokenEventRetriesOnTheBus(t *testing.T) {
 	h.wantProcessed("evt_sub_wr")
 	wantState(t, h.getAccount("acct_wr"), playback.StatusActive, "standard")
 }
+
+// readsDown is a store whose inbox reads fail while down is set.
+type readsDown struct {
+	harnessStore
+	down *atomic.Bool
+}
+
+func (s readsDown) GetEvent(ctx context.Context, source, id string) (playback.InboxEvent, error) {
+	if s.down.Load() {
+		return playback.InboxEvent{}, playback.Unavailable(errors.New("store reads down"), "test store")
+	}
+	return s.harnessStore.GetEvent(ctx, source, id)
+}
+
+// TestWokenEventOutlivesAnUnreadableStore: as
+// TestWokenEventOutlivesItsBusRetries, but the store cannot even be read
+// while the bus retries the woken event, so the consumer cannot move it
+// where the sweeper looks: it stayed parked under its customer's key,
+// whose wake had passed, and without STRIPE_API_KEY nothing woke it
+// again. The wake leaves it where the sweeper retries it.
+func TestWokenEventOutlivesAnUnreadableStore(t *testing.T) {
+	t.Parallel()
+	down := &atomic.Bool{}
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h := newHarness(t, noLinkWait, withStore(readsDown{harnessStore: db, down: down}), func(_ *Config, d *Deps) {
+		d.Bus = &downAtWake{Publisher: d.Bus, eventID: "evt_sub_rd", down: down}
+	})
+	if h.srv.CanReconcile() {
+		t.Fatal("the harness reads Stripe's API: reconciliation would wake the customer again")
+	}
+	h.account("acct_rd")
+	h.run(stripeEvent("evt_sub_rd", typeSubscriptionCreated, at(time.Hour),
+		subObj("sub_rd", "cus_rd", "active", "price_std", at(0), at(month))))
+	if got := len(h.parked(parkCustomer("cus_rd"))); got != 1 {
+		t.Fatalf("%d events parked for cus_rd, want 1", got)
+	}
+	h.clock.Set(h.clock.Now().Add(2 * time.Hour))
+	h.run(stripeEvent("evt_co_rd", typeCheckoutCompleted, at(3*time.Hour), checkoutObj("cs_rd", "acct_rd", "cus_rd", "")))
+	h.settleLong() // the bus gives the woken event up
+	if !down.Load() {
+		t.Fatal("the wake was not announced: the test no longer fails its processing")
+	}
+	if dead := h.bus.DeadLetters(events.TopicStripeEvents); len(dead) == 0 {
+		t.Fatal("the woken event's announcement was not dead-lettered: the test no longer outlives the bus")
+	}
+	down.Store(false)
+	for range 3 {
+		h.clock.Set(h.clock.Now().Add(maxSweepBackoff))
+		if _, err := h.srv.Sweep(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		h.settle()
+	}
+	h.wantProcessed("evt_sub_rd")
+	wantState(t, h.getAccount("acct_rd"), playback.StatusActive, "standard")
+}
