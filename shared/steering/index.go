@@ -494,7 +494,7 @@ type Ranking struct {
 	Result string
 
 	primary int32
-	method  Methods
+	method  Methods // by which another CDN's PoP may serve the client
 	family  uint8
 	cut     int64
 	index   *Index
@@ -708,6 +708,15 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 		}
 	}
 	r.primary, r.method = int32(primary), method
+	// The pathways name every CDN the client could be sent to were the
+	// ones before it down: a client its zone places goes to groups that
+	// allow CZ (its zone's, a backup, the one closest to the zone) and,
+	// once those fail, to groups that allow GEO. Listing only the method
+	// that chose the first PoP left out a CDN the next Pick would use,
+	// and players fail over between listed pathways only.
+	if loc.Zone != "" && cfg.CacheGroups[loc.Zone].allows(MethodCZ) {
+		r.method = MethodCZ | MethodGeo
+	}
 	if degraded || (deepDown && !deepUsable) || (anchor < 0 && primary >= 0 && nearestDown > best[primary].pick[0].dot) {
 		r.Degraded, r.TTL = true, cfg.DegradedTTL
 	}

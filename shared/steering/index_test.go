@@ -959,3 +959,69 @@ func TestPickScoreOfAPoPAtTheClientIsZero(t *testing.T) {
 		t.Fatalf("score at the PoP: %v (sign bit %v), want +0", s, math.Signbit(s))
 	}
 }
+
+// TestPathwaysListEveryCDNTheClientCanBeSentTo: the pathway priority
+// (HLS PATHWAY-PRIORITY, DASH service locations) must name every CDN
+// Pick would send this client to were the CDNs before it down: hls.js
+// fails over only between listed pathways, and only when two or more are
+// listed (content-steering-controller onError: pathwayPriority.length >
+// 1). A client its coverage zone places may be sent to groups that allow
+// CZ (its zone's group, a backup, the group closest to the zone) and,
+// when those fail, to groups that allow GEO (Traffic Router's
+// getCoverageZoneCacheLocation, then selectCachesByGeo); a client GeoIP
+// places only to groups that allow GEO.
+func TestPathwaysListEveryCDNTheClientCanBeSentTo(t *testing.T) {
+	t.Parallel()
+	muc := place{48.14, 11.58}
+	zoneAt := func(zone string, at place) Location {
+		return Location{Lat: at.lat, Lon: at.lon, Source: SourceCoverageZone, Zone: zone}
+	}
+	for _, tc := range []struct {
+		name   string
+		groups map[string]CacheGroup
+		edges  []playback.Edge
+		loc    Location
+		down   string // the edge whose failure moves the client to the second pathway
+		want   []string
+	}{
+		{name: "the zone's CZ-only group on the lighter CDN too",
+			groups: map[string]CacheGroup{"fra": {FallbackToClosest: true, Methods: MethodCZ}},
+			edges:  []playback.Edge{edge("a-fra", "a", "fra", fra), edge("b-fra", "b", "fra", fra)},
+			loc:    zoneAt("fra", fra), down: "a-fra", want: []string{"a", "b"}},
+		{name: "closest to the zone, then a GEO-only group on the lighter CDN",
+			groups: map[string]CacheGroup{"ams": {FallbackToClosest: true, Methods: MethodGeo}},
+			edges:  []playback.Edge{edge("a-muc", "a", "muc", muc), edge("b-ams", "b", "ams", ams)},
+			loc:    zoneAt("ghost", muc), down: "a-muc", want: []string{"a", "b"}},
+		{name: "a client GeoIP places is never sent to a CZ-only group",
+			groups: map[string]CacheGroup{"muc": {FallbackToClosest: true, Methods: MethodCZ}},
+			edges:  []playback.Edge{edge("a-fra", "a", "fra", fra), edge("b-muc", "b", "muc", muc)},
+			loc:    frankfurt, want: []string{"a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := Config{CacheGroups: tc.groups, CDNWeights: map[string]float64{"a": 2, "b": 1}}
+			r, err := mustIndex(t, cfg, tc.edges).Pick(Query{Location: tc.loc, Title: "t", Now: t0}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.AppendPathways(nil); !slices.Equal(got, tc.want) {
+				t.Errorf("pathways %v (%s, choices %v), want %v", got, r.Result, pops(r.Choices), tc.want)
+			}
+			if tc.down == "" {
+				return
+			}
+			// The listed fallback is where Pick itself sends the client
+			// once the first pathway's PoP is down.
+			edges := slices.Clone(tc.edges)
+			for i := range edges {
+				if edges[i].ID == tc.down {
+					edges[i].Healthy = false
+				}
+			}
+			r, err = mustIndex(t, cfg, edges).Pick(Query{Location: tc.loc, Title: "t", Now: t0}, nil)
+			if err != nil || r.Choices[0].CDN != tc.want[1] {
+				t.Fatalf("with %s down: choices %v, %v; want %s first", tc.down, pops(r.Choices), err, tc.want[1])
+			}
+		})
+	}
+}
