@@ -494,7 +494,8 @@ type Ranking struct {
 	Result string
 
 	primary int32
-	method  Methods // by which another CDN's PoP may serve the client
+	method  Methods  // by which another CDN's PoP may serve the client
+	deep    []string // the client's deep caches, when one is usable
 	family  uint8
 	cut     int64
 	index   *Index
@@ -509,11 +510,26 @@ func (r *Ranking) AppendPathways(dst []string) []string {
 	}
 	dst = append(dst, ix.cdns[r.primary].name)
 	for c := range ix.cdns {
-		if int32(c) != r.primary && ix.cdnUsable(c, r.method, r.family, r.cut) {
+		if int32(c) != r.primary && (ix.cdnUsable(c, r.method, r.family, r.cut) || r.deepOn(c)) {
 			dst = append(dst, ix.cdns[c].name)
 		}
 	}
 	return dst
+}
+
+// deepOn reports whether CDN c has a usable edge among the client's deep
+// caches: Traffic Router sends the client there whatever the localization
+// methods of the edge's own group allow.
+func (r *Ranking) deepOn(c int) bool {
+	ix := r.index
+	for _, id := range r.deep {
+		if i, ok := ix.edgeIDs[id]; ok && int(ix.scan[ix.edges[i].pop].cdn) == c {
+			if _, ok := ix.edgePick(i, r.cut, 0, nil, 0, r.family); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // cdnUsable reports whether CDN c has a PoP that Pick could rank.
@@ -726,6 +742,7 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 	hot := ix.hot[q.Title]
 	deep := false
 	if deepUsable {
+		r.deep = loc.DeepCaches
 		out, deep = ix.appendDeep(out, loc, client, cut, th, hot, family)
 		if deep {
 			// The deep edge's CDN leads the pathways.

@@ -969,12 +969,17 @@ func TestPickScoreOfAPoPAtTheClientIsZero(t *testing.T) {
 // CZ (its zone's group, a backup, the group closest to the zone) and,
 // when those fail, to groups that allow GEO (Traffic Router's
 // getCoverageZoneCacheLocation, then selectCachesByGeo); a client GeoIP
-// places only to groups that allow GEO.
+// places only to groups that allow GEO; a client of a deep coverage zone
+// to its deep caches whatever their groups allow (selectCaches).
 func TestPathwaysListEveryCDNTheClientCanBeSentTo(t *testing.T) {
 	t.Parallel()
 	muc := place{48.14, 11.58}
 	zoneAt := func(zone string, at place) Location {
 		return Location{Lat: at.lat, Lon: at.lon, Source: SourceCoverageZone, Zone: zone}
+	}
+	deepIn := func(loc Location, zone string, caches ...string) Location {
+		loc.DeepZone, loc.DeepCaches = zone, caches
+		return loc
 	}
 	for _, tc := range []struct {
 		name   string
@@ -992,6 +997,10 @@ func TestPathwaysListEveryCDNTheClientCanBeSentTo(t *testing.T) {
 			groups: map[string]CacheGroup{"ams": {FallbackToClosest: true, Methods: MethodGeo}},
 			edges:  []playback.Edge{edge("a-muc", "a", "muc", muc), edge("b-ams", "b", "ams", ams)},
 			loc:    zoneAt("ghost", muc), down: "a-muc", want: []string{"a", "b"}},
+		{name: "a deep coverage zone's edge on the lighter CDN, in a DEEP_CZ-only group",
+			groups: map[string]CacheGroup{"isp": {FallbackToClosest: true, Methods: MethodDeepCZ}},
+			edges:  []playback.Edge{edge("a-isp", "a", "isp", ber), edge("b-isp", "b", "isp", ber), edge("a-fra", "a", "fra", fra)},
+			loc:    deepIn(frankfurt, "isp-deep", "a-isp", "b-isp"), down: "a-isp", want: []string{"a", "b"}},
 		{name: "a client GeoIP places is never sent to a CZ-only group",
 			groups: map[string]CacheGroup{"muc": {FallbackToClosest: true, Methods: MethodCZ}},
 			edges:  []playback.Edge{edge("a-fra", "a", "fra", fra), edge("b-muc", "b", "muc", muc)},
