@@ -1034,3 +1034,80 @@ func TestPathwaysListEveryCDNTheClientCanBeSentTo(t *testing.T) {
 		})
 	}
 }
+
+// TestPathwaysNameEveryCDNThatCouldServeTheClientAlone checks the rule of
+// TestPathwaysListEveryCDNTheClientCanBeSentTo on random tables, cache
+// group settings and clients: a CDN on which Pick, given only that CDN's
+// edges, finds the client a PoP is one the client can fail over to, so
+// the pathways must name it.
+func TestPathwaysNameEveryCDNThatCouldServeTheClientAlone(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(42, 99))
+	names := []string{"fra", "muc", "ams", "lhr", "par", "nyc"}
+	cdns := []string{"a", "b", "c"}
+	failures := 0
+	for iter := 0; iter < 3000 && failures < 5; iter++ {
+		var edges []playback.Edge
+		for _, cdn := range cdns {
+			for _, n := range names {
+				if rng.IntN(2) == 0 {
+					continue
+				}
+				at := place{float64(rng.IntN(60)), float64(rng.IntN(60))}
+				for e := range 1 + rng.IntN(2) {
+					edges = append(edges, edge(fmt.Sprintf("%s-%s-%d", cdn, n, e), cdn, n, at, func(e *playback.Edge) {
+						e.Healthy, e.NoIPv6 = rng.IntN(3) != 0, rng.IntN(4) == 0
+					}))
+				}
+			}
+		}
+		groups := map[string]CacheGroup{}
+		for _, n := range names {
+			if rng.IntN(2) == 0 {
+				continue
+			}
+			g := CacheGroup{FallbackToClosest: true, Methods: Methods(rng.IntN(8))}
+			if rng.IntN(3) == 0 {
+				g.Backups, g.FallbackToClosest = []string{names[rng.IntN(len(names))]}, rng.IntN(2) == 0
+			}
+			groups[n] = g
+		}
+		loc := Location{Lat: float64(rng.IntN(60)), Lon: float64(rng.IntN(60)), IPv6: rng.IntN(3) == 0}
+		switch rng.IntN(3) {
+		case 0:
+			loc.Zone = names[rng.IntN(len(names))]
+		case 1:
+			loc.Zone = "ghost" // names no group
+		}
+		if loc.Zone != "" && rng.IntN(2) == 0 {
+			loc.GeoLat, loc.GeoLon, loc.GeoSource = loc.Lat, loc.Lon, SourceGeoIP
+			loc.Lat, loc.Lon, loc.Source = float64(rng.IntN(60)), float64(rng.IntN(60)), SourceCoverageZone
+		}
+		if rng.IntN(4) == 0 {
+			loc.DeepZone = "deep"
+			for _, e := range edges {
+				if rng.IntN(6) == 0 {
+					loc.DeepCaches = append(loc.DeepCaches, e.ID)
+				}
+			}
+		}
+		cfg := Config{CacheGroups: groups, CDNWeights: map[string]float64{"a": 3, "b": 2, "c": 1}}
+		q := Query{Location: loc, Title: "t", Now: t0}
+		r, err := mustIndex(t, cfg, edges).Pick(q, nil)
+		if err != nil {
+			continue
+		}
+		listed := r.AppendPathways(nil)
+		for _, c := range cdns {
+			only := slices.DeleteFunc(slices.Clone(edges), func(e playback.Edge) bool { return e.CDN != c })
+			if slices.Contains(listed, c) || len(only) == 0 {
+				continue
+			}
+			if alone, err := mustIndex(t, cfg, only).Pick(q, nil); err == nil {
+				failures++
+				t.Errorf("pathways %v (%s, %v) leave out %s, which alone serves %v (%s); client %+v, groups %+v",
+					listed, r.Result, pops(r.Choices), c, pops(alone.Choices), alone.Result, loc, groups)
+			}
+		}
+	}
+}
