@@ -494,7 +494,8 @@ type Ranking struct {
 	Result string
 
 	primary int32
-	method  Methods  // by which another CDN's PoP may serve the client
+	method  Methods  // by which any PoP of another CDN may serve the client
+	zone    string   // the client's coverage zone, when its group and backups may serve it
 	deep    []string // the client's deep caches, when one is usable
 	family  uint8
 	cut     int64
@@ -510,11 +511,40 @@ func (r *Ranking) AppendPathways(dst []string) []string {
 	}
 	dst = append(dst, ix.cdns[r.primary].name)
 	for c := range ix.cdns {
-		if int32(c) != r.primary && (ix.cdnUsable(c, r.method, r.family, r.cut) || r.deepOn(c)) {
+		if int32(c) != r.primary && (ix.cdnUsable(c, r.method, r.family, r.cut) || r.zoneOn(c) || r.deepOn(c)) {
 			dst = append(dst, ix.cdns[c].name)
 		}
 	}
 	return dst
+}
+
+// zoneOn reports whether CDN c has a usable PoP of the client's coverage
+// zone group or of one of its backups, which serve by CZ.
+func (r *Ranking) zoneOn(c int) bool {
+	if r.zone == "" {
+		return false
+	}
+	if r.namedOn(r.zone, c) {
+		return true
+	}
+	for _, b := range r.index.cfg.CacheGroups[r.zone].Backups {
+		if r.namedOn(b, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// namedOn reports whether CDN c's PoP named name may serve the client by
+// CZ.
+func (r *Ranking) namedOn(name string, c int) bool {
+	ix := r.index
+	for _, i := range ix.named[name] {
+		if int(ix.scan[i].cdn) == c && ix.popEligible(i, MethodCZ, r.family, r.cut) {
+			return true
+		}
+	}
+	return false
 }
 
 // deepOn reports whether CDN c has a usable edge among the client's deep
@@ -723,15 +753,27 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 			Message: "no CDN edge is healthy and within capacity", RetryAfter: cfg.RetryAfter, Err: ErrNoHealthyEdge,
 		}
 	}
-	r.primary, r.method = int32(primary), method
-	// The pathways name every CDN the client could be sent to were the
-	// ones before it down: a client its zone places goes to groups that
-	// allow CZ (its zone's, a backup, the one closest to the zone) and,
-	// once those fail, to groups that allow GEO. Listing only the method
-	// that chose the first PoP left out a CDN the next Pick would use,
-	// and players fail over between listed pathways only.
-	if loc.Zone != "" && cfg.CacheGroups[loc.Zone].allows(MethodCZ) {
-		r.method = MethodCZ | MethodGeo
+	r.primary = int32(primary)
+	// The pathways name every CDN Pick would send the client to were the
+	// ones before it down, and no other: players fail over between listed
+	// pathways only. By Traffic Router's rules a client its zone places
+	// goes to its zone's group and backups, then (unless the group
+	// forbids falling back) to the CZ-enabled group closest to the zone's
+	// coordinates, then to groups that allow GEO; one whose group forbids
+	// CZ goes nowhere but its deep caches.
+	r.method = MethodGeo
+	if loc.Zone != "" {
+		group := cfg.CacheGroups[loc.Zone]
+		r.method = 0
+		if group.allows(MethodCZ) {
+			r.zone = loc.Zone
+			if group.Backups == nil || group.FallbackToClosest {
+				r.method = MethodGeo
+				if loc.Source == SourceCoverageZone {
+					r.method |= MethodCZ
+				}
+			}
+		}
 	}
 	if degraded || (deepDown && !deepUsable) || (anchor < 0 && primary >= 0 && nearestDown > best[primary].pick[0].dot) {
 		r.Degraded, r.TTL = true, cfg.DegradedTTL
