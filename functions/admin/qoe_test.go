@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -210,5 +211,68 @@ func TestQoEAtTheEpoch(t *testing.T) {
 				t.Fatalf("%d views, aggregates %+v; want the one that started at 00:10 1970-01-01", out.Views, out.Aggregates)
 			}
 		})
+	}
+}
+
+// TestQoEOfALongPlayDoesNotDependOnTheRange: a play left on for three
+// days (a live channel, re-authorized every 8 hours, then after 26 hours
+// of pause; each session naming the play's first) answers the same in
+// each of its sessions' hours whether the hour is asked alone or within
+// three days: a session is the play's only within QoEPlaySlack of the
+// play's first, and a view of its own after. The route took into a play
+// every session it read, up to QoEPlaySlack past the range's end: the
+// first hour alone answered the play time of 4 sessions, within three
+// days that of 7, and the last session was a view in its hour alone (the
+// play's others were not read), none within three days.
+func TestQoEOfALongPlayDoesNotDependOnTheRange(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "playplane_admin")
+	first := h.now.Truncate(time.Hour).Add(-3 * 24 * time.Hour)
+	var reports []playback.QoEReport
+	at := []time.Duration{0, 8 * time.Hour, 16 * time.Hour, 24 * time.Hour, 32 * time.Hour, 40 * time.Hour, 66 * time.Hour}
+	for i := range at {
+		q := playback.QoE{StartupMS: 1000, PlayedMS: 60_000}
+		if i > 0 {
+			q = playback.QoE{Continued: true, View: "s0", PlayedMS: 60_000}
+		}
+		started := first.Add(at[i])
+		reports = append(reports, playback.QoEReport{SessionID: "s" + strconv.Itoa(i), AccountID: "acct_a", TitleID: "live",
+			SessionStartedAt: started, ReceivedAt: started.Add(2 * time.Minute), DeviceTime: started.Add(2 * time.Minute), QoE: q})
+	}
+	if err := h.store.(playback.QoEStore).ApplyQoEReports(t.Context(), reports); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(t *testing.T, from, to time.Time) map[time.Time]playback.QoEAggregate {
+		t.Helper()
+		r := h.mustDo("GET", "/v1/admin/qoe?"+url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)},
+			"dimension": {"title"}}.Encode(), "", "", http.StatusOK)
+		var out admin.QoEResponse
+		if err := json.Unmarshal(r.body, &out); err != nil {
+			t.Fatal(err)
+		}
+		byHour := map[time.Time]playback.QoEAggregate{}
+		for _, a := range out.Aggregates {
+			byHour[a.Hour] = a
+		}
+		return byHour
+	}
+	wide := ask(t, first.Add(-time.Hour), first.Add(3*24*time.Hour))
+	for i, want := range []struct {
+		views  int
+		played int64
+	}{
+		{views: 1, played: 3 * 60_000}, // s0, s1 and s2: s3 is QoEPlaySlack after s0, no more its
+		{}, {},
+		{views: 1, played: 60_000}, {views: 1, played: 60_000}, {views: 1, played: 60_000}, {views: 1, played: 60_000},
+	} {
+		hour := first.Add(at[i])
+		alone := ask(t, hour, hour.Add(time.Hour))[hour]
+		if alone != wide[hour] {
+			t.Errorf("session s%d's hour %s asked alone %+v, in three days %+v", i, hour.Format(time.RFC3339), alone, wide[hour])
+		}
+		if alone.Views != want.views || alone.PlayedMS != want.played {
+			t.Errorf("session s%d's hour %s: %d views, %d ms played; want %d, %d", i, hour.Format(time.RFC3339), alone.Views, alone.PlayedMS,
+				want.views, want.played)
+		}
 	}
 }

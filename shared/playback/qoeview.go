@@ -599,27 +599,47 @@ func (v QoEView) Play() QoEPlay {
 	return QoEPlay{AccountID: v.AccountID, TitleID: v.TitleID, ViewID: cmp.Or(v.ViewID, v.SessionID)}
 }
 
-// QoEPlaySlack is how long before a range starts, and after it ends,
-// the sessions' views of the plays that started in it are read
-// (QoEPlays), as the warehouse queries (docs/qoe) read the heartbeats of
-// a day around their range. Of a play that goes on across
-// re-authorizations for longer, the sessions beyond it are left out, and
-// those in a range its first session is that far before count there as a
-// view of their own.
+// QoEPlaySlack is how long after a play's first session (the session it
+// began in, which names no play but its own) the sessions that name the
+// play are still its: a session that names a play is the play's only if
+// that first session, of the same account and title, started no later
+// than it and less than QoEPlaySlack before it. Any other session is a
+// view of its own, in its own hour: one that names a session not read, a
+// session that did not begin a play (a player naming the session it
+// replaced, not the first), a session started after it, or one that
+// began more than QoEPlaySlack before it (a play left on for longer, its
+// later sessions views of their own). Whether a session is a play's is
+// thus a fact of the two sessions alone, whatever range is asked: the
+// plays that started in [from, to) are all in the sessions that started
+// in [from-QoEPlaySlack, to+QoEPlaySlack), which GET /v1/admin/qoe reads,
+// and an hour answers the same asked alone or within a wider range. The
+// warehouse queries (docs/qoe) take a session into a play by the same
+// rule.
 const QoEPlaySlack = 24 * time.Hour
 
 // QoEPlays are the views of the plays that started in [from, to) among
 // views, the views of the sessions that started in [from-QoEPlaySlack,
 // to+QoEPlaySlack). A view is a playback attempt (Mux Data's), and a play
 // that goes on across re-authorizations (QoE.View) is one, however many
-// sessions it went through: their views fold into one (mergePlay), in
-// the hour of the play's first session. Views of one session, and of
-// sessions that named no play, are the session's as stored. A function of
-// the set of views, whatever their order.
+// sessions it went through: the views of the sessions that are the play's
+// (QoEPlaySlack) fold into one (mergePlay), in the hour of the play's
+// first session. Views of one session, and of sessions that are no play's,
+// are the session's as stored. A function of the set of views, whatever
+// their order.
 func QoEPlays(views []QoEView, from, to time.Time) []QoEView {
+	began := map[QoEPlay]time.Time{} // the plays' first sessions' starts
+	for _, v := range views {
+		if p := v.Play(); p.ViewID == v.SessionID {
+			began[p] = v.StartedAt
+		}
+	}
 	plays := map[QoEPlay][]QoEView{}
 	for _, v := range views {
-		plays[v.Play()] = append(plays[v.Play()], v)
+		p := v.Play()
+		if first, ok := began[p]; !ok || v.StartedAt.Before(first) || !v.StartedAt.Before(first.Add(QoEPlaySlack)) {
+			p.ViewID = v.SessionID
+		}
+		plays[p] = append(plays[p], v)
 	}
 	out := make([]QoEView, 0, len(plays))
 	for _, sessions := range plays {
@@ -631,9 +651,8 @@ func QoEPlays(views []QoEView, from, to time.Time) []QoEView {
 			out = append(out, v)
 		}
 	}
-	// No two plays answered have one Play, so this order is total; their
-	// session ids can be one: a session that names a play, alone in it,
-	// beside the play other sessions name it in.
+	// No two plays answered have one Play, so this order is total, even
+	// were a session id to be the views of two accounts or titles.
 	slices.SortFunc(out, func(a, b QoEView) int {
 		pa, pb := a.Play(), b.Play()
 		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.SessionID, b.SessionID), cmp.Compare(pa.AccountID, pb.AccountID),
