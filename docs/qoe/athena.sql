@@ -34,10 +34,17 @@
 -- session's, the startup the first session's that told one of its own,
 -- play, stalls and bitrate × play time add up (each session's counters are
 -- its own), CDN and edge are the latest session's that told them, and it
--- stopped or failed if any session did. The heartbeats of a day before the
--- range are read for the first sessions of plays that go on into it; of a
--- play longer than that, the sessions in a range its first is that far
--- before count there as a view of their own, as in the runner.
+-- stopped or failed if any session did. A session is the play's it names
+-- only if that play's first session (of its account and title, naming no
+-- play but its own) started no later than it and less than a day before
+-- it (playback.QoEPlaySlack); any other session is a view of its own, in
+-- its own hour: one naming a session not read, or one that went on with a
+-- play itself, or started a day or more after the play's first (a play
+-- left on for longer). So an hour's figures are the same asked alone or
+-- within a wider range: the query reads the sessions that started a day
+-- around its range, by their start as the runner does, with every
+-- heartbeat of theirs whenever it came in (no upper bound on dt, so a
+-- range long past scans every partition since).
 -- A view silent before its first frame (no stop, no error: a crashed tab)
 -- is an exit before video start once its session's lease has run out: at
 -- the latest lease_expires_at its heartbeats carry (where each left the
@@ -83,11 +90,15 @@ beats AS (
     nullif(h.qoe.view, '') AS view_named,
     greatest(coalesce(h.qoe.br, 0), 0) AS bitrate_kbps
   FROM heartbeats h, params p
-  -- dt is the hour Firehose delivered; views that started in range arrive
-  -- from their start on (a day of slack for long sessions), and the first
-  -- sessions of plays that go on into it a day before it at most.
-  WHERE h.dt >= date_format(p.from_hour - INTERVAL '1' DAY, '%Y/%m/%d/%H')
-    AND h.dt < date_format(p.to_hour + INTERVAL '1' DAY, '%Y/%m/%d/%H')
+  -- The sessions that started a day (QoEPlaySlack) around the range, as
+  -- the runner reads them, with all their heartbeats: a session's come
+  -- for as long as it plays, so dt is bounded below only. dt is the
+  -- arrival hour of the oldest record of a Firehose object, up to its
+  -- buffer interval before the others: an hour before the earliest start
+  -- covers it and the clocks.
+  WHERE h.dt >= date_format(p.from_hour - INTERVAL '1' DAY - INTERVAL '1' HOUR, '%Y/%m/%d/%H')
+    AND from_iso8601_timestamp_nanos(h.session_started_at) >= p.from_hour - INTERVAL '1' DAY
+    AND from_iso8601_timestamp_nanos(h.session_started_at) < p.to_hour + INTERVAL '1' DAY
 ),
 bounded AS (
   SELECT *,
@@ -137,11 +148,23 @@ views AS (
   FROM weighted
   GROUP BY session_id
 ),
+-- The play a session's view is of (playback.QoEPlaySlack): the one it
+-- names if that play's first session, of its account and title and naming
+-- no play but its own, started no later than it and less than a day
+-- before it; else its own.
+sessions AS (
+  SELECT s.*, coalesce(f.session_id, s.session_id) AS play_id
+  FROM views s
+  LEFT JOIN views f
+    ON f.session_id = s.view_id AND f.view_id = f.session_id
+    AND f.account_id IS NOT DISTINCT FROM s.account_id AND f.title_id IS NOT DISTINCT FROM s.title_id
+    AND f.started_at <= s.started_at AND s.started_at < f.started_at + INTERVAL '1' DAY
+),
 plays AS (
   SELECT
     account_id,
     title_id,
-    view_id,
+    play_id,
     date_trunc('hour', min(started_at)) AS hour,
     element_at(array_agg(country ORDER BY started_at, session_id), 1) AS country,
     element_at(array_agg(asn ORDER BY started_at, session_id), 1) AS asn,
@@ -160,8 +183,8 @@ plays AS (
     bool_or(stopped) AS stopped,
     bool_or(failed) AS failed,
     max(lease_ends_by) AS lease_ends_by
-  FROM views
-  GROUP BY account_id, title_id, view_id
+  FROM sessions
+  GROUP BY account_id, title_id, play_id
 ),
 per_view AS (
   SELECT *,

@@ -5,8 +5,11 @@
 -- docs/qoe/athena.sql (see there and shared/playback/qoeview.go): views are
 -- plays by the hour their first session started (a play that goes on
 -- across re-authorizations, its sessions of one account and title naming
--- it in qoe.view, is one view, folded as athena.sql says); nearest-rank
--- exact p50/p95. To break
+-- it in qoe.view, is one view, folded as athena.sql says; a session
+-- started a day or more after the play's first is a view of its own, so
+-- an hour answers the same asked alone or within a wider range: the
+-- sessions are read by their start, a day around the range, with every
+-- heartbeat of theirs); nearest-rank exact p50/p95. To break
 -- down by another dimension replace `cdn` in the last SELECT with title_id,
 -- edge, country, asn or device_type (the viewer's, from the session's
 -- playback token). Set the dataset in FROM and the range in params. A
@@ -57,10 +60,13 @@ beats AS (
     NULLIF(h.qoe.view, '') AS view_named,
     GREATEST(IFNULL(h.qoe.br, 0), 0) AS bitrate_kbps
   FROM `playplane_qoe.heartbeats` AS h, params AS p
-  -- partitioned by publish time: views that started in range are published
-  -- from their start on (a day of slack for long sessions), and the first
-  -- sessions of plays that go on into it a day before it at most
-  WHERE h.publish_time >= TIMESTAMP_SUB(p.from_hour, INTERVAL 1 DAY) AND h.publish_time < TIMESTAMP_ADD(p.to_hour, INTERVAL 1 DAY)
+  -- The sessions that started a day (QoEPlaySlack) around the range, as
+  -- the runner reads them, with all their heartbeats: a session's are
+  -- published for as long as it plays, so the partition (publish time) is
+  -- bounded below only, an hour before the earliest start for the clocks.
+  WHERE h.publish_time >= TIMESTAMP_SUB(TIMESTAMP_SUB(p.from_hour, INTERVAL 1 DAY), INTERVAL 1 HOUR)
+    AND message_time(h.session_started_at) >= TIMESTAMP_SUB(p.from_hour, INTERVAL 1 DAY)
+    AND message_time(h.session_started_at) < TIMESTAMP_ADD(p.to_hour, INTERVAL 1 DAY)
 ),
 bounded AS (
   SELECT *,
@@ -110,13 +116,25 @@ views AS (
   FROM weighted
   GROUP BY session_id
 ),
+-- The play a session's view is of (playback.QoEPlaySlack): the one it
+-- names if that play's first session, of its account and title and naming
+-- no play but its own, started no later than it and less than a day
+-- before it; else its own.
+sessions AS (
+  SELECT s.*, IFNULL(f.session_id, s.session_id) AS play_id
+  FROM views AS s
+  LEFT JOIN views AS f
+    ON f.session_id = s.view_id AND f.view_id = f.session_id
+    AND f.account_id IS NOT DISTINCT FROM s.account_id AND f.title_id IS NOT DISTINCT FROM s.title_id
+    AND f.started_at <= s.started_at AND s.started_at < TIMESTAMP_ADD(f.started_at, INTERVAL 1 DAY)
+),
 plays AS (
   -- ARRAY_AGG refuses NULL elements: the first session's viewer is taken
   -- as '' for unknown, and the first startup as a STRUCT
   SELECT
     account_id,
     title_id,
-    view_id,
+    play_id,
     TIMESTAMP_TRUNC(MIN(started_at), HOUR) AS hour,
     NULLIF(ARRAY_AGG(IFNULL(country, '') ORDER BY started_at, session_id LIMIT 1)[OFFSET(0)], '') AS country,
     NULLIF(ARRAY_AGG(IFNULL(asn, '') ORDER BY started_at, session_id LIMIT 1)[OFFSET(0)], '') AS asn,
@@ -133,8 +151,8 @@ plays AS (
     LOGICAL_OR(stopped) AS stopped,
     LOGICAL_OR(failed) AS failed,
     MAX(lease_ends_by) AS lease_ends_by
-  FROM views
-  GROUP BY account_id, title_id, view_id
+  FROM sessions
+  GROUP BY account_id, title_id, play_id
 ),
 play_startups AS (
   SELECT * EXCEPT (first_startup), first_startup.startup_ms AS startup_ms,

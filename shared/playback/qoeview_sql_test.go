@@ -388,7 +388,6 @@ func TestWarehouseSQLCountsAPlayOnce(t *testing.T) {
 			{sql, "read the heartbeat's account", `\bh\.account_id\b`},
 			{sql, "take a session's play as the one it names, its own when none", `(?i)(coalesce|IFNULL)\(min\(view_named\), session_id\) AS view_id`},
 			{sql, "read a day of heartbeats before its range", `(?i)(p\.from_hour - INTERVAL '1' DAY|TIMESTAMP_SUB\(p\.from_hour, INTERVAL 1 DAY\))`},
-			{plays[1], "fold the sessions' views of one account, title and play", `(?i)FROM views\s+GROUP BY account_id, title_id, view_id\s*$`},
 			{plays[1], "take the play's hour from its first session", `(?i)_TRUNC\(('hour', min\(started_at\)|MIN\(started_at\), HOUR)\) AS hour`},
 			{plays[1], "add up the sessions' play", `(?i)sum\(played_ms\) AS played_ms`},
 			{plays[1], "add up the sessions' stalls", `(?i)sum\(rebuffer_ms\) AS rebuffer_ms`},
@@ -430,6 +429,55 @@ func TestWarehouseSQLOrdersSessionsAsTheRunner(t *testing.T) {
 		}
 		if len(ordered) < 5 {
 			t.Errorf("%s orders sessions in %d places; the viewer's three, startup, CDN and edge need it", f, len(ordered))
+		}
+	}
+}
+
+// TestWarehouseSQLTakesASessionIntoAPlayAsTheRunner: an hour's figures
+// must not depend on the range it is asked in (TestPlaysDoNotDependOnTheRange),
+// in the warehouse as in the runner. Each query must take a session into
+// the play it names by QoEPlays' rule (QoEPlaySlack): only when the play's
+// first session, of its account and title and naming no play but its own,
+// started no later than it and less than QoEPlaySlack before it; any other
+// session is a view of its own. And it must read sessions as the runner
+// does, by their start (the sessions that started up to QoEPlaySlack
+// around the range), every heartbeat of theirs: the delivery partition
+// (Athena's dt, BigQuery's publish_time) bounded below an hour before the
+// earliest start (Firehose names an object by its oldest record's arrival,
+// up to its buffer interval before the others; clocks differ) and never
+// above, since a session's heartbeats come as long as it plays. The
+// queries took every session naming a play into it, and read heartbeats
+// by the hour they came in, a day around the range: a play longer than a
+// day had more play time in a wide range than in its own hour, and a long
+// session lost its heartbeats past the range's day.
+func TestWarehouseSQLTakesASessionIntoAPlayAsTheRunner(t *testing.T) {
+	t.Parallel()
+	if playback.QoEPlaySlack != 24*time.Hour {
+		t.Fatalf("QoEPlaySlack is %s; the queries take a day", playback.QoEPlaySlack)
+	}
+	for _, file := range warehouseSQL(t) {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql := regexp.MustCompile(`--.*`).ReplaceAllString(string(raw), "")
+		sql = strings.Join(strings.Fields(sql), " ")
+		for _, want := range []struct{ what, re string }{
+			{"read the sessions that started from a day before its range", `\b(from_iso8601_timestamp_nanos|message_time)\(h\.session_started_at\) >= (p\.from_hour - INTERVAL '1' DAY|TIMESTAMP_SUB\(p\.from_hour, INTERVAL 1 DAY\))`},
+			{"read the sessions that started up to a day after its range", `\b(from_iso8601_timestamp_nanos|message_time)\(h\.session_started_at\) < (p\.to_hour \+ INTERVAL '1' DAY|TIMESTAMP_ADD\(p\.to_hour, INTERVAL 1 DAY\))`},
+			{"read their heartbeats from an hour before the earliest start", `\bh\.(dt >= date_format\(p\.from_hour - INTERVAL '1' DAY - INTERVAL '1' HOUR, '%Y/%m/%d/%H'\)|publish_time >= TIMESTAMP_SUB\(TIMESTAMP_SUB\(p\.from_hour, INTERVAL 1 DAY\), INTERVAL 1 HOUR\))`},
+			{"look the named play's first session up among the sessions read", `(?i)\bFROM views (AS )?s LEFT JOIN views (AS )?f ON f\.session_id = s\.view_id AND f\.view_id = f\.session_id AND `},
+			{"take the first session of the session's account and title only", `(?i) AND f\.account_id IS NOT DISTINCT FROM s\.account_id AND f\.title_id IS NOT DISTINCT FROM s\.title_id AND `},
+			{"take a session started within QoEPlaySlack of the first", `(?i) AND f\.started_at <= s\.started_at AND s\.started_at < (f\.started_at \+ INTERVAL '1' DAY|TIMESTAMP_ADD\(f\.started_at, INTERVAL 1 DAY\))`},
+			{"make any other session a view of its own", `(?i)\b(coalesce|IFNULL)\(f\.session_id, s\.session_id\) AS play_id\b`},
+			{"fold the sessions of one account, title and play", `(?i)\bplays AS \(.*? FROM sessions GROUP BY account_id, title_id, play_id \),`},
+		} {
+			if !regexp.MustCompile(want.re).MatchString(sql) {
+				t.Errorf("%s does not %s (%s)", file, want.what, want.re)
+			}
+		}
+		if m := regexp.MustCompile(`\bh\.(dt|publish_time) <`).FindString(sql); m != "" {
+			t.Errorf("%s bounds the heartbeats it reads by when they came in (%s…): a long session's later ones are left out", file, m)
 		}
 	}
 }
