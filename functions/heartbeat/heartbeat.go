@@ -6,6 +6,7 @@
 package heartbeat
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +79,26 @@ type Config struct {
 	// ended session cannot rewrite the resume position for the rest of its
 	// lifetime. Zero refuses every stop on an ended session.
 	StopGrace time.Duration `env:"HEARTBEAT_STOP_GRACE, default=30s"`
+	// TokenStopGrace is how long after its playback token expired a
+	// session's player may still send stop: a player whose token the
+	// server refused (401 token_expired: its clock behind the server's, a
+	// tab that slept) re-authorizes, and the play and stalls since its
+	// last accepted heartbeat are told by no other session (the next one
+	// cannot carry them: QoEBounds holds a view's time to its session's
+	// age). The refusal comes at most an Interval after the expiry and the
+	// re-authorization's play takes a moment more, hence twice the default
+	// Interval. The token's signature must still hold; every other event,
+	// and a stop later than this, is 401 token_expired. The stop renews
+	// nothing: it ends the session, or on an ended one is a late stop
+	// (StopGrace). At most MaxTokenStopGrace; zero takes no stop with an
+	// expired token.
+	TokenStopGrace time.Duration `env:"HEARTBEAT_TOKEN_STOP_GRACE, default=1m"`
 }
+
+// MaxTokenStopGrace bounds Config.TokenStopGrace: a few heartbeat
+// intervals serve every player, and an expired token must not become a
+// credential again.
+const MaxTokenStopGrace = 5 * time.Minute
 
 // MaxDurationMS bounds duration_ms: a week, far above any title.
 const MaxDurationMS = 7 * 24 * int64(time.Hour/time.Millisecond)
@@ -154,6 +174,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("heartbeat.New: LeaseTTL, Interval, MaxBody, MaxClockSkew and MaxAge must be positive: %+v", cfg)
 	case cfg.StopGrace < 0:
 		return nil, fmt.Errorf("heartbeat.New: StopGrace %s must not be negative", cfg.StopGrace)
+	case cfg.TokenStopGrace < 0 || cfg.TokenStopGrace > MaxTokenStopGrace:
+		return nil, fmt.Errorf("heartbeat.New: TokenStopGrace %s must be in [0, %s]", cfg.TokenStopGrace, MaxTokenStopGrace)
 	case cfg.LeaseRenewSlack < 0 || cfg.LeaseRenewSlack >= cfg.LeaseTTL:
 		return nil, fmt.Errorf("heartbeat.New: LeaseRenewSlack %s must be in [0, LeaseTTL %s)", cfg.LeaseRenewSlack, cfg.LeaseTTL)
 	case cfg.Interval >= cfg.LeaseTTL-cfg.LeaseRenewSlack:
@@ -229,7 +251,8 @@ const CompletedFraction = 0.95
 
 // heartbeat is POST /v1/playback/{session_id}/heartbeat.
 //
-// Errors: 401 bad token; 403 token for another session; 400/413 bad body;
+// Errors: 401 bad token, or an expired one on anything but a stop within
+// TokenStopGrace (stopTokenClaims); 403 token for another session; 400/413 bad body;
 // 410 when the session has ended, its lease has expired or it is not known
 // at all — a token we signed proves the session existed, and stores forget
 // expired sessions (DynamoDB's TTL deletes them), so "unknown" means
@@ -240,23 +263,28 @@ const CompletedFraction = 0.95
 // coalesces duplicates).
 func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	now := s.deps.Now()
-	claims, err := s.deps.Tokens.Authenticate(r, now)
-	if err != nil {
-		return err
+	claims, expired := s.deps.Tokens.Authenticate(r, now)
+	if expired != nil {
+		var ok bool
+		if claims, ok = s.stopTokenClaims(r, expired, now); !ok {
+			return expired
+		}
 	}
+	// A token let through by stopTokenClaims may send stop and nothing
+	// else: up to its event, every refusal of its request is its 401.
 	if err := httpx.CheckQuery(r); err != nil {
-		return err
+		return cmp.Or(expired, err)
 	}
 	id := r.PathValue("session_id")
 	if id != claims.SessionID {
-		return playback.SessionMismatch(id)
+		return cmp.Or(expired, error(playback.SessionMismatch(id)))
 	}
 	if err := httpx.CheckJSONContentType(r); err != nil {
-		return err
+		return cmp.Or(expired, err)
 	}
 	req, err := s.decode(r)
-	if err != nil {
-		return err
+	if err != nil || expired != nil && req.Event != events.HeartbeatStop {
+		return cmp.Or(expired, err)
 	}
 	if err := s.validate(&req, now); err != nil {
 		return err
@@ -296,6 +324,29 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
 	return nil
+}
+
+// stopTokenClaims are the claims of a playback token refused as expired
+// (expired is its 401) that expired at most TokenStopGrace ago and whose
+// signature holds, which may still send its session's stop; ok is false
+// for any other refusal. Only a refused token gets here: the accepted ones
+// cost nothing more.
+func (s *Server) stopTokenClaims(r *http.Request, expired error, now time.Time) (claims auth.PlaybackClaims, ok bool) {
+	if s.cfg.TokenStopGrace <= 0 {
+		return claims, false
+	}
+	if e := playback.AsError(expired); e == nil || e.Reason != auth.ReasonTokenExpired {
+		return claims, false
+	}
+	token, err := auth.BearerToken(r)
+	if err != nil {
+		return claims, false
+	}
+	// Verify checks the expiry alone against the time it is given: the
+	// token verifies at now-TokenStopGrace exactly when it expired less
+	// than TokenStopGrace before now.
+	claims, err = s.deps.Tokens.Verify(token, now.Add(-s.cfg.TokenStopGrace))
+	return claims, err == nil
 }
 
 // decode reads the body into a pooled buffer and decodes it: the decoder

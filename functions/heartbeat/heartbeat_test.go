@@ -900,6 +900,10 @@ func TestNewValidates(t *testing.T) {
 		{"interval the lease cannot outlive", func(c *heartbeat.Config, _ *heartbeat.Deps) { c.Interval = 100 * time.Second }},
 		{"huge body cap", func(c *heartbeat.Config, _ *heartbeat.Deps) { c.MaxBody = 2 << 20 }},
 		{"feedback without window", func(c *heartbeat.Config, _ *heartbeat.Deps) { c.EdgeQoEFeedback, c.EdgeQoEWindow = true, 0 }},
+		{"negative token stop grace", func(c *heartbeat.Config, _ *heartbeat.Deps) { c.TokenStopGrace = -time.Second }},
+		{"token stop grace past its bound", func(c *heartbeat.Config, _ *heartbeat.Deps) {
+			c.TokenStopGrace = heartbeat.MaxTokenStopGrace + time.Second
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, d := defaultConfig(), deps
