@@ -138,6 +138,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 			g.testLeaveRefusedSwap(t, startFaultControl(t, g.run.faults))
 		})
 		t.Run("authorized again during a stall", func(t *testing.T) { g.testReauthDuringStall(t, startStallControl(t, g.run)) })
+		t.Run("token refused during a stall", func(t *testing.T) { g.testRefusedDuringStall(t, startStallControl(t, g.run)) })
 		t.Run("heartbeat refused during the re-authorization", func(t *testing.T) {
 			g.testReauthRefusedBeat(t, startBeatControl(t, g.run.beats), startFaultControl(t, g.run.faults))
 		})
@@ -633,9 +634,9 @@ func (h *harness) testStopExpired(t *testing.T, faults string) {
 // testBeatExpired: a heartbeat is answered 401 token_expired while the
 // page's clock says its playback token is still good (a clock behind the
 // server's). The page authorizes again; the session it replaces, whose
-// token the server has just refused, is sent nothing more: its last
-// progress heartbeat is for a token the page still holds good by the
-// server's word, which the proactive re-authorization alone has.
+// token the server has just refused, is sent nothing more but the stop
+// that tells its last counters (wantLastStopOnly): no progress heartbeat
+// for a token the page no longer holds good by the server's word.
 func (h *harness) testBeatExpired(t *testing.T, faults string) {
 	page := h.sessionPage(t, nil)
 	t.Cleanup(h.run.faults.disarm)
@@ -663,10 +664,7 @@ func (h *harness) testBeatExpired(t *testing.T, faults string) {
 	if refused < 0 {
 		t.Fatalf("no heartbeat of %s was answered 401: %v", id, beats)
 	}
-	if after := beats[refused+1:]; len(after) > 0 {
-		t.Errorf("session %s's token was refused (heartbeat %d of %v), and the page sent it %v after that\npage log:\n%s",
-			id, refused, beats, after, strings.Join(a.Log, "\n"))
-	}
+	wantLastStopOnly(t, id, beats, refused, a.Log)
 	if !h.run.faults.answered(a.SessionID, "start", http.StatusOK) {
 		t.Errorf("the session that took over %s began with no start heartbeat accepted: %v", a.SessionID, h.run.faults.beats(a.SessionID))
 	}
@@ -676,7 +674,8 @@ func (h *harness) testBeatExpired(t *testing.T, faults string) {
 // in flight, and the server answers that heartbeat 401 token_expired (a
 // page clock behind the server's). The pause heartbeat queued behind it
 // would be refused too: the session whose token was refused is sent
-// nothing more, and the page plays on in another session.
+// nothing more but the stop that tells its last counters
+// (wantLastStopOnly), and the page plays on in another session.
 func (h *harness) testBeatBehindRefused(t *testing.T, faults string) {
 	page := h.sessionPage(t, nil)
 	t.Cleanup(h.run.faults.disarm)
@@ -715,18 +714,15 @@ func (h *harness) testBeatBehindRefused(t *testing.T, faults string) {
 	if refused < 0 {
 		t.Fatalf("no heartbeat of %s was answered 401: %v", id, beats)
 	}
-	if after := beats[refused+1:]; len(after) > 0 {
-		t.Errorf("session %s's token was refused (heartbeat %d of %v), and the page sent it %v after that\npage log:\n%s",
-			id, refused, beats, after, strings.Join(a.Log, "\n"))
-	}
+	wantLastStopOnly(t, id, beats, refused, a.Log)
 }
 
 // testReauthRefusedBeat: the page's scheduled re-authorization comes
 // while a progress heartbeat is in flight, and the server answers that
 // heartbeat 401 token_expired (a page clock behind the server's). The
 // refusal must reach the swap queued behind that heartbeat: the session
-// replaced is sent nothing more, though the page's clock still holds its
-// token good.
+// replaced is sent nothing more but the stop that tells its last counters
+// (wantLastStopOnly), though the page's clock still holds its token good.
 func (h *harness) testReauthRefusedBeat(t *testing.T, beatHold, faults string) {
 	page := h.sessionPage(t, url.Values{"account": {demo.AccountSolo}, "format": {"hls"}})
 	t.Cleanup(h.run.faults.disarm)
@@ -767,10 +763,7 @@ func (h *harness) testReauthRefusedBeat(t *testing.T, beatHold, faults string) {
 	if refused < 0 {
 		t.Fatalf("no heartbeat of %s was answered 401: %v", id, beats)
 	}
-	if after := beats[refused+1:]; len(after) > 0 {
-		t.Errorf("session %s's token was refused (heartbeat %d of %v), and the page sent it %v after that\npage log:\n%s",
-			id, refused, beats, after, strings.Join(a.Log, "\n"))
-	}
+	wantLastStopOnly(t, id, beats, refused, a.Log)
 }
 
 // testNoLadder: a title stored without a ladder has no personalized
@@ -1259,6 +1252,83 @@ func (h *harness) testReauthDuringStall(t *testing.T, release string) {
 	if told := was.QoE.RebufferMS + q.QoE.RebufferMS; math.Abs(float64(told)-a.StallMS) > 2 {
 		t.Errorf("the page stalled %.0f ms; its sessions tell %d ms (%d the one replaced, heartbeats %v; %d the one that took over)",
 			a.StallMS, told, was.QoE.RebufferMS, h.run.faults.beats(out.Before.SessionID), q.QoE.RebufferMS)
+	}
+}
+
+// testRefusedDuringStall: the page's clock runs behind the server's, so
+// the server refuses its playback token (401 token_expired) while the
+// page holds it good, and it is stalled then: the page authorizes again
+// in the stall. The session replaced tells the stall time since its last
+// accepted heartbeat with one stop carrying its refused token, which the
+// server takes within HEARTBEAT_TOKEN_STOP_GRACE, after the play that
+// replaced it; the next session counts on from there. Between them the
+// two sessions tell every stalled millisecond the page timed, none twice
+// and none lost, and the session replaced is sent nothing else after the
+// refusal.
+func (h *harness) testRefusedDuringStall(t *testing.T, release string) {
+	// An account no other row plays on this runner: the stop lands on a
+	// session already replaced, which the server takes only when it is
+	// newer (device time) than the stored resume position, and the other
+	// rows' pages store theirs by clocks 30 s ahead of this page's.
+	page := h.sessionPage(t, url.Values{"buffer": {"1"}, "account": {demo.AccountFamily}})
+	const holdFrom = 2
+	stallAt := float64((holdFrom - 1) * segmentSeconds)
+	h.run.stall.arm(holdFrom)
+	t.Cleanup(func() { h.run.stall.release() })
+	var out struct {
+		Stalled       bool       `json:"stalled"`
+		Before        pageState  `json:"before"`
+		Reauthorized  bool       `json:"reauthorized"`
+		StalledAtSwap bool       `json:"stalledAtSwap"`
+		Held          int        `json:"held"`
+		PlayedOn      bool       `json:"playedOn"`
+		After         *pageState `json:"after"`
+	}
+	h.drive(t, map[string]any{"kind": "stallReauth", "url": page, "timeoutMS": 30000, "stalledOnMS": 1500, "playOn": stallAt + 1,
+		"stall": map[string]any{"at": stallAt, "release": release}, "clockBehindMS": (30 * time.Second).Milliseconds()}, &out)
+	if !out.Stalled || out.Held == 0 {
+		t.Fatalf("the page did not stall at %.1f s (segments held %d): %s (%s) at %.2f s", stallAt, out.Held, out.Before.Phase, out.Before.Error, out.Before.CurrentTime)
+	}
+	a := out.After
+	if !out.Reauthorized || !out.StalledAtSwap || !out.PlayedOn || a == nil {
+		t.Fatalf("the page did not authorize again during the stall and play on (authorized again %v, stalled then %v, played on %v): %+v",
+			out.Reauthorized, out.StalledAtSwap, out.PlayedOn, a)
+	}
+	id := out.Before.SessionID
+	beats := h.run.faults.beats(id)
+	refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Status == http.StatusUnauthorized })
+	if refused < 0 {
+		t.Fatalf("the page authorized again, but the server refused no heartbeat of %s: %v\npage log:\n%s", id, beats, strings.Join(a.Log, "\n"))
+	}
+	wantLastStopOnly(t, id, beats, refused, a.Log)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := h.run.app.bus.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	was, err := h.run.app.store.GetSessionQoE(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := h.run.app.store.GetSessionQoE(ctx, a.SessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the page stalled %.0f ms in %d stalls; the session replaced tells %+v, the one that took over %+v", a.StallMS, a.Stalls, was.QoE, q.QoE)
+	if told := was.QoE.RebufferMS + q.QoE.RebufferMS; math.Abs(float64(told)-a.StallMS) > 2 {
+		t.Errorf("the page stalled %.0f ms; its sessions tell %d ms (%d the one replaced, heartbeats %v; %d the one that took over)\npage log:\n%s",
+			a.StallMS, told, was.QoE.RebufferMS, beats, q.QoE.RebufferMS, strings.Join(a.Log, "\n"))
+	}
+}
+
+// wantLastStopOnly: after the server refused session id's token
+// (beats[refused]), the page sent it one heartbeat, its stop with its last
+// counters (swapSession), and the server took it.
+func wantLastStopOnly(t *testing.T, id string, beats []loggedBeat, refused int, log []string) {
+	t.Helper()
+	if after := beats[refused+1:]; len(after) != 1 || after[0].Event != "stop" || after[0].Status != http.StatusOK {
+		t.Errorf("session %s's token was refused (heartbeat %d of %v): want one stop taken after that, got %v\npage log:\n%s",
+			id, refused, beats, after, strings.Join(log, "\n"))
 	}
 }
 

@@ -600,7 +600,9 @@ async function leaveEarlyScenario() {
 // says whether it came and what the page showed then, and when it did not
 // come the held segment is let go, so the scenario can only report.
 async function openStalled() {
-  const { page } = await open(browser0, sc.url);
+  // sc.clockBehindMS: the page's clock runs that far behind the server's
+  // (Playwright's clock), as in leaveRefusedSwapScenario.
+  const { page } = await open(browser0, sc.url, sc.clockBehindMS ? { clock: { time: Date.now() - sc.clockBehindMS } } : {});
   const stalled = await untilStalled(page);
   const out = { stalled, before: await snapshot(page) };
   if (!stalled) {
@@ -682,8 +684,8 @@ async function stallEndedScenario() {
 
 // stallReauthScenario: the page stalls at sc.stall.at (the Go test's edge
 // holds the next segment back) and, still stalled, authorizes again ahead
-// of its playback token's expiry: the new session takes over in the
-// stall. The stall goes on for sc.stalledOnMS (heartbeats of the new
+// of its playback token's expiry (or, with sc.clockBehindMS, once the
+// server refused it): the new session takes over in the stall. The stall goes on for sc.stalledOnMS (heartbeats of the new
 // session go out in it), then the network recovers and the page plays on
 // to sc.playOn, where the viewer pauses.
 async function stallReauthScenario() {

@@ -988,6 +988,22 @@
   let leaseUntil = 0;
   let beatFailures = 0;
 
+  // beatBody is the page's session's heartbeat of event, with the page's
+  // counters c (now unless given) and position now.
+  function beatBody(event, c) {
+    const body = { event, device_time: new Date().toISOString(), qoe: qoe(c) };
+    // Before the first frame there is no position: the heartbeat leaves
+    // it out, so it writes no resume position, and its stop or error
+    // still counts in the QoE views (an exit before video start, a
+    // playback failure).
+    if (state.startupMS !== null) {
+      const durationMS = Math.max(1, Math.round((state.duration || video.duration || 0) * 1000));
+      body.position_ms = Math.min(durationMS, Math.round(video.currentTime * 1000));
+      body.duration_ms = durationMS;
+    }
+    return body;
+  }
+
   // sendBeat sends one heartbeat. The server says when to send the next
   // (next_heartbeat_ms); 410 means the session is over (ended elsewhere,
   // revoked, lapsed) and playback stops; 5xx or no answer is retried
@@ -1004,16 +1020,7 @@
       if (event === 'stop') await giveBack();
       return;
     }
-    const body = { event, device_time: new Date().toISOString(), qoe: qoe(c) };
-    // Before the first frame there is no position: the heartbeat leaves
-    // it out, so it writes no resume position, and its stop or error
-    // still counts in the QoE views (an exit before video start, a
-    // playback failure).
-    if (state.startupMS !== null) {
-      const durationMS = Math.max(1, Math.round((state.duration || video.duration || 0) * 1000));
-      body.position_ms = Math.min(durationMS, Math.round(video.currentTime * 1000));
-      body.duration_ms = durationMS;
-    }
+    const body = beatBody(event, c);
     const id = state.sessionID;
     state.beats.sent++;
     let r;
@@ -1216,16 +1223,20 @@
     // The session replaced tells its counters up to here with a last
     // heartbeat while its token is good, and the next one counts on from
     // exactly those (sessionBase): the play and stalls since its last
-    // beat would otherwise be told by neither. A token already refused
-    // (the 401 path, whose clock may be behind the server's, or a tab that
-    // slept) can tell nothing: that time, at most a heartbeat interval, is
-    // lost. The next session cannot tell it instead: QoEBounds
-    // (shared/playback) holds a view's play and stall time to its
-    // session's age plus QoEClockSlack, less than the default interval:
-    // a view that began past it would have its play and stall time
-    // refused in every report for as long as the viewer plays on.
+    // beat would otherwise be told by neither. The next session cannot
+    // tell it instead: QoEBounds (shared/playback) holds a view's play and
+    // stall time to its session's age plus QoEClockSlack, less than the
+    // default interval: a view that began past it would have its play and
+    // stall time refused in every report for as long as the viewer plays
+    // on. A token already refused (the 401 path: a clock behind the
+    // server's, or a tab that slept) tells them with a stop instead, which
+    // the server still takes for HEARTBEAT_TOKEN_STOP_GRACE after the
+    // token's expiry; refused too (past that grace, or the session was
+    // replaced and the stop is not newer by device time than the stored
+    // resume position), that time, at most a heartbeat interval, is lost.
     let told = null;
     let stalledAtTold = stallStart;
+    let last = null;
     if (state.startupMS !== null && !tokenRefused && Date.now() < tokenExpiresAt) {
       const c = counters();
       const sent = state.beats.sent;
@@ -1233,8 +1244,17 @@
       if (state.beats.sent > sent && state.beats.last.status === 200) told = c;
       // Answered 410 or refused: playback has ended meanwhile.
       if (state.phase !== 'playing' && state.phase !== 'loading') return;
+    } else if (state.startupMS !== null && tokenRefused) {
+      const c = counters();
+      last = { c, token: playbackToken, body: beatBody('stop', c) };
     }
     const r = await authorizePlay(await tokenFor(state.account));
+    // The stop goes once the play has answered (and replaced the session
+    // if it admitted the new one), not before: it would free the stream
+    // slot for another device meanwhile. It names the session replaced,
+    // so it ends nothing of the new one, which counts on from exactly
+    // what it tells.
+    if (last && (state.phase === 'playing' || state.phase === 'loading') && await lastStop(before, last.token, last.body)) told = last.c;
     if (r.status === 201 && state.phase !== 'playing' && state.phase !== 'loading') {
       // Left or stopped meanwhile: the new session is given back, not
       // adopted by a page that no longer plays.
@@ -1275,6 +1295,26 @@
     // Where the new session begins; before the first frame, that frame's
     // start heartbeat says so.
     if (state.startupMS !== null && state.phase === 'playing') await sendBeat('start');
+  }
+
+  // lastStop sends session id, whose token the server refused, its stop
+  // with that token (swapSession), and says whether the server took it.
+  // Refused, nothing more is sent with the token: the play that replaced
+  // the session has ended it, and one refused gives it back.
+  async function lastStop(id, token, body) {
+    try {
+      const resp = await fetch(api + '/v1/playback/' + id + '/heartbeat', {
+        method: 'POST',
+        headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+        keepalive: true,
+      });
+      log('session ' + id + ' told its last counters with its refused token: ' + resp.status, resp.status !== 200);
+      return resp.status === 200;
+    } catch (err) {
+      log('session ' + id + ' could not tell its last counters: ' + err.message, true);
+      return false;
+    }
   }
 
   // reauthorizeBefore schedules that re-authorization ahead of the token's
