@@ -44,7 +44,8 @@ type Config struct {
 	// TokenLease puts the session's lease in playback tokens: heartbeats
 	// then renew it without reading the session first. Verifiers of
 	// releases before the lease block reject such tokens, so upgrading
-	// from one deploys with it off first (README, "Upgrading").
+	// from one deploys with it off first (README, "Upgrading"); the
+	// licence block, which follows the lease block, rides only with it.
 	TokenLease bool `env:"PLAYBACK_TOKEN_LEASE, default=true"`
 
 	// Viewer locates the viewer for licensing: a title plays where it is
@@ -429,8 +430,12 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return conflictView(err, acct)
 	}
+	licenceEnds := until.Before(now.Add(s.cfg.TokenTTL))
+	// The licence block follows the lease block, which releases before it
+	// refuse: with the setting off, tokens stay as those releases verify
+	// (their end then answers 401 token_expired, as older verifiers do).
 	claims := auth.PlaybackClaims{SessionID: sess.ID, AccountID: acct.ID, TitleID: title.ID, DeviceID: req.DeviceID,
-		IssuedAt: now, ExpiresAt: until, LicenceEnds: until.Before(now.Add(s.cfg.TokenTTL)), Viewer: viewerOf(r, req, acct, loc)}
+		IssuedAt: now, ExpiresAt: until, LicenceEnds: licenceEnds && s.cfg.TokenLease, Viewer: viewerOf(r, req, acct, loc)}
 	if s.cfg.TokenLease && sess.Lease != "" {
 		// The heartbeats renew on it without reading the session first.
 		claims.StartedAt, claims.Lease = sess.StartedAt, sess.Lease
@@ -453,7 +458,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		Manifest:      title.AssetPath + title.Manifest,
 		CMCDReportURL: "/v1/playback/" + url.PathEscape(sess.ID) + "/cmcd/" + cmcdCred,
 	}
-	if claims.LicenceEnds {
+	if licenceEnds {
 		resp.LicenceEndsAt = claims.ExpiresAt
 	}
 	if err := s.addManifests(r, &resp, sess, claims, title, plan, now); err != nil {

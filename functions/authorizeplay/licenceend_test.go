@@ -70,7 +70,7 @@ func TestPlayEndsWithItsLicenceWindow(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarnessWith(t, func(c *authorizeplay.Config) { c.TokenTTL = tokenTTL })
+			h := newHarnessWith(t, func(c *authorizeplay.Config) { c.TokenTTL, c.TokenLease = tokenTTL, true })
 			ctx := context.Background()
 			rating := 0
 			title := playback.Title{ID: "closing", Name: "Closing", Rating: &rating, AssetPath: "/titles/closing/", Manifest: "master.m3u8",
@@ -131,6 +131,61 @@ func TestPlayEndsWithItsLicenceWindow(t *testing.T) {
 				if e := playback.AsError(err); e.Code != wantCode || e.Reason != wantReason {
 					t.Errorf("CMCD credential used %v after its end: %v, want %s %s", late, err, wantCode, wantReason)
 				}
+			}
+		})
+	}
+}
+
+// TestLicenceBlockOnlyWithTheLeaseBlock: the licence block follows the
+// lease block, which releases before it refuse as malformed, so with
+// PLAYBACK_TOKEN_LEASE off (the setting of an upgrade from, or a rollback
+// to, such a release: "tokens as before") neither the playback token nor
+// the CMCD credential carries it, even when the licence ends them: their
+// bytes are those of the same claims without it. The answer still says
+// licence_ends_at, and the token still ends there.
+func TestLicenceBlockOnlyWithTheLeaseBlock(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		lease bool
+	}{
+		{name: "lease block on", lease: true},
+		{name: "lease block off", lease: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarnessOn(t, func(c *authorizeplay.Config) { c.TokenLease = tc.lease },
+				func(s authorizeplay.Store) authorizeplay.Store { return leasedStore{s} })
+			ctx := context.Background()
+			rating := 0
+			end := h.now.Add(10 * time.Minute)
+			title := playback.Title{ID: "closing", Name: "Closing", Rating: &rating, AssetPath: "/titles/closing/", Manifest: "master.m3u8",
+				Windows:    []playback.LicenceWindow{{Territory: "DE", Start: h.now.Add(-time.Hour), End: end}},
+				Renditions: slices.Clone(demo.Ladder)}
+			if err := h.store.PutTitle(ctx, title); err != nil {
+				t.Fatal(err)
+			}
+			resp, claims := h.admitted(t, h.play(demo.AccountFamily, title.ID, "d_closing"))
+			if !resp.LicenceEndsAt.Equal(end) || !claims.ExpiresAt.Equal(end) {
+				t.Fatalf("licence_ends_at %v, token ends %v, want both %v", resp.LicenceEndsAt, claims.ExpiresAt, end)
+			}
+			cmcdCred := path.Base(resp.CMCDReportURL)
+			cmcd, err := h.tokens.VerifyCMCD(cmcdCred, h.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if claims.LicenceEnds != tc.lease || cmcd.LicenceEnds != tc.lease {
+				t.Fatalf("licence block in the token %v, in the CMCD credential %v; want %v", claims.LicenceEnds, cmcd.LicenceEnds, tc.lease)
+			}
+			if tc.lease {
+				return
+			}
+			claims.LicenceEnds, cmcd.LicenceEnds = false, false
+			if want, err := h.tokens.Issue(claims); err != nil || want != resp.PlaybackToken {
+				t.Errorf("playback token %q, want %q as before the lease block (%v)", resp.PlaybackToken, want, err)
+			}
+			if want, err := h.tokens.IssueCMCD(cmcd); err != nil || want != cmcdCred {
+				t.Errorf("CMCD credential %q, want %q as before the lease block (%v)", cmcdCred, want, err)
 			}
 		})
 	}
