@@ -488,13 +488,20 @@ func (t Title) LicensedIn(territory string, now time.Time) bool {
 // every window of the territory that starts by then (abutting or
 // overlapping), since the licence runs on without a gap.
 func (t Title) LicensedUntil(territory string, now time.Time) (until time.Time, ok bool) {
+	return t.licensedUntil(now, territory, territory)
+}
+
+// licensedUntil is LicensedUntil where a window of either territory
+// licenses the title (portability: the viewer's and the home's), so that
+// the licence runs on through the windows of one meeting the other's.
+func (t Title) licensedUntil(now time.Time, territory, or string) (until time.Time, ok bool) {
 	until = now
 	// Each pass moves until to a later end, or stops: at most one pass a
 	// window.
 	for range len(t.Windows) {
 		moved := false
 		for _, w := range t.Windows {
-			if w.Territory == territory && !until.Before(w.Start) && until.Before(w.End) {
+			if (w.Territory == territory || w.Territory == or) && !until.Before(w.Start) && until.Before(w.End) {
 				until, moved = w.End, true
 			}
 		}

@@ -56,8 +56,9 @@ type LicencePolicy struct {
 // home territory is home, watching from v, and until when: the end of the
 // window it is licensed under (Title.LicensedUntil), past which nothing of
 // the play may be renewed (a contract's licence ends availability there).
-// Under portability a title licensed both where the viewer is and at home
-// plays until the later of the two ends:
+// Under portability, where a window of either the viewer's country or the
+// home licenses the play, it plays on through the windows of both, one
+// meeting or overlapping the other's:
 //
 //   - a title plays where it is licensed for the viewer's location;
 //   - cross-border portability (Regulation (EU) 2017/1128): a subscriber
@@ -82,29 +83,19 @@ func CheckLicence(title Title, home string, v ViewerPlace, p LicencePolicy, now 
 	if v.Country == "" {
 		return until, licenceError(ReasonViewerLocationUnknown, home, "", "the viewer's country cannot be determined")
 	}
-	here, licensedHere := title.LicensedUntil(v.Country, now)
 	if v.Country != home && IsPortabilityState(home) && IsPortabilityState(v.Country) {
-		// Portability: the home catalogue travels within the EU/EEA.
-		if atHome, ok := title.LicensedUntil(home, now); ok {
-			return latest(here, atHome), nil
-		}
-		if licensedHere {
-			return here, nil
+		// Portability: the home catalogue travels within the EU/EEA, on
+		// top of what plays where the viewer is.
+		if until, ok := title.licensedUntil(now, v.Country, home); ok {
+			return until, nil
 		}
 		return until, licenceError(ReasonNotLicensedHomeOrHere, home, v.Country,
 			"title %q is licensed neither in %s (home) nor in %s now", title.ID, home, v.Country)
 	}
-	if licensedHere {
+	if here, ok := title.LicensedUntil(v.Country, now); ok {
 		return here, nil
 	}
 	return until, licenceError(ReasonNotLicensedHere, home, v.Country, "title %q is not licensed in %s now", title.ID, v.Country)
-}
-
-func latest(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // LicenceEnded refuses a use, at or after until, of what a play licensed

@@ -22,6 +22,15 @@ func TestCheckLicence(t *testing.T) {
 	// Licensed in DE for an hour more, in FR for two.
 	deSoonerThanFR := playback.Title{ID: "de-fr", Windows: []playback.LicenceWindow{window("DE"),
 		{Territory: "FR", Start: now.Add(-time.Hour), End: now.Add(2 * time.Hour)}}}
+	// Licensed in DE for an hour more, then in FR (from the hour on) for
+	// two: each window meets the other territory's.
+	deThenFR := playback.Title{ID: "de-then-fr", Windows: []playback.LicenceWindow{window("DE"),
+		{Territory: "FR", Start: now.Add(time.Hour), End: now.Add(3 * time.Hour)}}}
+	// DE, FR, DE again: windows taking turns, each meeting the next.
+	turns := playback.Title{ID: "turns", Windows: []playback.LicenceWindow{
+		{Territory: "DE", Start: now.Add(2 * time.Hour), End: now.Add(4 * time.Hour)},
+		{Territory: "FR", Start: now.Add(30 * time.Minute), End: now.Add(2 * time.Hour)},
+		window("DE")}}
 	tests := []struct {
 		name   string
 		title  playback.Title
@@ -78,6 +87,10 @@ func TestCheckLicence(t *testing.T) {
 		{name: "without portability: until the window where the viewer is ends", title: deSoonerThanFR, home: "US", viewer: at("DE")},
 		{name: "EU portability: until the later of home's and here's ends (home's)", title: deSoonerThanFR, home: "FR", viewer: at("DE"), until: now.Add(2 * time.Hour)},
 		{name: "EU portability: until the later of home's and here's ends (here's)", title: deSoonerThanFR, home: "DE", viewer: at("FR"), until: now.Add(2 * time.Hour)},
+		{name: "EU portability: here's window, then home's meeting it", title: deThenFR, home: "FR", viewer: at("DE"), until: now.Add(3 * time.Hour)},
+		{name: "EU portability: home's window, then here's meeting it", title: deThenFR, home: "DE", viewer: at("FR"), until: now.Add(3 * time.Hour)},
+		{name: "EU portability: here's and home's windows taking turns", title: turns, home: "FR", viewer: at("DE"), until: now.Add(4 * time.Hour)},
+		{name: "without portability: another territory's window meeting it does not carry it", title: deThenFR, home: "US", viewer: at("DE")},
 		{name: "no location source: until the home window's end", title: deSoonerThanFR, home: "FR", viewer: playback.ViewerPlace{}, until: now.Add(2 * time.Hour)},
 		{name: "no location source: until the home window's end, not another's", title: deSoonerThanFR, home: "DE", viewer: playback.ViewerPlace{}},
 	}
