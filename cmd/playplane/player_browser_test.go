@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -93,6 +94,15 @@ func TestBrowserPlayerSession(t *testing.T) {
 		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
 			run: startRecordedRunner(t, cross.URL, vars)}
 		g.testLicenceEnds(t)
+	})
+	t.Run("licence window ends under a player's fetch", func(t *testing.T) {
+		// Heartbeats far apart, so that only the page's beat after the
+		// end, sent by its clock, tells it of the end.
+		slow := maps.Clone(vars)
+		slow["HEARTBEAT_INTERVAL"], slow["LEASE_TTL"] = "30s", "60s"
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, slow)}
+		g.testLicenceEndsUnderFetch(t)
 	})
 	t.Run("stop after the token expired", func(t *testing.T) { h.testStopExpired(t, faults) })
 	t.Run("heartbeat refused as expired", func(t *testing.T) { h.testBeatExpired(t, faults) })
@@ -402,6 +412,59 @@ func (h *harness) testLicenceEnds(t *testing.T) {
 	t.Logf("heartbeats of %s at the server: %v", out.Before.SessionID, beats)
 	if !slices.ContainsFunc(beats, func(b loggedBeat) bool { return b.Status == http.StatusForbidden }) {
 		t.Errorf("no heartbeat of the session was refused 403: %v", beats)
+	}
+}
+
+// testLicenceEndsUnderFetch: the player fetches past the licence's end
+// before the page's heartbeat tells it of the end (its clock behind the
+// server's; a viewer's seek beyond the buffer): the grants and manifest
+// credentials ended with the licence, so the player fails, and the page's
+// error heartbeat is refused 403 licence_window_ended. The page ends there
+// as it does on the heartbeat after the end, telling the viewer why, not
+// with the player's raw error.
+func (h *harness) testLicenceEndsUnderFetch(t *testing.T) {
+	ctx := context.Background()
+	const titleID = "big-buck-bunny"
+	title, err := h.run.app.store.GetTitle(ctx, titleID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(10 * time.Second).Truncate(time.Second)
+	for i := range title.Windows {
+		title.Windows[i].End = end
+	}
+	if err := h.run.app.store.PutTitle(ctx, title); err != nil {
+		t.Fatal(err)
+	}
+	// A buffer of a second: the last segment is not fetched by the seek.
+	page := h.sessionPage(t, url.Values{"title": {titleID}, "buffer": {"1"}})
+	var out struct {
+		Playing bool      `json:"playing"`
+		Before  pageState `json:"before"`
+		Ended   bool      `json:"ended"`
+		After   pageState `json:"after"`
+		Notice  string    `json:"notice"`
+	}
+	h.drive(t, map[string]any{"kind": "licenceEnd", "url": page, "timeoutMS": 10000,
+		"clockBehindMS": 4000, "seekTo": segmentSeconds*segmentCount - 1}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	if p := out.Before.Play; p == nil || !p.LicenceEndsAt.Equal(end) {
+		t.Fatalf("play answer %+v, want its licence to end at %v", p, end)
+	}
+	beats := h.run.faults.beats(out.Before.SessionID)
+	t.Logf("heartbeats of %s at the server: %v", out.Before.SessionID, beats)
+	if !slices.ContainsFunc(beats, func(b loggedBeat) bool { return b.Event == "error" && b.Status == http.StatusForbidden }) {
+		t.Fatalf("the player did not fail past the end before the page heard of it (no error heartbeat refused 403): %v", beats)
+	}
+	if !out.Ended || out.After.SessionID != out.Before.SessionID {
+		t.Fatalf("the page ended: %v (%s: %s), in session %s, want %s\npage log:\n%s", out.Ended, out.After.Phase, out.After.Error,
+			out.After.SessionID, out.Before.SessionID, strings.Join(out.After.Log, "\n"))
+	}
+	const want = "This title is no longer available to stream: its licence period has ended."
+	if out.Notice != want {
+		t.Errorf("the page shows %q, want %q", out.Notice, want)
 	}
 }
 

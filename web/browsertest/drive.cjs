@@ -477,11 +477,31 @@ async function endedScenario() {
 // licenceEndScenario: the page plays (paused) a title whose licence window
 // ends a few seconds on, and runs until it has ended (or sc.timeoutMS): the
 // Go test looks at its sessions and the server's answers for what it did.
+//
+// With sc.seekTo, the page's clock runs sc.clockBehindMS behind the
+// server's, so that its heartbeat after the end comes seconds late; just
+// past the end by the server's clock the viewer seeks to sc.seekTo, beyond
+// what the player buffered, and the player fetches what the grants, ended
+// with the licence, no longer cover: its failure comes before the page
+// hears of the end. The page may go through error on its way to ended.
 async function licenceEndScenario() {
-  const a = await playing();
+  const a = await playing(sc.seekTo ? { clock: { time: Date.now() - sc.clockBehindMS } } : undefined);
   const out = { playing: a.ok, before: a.state };
   if (!a.ok) return out;
-  const ended = await until(a.page, (s) => s.phase === 'ended', sc.timeoutMS);
+  let ended;
+  if (sc.seekTo) {
+    await sleep(Math.max(0, Date.parse(a.state.play.licence_ends_at) + 300 - Date.now()));
+    await a.page.evaluate((t) => { document.getElementById('video').currentTime = t; }, sc.seekTo);
+    const deadline = Date.now() + sc.timeoutMS;
+    let s;
+    do {
+      await sleep(100);
+      s = await snapshot(a.page);
+    } while (s.phase !== 'ended' && Date.now() < deadline);
+    ended = { ok: s.phase === 'ended', state: s };
+  } else {
+    ended = await until(a.page, (s) => s.phase === 'ended', sc.timeoutMS);
+  }
   out.ended = ended.ok;
   out.after = ended.state;
   // What the viewer sees, not only what the page knows.

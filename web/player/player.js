@@ -1081,10 +1081,15 @@
       // Over by the licence: the session is renewed no further, and
       // authorizing again would be refused too. Its lease ended with the
       // licence, so there is nothing to give back, and a stop with this
-      // token would be refused as this beat was.
-      if (state.phase !== 'playing' && state.phase !== 'loading') return;
+      // token would be refused as this beat was. A player failure this
+      // error beat reports was the end too: the grants and the manifest
+      // credential ended with the licence, and the player fetched past
+      // it before the page's heartbeat after the end could tell.
+      const failedAtTheEnd = event === 'error' && state.phase === 'error';
+      if (state.phase !== 'playing' && state.phase !== 'loading' && !failedAtTheEnd) return;
       log('heartbeat ' + event + ': ' + errText(r) + ': stopping', true);
       state.phase = 'ended';
+      state.error = '';
       noticeRefusal(r);
       await teardown();
       render();
