@@ -566,12 +566,13 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 		return fail(err)
 	}
 	// Tokens count whole seconds: one cut to the licence's end ends on
-	// the second before it, and a window ending within this second
-	// leaves none to issue.
+	// the second before it, and one that would live less than a second
+	// (a play in the last second of a window ending on a whole second)
+	// would lease a stream for a player that could do nothing with it.
 	until := now.Add(s.cfg.TokenTTL)
 	if licensed.Before(until) {
 		until = licensed.Truncate(time.Second)
-		if until.Unix() <= now.Unix() {
+		if until.Sub(now) < time.Second {
 			return fail(playback.LicenceEnded(title.ID, licensed))
 		}
 	}

@@ -23,7 +23,8 @@ import (
 // nothing. A window that outlasts the token, alone or continued by the
 // next window of the territory (abutting or overlapping), or that never
 // ends in practice (year 9999), leaves the token's own lifetime; one that
-// ends within the current second leaves no token to issue.
+// would leave the token less than a second (a play in the window's last
+// second) leaves none to issue.
 func TestPlayEndsWithItsLicenceWindow(t *testing.T) {
 	t.Parallel()
 	const tokenTTL = time.Hour
@@ -35,6 +36,9 @@ func TestPlayEndsWithItsLicenceWindow(t *testing.T) {
 		until func(now time.Time) time.Time
 		// refused is the 403 reason of a play that gets no token.
 		refused string
+		// late is how far into its second the play comes (the harness's
+		// clock is on a whole second).
+		late time.Duration
 	}{
 		{name: "ends mid-play", windows: func(now time.Time) []playback.LicenceWindow {
 			return []playback.LicenceWindow{{Territory: "DE", Start: now.Add(-time.Hour), End: now.Add(10 * time.Minute)}}
@@ -67,10 +71,17 @@ func TestPlayEndsWithItsLicenceWindow(t *testing.T) {
 		{name: "ends within the current second", windows: func(now time.Time) []playback.LicenceWindow {
 			return []playback.LicenceWindow{{Territory: "DE", Start: now.Add(-time.Hour), End: now.Add(500 * time.Millisecond)}}
 		}, refused: "licence_window_ended"},
+		{name: "in the last second of a window ending on a whole second", late: 300 * time.Millisecond, windows: func(now time.Time) []playback.LicenceWindow {
+			return []playback.LicenceWindow{{Territory: "DE", Start: now.Add(-time.Hour), End: now.Truncate(time.Second).Add(time.Second)}}
+		}, refused: "licence_window_ended"},
+		{name: "a second before the last second", late: 300 * time.Millisecond, windows: func(now time.Time) []playback.LicenceWindow {
+			return []playback.LicenceWindow{{Territory: "DE", Start: now.Add(-time.Hour), End: now.Truncate(time.Second).Add(2 * time.Second)}}
+		}, until: func(now time.Time) time.Time { return now.Truncate(time.Second).Add(2 * time.Second) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarnessWith(t, func(c *authorizeplay.Config) { c.TokenTTL, c.TokenLease = tokenTTL, true })
+			h.now = h.now.Add(tc.late)
 			ctx := context.Background()
 			rating := 0
 			title := playback.Title{ID: "closing", Name: "Closing", Rating: &rating, AssetPath: "/titles/closing/", Manifest: "master.m3u8",
