@@ -186,8 +186,9 @@ func ValidPathwayID(s string) bool {
 // closest to the zone's coordinates; else the group closest to where GeoIP
 // puts the client. Groups count only for the localization method in play
 // and only with a usable edge for the client's IP version. The rest of the
-// list is this package's own: the chosen CDN's next PoPs by distance, then
-// the other CDNs by weight.
+// list follows those rules CDN by CDN, the chosen CDN first, then the
+// others by weight: each lists the PoPs the rules send the client to on
+// that CDN when the ones above are down.
 type Index struct {
 	cfg  Config
 	cdns []cdnInfo // fallback order: weight descending, then name
@@ -218,6 +219,9 @@ type cdnInfo struct {
 	name       string
 	weight     float64
 	first, end int32 // its PoPs: pops[first:end]
+	// geoNotCZ: some PoP allows GEO but not CZ, so a CDN whose CZ-enabled
+	// PoPs are all listed may go on to GEO ones.
+	geoNotCZ bool
 }
 
 type popScan struct {
@@ -392,6 +396,7 @@ func (ix *Index) addPoP(name string, cdn int32, first, end int) {
 		c.first = i
 	}
 	c.end = i + 1
+	c.geoNotCZ = c.geoNotCZ || s.methods&(MethodGeo|MethodCZ) == MethodGeo
 	var sum vec3
 	for j := first; j < end; j++ {
 		e := &ix.edges[j]
@@ -590,17 +595,19 @@ type popPick struct {
 	pop  int32
 }
 
-// topPoPs keeps a CDN's k cheapest PoPs, cheapest first.
+// topPoPs keeps a CDN's k cheapest PoPs, cheapest first, after the fixed
+// ones: PoPs Traffic Router's rules try before any by distance, or that
+// an earlier localization method listed.
 type topPoPs struct {
-	n    int
-	pick [MaxPoPsPerCDN]popPick
+	n, fixed int
+	pick     [MaxPoPsPerCDN]popPick
 }
 
 // offer inserts c if it is among the k cheapest; ties keep the earlier PoP.
 func (t *topPoPs) offer(c popPick, k int) {
 	n := t.n
 	if n == k {
-		if c.cost >= t.pick[n-1].cost {
+		if n == t.fixed || c.cost >= t.pick[n-1].cost {
 			return
 		}
 	} else {
@@ -614,29 +621,34 @@ func (t *topPoPs) offer(c popPick, k int) {
 func (t *topPoPs) lower(c popPick, k int) {
 	for j := range t.n {
 		if t.pick[j].pop == c.pop {
-			t.bubble(c, j)
+			if j >= t.fixed {
+				t.bubble(c, j)
+			}
 			return
 		}
 	}
 	t.offer(c, k)
 }
 
-// promote puts c first whatever its cost: the PoP Traffic Router's rules
-// chose.
-func (t *topPoPs) promote(c popPick, k int) {
-	j := slices.IndexFunc(t.pick[:t.n], func(p popPick) bool { return p.pop == c.pop })
-	if j < 0 {
-		if t.n < k {
-			t.n++
+// fix appends c after the fixed PoPs, whatever its cost.
+func (t *topPoPs) fix(c popPick) {
+	t.pick[t.n] = c
+	t.n++
+	t.fixed = t.n
+}
+
+// holds reports whether PoP i is among the fixed ones.
+func (t *topPoPs) holds(i int32) bool {
+	for _, p := range t.pick[:t.fixed] {
+		if p.pop == i {
+			return true
 		}
-		j = t.n - 1
 	}
-	copy(t.pick[1:j+1], t.pick[:j])
-	t.pick[0] = c
+	return false
 }
 
 func (t *topPoPs) bubble(c popPick, j int) {
-	for ; j > 0 && t.pick[j-1].cost > c.cost; j-- {
+	for ; j > t.fixed && t.pick[j-1].cost > c.cost; j-- {
 		t.pick[j] = t.pick[j-1]
 	}
 	t.pick[j] = c
@@ -686,10 +698,18 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 	}
 	// The coverage zone's own group, then its backups
 	// (TrafficRouter.getCoverageZoneCacheLocation).
+	// After that, per CDN, the list goes where the rules send the client
+	// when the PoPs above are down: the zone's group and backups by name
+	// (named), then, unless the group forbids it (byDistance false), the
+	// groups closest to the zone for CZ, and GEO only past the last of
+	// them (selectCachesByGeo).
 	anchor, result, degraded := int32(-1), ResultGeo, false
 	method, at := MethodGeo, unitVector(loc.Lat, loc.Lon)
+	var group CacheGroup
+	named, byDistance := false, true
 	if loc.Zone != "" {
-		group, configured := cfg.CacheGroups[loc.Zone]
+		var configured bool
+		group, configured = cfg.CacheGroups[loc.Zone]
 		pops, known := ix.named[loc.Zone]
 		// A PoP configured for the client's IP version, not usable, is down.
 		servesClient := func(i int32) bool { return ix.scan[i].serves&family != 0 }
@@ -697,28 +717,37 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 			if !deepUsable {
 				return Ranking{}, noEdgeForClient(cfg, "the coverage zone's cache group %q does not allow coverage zone routing", loc.Zone)
 			}
-		} else if anchor = ix.firstUsable(pops, MethodCZ, family, cut); anchor >= 0 {
-			result = ResultCZ
-			// The zone's PoP on a heavier CDN, down, is where the client
-			// goes back to when it recovers.
-			degraded = slices.ContainsFunc(pops[:slices.Index(pops, anchor)], servesClient)
+			// Past its deep caches Traffic Router has nothing for it.
+			byDistance = false
 		} else {
-			degraded = slices.ContainsFunc(pops, servesClient)
-			for _, b := range group.Backups {
-				if anchor = ix.firstUsable(ix.named[b], MethodCZ, family, cut); anchor >= 0 {
-					result = ResultCZBackup
-					break
-				}
+			named = true
+			byDistance = group.Backups == nil || group.FallbackToClosest
+			if byDistance && loc.Source == SourceCoverageZone {
+				// The groups closest to the zone's coordinates.
+				method = MethodCZ
 			}
-			switch {
-			case anchor >= 0:
-			case group.Backups != nil && !group.FallbackToClosest:
-				if !deepUsable {
-					return Ranking{}, noEdgeForClient(cfg, "the coverage zone's cache group %q and its backups have no usable edge", loc.Zone)
+			if anchor = ix.firstUsable(pops, MethodCZ, family, cut); anchor >= 0 {
+				result = ResultCZ
+				// The zone's PoP on a heavier CDN, down, is where the client
+				// goes back to when it recovers.
+				degraded = slices.ContainsFunc(pops[:slices.Index(pops, anchor)], servesClient)
+			} else {
+				degraded = slices.ContainsFunc(pops, servesClient)
+				for _, b := range group.Backups {
+					if anchor = ix.firstUsable(ix.named[b], MethodCZ, family, cut); anchor >= 0 {
+						result = ResultCZBackup
+						break
+					}
 				}
-			case loc.Source == SourceCoverageZone:
-				// The group closest to the zone's coordinates.
-				method, result = MethodCZ, ResultCZBackup
+				switch {
+				case anchor >= 0:
+				case !byDistance:
+					if !deepUsable {
+						return Ranking{}, noEdgeForClient(cfg, "the coverage zone's cache group %q and its backups have no usable edge", loc.Zone)
+					}
+				case method == MethodCZ:
+					result = ResultCZBackup
+				}
 			}
 		}
 	}
@@ -734,16 +763,41 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 		clear(best)
 	}
 	r := Ranking{TTL: cfg.TTL, index: ix, family: family, cut: cut, Result: result}
-	primary, nearestDown, client := ix.rank(best, at, method, family, cut, loc.ASN, anchor)
-	if primary < 0 && method == MethodCZ {
-		// No group allows coverage zone routing near the zone: Traffic
-		// Router goes on to GeoIP.
-		method, r.Result = MethodGeo, ResultGeo
-		if loc.GeoSource != "" {
-			at = unitVector(loc.GeoLat, loc.GeoLon)
+	primary, nearestDown, client := -1, -2.0, at
+	if named {
+		ix.fixNamed(best, loc.Zone, at, family, cut)
+		for _, b := range group.Backups {
+			ix.fixNamed(best, b, at, family, cut)
 		}
-		clear(best)
-		primary, nearestDown, client = ix.rank(best, at, method, family, cut, loc.ASN, anchor)
+	}
+	if anchor >= 0 {
+		primary = int(ix.scan[anchor].cdn)
+	}
+	if byDistance {
+		nearestDown = ix.rank(best, at, method, family, cut, loc.ASN, anchor < 0, false)
+		if primary < 0 {
+			primary = cheapest(best)
+		}
+		if method == MethodCZ {
+			geoAt := at
+			if loc.GeoSource != "" {
+				geoAt = unitVector(loc.GeoLat, loc.GeoLon)
+			}
+			if primary < 0 {
+				// No group allows coverage zone routing near the zone:
+				// Traffic Router goes on to GeoIP.
+				r.Result, client = ResultGeo, geoAt
+				nearestDown = ix.rank(best, geoAt, MethodGeo, family, cut, loc.ASN, true, false)
+				primary = cheapest(best)
+			} else {
+				// A CDN whose CZ-enabled PoPs are all listed goes on to
+				// those allowing GEO.
+				for c := range best {
+					best[c].fixed = best[c].n
+				}
+				ix.rank(best, geoAt, MethodGeo, family, cut, 0, false, true)
+			}
+		}
 	}
 	// Deep caches are Traffic Router's answer whatever the localization
 	// methods of their own group allow: a DEEP_CZ-only group serves them.
@@ -830,12 +884,38 @@ func (ix *Index) firstUsable(pops []int32, method Methods, family uint8, cut int
 	return -1
 }
 
-// rank fills best with every CDN's k cheapest PoPs for a client at at,
-// among PoPs allowing method with an edge for family, puts anchor (when not
-// -1) first in its CDN, and returns the primary CDN (-1 when nothing is
-// usable), the largest dot product among unusable PoPs, and the client's
-// vector.
-func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8, cut int64, asn uint32, anchor int32) (int, float64, vec3) {
+// fixNamed appends each CDN's PoP named name to its fixed PoPs when it may
+// serve the client by CZ and is not listed yet.
+func (ix *Index) fixNamed(best []topPoPs, name string, client vec3, family uint8, cut int64) {
+	for _, i := range ix.named[name] {
+		t := &best[ix.scan[i].cdn]
+		if t.n == ix.cfg.PoPsPerCDN || t.holds(i) || !ix.popEligible(i, MethodCZ, family, cut) {
+			continue
+		}
+		dot := ix.vecs[i].dot(client)
+		cost, _ := ix.popCost(i, dot, cut, 0, family)
+		t.fix(popPick{cost: cost, dot: dot, pop: i})
+	}
+}
+
+// cheapest is the CDN whose first PoP costs least, the earlier on a tie, or
+// -1 when no CDN has one.
+func cheapest(best []topPoPs) int {
+	primary := -1
+	for c := range best {
+		if best[c].n > 0 && (primary < 0 || best[c].pick[0].cost < best[primary].pick[0].cost) {
+			primary = c
+		}
+	}
+	return primary
+}
+
+// rank offers each CDN's cheapest PoPs for a client at client, among PoPs
+// allowing method with an edge for family and not fixed already, until the
+// CDN has k; with geoFill only to CDNs that have PoPs allowing GEO but not
+// CZ. With bonus, PoPs embedded in asn earn Config.ASNBonusKm. It returns
+// the largest dot product among unusable PoPs.
+func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8, cut int64, asn uint32, bonus, geoFill bool) float64 {
 	cfg := &ix.cfg
 	k := cfg.PoPsPerCDN
 	nearestDown := -2.0
@@ -847,6 +927,9 @@ func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8,
 	const r2 = earthRadiusKm * earthRadiusKm
 	for c := range ix.cdns {
 		t := &best[c]
+		if t.fixed == k || (geoFill && !ix.cdns[c].geoNotCZ) {
+			continue
+		}
 		for i := ix.cdns[c].first; i < ix.cdns[c].end; i++ {
 			dot := ix.vecs[i].dot(client)
 			var limit float64
@@ -881,13 +964,16 @@ func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8,
 					continue
 				}
 			}
+			if t.fixed > 0 && t.holds(i) {
+				continue
+			}
 			t.offer(popPick{cost: cost, dot: dot, pop: i}, k)
 		}
 	}
 	// The few PoPs embedded in the client's ISP, at their full cost, when
 	// that deviation is on and the client's coverage zone decides nothing
 	// (neither its PoP, a backup, nor the PoP closest to the zone).
-	if asn != 0 && cfg.ASNBonusKm > 0 && anchor < 0 && method == MethodGeo {
+	if bonus && asn != 0 && cfg.ASNBonusKm > 0 && method == MethodGeo {
 		for _, i := range ix.asnPoPs[asn] {
 			s := &ix.scan[i]
 			if s.methods&method == 0 {
@@ -899,20 +985,7 @@ func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8,
 			}
 		}
 	}
-	primary := -1
-	if anchor >= 0 {
-		dot := ix.vecs[anchor].dot(client)
-		cost, _ := ix.popCost(anchor, dot, cut, 0, family)
-		primary = int(ix.scan[anchor].cdn)
-		best[primary].promote(popPick{cost: cost, dot: dot, pop: anchor}, k)
-		return primary, nearestDown, client
-	}
-	for c := range ix.cdns {
-		if best[c].n > 0 && (primary < 0 || best[c].pick[0].cost < best[primary].pick[0].cost) {
-			primary = c
-		}
-	}
-	return primary, nearestDown, client
+	return nearestDown
 }
 
 // popCost is PoP i's cost for a client at dot, counting only edges fresh at
