@@ -1,7 +1,11 @@
 package steering
 
 import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/playplane/playplane/shared/playback"
@@ -28,6 +32,7 @@ func TestFallbackEdgesFollowTrafficRouterRules(t *testing.T) {
 		groups map[string]CacheGroup
 		edges  []playback.Edge
 		loc    Location
+		pops   int // Config.PoPsPerCDN, when not the default
 		want   []string
 	}{
 		{name: "the zone's CZ-only group on the lighter CDN comes first there",
@@ -64,10 +69,17 @@ func TestFallbackEdgesFollowTrafficRouterRules(t *testing.T) {
 				l.DeepZone, l.DeepCaches = "isp-deep", []string{"a-isp"}
 				return l
 			}(), want: []string{"a/deep.isp-deep"}},
+		{name: "a PoP whose usable edges are all listed as deep caches leaves its place to the next",
+			edges: []playback.Edge{edge("a-fra", "a", "fra", fra), edge("a-par", "a", "par", par)},
+			loc: func() Location {
+				l := frankfurt
+				l.DeepZone, l.DeepCaches = "isp-deep", []string{"a-fra"}
+				return l
+			}(), pops: 1, want: []string{"a/deep.isp-deep", "a/par"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := Config{CacheGroups: tc.groups, CDNWeights: map[string]float64{"a": 2, "b": 1}, MaxResults: MaxResults}
+			cfg := Config{CacheGroups: tc.groups, CDNWeights: map[string]float64{"a": 2, "b": 1}, MaxResults: MaxResults, PoPsPerCDN: tc.pops}
 			r, err := mustIndex(t, cfg, tc.edges).Pick(Query{Location: tc.loc, Title: "t", Now: t0}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -77,4 +89,146 @@ func TestFallbackEdgesFollowTrafficRouterRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFallbackEdgesAreWhereTheClientFailsOver checks that rule on random
+// tables, cache group settings and clients, CDN by CDN as the pathways
+// are (TestPathwaysNameEveryCDNThatCouldServeTheClientAlone): each PoP a
+// CDN's part lists is the one Pick, given only that CDN's edges with the
+// PoPs listed above it (and the listed deep edges) down, chooses first,
+// with the same first edges; and when the part ends before PoPsPerCDN
+// PoPs with room left in the list, Pick finds that CDN nothing more.
+func TestFallbackEdgesAreWhereTheClientFailsOver(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 11))
+	names := []string{"fra", "muc", "ams", "lhr", "par", "nyc"}
+	cdns := []string{"a", "b", "c"}
+	failures := 0
+	for iter := 0; iter < 3000 && failures < 5; iter++ {
+		var edges []playback.Edge
+		for _, cdn := range cdns {
+			for _, n := range names {
+				if rng.IntN(3) == 0 {
+					continue
+				}
+				at := place{float64(rng.IntN(60)), float64(rng.IntN(60))}
+				for e := range 1 + rng.IntN(3) {
+					edges = append(edges, edge(fmt.Sprintf("%s-%s-%d", cdn, n, e), cdn, n, at, func(e *playback.Edge) {
+						e.Healthy, e.NoIPv6 = rng.IntN(4) != 0, rng.IntN(4) == 0
+					}))
+				}
+			}
+		}
+		groups := map[string]CacheGroup{}
+		for _, n := range names {
+			if rng.IntN(2) == 0 {
+				continue
+			}
+			g := CacheGroup{FallbackToClosest: true, Methods: Methods(rng.IntN(8))}
+			if rng.IntN(3) == 0 {
+				g.Backups, g.FallbackToClosest = []string{names[rng.IntN(len(names))], names[rng.IntN(len(names))]}, rng.IntN(2) == 0
+			}
+			groups[n] = g
+		}
+		loc := Location{Lat: float64(rng.IntN(60)), Lon: float64(rng.IntN(60)), IPv6: rng.IntN(3) == 0}
+		switch rng.IntN(3) {
+		case 0:
+			loc.Zone = names[rng.IntN(len(names))]
+		case 1:
+			loc.Zone = "ghost" // names no group
+		}
+		if loc.Zone != "" && rng.IntN(2) == 0 {
+			loc.GeoLat, loc.GeoLon, loc.GeoSource = loc.Lat, loc.Lon, SourceGeoIP
+			loc.Lat, loc.Lon, loc.Source = float64(rng.IntN(60)), float64(rng.IntN(60)), SourceCoverageZone
+		}
+		if rng.IntN(4) == 0 {
+			loc.DeepZone = "deep"
+			for _, e := range edges {
+				if rng.IntN(6) == 0 {
+					loc.DeepCaches = append(loc.DeepCaches, e.ID)
+				}
+			}
+		}
+		cfg := Config{CacheGroups: groups, CDNWeights: map[string]float64{"a": 3, "b": 2, "c": 1},
+			EdgesPerPoP: 1 + rng.IntN(3), PoPsPerCDN: 1 + rng.IntN(MaxPoPsPerCDN), MaxResults: MaxResults}
+		if rng.IntN(4) == 0 {
+			cfg.MaxResults = 1 + rng.IntN(8)
+		}
+		q := Query{Location: loc, Title: "t", Now: t0}
+		r, err := mustIndex(t, cfg, edges).Pick(q, nil)
+		if err != nil {
+			continue
+		}
+		if msg := failsOver(t, cfg, edges, q, r.Choices); msg != "" {
+			failures++
+			t.Errorf("%s\n choices %v (%s); client %+v, groups %+v, shape %d/%d/%d",
+				msg, pops(r.Choices), r.Result, loc, groups, cfg.MaxResults, cfg.PoPsPerCDN, cfg.EdgesPerPoP)
+		}
+	}
+}
+
+// failsOver answers what is wrong with choices as a failover list for q,
+// or "".
+func failsOver(t *testing.T, cfg Config, edges []playback.Edge, q Query, choices []Choice) string {
+	down := map[string]bool{}
+	for _, c := range choices {
+		if strings.HasPrefix(c.PoP, "deep.") {
+			down[c.EdgeID] = true
+		}
+	}
+	// Past its deep caches the client goes where its zone and GeoIP send it.
+	q.Location.DeepZone, q.Location.DeepCaches = "", nil
+	cdns := map[string]bool{}
+	for _, e := range edges {
+		cdns[e.CDN] = true
+	}
+	for cdn := range cdns {
+		type part struct {
+			pop string
+			ids []string
+		}
+		var listed []part
+		for _, c := range choices {
+			if c.CDN != cdn || strings.HasPrefix(c.PoP, "deep.") {
+				continue
+			}
+			if len(listed) == 0 || listed[len(listed)-1].pop != c.PoP {
+				listed = append(listed, part{pop: c.PoP})
+			}
+			listed[len(listed)-1].ids = append(listed[len(listed)-1].ids, c.EdgeID)
+		}
+		gone := maps.Clone(down)
+		alone := func() ([]Choice, error) {
+			var only []playback.Edge
+			for _, e := range edges {
+				if e.CDN == cdn {
+					if gone[e.ID] || gone[e.CDN+"/"+e.PoP] {
+						e.Healthy = false
+					}
+					only = append(only, e)
+				}
+			}
+			r, err := mustIndex(t, cfg, only).Pick(q, nil)
+			return r.Choices, err
+		}
+		for j, p := range listed {
+			got, err := alone()
+			if err != nil {
+				return fmt.Sprintf("%s lists %s as its PoP %d, but with the PoPs above it down Pick alone finds none (%v)", cdn, p.pop, j+1, err)
+			}
+			if got[0].PoP != p.pop {
+				return fmt.Sprintf("%s lists %s as its PoP %d, but with the PoPs above it down Pick alone goes to %s", cdn, p.pop, j+1, got[0].PoP)
+			}
+			if first := ids(got)[:min(len(got), len(p.ids))]; !slices.Equal(first, p.ids) {
+				return fmt.Sprintf("%s lists edges %v of %s, Pick alone %v", cdn, p.ids, p.pop, first)
+			}
+			gone[cdn+"/"+p.pop] = true
+		}
+		if len(listed) < cfg.PoPsPerCDN && len(choices) < cfg.MaxResults {
+			if got, err := alone(); err == nil {
+				return fmt.Sprintf("%s lists %v, leaving out %s where Pick alone goes next", cdn, listed, got[0].PoP)
+			}
+		}
+	}
+	return ""
 }

@@ -763,18 +763,30 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 		clear(best)
 	}
 	r := Ranking{TTL: cfg.TTL, index: ix, family: family, cut: cut, Result: result}
+	th := hashString(q.Title)
+	hot := ix.hot[q.Title]
+	// The deep edges listed first are down when the client gets past
+	// them: a PoP left with no other usable edge takes no place.
+	var deepTop [MaxEdgesPerPoP]edgePick
+	var spentPoPs [MaxEdgesPerPoP]int32
+	var spent []int32
+	nDeep := 0
+	if deepUsable {
+		nDeep = ix.topDeep(&deepTop, loc, cut, th, hot, family)
+		spent = ix.spent(spentPoPs[:0], deepTop[:nDeep], cut, family)
+	}
 	primary, nearestDown, client := -1, -2.0, at
 	if named {
-		ix.fixNamed(best, loc.Zone, at, family, cut)
+		ix.fixNamed(best, loc.Zone, at, family, cut, spent)
 		for _, b := range group.Backups {
-			ix.fixNamed(best, b, at, family, cut)
+			ix.fixNamed(best, b, at, family, cut, spent)
 		}
 	}
 	if anchor >= 0 {
 		primary = int(ix.scan[anchor].cdn)
 	}
 	if byDistance {
-		nearestDown = ix.rank(best, at, method, family, cut, loc.ASN, anchor < 0, false)
+		nearestDown = ix.rank(best, at, method, family, cut, loc.ASN, anchor < 0, false, spent)
 		if primary < 0 {
 			primary = cheapest(best)
 		}
@@ -787,7 +799,7 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 				// No group allows coverage zone routing near the zone:
 				// Traffic Router goes on to GeoIP.
 				r.Result, client = ResultGeo, geoAt
-				nearestDown = ix.rank(best, geoAt, MethodGeo, family, cut, loc.ASN, true, false)
+				nearestDown = ix.rank(best, geoAt, MethodGeo, family, cut, loc.ASN, true, false, spent)
 				primary = cheapest(best)
 			} else {
 				// A CDN whose CZ-enabled PoPs are all listed goes on to
@@ -795,7 +807,7 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 				for c := range best {
 					best[c].fixed = best[c].n
 				}
-				ix.rank(best, geoAt, MethodGeo, family, cut, 0, false, true)
+				ix.rank(best, geoAt, MethodGeo, family, cut, 0, false, true, spent)
 			}
 		}
 	}
@@ -834,12 +846,10 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 	}
 
 	out := dst[:0]
-	th := hashString(q.Title)
-	hot := ix.hot[q.Title]
 	deep := false
 	if deepUsable {
 		r.deep = loc.DeepCaches
-		out, deep = ix.appendDeep(out, loc, client, cut, th, hot, family)
+		out, deep = ix.appendDeep(out, loc, deepTop[:nDeep], client)
 		if deep {
 			// The deep edge's CDN leads the pathways.
 			r.Result = ResultDeepCZ
@@ -885,11 +895,11 @@ func (ix *Index) firstUsable(pops []int32, method Methods, family uint8, cut int
 }
 
 // fixNamed appends each CDN's PoP named name to its fixed PoPs when it may
-// serve the client by CZ and is not listed yet.
-func (ix *Index) fixNamed(best []topPoPs, name string, client vec3, family uint8, cut int64) {
+// serve the client by CZ and is neither listed yet nor spent.
+func (ix *Index) fixNamed(best []topPoPs, name string, client vec3, family uint8, cut int64, spent []int32) {
 	for _, i := range ix.named[name] {
 		t := &best[ix.scan[i].cdn]
-		if t.n == ix.cfg.PoPsPerCDN || t.holds(i) || !ix.popEligible(i, MethodCZ, family, cut) {
+		if t.n == ix.cfg.PoPsPerCDN || t.holds(i) || slices.Contains(spent, i) || !ix.popEligible(i, MethodCZ, family, cut) {
 			continue
 		}
 		dot := ix.vecs[i].dot(client)
@@ -911,11 +921,12 @@ func cheapest(best []topPoPs) int {
 }
 
 // rank offers each CDN's cheapest PoPs for a client at client, among PoPs
-// allowing method with an edge for family and not fixed already, until the
-// CDN has k; with geoFill only to CDNs that have PoPs allowing GEO but not
-// CZ. With bonus, PoPs embedded in asn earn Config.ASNBonusKm. It returns
-// the largest dot product among unusable PoPs.
-func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8, cut int64, asn uint32, bonus, geoFill bool) float64 {
+// allowing method with an edge for family, neither fixed already nor
+// spent, until the CDN has k; with geoFill only to CDNs that have PoPs
+// allowing GEO but not CZ. With bonus, PoPs embedded in asn earn
+// Config.ASNBonusKm. It returns the largest dot product among unusable
+// PoPs.
+func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8, cut int64, asn uint32, bonus, geoFill bool, spent []int32) float64 {
 	cfg := &ix.cfg
 	k := cfg.PoPsPerCDN
 	nearestDown := -2.0
@@ -964,7 +975,7 @@ func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8,
 					continue
 				}
 			}
-			if t.fixed > 0 && t.holds(i) {
+			if (t.fixed > 0 && t.holds(i)) || (len(spent) > 0 && slices.Contains(spent, i)) {
 				continue
 			}
 			t.offer(popPick{cost: cost, dot: dot, pop: i}, k)
@@ -976,7 +987,7 @@ func (ix *Index) rank(best []topPoPs, client vec3, method Methods, family uint8,
 	if bonus && asn != 0 && cfg.ASNBonusKm > 0 && method == MethodGeo {
 		for _, i := range ix.asnPoPs[asn] {
 			s := &ix.scan[i]
-			if s.methods&method == 0 {
+			if s.methods&method == 0 || slices.Contains(spent, i) {
 				continue
 			}
 			dot := ix.vecs[i].dot(client)
@@ -1025,12 +1036,11 @@ func (ix *Index) popCost(i int32, dot float64, cut int64, asn uint32, family uin
 	return cost, true
 }
 
-// appendDeep appends the usable edges the client's deep coverage zone names,
-// best for the title first, as Traffic Router's DEEP_CZ answer.
-func (ix *Index) appendDeep(out []Choice, loc *Location, client vec3, cut int64, titleHash uint64, hot []int32, family uint8) ([]Choice, bool) {
-	cfg := &ix.cfg
-	k := min(cfg.EdgesPerPoP, cfg.MaxResults-len(out))
-	var top [MaxEdgesPerPoP]edgePick
+// topDeep keeps in top the usable edges the client's deep coverage zone
+// names, best for the title first, as many as a PoP lists, and returns how
+// many.
+func (ix *Index) topDeep(top *[MaxEdgesPerPoP]edgePick, loc *Location, cut int64, titleHash uint64, hot []int32, family uint8) int {
+	k := min(ix.cfg.EdgesPerPoP, ix.cfg.MaxResults)
 	n := 0
 	for _, id := range loc.DeepCaches {
 		i, ok := ix.edgeIDs[id]
@@ -1038,10 +1048,36 @@ func (ix *Index) appendDeep(out []Choice, loc *Location, client vec3, cut int64,
 			continue
 		}
 		if c, ok := ix.edgePick(i, cut, titleHash, hot, 0, family); ok {
-			n = insertEdge(&top, n, k, c)
+			n = insertEdge(top, n, k, c)
 		}
 	}
-	for _, c := range top[:n] {
+	return n
+}
+
+// spent appends to dst the PoPs of the deep picks that have no usable edge
+// besides them.
+func (ix *Index) spent(dst []int32, picks []edgePick, cut int64, family uint8) []int32 {
+	for _, c := range picks {
+		p := ix.edges[c.edge].pop
+		if slices.Contains(dst, p) {
+			continue
+		}
+		other := false
+		for j := ix.pops[p].first; j < ix.pops[p].end && !other; j++ {
+			if _, ok := ix.edgePick(j, cut, 0, nil, 0, family); ok {
+				other = !slices.ContainsFunc(picks, func(d edgePick) bool { return d.edge == j })
+			}
+		}
+		if !other {
+			dst = append(dst, p)
+		}
+	}
+	return dst
+}
+
+// appendDeep appends the deep picks as Traffic Router's DEEP_CZ answer.
+func (ix *Index) appendDeep(out []Choice, loc *Location, picks []edgePick, client vec3) ([]Choice, bool) {
+	for _, c := range picks {
 		e := &ix.edges[c.edge]
 		dot := e.v.dot(client)
 		out = append(out, Choice{
@@ -1049,7 +1085,7 @@ func (ix *Index) appendDeep(out []Choice, loc *Location, client vec3, cut int64,
 			Score: score(chordKm(dot)), DistanceKm: chordKm(dot), Affinity: c.affinity,
 		})
 	}
-	return out, n > 0
+	return out, len(picks) > 0
 }
 
 // edgePick scores edge i for the title, or reports false when it cannot
