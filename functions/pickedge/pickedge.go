@@ -174,7 +174,9 @@ func (s *Server) Consumers() map[string]playback.BatchHandler {
 // EdgesResponse is the answer to POST /v1/playback/{session_id}/edges.
 type EdgesResponse struct {
 	// Edges is the ranking, best first: the chosen PoP's edges, the same
-	// CDN's next PoPs, then the other CDNs by weight.
+	// CDN's next PoPs, then the other CDNs by weight; a CDN's PoPs are
+	// those Traffic Router's rules send the client to when the ones above
+	// are down, so a client may fail over down the list.
 	Edges []EdgeChoice `json:"edges"`
 	// TTLSeconds is how long the ranking may be used; it is short while a
 	// PoP nearer the client, its coverage zone's PoP or its deep coverage

@@ -85,6 +85,47 @@ func TestCacheGroupBackups(t *testing.T) {
 	}
 }
 
+// TestEdgesOfferOnlyWhereTheRulesSendTheClient: /edges is the list an API
+// client fails over down, so past the first PoP it names the PoPs Traffic
+// Router's rules send the client to when the ones above are down: the
+// zone's group, its backups (CZ-only ones too), then the group closest to
+// the zone, and with fallbackToClosest false nothing past the backups.
+func TestEdgesOfferOnlyWhereTheRulesSendTheClient(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, groups string
+		want         []string // PoPs in order
+	}{
+		{name: "fallbackToClosest false: the zone's group and its backups",
+			groups: `{"edgeLocations": {"fra": {"backupLocations": {"list": ["iad"], "fallbackToClosest": false}}}}`,
+			want:   []string{"fra", "iad"}},
+		{name: "a CZ-only backup before the group closest to the zone",
+			groups: `{"edgeLocations": {"fra": {"backupLocations": {"list": ["iad"], "fallbackToClosest": true}},
+				"iad": {"localizationMethods": ["CZ"]}}}`,
+			want: []string{"fra", "iad"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			groups := filepath.Join(t.TempDir(), "crconfig.json")
+			if err := os.WriteFile(groups, []byte(tt.groups), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			h := newHarness(t, options{env: map[string]string{"PICKEDGE_CACHE_GROUPS_FILE": groups}})
+			id, token := h.session("sintel")
+			resp := h.mustPick(id, token, clientFra)
+			var pops []string
+			for _, e := range resp.Edges {
+				if len(pops) == 0 || pops[len(pops)-1] != e.PoP {
+					pops = append(pops, e.PoP)
+				}
+			}
+			if !slices.Equal(pops, tt.want) {
+				t.Fatalf("edges %s: PoPs %v, want %v", edgeSummary(resp), pops, tt.want)
+			}
+		})
+	}
+}
+
 // TestIPv6DownReportSteersIPv6ClientsAway: an edge reporting it cannot
 // serve over IPv6 (through the signed report, the bus and the store) stops
 // serving IPv6 clients, as Traffic Router's per-version availability does.
