@@ -887,3 +887,47 @@ func TestHTTPOriginErrorsCarryNoGrant(t *testing.T) {
 		})
 	}
 }
+
+// TestDotSegmentsPlayAsTheStoredPlaylistResolves: a playlist may name its
+// objects with dot segments (./seg1.m4s, ../sd/seg2.m4s), which a player
+// removes when it resolves them against the playlist's URL (RFC 3986
+// 5.2.4; hls.js through url-toolkit's normalizePath). Each personalized URI
+// is the object the stored playlist names at the origin, with its
+// rendition's grant, and plays at the edge, on every grant style; they
+// were refused with 500 manifest_unsupported.
+func TestDotSegmentsPlayAsTheStoredPlaylistResolves(t *testing.T) {
+	t.Parallel()
+	m := newManifestHarness(t, 3, "")
+	prefix := "/titles/" + ladderTitle + "/"
+	for _, r := range demo.Ladder {
+		name := prefix + r.Path + "/media.m3u8"
+		m.objects[name] = []byte(strings.NewReplacer(`URI="init.mp4"`, `URI="./init.mp4"`, "\nseg1.m4s", "\n./seg1.m4s",
+			"\nseg2.m4s", "\n../"+r.Path+"/seg2.m4s", "\nseg3.m4s", "\nparts/../seg3.m4s").Replace(string(m.objects[name])))
+	}
+	m.objects[prefix+"master.m3u8"] = []byte(strings.Replace(string(m.objects[prefix+"master.m3u8"]), "\nhd/media.m3u8", "\n./hd/media.m3u8", 1))
+	for _, grant := range []string{signurl.GrantQuery, signurl.GrantCookie} {
+		t.Run(grant, func(t *testing.T) {
+			t.Parallel()
+			sess, token := m.session(demo.AccountFamily, ladderTitle, time.Hour)
+			rec := m.sign(sess.ID, token, `{"cdn":"`+cdnCDN+`","grant":"`+grant+`"}`)
+			g := decodeGrant(t, rec.Code, rec.Body.Bytes())
+			playHLS(t, m, g, cdnCDN, grant, []string{"sd", "hd"})
+			// Each URI is what the stored playlist resolves to at the edge.
+			_, variants := parseMaster(t, m.get(g.Manifests.HLS, nil).body)
+			v := variants[0]
+			rendition := attrValue(v.attrs, "STABLE-VARIANT-ID")
+			stored := must(url.Parse(m.cdnEdge.URL + prefix + rendition + "/media.m3u8"))(t)
+			want := playlistURIs(m.objects[prefix+rendition+"/media.m3u8"])
+			got := playlistURIs(m.get(v.uri, nil).body)
+			if len(got) != len(want) {
+				t.Fatalf("URIs %v, want as many as the stored %v", got, want)
+			}
+			for i, u := range got {
+				u, _, _ = strings.Cut(u, "?")
+				if w := stored.ResolveReference(must(url.Parse(want[i]))(t)).String(); u != w {
+					t.Errorf("stored %q personalized as %q, want %q", want[i], u, w)
+				}
+			}
+		})
+	}
+}

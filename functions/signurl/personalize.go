@@ -155,8 +155,19 @@ func isAllowed(allowed []playback.Rendition, path string) bool {
 	return false
 }
 
-// renditionOf returns the first segment of a relative URI "<r>/<file>".
+// renditionOf returns the first segment of a relative URI "<r>/<file>",
+// once dot segments are removed as a player resolving it removes them
+// (./sd/media.m3u8 is sd's); one climbing out of the title's folder is
+// none.
 func renditionOf(uri string) (string, bool) {
+	if path, _, _ := strings.Cut(uri, "?"); hasDotSegment([]byte(path)) && !strings.HasPrefix(path, "/") {
+		const title = "/title/"
+		resolved := removeDotSegments(title + path)
+		if !strings.HasPrefix(resolved, title) {
+			return "", false
+		}
+		uri = resolved[len(title):]
+	}
 	r, rest, ok := strings.Cut(uri, "/")
 	if !ok || rest == "" || strings.Contains(uri, "://") || r == "" || r == "." || r == ".." {
 		return "", false
@@ -213,9 +224,10 @@ type Grant struct {
 // pathway: every relative URI (segment lines and URI attributes such as
 // EXT-X-MAP's) becomes Base+Prefix+URI with the grant's query appended.
 // Absolute URIs (key servers) pass unchanged; an absolute path gets the
-// base, and the query only when it is under Prefix. A URI climbing out of
-// the folder (dot segments) is refused: the grant would not cover it, and
-// path tricks are what signatures are checked against.
+// base, and the query only when it is under Prefix. Dot segments are
+// removed as a player resolving the URI removes them; one climbing out of
+// the title's folder is refused: path tricks are what signatures are
+// checked against.
 func PersonalizeMedia(dst, stored []byte, g Grant) ([]byte, error) {
 	if !bytes.HasPrefix(stored, []byte("#EXTM3U")) {
 		return dst, manifestError("no #EXTM3U")
@@ -299,14 +311,27 @@ func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
 		scheme, _, _ := strings.Cut(g.Base, "//")
 		return append(append(dst, scheme...), uri...), nil
 	}
-	path := uri
+	path, rest := uri, []byte(nil)
 	if q := bytes.IndexAny(uri, "?#"); q >= 0 {
-		path = uri[:q]
+		path, rest = uri[:q], uri[q:]
 	}
-	for seg := range bytes.SplitSeq(path, []byte{'/'}) {
-		if string(seg) == "." || string(seg) == ".." {
-			return dst, manifestError("URI %q has a dot segment", uri)
+	if hasDotSegment(path) {
+		// A player removes them as it resolves the URI against the
+		// playlist's (RFC 3986 5.2.2, 5.2.4), so the URI written is the
+		// object it would fetch from the stored playlist: granted in the
+		// rendition's folder, as an absolute path elsewhere in the title.
+		resolved := string(path)
+		if resolved[0] != '/' {
+			resolved = g.Prefix + resolved
 		}
+		resolved = removeDotSegments(resolved)
+		// The rendition's folder is one segment under the title's
+		// (Title.ValidateRenditions).
+		title := g.Prefix[:strings.LastIndexByte(strings.TrimSuffix(g.Prefix, "/"), '/')+1]
+		if !strings.HasPrefix(resolved, title) {
+			return dst, manifestError("URI %q climbs out of the title's folder %s", uri, title)
+		}
+		uri = append([]byte(resolved), rest...)
 	}
 	dst = append(dst, g.Base...)
 	covered := true
@@ -331,6 +356,40 @@ func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
 		dst = append(dst, g.Query...)
 	}
 	return append(dst, fragment...), nil
+}
+
+func hasDotSegment(path []byte) bool {
+	for seg := range bytes.SplitSeq(path, []byte{'/'}) {
+		if string(seg) == "." || string(seg) == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// removeDotSegments is RFC 3986 5.2.4 on an absolute path: "." goes, ".."
+// takes the segment before it with it (none above the root), and a path
+// ending in either names a folder.
+func removeDotSegments(path string) string {
+	segs := strings.Split(path[1:], "/")
+	out := make([]string, 0, len(segs))
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		switch seg {
+		case ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, seg)
+			continue
+		}
+		if last {
+			out = append(out, "")
+		}
+	}
+	return "/" + strings.Join(out, "/")
 }
 
 // hasRelativeURI reports whether a tag's URI attribute is a relative

@@ -133,8 +133,22 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 		{"URI after a vendor attribute ending in URI", `#EXT-X-MAP:X-SRC-URI="a",URI="init.mp4"`, `#EXT-X-MAP:X-SRC-URI="a",URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
 		{"vendor attribute ending in URI", `#EXT-X-FOO:X-URI="a"`, `#EXT-X-FOO:X-URI="a"`, false},
 		{"plain tag", "#EXTINF:2.000,", "#EXTINF:2.000,", false},
-		{"dot segment climbs out", "../uhd/seg1.m4s", "", true},
-		{"dot segment in an attribute", `#EXT-X-MAP:URI="./../hd/init.mp4"`, "", true},
+		// Dot segments go as a player removes them (RFC 3986 5.2.4): the
+		// URI is the object it resolves to, granted when that is in the
+		// rendition's folder.
+		{"dot segment", "./seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+		{"dot segment in an attribute", `#EXT-X-MAP:URI="./init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
+		{"dot-dot back into the folder", "../sd/seg1.m4s?v=2#t", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1#t", false},
+		{"dot-dot in a subfolder", "parts/../seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+		{"dot segments in an absolute path", "/titles/t1/./sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+		{"dot-dot above the root stops there", "../../../../titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+		// Another folder of the title is as its absolute path: no grant.
+		{"dot-dot to another rendition", "../uhd/seg1.m4s", "https://cdn.example.com/titles/t1/uhd/seg1.m4s", false},
+		{"dot-dot to another rendition in an attribute", `#EXT-X-MAP:URI="./../hd/init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/hd/init.mp4"`, false},
+		// Out of the title's folder is a path trick: refused.
+		{"dot-dot out of the title", "../../t2/sd/seg1.m4s", "", true},
+		{"dot-dot out of the title in an absolute path", "/titles/t1/sd/../../t2/sd/seg1.m4s", "", true},
+		{"dot-dot out of the title in an attribute", `#EXT-X-KEY:METHOD=AES-128,URI="../../../keys/k1"`, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -163,6 +177,7 @@ func TestPersonalizeRefusesWhatItCannotHandle(t *testing.T) {
 		{"alternate audio", "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI=\"audio/media.m3u8\"\n"},
 		{"variant at the root", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nmedia.m3u8\n"},
 		{"variant without URI", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n"},
+		{"variant out of the title", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n../t2/sd/media.m3u8\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
