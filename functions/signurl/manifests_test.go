@@ -931,3 +931,37 @@ func TestDotSegmentsPlayAsTheStoredPlaylistResolves(t *testing.T) {
 		})
 	}
 }
+
+// TestInterstitialAssetIsOnThePathway: an HLS interstitial's relative
+// X-ASSET-URI (draft-pantos-hls-rfc8216bis appendix D; relative URIs in a
+// playlist resolve against its own URL, section 4.1) was kept relative, so
+// it resolved against the personalized playlist's URL, the API. It is
+// written absolute on the playlist's pathway, with the rendition's grant,
+// and the asset loads from the edge.
+func TestInterstitialAssetIsOnThePathway(t *testing.T) {
+	t.Parallel()
+	m := newManifestHarness(t, 3, "")
+	folder := "/titles/" + ladderTitle + "/sd/"
+	m.objects[folder+"promo.m3u8"] = []byte("sd promo")
+	m.objects[folder+"media.m3u8"] = []byte(strings.Replace(string(m.objects[folder+"media.m3u8"]), "#EXTINF",
+		`#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z`+"\n"+
+			`#EXT-X-DATERANGE:ID="p1",CLASS="com.apple.hls.interstitial",START-DATE="2026-01-01T00:00:02.000Z",DURATION=2.0,X-ASSET-URI="promo.m3u8"`+"\n#EXTINF", 1))
+	for _, grant := range []string{signurl.GrantQuery, signurl.GrantCookie} {
+		t.Run(grant, func(t *testing.T) {
+			t.Parallel()
+			sess, token := m.session(demo.AccountSolo, ladderTitle, time.Hour)
+			rec := m.sign(sess.ID, token, `{"cdn":"`+cdnCFRSA+`","grant":"`+grant+`"}`)
+			g := decodeGrant(t, rec.Code, rec.Body.Bytes())
+			_, variants := parseMaster(t, m.get(g.Manifests.HLS, nil).body)
+			media := m.get(variants[0].uri, nil)
+			_, daterange, ok := strings.Cut(string(media.body), "#EXT-X-DATERANGE:")
+			asset := attrValue(daterange, "X-ASSET-URI")
+			if media.status != http.StatusOK || !ok || !strings.HasPrefix(asset, m.cdnEdge.URL+folder+"promo.m3u8") {
+				t.Fatalf("media playlist %d, X-ASSET-URI %q, want absolute in %s:\n%s", media.status, asset, m.cdnEdge.URL+folder, media.body)
+			}
+			if f := m.get(asset, cookiesFor(g, grant, asset)); f.status != http.StatusOK || string(f.body) != "sd promo" {
+				t.Fatalf("%s: %d %s", asset, f.status, f.body)
+			}
+		})
+	}
+}

@@ -222,7 +222,8 @@ type Grant struct {
 
 // PersonalizeMedia writes the media playlist of one rendition on one
 // pathway: every relative URI (segment lines and URI attributes such as
-// EXT-X-MAP's) becomes Base+Prefix+URI with the grant's query appended.
+// EXT-X-MAP's, interstitials' X-ASSET-URI and X-ASSET-LIST) becomes
+// Base+Prefix+URI with the grant's query appended.
 // Absolute URIs (key servers) pass unchanged; an absolute path gets the
 // base, and the query only when it is under Prefix. Dot segments are
 // removed as a player resolving the URI removes them; one climbing out of
@@ -261,24 +262,66 @@ func PersonalizeMedia(dst, stored []byte, g Grant) ([]byte, error) {
 
 var uriAttr = []byte(`URI="`)
 
-// appendTag copies a tag, personalizing its URI attribute if it has one.
+// appendTag copies a tag, personalizing its attributes whose value is a
+// URI (isURIAttr).
 func (g Grant) appendTag(dst, line []byte) ([]byte, error) {
-	i := uriAttrAt(line)
-	if i < 0 {
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 || !bytes.Contains(line[colon:], uriAttr) && !bytes.Contains(line[colon:], assetListAttr) {
 		return append(dst, line...), nil
 	}
-	start := i + len(uriAttr)
-	end := bytes.IndexByte(line[start:], '"')
-	if end < 0 {
-		return dst, manifestError("unterminated URI in %q", line)
+	tag := line[:colon]
+	written := 0 // line[:written] is in dst
+	for i := colon + 1; i < len(line); {
+		eq := bytes.IndexByte(line[i:], '=')
+		if eq < 0 {
+			break
+		}
+		name, v := line[i:i+eq], i+eq+1
+		if v >= len(line) || line[v] != '"' {
+			// An unquoted value holds no comma.
+			next := bytes.IndexByte(line[v:], ',')
+			if next < 0 {
+				break
+			}
+			i = v + next + 1
+			continue
+		}
+		end := bytes.IndexByte(line[v+1:], '"')
+		if end < 0 {
+			return dst, manifestError("unterminated %s in %q", name, line)
+		}
+		end += v + 1
+		if isURIAttr(tag, name) {
+			dst = append(dst, line[written:v+1]...)
+			var err error
+			if dst, err = g.appendURI(dst, line[v+1:end]); err != nil {
+				return dst, err
+			}
+			written = end
+		}
+		i = end + 1
+		if i < len(line) && line[i] == ',' {
+			i++
+		}
 	}
-	end += start
-	dst = append(dst, line[:start]...)
-	dst, err := g.appendURI(dst, line[start:end])
-	if err != nil {
-		return dst, err
+	return append(dst, line[written:]...), nil
+}
+
+var assetListAttr = []byte(`X-ASSET-LIST="`)
+
+// isURIAttr reports whether attribute name of tag is a URI, resolved
+// against the playlist's URL (RFC 8216bis 4.1) when relative: URI, and an
+// HLS interstitial's asset and asset list (draft-pantos-hls-rfc8216bis
+// appendix D, EXT-X-DATERANGE). Names ending in URI are others (a vendor's
+// X-FOO-URI).
+func isURIAttr(tag, name []byte) bool {
+	switch string(name) {
+	case "URI":
+		return true
+	case "X-ASSET-URI", "X-ASSET-LIST":
+		return string(tag) == "#EXT-X-DATERANGE"
 	}
-	return append(dst, line[end:]...), nil
+	return false
 }
 
 // uriAttrAt returns where the URI attribute of a tag starts, or -1. An

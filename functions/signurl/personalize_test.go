@@ -133,6 +133,16 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 		{"URI after a vendor attribute ending in URI", `#EXT-X-MAP:X-SRC-URI="a",URI="init.mp4"`, `#EXT-X-MAP:X-SRC-URI="a",URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
 		{"vendor attribute ending in URI", `#EXT-X-FOO:X-URI="a"`, `#EXT-X-FOO:X-URI="a"`, false},
 		{"plain tag", "#EXTINF:2.000,", "#EXTINF:2.000,", false},
+		// HLS interstitials (draft-pantos-hls-rfc8216bis appendix D): the
+		// asset's URI and asset list's are URIs of the playlist too.
+		{"interstitial asset", `#EXT-X-DATERANGE:ID="ad1",CLASS="com.apple.hls.interstitial",START-DATE="2020-01-02T21:55:44.000Z",DURATION=15.0,X-ASSET-URI="promo/master.m3u8",X-RESTRICT="SKIP,JUMP"`,
+			`#EXT-X-DATERANGE:ID="ad1",CLASS="com.apple.hls.interstitial",START-DATE="2020-01-02T21:55:44.000Z",DURATION=15.0,X-ASSET-URI="https://cdn.example.com/titles/t1/sd/promo/master.m3u8?Sig=1",X-RESTRICT="SKIP,JUMP"`, false},
+		{"interstitial asset list", `#EXT-X-DATERANGE:ID="ad2",CLASS="com.apple.hls.interstitial",START-DATE="2020-01-02T21:55:44.000Z",X-ASSET-LIST="./ads.json?slot=1"`,
+			`#EXT-X-DATERANGE:ID="ad2",CLASS="com.apple.hls.interstitial",START-DATE="2020-01-02T21:55:44.000Z",X-ASSET-LIST="https://cdn.example.com/titles/t1/sd/ads.json?slot=1&Sig=1"`, false},
+		{"interstitial asset on another host", `#EXT-X-DATERANGE:ID="ad3",CLASS="com.apple.hls.interstitial",X-ASSET-URI="https://ads.example.com/a.m3u8"`,
+			`#EXT-X-DATERANGE:ID="ad3",CLASS="com.apple.hls.interstitial",X-ASSET-URI="https://ads.example.com/a.m3u8"`, false},
+		{"asset attribute of another tag", `#EXT-X-FOO:X-ASSET-URI="a.m3u8"`, `#EXT-X-FOO:X-ASSET-URI="a.m3u8"`, false},
+		{"interstitial asset out of the title", `#EXT-X-DATERANGE:ID="ad4",X-ASSET-URI="../../t2/master.m3u8"`, "", true},
 		// Dot segments go as a player removes them (RFC 3986 5.2.4): the
 		// URI is the object it resolves to, granted when that is in the
 		// rendition's folder.
