@@ -965,3 +965,106 @@ func TestInterstitialAssetIsOnThePathway(t *testing.T) {
 		})
 	}
 }
+
+// inherited is a Representation's SegmentTemplate as a DASH client reads
+// it: each attribute from the lowest of Representation, AdaptationSet and
+// Period that states it (ISO/IEC 23009-1 5.3.9.1; dash.js's objectiron
+// merges the levels' SegmentTemplate attributes so, Shaka's
+// MpdUtils.inheritAttribute reads them so).
+func inherited(t testing.TB, body []byte) map[string]map[string]string {
+	t.Helper()
+	type tmpl struct {
+		Attrs []xml.Attr `xml:",any,attr"`
+	}
+	var doc struct {
+		Periods []struct {
+			Template *tmpl `xml:"SegmentTemplate"`
+			Sets     []struct {
+				Template *tmpl `xml:"SegmentTemplate"`
+				Reps     []struct {
+					ID       string `xml:"id,attr"`
+					Template *tmpl  `xml:"SegmentTemplate"`
+				} `xml:"Representation"`
+			} `xml:"AdaptationSet"`
+		} `xml:"Period"`
+	}
+	if err := xml.Unmarshal(body, &doc); err != nil {
+		t.Fatalf("mpd does not parse: %v\n%s", err, body)
+	}
+	out := map[string]map[string]string{}
+	for _, p := range doc.Periods {
+		for _, s := range p.Sets {
+			for _, r := range s.Reps {
+				attrs := map[string]string{}
+				for _, level := range []*tmpl{p.Template, s.Template, r.Template} {
+					if level != nil {
+						for _, a := range level.Attrs {
+							attrs[a.Name.Local] = a.Value
+						}
+					}
+				}
+				out[r.ID] = attrs
+			}
+		}
+	}
+	return out
+}
+
+// TestSegmentTemplateAtEveryLevel: a SegmentTemplate may sit at Period,
+// AdaptationSet and Representation level, each attribute inherited from
+// the level above where a lower one does not state it (ISO/IEC 23009-1
+// 5.3.9.1). Each Representation's init and media segments, resolved as a
+// client inherits them, play at the signature-checking edge on both grant
+// styles: with query grants a Period-level template was refused (500
+// manifest_unsupported), and an initialization a Representation's own
+// template inherits got no grant.
+func TestSegmentTemplateAtEveryLevel(t *testing.T) {
+	t.Parallel()
+	const (
+		full     = `<SegmentTemplate timescale="1000" duration="2000" startNumber="1" media="$RepresentationID$/seg$Number$.m4s" initialization="$RepresentationID$/init.mp4"/>`
+		setLevel = `      ` + full + "\n"
+	)
+	stored := string(storedObjects(ladderTitle, 3)["/titles/"+ladderTitle+"/manifest.mpd"])
+	for _, tc := range []struct{ name, mpd string }{
+		{"period", strings.NewReplacer(setLevel, "", `<Period id="0" start="PT0S">`, `<Period id="0" start="PT0S">`+full).Replace(stored)},
+		{"period and set", strings.NewReplacer(setLevel, `      <SegmentTemplate media="$RepresentationID$/seg$Number$.m4s"/>`+"\n",
+			`<Period id="0" start="PT0S">`, `<Period id="0" start="PT0S"><SegmentTemplate timescale="1000" duration="2000" startNumber="1" initialization="$RepresentationID$/init.mp4"/>`).Replace(stored)},
+		{"representation's own inherits its initialization", strings.NewReplacer(
+			`codecs="avc1.42c01e"/>`, `codecs="avc1.42c01e"><SegmentTemplate media="$RepresentationID$/seg$Number$.m4s?v=1"/></Representation>`,
+			`codecs="avc1.4d401f"/>`, `codecs="avc1.4d401f"><SegmentTemplate media="$RepresentationID$/seg$Number$.m4s"></SegmentTemplate></Representation>`).Replace(stored)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := newManifestHarness(t, 3, "")
+			m.objects["/titles/"+ladderTitle+"/manifest.mpd"] = []byte(tc.mpd)
+			for _, grant := range []string{signurl.GrantQuery, signurl.GrantCookie} {
+				sess, token := m.session(demo.AccountFamily, ladderTitle, time.Hour)
+				rec := m.sign(sess.ID, token, `{"cdn":"`+cdnCDN+`","grant":"`+grant+`"}`)
+				g := decodeGrant(t, rec.Code, rec.Body.Bytes())
+				f := m.get(g.Manifests.DASH, nil)
+				if f.status != http.StatusOK {
+					t.Fatalf("%s grants: mpd %d %s", grant, f.status, f.body)
+				}
+				var doc mpd
+				if err := xml.Unmarshal(f.body, &doc); err != nil || len(doc.BaseURLs) == 0 {
+					t.Fatalf("mpd: %v\n%s", err, f.body)
+				}
+				reps := inherited(t, f.body)
+				if len(reps) != 2 {
+					t.Fatalf("%s grants: Representations %v, want sd and hd", grant, reps)
+				}
+				for id, tmpl := range reps {
+					for _, u := range []string{
+						dashURL(t, doc.BaseURLs[0].URL, tmpl["initialization"], id, 0),
+						dashURL(t, doc.BaseURLs[0].URL, tmpl["media"], id, 1),
+						dashURL(t, doc.BaseURLs[0].URL, tmpl["media"], id, 3),
+					} {
+						if f := m.get(u, cookiesFor(g, grant, u)); f.status != http.StatusOK || !strings.HasPrefix(string(f.body), id+" ") {
+							t.Errorf("%s grants: %s: %d %s", grant, u, f.status, f.body)
+						}
+					}
+				}
+			}
+		})
+	}
+}

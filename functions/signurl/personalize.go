@@ -3,6 +3,7 @@ package signurl
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -525,14 +526,15 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 	dst = append(dst, "</ContentSteering>"...)
 
 	pos := insertAt
-	var asTemplate string // the current AdaptationSet's SegmentTemplate element
+	// The SegmentTemplate elements of the current Period and AdaptationSet.
+	var periodTemplate, asTemplate string
 	for {
 		rep := indexTag(s, "Representation", pos)
 		if rep < 0 {
 			break
 		}
 		gap := s[pos:rep]
-		asTemplate = templateIn(gap, asTemplate)
+		periodTemplate, asTemplate = templatesIn(gap, periodTemplate, asTemplate)
 		dst = append(dst, gap...)
 		tagEnd := strings.IndexByte(s[rep:], '>')
 		if tagEnd < 0 {
@@ -578,21 +580,29 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 		if !selfClosing {
 			body = s[tagEnd : end-len("</Representation>")]
 		}
+		// The Representation's template carries the grant, with every
+		// attribute it inherits stated, so that none resolves without it.
 		if own := indexTag(body, "SegmentTemplate", 0); own >= 0 {
-			tmpl, err := withQuery(body[own:], q)
+			el := templateEl(body[own:])
+			if el == "" {
+				return dst, manifestError("unterminated <SegmentTemplate> in Representation %q", id)
+			}
+			tmpl, err := withQuery(inheritTemplate(el, asTemplate, periodTemplate), q)
 			if err != nil {
 				return dst, err
 			}
 			dst = append(dst, startTag...)
 			dst = append(dst, body[:own]...)
 			dst = append(dst, tmpl...)
+			dst = append(dst, body[own+len(el):]...)
 			dst = append(dst, "</Representation>"...)
 			continue
 		}
-		if asTemplate == "" {
+		inherits := inheritTemplate(asTemplate, periodTemplate)
+		if inherits == "" {
 			return dst, manifestError("Representation %q has no SegmentTemplate to carry its grant", id)
 		}
-		tmpl, err := withQuery(asTemplate, q)
+		tmpl, err := withQuery(inherits, q)
 		if err != nil {
 			return dst, err
 		}
@@ -762,28 +772,112 @@ func indexTag(s, name string, from int) int {
 	}
 }
 
-// templateIn returns the SegmentTemplate element an AdaptationSet opened in
-// gap declares, or cur when gap opens none.
-func templateIn(gap, cur string) string {
-	if as := strings.LastIndex(gap, "<AdaptationSet"); as >= 0 {
-		gap, cur = gap[as:], ""
+// templatesIn returns the SegmentTemplate elements of the Period and the
+// AdaptationSet current after gap, the text between two Representations,
+// given those before it: a Period opened in gap declares its template
+// before its first AdaptationSet, an AdaptationSet before its first
+// Representation (ISO/IEC 23009-1's element order).
+func templatesIn(gap, period, set string) (string, string) {
+	if p := lastTag(gap, "Period"); p >= 0 {
+		gap, period, set = gap[p:], "", ""
+		head := gap
+		if as := indexTag(head, "AdaptationSet", 0); as >= 0 {
+			head = head[:as]
+		}
+		if i := indexTag(head, "SegmentTemplate", 0); i >= 0 {
+			period = templateEl(head[i:])
+		}
 	}
-	i := indexTag(gap, "SegmentTemplate", 0)
-	if i < 0 {
-		return cur
+	if as := lastTag(gap, "AdaptationSet"); as >= 0 {
+		gap, set = gap[as:], ""
+		if i := indexTag(gap, "SegmentTemplate", 0); i >= 0 {
+			set = templateEl(gap[i:])
+		}
 	}
-	el := gap[i:]
-	end := strings.IndexByte(el, '>')
+	return period, set
+}
+
+// lastTag is indexTag's last match in s, or -1.
+func lastTag(s, name string) int {
+	last := -1
+	for i := indexTag(s, name, 0); i >= 0; i = indexTag(s, name, i+1) {
+		last = i
+	}
+	return last
+}
+
+// templateEl returns the SegmentTemplate element s starts with, or "" when
+// it is unterminated.
+func templateEl(s string) string {
+	end := strings.IndexByte(s, '>')
 	if end < 0 {
-		return cur
+		return ""
 	}
-	if el[end-1] == '/' {
-		return el[:end+1]
+	if s[end-1] == '/' {
+		return s[:end+1]
 	}
-	if c := strings.Index(el, "</SegmentTemplate>"); c >= 0 {
-		return el[:c+len("</SegmentTemplate>")]
+	if c := strings.Index(s, "</SegmentTemplate>"); c >= 0 {
+		return s[:c+len("</SegmentTemplate>")]
 	}
-	return cur
+	return ""
+}
+
+// inheritTemplate returns the SegmentTemplate a Representation reads from
+// its levels' elements, lowest first ("" for a level without one): the
+// lowest element, with each attribute it lacks from the nearest level
+// above that states one, and the children of the nearest that has any
+// (ISO/IEC 23009-1 5.3.9.1: lower levels override higher ones; dash.js
+// merges its levels' templates so, Shaka inherits each attribute so).
+func inheritTemplate(levels ...string) string {
+	levels = slices.DeleteFunc(slices.Clone(levels), func(l string) bool { return l == "" })
+	if len(levels) < 2 {
+		if len(levels) == 0 {
+			return ""
+		}
+		return levels[0]
+	}
+	el := levels[0]
+	end := strings.IndexByte(el, '>')
+	selfClosing := el[end-1] == '/'
+	tag := strings.TrimRight(strings.TrimSuffix(el[:end], "/"), " \t\r\n")
+	body := ""
+	if !selfClosing {
+		body = el[end+1 : len(el)-len("</SegmentTemplate>")]
+	}
+	for _, upper := range levels[1:] {
+		upperEnd := strings.IndexByte(upper, '>')
+		for _, a := range attrs(upper[:upperEnd]) {
+			if _, ok := attr(tag, a[0]); !ok {
+				tag += " " + a[0] + `="` + a[1] + `"`
+			}
+		}
+		if strings.TrimSpace(body) == "" && upper[upperEnd-1] != '/' {
+			body = upper[upperEnd+1 : len(upper)-len("</SegmentTemplate>")]
+		}
+	}
+	if strings.TrimSpace(body) == "" {
+		return tag + "/>"
+	}
+	return tag + ">" + body + "</SegmentTemplate>"
+}
+
+// attrs lists the name="value" attributes of a start tag, in order.
+func attrs(tag string) [][2]string {
+	var out [][2]string
+	for rest := tag; ; {
+		eq := strings.Index(rest, `="`)
+		if eq < 0 {
+			return out
+		}
+		name := rest[strings.LastIndexAny(rest[:eq], " \t\r\n")+1 : eq]
+		v := rest[eq+2:]
+		end := strings.IndexByte(v, '"')
+		if end < 0 {
+			return out
+		}
+		out = append(out, [2]string{name, v[:end]})
+		rest = v[end+1:]
+	}
 }
 
 // attr returns the value of name="..." in a start tag.
