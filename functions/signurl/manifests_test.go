@@ -1068,3 +1068,40 @@ func TestSegmentTemplateAtEveryLevel(t *testing.T) {
 		})
 	}
 }
+
+// TestSegmentTemplateIndexIsGranted: a SegmentTemplate's index (the Index
+// Segment's template, which Shaka reads) and bitstreamSwitching (the
+// Bitstream Switching Segment's) are URLs resolved against the BaseURL as
+// media and initialization are (ISO/IEC 23009-1 5.3.9.4.2); with query
+// grants they carried no query, and their segments met 403 at the CDN.
+func TestSegmentTemplateIndexIsGranted(t *testing.T) {
+	t.Parallel()
+	m := newManifestHarness(t, 3, "")
+	name := "/titles/" + ladderTitle + "/manifest.mpd"
+	m.objects[name] = []byte(strings.Replace(string(m.objects[name]), `initialization="$RepresentationID$/init.mp4"`,
+		`initialization="$RepresentationID$/init.mp4" index="$RepresentationID$/index.sidx" bitstreamSwitching="$RepresentationID$/switch.mp4"`, 1))
+	for _, r := range demo.Ladder {
+		m.objects["/titles/"+ladderTitle+"/"+r.Path+"/index.sidx"] = []byte(r.Path + " index")
+		m.objects["/titles/"+ladderTitle+"/"+r.Path+"/switch.mp4"] = []byte(r.Path + " switch")
+	}
+	for _, grant := range []string{signurl.GrantQuery, signurl.GrantCookie} {
+		t.Run(grant, func(t *testing.T) {
+			t.Parallel()
+			sess, token := m.session(demo.AccountSolo, ladderTitle, time.Hour)
+			rec := m.sign(sess.ID, token, `{"cdn":"`+cdnCFECDSA+`","grant":"`+grant+`"}`)
+			g := decodeGrant(t, rec.Code, rec.Body.Bytes())
+			f := m.get(g.Manifests.DASH, nil)
+			var doc mpd
+			if err := xml.Unmarshal(f.body, &doc); err != nil || f.status != http.StatusOK || len(doc.BaseURLs) == 0 {
+				t.Fatalf("mpd %d %v\n%s", f.status, err, f.body)
+			}
+			tmpl := inherited(t, f.body)["sd"]
+			for _, attr := range []string{"index", "bitstreamSwitching"} {
+				u := dashURL(t, doc.BaseURLs[0].URL, tmpl[attr], "sd", 0)
+				if f := m.get(u, cookiesFor(g, grant, u)); f.status != http.StatusOK || !strings.HasPrefix(string(f.body), "sd ") {
+					t.Errorf("%s %s: %d %s", attr, u, f.status, f.body)
+				}
+			}
+		})
+	}
+}

@@ -900,9 +900,9 @@ func attr(tag, name string) (string, bool) {
 	}
 }
 
-// withQuery appends query to the media and initialization attributes of a
-// SegmentTemplate element (the start tag only; a SegmentTimeline inside
-// is kept).
+// withQuery appends query to the URL templates (media, initialization,
+// index, bitstreamSwitching) of a SegmentTemplate element (the start tag
+// only; a SegmentTimeline inside is kept).
 func withQuery(el, query string) (string, error) {
 	end := strings.IndexByte(el, '>')
 	if end < 0 {
@@ -912,7 +912,9 @@ func withQuery(el, query string) (string, error) {
 	// In an attribute '&' must be escaped, and '$' would open a template
 	// identifier.
 	esc := strings.NewReplacer("&", "&amp;", "$", "$$", `"`, "&quot;", "<", "&lt;").Replace(query)
-	for _, name := range []string{"media", "initialization"} {
+	// Every URL template of the element (ISO/IEC 23009-1 5.3.9.4.2):
+	// Shaka reads the index segment through index.
+	for _, name := range []string{"media", "initialization", "index", "bitstreamSwitching"} {
 		v, ok := attr(tag, name)
 		// A URL naming a host of its own does not resolve against the
 		// pathway's BaseURL: the grant is not for it.
