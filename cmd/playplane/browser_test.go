@@ -93,6 +93,10 @@ func TestBrowserPlayback(t *testing.T) {
 		// heartbeat: the page must send its stop only once that
 		// progress is answered (beatHold).
 		{name: "stop-during-progress", grant: "query", account: demo.AccountKids, stopDuringBeat: true},
+		// A title whose stored manifests name their objects in legal
+		// forms a packager may write (oddTitle): the personalized
+		// manifests must lead the player to the same objects, granted.
+		{name: "stored-dot-segments-period-template", grant: "query", account: demo.AccountSolo, title: oddTitle},
 	}
 	// HLS and DASH play side by side, each on a harness of its own (its
 	// runner and data, page origins, steering control and Chromium), so
@@ -123,7 +127,7 @@ func TestBrowserPlayback(t *testing.T) {
 					// The one-call rows prove the start from the play answer, the
 					// CDN rows steering mid-play (the pathway fails once the
 					// player has buffered, which hls.js survives).
-					r.steer = !r.oneCall && !r.offDefault && !r.namedOffRanking && !r.stopDuringBeat && (format == "hls" || r.grant == "cookies")
+					r.steer = !r.oneCall && !r.offDefault && !r.namedOffRanking && !r.stopDuringBeat && r.title == "" && (format == "hls" || r.grant == "cookies")
 					t.Run(r.name, func(t *testing.T) {
 						h.testPlay(t, r, h.cross)
 					})
@@ -191,6 +195,40 @@ type playRow struct {
 	// stopDuringBeat: the viewer clicks stop while the server holds the
 	// page's next progress heartbeat (beatHold).
 	stopDuringBeat bool
+	title          string // default big-buck-bunny
+}
+
+// oddTitle's stored manifests, as the runner's origin serves them to
+// signurl, name their objects in forms the specifications allow and
+// packagers write (oddStored): HLS URIs with dot segments (./seg1.m4s,
+// ../sd/seg2.m4s, RFC 3986 5.2.4), and the MPD's SegmentTemplate at Period
+// level (ISO/IEC 23009-1 5.3.9.1). Its objects are every title's.
+const oddTitle = "sintel"
+
+// oddStored rewrites a stored manifest of oddTitle (name is its path
+// under the title's folder) into those forms.
+func oddStored(name string, body []byte) []byte {
+	s := string(body)
+	switch {
+	case name == "master.m3u8":
+		s = strings.ReplaceAll(s, "\nsd/", "\n./sd/")
+	case strings.HasSuffix(name, "/media.m3u8"):
+		rendition, _, _ := strings.Cut(name, "/")
+		s = strings.NewReplacer(`URI="init.mp4"`, `URI="./init.mp4"`, "\nseg1.", "\n./seg1.", "\nseg2.", "\n../"+rendition+"/seg2.",
+			"\nseg3.", "\nparts/../seg3.").Replace(s)
+	case name == "manifest.mpd":
+		start, end := strings.Index(s, "<SegmentTemplate"), strings.Index(s, "</SegmentTemplate>")
+		period := strings.Index(s, "<Period")
+		if start < 0 || end < 0 || period < 0 {
+			return body
+		}
+		end += len("</SegmentTemplate>")
+		tmpl := s[start:end]
+		s = s[:start] + s[end:]
+		at := period + strings.IndexByte(s[period:], '>') + 1
+		s = s[:at] + tmpl + s[at:]
+	}
+	return []byte(s)
 }
 
 type harness struct {
@@ -331,7 +369,11 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 		} `json:"guess"`
 	}
 	basic := account == demo.AccountSolo
-	page := url.Values{"autoplay": {"1"}, "account": {account}, "title": {"big-buck-bunny"},
+	title := row.title
+	if title == "" {
+		title = "big-buck-bunny"
+	}
+	page := url.Values{"autoplay": {"1"}, "account": {account}, "title": {title},
 		"format": {format}, "cdn": {cdn}, "grant": {grant}, "device": {device}}
 	scenario := map[string]any{"kind": "play", "untilTime": 3, "timeoutMS": 30000, "stop": true, "screenshot": shot,
 		"guessUHD": basic, "grantCookies": grant == "cookies"}
@@ -456,7 +498,7 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 			continue
 		}
 		logged++
-		if l.CMCD["sid"] != s.SessionID || l.CMCD["cid"] != "big-buck-bunny" || l.CMCD["ot"] != "v" || l.CMCD["br"] == "" {
+		if l.CMCD["sid"] != s.SessionID || l.CMCD["cid"] != title || l.CMCD["ot"] != "v" || l.CMCD["br"] == "" {
 			t.Errorf("edge access log line %s: CMCD %v, want sid %s, cid, ot=v and br", l.Path, l.CMCD, s.SessionID)
 		}
 	}
@@ -497,6 +539,17 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 	if row.stopDuringBeat {
 		h.checkStopDuringBeat(t, out.BeatHold, out.Stopped)
 	}
+	if title == oddTitle {
+		// Not vacuous: signurl read the rewritten manifests, the ones
+		// this format's player was served from.
+		h.run.mu.Lock()
+		served := slices.Clone(h.run.oddServed)
+		h.run.mu.Unlock()
+		want := map[string]string{"hls": "sd/media.m3u8", "dash": "manifest.mpd"}[format]
+		if !slices.Contains(served, want) {
+			t.Errorf("the origin served %v of %s rewritten, want %s", served, oddTitle, want)
+		}
+	}
 
 	// Heartbeats: start, progress and stop reached the server, and the
 	// resume position this device reached is stored.
@@ -512,7 +565,7 @@ func (h *harness) testPlay(t *testing.T, row playRow, origin string) {
 	if beats < 2 {
 		t.Errorf("the server accepted %d heartbeats of session %s, want start and stop at least", beats, s.SessionID)
 	}
-	progress := h.run.waitProgress(t, account, "big-buck-bunny", device, 3000)
+	progress := h.run.waitProgress(t, account, title, device, 3000)
 	t.Logf("progress stored: %d of %d ms by %s after %d heartbeats", progress.PositionMS, progress.DurationMS, progress.DeviceID, beats)
 	// The QoE the page measured from player events is what the session's
 	// record holds (written by the same consumer batch as the position).
@@ -1307,6 +1360,8 @@ type recordedRunner struct {
 	race     *firstAnswerRace
 	beats    *beatHold
 	faults   *beatFaults
+	// oddServed lists the stored manifests of oddTitle served rewritten.
+	oddServed []string
 }
 
 type seenRequest struct {
@@ -1376,7 +1431,23 @@ func startRecordedRunner(t *testing.T, pageOrigin string, vars map[string]string
 		r.race.wait(req)
 		beat := r.beats.wait(req)
 		logged, faulted := r.faults.serve(sw, req)
-		if !faulted {
+		if name, odd := strings.CutPrefix(req.URL.Path, "/titles/"+oddTitle+"/"); !faulted && odd && (strings.HasSuffix(name, ".m3u8") || strings.HasSuffix(name, ".mpd")) {
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, req)
+			for k, v := range rec.Header() {
+				if k != "Content-Length" && k != "Etag" {
+					sw.Header()[k] = v
+				}
+			}
+			sw.WriteHeader(rec.Code)
+			odd := oddStored(name, rec.Body.Bytes())
+			_, _ = sw.Write(odd)
+			if rec.Code == http.StatusOK && !bytes.Equal(odd, rec.Body.Bytes()) {
+				r.mu.Lock()
+				r.oddServed = append(r.oddServed, name)
+				r.mu.Unlock()
+			}
+		} else if !faulted {
 			next.ServeHTTP(sw, req)
 		}
 		r.race.done(req)
