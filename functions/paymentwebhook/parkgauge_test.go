@@ -65,3 +65,57 @@ func TestParkedGaugeCountsBothKinds(t *testing.T) {
 		t.Fatalf("playplane_inbox_parked by reason = %v, want retry 1 and customer 1\n%s", got, rec.Body)
 	}
 }
+
+// TestPendingGaugeCountsASweptEventOnce: Sweep parks each stranded event
+// it announces under parkAnnounced, then lists parkAnnounced for the
+// backoffs that have passed, where it finds those very events again: the
+// pending gauge added both lists, so one stranded event read 2. Each event
+// the sweep announced, or waits on, counts once. Not parallel: a telemetry
+// Provider is process-wide.
+func TestPendingGaugeCountsASweptEventOnce(t *testing.T) {
+	p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "test", Metrics: telemetry.SinkPrometheus,
+		Prometheus: promsink.New, Lookup: envconfig.MapLookuper(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+
+	var held heldAnnouncements
+	h := newHarness(t, held.option)
+	start := h.clock.Now()
+	h.deliver(stripeEvent("evt_stranded_g", typeSubscriptionCreated, at(time.Hour),
+		subObj("sub_s", "cus_s", "active", "price_std", at(0), at(month))))
+	pendingGauge := func() float64 {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		p.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		families, err := parser.TextToMetricFamilies(strings.NewReader(rec.Body.String()))
+		if err != nil {
+			t.Fatalf("the exposition does not parse: %v\n%s", err, rec.Body)
+		}
+		metrics := families["playplane_inbox_pending"].GetMetric()
+		if len(metrics) != 1 {
+			t.Fatalf("playplane_inbox_pending series = %v\n%s", metrics, rec.Body)
+		}
+		return metrics[0].GetGauge().GetValue()
+	}
+	for _, step := range []struct {
+		name  string
+		after time.Duration
+	}{
+		{name: "the sweep that announces it", after: 2 * time.Minute},
+		{name: "a sweep within its backoff", after: 3 * time.Minute},
+	} {
+		h.clock.Set(start.Add(step.after))
+		if _, err := h.srv.Sweep(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := pendingGauge(); got != 1 {
+			t.Errorf("%s: playplane_inbox_pending = %v, want 1 (one stranded event)", step.name, got)
+		}
+	}
+	if got := held.count("evt_stranded_g"); got != 2 {
+		t.Fatalf("announced %d times, want the webhook's and one sweep's", got)
+	}
+}

@@ -209,8 +209,20 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 		return n, err
 	}
 	// Events Sweep announced wait for nothing but that announcement: as
-	// the pending ones, they are not handled yet.
-	s.recordBacklog(ctx, len(pending)+len(announced), len(retry), budget)
+	// the pending ones, they are not handled yet. The pending ones were
+	// parked under parkAnnounced above and may be listed there again:
+	// each counts once.
+	waiting := len(pending)
+	swept := make(map[string]bool, len(pending))
+	for _, ev := range pending {
+		swept[ev.ID] = true
+	}
+	for _, ev := range announced {
+		if !swept[ev.ID] {
+			waiting++
+		}
+	}
+	s.recordBacklog(ctx, waiting, len(retry), budget)
 	parked := append(announced, retry...)
 	slices.SortFunc(parked, func(a, b playback.InboxEvent) int { return playback.CompareParked(a, playback.CursorOf(b)) })
 	retried := 0
