@@ -188,6 +188,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if l, ok := deps.Bus.(playback.DeliveryLimiter); ok {
 		lastDelivery = l.MaxDeliveryAttempts()
 	}
+	if lastDelivery < 1 {
+		// Every delivery would count as past the last one.
+		return nil, fmt.Errorf("paymentwebhook.New: the bus's last delivery is attempt %d, want at least 1", lastDelivery)
+	}
 	return &Server{cfg: cfg, deps: deps, verifier: newVerifier(secrets, cfg.Tolerance), plans: plans,
 		products: products, lastDelivery: lastDelivery}, nil
 }

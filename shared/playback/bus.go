@@ -79,7 +79,8 @@ type MessageLimiter interface {
 // a retry would dead-letter) counts as the bus does.
 type DeliveryLimiter interface {
 	// MaxDeliveryAttempts is the Message.DeliveryAttempt of a message's
-	// last delivery: asked to retry it, the bus dead-letters it.
+	// last delivery: asked to retry it, the bus dead-letters it. At least
+	// 1: a consumer refuses a bus that says less.
 	MaxDeliveryAttempts() int
 }
 
