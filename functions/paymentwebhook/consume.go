@@ -179,15 +179,21 @@ func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEv
 		// sees the other.
 		_, err := s.deps.Store.AccountIDByCustomer(ctx, customer)
 		if err == nil || !playback.IsCode(err, playback.CodeNotFound) {
-			if !lastDelivery {
-				return true
+			// Not under a key whose wake may have passed, where the bus
+			// giving up (dead-lettered at its last delivery, or after
+			// deliveries that could not read the inbox) would strand it:
+			// before the last delivery it waits for the next as a woken
+			// event does (parkAnnounced), at the last Sweep retries it;
+			// either way Sweep has it should the bus not deliver.
+			next := parkAnnounced
+			if lastDelivery {
+				next = parkRetry
 			}
-			// Delivered again it would be dead-lettered, parked under a
-			// key whose wake may have passed: Sweep retries it instead.
-			if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, parkRetry, now, s.parkExpiry(ev, parkRetry)); err != nil {
+			if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, next, now, s.parkExpiry(ev, next)); err != nil {
 				log.ErrorContext(ctx, "parking stripe event", "err", err)
 				return true
 			}
+			return !lastDelivery
 		}
 	}
 	return false

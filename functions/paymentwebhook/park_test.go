@@ -425,6 +425,48 @@ func TestLinkAtTheBusLastDeliveryIsNotDeadLettered(t *testing.T) {
 	h.wantProcessed("evt_late")
 }
 
+// TestLinkAtParkOutlivesAnUnreadableStore: before the bus's last delivery
+// an event of a customer not linked yet is parked for its link, and the
+// link lands meanwhile (its wake passed before the park): the consumer
+// asked the bus for another delivery and left the event under the
+// customer's key. The store could not even be read through the deliveries
+// left, so the bus dead-lettered it there, where no wake comes any more
+// and the sweeper does not look: without STRIPE_API_KEY the subscriber who
+// paid was never entitled. The event waits where the sweeper retries it.
+func TestLinkAtParkOutlivesAnUnreadableStore(t *testing.T) {
+	t.Parallel()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	down := &atomic.Bool{}
+	h := newHarness(t, noLinkWait, withStore(readsDown{harnessStore: linksAtPark{harnessStore: db, customer: "cus_lp", account: "acct_lp"}, down: down}))
+	if h.srv.CanReconcile() {
+		t.Fatal("the harness reads Stripe's API: reconciliation would wake the customer again")
+	}
+	h.account("acct_lp")
+	ctx := context.Background()
+	data := h.recordedUpdate(t, "evt_lp", "sub_lp", "cus_lp")
+	last := h.bus.MaxDeliveryAttempts()
+	if retry := h.srv.HandleStripeEvents(ctx, []playback.Message{{ID: "m1", Data: data, DeliveryAttempt: last - 1}}); len(retry) != 1 {
+		t.Fatalf("delivery attempt %d of %d, its link landed at its park: retry %v, want another delivery", last-1, last, retry)
+	}
+	down.Store(true)
+	if retry := h.srv.HandleStripeEvents(ctx, []playback.Message{{ID: "m1", Data: data, DeliveryAttempt: last}}); len(retry) != 1 {
+		t.Fatalf("delivery attempt %d of %d, store unreadable: retry %v, want a retry (the bus dead-letters it)", last, last, retry)
+	}
+	down.Store(false)
+	for range 3 {
+		h.clock.Set(h.clock.Now().Add(maxSweepBackoff))
+		if _, err := h.srv.Sweep(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		h.settle()
+	}
+	h.wantProcessed("evt_lp")
+}
+
 // recordedUpdate records a customer.subscription.updated of customer in the
 // inbox, as the webhook does, and returns the announcement of it that the
 // bus delivers.
