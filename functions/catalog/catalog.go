@@ -264,7 +264,10 @@ const (
 	// GCPRuntime is the Cloud Functions gen2 runtime id; go126 matches the
 	// main module's `go 1.26` directive.
 	GCPRuntime = "go126"
-	// MaxDeliveryAttempts before a message moves to its dead-letter queue/topic.
+	// MaxDeliveryAttempts before a message moves to its dead-letter
+	// queue/topic. The buses' own defaults (SQS_MAX_RECEIVE_COUNT,
+	// PUBSUB_MAX_DELIVERY_ATTEMPTS, membus), which a consumer takes its
+	// last delivery from, are held to it by a test.
 	MaxDeliveryAttempts = 5
 )
 
