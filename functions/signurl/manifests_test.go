@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -725,6 +726,44 @@ func TestManifestsOfATitleThatCannotBeSigned(t *testing.T) {
 		if strings.Contains(string(f.body), "Signature=") {
 			t.Errorf("%s: the refusal carries a grant:\n%s", u, f.body)
 		}
+	}
+}
+
+// TestUnsupportedManifestsAreNotRetried: a stored manifest the personalizer
+// cannot handle is answered 500 manifest_unsupported on every try until an
+// operator fixes the catalogue, so the answer offers no retry: no
+// Retry-After and no "retry later" (they were the 500's defaults).
+func TestUnsupportedManifestsAreNotRetried(t *testing.T) {
+	t.Parallel()
+	m := newManifestHarness(t, 3, "")
+	prefix := "/titles/" + ladderTitle + "/"
+	m.objects[prefix+"sd/media.m3u8"] = []byte(strings.Replace(string(m.objects[prefix+"sd/media.m3u8"]), "\nseg1.m4s", "\n../../other/sd/seg1.m4s", 1))
+	m.objects[prefix+"manifest.mpd"] = []byte(strings.Replace(string(m.objects[prefix+"manifest.mpd"]), "<Period", "<BaseURL>https://elsewhere.example/</BaseURL><Period", 1))
+	sess, token := m.session(demo.AccountFamily, ladderTitle, time.Hour)
+	g := m.grant(sess.ID, token, cdnCFECDSA)
+	_, variants := parseMaster(t, m.get(g.Manifests.HLS, nil).body)
+	for _, tc := range []struct{ name, url string }{
+		{"HLS media playlist climbing out of the title's folder", variants[0].uri},
+		{"MPD with an MPD-level BaseURL", g.Manifests.DASH},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Get(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := errorOf(t, resp.StatusCode, body)
+			if resp.StatusCode != 500 || e.Reason != "manifest_unsupported" {
+				t.Fatalf("%d %s, want 500 manifest_unsupported", resp.StatusCode, body)
+			}
+			if ra := resp.Header.Get("Retry-After"); ra != "" || strings.Contains(e.Message, "retry later") {
+				t.Fatalf("Retry-After %q, message %q: a retry meets the same manifest", ra, e.Message)
+			}
+		})
 	}
 }
 

@@ -28,9 +28,10 @@ type Pathway struct {
 type VariantLink func(dst []byte, pathway, rendition string) []byte
 
 // manifestError is a stored manifest personalizing cannot handle: the
-// catalogue's fault, not the player's.
+// catalogue's fault, not the player's, and every retry reads the same
+// manifest until an operator fixes it.
 func manifestError(format string, args ...any) error {
-	return &playback.Error{Code: playback.CodeInternal, Reason: "manifest_unsupported",
+	return &playback.Error{Code: playback.CodeInternal, Reason: "manifest_unsupported", RetryAfter: playback.NoRetry,
 		Err: fmt.Errorf("signurl: stored manifest: "+format, args...)}
 }
 

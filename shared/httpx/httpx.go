@@ -156,14 +156,20 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	log := Logger(r.Context())
 	if status >= 500 {
 		log.ErrorContext(r.Context(), "request failed", "code", e.Code, "reason", e.Reason, "err", err)
+		noRetry := e.RetryAfter < 0 // playback.NoRetry: every retry meets the same answer
 		if e.Code == playback.CodeInternal || msg == "" {
 			msg = "internal error; retry later"
+			if noRetry {
+				msg = "internal error; retrying does not help"
+			}
 		}
-		retry := e.RetryAfter
-		if retry <= 0 {
-			retry = 1e9
+		if !noRetry {
+			retry := e.RetryAfter
+			if retry <= 0 {
+				retry = 1e9
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()))))
 		}
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()))))
 	} else if e.Err != nil {
 		log.InfoContext(r.Context(), "request rejected", "code", e.Code, "reason", e.Reason, "detail", e.Message, "err", e.Err)
 	} else {

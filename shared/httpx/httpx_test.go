@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
@@ -204,6 +205,40 @@ func TestErrorsCarryCodeAndRequestID(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &rec); err != nil || rec["request_id"] != "req-abc" {
 			t.Fatalf("log line without request id: %s", line)
 		}
+	}
+}
+
+// TestRetryAfterOnlyWhereARetryHelps: a 5xx offers a retry (Retry-After,
+// "retry later") unless the domain says none helps (playback.NoRetry);
+// that one was answered Retry-After: 1 like the others.
+func TestRetryAfterOnlyWhereARetryHelps(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name           string
+		err            error
+		wantRetryAfter string // "" = absent
+	}{
+		{"internal", errors.New("boom"), "1"},
+		{"unavailable with its hint", &playback.Error{Code: playback.CodeUnavailable, Message: "down", RetryAfter: 7 * time.Second}, "7"},
+		{"internal no retry cures", &playback.Error{Code: playback.CodeInternal, Reason: "manifest_unsupported", RetryAfter: playback.NoRetry,
+			Err: errors.New("bad manifest")}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			httpx.WriteError(rec, req.WithContext(httpx.WithLogger(req.Context(), slog.New(slog.DiscardHandler))), tc.err)
+			var body httpx.ErrorBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatal(err)
+			}
+			if got := rec.Header().Get("Retry-After"); got != tc.wantRetryAfter {
+				t.Fatalf("Retry-After %q, want %q", got, tc.wantRetryAfter)
+			}
+			if retries := strings.Contains(body.Error.Message, "retry later"); body.Error.Code == playback.CodeInternal && retries != (tc.wantRetryAfter != "") {
+				t.Fatalf("message %q with Retry-After %q", body.Error.Message, tc.wantRetryAfter)
+			}
+		})
 	}
 }
 

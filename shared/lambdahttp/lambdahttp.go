@@ -127,12 +127,11 @@ func tooLarge(r *http.Request, resp events.APIGatewayV2HTTPResponse, size int) e
 		w.Header().Set(RequestIDHeader, id)
 		ctx = httpx.WithLogger(ctx, httpx.Logger(ctx).With("request_id", id))
 	}
+	// A retry does not cure it: the same request gets the same response,
+	// as large.
 	httpx.WriteError(w, r.WithContext(ctx), &playback.Error{Code: playback.CodeInternal, Reason: "response_too_large",
-		Err: fmt.Errorf("lambdahttp: the %d response to %s %s is %d bytes serialized; Lambda takes at most %d",
+		RetryAfter: playback.NoRetry, Err: fmt.Errorf("lambdahttp: the %d response to %s %s is %d bytes serialized; Lambda takes at most %d",
 			resp.StatusCode, r.Method, r.URL.Path, size, MaxResponseBytes)})
-	// The one 500 a retry does not cure: the same request gets the same
-	// response, as large.
-	delete(w.sent, "Retry-After")
 	return w.response(r.Method)
 }
 

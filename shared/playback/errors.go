@@ -50,9 +50,16 @@ type Error struct {
 	Reason     string
 	Message    string
 	Details    any           // extra machine-readable payload, e.g. conflicting sessions
-	RetryAfter time.Duration // hint for unavailable errors
+	RetryAfter time.Duration // hint for unavailable errors; NoRetry when none helps
 	Err        error         // cause, never shown to clients
 }
+
+// NoRetry is the RetryAfter of a retryable-coded error that the same
+// request meets again on every try until an operator acts (a stored
+// manifest the catalogue got wrong, an answer too large for the
+// transport): the answer offers no retry, though its code stays
+// CodeInternal, a fault of ours.
+const NoRetry time.Duration = -1
 
 func (e *Error) Error() string {
 	msg := string(e.Code)

@@ -142,10 +142,12 @@ func TestValidateResponse(t *testing.T) {
 		{"error envelope with an extra field", "GET", "/v1/sessions", 401, nil, `{"error":{"code":"unauthenticated","message":"m","hint":"x"}}`, "hint"},
 		{"503 without Retry-After", "GET", "/v1/sessions", 503, nil, `{"error":{"code":"unavailable","message":"m"}}`, "Retry-After"},
 		{"503 with Retry-After", "GET", "/v1/sessions", 503, http.Header{"Retry-After": {"1"}}, `{"error":{"code":"unavailable","message":"m"}}`, ""},
-		// A response over Lambda's limit is answered the same on every
-		// try: the one 5xx without Retry-After (shared/lambdahttp).
+		// A response over Lambda's limit and a stored manifest the
+		// personalizer cannot handle are answered the same on every try:
+		// the 5xx without Retry-After (playback.NoRetry).
 		{"500 response_too_large without Retry-After", "GET", "/v1/admin/titles", 500, nil, `{"error":{"code":"internal","reason":"response_too_large","message":"m"}}`, ""},
 		{"manifest 500 response_too_large without Retry-After", "GET", "/v1/manifests/ses_1/dash", 500, nil, `{"error":{"code":"internal","reason":"response_too_large","message":"m"}}`, ""},
+		{"manifest 500 manifest_unsupported without Retry-After", "GET", "/v1/manifests/ses_1/dash", 500, nil, `{"error":{"code":"internal","reason":"manifest_unsupported","message":"m"}}`, ""},
 		{"sessions", "GET", "/v1/sessions", 200, nil, `{"sessions":[` + sessionView + `]}`, ""},
 		{"sessions: a session without its device", "GET", "/v1/sessions", 200, nil, `{"sessions":[` + strings.Replace(sessionView, `"device_id":"tv",`, "", 1) + `]}`, "device_id"},
 		{"urls without no-store", "POST", "/v1/playback/ses_1/urls", 200, nil, `{"manifest_url":"https://cdn.example/m","cookies":[],"expires_at":"2026-01-01T00:00:00Z","key_id":"k","cdn":"cloudfront"}`, "Cache-Control"},
