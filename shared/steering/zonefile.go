@@ -28,6 +28,10 @@ type ZoneFile struct {
 	mu   sync.Mutex   // held while looking
 	mod  time.Time
 	size int64
+	// verdict is why the version at mod and size is not in service, nil
+	// when it is: what refused says again once a failed look (a stat
+	// error) has passed.
+	verdict error
 	// refused is why the file on disk is not the version in service, nil
 	// when it is.
 	refused atomic.Pointer[error]
@@ -133,9 +137,13 @@ func (f *ZoneFile) check() {
 // last attempt; a refused version is not retried until it changes again.
 func (f *ZoneFile) load() (bool, error) {
 	changed, err := f.read()
-	if err != nil {
+	switch {
+	case err != nil:
 		f.refused.Store(&err)
-	} else if changed {
+	case f.verdict != nil:
+		v := f.verdict // Err reads it without the lock
+		f.refused.Store(&v)
+	default:
 		f.refused.Store(nil)
 	}
 	return changed, err
@@ -150,6 +158,12 @@ func (f *ZoneFile) read() (bool, error) {
 		return false, nil
 	}
 	f.mod, f.size = st.ModTime(), st.Size()
+	changed, err := f.readVersion()
+	f.verdict = err
+	return changed, err
+}
+
+func (f *ZoneFile) readVersion() (bool, error) {
 	b, err := os.ReadFile(f.path)
 	if err != nil {
 		return false, err

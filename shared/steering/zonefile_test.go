@@ -142,3 +142,49 @@ func TestZoneFileStartRefused(t *testing.T) {
 		t.Fatalf("after a good version: %+v, err %v", cz, f.Err())
 	}
 }
+
+// TestZoneFileStatFailurePasses: a look at the file that cannot stat it
+// (here: moved away a moment, which keeps its modification time and
+// size) is reported by Err, and the next look that finds the same file
+// reports that file's own verdict again. Err kept the stat error, so
+// Problems showed a failure long gone.
+func TestZoneFileStatFailurePasses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body string
+		wantErr    string // "" = nil
+	}{
+		{"loaded version", `{"revision": "r1", "coverageZones": {"fra": {"network": ["10.0.0.0/8"]}}}`, ""},
+		{"refused version", `{"revision": "r1", "coverageZones": {"fra": {"network": ["10.0.0.0/33"]}}}`, "10.0.0.0/33"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			path := filepath.Join(dir, "czf.json")
+			if err := os.WriteFile(path, []byte(tc.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f, err := OpenZoneFile(ZoneFileConfig{Path: path, StartRefused: true, Log: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			away := filepath.Join(dir, "away.json")
+			if err := os.Rename(path, away); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Reload(); err == nil || f.Err() == nil {
+				t.Fatalf("Reload of a missing file: %v, Err %v", err, f.Err())
+			}
+			if err := os.Rename(away, path); err != nil {
+				t.Fatal(err)
+			}
+			if changed, err := f.Reload(); changed || err != nil {
+				t.Fatalf("Reload of the unchanged file = %v, %v", changed, err)
+			}
+			got := f.Err()
+			if tc.wantErr == "" && got != nil || tc.wantErr != "" && (got == nil || !strings.Contains(got.Error(), tc.wantErr)) {
+				t.Fatalf("Err = %v, want the file's own verdict (%q)", got, tc.wantErr)
+			}
+		})
+	}
+}
