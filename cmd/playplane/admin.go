@@ -274,7 +274,7 @@ func exportCmd(ctx context.Context, cfg Config, cli cliConfig, args []string, st
 	if err := catalogfile.Encode(&buf, f); err != nil {
 		return fmt.Errorf("export: %w (%s left as it was)", err, *out)
 	}
-	return atomicfile.WriteFile(*out, buf.Bytes(), 0o644)
+	return atomicfile.Create(*out, buf.Bytes())
 }
 
 // listingMigrator is a store with a one-off migration of its listing

@@ -4,9 +4,13 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // WriteFile writes data to a new file beside path, fsyncs it, renames it
@@ -15,13 +19,62 @@ import (
 // is untouched and the new one removed. Unlike os.WriteFile, perm applies
 // to a file that already exists too.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
+	if err := replace(path, data, createTemp, &perm); err != nil {
 		return fmt.Errorf("atomicfile.WriteFile: %w", err)
 	}
+	return nil
+}
+
+// Create is WriteFile with the permission bits os.Create would leave, for
+// a file a user names: an existing file keeps its own, a new one gets
+// 0666 less the umask.
+func Create(path string, data []byte) error {
+	st, err := os.Stat(path)
+	switch {
+	case err == nil:
+		perm := st.Mode().Perm()
+		err = replace(path, data, createTemp, &perm)
+	case errors.Is(err, fs.ErrNotExist):
+		err = replace(path, data, createTempAsCreate, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("atomicfile.Create: %w", err)
+	}
+	return nil
+}
+
+// createTemp makes the temporary file private (os.CreateTemp's 0600) until
+// its mode is set, before anything is written: a reader that opened it
+// wider could read the content once written.
+func createTemp(dir, prefix, suffix string) (*os.File, error) {
+	return os.CreateTemp(dir, prefix+"*"+suffix)
+}
+
+// createTempAsCreate is os.CreateTemp with the mode os.Create gives, 0666
+// less the umask, from the start: the kernel applies the umask, which a
+// process can only read by changing it, racing its other threads.
+func createTempAsCreate(dir, prefix, suffix string) (*os.File, error) {
+	for try := 0; ; try++ {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36)+suffix)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) || try == 100 {
+			return f, err
+		}
+	}
+}
+
+// replace puts data under path through a temporary file beside it, made by
+// createTemp and given perm unless nil.
+func replace(path string, data []byte, createTemp func(dir, prefix, suffix string) (*os.File, error), perm *os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := createTemp(dir, "."+filepath.Base(path)+".", ".tmp")
+	if err != nil {
+		return err
+	}
 	tmp := f.Name()
-	err = f.Chmod(perm)
+	if perm != nil {
+		err = f.Chmod(*perm)
+	}
 	if err == nil {
 		_, err = f.Write(data)
 	}
@@ -36,12 +89,9 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("atomicfile.WriteFile: %w", err)
+		return err
 	}
-	if err := SyncDir(dir); err != nil {
-		return fmt.Errorf("atomicfile.WriteFile: %w", err)
-	}
-	return nil
+	return SyncDir(dir)
 }
 
 // SyncDir fsyncs a directory: a rename, a create or a remove in it is
