@@ -65,8 +65,10 @@ WITH params AS (
 beats AS (
   SELECT
     h.session_id,
-    h.account_id,
-    h.title_id,
+    -- absent, '' or NULL alike, as the runner's "" (QoEPlay): one value to
+    -- match and group plays by
+    nullif(h.account_id, '') AS account_id,
+    nullif(h.title_id, '') AS title_id,
     h.event,
     from_iso8601_timestamp_nanos(h.device_time) AS device_time,
     from_iso8601_timestamp_nanos(h.received_at) AS received_at,

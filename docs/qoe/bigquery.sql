@@ -37,8 +37,10 @@ WITH params AS (
 beats AS (
   SELECT
     h.session_id,
-    h.account_id,
-    h.title_id,
+    -- absent, '' or NULL alike, as the runner's "" (QoEPlay): one value to
+    -- match and group plays by
+    NULLIF(h.account_id, '') AS account_id,
+    NULLIF(h.title_id, '') AS title_id,
     h.event,
     message_time(h.device_time) AS device_time,
     message_time(h.received_at) AS received_at,

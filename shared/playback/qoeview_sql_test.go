@@ -481,3 +481,28 @@ func TestWarehouseSQLTakesASessionIntoAPlayAsTheRunner(t *testing.T) {
 		}
 	}
 }
+
+// TestWarehouseSQLTakesAnEmptyAccountAsNone: a play is one account's and
+// title's (QoEPlay), and the runner keys them by Go strings, where an
+// absent account is "" whichever way it was absent. The queries match
+// and group them with IS NOT DISTINCT FROM and GROUP BY, where NULL (a
+// message without the field; BigQuery's columns are NULLABLE) and the
+// empty string (a message with an empty one) are two values: a session naming a play was
+// refused into it, and the sessions of one play were two views. Each
+// query must read both as NULL, once, where it reads the heartbeat.
+func TestWarehouseSQLTakesAnEmptyAccountAsNone(t *testing.T) {
+	t.Parallel()
+	for _, file := range warehouseSQL(t) {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sql := regexp.MustCompile(`--.*`).ReplaceAllString(string(raw), "")
+		for _, key := range []string{"account_id", "title_id"} {
+			all := len(regexp.MustCompile(`\bh\.`+key+`\b`).FindAllString(sql, -1))
+			if !regexp.MustCompile(`(?i)\bNULLIF\(h\.`+key+`, ''\) AS `+key+`\b`).MatchString(sql) || all != 1 {
+				t.Errorf("%s reads h.%s %d times, not once as NULLIF(h.%s, '') AS %s: '' and NULL are two accounts or titles there, one in the runner", file, key, all, key, key)
+			}
+		}
+	}
+}
