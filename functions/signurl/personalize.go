@@ -403,9 +403,30 @@ func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
 	return append(dst, fragment...), nil
 }
 
+// dotSegment tells a segment a browser removes as "." (1) or ".." (2), or
+// 0: the WHATWG URL Standard's single- and double-dot segments, which take
+// %2e in any case for a dot (RFC 3986 6.2.2.2: %2E is the dot it
+// encodes), so that a grant goes with the folder the player fetches from.
+func dotSegment(seg string) int {
+	switch strings.ToLower(seg) {
+	case ".", "%2e":
+		return 1
+	case "..", ".%2e", "%2e.", "%2e%2e":
+		return 2
+	}
+	return 0
+}
+
+// splitPath splits a path into its segments (empty ones too) as a browser
+// reads an http(s) URL's: the WHATWG URL Standard's path state takes '\'
+// for '/', and hls.js leaves the URLs it resolves to that parser.
+func splitPath(path string) []string {
+	return strings.Split(strings.ReplaceAll(path, `\`, "/"), "/")
+}
+
 func hasDotSegment(path []byte) bool {
-	for seg := range bytes.SplitSeq(path, []byte{'/'}) {
-		if string(seg) == "." || string(seg) == ".." {
+	for _, seg := range splitPath(string(path)) {
+		if dotSegment(seg) != 0 {
 			return true
 		}
 	}
@@ -414,15 +435,16 @@ func hasDotSegment(path []byte) bool {
 
 // removeDotSegments is RFC 3986 5.2.4 on an absolute path: "." goes, ".."
 // takes the segment before it with it (none above the root), and a path
-// ending in either names a folder.
+// ending in either names a folder. Segments are splitPath's, dots
+// dotSegment's; they are joined with '/'.
 func removeDotSegments(path string) string {
-	segs := strings.Split(path[1:], "/")
+	segs := splitPath(path[1:])
 	out := make([]string, 0, len(segs))
 	for i, seg := range segs {
 		last := i == len(segs)-1
-		switch seg {
-		case ".":
-		case "..":
+		switch dotSegment(seg) {
+		case 1:
+		case 2:
 			if len(out) > 0 {
 				out = out[:len(out)-1]
 			}

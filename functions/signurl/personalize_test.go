@@ -159,6 +159,18 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 		{"dot-dot out of the title", "../../t2/sd/seg1.m4s", "", true},
 		{"dot-dot out of the title in an absolute path", "/titles/t1/sd/../../t2/sd/seg1.m4s", "", true},
 		{"dot-dot out of the title in an attribute", `#EXT-X-KEY:METHOD=AES-128,URI="../../../keys/k1"`, "", true},
+		// A browser's URL parser (WHATWG URL Standard, path state) also
+		// takes %2e, in any case and mix, for a dot and, in an http(s)
+		// URL, '\' for '/': hls.js leaves them to it, so they are dot
+		// segments too, or the grant would ride to another folder.
+		{"percent-encoded dot-dot to another rendition", "%2e%2e/hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+		{"mixed dot-dot to another rendition", ".%2E/hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+		{"percent-encoded dot", "%2E/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+		{"percent-encoded dot-dot in an absolute path", "/titles/t1/sd/%2e./hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+		{"backslashed dot-dot to another rendition", `..\hd\seg1.m4s`, "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+		{"percent-encoded dot-dot in an attribute", `#EXT-X-MAP:URI="%2e%2e/hd/init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/hd/init.mp4"`, false},
+		{"percent-encoded dot-dot out of the title", "%2e%2e/%2E%2E/t2/sd/seg1.m4s", "", true},
+		{"backslashed dot-dot out of the title", `..\..\t2\sd\seg1.m4s`, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -171,6 +183,33 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 			}
 			if err != nil || string(out) != "#EXTM3U\n"+tc.want+"\n" {
 				t.Fatalf("= %q, %v; want %q", out, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestPersonalizeMasterNamesAVariantAsAPlayerResolvesIt: a variant URI
+// whose percent-encoded or backslashed dot segments a browser resolves
+// into another rendition's folder is that rendition's variant, dropped
+// with it above the plan's cap, not offered with its BANDWIDTH and
+// RESOLUTION on the folder it starts with.
+func TestPersonalizeMasterNamesAVariantAsAPlayerResolvesIt(t *testing.T) {
+	t.Parallel()
+	link := func(dst []byte, p, r string) []byte { return append(dst, p+"/"+r...) }
+	for _, tc := range []struct{ name, hdURI string }{
+		{"percent-encoded", "sd/%2e%2e/hd/media.m3u8"},
+		{"mixed case", "sd/.%2E/hd/media.m3u8"},
+		{"backslashed", `sd\..\hd\media.m3u8`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stored := strings.Replace(string(storedObjects("t1", 1)["/titles/t1/master.m3u8"]), "\nhd/media.m3u8", "\n"+tc.hdURI, 1)
+			out, err := signurl.PersonalizeMaster(nil, []byte(stored), demo.Ladder[:1], examplePathways[:1], "https://s", link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(string(out), "#EXT-X-STREAM-INF"); n != 1 || strings.Contains(string(out), "RESOLUTION=1280x720") {
+				t.Fatalf("%d variants for a plan capped at sd, want only sd's:\n%s", n, out)
 			}
 		})
 	}
