@@ -530,6 +530,19 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 	if err != nil {
 		return dst, err
 	}
+	// A BaseURL below the MPD's naming a host is where the Representations
+	// under it are read (ISO/IEC 23009-1 5.6): off the pathways, and with
+	// query grants the signature would go there in every segment URL.
+	for b := indexTag(s, "BaseURL", period); b >= 0; b = indexTag(s, "BaseURL", b+1) {
+		open := strings.IndexByte(s[b:], '>')
+		if open < 0 {
+			return dst, manifestError("unterminated <BaseURL>")
+		}
+		text, _, _ := strings.Cut(s[b+open+1:], "<")
+		if text = strings.TrimSpace(text); hasScheme([]byte(text)) || strings.HasPrefix(text, "//") {
+			return dst, manifestError("BaseURL %q names a host off the pathways", text)
+		}
+	}
 	insertAt := mpdEnd
 	if i := strings.LastIndex(s[:period], "</ProgramInformation>"); i >= 0 {
 		insertAt = i + len("</ProgramInformation>")

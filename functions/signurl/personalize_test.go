@@ -215,6 +215,36 @@ func TestPersonalizeMasterNamesAVariantAsAPlayerResolvesIt(t *testing.T) {
 	}
 }
 
+// TestPersonalizeMPDKeepsTheGrantOnThePathways: a BaseURL below the MPD
+// level naming a host of its own (ISO/IEC 23009-1 5.6: the lowest level's
+// BaseURL resolves a Representation's URLs) takes the segments off the
+// pathways, and with query grants the rendition's signature to that host
+// in every segment URL: refused, as an MPD-level BaseURL is.
+func TestPersonalizeMPDKeepsTheGrantOnThePathways(t *testing.T) {
+	t.Parallel()
+	mpd := string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"])
+	for _, tc := range []struct{ name, from, to string }{
+		{"Period", "<AdaptationSet", "<BaseURL>https://other.example.com/titles/t1/</BaseURL><AdaptationSet"},
+		{"AdaptationSet", "<SegmentTemplate", "<BaseURL>https://other.example.com/titles/t1/</BaseURL><SegmentTemplate"},
+		{"Representation", `<Representation id="sd" bandwidth="800000" width="640" height="360" codecs="avc1.42c01e"/>`,
+			`<Representation id="sd" bandwidth="800000" width="640" height="360" codecs="avc1.42c01e"><BaseURL> //other.example.com/titles/t1/ </BaseURL></Representation>`},
+	} {
+		for _, queries := range []map[string]string{nil, {"sd": "Sig=1"}} {
+			t.Run(fmt.Sprintf("%s/queries=%v", tc.name, queries != nil), func(t *testing.T) {
+				t.Parallel()
+				stored := strings.Replace(mpd, tc.from, tc.to, 1)
+				if stored == mpd {
+					t.Fatalf("no %s in the stored MPD", tc.from)
+				}
+				out, err := signurl.PersonalizeMPD(nil, []byte(stored), demo.Ladder[:1], examplePathways[:1], "/titles/t1/", "https://s", queries)
+				if pe := playback.AsError(err); pe == nil || pe.Reason != "manifest_unsupported" {
+					t.Fatalf("= %v, want manifest_unsupported; wrote\n%s", err, out)
+				}
+			})
+		}
+	}
+}
+
 func TestPersonalizeRefusesWhatItCannotHandle(t *testing.T) {
 	t.Parallel()
 	link := func(dst []byte, p, r string) []byte { return append(dst, p+"/"+r...) }
