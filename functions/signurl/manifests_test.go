@@ -1036,10 +1036,21 @@ func inherited(t testing.TB, body []byte) map[string]map[string]string {
 			for _, r := range s.Reps {
 				attrs := map[string]string{}
 				for _, level := range []*tmpl{p.Template, s.Template, r.Template} {
-					if level != nil {
-						for _, a := range level.Attrs {
-							attrs[a.Name.Local] = a.Value
+					if level == nil {
+						continue
+					}
+					// XML 1.0 3.1: an attribute stated twice is no XML (a
+					// browser's DOMParser refuses it), though encoding/xml
+					// reads it.
+					stated := map[string]bool{}
+					for _, a := range level.Attrs {
+						if stated[a.Name.Local] {
+							t.Errorf("Representation %s: a SegmentTemplate states %s twice", r.ID, a.Name.Local)
 						}
+						stated[a.Name.Local] = true
+					}
+					for _, a := range level.Attrs {
+						attrs[a.Name.Local] = a.Value
 					}
 				}
 				out[r.ID] = attrs
@@ -1071,6 +1082,12 @@ func TestSegmentTemplateAtEveryLevel(t *testing.T) {
 		{"representation's own inherits its initialization", strings.NewReplacer(
 			`codecs="avc1.42c01e"/>`, `codecs="avc1.42c01e"><SegmentTemplate media="$RepresentationID$/seg$Number$.m4s?v=1"/></Representation>`,
 			`codecs="avc1.4d401f"/>`, `codecs="avc1.4d401f"><SegmentTemplate media="$RepresentationID$/seg$Number$.m4s"></SegmentTemplate></Representation>`).Replace(stored)},
+		// XML 1.0 2.3 and 3.1: an attribute value in single quotes, and
+		// space around '='.
+		{"single quotes and spaces", strings.NewReplacer(setLevel, "",
+			`<Period id="0" start="PT0S">`, `<Period id="0" start="PT0S"><SegmentTemplate timescale='1000' duration = "2000" startNumber="1" media="$RepresentationID$/seg$Number$.m4s" initialization='$RepresentationID$/init.mp4'/>`,
+			`codecs="avc1.42c01e"/>`, `codecs="avc1.42c01e"><SegmentTemplate media='$RepresentationID$/seg$Number$.m4s'/></Representation>`,
+			`codecs="avc1.4d401f"/>`, `codecs="avc1.4d401f"><SegmentTemplate media = "$RepresentationID$/seg$Number$.m4s"/></Representation>`).Replace(stored)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

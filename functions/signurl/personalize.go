@@ -884,7 +884,7 @@ func inheritTemplate(levels ...string) string {
 		upperEnd := strings.IndexByte(upper, '>')
 		for _, a := range attrs(upper[:upperEnd]) {
 			if _, ok := attr(tag, a[0]); !ok {
-				tag += " " + a[0] + `="` + a[1] + `"`
+				tag += " " + a[1]
 			}
 		}
 		if strings.TrimSpace(body) == "" && upper[upperEnd-1] != '/' {
@@ -897,44 +897,73 @@ func inheritTemplate(levels ...string) string {
 	return tag + ">" + body + "</SegmentTemplate>"
 }
 
-// attrs lists the name="value" attributes of a start tag, in order.
+// attrs lists the attributes of a start tag, in order: each name and its
+// whole name="value" text.
 func attrs(tag string) [][2]string {
 	var out [][2]string
-	for rest := tag; ; {
-		eq := strings.Index(rest, `="`)
-		if eq < 0 {
-			return out
+	eachAttr(tag, func(name, _ string, start, end int) bool {
+		out = append(out, [2]string{name, tag[start:end]})
+		return true
+	})
+	return out
+}
+
+// attr returns the value of attribute name in a start tag.
+func attr(tag, name string) (value string, ok bool) {
+	eachAttr(tag, func(n, v string, _, _ int) bool {
+		if n == name {
+			value, ok = v, true
 		}
-		name := rest[strings.LastIndexAny(rest[:eq], " \t\r\n")+1 : eq]
-		v := rest[eq+2:]
-		end := strings.IndexByte(v, '"')
+		return !ok
+	})
+	return value, ok
+}
+
+// eachAttr calls fn with each attribute of a start tag, its value (as
+// written, entities unread) and where name="value" starts and ends in tag,
+// until fn returns false. Values may be in single or double quotes, with
+// space about '=' (XML 1.0 2.3, 3.1).
+func eachAttr(tag string, fn func(name, value string, start, end int) bool) {
+	isSpace := func(i int) bool { return i < len(tag) && strings.IndexByte(" \t\r\n", tag[i]) >= 0 }
+	i := strings.IndexAny(tag, " \t\r\n") // past the element's name
+	if i < 0 {
+		return
+	}
+	for {
+		for isSpace(i) {
+			i++
+		}
+		start := i
+		for i < len(tag) && !isSpace(i) && strings.IndexByte("=/>", tag[i]) < 0 {
+			i++
+		}
+		name := tag[start:i]
+		for isSpace(i) {
+			i++
+		}
+		if name == "" || i >= len(tag) || tag[i] != '=' {
+			return
+		}
+		for i++; isSpace(i); i++ {
+		}
+		if i >= len(tag) || tag[i] != '"' && tag[i] != '\'' {
+			return
+		}
+		end := strings.IndexByte(tag[i+1:], tag[i])
 		if end < 0 {
-			return out
+			return
 		}
-		out = append(out, [2]string{name, v[:end]})
-		rest = v[end+1:]
+		value := tag[i+1 : i+1+end]
+		i += end + 2
+		if !fn(name, value, start, i) {
+			return
+		}
 	}
 }
 
-// attr returns the value of name="..." in a start tag.
-func attr(tag, name string) (string, bool) {
-	for from := 0; ; {
-		i := strings.Index(tag[from:], name+`="`)
-		if i < 0 {
-			return "", false
-		}
-		i += from
-		if i > 0 && (tag[i-1] == ' ' || tag[i-1] == '\t' || tag[i-1] == '\n' || tag[i-1] == '\r') {
-			v := tag[i+len(name)+2:]
-			end := strings.IndexByte(v, '"')
-			if end < 0 {
-				return "", false
-			}
-			return v[:end], true
-		}
-		from = i + 1
-	}
-}
+// urlTemplates are the URL templates of a SegmentTemplate (ISO/IEC
+// 23009-1 5.3.9.4.2): Shaka reads the index segment through index.
+var urlTemplates = []string{"media", "initialization", "index", "bitstreamSwitching"}
 
 // withQuery appends query to the URL templates (media, initialization,
 // index, bitstreamSwitching) of a SegmentTemplate element (the start tag
@@ -947,15 +976,14 @@ func withQuery(el, query string) (string, error) {
 	tag := el[:end]
 	// In an attribute '&' must be escaped, and '$' would open a template
 	// identifier.
-	esc := strings.NewReplacer("&", "&amp;", "$", "$$", `"`, "&quot;", "<", "&lt;").Replace(query)
-	// Every URL template of the element (ISO/IEC 23009-1 5.3.9.4.2):
-	// Shaka reads the index segment through index.
-	for _, name := range []string{"media", "initialization", "index", "bitstreamSwitching"} {
-		v, ok := attr(tag, name)
+	esc := strings.NewReplacer("&", "&amp;", "$", "$$", `"`, "&quot;", "'", "&apos;", "<", "&lt;").Replace(query)
+	var b strings.Builder
+	written := 0 // tag[:written] is in b
+	eachAttr(tag, func(name, v string, start, attrEnd int) bool {
 		// A URL naming a host of its own does not resolve against the
 		// pathway's BaseURL: the grant is not for it.
-		if !ok || hasScheme([]byte(v)) || strings.HasPrefix(v, "//") {
-			continue
+		if !slices.Contains(urlTemplates, name) || hasScheme([]byte(v)) || strings.HasPrefix(v, "//") {
+			return true
 		}
 		// Before a fragment, which never reaches the CDN.
 		u, fragment, hasFragment := strings.Cut(v, "#")
@@ -966,9 +994,13 @@ func withQuery(el, query string) (string, error) {
 		if strings.Contains(u, "?") {
 			sep = "&amp;"
 		}
-		old := name + `="` + v + `"`
-		tag = strings.Replace(tag, old, name+`="`+u+sep+esc+fragment+`"`, 1)
-	}
+		quote := tag[attrEnd-1 : attrEnd]
+		b.WriteString(tag[written:start])
+		b.WriteString(name + "=" + quote + u + sep + esc + fragment + quote)
+		written = attrEnd
+		return true
+	})
+	tag = b.String() + tag[written:]
 	return tag + el[end:], nil
 }
 
