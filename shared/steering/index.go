@@ -706,11 +706,12 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 	anchor, result, degraded := int32(-1), ResultGeo, false
 	method, at := MethodGeo, unitVector(loc.Lat, loc.Lon)
 	var group CacheGroup
+	var pops []int32 // the zone's group's, on each CDN
 	named, byDistance := false, true
 	if loc.Zone != "" {
-		var configured bool
+		var configured, known bool
 		group, configured = cfg.CacheGroups[loc.Zone]
-		pops, known := ix.named[loc.Zone]
+		pops, known = ix.named[loc.Zone]
 		// A PoP configured for the client's IP version, not usable, is down.
 		servesClient := func(i int32) bool { return ix.scan[i].serves&family != 0 }
 		if (known || configured) && !group.allows(MethodCZ) {
@@ -777,9 +778,9 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 	}
 	primary, nearestDown, client := -1, -2.0, at
 	if named {
-		ix.fixNamed(best, loc.Zone, at, family, cut, spent)
+		ix.fixNamed(best, pops, at, family, cut, spent)
 		for _, b := range group.Backups {
-			ix.fixNamed(best, b, at, family, cut, spent)
+			ix.fixNamed(best, ix.named[b], at, family, cut, spent)
 		}
 	}
 	if anchor >= 0 {
@@ -791,23 +792,27 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 			primary = cheapest(best)
 		}
 		if method == MethodCZ {
-			geoAt := at
-			if loc.GeoSource != "" {
-				geoAt = unitVector(loc.GeoLat, loc.GeoLon)
+			// Where GeoIP puts the client, read only when a ranking needs it
+			// (unitVector's sines and cosines cost as much as a PoP scan).
+			geoAt := func() vec3 {
+				if loc.GeoSource != "" {
+					return unitVector(loc.GeoLat, loc.GeoLon)
+				}
+				return at
 			}
 			if primary < 0 {
 				// No group allows coverage zone routing near the zone:
 				// Traffic Router goes on to GeoIP.
-				r.Result, client = ResultGeo, geoAt
-				nearestDown = ix.rank(best, geoAt, MethodGeo, family, cut, loc.ASN, true, false, spent)
+				r.Result, client = ResultGeo, geoAt()
+				nearestDown = ix.rank(best, client, MethodGeo, family, cut, loc.ASN, true, false, spent)
 				primary = cheapest(best)
-			} else {
+			} else if slices.ContainsFunc(ix.cdns, func(c cdnInfo) bool { return c.geoNotCZ }) {
 				// A CDN whose CZ-enabled PoPs are all listed goes on to
 				// those allowing GEO.
 				for c := range best {
 					best[c].fixed = best[c].n
 				}
-				ix.rank(best, geoAt, MethodGeo, family, cut, 0, false, true, spent)
+				ix.rank(best, geoAt(), MethodGeo, family, cut, 0, false, true, spent)
 			}
 		}
 	}
@@ -894,10 +899,11 @@ func (ix *Index) firstUsable(pops []int32, method Methods, family uint8, cut int
 	return -1
 }
 
-// fixNamed appends each CDN's PoP named name to its fixed PoPs when it may
-// serve the client by CZ and is neither listed yet nor spent.
-func (ix *Index) fixNamed(best []topPoPs, name string, client vec3, family uint8, cut int64, spent []int32) {
-	for _, i := range ix.named[name] {
+// fixNamed appends each of a group's PoPs (ix.named's) to its CDN's fixed
+// PoPs when it may serve the client by CZ and is neither listed yet nor
+// spent.
+func (ix *Index) fixNamed(best []topPoPs, pops []int32, client vec3, family uint8, cut int64, spent []int32) {
+	for _, i := range pops {
 		t := &best[ix.scan[i].cdn]
 		if t.n == ix.cfg.PoPsPerCDN || t.holds(i) || slices.Contains(spent, i) || !ix.popEligible(i, MethodCZ, family, cut) {
 			continue
