@@ -162,7 +162,11 @@ func isAllowed(allowed []playback.Rendition, path string) bool {
 // (./sd/media.m3u8 is sd's); one climbing out of the title's folder is
 // none.
 func renditionOf(uri string) (string, bool) {
-	if path, _, _ := strings.Cut(uri, "?"); hasDotSegment([]byte(path)) && !strings.HasPrefix(path, "/") {
+	path := uri
+	if q := strings.IndexAny(uri, "?#"); q >= 0 {
+		path = uri[:q]
+	}
+	if hasDotSegment([]byte(path)) && !strings.HasPrefix(path, "/") {
 		const title = "/title/"
 		resolved := removeDotSegments(title + path)
 		if !strings.HasPrefix(resolved, title) {

@@ -190,9 +190,10 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 
 // TestPersonalizeMasterNamesAVariantAsAPlayerResolvesIt: a variant URI
 // whose percent-encoded or backslashed dot segments a browser resolves
-// into another rendition's folder is that rendition's variant, dropped
-// with it above the plan's cap, not offered with its BANDWIDTH and
-// RESOLUTION on the folder it starts with.
+// into another rendition's folder is that rendition's variant, and one
+// with dot segments in its fragment the variant of the folder its path
+// names: above the plan's cap it is dropped, not offered with its
+// BANDWIDTH and RESOLUTION on another folder.
 func TestPersonalizeMasterNamesAVariantAsAPlayerResolvesIt(t *testing.T) {
 	t.Parallel()
 	link := func(dst []byte, p, r string) []byte { return append(dst, p+"/"+r...) }
@@ -200,6 +201,8 @@ func TestPersonalizeMasterNamesAVariantAsAPlayerResolvesIt(t *testing.T) {
 		{"percent-encoded", "sd/%2e%2e/hd/media.m3u8"},
 		{"mixed case", "sd/.%2E/hd/media.m3u8"},
 		{"backslashed", `sd\..\hd\media.m3u8`},
+		// RFC 3986 3.5: a fragment is no part of the path.
+		{"dot segments in a fragment", "hd/media.m3u8#/../../sd/media.m3u8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
