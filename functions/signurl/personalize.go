@@ -2,6 +2,7 @@ package signurl
 
 import (
 	"bytes"
+	"encoding/xml"
 	"fmt"
 	"slices"
 	"strconv"
@@ -542,7 +543,19 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 		if open < 0 {
 			return dst, manifestError("unterminated <BaseURL>")
 		}
-		text, _, _ := strings.Cut(s[b+open+1:], "<")
+		if s[b+open-1] == '/' {
+			continue // empty
+		}
+		end := strings.Index(s[b:], "</BaseURL>")
+		if end < 0 {
+			return dst, manifestError("unterminated <BaseURL>")
+		}
+		// Its text as a client reads it: CDATA sections and references
+		// are XML's ways to write the same URL.
+		var text string
+		if err := xml.Unmarshal([]byte(s[b:b+end+len("</BaseURL>")]), &text); err != nil {
+			return dst, manifestError("BaseURL: %v", err)
+		}
 		if text = strings.TrimSpace(text); hasScheme([]byte(text)) || strings.HasPrefix(text, "//") {
 			return dst, manifestError("BaseURL %q names a host off the pathways", text)
 		}

@@ -231,6 +231,10 @@ func TestPersonalizeMPDKeepsTheGrantOnThePathways(t *testing.T) {
 		{"AdaptationSet", "<SegmentTemplate", "<BaseURL>https://other.example.com/titles/t1/</BaseURL><SegmentTemplate"},
 		{"Representation", `<Representation id="sd" bandwidth="800000" width="640" height="360" codecs="avc1.42c01e"/>`,
 			`<Representation id="sd" bandwidth="800000" width="640" height="360" codecs="avc1.42c01e"><BaseURL> //other.example.com/titles/t1/ </BaseURL></Representation>`},
+		// XML 1.0 2.7, 4.1: the host may be in a CDATA section or
+		// written with character references.
+		{"Period in CDATA", "<AdaptationSet", "<BaseURL><![CDATA[https://other.example.com/titles/t1/]]></BaseURL><AdaptationSet"},
+		{"Period with a character reference", "<AdaptationSet", "<BaseURL>&#104;ttps://other.example.com/titles/t1/</BaseURL><AdaptationSet"},
 	} {
 		for _, queries := range []map[string]string{nil, {"sd": "Sig=1"}} {
 			t.Run(fmt.Sprintf("%s/queries=%v", tc.name, queries != nil), func(t *testing.T) {
