@@ -999,7 +999,10 @@ func withQuery(el, query string) (string, error) {
 	eachAttr(tag, func(name, v string, start, attrEnd int) bool {
 		// A URL naming a host of its own does not resolve against the
 		// pathway's BaseURL: the grant is not for it.
-		if !slices.Contains(urlTemplates, name) || hasScheme([]byte(v)) || strings.HasPrefix(v, "//") {
+		if !slices.Contains(urlTemplates, name) {
+			return true
+		}
+		if read := xmlValue(v); hasScheme([]byte(read)) || strings.HasPrefix(read, "//") {
 			return true
 		}
 		// Before a fragment, which never reaches the CDN.
@@ -1019,6 +1022,20 @@ func withQuery(el, query string) (string, error) {
 	})
 	tag = b.String() + tag[written:]
 	return tag + el[end:], nil
+}
+
+// xmlValue is an attribute value as an XML parser reads it, its
+// references replaced (XML 1.0 4.1), or v as written when it holds none
+// or is no XML.
+func xmlValue(v string) string {
+	if !strings.Contains(v, "&") {
+		return v
+	}
+	var text string
+	if err := xml.Unmarshal([]byte("<v>"+v+"</v>"), &text); err != nil {
+		return v
+	}
+	return text
 }
 
 func appendXMLEscaped(dst []byte, s string) []byte {

@@ -373,6 +373,9 @@ func TestPersonalizeMPDKeepsTheGrantOffOtherHosts(t *testing.T) {
 	for _, tc := range []struct{ name, media, init string }{
 		{"scheme", "https://other.example.com/$RepresentationID$/seg$Number$.m4s", "$RepresentationID$/init.mp4?Sig=1"},
 		{"network path", "//other.example.com/$RepresentationID$/seg$Number$.m4s", "$RepresentationID$/init.mp4?Sig=1"},
+		// XML 1.0 4.1: the same URLs, as an MPD parser reads them.
+		{"scheme with a character reference", "&#104;ttps://other.example.com/$RepresentationID$/seg$Number$.m4s", "$RepresentationID$/init.mp4?Sig=1"},
+		{"network path with character references", "&#x2F;&#x2f;other.example.com/$RepresentationID$/seg$Number$.m4s", "$RepresentationID$/init.mp4?Sig=1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
