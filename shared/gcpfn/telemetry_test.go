@@ -33,7 +33,8 @@ import (
 // metrics of one HTTP invocation are sent over OTLP to the Telemetry API
 // before the entry point returns, which is all Cloud Functions guarantees
 // CPU for, with a bearer token of the function's default credentials and
-// the project on the resource. The API is a loopback OTLP receiver
+// the project and the platform on the resource (cloud.*, faas.name and
+// faas.version from the variables Cloud Run sets). The API is a loopback OTLP receiver
 // (otlptest) and the token endpoint tokentest's: neither
 // telemetry.googleapis.com nor Google's token endpoint is reachable here.
 //
@@ -49,7 +50,10 @@ func TestInvocationMetricsReachCloudMonitoring(t *testing.T) {
 		Lookuper: envconfig.MapLookuper(map[string]string{
 			telemetry.EnvMetricsExporter: telemetry.ExporterGoogleCloud, telemetry.EnvGoogleCloudProject: project,
 			telemetry.EnvResourceAttributes:       "cloud.region=europe-west1",
-			"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": recv.Endpoint() + "/v1/metrics"}),
+			"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": recv.Endpoint() + "/v1/metrics",
+			// What Cloud Run sets on a 2nd gen function's service, and
+			// the buildpack on a function.
+			"K_SERVICE": "recorder", "K_REVISION": "recorder-00007-abc", "K_CONFIGURATION": "recorder", "FUNCTION_TARGET": "Recorder"}),
 		Log: slog.New(slog.DiscardHandler),
 	})
 	p, err := telemetry.Setup(context.Background(), res.Telemetry("recorder"))
@@ -82,7 +86,11 @@ func TestInvocationMetricsReachCloudMonitoring(t *testing.T) {
 		t.Errorf("Authorization %q, want the default credentials' token %q", got, issued[0])
 	}
 	rm := exports[0].Data.GetResourceMetrics()[0]
-	for key, want := range map[string]string{googlecloud.ProjectAttribute: project, "cloud.region": "europe-west1", "service.name": "recorder"} {
+	// cloud.platform gcp_cloud_functions, not gcp_cloud_run: the Telemetry
+	// API files only the latter under prometheus_target cluster "__run__",
+	// so the series keep the labels they had before the platform was set.
+	for key, want := range map[string]string{googlecloud.ProjectAttribute: project, "cloud.region": "europe-west1", "service.name": "recorder",
+		"cloud.provider": "gcp", "cloud.platform": "gcp_cloud_functions", "faas.name": "recorder", "faas.version": "recorder-00007-abc"} {
 		if got := otlptest.Attr(rm.GetResource().GetAttributes(), key); got != want {
 			t.Errorf("resource %s = %q, want %q", key, got, want)
 		}
