@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
@@ -234,6 +235,16 @@ func WithCarrier(attrs, carrier map[string]string) map[string]string {
 // classifies its failures (StartPublish's end does the same). It records
 // the batch size and the retries. Off, it is h(ctx, msgs).
 func Consume(ctx context.Context, system, topic string, msgs []playback.Message, h playback.BatchHandler) []string {
+	return ConsumeSubscription(ctx, system, topic, "", msgs, h)
+}
+
+// ConsumeSubscription is Consume of messages delivered through
+// subscription, which its spans name
+// (messaging.destination.subscription.name, at their start, as the
+// messaging conventions ask of an attribute a sampler may read): the last
+// segment of a resource name (projects/P/subscriptions/ID), as
+// messaging.destination.name is the topic's id. "" names none.
+func ConsumeSubscription(ctx context.Context, system, topic, subscription string, msgs []playback.Message, h playback.BatchHandler) []string {
 	rt := current()
 	if rt == nil {
 		return h(ctx, msgs)
@@ -241,7 +252,11 @@ func Consume(ctx context.Context, system, topic string, msgs []playback.Message,
 	var batch trace.Span
 	var spans []trace.Span
 	if rt.tracer != nil {
-		base := []attribute.KeyValue{semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic)}
+		base := make([]attribute.KeyValue, 2, 3)
+		base[0], base[1] = semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic)
+		if subscription != "" {
+			base = append(base, semconv.MessagingDestinationSubscriptionName(subscription[strings.LastIndexByte(subscription, '/')+1:]))
+		}
 		links := make([]trace.Link, 0, len(msgs))
 		parents := make([]context.Context, len(msgs))
 		for i := range msgs {

@@ -169,7 +169,7 @@ func (b *Bus) consume(ctx context.Context, client *gpubsub.Client, topic, path s
 		defer close(batcherDone)
 		// Traced over Call, as membus: its spans and metrics take what
 		// Call's re-run of a panicking batch hands back in the end.
-		b.batches(ctx, log, push.Traced(topic, func(ctx context.Context, msgs []playback.Message) []string {
+		b.batches(ctx, log, push.Traced(topic, path, func(ctx context.Context, msgs []playback.Message) []string {
 			return h.Call(ctx, log, msgs)
 		}), in)
 	}()

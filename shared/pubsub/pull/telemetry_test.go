@@ -3,6 +3,7 @@ package pull
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -55,6 +56,25 @@ func TestTraceCrossesTheTopic(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The consumer's spans name the subscription it pulls from, by its id.
+	path, err := b.Subscription("traced")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := path[strings.LastIndexByte(path, '/')+1:]
+	processed := 0
+	for _, s := range recv.Trace(traceID) {
+		if otlptest.Attr(s.GetAttributes(), "messaging.operation.type") != "process" {
+			continue
+		}
+		processed++
+		if got := otlptest.Attr(s.GetAttributes(), "messaging.destination.subscription.name"); got != want {
+			t.Errorf("consumer span %s: messaging.destination.subscription.name %q, want %q", s.GetName(), got, want)
+		}
+	}
+	if processed == 0 {
+		t.Errorf("no consumer span in the trace: %s", otlptest.Describe(recv.Trace(traceID)))
 	}
 }
 

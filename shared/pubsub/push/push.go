@@ -83,7 +83,7 @@ func CloudEventHandler(h playback.BatchHandler) func(context.Context, event.Even
 		// The source is //pubsub.googleapis.com/projects/P/topics/T.
 		topic := e.Source()
 		topic = topic[strings.LastIndexByte(topic, '/')+1:]
-		if slices.Contains(Traced(topic, h).Call(ctx, log, []playback.Message{m}), m.ID) {
+		if slices.Contains(Traced(topic, data.Subscription, h).Call(ctx, log, []playback.Message{m}), m.ID) {
 			return fmt.Errorf("pubsub: handler asked to retry message %s (delivery attempt %d)", m.ID, m.DeliveryAttempt)
 		}
 		return nil
@@ -135,9 +135,10 @@ func Decode(in Incoming) playback.Message {
 	return m
 }
 
-// Traced runs h inside the consumer spans of its batch.
-func Traced(topic string, h playback.BatchHandler) playback.BatchHandler {
+// Traced runs h inside the consumer spans of its batch, delivered through
+// subscription (its resource name; "" when unknown).
+func Traced(topic, subscription string, h playback.BatchHandler) playback.BatchHandler {
 	return func(ctx context.Context, msgs []playback.Message) []string {
-		return telemetry.Consume(ctx, telemetry.SystemPubSub, topic, msgs, h)
+		return telemetry.ConsumeSubscription(ctx, telemetry.SystemPubSub, topic, subscription, msgs, h)
 	}
 }
