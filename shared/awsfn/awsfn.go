@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/sethvargo/go-envconfig"
 	"go.opentelemetry.io/otel/attribute"
@@ -143,10 +144,21 @@ func Main(build Builder, silentTracers ...string) {
 // flushed before each invocation returns. silentTracers name the client
 // libraries' tracers whose spans the operator turned off
 // (telemetry.Options.SilentTracers): the Google clients' of the hybrid
-// stack's Lambda (shared/gcpclient).
+// stack's Lambda (shared/gcpclient). An invocation's spans carry its
+// request id (invocationID).
 func Telemetry(service string, out io.Writer, silentTracers ...string) telemetry.Options {
 	return telemetry.Options{Service: service, Metrics: telemetry.SinkEMF, EMFOut: out, SilentTracers: silentTracers,
-		Resource: lambdaResource(os.Getenv)}
+		Resource: lambdaResource(os.Getenv), Invocation: invocationID}
+}
+
+// invocationID is the request id of the invocation ctx serves, which the
+// Lambda runtime puts in its context: the FaaS conventions' invocation id
+// for Lambda.
+func invocationID(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return lc.AwsRequestID
+	}
+	return ""
 }
 
 // lambdaResource is the resource of a Lambda function as the resource

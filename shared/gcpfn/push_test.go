@@ -12,10 +12,13 @@ import (
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	"github.com/sethvargo/go-envconfig"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/gcpfn"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // capture is a function that consumes heartbeats and keeps every message;
@@ -59,6 +62,9 @@ func (c *capture) last() (playback.Message, int) {
 // with base64 data, attributes, messageId and message_id, publishTime and
 // publish_time, orderingKey; subscription and, with a dead-letter policy,
 // deliveryAttempt beside it). A 2xx acks, anything else is redelivered.
+// Each delivery's spans carry its execution id and whether it was the
+// instance's first (faas.invocation_id, faas.coldstart). Not parallel:
+// the telemetry Provider is process-wide.
 func TestPushBodyAsTheCloudDeliversIt(t *testing.T) {
 	c := &capture{}
 	set, err := gcpfn.NewSet(quietResources(nil), gcpfn.Spec{
@@ -68,6 +74,15 @@ func TestPushBodyAsTheCloudDeliversIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	spans := tracetest.NewInMemoryExporter()
+	opts := set.Resources().Telemetry("capture")
+	opts.SpanExporter = spans
+	opts.Lookup = envconfig.MapLookuper(map[string]string{telemetry.EnvTracesSampler: "always_on"})
+	tel, err := telemetry.Setup(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
 	set.Register(gcpfn.Framework)
 	t.Setenv("FUNCTION_TARGET", "CaptureHeartbeats") // as Cloud Functions sets it
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -95,11 +110,19 @@ func TestPushBodyAsTheCloudDeliversIt(t *testing.T) {
   "deliveryAttempt": %d
 }`, base64.StdEncoding.EncodeToString([]byte(data)), attempt)
 	}
-	post := func(b string) int {
+	post := func(b string, executionID string) int {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			resp, err := http.Post(endpoint, "application/json", strings.NewReader(b))
+			req, err := http.NewRequest("POST", endpoint, strings.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			if executionID != "" {
+				req.Header.Set("Function-Execution-Id", executionID)
+			}
+			resp, err := http.DefaultClient.Do(req)
 			if err == nil {
 				resp.Body.Close()
 				return resp.StatusCode
@@ -111,7 +134,7 @@ func TestPushBodyAsTheCloudDeliversIt(t *testing.T) {
 		}
 	}
 
-	if code := post(body("beat", 3)); code/100 != 2 {
+	if code := post(body("beat", 3), "exec-1"); code/100 != 2 {
 		t.Fatalf("push answered %d, want 2xx (ack)", code)
 	}
 	m, _ := c.last()
@@ -122,13 +145,35 @@ func TestPushBodyAsTheCloudDeliversIt(t *testing.T) {
 	if m.DeliveryAttempt != 3 || m.OrderingKey != "ses_1" {
 		t.Errorf("consumer got delivery attempt %d and ordering key %q, want 3 and ses_1 from the push body", m.DeliveryAttempt, m.OrderingKey)
 	}
-	if code := post(body("retry", 4)); code/100 == 2 {
+	if code := post(body("retry", 4), ""); code/100 == 2 {
 		t.Fatalf("a message the consumer asked to retry was acked (%d)", code)
 	}
-	if code := post(`{"message":{"data":"e30="},"subscription":"projects/p/subscriptions/s"}`); code/100 == 2 {
+	if code := post(`{"message":{"data":"e30="},"subscription":"projects/p/subscriptions/s"}`, ""); code/100 == 2 {
 		t.Errorf("a push body without a message id was acked (%d)", code)
 	}
 	if _, n := c.last(); n != 2 {
 		t.Errorf("consumer saw %d messages, want 2", n)
+	}
+	// The spans of each delivery carry its execution id: the one the
+	// platform sent in Function-Execution-Id, else the one the Functions
+	// Framework made (and logs); only the first delivery is cold.
+	if err := tel.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{} // message data → id/coldstart
+	for _, s := range spans.GetSpans() {
+		attrs := map[string]string{}
+		for _, kv := range s.Attributes {
+			attrs[string(kv.Key)] = kv.Value.Emit()
+		}
+		if id := attrs["messaging.message.id"]; id != "" {
+			ids[id+" attempt "+attrs["messaging.gcp_pubsub.message.delivery_attempt"]] = attrs["faas.invocation_id"] + "/" + attrs["faas.coldstart"]
+		}
+	}
+	if got := ids["msg_1 attempt 3"]; got != "exec-1/true" {
+		t.Errorf("first delivery's span: invocation/coldstart %q, want exec-1/true (all %v)", got, ids)
+	}
+	if got := ids["msg_1 attempt 4"]; !strings.HasSuffix(got, "/false") || got == "/false" || strings.HasPrefix(got, "exec-1/") {
+		t.Errorf("second delivery's span: invocation/coldstart %q, want the framework's own id and false (all %v)", got, ids)
 	}
 }

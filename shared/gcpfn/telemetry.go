@@ -1,6 +1,7 @@
 package gcpfn
 
 import (
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 
@@ -18,13 +19,17 @@ import (
 // connects, nor reads credentials, until the first flush after an
 // invocation. With GCP_CLIENT_TELEMETRY=false the Google client libraries'
 // own spans are left out (gcpclient.EnvTelemetry). The resource names the
-// platform (platformResource).
+// platform (platformResource). An invocation's spans carry its execution
+// id: the Functions Framework's, which is the Function-Execution-Id
+// header's where the platform sends one, else one it makes for its own
+// log lines (execution_id).
 func (r *Resources) Telemetry(service string) telemetry.Options {
 	return telemetry.Options{
-		Service:  service,
-		Resource: platformResource(r.getenv),
-		Metrics:  telemetry.SinkOTLP,
-		Lookup:   r.lookup,
+		Service:    service,
+		Resource:   platformResource(r.getenv),
+		Invocation: funcframework.ExecutionIDFromContext,
+		Metrics:    telemetry.SinkOTLP,
+		Lookup:     r.lookup,
 		MetricExporters: map[string]telemetry.MetricExporterFunc{
 			telemetry.ExporterGoogleCloud: googlecloud.Exporter(nil),
 		},

@@ -252,6 +252,7 @@ func ConsumeSubscription(ctx context.Context, system, topic, subscription string
 	var batch trace.Span
 	var spans []trace.Span
 	if rt.tracer != nil {
+		cold := rt.firstInvocation()
 		base := make([]attribute.KeyValue, 2, 3)
 		base[0], base[1] = semconv.MessagingSystemKey.String(system), semconv.MessagingDestinationName(topic)
 		if subscription != "" {
@@ -269,6 +270,23 @@ func ConsumeSubscription(ctx context.Context, system, topic, subscription string
 		bctx, batch = rt.tracer.Start(ctx, "process "+topic, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(links...),
 			trace.WithAttributes(append(slices.Clip(base), semconv.MessagingOperationTypeProcess,
 				semconv.MessagingOperationName("process"), semconv.MessagingBatchMessageCount(len(msgs)), semconv.FaaSTriggerPubSub)...))
+		// The batch's span is the invocation's, and so is each message's
+		// span, in the trace of its publisher.
+		// Their attributes are made once, for the first that is recorded.
+		var invocation []attribute.KeyValue
+		made := false
+		invocationOf := func(s trace.Span) {
+			if !s.IsRecording() {
+				return
+			}
+			if !made {
+				invocation, made = rt.invocationAttrs(ctx, cold, nil), true
+			}
+			if len(invocation) > 0 {
+				s.SetAttributes(invocation...)
+			}
+		}
+		invocationOf(batch)
 		batchLink := trace.Link{SpanContext: batch.SpanContext()}
 		spans = make([]trace.Span, len(msgs))
 		for i, m := range msgs {
@@ -285,6 +303,7 @@ func ConsumeSubscription(ctx context.Context, system, topic, subscription string
 			}
 			_, spans[i] = rt.tracer.Start(parents[i], "process "+topic, trace.WithSpanKind(trace.SpanKindConsumer),
 				trace.WithLinks(batchLink), trace.WithAttributes(attrs...))
+			invocationOf(spans[i])
 		}
 		ctx = bctx
 	}

@@ -73,6 +73,9 @@ type Request struct {
 	span trace.Span
 	// traced: ctx differs from the one StartRequest was given.
 	traced bool
+	// cold: the request is the process's first invocation
+	// (runtime.firstInvocation).
+	cold bool
 }
 
 // StartRequest begins the telemetry of r, which the caller serves with
@@ -118,6 +121,7 @@ func (rt *runtime) startRequest(ctx context.Context, r *http.Request, v ctxValue
 	if rt.tracer == nil {
 		return v.wrap(ctx), q
 	}
+	q.cold = rt.firstInvocation()
 	// Header's map read with the canonical names costs nothing; the
 	// propagator's Get canonicalises each name into a new string.
 	if len(r.Header["Traceparent"]) > 0 || len(r.Header["Baggage"]) > 0 {
@@ -241,7 +245,7 @@ func (q Request) end(w StatusWriter, r *http.Request, recovered any, seconds flo
 	scheme := scheme(r)
 	if q.span != nil {
 		q.span.SetName(spanName(method, r.Pattern, route))
-		more := 1 // the status code
+		more := 1 + q.rt.invocationRoom() // the status code
 		if route != "" {
 			more++
 		}
@@ -261,7 +265,7 @@ func (q Request) end(w StatusWriter, r *http.Request, recovered any, seconds flo
 			// still ended in an error, which error.type must say.
 			attrs = append(attrs, semconv.ErrorTypeOther)
 		}
-		q.span.SetAttributes(attrs...)
+		q.span.SetAttributes(q.rt.invocationAttrs(r.Context(), q.cold, attrs)...)
 		switch {
 		case recovered != nil:
 			q.span.SetStatus(codes.Error, "panic")
@@ -309,7 +313,8 @@ func monotonicNow() time.Duration { return time.Since(monotonicBase) }
 // "_OTHER" (the HTTP conventions' fallback: no status says more).
 func (q Request) fail(r *http.Request) {
 	if q.span != nil {
-		q.span.SetAttributes(append(requestAttrs(r, q.rt.method(r.Method), scheme(r), 1), semconv.ErrorTypeOther)...)
+		attrs := append(requestAttrs(r, q.rt.method(r.Method), scheme(r), 1+q.rt.invocationRoom()), semconv.ErrorTypeOther)
+		q.span.SetAttributes(q.rt.invocationAttrs(r.Context(), q.cold, attrs)...)
 		q.span.SetStatus(codes.Error, "panic")
 		q.span.End()
 	}

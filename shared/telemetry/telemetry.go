@@ -313,6 +313,13 @@ type Options struct {
 	// keep the caller's trace context, so that what is started under
 	// them still joins the caller's trace.
 	SilentTracers []string
+	// Invocation returns the platform's id of the invocation ctx serves
+	// (Lambda's request id, the Functions Framework's execution id), ""
+	// when it serves none. A recorded server or consumer span of an
+	// invocation then carries faas.invocation_id and faas.coldstart, as
+	// the FaaS span conventions ask; it is not called for a span that is
+	// not recorded. nil: the process is no function.
+	Invocation func(ctx context.Context) string
 	// sdkRequestHistogram leaves the request histogram to the SDK's
 	// instrument, and the exemplars to the SDK's filter under every sink
 	// (the tests that compare requestHistogram and the EMF lines with
@@ -360,6 +367,40 @@ type runtime struct {
 	// knownMethods replaces knownMethod's list when not nil
 	// (Config.KnownMethods).
 	knownMethods []string
+	// invocation is Options.Invocation; warm is set by the process's
+	// first invocation (firstInvocation).
+	invocation func(context.Context) string
+	warm       atomic.Bool
+}
+
+// firstInvocation reports whether the span about to start serves the
+// process's first invocation, and from then on says it does not. Every
+// invocation asks, its span recorded or not, so that a recorded one after
+// a dropped first is warm; without Options.Invocation none does.
+func (rt *runtime) firstInvocation() bool {
+	return rt.invocation != nil && !rt.warm.Load() && !rt.warm.Swap(true)
+}
+
+// invocationRoom is how many attributes invocationAttrs may add.
+func (rt *runtime) invocationRoom() int {
+	if rt.invocation == nil {
+		return 0
+	}
+	return 2
+}
+
+// invocationAttrs is attrs with the FaaS attributes of the invocation ctx
+// serves, if it serves one: its id and whether it was the process's first
+// (cold, from firstInvocation). Only a recorded span's attributes are
+// made: it reads ctx's values.
+func (rt *runtime) invocationAttrs(ctx context.Context, cold bool, attrs []attribute.KeyValue) []attribute.KeyValue {
+	if rt.invocation == nil {
+		return attrs
+	}
+	if id := rt.invocation(ctx); id != "" {
+		attrs = append(attrs, semconv.FaaSInvocationID(id), semconv.FaaSColdstart(cold))
+	}
+	return attrs
 }
 
 var active atomic.Pointer[runtime]
@@ -440,7 +481,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}
 	rt := &runtime{prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
-		followsParent: followsParent}
+		followsParent: followsParent, invocation: opts.Invocation}
 	if strings.TrimSpace(cfg.KnownMethods) != "" {
 		rt.knownMethods = []string{}
 		for m := range strings.SplitSeq(cfg.KnownMethods, ",") {
