@@ -69,21 +69,29 @@ func BenchmarkHooks(b *testing.B) {
 		run(b, p)
 	})
 	for _, s := range otlptest.BenchSamplers() {
-		b.Run(s.Name, func(b *testing.B) {
-			recv := otlptest.Start(b)
-			recv.Discard()
-			env := recv.Env()
-			for k, v := range s.Env {
-				env[k] = v
+		// ", invocation": as a function's process (awsfn, gcpfn), whose
+		// invocation spans carry faas.invocation_id and faas.coldstart.
+		for _, invocation := range []func(context.Context) string{nil, func(context.Context) string { return "inv-1" }} {
+			name := s.Name
+			if invocation != nil {
+				name += ", invocation"
 			}
-			p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus,
-				Prometheus: promsink.New, Lookup: envconfig.MapLookuper(env)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = p.Shutdown(context.Background()) }()
-			run(b, p)
-		})
+			b.Run(name, func(b *testing.B) {
+				recv := otlptest.Start(b)
+				recv.Discard()
+				env := recv.Env()
+				for k, v := range s.Env {
+					env[k] = v
+				}
+				p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "bench", Metrics: telemetry.SinkPrometheus,
+					Prometheus: promsink.New, Lookup: envconfig.MapLookuper(env), Invocation: invocation})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer func() { _ = p.Shutdown(context.Background()) }()
+				run(b, p)
+			})
+		}
 	}
 }
 
