@@ -55,12 +55,15 @@ const (
 	// another log, which a file system may hand out again, says nothing
 	// about this one) and the offset, both 8 bytes little-endian.
 	kindSynced = 4
+	// kindRedrive moves a dead letter back to the messages not yet
+	// acknowledged (Redrive); its body is the message's id.
+	kindRedrive = 5
 )
 
 const syncedLen = 1 + 8 + 8 // a kindSynced record's payload
 
 // A record is its payload's length and CRC-32C, then the payload: kind,
-// topic, and the message (append, dead) or its id (ack); kindSynced has a
+// topic, and the message (append, dead) or its id (ack, redrive); kindSynced has a
 // payload of its own. A torn tail —
 // what a crash in the middle of a write leaves — fails the length or the
 // checksum and ends the log there.
@@ -135,15 +138,23 @@ type liveMsg struct {
 }
 
 type group struct {
-	since   time.Time // the first append
-	appends []appendReq
-	done    chan struct{}
-	err     error
+	since    time.Time // the first append
+	appends  []appendReq
+	redrives []*redriveReq
+	done     chan struct{}
+	err      error
 }
 
 type appendReq struct {
 	topic string
 	msgs  []playback.Message
+}
+
+// redriveReq asks a commit to move topic's dead letters back to pending;
+// the commit says in ids which it moved.
+type redriveReq struct {
+	topic string
+	ids   []string
 }
 
 type settle struct {
@@ -437,7 +448,7 @@ func findRecord(f *os.File, from, size int64) (int64, error) {
 			if n == 0 || n > maxRecord || int64(n) > size-p-headerLen {
 				continue
 			}
-			if k := w[i+headerLen]; k < kindAppend || k > kindSynced {
+			if k := w[i+headerLen]; k < kindAppend || k > kindRedrive {
 				continue
 			}
 			c := candidate{at: p, end: p + headerLen + int64(n), sum: binary.LittleEndian.Uint32(w[i+4:])}
@@ -587,6 +598,9 @@ func (j *Journal) apply(p []byte) error {
 		j.put(t.dead, id, m)
 	case kindAck:
 		j.drop(t.pending, string(body))
+		return nil
+	case kindRedrive:
+		j.redrive(t, string(body))
 		return nil
 	default:
 		return fmt.Errorf("%w: record kind %d", errCorrupt, kind)
@@ -849,6 +863,35 @@ func (j *Journal) commit(g *group, settles []settle) error {
 			b = appendRecord(b, kindDead, s.topic, func(b []byte) []byte { return appendMessage(b, &s.dead[i]) })
 		}
 	}
+	if g != nil {
+		// The topic's dead letters before this commit, in the order they
+		// died: one dead-lettered by a settle in it stays dead, as replay
+		// finds it.
+		taken := map[string]bool{} // topics an earlier Redrive in this group moved
+		for _, r := range g.redrives {
+			r.ids = r.ids[:0]
+			t := j.topics[r.topic]
+			if t == nil || taken[r.topic] {
+				continue
+			}
+			taken[r.topic] = true
+			type dl struct {
+				id  string
+				seq uint64
+			}
+			all := make([]dl, 0, len(t.dead))
+			for id, m := range t.dead {
+				all = append(all, dl{id, m.seq})
+			}
+			slices.SortFunc(all, func(a, b dl) int { return cmp.Compare(a.seq, b.seq) })
+			for _, d := range all {
+				r.ids = append(r.ids, d.id)
+			}
+			for _, id := range r.ids {
+				b = appendRecord(b, kindRedrive, r.topic, func(b []byte) []byte { return append(b, id...) })
+			}
+		}
+	}
 	j.buf = b
 	if _, err := j.f.WriteAt(b, j.size); err != nil {
 		// Whatever part of the write landed must not stay in front of the
@@ -889,10 +932,61 @@ func (j *Journal) commit(g *group, settles []settle) error {
 			j.put(t.dead, id, liveMsg{seq: j.seq, raw: appendMessage(nil, &s.dead[i])})
 		}
 	}
+	if g != nil {
+		for _, r := range g.redrives {
+			for _, id := range r.ids {
+				j.redrive(j.topic(r.topic), id)
+			}
+		}
+	}
 	if cap(j.buf) > 1<<20 {
 		j.buf = nil // one huge group should not pin its buffer
 	}
 	return nil
+}
+
+// redrive moves id's dead letter in t, if any, to the pending messages,
+// as accepted last.
+func (j *Journal) redrive(t *topicState, id string) {
+	m, ok := t.dead[id]
+	if !ok {
+		return
+	}
+	j.drop(t.dead, id)
+	j.seq++
+	m.seq = j.seq
+	j.put(t.pending, id, m)
+}
+
+// Redrive moves the dead letters of topic back to the messages not yet
+// acknowledged, under their ids and with their attributes, and returns
+// how many it moved once that is as durable as an Append. A bus opened on
+// the journal afterwards delivers them from their first attempt; use it
+// with no bus on the journal (`playplane redrive` runs with the runner
+// stopped), whose own dead letters it would not see.
+func (j *Journal) Redrive(ctx context.Context, topic string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("walbus.Redrive: %w", err)
+	}
+	req := &redriveReq{topic: topic}
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return 0, playback.Unavailable(errors.New("journal closed"), "walbus.Redrive")
+	}
+	g := j.next
+	if g == nil {
+		g = &group{since: time.Now(), done: make(chan struct{})}
+		j.next = g
+	}
+	g.redrives = append(g.redrives, req)
+	j.mu.Unlock()
+	j.wake()
+	<-g.done
+	if g.err != nil {
+		return 0, fmt.Errorf("walbus.Redrive: %w", g.err)
+	}
+	return len(req.ids), nil
 }
 
 // Load calls fn for every topic the journal holds messages of, with the

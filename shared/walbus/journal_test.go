@@ -333,3 +333,99 @@ func BenchmarkPublish(b *testing.B) {
 		})
 	}
 }
+
+// TestRedriveDeliversDeadLettersOnceAfterARestart dead-letters messages
+// under a failing handler, restarts on the journal, redrives the topic and
+// restarts again, as `playplane redrive` and the runner after it do: each
+// dead letter is delivered once more under its id, with its attributes
+// and trace context and from its first attempt, leaves the dead letters,
+// and a second redrive finds nothing to move.
+func TestRedriveDeliversDeadLettersOnceAfterARestart(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "bus.wal")
+	ctx := context.Background()
+	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cfg := membus.Config{MaxAttempts: 2, RetryDelay: time.Millisecond}
+	trace, _ := playback.ParseTraceParent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+
+	j := open(t, path)
+	b := newBus(t, j, cfg)
+	failing, stop := context.WithCancel(ctx)
+	if err := b.Subscribe(failing, "t", func(_ context.Context, batch []playback.Message) (retry []string) {
+		for _, m := range batch {
+			retry = append(retry, m.ID)
+		}
+		return retry
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"a", "b"} {
+		if err := b.Publish(ctx, "t", playback.Message{Data: []byte(d), Trace: trace, Attributes: map[string]string{"k": d}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Publish(ctx, "other", playback.Message{Data: []byte("stays")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Idle(waitCtx); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	dead := b.DeadLetters("t")
+	if len(dead) != 2 {
+		t.Fatalf("dead letters = %+v, want a and b", dead)
+	}
+	b.Close()
+	j.Close()
+
+	j = open(t, path)
+	n, err := j.Redrive(ctx, "t")
+	if err != nil || n != 2 {
+		t.Fatalf("Redrive = %d, %v; want 2, nil", n, err)
+	}
+	j.Close()
+	j = open(t, path)
+	if n, err := j.Redrive(ctx, "t"); err != nil || n != 0 {
+		t.Fatalf("second Redrive = %d, %v; want 0, nil", n, err)
+	}
+	b = newBus(t, j, cfg)
+	if got := b.DeadLetters("t"); len(got) != 0 {
+		t.Fatalf("dead letters after redrive = %+v, want none", got)
+	}
+	got := make(chan playback.Message, 10)
+	if err := b.Subscribe(ctx, "t", func(_ context.Context, batch []playback.Message) []string {
+		for _, m := range batch {
+			got <- m
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Idle(waitCtx); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	close(got)
+	var redelivered []playback.Message
+	for m := range got {
+		redelivered = append(redelivered, m)
+	}
+	if len(redelivered) != len(dead) {
+		t.Fatalf("redelivered %+v, want %+v once each", redelivered, dead)
+	}
+	for i, m := range redelivered {
+		want := dead[i]
+		if m.ID != want.ID || string(m.Data) != string(want.Data) || m.Attributes["k"] != string(want.Data) ||
+			m.Trace != trace || m.DeliveryAttempt != 1 {
+			t.Errorf("redelivered %+v, want %+v at its first attempt", m, want)
+		}
+	}
+	j.Close()
+	j = open(t, path)
+	defer j.Close()
+	if l := load(t, j); len(l.pending["t"])+len(l.dead["t"]) != 0 || !slices.Equal(datas(l.pending["other"]), []string{"stays"}) {
+		t.Fatalf("after the redriven run: t pending %v, dead %v; other pending %v",
+			datas(l.pending["t"]), datas(l.dead["t"]), datas(l.pending["other"]))
+	}
+}
