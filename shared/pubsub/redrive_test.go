@@ -1,0 +1,140 @@
+package pubsub
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	vkit "cloud.google.com/go/pubsub/v2/apiv1"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/playplane/playplane/shared/emulators/gcpemu"
+	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/pubsub/push"
+)
+
+// pullAll pulls what subscription holds on the fake, acknowledging it
+// when ack is set and handing it back at once otherwise.
+func pullAll(t *testing.T, subs *vkit.SubscriptionAdminClient, path string, ack bool) []*pubsubpb.ReceivedMessage {
+	t.Helper()
+	ctx := context.Background()
+	resp, err := subs.Pull(ctx, &pubsubpb.PullRequest{Subscription: path, MaxMessages: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range resp.ReceivedMessages {
+		ids = append(ids, m.AckId)
+	}
+	if len(ids) > 0 && ack {
+		err = subs.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: path, AckIds: ids})
+	} else if len(ids) > 0 {
+		err = subs.ModifyAckDeadline(ctx, &pubsubpb.ModifyAckDeadlineRequest{Subscription: path, AckIds: ids})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.ReceivedMessages
+}
+
+// TestRedriveRepublishesDeadLettersOnce dead-letters messages on the fake
+// (every delivery refused until Pub/Sub moves them to the dead-letter
+// topic), redrives the topic and finds each on the topic's subscription
+// again under its playplane id, with its attributes and trace context and
+// without the dead-letter attributes Pub/Sub adds, at its first delivery;
+// the dead-letter subscription is empty after, so a second redrive
+// republishes nothing. While the topic cannot be published to, a redrive
+// fails and acknowledges nothing: the dead letters stay.
+func TestRedriveRepublishesDeadLettersOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBusAt(t, gcpemu.PubSub(t), Config{MaxDeliveryAttempts: 5, RetryBackoff: 0}, nil, "beats")
+	subs, err := b.subscriptionAdmin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := b.names("beats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	main, dlq := b.subscriptionPath(n.subscription), b.subscriptionPath(n.deadLetterSubscription)
+	trace, _ := playback.ParseTraceParent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	sent := []playback.Message{
+		{ID: "msg_a", Data: []byte("a"), OrderingKey: "k1", Trace: trace, Attributes: map[string]string{"x": "1"}},
+		{ID: "msg_b", Data: []byte("b"), OrderingKey: "k2"},
+	}
+	if err := b.Publish(ctx, "beats", sent...); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pullAll(t, subs, main, false) // refused: delivered again until dead-lettered
+		if len(pullAll(t, subs, dlq, false)) == len(sent) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fake never dead-lettered the messages")
+		}
+	}
+	// The fake never removes a message it dead-lettered from the
+	// subscription (its ack of it takes the message id for the ack id) and
+	// dead-letters it again on every tick: only without the subscription
+	// are the dead letters the test's to count.
+	if err := subs.DeleteSubscription(ctx, &pubsubpb.DeleteSubscriptionRequest{Subscription: main}); err != nil {
+		t.Fatal(err)
+	}
+	// What Pub/Sub adds to a message it dead-letters (the fake does not).
+	if _, err := b.client.Publish(ctx, &pubsubpb.PublishRequest{Topic: b.topicPath(n.deadLetter), Messages: []*pubsubpb.PubsubMessage{{
+		Data: []byte("c"), Attributes: map[string]string{push.AttrID: "msg_c",
+			"CloudPubSubDeadLetterSourceDeliveryCount": "5", "CloudPubSubDeadLetterSourceSubscription": n.subscription},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := b.client.DeleteTopic(ctx, &pubsubpb.DeleteTopicRequest{Topic: b.topicPath(n.topic)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Redrive(ctx, "beats", n.deadLetterSubscription); err == nil {
+		t.Fatalf("Redrive to a deleted topic = %d, nil; want an error", got)
+	}
+	if _, err := b.client.CreateTopic(ctx, &pubsubpb.Topic{Name: b.topicPath(n.topic)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.EnsureTopics(ctx, "beats"); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := b.Redrive(ctx, "beats", n.deadLetterSubscription)
+	if err != nil || got != 3 {
+		t.Fatalf("Redrive = %d, %v; want 3, nil (the failed redrive must have left all three)", got, err)
+	}
+	if again, err := b.Redrive(ctx, "beats", n.deadLetterSubscription); err != nil || again != 0 {
+		t.Fatalf("second Redrive = %d, %v; want 0, nil", again, err)
+	}
+	byID := map[string]*pubsubpb.ReceivedMessage{}
+	for _, m := range pullAll(t, subs, main, true) {
+		id := m.Message.Attributes[push.AttrID]
+		if byID[id] != nil {
+			t.Errorf("message %s redriven twice", id)
+		}
+		byID[id] = m
+	}
+	if len(byID) != 3 {
+		t.Fatalf("redriven %d messages, want msg_a, msg_b and msg_c", len(byID))
+	}
+	a := byID["msg_a"]
+	if a == nil || string(a.Message.Data) != "a" || a.Message.OrderingKey != "k1" || a.Message.Attributes["x"] != "1" ||
+		a.Message.Attributes[playback.TraceParentAttribute] != trace.TraceParent() || a.DeliveryAttempt != 1 {
+		t.Errorf("msg_a redriven as %v, want its data, ordering key, attributes and trace at attempt 1", a)
+	}
+	for id, m := range byID {
+		for name := range m.Message.Attributes {
+			if len(name) >= len(deadLetterAttrPrefix) && name[:len(deadLetterAttrPrefix)] == deadLetterAttrPrefix {
+				t.Errorf("%s redriven with Pub/Sub's dead-letter attribute %s", id, name)
+			}
+		}
+	}
+	if left := pullAll(t, subs, dlq, false); len(left) != 0 {
+		t.Errorf("dead-letter subscription still holds %d messages", len(left))
+	}
+}
