@@ -44,7 +44,7 @@ type cliConfig struct {
 }
 
 // usage names the commands; no argument at all runs the server.
-const usage = "usage: playplane [token|import|export|migrate|openapi] ...; no argument serves"
+const usage = "usage: playplane [token|import|export|migrate|openapi|deadletters|redrive] ...; no argument serves"
 
 // subcommand runs an operator subcommand named by args[0]; handled is
 // false when args are empty (the runner then serves). Arguments that name
@@ -69,6 +69,10 @@ func subcommand(ctx context.Context, cfg Config, args []string, stdout io.Writer
 		return true, migrateCmd(ctx, cfg, cli, args[1:], stdout)
 	case "openapi":
 		return true, openapiCmd(args[1:], stdout)
+	case "deadletters":
+		return true, deadLettersCmd(ctx, cfg, args[1:], stdout)
+	case "redrive":
+		return true, redriveCmd(ctx, cfg, args[1:], stdout)
 	}
 	return true, fmt.Errorf("unknown command %q; %s", args[0], usage)
 }

@@ -48,7 +48,8 @@ func realMain(ctx context.Context) error {
 	slog.SetDefault(log)
 	// `playplane token [--admin] NAME`, `playplane import FILE`,
 	// `playplane export`, `playplane migrate` and `playplane openapi`
-	// (admin.go) run and exit.
+	// (admin.go), `playplane deadletters` and `playplane redrive`
+	// (deadletters.go) run and exit.
 	if handled, err := subcommand(ctx, cfg, os.Args[1:], os.Stdout); handled {
 		if err != nil {
 			return cliError{err}
