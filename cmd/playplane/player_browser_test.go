@@ -149,6 +149,11 @@ func TestBrowserPlayerSession(t *testing.T) {
 		})
 		t.Run("authorized again during a stall", func(t *testing.T) { g.testReauthDuringStall(t, startStallControl(t, g.run)) })
 		t.Run("token refused during a stall", func(t *testing.T) { g.testRefusedDuringStall(t, startStallControl(t, g.run)) })
+		for _, end := range []string{"stop"} {
+			t.Run(end+" while its refused token is replaced in a stall", func(t *testing.T) {
+				g.testRefusedStallEnd(t, end, startFaultControl(t, g.run.faults), startStallControl(t, g.run))
+			})
+		}
 		t.Run("heartbeat refused during the re-authorization", func(t *testing.T) {
 			g.testReauthRefusedBeat(t, startBeatControl(t, g.run.beats), startFaultControl(t, g.run.faults))
 		})
@@ -1381,6 +1386,107 @@ func (h *harness) testRefusedDuringStall(t *testing.T, release string) {
 	if told := was.QoE.RebufferMS + q.QoE.RebufferMS; math.Abs(float64(told)-a.StallMS) > 2 {
 		t.Errorf("the page stalled %.0f ms; its sessions tell %d ms (%d the one replaced, heartbeats %v; %d the one that took over)\npage log:\n%s",
 			a.StallMS, told, was.QoE.RebufferMS, beats, q.QoE.RebufferMS, strings.Join(a.Log, "\n"))
+	}
+}
+
+// testRefusedStallEnd: as in testRefusedDuringStall the page's clock runs
+// behind the server's and it is stalled when the server refuses its
+// playback token (401 token_expired); its re-authorization's play is held
+// (503 with Retry-After), and the viewer pauses and ends the session
+// there: end "stop" presses Stop, "leave" leaves the page. The session
+// whose token was refused tells the stall since its last accepted
+// heartbeat with the one stop the server still takes with that token
+// (HEARTBEAT_TOKEN_STOP_GRACE), which is all the page sends with it, and
+// no session of the page is left to its lease.
+func (h *harness) testRefusedStallEnd(t *testing.T, end, faults, release string) {
+	// As testRefusedDuringStall: a stop landing on a session already
+	// replaced is taken only when newer (device time) than the stored
+	// resume position, which only this account's pages, 30 s behind,
+	// store on this runner.
+	const account = demo.AccountFamily
+	page := h.sessionPage(t, url.Values{"buffer": {"1"}, "account": {account}})
+	const holdFrom = 2
+	stallAt := float64((holdFrom - 1) * segmentSeconds)
+	h.run.stall.arm(holdFrom)
+	t.Cleanup(func() { h.run.stall.release() })
+	t.Cleanup(h.run.faults.disarm)
+	deleted := func(id string) bool {
+		return slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+			return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id
+		})
+	}
+	stopped := func(id string) bool {
+		return slices.ContainsFunc(h.run.faults.beats(id), func(b loggedBeat) bool { return b.Event == "stop" })
+	}
+	// The page's last requests have reached the server: for the session
+	// whose token was refused its stop and, leaving, its DELETE as well
+	// (Stop waits for the stop's answer to send it, if at all); and a
+	// DELETE for each session its re-authorization's play admitted.
+	settled := func(id string) bool {
+		plays, deletes := 0, 0
+		for _, r := range h.run.requests() {
+			switch {
+			case r.Method == http.MethodPost && r.Path == "/v1/play" && r.Status == http.StatusCreated:
+				plays++
+			case r.Method == http.MethodDelete && strings.HasPrefix(r.Path, "/v1/sessions/") && r.Path != "/v1/sessions/"+id:
+				deletes++
+			}
+		}
+		told := stopped(id) || deleted(id)
+		if end == "leave" {
+			told = stopped(id) && deleted(id)
+		}
+		return told && deletes >= plays-1
+	}
+	var out struct {
+		Stalled bool      `json:"stalled"`
+		Before  pageState `json:"before"`
+		Refused bool      `json:"refused"`
+		Held    int       `json:"held"`
+		AtEnd   pageState `json:"atEnd"`
+	}
+	h.drive(t, map[string]any{"kind": "stallRefusedEnd", "url": page, "timeoutMS": 30000, "end": end, "faults": faults,
+		"settle": settleURL(t, settled), "stall": map[string]any{"at": stallAt, "release": release},
+		"clockBehindMS": (30 * time.Second).Milliseconds(),
+		"playUnavailable": beatFault{Route: "play", Status: http.StatusServiceUnavailable, Code: string(playback.CodeUnavailable),
+			Reason: "dependency_unavailable", RetryAfter: "5", Count: 1}}, &out)
+	if !out.Stalled || out.Held == 0 {
+		t.Fatalf("the page did not stall at %.1f s (segments held %d): %s (%s) at %.2f s", stallAt, out.Held, out.Before.Phase, out.Before.Error, out.Before.CurrentTime)
+	}
+	id := out.Before.SessionID
+	if !out.Refused {
+		// The stall, or the held play, was over before the server refused
+		// the token: the race was not arranged, which says nothing of the
+		// page.
+		t.Skipf("the page was not stalled on session %s with its token refused and its new play held: %s on %s, heartbeats %v\npage log:\n%s",
+			id, out.AtEnd.Phase, out.AtEnd.SessionID, h.run.faults.beats(id), strings.Join(out.AtEnd.Log, "\n"))
+	}
+	a := out.AtEnd
+	if live := h.activeSessions(t, account); len(live) > 0 {
+		t.Errorf("the page ended (%s) while its refused token was replaced, and sessions %v are still live (the refused one %s: requests %v)\npage log:\n%s",
+			end, live, id, h.run.sessionRequests(id), strings.Join(a.Log, "\n"))
+	}
+	beats := h.run.faults.beats(id)
+	refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Status == http.StatusUnauthorized })
+	if refused < 0 {
+		t.Fatalf("the page authorized again, but the server refused no heartbeat of %s: %v\npage log:\n%s", id, beats, strings.Join(a.Log, "\n"))
+	}
+	wantLastStopOnly(t, id, beats, refused, a.Log)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := h.run.app.bus.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The page's other session, if its held play admitted one, was given
+	// back before it told anything: the stall is the refused one's alone.
+	was, err := h.run.app.store.GetSessionQoE(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the page stalled %.0f ms in %d stalls; session %s tells %+v", a.StallMS, a.Stalls, id, was.QoE)
+	if math.Abs(float64(was.QoE.RebufferMS)-a.StallMS) > 2 {
+		t.Errorf("the page stalled %.0f ms; its session tells %d ms (heartbeats %v)\npage log:\n%s",
+			a.StallMS, was.QoE.RebufferMS, beats, strings.Join(a.Log, "\n"))
 	}
 }
 

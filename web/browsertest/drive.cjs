@@ -729,6 +729,60 @@ async function stallReauthScenario() {
   return out;
 }
 
+// stallRefusedEndScenario: the page's clock runs sc.clockBehindMS behind
+// the server's, on a runner whose playback tokens expire within seconds,
+// and it is stalled at sc.stall.at (the Go test's edge holds the next
+// segment back) when the server refuses its token (401 token_expired).
+// Its re-authorization's play is answered 503 with Retry-After
+// (sc.playUnavailable, armed once the first play is admitted): the swap
+// waits there. The viewer then pauses, which ends the stall and the
+// page's count of it, and ends the session: sc.end 'stop' presses Stop
+// and waits until the page is stopped, 'leave' leaves the page; either
+// way the scenario waits for the server to have the page's last requests
+// (settle). refused says the viewer did so while the page was still on
+// the session whose token was refused; atEnd is the page's state then,
+// its stall time final.
+async function stallRefusedEndScenario() {
+  const a = await open(browser0, sc.url, { clock: { time: Date.now() - sc.clockBehindMS } });
+  const admitted = await until(a.page, (s) => s.sessionID !== '', sc.timeoutMS);
+  if (!admitted.ok) return { stalled: false, before: admitted.state };
+  await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.playUnavailable) });
+  const stalled = await untilStalled(a.page);
+  const out = { stalled, before: await snapshot(a.page) };
+  if (!stalled) {
+    out.held = await releaseStall();
+    return out;
+  }
+  const id = out.before.sessionID;
+  const refused = (s) => s.log.some((l) => l.includes('playback token expired; authorizing again')) &&
+    s.log.some((l) => l.includes('POST /v1/play: 503'));
+  const r = await until(a.page, refused, sc.timeoutMS);
+  out.refused = r.ok && r.state.sessionID === id && r.state.phase === 'playing' &&
+    await a.page.evaluate(() => document.getElementById('video').readyState < HTMLMediaElement.HAVE_FUTURE_DATA);
+  if (!out.refused) {
+    out.atEnd = r.state;
+    out.held = await releaseStall();
+    return out;
+  }
+  // Once the page's own pause listener has stopped its stall clock (it
+  // was added first).
+  await a.page.evaluate(() => new Promise((done) => {
+    const v = document.getElementById('video');
+    v.addEventListener('pause', () => done(), { once: true });
+    v.pause();
+  }));
+  if (sc.end === 'stop') {
+    await a.page.click('#stop');
+    out.atEnd = (await until(a.page, (s) => s.phase === 'stopped', sc.timeoutMS)).state;
+  } else {
+    out.atEnd = await snapshot(a.page);
+    await a.page.goto('about:blank');
+  }
+  await settle(id);
+  out.held = await releaseStall();
+  return out;
+}
+
 // crashEarlyScenario: the page's renderer crashes once its play is
 // admitted but before the first frame (the Go test holds the segments
 // back), with every heartbeat it sent answered: the page dies without a
@@ -942,6 +996,7 @@ async function play(browser, scenario) {
       case 'leaveExpired': return await leaveExpiredScenario();
       case 'wakeExpired': return await wakeExpiredScenario();
       case 'leaveRefusedSwap': return await leaveRefusedSwapScenario();
+      case 'stallRefusedEnd': return await stallRefusedEndScenario();
       case 'deviceLimit': return await deviceLimitScenario();
       default: throw new Error('unknown scenario ' + sc.kind);
     }

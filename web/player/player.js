@@ -1011,13 +1011,18 @@
   async function sendBeat(event, c) {
     if (!state.sessionID || !playbackToken) return;
     clearTimeout(beatTimer);
+    // The one stop with a token past its expiry has gone (lastStop).
+    if (playbackToken === lastStopToken) return;
     if (tokenRefused) {
       // Queued behind the heartbeat whose 401 refused the token, which
       // the server would refuse again: the re-authorization queued next
-      // tells the session that takes over where the page is, and a stop
-      // gives this one back with the account's token, as a refused stop
-      // does.
-      if (event === 'stop') await giveBack();
+      // tells the session that takes over where the page is. A stop (the
+      // viewer's, or leaving the page) tells this one's last counters
+      // with the one stop the server still takes with that token, within
+      // HEARTBEAT_TOKEN_STOP_GRACE, which ends it; refused, or not
+      // answered, the account's token gives the session back, as a
+      // refused stop does.
+      if (event === 'stop' && !(await lastStop(state.sessionID, playbackToken, beatBody('stop', c)))) await giveBack();
       return;
     }
     const body = beatBody(event, c);
@@ -1302,11 +1307,16 @@
     if (state.startupMS !== null && state.phase === 'playing') await sendBeat('start');
   }
 
-  // lastStop sends session id, whose token the server refused, its stop
-  // with that token (swapSession), and says whether the server took it.
-  // Refused, nothing more is sent with the token: the play that replaced
-  // the session has ended it, and one refused gives it back.
+  // lastStop sends session id, whose token the server refused or the
+  // page's clock holds expired, its stop with that token (swapSession,
+  // Stop, leaving the page), and says whether the server took it. It is
+  // the last request with the token, whatever the answer (lastStopToken):
+  // refused, the play that replaced the session has ended it, or the
+  // account's token gives it back. Sent with keepalive: the page may be
+  // gone before the answer.
+  let lastStopToken = '';
   async function lastStop(id, token, body) {
+    lastStopToken = token;
     try {
       const resp = await fetch(api + '/v1/playback/' + id + '/heartbeat', {
         method: 'POST',
