@@ -149,7 +149,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 		})
 		t.Run("authorized again during a stall", func(t *testing.T) { g.testReauthDuringStall(t, startStallControl(t, g.run)) })
 		t.Run("token refused during a stall", func(t *testing.T) { g.testRefusedDuringStall(t, startStallControl(t, g.run)) })
-		for _, end := range []string{"stop"} {
+		for _, end := range []string{"stop", "leave"} {
 			t.Run(end+" while its refused token is replaced in a stall", func(t *testing.T) {
 				g.testRefusedStallEnd(t, end, startFaultControl(t, g.run.faults), startStallControl(t, g.run))
 			})
@@ -1538,11 +1538,12 @@ func (h *harness) testLeaveExpired(t *testing.T) {
 // server refuses its playback token (401 token_expired) while the page
 // still holds it good by its own clock, and the viewer leaves the page
 // while it authorizes again (its play held: answered 503 with
-// Retry-After). Nothing the page holds but the account's token can end
-// the session whose token was refused: the page frees the stream slot
-// with it as it goes, rather than leaving it to its lease (LEASE_TTL,
-// minutes), and sends nothing more with the refused token, which the
-// server would only refuse again.
+// Retry-After). The refused token ends the session only within
+// HEARTBEAT_TOKEN_STOP_GRACE, and the page is gone before its answer: the
+// page frees the stream slot with the account's token as it goes, rather
+// than leaving it to its lease (LEASE_TTL, minutes), and sends nothing
+// more with the refused token but the one stop that tells the session's
+// last counters (testRefusedStallEnd), which the server takes.
 func (h *harness) testLeaveRefusedSwap(t *testing.T, faults string) {
 	page := h.sessionPage(t, url.Values{"account": {demo.AccountSolo}})
 	t.Cleanup(h.run.faults.disarm)
@@ -1551,10 +1552,10 @@ func (h *harness) testLeaveRefusedSwap(t *testing.T, faults string) {
 			return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id && (status == 0 || r.Status == status)
 		})
 	}
-	// The page's last word on the session has reached the server: its
-	// DELETE, or a stop, whatever the answer.
+	// The page's last words on the session have reached the server: its
+	// stop and its DELETE, whatever the answers.
 	told := func(id string) bool {
-		return deleted(id, 0) || slices.ContainsFunc(h.run.faults.beats(id), func(b loggedBeat) bool { return b.Event == "stop" })
+		return deleted(id, 0) && slices.ContainsFunc(h.run.faults.beats(id), func(b loggedBeat) bool { return b.Event == "stop" })
 	}
 	var out struct {
 		Playing bool      `json:"playing"`
@@ -1604,8 +1605,10 @@ func (h *harness) testLeaveRefusedSwap(t *testing.T, faults string) {
 	if refused < 0 {
 		t.Fatalf("the page authorized again for a refused token, but the server refused nothing of %s: %v", id, h.run.sessionRequests(id))
 	}
-	if after := withToken[refused+1:]; len(after) > 0 {
-		t.Errorf("session %s's token was refused (%s %s), and the page sent %s after that: heartbeats %v",
+	// But the one stop that tells its last counters, which the server
+	// takes within HEARTBEAT_TOKEN_STOP_GRACE.
+	if after := withToken[refused+1:]; len(after) != 1 || after[0].Path != "/v1/playback/"+id+"/heartbeat" || after[0].Status != http.StatusOK {
+		t.Errorf("session %s's token was refused (%s %s), and the page sent %s after that, want its stop alone, taken: heartbeats %v",
 			id, withToken[refused].Method, withToken[refused].Path, seenText(after), h.run.faults.beats(id))
 	}
 }

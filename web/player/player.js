@@ -1402,13 +1402,16 @@
   // A playback token that has expired (a tab that slept past its
   // re-authorization), or that the server refused while the page's clock
   // holds it good (tokenRefused: a clock behind the server's, left during
-  // the swap that replaces it), can stop nothing, and the page is gone
-  // before the 401 could be answered with the account's token as Stop
-  // does: the page gives the session back with the account's token then,
-  // and sends no stop the server would refuse. It gives it back also when
-  // the token expires within leaveMargin, before the stop may land (the
-  // stop goes too: the server still takes the position of a session
-  // ended within HEARTBEAT_STOP_GRACE).
+  // the swap that replaces it), stops the session only within
+  // HEARTBEAT_TOKEN_STOP_GRACE of its expiry, and the page is gone before
+  // a refusal could be answered with the account's token as Stop does:
+  // the page sends the one stop that tells the session's last counters
+  // (lastStop: nothing more goes with a refused token) and gives the
+  // session back with the account's token as well. It gives it back also
+  // when the token expires within leaveMargin, before the stop may land.
+  // Whichever lands first, the server has both: a stop on a session the
+  // DELETE ended is a late stop, taken within HEARTBEAT_STOP_GRACE, and a
+  // DELETE on a session the stop ended leaves it as it was.
   const leaveMargin = 5000;
   function giveBackOnLeave(id = state.sessionID) {
     fetch(api + '/v1/sessions/' + id, { method: 'DELETE', headers: { Authorization: 'Bearer ' + accountToken }, keepalive: true })
@@ -1421,7 +1424,7 @@
     if (state.phase !== 'playing' && state.phase !== 'authorizing' && state.phase !== 'loading') return;
     // Sent now, not queued behind a heartbeat in flight (beat): the page
     // is gone before that one's answer could let the stop out.
-    if (!tokenRefused && tokenLeft > 0) sendBeat('stop');
+    sendBeat('stop');
     if (tokenRefused || tokenLeft < leaveMargin) giveBackOnLeave();
     // No pause heartbeat or grant renewal for a session that is over.
     state.phase = 'stopping';
