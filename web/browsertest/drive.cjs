@@ -622,7 +622,8 @@ async function leaveEarlyScenario() {
 async function openStalled() {
   // sc.clockBehindMS: the page's clock runs that far behind the server's
   // (Playwright's clock), as in leaveRefusedSwapScenario.
-  const { page } = await open(browser0, sc.url, sc.clockBehindMS ? { clock: { time: Date.now() - sc.clockBehindMS } } : {});
+  // sc.clock: the page's clock and timers are Playwright's (sleepUntil).
+  const { page } = await open(browser0, sc.url, sc.clockBehindMS ? { clock: { time: Date.now() - sc.clockBehindMS } } : { clock: !!sc.clock });
   const stalled = await untilStalled(page);
   const out = { stalled, before: await snapshot(page) };
   if (!stalled) {
@@ -780,6 +781,44 @@ async function stallRefusedEndScenario() {
   }
   await settle(id);
   out.held = await releaseStall();
+  return out;
+}
+
+// stallWakeScenario: on a runner whose playback tokens live sc.tokenTTLMS
+// and whose heartbeats come far apart, the page stalls at sc.stall.at
+// (the Go test's edge holds the next segment back) and, still stalled,
+// sleeps as a suspended tab does (Playwright's clock stopped) from a
+// moment before its re-authorization is due, a quarter of the token's
+// life ahead of its expiry (reauthorizeBefore), until the token has
+// expired at the server. It wakes with that re-authorization due before
+// any other request with the token: no answer told the page that its
+// token expired, its own clock does. The stall goes on for
+// sc.stalledOnMS, then the network recovers and the page plays on to
+// sc.playOn, where the viewer pauses. asleep is the page's state as it
+// fell asleep.
+async function stallWakeScenario() {
+  const { page, out } = await openStalled();
+  if (!out.stalled) return out;
+  const expires = Date.parse(out.before.play.token_expires_at);
+  const sleepAt = expires - sc.tokenTTLMS / 4 - 200;
+  await sleep(Math.max(0, sleepAt - 100 - await page.evaluate(() => Date.now())));
+  await page.clock.pauseAt(Math.max(sleepAt, await page.evaluate(() => Date.now() + 50)));
+  out.asleep = await snapshot(page);
+  await sleep(Math.max(0, expires + 1000 - Date.now()));
+  await page.clock.setSystemTime(Date.now());
+  await page.clock.resume();
+  const b = await until(page, (s) => s.sessionID && s.sessionID !== out.before.sessionID && s.beats.ok > 0, sc.timeoutMS);
+  out.reauthorized = b.ok;
+  await sleep(sc.stalledOnMS);
+  out.held = await releaseStall();
+  if (!b.ok) {
+    out.after = b.state;
+    return out;
+  }
+  out.playedOn = (await until(page, (s) => s.currentTime >= sc.playOn, sc.timeoutMS)).ok;
+  await page.evaluate(() => document.getElementById('video').pause());
+  await sleep(200);
+  out.after = (await until(page, (s) => s.beats.statuses.length === s.beats.sent, 5000)).state;
   return out;
 }
 
@@ -997,6 +1036,7 @@ async function play(browser, scenario) {
       case 'wakeExpired': return await wakeExpiredScenario();
       case 'leaveRefusedSwap': return await leaveRefusedSwapScenario();
       case 'stallRefusedEnd': return await stallRefusedEndScenario();
+      case 'stallWake': return await stallWakeScenario();
       case 'deviceLimit': return await deviceLimitScenario();
       default: throw new Error('unknown scenario ' + sc.kind);
     }

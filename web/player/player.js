@@ -1239,7 +1239,9 @@
     // default interval: a view that began past it would have its play and
     // stall time refused in every report for as long as the viewer plays
     // on. A token already refused (the 401 path: a clock behind the
-    // server's, or a tab that slept) tells them with a stop instead, which
+    // server's, or a tab that slept), or past its expiry by the page's
+    // clock (a tab that slept past this re-authorization's timer, with no
+    // request answered since), tells them with a stop instead, which
     // the server still takes for HEARTBEAT_TOKEN_STOP_GRACE after the
     // token's expiry; refused too (past that grace, or the session was
     // replaced and the stop is not newer by device time than the stored
@@ -1254,7 +1256,7 @@
       if (state.beats.sent > sent && state.beats.last.status === 200) told = c;
       // Answered 410 or refused: playback has ended meanwhile.
       if (state.phase !== 'playing' && state.phase !== 'loading') return;
-    } else if (state.startupMS !== null && tokenRefused) {
+    } else if (state.startupMS !== null) {
       const c = counters();
       last = { c, token: playbackToken, body: beatBody('stop', c) };
     }
