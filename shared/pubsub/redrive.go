@@ -26,7 +26,7 @@ const redrivePull = 100
 // key and attributes (the playplane id and trace context among them) but
 // not those Pub/Sub added when it dead-lettered it, and acknowledges a
 // dead letter only once its publish succeeded. A publish that fails hands
-// the pulled messages back at once and ends the call; an acknowledgement
+// the pulled messages not yet republished back at once and ends the call; an acknowledgement
 // that fails leaves messages already republished to be republished again
 // (at least once: the consumers are idempotent). A message that comes
 // back while Redrive runs (its consumer still fails it) is left for the
@@ -81,20 +81,37 @@ func (b *Bus) Redrive(ctx context.Context, topic, deadLetterSub string) (int, er
 			acks = append(acks, r.AckId)
 			seen[r.Message.MessageId] = true
 		}
-		if len(out) > 0 {
-			out, sizes = byKey(out, sizes)
-			for batch := range requests(t.path, out, sizes) {
-				if _, err := b.client.Publish(ctx, &pubsubpb.PublishRequest{Topic: t.path, Messages: batch}); err != nil {
-					// Part may have gone: those come again (at least once).
-					b.handBack(ctx, sub, append(back, acks...))
-					return moved, Fail("Redrive", fmt.Errorf("topic %s: %w", t.id, err))
+		// Each publish request is acknowledged once it succeeded: a later
+		// one failing must not hand back dead letters already republished,
+		// which the next redrive would publish a second time.
+		ackOf := make(map[*pubsubpb.PubsubMessage]string, len(out))
+		for i, m := range out {
+			ackOf[m] = acks[i]
+		}
+		out, sizes = byKey(out, sizes)
+		left := len(out) // out[len(out)-left:] not yet republished
+		for batch := range requests(t.path, out, sizes) {
+			if _, err := b.client.Publish(ctx, &pubsubpb.PublishRequest{Topic: t.path, Messages: batch}); err != nil {
+				// Part of this request may have gone: those come again (at least once).
+				for _, m := range out[len(out)-left:] {
+					back = append(back, ackOf[m])
 				}
+				b.handBack(ctx, sub, back)
+				return moved, Fail("Redrive", fmt.Errorf("topic %s: %w", t.id, err))
 			}
-			if err := subs.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: acks}); err != nil {
+			left -= len(batch)
+			done := make([]string, len(batch))
+			for i, m := range batch {
+				done[i] = ackOf[m]
+			}
+			if err := subs.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: done}); err != nil {
+				for _, m := range out[len(out)-left:] {
+					back = append(back, ackOf[m])
+				}
 				b.handBack(ctx, sub, back)
 				return moved, Fail("Redrive", fmt.Errorf("acknowledge %s (republished, so they may come twice): %w", deadLetterSub, err))
 			}
-			moved += len(acks)
+			moved += len(batch)
 		}
 		if len(back) > 0 {
 			b.handBack(ctx, sub, back)

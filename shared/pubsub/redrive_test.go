@@ -7,6 +7,9 @@ import (
 
 	vkit "cloud.google.com/go/pubsub/v2/apiv1"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/playback"
@@ -136,5 +139,64 @@ func TestRedriveRepublishesDeadLettersOnce(t *testing.T) {
 	}
 	if left := pullAll(t, subs, dlq, false); len(left) != 0 {
 		t.Errorf("dead-letter subscription still holds %d messages", len(left))
+	}
+}
+
+// TestRedriveAcknowledgesWhatItRepublishedBeforeAFailure redrives dead
+// letters of two ordering keys, which go in two publish requests, while
+// the second request fails: the first one's message, published, must be
+// acknowledged in the dead-letter subscription, so that the redrive that
+// follows the failure republishes only the other one, and each reaches
+// the topic once.
+func TestRedriveAcknowledgesWhatItRepublishedBeforeAFailure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pubs := &publishes{}
+	b := newBusAt(t, gcpemu.PubSub(t), Config{MaxDeliveryAttempts: 5}, []option.ClientOption{pubs.option()}, "beats")
+	subs, err := b.subscriptionAdmin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := b.names("beats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct{ id, key string }{{"msg_a", "k1"}, {"msg_b", "k2"}} {
+		if _, err := b.client.Publish(ctx, &pubsubpb.PublishRequest{Topic: b.topicPath(n.deadLetter), Messages: []*pubsubpb.PubsubMessage{{
+			Data: []byte(m.id), OrderingKey: m.key, Attributes: map[string]string{push.AttrID: m.id},
+		}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pubs.mu.Lock()
+	before := len(pubs.attempts)
+	pubs.fault = func(attempt int, _ *pubsubpb.PublishRequest) error {
+		if attempt > before+1 { // the fake pulls in no set order: whichever key goes second
+			return status.Error(codes.InvalidArgument, "injected")
+		}
+		return nil
+	}
+	pubs.mu.Unlock()
+	if got, err := b.Redrive(ctx, "beats", n.deadLetterSubscription); err == nil {
+		t.Fatalf("Redrive with its second publish failing = %d, nil; want an error", got)
+	}
+	pubs.mu.Lock()
+	pubs.fault = nil
+	pubs.mu.Unlock()
+	if got, err := b.Redrive(ctx, "beats", n.deadLetterSubscription); err != nil || got != 1 {
+		t.Errorf("Redrive after the failure = %d, %v; want 1 (the one not republished), nil", got, err)
+	}
+	count := map[string]int{}
+	for {
+		got := pullAll(t, subs, b.subscriptionPath(n.subscription), true)
+		if len(got) == 0 {
+			break
+		}
+		for _, m := range got {
+			count[m.Message.Attributes[push.AttrID]]++
+		}
+	}
+	if count["msg_a"] != 1 || count["msg_b"] != 1 {
+		t.Errorf("republished %v, want msg_a and msg_b once each", count)
 	}
 }
