@@ -104,7 +104,9 @@ func (b *Bus) Redrive(ctx context.Context, topic, deadLetterSub string) (int, er
 			for i, m := range batch {
 				done[i] = ackOf[m]
 			}
-			if err := subs.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: done}); err != nil {
+			// Republished, they must leave the subscription even if ctx
+			// ended meanwhile (an operator's Ctrl-C), or they come again.
+			if err := subs.Acknowledge(context.WithoutCancel(ctx), &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: done}); err != nil {
 				for _, m := range out[len(out)-left:] {
 					back = append(back, ackOf[m])
 				}

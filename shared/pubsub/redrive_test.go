@@ -2,12 +2,14 @@ package pubsub
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	vkit "cloud.google.com/go/pubsub/v2/apiv1"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/api/option"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -198,5 +200,57 @@ func TestRedriveAcknowledgesWhatItRepublishedBeforeAFailure(t *testing.T) {
 	}
 	if count["msg_a"] != 1 || count["msg_b"] != 1 {
 		t.Errorf("republished %v, want msg_a and msg_b once each", count)
+	}
+}
+
+// TestRedriveAcknowledgesWhatItRepublishedWhenCancelled cancels a redrive
+// (an operator's Ctrl-C) just after Pub/Sub took its publish: the dead
+// letter is on the topic, so it must be gone from the dead-letter
+// subscription too, or the next redrive publishes it a second time.
+func TestRedriveAcknowledgesWhatItRepublishedWhenCancelled(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var cancelAfterPublish atomic.Bool
+	after := option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		if _, ok := req.(*pubsubpb.PublishRequest); ok && err == nil && cancelAfterPublish.Load() {
+			cancel()
+		}
+		return err
+	}))
+	srv := gcpemu.PubSubServer(t)
+	b := newBusAt(t, srv.Addr, Config{MaxDeliveryAttempts: 5}, []option.ClientOption{after}, "beats")
+	subs, err := b.subscriptionAdmin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := b.names("beats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead, err := b.client.Publish(ctx, &pubsubpb.PublishRequest{Topic: b.topicPath(n.deadLetter), Messages: []*pubsubpb.PubsubMessage{{
+		Data: []byte("a"), Attributes: map[string]string{push.AttrID: "msg_a"},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelAfterPublish.Store(true)
+	_, _ = b.Redrive(ctx, "beats", n.deadLetterSubscription) // cancelled: its answer may be an error
+	// Unacknowledged, the dead letter would come back when its lease ends
+	// and the next redrive would publish it again.
+	if m := srv.Message(dead.MessageIds[0]); m == nil || m.Acks == 0 {
+		t.Errorf("the republished dead letter was not acknowledged in the dead-letter subscription: %+v", m)
+	}
+	count := 0
+	for {
+		got := pullAll(t, subs, b.subscriptionPath(n.subscription), true)
+		if len(got) == 0 {
+			break
+		}
+		count += len(got)
+	}
+	if count != 1 {
+		t.Errorf("msg_a reached the topic %d times, want 1", count)
 	}
 }
