@@ -147,6 +147,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 		t.Run("leave the page while its refused token is replaced", func(t *testing.T) {
 			g.testLeaveRefusedSwap(t, startFaultControl(t, g.run.faults))
 		})
+		t.Run("leave the page while the refused session tells its last counters", func(t *testing.T) { g.testLeaveDuringLastStop(t) })
 		t.Run("authorized again during a stall", func(t *testing.T) { g.testReauthDuringStall(t, startStallControl(t, g.run)) })
 		t.Run("token refused during a stall", func(t *testing.T) { g.testRefusedDuringStall(t, startStallControl(t, g.run)) })
 		for _, end := range []string{"stop", "leave"} {
@@ -1711,6 +1712,54 @@ func (h *harness) testLeaveRefusedSwap(t *testing.T, faults string) {
 	}
 }
 
+// testLeaveDuringLastStop: the server refuses the page's playback token
+// while the page's clock holds it good; the page's re-authorization has
+// its play admitted (a new session, replacing the refused one) and the
+// viewer leaves while the stop that tells the refused session's last
+// counters is unanswered (held at the server). The new session is the
+// page's now, though no heartbeat of it went yet: leaving gives it back,
+// or it holds a stream slot until its lease lapses.
+func (h *harness) testLeaveDuringLastStop(t *testing.T) {
+	page := h.sessionPage(t, url.Values{"account": {demo.AccountSolo}})
+	deleted := func(id string, status int) bool {
+		return slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+			return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id && (status == 0 || r.Status == status)
+		})
+	}
+	var out struct {
+		Playing    bool      `json:"playing"`
+		Before     pageState `json:"before"`
+		Held       bool      `json:"held"`
+		NewSession string    `json:"newSession"`
+		AtLeave    pageState `json:"atLeave"`
+	}
+	faults := startFaultControl(t, h.run.faults)
+	t.Cleanup(h.run.faults.disarm)
+	h.drive(t, map[string]any{"kind": "leaveDuringLastStop", "url": page, "timeoutMS": 30000, "faults": faults,
+		"settle":        settleURL(t, func(id string) bool { return deleted(id, 0) }),
+		"clockBehindMS": (30 * time.Second).Milliseconds(),
+		"stopHeld": beatFault{Event: "stop", Status: http.StatusUnauthorized, Code: "unauthorized", Reason: "token_expired",
+			DelayMS: int((10 * time.Second).Milliseconds()), Count: 1}}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	if !out.Held {
+		// The stop was not held (or no play admitted) before the page
+		// moved on: the race was not arranged, which says nothing of the
+		// page.
+		t.Skipf("the page was not left with its re-authorization's play admitted and its last stop in flight (new session %q)\npage log:\n%s",
+			out.NewSession, strings.Join(out.AtLeave.Log, "\n"))
+	}
+	// As testUnload: the page's last requests leave with it.
+	for deadline := time.Now().Add(5 * time.Second); !deleted(out.NewSession, http.StatusOK) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !deleted(out.NewSession, http.StatusOK) {
+		t.Errorf("the page was left while session %s told its last counters, and the session its play admitted, %s, was not given back: requests %v, live %v, the replaced one's requests %v\npage log:\n%s",
+			out.Before.SessionID, out.NewSession, h.run.sessionRequests(out.NewSession), h.activeSessions(t, demo.AccountSolo), h.run.sessionRequests(out.Before.SessionID), strings.Join(out.AtLeave.Log, "\n"))
+	}
+}
+
 // testWakeExpired: the page sleeps (a suspended tab) past its playback
 // token's expiry and wakes with its timers due, the grant renewal before
 // the re-authorization: the renewal's 401 must lead to a re-authorization
@@ -1887,6 +1936,9 @@ type beatFault struct {
 	Reason     string `json:"reason"`
 	RetryAfter string `json:"retryAfter,omitempty"`
 	Count      int    `json:"count"`
+	// DelayMS holds the request that long before answering it (less if
+	// its client goes): the page acts while it is in flight.
+	DelayMS int `json:"delayMS,omitempty"`
 }
 
 type loggedBeat struct {
@@ -1981,6 +2033,10 @@ func (f *beatFaults) take(applies func(beatFault) bool) (beatFault, bool) {
 
 // writeFault answers req with fault's error envelope.
 func writeFault(w http.ResponseWriter, req *http.Request, fault beatFault) {
+	select {
+	case <-time.After(time.Duration(fault.DelayMS) * time.Millisecond):
+	case <-req.Context().Done():
+	}
 	h := w.Header()
 	if origin := req.Header.Get("Origin"); origin != "" {
 		h.Add("Vary", "Origin")

@@ -957,6 +957,49 @@ async function leaveRefusedSwapScenario() {
   return out;
 }
 
+// leaveDuringLastStopScenario: as leaveRefusedSwapScenario, the server
+// refuses the page's playback token while the page's clock holds it good;
+// the re-authorization's play is admitted (201, replacing the session)
+// and the stop that tells the refused session's last counters (lastStop)
+// is held by the Go test's control (sc.faults armed with sc.stopHeld):
+// the viewer leaves then. newSession is the session that play admitted;
+// held says the page was left there.
+async function leaveDuringLastStopScenario() {
+  const a = await open(browser0, sc.url, { clock: { time: Date.now() - sc.clockBehindMS } });
+  const admitted = await until(a.page, (s) => s.sessionID !== '', sc.timeoutMS);
+  if (!admitted.ok) return { playing: false, before: admitted.state };
+  const first = admitted.state.sessionID;
+  let newSession = '';
+  a.page.on('response', async (r) => {
+    if (r.request().method() !== 'POST' || !r.url().endsWith('/v1/play') || r.status() !== 201) return;
+    const d = await r.json().catch(() => null);
+    if (d && d.session_id !== first) newSession = d.session_id;
+  });
+  await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.stopHeld) });
+  const p = await until(a.page, (s) => s.currentTime >= 1, sc.timeoutMS);
+  const out = { playing: p.ok, before: p.state };
+  if (!p.ok) return out;
+  await a.page.evaluate(() => document.getElementById('video').pause());
+  out.held = false;
+  for (const end = Date.now() + sc.timeoutMS; Date.now() < end && !out.held;) {
+    const f = await (await fetch(sc.faults + '/state')).json();
+    out.held = f.left === 0 && newSession !== '';
+    if (!out.held) await sleep(50);
+  }
+  const at = await until(a.page, () => true, 0);
+  out.held = out.held && at.state.sessionID === first;
+  out.newSession = newSession;
+  out.atLeave = at.state;
+  if (!out.held) return out;
+  // The tab is closed (its context, which carries its keepalive
+  // requests, stays): nothing of the page runs after its pagehide, as in
+  // a browser whose tab is closed, where a navigation away would let the
+  // swap's await go on for a while.
+  await a.page.close({ runBeforeUnload: true });
+  await settle(newSession);
+  return out;
+}
+
 // wakeExpiredScenario: the page plays (paused), then sleeps as a
 // suspended tab does (Playwright's clock) until its playback token has
 // expired at the server; it wakes with its clock set to now and its
@@ -1035,6 +1078,7 @@ async function play(browser, scenario) {
       case 'leaveExpired': return await leaveExpiredScenario();
       case 'wakeExpired': return await wakeExpiredScenario();
       case 'leaveRefusedSwap': return await leaveRefusedSwapScenario();
+      case 'leaveDuringLastStop': return await leaveDuringLastStopScenario();
       case 'stallRefusedEnd': return await stallRefusedEndScenario();
       case 'stallWake': return await stallWakeScenario();
       case 'deviceLimit': return await deviceLimitScenario();

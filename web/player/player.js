@@ -1261,16 +1261,22 @@
       last = { c, token: playbackToken, body: beatBody('stop', c) };
     }
     const r = await authorizePlay(await tokenFor(state.account));
+    // Admitted, the new session holds the stream slot from now on: a page
+    // left before it is taken (while the stop below is answered) gives it
+    // back (pagehide), not the session it replaced alone.
+    if (r.status === 201) admitted = r.data.session_id;
     // The stop goes once the play has answered (and replaced the session
     // if it admitted the new one), not before: it would free the stream
     // slot for another device meanwhile. It names the session replaced,
     // so it ends nothing of the new one, which counts on from exactly
     // what it tells.
     if (last && (state.phase === 'playing' || state.phase === 'loading') && await lastStop(before, last.token, last.body)) told = last.c;
+    const unclaimed = admitted;
+    admitted = '';
     if (r.status === 201 && state.phase !== 'playing' && state.phase !== 'loading') {
       // Left or stopped meanwhile: the new session is given back, not
-      // adopted by a page that no longer plays.
-      giveBackOnLeave(r.data.session_id);
+      // adopted by a page that no longer plays (unless pagehide did).
+      if (unclaimed) giveBackOnLeave(unclaimed);
       return;
     }
     if (r.status !== 201) {
@@ -1420,6 +1426,9 @@
       .catch(() => { /* the lease lapses anyway */ });
   }
   let leftWith = '';
+  // admitted is the session a re-authorization's play admitted, while the
+  // swap has not yet taken it (swapSession).
+  let admitted = '';
   window.addEventListener('pagehide', () => {
     if (!state.sessionID) return;
     const tokenLeft = tokenExpiresAt ? tokenExpiresAt - Date.now() : Infinity;
@@ -1428,6 +1437,8 @@
     // is gone before that one's answer could let the stop out.
     sendBeat('stop');
     if (tokenRefused || tokenLeft < leaveMargin) giveBackOnLeave();
+    if (admitted) giveBackOnLeave(admitted);
+    admitted = '';
     // No pause heartbeat or grant renewal for a session that is over.
     state.phase = 'stopping';
     leftWith = state.sessionID;
