@@ -105,50 +105,7 @@ func TestFallbackEdgesAreWhereTheClientFailsOver(t *testing.T) {
 	cdns := []string{"a", "b", "c"}
 	failures := 0
 	for iter := 0; iter < 3000 && failures < 5; iter++ {
-		var edges []playback.Edge
-		for _, cdn := range cdns {
-			for _, n := range names {
-				if rng.IntN(3) == 0 {
-					continue
-				}
-				at := place{float64(rng.IntN(60)), float64(rng.IntN(60))}
-				for e := range 1 + rng.IntN(3) {
-					edges = append(edges, edge(fmt.Sprintf("%s-%s-%d", cdn, n, e), cdn, n, at, func(e *playback.Edge) {
-						e.Healthy, e.NoIPv6 = rng.IntN(4) != 0, rng.IntN(4) == 0
-					}))
-				}
-			}
-		}
-		groups := map[string]CacheGroup{}
-		for _, n := range names {
-			if rng.IntN(2) == 0 {
-				continue
-			}
-			g := CacheGroup{FallbackToClosest: true, Methods: Methods(rng.IntN(8))}
-			if rng.IntN(3) == 0 {
-				g.Backups, g.FallbackToClosest = []string{names[rng.IntN(len(names))], names[rng.IntN(len(names))]}, rng.IntN(2) == 0
-			}
-			groups[n] = g
-		}
-		loc := Location{Lat: float64(rng.IntN(60)), Lon: float64(rng.IntN(60)), IPv6: rng.IntN(3) == 0}
-		switch rng.IntN(3) {
-		case 0:
-			loc.Zone = names[rng.IntN(len(names))]
-		case 1:
-			loc.Zone = "ghost" // names no group
-		}
-		if loc.Zone != "" && rng.IntN(2) == 0 {
-			loc.GeoLat, loc.GeoLon, loc.GeoSource = loc.Lat, loc.Lon, SourceGeoIP
-			loc.Lat, loc.Lon, loc.Source = float64(rng.IntN(60)), float64(rng.IntN(60)), SourceCoverageZone
-		}
-		if rng.IntN(4) == 0 {
-			loc.DeepZone = "deep"
-			for _, e := range edges {
-				if rng.IntN(6) == 0 {
-					loc.DeepCaches = append(loc.DeepCaches, e.ID)
-				}
-			}
-		}
+		edges, groups, loc := randomCase(rng, names, cdns, randomShape{skipPoP: 3, maxEdges: 3, unhealthy: 4, backups: 2})
 		cfg := Config{CacheGroups: groups, CDNWeights: map[string]float64{"a": 3, "b": 2, "c": 1},
 			EdgesPerPoP: 1 + rng.IntN(3), PoPsPerCDN: 1 + rng.IntN(MaxPoPsPerCDN), MaxResults: MaxResults}
 		if rng.IntN(4) == 0 {

@@ -1064,50 +1064,7 @@ func TestPathwaysNameEveryCDNThatCouldServeTheClientAlone(t *testing.T) {
 	cdns := []string{"a", "b", "c"}
 	failures := 0
 	for iter := 0; iter < 3000 && failures < 5; iter++ {
-		var edges []playback.Edge
-		for _, cdn := range cdns {
-			for _, n := range names {
-				if rng.IntN(2) == 0 {
-					continue
-				}
-				at := place{float64(rng.IntN(60)), float64(rng.IntN(60))}
-				for e := range 1 + rng.IntN(2) {
-					edges = append(edges, edge(fmt.Sprintf("%s-%s-%d", cdn, n, e), cdn, n, at, func(e *playback.Edge) {
-						e.Healthy, e.NoIPv6 = rng.IntN(3) != 0, rng.IntN(4) == 0
-					}))
-				}
-			}
-		}
-		groups := map[string]CacheGroup{}
-		for _, n := range names {
-			if rng.IntN(2) == 0 {
-				continue
-			}
-			g := CacheGroup{FallbackToClosest: true, Methods: Methods(rng.IntN(8))}
-			if rng.IntN(3) == 0 {
-				g.Backups, g.FallbackToClosest = []string{names[rng.IntN(len(names))]}, rng.IntN(2) == 0
-			}
-			groups[n] = g
-		}
-		loc := Location{Lat: float64(rng.IntN(60)), Lon: float64(rng.IntN(60)), IPv6: rng.IntN(3) == 0}
-		switch rng.IntN(3) {
-		case 0:
-			loc.Zone = names[rng.IntN(len(names))]
-		case 1:
-			loc.Zone = "ghost" // names no group
-		}
-		if loc.Zone != "" && rng.IntN(2) == 0 {
-			loc.GeoLat, loc.GeoLon, loc.GeoSource = loc.Lat, loc.Lon, SourceGeoIP
-			loc.Lat, loc.Lon, loc.Source = float64(rng.IntN(60)), float64(rng.IntN(60)), SourceCoverageZone
-		}
-		if rng.IntN(4) == 0 {
-			loc.DeepZone = "deep"
-			for _, e := range edges {
-				if rng.IntN(6) == 0 {
-					loc.DeepCaches = append(loc.DeepCaches, e.ID)
-				}
-			}
-		}
+		edges, groups, loc := randomCase(rng, names, cdns, randomShape{skipPoP: 2, maxEdges: 2, unhealthy: 3, backups: 1})
 		cfg := Config{CacheGroups: groups, CDNWeights: map[string]float64{"a": 3, "b": 2, "c": 1}}
 		q := Query{Location: loc, Title: "t", Now: t0}
 		r, err := mustIndex(t, cfg, edges).Pick(q, nil)
@@ -1128,4 +1085,62 @@ func TestPathwaysNameEveryCDNThatCouldServeTheClientAlone(t *testing.T) {
 			}
 		}
 	}
+}
+
+// randomShape sets how randomCase draws a table: a PoP of a CDN is left out
+// one time in skipPoP, has 1 to maxEdges edges, each unhealthy one time in
+// unhealthy, and a group with backups names backups of them.
+type randomShape struct{ skipPoP, maxEdges, unhealthy, backups int }
+
+// randomCase draws the edges of cdns at PoPs names, their cache groups and
+// a client (zone, GeoIP point, deep caches) for the property tests.
+func randomCase(rng *rand.Rand, names, cdns []string, shape randomShape) ([]playback.Edge, map[string]CacheGroup, Location) {
+	var edges []playback.Edge
+	for _, cdn := range cdns {
+		for _, n := range names {
+			if rng.IntN(shape.skipPoP) == 0 {
+				continue
+			}
+			at := place{float64(rng.IntN(60)), float64(rng.IntN(60))}
+			for e := range 1 + rng.IntN(shape.maxEdges) {
+				edges = append(edges, edge(fmt.Sprintf("%s-%s-%d", cdn, n, e), cdn, n, at, func(e *playback.Edge) {
+					e.Healthy, e.NoIPv6 = rng.IntN(shape.unhealthy) != 0, rng.IntN(4) == 0
+				}))
+			}
+		}
+	}
+	groups := map[string]CacheGroup{}
+	for _, n := range names {
+		if rng.IntN(2) == 0 {
+			continue
+		}
+		g := CacheGroup{FallbackToClosest: true, Methods: Methods(rng.IntN(8))}
+		if rng.IntN(3) == 0 {
+			for range shape.backups {
+				g.Backups = append(g.Backups, names[rng.IntN(len(names))])
+			}
+			g.FallbackToClosest = rng.IntN(2) == 0
+		}
+		groups[n] = g
+	}
+	loc := Location{Lat: float64(rng.IntN(60)), Lon: float64(rng.IntN(60)), IPv6: rng.IntN(3) == 0}
+	switch rng.IntN(3) {
+	case 0:
+		loc.Zone = names[rng.IntN(len(names))]
+	case 1:
+		loc.Zone = "ghost" // names no group
+	}
+	if loc.Zone != "" && rng.IntN(2) == 0 {
+		loc.GeoLat, loc.GeoLon, loc.GeoSource = loc.Lat, loc.Lon, SourceGeoIP
+		loc.Lat, loc.Lon, loc.Source = float64(rng.IntN(60)), float64(rng.IntN(60)), SourceCoverageZone
+	}
+	if rng.IntN(4) == 0 {
+		loc.DeepZone = "deep"
+		for _, e := range edges {
+			if rng.IntN(6) == 0 {
+				loc.DeepCaches = append(loc.DeepCaches, e.ID)
+			}
+		}
+	}
+	return edges, groups, loc
 }
