@@ -90,6 +90,16 @@ func TestWarehouseSQLAnswersWhatTheRunnerDoes(t *testing.T) {
 	}
 }
 
+// sqlCode is a warehouse query file's text without its -- comments.
+func sqlCode(t *testing.T, file string) string {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return regexp.MustCompile(`--.*`).ReplaceAllString(string(raw), "")
+}
+
 func warehouseSQL(t *testing.T) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("..", "..", "docs", "qoe", "*.sql"))
@@ -204,11 +214,7 @@ func TestWarehouseSQLCountsAContinuedViewAsStarted(t *testing.T) {
 	}
 	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 	for _, file := range warehouseSQL(t) {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sql := regexp.MustCompile(`--.*`).ReplaceAllString(string(raw), "")
+		sql := sqlCode(t, file)
 		if !regexp.MustCompile(`\bh\.qoe\.` + name + `\b`).MatchString(sql) {
 			t.Errorf("%s does not read h.qoe.%s", file, name)
 		}
@@ -317,11 +323,7 @@ func TestWarehouseSQLParsesMessageTimes(t *testing.T) {
 func TestWarehouseSQLOrdersBeatsAsTheRunner(t *testing.T) {
 	t.Parallel()
 	for _, f := range warehouseSQL(t) {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		code := regexp.MustCompile(`--.*`).ReplaceAllString(string(raw), "")
+		code := sqlCode(t, f)
 		if !regexp.MustCompile(`\bh\.received_at\b[^,]*\bAS received_at\b`).MatchString(code) {
 			t.Errorf("%s does not read when each heartbeat was accepted as received_at", f)
 		}
@@ -373,11 +375,7 @@ func TestWarehouseSQLCountsAPlayOnce(t *testing.T) {
 		t.Fatalf("QoEPlaySlack is %s; the queries read a day around their range", playback.QoEPlaySlack)
 	}
 	for _, file := range warehouseSQL(t) {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sql := regexp.MustCompile(`--.*`).ReplaceAllString(string(raw), "")
+		sql := sqlCode(t, file)
 		plays := regexp.MustCompile(`(?s)\bplays AS \((.*?)\n\),`).FindStringSubmatch(sql)
 		if plays == nil {
 			t.Errorf("%s has no plays AS (...) step folding the sessions' views of a play", file)
@@ -413,11 +411,7 @@ func TestWarehouseSQLCountsAPlayOnce(t *testing.T) {
 func TestWarehouseSQLOrdersSessionsAsTheRunner(t *testing.T) {
 	t.Parallel()
 	for _, f := range warehouseSQL(t) {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		code := regexp.MustCompile(`--.*`).ReplaceAllString(string(raw), "")
+		code := sqlCode(t, f)
 		if strings.HasSuffix(f, "athena.sql") && !regexp.MustCompile(`\bfrom_iso8601_timestamp_nanos\(h\.session_started_at\) AS started_at\b`).MatchString(code) {
 			t.Errorf("%s reads started_at to the millisecond; the runner orders a play's sessions by the message's microseconds (from_iso8601_timestamp_nanos)", f)
 		}
@@ -456,11 +450,7 @@ func TestWarehouseSQLTakesASessionIntoAPlayAsTheRunner(t *testing.T) {
 		t.Fatalf("QoEPlaySlack is %s; the queries take a day", playback.QoEPlaySlack)
 	}
 	for _, file := range warehouseSQL(t) {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sql := regexp.MustCompile(`--.*`).ReplaceAllString(string(raw), "")
+		sql := sqlCode(t, file)
 		sql = strings.Join(strings.Fields(sql), " ")
 		for _, want := range []struct{ what, re string }{
 			{"read the sessions that started from a day before its range", `\b(from_iso8601_timestamp_nanos|message_time)\(h\.session_started_at\) >= (p\.from_hour - INTERVAL '1' DAY|TIMESTAMP_SUB\(p\.from_hour, INTERVAL 1 DAY\))`},
@@ -493,11 +483,7 @@ func TestWarehouseSQLTakesASessionIntoAPlayAsTheRunner(t *testing.T) {
 func TestWarehouseSQLTakesAnEmptyAccountAsNone(t *testing.T) {
 	t.Parallel()
 	for _, file := range warehouseSQL(t) {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sql := regexp.MustCompile(`--.*`).ReplaceAllString(string(raw), "")
+		sql := sqlCode(t, file)
 		for _, key := range []string{"account_id", "title_id"} {
 			all := len(regexp.MustCompile(`\bh\.`+key+`\b`).FindAllString(sql, -1))
 			if !regexp.MustCompile(`(?i)\bNULLIF\(h\.`+key+`, ''\) AS `+key+`\b`).MatchString(sql) || all != 1 {
