@@ -1315,21 +1315,32 @@ func (h *harness) testReauthDuringStall(t *testing.T, release string) {
 	// it is replaced, and the next session counts from there. Between
 	// them the two sessions tell every stalled millisecond the page timed
 	// (each rounds its figure), none twice and none lost.
+	h.wantStallsTold(t, *a, out.Before.SessionID, h.run.faults.beats(out.Before.SessionID))
+}
+
+// wantStallsTold: the session replaced (was, whose heartbeats are beats)
+// and the one that took over on page a tell, between them, every stalled
+// millisecond the page timed (each rounds its figure), none twice and none
+// lost, once the bus has handed the consumer every heartbeat.
+func (h *harness) wantStallsTold(t *testing.T, a pageState, was string, beats []loggedBeat) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if err := h.run.app.bus.Idle(ctx); err != nil {
 		t.Fatal(err)
 	}
-	was, err := h.run.app.store.GetSessionQoE(ctx, out.Before.SessionID)
+	before, err := h.run.app.store.GetSessionQoE(ctx, was)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q, err = h.run.app.store.GetSessionQoE(ctx, a.SessionID); err != nil {
+	after, err := h.run.app.store.GetSessionQoE(ctx, a.SessionID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if told := was.QoE.RebufferMS + q.QoE.RebufferMS; math.Abs(float64(told)-a.StallMS) > 2 {
-		t.Errorf("the page stalled %.0f ms; its sessions tell %d ms (%d the one replaced, heartbeats %v; %d the one that took over)",
-			a.StallMS, told, was.QoE.RebufferMS, h.run.faults.beats(out.Before.SessionID), q.QoE.RebufferMS)
+	t.Logf("the page stalled %.0f ms in %d stalls; the session replaced tells %+v, the one that took over %+v", a.StallMS, a.Stalls, before.QoE, after.QoE)
+	if told := before.QoE.RebufferMS + after.QoE.RebufferMS; math.Abs(float64(told)-a.StallMS) > 2 {
+		t.Errorf("the page stalled %.0f ms; its sessions tell %d ms (%d the one replaced, heartbeats %v; %d the one that took over)\npage log:\n%s",
+			a.StallMS, told, before.QoE.RebufferMS, beats, after.QoE.RebufferMS, strings.Join(a.Log, "\n"))
 	}
 }
 
@@ -1379,24 +1390,7 @@ func (h *harness) testRefusedDuringStall(t *testing.T, release string) {
 		t.Fatalf("the page authorized again, but the server refused no heartbeat of %s: %v\npage log:\n%s", id, beats, strings.Join(a.Log, "\n"))
 	}
 	wantLastStopOnly(t, id, beats, refused, a.Log)
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := h.run.app.bus.Idle(ctx); err != nil {
-		t.Fatal(err)
-	}
-	was, err := h.run.app.store.GetSessionQoE(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := h.run.app.store.GetSessionQoE(ctx, a.SessionID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("the page stalled %.0f ms in %d stalls; the session replaced tells %+v, the one that took over %+v", a.StallMS, a.Stalls, was.QoE, q.QoE)
-	if told := was.QoE.RebufferMS + q.QoE.RebufferMS; math.Abs(float64(told)-a.StallMS) > 2 {
-		t.Errorf("the page stalled %.0f ms; its sessions tell %d ms (%d the one replaced, heartbeats %v; %d the one that took over)\npage log:\n%s",
-			a.StallMS, told, was.QoE.RebufferMS, beats, q.QoE.RebufferMS, strings.Join(a.Log, "\n"))
-	}
+	h.wantStallsTold(t, *a, id, beats)
 }
 
 // testRefusedStallEnd: as in testRefusedDuringStall the page's clock runs
@@ -1564,24 +1558,7 @@ func (h *harness) testWakeInStall(t *testing.T, release string) {
 	if stops := slices.DeleteFunc(slices.Clone(beats), func(b loggedBeat) bool { return b.Event != "stop" }); len(stops) != 1 || stops[0].Status != http.StatusOK || beats[len(beats)-1].Event != "stop" {
 		t.Errorf("session %s's token expired while the page slept: want its last heartbeat one stop taken, got %v\npage log:\n%s", id, beats, strings.Join(a.Log, "\n"))
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := h.run.app.bus.Idle(ctx); err != nil {
-		t.Fatal(err)
-	}
-	was, err := h.run.app.store.GetSessionQoE(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := h.run.app.store.GetSessionQoE(ctx, a.SessionID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("the page stalled %.0f ms in %d stalls; the session replaced tells %+v, the one that took over %+v", a.StallMS, a.Stalls, was.QoE, q.QoE)
-	if told := was.QoE.RebufferMS + q.QoE.RebufferMS; math.Abs(float64(told)-a.StallMS) > 2 {
-		t.Errorf("the page stalled %.0f ms; its sessions tell %d ms (%d the one replaced, heartbeats %v; %d the one that took over)\npage log:\n%s",
-			a.StallMS, told, was.QoE.RebufferMS, beats, q.QoE.RebufferMS, strings.Join(a.Log, "\n"))
-	}
+	h.wantStallsTold(t, *a, id, beats)
 }
 
 // wantLastStopOnly: after the server refused session id's token
