@@ -832,19 +832,13 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 	// forbids falling back) to the CZ-enabled group closest to the zone's
 	// coordinates, then to groups that allow GEO; one whose group forbids
 	// CZ goes nowhere but its deep caches.
-	r.method = MethodGeo
-	if loc.Zone != "" {
-		group := cfg.CacheGroups[loc.Zone]
-		r.method = 0
-		if group.allows(MethodCZ) {
-			r.zone = loc.Zone
-			if group.Backups == nil || group.FallbackToClosest {
-				r.method = MethodGeo
-				if loc.Source == SourceCoverageZone {
-					r.method |= MethodCZ
-				}
-			}
-		}
+	// Those are the rules the list above followed (named, byDistance,
+	// method).
+	if named {
+		r.zone = loc.Zone
+	}
+	if byDistance {
+		r.method = MethodGeo | method
 	}
 	if degraded || (deepDown && !deepUsable) || (anchor < 0 && primary >= 0 && nearestDown > best[primary].pick[0].dot) {
 		r.Degraded, r.TTL = true, cfg.DegradedTTL
