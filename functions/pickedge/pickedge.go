@@ -378,7 +378,7 @@ func ttlSeconds(d time.Duration) int {
 // EXT-X-CONTENT-STEERING SERVER-URI, or the MPD's ContentSteering element)
 // points the player for session id, under the API's base.
 func (s *Server) steeringPath(id, token, format string) string {
-	return "/v1/steering/" + url.PathEscape(id) + "?" + playurl.SteeringQuery(token, format, "")
+	return playurl.SteeringFrom("", id, token, format, "")
 }
 
 // apiBase is how players reach this API: the configured public URL, else
