@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strings"
 
+	vkit "cloud.google.com/go/pubsub/v2/apiv1"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -65,9 +66,13 @@ func (b *Bus) Redrive(ctx context.Context, topic, deadLetterSub string) (int, er
 		if len(resp.ReceivedMessages) == 0 {
 			return moved, nil
 		}
+		// Each publish request is acknowledged once it succeeded: a later
+		// one failing must not hand back dead letters already republished,
+		// which the next redrive would publish a second time.
+		ackOf := make(map[*pubsubpb.PubsubMessage]string, len(resp.ReceivedMessages))
 		var out []*pubsubpb.PubsubMessage
 		var sizes []int
-		var acks, back []string
+		var back []string
 		for _, r := range resp.ReceivedMessages {
 			if seen[r.Message.MessageId] {
 				back = append(back, r.AckId)
@@ -78,25 +83,23 @@ func (b *Bus) Redrive(ctx context.Context, topic, deadLetterSub string) (int, er
 			maps.DeleteFunc(m.Attributes, func(name, _ string) bool { return strings.HasPrefix(name, deadLetterAttrPrefix) })
 			out = append(out, m)
 			sizes = append(sizes, proto.Size(m))
-			acks = append(acks, r.AckId)
+			ackOf[m] = r.AckId
 			seen[r.Message.MessageId] = true
-		}
-		// Each publish request is acknowledged once it succeeded: a later
-		// one failing must not hand back dead letters already republished,
-		// which the next redrive would publish a second time.
-		ackOf := make(map[*pubsubpb.PubsubMessage]string, len(out))
-		for i, m := range out {
-			ackOf[m] = acks[i]
 		}
 		out, sizes = byKey(out, sizes)
 		left := len(out) // out[len(out)-left:] not yet republished
+		// giveBack hands back what is not republished, with the pulled
+		// messages already seen.
+		giveBack := func() {
+			for _, m := range out[len(out)-left:] {
+				back = append(back, ackOf[m])
+			}
+			handBack(ctx, subs, sub, back)
+		}
 		for batch := range requests(t.path, out, sizes) {
 			if _, err := b.client.Publish(ctx, &pubsubpb.PublishRequest{Topic: t.path, Messages: batch}); err != nil {
 				// Part of this request may have gone: those come again (at least once).
-				for _, m := range out[len(out)-left:] {
-					back = append(back, ackOf[m])
-				}
-				b.handBack(ctx, sub, back)
+				giveBack()
 				return moved, Fail("Redrive", fmt.Errorf("topic %s: %w", t.id, err))
 			}
 			left -= len(batch)
@@ -107,16 +110,13 @@ func (b *Bus) Redrive(ctx context.Context, topic, deadLetterSub string) (int, er
 			// Republished, they must leave the subscription even if ctx
 			// ended meanwhile (an operator's Ctrl-C), or they come again.
 			if err := subs.Acknowledge(context.WithoutCancel(ctx), &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: done}); err != nil {
-				for _, m := range out[len(out)-left:] {
-					back = append(back, ackOf[m])
-				}
-				b.handBack(ctx, sub, back)
+				giveBack()
 				return moved, Fail("Redrive", fmt.Errorf("acknowledge %s (republished, so they may come twice): %w", deadLetterSub, err))
 			}
 			moved += len(batch)
 		}
 		if len(back) > 0 {
-			b.handBack(ctx, sub, back)
+			handBack(ctx, subs, sub, back)
 			return moved, nil
 		}
 	}
@@ -125,11 +125,9 @@ func (b *Bus) Redrive(ctx context.Context, topic, deadLetterSub string) (int, er
 // handBack makes pulled messages deliverable again at once rather than
 // when their ack deadline passes; should that fail, the deadline still
 // brings them back.
-func (b *Bus) handBack(ctx context.Context, sub string, ackIDs []string) {
+func handBack(ctx context.Context, subs *vkit.SubscriptionAdminClient, sub string, ackIDs []string) {
 	if len(ackIDs) == 0 {
 		return
 	}
-	if subs, err := b.subscriptionAdmin(); err == nil {
-		_ = subs.ModifyAckDeadline(context.WithoutCancel(ctx), &pubsubpb.ModifyAckDeadlineRequest{Subscription: sub, AckIds: ackIDs})
-	}
+	_ = subs.ModifyAckDeadline(context.WithoutCancel(ctx), &pubsubpb.ModifyAckDeadlineRequest{Subscription: sub, AckIds: ackIDs})
 }
