@@ -270,11 +270,15 @@ func (d *jsonDecoder) qoe(q *playback.QoE, oldNames *uint8, depth int, strict bo
 			return duplicateField(append([]byte("qoe."), name...))
 		}
 		seen |= bit
-		if oldNames != nil {
+		if oldNames != nil && bit&deprecatedMembers != 0 {
 			*oldNames |= deprecatedBit(name)
 		}
 	}
 }
+
+// deprecatedMembers are the seen bits of the qoe members that have a
+// deprecated name (deprecatedQoE): only their names need looking up.
+const deprecatedMembers = 1<<3 | 1<<4 | 1<<5 | 1<<6
 
 // deprecatedBit is the HeartbeatRequest.oldNames bit of a qoe member
 // given under name: its deprecatedQoE entry's when name is a deprecated
