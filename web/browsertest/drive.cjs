@@ -986,10 +986,9 @@ async function leaveDuringLastStopScenario() {
     out.held = f.left === 0 && newSession !== '';
     if (!out.held) await sleep(50);
   }
-  const at = await until(a.page, () => true, 0);
-  out.held = out.held && at.state.sessionID === first;
+  out.atLeave = await snapshot(a.page);
+  out.held = out.held && out.atLeave.sessionID === first;
   out.newSession = newSession;
-  out.atLeave = at.state;
   if (!out.held) return out;
   // The tab is closed (its context, which carries its keepalive
   // requests, stays): nothing of the page runs after its pagehide, as in

@@ -1160,7 +1160,6 @@
     const e = r.status === 403 && r.data && r.data.error;
     const notice = e && refusalNotices[e.reason];
     if (notice) state.endNotice = notice;
-    return !!notice;
   }
 
   // licenceEnded: the session's licence window has ended (the playback
