@@ -194,10 +194,8 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	var opts []bolt.Option
-	var journalOpts []walbus.Option
 	if !cfg.Sync {
 		opts = append(opts, bolt.WithoutSync())
-		journalOpts = append(journalOpts, walbus.WithoutSync())
 	}
 	opts = append(opts, bolt.WithQoERetention(cfg.QoERetention), bolt.WithRetention(cfg.SessionRetention))
 	store, err := bolt.Open(filepath.Join(cfg.DataDir, "playplane.db"), opts...)
@@ -213,7 +211,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	// commits then never queue behind the store's, and the other way round. What an
 	// earlier run accepted and did not finish is delivered again to the
 	// consumers wired below (they are idempotent).
-	if a.journal, err = walbus.Open(filepath.Join(cfg.DataDir, "bus.wal"), journalOpts...); err != nil {
+	if a.journal, err = openBusJournal(cfg); err != nil {
 		a.Close()
 		return nil, err
 	}

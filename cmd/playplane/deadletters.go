@@ -27,22 +27,31 @@ import (
 // process ever writes bus.wal. ok is false when the directory has no
 // journal; close closes both.
 func openJournal(ctx context.Context, cfg Config) (j *walbus.Journal, close func() error, ok bool, err error) {
-	path := filepath.Join(cfg.DataDir, "bus.wal")
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(busJournalPath(cfg)); errors.Is(err, os.ErrNotExist) {
 		return nil, nil, false, nil // nothing to list: create no store in a directory the runner has not used
 	}
 	s, err := openStore(ctx, cfg, "bolt")
 	if err != nil {
 		return nil, nil, false, err
 	}
+	if j, err = openBusJournal(cfg); err != nil {
+		return nil, nil, false, errors.Join(err, s.Close())
+	}
+	return j, func() error { return errors.Join(j.Close(), s.Close()) }, true, nil
+}
+
+// busJournalPath is where the local bus journals what it accepts, in the
+// runner's data directory.
+func busJournalPath(cfg Config) string { return filepath.Join(cfg.DataDir, "bus.wal") }
+
+// openBusJournal opens the local bus's journal, fsynced unless cfg.Sync
+// is off: the runner's and the dead-letter subcommands' one way in.
+func openBusJournal(cfg Config) (*walbus.Journal, error) {
 	var opts []walbus.Option
 	if !cfg.Sync {
 		opts = append(opts, walbus.WithoutSync())
 	}
-	if j, err = walbus.Open(path, opts...); err != nil {
-		return nil, nil, false, errors.Join(err, s.Close())
-	}
-	return j, func() error { return errors.Join(j.Close(), s.Close()) }, true, nil
+	return walbus.Open(busJournalPath(cfg), opts...)
 }
 
 // checkTopic refuses a name that is no topic of the bus.
