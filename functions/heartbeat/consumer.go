@@ -416,9 +416,7 @@ func mergeQoE(state, report playback.QoE) playback.QoE {
 	state.PlayedMS = max(state.PlayedMS, report.PlayedMS)
 	state.DroppedFrames = max(state.DroppedFrames, report.DroppedFrames)
 	state.Continued = state.Continued || report.Continued
-	if report.View != "" && (state.View == "" || report.View < state.View) {
-		state.View = report.View
-	}
+	state.View = playback.LeastPlay(state.View, report.View)
 	nonZero := func(dst *int, v int) {
 		if v != 0 {
 			*dst = v

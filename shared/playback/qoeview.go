@@ -47,6 +47,18 @@ import (
 // never changes: an hour's figures grow while its views play, but a view
 // never moves between hours or counts twice.
 
+// LeastPlay is the play a session names once it has named cur and then
+// n (QoE.View, "" for none): a player names its play on every heartbeat
+// of the session; were two to differ, the least keeps what is kept of
+// them (a view, the consumer's session state) a function of the set of
+// the reports, whatever their order.
+func LeastPlay(cur, n string) string {
+	if n != "" && (cur == "" || n < cur) {
+		return n
+	}
+	return cur
+}
+
 // QoEDimension is what aggregates are broken down by.
 type QoEDimension string
 
@@ -468,12 +480,7 @@ func (v *QoEView) Observe(r QoEReport) (QoEBeat, []string) {
 	v.DeviceType = cmp.Or(v.DeviceType, r.DeviceType)
 	v.ASN = cmp.Or(v.ASN, r.ASN)
 	v.AccountID = cmp.Or(v.AccountID, r.AccountID)
-	// A player names its play on every heartbeat of the session; were
-	// two to differ, the least keeps the view a function of the set of
-	// its reports.
-	if n := r.QoE.View; n != "" && (v.ViewID == "" || n < v.ViewID) {
-		v.ViewID = n
-	}
+	v.ViewID = LeastPlay(v.ViewID, r.QoE.View)
 
 	b := QoEBeat{DeviceTime: r.DeviceTime.UTC(), ReceivedAt: r.ReceivedAt.UTC(), PlayedMS: q.PlayedMS, RebufferMS: q.RebufferMS,
 		CDN: q.CDN, EdgeID: q.EdgeID, Corrected: len(reasons) > 0}
