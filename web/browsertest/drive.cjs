@@ -107,6 +107,11 @@ async function until(page, pred, timeoutMS) {
   }
 }
 
+// refusedSwapHeld: the page learned its token was refused and its
+// re-authorization's play is held by a 503 (the scenario's playUnavailable).
+const refusedSwapHeld = (s) => s.log.some((l) => l.includes('playback token expired; authorizing again')) &&
+  s.log.some((l) => l.includes('POST /v1/play: 503'));
+
 async function stopAndWait(page) {
   await page.click('#stop');
   return until(page, (s) => s.phase === 'stopped' || s.phase === 'ended', 10000);
@@ -755,9 +760,7 @@ async function stallRefusedEndScenario() {
     return out;
   }
   const id = out.before.sessionID;
-  const refused = (s) => s.log.some((l) => l.includes('playback token expired; authorizing again')) &&
-    s.log.some((l) => l.includes('POST /v1/play: 503'));
-  const r = await until(a.page, refused, sc.timeoutMS);
+  const r = await until(a.page, refusedSwapHeld, sc.timeoutMS);
   out.refused = r.ok && r.state.sessionID === id && r.state.phase === 'playing' &&
     await a.page.evaluate(() => document.getElementById('video').readyState < HTMLMediaElement.HAVE_FUTURE_DATA);
   if (!out.refused) {
@@ -946,9 +949,7 @@ async function leaveRefusedSwapScenario() {
   const out = { playing: p.ok, before: p.state };
   if (!p.ok) return out;
   await a.page.evaluate(() => document.getElementById('video').pause());
-  const refused = (s) => s.log.some((l) => l.includes('playback token expired; authorizing again')) &&
-    s.log.some((l) => l.includes('POST /v1/play: 503'));
-  const r = await until(a.page, refused, sc.timeoutMS);
+  const r = await until(a.page, refusedSwapHeld, sc.timeoutMS);
   out.held = r.ok && r.state.sessionID === p.state.sessionID && r.state.phase === 'playing';
   out.atLeave = r.state;
   if (!out.held) return out;
