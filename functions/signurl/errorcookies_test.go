@@ -58,4 +58,8 @@ func TestFailedGrantSetsNoCookie(t *testing.T) {
 	if got := rec.Result().Header.Values("Set-Cookie"); len(got) != 0 {
 		t.Errorf("the error answer sets %d cookies: %q", len(got), got)
 	}
+	// A key the signer refuses refuses every try until an operator acts.
+	if ra := rec.Result().Header.Get("Retry-After"); ra != "" {
+		t.Errorf("Retry-After %q on sign_failed: a retry meets the same key", ra)
+	}
 }

@@ -226,7 +226,7 @@ func (s *Server) renditionGrant(ctx context.Context, m *manifestRequest, pathway
 		if ctx.Err() != nil {
 			return access, err
 		}
-		return access, &playback.Error{Code: playback.CodeInternal, Reason: "sign_failed", Err: fmt.Errorf("signurl: %s %s: %w", pathway, prefix, err)}
+		return access, &playback.Error{Code: playback.CodeInternal, Reason: "sign_failed", RetryAfter: playback.NoRetry, Err: fmt.Errorf("signurl: %s %s: %w", pathway, prefix, err)}
 	}
 	return access, nil
 }
@@ -379,7 +379,7 @@ func (s *Server) unknownCDN(name string) error {
 func clientIP(r *http.Request) (netip.Addr, error) {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return netip.Addr{}, &playback.Error{Code: playback.CodeInternal, Reason: "client_ip_unknown",
+		return netip.Addr{}, &playback.Error{Code: playback.CodeInternal, Reason: "client_ip_unknown", RetryAfter: playback.NoRetry,
 			Message: "cannot bind the grant to the caller's address", Err: fmt.Errorf("signurl: RemoteAddr %q: %w", r.RemoteAddr, err)}
 	}
 	return ap.Addr().Unmap(), nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -826,6 +827,10 @@ func TestHTTPOriginCache(t *testing.T) {
 			w.WriteHeader(http.StatusForbidden)
 		case "/titles/a/flaky.m3u8":
 			w.WriteHeader(http.StatusBadGateway)
+		case "/titles/a/slow.m3u8":
+			w.WriteHeader(http.StatusRequestTimeout)
+		case "/titles/a/huge.m3u8":
+			_, _ = w.Write(make([]byte, 4<<20+1))
 		default:
 			w.WriteHeader(http.StatusNotFound)
 		}
@@ -846,19 +851,59 @@ func TestHTTPOriginCache(t *testing.T) {
 	if _, err := o.Get(ctx, "/titles/a/master.m3u8"); err != nil || hits.Load() != 2 {
 		t.Fatalf("after the TTL: %v, %d fetches, want 2", err, hits.Load())
 	}
+	// A refusal or an object too large is the same on every try until an
+	// operator acts, so its 500 offers no retry (playback.NoRetry); a
+	// failing or slow origin may answer the next try.
 	for _, tc := range []struct {
-		path   string
-		code   playback.Code
-		reason string
+		path    string
+		code    playback.Code
+		reason  string
+		noRetry bool
 	}{
-		{"/titles/a/none.m3u8", playback.CodeNotFound, "manifest_not_stored"},
-		{"/titles/a/denied.m3u8", playback.CodeInternal, "origin_refused"},
-		{"/titles/a/flaky.m3u8", playback.CodeUnavailable, "dependency_unavailable"},
+		{"/titles/a/none.m3u8", playback.CodeNotFound, "manifest_not_stored", false},
+		{"/titles/a/denied.m3u8", playback.CodeInternal, "origin_refused", true},
+		{"/titles/a/huge.m3u8", playback.CodeInternal, "manifest_too_large", true},
+		{"/titles/a/flaky.m3u8", playback.CodeUnavailable, "dependency_unavailable", false},
+		{"/titles/a/slow.m3u8", playback.CodeUnavailable, "dependency_unavailable", false},
 	} {
 		_, err := o.Get(ctx, tc.path)
-		if pe := playback.AsError(err); pe == nil || pe.Code != tc.code || pe.Reason != tc.reason {
+		pe := playback.AsError(err)
+		if pe == nil || pe.Code != tc.code || pe.Reason != tc.reason {
 			t.Errorf("%s: %v, want %s/%s", tc.path, err, tc.code, tc.reason)
+			continue
 		}
+		if noRetry := pe.RetryAfter == playback.NoRetry; noRetry != tc.noRetry {
+			t.Errorf("%s: %s with RetryAfter %v: no retry %v, want %v", tc.path, tc.reason, pe.RetryAfter, noRetry, tc.noRetry)
+		}
+	}
+}
+
+// TestHTTPOriginDeploymentFaultsAreNotRetried: an origin base URL that is
+// no URL, or a signer refusing the origin fetch's grant, fails every fetch
+// the same way until an operator fixes the deployment, so the 500 offers no
+// retry.
+func TestHTTPOriginDeploymentFaultsAreNotRetried(t *testing.T) {
+	t.Parallel()
+	refuse := func(context.Context, string) (string, error) { return "", errors.New("key refused") }
+	for _, tc := range []struct {
+		name   string
+		origin *signurl.HTTPOrigin
+		reason string
+	}{
+		{"base is no URL", &signurl.HTTPOrigin{Base: "http://[::1", Client: http.DefaultClient, TTL: time.Minute, Now: time.Now}, "origin_url"},
+		{"signer refuses", &signurl.HTTPOrigin{Base: "http://127.0.0.1:9", Client: http.DefaultClient, TTL: time.Minute, Now: time.Now, Sign: refuse}, "origin_sign_failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := tc.origin.Get(context.Background(), "/titles/a/master.m3u8")
+			pe := playback.AsError(err)
+			if pe == nil || pe.Reason != tc.reason {
+				t.Fatalf("%v, want %s", err, tc.reason)
+			}
+			if pe.RetryAfter != playback.NoRetry {
+				t.Fatalf("%s with RetryAfter %v: every fetch meets the same fault", pe.Reason, pe.RetryAfter)
+			}
+		})
 	}
 }
 

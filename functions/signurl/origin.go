@@ -82,12 +82,12 @@ func (o *HTTPOrigin) fetch(ctx context.Context, path string) ([]byte, error) {
 	if o.Sign != nil {
 		var err error
 		if url, err = o.Sign(ctx, path); err != nil {
-			return nil, &playback.Error{Code: playback.CodeInternal, Reason: "origin_sign_failed", Err: fmt.Errorf("signurl: origin %s: %w", path, err)}
+			return nil, &playback.Error{Code: playback.CodeInternal, Reason: "origin_sign_failed", RetryAfter: playback.NoRetry, Err: fmt.Errorf("signurl: origin %s: %w", path, err)}
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, &playback.Error{Code: playback.CodeInternal, Reason: "origin_url", Err: fmt.Errorf("signurl: origin %s: %w", path, err)}
+		return nil, &playback.Error{Code: playback.CodeInternal, Reason: "origin_url", RetryAfter: playback.NoRetry, Err: fmt.Errorf("signurl: origin %s: %w", path, err)}
 	}
 	resp, err := o.Client.Do(req)
 	if err != nil {
@@ -106,19 +106,20 @@ func (o *HTTPOrigin) fetch(ctx context.Context, path string) ([]byte, error) {
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		return nil, playback.Errorf(playback.CodeNotFound, playback.ReasonManifestNotStored, "the origin holds no %s", path)
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout:
 		return nil, playback.Unavailable(fmt.Errorf("status %d", resp.StatusCode), "signurl: origin %s", path)
 	case resp.StatusCode != http.StatusOK:
 		// 403 and the like: our credentials or configuration, not the
-		// player's request.
-		return nil, &playback.Error{Code: playback.CodeInternal, Reason: "origin_refused", Err: fmt.Errorf("signurl: origin %s: status %d", path, resp.StatusCode)}
+		// player's request, and the same on every try until an operator
+		// fixes them.
+		return nil, &playback.Error{Code: playback.CodeInternal, Reason: "origin_refused", RetryAfter: playback.NoRetry, Err: fmt.Errorf("signurl: origin %s: status %d", path, resp.StatusCode)}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxManifestBytes+1))
 	if err != nil {
 		return nil, playback.Unavailable(err, "signurl: origin %s", path)
 	}
 	if len(body) > maxManifestBytes {
-		return nil, &playback.Error{Code: playback.CodeInternal, Reason: "manifest_too_large", Err: errors.New("signurl: origin " + path + " exceeds 4 MiB")}
+		return nil, &playback.Error{Code: playback.CodeInternal, Reason: "manifest_too_large", RetryAfter: playback.NoRetry, Err: errors.New("signurl: origin " + path + " exceeds 4 MiB")}
 	}
 	return body, nil
 }

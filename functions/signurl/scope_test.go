@@ -428,3 +428,25 @@ func pemOf(t *testing.T, key crypto.Signer) string {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
+
+// TestUnknownCallerAddressIsNotRetried: with BindIP a request whose peer
+// address the server cannot read (a deployment fault: a listener or proxy
+// that gives none) cannot be bound to its caller, and every retry reaches
+// the server the same way, so the 500 offers no retry.
+func TestUnknownCallerAddressIsNotRetried(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *signurl.Config) { c.BindIP = true })
+	sess, token := h.session(accountA, titleID, 2*time.Minute)
+	req := httptest.NewRequest(http.MethodPost, "/v1/playback/"+sess.ID+"/urls", strings.NewReader(`{"cdn":"`+cdnCFECDSA+`"}`))
+	req.RemoteAddr = "@"
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), `"reason":"client_ip_unknown"`) {
+		t.Fatalf("caller at %q: %d %s, want 500 client_ip_unknown", req.RemoteAddr, rec.Code, rec.Body)
+	}
+	if ra := rec.Result().Header.Get("Retry-After"); ra != "" || strings.Contains(rec.Body.String(), "retry later") {
+		t.Fatalf("Retry-After %q, body %s: every retry reaches the server from the same unreadable address", ra, rec.Body)
+	}
+}

@@ -440,8 +440,9 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 			// The request was validated above, so whatever the signer
-			// refuses is our fault (a key, a signer bug), not the caller's.
-			return &playback.Error{Code: playback.CodeInternal, Reason: "sign_failed", Err: fmt.Errorf("signurl: %s: %w", cdnName, err)}
+			// refuses is our fault (a key, a signer bug), not the caller's,
+			// and refused again on every try (playback.URLSigner).
+			return &playback.Error{Code: playback.CodeInternal, Reason: "sign_failed", RetryAfter: playback.NoRetry, Err: fmt.Errorf("signurl: %s: %w", cdnName, err)}
 		}
 		resp.ExpiresAt, resp.KeyID = access.Expires.UTC(), access.KeyID
 		if len(allowed) == 0 {

@@ -26,6 +26,9 @@ type SignedAccess struct {
 }
 
 // URLSigner grants a player time-limited access to one title on one CDN.
+// Signing is local work on keys read at construction: Sign fails only on
+// the context or on a request or key it refuses, the same on every try, so
+// callers answer its failure without offering a retry.
 type URLSigner interface {
 	Sign(ctx context.Context, req SignRequest) (SignedAccess, error)
 }
