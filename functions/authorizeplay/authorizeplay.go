@@ -4,13 +4,11 @@
 package authorizeplay
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -243,29 +241,6 @@ type PlayRequest struct {
 	DeviceType string `json:"device_type,omitempty"`
 }
 
-// refuseNull refuses a member of a PlayRequest body that is null: the
-// document types every member as a string, and encoding/json reads null
-// as the member left out, which for device_name and device_type the
-// schema allows and null is not. body has decoded into a PlayRequest: its
-// names are PlayRequest's.
-func refuseNull(body []byte) error {
-	if !bytes.Contains(body, []byte("null")) {
-		return nil // the one decoding of nearly every play
-	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(body, &members); err != nil {
-		return fmt.Errorf("authorizeplay.refuseNull: %w", err)
-	}
-	for _, name := range slices.Sorted(maps.Keys(members)) {
-		if string(members[name]) == "null" {
-			e := playback.Errorf(playback.CodeInvalid, playback.ReasonWrongType, "field %q must be a string, not null", name)
-			e.Details = map[string]string{"pointer": "/" + name}
-			return e
-		}
-	}
-	return nil
-}
-
 // PlayResponse is the answer to an admitted play.
 type PlayResponse struct {
 	SessionID      string           `json:"session_id"`
@@ -350,9 +325,6 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	}
 	var req PlayRequest
 	if err := httpx.Unmarshal(body, &req); err != nil {
-		return err
-	}
-	if err := refuseNull(body); err != nil {
 		return err
 	}
 	if !playback.ValidID(req.TitleID) {

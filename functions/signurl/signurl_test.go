@@ -129,6 +129,9 @@ func TestSignRejects(t *testing.T) {
 		{"case-folded field", call{own.ID, ownToken, `{"CDN":"cloudfront"}`, "application/json"}, 400, "unknown_field"},
 		{"duplicate field", call{own.ID, ownToken, `{"cdn":"cloudfront","cdn":"cloudcdn"}`, "application/json"}, 400, "duplicate_field"},
 		{"invalid UTF-8", call{own.ID, ownToken, "{\"cdn\":\"cloud\xfffront\"}", "application/json"}, 400, "invalid_utf8"},
+		// null read as the member left out was a grant on the default CDN
+		{"null cdn", call{own.ID, ownToken, `{"cdn":null}`, "application/json"}, 400, playback.ReasonWrongType},
+		{"null grant style", call{own.ID, ownToken, `{"cdn":"cloudfront","grant":null}`, "application/json"}, 400, playback.ReasonWrongType},
 		{"oversized body", call{own.ID, ownToken, `{"cdn":"` + strings.Repeat("c", 2000) + `"}`, "application/json"}, 413, "body_too_large"},
 	}
 	for _, id := range []string{"wild*", "dots", "escaped", "borrower", "everything", "root", "climber"} {

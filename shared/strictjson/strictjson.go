@@ -8,6 +8,7 @@ package strictjson
 import (
 	"encoding"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -22,13 +23,31 @@ import (
 // Check refuses what encoding/json lets through in a document it has
 // decoded into a value of type t: names that match a field only under its
 // case folding ("TITLE_ID" for title_id), names that appear twice in one
-// object (it keeps the last), and strings that are not valid UTF-8 (it
-// turns them into U+FFFD), raw or as unpaired \u surrogates. data must be
-// one valid JSON value.
+// object (it keeps the last), strings that are not valid UTF-8 (it turns
+// them into U+FFFD), raw or as unpaired \u surrogates, and null for a
+// value that cannot hold it (a string, number, boolean or struct, which it
+// leaves as if the member were absent; pointers, slices, maps, interfaces
+// and types that decode themselves take null). data must be one valid
+// JSON value. A null refused is wrong_type with details.pointer naming the
+// member, as a client reads which member to fix.
 func Check(data []byte, t reflect.Type) error {
 	s := strictScanner{data: data}
-	return s.value(t, "")
+	err := s.value(t, "")
+	if errors.Is(err, errNull) {
+		// Found again with the path kept, only on this refusal: the
+		// common decoding keeps none.
+		pointer, err := CheckAt(data, t)
+		if pe, ok := err.(*playback.Error); ok {
+			pe.Details = map[string]string{"pointer": pointer}
+		}
+		return err
+	}
+	return err
 }
+
+// errNull marks the refusal of a null (nullRefused), which Check gives a
+// pointer.
+var errNull = errors.New("strictjson: null for a value that cannot hold it")
 
 // CheckAt is Check, also saying where a refusal is (pointer: the JSON
 // Pointer of the name refused, or of the member whose string is), and
@@ -163,6 +182,7 @@ func (s *strictScanner) value(t reflect.Type, path string) error {
 		s.pass()
 		return nil
 	}
+	declared := t
 	t = target(t)
 	s.space()
 	switch s.data[s.pos] {
@@ -196,10 +216,50 @@ func (s *strictScanner) value(t reflect.Type, path string) error {
 	case '"':
 		_, err := s.str(path)
 		return err
-	default: // number, true, false, null
+	case 'n':
+		if !nullable(declared) {
+			return nullRefused(declared, path)
+		}
+		s.scalar()
+		return nil
+	default: // number, true, false
 		s.scalar()
 		return nil
 	}
+}
+
+// nullable reports whether encoding/json gives null a meaning in a value
+// of type t (nil: unknown): a nil pointer, slice, map or interface, or
+// whatever a type that decodes itself makes of it. Into anything else it
+// decodes nothing, so null would read as the member left out.
+func nullable(t reflect.Type) bool {
+	if t == nil {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Slice, reflect.Map:
+		return true
+	}
+	return t.Implements(jsonUnmarshaler) || reflect.PointerTo(t).Implements(jsonUnmarshaler)
+}
+
+func nullRefused(t reflect.Type, path string) error {
+	want := "an object"
+	switch t.Kind() {
+	case reflect.String:
+		want = "a string"
+	case reflect.Bool:
+		want = "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		want = "a number"
+	case reflect.Array:
+		want = "an array"
+	}
+	e := playback.Errorf(playback.CodeInvalid, playback.ReasonWrongType, "field %q must be %s, not null", path, want)
+	e.Err = errNull
+	return e
 }
 
 func (s *strictScanner) object(t reflect.Type, path string) error {

@@ -1,8 +1,10 @@
 package strictjson
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -58,6 +60,75 @@ func TestCheckAtSaysWhere(t *testing.T) {
 			// Check refuses the same, without saying where.
 			if err := Check([]byte(tc.data), reflect.TypeFor[*doc]()); len(tc.skip) == 0 && playback.AsError(err).Reason != tc.wantReason {
 				t.Fatalf("Check = %v, want reason %s", err, tc.wantReason)
+			}
+		})
+	}
+}
+
+// TestNullOnlyWhereItMeansSomething: encoding/json decodes null into a
+// string, number, boolean or struct as nothing at all, the member read as
+// left out, so a document typing the member as one of those would be
+// read as it is not; null is refused there (wrong_type, with the pointer
+// of the member) and taken where it sets a nil pointer, slice, map or
+// interface, or where a type decodes it itself.
+func TestNullOnlyWhereItMeansSomething(t *testing.T) {
+	t.Parallel()
+	type inner struct {
+		N int `json:"n"`
+	}
+	type doc struct {
+		S     string            `json:"s"`
+		N     float64           `json:"n"`
+		U     uint8             `json:"u"`
+		B     bool              `json:"b"`
+		In    inner             `json:"in"`
+		Arr   [2]string         `json:"arr"`
+		Ptr   *string           `json:"ptr"`
+		Slice []inner           `json:"slice"`
+		Map   map[string]int    `json:"map"`
+		Any   any               `json:"any"`
+		Raw   json.RawMessage   `json:"raw"`
+		When  time.Time         `json:"when"`
+		Items []inner           `json:"items"`
+		Names map[string]string `json:"names"`
+	}
+	for _, tc := range []struct {
+		name, data, wantPointer string
+	}{
+		{name: "string", data: `{"s":null}`, wantPointer: "/s"},
+		{name: "number", data: `{"n" : null}`, wantPointer: "/n"},
+		{name: "small number", data: `{"u":null}`, wantPointer: "/u"},
+		{name: "boolean", data: `{"b":null}`, wantPointer: "/b"},
+		{name: "struct", data: `{"in":null}`, wantPointer: "/in"},
+		{name: "array", data: `{"arr":null}`, wantPointer: "/arr"},
+		{name: "member of an element", data: `{"items":[{"n":1},{"n":null}]}`, wantPointer: "/items/1/n"},
+		{name: "element of an array", data: `{"arr":["a",null]}`, wantPointer: "/arr/1"},
+		{name: "value of a map", data: `{"names":{"a/b":null}}`, wantPointer: "/names/a~1b"},
+		{name: "after a string that says null", data: `{"s":"null","b":null}`, wantPointer: "/b"},
+		{name: "pointer", data: `{"ptr":null}`},
+		{name: "slice", data: `{"slice":null,"items":[]}`},
+		{name: "map", data: `{"map":null}`},
+		{name: "interface", data: `{"any":null}`},
+		{name: "inside an interface", data: `{"any":{"s":null}}`},
+		{name: "a type that decodes itself", data: `{"raw":null,"when":null}`},
+		{name: "the document", data: `null`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := Check([]byte(tc.data), reflect.TypeFor[*doc]())
+			if tc.wantPointer == "" {
+				if err != nil {
+					t.Fatalf("Check(%s) = %v, want no error", tc.data, err)
+				}
+				return
+			}
+			e := playback.AsError(err)
+			details, _ := e.Details.(map[string]string)
+			if e.Code != playback.CodeInvalid || e.Reason != playback.ReasonWrongType || details["pointer"] != tc.wantPointer {
+				t.Fatalf("Check(%s) = %v (details %v), want invalid/wrong_type at %q", tc.data, err, e.Details, tc.wantPointer)
+			}
+			if pointer, err := CheckAt([]byte(tc.data), reflect.TypeFor[*doc]()); pointer != tc.wantPointer || playback.AsError(err).Reason != playback.ReasonWrongType {
+				t.Fatalf("CheckAt(%s) = %q, %v, want %q wrong_type", tc.data, pointer, err, tc.wantPointer)
 			}
 		})
 	}
