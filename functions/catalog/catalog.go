@@ -856,6 +856,23 @@ func ConsumersOf(topic string) []Function {
 	return out
 }
 
+// DeadLetterSuffix ends the name of a topic's dead-letter resources. A
+// topic's SQS queue Q dead-letters to queue Q-dlq; a Pub/Sub topic T
+// dead-letters to topic T-dlq, whose subscription that keeps the dead
+// letters is called T-dlq too (subscription and topic ids are separate
+// namespaces). The stacks (infra/stack), template.yaml (deploygen) and
+// the buses' own names (shared/sqs, shared/pubsub: EnsureQueues,
+// EnsureTopics, Redrive and a consumer of dead letters, held to it by
+// their tests) all follow it: an operator's redrive, or a consumer of
+// dead letters, must find in a deployed stack the resource its bus asks
+// for.
+const DeadLetterSuffix = "-dlq"
+
+// DeadLetterName is the name of the dead-letter queue of the SQS queue
+// called name, or of the dead-letter topic and its subscription of the
+// Pub/Sub topic with id name.
+func DeadLetterName(name string) string { return name + DeadLetterSuffix }
+
 // QueueVisibilitySeconds is the visibility timeout of topic's SQS queue
 // (template.yaml and the Pulumi stacks): six times its consumer's timeout,
 // as Lambda advises for an event source mapping, so a batch Lambda retries

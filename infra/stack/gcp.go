@@ -173,6 +173,7 @@ func (g *GCPResources) newFirestore(ctx *pulumi.Context, cfg Config) error {
 
 func (g *GCPResources) newTopic(ctx *pulumi.Context, cfg Config, t catalog.Topic) (*Topic, error) {
 	name := cfg.Prefix + "-" + t.Name
+	deadLetterName := catalog.DeadLetterName(name)
 	topic, err := gcpres.NewTopic(ctx, t.Name, &gcpres.TopicArgs{
 		Project: pulumi.String(cfg.GCPProject),
 		Name:    pulumi.String(name),
@@ -183,17 +184,19 @@ func (g *GCPResources) newTopic(ctx *pulumi.Context, cfg Config, t catalog.Topic
 	}
 	dlq, err := gcpres.NewTopic(ctx, t.Name+"-dlq", &gcpres.TopicArgs{
 		Project: pulumi.String(cfg.GCPProject),
-		Name:    pulumi.String(name + "-dlq"),
+		Name:    pulumi.String(deadLetterName),
 		Labels:  withTag(g.labels, "role", "dead-letter"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("topic %s dlq: %w", t.Name, err)
 	}
 	deadLetterID := pulumi.Sprintf("projects/%s/topics/%s", cfg.GCPProject, dlq.Name)
-	// A topic without subscriptions drops what is published to it.
+	// A topic without subscriptions drops what is published to it. The
+	// keeper is named as its topic: the name shared/pubsub's Redrive and
+	// dead-letter Subscribe ask for.
 	keeper, err := gcpres.NewSubscription(ctx, t.Name+"-dlq", &gcpres.SubscriptionArgs{
 		Project:                  pulumi.String(cfg.GCPProject),
-		Name:                     pulumi.String(name + "-dlq"),
+		Name:                     pulumi.String(deadLetterName),
 		Topic:                    deadLetterID,
 		MessageRetentionDuration: pulumi.String("604800s"),
 		AckDeadlineSeconds:       pulumi.Int(60),

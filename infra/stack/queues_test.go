@@ -138,6 +138,17 @@ func (d *deployment) checkPubSub(t *testing.T) {
 			t.Errorf("topic %s (%s) has no subscription: what is published is lost", id, role)
 		}
 	}
+	// The dead letters are where shared/pubsub's Redrive (`playplane
+	// redrive --bus pubsub`) and its Subscribe of T+"-dlq" look for them:
+	// a subscription named as the dead-letter topic (its tests hold it to
+	// catalog.DeadLetterName), of that topic.
+	for _, topic := range catalog.Topics {
+		deadLetter := catalog.DeadLetterName(d.prefix() + "-" + topic.Name)
+		keeper := d.one(t, "gcp:pubsub/subscription:Subscription", deadLetter)
+		if want := "projects/" + testProject + "/topics/" + deadLetter; keeper.InStr("topic") != want || topicIDs[want] != "dead-letter" {
+			t.Errorf("subscription %s reads %q, want the dead-letter topic %s", deadLetter, keeper.InStr("topic"), want)
+		}
+	}
 	// Each consumer gets pushes of its topic, authenticated as its own
 	// service account, which is the only invoker of the consumer.
 	for _, fn := range catalog.Functions {

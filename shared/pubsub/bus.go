@@ -67,9 +67,10 @@ type Config struct {
 	// (or tests) can share a project.
 	TopicPrefix string `env:"PUBSUB_TOPIC_PREFIX"`
 	// SubscriptionSuffix names topic T's pull subscription T+suffix, and
-	// DeadLetterSuffix its dead-letter topic T+suffix (which has a
-	// subscription of its own, so dead letters are kept and can be
-	// consumed with Subscribe(ctx, T+DeadLetterSuffix, h)).
+	// DeadLetterSuffix its dead-letter topic T+suffix, with a subscription
+	// of the same id that keeps the dead letters: the stacks' names
+	// (catalog.DeadLetterName), which Redrive pulls and
+	// Subscribe(ctx, T+DeadLetterSuffix, h) consumes.
 	SubscriptionSuffix string `env:"PUBSUB_SUBSCRIPTION_SUFFIX, default=-sub"`
 	DeadLetterSuffix   string `env:"PUBSUB_DEAD_LETTER_SUFFIX, default=-dlq"`
 	// MaxDeliveryAttempts is how many deliveries a message gets before
@@ -323,13 +324,17 @@ type names struct {
 	topic, subscription, deadLetter, deadLetterSubscription string // IDs
 }
 
+// names are topic's resources as the stacks name them: the dead-letter
+// subscription is named as its topic (catalog.DeadLetterName), not as a
+// pull subscription of it, so that a redrive or a consumer of dead
+// letters finds the one a deployed stack keeps them in.
 func (b *Bus) names(topic string) (names, error) {
 	base := b.cfg.TopicPrefix + topic
 	n := names{
 		topic:                  base,
 		subscription:           base + b.cfg.SubscriptionSuffix,
 		deadLetter:             base + b.cfg.DeadLetterSuffix,
-		deadLetterSubscription: base + b.cfg.DeadLetterSuffix + b.cfg.SubscriptionSuffix,
+		deadLetterSubscription: base + b.cfg.DeadLetterSuffix,
 	}
 	for _, id := range []string{n.topic, n.subscription, n.deadLetter, n.deadLetterSubscription} {
 		if err := validResourceID(id); err != nil {
@@ -352,10 +357,19 @@ func (b *Bus) Config() Config { return b.cfg }
 
 // Subscription opens the bus and returns the full resource name of
 // topic's pull subscription (projects/P/subscriptions/ID), for the
-// consumer (package pull).
+// consumer (package pull). Of T+DeadLetterSuffix, T's dead-letter topic,
+// it is the subscription that keeps T's dead letters: a topic of that name
+// is T's dead-letter topic whatever the caller meant by it.
 func (b *Bus) Subscription(topic string) (string, error) {
 	if err := b.open("Subscribe"); err != nil {
 		return "", err
+	}
+	if of, ok := strings.CutSuffix(topic, b.cfg.DeadLetterSuffix); ok {
+		n, err := b.names(of)
+		if err != nil {
+			return "", err
+		}
+		return b.subscriptionPath(n.deadLetterSubscription), nil
 	}
 	n, err := b.names(topic)
 	if err != nil {

@@ -20,8 +20,8 @@ const deadLetterAttrPrefix = "CloudPubSubDeadLetterSource"
 const redrivePull = 100
 
 // Redrive moves the dead letters of topic, which Pub/Sub keeps in the
-// dead-letter subscription deadLetterSub (an ID; "" is the stacks' name
-// for it, the dead-letter topic's own: infra/stack), back to topic, and
+// dead-letter subscription deadLetterSub (an ID; "" is the one EnsureTopics
+// and the stacks make, named as the dead-letter topic), back to topic, and
 // returns how many it moved. Pub/Sub has no redrive of its own: it pulls
 // the subscription, publishes each message again with its data, ordering
 // key and attributes (the playplane id and trace context among them) but
@@ -41,7 +41,7 @@ func (b *Bus) Redrive(ctx context.Context, topic, deadLetterSub string) (int, er
 		return 0, fmt.Errorf("pubsub.Redrive: %w", err)
 	}
 	if deadLetterSub == "" {
-		deadLetterSub = n.deadLetter
+		deadLetterSub = n.deadLetterSubscription
 	}
 	if err := validResourceID(deadLetterSub); err != nil {
 		return 0, fmt.Errorf("pubsub.Redrive: %w", err)
