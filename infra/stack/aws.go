@@ -157,7 +157,7 @@ func (a *AWSResources) indexResources(fn catalog.Function) pulumi.StringArray {
 func newQueue(ctx *pulumi.Context, cfg Config, t catalog.Topic, tags pulumi.StringMap) (*Queue, error) {
 	name := cfg.Prefix + "-" + t.Name
 	dlq, err := awsres.NewQueue(ctx, t.Name+"-dlq", &awsres.QueueArgs{
-		Name:                    pulumi.String(name + "-dlq"),
+		Name:                    pulumi.String(catalog.DeadLetterName(name)),
 		MessageRetentionSeconds: pulumi.Int(14 * 24 * 3600),
 		SqsManagedSseEnabled:    pulumi.Bool(true),
 		Tags:                    withTag(tags, "role", "dead-letter"),

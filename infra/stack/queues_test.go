@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/playplane/playplane/functions/catalog"
@@ -56,6 +57,15 @@ func (d *deployment) checkSQS(t *testing.T) {
 	}
 	if topics != len(catalog.Topics) {
 		t.Errorf("%d topic queues, want %d", topics, len(catalog.Topics))
+	}
+	// Named as shared/sqs's EnsureQueues names them and its Subscribe finds
+	// a topic's dead letters (its tests hold it to catalog.DeadLetterName).
+	for _, topic := range catalog.Topics {
+		name := d.prefix() + "-" + topic.Name
+		q, dlq := d.one(t, "aws:sqs/queue:Queue", name), d.one(t, "aws:sqs/queue:Queue", catalog.DeadLetterName(name))
+		if dlq.InStr("tags", "role") != "dead-letter" || !strings.Contains(q.InStr("redrivePolicy"), `"`+dlq.Str("arn")+`"`) {
+			t.Errorf("queue %s does not dead-letter to the queue %s", name, catalog.DeadLetterName(name))
+		}
 	}
 	for arn, n := range deadLetterArns {
 		if n != 1 {

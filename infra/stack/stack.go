@@ -402,7 +402,7 @@ func (s *Stack) export() {
 			queues := pulumi.StringMap{}
 			for name, q := range a.Queues {
 				queues[name] = q.Queue.Url
-				queues[name+"-dlq"] = q.DeadLetter.Url
+				queues[catalog.DeadLetterName(name)] = q.DeadLetter.Url
 			}
 			s.Outputs["queueUrls"] = queues.ToStringMapOutput()
 		}

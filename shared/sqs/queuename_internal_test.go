@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/playplane/playplane/functions/catalog"
 )
 
 // TestValidQueueName holds the loop to SQS's documented rule, written as
@@ -29,5 +31,18 @@ func TestValidQueueName(t *testing.T) {
 				t.Errorf("validQueueName(%q) = %v, want %v", tc.in, got, want)
 			}
 		})
+	}
+}
+
+// TestDeadLetterQueueIsTheStacks: EnsureQueues names a queue's dead-letter
+// queue what the stacks and template.yaml name it (catalog.DeadLetterName,
+// held to it there), so that a local run lays out what a deployed stack
+// has, and Subscribe(ctx, T+catalog.DeadLetterSuffix, h) consumes T's dead
+// letters on both.
+func TestDeadLetterQueueIsTheStacks(t *testing.T) {
+	t.Parallel()
+	const queue = "pp-heartbeats"
+	if got, want := queue+dlqSuffix, catalog.DeadLetterName(queue); got != want {
+		t.Errorf("EnsureQueues names the dead-letter queue of %s %s, the stacks %s", queue, got, want)
 	}
 }

@@ -117,7 +117,7 @@ func (w *writer) queues(fns []catalog.Function) error {
 		w.line(2, "%s:", dlq)
 		w.line(4, "Type: AWS::SQS::Queue")
 		w.line(4, "Properties:")
-		w.line(6, `QueueName: !Sub "${AWS::StackName}-%s-dlq"`, topic.Name)
+		w.line(6, `QueueName: !Sub "${AWS::StackName}-%s"`, catalog.DeadLetterName(topic.Name))
 		w.line(6, "MessageRetentionPeriod: 1209600")
 		w.line(6, "SqsManagedSseEnabled: true")
 		w.line(6, "RedriveAllowPolicy:")
