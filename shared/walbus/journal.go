@@ -716,22 +716,30 @@ func (j *Journal) Append(ctx context.Context, topic string, msgs []playback.Mess
 				"walbus.Append: message %s of up to %d bytes, the journal takes at most %d", msgs[i].ID, n, maxRecord)
 		}
 	}
+	return j.join("Append", func(g *group) { g.appends = append(g.appends, appendReq{topic: topic, msgs: msgs}) })
+}
+
+// join adds a request to the next commit's group (add, under j.mu) and
+// waits for that commit: Append and Redrive answer once what they asked
+// for is written, and fsynced unless WithoutSync, in one commit with the
+// others'. op names the caller in its error.
+func (j *Journal) join(op string, add func(g *group)) error {
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
-		return playback.Unavailable(errors.New("journal closed"), "walbus.Append")
+		return playback.Unavailable(errors.New("journal closed"), "walbus.%s", op)
 	}
 	g := j.next
 	if g == nil {
 		g = &group{since: time.Now(), done: make(chan struct{})}
 		j.next = g
 	}
-	g.appends = append(g.appends, appendReq{topic: topic, msgs: msgs})
+	add(g)
 	j.mu.Unlock()
 	j.wake()
 	<-g.done
 	if g.err != nil {
-		return fmt.Errorf("walbus.Append: %w", g.err)
+		return fmt.Errorf("walbus.%s: %w", op, g.err)
 	}
 	return nil
 }
@@ -969,22 +977,8 @@ func (j *Journal) Redrive(ctx context.Context, topic string) (int, error) {
 		return 0, fmt.Errorf("walbus.Redrive: %w", err)
 	}
 	req := &redriveReq{topic: topic}
-	j.mu.Lock()
-	if j.closed {
-		j.mu.Unlock()
-		return 0, playback.Unavailable(errors.New("journal closed"), "walbus.Redrive")
-	}
-	g := j.next
-	if g == nil {
-		g = &group{since: time.Now(), done: make(chan struct{})}
-		j.next = g
-	}
-	g.redrives = append(g.redrives, req)
-	j.mu.Unlock()
-	j.wake()
-	<-g.done
-	if g.err != nil {
-		return 0, fmt.Errorf("walbus.Redrive: %w", g.err)
+	if err := j.join("Redrive", func(g *group) { g.redrives = append(g.redrives, req) }); err != nil {
+		return 0, err
 	}
 	return len(req.ids), nil
 }
