@@ -14,7 +14,8 @@ import (
 type offKey struct{}
 
 // TestOffAddsNoAllocations: with no Provider every hook on the request
-// and bus paths allocates nothing beyond what the wrapped code does.
+// and bus paths, and around a scheduled job, allocates nothing beyond what
+// the wrapped code does.
 func TestOffAddsNoAllocations(t *testing.T) {
 	ctx := context.Background()
 	mux := http.NewServeMux()
@@ -25,6 +26,7 @@ func TestOffAddsNoAllocations(t *testing.T) {
 	h := playback.BatchHandler(func(context.Context, []playback.Message) []string { return nil })
 	attrs := map[string]string{"k": "v"}
 	var slot telemetry.RequestContext
+	job := playback.Job(func(context.Context) (any, error) { return nil, nil })
 	for _, tc := range []struct {
 		name      string
 		bare, off func()
@@ -66,6 +68,7 @@ func TestOffAddsNoAllocations(t *testing.T) {
 			telemetry.DeadLettered(ctx, telemetry.SystemLocal, "t", 1)
 		}},
 		{name: "Flush", bare: func() {}, off: func() { _ = telemetry.Flush(ctx) }},
+		{name: "RunJob", bare: func() { _, _ = job(ctx) }, off: func() { _, _ = telemetry.RunJob(ctx, "sweep", job) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bare, off := testing.AllocsPerRun(100, tc.bare), testing.AllocsPerRun(100, tc.off)
