@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // Job is the domain's scheduled task; functions declare theirs with Jobs().
@@ -38,25 +39,33 @@ type JobResult struct {
 	Result any    `json:"result"`
 }
 
-// Job runs the job ev names. An error, including a function that cannot be
+// Job runs the job ev names, inside its invocation's span
+// (telemetry.RunJob), which the deferred flush exports before the
+// invocation returns. An error, including a function that cannot be
 // built, fails the invocation, so EventBridge's retry policy and the
-// Lambda error metrics see it.
+// Lambda error metrics see it, and the span.
 func (h *Handler) Job(ctx context.Context, ev JobEvent) (JobResult, error) {
 	log := h.log.With("job", ev.Job)
 	defer h.flush(ctx)
-	b, err := h.get(ctx)
+	result, err := telemetry.RunJob(ctx, ev.Job, func(ctx context.Context) (any, error) {
+		b, err := h.get(ctx)
+		if err != nil {
+			log.ErrorContext(ctx, "jobs cannot be built", "err", err)
+			return nil, err
+		}
+		job, ok := b.jobs[ev.Job]
+		if !ok {
+			return nil, fmt.Errorf("awsfn: unknown job %q (this function runs %v)", ev.Job, slices.Sorted(maps.Keys(b.jobs)))
+		}
+		result, err := job(ctx)
+		if err != nil {
+			log.ErrorContext(ctx, "job failed", "result", result, "err", err)
+			return nil, fmt.Errorf("awsfn: job %s: %w", ev.Job, err)
+		}
+		return result, nil
+	})
 	if err != nil {
-		log.ErrorContext(ctx, "jobs cannot be built", "err", err)
 		return JobResult{}, err
-	}
-	job, ok := b.jobs[ev.Job]
-	if !ok {
-		return JobResult{}, fmt.Errorf("awsfn: unknown job %q (this function runs %v)", ev.Job, slices.Sorted(maps.Keys(b.jobs)))
-	}
-	result, err := job(ctx)
-	if err != nil {
-		log.ErrorContext(ctx, "job failed", "result", result, "err", err)
-		return JobResult{}, fmt.Errorf("awsfn: job %s: %w", ev.Job, err)
 	}
 	log.InfoContext(ctx, "job done", "result", result)
 	return JobResult{Job: ev.Job, Result: result}, nil
