@@ -8,6 +8,7 @@ import (
 
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // Job is the domain's scheduled task; functions declare theirs with Jobs().
@@ -44,7 +45,8 @@ const maxJobBody = 1 << 10
 
 // serveJobs is the jobs entry point. A failed job answers 500, so Cloud
 // Scheduler's retry policy and the error metrics see it; jobs are
-// idempotent sweeps, so a retry never double-applies.
+// idempotent sweeps, so a retry never double-applies. The job runs in its
+// own span (telemetry.RunJob), under the request's.
 func (f *lazyFunction) serveJobs(w http.ResponseWriter, r *http.Request) {
 	defer f.flush(r.Context())
 	b, err := f.get(r.Context())
@@ -68,7 +70,7 @@ func (f *lazyFunction) serveJobs(w http.ResponseWriter, r *http.Request) {
 		}
 		ctx := r.Context()
 		log := httpx.Logger(ctx).With("job", req.Job)
-		result, err := job(ctx)
+		result, err := telemetry.RunJob(ctx, req.Job, job)
 		if err != nil {
 			log.ErrorContext(ctx, "job failed", "result", result, "err", err)
 			return err

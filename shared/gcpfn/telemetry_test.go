@@ -1,9 +1,11 @@
 package gcpfn_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -291,5 +293,72 @@ func TestConsumerLogsLinkToTheExportedSpan(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("the consumer logged nothing:\n%s", out)
+	}
+}
+
+// TestJobSpanIsExported: a job Cloud Scheduler starts through the jobs
+// entry point runs in a span of its own, named after the job, faas.trigger
+// timer, under the request's server span, failed when the job fails, and
+// the collector has it by the time the entry point returns. Not parallel:
+// the telemetry Provider is process-wide.
+func TestJobSpanIsExported(t *testing.T) {
+	recv := otlptest.Start(t)
+	res := quietResources(recv.Env())
+	p, err := telemetry.Setup(context.Background(), res.Telemetry("jobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	set, err := gcpfn.NewSet(res, gcpfn.Spec{Name: "jobs", Jobs: "Jobs", Build: func(context.Context, fnenv.Env) (gcpfn.Function, error) {
+		return gcpfn.WithJobs(routeOnly{pattern: "GET /v1/x"}, map[string]gcpfn.Job{
+			"sweep": playback.JobOf(func(context.Context) (int, error) { return 3, nil }),
+			"fail":  playback.JobOf(func(context.Context) (int, error) { return 0, errors.New("stripe down") }),
+		}), nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := set.HTTPHandler("Jobs")
+	for _, tc := range []struct {
+		job        string
+		wantCode   int
+		wantStatus tracepb.Status_StatusCode
+	}{
+		{job: "sweep", wantCode: 200, wantStatus: tracepb.Status_STATUS_CODE_UNSET},
+		{job: "fail", wantCode: 500, wantStatus: tracepb.Status_STATUS_CODE_ERROR},
+	} {
+		w := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/", strings.NewReader(`{"job":"`+tc.job+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(w, req)
+		if w.Code != tc.wantCode {
+			t.Fatalf("%s: status %d, want %d", tc.job, w.Code, tc.wantCode)
+		}
+		// No flush here: the entry point's own must have exported them.
+		spans := recv.Spans()
+		var job, server *tracepb.Span
+		for _, s := range spans {
+			if s.GetName() == tc.job {
+				job = s
+			}
+		}
+		if job == nil {
+			t.Fatalf("no span for the %s invocation:%s", tc.job, otlptest.Describe(spans))
+		}
+		for _, s := range spans {
+			if bytes.Equal(s.GetSpanId(), job.GetParentSpanId()) && s.GetKind() == tracepb.Span_SPAN_KIND_SERVER &&
+				otlptest.Attr(s.GetAttributes(), "faas.trigger") == "http" {
+				server = s
+			}
+		}
+		if got := otlptest.Attr(job.GetAttributes(), "faas.trigger"); got != "timer" {
+			t.Errorf("%s: faas.trigger %q, want timer", tc.job, got)
+		}
+		if server == nil {
+			t.Errorf("%s: the job's span is not the request's child:%s", tc.job, otlptest.Describe(spans))
+		}
+		if got := job.GetStatus().GetCode(); got != tc.wantStatus {
+			t.Errorf("%s: status %s, want %s", tc.job, got, tc.wantStatus)
+		}
 	}
 }
