@@ -339,7 +339,7 @@ func (a *App) wire(ctx context.Context) error {
 		a.jobs.Add(1)
 		go func() {
 			defer a.jobs.Done()
-			if err := p.job(consumerCtx); err != nil && consumerCtx.Err() == nil {
+			if err := runJob(consumerCtx, p.name, p.job); err != nil && consumerCtx.Err() == nil {
 				a.log.ErrorContext(consumerCtx, "job failed", "job", p.name, "err", err)
 			}
 		}()
@@ -453,6 +453,7 @@ func writeDemoSeeded(path string, rec demoSeeded) error {
 
 // every runs job on a ticker until ctx ends: the local stand-in for the
 // schedulers (EventBridge, Cloud Scheduler) that drive jobs in the cloud.
+// Each run is a span, as each invocation is in the cloud (runJob).
 func (a *App) every(ctx context.Context, period time.Duration, name string, job func(context.Context) error) {
 	a.jobs.Add(1)
 	go func() {
@@ -464,12 +465,20 @@ func (a *App) every(ctx context.Context, period time.Duration, name string, job 
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := job(ctx); err != nil {
+				if err := runJob(ctx, name, job); err != nil {
 					a.log.ErrorContext(ctx, "job failed", "job", name, "err", err)
 				}
 			}
 		}
 	}()
+}
+
+// runJob runs one of the runner's jobs inside its span, named name
+// (telemetry.RunJob), so that a failing or slow job shows in the traces
+// as the clouds' job invocations do.
+func runJob(ctx context.Context, name string, job func(context.Context) error) error {
+	_, err := telemetry.RunJob(ctx, name, func(ctx context.Context) (any, error) { return nil, job(ctx) })
+	return err
 }
 
 // pruneEvery: the retentions are days, so a record outlives its own by an

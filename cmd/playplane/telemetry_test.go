@@ -146,3 +146,44 @@ func send(t *testing.T, run *localRun, req *http.Request) {
 		t.Fatalf("%s %s: %d %s", req.Method, req.URL.Path, resp.StatusCode, body)
 	}
 }
+
+// TestRunnerJobsMakeSpans: every job the runner schedules, the
+// catalogue's (the payment webhook's sweep) and its own (the prunes), runs
+// in a span of its own as the clouds' job invocations do: named after the
+// job, faas.trigger timer, a trace's root. The spans reach an OTLP/HTTP
+// receiver as main's telemetry sends them. Not parallel, as
+// TestRunnerTracesAndMetrics.
+func TestRunnerJobsMakeSpans(t *testing.T) {
+	recv := otlptest.Start(t)
+	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "playplane", Lookup: envconfig.MapLookuper(recv.Env())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	// The prunes run at the start; the sweep on its ticker.
+	startLocalConfig(t, t.TempDir(), func(c *Config) { c.SweepEvery = 10 * time.Millisecond })
+	jobs := []string{"paymentwebhook sweep", "qoe prune", "expired prune"}
+	missing := jobs
+	for deadline := time.Now().Add(30 * time.Second); len(missing) > 0; {
+		if err := tel.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		missing = nil
+		for _, job := range jobs {
+			found := false
+			for _, s := range recv.Spans() {
+				found = found || s.GetName() == job && otlptest.Attr(s.GetAttributes(), "faas.trigger") == "timer" && len(s.GetParentSpanId()) == 0
+			}
+			if !found {
+				missing = append(missing, job)
+			}
+		}
+		switch {
+		case len(missing) == 0:
+		case time.Now().After(deadline):
+			t.Fatalf("no span for the runner's %v invocations:%s", missing, otlptest.Describe(recv.Spans()))
+		default:
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
