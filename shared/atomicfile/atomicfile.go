@@ -25,15 +25,27 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// Create is WriteFile with the permission bits os.Create would leave, for
-// a file a user names: an existing file keeps its own, a new one gets
-// 0666 less the umask.
+// Create is WriteFile with what os.Create would leave, for a file a user
+// names: an existing file keeps its permission bits and, where this
+// process may give it, its owner; a new one gets 0666 less the umask; a
+// symbolic link is written through, its target replaced and the link
+// kept, as a shell's > writes through it.
 func Create(path string, data []byte) error {
+	path, err := followLinks(path)
+	if err != nil {
+		return fmt.Errorf("atomicfile.Create: %w", err)
+	}
 	st, err := os.Stat(path)
 	switch {
 	case err == nil:
 		perm := st.Mode().Perm()
-		err = replace(path, data, createTemp, &perm)
+		err = replace(path, data, func(dir, prefix, suffix string) (*os.File, error) {
+			f, err := createTemp(dir, prefix, suffix)
+			if err == nil {
+				keepOwner(f, st)
+			}
+			return f, err
+		}, &perm)
 	case errors.Is(err, fs.ErrNotExist):
 		err = replace(path, data, createTempAsCreate, nil)
 	}
@@ -41,6 +53,31 @@ func Create(path string, data []byte) error {
 		return fmt.Errorf("atomicfile.Create: %w", err)
 	}
 	return nil
+}
+
+// followLinks is the file path names once its symbolic links are followed,
+// a dangling link's target included (os.Create creates it): the name the
+// new content goes under, beside the file, so that the rename replaces
+// the file rather than the link.
+func followLinks(path string) (string, error) {
+	for range 40 { // Linux's MAXSYMLINKS
+		st, err := os.Lstat(path)
+		if err != nil || st.Mode()&fs.ModeSymlink == 0 {
+			if errors.Is(err, fs.ErrNotExist) {
+				err = nil
+			}
+			return path, err
+		}
+		link, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(filepath.Dir(path), link)
+		}
+		path = link
+	}
+	return "", &fs.PathError{Op: "open", Path: path, Err: errors.New("too many levels of symbolic links")}
 }
 
 // createTemp makes the temporary file private (os.CreateTemp's 0600) until
