@@ -399,8 +399,11 @@ func (r *Runner) startBridge(ctx context.Context) error {
 		byTopic[s.Topic] = append(byTopic[s.Topic], s.EntryPoint)
 	}
 	for _, topic := range slices.Sorted(maps.Keys(byTopic)) {
-		id := busCfg.TopicPrefix + topic
-		r.bridge.start(r.stopped, route{topicID: id, subscriptionID: id + busCfg.SubscriptionSuffix, entryPoints: byTopic[topic]})
+		topicID, subscriptionID, err := busCfg.Pull(topic)
+		if err != nil {
+			return fmt.Errorf("bridge: %w", err)
+		}
+		r.bridge.start(r.stopped, route{topicID: topicID, subscriptionID: subscriptionID, entryPoints: byTopic[topic]})
 	}
 	return nil
 }

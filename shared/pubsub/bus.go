@@ -328,13 +328,15 @@ type names struct {
 // subscription is named as its topic (catalog.DeadLetterName), not as a
 // pull subscription of it, so that a redrive or a consumer of dead
 // letters finds the one a deployed stack keeps them in.
-func (b *Bus) names(topic string) (names, error) {
-	base := b.cfg.TopicPrefix + topic
+func (b *Bus) names(topic string) (names, error) { return b.cfg.names(topic) }
+
+func (c Config) names(topic string) (names, error) {
+	base := c.TopicPrefix + topic
 	n := names{
 		topic:                  base,
-		subscription:           base + b.cfg.SubscriptionSuffix,
-		deadLetter:             base + b.cfg.DeadLetterSuffix,
-		deadLetterSubscription: base + b.cfg.DeadLetterSuffix,
+		subscription:           base + c.SubscriptionSuffix,
+		deadLetter:             base + c.DeadLetterSuffix,
+		deadLetterSubscription: base + c.DeadLetterSuffix,
 	}
 	for _, id := range []string{n.topic, n.subscription, n.deadLetter, n.deadLetterSubscription} {
 		if err := validResourceID(id); err != nil {
@@ -342,6 +344,17 @@ func (b *Bus) names(topic string) (names, error) {
 		}
 	}
 	return n, nil
+}
+
+// Pull is the IDs of topic's topic and pull subscription under c, as the
+// bus and the stacks name them, for a process that reads the topic
+// without a Bus (the GCP runner's push bridge).
+func (c Config) Pull(topic string) (topicID, subscriptionID string, err error) {
+	if err := c.validate(); err != nil {
+		return "", "", err
+	}
+	n, err := c.names(topic)
+	return n.topic, n.subscription, err
 }
 
 func (b *Bus) topicPath(id string) string {

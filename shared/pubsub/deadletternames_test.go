@@ -67,6 +67,12 @@ func TestDeadLetterNamesAreTheStacks(t *testing.T) {
 			if path, err := b.Subscription(topic + b.Config().DeadLetterSuffix); err != nil || path != b.subscriptionPath(deadLetter) {
 				t.Errorf("Subscription(%q) = %q, %v; want %s", topic+b.Config().DeadLetterSuffix, path, err, b.subscriptionPath(deadLetter))
 			}
+			// What a process reading the topic without a Bus (the GCP
+			// runner's push bridge) asks for is what EnsureTopics made.
+			topicID, subID, err := tc.cfg(t).Pull(topic)
+			if err != nil || got[subID] != topicID || topicID != prefix+topic {
+				t.Errorf("Config.Pull(%q) = %q, %q, %v; EnsureTopics made %v", topic, topicID, subID, err, got)
+			}
 		})
 	}
 }
