@@ -121,8 +121,8 @@ func (s *Server) openManifest(r *http.Request, start bool) (*manifestRequest, er
 			"title %q has no renditions to personalize; use manifest_url", m.title.ID)
 	}
 	m.expires = s.expiry(m.sess, claims, now)
-	if m.expires.Unix() <= now.Unix() {
-		return nil, playback.Errorf(playback.CodeGone, playback.ReasonLeaseExpired, "the lease of session %q ends now", id)
+	if err := leaseEnded(id, m.expires, now); err != nil {
+		return nil, err
 	}
 	m.apiBase = s.apiBase(r)
 	if m.clientIP, err = s.bindAddr(r); err != nil {
@@ -224,6 +224,11 @@ func (s *Server) renditionGrant(ctx context.Context, m *manifestRequest, pathway
 	access, err := c.signer.Sign(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil {
+			return access, err
+		}
+		// Ended since openManifest's check, by the signer's clock (the
+		// origin fetch came between): the lease's end, not our fault.
+		if err := leaseEnded(m.id, m.expires, s.deps.Now()); err != nil {
 			return access, err
 		}
 		return access, &playback.Error{Code: playback.CodeInternal, Reason: "sign_failed", RetryAfter: playback.NoRetry, Err: fmt.Errorf("signurl: %s %s: %w", pathway, prefix, err)}

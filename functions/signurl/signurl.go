@@ -406,10 +406,8 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	expires := s.expiry(sess, claims, now)
-	// CDNs compare whole seconds and signers round down: a grant that would
-	// end within the current second is no grant.
-	if expires.Unix() <= now.Unix() {
-		return playback.Errorf(playback.CodeGone, playback.ReasonLeaseExpired, "the lease of session %q ends now", id)
+	if err := leaseEnded(id, expires, now); err != nil {
+		return err
 	}
 	// Signers that cannot express an address condition (Cloud CDN)
 	// ignore it.
@@ -439,7 +437,12 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 			if ctx.Err() != nil {
 				return err
 			}
-			// The request was validated above, so whatever the signer
+			// The grant may have ended since the check above, by the
+			// signer's clock: the lease's end, not our fault.
+			if err := leaseEnded(id, expires, s.deps.Now()); err != nil {
+				return err
+			}
+			// The request was validated above, so whatever else the signer
 			// refuses is our fault (a key, a signer bug), not the caller's,
 			// and refused again on every try (playback.URLSigner).
 			return &playback.Error{Code: playback.CodeInternal, Reason: "sign_failed", RetryAfter: playback.NoRetry, Err: fmt.Errorf("signurl: %s: %w", cdnName, err)}
@@ -543,6 +546,19 @@ func (s *Server) expiry(sess playback.Session, claims auth.PlaybackClaims, now t
 		exp = claims.ExpiresAt
 	}
 	return exp
+}
+
+// leaseEnded refuses a grant of session id that ends at expires, when that
+// is not after now: CDNs compare whole seconds and signers round down, so
+// a grant that would end within the current second is no grant. The
+// signers hold a grant to their own clock, so a grant can end between
+// this check and its signing (an origin fetch between them): their
+// refusal is then this one, checked again.
+func leaseEnded(id string, expires, now time.Time) error {
+	if expires.Unix() > now.Unix() {
+		return nil
+	}
+	return playback.Errorf(playback.CodeGone, playback.ReasonLeaseExpired, "the lease of session %q ends now", id)
 }
 
 // bindAddr is the address the request's grants are bound to: none

@@ -28,7 +28,9 @@ type SignedAccess struct {
 // URLSigner grants a player time-limited access to one title on one CDN.
 // Signing is local work on keys read at construction: Sign fails only on
 // the context or on a request or key it refuses, the same on every try, so
-// callers answer its failure without offering a retry.
+// callers answer its failure without offering a retry. It holds Expires to
+// its own clock: a grant its caller checked may have ended by then, which
+// is the grant's end, not a fault.
 type URLSigner interface {
 	Sign(ctx context.Context, req SignRequest) (SignedAccess, error)
 }
