@@ -461,14 +461,7 @@ func (s *Server) addManifests(r *http.Request, resp *PlayResponse, sess playback
 	}
 	// Signers and CDNs count whole seconds.
 	exp = exp.Truncate(time.Second)
-	mc := claims
-	mc.ExpiresAt = exp
-	// Only heartbeats read the viewer and the lease: the manifest URLs stay
-	// short. They stay short of the licence block too: the credential ends
-	// by the licence's end all the same, and sign URLs issues the next
-	// without it.
-	mc.Viewer, mc.StartedAt, mc.Lease, mc.LicenceEnds = playback.Viewer{}, time.Time{}, "", false
-	cred, err := s.deps.Tokens.IssueManifest(mc)
+	cred, err := s.deps.Tokens.IssueManifest(claims.ManifestClaims(now, exp))
 	if err != nil {
 		return fmt.Errorf("authorizeplay: manifest credential: %w", err)
 	}

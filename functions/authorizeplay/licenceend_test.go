@@ -3,6 +3,7 @@ package authorizeplay_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"path"
 	"slices"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
+	"github.com/playplane/playplane/shared/playurl"
 )
 
 // TestPlayEndsWithItsLicenceWindow: a play admitted while its licence
@@ -133,6 +135,17 @@ func TestPlayEndsWithItsLicenceWindow(t *testing.T) {
 			if tc.until != nil {
 				wantCode, wantReason = playback.CodeForbidden, "licence_window_ended"
 			}
+			// The manifest credential says the licence ends it where it
+			// does, for the manifests and steering fetched after the end.
+			mcred := manifestCredential(t, resp.ManifestURL)
+			mWantCode, mWantReason := playback.CodeUnauthenticated, auth.ReasonTokenExpired
+			if tc.until != nil && resp.ManifestExpiresAt.Equal(end) {
+				mWantCode, mWantReason = playback.CodeForbidden, playback.ReasonLicenceEnded
+			}
+			_, err = h.tokens.VerifyManifest(mcred, resp.ManifestExpiresAt)
+			if e := playback.AsError(err); e.Code != mWantCode || e.Reason != mWantReason {
+				t.Errorf("manifest credential used at its end %v (the token's %v): %v, want %s %s", resp.ManifestExpiresAt, end, err, mWantCode, mWantReason)
+			}
 			for _, late := range []time.Duration{0, time.Hour} {
 				_, err := h.tokens.Verify(resp.PlaybackToken, end.Add(late))
 				if e := playback.AsError(err); e.Code != wantCode || e.Reason != wantReason {
@@ -151,7 +164,7 @@ func TestPlayEndsWithItsLicenceWindow(t *testing.T) {
 // lease block, which releases before it refuse as malformed, so with
 // PLAYBACK_TOKEN_LEASE off (the setting of an upgrade from, or a rollback
 // to, such a release: "tokens as before") neither the playback token nor
-// the CMCD credential carries it, even when the licence ends them: their
+// the CMCD or manifest credential carries it, even when the licence ends them: their
 // bytes are those of the same claims without it. The answer still says
 // licence_ends_at, and the token still ends there.
 func TestLicenceBlockOnlyWithTheLeaseBlock(t *testing.T) {
@@ -169,7 +182,9 @@ func TestLicenceBlockOnlyWithTheLeaseBlock(t *testing.T) {
 				func(s authorizeplay.Store) authorizeplay.Store { return leasedStore{s} })
 			ctx := context.Background()
 			rating := 0
-			end := h.now.Add(10 * time.Minute)
+			// Within the lease: the manifest credential ends with the
+			// licence too.
+			end := h.now.Add(45 * time.Second)
 			title := playback.Title{ID: "closing", Name: "Closing", Rating: &rating, AssetPath: "/titles/closing/", Manifest: "master.m3u8",
 				Windows:    []playback.LicenceWindow{{Territory: "DE", Start: h.now.Add(-time.Hour), End: end}},
 				Renditions: slices.Clone(demo.Ladder)}
@@ -185,13 +200,25 @@ func TestLicenceBlockOnlyWithTheLeaseBlock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if claims.LicenceEnds != tc.lease || cmcd.LicenceEnds != tc.lease {
-				t.Fatalf("licence block in the token %v, in the CMCD credential %v; want %v", claims.LicenceEnds, cmcd.LicenceEnds, tc.lease)
+			mcred := manifestCredential(t, resp.ManifestURL)
+			mc, err := h.tokens.VerifyManifest(mcred, h.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !mc.ExpiresAt.Equal(end) {
+				t.Fatalf("manifest credential ends %v, want %v", mc.ExpiresAt, end)
+			}
+			if claims.LicenceEnds != tc.lease || cmcd.LicenceEnds != tc.lease || mc.LicenceEnds != tc.lease {
+				t.Fatalf("licence block in the token %v, in the CMCD credential %v, in the manifest credential %v; want %v",
+					claims.LicenceEnds, cmcd.LicenceEnds, mc.LicenceEnds, tc.lease)
 			}
 			if tc.lease {
 				return
 			}
-			claims.LicenceEnds, cmcd.LicenceEnds = false, false
+			claims.LicenceEnds, cmcd.LicenceEnds, mc.LicenceEnds = false, false, false
+			if want, err := h.tokens.IssueManifest(mc); err != nil || want != mcred {
+				t.Errorf("manifest credential %q, want %q as before the lease block (%v)", mcred, want, err)
+			}
 			if want, err := h.tokens.Issue(claims); err != nil || want != resp.PlaybackToken {
 				t.Errorf("playback token %q, want %q as before the lease block (%v)", resp.PlaybackToken, want, err)
 			}
@@ -200,4 +227,18 @@ func TestLicenceBlockOnlyWithTheLeaseBlock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manifestCredential is the manifest credential of a manifest URL.
+func manifestCredential(t testing.TB, manifestURL string) string {
+	t.Helper()
+	u, err := url.Parse(manifestURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := u.Query().Get(playurl.CredentialParam)
+	if cred == "" {
+		t.Fatalf("no credential in %s", manifestURL)
+	}
+	return cred
 }

@@ -273,7 +273,8 @@ func (s *Server) pickEdges(w http.ResponseWriter, r *http.Request) error {
 // viewer (steering.SteeringManifest.StartOn).
 //
 // Errors: 400 format or start malformed; 401 missing, forged or expired
-// token; 403 token of another session; 410 the session is over; 503 no
+// token; 403 token of another session, or licence_window_ended for a
+// token or manifest credential the licence window ended; 410 the session is over; 503 no
 // usable edge, or the store is down.
 func (s *Server) steeringManifest(w http.ResponseWriter, r *http.Request) error {
 	// Browser players (hls.js, dash.js) fetch the manifest from the page's

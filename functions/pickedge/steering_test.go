@@ -268,7 +268,9 @@ func mapsEqual(a, b map[[2]int][]string) bool {
 
 // TestSteeringWithManifestCredential: the personalized manifests of
 // signurl point players here with their manifest credential, which the
-// steering route accepts for its own session only, until it expires.
+// steering route accepts for its own session only, until it expires: 401
+// token_expired, or 403 licence_window_ended for one the licence window
+// ends, so that the player can tell the viewer why.
 func TestSteeringWithManifestCredential(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, options{env: map[string]string{"PUBLIC_API_URL": "https://api.example.com"}})
@@ -276,6 +278,13 @@ func TestSteeringWithManifestCredential(t *testing.T) {
 	otherID, _ := h.session("tears-of-steel")
 	cred, err := h.tokens.IssueManifest(auth.PlaybackClaims{SessionID: id, AccountID: demo.AccountFamily, TitleID: "sintel",
 		IssuedAt: h.t0, ExpiresAt: h.t0.Add(10 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A credential the licence window ends (authorize play's and sign
+	// URLs' for a session the window ends) says so at its end.
+	licensed, err := h.tokens.IssueManifest(auth.PlaybackClaims{SessionID: id, AccountID: demo.AccountFamily, TitleID: "sintel",
+		IssuedAt: h.t0, ExpiresAt: h.t0.Add(10 * time.Minute), LicenceEnds: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,6 +304,7 @@ func TestSteeringWithManifestCredential(t *testing.T) {
 	}{
 		{"another session", "/v1/steering/" + otherID + "?token=" + cred, 0, 403, "session_mismatch"},
 		{"expired", "/v1/steering/" + id + "?token=" + cred, 10 * time.Minute, 401, "token_expired"},
+		{"ended with the licence", "/v1/steering/" + id + "?token=" + licensed, 10 * time.Minute, 403, "licence_window_ended"},
 		{"forged", "/v1/steering/" + id + "?token=" + string(forged), 0, 401, "token_signature"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

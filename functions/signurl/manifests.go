@@ -69,7 +69,8 @@ type manifestRequest struct {
 // parameters, then the session's state and the plan.
 //
 // Errors: 401 missing, forged or expired credential; 403
-// token_session_mismatch for a credential of another session; 400
+// token_session_mismatch for a credential of another session,
+// licence_window_ended for one the licence window ended; 400
 // unknown_cdn or grant_style; 410 session_ended, lease_expired or
 // session_not_found; 403 quality_not_allowed when the plan allows none of
 // the title's renditions; 403 title_not_signable for a stored asset path

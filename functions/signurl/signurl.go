@@ -465,8 +465,7 @@ func (s *Server) urls(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if len(allowed) > 0 {
-		cred, err := s.deps.Tokens.IssueManifest(auth.PlaybackClaims{SessionID: claims.SessionID, AccountID: claims.AccountID,
-			TitleID: claims.TitleID, DeviceID: claims.DeviceID, IssuedAt: now, ExpiresAt: resp.ExpiresAt})
+		cred, err := s.deps.Tokens.IssueManifest(claims.ManifestClaims(now, resp.ExpiresAt))
 		if err != nil {
 			return &playback.Error{Code: playback.CodeInternal, Reason: "credential_failed", Err: fmt.Errorf("signurl: manifest credential: %w", err)}
 		}

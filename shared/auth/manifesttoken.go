@@ -30,6 +30,22 @@ func (k *Keyring) IssueManifest(c PlaybackClaims) (string, error) {
 	return k.issue(manifestTokenPrefix, manifestLabel, c)
 }
 
+// ManifestClaims are the claims of a manifest credential derived from c, a
+// verified playback token's, issued at now and expiring at exp (no later
+// than c.ExpiresAt). Only the ids ride along: the viewer and the lease are
+// the heartbeats', and the URLs stay short of them. The licence block
+// rides when the credential ends with the licence window (c.LicenceEnds
+// and exp is c's end), so that a manifest or steering fetch after the end
+// is refused 403 licence_window_ended, as the token is, and a player can
+// tell the viewer why; one that expires before the licence's end answers
+// 401 token_expired, and the player renews it. It rides only where the
+// token carries it, which is only with PLAYBACK_TOKEN_LEASE on, so the
+// credentials stay as older verifiers read them wherever the tokens do.
+func (c PlaybackClaims) ManifestClaims(now, exp time.Time) PlaybackClaims {
+	return PlaybackClaims{SessionID: c.SessionID, AccountID: c.AccountID, TitleID: c.TitleID, DeviceID: c.DeviceID,
+		IssuedAt: now, ExpiresAt: exp, LicenceEnds: c.LicenceEnds && exp.Equal(c.ExpiresAt)}
+}
+
 // VerifyManifest checks a manifest credential's MAC and expiry at now and
 // returns its claims. Callers still compare them with the request and the
 // session. A playback token is refused (token_malformed).
