@@ -95,6 +95,13 @@ func TestBrowserPlayerSession(t *testing.T) {
 			run: startRecordedRunner(t, cross.URL, vars)}
 		g.testLicenceEnds(t)
 	})
+	t.Run("licence window extended while playing", func(t *testing.T) {
+		// A runner of its own: the title's window ends while the page
+		// plays, and the operator extends it before the end.
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, vars)}
+		g.testLicenceExtended(t)
+	})
 	t.Run("licence window ends under a player's fetch", func(t *testing.T) {
 		// Heartbeats far apart, so that only the page's beat after the
 		// end, sent by its clock, tells it of the end.
@@ -385,7 +392,8 @@ func (h *harness) testEndedElsewhere(t *testing.T) {
 // token's expiry), and the page does not authorize again ahead of it, as
 // it does a token that merely expires: a new play would end with the same
 // window. The heartbeat after the end is refused 403
-// licence_window_ended, and the page stops there, telling the viewer why.
+// licence_window_ended; authorizing again there is refused too (no one
+// extended the window), and the page stops, telling the viewer why.
 func (h *harness) testLicenceEnds(t *testing.T) {
 	ctx := context.Background()
 	const titleID = "big-buck-bunny"
@@ -427,6 +435,103 @@ func (h *harness) testLicenceEnds(t *testing.T) {
 	t.Logf("heartbeats of %s at the server: %v", out.Before.SessionID, beats)
 	if !slices.ContainsFunc(beats, func(b loggedBeat) bool { return b.Status == http.StatusForbidden }) {
 		t.Errorf("no heartbeat of the session was refused 403: %v", beats)
+	}
+}
+
+// testLicenceExtended: the licence window of the title the page plays
+// ends seconds into the play, and an operator extends it by an hour while
+// the page plays, as a real catalogue's windows are (the admin API, a
+// catalogue import). The session the play admitted still ends at the old
+// end (its token, lease and grants end there), but the viewer watches on
+// without a gap: the heartbeat after the end is refused 403
+// licence_window_ended, the page authorizes again, is admitted under the
+// longer window, and plays on in the new session without reloading the
+// player, no request of its players refused on the way (they wait from
+// the end until the new session's grants are learnt).
+func (h *harness) testLicenceExtended(t *testing.T) {
+	ctx := context.Background()
+	const titleID = "big-buck-bunny"
+	title, err := h.run.app.store.GetTitle(ctx, titleID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(10 * time.Second).Truncate(time.Second)
+	for i := range title.Windows {
+		title.Windows[i].End = end
+	}
+	if err := h.run.app.store.PutTitle(ctx, title); err != nil {
+		t.Fatal(err)
+	}
+	// Extended once the page plays under the first end, before it.
+	extended := end.Add(time.Hour)
+	extendErr := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Until(end.Add(-3 * time.Second)))
+		for i := range title.Windows {
+			title.Windows[i].End = extended
+		}
+		extendErr <- h.run.app.store.PutTitle(ctx, title)
+	}()
+	page := h.sessionPage(t, url.Values{"title": {titleID}, "buffer": {"1"}})
+	type mediaEvents struct{ Loadstart, Emptied int }
+	var out struct {
+		Playing      bool          `json:"playing"`
+		Before       pageState     `json:"before"`
+		MediaBefore  mediaEvents   `json:"mediaBefore"`
+		Reauthorized bool          `json:"reauthorized"`
+		PlayedOn     bool          `json:"playedOn"`
+		After        pageState     `json:"after"`
+		End          pageState     `json:"end"`
+		MediaAfter   mediaEvents   `json:"mediaAfter"`
+		Requests     []pageRequest `json:"requests"`
+	}
+	const playOn = 4.5
+	h.drive(t, map[string]any{"kind": "reauth", "url": page, "timeoutMS": 30000, "playOn": playOn}, &out)
+	if err := <-extendErr; err != nil {
+		t.Fatal(err)
+	}
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	if p := out.Before.Play; p == nil || !p.LicenceEndsAt.Equal(end) {
+		t.Fatalf("play answer %+v, want its licence to end at %v", p, end)
+	}
+	first, a := h.run.faults.beats(out.Before.SessionID), out.After
+	t.Logf("heartbeats of %s at the server: %v", out.Before.SessionID, first)
+	if !out.Reauthorized || a.Error != "" {
+		t.Fatalf("the window was extended past its end: the page is %s (%s, %q) on session %s (first %s)\npage log:\n%s",
+			a.Phase, a.Error, a.EndNotice, a.SessionID, out.Before.SessionID, strings.Join(a.Log, "\n"))
+	}
+	if p := a.Play; p == nil || !p.LicenceEndsAt.Equal(extended) {
+		t.Errorf("the play after the end answered %+v, want its licence to end at %v", p, extended)
+	}
+	if !slices.ContainsFunc(first, func(b loggedBeat) bool { return b.Status == http.StatusForbidden }) {
+		t.Errorf("no heartbeat of the first session was refused 403 at its end: %v", first)
+	}
+	if out.MediaAfter != out.MediaBefore {
+		t.Errorf("the player reloaded its source: media element events %+v before, %+v after", out.MediaBefore, out.MediaAfter)
+	}
+	if e := out.End; !out.PlayedOn || e.Phase != "playing" || e.EndNotice != "" {
+		t.Errorf("after the old end the page did not play on to %.1f s: %s (%s, %q) at %.2f s\npage log:\n%s\nrequests:\n%s",
+			playOn, e.Phase, e.Error, e.EndNotice, e.CurrentTime, strings.Join(e.Log, "\n"), requestsText(out.Requests))
+	}
+	late := 0
+	for _, r := range h.run.requests() {
+		if r.Method != http.MethodGet || !isSegment(r.Path) && !strings.HasPrefix(r.Path, "/v1/manifests/") && !strings.HasPrefix(r.Path, "/v1/steering/") {
+			continue
+		}
+		if r.Status != http.StatusOK {
+			t.Errorf("%s %s: %d (the first licence ended at %s, this came at %s)", r.Method, r.Path, r.Status, end.Format(time.StampMilli), r.At.Format(time.StampMilli))
+		}
+		if isSegment(r.Path) && r.At.After(end) {
+			late++
+		}
+	}
+	if late == 0 {
+		t.Errorf("no segment was fetched after the first licence ended at %s: nothing tried the new grants", end.Format(time.StampMilli))
+	}
+	if active := h.activeSessions(t, demo.AccountKids); len(active) != 1 || active[0] != out.End.SessionID {
+		t.Errorf("the account holds sessions %v, want the page's %s alone", active, out.End.SessionID)
 	}
 }
 

@@ -251,7 +251,9 @@ type PlayResponse struct {
 	// LicenceEndsAt is TokenExpiresAt when the licence window ends the
 	// token, zero when the token expires first: a player then plays the
 	// session out rather than authorize again ahead of the token's
-	// expiry, which would be admitted under the same window.
+	// expiry, which would be admitted under the same window, and
+	// authorizes again at it (403 licence_window_ended), which a window
+	// extended since the play admits.
 	LicenceEndsAt time.Time `json:"licence_ends_at,omitzero"`
 	TitleID       string    `json:"title_id"`
 	Manifest      string    `json:"manifest"` // path of the manifest under the CDN base

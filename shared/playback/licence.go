@@ -27,7 +27,10 @@ const (
 	// has ended (or ends within the second the play asks): its session is
 	// renewed no further, and a playback token it ends refuses every use
 	// with it, where an expired token's 401 would send the player to
-	// authorize again for nothing.
+	// authorize again ahead of time for nothing. At the end a player
+	// authorizes again once: an operator may have extended the window (or
+	// another may license the title now) since the play, which the token
+	// cannot tell; refused, playback is over, and this says why.
 	ReasonLicenceEnded = "licence_window_ended"
 )
 

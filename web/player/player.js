@@ -142,7 +142,8 @@
   // When the licence window the play was admitted under ends (ms since the
   // epoch), 0 when the token expires first (licence_ends_at of the play
   // answer): nothing of the session reaches past it, and authorizing again
-  // before it would be admitted under the same window.
+  // before it would be admitted under the same window; at it, the page
+  // authorizes again (a window extended since admits it).
   let licenceEndsAt = 0;
   // tokenRefused: the server has answered playbackToken 401 token_expired,
   // whatever tokenExpiresAt says by the page's clock. Kept by the page, not
@@ -292,6 +293,42 @@
     licenceEndsAt = Date.parse(answer.licence_ends_at) || 0;
     tokenRefused = false;
     reauthorizeBefore(answer.token_expires_at);
+    holdAtLicenceEnd();
+  }
+
+  // At the licence window's end the grants and the manifest credential
+  // end, and the page cannot yet know whether it plays on (the window
+  // may have been extended since the play: the heartbeat just past the
+  // end asks, and its 403 licence_window_ended sends the page to
+  // authorize again). From a moment before the end by the page's clock,
+  // the players' requests wait, so that none fails on the ended grants
+  // (hls.js and dash.js give up on a 403) while playback may go on: until
+  // the re-authorization has played on or ended playback, or, when the
+  // server still says the window runs (a page clock ahead of the
+  // server's), at most licenceHoldMax. The players play on from what
+  // they buffered meanwhile.
+  const licenceHoldAhead = 500;
+  const licenceBeatLate = 250;
+  const licenceHoldMax = 5000;
+  let licenceTimer = null;
+  let licenceHold = null;
+  function holdAtLicenceEnd() {
+    clearTimeout(licenceTimer);
+    releaseLicenceHold();
+    if (!licenceEndsAt) return;
+    const id = state.sessionID;
+    licenceTimer = setTimeout(() => {
+      if (id !== state.sessionID || (state.phase !== 'playing' && state.phase !== 'loading')) return;
+      licenceHold = hold();
+      licenceTimer = setTimeout(releaseLicenceHold, licenceHoldAhead + licenceHoldMax);
+    }, Math.max(0, licenceEndsAt - licenceHoldAhead - Date.now()));
+  }
+
+  function releaseLicenceHold() {
+    if (!licenceHold) return;
+    const release = licenceHold;
+    licenceHold = null;
+    release();
   }
 
   // savedPosition is where the player starts, in seconds: where the viewer
@@ -604,13 +641,35 @@
   // 410 once that session is replaced), a folder's newest signature on its
   // segments (replacing the parameters it names, after the others, such
   // as CMCD: Cloud CDN's Signature must stay last).
-  // swapping is set while a re-authorization replaces the page's session,
-  // from its POST /v1/play until the new session's grants are learnt: the
-  // players' requests wait for it (afterSwap), since one sent meanwhile
-  // would name the session being replaced, which the server answers 410.
-  let swapping = null;
+  // The gate is closed while something holds it (hold): a
+  // re-authorization replacing the page's session, from its POST /v1/play
+  // until the new session's grants are learnt, since a request sent
+  // meanwhile would name the session being replaced, which the server
+  // answers 410; and the licence window's end (holdAtLicenceEnd), while
+  // the grants and the manifest credential end with it and the page learns
+  // whether a re-authorization plays on. The players' requests wait for it
+  // (afterSwap).
+  let gate = null;
+  let openGate = null;
+  let gateHolds = 0;
   function afterSwap(fn) {
-    return swapping ? swapping.then(fn) : fn();
+    return gate ? gate.then(fn) : fn();
+  }
+
+  // hold closes the gate until the function it returns is called (once
+  // counts; later calls do nothing).
+  function hold() {
+    if (!gate) gate = new Promise((resolve) => { openGate = resolve; });
+    gateHolds++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (--gateHolds > 0) return;
+      const open = openGate;
+      gate = openGate = null;
+      open();
+    };
   }
 
   function regrant(raw) {
@@ -1083,15 +1142,27 @@
       if (r.data && r.data.next_heartbeat_ms) beatEvery = r.data.next_heartbeat_ms;
       if (r.data && r.data.lease_expires_at) leaseUntil = Date.parse(r.data.lease_expires_at) || 0;
     } else if (licenceEnded(r)) {
-      // Over by the licence: the session is renewed no further, and
-      // authorizing again would be refused too. Its lease ended with the
-      // licence, so there is nothing to give back, and a stop with this
-      // token would be refused as this beat was. A player failure this
-      // error beat reports was the end too: the grants and the manifest
-      // credential ended with the licence, and the player fetched past
-      // it before the page's heartbeat after the end could tell.
-      const failedAtTheEnd = event === 'error' && state.phase === 'error';
-      if (state.phase !== 'playing' && state.phase !== 'loading' && !failedAtTheEnd) return;
+      // The window the play was admitted under has ended: the session is
+      // renewed no further. Its lease ended with the licence, so there is
+      // nothing to give back, and a stop with this token would be refused
+      // as this beat was. An operator may have extended the window (or
+      // another window may license the title now) since the play, which
+      // the token cannot say: the page authorizes again, as it does a
+      // token that expires, and plays on in the session admitted, with
+      // the players' requests held from the end (holdAtLicenceEnd) so
+      // that none goes out with the grants that ended; refused, playback
+      // is over (swapSession).
+      if (state.phase === 'playing' || state.phase === 'loading') {
+        log('heartbeat ' + event + ': ' + errText(r), true);
+        // Not awaited: the re-authorization waits for this beat to end.
+        reauthorize('the licence window ended', false, true).finally(releaseLicenceHold);
+        return;
+      }
+      // A player failure this error beat reports was the end: the grants
+      // and the manifest credential ended with the licence, and the
+      // player fetched past it before the page's heartbeat after the end
+      // could tell.
+      if (!(event === 'error' && state.phase === 'error')) return;
       log('heartbeat ' + event + ': ' + errText(r) + ': stopping', true);
       state.phase = 'ended';
       state.error = '';
@@ -1110,12 +1181,14 @@
     }
     if (event === 'stop' || event === 'error' || state.phase !== 'playing') return;
     if (r.status === 200) {
-      // The beat after the licence's end is what tells the page that
-      // playback is over (403 licence_window_ended): sent just past it
-      // rather than up to an interval later, while the grants are dead.
-      // A page clock ahead of the server's is answered 200 once more.
+      // The beat after the licence's end is what tells the page that the
+      // window has ended (403 licence_window_ended): sent just past it
+      // rather than up to an interval later, while the players' requests
+      // are held. A page clock ahead of the server's is answered 200, and
+      // asks again a second later while they are.
       const toLicenceEnd = licenceEndsAt - Date.now();
-      const wait = toLicenceEnd > 0 && toLicenceEnd < beatEvery ? toLicenceEnd + 1000 : beatEvery;
+      let wait = beatEvery;
+      if (licenceEndsAt && toLicenceEnd < beatEvery) wait = toLicenceEnd > 0 ? toLicenceEnd + licenceBeatLate : licenceHold ? 1000 : beatEvery;
       beatTimer = setTimeout(() => beat('progress'), wait);
       return;
     }
@@ -1155,11 +1228,13 @@
     anonymous_proxy: 'This title cannot play through a VPN or proxy: turn it off to play.',
   };
 
-  // noticeRefusal puts the notice of a 403 the table knows on the page.
+  // noticeRefusal puts the notice of a 403 the table knows on the page,
+  // and says whether it knew it.
   function noticeRefusal(r) {
     const e = r.status === 403 && r.data && r.data.error;
     const notice = e && refusalNotices[e.reason];
     if (notice) state.endNotice = notice;
+    return !!notice;
   }
 
   // licenceEnded: the session's licence window has ended (the playback
@@ -1185,13 +1260,15 @@
   // the URL, never by sid (events/schemas/cmcd.md). It runs in the
   // heartbeat chain, so that no heartbeat goes out meanwhile with the
   // token of a session being replaced. refused: the server has answered
-  // the playback token 401 token_expired (tokenRefused).
-  async function reauthorize(why, refused = false) {
+  // the playback token 401 token_expired (tokenRefused). afterLicence: the
+  // server has answered 403 licence_window_ended, the end of the window
+  // the play was admitted under (swapSession).
+  async function reauthorize(why, refused = false, afterLicence = false) {
     if (refused) tokenRefused = true;
     if (starting) return;
     starting = true;
     log(why + '; authorizing again at ' + video.currentTime.toFixed(2) + ' s');
-    const done = beatChain.then(() => replaceSession());
+    const done = beatChain.then(() => replaceSession(afterLicence));
     beatChain = done.catch(() => {});
     try {
       await done;
@@ -1212,20 +1289,18 @@
   // swap, a second apart, before playback ends.
   const swapGrantAttempts = 5;
 
-  async function replaceSession() {
+  async function replaceSession(afterLicence) {
     const before = state.sessionID;
     if (!before || (state.phase !== 'playing' && state.phase !== 'loading')) return;
-    let opened;
-    swapping = new Promise((resolve) => { opened = resolve; });
+    const release = hold();
     try {
-      await swapSession(before);
+      await swapSession(before, afterLicence);
     } finally {
-      swapping = null;
-      opened();
+      release();
     }
   }
 
-  async function swapSession(before) {
+  async function swapSession(before, afterLicence) {
     clearTimeout(renewTimer);
     if (renewing) await renewing;
     clearTimeout(renewTimer);
@@ -1255,7 +1330,9 @@
       if (state.beats.sent > sent && state.beats.last.status === 200) told = c;
       // Answered 410 or refused: playback has ended meanwhile.
       if (state.phase !== 'playing' && state.phase !== 'loading') return;
-    } else if (state.startupMS !== null) {
+    } else if (state.startupMS !== null && !afterLicence) {
+      // (A token the licence ended takes no stop: the server refuses it
+      // 403 as it did the heartbeat.)
       const c = counters();
       last = { c, token: playbackToken, body: beatBody('stop', c) };
     }
@@ -1285,6 +1362,18 @@
       await teardown();
       await giveBack();
       if (r.status === 409 && r.data && r.data.error && r.data.error.details) return showConflict(r.data.error);
+      if (afterLicence && noticeRefusal(r)) {
+        // The window the play was admitted under has ended and no other
+        // window licenses the title now (none extended it, or it was cut
+        // short or removed): playback is over, as the licence says, which
+        // the viewer is told rather than the play's refusal.
+        log('authorizing again after the licence window ended: ' + errText(r) + ': stopping', true);
+        state.phase = 'ended';
+        state.error = '';
+        state.endNotice = refusalNotices.licence_window_ended;
+        render();
+        return;
+      }
       // Refused by the licence (a window ended or cut short since the
       // play): the viewer is told so, not shown an error.
       noticeRefusal(r);
@@ -1349,7 +1438,8 @@
   // A token the licence ends is not renewed ahead: a new play would be
   // admitted under the same window and end with it as well, ever sooner
   // (licence_ends_at); the session plays out, and the heartbeat after the
-  // end stops it (403 licence_window_ended).
+  // end, refused 403 licence_window_ended, has the page authorize again
+  // there, which plays on only if the window was extended meanwhile.
   let reauthTimer = null;
   function reauthorizeBefore(expiresAt) {
     clearTimeout(reauthTimer);
@@ -1383,6 +1473,8 @@
     clearTimeout(beatTimer);
     clearTimeout(reauthTimer);
     clearTimeout(renewTimer);
+    clearTimeout(licenceTimer);
+    releaseLicenceHold();
     grants = { token: '', folders: new Map() };
     stopPlayClock();
     // A stall of the player torn down is over; left running, it would
