@@ -96,11 +96,15 @@ func TestBrowserPlayerSession(t *testing.T) {
 		g.testLicenceEnds(t)
 	})
 	t.Run("licence window extended while playing", func(t *testing.T) {
-		// A runner of its own: the title's window ends while the page
-		// plays, and the operator extends it before the end.
-		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
-			run: startRecordedRunner(t, cross.URL, vars)}
-		g.testLicenceExtended(t)
+		for _, format := range []string{"hls", "dash"} {
+			t.Run(format, func(t *testing.T) {
+				// A runner of its own: the title's window ends while the
+				// page plays, and the operator extends it before the end.
+				g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+					run: startRecordedRunner(t, cross.URL, vars)}
+				g.testLicenceExtended(t, format)
+			})
+		}
 	})
 	t.Run("licence window ends under a player's fetch", func(t *testing.T) {
 		// Heartbeats far apart, so that only the page's beat after the
@@ -448,7 +452,7 @@ func (h *harness) testLicenceEnds(t *testing.T) {
 // longer window, and plays on in the new session without reloading the
 // player, no request of its players refused on the way (they wait from
 // the end until the new session's grants are learnt).
-func (h *harness) testLicenceExtended(t *testing.T) {
+func (h *harness) testLicenceExtended(t *testing.T, format string) {
 	ctx := context.Background()
 	const titleID = "big-buck-bunny"
 	title, err := h.run.app.store.GetTitle(ctx, titleID)
@@ -472,7 +476,7 @@ func (h *harness) testLicenceExtended(t *testing.T) {
 		}
 		extendErr <- h.run.app.store.PutTitle(ctx, title)
 	}()
-	page := h.sessionPage(t, url.Values{"title": {titleID}, "buffer": {"1"}})
+	page := h.sessionPage(t, url.Values{"title": {titleID}, "format": {format}, "buffer": {"1"}})
 	type mediaEvents struct{ Loadstart, Emptied int }
 	var out struct {
 		Playing      bool          `json:"playing"`
