@@ -93,7 +93,16 @@ func TestBrowserPlayerSession(t *testing.T) {
 		// A runner of its own: the title's window ends while the page plays.
 		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
 			run: startRecordedRunner(t, cross.URL, vars)}
-		g.testLicenceEnds(t)
+		g.testLicenceEnds(t, http.StatusForbidden)
+	})
+	t.Run("licence window ends with tokens as before the lease block", func(t *testing.T) {
+		// PLAYBACK_TOKEN_LEASE off (an upgrade's first deploy): tokens
+		// carry no licence block, and their end is 401 token_expired.
+		old := maps.Clone(vars)
+		old["PLAYBACK_TOKEN_LEASE"] = "false"
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, old)}
+		g.testLicenceEnds(t, http.StatusUnauthorized)
 	})
 	t.Run("licence window extended while playing", func(t *testing.T) {
 		for _, format := range []string{"hls", "dash"} {
@@ -396,9 +405,11 @@ func (h *harness) testEndedElsewhere(t *testing.T) {
 // token's expiry), and the page does not authorize again ahead of it, as
 // it does a token that merely expires: a new play would end with the same
 // window. The heartbeat after the end is refused 403
-// licence_window_ended; authorizing again there is refused too (no one
-// extended the window), and the page stops, telling the viewer why.
-func (h *harness) testLicenceEnds(t *testing.T) {
+// licence_window_ended (refusal; 401 token_expired with PLAYBACK_TOKEN_LEASE
+// off); authorizing again there is refused too (no one extended the
+// window), and the page stops, telling the viewer that the licence
+// ended, not the play's refusal.
+func (h *harness) testLicenceEnds(t *testing.T, refusal int) {
 	ctx := context.Background()
 	const titleID = "big-buck-bunny"
 	title, err := h.run.app.store.GetTitle(ctx, titleID)
@@ -437,8 +448,8 @@ func (h *harness) testLicenceEnds(t *testing.T) {
 	}
 	beats := h.run.faults.beats(out.Before.SessionID)
 	t.Logf("heartbeats of %s at the server: %v", out.Before.SessionID, beats)
-	if !slices.ContainsFunc(beats, func(b loggedBeat) bool { return b.Status == http.StatusForbidden }) {
-		t.Errorf("no heartbeat of the session was refused 403: %v", beats)
+	if !slices.ContainsFunc(beats, func(b loggedBeat) bool { return b.Status == refusal }) {
+		t.Errorf("no heartbeat of the session was refused %d: %v", refusal, beats)
 	}
 }
 

@@ -1134,7 +1134,11 @@
       return;
     }
     if (tokenExpired(r) && state.phase === 'playing') {
-      reauthorize('heartbeat ' + event + ': playback token expired', true);
+      // A token the licence window ended (licence_ends_at) expires with
+      // it: with PLAYBACK_TOKEN_LEASE off its end is 401 token_expired,
+      // not 403 licence_window_ended, and a refusal of the play that
+      // follows is the licence's end all the same (swapSession).
+      reauthorize('heartbeat ' + event + ': playback token expired', true, licenceEndsAt > 0);
       return;
     }
     if (r.status === 200) {
@@ -1261,8 +1265,10 @@
   // heartbeat chain, so that no heartbeat goes out meanwhile with the
   // token of a session being replaced. refused: the server has answered
   // the playback token 401 token_expired (tokenRefused). afterLicence: the
-  // server has answered 403 licence_window_ended, the end of the window
-  // the play was admitted under (swapSession).
+  // token ended with the window the play was admitted under, which the
+  // server said (403 licence_window_ended, or 401 token_expired for a
+  // token without the licence block): a refusal ends playback as the
+  // licence's end (swapSession).
   async function reauthorize(why, refused = false, afterLicence = false) {
     if (refused) tokenRefused = true;
     if (starting) return;
@@ -1330,9 +1336,9 @@
       if (state.beats.sent > sent && state.beats.last.status === 200) told = c;
       // Answered 410 or refused: playback has ended meanwhile.
       if (state.phase !== 'playing' && state.phase !== 'loading') return;
-    } else if (state.startupMS !== null && !afterLicence) {
-      // (A token the licence ended takes no stop: the server refuses it
-      // 403 as it did the heartbeat.)
+    } else if (state.startupMS !== null && (tokenRefused || !afterLicence)) {
+      // (A token the licence ended and the server refused 403 takes no
+      // stop: it is refused as the heartbeat was.)
       const c = counters();
       last = { c, token: playbackToken, body: beatBody('stop', c) };
     }
