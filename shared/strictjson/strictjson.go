@@ -245,16 +245,16 @@ func nullable(t reflect.Type) bool {
 
 func nullRefused(t reflect.Type, path string) error {
 	want := "an object"
-	switch t.Kind() {
-	case reflect.String:
+	switch {
+	case t.Implements(textUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler):
+		want = "a string" // encoding/json decodes it from a string alone
+	case t.Kind() == reflect.String:
 		want = "a string"
-	case reflect.Bool:
+	case t.Kind() == reflect.Bool:
 		want = "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64:
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Float64:
 		want = "a number"
-	case reflect.Array:
+	case t.Kind() == reflect.Array:
 		want = "an array"
 	}
 	e := playback.Errorf(playback.CodeInvalid, playback.ReasonWrongType, "field %q must be %s, not null", path, want)

@@ -2,7 +2,9 @@ package strictjson
 
 import (
 	"encoding/json"
+	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,16 +93,19 @@ func TestNullOnlyWhereItMeansSomething(t *testing.T) {
 		When  time.Time         `json:"when"`
 		Items []inner           `json:"items"`
 		Names map[string]string `json:"names"`
+		Addr  netip.Addr        `json:"addr"`
 	}
 	for _, tc := range []struct {
 		name, data, wantPointer string
+		wantMessage             string // part of it
 	}{
-		{name: "string", data: `{"s":null}`, wantPointer: "/s"},
-		{name: "number", data: `{"n" : null}`, wantPointer: "/n"},
-		{name: "small number", data: `{"u":null}`, wantPointer: "/u"},
-		{name: "boolean", data: `{"b":null}`, wantPointer: "/b"},
-		{name: "struct", data: `{"in":null}`, wantPointer: "/in"},
-		{name: "array", data: `{"arr":null}`, wantPointer: "/arr"},
+		{name: "string", data: `{"s":null}`, wantPointer: "/s", wantMessage: "a string"},
+		{name: "a type read from a string", data: `{"addr":null}`, wantPointer: "/addr", wantMessage: "a string"},
+		{name: "number", data: `{"n" : null}`, wantPointer: "/n", wantMessage: "a number"},
+		{name: "small number", data: `{"u":null}`, wantPointer: "/u", wantMessage: "a number"},
+		{name: "boolean", data: `{"b":null}`, wantPointer: "/b", wantMessage: "a boolean"},
+		{name: "struct", data: `{"in":null}`, wantPointer: "/in", wantMessage: "an object"},
+		{name: "array", data: `{"arr":null}`, wantPointer: "/arr", wantMessage: "an array"},
 		{name: "member of an element", data: `{"items":[{"n":1},{"n":null}]}`, wantPointer: "/items/1/n"},
 		{name: "element of an array", data: `{"arr":["a",null]}`, wantPointer: "/arr/1"},
 		{name: "value of a map", data: `{"names":{"a/b":null}}`, wantPointer: "/names/a~1b"},
@@ -126,6 +131,9 @@ func TestNullOnlyWhereItMeansSomething(t *testing.T) {
 			details, _ := e.Details.(map[string]string)
 			if e.Code != playback.CodeInvalid || e.Reason != playback.ReasonWrongType || details["pointer"] != tc.wantPointer {
 				t.Fatalf("Check(%s) = %v (details %v), want invalid/wrong_type at %q", tc.data, err, e.Details, tc.wantPointer)
+			}
+			if !strings.Contains(e.Message, tc.wantMessage) {
+				t.Fatalf("Check(%s) says %q, want it to say %q", tc.data, e.Message, tc.wantMessage)
 			}
 			if pointer, err := CheckAt([]byte(tc.data), reflect.TypeFor[*doc]()); pointer != tc.wantPointer || playback.AsError(err).Reason != playback.ReasonWrongType {
 				t.Fatalf("CheckAt(%s) = %q, %v, want %q wrong_type", tc.data, pointer, err, tc.wantPointer)
