@@ -399,6 +399,12 @@ func TestJobsEntryPoint(t *testing.T) {
 		return gcpfn.WithJobs(routeOnly{pattern: "GET /v1/x"}, map[string]gcpfn.Job{
 			"sweep": playback.JobOf(func(context.Context) (int, error) { sweeps.Add(1); return 3, nil }),
 			"fail":  playback.JobOf(func(context.Context) (int, error) { return 0, errors.New("stripe down") }),
+			"conflict": playback.JobOf(func(context.Context) (int, error) {
+				return 0, playback.Errorf(playback.CodeConflict, "version_conflict", "the record changed")
+			}),
+			"unavailable": playback.JobOf(func(context.Context) (int, error) {
+				return 0, playback.Unavailable(errors.New("store down"), "sweep")
+			}),
 		}), nil
 	}}
 	set, err := gcpfn.NewSet(quietResources(nil), spec)
@@ -414,6 +420,10 @@ func TestJobsEntryPoint(t *testing.T) {
 	}{
 		{name: "sweep", method: "POST", body: `{"job":"sweep"}`, wantStatus: 200, wantBody: `{"job":"sweep","result":3}`},
 		{name: "failing job", method: "POST", body: `{"job":"fail"}`, wantStatus: 500},
+		// A job's failure is ours whatever code its error carries, and
+		// the jobs service's alert policy counts 5xx answers.
+		{name: "job failing with a request's code", method: "POST", body: `{"job":"conflict"}`, wantStatus: 500, wantBody: "job_failed"},
+		{name: "job failing on a dependency", method: "POST", body: `{"job":"unavailable"}`, wantStatus: 503, wantBody: "dependency_unavailable"},
 		{name: "unknown job", method: "POST", body: `{"job":"nope"}`, wantStatus: 404, wantBody: "job_not_found"},
 		{name: "unknown field", method: "POST", body: `{"job":"sweep","x":1}`, wantStatus: 400},
 		{name: "case-folded field", method: "POST", body: `{"JOB":"sweep"}`, wantStatus: 400, wantBody: "unknown_field"},

@@ -73,6 +73,13 @@ func (f *lazyFunction) serveJobs(w http.ResponseWriter, r *http.Request) {
 		result, err := telemetry.RunJob(ctx, req.Job, job)
 		if err != nil {
 			log.ErrorContext(ctx, "job failed", "result", result, "err", err)
+			if !playback.AsError(err).Code.Retryable() {
+				// A job takes no input from its caller: whatever code its
+				// error carries (a store's conflict, a not found), the
+				// failure is ours, and a 5xx is what the alert policy on
+				// the jobs service counts.
+				return &playback.Error{Code: playback.CodeInternal, Reason: "job_failed", Err: err}
+			}
 			return err
 		}
 		log.InfoContext(ctx, "job done", "result", result)
