@@ -522,7 +522,7 @@ func (s *Server) accountFor(ctx context.Context, customer string, meta map[strin
 		return "", fmt.Errorf("customer %q: %w", customer, errLinkPending)
 	}
 	if customer != "" {
-		if err := s.link(ctx, customer, accountID, 0, created, now); err != nil {
+		if err := s.link(ctx, customer, accountID, 0, max(created, undatedLink), now); err != nil {
 			return "", err
 		}
 	}
@@ -595,6 +595,13 @@ func (s *Server) nameCustomer(ctx context.Context, customer, accountID string, c
 	return linked, kept, err
 }
 
+// undatedLink is the created of a metadata link whose object carries no
+// creation second (an invoice's subscription_details: a snapshot of the
+// subscription's metadata, without the subscription's date), so that it
+// ranks before any dated one and is told apart from a legacy link
+// (namesCustomer), whose created is 0.
+const undatedLink int64 = 1
+
 // namesCustomer reports whether news of the provider's second clock that
 // links customer to a makes a name it: Stripe retries an event for days,
 // so the checkout of a customer a subscriber left may come after the one
@@ -604,15 +611,24 @@ func (s *Server) nameCustomer(ctx context.Context, customer, accountID string, c
 // operator or a catalogue is news of the second it was written
 // (catalogfile's Apply). A link with no news of its own (clock 0: by
 // metadata) is outranked by any with news, and among such links the
-// object created last (created; 0, undated, before any dated one) wins,
+// object created last (created; undatedLink before any dated one) wins,
 // then the greater customer id: the newest subscription's customer, in
 // any delivery order.
+//
+// An account named before links carried either (clock 0, created 0: a
+// legacy link) may have been named by a checkout or an operator, which
+// no metadata link outranks: the customer a subscriber left keeps
+// sending events of its old subscriptions, whose metadata still names
+// the account. No metadata link renames or dates such a link, as none
+// renamed a named account when it was written; news does.
 func namesCustomer(a playback.Account, customer string, clock, created int64) bool {
 	switch {
 	case a.CustomerID == "":
 		return true
 	case clock != a.CustomerClock:
 		return clock > a.CustomerClock
+	case clock == 0 && a.CustomerLinkCreated == 0:
+		return false // a legacy link: of unknown news
 	case clock == 0 && created != a.CustomerLinkCreated:
 		return created > a.CustomerLinkCreated
 	}

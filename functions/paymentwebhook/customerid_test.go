@@ -188,3 +188,77 @@ func TestNewestMetadataLinkNamesTheCustomer(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacyLinkIsNotRenamedByMetadata: an account linked before links
+// were dated (a checkout's or an operator's, written before customer_clock
+// and customer_link_created existed: both 0) names the customer the
+// subscriber has now. Stripe keeps sending the events of the customer it
+// left: its old subscription, still carrying metadata.account_id, is
+// updated and then cancelled. Such a link has no news of its own (a
+// subscription's metadata, created two months ago); it renamed the legacy
+// account, undated as an invoice's link is, to the customer left behind.
+// It renames no link of unknown origin, nor dates it (which would let any
+// newer metadata link rename it), in either order; the old customer still
+// resolves to the account, so the cancellation applies. A checkout still
+// renames such an account.
+// Shapes: testdata/stripe subscription and checkout.session
+// (stripe/openapi fixtures3.json; the lifecycle of stripe-cli's
+// customer.subscription.updated and .deleted triggers).
+func TestLegacyLinkIsNotRenamedByMetadata(t *testing.T) {
+	t.Parallel()
+	t0 := at(0)
+	meta := obj{"account_id": "acct_l"}
+	sub := func(id, customer, status string, created int64) subState {
+		return subState{id: id, customer: customer, status: status, price: "price_std", start: t0 - 3600,
+			end: t0 - 3600 + int64(month/time.Second), created: created}
+	}
+	subEvent := func(id, typ string, created int64, s subState) []byte {
+		return eventPayload(t, id, typ, created, withMeta(s.obj(t), meta), nil)
+	}
+	old := sub("sub_old", "cus_old", "active", t0-int64(2*month/time.Second))
+	cancelled := old
+	cancelled.status, cancelled.canceledAt, cancelled.ended = "canceled", t0+60, t0+60
+	for _, tc := range []struct {
+		name   string
+		events [][]byte
+		want   string
+	}{
+		{name: "the old customer's subscription",
+			events: [][]byte{subEvent("evt_upd_old", typeSubscriptionUpdated, t0, old),
+				subEvent("evt_del_old", typeSubscriptionDeleted, t0+60, cancelled)},
+			want: "cus_new"},
+		{name: "the customer's own subscription, then a newer one of another",
+			events: [][]byte{subEvent("evt_own", typeSubscriptionUpdated, t0, sub("sub_new", "cus_new", "active", t0-3600)),
+				subEvent("evt_other", typeSubscriptionUpdated, t0+60, sub("sub_x", "cus_x", "active", t0))},
+			want: "cus_new"},
+		{name: "a checkout",
+			events: [][]byte{eventPayload(t, "evt_co", typeCheckoutCompleted, t0,
+				checkoutSession(t, "cs_co", "acct_l", sub("sub_co", "cus_co", "active", t0)), nil)},
+			want: "cus_co"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.account("acct_l", func(a *playback.Account) { a.CustomerID = "cus_new" })
+			if err := h.store.LinkCustomer(context.Background(), "cus_new", "acct_l"); err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range tc.events {
+				h.run(ev)
+			}
+			a := h.getAccount("acct_l")
+			if a.CustomerID != tc.want {
+				t.Fatalf("account's customer_id = %q (clock %d, link created %d), want %q",
+					a.CustomerID, a.CustomerClock, a.CustomerLinkCreated, tc.want)
+			}
+			if tc.want == "cus_new" && (a.CustomerClock != 0 || a.CustomerLinkCreated != 0) {
+				t.Fatalf("the legacy link was dated: clock %d, link created %d", a.CustomerClock, a.CustomerLinkCreated)
+			}
+			for _, s := range a.Subscriptions {
+				if s.ID == "sub_old" && s.Status != playback.StatusCanceled {
+					t.Fatalf("the old customer's subscription is %q, want canceled", s.Status)
+				}
+			}
+		})
+	}
+}

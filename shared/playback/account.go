@@ -154,8 +154,10 @@ type Account struct {
 	CustomerClock int64 `json:"customer_clock,omitempty"`
 	// CustomerLinkCreated is, when no such news named CustomerID (clock
 	// 0: the metadata.account_id of a subscription), the provider's
-	// second the linking object was created (0 if it has none): among such
-	// links a newer object naming another customer renames the account.
+	// second the linking object was created (1 if it has none, an
+	// invoice's): among such links a newer object naming another customer
+	// renames the account. Both 0 with a CustomerID: a link written before
+	// links were dated, by news maybe, which only news renames.
 	CustomerLinkCreated int64 `json:"customer_link_created,omitempty"`
 	// Suspended is an operator's hold (fraud, abuse, a chargeback): the
 	// account plays nothing whatever its subscriptions say, and keeps
