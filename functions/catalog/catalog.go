@@ -269,6 +269,11 @@ const (
 	// PUBSUB_MAX_DELIVERY_ATTEMPTS, membus), which a consumer takes its
 	// last delivery from, are held to it by a test.
 	MaxDeliveryAttempts = 5
+	// MaxRetryBackoff is the longest a queue waits, after a delivery its
+	// consumer failed, before delivering the message again: the Pub/Sub
+	// subscriptions' maximum backoff (infra/gcpfn). An SQS queue delivers
+	// it again once its visibility timeout (QueueVisibilitySeconds) ends.
+	MaxRetryBackoff = 600 * time.Second
 )
 
 // Env names the stack sets. Each is the name the code reads (the `env`
@@ -884,6 +889,15 @@ func QueueVisibilitySeconds(topic string) int {
 		longest = max(longest, fn.TimeoutSeconds)
 	}
 	return 6 * longest
+}
+
+// MaxRedeliveryGap bounds the time from one delivery of a message on
+// topic to the next, as deployed: the consumer's time with it (an SQS
+// queue's visibility timeout; a Pub/Sub ack deadline, two consumer
+// timeouts, shorter) and MaxRetryBackoff. A message its consumer keeps
+// failing leaves the queue within MaxDeliveryAttempts of them.
+func MaxRedeliveryGap(topic string) time.Duration {
+	return time.Duration(QueueVisibilitySeconds(topic))*time.Second + MaxRetryBackoff
 }
 
 // EnvSlug is an environment variable's name as the resources that hold its

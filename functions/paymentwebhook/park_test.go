@@ -257,7 +257,7 @@ func TestRetryParkedEventsGoRound(t *testing.T) {
 			seen[ev.ID] = true
 		}
 		// Past every event's backoff, which grows with each retry.
-		h.clock.Set(h.clock.Now().Add(maxSweepBackoff))
+		h.clock.Set(h.clock.Now().Add(h.srv.sweepHold))
 	}
 	if len(seen) != 6 {
 		t.Fatalf("retried %d distinct events in three sweeps, want all 6: %v", len(seen), seen)
@@ -458,7 +458,7 @@ func TestLinkAtParkOutlivesAnUnreadableStore(t *testing.T) {
 	}
 	down.Store(false)
 	for range 3 {
-		h.clock.Set(h.clock.Now().Add(maxSweepBackoff))
+		h.clock.Set(h.clock.Now().Add(h.srv.sweepHold))
 		if _, err := h.srv.Sweep(t.Context()); err != nil {
 			t.Fatal(err)
 		}

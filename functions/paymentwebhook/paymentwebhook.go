@@ -117,6 +117,8 @@ type Server struct {
 	// lastDelivery is the delivery attempt after which the bus
 	// dead-letters a message it is asked to retry.
 	lastDelivery int
+	// sweepHold bounds Sweep's backoff: busHold of lastDelivery.
+	sweepHold time.Duration
 }
 
 // Source is the inbox source of Stripe events.
@@ -193,7 +195,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("paymentwebhook.New: the bus's last delivery is attempt %d, want at least 1", lastDelivery)
 	}
 	return &Server{cfg: cfg, deps: deps, verifier: newVerifier(secrets, cfg.Tolerance), plans: plans,
-		products: products, lastDelivery: lastDelivery}, nil
+		products: products, lastDelivery: lastDelivery, sweepHold: busHold(lastDelivery)}, nil
 }
 
 // redacted is cfg without its secrets, for error messages.

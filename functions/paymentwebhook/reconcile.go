@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
@@ -246,21 +248,23 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// maxSweepBackoff bounds sweepBackoff: the longest one announcement stays
-// on the bus. The deployed queues' five deliveries
-// (catalog.MaxDeliveryAttempts) are over within it on SQS (the visibility
-// timeout apart, minutes) and on Pub/Sub (at most 600 s apart), so an
-// event parked that long had its announcement lost or dead-lettered; a
-// bus configured for many more deliveries gets one more copy an hour at
-// most.
-const maxSweepBackoff = time.Hour
+// busHold is how long the bus may hold one announcement of a Stripe
+// event its consumer keeps failing: its deliveries (the bus's
+// configured count, lastDelivery) each followed by the longest wait for
+// the next one as deployed (catalog.MaxRedeliveryGap). An event still
+// unprocessed that long after Sweep announced it had that announcement
+// lost or dead-lettered, so announcing it again then adds no copy to one
+// the bus still retries.
+func busHold(lastDelivery int) time.Duration {
+	return time.Duration(lastDelivery) * catalog.MaxRedeliveryGap(events.TopicStripeEvents)
+}
 
 // sweepBackoff is how long after ev was parked (or announced by Sweep)
 // Sweep leaves it alone: as long as it had waited until then, so that the
-// wait doubles with each announcement, from SweepAge up to
-// maxSweepBackoff.
+// wait doubles with each announcement, from SweepAge up to the bus's
+// hold (busHold).
 func (s *Server) sweepBackoff(ev playback.InboxEvent) time.Duration {
-	return min(max(ev.ParkedAt.Sub(ev.ReceivedAt), s.cfg.SweepAge), maxSweepBackoff)
+	return min(max(ev.ParkedAt.Sub(ev.ReceivedAt), s.cfg.SweepAge), s.sweepHold)
 }
 
 // reannounce parks ev under key at now and then announces it: parked

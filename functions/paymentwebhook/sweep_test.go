@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -81,10 +82,11 @@ func TestSweepAnnouncesARetryingEventOncePerBackoff(t *testing.T) {
 			}
 		}
 		// First when older than SweepAge (the first run after a
-		// minute), then after as long as it had waited, up to an hour.
+		// minute), then after as long as it had waited, up to the bus's
+		// hold.
 		var want []time.Duration
-		for _, m := range []int{2, 4, 8, 16, 32, 64, 124, 184} {
-			want = append(want, time.Duration(m)*time.Minute)
+		for age := 2 * time.Minute; age <= 190*time.Minute; age += min(age, h.srv.sweepHold) {
+			want = append(want, age)
 		}
 		if len(announcedAt) != len(want) {
 			t.Fatalf("over 190 sweeps a minute apart, announced at ages %v, want %v", announcedAt, want)
@@ -121,5 +123,64 @@ func TestSweptEventDoesNotExpire(t *testing.T) {
 	ev, err := h.inboxEvent("evt_held")
 	if err != nil || ev.ParkedKey != parkAnnounced || !ev.ExpiresAt.IsZero() {
 		t.Fatalf("swept event: parked under %q, expires at %v (%v); want %q, never", ev.ParkedKey, ev.ExpiresAt, err, parkAnnounced)
+	}
+}
+
+// TestSweepBackoffFollowsTheBusDeliveries: Sweep's backoff stops growing
+// at how long the bus may hold one announcement, which is as many
+// deliveries as the bus is configured for (playback.DeliveryLimiter; the
+// catalogue's count for a bus that says none), each followed by the
+// longest wait for the next as deployed (catalog.MaxRedeliveryGap). It
+// stopped at an hour, which assumed five deliveries: with more, an
+// announcement the bus still retried got a copy; with fewer, a lost one
+// waited longer than the bus could hold it.
+func TestSweepBackoffFollowsTheBusDeliveries(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		deliveries int // 0: a bus that says none
+	}{
+		{name: "fewer than the catalogue's", deliveries: 2},
+		{name: "the catalogue's, said by no bus"},
+		{name: "more than the catalogue's", deliveries: 12},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var held heldAnnouncements
+			opts := []harnessOption{held.option}
+			last := catalog.MaxDeliveryAttempts
+			if tc.deliveries > 0 {
+				last = tc.deliveries
+				opts = append(opts, func(_ *Config, d *Deps) { d.Bus = deliveryCount{Publisher: d.Bus, n: tc.deliveries} })
+			}
+			hold := time.Duration(last) * catalog.MaxRedeliveryGap(events.TopicStripeEvents)
+			h := newHarness(t, opts...)
+			start := h.clock.Now()
+			h.deliver(stripeEvent("evt_held", typeSubscriptionCreated, at(time.Hour),
+				subObj("sub_h", "cus_h", "active", "price_std", at(0), at(month))))
+			var announcedAt []time.Duration
+			for minute := 1; minute <= int((5*hold+16*time.Hour)/time.Minute); minute++ {
+				now := start.Add(time.Duration(minute) * time.Minute)
+				h.clock.Set(now)
+				before := held.count("evt_held")
+				if _, err := h.srv.Sweep(t.Context()); err != nil {
+					t.Fatalf("sweep at minute %d: %v", minute, err)
+				}
+				if held.count("evt_held") > before {
+					announcedAt = append(announcedAt, now.Sub(start))
+				}
+			}
+			if len(announcedAt) < 4 {
+				t.Fatalf("announced at %v: too few to see the backoff stop growing", announcedAt)
+			}
+			n := len(announcedAt)
+			for i := n - 3; i < n; i++ {
+				// Announced by a run a minute apart: up to a minute late.
+				if gap := announcedAt[i] - announcedAt[i-1]; gap < hold || gap > hold+time.Minute {
+					t.Fatalf("announced %v after the one before, want the bus's hold %v (%d deliveries); at ages %v",
+						gap, hold, last, announcedAt)
+				}
+			}
+		})
 	}
 }

@@ -82,7 +82,8 @@ func TestWokenEventOutlivesItsBusRetries(t *testing.T) {
 		t.Fatal("the wake was not announced: the test no longer fails its processing")
 	}
 	down.Store(false)
-	h.clock.Set(h.clock.Now().Add(time.Hour))
+	// Past the woken event's backoff: as long as it had waited.
+	h.clock.Set(h.clock.Now().Add(2 * time.Hour))
 	if _, err := h.srv.Sweep(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestWokenEventOutlivesAnUnreadableStore(t *testing.T) {
 	}
 	down.Store(false)
 	for range 3 {
-		h.clock.Set(h.clock.Now().Add(maxSweepBackoff))
+		h.clock.Set(h.clock.Now().Add(h.srv.sweepHold))
 		if _, err := h.srv.Sweep(t.Context()); err != nil {
 			t.Fatal(err)
 		}

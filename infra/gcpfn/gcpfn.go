@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/playplane/playplane/infra/gcpres"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -432,7 +433,7 @@ func (f *Function) consume(ctx *pulumi.Context, name string, args Args, topic To
 		},
 		RetryPolicy: &gcpres.SubscriptionRetryPolicyArgs{
 			MinimumBackoff: pulumi.String("10s"),
-			MaximumBackoff: pulumi.String("600s"),
+			MaximumBackoff: pulumi.String(fmt.Sprintf("%ds", int(catalog.MaxRetryBackoff/time.Second))),
 		},
 		Labels: args.Labels,
 	}, parent, pulumi.DependsOn([]pulumi.Resource{tokenCreator}))
