@@ -105,7 +105,7 @@ func TestPendingGaugeCountsASweptEventOnce(t *testing.T) {
 		after time.Duration
 	}{
 		{name: "the sweep that announces it", after: 2 * time.Minute},
-		{name: "a sweep within its backoff", after: 3 * time.Minute},
+		{name: "a sweep within its backoff", after: 2*time.Minute + 30*time.Second},
 	} {
 		h.clock.Set(start.Add(step.after))
 		if _, err := h.srv.Sweep(t.Context()); err != nil {

@@ -260,11 +260,20 @@ func busHold(lastDelivery int) time.Duration {
 }
 
 // sweepBackoff is how long after ev was parked (or announced by Sweep)
-// Sweep leaves it alone: as long as it had waited until then, so that the
-// wait doubles with each announcement, from SweepAge up to the bus's
-// hold (busHold).
+// Sweep leaves it alone: SweepAge more than it had been under its key
+// until then (ParkedSince: since Sweep first announced it, a wake
+// announced it, or the consumer parked it for retry), so that the wait
+// doubles with each announcement, from SweepAge up to the bus's hold
+// (busHold). Counted from its receipt, an event that had waited hours for
+// its customer's link, woken and then failed by a store error outlasting
+// the bus's deliveries, waited the whole hold once the store was back.
+// An event parked before ParkedSince was kept counts from its receipt.
 func (s *Server) sweepBackoff(ev playback.InboxEvent) time.Duration {
-	return min(max(ev.ParkedAt.Sub(ev.ReceivedAt), s.cfg.SweepAge), s.sweepHold)
+	since := ev.ParkedSince
+	if since.IsZero() {
+		since = ev.ReceivedAt
+	}
+	return min(max(ev.ParkedAt.Sub(since), 0)+s.cfg.SweepAge, s.sweepHold)
 }
 
 // reannounce parks ev under key at now and then announces it: parked

@@ -82,10 +82,11 @@ func TestSweepAnnouncesARetryingEventOncePerBackoff(t *testing.T) {
 			}
 		}
 		// First when older than SweepAge (the first run after a
-		// minute), then after as long as it had waited, up to the bus's
-		// hold.
+		// minute), then after SweepAge more than Sweep had had it, up to
+		// the bus's hold: 1, 2, 4, 8 … minutes apart.
 		var want []time.Duration
-		for age := 2 * time.Minute; age <= 190*time.Minute; age += min(age, h.srv.sweepHold) {
+		first := 2 * time.Minute
+		for age := first; age <= 190*time.Minute; age += min(age-first+h.srv.cfg.SweepAge, h.srv.sweepHold) {
 			want = append(want, age)
 		}
 		if len(announcedAt) != len(want) {

@@ -82,8 +82,9 @@ func TestWokenEventOutlivesItsBusRetries(t *testing.T) {
 		t.Fatal("the wake was not announced: the test no longer fails its processing")
 	}
 	down.Store(false)
-	// Past the woken event's backoff: as long as it had waited.
-	h.clock.Set(h.clock.Now().Add(2 * time.Hour))
+	// The store is back: the sweeper's next run applies it. It waited as
+	// long as it had waited for its link (hours, up to the bus's hold).
+	h.clock.Set(h.clock.Now().Add(h.srv.cfg.SweepAge))
 	if _, err := h.srv.Sweep(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -183,13 +184,12 @@ func TestWokenEventOutlivesAnUnreadableStore(t *testing.T) {
 		t.Fatal("the woken event's announcement was not dead-lettered: the test no longer outlives the bus")
 	}
 	down.Store(false)
-	for range 3 {
-		h.clock.Set(h.clock.Now().Add(h.srv.sweepHold))
-		if _, err := h.srv.Sweep(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		h.settle()
+	// The sweeper's next run, a minute after the wake, applies it.
+	h.clock.Set(h.clock.Now().Add(h.srv.cfg.SweepAge))
+	if _, err := h.srv.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
 	}
+	h.settle()
 	h.wantProcessed("evt_sub_rd")
 	wantState(t, h.getAccount("acct_rd"), playback.StatusActive, "standard")
 }

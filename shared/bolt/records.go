@@ -63,7 +63,7 @@ func (s *Store) MarkEventProcessed(ctx context.Context, source, id string, at, e
 		}
 		old := ev
 		ev.ProcessedAt, ev.ExpiresAt = at, expiresAt
-		ev.ParkedKey, ev.ParkedAt = "", time.Time{}
+		ev.Unpark()
 		return putEvent(tx, old, ev)
 	})
 }

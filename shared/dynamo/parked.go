@@ -51,7 +51,7 @@ func parkPointerKey(source, key string, at time.Time, id string) item {
 type parkedState struct {
 	exists, processed bool
 	key               string
-	at                time.Time
+	at, since         time.Time
 	doc               types.AttributeValue
 }
 
@@ -64,7 +64,7 @@ func (s *Store) readParked(ctx context.Context, source, id string) (parkedState,
 		return parkedState{}, err
 	}
 	return parkedState{exists: true, processed: it[attrProcessed] != nil,
-		key: strAttr(it, attrParkedKey), at: timeOf(it, attrParkedAt), doc: it[attrDoc]}, nil
+		key: strAttr(it, attrParkedKey), at: timeOf(it, attrParkedAt), since: timeOf(it, attrParkedSince), doc: it[attrDoc]}, nil
 }
 
 // parkedCondition holds while the event is unprocessed and parked as st
@@ -98,13 +98,19 @@ func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at, expir
 		case st.processed, st.key == key && !at.After(st.at):
 			return nil
 		}
-		names := map[string]string{"#ppk": attrPendingPK, "#psk": attrPendingSK, "#exp": attrExpiresAt, "#ttl": attrTTL}
-		values := item{":key": str(key), ":at": num(nanos(at))}
+		// As playback.InboxEvent.Park: the streak under key goes on.
+		since := st.since
+		if st.key != key || since.IsZero() {
+			since = at
+		}
+		names := map[string]string{"#ppk": attrPendingPK, "#psk": attrPendingSK, "#exp": attrExpiresAt, "#ttl": attrTTL,
+			"#psince": attrParkedSince}
+		values := item{":key": str(key), ":at": num(nanos(at)), ":since": num(nanos(since))}
 		cond := parkedCondition(st, names, values)
 		pointer := mergeItems(parkPointerKey(source, key, at, id), item{attrEventID: str(id), attrDoc: st.doc,
-			attrParkedKey: str(key), attrParkedAt: num(nanos(at)),
+			attrParkedKey: str(key), attrParkedAt: num(nanos(at)), attrParkedSince: num(nanos(since)),
 			attrPendingPK: str(parkedIndexPK(source)), attrPendingSK: str(parkedIndexSK(key, at, id))})
-		set, remove := "SET #pkey = :key, #pat = :at", " REMOVE #ppk, #psk"
+		set, remove := "SET #pkey = :key, #pat = :at, #psince = :since", " REMOVE #ppk, #psk"
 		if expiresAt.IsZero() {
 			remove += ", #exp, #ttl"
 		} else {
@@ -162,7 +168,8 @@ func (s *Store) retryParkTx(ctx context.Context, op, id string, attempt int, err
 func (s *Store) markParkedProcessed(ctx context.Context, source, id string, st parkedState, set string,
 	names map[string]string, values item) error {
 	cond := parkedCondition(st, names, values)
-	remove := " REMOVE #ppk, #psk, #pkey, #pat"
+	names["#psince"] = attrParkedSince
+	remove := " REMOVE #ppk, #psk, #pkey, #pat, #psince"
 	if _, ok := names["#ttl"]; !ok {
 		// No expiry of its own: nor the park's.
 		names["#exp"], names["#ttl"] = attrExpiresAt, attrTTL

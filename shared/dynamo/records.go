@@ -42,6 +42,7 @@ func decodeEvent(it item, id string) (playback.InboxEvent, error) {
 	ev, err := decode[playback.InboxEvent](it, "event", id)
 	ev.ProcessedAt, ev.ExpiresAt = timeOf(it, attrProcessed), timeOf(it, attrExpiresAt)
 	ev.ParkedKey, ev.ParkedAt = strAttr(it, attrParkedKey), timeOf(it, attrParkedAt)
+	ev.ParkedSince = timeOf(it, attrParkedSince)
 	return ev, err
 }
 
@@ -53,7 +54,7 @@ func (s *Store) RecordEvent(ctx context.Context, ev playback.InboxEvent) (playba
 	body := ev
 	body.ProcessedAt, body.ExpiresAt = time.Time{}, time.Time{}
 	// Events are recorded unparked: parking is ParkEvent's, with its pointer.
-	body.ParkedKey, body.ParkedAt = "", time.Time{}
+	body.Unpark()
 	doc, err := docAttr(body)
 	if err != nil {
 		return ev, false, s.fail(op, err)

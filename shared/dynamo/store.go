@@ -81,14 +81,17 @@ const (
 	indexPending  = "pending"
 	attrParkedKey = "parked_key" // inbox: what a parked event waits for
 	attrParkedAt  = "parked_at"  // inbox: unix nanoseconds it was parked
-	attrEventID   = "event_id"   // park pointer: the event it lists
-	attrListPK    = "list_pk"    // managed record: its kind, key of index "list"
-	attrListSK    = "list_sk"    // managed record: its id
-	indexList     = "list"
-	attrSeenAt    = "seen_at"  // session and slot: unix nanoseconds the session was last seen
-	attrLeasePK   = "lease_pk" // held slot: its account's shard of the "leases" index
-	attrLeaseSK   = "lease_sk" // held slot: its lease's expiry, zero-padded unix nanoseconds
-	indexLeases   = "leases"
+	// attrParkedSince is the unix nanoseconds it was first parked under
+	// parked_key (playback.InboxEvent.ParkedSince).
+	attrParkedSince = "parked_since"
+	attrEventID     = "event_id" // park pointer: the event it lists
+	attrListPK      = "list_pk"  // managed record: its kind, key of index "list"
+	attrListSK      = "list_sk"  // managed record: its id
+	indexList       = "list"
+	attrSeenAt      = "seen_at"  // session and slot: unix nanoseconds the session was last seen
+	attrLeasePK     = "lease_pk" // held slot: its account's shard of the "leases" index
+	attrLeaseSK     = "lease_sk" // held slot: its lease's expiry, zero-padded unix nanoseconds
+	indexLeases     = "leases"
 	// grace_pk, grace_sk and index "grace": grace.go
 )
 

@@ -26,7 +26,7 @@ func (s *Store) eventRef(source, id string) *firestore.DocumentRef {
 // index.
 func eventFields(ev playback.InboxEvent) (map[string]any, error) {
 	if !ev.ProcessedAt.IsZero() {
-		ev.ParkedKey, ev.ParkedAt = "", time.Time{}
+		ev.Unpark()
 	}
 	doc, err := encode(ev)
 	fields := map[string]any{fieldDoc: doc, fieldPendingAt: nil, fieldParked: nil, fieldExpireAt: nil}

@@ -237,9 +237,14 @@ type InboxEvent struct {
 	// and ends the wait of a parked event (see InboxStore.ParkEvent).
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	// ParkedKey is what a parked event waits for (see InboxStore.ParkEvent),
-	// "" if it is not parked; ParkedAt is when it was last parked.
-	ParkedKey string    `json:"parked_key,omitempty"`
-	ParkedAt  time.Time `json:"parked_at,omitzero"`
+	// "" if it is not parked; ParkedAt is when it was last parked, and
+	// ParkedSince when it was first parked under ParkedKey since it last
+	// waited for something else (or for nothing): a retrier that parks
+	// again under the same key each time it tries measures its backoff
+	// from it, however long the event waited before.
+	ParkedKey   string    `json:"parked_key,omitempty"`
+	ParkedAt    time.Time `json:"parked_at,omitzero"`
+	ParkedSince time.Time `json:"parked_since,omitzero"`
 }
 
 // Pending reports whether the event waits for the sweeper: neither
@@ -254,8 +259,16 @@ func (ev *InboxEvent) Park(key string, at, expiresAt time.Time) bool {
 	if !ev.ProcessedAt.IsZero() || (ev.ParkedKey == key && !at.After(ev.ParkedAt)) {
 		return false
 	}
+	if ev.ParkedKey != key || ev.ParkedSince.IsZero() {
+		ev.ParkedSince = at
+	}
 	ev.ParkedKey, ev.ParkedAt, ev.ExpiresAt = key, at, expiresAt
 	return true
+}
+
+// Unpark clears the parked state, as processing does.
+func (ev *InboxEvent) Unpark() {
+	ev.ParkedKey, ev.ParkedAt, ev.ParkedSince = "", time.Time{}, time.Time{}
 }
 
 // ParkExpired reports whether ev is parked and its wait ended by now: then
@@ -301,8 +314,9 @@ type InboxStore interface {
 	// GetEvent returns it with ParkedKey and ParkedAt set and RecordEvent
 	// still finds it. Parking again under the same key with the same at
 	// changes nothing; with a later at it moves the event behind the key's
-	// others. Parking a processed event changes nothing; an unknown event is
-	// CodeNotFound.
+	// others and keeps its ParkedSince, which parking under another key sets
+	// to at (InboxEvent.Park). Parking a processed event changes nothing; an
+	// unknown event is CodeNotFound.
 	//
 	// expiresAt, unless zero, ends the wait: from then on (by the store's
 	// clock, as TTL goes) the event is gone as a processed event past its

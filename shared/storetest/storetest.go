@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"RenewHeldLease", testRenewHeldLease},
 		{"Inbox", testInbox},
 		{"InboxParked", testInboxParked},
+		{"InboxParkedSince", testInboxParkedSince},
 		{"InboxParkedPaging", testInboxParkedPaging},
 		{"InboxParkedExpiry", testInboxParkedExpiry},
 		{"InboxParkedExpiredFirst", testInboxParkedExpiredFirst},
@@ -973,6 +974,48 @@ func testInboxParked(t *testing.T, s playback.Store) {
 	wantCode(t, s.ParkEvent(ctx, source, "evt_none", "retry", t0, time.Time{}), playback.CodeNotFound)
 	wantCode(t, s.ParkEvent(ctx, source, "evt_e", "", t0, time.Time{}), playback.CodeInvalid)
 	wantCode(t, s.ParkEvent(ctx, source, "evt_e", "a|b", t0, time.Time{}), playback.CodeInvalid)
+}
+
+// testInboxParkedSince: an event parked again under the same key keeps
+// when it was first parked under it (a retrier's backoff counts from
+// there), parked under another key it starts anew, and GetEvent and
+// ListParkedEvents both say so; processing clears it.
+func testInboxParkedSince(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	source := playback.NewID("src")
+	mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: "evt_s", Type: "invoice.paid",
+		Created: t0, ReceivedAt: t0, Payload: []byte(`{"id":"evt_s"}`)}))(t)
+	for _, step := range []struct {
+		key       string
+		at, since time.Duration
+	}{
+		{key: "customer:cus_s", at: time.Hour, since: time.Hour},
+		{key: "announced", at: 2 * time.Hour, since: 2 * time.Hour},
+		{key: "announced", at: 3 * time.Hour, since: 2 * time.Hour},
+		{key: "announced", at: 3 * time.Hour, since: 2 * time.Hour}, // the same at: nothing changes
+		{key: "retry", at: 4 * time.Hour, since: 4 * time.Hour},
+		{key: "retry", at: 5 * time.Hour, since: 4 * time.Hour},
+	} {
+		if err := s.ParkEvent(ctx, source, "evt_s", step.key, t0.Add(step.at), time.Time{}); err != nil {
+			t.Fatalf("ParkEvent(%s at +%v): %v", step.key, step.at, err)
+		}
+		got := must(s.GetEvent(ctx, source, "evt_s"))(t)
+		if got.ParkedKey != step.key || !got.ParkedAt.Equal(t0.Add(step.at)) || !got.ParkedSince.Equal(t0.Add(step.since)) {
+			t.Fatalf("parked under %s at +%v: GetEvent = key %q at %v since %v, want since +%v",
+				step.key, step.at, got.ParkedKey, got.ParkedAt.Sub(t0), got.ParkedSince.Sub(t0), step.since)
+		}
+		listed := must(s.ListParkedEvents(ctx, source, step.key, playback.ParkCursor{}, 10))(t)
+		if len(listed) != 1 || !listed[0].ParkedSince.Equal(t0.Add(step.since)) {
+			t.Fatalf("parked under %s at +%v: listed %+v, want since +%v", step.key, step.at, listed, step.since)
+		}
+	}
+	if err := s.MarkEventProcessed(ctx, source, "evt_s", t0.Add(6*time.Hour), t0.Add(30*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(s.GetEvent(ctx, source, "evt_s"))(t); got.ParkedKey != "" || !got.ParkedSince.IsZero() {
+		t.Fatalf("processed event = key %q since %v, want unparked", got.ParkedKey, got.ParkedSince)
+	}
 }
 
 // testInboxParkedPaging: a key's parked events are listed however many
