@@ -90,8 +90,11 @@ type Config struct {
 	// Interval. The token's signature must still hold; every other event,
 	// and a stop later than this, is 401 token_expired. The stop renews
 	// nothing: it ends the session, or on an ended one is a late stop
-	// (StopGrace). At most MaxTokenStopGrace; zero takes no stop with an
-	// expired token.
+	// (StopGrace). A token the licence window ended (403
+	// licence_window_ended) is taken the same way: the play and stalls up
+	// to the window's end are the session's, and the player re-authorizes
+	// there too; every other event, and a later stop, stays 403. At most
+	// MaxTokenStopGrace; zero takes no stop with an expired token.
 	TokenStopGrace time.Duration `env:"HEARTBEAT_TOKEN_STOP_GRACE, default=1m"`
 }
 
@@ -252,7 +255,8 @@ const CompletedFraction = 0.95
 // heartbeat is POST /v1/playback/{session_id}/heartbeat.
 //
 // Errors: 401 bad token, or an expired one on anything but a stop within
-// TokenStopGrace (stopTokenClaims); 403 token for another session; 400/413 bad body;
+// TokenStopGrace (stopTokenClaims); 403 token for another session, or one
+// the licence window ended on anything but such a stop; 400/413 bad body;
 // 410 when the session has ended, its lease has expired or it is not known
 // at all — a token we signed proves the session existed, and stores forget
 // expired sessions (DynamoDB's TTL deletes them), so "unknown" means
@@ -271,7 +275,8 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	// A token let through by stopTokenClaims may send stop and nothing
-	// else: up to its event, every refusal of its request is its 401.
+	// else: up to its event, every refusal of its request is its own
+	// (401 token_expired, or 403 licence_window_ended).
 	if err := httpx.CheckQuery(r); err != nil {
 		return cmp.Or(expired, err)
 	}
@@ -327,15 +332,17 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 }
 
 // stopTokenClaims are the claims of a playback token refused as expired
-// (expired is its 401) that expired at most TokenStopGrace ago and whose
-// signature holds, which may still send its session's stop; ok is false
-// for any other refusal. Only a refused token gets here: the accepted ones
-// cost nothing more.
+// (expired is its 401 token_expired, or its 403 licence_window_ended when
+// the licence window ended it: the same end of the same token, which the
+// player meets at the same point of its session) that expired at most
+// TokenStopGrace ago and whose signature holds, which may still send its
+// session's stop; ok is false for any other refusal. Only a refused token
+// gets here: the accepted ones cost nothing more.
 func (s *Server) stopTokenClaims(r *http.Request, expired error, now time.Time) (claims auth.PlaybackClaims, ok bool) {
 	if s.cfg.TokenStopGrace <= 0 {
 		return claims, false
 	}
-	if e := playback.AsError(expired); e == nil || e.Reason != auth.ReasonTokenExpired {
+	if e := playback.AsError(expired); e == nil || e.Reason != auth.ReasonTokenExpired && e.Reason != playback.ReasonLicenceEnded {
 		return claims, false
 	}
 	token, err := auth.BearerToken(r)
