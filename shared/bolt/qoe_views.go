@@ -202,30 +202,75 @@ func (s storedBeats) All() ([]playback.QoEBeat, error) {
 // QoEViews lists the views whose start hour is in [from's hour, to).
 func (s *Store) QoEViews(ctx context.Context, from, to time.Time) (views []playback.QoEView, err error) {
 	err = s.view(ctx, "QoEViews", func(tx *bbolt.Tx) error {
-		views = views[:0]
-		c := tx.Bucket(bucketQoEViews).Cursor()
-		// The keys' unsigned Unix hours put the hours before Unix 0 after
-		// every hour since: a range across it is two cursor runs, the
-		// hours before it (to the bucket's end, hi nil) first.
-		key := func(unix int64) []byte { return qoeViewKey(time.Unix(unix, 0), "")[:8] }
-		run := func(lo, hi []byte) error {
-			for k, raw := c.Seek(lo); k != nil && (hi == nil || bytes.Compare(k[:8], hi) < 0); k, raw = c.Next() {
-				v, err := decode[playback.QoEView](raw, "qoe view", string(k[9:]))
-				if err != nil {
-					return err
-				}
-				views = append(views, v)
-			}
-			return nil
-		}
-		start, end := playback.QoEHour(from).Unix(), to.Unix()
-		if start < 0 && end >= 0 {
-			if err := run(key(start), nil); err != nil {
-				return err
-			}
-			start = 0
-		}
-		return run(key(start), key(end))
+		views, err = listQoEViews(tx, from, to, playback.QoEViewMark{}, -1)
+		return err
 	})
 	return views, err
+}
+
+// QoEViewPage lists at most limit of the views QoEViews lists after the
+// view at after, in key order: the keys are QoEViewMark's order (each
+// run below is; the runs are in the hours' order).
+func (s *Store) QoEViewPage(ctx context.Context, from, to time.Time, after playback.QoEViewMark, limit int) (views []playback.QoEView, err error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	err = s.view(ctx, "QoEViewPage", func(tx *bbolt.Tx) error {
+		views, err = listQoEViews(tx, from, to, after, limit)
+		return err
+	})
+	return views, err
+}
+
+// listQoEViews lists the views of start hours in [from's hour, to) that
+// come after after, limit of them at most (all when limit < 0).
+func listQoEViews(tx *bbolt.Tx, from, to time.Time, after playback.QoEViewMark, limit int) ([]playback.QoEView, error) {
+	var views []playback.QoEView
+	c := tx.Bucket(bucketQoEViews).Cursor()
+	var afterKey []byte
+	if !after.IsZero() {
+		afterKey = qoeViewKey(after.Hour, after.SessionID)
+	}
+	// The keys' unsigned Unix hours put the hours before Unix 0 after
+	// every hour since: a range across it is two cursor runs, the hours
+	// before it (to the bucket's end, hi nil) first. Within a run the keys
+	// are in the hours' order, so after is a key to seek past in its own
+	// run, and a run of the other sign is wholly before or after it.
+	key := func(unix int64) []byte { return qoeViewKey(time.Unix(unix, 0), "")[:8] }
+	run := func(start int64, hi []byte) error {
+		lo := key(start)
+		if afterKey != nil {
+			switch afterNeg, runNeg := after.Hour.Unix() < 0, start < 0; {
+			case !afterNeg && runNeg:
+				return nil
+			case afterNeg == runNeg && bytes.Compare(afterKey, lo) > 0:
+				lo = afterKey
+			}
+		}
+		for k, raw := c.Seek(lo); k != nil && (hi == nil || bytes.Compare(k[:8], hi) < 0); k, raw = c.Next() {
+			if limit >= 0 && len(views) >= limit {
+				return nil
+			}
+			if afterKey != nil && bytes.Equal(k, afterKey) {
+				continue
+			}
+			v, err := decode[playback.QoEView](raw, "qoe view", string(k[9:]))
+			if err != nil {
+				return err
+			}
+			views = append(views, v)
+		}
+		return nil
+	}
+	start, end := playback.QoEHour(from).Unix(), to.Unix()
+	if start < 0 && end >= 0 {
+		if err := run(start, nil); err != nil {
+			return nil, err
+		}
+		start = 0
+	}
+	if err := run(start, key(end)); err != nil {
+		return nil, err
+	}
+	return views, nil
 }

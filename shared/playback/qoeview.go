@@ -594,6 +594,43 @@ type QoEStore interface {
 	ApplyQoEReports(ctx context.Context, reports []QoEReport) error
 	// QoEViews lists the views that started in [from, to).
 	QoEViews(ctx context.Context, from, to time.Time) ([]QoEView, error)
+	// QoEViewPage lists the views QoEViews lists a page at a time, in
+	// QoEViewMark order (by start hour, then session id): at most limit
+	// of those that come after after, the Mark of the previous page's
+	// last view (the zero mark for the first page). A page shorter than
+	// limit is the last. A reader of a long range holds a page, not the
+	// range.
+	QoEViewPage(ctx context.Context, from, to time.Time, after QoEViewMark, limit int) ([]QoEView, error)
+}
+
+// QoEViewMark is a view's place in the order QoEStore.QoEViewPage lists
+// views in: its start hour, then its session id. The zero mark comes
+// before every view.
+type QoEViewMark struct {
+	Hour      time.Time
+	SessionID string
+}
+
+// Mark is the view's place in QoEViewPage's order.
+func (v QoEView) Mark() QoEViewMark { return QoEViewMark{Hour: v.Hour, SessionID: v.SessionID} }
+
+// IsZero reports whether m is the mark before every view (a view always
+// has a session id).
+func (m QoEViewMark) IsZero() bool { return m.SessionID == "" }
+
+// Compare orders marks as QoEViewPage lists views.
+func (m QoEViewMark) Compare(o QoEViewMark) int {
+	if m.IsZero() || o.IsZero() {
+		return cmp.Compare(btoi(!m.IsZero()), btoi(!o.IsZero()))
+	}
+	return cmp.Or(m.Hour.Compare(o.Hour), cmp.Compare(m.SessionID, o.SessionID))
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // QoEPlay names the play a session's view belongs to: its account and

@@ -80,6 +80,13 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 			tc.fn(t, s)
 		})
 	}
+	// DynamoDB and Firestore keep no views (the warehouse does).
+	if q, ok := s.(playback.QoEStore); ok {
+		t.Run("QoEViewPage", func(t *testing.T) {
+			t.Parallel()
+			testQoEViewPage(t, q)
+		})
+	}
 }
 
 // now is a wall-clock instant at millisecond precision: stores with TTL
