@@ -599,7 +599,7 @@ type QoEStore interface {
 	// of those that come after after, the Mark of the previous page's
 	// last view (the zero mark for the first page). A page shorter than
 	// limit is the last. A reader of a long range holds a page, not the
-	// range.
+	// range (StreamQoEPlays).
 	QoEViewPage(ctx context.Context, from, to time.Time, after QoEViewMark, limit int) ([]QoEView, error)
 }
 
@@ -789,50 +789,78 @@ type QoEAggregate struct {
 // (a silent view becomes an exit once it times out), ordered by hour,
 // then views (most first), then value.
 func AggregateQoE(views []QoEView, d QoEDimension, now time.Time) []QoEAggregate {
-	type key struct {
-		hour  time.Time
-		value string
-	}
-	type acc struct {
-		agg                       QoEAggregate
-		startup, rebuf, avg, peak []float64
-	}
-	groups := map[key]*acc{}
+	a := NewQoEAggregator(d, now)
 	for _, v := range views {
-		k := key{v.Hour.UTC(), v.DimensionValue(d)}
-		g := groups[k]
-		if g == nil {
-			g = &acc{agg: QoEAggregate{Hour: k.hour, Value: k.value}}
-			groups[k] = g
-		}
-		a := &g.agg
-		a.Views++
-		if v.Started() {
-			a.Started++
-		}
-		if v.ExitedBeforeStart(now) {
-			a.ExitsBeforeStart++
-		}
-		if v.Failed {
-			a.Failures++
-		}
-		a.PlayedMS += v.PlayedMS
-		a.RebufferMS += v.RebufferMS
-		if s := v.Startup(); s > 0 {
-			g.startup = append(g.startup, float64(s))
-		}
-		if p, ok := v.RebufferPercent(); ok {
-			g.rebuf = append(g.rebuf, p)
-		}
-		if b, ok := v.AvgBitrateKbps(); ok {
-			g.avg = append(g.avg, b)
-		}
-		if v.PeakBitrateKbps > 0 {
-			g.peak = append(g.peak, float64(v.PeakBitrateKbps))
-		}
+		a.Add(v)
 	}
-	out := make([]QoEAggregate, 0, len(groups))
-	for _, g := range groups {
+	return a.Aggregates()
+}
+
+// QoEAggregator is AggregateQoE over views handed to it one at a time, so
+// that its caller need not hold them: it keeps per hour and value the
+// sums, and the figures the quantiles are taken from (nearest rank is
+// exact, so those are kept whole: four numbers a view at most).
+type QoEAggregator struct {
+	d      QoEDimension
+	now    time.Time
+	groups map[qoeAggKey]*qoeAgg
+}
+
+type qoeAggKey struct {
+	hour  time.Time
+	value string
+}
+
+type qoeAgg struct {
+	agg                       QoEAggregate
+	startup, rebuf, avg, peak []float64
+}
+
+// NewQoEAggregator aggregates by d as the views stand at now.
+func NewQoEAggregator(d QoEDimension, now time.Time) *QoEAggregator {
+	return &QoEAggregator{d: d, now: now, groups: map[qoeAggKey]*qoeAgg{}}
+}
+
+// Add counts v in its hour and value.
+func (x *QoEAggregator) Add(v QoEView) {
+	k := qoeAggKey{v.Hour.UTC(), v.DimensionValue(x.d)}
+	g := x.groups[k]
+	if g == nil {
+		g = &qoeAgg{agg: QoEAggregate{Hour: k.hour, Value: k.value}}
+		x.groups[k] = g
+	}
+	a := &g.agg
+	a.Views++
+	if v.Started() {
+		a.Started++
+	}
+	if v.ExitedBeforeStart(x.now) {
+		a.ExitsBeforeStart++
+	}
+	if v.Failed {
+		a.Failures++
+	}
+	a.PlayedMS += v.PlayedMS
+	a.RebufferMS += v.RebufferMS
+	if s := v.Startup(); s > 0 {
+		g.startup = append(g.startup, float64(s))
+	}
+	if p, ok := v.RebufferPercent(); ok {
+		g.rebuf = append(g.rebuf, p)
+	}
+	if b, ok := v.AvgBitrateKbps(); ok {
+		g.avg = append(g.avg, b)
+	}
+	if v.PeakBitrateKbps > 0 {
+		g.peak = append(g.peak, float64(v.PeakBitrateKbps))
+	}
+}
+
+// Aggregates are the figures of the views added, as AggregateQoE orders
+// them.
+func (x *QoEAggregator) Aggregates() []QoEAggregate {
+	out := make([]QoEAggregate, 0, len(x.groups))
+	for _, g := range x.groups {
 		g.agg.StartupMS = quantiles(g.startup)
 		g.agg.RebufferPercent = quantiles(g.rebuf)
 		g.agg.AvgBitrateKbps = quantiles(g.avg)
