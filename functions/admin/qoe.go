@@ -95,18 +95,22 @@ func (s *Server) qoe(w http.ResponseWriter, r *http.Request, _ auth.Identity) er
 		return bad("from", "from and to may be at most %s apart", playback.MaxQoERange)
 	}
 	// The store keeps a view per session; a play that went on across
-	// re-authorizations is one view, of the hour its first session started.
-	sessions, err := s.deps.QoE.QoEViews(r.Context(), from.Add(-playback.QoEPlaySlack), to.Add(playback.QoEPlaySlack))
+	// re-authorizations is one view, of the hour its first session
+	// started. Read a page at a time, the route holds the plays sessions
+	// may still join and the figures, not the range's views.
+	now := s.deps.Now()
+	byHour, totals := playback.NewQoEAggregator(dim, now), playback.NewQoEAggregator(dim, now)
+	views := 0
+	err := playback.StreamQoEPlays(r.Context(), s.deps.QoE, from, to, playback.QoEPageViews, func(v playback.QoEView) {
+		views++
+		byHour.Add(v)
+		v.Hour = from // the totals are one bucket, the range's
+		totals.Add(v)
+	})
 	if err != nil {
 		return err
 	}
-	views := playback.QoEPlays(sessions, from, to)
-	now := s.deps.Now()
-	resp := QoEResponse{Dimension: dim, From: from, To: to, Views: len(views), Aggregates: playback.AggregateQoE(views, dim, now)}
-	for i := range views {
-		views[i].Hour = from
-	}
-	resp.Totals = playback.AggregateQoE(views, dim, now)
+	resp := QoEResponse{Dimension: dim, From: from, To: to, Views: views, Aggregates: byHour.Aggregates(), Totals: totals.Aggregates()}
 	httpx.WriteJSON(w, http.StatusOK, resp)
 	return nil
 }
