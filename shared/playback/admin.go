@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -198,14 +199,20 @@ type AuditPage struct {
 }
 
 // AuditID is the id of an audit record written at at: its time, fixed
-// width so that string order is time order, then a random tie-breaker.
+// width so that string order is time order, then a count of the ids this
+// process made before it, so that records written one after the other at
+// one time (a clock read to the millisecond) list in the order they were
+// written, then a random part that keeps ids of other processes apart
+// (their records at one time are concurrent, in no order).
 func AuditID(at time.Time) string {
 	ns := at.UnixNano()
 	if at.IsZero() || ns < 0 {
 		ns = 0
 	}
-	return fmt.Sprintf("%020d-%s", ns, NewID("a"))
+	return fmt.Sprintf("%020d-%020d-%s", ns, auditIDs.Add(1), NewID("a"))
 }
+
+var auditIDs atomic.Uint64
 
 // PlanInUse is the Details of the conflict refusing to delete a plan that
 // accounts are on.
