@@ -67,6 +67,8 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Run("play twice", func(t *testing.T) { h.testReplay(t) })
 	t.Run("heartbeat faults", func(t *testing.T) { h.testBeatFaults(t, faults) })
 	t.Run("play answered 503", func(t *testing.T) { h.testPlayUnavailable(t) })
+	t.Run("play answered 500", func(t *testing.T) { h.testPlayInternal(t) })
+	t.Run("heartbeat answered 500", func(t *testing.T) { h.testBeatInternal(t, faults) })
 	t.Run("ended elsewhere", func(t *testing.T) { h.testEndedElsewhere(t) })
 	t.Run("device limit", func(t *testing.T) { h.testDeviceLimit(t) })
 	t.Run("resume", func(t *testing.T) {
@@ -363,6 +365,117 @@ func (h *harness) testPlayUnavailable(t *testing.T) {
 	if !out.Reached || !slices.Equal(plays, []int{http.StatusServiceUnavailable, http.StatusCreated}) {
 		t.Errorf("play answered 503 once: the server answered %v, the page is %s (%s)\npage log:\n%s",
 			plays, out.Played.Phase, out.Played.Error, strings.Join(out.Played.Log, "\n"))
+	}
+}
+
+// testPlayInternal: POST /v1/play answered 500 is asked again only when
+// the answer offers a retry (Retry-After, which the API sets on every 5xx
+// a retry can help). A 500 without it, whose message says retrying does
+// not help (playback.NoRetry: origin_refused here), meets the same answer
+// on every retry until an operator acts: the page shows it at once, after
+// one play.
+func (h *harness) testPlayInternal(t *testing.T) {
+	for _, row := range []struct {
+		name       string
+		retryAfter string
+		reason     string
+		message    string
+		count      int
+		want       []int // the statuses of the page's plays at the server
+		plays      bool
+	}{
+		{name: "with Retry-After is asked again", retryAfter: "1", reason: "function_unavailable", message: "internal error; retry later",
+			count: 1, want: []int{http.StatusInternalServerError, http.StatusCreated}, plays: true},
+		// Armed for three answers: a page that asks again (twice, as it
+		// does a 503) meets the same 500 each time, as it would at the
+		// API.
+		{name: "without Retry-After is shown at once", reason: "origin_refused", message: "internal error; retrying does not help",
+			count: 3, want: []int{http.StatusInternalServerError}},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			page := h.sessionPage(t, nil)
+			h.run.faults.arm(beatFault{Route: "play", Status: http.StatusInternalServerError, Code: string(playback.CodeInternal),
+				Reason: row.reason, Message: row.message, RetryAfter: row.retryAfter, Count: row.count})
+			t.Cleanup(h.run.faults.disarm)
+			var out struct {
+				Reached bool      `json:"reached"`
+				Played  pageState `json:"played"`
+			}
+			h.drive(t, map[string]any{"kind": "play", "url": page, "untilTime": 1, "timeoutMS": 30000}, &out)
+			var plays []int
+			for _, r := range h.run.requests() {
+				if r.Method == http.MethodPost && r.Path == "/v1/play" {
+					plays = append(plays, r.Status)
+				}
+			}
+			p := out.Played
+			if !slices.Equal(plays, row.want) {
+				t.Errorf("play answered 500 %s (Retry-After %q): the server answered the page's plays %v, want %v; the page is %s (%s)\npage log:\n%s",
+					row.reason, row.retryAfter, plays, row.want, p.Phase, p.Error, strings.Join(p.Log, "\n"))
+			}
+			if row.plays {
+				if !out.Reached {
+					t.Errorf("the page did not play after a 500 with Retry-After: %s (%s)\npage log:\n%s", p.Phase, p.Error, strings.Join(p.Log, "\n"))
+				}
+				return
+			}
+			if p.Phase != "error" || !strings.Contains(p.Error, "500 "+row.reason) || !strings.Contains(p.Error, row.message) {
+				t.Errorf("after a 500 %s without Retry-After the page is %q (%q), want error naming the status, reason and message\npage log:\n%s",
+					row.reason, p.Phase, p.Error, strings.Join(p.Log, "\n"))
+			}
+		})
+	}
+}
+
+// testBeatInternal: heartbeats answered 500 with Retry-After are retried
+// and the page plays on; one answered 500 without it (response_too_large,
+// playback.NoRetry: every retry gets it again, and the lease lapses
+// meanwhile) is not sent again, and the page stops at once, saying why.
+func (h *harness) testBeatInternal(t *testing.T, faults string) {
+	page := h.sessionPage(t, nil)
+	t.Cleanup(h.run.faults.disarm)
+	var out struct {
+		Playing          bool      `json:"playing"`
+		Before           pageState `json:"before"`
+		AfterUnavailable pageState `json:"afterUnavailable"`
+		AfterRefused     pageState `json:"afterRefused"`
+	}
+	const noRetry = "response_too_large"
+	h.drive(t, map[string]any{"kind": "beatFault", "url": page, "timeoutMS": 30000, "faults": faults,
+		"waitMS": (leaseTTL + 2*time.Second).Milliseconds(),
+		"unavailable": beatFault{Status: http.StatusInternalServerError, Code: string(playback.CodeInternal), Reason: "function_unavailable",
+			Message: "internal error; retry later", RetryAfter: "1", Count: 2},
+		"refused": beatFault{Status: http.StatusInternalServerError, Code: string(playback.CodeInternal), Reason: noRetry,
+			Message: "internal error; retrying does not help", Count: 1},
+	}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id := out.Before.SessionID
+	beats := h.run.faults.beats(id)
+	t.Logf("heartbeats of %s at the server: %v", id, beats)
+	faulted := func(b loggedBeat) bool { return b.Status == http.StatusInternalServerError && b.Faulted }
+	first := slices.IndexFunc(beats, faulted)
+	last := -1
+	for i := range beats {
+		if faulted(beats[i]) {
+			last = i
+		}
+	}
+	if first < 0 {
+		t.Fatalf("no heartbeat of %s was answered 500", id)
+	}
+	retried := slices.ContainsFunc(beats[first+1:], func(b loggedBeat) bool { return b.Status == http.StatusOK && !b.Faulted })
+	if s := out.AfterUnavailable; s.Phase != "playing" || !retried {
+		t.Errorf("after 500s with Retry-After the page is %q (%s), heartbeat accepted after them: %v; want playing on: heartbeats %v\npage log:\n%s",
+			s.Phase, s.Error, retried, beats, strings.Join(s.Log, "\n"))
+	}
+	if after := beats[last+1:]; slices.ContainsFunc(after, func(b loggedBeat) bool { return b.Event != "stop" && b.Event != "error" }) {
+		t.Errorf("the page kept beating after a heartbeat answered 500 %s without Retry-After: %v", noRetry, after)
+	}
+	if r := out.AfterRefused; r.Phase != "error" || !strings.Contains(r.Error, "500 "+noRetry) {
+		t.Errorf("after a heartbeat answered 500 %s without Retry-After the page is %q (%q), want error naming the status and reason\npage log:\n%s",
+			noRetry, r.Phase, r.Error, strings.Join(r.Log, "\n"))
 	}
 }
 
@@ -2032,7 +2145,10 @@ type beatFault struct {
 	Code       string `json:"code"`
 	Reason     string `json:"reason"`
 	RetryAfter string `json:"retryAfter,omitempty"`
-	Count      int    `json:"count"`
+	// Message is the envelope's message ("a fault the test injected"
+	// unless set).
+	Message string `json:"message,omitempty"`
+	Count   int    `json:"count"`
 	// DelayMS holds the request that long before answering it (less if
 	// its client goes): the page acts while it is in flight.
 	DelayMS int `json:"delayMS,omitempty"`
@@ -2145,8 +2261,12 @@ func writeFault(w http.ResponseWriter, req *http.Request, fault beatFault) {
 	}
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(fault.Status)
+	msg := fault.Message
+	if msg == "" {
+		msg = "a fault the test injected"
+	}
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
-		"code": fault.Code, "reason": fault.Reason, "message": "a fault the test injected"}})
+		"code": fault.Code, "reason": fault.Reason, "message": msg}})
 }
 
 // done logs a heartbeat serve saw, once answered with status.

@@ -58,11 +58,13 @@
 
   // --- API calls -----------------------------------------------------------
 
-  // call makes one API call. 503 and 429 (a dependency or the server at
-  // its limits; nothing was applied) and 500 are asked again, twice at
-  // most, after Retry-After (at most 5 s) or a second, then two: the
-  // viewer should not have to press Play again for a moment's outage.
-  // Other answers are the caller's to handle.
+  // call makes one API call. 503, 429 and 500 whose answer offers a retry
+  // (retryOffered: a dependency or the server at its limits, a moment's
+  // failure; nothing was applied) are asked again, twice at most, after
+  // Retry-After (at most 5 s; without one, a second, then two): the viewer
+  // should not have to press Play again for a moment's outage. A 500 that
+  // offers none is the caller's at once, as other answers are: every
+  // retry would get it again.
   async function call(method, path, token, body) {
     const init = { method, headers: {} };
     if (token) init.headers.Authorization = 'Bearer ' + token;
@@ -74,12 +76,31 @@
       const resp = await fetch(api + path, init);
       let data = null;
       try { data = await resp.json(); } catch (e) { /* empty body */ }
-      const r = { status: resp.status, data };
-      if (attempt >= 2 || (r.status !== 503 && r.status !== 429 && r.status !== 500)) return r;
-      const wait = Math.min(5000, 1000 * Number(resp.headers.get('Retry-After')) || 1000 * 2 ** attempt);
+      const r = { status: resp.status, data, retryAfterMS: retryAfterMS(resp) };
+      if (attempt >= 2 || (r.status !== 503 && r.status !== 429 && r.status !== 500) || !retryOffered(r)) return r;
+      const wait = Math.min(5000, r.retryAfterMS || 1000 * 2 ** attempt);
       log(method + ' ' + path.split('?')[0] + ': ' + errText(r) + '; asking again in ' + wait + ' ms', true);
       await new Promise((done) => setTimeout(done, wait));
     }
+  }
+
+  // retryAfterMS is an answer's Retry-After in ms (seconds; the API sends
+  // no HTTP date), 0 without one.
+  function retryAfterMS(resp) {
+    return 1000 * Number(resp.headers.get('Retry-After')) || 0;
+  }
+
+  // retryOffered says whether a 5xx or 429 answer is worth asking again.
+  // The API offers a retry with Retry-After on each such answer a retry
+  // can help (its 503s always), and leaves it off a 500 that every
+  // retry gets again until an operator acts, whose message says so
+  // (playback.NoRetry: response_too_large, manifest_unsupported,
+  // origin_refused, sign_failed, ...). An answer without the API's error
+  // envelope comes from what stands in front of it (a gateway, a load
+  // balancer, Cloud Run's 429: a crashed, timed-out or throttled
+  // function), which makes no such promise, and is tried again as before.
+  function retryOffered(r) {
+    return r.retryAfterMS > 0 || !(r.data && r.data.error);
   }
 
   function errText(r) {
@@ -549,11 +570,13 @@
       return;
     }
     if (r.status !== 200) {
-      // 5xx or no answer is tried again while the old grants still hold;
-      // a 4xx would be answered the same (410: the heartbeat stops
-      // playback), and playback then ends when the grants do.
+      // No answer, or a 5xx that offers a retry (retryable), is tried
+      // again while the old grants still hold; a 4xx, or a 500 that
+      // offers none (sign_failed, client_ip_unknown), would be answered
+      // the same (410: the heartbeat stops playback), and playback then
+      // ends when the grants do.
       log('renewing the grants: ' + errText(r), true);
-      if (retryable(r.status)) renewTimer = setTimeout(renewGrants, 1000);
+      if (retryable(r)) renewTimer = setTimeout(renewGrants, 1000);
       return;
     }
     state.renewals++;
@@ -1065,8 +1088,9 @@
 
   // sendBeat sends one heartbeat. The server says when to send the next
   // (next_heartbeat_ms); 410 means the session is over (ended elsewhere,
-  // revoked, lapsed) and playback stops; 5xx or no answer is retried
-  // within the lease, any other 4xx ends playback with its reason.
+  // revoked, lapsed) and playback stops; no answer, or a 5xx or 429 that
+  // offers a retry (retryable), is retried within the lease; any other
+  // 4xx, or a 500 that offers none, ends playback with its reason.
   async function sendBeat(event, c) {
     if (!state.sessionID || !playbackToken) return;
     clearTimeout(beatTimer);
@@ -1096,7 +1120,7 @@
         // The page's last word: it may be gone before the answer.
         keepalive: event === 'stop' || event === 'error',
       });
-      r = { status: resp.status, data: await resp.json().catch(() => null), retryAfterMS: 1000 * Number(resp.headers.get('Retry-After')) || 0 };
+      r = { status: resp.status, data: await resp.json().catch(() => null), retryAfterMS: retryAfterMS(resp) };
     } catch (err) {
       r = { status: 0, data: null };
       log('heartbeat ' + event + ' failed: ' + err.message, true);
@@ -1174,7 +1198,7 @@
       await teardown();
       render();
       return;
-    } else if (!retryable(r.status)) {
+    } else if (!retryable(r)) {
       // The server refused this heartbeat and would refuse it again: the
       // lease cannot be kept, so playback ends now, saying why, rather
       // than when the lease lapses.
@@ -1458,10 +1482,13 @@
     }, left - Math.min(60000, left / 4));
   }
 
-  // retryable: no answer, or the server's "try again later" (5xx, 429, 408);
-  // other 4xx answer the request itself, and resending it changes nothing.
-  function retryable(status) {
-    return status === 0 || status === 408 || status === 429 || status >= 500;
+  // retryable: no answer, a 408, or the server's "try again later" (a
+  // 5xx or 429 that offers a retry, retryOffered); other 4xx answer the
+  // request itself, and a 500 without Retry-After says that resending it
+  // changes nothing.
+  function retryable(r) {
+    const s = r.status;
+    return s === 0 || s === 408 || ((s === 429 || s >= 500) && retryOffered(r));
   }
 
   async function stop() {
