@@ -120,8 +120,11 @@ type Bus struct {
 	mu      sync.Mutex
 	cond    *sync.Cond // settled batches and Close, for Idle
 	topics  map[string]*topic
-	closed  bool
-	wg      sync.WaitGroup
+	// stopping ends the consumers; closed refuses publishes too, once
+	// they have ended (Close).
+	stopping bool
+	closed   bool
+	wg       sync.WaitGroup
 }
 
 type topic struct {
@@ -287,7 +290,7 @@ func (b *Bus) publish(ctx context.Context, name string, msgs []playback.Message)
 func (b *Bus) Subscribe(ctx context.Context, name string, h playback.BatchHandler) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.stopping {
 		return playback.Unavailable(errors.New("bus closed"), "membus.Subscribe")
 	}
 	t := b.topic(name)
@@ -339,7 +342,7 @@ func (b *Bus) next(ctx context.Context, t *topic) ([]playback.Message, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for {
-		if b.closed || ctx.Err() != nil {
+		if b.stopping || ctx.Err() != nil {
 			return nil, false
 		}
 		now := time.Now()
@@ -479,15 +482,24 @@ func (b *Bus) Idle(ctx context.Context) error {
 	}
 }
 
-// Close stops the consumers and waits for batches in flight to finish.
+// Close stops the consumers, waits for batches in flight to finish, then
+// refuses publishes. A batch in flight may still publish what its messages
+// lead to (the payment webhook's entitlement changes): refused, its
+// handler would fail the rest of the batch after doing its work, and a
+// runner stopped every few seconds would redo that work at each start.
+// What it publishes is journaled for the next bus, or, without a journal,
+// lost with the rest of what is queued.
 func (b *Bus) Close() error {
 	b.mu.Lock()
-	b.closed = true
+	b.stopping = true
 	b.cond.Broadcast()
 	for _, t := range b.topics {
 		t.wake.Broadcast()
 	}
 	b.mu.Unlock()
 	b.wg.Wait()
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -169,6 +170,63 @@ func TestPublishAfterCloseIsUnavailable(t *testing.T) {
 	_ = b.Close()
 	err := b.Publish(context.Background(), "t", playback.Message{Data: []byte("x")})
 	if !playback.IsCode(err, playback.CodeUnavailable) {
+		t.Fatalf("Publish after Close = %v, want unavailable", err)
+	}
+}
+
+// TestCloseLetsBatchesInFlightPublish: Close waits for the batches in
+// flight, and a batch may publish what its messages lead to until it ends
+// (the payment webhook publishes each event's entitlement change): the
+// publish is journaled for the next bus and the message is acknowledged,
+// not failed after its work was done.
+func TestCloseLetsBatchesInFlightPublish(t *testing.T) {
+	t.Parallel()
+	j := &fakeJournal{}
+	b, err := membus.NewWithJournal(membus.Config{MaxBatch: 1}, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := b.Publish(ctx, "in", playback.Message{ID: "cause", Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	started, closing := make(chan struct{}), make(chan struct{})
+	var publishErr error
+	if err := b.Subscribe(ctx, "in", func(ctx context.Context, _ []playback.Message) []string {
+		close(started)
+		<-closing
+		publishErr = b.Publish(ctx, "out", playback.Message{ID: "effect", Data: []byte("y")})
+		if publishErr != nil {
+			return []string{"cause"}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	closed := make(chan error, 1)
+	go func() { closed <- b.Close() }()
+	// Close has begun once the bus refuses new subscribers.
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Subscribe(gone, "probe", func(context.Context, []playback.Message) []string { return nil }) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("Close did not begin")
+		}
+		runtime.Gosched()
+	}
+	close(closing)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if publishErr != nil || !slices.Contains(j.acked, "cause") || !slices.ContainsFunc(j.appended, func(m playback.Message) bool { return m.ID == "effect" }) {
+		t.Fatalf("publish during Close = %v; journal acked %q, appended %d messages; want nil, the cause acked and the effect journaled",
+			publishErr, j.acked, len(j.appended))
+	}
+	if err := b.Publish(ctx, "out", playback.Message{Data: []byte("z")}); !playback.IsCode(err, playback.CodeUnavailable) {
 		t.Fatalf("Publish after Close = %v, want unavailable", err)
 	}
 }
