@@ -88,8 +88,9 @@ func TestMain(m *testing.M) {
 }
 
 // startRunner starts the binary on dataDir and waits for its welcome,
-// which names the address it listens on.
-func startRunner(t *testing.T, bin, dataDir string) *runnerProcess {
+// which names the address it listens on. env (KEY=value) adds to or
+// overrides the test's settings.
+func startRunner(t *testing.T, bin, dataDir string, env ...string) *runnerProcess {
 	t.Helper()
 	stderr, err := os.CreateTemp(t.TempDir(), "stderr")
 	if err != nil {
@@ -98,6 +99,7 @@ func startRunner(t *testing.T, bin, dataDir string) *runnerProcess {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "DATA_DIR="+dataDir, "PUBLIC_URL=", "SEED=true", "SYNC=true",
 		"LOG_LEVEL=warn", "JWT_ISSUER=playplane-local", "JWT_AUDIENCE=playplane")
+	cmd.Env = append(cmd.Env, env...) // the last of a name wins
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

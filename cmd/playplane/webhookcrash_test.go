@@ -57,7 +57,11 @@ func TestKilledRunnerAppliesEveryAcknowledgedStripeEvent(t *testing.T) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	run := startRunner(t, bin, dir)
+	// Only the journal announces again what a runner lost: the inbox
+	// sweep, which would too (STRIPE_SWEEP_EVERY, 30s by default), never
+	// runs, however long the runners take on a loaded machine.
+	noSweep := "STRIPE_SWEEP_EVERY=24h"
+	run := startRunner(t, bin, dir, noSweep)
 	secrets, err := loadSecrets(filepath.Join(dir, "dev-secrets.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -149,9 +153,11 @@ func TestKilledRunnerAppliesEveryAcknowledgedStripeEvent(t *testing.T) {
 
 	// The journaled announcements are delivered again at start. The
 	// store is read with the runner stopped (it holds the file): each
-	// round lets a restarted runner work a little, never long enough for
-	// the inbox sweep (STRIPE_SWEEP_EVERY, 30s), which would announce
-	// what the journal lost.
+	// round lets a restarted runner work a little and stops it as Ctrl-C
+	// would, which must keep what it did. A round's length only sets how
+	// often the store is read: with the sweep off it cannot hide a lost
+	// announcement, and a starved runner (the -race build pinned to a
+	// loaded core) processes about a batch of 10 per round.
 	unprocessed := func() (n int) {
 		for i := range ids {
 			for _, id := range acked[i] {
@@ -163,10 +169,11 @@ func TestKilledRunnerAppliesEveryAcknowledgedStripeEvent(t *testing.T) {
 		return n
 	}
 	// The deadline only stops a runner that never gets there from hanging
-	// the test: the -race runner on a loaded machine takes seconds.
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		run = startRunner(t, bin, dir)
-		time.Sleep(time.Second)
+	// the test: the -race runner on a loaded machine takes seconds to
+	// start and stop.
+	for deadline := time.Now().Add(3 * time.Minute); ; {
+		run = startRunner(t, bin, dir, noSweep)
+		time.Sleep(2 * time.Second)
 		run.stop()
 		if store, err = bolt.Open(filepath.Join(dir, "playplane.db")); err != nil {
 			t.Fatal(err)
