@@ -218,8 +218,12 @@ func TestBrowserPlayerSession(t *testing.T) {
 
 // leaseTTL is LEASE_TTL in TestBrowserPlayerSession: beats come every
 // second, and a page that waits the heartbeat default (30 s) after a
-// failed one loses its lease.
-const leaseTTL = 6 * time.Second
+// failed one loses its lease. A page renews it only from its first frame
+// on (its start heartbeat at the play grants the first), so the lease
+// also outlasts a starved page's startup: Chromium pinned to a core with
+// twenty busy loops (the -race runner) took 9.4 s from the play to the
+// first frame, past a lease of 6 s, whose heartbeat was told 410.
+const leaseTTL = 15 * time.Second
 
 // sessionPage is the player page on h.cross playing on a device of its
 // own, removed (its sessions with it) when t ends: big-buck-bunny for
