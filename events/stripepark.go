@@ -12,8 +12,8 @@ import (
 // StripeCustomerParkKey is the park key (playback.InboxStore.ParkEvent) of
 // Stripe events that wait for customer to be linked to an account. The
 // payment consumer parks them under it; whoever writes the link wakes them
-// (WakeStripeCustomer): the consumer itself after a checkout, the admin API
-// after an operator's link.
+// (LinkStripeCustomer): the consumer itself after a checkout or a metadata
+// link, the admin API after an operator's link, playplane import.
 func StripeCustomerParkKey(customer string) string { return "customer:" + customer }
 
 // StripeAnnouncedParkKey is the park key of Stripe events announced again
@@ -55,15 +55,36 @@ type ParkedStore interface {
 // by an attempt that re-reads the link after parking (and so retries): the
 // wake stops there instead of chasing events it already announced.
 //
-// Each event announced leaves the customer's key, parked under
-// StripeAnnouncedParkKey at start: a wake passes once, and its
-// announcement may be lost, or dead-lettered while the consumer cannot
-// read the inbox to move the event itself; the sweeper retries it there.
+// Each event leaves the customer's key before it is announced, parked
+// under StripeAnnouncedParkKey at start, where the sweeper announces it
+// again after its backoff (a minute for an event new there): a wake
+// passes once, and its announcement may fail, be lost, or be
+// dead-lettered while the consumer cannot read the inbox to move the
+// event itself, and the process may die between the move and the
+// announcement. Announced first, an event whose announcement failed, or
+// whose process died before the move, stayed under its customer's key,
+// whose link was in place: nothing but the same link written again woke
+// it.
+// With a nil bus the events are handed to the sweeper only.
 //
-// It stops at the first failure; the events not announced, or not moved,
-// stay parked for the customer, and calling it again (a retried request,
-// the next link write, reconciliation) announces them.
+// It stops at the first failure; the events not moved stay parked for the
+// customer, and calling it again (a retried request, the next link write,
+// reconciliation) wakes them.
 func WakeStripeCustomer(ctx context.Context, store ParkedStore, bus playback.Publisher, customer string, pageSize int, start time.Time) (int, error) {
+	return wakeStripeCustomer(ctx, store, customer, pageSize, start, func(ev playback.InboxEvent) error {
+		if bus == nil {
+			return nil
+		}
+		if err := AnnounceStripeEvent(ctx, bus, ev); err != nil {
+			return fmt.Errorf("announcing stripe event %s parked for %s (the sweeper will): %w", ev.ID, customer, err)
+		}
+		return nil
+	})
+}
+
+// wakeStripeCustomer moves the events parked for customer at or before
+// start to StripeAnnouncedParkKey, calling moved after each move.
+func wakeStripeCustomer(ctx context.Context, store ParkedStore, customer string, pageSize int, start time.Time, moved func(playback.InboxEvent) error) (int, error) {
 	if pageSize <= 0 {
 		return 0, fmt.Errorf("events.WakeStripeCustomer: page size must be positive, got %d", pageSize)
 	}
@@ -85,17 +106,66 @@ func WakeStripeCustomer(ctx context.Context, store ParkedStore, bus playback.Pub
 			if ev.ParkedAt.After(start) {
 				return woken, nil
 			}
-			if err := AnnounceStripeEvent(ctx, bus, ev); err != nil {
-				return woken, fmt.Errorf("announcing stripe event %s parked for %s: %w", ev.ID, customer, err)
-			}
-			// After the announcement, so that one that failed leaves it
-			// to the next wake; a consumer that has processed it by now
-			// leaves it processed (ParkEvent).
+			// A consumer that has processed it by now leaves it
+			// processed (ParkEvent).
 			if err := store.ParkEvent(ctx, StripeSource, ev.ID, StripeAnnouncedParkKey, start, time.Time{}); err != nil {
 				return woken, fmt.Errorf("moving stripe event %s parked for %s: %w", ev.ID, customer, err)
+			}
+			if err := moved(ev); err != nil {
+				return woken, err
 			}
 			woken++
 		}
 		after = playback.CursorOf(page[len(page)-1])
 	}
+}
+
+// LinkingStore writes customer → account links and moves the Stripe
+// events parked for them (playback.CatalogStore, playback.InboxStore).
+type LinkingStore interface {
+	ParkedStore
+	LinkCustomer(ctx context.Context, customerID, accountID string) error
+}
+
+// LinkStripeCustomer links customer to account and wakes the Stripe events
+// parked waiting for that link (WakeStripeCustomer), announcing them on
+// bus, or, with a nil bus (playplane import, which has none), leaving them
+// to the sweeper's next run past its first backoff. Every writer of a link
+// goes through it: an event parked for a customer is woken by nothing but
+// its link (Stripe does not send an acknowledged event again, the sweeper
+// retries no customer's key, reconciliation needs the Stripe API).
+//
+// The events are handed to the sweeper before the link too: a process
+// killed between the link and the wake left them under the customer's
+// key, linked, until the same link was written again. Those handed over
+// but not linked (the link failed) are announced by the sweeper, find no
+// link and are parked for it again. now is read before the link and
+// after it. It returns how many it woke.
+func LinkStripeCustomer(ctx context.Context, store LinkingStore, bus playback.Publisher, customer, account string, pageSize int, now func() time.Time) (int, error) {
+	var handed []playback.InboxEvent
+	_, err := wakeStripeCustomer(ctx, store, customer, pageSize, now(), func(ev playback.InboxEvent) error {
+		ev.Payload = nil // announced by its id
+		handed = append(handed, ev)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := store.LinkCustomer(ctx, customer, account); err != nil {
+		return 0, err
+	}
+	woken := 0
+	for _, ev := range handed {
+		if bus != nil {
+			if err := AnnounceStripeEvent(ctx, bus, ev); err != nil {
+				return woken, fmt.Errorf("announcing stripe event %s parked for %s (the sweeper will): %w", ev.ID, customer, err)
+			}
+		}
+		woken++
+	}
+	// Parked between the first pass and the link: their attempt read no
+	// link after parking. Read after the link, the clock tells them from
+	// those parked after it (see WakeStripeCustomer).
+	n, err := WakeStripeCustomer(ctx, store, bus, customer, pageSize, now())
+	return woken + n, err
 }

@@ -863,13 +863,10 @@ func (s *Server) afterWrite(ctx context.Context, kind playback.Kind, doc json.Ra
 	if a.CustomerID == "" {
 		return nil
 	}
-	if err := s.deps.Store.LinkCustomer(ctx, a.CustomerID, a.ID); err != nil {
-		return fmt.Errorf("admin: account %q is written, linking customer %q failed (retry the request): %w", a.ID, a.CustomerID, err)
-	}
-	woken, err := events.WakeStripeCustomer(ctx, s.deps.Store, s.deps.Bus, a.CustomerID, wakePage, s.deps.Now())
+	woken, err := events.LinkStripeCustomer(ctx, s.deps.Store, s.deps.Bus, a.CustomerID, a.ID, wakePage, s.deps.Now)
 	if err != nil {
-		return playback.Unavailable(err, "admin: account %q is linked to customer %q, announcing %q's parked payment events failed after %d (retry the request)",
-			a.ID, a.CustomerID, a.CustomerID, woken)
+		return playback.Unavailable(err, "admin: account %q is written, linking customer %q and announcing its parked payment events failed after %d (retry the request)",
+			a.ID, a.CustomerID, woken)
 	}
 	if woken > 0 {
 		httpx.Logger(ctx).InfoContext(ctx, "parked stripe events woken by an operator's link", "customer", a.CustomerID,

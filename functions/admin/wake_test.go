@@ -110,20 +110,31 @@ func testCustomerLinkWakes(t *testing.T, h *harness) {
 	if id, err := h.store.AccountIDByCustomer(ctx, "cus_w"); err != nil || id != "acct_a" {
 		t.Fatalf("link after a failed announcement: %q %v", id, err)
 	}
-	// The retry (If-Match "*": the link moved the version) announces.
+	for _, id := range []string{"evt_w1", "evt_w2"} {
+		if ev, err := h.store.GetEvent(ctx, events.StripeSource, id); err != nil || ev.ParkedKey != events.StripeAnnouncedParkKey {
+			t.Fatalf("%s after a failed announcement: parked under %q (%v), want the sweeper's %q", id, ev.ParkedKey, err, events.StripeAnnouncedParkKey)
+		}
+	}
 	h.mustDo("PUT", "/v1/admin/accounts/acct_a/customer", "*", `{"customer_id":"cus_w"}`, http.StatusOK)
-	if got := h.bus.announced(t); !slices.Equal(got, []string{"evt_w1", "evt_w2"}) {
-		t.Fatalf("announced %v, want the two events parked for cus_w", got)
+	if got := h.bus.announced(t); len(got) != 0 {
+		t.Fatalf("the retry announced %v, which the sweeper has", got)
+	}
+	// With the bus up, a link announces at once.
+	parkStripe(t, h.store, "evt_w3", events.StripeCustomerParkKey("cus_w3"), past)
+	parkStripe(t, h.store, "evt_w4", events.StripeCustomerParkKey("cus_w3"), past.Add(time.Second))
+	h.mustDo("PUT", "/v1/admin/accounts/acct_a/customer", "*", `{"customer_id":"cus_w3"}`, http.StatusOK)
+	if got := h.bus.announced(t); !slices.Equal(got, []string{"evt_w3", "evt_w4"}) {
+		t.Fatalf("announced %v, want the two events parked for cus_w3", got)
 	}
 	// Announced, they wait for the announcement's outcome where the
 	// payment consumer's sweeper retries them (nothing consumed them
 	// here), no longer for the link: a repeated link announces nothing.
-	for _, id := range []string{"evt_w1", "evt_w2"} {
+	for _, id := range []string{"evt_w3", "evt_w4"} {
 		if ev, err := h.store.GetEvent(ctx, events.StripeSource, id); err != nil || ev.ParkedKey != events.StripeAnnouncedParkKey {
 			t.Fatalf("%s after its wake: parked under %q (%v), want %q", id, ev.ParkedKey, err, events.StripeAnnouncedParkKey)
 		}
 	}
-	h.mustDo("PUT", "/v1/admin/accounts/acct_a/customer", "", `{"customer_id":"cus_w"}`, http.StatusOK)
+	h.mustDo("PUT", "/v1/admin/accounts/acct_a/customer", "", `{"customer_id":"cus_w3"}`, http.StatusOK)
 	if got := h.bus.announced(t); len(got) != 0 {
 		t.Fatalf("announced again %v", got)
 	}

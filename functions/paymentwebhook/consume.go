@@ -548,8 +548,22 @@ func (s *Server) link(ctx context.Context, customer, accountID string, clock, cr
 	if err != nil {
 		return fmt.Errorf("paymentwebhook.link %s → %s: %w", customer, accountID, err)
 	}
-	if err := s.deps.Store.LinkCustomer(ctx, customer, accountID); err != nil {
-		return fmt.Errorf("paymentwebhook.link: %w", err)
+	// Wake even when the account already named the customer: an earlier
+	// attempt may have stopped before LinkCustomer, and events parked
+	// since wait for this. A failed link or wake fails the event: nothing
+	// else wakes events parked under a customer (Stripe does not
+	// redeliver what was acknowledged, Sweep retries no customer's key),
+	// so the event that links is retried until its wake went through.
+	woken, err := events.LinkStripeCustomer(ctx, s.deps.Store, s.deps.Bus, customer, accountID, s.cfg.SweepBatch, s.deps.Now)
+	if err != nil && !playback.ErrorCode(err).Retryable() {
+		return fmt.Errorf("paymentwebhook.link: %w", err) // the store refused the link
+	}
+	if err != nil {
+		httpx.Logger(ctx).WarnContext(ctx, "waking parked stripe events", "customer", customer, "woken", woken, "err", err)
+		return retryable(err, "linking %s and waking the stripe events parked for it", customer)
+	}
+	if woken > 0 {
+		httpx.Logger(ctx).InfoContext(ctx, "parked stripe events woken", "customer", customer, "count", woken)
 	}
 	switch {
 	case linked:
@@ -557,15 +571,6 @@ func (s *Server) link(ctx context.Context, customer, accountID string, clock, cr
 	case kept != "":
 		httpx.Logger(ctx).InfoContext(ctx, "stripe customer linked; the account keeps its newer customer",
 			"customer", customer, "account_id", accountID, "account_customer", kept)
-	}
-	// Wake even when the account already named the customer: an earlier
-	// attempt may have stopped before LinkCustomer, and events parked
-	// since wait for this. A failed wake fails the link: nothing else
-	// wakes events parked under a customer (Stripe does not redeliver
-	// what was acknowledged, Sweep retries no customer's key), so the
-	// event that links is retried until its wake went through.
-	if err := s.wakeParked(ctx, customer); err != nil {
-		return retryable(err, "waking stripe events parked for %s", customer)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/steering"
 )
@@ -23,9 +24,12 @@ const listPage = 1000
 type Store interface {
 	playback.AdminStore
 	playback.SessionEnder
-	LinkCustomer(ctx context.Context, customerID, accountID string) error
+	events.LinkingStore
 	AccountIDByCustomer(ctx context.Context, customerID string) (string, error)
 }
+
+// wakePage is how many parked payment events a link moves per listing.
+const wakePage = 100
 
 // Plan is what importing a file would change: the record changes, each
 // conditioned on the version read (or on absence), and the coverage zone
@@ -282,11 +286,17 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 	}
 	for _, cus := range slices.Sorted(maps.Keys(plan.Links)) {
 		// Importing an unchanged file links again what a stopped import
-		// left unlinked; a link in place is not written again.
+		// left unlinked; a link in place is not written again, but the
+		// payment events parked for it are still woken. Without a bus,
+		// the payment webhook's sweeper announces them (after its first
+		// backoff, a minute by default), as it would after any wake.
 		if id, err := s.AccountIDByCustomer(ctx, cus); err == nil && id == plan.Links[cus] {
+			if _, err := events.WakeStripeCustomer(ctx, s, nil, cus, wakePage, now()); err != nil {
+				return rep, fmt.Errorf("customer %q is linked, waking its parked payment events failed: %w", cus, err)
+			}
 			continue
 		}
-		if err := s.LinkCustomer(ctx, cus, plan.Links[cus]); err != nil {
+		if _, err := events.LinkStripeCustomer(ctx, s, nil, cus, plan.Links[cus], wakePage, now); err != nil {
 			return rep, fmt.Errorf("link customer %q: %w", cus, err)
 		}
 	}
