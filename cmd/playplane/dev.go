@@ -114,10 +114,7 @@ func (a *App) devCORS(h http.Handler) http.Handler {
 			return
 		}
 		if origin := r.Header.Get("Origin"); origin != "" {
-			w.Header().Add("Vary", "Origin")
-			if a.cors.Allowed(origin) {
-				w.Header().Set("Access-Control-Allow-Origin", origin)
-			}
+			a.cors.AnswerHeaders(origin, w.Header())
 		}
 		h.ServeHTTP(w, r)
 	})

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -404,5 +405,72 @@ func (r *limitedRun) waitServed(t *testing.T, tok, after string) {
 			t.Fatalf("not served after %s: %v", after, err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestShedAnswersCarryTheCORSHeaders: the 503 of a connection over
+// HTTP_MAX_CONNS, which the shedder writes without the server's handler,
+// carries the CORS headers the handler gives the same request's answer, so
+// that a page of another origin reads the 503 and its Retry-After instead
+// of the network error a browser makes of an answer without
+// Access-Control-Allow-Origin.
+func TestShedAnswersCarryTheCORSHeaders(t *testing.T) {
+	t.Parallel()
+	const page = "http://localhost:5173" // allowed by the runner's default CORS_ALLOWED_ORIGINS
+	tests := []struct {
+		name, method, path, origin string
+		readable                   bool // the page may read the answer
+	}{
+		{name: "allowed origin", method: http.MethodGet, path: "/v1/sessions", origin: page, readable: true},
+		{name: "allowed origin, no route", method: http.MethodGet, path: "/v1/nope", origin: page, readable: true},
+		{name: "other origin", method: http.MethodGet, path: "/v1/sessions", origin: "https://evil.example"},
+		{name: "no origin", method: http.MethodGet, path: "/v1/sessions"},
+		{name: "server-to-server route", method: http.MethodPost, path: "/v1/webhooks/stripe", origin: page},
+	}
+	corsHeaders := []string{"Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Vary"}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const maxConns = 2
+			run := startLimited(t, map[string]string{"HTTP_MAX_CONNS": fmt.Sprint(maxConns)})
+			tok, err := run.app.DevToken(demo.AccountFamily, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			request := func(c *rawConn) (*http.Response, string) {
+				t.Helper()
+				origin := ""
+				if tc.origin != "" {
+					origin = "Origin: " + tc.origin + "\r\n"
+				}
+				if err := c.send(tc.method + " " + tc.path + " HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer " + tok + "\r\n" +
+					origin + "Content-Length: 0\r\n\r\n"); err != nil {
+					t.Fatal(err)
+				}
+				resp, body, err := c.response()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return resp, body
+			}
+			held := make([]*rawConn, maxConns)
+			var served *http.Response
+			for i := range held {
+				held[i] = run.dial(t)
+				served, _ = request(held[i])
+			}
+			shed, body := request(run.dial(t))
+			wantOverloaded(t, shed, body)
+			for _, name := range corsHeaders {
+				if got, want := shed.Header.Values(name), served.Header.Values(name); !slices.Equal(got, want) {
+					t.Errorf("shed 503 %s: %q; the served %d answer has %q", name, got, served.StatusCode, want)
+				}
+			}
+			acao, expose := shed.Header.Get("Access-Control-Allow-Origin"), shed.Header.Get("Access-Control-Expose-Headers")
+			if readable := acao == tc.origin && strings.Contains(expose, "Retry-After"); readable != tc.readable {
+				t.Errorf("shed 503 readable by %q: %v, want %v (Access-Control-Allow-Origin %q, Access-Control-Expose-Headers %q)",
+					tc.origin, readable, tc.readable, acao, expose)
+			}
+		})
 	}
 }

@@ -126,7 +126,6 @@ type serverToServer struct{ http.Handler }
 // envelopes carry them too. Requests without Origin pass unchanged.
 func (c *CORS) Handler(mux *http.ServeMux, next http.Handler) http.Handler {
 	allowHeaders := strings.Join(CORSAllowHeaders, ", ")
-	exposeHeaders := strings.Join(CORSExposeHeaders, ", ")
 	maxAge := strconv.Itoa(CORSMaxAge)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
@@ -156,20 +155,46 @@ func (c *CORS) Handler(mux *http.ServeMux, next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		if handler, pattern := mux.Handler(r); pattern != "" {
-			if _, ok := handler.(serverToServer); ok {
-				next.ServeHTTP(w, r)
-				return
-			}
-		}
-		h := w.Header()
-		h.Add("Vary", "Origin")
-		if c.Allowed(origin) {
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Expose-Headers", exposeHeaders)
-		}
+		c.routeHeaders(mux, r, origin, w.Header())
 		next.ServeHTTP(w, r)
 	})
+}
+
+// corsExposeHeaders is CORSExposeHeaders as its header's value.
+var corsExposeHeaders = strings.Join(CORSExposeHeaders, ", ")
+
+// SetHeaders sets on h the CORS headers of an answer (not a preflight's)
+// to r, a request for mux's routes: those Handler gives the answers of
+// next. An answer written outside Handler, such as the shed 503 of a
+// connection over Limits.MaxConns, takes them from here, so that a page
+// can read it and its Retry-After instead of seeing a network error.
+func (c *CORS) SetHeaders(mux *http.ServeMux, r *http.Request, h http.Header) {
+	if origin := r.Header.Get("Origin"); origin != "" && strings.HasPrefix(r.URL.Path, corsPrefix) {
+		c.routeHeaders(mux, r, origin, h)
+	}
+}
+
+// routeHeaders are SetHeaders for a /v1 request from origin.
+func (c *CORS) routeHeaders(mux *http.ServeMux, r *http.Request, origin string, h http.Header) {
+	if handler, pattern := mux.Handler(r); pattern != "" {
+		if _, ok := handler.(serverToServer); ok {
+			return
+		}
+	}
+	c.AnswerHeaders(origin, h)
+}
+
+// AnswerHeaders sets on h the CORS headers of an answer (not a
+// preflight's) to a page of origin, for routes that take no preflight
+// and are outside Handler's /v1 (the runner's development routes): Vary:
+// Origin, and for an allowed origin Access-Control-Allow-Origin and the
+// headers it may read (CORSExposeHeaders).
+func (c *CORS) AnswerHeaders(origin string, h http.Header) {
+	h.Add("Vary", "Origin")
+	if c.Allowed(origin) {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+	}
 }
 
 // browserMethods lists the methods of mux's browser-facing routes at r's

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,6 +44,12 @@ type Limits struct {
 	// must not mistake for dead (restarting it would only lose the load it
 	// does carry).
 	HealthPath string
+	// ShedHeaders, when set, adds to the 503 of a shed connection the
+	// headers the server's handler gives every answer to its request but
+	// the shedder, which answers without it, cannot know: the CORS ones
+	// (CORS.SetHeaders), without which a page of another origin sees a
+	// network error instead of the 503 and cannot read its Retry-After.
+	ShedHeaders func(r *http.Request, h http.Header)
 }
 
 // ShedConns is how many connections over MaxConns are answered 503 at once.
@@ -156,7 +163,7 @@ func (l *limitListener) refuse(c net.Conn) {
 	if l.limits.HealthPath != "" && req.URL.Path == l.limits.HealthPath && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
 		resp = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
 	} else {
-		resp = shedResponse(l.limits.RetryAfter)
+		resp = shedResponse(req, l.limits.RetryAfter, l.limits.ShedHeaders)
 	}
 	if _, err := c.Write(resp); err != nil {
 		return
@@ -168,16 +175,28 @@ func (l *limitListener) refuse(c net.Conn) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(br, 1<<20))
 }
 
-// shedResponse is the raw 503 of a refused connection, the same envelope
-// WriteError writes.
-func shedResponse(retryAfter time.Duration) []byte {
+// shedResponse is the raw 503 of a refused connection's request r, the
+// same envelope WriteError writes, with the headers headers adds.
+func shedResponse(r *http.Request, retryAfter time.Duration, headers func(*http.Request, http.Header)) []byte {
 	id := playback.NewID("req")
 	e := Overloaded("connection", retryAfter)
 	body, _ := json.Marshal(ErrorBody{Error: ErrorDetail{Code: e.Code, Reason: e.Reason, Message: e.Message, RequestID: id}})
 	body = append(body, '\n')
-	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: %s\r\n"+
-		"X-Request-Id: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-		strconv.Itoa(max(1, int(retryAfter.Seconds()))), id, len(body), body)
+	h := http.Header{}
+	if headers != nil {
+		headers(r, h)
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Retry-After", strconv.Itoa(max(1, int(retryAfter.Seconds()))))
+	h.Set("X-Request-Id", id)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Connection", "close")
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 503 Service Unavailable\r\n")
+	_ = h.Write(&b)
+	b.WriteString("\r\n")
+	b.Write(body)
+	return b.Bytes()
 }
 
 type limitConn struct {
