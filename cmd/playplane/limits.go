@@ -48,7 +48,7 @@ func (a *App) Server(ln net.Listener) (*http.Server, net.Listener, error) {
 		return nil, nil, err
 	}
 	health := func(r *http.Request) bool { return r.URL.Path == l.HealthPath }
-	l.ShedHeaders = func(r *http.Request, h http.Header) { a.cors.SetHeaders(a.mux.ServeMux, r, h) }
+	l.CORS = func(r *http.Request, h http.Header) bool { return a.cors.Answer(a.mux.ServeMux, r, h) }
 	// CORS outside the cap: preflights cost nothing, and a 503's
 	// Retry-After reaches the page.
 	h := httpx.Middleware(a.log, a.cors.Handler(a.mux.ServeMux, httpx.LimitInFlight(l.MaxInFlight, l.RetryAfter, health, a.mux)))

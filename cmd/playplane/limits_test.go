@@ -408,26 +408,33 @@ func (r *limitedRun) waitServed(t *testing.T, tok, after string) {
 	}
 }
 
-// TestShedAnswersCarryTheCORSHeaders: the 503 of a connection over
+// TestShedAnswersCarryTheCORSHeaders: the answer to a connection over
 // HTTP_MAX_CONNS, which the shedder writes without the server's handler,
-// carries the CORS headers the handler gives the same request's answer, so
-// that a page of another origin reads the 503 and its Retry-After instead
-// of the network error a browser makes of an answer without
-// Access-Control-Allow-Origin.
+// carries the CORS headers the handler gives the same request, so that a
+// page of another origin reads the 503 and its Retry-After instead of the
+// network error a browser makes of an answer without
+// Access-Control-Allow-Origin; and a preflight is answered 204 as the
+// handler does, since a browser fails a preflight answered 503 and never
+// sends the request.
 func TestShedAnswersCarryTheCORSHeaders(t *testing.T) {
 	t.Parallel()
 	const page = "http://localhost:5173" // allowed by the runner's default CORS_ALLOWED_ORIGINS
 	tests := []struct {
-		name, method, path, origin string
-		readable                   bool // the page may read the answer
+		name, method, path, origin, preflight string
+		readable                              bool // the page may read the answer
 	}{
 		{name: "allowed origin", method: http.MethodGet, path: "/v1/sessions", origin: page, readable: true},
 		{name: "allowed origin, no route", method: http.MethodGet, path: "/v1/nope", origin: page, readable: true},
 		{name: "other origin", method: http.MethodGet, path: "/v1/sessions", origin: "https://evil.example"},
 		{name: "no origin", method: http.MethodGet, path: "/v1/sessions"},
 		{name: "server-to-server route", method: http.MethodPost, path: "/v1/webhooks/stripe", origin: page},
+		{name: "preflight", method: http.MethodOptions, path: "/v1/play", origin: page, preflight: http.MethodPost, readable: true},
+		{name: "preflight from another origin", method: http.MethodOptions, path: "/v1/play", origin: "https://evil.example", preflight: http.MethodPost},
+		{name: "preflight, no route", method: http.MethodOptions, path: "/v1/nope", origin: page, preflight: http.MethodPost},
+		{name: "preflight, server-to-server route", method: http.MethodOptions, path: "/v1/webhooks/stripe", origin: page, preflight: http.MethodPost},
 	}
-	corsHeaders := []string{"Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Vary"}
+	corsHeaders := []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Headers",
+		"Access-Control-Max-Age", "Access-Control-Expose-Headers", "Vary"}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -439,12 +446,16 @@ func TestShedAnswersCarryTheCORSHeaders(t *testing.T) {
 			}
 			request := func(c *rawConn) (*http.Response, string) {
 				t.Helper()
-				origin := ""
+				head := tc.method + " " + tc.path + " HTTP/1.1\r\nHost: test\r\n"
 				if tc.origin != "" {
-					origin = "Origin: " + tc.origin + "\r\n"
+					head += "Origin: " + tc.origin + "\r\n"
 				}
-				if err := c.send(tc.method + " " + tc.path + " HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer " + tok + "\r\n" +
-					origin + "Content-Length: 0\r\n\r\n"); err != nil {
+				if tc.preflight != "" {
+					head += "Access-Control-Request-Method: " + tc.preflight + "\r\nAccess-Control-Request-Headers: authorization,content-type\r\n"
+				} else {
+					head += "Authorization: Bearer " + tok + "\r\nContent-Length: 0\r\n"
+				}
+				if err := c.send(head + "\r\n"); err != nil {
 					t.Fatal(err)
 				}
 				resp, body, err := c.response()
@@ -460,16 +471,23 @@ func TestShedAnswersCarryTheCORSHeaders(t *testing.T) {
 				served, _ = request(held[i])
 			}
 			shed, body := request(run.dial(t))
-			wantOverloaded(t, shed, body)
+			if served.StatusCode == http.StatusNoContent {
+				if shed.StatusCode != http.StatusNoContent {
+					t.Fatalf("shed preflight: %d %v %q; the server answers it 204", shed.StatusCode, shed.Header, body)
+				}
+			} else {
+				wantOverloaded(t, shed, body)
+			}
 			for _, name := range corsHeaders {
 				if got, want := shed.Header.Values(name), served.Header.Values(name); !slices.Equal(got, want) {
-					t.Errorf("shed 503 %s: %q; the served %d answer has %q", name, got, served.StatusCode, want)
+					t.Errorf("shed %d %s: %q; the served %d answer has %q", shed.StatusCode, name, got, served.StatusCode, want)
 				}
 			}
-			acao, expose := shed.Header.Get("Access-Control-Allow-Origin"), shed.Header.Get("Access-Control-Expose-Headers")
-			if readable := acao == tc.origin && strings.Contains(expose, "Retry-After"); readable != tc.readable {
-				t.Errorf("shed 503 readable by %q: %v, want %v (Access-Control-Allow-Origin %q, Access-Control-Expose-Headers %q)",
-					tc.origin, readable, tc.readable, acao, expose)
+			acao := shed.Header.Get("Access-Control-Allow-Origin")
+			readable := shed.StatusCode == http.StatusNoContent && acao == tc.origin ||
+				acao == tc.origin && strings.Contains(shed.Header.Get("Access-Control-Expose-Headers"), "Retry-After")
+			if readable != tc.readable {
+				t.Errorf("shed %d readable by %q: %v, want %v (%v)", shed.StatusCode, tc.origin, readable, tc.readable, shed.Header)
 			}
 		})
 	}

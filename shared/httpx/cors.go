@@ -119,76 +119,72 @@ func ServerToServer(h http.Handler) http.Handler { return serverToServer{h} }
 
 type serverToServer struct{ http.Handler }
 
-// Handler applies the policy to next, which serves mux's routes. A
-// preflight to a browser-facing route of mux is answered here with 204,
+// Handler applies the policy to next, which serves mux's routes (Answer):
+// a preflight to a browser-facing route of mux is answered here with 204,
 // before the mux would say 405; other requests from an allowed origin get
 // their Access-Control-* headers before next writes, so its error
 // envelopes carry them too. Requests without Origin pass unchanged.
 func (c *CORS) Handler(mux *http.ServeMux, next http.Handler) http.Handler {
-	allowHeaders := strings.Join(CORSAllowHeaders, ", ")
-	maxAge := strconv.Itoa(CORSMaxAge)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin := r.Header.Get("Origin")
-		if origin == "" || !strings.HasPrefix(r.URL.Path, corsPrefix) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if reqMethod := r.Header.Get("Access-Control-Request-Method"); r.Method == http.MethodOptions && reqMethod != "" {
-			methods := browserMethods(mux, r)
-			// HEAD is CORS-safelisted, so it needs no listing, but its
-			// preflight (sent for its headers) must still succeed where a
-			// GET route serves it.
-			if !slices.Contains(methods, reqMethod) && (reqMethod != http.MethodHead || !slices.Contains(methods, http.MethodGet)) {
-				// No such browser-facing route: the mux's 404/405, and
-				// without CORS headers the browser stops there.
-				next.ServeHTTP(w, r)
-				return
-			}
-			h := w.Header()
-			h.Add("Vary", "Origin")
-			if c.Allowed(origin) {
-				h.Set("Access-Control-Allow-Origin", origin)
-				h.Set("Access-Control-Allow-Methods", strings.Join(methods, ", "))
-				h.Set("Access-Control-Allow-Headers", allowHeaders)
-				h.Set("Access-Control-Max-Age", maxAge)
-			}
+		if c.Answer(mux, r, w.Header()) {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		c.routeHeaders(mux, r, origin, w.Header())
 		next.ServeHTTP(w, r)
 	})
 }
 
-// corsExposeHeaders is CORSExposeHeaders as its header's value.
-var corsExposeHeaders = strings.Join(CORSExposeHeaders, ", ")
+// The values of the headers the policy sends.
+var (
+	corsAllowHeaders  = strings.Join(CORSAllowHeaders, ", ")
+	corsExposeHeaders = strings.Join(CORSExposeHeaders, ", ")
+	corsMaxAge        = strconv.Itoa(CORSMaxAge)
+)
 
-// SetHeaders sets on h the CORS headers of an answer (not a preflight's)
-// to r, a request for mux's routes: those Handler gives the answers of
-// next. An answer written outside Handler, such as the shed 503 of a
-// connection over Limits.MaxConns, takes them from here, so that a page
-// can read it and its Retry-After instead of seeing a network error.
-func (c *CORS) SetHeaders(mux *http.ServeMux, r *http.Request, h http.Header) {
-	if origin := r.Header.Get("Origin"); origin != "" && strings.HasPrefix(r.URL.Path, corsPrefix) {
-		c.routeHeaders(mux, r, origin, h)
+// Answer sets on h the CORS headers of the answer to r, a request for
+// mux's routes, and reports whether r is a preflight to be answered 204
+// with them alone. It is Handler's decision, for answers written without
+// Handler too: the shedder's (Limits.CORS), which would otherwise leave a
+// page of another origin a network error instead of a 503 it can read,
+// Retry-After included.
+func (c *CORS) Answer(mux *http.ServeMux, r *http.Request, h http.Header) (preflight bool) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !strings.HasPrefix(r.URL.Path, corsPrefix) {
+		return false
 	}
-}
-
-// routeHeaders are SetHeaders for a /v1 request from origin.
-func (c *CORS) routeHeaders(mux *http.ServeMux, r *http.Request, origin string, h http.Header) {
+	if reqMethod := r.Header.Get("Access-Control-Request-Method"); r.Method == http.MethodOptions && reqMethod != "" {
+		methods := browserMethods(mux, r)
+		// HEAD is CORS-safelisted, so it needs no listing, but its
+		// preflight (sent for its headers) must still succeed where a
+		// GET route serves it.
+		if !slices.Contains(methods, reqMethod) && (reqMethod != http.MethodHead || !slices.Contains(methods, http.MethodGet)) {
+			// No such browser-facing route: the mux's 404/405, and
+			// without CORS headers the browser stops there.
+			return false
+		}
+		h.Add("Vary", "Origin")
+		if c.Allowed(origin) {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Methods", strings.Join(methods, ", "))
+			h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+			h.Set("Access-Control-Max-Age", corsMaxAge)
+		}
+		return true
+	}
 	if handler, pattern := mux.Handler(r); pattern != "" {
 		if _, ok := handler.(serverToServer); ok {
-			return
+			return false
 		}
 	}
 	c.AnswerHeaders(origin, h)
+	return false
 }
 
 // AnswerHeaders sets on h the CORS headers of an answer (not a
-// preflight's) to a page of origin, for routes that take no preflight
-// and are outside Handler's /v1 (the runner's development routes): Vary:
-// Origin, and for an allowed origin Access-Control-Allow-Origin and the
-// headers it may read (CORSExposeHeaders).
+// preflight's) to a page of origin: Vary: Origin, and for an allowed
+// origin Access-Control-Allow-Origin and the headers it may read
+// (CORSExposeHeaders). Answer sets them for the /v1 routes; the runner's
+// development routes, which take no preflight, set them here too.
 func (c *CORS) AnswerHeaders(origin string, h http.Header) {
 	h.Add("Vary", "Origin")
 	if c.Allowed(origin) {

@@ -44,12 +44,14 @@ type Limits struct {
 	// must not mistake for dead (restarting it would only lose the load it
 	// does carry).
 	HealthPath string
-	// ShedHeaders, when set, adds to the 503 of a shed connection the
-	// headers the server's handler gives every answer to its request but
-	// the shedder, which answers without it, cannot know: the CORS ones
-	// (CORS.SetHeaders), without which a page of another origin sees a
-	// network error instead of the 503 and cannot read its Retry-After.
-	ShedHeaders func(r *http.Request, h http.Header)
+	// CORS, when set, is the CORS answer of the server's handler to a
+	// request (CORS.Answer on its routes), which the shedder answers
+	// without that handler: its 503 carries the headers, without which a
+	// page of another origin sees a network error instead of the 503 and
+	// cannot read its Retry-After, and a preflight, which a browser fails
+	// unless it is answered 2xx, is answered 204 like the handler's, so
+	// that the request it clears gets a 503 the page can read.
+	CORS func(r *http.Request, h http.Header) (preflight bool)
 }
 
 // ShedConns is how many connections over MaxConns are answered 503 at once.
@@ -150,7 +152,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 }
 
 // refuse answers the connection's first request without handing it to the
-// server: 503 overloaded, or "ok" on the health path.
+// server: 503 overloaded, "ok" on the health path, or a CORS preflight's
+// 204.
 func (l *limitListener) refuse(c net.Conn) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(shedTimeout))
@@ -160,10 +163,15 @@ func (l *limitListener) refuse(c net.Conn) {
 		return
 	}
 	var resp []byte
-	if l.limits.HealthPath != "" && req.URL.Path == l.limits.HealthPath && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
-		resp = []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
-	} else {
-		resp = shedResponse(req, l.limits.RetryAfter, l.limits.ShedHeaders)
+	h := http.Header{}
+	switch {
+	case l.limits.HealthPath != "" && req.URL.Path == l.limits.HealthPath && (req.Method == http.MethodGet || req.Method == http.MethodHead):
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		resp = rawResponse(http.StatusOK, h, []byte("ok\n"))
+	case l.limits.CORS != nil && l.limits.CORS(req, h):
+		resp = rawResponse(http.StatusNoContent, h, nil)
+	default:
+		resp = shedResponse(l.limits.RetryAfter, h)
 	}
 	if _, err := c.Write(resp); err != nil {
 		return
@@ -175,24 +183,27 @@ func (l *limitListener) refuse(c net.Conn) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(br, 1<<20))
 }
 
-// shedResponse is the raw 503 of a refused connection's request r, the
-// same envelope WriteError writes, with the headers headers adds.
-func shedResponse(r *http.Request, retryAfter time.Duration, headers func(*http.Request, http.Header)) []byte {
+// shedResponse is the raw 503 of a refused connection, the same envelope
+// WriteError writes, with the headers h holds.
+func shedResponse(retryAfter time.Duration, h http.Header) []byte {
 	id := playback.NewID("req")
 	e := Overloaded("connection", retryAfter)
 	body, _ := json.Marshal(ErrorBody{Error: ErrorDetail{Code: e.Code, Reason: e.Reason, Message: e.Message, RequestID: id}})
-	body = append(body, '\n')
-	h := http.Header{}
-	if headers != nil {
-		headers(r, h)
-	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Retry-After", strconv.Itoa(max(1, int(retryAfter.Seconds()))))
 	h.Set("X-Request-Id", id)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	return rawResponse(http.StatusServiceUnavailable, h, append(body, '\n'))
+}
+
+// rawResponse is a response closing its connection, as the shedder writes
+// it.
+func rawResponse(status int, h http.Header, body []byte) []byte {
+	if status != http.StatusNoContent {
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
 	h.Set("Connection", "close")
 	var b bytes.Buffer
-	b.WriteString("HTTP/1.1 503 Service Unavailable\r\n")
+	fmt.Fprintf(&b, "HTTP/1.1 %03d %s\r\n", status, http.StatusText(status))
 	_ = h.Write(&b)
 	b.WriteString("\r\n")
 	b.Write(body)
