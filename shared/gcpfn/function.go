@@ -132,11 +132,21 @@ func (f *lazyFunction) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 // unavailable answers a request the function could not be built for. It is
 // a fault of the deployment, not of the request: 500, the cause logged.
+// Its CORS headers are the policy's for any route of r's path, since the
+// routes are unknown: a page reads the 500, and its Retry-After, only with
+// them.
 func (f *lazyFunction) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	origins, _ := f.res.Lookup(httpx.EnvCORSAllowedOrigins)
+	if cors, err := httpx.ParseCORSOrigins(origins); err == nil {
+		cors.Answer(noRoutes, r, w.Header())
+	}
 	httpx.Middleware(f.res.log.With("function", f.spec.Name), httpx.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
 		return &playback.Error{Code: playback.CodeInternal, Reason: "function_unavailable", Err: err}
 	})).ServeHTTP(w, r)
 }
+
+// noRoutes is the routes of a function that could not be built.
+var noRoutes = httpx.NewServeMux()
 
 // consumer is the CloudEvent entry point of topic.
 func (f *lazyFunction) consumer(topic string) func(context.Context, event.Event) error {

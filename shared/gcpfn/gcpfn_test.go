@@ -649,3 +649,45 @@ func TestRouterAnswersPreflightsWithTheFunctionsPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestUnbuiltFunctionAnswersPagesWithCORS: a function that could not be
+// built answers 500 function_unavailable with Retry-After (the next request
+// builds it again), and a page of an allowed origin can read that answer
+// only if it carries the CORS headers every other answer does.
+func TestUnbuiltFunctionAnswersPagesWithCORS(t *testing.T) {
+	t.Parallel()
+	broken := gcpfn.Spec{Name: "broken", HTTP: "Broken", Build: func(context.Context, fnenv.Env) (gcpfn.Function, error) {
+		return nil, errors.New("a dependency is missing")
+	}}
+	for _, tc := range []struct {
+		name, origin, wantACAO, wantExpose, wantVary string
+	}{
+		{name: "allowed origin", origin: "https://app.example", wantACAO: "https://app.example", wantExpose: "Retry-After, X-Request-Id", wantVary: "Origin"},
+		{name: "other origin", origin: "https://evil.example", wantVary: "Origin"},
+		{name: "no origin"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			set, err := gcpfn.NewSet(quietResources(map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example"}), broken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, _ := set.HTTPHandler("Broken")
+			req := httptest.NewRequest("GET", "/v1/things/t1", nil)
+			if tc.origin != "" {
+				req.Header.Set("Origin", tc.origin)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != 500 || !strings.Contains(w.Body.String(), "function_unavailable") || w.Header().Get("Retry-After") == "" {
+				t.Fatalf("unbuilt function answered %d %v %s; want 500 function_unavailable with Retry-After", w.Code, w.Header(), w.Body)
+			}
+			if got := w.Header(); got.Get("Access-Control-Allow-Origin") != tc.wantACAO ||
+				got.Get("Access-Control-Expose-Headers") != tc.wantExpose || got.Get("Vary") != tc.wantVary {
+				t.Errorf("Access-Control-Allow-Origin %q, Access-Control-Expose-Headers %q, Vary %q; want %q, %q, %q",
+					got.Get("Access-Control-Allow-Origin"), got.Get("Access-Control-Expose-Headers"), got.Get("Vary"),
+					tc.wantACAO, tc.wantExpose, tc.wantVary)
+			}
+		})
+	}
+}
