@@ -525,9 +525,13 @@ func (h *harness) testEndedElsewhere(t *testing.T) {
 // licence_window_ended (refusal; 401 token_expired with PLAYBACK_TOKEN_LEASE
 // off); authorizing again there is refused too (no one extended the
 // window), and the page stops, telling the viewer that the licence
-// ended, not the play's refusal.
+// ended, not the play's refusal. The viewer plays across the end: the
+// session tells its counters up to there with one stop sent with the
+// token that ended (the server takes it within
+// HEARTBEAT_TOKEN_STOP_GRACE of the end), so that it tells every
+// millisecond of play and stall the page timed.
 func (h *harness) testLicenceEnds(t *testing.T, refusal int) {
-	out, end := h.playUntilLicenceEnds(t, url.Values{}, map[string]any{})
+	out, end := h.playUntilLicenceEnds(t, url.Values{}, map[string]any{"playBeforeEndMS": 1500})
 	if p := out.Before.Play; p == nil || !p.TokenExpiresAt.Equal(end) || !p.LicenceEndsAt.Equal(end) {
 		t.Fatalf("play answer %+v, want its token and licence to end at %v", p, end)
 	}
@@ -541,8 +545,44 @@ func (h *harness) testLicenceEnds(t *testing.T, refusal int) {
 	}
 	beats := h.run.faults.beats(out.Before.SessionID)
 	t.Logf("heartbeats of %s at the server: %v", out.Before.SessionID, beats)
-	if !slices.ContainsFunc(beats, func(b loggedBeat) bool { return b.Status == refusal }) {
-		t.Errorf("no heartbeat of the session was refused %d: %v", refusal, beats)
+	refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Status == refusal })
+	if refused < 0 {
+		t.Fatalf("no heartbeat of the session was refused %d: %v", refusal, beats)
+	}
+	wantLastStopOnly(t, out.Before.SessionID, beats, refused, out.After.Log)
+	h.wantCountersTold(t, out.After, beats, out.Before.SessionID)
+}
+
+// wantCountersTold: the sessions of page a's play (the first's heartbeats
+// are beats) tell, between them, every millisecond of play and stall the
+// page timed (each rounds its figures), none twice and none lost, once the
+// bus has handed the consumer every heartbeat.
+func (h *harness) wantCountersTold(t *testing.T, a pageState, beats []loggedBeat, sessions ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := h.run.app.bus.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var played, stalled int64
+	told := make([]playback.QoE, 0, len(sessions))
+	for _, id := range sessions {
+		q, err := h.run.app.store.GetSessionQoE(ctx, id)
+		if err != nil {
+			t.Fatalf("session QoE of %s: %v", id, err)
+		}
+		played += q.QoE.PlayedMS
+		stalled += q.QoE.RebufferMS
+		told = append(told, q.QoE)
+	}
+	t.Logf("the page played %.0f ms and stalled %.0f ms in %d stalls; sessions %v tell %+v", a.PlayedMS, a.StallMS, a.Stalls, sessions, told)
+	if a.PlayedMS < 500 {
+		t.Errorf("the page played %.0f ms: it did not play across the licence's end", a.PlayedMS)
+	}
+	slack := float64(len(sessions)) + 1
+	if math.Abs(float64(played)-a.PlayedMS) > slack || math.Abs(float64(stalled)-a.StallMS) > slack {
+		t.Errorf("the page played %.0f ms and stalled %.0f ms; its sessions tell %d ms and %d ms (%+v; heartbeats of the first %v)\npage log:\n%s",
+			a.PlayedMS, a.StallMS, played, stalled, told, beats, strings.Join(a.Log, "\n"))
 	}
 }
 
@@ -555,7 +595,12 @@ func (h *harness) testLicenceEnds(t *testing.T, refusal int) {
 // licence_window_ended, the page authorizes again, is admitted under the
 // longer window, and plays on in the new session without reloading the
 // player, no request of its players refused on the way (they wait from
-// the end until the new session's grants are learnt).
+// the end until the new session's grants are learnt). The viewer plays
+// across the end, and stops once played on: the session replaced tells
+// its counters up to the swap with one stop sent with the token that
+// ended, after the play that replaced it, and the next counts on from
+// there, so that the two tell every millisecond of play and stall the
+// page timed.
 func (h *harness) testLicenceExtended(t *testing.T, format string) {
 	ctx := context.Background()
 	const titleID = "big-buck-bunny"
@@ -590,11 +635,13 @@ func (h *harness) testLicenceExtended(t *testing.T, format string) {
 		PlayedOn     bool          `json:"playedOn"`
 		After        pageState     `json:"after"`
 		End          pageState     `json:"end"`
+		Stopped      *pageState    `json:"stopped"`
 		MediaAfter   mediaEvents   `json:"mediaAfter"`
 		Requests     []pageRequest `json:"requests"`
 	}
 	const playOn = 4.5
-	h.drive(t, map[string]any{"kind": "reauth", "url": page, "timeoutMS": 30000, "playOn": playOn}, &out)
+	h.drive(t, map[string]any{"kind": "reauth", "url": page, "timeoutMS": 30000, "playOn": playOn,
+		"playBeforeEndMS": 1500, "stopAfter": true}, &out)
 	if err := <-extendErr; err != nil {
 		t.Fatal(err)
 	}
@@ -613,8 +660,11 @@ func (h *harness) testLicenceExtended(t *testing.T, format string) {
 	if p := a.Play; p == nil || !p.LicenceEndsAt.Equal(extended) {
 		t.Errorf("the play after the end answered %+v, want its licence to end at %v", p, extended)
 	}
-	if !slices.ContainsFunc(first, func(b loggedBeat) bool { return b.Status == http.StatusForbidden }) {
+	refused := slices.IndexFunc(first, func(b loggedBeat) bool { return b.Status == http.StatusForbidden })
+	if refused < 0 {
 		t.Errorf("no heartbeat of the first session was refused 403 at its end: %v", first)
+	} else {
+		wantLastStopOnly(t, out.Before.SessionID, first, refused, a.Log)
 	}
 	if out.MediaAfter != out.MediaBefore {
 		t.Errorf("the player reloaded its source: media element events %+v before, %+v after", out.MediaBefore, out.MediaAfter)
@@ -638,9 +688,14 @@ func (h *harness) testLicenceExtended(t *testing.T, format string) {
 	if late == 0 {
 		t.Errorf("no segment was fetched after the first licence ended at %s: nothing tried the new grants", end.Format(time.StampMilli))
 	}
-	if active := h.activeSessions(t, demo.AccountKids); len(active) != 1 || active[0] != out.End.SessionID {
-		t.Errorf("the account holds sessions %v, want the page's %s alone", active, out.End.SessionID)
+	s := out.Stopped
+	if s == nil || s.Phase != "stopped" || s.SessionID != out.End.SessionID || s.Beats.Last == nil || s.Beats.Last.Event != "stop" || s.Beats.Last.Status != http.StatusOK {
+		t.Fatalf("the page did not stop session %s once played on: %+v", out.End.SessionID, s)
 	}
+	if active := h.activeSessions(t, demo.AccountKids); len(active) != 0 {
+		t.Errorf("the account holds sessions %v once the page stopped, want none", active)
+	}
+	h.wantCountersTold(t, *s, first, out.Before.SessionID, s.SessionID)
 }
 
 // licenceResult is what the licenceEnd scenario reports.

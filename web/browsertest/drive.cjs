@@ -489,10 +489,14 @@ async function endedScenario() {
 // what the player buffered, and the player fetches what the grants, ended
 // with the licence, no longer cover: its failure comes before the page
 // hears of the end. The page may go through error on its way to ended.
+//
+// With sc.playBeforeEndMS, the viewer plays on that long before the end,
+// so that the page plays across it.
 async function licenceEndScenario() {
   const a = await playing(sc.seekTo ? { clock: { time: Date.now() - sc.clockBehindMS } } : undefined);
   const out = { playing: a.ok, before: a.state };
   if (!a.ok) return out;
+  if (sc.playBeforeEndMS) await playBeforeEnd(a);
   let ended;
   if (sc.seekTo) {
     await sleep(Math.max(0, Date.parse(a.state.play.licence_ends_at) + 300 - Date.now()));
@@ -515,6 +519,14 @@ async function licenceEndScenario() {
     return n && !n.hidden ? n.textContent : '';
   });
   return out;
+}
+
+// playBeforeEnd: the viewer of page a plays on sc.playBeforeEndMS before
+// the licence window of its play ends (licence_ends_at), so that it plays
+// across the end.
+async function playBeforeEnd(a) {
+  await sleep(Math.max(0, Date.parse(a.state.play.licence_ends_at) - sc.playBeforeEndMS - Date.now()));
+  await a.page.evaluate(() => document.getElementById('video').play());
 }
 
 // stopExpiredScenario: once the page plays (paused), the Go test's control
@@ -871,12 +883,15 @@ async function bfcacheScenario() {
 // first token (and the grants that ended with it) has expired, the viewer
 // plays on to sc.playOn seconds: what the player fetches from then on
 // needs the new session's grants. The media element's source loads
-// (window.mediaEvents) are read before and after.
+// (window.mediaEvents) are read before and after (before sc.stopAfter).
+// With sc.playBeforeEndMS the viewer plays on that long before the first
+// play's licence ends (playBeforeEnd).
 async function reauthScenario() {
   const a = await playing();
   const media = () => a.page.evaluate(() => Object.assign({}, window.mediaEvents));
   const out = { playing: a.ok, before: a.state, mediaBefore: await media() };
   if (!a.ok) return out;
+  if (sc.playBeforeEndMS) await playBeforeEnd(a);
   const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing' && s.beats.ok > 0, sc.timeoutMS);
   out.reauthorized = b.ok;
   out.after = b.state;
@@ -894,6 +909,13 @@ async function reauthScenario() {
     out.end = c.state;
   }
   out.mediaAfter = await media();
+  // sc.stopAfter: the viewer pauses there, then stops: every counter of
+  // the page's play has been told by its last stop.
+  if (out.playedOn && sc.stopAfter) {
+    await a.page.evaluate(() => document.getElementById('video').pause());
+    await sleep(300);
+    out.stopped = (await stopAndWait(a.page)).state;
+  }
   out.requests = a.rec.requests;
   return out;
 }

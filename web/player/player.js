@@ -1172,8 +1172,10 @@
     } else if (licenceEnded(r)) {
       // The window the play was admitted under has ended: the session is
       // renewed no further. Its lease ended with the licence, so there is
-      // nothing to give back, and a stop with this token would be refused
-      // as this beat was. An operator may have extended the window (or
+      // nothing to give back; the server still takes one stop with this
+      // token within HEARTBEAT_TOKEN_STOP_GRACE of the end, which tells
+      // the counters since the last beat taken (swapSession sends it,
+      // after the play below). An operator may have extended the window (or
       // another window may license the title now) since the play, which
       // the token cannot say: the page authorizes again, as it does a
       // token that expires, and plays on in the session admitted, with
@@ -1343,26 +1345,27 @@
     // default interval: a view that began past it would have its play and
     // stall time refused in every report for as long as the viewer plays
     // on. A token already refused (the 401 path: a clock behind the
-    // server's, or a tab that slept), or past its expiry by the page's
-    // clock (a tab that slept past this re-authorization's timer, with no
-    // request answered since), tells them with a stop instead, which
-    // the server still takes for HEARTBEAT_TOKEN_STOP_GRACE after the
-    // token's expiry; refused too (past that grace, or the session was
+    // server's, or a tab that slept), ended with its licence window (the
+    // server's 403 licence_window_ended, or 401 token_expired with
+    // PLAYBACK_TOKEN_LEASE off: whatever the page's clock says, it takes
+    // no progress), or past its expiry by the page's clock (a tab that
+    // slept past this re-authorization's timer, with no request answered
+    // since), tells them with a stop instead, which the server still
+    // takes for HEARTBEAT_TOKEN_STOP_GRACE after the token's expiry or the
+    // licence's end; refused too (past that grace, or the session was
     // replaced and the stop is not newer by device time than the stored
     // resume position), that time, at most a heartbeat interval, is lost.
     let told = null;
     let stalledAtTold = stallStart;
     let last = null;
-    if (state.startupMS !== null && !tokenRefused && Date.now() < tokenExpiresAt) {
+    if (state.startupMS !== null && !tokenRefused && !afterLicence && Date.now() < tokenExpiresAt) {
       const c = counters();
       const sent = state.beats.sent;
       await sendBeat('progress', c);
       if (state.beats.sent > sent && state.beats.last.status === 200) told = c;
       // Answered 410 or refused: playback has ended meanwhile.
       if (state.phase !== 'playing' && state.phase !== 'loading') return;
-    } else if (state.startupMS !== null && (tokenRefused || !afterLicence)) {
-      // (A token the licence ended and the server refused 403 takes no
-      // stop: it is refused as the heartbeat was.)
+    } else if (state.startupMS !== null) {
       const c = counters();
       last = { c, token: playbackToken, body: beatBody('stop', c) };
     }
@@ -1375,7 +1378,17 @@
     // if it admitted the new one), not before: it would free the stream
     // slot for another device meanwhile. It names the session replaced,
     // so it ends nothing of the new one, which counts on from exactly
-    // what it tells.
+    // what it tells. Refused, playback ends here: the stop tells the
+    // counters up to the end, the play since the ones above included
+    // (the players played on from their buffers while the play was
+    // asked), which no session would tell otherwise.
+    if (last && r.status !== 201 && (state.phase === 'playing' || state.phase === 'loading')) {
+      video.pause();
+      stopPlayClock();
+      stopStallClock();
+      const c = counters();
+      last = { c, token: last.token, body: beatBody('stop', c) };
+    }
     if (last && (state.phase === 'playing' || state.phase === 'loading') && await lastStop(before, last.token, last.body)) told = last.c;
     const unclaimed = admitted;
     admitted = '';
@@ -1450,7 +1463,7 @@
         body: JSON.stringify(body),
         keepalive: true,
       });
-      log('session ' + id + ' told its last counters with its refused token: ' + resp.status, resp.status !== 200);
+      log('session ' + id + ' told its last counters with its expired token: ' + resp.status, resp.status !== 200);
       return resp.status === 200;
     } catch (err) {
       log('session ' + id + ' could not tell its last counters: ' + err.message, true);
