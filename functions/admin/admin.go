@@ -971,11 +971,12 @@ func (s *Server) linkCustomer(w http.ResponseWriter, r *http.Request, who auth.I
 	if !playback.ValidCustomerID(body.CustomerID) {
 		return invalid("customer link", []catalogfile.Problem{problem("/customer_id", playback.CustomerIDRule)})
 	}
+	now := s.deps.Now()
 	rec, err := s.modify(r, who, id, func(a *playback.Account) bool {
 		if a.CustomerID == body.CustomerID {
 			return false
 		}
-		a.CustomerID = body.CustomerID
+		a.NameCustomer(body.CustomerID, now)
 		return true
 	})
 	if err != nil {

@@ -105,15 +105,7 @@ type Account struct {
 // provider's events fold it, and any other moving into past_due starts
 // the grace at now (playback.Account.DatePastDue).
 func (a Account) Apply(stored playback.Account, now time.Time) playback.Account {
-	if a.CustomerID != stored.CustomerID {
-		// An operator's link is news of the second it is written: a
-		// payment provider's older news (a checkout Stripe still
-		// retries) leaves it, newer news renames it.
-		stored.CustomerClock, stored.CustomerLinkCreated = 0, 0
-		if a.CustomerID != "" {
-			stored.CustomerClock = now.Unix()
-		}
-	}
+	stored.NameCustomer(a.CustomerID, now)
 	stored.ID, stored.Email, stored.PlanID, stored.Territory = a.ID, a.Email, a.PlanID, a.Territory
 	stored.ParentalCap, stored.CustomerID, stored.Suspended = a.ParentalCap, a.CustomerID, a.Suspended
 	if a.Status != "" {

@@ -193,6 +193,20 @@ type Account struct {
 	OtherProducts []OtherProductMark `json:"other_products,omitempty"`
 }
 
+// NameCustomer links customer as an operator or a catalogue names it (""
+// unlinks): news of the second now, so that a payment provider's older
+// news (a checkout Stripe still retries) leaves the link and newer news
+// renames it. Naming the customer already linked changes nothing.
+func (a *Account) NameCustomer(customer string, now time.Time) {
+	if customer == a.CustomerID {
+		return
+	}
+	a.CustomerID, a.CustomerClock, a.CustomerLinkCreated = customer, 0, 0
+	if customer != "" {
+		a.CustomerClock = now.Unix()
+	}
+}
+
 // OtherProductMark says that the payment provider's subscription is
 // another product's as of the provider's second Clock.
 type OtherProductMark struct {
