@@ -763,17 +763,21 @@ const licenceWindow = 10 * time.Second
 // credentials ended with the licence, so the player fails, and the page's
 // error heartbeat is refused 403 licence_window_ended. The page ends there
 // as it does on the heartbeat after the end, telling the viewer why, not
-// with the player's raw error.
+// with the player's raw error. The viewer plays across the end: the
+// session tells its position and counters up to there with one stop sent
+// with the token that ended, as at the licence's end (testLicenceEnds),
+// since the server took nothing of the error heartbeat.
 func (h *harness) testLicenceEndsUnderFetch(t *testing.T) {
 	// A buffer of a second: the last segment is not fetched by the seek.
 	out, end := h.playUntilLicenceEnds(t, url.Values{"buffer": {"1"}},
-		map[string]any{"clockBehindMS": 4000, "seekTo": segmentSeconds*segmentCount - 1})
+		map[string]any{"clockBehindMS": 4000, "seekTo": segmentSeconds*segmentCount - 1, "playBeforeEndMS": 1500})
 	if p := out.Before.Play; p == nil || !p.LicenceEndsAt.Equal(end) {
 		t.Fatalf("play answer %+v, want its licence to end at %v", p, end)
 	}
 	beats := h.run.faults.beats(out.Before.SessionID)
 	t.Logf("heartbeats of %s at the server: %v", out.Before.SessionID, beats)
-	if !slices.ContainsFunc(beats, func(b loggedBeat) bool { return b.Event == "error" && b.Status == http.StatusForbidden }) {
+	refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Event == "error" && b.Status == http.StatusForbidden })
+	if refused < 0 {
 		t.Fatalf("the player did not fail past the end before the page heard of it (no error heartbeat refused 403): %v", beats)
 	}
 	if !out.Ended || out.After.SessionID != out.Before.SessionID {
@@ -784,6 +788,8 @@ func (h *harness) testLicenceEndsUnderFetch(t *testing.T) {
 	if out.Notice != want {
 		t.Errorf("the page shows %q, want %q", out.Notice, want)
 	}
+	wantLastStopOnly(t, out.Before.SessionID, beats, refused, out.After.Log)
+	h.wantCountersTold(t, out.After, beats, out.Before.SessionID)
 }
 
 // testPauseDuringStall: the page stalls for real (the edge holds back the

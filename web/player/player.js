@@ -1194,10 +1194,25 @@
       // could tell.
       if (!(event === 'error' && state.phase === 'error')) return;
       log('heartbeat ' + event + ': ' + errText(r) + ': stopping', true);
-      state.phase = 'ended';
-      state.error = '';
+      // The server took nothing of this beat: the one stop it still
+      // takes with this token (within HEARTBEAT_TOKEN_STOP_GRACE of the
+      // end) tells the session's position and its counters up to here,
+      // as swapSession's does at the licence's end. Its body is taken
+      // before the teardown, which drops the position, with the clocks
+      // stopped (as the teardown stops them), so that it tells what the
+      // page timed. The page ends once it is answered. Before the first
+      // frame there is nothing to tell, and the error is the view's end.
+      let last = null;
+      if (state.startupMS !== null) {
+        stopPlayClock();
+        stopStallClock();
+        last = beatBody('stop', counters());
+      }
       noticeRefusal(r);
       await teardown();
+      if (last) await lastStop(id, playbackToken, last);
+      state.phase = 'ended';
+      state.error = '';
       render();
       return;
     } else if (!retryable(r)) {
