@@ -132,17 +132,25 @@ func (f *lazyFunction) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 // unavailable answers a request the function could not be built for. It is
 // a fault of the deployment, not of the request: 500, the cause logged.
-// Its CORS headers are the policy's for any route of r's path, since the
-// routes are unknown: a page reads the 500, and its Retry-After, only with
-// them.
 func (f *lazyFunction) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	origins, _ := f.res.Lookup(httpx.EnvCORSAllowedOrigins)
-	if cors, err := httpx.ParseCORSOrigins(origins); err == nil {
-		cors.Answer(noRoutes, r, w.Header())
-	}
+	f.res.routelessCORS(r, w.Header())
 	httpx.Middleware(f.res.log.With("function", f.spec.Name), httpx.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
 		return &playback.Error{Code: playback.CodeInternal, Reason: "function_unavailable", Err: err}
 	})).ServeHTTP(w, r)
+}
+
+// routelessCORS sets on h the CORS headers of an answer to r that no
+// function's routes give: a function's that could not be built (its routes
+// are unknown), the Router's own 404, 405 and function_unavailable. A page
+// of another origin reads such an error, and its Retry-After, only with
+// them, as it reads every other answer (CORS.Answer on the functions'
+// routes). They are CORS_ALLOWED_ORIGINS's policy over no route, so a
+// preflight, which asks about a route none is known to serve, gets none.
+func (r *Resources) routelessCORS(req *http.Request, h http.Header) {
+	origins, _ := r.Lookup(httpx.EnvCORSAllowedOrigins)
+	if cors, err := httpx.ParseCORSOrigins(origins); err == nil {
+		cors.Answer(noRoutes, req, h)
+	}
 }
 
 // noRoutes is the routes of a function that could not be built.

@@ -650,6 +650,75 @@ func TestRouterAnswersPreflightsWithTheFunctionsPolicy(t *testing.T) {
 	}
 }
 
+// TestRouterAnswersPagesWithCORS: the Router's own answers (404 and 405
+// when no function routes a request, 500 when one that could not be built
+// may) carry the CORS headers of the functions' answers, as cmd/playplane's
+// mux's do, so a page of an allowed origin reads the typed error instead
+// of a network error; a preflight nobody's route allows still gets none.
+func TestRouterAnswersPagesWithCORS(t *testing.T) {
+	t.Parallel()
+	other := gcpfn.Spec{Name: "other", HTTP: "Other", Build: func(context.Context, fnenv.Env) (gcpfn.Function, error) {
+		return routeOnly{pattern: "POST /v1/other"}, nil
+	}}
+	broken := gcpfn.Spec{Name: "broken", HTTP: "Broken", Build: func(context.Context, fnenv.Env) (gcpfn.Function, error) {
+		return nil, errors.New("a dependency is missing")
+	}}
+	const page = "https://app.example"
+	expose := strings.Join(httpx.CORSExposeHeaders, ", ")
+	for _, tc := range []struct {
+		name, method, path, origin, reqMethod string
+		specs                                 []gcpfn.Spec
+		wantStatus                            int
+		wantReason                            string
+		wantACAO, wantExpose, wantVary        string
+	}{
+		{name: "a function's answer", method: "GET", path: "/v1/things/missing", origin: page,
+			wantStatus: 404, wantReason: "thing_not_found", wantACAO: page, wantExpose: expose, wantVary: "Origin"},
+		{name: "nobody's route", method: "GET", path: "/v1/none", origin: page,
+			wantStatus: 404, wantReason: "route_not_found", wantACAO: page, wantExpose: expose, wantVary: "Origin"},
+		{name: "another method's route", method: "GET", path: "/v1/other", origin: page,
+			wantStatus: 405, wantReason: "method_not_allowed", wantACAO: page, wantExpose: expose, wantVary: "Origin"},
+		{name: "a broken function may own the route", specs: []gcpfn.Spec{broken}, method: "GET", path: "/v1/none", origin: page,
+			wantStatus: 500, wantReason: "function_unavailable", wantACAO: page, wantExpose: expose, wantVary: "Origin"},
+		{name: "nobody's route from another origin", method: "GET", path: "/v1/none", origin: "https://evil.example",
+			wantStatus: 404, wantReason: "route_not_found", wantVary: "Origin"},
+		{name: "nobody's route without an origin", method: "GET", path: "/v1/none",
+			wantStatus: 404, wantReason: "route_not_found"},
+		{name: "preflight for a method nobody serves", method: "OPTIONS", path: "/v1/other", origin: page, reqMethod: "PUT",
+			wantStatus: 405, wantReason: "method_not_allowed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			specs := append([]gcpfn.Spec{recorderSpec(&recorder{consumed: map[string][]string{}}, new(atomic.Int32)), other}, tc.specs...)
+			set, err := gcpfn.NewSet(quietResources(map[string]string{"CORS_ALLOWED_ORIGINS": page}), specs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest(tc.method, tc.path, nil)
+			if tc.origin != "" {
+				req.Header.Set("Origin", tc.origin)
+			}
+			if tc.reqMethod != "" {
+				req.Header.Set("Access-Control-Request-Method", tc.reqMethod)
+			}
+			w := httptest.NewRecorder()
+			set.Router().ServeHTTP(w, req)
+			var body struct {
+				Error struct{ Reason string } `json:"error"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != tc.wantStatus || body.Error.Reason != tc.wantReason {
+				t.Fatalf("answered %d %s; want %d %s", w.Code, w.Body, tc.wantStatus, tc.wantReason)
+			}
+			if got := w.Header(); got.Get("Access-Control-Allow-Origin") != tc.wantACAO ||
+				got.Get("Access-Control-Expose-Headers") != tc.wantExpose || got.Get("Vary") != tc.wantVary {
+				t.Errorf("%d %s: Access-Control-Allow-Origin %q, Access-Control-Expose-Headers %q, Vary %q; want %q, %q, %q",
+					w.Code, tc.wantReason, got.Get("Access-Control-Allow-Origin"), got.Get("Access-Control-Expose-Headers"), got.Get("Vary"),
+					tc.wantACAO, tc.wantExpose, tc.wantVary)
+			}
+		})
+	}
+}
+
 // TestUnbuiltFunctionAnswersPagesWithCORS: a function that could not be
 // built answers 500 function_unavailable with Retry-After (the next request
 // builds it again), and a page of an allowed origin can read that answer

@@ -40,6 +40,7 @@ func (s *Set) Router() http.Handler {
 			}
 			built = append(built, b)
 		}
+		s.res.routelessCORS(r, w.Header())
 		httpx.Middleware(s.res.log, httpx.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			if len(unbuilt) > 0 {
 				// The route may belong to a function that could not be built.
