@@ -904,18 +904,24 @@ func MaxRedeliveryGap(topic string) time.Duration {
 // value are named (secrets, their IAM bindings): lower case, dashes.
 func EnvSlug(env string) string { return strings.ToLower(strings.ReplaceAll(env, "_", "-")) }
 
-// The CORS policy of the browser-facing routes: a copy of shared/httpx's
-// CORSAllowHeaders, CORSExposeHeaders, CORSAllowMethods and CORSMaxAge
-// (another module), which template.yaml's test compares to the same
-// figures. No credentials: callers send Authorization, the API reads no
-// cookies.
+// The CORS policy of the browser-facing routes, wherever they run: the
+// Pulumi stack gives it to API Gateway, which answers preflights itself on
+// AWS; shared/httpx applies it where the functions answer them (Cloud
+// Functions, the local runners); template.yaml's test holds its HttpApi to
+// it. No credentials: callers send Authorization, the API reads no cookies.
 var (
-	CORSAllowHeaders  = []string{"Authorization", "Content-Type", "CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session", "X-Request-Id"}
+	// CORSAllowHeaders are the request headers a page may send: the
+	// bearer token, JSON bodies, the CMCD headers players add, and an
+	// X-Request-Id the API keeps as the id its log lines carry.
+	CORSAllowHeaders = []string{"Authorization", "Content-Type", "CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session", "X-Request-Id"}
+	// CORSExposeHeaders are the response headers a page may read.
 	CORSExposeHeaders = []string{"Retry-After", "X-Request-Id"}
-	CORSAllowMethods  = []string{"GET", "POST", "PATCH", "DELETE"}
+	// CORSAllowMethods are the methods of the browser-facing routes.
+	CORSAllowMethods = []string{"GET", "POST", "PATCH", "DELETE"}
 )
 
-// CORSMaxAge is how long, in seconds, a browser may reuse a preflight.
+// CORSMaxAge is how long, in seconds, a browser may reuse a preflight's
+// answer (Chromium caps it at 7200).
 const CORSMaxAge = 600
 
 // BrowserFacing reports whether browsers call r (CORS applies): every route

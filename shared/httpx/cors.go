@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/playplane/playplane/functions/catalog"
 )
 
 // EnvCORSAllowedOrigins names the variable holding the origins whose web
@@ -14,22 +16,22 @@ import (
 // ("https://app.example.com"), port patterns ("http://localhost:*") or "*".
 const EnvCORSAllowedOrigins = "CORS_ALLOWED_ORIGINS"
 
-// CORS answers the browser's cross-origin questions. Every figure here is
-// also what template.yaml and the Pulumi stack give API Gateway, which
-// answers preflights itself on AWS.
+// The figures of the answers to the browser's cross-origin questions are
+// the catalogue's, which the Pulumi stack also gives API Gateway (it
+// answers preflights itself on AWS) and template.yaml's test holds its
+// HttpApi to: one policy wherever the API runs.
 var (
-	// CORSAllowHeaders are the request headers a page may send: the
-	// bearer token, JSON bodies, and the CMCD headers players add.
-	CORSAllowHeaders = []string{"Authorization", "Content-Type", "CMCD-Request", "CMCD-Object", "CMCD-Status", "CMCD-Session", "X-Request-Id"}
+	// CORSAllowHeaders are the request headers a page may send.
+	CORSAllowHeaders = catalog.CORSAllowHeaders
 	// CORSExposeHeaders are the response headers a page may read.
-	CORSExposeHeaders = []string{"Retry-After", "X-Request-Id"}
+	CORSExposeHeaders = catalog.CORSExposeHeaders
 	// CORSAllowMethods are the methods of the browser-facing routes.
-	CORSAllowMethods = []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete}
+	CORSAllowMethods = catalog.CORSAllowMethods
 )
 
 // CORSMaxAge is how long, in seconds, a browser may reuse a preflight's
-// answer (Chromium caps it at 7200).
-const CORSMaxAge = 600
+// answer.
+const CORSMaxAge = catalog.CORSMaxAge
 
 // corsPrefix is the browser-facing API. Other routes (the local edge's
 // /titles/, /healthz) answer for themselves.
