@@ -16,6 +16,13 @@ import (
 // link, the admin API after an operator's link, playplane import.
 func StripeCustomerParkKey(customer string) string { return "customer:" + customer }
 
+// StripeAccountParkKey is the park key of Stripe events that name an
+// account not created yet (a checkout's client_reference_id, an object's
+// metadata.account_id): they wait for it to be created. Whoever creates
+// an account wakes them (CreateStripeAccount, WakeStripeAccount): the
+// admin API, playplane import, the consumer's checkout provisioning.
+func StripeAccountParkKey(account string) string { return "account:" + account }
+
 // StripeAnnouncedParkKey is the park key of Stripe events announced again
 // (by a wake, or by the payment consumer's sweeper) that wait for that
 // announcement's outcome: the sweeper announces them again after a
@@ -71,24 +78,36 @@ type ParkedStore interface {
 // customer, and calling it again (a retried request, the next link write,
 // reconciliation) wakes them.
 func WakeStripeCustomer(ctx context.Context, store ParkedStore, bus playback.Publisher, customer string, pageSize int, start time.Time) (int, error) {
-	return wakeStripeCustomer(ctx, store, customer, pageSize, start, func(ev playback.InboxEvent) error {
+	return wakeParked(ctx, store, bus, StripeCustomerParkKey(customer), pageSize, start)
+}
+
+// WakeStripeAccount is WakeStripeCustomer for the events parked waiting
+// for account to be created (StripeAccountParkKey): call it after the
+// account is written.
+func WakeStripeAccount(ctx context.Context, store ParkedStore, bus playback.Publisher, account string, pageSize int, start time.Time) (int, error) {
+	return wakeParked(ctx, store, bus, StripeAccountParkKey(account), pageSize, start)
+}
+
+// wakeParked wakes the events parked under key at or before start (see
+// WakeStripeCustomer).
+func wakeParked(ctx context.Context, store ParkedStore, bus playback.Publisher, key string, pageSize int, start time.Time) (int, error) {
+	return moveParked(ctx, store, key, pageSize, start, func(ev playback.InboxEvent) error {
 		if bus == nil {
 			return nil
 		}
 		if err := AnnounceStripeEvent(ctx, bus, ev); err != nil {
-			return fmt.Errorf("announcing stripe event %s parked for %s (the sweeper will): %w", ev.ID, customer, err)
+			return fmt.Errorf("announcing stripe event %s parked under %s (the sweeper will): %w", ev.ID, key, err)
 		}
 		return nil
 	})
 }
 
-// wakeStripeCustomer moves the events parked for customer at or before
-// start to StripeAnnouncedParkKey, calling moved after each move.
-func wakeStripeCustomer(ctx context.Context, store ParkedStore, customer string, pageSize int, start time.Time, moved func(playback.InboxEvent) error) (int, error) {
+// moveParked moves the events parked under key at or before start to
+// StripeAnnouncedParkKey, calling moved after each move.
+func moveParked(ctx context.Context, store ParkedStore, key string, pageSize int, start time.Time, moved func(playback.InboxEvent) error) (int, error) {
 	if pageSize <= 0 {
-		return 0, fmt.Errorf("events.WakeStripeCustomer: page size must be positive, got %d", pageSize)
+		return 0, fmt.Errorf("events: waking parked stripe events: page size must be positive, got %d", pageSize)
 	}
-	key := StripeCustomerParkKey(customer)
 	if !playback.ValidParkKey(key) {
 		return 0, nil // nothing can be parked under it
 	}
@@ -97,7 +116,7 @@ func wakeStripeCustomer(ctx context.Context, store ParkedStore, customer string,
 	for {
 		page, err := store.ListParkedEvents(ctx, StripeSource, key, after, pageSize)
 		if err != nil {
-			return woken, fmt.Errorf("listing stripe events parked for %s: %w", customer, err)
+			return woken, fmt.Errorf("listing stripe events parked under %s: %w", key, err)
 		}
 		if len(page) == 0 {
 			return woken, nil
@@ -109,7 +128,7 @@ func wakeStripeCustomer(ctx context.Context, store ParkedStore, customer string,
 			// A consumer that has processed it by now leaves it
 			// processed (ParkEvent).
 			if err := store.ParkEvent(ctx, StripeSource, ev.ID, StripeAnnouncedParkKey, start, time.Time{}); err != nil {
-				return woken, fmt.Errorf("moving stripe event %s parked for %s: %w", ev.ID, customer, err)
+				return woken, fmt.Errorf("moving stripe event %s parked under %s: %w", ev.ID, key, err)
 			}
 			if err := moved(ev); err != nil {
 				return woken, err
@@ -142,8 +161,30 @@ type LinkingStore interface {
 // link and are parked for it again. now is read before the link and
 // after it. It returns how many it woke.
 func LinkStripeCustomer(ctx context.Context, store LinkingStore, bus playback.Publisher, customer, account string, pageSize int, now func() time.Time) (int, error) {
+	return handOver(ctx, store, bus, StripeCustomerParkKey(customer), pageSize, now, func() error {
+		return store.LinkCustomer(ctx, customer, account)
+	})
+}
+
+// CreateStripeAccount runs create, which writes account, and wakes the
+// Stripe events parked waiting for the account (StripeAccountParkKey)
+// as LinkStripeCustomer wakes a customer's around its link: handed to
+// the sweeper before the write, so that a process killed between the
+// write and the wake loses none, announced on bus (when there is one)
+// after it, then those parked between woken. Every writer of an account
+// that may be new goes through it (playplane import, which writes many
+// at once and has no bus, hands them over with WakeStripeAccount before
+// and after its writes). It returns how many it woke.
+func CreateStripeAccount(ctx context.Context, store ParkedStore, bus playback.Publisher, account string, pageSize int, now func() time.Time, create func() error) (int, error) {
+	return handOver(ctx, store, bus, StripeAccountParkKey(account), pageSize, now, create)
+}
+
+// handOver hands the events parked under key to the sweeper, runs write,
+// which writes what they wait for, announces them on bus, then wakes
+// those parked under key between the first pass and the write.
+func handOver(ctx context.Context, store ParkedStore, bus playback.Publisher, key string, pageSize int, now func() time.Time, write func() error) (int, error) {
 	var handed []playback.InboxEvent
-	_, err := wakeStripeCustomer(ctx, store, customer, pageSize, now(), func(ev playback.InboxEvent) error {
+	_, err := moveParked(ctx, store, key, pageSize, now(), func(ev playback.InboxEvent) error {
 		ev.Payload = nil // announced by its id
 		handed = append(handed, ev)
 		return nil
@@ -151,21 +192,21 @@ func LinkStripeCustomer(ctx context.Context, store LinkingStore, bus playback.Pu
 	if err != nil {
 		return 0, err
 	}
-	if err := store.LinkCustomer(ctx, customer, account); err != nil {
+	if err := write(); err != nil {
 		return 0, err
 	}
 	woken := 0
 	for _, ev := range handed {
 		if bus != nil {
 			if err := AnnounceStripeEvent(ctx, bus, ev); err != nil {
-				return woken, fmt.Errorf("announcing stripe event %s parked for %s (the sweeper will): %w", ev.ID, customer, err)
+				return woken, fmt.Errorf("announcing stripe event %s parked under %s (the sweeper will): %w", ev.ID, key, err)
 			}
 		}
 		woken++
 	}
-	// Parked between the first pass and the link: their attempt read no
-	// link after parking. Read after the link, the clock tells them from
-	// those parked after it (see WakeStripeCustomer).
-	n, err := WakeStripeCustomer(ctx, store, bus, customer, pageSize, now())
+	// Parked between the first pass and the write: their attempt read
+	// nothing after parking. Read after the write, the clock tells them
+	// from those parked after it (see WakeStripeCustomer).
+	n, err := wakeParked(ctx, store, bus, key, pageSize, now())
 	return woken + n, err
 }

@@ -488,8 +488,17 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, who auth.Identit
 	if err != nil {
 		return err
 	}
-	rec, err := s.apply(r.Context(), who, playback.Change{Kind: kind, ID: id, Doc: doc, IfAbsent: true})
-	if playback.IsCode(err, playback.CodePrecondition) {
+	var rec playback.Record
+	exists := false
+	err = s.creating(r.Context(), kind, id, func() error {
+		var err error
+		rec, err = s.apply(r.Context(), who, playback.Change{Kind: kind, ID: id, Doc: doc, IfAbsent: true})
+		if exists = playback.IsCode(err, playback.CodePrecondition); exists {
+			return nil // what waits for it is woken all the same
+		}
+		return err
+	})
+	if exists && err == nil {
 		if err := s.afterCreated(r.Context(), kind, id, doc); err != nil {
 			return err
 		}
@@ -505,6 +514,37 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, who auth.Identit
 	}
 	w.Header().Set("Location", r.URL.Path+"/"+url.PathEscape(id))
 	writeRecord(w, http.StatusCreated, rec.Version, rec.Doc)
+	return nil
+}
+
+// creating runs create, which writes record id of kind if absent; for an
+// account it wakes the payment events parked waiting for the account to
+// exist (an event whose checkout or metadata.account_id names it) with
+// events.CreateStripeAccount, which hands them to the payment sweeper
+// before the write and announces them after it: without the bus, or
+// should the process die between, the sweeper applies them after its
+// first backoff. create returns nil when the account exists already (a
+// retried create whose wake failed wakes them again).
+func (s *Server) creating(ctx context.Context, kind playback.Kind, id string, create func() error) error {
+	if kind != playback.KindAccount {
+		return create()
+	}
+	written := false
+	woken, err := events.CreateStripeAccount(ctx, s.deps.Store, s.deps.Bus, id, wakePage, s.deps.Now, func() error {
+		err := create()
+		written = err == nil
+		return err
+	})
+	if err != nil && written {
+		return playback.Unavailable(err, "admin: account %q is written, announcing the payment events parked for it failed after %d (retry the request)",
+			id, woken)
+	}
+	if err != nil {
+		return err
+	}
+	if woken > 0 {
+		httpx.Logger(ctx).InfoContext(ctx, "parked stripe events woken by an account's creation", "account_id", id, "count", woken)
+	}
 	return nil
 }
 

@@ -170,3 +170,54 @@ func TestUnknownEdges(t *testing.T) {
 		t.Fatalf("unknown edges %+v", got)
 	}
 }
+
+// TestAccountCreationWakesParkedPaymentEvents: a Stripe event that names
+// an account not created yet (a checkout's client_reference_id, a
+// subscription's metadata.account_id) is parked by the payment consumer
+// under the account's key; creating the account announces it to the
+// consumer at once (and only those of that account), instead of leaving
+// it to the sweeper's backoff. A creation whose announcement fails
+// answers 503 with the account written and the events the sweeper's.
+func TestAccountCreationWakesParkedPaymentEvents(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, auth.DefaultAdminClaim)
+	ctx := context.Background()
+	past := h.now.Add(-time.Hour)
+	parkStripe(t, h.store, "evt_a1", events.StripeAccountParkKey("acct_a"), past)
+	parkStripe(t, h.store, "evt_a2", events.StripeAccountParkKey("acct_a"), past.Add(time.Second))
+	parkStripe(t, h.store, "evt_b", events.StripeAccountParkKey("acct_b"), past)
+	parkStripe(t, h.store, "evt_retry", "retry", past)
+
+	h.mustDo("POST", "/v1/admin/plans", "", planStd, http.StatusCreated)
+	h.mustDo("POST", "/v1/admin/accounts", "", acctA, http.StatusCreated)
+	if got := h.bus.announced(t); !slices.Equal(got, []string{"evt_a1", "evt_a2"}) {
+		t.Fatalf("creating acct_a announced %v, want the two events parked for it", got)
+	}
+	for id, want := range map[string]string{"evt_a1": events.StripeAnnouncedParkKey, "evt_a2": events.StripeAnnouncedParkKey,
+		"evt_b": events.StripeAccountParkKey("acct_b"), "evt_retry": "retry"} {
+		if ev, err := h.store.GetEvent(ctx, events.StripeSource, id); err != nil || ev.ParkedKey != want {
+			t.Fatalf("%s after acct_a's creation: parked under %q (%v), want %q", id, ev.ParkedKey, err, want)
+		}
+	}
+
+	// The bus is down: the account is written, the events are the
+	// sweeper's, the request asks for a retry, which announces nothing.
+	parkStripe(t, h.store, "evt_c", events.StripeAccountParkKey("acct_c"), past)
+	h.bus.mu.Lock()
+	h.bus.fail = 1
+	h.bus.mu.Unlock()
+	acctC := `{"id":"acct_c","plan_id":"std","territory":"DE","status":"active"}`
+	if r := h.do("POST", "/v1/admin/accounts", h.admin, "", acctC); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("create with the bus down: %d %s", r.status, r.body)
+	}
+	if _, err := h.store.GetAccount(ctx, "acct_c"); err != nil {
+		t.Fatalf("acct_c after a failed announcement: %v", err)
+	}
+	if ev, err := h.store.GetEvent(ctx, events.StripeSource, "evt_c"); err != nil || ev.ParkedKey != events.StripeAnnouncedParkKey {
+		t.Fatalf("evt_c after a failed announcement: parked under %q (%v), want the sweeper's %q", ev.ParkedKey, err, events.StripeAnnouncedParkKey)
+	}
+	h.mustDo("POST", "/v1/admin/accounts", "", acctC, http.StatusConflict)
+	if got := h.bus.announced(t); len(got) != 0 {
+		t.Fatalf("the retry announced %v, which the sweeper has", got)
+	}
+}

@@ -24,16 +24,32 @@ import (
 var errLinkPending = errors.New("customer not linked to an account yet")
 
 // errAccountMissing is the errLinkPending of an account not created yet.
-// Nothing tells this function when an account is created, so such an
-// event is parked under parkRetry, not under its customer.
+// Such an event waits under its account's key (parkAccount), not its
+// customer's: whoever creates the account wakes it
+// (events.CreateStripeAccount).
 var errAccountMissing = fmt.Errorf("account not created yet: %w", errLinkPending)
+
+// accountMissing is errAccountMissing for the account it names.
+type accountMissing struct {
+	account string
+	err     error
+}
+
+func (e *accountMissing) Error() string { return e.err.Error() }
+func (e *accountMissing) Unwrap() error { return e.err }
+
+// missingAccount is errAccountMissing for account, saying what in text.
+func missingAccount(account, format string, args ...any) error {
+	return &accountMissing{account: account, err: fmt.Errorf(format+": %w", append(args, errAccountMissing)...)}
+}
 
 // Park keys (see playback.InboxStore.ParkEvent). An event of an unlinked
 // customer waits under customer:<id> and is woken when the link appears
-// (wakeParked); every other parked event (a dependency down past
-// GiveUpAfter, a status this release cannot map, an account not created
-// yet) waits under parkRetry and Sweep retries a bounded number of them
-// each run, after the stranded events.
+// (events.LinkStripeCustomer), one of an account not created yet under
+// account:<id>, woken when it is created (events.CreateStripeAccount);
+// every other parked event (a dependency down past GiveUpAfter, a status
+// this release cannot map) waits under parkRetry and Sweep retries a
+// bounded number of them each run, after the stranded events.
 const parkRetry = "retry"
 
 // parkAnnounced is the key of an event Sweep found pending, or a wake
@@ -47,8 +63,18 @@ const parkAnnounced = events.StripeAnnouncedParkKey
 // shared with the admin API, whose links wake them too.
 func parkCustomer(customer string) string { return events.StripeCustomerParkKey(customer) }
 
+// parkAccount is the key an event of an account not created yet waits
+// under, shared with the writers of accounts, which wake them.
+func parkAccount(account string) string { return events.StripeAccountParkKey(account) }
+
 // parkKey is what ev, which failed with err, waits for.
 func parkKey(ev playback.InboxEvent, err error) string {
+	if missing, ok := errors.AsType[*accountMissing](err); ok {
+		if playback.ValidParkKey(parkAccount(missing.account)) {
+			return parkAccount(missing.account)
+		}
+		return parkRetry
+	}
 	if errors.Is(err, errLinkPending) && !errors.Is(err, errAccountMissing) {
 		if c := customerOf(ev.Payload); c != "" && playback.ValidParkKey(parkCustomer(c)) {
 			return parkCustomer(c)
@@ -155,7 +181,7 @@ func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEv
 		// Parked before and tried again in vain (woken, swept or
 		// redelivered): behind the key's others, and said once.
 		log.InfoContext(ctx, "parked stripe event still waits", "err", cause, "park_key", key)
-	case key != parkRetry:
+	case strings.HasPrefix(key, parkCustomer("")):
 		// Expected: Stripe sends every event of the account, those of
 		// customers of other products too, which no account will ever
 		// link. Not an ERROR, which pages; a WARN, because for a customer
@@ -172,31 +198,43 @@ func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEv
 		log.ErrorContext(ctx, "parking stripe event", "err", err)
 		return true
 	}
-	if customer, ok := strings.CutPrefix(key, parkCustomer("")); ok {
-		// The link may have appeared between this attempt's read and the
-		// park, and its wake may have listed the key before the park:
-		// read the link again, after the park, so that one of the two
-		// sees the other.
-		_, err := s.deps.Store.AccountIDByCustomer(ctx, customer)
-		if err == nil || !playback.IsCode(err, playback.CodeNotFound) {
-			// Not under a key whose wake may have passed, where the bus
-			// giving up (dead-lettered at its last delivery, or after
-			// deliveries that could not read the inbox) would strand it:
-			// before the last delivery it waits for the next as a woken
-			// event does (parkAnnounced), at the last Sweep retries it;
-			// either way Sweep has it should the bus not deliver.
-			next := parkAnnounced
-			if lastDelivery {
-				next = parkRetry
-			}
-			if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, next, now, s.parkExpiry(ev, next)); err != nil {
-				log.ErrorContext(ctx, "parking stripe event", "err", err)
-				return true
-			}
-			return !lastDelivery
+	if s.arrived(ctx, key) {
+		// Not under a key whose wake may have passed, where the bus
+		// giving up (dead-lettered at its last delivery, or after
+		// deliveries that could not read the inbox) would strand it:
+		// before the last delivery it waits for the next as a woken
+		// event does (parkAnnounced), at the last Sweep retries it;
+		// either way Sweep has it should the bus not deliver.
+		next := parkAnnounced
+		if lastDelivery {
+			next = parkRetry
 		}
+		if err := s.deps.Store.ParkEvent(ctx, Source, ev.ID, next, now, s.parkExpiry(ev, next)); err != nil {
+			log.ErrorContext(ctx, "parking stripe event", "err", err)
+			return true
+		}
+		return !lastDelivery
 	}
 	return false
+}
+
+// arrived reports, for an event just parked under key, whether what it
+// waits for may be in place now: the link (or the account) may have been
+// written between this attempt's read and the park, and its wake may
+// have listed the key before the park, so it is read again, after the
+// park, that one of the two sees the other. A failed read counts as
+// arrived: the event is then retried rather than left to a wake that
+// may have passed.
+func (s *Server) arrived(ctx context.Context, key string) bool {
+	var err error
+	if customer, ok := strings.CutPrefix(key, parkCustomer("")); ok {
+		_, err = s.deps.Store.AccountIDByCustomer(ctx, customer)
+	} else if account, ok := strings.CutPrefix(key, parkAccount("")); ok {
+		_, err = s.deps.Store.GetAccount(ctx, account)
+	} else {
+		return false
+	}
+	return err == nil || !playback.IsCode(err, playback.CodeNotFound)
 }
 
 // parkExpiry is when ev, parked under key, stops waiting (zero: never).
@@ -214,8 +252,10 @@ func (s *Server) park(ctx context.Context, log *slog.Logger, ev playback.InboxEv
 // included, to each linked customer. A link after the expiry so gets
 // that state within a run. Without the API the event may be the only copy
 // of its subscription's state: it waits for good. Events parked for retry
-// wait for a release or a dependency, and those Sweep announced for that
-// announcement, not for a link: they never expire.
+// wait for a release or a dependency, those Sweep announced for that
+// announcement, not for a link, and those of an account not created yet
+// for an operator's or a checkout's creation, which no reconciliation
+// stands in for: they never expire.
 func (s *Server) parkExpiry(ev playback.InboxEvent, key string) time.Time {
 	if !strings.HasPrefix(key, parkCustomer("")) || !s.CanReconcile() {
 		return time.Time{}
@@ -485,7 +525,7 @@ func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time
 		return changed
 	})
 	if byMetadata && playback.IsCode(err, playback.CodeNotFound) {
-		return fmt.Errorf("deleted customer %q of account %s: %w", cus.ID, accountID, errAccountMissing)
+		return missingAccount(accountID, "deleted customer %q of account %s", cus.ID, accountID)
 	}
 	return err
 }
@@ -543,7 +583,7 @@ func (s *Server) link(ctx context.Context, customer, accountID string, clock, cr
 	linked, kept, err := s.nameCustomer(ctx, customer, accountID, clock, created, now)
 	if playback.IsCode(err, playback.CodeNotFound) {
 		// The account may not be created yet: wait for it like for a link.
-		return fmt.Errorf("paymentwebhook.link %s → %s: %w", customer, accountID, errAccountMissing)
+		return missingAccount(accountID, "paymentwebhook.link %s → %s", customer, accountID)
 	}
 	if err != nil {
 		return fmt.Errorf("paymentwebhook.link %s → %s: %w", customer, accountID, err)

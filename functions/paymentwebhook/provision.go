@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -35,8 +36,7 @@ func (s *Server) provision(ctx context.Context, cs stripeCheckoutSession, accoun
 	if territory == "" {
 		httpx.Logger(ctx).ErrorContext(ctx, "checkout session names no country: create the account to apply it",
 			"account_id", accountID, "checkout_session", cs.ID, "customer", cs.Customer)
-		return fmt.Errorf("paymentwebhook.provision %s: no billing country and no STRIPE_DEFAULT_TERRITORY: %w",
-			accountID, errAccountMissing)
+		return missingAccount(accountID, "paymentwebhook.provision %s: no billing country and no STRIPE_DEFAULT_TERRITORY", accountID)
 	}
 	plan, err := s.checkoutPlan(ctx, cs)
 	if err != nil {
@@ -48,16 +48,30 @@ func (s *Server) provision(ctx context.Context, cs stripeCheckoutSession, accoun
 	if err != nil {
 		return fmt.Errorf("paymentwebhook.provision: %w", err)
 	}
-	_, err = s.deps.Store.ApplyChanges(ctx, playback.ChangeSet{Actor: actorCheckout + cs.ID, At: now,
-		Changes: []playback.Change{{Kind: playback.KindAccount, ID: accountID, Doc: doc, IfAbsent: true}}})
-	switch {
-	case playback.IsCode(err, playback.CodePrecondition):
-		return nil // created meanwhile: link it
-	case err != nil:
+	created := false
+	// The account's other events parked for it (a subscription naming it
+	// by metadata.account_id) are woken with the creation.
+	woken, err := events.CreateStripeAccount(ctx, s.deps.Store, s.deps.Bus, accountID, s.cfg.SweepBatch, s.deps.Now, func() error {
+		_, err := s.deps.Store.ApplyChanges(ctx, playback.ChangeSet{Actor: actorCheckout + cs.ID, At: now,
+			Changes: []playback.Change{{Kind: playback.KindAccount, ID: accountID, Doc: doc, IfAbsent: true}}})
+		if playback.IsCode(err, playback.CodePrecondition) {
+			return nil // created meanwhile: link it
+		}
+		created = err == nil
+		return err
+	})
+	if created {
+		httpx.Logger(ctx).InfoContext(ctx, "account created from checkout", "account_id", accountID,
+			"territory", territory, "plan_id", plan, "checkout_session", cs.ID, "event_id", env.ID, "woken", woken)
+	}
+	if err != nil && created {
+		// The session is retried, and its retry, finding the account,
+		// wakes again what this wake may have left under its key.
+		return retryable(err, "paymentwebhook.provision %s: waking the stripe events parked for it after %d", accountID, woken)
+	}
+	if err != nil {
 		return fmt.Errorf("paymentwebhook.provision %s: %w", accountID, err)
 	}
-	httpx.Logger(ctx).InfoContext(ctx, "account created from checkout", "account_id", accountID,
-		"territory", territory, "plan_id", plan, "checkout_session", cs.ID, "event_id", env.ID)
 	return nil
 }
 

@@ -192,16 +192,16 @@ func TestCheckoutProvisioning(t *testing.T) {
 		{name: "no country, a default territory", cfg: func(c *Config, _ *Deps) { c.DefaultTerritory = "GB" },
 			session: func(t *testing.T) obj { return checkoutSession(t, "cs_p", "acct_p", sub) }, territory: "GB"},
 		{name: "no country, no default: waits for an operator",
-			session: func(t *testing.T) obj { return checkoutSession(t, "cs_p", "acct_p", sub) }, parked: parkRetry},
+			session: func(t *testing.T) obj { return checkoutSession(t, "cs_p", "acct_p", sub) }, parked: parkAccount("acct_p")},
 		{name: "a country that is not ISO alpha-2 counts as none",
-			session: func(t *testing.T) obj { return newSubscriberCheckout(t, "cs_p", "acct_p", sub, "France") }, parked: parkRetry},
+			session: func(t *testing.T) obj { return newSubscriberCheckout(t, "cs_p", "acct_p", sub, "France") }, parked: parkAccount("acct_p")},
 		// Codes in the shape that name no country (playback.NotCountries):
 		// an account at home there meets no licence window, and the
 		// catalogue refuses it as a territory.
 		{name: "a grouping counts as none: the default territory", cfg: func(c *Config, _ *Deps) { c.DefaultTerritory = "GB" },
 			session: func(t *testing.T) obj { return newSubscriberCheckout(t, "cs_p", "acct_p", sub, "EU") }, territory: "GB"},
 		{name: "the unknown country counts as none: waits for an operator",
-			session: func(t *testing.T) obj { return newSubscriberCheckout(t, "cs_p", "acct_p", sub, "XX") }, parked: parkRetry},
+			session: func(t *testing.T) obj { return newSubscriberCheckout(t, "cs_p", "acct_p", sub, "XX") }, parked: parkAccount("acct_p")},
 		{name: "an existing account keeps its territory",
 			existing: &playback.Account{ID: "acct_p", Status: playback.StatusNone, Territory: "ES", ParentalCap: 12},
 			session:  func(t *testing.T) obj { return newSubscriberCheckout(t, "cs_p", "acct_p", sub, "DE") }, territory: "ES"},

@@ -289,18 +289,22 @@ func (s *Server) reannounce(ctx context.Context, ev playback.InboxEvent, key str
 const (
 	parkedForRetry    = "retry"    // under parkRetry
 	parkedForCustomer = "customer" // under a customer's key (parkCustomer)
+	parkedForAccount  = "account"  // under an account's key (parkAccount)
 )
 
 // recordBacklog records the inbox gauges: pending and retry are what Sweep
 // read; the events waiting for a customer's link, across customers, are
 // counted up to budget too. A failed count leaves that series out of this
-// run's record and the sweep goes on.
+// run's record and the sweep goes on. So are those waiting for their
+// account's creation, across accounts.
 func (s *Server) recordBacklog(ctx context.Context, pending, retry, budget int) {
 	parked := map[string]int{parkedForRetry: retry}
-	if waiting, err := s.deps.Store.CountParkedEvents(ctx, Source, parkCustomer(""), budget); err != nil {
-		httpx.Logger(ctx).WarnContext(ctx, "counting stripe events parked for a customer", "err", err)
-	} else {
-		parked[parkedForCustomer] = waiting
+	for reason, prefix := range map[string]string{parkedForCustomer: parkCustomer(""), parkedForAccount: parkAccount("")} {
+		if waiting, err := s.deps.Store.CountParkedEvents(ctx, Source, prefix, budget); err != nil {
+			httpx.Logger(ctx).WarnContext(ctx, "counting parked stripe events", "reason", reason, "err", err)
+		} else {
+			parked[reason] = waiting
+		}
 	}
 	telemetry.InboxBacklog(ctx, Source, pending, parked)
 }

@@ -26,6 +26,7 @@ type Store interface {
 	playback.SessionEnder
 	events.LinkingStore
 	AccountIDByCustomer(ctx context.Context, customerID string) (string, error)
+	CountParkedEvents(ctx context.Context, source, prefix string, limit int) (int, error)
 }
 
 // wakePage is how many parked payment events a link moves per listing.
@@ -253,6 +254,14 @@ func Apply(ctx context.Context, s Store, plan Plan, actor string, now func() tim
 func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now func() time.Time, parallel int) (Report, error) {
 	parallel = max(parallel, 1)
 	rep := Report{Counts: plan.Counts(), Unchanged: plan.Unchanged}
+	// The payment events parked waiting for an account this import
+	// creates are handed to the payment webhook's sweeper before the
+	// writes, so that an import killed after them loses none, and again
+	// after them, for those parked between (see events.CreateStripeAccount).
+	created := createdAccounts(plan)
+	if err := wakeCreatedAccounts(ctx, s, created, now); err != nil {
+		return rep, err
+	}
 	bulk, _ := s.(playback.BulkCreator)
 	for _, kind := range playback.Kinds {
 		var changes, creates []playback.Change
@@ -278,6 +287,9 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 		if err != nil {
 			return rep, err
 		}
+	}
+	if err := wakeCreatedAccounts(ctx, s, created, now); err != nil {
+		return rep, fmt.Errorf("the accounts are written: %w", err)
 	}
 	for _, id := range plan.EndSessions {
 		if err := playback.EndLostEntitlement(ctx, s, id, now()); err != nil {
@@ -309,6 +321,41 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 		rep.CoverageZones = cz.Version
 	}
 	return rep, nil
+}
+
+// createdAccounts are the ids of the accounts plan creates.
+func createdAccounts(plan Plan) []string {
+	var ids []string
+	for _, c := range plan.Changes {
+		if c.Kind == playback.KindAccount && c.IfAbsent {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
+}
+
+// wakeCreatedAccounts hands the payment events parked waiting for the
+// accounts ids to the payment webhook's sweeper (an import has no bus),
+// which announces them after its first backoff (SweepAge, a minute by
+// default). One count of those events, across accounts, comes first: an
+// import of many accounts, none awaited, reads once, not once each.
+func wakeCreatedAccounts(ctx context.Context, s Store, ids []string, now func() time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	n, err := s.CountParkedEvents(ctx, events.StripeSource, events.StripeAccountParkKey(""), 1)
+	if err != nil {
+		return fmt.Errorf("counting the payment events parked for accounts not created yet: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	for _, id := range ids {
+		if _, err := events.WakeStripeAccount(ctx, s, nil, id, wakePage, now()); err != nil {
+			return fmt.Errorf("account %q: waking its parked payment events: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // split cuts changes into sets within limits.

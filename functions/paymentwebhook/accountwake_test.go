@@ -1,0 +1,165 @@
+package paymentwebhook
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/catalogfile"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// killedAfterCreate is a store on which the process dies right after an
+// account is written, before anything after it.
+type killedAfterCreate struct{ catalogfile.Store }
+
+func (s killedAfterCreate) ApplyChanges(ctx context.Context, cs playback.ChangeSet) (playback.AuditRecord, error) {
+	ar, err := s.Store.ApplyChanges(ctx, cs)
+	for _, c := range cs.Changes {
+		if err == nil && c.Kind == playback.KindAccount {
+			return ar, errKilled
+		}
+	}
+	return ar, err
+}
+
+// TestAccountCreationWakesParkedEvents: a subscriber's
+// customer.subscription.created (testdata/stripe subscription shape) names
+// its account by metadata.account_id before the account exists, and no
+// link names its customer: it waits for the account, while the sweeper
+// runs every few minutes for an hour. Then the account is created: by
+// the checkout session that provisions it (the bus up), by playplane
+// import (no bus), or by an import killed right after the write. Before,
+// the event waited under "retry", whose backoff had grown past half an
+// hour by then: the subscriber who paid was entitled up to an hour late.
+// Now the creation hands it over: announced at once with the bus, applied
+// at the sweeper's next run past SweepAge without one; on bolt, DynamoDB
+// Local and the Firestore emulator.
+func TestAccountCreationWakesParkedEvents(t *testing.T) {
+	t.Parallel()
+	const file = `{
+  "plans": [{"id": "basic", "name": "Basic", "max_streams": 1, "max_devices": 2, "max_quality": "HD"}],
+  "accounts": [{"id": "acct_aw", "plan_id": "basic", "territory": "DE", "status": "none"}]
+}
+`
+	sub := subState{id: "sub_aw", customer: "cus_Aw01", status: "active", price: "price_std",
+		start: at(0), end: at(month), created: at(0)}
+	importFile := func(t *testing.T, h *harness, s catalogfile.Store) error {
+		f, err := catalogfile.Parse("catalogue.json", []byte(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = catalogfile.Apply(t.Context(), s, diff(t, h.store.(catalogfile.Store), f), "cli:test", h.clock.Now)
+		return err
+	}
+	for _, tc := range []struct {
+		name string
+		// create creates acct_aw.
+		create func(t *testing.T, h *harness)
+		// swept: the event is applied by the sweeper past SweepAge, not
+		// at once.
+		swept bool
+	}{
+		{name: "a checkout provisions it", create: func(t *testing.T, h *harness) {
+			h.run(eventPayload(t, "evt_co_aw", typeCheckoutCompleted, at(2*time.Hour), newSubscriberCheckout(t, "cs_aw", "acct_aw", sub, "FR"), nil))
+		}},
+		{name: "import creates it", swept: true, create: func(t *testing.T, h *harness) {
+			if err := importFile(t, h, h.store.(catalogfile.Store)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "import killed after the creation", swept: true, create: func(t *testing.T, h *harness) {
+			if err := importFile(t, h, killedAfterCreate{h.store.(catalogfile.Store)}); !errors.Is(err, errKilled) {
+				t.Fatalf("the import was not killed at its write: %v", err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			parkStores(t, func(t *testing.T, opts ...harnessOption) {
+				h := newHarness(t, append(opts, noLinkWait)...)
+				h.run(eventPayload(t, "evt_sub_aw", typeSubscriptionCreated, at(time.Minute),
+					withMeta(sub.obj(t), obj{"account_id": "acct_aw"}), nil))
+				if ev, err := h.inboxEvent("evt_sub_aw"); err != nil || !ev.ProcessedAt.IsZero() || ev.ParkedKey == "" {
+					t.Fatalf("evt_sub_aw should wait for acct_aw: %+v %v", ev, err)
+				}
+				for range 15 { // an hour of the sweeper's runs
+					h.clock.Set(h.clock.Now().Add(4 * time.Minute))
+					if _, err := h.srv.Sweep(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+					h.settle()
+				}
+				tc.create(t, h)
+				if _, err := h.store.GetAccount(t.Context(), "acct_aw"); err != nil {
+					t.Fatalf("acct_aw after its creation: %v", err)
+				}
+				when := "at its creation"
+				if tc.swept {
+					when = "a sweep past SweepAge after its creation"
+					h.clock.Set(h.clock.Now().Add(h.srv.cfg.SweepAge))
+					if _, err := h.srv.Sweep(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+					h.settle()
+				}
+				// Gone counts as processed (wantProcessed): the cloud stores
+				// expire it by the wall clock.
+				if ev, err := h.inboxEvent("evt_sub_aw"); !playback.IsCode(err, playback.CodeNotFound) && (err != nil || ev.ProcessedAt.IsZero()) {
+					t.Fatalf("evt_sub_aw %s: not processed, parked under %q since %v (%v)", when, ev.ParkedKey, ev.ParkedSince, err)
+				}
+				wantState(t, h.getAccount("acct_aw"), playback.StatusActive, "standard")
+			})
+		})
+	}
+}
+
+// createsAtPark is a store on which the account is created while the
+// event that waits for it is first parked: its creation's wake listed the
+// parked events before the park, and passed.
+type createsAtPark struct {
+	harnessStore
+	account string
+	once    *sync.Once
+}
+
+func (s createsAtPark) ParkEvent(ctx context.Context, source, id, key string, at, expiresAt time.Time) error {
+	var err error
+	if key != parkAnnounced {
+		s.once.Do(func() {
+			err = s.harnessStore.PutAccount(ctx, playback.Account{ID: s.account, Status: playback.StatusNone, Territory: "DE"})
+		})
+	}
+	if err != nil {
+		return err
+	}
+	return s.harnessStore.ParkEvent(ctx, source, id, key, at, expiresAt)
+}
+
+// TestAccountCreatedAtParkIsNotMissed: an event parked for its account
+// while the account is created (the creation's wake passed before the
+// park) reads the account again after the park and is retried at once,
+// not left under a key no wake comes for any more (before: under
+// "retry", for the sweeper's backoff).
+func TestAccountCreatedAtParkIsNotMissed(t *testing.T) {
+	t.Parallel()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.WithoutSync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h := newHarness(t, noLinkWait, withStore(createsAtPark{harnessStore: db, account: "acct_cp", once: &sync.Once{}}))
+	sub := subState{id: "sub_cp", customer: "cus_Cp01", status: "active", price: "price_std",
+		start: at(0), end: at(month), created: at(0)}
+	h.run(eventPayload(t, "evt_sub_cp", typeSubscriptionCreated, at(time.Minute),
+		withMeta(sub.obj(t), obj{"account_id": "acct_cp"}), nil))
+	// Gone counts as processed (wantProcessed).
+	if ev, err := h.inboxEvent("evt_sub_cp"); !playback.IsCode(err, playback.CodeNotFound) && (err != nil || ev.ProcessedAt.IsZero()) {
+		t.Fatalf("evt_sub_cp, its account created at its park: not processed, parked under %q (%v)", ev.ParkedKey, err)
+	}
+	wantState(t, h.getAccount("acct_cp"), playback.StatusActive, "standard")
+}
