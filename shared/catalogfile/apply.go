@@ -26,7 +26,6 @@ type Store interface {
 	playback.SessionEnder
 	events.LinkingStore
 	AccountIDByCustomer(ctx context.Context, customerID string) (string, error)
-	CountParkedEvents(ctx context.Context, source, prefix string, limit int) (int, error)
 }
 
 // wakePage is how many parked payment events a link moves per listing.
@@ -337,19 +336,12 @@ func createdAccounts(plan Plan) []string {
 // wakeCreatedAccounts hands the payment events parked waiting for the
 // accounts ids to the payment webhook's sweeper (an import has no bus),
 // which announces them after its first backoff (SweepAge, a minute by
-// default). One count of those events, across accounts, comes first: an
-// import of many accounts, none awaited, reads once, not once each.
+// default). Each account's own parked events are listed: a count of the
+// events parked for any account (CountParkedEvents) would save those reads
+// on an import of many accounts, but on DynamoDB it reads an index that
+// may lag a park, and an event it missed would be parked for an account
+// that exists, which nothing retries.
 func wakeCreatedAccounts(ctx context.Context, s Store, ids []string, now func() time.Time) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	n, err := s.CountParkedEvents(ctx, events.StripeSource, events.StripeAccountParkKey(""), 1)
-	if err != nil {
-		return fmt.Errorf("counting the payment events parked for accounts not created yet: %w", err)
-	}
-	if n == 0 {
-		return nil
-	}
 	for _, id := range ids {
 		if _, err := events.WakeStripeAccount(ctx, s, nil, id, wakePage, now()); err != nil {
 			return fmt.Errorf("account %q: waking its parked payment events: %w", id, err)
