@@ -723,9 +723,14 @@ async function stallEndedScenario() {
 // stallReauthScenario: the page stalls at sc.stall.at (the Go test's edge
 // holds the next segment back) and, still stalled, authorizes again ahead
 // of its playback token's expiry (or, with sc.clockBehindMS, once the
-// server refused it): the new session takes over in the stall. The stall goes on for sc.stalledOnMS (heartbeats of the new
-// session go out in it), then the network recovers and the page plays on
-// to sc.playOn, where the viewer pauses.
+// server refused it): the new session (tookOver) takes over in the stall.
+// The stall goes on for sc.stalledOnMS (heartbeats of the new session go
+// out in it, and with a stalledOnMS past the next re-authorization, that
+// session is replaced in the stall too), then the network recovers
+// (atRelease is the page's session then, stalledAtRelease whether it was
+// still stalled) and the page plays on to sc.playOn, where the viewer
+// pauses. Sessions may be replaced after the stall as well (their tokens
+// expire on): after is the last.
 async function stallReauthScenario() {
   const { page, out } = await openStalled();
   if (!out.stalled) {
@@ -733,11 +738,15 @@ async function stallReauthScenario() {
   }
   const b = await until(page, (s) => s.sessionID && s.sessionID !== out.before.sessionID, sc.timeoutMS);
   out.reauthorized = b.ok;
-  out.stalledAtSwap = await page.evaluate(() => {
+  out.tookOver = b.state.sessionID;
+  const stalled = () => page.evaluate(() => {
     const v = document.getElementById('video');
     return v.readyState < HTMLMediaElement.HAVE_FUTURE_DATA && !v.paused;
   });
+  out.stalledAtSwap = await stalled();
   await sleep(sc.stalledOnMS);
+  out.atRelease = (await snapshot(page)).sessionID;
+  out.stalledAtRelease = await stalled();
   out.held = await releaseStall();
   if (!b.ok) return out;
   out.playedOn = (await until(page, (s) => s.currentTime >= sc.playOn, sc.timeoutMS)).ok;
