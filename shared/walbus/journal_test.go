@@ -37,6 +37,30 @@ func newBus(t *testing.T, j *walbus.Journal, cfg membus.Config) *membus.Bus {
 	return b
 }
 
+// delivered subscribes to topic on b for ctx, acknowledging everything,
+// and returns what it was handed once b is idle (within 10 s).
+func delivered(t *testing.T, ctx context.Context, b *membus.Bus, topic string) []playback.Message {
+	t.Helper()
+	var mu sync.Mutex
+	var got []playback.Message
+	if err := b.Subscribe(ctx, topic, func(_ context.Context, batch []playback.Message) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, batch...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := b.Idle(wait); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(got)
+}
+
 // TestContract runs the bus contract on the runner's bus: membus over the
 // journal.
 func TestContract(t *testing.T) {
@@ -201,23 +225,7 @@ func TestRestartRedeliversOnlyUnacknowledged(t *testing.T) {
 	if dead := b.DeadLetters("t"); len(dead) != 1 || string(dead[0].Data) != "poison" || dead[0].ID != ids["poison"] {
 		t.Fatalf("dead letters after restart = %+v, want the poison message", dead)
 	}
-	got := make(chan playback.Message, 10)
-	if err := b.Subscribe(ctx, "t", func(_ context.Context, batch []playback.Message) []string {
-		for _, m := range batch {
-			got <- m
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Idle(waitCtx); err != nil {
-		t.Fatal(err)
-	}
-	close(got)
-	var redelivered []playback.Message
-	for m := range got {
-		redelivered = append(redelivered, m)
-	}
+	redelivered := delivered(t, ctx, b, "t")
 	if len(redelivered) != 1 || redelivered[0].ID != unacked.ID || string(redelivered[0].Data) != "late" || redelivered[0].DeliveryAttempt != 1 {
 		t.Fatalf("redelivered after restart: %+v, want only the unacknowledged message", redelivered)
 	}
@@ -393,24 +401,8 @@ func TestRedriveDeliversDeadLettersOnceAfterARestart(t *testing.T) {
 	if got := b.DeadLetters("t"); len(got) != 0 {
 		t.Fatalf("dead letters after redrive = %+v, want none", got)
 	}
-	got := make(chan playback.Message, 10)
-	if err := b.Subscribe(ctx, "t", func(_ context.Context, batch []playback.Message) []string {
-		for _, m := range batch {
-			got <- m
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Idle(waitCtx); err != nil {
-		t.Fatal(err)
-	}
+	redelivered := delivered(t, ctx, b, "t")
 	b.Close()
-	close(got)
-	var redelivered []playback.Message
-	for m := range got {
-		redelivered = append(redelivered, m)
-	}
 	if len(redelivered) != len(dead) {
 		t.Fatalf("redelivered %+v, want %+v once each", redelivered, dead)
 	}
