@@ -413,10 +413,10 @@ func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
 // %2e in any case for a dot (RFC 3986 6.2.2.2: %2E is the dot it
 // encodes), so that a grant goes with the folder the player fetches from.
 func dotSegment(seg string) int {
-	switch strings.ToLower(seg) {
-	case ".", "%2e":
+	switch {
+	case seg == "." || strings.EqualFold(seg, "%2e"):
 		return 1
-	case "..", ".%2e", "%2e.", "%2e%2e":
+	case seg == ".." || strings.EqualFold(seg, ".%2e") || strings.EqualFold(seg, "%2e.") || strings.EqualFold(seg, "%2e%2e"):
 		return 2
 	}
 	return 0
@@ -429,9 +429,12 @@ func splitPath(path string) []string {
 	return strings.Split(strings.ReplaceAll(path, `\`, "/"), "/")
 }
 
+// hasDotSegment reports whether path has a segment dotSegment tells, as
+// splitPath splits it, without splitting it: it runs on every URI of every
+// playlist served, and an empty segment is never a dot.
 func hasDotSegment(path []byte) bool {
-	for _, seg := range splitPath(string(path)) {
-		if dotSegment(seg) != 0 {
+	for seg := range bytes.FieldsFuncSeq(path, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if len(seg) <= len("%2e%2e") && dotSegment(string(seg)) != 0 {
 			return true
 		}
 	}
