@@ -674,21 +674,7 @@ func (h *harness) testLicenceExtended(t *testing.T, format string) {
 		t.Errorf("after the old end the page did not play on to %.1f s: %s (%s, %q) at %.2f s\npage log:\n%s\nrequests:\n%s",
 			playOn, e.Phase, e.Error, e.EndNotice, e.CurrentTime, strings.Join(e.Log, "\n"), requestsText(out.Requests))
 	}
-	late := 0
-	for _, r := range h.run.requests() {
-		if r.Method != http.MethodGet || !isSegment(r.Path) && !strings.HasPrefix(r.Path, "/v1/manifests/") && !strings.HasPrefix(r.Path, "/v1/steering/") {
-			continue
-		}
-		if r.Status != http.StatusOK {
-			t.Errorf("%s %s: %d (the first licence ended at %s, this came at %s)", r.Method, r.Path, r.Status, end.Format(time.StampMilli), r.At.Format(time.StampMilli))
-		}
-		if isSegment(r.Path) && r.At.After(end) {
-			late++
-		}
-	}
-	if late == 0 {
-		t.Errorf("no segment was fetched after the first licence ended at %s: nothing tried the new grants", end.Format(time.StampMilli))
-	}
+	h.wantMediaFetchedAcross(t, "the first licence ended", end)
 	s := out.Stopped
 	if s == nil || s.Phase != "stopped" || s.SessionID != out.End.SessionID || s.Beats.Last == nil || s.Beats.Last.Event != "stop" || s.Beats.Last.Status != http.StatusOK {
 		t.Fatalf("the page did not stop session %s once played on: %+v", out.End.SessionID, s)
@@ -697,6 +683,29 @@ func (h *harness) testLicenceExtended(t *testing.T, format string) {
 		t.Errorf("the account holds sessions %v once the page stopped, want none", active)
 	}
 	h.wantCountersTold(t, *s, first, out.Before.SessionID, s.SessionID)
+}
+
+// wantMediaFetchedAcross: every manifest, steering and segment GET the
+// runner served was answered 200, and some segment was fetched after at
+// (when, say, the first session's grants ended): the page went on with the
+// grants of the session that took over.
+func (h *harness) wantMediaFetchedAcross(t *testing.T, when string, at time.Time) {
+	t.Helper()
+	late := 0
+	for _, r := range h.run.requests() {
+		if r.Method != http.MethodGet || !isSegment(r.Path) && !strings.HasPrefix(r.Path, "/v1/manifests/") && !strings.HasPrefix(r.Path, "/v1/steering/") {
+			continue
+		}
+		if r.Status != http.StatusOK {
+			t.Errorf("%s %s: %d (%s at %s, this came at %s)", r.Method, r.Path, r.Status, when, at.Format(time.StampMilli), r.At.Format(time.StampMilli))
+		}
+		if isSegment(r.Path) && r.At.After(at) {
+			late++
+		}
+	}
+	if late == 0 {
+		t.Errorf("no segment was fetched after %s at %s: nothing tried the new grants", when, at.Format(time.StampMilli))
+	}
 }
 
 // licenceResult is what the licenceEnd scenario reports.
@@ -1415,21 +1424,7 @@ func (h *harness) testTokenExpiry(t *testing.T, format string) {
 		t.Errorf("after the first token expired the page did not play on to %.1f s: %s (%s) at %.2f s\npage log:\n%s\nrequests:\n%s",
 			playOn, e.Phase, e.Error, e.CurrentTime, strings.Join(e.Log, "\n"), requestsText(out.Requests))
 	}
-	expired, late := out.Before.Play.TokenExpiresAt, 0
-	for _, r := range h.run.requests() {
-		if r.Method != http.MethodGet || !isSegment(r.Path) && !strings.HasPrefix(r.Path, "/v1/manifests/") && !strings.HasPrefix(r.Path, "/v1/steering/") {
-			continue
-		}
-		if r.Status != http.StatusOK {
-			t.Errorf("%s %s: %d (the first token expired at %s, this came at %s)", r.Method, r.Path, r.Status, expired.Format(time.StampMilli), r.At.Format(time.StampMilli))
-		}
-		if isSegment(r.Path) && r.At.After(expired) {
-			late++
-		}
-	}
-	if late == 0 {
-		t.Errorf("no segment was fetched after the first token expired at %s: nothing tried its grants", expired.Format(time.StampMilli))
-	}
+	h.wantMediaFetchedAcross(t, "the first token expired", out.Before.Play.TokenExpiresAt)
 	// Renewed ahead of token_expires_at: nothing the page sent with the
 	// first session's token was refused.
 	for _, r := range h.run.requests() {
