@@ -988,6 +988,14 @@
     render();
   }
 
+  // stoppedCounters stops the play and stall clocks (as a teardown does)
+  // and returns the counters where they stop: what a final stop tells.
+  function stoppedCounters() {
+    stopPlayClock();
+    stopStallClock();
+    return counters();
+  }
+
   // counters are the page's running totals since its play began.
   function counters() {
     const now = performance.now();
@@ -1203,11 +1211,7 @@
       // page timed. The page ends once it is answered. Before the first
       // frame there is nothing to tell, and the error is the view's end.
       let last = null;
-      if (state.startupMS !== null) {
-        stopPlayClock();
-        stopStallClock();
-        last = beatBody('stop', counters());
-      }
+      if (state.startupMS !== null) last = beatBody('stop', stoppedCounters());
       noticeRefusal(r);
       await teardown();
       if (last) await lastStop(id, playbackToken, last);
@@ -1399,9 +1403,7 @@
     // asked), which no session would tell otherwise.
     if (last && r.status !== 201 && (state.phase === 'playing' || state.phase === 'loading')) {
       video.pause();
-      stopPlayClock();
-      stopStallClock();
-      const c = counters();
+      const c = stoppedCounters();
       last = { c, token: last.token, body: beatBody('stop', c) };
     }
     if (last && (state.phase === 'playing' || state.phase === 'loading') && await lastStop(before, last.token, last.body)) told = last.c;
