@@ -92,17 +92,20 @@ func (s *Store) ParkEvent(ctx context.Context, source, id, key string, at, expir
 		if err != nil {
 			return s.fail(op, err)
 		}
-		switch {
-		case !st.exists:
+		if !st.exists {
 			return playback.NotFound("event", id)
-		case st.processed, st.key == key && !at.After(st.at):
+		}
+		if st.processed {
 			return nil
 		}
-		// As playback.InboxEvent.Park: the streak under key goes on.
-		since := st.since
-		if st.key != key || since.IsZero() {
-			since = at
+		// The rule is playback.InboxEvent.Park's, on the parked state
+		// read: one parked under key no earlier is left, and the streak
+		// under key goes on.
+		ev := playback.InboxEvent{ParkedKey: st.key, ParkedAt: st.at, ParkedSince: st.since}
+		if !ev.Park(key, at, expiresAt) {
+			return nil
 		}
+		since := ev.ParkedSince
 		names := map[string]string{"#ppk": attrPendingPK, "#psk": attrPendingSK, "#exp": attrExpiresAt, "#ttl": attrTTL,
 			"#psince": attrParkedSince}
 		values := item{":key": str(key), ":at": num(nanos(at)), ":since": num(nanos(since))}
