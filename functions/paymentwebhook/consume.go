@@ -598,12 +598,9 @@ func (s *Server) link(ctx context.Context, customer, accountID string, clock, cr
 	if err != nil && !playback.ErrorCode(err).Retryable() {
 		return fmt.Errorf("paymentwebhook.link: %w", err) // the store refused the link
 	}
+	logWoken(ctx, customer, woken, err)
 	if err != nil {
-		httpx.Logger(ctx).WarnContext(ctx, "waking parked stripe events", "customer", customer, "woken", woken, "err", err)
 		return retryable(err, "linking %s and waking the stripe events parked for it", customer)
-	}
-	if woken > 0 {
-		httpx.Logger(ctx).InfoContext(ctx, "parked stripe events woken", "customer", customer, "count", woken)
 	}
 	switch {
 	case linked:
@@ -685,14 +682,19 @@ func namesCustomer(a playback.Account, customer string, clock, created int64) bo
 // and calling it again wakes it.
 func (s *Server) wakeParked(ctx context.Context, customer string) error {
 	woken, err := events.WakeStripeCustomer(ctx, s.deps.Store, s.deps.Bus, customer, s.cfg.SweepBatch, s.deps.Now())
-	if err != nil {
+	logWoken(ctx, customer, woken, err)
+	return err
+}
+
+// logWoken logs a wake of the events parked for customer: how many it
+// woke, or why it stopped (those not woken are still parked).
+func logWoken(ctx context.Context, customer string, woken int, err error) {
+	switch {
+	case err != nil:
 		httpx.Logger(ctx).WarnContext(ctx, "waking parked stripe events", "customer", customer, "woken", woken, "err", err)
-		return err
-	}
-	if woken > 0 {
+	case woken > 0:
 		httpx.Logger(ctx).InfoContext(ctx, "parked stripe events woken", "customer", customer, "count", woken)
 	}
-	return nil
 }
 
 // customerOf is the customer a recorded event is about, "" if none.
