@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -743,9 +744,20 @@ func TestUnsupportedManifestsAreNotRetried(t *testing.T) {
 	sess, token := m.session(demo.AccountFamily, ladderTitle, time.Hour)
 	g := m.grant(sess.ID, token, cdnCFECDSA)
 	_, variants := parseMaster(t, m.get(g.Manifests.HLS, nil).body)
+	// A second title whose MPD's segments climb out of its folder.
+	climber := playback.Title{ID: "climber", Name: "Climber", AssetPath: "/titles/climber/", Manifest: "master.m3u8", Renditions: slices.Clone(demo.Ladder)}
+	if err := m.store.PutTitle(context.Background(), climber); err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(m.objects, storedObjects(climber.ID, 3))
+	m.objects[climber.AssetPath+"manifest.mpd"] = []byte(strings.Replace(string(m.objects[climber.AssetPath+"manifest.mpd"]),
+		`media="$RepresentationID$/`, `media="../`+ladderTitle+`/$RepresentationID$/`, 1))
+	climbSess, climbToken := m.session(demo.AccountFamily, climber.ID, time.Hour)
+	climb := m.grant(climbSess.ID, climbToken, cdnCFECDSA)
 	for _, tc := range []struct{ name, url string }{
 		{"HLS media playlist climbing out of the title's folder", variants[0].uri},
 		{"MPD with an MPD-level BaseURL", g.Manifests.DASH},
+		{"MPD whose segments climb out of the title's folder", climb.Manifests.DASH},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := http.Get(tc.url)

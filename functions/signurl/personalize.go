@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -538,6 +539,9 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 	if err != nil {
 		return dst, err
 	}
+	if err := refuseClimbs(s, assetPath); err != nil {
+		return dst, err
+	}
 	// A BaseURL below the MPD's naming a host is where the Representations
 	// under it are read (ISO/IEC 23009-1 5.6): off the pathways, and with
 	// query grants the signature would go there in every segment URL.
@@ -671,6 +675,108 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 		dst = append(dst, "</Representation>"...)
 	}
 	return boundSets(append(dst, s[pos:]...), start), nil
+}
+
+// mpdURLAttrs are the attributes of MPD elements whose value is a URL (or
+// a URL template) a client resolves against the element's BaseURL
+// (ISO/IEC 23009-1 5.3.9: SegmentTemplate, SegmentURL, and the
+// sourceURL of a URLType such as Initialization).
+var mpdURLAttrs = map[string][]string{
+	"SegmentTemplate":     {"media", "initialization", "index", "bitstreamSwitching"},
+	"SegmentURL":          {"media", "index"},
+	"Initialization":      {"sourceURL"},
+	"RepresentationIndex": {"sourceURL"},
+	"BitstreamSwitching":  {"sourceURL"},
+}
+
+// refuseClimbs refuses an MPD naming an object outside the title's folder
+// with dot segments, as PersonalizeMedia refuses a media playlist's URI:
+// each relative BaseURL resolved against the one above it (the MPD level's
+// is the title's folder on a pathway, ISO/IEC 23009-1 5.6), then each
+// segment URL against its element's (RFC 3986 5.2, dot segments as a
+// browser reads them). A grant is for a rendition's folder, so such a URL
+// would carry it elsewhere and fail at the CDN, telling the player nothing.
+// Only an MPD that can hold a dot-dot segment is parsed: "..", a
+// percent-encoded dot, or a character reference (&#46;).
+func refuseClimbs(s, title string) error {
+	if !strings.Contains(s, "..") && !strings.Contains(s, "&#") && !containsFold(s, "%2e") {
+		return nil
+	}
+	type scope struct {
+		above, own string // base paths: the parent's, the element's
+		based      bool   // own is a BaseURL's; the others are alternatives
+	}
+	stack := []scope{{above: title, own: title}}
+	d := xml.NewDecoder(strings.NewReader(s))
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return manifestError("MPD: %v", err)
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			top := &stack[len(stack)-1]
+			if el.Name.Local == "BaseURL" {
+				var text string
+				if err := d.DecodeElement(&text, &el); err != nil {
+					return manifestError("BaseURL: %v", err)
+				}
+				resolved, err := climbCheck(top.above, strings.TrimSpace(text), title)
+				if err != nil {
+					return err
+				}
+				if !top.based {
+					top.own, top.based = resolved, true
+				}
+				continue
+			}
+			for _, a := range el.Attr {
+				if slices.Contains(mpdURLAttrs[el.Name.Local], a.Name.Local) {
+					if _, err := climbCheck(top.own, a.Value, title); err != nil {
+						return err
+					}
+				}
+			}
+			stack = append(stack, scope{above: top.own, own: top.own})
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
+// climbCheck resolves ref against the base path base as a client does and
+// refuses it when it has dot segments that take it out of title. An
+// absolute URL (another host) is not resolved here: a BaseURL naming one
+// is refused on its own account, and other URLs keep their host.
+func climbCheck(base, ref, title string) (string, error) {
+	path := ref
+	if q := strings.IndexAny(path, "?#"); q >= 0 {
+		path = path[:q]
+	}
+	if path == "" || hasScheme([]byte(path)) || strings.HasPrefix(path, "//") {
+		return base, nil
+	}
+	dots := hasDotSegment([]byte(path))
+	if path[0] != '/' {
+		path = base[:strings.LastIndexByte(base, '/')+1] + path
+	}
+	resolved := removeDotSegments(path)
+	if dots && !strings.HasPrefix(resolved, title) {
+		return "", manifestError("URL %q (at %s) climbs out of the title's folder %s", ref, base, title)
+	}
+	return resolved, nil
+}
+
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // setMaxima are the AdaptationSet attributes that bound an attribute of

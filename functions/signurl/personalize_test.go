@@ -308,6 +308,67 @@ func TestPersonalizeRefusesWhatItCannotHandle(t *testing.T) {
 	}
 }
 
+// TestPersonalizeMPDRefusesURLsClimbingOutOfTheTitle: an MPD URL whose dot
+// segments take it out of the title's folder, as a DASH client resolves it
+// (each relative BaseURL against the one above it, ISO/IEC 23009-1 5.6,
+// then the segment's URL against that: RFC 3986 5.2), is refused as the
+// media playlists' are (manifest_unsupported, no retry). It was written
+// out, and with query grants carried the rendition's signature to another
+// title's folder, where the CDN refused every segment (403) and the player
+// was told nothing of why. Dot segments that stay in the title still play.
+func TestPersonalizeMPDRefusesURLsClimbingOutOfTheTitle(t *testing.T) {
+	t.Parallel()
+	mpd := string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"])
+	const (
+		media = `media="$RepresentationID$/seg$Number$.m4s"`
+		init  = `initialization="$RepresentationID$/init.mp4"`
+		set   = `<SegmentTemplate`
+	)
+	for _, tc := range []struct {
+		name, old, new string
+		refused        bool
+	}{
+		{"template media", media, `media="../t2/$RepresentationID$/seg$Number$.m4s"`, true},
+		{"template initialization", init, `initialization="./../../t2/$RepresentationID$/init.mp4"`, true},
+		{"template media as an absolute path", media, `media="/titles/t1/../t2/$RepresentationID$/seg$Number$.m4s"`, true},
+		{"template media, percent-encoded dots", media, `media="%2E%2e/t2/$RepresentationID$/seg$Number$.m4s"`, true},
+		{"template media, a character reference", media, `media="&#46;./t2/$RepresentationID$/seg$Number$.m4s"`, true},
+		{"Period BaseURL", `<Period id="0" start="PT0S">`, `<Period id="0" start="PT0S"><BaseURL>../t2/</BaseURL>`, true},
+		{"AdaptationSet BaseURL", set, `<BaseURL>../../../</BaseURL>` + set, true},
+		{"BaseURL then template", set, `<BaseURL>sd/</BaseURL><SegmentTemplate media="../../t2/x.m4s"/>` + set, true},
+		{"SegmentList URL", set, `<SegmentList><SegmentURL media="../t2/sd/seg1.m4s"/></SegmentList>` + set, true},
+		{"Initialization sourceURL", set, `<SegmentBase><Initialization sourceURL="../t2/sd/init.mp4"/></SegmentBase>` + set, true},
+		{"dot segments inside the title", media, `media="./x/../$RepresentationID$/seg$Number$.m4s"`, false},
+		{"BaseURL down, template back up", set, `<BaseURL>a/b/</BaseURL><SegmentTemplate media="../../$RepresentationID$/seg$Number$.m4s"/>` + set, false},
+		{"out and back in", media, `media="../t1/$RepresentationID$/seg$Number$.m4s"`, false},
+		{"dot-dot in the query", media, `media="$RepresentationID$/seg$Number$.m4s?next=../../t2/"`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stored := strings.Replace(mpd, tc.old, tc.new, 1)
+			if stored == mpd {
+				t.Fatalf("%q is not in the MPD", tc.old)
+			}
+			for _, queries := range []map[string]string{nil, {"sd": "Sig=1", "hd": "Sig=2", "uhd": "Sig=3"}} {
+				pathways := examplePathways
+				if queries != nil {
+					pathways = pathways[:1]
+				}
+				out, err := signurl.PersonalizeMPD(nil, []byte(stored), demo.Ladder, pathways, "/titles/t1/", "https://s", queries)
+				pe := playback.AsError(err)
+				switch {
+				case !tc.refused && err != nil:
+					t.Errorf("query grants %v: %v, want it personalized", queries != nil, err)
+				case tc.refused && (pe == nil || pe.Code != playback.CodeInternal || pe.Reason != "manifest_unsupported" || pe.RetryAfter != playback.NoRetry):
+					t.Errorf("query grants %v: %v, want manifest_unsupported without retry; wrote\n%s", queries != nil, err, out)
+				case tc.refused && !strings.Contains(err.Error(), "climbs out of the title's folder"):
+					t.Errorf("query grants %v: %v, want it to say the URL climbs out of the title's folder", queries != nil, err)
+				}
+			}
+		})
+	}
+}
+
 // TestPersonalizeMPDDropsThumbnails: a thumbnail track (DASH-IF image
 // AdaptationSet, as MediaConvert's and Shaka Packager's trick play write)
 // is dropped whole, as the HLS master drops EXT-X-IMAGE-STREAM-INF: its
