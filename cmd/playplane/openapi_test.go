@@ -166,7 +166,7 @@ func TestRefusalsMatchTheDocument(t *testing.T) {
 		{"manifest on an unknown CDN", manifest(play.SessionID+"/hls", "cdn=akamai&token="+cred), false, 400, "unknown_cdn"},
 		{"manifest with an unknown grant style", manifest(play.SessionID+"/dash", "grant=header&token="+cred), true, 400, "grant_style"},
 		{"media playlist above the plan's cap", manifest(play.SessionID+"/hls/"+localCloudFront+"/hd", "token="+cred), false, 403, "rendition_not_allowed"},
-		{"media playlist outside the ladder", manifest(play.SessionID+"/hls/"+localCloudFront+"/zz", "token="+cred), false, 404, "rendition_not_found"},
+		{"media playlist outside the ladder", manifest(play.SessionID+"/hls/"+localCloudFront+"/zz", "token="+cred), false, 403, "rendition_not_allowed"},
 		{"media playlist on an unknown pathway", manifest(play.SessionID+"/hls/akamai/sd", "token="+cred), false, 400, "unknown_cdn"},
 		{"urls with the manifest credential", newReq("POST", "/v1/playback/"+play.SessionID+"/urls", cred, "", ""), false, 401, ""},
 		{"heartbeat without a device time", newReq("POST", "/v1/playback/"+play.SessionID+"/heartbeat", play.PlaybackToken, js, `{"event":"progress","position_ms":1,"duration_ms":2}`), true, 400, "device_time_missing"},

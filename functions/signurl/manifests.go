@@ -311,15 +311,13 @@ func (s *Server) hlsMedia(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := s.cdns[pathway]; !ok {
 		return s.unknownCDN(pathway)
 	}
-	// No grant either way; a rendition the title lacks is no plan's to
-	// allow, so a player's typo is not told to upgrade.
-	if !isAllowed(m.title.Renditions, rendition) {
-		return playback.Errorf(playback.CodeNotFound, playback.ReasonRenditionNotFound,
-			"title %q has no rendition %q", m.title.ID, rendition)
-	}
+	// One answer for every rendition outside the session's, whether the
+	// title has it or not: the manifests do not tell a plan what the others
+	// get, and the CDN answers 403 for any URL outside the grants, an
+	// object there or not.
 	if !isAllowed(m.allowed, rendition) {
 		return playback.Errorf(playback.CodeForbidden, "rendition_not_allowed",
-			"rendition %q of title %q is not available on this plan", rendition, m.title.ID)
+			"rendition %q is not one this session's manifests offer", rendition)
 	}
 	ctx := r.Context()
 	stored, err := s.origin.Get(ctx, m.title.AssetPath+rendition+"/"+storedMediaPlaylist)

@@ -573,7 +573,7 @@ func TestManifestRefusals(t *testing.T) {
 		{"unknown pathway", api + sess.ID + "/hls/akamai/sd?token=" + url.QueryEscape(cred(g.Manifests.HLS)), 400, "unknown_cdn"},
 		{"bad grant style", withQuery(g.Manifests.DASH, "grant", "header"), 400, "grant_style"},
 		{"rendition above the cap", api + sess.ID + "/hls/" + cdnCFECDSA + "/uhd?token=" + url.QueryEscape(cred(g.Manifests.HLS)), 403, "rendition_not_allowed"},
-		{"rendition not in the ladder", api + sess.ID + "/hls/" + cdnCFECDSA + "/4k?token=" + url.QueryEscape(cred(g.Manifests.HLS)), 404, "rendition_not_found"},
+		{"rendition not in the ladder", api + sess.ID + "/hls/" + cdnCFECDSA + "/4k?token=" + url.QueryEscape(cred(g.Manifests.HLS)), 403, "rendition_not_allowed"},
 		{"ended session", eg.Manifests.HLS, 410, "session_ended"},
 		{"ended session, DASH", eg.Manifests.DASH, 410, "session_ended"},
 	} {
@@ -1214,6 +1214,54 @@ func TestSegmentTemplateIndexIsGranted(t *testing.T) {
 				if f := m.get(u, cookiesFor(g, grant, u)); f.status != http.StatusOK || !strings.HasPrefix(string(f.body), "sd ") {
 					t.Errorf("%s %s: %d %s", attr, u, f.status, f.body)
 				}
+			}
+		})
+	}
+}
+
+// TestRenditionsOutsideTheGrantAnswerAlike: a media playlist of a
+// rendition the session may not play is refused the same whether the title
+// has it (above the plan's cap) or not. The personalized manifests list the
+// allowed renditions only and bound the sets to them, so as not to tell a
+// plan what the others get, and the CDN answers 403 for any URL outside the
+// grants, an object there or not (a CloudFront policy's Resource, a Cloud
+// CDN URLPrefix, is checked before the origin is asked). The route
+// answered 403 rendition_not_allowed for uhd and 404 rendition_not_found
+// for a name the title lacks, which told a basic plan's viewer which
+// renditions exist.
+func TestRenditionsOutsideTheGrantAnswerAlike(t *testing.T) {
+	t.Parallel()
+	m := newManifestHarness(t, 1, "")
+	sess, token := m.session(demo.AccountSolo, ladderTitle, time.Hour) // basic: sd only
+	for _, grant := range []string{signurl.GrantQuery, signurl.GrantCookie} {
+		t.Run(grant, func(t *testing.T) {
+			rec := m.sign(sess.ID, token, `{"cdn":"`+cdnCFECDSA+`","grant":"`+grant+`"}`)
+			g := decodeGrant(t, rec.Code, rec.Body.Bytes())
+			_, variants := parseMaster(t, m.get(g.Manifests.HLS, nil).body)
+			sd := variants[0].uri
+			if !strings.Contains(sd, "/"+cdnCFECDSA+"/sd?") {
+				t.Fatalf("first variant %s, want sd's on %s", sd, cdnCFECDSA)
+			}
+			media := m.get(sd, nil)
+			segment := playlistURIs(media.body)[1]
+			type answer struct {
+				status          int
+				reason, message string // the message with the name asked for as <r>
+			}
+			var route, edge []answer
+			for _, name := range []string{"uhd", "4k"} { // above the cap; not in the ladder
+				f := m.get(strings.Replace(sd, "/sd?", "/"+name+"?", 1), nil)
+				msg := errorOf(t, f.status, f.body).Message
+				route = append(route, answer{f.status, f.reason, strings.ReplaceAll(msg, `"`+name+`"`, "<r>")})
+				guess := strings.Replace(segment, "/sd/", "/"+name+"/", 1)
+				f = m.get(guess, allCookies(g, grant))
+				edge = append(edge, answer{status: f.status})
+			}
+			if route[0] != route[1] || route[0].status != http.StatusForbidden || route[0].reason != "rendition_not_allowed" {
+				t.Errorf("media playlist route: uhd %v, 4k %v; want both 403 rendition_not_allowed", route[0], route[1])
+			}
+			if edge[0] != edge[1] || edge[0].status != http.StatusForbidden {
+				t.Errorf("edge: uhd segment %v, 4k segment %v; want both 403", edge[0], edge[1])
 			}
 		})
 	}

@@ -38,9 +38,6 @@ const (
 	// ReasonTitleHasNoLadder: the title has no renditions to personalize;
 	// a player plays its manifest_url.
 	ReasonTitleHasNoLadder = "title_has_no_ladder"
-	// ReasonRenditionNotFound: a media playlist of a rendition outside
-	// the title's ladder.
-	ReasonRenditionNotFound = "rendition_not_found"
 	// ReasonManifestNotStored: the origin holds no such manifest (a
 	// rendition missing from the asset bucket).
 	ReasonManifestNotStored = "manifest_not_stored"
@@ -51,5 +48,5 @@ const (
 // checked against this list.
 var ManifestNotFounds = []string{
 	string(KindTitle) + "_not_found", string(KindAccount) + "_not_found",
-	ReasonTitleHasNoLadder, ReasonRenditionNotFound, ReasonManifestNotStored,
+	ReasonTitleHasNoLadder, ReasonManifestNotStored,
 }
