@@ -53,16 +53,38 @@ func BenchmarkPick(b *testing.B) {
 			}
 		})
 	}
+	// Clients a coverage zone places, at their zone's PoP: the ranking
+	// closest to the zone (MethodCZ), which the GeoIP tables above never
+	// take.
+	ix, err := NewIndex(Config{}, randomTable(42, 100, 10, "cloudfront", "cloudcdn", "local"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	zoned := make([]Query, len(qs))
+	for i, q := range qs {
+		zoned[i] = q
+		zoned[i].Location.Source, zoned[i].Location.Zone = SourceCoverageZone, fmt.Sprint("p", i%100)
+	}
+	buf := make([]Choice, 0, MaxResults)
+	b.Run("edges=1000/coverage-zone", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := ix.Pick(zoned[i&1023], buf); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 	// More CDNs than fit on Pick's stack: the per-CDN scratch is pooled.
 	var cdns []string
 	for i := range 40 {
 		cdns = append(cdns, fmt.Sprintf("cdn%02d", i))
 	}
-	ix, err := NewIndex(Config{}, randomTable(42, 100, 10, cdns...))
+	ix, err = NewIndex(Config{}, randomTable(42, 100, 10, cdns...))
 	if err != nil {
 		b.Fatal(err)
 	}
-	buf := make([]Choice, 0, MaxResults)
 	b.Run("edges=1000/cdns=40", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
