@@ -206,6 +206,10 @@ type Index struct {
 	edgeIDs map[string]int32   // edge id → edge, for deep coverage zones
 	hot     map[string][]int32 // title → sorted indexes of edges reporting it hot
 
+	// geoNotCZ: some CDN's geoNotCZ, so that a client a coverage zone
+	// places may be ranked on to GEO PoPs.
+	geoNotCZ bool
+
 	// bests holds Pick's per-CDN scratch when there are more CDNs than fit
 	// on its stack.
 	bests sync.Pool
@@ -397,6 +401,7 @@ func (ix *Index) addPoP(name string, cdn int32, first, end int) {
 	}
 	c.end = i + 1
 	c.geoNotCZ = c.geoNotCZ || s.methods&(MethodGeo|MethodCZ) == MethodGeo
+	ix.geoNotCZ = ix.geoNotCZ || c.geoNotCZ
 	var sum vec3
 	for j := first; j < end; j++ {
 		e := &ix.edges[j]
@@ -806,7 +811,7 @@ func (ix *Index) Pick(q Query, dst []Choice) (Ranking, error) {
 				r.Result, client = ResultGeo, geoAt()
 				nearestDown = ix.rank(best, client, MethodGeo, family, cut, loc.ASN, true, false, spent)
 				primary = cheapest(best)
-			} else if slices.ContainsFunc(ix.cdns, func(c cdnInfo) bool { return c.geoNotCZ }) {
+			} else if ix.geoNotCZ {
 				// A CDN whose CZ-enabled PoPs are all listed goes on to
 				// those allowing GEO.
 				for c := range best {
