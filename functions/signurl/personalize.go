@@ -708,6 +708,9 @@ func refuseClimbs(s, title string) error {
 	}
 	stack := []scope{{above: title, own: title}}
 	d := xml.NewDecoder(strings.NewReader(s))
+	// The URLs are ASCII in any encoding an MPD may declare, and the rest
+	// of the personalizing reads the bytes as they are too.
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {

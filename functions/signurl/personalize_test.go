@@ -342,10 +342,16 @@ func TestPersonalizeMPDRefusesURLsClimbingOutOfTheTitle(t *testing.T) {
 		{"BaseURL down, template back up", set, `<BaseURL>a/b/</BaseURL><SegmentTemplate media="../../$RepresentationID$/seg$Number$.m4s"/>` + set, false},
 		{"out and back in", media, `media="../t1/$RepresentationID$/seg$Number$.m4s"`, false},
 		{"dot-dot in the query", media, `media="$RepresentationID$/seg$Number$.m4s?next=../../t2/"`, false},
+		// An MPD may declare another encoding; its URLs are ASCII in it.
+		{"declared Latin-1, climbing", media, `media="../t2/$RepresentationID$/seg$Number$.m4s"`, true},
+		{"declared Latin-1, inside the title", media, `media="x/../$RepresentationID$/seg$Number$.m4s"`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			stored := strings.Replace(mpd, tc.old, tc.new, 1)
+			if strings.HasPrefix(tc.name, "declared Latin-1") {
+				stored = strings.Replace(stored, `encoding="UTF-8"`, `encoding="ISO-8859-1"`, 1)
+			}
 			if stored == mpd {
 				t.Fatalf("%q is not in the MPD", tc.old)
 			}
