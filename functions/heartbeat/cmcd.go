@@ -1,6 +1,7 @@
 package heartbeat
 
 import (
+	"cmp"
 	"context"
 	"mime"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -29,35 +31,51 @@ import (
 // a bad report, and then nothing of the request is kept; 400
 // cmcd_too_many_reports or 413 past the bounds of events.MaxCMCDReports,
 // which let a player's flush after an outage through whole; 401 bad
-// credential; 403 another session's credential; 503 when the store or the
-// bus is down (the reporter re-queues the reports and sends them again).
+// credential, or an expired one (403 licence_window_ended when the
+// licence window ended it) on anything but a request that stops the
+// session within TokenStopGrace (stopClaims, as for a heartbeat's stop);
+// 403 another session's credential; 503 when the store or the bus is down
+// (the reporter re-queues the reports and sends them again).
 func (s *Server) cmcd(w http.ResponseWriter, r *http.Request) error {
 	now := s.deps.Now()
-	claims, err := s.deps.Tokens.VerifyCMCD(r.PathValue("credential"), now)
-	if err != nil {
-		return err
+	cred := r.PathValue("credential")
+	claims, expired := s.deps.Tokens.VerifyCMCD(cred, now)
+	if expired != nil {
+		var ok bool
+		if claims, ok = s.stopClaims(expired, now, func(at time.Time) (auth.PlaybackClaims, error) {
+			return s.deps.Tokens.VerifyCMCD(cred, at)
+		}); !ok {
+			return expired
+		}
 	}
+	// As on the heartbeat route, a credential let through by stopClaims
+	// may end its session and do nothing else: up to the reports' events,
+	// every refusal of its request is its own.
 	id := r.PathValue("session_id")
 	if id != claims.SessionID {
-		return playback.SessionMismatch(id)
+		return cmp.Or(expired, error(playback.SessionMismatch(id)))
 	}
 	var buf [4]events.CMCDReport
 	reports, err := s.decodeCMCD(r, buf[:0])
 	if err != nil {
-		return err
+		return cmp.Or(expired, err)
+	}
+	// One lease decision for the request: a stop anywhere ends the
+	// session, whatever its order in the batch (the reporter's flush at
+	// teardown ends with it).
+	lease := events.HeartbeatRequest{Event: events.HeartbeatProgress}
+	for i := range reports {
+		if cmcdEvent(&reports[i]) == events.HeartbeatStop {
+			lease.Event = events.HeartbeatStop
+		}
+	}
+	if !stopsWith(expired, lease.Event) {
+		return expired
 	}
 	beats := make([]events.Heartbeat, len(reports))
 	for i := range reports {
 		if err := s.cmcdBeat(&beats[i], &reports[i], now); err != nil {
 			return err
-		}
-	}
-	// One lease decision for the request, taken by its newest report: a
-	// stop anywhere ends the session, whatever its order in the batch.
-	lease := events.HeartbeatRequest{Event: events.HeartbeatProgress}
-	for i := range beats {
-		if beats[i].Event == events.HeartbeatStop {
-			lease.Event = events.HeartbeatStop
 		}
 		if beats[i].DeviceTime.After(lease.DeviceTime) {
 			lease.DeviceTime = beats[i].DeviceTime

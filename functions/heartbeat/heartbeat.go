@@ -93,8 +93,11 @@ type Config struct {
 	// (StopGrace). A token the licence window ended (403
 	// licence_window_ended) is taken the same way: the play and stalls up
 	// to the window's end are the session's, and the player re-authorizes
-	// there too; every other event, and a later stop, stays 403. At most
-	// MaxTokenStopGrace; zero takes no stop with an expired token.
+	// there too; every other event, and a later stop, stays 403. The CMCD
+	// collector credential ends with the token, and a CMCD request that
+	// stops the session (sta q or e) is taken by the same rule
+	// (stopClaims). At most MaxTokenStopGrace; zero takes no stop with an
+	// expired token.
 	TokenStopGrace time.Duration `env:"HEARTBEAT_TOKEN_STOP_GRACE, default=1m"`
 }
 
@@ -255,7 +258,7 @@ const CompletedFraction = 0.95
 // heartbeat is POST /v1/playback/{session_id}/heartbeat.
 //
 // Errors: 401 bad token, or an expired one on anything but a stop within
-// TokenStopGrace (stopTokenClaims); 403 token for another session, or one
+// TokenStopGrace (stopClaims); 403 token for another session, or one
 // the licence window ended on anything but such a stop; 400/413 bad body;
 // 410 when the session has ended, its lease has expired or it is not known
 // at all — a token we signed proves the session existed, and stores forget
@@ -270,13 +273,19 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	claims, expired := s.deps.Tokens.Authenticate(r, now)
 	if expired != nil {
 		var ok bool
-		if claims, ok = s.stopTokenClaims(r, expired, now); !ok {
+		if claims, ok = s.stopClaims(expired, now, func(at time.Time) (auth.PlaybackClaims, error) {
+			token, err := auth.BearerToken(r)
+			if err != nil {
+				return auth.PlaybackClaims{}, err
+			}
+			return s.deps.Tokens.Verify(token, at)
+		}); !ok {
 			return expired
 		}
 	}
-	// A token let through by stopTokenClaims may send stop and nothing
-	// else: up to its event, every refusal of its request is its own
-	// (401 token_expired, or 403 licence_window_ended).
+	// A token let through by stopClaims may send stop and nothing else:
+	// up to its event, every refusal of its request is its own (401
+	// token_expired, or 403 licence_window_ended).
 	if err := httpx.CheckQuery(r); err != nil {
 		return cmp.Or(expired, err)
 	}
@@ -288,7 +297,7 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 		return cmp.Or(expired, err)
 	}
 	req, err := s.decode(r)
-	if err != nil || expired != nil && req.Event != events.HeartbeatStop {
+	if err != nil || !stopsWith(expired, req.Event) {
 		return cmp.Or(expired, err)
 	}
 	if err := s.validate(&req, now); err != nil {
@@ -331,29 +340,36 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// stopTokenClaims are the claims of a playback token refused as expired
-// (expired is its 401 token_expired, or its 403 licence_window_ended when
-// the licence window ended it: the same end of the same token, which the
+// stopClaims are the claims of a credential refused as expired (expired
+// is its 401 token_expired, or its 403 licence_window_ended when the
+// licence window ended it: the same end of the same token, which the
 // player meets at the same point of its session) that expired at most
 // TokenStopGrace ago and whose signature holds, which may still send its
-// session's stop; ok is false for any other refusal. Only a refused token
-// gets here: the accepted ones cost nothing more.
-func (s *Server) stopTokenClaims(r *http.Request, expired error, now time.Time) (claims auth.PlaybackClaims, ok bool) {
+// session's stop (stopsWith); ok is false for any other refusal. verify
+// checks the credential as its route does, at the time it is given: the
+// playback token of a heartbeat, or the CMCD collector credential, which
+// has the token's claims and end, so that a play reporting through CMCD
+// alone saves its last report as a heartbeat's stop does. Only a refused
+// credential gets here: the accepted ones cost nothing more.
+func (s *Server) stopClaims(expired error, now time.Time, verify func(at time.Time) (auth.PlaybackClaims, error)) (claims auth.PlaybackClaims, ok bool) {
 	if s.cfg.TokenStopGrace <= 0 {
 		return claims, false
 	}
 	if e := playback.AsError(expired); e == nil || e.Reason != auth.ReasonTokenExpired && e.Reason != playback.ReasonLicenceEnded {
 		return claims, false
 	}
-	token, err := auth.BearerToken(r)
-	if err != nil {
-		return claims, false
-	}
-	// Verify checks the expiry alone against the time it is given: the
-	// token verifies at now-TokenStopGrace exactly when it expired less
-	// than TokenStopGrace before now.
-	claims, err = s.deps.Tokens.Verify(token, now.Add(-s.cfg.TokenStopGrace))
+	// Verifying checks the expiry alone against the time it is given: the
+	// credential verifies at now-TokenStopGrace exactly when it expired
+	// less than TokenStopGrace before now.
+	claims, err := verify(now.Add(-s.cfg.TokenStopGrace))
 	return claims, err == nil
+}
+
+// stopsWith reports whether a request of event may go on after its
+// credential's refusal expired (nil when it was accepted): a credential
+// let through by stopClaims sends its session's stop and nothing else.
+func stopsWith(expired error, event string) bool {
+	return expired == nil || event == events.HeartbeatStop
 }
 
 // decode reads the body into a pooled buffer and decodes it: the decoder
