@@ -43,8 +43,14 @@
 -- left on for longer). So an hour's figures are the same asked alone or
 -- within a wider range: the query reads the sessions that started a day
 -- around its range, by their start as the runner does, with every
--- heartbeat of theirs whenever it came in (no upper bound on dt, so a
--- range long past scans every partition since).
+-- heartbeat of theirs delivered up to 33 days after the range (dt): the
+-- runner takes a heartbeat delivered late into its view, in the hour the
+-- view started, for as long as it keeps the view, QOE_RETENTION (31 days,
+-- playback.MaxQoERange, by default) after the view's end, and a view read
+-- ended within a day of its start (its playback token's end,
+-- PLAYBACK_TOKEN_TTL, 4 h by default, plus the token stop grace), which
+-- was less than a day after the range. With a PLAYBACK_TOKEN_TTL or
+-- QOE_RETENTION longer than that, widen the 33 days to match.
 -- A view silent before its first frame (no stop, no error: a crashed tab)
 -- is an exit before video start once its session's lease has run out: at
 -- the latest lease_expires_at its heartbeats carry (where each left the
@@ -94,11 +100,13 @@ beats AS (
   FROM heartbeats h, params p
   -- The sessions that started a day (QoEPlaySlack) around the range, as
   -- the runner reads them, with all their heartbeats: a session's come
-  -- for as long as it plays, so dt is bounded below only. dt is the
-  -- arrival hour of the oldest record of a Firehose object, up to its
-  -- buffer interval before the others: an hour before the earliest start
-  -- covers it and the clocks.
+  -- for as long as it plays. dt is the arrival hour of the oldest record
+  -- of a Firehose object, up to its buffer interval before the others: an
+  -- hour before the earliest start covers it and the clocks. Above, the
+  -- late deliveries the runner still counts (the header's 33 days): every
+  -- record of an object arrived no earlier than its dt.
   WHERE h.dt >= date_format(p.from_hour - INTERVAL '1' DAY - INTERVAL '1' HOUR, '%Y/%m/%d/%H')
+    AND h.dt < date_format(p.to_hour + INTERVAL '33' DAY, '%Y/%m/%d/%H')
     AND from_iso8601_timestamp_nanos(h.session_started_at) >= p.from_hour - INTERVAL '1' DAY
     AND from_iso8601_timestamp_nanos(h.session_started_at) < p.to_hour + INTERVAL '1' DAY
 ),

@@ -9,7 +9,9 @@
 -- started a day or more after the play's first is a view of its own, so
 -- an hour answers the same asked alone or within a wider range: the
 -- sessions are read by their start, a day around the range, with every
--- heartbeat of theirs); nearest-rank exact p50/p95. To break
+-- heartbeat of theirs published up to 33 days after the range, the late
+-- ones the runner still counts, as athena.sql says); nearest-rank exact
+-- p50/p95. To break
 -- down by another dimension replace `cdn` in the last SELECT with title_id,
 -- edge, country, asn or device_type (the viewer's, from the session's
 -- playback token). Set the dataset in FROM and the range in params. A
@@ -65,8 +67,11 @@ beats AS (
   -- The sessions that started a day (QoEPlaySlack) around the range, as
   -- the runner reads them, with all their heartbeats: a session's are
   -- published for as long as it plays, so the partition (publish time) is
-  -- bounded below only, an hour before the earliest start for the clocks.
+  -- bounded below an hour before the earliest start, for the clocks, and
+  -- above by the late deliveries the runner still counts (athena.sql's
+  -- header: 33 days after the range).
   WHERE h.publish_time >= TIMESTAMP_SUB(TIMESTAMP_SUB(p.from_hour, INTERVAL 1 DAY), INTERVAL 1 HOUR)
+    AND h.publish_time < TIMESTAMP_ADD(p.to_hour, INTERVAL 33 DAY)
     AND message_time(h.session_started_at) >= TIMESTAMP_SUB(p.from_hour, INTERVAL 1 DAY)
     AND message_time(h.session_started_at) < TIMESTAMP_ADD(p.to_hour, INTERVAL 1 DAY)
 ),

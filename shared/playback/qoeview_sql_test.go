@@ -7,11 +7,13 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -435,20 +437,22 @@ func TestWarehouseSQLOrdersSessionsAsTheRunner(t *testing.T) {
 // started no later than it and less than QoEPlaySlack before it; any other
 // session is a view of its own. And it must read sessions as the runner
 // does, by their start (the sessions that started up to QoEPlaySlack
-// around the range), every heartbeat of theirs: the delivery partition
-// (Athena's dt, BigQuery's publish_time) bounded below an hour before the
-// earliest start (Firehose names an object by its oldest record's arrival,
-// up to its buffer interval before the others; clocks differ) and never
-// above, since a session's heartbeats come as long as it plays. The
-// queries took every session naming a play into it, and read heartbeats
-// by the hour they came in, a day around the range: a play longer than a
-// day had more play time in a wide range than in its own hour, and a long
-// session lost its heartbeats past the range's day.
+// around the range), every heartbeat of theirs the runner would count: the
+// delivery partition (Athena's dt, BigQuery's publish_time) bounded below
+// an hour before the earliest start (Firehose names an object by its
+// oldest record's arrival, up to its buffer interval before the others;
+// clocks differ), and above by when the runner stops taking a session's
+// late heartbeats (warehouseLateDelivery). The queries took every session
+// naming a play into it, and read heartbeats by the hour they came in, a
+// day around the range: a play longer than a day had more play time in a
+// wide range than in its own hour, and a long session lost its heartbeats
+// past the range's day.
 func TestWarehouseSQLTakesASessionIntoAPlayAsTheRunner(t *testing.T) {
 	t.Parallel()
 	if playback.QoEPlaySlack != 24*time.Hour {
 		t.Fatalf("QoEPlaySlack is %s; the queries take a day", playback.QoEPlaySlack)
 	}
+	late := warehouseLateDelivery(t)
 	for _, file := range warehouseSQL(t) {
 		sql := sqlCode(t, file)
 		sql = strings.Join(strings.Fields(sql), " ")
@@ -456,6 +460,7 @@ func TestWarehouseSQLTakesASessionIntoAPlayAsTheRunner(t *testing.T) {
 			{"read the sessions that started from a day before its range", `\b(from_iso8601_timestamp_nanos|message_time)\(h\.session_started_at\) >= (p\.from_hour - INTERVAL '1' DAY|TIMESTAMP_SUB\(p\.from_hour, INTERVAL 1 DAY\))`},
 			{"read the sessions that started up to a day after its range", `\b(from_iso8601_timestamp_nanos|message_time)\(h\.session_started_at\) < (p\.to_hour \+ INTERVAL '1' DAY|TIMESTAMP_ADD\(p\.to_hour, INTERVAL 1 DAY\))`},
 			{"read their heartbeats from an hour before the earliest start", `\bh\.(dt >= date_format\(p\.from_hour - INTERVAL '1' DAY - INTERVAL '1' HOUR, '%Y/%m/%d/%H'\)|publish_time >= TIMESTAMP_SUB\(TIMESTAMP_SUB\(p\.from_hour, INTERVAL 1 DAY\), INTERVAL 1 HOUR\))`},
+			{"read their heartbeats delivered up to when the runner stops taking them", `\bh\.(dt < date_format\(p\.to_hour \+ INTERVAL '` + late + `' DAY, '%Y/%m/%d/%H'\)|publish_time < TIMESTAMP_ADD\(p\.to_hour, INTERVAL ` + late + ` DAY\))`},
 			{"look the named play's first session up among the sessions read", `(?i)\bFROM views (AS )?s LEFT JOIN views (AS )?f ON f\.session_id = s\.view_id AND f\.view_id = f\.session_id AND `},
 			{"take the first session of the session's account and title only", `(?i) AND f\.account_id IS NOT DISTINCT FROM s\.account_id AND f\.title_id IS NOT DISTINCT FROM s\.title_id AND `},
 			{"take a session started within QoEPlaySlack of the first", `(?i) AND f\.started_at <= s\.started_at AND s\.started_at < (f\.started_at \+ INTERVAL '1' DAY|TIMESTAMP_ADD\(f\.started_at, INTERVAL 1 DAY\))`},
@@ -466,10 +471,32 @@ func TestWarehouseSQLTakesASessionIntoAPlayAsTheRunner(t *testing.T) {
 				t.Errorf("%s does not %s (%s)", file, want.what, want.re)
 			}
 		}
-		if m := regexp.MustCompile(`\bh\.(dt|publish_time) <`).FindString(sql); m != "" {
-			t.Errorf("%s bounds the heartbeats it reads by when they came in (%s…): a long session's later ones are left out", file, m)
+		if n := len(regexp.MustCompile(`\bh\.(dt|publish_time) <`).FindAllString(sql, -1)); n != 1 {
+			t.Errorf("%s bounds the heartbeats it reads by when they came in %d times above, want once", file, n)
 		}
 	}
+}
+
+// warehouseLateDelivery is how long after the end of a query's range the
+// warehouse queries read heartbeats delivered, in days. The runner takes
+// a heartbeat delivered late into its view for as long as it keeps the
+// view, QOE_RETENTION after the view's end (bolt.DefaultQoERetention by
+// default; later it drops it, prunedViewOf), and never moves a view out of
+// the hour it started. A view the query reads started less than
+// QoEPlaySlack after the range and took its last heartbeat within a day of
+// its start (its playback token's end, PLAYBACK_TOKEN_TTL, 4 h by default,
+// plus HEARTBEAT_TOKEN_STOP_GRACE): so no heartbeat the runner counts is
+// delivered later than this after the range's end, and the queries need
+// not scan the partitions after it.
+func warehouseLateDelivery(t *testing.T) string {
+	t.Helper()
+	const day = 24 * time.Hour
+	const sessionPlay = day
+	late := playback.QoEPlaySlack + sessionPlay + bolt.DefaultQoERetention
+	if late%day != 0 {
+		t.Fatalf("the late-delivery bound %s is not whole days", late)
+	}
+	return strconv.Itoa(int(late / day))
 }
 
 // TestWarehouseSQLTakesAnEmptyAccountAsNone: a play is one account's and
