@@ -17,9 +17,10 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-// countingViews is the embedded store, counting the views each of its
-// QoE listings hands out: the most in one answer is the most the route
-// can hold of them at once, bar the plays it keeps open.
+// countingViews is the embedded store, counting the views its QoE
+// listing (playback.QoEStore's only one) hands out: the most in one
+// answer is the most the route can hold of them at once, bar the plays it
+// keeps open.
 type countingViews struct {
 	*bolt.Store
 	mu         sync.Mutex
@@ -31,10 +32,6 @@ func (c *countingViews) count(views []playback.QoEView, err error) ([]playback.Q
 	defer c.mu.Unlock()
 	c.most, c.read = max(c.most, len(views)), c.read+len(views)
 	return views, err
-}
-
-func (c *countingViews) QoEViews(ctx context.Context, from, to time.Time) ([]playback.QoEView, error) {
-	return c.count(c.Store.QoEViews(ctx, from, to))
 }
 
 func (c *countingViews) QoEViewPage(ctx context.Context, from, to time.Time, after playback.QoEViewMark, limit int) ([]playback.QoEView, error) {

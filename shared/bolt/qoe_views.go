@@ -199,7 +199,10 @@ func (s storedBeats) All() ([]playback.QoEBeat, error) {
 	return out, nil
 }
 
-// QoEViews lists the views whose start hour is in [from's hour, to).
+// QoEViews lists the views whose start hour is in [from's hour, to), all
+// at once, as QoEViewPage does a page at a time: for tests and tools that
+// look at a few views; it is not part of playback.QoEStore, whose readers
+// page.
 func (s *Store) QoEViews(ctx context.Context, from, to time.Time) (views []playback.QoEView, err error) {
 	err = s.view(ctx, "QoEViews", func(tx *bbolt.Tx) error {
 		views, err = listQoEViews(tx, from, to, playback.QoEViewMark{}, -1)
@@ -208,8 +211,8 @@ func (s *Store) QoEViews(ctx context.Context, from, to time.Time) (views []playb
 	return views, err
 }
 
-// QoEViewPage lists at most limit of the views QoEViews lists after the
-// view at after, in key order: the keys are QoEViewMark's order (each
+// QoEViewPage lists at most limit of the views whose start hour is in
+// [from's hour, to) after the view at after, in key order: the keys are QoEViewMark's order (each
 // run below is; the runs are in the hours' order).
 func (s *Store) QoEViewPage(ctx context.Context, from, to time.Time, after playback.QoEViewMark, limit int) (views []playback.QoEView, err error) {
 	if limit <= 0 {

@@ -592,14 +592,13 @@ type QoEStore interface {
 	// ApplyQoEReports folds each report into its view with QoEView.Apply,
 	// atomically per view.
 	ApplyQoEReports(ctx context.Context, reports []QoEReport) error
-	// QoEViews lists the views that started in [from, to).
-	QoEViews(ctx context.Context, from, to time.Time) ([]QoEView, error)
-	// QoEViewPage lists the views QoEViews lists a page at a time, in
-	// QoEViewMark order (by start hour, then session id): at most limit
-	// of those that come after after, the Mark of the previous page's
-	// last view (the zero mark for the first page). A page shorter than
-	// limit is the last. A reader of a long range holds a page, not the
-	// range (StreamQoEPlays).
+	// QoEViewPage lists the views that started in [from, to) (their
+	// start hour in [from's hour, to)) a page at a time, in QoEViewMark
+	// order (by start hour, then session id): at most limit of those
+	// that come after after, the Mark of the previous page's last view
+	// (the zero mark for the first page). A page shorter than limit is
+	// the last. A reader of a long range holds a page, not the range
+	// (StreamQoEPlays); it is the only listing a store implements.
 	QoEViewPage(ctx context.Context, from, to time.Time, after QoEViewMark, limit int) ([]QoEView, error)
 }
 
