@@ -35,9 +35,13 @@ type HeartbeatRequest struct {
 }
 
 // deprecatedQoE are the qoe members still read under their names of
-// before the CMCD v2 collector, for one version.
-var deprecatedQoE = [...]struct{ name, old string }{
-	{"startup_ms", "su"}, {"rebuffer_count", "rc"}, {"rebuffer_ms", "rd"}, {"played_ms", "pd"},
+// before the CMCD v2 collector, for one version, as the decoder names
+// them in its refusals: the member's current field, then its deprecated
+// one. The decoder's case of each member (jsonDecoder.qoe) reads both
+// names and asks renamed which it was given, so that this table is all it
+// knows of which members have an old name.
+var deprecatedQoE = [...]struct{ field, oldField string }{
+	{"qoe.startup_ms", "qoe.su"}, {"qoe.rebuffer_count", "qoe.rc"}, {"qoe.rebuffer_ms", "qoe.rd"}, {"qoe.played_ms", "qoe.pd"},
 }
 
 // QoEMember is the name the request gave qoe member name (a current name,
@@ -46,8 +50,8 @@ var deprecatedQoE = [...]struct{ name, old string }{
 // the decoder's own refusals do.
 func (r *HeartbeatRequest) QoEMember(name string) string {
 	for i, m := range deprecatedQoE {
-		if m.name == name && r.oldNames&(1<<i) != 0 {
-			return m.old
+		if m.field[len("qoe."):] == name && r.oldNames&(1<<i) != 0 {
+			return m.oldField[len("qoe."):]
 		}
 	}
 	return name

@@ -220,6 +220,8 @@ func (d *jsonDecoder) qoe(q *playback.QoE, oldNames *uint8, depth int, strict bo
 			return err
 		}
 		var bit uint16
+		var old uint8 // the member's oldNames bit when given under its deprecated name
+		var field string
 		switch string(name) {
 		case "br":
 			bit = 1 << 0
@@ -232,16 +234,20 @@ func (d *jsonDecoder) qoe(q *playback.QoE, oldNames *uint8, depth int, strict bo
 			q.ThroughputKbps, err = d.intValue("qoe.mtp")
 		case "startup_ms", "su": // su: deprecated name, read for one version
 			bit = 1 << 3
-			q.StartupMS, err = d.intValue(pick(name, "qoe.startup_ms", "qoe.su"))
+			field, old = renamed(name)
+			q.StartupMS, err = d.intValue(field)
 		case "rebuffer_count", "rc": // rc: deprecated name, read for one version
 			bit = 1 << 4
-			q.RebufferCount, err = d.intValue(pick(name, "qoe.rebuffer_count", "qoe.rc"))
+			field, old = renamed(name)
+			q.RebufferCount, err = d.intValue(field)
 		case "rebuffer_ms", "rd": // rd: deprecated name, read for one version
 			bit = 1 << 5
-			q.RebufferMS, err = d.int64Value(pick(name, "qoe.rebuffer_ms", "qoe.rd"))
+			field, old = renamed(name)
+			q.RebufferMS, err = d.int64Value(field)
 		case "played_ms", "pd": // pd: deprecated name, read for one version
 			bit = 1 << 6
-			q.PlayedMS, err = d.int64Value(pick(name, "qoe.played_ms", "qoe.pd"))
+			field, old = renamed(name)
+			q.PlayedMS, err = d.int64Value(field)
 		case "df":
 			bit = 1 << 7
 			q.DroppedFrames, err = d.intValue("qoe.df")
@@ -270,35 +276,29 @@ func (d *jsonDecoder) qoe(q *playback.QoE, oldNames *uint8, depth int, strict bo
 			return duplicateField(append([]byte("qoe."), name...))
 		}
 		seen |= bit
-		if oldNames != nil && bit&deprecatedMembers != 0 {
-			*oldNames |= deprecatedBit(name)
+		if oldNames != nil {
+			*oldNames |= old
 		}
 	}
 }
 
-// deprecatedMembers are the seen bits of the qoe members that have a
-// deprecated name (deprecatedQoE): only their names need looking up.
-const deprecatedMembers = 1<<3 | 1<<4 | 1<<5 | 1<<6
-
-// deprecatedBit is the HeartbeatRequest.oldNames bit of a qoe member
-// given under name: its deprecatedQoE entry's when name is a deprecated
-// one, else 0.
-func deprecatedBit(name []byte) uint8 {
-	for i, m := range deprecatedQoE {
-		if string(name) == m.old {
-			return 1 << i
+// renamed is what the decoder keeps of a qoe member of deprecatedQoE
+// given under name, its current name or its deprecated one: the field to
+// report its errors under, the name the document used, and the member's
+// HeartbeatRequest.oldNames bit when that was its deprecated name (else
+// 0).
+func renamed(name []byte) (field string, old uint8) {
+	for i := range deprecatedQoE {
+		m := &deprecatedQoE[i]
+		switch string(name) {
+		case m.field[len("qoe."):]:
+			return m.field, 0
+		case m.oldField[len("qoe."):]:
+			return m.oldField, 1 << i
 		}
 	}
-	return 0
-}
-
-// pick is the field name to report errors under: the deprecated name when
-// that is what the document used.
-func pick(name []byte, current, deprecated string) string {
-	if string(name) == deprecated[len("qoe."):] {
-		return deprecated
-	}
-	return current
+	// Only the members of deprecatedQoE ask (TestDeprecatedQoENames).
+	return "qoe." + string(name), 0
 }
 
 type jsonDecoder struct {
