@@ -1,10 +1,8 @@
 package heartbeat_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"reflect"
 	"testing"
 	"time"
 
@@ -68,10 +66,7 @@ func TestCMCDStopWithAnEndedCredential(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				cfg := defaultConfig()
-				cfg.TokenStopGrace = tc.grace
-				cfg.StopGrace = 30 * time.Second
-				h := newHarness(t, harnessOptions{cfg: cfg, qoeViews: true})
+				h := stopGraceHarness(t, tc.grace)
 				id, _ := h.play("acct_cmcd", "title_1", 1)
 				start := h.clock()
 				end := start.Add(150 * time.Second).Truncate(time.Second)
@@ -80,10 +75,10 @@ func TestCMCDStopWithAnEndedCredential(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				target := "/v1/playback/" + id + "/cmcd/" + cred
+				target := "/v1/playback/" + id + "/cmcd/"
 				send := func(report string) {
 					t.Helper()
-					if rec := h.report(http.MethodPost, target, "application/cmcd", report); rec.Code != http.StatusNoContent {
+					if rec := h.report(http.MethodPost, target+cred, "application/cmcd", report); rec.Code != http.StatusNoContent {
 						t.Fatalf("%q: %d %s", report, rec.Code, rec.Body)
 					}
 				}
@@ -94,69 +89,36 @@ func TestCMCDStopWithAnEndedCredential(t *testing.T) {
 					h.advance(start.Add(at).Sub(h.clock()))
 					send(fmt.Sprintf("e=t,pt=%d,sta=p,ts=%d,v=2", (at - time.Second).Milliseconds(), h.ts(0)))
 				}
-				h.idle()
-				before := h.session(id)
-				p0, err := h.bolt.GetProgress(context.Background(), "acct_cmcd", "title_1")
-				if err != nil {
-					t.Fatal(err)
-				}
-				view0 := h.view(id)
+				before := h.stopState(id, "acct_cmcd", "title_1")
 				h.advance(end.Add(tc.after).Sub(h.clock()))
 				if tc.forged {
-					target = target[:len(target)-2] + map[bool]string{true: "AA", false: "AB"}[target[len(target)-2:] == "AB"]
+					cred = forged(cred)
 				}
 
 				body := fmt.Sprintf(tc.report, h.ts(-time.Second), h.ts(0))
 				if tc.report != flushing {
 					body = fmt.Sprintf(tc.report, h.ts(0))
 				}
-				rec := h.report(http.MethodPost, target, "application/cmcd", body)
-				h.idle()
-				after := h.session(id)
-				p, err := h.bolt.GetProgress(context.Background(), "acct_cmcd", "title_1")
-				if err != nil {
-					t.Fatal(err)
-				}
-				view := h.view(id)
+				rec := h.report(http.MethodPost, target+cred, "application/cmcd", body)
+				after := h.stopState(id, "acct_cmcd", "title_1")
 				if tc.wantCode != http.StatusNoContent {
-					status, code, reason := tc.wantCode, playback.CodeUnauthenticated, tc.wantReason
-					if status == http.StatusForbidden {
-						code = playback.CodeForbidden
-					}
-					if !licence && reason == playback.ReasonLicenceEnded {
-						status, code, reason = http.StatusUnauthorized, playback.CodeUnauthenticated, auth.ReasonTokenExpired
-					}
-					wantError(t, rec, status, code, reason)
-					if after != before || p != p0 || !reflect.DeepEqual(view, view0) {
-						t.Fatalf("a refused %q wrote: session %+v, was %+v; progress %+v, was %+v; view %+v, was %+v",
-							body, after, before, p, p0, view, view0)
-					}
+					wantEndRefused(t, rec, tc.wantCode, tc.wantReason, licence)
+					after.wantUnchanged(t, before, fmt.Sprintf("a refused %q", body))
 					return
 				}
 				if rec.Code != http.StatusNoContent {
 					t.Fatalf("%q %s after the credential's end: %d %s", body, tc.after, rec.Code, rec.Body)
 				}
-				if after.Active(h.clock()) || after.ExpiresAt.After(before.ExpiresAt) {
-					t.Fatalf("the stop left the session %+v, was %+v: want it over with its lease not renewed", after, before)
-				}
-				if p.PositionMS != 149_000 || p.SessionID != id {
-					t.Fatalf("progress %+v: want the stop's position", p)
-				}
-				if !view.Stopped || view.PlayedMS <= view0.PlayedMS {
-					t.Fatalf("view %+v, was %+v: want it stopped, with the play up to the stop", view, view0)
+				after.wantStopped(t, before, h.clock(), 149_000)
+				if after.view.PlayedMS <= before.view.PlayedMS {
+					t.Fatalf("view %+v, was %+v: want the play up to the stop", after.view, before.view)
 				}
 
 				// Sent again (a retry whose answer was lost): nothing changes.
-				if again := h.report(http.MethodPost, target, "application/cmcd", body); again.Code == http.StatusNoContent {
+				if again := h.report(http.MethodPost, target+cred, "application/cmcd", body); again.Code == http.StatusNoContent {
 					t.Fatalf("stop replayed: %d %s", again.Code, again.Body)
 				}
-				h.idle()
-				if s := h.session(id); s != after {
-					t.Fatalf("the replayed stop changed the session: %+v, was %+v", s, after)
-				}
-				if v := h.view(id); !reflect.DeepEqual(v, view) {
-					t.Fatalf("the replayed stop changed the view: %+v, was %+v", v, view)
-				}
+				h.stopState(id, "acct_cmcd", "title_1").wantUnchanged(t, after, "the replayed stop")
 			})
 		}
 	}

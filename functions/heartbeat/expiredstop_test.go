@@ -1,7 +1,6 @@
 package heartbeat_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -53,10 +52,7 @@ func TestStopWithATokenJustExpired(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := defaultConfig()
-			cfg.TokenStopGrace = tc.grace
-			cfg.StopGrace = 30 * time.Second
-			h := newHarness(t, harnessOptions{cfg: cfg, qoeViews: true})
+			h := stopGraceHarness(t, tc.grace)
 			id, _ := h.play("acct_exp", "title_1", 1)
 			expires := h.clock().Add(time.Minute).Truncate(time.Second)
 			tok, err := h.tokens.Issue(auth.PlaybackClaims{SessionID: id, AccountID: "acct_exp", TitleID: "title_1",
@@ -74,77 +70,43 @@ func TestStopWithATokenJustExpired(t *testing.T) {
 				h.advance(expires.Add(tc.after - time.Second).Sub(h.clock()))
 				h.play("acct_exp", "title_1", 1)
 			}
-			before := h.session(id)
+			before := h.stopState(id, "acct_exp", "title_1")
 			h.advance(expires.Add(tc.after).Sub(h.clock()))
 			if tc.forged {
-				tok = tok[:len(tok)-2] + map[bool]string{true: "AA", false: "AB"}[tok[len(tok)-2:] == "AB"]
+				tok = forged(tok)
 			}
 
-			rec := h.beat(id, tok, h.body(tc.event, 52_000, 0, `{"played_ms":49000,"rebuffer_count":2,"rebuffer_ms":2500}`))
-			h.idle()
-			after := h.session(id)
-			p, err := h.bolt.GetProgress(context.Background(), "acct_exp", "title_1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			view := h.view(id)
+			body := h.body(tc.event, 52_000, 0, `{"played_ms":49000,"rebuffer_count":2,"rebuffer_ms":2500}`)
+			rec := h.beat(id, tok, body)
+			after := h.stopState(id, "acct_exp", "title_1")
 			if tc.wantCode != http.StatusOK {
 				wantError(t, rec, tc.wantCode, playback.CodeUnauthenticated, tc.wantReason)
-				if after != before || p.PositionMS != 30_000 || view.RebufferMS != 1000 || view.PlayedMS != 28000 {
-					t.Fatalf("a refused %s wrote: session %+v, was %+v; position %d; view played %d ms, stalled %d ms",
-						tc.event, after, before, p.PositionMS, view.PlayedMS, view.RebufferMS)
-				}
+				after.wantUnchanged(t, before, "a refused "+tc.event)
 				return
 			}
 			if rec.Code != http.StatusOK || !decode[heartbeat.HeartbeatResponse](t, rec).Ended {
 				t.Fatalf("stop: %d %s", rec.Code, rec.Body)
 			}
+			after.wantStopped(t, before, h.clock(), 52_000)
 			wantEnd := playback.EndStopped
 			if tc.replaced {
 				wantEnd = playback.EndReplaced
 			}
-			if after.EndReason != wantEnd || after.ExpiresAt.After(before.ExpiresAt) {
-				t.Fatalf("the stop left the session %+v, was %+v: want it ended (%s) with its lease not renewed", after, before, wantEnd)
+			if after.session.EndReason != wantEnd {
+				t.Fatalf("the stop left the session %+v: want it ended (%s)", after.session, wantEnd)
 			}
-			if tc.replaced && !after.EndedAt.Equal(before.EndedAt) {
-				t.Fatalf("the stop moved the replaced session's end from %s to %s", before.EndedAt, after.EndedAt)
+			if tc.replaced && !after.session.EndedAt.Equal(before.session.EndedAt) {
+				t.Fatalf("the stop moved the replaced session's end from %s to %s", before.session.EndedAt, after.session.EndedAt)
 			}
-			if p.PositionMS != 52_000 || p.SessionID != id {
-				t.Fatalf("progress %+v: want the stop's position", p)
-			}
-			if view.PlayedMS != 49000 || view.RebufferMS != 2500 || !view.Stopped {
-				t.Fatalf("view %+v: want the stop's counters folded", view)
+			if after.view.PlayedMS != 49000 || after.view.RebufferMS != 2500 {
+				t.Fatalf("view %+v: want the stop's counters folded", after.view)
 			}
 
 			// Sent again (a retry whose answer was lost): nothing changes.
-			again := h.beat(id, tok, h.body(tc.event, 52_000, 0, `{"played_ms":49000,"rebuffer_count":2,"rebuffer_ms":2500}`))
-			h.idle()
-			if again.Code == http.StatusOK {
+			if again := h.beat(id, tok, body); again.Code == http.StatusOK {
 				t.Fatalf("stop replayed: %d %s", again.Code, again.Body)
 			}
-			if s := h.session(id); s != after {
-				t.Fatalf("the replayed stop changed the session: %+v, was %+v", s, after)
-			}
-			if v := h.view(id); v.PlayedMS != view.PlayedMS || v.RebufferMS != view.RebufferMS {
-				t.Fatalf("the replayed stop changed the view: %+v, was %+v", v, view)
-			}
+			h.stopState(id, "acct_exp", "title_1").wantUnchanged(t, after, "the replayed stop")
 		})
 	}
-}
-
-// view is the QoE view of session id.
-func (h *harness) view(id string) playback.QoEView {
-	h.t.Helper()
-	now := h.clock()
-	views, err := h.bolt.QoEViews(context.Background(), now.Add(-24*time.Hour), now.Add(time.Hour))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for _, v := range views {
-		if v.SessionID == id {
-			return v
-		}
-	}
-	h.t.Fatalf("no view of session %s among %d", id, len(views))
-	return playback.QoEView{}
 }

@@ -1,9 +1,7 @@
 package heartbeat_test
 
 import (
-	"context"
 	"net/http"
-	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -66,10 +64,7 @@ func TestStopWithATokenTheLicenceEnded(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				cfg := defaultConfig()
-				cfg.TokenStopGrace = tc.grace
-				cfg.StopGrace = 30 * time.Second
-				h := newHarness(t, harnessOptions{cfg: cfg, qoeViews: true})
+				h := stopGraceHarness(t, tc.grace)
 				id, _ := h.play("acct_lic", "title_1", 1)
 				start := h.clock()
 				end := start.Add(150 * time.Second).Truncate(time.Second)
@@ -95,70 +90,36 @@ func TestStopWithATokenTheLicenceEnded(t *testing.T) {
 						t.Fatalf("progress at +%s: %d %s", at, rec.Code, rec.Body)
 					}
 				}
-				h.idle()
-				before := h.session(id)
-				if before.ExpiresAt.After(end) {
-					t.Fatalf("the lease runs to %s, past the licence's end %s", before.ExpiresAt, end)
+				before := h.stopState(id, "acct_lic", "title_1")
+				if before.session.ExpiresAt.After(end) {
+					t.Fatalf("the lease runs to %s, past the licence's end %s", before.session.ExpiresAt, end)
 				}
-				p0, err := h.bolt.GetProgress(context.Background(), "acct_lic", "title_1")
-				if err != nil {
-					t.Fatal(err)
-				}
-				view0 := h.view(id)
 				h.advance(end.Add(tc.after).Sub(h.clock()))
 				if tc.forged {
-					tok = tok[:len(tok)-2] + map[bool]string{true: "AA", false: "AB"}[tok[len(tok)-2:] == "AB"]
+					tok = forged(tok)
 				}
 
 				body := h.body(tc.event, 52_000, 0, `{"played_ms":147000,"rebuffer_count":2,"rebuffer_ms":2500}`)
 				rec := h.beat(id, tok, body)
-				h.idle()
-				after := h.session(id)
-				p, err := h.bolt.GetProgress(context.Background(), "acct_lic", "title_1")
-				if err != nil {
-					t.Fatal(err)
-				}
-				view := h.view(id)
+				after := h.stopState(id, "acct_lic", "title_1")
 				if tc.wantCode != http.StatusOK {
-					status, code, reason := tc.wantCode, playback.CodeUnauthenticated, tc.wantReason
-					if status == http.StatusForbidden {
-						code = playback.CodeForbidden
-					}
-					if !lease && reason == playback.ReasonLicenceEnded {
-						status, code, reason = http.StatusUnauthorized, playback.CodeUnauthenticated, auth.ReasonTokenExpired
-					}
-					wantError(t, rec, status, code, reason)
-					if after != before || p != p0 || !reflect.DeepEqual(view, view0) {
-						t.Fatalf("a refused %s wrote: session %+v, was %+v; progress %+v, was %+v; view %+v, was %+v",
-							tc.event, after, before, p, p0, view, view0)
-					}
+					wantEndRefused(t, rec, tc.wantCode, tc.wantReason, lease)
+					after.wantUnchanged(t, before, "a refused "+tc.event)
 					return
 				}
 				if rec.Code != http.StatusOK || !decode[heartbeat.HeartbeatResponse](t, rec).Ended {
 					t.Fatalf("stop %s after the licence's end: %d %s", tc.after, rec.Code, rec.Body)
 				}
-				if after.Active(h.clock()) || after.ExpiresAt.After(before.ExpiresAt) {
-					t.Fatalf("the stop left the session %+v, was %+v: want it over with its lease not renewed", after, before)
-				}
-				if p.PositionMS != 52_000 || p.SessionID != id {
-					t.Fatalf("progress %+v: want the stop's position", p)
-				}
-				if view.PlayedMS != 147000 || view.RebufferMS != 2500 || !view.Stopped {
-					t.Fatalf("view %+v: want the stop's counters folded", view)
+				after.wantStopped(t, before, h.clock(), 52_000)
+				if after.view.PlayedMS != 147000 || after.view.RebufferMS != 2500 {
+					t.Fatalf("view %+v: want the stop's counters folded", after.view)
 				}
 
 				// Sent again (a retry whose answer was lost): nothing changes.
-				again := h.beat(id, tok, body)
-				h.idle()
-				if again.Code == http.StatusOK {
+				if again := h.beat(id, tok, body); again.Code == http.StatusOK {
 					t.Fatalf("stop replayed: %d %s", again.Code, again.Body)
 				}
-				if s := h.session(id); s != after {
-					t.Fatalf("the replayed stop changed the session: %+v, was %+v", s, after)
-				}
-				if v := h.view(id); !reflect.DeepEqual(v, view) {
-					t.Fatalf("the replayed stop changed the view: %+v, was %+v", v, view)
-				}
+				h.stopState(id, "acct_lic", "title_1").wantUnchanged(t, after, "the replayed stop")
 			})
 		}
 	}
