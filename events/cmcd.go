@@ -90,7 +90,7 @@ type CMCDReport struct {
 	// StartupMS is msd, the measured start delay.
 	StartupMS  int
 	CDN        string
-	SessionID  string // sid: the player's own id, not ours; kept for logs
+	SessionID  string // sid: the player's playback session id; the collector reads it as the play named (QoE.View)
 	ContentID  string // cid
 	Version    int    // v
 	ErrorCodes int    // how many ec codes the report carries

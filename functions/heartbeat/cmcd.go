@@ -93,6 +93,7 @@ func (s *Server) cmcd(w http.ResponseWriter, r *http.Request) error {
 	for i := range beats {
 		h := &beats[i]
 		h.SessionID, h.AccountID, h.TitleID, h.DeviceID = id, sess.AccountID, sess.TitleID, sess.DeviceID
+		h.QoE.View = cmcdPlay(&reports[i], id)
 		// A heartbeat is known by its device time and acceptance
 		// (playback.QoEBeat): a view takes one with both of another's for
 		// that one delivered again. ts is in milliseconds, so two events of
@@ -180,6 +181,26 @@ func (s *Server) cmcdBeat(h *events.Heartbeat, rep *events.CMCDReport, now time.
 		return invalid("cmcd_cdn_invalid", "CMCD key cdn must be an id: %s", playback.IDRule)
 	}
 	return nil
+}
+
+// cmcdPlay is the play a report of session id names (QoE.View): its sid
+// when that is an id other than the session's own. CTA-5004 defines sid
+// as the GUID that identifies the current playback session, which ties a
+// player's reports of one play together; an app that sets it to the
+// session id of the play's first POST /v1/play (dash.js
+// streaming.cmcd.sid, Shaka Player and hls.js cmcd.sessionId) and keeps
+// it when it re-authorizes names the play as a heartbeat's qoe.view does,
+// and the play is one view (playback.QoEPlays). The session is still the
+// URL's. Any other sid, a player's own random one or another account's
+// session, names a play no session of the account and title began, and
+// QoEPlays leaves such a session a view of its own, startup and all (no
+// qoe.continued is read into it: the play's first session, when it is
+// there, keeps the play's startup).
+func cmcdPlay(rep *events.CMCDReport, id string) string {
+	if rep.SessionID == id || !playback.ValidID(rep.SessionID) {
+		return ""
+	}
+	return rep.SessionID
 }
 
 // cmcdEvent maps a report's event and play state to a heartbeat event:
