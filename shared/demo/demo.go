@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -21,12 +22,17 @@ const (
 	AccountCanceled = "acct_canceled" // canceled: may not play
 )
 
-// Store is what seeding writes.
+// Store is what seeding writes, with the Stripe events parked for the
+// accounts and customers it creates, which it wakes.
 type Store interface {
 	playback.CatalogStore
 	playback.AccountStore
 	playback.EdgeStore
+	events.ParkedStore
 }
+
+// wakePage is how many parked Stripe events a wake lists at a time.
+const wakePage = 100
 
 // Plans are the demo tiers.
 var Plans = []playback.Plan{
@@ -173,18 +179,31 @@ func SeedOn(ctx context.Context, s Store, cdnBases map[string]string, now time.T
 			return fmt.Errorf("demo.Seed: title %s: %w", t.ID, err)
 		}
 	}
+	// The wakes' clock: from now at the wall's pace, so that an event a
+	// consumer parks while an account is written is told apart from
+	// those parked after (events.CreateStripeAccount), which a constant
+	// now is not.
+	start := time.Now()
+	clock := func() time.Time { return now.Add(time.Since(start)) }
 	for _, a := range Accounts(now) {
 		if _, err := s.GetAccount(ctx, a.ID); playback.IsCode(err, playback.CodeNotFound) {
 			// The link first: a start stopped between the two writes
 			// leaves the account missing, which the next start writes
 			// (linking again, idempotently), not an account whose
-			// customer is never linked.
+			// customer is never linked. Both wake the Stripe events
+			// parked for them (an account deleted and seeded again, a
+			// store that took Stripe events before its seed): Stripe
+			// does not send an acknowledged event again and the sweeper
+			// retries no customer's or account's key. With no bus here,
+			// they are handed to the sweeper, which announces them after
+			// its first backoff.
 			if a.CustomerID != "" {
-				if err := s.LinkCustomer(ctx, a.CustomerID, a.ID); err != nil {
+				if _, err := events.LinkStripeCustomer(ctx, s, nil, a.CustomerID, a.ID, wakePage, clock); err != nil {
 					return fmt.Errorf("demo.Seed: customer %s: %w", a.CustomerID, err)
 				}
 			}
-			if err := s.PutAccount(ctx, a); err != nil {
+			_, err := events.CreateStripeAccount(ctx, s, nil, a.ID, wakePage, clock, func() error { return s.PutAccount(ctx, a) })
+			if err != nil {
 				return fmt.Errorf("demo.Seed: account %s: %w", a.ID, err)
 			}
 		} else if err != nil {
