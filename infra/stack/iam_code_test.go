@@ -266,8 +266,8 @@ func TestAdapterScanFindsTheCallsItMustFind(t *testing.T) {
 		t.Errorf("deployed SQS calls %v, want only publishing", actions["sqs"])
 	}
 	slices.Sort(indexQueries)
-	if !slices.Equal(indexQueries, []string{"CountActiveLeases", "CountParkedEvents", "ListPendingEvents", "ListRecords"}) {
-		t.Errorf("index queries in %v, want CountActiveLeases, CountParkedEvents, ListPendingEvents and ListRecords", indexQueries)
+	if !slices.Equal(indexQueries, []string{"CountActiveLeases", "CountParkedEvents", "ListParkedKeys", "ListPendingEvents", "ListRecords"}) {
+		t.Errorf("index queries in %v, want CountActiveLeases, CountParkedEvents, ListParkedKeys, ListPendingEvents and ListRecords", indexQueries)
 	}
 }
 

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -225,4 +228,31 @@ func countParked(tx *bbolt.Tx, source, prefix string, limit int, now time.Time) 
 		}
 	}
 	return n, nil
+}
+
+// parkedKeys lists, up to limit, the keys with prefix after after under
+// which the source has live parked events, in playback.CompareParkKeys
+// order.
+func parkedKeys(tx *bbolt.Tx, source, prefix, after string, limit int, now time.Time) ([]string, error) {
+	sp := sourcePrefix(source)
+	live := map[string]bool{}
+	c := tx.Bucket(bucketInboxParked).Cursor()
+	for k, _ := c.Seek(sp); k != nil && bytes.HasPrefix(k, sp); k, _ = c.Next() {
+		rest := k[len(sp):]
+		keyLen := int(binary.BigEndian.Uint16(rest))
+		parkKey := string(rest[2 : 2+keyLen])
+		if live[parkKey] || !strings.HasPrefix(parkKey, prefix) || after != "" && playback.CompareParkKeys(parkKey, after) <= 0 {
+			continue
+		}
+		id := string(rest[2+keyLen+12:])
+		ev, err := get[playback.InboxEvent](tx, bucketInbox, key(source, id), "event", id)
+		if err != nil {
+			return nil, fmt.Errorf("parked index entry of %s: %w", id, err)
+		}
+		if !ev.ParkExpired(now) {
+			live[parkKey] = true
+		}
+	}
+	keys := slices.SortedFunc(maps.Keys(live), playback.CompareParkKeys)
+	return keys[:min(len(keys), limit)], nil
 }

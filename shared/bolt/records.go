@@ -120,6 +120,21 @@ func (s *Store) CountParkedEvents(ctx context.Context, source, prefix string, li
 	return n, err
 }
 
+// ListParkedKeys walks the source's entries of bucketInboxParked, as
+// CountParkedEvents does, decoding one live event per key to tell it
+// waits: the index orders keys by length first, so it collects them all
+// and sorts them.
+func (s *Store) ListParkedKeys(ctx context.Context, source, prefix, after string, limit int) (keys []string, err error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	err = s.view(ctx, "ListParkedKeys", func(tx *bbolt.Tx) (err error) {
+		keys, err = parkedKeys(tx, source, prefix, after, limit, s.now())
+		return err
+	})
+	return keys, err
+}
+
 func (s *Store) PutEdge(ctx context.Context, e playback.Edge) error {
 	return s.update(ctx, "PutEdge", func(tx *bbolt.Tx) error { return put(tx, bucketEdges, []byte(e.ID), e) })
 }

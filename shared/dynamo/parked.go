@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -249,4 +250,62 @@ func (s *Store) CountParkedEvents(ctx context.Context, source, prefix string, li
 		n += int(page.Count)
 	}
 	return min(n, limit), nil
+}
+
+// ListParkedKeys queries the "pending" index (eventually consistent) as
+// CountParkedEvents does, from after on: a pointer's sort key there is its
+// key, '|' and its place (parkedIndexSK), so a key's pointers sit together
+// in playback.CompareParkKeys order. Once a key is found live, the next
+// query starts past its pointers (the key and '}', the byte after '|'),
+// however many wait under it.
+func (s *Store) ListParkedKeys(ctx context.Context, source, prefix, after string, limit int) ([]string, error) {
+	const op = "ListParkedKeys"
+	if limit <= 0 || source == "" {
+		return nil, nil
+	}
+	from := prefix
+	if after != "" {
+		from = max(from, after+"}")
+	}
+	var keys []string
+	var start map[string]types.AttributeValue
+	for len(keys) < limit {
+		cond, names, values := "#ppk = :ppk", map[string]string{"#ppk": attrPendingPK}, item{":ppk": str(parkedIndexPK(source))}
+		if from != "" { // a key condition takes no empty string
+			cond += " AND #psk >= :from"
+			names["#psk"], values[":from"] = attrPendingSK, str(from)
+		}
+		out, err := s.db().Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.table),
+			IndexName:                 aws.String(indexPending),
+			KeyConditionExpression:    aws.String(cond),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+			ExclusiveStartKey:         start,
+			Limit:                     aws.Int32(25),
+		})
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		found := ""
+		for _, it := range out.Items {
+			key, _, _ := strings.Cut(strAttr(it, attrPendingSK), "|")
+			if !strings.HasPrefix(key, prefix) {
+				return keys, nil // past the prefix's keys
+			}
+			if s.live(it) {
+				found = key
+				break
+			}
+		}
+		switch {
+		case found != "":
+			keys, from, start = append(keys, found), found+"}", nil
+		case out.LastEvaluatedKey == nil:
+			return keys, nil
+		default:
+			start = out.LastEvaluatedKey
+		}
+	}
+	return keys, nil
 }

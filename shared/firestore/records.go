@@ -3,6 +3,7 @@ package firestore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -279,6 +280,48 @@ func (s *Store) CountParkedEvents(ctx context.Context, source, prefix string, li
 		return 0, fail(op, err)
 	}
 	return n, nil
+}
+
+// ListParkedKeys reads the "parked" values from after on, as
+// CountParkedEvents does: each begins with its key and '|', so a key's
+// events sit together in playback.CompareParkKeys order. Once a key is
+// found live, the next read starts past its events (the key and '}', the
+// character after '|'), however many wait under it.
+func (s *Store) ListParkedKeys(ctx context.Context, source, prefix, after string, limit int) ([]string, error) {
+	if err := s.open(ctx); err != nil {
+		return nil, err
+	}
+	const op = "ListParkedKeys"
+	if limit <= 0 || !validID(source) {
+		return nil, nil
+	}
+	from := prefix
+	if after != "" {
+		from = max(from, after+"}")
+	}
+	var keys []string
+	for len(keys) < limit {
+		found := ""
+		err := s.walkParked(ctx, source, ">=", from, prefix+"\U0010FFFF", 25, []string{fieldParked, fieldExpireAt},
+			func(docs []*firestore.DocumentSnapshot) (bool, error) {
+				for _, d := range docs {
+					if st := s.fromSnapshot(d); st.live {
+						v, _ := st.data[fieldParked].(string)
+						found, _, _ = strings.Cut(v, "|")
+						return false, nil
+					}
+				}
+				return true, nil
+			})
+		if err != nil {
+			return nil, fail(op, err)
+		}
+		if found == "" {
+			return keys, nil
+		}
+		keys, from = append(keys, found), found+"}"
+	}
+	return keys, nil
 }
 
 // walkParked reads source's inbox documents whose "parked" value is from

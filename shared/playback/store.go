@@ -341,7 +341,20 @@ type InboxStore interface {
 	// time. For gauges: it may lag a park by a moment (DynamoDB reads an
 	// index).
 	CountParkedEvents(ctx context.Context, source, prefix string, limit int) (int, error)
+	// ListParkedKeys returns up to limit of the keys that begin with
+	// prefix under which events of source are parked (those whose wait
+	// ended left out as ListParkedEvents leaves them), each once, in
+	// CompareParkKeys order from the first after after ("" for the
+	// first). It is for a retrier of what waits under keys it cannot name
+	// (the Stripe sweeper, for an account created by a writer that woke
+	// nothing): it may lag a park by a moment (DynamoDB reads an index).
+	ListParkedKeys(ctx context.Context, source, prefix, after string, limit int) ([]string, error)
 }
+
+// CompareParkKeys is the order of ListParkedKeys: each key followed by
+// '|', which no key holds (ValidParkKey), so that stores sorting
+// key|position strings list keys in it.
+func CompareParkKeys(a, b string) int { return strings.Compare(a+"|", b+"|") }
 
 // ParkCursor is a position in a key's parked events: list the events
 // parked after At, or at At with an ID greater than ID.

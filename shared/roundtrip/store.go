@@ -177,6 +177,11 @@ func (s *Store) CountParkedEvents(ctx context.Context, source, prefix string, li
 	return s.inner.CountParkedEvents(ctx, source, prefix, limit)
 }
 
+func (s *Store) ListParkedKeys(ctx context.Context, source, prefix, after string, limit int) ([]string, error) {
+	defer begin(ctx, LayerStore, "ListParkedKeys")()
+	return s.inner.ListParkedKeys(ctx, source, prefix, after, limit)
+}
+
 func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {
 	defer begin(ctx, LayerStore, "ListParkedEvents")()
 	return s.inner.ListParkedEvents(ctx, source, key, after, limit)

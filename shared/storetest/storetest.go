@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"InboxParkedExpiredFirst", testInboxParkedExpiredFirst},
 		{"InboxProcessedExpiry", testInboxProcessedExpiry},
 		{"InboxParkedCount", testInboxParkedCount},
+		{"InboxParkedKeys", testInboxParkedKeys},
 		{"Edges", testEdges},
 		{"UnknownEdges", testUnknownEdges},
 		{"Progress", testProgress},
@@ -1213,6 +1214,85 @@ func testInboxParkedCount(t *testing.T, s playback.Store) {
 	}
 	if got, again := count("customer:", 100), count("retry", 100); got != 1 || again != 2 {
 		t.Errorf("after processing one and moving one to retry: customer %d, retry %d; want 1 and 2", got, again)
+	}
+}
+
+// testInboxParkedKeys: ListParkedKeys lists each key with a prefix under
+// which live events are parked once, in playback.CompareParkKeys order
+// ("account:acct_ab" before "account:acct_a"), paged by the last key
+// listed; keys whose events are all expired, processed or moved, and
+// more than a page of expired events ahead of a live one, do not hide or
+// add a key.
+func testInboxParkedKeys(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := now()
+	source := playback.NewID("src")
+	type parked struct {
+		id, key string
+		expires time.Time
+	}
+	events := []parked{
+		{"evt_a1", "account:acct_a", time.Time{}},
+		{"evt_a2", "account:acct_a", t0.Add(time.Hour)},
+		{"evt_ab", "account:acct_ab", time.Time{}},
+		{"evt_gone", "account:acct_b", t0.Add(-time.Minute)},
+		{"evt_done", "account:acct_d", time.Time{}},
+		{"evt_moved", "account:acct_e", time.Time{}},
+		{"evt_c", "account:acct_c", time.Time{}},
+		{"evt_cus", "customer:cus_a", time.Time{}},
+		{"evt_retry", "retry", time.Time{}},
+	}
+	for i := range 30 { // more than a page, parked first
+		events = append(events, parked{fmt.Sprintf("evt_c_gone%02d", i), "account:acct_c", t0.Add(-time.Minute)})
+	}
+	for i, p := range events {
+		mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: p.id, Type: "invoice.paid",
+			ReceivedAt: t0.Add(-time.Hour), Payload: []byte(`{}`)}))(t)
+		at := t0.Add(-time.Minute + time.Duration(i)*time.Millisecond)
+		if p.id == "evt_c" {
+			at = t0 // behind the expired ones
+		}
+		if err := s.ParkEvent(ctx, source, p.id, p.key, at, p.expires); err != nil {
+			t.Fatalf("ParkEvent(%s): %v", p.id, err)
+		}
+	}
+	mustPair(s.RecordEvent(ctx, playback.InboxEvent{Source: source, ID: "evt_pending", Type: "invoice.paid",
+		ReceivedAt: t0.Add(-time.Hour), Payload: []byte(`{}`)}))(t)
+	if err := s.MarkEventProcessed(ctx, source, "evt_done", t0, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ParkEvent(ctx, source, "evt_moved", "retry", t0, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name                  string
+		source, prefix, after string
+		limit                 int
+		want                  []string
+	}{
+		{name: "a prefix", source: source, prefix: "account:", limit: 100,
+			want: []string{"account:acct_ab", "account:acct_a", "account:acct_c"}},
+		{name: "the first page", source: source, prefix: "account:", limit: 2,
+			want: []string{"account:acct_ab", "account:acct_a"}},
+		{name: "the next page", source: source, prefix: "account:", after: "account:acct_a", limit: 2,
+			want: []string{"account:acct_c"}},
+		{name: "after the last", source: source, prefix: "account:", after: "account:acct_c", limit: 2},
+		// "a|" sorts after "account:...|".
+		{name: "after a key the prefix's sort before", source: source, prefix: "account:", after: "a", limit: 100},
+		{name: "after a key that waits no more", source: source, prefix: "account:", after: "account:acct_b", limit: 100,
+			want: []string{"account:acct_c"}},
+		{name: "after a key before the prefix's", source: source, prefix: "account:", after: "0", limit: 100,
+			want: []string{"account:acct_ab", "account:acct_a", "account:acct_c"}},
+		{name: "every key", source: source, limit: 100,
+			want: []string{"account:acct_ab", "account:acct_a", "account:acct_c", "customer:cus_a", "retry"}},
+		{name: "no such key", source: source, prefix: "account:acct_z", limit: 100},
+		{name: "no limit", source: source, prefix: "account:", limit: 0},
+		{name: "another source", source: playback.NewID("src"), limit: 100},
+	} {
+		got := must(s.ListParkedKeys(ctx, tc.source, tc.prefix, tc.after, tc.limit))(t)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: ListParkedKeys(%q, after %q, %d) = %q, want %q", tc.name, tc.prefix, tc.after, tc.limit, got, tc.want)
+		}
 	}
 }
 
