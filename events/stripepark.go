@@ -20,7 +20,9 @@ func StripeCustomerParkKey(customer string) string { return "customer:" + custom
 // account not created yet (a checkout's client_reference_id, an object's
 // metadata.account_id): they wait for it to be created. Whoever creates
 // an account wakes them (CreateStripeAccount, WakeStripeAccount): the
-// admin API, playplane import, the consumer's checkout provisioning.
+// admin API, playplane import, the consumer's checkout provisioning, the
+// demo seed; the payment sweeper wakes those of an account some other
+// writer created.
 func StripeAccountParkKey(account string) string { return "account:" + account }
 
 // StripeAnnouncedParkKey is the park key of Stripe events announced again

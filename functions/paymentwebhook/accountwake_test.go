@@ -3,7 +3,9 @@ package paymentwebhook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -178,4 +180,65 @@ func TestAccountCreatedAtParkIsNotMissed(t *testing.T) {
 		t.Fatalf("evt_sub_cp, its account created at its park: not processed, parked under %q (%v)", ev.ParkedKey, err)
 	}
 	wantState(t, h.getAccount("acct_cp"), playback.StatusActive, "standard")
+}
+
+// TestSweepWakesAnAccountCreatedWithoutAWake: events name accounts not
+// created yet (metadata.account_id of customer.subscription.created,
+// testdata/stripe subscription shape) and wait under their keys; then
+// one account is written by a writer that wakes nothing (the store's
+// PutAccount, as the demo seed and the simulator wrote accounts), the
+// others never are. Before, the sweeper retried no account's key: the
+// event, acknowledged to Stripe, was never applied. Now the sweeper
+// reads the keys events wait under for an account, a quarter of its
+// batch a run from where the run before stopped, and wakes those of an
+// account that exists: applied within the runs that reach its key however
+// many wait ahead of it; on bolt, DynamoDB Local and the Firestore
+// emulator.
+func TestSweepWakesAnAccountCreatedWithoutAWake(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// ahead are the accounts never created whose keys sort before
+		// the created one's; a run reads one key (SweepBatch 4).
+		ahead []string
+	}{
+		{name: "alone"},
+		{name: "behind accounts never created", ahead: []string{"acct_nc0", "acct_nc1", "acct_nc2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			parkStores(t, func(t *testing.T, opts ...harnessOption) {
+				h := newHarness(t, append(opts, noLinkWait, func(c *Config, _ *Deps) { c.SweepBatch = 4 })...)
+				for i, account := range append(slices.Clone(tc.ahead), "acct_nw") {
+					sub := subState{id: "sub_" + account, customer: fmt.Sprintf("cus_Nw%02d", i), status: "active", price: "price_std",
+						start: at(0), end: at(month), created: at(0)}
+					h.run(eventPayload(t, "evt_"+account, typeSubscriptionCreated, at(time.Minute),
+						withMeta(sub.obj(t), obj{"account_id": account}), nil))
+					if ev, err := h.inboxEvent("evt_" + account); err != nil || ev.ParkedKey != parkAccount(account) {
+						t.Fatalf("evt_%s should wait for its account: %+v %v", account, ev, err)
+					}
+				}
+				h.account("acct_nw") // wakes nothing
+				runs := len(tc.ahead) + 1
+				for range runs {
+					h.clock.Set(h.clock.Now().Add(h.srv.cfg.SweepAge))
+					if _, err := h.srv.Sweep(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+					h.settle()
+				}
+				// Gone counts as processed (wantProcessed).
+				if ev, err := h.inboxEvent("evt_acct_nw"); !playback.IsCode(err, playback.CodeNotFound) && (err != nil || ev.ProcessedAt.IsZero()) {
+					t.Fatalf("evt_acct_nw after %d sweeps past its account's creation: not processed, parked under %q since %v (%v)",
+						runs, ev.ParkedKey, ev.ParkedSince, err)
+				}
+				wantState(t, h.getAccount("acct_nw"), playback.StatusActive, "standard")
+				for _, account := range tc.ahead {
+					if ev, err := h.inboxEvent("evt_" + account); err != nil || ev.ParkedKey != parkAccount(account) {
+						t.Errorf("evt_%s, its account never created: %+v %v; want it waiting for its account", account, ev, err)
+					}
+				}
+			})
+		})
+	}
 }

@@ -46,7 +46,8 @@ func missingAccount(account, format string, args ...any) error {
 // Park keys (see playback.InboxStore.ParkEvent). An event of an unlinked
 // customer waits under customer:<id> and is woken when the link appears
 // (events.LinkStripeCustomer), one of an account not created yet under
-// account:<id>, woken when it is created (events.CreateStripeAccount);
+// account:<id>, woken when it is created (events.CreateStripeAccount, or
+// Sweep once the account exists: wakeCreatedAccounts);
 // every other parked event (a dependency down past GiveUpAfter, a status
 // this release cannot map) waits under parkRetry and Sweep retries a
 // bounded number of them each run, after the stranded events.

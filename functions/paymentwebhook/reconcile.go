@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/playplane/playplane/events"
@@ -186,8 +187,9 @@ func inSync(cur playback.Subscription, listed snapshot) bool {
 // has passed, oldest park first, within what is left of SweepBatch but
 // never fewer than a quarter of it, so that neither kind starves the
 // other; an event that fails again is parked again behind the others,
-// so the retries go round. Run it periodically; it returns how many it
-// republished.
+// so the retries go round. Last, it wakes the events parked for accounts
+// that exist now (wakeCreatedAccounts). Run it periodically; it returns
+// how many it republished.
 func (s *Server) Sweep(ctx context.Context) (int, error) {
 	now := s.deps.Now()
 	pending, err := s.deps.Store.ListPendingEvents(ctx, Source, now.Add(-s.cfg.SweepAge), s.cfg.SweepBatch)
@@ -241,11 +243,61 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 		n++
 		retried++
 	}
+	woken, err := s.wakeCreatedAccounts(ctx, now, (s.cfg.SweepBatch+3)/4)
+	n += woken
 	if n > 0 {
 		httpx.Logger(ctx).InfoContext(ctx, "stripe events republished", "count", n,
-			"stranded", len(pending), "parked_retried", retried)
+			"stranded", len(pending), "parked_retried", retried, "account_woken", woken)
 	}
-	return n, nil
+	return n, err
+}
+
+// wakeCreatedAccounts is the backstop of the wakes of an account's
+// creation (events.CreateStripeAccount): an account written by a writer
+// that wakes nothing (a store's PutAccount, a tool, a release's new path)
+// left the events parked for it under its key for good, acknowledged to
+// Stripe, which does not send them again. Each run reads up to limit of
+// the keys that events wait under for an account, from where the run
+// before stopped (from the first on a new instance, and after the last),
+// so that however many wait for accounts never created, one created
+// since is reached within a few runs, and reads each account: the events
+// of one that exists are woken (events.WakeStripeAccount) as its
+// creation would have, and said at WARN, naming the account, for its
+// writer to be found. It returns how many it woke.
+func (s *Server) wakeCreatedAccounts(ctx context.Context, now time.Time, limit int) (int, error) {
+	s.accountWalk.Lock()
+	after := s.accountWalk.after
+	s.accountWalk.Unlock()
+	keys, err := s.deps.Store.ListParkedKeys(ctx, Source, parkAccount(""), after, limit)
+	if err != nil {
+		return 0, err
+	}
+	woken := 0
+	for _, key := range keys {
+		account := strings.TrimPrefix(key, parkAccount(""))
+		if _, err := s.deps.Store.GetAccount(ctx, account); playback.IsCode(err, playback.CodeNotFound) {
+			continue
+		} else if err != nil {
+			return woken, err
+		}
+		n, err := events.WakeStripeAccount(ctx, s.deps.Store, s.deps.Bus, account, s.cfg.SweepBatch, now)
+		woken += n
+		if n > 0 {
+			httpx.Logger(ctx).WarnContext(ctx, "stripe events parked for an account that exists woken by the sweeper",
+				"account_id", account, "count", n)
+		}
+		if err != nil {
+			return woken, err
+		}
+	}
+	next := ""
+	if len(keys) > 0 && len(keys) == limit {
+		next = keys[len(keys)-1]
+	}
+	s.accountWalk.Lock()
+	s.accountWalk.after = next
+	s.accountWalk.Unlock()
+	return woken, nil
 }
 
 // busHold is how long the bus may hold one announcement of a Stripe

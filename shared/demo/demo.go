@@ -194,7 +194,8 @@ func SeedOn(ctx context.Context, s Store, cdnBases map[string]string, now time.T
 			// parked for them (an account deleted and seeded again, a
 			// store that took Stripe events before its seed): Stripe
 			// does not send an acknowledged event again and the sweeper
-			// retries no customer's or account's key. With no bus here,
+			// retries no customer's key (an account's only as a
+			// backstop, runs later). With no bus here,
 			// they are handed to the sweeper, which announces them after
 			// its first backoff.
 			if a.CustomerID != "" {
