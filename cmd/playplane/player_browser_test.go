@@ -124,7 +124,16 @@ func TestBrowserPlayerSession(t *testing.T) {
 		slow["HEARTBEAT_INTERVAL"], slow["LEASE_TTL"] = "30s", "60s"
 		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
 			run: startRecordedRunner(t, cross.URL, slow)}
-		g.testLicenceEndsUnderFetch(t)
+		g.testLicenceEndsUnderFetch(t, http.StatusForbidden)
+	})
+	t.Run("licence window ends under a player's fetch with tokens as before the lease block", func(t *testing.T) {
+		// As the row above, with PLAYBACK_TOKEN_LEASE off: the error
+		// heartbeat is refused 401 token_expired.
+		slow := maps.Clone(vars)
+		slow["HEARTBEAT_INTERVAL"], slow["LEASE_TTL"], slow["PLAYBACK_TOKEN_LEASE"] = "30s", "60s", "false"
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, slow)}
+		g.testLicenceEndsUnderFetch(t, http.StatusUnauthorized)
 	})
 	t.Run("stop after the token expired", func(t *testing.T) { h.testStopExpired(t, faults) })
 	t.Run("heartbeat refused as expired", func(t *testing.T) { h.testBeatExpired(t, faults) })
@@ -771,13 +780,14 @@ const licenceWindow = 10 * time.Second
 // before the page's heartbeat tells it of the end (its clock behind the
 // server's; a viewer's seek beyond the buffer): the grants and manifest
 // credentials ended with the licence, so the player fails, and the page's
-// error heartbeat is refused 403 licence_window_ended. The page ends there
+// error heartbeat is refused 403 licence_window_ended (refusal; 401
+// token_expired with PLAYBACK_TOKEN_LEASE off). The page ends there
 // as it does on the heartbeat after the end, telling the viewer why, not
 // with the player's raw error. The viewer plays across the end: the
 // session tells its position and counters up to there with one stop sent
 // with the token that ended, as at the licence's end (testLicenceEnds),
 // since the server took nothing of the error heartbeat.
-func (h *harness) testLicenceEndsUnderFetch(t *testing.T) {
+func (h *harness) testLicenceEndsUnderFetch(t *testing.T, refusal int) {
 	// A buffer of a second: the last segment is not fetched by the seek.
 	out, end := h.playUntilLicenceEnds(t, url.Values{"buffer": {"1"}},
 		map[string]any{"clockBehindMS": 4000, "seekTo": segmentSeconds*segmentCount - 1, "playBeforeEndMS": 1500})
@@ -786,9 +796,9 @@ func (h *harness) testLicenceEndsUnderFetch(t *testing.T) {
 	}
 	beats := h.run.faults.beats(out.Before.SessionID)
 	t.Logf("heartbeats of %s at the server: %v", out.Before.SessionID, beats)
-	refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Event == "error" && b.Status == http.StatusForbidden })
+	refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Event == "error" && b.Status == refusal })
 	if refused < 0 {
-		t.Fatalf("the player did not fail past the end before the page heard of it (no error heartbeat refused 403): %v", beats)
+		t.Fatalf("the player did not fail past the end before the page heard of it (no error heartbeat refused %d): %v", refusal, beats)
 	}
 	if !out.Ended || out.After.SessionID != out.Before.SessionID {
 		t.Fatalf("the page ended: %v (%s: %s), in session %s, want %s\npage log:\n%s", out.Ended, out.After.Phase, out.After.Error,

@@ -1178,12 +1178,14 @@
       if (r.data && r.data.next_heartbeat_ms) beatEvery = r.data.next_heartbeat_ms;
       if (r.data && r.data.lease_expires_at) leaseUntil = Date.parse(r.data.lease_expires_at) || 0;
     } else if (licenceEnded(r)) {
-      // The window the play was admitted under has ended: the session is
-      // renewed no further. Its lease ended with the licence, so there is
-      // nothing to give back; the server still takes one stop with this
-      // token within HEARTBEAT_TOKEN_STOP_GRACE of the end, which tells
-      // the counters since the last beat taken (swapSession sends it,
-      // after the play below). An operator may have extended the window (or
+      // The window the play was admitted under has ended (with
+      // PLAYBACK_TOKEN_LEASE off, 401 token_expired, which a page still
+      // playing handled above): the session is renewed no further. Its
+      // lease ended with the licence, so there is nothing to give back;
+      // the server still takes one stop with this token within
+      // HEARTBEAT_TOKEN_STOP_GRACE of the end, which tells the counters
+      // since the last beat taken (swapSession sends it, after the play
+      // below). An operator may have extended the window (or
       // another window may license the title now) since the play, which
       // the token cannot say: the page authorizes again, as it does a
       // token that expires, and plays on in the session admitted, with
@@ -1212,7 +1214,7 @@
       // frame there is nothing to tell, and the error is the view's end.
       let last = null;
       if (state.startupMS !== null) last = beatBody('stop', stoppedCounters());
-      noticeRefusal(r);
+      state.endNotice = refusalNotices.licence_window_ended;
       await teardown();
       if (last) await lastStop(id, playbackToken, last);
       state.phase = 'ended';
@@ -1288,8 +1290,12 @@
 
   // licenceEnded: the session's licence window has ended (the playback
   // token ends with it), so it is over, and no re-authorization helps.
+  // A token the licence window ends (licence_ends_at) expires with it:
+  // with PLAYBACK_TOKEN_LEASE off, its end is 401 token_expired, not 403
+  // licence_window_ended.
   function licenceEnded(r) {
-    return r.status === 403 && !!(r.data && r.data.error && r.data.error.reason === 'licence_window_ended');
+    return r.status === 403 && !!(r.data && r.data.error && r.data.error.reason === 'licence_window_ended') ||
+      licenceEndsAt > 0 && tokenExpired(r);
   }
 
   // tokenExpired: the playback token outlived PLAYBACK_TOKEN_TTL (hours).
