@@ -135,6 +135,14 @@ func TestBrowserPlayerSession(t *testing.T) {
 			run: startRecordedRunner(t, cross.URL, slow)}
 		g.testLicenceEndsUnderFetch(t, http.StatusUnauthorized)
 	})
+	t.Run("wake past the licence window's end with tokens as before the lease block", func(t *testing.T) {
+		// A runner of its own: PLAYBACK_TOKEN_LEASE off, grants of
+		// grantTTL and the default heartbeat interval, so that the
+		// page's grant renewal is the first to find its token ended.
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, map[string]string{"PLAYBACK_TOKEN_LEASE": "false", "SIGNURL_MAX_TTL": grantTTL.String()})}
+		g.testLicenceEndsAsleep(t)
+	})
 	t.Run("stop after the token expired", func(t *testing.T) { h.testStopExpired(t, faults) })
 	t.Run("heartbeat refused as expired", func(t *testing.T) { h.testBeatExpired(t, faults) })
 	t.Run("heartbeat queued behind one refused as expired", func(t *testing.T) { h.testBeatBehindRefused(t, faults) })
@@ -721,9 +729,11 @@ func (h *harness) wantMediaFetchedAcross(t *testing.T, when string, at time.Time
 type licenceResult struct {
 	Playing bool      `json:"playing"`
 	Before  pageState `json:"before"`
-	Ended   bool      `json:"ended"`
-	After   pageState `json:"after"`
-	Notice  string    `json:"notice"`
+	// Asleep is the page as it fell asleep (sleepPastEnd).
+	Asleep *pageState `json:"asleep"`
+	Ended  bool       `json:"ended"`
+	After  pageState  `json:"after"`
+	Notice string     `json:"notice"`
 }
 
 // playUntilLicenceEnds ends the licence windows of big-buck-bunny
@@ -810,6 +820,39 @@ func (h *harness) testLicenceEndsUnderFetch(t *testing.T, refusal int) {
 	}
 	wantLastStopOnly(t, out.Before.SessionID, beats, refused, out.After.Log)
 	h.wantCountersTold(t, out.After, beats, out.Before.SessionID)
+}
+
+// testLicenceEndsAsleep: with PLAYBACK_TOKEN_LEASE off, the page sleeps
+// (a suspended tab: its clock and timers stop) while a grant renewal is
+// due, and wakes past the licence window's end: the renewal is the first
+// request to meet the token the window ended, refused 401 token_expired
+// (no licence block tells it from a token that merely expired). The page
+// authorizes again, which the ended window refuses too, and stops,
+// telling the viewer that the licence ended (not the play's refusal,
+// that the title is not available in their country), and the session
+// tells its counters up to there with one stop sent with the token that
+// ended, as at the licence's end (testLicenceEnds).
+func (h *harness) testLicenceEndsAsleep(t *testing.T) {
+	out, end := h.playUntilLicenceEnds(t, url.Values{}, map[string]any{"sleepPastEnd": true})
+	if p := out.Before.Play; p == nil || !p.TokenExpiresAt.Equal(end) || !p.LicenceEndsAt.Equal(end) {
+		t.Fatalf("play answer %+v, want its token and licence to end at %v", p, end)
+	}
+	a := out.After
+	if !slices.ContainsFunc(a.Log, func(l string) bool { return strings.Contains(l, "renewing the grants: playback token expired") }) {
+		t.Fatalf("the page's grant renewal was not the first to find its token ended\npage log:\n%s", strings.Join(a.Log, "\n"))
+	}
+	const want = "This title is no longer available to stream: its licence period has ended."
+	if !out.Ended || a.SessionID != out.Before.SessionID || out.Notice != want {
+		t.Errorf("the page woke past the licence's end: ended %v (%s: %s) in session %s (want %s), showing %q, want %q\npage log:\n%s",
+			out.Ended, a.Phase, a.Error, a.SessionID, out.Before.SessionID, out.Notice, want, strings.Join(a.Log, "\n"))
+	}
+	beats := h.run.faults.beats(out.Before.SessionID)
+	t.Logf("heartbeats of %s at the server: %v", out.Before.SessionID, beats)
+	if out.Asleep == nil || out.Asleep.Beats.Sent != len(out.Asleep.Beats.Statuses) || out.Asleep.Beats.Sent > len(beats) {
+		t.Fatalf("the page fell asleep with heartbeats unanswered, or the server has fewer: %+v, %v", out.Asleep, beats)
+	}
+	wantLastStopOnly(t, out.Before.SessionID, beats, out.Asleep.Beats.Sent-1, a.Log)
+	h.wantCountersTold(t, a, beats, out.Before.SessionID)
 }
 
 // testPauseDuringStall: the page stalls for real (the edge holds back the

@@ -492,11 +492,25 @@ async function endedScenario() {
 //
 // With sc.playBeforeEndMS, the viewer plays on that long before the end,
 // so that the page plays across it.
+//
+// With sc.sleepPastEnd, the page sleeps (sleepAtRenewal) from just after a
+// grant renewal that left another due until its token has ended at the
+// server, and wakes with its timers let run: that renewal is the first to
+// run. asleep is the page as it fell asleep; a page that played too late
+// for such a renewal reports that it did not play.
 async function licenceEndScenario() {
-  const a = await playing(sc.seekTo ? { clock: { time: Date.now() - sc.clockBehindMS } } : undefined);
+  let clock;
+  if (sc.seekTo) clock = { clock: { time: Date.now() - sc.clockBehindMS } };
+  if (sc.sleepPastEnd) clock = { clock: true };
+  const a = await playing(clock);
   const out = { playing: a.ok, before: a.state };
   if (!a.ok) return out;
   if (sc.playBeforeEndMS) await playBeforeEnd(a);
+  if (sc.sleepPastEnd) {
+    out.asleep = await sleepAtRenewal(a.page);
+    if (!out.asleep) return { playing: false, before: await snapshot(a.page) };
+    await a.page.clock.resume();
+  }
   let ended;
   if (sc.seekTo) {
     await sleep(Math.max(0, Date.parse(a.state.play.licence_ends_at) + 300 - Date.now()));
@@ -930,17 +944,40 @@ async function reauthScenario() {
 }
 
 // sleepPastToken: the page sleeps as a suspended tab does: its clock and
-// timers stop (Playwright's clock) until the playback token of the session
-// it plays has expired at the server, and it wakes with its clock set to
-// now, before any of its timers ran. It returns the page's state as it
-// fell asleep.
-async function sleepPastToken(page) {
-  // A moment ahead: the page's clock runs on while this is asked.
-  await page.clock.pauseAt(await page.evaluate(() => Date.now() + 1000));
+// timers stop (Playwright's clock) at the page's time at (a moment ahead
+// unless given: the page's clock runs on while this is asked) until the
+// playback token of the session it plays has expired at the server, and
+// it wakes with its clock set to now, before any of its timers ran. It
+// returns the page's state as it fell asleep.
+async function sleepPastToken(page, at) {
+  await page.clock.pauseAt(at || await page.evaluate(() => Date.now() + 1000));
   const asleep = await snapshot(page);
   await sleep(Math.max(0, Date.parse(asleep.play.token_expires_at) + 1000 - Date.now()));
   await page.clock.setSystemTime(Date.now());
   return asleep;
+}
+
+// sleepAtRenewal: once every heartbeat the page sent is answered, the
+// page sleeps (sleepPastToken) just after a grant renewal whose grants end
+// a second or more before its licence window does, which leaves the next
+// renewal due (renewBefore) at least half a second on: the first of its
+// timers once it wakes. It returns the page's state as it fell asleep, or
+// null when no such renewal came before the last one the window allows.
+async function sleepAtRenewal(page) {
+  let renewals = (await snapshot(page)).renewals;
+  for (;;) {
+    const s = await snapshot(page);
+    const end = Date.parse(s.play.licence_ends_at);
+    if (Date.now() > end - 3000) return null;
+    if (s.renewals > renewals && s.beats.sent === s.beats.statuses.length) {
+      const line = s.log.filter((l) => l.includes(' grants renewed until ')).pop() || '';
+      if (Date.parse(line.split(' grants renewed until ')[1]) < end - 1000) {
+        return sleepPastToken(page, await page.evaluate(() => Date.now() + 50));
+      }
+    }
+    renewals = s.renewals;
+    await sleep(20);
+  }
 }
 
 // leaveExpiredScenario: the page plays (paused), then sleeps as a

@@ -566,7 +566,7 @@
     if (id !== state.sessionID || (state.phase !== 'playing' && state.phase !== 'loading')) return;
     if (tokenExpired(r)) {
       // Not awaited: the re-authorization waits for this renewal to end.
-      reauthorize('renewing the grants: playback token expired', true);
+      reauthorizeRefused('renewing the grants: playback token expired');
       return;
     }
     if (r.status !== 200) {
@@ -1166,11 +1166,7 @@
       return;
     }
     if (tokenExpired(r) && state.phase === 'playing') {
-      // A token the licence window ended (licence_ends_at) expires with
-      // it: with PLAYBACK_TOKEN_LEASE off its end is 401 token_expired,
-      // not 403 licence_window_ended, and a refusal of the play that
-      // follows is the licence's end all the same (swapSession).
-      reauthorize('heartbeat ' + event + ': playback token expired', true, licenceEndsAt > 0);
+      reauthorizeRefused('heartbeat ' + event + ': playback token expired');
       return;
     }
     if (r.status === 200) {
@@ -1336,6 +1332,15 @@
     } finally {
       starting = false;
     }
+  }
+
+  // reauthorizeRefused authorizes again once the server refused the
+  // playback token 401 token_expired (why: which request it refused). A
+  // token the licence window ends expires with it (licenceEnded): a
+  // refusal of the play that follows is the licence's end all the same
+  // (swapSession), whichever request met the end first.
+  function reauthorizeRefused(why) {
+    return reauthorize(why, true, licenceEndsAt > 0);
   }
 
   function sleep(ms) {
