@@ -69,6 +69,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Run("play answered 503", func(t *testing.T) { h.testPlayUnavailable(t) })
 	t.Run("play answered 500", func(t *testing.T) { h.testPlayInternal(t) })
 	t.Run("heartbeat answered 500", func(t *testing.T) { h.testBeatInternal(t, faults) })
+	t.Run("master playlist answered 500", func(t *testing.T) { h.testManifestInternal(t) })
 	t.Run("ended elsewhere", func(t *testing.T) { h.testEndedElsewhere(t) })
 	t.Run("device limit", func(t *testing.T) { h.testDeviceLimit(t) })
 	t.Run("resume", func(t *testing.T) {
@@ -498,6 +499,55 @@ func (h *harness) testBeatInternal(t *testing.T, faults string) {
 	if r := out.AfterRefused; r.Phase != "error" || !strings.Contains(r.Error, "500 "+noRetry) {
 		t.Errorf("after a heartbeat answered 500 %s without Retry-After the page is %q (%q), want error naming the status and reason\npage log:\n%s",
 			noRetry, r.Phase, r.Error, strings.Join(r.Log, "\n"))
+	}
+}
+
+// testManifestInternal: the session's HLS master playlist (the API's
+// manifest route) answered 500 is loaded again by hls.js only when the
+// answer offers a retry (Retry-After), as the page's own calls are
+// (testPlayInternal): hls.js's manifest load policy retries any 5xx once,
+// and a 500 that offers none (playback.NoRetry: origin_refused here)
+// would only meet the same answer again.
+func (h *harness) testManifestInternal(t *testing.T) {
+	for _, row := range []struct {
+		name       string
+		retryAfter string
+		reason     string
+		count      int
+		want       []int // the statuses of the master playlist GETs at the server
+		plays      bool
+	}{
+		{name: "with Retry-After is asked again", retryAfter: "1", reason: "function_unavailable", count: 1,
+			want: []int{http.StatusInternalServerError, http.StatusOK}, plays: true},
+		// Armed for three answers: a player that asks again meets the
+		// same 500 each time, as it would at the API.
+		{name: "without Retry-After is not", reason: "origin_refused", count: 3, want: []int{http.StatusInternalServerError}},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			page := h.sessionPage(t, nil)
+			h.run.faults.arm(beatFault{Route: "manifest", Status: http.StatusInternalServerError, Code: string(playback.CodeInternal),
+				Reason: row.reason, RetryAfter: row.retryAfter, Count: row.count})
+			t.Cleanup(h.run.faults.disarm)
+			var out struct {
+				Reached bool      `json:"reached"`
+				Played  pageState `json:"played"`
+			}
+			h.drive(t, map[string]any{"kind": "play", "url": page, "untilTime": 1, "timeoutMS": 30000}, &out)
+			p := out.Played
+			var masters []int
+			for _, r := range h.run.requests() {
+				if r.Method == http.MethodGet && r.Path == "/v1/manifests/"+p.SessionID+"/hls" {
+					masters = append(masters, r.Status)
+				}
+			}
+			if !slices.Equal(masters, row.want) {
+				t.Errorf("master playlist answered 500 %s (Retry-After %q): the server answered its GETs %v, want %v; the page is %s (%s)\npage log:\n%s",
+					row.reason, row.retryAfter, masters, row.want, p.Phase, p.Error, strings.Join(p.Log, "\n"))
+			}
+			if out.Reached != row.plays {
+				t.Errorf("the page played: %v, want %v: %s (%s)\npage log:\n%s", out.Reached, row.plays, p.Phase, p.Error, strings.Join(p.Log, "\n"))
+			}
+		})
 	}
 }
 

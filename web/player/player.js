@@ -76,7 +76,7 @@
       const resp = await fetch(api + path, init);
       let data = null;
       try { data = await resp.json(); } catch (e) { /* empty body */ }
-      const r = { status: resp.status, data, retryAfterMS: retryAfterMS(resp) };
+      const r = { status: resp.status, data, retryAfterMS: retryAfterMS(resp.headers.get('Retry-After')) };
       if (attempt >= 2 || (r.status !== 503 && r.status !== 429 && r.status !== 500) || !retryOffered(r)) return r;
       const wait = Math.min(5000, r.retryAfterMS || 1000 * 2 ** attempt);
       log(method + ' ' + path.split('?')[0] + ': ' + errText(r) + '; asking again in ' + wait + ' ms', true);
@@ -84,10 +84,10 @@
     }
   }
 
-  // retryAfterMS is an answer's Retry-After in ms (seconds; the API sends
-  // no HTTP date), 0 without one.
-  function retryAfterMS(resp) {
-    return 1000 * Number(resp.headers.get('Retry-After')) || 0;
+  // retryAfterMS is an answer's Retry-After header (value, null without
+  // one) in ms (seconds; the API sends no HTTP date), 0 without one.
+  function retryAfterMS(value) {
+    return 1000 * Number(value) || 0;
   }
 
   // retryOffered says whether a 5xx or 429 answer is worth asking again.
@@ -720,11 +720,51 @@
   // fetched while it steers the player to another pathway.
   const bufferAhead = Number(params.get('buffer')) || 0;
 
+  // hls.js loads the master playlist again after a 5xx (its manifest load
+  // policy: once), and a media playlist or the steering manifest as its
+  // playlist and steering policies say, whatever the answer says. The
+  // page's rule for the API's answers (retryOffered) holds there too,
+  // through the policies' shouldRetry: a 500 that offers no retry (no
+  // Retry-After, the API's envelope: playback.NoRetry) is not asked again.
+  // shouldRetry is handed the status and the URL hls.js asked for, not the
+  // answer's headers or body: watchAnswer keeps those of the last 5xx a
+  // request of hls.js got (hlsAnswer), which hls.js reads in its own
+  // readystatechange handler, set after xhrSetup's, in the same event.
+  let hlsAnswer = null;
+  function watchAnswer(xhr, url) {
+    xhr.addEventListener('readystatechange', () => {
+      if (xhr.readyState !== 4) return;
+      hlsAnswer = null;
+      if (xhr.status < 500) return;
+      let data = null;
+      try {
+        data = xhr.responseType === 'json' ? xhr.response : JSON.parse(xhr.responseText);
+      } catch (e) { /* no envelope: a gateway's answer */ }
+      hlsAnswer = { url, status: xhr.status, data, retryAfterMS: retryAfterMS(xhr.getResponseHeader('Retry-After')) };
+    });
+  }
+
+  // hlsShouldRetry only takes retries away: hls.js's own rule (4xx, 429
+  // included, are not asked again) and its counts stand.
+  function hlsShouldRetry(retryConfig, retryCount, isTimeout, response, retry) {
+    const a = hlsAnswer;
+    if (isTimeout || !response || !a || a.url !== response.url || a.status !== response.code) return retry;
+    return retry && retryOffered(a);
+  }
+
+  // apiRetries is hls.js's load policy with the page's rule on its error
+  // retries.
+  function apiRetries(policy) {
+    const d = policy.default;
+    return { default: Object.assign({}, d, { errorRetry: d.errorRetry && Object.assign({}, d.errorRetry, { shouldRetry: hlsShouldRetry }) }) };
+  }
+
   // startHls and startDash start the player at the position at (seconds,
   // 0: the beginning).
   function startHls(url, at) {
     if (!window.Hls || !Hls.isSupported()) return failAndRelease('hls.js cannot play here (no MediaSource)');
     const withCreds = state.grant === 'cookies';
+    const defaults = Hls.DefaultConfig;
     const cfg = {
       enableWorker: true,
       // hls.js opens the request itself unless this does.
@@ -732,7 +772,11 @@
       xhrSetup: (xhr, u) => afterSwap(() => {
         xhr.open('GET', cmcdFirst(regrant(u)), true);
         if (withCreds && toCDN(u)) xhr.withCredentials = true;
+        watchAnswer(xhr, u);
       }),
+      manifestLoadPolicy: apiRetries(defaults.manifestLoadPolicy),
+      playlistLoadPolicy: apiRetries(defaults.playlistLoadPolicy),
+      steeringManifestLoadPolicy: apiRetries(defaults.steeringManifestLoadPolicy),
     };
     if (bufferAhead) Object.assign(cfg, { maxBufferLength: bufferAhead, maxMaxBufferLength: bufferAhead });
     if (at) cfg.startPosition = at;
@@ -778,6 +822,11 @@
     hls.attachMedia($('video'));
   }
 
+  // dash.js asks an MPD again after any answer but a 2xx (3 times, 500 ms
+  // apart: streaming.retryAttempts and retryIntervals), and has no hook
+  // that sees the answer before it decides: its response interceptors run
+  // first but cannot stop the retry. The page's rule (retryOffered) does
+  // not reach there.
   function startDash(url, at) {
     if (!window.dashjs) return failAndRelease('dash.js is not loaded');
     const dp = dashjs.MediaPlayer().create();
@@ -1128,7 +1177,7 @@
         // The page's last word: it may be gone before the answer.
         keepalive: event === 'stop' || event === 'error',
       });
-      r = { status: resp.status, data: await resp.json().catch(() => null), retryAfterMS: retryAfterMS(resp) };
+      r = { status: resp.status, data: await resp.json().catch(() => null), retryAfterMS: retryAfterMS(resp.headers.get('Retry-After')) };
     } catch (err) {
       r = { status: 0, data: null };
       log('heartbeat ' + event + ' failed: ' + err.message, true);
