@@ -770,6 +770,18 @@ async function stallReauthScenario() {
   return out;
 }
 
+// openBehind opens sc.url with the page's clock sc.clockBehindMS behind
+// the server's (Playwright's clock) and, once its play is admitted, arms
+// the Go test's control (sc.faults) with fault: the play is answered as
+// it is, the page's requests after it meet the fault. admitted is the
+// page's state then, and whether it came.
+async function openBehind(fault) {
+  const a = await open(browser0, sc.url, { clock: { time: Date.now() - sc.clockBehindMS } });
+  const admitted = await until(a.page, (s) => s.sessionID !== '', sc.timeoutMS);
+  if (admitted.ok) await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(fault) });
+  return Object.assign(a, { admitted });
+}
+
 // stallRefusedEndScenario: the page's clock runs sc.clockBehindMS behind
 // the server's, on a runner whose playback tokens expire within seconds,
 // and it is stalled at sc.stall.at (the Go test's edge holds the next
@@ -784,10 +796,8 @@ async function stallReauthScenario() {
 // the session whose token was refused; atEnd is the page's state then,
 // its stall time final.
 async function stallRefusedEndScenario() {
-  const a = await open(browser0, sc.url, { clock: { time: Date.now() - sc.clockBehindMS } });
-  const admitted = await until(a.page, (s) => s.sessionID !== '', sc.timeoutMS);
-  if (!admitted.ok) return { stalled: false, before: admitted.state };
-  await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.playUnavailable) });
+  const a = await openBehind(sc.playUnavailable);
+  if (!a.admitted.ok) return { stalled: false, before: a.admitted.state };
   const stalled = await untilStalled(a.page);
   const out = { stalled, before: await snapshot(a.page) };
   if (!stalled) {
@@ -837,13 +847,9 @@ async function stallRefusedEndScenario() {
 async function stallWakeScenario() {
   const { page, out } = await openStalled();
   if (!out.stalled) return out;
-  const expires = Date.parse(out.before.play.token_expires_at);
-  const sleepAt = expires - sc.tokenTTLMS / 4 - 200;
+  const sleepAt = Date.parse(out.before.play.token_expires_at) - sc.tokenTTLMS / 4 - 200;
   await sleep(Math.max(0, sleepAt - 100 - await page.evaluate(() => Date.now())));
-  await page.clock.pauseAt(Math.max(sleepAt, await page.evaluate(() => Date.now() + 50)));
-  out.asleep = await snapshot(page);
-  await sleep(Math.max(0, expires + 1000 - Date.now()));
-  await page.clock.setSystemTime(Date.now());
+  out.asleep = await sleepPastToken(page, Math.max(sleepAt, await page.evaluate(() => Date.now() + 50)));
   await page.clock.resume();
   const b = await until(page, (s) => s.sessionID && s.sessionID !== out.before.sessionID && s.beats.ok > 0, sc.timeoutMS);
   out.reauthorized = b.ok;
@@ -1009,10 +1015,8 @@ async function leaveExpiredScenario() {
 // the session whose token was refused. The Go test looks at the server
 // for what the page did with that session.
 async function leaveRefusedSwapScenario() {
-  const a = await open(browser0, sc.url, { clock: { time: Date.now() - sc.clockBehindMS } });
-  const admitted = await until(a.page, (s) => s.sessionID !== '', sc.timeoutMS);
-  if (!admitted.ok) return { playing: false, before: admitted.state };
-  await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.playUnavailable) });
+  const a = await openBehind(sc.playUnavailable);
+  if (!a.admitted.ok) return { playing: false, before: a.admitted.state };
   const p = await until(a.page, (s) => s.currentTime >= 1, sc.timeoutMS);
   const out = { playing: p.ok, before: p.state };
   if (!p.ok) return out;
@@ -1034,17 +1038,15 @@ async function leaveRefusedSwapScenario() {
 // the viewer leaves then. newSession is the session that play admitted;
 // held says the page was left there.
 async function leaveDuringLastStopScenario() {
-  const a = await open(browser0, sc.url, { clock: { time: Date.now() - sc.clockBehindMS } });
-  const admitted = await until(a.page, (s) => s.sessionID !== '', sc.timeoutMS);
-  if (!admitted.ok) return { playing: false, before: admitted.state };
-  const first = admitted.state.sessionID;
+  const a = await openBehind(sc.stopHeld);
+  if (!a.admitted.ok) return { playing: false, before: a.admitted.state };
+  const first = a.admitted.state.sessionID;
   let newSession = '';
   a.page.on('response', async (r) => {
     if (r.request().method() !== 'POST' || !r.url().endsWith('/v1/play') || r.status() !== 201) return;
     const d = await r.json().catch(() => null);
     if (d && d.session_id !== first) newSession = d.session_id;
   });
-  await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.stopHeld) });
   const p = await until(a.page, (s) => s.currentTime >= 1, sc.timeoutMS);
   const out = { playing: p.ok, before: p.state };
   if (!p.ok) return out;
