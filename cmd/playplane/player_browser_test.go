@@ -188,6 +188,12 @@ func TestBrowserPlayerSession(t *testing.T) {
 			g.testLeaveRefusedSwap(t, startFaultControl(t, g.run.faults))
 		})
 		t.Run("leave the page while the refused session tells its last counters", func(t *testing.T) { g.testLeaveDuringLastStop(t) })
+		t.Run("back-forward cache while its refused token is replaced", func(t *testing.T) {
+			faults := startFaultControl(t, g.run.faults)
+			for _, row := range []string{"stop refused", "play refused"} {
+				t.Run(row, func(t *testing.T) { g.testHideRefusedSwap(t, faults, row == "stop refused") })
+			}
+		})
 		t.Run("authorized again during a stall", func(t *testing.T) { g.testReauthDuringStall(t, startStallControl(t, g.run), 1) })
 		t.Run("authorized again twice during a stall", func(t *testing.T) { g.testReauthDuringStall(t, startStallControl(t, g.run), 2) })
 		t.Run("token refused during a stall", func(t *testing.T) { g.testRefusedDuringStall(t, startStallControl(t, g.run)) })
@@ -2128,6 +2134,90 @@ func (h *harness) testLeaveRefusedSwap(t *testing.T, faults string) {
 	if after := withToken[refused+1:]; len(after) != 1 || after[0].Path != "/v1/playback/"+id+"/heartbeat" || after[0].Status != http.StatusOK {
 		t.Errorf("session %s's token was refused (%s %s), and the page sent %s after that, want its stop alone, taken: heartbeats %v",
 			id, withToken[refused].Method, withToken[refused].Path, seenText(after), h.run.faults.beats(id))
+	}
+}
+
+// testHideRefusedSwap: as in testLeaveRefusedSwap, the server refuses the
+// page's playback token while its clock holds it good, and the page's
+// re-authorization's play is held (503 with Retry-After); there the page
+// goes into the back/forward cache, which gives the session back as the
+// page is left (its DELETE with the account's token, beside the stop
+// sent with the refused token), and is shown back from it, stopped, living
+// on. Nothing the page does after that gives the session back again: not
+// the stop's refusal (stopRefused: answered 401 token_expired, as past
+// HEARTBEAT_TOKEN_STOP_GRACE), nor the re-authorization's play refused
+// (its 503s run out), which also leaves the page stopped, as it was shown
+// back, not failed.
+func (h *harness) testHideRefusedSwap(t *testing.T, faults string, stopRefused bool) {
+	// As testLeaveRefusedSwap: only this account's pages, 30 s behind,
+	// store their resume positions on this runner.
+	const account = demo.AccountFamily
+	page := h.sessionPage(t, url.Values{"account": {account}})
+	t.Cleanup(h.run.faults.disarm)
+	unavailable := beatFault{Route: "play", Status: http.StatusServiceUnavailable, Code: string(playback.CodeUnavailable),
+		Reason: "dependency_unavailable", RetryAfter: "1", Count: 3}
+	// The page's plays, its first included, once the re-authorization's
+	// are over: its 503s run out, or one after the first is answered as
+	// it is once stopRefused takes the fault control.
+	wantPlays := []int{http.StatusCreated, http.StatusServiceUnavailable, http.StatusServiceUnavailable, http.StatusServiceUnavailable}
+	if stopRefused {
+		unavailable.Count = 1
+		wantPlays = []int{http.StatusCreated, http.StatusServiceUnavailable, http.StatusCreated}
+	}
+	plays := func() []int {
+		var out []int
+		for _, r := range h.run.requests() {
+			if r.Method == http.MethodPost && r.Path == "/v1/play" {
+				out = append(out, r.Status)
+			}
+		}
+		return out
+	}
+	deletes := func(id string) []int {
+		var out []int
+		for _, r := range h.run.requests() {
+			if r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id {
+				out = append(out, r.Status)
+			}
+		}
+		return out
+	}
+	told := func(id string) bool {
+		return len(deletes(id)) > 0 && slices.Equal(plays(), wantPlays) &&
+			slices.ContainsFunc(h.run.faults.beats(id), func(b loggedBeat) bool { return b.Event == "stop" })
+	}
+	var out struct {
+		Playing bool      `json:"playing"`
+		Before  pageState `json:"before"`
+		Held    bool      `json:"held"`
+		AtLeave pageState `json:"atLeave"`
+		After   pageState `json:"after"`
+	}
+	sc := map[string]any{"kind": "hideRefusedSwap", "url": page, "timeoutMS": 30000, "faults": faults, "settle": settleURL(t, told),
+		"clockBehindMS": (30 * time.Second).Milliseconds(), "quietMS": 1500, "playUnavailable": unavailable}
+	if stopRefused {
+		sc["stopRefused"] = beatFault{Event: "stop", Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated), Reason: auth.ReasonTokenExpired, Count: 1}
+	}
+	h.drive(t, sc, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id := out.Before.SessionID
+	if !out.Held {
+		// As testLeaveRefusedSwap: the race was not arranged.
+		t.Skipf("the page was not hidden with its token refused and its new play held (plays %v, requests of %s %v)\npage log:\n%s",
+			plays(), id, h.run.sessionRequests(id), strings.Join(out.AtLeave.Log, "\n"))
+	}
+	a := out.After
+	if d := deletes(id); len(d) != 1 || !slices.Equal(plays(), wantPlays) {
+		t.Errorf("the page was hidden and shown back while its refused token was replaced: session %s was given back %d times (%v), want once; plays %v, want %v; heartbeats %v\npage log:\n%s",
+			id, len(d), d, plays(), wantPlays, h.run.faults.beats(id), strings.Join(a.Log, "\n"))
+	}
+	if a.Phase != "stopped" || a.Error != "" {
+		t.Errorf("the page shown back is %s (%s), want stopped\npage log:\n%s", a.Phase, a.Error, strings.Join(a.Log, "\n"))
+	}
+	if slices.Contains(h.activeSessions(t, account), id) {
+		t.Errorf("session %s is still live", id)
 	}
 }
 

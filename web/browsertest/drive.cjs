@@ -884,19 +884,25 @@ async function crashEarlyScenario() {
   return out;
 }
 
+// pageTransition fires the event type (pagehide, pageshow) of a page
+// going into the back/forward cache or shown back from it (persisted) on
+// page. The headless shell keeps no page in that cache (its delegate
+// disables it: BackForwardCacheDisabledForDelegate), so the scenarios
+// fire the events the browser would; the page lives on in between, as a
+// page in the cache does once shown back, though it is not frozen.
+const pageTransition = (page, type) =>
+  page.evaluate((type) => window.dispatchEvent(new PageTransitionEvent(type, { persisted: true })), type);
+
 // bfcacheScenario: the page goes into the back/forward cache while it
-// plays (paused), comes back from it, and the viewer presses Play. The
-// headless shell keeps no page in that cache (its delegate disables it:
-// BackForwardCacheDisabledForDelegate), so the scenario fires the events
-// the browser would, pagehide and then pageshow, both persisted.
+// plays (paused), comes back from it, and the viewer presses Play
+// (pageTransition: pagehide and then pageshow).
 async function bfcacheScenario() {
   const a = await playing();
   const out = { playing: a.ok, before: a.state };
   if (!a.ok) return out;
-  const fire = (type) => a.page.evaluate((type) => window.dispatchEvent(new PageTransitionEvent(type, { persisted: true })), type);
-  await fire('pagehide');
+  await pageTransition(a.page, 'pagehide');
   out.hidden = (await until(a.page, (s) => s.beats.last && s.beats.last.event === 'stop', 5000)).state;
-  await fire('pageshow');
+  await pageTransition(a.page, 'pageshow');
   out.restored = await snapshot(a.page);
   out.playEnabled = await a.page.evaluate(() => !document.getElementById('play').disabled);
   await a.page.click('#play');
@@ -1015,18 +1021,48 @@ async function leaveExpiredScenario() {
 // the session whose token was refused. The Go test looks at the server
 // for what the page did with that session.
 async function leaveRefusedSwapScenario() {
+  const { a, out } = await heldRefusedSwap();
+  if (!out.held) return out;
+  await a.page.goto('about:blank');
+  await settle(out.before.sessionID);
+  return out;
+}
+
+// heldRefusedSwap opens the page as leaveRefusedSwapScenario does and
+// waits, the page playing (paused), until its token was refused and its
+// new play answered 503. out.held says the page is there, still on the
+// session whose token was refused (atLeave).
+async function heldRefusedSwap() {
   const a = await openBehind(sc.playUnavailable);
-  if (!a.admitted.ok) return { playing: false, before: a.admitted.state };
+  if (!a.admitted.ok) return { a, out: { playing: false, before: a.admitted.state } };
   const p = await until(a.page, (s) => s.currentTime >= 1, sc.timeoutMS);
   const out = { playing: p.ok, before: p.state };
-  if (!p.ok) return out;
+  if (!p.ok) return { a, out };
   await a.page.evaluate(() => document.getElementById('video').pause());
   const r = await until(a.page, refusedSwapHeld, sc.timeoutMS);
   out.held = r.ok && r.state.sessionID === p.state.sessionID && r.state.phase === 'playing';
   out.atLeave = r.state;
+  return { a, out };
+}
+
+// hideRefusedSwapScenario: as in leaveRefusedSwapScenario, the page's
+// token was refused and its new play is held (heldRefusedSwap); there the
+// page goes into the back/forward cache and is shown back from it, living
+// on meanwhile (pageTransition: the events the browser would fire). With
+// sc.stopRefused, the Go test's control is armed with it just before
+// (answering the page's stop as it goes), which ends sc.playUnavailable:
+// the new play is then answered as it is. The scenario waits until the Go
+// test has what the page sent (settle), and sc.quietMS more for what the
+// page may send after, and reports the page (after).
+async function hideRefusedSwapScenario() {
+  const { a, out } = await heldRefusedSwap();
   if (!out.held) return out;
-  await a.page.goto('about:blank');
-  await settle(p.state.sessionID);
+  if (sc.stopRefused) await fetch(sc.faults + '/arm', { method: 'POST', body: JSON.stringify(sc.stopRefused) });
+  await pageTransition(a.page, 'pagehide');
+  await pageTransition(a.page, 'pageshow');
+  await settle(out.before.sessionID);
+  await sleep(sc.quietMS);
+  out.after = await snapshot(a.page);
   return out;
 }
 
@@ -1148,6 +1184,7 @@ async function play(browser, scenario) {
       case 'leaveExpired': return await leaveExpiredScenario();
       case 'wakeExpired': return await wakeExpiredScenario();
       case 'leaveRefusedSwap': return await leaveRefusedSwapScenario();
+      case 'hideRefusedSwap': return await hideRefusedSwapScenario();
       case 'leaveDuringLastStop': return await leaveDuringLastStopScenario();
       case 'stallRefusedEnd': return await stallRefusedEndScenario();
       case 'stallWake': return await stallWakeScenario();

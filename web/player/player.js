@@ -434,7 +434,7 @@
   // giveBack ends the page's session with the account token (DELETE, as
   // "end this stream" does), freeing its stream slot now.
   async function giveBack() {
-    if (!state.sessionID) return;
+    if (!state.sessionID || givenBack.has(state.sessionID)) return;
     try {
       const r = await call('DELETE', '/v1/sessions/' + state.sessionID, accountToken);
       log('released session ' + state.sessionID + ': ' + r.status);
@@ -1191,6 +1191,7 @@
       // token can (as "end this stream" does), freeing the stream slot now
       // rather than when the lease lapses. No route takes a final position
       // with it: the position is the last accepted heartbeat's.
+      if (givenBack.has(id)) return;
       try {
         const d = await call('DELETE', '/v1/sessions/' + id, accountToken);
         log('stop refused (' + errText(r) + '): ended session ' + id + ' with the account token: ' + d.status, d.status !== 200);
@@ -1476,6 +1477,11 @@
       return;
     }
     if (r.status !== 201) {
+      // Left or stopped meanwhile: the page gave the session back as it
+      // was left (pagehide), or Stop, queued behind this swap, ends it;
+      // and a page shown back from the back/forward cache stays as it was
+      // shown, stopped.
+      if (state.phase !== 'playing' && state.phase !== 'loading') return;
       // Refused (409: another device took the slot meanwhile): playback
       // ends now, saying why, rather than when the grants do, and the
       // session it did not replace is given back.
@@ -1635,7 +1641,13 @@
   // DELETE ended is a late stop, taken within HEARTBEAT_STOP_GRACE, and a
   // DELETE on a session the stop ended leaves it as it was.
   const leaveMargin = 5000;
+  // givenBack holds the sessions given back so: a page that lives on
+  // (shown back from the back/forward cache) gives none of them back
+  // again when the stop sent as it left is refused, or the
+  // re-authorization it left is (giveBack, sendBeat).
+  const givenBack = new Set();
   function giveBackOnLeave(id = state.sessionID) {
+    givenBack.add(id);
     fetch(api + '/v1/sessions/' + id, { method: 'DELETE', headers: { Authorization: 'Bearer ' + accountToken }, keepalive: true })
       .catch(() => { /* the lease lapses anyway */ });
   }
