@@ -337,9 +337,10 @@
     clearTimeout(licenceTimer);
     releaseLicenceHold();
     if (!licenceEndsAt) return;
-    const id = state.sessionID;
+    // The timer is the page's session's: takeSession and teardown clear
+    // it. A page left meanwhile (pagehide) no longer plays.
     licenceTimer = setTimeout(() => {
-      if (id !== state.sessionID || (state.phase !== 'playing' && state.phase !== 'loading')) return;
+      if (state.phase !== 'playing' && state.phase !== 'loading') return;
       licenceHold = hold();
       licenceTimer = setTimeout(releaseLicenceHold, licenceHoldAhead + licenceHoldMax);
     }, Math.max(0, licenceEndsAt - licenceHoldAhead - Date.now()));
@@ -679,15 +680,13 @@
     return gate ? gate.then(fn) : fn();
   }
 
-  // hold closes the gate until the function it returns is called (once
-  // counts; later calls do nothing).
+  // hold closes the gate until the function it returns is called, once
+  // (replaceSession's finally; releaseLicenceHold drops it before the
+  // call).
   function hold() {
     if (!gate) gate = new Promise((resolve) => { openGate = resolve; });
     gateHolds++;
-    let held = true;
     return () => {
-      if (!held) return;
-      held = false;
       if (--gateHolds > 0) return;
       const open = openGate;
       gate = openGate = null;
@@ -1143,16 +1142,27 @@
     return body;
   }
 
+  // postBeat POSTs heartbeat body of session id with the playback token,
+  // with keepalive when the page may be gone before the answer.
+  function postBeat(id, body, keepalive) {
+    return fetch(api + '/v1/playback/' + id + '/heartbeat', {
+      method: 'POST',
+      headers: { Authorization: 'Bearer ' + playbackToken, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      keepalive,
+    });
+  }
+
   // sendBeat sends one heartbeat. The server says when to send the next
   // (next_heartbeat_ms); 410 means the session is over (ended elsewhere,
   // revoked, lapsed) and playback stops; no answer, or a 5xx or 429 that
   // offers a retry (retryable), is retried within the lease; any other
   // 4xx, or a 500 that offers none, ends playback with its reason.
   async function sendBeat(event, c) {
+    // No token: the one stop with a token past its expiry has gone
+    // (lastStop).
     if (!state.sessionID || !playbackToken) return;
     clearTimeout(beatTimer);
-    // The one stop with a token past its expiry has gone (lastStop).
-    if (playbackToken === lastStopToken) return;
     if (tokenRefused) {
       // Queued behind the heartbeat whose 401 refused the token, which
       // the server would refuse again: the re-authorization queued next
@@ -1162,7 +1172,7 @@
       // HEARTBEAT_TOKEN_STOP_GRACE, which ends it; refused, or not
       // answered, the account's token gives the session back, as a
       // refused stop does.
-      if (event === 'stop' && !(await lastStop(state.sessionID, playbackToken, beatBody('stop', c)))) await giveBack();
+      if (event === 'stop' && !(await lastStop(state.sessionID, beatBody('stop', c)))) await giveBack();
       return;
     }
     const body = beatBody(event, c);
@@ -1170,13 +1180,8 @@
     state.beats.sent++;
     let r;
     try {
-      const resp = await fetch(api + '/v1/playback/' + id + '/heartbeat', {
-        method: 'POST',
-        headers: { Authorization: 'Bearer ' + playbackToken, 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-        // The page's last word: it may be gone before the answer.
-        keepalive: event === 'stop' || event === 'error',
-      });
+      // The page's last word: it may be gone before the answer.
+      const resp = await postBeat(id, body, event === 'stop' || event === 'error');
       r = { status: resp.status, data: await resp.json().catch(() => null), retryAfterMS: retryAfterMS(resp.headers.get('Retry-After')) };
     } catch (err) {
       r = { status: 0, data: null };
@@ -1262,7 +1267,7 @@
       if (state.startupMS !== null) last = beatBody('stop', stoppedCounters());
       state.endNotice = refusalNotices.licence_window_ended;
       await teardown();
-      if (last) await lastStop(id, playbackToken, last);
+      if (last) await lastStop(id, last);
       state.phase = 'ended';
       state.error = '';
       render();
@@ -1447,7 +1452,7 @@
       if (state.phase !== 'playing' && state.phase !== 'loading') return;
     } else if (state.startupMS !== null) {
       const c = counters();
-      last = { c, token: playbackToken, body: beatBody('stop', c) };
+      last = { c, body: beatBody('stop', c) };
     }
     const r = await authorizePlay(await tokenFor(state.account));
     // Admitted, the new session holds the stream slot from now on: a page
@@ -1465,9 +1470,9 @@
     if (last && r.status !== 201 && (state.phase === 'playing' || state.phase === 'loading')) {
       video.pause();
       const c = stoppedCounters();
-      last = { c, token: last.token, body: beatBody('stop', c) };
+      last = { c, body: beatBody('stop', c) };
     }
-    if (last && (state.phase === 'playing' || state.phase === 'loading') && await lastStop(before, last.token, last.body)) told = last.c;
+    if (last && (state.phase === 'playing' || state.phase === 'loading') && await lastStop(before, last.body)) told = last.c;
     const unclaimed = admitted;
     admitted = '';
     if (r.status === 201 && state.phase !== 'playing' && state.phase !== 'loading') {
@@ -1530,22 +1535,18 @@
   }
 
   // lastStop sends session id, whose token the server refused or the
-  // page's clock holds expired, its stop with that token (swapSession,
-  // Stop, leaving the page), and says whether the server took it. It is
-  // the last request with the token, whatever the answer (lastStopToken):
+  // page's clock holds expired, its stop body with that token
+  // (swapSession, Stop, leaving the page), and says whether the server
+  // took it. It is the last request with the token, whatever the answer,
+  // which the page drops as it sends it (sendBeat then sends nothing):
   // refused, the play that replaced the session has ended it, or the
   // account's token gives it back. Sent with keepalive: the page may be
   // gone before the answer.
-  let lastStopToken = '';
-  async function lastStop(id, token, body) {
-    lastStopToken = token;
+  async function lastStop(id, body) {
+    const sent = postBeat(id, body, true);
+    playbackToken = '';
     try {
-      const resp = await fetch(api + '/v1/playback/' + id + '/heartbeat', {
-        method: 'POST',
-        headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-        keepalive: true,
-      });
+      const resp = await sent;
       log('session ' + id + ' told its last counters with its expired token: ' + resp.status, resp.status !== 200);
       return resp.status === 200;
     } catch (err) {
