@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -709,8 +710,21 @@ func refuseClimbs(s, title string) error {
 	stack := []scope{{above: title, own: title}}
 	d := xml.NewDecoder(strings.NewReader(s))
 	// The URLs are ASCII in any encoding an MPD may declare, and the rest
-	// of the personalizing reads the bytes as they are too.
-	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	// of the personalizing reads the bytes as they are too. The decoder
+	// wants UTF-8, which its other text (a Latin-1 title) need not be:
+	// each byte is read as the Latin-1 character it is, which keeps every
+	// ASCII byte, and so the markup and URLs, as it is.
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]byte, 0, len(b))
+		for _, c := range b {
+			out = utf8.AppendRune(out, rune(c))
+		}
+		return bytes.NewReader(out), nil
+	}
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {

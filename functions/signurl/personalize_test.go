@@ -345,6 +345,11 @@ func TestPersonalizeMPDRefusesURLsClimbingOutOfTheTitle(t *testing.T) {
 		// An MPD may declare another encoding; its URLs are ASCII in it.
 		{"declared Latin-1, climbing", media, `media="../t2/$RepresentationID$/seg$Number$.m4s"`, true},
 		{"declared Latin-1, inside the title", media, `media="x/../$RepresentationID$/seg$Number$.m4s"`, false},
+		// Its other text need not be: a title in Latin-1 is no UTF-8.
+		{"declared Latin-1, a title in it, climbing", `<Period id="0" start="PT0S">`,
+			"<ProgramInformation><Title>L\xe0-haut</Title></ProgramInformation><Period id=\"0\" start=\"PT0S\"><BaseURL>../t2/</BaseURL>", true},
+		{"declared Latin-1, a title in it, inside the title", `<Period id="0" start="PT0S">`,
+			"<ProgramInformation><Title>L\xe0-haut</Title></ProgramInformation><Period id=\"0\" start=\"PT0S\"><BaseURL>x/../</BaseURL>", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
