@@ -703,11 +703,15 @@ func refuseClimbs(s, title string) error {
 	if !strings.Contains(s, "..") && !strings.Contains(s, "&#") && !hasPercentDot(s) {
 		return nil
 	}
+	// Each BaseURL of an element is an alternative a client may fetch
+	// from (Shaka Player resolves every one against every one above and
+	// falls back through them; dash.js's selectors pick among them), so an
+	// element has as many base paths as there are ways to it.
 	type scope struct {
-		above, own string // base paths: the parent's, the element's
-		based      bool   // own is a BaseURL's; the others are alternatives
+		above, own []string // base paths: the parent's, the element's
+		based      bool     // own are the element's BaseURLs'
 	}
-	stack := []scope{{above: title, own: title}}
+	stack := []scope{{above: []string{title}, own: []string{title}}}
 	d := xml.NewDecoder(strings.NewReader(s))
 	// The URLs are ASCII in any encoding an MPD may declare, and the rest
 	// of the personalizing reads the bytes as they are too. The decoder
@@ -741,19 +745,26 @@ func refuseClimbs(s, title string) error {
 				if err := d.DecodeElement(&text, &el); err != nil {
 					return manifestError("BaseURL: %v", err)
 				}
-				resolved, err := climbCheck(top.above, strings.TrimSpace(text), title)
-				if err != nil {
-					return err
-				}
 				if !top.based {
-					top.own, top.based = resolved, true
+					top.own, top.based = nil, true
+				}
+				for _, base := range top.above {
+					resolved, err := climbCheck(base, strings.TrimSpace(text), title)
+					if err != nil {
+						return err
+					}
+					if !slices.Contains(top.own, resolved) {
+						top.own = append(top.own, resolved)
+					}
 				}
 				continue
 			}
 			for _, a := range el.Attr {
 				if slices.Contains(mpdURLAttrs[el.Name.Local], a.Name.Local) {
-					if _, err := climbCheck(top.own, a.Value, title); err != nil {
-						return err
+					for _, base := range top.own {
+						if _, err := climbCheck(base, a.Value, title); err != nil {
+							return err
+						}
 					}
 				}
 			}

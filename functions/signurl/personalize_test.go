@@ -323,11 +323,21 @@ func TestPersonalizeMPDRefusesURLsClimbingOutOfTheTitle(t *testing.T) {
 		media = `media="$RepresentationID$/seg$Number$.m4s"`
 		init  = `initialization="$RepresentationID$/init.mp4"`
 		set   = `<SegmentTemplate`
+		// A Period and its AdaptationSet's start tag.
+		period = `<Period id="0" start="PT0S">
+    <AdaptationSet contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1">`
 	)
 	for _, tc := range []struct {
 		name, old, new string
 		refused        bool
 	}{
+		// Each BaseURL of an element is an alternative, and a client may
+		// fetch from any: Shaka Player resolves every one against every
+		// one above (shaka.util.URL.resolveUris) and falls back through
+		// them, dash.js's selectors pick among them.
+		{"a set's second BaseURL, then template", set, `<BaseURL>a/b/</BaseURL><BaseURL>c/</BaseURL><SegmentTemplate media="../../t2/$RepresentationID$/seg$Number$.m4s"/>` + set, true},
+		{"a Period's second BaseURL, then the set's", period, strings.Replace(period, ">", "><BaseURL>p/q/</BaseURL><BaseURL>r/</BaseURL>", 1) + `<BaseURL>../../x/</BaseURL>`, true},
+		{"a set's BaseURLs, each then template, inside", set, `<BaseURL>a/b/</BaseURL><BaseURL>c/d/</BaseURL><SegmentTemplate media="../../$RepresentationID$/seg$Number$.m4s"/>` + set, false},
 		{"template media", media, `media="../t2/$RepresentationID$/seg$Number$.m4s"`, true},
 		{"template initialization", init, `initialization="./../../t2/$RepresentationID$/init.mp4"`, true},
 		{"template media as an absolute path", media, `media="/titles/t1/../t2/$RepresentationID$/seg$Number$.m4s"`, true},
