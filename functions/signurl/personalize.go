@@ -692,10 +692,10 @@ var mpdURLAttrs = map[string][]string{
 
 // refuseClimbs refuses an MPD naming an object outside the title's folder
 // with dot segments, as PersonalizeMedia refuses a media playlist's URI:
-// each relative BaseURL resolved against the one above it (the MPD level's
+// each relative BaseURL resolved against those above it (the MPD level's
 // is the title's folder on a pathway, ISO/IEC 23009-1 5.6), then each
-// segment URL against its element's (RFC 3986 5.2, dot segments as a
-// browser reads them). A grant is for a rendition's folder, so such a URL
+// segment URL against those of each Representation using it (checkRefs;
+// RFC 3986 5.2, dot segments as a browser reads them). A grant is for a rendition's folder, so such a URL
 // would carry it elsewhere and fail at the CDN, telling the player nothing.
 // Only an MPD that can hold a dot-dot segment is parsed: "..", a
 // percent-encoded dot, or a character reference (&#46;).
@@ -703,15 +703,7 @@ func refuseClimbs(s, title string) error {
 	if !strings.Contains(s, "..") && !strings.Contains(s, "&#") && !hasPercentDot(s) {
 		return nil
 	}
-	// Each BaseURL of an element is an alternative a client may fetch
-	// from (Shaka Player resolves every one against every one above and
-	// falls back through them; dash.js's selectors pick among them), so an
-	// element has as many base paths as there are ways to it.
-	type scope struct {
-		above, own []string // base paths: the parent's, the element's
-		based      bool     // own are the element's BaseURLs'
-	}
-	stack := []scope{{above: []string{title}, own: []string{title}}}
+	stack := []mpdScope{{above: []string{title}, own: []string{title}}}
 	d := xml.NewDecoder(strings.NewReader(s))
 	// The URLs are ASCII in any encoding an MPD may declare, and the rest
 	// of the personalizing reads the bytes as they are too. The decoder
@@ -759,20 +751,90 @@ func refuseClimbs(s, title string) error {
 				}
 				continue
 			}
-			for _, a := range el.Attr {
-				if slices.Contains(mpdURLAttrs[el.Name.Local], a.Name.Local) {
-					for _, base := range top.own {
-						if _, err := climbCheck(base, a.Value, title); err != nil {
-							return err
-						}
+			if names := mpdURLAttrs[el.Name.Local]; names != nil {
+				// Recorded on its level, to be resolved against the
+				// BaseURLs of each Representation it applies to.
+				level := len(stack) - 1
+				for level > 0 && !slices.Contains(mpdLevels, stack[level].name) {
+					level--
+				}
+				// The key: a SegmentTemplate@media, or a SegmentList's
+				// SegmentURL@media; a Representation's replaces its set's.
+				in := ""
+				if level < len(stack)-1 {
+					in = top.name
+				}
+				for _, a := range el.Attr {
+					if slices.Contains(names, a.Name.Local) {
+						key := in + "/" + el.Name.Local + "@" + a.Name.Local
+						stack[level].refs = append(stack[level].refs, mpdRef{key, a.Value})
 					}
 				}
 			}
-			stack = append(stack, scope{above: top.own, own: top.own})
+			stack = append(stack, mpdScope{name: el.Name.Local, above: top.own, own: top.own})
 		case xml.EndElement:
+			if el.Name.Local == "Representation" {
+				if err := checkRefs(stack, title); err != nil {
+					return err
+				}
+			}
 			stack = stack[:len(stack)-1]
 		}
 	}
+}
+
+// mpdScope is an element of an MPD as refuseClimbs reads it. Each BaseURL
+// of an element is an alternative a client may fetch from (Shaka Player
+// resolves every one against every one above and falls back through them;
+// dash.js's selectors pick among them), so an element has as many base
+// paths as there are ways to it.
+type mpdScope struct {
+	name       string
+	above, own []string // base paths: the parent's, the element's
+	based      bool     // own are the element's BaseURLs'
+	refs       []mpdRef // a level's segment URLs (mpdLevels)
+}
+
+// mpdLevels are the elements whose segment information (a template, a
+// segment list, an Initialization) the ones under them inherit, and which
+// may have BaseURLs (ISO/IEC 23009-1 5.3.9.1, 5.6).
+var mpdLevels = []string{"Period", "AdaptationSet", "Representation"}
+
+// mpdRef is a segment URL stated on a level: key is the element and
+// attribute stating it, which a level below states again to replace it.
+type mpdRef struct{ key, url string }
+
+// checkRefs resolves the segment URLs a Representation (the top of stack)
+// uses against each of its base paths: its own, and those its Period and
+// AdaptationSet state that it does not state again. The ones a Period or
+// AdaptationSet states are fetched from there only so: a client resolves a
+// segment URL against the Representation's BaseURLs (dash.js:
+// BaseURLController.resolve(representation.path); Shaka:
+// Representation.getBaseUris).
+func checkRefs(stack []mpdScope, title string) error {
+	rep := stack[len(stack)-1]
+	var refs []mpdRef
+	var keys []string // a level's: a few, where its refs may be thousands
+	for _, level := range stack {
+		keys = keys[:0]
+		for _, r := range level.refs {
+			if !slices.Contains(keys, r.key) {
+				keys = append(keys, r.key)
+			}
+		}
+		if len(keys) > 0 {
+			refs = slices.DeleteFunc(refs, func(r mpdRef) bool { return slices.Contains(keys, r.key) })
+		}
+		refs = append(refs, level.refs...)
+	}
+	for _, r := range refs {
+		for _, base := range rep.own {
+			if _, err := climbCheck(base, r.url, title); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // climbCheck resolves ref against the base path base as a client does and

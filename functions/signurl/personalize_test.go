@@ -327,10 +327,44 @@ func TestPersonalizeMPDRefusesURLsClimbingOutOfTheTitle(t *testing.T) {
 		period = `<Period id="0" start="PT0S">
     <AdaptationSet contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1">`
 	)
+	// reps is the set's template and Representations; withBases writes
+	// prefix before the template's "$RepresentationID$/" and gives the
+	// Representations named BaseURLs (id → BaseURL).
+	reps := mpd[strings.Index(mpd, set):strings.Index(mpd, "    </AdaptationSet>")]
+	withBases := func(prefix string, bases map[string]string) string {
+		out := strings.ReplaceAll(reps, `="$RepresentationID$/`, `="`+prefix+`$RepresentationID$/`)
+		for id, base := range bases {
+			start := strings.Index(out, `<Representation id="`+id+`"`)
+			end := start + strings.IndexByte(out[start:], '\n')
+			rep := strings.TrimSuffix(strings.TrimSuffix(out[start:end], "</Representation>"), "/>")
+			rep = strings.TrimSuffix(rep, ">") + "><BaseURL>" + base + "</BaseURL></Representation>"
+			out = out[:start] + rep + out[end:]
+		}
+		return out
+	}
 	for _, tc := range []struct {
 		name, old, new string
 		refused        bool
 	}{
+		// A set's template resolves against each Representation's
+		// BaseURLs: dash.js requests the template resolved against
+		// BaseURLController.resolve(representation.path), Shaka against
+		// the Representation's getBaseUris().
+		{"Representation BaseURLs, the set's template up into them", reps, withBases("../", map[string]string{"sd": "v/sd/", "hd": "v/hd/", "uhd": "v/uhd/"}), false},
+		{"a Representation's BaseURL up, the set's template out", reps, `<BaseURL>x/y/</BaseURL>` + withBases("../../", map[string]string{"sd": "../../"}), true},
+		// A Representation's own template replaces the set's media, which
+		// it then never fetches.
+		{"a set's media every Representation replaces", reps, strings.NewReplacer(
+			`media="$RepresentationID$/`, `media="../t2/$RepresentationID$/`,
+			`codecs="avc1.42c01e"/>`, `codecs="avc1.42c01e"><SegmentTemplate media="sd/seg$Number$.m4s"/></Representation>`,
+			`codecs="avc1.4d401f"/>`, `codecs="avc1.4d401f"><SegmentTemplate media="hd/seg$Number$.m4s"/></Representation>`,
+			`codecs="avc1.640033"></Representation>`, `codecs="avc1.640033"><SegmentTemplate media="uhd/seg$Number$.m4s"/></Representation>`,
+		).Replace(reps), false},
+		{"a set's media one Representation does not replace", reps, strings.NewReplacer(
+			`media="$RepresentationID$/`, `media="../t2/$RepresentationID$/`,
+			`codecs="avc1.42c01e"/>`, `codecs="avc1.42c01e"><SegmentTemplate media="sd/seg$Number$.m4s"/></Representation>`,
+			`codecs="avc1.4d401f"/>`, `codecs="avc1.4d401f"><SegmentTemplate initialization="hd/init.mp4"/></Representation>`,
+		).Replace(reps), true},
 		// Each BaseURL of an element is an alternative, and a client may
 		// fetch from any: Shaka Player resolves every one against every
 		// one above (shaka.util.URL.resolveUris) and falls back through
