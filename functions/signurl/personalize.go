@@ -842,15 +842,15 @@ func checkRefs(stack []mpdScope, title string) error {
 // absolute URL (another host) is not resolved here: a BaseURL naming one
 // is refused on its own account, and other URLs keep their host.
 func climbCheck(base, ref, title string) (string, error) {
-	path := ref
+	path := asBrowserReads(ref)
 	if q := strings.IndexAny(path, "?#"); q >= 0 {
 		path = path[:q]
 	}
-	if path == "" || hasScheme([]byte(path)) || strings.HasPrefix(path, "//") {
+	if path == "" || namesHost(path) {
 		return base, nil
 	}
 	dots := hasDotSegment([]byte(path))
-	if path[0] != '/' {
+	if !isSlash(path[0]) {
 		path = base[:strings.LastIndexByte(base, '/')+1] + path
 	}
 	resolved := removeDotSegments(path)
@@ -859,6 +859,33 @@ func climbCheck(base, ref, title string) (string, error) {
 	}
 	return resolved, nil
 }
+
+// asBrowserReads is a URL reference as a browser's URL parser reads it,
+// which dash.js and Shaka Player resolve with (new URL(ref, base)): the
+// WHATWG URL Standard's basic URL parser strips leading and trailing C0
+// controls and spaces and removes every tab and newline before parsing.
+func asBrowserReads(ref string) string {
+	ref = strings.TrimFunc(ref, func(r rune) bool { return r <= ' ' })
+	if !strings.ContainsAny(ref, "\t\n\r") {
+		return ref
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, ref)
+}
+
+// namesHost reports whether a reference asBrowserReads names a host of
+// its own: a scheme, or a network path, whose two slashes a browser also
+// reads from '\' in an http(s) URL (the URL Standard's relative slash
+// state), as it does in a path (splitPath).
+func namesHost(ref string) bool {
+	return hasScheme([]byte(ref)) || len(ref) >= 2 && isSlash(ref[0]) && isSlash(ref[1])
+}
+
+func isSlash(c byte) bool { return c == '/' || c == '\\' }
 
 // hasPercentDot reports whether s holds "%2e" in either case. It runs on
 // every MPD served, so it looks at each '%' only (a byte search) rather

@@ -382,6 +382,13 @@ func TestPersonalizeMPDRefusesURLsClimbingOutOfTheTitle(t *testing.T) {
 		{"BaseURL then template", set, `<BaseURL>sd/</BaseURL><SegmentTemplate media="../../t2/x.m4s"/>` + set, true},
 		{"SegmentList URL", set, `<SegmentList><SegmentURL media="../t2/sd/seg1.m4s"/></SegmentList>` + set, true},
 		{"Initialization sourceURL", set, `<SegmentBase><Initialization sourceURL="../t2/sd/init.mp4"/></SegmentBase>` + set, true},
+		// A browser's URL parser (the WHATWG URL Standard, which dash.js
+		// and Shaka resolve with: new URL(ref, base)) reads '\' as '/' in
+		// an http(s) URL, so a leading one makes an absolute path; it
+		// strips leading and trailing spaces and removes tabs and newlines.
+		{"template media as an absolute path with backslashes", media, `media="\titles\t1\..\..\t2\$RepresentationID$\seg$Number$.m4s"`, true},
+		{"template media after a space", media, `media=" ../t2/$RepresentationID$/seg$Number$.m4s"`, true},
+		{"template media, a tab in its dot segment", media, `media=".&#9;./t2/$RepresentationID$/seg$Number$.m4s"`, true},
 		{"dot segments inside the title", media, `media="./x/../$RepresentationID$/seg$Number$.m4s"`, false},
 		{"BaseURL down, template back up", set, `<BaseURL>a/b/</BaseURL><SegmentTemplate media="../../$RepresentationID$/seg$Number$.m4s"/>` + set, false},
 		{"out and back in", media, `media="../t1/$RepresentationID$/seg$Number$.m4s"`, false},
