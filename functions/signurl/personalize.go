@@ -564,7 +564,7 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 		if err := xml.Unmarshal([]byte(s[b:b+end+len("</BaseURL>")]), &text); err != nil {
 			return dst, manifestError("BaseURL: %v", err)
 		}
-		if text = strings.TrimSpace(text); hasScheme([]byte(text)) || strings.HasPrefix(text, "//") {
+		if text = strings.TrimSpace(text); namesHost(asBrowserReads(text)) {
 			return dst, manifestError("BaseURL %q names a host off the pathways", text)
 		}
 	}
@@ -1235,7 +1235,7 @@ func withQuery(el, query string) (string, error) {
 		if !slices.Contains(urlTemplates, name) {
 			return true
 		}
-		if read := xmlValue(v); hasScheme([]byte(read)) || strings.HasPrefix(read, "//") {
+		if namesHost(asBrowserReads(xmlValue(v))) {
 			return true
 		}
 		// Before a fragment, which never reaches the CDN.

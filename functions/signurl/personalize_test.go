@@ -2,6 +2,7 @@ package signurl_test
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -235,6 +236,12 @@ func TestPersonalizeMPDKeepsTheGrantOnThePathways(t *testing.T) {
 		// written with character references.
 		{"Period in CDATA", "<AdaptationSet", "<BaseURL><![CDATA[https://other.example.com/titles/t1/]]></BaseURL><AdaptationSet"},
 		{"Period with a character reference", "<AdaptationSet", "<BaseURL>&#104;ttps://other.example.com/titles/t1/</BaseURL><AdaptationSet"},
+		// A browser reads '\\' as '/' in an http(s) URL and removes tabs
+		// (the WHATWG URL Standard, which dash.js and Shaka resolve with).
+		{"AdaptationSet, a network path with backslashes", "<SegmentTemplate", `<BaseURL>\\other.example.com\titles\t1\</BaseURL><SegmentTemplate`},
+		{"Period, a slash and a backslash", "<AdaptationSet", `<BaseURL>/\other.example.com/titles/t1/</BaseURL><AdaptationSet`},
+		{"Period, a tab in its scheme", "<AdaptationSet", "<BaseURL>ht&#9;tps://other.example.com/titles/t1/</BaseURL><AdaptationSet"},
+		{"AdaptationSet, a tab between its slashes", "<SegmentTemplate", "<BaseURL>/&#9;/other.example.com/titles/t1/</BaseURL><SegmentTemplate"},
 	} {
 		for _, queries := range []map[string]string{nil, {"sd": "Sig=1"}} {
 			t.Run(fmt.Sprintf("%s/queries=%v", tc.name, queries != nil), func(t *testing.T) {
@@ -249,6 +256,45 @@ func TestPersonalizeMPDKeepsTheGrantOnThePathways(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestPersonalizeMPDGrantsNoTemplateNamingAHost: a template URL naming a
+// host of its own keeps it and gets no query grant, which is for the
+// pathway's host only, as a browser reads the URL: the WHATWG URL
+// Standard (dash.js's and Shaka's new URL(ref, base)) reads a network path
+// from '\\' too and removes tabs and leading spaces.
+func TestPersonalizeMPDGrantsNoTemplateNamingAHost(t *testing.T) {
+	t.Parallel()
+	mpd := string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"])
+	for _, tc := range []struct{ name, media string }{
+		{"a scheme", "https://other.example.com/t1/"},
+		{"a network path", "//other.example.com/t1/"},
+		{"a network path with backslashes", `\\other.example.com\t1\`},
+		{"a slash and a backslash", `/\other.example.com/t1/`},
+		{"a leading space", " //other.example.com/t1/"},
+		{"a tab between its slashes", "/&#9;/other.example.com/t1/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stored := strings.Replace(mpd, `media="$RepresentationID$/`, `media="`+tc.media+`$RepresentationID$/`, 1)
+			out, err := signurl.PersonalizeMPD(nil, []byte(stored), demo.Ladder, examplePathways[:1], "/titles/t1/", "https://s", map[string]string{"sd": "Sig=1", "hd": "Sig=2", "uhd": "Sig=3"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			written := 0
+			for _, m := range regexp.MustCompile(`media="[^"]*"`).FindAllString(string(out), -1) {
+				if !strings.Contains(m, "other.example.com") {
+					t.Fatalf("media %s, want the stored one's host", m)
+				}
+				if written++; strings.Contains(m, "Sig=") {
+					t.Errorf("%s: the grant goes to another host", m)
+				}
+			}
+			if written != 4 { // the set's and each Representation's
+				t.Errorf("%d media attributes, want 4:\n%s", written, out)
+			}
+		})
 	}
 }
 
