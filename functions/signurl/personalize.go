@@ -1235,21 +1235,26 @@ func withQuery(el, query string) (string, error) {
 		if !slices.Contains(urlTemplates, name) {
 			return true
 		}
-		if namesHost(asBrowserReads(xmlValue(v))) {
+		read := xmlValue(v)
+		if namesHost(asBrowserReads(read)) {
 			return true
 		}
-		// Before a fragment, which never reaches the CDN.
-		u, fragment, hasFragment := strings.Cut(v, "#")
-		if hasFragment {
-			fragment = "#" + fragment
-		}
+		// Before a fragment, which never reaches the CDN, in the URL as
+		// XML reads it: "&#35;" is a '#', while the '#' of "&#45;" is not.
+		u, fragment, hasFragment := strings.Cut(read, "#")
 		sep := "?"
 		if strings.Contains(u, "?") {
-			sep = "&amp;"
+			sep = "&"
 		}
-		quote := tag[attrEnd-1 : attrEnd]
+		val := appendXMLEscaped(nil, u+sep)
+		val = append(val, esc...)
+		if hasFragment {
+			val = appendXMLEscaped(append(val, '#'), fragment)
+		}
 		b.WriteString(tag[written:start])
-		b.WriteString(name + "=" + quote + u + sep + esc + fragment + quote)
+		b.WriteString(name + `="`)
+		b.Write(val)
+		b.WriteByte('"')
 		written = attrEnd
 		return true
 	})

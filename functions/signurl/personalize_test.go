@@ -1,7 +1,10 @@
 package signurl_test
 
 import (
+	"bytes"
+	"encoding/xml"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -293,6 +296,53 @@ func TestPersonalizeMPDGrantsNoTemplateNamingAHost(t *testing.T) {
 			}
 			if written != 4 { // the set's and each Representation's
 				t.Errorf("%d media attributes, want 4:\n%s", written, out)
+			}
+		})
+	}
+}
+
+// TestPersonalizeMPDGrantsTemplatesWithCharacterReferences: the query
+// grant goes into a template's URL as XML reads the attribute (XML 1.0
+// 4.1: "&#35;" is '#', "&#63;" is '?'), before its fragment and after its
+// query. The '#' that opens a character reference was taken for a
+// fragment, which put the grant inside the reference and made the MPD
+// ill-formed.
+func TestPersonalizeMPDGrantsTemplatesWithCharacterReferences(t *testing.T) {
+	t.Parallel()
+	mpd := string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"])
+	for _, tc := range []struct{ name, stored, want string }{
+		{"a character in the path", "seg&#45;$Number$.m4s", "sd/seg-$Number$.m4s?Sig=1"},
+		{"a query", "seg$Number$.m4s&#63;v=2", "sd/seg$Number$.m4s?v=2&Sig=1"},
+		{"a fragment", "seg$Number$.m4s&#35;t=1", "sd/seg$Number$.m4s?Sig=1#t=1"},
+		{"an ampersand in the query", "seg$Number$.m4s?a=1&amp;b=2", "sd/seg$Number$.m4s?a=1&b=2&Sig=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stored := strings.Replace(mpd, `media="$RepresentationID$/seg$Number$.m4s"`, `media="$RepresentationID$/`+tc.stored+`"`, 1)
+			out, err := signurl.PersonalizeMPD(nil, []byte(stored), demo.Ladder[:1], examplePathways[:1], "/titles/t1/", "https://s", map[string]string{"sd": "Sig=1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			d := xml.NewDecoder(bytes.NewReader(out))
+			for {
+				tok, err := d.Token()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("personalized MPD: %v\n%s", err, out)
+				}
+				if el, ok := tok.(xml.StartElement); ok && el.Name.Local == "SegmentTemplate" {
+					for _, a := range el.Attr {
+						if a.Name.Local == "media" && strings.Contains(a.Value, "Sig=") {
+							got = append(got, strings.ReplaceAll(a.Value, "$RepresentationID$", "sd"))
+						}
+					}
+				}
+			}
+			if len(got) != 1 || got[0] != tc.want {
+				t.Errorf("granted media %q, want [%q]", got, tc.want)
 			}
 		})
 	}
