@@ -485,6 +485,11 @@ func TestPersonalizeMPDRefusesURLsClimbingOutOfTheTitle(t *testing.T) {
 		{"template media as an absolute path with backslashes", media, `media="\titles\t1\..\..\t2\$RepresentationID$\seg$Number$.m4s"`, true},
 		{"template media after a space", media, `media=" ../t2/$RepresentationID$/seg$Number$.m4s"`, true},
 		{"template media, a tab in its dot segment", media, `media=".&#9;./t2/$RepresentationID$/seg$Number$.m4s"`, true},
+		// A SegmentTimeline holds no URL; what is around it still counts.
+		{"template with a SegmentTimeline, climbing", `duration="2000" startNumber="1" media="$RepresentationID$/seg$Number$.m4s" initialization="$RepresentationID$/init.mp4"/>`,
+			`startNumber="1" media="../t2/$RepresentationID$/seg$Number$.m4s" initialization="$RepresentationID$/init.mp4"><SegmentTimeline><S t="0" d="2000" r="2"/></SegmentTimeline></SegmentTemplate>`, true},
+		{"a SegmentTimeline, then a Representation's BaseURL climbing", "init.mp4\"/>\n      <Representation id=\"sd\" bandwidth=\"800000\" width=\"640\" height=\"360\" codecs=\"avc1.42c01e\"/>",
+			"init.mp4\"><SegmentTimeline><S t=\"0\" d=\"2000\"/><S d=\"2000\" r=\"1\"/></SegmentTimeline><SegmentTimeline/></SegmentTemplate>\n      <Representation id=\"sd\" bandwidth=\"800000\" width=\"640\" height=\"360\" codecs=\"avc1.42c01e\"><BaseURL>../t2/</BaseURL></Representation>", true},
 		{"dot segments inside the title", media, `media="./x/../$RepresentationID$/seg$Number$.m4s"`, false},
 		{"BaseURL down, template back up", set, `<BaseURL>a/b/</BaseURL><SegmentTemplate media="../../$RepresentationID$/seg$Number$.m4s"/>` + set, false},
 		{"out and back in", media, `media="../t1/$RepresentationID$/seg$Number$.m4s"`, false},
