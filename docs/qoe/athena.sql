@@ -60,13 +60,28 @@
 -- none (NULL): a view with none never times out, as the runner treats a
 -- view told no lease end, and counts as an exit only when stopped.
 --
--- Set the range in params; to break down by another dimension replace
--- `cdn` in the last SELECT with title_id, edge, country, asn or
--- device_type (the viewer's, which every heartbeat of a session carries
--- from its playback token; absent when unknown, '' in the result).
-WITH params AS (
-  SELECT TIMESTAMP '2026-12-04 00:00:00 UTC' AS from_hour, TIMESTAMP '2026-12-05 00:00:00 UTC' AS to_hour,
-    current_timestamp AS as_of
+-- Set the range in scan, the only place it is written; to break down by
+-- another dimension replace `cdn` in the last SELECT with title_id, edge,
+-- country, asn or device_type (the viewer's, which every heartbeat of a
+-- session carries from its playback token; absent when unknown, '' in
+-- the result).
+--
+-- The range is two constant columns of the scanned relation, not a CTE
+-- joined into it. Partition projection makes the partitions to read from
+-- the conditions on dt (Athena's "How to use the date type" bounds its key
+-- with literals; an injected key takes only "literals or expressions that
+-- can be evaluated without reading any data"). A bound taken from another
+-- relation is known only once that relation is read: it prunes only if a
+-- dynamic filter reaches the scan in time, which Trino documents for its
+-- Hive connector and Athena does not document for projection. A constant
+-- column of the scan itself is inlined by the planner into the filter
+-- above it, so the bounds reach the scan as constant expressions in dt's
+-- projection format. There is no Athena here and this query was not run:
+-- its EXPLAIN shows whether the scan got literal bounds on dt.
+WITH scan AS (
+  -- the range: its first hour and the hour after its last (UTC)
+  SELECT h.*, TIMESTAMP '2026-12-04 00:00:00 UTC' AS from_hour, TIMESTAMP '2026-12-05 00:00:00 UTC' AS to_hour
+  FROM heartbeats h
 ),
 beats AS (
   SELECT
@@ -96,8 +111,10 @@ beats AS (
     coalesce(h.qoe.continued, false) AS continued,
     -- the play it goes on with: the session the play began in (QoE.View)
     nullif(h.qoe.view, '') AS view_named,
-    greatest(coalesce(h.qoe.br, 0), 0) AS bitrate_kbps
-  FROM heartbeats h, params p
+    greatest(coalesce(h.qoe.br, 0), 0) AS bitrate_kbps,
+    from_hour,
+    to_hour
+  FROM scan h
   -- The sessions that started a day (QoEPlaySlack) around the range, as
   -- the runner reads them, with all their heartbeats: a session's come
   -- for as long as it plays. dt is the arrival hour of the oldest record
@@ -105,10 +122,10 @@ beats AS (
   -- hour before the earliest start covers it and the clocks. Above, the
   -- late deliveries the runner still counts (the header's 33 days): every
   -- record of an object arrived no earlier than its dt.
-  WHERE h.dt >= date_format(p.from_hour - INTERVAL '1' DAY - INTERVAL '1' HOUR, '%Y/%m/%d/%H')
-    AND h.dt < date_format(p.to_hour + INTERVAL '33' DAY, '%Y/%m/%d/%H')
-    AND from_iso8601_timestamp_nanos(h.session_started_at) >= p.from_hour - INTERVAL '1' DAY
-    AND from_iso8601_timestamp_nanos(h.session_started_at) < p.to_hour + INTERVAL '1' DAY
+  WHERE h.dt >= date_format(from_hour - INTERVAL '1' DAY - INTERVAL '1' HOUR, '%Y/%m/%d/%H')
+    AND h.dt < date_format(to_hour + INTERVAL '33' DAY, '%Y/%m/%d/%H')
+    AND from_iso8601_timestamp_nanos(h.session_started_at) >= from_hour - INTERVAL '1' DAY
+    AND from_iso8601_timestamp_nanos(h.session_started_at) < to_hour + INTERVAL '1' DAY
 ),
 bounded AS (
   SELECT *,
@@ -154,7 +171,10 @@ views AS (
     bool_or(continued) AS continued,
     bool_or(event = 'stop') AS stopped,
     bool_or(event = 'error') AS failed,
-    max(lease_expires_at) AS lease_ends_by
+    max(lease_expires_at) AS lease_ends_by,
+    -- one value on every row: the range
+    arbitrary(from_hour) AS from_hour,
+    arbitrary(to_hour) AS to_hour
   FROM weighted
   GROUP BY session_id
 ),
@@ -192,7 +212,9 @@ plays AS (
     bool_or(continued) AS continued,
     bool_or(stopped) AS stopped,
     bool_or(failed) AS failed,
-    max(lease_ends_by) AS lease_ends_by
+    max(lease_ends_by) AS lease_ends_by,
+    arbitrary(from_hour) AS from_hour,
+    arbitrary(to_hour) AS to_hour
   FROM sessions
   GROUP BY account_id, title_id, play_id
 ),
@@ -205,12 +227,12 @@ metrics AS (
   -- ratios in DOUBLE: 100.0 would be a DECIMAL(4,1), and DECIMAL / BIGINT
   -- keeps scale 1, rounding every view's figure to 0.1
   SELECT *,
-    NOT failed AND NOT started AND (stopped OR coalesce(lease_ends_by < p.as_of, false)) AS exited_before_start,
+    NOT failed AND NOT started AND (stopped OR coalesce(lease_ends_by < current_timestamp, false)) AS exited_before_start,
     IF(started AND coalesce(startup_ms, 0) + played_ms + rebuffer_ms > 0,
        100 * CAST(rebuffer_ms AS double) / (coalesce(startup_ms, 0) + played_ms + rebuffer_ms)) AS rebuffer_percent,
     IF(played_ms > 0 AND bitrate_kbps_ms > 0, CAST(bitrate_kbps_ms AS double) / played_ms) AS avg_bitrate_kbps
-  FROM per_view, params p
-  WHERE hour >= p.from_hour AND hour < p.to_hour
+  FROM per_view
+  WHERE hour >= from_hour AND hour < to_hour
 )
 SELECT
   hour,

@@ -14,7 +14,8 @@
 -- p50/p95. To break
 -- down by another dimension replace `cdn` in the last SELECT with title_id,
 -- edge, country, asn or device_type (the viewer's, from the session's
--- playback token). Set the dataset in FROM and the range in params. A
+-- playback token). Set the dataset in FROM and the range in the two
+-- DECLAREs below, the only place it is written. A
 -- view is a function of its heartbeats, taken in device time order, then
 -- by received_at, as the runner's (whatever order they arrived in; the
 -- reports of one CMCD request are accepted a microsecond apart). A
@@ -25,6 +26,19 @@
 -- lease_expires_at existed carry none (NULL): a view with none never
 -- times out, as the runner treats a view told no lease end.
 --
+-- The range, its first hour and the hour after its last (UTC), set in
+-- these two script variables and nowhere else. BigQuery prunes the
+-- partitions of publish_time (DAY) by a filter comparing it with a
+-- constant expression only ("Query partitioned tables", best practices:
+-- a value from a subquery, or one computed from another column, is
+-- dynamic and every partition is scanned); a CTE joined into the scan is
+-- another relation's value. A variable holds a value fixed before the
+-- query statement runs, read from no table. There is no BigQuery here and
+-- this script was not run: a run for one day should bill about 35 days
+-- of partitions (a day and an hour before it, 33 days after it).
+DECLARE from_hour TIMESTAMP DEFAULT TIMESTAMP '2026-12-04 00:00:00+00';
+DECLARE to_hour TIMESTAMP DEFAULT TIMESTAMP '2026-12-05 00:00:00+00';
+--
 -- The message's times are RFC 3339 strings (STRING columns). TIMESTAMP()
 -- takes at most six fractional digits (BigQuery keeps microseconds) and
 -- fails the query on more; messages written before their times were cut
@@ -32,11 +46,7 @@
 CREATE TEMP FUNCTION message_time(s STRING) AS (
   TIMESTAMP(REGEXP_REPLACE(s, r'(\.\d{6})\d+', r'\1'))
 );
-WITH params AS (
-  SELECT TIMESTAMP '2026-12-04 00:00:00+00' AS from_hour, TIMESTAMP '2026-12-05 00:00:00+00' AS to_hour,
-    CURRENT_TIMESTAMP() AS as_of
-),
-beats AS (
+WITH beats AS (
   SELECT
     h.session_id,
     -- absent, '' or NULL alike, as the runner's "" (QoEPlay): one value to
@@ -63,17 +73,17 @@ beats AS (
     -- the play it goes on with: the session the play began in (QoE.View)
     NULLIF(h.qoe.view, '') AS view_named,
     GREATEST(IFNULL(h.qoe.br, 0), 0) AS bitrate_kbps
-  FROM `playplane_qoe.heartbeats` AS h, params AS p
+  FROM `playplane_qoe.heartbeats` AS h
   -- The sessions that started a day (QoEPlaySlack) around the range, as
   -- the runner reads them, with all their heartbeats: a session's are
   -- published for as long as it plays, so the partition (publish time) is
   -- bounded below an hour before the earliest start, for the clocks, and
   -- above by the late deliveries the runner still counts (athena.sql's
   -- header: 33 days after the range).
-  WHERE h.publish_time >= TIMESTAMP_SUB(TIMESTAMP_SUB(p.from_hour, INTERVAL 1 DAY), INTERVAL 1 HOUR)
-    AND h.publish_time < TIMESTAMP_ADD(p.to_hour, INTERVAL 33 DAY)
-    AND message_time(h.session_started_at) >= TIMESTAMP_SUB(p.from_hour, INTERVAL 1 DAY)
-    AND message_time(h.session_started_at) < TIMESTAMP_ADD(p.to_hour, INTERVAL 1 DAY)
+  WHERE h.publish_time >= TIMESTAMP_SUB(TIMESTAMP_SUB(from_hour, INTERVAL 1 DAY), INTERVAL 1 HOUR)
+    AND h.publish_time < TIMESTAMP_ADD(to_hour, INTERVAL 33 DAY)
+    AND message_time(h.session_started_at) >= TIMESTAMP_SUB(from_hour, INTERVAL 1 DAY)
+    AND message_time(h.session_started_at) < TIMESTAMP_ADD(to_hour, INTERVAL 1 DAY)
 ),
 bounded AS (
   SELECT *,
@@ -172,12 +182,12 @@ per_view AS (
 ),
 metrics AS (
   SELECT v.*,
-    NOT v.failed AND NOT v.started AND (v.stopped OR IFNULL(v.lease_ends_by < p.as_of, FALSE)) AS exited_before_start,
+    NOT v.failed AND NOT v.started AND (v.stopped OR IFNULL(v.lease_ends_by < CURRENT_TIMESTAMP(), FALSE)) AS exited_before_start,
     IF(v.started AND IFNULL(v.startup_ms, 0) + v.played_ms + v.rebuffer_ms > 0,
        100 * v.rebuffer_ms / (IFNULL(v.startup_ms, 0) + v.played_ms + v.rebuffer_ms), NULL) AS rebuffer_percent,
     IF(v.played_ms > 0 AND v.bitrate_kbps_ms > 0, v.bitrate_kbps_ms / v.played_ms, NULL) AS avg_bitrate_kbps
-  FROM per_view AS v, params AS p
-  WHERE v.hour >= p.from_hour AND v.hour < p.to_hour
+  FROM per_view AS v
+  WHERE v.hour >= from_hour AND v.hour < to_hour
 )
 SELECT
   hour,

@@ -387,7 +387,7 @@ func TestWarehouseSQLCountsAPlayOnce(t *testing.T) {
 			{sql, "read the play each heartbeat names", `\bh\.qoe\.` + name + `\b`},
 			{sql, "read the heartbeat's account", `\bh\.account_id\b`},
 			{sql, "take a session's play as the one it names, its own when none", `(?i)(coalesce|IFNULL)\(min\(view_named\), session_id\) AS view_id`},
-			{sql, "read a day of heartbeats before its range", `(?i)(p\.from_hour - INTERVAL '1' DAY|TIMESTAMP_SUB\(p\.from_hour, INTERVAL 1 DAY\))`},
+			{sql, "read a day of heartbeats before its range", `(?i)( from_hour - INTERVAL '1' DAY|TIMESTAMP_SUB\(from_hour, INTERVAL 1 DAY\))`},
 			{plays[1], "take the play's hour from its first session", `(?i)_TRUNC\(('hour', min\(started_at\)|MIN\(started_at\), HOUR)\) AS hour`},
 			{plays[1], "add up the sessions' play", `(?i)sum\(played_ms\) AS played_ms`},
 			{plays[1], "add up the sessions' stalls", `(?i)sum\(rebuffer_ms\) AS rebuffer_ms`},
@@ -457,10 +457,10 @@ func TestWarehouseSQLTakesASessionIntoAPlayAsTheRunner(t *testing.T) {
 		sql := sqlCode(t, file)
 		sql = strings.Join(strings.Fields(sql), " ")
 		for _, want := range []struct{ what, re string }{
-			{"read the sessions that started from a day before its range", `\b(from_iso8601_timestamp_nanos|message_time)\(h\.session_started_at\) >= (p\.from_hour - INTERVAL '1' DAY|TIMESTAMP_SUB\(p\.from_hour, INTERVAL 1 DAY\))`},
-			{"read the sessions that started up to a day after its range", `\b(from_iso8601_timestamp_nanos|message_time)\(h\.session_started_at\) < (p\.to_hour \+ INTERVAL '1' DAY|TIMESTAMP_ADD\(p\.to_hour, INTERVAL 1 DAY\))`},
-			{"read their heartbeats from an hour before the earliest start", `\bh\.(dt >= date_format\(p\.from_hour - INTERVAL '1' DAY - INTERVAL '1' HOUR, '%Y/%m/%d/%H'\)|publish_time >= TIMESTAMP_SUB\(TIMESTAMP_SUB\(p\.from_hour, INTERVAL 1 DAY\), INTERVAL 1 HOUR\))`},
-			{"read their heartbeats delivered up to when the runner stops taking them", `\bh\.(dt < date_format\(p\.to_hour \+ INTERVAL '` + late + `' DAY, '%Y/%m/%d/%H'\)|publish_time < TIMESTAMP_ADD\(p\.to_hour, INTERVAL ` + late + ` DAY\))`},
+			{"read the sessions that started from a day before its range", `\b(from_iso8601_timestamp_nanos|message_time)\(h\.session_started_at\) >= (from_hour - INTERVAL '1' DAY|TIMESTAMP_SUB\(from_hour, INTERVAL 1 DAY\))`},
+			{"read the sessions that started up to a day after its range", `\b(from_iso8601_timestamp_nanos|message_time)\(h\.session_started_at\) < (to_hour \+ INTERVAL '1' DAY|TIMESTAMP_ADD\(to_hour, INTERVAL 1 DAY\))`},
+			{"read their heartbeats from an hour before the earliest start", `\bh\.(dt >= date_format\(from_hour - INTERVAL '1' DAY - INTERVAL '1' HOUR, '%Y/%m/%d/%H'\)|publish_time >= TIMESTAMP_SUB\(TIMESTAMP_SUB\(from_hour, INTERVAL 1 DAY\), INTERVAL 1 HOUR\))`},
+			{"read their heartbeats delivered up to when the runner stops taking them", `\bh\.(dt < date_format\(to_hour \+ INTERVAL '` + late + `' DAY, '%Y/%m/%d/%H'\)|publish_time < TIMESTAMP_ADD\(to_hour, INTERVAL ` + late + ` DAY\))`},
 			{"look the named play's first session up among the sessions read", `(?i)\bFROM views (AS )?s LEFT JOIN views (AS )?f ON f\.session_id = s\.view_id AND f\.view_id = f\.session_id AND `},
 			{"take the first session of the session's account and title only", `(?i) AND f\.account_id IS NOT DISTINCT FROM s\.account_id AND f\.title_id IS NOT DISTINCT FROM s\.title_id AND `},
 			{"take a session started within QoEPlaySlack of the first", `(?i) AND f\.started_at <= s\.started_at AND s\.started_at < (f\.started_at \+ INTERVAL '1' DAY|TIMESTAMP_ADD\(f\.started_at, INTERVAL 1 DAY\))`},
@@ -518,4 +518,189 @@ func TestWarehouseSQLTakesAnEmptyAccountAsNone(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestWarehouseSQLBoundsThePartitionByConstants: each warehouse bills by
+// the partitions a query reads, and prunes them only by bounds it knows
+// before reading any data. BigQuery prunes a column-partitioned table by
+// a filter comparing the partitioning column with a constant expression
+// ("Query partitioned tables", best practices: a value from a subquery or
+// another column is dynamic, and every partition is scanned). Athena's
+// partition projection makes the partitions to read from the conditions
+// on the projected key (its "How to use the date type" bounds it with
+// literals; an injected key takes only "literals or expressions that can
+// be evaluated without reading any data"). The queries took their range
+// from a params CTE joined into the scan, a value read from another
+// relation, so an hour's report could scan, and bill, the whole table.
+// Each bound on the partition column the stack declares (infra/stack)
+// must be made of literals, functions, INTERVAL and the range, which must
+// be a constant: a BigQuery script variable with a literal default, or a
+// column the scanned relation defines as a literal over its table alone
+// (the planner inlines it), with no other relation in the scan. And the
+// range is written once, so a user sets it in one place.
+func TestWarehouseSQLBoundsThePartitionByConstants(t *testing.T) {
+	t.Parallel()
+	stack, err := os.ReadFile(filepath.Join("..", "..", "infra", "stack", "qoe.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := func(re string) string {
+		t.Helper()
+		m := regexp.MustCompile(re).FindSubmatch(stack)
+		if m == nil {
+			t.Fatalf("infra/stack/qoe.go declares no %s", re)
+		}
+		return string(m[1])
+	}
+	projected := declared(`PartitionKeys:\s+\[\]awsres\.CatalogTablePartitionKeyArgs\{\{Name: pulumi\.String\("(\w+)"\)`)
+	format := declared(`"projection\.` + projected + `\.format":\s*pulumi\.String\("([^"]+)"\)`)
+	partitioned := declared(`TimePartitioning:\s+&gcpres\.TableTimePartitioningArgs\{Type: pulumi\.String\("DAY"\), Field: pulumi\.String\("(\w+)"\)\}`)
+	// Athena's date_format takes MySQL's specifiers, the projection Java's.
+	format = strings.NewReplacer("yyyy", "%Y", "MM", "%m", "dd", "%d", "HH", "%H").Replace(format)
+	// A column of the table would take the place of a constant of its
+	// name: a BigQuery column hides a variable, and in Athena the two are
+	// one ambiguous name.
+	var columns []string
+	for _, f := range reflect.VisibleFields(reflect.TypeFor[events.Heartbeat]()) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		columns = append(columns, name)
+	}
+	for _, tc := range []struct{ name, file, column string }{
+		{name: "athena", file: "athena.sql", column: projected},
+		{name: "bigquery", file: "bigquery.sql", column: partitioned},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			code := sqlCode(t, filepath.Join("..", "..", "docs", "qoe", tc.file))
+			literals := regexp.MustCompile(`(?i)\bTIMESTAMP '[^']*'`).FindAllString(code, -1)
+			joined := regexp.MustCompile(`(?i),|\bJOIN\b`)
+			var lower, upper int
+			for _, b := range regexp.MustCompile(`\bh\.`+tc.column+`\s*(>=|>|<=|<|=)\s*`).FindAllStringSubmatchIndex(code, -1) {
+				switch code[b[2]:b[3]] {
+				case ">=", ">":
+					lower++
+				case "<=", "<":
+					upper++
+				}
+				// The relations the bound is evaluated against: the FROM
+				// of the SELECT it filters.
+				from := code[strings.LastIndex(code[:b[0]], "FROM "):b[0]]
+				from, _, _ = strings.Cut(from, "WHERE")
+				from = strings.Join(strings.Fields(from), " ")
+				if joined.MatchString(from) {
+					t.Errorf("%s bounds h.%s in a scan joined to another relation: %q", tc.file, tc.column, from)
+				}
+				constants := rangeConstants(code, from)
+				for name := range constants {
+					if slices.Contains(columns, name) {
+						t.Errorf("%s names a constant of its range %s, as a column of the heartbeats", tc.file, name)
+					}
+				}
+				if len(constants) != 2 || len(literals) != 2 {
+					t.Errorf("%s writes the range as %d TIMESTAMP literals, %d of them constants its bound on h.%s can read (%v); want it written once, as two constants", tc.file, len(literals), len(constants), tc.column, constants)
+				}
+				expr := sqlOperand(code[b[1]:])
+				for _, problem := range nonConstant(expr, constants) {
+					t.Errorf("%s bounds h.%s by %q: %s", tc.file, tc.column, expr, problem)
+				}
+				if tc.column == projected {
+					for _, m := range regexp.MustCompile(`date_format\(.*, '([^']*)'\)$`).FindAllStringSubmatch(expr, -1) {
+						if m[1] != format {
+							t.Errorf("%s formats a bound on h.%s as %q; the projection's format is %q", tc.file, tc.column, m[1], format)
+						}
+					}
+				}
+			}
+			if lower == 0 || upper == 0 {
+				t.Errorf("%s bounds h.%s %d times from below and %d times from above; want both", tc.file, tc.column, lower, upper)
+			}
+		})
+	}
+}
+
+// rangeConstants are the names a bound in a SELECT reading from may take,
+// known before the query reads any data: BigQuery script variables
+// declared with a literal default, and the columns the relation it scans
+// as h defines as a literal, over its table alone.
+func rangeConstants(code, from string) map[string]bool {
+	constants := map[string]bool{}
+	literal := `(?:TIMESTAMP|DATE) '[^']*'`
+	for _, m := range regexp.MustCompile(`(?im)^\s*DECLARE (\w+) \w+ DEFAULT `+literal+`\s*;`).FindAllStringSubmatch(code, -1) {
+		constants[m[1]] = true
+	}
+	scanned := regexp.MustCompile(`^FROM (\w+) (?:AS )?h$`).FindStringSubmatch(from)
+	if scanned == nil {
+		return constants
+	}
+	def := regexp.MustCompile(`(?s)\b` + scanned[1] + ` AS \(\s*SELECT (.*?)\s+FROM \w+ (?:AS )?h\s*\)`).FindStringSubmatch(code)
+	if def == nil {
+		return constants
+	}
+	for _, c := range regexp.MustCompile(`(?:^|,)\s*`+literal+` AS (\w+)\b`).FindAllStringSubmatch(def[1], -1) {
+		constants[c[1]] = true
+	}
+	return constants
+}
+
+// sqlOperand is the expression s starts with: up to an AND or OR, a
+// closing parenthesis or the end of the statement, outside any
+// parenthesis of its own.
+func sqlOperand(s string) string {
+	next := regexp.MustCompile(`(?i)^\s(AND|OR)\s`)
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\'':
+			if j := strings.IndexByte(s[i+1:], '\''); j >= 0 {
+				i += j + 1
+			}
+		case '(':
+			depth++
+		case ')':
+			if depth == 0 {
+				return strings.TrimSpace(s[:i])
+			}
+			depth--
+		case ';':
+			return strings.TrimSpace(s[:i])
+		default:
+			if depth == 0 && next.MatchString(s[i:]) {
+				return strings.TrimSpace(s[:i])
+			}
+		}
+	}
+	return strings.TrimSpace(s)
+}
+
+// nonConstant tells what in expr a query knows only by reading data: a
+// column of a relation, a subquery, a name that is not a constant.
+func nonConstant(expr string, constants map[string]bool) []string {
+	keywords := []string{"INTERVAL", "DAY", "HOUR", "TIMESTAMP", "DATE"}
+	plain := regexp.MustCompile(`^('(?:[^']|'')*'|\d+|[(),+\-*/]|\s+)$`)
+	var tokens []string
+	for _, tok := range regexp.MustCompile(`'(?:[^']|'')*'|\d+|[A-Za-z_]\w*(?:\.\w+)*|[(),+\-*/]|\s+|.`).FindAllString(expr, -1) {
+		if strings.TrimSpace(tok) != "" {
+			tokens = append(tokens, tok)
+		}
+	}
+	var problems []string
+	for i, tok := range tokens {
+		next := ""
+		if i+1 < len(tokens) {
+			next = tokens[i+1]
+		}
+		switch {
+		case plain.MatchString(tok):
+		case strings.EqualFold(tok, "SELECT"):
+			problems = append(problems, "a subquery")
+		case strings.Contains(tok, "."):
+			problems = append(problems, tok+" is a column of a relation")
+		case !regexp.MustCompile(`^[A-Za-z_]`).MatchString(tok):
+			problems = append(problems, "unexpected "+tok)
+		case next == "(" || slices.ContainsFunc(keywords, func(k string) bool { return strings.EqualFold(k, tok) }):
+		case !constants[tok]:
+			problems = append(problems, tok+" is not a constant")
+		}
+	}
+	return problems
 }
