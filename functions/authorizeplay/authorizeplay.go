@@ -382,7 +382,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		// atomic step: a device plays one stream, and switching titles must
 		// not count against the account's limit.
 		lease := playback.LeaseRequest{
-			SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
+			SessionID: playback.NewID(playback.SessionIDPrefix), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
 			Limit: plan.MaxStreams, TTL: min(s.cfg.LeaseTTL, until.Sub(now)), Now: now, On: &read,
 		}
 		// A new device is registered (check found room under the plan's

@@ -184,20 +184,26 @@ func (s *Server) cmcdBeat(h *events.Heartbeat, rep *events.CMCDReport, now time.
 }
 
 // cmcdPlay is the play a report of session id names (QoE.View): its sid
-// when that is an id other than the session's own. CTA-5004 defines sid
-// as the GUID that identifies the current playback session, which ties a
-// player's reports of one play together; an app that sets it to the
-// session id of the play's first POST /v1/play (dash.js
+// when that is the id of a session other than its own. CTA-5004 defines
+// sid as the GUID that identifies the current playback session, which
+// ties a player's reports of one play together; an app that sets it to
+// the session id of the play's first POST /v1/play (dash.js
 // streaming.cmcd.sid, Shaka Player and hls.js cmcd.sessionId) and keeps
 // it when it re-authorizes names the play as a heartbeat's qoe.view does,
 // and the play is one view (playback.QoEPlays). The session is still the
-// URL's. Any other sid, a player's own random one or another account's
-// session, names a play no session of the account and title began, and
-// QoEPlays leaves such a session a view of its own, startup and all (no
-// qoe.continued is read into it: the play's first session, when it is
-// there, keeps the play's startup).
+// URL's. A session of another account names a play no session of the
+// account and title began, and QoEPlays leaves such a session a view of
+// its own, startup and all (no qoe.continued is read into it: the play's
+// first session, when it is there, keeps the play's startup).
+//
+// Any other sid (a library's own random UUID, the default; an app's own
+// play id) names no play: read as one, it would be the least a session
+// named (playback.LeastPlay) beside the qoe.view of the JSON heartbeats
+// of a player that reports both ways, so that the play's first session,
+// which names none there, would seem to go on with another, and the
+// sessions that name it would be views of their own.
 func cmcdPlay(rep *events.CMCDReport, id string) string {
-	if rep.SessionID == id || !playback.ValidID(rep.SessionID) {
+	if rep.SessionID == id || !playback.IsSessionID(rep.SessionID) {
 		return ""
 	}
 	return rep.SessionID

@@ -101,11 +101,10 @@ func TestCMCDEventReportsDriveTheSession(t *testing.T) {
 			// starting→playing is startup, not play). Stalled: the 2 s gap
 			// before the interval report that says rebuffering and the 1 ms
 			// from it to playing again; bsd tells that stall again.
-			// The player's own sid names a play no session began
-			// (cmcdPlay): kept as named, and the session is a view of its
-			// own.
+			// The player's own sid is no session's id: it names no play
+			// (cmcdPlay).
 			want := playback.QoE{BitrateKbps: 3000, ThroughputKbps: 24000, StartupMS: 850, RebufferCount: 1,
-				RebufferMS: 2_000 + 1, PlayedMS: 29_000 + 1_000 + 9_999, View: "6e2f"}
+				RebufferMS: 2_000 + 1, PlayedMS: 29_000 + 1_000 + 9_999}
 			if q.QoE != want {
 				t.Fatalf("QoE %+v, want %+v", q.QoE, want)
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -98,6 +99,66 @@ func TestCMCDPlayAcrossSessionsIsOneView(t *testing.T) {
 			if err := playback.StreamQoEPlays(t.Context(), h.bolt, from, from.Add(2*time.Hour), playback.QoEPageViews,
 				func(playback.QoEView) { streamed++ }); err != nil || streamed != len(plays) {
 				t.Fatalf("the admin route's fold answered %d views (%v), QoEPlays %d", streamed, err, len(plays))
+			}
+		})
+	}
+}
+
+// TestPlayReportedBothWaysIsOneView: a player that reports through the
+// JSON heartbeat (its position, its lease, qoe.view naming the play after
+// a re-authorization) and also hands the session's cmcd_report_url to its
+// library as a CMCD event target, whose sid the app leaves at the
+// library's own random UUID (dash.js, Shaka Player and hls.js send one
+// unless told another). The play goes on across a re-authorization: the
+// second session names the first in qoe.view. A UUID is no session's id
+// (NewID(SessionIDPrefix) never mints one), so it names no play: the play
+// is one view, as it was before sid was read. Read as the play, it was the
+// least named of each session (playback.LeastPlay: hex sorts before
+// "ses_"), so the first session named a play but its own and began none,
+// and the second's qoe.view was outranked: two views.
+func TestPlayReportedBothWaysIsOneView(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		sid  string // %s is the first session's id
+	}{
+		{name: "the library's own UUID", sid: "6e2fb550-c457-11e9-bb97-0800200c9a66"},
+		{name: "an app's id that is no session's", sid: "play-42"},
+		{name: "the first session's", sid: "%s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOptions{qoeViews: true})
+			from := h.clock().Truncate(time.Hour)
+			first, firstToken := h.play("acct_a", "title_1", 1)
+			sid := `,sid="` + strings.ReplaceAll(tc.sid, "%s", first) + `"`
+			playFor := func(session, token, qoe string) {
+				t.Helper()
+				if rec := h.beat(session, token, h.body(events.HeartbeatStart, 0, 0, qoe)); rec.Code != http.StatusOK {
+					t.Fatalf("start of %s: %d %s", session, rec.Code, rec.Body)
+				}
+				h.advance(30 * time.Second)
+				report := fmt.Sprintf("e=t,sta=p,ts=%d,v=2", h.ts(0)) + sid
+				if rec := h.report(http.MethodPost, h.cmcdURL(session, "acct_a", "title_1"), "application/cmcd", report); rec.Code != http.StatusNoContent {
+					t.Fatalf("%q: %d %s", report, rec.Code, rec.Body)
+				}
+			}
+			playFor(first, firstToken, `{"startup_ms":900}`)
+			second, secondToken := h.play("acct_a", "title_1", 1)
+			playFor(second, secondToken, fmt.Sprintf(`{"continued":true,"view":%q}`, first))
+			h.idle()
+
+			views, err := h.bolt.QoEViews(t.Context(), from, from.Add(2*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			named := map[string]string{}
+			for _, v := range views {
+				named[v.SessionID] = v.ViewID
+			}
+			if plays := playback.QoEPlays(views, from, from.Add(2*time.Hour)); len(plays) != 1 {
+				t.Fatalf("%d sessions, the first naming play %q, the second %q (its qoe.view %q), are %d views; want 1",
+					len(views), named[first], named[second], first, len(plays))
 			}
 		})
 	}

@@ -9,7 +9,31 @@ import (
 
 // idEncoding is base32 in lower case: ids are minted on every request and
 // message, so they are encoded straight into their final bytes.
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+var idEncoding = base32.NewEncoding(idAlphabet).WithPadding(base32.NoPadding)
+
+const idAlphabet = "abcdefghijklmnopqrstuvwxyz234567"
+
+// SessionIDPrefix is the prefix of the playback session ids authorize play
+// mints: NewID(SessionIDPrefix).
+const SessionIDPrefix = "ses"
+
+// IsSessionID reports whether id has the form of a playback session id
+// (NewID(SessionIDPrefix)). An id a client gives for a session, which no
+// store can vouch for when it is read (CMCD's sid), names one only in
+// that form: a player library's own random UUID, or an app's play id, is
+// then told from a session's id by its form.
+func IsSessionID(id string) bool {
+	rest, ok := strings.CutPrefix(id, SessionIDPrefix+"_")
+	if !ok || len(id) != NewIDLen(SessionIDPrefix) {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if strings.IndexByte(idAlphabet, rest[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // NewID returns prefix + "_" + 128 random bits, URL- and key-safe.
 func NewID(prefix string) string {

@@ -106,3 +106,33 @@ func TestNewIDShape(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestIsSessionID: what authorize play mints is a session id; a player
+// library's random UUID (CMCD's default sid), an app's own play id, and
+// near misses of the form are not.
+func TestIsSessionID(t *testing.T) {
+	t.Parallel()
+	minted := playback.NewID(playback.SessionIDPrefix)
+	for _, tc := range []struct {
+		name string
+		id   string
+		want bool
+	}{
+		{name: "minted", id: minted, want: true},
+		{name: "a library's UUID", id: "6e2fb550-c457-11e9-bb97-0800200c9a66"},
+		{name: "an app's play id", id: "play-42"},
+		{name: "another kind of id", id: playback.NewID("dev")},
+		{name: "short", id: minted[:len(minted)-1]},
+		{name: "long", id: minted + "a"},
+		{name: "upper case", id: playback.SessionIDPrefix + "_" + strings.ToUpper(minted[len(playback.SessionIDPrefix)+1:])},
+		{name: "outside base32", id: minted[:len(minted)-1] + "1"},
+		{name: "empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := playback.IsSessionID(tc.id); got != tc.want {
+				t.Errorf("IsSessionID(%q) = %v, want %v", tc.id, got, tc.want)
+			}
+		})
+	}
+}
