@@ -34,17 +34,35 @@ type alertPolicyArgs struct {
 func (AlertPolicyArgs) ElementType() reflect.Type { return reflect.TypeFor[alertPolicyArgs]() }
 
 type AlertPolicyConditionArgs struct {
-	ConditionThreshold *AlertPolicyConditionConditionThresholdArgs
-	DisplayName        pulumi.StringInput
+	ConditionPrometheusQueryLanguage *AlertPolicyConditionConditionPrometheusQueryLanguageArgs
+	ConditionThreshold               *AlertPolicyConditionConditionThresholdArgs
+	DisplayName                      pulumi.StringInput
 }
 
 type AlertPolicyCondition struct {
-	ConditionThreshold *AlertPolicyConditionConditionThreshold `pulumi:"conditionThreshold"`
-	DisplayName        string                                  `pulumi:"displayName"`
+	ConditionPrometheusQueryLanguage *AlertPolicyConditionConditionPrometheusQueryLanguage `pulumi:"conditionPrometheusQueryLanguage"`
+	ConditionThreshold               *AlertPolicyConditionConditionThreshold               `pulumi:"conditionThreshold"`
+	DisplayName                      string                                                `pulumi:"displayName"`
 }
 
 func (AlertPolicyConditionArgs) ElementType() reflect.Type {
 	return reflect.TypeFor[AlertPolicyCondition]()
+}
+
+type AlertPolicyConditionConditionPrometheusQueryLanguageArgs struct {
+	Duration           pulumi.StringPtrInput
+	EvaluationInterval pulumi.StringPtrInput
+	Query              pulumi.StringInput
+}
+
+type AlertPolicyConditionConditionPrometheusQueryLanguage struct {
+	Duration           *string `pulumi:"duration"`
+	EvaluationInterval *string `pulumi:"evaluationInterval"`
+	Query              string  `pulumi:"query"`
+}
+
+func (AlertPolicyConditionConditionPrometheusQueryLanguageArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[AlertPolicyConditionConditionPrometheusQueryLanguage]()
 }
 
 type AlertPolicyConditionConditionThresholdArgs struct {

@@ -6,13 +6,15 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/infra/awsres"
 	"github.com/playplane/playplane/infra/gcpres"
+	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
 // Alarms as code (issue 18): dead letters, the API's 5xx rate, webhook lag,
-// and function errors and throttles. On AWS they are CloudWatch alarms that
+// plays refused as title_not_signable, and function errors and throttles. On AWS they are CloudWatch alarms that
 // notify the stack's alarm topic (subscribe a person or a pager to it); on
 // GCP, Cloud Monitoring alert policies that notify the channels of
 // playplane:alertNotificationChannels (Config.AlertNotificationChannels).
@@ -31,15 +33,60 @@ const (
 	// (EMF namespace on Lambda; the OpenTelemetry metric name on GCP).
 	MetricWebhookLag = telemetry.MetricWebhookLag
 	MetricNamespace  = telemetry.Namespace
+	// AlarmNotSignableWindowSeconds: any play refused as
+	// title_not_signable within it alarms. No viewer causes one (the
+	// title's stored catalogue entry is a path no signer of the stack
+	// signs: a catalogue or deployment fault), and every play of the
+	// title fails until an operator fixes it.
+	AlarmNotSignableWindowSeconds = 5 * AlarmPeriodSeconds
 )
+
+// playFunction counts refused plays (telemetry.PlayRefused, by reason):
+// the not-signable alarm is declared on the cloud serving its routes.
+const playFunction = "authorizeplay"
+
+// refusalsOf: the metric the functions count a play refused for reason
+// on, and the attribute holding the reason (telemetry.PlayRefused). On
+// Lambda the EMF sink writes the attribute as the line's one dimension;
+// through the Telemetry API it is the series' label, its key as sent
+// (OTLP attribute keys of [a-zA-Z_][a-zA-Z0-9_.]* are taken and kept,
+// https://docs.cloud.google.com/stackdriver/docs/otlp-metrics/overview).
+var (
+	metricPlayRefused = telemetry.MetricPlayRefused
+	attrReason        = string(telemetry.AttrReason)
+)
+
+// notSignablePromQL selects the plays refused as title_not_signable over
+// the window. A Monitoring filter names a label as metric.labels.KEY
+// (https://docs.cloud.google.com/monitoring/api/v3/filters), and this
+// label's key, playplane.reason, has a dot; PromQL's UTF-8 syntax quotes
+// both the metric name and such a label key, as Cloud Monitoring
+// documents for OTLP metrics ({"my.metric.name", "label.key"="value"},
+// https://docs.cloud.google.com/stackdriver/docs/otlp-metrics/overview).
+// increase() of the cumulative counter (one series per instance) is the
+// refusals within the window.
+func notSignablePromQL() string {
+	return fmt.Sprintf(`sum(increase({%q, %q=%q}[%ds])) > 0`,
+		metricPlayRefused, attrReason, playback.ReasonTitleNotSignable, AlarmNotSignableWindowSeconds)
+}
+
+// servesPlays says whether the function refusing plays serves its routes
+// on cloud.
+func (s *Stack) servesPlays(cloud Cloud) bool {
+	fn, ok := catalog.FunctionByName(playFunction)
+	return ok && s.Config.Layout.HTTPCloud(fn) == cloud
+}
 
 // AWSAlarms are the stack's CloudWatch alarms and the topic they notify.
 type AWSAlarms struct {
 	Topic *awsres.Topic
 	// DeadLetters by topic; FunctionErrors and Throttles by Lambda name.
-	DeadLetters    map[string]*awsres.MetricAlarm
-	API5xx         *awsres.MetricAlarm // nil without an API on AWS
-	WebhookLag     *awsres.MetricAlarm // nil unless Stripe events are applied on AWS
+	DeadLetters map[string]*awsres.MetricAlarm
+	API5xx      *awsres.MetricAlarm // nil without an API on AWS
+	WebhookLag  *awsres.MetricAlarm // nil unless Stripe events are applied on AWS
+	// NotSignable: plays refused as title_not_signable; nil unless plays
+	// are authorized on AWS.
+	NotSignable    *awsres.MetricAlarm
 	FunctionErrors map[string]*awsres.MetricAlarm
 	Throttles      map[string]*awsres.MetricAlarm
 }
@@ -50,6 +97,9 @@ type GCPAlerts struct {
 	Errors5xx   *gcpres.AlertPolicy
 	WebhookLag  *gcpres.AlertPolicy
 	Throttles   *gcpres.AlertPolicy
+	// NotSignable: plays refused as title_not_signable; nil unless plays
+	// are authorized on GCP.
+	NotSignable *gcpres.AlertPolicy
 }
 
 func (s *Stack) newAWSAlarms(ctx *pulumi.Context) (*AWSAlarms, error) {
@@ -125,6 +175,25 @@ func (s *Stack) newAWSAlarms(ctx *pulumi.Context) (*AWSAlarms, error) {
 			Period:             pulumi.Int(5 * AlarmPeriodSeconds),
 			EvaluationPeriods:  pulumi.Int(1),
 			Threshold:          pulumi.Float64(AlarmWebhookLagSeconds),
+			ComparisonOperator: pulumi.String("GreaterThanThreshold"),
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if s.servesPlays(AWS) {
+		if al.NotSignable, err = alarm("title-not-signable", &awsres.MetricAlarmArgs{
+			AlarmDescription: pulumi.String("Plays refused as " + playback.ReasonTitleNotSignable +
+				": a title's stored catalogue entry is a path no signer of the stack signs; every play of it fails until the catalogue (or the signers) is fixed."),
+			Namespace:  pulumi.String(MetricNamespace),
+			MetricName: pulumi.String(metricPlayRefused),
+			// The EMF line's dimension set is exactly the reason
+			// (telemetry.PlayRefused): CloudWatch matches a metric by all
+			// of its dimensions.
+			Dimensions:         pulumi.StringMap{attrReason: pulumi.String(playback.ReasonTitleNotSignable)},
+			Statistic:          pulumi.String("Sum"),
+			Period:             pulumi.Int(AlarmNotSignableWindowSeconds),
+			EvaluationPeriods:  pulumi.Int(1),
+			Threshold:          pulumi.Float64(0),
 			ComparisonOperator: pulumi.String("GreaterThanThreshold"),
 		}); err != nil {
 			return nil, err
@@ -292,6 +361,19 @@ func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
 				},
 				ThresholdValue: pulumi.Float64(AlarmWebhookLagSeconds),
 			})}); err != nil {
+			return nil, err
+		}
+	}
+	if s.servesPlays(GCP) {
+		if al.NotSignable, err = policy("title-not-signable", "Plays refused as `"+playback.ReasonTitleNotSignable+
+			"`: a title's stored catalogue entry is a path no signer of the stack signs; every play of it fails until the catalogue (or the signers) is fixed.",
+			[]gcpres.AlertPolicyConditionArgs{{
+				DisplayName: pulumi.String("plays refused as " + playback.ReasonTitleNotSignable),
+				ConditionPrometheusQueryLanguage: &gcpres.AlertPolicyConditionConditionPrometheusQueryLanguageArgs{
+					Query:    pulumi.String(notSignablePromQL()),
+					Duration: pulumi.String("0s"),
+				},
+			}}); err != nil {
 			return nil, err
 		}
 	}
