@@ -755,6 +755,22 @@ func FunctionByName(name string) (Function, bool) {
 	return Function{}, false
 }
 
+// JobByName returns the scheduled job called name, whichever function
+// runs it: a schedule's payload names the job alone ({"job":"<name>"}),
+// so job names are unique across the catalogue
+// (TestJobNamesAreUnique). The job's span reads its schedule here
+// (shared/telemetry RunJob's faas.cron), as the stacks do.
+func JobByName(name string) (Job, bool) {
+	for _, f := range Functions {
+		for _, j := range f.Jobs {
+			if j.Name == name {
+				return j, true
+			}
+		}
+	}
+	return Job{}, false
+}
+
 // TopicByName returns the topic called name.
 func TopicByName(name string) (Topic, bool) {
 	for _, t := range Topics {

@@ -213,3 +213,25 @@ func TestJobsNeedOnlyTheirOptionalSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestJobNamesAreUnique: a schedule names its job alone, and the job's
+// span finds its schedule by that name (JobByName), so no two jobs of the
+// catalogue share one.
+func TestJobNamesAreUnique(t *testing.T) {
+	t.Parallel()
+	seen := map[string]string{}
+	for _, f := range Functions {
+		for _, j := range f.Jobs {
+			if other, ok := seen[j.Name]; ok {
+				t.Errorf("job %s is %s's and %s's", j.Name, other, f.Name)
+			}
+			seen[j.Name] = f.Name
+			if got, ok := JobByName(j.Name); !ok || got != j {
+				t.Errorf("JobByName(%q) = %+v, %v; want %s's job %+v", j.Name, got, ok, f.Name, j)
+			}
+		}
+	}
+	if _, ok := JobByName("no-such-job"); ok {
+		t.Error("JobByName found a job the catalogue does not list")
+	}
+}

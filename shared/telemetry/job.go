@@ -9,6 +9,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -22,9 +23,12 @@ import (
 // or failing sweep shows in the trace with its parts. A job that returns
 // an error, or panics (the panic goes on), ends its span failed with
 // error.type "_OTHER", as the bus's spans do: a job does not classify its
-// failures. faas.cron is not set: no platform tells the function its
-// schedule (EventBridge sends the rule's input alone and its schedule is
-// a rate, Cloud Scheduler's headers name no cron).
+// failures. faas.cron is the job's schedule as the catalogue declares it
+// and the stacks deploy it (catalog.Job.CronSchedule: EventBridge's rate
+// and Cloud Scheduler's cron are both made from it), as no platform tells
+// the function its schedule (EventBridge sends the rule's input alone,
+// Cloud Scheduler's headers name no cron); a job the catalogue does not
+// list (the local runner's own) has none.
 //
 // Under a span of this process (Cloud Scheduler reaches a Cloud Function
 // over HTTP: the request's server span), the job's span is its child,
@@ -45,8 +49,11 @@ func RunJob(ctx context.Context, name string, job playback.Job) (any, error) {
 	start := time.Now()
 	ctx, span := rt.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start))
 	if span.IsRecording() {
-		attrs := make([]attribute.KeyValue, 2, 2+rt.invocationRoom())
+		attrs := make([]attribute.KeyValue, 2, 3+rt.invocationRoom())
 		attrs[0], attrs[1] = semconv.FaaSTriggerTimer, semconv.FaaSTime(start.UTC().Format(time.RFC3339))
+		if cron, ok := jobCron(name); ok {
+			attrs = append(attrs, semconv.FaaSCron(cron))
+		}
 		switch {
 		case !nested:
 			attrs = rt.invocationAttrs(ctx, cold, attrs)
@@ -74,4 +81,14 @@ func RunJob(ctx context.Context, name string, job playback.Job) (any, error) {
 	}
 	span.End()
 	return result, err
+}
+
+// jobCron is the schedule of the catalogue's job name, as unix cron.
+func jobCron(name string) (string, bool) {
+	j, ok := catalog.JobByName(name)
+	if !ok {
+		return "", false
+	}
+	cron, err := j.CronSchedule()
+	return cron, err == nil
 }

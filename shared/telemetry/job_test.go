@@ -11,6 +11,7 @@ import (
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/otlptest"
@@ -23,9 +24,18 @@ import (
 // publish) as its children; a failed or panicking job ends it failed
 // (status error, error.type). Under the server span of an HTTP request
 // (Cloud Scheduler calling a Cloud Function) it is that span's child and
-// leaves faas.coldstart to it. Exported over OTLP to a receiver by the
+// leaves faas.coldstart to it. faas.cron is the job's schedule as the
+// catalogue declares it (the stacks deploy it from there). Exported over OTLP to a receiver by the
 // invocation's flush. Not parallel: telemetry is process-wide.
 func TestJobSpan(t *testing.T) {
+	sweep, ok := catalog.JobByName("sweep")
+	if !ok {
+		t.Fatal("the catalogue has no sweep job")
+	}
+	sweepCron, err := sweep.CronSchedule()
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := func(ctx context.Context) (any, error) {
 		_, end := telemetry.StartPublish(ctx, telemetry.SystemLocal, "entitlement-changed", 1)
 		end(nil)
@@ -91,7 +101,8 @@ func TestJobSpan(t *testing.T) {
 			if job.GetKind() != tracepb.Span_SPAN_KIND_SERVER {
 				t.Errorf("kind %s, want server", job.GetKind())
 			}
-			for key, want := range map[string]string{"faas.trigger": "timer", "faas.invocation_id": "inv-1", "faas.coldstart": tc.wantCold} {
+			for key, want := range map[string]string{"faas.trigger": "timer", "faas.invocation_id": "inv-1", "faas.coldstart": tc.wantCold,
+				"faas.cron": sweepCron} {
 				if got := otlptest.Attr(attrs, key); got != want {
 					t.Errorf("%s = %q, want %q", key, got, want)
 				}
