@@ -2,10 +2,12 @@ package telemetry
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -30,27 +32,44 @@ import (
 // Cloud Scheduler's headers name no cron); a job the catalogue does not
 // list (the local runner's own) has none.
 //
-// Under a span of this process (Cloud Scheduler reaches a Cloud Function
-// over HTTP: the request's server span), the job's span is its child,
-// with the invocation's id, and leaves faas.coldstart to that span, which
-// took the invocation's place as its first hook. The caller flushes
-// (Flush) before the invocation returns. Off, it is job(ctx).
+// A job's span is recorded whatever the ratio its function samples
+// requests at (jobRoots): a job runs a few times an hour, where the
+// function's ratio is set for its requests (the heartbeat's leases job
+// would otherwise leave a trace every hundred minutes, a failing sweep
+// seldom one). Under a sampled span of this process (Cloud Scheduler
+// reaches a Cloud Function over HTTP: the request's server span), the
+// job's span is its child, with the invocation's id, and leaves
+// faas.coldstart to that span, which took the invocation's place as its
+// first hook; under an unsampled one it is a root of its own, linked to
+// it. Only a sampler that records no root at all (always_off, a ratio of
+// 0) records no job either. The caller flushes (Flush) before the
+// invocation returns. Off, it is job(ctx).
 func RunJob(ctx context.Context, name string, job playback.Job) (any, error) {
 	rt := current()
 	if rt == nil || rt.tracer == nil {
 		return job(ctx)
 	}
 	parent := trace.SpanContextFromContext(ctx)
-	if rt.unsampledChild(parent) {
-		return job(ctx)
+	start := time.Now()
+	// faas.trigger is given at start: it marks the span as a job's for
+	// the sampler (jobRoots).
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start),
+		trace.WithAttributes(semconv.FaaSTriggerTimer)}
+	if parent.IsValid() && !parent.IsSampled() {
+		if !rt.jobRoots {
+			if rt.unsampledChild(parent) {
+				return job(ctx)
+			}
+		} else {
+			opts = append(opts, trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: parent}))
+		}
 	}
 	nested := parent.IsValid() && !parent.IsRemote()
 	cold := !nested && rt.firstInvocation()
-	start := time.Now()
-	ctx, span := rt.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start))
+	ctx, span := rt.tracer.Start(ctx, name, opts...)
 	if span.IsRecording() {
-		attrs := make([]attribute.KeyValue, 2, 3+rt.invocationRoom())
-		attrs[0], attrs[1] = semconv.FaaSTriggerTimer, semconv.FaaSTime(start.UTC().Format(time.RFC3339))
+		attrs := make([]attribute.KeyValue, 1, 2+rt.invocationRoom())
+		attrs[0] = semconv.FaaSTime(start.UTC().Format(time.RFC3339))
 		if cron, ok := jobCron(name); ok {
 			attrs = append(attrs, semconv.FaaSCron(cron))
 		}
@@ -91,4 +110,21 @@ func jobCron(name string) (string, bool) {
 	}
 	cron, err := j.CronSchedule()
 	return cron, err == nil
+}
+
+// jobRoots is the SDK's sampler when a job's span is recorded whatever
+// the ratio (RunJob): s decides every span but the root of a job, a
+// server span started with faas.trigger timer, which it records. The
+// hooks' own root decision (runtime.root) stays s's: no job starts there.
+type jobRoots struct{ sdktrace.Sampler }
+
+func (j jobRoots) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	// The attributes first: the hooks' spans are started with none, so
+	// a request's span costs this an empty scan, not a walk up its
+	// context for the parent.
+	if slices.Contains(p.Attributes, semconv.FaaSTriggerTimer) && p.Kind == trace.SpanKindServer &&
+		!trace.SpanContextFromContext(p.ParentContext).IsValid() {
+		return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+	}
+	return j.Sampler.ShouldSample(p)
 }

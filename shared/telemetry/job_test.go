@@ -129,3 +129,67 @@ func TestJobSpan(t *testing.T) {
 		})
 	}
 }
+
+// TestJobSpansAreRecordedWhateverTheRatio: a scheduled job runs a few
+// times an hour, so its span is recorded whatever ratio its function
+// samples requests at (the heartbeat's, with its leases job, is deployed
+// at parentbased_traceidratio 0.01): run alone (a Lambda's schedule, the
+// runner's ticker) it is a root; under a request's server span the
+// sampler dropped (Cloud Scheduler calling a Cloud Function) it is a root
+// of its own, linked to that span. A sampler that records no root
+// (tracing turned off) records no job either. Not parallel: telemetry is
+// process-wide.
+func TestJobSpansAreRecordedWhateverTheRatio(t *testing.T) {
+	const runs = 20
+	for _, tc := range []struct {
+		name, sampler, arg string
+		want               int
+	}{
+		{name: "ratio 0.01", sampler: "parentbased_traceidratio", arg: "0.01", want: 2 * runs},
+		{name: "traceidratio 0.01", sampler: "traceidratio", arg: "0.01", want: 2 * runs},
+		{name: "always_on", sampler: "always_on", want: 2 * runs},
+		{name: "always_off", sampler: "always_off", want: 0},
+		{name: "ratio 0", sampler: "parentbased_traceidratio", arg: "0", want: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recv := otlptest.Start(t)
+			env := recv.Env()
+			env[telemetry.EnvTracesSampler], env[telemetry.EnvTracesSamplerArg] = tc.sampler, tc.arg
+			setup(t, telemetry.Options{Service: "heartbeat"}, env)
+			leases := func(context.Context) (any, error) { return 1, nil }
+			for range runs {
+				if _, err := telemetry.RunJob(context.Background(), "leases", leases); err != nil {
+					t.Fatal(err)
+				}
+				mux := http.NewServeMux()
+				mux.HandleFunc("POST /", func(_ http.ResponseWriter, r *http.Request) { _, _ = telemetry.RunJob(r.Context(), "leases", leases) })
+				telemetry.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil), mux)
+			}
+			if err := telemetry.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			spans := recv.Spans()
+			var jobs []*tracepb.Span
+			servers := map[string]bool{}
+			for _, s := range spans {
+				if s.GetName() == "leases" {
+					jobs = append(jobs, s)
+				} else {
+					servers[string(s.GetSpanId())] = true
+				}
+			}
+			if len(jobs) != tc.want {
+				t.Fatalf("%d job spans of %d runs under %s %s, want %d", len(jobs), 2*runs, tc.sampler, tc.arg, tc.want)
+			}
+			for _, j := range jobs {
+				parent := j.GetParentSpanId()
+				switch links := j.GetLinks(); {
+				case len(parent) != 0 && !servers[string(parent)]:
+					t.Errorf("a job span's parent %x was not recorded:%s", parent, otlptest.Describe(spans))
+				case len(parent) == 0 && len(links) == 1 && servers[string(links[0].GetSpanId())]:
+					t.Errorf("a job span is linked to a recorded request span instead of being its child")
+				}
+			}
+		})
+	}
+}

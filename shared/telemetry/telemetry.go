@@ -356,6 +356,9 @@ type runtime struct {
 	// followsParent: the sampler records no child of an unsampled span
 	// (sampler), so unsampledChild skips it.
 	followsParent bool
+	// jobRoots: a job's span is recorded whatever the sampler's ratio
+	// (RunJob), as the SDK's sampler is jobRoots.
+	jobRoots bool
 	// Metric options per attribute values (optCache).
 	routes  optCache[routeKey]
 	reasons optCache[string]
@@ -503,7 +506,13 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 			exp = &spanExporter{client: client}
 		}
 		p.spans = &endMarker{SpanProcessor: sdktrace.NewBatchSpanProcessor(exp)}
-		p.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p.spans), sdktrace.WithResource(res), sdktrace.WithSampler(smp),
+		sdkSampler := smp
+		// A sampler that records no root records no job either: tracing
+		// was turned off. always_on records every job as it is.
+		if rt.jobRoots = !root.known || root.bound > 0; rt.jobRoots && smp.Description() != sdktrace.AlwaysSample().Description() {
+			sdkSampler = jobRoots{smp}
+		}
+		p.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p.spans), sdktrace.WithResource(res), sdktrace.WithSampler(sdkSampler),
 			sdktrace.WithIDGenerator(rt.ids))
 		rt.tracer, rt.tp = p.tp.Tracer(tracerName), p.tp
 		// always_on drops nothing: asking it first would only add a call.
