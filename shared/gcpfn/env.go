@@ -18,6 +18,7 @@ import (
 	"github.com/playplane/playplane/shared/firestore"
 	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/gcpclient"
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
 )
@@ -76,6 +77,12 @@ type Resources struct {
 	newBus BusMaker
 	// silent are the tracers telemetry leaves silent (gcpclient.EnvTelemetry).
 	silent []string
+	// cors is CORS_ALLOWED_ORIGINS's policy, read once here: every built
+	// function applies it, and the answers no function's routes give
+	// (routelessCORS) on every 404 and 405 of the Router. corsErr is its
+	// parse error, which fails every build.
+	cors    *httpx.CORS
+	corsErr error
 
 	mu       sync.Mutex
 	store    *firestore.Store
@@ -107,6 +114,8 @@ func NewResources(opts Options) *Resources {
 	r.fsOpts = append(slices.Clip(r.fsOpts), tel.ClientOptions...)
 	r.psOpts = append(slices.Clip(r.psOpts), tel.ClientOptions...)
 	r.silent = tel.SilentTracers
+	origins, _ := r.lookup.Lookup(httpx.EnvCORSAllowedOrigins)
+	r.cors, r.corsErr = httpx.ParseCORSOrigins(origins)
 	return r
 }
 

@@ -72,10 +72,9 @@ func (f *lazyFunction) build(ctx context.Context) (*built, error) {
 	}
 	// Cloud Functions has no gateway answering preflights: the function
 	// applies the policy the stack sets in CORS_ALLOWED_ORIGINS.
-	origins, _ := f.res.Lookup(httpx.EnvCORSAllowedOrigins)
-	cors, err := httpx.ParseCORSOrigins(origins)
-	if err != nil {
-		return nil, err
+	cors := f.res.cors
+	if f.res.corsErr != nil {
+		return nil, f.res.corsErr
 	}
 	b := &built{routes: httpx.NewServeMux(), consumers: map[string]func(context.Context, event.Event) error{}, log: log}
 	fn.Register(b.routes)
@@ -147,9 +146,8 @@ func (f *lazyFunction) unavailable(w http.ResponseWriter, r *http.Request, err e
 // routes). They are CORS_ALLOWED_ORIGINS's policy over no route, so a
 // preflight, which asks about a route none is known to serve, gets none.
 func (r *Resources) routelessCORS(req *http.Request, h http.Header) {
-	origins, _ := r.Lookup(httpx.EnvCORSAllowedOrigins)
-	if cors, err := httpx.ParseCORSOrigins(origins); err == nil {
-		cors.Answer(noRoutes, req, h)
+	if r.corsErr == nil {
+		r.cors.Answer(noRoutes, req, h)
 	}
 }
 

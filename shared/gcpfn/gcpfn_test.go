@@ -760,3 +760,50 @@ func TestUnbuiltFunctionAnswersPagesWithCORS(t *testing.T) {
 		})
 	}
 }
+
+// countingLookuper counts the look-ups of one variable.
+type countingLookuper struct {
+	envconfig.Lookuper
+	name string
+	n    atomic.Int32
+}
+
+func (c *countingLookuper) Lookup(key string) (string, bool) {
+	if key == c.name {
+		c.n.Add(1)
+	}
+	return c.Lookuper.Lookup(key)
+}
+
+// TestCORSPolicyIsReadOnce: CORS_ALLOWED_ORIGINS is configuration, read
+// and parsed once, when the resources are made; the functions' builds and
+// the Router's own answers (its 404s and 405s, which any stray request
+// gets) apply that policy (TestRouterAnswersPagesWithCORS holds what they
+// answer) rather than reading and parsing the variable again.
+func TestCORSPolicyIsReadOnce(t *testing.T) {
+	t.Parallel()
+	lookup := &countingLookuper{Lookuper: envconfig.MapLookuper(map[string]string{httpx.EnvCORSAllowedOrigins: "https://app.example"}),
+		name: httpx.EnvCORSAllowedOrigins}
+	res := gcpfn.NewResources(gcpfn.Options{Lookuper: lookup, Log: slog.New(slog.DiscardHandler)})
+	set, err := gcpfn.NewSet(res, recorderSpec(&recorder{consumed: map[string][]string{}}, new(atomic.Int32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, method, path string }{
+		{name: "a route's answer", method: "GET", path: "/v1/things/missing"},
+		{name: "nobody's route", method: "GET", path: "/v1/none"},
+		{name: "nobody's route again", method: "GET", path: "/v1/elsewhere"},
+		{name: "another method", method: "DELETE", path: "/v1/things/t1"},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, nil)
+		req.Header.Set("Origin", "https://app.example")
+		w := httptest.NewRecorder()
+		set.Router().ServeHTTP(w, req)
+		if w.Header().Get("Access-Control-Allow-Origin") != "https://app.example" {
+			t.Fatalf("%s: %d without the policy's CORS headers: %v", tc.name, w.Code, w.Header())
+		}
+	}
+	if n := lookup.n.Load(); n != 1 {
+		t.Errorf("%s read %d times, want once", httpx.EnvCORSAllowedOrigins, n)
+	}
+}
