@@ -276,9 +276,12 @@ const (
 	MaxRetryBackoff = 600 * time.Second
 )
 
-// Env names the stack sets. Each is the name the code reads (the `env`
+// Env names the stack sets. Each is the name the code reads: the `env`
 // tags of shared/dynamo, shared/firestore, shared/sqs, shared/auth and the
-// functions' Configs, or the names shared/awsfn and shared/gcpfn look up);
+// functions' Configs (a tag cannot name a constant), or a constant of a
+// shared package that takes it from here (awsfn.EnvTrigger,
+// httpx.EnvCORSAllowedOrigins, pubsub.EnvTopics: no shared package spells
+// one itself, TestSharedPackagesSpellNoCatalogueName);
 // infra/stack's TestEveryEnvNameIsReadByTheCode checks them against the
 // source.
 const (
@@ -315,6 +318,14 @@ const (
 	// them instead of guessing from a payload or a queue's name.
 	EnvTrigger = "PLAYPLANE_TRIGGER"
 	EnvTopic   = "PLAYPLANE_TOPIC"
+	// EnvGoogleCloudProject names the project on every Cloud Function
+	// (its log lines name their trace in it; Cloud Monitoring writes
+	// there); EnvMetricsExporter and EnvResourceAttributes send its
+	// metrics to Cloud Monitoring, from the region
+	// (OpenTelemetry's names, which shared/telemetry reads).
+	EnvGoogleCloudProject = "GOOGLE_CLOUD_PROJECT"
+	EnvMetricsExporter    = "OTEL_METRICS_EXPORTER"
+	EnvResourceAttributes = "OTEL_RESOURCE_ATTRIBUTES"
 )
 
 // EnvTrigger values (shared/awsfn.Trigger).

@@ -278,19 +278,89 @@ func TestSettingsAreWellFormed(t *testing.T) {
 }
 
 // The trigger variables and values the stacks give each Lambda are the ones
-// shared/awsfn reads to pick its handler.
+// shared/awsfn reads to pick its handler: it takes each from here rather
+// than spelling it again.
 func TestTriggerNamesMatchTheLambdaWiring(t *testing.T) {
 	t.Parallel()
-	consts := stringConsts(parseDir(t, "shared/awsfn"))
-	for _, tc := range []struct{ catalog, code string }{
-		{EnvTrigger, "EnvTrigger"},
-		{EnvTopic, "EnvTopic"},
-		{TriggerHTTP, "TriggerHTTP"},
-		{TriggerQueue, "TriggerQueue"},
-		{TriggerJob, "TriggerJob"},
-	} {
-		if got, ok := consts[tc.code]; !ok || got != tc.catalog {
-			t.Errorf("shared/awsfn %s = %q, the catalogue says %q", tc.code, got, tc.catalog)
+	refs := catalogRefs(parseDir(t, "shared/awsfn"))
+	for _, name := range []string{"EnvTrigger", "EnvTopic", "TriggerHTTP", "TriggerQueue", "TriggerJob"} {
+		if got := refs[name]; got != name {
+			t.Errorf("shared/awsfn %s is not catalog.%s (it is %q)", name, name, got)
 		}
 	}
+}
+
+// catalogRefs maps the names of a package's constants declared as a
+// constant of the catalogue (EnvTrigger = catalog.EnvTrigger) to that
+// constant's name.
+func catalogRefs(files []*ast.File) map[string]string {
+	out := map[string]string{}
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			spec, ok := n.(*ast.ValueSpec)
+			if !ok {
+				return true
+			}
+			for i, name := range spec.Names {
+				if i >= len(spec.Values) {
+					continue
+				}
+				if sel, ok := spec.Values[i].(*ast.SelectorExpr); ok {
+					if x, ok := sel.X.(*ast.Ident); ok && x.Name == "catalog" {
+						out[name.Name] = sel.Sel.Name
+					}
+				}
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// TestSharedPackagesSpellNoCatalogueName: an env name the catalogue
+// spells (the variables the stacks set, the settings, the secrets) is
+// spelled there only; a shared package that reads one takes the constant
+// (httpx.EnvCORSAllowedOrigins = catalog.EnvCORSAllowedOrigins). Go's
+// struct tags cannot name a constant: the adapters' `env` tags are held to
+// the stacks by infra/stack's TestEveryEnvNameIsReadByTheCode instead.
+func TestSharedPackagesSpellNoCatalogueName(t *testing.T) {
+	t.Parallel()
+	names := map[string]string{} // value -> the catalogue's constant
+	for name, v := range stringConsts(parseDir(t, "functions/catalog")) {
+		for _, kind := range []string{"Env", "Setting", "Secret"} {
+			if strings.HasPrefix(name, kind) && envName.MatchString(v) {
+				names[v] = name
+			}
+		}
+	}
+	if names[EnvTrigger] != "EnvTrigger" || names[SecretStripeAPIKey] != "SecretStripeAPIKey" {
+		t.Fatalf("the catalogue's env names were not read: %v", names)
+	}
+	err := filepath.WalkDir(filepath.Join(repoRoot, "shared"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if v, ok := stringLit(exprOf(n)); ok {
+				if c, ok := names[v]; ok {
+					t.Errorf("%s spells %s, catalog.%s", fset.Position(n.Pos()), v, c)
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func exprOf(n ast.Node) ast.Expr {
+	e, _ := n.(ast.Expr)
+	return e
 }

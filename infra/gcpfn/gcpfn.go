@@ -103,12 +103,12 @@ func (args Args) deploysFunction() bool {
 // https://cloud.google.com/run/docs/configuring/services/overview-environment-variables),
 // and the telemetry variables when it exports to Cloud Monitoring.
 func (args Args) env() pulumi.StringMap {
-	env := pulumi.StringMap{telemetry.EnvGoogleCloudProject: pulumi.String(args.Project)}
+	env := pulumi.StringMap{catalog.EnvGoogleCloudProject: pulumi.String(args.Project)}
 	if args.CloudMonitoring {
-		env[telemetry.EnvMetricsExporter] = pulumi.String(telemetry.ExporterGoogleCloud)
+		env[catalog.EnvMetricsExporter] = pulumi.String(telemetry.ExporterGoogleCloud)
 		// Cloud Monitoring files the series under the location
 		// cloud.region names (prometheus_target's location).
-		env[telemetry.EnvResourceAttributes] = pulumi.String("cloud.region=" + args.Region)
+		env[catalog.EnvResourceAttributes] = pulumi.String("cloud.region=" + args.Region)
 	}
 	for k, v := range args.Env {
 		env[k] = v

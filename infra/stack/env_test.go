@@ -172,6 +172,12 @@ func TestCodeReadsFindsTheFunctionsVariables(t *testing.T) {
 		{name: "gcp wiring", reads: codeReads(t, "shared/gcpfn"),
 			want: []string{"FIRESTORE_DATABASE", "JWT_ISSUER"},
 			not:  []string{"DYNAMODB_TABLE", "STORE", "BUS", "PUBSUB_TOPICS"}},
+		// Names taken from the catalogue (awsfn.EnvTrigger =
+		// catalog.EnvTrigger) and the secrets' ARN variables named by its
+		// rule (catalog.SecretARNEnv) are read as spelled ones are.
+		{name: "Lambda wiring's names from the catalogue", reads: codeReads(t, "shared/awsfn"),
+			want: []string{"PLAYPLANE_TRIGGER", "PLAYPLANE_TOPIC", "DYNAMODB_TABLE", "STRIPE_API_KEY_SECRET_ARN", "EDGE_HMAC_KEYS_SECRET_ARN"},
+			not:  []string{"SIGNURL_CDN_BASES", "STRIPE_PRICE_PLANS", "CLOUDCDN_SIGNING_KEY_SECRET_ARN"}},
 		{name: "gcp bus", reads: codeReads(t, "shared/gcpfn/pubsubbus"),
 			want: []string{"PUBSUB_TOPICS", "PUBSUB_PROJECT_ID"},
 			not:  []string{"DYNAMODB_TABLE", "SQS_QUEUE_URLS"}},
@@ -227,11 +233,33 @@ func scan(t *testing.T, dir string) *pkgNames {
 		if err != nil {
 			t.Fatal(err)
 		}
+		catalogName := "" // the file's name of the catalogue package
 		for _, imp := range f.Imports {
 			v, _ := strconv.Unquote(imp.Path.Value)
 			if rest, ok := strings.CutPrefix(v, modulePath+"/"); ok {
 				p.imports = append(p.imports, rest)
 			}
+			if v == modulePath+"/"+catalogDir {
+				catalogName = catalogDir[strings.LastIndex(catalogDir, "/")+1:]
+				if imp.Name != nil {
+					catalogName = imp.Name.Name
+				}
+			}
+		}
+		// catalogValue is the value of e if it names a string constant of
+		// the catalogue (catalog.EnvTrigger), or is a string literal.
+		catalogValue := func(e ast.Expr) (string, bool) {
+			switch e := e.(type) {
+			case *ast.BasicLit:
+				s, err := strconv.Unquote(e.Value)
+				return s, err == nil && e.Kind == token.STRING
+			case *ast.SelectorExpr:
+				if x, ok := e.X.(*ast.Ident); ok && catalogName != "" && x.Name == catalogName {
+					v, ok := catalogConsts(t)[e.Sel.Name]
+					return v, ok
+				}
+			}
+			return "", false
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
@@ -257,12 +285,73 @@ func scan(t *testing.T, dir string) *pkgNames {
 				if s, err := strconv.Unquote(n.Value); err == nil && n.Kind == token.STRING && envNamePattern.MatchString(s) {
 					p.literals[s] = true
 				}
+			case *ast.SelectorExpr:
+				// A name the package takes from the catalogue, where it is
+				// spelled once (awsfn.EnvTrigger = catalog.EnvTrigger), is
+				// one it spells.
+				if v, ok := catalogValue(n); ok && envNamePattern.MatchString(v) {
+					p.literals[v] = true
+				}
+			case *ast.CallExpr:
+				// The variable holding a secret's ARN, named by the
+				// catalogue's rule (shared/awsfn.SecretARNs).
+				if fn, ok := n.Fun.(*ast.SelectorExpr); ok && len(n.Args) == 1 && fn.Sel.Name == "SecretARNEnv" {
+					if x, ok := fn.X.(*ast.Ident); ok && catalogName != "" && x.Name == catalogName {
+						if v, ok := catalogValue(n.Args[0]); ok {
+							p.literals[catalog.SecretARNEnv(v)] = true
+						}
+					}
+				}
 			}
 			return true
 		})
 	}
 	actual, _ := packages.LoadOrStore(dir, p)
 	return actual.(*pkgNames)
+}
+
+// catalogConsts maps the names of the catalogue's string constants to
+// their values, read from its source as the packages naming them are.
+func catalogConsts(t *testing.T) map[string]string {
+	t.Helper()
+	if c, ok := packages.Load("catalog consts"); ok {
+		return c.(map[string]string)
+	}
+	out := map[string]string{}
+	paths, err := filepath.Glob(filepath.Join(repoRoot, catalogDir, "*.go"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no Go files in %s (%v)", catalogDir, err)
+	}
+	for _, path := range paths {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			spec, ok := n.(*ast.ValueSpec)
+			if !ok {
+				return true
+			}
+			for i, name := range spec.Names {
+				if lit, ok := valueAt(spec, i).(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					out[name.Name], _ = strconv.Unquote(lit.Value)
+				}
+			}
+			return true
+		})
+	}
+	actual, _ := packages.LoadOrStore("catalog consts", out)
+	return actual.(map[string]string)
+}
+
+func valueAt(spec *ast.ValueSpec, i int) ast.Expr {
+	if i < len(spec.Values) {
+		return spec.Values[i]
+	}
+	return nil
 }
 
 // codeReads returns the names read by dir and every package of this module

@@ -51,6 +51,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/fnenv"
 	"github.com/playplane/playplane/shared/telemetry"
 )
@@ -64,13 +65,13 @@ type Function = fnenv.Function
 type Builder = fnenv.Builder
 
 // The variables that tell a Lambda which trigger it serves, set per Lambda
-// by template.yaml and the Pulumi stack (infra/catalog spells them too).
+// by template.yaml and the Pulumi stack, as the catalogue spells them.
 const (
 	// EnvTrigger is "http", "queue" or "job" (Trigger).
-	EnvTrigger = "PLAYPLANE_TRIGGER"
+	EnvTrigger = catalog.EnvTrigger
 	// EnvTopic names the topic a queue Lambda consumes, "heartbeats"; its
 	// SQS event source mapping is the only queue that invokes it.
-	EnvTopic = "PLAYPLANE_TOPIC"
+	EnvTopic = catalog.EnvTopic
 )
 
 // Trigger is what invokes a Lambda.
@@ -78,11 +79,11 @@ type Trigger string
 
 const (
 	// TriggerHTTP: API Gateway HTTP API requests, payload format 2.0.
-	TriggerHTTP Trigger = "http"
+	TriggerHTTP Trigger = catalog.TriggerHTTP
 	// TriggerQueue: SQS batches of one topic, with ReportBatchItemFailures.
-	TriggerQueue Trigger = "queue"
+	TriggerQueue Trigger = catalog.TriggerQueue
 	// TriggerJob: EventBridge schedules sending {"job":"<name>"}.
-	TriggerJob Trigger = "job"
+	TriggerJob Trigger = catalog.TriggerJob
 )
 
 // readTrigger reads EnvTrigger and EnvTopic; a topic is required for a

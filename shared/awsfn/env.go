@@ -16,6 +16,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/awsfn/lambdaconfig"
 	"github.com/playplane/playplane/shared/depcheck"
@@ -36,7 +37,7 @@ const (
 	// them) add to it, and SQS_QUEUE_URLS (the adapter's) is read too.
 	EnvQueueURLs = "QUEUE_URLS"
 	// EnvPlaybackTokenKeys holds the playback token keys, "kid:base64key,...".
-	EnvPlaybackTokenKeys = "PLAYBACK_TOKEN_KEYS"
+	EnvPlaybackTokenKeys = catalog.SecretPlaybackTokenKeys
 )
 
 // TopicEnv is the variable that may hold topic's queue URL: TOPIC_EDGE_HEALTH
@@ -170,13 +171,13 @@ func (e *Env) dynamoStore(ctx context.Context) (*dynamo.Store, error) {
 	}
 	var cfg dynamo.Config
 	aliased := envconfig.MultiLookuper(e.lookup, envconfig.LookuperFunc(func(key string) (string, bool) {
-		if key == "DYNAMODB_TABLE" {
+		if key == catalog.EnvDynamoTable {
 			return e.lookup.Lookup(EnvTable)
 		}
 		return "", false
 	}))
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &cfg, Lookuper: aliased}); err != nil {
-		return nil, fmt.Errorf("awsfn.Env.Store: %s (or DYNAMODB_TABLE) and DYNAMODB_*: %w", EnvTable, err)
+		return nil, fmt.Errorf("awsfn.Env.Store: %s (or %s) and DYNAMODB_*: %w", EnvTable, catalog.EnvDynamoTable, err)
 	}
 	awsCfg, err := e.AWS(ctx)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/playplane/playplane/functions/catalog"
 )
 
 // SecretARNs maps each secret variable a function reads to the variable
@@ -19,11 +21,11 @@ import (
 // Lambda's configuration, where lambda:GetFunctionConfiguration shows them,
 // and a rotation needs no redeploy.
 var SecretARNs = map[string]string{
-	EnvPlaybackTokenKeys:     "PLAYBACK_TOKEN_KEYS_SECRET_ARN",
-	"STRIPE_WEBHOOK_SECRETS": "STRIPE_WEBHOOK_SECRETS_SECRET_ARN",
-	"STRIPE_API_KEY":         "STRIPE_API_KEY_SECRET_ARN",
-	"EDGE_HMAC_KEYS":         "EDGE_HMAC_KEYS_SECRET_ARN",
-	"CLOUDFRONT_PRIVATE_KEY": "CLOUDFRONT_PRIVATE_KEY_SECRET_ARN",
+	catalog.SecretPlaybackTokenKeys:    catalog.SecretARNEnv(catalog.SecretPlaybackTokenKeys),
+	catalog.SecretStripeWebhookSecrets: catalog.SecretARNEnv(catalog.SecretStripeWebhookSecrets),
+	catalog.SecretStripeAPIKey:         catalog.SecretARNEnv(catalog.SecretStripeAPIKey),
+	catalog.SecretEdgeHMACKeys:         catalog.SecretARNEnv(catalog.SecretEdgeHMACKeys),
+	catalog.SecretCloudFrontPrivateKey: catalog.SecretARNEnv(catalog.SecretCloudFrontPrivateKey),
 }
 
 // secretRefs returns variable -> secret ARN for the secrets lookup names.

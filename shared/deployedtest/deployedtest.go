@@ -230,7 +230,7 @@ func NewGCP(b *testing.B, name string, build gcpfn.Builder) *GCP {
 	vars := map[string]string{
 		telemetry.EnvGoogleCloudProject: gcpProject,
 		"FIRESTORE_COLLECTION_PREFIX":   prefix,
-		"PUBSUB_TOPICS":                 strings.Join(topics, ","),
+		catalog.EnvPubSubTopics:         strings.Join(topics, ","),
 		catalog.EnvJWTIssuer:            callerIssuer,
 		catalog.EnvJWTAudience:          "playplane",
 		catalog.EnvJWTJWKSURL:           g.serveKeys(b),

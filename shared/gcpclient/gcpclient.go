@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	"google.golang.org/api/option"
+
+	"github.com/playplane/playplane/functions/catalog"
 )
 
 // EnvTelemetry, "false", turns off the Google client libraries' own
@@ -18,7 +20,7 @@ import (
 // the Firestore library starts for every operation (librariesTracer, left
 // silent). Unset or "true", both record through the OpenTelemetry
 // globals, as the libraries do by default (catalog.SettingGCPClientTelemetry).
-const EnvTelemetry = "GCP_CLIENT_TELEMETRY"
+const EnvTelemetry = catalog.SettingGCPClientTelemetry
 
 // librariesTracer is the tracer the cloud.google.com/go libraries start
 // their own spans with, from the global provider

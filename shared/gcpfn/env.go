@@ -13,6 +13,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 	"google.golang.org/api/option"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/depcheck"
 	"github.com/playplane/playplane/shared/firestore"
@@ -30,7 +31,7 @@ import (
 const (
 	// EnvPlaybackTokenKeys holds the playback token keys, "kid:base64key,..."
 	// (a Secret Manager binding).
-	EnvPlaybackTokenKeys = "PLAYBACK_TOKEN_KEYS"
+	EnvPlaybackTokenKeys = catalog.SecretPlaybackTokenKeys
 )
 
 // Bus is the Pub/Sub bus the functions of a process publish with.

@@ -14,7 +14,7 @@ import (
 // EnvCORSAllowedOrigins names the variable holding the origins whose web
 // pages may call the API: comma-separated exact origins
 // ("https://app.example.com"), port patterns ("http://localhost:*") or "*".
-const EnvCORSAllowedOrigins = "CORS_ALLOWED_ORIGINS"
+const EnvCORSAllowedOrigins = catalog.EnvCORSAllowedOrigins
 
 // The figures of the answers to the browser's cross-origin questions are
 // the catalogue's, which the Pulumi stack also gives API Gateway (it

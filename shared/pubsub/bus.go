@@ -37,6 +37,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/playplane/playplane/functions/catalog"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
 )
@@ -212,7 +213,7 @@ func detectProject(ctx context.Context, project string, opts []option.ClientOpti
 	if project != "" {
 		return project, nil
 	}
-	if project = os.Getenv("GOOGLE_CLOUD_PROJECT"); project != "" {
+	if project = os.Getenv(catalog.EnvGoogleCloudProject); project != "" {
 		return project, nil
 	}
 	creds, err := transport.Creds(ctx, opts...)

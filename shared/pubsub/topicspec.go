@@ -3,6 +3,8 @@ package pubsub
 import (
 	"fmt"
 	"strings"
+
+	"github.com/playplane/playplane/functions/catalog"
 )
 
 // ParseTopicSpec reads the PUBSUB_TOPICS form "topic:projects/P/topics/ID,..."
@@ -35,7 +37,7 @@ func ParseTopicSpec(spec string) (project, prefix string, err error) {
 }
 
 // EnvTopics is the variable the Pulumi stacks set to ParseTopicSpec's form.
-const EnvTopics = "PUBSUB_TOPICS"
+const EnvTopics = catalog.EnvPubSubTopics
 
 // ApplyTopicSpec sets cfg's project and topic prefix from PUBSUB_TOPICS,
 // when lookup has it. PUBSUB_PROJECT_ID or PUBSUB_TOPIC_PREFIX set as well

@@ -44,6 +44,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/playplane/playplane/functions/catalog"
 )
 
 // Sink is where metrics go.
@@ -67,23 +69,23 @@ const (
 	SinkOTLP Sink = "otlp"
 )
 
-// Variables the stacks set for telemetry, spelled once: Config's tags are
-// these names (TestEnvNamesAreConfigTags).
+// Variables the stacks set for telemetry, spelled once, in the catalogue:
+// Config's tags are these names (TestEnvNamesAreConfigTags).
 const (
-	EnvMetricsExporter = "OTEL_METRICS_EXPORTER"
+	EnvMetricsExporter = catalog.EnvMetricsExporter
 	// EnvTracesSampler and EnvTracesSamplerArg choose which traces are
 	// recorded (the specification's names and values, e.g.
 	// parentbased_traceidratio with 0.01): the heartbeat functions, the
 	// high-volume path, are deployed with a ratio (infra/stack).
-	EnvTracesSampler    = "OTEL_TRACES_SAMPLER"
-	EnvTracesSamplerArg = "OTEL_TRACES_SAMPLER_ARG"
+	EnvTracesSampler    = catalog.SettingTracesSampler
+	EnvTracesSamplerArg = catalog.SettingTracesSamplerArg
 	// EnvGoogleCloudProject is the project Cloud Monitoring writes to
 	// (Google's client libraries read the same variable).
-	EnvGoogleCloudProject = "GOOGLE_CLOUD_PROJECT"
+	EnvGoogleCloudProject = catalog.EnvGoogleCloudProject
 	// EnvResourceAttributes adds resource attributes, "k1=v1,k2=v2" (the
 	// specification's variable): on Cloud Functions the stack sets
 	// cloud.region, the location Cloud Monitoring files the series under.
-	EnvResourceAttributes = "OTEL_RESOURCE_ATTRIBUTES"
+	EnvResourceAttributes = catalog.EnvResourceAttributes
 )
 
 // ExporterGoogleCloud is OTEL_METRICS_EXPORTER's value for Cloud
