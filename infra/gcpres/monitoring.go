@@ -50,15 +50,17 @@ func (AlertPolicyConditionArgs) ElementType() reflect.Type {
 }
 
 type AlertPolicyConditionConditionPrometheusQueryLanguageArgs struct {
-	Duration           pulumi.StringPtrInput
-	EvaluationInterval pulumi.StringPtrInput
-	Query              pulumi.StringInput
+	DisableMetricValidation pulumi.BoolPtrInput
+	Duration                pulumi.StringPtrInput
+	EvaluationInterval      pulumi.StringPtrInput
+	Query                   pulumi.StringInput
 }
 
 type AlertPolicyConditionConditionPrometheusQueryLanguage struct {
-	Duration           *string `pulumi:"duration"`
-	EvaluationInterval *string `pulumi:"evaluationInterval"`
-	Query              string  `pulumi:"query"`
+	DisableMetricValidation *bool   `pulumi:"disableMetricValidation"`
+	Duration                *string `pulumi:"duration"`
+	EvaluationInterval      *string `pulumi:"evaluationInterval"`
+	Query                   string  `pulumi:"query"`
 }
 
 func (AlertPolicyConditionConditionPrometheusQueryLanguageArgs) ElementType() reflect.Type {

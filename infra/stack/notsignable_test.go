@@ -183,6 +183,11 @@ func TestTitleNotSignableAlarm(t *testing.T) {
 		if policy == nil {
 			t.Fatal("no title-not-signable alert policy")
 		}
+		// No refusal has made the counter on a new stack: the
+		// condition must not require the metric to exist.
+		if v := policy.In("conditions", "0", "conditionPrometheusQueryLanguage", "disableMetricValidation"); v != true {
+			t.Errorf("disableMetricValidation %v: a stack where no play was refused yet has no %s metric", v, emitted.otlpMetric)
+		}
 		q := policy.InStr("conditions", "0", "conditionPrometheusQueryLanguage", "query")
 		m := selector.FindStringSubmatch(q)
 		if m == nil {
