@@ -246,7 +246,9 @@ func (g *GCPResources) newWarehouse(ctx *pulumi.Context, cfg Config) (*GCPWareho
 	}
 	// The message's fields as columns (useTableSchema) plus the
 	// subscription's metadata columns (writeMetadata); partitioned by
-	// publish time, so an hour's query reads a day's partition.
+	// publish time, so a query reads only the days its heartbeats can be
+	// delivered in (docs/qoe/bigquery.sql: a day before its range to the
+	// late deliveries the runner still counts), not the whole table.
 	fields := []map[string]any{
 		{"name": "subscription_name", "type": "STRING", "mode": "NULLABLE"},
 		{"name": "message_id", "type": "STRING", "mode": "NULLABLE"},
