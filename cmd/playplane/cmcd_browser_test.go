@@ -480,3 +480,82 @@ func startStallControl(t *testing.T, r *recordedRunner) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// testCMCDReauthorized: a play reported through the player's own CMCD
+// alone (web/player/cmcd.html) goes on across a re-authorization. The page
+// holds no token, so the app re-authorizes: it plays a second (the
+// viewer pauses, reports go on), then POST /v1/play on the same device
+// replaces the session, and the app loads the page again with the new
+// session's collector from where it paused, with the same sid: the
+// session_id of the play's first POST /v1/play, which the collector reads
+// as the play the session goes on with (events/schemas/cmcd.md). The
+// runner's QoE then holds one started view for the play, not one per
+// session, each counting start-up again.
+func (h *harness) testCMCDReauthorized(t *testing.T, player string) {
+	run := h.run
+	device := playback.NewID("cmcd")
+	tok := run.token(t, demo.AccountSolo)
+	t.Cleanup(func() { run.endDeviceSessions(t, demo.AccountSolo, device) })
+	counted := h.qoeTotals(t)
+	var first string
+	startAt := 0.0
+	for i := range 2 {
+		var play struct {
+			SessionID     string `json:"session_id"`
+			PlaybackToken string `json:"playback_token"`
+			CMCDReportURL string `json:"cmcd_report_url"`
+		}
+		if code := run.post(t, "/v1/play", tok, map[string]string{"title_id": "big-buck-bunny", "device_id": device}, &play); code != http.StatusCreated {
+			t.Fatalf("POST /v1/play (%d): %d", i+1, code)
+		}
+		if first == "" {
+			first = play.SessionID
+		}
+		var urls struct {
+			Manifests map[string]string `json:"manifests"`
+		}
+		if code := run.post(t, "/v1/playback/"+play.SessionID+"/urls", play.PlaybackToken, map[string]string{"cdn": localCloudFront}, &urls); code != http.StatusOK || urls.Manifests["dash"] == "" {
+			t.Fatalf("POST urls: %d %+v", code, urls)
+		}
+		stop := holdFirstLease(t, run, play.SessionID, leaseTTL)
+		q := url.Values{"player": {player}, "mpd": {urls.Manifests["dash"]}, "collector": {run.url + play.CMCDReportURL},
+			"cid": {"big-buck-bunny"}, "interval": {"1"}, "sid": {first}, "start": {strconv.FormatFloat(startAt, 'f', 3, 64)}}
+		var out struct {
+			Reached bool `json:"reached"`
+			Played  struct {
+				Phase string `json:"phase"`
+				Error string `json:"error"`
+			} `json:"played"`
+			Held struct {
+				CurrentTime float64 `json:"currentTime"`
+			} `json:"held"`
+			Reports []struct {
+				Status int    `json:"status"`
+				Body   string `json:"body"`
+			} `json:"reports"`
+			Console []string `json:"console"`
+		}
+		h.drive(t, map[string]any{"kind": "cmcd", "url": h.cross + "/player/cmcd.html?" + q.Encode(),
+			"untilTime": startAt + 1, "notStalled": player == "shaka", "timeoutMS": 30000, "holdMS": 2000}, &out)
+		stop()
+		accepted := 0
+		for _, r := range out.Reports {
+			if r.Status == http.StatusNoContent {
+				accepted++
+			}
+		}
+		if !out.Reached || accepted == 0 {
+			t.Fatalf("%s in session %d (%s) did not play to %.1f s with reports accepted: %+v, %d of %d reports accepted\nconsole: %q",
+				player, i+1, play.SessionID, startAt+1, out.Played, accepted, len(out.Reports), out.Console)
+		}
+		t.Logf("%s in session %d (%s): paused at %.2f s, %d reports accepted", player, i+1, play.SessionID, out.Held.CurrentTime, accepted)
+		startAt = out.Held.CurrentTime
+	}
+	now := h.qoeTotals(t)
+	got := playback.QoEAggregate{Views: now.Views - counted.Views, Started: now.Started - counted.Started,
+		ExitsBeforeStart: now.ExitsBeforeStart - counted.ExitsBeforeStart, Failures: now.Failures - counted.Failures}
+	if got != (playback.QoEAggregate{Views: 1, Started: 1}) {
+		t.Errorf("GET /v1/admin/qoe counts %d views, %d started, %d exits before start, %d failures more for the CMCD-only play re-authorized from %s; want one started view",
+			got.Views, got.Started, got.ExitsBeforeStart, got.Failures, first)
+	}
+}

@@ -206,6 +206,14 @@ func TestBrowserPlayerSession(t *testing.T) {
 			g.testReauthRefusedBeat(t, startBeatControl(t, g.run.beats), startFaultControl(t, g.run.faults))
 		})
 	})
+	t.Run("CMCD-only play authorized again", func(t *testing.T) {
+		// A runner of its own: its QoE views are this row's alone.
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, vars)}
+		for _, player := range []string{"dashjs", "shaka"} {
+			t.Run(player, func(t *testing.T) { g.testCMCDReauthorized(t, player) })
+		}
+	})
 	t.Run("wake after the playback token expired", func(t *testing.T) {
 		// A runner of its own: short tokens and the default heartbeat
 		// interval, so that the page's grant renewal is the first to find

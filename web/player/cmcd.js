@@ -21,6 +21,14 @@
   // The CMCD v2 event types both players implement: play-state changes,
   // time intervals and errors.
   const events = ['ps', 't', 'e'];
+  // The play's name (CMCD sid, CTA-5004's GUID of the playback session):
+  // the app passes the session_id of the play's first POST /v1/play and
+  // passes the same one again when it re-authorizes and loads the player
+  // with the new session's collector. The collector reads a sid other than
+  // the session's own as the play it goes on with, so the play stays one
+  // view with one startup (events/schemas/cmcd.md). Unset, each player
+  // sends a random one of its own per load, and each session is a view.
+  const sid = q.get('sid') || '';
 
   if (q.get('player') === 'shaka') {
     shaka.polyfill.installAll();
@@ -37,6 +45,7 @@
           enabled: true,
           version: 2,
           contentId: q.get('cid'),
+          sessionId: sid,
           eventTargets: [{ enabled: true, url: q.get('collector'), events, interval, batchSize: 1 }],
         },
       });
@@ -50,6 +59,7 @@
           enabled: true,
           version: 2,
           cid: q.get('cid'),
+          sid: sid || null,
           mode: 'query',
           eventTargets: [{
             enabled: true, url: q.get('collector'), events, interval, batchSize: 1,
