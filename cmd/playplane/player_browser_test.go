@@ -147,6 +147,12 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Run("stop after the token expired", func(t *testing.T) { h.testStopExpired(t, faults) })
 	t.Run("heartbeat refused as expired", func(t *testing.T) { h.testBeatExpired(t, faults) })
 	t.Run("heartbeat queued behind one refused as expired", func(t *testing.T) { h.testBeatBehindRefused(t, faults) })
+	t.Run("heartbeat refused as expired while loading", func(t *testing.T) {
+		// A runner of its own: its QoE views are this row's alone.
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, vars)}
+		g.testLoadingExpired(t, startStallControl(t, g.run))
+	})
 	t.Run("title without a ladder", func(t *testing.T) {
 		// CMCD off: the relative URIs reach the player with no query at all.
 		for _, cmcd := range []string{"query", "off"} {
@@ -1181,6 +1187,60 @@ func (h *harness) testBeatExpired(t *testing.T, faults string) {
 	wantLastStopOnly(t, id, beats, refused, a.Log)
 	if !h.run.faults.answered(a.SessionID, "start", http.StatusOK) {
 		t.Errorf("the session that took over %s began with no start heartbeat accepted: %v", a.SessionID, h.run.faults.beats(a.SessionID))
+	}
+}
+
+// testLoadingExpired: the page's start heartbeat is answered 401
+// token_expired while the page still loads the stream (a clock behind the
+// server's, or a tab that slept between the play and its answer): the
+// edge holds back every segment, so no frame comes meanwhile, and the
+// answer is held until the page loads. A viewer expects it to play on, as
+// it does when that answer comes while it plays: it authorizes again
+// before its first frame, sends the refused session nothing more, and
+// plays in the session that took over, one started view.
+func (h *harness) testLoadingExpired(t *testing.T, release string) {
+	page := h.sessionPage(t, nil)
+	counted := h.qoeTotals(t)
+	h.run.faults.arm(beatFault{Event: "start", Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated),
+		Reason: auth.ReasonTokenExpired, Count: 1, DelayMS: 1500})
+	t.Cleanup(h.run.faults.disarm)
+	h.run.stall.arm(1)
+	t.Cleanup(func() { h.run.stall.release() })
+	var out struct {
+		First     string    `json:"first"`
+		Refused   bool      `json:"refused"`
+		AtRefusal pageState `json:"atRefusal"`
+		Settled   pageState `json:"settled"`
+		Held      int       `json:"held"`
+		Playing   bool      `json:"playing"`
+		After     pageState `json:"after"`
+	}
+	h.drive(t, map[string]any{"kind": "loadingExpired", "url": page, "timeoutMS": 30000, "settleMS": 5000, "release": release}, &out)
+	id := out.First
+	if !out.Refused || out.AtRefusal.Phase != "loading" || out.Held == 0 {
+		t.Fatalf("the start heartbeat of %s was not answered 401 while the page loaded (answered %v, the page %s, %d segment requests held): heartbeats %v\npage log:\n%s",
+			id, out.Refused, out.AtRefusal.Phase, out.Held, h.run.faults.beats(id), strings.Join(out.AtRefusal.Log, "\n"))
+	}
+	if s := out.Settled; s.SessionID == id || s.Error != "" {
+		t.Fatalf("5 s after its start heartbeat was answered 401 token_expired while loading, the page is %s (%s) on session %s, the one refused: want it authorized again\nheartbeats %v\npage log:\n%s",
+			s.Phase, s.Error, s.SessionID, h.run.faults.beats(id), strings.Join(s.Log, "\n"))
+	}
+	a := out.After
+	if !out.Playing || a.SessionID == id {
+		t.Fatalf("the page did not play on in the session that took over from %s: %s (%s) on %s\npage log:\n%s", id, a.Phase, a.Error, a.SessionID, strings.Join(a.Log, "\n"))
+	}
+	beats := h.run.faults.beats(id)
+	if refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted }); refused < 0 || refused != len(beats)-1 {
+		t.Errorf("the session %s whose token was refused got heartbeats after the refusal: %v", id, beats)
+	}
+	if !h.run.faults.answered(a.SessionID, "start", http.StatusOK) {
+		t.Errorf("the session that took over %s began with no start heartbeat accepted: %v", a.SessionID, h.run.faults.beats(a.SessionID))
+	}
+	now := h.qoeTotals(t)
+	if got := (playback.QoEAggregate{Views: now.Views - counted.Views, Started: now.Started - counted.Started,
+		ExitsBeforeStart: now.ExitsBeforeStart - counted.ExitsBeforeStart, Failures: now.Failures - counted.Failures}); got != (playback.QoEAggregate{Views: 1, Started: 1}) {
+		t.Errorf("GET /v1/admin/qoe counts %d views, %d started, %d exits before start, %d failures more for the play authorized again from %s to %s while loading; want one started view\nheartbeats %v, then %v",
+			got.Views, got.Started, got.ExitsBeforeStart, got.Failures, id, a.SessionID, beats, h.run.faults.beats(a.SessionID))
 	}
 }
 

@@ -1220,7 +1220,11 @@
       render();
       return;
     }
-    if (tokenExpired(r) && state.phase === 'playing') {
+    // Before the first frame too (loading): the player still loads with
+    // the refused session's grants, which end with its token, and no
+    // heartbeat goes out until that frame; the page would otherwise wait
+    // for a frame that may never come.
+    if (tokenExpired(r) && (state.phase === 'playing' || state.phase === 'loading')) {
       reauthorizeRefused('heartbeat ' + event + ': playback token expired');
       return;
     }
@@ -1231,7 +1235,7 @@
     } else if (licenceEnded(r)) {
       // The window the play was admitted under has ended (with
       // PLAYBACK_TOKEN_LEASE off, 401 token_expired, which a page still
-      // playing handled above): the session is renewed no further. Its
+      // playing or loading handled above): the session is renewed no further. Its
       // lease ended with the licence, so there is nothing to give back;
       // the server still takes one stop with this token within
       // HEARTBEAT_TOKEN_STOP_GRACE of the end, which tells the counters
