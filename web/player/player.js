@@ -1343,8 +1343,12 @@
     return !!notice;
   }
 
-  // licenceEnded: the session's licence window has ended (the playback
-  // token ends with it), so it is over, and no re-authorization helps.
+  // licenceEnded: the licence window the session was admitted under has
+  // ended (the playback token ends with it), so this session is renewed
+  // no further. Only a new play goes on, admitted if the window was
+  // extended (or another window licenses the title) since: sendBeat
+  // authorizes again, and a refusal ends playback as the licence's end
+  // (swapSession).
   // A token the licence window ends (licence_ends_at) expires with it:
   // with PLAYBACK_TOKEN_LEASE off, its end is 401 token_expired, not 403
   // licence_window_ended.
