@@ -1370,8 +1370,9 @@
   // element and what they buffered, and the page hands them the new
   // session's grants (renewGrants; regrant puts them, with the new
   // session, on every request they make from then on). The CMCD sid stays
-  // the first session's: the server names a session by the credential of
-  // the URL, never by sid (events/schemas/cmcd.md). It runs in the
+  // the first session's: it names the play, as qoe.view does, while a
+  // session is named by the credential of the URL, never by sid
+  // (events/schemas/cmcd.md). It runs in the
   // heartbeat chain, so that no heartbeat goes out meanwhile with the
   // token of a session being replaced. refused: the server has answered
   // the playback token 401 token_expired (tokenRefused). afterLicence: the
