@@ -165,6 +165,9 @@ func isAllowed(allowed []playback.Rendition, path string) bool {
 // (./sd/media.m3u8 is sd's); one climbing out of the title's folder is
 // none.
 func renditionOf(uri string) (string, bool) {
+	if needsBrowserRead([]byte(uri)) {
+		uri = asBrowserReads(uri)
+	}
 	path := uri
 	if q := strings.IndexAny(uri, "?#"); q >= 0 {
 		path = uri[:q]
@@ -354,6 +357,11 @@ func uriAttrAt(line []byte) int {
 }
 
 func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
+	if needsBrowserRead(uri) {
+		// Written as the browser will read it, so that the dot segments
+		// and the host checked are those it fetches from.
+		uri = []byte(asBrowserReads(string(uri)))
+	}
 	if hasScheme(uri) {
 		return append(dst, uri...), nil
 	}
@@ -907,6 +915,24 @@ func asBrowserReads(ref string) string {
 		}
 		return r
 	}, ref)
+}
+
+// needsBrowserRead reports whether asBrowserReads would change uri: a
+// byte it strips at either end, or a tab or newline anywhere. It runs on
+// every URI of every media playlist served, so it only looks.
+func needsBrowserRead(uri []byte) bool {
+	if len(uri) == 0 {
+		return false
+	}
+	if uri[0] <= ' ' || uri[len(uri)-1] <= ' ' {
+		return true
+	}
+	for _, c := range uri {
+		if c == '\t' || c == '\n' || c == '\r' {
+			return true
+		}
+	}
+	return false
 }
 
 // namesHost reports whether a reference asBrowserReads names a host of

@@ -175,6 +175,15 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 		{"percent-encoded dot-dot in an attribute", `#EXT-X-MAP:URI="%2e%2e/hd/init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/hd/init.mp4"`, false},
 		{"percent-encoded dot-dot out of the title", "%2e%2e/%2E%2E/t2/sd/seg1.m4s", "", true},
 		{"backslashed dot-dot out of the title", `..\..\t2\sd\seg1.m4s`, "", true},
+		// It also removes every tab and newline, and spaces and controls
+		// at either end, before it parses (WHATWG URL Standard, basic URL
+		// parser): the URI is written as it reads it.
+		{"a tab in a dot-dot, out of the title", ".\t./.\t./t2/sd/seg1.m4s", "", true},
+		{"a carriage return in a dot-dot, out of the title", "..\r/../t2/sd/seg1.m4s", "", true},
+		{"a tab in a dot-dot in an attribute, out of the title", "#EXT-X-MAP:URI=\".\t./.\t./t2/sd/init.mp4\"", "", true},
+		{"a tab in a dot-dot to another rendition", ".\t./hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+		{"a tab in a segment name", "seg\t1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+		{"a tab in a scheme", "ht\ttps://keys.example.com/k1", "https://keys.example.com/k1", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -205,6 +214,8 @@ func TestPersonalizeMasterNamesAVariantAsAPlayerResolvesIt(t *testing.T) {
 		{"percent-encoded", "sd/%2e%2e/hd/media.m3u8"},
 		{"mixed case", "sd/.%2E/hd/media.m3u8"},
 		{"backslashed", `sd\..\hd\media.m3u8`},
+		// WHATWG URL Standard: tabs and newlines are removed first.
+		{"a tab in the dots", "sd/.\t./hd/media.m3u8"},
 		// RFC 3986 3.5: a fragment is no part of the path.
 		{"dot segments in a fragment", "hd/media.m3u8#/../../sd/media.m3u8"},
 	} {
