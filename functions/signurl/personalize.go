@@ -548,6 +548,9 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 	if err != nil {
 		return dst, err
 	}
+	if err := refuseRemoteElements(s); err != nil {
+		return dst, err
+	}
 	if err := refuseClimbs(s, assetPath); err != nil {
 		return dst, err
 	}
@@ -712,23 +715,7 @@ func refuseClimbs(s, title string) error {
 		return nil
 	}
 	stack := []mpdScope{{above: []string{title}, own: []string{title}}}
-	d := xml.NewDecoder(strings.NewReader(withoutTimelines(s)))
-	// The URLs are ASCII in any encoding an MPD may declare, and the rest
-	// of the personalizing reads the bytes as they are too. The decoder
-	// wants UTF-8, which its other text (a Latin-1 title) need not be:
-	// each byte is read as the Latin-1 character it is, which keeps every
-	// ASCII byte, and so the markup and URLs, as it is.
-	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) {
-		b, err := io.ReadAll(r)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]byte, 0, len(b))
-		for _, c := range b {
-			out = utf8.AppendRune(out, rune(c))
-		}
-		return bytes.NewReader(out), nil
-	}
+	d := mpdDecoder(s)
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
@@ -787,6 +774,83 @@ func refuseClimbs(s, title string) error {
 				}
 			}
 			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
+// mpdDecoder reads an MPD's elements, with each SegmentTimeline emptied
+// (withoutTimelines).
+func mpdDecoder(s string) *xml.Decoder {
+	d := xml.NewDecoder(strings.NewReader(withoutTimelines(s)))
+	// The URLs are ASCII in any encoding an MPD may declare, and the rest
+	// of the personalizing reads the bytes as they are too. The decoder
+	// wants UTF-8, which its other text (a Latin-1 title) need not be:
+	// each byte is read as the Latin-1 character it is, which keeps every
+	// ASCII byte, and so the markup and URLs, as it is.
+	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]byte, 0, len(b))
+		for _, c := range b {
+			out = utf8.AppendRune(out, rune(c))
+		}
+		return bytes.NewReader(out), nil
+	}
+	return d
+}
+
+// xlinkNS is the XLink namespace, whose href makes an MPD element remote
+// (ISO/IEC 23009-1 5.5).
+const xlinkNS = "http://www.w3.org/1999/xlink"
+
+// resolveToZero is the one xlink:href that loads nothing: the client
+// removes the element (ISO/IEC 23009-1 5.5.3).
+const resolveToZero = "urn:mpeg:dash:resolve-to-zero:2013"
+
+// refuseRemoteElements refuses an MPD with a remote element, one with an
+// xlink:href (a Period, an AdaptationSet, a SegmentList, an EventStream:
+// ISO/IEC 23009-1 5.5): dash.js and Shaka Player load it from there and
+// put it in the element's place, so what the player reads was never
+// personalized (its Representations not held to the plan's cap, its URLs
+// not held to the title's folder, no grant in its templates). One whose
+// href is resolve-to-zero is kept: the client removes it, and what it
+// holds was checked as the rest. Shaka reads the href of the XLink
+// namespace, whatever its prefix (getAttributeNS), dash.js 5.2.1 an
+// attribute named "xlink:href", whatever its namespace: both are remote
+// here. An attribute's name holds no reference, so an MPD without "href"
+// in it has none, and is not parsed.
+func refuseRemoteElements(s string) error {
+	if !strings.Contains(s, "href") {
+		return nil
+	}
+	// The prefixes an href is remote with: "xlink", and any bound to the
+	// XLink namespace anywhere (a binding's scope is ignored: a prefix
+	// bound to it somewhere is seldom bound to another elsewhere).
+	prefixes := []string{"xlink"}
+	d := mpdDecoder(s)
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return manifestError("MPD: %v", err)
+		}
+		el, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		for _, a := range el.Attr {
+			if a.Name.Space == "xmlns" && a.Value == xlinkNS && !slices.Contains(prefixes, a.Name.Local) {
+				prefixes = append(prefixes, a.Name.Local)
+			}
+		}
+		for _, a := range el.Attr {
+			if a.Name.Local == "href" && slices.Contains(prefixes, a.Name.Space) && a.Value != resolveToZero {
+				return manifestError("remote element <%s %s:href=%q> is not personalized", el.Name.Local, a.Name.Space, a.Value)
+			}
 		}
 	}
 }

@@ -543,6 +543,59 @@ func TestPersonalizeMPDRefusesURLsClimbingOutOfTheTitle(t *testing.T) {
 	}
 }
 
+// TestPersonalizeMPDRefusesRemoteElements: an element with an xlink:href
+// (ISO/IEC 23009-1 5.5) is loaded by dash.js and Shaka Player from there
+// and put in its place, so what they play was never personalized: its
+// Representations not bound to the plan's cap, its URLs not held to the
+// title's folder, its templates without the grant. Such an MPD is refused
+// (manifest_unsupported, no retry), whatever prefix names the XLink
+// namespace (Shaka Player reads it so) or with the prefix xlink (dash.js
+// reads "xlink:href"); resolve-to-zero, which removes the element, and an
+// href of another namespace are not remote elements.
+func TestPersonalizeMPDRefusesRemoteElements(t *testing.T) {
+	t.Parallel()
+	mpd := strings.Replace(string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"]), "<MPD ",
+		`<MPD xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:x="http://www.w3.org/1999/xlink" xmlns:o="urn:example:other" `, 1)
+	const period, set = "  </Period>\n", "    </AdaptationSet>\n"
+	for _, tc := range []struct {
+		name, old, new string
+		refused        bool
+	}{
+		{"a remote Period", period, period + `  <Period xlink:href="https://ads.example.com/period.xml" xlink:actuate="onLoad"/>` + "\n", true},
+		{"a remote AdaptationSet", set, set + `    <AdaptationSet xlink:href="remote/set.xml"/>` + "\n", true},
+		{"a remote Period with content", period, period + `  <Period id="1" xlink:href="../t2/period.xml" xlink:actuate="onRequest"><AdaptationSet/></Period>` + "\n", true},
+		{"another prefix", set, set + `    <AdaptationSet x:href="remote/set.xml"/>` + "\n", true},
+		{"a remote SegmentList", set, set + `    <AdaptationSet><SegmentList xlink:href="list.xml"/></AdaptationSet>` + "\n", true},
+		{"resolve-to-zero", period, period + `  <Period id="1" xlink:href="urn:mpeg:dash:resolve-to-zero:2013" xlink:actuate="onLoad"/>` + "\n", false},
+		// dash.js 5.2.1 reads the attribute named "xlink:href", whatever
+		// namespace the prefix is bound to.
+		{"the xlink prefix bound elsewhere", set, set + `    <AdaptationSet xmlns:xlink="urn:example:other" xlink:href="remote/set.xml"/>` + "\n", true},
+		{"an href of another namespace", set, set + `    <AdaptationSet o:href="remote/set.xml"/>` + "\n", false},
+	} {
+		for _, queries := range []map[string]string{nil, {"sd": "Sig=1", "hd": "Sig=2", "uhd": "Sig=3"}} {
+			t.Run(fmt.Sprintf("%s/queries=%v", tc.name, queries != nil), func(t *testing.T) {
+				t.Parallel()
+				stored := strings.Replace(mpd, tc.old, tc.new, 1)
+				if stored == mpd {
+					t.Fatalf("no %q in the stored MPD", tc.old)
+				}
+				pathways := examplePathways
+				if queries != nil {
+					pathways = pathways[:1]
+				}
+				out, err := signurl.PersonalizeMPD(nil, []byte(stored), demo.Ladder, pathways, "/titles/t1/", "https://s", queries)
+				pe := playback.AsError(err)
+				switch {
+				case !tc.refused && err != nil:
+					t.Errorf("%v, want it personalized", err)
+				case tc.refused && (pe == nil || pe.Reason != "manifest_unsupported" || pe.RetryAfter != playback.NoRetry):
+					t.Errorf("= %v, want manifest_unsupported without retry; wrote\n%s", err, out)
+				}
+			})
+		}
+	}
+}
+
 // TestPersonalizeMPDDropsThumbnails: a thumbnail track (DASH-IF image
 // AdaptationSet, as MediaConvert's and Shaka Packager's trick play write)
 // is dropped whole, as the HLS master drops EXT-X-IMAGE-STREAM-INF: its
