@@ -236,11 +236,12 @@ type Grant struct {
 // pathway: every relative URI (segment lines and URI attributes such as
 // EXT-X-MAP's, interstitials' X-ASSET-URI and X-ASSET-LIST) becomes
 // Base+Prefix+URI with the grant's query appended.
-// Absolute URIs (key servers) pass unchanged; an absolute path gets the
+// An absolute path, or an absolute URL on the pathway's origin, gets the
 // base, and the query only when it is under Prefix. Dot segments are
-// removed as a player resolving the URI removes them; one climbing out of
-// the title's folder is refused: path tricks are what signatures are
-// checked against.
+// removed as a player resolving the URI removes them. What resolves
+// outside the title's folder on the pathway, or names another host, is
+// refused (appendURI): no grant covers it. Key servers' and interstitials'
+// URIs on other hosts pass unchanged.
 func PersonalizeMedia(dst, stored []byte, g Grant) ([]byte, error) {
 	if !bytes.HasPrefix(stored, []byte("#EXTM3U")) {
 		return dst, manifestError("no #EXTM3U")
@@ -263,7 +264,7 @@ func PersonalizeMedia(dst, stored []byte, g Grant) ([]byte, error) {
 		switch {
 		case len(line) == 0:
 		case line[0] != '#':
-			dst, err = g.appendURI(dst, line)
+			dst, err = g.appendURI(dst, line, false)
 		default:
 			dst, err = g.appendTag(dst, line)
 		}
@@ -306,7 +307,7 @@ func (g Grant) appendTag(dst, line []byte) ([]byte, error) {
 		if isURIAttr(tag, name) {
 			dst = append(dst, line[written:v+1]...)
 			var err error
-			if dst, err = g.appendURI(dst, line[v+1:end]); err != nil {
+			if dst, err = g.appendURI(dst, line[v+1:end], mayBeElsewhere(tag, name)); err != nil {
 				return dst, err
 			}
 			written = end
@@ -336,6 +337,20 @@ func isURIAttr(tag, name []byte) bool {
 	return false
 }
 
+// mayBeElsewhere reports whether attribute name of tag may name another
+// host: a key server's (EXT-X-KEY: https, skd, data URIs), an ad
+// server's (an interstitial's asset or asset list). The title's own
+// objects (segments, EXT-X-MAP, parts) are on the pathway.
+func mayBeElsewhere(tag, name []byte) bool {
+	switch string(tag) {
+	case "#EXT-X-KEY", "#EXT-X-SESSION-KEY":
+		return true
+	case "#EXT-X-DATERANGE":
+		return string(name) != "URI"
+	}
+	return false
+}
+
 // uriAttrAt returns where the URI attribute of a tag starts, or -1. An
 // attribute named ...URI (e.g. a vendor's X-FOO-URI) is not URI, and may
 // come before it; a quoted value is not an attribute.
@@ -356,20 +371,31 @@ func uriAttrAt(line []byte) int {
 	return -1
 }
 
-func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
+// appendURI writes uri as the playlist's player resolves it, on the
+// pathway. What it names there must be in the title's folder: the grants
+// cover the title's rendition folders only, and the CDN refuses every
+// other URL (403), telling the player nothing. An absolute URL on the
+// pathway's own origin is its path there; one naming another host is
+// refused, unless elsewhere (a key or an ad server) passes it unchanged.
+func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 	if needsBrowserRead(uri) {
 		// Written as the browser will read it, so that the dot segments
 		// and the host checked are those it fetches from.
 		uri = []byte(asBrowserReads(string(uri)))
 	}
-	if hasScheme(uri) {
-		return append(dst, uri...), nil
-	}
-	if bytes.HasPrefix(uri, []byte("//")) {
-		// A network-path reference names another host (a key server):
-		// it keeps only the scheme the playlist was read with.
-		scheme, _, _ := strings.Cut(g.Base, "//")
-		return append(append(dst, scheme...), uri...), nil
+	if hasScheme(uri) || bytes.HasPrefix(uri, []byte("//")) {
+		if path, ok := sameOriginPath(string(uri), g.Base); ok {
+			uri = []byte(path)
+		} else if !elsewhere {
+			return dst, manifestError("URI %q names a host off the pathway %s", uri, g.Base)
+		} else if hasScheme(uri) {
+			return append(dst, uri...), nil
+		} else {
+			// A network-path reference keeps only the scheme the
+			// playlist was read with.
+			scheme, _, _ := strings.Cut(g.Base, "//")
+			return append(append(dst, scheme...), uri...), nil
+		}
 	}
 	path, rest := uri, []byte(nil)
 	if q := bytes.IndexAny(uri, "?#"); q >= 0 {
@@ -385,9 +411,7 @@ func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
 			resolved = g.Prefix + resolved
 		}
 		resolved = removeDotSegments(resolved)
-		// The rendition's folder is one segment under the title's
-		// (Title.ValidateRenditions).
-		title := g.Prefix[:strings.LastIndexByte(strings.TrimSuffix(g.Prefix, "/"), '/')+1]
+		title := g.titleFolder()
 		if !strings.HasPrefix(resolved, title) {
 			return dst, manifestError("URI %q climbs out of the title's folder %s", uri, title)
 		}
@@ -396,6 +420,9 @@ func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
 	dst = append(dst, g.Base...)
 	covered := true
 	if len(uri) > 0 && uri[0] == '/' {
+		if !hasPathPrefix(uri, g.titleFolder()) {
+			return dst, manifestError("URI %q is outside the title's folder %s", uri, g.titleFolder())
+		}
 		covered = bytes.HasPrefix(uri, []byte(g.Prefix))
 	} else {
 		dst = append(dst, g.Prefix...)
@@ -416,6 +443,61 @@ func (g Grant) appendURI(dst, uri []byte) ([]byte, error) {
 		dst = append(dst, g.Query...)
 	}
 	return append(dst, fragment...), nil
+}
+
+// titleFolder is the folder of the grant's title: the rendition's folder
+// is one segment under it (Title.ValidateRenditions).
+func (g Grant) titleFolder() string {
+	return g.Prefix[:strings.LastIndexByte(strings.TrimSuffix(g.Prefix, "/"), '/')+1]
+}
+
+// hasPathPrefix reports whether path starts with prefix as a browser reads
+// an http(s) URL's path: '\' for '/'.
+func hasPathPrefix(path []byte, prefix string) bool {
+	if len(path) < len(prefix) {
+		return false
+	}
+	for i := range len(prefix) {
+		if c := path[i]; c != prefix[i] && !(c == '\\' && prefix[i] == '/') {
+			return false
+		}
+	}
+	return true
+}
+
+// sameOriginPath returns the path (with its query and fragment) of an
+// absolute URL or network-path reference, as asBrowserReads has it, that
+// names base's origin, its scheme and host in any case ("https://cdn.x"):
+// the player fetches it from the pathway as it would the absolute path.
+// Another origin, or base without one, is not.
+func sameOriginPath(ref, base string) (string, bool) {
+	scheme, host, ok := strings.Cut(base, "://")
+	if !ok {
+		return "", false
+	}
+	if hasScheme([]byte(ref)) {
+		colon := strings.IndexByte(ref, ':')
+		if !strings.EqualFold(ref[:colon], scheme) {
+			return "", false
+		}
+		ref = ref[colon+1:]
+	}
+	// The two slashes of a network path; '\' is one in an http(s) URL.
+	if len(ref) < 2 || !isSlash(ref[0]) || !isSlash(ref[1]) {
+		return "", false
+	}
+	ref = ref[2:]
+	end := strings.IndexAny(ref, "/\\?#")
+	if end < 0 {
+		end = len(ref)
+	}
+	if !strings.EqualFold(ref[:end], host) {
+		return "", false
+	}
+	if path := ref[end:]; path != "" && isSlash(path[0]) {
+		return path, true
+	}
+	return "/" + ref[end:], true
 }
 
 // dotSegment tells a segment a browser removes as "." (1) or ".." (2), or

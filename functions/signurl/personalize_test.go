@@ -125,14 +125,30 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 		{"segment with a query and a fragment", "seg1.m4s?v=2#a?b", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1#a?b", false},
 		{"map attribute with a fragment", `#EXT-X-MAP:URI="init.mp4#x"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1#x"`, false},
 		{"subfolder", "parts/seg1.m4s", "https://cdn.example.com/titles/t1/sd/parts/seg1.m4s?Sig=1", false},
-		{"absolute URI passes", "https://keys.example.com/k1", "https://keys.example.com/k1", false},
+		// The title's objects are on the pathway, in the title's folder:
+		// the grants cover nothing else, and the CDN refuses (403) what
+		// they do not cover. A key server's or an ad server's URI (below)
+		// may name another host.
+		{"a segment on another host", "https://other.example.com/titles/t1/sd/seg1.m4s", "", true},
+		{"a segment on another scheme", "http://cdn.example.com/titles/t1/sd/seg1.m4s", "", true},
+		{"a segment as a network path to another host", "//other.example.com/titles/t1/sd/seg1.m4s", "", true},
+		{"a map on another host", `#EXT-X-MAP:URI="https://other.example.com/init.mp4"`, "", true},
+		{"an absolute path to another title", "/titles/t2/sd/seg1.m4s", "", true},
+		{"an absolute path out of the titles", "/shared/seg1.m4s", "", true},
+		{"a slash and a backslash", `/\other.example.com/seg1.m4s`, "", true},
+		{"a key as an absolute path out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="/keys/k1"`, "", true},
+		{"an interstitial asset list in another title", `#EXT-X-DATERANGE:ID="ad5",X-ASSET-LIST="/titles/t2/ads.json"`, "", true},
+		{"an absolute URL on the pathway, in the folder", "https://cdn.example.com/titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+		{"an absolute URL on the pathway, in another case", "HTTPS://CDN.Example.com/titles/t1/sd/seg1.m4s?v=2", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1", false},
+		{"a network path on the pathway, another rendition", "//cdn.example.com/titles/t1/hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+		{"an absolute URL on the pathway, another title", "https://cdn.example.com/titles/t2/sd/seg1.m4s", "", true},
+		{"an absolute URL on the pathway, climbing out", "https://cdn.example.com/titles/t1/sd/../../t2/sd/seg1.m4s", "", true},
 		{"absolute path in the folder", "/titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
 		{"absolute path elsewhere gets no grant", "/titles/t1/uhd/seg1.m4s", "https://cdn.example.com/titles/t1/uhd/seg1.m4s", false},
 		{"map attribute", `#EXT-X-MAP:URI="init.mp4",BYTERANGE="100@0"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1",BYTERANGE="100@0"`, false},
 		{"key server URI", `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://key1"`, `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://key1"`, false},
 		// RFC 3986 4.2: a network-path reference names another host; it
 		// takes the scheme of the playlist's CDN base, not its path.
-		{"network-path reference", "//keys.example.com/k1", "https://keys.example.com/k1", false},
 		{"network-path key URI", `#EXT-X-KEY:METHOD=AES-128,URI="//keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
 		{"URI after a vendor attribute ending in URI", `#EXT-X-MAP:X-SRC-URI="a",URI="init.mp4"`, `#EXT-X-MAP:X-SRC-URI="a",URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
 		{"vendor attribute ending in URI", `#EXT-X-FOO:X-URI="a"`, `#EXT-X-FOO:X-URI="a"`, false},
@@ -183,7 +199,7 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 		{"a tab in a dot-dot in an attribute, out of the title", "#EXT-X-MAP:URI=\".\t./.\t./t2/sd/init.mp4\"", "", true},
 		{"a tab in a dot-dot to another rendition", ".\t./hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
 		{"a tab in a segment name", "seg\t1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
-		{"a tab in a scheme", "ht\ttps://keys.example.com/k1", "https://keys.example.com/k1", false},
+		{"a tab in a key server's scheme", "#EXT-X-KEY:METHOD=AES-128,URI=\"ht\ttps://keys.example.com/k1\"", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
