@@ -633,7 +633,7 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 	if err := refuseRemoteElements(s); err != nil {
 		return dst, err
 	}
-	if err := refuseClimbs(s, assetPath); err != nil {
+	if err := refuseClimbs(s, assetPath, pathways); err != nil {
 		return dst, err
 	}
 	// A BaseURL below the MPD's naming a host is where the Representations
@@ -741,7 +741,7 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 			if el == "" {
 				return dst, manifestError("unterminated <SegmentTemplate> in Representation %q", id)
 			}
-			tmpl, err := withQuery(inheritTemplate(el, asTemplate, periodTemplate), q)
+			tmpl, err := withQuery(inheritTemplate(el, asTemplate, periodTemplate), q, pathways[0].Base)
 			if err != nil {
 				return dst, err
 			}
@@ -756,7 +756,7 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 		if inherits == "" {
 			return dst, manifestError("Representation %q has no SegmentTemplate to carry its grant", id)
 		}
-		tmpl, err := withQuery(inherits, q)
+		tmpl, err := withQuery(inherits, q, pathways[0].Base)
 		if err != nil {
 			return dst, err
 		}
@@ -784,16 +784,18 @@ var mpdURLAttrs = map[string][]string{
 }
 
 // refuseClimbs refuses an MPD naming an object outside the title's folder
-// with dot segments, as PersonalizeMedia refuses a media playlist's URI:
+// on the pathways, as PersonalizeMedia refuses a media playlist's URI:
 // each relative BaseURL resolved against those above it (the MPD level's
 // is the title's folder on a pathway, ISO/IEC 23009-1 5.6), then each
 // segment URL against those of each Representation using it (checkRefs;
-// RFC 3986 5.2, dot segments as a browser reads them). A grant is for a rendition's folder, so such a URL
-// would carry it elsewhere and fail at the CDN, telling the player nothing.
-// Only an MPD that can hold a dot-dot segment is parsed: "..", a
-// percent-encoded dot, or a character reference (&#46;).
-func refuseClimbs(s, title string) error {
-	if !strings.Contains(s, "..") && !strings.Contains(s, "&#") && !hasPercentDot(s) {
+// RFC 3986 5.2, dot segments as a browser reads them); a URL naming a host
+// must name every pathway's origin (climbCheck). A grant is for a
+// rendition's folder, so such a URL would carry it elsewhere and fail at
+// the CDN, telling the player nothing. Only an MPD that can hold such a
+// URL is parsed: one with "..", a percent-encoded dot, a character
+// reference (&#46;), or a URL that is not a relative path (mayNameAbsolute).
+func refuseClimbs(s, title string, pathways []Pathway) error {
+	if !strings.Contains(s, "..") && !strings.Contains(s, "&#") && !hasPercentDot(s) && !mayNameAbsolute(s) {
 		return nil
 	}
 	stack := []mpdScope{{above: []string{title}, own: []string{title}}}
@@ -818,7 +820,7 @@ func refuseClimbs(s, title string) error {
 					top.own, top.based = nil, true
 				}
 				for _, base := range top.above {
-					resolved, err := climbCheck(base, strings.TrimSpace(text), title)
+					resolved, err := climbCheck(base, strings.TrimSpace(text), title, pathways)
 					if err != nil {
 						return err
 					}
@@ -851,7 +853,7 @@ func refuseClimbs(s, title string) error {
 			stack = append(stack, mpdScope{name: el.Name.Local, above: top.own, own: top.own})
 		case xml.EndElement:
 			if el.Name.Local == "Representation" {
-				if err := checkRefs(stack, title); err != nil {
+				if err := checkRefs(stack, title, pathways); err != nil {
 					return err
 				}
 			}
@@ -997,7 +999,7 @@ type mpdRef struct{ key, url string }
 // segment URL against the Representation's BaseURLs (dash.js:
 // BaseURLController.resolve(representation.path); Shaka:
 // Representation.getBaseUris).
-func checkRefs(stack []mpdScope, title string) error {
+func checkRefs(stack []mpdScope, title string, pathways []Pathway) error {
 	rep := stack[len(stack)-1]
 	var refs []mpdRef
 	var keys []string // a level's: a few, where its refs may be thousands
@@ -1015,7 +1017,7 @@ func checkRefs(stack []mpdScope, title string) error {
 	}
 	for _, r := range refs {
 		for _, base := range rep.own {
-			if _, err := climbCheck(base, r.url, title); err != nil {
+			if _, err := climbCheck(base, r.url, title, pathways); err != nil {
 				return err
 			}
 		}
@@ -1024,15 +1026,25 @@ func checkRefs(stack []mpdScope, title string) error {
 }
 
 // climbCheck resolves ref against the base path base as a client does and
-// refuses it when it has dot segments that take it out of title. An
-// absolute URL (another host) is not resolved here: a BaseURL naming one
-// is refused on its own account, and other URLs keep their host.
-func climbCheck(base, ref, title string) (string, error) {
+// refuses it when it leaves title: by dot segments, as an absolute path,
+// or naming a host. A URL naming a host is on the pathways only when it
+// names the origin of each (every BaseURL of the MPD level is one a client
+// may fetch from), and is then its path there.
+func climbCheck(base, ref, title string, pathways []Pathway) (string, error) {
 	path := asBrowserReads(ref)
+	if namesHost(path) {
+		for _, p := range pathways {
+			onPathway, ok := sameOriginPath(path, p.Base)
+			if !ok {
+				return "", manifestError("URL %q names a host off the pathway %s", ref, p.Base)
+			}
+			path = onPathway
+		}
+	}
 	if q := strings.IndexAny(path, "?#"); q >= 0 {
 		path = path[:q]
 	}
-	if path == "" || namesHost(path) {
+	if path == "" {
 		return base, nil
 	}
 	dots := hasDotSegment([]byte(path))
@@ -1040,11 +1052,83 @@ func climbCheck(base, ref, title string) (string, error) {
 		path = base[:strings.LastIndexByte(base, '/')+1] + path
 	}
 	resolved := removeDotSegments(path)
-	if dots && !strings.HasPrefix(resolved, title) {
+	switch {
+	case strings.HasPrefix(resolved, title):
+		return resolved, nil
+	case dots:
 		return "", manifestError("URL %q (at %s) climbs out of the title's folder %s", ref, base, title)
 	}
-	return resolved, nil
+	return "", manifestError("URL %q (at %s) is outside the title's folder %s", ref, base, title)
 }
+
+// mayNameAbsolute reports whether an MPD may hold a URL that is not a
+// relative path, where no dot segment is needed to leave the title: an
+// attribute of mpdURLAttrs, or a BaseURL's text, that starts with '/' or
+// '\' (once a browser has stripped leading spaces and controls) or holds a
+// ':' (a scheme), or a BaseURL's CDATA section. It runs on every MPD served:
+// a few substring searches, most of the MPD (a SegmentTimeline's S
+// elements) holding none of the names.
+func mayNameAbsolute(s string) bool {
+	suspect := func(v string) bool {
+		v = strings.TrimLeftFunc(v, func(r rune) bool { return r <= ' ' })
+		return v != "" && isSlash(v[0]) || strings.IndexByte(v, ':') >= 0
+	}
+	for _, name := range mpdURLAttrNames {
+		for i := indexByFirst(s, name); i >= 0; {
+			v := strings.TrimLeft(s[i+len(name):], " \t\r\n")
+			if strings.HasPrefix(v, "=") {
+				v = strings.TrimLeft(v[1:], " \t\r\n")
+				if v != "" && (v[0] == '"' || v[0] == '\'') {
+					if end := strings.IndexByte(v[1:], v[0]); end >= 0 && suspect(v[1:1+end]) {
+						return true
+					}
+				}
+			}
+			next := indexByFirst(s[i+1:], name)
+			if next < 0 {
+				break
+			}
+			i += 1 + next
+		}
+	}
+	for b := indexTag(s, "BaseURL", 0); b >= 0; b = indexTag(s, "BaseURL", b+1) {
+		gt := strings.IndexByte(s[b:], '>')
+		if gt < 0 {
+			return true
+		}
+		text := strings.TrimLeftFunc(s[b+gt+1:], func(r rune) bool { return r <= ' ' })
+		if strings.HasPrefix(text, "<![CDATA[") {
+			return true
+		}
+		if end := strings.IndexByte(text, '<'); end >= 0 {
+			text = text[:end]
+		}
+		if suspect(text) {
+			return true
+		}
+	}
+	return false
+}
+
+// indexByFirst is strings.Index(s, sub) by way of sub's first byte: after a
+// few near misses strings.Index searches the rest byte by byte (~3 bytes a
+// ns: ~40 µs for the rest of a long title's MPD once "initialization" has
+// matched "init.mp4"), where the first byte of a name mayNameAbsolute looks
+// for is seldom in what follows (a SegmentTimeline's S elements).
+func indexByFirst(s, sub string) int {
+	for i := 0; ; i++ {
+		j := strings.IndexByte(s[i:], sub[0])
+		if j < 0 {
+			return -1
+		}
+		if i += j; strings.HasPrefix(s[i:], sub) {
+			return i
+		}
+	}
+}
+
+// mpdURLAttrNames are the names of mpdURLAttrs' attributes.
+var mpdURLAttrNames = []string{"media", "initialization", "index", "bitstreamSwitching", "sourceURL"}
 
 // asBrowserReads is a URL reference as a browser's URL parser reads it,
 // which dash.js and Shaka Player resolve with (new URL(ref, base)): the
@@ -1427,8 +1511,9 @@ var urlTemplates = []string{"media", "initialization", "index", "bitstreamSwitch
 
 // withQuery appends query to the URL templates (media, initialization,
 // index, bitstreamSwitching) of a SegmentTemplate element (the start tag
-// only; a SegmentTimeline inside is kept).
-func withQuery(el, query string) (string, error) {
+// only; a SegmentTimeline inside is kept) that resolve on the pathway
+// base.
+func withQuery(el, query, base string) (string, error) {
 	end := strings.IndexByte(el, '>')
 	if end < 0 {
 		return "", manifestError("unterminated <SegmentTemplate>")
@@ -1441,13 +1526,16 @@ func withQuery(el, query string) (string, error) {
 	written := 0 // tag[:written] is in b
 	eachAttr(tag, func(name, v string, start, attrEnd int) bool {
 		// A URL naming a host of its own does not resolve against the
-		// pathway's BaseURL: the grant is not for it.
+		// pathway's BaseURL: the grant is not for it, unless it names the
+		// pathway's origin (refuseClimbs refuses the others).
 		if !slices.Contains(urlTemplates, name) {
 			return true
 		}
 		read := xmlValue(v)
-		if namesHost(asBrowserReads(read)) {
-			return true
+		if browser := asBrowserReads(read); namesHost(browser) {
+			if _, ok := sameOriginPath(browser, base); !ok {
+				return true
+			}
 		}
 		// Before a fragment, which never reaches the CDN, in the URL as
 		// XML reads it: "&#35;" is a '#', while the '#' of "&#45;" is not.

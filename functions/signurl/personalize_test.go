@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -289,42 +288,84 @@ func TestPersonalizeMPDKeepsTheGrantOnThePathways(t *testing.T) {
 	}
 }
 
-// TestPersonalizeMPDGrantsNoTemplateNamingAHost: a template URL naming a
-// host of its own keeps it and gets no query grant, which is for the
-// pathway's host only, as a browser reads the URL: the WHATWG URL
-// Standard (dash.js's and Shaka's new URL(ref, base)) reads a network path
-// from '\\' too and removes tabs and leading spaces.
-func TestPersonalizeMPDGrantsNoTemplateNamingAHost(t *testing.T) {
+// TestPersonalizeMPDRefusesURLsOffThePathways: an MPD URL that names
+// another host, or an absolute path outside the title's folder, is
+// refused as the media playlists' are (manifest_unsupported, no retry):
+// no grant covers it, so the CDN refuses every segment (403), and with
+// query grants a template carried the rendition's signature there. The
+// host is read as a browser reads the URL (the WHATWG URL Standard, which
+// dash.js's and Shaka's new URL(ref, base) follow: '\\' for '/', tabs
+// removed, leading spaces stripped) after XML's references (XML 1.0 4.1).
+// A URL on the origin of every pathway, in the title's folder, plays, and
+// with query grants carries the grant.
+func TestPersonalizeMPDRefusesURLsOffThePathways(t *testing.T) {
 	t.Parallel()
 	mpd := string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"])
-	for _, tc := range []struct{ name, media string }{
-		{"a scheme", "https://other.example.com/t1/"},
-		{"a network path", "//other.example.com/t1/"},
-		{"a network path with backslashes", `\\other.example.com\t1\`},
-		{"a slash and a backslash", `/\other.example.com/t1/`},
-		{"a leading space", " //other.example.com/t1/"},
-		{"a tab between its slashes", "/&#9;/other.example.com/t1/"},
+	const (
+		media = `media="$RepresentationID$/`
+		set   = `<SegmentTemplate`
+	)
+	queries := map[string]string{"sd": "Sig=1", "hd": "Sig=2", "uhd": "Sig=3"}
+	for _, tc := range []struct {
+		name, old, new string
+		pathways       []signurl.Pathway
+		refused        bool
+	}{
+		{"a scheme", media, `media="https://other.example.com/t1/$RepresentationID$/`, nil, true},
+		{"another scheme", media, `media="http://d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, true},
+		{"a network path", media, `media="//other.example.com/t1/$RepresentationID$/`, nil, true},
+		{"a network path with backslashes", media, `media="\\other.example.com\t1\$RepresentationID$/`, nil, true},
+		{"a slash and a backslash", media, `media="/\other.example.com/t1/$RepresentationID$/`, nil, true},
+		{"a leading space", media, `media=" //other.example.com/t1/$RepresentationID$/`, nil, true},
+		{"a tab between its slashes", media, `media="/&#9;/other.example.com/t1/$RepresentationID$/`, nil, true},
+		{"a scheme with a character reference", media, `media="&#104;ttps://other.example.com/$RepresentationID$/`, nil, true},
+		{"a network path with character references", media, `media="&#x2F;&#x2f;other.example.com/$RepresentationID$/`, nil, true},
+		{"an absolute path to another title", media, `media="/titles/t2/$RepresentationID$/`, nil, true},
+		{"an absolute path with backslashes", media, `media="\titles\t2\$RepresentationID$/`, nil, true},
+		{"an absolute path in single quotes", `media="$RepresentationID$/seg$Number$.m4s"`, `media = '/titles/t2/$RepresentationID$/seg$Number$.m4s'`, nil, true},
+		{"the root", media, `media="/$RepresentationID$/`, nil, true},
+		{"the pathway's origin, another title", media, `media="https://d111.cloudfront.net/titles/t2/$RepresentationID$/`, nil, true},
+		{"an AdaptationSet BaseURL to another title", set, `<BaseURL>/titles/t2/</BaseURL>` + set, nil, true},
+		{"a BaseURL in CDATA to another title", set, `<BaseURL> <![CDATA[/titles/t2/]]></BaseURL>` + set, nil, true},
+		{"an Initialization sourceURL", set, `<SegmentBase><Initialization sourceURL="/titles/t2/sd/init.mp4"/></SegmentBase>` + set, nil, true},
+		{"a SegmentURL on another host", set, `<SegmentList><SegmentURL media="https://other.example.com/sd/seg1.m4s"/></SegmentList>` + set, nil, true},
+		// The pathways are alternatives a client may fetch from: an
+		// origin only one of them has leaves the others.
+		{"one pathway's origin of two", media, `media="https://d111.cloudfront.net/titles/t1/$RepresentationID$/`, examplePathways, true},
+		{"an absolute path in the title", media, `media="/titles/t1/$RepresentationID$/`, nil, false},
+		{"the pathway's origin, in the title", media, `media="https://d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
+		{"the pathway's origin in another case, a network path", media, `media="//D111.CloudFront.net/titles/t1/$RepresentationID$/`, nil, false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			stored := strings.Replace(mpd, `media="$RepresentationID$/`, `media="`+tc.media+`$RepresentationID$/`, 1)
-			out, err := signurl.PersonalizeMPD(nil, []byte(stored), demo.Ladder, examplePathways[:1], "/titles/t1/", "https://s", map[string]string{"sd": "Sig=1", "hd": "Sig=2", "uhd": "Sig=3"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			written := 0
-			for _, m := range regexp.MustCompile(`media="[^"]*"`).FindAllString(string(out), -1) {
-				if !strings.Contains(m, "other.example.com") {
-					t.Fatalf("media %s, want the stored one's host", m)
+		for _, queries := range []map[string]string{nil, queries} {
+			t.Run(fmt.Sprintf("%s/queries=%v", tc.name, queries != nil), func(t *testing.T) {
+				t.Parallel()
+				stored := strings.Replace(mpd, tc.old, tc.new, 1)
+				if stored == mpd {
+					t.Fatalf("no %s in the stored MPD", tc.old)
 				}
-				if written++; strings.Contains(m, "Sig=") {
-					t.Errorf("%s: the grant goes to another host", m)
+				pathways := examplePathways[:1]
+				if tc.pathways != nil {
+					if queries != nil {
+						t.Skip("a query-style MPD serves one pathway")
+					}
+					pathways = tc.pathways
 				}
-			}
-			if written != 4 { // the set's and each Representation's
-				t.Errorf("%d media attributes, want 4:\n%s", written, out)
-			}
-		})
+				out, err := signurl.PersonalizeMPD(nil, []byte(stored), demo.Ladder, pathways, "/titles/t1/", "https://s", queries)
+				pe := playback.AsError(err)
+				switch {
+				case tc.refused && (pe == nil || pe.Code != playback.CodeInternal || pe.Reason != "manifest_unsupported" || pe.RetryAfter != playback.NoRetry):
+					t.Fatalf("= %v, want manifest_unsupported without retry; wrote\n%s", err, out)
+				case !tc.refused && err != nil:
+					t.Fatalf("%v, want it personalized", err)
+				case !tc.refused && queries != nil:
+					// Each Representation's template carries its grant.
+					_, reps, _ := strings.Cut(string(out), "<Representation")
+					if n := strings.Count(reps, `/$RepresentationID$/seg$Number$.m4s?Sig=`); n != 3 {
+						t.Errorf("%d granted media, want 3:\n%s", n, out)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -664,40 +705,6 @@ func TestPersonalizeMPDPutsTheGrantBeforeAFragment(t *testing.T) {
 	}
 	if want := `media="$RepresentationID$/seg$Number$.m4s?Sig=1#t=0"`; !strings.Contains(string(out), want) {
 		t.Fatalf("no %s in\n%s", want, out)
-	}
-}
-
-// TestPersonalizeMPDKeepsTheGrantOffOtherHosts: a SegmentTemplate URL
-// naming a host of its own (with a scheme, or network-path) does not
-// resolve against the pathway's BaseURL, so it gets no grant, as an
-// absolute URI in a media playlist gets none: the signature is a bearer
-// credential for the CDN and must not travel to another host.
-func TestPersonalizeMPDKeepsTheGrantOffOtherHosts(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct{ name, media, init string }{
-		{"scheme", "https://other.example.com/$RepresentationID$/seg$Number$.m4s", "$RepresentationID$/init.mp4?Sig=1"},
-		{"network path", "//other.example.com/$RepresentationID$/seg$Number$.m4s", "$RepresentationID$/init.mp4?Sig=1"},
-		// XML 1.0 4.1: the same URLs, as an MPD parser reads them.
-		{"scheme with a character reference", "&#104;ttps://other.example.com/$RepresentationID$/seg$Number$.m4s", "$RepresentationID$/init.mp4?Sig=1"},
-		{"network path with character references", "&#x2F;&#x2f;other.example.com/$RepresentationID$/seg$Number$.m4s", "$RepresentationID$/init.mp4?Sig=1"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			mpd := strings.Replace(string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"]),
-				`media="$RepresentationID$/seg$Number$.m4s"`, `media="`+tc.media+`"`, 1)
-			out, err := signurl.PersonalizeMPD(nil, []byte(mpd), demo.Ladder[:1], examplePathways[:1], "/titles/t1/", "https://s",
-				map[string]string{"sd": "Sig=1"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The Representation's own template is the one that counts.
-			_, rep, _ := strings.Cut(string(out), "<Representation")
-			for _, want := range []string{`media="` + tc.media + `"`, `initialization="` + tc.init + `"`} {
-				if !strings.Contains(rep, want) {
-					t.Errorf("no %s in\n%s", want, out)
-				}
-			}
-		})
 	}
 }
 
