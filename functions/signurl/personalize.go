@@ -763,9 +763,14 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 		if selfClosing {
 			startTag = strings.TrimSuffix(strings.TrimSuffix(startTag, "/>"), " ") + ">"
 		}
+		// After the Representation's children: SegmentTemplate is the
+		// last element of its sequence (ISO/IEC 23009-1 schema,
+		// RepresentationType), after its descriptors and BaseURLs.
+		children := strings.TrimRight(body, " \t\r\n")
 		dst = append(dst, startTag...)
+		dst = append(dst, children...)
 		dst = append(dst, tmpl...)
-		dst = append(dst, body...)
+		dst = append(dst, body[len(children):]...)
 		dst = append(dst, "</Representation>"...)
 	}
 	return boundSets(append(dst, s[pos:]...), start), nil

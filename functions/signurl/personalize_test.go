@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -650,6 +651,70 @@ func TestPersonalizeMPDRefusesRemoteElements(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// representationOrder is the sequence of a Representation's children in
+// the MPD schema (ISO/IEC 23009-1 DASH-MPD.xsd, MPEGGroup/DASHSchema:
+// RepresentationBaseType's elements, then RepresentationType's).
+var representationOrder = []string{"FramePacking", "AudioChannelConfiguration", "ContentProtection", "EssentialProperty",
+	"SupplementalProperty", "InbandEventStream", "Switching", "RandomAccess", "GroupLabel", "Label", "ProducerReferenceTime",
+	"ContentPopularityRate", "BaseURL", "SubRepresentation", "SegmentBase", "SegmentList", "SegmentTemplate"}
+
+// TestPersonalizeMPDKeepsTheSchemaOrder: with query grants each
+// Representation gets a SegmentTemplate of its own, which the schema puts
+// after its other children (descriptors, BaseURLs); it was written first.
+// dash.js and Shaka Player read it either way, a validating parser does
+// not.
+func TestPersonalizeMPDKeepsTheSchemaOrder(t *testing.T) {
+	t.Parallel()
+	mpd := string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"])
+	const sd = `codecs="avc1.42c01e"/>`
+	for _, tc := range []struct{ name, children string }{
+		{"a BaseURL", "<BaseURL>./</BaseURL>"},
+		{"a descriptor and a BaseURL, on lines", "\n        <ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"cenc\"/>\n        <BaseURL>./</BaseURL>\n      "},
+		{"a SubRepresentation", `<SubRepresentation level="0" bandwidth="400000"/>`},
+		{"its own template", `<BaseURL>./</BaseURL><SegmentTemplate startNumber="1"/>`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stored := strings.Replace(mpd, sd, strings.TrimSuffix(sd, "/>")+">"+tc.children+"</Representation>", 1)
+			out, err := signurl.PersonalizeMPD(nil, []byte(stored), demo.Ladder[:1], examplePathways[:1], "/titles/t1/", "https://s", map[string]string{"sd": "Sig=1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := xml.NewDecoder(bytes.NewReader(out))
+			var stack []string
+			last, templates := -1, 0
+			for {
+				tok, err := d.Token()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("personalized MPD: %v\n%s", err, out)
+				}
+				switch el := tok.(type) {
+				case xml.StartElement:
+					if len(stack) > 0 && stack[len(stack)-1] == "Representation" {
+						rank := slices.Index(representationOrder, el.Name.Local)
+						if rank < last {
+							t.Errorf("<%s> after <%s> in a Representation, against the schema's order:\n%s", el.Name.Local, representationOrder[last], out)
+						}
+						last = max(last, rank)
+						if el.Name.Local == "SegmentTemplate" {
+							templates++
+						}
+					}
+					stack = append(stack, el.Name.Local)
+				case xml.EndElement:
+					stack = stack[:len(stack)-1]
+				}
+			}
+			if templates != 1 {
+				t.Errorf("%d SegmentTemplates in the Representation, want 1:\n%s", templates, out)
+			}
+		})
 	}
 }
 
