@@ -1070,7 +1070,7 @@ func climbCheck(base, ref, title string, pathways []Pathway) (string, error) {
 // relative path, where no dot segment is needed to leave the title: an
 // attribute of mpdURLAttrs, or a BaseURL's text, that starts with '/' or
 // '\' (once a browser has stripped leading spaces and controls) or holds a
-// ':' (a scheme), or a BaseURL's CDATA section. It runs on every MPD served:
+// ':' (a scheme), or a BaseURL holding markup. It runs on every MPD served:
 // a few substring searches, most of the MPD (a SegmentTimeline's S
 // elements) holding none of the names.
 func mayNameAbsolute(s string) bool {
@@ -1101,14 +1101,17 @@ func mayNameAbsolute(s string) bool {
 		if gt < 0 {
 			return true
 		}
-		text := strings.TrimLeftFunc(s[b+gt+1:], func(r rune) bool { return r <= ' ' })
-		if strings.HasPrefix(text, "<![CDATA[") {
+		if s[b+gt-1] == '/' {
+			continue // empty
+		}
+		// Markup in the text (a CDATA section, a comment a parser skips
+		// while it joins the text around it) hides how it starts.
+		text := s[b+gt+1:]
+		end := strings.Index(text, "</")
+		if end < 0 {
 			return true
 		}
-		if end := strings.IndexByte(text, '<'); end >= 0 {
-			text = text[:end]
-		}
-		if suspect(text) {
+		if text = text[:end]; strings.IndexByte(text, '<') >= 0 || suspect(text) {
 			return true
 		}
 	}

@@ -328,6 +328,8 @@ func TestPersonalizeMPDRefusesURLsOffThePathways(t *testing.T) {
 		{"the pathway's origin, another title", media, `media="https://d111.cloudfront.net/titles/t2/$RepresentationID$/`, nil, true},
 		{"an AdaptationSet BaseURL to another title", set, `<BaseURL>/titles/t2/</BaseURL>` + set, nil, true},
 		{"a BaseURL in CDATA to another title", set, `<BaseURL> <![CDATA[/titles/t2/]]></BaseURL>` + set, nil, true},
+		// XML 1.0 2.5: a parser joins the text about a comment.
+		{"a BaseURL to another title after a comment", set, `<BaseURL><!-- x -->/titles/t2/</BaseURL>` + set, nil, true},
 		{"an Initialization sourceURL", set, `<SegmentBase><Initialization sourceURL="/titles/t2/sd/init.mp4"/></SegmentBase>` + set, nil, true},
 		{"a SegmentURL on another host", set, `<SegmentList><SegmentURL media="https://other.example.com/sd/seg1.m4s"/></SegmentList>` + set, nil, true},
 		// The pathways are alternatives a client may fetch from: an
@@ -543,6 +545,9 @@ func TestPersonalizeMPDRefusesURLsClimbingOutOfTheTitle(t *testing.T) {
 		{"template media, percent-encoded dots", media, `media="%2E%2e/t2/$RepresentationID$/seg$Number$.m4s"`, true},
 		{"template media, a character reference", media, `media="&#46;./t2/$RepresentationID$/seg$Number$.m4s"`, true},
 		{"Period BaseURL", `<Period id="0" start="PT0S">`, `<Period id="0" start="PT0S"><BaseURL>../t2/</BaseURL>`, true},
+		// XML 1.0 2.5: a parser joins the text about a comment, which
+		// hid the dot-dot segment from the look for "..".
+		{"Period BaseURL, a comment between its dots", `<Period id="0" start="PT0S">`, `<Period id="0" start="PT0S"><BaseURL>.<!-- -->./t2/</BaseURL>`, true},
 		{"AdaptationSet BaseURL", set, `<BaseURL>../../../</BaseURL>` + set, true},
 		{"BaseURL then template", set, `<BaseURL>sd/</BaseURL><SegmentTemplate media="../../t2/x.m4s"/>` + set, true},
 		{"SegmentList URL", set, `<SegmentList><SegmentURL media="../t2/sd/seg1.m4s"/></SegmentList>` + set, true},
