@@ -1,6 +1,7 @@
 package gcpfn
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"slices"
@@ -68,11 +69,21 @@ func (f *lazyFunction) serveJobs(w http.ResponseWriter, r *http.Request) {
 			return playback.Errorf(playback.CodeNotFound, "job_not_found", "no job %q; this function runs %s",
 				req.Job, strings.Join(slices.Sorted(maps.Keys(b.jobs)), ", "))
 		}
-		ctx := r.Context()
-		log := httpx.Logger(ctx).With("job", req.Job)
-		result, err := telemetry.RunJob(ctx, req.Job, job)
+		log := httpx.Logger(r.Context()).With("job", req.Job)
+		// The lines are logged in the job's context, so that they name
+		// its span: under an unsampled request the job's span is a root
+		// of its own (telemetry.RunJob), and the request's trace is
+		// exported nowhere.
+		result, err := telemetry.RunJob(r.Context(), req.Job, func(ctx context.Context) (any, error) {
+			result, err := job(ctx)
+			if err != nil {
+				log.ErrorContext(ctx, "job failed", "result", result, "err", err)
+			} else {
+				log.InfoContext(ctx, "job done", "result", result)
+			}
+			return result, err
+		})
 		if err != nil {
-			log.ErrorContext(ctx, "job failed", "result", result, "err", err)
 			if !playback.AsError(err).Code.Retryable() {
 				// A job takes no input from its caller: whatever code its
 				// error carries (a store's conflict, a not found), the
@@ -82,7 +93,6 @@ func (f *lazyFunction) serveJobs(w http.ResponseWriter, r *http.Request) {
 			}
 			return err
 		}
-		log.InfoContext(ctx, "job done", "result", result)
 		httpx.WriteJSON(w, http.StatusOK, JobResult{Job: req.Job, Result: result})
 		return nil
 	})).ServeHTTP(w, r)

@@ -362,3 +362,84 @@ func TestJobSpanIsExported(t *testing.T) {
 		}
 	}
 }
+
+// TestJobLogsLinkToTheJobSpan: the jobs entry point's own lines about a
+// job ("job done", "job failed"), configured as on Cloud Functions, carry
+// Cloud Logging's trace fields of the job's exported span, so that Logs
+// Explorer shows them with it. Under a sampled request the job's span is
+// the request's child (same trace, its own span id); under an unsampled
+// one it is a root of its own (telemetry.RunJob), and the request's trace
+// is exported nowhere. Not parallel, as TestRequestLogsLinkToTheExportedSpan.
+func TestJobLogsLinkToTheJobSpan(t *testing.T) {
+	const project = "playplane-fn"
+	const requestTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	for _, tc := range []struct {
+		name, job, flags, message string
+	}{
+		{name: "sampled request, job done", job: "sweep", flags: "01", message: "job done"},
+		{name: "unsampled request, job done", job: "sweep", flags: "00", message: "job done"},
+		{name: "unsampled request, job failed", job: "fail", flags: "00", message: "job failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recv := otlptest.Start(t)
+			env := recv.Env()
+			env[telemetry.EnvGoogleCloudProject] = project
+			// The deployed sampler: a request follows its caller's flag.
+			env[telemetry.EnvTracesSampler], env[telemetry.EnvTracesSamplerArg] = "parentbased_traceidratio", "0.5"
+			res, logged := stdoutResources(t, env)
+			p, err := telemetry.Setup(context.Background(), res.Telemetry("jobs"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Shutdown(context.Background())
+			set, err := gcpfn.NewSet(res, gcpfn.Spec{Name: "jobs", Jobs: "Jobs", Build: func(context.Context, fnenv.Env) (gcpfn.Function, error) {
+				return gcpfn.WithJobs(routeOnly{pattern: "GET /v1/x"}, map[string]gcpfn.Job{
+					"sweep": playback.JobOf(func(context.Context) (int, error) { return 3, nil }),
+					"fail":  playback.JobOf(func(context.Context) (int, error) { return 0, errors.New("stripe down") }),
+				}), nil
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, _ := set.HTTPHandler("Jobs")
+			req := httptest.NewRequest("POST", "/", strings.NewReader(`{"job":"`+tc.job+`"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("traceparent", "00-"+requestTrace+"-00f067aa0ba902b7-"+tc.flags)
+			h.ServeHTTP(httptest.NewRecorder(), req)
+			out := logged()
+			var job *tracepb.Span
+			for _, s := range recv.Spans() {
+				if s.GetName() == tc.job {
+					job = s
+				}
+			}
+			if job == nil {
+				t.Fatalf("no %s span exported:%s", tc.job, otlptest.Describe(recv.Spans()))
+			}
+			want := map[string]any{
+				"logging.googleapis.com/trace":         "projects/" + project + "/traces/" + hex.EncodeToString(job.GetTraceId()),
+				"logging.googleapis.com/spanId":        hex.EncodeToString(job.GetSpanId()),
+				"logging.googleapis.com/trace_sampled": true,
+			}
+			found := false
+			for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+				var entry map[string]any
+				if err := json.Unmarshal([]byte(line), &entry); err != nil {
+					t.Fatalf("%v: %s", err, line)
+				}
+				if entry["message"] != tc.message {
+					continue
+				}
+				found = true
+				for k, v := range want {
+					if entry[k] != v {
+						t.Errorf("%q line: %s = %v, want the job span's %v", tc.message, k, entry[k], v)
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("no %q line:\n%s", tc.message, out)
+			}
+		})
+	}
+}
