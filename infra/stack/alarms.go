@@ -28,7 +28,9 @@ const (
 	// to its application (metric playplane.webhook.lag, seconds) above
 	// which entitlement changes are late enough for a subscriber to notice.
 	AlarmWebhookLagSeconds = 300.0
-	AlarmPeriodSeconds     = 60
+	// AlarmWebhookLagWindowSeconds is the window the p99 is taken over.
+	AlarmWebhookLagWindowSeconds = 5 * AlarmPeriodSeconds
+	AlarmPeriodSeconds           = 60
 	// MetricWebhookLag and MetricNamespace are what shared/telemetry emits
 	// (EMF namespace on Lambda; the OpenTelemetry metric name on GCP).
 	MetricWebhookLag = telemetry.MetricWebhookLag
@@ -68,6 +70,19 @@ var (
 func notSignablePromQL() string {
 	return fmt.Sprintf(`sum(increase({%q, %q=%q}[%ds])) > 0`,
 		metricPlayRefused, attrReason, playback.ReasonTitleNotSignable, AlarmNotSignableWindowSeconds)
+}
+
+// webhookLagPromQL is the p99 webhook lag over the window, across every
+// instance's series (each writes its own). The functions send the
+// histogram over OTLP to the Telemetry API (shared/telemetry/googlecloud),
+// which files it as a Managed Service for Prometheus histogram under the
+// name as sent; Cloud Monitoring's PromQL reads a distribution's buckets
+// under the name with _bucket, quoted as the name has dots
+// (https://docs.cloud.google.com/stackdriver/docs/managed-prometheus/promql-differences,
+// UTF-8 support).
+func webhookLagPromQL() string {
+	return fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (increase({%q}[%ds]))) > %v`,
+		MetricWebhookLag+"_bucket", AlarmWebhookLagWindowSeconds, AlarmWebhookLagSeconds)
 }
 
 // servesPlays says whether the function refusing plays serves its routes
@@ -172,7 +187,7 @@ func (s *Stack) newAWSAlarms(ctx *pulumi.Context) (*AWSAlarms, error) {
 			Namespace:          pulumi.String(MetricNamespace),
 			MetricName:         pulumi.String(MetricWebhookLag),
 			ExtendedStatistic:  pulumi.String("p99"),
-			Period:             pulumi.Int(5 * AlarmPeriodSeconds),
+			Period:             pulumi.Int(AlarmWebhookLagWindowSeconds),
 			EvaluationPeriods:  pulumi.Int(1),
 			Threshold:          pulumi.Float64(AlarmWebhookLagSeconds),
 			ComparisonOperator: pulumi.String("GreaterThanThreshold"),
@@ -345,22 +360,19 @@ func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
 	}
 	if cfg.Layout.Compute == GCP {
 		if al.WebhookLag, err = policy("webhook-lag", fmt.Sprintf("p99 time from a Stripe event's creation to its application above %v s.", AlarmWebhookLagSeconds),
-			[]gcpres.AlertPolicyConditionArgs{threshold("webhook lag p99", &gcpres.AlertPolicyConditionConditionThresholdArgs{
-				// The functions send it over OTLP to the Telemetry API
-				// (shared/telemetry/googlecloud), which files it as a
-				// Prometheus histogram series.
-				Filter: pulumi.String(`resource.type = "prometheus_target" AND metric.type = "` +
-					telemetry.CloudMonitoringType(MetricWebhookLag, telemetry.CloudMonitoringHistogram) + `"`),
-				// A CUMULATIVE distribution (cumulative temporality):
-				// ALIGN_PERCENTILE_99 takes only GAUGE or DELTA ones, so
-				// each series (one per instance) is aligned to its deltas
-				// and the p99 taken across them all.
-				Aggregations: []gcpres.AlertPolicyConditionConditionThresholdAggregationArgs{
-					{AlignmentPeriod: pulumi.Sprintf("%ds", 5*AlarmPeriodSeconds),
-						PerSeriesAligner: pulumi.String("ALIGN_DELTA"), CrossSeriesReducer: pulumi.String("REDUCE_PERCENTILE_99")},
+			[]gcpres.AlertPolicyConditionArgs{{
+				DisplayName: pulumi.String("webhook lag p99"),
+				ConditionPrometheusQueryLanguage: &gcpres.AlertPolicyConditionConditionPrometheusQueryLanguageArgs{
+					Query:    pulumi.String(webhookLagPromQL()),
+					Duration: pulumi.String("0s"),
+					// The histogram exists once a Stripe event was applied
+					// (telemetry's instruments are made on first use), and
+					// Cloud Monitoring refuses a condition on a metric it
+					// does not have ("Cannot find metric(s) that match
+					// type"): a filter cannot skip that check, PromQL can.
+					DisableMetricValidation: pulumi.Bool(true),
 				},
-				ThresholdValue: pulumi.Float64(AlarmWebhookLagSeconds),
-			})}); err != nil {
+			}}); err != nil {
 			return nil, err
 		}
 	}

@@ -112,8 +112,7 @@ const (
 
 // CloudMonitoringType is the Cloud Monitoring metric type of the metric
 // name of that kind: the webhook lag histogram is
-// prometheus.googleapis.com/playplane.webhook.lag/histogram. The alert
-// policies (infra) take it from here.
+// prometheus.googleapis.com/playplane.webhook.lag/histogram.
 func CloudMonitoringType(name, kind string) string {
 	return CloudMonitoringPrefix + name + "/" + kind
 }
