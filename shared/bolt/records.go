@@ -135,6 +135,30 @@ func (s *Store) ListParkedKeys(ctx context.Context, source, prefix, after string
 	return keys, err
 }
 
+func (s *Store) ParkedKeysWalk(ctx context.Context, source, prefix string) (after string, err error) {
+	err = s.view(ctx, "ParkedKeysWalk", func(tx *bbolt.Tx) error {
+		after = string(tx.Bucket(bucketInboxWalks).Get(key(source, prefix)))
+		return nil
+	})
+	return after, err
+}
+
+// MoveParkedKeysWalk compares and writes in one write transaction, which
+// bbolt serializes.
+func (s *Store) MoveParkedKeysWalk(ctx context.Context, source, prefix, from, to string) (moved bool, err error) {
+	err = s.update(ctx, "MoveParkedKeysWalk", func(tx *bbolt.Tx) error {
+		b, k := tx.Bucket(bucketInboxWalks), key(source, prefix)
+		if moved = string(b.Get(k)) == from; !moved {
+			return nil
+		}
+		if to == "" {
+			return b.Delete(k)
+		}
+		return b.Put(k, []byte(to))
+	})
+	return moved, err
+}
+
 func (s *Store) PutEdge(ctx context.Context, e playback.Edge) error {
 	return s.update(ctx, "PutEdge", func(tx *bbolt.Tx) error { return put(tx, bucketEdges, []byte(e.ID), e) })
 }

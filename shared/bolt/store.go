@@ -31,9 +31,10 @@ var (
 	bucketAudit           = []byte("audit")          // AuditID -> AuditRecord
 	bucketCoverageZones   = []byte("coverage_zones") // big-endian version -> storedCoverageZones
 	bucketUnknownEdges    = []byte("unknown_edges")  // keyUnknownEdges -> []UnknownEdge
+	bucketInboxWalks      = []byte("inbox_walks")    // source \x00 prefix -> the walk's after (ParkedKeysWalk)
 	allBuckets            = [][]byte{bucketPlans, bucketTitles, bucketAccounts, bucketCustomers, bucketSessions,
 		bucketAccountSessions, bucketInbox, bucketEdges, bucketProgress, bucketQoE, bucketAudit, bucketCoverageZones,
-		bucketUnknownEdges, bucketQoEViews, bucketQoEBeats, bucketQoEPruned}
+		bucketUnknownEdges, bucketQoEViews, bucketQoEBeats, bucketQoEPruned, bucketInboxWalks}
 )
 
 // Store is a playback.Store on one bbolt file.

@@ -309,3 +309,42 @@ func (s *Store) ListParkedKeys(ctx context.Context, source, prefix, after string
 	}
 	return keys, nil
 }
+
+// A walk of ListParkedKeys (ParkedKeysWalk) is an item of its own, its
+// after stored behind '>' so that the first page's "" is a value too,
+// written only on the value read (a condition): a few writes a minute.
+const attrWalkAfter = "after"
+
+func parkWalkKey(source, prefix string) item { return keyOf("PARKWALK#"+source, "WALK#"+prefix) }
+
+func (s *Store) ParkedKeysWalk(ctx context.Context, source, prefix string) (string, error) {
+	out, err := s.db().GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: parkWalkKey(source, prefix), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return "", s.fail("ParkedKeysWalk", err)
+	}
+	return strings.TrimPrefix(strAttr(out.Item, attrWalkAfter), ">"), nil
+}
+
+func (s *Store) MoveParkedKeysWalk(ctx context.Context, source, prefix, from, to string) (bool, error) {
+	cond := "#after = :from"
+	if from == "" {
+		cond = "attribute_not_exists(#after) OR #after = :from"
+	}
+	_, err := s.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       parkWalkKey(source, prefix),
+		UpdateExpression:          aws.String("SET #after = :to"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#after": attrWalkAfter},
+		ExpressionAttributeValues: item{":from": str(">" + from), ":to": str(">" + to)},
+	})
+	switch {
+	case conditionFailed(err):
+		return false, nil
+	case err != nil:
+		return false, s.fail("MoveParkedKeysWalk", err)
+	}
+	return true, nil
+}

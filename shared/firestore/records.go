@@ -3,6 +3,7 @@ package firestore
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -537,4 +538,53 @@ func (s *Store) ListUnknownEdges(ctx context.Context) ([]playback.UnknownEdge, e
 		return nil, nil
 	}
 	return list, err
+}
+
+// parkWalkRef is the document of a walk of ListParkedKeys
+// (ParkedKeysWalk): its after in fieldWalkAfter, replaced on its revision
+// as read (a few writes a minute).
+func (s *Store) parkWalkRef(source, prefix string) *firestore.DocumentRef {
+	return s.col(colInbox + "_walks").Doc(source + "|" + url.PathEscape(prefix))
+}
+
+const fieldWalkAfter = "after"
+
+func (s *Store) ParkedKeysWalk(ctx context.Context, source, prefix string) (string, error) {
+	if err := s.open(ctx); err != nil {
+		return "", err
+	}
+	if !validID(source) {
+		return "", nil
+	}
+	st, err := s.read(ctx, s.parkWalkRef(source, prefix))
+	if err != nil {
+		return "", fail("ParkedKeysWalk", err)
+	}
+	after, _ := st.data[fieldWalkAfter].(string)
+	return after, nil
+}
+
+func (s *Store) MoveParkedKeysWalk(ctx context.Context, source, prefix, from, to string) (bool, error) {
+	if err := s.open(ctx); err != nil {
+		return false, err
+	}
+	const op = "MoveParkedKeysWalk"
+	if !validID(source) {
+		return false, invalidID(op, "source", source)
+	}
+	st, err := s.read(ctx, s.parkWalkRef(source, prefix))
+	if err != nil {
+		return false, fail(op, err)
+	}
+	if after, _ := st.data[fieldWalkAfter].(string); after != from {
+		return false, nil
+	}
+	err = s.commit(ctx, s.replace(st, map[string]any{fieldWalkAfter: to}))
+	switch {
+	case conflict(err):
+		return false, nil // another walker moved it since the read
+	case err != nil:
+		return false, fail(op, err)
+	}
+	return true, nil
 }

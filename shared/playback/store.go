@@ -349,6 +349,20 @@ type InboxStore interface {
 	// (the Stripe sweeper, for an account created by a writer that woke
 	// nothing): it may lag a park by a moment (DynamoDB reads an index).
 	ListParkedKeys(ctx context.Context, source, prefix, after string, limit int) ([]string, error)
+	// ParkedKeysWalk returns where the walk of source's keys that begin
+	// with prefix stands: the after of the walk's next ListParkedKeys
+	// page, "" for the first (none kept yet, or the last page was read).
+	// A retrier that reads a page a run keeps its walk here, not in
+	// memory, so that a new instance, or many sharing a schedule, go on
+	// where the last run stopped: each key is reached within as many runs
+	// as there are pages, however often instances start.
+	ParkedKeysWalk(ctx context.Context, source, prefix string) (string, error)
+	// MoveParkedKeysWalk moves that walk to to if it still stands at from
+	// (as ParkedKeysWalk read it), in one atomic step, and reports whether
+	// it did: false, writing nothing, when another walker moved it since,
+	// so that a slow run never moves the walk back over pages others read.
+	// from and to are keys with prefix, or "".
+	MoveParkedKeysWalk(ctx context.Context, source, prefix, from, to string) (bool, error)
 }
 
 // CompareParkKeys is the order of ListParkedKeys: each key followed by

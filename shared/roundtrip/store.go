@@ -182,6 +182,16 @@ func (s *Store) ListParkedKeys(ctx context.Context, source, prefix, after string
 	return s.inner.ListParkedKeys(ctx, source, prefix, after, limit)
 }
 
+func (s *Store) ParkedKeysWalk(ctx context.Context, source, prefix string) (string, error) {
+	defer begin(ctx, LayerStore, "ParkedKeysWalk")()
+	return s.inner.ParkedKeysWalk(ctx, source, prefix)
+}
+
+func (s *Store) MoveParkedKeysWalk(ctx context.Context, source, prefix, from, to string) (bool, error) {
+	defer begin(ctx, LayerStore, "MoveParkedKeysWalk")()
+	return s.inner.MoveParkedKeysWalk(ctx, source, prefix, from, to)
+}
+
 func (s *Store) ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {
 	defer begin(ctx, LayerStore, "ListParkedEvents")()
 	return s.inner.ListParkedEvents(ctx, source, key, after, limit)

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"InboxProcessedExpiry", testInboxProcessedExpiry},
 		{"InboxParkedCount", testInboxParkedCount},
 		{"InboxParkedKeys", testInboxParkedKeys},
+		{"InboxParkedKeysWalk", testInboxParkedKeysWalk},
 		{"Edges", testEdges},
 		{"UnknownEdges", testUnknownEdges},
 		{"Progress", testProgress},
@@ -1294,6 +1295,73 @@ func testInboxParkedKeys(t *testing.T, s playback.Store) {
 			t.Errorf("%s: ListParkedKeys(%q, after %q, %d) = %q, want %q", tc.name, tc.prefix, tc.after, tc.limit, got, tc.want)
 		}
 	}
+}
+
+// testInboxParkedKeysWalk: a walk of ListParkedKeys is kept per source
+// and prefix, "" until moved; a move takes effect only from where the walk
+// stands (the first page's "" too, before and after a walk was kept), so
+// that of walkers that read the same position one moves it, and a stale
+// one moves nothing back.
+func testInboxParkedKeysWalk(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	source := playback.NewID("src")
+	const prefix = "account:"
+	walk := func(t *testing.T, source, prefix, want string) {
+		t.Helper()
+		if got := must(s.ParkedKeysWalk(ctx, source, prefix))(t); got != want {
+			t.Fatalf("ParkedKeysWalk(%q) = %q, want %q", prefix, got, want)
+		}
+	}
+	walk(t, source, prefix, "")
+	for _, tc := range []struct {
+		name, from, to string
+		moved          bool
+		want           string // where the walk stands after
+	}{
+		{name: "the first move", from: "", to: "account:acct_a", moved: true, want: "account:acct_a"},
+		{name: "a move from a stale first page", from: "", to: "account:acct_b", want: "account:acct_a"},
+		{name: "a move from a stale key", from: "account:acct_0", to: "account:acct_b", want: "account:acct_a"},
+		{name: "the next page", from: "account:acct_a", to: "account:acct_c", moved: true, want: "account:acct_c"},
+		{name: "past the last page", from: "account:acct_c", to: "", moved: true, want: ""},
+		{name: "a stale move after it went round", from: "account:acct_c", to: "account:acct_d", want: ""},
+		{name: "the first page again", from: "", to: "account:acct_a", moved: true, want: "account:acct_a"},
+	} {
+		moved := must(s.MoveParkedKeysWalk(ctx, source, prefix, tc.from, tc.to))(t)
+		if moved != tc.moved {
+			t.Errorf("%s: MoveParkedKeysWalk(%q → %q) = %v, want %v", tc.name, tc.from, tc.to, moved, tc.moved)
+		}
+		walk(t, source, prefix, tc.want)
+	}
+	// Walks of other prefixes and sources are others.
+	walk(t, source, "customer:", "")
+	walk(t, playback.NewID("src"), prefix, "")
+
+	// Walkers that read the same position: one moves it.
+	race := playback.NewID("src")
+	const walkers = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var won []string
+	for i := range walkers {
+		wg.Go(func() {
+			to := fmt.Sprintf("account:acct_%d", i)
+			moved, err := s.MoveParkedKeysWalk(ctx, race, prefix, "", to)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if moved {
+				mu.Lock()
+				won = append(won, to)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(won) != 1 {
+		t.Fatalf("%d walkers moved the walk from the first page: %q; want one", len(won), won)
+	}
+	walk(t, race, prefix, won[0])
 }
 
 // testInboxParkedExpiredFirst: expired events at the head of a key do not
