@@ -192,8 +192,9 @@ func TestAccountCreatedAtParkIsNotMissed(t *testing.T) {
 // reads the keys events wait under for an account, a quarter of its
 // batch a run from where the run before stopped, and wakes those of an
 // account that exists: applied within the runs that reach its key however
-// many wait ahead of it; on bolt, DynamoDB Local and the Firestore
-// emulator.
+// many wait ahead of it, whether or not each run is on a new instance (a
+// cold start: the walk is the store's, not the instance's); on bolt,
+// DynamoDB Local and the Firestore emulator.
 func TestSweepWakesAnAccountCreatedWithoutAWake(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -201,9 +202,12 @@ func TestSweepWakesAnAccountCreatedWithoutAWake(t *testing.T) {
 		// ahead are the accounts never created whose keys sort before
 		// the created one's; a run reads one key (SweepBatch 4).
 		ahead []string
+		// cold: each run is on a new instance (New).
+		cold bool
 	}{
 		{name: "alone"},
 		{name: "behind accounts never created", ahead: []string{"acct_nc0", "acct_nc1", "acct_nc2"}},
+		{name: "behind accounts never created, each run on a new instance", ahead: []string{"acct_nc0", "acct_nc1", "acct_nc2"}, cold: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -219,10 +223,13 @@ func TestSweepWakesAnAccountCreatedWithoutAWake(t *testing.T) {
 					}
 				}
 				h.account("acct_nw") // wakes nothing
-				runs := len(tc.ahead) + 1
+				srv, runs := h.srv, len(tc.ahead)+1
 				for range runs {
 					h.clock.Set(h.clock.Now().Add(h.srv.cfg.SweepAge))
-					if _, err := h.srv.Sweep(t.Context()); err != nil {
+					if tc.cold {
+						srv = mustNew(t, h.srv.cfg, h.srv.deps)
+					}
+					if _, err := srv.Sweep(t.Context()); err != nil {
 						t.Fatal(err)
 					}
 					h.settle()
@@ -241,4 +248,14 @@ func TestSweepWakesAnAccountCreatedWithoutAWake(t *testing.T) {
 			})
 		})
 	}
+}
+
+// mustNew is New(cfg, deps), an instance of its own.
+func mustNew(t *testing.T, cfg Config, deps Deps) *Server {
+	t.Helper()
+	srv, err := New(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/playplane/playplane/events"
@@ -120,12 +119,6 @@ type Server struct {
 	lastDelivery int
 	// sweepHold bounds Sweep's backoff: busHold of lastDelivery.
 	sweepHold time.Duration
-	// accountWalk is where Sweep's walk of the keys of events parked
-	// for an account goes on (wakeCreatedAccounts).
-	accountWalk struct {
-		sync.Mutex
-		after string
-	}
 }
 
 // Source is the inbox source of Stripe events.

@@ -258,46 +258,57 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 // left the events parked for it under its key for good, acknowledged to
 // Stripe, which does not send them again. Each run reads up to limit of
 // the keys that events wait under for an account, from where the run
-// before stopped (from the first on a new instance, and after the last),
-// so that however many wait for accounts never created, one created
-// since is reached within a few runs, and reads each account: the events
-// of one that exists are woken (events.WakeStripeAccount) as its
-// creation would have, and said at WARN, naming the account, for its
-// writer to be found. It returns how many it woke.
+// before stopped, on any instance (the store keeps the walk:
+// InboxStore.ParkedKeysWalk), and from the first after the last, so that
+// however many wait for accounts never created (they wait for good: an
+// operator may still create the account, whose creation wakes them), one
+// created since is reached within as many runs as there are pages of
+// them, however often instances start or how many share the schedule. It
+// reads each account: the events of one that exists are woken
+// (events.WakeStripeAccount) as its creation would have, and said at
+// WARN, naming the account, for its writer to be found. It returns how
+// many it woke.
 func (s *Server) wakeCreatedAccounts(ctx context.Context, now time.Time, limit int) (int, error) {
-	s.accountWalk.Lock()
-	after := s.accountWalk.after
-	s.accountWalk.Unlock()
-	keys, err := s.deps.Store.ListParkedKeys(ctx, Source, parkAccount(""), after, limit)
+	prefix := parkAccount("")
+	after, err := s.deps.Store.ParkedKeysWalk(ctx, Source, prefix)
+	if err != nil {
+		return 0, err
+	}
+	keys, err := s.deps.Store.ListParkedKeys(ctx, Source, prefix, after, limit)
 	if err != nil {
 		return 0, err
 	}
 	woken := 0
 	for _, key := range keys {
-		account := strings.TrimPrefix(key, parkAccount(""))
-		if _, err := s.deps.Store.GetAccount(ctx, account); playback.IsCode(err, playback.CodeNotFound) {
-			continue
-		} else if err != nil {
-			return woken, err
-		}
-		n, err := events.WakeStripeAccount(ctx, s.deps.Store, s.deps.Bus, account, s.cfg.SweepBatch, now)
+		n, err := s.wakeCreatedAccount(ctx, strings.TrimPrefix(key, prefix), now)
 		woken += n
-		if n > 0 {
-			httpx.Logger(ctx).WarnContext(ctx, "stripe events parked for an account that exists woken by the sweeper",
-				"account_id", account, "count", n)
-		}
 		if err != nil {
 			return woken, err
 		}
 	}
 	next := ""
-	if len(keys) > 0 && len(keys) == limit {
+	if len(keys) == limit {
 		next = keys[len(keys)-1]
 	}
-	s.accountWalk.Lock()
-	s.accountWalk.after = next
-	s.accountWalk.Unlock()
-	return woken, nil
+	// Not moved: another run read this page too and moved the walk on.
+	_, err = s.deps.Store.MoveParkedKeysWalk(ctx, Source, prefix, after, next)
+	return woken, err
+}
+
+// wakeCreatedAccount wakes the events parked for account if it exists
+// (wakeCreatedAccounts).
+func (s *Server) wakeCreatedAccount(ctx context.Context, account string, now time.Time) (int, error) {
+	if _, err := s.deps.Store.GetAccount(ctx, account); playback.IsCode(err, playback.CodeNotFound) {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	n, err := events.WakeStripeAccount(ctx, s.deps.Store, s.deps.Bus, account, s.cfg.SweepBatch, now)
+	if n > 0 {
+		httpx.Logger(ctx).WarnContext(ctx, "stripe events parked for an account that exists woken by the sweeper",
+			"account_id", account, "count", n)
+	}
+	return n, err
 }
 
 // busHold is how long the bus may hold one announcement of a Stripe
