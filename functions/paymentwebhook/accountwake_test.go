@@ -182,6 +182,21 @@ func TestAccountCreatedAtParkIsNotMissed(t *testing.T) {
 	wantState(t, h.getAccount("acct_cp"), playback.StatusActive, "standard")
 }
 
+// unreadableAccounts is a store on which reading some accounts fails, as
+// a store does on an account it cannot decode or a dependency down for
+// one partition.
+type unreadableAccounts struct {
+	harnessStore
+	ids []string
+}
+
+func (s unreadableAccounts) GetAccount(ctx context.Context, id string) (playback.Account, error) {
+	if slices.Contains(s.ids, id) {
+		return playback.Account{}, playback.Unavailable(errors.New("unreadable"), "reading account %s", id)
+	}
+	return s.harnessStore.GetAccount(ctx, id)
+}
+
 // TestSweepWakesAnAccountCreatedWithoutAWake: events name accounts not
 // created yet (metadata.account_id of customer.subscription.created,
 // testdata/stripe subscription shape) and wait under their keys; then
@@ -192,9 +207,10 @@ func TestAccountCreatedAtParkIsNotMissed(t *testing.T) {
 // reads the keys events wait under for an account, a quarter of its
 // batch a run from where the run before stopped, and wakes those of an
 // account that exists: applied within the runs that reach its key however
-// many wait ahead of it, whether or not each run is on a new instance (a
-// cold start: the walk is the store's, not the instance's); on bolt,
-// DynamoDB Local and the Firestore emulator.
+// many wait ahead of it, whether each run is on a new instance (a cold
+// start: the walk is the store's, not the instance's) and whether an
+// account ahead of it cannot be read (skipped and reported, not waited
+// on); on bolt, DynamoDB Local and the Firestore emulator.
 func TestSweepWakesAnAccountCreatedWithoutAWake(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -204,10 +220,14 @@ func TestSweepWakesAnAccountCreatedWithoutAWake(t *testing.T) {
 		ahead []string
 		// cold: each run is on a new instance (New).
 		cold bool
+		// unreadable are the accounts of ahead whose reads fail: the
+		// runs that read their keys fail.
+		unreadable []string
 	}{
 		{name: "alone"},
 		{name: "behind accounts never created", ahead: []string{"acct_nc0", "acct_nc1", "acct_nc2"}},
 		{name: "behind accounts never created, each run on a new instance", ahead: []string{"acct_nc0", "acct_nc1", "acct_nc2"}, cold: true},
+		{name: "behind an account whose read fails", ahead: []string{"acct_nc0", "acct_nc1"}, unreadable: []string{"acct_nc0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -223,14 +243,23 @@ func TestSweepWakesAnAccountCreatedWithoutAWake(t *testing.T) {
 					}
 				}
 				h.account("acct_nw") // wakes nothing
-				srv, runs := h.srv, len(tc.ahead)+1
+				srv := h.srv
+				if tc.unreadable != nil {
+					deps := h.srv.deps
+					deps.Store = unreadableAccounts{h.store, tc.unreadable}
+					srv = mustNew(t, h.srv.cfg, deps)
+				}
+				runs, failed := len(tc.ahead)+1, 0
 				for range runs {
 					h.clock.Set(h.clock.Now().Add(h.srv.cfg.SweepAge))
 					if tc.cold {
 						srv = mustNew(t, h.srv.cfg, h.srv.deps)
 					}
 					if _, err := srv.Sweep(t.Context()); err != nil {
-						t.Fatal(err)
+						if !playback.IsCode(err, playback.CodeUnavailable) || tc.unreadable == nil {
+							t.Fatal(err)
+						}
+						failed++
 					}
 					h.settle()
 				}
@@ -238,6 +267,9 @@ func TestSweepWakesAnAccountCreatedWithoutAWake(t *testing.T) {
 				if ev, err := h.inboxEvent("evt_acct_nw"); !playback.IsCode(err, playback.CodeNotFound) && (err != nil || ev.ProcessedAt.IsZero()) {
 					t.Fatalf("evt_acct_nw after %d sweeps past its account's creation: not processed, parked under %q since %v (%v)",
 						runs, ev.ParkedKey, ev.ParkedSince, err)
+				}
+				if failed != len(tc.unreadable) {
+					t.Errorf("%d of %d sweeps failed; want %d, one for each unreadable account's key", failed, runs, len(tc.unreadable))
 				}
 				wantState(t, h.getAccount("acct_nw"), playback.StatusActive, "standard")
 				for _, account := range tc.ahead {

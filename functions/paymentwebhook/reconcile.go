@@ -1,6 +1,7 @@
 package paymentwebhook
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -266,8 +267,10 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 // them, however often instances start or how many share the schedule. It
 // reads each account: the events of one that exists are woken
 // (events.WakeStripeAccount) as its creation would have, and said at
-// WARN, naming the account, for its writer to be found. It returns how
-// many it woke.
+// WARN, naming the account, for its writer to be found. A key whose read
+// or wake fails is logged and skipped, as Grace skips an account, so that
+// it holds up no key after it; the next round of the walk tries it again,
+// and the first such error is returned. It returns how many it woke.
 func (s *Server) wakeCreatedAccounts(ctx context.Context, now time.Time, limit int) (int, error) {
 	prefix := parkAccount("")
 	after, err := s.deps.Store.ParkedKeysWalk(ctx, Source, prefix)
@@ -279,11 +282,14 @@ func (s *Server) wakeCreatedAccounts(ctx context.Context, now time.Time, limit i
 		return 0, err
 	}
 	woken := 0
+	var firstErr error
 	for _, key := range keys {
-		n, err := s.wakeCreatedAccount(ctx, strings.TrimPrefix(key, prefix), now)
+		account := strings.TrimPrefix(key, prefix)
+		n, err := s.wakeCreatedAccount(ctx, account, now)
 		woken += n
 		if err != nil {
-			return woken, err
+			httpx.Logger(ctx).ErrorContext(ctx, "waking stripe events parked for an account", "account_id", account, "err", err)
+			firstErr = cmp.Or(firstErr, err)
 		}
 	}
 	next := ""
@@ -291,8 +297,10 @@ func (s *Server) wakeCreatedAccounts(ctx context.Context, now time.Time, limit i
 		next = keys[len(keys)-1]
 	}
 	// Not moved: another run read this page too and moved the walk on.
-	_, err = s.deps.Store.MoveParkedKeysWalk(ctx, Source, prefix, after, next)
-	return woken, err
+	if _, err := s.deps.Store.MoveParkedKeysWalk(ctx, Source, prefix, after, next); err != nil {
+		firstErr = cmp.Or(firstErr, err)
+	}
+	return woken, firstErr
 }
 
 // wakeCreatedAccount wakes the events parked for account if it exists
