@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/catalogfile"
+	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -290,4 +292,88 @@ func mustNew(t *testing.T, cfg Config, deps Deps) *Server {
 		t.Fatal(err)
 	}
 	return srv
+}
+
+// sweptAtCreate is a store on which an account's creation races a Stripe
+// event and the sweeper: parked runs after the creation has handed over
+// the events parked for the account and before its write, swept right
+// after the write, before the creation's wake.
+type sweptAtCreate struct {
+	catalogfile.Store
+	parked, swept func()
+}
+
+func (s sweptAtCreate) ApplyChanges(ctx context.Context, cs playback.ChangeSet) (playback.AuditRecord, error) {
+	s.parked()
+	ar, err := s.Store.ApplyChanges(ctx, cs)
+	if err == nil {
+		s.swept()
+	}
+	return ar, err
+}
+
+// TestSweepBlamesNoWriterThatWakes: the sweeper's WARN that it woke
+// events parked for an account that exists names the account for its
+// writer to be found, as one that woke nothing. An event parked while the
+// account is created, after the creation handed over the events parked
+// before (playplane import; a subscription naming the account in
+// metadata.account_id), waits for the creation's own wake a moment
+// later; a sweep in that moment woke it first and blamed the writer.
+// Now the sweeper wakes an account's events only once the oldest has
+// waited SweepAge (the wakes of a creation and of a consumer's own
+// re-read take moments, not a minute): no WARN, and the event is applied
+// as before; on bolt, DynamoDB Local and the Firestore emulator.
+func TestSweepBlamesNoWriterThatWakes(t *testing.T) {
+	t.Parallel()
+	const file = `{
+  "plans": [{"id": "basic", "name": "Basic", "max_streams": 1, "max_devices": 2, "max_quality": "HD"}],
+  "accounts": [{"id": "acct_sw", "plan_id": "basic", "territory": "DE", "status": "none"}]
+}
+`
+	const blame = "stripe events parked for an account that exists woken by the sweeper"
+	parkStores(t, func(t *testing.T, opts ...harnessOption) {
+		h := newHarness(t, append(opts, noLinkWait)...)
+		sub := subState{id: "sub_sw", customer: "cus_Sw01", status: "active", price: "price_std",
+			start: at(0), end: at(month), created: at(0)}
+		var log capturedLog
+		store := sweptAtCreate{Store: h.store.(catalogfile.Store),
+			parked: func() {
+				h.run(eventPayload(t, "evt_sub_sw", typeSubscriptionCreated, at(time.Minute),
+					withMeta(sub.obj(t), obj{"account_id": "acct_sw"}), nil))
+				if ev, err := h.inboxEvent("evt_sub_sw"); err != nil || ev.ParkedKey != parkAccount("acct_sw") {
+					t.Fatalf("evt_sub_sw should wait for acct_sw: %+v %v", ev, err)
+				}
+			},
+			swept: func() {
+				ctx := httpx.WithLogger(t.Context(), slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})))
+				if _, err := h.srv.Sweep(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}}
+		f, err := catalogfile.Parse("catalogue.json", []byte(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := catalogfile.Apply(t.Context(), store, diff(t, h.store.(catalogfile.Store), f), "cli:test", h.clock.Now); err != nil {
+			t.Fatal(err)
+		}
+		h.settle()
+		for _, r := range log.records(t) {
+			if r.Msg == blame {
+				t.Errorf("a sweep between acct_sw's write and its wake said %s %q: its writer (the import) woke them", r.Level, r.Msg)
+			}
+		}
+		// The import leaves the events it woke to the sweeper.
+		h.clock.Set(h.clock.Now().Add(h.srv.cfg.SweepAge))
+		if _, err := h.srv.Sweep(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		h.settle()
+		// Gone counts as processed (wantProcessed).
+		if ev, err := h.inboxEvent("evt_sub_sw"); !playback.IsCode(err, playback.CodeNotFound) && (err != nil || ev.ProcessedAt.IsZero()) {
+			t.Fatalf("evt_sub_sw a sweep past SweepAge after acct_sw's import: not processed, parked under %q since %v (%v)",
+				ev.ParkedKey, ev.ParkedSince, err)
+		}
+		wantState(t, h.getAccount("acct_sw"), playback.StatusActive, "standard")
+	})
 }

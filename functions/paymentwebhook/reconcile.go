@@ -304,11 +304,21 @@ func (s *Server) wakeCreatedAccounts(ctx context.Context, now time.Time, limit i
 }
 
 // wakeCreatedAccount wakes the events parked for account if it exists
-// (wakeCreatedAccounts).
+// (wakeCreatedAccounts) and the oldest of them has waited SweepAge: an
+// event parked while the account is created, after its creation handed
+// over those parked before (events.CreateStripeAccount), is the
+// creation's to wake a moment later, as one parked just before its
+// consumer reads the account again is the consumer's to retry; woken
+// here, they were said at WARN as left by a writer that woke them. Left,
+// a writer that woke nothing leaves them to the walk's next round.
 func (s *Server) wakeCreatedAccount(ctx context.Context, account string, now time.Time) (int, error) {
 	if _, err := s.deps.Store.GetAccount(ctx, account); playback.IsCode(err, playback.CodeNotFound) {
 		return 0, nil
 	} else if err != nil {
+		return 0, err
+	}
+	oldest, err := s.deps.Store.ListParkedEvents(ctx, Source, parkAccount(account), playback.ParkCursor{}, 1)
+	if err != nil || len(oldest) == 0 || now.Sub(oldest[0].ParkedAt) < s.cfg.SweepAge {
 		return 0, err
 	}
 	n, err := events.WakeStripeAccount(ctx, s.deps.Store, s.deps.Bus, account, s.cfg.SweepBatch, now)
