@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/playplane/playplane/functions/paymentwebhook"
 )
 
 // readmeCurls returns the curl commands of the first sh block under the
@@ -234,5 +236,27 @@ func TestREADMEErrorReasonsAreTheCodes(t *testing.T) {
 		if !strings.Contains(code.String(), `"`+name+`"`) {
 			t.Errorf("README names reason %q, which no Go source under shared/ or functions/ answers", name)
 		}
+	}
+}
+
+// TestREADMENamesTheStripeAPIVersion: the webhook refuses every event of
+// another Stripe API version than the one it decodes (400
+// api_version_mismatch), and Stripe sends an endpoint's events in the
+// version the endpoint was created with (`stripe listen`: the account's
+// default). A user who sets up the endpoint from the README's Payments
+// paragraph must read there which version to ask for.
+func TestREADMENamesTheStripeAPIVersion(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, para, ok := strings.Cut(string(raw), "**Payments locally.**")
+	if !ok {
+		t.Fatal("README has no Payments locally paragraph")
+	}
+	para, _, _ = strings.Cut(para, "\n\n")
+	if !strings.Contains(para, "`"+paymentwebhook.APIVersion+"`") {
+		t.Errorf("README's Payments locally paragraph does not name the Stripe API version the webhook decodes, %s (paymentwebhook.APIVersion)", paymentwebhook.APIVersion)
 	}
 }
