@@ -5,6 +5,7 @@
 //
 //	playplane-gcp                 serve on ADDR (default 127.0.0.1:8080)
 //	playplane-gcp token ACCOUNT   print a dev JWT for a seeded account
+//	playplane-gcp token --admin NAME  print an admin JWT for the operator NAME
 //	playplane-gcp source DIST     write each function's deploy unit: DIST/gcp/<function>.zip
 package main
 
@@ -46,17 +47,12 @@ func realMain(ctx context.Context, args []string) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	switch {
-	case len(args) == 2 && args[0] == "token":
-		token, err := DevToken(cfg, args[1], devTokenTTL)
-		if err != nil {
-			return err
-		}
-		fmt.Println(token)
-		return nil
+	case len(args) >= 2 && args[0] == "token":
+		return tokenCmd(ctx, cfg, args[1:], os.Stdout)
 	case len(args) == 2 && args[0] == "source":
 		return writeSource(ctx, args[1])
 	case len(args) != 0:
-		return errors.New("usage: playplane-gcp [token ACCOUNT | source DIST]")
+		return errors.New(usage)
 	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + cfg.Addr

@@ -1,16 +1,22 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/sethvargo/go-envconfig"
+
+	adminfn "github.com/playplane/playplane/functions/admin"
 	"github.com/playplane/playplane/functions/pickedge"
 	"github.com/playplane/playplane/shared/atomicfile"
 	"github.com/playplane/playplane/shared/auth"
@@ -80,16 +86,64 @@ func randomKey() string {
 	return base64.RawURLEncoding.EncodeToString(key)
 }
 
+const usage = "usage: playplane-gcp [token [--admin] ACCOUNT|NAME | source DIST]"
+
+// tokenCmd prints a caller JWT for an account or, with --admin, an admin
+// JWT for an operator, as `playplane token` does for make run: the admin
+// function this runner serves takes operators' tokens only (make token
+// GCP=1 ADMIN=1 ACCOUNT=ops-alice). The claim is the one that function
+// checks, read from the environment by its own Config (ADMIN_CLAIM).
+func tokenCmd(ctx context.Context, cfg Config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	admin := fs.Bool("admin", false, "mint an admin token (claim ADMIN_CLAIM) for the operator NAME")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New(usage)
+	}
+	var token string
+	if *admin {
+		var ac adminfn.Config
+		if err := envconfig.Process(ctx, &ac); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		key, err := devJWTKey(cfg)
+		if err != nil {
+			return err
+		}
+		if token, err = auth.MintAdminHS256(devKeyID, key, cfg.Issuer, cfg.Audience, fs.Arg(0), ac.AdminClaim, devTokenTTL, time.Now()); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if token, err = DevToken(cfg, fs.Arg(0), devTokenTTL); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintln(stdout, token)
+	return err
+}
+
 // DevToken mints a caller JWT for a demo account with the dev key kept in
 // the data directory.
 func DevToken(cfg Config, accountID string, ttl time.Duration) (string, error) {
-	s, err := loadSecrets(cfg.DataDir)
+	key, err := devJWTKey(cfg)
 	if err != nil {
 		return "", err
 	}
+	return auth.MintHS256(devKeyID, key, cfg.Issuer, cfg.Audience, accountID, ttl, time.Now())
+}
+
+// devJWTKey is the runner's JWT signing key, kept in the data directory.
+func devJWTKey(cfg Config) ([]byte, error) {
+	s, err := loadSecrets(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	key, err := base64.RawURLEncoding.DecodeString(s.JWTKey)
 	if err != nil {
-		return "", fmt.Errorf("dev jwt key: %w", err)
+		return nil, fmt.Errorf("dev jwt key: %w", err)
 	}
-	return auth.MintHS256(devKeyID, key, cfg.Issuer, cfg.Audience, accountID, ttl, time.Now())
+	return key, nil
 }
