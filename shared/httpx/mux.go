@@ -18,6 +18,10 @@ const fallbackPattern = "/"
 func NewServeMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle(fallbackPattern, HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		// No route took r: the fallback is not one, and the telemetry
+		// reads r.Pattern, which the mux set on this very request, as
+		// http.route, which the conventions leave out when nothing matched.
+		r.Pattern = ""
 		allowed := AllowedMethods(mux, r)
 		if len(allowed) > 0 {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))

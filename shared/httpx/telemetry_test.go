@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -84,4 +86,101 @@ func TestMiddlewareTelemetry(t *testing.T) {
 	if counts["/v1/things/{id} 200"] != 1 || counts["/v1/boom 500"] != 1 {
 		t.Fatalf("request counts %v: want one 200 and the panic's 500", counts)
 	}
+}
+
+// TestNoRouteHasNoHTTPRoute: a request NewServeMux answers itself (404
+// route_not_found, 405 method_not_allowed) matched no route, so its span
+// and its http.server.request.duration series carry no http.route, as the
+// HTTP conventions and the README's metrics table say, rather than the
+// fallback's "/" lumping every stray path under a route no client calls.
+// Not parallel: a Provider is global.
+func TestNoRouteHasNoHTTPRoute(t *testing.T) {
+	spans := tracetest.NewInMemoryExporter()
+	p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "test", SpanExporter: spans,
+		Metrics: telemetry.SinkPrometheus, Prometheus: promsink.New, Lookup: envconfig.MapLookuper(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	mux := httpx.NewServeMux()
+	mux.HandleFunc("POST /v1/play", func(http.ResponseWriter, *http.Request) {})
+	h := httpx.Middleware(slog.New(slog.DiscardHandler), mux)
+	cases := []struct {
+		name, method, path string
+		status             int
+		route, span        string // route "": no http_route label
+	}{
+		{name: "route", method: http.MethodPost, path: "/v1/play", status: 200, route: "/v1/play", span: "POST /v1/play"},
+		{name: "unknown path", method: http.MethodGet, path: "/v1/nothing", status: 404, span: "GET"},
+		{name: "root", method: http.MethodGet, path: "/", status: 404, span: "GET"},
+		{name: "another method", method: http.MethodPut, path: "/v1/play", status: 405, span: "PUT"},
+	}
+	for _, tc := range cases {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+		if rec.Code != tc.status {
+			t.Fatalf("%s: %s %s answered %d, want %d", tc.name, tc.method, tc.path, rec.Code, tc.status)
+		}
+	}
+	if err := p.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spanNames := map[string]map[string]bool{} // method -> span names
+	for _, s := range spans.GetSpans() {
+		for _, a := range s.Attributes {
+			if a.Key == "http.request.method" {
+				if spanNames[a.Value.AsString()] == nil {
+					spanNames[a.Value.AsString()] = map[string]bool{}
+				}
+				spanNames[a.Value.AsString()][s.Name] = true
+			}
+		}
+	}
+	rec := httptest.NewRecorder()
+	p.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(rec.Body.String()))
+	if err != nil {
+		t.Fatalf("the exposition does not parse: %v", err)
+	}
+	routes := map[string]map[string]bool{} // method+status -> http_route values, "(none)" without the label
+	for _, m := range families["http_server_request_duration_seconds"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		route, ok := labels["http_route"]
+		if !ok {
+			route = "(none)"
+		}
+		key := labels["http_request_method"] + " " + labels["http_response_status_code"]
+		if routes[key] == nil {
+			routes[key] = map[string]bool{}
+		}
+		routes[key][route] = true
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want := tc.route
+			if want == "" {
+				want = "(none)"
+			}
+			key := tc.method + " " + strconv.Itoa(tc.status)
+			if got := routes[key]; len(got) != 1 || !got[want] {
+				t.Errorf("http.server.request.duration of %s %s (%s): http_route %v, want %s", tc.method, tc.path, key, keys(got), want)
+			}
+			if !spanNames[tc.method][tc.span] {
+				t.Errorf("server spans of %s: %v, want %q", tc.method, keys(spanNames[tc.method]), tc.span)
+			}
+		})
+	}
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
