@@ -760,11 +760,11 @@ func (a *App) PrintWelcome(w io.Writer) error {
 	ctx := context.Background()
 	var b strings.Builder
 	fmt.Fprintf(&b, "playplane is serving on %s (data in %s)\n\n", a.cfg.PublicURL, a.cfg.DataDir)
-	family, ok, err := a.storedAccount(ctx, demo.AccountFamily)
+	family, familyStored, err := a.storedAccount(ctx, demo.AccountFamily)
 	if err != nil {
 		return err
 	}
-	if ok {
+	if familyStored {
 		about, err := a.describeAccount(ctx, family)
 		if err != nil {
 			return err
@@ -791,11 +791,6 @@ Try:
 		// Events signed with the file's secret are refused then.
 		secretNote = "signing secrets from " + catalog.SecretStripeWebhookSecrets
 	}
-	fmt.Fprintf(&b, `Player page: %[1]s/player/ (hls.js and dash.js; picks a demo account through
-the runner-only dev route /dev/token)
-
-Stripe webhook endpoint: %[1]s/v1/webhooks/stripe (%[2]s)
-`, a.cfg.PublicURL, secretNote)
 	var others []string
 	for _, id := range []string{demo.AccountSolo, demo.AccountKids, demo.AccountPastDue, demo.AccountCanceled} {
 		_, ok, err := a.storedAccount(ctx, id)
@@ -806,6 +801,20 @@ Stripe webhook endpoint: %[1]s/v1/webhooks/stripe (%[2]s)
 			others = append(others, id)
 		}
 	}
+	// The page gets its tokens from /dev/token, which mints them for the
+	// demo accounts alone: on a catalogue of the user's, or without the dev
+	// routes, it has nothing to play, and says so rather than promise it.
+	player := "picks a demo account through\nthe runner-only dev route /dev/token"
+	switch {
+	case !a.cfg.DevEndpoints:
+		player = "DEV_ENDPOINTS=false: it gets its tokens\nfrom the runner-only dev route /dev/token, which is off"
+	case !familyStored && len(others) == 0:
+		player = "it plays the demo accounts, through\nthe runner-only dev route /dev/token, and this store holds no demo account: SEED=true adds them"
+	}
+	fmt.Fprintf(&b, `Player page: %[1]s/player/ (hls.js and dash.js; %[3]s)
+
+Stripe webhook endpoint: %[1]s/v1/webhooks/stripe (%[2]s)
+`, a.cfg.PublicURL, secretNote, player)
 	if len(others) > 0 {
 		fmt.Fprintf(&b, "\nOther demo accounts: %s (mint with: make token ACCOUNT=%s)\n", strings.Join(others, ", "), others[0])
 	}

@@ -223,13 +223,15 @@ func TestWelcomeSaysWhatTheStoreHolds(t *testing.T) {
 	tests := []struct {
 		name    string
 		seed    bool
+		noDev   bool // DEV_ENDPOINTS=false
 		vars    map[string]string
 		change  func(t *testing.T, s playback.Store)
 		want    []string
 		notWant []string
 	}{
 		{name: "seeded", seed: true,
-			want: []string{"Dev token for acct_family (standard plan, 2 streams, DE, valid 24h)", "export TOKEN=", "Other demo accounts: acct_solo, acct_kids, acct_pastdue, acct_canceled"}},
+			want: []string{"Dev token for acct_family (standard plan, 2 streams, DE, valid 24h)", "export TOKEN=", "Other demo accounts: acct_solo, acct_kids, acct_pastdue, acct_canceled",
+				"picks a demo account through\nthe runner-only dev route /dev/token"}},
 		{name: "the account moved to another plan", seed: true,
 			change: func(t *testing.T, s playback.Store) {
 				if _, err := s.UpdateAccount(context.Background(), demo.AccountFamily, func(a *playback.Account) error { a.PlanID = "premium"; return nil }); err != nil {
@@ -269,8 +271,14 @@ func TestWelcomeSaysWhatTheStoreHolds(t *testing.T) {
 		// locally): events signed with the file's are refused then.
 		{name: "webhook secrets set", seed: true, vars: map[string]string{"STRIPE_WEBHOOK_SECRETS": "whsec_from_stripe_listen"},
 			want: []string{"(signing secrets from STRIPE_WEBHOOK_SECRETS)"}, notWant: []string{"dev-secrets.json"}},
+		// The player page plays demo accounts alone (/dev/token mints for
+		// nothing else): on a catalogue of the user's it has none to offer.
 		{name: "not seeded", seed: false,
-			want: []string{"playplane is serving on"}, notWant: []string{"acct_family", "export TOKEN=", "Other demo accounts", "acct_solo"}},
+			want:    []string{"playplane is serving on", "this store holds no demo account"},
+			notWant: []string{"acct_family", "export TOKEN=", "Other demo accounts", "acct_solo", "picks a demo account"}},
+		// Without the dev routes the page can mint no token at all.
+		{name: "dev routes off", seed: true, noDev: true,
+			want: []string{"DEV_ENDPOINTS=false"}, notWant: []string{"picks a demo account"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -278,7 +286,7 @@ func TestWelcomeSaysWhatTheStoreHolds(t *testing.T) {
 			srv := httptest.NewUnstartedServer(nil)
 			defer srv.Close()
 			app, err := NewApp(context.Background(), Config{DataDir: t.TempDir(), PublicURL: "http://" + srv.Listener.Addr().String(),
-				Issuer: "playplane-local", Audience: "playplane", Seed: new(tt.seed), Sync: true, vars: tt.vars}, slog.New(slog.DiscardHandler))
+				Issuer: "playplane-local", Audience: "playplane", Seed: new(tt.seed), Sync: true, DevEndpoints: !tt.noDev, vars: tt.vars}, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}
