@@ -23,10 +23,6 @@ import (
 	"github.com/playplane/playplane/shared/telemetry"
 )
 
-// DefaultMaxBody caps request bodies; the largest legitimate request (a
-// Stripe event) is far below it.
-const DefaultMaxBody = 64 << 10
-
 // ReadBody reads at most max bytes of the request body. A larger body is a
 // too_large error, never silently truncated.
 func ReadBody(r *http.Request, max int64) ([]byte, error) {
