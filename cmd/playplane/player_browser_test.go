@@ -153,6 +153,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 			run: startRecordedRunner(t, cross.URL, vars)}
 		g.testLoadingExpired(t, startStallControl(t, g.run))
 	})
+	t.Run("heartbeat refused while loading", func(t *testing.T) { h.testLoadingRefused(t, startStallControl(t, h.run)) })
 	t.Run("title without a ladder", func(t *testing.T) {
 		// CMCD off: the relative URIs reach the player with no query at all.
 		for _, cmcd := range []string{"query", "off"} {
@@ -1215,7 +1216,8 @@ func (h *harness) testLoadingExpired(t *testing.T, release string) {
 		Playing   bool      `json:"playing"`
 		After     pageState `json:"after"`
 	}
-	h.drive(t, map[string]any{"kind": "loadingExpired", "url": page, "timeoutMS": 30000, "settleMS": 5000, "release": release}, &out)
+	h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "settleMS": 5000, "release": release,
+		"status": http.StatusUnauthorized}, &out)
 	id := out.First
 	if !out.Refused || out.AtRefusal.Phase != "loading" || out.Held == 0 {
 		t.Fatalf("the start heartbeat of %s was not answered 401 while the page loaded (answered %v, the page %s, %d segment requests held): heartbeats %v\npage log:\n%s",
@@ -1241,6 +1243,82 @@ func (h *harness) testLoadingExpired(t *testing.T, release string) {
 		ExitsBeforeStart: now.ExitsBeforeStart - counted.ExitsBeforeStart, Failures: now.Failures - counted.Failures}); got != (playback.QoEAggregate{Views: 1, Started: 1}) {
 		t.Errorf("GET /v1/admin/qoe counts %d views, %d started, %d exits before start, %d failures more for the play authorized again from %s to %s while loading; want one started view\nheartbeats %v, then %v",
 			got.Views, got.Started, got.ExitsBeforeStart, got.Failures, id, a.SessionID, beats, h.run.faults.beats(a.SessionID))
+	}
+}
+
+// testLoadingRefused: the page's start heartbeat is refused while the
+// page still loads the stream (the edge holds back every segment, so no
+// frame comes meanwhile) with an answer that no retry and no
+// re-authorization cures: a token signed with a key the server no longer
+// holds (401 token_key_unknown), a 500 whose answer offers no retry
+// (playback.NoRetry), a token for another session (403
+// session_mismatch). The page ends as it does when the same answer comes
+// while it plays (testBeatFaults, testBeatInternal): at once, saying why,
+// with its session given back, and sends that session nothing more but
+// the error heartbeat that tells the view's failure before its first
+// frame. No other heartbeat goes out before that frame, which may never
+// come, to tell the page.
+func (h *harness) testLoadingRefused(t *testing.T, release string) {
+	for _, row := range []struct {
+		name  string
+		fault beatFault
+	}{
+		{name: "401 token_key_unknown", fault: beatFault{Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated),
+			Reason: auth.ReasonTokenKeyUnknown}},
+		{name: "500 without Retry-After", fault: beatFault{Status: http.StatusInternalServerError, Code: string(playback.CodeInternal),
+			Reason: "response_too_large", Message: "internal error; retrying does not help"}},
+		{name: "403 session_mismatch", fault: beatFault{Status: http.StatusForbidden, Code: string(playback.CodeForbidden),
+			Reason: playback.SessionMismatch("").Reason}},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			page := h.sessionPage(t, nil)
+			fault := row.fault
+			fault.Event, fault.Count, fault.DelayMS = "start", 1, 1500
+			h.run.faults.arm(fault)
+			t.Cleanup(h.run.faults.disarm)
+			h.run.stall.arm(1)
+			t.Cleanup(func() { h.run.stall.release() })
+			var out struct {
+				First     string    `json:"first"`
+				Refused   bool      `json:"refused"`
+				AtRefusal pageState `json:"atRefusal"`
+				Settled   pageState `json:"settled"`
+				Held      int       `json:"held"`
+			}
+			h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "settleMS": 5000, "release": release,
+				"status": fault.Status, "ends": true}, &out)
+			id := out.First
+			// The page may have ended by the time drive.cjs sees the
+			// answer: no first frame then (startupMS) is what says it
+			// came while the page loaded.
+			if !out.Refused || out.AtRefusal.StartupMS != nil || out.Held == 0 {
+				t.Fatalf("the start heartbeat of %s was not answered %d before the page's first frame (answered %v, the page %s, its first frame seen %v, %d segment requests held): heartbeats %v\npage log:\n%s",
+					id, fault.Status, out.Refused, out.AtRefusal.Phase, out.AtRefusal.StartupMS != nil, out.Held, h.run.faults.beats(id), strings.Join(out.AtRefusal.Log, "\n"))
+			}
+			refusal := fmt.Sprintf("%d %s", fault.Status, fault.Reason)
+			if s := out.Settled; s.Phase != "error" || !strings.Contains(s.Error, refusal) {
+				t.Errorf("5 s after its start heartbeat was answered %s while loading, the page is %s (%q) on session %s: want it ended, naming the status and reason, as while playing\nheartbeats %v\npage log:\n%s",
+					refusal, s.Phase, s.Error, s.SessionID, h.run.faults.beats(id), strings.Join(s.Log, "\n"))
+			}
+			released := func() bool {
+				return slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+					return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id && r.Status == http.StatusOK
+				})
+			}
+			// Well inside the lease the page would otherwise hold.
+			for deadline := time.Now().Add(leaseTTL / 2); !released() && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if !released() {
+				t.Errorf("the page did not give back session %s after its start heartbeat was answered %s while loading: requests %v",
+					id, refusal, h.run.sessionRequests(id))
+			}
+			beats := h.run.faults.beats(id)
+			if refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted }); refused < 0 ||
+				slices.ContainsFunc(beats[refused+1:], func(b loggedBeat) bool { return b.Event != "error" }) {
+				t.Errorf("the session %s whose start heartbeat was answered %s got heartbeats other than its error after the refusal: %v", id, refusal, beats)
+			}
+		})
 	}
 }
 

@@ -580,21 +580,23 @@ async function beatExpiredScenario() {
   return swappedOn(a, out);
 }
 
-// loadingExpiredScenario: the page's first heartbeat, its start before
-// the first frame, is answered 401 token_expired once the page loads the
-// stream (the Go test armed the fault, with a delay, and holds back the
-// stream's segments, so no frame can come). It records the page once the
-// answer came (refused) and a moment later (settled: a page that
-// authorizes again has another session by then), then lets the segments
-// through (sc.release) and waits until the page plays with its start
-// heartbeat accepted. first is the session refused.
-async function loadingExpiredScenario() {
+// loadingRefusedScenario: the page's first heartbeat, its start before
+// the first frame, is refused (answered sc.status) once the page loads
+// the stream (the Go test armed the fault, with a delay, and holds back
+// the stream's segments, so no frame can come). It records the page once
+// the answer came (refused) and a moment later (settled: a page that
+// authorizes again has another session by then, one that ends has left
+// loading), then lets the segments through (sc.release) and, unless the
+// refusal ends the page (sc.ends), waits until the page plays with its
+// start heartbeat accepted. first is the session refused.
+async function loadingRefusedScenario() {
   const { page } = await open(browser0, sc.url);
   const first = await until(page, (s) => !!s.sessionID, sc.timeoutMS);
-  const refused = await until(page, (s) => s.beats.statuses.includes(401), sc.timeoutMS);
+  const refused = await until(page, (s) => s.beats.statuses.includes(sc.status), sc.timeoutMS);
   const out = { first: first.state.sessionID, refused: first.ok && refused.ok, atRefusal: refused.state };
   if (out.refused) out.settled = (await until(page, (s) => s.sessionID !== out.first || s.phase !== 'loading', sc.settleMS)).state;
   out.held = (await (await fetch(sc.release, { method: 'POST' })).json()).held;
+  if (sc.ends) return out;
   const p = await until(page, (s) => s.phase === 'playing' && s.currentTime >= 0.5 && s.beats.last &&
     s.beats.last.event === 'start' && s.beats.last.status === 200, sc.timeoutMS);
   out.playing = p.ok;
@@ -1199,7 +1201,7 @@ async function play(browser, scenario) {
       case 'stallReauth': return await stallReauthScenario();
       case 'stopExpired': return await stopExpiredScenario();
       case 'beatExpired': return await beatExpiredScenario();
-      case 'loadingExpired': return await loadingExpiredScenario();
+      case 'loadingRefused': return await loadingRefusedScenario();
       case 'reauthRefusedBeat': return await reauthRefusedBeatScenario();
       case 'beatBehindRefused': return await beatBehindRefusedScenario();
       case 'bfcache': return await bfcacheScenario();

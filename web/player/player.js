@@ -1153,6 +1153,16 @@
     });
   }
 
+  // playUnderWay: the page's play is admitted and not over, before its
+  // first frame (loading) or after (playing). A heartbeat's refusal means
+  // the same in both, and sendBeat answers it the same way: before the
+  // first frame no other heartbeat goes out until that frame, which may
+  // never come, so a refusal left unanswered there would leave the page
+  // loading on a session the server will not keep, with nothing said.
+  function playUnderWay() {
+    return state.phase === 'playing' || state.phase === 'loading';
+  }
+
   // sendBeat sends one heartbeat. The server says when to send the next
   // (next_heartbeat_ms); 410 means the session is over (ended elsewhere,
   // revoked, lapsed) and playback stops; no answer, or a 5xx or 429 that
@@ -1220,11 +1230,7 @@
       render();
       return;
     }
-    // Before the first frame too (loading): the player still loads with
-    // the refused session's grants, which end with its token, and no
-    // heartbeat goes out until that frame; the page would otherwise wait
-    // for a frame that may never come.
-    if (tokenExpired(r) && (state.phase === 'playing' || state.phase === 'loading')) {
+    if (tokenExpired(r) && playUnderWay()) {
       reauthorizeRefused('heartbeat ' + event + ': playback token expired');
       return;
     }
@@ -1234,8 +1240,8 @@
       if (r.data && r.data.lease_expires_at) leaseUntil = Date.parse(r.data.lease_expires_at) || 0;
     } else if (licenceEnded(r)) {
       // The window the play was admitted under has ended (with
-      // PLAYBACK_TOKEN_LEASE off, 401 token_expired, which a page still
-      // playing or loading handled above): the session is renewed no further. Its
+      // PLAYBACK_TOKEN_LEASE off, 401 token_expired, which a play under
+      // way handled above): the session is renewed no further. Its
       // lease ended with the licence, so there is nothing to give back;
       // the server still takes one stop with this token within
       // HEARTBEAT_TOKEN_STOP_GRACE of the end, which tells the counters
@@ -1247,7 +1253,7 @@
       // the players' requests held from the end (holdAtLicenceEnd) so
       // that none goes out with the grants that ended; refused, playback
       // is over (swapSession).
-      if (state.phase === 'playing' || state.phase === 'loading') {
+      if (playUnderWay()) {
         log('heartbeat ' + event + ': ' + errText(r), true);
         // Not awaited: the re-authorization waits for this beat to end.
         reauthorize('the licence window ended', false, true).finally(releaseLicenceHold);
@@ -1280,9 +1286,11 @@
       // The server refused this heartbeat and would refuse it again: the
       // lease cannot be kept, so playback ends now, saying why, rather
       // than when the lease lapses.
-      if (state.phase !== 'playing') return;
+      if (!playUnderWay()) return;
       await teardown();
-      await failAndRelease('heartbeat ' + event + ': ' + errText(r));
+      // Not awaited: before the first frame its error heartbeat (the
+      // view's playback failure) waits for this beat to end.
+      failAndRelease('heartbeat ' + event + ': ' + errText(r));
       return;
     }
     if (event === 'stop' || event === 'error' || state.phase !== 'playing') return;
