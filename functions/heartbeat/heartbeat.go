@@ -605,7 +605,7 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 	q := &req.QoE
 	if q.BitrateKbps < 0 || q.BufferMS < 0 || q.ThroughputKbps < 0 || q.StartupMS < 0 || q.RebufferCount < 0 ||
 		q.RebufferMS < 0 || q.PlayedMS < 0 || q.DroppedFrames < 0 {
-		return invalid("qoe_invalid", "qoe figures must not be negative")
+		return negativeQoE(req)
 	}
 	if q.RebufferMS > 0 && q.RebufferCount == 0 {
 		// Self-contradictory as a negative figure is: refused, not
@@ -624,8 +624,12 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 		e.Details = map[string]string{"pointer": "/qoe/continued"}
 		return e
 	}
-	if q.CDN != "" && !playback.ValidID(q.CDN) || q.EdgeID != "" && !playback.ValidID(q.EdgeID) {
-		return invalid("qoe_invalid", "qoe.cdn and qoe.edge must be ids: %s", playback.IDRule)
+	for _, id := range [...]struct{ name, value string }{{"cdn", q.CDN}, {"edge", q.EdgeID}} {
+		if id.value != "" && !playback.ValidID(id.value) {
+			e := playback.Errorf(playback.CodeInvalid, "qoe_invalid", "qoe.%s must be an id: %s", id.name, playback.IDRule)
+			e.Details = map[string]string{"pointer": "/qoe/" + id.name}
+			return e
+		}
 	}
 	if q.View != "" && !playback.ValidID(q.View) {
 		e := playback.Errorf(playback.CodeInvalid, "qoe_invalid", "qoe.view must be the id of the session the play began in: %s", playback.IDRule)
@@ -634,6 +638,29 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 	}
 	req.DeviceTime = req.DeviceTime.UTC()
 	return nil
+}
+
+// negativeQoE refuses a heartbeat whose QoE holds a negative figure,
+// pointing at the first one under the name the request gave it, as the
+// route's other QoE refusals point at theirs.
+func negativeQoE(req *events.HeartbeatRequest) error {
+	q := &req.QoE
+	for _, f := range [...]struct {
+		name  string
+		value int64
+	}{
+		{"br", int64(q.BitrateKbps)}, {"bl", int64(q.BufferMS)}, {"mtp", int64(q.ThroughputKbps)},
+		{"startup_ms", int64(q.StartupMS)}, {"rebuffer_count", int64(q.RebufferCount)}, {"rebuffer_ms", q.RebufferMS},
+		{"played_ms", q.PlayedMS}, {"df", int64(q.DroppedFrames)},
+	} {
+		if f.value < 0 {
+			name := req.QoEMember(f.name)
+			e := playback.Errorf(playback.CodeInvalid, "qoe_invalid", "qoe.%s is %d: qoe figures must not be negative", name, f.value)
+			e.Details = map[string]string{"pointer": "/qoe/" + name}
+			return e
+		}
+	}
+	return playback.Errorf(playback.CodeInvalid, "qoe_invalid", "qoe figures must not be negative")
 }
 
 // progress is GET /v1/progress?title_id=: the caller's resume position,

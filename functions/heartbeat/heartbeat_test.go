@@ -427,6 +427,34 @@ func TestStallTimeWithoutAStallIsRefused(t *testing.T) {
 	}
 }
 
+// TestQoERefusalsPointAtTheMember: a QoE figure or id refused is named
+// with its pointer in details, under the name the request gave it (a
+// deprecated one too), so that a player's developer finds which of a dozen
+// members the collector would not take, as the stall-time refusal does.
+func TestQoERefusalsPointAtTheMember(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	id, tok := h.play("acct_a", "title_1", 2)
+	h.advance(30 * time.Second)
+	for _, tc := range []struct{ name, qoe, pointer string }{
+		{"negative played time", `{"played_ms":-1}`, "/qoe/played_ms"},
+		{"negative played time, deprecated name", `{"pd":-1}`, "/qoe/pd"},
+		{"negative dropped frames after good figures", `{"br":3000,"played_ms":100,"df":-2}`, "/qoe/df"},
+		{"negative bitrate", `{"br":-3000}`, "/qoe/br"},
+		{"cdn not an id", `{"cdn":"a b"}`, "/qoe/cdn"},
+		{"edge not an id", `{"cdn":"cf","edge":"../x"}`, "/qoe/edge"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := h.beat(id, tok, h.body(events.HeartbeatProgress, 30_000, 0, tc.qoe))
+			wantError(t, rec, 400, playback.CodeInvalid, "qoe_invalid")
+			e := decode[httpx.ErrorBody](t, rec)
+			if d, _ := e.Error.Details.(map[string]any); d["pointer"] != tc.pointer || !strings.Contains(e.Error.Message, "qoe."+tc.pointer[len("/qoe/"):]+" ") {
+				t.Errorf("%s: %q, details %v; want it named, and the pointer %s", tc.qoe, e.Error.Message, e.Error.Details, tc.pointer)
+			}
+		})
+	}
+}
+
 // TestContinuedPlayTellsNoStartup: a session that says it continues a
 // play another session started (qoe.continued) cannot also tell that
 // play's startup: its view would count the first frame a second time in
