@@ -275,6 +275,9 @@ func PersonalizeMedia(dst, stored []byte, g Grant) ([]byte, error) {
 
 var uriAttr = []byte(`URI="`)
 
+// variableRef opens a variable reference, {$name} (RFC 8216bis 4.3).
+var variableRef = []byte("{$")
+
 // appendTag copies a tag, personalizing its attributes whose value is a
 // URI (isURIAttr).
 func (g Grant) appendTag(dst, line []byte) ([]byte, error) {
@@ -378,6 +381,13 @@ func uriAttrAt(line []byte) int {
 // pathway's own origin is its path there; one naming another host is
 // refused, unless elsewhere (a key or an ad server) passes it unchanged.
 func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
+	if bytes.Contains(uri, variableRef) {
+		// hls.js puts an EXT-X-DEFINE's value (or one IMPORTed from the
+		// multivariant playlist, or a QUERYPARAM of the playlist's URL)
+		// in its place before it resolves the URI (RFC 8216bis 4.3), so
+		// the URI checked here is not the one fetched.
+		return dst, manifestError("URI %q holds a variable reference", uri)
+	}
 	if needsBrowserRead(uri) {
 		// Written as the browser will read it, so that the dot segments
 		// and the host checked are those it fetches from.

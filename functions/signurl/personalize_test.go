@@ -199,6 +199,15 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 		{"a tab in a dot-dot in an attribute, out of the title", "#EXT-X-MAP:URI=\".\t./.\t./t2/sd/init.mp4\"", "", true},
 		{"a tab in a dot-dot to another rendition", ".\t./hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
 		{"a tab in a segment name", "seg\t1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+		// RFC 8216bis 4.3 (variable substitution): hls.js replaces each
+		// {$name} in a URI line or a quoted attribute with an EXT-X-DEFINE's
+		// value (or one IMPORTed from the multivariant playlist) as it
+		// parses, before it resolves the URI, so the URI checked is not
+		// the one fetched.
+		{"a variable holding dot-dots, out of the title", "#EXT-X-DEFINE:NAME=\"up\",VALUE=\"../..\"\n{$up}/t2/sd/seg1.m4s", "", true},
+		{"a variable holding dot-dots in an attribute", "#EXT-X-DEFINE:NAME=\"up\",VALUE=\"../..\"\n#EXT-X-MAP:URI=\"{$up}/t2/sd/init.mp4\"", "", true},
+		{"an imported variable", "#EXT-X-DEFINE:IMPORT=\"p\"\n{$p}/seg1.m4s", "", true},
+		{"a variable in a key's URI", "#EXT-X-DEFINE:NAME=\"k\",VALUE=\"../../../keys/k1\"\n#EXT-X-KEY:METHOD=AES-128,URI=\"{$k}\"", "", true},
 		{"a tab in a key server's scheme", "#EXT-X-KEY:METHOD=AES-128,URI=\"ht\ttps://keys.example.com/k1\"", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
