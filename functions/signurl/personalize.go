@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/playplane/playplane/shared/playback"
@@ -282,18 +283,26 @@ var variableRef = []byte("{$")
 // URI (isURIAttr).
 func (g Grant) appendTag(dst, line []byte) ([]byte, error) {
 	colon := bytes.IndexByte(line, ':')
-	if colon < 0 || !bytes.Contains(line[colon:], uriAttr) && !bytes.Contains(line[colon:], assetListAttr) {
+	if colon < 0 || !bytes.Contains(line[colon:], uriName) && !bytes.Contains(line[colon:], assetListName) {
 		return append(dst, line...), nil
 	}
 	tag := line[:colon]
 	written := 0 // line[:written] is in dst
+	// Read as hls.js 1.7.4 reads an attribute list (AttrList.parseAttrList,
+	// /(.+?)=(".*?"|.*?)(?:,|$)/): a name trimmed of white space, an
+	// unquoted value as it is, a quoted one to the last quote before a
+	// comma or the end. Where that is not the closing quote, what follows
+	// is not an attribute to hls.js, and may be a URI to it.
 	for i := colon + 1; i < len(line); {
 		eq := bytes.IndexByte(line[i:], '=')
 		if eq < 0 {
 			break
 		}
-		name, v := line[i:i+eq], i+eq+1
+		name, v := bytes.TrimFunc(line[i:i+eq], isJSSpace), i+eq+1
 		if v >= len(line) || line[v] != '"' {
+			if isURIAttr(tag, name) {
+				return dst, manifestError("unquoted %s in %q", name, line)
+			}
 			// An unquoted value holds no comma.
 			next := bytes.IndexByte(line[v:], ',')
 			if next < 0 {
@@ -307,6 +316,9 @@ func (g Grant) appendTag(dst, line []byte) ([]byte, error) {
 			return dst, manifestError("unterminated %s in %q", name, line)
 		}
 		end += v + 1
+		if end+1 < len(line) && line[end+1] != ',' {
+			return dst, manifestError("%s's quoted value is followed by %q in %q", name, line[end+1:], line)
+		}
 		if isURIAttr(tag, name) {
 			dst = append(dst, line[written:v+1]...)
 			var err error
@@ -323,7 +335,13 @@ func (g Grant) appendTag(dst, line []byte) ([]byte, error) {
 	return append(dst, line[written:]...), nil
 }
 
-var assetListAttr = []byte(`X-ASSET-LIST="`)
+// uriName and assetListName are in every tag with a URI attribute
+// (isURIAttr), whatever white space or quotes surround them.
+var uriName, assetListName = []byte("URI"), []byte("X-ASSET-LIST")
+
+// isJSSpace is what JavaScript's String.prototype.trim removes: Unicode
+// white space and line terminators, and the BOM (ECMA-262 WhiteSpace).
+func isJSSpace(r rune) bool { return unicode.IsSpace(r) || r == '\ufeff' }
 
 // isURIAttr reports whether attribute name of tag is a URI, resolved
 // against the playlist's URL (RFC 8216bis 4.1) when relative: URI, and an

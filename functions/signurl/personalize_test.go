@@ -208,6 +208,18 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 		{"a variable holding dot-dots in an attribute", "#EXT-X-DEFINE:NAME=\"up\",VALUE=\"../..\"\n#EXT-X-MAP:URI=\"{$up}/t2/sd/init.mp4\"", "", true},
 		{"an imported variable", "#EXT-X-DEFINE:IMPORT=\"p\"\n{$p}/seg1.m4s", "", true},
 		{"a variable in a key's URI", "#EXT-X-DEFINE:NAME=\"k\",VALUE=\"../../../keys/k1\"\n#EXT-X-KEY:METHOD=AES-128,URI=\"{$k}\"", "", true},
+		// hls.js 1.7.4 reads an attribute list with /(.+?)=(".*?"|.*?)(?:,|$)/:
+		// a name trimmed of white space (a BOM too), an unquoted value
+		// taken as it is, a quoted one running to the last quote before a
+		// comma. A URI attribute is read so, or refused.
+		{"a space before a map's URI name, another host", `#EXT-X-MAP: URI="https://other.example.com/init.mp4"`, "", true},
+		{"a BOM before a map's URI name, another host", "#EXT-X-MAP:\ufeffURI=\"https://other.example.com/init.mp4\"", "", true},
+		{"a space after a map's URI name, out of the title", `#EXT-X-MAP:URI ="../../t2/sd/init.mp4"`, "", true},
+		{"a space before a map's URI name, in the folder", `#EXT-X-MAP: URI="init.mp4"`, `#EXT-X-MAP: URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
+		{"an unquoted map URI on another host", `#EXT-X-MAP:URI=https://other.example.com/init.mp4`, "", true},
+		{"an unquoted map URI out of the title", `#EXT-X-MAP:URI=../../t2/sd/init.mp4`, "", true},
+		{"an unquoted interstitial asset list", `#EXT-X-DATERANGE:ID="ad6",X-ASSET-LIST=../../t2/ads.json`, "", true},
+		{"text after a map URI's quote, out of the title", `#EXT-X-MAP:URI="x"/../../../t2/sd/init.mp4"`, "", true},
 		{"a tab in a key server's scheme", "#EXT-X-KEY:METHOD=AES-128,URI=\"ht\ttps://keys.example.com/k1\"", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
