@@ -99,20 +99,27 @@ func PersonalizeMaster(dst, stored []byte, allowed []playback.Rendition, pathway
 			sawHeader = true
 		case bytes.HasPrefix(line, []byte("#EXT-X-STREAM-INF:")):
 			pendingInf = withoutAttrs(line[len("#EXT-X-STREAM-INF:"):], "PATHWAY-ID", "STABLE-VARIANT-ID")
-		case bytes.HasPrefix(line, []byte("#EXT-X-MEDIA:")) && bytes.Contains(line, []byte(`URI="`)):
-			return manifestError("alternate renditions with URIs are not personalized")
 		case bytes.HasPrefix(line, []byte("#EXT-X-I-FRAME-STREAM-INF:")),
-			bytes.HasPrefix(line, []byte("#EXT-X-CONTENT-STEERING:")),
-			bytes.HasPrefix(line, []byte("#EXT-X-SESSION-DATA:")) && bytes.Contains(line, []byte(`URI="`)):
+			bytes.HasPrefix(line, []byte("#EXT-X-CONTENT-STEERING:")):
 			// Dropped: pointing at the origin's relative URIs, or replaced.
-		case line[0] == '#' && hasRelativeURI(line):
-			// Dropped too: any other tag naming an object beside the stored
-			// playlist (a session key, a vendor's image stream) would
-			// resolve against the API's URL. A session key only lets a
-			// player load a key early: the media playlists' EXT-X-KEY name
-			// it on the CDN.
 		case line[0] == '#':
-			header = append(header, line)
+			uri, ok, err := tagURIAttr(line)
+			switch {
+			case err != nil:
+				return err
+			case !ok:
+				header = append(header, line)
+			case bytes.HasPrefix(line, []byte("#EXT-X-MEDIA:")):
+				return manifestError("alternate renditions with URIs are not personalized")
+			case bytes.HasPrefix(line, []byte("#EXT-X-SESSION-DATA:")), !hasScheme(uri) && !bytes.HasPrefix(uri, []byte("//")):
+				// Dropped too: any other tag naming an object beside the
+				// stored playlist (a session key, a vendor's image stream)
+				// would resolve against the API's URL. A session key only
+				// lets a player load a key early: the media playlists'
+				// EXT-X-KEY name it on the CDN.
+			default:
+				header = append(header, line)
+			}
 		default:
 			return manifestError("URI %q outside a variant", line)
 		}
@@ -274,8 +281,6 @@ func PersonalizeMedia(dst, stored []byte, g Grant) ([]byte, error) {
 	return dst, err
 }
 
-var uriAttr = []byte(`URI="`)
-
 // variableRef opens a variable reference, {$name} (RFC 8216bis 4.3).
 var variableRef = []byte("{$")
 
@@ -370,26 +375,6 @@ func mayBeElsewhere(tag, name []byte) bool {
 		return string(name) != "URI"
 	}
 	return false
-}
-
-// uriAttrAt returns where the URI attribute of a tag starts, or -1. An
-// attribute named ...URI (e.g. a vendor's X-FOO-URI) is not URI, and may
-// come before it; a quoted value is not an attribute.
-func uriAttrAt(line []byte) int {
-	colon := bytes.IndexByte(line, ':')
-	if colon < 0 {
-		return -1
-	}
-	inQuote := false
-	for i := colon + 1; i < len(line); i++ {
-		switch {
-		case line[i] == '"':
-			inQuote = !inQuote
-		case !inQuote && (line[i-1] == ':' || line[i-1] == ',') && bytes.HasPrefix(line[i:], uriAttr):
-			return i
-		}
-	}
-	return -1
 }
 
 // appendURI writes uri as the playlist's player resolves it, on the
@@ -587,16 +572,47 @@ func removeDotSegments(path string) string {
 	return "/" + strings.Join(out, "/")
 }
 
-// hasRelativeURI reports whether a tag's URI attribute is a relative
-// reference resolved against the playlist's own URL: neither a scheme nor
-// a network path (another host).
-func hasRelativeURI(line []byte) bool {
-	i := uriAttrAt(line)
-	if i < 0 {
-		return false
+// tagURIAttr returns the value of a tag's URI attribute as hls.js 1.7.4
+// reads the attribute list (AttrList.parseAttrList), as appendTag does: a
+// name trimmed of white space, a value in quotes. ok is false without one.
+// A URI without quotes, or a quoted value followed by anything but a comma
+// (hls.js would read the attributes after it otherwise), is refused.
+func tagURIAttr(line []byte) (uri []byte, ok bool, err error) {
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 || !bytes.Contains(line[colon:], uriName) {
+		return nil, false, nil
 	}
-	uri := line[i+len(uriAttr):]
-	return !hasScheme(uri) && !bytes.HasPrefix(uri, []byte("//"))
+	for i := colon + 1; i < len(line); {
+		eq := bytes.IndexByte(line[i:], '=')
+		if eq < 0 {
+			break
+		}
+		name, v := bytes.TrimFunc(line[i:i+eq], isJSSpace), i+eq+1
+		if v >= len(line) || line[v] != '"' {
+			if string(name) == "URI" {
+				return nil, false, manifestError("unquoted URI in %q", line)
+			}
+			next := bytes.IndexByte(line[v:], ',')
+			if next < 0 {
+				break
+			}
+			i = v + next + 1
+			continue
+		}
+		end := bytes.IndexByte(line[v+1:], '"')
+		if end < 0 {
+			return nil, false, manifestError("unterminated %s in %q", name, line)
+		}
+		end += v + 1
+		if end+1 < len(line) && line[end+1] != ',' {
+			return nil, false, manifestError("%s's quoted value is followed by %q in %q", name, line[end+1:], line)
+		}
+		if string(name) == "URI" {
+			return line[v+1 : end], true, nil
+		}
+		i = end + 2
+	}
+	return nil, false, nil
 }
 
 // hasScheme reports whether uri starts with an RFC 3986 scheme and ':'.

@@ -449,6 +449,13 @@ func TestPersonalizeRefusesWhatItCannotHandle(t *testing.T) {
 	}{
 		{"not a playlist", "<html>"},
 		{"alternate audio", "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI=\"audio/media.m3u8\"\n"},
+		// As hls.js 1.7.4 reads an attribute list (AttrList.parseAttrList):
+		// a name trimmed, a value without quotes as it is.
+		{"alternate audio, an unquoted URI", "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI=audio/media.m3u8\n"},
+		{"alternate audio on another host, an unquoted URI", "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI=https://other.example.com/audio.m3u8\n"},
+		{"alternate audio, a space after URI", "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI =\"audio/media.m3u8\"\n"},
+		{"alternate audio behind text after a quote", "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\"x,URI=https://other.example.com/audio.m3u8\n"},
+		{"a session key, an unquoted URI", "#EXTM3U\n#EXT-X-SESSION-KEY:METHOD=AES-128,URI=../../t2/key.bin\n"},
 		{"variant at the root", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nmedia.m3u8\n"},
 		{"variant without URI", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n"},
 		{"variant out of the title", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n../t2/sd/media.m3u8\n"},
