@@ -273,6 +273,8 @@ func PersonalizeMedia(dst, stored []byte, g Grant) ([]byte, error) {
 		case len(line) == 0:
 		case line[0] != '#':
 			dst, err = g.appendURI(dst, line, false)
+		case hasJSLineBreak(line):
+			err = manifestError("a line break hls.js reads inside %q", line)
 		default:
 			dst, err = g.appendTag(dst, line)
 		}
@@ -342,6 +344,28 @@ func (g Grant) appendTag(dst, line []byte) ([]byte, error) {
 
 // uriName and assetListName are in every tag with a URI attribute
 // (isURIAttr), whatever white space or quotes surround them.
+// hasJSLineBreak reports whether a line holds a CR, U+2028 or U+2029: a
+// JavaScript regular expression's '.' stops there, and hls.js 1.7.4 reads
+// a playlist's tags with /#.*/ and its master's with [^\r\n]: what follows
+// is a tag, or a URI, of its own that the line's personalizing never saw.
+// A URI line is written as the browser reads it (asBrowserReads).
+func hasJSLineBreak(line []byte) bool {
+	if bytes.IndexByte(line, '\r') >= 0 {
+		return true
+	}
+	for i := bytes.IndexByte(line, 0xe2); i >= 0 && i+2 < len(line); {
+		if line[i+1] == 0x80 && (line[i+2] == 0xa8 || line[i+2] == 0xa9) {
+			return true
+		}
+		j := bytes.IndexByte(line[i+1:], 0xe2)
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
+
 var uriName, assetListName = []byte("URI"), []byte("X-ASSET-LIST")
 
 // isJSSpace is what JavaScript's String.prototype.trim removes: Unicode

@@ -220,6 +220,14 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 		{"an unquoted map URI out of the title", `#EXT-X-MAP:URI=../../t2/sd/init.mp4`, "", true},
 		{"an unquoted interstitial asset list", `#EXT-X-DATERANGE:ID="ad6",X-ASSET-LIST=../../t2/ads.json`, "", true},
 		{"text after a map URI's quote, out of the title", `#EXT-X-MAP:URI="x"/../../../t2/sd/init.mp4"`, "", true},
+		// hls.js 1.7.4 finds a media playlist's tags and URIs with
+		// /#EXTINF:…(?:,(.*)\s+)?|(?!#) *(\S[^\r\n]*)|#.*/g, where a tag
+		// ends at a CR, U+2028 or U+2029 ('.' stops there) and what follows
+		// is a tag or a URI of its own.
+		{"a CR in a tag, then a map on another host", "#EXT-X-FOO:x\r#EXT-X-MAP:URI=\"https://other.example.com/init.mp4\"", "", true},
+		{"a CR in EXTINF, then a segment on another host", "#EXTINF:4,\rhttps://other.example.com/seg1.m4s", "", true},
+		{"a line separator in a tag, then a map out of the title", "#EXT-X-FOO:x\u2028#EXT-X-MAP:URI=\"/titles/t2/sd/init.mp4\"", "", true},
+		{"a paragraph separator in a tag, then a map on another host", "#EXT-X-FOO:x\u2029#EXT-X-MAP:URI=\"https://other.example.com/init.mp4\"", "", true},
 		{"a tab in a key server's scheme", "#EXT-X-KEY:METHOD=AES-128,URI=\"ht\ttps://keys.example.com/k1\"", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
