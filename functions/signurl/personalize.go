@@ -83,6 +83,12 @@ func PersonalizeMaster(dst, stored []byte, allowed []playback.Rendition, pathway
 		switch {
 		case len(bytes.TrimSpace(line)) == 0:
 			return nil
+		case line[0] == '#' && (bytes.Contains(line[1:], []byte("#EXT")) || hasJSLineBreak(line)):
+			// hls.js 1.7.4 finds a master's tags with regular expressions
+			// anchored to no line start (/#EXT-X-MEDIA:(.*)/g, and
+			// EXT-X-STREAM-INF's, whose attributes end at a CR, where its
+			// URI starts): a tag inside this one, never personalized.
+			return manifestError("a tag hls.js reads inside %q", line)
 		case pendingInf != nil:
 			if line[0] == '#' {
 				return manifestError("EXT-X-STREAM-INF not followed by its URI")

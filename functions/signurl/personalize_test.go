@@ -464,6 +464,14 @@ func TestPersonalizeRefusesWhatItCannotHandle(t *testing.T) {
 		{"alternate audio, a space after URI", "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI =\"audio/media.m3u8\"\n"},
 		{"alternate audio behind text after a quote", "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\"x,URI=https://other.example.com/audio.m3u8\n"},
 		{"a session key, an unquoted URI", "#EXTM3U\n#EXT-X-SESSION-KEY:METHOD=AES-128,URI=../../t2/key.bin\n"},
+		// hls.js 1.7.4 finds a master's tags with regular expressions
+		// anchored to no line start (/#EXT-X-MEDIA:(.*)/g, and
+		// /#EXT-X-STREAM-INF:([^\r\n]*)…([^\r\n]+)/g, where a CR ends the
+		// attributes and starts the URI).
+		{"an alternate rendition inside another tag", "#EXTM3U\n#EXT-X-FOO:x#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI=\"https://other.example.com/a.m3u8\"\n#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO=\"a\"\nsd/media.m3u8\n"},
+		{"an alternate rendition in a variant's attribute", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,X-N=\"#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=a,NAME=en,URI=https://other.example.com/a.m3u8\"\nsd/media.m3u8\n"},
+		{"a variant inside another tag, after a CR", "#EXTM3U\n#EXT-X-FOO:x#EXT-X-STREAM-INF:BANDWIDTH=9000000\rhttps://other.example.com/v.m3u8\n"},
+		{"a CR in a variant's attributes", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\rhttps://other.example.com/v.m3u8\nsd/media.m3u8\n"},
 		{"variant at the root", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nmedia.m3u8\n"},
 		{"variant without URI", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n"},
 		{"variant out of the title", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n../t2/sd/media.m3u8\n"},
