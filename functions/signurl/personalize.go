@@ -700,6 +700,9 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 	if indexTag(s[:period], "BaseURL", mpdEnd) >= 0 {
 		return dst, manifestError("an MPD-level BaseURL would be replaced by the pathways'")
 	}
+	if err := refuseMisreadMarkup(s); err != nil {
+		return dst, err
+	}
 	s, err := videoSets(s, period)
 	if err != nil {
 		return dst, err
@@ -848,6 +851,73 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 		dst = append(dst, "</Representation>"...)
 	}
 	return boundSets(append(dst, s[pos:]...), start), nil
+}
+
+// mpdElements are the MPD's elements PersonalizeMPD finds in the text
+// (indexTag) or that hold or lead to URLs.
+var mpdElements = []string{"MPD", "Period", "AdaptationSet", "Representation", "SubRepresentation", "ContentComponent",
+	"BaseURL", "SegmentTemplate", "SegmentList", "SegmentURL", "SegmentBase", "SegmentTimeline", "Initialization",
+	"RepresentationIndex", "BitstreamSwitching", "ProgramInformation", "ContentSteering", "Location", "PatchLocation"}
+
+// refuseMisreadMarkup refuses an MPD whose elements dash.js 5.2.1 reads
+// otherwise than PersonalizeMPD's search for "<Representation",
+// "<BaseURL" and the like: an element of mpdElements with a prefix (its
+// parser takes an element's local name, whatever the prefix), and a
+// comment, processing instruction or CDATA section holding a '<' (which
+// the search would take for a tag the parser skips: a Representation
+// opened there swallows the next one, above the plan's cap, up to its
+// end tag). A packager's comment or pssh box (<cenc:pssh>) passes. It
+// runs on every MPD served: a search for each ':' and each opener's
+// first name byte, rare in a SegmentTimeline's S elements.
+func refuseMisreadMarkup(s string) error {
+	for i := 0; ; {
+		c := strings.IndexByte(s[i:], ':')
+		if c < 0 {
+			break
+		}
+		c += i
+		i = c + 1
+		p := c
+		for p > 0 && isNameByte(s[p-1]) {
+			p--
+		}
+		if p == c || p == 0 || !(s[p-1] == '<' || s[p-1] == '/' && p > 1 && s[p-2] == '<') {
+			continue
+		}
+		end := c + 1
+		for end < len(s) && isNameByte(s[end]) {
+			end++
+		}
+		if slices.Contains(mpdElements, s[c+1:end]) {
+			return manifestError("element <%s> has a prefix: dash.js reads it as <%s>", s[p:end], s[c+1:end])
+		}
+	}
+	for _, m := range [...]struct{ open, end string }{{"!--", "-->"}, {"?", "?>"}, {"![CDATA[", "]]>"}} {
+		for i := 0; ; {
+			j := strings.Index(s[i:], m.open)
+			if j < 0 {
+				break
+			}
+			j += i
+			i = j + 1
+			if j == 0 || s[j-1] != '<' {
+				continue
+			}
+			k := strings.Index(s[j:], m.end)
+			if k < 0 {
+				return manifestError("unterminated <%s", m.open)
+			}
+			if strings.IndexByte(s[j:j+k], '<') >= 0 {
+				return manifestError("<%s…%s holds a '<': %q", m.open, m.end, s[j-1:j+k+len(m.end)])
+			}
+			i = j + k + len(m.end)
+		}
+	}
+	return nil
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
 }
 
 // mpdURLAttrs are the attributes of MPD elements whose value is a URL (or

@@ -872,3 +872,56 @@ func TestPersonalizeMPDBoundsTheSetToItsRepresentations(t *testing.T) {
 		})
 	}
 }
+
+// TestPersonalizeMPDReadsElementsAsDashJSDoes: dash.js 5.2.1 (web/vendor)
+// reads an element by its local name, whatever its prefix (its parser sets
+// nodeName to localName), and skips comments, processing instructions and
+// CDATA sections, where PersonalizeMPD looked for "<Representation" and
+// "<BaseURL" in the text. An MPD whose elements it would misread so is
+// refused (manifest_unsupported, no retry): a Representation above the
+// plan's cap would be offered, a BaseURL off the pathways kept.
+func TestPersonalizeMPDReadsElementsAsDashJSDoes(t *testing.T) {
+	t.Parallel()
+	mpd := strings.Replace(string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"]), "<MPD ",
+		`<MPD xmlns:x="urn:mpeg:dash:schema:mpd:2011" xmlns:cenc="urn:mpeg:cenc:2013" `, 1)
+	const uhd = `<Representation id="uhd" bandwidth="12000000" width="3840" height="2160" codecs="avc1.640033"></Representation>`
+	const tmpl = "<SegmentTemplate"
+	for _, tc := range []struct {
+		name, old, new string
+		refused        bool
+	}{
+		{"a prefixed Representation above the cap", uhd,
+			`<x:Representation id="uhd" bandwidth="12000000" width="3840" height="2160" codecs="avc1.640033"></x:Representation>`, true},
+		{"a prefixed BaseURL on another host", tmpl, `<x:BaseURL>https://other.example.com/titles/t1/</x:BaseURL>` + tmpl, true},
+		{"a Representation in a comment, then one above the cap", uhd, `<!-- <Representation id="sd"> -->` + uhd, true},
+		{"a Representation in a processing instruction, then one above the cap", uhd, `<?x <Representation id="sd"> ?>` + uhd, true},
+		// What packagers write: a generator comment, a pssh box in its
+		// namespace (Shaka Packager, Bento4).
+		{"a generator comment", "<MPD ", "<!--Generated with https://github.com/shaka-project/shaka-packager version v3.2.0-->\n<MPD ", false},
+		{"a pssh box", tmpl, `<ContentProtection schemeIdUri="urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed"><cenc:pssh>AAAAMnBzc2g=</cenc:pssh></ContentProtection>` + "\n      " + tmpl, false},
+	} {
+		for _, queries := range []map[string]string{nil, {"sd": "Sig=1"}} {
+			t.Run(fmt.Sprintf("%s/queries=%v", tc.name, queries != nil), func(t *testing.T) {
+				t.Parallel()
+				stored := strings.Replace(mpd, tc.old, tc.new, 1)
+				if stored == mpd {
+					t.Fatalf("no %q in the stored MPD", tc.old)
+				}
+				pathways := examplePathways
+				if queries != nil {
+					pathways = pathways[:1]
+				}
+				out, err := signurl.PersonalizeMPD(nil, []byte(stored), demo.Ladder[:1], pathways, "/titles/t1/", "https://s", queries)
+				pe := playback.AsError(err)
+				switch {
+				case !tc.refused && err != nil:
+					t.Errorf("%v, want it personalized", err)
+				case !tc.refused && strings.Contains(string(out), `id="uhd"`):
+					t.Errorf("uhd offered on a plan capped at sd:\n%s", out)
+				case tc.refused && (pe == nil || pe.Reason != "manifest_unsupported" || pe.RetryAfter != playback.NoRetry):
+					t.Errorf("= %v, want manifest_unsupported without retry; wrote\n%s", err, out)
+				}
+			})
+		}
+	}
+}
