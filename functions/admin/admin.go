@@ -58,6 +58,7 @@ type Store interface {
 	playback.AdminStore
 	events.ParkedStore
 	LinkCustomer(ctx context.Context, customerID, accountID string) error
+	AccountIDByCustomer(ctx context.Context, customerID string) (string, error)
 	ListUnknownEdges(ctx context.Context) ([]playback.UnknownEdge, error)
 	ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]playback.Session, error)
 	EndSession(ctx context.Context, id, reason string, now time.Time) (playback.Session, error)
@@ -457,9 +458,47 @@ func (s *Server) build(ctx context.Context, kind playback.Kind, body []byte, sto
 			e.Details = ManagedInStripe{CustomerID: have.CustomerID, Fields: owned}
 			return nil, e
 		}
+		if a.CustomerID != "" && a.CustomerID != have.CustomerID {
+			if err := s.customerFree(ctx, a.CustomerID, a.ID); err != nil {
+				return nil, err
+			}
+		}
 		v = a.Apply(have, s.deps.Now())
 	}
 	return json.Marshal(v)
+}
+
+// customerFree refuses linking customer to account while another account
+// names it (playback.LinkedElsewhere). The link (AccountIDByCustomer) says
+// which account; that account's own customer_id says whether it still
+// names the customer: a link left behind by an account since renamed or
+// deleted is free to take. The read is not in the write's transaction
+// (the store links customers outside ApplyChanges): two operators linking
+// one customer to two accounts at once can both pass, and the last link
+// wins, as before this check.
+func (s *Server) customerFree(ctx context.Context, customer, account string) error {
+	other, err := s.deps.Store.AccountIDByCustomer(ctx, customer)
+	if playback.IsCode(err, playback.CodeNotFound) || (err == nil && other == account) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	rec, err := s.deps.Store.GetRecord(ctx, playback.KindAccount, other)
+	if playback.IsCode(err, playback.CodeNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var a playback.Account
+	if err := json.Unmarshal(rec.Doc, &a); err != nil {
+		return fmt.Errorf("admin: stored account %q: %w", other, err)
+	}
+	if a.CustomerID != customer {
+		return nil
+	}
+	return playback.LinkedElsewhere(customer, account, other)
 }
 
 // ManagedInStripe is the Details of a 409 managed_in_stripe: the fields
@@ -1012,13 +1051,20 @@ func (s *Server) linkCustomer(w http.ResponseWriter, r *http.Request, who auth.I
 		return invalid("customer link", []catalogfile.Problem{problem("/customer_id", playback.CustomerIDRule)})
 	}
 	now := s.deps.Now()
+	var refused error
 	rec, err := s.modify(r, who, id, func(a *playback.Account) bool {
 		if a.CustomerID == body.CustomerID {
+			return false
+		}
+		if refused = s.customerFree(r.Context(), body.CustomerID, id); refused != nil {
 			return false
 		}
 		a.NameCustomer(body.CustomerID, now)
 		return true
 	})
+	if err == nil {
+		err = refused
+	}
 	if err != nil {
 		return err
 	}

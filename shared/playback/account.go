@@ -247,6 +247,33 @@ type Entitlement struct {
 // Suspended, which no payment event lifts.
 const ReasonManagedInStripe = "managed_in_stripe"
 
+// ReasonCustomerLinkedElsewhere is the CodeConflict reason of an
+// operator's link (admin API, catalogue import) of a payment customer
+// that another account names: a customer routes its events to one
+// account, so the link would take that account's billing and leave it
+// named, locked (managed_in_stripe) and deaf to the customer's events.
+// The payment provider's own events move a link by their clock instead
+// (the paymentwebhook consumer); an operator renames or clears the
+// other's customer_id first.
+const ReasonCustomerLinkedElsewhere = "customer_linked_elsewhere"
+
+// CustomerLinkedElsewhere is the Details of a 409
+// customer_linked_elsewhere: the customer and the account that names it.
+type CustomerLinkedElsewhere struct {
+	CustomerID string `json:"customer_id"`
+	AccountID  string `json:"account_id"`
+}
+
+// LinkedElsewhere refuses an operator's link of customer to account
+// while other names it.
+func LinkedElsewhere(customer, account, other string) *Error {
+	e := Errorf(CodeConflict, ReasonCustomerLinkedElsewhere,
+		"customer %q is account %q's: a customer bills one account; give %[2]q another customer_id (or none) before linking it to %[3]q",
+		customer, other, account)
+	e.Details = CustomerLinkedElsewhere{CustomerID: customer, AccountID: other}
+	return e
+}
+
 // ReasonPlanMissing is the CodeForbidden reason of a play by an account
 // whose plan_id names no plan: "" (a Stripe checkout whose price maps no
 // plan) or one since deleted. It is the account's configuration, which an
