@@ -168,6 +168,10 @@ func DiffAt(ctx context.Context, s playback.AdminStore, f File, now time.Time) (
 	for id := range stored[playback.KindPlan] {
 		plans[id] = true
 	}
+	named, err := namedElsewhere(stored[playback.KindAccount], f.Accounts)
+	if err != nil {
+		return plan, err
+	}
 	for i, a := range f.Accounts {
 		// "" (check: a linked account) waits for its customer's events.
 		if a.PlanID != "" && !plans[a.PlanID] {
@@ -191,6 +195,11 @@ func DiffAt(ctx context.Context, s playback.AdminStore, f File, now time.Time) (
 					a.ID, have.CustomerID, playback.ReasonManagedInStripe)}
 			}
 			return plan, &Invalid{Name: "accounts", Problems: ps}
+		}
+		if other, ok := named[a.CustomerID]; ok && a.CustomerID != have.CustomerID {
+			e := playback.LinkedElsewhere(a.CustomerID, a.ID, other)
+			return plan, &Invalid{Name: "accounts", Problems: []Problem{{Pointer: fmt.Sprintf("/accounts/%d/customer_id", i),
+				Message: fmt.Sprintf("%s (%s)", e.Message, e.Reason)}}}
 		}
 		written := a.Apply(have, now)
 		if err := add(playback.KindAccount, a.ID, written); err != nil {
@@ -218,6 +227,35 @@ func DiffAt(ctx context.Context, s playback.AdminStore, f File, now time.Time) (
 		}
 	}
 	return plan, nil
+}
+
+// namedElsewhere maps each customer a stored account the file leaves out
+// names to that account: the file may not link it to another
+// (playback.ReasonCustomerLinkedElsewhere), as the admin API may not.
+// An account in the file names what the file says (check refuses a
+// customer on two of them), so the file may move a customer between its
+// own accounts.
+func namedElsewhere(stored map[string]playback.Record, accounts []Account) (map[string]string, error) {
+	inFile := make(map[string]bool, len(accounts))
+	for _, a := range accounts {
+		inFile[a.ID] = true
+	}
+	named := map[string]string{}
+	for id, r := range stored {
+		if inFile[id] {
+			continue
+		}
+		var a struct {
+			CustomerID string `json:"customer_id"`
+		}
+		if err := json.Unmarshal(r.Doc, &a); err != nil {
+			return nil, fmt.Errorf("stored account %q: %w", id, err)
+		}
+		if a.CustomerID != "" {
+			named[a.CustomerID] = id
+		}
+	}
+	return named, nil
 }
 
 // Report is what Apply wrote.
