@@ -849,6 +849,24 @@ func (h *Heartbeat) AppendJSON(b []byte) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// QoEFigure is one counted figure of a heartbeat's QoE under its JSON
+// name.
+type QoEFigure struct {
+	Name  string
+	Value int64
+}
+
+// QoEFigures are q's counted figures under their JSON names, in the
+// message's order: the one list the encoder writes and the heartbeat's
+// refusal of a negative figure names.
+func QoEFigures(q *playback.QoE) [8]QoEFigure {
+	return [8]QoEFigure{
+		{"br", int64(q.BitrateKbps)}, {"bl", int64(q.BufferMS)}, {"mtp", int64(q.ThroughputKbps)},
+		{"startup_ms", int64(q.StartupMS)}, {"rebuffer_count", int64(q.RebufferCount)}, {"rebuffer_ms", q.RebufferMS},
+		{"played_ms", q.PlayedMS}, {"df", int64(q.DroppedFrames)},
+	}
+}
+
 func appendQoE(b []byte, q *playback.QoE) []byte {
 	b = append(b, '{')
 	first := true
@@ -861,17 +879,10 @@ func appendQoE(b []byte, q *playback.QoE) []byte {
 		b = append(b, name...)
 		b = append(b, '"', ':')
 	}
-	for _, f := range [...]struct {
-		name string
-		v    int64
-	}{
-		{"br", int64(q.BitrateKbps)}, {"bl", int64(q.BufferMS)}, {"mtp", int64(q.ThroughputKbps)},
-		{"startup_ms", int64(q.StartupMS)}, {"rebuffer_count", int64(q.RebufferCount)}, {"rebuffer_ms", q.RebufferMS},
-		{"played_ms", q.PlayedMS}, {"df", int64(q.DroppedFrames)},
-	} {
-		if f.v != 0 {
-			sep(f.name)
-			b = strconv.AppendInt(b, f.v, 10)
+	for _, f := range QoEFigures(q) {
+		if f.Value != 0 {
+			sep(f.Name)
+			b = strconv.AppendInt(b, f.Value, 10)
 		}
 	}
 	if q.CDN != "" {

@@ -602,11 +602,10 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 	case req.PositionMS > req.DurationMS:
 		return invalid("position_beyond_duration", "position_ms %d is beyond duration_ms %d", req.PositionMS, req.DurationMS)
 	}
-	q := &req.QoE
-	if q.BitrateKbps < 0 || q.BufferMS < 0 || q.ThroughputKbps < 0 || q.StartupMS < 0 || q.RebufferCount < 0 ||
-		q.RebufferMS < 0 || q.PlayedMS < 0 || q.DroppedFrames < 0 {
-		return negativeQoE(req)
+	if err := negativeQoE(req); err != nil {
+		return err
 	}
+	q := &req.QoE
 	if q.RebufferMS > 0 && q.RebufferCount == 0 {
 		// Self-contradictory as a negative figure is: refused, not
 		// clamped, so that the player hears of its miscount.
@@ -644,23 +643,15 @@ func (s *Server) validate(req *events.HeartbeatRequest, now time.Time) error {
 // pointing at the first one under the name the request gave it, as the
 // route's other QoE refusals point at theirs.
 func negativeQoE(req *events.HeartbeatRequest) error {
-	q := &req.QoE
-	for _, f := range [...]struct {
-		name  string
-		value int64
-	}{
-		{"br", int64(q.BitrateKbps)}, {"bl", int64(q.BufferMS)}, {"mtp", int64(q.ThroughputKbps)},
-		{"startup_ms", int64(q.StartupMS)}, {"rebuffer_count", int64(q.RebufferCount)}, {"rebuffer_ms", q.RebufferMS},
-		{"played_ms", q.PlayedMS}, {"df", int64(q.DroppedFrames)},
-	} {
-		if f.value < 0 {
-			name := req.QoEMember(f.name)
-			e := playback.Errorf(playback.CodeInvalid, "qoe_invalid", "qoe.%s is %d: qoe figures must not be negative", name, f.value)
+	for _, f := range events.QoEFigures(&req.QoE) {
+		if f.Value < 0 {
+			name := req.QoEMember(f.Name)
+			e := playback.Errorf(playback.CodeInvalid, "qoe_invalid", "qoe.%s is %d: qoe figures must not be negative", name, f.Value)
 			e.Details = map[string]string{"pointer": "/qoe/" + name}
 			return e
 		}
 	}
-	return playback.Errorf(playback.CodeInvalid, "qoe_invalid", "qoe figures must not be negative")
+	return nil
 }
 
 // progress is GET /v1/progress?title_id=: the caller's resume position,
