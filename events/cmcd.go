@@ -90,7 +90,7 @@ type CMCDReport struct {
 	// StartupMS is msd, the measured start delay.
 	StartupMS  int
 	CDN        string
-	SessionID  string // sid: the player's playback session id; the collector reads it as the play named (QoE.View)
+	SessionID  string // sid: the player's playback session id; a session id's form other than the request's session names the play (QoE.View)
 	ContentID  string // cid
 	Version    int    // v
 	ErrorCodes int    // how many ec codes the report carries

@@ -38,8 +38,9 @@ type HeartbeatRequest struct {
 // before the CMCD v2 collector, for one version, as the decoder names
 // them in its refusals: the member's current field, then its deprecated
 // one. The decoder's case of each member (jsonDecoder.qoe) reads both
-// names and asks renamed which it was given, so that this table is all it
-// knows of which members have an old name.
+// names and asks renamed which it was given, so that this table alone
+// decides the oldNames bits and the names refusals use (the case labels
+// spell both names again, as a switch must).
 var deprecatedQoE = [...]struct{ field, oldField string }{
 	{"qoe.startup_ms", "qoe.su"}, {"qoe.rebuffer_count", "qoe.rc"}, {"qoe.rebuffer_ms", "qoe.rd"}, {"qoe.played_ms", "qoe.pd"},
 }

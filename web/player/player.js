@@ -1289,8 +1289,9 @@
       if (!playUnderWay()) return;
       await teardown();
       // Not awaited: before the first frame its error heartbeat (the
-      // view's playback failure) waits for this beat to end.
-      failAndRelease('heartbeat ' + event + ': ' + errText(r));
+      // view's playback failure) waits for this beat to end. Its failure
+      // is logged, as no caller is left to hear it.
+      failAndRelease('heartbeat ' + event + ': ' + errText(r)).catch((e) => log('ending the page: ' + e));
       return;
     }
     if (event === 'stop' || event === 'error' || state.phase !== 'playing') return;
