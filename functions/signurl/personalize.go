@@ -862,13 +862,15 @@ var mpdElements = []string{"MPD", "Period", "AdaptationSet", "Representation", "
 // refuseMisreadMarkup refuses an MPD whose elements dash.js 5.2.1 reads
 // otherwise than PersonalizeMPD's search for "<Representation",
 // "<BaseURL" and the like: an element of mpdElements with a prefix (its
-// parser takes an element's local name, whatever the prefix), and a
-// comment, processing instruction or CDATA section holding a '<' (which
-// the search would take for a tag the parser skips: a Representation
-// opened there swallows the next one, above the plan's cap, up to its
-// end tag). A packager's comment or pssh box (<cenc:pssh>) passes. It
-// runs on every MPD served: a search for each ':' and each opener's
-// first name byte, rare in a SegmentTimeline's S elements.
+// parser takes an element's local name, whatever the prefix), a comment,
+// processing instruction or CDATA section holding a '<', and a tag
+// holding one or a '>' in a value (tagEnd): the search would take it for
+// a tag the parser skips, and a Representation opened there swallows the
+// next one, above the plan's cap, up to its end tag. A packager's comment
+// or pssh box (<cenc:pssh>) passes. It runs on every MPD served: a search
+// for each ':', then one pass over the markup, a byte loop over each tag
+// (a long title's SegmentTimeline: ~0.5 ns a byte) and a search for each
+// comment's end.
 func refuseMisreadMarkup(s string) error {
 	for i := 0; ; {
 		c := strings.IndexByte(s[i:], ':')
@@ -892,29 +894,109 @@ func refuseMisreadMarkup(s string) error {
 			return manifestError("element <%s> has a prefix: dash.js reads it as <%s>", s[p:end], s[c+1:end])
 		}
 	}
-	for _, m := range [...]struct{ open, end string }{{"!--", "-->"}, {"?", "?>"}, {"![CDATA[", "]]>"}} {
-		for i := 0; ; {
-			j := strings.Index(s[i:], m.open)
-			if j < 0 {
+	for i := 0; ; {
+		lt := strings.IndexByte(s[i:], '<')
+		if lt < 0 {
+			return nil
+		}
+		lt += i
+		if lt+1 < len(s) && (s[lt+1] == '!' || s[lt+1] == '?') {
+			rest := s[lt+1:]
+			var open, end string
+			switch {
+			case strings.HasPrefix(rest, "!--"):
+				open, end = "<!--", "-->"
+			case strings.HasPrefix(rest, "?"):
+				open, end = "<?", "?>"
+			case strings.HasPrefix(rest, "![CDATA["):
+				open, end = "<![CDATA[", "]]>"
+			default:
+				// A DOCTYPE: none in an MPD a packager writes, and its
+				// internal subset may hold markup (an entity "<MPD>").
+				return manifestError("a document type declaration at %d", lt)
+			}
+			k := strings.Index(rest, end)
+			if k < 0 {
+				return manifestError("unterminated %s", open)
+			}
+			if strings.IndexByte(rest[:k], '<') >= 0 {
+				return manifestError("%q holds a '<'", s[lt:lt+1+k+len(end)])
+			}
+			i = lt + 1 + k + len(end)
+			continue
+		}
+		gt, why := tagEnd(s, lt)
+		if why != "" {
+			return manifestError("tag at %d %s: %q", lt, why, s[lt:min(len(s), lt+80)])
+		}
+		i = gt + 1
+	}
+}
+
+// tagEnd returns where the tag opened at s[lt] ends: its '>', the first
+// one, which PersonalizeMPD takes for it. It refuses (why) a tag whose
+// first '>' a parser reads otherwise, or in which the search for
+// "<Representation" would find a tag the parser does not: a '<' anywhere
+// in it (XML 1.0 forbids one in an attribute value; dash.js's parser
+// takes one quoted as text), a '>' in a quoted value (XML allows it;
+// libxml2, which Shaka Packager writes with, Python's minidom (Bento4)
+// and ffmpeg write &gt;), a value without quotes or a quote not opening
+// a value (no XML, read each its own way). A '<' must open a name or an
+// end tag.
+func tagEnd(s string, lt int) (gt int, why string) {
+	if lt+1 >= len(s) || !(s[lt+1] == '/' || s[lt+1] == '_' || s[lt+1] == ':' || s[lt+1] >= 0x80 ||
+		s[lt+1]|0x20 >= 'a' && s[lt+1]|0x20 <= 'z') {
+		return 0, "opens no name"
+	}
+	for j := lt + 1; ; j++ {
+		for j < len(s) && tagPlain[s[j]] {
+			j++
+		}
+		if j == len(s) {
+			return 0, "is unterminated"
+		}
+		switch s[j] {
+		case '>':
+			return j, ""
+		case '<':
+			return 0, "holds a '<'"
+		case '"', '\'':
+			return 0, "has a quote opening no value"
+		}
+		// '=': its value, in quotes, after white space (XML 1.0 2.3's Eq).
+		for j++; j < len(s) && (s[j] == ' ' || s[j] == '\t' || s[j] == '\r' || s[j] == '\n'); j++ {
+		}
+		if j == len(s) || s[j] != '"' && s[j] != '\'' {
+			return 0, "has an attribute without quotes"
+		}
+		q := s[j]
+		for j++; ; j++ {
+			for j < len(s) && valuePlain[s[j]] {
+				j++
+			}
+			if j == len(s) {
+				return 0, "has an unterminated value"
+			}
+			if s[j] == q {
 				break
 			}
-			j += i
-			i = j + 1
-			if j == 0 || s[j-1] != '<' {
-				continue
+			if s[j] == '<' || s[j] == '>' {
+				return 0, "has a '<' or '>' in a value"
 			}
-			k := strings.Index(s[j:], m.end)
-			if k < 0 {
-				return manifestError("unterminated <%s", m.open)
-			}
-			if strings.IndexByte(s[j:j+k], '<') >= 0 {
-				return manifestError("<%s…%s holds a '<': %q", m.open, m.end, s[j-1:j+k+len(m.end)])
-			}
-			i = j + k + len(m.end)
 		}
 	}
-	return nil
 }
+
+// tagPlain and valuePlain are the bytes tagEnd passes over in a tag and in
+// a value: a table, as the loop over each SegmentTimeline S element's
+// bytes is most of the time it takes on a long title's MPD.
+var tagPlain, valuePlain = func() (tag, value [256]bool) {
+	for c := range 256 {
+		tag[c] = strings.IndexByte("<>=\"'", byte(c)) < 0
+		value[c] = strings.IndexByte("<>\"'", byte(c)) < 0
+	}
+	return tag, value
+}()
 
 func isNameByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'

@@ -898,7 +898,26 @@ func TestPersonalizeMPDReadsElementsAsDashJSDoes(t *testing.T) {
 		// What packagers write: a generator comment, a pssh box in its
 		// namespace (Shaka Packager, Bento4).
 		{"a generator comment", "<MPD ", "<!--Generated with https://github.com/shaka-project/shaka-packager version v3.2.0-->\n<MPD ", false},
+		// dash.js's parser takes a '<' in a quoted value as text, where
+		// the search took it for a tag: sd's Representation running to
+		// uhd's end tag, hd and uhd with it.
+		{"a Representation in an attribute, then one above the cap", "<AdaptationSet ", `<AdaptationSet x='<Representation id="sd">' `, true},
+		{"a Representation in a double-quoted attribute", "<AdaptationSet ", `<AdaptationSet x="<Representation id='sd'>" `, true},
+		{"a self-closing Representation's end in a value, above the cap", `<Representation id="uhd" `, `<Representation x="/>" id="uhd" `, true},
+		{"a value without quotes", "<AdaptationSet ", `<AdaptationSet x=a `, true},
+		{"a quote opening no value", "<AdaptationSet ", `<AdaptationSet 'x' `, true},
+		{"a '<' opening no markup", tmpl, `< x ` + tmpl, true},
+		{"a document type declaration with an MPD in an entity", "<MPD ", "<!DOCTYPE MPD [<!ENTITY e \"<MPD>\">]>\n<MPD ", true},
+		{"an MPD end in a comment's quote", "<MPD ", "<!-- don't -->\n<MPD ", false},
 		{"a pssh box", tmpl, `<ContentProtection schemeIdUri="urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed"><cenc:pssh>AAAAMnBzc2g=</cenc:pssh></ContentProtection>` + "\n      " + tmpl, false},
+		{"Shaka Packager's MPD element", "<MPD ", "<!--Generated with https://github.com/shaka-project/shaka-packager version v3.2.0-->\n" +
+			`<MPD xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xlink="http://www.w3.org/1999/xlink" xsi:schemaLocation="urn:mpeg:dash:schema:mpd:2011 DASH-MPD.xsd" `, false},
+		{"Bento4's comment and protection", tmpl, "<!-- Created with Bento4 mp4-dash.py, VERSION=2.0.0-639 -->\n      " +
+			`<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cenc" cenc:default_KID="90953e09-6cb2-49a3-a260-7a5fefeeaa3e"/>` + "\n      " + tmpl, false},
+		{"MediaConvert-like program information", "<Period ", "<!-- Created with AWS Elemental MediaConvert -->\n  " +
+			`<ProgramInformation moreInformationURL="https://example.com/?a=1&amp;b=2"><Title>It's the "cut" &gt; 2 &lt; 3</Title></ProgramInformation>` + "\n  <Period ", false},
+		{"single quotes and spaces about '='", "<AdaptationSet ", `<AdaptationSet id = '0' x='say "hi"' `, false},
+		{"an escaped Representation in a value", "<AdaptationSet ", `<AdaptationSet x="&lt;Representation id=&quot;sd&quot;&gt;" `, false},
 	} {
 		for _, queries := range []map[string]string{nil, {"sd": "Sig=1"}} {
 			t.Run(fmt.Sprintf("%s/queries=%v", tc.name, queries != nil), func(t *testing.T) {
