@@ -703,7 +703,14 @@ func PersonalizeMPD(dst, stored []byte, allowed []playback.Rendition, pathways [
 	if err := refuseMisreadMarkup(s); err != nil {
 		return dst, err
 	}
-	s, err := videoSets(s, period)
+	s, err := withoutLocations(s)
+	if err != nil {
+		return dst, err
+	}
+	if period = indexTag(s, "Period", mpdEnd); period < 0 {
+		return dst, manifestError("no <Period>")
+	}
+	s, err = videoSets(s, period)
 	if err != nil {
 		return dst, err
 	}
@@ -1000,6 +1007,66 @@ var tagPlain, valuePlain = func() (tag, value [256]bool) {
 
 func isNameByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+}
+
+// withoutLocations drops the MPD's Location and PatchLocation elements
+// (ISO/IEC 23009-1 5.3.1.2, 5.15), each with its line: they name where a
+// client reloads the MPD or fetches patches to it (dash.js 5.2.1 reloads
+// from a PatchLocation, else a Location, else the URL it loaded), and the
+// session's MPD is the personalized one at its own URL, which a reload
+// without them goes back to; a stored one's would offer every rendition
+// unpersonalized. It runs after refuseMisreadMarkup, so each tag's first
+// '>' ends it.
+func withoutLocations(s string) (string, error) {
+	for from := 0; ; {
+		i := strings.Index(s[from:], "Location")
+		if i < 0 {
+			return s, nil
+		}
+		i += from
+		from = i + 1
+		lt := i - 1
+		if i >= len("<Patch") && s[i-len("<Patch"):i] == "<Patch" {
+			lt = i - len("<Patch")
+		}
+		after := i + len("Location")
+		if lt < 0 || s[lt] != '<' || after >= len(s) || strings.IndexByte(" \t\r\n>/", s[after]) < 0 {
+			continue
+		}
+		name := s[lt+1 : after]
+		gt := strings.IndexByte(s[after:], '>')
+		if gt < 0 {
+			return s, manifestError("unterminated <%s>", name)
+		}
+		end := after + gt + 1
+		if s[end-2] != '/' {
+			c := strings.Index(s[end:], "</"+name)
+			if c < 0 {
+				return s, manifestError("unterminated <%s>", name)
+			}
+			gt := strings.IndexByte(s[end+c:], '>')
+			if gt < 0 {
+				return s, manifestError("unterminated </%s>", name)
+			}
+			end += c + gt + 1
+		}
+		start := lt
+		for start > 0 && (s[start-1] == ' ' || s[start-1] == '\t') {
+			start--
+		}
+		if start == 0 || s[start-1] == '\n' {
+			if end < len(s) && s[end] == '\r' {
+				end++
+			}
+			if end < len(s) && s[end] == '\n' {
+				end++
+			}
+		} else {
+			start = lt
+		}
+		s = s[:start] + s[end:]
+		from = start
+	}
 }
 
 // mpdURLAttrs are the attributes of MPD elements whose value is a URL (or

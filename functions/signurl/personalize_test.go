@@ -944,3 +944,55 @@ func TestPersonalizeMPDReadsElementsAsDashJSDoes(t *testing.T) {
 		}
 	}
 }
+
+// TestPersonalizeMPDDropsLocations: a Location (ISO/IEC 23009-1 5.3.1.2)
+// or PatchLocation (5.15) names where a client reloads the MPD or fetches
+// its patches (dash.js 5.2.1 reloads from PatchLocation, else Location,
+// else the MPD's own URL): a stored MPD's would take the player off the
+// session's personalized MPD. Both are dropped, with their line; the rest
+// is personalized as the MPD without them.
+func TestPersonalizeMPDDropsLocations(t *testing.T) {
+	t.Parallel()
+	mpd := string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"])
+	dynamic := strings.Replace(mpd, `type="static"`, `type="dynamic" minimumUpdatePeriod="PT2S" publishTime="2026-12-07T00:00:00Z"`, 1)
+	for _, tc := range []struct {
+		name, mpd, old, new string
+	}{
+		{"a Location to the stored MPD", mpd, "<Period ", "<Location>https://cdn.example.com/titles/t1/manifest.mpd</Location>\n  <Period "},
+		{"a relative Location", mpd, "<Period ", `<Location serviceLocation="a">manifest.mpd</Location>` + "\n  <Period "},
+		{"an empty Location", mpd, "<Period ", "<Location/>\n  <Period "},
+		{"a Location after the Period", mpd, "</Period>\n", "</Period>\n  <Location >https://other.example.com/t1.mpd</Location >\n"},
+		{"a PatchLocation", dynamic, "<Period ", `<PatchLocation ttl="60">https://origin.example.com/titles/t1/patch.mpp</PatchLocation>` + "\n  <Period "},
+		{"both, on a dynamic MPD", dynamic, "<Period ", "<Location>https://cdn.example.com/titles/t1/manifest.mpd</Location>\r\n  " +
+			`<PatchLocation ttl="60">https://origin.example.com/titles/t1/patch.mpp</PatchLocation>` + "\n  <Period "},
+	} {
+		for _, queries := range []map[string]string{nil, {"sd": "Sig=1"}} {
+			t.Run(fmt.Sprintf("%s/queries=%v", tc.name, queries != nil), func(t *testing.T) {
+				t.Parallel()
+				stored := strings.Replace(tc.mpd, tc.old, tc.new, 1)
+				if stored == tc.mpd {
+					t.Fatalf("no %q in the stored MPD", tc.old)
+				}
+				pathways := examplePathways
+				if queries != nil {
+					pathways = pathways[:1]
+				}
+				personalize := func(stored string) string {
+					t.Helper()
+					out, err := signurl.PersonalizeMPD(nil, []byte(stored), demo.Ladder[:1], pathways, "/titles/t1/", "https://s", queries)
+					if err != nil {
+						t.Fatalf("%v, want it personalized", err)
+					}
+					return string(out)
+				}
+				out, want := personalize(stored), personalize(tc.mpd)
+				if strings.Contains(out, "Location>") || strings.Contains(out, "<Location") || strings.Contains(out, "<PatchLocation") {
+					t.Errorf("a location kept:\n%s", out)
+				}
+				if out != want {
+					t.Errorf("wrote\n%s\nwant, as without it,\n%s", out, want)
+				}
+			})
+		}
+	}
+}
