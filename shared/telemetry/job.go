@@ -113,10 +113,22 @@ func jobCron(name string) (string, bool) {
 }
 
 // jobRoots is the SDK's sampler when a job's span is recorded whatever
-// the ratio (RunJob): s decides every span but the root of a job, a
-// server span started with faas.trigger timer, which it records. The
-// hooks' own root decision (runtime.root) stays s's: no job starts there.
-type jobRoots struct{ sdktrace.Sampler }
+// the ratio (RunJob): the wrapped sampler decides every span but the root
+// of a job, a server span started with faas.trigger timer, which it
+// records. The hooks' own root decision (runtime.root) stays the wrapped
+// sampler's: no job starts there.
+//
+// orphans is set when the wrapped sampler does not follow its parent
+// (traceidratio): it would decide a job's children by their trace id
+// alone, dropping nearly every publish and client call of a job it did
+// not choose itself. jobRoots then records each child of a sampled span
+// of this process, as a parent-following sampler would; a span the
+// ratio chose has its children chosen by the same trace id anyway, so
+// only a job's trace gains spans.
+type jobRoots struct {
+	sdktrace.Sampler
+	orphans bool
+}
 
 func (j jobRoots) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
 	// The attributes first: the hooks' spans are started with none, so
@@ -125,6 +137,11 @@ func (j jobRoots) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingR
 	if slices.Contains(p.Attributes, semconv.FaaSTriggerTimer) && p.Kind == trace.SpanKindServer &&
 		!trace.SpanContextFromContext(p.ParentContext).IsValid() {
 		return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+	}
+	if j.orphans {
+		if parent := trace.SpanContextFromContext(p.ParentContext); parent.IsSampled() && !parent.IsRemote() {
+			return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample, Tracestate: parent.TraceState()}
+		}
 	}
 	return j.Sampler.ShouldSample(p)
 }

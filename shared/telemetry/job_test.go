@@ -156,7 +156,13 @@ func TestJobSpansAreRecordedWhateverTheRatio(t *testing.T) {
 			env := recv.Env()
 			env[telemetry.EnvTracesSampler], env[telemetry.EnvTracesSamplerArg] = tc.sampler, tc.arg
 			setup(t, telemetry.Options{Service: "heartbeat"}, env)
-			leases := func(context.Context) (any, error) { return 1, nil }
+			// The job's publish is its child, recorded with it whether or
+			// not the sampler follows its parent (traceidratio does not).
+			leases := func(ctx context.Context) (any, error) {
+				_, end := telemetry.StartPublish(ctx, telemetry.SystemLocal, "entitlement-changed", 1)
+				end(nil)
+				return 1, nil
+			}
 			for range runs {
 				if _, err := telemetry.RunJob(context.Background(), "leases", leases); err != nil {
 					t.Fatal(err)
@@ -169,17 +175,29 @@ func TestJobSpansAreRecordedWhateverTheRatio(t *testing.T) {
 				t.Fatal(err)
 			}
 			spans := recv.Spans()
-			var jobs []*tracepb.Span
-			servers := map[string]bool{}
+			var jobs, publishes []*tracepb.Span
+			servers, jobIDs := map[string]bool{}, map[string]bool{}
 			for _, s := range spans {
-				if s.GetName() == "leases" {
+				switch {
+				case s.GetName() == "leases":
 					jobs = append(jobs, s)
-				} else {
+					jobIDs[string(s.GetSpanId())] = true
+				case s.GetKind() == tracepb.Span_SPAN_KIND_PRODUCER:
+					publishes = append(publishes, s)
+				default:
 					servers[string(s.GetSpanId())] = true
 				}
 			}
 			if len(jobs) != tc.want {
 				t.Fatalf("%d job spans of %d runs under %s %s, want %d", len(jobs), 2*runs, tc.sampler, tc.arg, tc.want)
+			}
+			if len(publishes) != tc.want {
+				t.Fatalf("%d publish spans of %d job spans under %s %s, want %d", len(publishes), len(jobs), tc.sampler, tc.arg, tc.want)
+			}
+			for _, p := range publishes {
+				if !jobIDs[string(p.GetParentSpanId())] {
+					t.Errorf("a publish span's parent %x is no job span:%s", p.GetParentSpanId(), otlptest.Describe(spans))
+				}
 			}
 			for _, j := range jobs {
 				parent := j.GetParentSpanId()

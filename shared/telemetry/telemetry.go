@@ -511,7 +511,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		// A sampler that records no root records no job either: tracing
 		// was turned off. always_on records every job as it is.
 		if rt.jobRoots = !root.known || root.bound > 0; rt.jobRoots && smp.Description() != sdktrace.AlwaysSample().Description() {
-			sdkSampler = jobRoots{smp}
+			sdkSampler = jobRoots{Sampler: smp, orphans: !followsParent}
 		}
 		p.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p.spans), sdktrace.WithResource(res), sdktrace.WithSampler(sdkSampler),
 			sdktrace.WithIDGenerator(rt.ids))
