@@ -43,20 +43,27 @@ const (
 	AlarmNotSignableWindowSeconds = 5 * AlarmPeriodSeconds
 )
 
-// playFunction counts refused plays (telemetry.PlayRefused, by reason):
-// the not-signable alarm is declared on the cloud serving its routes.
-const playFunction = "authorizeplay"
+// playRoute is the route that authorizes plays: the function serving it
+// counts refused plays (telemetry.PlayRefused, by reason), so the
+// not-signable alarm is declared on the cloud serving it.
+const playRoute = "POST /v1/play"
 
-// refusalsOf: the metric the functions count a play refused for reason
-// on, and the attribute holding the reason (telemetry.PlayRefused). On
-// Lambda the EMF sink writes the attribute as the line's one dimension;
-// through the Telemetry API it is the series' label, its key as sent
-// (OTLP attribute keys of [a-zA-Z_][a-zA-Z0-9_.]* are taken and kept,
+// metricPlayRefused is the metric the functions count a play refused for
+// a reason on, and attrReason the attribute holding the reason
+// (telemetry.PlayRefused). On Lambda the EMF sink writes the attribute as
+// the line's one dimension; through the Telemetry API it is the series'
+// label, its key as sent (OTLP attribute keys of [a-zA-Z_][a-zA-Z0-9_.]*
+// are taken and kept,
 // https://docs.cloud.google.com/stackdriver/docs/otlp-metrics/overview).
-var (
+const (
 	metricPlayRefused = telemetry.MetricPlayRefused
 	attrReason        = string(telemetry.AttrReason)
 )
+
+// notSignableDescription is the not-signable alarm's description on
+// either cloud, after the reason.
+const notSignableDescription = ": a title's stored catalogue entry is a path no signer of the stack signs; " +
+	"every play of it fails until the catalogue (or the signers) is fixed."
 
 // notSignablePromQL selects the plays refused as title_not_signable over
 // the window. A Monitoring filter names a label as metric.labels.KEY
@@ -87,9 +94,40 @@ func webhookLagPromQL() string {
 
 // servesPlays says whether the function refusing plays serves its routes
 // on cloud.
-func (s *Stack) servesPlays(cloud Cloud) bool {
-	fn, ok := catalog.FunctionByName(playFunction)
-	return ok && s.Config.Layout.HTTPCloud(fn) == cloud
+func (s *Stack) servesPlays(cloud Cloud) (bool, error) {
+	fn, err := playServer(catalog.Functions)
+	if err != nil {
+		return false, err
+	}
+	return s.Config.Layout.HTTPCloud(fn) == cloud, nil
+}
+
+// playServer is the function of fns serving playRoute: with none, the
+// not-signable alarm would have no cloud, and a stack must not deploy
+// without it.
+func playServer(fns []catalog.Function) (catalog.Function, error) {
+	for _, fn := range fns {
+		if slices.ContainsFunc(fn.Routes, func(r catalog.Route) bool { return r.Key() == playRoute }) {
+			return fn, nil
+		}
+	}
+	return catalog.Function{}, fmt.Errorf("stack: no function serves %s: the %s alarm has no cloud", playRoute, playback.ReasonTitleNotSignable)
+}
+
+// promQLCondition is an alert policy condition on a PromQL query of a
+// metric the functions make on first use. A new stack has no such metric
+// yet, and Cloud Monitoring refuses a condition on a metric it does not
+// have ("Cannot find metric(s) that match type"): a filter cannot skip
+// that check, PromQL can.
+func promQLCondition(display, query string) gcpres.AlertPolicyConditionArgs {
+	return gcpres.AlertPolicyConditionArgs{
+		DisplayName: pulumi.String(display),
+		ConditionPrometheusQueryLanguage: &gcpres.AlertPolicyConditionConditionPrometheusQueryLanguageArgs{
+			Query:                   pulumi.String(query),
+			Duration:                pulumi.String("0s"),
+			DisableMetricValidation: pulumi.Bool(true),
+		},
+	}
 }
 
 // AWSAlarms are the stack's CloudWatch alarms and the topic they notify.
@@ -195,12 +233,15 @@ func (s *Stack) newAWSAlarms(ctx *pulumi.Context) (*AWSAlarms, error) {
 			return nil, err
 		}
 	}
-	if s.servesPlays(AWS) {
+	plays, err := s.servesPlays(AWS)
+	if err != nil {
+		return nil, err
+	}
+	if plays {
 		if al.NotSignable, err = alarm("title-not-signable", &awsres.MetricAlarmArgs{
-			AlarmDescription: pulumi.String("Plays refused as " + playback.ReasonTitleNotSignable +
-				": a title's stored catalogue entry is a path no signer of the stack signs; every play of it fails until the catalogue (or the signers) is fixed."),
-			Namespace:  pulumi.String(MetricNamespace),
-			MetricName: pulumi.String(metricPlayRefused),
+			AlarmDescription: pulumi.String("Plays refused as " + playback.ReasonTitleNotSignable + notSignableDescription),
+			Namespace:        pulumi.String(MetricNamespace),
+			MetricName:       pulumi.String(metricPlayRefused),
 			// The EMF line's dimension set is exactly the reason
 			// (telemetry.PlayRefused): CloudWatch matches a metric by all
 			// of its dimensions.
@@ -360,37 +401,19 @@ func (s *Stack) newGCPAlerts(ctx *pulumi.Context) (*GCPAlerts, error) {
 	}
 	if cfg.Layout.Compute == GCP {
 		if al.WebhookLag, err = policy("webhook-lag", fmt.Sprintf("p99 time from a Stripe event's creation to its application above %v s.", AlarmWebhookLagSeconds),
-			[]gcpres.AlertPolicyConditionArgs{{
-				DisplayName: pulumi.String("webhook lag p99"),
-				ConditionPrometheusQueryLanguage: &gcpres.AlertPolicyConditionConditionPrometheusQueryLanguageArgs{
-					Query:    pulumi.String(webhookLagPromQL()),
-					Duration: pulumi.String("0s"),
-					// The histogram exists once a Stripe event was applied
-					// (telemetry's instruments are made on first use), and
-					// Cloud Monitoring refuses a condition on a metric it
-					// does not have ("Cannot find metric(s) that match
-					// type"): a filter cannot skip that check, PromQL can.
-					DisableMetricValidation: pulumi.Bool(true),
-				},
-			}}); err != nil {
+			// The histogram exists once a Stripe event was applied.
+			[]gcpres.AlertPolicyConditionArgs{promQLCondition("webhook lag p99", webhookLagPromQL())}); err != nil {
 			return nil, err
 		}
 	}
-	if s.servesPlays(GCP) {
-		if al.NotSignable, err = policy("title-not-signable", "Plays refused as `"+playback.ReasonTitleNotSignable+
-			"`: a title's stored catalogue entry is a path no signer of the stack signs; every play of it fails until the catalogue (or the signers) is fixed.",
-			[]gcpres.AlertPolicyConditionArgs{{
-				DisplayName: pulumi.String("plays refused as " + playback.ReasonTitleNotSignable),
-				ConditionPrometheusQueryLanguage: &gcpres.AlertPolicyConditionConditionPrometheusQueryLanguageArgs{
-					Query:    pulumi.String(notSignablePromQL()),
-					Duration: pulumi.String("0s"),
-					// The counter exists once a play was refused
-					// (telemetry's instruments are made on first use), so
-					// a new stack has no such metric yet; Cloud Monitoring
-					// would refuse the condition if it checked.
-					DisableMetricValidation: pulumi.Bool(true),
-				},
-			}}); err != nil {
+	plays, err := s.servesPlays(GCP)
+	if err != nil {
+		return nil, err
+	}
+	if plays {
+		// The counter exists once a play was refused.
+		if al.NotSignable, err = policy("title-not-signable", "Plays refused as `"+playback.ReasonTitleNotSignable+"`"+notSignableDescription,
+			[]gcpres.AlertPolicyConditionArgs{promQLCondition("plays refused as "+playback.ReasonTitleNotSignable, notSignablePromQL())}); err != nil {
 			return nil, err
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"maps"
 	"regexp"
-	"slices"
 	"testing"
 
 	"github.com/sethvargo/go-envconfig"
@@ -111,17 +110,46 @@ func emittedRefusal(t *testing.T) refusal {
 	return r
 }
 
-// playsCloud is where plays are authorized (POST /v1/play is served), so
+// playsCloud is where plays are authorized (playRoute is served), so
 // refused.
 func playsCloud(t *testing.T, l Layout) Cloud {
 	t.Helper()
-	for _, fn := range catalog.Functions {
-		if slices.ContainsFunc(fn.Routes, func(r catalog.Route) bool { return r.Key() == "POST /v1/play" }) {
-			return l.HTTPCloud(fn)
-		}
+	fn, err := playServer(catalog.Functions)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no function serves POST /v1/play")
-	return ""
+	return l.HTTPCloud(fn)
+}
+
+// TestPlayServerIsFoundByRoute: the not-signable alarm goes where plays
+// are authorized, found by the route whatever the function is named, and
+// a catalogue with no function serving the route is an error, not a
+// stack silently without the alarm.
+func TestPlayServerIsFoundByRoute(t *testing.T) {
+	t.Parallel()
+	play := catalog.Route{Method: "POST", Path: "/v1/play"}
+	for _, tc := range []struct {
+		name    string
+		fns     []catalog.Function
+		want    string
+		wantErr bool
+	}{
+		{name: "renamed", fns: []catalog.Function{{Name: "other"}, {Name: "plays", Routes: []catalog.Route{play}}}, want: "plays"},
+		{name: "none serves it", fns: []catalog.Function{{Name: "authorizeplay"}}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fn, err := playServer(tc.fns)
+			switch {
+			case tc.wantErr && err == nil:
+				t.Fatalf("playServer found %q, want an error", fn.Name)
+			case !tc.wantErr && err != nil:
+				t.Fatal(err)
+			case fn.Name != tc.want:
+				t.Fatalf("playServer found %q, want %q", fn.Name, tc.want)
+			}
+		})
+	}
 }
 
 // TestTitleNotSignableAlarm: a play refused as title_not_signable (a
