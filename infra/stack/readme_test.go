@@ -33,3 +33,25 @@ func TestREADMENamesWhatTheStacksCreate(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEAlarmsHoldTheStacksPromQL: the README's Alarms paragraph
+// quotes the PromQL of the GCP alert policies, so an operator can paste
+// it into Metrics Explorer; it must be the query the stack deploys, not
+// an earlier one.
+func TestREADMEAlarmsHoldTheStacksPromQL(t *testing.T) {
+	t.Parallel()
+	readme := readFile(t, "../../README.md")
+	_, section, _ := strings.Cut(readme, "**Alarms**")
+	section, _, _ = strings.Cut(section, "\n\n")
+	if section == "" {
+		t.Fatal("README.md has no **Alarms** paragraph")
+	}
+	for _, tc := range []struct{ name, query string }{
+		{name: "webhook lag", query: webhookLagPromQL()},
+		{name: "title not signable", query: notSignablePromQL()},
+	} {
+		if !strings.Contains(section, "`"+tc.query+"`") {
+			t.Errorf("README.md's Alarms paragraph does not quote the %s alert's PromQL `%s`", tc.name, tc.query)
+		}
+	}
+}
