@@ -50,19 +50,17 @@ func RunJob(ctx context.Context, name string, job playback.Job) (any, error) {
 		return job(ctx)
 	}
 	parent := trace.SpanContextFromContext(ctx)
+	unsampled := parent.IsValid() && !parent.IsSampled()
+	if unsampled && !rt.jobRoots && rt.unsampledChild(parent) {
+		return job(ctx)
+	}
 	start := time.Now()
 	// faas.trigger is given at start: it marks the span as a job's for
 	// the sampler (jobRoots).
 	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start),
 		trace.WithAttributes(semconv.FaaSTriggerTimer)}
-	if parent.IsValid() && !parent.IsSampled() {
-		if !rt.jobRoots {
-			if rt.unsampledChild(parent) {
-				return job(ctx)
-			}
-		} else {
-			opts = append(opts, trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: parent}))
-		}
+	if unsampled && rt.jobRoots {
+		opts = append(opts, trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: parent}))
 	}
 	nested := parent.IsValid() && !parent.IsRemote()
 	cold := !nested && rt.firstInvocation()
@@ -131,10 +129,10 @@ type jobRoots struct {
 }
 
 func (j jobRoots) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	// The attributes first: the hooks' spans are started with none, so
-	// a request's span costs this an empty scan, not a walk up its
-	// context for the parent.
-	if slices.Contains(p.Attributes, semconv.FaaSTriggerTimer) && p.Kind == trace.SpanKindServer &&
+	// The kind and attributes first, cheapest first: most spans are no
+	// server's, and the hooks' server spans are started with no
+	// attributes, so neither walks up its context for the parent.
+	if p.Kind == trace.SpanKindServer && slices.Contains(p.Attributes, semconv.FaaSTriggerTimer) &&
 		!trace.SpanContextFromContext(p.ParentContext).IsValid() {
 		return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
 	}

@@ -101,22 +101,6 @@ const ExporterGoogleCloud = "googlecloud"
 // (https://docs.cloud.google.com/stackdriver/docs/reference/telemetry/v1.metrics).
 const CloudMonitoringPrefix = "prometheus.googleapis.com/"
 
-// The kinds Cloud Monitoring appends to a Prometheus series' metric type:
-// a histogram is .../histogram, a monotonic sum (a counter) .../counter,
-// a gauge or a non-monotonic sum (an up-down counter) .../gauge.
-const (
-	CloudMonitoringHistogram = "histogram"
-	CloudMonitoringCounter   = "counter"
-	CloudMonitoringGauge     = "gauge"
-)
-
-// CloudMonitoringType is the Cloud Monitoring metric type of the metric
-// name of that kind: the webhook lag histogram is
-// prometheus.googleapis.com/playplane.webhook.lag/histogram.
-func CloudMonitoringType(name, kind string) string {
-	return CloudMonitoringPrefix + name + "/" + kind
-}
-
 // MetricExporterFunc makes a push metric exporter from the configuration,
 // when OTEL_METRICS_EXPORTER names it (Options.MetricExporters). It runs in
 // Setup, so it must not call the network: connect on the first Export.
@@ -358,7 +342,8 @@ type runtime struct {
 	// (sampler), so unsampledChild skips it.
 	followsParent bool
 	// jobRoots: a job's span is recorded whatever the sampler's ratio
-	// (RunJob), as the SDK's sampler is jobRoots.
+	// (RunJob): the SDK's sampler is jobRoots, or always_on, which
+	// records every span as it is.
 	jobRoots bool
 	// Metric options per attribute values (optCache).
 	routes  optCache[routeKey]
@@ -510,7 +495,7 @@ func Setup(ctx context.Context, opts Options) (*Provider, error) {
 		sdkSampler := smp
 		// A sampler that records no root records no job either: tracing
 		// was turned off. always_on records every job as it is.
-		if rt.jobRoots = !root.known || root.bound > 0; rt.jobRoots && smp.Description() != sdktrace.AlwaysSample().Description() {
+		if rt.jobRoots = root.bound > 0; rt.jobRoots && smp.Description() != sdktrace.AlwaysSample().Description() {
 			sdkSampler = jobRoots{Sampler: smp, orphans: !followsParent}
 		}
 		p.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p.spans), sdktrace.WithResource(res), sdktrace.WithSampler(sdkSampler),

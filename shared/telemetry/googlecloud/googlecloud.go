@@ -18,8 +18,9 @@
 // Managed Service for Prometheus data: monitored resource
 // prometheus_target (location from cloud.region, job from service.name,
 // instance from service.instance.id), metric types
-// prometheus.googleapis.com/<name>/<kind> with the OTLP name kept as it is
-// (telemetry.CloudMonitoringType). See
+// prometheus.googleapis.com/<name>/<kind> (telemetry.CloudMonitoringPrefix)
+// with the OTLP name kept as it is and kind histogram, counter (a
+// monotonic sum) or gauge (a gauge or a non-monotonic sum). See
 // https://docs.cloud.google.com/stackdriver/docs/reference/telemetry/v1.metrics
 // and https://docs.cloud.google.com/stackdriver/docs/otlp-metrics/overview.
 //
