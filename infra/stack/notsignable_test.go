@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"maps"
 	"regexp"
+	"strconv"
 	"testing"
 
 	"github.com/sethvargo/go-envconfig"
@@ -224,6 +225,9 @@ func TestTitleNotSignableAlarm(t *testing.T) {
 		if m[1] != emitted.otlpMetric || m[2] != emitted.otlpLabel || m[3] != emitted.otlpValue {
 			t.Errorf("query selects %s{%s=%s}; the export carries %s{%s=%s}", m[1], m[2], m[3],
 				emitted.otlpMetric, emitted.otlpLabel, emitted.otlpValue)
+		}
+		if m[4] != strconv.Itoa(AlarmNotSignableWindowSeconds) {
+			t.Errorf("query's window is %ss, want AlarmNotSignableWindowSeconds, %d s", m[4], AlarmNotSignableWindowSeconds)
 		}
 	})
 }

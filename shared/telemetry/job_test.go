@@ -199,14 +199,26 @@ func TestJobSpansAreRecordedWhateverTheRatio(t *testing.T) {
 					t.Errorf("a publish span's parent %x is no job span:%s", p.GetParentSpanId(), otlptest.Describe(spans))
 				}
 			}
+			// Run alone, a job's span is a root with no link; under a
+			// request, the request's child or, the request unsampled, a
+			// root with exactly one link, to it.
+			alone := 0
 			for _, j := range jobs {
 				parent := j.GetParentSpanId()
 				switch links := j.GetLinks(); {
 				case len(parent) != 0 && !servers[string(parent)]:
 					t.Errorf("a job span's parent %x was not recorded:%s", parent, otlptest.Describe(spans))
-				case len(parent) == 0 && len(links) == 1 && servers[string(links[0].GetSpanId())]:
+				case len(parent) != 0:
+				case len(links) == 0:
+					alone++
+				case len(links) != 1:
+					t.Errorf("a job span under an unsampled request has %d links, want 1", len(links))
+				case servers[string(links[0].GetSpanId())]:
 					t.Errorf("a job span is linked to a recorded request span instead of being its child")
 				}
+			}
+			if tc.want != 0 && alone != runs {
+				t.Errorf("%d job spans have neither parent nor link, want the %d run alone:%s", alone, runs, otlptest.Describe(spans))
 			}
 		})
 	}
