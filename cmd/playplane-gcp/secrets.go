@@ -94,12 +94,12 @@ const usage = "usage: playplane-gcp [token [--admin] ACCOUNT|NAME | source DIST]
 // GCP=1 ADMIN=1 ACCOUNT=ops-alice). The claim is the one that function
 // checks, read from the environment by its own Config (ADMIN_CLAIM).
 func tokenCmd(ctx context.Context, cfg Config, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	admin := fs.Bool("admin", false, "mint an admin token (claim ADMIN_CLAIM) for the operator NAME")
-	if err := fs.Parse(args); err != nil {
+	flags := flag.NewFlagSet("token", flag.ContinueOnError)
+	admin := flags.Bool("admin", false, "mint an admin token (claim ADMIN_CLAIM) for the operator NAME")
+	if err := flags.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if flags.NArg() != 1 {
 		return errors.New(usage)
 	}
 	var token string
@@ -112,12 +112,12 @@ func tokenCmd(ctx context.Context, cfg Config, args []string, stdout io.Writer) 
 		if err != nil {
 			return err
 		}
-		if token, err = auth.MintAdminHS256(devKeyID, key, cfg.Issuer, cfg.Audience, fs.Arg(0), ac.AdminClaim, devTokenTTL, time.Now()); err != nil {
+		if token, err = auth.MintAdminHS256(devKeyID, key, cfg.Issuer, cfg.Audience, flags.Arg(0), ac.AdminClaim, devTokenTTL, time.Now()); err != nil {
 			return err
 		}
 	} else {
 		var err error
-		if token, err = DevToken(cfg, fs.Arg(0), devTokenTTL); err != nil {
+		if token, err = DevToken(cfg, flags.Arg(0), devTokenTTL); err != nil {
 			return err
 		}
 	}
