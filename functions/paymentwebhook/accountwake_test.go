@@ -377,3 +377,88 @@ func TestSweepBlamesNoWriterThatWakes(t *testing.T) {
 		wantState(t, h.getAccount("acct_sw"), playback.StatusActive, "standard")
 	})
 }
+
+// failingSweep is a store on which the sweeper's re-park of event id
+// fails (so does its reannounce), and so does listing the events parked
+// under listFails, as a store does on an item it cannot write or a
+// partition down.
+type failingSweep struct {
+	harnessStore
+	id, listFails string
+}
+
+func (s failingSweep) ParkEvent(ctx context.Context, source, id, key string, at, expiresAt time.Time) error {
+	if id == s.id {
+		return playback.Unavailable(errors.New("unwritable"), "parking %s", id)
+	}
+	return s.harnessStore.ParkEvent(ctx, source, id, key, at, expiresAt)
+}
+
+func (s failingSweep) ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {
+	if key != "" && key == s.listFails {
+		return nil, playback.Unavailable(errors.New("down"), "listing %s", key)
+	}
+	return s.harnessStore.ListParkedEvents(ctx, source, key, after, limit)
+}
+
+// TestSweepGoesOnPastAFailure: a sweep whose reannounce of one event
+// fails (a stranded event, recorded and never announced, or one parked
+// for retry), or whose list of the events parked for retry fails, still
+// wakes the events of an account created without a wake
+// (wakeCreatedAccounts), and reports the failure. Before, the sweep
+// returned at the first failure, so one event that kept failing stopped
+// the account backstop on every run; on bolt, DynamoDB Local and the
+// Firestore emulator.
+func TestSweepGoesOnPastAFailure(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// parked: evt_stuck is parked for retry, not stranded.
+		parked    bool
+		id        string
+		listFails string
+	}{
+		{name: "a stranded event's reannounce fails", id: "evt_stuck"},
+		{name: "a parked event's reannounce fails", id: "evt_stuck", parked: true},
+		{name: "listing the events parked for retry fails", listFails: parkRetry, parked: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			parkStores(t, func(t *testing.T, opts ...harnessOption) {
+				h := newHarness(t, append(opts, noLinkWait)...)
+				sub := subState{id: "sub_gp", customer: "cus_Gp01", status: "active", price: "price_std",
+					start: at(0), end: at(month), created: at(0)}
+				h.run(eventPayload(t, "evt_sub_gp", typeSubscriptionCreated, at(time.Minute),
+					withMeta(sub.obj(t), obj{"account_id": "acct_gp"}), nil))
+				if ev, err := h.inboxEvent("evt_sub_gp"); err != nil || ev.ParkedKey != parkAccount("acct_gp") {
+					t.Fatalf("evt_sub_gp should wait for acct_gp: %+v %v", ev, err)
+				}
+				h.account("acct_gp") // wakes nothing
+				stuck := stripeEvent("evt_stuck", typeSubscriptionCreated, at(2*time.Hour),
+					subObj("sub_stuck", "cus_stuck", "active", "price_std", at(0), at(month)))
+				if _, created, err := h.store.RecordEvent(t.Context(), playback.InboxEvent{Source: Source, ID: "evt_stuck",
+					Type: typeSubscriptionCreated, Created: time.Unix(at(2*time.Hour), 0), Payload: stuck,
+					ReceivedAt: h.clock.Now()}); err != nil || !created {
+					t.Fatalf("recording evt_stuck: %v %v", created, err)
+				}
+				if tc.parked {
+					if err := h.store.ParkEvent(t.Context(), Source, "evt_stuck", parkRetry, h.clock.Now(), time.Time{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				h.clock.Set(h.clock.Now().Add(time.Hour)) // past SweepAge and any backoff
+				deps := h.srv.deps
+				deps.Store = failingSweep{h.store, tc.id, tc.listFails}
+				if _, err := mustNew(t, h.srv.cfg, deps).Sweep(t.Context()); !playback.IsCode(err, playback.CodeUnavailable) {
+					t.Errorf("sweep = %v, want the failure reported", err)
+				}
+				h.settle()
+				// Gone counts as processed (wantProcessed).
+				if ev, err := h.inboxEvent("evt_sub_gp"); !playback.IsCode(err, playback.CodeNotFound) && (err != nil || ev.ProcessedAt.IsZero()) {
+					t.Fatalf("evt_sub_gp a sweep past acct_gp's creation: not processed, parked under %q since %v (%v)",
+						ev.ParkedKey, ev.ParkedSince, err)
+				}
+			})
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/telemetry"
 	"github.com/playplane/playplane/shared/telemetry/promsink"
 )
@@ -121,5 +122,41 @@ func TestPendingGaugeCountsASweptEventOnce(t *testing.T) {
 	}
 	if got := held.count("evt_stranded_g"); got != 2 {
 		t.Fatalf("announced %d times, want the webhook's and one sweep's", got)
+	}
+}
+
+// TestPendingGaugeRecordedPastAFailedReannounce: a sweep whose
+// reannounce of a stranded event fails has still listed the inbox, and
+// records what it listed; before, it returned first and the gauge was
+// never recorded while that event kept failing. Not parallel: a
+// telemetry Provider is process-wide.
+func TestPendingGaugeRecordedPastAFailedReannounce(t *testing.T) {
+	p, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "test", Metrics: telemetry.SinkPrometheus,
+		Prometheus: promsink.New, Lookup: envconfig.MapLookuper(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+
+	var held heldAnnouncements
+	h := newHarness(t, held.option)
+	h.deliver(stripeEvent("evt_stranded_f", typeSubscriptionCreated, at(time.Hour),
+		subObj("sub_f", "cus_f", "active", "price_std", at(0), at(month))))
+	h.clock.Set(h.clock.Now().Add(2 * time.Minute))
+	deps := h.srv.deps
+	deps.Store = failingSweep{harnessStore: h.store, id: "evt_stranded_f"}
+	if _, err := mustNew(t, h.srv.cfg, deps).Sweep(t.Context()); !playback.IsCode(err, playback.CodeUnavailable) {
+		t.Errorf("sweep = %v, want the failure reported", err)
+	}
+	rec := httptest.NewRecorder()
+	p.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(rec.Body.String()))
+	if err != nil {
+		t.Fatalf("the exposition does not parse: %v\n%s", err, rec.Body)
+	}
+	metrics := families["playplane_inbox_pending"].GetMetric()
+	if len(metrics) != 1 || metrics[0].GetGauge().GetValue() != 1 {
+		t.Fatalf("playplane_inbox_pending series = %v, want one of 1 (the stranded event)", metrics)
 	}
 }

@@ -190,44 +190,60 @@ func inSync(cur playback.Subscription, listed snapshot) bool {
 // other; an event that fails again is parked again behind the others,
 // so the retries go round. Last, it wakes the events parked for accounts
 // that exist now (wakeCreatedAccounts). Run it periodically; it returns
-// how many it republished.
+// how many it republished and the first error of a run that went on past
+// it.
 func (s *Server) Sweep(ctx context.Context) (int, error) {
 	now := s.deps.Now()
+	// A step that fails is logged and the run goes on, so that no event
+	// (or read) that keeps failing holds up the others, nor the account
+	// backstop after them; the first error is returned.
+	var firstErr error
+	failed := func(msg string, err error, args ...any) {
+		httpx.Logger(ctx).ErrorContext(ctx, msg, append(args, "err", err)...)
+		firstErr = cmp.Or(firstErr, err)
+	}
 	pending, err := s.deps.Store.ListPendingEvents(ctx, Source, now.Add(-s.cfg.SweepAge), s.cfg.SweepBatch)
+	listFailed := err != nil
 	if err != nil {
-		return 0, err
+		failed("listing stranded stripe events", err)
 	}
 	n := 0
 	for _, ev := range pending {
 		if err := s.reannounce(ctx, ev, parkAnnounced, now); err != nil {
-			return n, err
+			failed("republishing a stranded stripe event", err, "event_id", ev.ID)
+			continue
 		}
 		n++
 	}
 	budget := max(s.cfg.SweepBatch-len(pending), (s.cfg.SweepBatch+3)/4)
 	announced, err := s.deps.Store.ListParkedEvents(ctx, Source, parkAnnounced, playback.ParkCursor{}, budget)
 	if err != nil {
-		return n, err
+		listFailed = true
+		failed("listing parked stripe events", err, "key", parkAnnounced)
 	}
 	retry, err := s.deps.Store.ListParkedEvents(ctx, Source, parkRetry, playback.ParkCursor{}, budget)
 	if err != nil {
-		return n, err
+		listFailed = true
+		failed("listing parked stripe events", err, "key", parkRetry)
 	}
 	// Events Sweep announced wait for nothing but that announcement: as
 	// the pending ones, they are not handled yet. The pending ones were
 	// parked under parkAnnounced above and may be listed there again:
-	// each counts once.
-	waiting := len(pending)
-	swept := make(map[string]bool, len(pending))
-	for _, ev := range pending {
-		swept[ev.ID] = true
-	}
-	for _, ev := range announced {
-		if !swept[ev.ID] {
-			waiting++
+	// each counts once. A failed list would record a backlog of none:
+	// the gauges keep the last run's instead.
+	if !listFailed {
+		waiting := len(pending)
+		swept := make(map[string]bool, len(pending))
+		for _, ev := range pending {
+			swept[ev.ID] = true
 		}
+		for _, ev := range announced {
+			if !swept[ev.ID] {
+				waiting++
+			}
+		}
+		s.recordBacklog(ctx, waiting, len(retry), budget)
 	}
-	s.recordBacklog(ctx, waiting, len(retry), budget)
 	parked := append(announced, retry...)
 	slices.SortFunc(parked, func(a, b playback.InboxEvent) int { return playback.CompareParked(a, playback.CursorOf(b)) })
 	retried := 0
@@ -238,19 +254,21 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 		if now.Before(ev.ParkedAt.Add(s.sweepBackoff(ev))) {
 			continue // announced or parked a moment ago: a later run
 		}
+		retried++ // a failed retry spends the budget too: failures cannot stretch a run
 		if err := s.reannounce(ctx, ev, ev.ParkedKey, now); err != nil {
-			return n, err
+			failed("republishing a parked stripe event", err, "event_id", ev.ID, "key", ev.ParkedKey)
+			continue
 		}
 		n++
-		retried++
 	}
 	woken, err := s.wakeCreatedAccounts(ctx, now, (s.cfg.SweepBatch+3)/4)
+	firstErr = cmp.Or(firstErr, err)
 	n += woken
 	if n > 0 {
 		httpx.Logger(ctx).InfoContext(ctx, "stripe events republished", "count", n,
 			"stranded", len(pending), "parked_retried", retried, "account_woken", woken)
 	}
-	return n, err
+	return n, firstErr
 }
 
 // wakeCreatedAccounts is the backstop of the wakes of an account's
