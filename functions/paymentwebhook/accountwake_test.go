@@ -462,3 +462,37 @@ func TestSweepGoesOnPastAFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestWakeCreatedAccountsAtLimitZero: a page of no keys reads and wakes
+// nothing and leaves the walk where it was. Before, an empty page was
+// taken for a full one and its last key read: a panic.
+func TestWakeCreatedAccountsAtLimitZero(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		parked bool
+	}{
+		{name: "no event waits for an account"},
+		{name: "an event waits for a created account", parked: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, noLinkWait)
+			if tc.parked {
+				sub := subState{id: "sub_lz", customer: "cus_Lz01", status: "active", price: "price_std",
+					start: at(0), end: at(month), created: at(0)}
+				h.run(eventPayload(t, "evt_sub_lz", typeSubscriptionCreated, at(time.Minute),
+					withMeta(sub.obj(t), obj{"account_id": "acct_lz"}), nil))
+				h.account("acct_lz") // wakes nothing
+				h.clock.Set(h.clock.Now().Add(h.srv.cfg.SweepAge))
+			}
+			n, err := h.srv.wakeCreatedAccounts(t.Context(), h.clock.Now(), 0)
+			if n != 0 || err != nil {
+				t.Errorf("wakeCreatedAccounts(limit 0) = %d, %v; want 0, nil", n, err)
+			}
+			if after, err := h.store.ParkedKeysWalk(t.Context(), Source, parkAccount("")); after != "" || err != nil {
+				t.Errorf("the walk after a page of no keys: %q, %v; want it unmoved", after, err)
+			}
+		})
+	}
+}

@@ -290,6 +290,9 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 // it holds up no key after it; the next round of the walk tries it again,
 // and the first such error is returned. It returns how many it woke.
 func (s *Server) wakeCreatedAccounts(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil // a page of no keys cannot name where the next starts
+	}
 	prefix := parkAccount("")
 	after, err := s.deps.Store.ParkedKeysWalk(ctx, Source, prefix)
 	if err != nil {
