@@ -202,6 +202,9 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 		httpx.Logger(ctx).ErrorContext(ctx, msg, append(args, "err", err)...)
 		firstErr = cmp.Or(firstErr, err)
 	}
+	// The least of a batch the parked retries and the account backstop
+	// each get, however many events are stranded.
+	quarter := (s.cfg.SweepBatch + 3) / 4
 	pending, err := s.deps.Store.ListPendingEvents(ctx, Source, now.Add(-s.cfg.SweepAge), s.cfg.SweepBatch)
 	listFailed := err != nil
 	if err != nil {
@@ -215,7 +218,7 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 		}
 		n++
 	}
-	budget := max(s.cfg.SweepBatch-len(pending), (s.cfg.SweepBatch+3)/4)
+	budget := max(s.cfg.SweepBatch-len(pending), quarter)
 	announced, err := s.deps.Store.ListParkedEvents(ctx, Source, parkAnnounced, playback.ParkCursor{}, budget)
 	if err != nil {
 		listFailed = true
@@ -261,7 +264,7 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 		}
 		n++
 	}
-	woken, err := s.wakeCreatedAccounts(ctx, now, (s.cfg.SweepBatch+3)/4)
+	woken, err := s.wakeCreatedAccounts(ctx, now, quarter)
 	firstErr = cmp.Or(firstErr, err)
 	n += woken
 	if n > 0 {
