@@ -32,6 +32,10 @@ func StripeAccountParkKey(account string) string { return "account:" + account }
 // the consumer could not read the inbox, is not stranded.
 const StripeAnnouncedParkKey = "announced"
 
+// WakePage is how many parked Stripe events a wake lists at a time, for
+// the writers with no batch of their own (admin, import, the demo seed).
+const WakePage = 100
+
 // NewStripeEventRecorded is the announcement of the recorded event ev.
 func NewStripeEventRecorded(ev playback.InboxEvent) StripeEventRecorded {
 	return StripeEventRecorded{EventID: ev.ID, Type: ev.Type, Created: ev.Created, ReceivedAt: ev.ReceivedAt}

@@ -569,7 +569,7 @@ func (s *Server) creating(ctx context.Context, kind playback.Kind, id string, cr
 		return create()
 	}
 	written := false
-	woken, err := events.CreateStripeAccount(ctx, s.deps.Store, s.deps.Bus, id, wakePage, s.deps.Now, func() error {
+	woken, err := events.CreateStripeAccount(ctx, s.deps.Store, s.deps.Bus, id, events.WakePage, s.deps.Now, func() error {
 		err := create()
 		written = err == nil
 		return err
@@ -920,9 +920,6 @@ func (s *Server) apply(ctx context.Context, who auth.Identity, c playback.Change
 	return playback.Record{Kind: c.Kind, ID: c.ID, Version: ch.Version, Doc: ch.After}, nil
 }
 
-// wakePage is how many parked payment events a link announces per listing.
-const wakePage = 100
-
 // afterWrite does what a record write implies beyond the record: an
 // account's payment customer is linked to it, and the payment events
 // parked waiting for that link are announced to the payment consumer,
@@ -942,7 +939,7 @@ func (s *Server) afterWrite(ctx context.Context, kind playback.Kind, doc json.Ra
 	if a.CustomerID == "" {
 		return nil
 	}
-	woken, err := events.LinkStripeCustomer(ctx, s.deps.Store, s.deps.Bus, a.CustomerID, a.ID, wakePage, s.deps.Now)
+	woken, err := events.LinkStripeCustomer(ctx, s.deps.Store, s.deps.Bus, a.CustomerID, a.ID, events.WakePage, s.deps.Now)
 	if err != nil {
 		return playback.Unavailable(err, "admin: account %q is written, linking customer %q and announcing its parked payment events failed after %d (retry the request)",
 			a.ID, a.CustomerID, woken)

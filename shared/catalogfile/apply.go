@@ -28,9 +28,6 @@ type Store interface {
 	AccountIDByCustomer(ctx context.Context, customerID string) (string, error)
 }
 
-// wakePage is how many parked payment events a link moves per listing.
-const wakePage = 100
-
 // Plan is what importing a file would change: the record changes, each
 // conditioned on the version read (or on absence), and the coverage zone
 // file if it differs from the latest stored.
@@ -340,12 +337,12 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 		// the payment webhook's sweeper announces them (after its first
 		// backoff, a minute by default), as it would after any wake.
 		if id, err := s.AccountIDByCustomer(ctx, cus); err == nil && id == plan.Links[cus] {
-			if _, err := events.WakeStripeCustomer(ctx, s, nil, cus, wakePage, now()); err != nil {
+			if _, err := events.WakeStripeCustomer(ctx, s, nil, cus, events.WakePage, now()); err != nil {
 				return rep, fmt.Errorf("customer %q is linked, waking its parked payment events failed: %w", cus, err)
 			}
 			continue
 		}
-		if _, err := events.LinkStripeCustomer(ctx, s, nil, cus, plan.Links[cus], wakePage, now); err != nil {
+		if _, err := events.LinkStripeCustomer(ctx, s, nil, cus, plan.Links[cus], events.WakePage, now); err != nil {
 			return rep, fmt.Errorf("link customer %q: %w", cus, err)
 		}
 	}
@@ -381,7 +378,7 @@ func createdAccounts(plan Plan) []string {
 // that exists, which nothing retries.
 func wakeCreatedAccounts(ctx context.Context, s Store, ids []string, now func() time.Time) error {
 	for _, id := range ids {
-		if _, err := events.WakeStripeAccount(ctx, s, nil, id, wakePage, now()); err != nil {
+		if _, err := events.WakeStripeAccount(ctx, s, nil, id, events.WakePage, now()); err != nil {
 			return fmt.Errorf("account %q: waking its parked payment events: %w", id, err)
 		}
 	}

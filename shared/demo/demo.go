@@ -31,9 +31,6 @@ type Store interface {
 	events.ParkedStore
 }
 
-// wakePage is how many parked Stripe events a wake lists at a time.
-const wakePage = 100
-
 // Plans are the demo tiers.
 var Plans = []playback.Plan{
 	{ID: "basic", Name: "Basic", MaxStreams: 1, MaxDevices: 2, MaxQuality: playback.QualitySD},
@@ -199,11 +196,11 @@ func SeedOn(ctx context.Context, s Store, cdnBases map[string]string, now time.T
 			// they are handed to the sweeper, which announces them after
 			// its first backoff.
 			if a.CustomerID != "" {
-				if _, err := events.LinkStripeCustomer(ctx, s, nil, a.CustomerID, a.ID, wakePage, clock); err != nil {
+				if _, err := events.LinkStripeCustomer(ctx, s, nil, a.CustomerID, a.ID, events.WakePage, clock); err != nil {
 					return fmt.Errorf("demo.Seed: customer %s: %w", a.CustomerID, err)
 				}
 			}
-			_, err := events.CreateStripeAccount(ctx, s, nil, a.ID, wakePage, clock, func() error { return s.PutAccount(ctx, a) })
+			_, err := events.CreateStripeAccount(ctx, s, nil, a.ID, events.WakePage, clock, func() error { return s.PutAccount(ctx, a) })
 			if err != nil {
 				return fmt.Errorf("demo.Seed: account %s: %w", a.ID, err)
 			}
