@@ -544,7 +544,7 @@ func (s *Store) ListUnknownEdges(ctx context.Context) ([]playback.UnknownEdge, e
 // (ParkedKeysWalk): its after in fieldWalkAfter, replaced on its revision
 // as read (a few writes a minute).
 func (s *Store) parkWalkRef(source, prefix string) *firestore.DocumentRef {
-	return s.col(colInbox + "_walks").Doc(source + "|" + url.PathEscape(prefix))
+	return s.col(colWalks).Doc(source + "|" + url.PathEscape(prefix))
 }
 
 const fieldWalkAfter = "after"

@@ -102,6 +102,7 @@ const (
 	colSessions  = "sessions"
 	colQoE       = "session_qoe"
 	colInbox     = "inbox"
+	colWalks     = "inbox_walks" // ListParkedKeys' walks (parkWalkRef)
 	colEdges     = "edges"
 	subSlots     = "slots"
 	subProgress  = "progress"
