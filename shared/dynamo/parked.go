@@ -263,10 +263,7 @@ func (s *Store) ListParkedKeys(ctx context.Context, source, prefix, after string
 	if limit <= 0 || source == "" {
 		return nil, nil
 	}
-	from := prefix
-	if after != "" {
-		from = max(from, after+"}")
-	}
+	from := playback.ParkKeysStart(prefix, after)
 	var keys []string
 	var start map[string]types.AttributeValue
 	for len(keys) < limit {
@@ -300,7 +297,7 @@ func (s *Store) ListParkedKeys(ctx context.Context, source, prefix, after string
 		}
 		switch {
 		case found != "":
-			keys, from, start = append(keys, found), found+"}", nil
+			keys, from, start = append(keys, found), playback.PastParkKey(found), nil
 		case out.LastEvaluatedKey == nil:
 			return keys, nil
 		default:

@@ -296,10 +296,7 @@ func (s *Store) ListParkedKeys(ctx context.Context, source, prefix, after string
 	if limit <= 0 || !validID(source) {
 		return nil, nil
 	}
-	from := prefix
-	if after != "" {
-		from = max(from, after+"}")
-	}
+	from := playback.ParkKeysStart(prefix, after)
 	var keys []string
 	for len(keys) < limit {
 		found := ""
@@ -320,7 +317,7 @@ func (s *Store) ListParkedKeys(ctx context.Context, source, prefix, after string
 		if found == "" {
 			return keys, nil
 		}
-		keys, from = append(keys, found), found+"}"
+		keys, from = append(keys, found), playback.PastParkKey(found)
 	}
 	return keys, nil
 }

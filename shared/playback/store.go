@@ -370,6 +370,20 @@ type InboxStore interface {
 // key|position strings list keys in it.
 func CompareParkKeys(a, b string) int { return strings.Compare(a+"|", b+"|") }
 
+// PastParkKey is the least string after every key|position string of key
+// ('}' is the byte after '|'): where a store's listing of keys in
+// CompareParkKeys order goes on past key, however many wait under it.
+func PastParkKey(key string) string { return key + "}" }
+
+// ParkKeysStart is where ListParkedKeys(prefix, after) starts in
+// key|position order: at prefix, or past after if after is later.
+func ParkKeysStart(prefix, after string) string {
+	if after == "" {
+		return prefix
+	}
+	return max(prefix, PastParkKey(after))
+}
+
 // ParkCursor is a position in a key's parked events: list the events
 // parked after At, or at At with an ID greater than ID.
 type ParkCursor struct {
