@@ -75,6 +75,17 @@ func appendParkPosition(b []byte, at time.Time, id string) []byte {
 	return append(b, id...)
 }
 
+// parkPositionLen is the length of what appendParkPosition appends before
+// the id: the seconds and the nanoseconds.
+const parkPositionLen = 8 + 4
+
+// splitParkEntry reads a parked index entry past its source's prefix
+// (sourcePrefix): the park key and the event's id.
+func splitParkEntry(rest []byte) (parkKey []byte, id string) {
+	keyLen := int(binary.BigEndian.Uint16(rest))
+	return rest[2 : 2+keyLen], string(rest[2+keyLen+parkPositionLen:])
+}
+
 func parkIndexKey(ev playback.InboxEvent) []byte {
 	return appendParkPosition(parkIndexPrefix(ev.Source, ev.ParkedKey), ev.ParkedAt, ev.ID)
 }
@@ -213,12 +224,10 @@ func countParked(tx *bbolt.Tx, source, prefix string, limit int, now time.Time) 
 	n := 0
 	c := tx.Bucket(bucketInboxParked).Cursor()
 	for k, _ := c.Seek(sp); k != nil && bytes.HasPrefix(k, sp) && n < limit; k, _ = c.Next() {
-		rest := k[len(sp):]
-		keyLen := int(binary.BigEndian.Uint16(rest))
-		if !bytes.HasPrefix(rest[2:2+keyLen], []byte(prefix)) {
+		parkKey, id := splitParkEntry(k[len(sp):])
+		if !bytes.HasPrefix(parkKey, []byte(prefix)) {
 			continue
 		}
-		id := string(rest[2+keyLen+12:])
 		ev, err := get[playback.InboxEvent](tx, bucketInbox, key(source, id), "event", id)
 		if err != nil {
 			return 0, fmt.Errorf("parked index entry of %s: %w", id, err)
@@ -238,13 +247,11 @@ func parkedKeys(tx *bbolt.Tx, source, prefix, after string, limit int, now time.
 	live := map[string]bool{}
 	c := tx.Bucket(bucketInboxParked).Cursor()
 	for k, _ := c.Seek(sp); k != nil && bytes.HasPrefix(k, sp); k, _ = c.Next() {
-		rest := k[len(sp):]
-		keyLen := int(binary.BigEndian.Uint16(rest))
-		parkKey := string(rest[2 : 2+keyLen])
+		pk, id := splitParkEntry(k[len(sp):])
+		parkKey := string(pk)
 		if live[parkKey] || !strings.HasPrefix(parkKey, prefix) || after != "" && playback.CompareParkKeys(parkKey, after) <= 0 {
 			continue
 		}
-		id := string(rest[2+keyLen+12:])
 		ev, err := get[playback.InboxEvent](tx, bucketInbox, key(source, id), "event", id)
 		if err != nil {
 			return nil, fmt.Errorf("parked index entry of %s: %w", id, err)
