@@ -127,11 +127,7 @@ func TestAccountCreationWakesParkedEvents(t *testing.T) {
 					}
 					h.settle()
 				}
-				// Gone counts as processed (wantProcessed): the cloud stores
-				// expire it by the wall clock.
-				if ev, err := h.inboxEvent("evt_sub_aw"); !playback.IsCode(err, playback.CodeNotFound) && (err != nil || ev.ProcessedAt.IsZero()) {
-					t.Fatalf("evt_sub_aw %s: not processed, parked under %q since %v (%v)", when, ev.ParkedKey, ev.ParkedSince, err)
-				}
+				h.wantProcessed("evt_sub_aw", when)
 				wantState(t, h.getAccount("acct_aw"), playback.StatusActive, "standard")
 			})
 		})
@@ -177,10 +173,7 @@ func TestAccountCreatedAtParkIsNotMissed(t *testing.T) {
 		start: at(0), end: at(month), created: at(0)}
 	h.run(eventPayload(t, "evt_sub_cp", typeSubscriptionCreated, at(time.Minute),
 		withMeta(sub.obj(t), obj{"account_id": "acct_cp"}), nil))
-	// Gone counts as processed (wantProcessed).
-	if ev, err := h.inboxEvent("evt_sub_cp"); !playback.IsCode(err, playback.CodeNotFound) && (err != nil || ev.ProcessedAt.IsZero()) {
-		t.Fatalf("evt_sub_cp, its account created at its park: not processed, parked under %q (%v)", ev.ParkedKey, err)
-	}
+	h.wantProcessed("evt_sub_cp", "its account created at its park")
 	wantState(t, h.getAccount("acct_cp"), playback.StatusActive, "standard")
 }
 
@@ -265,11 +258,7 @@ func TestSweepWakesAnAccountCreatedWithoutAWake(t *testing.T) {
 					}
 					h.settle()
 				}
-				// Gone counts as processed (wantProcessed).
-				if ev, err := h.inboxEvent("evt_acct_nw"); !playback.IsCode(err, playback.CodeNotFound) && (err != nil || ev.ProcessedAt.IsZero()) {
-					t.Fatalf("evt_acct_nw after %d sweeps past its account's creation: not processed, parked under %q since %v (%v)",
-						runs, ev.ParkedKey, ev.ParkedSince, err)
-				}
+				h.wantProcessed("evt_acct_nw", fmt.Sprintf("after %d sweeps past its account's creation", runs))
 				if failed != len(tc.unreadable) {
 					t.Errorf("%d of %d sweeps failed; want %d, one for each unreadable account's key", failed, runs, len(tc.unreadable))
 				}
@@ -369,11 +358,7 @@ func TestSweepBlamesNoWriterThatWakes(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.settle()
-		// Gone counts as processed (wantProcessed).
-		if ev, err := h.inboxEvent("evt_sub_sw"); !playback.IsCode(err, playback.CodeNotFound) && (err != nil || ev.ProcessedAt.IsZero()) {
-			t.Fatalf("evt_sub_sw a sweep past SweepAge after acct_sw's import: not processed, parked under %q since %v (%v)",
-				ev.ParkedKey, ev.ParkedSince, err)
-		}
+		h.wantProcessed("evt_sub_sw", "a sweep past SweepAge after acct_sw's import")
 		wantState(t, h.getAccount("acct_sw"), playback.StatusActive, "standard")
 	})
 }
@@ -453,11 +438,7 @@ func TestSweepGoesOnPastAFailure(t *testing.T) {
 					t.Errorf("sweep = %v, want the failure reported", err)
 				}
 				h.settle()
-				// Gone counts as processed (wantProcessed).
-				if ev, err := h.inboxEvent("evt_sub_gp"); !playback.IsCode(err, playback.CodeNotFound) && (err != nil || ev.ProcessedAt.IsZero()) {
-					t.Fatalf("evt_sub_gp a sweep past acct_gp's creation: not processed, parked under %q since %v (%v)",
-						ev.ParkedKey, ev.ParkedSince, err)
-				}
+				h.wantProcessed("evt_sub_gp", "a sweep past acct_gp's creation")
 			})
 		})
 	}

@@ -118,17 +118,21 @@ func (h *harness) settleLong() {
 	}
 }
 
-// wantProcessed fails unless event id was processed. The cloud stores
-// expire processed events by the wall clock, long past the harness's, so
-// gone counts as processed: it was recorded before.
-func (h *harness) wantProcessed(id string) {
+// wantProcessed fails unless event id was processed, saying when (after
+// id) it should have been. The cloud stores expire processed events by
+// the wall clock, long past the harness's, so gone counts as processed:
+// it was recorded before.
+func (h *harness) wantProcessed(id, when string) {
 	h.t.Helper()
 	ev, err := h.inboxEvent(id)
 	if playback.IsCode(err, playback.CodeNotFound) {
 		return
 	}
 	if err != nil || ev.ProcessedAt.IsZero() {
-		h.t.Fatalf("%s not processed: %+v %v", id, ev, err)
+		if when != "" {
+			when = " " + when
+		}
+		h.t.Fatalf("%s%s: not processed, parked under %q since %v (%v)", id, when, ev.ParkedKey, ev.ParkedSince, err)
 	}
 }
 
@@ -174,7 +178,7 @@ func TestSweepIsNotStarvedByParkedEvents(t *testing.T) {
 		}
 		h.settle()
 		wantState(t, h.getAccount("acct_s"), playback.StatusActive, "standard")
-		h.wantProcessed("evt_stranded")
+		h.wantProcessed("evt_stranded", "")
 		if n, err := h.srv.Sweep(ctx); err != nil || n != 0 {
 			t.Fatalf("a second sweep republished %d (%v): parked events are not the sweeper's", n, err)
 		}
@@ -215,7 +219,7 @@ func TestLinkWakesEveryParkedEvent(t *testing.T) {
 			t.Fatalf("%d events of cus_w still parked after its link, first %s", len(got), got[0].ID)
 		}
 		for i := range many {
-			h.wantProcessed(fmt.Sprintf("evt_w_%03d", i))
+			h.wantProcessed(fmt.Sprintf("evt_w_%03d", i), "")
 		}
 		if got := len(h.getAccount("acct_w").Subscriptions); got != many {
 			t.Fatalf("account holds %d subscriptions, want %d", got, many)
@@ -319,7 +323,7 @@ func TestFailedWakeIsNotLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.settle()
-	h.wantProcessed("evt_sub_fw")
+	h.wantProcessed("evt_sub_fw", "")
 	wantState(t, h.getAccount("acct_fw"), playback.StatusActive, "standard")
 }
 
@@ -422,7 +426,7 @@ func TestLinkAtTheBusLastDeliveryIsNotDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.settle()
-	h.wantProcessed("evt_late")
+	h.wantProcessed("evt_late", "")
 }
 
 // TestLinkAtParkOutlivesAnUnreadableStore: before the bus's last delivery
@@ -464,7 +468,7 @@ func TestLinkAtParkOutlivesAnUnreadableStore(t *testing.T) {
 		}
 		h.settle()
 	}
-	h.wantProcessed("evt_lp")
+	h.wantProcessed("evt_lp", "")
 }
 
 // recordedUpdate records a customer.subscription.updated of customer in the

@@ -190,7 +190,7 @@ func TestUnlinkedWaitIsBounded(t *testing.T) {
 			// Linked within the wait: the event applies.
 			h.clock.Set(received.Add(24 * time.Hour))
 			h.run(stripeEvent("evt_co_late", typeCheckoutCompleted, at(25*time.Hour), checkoutObj("cs_late", "acct_late", "cus_late", "")))
-			h.wantProcessed("evt_late")
+			h.wantProcessed("evt_late", "")
 			wantState(t, h.getAccount("acct_late"), playback.StatusActive, "standard")
 
 			// Past it: gone where reconcile can stand in for it.

@@ -315,7 +315,7 @@ func TestReconcileWakesEventsOfOperatorLinks(t *testing.T) {
 	}
 	h.settle()
 	wantState(t, h.getAccount("acct_op"), playback.StatusActive, "basic")
-	h.wantProcessed("evt_op")
+	h.wantProcessed("evt_op", "")
 	if got := h.parked(parkCustomer("cus_op")); len(got) != 0 {
 		t.Fatalf("%d still parked", len(got))
 	}

@@ -89,7 +89,7 @@ func TestWokenEventOutlivesItsBusRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.settle()
-	h.wantProcessed("evt_sub_wk")
+	h.wantProcessed("evt_sub_wk", "")
 	wantState(t, h.getAccount("acct_wk"), playback.StatusActive, "standard")
 }
 
@@ -131,7 +131,7 @@ func TestWokenEventRetriesOnTheBus(t *testing.T) {
 	if down.Load() {
 		t.Fatal("no write failed after the wake: the test no longer fails its processing")
 	}
-	h.wantProcessed("evt_sub_wr")
+	h.wantProcessed("evt_sub_wr", "")
 	wantState(t, h.getAccount("acct_wr"), playback.StatusActive, "standard")
 }
 
@@ -190,6 +190,6 @@ func TestWokenEventOutlivesAnUnreadableStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.settle()
-	h.wantProcessed("evt_sub_rd")
+	h.wantProcessed("evt_sub_rd", "")
 	wantState(t, h.getAccount("acct_rd"), playback.StatusActive, "standard")
 }
