@@ -121,9 +121,10 @@ func (s *Store) CountParkedEvents(ctx context.Context, source, prefix string, li
 }
 
 // ListParkedKeys walks the source's entries of bucketInboxParked, as
-// CountParkedEvents does, decoding one live event per key to tell it
-// waits: the index orders keys by length first, so it collects them all
-// and sorts them.
+// CountParkedEvents does, decoding a key's events until one is live
+// (expired ones first, in park order) to tell it waits, and none after:
+// the index orders keys by length first, so it collects them all and
+// sorts them.
 func (s *Store) ListParkedKeys(ctx context.Context, source, prefix, after string, limit int) (keys []string, err error) {
 	if limit <= 0 {
 		return nil, nil
