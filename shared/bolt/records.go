@@ -147,6 +147,9 @@ func (s *Store) ParkedKeysWalk(ctx context.Context, source, prefix string) (afte
 // MoveParkedKeysWalk compares and writes in one write transaction, which
 // bbolt serializes.
 func (s *Store) MoveParkedKeysWalk(ctx context.Context, source, prefix, from, to string) (moved bool, err error) {
+	if source == "" {
+		return false, playback.Errorf(playback.CodeInvalid, "id_invalid", "bolt.MoveParkedKeysWalk: source id is empty")
+	}
 	err = s.update(ctx, "MoveParkedKeysWalk", func(tx *bbolt.Tx) error {
 		b, k := tx.Bucket(bucketInboxWalks), key(source, prefix)
 		if moved = string(b.Get(k)) == from; !moved {

@@ -315,6 +315,9 @@ const attrWalkAfter = "after"
 func parkWalkKey(source, prefix string) item { return keyOf("PARKWALK#"+source, "WALK#"+prefix) }
 
 func (s *Store) ParkedKeysWalk(ctx context.Context, source, prefix string) (string, error) {
+	if source == "" {
+		return "", nil
+	}
 	out, err := s.db().GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.table), Key: parkWalkKey(source, prefix), ConsistentRead: aws.Bool(true),
 	})
@@ -325,6 +328,9 @@ func (s *Store) ParkedKeysWalk(ctx context.Context, source, prefix string) (stri
 }
 
 func (s *Store) MoveParkedKeysWalk(ctx context.Context, source, prefix, from, to string) (bool, error) {
+	if source == "" {
+		return false, playback.Errorf(playback.CodeInvalid, "id_invalid", "dynamo.MoveParkedKeysWalk: source id is empty")
+	}
 	cond := "#after = :from"
 	if from == "" {
 		cond = "attribute_not_exists(#after) OR #after = :from"

@@ -361,7 +361,9 @@ type InboxStore interface {
 	// (as ParkedKeysWalk read it), in one atomic step, and reports whether
 	// it did: false, writing nothing, when another walker moved it since,
 	// so that a slow run never moves the walk back over pages others read.
-	// from and to are keys with prefix, or "".
+	// from and to are keys with prefix, or "". The source "" (no inbox's)
+	// has no walk: ParkedKeysWalk returns "" and MoveParkedKeysWalk
+	// refuses it, CodeInvalid (id_invalid), writing nothing.
 	MoveParkedKeysWalk(ctx context.Context, source, prefix, from, to string) (bool, error)
 }
 

@@ -1362,6 +1362,17 @@ func testInboxParkedKeysWalk(t *testing.T, s playback.Store) {
 		t.Fatalf("%d walkers moved the walk from the first page: %q; want one", len(won), won)
 	}
 	walk(t, race, prefix, won[0])
+
+	// The source "" has no walk, and none is written for it.
+	if moved, err := s.MoveParkedKeysWalk(ctx, "", prefix, "", "account:acct_a"); moved || !isInvalidID(err) {
+		t.Errorf("MoveParkedKeysWalk(source \"\") = %v, %v; want false, id_invalid", moved, err)
+	}
+	walk(t, "", prefix, "")
+}
+
+func isInvalidID(err error) bool {
+	e := playback.AsError(err)
+	return e != nil && e.Code == playback.CodeInvalid && e.Reason == "id_invalid"
 }
 
 // testInboxParkedExpiredFirst: expired events at the head of a key do not
