@@ -28,6 +28,11 @@ import (
 // journal; close closes both.
 func openJournal(ctx context.Context, cfg Config) (j *walbus.Journal, close func() error, ok bool, err error) {
 	if _, err := os.Stat(busJournalPath(cfg)); errors.Is(err, os.ErrNotExist) {
+		// A DATA_DIR that is not there is a mistyped one, not a runner
+		// that never failed a message: say so, rather than list nothing.
+		if _, err := os.Stat(cfg.DataDir); err != nil {
+			return nil, nil, false, fmt.Errorf("no runner data directory at %s (DATA_DIR): %w", cfg.DataDir, err)
+		}
 		return nil, nil, false, nil // nothing to list: create no store in a directory the runner has not used
 	}
 	s, err := openStore(ctx, cfg, "bolt")
@@ -78,21 +83,23 @@ func deadLettersCmd(ctx context.Context, cfg Config, args []string, stdout io.Wr
 		return err
 	}
 	j, closeAll, ok, err := openJournal(ctx, cfg)
-	if err != nil || !ok {
+	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, closeAll()) }()
 	type topicDead struct {
 		name string
 		msgs []playback.Message
 	}
 	var all []topicDead
-	if err := j.Load(func(name string, _, dead []playback.Message) {
-		if len(dead) > 0 && (*topic == "" || name == *topic) {
-			all = append(all, topicDead{name, dead})
+	if ok {
+		defer func() { err = errors.Join(err, closeAll()) }()
+		if err := j.Load(func(name string, _, dead []playback.Message) {
+			if len(dead) > 0 && (*topic == "" || name == *topic) {
+				all = append(all, topicDead{name, dead})
+			}
+		}); err != nil {
+			return err
 		}
-	}); err != nil {
-		return err
 	}
 	slices.SortFunc(all, func(a, b topicDead) int { return strings.Compare(a.name, b.name) })
 	w := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
