@@ -301,49 +301,26 @@ func (g Grant) appendTag(dst, line []byte) ([]byte, error) {
 	}
 	tag := line[:colon]
 	written := 0 // line[:written] is in dst
-	// Read as hls.js 1.7.4 reads an attribute list (AttrList.parseAttrList,
-	// /(.+?)=(".*?"|.*?)(?:,|$)/): a name trimmed of white space, an
-	// unquoted value as it is, a quoted one to the last quote before a
-	// comma or the end. Where that is not the closing quote, what follows
-	// is not an attribute to hls.js, and may be a URI to it.
-	for i := colon + 1; i < len(line); {
-		eq := bytes.IndexByte(line[i:], '=')
-		if eq < 0 {
+	for i := colon + 1; ; {
+		a, next, ok, err := nextAttr(line, i)
+		if err != nil {
+			return dst, err
+		}
+		if !ok {
 			break
 		}
-		name, v := bytes.TrimFunc(line[i:i+eq], isJSSpace), i+eq+1
-		if v >= len(line) || line[v] != '"' {
-			if isURIAttr(tag, name) {
-				return dst, manifestError("unquoted %s in %q", name, line)
-			}
-			// An unquoted value holds no comma.
-			next := bytes.IndexByte(line[v:], ',')
-			if next < 0 {
-				break
-			}
-			i = v + next + 1
+		i = next
+		if !isURIAttr(tag, a.name) {
 			continue
 		}
-		end := bytes.IndexByte(line[v+1:], '"')
-		if end < 0 {
-			return dst, manifestError("unterminated %s in %q", name, line)
+		if a.end < 0 {
+			return dst, manifestError("unquoted %s in %q", a.name, line)
 		}
-		end += v + 1
-		if end+1 < len(line) && line[end+1] != ',' {
-			return dst, manifestError("%s's quoted value is followed by %q in %q", name, line[end+1:], line)
+		dst = append(dst, line[written:a.value+1]...)
+		if dst, err = g.appendURI(dst, line[a.value+1:a.end], mayBeElsewhere(tag, a.name)); err != nil {
+			return dst, err
 		}
-		if isURIAttr(tag, name) {
-			dst = append(dst, line[written:v+1]...)
-			var err error
-			if dst, err = g.appendURI(dst, line[v+1:end], mayBeElsewhere(tag, name)); err != nil {
-				return dst, err
-			}
-			written = end
-		}
-		i = end + 1
-		if i < len(line) && line[i] == ',' {
-			i++
-		}
+		written = a.end
 	}
 	return append(dst, line[written:]...), nil
 }
@@ -612,37 +589,64 @@ func tagURIAttr(line []byte) (uri []byte, ok bool, err error) {
 	if colon < 0 || !bytes.Contains(line[colon:], uriName) {
 		return nil, false, nil
 	}
-	for i := colon + 1; i < len(line); {
-		eq := bytes.IndexByte(line[i:], '=')
-		if eq < 0 {
-			break
+	for i := colon + 1; ; {
+		a, next, more, err := nextAttr(line, i)
+		if err != nil || !more {
+			return nil, false, err
 		}
-		name, v := bytes.TrimFunc(line[i:i+eq], isJSSpace), i+eq+1
-		if v >= len(line) || line[v] != '"' {
-			if string(name) == "URI" {
+		if string(a.name) == "URI" {
+			if a.end < 0 {
 				return nil, false, manifestError("unquoted URI in %q", line)
 			}
-			next := bytes.IndexByte(line[v:], ',')
-			if next < 0 {
-				break
-			}
-			i = v + next + 1
-			continue
+			return line[a.value+1 : a.end], true, nil
 		}
-		end := bytes.IndexByte(line[v+1:], '"')
-		if end < 0 {
-			return nil, false, manifestError("unterminated %s in %q", name, line)
-		}
-		end += v + 1
-		if end+1 < len(line) && line[end+1] != ',' {
-			return nil, false, manifestError("%s's quoted value is followed by %q in %q", name, line[end+1:], line)
-		}
-		if string(name) == "URI" {
-			return line[v+1 : end], true, nil
-		}
-		i = end + 2
+		i = next
 	}
-	return nil, false, nil
+}
+
+// hlsAttr is one attribute of a tag's list: its name trimmed of white space,
+// where its value starts in the line and, quoted, where its closing quote
+// is (end -1 when unquoted).
+type hlsAttr struct {
+	name       []byte
+	value, end int
+}
+
+// nextAttr reads the attribute at line[i:] as hls.js 1.7.4 reads an
+// attribute list (AttrList.parseAttrList, /(.+?)=(".*?"|.*?)(?:,|$)/): a
+// name trimmed of white space, an unquoted value as it is, a quoted one to
+// the last quote before a comma or the end. Where that is not the closing
+// quote, what follows is not an attribute to hls.js, and may be a URI to
+// it: refused. next is where the attribute after it starts; ok is false
+// past the list's last attribute. appendTag and tagURIAttr read lists
+// through it, so the media playlist and the master are read alike.
+func nextAttr(line []byte, i int) (a hlsAttr, next int, ok bool, err error) {
+	if i >= len(line) {
+		return hlsAttr{}, 0, false, nil
+	}
+	eq := bytes.IndexByte(line[i:], '=')
+	if eq < 0 {
+		return hlsAttr{}, 0, false, nil
+	}
+	a.name, a.value = bytes.TrimFunc(line[i:i+eq], isJSSpace), i+eq+1
+	if a.value >= len(line) || line[a.value] != '"' {
+		a.end = -1
+		// An unquoted value holds no comma.
+		comma := bytes.IndexByte(line[a.value:], ',')
+		if comma < 0 {
+			return a, len(line), true, nil
+		}
+		return a, a.value + comma + 1, true, nil
+	}
+	end := bytes.IndexByte(line[a.value+1:], '"')
+	if end < 0 {
+		return hlsAttr{}, 0, false, manifestError("unterminated %s in %q", a.name, line)
+	}
+	a.end = end + a.value + 1
+	if a.end+1 < len(line) && line[a.end+1] != ',' {
+		return hlsAttr{}, 0, false, manifestError("%s's quoted value is followed by %q in %q", a.name, line[a.end+1:], line)
+	}
+	return a, min(a.end+2, len(line)), true, nil
 }
 
 // hasScheme reports whether uri starts with an RFC 3986 scheme and ':'.
