@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -281,7 +282,23 @@ func TestBrowserCMCDEventMode(t *testing.T) {
 			t.Logf("%s: resume position %d ms → %d ms; the player went from %d to %d ms (%.0f%% of its play counted); reports (e/sta): %s",
 				player, resumeFrom, resumed, from, pausedMS, 100*float64(resumed-from)/float64(max(pausedMS-from, 1)),
 				strings.Join(sequence[:min(len(sequence), 24)], " "))
-			if resumed < from+500 || resumed > pausedMS+1000 {
+			// A seek reported without pt once playing began loses the derived
+			// position (cmcdPlayhead's rule), and Shaka Player now and then
+			// seeks again a moment after it first plays (CI, stop 56: "ps/p
+			// ps/k" 84 ms apart, the position then held at 2533 ms). The
+			// position then stays where the seek found it: never back, never
+			// past the pause.
+			seekAfterPlay := false
+			for i, es := range sequence {
+				seekAfterPlay = seekAfterPlay || !keys["pt"] && es == "ps/k" && slices.Contains(sequence[:i], "ps/p")
+			}
+			if seekAfterPlay {
+				t.Logf("%s seeked after it began playing and sent no pt: the position is lost from then on", player)
+				if resumed < from || resumed > pausedMS+1000 {
+					t.Errorf("%s: resume position %d ms after the session (was %d), want from %d ms up to where the player paused, %d ms (+1 s)",
+						player, resumed, resumeFrom, from, pausedMS)
+				}
+			} else if resumed < from+500 || resumed > pausedMS+1000 {
 				t.Errorf("%s: resume position %d ms after the session (was %d), want moved on by at least 500 ms and at most to where the player paused, %d ms (+1 s)",
 					player, resumed, resumeFrom, pausedMS)
 			}
