@@ -188,11 +188,19 @@ type Problem struct {
 	Message string `json:"message"`
 }
 
+// String names the line and the field; the empty pointer (the record or
+// file as a whole) is left out rather than read as an empty field name.
 func (p Problem) String() string {
+	var sb strings.Builder
 	if p.Line > 0 {
-		return fmt.Sprintf("line %d: %s: %s", p.Line, p.Pointer, p.Message)
+		fmt.Fprintf(&sb, "line %d: ", p.Line)
 	}
-	return fmt.Sprintf("%s: %s", p.Pointer, p.Message)
+	if p.Pointer != "" {
+		sb.WriteString(p.Pointer)
+		sb.WriteString(": ")
+	}
+	sb.WriteString(p.Message)
+	return sb.String()
 }
 
 // Invalid is the error of a file that cannot be imported, listing every

@@ -282,3 +282,24 @@ func TestNumbersBeyondFloat64(t *testing.T) {
 		})
 	}
 }
+
+func TestProblemString(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		p    catalogfile.Problem
+		want string
+	}{
+		{name: "line and field", p: catalogfile.Problem{Line: 3, Pointer: "/plans/0/id", Message: "missing"}, want: "line 3: /plans/0/id: missing"},
+		{name: "field without a line", p: catalogfile.Problem{Pointer: "/id", Message: "missing"}, want: "/id: missing"},
+		{name: "the record as a whole", p: catalogfile.Problem{Line: 1, Message: "missing property 'id'"}, want: "line 1: missing property 'id'"},
+		{name: "the file as a whole", p: catalogfile.Problem{Message: "not JSON"}, want: "not JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tc.p.String(); got != tc.want {
+				t.Errorf("%+v reads %q, want %q", tc.p, got, tc.want)
+			}
+		})
+	}
+}
