@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -473,6 +474,67 @@ func TestWakeCreatedAccountsAtLimitZero(t *testing.T) {
 			}
 			if after, err := h.store.ParkedKeysWalk(t.Context(), Source, parkAccount("")); after != "" || err != nil {
 				t.Errorf("the walk after a page of no keys: %q, %v; want it unmoved", after, err)
+			}
+		})
+	}
+}
+
+// walkMoves counts the writes of the account walk's position.
+type walkMoves struct {
+	harnessStore
+	moves *atomic.Int32
+}
+
+func (s walkMoves) MoveParkedKeysWalk(ctx context.Context, source, prefix, from, to string) (bool, error) {
+	s.moves.Add(1)
+	return s.harnessStore.MoveParkedKeysWalk(ctx, source, prefix, from, to)
+}
+
+// TestWakeCreatedAccountsWritesOnlyAMove: a run whose walk stays where it
+// was (a page shorter than the limit read from the start: the walk starts
+// there again) writes nothing; one that reaches the end of a walk begun
+// further on writes its return to the start. Before, every run wrote the
+// walk, "" to "" on a store where no event waits for an account: a write
+// a minute on every deployment for nothing.
+func TestWakeCreatedAccountsWritesOnlyAMove(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		accounts  []string // each with one event waiting for it
+		limit     int
+		runs      int
+		wantMoves int32
+		wantAfter string
+	}{
+		{name: "no event waits for an account", limit: 4, runs: 3},
+		{name: "a short page from the start", accounts: []string{"acct_wa", "acct_wb"}, limit: 4, runs: 3},
+		{name: "a full page, then the rest", accounts: []string{"acct_wa", "acct_wb", "acct_wc"}, limit: 2, runs: 2, wantMoves: 2},
+		{name: "a full page", accounts: []string{"acct_wa", "acct_wb", "acct_wc"}, limit: 2, runs: 1, wantMoves: 1,
+			wantAfter: parkAccount("acct_wb")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, noLinkWait)
+			for i, account := range tc.accounts {
+				sub := subState{id: "sub_w" + account, customer: "cus_W" + account, status: "active", price: "price_std",
+					start: at(0), end: at(month), created: at(0)}
+				h.run(eventPayload(t, "evt_w"+account, typeSubscriptionCreated, at(time.Duration(i+1)*time.Minute),
+					withMeta(sub.obj(t), obj{"account_id": account}), nil))
+			}
+			moves := &atomic.Int32{}
+			deps := h.srv.deps
+			deps.Store = walkMoves{h.store, moves}
+			srv := mustNew(t, h.srv.cfg, deps)
+			for range tc.runs {
+				if _, err := srv.wakeCreatedAccounts(t.Context(), h.clock.Now(), tc.limit); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := moves.Load(); got != tc.wantMoves {
+				t.Errorf("%d runs wrote the walk %d times, want %d", tc.runs, got, tc.wantMoves)
+			}
+			if after, err := h.store.ParkedKeysWalk(t.Context(), Source, parkAccount("")); after != tc.wantAfter || err != nil {
+				t.Errorf("the walk after %d runs: %q, %v; want %q", tc.runs, after, err, tc.wantAfter)
 			}
 		})
 	}

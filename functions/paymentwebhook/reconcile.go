@@ -320,9 +320,13 @@ func (s *Server) wakeCreatedAccounts(ctx context.Context, now time.Time, limit i
 	if len(keys) == limit {
 		next = keys[len(keys)-1]
 	}
-	// Not moved: another run read this page too and moved the walk on.
-	if _, err := s.deps.Store.MoveParkedKeysWalk(ctx, Source, prefix, after, next); err != nil {
-		firstErr = cmp.Or(firstErr, err)
+	// A walk that starts where it started is not written (from the
+	// start to the start, a run a minute on most stores). Not moved:
+	// another run read this page too and moved the walk on.
+	if next != after {
+		if _, err := s.deps.Store.MoveParkedKeysWalk(ctx, Source, prefix, after, next); err != nil {
+			firstErr = cmp.Or(firstErr, err)
+		}
 	}
 	return woken, firstErr
 }
