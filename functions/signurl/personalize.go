@@ -117,12 +117,15 @@ func PersonalizeMaster(dst, stored []byte, allowed []playback.Rendition, pathway
 				header = append(header, line)
 			case bytes.HasPrefix(line, []byte("#EXT-X-MEDIA:")):
 				return manifestError("alternate renditions with URIs are not personalized")
-			case bytes.HasPrefix(line, []byte("#EXT-X-SESSION-DATA:")), !hasScheme(uri) && !bytes.HasPrefix(uri, []byte("//")):
+			case bytes.HasPrefix(line, []byte("#EXT-X-SESSION-DATA:")), !hasScheme(uri) && !bytes.HasPrefix(uri, []byte("//")),
+				hostlessWebURL(string(uri)):
 				// Dropped too: any other tag naming an object beside the
 				// stored playlist (a session key, a vendor's image stream)
-				// would resolve against the API's URL. A session key only
-				// lets a player load a key early: the media playlists'
-				// EXT-X-KEY name it on the CDN.
+				// would resolve against the API's URL, and an http(s) URL
+				// without a host against the player's page
+				// (hostlessWebURL). A session key only lets a player load
+				// a key early: the media playlists' EXT-X-KEY name it on
+				// the CDN.
 			default:
 				header = append(header, line)
 			}
@@ -177,7 +180,9 @@ func isAllowed(allowed []playback.Rendition, path string) bool {
 // renditionOf returns the first segment of a relative URI "<r>/<file>",
 // once dot segments are removed as a player resolving it removes them
 // (./sd/media.m3u8 is sd's); one climbing out of the title's folder is
-// none.
+// none, as is one with a scheme: "https:sd/media.m3u8" is no relative
+// URI to a player (hostlessWebURL), and a rendition's name holds no ':'
+// (playback.SignablePath).
 func renditionOf(uri string) (string, bool) {
 	if needsBrowserRead([]byte(uri)) {
 		uri = asBrowserReads(uri)
@@ -195,7 +200,7 @@ func renditionOf(uri string) (string, bool) {
 		uri = resolved[len(title):]
 	}
 	r, rest, ok := strings.Cut(uri, "/")
-	if !ok || rest == "" || strings.Contains(uri, "://") || r == "" || r == "." || r == ".." {
+	if !ok || rest == "" || hasScheme(uri) || strings.Contains(uri, "://") || r == "" || r == "." || r == ".." {
 		return "", false
 	}
 	return r, true
@@ -404,6 +409,9 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 		uri = []byte(asBrowserReads(string(uri)))
 	}
 	if hasScheme(uri) || bytes.HasPrefix(uri, []byte("//")) {
+		if hostlessWebURL(string(uri)) {
+			return dst, manifestError("URI %q has no host after its scheme: a player fetches it from its page's", uri)
+		}
 		if path, ok := sameOriginPath(string(uri), g.Base); ok {
 			uri = []byte(path)
 		} else if !elsewhere {
@@ -495,7 +503,7 @@ func sameOriginPath(ref, base string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if hasScheme([]byte(ref)) {
+	if hasScheme(ref) {
 		colon := strings.IndexByte(ref, ':')
 		if !strings.EqualFold(ref[:colon], scheme) {
 			return "", false
@@ -650,9 +658,9 @@ func nextAttr(line []byte, i int) (a hlsAttr, next int, ok bool, err error) {
 }
 
 // hasScheme reports whether uri starts with an RFC 3986 scheme and ':'.
-func hasScheme(uri []byte) bool {
-	for i, c := range uri {
-		switch {
+func hasScheme[T string | []byte](uri T) bool {
+	for i := range len(uri) {
+		switch c := uri[i]; {
 		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
 		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
 		case i > 0 && c == ':':
@@ -1475,10 +1483,32 @@ func needsBrowserRead(uri []byte) bool {
 // reads from '\' in an http(s) URL (the URL Standard's relative slash
 // state), as it does in a path (splitPath).
 func namesHost(ref string) bool {
-	return hasScheme([]byte(ref)) || len(ref) >= 2 && isSlash(ref[0]) && isSlash(ref[1])
+	return hasScheme(ref) || len(ref) >= 2 && isSlash(ref[0]) && isSlash(ref[1])
 }
 
 func isSlash(c byte) bool { return c == '/' || c == '\\' }
+
+// hostlessWebURL reports whether ref is an http(s) URL whose scheme is not
+// followed by the two slashes (each '/' or '\') of a host: "https:/x",
+// "https:x", "HTTPS:". A browser's URL parser (WHATWG URL Standard, scheme
+// state) reads one against the URL it is resolved with: as a relative URL
+// on that URL's host when their schemes are the same (special relative or
+// authority state), else as naming the host that follows (special
+// authority slashes state). hls.js 1.7.4 (url-toolkit's buildAbsoluteURL
+// keeps a URL with a scheme as it is) and dash.js 5.2.1 (a URL its
+// DefaultURLUtils.isRelative says is not) never resolve it against the
+// playlist's URL or a BaseURL: they fetch it as it is, and the browser
+// resolves it against the player's page: a path on the page's host where
+// the page has that scheme, the host that follows where it has the other.
+// Neither is the CDN's, nor a host the manifest can be said to name.
+func hostlessWebURL(ref string) bool {
+	if !hasScheme(ref) {
+		return false
+	}
+	scheme, rest, _ := strings.Cut(ref, ":")
+	return (strings.EqualFold(scheme, "https") || strings.EqualFold(scheme, "http")) &&
+		!(len(rest) >= 2 && isSlash(rest[0]) && isSlash(rest[1]))
+}
 
 // hasPercentDot reports whether s holds "%2e" in either case. It runs on
 // every MPD served, so it looks at each '%' only (a byte search) rather

@@ -95,17 +95,22 @@ func TestPersonalizeMasterDropsRelativeSessionKeys(t *testing.T) {
 			`#EXT-X-SESSION-KEY:METHOD=AES-128,URI="sd/key.bin"`+"\n"+
 			`#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI="skd://key1",KEYFORMAT="com.apple.streamingkeydelivery"`+"\n"+
 			`#EXT-X-SESSION-KEY:METHOD=AES-128,URI="//keys.example.com/k1"`+"\n"+
+			`#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https:/keys/k2"`+"\n"+
+			`#EXT-X-SESSION-KEY:METHOD=AES-128,URI="HTTPS:sd/key.bin"`+"\n"+
+			`#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https:\\keys.example.com\k3"`+"\n"+
 			`#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=5000,RESOLUTION=320x180,CODECS="jpeg",URI="thumbs/index.m3u8"`+"\n", 1)
 	out, err := signurl.PersonalizeMaster(nil, []byte(stored), demo.Ladder[:1], examplePathways[:1], "https://s", link)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, relative := range []string{`URI="sd/key.bin"`, `URI="thumbs/index.m3u8"`} {
+	// An http(s) URL without a host's slashes is fetched from the player's
+	// page (hostlessWebURL): as relative.
+	for _, relative := range []string{`URI="sd/key.bin"`, `URI="thumbs/index.m3u8"`, `URI="https:/keys/k2"`, `URI="HTTPS:sd/key.bin"`} {
 		if strings.Contains(string(out), relative) {
 			t.Errorf("a relative %s is kept:\n%s", relative, out)
 		}
 	}
-	for _, want := range []string{`URI="skd://key1"`, `URI="//keys.example.com/k1"`} {
+	for _, want := range []string{`URI="skd://key1"`, `URI="//keys.example.com/k1"`, `URI="https:\\keys.example.com\k3"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("no %s in\n%s", want, out)
 		}
@@ -229,6 +234,28 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 		{"a line separator in a tag, then a map out of the title", "#EXT-X-FOO:x\u2028#EXT-X-MAP:URI=\"/titles/t2/sd/init.mp4\"", "", true},
 		{"a paragraph separator in a tag, then a map on another host", "#EXT-X-FOO:x\u2029#EXT-X-MAP:URI=\"https://other.example.com/init.mp4\"", "", true},
 		{"a tab in a key server's scheme", "#EXT-X-KEY:METHOD=AES-128,URI=\"ht\ttps://keys.example.com/k1\"", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
+		// An http(s) URL without the two slashes of a host is fetched as
+		// it is by hls.js 1.7.4 (url-toolkit keeps a URL with a scheme)
+		// and resolved by the browser against the player's page (WHATWG
+		// URL Standard, scheme state: the page's host where the schemes
+		// are the same), not against the playlist's URL: not on the CDN,
+		// nor a host of its own. Node 20's URL, url-toolkit as hls.min.js
+		// holds it, page https://app.example/watch/page.html:
+		// "https:/other/x" is fetched as https://app.example/other/x.
+		{"a key, a scheme without a host's slashes", `#EXT-X-KEY:METHOD=AES-128,URI="https:/keys.example.com/k1"`, "", true},
+		{"a key, a scheme before a host's name", `#EXT-X-KEY:METHOD=AES-128,URI="https:keys.example.com/k1"`, "", true},
+		{"a key, an upper-case scheme and a path in the folder", `#EXT-X-KEY:METHOD=AES-128,URI="HTTPS:/titles/t1/sd/key.bin"`, "", true},
+		{"a key, a scheme and a relative path", `#EXT-X-KEY:METHOD=AES-128,URI="http:key.bin"`, "", true},
+		{"a key, a scheme alone", `#EXT-X-KEY:METHOD=AES-128,URI="https:"`, "", true},
+		{"a key, a control and a space before a scheme without a host", "#EXT-X-KEY:METHOD=AES-128,URI=\"\x01 https:/keys/k1\"", "", true},
+		{"an interstitial asset list, a scheme without a host", `#EXT-X-DATERANGE:ID="ad7",CLASS="com.apple.hls.interstitial",X-ASSET-LIST="https:/ads/list.json"`, "", true},
+		{"an interstitial asset, a scheme and a relative path", `#EXT-X-DATERANGE:ID="ad8",CLASS="com.apple.hls.interstitial",X-ASSET-URI="https:promo/master.m3u8"`, "", true},
+		{"a map, a scheme and a path in the folder", `#EXT-X-MAP:URI="https:/titles/t1/sd/init.mp4"`, "", true},
+		{"a segment, a scheme and a relative path", "https:seg1.m4s", "", true},
+		// Backslashes are its slashes (WHATWG URL Standard, relative slash
+		// state): a host of its own, kept as today.
+		{"a key server, backslashes for the slashes", `#EXT-X-KEY:METHOD=AES-128,URI="https:\\keys.example.com\k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https:\\keys.example.com\k1"`, false},
+		{"a key server, a slash and a backslash", `#EXT-X-KEY:METHOD=AES-128,URI="https:/\keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https:/\keys.example.com/k1"`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -363,6 +390,11 @@ func TestPersonalizeMPDRefusesURLsOffThePathways(t *testing.T) {
 		{"a SegmentURL on another host", set, `<SegmentList><SegmentURL media="https://other.example.com/sd/seg1.m4s"/></SegmentList>` + set, nil, true},
 		// The pathways are alternatives a client may fetch from: an
 		// origin only one of them has leaves the others.
+		// dash.js 5.2.1 fetches an http(s) URL without a host's slashes as
+		// it is (DefaultURLUtils.isRelative: not relative), from the
+		// player's page (hostlessWebURL), never the BaseURL's host.
+		{"a scheme without a host's slashes, a path in the title", media, `media="https:/titles/t1/$RepresentationID$/`, nil, true},
+		{"a scheme and a relative path", media, `media="HTTPS:$RepresentationID$/`, nil, true},
 		{"one pathway's origin of two", media, `media="https://d111.cloudfront.net/titles/t1/$RepresentationID$/`, examplePathways, true},
 		{"an absolute path in the title", media, `media="/titles/t1/$RepresentationID$/`, nil, false},
 		{"the pathway's origin, in the title", media, `media="https://d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
@@ -475,6 +507,10 @@ func TestPersonalizeRefusesWhatItCannotHandle(t *testing.T) {
 		{"variant at the root", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nmedia.m3u8\n"},
 		{"variant without URI", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n"},
 		{"variant out of the title", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n../t2/sd/media.m3u8\n"},
+		// Not relative to a player (hostlessWebURL): hls.js fetches it from
+		// the page's host. It was dropped as a rendition named "https:sd".
+		{"variant with a scheme and no host", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nhttps:sd/media.m3u8\n"},
+		{"variant with a scheme and a path in the title", "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nHTTPS:/titles/t1/sd/media.m3u8\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
