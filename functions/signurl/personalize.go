@@ -495,9 +495,10 @@ func hasPathPrefix(path []byte, prefix string) bool {
 
 // sameOriginPath returns the path (with its query and fragment) of an
 // absolute URL or network-path reference, as asBrowserReads has it, that
-// names base's origin, its scheme and host in any case ("https://cdn.x"):
-// the player fetches it from the pathway as it would the absolute path.
-// Another origin, or base without one, is not.
+// names base's origin, its scheme and host in any case and its port as
+// sameHost reads it ("https://cdn.x"): the player fetches it from the
+// pathway as it would the absolute path. Another origin, or base without
+// one, is not.
 func sameOriginPath(ref, base string) (string, bool) {
 	scheme, host, ok := strings.Cut(base, "://")
 	if !ok {
@@ -519,13 +520,51 @@ func sameOriginPath(ref, base string) (string, bool) {
 	if end < 0 {
 		end = len(ref)
 	}
-	if !strings.EqualFold(ref[:end], host) {
+	if !sameHost(ref[:end], host, scheme) {
 		return "", false
 	}
 	if path := ref[end:]; path != "" && isSlash(path[0]) {
 		return path, true
 	}
 	return "/" + ref[end:], true
+}
+
+// sameHost reports whether the authorities a and b ("host" or "host:port")
+// name one host and port of an http(s) URL of scheme: hosts in any case,
+// a port as a browser's URL parser reads it (WHATWG URL Standard, port
+// state: leading zeros are no part of the number, and the scheme's default
+// port, http's 80 or https's 443, or an empty one, is none), so that
+// "cdn.x:443" and "cdn.x:0443" are "cdn.x" to https.
+func sameHost(a, b, scheme string) bool {
+	ah, ap := splitPort(a)
+	bh, bp := splitPort(b)
+	return strings.EqualFold(ah, bh) && urlPort(ap, scheme) == urlPort(bp, scheme)
+}
+
+// splitPort splits an authority at the ':' before its port, if any (not
+// one inside an IPv6 address's brackets).
+func splitPort(authority string) (host, port string) {
+	i := strings.LastIndexByte(authority, ':')
+	if i < 0 || strings.IndexByte(authority[i:], ']') >= 0 {
+		return authority, ""
+	}
+	return authority[:i], authority[i+1:]
+}
+
+// urlPort is a port as a URL's origin has it: "" for none or the scheme's
+// default, the number without leading zeros. One that is no number is
+// kept as written: such a URL fails to parse, and matches no base's.
+func urlPort(port, scheme string) string {
+	if port == "" || strings.Trim(port, "0123456789") != "" {
+		return port
+	}
+	if port = strings.TrimLeft(port, "0"); port == "" {
+		port = "0"
+	}
+	if port == "443" && strings.EqualFold(scheme, "https") || port == "80" && strings.EqualFold(scheme, "http") {
+		return ""
+	}
+	return port
 }
 
 // dotSegment tells a segment a browser removes as "." (1) or ".." (2), or

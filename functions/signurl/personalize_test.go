@@ -273,6 +273,64 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 	}
 }
 
+// TestPersonalizeMediaReadsTheDefaultPort: a URL's port is no part of its
+// origin when it is its scheme's default (WHATWG URL Standard, port
+// state: https 443, http 80; leading zeros are no part of the number, an
+// empty port is none), so the browser fetches
+// https://cdn.example.com:443/… from the pathway (node 20: new
+// URL("https://cdn.example.com:0443/x").href is
+// "https://cdn.example.com/x"). On the pathway's origin it is the
+// pathway's path: granted in the rendition's folder, refused outside the
+// title, a key's or an ad's too. Another port is another origin.
+func TestPersonalizeMediaReadsTheDefaultPort(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, base, line, want string
+		err                    bool
+	}{
+		{"a map, the default port", "https://cdn.example.com", `#EXT-X-MAP:URI="https://cdn.example.com:443/titles/t1/sd/init.mp4"`,
+			`#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
+		{"a segment, the default port with leading zeros", "https://cdn.example.com", "https://cdn.example.com:0443/titles/t1/sd/seg1.m4s",
+			"https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+		{"a segment as a network path, an empty port", "https://cdn.example.com", "//cdn.example.com:/titles/t1/sd/seg1.m4s?v=2",
+			"https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1", false},
+		{"a segment, another rendition, the default port", "https://cdn.example.com", "https://cdn.example.com:443/titles/t1/hd/seg1.m4s",
+			"https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+		{"a key in the folder, the default port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://CDN.example.com:443/titles/t1/sd/key.bin"`,
+			`#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com/titles/t1/sd/key.bin?Sig=1"`, false},
+		{"a key out of the title, the default port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com:443/keys/k1"`, "", true},
+		{"a key out of the title, a network path and the default port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="//cdn.example.com:443/keys/k1"`, "", true},
+		{"an interstitial asset list in another title, the default port", "https://cdn.example.com",
+			`#EXT-X-DATERANGE:ID="ad9",CLASS="com.apple.hls.interstitial",X-ASSET-LIST="https://cdn.example.com:443/titles/t2/ads.json"`, "", true},
+		{"an http pathway, a segment with its default port", "http://edge.example", "http://edge.example:80/titles/t1/sd/seg1.m4s",
+			"http://edge.example/titles/t1/sd/seg1.m4s?Sig=1", false},
+		{"an http pathway written with its default port, a segment without", "http://edge.example:80", "http://edge.example/titles/t1/sd/seg1.m4s",
+			"http://edge.example:80/titles/t1/sd/seg1.m4s?Sig=1", false},
+		{"an http pathway, a key out of the title with its default port", "http://edge.example", `#EXT-X-KEY:METHOD=AES-128,URI="http://edge.example:080/keys/k1"`, "", true},
+		// Another port, or https's port on http, is another origin: off the
+		// pathway for the title's objects, a key server's own for a key.
+		{"a segment, another port", "https://cdn.example.com", "https://cdn.example.com:8443/titles/t1/sd/seg1.m4s", "", true},
+		{"a segment, http's port on https", "https://cdn.example.com", "https://cdn.example.com:80/titles/t1/sd/seg1.m4s", "", true},
+		{"a key server, another port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com:8443/k1"`,
+			`#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com:8443/k1"`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := signurl.Grant{Base: tc.base, Prefix: "/titles/t1/sd/", Query: "Sig=1"}
+			out, err := signurl.PersonalizeMedia(nil, []byte("#EXTM3U\n"+tc.line+"\n"), g)
+			if tc.err {
+				if pe := playback.AsError(err); pe == nil || pe.Reason != "manifest_unsupported" || pe.RetryAfter != playback.NoRetry {
+					t.Fatalf("= %q, %v; want manifest_unsupported", out, err)
+				}
+				return
+			}
+			if err != nil || string(out) != "#EXTM3U\n"+tc.want+"\n" {
+				t.Fatalf("= %q, %v; want %q", out, err, tc.want)
+			}
+		})
+	}
+}
+
 // TestPersonalizeMasterNamesAVariantAsAPlayerResolvesIt: a variant URI
 // whose percent-encoded or backslashed dot segments a browser resolves
 // into another rendition's folder is that rendition's variant, and one
@@ -396,6 +454,15 @@ func TestPersonalizeMPDRefusesURLsOffThePathways(t *testing.T) {
 		{"a scheme without a host's slashes, a path in the title", media, `media="https:/titles/t1/$RepresentationID$/`, nil, true},
 		{"a scheme and a relative path", media, `media="HTTPS:$RepresentationID$/`, nil, true},
 		{"one pathway's origin of two", media, `media="https://d111.cloudfront.net/titles/t1/$RepresentationID$/`, examplePathways, true},
+		// A scheme's default port is none (WHATWG URL Standard, port
+		// state); another is another origin.
+		{"the pathway's host, another port", media, `media="https://d111.cloudfront.net:8443/titles/t1/$RepresentationID$/`, nil, true},
+		{"the pathway's host, http's port", media, `media="https://d111.cloudfront.net:80/titles/t1/$RepresentationID$/`, nil, true},
+		{"the pathway's origin and its default port, in the title", media, `media="https://d111.cloudfront.net:443/titles/t1/$RepresentationID$/`, nil, false},
+		{"the pathway's origin, the default port with leading zeros, a network path", media, `media="//d111.cloudfront.net:00443/titles/t1/$RepresentationID$/`, nil, false},
+		{"the pathway's origin, an empty port", media, `media="https://d111.cloudfront.net:/titles/t1/$RepresentationID$/`, nil, false},
+		{"an http pathway written with its default port", media, `media="http://edge.example/titles/t1/$RepresentationID$/`,
+			[]signurl.Pathway{{ID: "edge", Base: "http://edge.example:80"}}, false},
 		{"an absolute path in the title", media, `media="/titles/t1/$RepresentationID$/`, nil, false},
 		{"the pathway's origin, in the title", media, `media="https://d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
 		{"the pathway's origin in another case, a network path", media, `media="//D111.CloudFront.net/titles/t1/$RepresentationID$/`, nil, false},
