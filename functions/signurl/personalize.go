@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -416,6 +417,8 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 			uri = []byte(path)
 		} else if !elsewhere {
 			return dst, manifestError("URI %q names a host off the pathway %s", uri, g.Base)
+		} else if unreadHost(string(uri)) {
+			return dst, manifestError("URI %q names a host a browser may read as the pathway's %s", uri, g.Base)
 		} else if hasScheme(uri) {
 			return append(dst, uri...), nil
 		} else {
@@ -451,7 +454,7 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 		if !hasPathPrefix(uri, g.titleFolder()) {
 			return dst, manifestError("URI %q is outside the title's folder %s", uri, g.titleFolder())
 		}
-		covered = bytes.HasPrefix(uri, []byte(g.Prefix))
+		covered = hasPathPrefix(uri, g.Prefix)
 	} else {
 		dst = append(dst, g.Prefix...)
 	}
@@ -495,38 +498,92 @@ func hasPathPrefix(path []byte, prefix string) bool {
 
 // sameOriginPath returns the path (with its query and fragment) of an
 // absolute URL or network-path reference, as asBrowserReads has it, that
-// names base's origin, its scheme and host in any case and its port as
-// sameHost reads it ("https://cdn.x"): the player fetches it from the
-// pathway as it would the absolute path. Another origin, or base without
-// one, is not.
+// names base's origin ("https://cdn.x"): its scheme in any case, its host
+// as browserHost reads it and its port as sameHost does. The player
+// fetches it from the pathway as it would the absolute path. Another
+// origin, a host read otherwise, or base without one, is not.
 func sameOriginPath(ref, base string) (string, bool) {
 	scheme, host, ok := strings.Cut(base, "://")
 	if !ok {
 		return "", false
 	}
-	if hasScheme(ref) {
-		colon := strings.IndexByte(ref, ':')
-		if !strings.EqualFold(ref[:colon], scheme) {
-			return "", false
-		}
-		ref = ref[colon+1:]
-	}
-	// The two slashes of a network path; '\' is one in an http(s) URL.
-	if len(ref) < 2 || !isSlash(ref[0]) || !isSlash(ref[1]) {
+	refScheme, authority, path, ok := urlAuthority(ref)
+	if !ok || refScheme != "" && !strings.EqualFold(refScheme, scheme) {
 		return "", false
 	}
-	ref = ref[2:]
-	end := strings.IndexAny(ref, "/\\?#")
+	if h, ok := browserHost(authority); !ok || !sameHost(h, host, scheme) {
+		return "", false
+	}
+	switch {
+	case path == "" || !isSlash(path[0]):
+		return "/" + path, true
+	case path[0] == '\\':
+		// The path starts there all the same (WHATWG URL Standard, path
+		// start state): an absolute path, which the title's folder is
+		// checked against.
+		return "/" + path[1:], true
+	}
+	return path, true
+}
+
+// urlAuthority splits an absolute URL or network-path reference naming a
+// host of its own into its scheme ("" for a network path), its authority
+// and what follows, as a browser's URL parser reads an http(s) URL
+// (WHATWG URL Standard): two slashes after the scheme, or alone, each '/'
+// or '\' (special authority slashes and relative slash states), any more
+// skipped (special authority ignore slashes state: "https:////cdn.x/"
+// names cdn.x), and the authority up to the next '/', '\', '?' or '#'
+// (authority state). ok is false for a reference without the two slashes.
+func urlAuthority(ref string) (scheme, authority, rest string, ok bool) {
+	if hasScheme(ref) {
+		colon := strings.IndexByte(ref, ':')
+		scheme, ref = ref[:colon], ref[colon+1:]
+	}
+	if len(ref) < 2 || !isSlash(ref[0]) || !isSlash(ref[1]) {
+		return "", "", "", false
+	}
+	ref = strings.TrimLeft(ref, `/\`)
+	end := strings.IndexAny(ref, `/\?#`)
 	if end < 0 {
 		end = len(ref)
 	}
-	if !sameHost(ref[:end], host, scheme) {
-		return "", false
+	return scheme, ref[:end], ref[end:], true
+}
+
+// browserHost is an authority's host and port as a browser's URL parser
+// reads them (WHATWG URL Standard, authority and host states): what
+// follows the last '@' (credentials before it), percent-decoded
+// ("cdn%2Ex" is "cdn.x"). ok is false for one holding a character outside
+// ASCII, which the parser maps (UTS #46: a fullwidth letter is its ASCII
+// letter) as nothing here does, and for a percent sign opening no escape.
+func browserHost(authority string) (host string, ok bool) {
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		authority = authority[at+1:]
 	}
-	if path := ref[end:]; path != "" && isSlash(path[0]) {
-		return path, true
+	if strings.IndexByte(authority, '%') >= 0 {
+		decoded, err := url.PathUnescape(authority)
+		if err != nil {
+			return authority, false
+		}
+		authority = decoded
 	}
-	return "/" + ref[end:], true
+	for i := range len(authority) {
+		if authority[i] >= utf8.RuneSelf {
+			return authority, false
+		}
+	}
+	return authority, true
+}
+
+// unreadHost reports whether an http(s) URL or a network path names a
+// host browserHost cannot read, which may be the pathway's.
+func unreadHost(ref string) bool {
+	scheme, authority, _, ok := urlAuthority(ref)
+	if !ok || scheme != "" && !strings.EqualFold(scheme, "https") && !strings.EqualFold(scheme, "http") {
+		return false
+	}
+	_, read := browserHost(authority)
+	return !read
 }
 
 // sameHost reports whether the authorities a and b ("host" or "host:port")
@@ -538,6 +595,8 @@ func sameOriginPath(ref, base string) (string, bool) {
 func sameHost(a, b, scheme string) bool {
 	ah, ap := splitPort(a)
 	bh, bp := splitPort(b)
+	// A host's trailing dot names it in DNS all the same: the CDN's.
+	ah, bh = strings.TrimSuffix(ah, "."), strings.TrimSuffix(bh, ".")
 	return strings.EqualFold(ah, bh) && urlPort(ap, scheme) == urlPort(bp, scheme)
 }
 

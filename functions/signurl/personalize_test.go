@@ -331,6 +331,63 @@ func TestPersonalizeMediaReadsTheDefaultPort(t *testing.T) {
 	}
 }
 
+// TestPersonalizeMediaReadsTheHostAsABrowserDoes: the host of a URL that
+// names one is read as a browser's URL parser reads it (WHATWG URL
+// Standard), which hls.js 1.7.4 leaves it to: any slashes or backslashes
+// past the first two are skipped (special authority ignore slashes
+// state), credentials before an '@' are no part of the host, a host is
+// percent-decoded, and a path may start with '\' (a trailing dot, which
+// the parser keeps, names the same host in DNS: the CDN's). Node 20:
+// new URL("https:////cdn.example.com/k").href, new
+// URL("https://u@cdn%2Eexample.com/k").host and new
+// URL("//\\cdn.example.com/k", "https://a/").host all name
+// cdn.example.com. So such a URI on the pathway is the pathway's path:
+// refused outside the title, a key's too, and granted in the rendition's
+// folder. A host with a character outside ASCII, which the parser maps
+// (UTS #46), is not read here: a key or an ad there is refused. A key
+// server's own host passes as before.
+func TestPersonalizeMediaReadsTheHostAsABrowserDoes(t *testing.T) {
+	t.Parallel()
+	g := signurl.Grant{Base: "https://cdn.example.com", Prefix: "/titles/t1/sd/", Query: "Sig=1"}
+	for _, tc := range []struct {
+		name, line, want string
+		err              bool
+	}{
+		{"a key past more slashes, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="////cdn.example.com/keys/k1"`, "", true},
+		{"a key past a scheme and three slashes, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="https:///cdn.example.com/keys/k1"`, "", true},
+		{"a key past two slashes and a backslash, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="//\\cdn.example.com/keys/k1"`, "", true},
+		{"an interstitial asset list past more slashes, another title", `#EXT-X-DATERANGE:ID="ad10",X-ASSET-LIST="https:\\\\cdn.example.com/titles/t2/ads.json"`, "", true},
+		{"a segment past more slashes, in the folder", "https:////cdn.example.com/titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+		{"a key with credentials, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="https://user:pw@cdn.example.com/keys/k1"`, "", true},
+		{"a map with credentials, in the folder", `#EXT-X-MAP:URI="https://user@cdn.example.com/titles/t1/sd/init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
+		{"a key, the host percent-encoded, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="https://cdn%2Eexample%2ecom/keys/k1"`, "", true},
+		{"a key, the host with a trailing dot, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com./keys/k1"`, "", true},
+		{"a key, a fullwidth host", `#EXT-X-KEY:METHOD=AES-128,URI="https://ｃｄｎ.example.com/keys/k1"`, "", true},
+		{"a key, a percent-encoded fullwidth host", `#EXT-X-KEY:METHOD=AES-128,URI="//%EF%BD%83dn.example.com/keys/k1"`, "", true},
+		{"a segment, a backslash after the host, another title", `https://cdn.example.com\titles\t2\sd\seg1.m4s`, "", true},
+		{"a segment, a backslash after the host, in the folder", `https://cdn.example.com\titles\t1\sd\seg1.m4s`, `https://cdn.example.com/titles\t1\sd\seg1.m4s?Sig=1`, false},
+		{"an absolute path with backslashes, in the folder", `/titles\t1\sd\seg1.m4s`, `https://cdn.example.com/titles\t1\sd\seg1.m4s?Sig=1`, false},
+		{"a key server with credentials", `#EXT-X-KEY:METHOD=AES-128,URI="https://user@keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https://user@keys.example.com/k1"`, false},
+		{"a key server percent-encoded", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys%2Eexample.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https://keys%2Eexample.com/k1"`, false},
+		{"a key server past more slashes", `#EXT-X-KEY:METHOD=AES-128,URI="////keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https:////keys.example.com/k1"`, false},
+		{"a key server's scheme with a user", `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://user@key1"`, `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://user@key1"`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := signurl.PersonalizeMedia(nil, []byte("#EXTM3U\n"+tc.line+"\n"), g)
+			if tc.err {
+				if pe := playback.AsError(err); pe == nil || pe.Reason != "manifest_unsupported" || pe.RetryAfter != playback.NoRetry {
+					t.Fatalf("= %q, %v; want manifest_unsupported", out, err)
+				}
+				return
+			}
+			if err != nil || string(out) != "#EXTM3U\n"+tc.want+"\n" {
+				t.Fatalf("= %q, %v; want %q", out, err, tc.want)
+			}
+		})
+	}
+}
+
 // TestPersonalizeMasterNamesAVariantAsAPlayerResolvesIt: a variant URI
 // whose percent-encoded or backslashed dot segments a browser resolves
 // into another rendition's folder is that rendition's variant, and one
@@ -463,6 +520,12 @@ func TestPersonalizeMPDRefusesURLsOffThePathways(t *testing.T) {
 		{"the pathway's origin, an empty port", media, `media="https://d111.cloudfront.net:/titles/t1/$RepresentationID$/`, nil, false},
 		{"an http pathway written with its default port", media, `media="http://edge.example/titles/t1/$RepresentationID$/`,
 			[]signurl.Pathway{{ID: "edge", Base: "http://edge.example:80"}}, false},
+		// The host as a browser reads it (WHATWG URL Standard): past more
+		// slashes, after credentials, percent-decoded.
+		{"the pathway's origin past more slashes, in the title", media, `media="https:////d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
+		{"the pathway's origin after credentials, a network path, in the title", media, `media="//user@d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
+		{"the pathway's origin percent-encoded, in the title", media, `media="https://d111%2Ecloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
+		{"the pathway's origin, a backslash, another title", media, `media="https://d111.cloudfront.net\titles\t2\$RepresentationID$/`, nil, true},
 		{"an absolute path in the title", media, `media="/titles/t1/$RepresentationID$/`, nil, false},
 		{"the pathway's origin, in the title", media, `media="https://d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
 		{"the pathway's origin in another case, a network path", media, `media="//D111.CloudFront.net/titles/t1/$RepresentationID$/`, nil, false},
