@@ -1576,12 +1576,35 @@ func needsBrowserRead(uri []byte) bool {
 	return false
 }
 
-// namesHost reports whether a reference asBrowserReads names a host of
-// its own: a scheme, or a network path, whose two slashes a browser also
-// reads from '\' in an http(s) URL (the URL Standard's relative slash
-// state), as it does in a path (splitPath).
+// namesHost reports whether a reference of an MPD, as asBrowserReads has
+// it, is not resolved against the BaseURLs: a scheme as dash.js reads one
+// (dashScheme), or a network path, whose two slashes a browser also reads
+// from '\' in an http(s) URL (the URL Standard's relative slash state), as
+// it does in a path (splitPath).
 func namesHost(ref string) bool {
-	return hasScheme(ref) || len(ref) >= 2 && isSlash(ref[0]) && isSlash(ref[1])
+	return dashScheme(ref) || len(ref) >= 2 && isSlash(ref[0]) && isSlash(ref[1])
+}
+
+// dashScheme reports whether ref starts with a scheme as dash.js 5.2.1
+// reads one (DefaultURLUtils, /^[a-z][a-z0-9+\-_.]*:/i): an RFC 3986
+// scheme, or one holding '_', which no URL parser takes for a scheme
+// (WHATWG URL Standard, scheme start and scheme states: ASCII
+// alphanumerics, '+', '-', '.'). dash.js resolves no such URL against the
+// BaseURL (isRelative) but fetches it as it is, so the browser resolves
+// "a_b:seg1.m4s" against the player's page: a path beside the page, and
+// with query grants the rendition's signature went there.
+func dashScheme(ref string) bool {
+	for i := range len(ref) {
+		switch c := ref[i]; {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '_' || c == '.'):
+		case i > 0 && c == ':':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 func isSlash(c byte) bool { return c == '/' || c == '\\' }

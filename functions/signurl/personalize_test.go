@@ -510,6 +510,14 @@ func TestPersonalizeMPDRefusesURLsOffThePathways(t *testing.T) {
 		// player's page (hostlessWebURL), never the BaseURL's host.
 		{"a scheme without a host's slashes, a path in the title", media, `media="https:/titles/t1/$RepresentationID$/`, nil, true},
 		{"a scheme and a relative path", media, `media="HTTPS:$RepresentationID$/`, nil, true},
+		// dash.js 5.2.1 reads a scheme with '_' (DefaultURLUtils.isRelative,
+		// /^[a-z][a-z0-9+\-_.]*:/i), which no URL parser does, and fetches
+		// the URL as it is: the browser resolves it against the player's
+		// page (node 20: new URL("a_b:seg1.m4s",
+		// "https://app.example/watch/page.html").href is
+		// "https://app.example/watch/a_b:seg1.m4s").
+		{"a scheme dash.js reads, no URL parser does", media, `media="a_b:$RepresentationID$/`, nil, true},
+		{"a scheme dash.js reads in an AdaptationSet BaseURL", set, `<BaseURL>x_y:titles/t1/</BaseURL>` + set, nil, true},
 		{"one pathway's origin of two", media, `media="https://d111.cloudfront.net/titles/t1/$RepresentationID$/`, examplePathways, true},
 		// A scheme's default port is none (WHATWG URL Standard, port
 		// state); another is another origin.
