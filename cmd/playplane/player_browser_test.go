@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,7 +30,8 @@ import (
 // checks what it does with its session beyond playing: a second Play
 // (double click, title switch) leaves one session playing and saves the
 // previous one's position with its stop; heartbeats answered 503 are
-// retried within the lease, one answered with another 4xx is not, and the
+// retried within the lease, the start sent before the first frame too
+// (answered 503 or 429), one answered with another 4xx is not, and the
 // viewer sees its reason; leaving the page ends the session with a stop,
 // also while a heartbeat is in flight. The page resumes where the account
 // left off, from the start in the credits or when the viewer asks.
@@ -154,6 +156,12 @@ func TestBrowserPlayerSession(t *testing.T) {
 		g.testLoadingExpired(t, startStallControl(t, g.run))
 	})
 	t.Run("heartbeat refused while loading", func(t *testing.T) { h.testLoadingRefused(t, startStallControl(t, h.run)) })
+	t.Run("heartbeat answered 503 or 429 while loading", func(t *testing.T) {
+		// A runner of its own: its QoE views are this row's alone.
+		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+			run: startRecordedRunner(t, cross.URL, vars)}
+		g.testLoadingRetried(t, startStallControl(t, g.run))
+	})
 	t.Run("title without a ladder", func(t *testing.T) {
 		// CMCD off: the relative URIs reach the player with no query at all.
 		for _, cmcd := range []string{"query", "off"} {
@@ -1320,6 +1328,102 @@ func (h *harness) testLoadingRefused(t *testing.T, release string) {
 			}
 		})
 	}
+}
+
+// testLoadingRetried: the page's start heartbeat, sent as its play is
+// admitted, is answered with a retry offered (Retry-After) before the
+// first frame: a 503 (a dependency down for a moment; nothing applied),
+// held until the page loads the stream, and a front door's 429 (API
+// Gateway's throttle, whose body is no envelope of ours), answered at
+// once, most often while the page still asks for its URLs. The edge holds
+// back every segment meanwhile, so no frame comes. The page asks again
+// after Retry-After, as it does while it plays (testBeatFaults): the
+// server hears of the view then, not at the first frame, which comes only
+// once the load is over (a load that outlasts the lease would be told 410
+// there). Once, in the same session, which the page stays loading in and
+// then plays: one session live, one started view.
+func (h *harness) testLoadingRetried(t *testing.T, release string) {
+	const retryAfter, slack = time.Second, 1500 * time.Millisecond
+	for _, row := range []struct {
+		name  string
+		fault beatFault
+	}{
+		{name: "503 answered while loading", fault: beatFault{Status: http.StatusServiceUnavailable, Code: string(playback.CodeUnavailable),
+			Reason: "dependency_unavailable", DelayMS: 1500}},
+		{name: "429 from the front door", fault: beatFault{Status: http.StatusTooManyRequests, Bare: true, Message: "Too Many Requests"}},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			page := h.sessionPage(t, nil)
+			counted := h.qoeTotals(t)
+			fault := row.fault
+			fault.Event, fault.Count, fault.RetryAfter = "start", 1, strconv.Itoa(int(retryAfter/time.Second))
+			h.run.faults.arm(fault)
+			t.Cleanup(h.run.faults.disarm)
+			h.run.stall.arm(1)
+			t.Cleanup(func() { h.run.stall.release() })
+			var out struct {
+				First    string    `json:"first"`
+				Answered bool      `json:"answered"`
+				AtAnswer pageState `json:"atAnswer"`
+				Settled  pageState `json:"settled"`
+				Held     int       `json:"held"`
+				Playing  bool      `json:"playing"`
+				After    pageState `json:"after"`
+			}
+			h.drive(t, map[string]any{"kind": "loadingRetried", "url": page, "timeoutMS": 30000, "release": release,
+				"settleMS": (retryAfter + 2*slack).Milliseconds(), "status": fault.Status}, &out)
+			id := out.First
+			if !out.Answered || out.AtAnswer.StartupMS != nil || out.Held == 0 {
+				t.Fatalf("the start heartbeat of %s was not answered %d before the page's first frame (answered %v, the page %s, its first frame seen %v, %d segment requests held): heartbeats %v\npage log:\n%s",
+					id, fault.Status, out.Answered, out.AtAnswer.Phase, out.AtAnswer.StartupMS != nil, out.Held, h.run.faults.beats(id), strings.Join(out.AtAnswer.Log, "\n"))
+			}
+			beats := h.run.faults.beats(id)
+			answered := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted })
+			if answered < 0 {
+				t.Fatalf("no heartbeat of %s was answered %d: %v", id, fault.Status, beats)
+			}
+			// Before the first frame, a start has no position.
+			var retried []loggedBeat
+			for _, b := range beats[answered+1:] {
+				if b.Event == "start" && !b.Positioned {
+					retried = append(retried, b)
+				}
+			}
+			if len(retried) == 0 || retried[0].Status != http.StatusOK || retried[0].At.Sub(beats[answered].At) > retryAfter+slack {
+				t.Errorf("the start heartbeat of %s answered %d with Retry-After: %s before the first frame was not asked again within %s of that answer (the segments held back %s, then the first frame's start): want a start without a position accepted by then; heartbeats %v (answered %s after the first)\npage log:\n%s",
+					id, fault.Status, fault.RetryAfter, retryAfter+slack, retryAfter+2*slack, beats, sinceFirst(beats), strings.Join(out.Settled.Log, "\n"))
+			} else if len(retried) > 1 {
+				t.Errorf("the start heartbeat of %s answered %d before the first frame was asked again %d times, want once: heartbeats %v", id, fault.Status, len(retried), beats)
+			}
+			if s := out.Settled; s.SessionID != id || s.Phase != "loading" || s.Error != "" {
+				t.Errorf("%s after its start heartbeat was answered %d while loading, the page is %s (%q) on session %s: want it loading in %s still\npage log:\n%s",
+					retryAfter+2*slack, fault.Status, s.Phase, s.Error, s.SessionID, id, strings.Join(s.Log, "\n"))
+			}
+			a := out.After
+			if !out.Playing || a.SessionID != id {
+				t.Fatalf("the page did not play on in session %s once the segments came: %s (%s) on %s\nheartbeats %v\npage log:\n%s",
+					id, a.Phase, a.Error, a.SessionID, h.run.faults.beats(id), strings.Join(a.Log, "\n"))
+			}
+			if live := h.activeSessions(t, demo.AccountKids); !slices.Equal(live, []string{id}) {
+				t.Errorf("the account's live sessions are %v once the page plays, want its session %s alone", live, id)
+			}
+			now := h.qoeTotals(t)
+			if got := (playback.QoEAggregate{Views: now.Views - counted.Views, Started: now.Started - counted.Started,
+				ExitsBeforeStart: now.ExitsBeforeStart - counted.ExitsBeforeStart, Failures: now.Failures - counted.Failures}); got != (playback.QoEAggregate{Views: 1, Started: 1}) {
+				t.Errorf("GET /v1/admin/qoe counts %d views, %d started, %d exits before start, %d failures more for the play of %s whose start was answered %d while loading; want one started view\nheartbeats %v",
+					got.Views, got.Started, got.ExitsBeforeStart, got.Failures, id, fault.Status, h.run.faults.beats(id))
+			}
+		})
+	}
+}
+
+// sinceFirst is when each heartbeat was answered, after the first.
+func sinceFirst(beats []loggedBeat) []time.Duration {
+	var out []time.Duration
+	for _, b := range beats {
+		out = append(out, b.At.Sub(beats[0].At).Round(time.Millisecond))
+	}
+	return out
 }
 
 // testBeatBehindRefused: the viewer pauses while a progress heartbeat is
@@ -2593,7 +2697,10 @@ type beatFault struct {
 	// Message is the envelope's message ("a fault the test injected"
 	// unless set).
 	Message string `json:"message,omitempty"`
-	Count   int    `json:"count"`
+	// Bare answers {"message": Message}, no envelope of ours: what stands
+	// in front of the API answers so (API Gateway's throttle, 429).
+	Bare  bool `json:"bare,omitempty"`
+	Count int  `json:"count"`
 	// DelayMS holds the request that long before answering it (less if
 	// its client goes): the page acts while it is in flight.
 	DelayMS int `json:"delayMS,omitempty"`
@@ -2607,7 +2714,8 @@ type loggedBeat struct {
 	Positioned bool
 	Status     int
 	Faulted    bool
-	PlayedMS   int64 // its qoe.played_ms
+	PlayedMS   int64     // its qoe.played_ms
+	At         time.Time // when it was answered
 }
 
 func (b loggedBeat) String() string {
@@ -2710,6 +2818,10 @@ func writeFault(w http.ResponseWriter, req *http.Request, fault beatFault) {
 	if msg == "" {
 		msg = "a fault the test injected"
 	}
+	if fault.Bare {
+		_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+		return
+	}
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
 		"code": fault.Code, "reason": fault.Reason, "message": msg}})
 }
@@ -2719,7 +2831,7 @@ func (f *beatFaults) done(b loggedBeat, status int) {
 	if b.Event == "" {
 		return
 	}
-	b.Status = status
+	b.Status, b.At = status, time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.log = append(f.log, b)

@@ -604,6 +604,31 @@ async function loadingRefusedScenario() {
   return out;
 }
 
+// loadingRetriedScenario: the page's first heartbeat, its start before
+// the first frame, is answered sc.status with Retry-After once (the Go
+// test armed the fault and holds back the stream's segments, so no frame
+// can come). It records the page once the answer came (answered), and
+// sc.settleMS later (settled), whatever it did meanwhile, then lets the
+// segments through (sc.release) and waits until the page plays with its
+// start heartbeat accepted. first is the session answered so.
+async function loadingRetriedScenario() {
+  const { page } = await open(browser0, sc.url);
+  const first = await until(page, (s) => !!s.sessionID, sc.timeoutMS);
+  const answered = await until(page, (s) => s.beats.statuses.includes(sc.status), sc.timeoutMS);
+  const out = { first: first.state.sessionID, answered: first.ok && answered.ok, atAnswer: answered.state };
+  if (out.answered) {
+    await sleep(sc.settleMS);
+    out.settled = await snapshot(page);
+  }
+  out.held = (await (await fetch(sc.release, { method: 'POST' })).json()).held;
+  if (!out.answered) return out;
+  const p = await until(page, (s) => s.phase === 'playing' && s.currentTime >= 0.5 && s.beats.last &&
+    s.beats.last.event === 'start' && s.beats.last.status === 200, sc.timeoutMS);
+  out.playing = p.ok;
+  out.after = p.state;
+  return out;
+}
+
 // beatBehindRefusedScenario: the page plays; the Go test holds its next
 // progress heartbeat at the server (sc.beatHold), and the viewer pauses
 // meanwhile, which queues a pause heartbeat behind the held one. The held
@@ -1202,6 +1227,7 @@ async function play(browser, scenario) {
       case 'stopExpired': return await stopExpiredScenario();
       case 'beatExpired': return await beatExpiredScenario();
       case 'loadingRefused': return await loadingRefusedScenario();
+      case 'loadingRetried': return await loadingRetriedScenario();
       case 'reauthRefusedBeat': return await reauthRefusedBeatScenario();
       case 'beatBehindRefused': return await beatBehindRefusedScenario();
       case 'bfcache': return await bfcacheScenario();

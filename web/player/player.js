@@ -1163,6 +1163,21 @@
     return state.phase === 'playing' || state.phase === 'loading';
   }
 
+  // retriesBeat says whether a heartbeat of event whose answer offers a
+  // retry (retryable) is sent again: while the page plays, and before its
+  // first frame the start its admission sends (answered while the page
+  // still asks for its URLs, or loads the stream). Before that frame no
+  // other heartbeat goes out until the frame, which may come late or
+  // never: a start dropped there leaves the server without word of the
+  // view (a tab that then dies leaves none) and the lease unrenewed since
+  // the play, so that a load which outlasts it is told 410 at its first
+  // frame. A stop or an error is the page's last word and is not sent
+  // again.
+  function retriesBeat(event) {
+    if (event === 'stop' || event === 'error') return false;
+    return state.phase === 'playing' || event === 'start' && (state.phase === 'loading' || state.phase === 'authorizing');
+  }
+
   // sendBeat sends one heartbeat. The server says when to send the next
   // (next_heartbeat_ms); 410 means the session is over (ended elsewhere,
   // revoked, lapsed) and playback stops; no answer, or a 5xx or 429 that
@@ -1294,8 +1309,10 @@
       failAndRelease('heartbeat ' + event + ': ' + errText(r)).catch((e) => log('ending the page: ' + e));
       return;
     }
-    if (event === 'stop' || event === 'error' || state.phase !== 'playing') return;
+    if (!retriesBeat(event)) return;
     if (r.status === 200) {
+      // Before the first frame, that frame's start is the next heartbeat.
+      if (state.phase !== 'playing') return;
       // The beat after the licence's end is what tells the page that the
       // window has ended (403 licence_window_ended): sent just past it
       // rather than up to an interval later, while the players' requests
@@ -1316,7 +1333,13 @@
     wait = Math.min(wait, beatEvery);
     if (leaseUntil) wait = Math.min(wait, Math.max(500, (leaseUntil - Date.now()) / 2));
     log('heartbeat ' + event + ' got ' + (r.status || 'no answer') + ': retrying in ' + Math.round(wait) + ' ms', true);
-    beatTimer = setTimeout(() => beat(event === 'start' ? 'start' : 'progress'), wait);
+    // The retry is the session's, in the phase it was set in: any
+    // heartbeat that goes out first (the first frame's start, a stop)
+    // clears the timer (above), and a page that left that phase meanwhile
+    // without one (failed before it loads, stopping behind a beat in
+    // flight) sends none.
+    const again = event === 'start' ? 'start' : 'progress';
+    beatTimer = setTimeout(() => { if (id === state.sessionID && retriesBeat(again)) beat(again); }, wait);
   }
 
   // endNotices tell the viewer why the server ended playback, by the end
