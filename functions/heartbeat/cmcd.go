@@ -298,6 +298,27 @@ func playheadStart(ctx context.Context, store playback.ProgressStore, base playb
 	return ph, nil
 }
 
+// FirstPlaySeekWindow is the play, counted from the first report that
+// said playing, within which a seek without pt reported straight from
+// playing is taken for Shaka Player's own and takes the position back to
+// where the play began. Shaka seeks there, once it was told a start, in
+// two ways. Its move to the start (lib/media/video_wrapper.js
+// setStartTime_, run once the element has its metadata; PlayheadMover sets
+// it again every 100 ms, up to 10 times, while the element has not taken
+// it) goes to the load's start (lib/media/playhead.js getStartTime_); with
+// nothing buffered Shaka fetches the segment 2 s before that start first
+// (streaming.inaccurateManifestTolerance), so the element can have data
+// at 0 and a playing event queued before that seek's. And its stall
+// detector (lib/media/gap_jumping_controller.js), whose clock runs while
+// that seek waits for its segment, skips 0.1 s forward (stallSkip) at its
+// first poll after playing when the element has not moved for 1 s. Every
+// other seek Shaka makes in a play without ads goes forward (gap jump,
+// initial buffer gap) or back 1 ms (flush_ of an emptied buffer): the
+// position taken back errs early, never late, for all of them. A
+// viewer's seek back within that second is read as Shaka's: the position
+// is then late by the seek, as for one before the first play.
+const FirstPlaySeekWindow = time.Second
+
 // cmcdPlayhead moves the session's playhead by one counted heartbeat h
 // (prev: the device time of the one counted before it, zero if none) and
 // reports whether the position changed. A pt sets it. Without pt, the time
@@ -308,8 +329,10 @@ func playheadStart(ctx context.Context, store playback.ProgressStore, base playb
 // was spent in the previous state). Anything else moves nothing: the position errs
 // early, never late. A seek without pt, once playback began, loses the
 // position until a report carries pt again; one before it (Shaka Player
-// seeks to the start it was given while it first buffers) keeps it. The
-// position never passes the known duration, and the play time it was
+// seeks to the start it was given while it first buffers) keeps it, and
+// one straight from playing within the first FirstPlaySeekWindow of play
+// (Shaka's own, reported after it first played) takes it back to where
+// the play began. The position never passes the known duration, and the play time it was
 // moved by, all told, never passes the session's age on the server clock
 // when h arrived (plus plausibilitySlack, as for the edge figures): a
 // player's ts cannot claim more play than there was time.
@@ -336,8 +359,17 @@ func cmcdPlayhead(ph *playback.Playhead, h *events.Heartbeat, prev time.Time) bo
 			changed = true
 		}
 	}
-	if h.PositionUnknown && h.CMCDState == events.CMCDStateSeeking && ph.Began {
-		ph.Lost = true
+	if h.PositionUnknown && h.CMCDState == events.CMCDStateSeeking && ph.Began && !ph.Lost {
+		if ph.State == events.CMCDStatePlaying && ph.AdvancedMS <= FirstPlaySeekWindow.Milliseconds() {
+			// Undoing the play counted since the play began (none was
+			// counted before it) puts the position back where it began,
+			// or earlier should a pt have come between.
+			if ph.AdvancedMS > 0 {
+				ph.PositionMS, ph.AdvancedMS, changed = max(ph.PositionMS-ph.AdvancedMS, 0), 0, true
+			}
+		} else {
+			ph.Lost = true
+		}
 	}
 	if h.CMCDState == events.CMCDStatePlaying {
 		ph.Began = true

@@ -541,6 +541,36 @@ func TestCMCDPositionWithoutPlayhead(t *testing.T) {
 			{0, "e=t", 0}, {0, "e=ps,sta=r", time.Millisecond}, {time.Second, "e=ps,sta=k", 0}, {time.Second, "e=t,sta=k", 0},
 			{time.Second, "e=ps,sta=p", 0}, {3 * time.Second, "e=t,sta=p", 0}, {time.Second, "e=ps,sta=a", 0}},
 			want: 104_000},
+		// Stop 56's CI: Shaka Player, loaded at the resume position,
+		// reported a seek 84 ms after it first played, one of its own
+		// (FirstPlaySeekWindow): to the start, or 0.1 s on.
+		{name: "Shaka's seek straight after it first played", stored: [2]int64{2_449, 600_000}, steps: []report{
+			{0, "e=t", 0}, {0, "e=ps,sta=r", time.Millisecond}, {time.Second, "e=ps,sta=p", 0},
+			{84 * time.Millisecond, "e=ps,sta=k,msd=865", 0}, {300 * time.Millisecond, "e=ps,sta=p", 0},
+			{time.Second, "e=t,sta=p", 0}, {time.Second, "e=ps,sta=a", 0}},
+			want: 2_449 + 2_000},
+		{name: "the same reports in one request, Shaka's seek", stored: [2]int64{2_449, 600_000}, batch: true, steps: []report{
+			{0, "e=t", 0}, {0, "e=ps,sta=r", time.Millisecond}, {time.Second, "e=ps,sta=p", 0},
+			{84 * time.Millisecond, "e=ps,sta=k,msd=865", 0}, {300 * time.Millisecond, "e=ps,sta=p", 0},
+			{time.Second, "e=t,sta=p", 0}, {time.Second, "e=ps,sta=a", 0}},
+			want: 4_449},
+		{name: "Shaka's seek after an interval report that says playing", stored: [2]int64{2_449, 600_000}, steps: []report{
+			{0, "e=ps,sta=r", 0}, {time.Second, "e=ps,sta=p", 0}, {600 * time.Millisecond, "e=t,sta=p", 0},
+			{300 * time.Millisecond, "e=ps,sta=k", 0}, {300 * time.Millisecond, "e=ps,sta=p", 0}, {2 * time.Second, "e=t,sta=p", 0}},
+			want: 2_449 + 2_000},
+		{name: "after Shaka's seek, the viewer's still loses it", stored: [2]int64{2_449, 600_000}, steps: []report{
+			{0, "e=ps,sta=r", 0}, {time.Second, "e=ps,sta=p", 0}, {84 * time.Millisecond, "e=ps,sta=k", 0},
+			{300 * time.Millisecond, "e=ps,sta=p", 0}, {3 * time.Second, "e=t,sta=p", 0}, {time.Second, "e=ps,sta=k", 0},
+			{time.Second, "e=ps,sta=p", 0}, {5 * time.Second, "e=t,sta=p", 0}},
+			want: 2_449 + 4_000},
+		{name: "a seek after more than a second of play is the viewer's", stored: [2]int64{2_449, 600_000}, steps: []report{
+			{0, "e=ps,sta=r", 0}, {time.Second, "e=ps,sta=p", 0}, {1_500 * time.Millisecond, "e=ps,sta=k", 0},
+			{300 * time.Millisecond, "e=ps,sta=p", 0}, {5 * time.Second, "e=t,sta=p", 0}},
+			want: 2_449 + 1_500},
+		{name: "a seek in the first second but not straight from playing is the viewer's", stored: [2]int64{2_449, 600_000}, steps: []report{
+			{0, "e=ps,sta=p", 0}, {300 * time.Millisecond, "e=ps,sta=a", 0}, {2 * time.Second, "e=ps,sta=k", 0},
+			{300 * time.Millisecond, "e=ps,sta=p", 0}, {5 * time.Second, "e=t,sta=p", 0}},
+			want: 2_449 + 300},
 		{name: "a report without a state moves it on in the state before", steps: []report{
 			{0, "e=ps,sta=p", 0}, {4 * time.Second, "e=rr", 0}, {time.Second, "e=t", 0}, {5 * time.Second, "e=ps,sta=a", 0}},
 			want: 10_000},

@@ -467,12 +467,14 @@ type Playhead struct {
 	// Began is set once a report said playing. Seeks before it are the
 	// player going to the start it was given, not away from it.
 	Began bool `json:"began,omitempty"`
-	// Lost is set by a seek reported without pt once playback began: where
-	// the player went is unknown, so the position stays until a report
-	// carries pt.
+	// Lost is set by a seek reported without pt once playback began (but
+	// for the player's own move to its start reported just after,
+	// functions/heartbeat cmcdPlayhead): where the player went is
+	// unknown, so the position stays until a report carries pt.
 	Lost bool `json:"lost,omitempty"`
 	// AdvancedMS is the play time the position was moved by without pt,
-	// all told; the session's age on the server clock bounds it.
+	// all told, less play taken back by that move; the session's age on
+	// the server clock bounds it.
 	AdvancedMS int64 `json:"advanced_ms,omitempty"`
 	// MovedAt is the device time of the report that last moved the
 	// position: the resume position the state implies is PositionMS at
