@@ -280,9 +280,10 @@ func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Ti
 // under a higher limit still hold slots at or above the current limit,
 // counting slots below it is not enough, so the transaction also requires
 // every other free slot to stay free: then only one acquisition per observed
-// state can commit. The device lock must still name the session it named
-// when read, so of racing plays from one device one commits and the others
-// read again and replace it.
+// state can commit. The slots of leases lapsed by now are deleted. The
+// device lock must still name the session it named when read, so of racing
+// plays from one device one commits and the others read again and replace
+// it.
 func (s *Store) admitTx(req playback.LeaseRequest, sess playback.Session, slots []slot, replaced []playback.Session, locks map[string]string) (*dynamodb.TransactWriteItemsInput, error) {
 	doc, err := docAttr(sess)
 	if err != nil {
@@ -294,13 +295,16 @@ func (s *Store) admitTx(req playback.LeaseRequest, sess playback.Session, slots 
 		names: names("#pk", "#exp"), values: item{":now": num(nanos(req.Now))}}
 	var claim int
 	var claimCond condition
-	var rest []types.TransactWriteItem
+	var rest, stayFree []types.TransactWriteItem
 	if len(replaced) == 0 {
 		var others []int
 		claim, others = pickFreeSlot(req, slots)
 		claimCond = free
 		for _, k := range others {
-			rest = append(rest, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			if i := slices.IndexFunc(slots, func(sl slot) bool { return sl.index == k }); i >= 0 {
+				continue // a lapsed lease's slot: deleted below, on the same condition
+			}
+			stayFree = append(stayFree, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 				TableName: aws.String(s.table), Key: slotKey(req.AccountID, k),
 				ConditionExpression: free.cond, ExpressionAttributeNames: free.names, ExpressionAttributeValues: free.values,
 			}})
@@ -324,6 +328,22 @@ func (s *Store) admitTx(req playback.LeaseRequest, sess playback.Session, slots 
 			ConditionExpression: unchanged.cond, ExpressionAttributeNames: unchanged.names, ExpressionAttributeValues: unchanged.values,
 		}})
 	}
+	// The leases that lapsed by now are counted out of this admission, so
+	// they are lost to it: their slots go, on the condition that they are
+	// still lapsed. A slot left to a lapsed lease would let a renewal that
+	// read it a moment before its expiry (an earlier clock, a write that
+	// lands after this one) bring it back, over the limit when sessions
+	// admitted under a higher one still hold slots at or above it.
+	for _, sl := range slots {
+		if sl.activeAt(req.Now) || sl.index == claim {
+			continue
+		}
+		rest = append(rest, types.TransactWriteItem{Delete: &types.Delete{
+			TableName: aws.String(s.table), Key: slotKey(req.AccountID, sl.index),
+			ConditionExpression: free.cond, ExpressionAttributeNames: free.names, ExpressionAttributeValues: free.values,
+		}})
+	}
+	rest = append(rest, stayFree...)
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{
 			TableName: aws.String(s.table),

@@ -286,7 +286,8 @@ func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Ti
 // slot's guard, so ending a replaced session needs no guard of its own.
 // Lock first, session create after the slot: on the emulator a commit that
 // fails part-way leaves only the lock or the slot claim, and the caller
-// releases the latter. It returns the slot as claimed (its new revision).
+// releases the latter. The slots of leases lapsed by now are freed. It
+// returns the slot as claimed (its new revision).
 func (s *Store) admitWrites(req playback.LeaseRequest, sess playback.Session, slots []slot, locks map[string]stored,
 	replaced []playback.Session, target int) (writes []write, claimed stored, err error) {
 	lock, ok := locks[req.DeviceID]
@@ -324,6 +325,17 @@ func (s *Store) admitWrites(req playback.LeaseRequest, sess playback.Session, sl
 		}
 		writes = append(writes, write{ref: s.sessionRef(r.ID), fields: ended})
 		if i > 0 {
+			writes = append(writes, s.replace(sl.st, s.freeSlotFields())...)
+		}
+	}
+	// The leases that lapsed by now are counted out of this admission, so
+	// they are lost to it: their slots are freed through their guards. A
+	// slot left to a lapsed lease would let a renewal that read it a moment
+	// before its expiry (an earlier clock, a commit that lands after this
+	// one) bring it back, over the limit when sessions admitted under a
+	// higher one still hold slots at or above it.
+	for _, sl := range slots {
+		if sl.holder != "" && !sl.activeAt(req.Now) && sl.index != target {
 			writes = append(writes, s.replace(sl.st, s.freeSlotFields())...)
 		}
 	}

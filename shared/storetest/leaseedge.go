@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -61,5 +62,55 @@ func testLeaseExpiringAtNow(t *testing.T, s playback.Store) {
 	// The lapsed lease stays lapsed: nothing ended it.
 	if got := must(s.GetSession(ctx, held.ID))(t); !got.EndedAt.IsZero() || !got.ExpiresAt.Equal(end) {
 		t.Fatalf("the lapsed session = %+v, want it as admitted", got)
+	}
+}
+
+// testLapsedLeaseAfterALoweredLimit: a household whose plan was lowered
+// while it played (4 streams, now 2) keeps one stream; the other three
+// players stopped heartbeating and their leases ran out. A play at that
+// expiry is admitted beside the one live stream, and the three lapsed
+// leases' last renewals, read a moment before the expiry (an earlier
+// clock, or a heartbeat whose write lands after the play), find them lost
+// to that admission: the household never holds more streams than the
+// lowered limit, by any path of any store.
+func testLapsedLeaseAfterALoweredLimit(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	const ttl, slack = time.Minute, 0
+	for round := range 4 {
+		acct := playback.NewID("acct")
+		t0 := now()
+		var held []playback.Session
+		for i := range 4 {
+			held = append(held, must(s.AcquireLease(ctx, onDevice(lease(acct, 4, t0, ttl), fmt.Sprintf("d%d", i))))(t))
+		}
+		must(s.ExtendLease(ctx, held[0].ID, t0.Add(10*time.Minute), t0.Add(time.Second)))(t)
+		at := held[1].ExpiresAt
+		if active := must(s.ListActiveSessions(ctx, acct, at))(t); len(active) != 1 || active[0].ID != held[0].ID {
+			t.Fatalf("round %d: active at the expiry = %+v, want only %s", round, active, held[0].ID)
+		}
+		admitted := must(s.AcquireLease(ctx, onDevice(lease(acct, 2, at, ttl), "new")))(t)
+		before := at.Add(-time.Millisecond)
+		renewals := []func(playback.Session) (playback.Session, error){
+			func(h playback.Session) (playback.Session, error) {
+				return s.ExtendLease(ctx, h.ID, before.Add(ttl), before)
+			},
+			func(h playback.Session) (playback.Session, error) { return s.RenewLease(ctx, h.ID, ttl, slack, before) },
+			func(h playback.Session) (playback.Session, error) {
+				return s.RenewHeldLease(ctx, h, ttl, slack, before)
+			},
+		}
+		for i, h := range held[1:] {
+			if _, err := renewals[i](h); !playback.IsCode(err, playback.CodeGone) {
+				t.Errorf("round %d: renewal %d of %s's lapsed lease (slot %q) answered %v, want gone", round, i, h.DeviceID, h.Lease, err)
+			}
+		}
+		active := must(s.ListActiveSessions(ctx, acct, at))(t)
+		var devices []string
+		for _, a := range active {
+			devices = append(devices, a.DeviceID)
+		}
+		if len(active) != 2 || active[0].ID != held[0].ID || active[1].ID != admitted.ID {
+			t.Fatalf("round %d: %d streams active under a limit of 2: %v, want [d0 new]", round, len(active), devices)
+		}
 	}
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"LeaseExpiredDoNotCount", testLeaseExpired},
 		{"LeaseRetryIsIdempotent", testLeaseRetry},
 		{"LeaseExpiringAtNow", testLeaseExpiringAtNow},
+		{"LapsedLeaseAfterALoweredLimit", testLapsedLeaseAfterALoweredLimit},
 		{"AdmissionRead", testAdmissionRead},
 		{"AdmissionReadRace", testAdmissionReadRace},
 		{"AdmissionSavesAccount", testAdmissionSavesAccount},
