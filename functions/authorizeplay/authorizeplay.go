@@ -404,7 +404,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return conflictView(err, acct)
 	}
-	licenceEnds := until.Before(now.Add(s.cfg.TokenTTL))
+	licenceEnds := until.Before(s.tokenEnd(now))
 	// The licence block follows the lease block, which releases before it
 	// refuse: with the setting off, tokens stay as those releases verify
 	// (their end then answers 401 token_expired, as older verifiers do).
@@ -536,7 +536,7 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 	// the second before it, and one that would live less than a second
 	// (a play in the last second of a window ending on a whole second)
 	// would lease a stream for a player that could do nothing with it.
-	until := now.Add(s.cfg.TokenTTL)
+	until := s.tokenEnd(now)
 	if licensed.Before(until) {
 		until = licensed.Truncate(time.Second)
 		if until.Sub(now) < time.Second {
@@ -557,6 +557,13 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 		return fail(err)
 	}
 	return read, title, plan, until, nil
+}
+
+// tokenEnd is when a token issued at now expires by its lifetime alone:
+// TokenTTL away, on the second before, as tokens count whole seconds, so
+// that the answer's token_expires_at is when the token stops verifying.
+func (s *Server) tokenEnd(now time.Time) time.Time {
+	return now.Add(s.cfg.TokenTTL).Truncate(time.Second)
 }
 
 func deviceRemoved(deviceID string) error {

@@ -67,6 +67,10 @@ func TestPlayEndsWithItsLicenceWindow(t *testing.T) {
 				{Territory: "DE", Start: now.Add(5 * time.Minute), End: now.Add(3 * time.Hour)},
 			}
 		}},
+		{name: "outlasts the token, the play late in its second: the token ends on the second before", late: 700 * time.Millisecond,
+			windows: func(now time.Time) []playback.LicenceWindow {
+				return []playback.LicenceWindow{{Territory: "DE", Start: now.Add(-time.Hour), End: now.Add(tokenTTL + time.Minute)}}
+			}},
 		{name: "no end in practice", windows: func(now time.Time) []playback.LicenceWindow {
 			return []playback.LicenceWindow{{Territory: "DE", Start: now.Add(-time.Hour), End: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)}}
 		}},
@@ -105,7 +109,7 @@ func TestPlayEndsWithItsLicenceWindow(t *testing.T) {
 			if resp.ManifestURL == "" {
 				t.Fatalf("no manifests in the answer: %+v", resp)
 			}
-			end := h.now.Add(tokenTTL)
+			end := h.now.Add(tokenTTL).Truncate(time.Second) // tokens count whole seconds
 			if tc.until != nil {
 				end = tc.until(h.now)
 			}
