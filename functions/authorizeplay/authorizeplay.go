@@ -114,6 +114,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("authorizeplay.New: Tokens is required")
 	case cfg.LeaseTTL <= 0 || cfg.TokenTTL <= 0 || cfg.MaxBody <= 0:
 		return nil, fmt.Errorf("authorizeplay.New: LeaseTTL, TokenTTL and MaxBody must be positive: %+v", cfg)
+	case cfg.TokenTTL < time.Second:
+		// Tokens count whole seconds (tokenEnd): a shorter one would be
+		// issued already expired, every play refused after its lease.
+		return nil, fmt.Errorf("authorizeplay.New: TokenTTL must be at least a second: %v", cfg.TokenTTL)
 	case cfg.ManifestGrace < 0:
 		return nil, fmt.Errorf("authorizeplay.New: ManifestGrace must not be negative: %v", cfg.ManifestGrace)
 	case cfg.PastDueGrace < 0:

@@ -656,6 +656,13 @@ func TestNewValidates(t *testing.T) {
 	if _, err := authorizeplay.New(bad, good); err == nil || !strings.Contains(err.Error(), "PastDueGrace") {
 		t.Fatalf("New with a negative PastDueGrace: %v, want an error naming it", err)
 	}
+	// PLAYBACK_TOKEN_TTL=500ms: tokens count whole seconds, so each play
+	// would take its lease and then fail issuing a token already expired.
+	bad = cfg
+	bad.TokenTTL = 500 * time.Millisecond
+	if _, err := authorizeplay.New(bad, good); err == nil || !strings.Contains(err.Error(), "TokenTTL") {
+		t.Fatalf("New with a TokenTTL under a second: %v, want an error naming it", err)
+	}
 }
 
 // A title stored before the catalogue required a rating has no rating
