@@ -419,6 +419,8 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 			return dst, manifestError("URI %q names a host off the pathway %s", uri, g.Base)
 		} else if unreadHost(string(uri)) {
 			return dst, manifestError("URI %q names a host a browser may read as the pathway's %s", uri, g.Base)
+		} else if hlsMovesHost(string(uri)) {
+			return dst, manifestError("URI %q names a host hls.js may read as another, the pathway's %s", uri, g.Base)
 		} else if hasScheme(uri) {
 			return append(dst, uri...), nil
 		} else {
@@ -584,6 +586,33 @@ func unreadHost(ref string) bool {
 	}
 	_, read := browserHost(authority)
 	return !read
+}
+
+// hlsMovesHost reports whether hls.js 1.7.4 may fetch an http(s) URL or a
+// network path from another host than the one a browser reads in it.
+// hls.js resolves an EXT-X-KEY's URI with url-toolkit's buildAbsoluteURL,
+// alwaysNormalize (M3U8Parser.resolve), which takes "//" and what follows
+// up to the next '/', '?' or '#' for the host and removes the dot segments
+// of the path after it before the browser reads the URL. Where the
+// browser's host does not follow the first two characters, two '/' (more
+// slashes, or a '\' among them: urlAuthority), it is in that path, and a
+// "name/.." before it goes too: "https:///keys.x/../cdn.x/k" is fetched
+// from cdn.x. Any dot segment before a query there is taken for one.
+func hlsMovesHost(ref string) bool {
+	scheme, _, _, ok := urlAuthority(ref)
+	if !ok || scheme != "" && !strings.EqualFold(scheme, "https") && !strings.EqualFold(scheme, "http") {
+		return false
+	}
+	if scheme != "" {
+		ref = ref[len(scheme)+1:]
+	}
+	if len(ref) > 2 && ref[0] == '/' && ref[1] == '/' && !isSlash(ref[2]) {
+		return false
+	}
+	if q := strings.IndexAny(ref, "?#"); q >= 0 {
+		ref = ref[:q]
+	}
+	return hasDotSegment([]byte(ref))
 }
 
 // sameHost reports whether the authorities a and b ("host" or "host:port")

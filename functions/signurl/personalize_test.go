@@ -388,6 +388,49 @@ func TestPersonalizeMediaReadsTheHostAsABrowserDoes(t *testing.T) {
 	}
 }
 
+// TestPersonalizeMediaReadsAKeyAsHlsJsDoes: hls.js 1.7.4 resolves an
+// EXT-X-KEY's URI with url-toolkit's buildAbsoluteURL, alwaysNormalize
+// (web/vendor: M3U8Parser.resolve), which takes the host to be "//" and
+// what follows up to the next '/', '?' or '#', and removes the dot
+// segments of the rest. Where the browser's host is in that rest (more
+// slashes, or a backslash among the first two), a "name/.." before it is
+// removed too: node 20 with url-toolkit as hls.min.js holds it turns
+// "https:///keys.example.com/../cdn.example.com/keys/k1" into
+// "https:///cdn.example.com/keys/k1", and new URL of that is
+// https://cdn.example.com/keys/k1, where new URL of the URI itself names
+// keys.example.com. Such a key is fetched from the pathway outside the
+// title's folder: refused. A key server's URL whose host follows its two
+// slashes keeps its host through hls.js's normalizing, and passes.
+func TestPersonalizeMediaReadsAKeyAsHlsJsDoes(t *testing.T) {
+	t.Parallel()
+	g := signurl.Grant{Base: "https://cdn.example.com", Prefix: "/titles/t1/sd/", Query: "Sig=1"}
+	for _, tc := range []struct {
+		name, line string
+		err        bool
+	}{
+		{"past three slashes, a dot segment before the pathway's host", `#EXT-X-KEY:METHOD=AES-128,URI="https:///keys.example.com/../cdn.example.com/keys/k1"`, true},
+		{"a network path past more slashes, another title", `#EXT-X-KEY:METHOD=AES-128,URI="////keys.example.com/a/../../cdn.example.com/titles/t2/k1"`, true},
+		{"a slash and a backslash", `#EXT-X-KEY:METHOD=AES-128,URI="https:/\keys.example.com/../cdn.example.com/keys/k1"`, true},
+		{"a backslash and a slash", `#EXT-X-KEY:METHOD=AES-128,URI="https:\/keys.example.com/../cdn.example.com/keys/k1"`, true},
+		{"a key server, a dot segment after its host", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/a/../k1"`, false},
+		{"a key server past more slashes, a dot segment in its query", `#EXT-X-KEY:METHOD=AES-128,URI="https:///keys.example.com/k1?p=/../x"`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := signurl.PersonalizeMedia(nil, []byte("#EXTM3U\n"+tc.line+"\n"), g)
+			if tc.err {
+				if pe := playback.AsError(err); pe == nil || pe.Reason != "manifest_unsupported" || pe.RetryAfter != playback.NoRetry {
+					t.Fatalf("= %q, %v; want manifest_unsupported", out, err)
+				}
+				return
+			}
+			if err != nil || string(out) != "#EXTM3U\n"+tc.line+"\n" {
+				t.Fatalf("= %q, %v; want it unchanged", out, err)
+			}
+		})
+	}
+}
+
 // TestPersonalizeMasterNamesAVariantAsAPlayerResolvesIt: a variant URI
 // whose percent-encoded or backslashed dot segments a browser resolves
 // into another rendition's folder is that rendition's variant, and one
