@@ -410,16 +410,24 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 		uri = []byte(asBrowserReads(string(uri)))
 	}
 	if hasScheme(uri) || bytes.HasPrefix(uri, []byte("//")) {
-		if hostlessWebURL(string(uri)) {
+		// Read as text once: each conversion is a copy, on every line of
+		// a playlist written with the CDN's URLs.
+		ref := string(uri)
+		if hostlessWebURL(ref) {
 			return dst, manifestError("URI %q has no host after its scheme: a player fetches it from its page's", uri)
 		}
-		if path, ok := sameOriginPath(string(uri), g.Base); ok {
-			uri = []byte(path)
+		if path, ok := sameOriginPath(ref, g.Base); ok {
+			if strings.HasSuffix(ref, path) {
+				// Most often the URI's own tail: no copy of it.
+				uri = uri[len(uri)-len(path):]
+			} else {
+				uri = []byte(path)
+			}
 		} else if !elsewhere {
 			return dst, manifestError("URI %q names a host off the pathway %s", uri, g.Base)
-		} else if unreadHost(string(uri)) {
+		} else if unreadHost(ref) {
 			return dst, manifestError("URI %q names a host a browser may read as the pathway's %s", uri, g.Base)
-		} else if hlsMovesHost(string(uri)) {
+		} else if hlsMovesHost(ref) {
 			return dst, manifestError("URI %q names a host hls.js may read as another, the pathway's %s", uri, g.Base)
 		} else if hasScheme(uri) {
 			return append(dst, uri...), nil

@@ -184,3 +184,28 @@ func TestPersonalizeBenchmarkReportsItsRatio(t *testing.T) {
 	}
 	t.Logf("personalize/copy = %.2f (floor %.1f), %s", ratio, PersonalizeFloor, res)
 }
+
+// TestPersonalizeMediaReadsAnAbsoluteURLOnce: a media playlist whose
+// segments are absolute URLs on the pathway (a packager given the CDN's
+// base URL) costs at most one allocation a URL more than the same playlist
+// written relative: the URL read once as text for the checks of its host
+// (appendURI), its path on the pathway taken from the URI itself.
+// Not parallel: testing.AllocsPerRun refuses to run in parallel tests.
+func TestPersonalizeMediaReadsAnAbsoluteURLOnce(t *testing.T) {
+	stored, grants, _ := benchPlaylist(t)
+	g := grants[0]
+	absolute := bytes.ReplaceAll(stored, []byte("\nseg"), []byte("\n"+g.Base+g.Prefix+"seg"))
+	urls := bytes.Count(absolute, []byte("\n"+g.Base))
+	relativeOut, err := signurl.PersonalizeMedia(nil, stored, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := signurl.PersonalizeMedia(nil, absolute, g); err != nil || !bytes.Equal(out, relativeOut) || urls == 0 {
+		t.Fatalf("absolute playlist (%d URLs) = %v, or written otherwise than the relative one", urls, err)
+	}
+	relative := testing.AllocsPerRun(20, func() { _, _ = signurl.PersonalizeMedia(nil, stored, g) })
+	onPathway := testing.AllocsPerRun(20, func() { _, _ = signurl.PersonalizeMedia(nil, absolute, g) })
+	if extra := onPathway - relative; extra > float64(urls) {
+		t.Fatalf("%d URLs on the pathway cost %v allocations more than relative ones, want at most one each", urls, extra)
+	}
+}
