@@ -549,7 +549,7 @@ func urlAuthority(ref string) (scheme, authority, rest string, ok bool) {
 		colon := strings.IndexByte(ref, ':')
 		scheme, ref = ref[:colon], ref[colon+1:]
 	}
-	if len(ref) < 2 || !isSlash(ref[0]) || !isSlash(ref[1]) {
+	if !hostSlashes(ref) {
 		return "", "", "", false
 	}
 	ref = strings.TrimLeft(ref, `/\`)
@@ -589,7 +589,7 @@ func browserHost(authority string) (host string, ok bool) {
 // host browserHost cannot read, which may be the pathway's.
 func unreadHost(ref string) bool {
 	scheme, authority, _, ok := urlAuthority(ref)
-	if !ok || scheme != "" && !strings.EqualFold(scheme, "https") && !strings.EqualFold(scheme, "http") {
+	if !ok || scheme != "" && !webScheme(scheme) {
 		return false
 	}
 	_, read := browserHost(authority)
@@ -608,7 +608,7 @@ func unreadHost(ref string) bool {
 // from cdn.x. Any dot segment before a query there is taken for one.
 func hlsMovesHost(ref string) bool {
 	scheme, _, _, ok := urlAuthority(ref)
-	if !ok || scheme != "" && !strings.EqualFold(scheme, "https") && !strings.EqualFold(scheme, "http") {
+	if !ok || scheme != "" && !webScheme(scheme) {
 		return false
 	}
 	if scheme != "" {
@@ -793,11 +793,16 @@ func nextAttr(line []byte, i int) (a hlsAttr, next int, ok bool, err error) {
 }
 
 // hasScheme reports whether uri starts with an RFC 3986 scheme and ':'.
-func hasScheme[T string | []byte](uri T) bool {
+func hasScheme[T string | []byte](uri T) bool { return startsWithScheme(uri, false) }
+
+// startsWithScheme reports whether uri starts with a scheme and ':': a
+// letter, then letters, digits, '+', '-', '.' (RFC 3986 3.1), and '_' too
+// where underscore (as dash.js reads one: dashScheme).
+func startsWithScheme[T string | []byte](uri T, underscore bool) bool {
 	for i := range len(uri) {
 		switch c := uri[i]; {
 		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.' || underscore && c == '_'):
 		case i > 0 && c == ':':
 			return true
 		default:
@@ -1619,7 +1624,7 @@ func needsBrowserRead(uri []byte) bool {
 // from '\' in an http(s) URL (the URL Standard's relative slash state), as
 // it does in a path (splitPath).
 func namesHost(ref string) bool {
-	return dashScheme(ref) || len(ref) >= 2 && isSlash(ref[0]) && isSlash(ref[1])
+	return dashScheme(ref) || hostSlashes(ref)
 }
 
 // dashScheme reports whether ref starts with a scheme as dash.js 5.2.1
@@ -1630,21 +1635,14 @@ func namesHost(ref string) bool {
 // BaseURL (isRelative) but fetches it as it is, so the browser resolves
 // "a_b:seg1.m4s" against the player's page: a path beside the page, and
 // with query grants the rendition's signature went there.
-func dashScheme(ref string) bool {
-	for i := range len(ref) {
-		switch c := ref[i]; {
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '_' || c == '.'):
-		case i > 0 && c == ':':
-			return true
-		default:
-			return false
-		}
-	}
-	return false
-}
+func dashScheme(ref string) bool { return startsWithScheme(ref, true) }
 
 func isSlash(c byte) bool { return c == '/' || c == '\\' }
+
+// hostSlashes reports whether s starts with the two slashes before a host,
+// each '/' or '\' as a browser reads an http(s) URL's (WHATWG URL
+// Standard: special authority slashes and relative slash states).
+func hostSlashes(s string) bool { return len(s) >= 2 && isSlash(s[0]) && isSlash(s[1]) }
 
 // hostlessWebURL reports whether ref is an http(s) URL whose scheme is not
 // followed by the two slashes (each '/' or '\') of a host: "https:/x",
@@ -1664,8 +1662,15 @@ func hostlessWebURL(ref string) bool {
 		return false
 	}
 	scheme, rest, _ := strings.Cut(ref, ":")
-	return (strings.EqualFold(scheme, "https") || strings.EqualFold(scheme, "http")) &&
-		!(len(rest) >= 2 && isSlash(rest[0]) && isSlash(rest[1]))
+	return webScheme(scheme) && !hostSlashes(rest)
+}
+
+// webScheme reports whether scheme is http or https, in any case: the
+// schemes a player fetches a manifest's objects over, whose URLs a
+// browser's parser reads as special ones (WHATWG URL Standard: '\' for
+// '/', more slashes skipped).
+func webScheme(scheme string) bool {
+	return strings.EqualFold(scheme, "https") || strings.EqualFold(scheme, "http")
 }
 
 // hasPercentDot reports whether s holds "%2e" in either case. It runs on
