@@ -1294,7 +1294,7 @@ func (h *harness) testLoadingRefused(t *testing.T, release string) {
 				Held      int       `json:"held"`
 			}
 			h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "settleMS": 5000, "release": release,
-				"status": fault.Status, "ends": true}, &out)
+				"status": fault.Status, "ends": true, "releases": true}, &out)
 			id := out.First
 			// The page may have ended by the time drive.cjs sees the
 			// answer: no first frame then (startupMS) is what says it
