@@ -149,13 +149,27 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Run("stop after the token expired", func(t *testing.T) { h.testStopExpired(t, faults) })
 	t.Run("heartbeat refused as expired", func(t *testing.T) { h.testBeatExpired(t, faults) })
 	t.Run("heartbeat queued behind one refused as expired", func(t *testing.T) { h.testBeatBehindRefused(t, faults) })
-	t.Run("heartbeat refused as expired while loading", func(t *testing.T) {
-		// A runner of its own: its QoE views are this row's alone.
-		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
-			run: startRecordedRunner(t, cross.URL, vars)}
-		g.testLoadingExpired(t, startStallControl(t, g.run))
-	})
-	t.Run("heartbeat refused while loading", func(t *testing.T) { h.testLoadingRefused(t, startStallControl(t, h.run)) })
+	expired := beatFault{Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated), Reason: auth.ReasonTokenExpired}
+	for _, row := range []struct {
+		name, in string
+		fault    beatFault
+	}{
+		{name: "heartbeat refused as expired while loading", in: "loading", fault: expired},
+		{name: "heartbeat refused as expired while authorizing", in: "authorizing", fault: expired},
+		{name: "heartbeat refused as the licence window's end while authorizing", in: "authorizing",
+			fault: beatFault{Status: http.StatusForbidden, Code: string(playback.CodeForbidden), Reason: playback.ReasonLicenceEnded}},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			// A runner of its own: its QoE views are this row's alone.
+			g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
+				run: startRecordedRunner(t, cross.URL, vars)}
+			g.testLoadingExpired(t, startStallControl(t, g.run), row.in, row.fault)
+		})
+	}
+	for _, in := range []string{"loading", "authorizing"} {
+		t.Run("heartbeat refused while "+in, func(t *testing.T) { h.testLoadingRefused(t, startStallControl(t, h.run), in) })
+	}
+	t.Run("heartbeat answered 410 while authorizing", func(t *testing.T) { h.testAuthorizingEnded(t, startStallControl(t, h.run)) })
 	t.Run("heartbeat answered 503 or 429 while loading", func(t *testing.T) {
 		// A runner of its own: its QoE views are this row's alone.
 		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
@@ -1199,20 +1213,32 @@ func (h *harness) testBeatExpired(t *testing.T, faults string) {
 	}
 }
 
-// testLoadingExpired: the page's start heartbeat is answered 401
-// token_expired while the page still loads the stream (a clock behind the
-// server's, or a tab that slept between the play and its answer): the
-// edge holds back every segment, so no frame comes meanwhile, and the
-// answer is held until the page loads. A viewer expects it to play on, as
-// it does when that answer comes while it plays: it authorizes again
-// before its first frame, sends the refused session nothing more, and
-// plays in the session that took over, one started view.
-func (h *harness) testLoadingExpired(t *testing.T, release string) {
+// testLoadingExpired: the page's start heartbeat is refused with an
+// answer that authorizing again cures (fault): 401 token_expired (a clock
+// behind the server's, or a tab that slept between the play and its
+// answer), or 403 licence_window_ended (the window the play was admitted
+// under has ended: one extended since admits the play again). It comes
+// before the first frame, in phase in: while the page loads the stream
+// ("loading": the answer is held until it does), or while it still asks
+// for its URLs ("authorizing": answered at once, and the runner holds
+// them until then and earlyHold more, then answers them). The edge holds
+// back every segment, so no frame comes meanwhile. A viewer expects the
+// page to play on, as it does when that answer comes while it plays: it
+// authorizes again before its first frame, sends the refused session
+// nothing more (nor loads anything of it), and plays in the session that
+// took over, one started view.
+func (h *harness) testLoadingExpired(t *testing.T, release, in string, fault beatFault) {
 	page := h.sessionPage(t, nil)
 	counted := h.qoeTotals(t)
-	h.run.faults.arm(beatFault{Event: "start", Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated),
-		Reason: auth.ReasonTokenExpired, Count: 1, DelayMS: 1500})
+	fault.Event, fault.Count = "start", 1
+	if in == "loading" {
+		fault.DelayMS = 1500
+	} else {
+		fault.HoldURLsMS = int(earlyHold.Milliseconds())
+	}
+	h.run.faults.arm(fault)
 	t.Cleanup(h.run.faults.disarm)
+	refusal := fmt.Sprintf("%d %s", fault.Status, fault.Reason)
 	h.run.stall.arm(1)
 	t.Cleanup(func() { h.run.stall.release() })
 	var out struct {
@@ -1225,15 +1251,18 @@ func (h *harness) testLoadingExpired(t *testing.T, release string) {
 		After     pageState `json:"after"`
 	}
 	h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "settleMS": 5000, "release": release,
-		"status": http.StatusUnauthorized}, &out)
+		"status": fault.Status, "whole": in == "authorizing"}, &out)
 	id := out.First
-	if !out.Refused || out.AtRefusal.Phase != "loading" || out.Held == 0 {
-		t.Fatalf("the start heartbeat of %s was not answered 401 while the page loaded (answered %v, the page %s, %d segment requests held): heartbeats %v\npage log:\n%s",
-			id, out.Refused, out.AtRefusal.Phase, out.Held, h.run.faults.beats(id), strings.Join(out.AtRefusal.Log, "\n"))
+	if !out.Refused || out.AtRefusal.Phase != in || out.Held == 0 {
+		t.Fatalf("the start heartbeat of %s was not answered %d while the page was %s (answered %v, the page %s, %d segment requests held): heartbeats %v\npage log:\n%s",
+			id, fault.Status, in, out.Refused, out.AtRefusal.Phase, out.Held, h.run.faults.beats(id), strings.Join(out.AtRefusal.Log, "\n"))
 	}
 	if s := out.Settled; s.SessionID == id || s.Error != "" {
-		t.Fatalf("5 s after its start heartbeat was answered 401 token_expired while loading, the page is %s (%s) on session %s, the one refused: want it authorized again\nheartbeats %v\npage log:\n%s",
-			s.Phase, s.Error, s.SessionID, h.run.faults.beats(id), strings.Join(s.Log, "\n"))
+		t.Fatalf("5 s after its start heartbeat was answered %s while %s, the page is %s (%s) on session %s, the one refused: want it authorized again\nheartbeats %v\npage log:\n%s",
+			refusal, in, s.Phase, s.Error, s.SessionID, h.run.faults.beats(id), strings.Join(s.Log, "\n"))
+	}
+	if in == "authorizing" {
+		h.wantNothingLoaded(t, id, refusal)
 	}
 	a := out.After
 	if !out.Playing || a.SessionID == id {
@@ -1241,7 +1270,7 @@ func (h *harness) testLoadingExpired(t *testing.T, release string) {
 	}
 	beats := h.run.faults.beats(id)
 	if refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted }); refused < 0 || refused != len(beats)-1 {
-		t.Errorf("the session %s whose token was refused got heartbeats after the refusal: %v", id, beats)
+		t.Errorf("the session %s whose start heartbeat was answered %s got heartbeats after the refusal: %v", id, refusal, beats)
 	}
 	if !h.run.faults.answered(a.SessionID, "start", http.StatusOK) {
 		t.Errorf("the session that took over %s began with no start heartbeat accepted: %v", a.SessionID, h.run.faults.beats(a.SessionID))
@@ -1249,14 +1278,110 @@ func (h *harness) testLoadingExpired(t *testing.T, release string) {
 	now := h.qoeTotals(t)
 	if got := (playback.QoEAggregate{Views: now.Views - counted.Views, Started: now.Started - counted.Started,
 		ExitsBeforeStart: now.ExitsBeforeStart - counted.ExitsBeforeStart, Failures: now.Failures - counted.Failures}); got != (playback.QoEAggregate{Views: 1, Started: 1}) {
-		t.Errorf("GET /v1/admin/qoe counts %d views, %d started, %d exits before start, %d failures more for the play authorized again from %s to %s while loading; want one started view\nheartbeats %v, then %v",
-			got.Views, got.Started, got.ExitsBeforeStart, got.Failures, id, a.SessionID, beats, h.run.faults.beats(a.SessionID))
+		t.Errorf("GET /v1/admin/qoe counts %d views, %d started, %d exits before start, %d failures more for the play authorized again from %s to %s while %s; want one started view\nheartbeats %v, then %v",
+			got.Views, got.Started, got.ExitsBeforeStart, got.Failures, id, a.SessionID, in, beats, h.run.faults.beats(a.SessionID))
 	}
 }
 
-// testLoadingRefused: the page's start heartbeat is refused while the
-// page still loads the stream (the edge holds back every segment, so no
-// frame comes meanwhile) with an answer that no retry and no
+// testAuthorizingEnded: the page's session is ended from another device
+// while the page still asks for its URLs, and its start heartbeat, sent
+// as the play was admitted, is answered 410 session_ended (ended_by_user)
+// then; the runner holds the URLs until then and earlyHold more, and
+// answers them 410 as well (the edge holds back every segment). The page
+// ends as it does on a 410 once it loads or plays: it tells the viewer
+// why, sends the ended session the one stop the server still takes
+// (HEARTBEAT_STOP_GRACE) and nothing else, without an error, and loads
+// nothing of the session once its URLs come.
+func (h *harness) testAuthorizingEnded(t *testing.T, release string) {
+	page := h.sessionPage(t, nil)
+	token := h.run.token(t, demo.AccountKids)
+	// Ended as "end this stream" on another screen does; its status, or
+	// 0 for no answer.
+	ended := make(chan int, 1)
+	h.run.faults.arm(beatFault{Event: "start", Status: http.StatusGone, Code: string(playback.CodeGone), Reason: playback.ReasonSessionEnded,
+		EndReason: playback.EndByUser, Count: 1, HoldURLsMS: int(earlyHold.Milliseconds()),
+		endFirst: func(id string) {
+			req, _ := http.NewRequest(http.MethodDelete, h.run.url+"/v1/sessions/"+id, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			status := 0
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				status = resp.StatusCode
+				resp.Body.Close()
+			}
+			ended <- status
+		}})
+	t.Cleanup(h.run.faults.disarm)
+	h.run.stall.arm(1)
+	t.Cleanup(func() { h.run.stall.release() })
+	var out struct {
+		First     string    `json:"first"`
+		Refused   bool      `json:"refused"`
+		AtRefusal pageState `json:"atRefusal"`
+		Settled   pageState `json:"settled"`
+		Held      int       `json:"held"`
+	}
+	h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "settleMS": 5000, "release": release,
+		"status": http.StatusGone, "ends": true, "whole": true}, &out)
+	id := out.First
+	if !out.Refused || out.AtRefusal.StartupMS != nil {
+		t.Fatalf("the start heartbeat of %s was not answered 410 before the page's first frame (answered %v, the page %s): heartbeats %v\npage log:\n%s",
+			id, out.Refused, out.AtRefusal.Phase, h.run.faults.beats(id), strings.Join(out.AtRefusal.Log, "\n"))
+	}
+	if status := <-ended; status != http.StatusOK {
+		t.Fatalf("DELETE /v1/sessions/%s before its start heartbeat was answered: %d", id, status)
+	}
+	h.wantNothingLoaded(t, id, "410 session_ended")
+	const notice = "Playback was stopped from another device."
+	if s := out.Settled; s.Phase != "ended" || s.Error != "" || s.EndNotice != notice {
+		t.Errorf("5 s after its start heartbeat was answered 410 session_ended (%s) while authorizing, the page is %s (%q), telling the viewer %q: want it ended, telling %q, as while playing\nheartbeats %v\npage log:\n%s",
+			playback.EndByUser, s.Phase, s.Error, s.EndNotice, notice, h.run.faults.beats(id), strings.Join(s.Log, "\n"))
+	}
+	beats := h.run.faults.beats(id)
+	if refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted }); refused < 0 || len(beats[refused+1:]) != 1 || beats[refused+1].Event != "stop" {
+		t.Errorf("the session %s whose start heartbeat was answered 410 while authorizing got %v after the answer, want one stop: heartbeats %v", id, beats[max(refused+1, 0):], beats)
+	}
+	if live := h.activeSessions(t, demo.AccountKids); slices.Contains(live, id) {
+		t.Errorf("the session %s ended while the page authorized is still live: %v", id, live)
+	}
+}
+
+// earlyHold is how long the runner holds a page's URLs after its start
+// heartbeat was answered, in the rows where that answer comes while the
+// page asks for them (phase authorizing): the page acts on the answer
+// before they come.
+const earlyHold = 1500 * time.Millisecond
+
+// wantNothingLoaded: the page's start heartbeat of session id was answered
+// refusal while the page asked for its URLs, and the page loaded nothing
+// of id once they came: its URLs were answered after the refusal (so that
+// they came while the page still asked for them), and no manifest of the
+// session was asked for.
+func (h *harness) wantNothingLoaded(t *testing.T, id, refusal string) {
+	t.Helper()
+	beats := h.run.faults.beats(id)
+	refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted })
+	var urlsAt time.Time
+	var manifests []string
+	for _, r := range h.run.requests() {
+		if r.Method == http.MethodPost && r.Path == "/v1/playback/"+id+"/urls" && urlsAt.IsZero() {
+			urlsAt = r.At
+		}
+		if strings.HasPrefix(r.Path, "/v1/manifests/"+id+"/") || strings.HasPrefix(r.Path, "/v1/steering/"+id+"/") {
+			manifests = append(manifests, r.Method+" "+r.Path)
+		}
+	}
+	if refused < 0 || urlsAt.IsZero() || !urlsAt.After(beats[refused].At) {
+		t.Fatalf("the start heartbeat of %s was not answered %s while the page asked for its URLs (its URLs answered at %v): heartbeats %v (answered %v), requests %v",
+			id, refusal, urlsAt.Format(time.StampMilli), beats, answeredAt(beats), h.run.sessionRequests(id))
+	}
+	if len(manifests) > 0 {
+		t.Errorf("the page loaded session %s, whose start heartbeat was answered %s while it asked for its URLs, once they came: %v", id, refusal, manifests)
+	}
+}
+
+// testLoadingRefused: the page's start heartbeat is refused before its
+// first frame (the edge holds back every segment, so no frame comes
+// meanwhile) with an answer that no retry and no
 // re-authorization cures: a token signed with a key the server no longer
 // holds (401 token_key_unknown), a 500 whose answer offers no retry
 // (playback.NoRetry), a token for another session (403
@@ -1265,8 +1390,13 @@ func (h *harness) testLoadingExpired(t *testing.T, release string) {
 // with its session given back, and sends that session nothing more but
 // the error heartbeat that tells the view's failure before its first
 // frame. No other heartbeat goes out before that frame, which may never
-// come, to tell the page.
-func (h *harness) testLoadingRefused(t *testing.T, release string) {
+// come, to tell the page. in is the page's phase as the answer comes:
+// "loading" (the answer is held until the page loads the stream), or
+// "authorizing" (answered at once, while the page still asks for its
+// URLs, which the runner holds until then and earlyHold more): the page
+// then also loads nothing of the session once its URLs come
+// (wantNothingLoaded).
+func (h *harness) testLoadingRefused(t *testing.T, release, in string) {
 	for _, row := range []struct {
 		name  string
 		fault beatFault
@@ -1281,7 +1411,12 @@ func (h *harness) testLoadingRefused(t *testing.T, release string) {
 		t.Run(row.name, func(t *testing.T) {
 			page := h.sessionPage(t, nil)
 			fault := row.fault
-			fault.Event, fault.Count, fault.DelayMS = "start", 1, 1500
+			fault.Event, fault.Count = "start", 1
+			if in == "loading" {
+				fault.DelayMS = 1500
+			} else {
+				fault.HoldURLsMS = int(earlyHold.Milliseconds())
+			}
 			h.run.faults.arm(fault)
 			t.Cleanup(h.run.faults.disarm)
 			h.run.stall.arm(1)
@@ -1294,19 +1429,24 @@ func (h *harness) testLoadingRefused(t *testing.T, release string) {
 				Held      int       `json:"held"`
 			}
 			h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "settleMS": 5000, "release": release,
-				"status": fault.Status, "ends": true, "releases": true}, &out)
+				"status": fault.Status, "ends": true, "releases": true, "whole": in == "authorizing"}, &out)
 			id := out.First
 			// The page may have ended by the time drive.cjs sees the
 			// answer: no first frame then (startupMS) is what says it
-			// came while the page loaded.
-			if !out.Refused || out.AtRefusal.StartupMS != nil || out.Held == 0 {
+			// came while the page loaded; the segments held, that it
+			// loaded (none asked for, that it did not, while
+			// authorizing: wantNothingLoaded).
+			if !out.Refused || out.AtRefusal.StartupMS != nil || in == "loading" && out.Held == 0 {
 				t.Fatalf("the start heartbeat of %s was not answered %d before the page's first frame (answered %v, the page %s, its first frame seen %v, %d segment requests held): heartbeats %v\npage log:\n%s",
 					id, fault.Status, out.Refused, out.AtRefusal.Phase, out.AtRefusal.StartupMS != nil, out.Held, h.run.faults.beats(id), strings.Join(out.AtRefusal.Log, "\n"))
 			}
 			refusal := fmt.Sprintf("%d %s", fault.Status, fault.Reason)
+			if in == "authorizing" {
+				h.wantNothingLoaded(t, id, refusal)
+			}
 			if s := out.Settled; s.Phase != "error" || !strings.Contains(s.Error, refusal) {
-				t.Errorf("5 s after its start heartbeat was answered %s while loading, the page is %s (%q) on session %s: want it ended, naming the status and reason, as while playing\nheartbeats %v\npage log:\n%s",
-					refusal, s.Phase, s.Error, s.SessionID, h.run.faults.beats(id), strings.Join(s.Log, "\n"))
+				t.Errorf("5 s after its start heartbeat was answered %s while %s, the page is %s (%q) on session %s: want it ended, naming the status and reason, as while playing\nheartbeats %v\npage log:\n%s",
+					refusal, in, s.Phase, s.Error, s.SessionID, h.run.faults.beats(id), strings.Join(s.Log, "\n"))
 			}
 			released := func() bool {
 				return slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
@@ -1318,8 +1458,8 @@ func (h *harness) testLoadingRefused(t *testing.T, release string) {
 				time.Sleep(100 * time.Millisecond)
 			}
 			if !released() {
-				t.Errorf("the page did not give back session %s after its start heartbeat was answered %s while loading: requests %v",
-					id, refusal, h.run.sessionRequests(id))
+				t.Errorf("the page did not give back session %s after its start heartbeat was answered %s while %s: requests %v",
+					id, refusal, in, h.run.sessionRequests(id))
 			}
 			beats := h.run.faults.beats(id)
 			if refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted }); refused < 0 ||
@@ -1415,6 +1555,15 @@ func (h *harness) testLoadingRetried(t *testing.T, release string) {
 			}
 		})
 	}
+}
+
+// answeredAt is when each heartbeat was answered.
+func answeredAt(beats []loggedBeat) []string {
+	var out []string
+	for _, b := range beats {
+		out = append(out, b.At.Format(time.StampMilli))
+	}
+	return out
 }
 
 // sinceFirst is when each heartbeat was answered, after the first.
@@ -2679,6 +2828,8 @@ type beatFaults struct {
 	mu    sync.Mutex
 	fault beatFault
 	left  int
+	// spent is closed once the fault's last answer has been written.
+	spent chan struct{}
 	log   []loggedBeat
 }
 
@@ -2704,6 +2855,18 @@ type beatFault struct {
 	// DelayMS holds the request that long before answering it (less if
 	// its client goes): the page acts while it is in flight.
 	DelayMS int `json:"delayMS,omitempty"`
+	// HoldURLsMS, when set, holds every POST /v1/playback/{session}/urls
+	// until the fault's last answer has been written, and that long
+	// after (less if its client goes), then lets the route answer it: a
+	// page that asks for its URLs as its play is admitted gets the
+	// fault's answer while it still does (phase authorizing).
+	HoldURLsMS int `json:"holdURLsMS,omitempty"`
+	// EndReason, when set, is the answer's details.end_reason (a 410's).
+	EndReason string `json:"endReason,omitempty"`
+	// endFirst, when set, ends the heartbeat's session for real before
+	// the answer is written: the server would answer it as the fault
+	// does, and every route the session's later requests reach too.
+	endFirst func(session string)
 }
 
 type loggedBeat struct {
@@ -2732,7 +2895,10 @@ func (b loggedBeat) String() string {
 func (f *beatFaults) arm(fault beatFault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.fault, f.left = fault, fault.Count
+	f.fault, f.left, f.spent = fault, fault.Count, make(chan struct{})
+	if f.left <= 0 {
+		close(f.spent)
+	}
 }
 
 func (f *beatFaults) disarm() { f.arm(beatFault{}) }
@@ -2740,6 +2906,10 @@ func (f *beatFaults) disarm() { f.arm(beatFault{}) }
 // serve reads a heartbeat's session and event (and puts the body back)
 // and answers it with the armed fault, if any; faulted says it did.
 func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat, bool) {
+	if isURLs(req) {
+		f.holdURLs(req)
+		return loggedBeat{}, false
+	}
 	route := ""
 	switch {
 	case req.Method == http.MethodPost && req.URL.Path == "/v1/play":
@@ -2751,6 +2921,7 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 		fault, faulted := f.take(func(fault beatFault) bool { return fault.Route == route })
 		if faulted {
 			writeFault(w, req, fault)
+			f.markSpent()
 		}
 		return loggedBeat{}, faulted
 	}
@@ -2781,8 +2952,49 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 		return b, false
 	}
 	b.Faulted = true
+	if fault.endFirst != nil {
+		fault.endFirst(b.Session)
+	}
 	writeFault(w, req, fault)
+	f.markSpent()
 	return b, true
+}
+
+// isURLs tells POST /v1/playback/{session}/urls.
+func isURLs(req *http.Request) bool {
+	return req.Method == http.MethodPost && strings.HasPrefix(req.URL.Path, "/v1/playback/") && strings.HasSuffix(req.URL.Path, "/urls")
+}
+
+// holdURLs holds a urls request as the armed fault's HoldURLsMS says.
+func (f *beatFaults) holdURLs(req *http.Request) {
+	f.mu.Lock()
+	hold, spent := time.Duration(f.fault.HoldURLsMS)*time.Millisecond, f.spent
+	f.mu.Unlock()
+	if hold <= 0 {
+		return
+	}
+	select {
+	case <-spent:
+	case <-req.Context().Done():
+		return
+	}
+	select {
+	case <-time.After(hold):
+	case <-req.Context().Done():
+	}
+}
+
+// markSpent closes spent once the fault's last answer has been written.
+func (f *beatFaults) markSpent() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.left == 0 && f.spent != nil {
+		select {
+		case <-f.spent:
+		default:
+			close(f.spent)
+		}
+	}
 }
 
 // take uses up one answer of the armed fault, if any is left and it is
@@ -2822,8 +3034,11 @@ func writeFault(w http.ResponseWriter, req *http.Request, fault beatFault) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
 		return
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{
-		"code": fault.Code, "reason": fault.Reason, "message": msg}})
+	e := map[string]any{"code": fault.Code, "reason": fault.Reason, "message": msg}
+	if fault.EndReason != "" {
+		e["details"] = map[string]string{"end_reason": fault.EndReason}
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": e})
 }
 
 // done logs a heartbeat serve saw, once answered with status.

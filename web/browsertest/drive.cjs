@@ -582,11 +582,14 @@ async function beatExpiredScenario() {
 
 // loadingRefusedScenario: the page's first heartbeat, its start before
 // the first frame, is refused (answered sc.status) once the page loads
-// the stream (the Go test armed the fault, with a delay, and holds back
-// the stream's segments, so no frame can come). It records the page once
-// the answer came (refused) and a moment later (settled: a page that
-// authorizes again has another session by then, one that ends has left
-// loading), then lets the segments through (sc.release) and, unless the
+// the stream, or while it still asks for its URLs (the Go test armed the
+// fault, with a delay or holding the URLs, and holds back the stream's
+// segments, so no frame can come). It records the page once the answer
+// came (refused) and a moment later (settled: a page that authorizes
+// again has another session by then, one that ends has left loading;
+// with sc.whole, sc.settleMS later, whatever it did meanwhile: the URLs
+// the Go test held come in that time, and what the page does then
+// counts), then lets the segments through (sc.release) and, unless the
 // refusal ends the page (sc.ends), waits until the page plays with a
 // heartbeat accepted (its start: the Go test reads which). A page that
 // ends gives its session back after its error heartbeat (sc.releases): it
@@ -597,7 +600,12 @@ async function loadingRefusedScenario() {
   const first = await until(page, (s) => !!s.sessionID, sc.timeoutMS);
   const refused = await until(page, (s) => s.beats.statuses.includes(sc.status), sc.timeoutMS);
   const out = { first: first.state.sessionID, refused: first.ok && refused.ok, atRefusal: refused.state };
-  if (out.refused) out.settled = (await until(page, (s) => s.sessionID !== out.first || s.phase !== 'loading', sc.settleMS)).state;
+  if (out.refused && sc.whole) {
+    await sleep(sc.settleMS);
+    out.settled = await snapshot(page);
+  } else if (out.refused) {
+    out.settled = (await until(page, (s) => s.sessionID !== out.first || s.phase !== 'loading', sc.settleMS)).state;
+  }
   out.held = (await (await fetch(sc.release, { method: 'POST' })).json()).held;
   if (sc.ends) {
     for (const deadline = Date.now() + sc.timeoutMS; sc.releases && out.refused && Date.now() < deadline;) {

@@ -171,6 +171,13 @@
   // passed along with one re-authorization: the refusal that comes while a
   // swap is already queued must reach that swap.
   let tokenRefused = false;
+  // startRefused: the start heartbeat sent as the play was admitted was
+  // refused, while the page still asks for its URLs (authorizing), with
+  // an answer that authorizing again cures (401 token_expired, 403
+  // licence_window_ended): why, and whether it was the licence window's
+  // end (swapSession's afterLicence). The page authorizes again before it
+  // loads anything (authorizeBeforeLoading), as it does once it loads.
+  let startRefused = null;
   let t0 = 0;
   let beatTimer = null;
 
@@ -245,51 +252,88 @@
       // Not awaited: beat() keeps it ahead of every later heartbeat.
       beat('start');
 
-      if (oneCall(r.data)) {
-        // The play answer names the personalized manifests and the
-        // steering server: no other API call before the manifest.
-        state.urls = { manifest_url: r.data.manifest_url, manifests: r.data.manifests, steering_uri: r.data.steering_uri, cdn: '' };
-        state.startedFromPlay = true;
-        log('starting from the play answer alone (manifests until ' + r.data.manifest_expires_at + ')');
-      } else {
-        const u = await urls();
-        if (u.status !== 200) return failAndRelease('urls: ' + errText(u));
-        state.urls = u.data;
-        const e = await call('POST', '/v1/playback/' + state.sessionID + '/edges', playbackToken, {});
-        if (e.status === 200) {
-          state.edges = e.data;
-          state.edge = (e.data.edges && e.data.edges[0] && e.data.edges[0].id) || '';
-        } else {
-          log('edges: ' + errText(e) + ' (playing without an edge ranking)');
-        }
+      // The start may be refused while the page asks for its URLs: a
+      // refusal that ends playback ends the page there (sendBeat), and
+      // one that authorizing again cures has the page authorize again
+      // before it loads anything (startRefused), in a loop: the URLs asked
+      // meanwhile are the refused session's.
+      let answer = r.data;
+      let src = null;
+      for (;;) {
+        src = await sourceFor(answer, saved);
+        // Ended meanwhile: the start refused (sendBeat, which said why),
+        // a failure (sourceFor said why), or the page left (the pagehide
+        // gave the session back).
+        if (state.phase !== 'authorizing' || !src && !startRefused) return;
+        if (!startRefused) break;
+        answer = await authorizeBeforeLoading();
+        if (!answer) return;
       }
-      const src = chooseSource(state.urls, state.format, state.grant);
-      if (!src) {
-        state.noManifest = true;
-        return failAndRelease('no ' + state.format.toUpperCase() + ' manifest in the urls response (manifests.' + state.format + ' missing)');
-      }
-      state.source = src;
-      // The master playlist's relative URIs resolve without its query:
-      // regrant puts the prefix grant on them (a title without a ladder).
-      if (src.kind === 'manifest_url') await learnGrants(state.urls, state.sessionID);
-      if (state.grant === 'cookies') {
-        applyCookies(state.urls.cookies || []);
-        await otherPathwayCookies();
-      }
-      state.cmcdMode = cmcdMode();
-      state.pathway = state.urls.cdn || '';
-      state.startAt = await saved;
-      // Left meanwhile: the pagehide gave the session back.
-      if (state.phase !== 'authorizing') return;
       state.phase = 'loading';
       log('loading ' + src.kind + ' ' + src.url.split('?')[0] + ' (' + state.grant + ', CMCD ' + state.cmcdMode + ')' +
         (state.startAt ? ' from ' + state.startAt.toFixed(2) + ' s' : ''));
       render();
       (state.format === 'dash' ? startDash : startHls)(src.url, state.startAt);
-      renewBefore(state.urls.expires_at || r.data.manifest_expires_at);
+      renewBefore(state.urls.expires_at || answer.manifest_expires_at);
     } catch (err) {
       fail(String(err && err.message || err));
     }
+  }
+
+  // sourceFor asks for what the page needs to load the stream of the
+  // session answer admitted (the play's, or that of the re-authorization
+  // that took over): its URLs and edges, unless the play answer names
+  // them, the grants of a title without a ladder, the cookies of every
+  // pathway, and where it starts. It returns the source to load, or
+  // nothing once the page failed (it said why) or no longer authorizes
+  // that session, or the start was refused so that the page authorizes
+  // again (startRefused): the rest, which would name the session refused
+  // or ended, is then not asked for, and a failure it would meet is not
+  // the page's (the URLs of a session ended elsewhere are answered 410).
+  async function sourceFor(answer, saved) {
+    const id = state.sessionID;
+    const current = () => state.phase === 'authorizing' && state.sessionID === id && !startRefused;
+    if (oneCall(answer)) {
+      // The play answer names the personalized manifests and the
+      // steering server: no other API call before the manifest.
+      state.urls = { manifest_url: answer.manifest_url, manifests: answer.manifests, steering_uri: answer.steering_uri, cdn: '' };
+      state.startedFromPlay = true;
+      log('starting from the play answer alone (manifests until ' + answer.manifest_expires_at + ')');
+    } else {
+      const u = await urls();
+      if (!current()) return null;
+      if (u.status !== 200) {
+        await failAndRelease('urls: ' + errText(u));
+        return null;
+      }
+      state.urls = u.data;
+      const e = await call('POST', '/v1/playback/' + id + '/edges', playbackToken, {});
+      if (e.status === 200) {
+        state.edges = e.data;
+        state.edge = (e.data.edges && e.data.edges[0] && e.data.edges[0].id) || '';
+      } else {
+        log('edges: ' + errText(e) + ' (playing without an edge ranking)');
+      }
+    }
+    if (!current()) return null;
+    const src = chooseSource(state.urls, state.format, state.grant);
+    if (!src) {
+      state.noManifest = true;
+      await failAndRelease('no ' + state.format.toUpperCase() + ' manifest in the urls response (manifests.' + state.format + ' missing)');
+      return null;
+    }
+    state.source = src;
+    // The master playlist's relative URIs resolve without its query:
+    // regrant puts the prefix grant on them (a title without a ladder).
+    if (src.kind === 'manifest_url') await learnGrants(state.urls, id);
+    if (state.grant === 'cookies') {
+      applyCookies(state.urls.cookies || []);
+      await otherPathwayCookies();
+    }
+    state.cmcdMode = cmcdMode();
+    state.pathway = state.urls.cdn || '';
+    state.startAt = await saved;
+    return current() ? src : null;
   }
 
   // authorizePlay asks to play the page's title on its device (POST
@@ -313,6 +357,7 @@
     tokenExpiresAt = Date.parse(answer.token_expires_at) || 0;
     licenceEndsAt = Date.parse(answer.licence_ends_at) || 0;
     tokenRefused = false;
+    startRefused = null;
     reauthorizeBefore(answer.token_expires_at);
     holdAtLicenceEnd();
   }
@@ -1153,14 +1198,18 @@
     });
   }
 
-  // playUnderWay: the page's play is admitted and not over, before its
-  // first frame (loading) or after (playing). A heartbeat's refusal means
-  // the same in both, and sendBeat answers it the same way: before the
+  // playUnderWay: the page's play is admitted and not over: while it
+  // still asks for its URLs (authorizing, with a session: the start sent
+  // as the play was admitted is the one heartbeat then), before its first
+  // frame (loading) or after (playing). A heartbeat's refusal means the
+  // same in all three, and sendBeat answers it the same way: before the
   // first frame no other heartbeat goes out until that frame, which may
   // never come, so a refusal left unanswered there would leave the page
   // loading on a session the server will not keep, with nothing said.
+  // While the page authorizes, start() authorizes again itself
+  // (startRefused).
   function playUnderWay() {
-    return state.phase === 'playing' || state.phase === 'loading';
+    return state.phase === 'playing' || state.phase === 'loading' || state.phase === 'authorizing' && !!state.sessionID;
   }
 
   // retriesBeat says whether a heartbeat of event whose answer offers a
@@ -1243,6 +1292,19 @@
       if (event !== 'stop') await sendBeat('stop');
       await teardown();
       render();
+      return;
+    }
+    if (state.phase === 'authorizing' && (tokenExpired(r) || licenceEnded(r))) {
+      // The start, answered while the page still asks for its URLs:
+      // start() authorizes again before it loads (startRefused), once
+      // those, which are the refused session's, are answered.
+      // reauthorize does nothing meanwhile: start() is the play under
+      // way (starting). A refused token sends the session nothing more
+      // (tokenRefused), as below; the session that takes over replaces
+      // it.
+      log('heartbeat ' + event + ': ' + errText(r), true);
+      if (tokenExpired(r)) tokenRefused = true;
+      startRefused = { why: 'heartbeat ' + event + ': ' + (tokenExpired(r) ? 'playback token expired' : 'the licence window ended'), afterLicence: licenceEnded(r) };
       return;
     }
     if (tokenExpired(r) && playUnderWay()) {
@@ -1528,28 +1590,7 @@
       // and a page shown back from the back/forward cache stays as it was
       // shown, stopped.
       if (state.phase !== 'playing' && state.phase !== 'loading') return;
-      // Refused (409: another device took the slot meanwhile): playback
-      // ends now, saying why, rather than when the grants do, and the
-      // session it did not replace is given back.
-      await teardown();
-      await giveBack();
-      if (r.status === 409 && r.data && r.data.error && r.data.error.details) return showConflict(r.data.error);
-      if (afterLicence && noticeRefusal(r)) {
-        // The window the play was admitted under has ended and no other
-        // window licenses the title now (none extended it, or it was cut
-        // short or removed): playback is over, as the licence says, which
-        // the viewer is told rather than the play's refusal.
-        log('authorizing again after the licence window ended: ' + errText(r) + ': stopping', true);
-        state.phase = 'ended';
-        state.error = '';
-        state.endNotice = refusalNotices.licence_window_ended;
-        render();
-        return;
-      }
-      // Refused by the licence (a window ended or cut short since the
-      // play): the viewer is told so, not shown an error.
-      noticeRefusal(r);
-      return fail('authorizing again: ' + errText(r));
+      return endReauthorization(r, afterLicence);
     }
     clearTimeout(beatTimer);
     if (!told) stalledAtTold = stallStart;
@@ -1573,6 +1614,63 @@
     // Where the new session begins; before the first frame, that frame's
     // start heartbeat says so.
     if (state.startupMS !== null && state.phase === 'playing') await sendBeat('start');
+  }
+
+  // endReauthorization ends playback once the play that was to take over
+  // the page's session (authorizing again) was answered r, not 201 (409:
+  // another device took the slot meanwhile): now, saying why, rather than
+  // when the grants do, and the session it did not replace is given back.
+  async function endReauthorization(r, afterLicence) {
+    await teardown();
+    await giveBack();
+    if (r.status === 409 && r.data && r.data.error && r.data.error.details) return showConflict(r.data.error);
+    if (afterLicence && noticeRefusal(r)) {
+      // The window the play was admitted under has ended and no other
+      // window licenses the title now (none extended it, or it was cut
+      // short or removed): playback is over, as the licence says, which
+      // the viewer is told rather than the play's refusal.
+      log('authorizing again after the licence window ended: ' + errText(r) + ': stopping', true);
+      state.phase = 'ended';
+      state.error = '';
+      state.endNotice = refusalNotices.licence_window_ended;
+      render();
+      return;
+    }
+    // Refused by the licence (a window ended or cut short since the
+    // play): the viewer is told so, not shown an error.
+    noticeRefusal(r);
+    return fail('authorizing again: ' + errText(r));
+  }
+
+  // authorizeBeforeLoading authorizes again once the start heartbeat was
+  // refused while the page asked for its URLs (startRefused), as
+  // swapSession does once the page loads: the play replaces the refused
+  // session on the device, and the page loads the one that takes over,
+  // whose first frame's start says where it begins (before that frame
+  // the session replaced has nothing to tell). It returns that play's
+  // answer, or nothing once playback has ended (refused, as a swap's
+  // refusal ends it, or the page left meanwhile).
+  async function authorizeBeforeLoading() {
+    const { why, afterLicence } = startRefused;
+    startRefused = null;
+    const before = state.sessionID;
+    log(why + '; authorizing again before loading');
+    const r = await authorizePlay(await tokenFor(state.account));
+    if (state.phase !== 'authorizing') {
+      // Left meanwhile: the pagehide ended the refused session (its
+      // stop, and given back if its token was refused), and the new one
+      // is given back too, not adopted.
+      if (r.status === 201) giveBackOnLeave(r.data.session_id);
+      return null;
+    }
+    if (r.status !== 201) {
+      await endReauthorization(r, afterLicence);
+      return null;
+    }
+    clearTimeout(beatTimer);
+    takeSession(r.data);
+    log('session ' + before + ' replaced by ' + state.sessionID + ' before loading');
+    return r.data;
   }
 
   // lastStop sends session id, whose token the server refused or the
