@@ -60,8 +60,7 @@ type Store interface {
 	LinkCustomer(ctx context.Context, customerID, accountID string) error
 	AccountIDByCustomer(ctx context.Context, customerID string) (string, error)
 	ListUnknownEdges(ctx context.Context) ([]playback.UnknownEdge, error)
-	ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]playback.Session, error)
-	EndSession(ctx context.Context, id, reason string, now time.Time) (playback.Session, error)
+	playback.SessionEnder
 }
 
 // Authenticator identifies the caller, with the token's claims.

@@ -85,32 +85,46 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (se
 // prune it drops index entries of sessions that no longer hold a lease, so
 // the scan stays as short as the account's live sessions.
 func activeSessions(tx *bbolt.Tx, accountID string, now time.Time, prune bool) ([]playback.Session, error) {
-	idx := tx.Bucket(bucketAccountSessions)
-	prefix := key(accountID, "")
-	var active []playback.Session
 	var stale [][]byte
-	c := idx.Cursor()
+	active, err := indexedSessions(tx, accountID, func(k []byte, sess playback.Session, found bool) bool {
+		if found && sess.Active(now) {
+			return true
+		}
+		if prune {
+			stale = append(stale, append([]byte(nil), k...))
+		}
+		return false
+	})
+	if err != nil {
+		return nil, err
+	}
+	idx := tx.Bucket(bucketAccountSessions)
+	for _, k := range stale {
+		if err := idx.Delete(k); err != nil {
+			return nil, err
+		}
+	}
+	return active, nil
+}
+
+// indexedSessions walks the account's index and returns the sessions keep
+// keeps (found is false for an entry whose session is gone), oldest first.
+func indexedSessions(tx *bbolt.Tx, accountID string, keep func(k []byte, sess playback.Session, found bool) bool) ([]playback.Session, error) {
+	prefix := key(accountID, "")
+	var out []playback.Session
+	c := tx.Bucket(bucketAccountSessions).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		id := string(k[len(prefix):])
 		sess, err := get[playback.Session](tx, bucketSessions, []byte(id), "session", id)
 		if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
 			return nil, err
 		}
-		if err == nil && sess.Active(now) {
-			active = append(active, sess)
-			continue
-		}
-		if prune {
-			stale = append(stale, append([]byte(nil), k...))
+		if keep(k, sess, err == nil) {
+			out = append(out, sess)
 		}
 	}
-	for _, k := range stale {
-		if err := idx.Delete(k); err != nil {
-			return nil, err
-		}
-	}
-	playback.SortOldestFirst(active)
-	return active, nil
+	playback.SortOldestFirst(out)
+	return out, nil
 }
 
 func (s *Store) GetSession(ctx context.Context, id string) (sess playback.Session, err error) {
@@ -124,6 +138,19 @@ func (s *Store) GetSession(ctx context.Context, id string) (sess playback.Sessio
 func (s *Store) ListActiveSessions(ctx context.Context, accountID string, now time.Time) (out []playback.Session, err error) {
 	err = s.view(ctx, "ListActiveSessions", func(tx *bbolt.Tx) error {
 		out, err = activeSessions(tx, accountID, now, false)
+		return err
+	})
+	return out, err
+}
+
+// ListRenewableSessions lists the account's index: extendLease renews only
+// a session the index holds, and every end drops it, so these are the
+// sessions not ended that no admission has counted out since they lapsed.
+func (s *Store) ListRenewableSessions(ctx context.Context, accountID string) (out []playback.Session, err error) {
+	err = s.view(ctx, "ListRenewableSessions", func(tx *bbolt.Tx) error {
+		out, err = indexedSessions(tx, accountID, func(_ []byte, sess playback.Session, found bool) bool {
+			return found && sess.EndedAt.IsZero()
+		})
 		return err
 	})
 	return out, err

@@ -460,6 +460,25 @@ func (s *Store) ListActiveSessions(ctx context.Context, accountID string, now ti
 	return activeSessions(slots, now), nil
 }
 
+// ListRenewableSessions lists the sessions holding the account's slots,
+// lapsed or not: a renewal writes on the condition that the slot still
+// names the session, and every end or replacement deletes or takes the
+// slot in its own transaction.
+func (s *Store) ListRenewableSessions(ctx context.Context, accountID string) ([]playback.Session, error) {
+	slots, _, err := s.readSlots(ctx, accountID)
+	if err != nil {
+		return nil, s.fail("ListRenewableSessions", err)
+	}
+	var held []playback.Session
+	for _, sl := range slots {
+		if sl.session.EndedAt.IsZero() {
+			held = append(held, sl.session)
+		}
+	}
+	playback.SortOldestFirst(held)
+	return held, nil
+}
+
 // readSession reads a session with the attributes its writes compare.
 func (s *Store) readSession(ctx context.Context, id string) (sess playback.Session, version int64, slotIndex int, err error) {
 	it, err := s.get(ctx, "SES#"+id, "SESSION", "session", id)

@@ -389,6 +389,31 @@ func (s *Store) ListActiveSessions(ctx context.Context, accountID string, now ti
 	return activeSessions(slots, now), nil
 }
 
+// ListRenewableSessions lists the sessions holding the account's slots,
+// lapsed or not: a renewal commits through the guard of the slot that
+// holds the session, and every end or replacement frees or takes the slot
+// in its own commit.
+func (s *Store) ListRenewableSessions(ctx context.Context, accountID string) ([]playback.Session, error) {
+	if err := s.open(ctx); err != nil {
+		return nil, err
+	}
+	if !validID(accountID) {
+		return nil, nil
+	}
+	slots, _, err := s.readSlots(ctx, accountID)
+	if err != nil {
+		return nil, fail("ListRenewableSessions", err)
+	}
+	var held []playback.Session
+	for _, sl := range slots {
+		if sl.holder != "" && sl.session.EndedAt.IsZero() && !slices.ContainsFunc(held, func(x playback.Session) bool { return x.ID == sl.holder }) {
+			held = append(held, sl.session)
+		}
+	}
+	playback.SortOldestFirst(held)
+	return held, nil
+}
+
 // decodeSession decodes a session document, with the slot it was
 // admitted to as its Lease.
 func decodeSession(st stored, id string) (playback.Session, error) {

@@ -7,10 +7,47 @@ import (
 	"time"
 )
 
-// SessionEnder is what EndLostEntitlement needs of a store.
+// SessionEnder is what EndSessions needs of a store.
 type SessionEnder interface {
-	ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]Session, error)
+	ListRenewableSessions(ctx context.Context, accountID string) ([]Session, error)
 	EndSession(ctx context.Context, id, reason string, now time.Time) (Session, error)
+}
+
+// EndSessions ends, with reason at now, the sessions of the account that
+// which selects (nil: all of them) and reports those that still held
+// their lease at now, as ended. It ends every one that a renewal could
+// still extend (SessionStore.ListRenewableSessions), those whose lease
+// lapsed by now included: a heartbeat that read its lease just before
+// the expiry renews after the ender looked, by its own earlier clock, and
+// a session left unended because it was not active at the ender's now
+// would then play on until its playback token expired. Ended, no renewal
+// brings it back (CodeGone), whatever its clock. A session the store no
+// longer has is over already. EndSession is idempotent, so a call that
+// failed part way is repaired by calling again.
+func EndSessions(ctx context.Context, s SessionEnder, accountID, reason string, now time.Time, which func(Session) bool) ([]Session, error) {
+	held, err := s.ListRenewableSessions(ctx, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("ListRenewableSessions %s: %w", accountID, err)
+	}
+	ended := []Session{}
+	for _, sess := range held {
+		if which != nil && !which(sess) {
+			continue
+		}
+		done, err := s.EndSession(ctx, sess.ID, reason, now)
+		switch {
+		case IsCode(err, CodeNotFound):
+			continue // past its retention: no renewal finds it either
+		case err != nil:
+			return nil, fmt.Errorf("EndSession %s: %w", sess.ID, err)
+		}
+		// A lease that lapsed before now was not this end's to take; one
+		// that a renewal moved past now since the listing was.
+		if done.ExpiresAt.After(now) {
+			ended = append(ended, done)
+		}
+	}
+	return ended, nil
 }
 
 // EndLostEntitlement ends the sessions of an account that may no longer
@@ -18,20 +55,11 @@ type SessionEnder interface {
 // change from the payment provider, an operator's suspension or write.
 // Heartbeats would keep a running stream's lease alive, and a playback
 // token outlives its check; ended, each session's next renewal or signing
-// is refused (CodeGone, a 410) instead. The caller decides that the
-// account may not play. EndSession is idempotent, so a call that failed
-// part way is repaired by calling again.
+// is refused (CodeGone, a 410) instead, a renewal racing the end included
+// (EndSessions). The caller decides that the account may not play.
 func EndLostEntitlement(ctx context.Context, s SessionEnder, accountID string, now time.Time) error {
-	active, err := s.ListActiveSessions(ctx, accountID, now)
-	if err != nil {
-		return fmt.Errorf("ListActiveSessions %s: %w", accountID, err)
-	}
-	for _, sess := range active {
-		if _, err := s.EndSession(ctx, sess.ID, EndEntitlement, now); err != nil {
-			return fmt.Errorf("EndSession %s: %w", sess.ID, err)
-		}
-	}
-	return nil
+	_, err := EndSessions(ctx, s, accountID, EndEntitlement, now, nil)
+	return err
 }
 
 // anyGrace is a past_due grace no setting exceeds: the grace is the

@@ -187,6 +187,23 @@ type SessionStore interface {
 	// ListActiveSessions returns the account's sessions active at now,
 	// oldest first.
 	ListActiveSessions(ctx context.Context, accountID string, now time.Time) ([]Session, error)
+	// ListRenewableSessions returns the account's sessions that a renewal
+	// could still extend, oldest first: every one not ended that still
+	// holds its lease's place in the store (bolt: the account's index;
+	// DynamoDB and Firestore: a stream slot), whether or not its lease
+	// lapsed by anyone's clock. A renewal decides on its caller's now,
+	// which may be earlier than a reader's (a heartbeat that read its
+	// lease just before the expiry and writes after, another instance's
+	// clock), so a lease lapsed at the reader's now may still come back;
+	// the renewals (ExtendLease, RenewLease, RenewHeldLease) extend no
+	// session this does not list, whatever their now: a lapsed lease whose
+	// place an admission took back (AcquireLease counts lapsed leases out
+	// of the account), or one the store no longer keeps, is refused. So
+	// it is what an ender must end (EndSessions). It reads what
+	// ListActiveSessions reads, never the account's history: an account
+	// holds a place per stream slot, and its next admission frees those
+	// of lapsed leases.
+	ListRenewableSessions(ctx context.Context, accountID string) ([]Session, error)
 	// ExtendLease moves the lease expiry forward to expiresAt (never back) and
 	// sets LastSeenAt. An ended or expired session fails with CodeGone.
 	ExtendLease(ctx context.Context, id string, expiresAt, now time.Time) (Session, error)

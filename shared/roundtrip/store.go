@@ -127,6 +127,11 @@ func (s *Store) ListActiveSessions(ctx context.Context, accountID string, now ti
 	return s.inner.ListActiveSessions(ctx, accountID, now)
 }
 
+func (s *Store) ListRenewableSessions(ctx context.Context, accountID string) ([]playback.Session, error) {
+	defer begin(ctx, LayerStore, "ListRenewableSessions")()
+	return s.inner.ListRenewableSessions(ctx, accountID)
+}
+
 func (s *Store) ExtendLease(ctx context.Context, id string, expiresAt, now time.Time) (playback.Session, error) {
 	defer begin(ctx, LayerStore, "ExtendLease")()
 	return s.inner.ExtendLease(ctx, id, expiresAt, now)
