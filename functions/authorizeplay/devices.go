@@ -22,8 +22,10 @@ import (
 // conditioned on the account being as read (playback.LeaseRequest.On),
 // registering a new device in that same step:
 //
-//   - DELETE removes the device from the account first, then lists the
-//     account's active sessions and ends the device's.
+//   - DELETE removes the device from the account first, then ends the
+//     device's sessions that a renewal could still extend, those whose
+//     lease lapsed included (playback.EndSessions): a heartbeat that read
+//     its lease just before the expiry renews after the removal looked.
 //   - A removal that lands between a play's read and its admission changes
 //     the account, so the admission is refused (account_changed) and the
 //     play reads again: its device is gone, and it answers 409
@@ -82,7 +84,10 @@ type DeviceRemoval struct {
 	DeviceID string `json:"device_id"`
 	// Removed is false when the device was already gone and this call
 	// only ended sessions a failed earlier removal left running.
-	Removed       bool          `json:"removed"`
+	Removed bool `json:"removed"`
+	// EndedSessions are the device's sessions whose lease this call took:
+	// a lapsed one it also ended (so that no late heartbeat renews it) is
+	// not listed, as it was not playing.
 	EndedSessions []SessionView `json:"ended_sessions"`
 }
 
@@ -264,22 +269,17 @@ func (s *Server) removeDevice(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// endDeviceSessions ends the device's active sessions.
+// endDeviceSessions ends the device's sessions and shows those that held
+// a lease.
 func (s *Server) endDeviceSessions(ctx context.Context, accountID, deviceID string, now time.Time) ([]SessionView, error) {
-	active, err := s.deps.Store.ListActiveSessions(ctx, accountID, now)
+	done, err := playback.EndSessions(ctx, s.deps.Store, accountID, playback.EndDeviceRemoved, now,
+		func(sess playback.Session) bool { return sess.DeviceID == deviceID })
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("authorizeplay: ending the sessions of removed device %s: %w", deviceID, err)
 	}
-	ended := []SessionView{}
-	for _, sess := range active {
-		if sess.DeviceID != deviceID {
-			continue
-		}
-		done, err := s.deps.Store.EndSession(ctx, sess.ID, playback.EndDeviceRemoved, now)
-		if err != nil {
-			return nil, fmt.Errorf("authorizeplay: ending session %s of removed device %s: %w", sess.ID, deviceID, err)
-		}
-		ended = append(ended, view(done))
+	ended := make([]SessionView, 0, len(done))
+	for _, sess := range done {
+		ended = append(ended, view(sess))
 	}
 	return ended, nil
 }

@@ -1,0 +1,67 @@
+package authorizeplay_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/events"
+	"github.com/playplane/playplane/functions/authorizeplay"
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// TestEndersEndALeaseThatJustLapsed: a device removal and an entitlement
+// loss decided at an instant when the device's lease had just lapsed (no
+// heartbeat came in time) end that session too: the heartbeat that read
+// the lease a moment before its expiry, and renews by its playback token
+// after the ender looked, is refused (410) instead of playing on until the
+// token expires. The removal reports no session ended: the lapsed one held
+// no lease when it looked.
+func TestEndersEndALeaseThatJustLapsed(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		end  func(t *testing.T, h *harness)
+	}{
+		{"device removed", func(t *testing.T, h *harness) {
+			rm := decodeAs[authorizeplay.DeviceRemoval](t, h.do(http.MethodDelete, "/v1/devices/tv", h.token(demo.AccountFamily), ""), http.StatusOK)
+			if !rm.Removed || len(rm.EndedSessions) != 0 {
+				t.Errorf("DELETE /v1/devices/tv answered %+v, want removed with no session ended", rm)
+			}
+		}},
+		{"entitlement lost", func(t *testing.T, h *harness) {
+			ctx := context.Background()
+			if _, err := h.store.UpdateAccount(ctx, demo.AccountFamily, func(a *playback.Account) error {
+				a.Status = playback.StatusCanceled
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			data, err := json.Marshal(events.EntitlementChanged{AccountID: demo.AccountFamily, Status: "canceled"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			consume := h.srv.Consumers()[events.TopicEntitlementChanged]
+			if retry := consume(ctx, []playback.Message{{ID: playback.NewID("msg"), Data: data}}); len(retry) != 0 {
+				t.Fatalf("retry = %v", retry)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			play, claims := h.admitted(t, h.play(demo.AccountFamily, "sintel", "tv"))
+			h.now = play.LeaseExpiresAt // the ender's clock: the lease has lapsed
+			tc.end(t, h)
+			read := play.LeaseExpiresAt.Add(-time.Millisecond) // the heartbeat's
+			got, err := h.store.RenewHeldLease(context.Background(), claims.Held(), 2*time.Minute, 0, read)
+			if !playback.IsCode(err, playback.CodeGone) {
+				t.Errorf("the tv's heartbeat, read before its lease lapsed, after the %s: %v, lease until %s; want gone",
+					tc.name, err, got.ExpiresAt.Format(time.RFC3339))
+			}
+		})
+	}
+}
