@@ -656,11 +656,19 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := s.deps.Now()
-	// A session that is over stays as it ended: one whose lease ran out
-	// unrenewed ended by itself, and ending it now would record the
-	// viewer ending a stream that was over.
-	if sess.Active(now) {
+	switch {
+	case sess.Active(now):
 		if sess, err = s.deps.Store.EndSession(r.Context(), id, playback.EndByUser, now); err != nil {
+			return err
+		}
+	case sess.EndedAt.IsZero():
+		// A lease lapsed by this clock that a heartbeat which read it just
+		// before may still renew (SessionStore.ListRenewableSessions):
+		// ended, none brings it back, or the stream the viewer ended would
+		// play on. The answer, and every 410 after, still names the lapse
+		// (Session.Over): the stream had ended by itself.
+		if _, err := playback.EndSessions(r.Context(), s.deps.Store, who.AccountID, playback.EndByUser, now,
+			func(x playback.Session) bool { return x.ID == id }); err != nil {
 			return err
 		}
 	}

@@ -24,15 +24,28 @@ func TestEndersEndALeaseThatJustLapsed(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		end  func(t *testing.T, h *harness)
+		end  func(t *testing.T, h *harness, session string)
 	}{
-		{"device removed", func(t *testing.T, h *harness) {
+		{"device removed", func(t *testing.T, h *harness, session string) {
 			rm := decodeAs[authorizeplay.DeviceRemoval](t, h.do(http.MethodDelete, "/v1/devices/tv", h.token(demo.AccountFamily), ""), http.StatusOK)
 			if !rm.Removed || len(rm.EndedSessions) != 0 {
 				t.Errorf("DELETE /v1/devices/tv answered %+v, want removed with no session ended", rm)
 			}
 		}},
-		{"entitlement lost", func(t *testing.T, h *harness) {
+		{"session ended by the viewer", func(t *testing.T, h *harness, session string) {
+			sessions := decodeAs[struct {
+				Sessions []authorizeplay.SessionView `json:"sessions"`
+			}](t, h.do(http.MethodGet, "/v1/sessions", h.token(demo.AccountFamily), ""), http.StatusOK)
+			if len(sessions.Sessions) != 0 {
+				t.Fatalf("sessions listed after the lease lapsed: %+v", sessions.Sessions)
+			}
+			id := session
+			v := decodeAs[authorizeplay.SessionView](t, h.do(http.MethodDelete, "/v1/sessions/"+id, h.token(demo.AccountFamily), ""), http.StatusOK)
+			if v.EndReason != playback.EndLapsed {
+				t.Errorf("DELETE /v1/sessions/%s answered end_reason %q, want %q", id, v.EndReason, playback.EndLapsed)
+			}
+		}},
+		{"entitlement lost", func(t *testing.T, h *harness, session string) {
 			ctx := context.Background()
 			if _, err := h.store.UpdateAccount(ctx, demo.AccountFamily, func(a *playback.Account) error {
 				a.Status = playback.StatusCanceled
@@ -55,7 +68,7 @@ func TestEndersEndALeaseThatJustLapsed(t *testing.T) {
 			h := newHarness(t)
 			play, claims := h.admitted(t, h.play(demo.AccountFamily, "sintel", "tv"))
 			h.now = play.LeaseExpiresAt // the ender's clock: the lease has lapsed
-			tc.end(t, h)
+			tc.end(t, h, play.SessionID)
 			read := play.LeaseExpiresAt.Add(-time.Millisecond) // the heartbeat's
 			got, err := h.store.RenewHeldLease(context.Background(), claims.Held(), 2*time.Minute, 0, read)
 			if !playback.IsCode(err, playback.CodeGone) {

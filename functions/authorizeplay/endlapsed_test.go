@@ -14,10 +14,11 @@ import (
 // TestEndLapsedSession: DELETE /v1/sessions/{id} of a session whose lease
 // already ran out unrenewed (the page's stop path after its playback token
 // expired in a sleeping tab) answers the end it had, lapsed at its lease's
-// expiry, as every 410 on the session names it (Session.Over), and writes
-// nothing: recording ended_by_user at the DELETE's time would say the
-// viewer ended a stream that had already ended by itself, and would keep
-// the record past its retention from the lapse.
+// expiry, as every 410 on the session names it (Session.Over), and its
+// stored record still reads so: the viewer did not end a stream that had
+// ended by itself. The DELETE does write its end (a heartbeat that read the
+// lease just before it lapsed could renew it otherwise:
+// TestEndersEndALeaseThatJustLapsed), which Session.Over reads as the lapse.
 func TestEndLapsedSession(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -32,7 +33,8 @@ func TestEndLapsedSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.EndedAt.IsZero() || got.EndReason != "" {
-		t.Errorf("DELETE of a lapsed session stored end %q at %s, want none (it lapsed at %s)", got.EndReason, got.EndedAt, got.ExpiresAt)
+	if at, reason := got.Over(); reason != playback.EndLapsed || !at.Equal(first.LeaseExpiresAt) {
+		t.Errorf("DELETE of a lapsed session stored an end read as %q at %s, want %q at its lease's expiry %s",
+			reason, at, playback.EndLapsed, first.LeaseExpiresAt)
 	}
 }
