@@ -156,9 +156,10 @@ type LinkingStore interface {
 // parked waiting for that link (WakeStripeCustomer), announcing them on
 // bus, or, with a nil bus (playplane import, which has none), leaving them
 // to the sweeper's next run past its first backoff. Every writer of a link
-// goes through it: an event parked for a customer is woken by nothing but
-// its link (Stripe does not send an acknowledged event again, the sweeper
-// retries no customer's key, reconciliation needs the Stripe API).
+// goes through it or ClaimStripeCustomer: an event parked for a customer
+// is woken by nothing but its link (Stripe does not send an acknowledged
+// event again, the sweeper retries no customer's key, reconciliation
+// needs the Stripe API).
 //
 // The events are handed to the sweeper before the link too: a process
 // killed between the link and the wake left them under the customer's
@@ -170,6 +171,15 @@ func LinkStripeCustomer(ctx context.Context, store LinkingStore, bus playback.Pu
 	return handOver(ctx, store, bus, StripeCustomerParkKey(customer), pageSize, now, func() error {
 		return store.LinkCustomer(ctx, customer, account)
 	})
+}
+
+// ClaimStripeCustomer runs claim, which claims customer's link
+// (playback.ClaimCustomer, which may move it) and writes what it is
+// claimed for, and wakes the Stripe events parked waiting for the link as
+// LinkStripeCustomer does around its write: a link that may appear or
+// move is a writer of one like any other.
+func ClaimStripeCustomer(ctx context.Context, store ParkedStore, bus playback.Publisher, customer string, pageSize int, now func() time.Time, claim func() error) (int, error) {
+	return handOver(ctx, store, bus, StripeCustomerParkKey(customer), pageSize, now, claim)
 }
 
 // CreateStripeAccount runs create, which writes account, and wakes the

@@ -9,13 +9,17 @@ import (
 
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/catalogfile"
+	"github.com/playplane/playplane/shared/playback"
 )
 
 // linkStops is a store that stops, as a killed import does, at its first
-// customer link: after every account was written.
+// customer link (the import claims it: SwapCustomerLink): after every
+// account was written.
 type linkStops struct{ *bolt.Store }
 
-func (linkStops) LinkCustomer(context.Context, string, string) error { return errStopped }
+func (linkStops) SwapCustomerLink(context.Context, string, playback.CustomerLink, playback.CustomerLink) (bool, error) {
+	return false, errStopped
+}
 
 // TestImportAgainLinksWhatAStoppedImportDidNot: an import writes the
 // accounts, then links their payment customers. One stopped in between

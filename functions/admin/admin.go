@@ -57,8 +57,8 @@ const (
 type Store interface {
 	playback.AdminStore
 	events.ParkedStore
-	LinkCustomer(ctx context.Context, customerID, accountID string) error
-	AccountIDByCustomer(ctx context.Context, customerID string) (string, error)
+	CustomerLink(ctx context.Context, customerID string) (playback.CustomerLink, error)
+	SwapCustomerLink(ctx context.Context, customerID string, from, to playback.CustomerLink) (bool, error)
 	ListUnknownEdges(ctx context.Context) ([]playback.UnknownEdge, error)
 	playback.SessionEnder
 }
@@ -457,47 +457,9 @@ func (s *Server) build(ctx context.Context, kind playback.Kind, body []byte, sto
 			e.Details = ManagedInStripe{CustomerID: have.CustomerID, Fields: owned}
 			return nil, e
 		}
-		if a.CustomerID != "" && a.CustomerID != have.CustomerID {
-			if err := s.customerFree(ctx, a.CustomerID, a.ID); err != nil {
-				return nil, err
-			}
-		}
 		v = a.Apply(have, s.deps.Now())
 	}
 	return json.Marshal(v)
-}
-
-// customerFree refuses linking customer to account while another account
-// names it (playback.LinkedElsewhere). The link (AccountIDByCustomer) says
-// which account; that account's own customer_id says whether it still
-// names the customer: a link left behind by an account since renamed or
-// deleted is free to take. The read is not in the write's transaction
-// (the store links customers outside ApplyChanges): two operators linking
-// one customer to two accounts at once can both pass, and the last link
-// wins, as before this check.
-func (s *Server) customerFree(ctx context.Context, customer, account string) error {
-	other, err := s.deps.Store.AccountIDByCustomer(ctx, customer)
-	if playback.IsCode(err, playback.CodeNotFound) || (err == nil && other == account) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	rec, err := s.deps.Store.GetRecord(ctx, playback.KindAccount, other)
-	if playback.IsCode(err, playback.CodeNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var a playback.Account
-	if err := json.Unmarshal(rec.Doc, &a); err != nil {
-		return fmt.Errorf("admin: stored account %q: %w", other, err)
-	}
-	if a.CustomerID != customer {
-		return nil
-	}
-	return playback.LinkedElsewhere(customer, account, other)
 }
 
 // ManagedInStripe is the Details of a 409 managed_in_stripe: the fields
@@ -530,7 +492,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, who auth.Identit
 	exists := false
 	err = s.creating(r.Context(), kind, id, func() error {
 		var err error
-		rec, err = s.apply(r.Context(), who, playback.Change{Kind: kind, ID: id, Doc: doc, IfAbsent: true})
+		rec, err = s.apply(r.Context(), who, playback.Change{Kind: kind, ID: id, Doc: doc, IfAbsent: true}, nil)
 		if exists = playback.IsCode(err, playback.CodePrecondition); exists {
 			return nil // what waits for it is woken all the same
 		}
@@ -698,7 +660,7 @@ func (s *Server) replace(r *http.Request, who auth.Identity, kind playback.Kind,
 	if err != nil {
 		return playback.Record{}, nil, err
 	}
-	rec, err := s.apply(r.Context(), who, playback.Change{Kind: kind, ID: id, Doc: doc, IfMatch: cur.Version})
+	rec, err := s.apply(r.Context(), who, playback.Change{Kind: kind, ID: id, Doc: doc, IfMatch: cur.Version}, cur.Doc)
 	return rec, doc, err
 }
 
@@ -863,7 +825,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 				c.IfMatch = cur.Version
 			}
 		}
-		_, err := s.apply(r.Context(), who, c)
+		_, err := s.apply(r.Context(), who, c, nil)
 		if playback.IsCode(err, playback.CodePrecondition) {
 			// A delete of a record that is gone is a 404, not a stale
 			// version: say which.
@@ -906,8 +868,86 @@ func (s *Server) endDeleted(ctx context.Context, id, state string) error {
 }
 
 // apply writes one change with its audit record and returns the record as
+// written. A change naming on an account a customer that before, the
+// record as read (nil: none), does not name claims the customer first
+// (claimFor): a customer another account holds is refused, writing
+// nothing.
+func (s *Server) apply(ctx context.Context, who auth.Identity, c playback.Change, before json.RawMessage) (playback.Record, error) {
+	customer, err := customerNamed(c, before)
+	if err != nil || customer == "" {
+		return s.write(ctx, who, c)
+	}
+	return s.claimFor(ctx, customer, c, func() (playback.Record, error) { return s.write(ctx, who, c) })
+}
+
+// customerNamed is the customer account change c names that before, the
+// record as read, does not ("" when none).
+func customerNamed(c playback.Change, before json.RawMessage) (string, error) {
+	if c.Kind != playback.KindAccount || c.Delete() {
+		return "", nil
+	}
+	var after, was struct {
+		CustomerID string `json:"customer_id"`
+	}
+	if err := json.Unmarshal(c.Doc, &after); err != nil {
+		return "", fmt.Errorf("admin: account %q to write: %w", c.ID, err)
+	}
+	if before != nil {
+		if err := json.Unmarshal(before, &was); err != nil {
+			return "", fmt.Errorf("admin: stored account %q: %w", c.ID, err)
+		}
+	}
+	if after.CustomerID == was.CustomerID {
+		return "", nil
+	}
+	return after.CustomerID, nil
+}
+
+// claimFor runs write, account change c naming customer, holding the
+// customer's link: claimed first as pending on the version c is
+// conditioned on (playback.ClaimCustomer), so that of operators linking
+// one customer to several accounts at once one wins and the others are
+// refused before they write anything, and so that the link, written
+// before the account names the customer, is not taken meanwhile as one
+// its account no longer names. A write refused for good gives the link
+// back; one that may have landed (a retryable failure) keeps it, and
+// its retry claims it again. Once written the link is plain (best effort:
+// the written version already frees it but for a record deleted since).
+// The payment events parked for the customer are handed to the sweeper
+// before the claim and announced after (events.ClaimStripeCustomer).
+func (s *Server) claimFor(ctx context.Context, customer string, c playback.Change, write func() (playback.Record, error)) (playback.Record, error) {
+	claim := playback.CustomerLink{AccountID: c.ID, Pending: true, Before: c.IfMatch}
+	var rec playback.Record
+	written := false
+	woken, err := events.ClaimStripeCustomer(ctx, s.deps.Store, s.deps.Bus, customer, events.WakePage, s.deps.Now, func() error {
+		prev, err := playback.ClaimCustomer(ctx, s.deps.Store, customer, claim)
+		if err != nil {
+			return err
+		}
+		rec, err = write()
+		switch {
+		case err == nil:
+			written = true
+			if _, err := s.deps.Store.SwapCustomerLink(ctx, customer, claim, playback.CustomerLink{AccountID: c.ID}); err != nil {
+				httpx.Logger(ctx).WarnContext(ctx, "customer link left pending", "customer", customer, "account_id", c.ID, "err", err)
+			}
+		case !playback.ErrorCode(err).Retryable():
+			if _, err := s.deps.Store.SwapCustomerLink(ctx, customer, claim, prev); err != nil {
+				httpx.Logger(ctx).WarnContext(ctx, "customer link claim not given back", "customer", customer, "account_id", c.ID, "err", err)
+			}
+		}
+		return err
+	})
+	if err != nil && written {
+		return rec, playback.Unavailable(err, "admin: account %q is written, announcing the payment events parked for customer %q failed after %d (retry the request)",
+			c.ID, customer, woken)
+	}
+	return rec, err
+}
+
+// write writes one change with its audit record and returns the record as
 // written.
-func (s *Server) apply(ctx context.Context, who auth.Identity, c playback.Change) (playback.Record, error) {
+func (s *Server) write(ctx context.Context, who auth.Identity, c playback.Change) (playback.Record, error) {
 	ar, err := s.deps.Store.ApplyChanges(ctx, playback.ChangeSet{Actor: actor(who), At: s.deps.Now(), Changes: []playback.Change{c}})
 	if err != nil {
 		return playback.Record{}, err
@@ -923,10 +963,10 @@ func (s *Server) apply(ctx context.Context, who auth.Identity, c playback.Change
 // account's payment customer is linked to it, and the payment events
 // parked waiting for that link are announced to the payment consumer,
 // which applies them now rather than at the next reconciliation (which
-// needs the Stripe API). Both are idempotent (LinkCustomer writes the same
-// link, the consumer skips processed events and parks again what still
-// cannot apply), so a retried request repairs whatever a failure left
-// undone.
+// needs the Stripe API). Both are idempotent (a link the account has is
+// left as it is, the consumer skips processed events and parks again
+// what still cannot apply), so a retried request repairs whatever a
+// failure left undone.
 func (s *Server) afterWrite(ctx context.Context, kind playback.Kind, doc json.RawMessage) error {
 	if kind != playback.KindAccount {
 		return nil
@@ -938,7 +978,16 @@ func (s *Server) afterWrite(ctx context.Context, kind playback.Kind, doc json.Ra
 	if a.CustomerID == "" {
 		return nil
 	}
-	woken, err := events.LinkStripeCustomer(ctx, s.deps.Store, s.deps.Bus, a.CustomerID, a.ID, events.WakePage, s.deps.Now)
+	// A retry finding the write in place (or a create finding the
+	// account) links what its first attempt may not have; a link left by
+	// an account that no longer names the customer is taken.
+	woken, err := events.ClaimStripeCustomer(ctx, s.deps.Store, s.deps.Bus, a.CustomerID, events.WakePage, s.deps.Now, func() error {
+		_, err := playback.ClaimCustomer(ctx, s.deps.Store, a.CustomerID, playback.CustomerLink{AccountID: a.ID})
+		return err
+	})
+	if playback.IsCode(err, playback.CodeConflict) {
+		return err
+	}
 	if err != nil {
 		return playback.Unavailable(err, "admin: account %q is written, linking customer %q and announcing its parked payment events failed after %d (retry the request)",
 			a.ID, a.CustomerID, woken)
@@ -982,7 +1031,7 @@ func (s *Server) modify(r *http.Request, who auth.Identity, id string, fn func(*
 		if err != nil {
 			return cur, err
 		}
-		rec, err := s.apply(r.Context(), who, playback.Change{Kind: playback.KindAccount, ID: id, Doc: doc, IfMatch: cur.Version})
+		rec, err := s.apply(r.Context(), who, playback.Change{Kind: playback.KindAccount, ID: id, Doc: doc, IfMatch: cur.Version}, cur.Doc)
 		if playback.IsCode(err, playback.CodePrecondition) && (!match.sent || match.any) && attempt < rereads {
 			continue
 		}
@@ -1047,20 +1096,13 @@ func (s *Server) linkCustomer(w http.ResponseWriter, r *http.Request, who auth.I
 		return invalid("customer link", []catalogfile.Problem{problem("/customer_id", playback.CustomerIDRule)})
 	}
 	now := s.deps.Now()
-	var refused error
 	rec, err := s.modify(r, who, id, func(a *playback.Account) bool {
 		if a.CustomerID == body.CustomerID {
-			return false
-		}
-		if refused = s.customerFree(r.Context(), body.CustomerID, id); refused != nil {
 			return false
 		}
 		a.NameCustomer(body.CustomerID, now)
 		return true
 	})
-	if err == nil {
-		err = refused
-	}
 	if err != nil {
 		return err
 	}

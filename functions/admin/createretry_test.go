@@ -4,30 +4,46 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/playback"
 )
 
-// linkFailsOnce is a store whose first customer link fails, as a runner
-// killed between the account's write and its link leaves it.
+// linkFailsOnce is a store that fails once what follows an account's
+// write naming a customer: the listing of the customer's parked payment
+// events, to announce them (the link is claimed before the write), as a
+// runner killed between the account's write and that announcement
+// leaves it.
 type linkFailsOnce struct {
 	playback.Store
 	failed atomic.Bool
 }
 
-func (s *linkFailsOnce) LinkCustomer(ctx context.Context, customerID, accountID string) error {
-	if s.failed.CompareAndSwap(false, true) {
-		return errors.New("injected: the store went away")
+func (s *linkFailsOnce) ListParkedEvents(ctx context.Context, source, key string, after playback.ParkCursor, limit int) ([]playback.InboxEvent, error) {
+	if cus, ok := strings.CutPrefix(key, events.StripeCustomerParkKey("")); ok && s.named(ctx, cus) && s.failed.CompareAndSwap(false, true) {
+		return nil, errors.New("injected: the store went away")
 	}
-	return s.Store.LinkCustomer(ctx, customerID, accountID)
+	return s.Store.ListParkedEvents(ctx, source, key, after, limit)
+}
+
+// named reports whether the account customer is linked to names it.
+func (s *linkFailsOnce) named(ctx context.Context, customer string) bool {
+	id, err := s.AccountIDByCustomer(ctx, customer)
+	if err != nil {
+		return false
+	}
+	a, err := s.GetAccount(ctx, id)
+	return err == nil && a.CustomerID == customer
 }
 
 // TestRetriedAccountCreateLinksItsCustomer: a POST of an account with a
-// customer_id writes the account, then links the customer. When the link
-// fails the answer says to retry the request; the retry finds the account
+// customer_id writes the account, then makes the link plain and wakes the
+// customer's parked events. When that fails the answer says to retry the
+// request; the retry finds the account
 // written (409 already_exists), and must still make the link, or the
 // customer's payment events never find the account.
 func TestRetriedAccountCreateLinksItsCustomer(t *testing.T) {
@@ -48,8 +64,8 @@ func TestRetriedAccountCreateLinksItsCustomer(t *testing.T) {
 }
 
 // TestRetriedCustomerLinkLinks: PUT .../customer with If-Match writes the
-// account's customer_id, then links the customer. When the link fails
-// (or the runner is killed before it) the request retried as sent finds
+// account's customer_id, then wakes the customer's parked events. When
+// that fails (or the runner is killed before it) the request retried as sent finds
 // its own write in place, and must still make the link.
 func TestRetriedCustomerLinkLinks(t *testing.T) {
 	t.Parallel()

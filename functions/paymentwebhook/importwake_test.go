@@ -14,14 +14,15 @@ import (
 var errKilled = errors.New("killed")
 
 // killedAfterLink is a store on which the process dies right after the
-// customer link is written, before anything after it.
+// customer link is written (the import claims it: SwapCustomerLink),
+// before anything after it.
 type killedAfterLink struct{ catalogfile.Store }
 
-func (s killedAfterLink) LinkCustomer(ctx context.Context, customer, account string) error {
-	if err := s.Store.LinkCustomer(ctx, customer, account); err != nil {
-		return err
+func (s killedAfterLink) SwapCustomerLink(ctx context.Context, customer string, from, to playback.CustomerLink) (bool, error) {
+	if swapped, err := s.Store.SwapCustomerLink(ctx, customer, from, to); !swapped || err != nil {
+		return swapped, err
 	}
-	return errKilled
+	return true, errKilled
 }
 
 // TestImportedLinkWakesParkedEvents: a subscriber's

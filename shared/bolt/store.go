@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -277,8 +278,61 @@ func (s *Store) UpdateAccount(ctx context.Context, id string, fn func(*playback.
 
 func (s *Store) LinkCustomer(ctx context.Context, customerID, accountID string) error {
 	return s.update(ctx, "LinkCustomer", func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketCustomers).Put([]byte(customerID), []byte(accountID))
+		b := tx.Bucket(bucketCustomers)
+		v := b.Get([]byte(customerID))
+		if v == nil {
+			return b.Put([]byte(customerID), linkValue(playback.CustomerLink{AccountID: accountID}))
+		}
+		if cur := parseLink(v); cur.AccountID != accountID {
+			return playback.LinkedElsewhere(customerID, accountID, cur.AccountID)
+		}
+		return nil
 	})
+}
+
+func (s *Store) CustomerLink(ctx context.Context, customerID string) (l playback.CustomerLink, err error) {
+	err = s.view(ctx, "CustomerLink", func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketCustomers).Get([]byte(customerID))
+		if v == nil {
+			return playback.NotFound("customer", customerID)
+		}
+		l = parseLink(v)
+		return nil
+	})
+	return l, err
+}
+
+func (s *Store) SwapCustomerLink(ctx context.Context, customerID string, from, to playback.CustomerLink) (swapped bool, err error) {
+	err = s.update(ctx, "SwapCustomerLink", func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketCustomers)
+		var cur playback.CustomerLink
+		if v := b.Get([]byte(customerID)); v != nil {
+			cur = parseLink(v)
+		}
+		if cur != from {
+			return nil
+		}
+		swapped = true
+		if to.AccountID == "" {
+			return b.Delete([]byte(customerID))
+		}
+		return b.Put([]byte(customerID), linkValue(to))
+	})
+	return swapped, err
+}
+
+// A customer's link is stored as its account's id, a pending one
+// followed by a NUL (which no id holds) and its Before.
+func linkValue(l playback.CustomerLink) []byte {
+	if !l.Pending {
+		return []byte(l.AccountID)
+	}
+	return []byte(l.AccountID + "\x00" + l.Before)
+}
+
+func parseLink(v []byte) playback.CustomerLink {
+	id, before, pending := strings.Cut(string(v), "\x00")
+	return playback.CustomerLink{AccountID: id, Pending: pending, Before: before}
 }
 
 func (s *Store) AccountIDByCustomer(ctx context.Context, customerID string) (id string, err error) {
@@ -287,7 +341,7 @@ func (s *Store) AccountIDByCustomer(ctx context.Context, customerID string) (id 
 		if v == nil {
 			return playback.NotFound("customer", customerID)
 		}
-		id = string(v)
+		id = parseLink(v).AccountID
 		return nil
 	})
 	return id, err

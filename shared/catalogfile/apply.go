@@ -26,6 +26,8 @@ type Store interface {
 	playback.SessionEnder
 	events.LinkingStore
 	AccountIDByCustomer(ctx context.Context, customerID string) (string, error)
+	CustomerLink(ctx context.Context, customerID string) (playback.CustomerLink, error)
+	SwapCustomerLink(ctx context.Context, customerID string, from, to playback.CustomerLink) (bool, error)
 }
 
 // Plan is what importing a file would change: the record changes, each
@@ -342,7 +344,14 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 			}
 			continue
 		}
-		if _, err := events.LinkStripeCustomer(ctx, s, nil, cus, plan.Links[cus], events.WakePage, now); err != nil {
+		// The file's accounts are written: the link is claimed as they
+		// are, so one that an account of the file no longer names moves
+		// (Diff refused one a stored account names, unless it took the
+		// customer since).
+		if _, err := events.ClaimStripeCustomer(ctx, s, nil, cus, events.WakePage, now, func() error {
+			_, err := playback.ClaimCustomer(ctx, s, cus, playback.CustomerLink{AccountID: plan.Links[cus]})
+			return err
+		}); err != nil {
 			return rep, fmt.Errorf("link customer %q: %w", cus, err)
 		}
 	}

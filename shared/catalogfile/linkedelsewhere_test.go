@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -24,11 +25,13 @@ func TestImportLinksACustomerToOneAccount(t *testing.T) {
 		name     string
 		accounts string // replaces acct_a in goodJSON
 		refused  bool
+		linked   string // the account cus_a resolves to after the import
 	}{
 		{name: "another account", accounts: `{"id": "acct_b", "plan_id": "basic", "territory": "DE", "customer_id": "cus_a"}`, refused: true},
-		{name: "the same account", accounts: stored},
+		{name: "the same account", accounts: stored, linked: "acct_a"},
 		{name: "moved within the file",
-			accounts: `{"id": "acct_a", "plan_id": "basic", "territory": "DE", "customer_id": "cus_z"}, {"id": "acct_b", "plan_id": "basic", "territory": "DE", "customer_id": "cus_a"}`},
+			accounts: `{"id": "acct_a", "plan_id": "basic", "territory": "DE", "customer_id": "cus_z"}, {"id": "acct_b", "plan_id": "basic", "territory": "DE", "customer_id": "cus_a"}`,
+			linked:   "acct_b"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -47,6 +50,15 @@ func TestImportLinksACustomerToOneAccount(t *testing.T) {
 			if !tc.refused {
 				if err != nil {
 					t.Fatalf("Diff = %v, want a plan", err)
+				}
+				// The link is conditional (a customer another account
+				// holds is refused): one the file's account no longer
+				// names moves.
+				if _, err := Apply(ctx, s, plan, "cli:test", time.Now); err != nil {
+					t.Fatalf("Apply = %v", err)
+				}
+				if got, err := s.AccountIDByCustomer(ctx, "cus_a"); err != nil || got != tc.linked {
+					t.Fatalf("cus_a resolves to %q (%v), want %s", got, err, tc.linked)
 				}
 				return
 			}

@@ -2,9 +2,11 @@ package dynamo
 
 import (
 	"context"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -38,24 +40,107 @@ func (s *Store) UpdateAccount(ctx context.Context, id string, fn func(*playback.
 		func(a *playback.Account) { a.ID = id }, fn, s.planCounters)
 }
 
+// attrLinkBefore marks a customer's link pending: ">" and its Before
+// (never empty), absent from a plain link.
+const attrLinkBefore = "link_before"
+
+func customerKey(id string) item { return keyOf("CUS#"+id, "CUSTOMER") }
+
+// LinkCustomer creates the link on the condition that there is none, and
+// reads the one a failed condition found.
 func (s *Store) LinkCustomer(ctx context.Context, customerID, accountID string) error {
+	const op = "LinkCustomer"
 	if customerID == "" || accountID == "" {
 		return playback.Errorf(playback.CodeInvalid, "id_required", "dynamo.LinkCustomer: customer and account ids are required")
 	}
-	_, err := s.db().PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table),
-		Item: item{
-			attrPK: str("CUS#" + customerID), attrSK: str("CUSTOMER"),
-			attrAccountID: str(accountID),
-		},
-	})
-	return s.fail("LinkCustomer", err)
+	for attempt := 0; ; attempt++ {
+		_, err := s.db().PutItem(ctx, &dynamodb.PutItemInput{
+			TableName:                aws.String(s.table),
+			Item:                     linkItem(customerID, playback.CustomerLink{AccountID: accountID}),
+			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+			ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+		})
+		if !conditionFailed(err) {
+			return s.fail(op, err)
+		}
+		cur, err := s.CustomerLink(ctx, customerID)
+		switch {
+		case err == nil && cur.AccountID != accountID:
+			return playback.LinkedElsewhere(customerID, accountID, cur.AccountID)
+		case err == nil:
+			return nil
+		case !playback.IsCode(err, playback.CodeNotFound):
+			return err
+		case attempt+1 >= maxCASAttempts:
+			// Removed (SwapCustomerLink) each time between the put and the read.
+			return playback.Unavailable(err, "dynamo.%s: customer %q is contended", op, customerID)
+		}
+	}
 }
 
 func (s *Store) AccountIDByCustomer(ctx context.Context, customerID string) (string, error) {
-	it, err := s.get(ctx, "CUS#"+customerID, "CUSTOMER", "customer", customerID)
+	l, err := s.CustomerLink(ctx, customerID)
 	if err != nil {
 		return "", s.fail("AccountIDByCustomer", err)
 	}
-	return strAttr(it, attrAccountID), nil
+	return l.AccountID, nil
+}
+
+func (s *Store) CustomerLink(ctx context.Context, customerID string) (playback.CustomerLink, error) {
+	it, err := s.get(ctx, "CUS#"+customerID, "CUSTOMER", "customer", customerID)
+	if err != nil {
+		return playback.CustomerLink{}, s.fail("CustomerLink", err)
+	}
+	l := playback.CustomerLink{AccountID: strAttr(it, attrAccountID)}
+	if before, ok := it[attrLinkBefore]; ok {
+		l.Pending = true
+		if v, ok := before.(*types.AttributeValueMemberS); ok {
+			l.Before = strings.TrimPrefix(v.Value, ">")
+		}
+	}
+	return l, nil
+}
+
+// SwapCustomerLink writes (or deletes) the link on the condition that it
+// is from, as stored.
+func (s *Store) SwapCustomerLink(ctx context.Context, customerID string, from, to playback.CustomerLink) (bool, error) {
+	const op = "SwapCustomerLink"
+	if customerID == "" || (from.AccountID == "" && to.AccountID == "") {
+		return false, playback.Errorf(playback.CodeInvalid, "id_required", "dynamo.%s: a customer id and an account to swap from or to are required", op)
+	}
+	names := map[string]string{"#pk": attrPK}
+	var values item
+	cond := "attribute_not_exists(#pk)"
+	if from.AccountID != "" {
+		names = map[string]string{"#acct": attrAccountID, "#before": attrLinkBefore}
+		values = item{":acct": str(from.AccountID)}
+		cond = "#acct = :acct AND attribute_not_exists(#before)"
+		if from.Pending {
+			cond, values[":before"] = "#acct = :acct AND #before = :before", str(">"+from.Before)
+		}
+	}
+	var err error
+	if to.AccountID == "" {
+		_, err = s.db().DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: customerKey(customerID),
+			ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+	} else {
+		_, err = s.db().PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: linkItem(customerID, to),
+			ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+	}
+	switch {
+	case conditionFailed(err):
+		return false, nil
+	case err != nil:
+		return false, s.fail(op, err)
+	}
+	return true, nil
+}
+
+func linkItem(customerID string, l playback.CustomerLink) item {
+	it := customerKey(customerID)
+	it[attrAccountID] = str(l.AccountID)
+	if l.Pending {
+		it[attrLinkBefore] = str(">" + l.Before)
+	}
+	return it
 }

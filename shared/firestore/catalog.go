@@ -2,6 +2,7 @@ package firestore
 
 import (
 	"context"
+	"strings"
 
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -70,8 +71,8 @@ func (s *Store) UpdateAccount(ctx context.Context, id string, fn func(*playback.
 		func(a *playback.Account) { a.ID = id }, fn)
 }
 
-// LinkCustomer is a plain Set: linking is idempotent and a customer
-// belongs to one account.
+// LinkCustomer creates the link (Create: only if there is none) and
+// reads the one a lost create found.
 func (s *Store) LinkCustomer(ctx context.Context, customerID, accountID string) error {
 	if err := s.open(ctx); err != nil {
 		return err
@@ -80,25 +81,108 @@ func (s *Store) LinkCustomer(ctx context.Context, customerID, accountID string) 
 	if !validID(customerID) || accountID == "" {
 		return invalidID(op, "customer", customerID)
 	}
-	_, err := s.col(colCustomers).Doc(customerID).Set(ctx, map[string]any{fieldAccountID: accountID})
-	return fail(op, err)
+	ref := s.col(colCustomers).Doc(customerID)
+	for attempt := 0; ; attempt++ {
+		st, err := s.read(ctx, ref)
+		if err != nil {
+			return fail(op, err)
+		}
+		if cur := linkOf(st); cur.AccountID != "" {
+			if cur.AccountID != accountID {
+				return playback.LinkedElsewhere(customerID, accountID, cur.AccountID)
+			}
+			return nil
+		}
+		err = s.commit(ctx, s.replace(st, linkFields(playback.CustomerLink{AccountID: accountID})))
+		if !conflict(err) {
+			return fail(op, err)
+		}
+		if err := retryLost(ctx, op, "customer", customerID, attempt, err); err != nil {
+			return err
+		}
+	}
 }
 
 func (s *Store) AccountIDByCustomer(ctx context.Context, customerID string) (string, error) {
+	l, err := s.CustomerLink(ctx, customerID)
+	return l.AccountID, err
+}
+
+func (s *Store) CustomerLink(ctx context.Context, customerID string) (playback.CustomerLink, error) {
 	if err := s.open(ctx); err != nil {
-		return "", err
+		return playback.CustomerLink{}, err
 	}
-	const op = "AccountIDByCustomer"
+	const op = "CustomerLink"
 	if !validID(customerID) {
-		return "", playback.NotFound("customer", customerID)
+		return playback.CustomerLink{}, playback.NotFound("customer", customerID)
 	}
 	st, err := s.read(ctx, s.col(colCustomers).Doc(customerID))
 	if err != nil {
-		return "", fail(op, err)
+		return playback.CustomerLink{}, fail(op, err)
 	}
-	id, _ := st.data[fieldAccountID].(string)
-	if !st.live || id == "" {
-		return "", playback.NotFound("customer", customerID)
+	l := linkOf(st)
+	if l.AccountID == "" {
+		return l, playback.NotFound("customer", customerID)
 	}
-	return id, nil
+	return l, nil
+}
+
+// SwapCustomerLink replaces (or deletes) the link as read, guarded as
+// every replace is, when it is from.
+func (s *Store) SwapCustomerLink(ctx context.Context, customerID string, from, to playback.CustomerLink) (bool, error) {
+	if err := s.open(ctx); err != nil {
+		return false, err
+	}
+	const op = "SwapCustomerLink"
+	if !validID(customerID) {
+		return false, invalidID(op, "customer", customerID)
+	}
+	st, err := s.read(ctx, s.col(colCustomers).Doc(customerID))
+	if err != nil {
+		return false, fail(op, err)
+	}
+	if linkOf(st) != from {
+		return false, nil
+	}
+	var ws []write
+	switch {
+	case to.AccountID != "":
+		ws = s.replace(st, linkFields(to))
+	case st.exists:
+		ws = s.replace(st, map[string]any{})
+		ws[len(ws)-1] = write{ref: st.ref, del: true, since: st.updated}
+	default:
+		return true, nil // from is no link, and there is none
+	}
+	err = s.commit(ctx, ws)
+	switch {
+	case conflict(err):
+		return false, nil // written since the read
+	case err != nil:
+		return false, fail(op, err)
+	}
+	return true, nil
+}
+
+// fieldLinkBefore of a pending link is ">" and its Before, of a plain
+// one "" (a field an update leaves out stays as it was), of a legacy one
+// absent.
+func linkFields(l playback.CustomerLink) map[string]any {
+	f := map[string]any{fieldAccountID: l.AccountID, fieldLinkBefore: ""}
+	if l.Pending {
+		f[fieldLinkBefore] = ">" + l.Before
+	}
+	return f
+}
+
+func linkOf(st stored) playback.CustomerLink {
+	if !st.live {
+		return playback.CustomerLink{}
+	}
+	l := playback.CustomerLink{}
+	l.AccountID, _ = st.data[fieldAccountID].(string)
+	if before, ok := st.data[fieldLinkBefore].(string); ok && l.AccountID != "" {
+		l.Before, l.Pending = strings.CutPrefix(before, ">")
+	}
+	return l
 }

@@ -89,8 +89,9 @@ const (
 	// fieldLeaseUntil is a session's lease expiry while it is not ended,
 	// null after: what CountActiveLeases counts.
 	fieldLeaseUntil = "lease_until"
-	fieldAccountID  = "account_id" // customer: the account it maps to
-	fieldBy         = "by"         // guard: nonce of the commit that created it
+	fieldAccountID  = "account_id"  // customer: the account it maps to
+	fieldLinkBefore = "link_before" // customer: a pending link's Before (playback.CustomerLink)
+	fieldBy         = "by"          // guard: nonce of the commit that created it
 )
 
 // Collection names.

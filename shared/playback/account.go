@@ -1,6 +1,7 @@
 package playback
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -247,14 +248,14 @@ type Entitlement struct {
 // Suspended, which no payment event lifts.
 const ReasonManagedInStripe = "managed_in_stripe"
 
-// ReasonCustomerLinkedElsewhere is the CodeConflict reason of an
-// operator's link (admin API, catalogue import) of a payment customer
-// that another account names: a customer routes its events to one
-// account, so the link would take that account's billing and leave it
-// named, locked (managed_in_stripe) and deaf to the customer's events.
-// The payment provider's own events move a link by their clock instead
-// (the paymentwebhook consumer); an operator renames or clears the
-// other's customer_id first.
+// ReasonCustomerLinkedElsewhere is the CodeConflict reason of a link
+// (an operator's, a catalogue import's, a payment event's) of a payment
+// customer that another account holds (ClaimCustomer): a customer routes
+// its events to one account, so the link would take that account's
+// billing and leave it named, locked (managed_in_stripe) and deaf to the
+// customer's events. An operator renames or clears the other's
+// customer_id first; the paymentwebhook consumer parks the event until
+// then.
 const ReasonCustomerLinkedElsewhere = "customer_linked_elsewhere"
 
 // CustomerLinkedElsewhere is the Details of a 409
@@ -264,14 +265,104 @@ type CustomerLinkedElsewhere struct {
 	AccountID  string `json:"account_id"`
 }
 
-// LinkedElsewhere refuses an operator's link of customer to account
-// while other names it.
+// LinkedElsewhere refuses a link of customer to account while other
+// holds it.
 func LinkedElsewhere(customer, account, other string) *Error {
 	e := Errorf(CodeConflict, ReasonCustomerLinkedElsewhere,
 		"customer %q is account %q's: a customer bills one account; give %[2]q another customer_id (or none) before linking it to %[3]q",
 		customer, other, account)
 	e.Details = CustomerLinkedElsewhere{CustomerID: customer, AccountID: other}
 	return e
+}
+
+// CustomerLink is a payment customer's link to an account (the
+// customer's events apply to AccountID). Pending marks a link written
+// before a write of the account that names the customer: Before is the
+// version of the account's record that write is conditioned on ("" for a
+// create). While the record still has that version the write may be on
+// its way, so the link holds though the account does not name the
+// customer yet; once the record has another, the write landed or never
+// will, and the link is as plain as any.
+type CustomerLink struct {
+	AccountID string
+	Pending   bool
+	Before    string
+}
+
+// CustomerLinks is what ClaimCustomer reads and writes.
+type CustomerLinks interface {
+	CustomerLink(ctx context.Context, customerID string) (CustomerLink, error)
+	SwapCustomerLink(ctx context.Context, customerID string, from, to CustomerLink) (bool, error)
+	GetRecord(ctx context.Context, kind Kind, id string) (Record, error)
+}
+
+// claimAttempts bounds ClaimCustomer's rereads: each lost swap means
+// another writer moved the link, which the next read judges.
+const claimAttempts = 4
+
+// ClaimCustomer links customer to to.AccountID (as to: a Pending claim
+// before a write of the account naming the customer, a plain link after
+// one) under the rule that a customer bills one account: refused with
+// LinkedElsewhere while another account holds the link (holds), else
+// written with one SwapCustomerLink over the link as read, so that of
+// concurrent claims one wins and the others read it and are refused. A
+// link the account has already is left as it is, unless to is a pending
+// claim. It returns the link it replaced, which a writer whose write
+// failed swaps back.
+func ClaimCustomer(ctx context.Context, s CustomerLinks, customer string, to CustomerLink) (CustomerLink, error) {
+	for range claimAttempts {
+		cur, err := s.CustomerLink(ctx, customer)
+		if IsCode(err, CodeNotFound) {
+			cur, err = CustomerLink{}, nil
+		}
+		if err != nil {
+			return cur, err
+		}
+		switch {
+		case cur == to || cur.AccountID == to.AccountID && !to.Pending:
+			return cur, nil
+		case cur.AccountID != "" && cur.AccountID != to.AccountID:
+			held, err := holds(ctx, s, customer, cur)
+			if err != nil {
+				return cur, err
+			}
+			if held {
+				return cur, LinkedElsewhere(customer, to.AccountID, cur.AccountID)
+			}
+		}
+		swapped, err := s.SwapCustomerLink(ctx, customer, cur, to)
+		if err != nil || swapped {
+			return cur, err
+		}
+	}
+	return CustomerLink{}, Errorf(CodeUnavailable, "customer_link_contended", "customer %q: its link moved under %d claims in a row", customer, claimAttempts)
+}
+
+// holds reports whether link keeps its customer from another account:
+// while its account names the customer, or while a write naming it may
+// be on its way (Pending, the record still at Before). A link left by an
+// account since renamed, cleared or deleted is free to take.
+func holds(ctx context.Context, s CustomerLinks, customer string, link CustomerLink) (bool, error) {
+	rec, err := s.GetRecord(ctx, KindAccount, link.AccountID)
+	if IsCode(err, CodeNotFound) {
+		rec, err = Record{}, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if link.Pending && rec.Version == link.Before {
+		return true, nil
+	}
+	if rec.Doc == nil {
+		return false, nil
+	}
+	var a struct {
+		CustomerID string `json:"customer_id"`
+	}
+	if err := json.Unmarshal(rec.Doc, &a); err != nil {
+		return false, fmt.Errorf("stored account %q: %w", link.AccountID, err)
+	}
+	return a.CustomerID == customer, nil
 }
 
 // ReasonPlanMissing is the CodeForbidden reason of a play by an account

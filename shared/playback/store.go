@@ -57,10 +57,26 @@ type AccountStore interface {
 	// fn aborts the update and is returned as is. ErrNoChange from fn aborts
 	// without writing and returns the current account with a nil error.
 	UpdateAccount(ctx context.Context, id string, fn func(*Account) error) (Account, error)
-	// LinkCustomer maps a payment customer to an account (idempotent).
+	// LinkCustomer maps a payment customer to an account in one atomic
+	// step, only where the customer is not linked or is linked to that
+	// account already (which it leaves as it is): a customer linked to
+	// another account is CodeConflict ReasonCustomerLinkedElsewhere
+	// (LinkedElsewhere, its Details naming that account) and nothing is
+	// written. Of concurrent links of one customer to several accounts,
+	// one succeeds and the others see it. Moving a link is
+	// SwapCustomerLink's (ClaimCustomer says when it may).
 	LinkCustomer(ctx context.Context, customerID, accountID string) error
 	// AccountIDByCustomer resolves a payment customer; CodeNotFound if unlinked.
 	AccountIDByCustomer(ctx context.Context, customerID string) (string, error)
+	// CustomerLink is a payment customer's link as stored, pending mark
+	// included; CodeNotFound if unlinked.
+	CustomerLink(ctx context.Context, customerID string) (CustomerLink, error)
+	// SwapCustomerLink writes customerID's link to, in one atomic step,
+	// only while the link is from (the zero CustomerLink: no link; a zero
+	// to removes it), and reports whether it did: false, writing nothing,
+	// when the link is anything else. Legacy links, stored before links
+	// could be pending, read as plain ones.
+	SwapCustomerLink(ctx context.Context, customerID string, from, to CustomerLink) (bool, error)
 	// ListGracePending lists the accounts whose grace end is yet to be
 	// announced (Account.GracePending) and whose PastDueSince is until or
 	// earlier (undated ones included), in GraceKey order, at most limit

@@ -102,6 +102,16 @@ func (s *Store) AccountIDByCustomer(ctx context.Context, customerID string) (str
 	return s.inner.AccountIDByCustomer(ctx, customerID)
 }
 
+func (s *Store) CustomerLink(ctx context.Context, customerID string) (playback.CustomerLink, error) {
+	defer begin(ctx, LayerStore, "CustomerLink")()
+	return s.inner.CustomerLink(ctx, customerID)
+}
+
+func (s *Store) SwapCustomerLink(ctx context.Context, customerID string, from, to playback.CustomerLink) (bool, error) {
+	defer begin(ctx, LayerStore, "SwapCustomerLink")()
+	return s.inner.SwapCustomerLink(ctx, customerID, from, to)
+}
+
 func (s *Store) ListGracePending(ctx context.Context, until time.Time, after string, limit int) (playback.RecordPage, error) {
 	defer begin(ctx, LayerStore, "ListGracePending")()
 	return s.inner.ListGracePending(ctx, until, after, limit)

@@ -31,6 +31,8 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"AccountUpdate", testAccountUpdate},
 		{"AccountUpdateConcurrent", testAccountUpdateConcurrent},
 		{"Customers", testCustomers},
+		{"CustomerLinkRace", testCustomerLinkRace},
+		{"CustomerLinkSwap", testCustomerLinkSwap},
 		{"AccountPaymentState", testAccountPaymentState},
 		{"AccountPutReplaces", testAccountPutReplaces},
 		{"AccountPutRace", testAccountPutRace},
@@ -257,6 +259,125 @@ func testCustomers(t *testing.T, s playback.Store) {
 	}
 	if got := must(s.AccountIDByCustomer(ctx, cus))(t); got != a.ID {
 		t.Fatalf("AccountIDByCustomer = %q, want %q", got, a.ID)
+	}
+	other := newAccount(t, s)
+	wantLinkedElsewhere(t, s.LinkCustomer(ctx, cus, other.ID), cus, a.ID)
+	if got := must(s.AccountIDByCustomer(ctx, cus))(t); got != a.ID {
+		t.Fatalf("a refused link moved the customer to %q, want %q", got, a.ID)
+	}
+}
+
+// wantLinkedElsewhere: err refuses a link of customer because holder has it.
+func wantLinkedElsewhere(t *testing.T, err error, customer, holder string) {
+	t.Helper()
+	var e *playback.Error
+	if !errors.As(err, &e) || e.Code != playback.CodeConflict || e.Reason != playback.ReasonCustomerLinkedElsewhere ||
+		e.Details != (playback.CustomerLinkedElsewhere{CustomerID: customer, AccountID: holder}) {
+		t.Fatalf("error = %v (%#v), want %s/%s naming %s's holder %s", err, e, playback.CodeConflict,
+			playback.ReasonCustomerLinkedElsewhere, customer, holder)
+	}
+}
+
+// testCustomerLinkRace: links of one customer to several accounts at
+// once link it to one of them; the others are refused, naming it.
+func testCustomerLinkRace(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	const n = 8
+	cus := playback.NewID("cus")
+	accounts := make([]string, n)
+	for i := range accounts {
+		accounts[i] = playback.NewID("acct")
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = s.LinkCustomer(ctx, cus, accounts[i]) })
+	}
+	wg.Wait()
+	linked := must(s.AccountIDByCustomer(ctx, cus))(t)
+	won := 0
+	for i, err := range errs {
+		if err == nil {
+			won++
+			if accounts[i] != linked {
+				t.Errorf("the link of %s to %s succeeded, yet it resolves to %s", cus, accounts[i], linked)
+			}
+			continue
+		}
+		wantLinkedElsewhere(t, err, cus, linked)
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d concurrent links of %s succeeded (errors %v), want 1; it resolves to %s", won, n, cus, errs, linked)
+	}
+}
+
+// testCustomerLinkSwap: SwapCustomerLink writes only over the link it
+// names, pending marks included, and of racing swaps one wins.
+func testCustomerLinkSwap(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	cus, a, b := playback.NewID("cus"), playback.NewID("acct"), playback.NewID("acct")
+	swap := func(from, to playback.CustomerLink, want bool) {
+		t.Helper()
+		if got := must(s.SwapCustomerLink(ctx, cus, from, to))(t); got != want {
+			t.Fatalf("SwapCustomerLink(%+v → %+v) = %v, want %v", from, to, got, want)
+		}
+	}
+	read := func(want playback.CustomerLink) {
+		t.Helper()
+		if got := must(s.CustomerLink(ctx, cus))(t); got != want {
+			t.Fatalf("CustomerLink = %+v, want %+v", got, want)
+		}
+	}
+	plain := playback.CustomerLink{AccountID: a}
+	created := playback.CustomerLink{AccountID: a, Pending: true} // Before "": a create's
+	swap(plain, playback.CustomerLink{AccountID: b}, false)
+	_, err := s.CustomerLink(ctx, cus)
+	wantCode(t, err, playback.CodeNotFound)
+	swap(playback.CustomerLink{}, created, true)
+	read(created)
+	swap(playback.CustomerLink{}, plain, false)
+	swap(plain, playback.CustomerLink{AccountID: b}, false)
+	if err := s.LinkCustomer(ctx, cus, a); err != nil {
+		t.Fatal(err)
+	}
+	read(created) // LinkCustomer leaves its own account's link as it is
+	if got := must(s.AccountIDByCustomer(ctx, cus))(t); got != a {
+		t.Fatalf("AccountIDByCustomer of a pending link = %q, want %q", got, a)
+	}
+	renaming := playback.CustomerLink{AccountID: a, Pending: true, Before: "v1"}
+	swap(created, renaming, true)
+	read(renaming)
+	swap(created, plain, false)
+	swap(renaming, plain, true)
+	read(plain)
+	swap(playback.CustomerLink{AccountID: a, Pending: true}, playback.CustomerLink{AccountID: b}, false)
+	swap(plain, playback.CustomerLink{AccountID: b}, true)
+	read(playback.CustomerLink{AccountID: b})
+	swap(playback.CustomerLink{AccountID: b}, playback.CustomerLink{}, true)
+	_, err = s.CustomerLink(ctx, cus)
+	wantCode(t, err, playback.CodeNotFound)
+
+	const n = 8
+	race := playback.NewID("cus")
+	wins := make([]bool, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			wins[i], errs[i] = s.SwapCustomerLink(ctx, race, playback.CustomerLink{},
+				playback.CustomerLink{AccountID: fmt.Sprintf("acct_%d", i), Pending: true})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	won := slices.Index(wins, true)
+	if won < 0 || slices.Index(wins[won+1:], true) >= 0 {
+		t.Fatalf("concurrent swaps from no link: %v won, want one", wins)
+	}
+	if got := must(s.CustomerLink(ctx, race))(t); got != (playback.CustomerLink{AccountID: fmt.Sprintf("acct_%d", won), Pending: true}) {
+		t.Fatalf("CustomerLink after the race = %+v, want acct_%d's", got, won)
 	}
 }
 
