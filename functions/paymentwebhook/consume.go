@@ -144,9 +144,10 @@ func (s *Server) handleMessage(ctx context.Context, m playback.Message) (retry b
 		}
 		log.WarnContext(ctx, "stripe event failed; will retry", "err", err, "attempt", m.DeliveryAttempt)
 		return true
-	case linkPending || playback.ErrorCode(err).Retryable() || isUnknownStatus(err):
+	case linkPending || playback.ErrorCode(err).Retryable() || isUnknownStatus(err) || linkedElsewhere(err):
 		// It cannot be applied now but may later (the link appears, the
-		// dependency comes back, a release learns the status): park it.
+		// dependency comes back, a release learns the status, an operator
+		// frees the customer another account holds): park it.
 		// It stays unprocessed in the inbox but leaves the sweeper's
 		// pending list: the link's arrival wakes it, or Sweep retries it
 		// (parkRetry), and a redelivery from Stripe reprocesses it; the
@@ -575,29 +576,62 @@ func (s *Server) accountFor(ctx context.Context, customer string, meta map[strin
 // the account exists (an unknown account is a permanent failure:
 // not_found). The customer resolves to the account whatever the clock;
 // the account names it only if the news is the newest (namesCustomer).
+//
+// A customer bills one account, whoever links it: the link is claimed
+// (playback.ClaimCustomer) before the account names the customer, as an
+// operator's is, pending on the account as read. A customer another
+// account holds is refused customer_linked_elsewhere, writing nothing,
+// and the event is parked (parkRetry, at ERROR) for Sweep to retry until
+// an operator gives that account another customer: the event is kept, the
+// other account keeps its billing, and no account names a customer whose
+// events go elsewhere. A link its account no longer names is taken.
 func (s *Server) link(ctx context.Context, customer, accountID string, clock, created int64, now time.Time) error {
 	if !playback.ValidCustomerID(customer) {
 		// Refused before the account names it: a store that cannot key
 		// the link by it would refuse only after the account was written.
 		return playback.Errorf(playback.CodeInvalid, "customer_invalid", "stripe customer %q: %s", customer, playback.CustomerIDRule)
 	}
-	linked, kept, err := s.nameCustomer(ctx, customer, accountID, clock, created, now)
+	rec, err := s.deps.Store.GetRecord(ctx, playback.KindAccount, accountID)
 	if playback.IsCode(err, playback.CodeNotFound) {
-		// The account may not be created yet: wait for it like for a link.
 		return missingAccount(accountID, "paymentwebhook.link %s → %s", customer, accountID)
 	}
 	if err != nil {
 		return fmt.Errorf("paymentwebhook.link %s → %s: %w", customer, accountID, err)
 	}
+	claim := playback.CustomerLink{AccountID: accountID, Pending: true, Before: rec.Version}
 	// Wake even when the account already named the customer: an earlier
-	// attempt may have stopped before LinkCustomer, and events parked
-	// since wait for this. A failed link or wake fails the event: nothing
-	// else wakes events parked under a customer (Stripe does not
-	// redeliver what was acknowledged, Sweep retries no customer's key),
-	// so the event that links is retried until its wake went through.
-	woken, err := events.LinkStripeCustomer(ctx, s.deps.Store, s.deps.Bus, customer, accountID, s.cfg.SweepBatch, s.deps.Now)
+	// attempt may have stopped before the link, and events parked since
+	// wait for this. A failed link or wake fails the event: nothing else
+	// wakes events parked under a customer (Stripe does not redeliver
+	// what was acknowledged, Sweep retries no customer's key), so the
+	// event that links is retried until its wake went through.
+	var (
+		linked bool
+		kept   string
+		wrote  error
+	)
+	woken, err := events.ClaimStripeCustomer(ctx, s.deps.Store, s.deps.Bus, customer, s.cfg.SweepBatch, s.deps.Now, func() error {
+		if _, wrote = playback.ClaimCustomer(ctx, s.deps.Store, customer, claim); wrote == nil {
+			linked, kept, wrote = s.nameCustomer(ctx, customer, accountID, clock, created, now)
+		}
+		return wrote
+	})
+	if playback.IsCode(wrote, playback.CodeNotFound) {
+		// Deleted since the read, or about to be created again: wait for
+		// it like for a link.
+		return missingAccount(accountID, "paymentwebhook.link %s → %s", customer, accountID)
+	}
 	if err != nil && !playback.ErrorCode(err).Retryable() {
-		return fmt.Errorf("paymentwebhook.link: %w", err) // the store refused the link
+		// customer_linked_elsewhere is parked for retry; any other
+		// refusal is the store's.
+		return fmt.Errorf("paymentwebhook.link %s → %s: %w", customer, accountID, err)
+	}
+	if err == nil {
+		// Plain once the account is as the news leaves it (best effort:
+		// a write of it frees the claim all the same).
+		if _, err := s.deps.Store.SwapCustomerLink(ctx, customer, claim, playback.CustomerLink{AccountID: accountID}); err != nil {
+			httpx.Logger(ctx).WarnContext(ctx, "customer link left pending", "customer", customer, "account_id", accountID, "err", err)
+		}
 	}
 	logWoken(ctx, customer, woken, err)
 	if err != nil {
@@ -809,4 +843,11 @@ func (s *Server) publishEntitlement(ctx context.Context, accountID string, e pla
 func isUnknownStatus(err error) bool {
 	pe := playback.AsError(err)
 	return pe != nil && pe.Reason == reasonUnknownStatus
+}
+
+// linkedElsewhere reports whether err refuses a link of a customer another
+// account holds (link).
+func linkedElsewhere(err error) bool {
+	pe := playback.AsError(err)
+	return pe != nil && pe.Reason == playback.ReasonCustomerLinkedElsewhere
 }

@@ -95,6 +95,7 @@ type Store interface {
 	playback.AccountStore
 	playback.InboxStore
 	ApplyChanges(ctx context.Context, cs playback.ChangeSet) (playback.AuditRecord, error)
+	GetRecord(ctx context.Context, kind playback.Kind, id string) (playback.Record, error)
 }
 
 // Deps are the collaborators.
