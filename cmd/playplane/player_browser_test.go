@@ -169,6 +169,9 @@ func TestBrowserPlayerSession(t *testing.T) {
 	for _, in := range []string{"loading", "authorizing"} {
 		t.Run("heartbeat refused while "+in, func(t *testing.T) { h.testLoadingRefused(t, startStallControl(t, h.run), in) })
 	}
+	t.Run("Play again while the error heartbeat of a refused start is in flight", func(t *testing.T) {
+		h.testReplayDuringError(t, startStallControl(t, h.run))
+	})
 	t.Run("heartbeat answered 410 while authorizing", func(t *testing.T) { h.testAuthorizingEnded(t, startStallControl(t, h.run)) })
 	t.Run("heartbeat answered 503 or 429 while loading", func(t *testing.T) {
 		// A runner of its own: its QoE views are this row's alone.
@@ -1467,6 +1470,55 @@ func (h *harness) testLoadingRefused(t *testing.T, release, in string) {
 				t.Errorf("the session %s whose start heartbeat was answered %s got heartbeats other than its error after the refusal: %v", id, refusal, beats)
 			}
 		})
+	}
+}
+
+// testReplayDuringError: the page's start heartbeat is refused while it
+// loads (403 session_mismatch, which nothing cures), so the page ends in
+// error and gives its session back once its error heartbeat, the view's
+// failure, is answered; the runner holds that heartbeat errorHold, and
+// the viewer presses Play again meanwhile, which the page takes (it no
+// longer starts). The session given back is the one refused: the new
+// play's, admitted meanwhile, plays on, live.
+func (h *harness) testReplayDuringError(t *testing.T, release string) {
+	const errorHold = 3 * time.Second
+	page := h.sessionPage(t, nil)
+	h.run.faults.arm(beatFault{Event: "start", Status: http.StatusForbidden, Code: string(playback.CodeForbidden), Reason: "session_mismatch",
+		Count: 1, DelayMS: 1500, HoldEvent: "error", HoldMS: int(errorHold.Milliseconds())})
+	t.Cleanup(h.run.faults.disarm)
+	h.run.stall.arm(1)
+	t.Cleanup(func() { h.run.stall.release() })
+	var out struct {
+		First    string    `json:"first"`
+		Failed   bool      `json:"failed"`
+		AtError  pageState `json:"atError"`
+		Released bool      `json:"released"`
+		Playing  bool      `json:"playing"`
+		After    pageState `json:"after"`
+	}
+	h.drive(t, map[string]any{"kind": "replayDuringError", "url": page, "timeoutMS": 30000, "release": release}, &out)
+	id := out.First
+	if !out.Failed || out.AtError.StartupMS != nil {
+		t.Fatalf("the start heartbeat of %s was not refused before the page's first frame (in error %v, %s %q): heartbeats %v\npage log:\n%s",
+			id, out.Failed, out.AtError.Phase, out.AtError.Error, h.run.faults.beats(id), strings.Join(out.AtError.Log, "\n"))
+	}
+	a := out.After
+	var deleted []string
+	for _, r := range h.run.requests() {
+		if r.Method == http.MethodDelete && strings.HasPrefix(r.Path, "/v1/sessions/") {
+			deleted = append(deleted, strings.TrimPrefix(r.Path, "/v1/sessions/"))
+		}
+	}
+	if !out.Released || !slices.Contains(deleted, id) || a.SessionID != "" && slices.Contains(deleted, a.SessionID) {
+		t.Errorf("after Play was pressed again while the error heartbeat of %s was in flight, the page gave back %v (it said so: %v), want %s alone, not the new play's %s\npage log:\n%s",
+			id, deleted, out.Released, id, a.SessionID, strings.Join(a.Log, "\n"))
+	}
+	if !out.Playing || a.SessionID == id || a.SessionID == "" {
+		t.Fatalf("the page did not play the play pressed after %s was refused: %s (%q, %q) on %s\npage log:\n%s",
+			id, a.Phase, a.Error, a.EndNotice, a.SessionID, strings.Join(a.Log, "\n"))
+	}
+	if live := h.activeSessions(t, demo.AccountKids); !slices.Equal(live, []string{a.SessionID}) {
+		t.Errorf("the account's live sessions are %v once the page plays again, want %s alone", live, a.SessionID)
 	}
 }
 
@@ -2861,6 +2913,11 @@ type beatFault struct {
 	// page that asks for its URLs as its play is admitted gets the
 	// fault's answer while it still does (phase authorizing).
 	HoldURLsMS int `json:"holdURLsMS,omitempty"`
+	// HoldEvent and HoldMS, when set, hold each heartbeat of that event
+	// the fault does not answer that long (less if its client goes), then
+	// let the route answer it: the page acts while it is in flight.
+	HoldEvent string `json:"holdEvent,omitempty"`
+	HoldMS    int    `json:"holdMS,omitempty"`
 	// EndReason, when set, is the answer's details.end_reason (a 410's).
 	EndReason string `json:"endReason,omitempty"`
 	// endFirst, when set, ends the heartbeat's session for real before
@@ -2949,6 +3006,15 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 		return fault.Route == "" && (fault.Event == "" && in.Event != "stop" || fault.Event == in.Event)
 	})
 	if !faulted {
+		f.mu.Lock()
+		hold := f.fault
+		f.mu.Unlock()
+		if hold.HoldEvent == in.Event && hold.HoldMS > 0 {
+			select {
+			case <-time.After(time.Duration(hold.HoldMS) * time.Millisecond):
+			case <-req.Context().Done():
+			}
+		}
 		return b, false
 	}
 	b.Faulted = true

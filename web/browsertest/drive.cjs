@@ -622,6 +622,30 @@ async function loadingRefusedScenario() {
   return out;
 }
 
+// replayDuringErrorScenario: the page's start heartbeat is refused while
+// it loads (the Go test armed the fault and holds back the stream's
+// segments, and holds the error heartbeat that follows): once the page is
+// in error, the segments come (sc.release) and the viewer presses Play
+// again, while that heartbeat is in flight. It records the page in error
+// (atError), whether the page said it gave a session back (released),
+// and the page once the new play plays with its first frame's start
+// accepted, or ended (after). first is the session refused.
+async function replayDuringErrorScenario() {
+  const { page } = await open(browser0, sc.url);
+  const first = await until(page, (s) => !!s.sessionID, sc.timeoutMS);
+  const failed = await until(page, (s) => s.phase === 'error', sc.timeoutMS);
+  const out = { first: first.state.sessionID, failed: first.ok && failed.ok, atError: failed.state };
+  if (!out.failed) return out;
+  await fetch(sc.release, { method: 'POST' });
+  await page.click('#play');
+  out.released = (await until(page, (s) => s.log.some((l) => l.includes('released session ')), sc.timeoutMS)).ok;
+  const p = await until(page, (s) => s.sessionID !== out.first && (s.phase === 'ended' || s.phase === 'stopped' ||
+    s.phase === 'playing' && s.currentTime >= 0.5 && s.beats.last && s.beats.last.position_ms !== undefined && s.beats.last.status === 200), sc.timeoutMS);
+  out.playing = p.ok && p.state.phase === 'playing';
+  out.after = p.state;
+  return out;
+}
+
 // loadingRetriedScenario: the page's first heartbeat, its start before
 // the first frame, is answered sc.status with Retry-After once (the Go
 // test armed the fault and holds back the stream's segments, so no frame
@@ -1252,6 +1276,7 @@ async function play(browser, scenario) {
       case 'beatExpired': return await beatExpiredScenario();
       case 'loadingRefused': return await loadingRefusedScenario();
       case 'loadingRetried': return await loadingRetriedScenario();
+      case 'replayDuringError': return await replayDuringErrorScenario();
       case 'reauthRefusedBeat': return await reauthRefusedBeatScenario();
       case 'beatBehindRefused': return await beatBehindRefusedScenario();
       case 'bfcache': return await bfcacheScenario();

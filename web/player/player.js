@@ -470,20 +470,25 @@
   // failAndRelease gives the stream slot back when playback cannot start,
   // rather than holding it until the lease lapses. Before the first frame
   // an error heartbeat goes first: the view's playback failure, which the
-  // DELETE would not tell the QoE views.
+  // DELETE would not tell the QoE views. The session given back is the
+  // one that failed: the page in error takes Play again while the error
+  // heartbeat is in flight, and the play it admits meanwhile is the
+  // page's session by the time that heartbeat is answered.
   async function failAndRelease(msg) {
+    const id = state.sessionID;
     fail(msg);
     if (state.startupMS === null) await beat('error');
-    await giveBack();
+    await giveBack(id);
   }
 
-  // giveBack ends the page's session with the account token (DELETE, as
-  // "end this stream" does), freeing its stream slot now.
-  async function giveBack() {
-    if (!state.sessionID || givenBack.has(state.sessionID)) return;
+  // giveBack ends session id (the page's unless named) with the account
+  // token (DELETE, as "end this stream" does), freeing its stream slot
+  // now.
+  async function giveBack(id = state.sessionID) {
+    if (!id || givenBack.has(id)) return;
     try {
-      const r = await call('DELETE', '/v1/sessions/' + state.sessionID, accountToken);
-      log('released session ' + state.sessionID + ': ' + r.status);
+      const r = await call('DELETE', '/v1/sessions/' + id, accountToken);
+      log('released session ' + id + ': ' + r.status);
     } catch (e) { /* the lease lapses anyway */ }
   }
 
