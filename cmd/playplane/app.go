@@ -84,7 +84,8 @@ type Config struct {
 	// every pruneEvery.
 	QoERetention time.Duration `env:"QOE_RETENTION, default=0"`
 	// SessionRetention is how long sessions and their QoE state are kept
-	// after their lease ran out or they ended, whichever is later; 0 is
+	// after their lease ran out (Session.RetainedFrom: an end after the
+	// lapse counts from the lapse, as its 410s name it); 0 is
 	// bolt.DefaultRetention, the clouds' default; pruned as the QoE views
 	// are. The retention starts when the lease ran out, so no value prunes
 	// a live session; it may not be shorter than HEARTBEAT_STOP_GRACE

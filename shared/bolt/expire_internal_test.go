@@ -53,9 +53,10 @@ func TestPruneExpired(t *testing.T) {
 	// Never ended: its lease lapsed more than the retention ago, and no
 	// admission of its account dropped it from the account's index.
 	acquire("lapsed_old", now.Add(-72*time.Hour))
-	// Ended a second less than the retention ago.
-	acquire("ended_edge", now.Add(-retention-time.Hour))
-	end("ended_edge", now.Add(-retention+time.Second))
+	// Ended early, with a lease that would have run until a second less
+	// than the retention ago: kept as long as its lease could have run.
+	acquireFor("ended_edge", now.Add(-retention-time.Hour), time.Hour+time.Second)
+	end("ended_edge", now.Add(-retention-time.Hour+time.Minute))
 	// Lapsed a second less than the retention ago.
 	acquire("lapsed_edge", now.Add(-retention+time.Second-ttl))
 	// Started long ago and playing still.

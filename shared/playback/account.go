@@ -688,13 +688,12 @@ const (
 var EndReasons = []string{EndStopped, EndByUser, EndEntitlement, EndReplaced, EndDeviceRemoved, EndLapsed}
 
 // RetainedFrom is when a store's retention of s starts (the clouds' TTL,
-// the embedded store's sweep): the later of its lease's expiry and its
-// end, so that a session ended early is kept as long as its lease could
-// have run.
+// the embedded store's sweep): its lease's expiry. A session ended early
+// is kept as long as its lease could have run; one ended after its lease
+// lapsed (an ender ends those a late renewal could still extend:
+// EndSessions) is over at the lapse, as its 410s name it (Over), and is
+// kept from there as if nobody had ended it, not from that later end.
 func (s Session) RetainedFrom() time.Time {
-	if s.EndedAt.After(s.ExpiresAt) {
-		return s.EndedAt
-	}
 	return s.ExpiresAt
 }
 
