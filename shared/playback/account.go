@@ -698,10 +698,13 @@ func (s Session) RetainedFrom() time.Time {
 }
 
 // Over reports when s stopped holding its lease and why: its stored end,
-// or EndLapsed at ExpiresAt when the lease ran out first. Only meaningful
+// or EndLapsed at ExpiresAt when the lease ran out first — by the instant
+// of the end included, as Active reads it: an end at ExpiresAt found the
+// lease lapsed (EndSessions reports no lease taken, DELETE answers the
+// lapse), so every later read must name the lapse too. Only meaningful
 // once s is not Active.
 func (s Session) Over() (at time.Time, reason string) {
-	if s.EndedAt.IsZero() || s.ExpiresAt.Before(s.EndedAt) {
+	if s.EndedAt.IsZero() || !s.EndedAt.Before(s.ExpiresAt) {
 		return s.ExpiresAt, EndLapsed
 	}
 	return s.EndedAt, s.EndReason
