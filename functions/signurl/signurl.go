@@ -497,10 +497,14 @@ func (s *Server) liveSession(ctx context.Context, id string, claims auth.Playbac
 	if sess.AccountID != claims.AccountID || sess.TitleID != claims.TitleID {
 		return sess, mismatch(id)
 	}
-	if !sess.EndedAt.IsZero() {
-		err = playback.Errorf(playback.CodeGone, playback.ReasonSessionEnded, "session %q has ended (%s)", id, sess.EndReason)
-	} else if !now.Before(sess.ExpiresAt) {
-		err = playback.Errorf(playback.CodeGone, playback.ReasonLeaseExpired, "the lease of session %q expired at %s", id, sess.ExpiresAt.UTC().Format(time.RFC3339))
+	// Its end as Session.Over reads it: a lease that lapsed before an
+	// ender wrote its end (playback.EndSessions) ended by the lapse.
+	switch at, why := sess.Over(); {
+	case sess.EndedAt.IsZero() && now.Before(sess.ExpiresAt):
+	case why == playback.EndLapsed:
+		err = playback.Errorf(playback.CodeGone, playback.ReasonLeaseExpired, "the lease of session %q expired at %s", id, at.UTC().Format(time.RFC3339))
+	default:
+		err = playback.Errorf(playback.CodeGone, playback.ReasonSessionEnded, "session %q has ended (%s)", id, why)
 	}
 	return sess, playback.WithEndReason(err, sess, now)
 }
