@@ -818,6 +818,11 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 			if err != nil {
 				return err
 			}
+			if account {
+				if err := s.settleLink(r.Context(), cur); err != nil {
+					return err
+				}
+			}
 			if !one {
 				if !match.holds(cur.Version) {
 					return playback.ErrPrecondition(kind, id, cur.Version)
@@ -853,6 +858,40 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// settleLink makes plain the link of the customer account cur names
+// where it is still the account's pending claim on a version the record
+// no longer has (a request that wrote the account and died before making
+// it plain). Such a link is as plain as any while the record exists, but
+// one pending on "" (a create's) would read as held again once the
+// record is deleted, since a missing record has version "" too: the
+// customer would stay refused, customer_linked_elsewhere naming an
+// account that is gone, until someone created that account again.
+func (s *Server) settleLink(ctx context.Context, cur playback.Record) error {
+	var a struct {
+		CustomerID string `json:"customer_id"`
+	}
+	if err := json.Unmarshal(cur.Doc, &a); err != nil {
+		return fmt.Errorf("admin: stored account %q: %w", cur.ID, err)
+	}
+	if a.CustomerID == "" {
+		return nil
+	}
+	l, err := s.deps.Store.CustomerLink(ctx, a.CustomerID)
+	if playback.IsCode(err, playback.CodeNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if l.AccountID != cur.ID || !l.Pending || l.Before == cur.Version {
+		return nil
+	}
+	if _, err := s.deps.Store.SwapCustomerLink(ctx, a.CustomerID, l, playback.CustomerLink{AccountID: cur.ID}); err != nil {
+		return playback.Unavailable(err, "admin: account %q: making customer %q's link plain before the delete failed (retry the request)", cur.ID, a.CustomerID)
+	}
 	return nil
 }
 
