@@ -54,6 +54,15 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (se
 		case !playback.IsCode(err, playback.CodeNotFound):
 			return err
 		}
+		if req.Replaces != "" {
+			prev, err := get[playback.Session](tx, bucketSessions, []byte(req.Replaces), "session", req.Replaces)
+			if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+				return err
+			}
+			if err := req.CheckReplaces(prev, err == nil); err != nil {
+				return err
+			}
+		}
 		active, err := activeSessions(tx, req.AccountID, req.Now, true)
 		if err != nil {
 			return err

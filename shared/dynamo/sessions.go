@@ -144,6 +144,10 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == req.SessionID }); i >= 0 {
 			return active[i], nil
 		}
+		prevCheck, err := s.checkReplaces(ctx, req, active)
+		if err != nil {
+			return playback.Session{}, err
+		}
 		replaced, refusal := req.Admit(active)
 		if refusal != nil {
 			// An ended or expired session asking again must hear gone, not
@@ -159,6 +163,9 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		in, err := s.admitTx(req, sess, slots, replaced, locks)
 		if err != nil {
 			return playback.Session{}, s.fail(op, err)
+		}
+		if prevCheck != nil {
+			in.TransactItems = append(in.TransactItems, *prevCheck)
 		}
 		if guard != nil {
 			// Last, so that its cancellation reason is the last one.
@@ -199,6 +206,33 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			return playback.Session{}, s.fail(op, err)
 		}
 	}
+}
+
+// checkReplaces applies req.CheckReplaces to the session req.Replaces
+// names. Among the active leases read, it is one of the device's, which
+// the admission replaces on the condition that its slot still holds it as
+// read: an end since frees the slot and cancels the transaction, and the
+// next round reads it ended. Otherwise it is read, and the admission
+// conditions on its version as read, the check returned.
+func (s *Store) checkReplaces(ctx context.Context, req playback.LeaseRequest, active []playback.Session) (*types.TransactWriteItem, error) {
+	if req.Replaces == "" {
+		return nil, nil
+	}
+	if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == req.Replaces }); i >= 0 {
+		return nil, req.CheckReplaces(active[i], true)
+	}
+	prev, version, _, err := s.readSession(ctx, req.Replaces)
+	if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+		return nil, s.fail("AcquireLease", err)
+	}
+	if err := req.CheckReplaces(prev, err == nil); err != nil {
+		return nil, err
+	}
+	return &types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: aws.String(s.table), Key: sessionKey(req.Replaces),
+		ConditionExpression: aws.String("#version = :v"), ExpressionAttributeNames: names("#version"),
+		ExpressionAttributeValues: item{":v": num(version)},
+	}}, nil
 }
 
 // admissionGuard is ReadAdmission's read: the account's version and

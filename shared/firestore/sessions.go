@@ -150,6 +150,10 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == req.SessionID }); i >= 0 {
 			return active[i], nil
 		}
+		prevWrites, err := s.checkReplaces(ctx, req, active)
+		if err != nil {
+			return playback.Session{}, err
+		}
 		replaced, refusal := req.Admit(active)
 		target := -1
 		if refusal == nil && len(replaced) == 0 {
@@ -172,6 +176,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if err != nil {
 			return playback.Session{}, fail(op, err)
 		}
+		writes = append(writes, prevWrites...)
 		if guard != nil {
 			// The account is rewritten as read through its guard: no
 			// precondition short of a guard holds on the emulator, and a
@@ -233,6 +238,30 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			return playback.Session{}, fail(op, err)
 		}
 	}
+}
+
+// checkReplaces applies req.CheckReplaces to the session req.Replaces
+// names. Among the active leases read, it is one of the device's, which
+// the admission replaces through its slot's guard: an end since moved the
+// slot, the commit fails and the next round reads it ended. Otherwise it
+// is read, and rewritten as read through its own guard in the admission's
+// commit (the writes returned), so that an end landing in between (by a
+// clock that still saw the lease) fails one of the two.
+func (s *Store) checkReplaces(ctx context.Context, req playback.LeaseRequest, active []playback.Session) ([]write, error) {
+	if req.Replaces == "" {
+		return nil, nil
+	}
+	if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == req.Replaces }); i >= 0 {
+		return nil, req.CheckReplaces(active[i], true)
+	}
+	st, prev, _, err := s.readSession(ctx, "AcquireLease", req.Replaces)
+	if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+		return nil, err
+	}
+	if err := req.CheckReplaces(prev, err == nil); err != nil {
+		return nil, err
+	}
+	return s.replace(st, maps.Clone(st.data)), nil
 }
 
 // admissionGuard is ReadAdmission's read: the account document, whose

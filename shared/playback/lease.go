@@ -55,6 +55,41 @@ func ExistingLease(sess Session, now time.Time) (Session, error) {
 	return Session{}, SessionEnded(sess.ID)
 }
 
+// CheckReplaces is the rule of LeaseRequest.Replaces every store applies
+// inside the admission's atomic step to prev, the named session as stored
+// then (found false: the store holds none). A live session, or one whose
+// lease ran out unrenewed (a tab asleep past its token), is replaced as
+// the device's session always is. One the account ended is over for good:
+// 410 session_ended naming why (EndDetails), as its heartbeats hear.
+// Another account's session is answered as an unknown one, 410
+// session_not_found, which cannot say it was not ended; another device's
+// is no re-authorization of this one (CodeInvalid), since the admission
+// would leave it running.
+func (r LeaseRequest) CheckReplaces(prev Session, found bool) error {
+	if r.Replaces == "" {
+		return nil
+	}
+	if !found || prev.ID != r.Replaces || prev.AccountID != r.AccountID {
+		return &Error{Code: CodeGone, Reason: ReasonSessionNotFound,
+			Message: fmt.Sprintf("session %q is over or was never admitted; it cannot be re-authorized", r.Replaces)}
+	}
+	if prev.DeviceID != r.DeviceID {
+		return Errorf(CodeInvalid, ReasonReplacesSessionID, "session %q plays on another device, not this one", r.Replaces)
+	}
+	if prev.Active(r.Now) {
+		return nil
+	}
+	if _, why := prev.Over(); why == EndLapsed {
+		return nil
+	}
+	return WithEndReason(SessionEnded(prev.ID), prev, r.Now)
+}
+
+// ReasonReplacesSessionID is the CodeInvalid reason of a re-authorization
+// (LeaseRequest.Replaces, replaces_session_id in POST /v1/play) that names
+// a malformed id or another device's session.
+const ReasonReplacesSessionID = "replaces_session_id"
+
 // Reasons of the CodeGone refusals (410) of a session that is over, one
 // per state, the same from every route: its lease ran out unrenewed
 // (details.end_reason "lapsed"), it was ended (the stored End* reason), or

@@ -119,6 +119,14 @@ type LeaseRequest struct {
 	// written only if the session is admitted. It must be the same account
 	// on the same plan (CodeInvalid otherwise).
 	SaveAccount *Account
+	// Replaces, when set, names the session this admission re-authorizes
+	// (a player renewing its playback token before it expires): the store
+	// reads that session in the admission's atomic step and admits only
+	// if CheckReplaces passes on it as stored then, refusing and writing
+	// nothing otherwise. So a session the account ended (from another
+	// screen, by removing the device, by another play on the device) is
+	// not brought back by a re-authorization the player had under way.
+	Replaces string
 }
 
 // CheckSaveAccount is the rule of LeaseRequest.SaveAccount every store

@@ -54,6 +54,8 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"EndSessionConcurrent", testEndSessionConcurrent},
 		{"EndRacesRenewal", testEndRacesRenewal},
 		{"RaceAtALeaseExpiry", testRaceAtALeaseExpiry},
+		{"ReauthorizeEnded", testReauthorizeEnded},
+		{"ReauthorizeRacesEnd", testReauthorizeRacesEnd},
 		{"RenewLease", testRenewLease},
 		{"RenewLeaseSeesOtherWrites", testRenewLeaseSeesOtherWrites},
 		{"RenewHeldLease", testRenewHeldLease},
