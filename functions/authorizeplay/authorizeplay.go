@@ -243,6 +243,14 @@ type PlayRequest struct {
 	// DeviceType is one of playback.DeviceTypes, for the QoE breakdown by
 	// device; absent, it is taken from the request's headers.
 	DeviceType string `json:"device_type,omitempty"`
+	// ReplacesSessionID, on a player's re-authorization of the session
+	// it plays (its playback token nearing its end), names that session:
+	// the play is then admitted only if the account has not ended it
+	// meanwhile (410 session_ended otherwise), decided in the admission's
+	// own atomic step (playback.LeaseRequest.Replaces), so that ending a
+	// stream from another screen is not undone by a re-authorization
+	// under way. A fresh play leaves it out.
+	ReplacesSessionID string `json:"replaces_session_id,omitempty"`
 }
 
 // PlayResponse is the answer to an admitted play.
@@ -346,6 +354,9 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if req.ReplacesSessionID != "" && !playback.ValidID(req.ReplacesSessionID) {
+		return playback.Errorf(playback.CodeInvalid, playback.ReasonReplacesSessionID, "replaces_session_id must be %s", playback.IDRule)
+	}
 	if req.DeviceType != "" && !playback.ValidDeviceType(req.DeviceType) {
 		return playback.Errorf(playback.CodeInvalid, "device_type", "device_type must be one of %v", playback.DeviceTypes)
 	}
@@ -388,6 +399,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 		lease := playback.LeaseRequest{
 			SessionID: playback.NewID(playback.SessionIDPrefix), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
 			Limit: plan.MaxStreams, TTL: min(s.cfg.LeaseTTL, until.Sub(now)), Now: now, On: &read,
+			Replaces: req.ReplacesSessionID,
 		}
 		// A new device is registered (check found room under the plan's
 		// device limit on this account, which the admission requires

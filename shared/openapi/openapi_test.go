@@ -240,8 +240,9 @@ func TestEndReasonsAreTheDomains(t *testing.T) {
 // TestRefusalsAreTheDomains: the reasons the document lists for a
 // refusal are exactly the domain's list of them: the play's 403
 // (DeviceLimitError's and PlayForbidden's enum, playback.PlayRefusals)
-// and a personalized manifest's 404 (ManifestNotFound's,
-// playback.ManifestNotFounds), so a player switching on them meets no
+// a personalized manifest's 404 (ManifestNotFound's,
+// playback.ManifestNotFounds) and a re-authorization's 410
+// (ReauthorizationGone's, playback.ReauthorizationGones), so a player switching on them meets no
 // reason the document does not name, and the document names none that is
 // never sent.
 func TestRefusalsAreTheDomains(t *testing.T) {
@@ -291,6 +292,7 @@ func TestRefusalsAreTheDomains(t *testing.T) {
 	}{
 		{"PlayForbidden", playback.PlayRefusals},
 		{"ManifestNotFound", playback.ManifestNotFounds},
+		{"ReauthorizationGone", playback.ReauthorizationGones},
 	} {
 		t.Run(tc.response, func(t *testing.T) {
 			t.Parallel()

@@ -85,6 +85,11 @@ func (r LeaseRequest) CheckReplaces(prev Session, found bool) error {
 	return WithEndReason(SessionEnded(prev.ID), prev, r.Now)
 }
 
+// ReauthorizationGones are every reason CheckReplaces refuses a
+// re-authorization 410 with. The OpenAPI document's ReauthorizationGone
+// lists exactly these, checked against this list.
+var ReauthorizationGones = []string{ReasonSessionEnded, ReasonSessionNotFound}
+
 // ReasonReplacesSessionID is the CodeInvalid reason of a re-authorization
 // (LeaseRequest.Replaces, replaces_session_id in POST /v1/play) that names
 // a malformed id or another device's session.

@@ -1,0 +1,131 @@
+package authorizeplay_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/functions/authorizeplay"
+	"github.com/playplane/playplane/shared/demo"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// TestReauthorize: a player's re-authorization names the session it
+// replaces (replaces_session_id). It plays on while that session is live
+// or merely lapsed; once the account ended it (DELETE /v1/sessions/{id}
+// from another screen, the device removed, another play on the device)
+// it is refused 410 session_ended naming why, writing nothing: no session,
+// no device registered again, so ending a stream stays ended. A fresh play
+// (no field) is unaffected.
+func TestReauthorize(t *testing.T) {
+	t.Parallel()
+	const device = "tv"
+	for _, tc := range []struct {
+		name string
+		// before acts on the session the player plays, before it
+		// authorizes again, and returns the id it names.
+		before    func(h *harness, sess authorizeplay.PlayResponse) string
+		fresh     bool // the play names no session
+		status    int
+		reason    string
+		endReason string
+	}{
+		{name: "live", status: http.StatusCreated},
+		{name: "lapsed unrenewed", status: http.StatusCreated, before: func(h *harness, sess authorizeplay.PlayResponse) string {
+			h.now = sess.LeaseExpiresAt.Add(time.Minute)
+			return sess.SessionID
+		}},
+		{name: "ended from another screen", status: http.StatusGone, reason: playback.ReasonSessionEnded, endReason: playback.EndByUser,
+			before: func(h *harness, sess authorizeplay.PlayResponse) string {
+				h.mustDo(http.MethodDelete, "/v1/sessions/"+sess.SessionID, http.StatusOK)
+				return sess.SessionID
+			}},
+		{name: "device removed", status: http.StatusGone, reason: playback.ReasonSessionEnded, endReason: playback.EndDeviceRemoved,
+			before: func(h *harness, sess authorizeplay.PlayResponse) string {
+				h.mustDo(http.MethodDelete, "/v1/devices/"+device, http.StatusOK)
+				return sess.SessionID
+			}},
+		{name: "replaced by another play on the device", status: http.StatusGone, reason: playback.ReasonSessionEnded, endReason: playback.EndReplaced,
+			before: func(h *harness, sess authorizeplay.PlayResponse) string {
+				h.admitted(h.t.(*testing.T), h.play(demo.AccountFamily, "sintel", device))
+				return sess.SessionID
+			}},
+		{name: "unknown session", status: http.StatusGone, reason: playback.ReasonSessionNotFound,
+			before: func(*harness, authorizeplay.PlayResponse) string { return playback.NewID(playback.SessionIDPrefix) }},
+		{name: "another account's session", status: http.StatusGone, reason: playback.ReasonSessionNotFound,
+			before: func(h *harness, _ authorizeplay.PlayResponse) string {
+				other, _ := h.admitted(h.t.(*testing.T), h.play(demo.AccountSolo, "sintel", device))
+				return other.SessionID
+			}},
+		{name: "malformed id", status: http.StatusBadRequest, reason: playback.ReasonReplacesSessionID,
+			before: func(*harness, authorizeplay.PlayResponse) string { return "../ses" }},
+		{name: "fresh play after an end", fresh: true, status: http.StatusCreated,
+			before: func(h *harness, sess authorizeplay.PlayResponse) string {
+				h.mustDo(http.MethodDelete, "/v1/sessions/"+sess.SessionID, http.StatusOK)
+				return ""
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			sess, _ := h.admitted(t, h.play(demo.AccountFamily, "sintel", device))
+			named := sess.SessionID
+			if tc.before != nil {
+				named = tc.before(h, sess)
+			}
+			ctx := context.Background()
+			before, _ := h.store.GetAccount(ctx, demo.AccountFamily)
+			activeBefore, _ := h.store.ListActiveSessions(ctx, demo.AccountFamily, h.now)
+			body := map[string]string{"title_id": "sintel", "device_id": device}
+			if !tc.fresh {
+				body["replaces_session_id"] = named
+			}
+			raw, _ := json.Marshal(body)
+			rec := h.do(http.MethodPost, "/v1/play", h.token(demo.AccountFamily), string(raw))
+			if tc.status == http.StatusCreated {
+				again, _ := h.admitted(t, rec)
+				if s := h.activeOn(t, demo.AccountFamily, device); len(s) != 1 || s[0].ID != again.SessionID {
+					t.Fatalf("active on %s after the re-authorization: %+v, want only %s", device, s, again.SessionID)
+				}
+				return
+			}
+			e := errorOf(t, rec)
+			if rec.Code != tc.status || e.Reason != tc.reason {
+				t.Fatalf("re-authorization: %d %s, want %d %s", rec.Code, rec.Body, tc.status, tc.reason)
+			}
+			var details struct {
+				EndReason string `json:"end_reason"`
+			}
+			if raw, _ := json.Marshal(e.Details); tc.endReason != "" && (json.Unmarshal(raw, &details) != nil || details.EndReason != tc.endReason) {
+				t.Fatalf("re-authorization refused with details %s, want end_reason %s", raw, tc.endReason)
+			}
+			after, _ := h.store.GetAccount(ctx, demo.AccountFamily)
+			activeAfter, _ := h.store.ListActiveSessions(ctx, demo.AccountFamily, h.now)
+			if !slices.Equal(deviceIDs(after), deviceIDs(before)) || !slices.EqualFunc(activeAfter, activeBefore,
+				func(a, b playback.Session) bool { return a.ID == b.ID }) {
+				t.Fatalf("a refused re-authorization wrote: devices %v -> %v, active %+v -> %+v",
+					deviceIDs(before), deviceIDs(after), activeBefore, activeAfter)
+			}
+		})
+	}
+}
+
+func deviceIDs(a playback.Account) []string {
+	var ids []string
+	for _, d := range a.Devices {
+		ids = append(ids, d.ID)
+	}
+	return ids
+}
+
+// mustDo sends an account-token request for the family account and
+// requires status.
+func (h *harness) mustDo(method, path string, status int) {
+	h.t.Helper()
+	if rec := h.do(method, path, h.token(demo.AccountFamily), ""); rec.Code != status {
+		h.t.Fatalf("%s %s: %d %s, want %d", method, path, rec.Code, rec.Body, status)
+	}
+}
