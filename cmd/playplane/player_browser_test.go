@@ -42,7 +42,8 @@ import (
 // expired playback token still frees the slot. A title without a ladder
 // plays with its grant on every relative URI. The playback token is
 // authorized again ahead of its expiry, playing on in the same slot
-// without reloading the player; a page left once its token expired, or
+// without reloading the player, unless its session was ended from another
+// screen just before, which stops it; a page left once its token expired, or
 // while it replaces a token the server refused, still frees the slot. Back
 // from the back/forward cache, the page shows the session its pagehide
 // stopped as stopped. Leases are short (leaseTTL) so that
@@ -215,6 +216,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 			t.Run(format, func(t *testing.T) { g.testTokenExpiry(t, format) })
 		}
 		t.Run("stopped before playing on", func(t *testing.T) { g.testTokenExpiryStopPaused(t) })
+		t.Run("ended from another screen just before it is authorized again", func(t *testing.T) { g.testReauthEnded(t) })
 		t.Run("leave the page after it expired", func(t *testing.T) { g.testLeaveExpired(t) })
 		t.Run("leave the page while its refused token is replaced", func(t *testing.T) {
 			g.testLeaveRefusedSwap(t, startFaultControl(t, g.run.faults))
@@ -2059,6 +2061,51 @@ func (h *harness) wantOnePlay(t *testing.T, counted playback.QoEAggregate, views
 		ExitsBeforeStart: now.ExitsBeforeStart - counted.ExitsBeforeStart, Failures: now.Failures - counted.Failures}); got != (playback.QoEAggregate{Views: 1, Started: 1}) {
 		t.Errorf("GET /v1/admin/qoe counts %d views, %d started, %d exits before start, %d failures more for the play re-authorized from %s to %s; want one started view\nheartbeats %v, then %v",
 			got.Views, got.Started, got.ExitsBeforeStart, got.Failures, first, next, h.run.faults.beats(first), h.run.faults.beats(next))
+	}
+}
+
+// testReauthEnded: the account ends the page's session from another
+// screen ("End this stream") just before the page authorizes the play
+// again ahead of its token's expiry, its heartbeat before that answered
+// 200 (as HEARTBEAT_LEASE_CACHE may answer one after the end). The
+// re-authorization names the session it replaces, the server refuses it
+// 410 session_ended, and the page stops as on a heartbeat's 410, telling
+// the viewer why: the account is left with no session, the end not undone
+// by a new one.
+func (h *harness) testReauthEnded(t *testing.T) {
+	page := h.sessionPage(t, url.Values{"account": {demo.AccountSolo}, "format": {"hls"}, "buffer": {"1"}})
+	var out struct {
+		Playing      bool      `json:"playing"`
+		Before       pageState `json:"before"`
+		DeleteStatus int       `json:"deleteStatus"`
+		Play         *struct {
+			Body   map[string]any `json:"body"`
+			Status int            `json:"status"`
+		} `json:"play"`
+		Ended  bool      `json:"ended"`
+		After  pageState `json:"after"`
+		Notice string    `json:"notice"`
+	}
+	h.drive(t, map[string]any{"kind": "reauthEnded", "url": page, "timeoutMS": 30000, "api": h.run.url,
+		"token": h.run.token(t, demo.AccountSolo)}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	if out.Play == nil || out.DeleteStatus != http.StatusOK {
+		t.Fatalf("the page did not authorize again, or the DELETE before it failed (%d): %s on %s\npage log:\n%s",
+			out.DeleteStatus, out.After.Phase, out.After.SessionID, strings.Join(out.After.Log, "\n"))
+	}
+	t.Logf("the re-authorization %v answered %d", out.Play.Body, out.Play.Status)
+	if !out.Ended || out.After.SessionID != out.Before.SessionID {
+		t.Fatalf("the session was ended just before the page authorized again, and the page is %s (%s) on session %s (first %s)\npage log:\n%s",
+			out.After.Phase, out.After.Error, out.After.SessionID, out.Before.SessionID, strings.Join(out.After.Log, "\n"))
+	}
+	const want = "Playback was stopped from another device."
+	if out.After.EndReason != playback.EndByUser || out.Notice != want {
+		t.Errorf("the page shows %q (end reason %q), want %q (%s)", out.Notice, out.After.EndReason, want, playback.EndByUser)
+	}
+	if active := h.activeSessions(t, demo.AccountSolo); len(active) != 0 {
+		t.Errorf("after the end and the page's re-authorization the account holds sessions %v, want none", active)
 	}
 }
 

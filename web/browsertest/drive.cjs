@@ -1052,6 +1052,39 @@ async function reauthScenario() {
   return out;
 }
 
+// reauthEndedScenario: the page plays (paused) on a runner whose playback
+// tokens expire within seconds. When it authorizes again ahead of the
+// expiry (the heartbeat it sends first answered), its POST /v1/play is
+// held while the account ends the session from another screen (DELETE
+// /v1/sessions/{id} with sc.token), then let through: the end lands just
+// before the re-authorization. The scenario runs until the page has ended
+// or plays another session (sc.timeoutMS); out.play is the held play's
+// body and status.
+async function reauthEndedScenario() {
+  const a = await playing();
+  const out = { playing: a.ok, before: a.state };
+  if (!a.ok) return out;
+  await a.page.route((u) => u.pathname === '/v1/play', async (route) => {
+    const req = route.request();
+    if (req.method() !== 'POST') return route.continue();
+    out.play = { body: req.postDataJSON() };
+    const resp = await fetch(sc.api + '/v1/sessions/' + a.state.sessionID, { method: 'DELETE', headers: { Authorization: 'Bearer ' + sc.token } });
+    out.deleteStatus = resp.status;
+    const answer = await route.fetch();
+    out.play.status = answer.status();
+    await route.fulfill({ response: answer });
+  });
+  const b = await until(a.page, (s) => s.phase === 'ended' || (s.sessionID !== a.state.sessionID && s.phase === 'playing'), sc.timeoutMS);
+  out.ended = b.ok && b.state.phase === 'ended';
+  // The page's last word: every heartbeat it sent has its answer.
+  out.after = (await until(a.page, (s) => s.beats.statuses.length === s.beats.sent, 5000)).state;
+  out.notice = await a.page.evaluate(() => {
+    const n = document.getElementById('notice');
+    return n && !n.hidden ? n.textContent : '';
+  });
+  return out;
+}
+
 // sleepPastToken: the page sleeps as a suspended tab does: its clock and
 // timers stop (Playwright's clock) at the page's time at (a moment ahead
 // unless given: the page's clock runs on while this is asked) until the
@@ -1281,6 +1314,7 @@ async function play(browser, scenario) {
       case 'beatBehindRefused': return await beatBehindRefusedScenario();
       case 'bfcache': return await bfcacheScenario();
       case 'reauth': return await reauthScenario();
+      case 'reauthEnded': return await reauthEndedScenario();
       case 'leaveExpired': return await leaveExpiredScenario();
       case 'wakeExpired': return await wakeExpiredScenario();
       case 'leaveRefusedSwap': return await leaveRefusedSwapScenario();

@@ -338,9 +338,15 @@
 
   // authorizePlay asks to play the page's title on its device (POST
   // /v1/play): a new session, or, for a device that plays already, its
-  // replacement in the same step (no second stream slot).
-  function authorizePlay(token) {
-    return call('POST', '/v1/play', token, { title_id: state.title, device_id: state.device, device_name: 'playplane web player' });
+  // replacement in the same step (no second stream slot). A
+  // re-authorization names the session it replaces (replaces): the server
+  // then refuses it 410 if the account ended that session meanwhile, so
+  // that "End this stream" on another screen, or the device's removal,
+  // is not undone by the page playing on in a new session.
+  function authorizePlay(token, replaces) {
+    const body = { title_id: state.title, device_id: state.device, device_name: 'playplane web player' };
+    if (replaces) body.replaces_session_id = replaces;
+    return call('POST', '/v1/play', token, body);
   }
 
   // takeSession makes the play answer's session the page's: heartbeats,
@@ -1287,10 +1293,7 @@
     if (id !== state.sessionID) return;
     if (r.status === 410) {
       log('session over (' + errText(r) + '): stopping', true);
-      state.phase = 'ended';
-      const e = r.data && r.data.error;
-      state.endReason = (e && e.details && e.details.end_reason) || '';
-      state.endNotice = endNotices[state.endReason] || 'Playback has ended.';
+      sessionOver(r);
       // The server still records the stop of an ended session, for
       // HEARTBEAT_STOP_GRACE: where the viewer got to since the last beat.
       // Sent here, not through beat(): this beat holds the chain.
@@ -1409,6 +1412,15 @@
     beatTimer = setTimeout(() => { if (id === state.sessionID && retriesBeat(again)) beat(again); }, wait);
   }
 
+  // sessionOver ends the page's play on a 410 (r): its session is over,
+  // and the viewer is told why, by the end reason it names.
+  function sessionOver(r) {
+    state.phase = 'ended';
+    const e = r.data && r.data.error;
+    state.endReason = (e && e.details && e.details.end_reason) || '';
+    state.endNotice = endNotices[state.endReason] || 'Playback has ended.';
+  }
+
   // endNotices tell the viewer why the server ended playback, by the end
   // reason its 410 names (shared/playback's End* reasons).
   const endNotices = {
@@ -1465,7 +1477,9 @@
   // without asking the viewer: the same title on the same device is
   // authorized again (POST /v1/play), which the server answers by
   // replacing this device's session in the same step (no second stream
-  // slot). The player is not reloaded: hls.js and dash.js keep the media
+  // slot), unless the account ended that session meanwhile: the play
+  // names it, and is then refused 410, which ends the page as a
+  // heartbeat's 410 does (swapSession). The player is not reloaded: hls.js and dash.js keep the media
   // element and what they buffered, and the page hands them the new
   // session's grants (renewGrants; regrant puts them, with the new
   // session, on every request they make from then on). The CMCD sid stays
@@ -1562,7 +1576,7 @@
       const c = counters();
       last = { c, body: beatBody('stop', c) };
     }
-    const r = await authorizePlay(await tokenFor(state.account));
+    const r = await authorizePlay(await tokenFor(state.account), before);
     // Admitted, the new session holds the stream slot from now on: a page
     // left before it is taken (while the stop below is answered) gives it
     // back (pagehide), not the session it replaced alone.
@@ -1595,6 +1609,23 @@
       // and a page shown back from the back/forward cache stays as it was
       // shown, stopped.
       if (state.phase !== 'playing' && state.phase !== 'loading') return;
+      if (r.status === 410) {
+        // The account ended the session this play re-authorized (another
+        // screen's "End this stream", the device removed, another play on
+        // the device) after the page last heard from it, and the server
+        // replaced nothing: playback is over, as on a heartbeat's 410.
+        // Where the viewer got to goes with a stop (the server takes the
+        // stop of an ended session within HEARTBEAT_STOP_GRACE), unless
+        // lastStop told it above; nothing is given back: it is over.
+        log('authorizing again: session over (' + errText(r) + '): stopping', true);
+        if (!last && playbackToken) await sendBeat('stop');
+        if (state.phase === 'playing' || state.phase === 'loading') {
+          sessionOver(r);
+          await teardown();
+        }
+        render();
+        return;
+      }
       return endReauthorization(r, afterLicence);
     }
     clearTimeout(beatTimer);
