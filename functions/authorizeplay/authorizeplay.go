@@ -684,12 +684,54 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if err := s.endPlay(r.Context(), sess, now); err != nil {
+		return err
+	}
 	v := view(sess)
 	if !sess.Active(now) {
 		// Its end as every 410 on the session names it.
 		v.EndedAt, v.EndReason = sess.Over()
 	}
 	httpx.WriteJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// maxReauthorizations bounds how many re-authorizations endPlay follows
+// from the session named: a play re-authorizes about once per
+// PLAYBACK_TOKEN_TTL, and a list read more than a few of those ago names
+// a play the viewer can see is still on.
+const maxReauthorizations = 8
+
+// endPlay ends the play of sess, which DELETE /v1/sessions/{id} named and
+// has ended, where it went on after a re-authorization: a list read just
+// before the play's re-authorization (or an end racing it that the
+// re-authorization's admission beat) names the session it replaced, and
+// "end this stream" means the play, not a session already over. Each
+// session a re-authorization replaced names the one that took over
+// (Session.ReplacedBy); the live one is ended. A session ended otherwise,
+// or replaced by a play that was not its re-authorization (another title
+// on the device), ends the walk.
+func (s *Server) endPlay(ctx context.Context, sess playback.Session, now time.Time) error {
+	for range maxReauthorizations {
+		if sess.EndReason != playback.EndReplaced || sess.ReplacedBy == "" {
+			return nil
+		}
+		next, err := s.deps.Store.GetSession(ctx, sess.ReplacedBy)
+		if playback.IsCode(err, playback.CodeNotFound) || err == nil && next.AccountID != sess.AccountID {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if next.Active(now) {
+			// Replaced again meanwhile, the end returns it as replaced:
+			// the walk goes on to its successor.
+			if next, err = s.deps.Store.EndSession(ctx, next.ID, playback.EndByUser, now); err != nil {
+				return err
+			}
+		}
+		sess = next
+	}
 	return nil
 }
 

@@ -129,3 +129,62 @@ func (h *harness) mustDo(method, path string, status int) {
 		h.t.Fatalf("%s %s: %d %s, want %d", method, path, rec.Code, rec.Body, status)
 	}
 }
+
+// TestEndSessionEndsTheReauthorizedPlay: DELETE /v1/sessions/{id} of a
+// session its play's re-authorization replaced (a list read just before
+// it, or an end the re-authorization's admission beat) ends the play
+// where it went on, however many re-authorizations on, so the device
+// stops; a session that a play naming none replaced (another title on the
+// device) leaves that play alone.
+func TestEndSessionEndsTheReauthorizedPlay(t *testing.T) {
+	t.Parallel()
+	const device = "tv"
+	for _, tc := range []struct {
+		name string
+		// reauths: whether each play after the first names the one before.
+		reauths   []bool
+		stillLive bool
+	}{
+		{name: "one re-authorization", reauths: []bool{true}},
+		{name: "three re-authorizations", reauths: []bool{true, true, true}},
+		{name: "a fresh play on the device", reauths: []bool{false}, stillLive: true},
+		{name: "re-authorized after a fresh play", reauths: []bool{false, true}, stillLive: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			tok := h.token(demo.AccountFamily)
+			first, _ := h.admitted(t, h.play(demo.AccountFamily, "sintel", device))
+			last := first
+			for _, reauth := range tc.reauths {
+				body := map[string]string{"title_id": "sintel", "device_id": device}
+				if reauth {
+					body["replaces_session_id"] = last.SessionID
+				}
+				raw, _ := json.Marshal(body)
+				last, _ = h.admitted(t, h.do(http.MethodPost, "/v1/play", tok, string(raw)))
+			}
+			rec := h.do(http.MethodDelete, "/v1/sessions/"+first.SessionID, tok, "")
+			v := decodeAs[authorizeplay.SessionView](t, rec, http.StatusOK)
+			if v.SessionID != first.SessionID || v.EndReason != playback.EndReplaced {
+				t.Fatalf("DELETE of the first session answered %+v, want it as its re-authorization replaced it", v)
+			}
+			got, err := h.store.GetSession(context.Background(), last.SessionID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.stillLive {
+				if !got.Active(h.now) {
+					t.Fatalf("the play that took the device over without naming the session ended = %+v, want it playing", got)
+				}
+				return
+			}
+			if got.EndReason != playback.EndByUser {
+				t.Fatalf("the session the play went on in = %+v, want it ended by the user", got)
+			}
+			if s := h.activeOn(t, demo.AccountFamily, device); len(s) != 0 {
+				t.Fatalf("active on %s after the play was ended: %+v", device, s)
+			}
+		})
+	}
+}

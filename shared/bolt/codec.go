@@ -20,7 +20,10 @@ import (
 const recordV1 = 0x01
 
 // recordV2 marks a session QoE record that ends with the session's CMCD
-// playhead; recordV1 ones, written before it existed, have none.
+// playhead; recordV1 ones, written before it existed, have none. On a
+// session it marks one that ends with ReplacedBy, written only for a
+// session that has one: every other session stays recordV1, which
+// releases before ReplacedBy read.
 const recordV2 = 0x02
 
 // recordV3 marks a session QoE record whose playhead ends with MovedAt;
@@ -36,6 +39,9 @@ func encodeRecord(v any) ([]byte, error) {
 	b := []byte{recordV1}
 	switch v := v.(type) {
 	case playback.Session:
+		if v.ReplacedBy != "" {
+			b[0] = recordV2
+		}
 		return appendSession(b, &v), nil
 	case playback.Progress:
 		return appendProgress(b, &v), nil
@@ -76,13 +82,20 @@ func appendSession(b []byte, s *playback.Session) []byte {
 	b = appendTime(b, s.LastSeenAt)
 	b = appendTime(b, s.ExpiresAt)
 	b = appendTime(b, s.EndedAt)
-	return appendString(b, s.EndReason)
+	b = appendString(b, s.EndReason)
+	if s.ReplacedBy != "" {
+		b = appendString(b, s.ReplacedBy)
+	}
+	return b
 }
 
 func (r *reader) session(s *playback.Session) {
 	s.ID, s.AccountID, s.DeviceID, s.TitleID = r.string(), r.string(), r.string(), r.string()
 	s.StartedAt, s.LastSeenAt, s.ExpiresAt, s.EndedAt = r.time(), r.time(), r.time(), r.time()
 	s.EndReason = r.string()
+	if r.version >= recordV2 {
+		s.ReplacedBy = r.string()
+	}
 }
 
 func appendProgress(b []byte, p *playback.Progress) []byte {

@@ -72,7 +72,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (se
 			return err
 		}
 		for _, r := range replaced {
-			if err := storeEnded(tx, r.Replace(req.Now)); err != nil {
+			if err := storeEnded(tx, req.Replace(r)); err != nil {
 				return err
 			}
 		}

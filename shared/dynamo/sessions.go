@@ -348,7 +348,7 @@ func (s *Store) admitTx(req playback.LeaseRequest, sess playback.Session, slots 
 		held := slots[slices.IndexFunc(slots, func(sl slot) bool { return sl.session.ID == r.ID })]
 		unchanged := condition{cond: aws.String("#session = :id AND #exp = :exp"), names: names("#session", "#exp"),
 			values: item{":id": str(r.ID), ":exp": num(held.expires)}}
-		ended, err := s.endedUpdate(r.Replace(req.Now))
+		ended, err := s.endedUpdate(req.Replace(r))
 		if err != nil {
 			return nil, err
 		}

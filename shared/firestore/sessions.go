@@ -348,7 +348,7 @@ func (s *Store) admitWrites(req playback.LeaseRequest, sess playback.Session, sl
 	writes = append(writes, write{ref: s.sessionRef(sess.ID), create: true, fields: sessFields})
 	for i, r := range replaced {
 		sl := slotOf(r.ID)
-		ended, err := s.sessionFields(r.Replace(req.Now), sl.index)
+		ended, err := s.sessionFields(req.Replace(r), sl.index)
 		if err != nil {
 			return nil, claimed, err
 		}

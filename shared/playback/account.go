@@ -657,6 +657,11 @@ type Session struct {
 	ExpiresAt  time.Time `json:"expires_at"`
 	EndedAt    time.Time `json:"ended_at,omitzero"`
 	EndReason  string    `json:"end_reason,omitempty"`
+	// ReplacedBy is, on a session a re-authorization replaced
+	// (LeaseRequest.Replaces), the session its play went on in: ending
+	// this one from another screen (by a list read before the
+	// re-authorization) ends that one, the same play.
+	ReplacedBy string `json:"replaced_by,omitempty"`
 	// Lease is the store's own locator of the session's lease (DynamoDB:
 	// its slot), "" where the store needs none. Opaque to callers, who
 	// carry it from the admission to RenewHeldLease (in the playback

@@ -22,7 +22,7 @@ func (r LeaseRequest) NewSession() Session {
 // sessions inside its atomic step: the requesting device's own sessions are
 // replaced, so they neither count against the limit nor survive the
 // admission; the others must leave room under the limit. It returns the
-// sessions to end (see Session.Replace), or the stream_limit refusal, after
+// sessions to end (see LeaseRequest.Replace), or the stream_limit refusal, after
 // which the store must change nothing.
 func (r LeaseRequest) Admit(active []Session) (replaced []Session, err error) {
 	others := make([]Session, 0, len(active))
@@ -39,9 +39,14 @@ func (r LeaseRequest) Admit(active []Session) (replaced []Session, err error) {
 	return replaced, nil
 }
 
-// Replace ends a session that its device's new admission replaces.
-func (s Session) Replace(now time.Time) Session {
-	s.EndedAt, s.EndReason = now, EndReplaced
+// Replace ends s, a session of the requesting device that the admission
+// replaces. The session a re-authorization names (r.Replaces) is the
+// same play going on in the new one, which its ReplacedBy names.
+func (r LeaseRequest) Replace(s Session) Session {
+	s.EndedAt, s.EndReason = r.Now, EndReplaced
+	if s.ID == r.Replaces {
+		s.ReplacedBy = r.SessionID
+	}
 	return s
 }
 

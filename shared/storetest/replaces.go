@@ -47,7 +47,8 @@ func wantRefusedReauth(t *testing.T, s playback.Store, req playback.LeaseRequest
 
 // testReauthorizeEnded: an admission that names the session it replaces
 // (LeaseRequest.Replaces) is admitted while that session is live or has
-// merely lapsed, replacing it; once the account ended it (from another
+// merely lapsed, replacing it and naming itself its successor
+// (ReplacedBy); once the account ended it (from another
 // screen, by removing the device, by another play on the device) it is
 // refused 410 session_ended naming why, writing nothing, so an end is not
 // undone by a re-authorization the player had under way. An unknown or
@@ -61,8 +62,8 @@ func testReauthorizeEnded(t *testing.T, s playback.Store) {
 
 	// Live: replaced as the device's session always is.
 	tv2 := must(s.AcquireLease(ctx, reauthorize(tv, 2, t0.Add(time.Second))))(t)
-	if got := must(s.GetSession(ctx, tv.ID))(t); got.EndReason != playback.EndReplaced {
-		t.Fatalf("the live session re-authorized = %+v, want replaced", got)
+	if got := must(s.GetSession(ctx, tv.ID))(t); got.EndReason != playback.EndReplaced || got.ReplacedBy != tv2.ID {
+		t.Fatalf("the live session re-authorized = %+v, want replaced by %s", got, tv2.ID)
 	}
 	// Replaced by that play: over.
 	req := reauthorize(tv, 2, t0.Add(2*time.Second))
@@ -117,6 +118,13 @@ func testReauthorizeEnded(t *testing.T, s playback.Store) {
 	req.DeviceID = "phone"
 	_, err = s.AcquireLease(ctx, req)
 	wantRefusedReauth(t, s, req, err, playback.CodeInvalid, playback.ReasonReplacesSessionID, "", []string{tv2.ID})
+
+	// A play on the device that names no session replaces its session
+	// all the same, but goes on with no play of it.
+	must(s.AcquireLease(ctx, onDevice(lease(acct, 2, at.Add(time.Second), time.Minute), "tv")))(t)
+	if got := must(s.GetSession(ctx, tv2.ID))(t); got.EndReason != playback.EndReplaced || got.ReplacedBy != "" {
+		t.Fatalf("the session a fresh play replaced = %+v, want replaced by no re-authorization", got)
+	}
 }
 
 // testReauthorizeRacesEnd: a re-authorization racing the end of the
