@@ -1057,9 +1057,11 @@ async function reauthScenario() {
 // expiry (the heartbeat it sends first answered), its POST /v1/play is
 // held while the account ends the session from another screen (DELETE
 // /v1/sessions/{id} with sc.token), then let through: the end lands just
-// before the re-authorization. The scenario runs until the page has ended
-// or plays another session (sc.timeoutMS); out.play is the held play's
-// body and status.
+// before the re-authorization. With sc.endAfter the play goes first and
+// the DELETE of the session it replaced (a list read before it) follows
+// its answer, before the page sees it. The scenario runs until the page
+// has ended or, without sc.endAfter, plays another session (sc.timeoutMS);
+// out.play is the held play's body and status.
 async function reauthEndedScenario() {
   const a = await playing();
   const out = { playing: a.ok, before: a.state };
@@ -1067,14 +1069,19 @@ async function reauthEndedScenario() {
   await a.page.route((u) => u.pathname === '/v1/play', async (route) => {
     const req = route.request();
     if (req.method() !== 'POST') return route.continue();
+    if (out.play) return route.continue();
     out.play = { body: req.postDataJSON() };
-    const resp = await fetch(sc.api + '/v1/sessions/' + a.state.sessionID, { method: 'DELETE', headers: { Authorization: 'Bearer ' + sc.token } });
-    out.deleteStatus = resp.status;
+    const end = async () => {
+      const resp = await fetch(sc.api + '/v1/sessions/' + a.state.sessionID, { method: 'DELETE', headers: { Authorization: 'Bearer ' + sc.token } });
+      out.deleteStatus = resp.status;
+    };
+    if (!sc.endAfter) await end();
     const answer = await route.fetch();
     out.play.status = answer.status();
+    if (sc.endAfter) await end();
     await route.fulfill({ response: answer });
   });
-  const b = await until(a.page, (s) => s.phase === 'ended' || (s.sessionID !== a.state.sessionID && s.phase === 'playing'), sc.timeoutMS);
+  const b = await until(a.page, (s) => s.phase === 'ended' || (!sc.endAfter && s.sessionID !== a.state.sessionID && s.phase === 'playing'), sc.timeoutMS);
   out.ended = b.ok && b.state.phase === 'ended';
   // The page's last word: every heartbeat it sent has its answer.
   out.after = (await until(a.page, (s) => s.beats.statuses.length === s.beats.sent, 5000)).state;

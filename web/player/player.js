@@ -596,6 +596,8 @@
   // renewing is the renewal in flight: a re-authorization waits for it,
   // since what it fetches names the session being replaced.
   let renewing = null;
+  // renewed is the last renewal's session and answer status.
+  let renewed = { id: '', status: 0 };
   function renewGrants() {
     if (!renewing) renewing = renewOnce().finally(() => { renewing = null; });
     return renewing;
@@ -618,6 +620,7 @@
       r = { status: 0, data: null };
       log('renewing the grants: ' + err.message, true);
     }
+    renewed = { id, status: r.status };
     // Another session's now, or playback ended meanwhile: nothing to
     // renew again.
     if (id !== state.sessionID || (state.phase !== 'playing' && state.phase !== 'loading')) return;
@@ -1646,6 +1649,14 @@
       if (state.phase !== 'playing' && state.phase !== 'loading') return;
       clearTimeout(renewTimer);
       await renewGrants();
+      if (renewed.id === state.sessionID && renewed.status === 410) {
+        // Over already: an end from another screen that named the session
+        // replaced (a list read before this play) ends the play in the
+        // session that took over. Its heartbeat's 410 ends the page,
+        // saying why, as it does any session's end.
+        await sendBeat('progress');
+        return;
+      }
     }
     // Where the new session begins; before the first frame, that frame's
     // start heartbeat says so.
