@@ -63,9 +63,13 @@ func ExistingLease(sess Session, now time.Time) (Session, error) {
 // CheckReplaces is the rule of LeaseRequest.Replaces every store applies
 // inside the admission's atomic step to prev, the named session as stored
 // then (found false: the store holds none). A live session, or one whose
-// lease ran out unrenewed (a tab asleep past its token), is replaced as
-// the device's session always is. One the account ended is over for good:
-// 410 session_ended naming why (EndDetails), as its heartbeats hear.
+// lease ran out unrenewed (a tab asleep past its token) and that nobody
+// ended, is replaced as the device's session always is. One that was
+// ended is over for good, the lapse of its lease before the end
+// notwithstanding (an end from another screen of a stream listed a
+// moment before it lapsed): 410 as its heartbeats hear it (WithEndReason:
+// session_ended naming why, or lease_expired when the lease lapsed before
+// the end).
 // Another account's session is answered as an unknown one, 410
 // session_not_found, which cannot say it was not ended; another device's
 // is no re-authorization of this one (CodeInvalid), since the admission
@@ -81,10 +85,7 @@ func (r LeaseRequest) CheckReplaces(prev Session, found bool) error {
 	if prev.DeviceID != r.DeviceID {
 		return Errorf(CodeInvalid, ReasonReplacesSessionID, "session %q plays on another device, not this one", r.Replaces)
 	}
-	if prev.Active(r.Now) {
-		return nil
-	}
-	if _, why := prev.Over(); why == EndLapsed {
+	if prev.Active(r.Now) || prev.EndedAt.IsZero() {
 		return nil
 	}
 	return WithEndReason(SessionEnded(prev.ID), prev, r.Now)
@@ -93,7 +94,7 @@ func (r LeaseRequest) CheckReplaces(prev Session, found bool) error {
 // ReauthorizationGones are every reason CheckReplaces refuses a
 // re-authorization 410 with. The OpenAPI document's ReauthorizationGone
 // lists exactly these, checked against this list.
-var ReauthorizationGones = []string{ReasonSessionEnded, ReasonSessionNotFound}
+var ReauthorizationGones = []string{ReasonSessionEnded, ReasonLeaseExpired, ReasonSessionNotFound}
 
 // ReasonReplacesSessionID is the CodeInvalid reason of a re-authorization
 // (LeaseRequest.Replaces, replaces_session_id in POST /v1/play) that names

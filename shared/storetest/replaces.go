@@ -102,6 +102,13 @@ func testReauthorizeEnded(t *testing.T, s playback.Store) {
 		t.Fatalf("the re-authorization of a lapsed session = %+v, want active", got)
 	}
 	must(s.EndSession(ctx, again.ID, playback.EndStopped, at.Add(3*time.Second)))(t)
+	// Lapsed, then ended (from another screen, by a list read before the
+	// lapse): over for good, the end naming the lapse as every 410 does.
+	lapsed = must(s.AcquireLease(ctx, onDevice(lease(acct, 2, t0.Add(-10*time.Minute), time.Minute), "laptop")))(t)
+	must(s.EndSession(ctx, lapsed.ID, playback.EndByUser, at.Add(3*time.Second)))(t)
+	req = reauthorize(lapsed, 2, at.Add(3*time.Second))
+	_, err = s.AcquireLease(ctx, req)
+	wantRefusedReauth(t, s, req, err, playback.CodeGone, playback.ReasonLeaseExpired, playback.EndLapsed, []string{tv2.ID})
 
 	// Unknown, another account's, another device's.
 	at = at.Add(4 * time.Second)
