@@ -1702,7 +1702,9 @@
     startRefused = null;
     const before = state.sessionID;
     log(why + '; authorizing again before loading');
-    const r = await authorizePlay(await tokenFor(state.account));
+    // Named, so that a session the account ended meanwhile (another
+    // screen's End this stream) is refused 410, not replaced by a play.
+    const r = await authorizePlay(await tokenFor(state.account), before);
     if (state.phase !== 'authorizing') {
       // Left meanwhile: the pagehide ended the refused session (its
       // stop, and given back if its token was refused), and the new one
