@@ -558,10 +558,13 @@ async function stopExpiredScenario() {
 
 // swappedOn waits until the page a plays on in another session, its start
 // heartbeat sent too (after its grants: closing the page at the swap would
-// cut it off), and records that and the page in out.
+// cut it off), and records that and the page in out. Not the last
+// heartbeat's being the start: a progress beat follows it a second on,
+// and a poll of a loaded machine can miss that second. A heartbeat of the
+// new session accepted stays so; the swap sends its start first.
 async function swappedOn(a, out) {
   const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing' &&
-    s.beats.last && s.beats.last.event === 'start', sc.timeoutMS);
+    s.beats.okSessions.includes(s.sessionID), sc.timeoutMS);
   out.reauthorized = b.ok;
   out.after = b.state;
   return out;

@@ -35,7 +35,9 @@
     // Representation.
     levels: [],
     cdns: [],
-    beats: { sent: 0, ok: 0, last: null, statuses: [] },
+    // okSessions: the sessions with a heartbeat accepted, in order; the
+    // last beat's says nothing of a session once the next beat is sent.
+    beats: { sent: 0, ok: 0, last: null, statuses: [], okSessions: [] },
     log: [],
   };
   window.playplane = state;
@@ -219,7 +221,7 @@
       account: $('account').value, title: $('title').value, format: $('format').value,
       cdn: $('cdn').value, grant: $('grant').value, device: $('device').value.trim(),
     });
-    state.beats = { sent: 0, ok: 0, last: null, statuses: [] };
+    state.beats = { sent: 0, ok: 0, last: null, statuses: [], okSessions: [] };
     sessionBase = noCounters;
     startupSession = '';
     playSession = '';
@@ -1277,7 +1279,10 @@
     }
     state.beats.last = { event, status: r.status, position_ms: body.position_ms };
     state.beats.statuses.push(r.status);
-    if (r.status === 200) state.beats.ok++;
+    if (r.status === 200) {
+      state.beats.ok++;
+      if (!state.beats.okSessions.includes(id)) state.beats.okSessions.push(id);
+    }
     render();
     if (event === 'stop' && tokenExpired(r)) {
       // The playback token can no longer end the session; the account's
