@@ -85,14 +85,20 @@ func (s *Store) toSlot(k int, st stored) (slot, error) {
 
 // activeSessions lists the sessions holding slots at now, oldest first.
 func activeSessions(slots []slot, now time.Time) []playback.Session {
-	var active []playback.Session
+	return slotSessions(slots, func(sl slot) bool { return sl.activeAt(now) })
+}
+
+// slotSessions is the sessions of the slots keep keeps, each once (a
+// session may hold more than one slot), oldest first.
+func slotSessions(slots []slot, keep func(slot) bool) []playback.Session {
+	var out []playback.Session
 	for _, sl := range slots {
-		if sl.activeAt(now) && !slices.ContainsFunc(active, func(x playback.Session) bool { return x.ID == sl.holder }) {
-			active = append(active, sl.session)
+		if keep(sl) && !slices.ContainsFunc(out, func(x playback.Session) bool { return x.ID == sl.holder }) {
+			out = append(out, sl.session)
 		}
 	}
-	playback.SortOldestFirst(active)
-	return active
+	playback.SortOldestFirst(out)
+	return out
 }
 
 func (s *Store) heldSlotFields(sess playback.Session) (map[string]any, error) {
@@ -433,14 +439,7 @@ func (s *Store) ListRenewableSessions(ctx context.Context, accountID string) ([]
 	if err != nil {
 		return nil, fail("ListRenewableSessions", err)
 	}
-	var held []playback.Session
-	for _, sl := range slots {
-		if sl.holder != "" && sl.session.EndedAt.IsZero() && !slices.ContainsFunc(held, func(x playback.Session) bool { return x.ID == sl.holder }) {
-			held = append(held, sl.session)
-		}
-	}
-	playback.SortOldestFirst(held)
-	return held, nil
+	return slotSessions(slots, func(sl slot) bool { return sl.holder != "" && sl.session.EndedAt.IsZero() }), nil
 }
 
 // decodeSession decodes a session document, with the slot it was
