@@ -335,11 +335,11 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 	if refused != nil {
 		return refused
 	}
-	err = s.link(ctx, string(cs.Customer), accountID, env.Created, 0, now)
+	err = s.link(ctx, string(cs.Customer), accountID, actorCheckout+cs.ID, env.Created, 0, now)
 	if errors.Is(err, errAccountMissing) {
 		// A new subscriber: the session creates the account, then links.
 		if err = s.provision(ctx, cs, accountID, env, now); err == nil {
-			err = s.link(ctx, string(cs.Customer), accountID, env.Created, 0, now)
+			err = s.link(ctx, string(cs.Customer), accountID, actorCheckout+cs.ID, env.Created, 0, now)
 		}
 	}
 	if err != nil {
@@ -548,8 +548,13 @@ func (s *Server) accountFor(ctx context.Context, customer string, meta map[strin
 		if err == nil {
 			if created > 0 && meta["account_id"] == id {
 				// Linked by an older object, maybe: this one may be the
-				// newest, in whatever order they come.
-				if _, _, err := s.nameCustomer(ctx, customer, id, 0, created, now); err != nil {
+				// newest, in whatever order they come. One that renames
+				// the account (which names another customer) links.
+				err := s.redate(ctx, customer, id, created, now)
+				if errors.Is(err, errRenames) {
+					err = s.link(ctx, customer, id, actorMetadata+customer, 0, created, now)
+				}
+				if err != nil {
 					return "", fmt.Errorf("paymentwebhook.accountFor %s → %s: %w", customer, id, err)
 				}
 			}
@@ -564,7 +569,7 @@ func (s *Server) accountFor(ctx context.Context, customer string, meta map[strin
 		return "", fmt.Errorf("customer %q: %w", customer, errLinkPending)
 	}
 	if customer != "" {
-		if err := s.link(ctx, customer, accountID, 0, max(created, undatedLink), now); err != nil {
+		if err := s.link(ctx, customer, accountID, actorMetadata+customer, 0, max(created, undatedLink), now); err != nil {
 			return "", err
 		}
 	}
@@ -576,16 +581,19 @@ func (s *Server) accountFor(ctx context.Context, customer string, meta map[strin
 // the account exists (an unknown account is a permanent failure:
 // not_found). The customer resolves to the account whatever the clock;
 // the account names it only if the news is the newest (namesCustomer).
+// actor is the audit actor of the account's write.
 //
 // A customer bills one account, whoever links it: the link is claimed
 // (playback.ClaimCustomer) before the account names the customer, as an
-// operator's is, pending on the account as read. A customer another
-// account holds is refused customer_linked_elsewhere, writing nothing,
-// and the event is parked (parkRetry, at ERROR) for Sweep to retry until
-// an operator gives that account another customer: the event is kept, the
-// other account keeps its billing, and no account names a customer whose
-// events go elsewhere. A link its account no longer names is taken.
-func (s *Server) link(ctx context.Context, customer, accountID string, clock, created int64, now time.Time) error {
+// operator's is, pending on the account as read, and the account is
+// written on the condition that it still is as read (claimAndName). A
+// customer another account holds is refused customer_linked_elsewhere,
+// writing nothing, and the event is parked (parkRetry, at ERROR) for
+// Sweep to retry until an operator gives that account another customer:
+// the event is kept, the other account keeps its billing, and no account
+// names a customer whose events go elsewhere. A link its account no
+// longer names is taken.
+func (s *Server) link(ctx context.Context, customer, accountID, actor string, clock, created int64, now time.Time) error {
 	if !playback.ValidCustomerID(customer) {
 		// Refused before the account names it: a store that cannot key
 		// the link by it would refuse only after the account was written.
@@ -598,7 +606,6 @@ func (s *Server) link(ctx context.Context, customer, accountID string, clock, cr
 	if err != nil {
 		return fmt.Errorf("paymentwebhook.link %s → %s: %w", customer, accountID, err)
 	}
-	claim := playback.CustomerLink{AccountID: accountID, Pending: true, Before: rec.Version}
 	// Wake even when the account already named the customer: an earlier
 	// attempt may have stopped before the link, and events parked since
 	// wait for this. A failed link or wake fails the event: nothing else
@@ -606,14 +613,13 @@ func (s *Server) link(ctx context.Context, customer, accountID string, clock, cr
 	// what was acknowledged, Sweep retries no customer's key), so the
 	// event that links is retried until its wake went through.
 	var (
+		claim  playback.CustomerLink
 		linked bool
 		kept   string
 		wrote  error
 	)
 	woken, err := events.ClaimStripeCustomer(ctx, s.deps.Store, s.deps.Bus, customer, s.cfg.SweepBatch, s.deps.Now, func() error {
-		if _, wrote = playback.ClaimCustomer(ctx, s.deps.Store, customer, claim); wrote == nil {
-			linked, kept, wrote = s.nameCustomer(ctx, customer, accountID, clock, created, now)
-		}
+		claim, linked, kept, wrote = s.claimAndName(ctx, customer, rec, actor, clock, created, now)
 		return wrote
 	})
 	if playback.IsCode(wrote, playback.CodeNotFound) {
@@ -647,29 +653,115 @@ func (s *Server) link(ctx context.Context, customer, accountID string, clock, cr
 	return nil
 }
 
-// nameCustomer makes account accountID name customer if that is the
-// newest news (namesCustomer): linked reports that it did, else kept is
-// the other customer the account keeps naming.
-func (s *Server) nameCustomer(ctx context.Context, customer, accountID string, clock, created int64, now time.Time) (linked bool, kept string, err error) {
-	_, err = s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
-		linked, kept = false, ""
-		if !namesCustomer(*a, customer, clock, created) {
-			if a.CustomerID != customer {
-				kept = a.CustomerID
+// nameAttempts bounds claimAndName's rereads of the account: each is
+// another write of it that landed between a read and the write naming the
+// customer.
+const nameAttempts = 4
+
+// claimAndName claims customer for the account rec as read, pending on
+// its version, and names it there (nameCustomer) on the condition that
+// the record still has that version: the version its claim holds the
+// customer on. An unconditional write would land even after another write
+// of the account, which leaves the claim a link its account does not
+// name, free for an operator (or another checkout) to take meanwhile: two
+// accounts would name one customer. On a version conflict it reads the
+// account again and claims again, so a claim taken meanwhile is refused
+// customer_linked_elsewhere. A write refused for good gives the claim
+// back; it returns the claim the account was written under.
+func (s *Server) claimAndName(ctx context.Context, customer string, rec playback.Record, actor string, clock, created int64, now time.Time) (claim playback.CustomerLink, linked bool, kept string, err error) {
+	for attempt := 1; ; attempt++ {
+		claim = playback.CustomerLink{AccountID: rec.ID, Pending: true, Before: rec.Version}
+		prev, err := playback.ClaimCustomer(ctx, s.deps.Store, customer, claim)
+		if err != nil {
+			return claim, false, "", err
+		}
+		linked, kept, err = s.nameCustomer(ctx, customer, rec, actor, clock, created, now)
+		switch {
+		case playback.IsCode(err, playback.CodePrecondition) && attempt < nameAttempts:
+			if rec, err = s.deps.Store.GetRecord(ctx, playback.KindAccount, rec.ID); err != nil {
+				return claim, false, "", err
 			}
+			continue
+		case playback.IsCode(err, playback.CodePrecondition):
+			return claim, false, "", playback.Unavailable(err, "paymentwebhook: account %q was written under %d claims of customer %q in a row",
+				rec.ID, nameAttempts, customer)
+		case err != nil && !playback.ErrorCode(err).Retryable():
+			if _, err := s.deps.Store.SwapCustomerLink(ctx, customer, claim, prev); err != nil {
+				httpx.Logger(ctx).WarnContext(ctx, "customer link claim not given back", "customer", customer, "account_id", rec.ID, "err", err)
+			}
+		}
+		return claim, linked, kept, err
+	}
+}
+
+// nameCustomer makes the account rec (as read) name customer if that is
+// the newest news (names), writing it on the condition that it is still
+// at rec's version (CodePrecondition when not), audited as actor: linked
+// reports that it did, else kept is the other customer the account keeps
+// naming.
+func (s *Server) nameCustomer(ctx context.Context, customer string, rec playback.Record, actor string, clock, created int64, now time.Time) (linked bool, kept string, err error) {
+	var a playback.Account
+	if err := json.Unmarshal(rec.Doc, &a); err != nil {
+		return false, "", fmt.Errorf("paymentwebhook: stored account %q: %w", rec.ID, err)
+	}
+	changed, linked, kept := names(ctx, &a, customer, clock, created, now)
+	if !changed {
+		return false, kept, nil
+	}
+	doc, err := json.Marshal(a)
+	if err != nil {
+		return false, "", fmt.Errorf("paymentwebhook: account %q: %w", rec.ID, err)
+	}
+	_, err = s.deps.Store.ApplyChanges(ctx, playback.ChangeSet{Actor: actor, At: now,
+		Changes: []playback.Change{{Kind: playback.KindAccount, ID: rec.ID, Doc: doc, IfMatch: rec.Version}}})
+	if err != nil {
+		return false, "", err
+	}
+	return linked, "", nil
+}
+
+// names makes a name customer if that is the newest news
+// (namesCustomer), and reports whether it changed a: linked when a names
+// customer and did not, else kept is the other customer a keeps naming.
+func names(ctx context.Context, a *playback.Account, customer string, clock, created int64, now time.Time) (changed, linked bool, kept string) {
+	if !namesCustomer(*a, customer, clock, created) {
+		if a.CustomerID != customer {
+			kept = a.CustomerID
+		}
+		return false, false, kept
+	}
+	if a.CustomerID != customer {
+		linked = true
+		if a.CustomerID != "" {
+			httpx.Logger(ctx).WarnContext(ctx, "account changes Stripe customer", "account_id", a.ID,
+				"from", a.CustomerID, "to", customer)
+		}
+	}
+	a.CustomerID, a.CustomerClock, a.CustomerLinkCreated, a.UpdatedAt = customer, clock, created, now
+	return true, linked, ""
+}
+
+// errRenames is redate's refusal of news that renames the account: that
+// is a link, which claims the customer first.
+var errRenames = errors.New("the news renames the account")
+
+// redate dates again the link of customer to accountID, which names it,
+// by news of an object created at second created: the account keeps the
+// customer, so no other account can take it meanwhile (its claim holds
+// while the account names it). News that would rename the account is
+// errRenames, written nothing.
+func (s *Server) redate(ctx context.Context, customer, accountID string, created int64, now time.Time) error {
+	_, err := s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
+		if !namesCustomer(*a, customer, 0, created) {
 			return playback.ErrNoChange
 		}
 		if a.CustomerID != customer {
-			linked = true
-			if a.CustomerID != "" {
-				httpx.Logger(ctx).WarnContext(ctx, "account changes Stripe customer", "account_id", accountID,
-					"from", a.CustomerID, "to", customer)
-			}
+			return errRenames
 		}
-		a.CustomerID, a.CustomerClock, a.CustomerLinkCreated, a.UpdatedAt = customer, clock, created, now
+		names(ctx, a, customer, 0, created, now)
 		return nil
 	})
-	return linked, kept, err
+	return err
 }
 
 // undatedLink is the created of a metadata link whose object carries no

@@ -11,9 +11,15 @@ import (
 	"github.com/playplane/playplane/shared/playback"
 )
 
-// actorCheckout is the audit actor of accounts created from a completed
-// checkout session: "stripe:checkout:<session id>".
-const actorCheckout = "stripe:checkout:"
+// Audit actors of the account writes of Stripe's news: an account
+// created, or named a customer, by a completed checkout session
+// ("stripe:checkout:<session id>"), or named a customer by the
+// metadata.account_id of its subscription or invoice
+// ("stripe:metadata:<customer id>").
+const (
+	actorCheckout = "stripe:checkout:"
+	actorMetadata = "stripe:metadata:"
+)
 
 // provision creates the account a completed checkout session names, for
 // a subscriber who signed up through Stripe before any account existed.
