@@ -955,11 +955,12 @@ func customerNamed(c playback.Change, before json.RawMessage) (string, error) {
 // The payment events parked for the customer are handed to the sweeper
 // before the claim and announced after (events.ClaimStripeCustomer).
 func (s *Server) claimFor(ctx context.Context, customer string, c playback.Change, write func() (playback.Record, error)) (playback.Record, error) {
-	claim := playback.CustomerLink{AccountID: c.ID, Pending: true, Before: c.IfMatch}
+	now := s.deps.Now()
+	claim := playback.PendingClaim(c.ID, c.IfMatch, now)
 	var rec playback.Record
 	written := false
 	woken, err := events.ClaimStripeCustomer(ctx, s.deps.Store, s.deps.Bus, customer, events.WakePage, s.deps.Now, func() error {
-		prev, err := playback.ClaimCustomer(ctx, s.deps.Store, customer, claim)
+		prev, err := playback.ClaimCustomer(ctx, s.deps.Store, customer, claim, now)
 		if err != nil {
 			return err
 		}
@@ -1021,7 +1022,7 @@ func (s *Server) afterWrite(ctx context.Context, kind playback.Kind, doc json.Ra
 	// account) links what its first attempt may not have; a link left by
 	// an account that no longer names the customer is taken.
 	woken, err := events.ClaimStripeCustomer(ctx, s.deps.Store, s.deps.Bus, a.CustomerID, events.WakePage, s.deps.Now, func() error {
-		_, err := playback.ClaimCustomer(ctx, s.deps.Store, a.CustomerID, playback.CustomerLink{AccountID: a.ID})
+		_, err := playback.ClaimCustomer(ctx, s.deps.Store, a.CustomerID, playback.CustomerLink{AccountID: a.ID}, s.deps.Now())
 		return err
 	})
 	if playback.IsCode(err, playback.CodeConflict) {

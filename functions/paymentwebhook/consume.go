@@ -670,8 +670,9 @@ const nameAttempts = 4
 // back; it returns the claim the account was written under.
 func (s *Server) claimAndName(ctx context.Context, customer string, rec playback.Record, actor string, clock, created int64, now time.Time) (claim playback.CustomerLink, linked bool, kept string, err error) {
 	for attempt := 1; ; attempt++ {
-		claim = playback.CustomerLink{AccountID: rec.ID, Pending: true, Before: rec.Version}
-		prev, err := playback.ClaimCustomer(ctx, s.deps.Store, customer, claim)
+		at := s.deps.Now()
+		claim = playback.PendingClaim(rec.ID, rec.Version, at)
+		prev, err := playback.ClaimCustomer(ctx, s.deps.Store, customer, claim, at)
 		if err != nil {
 			return claim, false, "", err
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -322,17 +323,23 @@ func (s *Store) SwapCustomerLink(ctx context.Context, customerID string, from, t
 }
 
 // A customer's link is stored as its account's id, a pending one
-// followed by a NUL (which no id holds) and its Before.
+// followed by a NUL (which no id holds) and its Before, and, when it has
+// one, another NUL and its Claimed in decimal (a version holds no NUL).
 func linkValue(l playback.CustomerLink) []byte {
-	if !l.Pending {
+	switch {
+	case !l.Pending:
 		return []byte(l.AccountID)
+	case l.Claimed == 0:
+		return []byte(l.AccountID + "\x00" + l.Before)
 	}
-	return []byte(l.AccountID + "\x00" + l.Before)
+	return []byte(l.AccountID + "\x00" + l.Before + "\x00" + strconv.FormatInt(l.Claimed, 10))
 }
 
 func parseLink(v []byte) playback.CustomerLink {
-	id, before, pending := strings.Cut(string(v), "\x00")
-	return playback.CustomerLink{AccountID: id, Pending: pending, Before: before}
+	id, rest, pending := strings.Cut(string(v), "\x00")
+	before, claimed, _ := strings.Cut(rest, "\x00")
+	at, _ := strconv.ParseInt(claimed, 10, 64)
+	return playback.CustomerLink{AccountID: id, Pending: pending, Before: before, Claimed: at}
 }
 
 func (s *Store) AccountIDByCustomer(ctx context.Context, customerID string) (id string, err error) {

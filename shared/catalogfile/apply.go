@@ -349,7 +349,7 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 		// (Diff refused one a stored account names, unless it took the
 		// customer since).
 		if _, err := events.ClaimStripeCustomer(ctx, s, nil, cus, events.WakePage, now, func() error {
-			_, err := playback.ClaimCustomer(ctx, s, cus, playback.CustomerLink{AccountID: plan.Links[cus]})
+			_, err := playback.ClaimCustomer(ctx, s, cus, playback.CustomerLink{AccountID: plan.Links[cus]}, now())
 			return err
 		}); err != nil {
 			return rep, fmt.Errorf("link customer %q: %w", cus, err)

@@ -41,8 +41,12 @@ func (s *Store) UpdateAccount(ctx context.Context, id string, fn func(*playback.
 }
 
 // attrLinkBefore marks a customer's link pending: ">" and its Before
-// (never empty), absent from a plain link.
-const attrLinkBefore = "link_before"
+// (never empty), absent from a plain link. attrLinkClaimed is a pending
+// link's Claimed, absent when it has none.
+const (
+	attrLinkBefore  = "link_before"
+	attrLinkClaimed = "link_claimed"
+)
 
 func customerKey(id string) item { return keyOf("CUS#"+id, "CUSTOMER") }
 
@@ -97,6 +101,7 @@ func (s *Store) CustomerLink(ctx context.Context, customerID string) (playback.C
 		if v, ok := before.(*types.AttributeValueMemberS); ok {
 			l.Before = strings.TrimPrefix(v.Value, ">")
 		}
+		l.Claimed, _ = numAttr(it, attrLinkClaimed)
 	}
 	return l, nil
 }
@@ -117,6 +122,12 @@ func (s *Store) SwapCustomerLink(ctx context.Context, customerID string, from, t
 		cond = "#acct = :acct AND attribute_not_exists(#before)"
 		if from.Pending {
 			cond, values[":before"] = "#acct = :acct AND #before = :before", str(">"+from.Before)
+			names["#claimed"] = attrLinkClaimed
+			if from.Claimed == 0 {
+				cond += " AND attribute_not_exists(#claimed)"
+			} else {
+				cond, values[":claimed"] = cond+" AND #claimed = :claimed", num(from.Claimed)
+			}
 		}
 	}
 	var err error
@@ -141,6 +152,9 @@ func linkItem(customerID string, l playback.CustomerLink) item {
 	it[attrAccountID] = str(l.AccountID)
 	if l.Pending {
 		it[attrLinkBefore] = str(">" + l.Before)
+		if l.Claimed != 0 {
+			it[attrLinkClaimed] = num(l.Claimed)
+		}
 	}
 	return it
 }

@@ -166,11 +166,11 @@ func (s *Store) SwapCustomerLink(ctx context.Context, customerID string, from, t
 
 // fieldLinkBefore of a pending link is ">" and its Before, of a plain
 // one "" (a field an update leaves out stays as it was), of a legacy one
-// absent.
+// absent; fieldLinkClaimed is a pending link's Claimed, else 0 or absent.
 func linkFields(l playback.CustomerLink) map[string]any {
-	f := map[string]any{fieldAccountID: l.AccountID, fieldLinkBefore: ""}
+	f := map[string]any{fieldAccountID: l.AccountID, fieldLinkBefore: "", fieldLinkClaimed: int64(0)}
 	if l.Pending {
-		f[fieldLinkBefore] = ">" + l.Before
+		f[fieldLinkBefore], f[fieldLinkClaimed] = ">"+l.Before, l.Claimed
 	}
 	return f
 }
@@ -183,6 +183,9 @@ func linkOf(st stored) playback.CustomerLink {
 	l.AccountID, _ = st.data[fieldAccountID].(string)
 	if before, ok := st.data[fieldLinkBefore].(string); ok && l.AccountID != "" {
 		l.Before, l.Pending = strings.CutPrefix(before, ">")
+	}
+	if l.Pending {
+		l.Claimed, _ = st.data[fieldLinkClaimed].(int64)
 	}
 	return l
 }

@@ -88,10 +88,11 @@ const (
 	fieldSlot      = "slot"       // session: index of its slot
 	// fieldLeaseUntil is a session's lease expiry while it is not ended,
 	// null after: what CountActiveLeases counts.
-	fieldLeaseUntil = "lease_until"
-	fieldAccountID  = "account_id"  // customer: the account it maps to
-	fieldLinkBefore = "link_before" // customer: a pending link's Before (playback.CustomerLink)
-	fieldBy         = "by"          // guard: nonce of the commit that created it
+	fieldLeaseUntil  = "lease_until"
+	fieldAccountID   = "account_id"   // customer: the account it maps to
+	fieldLinkBefore  = "link_before"  // customer: a pending link's Before (playback.CustomerLink)
+	fieldLinkClaimed = "link_claimed" // customer: a pending link's Claimed
+	fieldBy          = "by"           // guard: nonce of the commit that created it
 )
 
 // Collection names.

@@ -279,14 +279,47 @@ func LinkedElsewhere(customer, account, other string) *Error {
 // customer's events apply to AccountID). Pending marks a link written
 // before a write of the account that names the customer: Before is the
 // version of the account's record that write is conditioned on ("" for a
-// create). While the record still has that version the write may be on
-// its way, so the link holds though the account does not name the
-// customer yet; once the record has another, the write landed or never
-// will, and the link is as plain as any.
+// create), Claimed when the claim was written. While the record still has
+// that version the write may be on its way, so the link holds though the
+// account does not name the customer yet; once it has another, the write
+// landed or never will, and the link is as plain as any. A claim older
+// than PendingClaimAge holds no longer either (Stale): its writer died
+// between the claim and the write.
 type CustomerLink struct {
 	AccountID string
 	Pending   bool
 	Before    string
+	// Claimed is when a pending claim was written, in Unix milliseconds
+	// (an integer, so that links compare with ==); 0 for a plain link,
+	// and for a claim written before claims had an age, whose writer may
+	// be of the release before (its own claims have none) and which holds
+	// as it did.
+	Claimed int64
+}
+
+// PendingClaimAge is how long a pending claim may hold its customer
+// while the account's record still has the version the claim's write is
+// conditioned on. A writer claims, writes the account, then makes the
+// claim plain, all in one request or one event's processing, which the
+// functions' timeouts end within seconds (functions/catalog's
+// TimeoutSeconds, held well below this by functions/admin's tests); a
+// claim older than this
+// is one whose writer died (a runner killed, a crash) before its write,
+// which would otherwise keep the customer from every other account until
+// that same request was retried. Once stale the claim is judged as a
+// plain link: it holds while its account names the customer.
+const PendingClaimAge = 10 * time.Minute
+
+// PendingClaim is accountID's claim, at now, of a customer before a write
+// of the account conditioned on version before ("" for a create).
+func PendingClaim(accountID, before string, now time.Time) CustomerLink {
+	return CustomerLink{AccountID: accountID, Pending: true, Before: before, Claimed: now.UnixMilli()}
+}
+
+// Stale reports whether l is a pending claim PendingClaimAge old or older
+// at now. A claim of no known age (Claimed 0) is never stale.
+func (l CustomerLink) Stale(now time.Time) bool {
+	return l.Pending && l.Claimed != 0 && now.UnixMilli()-l.Claimed >= PendingClaimAge.Milliseconds()
 }
 
 // CustomerLinks is what ClaimCustomer reads and writes.
@@ -303,13 +336,13 @@ const claimAttempts = 4
 // ClaimCustomer links customer to to.AccountID (as to: a Pending claim
 // before a write of the account naming the customer, a plain link after
 // one) under the rule that a customer bills one account: refused with
-// LinkedElsewhere while another account holds the link (holds), else
-// written with one SwapCustomerLink over the link as read, so that of
-// concurrent claims one wins and the others read it and are refused. A
-// link the account has already is left as it is, unless to is a pending
-// claim. It returns the link it replaced, which a writer whose write
-// failed swaps back.
-func ClaimCustomer(ctx context.Context, s CustomerLinks, customer string, to CustomerLink) (CustomerLink, error) {
+// LinkedElsewhere while another account holds the link at now (holds),
+// else written with one SwapCustomerLink over the link as read, so that
+// of concurrent claims one wins and the others read it and are refused.
+// A link the account has already is left as it is, unless to is a
+// pending claim. It returns the link it replaced, which a writer whose
+// write failed swaps back.
+func ClaimCustomer(ctx context.Context, s CustomerLinks, customer string, to CustomerLink, now time.Time) (CustomerLink, error) {
 	for range claimAttempts {
 		cur, err := s.CustomerLink(ctx, customer)
 		if IsCode(err, CodeNotFound) {
@@ -322,7 +355,7 @@ func ClaimCustomer(ctx context.Context, s CustomerLinks, customer string, to Cus
 		case cur == to || cur.AccountID == to.AccountID && !to.Pending:
 			return cur, nil
 		case cur.AccountID != "" && cur.AccountID != to.AccountID:
-			held, err := holds(ctx, s, customer, cur)
+			held, err := holds(ctx, s, customer, cur, now)
 			if err != nil {
 				return cur, err
 			}
@@ -338,11 +371,12 @@ func ClaimCustomer(ctx context.Context, s CustomerLinks, customer string, to Cus
 	return CustomerLink{}, Errorf(CodeUnavailable, "customer_link_contended", "customer %q: its link moved under %d claims in a row", customer, claimAttempts)
 }
 
-// holds reports whether link keeps its customer from another account:
-// while its account names the customer, or while a write naming it may
-// be on its way (Pending, the record still at Before). A link left by an
-// account since renamed, cleared or deleted is free to take.
-func holds(ctx context.Context, s CustomerLinks, customer string, link CustomerLink) (bool, error) {
+// holds reports whether link keeps its customer from another account at
+// now: while its account names the customer, or while a write naming it
+// may be on its way (Pending, the record still at Before, the claim not
+// Stale). A link left by an account since renamed, cleared or deleted is
+// free to take.
+func holds(ctx context.Context, s CustomerLinks, customer string, link CustomerLink, now time.Time) (bool, error) {
 	rec, err := s.GetRecord(ctx, KindAccount, link.AccountID)
 	if IsCode(err, CodeNotFound) {
 		rec, err = Record{}, nil
@@ -350,7 +384,7 @@ func holds(ctx context.Context, s CustomerLinks, customer string, link CustomerL
 	if err != nil {
 		return false, err
 	}
-	if link.Pending && rec.Version == link.Before {
+	if link.Pending && rec.Version == link.Before && !link.Stale(now) {
 		return true, nil
 	}
 	if rec.Doc == nil {

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"Customers", testCustomers},
 		{"CustomerLinkRace", testCustomerLinkRace},
 		{"CustomerLinkSwap", testCustomerLinkSwap},
+		{"CustomerClaimAge", testCustomerClaimAge},
 		{"AccountPaymentState", testAccountPaymentState},
 		{"AccountPutReplaces", testAccountPutReplaces},
 		{"AccountPutRace", testAccountPutRace},
@@ -310,6 +311,81 @@ func testCustomerLinkRace(t *testing.T, s playback.Store) {
 	}
 	if won != 1 {
 		t.Fatalf("%d of %d concurrent links of %s succeeded (errors %v), want 1; it resolves to %s", won, n, cus, errs, linked)
+	}
+}
+
+// testCustomerClaimAge: a pending claim keeps its age (Claimed) as
+// written, a swap from it names it with its age, and a claim whose writer
+// died before its write (an account never created, or never renamed)
+// keeps its customer from another account (playback.ClaimCustomer) until
+// it is playback.PendingClaimAge old, then no longer, but for one whose
+// account names the customer. A claim of no known age (written by the
+// release before) holds as it did.
+func testCustomerClaimAge(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 7, 23, 0, 0, 0, time.UTC)
+	young, old := t0.Add(playback.PendingClaimAge-time.Millisecond), t0.Add(playback.PendingClaimAge)
+	renamed := newAccount(t, s) // its rename died before its write
+	rec := must(s.GetRecord(ctx, playback.KindAccount, renamed.ID))(t)
+	named := newAccount(t, s) // names its customer, claimed again on its version
+	named.CustomerID = playback.NewID("cus")
+	if err := s.PutAccount(ctx, named); err != nil {
+		t.Fatal(err)
+	}
+	namedRec := must(s.GetRecord(ctx, playback.KindAccount, named.ID))(t)
+	for _, tc := range []struct {
+		name     string
+		claim    playback.CustomerLink
+		customer string // "" a new one
+		// whether another account's claim at young (at old) is refused
+		heldYoung, heldOld bool
+	}{
+		{name: "a create that died", claim: playback.PendingClaim(playback.NewID("acct"), "", t0), heldYoung: true},
+		{name: "a rename that died", claim: playback.PendingClaim(renamed.ID, rec.Version, t0), heldYoung: true},
+		{name: "a claim whose account names the customer", claim: playback.PendingClaim(named.ID, namedRec.Version, t0),
+			customer: named.CustomerID, heldYoung: true, heldOld: true},
+		{name: "a claim of no known age", claim: playback.CustomerLink{AccountID: playback.NewID("acct"), Pending: true},
+			heldYoung: true, heldOld: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cus := tc.customer
+			if cus == "" {
+				cus = playback.NewID("cus")
+			}
+			if !must(s.SwapCustomerLink(ctx, cus, playback.CustomerLink{}, tc.claim))(t) {
+				t.Fatalf("SwapCustomerLink(none → %+v) = false, want true", tc.claim)
+			}
+			if got := must(s.CustomerLink(ctx, cus))(t); got != tc.claim {
+				t.Fatalf("CustomerLink = %+v, want %+v as written", got, tc.claim)
+			}
+			if tc.claim.Claimed != 0 {
+				other := tc.claim
+				other.Claimed++
+				if must(s.SwapCustomerLink(ctx, cus, other, playback.CustomerLink{AccountID: tc.claim.AccountID}))(t) {
+					t.Fatalf("SwapCustomerLink from %+v, of another age than the stored %+v, = true, want false", other, tc.claim)
+				}
+			}
+			taker := playback.NewID("acct")
+			for _, at := range []struct {
+				now  time.Time
+				held bool
+			}{{young, tc.heldYoung}, {old, tc.heldOld}} {
+				claim := playback.PendingClaim(taker, "", at.now)
+				_, err := playback.ClaimCustomer(ctx, s, cus, claim, at.now)
+				got := must(s.CustomerLink(ctx, cus))(t)
+				switch {
+				case at.held && (!playback.IsCode(err, playback.CodeConflict) || got != tc.claim):
+					t.Fatalf("another account's claim %v after %+v: %v, the link %+v; want refused naming %s, the link as it was",
+						at.now.Sub(t0), tc.claim, err, got, tc.claim.AccountID)
+				case !at.held && (err != nil || got != claim):
+					t.Fatalf("another account's claim %v after %+v (%v old at most): %v, the link %+v; want it taken, %+v",
+						at.now.Sub(t0), tc.claim, playback.PendingClaimAge, err, got, claim)
+				}
+				if !at.held {
+					return
+				}
+			}
+		})
 	}
 }
 
