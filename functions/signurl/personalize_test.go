@@ -117,146 +117,149 @@ func TestPersonalizeMasterDropsRelativeSessionKeys(t *testing.T) {
 	}
 }
 
+// mediaURIRows are TestPersonalizeMediaURIs's rows; urlread_test.go reads them as the players do.
+var mediaURIRows = []struct {
+	name, line, want string
+	err              bool
+}{
+	{"relative segment", "seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+	{"segment with a query", "seg1.m4s?v=2", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1", false},
+	{"segment with a fragment", "seg1.m4s#t=2", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1#t=2", false},
+	{"segment with a query and a fragment", "seg1.m4s?v=2#a?b", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1#a?b", false},
+	{"map attribute with a fragment", `#EXT-X-MAP:URI="init.mp4#x"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1#x"`, false},
+	{"subfolder", "parts/seg1.m4s", "https://cdn.example.com/titles/t1/sd/parts/seg1.m4s?Sig=1", false},
+	// The title's objects are on the pathway, in the title's folder:
+	// the grants cover nothing else, and the CDN refuses (403) what
+	// they do not cover. A key server's or an ad server's URI (below)
+	// may name another host.
+	{"a segment on another host", "https://other.example.com/titles/t1/sd/seg1.m4s", "", true},
+	{"a segment on another scheme", "http://cdn.example.com/titles/t1/sd/seg1.m4s", "", true},
+	{"a segment as a network path to another host", "//other.example.com/titles/t1/sd/seg1.m4s", "", true},
+	{"a map on another host", `#EXT-X-MAP:URI="https://other.example.com/init.mp4"`, "", true},
+	{"an absolute path to another title", "/titles/t2/sd/seg1.m4s", "", true},
+	{"an absolute path out of the titles", "/shared/seg1.m4s", "", true},
+	{"a slash and a backslash", `/\other.example.com/seg1.m4s`, "", true},
+	{"a key as an absolute path out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="/keys/k1"`, "", true},
+	{"an interstitial asset list in another title", `#EXT-X-DATERANGE:ID="ad5",X-ASSET-LIST="/titles/t2/ads.json"`, "", true},
+	{"an absolute URL on the pathway, in the folder", "https://cdn.example.com/titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+	{"an absolute URL on the pathway, in another case", "HTTPS://CDN.Example.com/titles/t1/sd/seg1.m4s?v=2", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1", false},
+	{"a network path on the pathway, another rendition", "//cdn.example.com/titles/t1/hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+	{"an absolute URL on the pathway, another title", "https://cdn.example.com/titles/t2/sd/seg1.m4s", "", true},
+	{"an absolute URL on the pathway, climbing out", "https://cdn.example.com/titles/t1/sd/../../t2/sd/seg1.m4s", "", true},
+	{"absolute path in the folder", "/titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+	{"absolute path elsewhere gets no grant", "/titles/t1/uhd/seg1.m4s", "https://cdn.example.com/titles/t1/uhd/seg1.m4s", false},
+	{"map attribute", `#EXT-X-MAP:URI="init.mp4",BYTERANGE="100@0"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1",BYTERANGE="100@0"`, false},
+	{"key server URI", `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://key1"`, `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://key1"`, false},
+	// RFC 3986 4.2: a network-path reference names another host; it
+	// takes the scheme of the playlist's CDN base, not its path.
+	{"network-path key URI", `#EXT-X-KEY:METHOD=AES-128,URI="//keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
+	{"URI after a vendor attribute ending in URI", `#EXT-X-MAP:X-SRC-URI="a",URI="init.mp4"`, `#EXT-X-MAP:X-SRC-URI="a",URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
+	{"vendor attribute ending in URI", `#EXT-X-FOO:X-URI="a"`, `#EXT-X-FOO:X-URI="a"`, false},
+	{"plain tag", "#EXTINF:2.000,", "#EXTINF:2.000,", false},
+	// HLS interstitials (draft-pantos-hls-rfc8216bis appendix D): the
+	// asset's URI and asset list's are URIs of the playlist too.
+	{"interstitial asset", `#EXT-X-DATERANGE:ID="ad1",CLASS="com.apple.hls.interstitial",START-DATE="2020-01-02T21:55:44.000Z",DURATION=15.0,X-ASSET-URI="promo/master.m3u8",X-RESTRICT="SKIP,JUMP"`,
+		`#EXT-X-DATERANGE:ID="ad1",CLASS="com.apple.hls.interstitial",START-DATE="2020-01-02T21:55:44.000Z",DURATION=15.0,X-ASSET-URI="https://cdn.example.com/titles/t1/sd/promo/master.m3u8?Sig=1",X-RESTRICT="SKIP,JUMP"`, false},
+	{"interstitial asset list", `#EXT-X-DATERANGE:ID="ad2",CLASS="com.apple.hls.interstitial",START-DATE="2020-01-02T21:55:44.000Z",X-ASSET-LIST="./ads.json?slot=1"`,
+		`#EXT-X-DATERANGE:ID="ad2",CLASS="com.apple.hls.interstitial",START-DATE="2020-01-02T21:55:44.000Z",X-ASSET-LIST="https://cdn.example.com/titles/t1/sd/ads.json?slot=1&Sig=1"`, false},
+	{"interstitial asset on another host", `#EXT-X-DATERANGE:ID="ad3",CLASS="com.apple.hls.interstitial",X-ASSET-URI="https://ads.example.com/a.m3u8"`,
+		`#EXT-X-DATERANGE:ID="ad3",CLASS="com.apple.hls.interstitial",X-ASSET-URI="https://ads.example.com/a.m3u8"`, false},
+	{"asset attribute of another tag", `#EXT-X-FOO:X-ASSET-URI="a.m3u8"`, `#EXT-X-FOO:X-ASSET-URI="a.m3u8"`, false},
+	{"interstitial asset out of the title", `#EXT-X-DATERANGE:ID="ad4",X-ASSET-URI="../../t2/master.m3u8"`, "", true},
+	// Dot segments go as a player removes them (RFC 3986 5.2.4): the
+	// URI is the object it resolves to, granted when that is in the
+	// rendition's folder.
+	{"dot segment", "./seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+	{"dot segment in an attribute", `#EXT-X-MAP:URI="./init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
+	{"dot-dot back into the folder", "../sd/seg1.m4s?v=2#t", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1#t", false},
+	{"dot-dot in a subfolder", "parts/../seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+	{"dot segments in an absolute path", "/titles/t1/./sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+	{"dot-dot above the root stops there", "../../../../titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+	// Another folder of the title is as its absolute path: no grant.
+	{"dot-dot to another rendition", "../uhd/seg1.m4s", "https://cdn.example.com/titles/t1/uhd/seg1.m4s", false},
+	{"dot-dot to another rendition in an attribute", `#EXT-X-MAP:URI="./../hd/init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/hd/init.mp4"`, false},
+	// Out of the title's folder is a path trick: refused.
+	{"dot-dot out of the title", "../../t2/sd/seg1.m4s", "", true},
+	{"dot-dot out of the title in an absolute path", "/titles/t1/sd/../../t2/sd/seg1.m4s", "", true},
+	{"dot-dot out of the title in an attribute", `#EXT-X-KEY:METHOD=AES-128,URI="../../../keys/k1"`, "", true},
+	// A browser's URL parser (WHATWG URL Standard, path state) also
+	// takes %2e, in any case and mix, for a dot and, in an http(s)
+	// URL, '\' for '/': hls.js leaves them to it, so they are dot
+	// segments too, or the grant would ride to another folder.
+	{"percent-encoded dot-dot to another rendition", "%2e%2e/hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+	{"mixed dot-dot to another rendition", ".%2E/hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+	{"percent-encoded dot", "%2E/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+	{"percent-encoded dot-dot in an absolute path", "/titles/t1/sd/%2e./hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+	{"backslashed dot-dot to another rendition", `..\hd\seg1.m4s`, "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+	{"percent-encoded dot-dot in an attribute", `#EXT-X-MAP:URI="%2e%2e/hd/init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/hd/init.mp4"`, false},
+	{"percent-encoded dot-dot out of the title", "%2e%2e/%2E%2E/t2/sd/seg1.m4s", "", true},
+	{"backslashed dot-dot out of the title", `..\..\t2\sd\seg1.m4s`, "", true},
+	// It also removes every tab and newline, and spaces and controls
+	// at either end, before it parses (WHATWG URL Standard, basic URL
+	// parser): the URI is written as it reads it.
+	{"a tab in a dot-dot, out of the title", ".\t./.\t./t2/sd/seg1.m4s", "", true},
+	{"a carriage return in a dot-dot, out of the title", "..\r/../t2/sd/seg1.m4s", "", true},
+	{"a tab in a dot-dot in an attribute, out of the title", "#EXT-X-MAP:URI=\".\t./.\t./t2/sd/init.mp4\"", "", true},
+	{"a tab in a dot-dot to another rendition", ".\t./hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+	{"a tab in a segment name", "seg\t1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+	// RFC 8216bis 4.3 (variable substitution): hls.js replaces each
+	// {$name} in a URI line or a quoted attribute with an EXT-X-DEFINE's
+	// value (or one IMPORTed from the multivariant playlist) as it
+	// parses, before it resolves the URI, so the URI checked is not
+	// the one fetched.
+	{"a variable holding dot-dots, out of the title", "#EXT-X-DEFINE:NAME=\"up\",VALUE=\"../..\"\n{$up}/t2/sd/seg1.m4s", "", true},
+	{"a variable holding dot-dots in an attribute", "#EXT-X-DEFINE:NAME=\"up\",VALUE=\"../..\"\n#EXT-X-MAP:URI=\"{$up}/t2/sd/init.mp4\"", "", true},
+	{"an imported variable", "#EXT-X-DEFINE:IMPORT=\"p\"\n{$p}/seg1.m4s", "", true},
+	{"a variable in a key's URI", "#EXT-X-DEFINE:NAME=\"k\",VALUE=\"../../../keys/k1\"\n#EXT-X-KEY:METHOD=AES-128,URI=\"{$k}\"", "", true},
+	// hls.js 1.7.4 reads an attribute list with /(.+?)=(".*?"|.*?)(?:,|$)/:
+	// a name trimmed of white space (a BOM too), an unquoted value
+	// taken as it is, a quoted one running to the last quote before a
+	// comma. A URI attribute is read so, or refused.
+	{"a space before a map's URI name, another host", `#EXT-X-MAP: URI="https://other.example.com/init.mp4"`, "", true},
+	{"a BOM before a map's URI name, another host", "#EXT-X-MAP:\ufeffURI=\"https://other.example.com/init.mp4\"", "", true},
+	{"a space after a map's URI name, out of the title", `#EXT-X-MAP:URI ="../../t2/sd/init.mp4"`, "", true},
+	{"a space before a map's URI name, in the folder", `#EXT-X-MAP: URI="init.mp4"`, `#EXT-X-MAP: URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
+	{"an unquoted map URI on another host", `#EXT-X-MAP:URI=https://other.example.com/init.mp4`, "", true},
+	{"an unquoted map URI out of the title", `#EXT-X-MAP:URI=../../t2/sd/init.mp4`, "", true},
+	{"an unquoted interstitial asset list", `#EXT-X-DATERANGE:ID="ad6",X-ASSET-LIST=../../t2/ads.json`, "", true},
+	{"text after a map URI's quote, out of the title", `#EXT-X-MAP:URI="x"/../../../t2/sd/init.mp4"`, "", true},
+	// hls.js 1.7.4 finds a media playlist's tags and URIs with
+	// /#EXTINF:…(?:,(.*)\s+)?|(?!#) *(\S[^\r\n]*)|#.*/g, where a tag
+	// ends at a CR, U+2028 or U+2029 ('.' stops there) and what follows
+	// is a tag or a URI of its own.
+	{"a CR in a tag, then a map on another host", "#EXT-X-FOO:x\r#EXT-X-MAP:URI=\"https://other.example.com/init.mp4\"", "", true},
+	{"a CR in EXTINF, then a segment on another host", "#EXTINF:4,\rhttps://other.example.com/seg1.m4s", "", true},
+	{"a line separator in a tag, then a map out of the title", "#EXT-X-FOO:x\u2028#EXT-X-MAP:URI=\"/titles/t2/sd/init.mp4\"", "", true},
+	{"a paragraph separator in a tag, then a map on another host", "#EXT-X-FOO:x\u2029#EXT-X-MAP:URI=\"https://other.example.com/init.mp4\"", "", true},
+	{"a tab in a key server's scheme", "#EXT-X-KEY:METHOD=AES-128,URI=\"ht\ttps://keys.example.com/k1\"", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
+	// An http(s) URL without the two slashes of a host is fetched as
+	// it is by hls.js 1.7.4 (url-toolkit keeps a URL with a scheme)
+	// and resolved by the browser against the player's page (WHATWG
+	// URL Standard, scheme state: the page's host where the schemes
+	// are the same), not against the playlist's URL: not on the CDN,
+	// nor a host of its own. Node 20's URL, url-toolkit as hls.min.js
+	// holds it, page https://app.example/watch/page.html:
+	// "https:/other/x" is fetched as https://app.example/other/x.
+	{"a key, a scheme without a host's slashes", `#EXT-X-KEY:METHOD=AES-128,URI="https:/keys.example.com/k1"`, "", true},
+	{"a key, a scheme before a host's name", `#EXT-X-KEY:METHOD=AES-128,URI="https:keys.example.com/k1"`, "", true},
+	{"a key, an upper-case scheme and a path in the folder", `#EXT-X-KEY:METHOD=AES-128,URI="HTTPS:/titles/t1/sd/key.bin"`, "", true},
+	{"a key, a scheme and a relative path", `#EXT-X-KEY:METHOD=AES-128,URI="http:key.bin"`, "", true},
+	{"a key, a scheme alone", `#EXT-X-KEY:METHOD=AES-128,URI="https:"`, "", true},
+	{"a key, a control and a space before a scheme without a host", "#EXT-X-KEY:METHOD=AES-128,URI=\"\x01 https:/keys/k1\"", "", true},
+	{"an interstitial asset list, a scheme without a host", `#EXT-X-DATERANGE:ID="ad7",CLASS="com.apple.hls.interstitial",X-ASSET-LIST="https:/ads/list.json"`, "", true},
+	{"an interstitial asset, a scheme and a relative path", `#EXT-X-DATERANGE:ID="ad8",CLASS="com.apple.hls.interstitial",X-ASSET-URI="https:promo/master.m3u8"`, "", true},
+	{"a map, a scheme and a path in the folder", `#EXT-X-MAP:URI="https:/titles/t1/sd/init.mp4"`, "", true},
+	{"a segment, a scheme and a relative path", "https:seg1.m4s", "", true},
+	// Backslashes are its slashes (WHATWG URL Standard, relative slash
+	// state): a host of its own, kept as today.
+	{"a key server, backslashes for the slashes", `#EXT-X-KEY:METHOD=AES-128,URI="https:\\keys.example.com\k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https:\\keys.example.com\k1"`, false},
+	{"a key server, a slash and a backslash", `#EXT-X-KEY:METHOD=AES-128,URI="https:/\keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https:/\keys.example.com/k1"`, false},
+}
+
 func TestPersonalizeMediaURIs(t *testing.T) {
 	t.Parallel()
 	g := signurl.Grant{Base: "https://cdn.example.com", Prefix: "/titles/t1/sd/", Query: "Sig=1"}
-	for _, tc := range []struct {
-		name, line, want string
-		err              bool
-	}{
-		{"relative segment", "seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
-		{"segment with a query", "seg1.m4s?v=2", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1", false},
-		{"segment with a fragment", "seg1.m4s#t=2", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1#t=2", false},
-		{"segment with a query and a fragment", "seg1.m4s?v=2#a?b", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1#a?b", false},
-		{"map attribute with a fragment", `#EXT-X-MAP:URI="init.mp4#x"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1#x"`, false},
-		{"subfolder", "parts/seg1.m4s", "https://cdn.example.com/titles/t1/sd/parts/seg1.m4s?Sig=1", false},
-		// The title's objects are on the pathway, in the title's folder:
-		// the grants cover nothing else, and the CDN refuses (403) what
-		// they do not cover. A key server's or an ad server's URI (below)
-		// may name another host.
-		{"a segment on another host", "https://other.example.com/titles/t1/sd/seg1.m4s", "", true},
-		{"a segment on another scheme", "http://cdn.example.com/titles/t1/sd/seg1.m4s", "", true},
-		{"a segment as a network path to another host", "//other.example.com/titles/t1/sd/seg1.m4s", "", true},
-		{"a map on another host", `#EXT-X-MAP:URI="https://other.example.com/init.mp4"`, "", true},
-		{"an absolute path to another title", "/titles/t2/sd/seg1.m4s", "", true},
-		{"an absolute path out of the titles", "/shared/seg1.m4s", "", true},
-		{"a slash and a backslash", `/\other.example.com/seg1.m4s`, "", true},
-		{"a key as an absolute path out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="/keys/k1"`, "", true},
-		{"an interstitial asset list in another title", `#EXT-X-DATERANGE:ID="ad5",X-ASSET-LIST="/titles/t2/ads.json"`, "", true},
-		{"an absolute URL on the pathway, in the folder", "https://cdn.example.com/titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
-		{"an absolute URL on the pathway, in another case", "HTTPS://CDN.Example.com/titles/t1/sd/seg1.m4s?v=2", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1", false},
-		{"a network path on the pathway, another rendition", "//cdn.example.com/titles/t1/hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
-		{"an absolute URL on the pathway, another title", "https://cdn.example.com/titles/t2/sd/seg1.m4s", "", true},
-		{"an absolute URL on the pathway, climbing out", "https://cdn.example.com/titles/t1/sd/../../t2/sd/seg1.m4s", "", true},
-		{"absolute path in the folder", "/titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
-		{"absolute path elsewhere gets no grant", "/titles/t1/uhd/seg1.m4s", "https://cdn.example.com/titles/t1/uhd/seg1.m4s", false},
-		{"map attribute", `#EXT-X-MAP:URI="init.mp4",BYTERANGE="100@0"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1",BYTERANGE="100@0"`, false},
-		{"key server URI", `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://key1"`, `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://key1"`, false},
-		// RFC 3986 4.2: a network-path reference names another host; it
-		// takes the scheme of the playlist's CDN base, not its path.
-		{"network-path key URI", `#EXT-X-KEY:METHOD=AES-128,URI="//keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
-		{"URI after a vendor attribute ending in URI", `#EXT-X-MAP:X-SRC-URI="a",URI="init.mp4"`, `#EXT-X-MAP:X-SRC-URI="a",URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
-		{"vendor attribute ending in URI", `#EXT-X-FOO:X-URI="a"`, `#EXT-X-FOO:X-URI="a"`, false},
-		{"plain tag", "#EXTINF:2.000,", "#EXTINF:2.000,", false},
-		// HLS interstitials (draft-pantos-hls-rfc8216bis appendix D): the
-		// asset's URI and asset list's are URIs of the playlist too.
-		{"interstitial asset", `#EXT-X-DATERANGE:ID="ad1",CLASS="com.apple.hls.interstitial",START-DATE="2020-01-02T21:55:44.000Z",DURATION=15.0,X-ASSET-URI="promo/master.m3u8",X-RESTRICT="SKIP,JUMP"`,
-			`#EXT-X-DATERANGE:ID="ad1",CLASS="com.apple.hls.interstitial",START-DATE="2020-01-02T21:55:44.000Z",DURATION=15.0,X-ASSET-URI="https://cdn.example.com/titles/t1/sd/promo/master.m3u8?Sig=1",X-RESTRICT="SKIP,JUMP"`, false},
-		{"interstitial asset list", `#EXT-X-DATERANGE:ID="ad2",CLASS="com.apple.hls.interstitial",START-DATE="2020-01-02T21:55:44.000Z",X-ASSET-LIST="./ads.json?slot=1"`,
-			`#EXT-X-DATERANGE:ID="ad2",CLASS="com.apple.hls.interstitial",START-DATE="2020-01-02T21:55:44.000Z",X-ASSET-LIST="https://cdn.example.com/titles/t1/sd/ads.json?slot=1&Sig=1"`, false},
-		{"interstitial asset on another host", `#EXT-X-DATERANGE:ID="ad3",CLASS="com.apple.hls.interstitial",X-ASSET-URI="https://ads.example.com/a.m3u8"`,
-			`#EXT-X-DATERANGE:ID="ad3",CLASS="com.apple.hls.interstitial",X-ASSET-URI="https://ads.example.com/a.m3u8"`, false},
-		{"asset attribute of another tag", `#EXT-X-FOO:X-ASSET-URI="a.m3u8"`, `#EXT-X-FOO:X-ASSET-URI="a.m3u8"`, false},
-		{"interstitial asset out of the title", `#EXT-X-DATERANGE:ID="ad4",X-ASSET-URI="../../t2/master.m3u8"`, "", true},
-		// Dot segments go as a player removes them (RFC 3986 5.2.4): the
-		// URI is the object it resolves to, granted when that is in the
-		// rendition's folder.
-		{"dot segment", "./seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
-		{"dot segment in an attribute", `#EXT-X-MAP:URI="./init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
-		{"dot-dot back into the folder", "../sd/seg1.m4s?v=2#t", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1#t", false},
-		{"dot-dot in a subfolder", "parts/../seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
-		{"dot segments in an absolute path", "/titles/t1/./sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
-		{"dot-dot above the root stops there", "../../../../titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
-		// Another folder of the title is as its absolute path: no grant.
-		{"dot-dot to another rendition", "../uhd/seg1.m4s", "https://cdn.example.com/titles/t1/uhd/seg1.m4s", false},
-		{"dot-dot to another rendition in an attribute", `#EXT-X-MAP:URI="./../hd/init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/hd/init.mp4"`, false},
-		// Out of the title's folder is a path trick: refused.
-		{"dot-dot out of the title", "../../t2/sd/seg1.m4s", "", true},
-		{"dot-dot out of the title in an absolute path", "/titles/t1/sd/../../t2/sd/seg1.m4s", "", true},
-		{"dot-dot out of the title in an attribute", `#EXT-X-KEY:METHOD=AES-128,URI="../../../keys/k1"`, "", true},
-		// A browser's URL parser (WHATWG URL Standard, path state) also
-		// takes %2e, in any case and mix, for a dot and, in an http(s)
-		// URL, '\' for '/': hls.js leaves them to it, so they are dot
-		// segments too, or the grant would ride to another folder.
-		{"percent-encoded dot-dot to another rendition", "%2e%2e/hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
-		{"mixed dot-dot to another rendition", ".%2E/hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
-		{"percent-encoded dot", "%2E/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
-		{"percent-encoded dot-dot in an absolute path", "/titles/t1/sd/%2e./hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
-		{"backslashed dot-dot to another rendition", `..\hd\seg1.m4s`, "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
-		{"percent-encoded dot-dot in an attribute", `#EXT-X-MAP:URI="%2e%2e/hd/init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/hd/init.mp4"`, false},
-		{"percent-encoded dot-dot out of the title", "%2e%2e/%2E%2E/t2/sd/seg1.m4s", "", true},
-		{"backslashed dot-dot out of the title", `..\..\t2\sd\seg1.m4s`, "", true},
-		// It also removes every tab and newline, and spaces and controls
-		// at either end, before it parses (WHATWG URL Standard, basic URL
-		// parser): the URI is written as it reads it.
-		{"a tab in a dot-dot, out of the title", ".\t./.\t./t2/sd/seg1.m4s", "", true},
-		{"a carriage return in a dot-dot, out of the title", "..\r/../t2/sd/seg1.m4s", "", true},
-		{"a tab in a dot-dot in an attribute, out of the title", "#EXT-X-MAP:URI=\".\t./.\t./t2/sd/init.mp4\"", "", true},
-		{"a tab in a dot-dot to another rendition", ".\t./hd/seg1.m4s", "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
-		{"a tab in a segment name", "seg\t1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
-		// RFC 8216bis 4.3 (variable substitution): hls.js replaces each
-		// {$name} in a URI line or a quoted attribute with an EXT-X-DEFINE's
-		// value (or one IMPORTed from the multivariant playlist) as it
-		// parses, before it resolves the URI, so the URI checked is not
-		// the one fetched.
-		{"a variable holding dot-dots, out of the title", "#EXT-X-DEFINE:NAME=\"up\",VALUE=\"../..\"\n{$up}/t2/sd/seg1.m4s", "", true},
-		{"a variable holding dot-dots in an attribute", "#EXT-X-DEFINE:NAME=\"up\",VALUE=\"../..\"\n#EXT-X-MAP:URI=\"{$up}/t2/sd/init.mp4\"", "", true},
-		{"an imported variable", "#EXT-X-DEFINE:IMPORT=\"p\"\n{$p}/seg1.m4s", "", true},
-		{"a variable in a key's URI", "#EXT-X-DEFINE:NAME=\"k\",VALUE=\"../../../keys/k1\"\n#EXT-X-KEY:METHOD=AES-128,URI=\"{$k}\"", "", true},
-		// hls.js 1.7.4 reads an attribute list with /(.+?)=(".*?"|.*?)(?:,|$)/:
-		// a name trimmed of white space (a BOM too), an unquoted value
-		// taken as it is, a quoted one running to the last quote before a
-		// comma. A URI attribute is read so, or refused.
-		{"a space before a map's URI name, another host", `#EXT-X-MAP: URI="https://other.example.com/init.mp4"`, "", true},
-		{"a BOM before a map's URI name, another host", "#EXT-X-MAP:\ufeffURI=\"https://other.example.com/init.mp4\"", "", true},
-		{"a space after a map's URI name, out of the title", `#EXT-X-MAP:URI ="../../t2/sd/init.mp4"`, "", true},
-		{"a space before a map's URI name, in the folder", `#EXT-X-MAP: URI="init.mp4"`, `#EXT-X-MAP: URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
-		{"an unquoted map URI on another host", `#EXT-X-MAP:URI=https://other.example.com/init.mp4`, "", true},
-		{"an unquoted map URI out of the title", `#EXT-X-MAP:URI=../../t2/sd/init.mp4`, "", true},
-		{"an unquoted interstitial asset list", `#EXT-X-DATERANGE:ID="ad6",X-ASSET-LIST=../../t2/ads.json`, "", true},
-		{"text after a map URI's quote, out of the title", `#EXT-X-MAP:URI="x"/../../../t2/sd/init.mp4"`, "", true},
-		// hls.js 1.7.4 finds a media playlist's tags and URIs with
-		// /#EXTINF:…(?:,(.*)\s+)?|(?!#) *(\S[^\r\n]*)|#.*/g, where a tag
-		// ends at a CR, U+2028 or U+2029 ('.' stops there) and what follows
-		// is a tag or a URI of its own.
-		{"a CR in a tag, then a map on another host", "#EXT-X-FOO:x\r#EXT-X-MAP:URI=\"https://other.example.com/init.mp4\"", "", true},
-		{"a CR in EXTINF, then a segment on another host", "#EXTINF:4,\rhttps://other.example.com/seg1.m4s", "", true},
-		{"a line separator in a tag, then a map out of the title", "#EXT-X-FOO:x\u2028#EXT-X-MAP:URI=\"/titles/t2/sd/init.mp4\"", "", true},
-		{"a paragraph separator in a tag, then a map on another host", "#EXT-X-FOO:x\u2029#EXT-X-MAP:URI=\"https://other.example.com/init.mp4\"", "", true},
-		{"a tab in a key server's scheme", "#EXT-X-KEY:METHOD=AES-128,URI=\"ht\ttps://keys.example.com/k1\"", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
-		// An http(s) URL without the two slashes of a host is fetched as
-		// it is by hls.js 1.7.4 (url-toolkit keeps a URL with a scheme)
-		// and resolved by the browser against the player's page (WHATWG
-		// URL Standard, scheme state: the page's host where the schemes
-		// are the same), not against the playlist's URL: not on the CDN,
-		// nor a host of its own. Node 20's URL, url-toolkit as hls.min.js
-		// holds it, page https://app.example/watch/page.html:
-		// "https:/other/x" is fetched as https://app.example/other/x.
-		{"a key, a scheme without a host's slashes", `#EXT-X-KEY:METHOD=AES-128,URI="https:/keys.example.com/k1"`, "", true},
-		{"a key, a scheme before a host's name", `#EXT-X-KEY:METHOD=AES-128,URI="https:keys.example.com/k1"`, "", true},
-		{"a key, an upper-case scheme and a path in the folder", `#EXT-X-KEY:METHOD=AES-128,URI="HTTPS:/titles/t1/sd/key.bin"`, "", true},
-		{"a key, a scheme and a relative path", `#EXT-X-KEY:METHOD=AES-128,URI="http:key.bin"`, "", true},
-		{"a key, a scheme alone", `#EXT-X-KEY:METHOD=AES-128,URI="https:"`, "", true},
-		{"a key, a control and a space before a scheme without a host", "#EXT-X-KEY:METHOD=AES-128,URI=\"\x01 https:/keys/k1\"", "", true},
-		{"an interstitial asset list, a scheme without a host", `#EXT-X-DATERANGE:ID="ad7",CLASS="com.apple.hls.interstitial",X-ASSET-LIST="https:/ads/list.json"`, "", true},
-		{"an interstitial asset, a scheme and a relative path", `#EXT-X-DATERANGE:ID="ad8",CLASS="com.apple.hls.interstitial",X-ASSET-URI="https:promo/master.m3u8"`, "", true},
-		{"a map, a scheme and a path in the folder", `#EXT-X-MAP:URI="https:/titles/t1/sd/init.mp4"`, "", true},
-		{"a segment, a scheme and a relative path", "https:seg1.m4s", "", true},
-		// Backslashes are its slashes (WHATWG URL Standard, relative slash
-		// state): a host of its own, kept as today.
-		{"a key server, backslashes for the slashes", `#EXT-X-KEY:METHOD=AES-128,URI="https:\\keys.example.com\k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https:\\keys.example.com\k1"`, false},
-		{"a key server, a slash and a backslash", `#EXT-X-KEY:METHOD=AES-128,URI="https:/\keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https:/\keys.example.com/k1"`, false},
-	} {
+	for _, tc := range mediaURIRows {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			out, err := signurl.PersonalizeMedia(nil, []byte("#EXTM3U\n"+tc.line+"\n"), g)
@@ -273,6 +276,38 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 	}
 }
 
+// defaultPortRows are TestPersonalizeMediaReadsTheDefaultPort's rows; urlread_test.go reads them as the players do.
+var defaultPortRows = []struct {
+	name, base, line, want string
+	err                    bool
+}{
+	{"a map, the default port", "https://cdn.example.com", `#EXT-X-MAP:URI="https://cdn.example.com:443/titles/t1/sd/init.mp4"`,
+		`#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
+	{"a segment, the default port with leading zeros", "https://cdn.example.com", "https://cdn.example.com:0443/titles/t1/sd/seg1.m4s",
+		"https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+	{"a segment as a network path, an empty port", "https://cdn.example.com", "//cdn.example.com:/titles/t1/sd/seg1.m4s?v=2",
+		"https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1", false},
+	{"a segment, another rendition, the default port", "https://cdn.example.com", "https://cdn.example.com:443/titles/t1/hd/seg1.m4s",
+		"https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+	{"a key in the folder, the default port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://CDN.example.com:443/titles/t1/sd/key.bin"`,
+		`#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com/titles/t1/sd/key.bin?Sig=1"`, false},
+	{"a key out of the title, the default port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com:443/keys/k1"`, "", true},
+	{"a key out of the title, a network path and the default port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="//cdn.example.com:443/keys/k1"`, "", true},
+	{"an interstitial asset list in another title, the default port", "https://cdn.example.com",
+		`#EXT-X-DATERANGE:ID="ad9",CLASS="com.apple.hls.interstitial",X-ASSET-LIST="https://cdn.example.com:443/titles/t2/ads.json"`, "", true},
+	{"an http pathway, a segment with its default port", "http://edge.example", "http://edge.example:80/titles/t1/sd/seg1.m4s",
+		"http://edge.example/titles/t1/sd/seg1.m4s?Sig=1", false},
+	{"an http pathway written with its default port, a segment without", "http://edge.example:80", "http://edge.example/titles/t1/sd/seg1.m4s",
+		"http://edge.example:80/titles/t1/sd/seg1.m4s?Sig=1", false},
+	{"an http pathway, a key out of the title with its default port", "http://edge.example", `#EXT-X-KEY:METHOD=AES-128,URI="http://edge.example:080/keys/k1"`, "", true},
+	// Another port, or https's port on http, is another origin: off the
+	// pathway for the title's objects, a key server's own for a key.
+	{"a segment, another port", "https://cdn.example.com", "https://cdn.example.com:8443/titles/t1/sd/seg1.m4s", "", true},
+	{"a segment, http's port on https", "https://cdn.example.com", "https://cdn.example.com:80/titles/t1/sd/seg1.m4s", "", true},
+	{"a key server, another port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com:8443/k1"`,
+		`#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com:8443/k1"`, false},
+}
+
 // TestPersonalizeMediaReadsTheDefaultPort: a URL's port is no part of its
 // origin when it is its scheme's default (WHATWG URL Standard, port
 // state: https 443, http 80; leading zeros are no part of the number, an
@@ -284,36 +319,7 @@ func TestPersonalizeMediaURIs(t *testing.T) {
 // title, a key's or an ad's too. Another port is another origin.
 func TestPersonalizeMediaReadsTheDefaultPort(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name, base, line, want string
-		err                    bool
-	}{
-		{"a map, the default port", "https://cdn.example.com", `#EXT-X-MAP:URI="https://cdn.example.com:443/titles/t1/sd/init.mp4"`,
-			`#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
-		{"a segment, the default port with leading zeros", "https://cdn.example.com", "https://cdn.example.com:0443/titles/t1/sd/seg1.m4s",
-			"https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
-		{"a segment as a network path, an empty port", "https://cdn.example.com", "//cdn.example.com:/titles/t1/sd/seg1.m4s?v=2",
-			"https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1", false},
-		{"a segment, another rendition, the default port", "https://cdn.example.com", "https://cdn.example.com:443/titles/t1/hd/seg1.m4s",
-			"https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
-		{"a key in the folder, the default port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://CDN.example.com:443/titles/t1/sd/key.bin"`,
-			`#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com/titles/t1/sd/key.bin?Sig=1"`, false},
-		{"a key out of the title, the default port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com:443/keys/k1"`, "", true},
-		{"a key out of the title, a network path and the default port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="//cdn.example.com:443/keys/k1"`, "", true},
-		{"an interstitial asset list in another title, the default port", "https://cdn.example.com",
-			`#EXT-X-DATERANGE:ID="ad9",CLASS="com.apple.hls.interstitial",X-ASSET-LIST="https://cdn.example.com:443/titles/t2/ads.json"`, "", true},
-		{"an http pathway, a segment with its default port", "http://edge.example", "http://edge.example:80/titles/t1/sd/seg1.m4s",
-			"http://edge.example/titles/t1/sd/seg1.m4s?Sig=1", false},
-		{"an http pathway written with its default port, a segment without", "http://edge.example:80", "http://edge.example/titles/t1/sd/seg1.m4s",
-			"http://edge.example:80/titles/t1/sd/seg1.m4s?Sig=1", false},
-		{"an http pathway, a key out of the title with its default port", "http://edge.example", `#EXT-X-KEY:METHOD=AES-128,URI="http://edge.example:080/keys/k1"`, "", true},
-		// Another port, or https's port on http, is another origin: off the
-		// pathway for the title's objects, a key server's own for a key.
-		{"a segment, another port", "https://cdn.example.com", "https://cdn.example.com:8443/titles/t1/sd/seg1.m4s", "", true},
-		{"a segment, http's port on https", "https://cdn.example.com", "https://cdn.example.com:80/titles/t1/sd/seg1.m4s", "", true},
-		{"a key server, another port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com:8443/k1"`,
-			`#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com:8443/k1"`, false},
-	} {
+	for _, tc := range defaultPortRows {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			g := signurl.Grant{Base: tc.base, Prefix: "/titles/t1/sd/", Query: "Sig=1"}
@@ -329,6 +335,31 @@ func TestPersonalizeMediaReadsTheDefaultPort(t *testing.T) {
 			}
 		})
 	}
+}
+
+// browserHostRows are TestPersonalizeMediaReadsTheHostAsABrowserDoes's rows; urlread_test.go reads them as the players do.
+var browserHostRows = []struct {
+	name, line, want string
+	err              bool
+}{
+	{"a key past more slashes, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="////cdn.example.com/keys/k1"`, "", true},
+	{"a key past a scheme and three slashes, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="https:///cdn.example.com/keys/k1"`, "", true},
+	{"a key past two slashes and a backslash, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="//\\cdn.example.com/keys/k1"`, "", true},
+	{"an interstitial asset list past more slashes, another title", `#EXT-X-DATERANGE:ID="ad10",X-ASSET-LIST="https:\\\\cdn.example.com/titles/t2/ads.json"`, "", true},
+	{"a segment past more slashes, in the folder", "https:////cdn.example.com/titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+	{"a key with credentials, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="https://user:pw@cdn.example.com/keys/k1"`, "", true},
+	{"a map with credentials, in the folder", `#EXT-X-MAP:URI="https://user@cdn.example.com/titles/t1/sd/init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
+	{"a key, the host percent-encoded, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="https://cdn%2Eexample%2ecom/keys/k1"`, "", true},
+	{"a key, the host with a trailing dot, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com./keys/k1"`, "", true},
+	{"a key, a fullwidth host", `#EXT-X-KEY:METHOD=AES-128,URI="https://ｃｄｎ.example.com/keys/k1"`, "", true},
+	{"a key, a percent-encoded fullwidth host", `#EXT-X-KEY:METHOD=AES-128,URI="//%EF%BD%83dn.example.com/keys/k1"`, "", true},
+	{"a segment, a backslash after the host, another title", `https://cdn.example.com\titles\t2\sd\seg1.m4s`, "", true},
+	{"a segment, a backslash after the host, in the folder", `https://cdn.example.com\titles\t1\sd\seg1.m4s`, `https://cdn.example.com/titles\t1\sd\seg1.m4s?Sig=1`, false},
+	{"an absolute path with backslashes, in the folder", `/titles\t1\sd\seg1.m4s`, `https://cdn.example.com/titles\t1\sd\seg1.m4s?Sig=1`, false},
+	{"a key server with credentials", `#EXT-X-KEY:METHOD=AES-128,URI="https://user@keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https://user@keys.example.com/k1"`, false},
+	{"a key server percent-encoded", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys%2Eexample.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https://keys%2Eexample.com/k1"`, false},
+	{"a key server past more slashes", `#EXT-X-KEY:METHOD=AES-128,URI="////keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https:////keys.example.com/k1"`, false},
+	{"a key server's scheme with a user", `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://user@key1"`, `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://user@key1"`, false},
 }
 
 // TestPersonalizeMediaReadsTheHostAsABrowserDoes: the host of a URL that
@@ -349,29 +380,7 @@ func TestPersonalizeMediaReadsTheDefaultPort(t *testing.T) {
 func TestPersonalizeMediaReadsTheHostAsABrowserDoes(t *testing.T) {
 	t.Parallel()
 	g := signurl.Grant{Base: "https://cdn.example.com", Prefix: "/titles/t1/sd/", Query: "Sig=1"}
-	for _, tc := range []struct {
-		name, line, want string
-		err              bool
-	}{
-		{"a key past more slashes, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="////cdn.example.com/keys/k1"`, "", true},
-		{"a key past a scheme and three slashes, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="https:///cdn.example.com/keys/k1"`, "", true},
-		{"a key past two slashes and a backslash, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="//\\cdn.example.com/keys/k1"`, "", true},
-		{"an interstitial asset list past more slashes, another title", `#EXT-X-DATERANGE:ID="ad10",X-ASSET-LIST="https:\\\\cdn.example.com/titles/t2/ads.json"`, "", true},
-		{"a segment past more slashes, in the folder", "https:////cdn.example.com/titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
-		{"a key with credentials, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="https://user:pw@cdn.example.com/keys/k1"`, "", true},
-		{"a map with credentials, in the folder", `#EXT-X-MAP:URI="https://user@cdn.example.com/titles/t1/sd/init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
-		{"a key, the host percent-encoded, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="https://cdn%2Eexample%2ecom/keys/k1"`, "", true},
-		{"a key, the host with a trailing dot, out of the title", `#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com./keys/k1"`, "", true},
-		{"a key, a fullwidth host", `#EXT-X-KEY:METHOD=AES-128,URI="https://ｃｄｎ.example.com/keys/k1"`, "", true},
-		{"a key, a percent-encoded fullwidth host", `#EXT-X-KEY:METHOD=AES-128,URI="//%EF%BD%83dn.example.com/keys/k1"`, "", true},
-		{"a segment, a backslash after the host, another title", `https://cdn.example.com\titles\t2\sd\seg1.m4s`, "", true},
-		{"a segment, a backslash after the host, in the folder", `https://cdn.example.com\titles\t1\sd\seg1.m4s`, `https://cdn.example.com/titles\t1\sd\seg1.m4s?Sig=1`, false},
-		{"an absolute path with backslashes, in the folder", `/titles\t1\sd\seg1.m4s`, `https://cdn.example.com/titles\t1\sd\seg1.m4s?Sig=1`, false},
-		{"a key server with credentials", `#EXT-X-KEY:METHOD=AES-128,URI="https://user@keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https://user@keys.example.com/k1"`, false},
-		{"a key server percent-encoded", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys%2Eexample.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https://keys%2Eexample.com/k1"`, false},
-		{"a key server past more slashes", `#EXT-X-KEY:METHOD=AES-128,URI="////keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https:////keys.example.com/k1"`, false},
-		{"a key server's scheme with a user", `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://user@key1"`, `#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://user@key1"`, false},
-	} {
+	for _, tc := range browserHostRows {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			out, err := signurl.PersonalizeMedia(nil, []byte("#EXTM3U\n"+tc.line+"\n"), g)
@@ -386,6 +395,19 @@ func TestPersonalizeMediaReadsTheHostAsABrowserDoes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hlsJsKeyRows are TestPersonalizeMediaReadsAKeyAsHlsJsDoes's rows; urlread_test.go reads them as the players do.
+var hlsJsKeyRows = []struct {
+	name, line string
+	err        bool
+}{
+	{"past three slashes, a dot segment before the pathway's host", `#EXT-X-KEY:METHOD=AES-128,URI="https:///keys.example.com/../cdn.example.com/keys/k1"`, true},
+	{"a network path past more slashes, another title", `#EXT-X-KEY:METHOD=AES-128,URI="////keys.example.com/a/../../cdn.example.com/titles/t2/k1"`, true},
+	{"a slash and a backslash", `#EXT-X-KEY:METHOD=AES-128,URI="https:/\keys.example.com/../cdn.example.com/keys/k1"`, true},
+	{"a backslash and a slash", `#EXT-X-KEY:METHOD=AES-128,URI="https:\/keys.example.com/../cdn.example.com/keys/k1"`, true},
+	{"a key server, a dot segment after its host", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/a/../k1"`, false},
+	{"a key server past more slashes, a dot segment in its query", `#EXT-X-KEY:METHOD=AES-128,URI="https:///keys.example.com/k1?p=/../x"`, false},
 }
 
 // TestPersonalizeMediaReadsAKeyAsHlsJsDoes: hls.js 1.7.4 resolves an
@@ -404,17 +426,7 @@ func TestPersonalizeMediaReadsTheHostAsABrowserDoes(t *testing.T) {
 func TestPersonalizeMediaReadsAKeyAsHlsJsDoes(t *testing.T) {
 	t.Parallel()
 	g := signurl.Grant{Base: "https://cdn.example.com", Prefix: "/titles/t1/sd/", Query: "Sig=1"}
-	for _, tc := range []struct {
-		name, line string
-		err        bool
-	}{
-		{"past three slashes, a dot segment before the pathway's host", `#EXT-X-KEY:METHOD=AES-128,URI="https:///keys.example.com/../cdn.example.com/keys/k1"`, true},
-		{"a network path past more slashes, another title", `#EXT-X-KEY:METHOD=AES-128,URI="////keys.example.com/a/../../cdn.example.com/titles/t2/k1"`, true},
-		{"a slash and a backslash", `#EXT-X-KEY:METHOD=AES-128,URI="https:/\keys.example.com/../cdn.example.com/keys/k1"`, true},
-		{"a backslash and a slash", `#EXT-X-KEY:METHOD=AES-128,URI="https:\/keys.example.com/../cdn.example.com/keys/k1"`, true},
-		{"a key server, a dot segment after its host", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/a/../k1"`, false},
-		{"a key server past more slashes, a dot segment in its query", `#EXT-X-KEY:METHOD=AES-128,URI="https:///keys.example.com/k1?p=/../x"`, false},
-	} {
+	for _, tc := range hlsJsKeyRows {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			out, err := signurl.PersonalizeMedia(nil, []byte("#EXTM3U\n"+tc.line+"\n"), g)
