@@ -426,7 +426,7 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 		} else if !elsewhere {
 			return dst, manifestError("URI %q names a host off the pathway %s", uri, g.Base)
 		} else if unreadHost(ref) {
-			return dst, manifestError("URI %q names a host a browser may read as the pathway's %s", uri, g.Base)
+			return dst, manifestError("URI %q names a host a browser may read as the pathway's %s, or none", uri, g.Base)
 		} else if hlsMovesHost(ref) {
 			return dst, manifestError("URI %q names a host hls.js may read as another, the pathway's %s", uri, g.Base)
 		} else if hasScheme(uri) {
@@ -565,7 +565,9 @@ func urlAuthority(ref string) (scheme, authority, rest string, ok bool) {
 // follows the last '@' (credentials before it), percent-decoded
 // ("cdn%2Ex" is "cdn.x"). ok is false for one holding a character outside
 // ASCII, which the parser maps (UTS #46: a fullwidth letter is its ASCII
-// letter) as nothing here does, and for a percent sign opening no escape.
+// letter) as nothing here does, for a percent sign opening no escape, and
+// for a host ending in a number that is no IPv4 address (ipv4), a URL the
+// parser refuses.
 func browserHost(authority string) (host string, ok bool) {
 	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
 		authority = authority[at+1:]
@@ -582,11 +584,102 @@ func browserHost(authority string) (host string, ok bool) {
 			return authority, false
 		}
 	}
+	if h, _ := splitPort(authority); endsInANumber(h) {
+		if _, ok := ipv4(h); !ok {
+			// The parser refuses the URL: no host a player fetches from.
+			return authority, false
+		}
+	}
 	return authority, true
 }
 
+// endsInANumber reports whether a browser's URL parser reads host as an
+// IPv4 address (WHATWG URL Standard, ends in a number checker): its last
+// label (past a trailing dot) is digits, or a number ipv4 reads ("0x7f").
+func endsInANumber(host string) bool {
+	host = strings.TrimSuffix(host, ".")
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if last != "" && strings.Trim(last, "0123456789") == "" {
+		return true
+	}
+	_, ok := ipv4Number(last)
+	return ok
+}
+
+// ipv4 is the address a browser's URL parser reads in a host that ends in
+// a number (WHATWG URL Standard, IPv4 parser): up to four parts, each
+// decimal, octal after a leading 0 or hexadecimal after 0x, the last one
+// taking the bytes the others leave ("127.1" is 127.0.0.1, "2130706433"
+// too). ok is false where the parser refuses the URL.
+func ipv4(host string) (addr uint32, ok bool) {
+	host = strings.TrimSuffix(host, ".")
+	n := strings.Count(host, ".") + 1
+	if n > 4 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < n; i++ {
+		part := host
+		if dot := strings.IndexByte(host, '.'); dot >= 0 {
+			part, host = host[:dot], host[dot+1:]
+		}
+		num, ok := ipv4Number(part)
+		switch {
+		case !ok:
+			return 0, false
+		case i < n-1:
+			if num > 255 {
+				return 0, false
+			}
+			v |= num << (8 * (3 - i))
+		case num >= 1<<(8*(5-n)):
+			return 0, false
+		default:
+			v |= num
+		}
+	}
+	return uint32(v), true
+}
+
+// ipv4Number is one part of an IPv4 address as the URL parser reads it
+// (IPv4 number parser): hexadecimal after "0x" or "0X" (none is 0), octal
+// after a leading 0, else decimal. ok is false for an empty part, a digit
+// its base does not have, or a number past any address.
+func ipv4Number(part string) (uint64, bool) {
+	if part == "" {
+		return 0, false
+	}
+	base := uint64(10)
+	switch {
+	case len(part) >= 2 && part[0] == '0' && (part[1] == 'x' || part[1] == 'X'):
+		base, part = 16, part[2:]
+	case len(part) >= 2 && part[0] == '0':
+		base, part = 8, part[1:]
+	}
+	var v uint64
+	for i := range len(part) {
+		var d uint64
+		switch c := part[i] | 0x20; {
+		case part[i] >= '0' && part[i] <= '9':
+			d = uint64(part[i] - '0')
+		case base == 16 && c >= 'a' && c <= 'f':
+			d = uint64(c-'a') + 10
+		default:
+			return 0, false
+		}
+		if d >= base {
+			return 0, false
+		}
+		if v = v*base + d; v > 1<<32 {
+			return 0, false
+		}
+	}
+	return v, true
+}
+
 // unreadHost reports whether an http(s) URL or a network path names a
-// host browserHost cannot read, which may be the pathway's.
+// host browserHost cannot read, which may be the pathway's, or none the
+// browser reads.
 func unreadHost(ref string) bool {
 	scheme, authority, _, ok := urlAuthority(ref)
 	if !ok || scheme != "" && !webScheme(scheme) {
@@ -625,6 +718,7 @@ func hlsMovesHost(ref string) bool {
 
 // sameHost reports whether the authorities a and b ("host" or "host:port")
 // name one host and port of an http(s) URL of scheme: hosts in any case,
+// an IPv4 address as its number,
 // a port as a browser's URL parser reads it (WHATWG URL Standard, port
 // state: leading zeros are no part of the number, and the scheme's default
 // port, http's 80 or https's 443, or an empty one, is none), so that
@@ -634,7 +728,16 @@ func sameHost(a, b, scheme string) bool {
 	bh, bp := splitPort(b)
 	// A host's trailing dot names it in DNS all the same: the CDN's.
 	ah, bh = strings.TrimSuffix(ah, "."), strings.TrimSuffix(bh, ".")
-	return strings.EqualFold(ah, bh) && urlPort(ap, scheme) == urlPort(bp, scheme)
+	if urlPort(ap, scheme) != urlPort(bp, scheme) {
+		return false
+	}
+	if endsInANumber(ah) || endsInANumber(bh) {
+		// An IPv4 address, in whichever way written (ipv4).
+		a, aok := ipv4(ah)
+		b, bok := ipv4(bh)
+		return aok && bok && a == b
+	}
+	return strings.EqualFold(ah, bh)
 }
 
 // splitPort splits an authority at the ':' before its port, if any (not

@@ -337,6 +337,63 @@ func TestPersonalizeMediaReadsTheDefaultPort(t *testing.T) {
 	}
 }
 
+// ipv4Rows are TestPersonalizeMediaReadsAnIPv4AddressAsABrowserDoes's
+// rows; urlread_test.go reads them as the players do.
+var ipv4Rows = []struct {
+	name, base, line, want string
+	err                    bool
+}{
+	{"a key out of the title, the address as one number", "http://127.0.0.1:8080", `#EXT-X-KEY:METHOD=AES-128,URI="http://2130706433:8080/keys/k1"`, "", true},
+	{"a key out of the title, hexadecimal parts", "http://127.0.0.1:8080", `#EXT-X-KEY:METHOD=AES-128,URI="http://0x7f.1:8080/keys/k1"`, "", true},
+	{"a key out of the title, octal parts", "http://127.0.0.1:8080", `#EXT-X-KEY:METHOD=AES-128,URI="//0177.0.0.01:8080/keys/k1"`, "", true},
+	{"an interstitial asset list in another title, a short address", "http://127.0.0.1:8080",
+		`#EXT-X-DATERANGE:ID="ad11",CLASS="com.apple.hls.interstitial",X-ASSET-LIST="http://127.1:8080/titles/t2/ads.json"`, "", true},
+	{"a segment in the folder, the address as one number", "https://192.168.0.1", "https://3232235521/titles/t1/sd/seg1.m4s",
+		"https://192.168.0.1/titles/t1/sd/seg1.m4s?Sig=1", false},
+	{"a map in the folder, hexadecimal and octal parts", "http://127.0.0.1:8080", `#EXT-X-MAP:URI="http://0X7F.000.0x0.1:8080/titles/t1/sd/init.mp4"`,
+		`#EXT-X-MAP:URI="http://127.0.0.1:8080/titles/t1/sd/init.mp4?Sig=1"`, false},
+	{"a segment in another rendition, a trailing dot", "http://127.0.0.1:8080", "http://127.0.0.1.:8080/titles/t1/hd/seg1.m4s",
+		"http://127.0.0.1:8080/titles/t1/hd/seg1.m4s", false},
+	// A host ending in a number that is no address is no URL to the
+	// browser: nothing a player fetches.
+	{"a key, a host ending in a number that is no address", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.0x1/k1"`, "", true},
+	{"a key, a part past 255", "http://127.0.0.1:8080", `#EXT-X-KEY:METHOD=AES-128,URI="http://127.0.0.256:8080/keys/k1"`, "", true},
+	// Another address is another host: a key server's own.
+	{"a key server at another address", "http://127.0.0.1:8080", `#EXT-X-KEY:METHOD=AES-128,URI="http://0x7f.2:8080/k1"`,
+		`#EXT-X-KEY:METHOD=AES-128,URI="http://0x7f.2:8080/k1"`, false},
+	{"a segment at another address", "http://127.0.0.1:8080", "http://2130706434:8080/titles/t1/sd/seg1.m4s", "", true},
+}
+
+// TestPersonalizeMediaReadsAnIPv4AddressAsABrowserDoes: a browser's URL
+// parser reads a host ending in a number as an IPv4 address (WHATWG URL
+// Standard, host parsing: the ends-in-a-number checker and the IPv4
+// parser): one number, fewer than four parts, hexadecimal (0x) and octal
+// (a leading 0) parts, and refuses the URL when that is no address. Node
+// 20: new URL("http://0x7f.1:8080/k").host is "127.0.0.1:8080", new
+// URL("https://3232235521/x").host "192.168.0.1", and new
+// URL("https://keys.example.0x1/k") throws. So such a URI names a pathway
+// written with the address (a local edge, a CDN reached by its address)
+// as the browser reads it.
+func TestPersonalizeMediaReadsAnIPv4AddressAsABrowserDoes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range ipv4Rows {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := signurl.Grant{Base: tc.base, Prefix: "/titles/t1/sd/", Query: "Sig=1"}
+			out, err := signurl.PersonalizeMedia(nil, []byte("#EXTM3U\n"+tc.line+"\n"), g)
+			if tc.err {
+				if pe := playback.AsError(err); pe == nil || pe.Reason != "manifest_unsupported" || pe.RetryAfter != playback.NoRetry {
+					t.Fatalf("= %q, %v; want manifest_unsupported", out, err)
+				}
+				return
+			}
+			if err != nil || string(out) != "#EXTM3U\n"+tc.want+"\n" {
+				t.Fatalf("= %q, %v; want %q", out, err, tc.want)
+			}
+		})
+	}
+}
+
 // browserHostRows are TestPersonalizeMediaReadsTheHostAsABrowserDoes's rows; urlread_test.go reads them as the players do.
 var browserHostRows = []struct {
 	name, line, want string

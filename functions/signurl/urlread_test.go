@@ -18,7 +18,7 @@ import (
 )
 
 // The URL tables of the personalize tests (mediaURIRows, defaultPortRows,
-// browserHostRows, hlsJsKeyRows) say how a player reads each URI; their
+// ipv4Rows, browserHostRows, hlsJsKeyRows) say how a player reads each URI; their
 // expectations were taken from node's WHATWG URL and hls.js's url-toolkit
 // by hand. TestURLReadingsAgreeWithThePlayers reads each row's URI with
 // them (testdata/players.cjs, one node for the whole table): the URL the
@@ -84,6 +84,9 @@ func urlRows() []urlRow {
 	}
 	for _, r := range defaultPortRows {
 		rows = append(rows, urlRow{"defaultPortRows", r.name, r.base, r.line, r.want, r.err})
+	}
+	for _, r := range ipv4Rows {
+		rows = append(rows, urlRow{"ipv4Rows", r.name, r.base, r.line, r.want, r.err})
 	}
 	for _, r := range browserHostRows {
 		rows = append(rows, urlRow{"browserHostRows", r.name, cdn, r.line, r.want, r.err})
