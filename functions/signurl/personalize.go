@@ -566,18 +566,24 @@ func urlAuthority(ref string) (scheme, authority, rest string, ok bool) {
 // ("cdn%2Ex" is "cdn.x"). ok is false for one holding a character outside
 // ASCII, which the parser maps (UTS #46: a fullwidth letter is its ASCII
 // letter) as nothing here does, for a percent sign opening no escape, and
-// for a host ending in a number that is no IPv4 address (ipv4), a URL the
-// parser refuses.
+// for what the parser refuses: a port that is no number (browserPort), a
+// percent-decoded host holding a character no domain holds
+// (forbiddenInDomain), a host ending in a number that is no IPv4 address
+// (ipv4). The port is never percent-decoded.
 func browserHost(authority string) (host string, ok bool) {
 	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
 		authority = authority[at+1:]
 	}
-	if strings.IndexByte(authority, '%') >= 0 {
-		decoded, err := url.PathUnescape(authority)
-		if err != nil {
+	h, port := splitPort(authority)
+	if !browserPort(port) {
+		return authority, false
+	}
+	if strings.IndexByte(h, '%') >= 0 {
+		decoded, err := url.PathUnescape(h)
+		if err != nil || strings.IndexFunc(decoded, forbiddenInDomain) >= 0 {
 			return authority, false
 		}
-		authority = decoded
+		authority = decoded + authority[len(h):]
 	}
 	for i := range len(authority) {
 		if authority[i] >= utf8.RuneSelf {
@@ -591,6 +597,30 @@ func browserHost(authority string) (host string, ok bool) {
 		}
 	}
 	return authority, true
+}
+
+// browserPort reports whether a browser's URL parser reads port (WHATWG
+// URL Standard, port state): none, or ASCII digits up to 65535, leading
+// zeros and all. A percent-encoded digit is none: the parser refuses the
+// URL.
+func browserPort(port string) bool {
+	v := 0
+	for i := range len(port) {
+		if port[i] < '0' || port[i] > '9' {
+			return false
+		}
+		if v = v*10 + int(port[i]-'0'); v > 65535 {
+			return false
+		}
+	}
+	return true
+}
+
+// forbiddenInDomain reports whether a percent-decoded host may not hold r
+// (WHATWG URL Standard, forbidden domain code point): a ':' decoded there
+// starts no port, the parser refuses the URL.
+func forbiddenInDomain(r rune) bool {
+	return r <= ' ' || r == 0x7f || strings.ContainsRune("#%/:<>?@[\\]^|", r)
 }
 
 // endsInANumber reports whether a browser's URL parser reads host as an

@@ -306,6 +306,18 @@ var defaultPortRows = []struct {
 	{"a segment, http's port on https", "https://cdn.example.com", "https://cdn.example.com:80/titles/t1/sd/seg1.m4s", "", true},
 	{"a key server, another port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com:8443/k1"`,
 		`#EXT-X-KEY:METHOD=AES-128,URI="https://cdn.example.com:8443/k1"`, false},
+	// A port is digits, never percent-decoded, up to 65535, and a
+	// percent-decoded host holds no ':' (WHATWG URL Standard, port state
+	// and host parsing: a forbidden domain code point): the parser refuses
+	// such a URL (node 20: new URL("https://cdn.example.com:%34%34%33/x")
+	// throws), so no player fetches it, from the pathway or elsewhere.
+	{"a segment in the folder, a percent-encoded port", "https://cdn.example.com", "https://cdn.example.com:%34%34%33/titles/t1/sd/seg1.m4s", "", true},
+	{"a map in the folder, a percent-encoded colon and port", "https://cdn.example.com", `#EXT-X-MAP:URI="https://cdn.example.com%3A443/titles/t1/sd/init.mp4"`, "", true},
+	{"a key server, a percent-encoded port", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com:%38%34%34%33/k1"`, "", true},
+	{"a key server, a percent-encoded colon", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="//keys.example.com%3a8443/k1"`, "", true},
+	{"a key server, a port past 65535", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com:65536/k1"`, "", true},
+	{"a key server, the highest port with leading zeros", "https://cdn.example.com", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com:0065535/k1"`,
+		`#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com:0065535/k1"`, false},
 }
 
 // TestPersonalizeMediaReadsTheDefaultPort: a URL's port is no part of its
