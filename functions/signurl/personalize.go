@@ -66,7 +66,7 @@ func eachLine(b []byte, fn func(line []byte) error) error {
 // others), URIs from link, and EXT-X-CONTENT-STEERING naming steeringURI
 // and the first pathway as the one to use until the steering manifest has
 // been read. I-frame variants and other tags with relative URIs (session
-// keys) are dropped; alternate renditions with URIs (EXT-X-MEDIA) are
+// keys), or URIs on a pathway (offThePathways), are dropped; alternate renditions with URIs (EXT-X-MEDIA) are
 // refused, as their groups would have to be repeated per pathway too.
 func PersonalizeMaster(dst, stored []byte, allowed []playback.Rendition, pathways []Pathway, steeringURI string, link VariantLink) ([]byte, error) {
 	if len(pathways) == 0 {
@@ -118,15 +118,14 @@ func PersonalizeMaster(dst, stored []byte, allowed []playback.Rendition, pathway
 				header = append(header, line)
 			case bytes.HasPrefix(line, []byte("#EXT-X-MEDIA:")):
 				return manifestError("alternate renditions with URIs are not personalized")
-			case bytes.HasPrefix(line, []byte("#EXT-X-SESSION-DATA:")), !hasScheme(uri) && !bytes.HasPrefix(uri, []byte("//")),
-				hostlessWebURL(string(uri)):
+			case bytes.HasPrefix(line, []byte("#EXT-X-SESSION-DATA:")), !offThePathways(uri, pathways):
 				// Dropped too: any other tag naming an object beside the
 				// stored playlist (a session key, a vendor's image stream)
-				// would resolve against the API's URL, and an http(s) URL
-				// without a host against the player's page
-				// (hostlessWebURL). A session key only lets a player load
+				// would resolve against the API's URL, or one on a
+				// pathway would go there without a grant
+				// (offThePathways). A session key only lets a player load
 				// a key early: the media playlists' EXT-X-KEY name it on
-				// the CDN.
+				// the CDN, with its grant.
 			default:
 				header = append(header, line)
 			}
@@ -167,6 +166,31 @@ func PersonalizeMaster(dst, stored []byte, allowed []playback.Rendition, pathway
 		}
 	}
 	return dst, nil
+}
+
+// offThePathways reports whether a URI of a multivariant playlist's header
+// names an object a player fetches from the same URL wherever the playlist
+// is served, off every pathway, as appendURI passes a key server's
+// unchanged: an absolute URL or a network path (as hls.js's url-toolkit
+// finds one, before a browser strips anything from it) naming a host of
+// its own (hostlessWebURL) that browserHost reads (unreadHost), hls.js
+// does not move (hlsMovesHost), and that is no pathway's origin. The
+// master's URIs carry no grant, so one on a pathway would be refused (403)
+// or fetched outside the title's folder.
+func offThePathways(uri []byte, pathways []Pathway) bool {
+	if !hasScheme(uri) && !bytes.HasPrefix(uri, []byte("//")) {
+		return false
+	}
+	ref := asBrowserReads(string(uri))
+	if hostlessWebURL(ref) || unreadHost(ref) || hlsMovesHost(ref) {
+		return false
+	}
+	for _, p := range pathways {
+		if _, on := sameOriginPath(ref, p.Base); on {
+			return false
+		}
+	}
+	return true
 }
 
 func isAllowed(allowed []playback.Rendition, path string) bool {

@@ -81,39 +81,63 @@ func ExamplePersonalizeMPD() {
 	// <nil>
 }
 
-// TestPersonalizeMasterDropsRelativeSessionKeys: a relative
-// EXT-X-SESSION-KEY URI (or any other header tag's, such as Roku's image
-// streams) resolves against the personalized playlist's URL, the API,
-// where no key is, as EXT-X-SESSION-DATA's does (dropped too); the media
-// playlists' EXT-X-KEY still name the key, on the CDN. A key server's
-// absolute URI is kept.
-func TestPersonalizeMasterDropsRelativeSessionKeys(t *testing.T) {
+// masterHeaderRows are TestPersonalizeMasterHeaderURIs's rows: a tag of a
+// multivariant playlist's header and whether it is kept; urlread_test.go
+// reads them as the players do.
+var masterHeaderRows = []struct {
+	name, line string
+	kept       bool
+}{
+	// A relative URI resolves against the personalized playlist's URL,
+	// the API, where no key is, as EXT-X-SESSION-DATA's does.
+	{"a relative session key", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="sd/key.bin"`, false},
+	{"a relative image stream", `#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=5000,RESOLUTION=320x180,CODECS="jpeg",URI="thumbs/index.m3u8"`, false},
+	{"relative session data", `#EXT-X-SESSION-DATA:DATA-ID="com.example.title",URI="meta/t1.json"`, false},
+	// An http(s) URL without a host's slashes is fetched from the
+	// player's page (hostlessWebURL): as relative.
+	{"a scheme without a host's slashes", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https:/keys/k2"`, false},
+	{"an upper-case scheme and a relative path", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="HTTPS:sd/key.bin"`, false},
+	// A key server's URI is kept.
+	{"a key server's scheme", `#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI="skd://key1",KEYFORMAT="com.apple.streamingkeydelivery"`, true},
+	{"a key server as a network path", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="//keys.example.com/k1"`, true},
+	{"a key server, backslashes for the slashes", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https:\\keys.example.com\k3"`, true},
+	{"a key server", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, true},
+	// A URI on a pathway's origin goes without a grant (the master's
+	// URIs carry none), inside the title's folder or out of it: dropped,
+	// as the media playlists' EXT-X-KEY name the key with its grant.
+	{"a pathway's origin, the rendition's folder", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https://cdn.example.com/titles/t1/sd/key.bin"`, false},
+	{"a pathway's origin, out of the title", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https://cdn.example.com/keys/k1"`, false},
+	{"another pathway's origin as a network path", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="//d111.cloudfront.net/keys/k1"`, false},
+	{"a pathway's origin, the default port", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https://CDN.example.com:443/keys/k1"`, false},
+	{"a pathway's origin past more slashes", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https:////cdn.example.com/keys/k1"`, false},
+	{"an image stream on a pathway's origin", `#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=5000,URI="https://cdn.example.com/titles/t1/thumbs/index.m3u8"`, false},
+	// Hosts a browser, or hls.js, reads as a pathway's, or not at all.
+	{"hls.js moves the host to the pathway's", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https:///keys.example.com/../cdn.example.com/keys/k1"`, false},
+	{"a fullwidth host", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https://ｃｄｎ.example.com/keys/k1"`, false},
+	{"a percent-encoded port", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https://keys.example.com:%38%34%34%33/k1"`, false},
+}
+
+// TestPersonalizeMasterHeaderURIs: a tag of a multivariant playlist's
+// header with a URI is kept only when it names an object off the
+// pathways that a player fetches from the same URL wherever the playlist
+// is served (a key server's); the media playlists' EXT-X-KEY still name
+// the key, on the CDN with its grant.
+func TestPersonalizeMasterHeaderURIs(t *testing.T) {
 	t.Parallel()
 	link := func(dst []byte, p, r string) []byte { return append(dst, p+"/"+r...) }
-	stored := strings.Replace(string(storedObjects("t1", 1)["/titles/t1/master.m3u8"]), "#EXT-X-INDEPENDENT-SEGMENTS\n",
-		"#EXT-X-INDEPENDENT-SEGMENTS\n"+
-			`#EXT-X-SESSION-KEY:METHOD=AES-128,URI="sd/key.bin"`+"\n"+
-			`#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI="skd://key1",KEYFORMAT="com.apple.streamingkeydelivery"`+"\n"+
-			`#EXT-X-SESSION-KEY:METHOD=AES-128,URI="//keys.example.com/k1"`+"\n"+
-			`#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https:/keys/k2"`+"\n"+
-			`#EXT-X-SESSION-KEY:METHOD=AES-128,URI="HTTPS:sd/key.bin"`+"\n"+
-			`#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https:\\keys.example.com\k3"`+"\n"+
-			`#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=5000,RESOLUTION=320x180,CODECS="jpeg",URI="thumbs/index.m3u8"`+"\n", 1)
-	out, err := signurl.PersonalizeMaster(nil, []byte(stored), demo.Ladder[:1], examplePathways[:1], "https://s", link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// An http(s) URL without a host's slashes is fetched from the player's
-	// page (hostlessWebURL): as relative.
-	for _, relative := range []string{`URI="sd/key.bin"`, `URI="thumbs/index.m3u8"`, `URI="https:/keys/k2"`, `URI="HTTPS:sd/key.bin"`} {
-		if strings.Contains(string(out), relative) {
-			t.Errorf("a relative %s is kept:\n%s", relative, out)
-		}
-	}
-	for _, want := range []string{`URI="skd://key1"`, `URI="//keys.example.com/k1"`, `URI="https:\\keys.example.com\k3"`} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("no %s in\n%s", want, out)
-		}
+	for _, tc := range masterHeaderRows {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			stored := strings.Replace(string(storedObjects("t1", 1)["/titles/t1/master.m3u8"]), "#EXT-X-INDEPENDENT-SEGMENTS\n",
+				"#EXT-X-INDEPENDENT-SEGMENTS\n"+tc.line+"\n", 1)
+			out, err := signurl.PersonalizeMaster(nil, []byte(stored), demo.Ladder[:1], examplePathways, "https://s", link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept := strings.Contains(string(out), "\n"+tc.line+"\n"); kept != tc.kept {
+				t.Fatalf("%s kept: %v, want %v:\n%s", tc.line, kept, tc.kept, out)
+			}
+		})
 	}
 }
 

@@ -13,12 +13,13 @@ import (
 	"testing"
 
 	"github.com/playplane/playplane/functions/signurl"
+	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/web"
 )
 
 // The URL tables of the personalize tests (mediaURIRows, defaultPortRows,
-// ipv4Rows, browserHostRows, hlsJsKeyRows) say how a player reads each URI; their
+// ipv4Rows, browserHostRows, hlsJsKeyRows; masterHeaderRows below) say how a player reads each URI; their
 // expectations were taken from node's WHATWG URL and hls.js's url-toolkit
 // by hand. TestURLReadingsAgreeWithThePlayers reads each row's URI with
 // them (testdata/players.cjs, one node for the whole table): the URL the
@@ -60,11 +61,13 @@ var disagreesWithPlayers = map[string]string{
 }
 
 const (
-	storedMediaURL       = "/titles/t1/sd/media.m3u8" // on the row's pathway
-	personalizedMediaURL = "https://api.example.com/v1/manifests/ses_1/hls/cloudfront/sd?token=m1.x"
-	titleFolder          = "/titles/t1/"
-	renditionFolder      = "/titles/t1/sd/"
-	grantQuery           = "Sig=1"
+	storedMediaURL        = "/titles/t1/sd/media.m3u8" // on the row's pathway
+	personalizedMediaURL  = "https://api.example.com/v1/manifests/ses_1/hls/cloudfront/sd?token=m1.x"
+	storedMasterURL       = "https://cdn.example.com/titles/t1/master.m3u8"
+	personalizedMasterURL = "https://api.example.com/v1/manifests/ses_1/hls?token=m1.x"
+	titleFolder           = "/titles/t1/"
+	renditionFolder       = "/titles/t1/sd/"
+	grantQuery            = "Sig=1"
 )
 
 // pages are two pages a player may be on: a URL fetched from the page's
@@ -238,15 +241,15 @@ func withoutGrant(href string) (string, bool) {
 func TestURLReadingsAgreeWithThePlayers(t *testing.T) {
 	t.Parallel()
 	type check struct {
-		row                  urlRow
-		reader               string
-		elsewhere            bool
-		stored               [len(pages)]int // readings of the stored URI, one a page
-		pathway              int             // the pathway's origin
-		wanted, ours         int             // the row's line and ours, personalized; -1 for none
-		got                  string
-		gotErr               error
-		storedURI, wantedURI string
+		row          urlRow
+		reader       string
+		elsewhere    bool
+		stored       [len(pages)]int // readings of the stored URI, one a page
+		pathway      int             // the pathway's origin
+		wanted, ours int             // the row's line and ours, personalized; -1 for none
+		got          string
+		gotErr       error
+		storedURI    string
 	}
 	var rs []reading
 	add := func(r reading) int { rs = append(rs, r); return len(rs) - 1 }
@@ -281,7 +284,9 @@ func TestURLReadingsAgreeWithThePlayers(t *testing.T) {
 	if len(checks) < 50 {
 		t.Fatalf("only %d rows read as URLs", len(checks))
 	}
+	masterHeader := masterHeaderReadings(t, add)
 	version, answers := readAsPlayers(t, rs)
+	masterHeader(version, answers)
 	for _, c := range checks {
 		t.Run(c.row.table+"/"+c.row.name, func(t *testing.T) {
 			t.Parallel()
@@ -357,5 +362,81 @@ func TestURLReadingsAgreeWithThePlayers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// masterHeaderReadings adds the readings of masterHeaderRows' URIs, and
+// returns what checks them once answered: a tag of the multivariant
+// playlist's header is kept only when the player fetches its URI from the
+// same URL from the personalized playlist (served by the API) as from the
+// stored one (on the CDN), whatever the page, and that URL is on no
+// pathway's origin (the master's URIs carry no grant). A dropped one is
+// one that fails any of that.
+func masterHeaderReadings(t *testing.T, add func(reading) int) func(version string, answers []answer) {
+	type check struct {
+		name, uri string
+		kept, got bool
+		stored    [len(pages)]int
+		served    int
+	}
+	var checks []check
+	link := func(dst []byte, p, r string) []byte { return append(dst, p+"/"+r...) }
+	for _, row := range masterHeaderRows {
+		uri, reader, _, ok := lineURI(row.line)
+		if !ok {
+			continue
+		}
+		c := check{name: row.name, uri: uri, kept: row.kept}
+		for i, page := range pages {
+			c.stored[i] = add(reading{reader, uri, storedMasterURL, page})
+		}
+		c.served = add(reading{reader, uri, personalizedMasterURL, pages[0]})
+		stored := strings.Replace(string(storedObjects("t1", 1)["/titles/t1/master.m3u8"]), "#EXT-X-INDEPENDENT-SEGMENTS\n",
+			"#EXT-X-INDEPENDENT-SEGMENTS\n"+row.line+"\n", 1)
+		out, err := signurl.PersonalizeMaster(nil, []byte(stored), demo.Ladder[:1], examplePathways, "https://s", link)
+		if err != nil {
+			t.Fatalf("%s: %v", row.name, err)
+		}
+		c.got = strings.Contains(string(out), "\n"+row.line+"\n")
+		checks = append(checks, c)
+	}
+	origins := make([]int, len(examplePathways))
+	for i, p := range examplePathways {
+		origins[i] = add(reading{"url", "/", p.Base, ""})
+	}
+	return func(version string, answers []answer) {
+		for _, c := range checks {
+			t.Run("masterHeaderRows/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				stored := answers[c.stored[0]]
+				var drop string
+				switch {
+				case stored.Error != "":
+					drop = "the browser cannot fetch it: " + stored.String()
+				case answers[c.stored[1]] != stored:
+					drop = fmt.Sprintf("fetched from the page's host: %s from an https page, %s from an http one", stored, answers[c.stored[1]])
+				case answers[c.served].Href != stored.Href:
+					drop = fmt.Sprintf("fetched from %s when the API serves the playlist, from %s when the CDN does", answers[c.served], stored)
+				default:
+					fetched, _ := url.Parse(sameObject(stored.Href))
+					for i, p := range examplePathways {
+						if o, _ := url.Parse(answers[origins[i]].Href); fetched != nil && o != nil && fetched.Scheme == o.Scheme && fetched.Host == o.Host {
+							drop = fmt.Sprintf("fetched from the pathway %s without a grant: %s", p.ID, stored)
+						}
+					}
+				}
+				for _, k := range []struct {
+					whose string
+					kept  bool
+				}{{"the row", c.kept}, {"our personalizing", c.got}} {
+					switch {
+					case k.kept && drop != "":
+						t.Errorf("%s keeps %q; node %s: want it dropped, %s", k.whose, c.uri, version, drop)
+					case !k.kept && drop == "":
+						t.Errorf("%s drops %q, which node %s reads as fetched from %s wherever the playlist is served", k.whose, c.uri, version, stored)
+					}
+				}
+			})
+		}
 	}
 }
