@@ -608,6 +608,76 @@ func TestPersonalizeMPDKeepsTheGrantOnThePathways(t *testing.T) {
 	}
 }
 
+// mpdMedia and mpdSet are what mpdOffPathwayRows replace in the stored
+// MPD: its SegmentTemplate's media, up to the rendition's folder, and the
+// template itself.
+const (
+	mpdMedia = `media="$RepresentationID$/`
+	mpdSet   = `<SegmentTemplate`
+)
+
+// mpdOffPathwayRows are TestPersonalizeMPDRefusesURLsOffThePathways's rows; urlread_test.go reads them as the players do.
+var mpdOffPathwayRows = []struct {
+	name, old, new string
+	pathways       []signurl.Pathway
+	refused        bool
+}{
+	{"a scheme", mpdMedia, `media="https://other.example.com/t1/$RepresentationID$/`, nil, true},
+	{"another scheme", mpdMedia, `media="http://d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, true},
+	{"a network path", mpdMedia, `media="//other.example.com/t1/$RepresentationID$/`, nil, true},
+	{"a network path with backslashes", mpdMedia, `media="\\other.example.com\t1\$RepresentationID$/`, nil, true},
+	{"a slash and a backslash", mpdMedia, `media="/\other.example.com/t1/$RepresentationID$/`, nil, true},
+	{"a leading space", mpdMedia, `media=" //other.example.com/t1/$RepresentationID$/`, nil, true},
+	{"a tab between its slashes", mpdMedia, `media="/&#9;/other.example.com/t1/$RepresentationID$/`, nil, true},
+	{"a scheme with a character reference", mpdMedia, `media="&#104;ttps://other.example.com/$RepresentationID$/`, nil, true},
+	{"a network path with character references", mpdMedia, `media="&#x2F;&#x2f;other.example.com/$RepresentationID$/`, nil, true},
+	{"an absolute path to another title", mpdMedia, `media="/titles/t2/$RepresentationID$/`, nil, true},
+	{"an absolute path with backslashes", mpdMedia, `media="\titles\t2\$RepresentationID$/`, nil, true},
+	{"an absolute path in single quotes", `media="$RepresentationID$/seg$Number$.m4s"`, `media = '/titles/t2/$RepresentationID$/seg$Number$.m4s'`, nil, true},
+	{"the root", mpdMedia, `media="/$RepresentationID$/`, nil, true},
+	{"the pathway's origin, another title", mpdMedia, `media="https://d111.cloudfront.net/titles/t2/$RepresentationID$/`, nil, true},
+	{"an AdaptationSet BaseURL to another title", mpdSet, `<BaseURL>/titles/t2/</BaseURL>` + mpdSet, nil, true},
+	{"a BaseURL in CDATA to another title", mpdSet, `<BaseURL> <![CDATA[/titles/t2/]]></BaseURL>` + mpdSet, nil, true},
+	// XML 1.0 2.5: a parser joins the text about a comment.
+	{"a BaseURL to another title after a comment", mpdSet, `<BaseURL><!-- x -->/titles/t2/</BaseURL>` + mpdSet, nil, true},
+	{"an Initialization sourceURL", mpdSet, `<SegmentBase><Initialization sourceURL="/titles/t2/sd/init.mp4"/></SegmentBase>` + mpdSet, nil, true},
+	{"a SegmentURL on another host", mpdSet, `<SegmentList><SegmentURL media="https://other.example.com/sd/seg1.m4s"/></SegmentList>` + mpdSet, nil, true},
+	// The pathways are alternatives a client may fetch from: an
+	// origin only one of them has leaves the others.
+	// dash.js 5.2.1 fetches an http(s) URL without a host's slashes as
+	// it is (DefaultURLUtils.isRelative: not relative), from the
+	// player's page (hostlessWebURL), never the BaseURL's host.
+	{"a scheme without a host's slashes, a path in the title", mpdMedia, `media="https:/titles/t1/$RepresentationID$/`, nil, true},
+	{"a scheme and a relative path", mpdMedia, `media="HTTPS:$RepresentationID$/`, nil, true},
+	// dash.js 5.2.1 reads a scheme with '_' (DefaultURLUtils.isRelative,
+	// /^[a-z][a-z0-9+\-_.]*:/i), which no URL parser does, and fetches
+	// the URL as it is: the browser resolves it against the player's
+	// page (node 20: new URL("a_b:seg1.m4s",
+	// "https://app.example/watch/page.html").href is
+	// "https://app.example/watch/a_b:seg1.m4s").
+	{"a scheme dash.js reads, no URL parser does", mpdMedia, `media="a_b:$RepresentationID$/`, nil, true},
+	{"a scheme dash.js reads in an AdaptationSet BaseURL", mpdSet, `<BaseURL>x_y:titles/t1/</BaseURL>` + mpdSet, nil, true},
+	{"one pathway's origin of two", mpdMedia, `media="https://d111.cloudfront.net/titles/t1/$RepresentationID$/`, examplePathways, true},
+	// A scheme's default port is none (WHATWG URL Standard, port
+	// state); another is another origin.
+	{"the pathway's host, another port", mpdMedia, `media="https://d111.cloudfront.net:8443/titles/t1/$RepresentationID$/`, nil, true},
+	{"the pathway's host, http's port", mpdMedia, `media="https://d111.cloudfront.net:80/titles/t1/$RepresentationID$/`, nil, true},
+	{"the pathway's origin and its default port, in the title", mpdMedia, `media="https://d111.cloudfront.net:443/titles/t1/$RepresentationID$/`, nil, false},
+	{"the pathway's origin, the default port with leading zeros, a network path", mpdMedia, `media="//d111.cloudfront.net:00443/titles/t1/$RepresentationID$/`, nil, false},
+	{"the pathway's origin, an empty port", mpdMedia, `media="https://d111.cloudfront.net:/titles/t1/$RepresentationID$/`, nil, false},
+	{"an http pathway written with its default port", mpdMedia, `media="http://edge.example/titles/t1/$RepresentationID$/`,
+		[]signurl.Pathway{{ID: "edge", Base: "http://edge.example:80"}}, false},
+	// The host as a browser reads it (WHATWG URL Standard): past more
+	// slashes, after credentials, percent-decoded.
+	{"the pathway's origin past more slashes, in the title", mpdMedia, `media="https:////d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
+	{"the pathway's origin after credentials, a network path, in the title", mpdMedia, `media="//user@d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
+	{"the pathway's origin percent-encoded, in the title", mpdMedia, `media="https://d111%2Ecloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
+	{"the pathway's origin, a backslash, another title", mpdMedia, `media="https://d111.cloudfront.net\titles\t2\$RepresentationID$/`, nil, true},
+	{"an absolute path in the title", mpdMedia, `media="/titles/t1/$RepresentationID$/`, nil, false},
+	{"the pathway's origin, in the title", mpdMedia, `media="https://d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
+	{"the pathway's origin in another case, a network path", mpdMedia, `media="//D111.CloudFront.net/titles/t1/$RepresentationID$/`, nil, false},
+}
+
 // TestPersonalizeMPDRefusesURLsOffThePathways: an MPD URL that names
 // another host, or an absolute path outside the title's folder, is
 // refused as the media playlists' are (manifest_unsupported, no retry):
@@ -621,71 +691,8 @@ func TestPersonalizeMPDKeepsTheGrantOnThePathways(t *testing.T) {
 func TestPersonalizeMPDRefusesURLsOffThePathways(t *testing.T) {
 	t.Parallel()
 	mpd := string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"])
-	const (
-		media = `media="$RepresentationID$/`
-		set   = `<SegmentTemplate`
-	)
 	queries := map[string]string{"sd": "Sig=1", "hd": "Sig=2", "uhd": "Sig=3"}
-	for _, tc := range []struct {
-		name, old, new string
-		pathways       []signurl.Pathway
-		refused        bool
-	}{
-		{"a scheme", media, `media="https://other.example.com/t1/$RepresentationID$/`, nil, true},
-		{"another scheme", media, `media="http://d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, true},
-		{"a network path", media, `media="//other.example.com/t1/$RepresentationID$/`, nil, true},
-		{"a network path with backslashes", media, `media="\\other.example.com\t1\$RepresentationID$/`, nil, true},
-		{"a slash and a backslash", media, `media="/\other.example.com/t1/$RepresentationID$/`, nil, true},
-		{"a leading space", media, `media=" //other.example.com/t1/$RepresentationID$/`, nil, true},
-		{"a tab between its slashes", media, `media="/&#9;/other.example.com/t1/$RepresentationID$/`, nil, true},
-		{"a scheme with a character reference", media, `media="&#104;ttps://other.example.com/$RepresentationID$/`, nil, true},
-		{"a network path with character references", media, `media="&#x2F;&#x2f;other.example.com/$RepresentationID$/`, nil, true},
-		{"an absolute path to another title", media, `media="/titles/t2/$RepresentationID$/`, nil, true},
-		{"an absolute path with backslashes", media, `media="\titles\t2\$RepresentationID$/`, nil, true},
-		{"an absolute path in single quotes", `media="$RepresentationID$/seg$Number$.m4s"`, `media = '/titles/t2/$RepresentationID$/seg$Number$.m4s'`, nil, true},
-		{"the root", media, `media="/$RepresentationID$/`, nil, true},
-		{"the pathway's origin, another title", media, `media="https://d111.cloudfront.net/titles/t2/$RepresentationID$/`, nil, true},
-		{"an AdaptationSet BaseURL to another title", set, `<BaseURL>/titles/t2/</BaseURL>` + set, nil, true},
-		{"a BaseURL in CDATA to another title", set, `<BaseURL> <![CDATA[/titles/t2/]]></BaseURL>` + set, nil, true},
-		// XML 1.0 2.5: a parser joins the text about a comment.
-		{"a BaseURL to another title after a comment", set, `<BaseURL><!-- x -->/titles/t2/</BaseURL>` + set, nil, true},
-		{"an Initialization sourceURL", set, `<SegmentBase><Initialization sourceURL="/titles/t2/sd/init.mp4"/></SegmentBase>` + set, nil, true},
-		{"a SegmentURL on another host", set, `<SegmentList><SegmentURL media="https://other.example.com/sd/seg1.m4s"/></SegmentList>` + set, nil, true},
-		// The pathways are alternatives a client may fetch from: an
-		// origin only one of them has leaves the others.
-		// dash.js 5.2.1 fetches an http(s) URL without a host's slashes as
-		// it is (DefaultURLUtils.isRelative: not relative), from the
-		// player's page (hostlessWebURL), never the BaseURL's host.
-		{"a scheme without a host's slashes, a path in the title", media, `media="https:/titles/t1/$RepresentationID$/`, nil, true},
-		{"a scheme and a relative path", media, `media="HTTPS:$RepresentationID$/`, nil, true},
-		// dash.js 5.2.1 reads a scheme with '_' (DefaultURLUtils.isRelative,
-		// /^[a-z][a-z0-9+\-_.]*:/i), which no URL parser does, and fetches
-		// the URL as it is: the browser resolves it against the player's
-		// page (node 20: new URL("a_b:seg1.m4s",
-		// "https://app.example/watch/page.html").href is
-		// "https://app.example/watch/a_b:seg1.m4s").
-		{"a scheme dash.js reads, no URL parser does", media, `media="a_b:$RepresentationID$/`, nil, true},
-		{"a scheme dash.js reads in an AdaptationSet BaseURL", set, `<BaseURL>x_y:titles/t1/</BaseURL>` + set, nil, true},
-		{"one pathway's origin of two", media, `media="https://d111.cloudfront.net/titles/t1/$RepresentationID$/`, examplePathways, true},
-		// A scheme's default port is none (WHATWG URL Standard, port
-		// state); another is another origin.
-		{"the pathway's host, another port", media, `media="https://d111.cloudfront.net:8443/titles/t1/$RepresentationID$/`, nil, true},
-		{"the pathway's host, http's port", media, `media="https://d111.cloudfront.net:80/titles/t1/$RepresentationID$/`, nil, true},
-		{"the pathway's origin and its default port, in the title", media, `media="https://d111.cloudfront.net:443/titles/t1/$RepresentationID$/`, nil, false},
-		{"the pathway's origin, the default port with leading zeros, a network path", media, `media="//d111.cloudfront.net:00443/titles/t1/$RepresentationID$/`, nil, false},
-		{"the pathway's origin, an empty port", media, `media="https://d111.cloudfront.net:/titles/t1/$RepresentationID$/`, nil, false},
-		{"an http pathway written with its default port", media, `media="http://edge.example/titles/t1/$RepresentationID$/`,
-			[]signurl.Pathway{{ID: "edge", Base: "http://edge.example:80"}}, false},
-		// The host as a browser reads it (WHATWG URL Standard): past more
-		// slashes, after credentials, percent-decoded.
-		{"the pathway's origin past more slashes, in the title", media, `media="https:////d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
-		{"the pathway's origin after credentials, a network path, in the title", media, `media="//user@d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
-		{"the pathway's origin percent-encoded, in the title", media, `media="https://d111%2Ecloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
-		{"the pathway's origin, a backslash, another title", media, `media="https://d111.cloudfront.net\titles\t2\$RepresentationID$/`, nil, true},
-		{"an absolute path in the title", media, `media="/titles/t1/$RepresentationID$/`, nil, false},
-		{"the pathway's origin, in the title", media, `media="https://d111.cloudfront.net/titles/t1/$RepresentationID$/`, nil, false},
-		{"the pathway's origin in another case, a network path", media, `media="//D111.CloudFront.net/titles/t1/$RepresentationID$/`, nil, false},
-	} {
+	for _, tc := range mpdOffPathwayRows {
 		for _, queries := range []map[string]string{nil, queries} {
 			t.Run(fmt.Sprintf("%s/queries=%v", tc.name, queries != nil), func(t *testing.T) {
 				t.Parallel()

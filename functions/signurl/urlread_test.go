@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io/fs"
 	"net/url"
 	"os"
@@ -19,7 +20,8 @@ import (
 )
 
 // The URL tables of the personalize tests (mediaURIRows, defaultPortRows,
-// ipv4Rows, browserHostRows, hlsJsKeyRows; masterHeaderRows below) say how a player reads each URI; their
+// ipv4Rows, browserHostRows, hlsJsKeyRows; masterHeaderRows and
+// mpdOffPathwayRows below) say how a player reads each URI; their
 // expectations were taken from node's WHATWG URL and hls.js's url-toolkit
 // by hand. TestURLReadingsAgreeWithThePlayers reads each row's URI with
 // them (testdata/players.cjs, one node for the whole table): the URL the
@@ -285,8 +287,10 @@ func TestURLReadingsAgreeWithThePlayers(t *testing.T) {
 		t.Fatalf("only %d rows read as URLs", len(checks))
 	}
 	masterHeader := masterHeaderReadings(t, add)
+	mpd := mpdReadings(t, add)
 	version, answers := readAsPlayers(t, rs)
 	masterHeader(version, answers)
+	mpd(version, answers)
 	for _, c := range checks {
 		t.Run(c.row.table+"/"+c.row.name, func(t *testing.T) {
 			t.Parallel()
@@ -434,6 +438,98 @@ func masterHeaderReadings(t *testing.T, add func(reading) int) func(version stri
 						t.Errorf("%s keeps %q; node %s: want it dropped, %s", k.whose, c.uri, version, drop)
 					case !k.kept && drop == "":
 						t.Errorf("%s drops %q, which node %s reads as fetched from %s wherever the playlist is served", k.whose, c.uri, version, stored)
+					}
+				}
+			})
+		}
+	}
+}
+
+// mpdAttr is the media attribute of the stored MPD's SegmentTemplate.
+var mpdAttr = regexp.MustCompile(`\smedia\s*=\s*(?:"([^"]*)"|'([^']*)')`)
+
+// mpdReadings adds the readings of mpdOffPathwayRows' segment templates
+// (the rows replacing the template's media), and returns what checks them
+// once answered. dash.js resolves a template's URL against the BaseURL of
+// the pathway it plays from (the personalized MPD's, the title's folder
+// there), so a template is personalized only where, from each pathway's
+// BaseURL and whatever the page, the player fetches it from that
+// pathway's origin inside the title's folder; it is refused where it fails
+// any of that.
+func mpdReadings(t *testing.T, add func(reading) int) func(version string, answers []answer) {
+	type check struct {
+		name, ref string
+		pathways  []signurl.Pathway
+		refused   bool
+		got       error
+		fetched   [][len(pages)]int // a pathway's, one a page
+		origins   []int
+	}
+	stored := string(storedObjects("t1", 1)["/titles/t1/manifest.mpd"])
+	var checks []check
+	for _, row := range mpdOffPathwayRows {
+		if row.old != mpdMedia {
+			continue
+		}
+		mpd := strings.Replace(stored, row.old, row.new, 1)
+		m := mpdAttr.FindStringSubmatch(mpd)
+		if m == nil {
+			t.Fatalf("%s: no media in\n%s", row.name, mpd)
+		}
+		// XML 1.0 3.3.3: white space in a value is a space, a character
+		// reference the character.
+		ref := html.UnescapeString(strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(m[1] + m[2]))
+		ref = strings.NewReplacer("$RepresentationID$", "sd", "$Number$", "1").Replace(ref)
+		c := check{name: row.name, ref: ref, pathways: row.pathways, refused: row.refused}
+		if c.pathways == nil {
+			c.pathways = examplePathways[:1]
+		}
+		for _, p := range c.pathways {
+			var at [len(pages)]int
+			for i, page := range pages {
+				at[i] = add(reading{"dash", ref, p.Base + titleFolder, page})
+			}
+			c.fetched = append(c.fetched, at)
+			c.origins = append(c.origins, add(reading{"url", "/", p.Base, ""}))
+		}
+		_, c.got = signurl.PersonalizeMPD(nil, []byte(mpd), demo.Ladder, c.pathways, titleFolder, "https://s", nil)
+		checks = append(checks, c)
+	}
+	return func(version string, answers []answer) {
+		for _, c := range checks {
+			t.Run("mpdOffPathwayRows/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				var refuse string
+				for i, p := range c.pathways {
+					fetched := answers[c.fetched[i][0]]
+					u, _ := url.Parse(sameObject(fetched.Href))
+					o, _ := url.Parse(answers[c.origins[i]].Href)
+					switch {
+					case fetched.Error != "" || u == nil:
+						refuse = "the browser cannot fetch it: " + fetched.String()
+					case answers[c.fetched[i][1]] != fetched:
+						refuse = fmt.Sprintf("fetched from the page's host: %s from an https page, %s from an http one", fetched, answers[c.fetched[i][1]])
+					case u.Scheme != o.Scheme || u.Host != o.Host:
+						refuse = fmt.Sprintf("fetched off the pathway %s: %s", p.ID, fetched)
+					case !strings.HasPrefix(u.EscapedPath(), titleFolder):
+						refuse = fmt.Sprintf("fetched from the pathway %s outside the title's folder: %s", p.ID, fetched)
+					default:
+						continue
+					}
+					break
+				}
+				if pe := playback.AsError(c.got); c.got != nil && (pe == nil || pe.Reason != "manifest_unsupported") {
+					t.Fatalf("personalized: %v", c.got)
+				}
+				for _, k := range []struct {
+					whose   string
+					refused bool
+				}{{"the row", c.refused}, {"our personalizing", c.got != nil}} {
+					switch {
+					case k.refused && refuse == "":
+						t.Errorf("%s refuses %q, which node %s reads as fetched from the pathways in the title's folder (%s)", k.whose, c.ref, version, answers[c.fetched[0][0]])
+					case !k.refused && refuse != "":
+						t.Errorf("%s personalizes %q; node %s: want it refused, %s", k.whose, c.ref, version, refuse)
 					}
 				}
 			})

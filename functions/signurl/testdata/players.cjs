@@ -4,13 +4,14 @@
 // hls.min.js the player page loads, which the test sends on stdin with the
 // readings to make:
 //
-//   {"hls": "<hls.min.js>", "readings": [{"reader": "hls"|"url", "ref", "base", "page"}]}
+//   {"hls": "<hls.min.js>", "readings": [{"reader": "hls"|"url"|"dash"|"asset", "ref", "base", "page"}]}
 //
 // "hls" is how hls.js resolves a playlist's URI (M3U8Parser.resolve, a
 // fragment's and a key's url: buildAbsoluteURL(base, ref, {alwaysNormalize:
 // true})), then fetches it: the browser parses that against the page.
-// "url" is new URL(ref, base) (dash.js's DefaultURLUtils.resolve, hls.js's
-// interstitial asset list). "asset" is how hls.js loads an interstitial's
+// "url" is new URL(ref, base) (hls.js's interstitial asset list). "dash" is
+// how dash.js resolves a segment's URL against a BaseURL
+// (DefaultURLUtils.resolve, new URL(ref, base), where isRelative holds). "asset" is how hls.js loads an interstitial's
 // asset (the asset player's loadSource): new URL(ref) without a base, and
 // where that fails, a relative URI, which hls.js resolves against the page
 // where the playlist's URL is meant (RFC 8216bis 4.1): against base here. Each answer is {href} or {error}, with the
@@ -50,6 +51,10 @@ process.stdin.on("end", () => {
       if (reader === "hls") {
         url = answer.toolkit = toolkit.buildAbsoluteURL(base, ref, { alwaysNormalize: true });
         base = page;
+      } else if (reader === "dash") {
+        // DefaultURLUtils: a URL with a scheme (as its isRelative reads
+        // one, '_' too) is fetched as it is, from the page.
+        if (/^[a-z][a-z0-9+\-_.]*:/i.test(ref)) base = page;
       } else if (reader === "asset") {
         try {
           answer.href = new URL(ref).href;
