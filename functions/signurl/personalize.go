@@ -428,10 +428,14 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 		// the URI checked here is not the one fetched.
 		return dst, manifestError("URI %q holds a variable reference", uri)
 	}
-	if needsBrowserRead(uri) {
+	if needsBrowserRead(uri) || len(uri) > 0 && (uri[0] >= utf8.RuneSelf || uri[len(uri)-1] >= utf8.RuneSelf) {
+		read := asBrowserReads(string(uri))
+		if !hlsReadsAlike(string(uri), read) {
+			return dst, manifestError("URI %q is another URL to hls.js than to a browser's URL parser", uri)
+		}
 		// Written as the browser will read it, so that the dot segments
 		// and the host checked are those it fetches from.
-		uri = []byte(asBrowserReads(string(uri)))
+		uri = []byte(read)
 	}
 	if hasScheme(uri) || bytes.HasPrefix(uri, []byte("//")) {
 		// Read as text once: each conversion is a copy, on every line of
@@ -508,6 +512,24 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 		dst = append(dst, g.Query...)
 	}
 	return append(dst, fragment...), nil
+}
+
+// hlsReadsAlike reports whether hls.js 1.7.4 takes uri for the kind of
+// reference a browser's URL parser takes read (asBrowserReads of uri) for:
+// a URL with a scheme, a network path, or a path. hls.js resolves a
+// playlist's URI with url-toolkit's buildAbsoluteURL (M3U8Parser.resolve)
+// before the browser reads the URL, and url-toolkit trims the URI as
+// String.prototype.trim does (white space: a no-break space and a BOM too,
+// no other control) and finds a scheme or "//" in what is left as it is,
+// tabs and all, where the parser strips controls and spaces at either end
+// and removes tabs and newlines first. Where the two differ, or trimming
+// took what the parser keeps (a no-break space, which it encodes), hls.js
+// fetches one object ("ht\ttps://keys.x/k" is a path in the rendition's
+// folder to it) and a player reading the URI with the parser (Safari's own
+// HLS, Shaka Player) another (https://keys.x/k).
+func hlsReadsAlike(uri, read string) bool {
+	uri = strings.TrimFunc(uri, isJSSpace)
+	return asBrowserReads(uri) == read && hasScheme(uri) == hasScheme(read) && strings.HasPrefix(uri, "//") == strings.HasPrefix(read, "//")
 }
 
 // titleFolder is the folder of the grant's title: the rendition's folder
