@@ -437,6 +437,11 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 		// and the host checked are those it fetches from.
 		uri = []byte(read)
 	}
+	if len(uri) == 0 {
+		// The playlist itself (RFC 3986 5.2.2), which once personalized
+		// is on the API: no object of the title.
+		return dst, manifestError("an empty URI")
+	}
 	if hasScheme(uri) || bytes.HasPrefix(uri, []byte("//")) {
 		// Read as text once: each conversion is a copy, on every line of
 		// a playlist written with the CDN's URLs.

@@ -264,6 +264,13 @@ var mediaURIRows = []struct {
 	// url-toolkit as hls.min.js holds it: "ht\ttps://keys.example.com/k1"
 	// is fetched as https://cdn.example.com/titles/t1/sd/https://keys.example.com/k1,
 	// new URL of it alone is https://keys.example.com/k1.
+	// An empty reference is the playlist itself (RFC 3986 5.2.2; node 20:
+	// new URL("", playlist) is the playlist, url-toolkit's
+	// buildAbsoluteURL returns it too): no object of the title a grant
+	// could go with, and on the API once personalized.
+	{"a map with an empty URI", `#EXT-X-MAP:URI=""`, "", true},
+	{"a key with a URI of spaces", `#EXT-X-KEY:METHOD=AES-128,URI="  "`, "", true},
+	{"an interstitial asset list with an empty URI", `#EXT-X-DATERANGE:ID="ad12",CLASS="com.apple.hls.interstitial",X-ASSET-LIST=""`, "", true},
 	{"a tab in a key server's scheme", "#EXT-X-KEY:METHOD=AES-128,URI=\"ht\ttps://keys.example.com/k1\"", "", true},
 	{"a control before a key server's scheme", "#EXT-X-KEY:METHOD=AES-128,URI=\"\x01https://keys.example.com/k1\"", "", true},
 	{"a tab between a key server's slashes", "#EXT-X-KEY:METHOD=AES-128,URI=\"/\t/keys.example.com/k1\"", "", true},

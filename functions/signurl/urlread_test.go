@@ -46,7 +46,14 @@ import (
 
 // stricterThanPlayers names the rows (table/row) refused where the
 // players' reading alone would not refuse them, and why.
-var stricterThanPlayers = map[string]string{}
+var stricterThanPlayers = map[string]string{
+	"mediaURIRows/a map with an empty URI":                      emptyURI,
+	"mediaURIRows/a key with a URI of spaces":                   emptyURI,
+	"mediaURIRows/an interstitial asset list with an empty URI": emptyURI,
+}
+
+const emptyURI = "an empty URI names the stored playlist itself, which a personalized one would name on the API: " +
+	"no object of the title"
 
 // disagreesWithPlayers names the rows (table/row) whose expectation the
 // players' reading contradicts: known gaps, each to be fixed. A row listed
