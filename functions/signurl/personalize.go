@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -620,7 +621,8 @@ func urlAuthority(ref string) (scheme, authority, rest string, ok bool) {
 // for what the parser refuses: a port that is no number (browserPort), a
 // percent-decoded host holding a character no domain holds
 // (forbiddenInDomain), a host ending in a number that is no IPv4 address
-// (ipv4). The port is never percent-decoded.
+// (ipv4), one in brackets that is no IPv6 address (ipv6). The port is
+// never percent-decoded.
 func browserHost(authority string) (host string, ok bool) {
 	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
 		authority = authority[at+1:]
@@ -628,6 +630,11 @@ func browserHost(authority string) (host string, ok bool) {
 	h, port := splitPort(authority)
 	if !browserPort(port) {
 		return authority, false
+	}
+	if strings.HasPrefix(h, "[") {
+		// Parsed as it is, never percent-decoded (host parser).
+		_, ok := ipv6(h)
+		return authority, ok
 	}
 	if strings.IndexByte(h, '%') >= 0 {
 		decoded, err := url.PathUnescape(h)
@@ -672,6 +679,18 @@ func browserPort(port string) bool {
 // starts no port, the parser refuses the URL.
 func forbiddenInDomain(r rune) bool {
 	return r <= ' ' || r == 0x7f || strings.ContainsRune("#%/:<>?@[\\]^|", r)
+}
+
+// ipv6 is the address a browser's URL parser reads in a host in brackets
+// (WHATWG URL Standard, IPv6 parser: any spelling of it, "[0:0::1]" is
+// "[::1]"). ok is false where the parser refuses the URL: no address, or
+// one with a zone.
+func ipv6(host string) (netip.Addr, bool) {
+	if len(host) < 2 || host[0] != '[' || host[len(host)-1] != ']' || strings.IndexByte(host, '%') >= 0 {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(host[1 : len(host)-1])
+	return a, err == nil && a.Is6()
 }
 
 // endsInANumber reports whether a browser's URL parser reads host as an
@@ -799,7 +818,7 @@ func hlsMovesHost(ref string) bool {
 
 // sameHost reports whether the authorities a and b ("host" or "host:port")
 // name one host and port of an http(s) URL of scheme: hosts in any case,
-// an IPv4 address as its number,
+// an IPv4 or IPv6 address as its number,
 // a port as a browser's URL parser reads it (WHATWG URL Standard, port
 // state: leading zeros are no part of the number, and the scheme's default
 // port, http's 80 or https's 443, or an empty one, is none), so that
@@ -811,6 +830,11 @@ func sameHost(a, b, scheme string) bool {
 	ah, bh = strings.TrimSuffix(ah, "."), strings.TrimSuffix(bh, ".")
 	if urlPort(ap, scheme) != urlPort(bp, scheme) {
 		return false
+	}
+	if strings.HasPrefix(ah, "[") || strings.HasPrefix(bh, "[") {
+		a, aok := ipv6(ah)
+		b, bok := ipv6(bh)
+		return aok && bok && a == b
 	}
 	if endsInANumber(ah) || endsInANumber(bh) {
 		// An IPv4 address, in whichever way written (ipv4).

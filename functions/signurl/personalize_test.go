@@ -452,6 +452,57 @@ func TestPersonalizeMediaReadsAnIPv4AddressAsABrowserDoes(t *testing.T) {
 	}
 }
 
+// ipv6Rows are TestPersonalizeMediaReadsAnIPv6AddressAsABrowserDoes's
+// rows; urlread_test.go reads them as the players do.
+var ipv6Rows = []struct {
+	name, base, line, want string
+	err                    bool
+}{
+	{"a key out of the title, every group written", "http://[::1]:8080", `#EXT-X-KEY:METHOD=AES-128,URI="http://[0:0:0:0:0:0:0:1]:8080/keys/k1"`, "", true},
+	{"a key out of the title, leading zeros and upper case", "http://[::1]:8080", `#EXT-X-KEY:METHOD=AES-128,URI="//[0000::0001]:8080/keys/k1"`, "", true},
+	{"an interstitial asset list in another title, the pathway in upper case", "http://[FE80::A]:8080",
+		`#EXT-X-DATERANGE:ID="ad13",CLASS="com.apple.hls.interstitial",X-ASSET-LIST="http://[fe80:0::a]:8080/titles/t2/ads.json"`, "", true},
+	{"a segment in the folder, another spelling", "http://[::1]:8080", "http://[0::1]:8080/titles/t1/sd/seg1.m4s",
+		"http://[::1]:8080/titles/t1/sd/seg1.m4s?Sig=1", false},
+	// The parser refuses an address it cannot read, and a zone.
+	{"a key, no address", "http://[::1]:8080", `#EXT-X-KEY:METHOD=AES-128,URI="http://[::g]:8080/k1"`, "", true},
+	{"a key, a zone", "http://[::1]:8080", `#EXT-X-KEY:METHOD=AES-128,URI="http://[fe80::1%25eth0]:8080/k1"`, "", true},
+	// Another address is another host: a key server's own, an IPv4
+	// address mapped into IPv6 too ([::ffff:7f00:1] to the parser).
+	{"a key server at another address", "http://[::1]:8080", `#EXT-X-KEY:METHOD=AES-128,URI="http://[::2]:8080/k1"`,
+		`#EXT-X-KEY:METHOD=AES-128,URI="http://[::2]:8080/k1"`, false},
+	{"a key server at an IPv4 address mapped", "http://127.0.0.1:8080", `#EXT-X-KEY:METHOD=AES-128,URI="http://[::ffff:127.0.0.1]:8080/k1"`,
+		`#EXT-X-KEY:METHOD=AES-128,URI="http://[::ffff:127.0.0.1]:8080/k1"`, false},
+	{"a segment at another address", "http://[::1]:8080", "http://[::2]:8080/titles/t1/sd/seg1.m4s", "", true},
+}
+
+// TestPersonalizeMediaReadsAnIPv6AddressAsABrowserDoes: a browser's URL
+// parser reads a host in brackets as an IPv6 address (WHATWG URL Standard,
+// IPv6 parser), in any spelling of it: groups of zeros compressed or
+// not, leading zeros, either case. Node 20: new
+// URL("http://[0:0:0:0:0:0:0:1]:8080/k").host is "[::1]:8080". So such a
+// URI names a pathway written with the address as the browser reads it;
+// an address it cannot read, or a zone, it refuses.
+func TestPersonalizeMediaReadsAnIPv6AddressAsABrowserDoes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range ipv6Rows {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := signurl.Grant{Base: tc.base, Prefix: "/titles/t1/sd/", Query: "Sig=1"}
+			out, err := signurl.PersonalizeMedia(nil, []byte("#EXTM3U\n"+tc.line+"\n"), g)
+			if tc.err {
+				if pe := playback.AsError(err); pe == nil || pe.Reason != "manifest_unsupported" || pe.RetryAfter != playback.NoRetry {
+					t.Fatalf("= %q, %v; want manifest_unsupported", out, err)
+				}
+				return
+			}
+			if err != nil || string(out) != "#EXTM3U\n"+tc.want+"\n" {
+				t.Fatalf("= %q, %v; want %q", out, err, tc.want)
+			}
+		})
+	}
+}
+
 // browserHostRows are TestPersonalizeMediaReadsTheHostAsABrowserDoes's rows; urlread_test.go reads them as the players do.
 var browserHostRows = []struct {
 	name, line, want string

@@ -20,7 +20,7 @@ import (
 )
 
 // The URL tables of the personalize tests (mediaURIRows, defaultPortRows,
-// ipv4Rows, browserHostRows, hlsJsKeyRows; masterHeaderRows and
+// ipv4Rows, ipv6Rows, browserHostRows, hlsJsKeyRows; masterHeaderRows and
 // mpdOffPathwayRows below) say how a player reads each URI; their
 // expectations were taken from node's WHATWG URL and hls.js's url-toolkit
 // by hand. TestURLReadingsAgreeWithThePlayers reads each row's URI with
@@ -90,6 +90,9 @@ func urlRows() []urlRow {
 	}
 	for _, r := range ipv4Rows {
 		rows = append(rows, urlRow{"ipv4Rows", r.name, r.base, r.line, r.want, r.err})
+	}
+	for _, r := range ipv6Rows {
+		rows = append(rows, urlRow{"ipv6Rows", r.name, r.base, r.line, r.want, r.err})
 	}
 	for _, r := range browserHostRows {
 		rows = append(rows, urlRow{"browserHostRows", r.name, cdn, r.line, r.want, r.err})
@@ -220,7 +223,9 @@ func sameObject(href string) string {
 		return href
 	}
 	u.User = nil
-	u.Host = strings.TrimSuffix(u.Hostname(), ".") + strings.TrimPrefix(u.Host, u.Hostname())
+	if h := u.Hostname(); strings.HasSuffix(h, ".") {
+		u.Host = strings.TrimSuffix(h, ".") + strings.TrimPrefix(u.Host, h)
+	}
 	return u.String()
 }
 
