@@ -429,7 +429,9 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 		// the URI checked here is not the one fetched.
 		return dst, manifestError("URI %q holds a variable reference", uri)
 	}
-	if needsBrowserRead(uri) || len(uri) > 0 && (uri[0] >= utf8.RuneSelf || uri[len(uri)-1] >= utf8.RuneSelf) {
+	raw := uri
+	if needsBrowserRead(uri) || len(uri) > 0 && (uri[0] >= utf8.RuneSelf || uri[len(uri)-1] >= utf8.RuneSelf) ||
+		len(uri) > 1 && (uri[0] == '\\' && isSlash(uri[1]) || uri[0] == '/' && uri[1] == '\\') {
 		read := asBrowserReads(string(uri))
 		if !hlsReadsAlike(string(uri), read) {
 			return dst, manifestError("URI %q is another URL to hls.js than to a browser's URL parser", uri)
@@ -481,6 +483,9 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 		// playlist's (RFC 3986 5.2.2, 5.2.4), so the URI written is the
 		// object it would fetch from the stored playlist: granted in the
 		// rendition's folder, as an absolute path elsewhere in the title.
+		if !hlsRemovesDotsAlike(raw) {
+			return dst, manifestError("URI %q has dot segments hls.js removes otherwise than a browser's URL parser", raw)
+		}
 		resolved := string(path)
 		if resolved[0] != '/' {
 			resolved = g.Prefix + resolved
@@ -532,10 +537,41 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 // took what the parser keeps (a no-break space, which it encodes), hls.js
 // fetches one object ("ht\ttps://keys.x/k" is a path in the rendition's
 // folder to it) and a player reading the URI with the parser (Safari's own
-// HLS, Shaka Player) another (https://keys.x/k).
+// HLS, Shaka Player) another (https://keys.x/k). So with a network path:
+// url-toolkit takes only "//" for one, the parser either slash, as in
+// `\\keys.x\k`, a path in the rendition's folder to hls.js.
 func hlsReadsAlike(uri, read string) bool {
 	uri = strings.TrimFunc(uri, isJSSpace)
-	return asBrowserReads(uri) == read && hasScheme(uri) == hasScheme(read) && strings.HasPrefix(uri, "//") == strings.HasPrefix(read, "//")
+	return asBrowserReads(uri) == read && hasScheme(uri) == hasScheme(read) &&
+		strings.HasPrefix(uri, "//") == (!hasScheme(read) && hostSlashes(read))
+}
+
+// hlsRemovesDotsAlike reports whether hls.js 1.7.4 removes the dot
+// segments of uri as a browser's URL parser does. url-toolkit
+// (buildAbsoluteURL, alwaysNormalize) removes those it sees first, "." and
+// ".." between '/' only (RFC 1808 section 4 step 6), and the browser the
+// rest from what it left: one with a tab or a newline in it, or %2e, or
+// after a '\' (dotSegment, splitPath). A ".." of url-toolkit's takes the
+// segment before it with it, so where a segment only the browser splits
+// or takes for a dot comes before one, the two remove different segments:
+// "x/%2e%2e/../seg" is x/seg to hls.js and ../seg to the parser.
+func hlsRemovesDotsAlike(uri []byte) bool {
+	if q := bytes.IndexAny(uri, "?#"); q >= 0 {
+		uri = uri[:q]
+	}
+	other := false
+	for seg := range bytes.SplitSeq(uri, []byte("/")) {
+		switch {
+		case string(seg) == "..":
+			if other {
+				return false
+			}
+		case string(seg) == ".":
+		case bytes.ContainsAny(seg, "\\\t\n\r") || len(seg) <= len("%2e%2e") && dotSegment(string(seg)) != 0:
+			other = true
+		}
+	}
+	return true
 }
 
 // titleFolder is the folder of the grant's title: the rendition's folder

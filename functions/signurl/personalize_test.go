@@ -271,6 +271,27 @@ var mediaURIRows = []struct {
 	{"a map with an empty URI", `#EXT-X-MAP:URI=""`, "", true},
 	{"a key with a URI of spaces", `#EXT-X-KEY:METHOD=AES-128,URI="  "`, "", true},
 	{"an interstitial asset list with an empty URI", `#EXT-X-DATERANGE:ID="ad12",CLASS="com.apple.hls.interstitial",X-ASSET-LIST=""`, "", true},
+	// url-toolkit removes the dot segments it sees ("." and ".." between
+	// '/') before the browser removes the rest (with a tab or a newline in
+	// them, %2e, after a '\'): where one the browser alone sees, or a '\',
+	// comes before one of url-toolkit's "..", the two pair them otherwise.
+	// Node 20 with url-toolkit as hls.min.js holds it: "x/%2e%2e/../seg1.m4s"
+	// is …/sd/x/seg1.m4s to hls.js, …/t1/seg1.m4s to new URL.
+	{"a tab in a dot-dot before a dot-dot", "hd/..\t/../seg1.m4s", "", true},
+	{"a percent-encoded dot-dot before a dot-dot", "x/%2e%2e/../seg1.m4s", "", true},
+	{"a backslash before a dot-dot", `x\y/../seg1.m4s`, "", true},
+	{"a percent-encoded dot-dot before a dot-dot in an absolute path", "/titles/t1/sd/x/%2E./../seg1.m4s", "", true},
+	{"an absolute URL on the pathway, a backslash before a dot-dot", `https://cdn.example.com/titles/t1/sd/x\y/../seg1.m4s`, "", true},
+	{"a backslash after a dot-dot", `../hd\seg1.m4s`, "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
+	{"a tab in a dot-dot after a dot-dot", "../x/..\t/y.m4s", "https://cdn.example.com/titles/t1/y.m4s", false},
+	// url-toolkit takes only "//" for a network path; a URL parser takes
+	// either slash for one ('\' in an http(s) URL, the relative slash
+	// state): "\\keys.example.com\k1" is a path in the rendition's folder
+	// to hls.js, the key server to a player reading it with the parser,
+	// and to hls.js's own asset-list loader (new URL(uri, playlist)).
+	{"a segment after two backslashes", `\\cdn.example.com\titles\t1\sd\seg1.m4s`, "", true},
+	{"a key server after two backslashes", `#EXT-X-KEY:METHOD=AES-128,URI="\\keys.example.com\k1"`, "", true},
+	{"an interstitial asset list after a backslash and a slash", `#EXT-X-DATERANGE:ID="ad14",X-ASSET-LIST="\/cdn.example.com/titles/t2/ads.json"`, "", true},
 	{"a tab in a key server's scheme", "#EXT-X-KEY:METHOD=AES-128,URI=\"ht\ttps://keys.example.com/k1\"", "", true},
 	{"a control before a key server's scheme", "#EXT-X-KEY:METHOD=AES-128,URI=\"\x01https://keys.example.com/k1\"", "", true},
 	{"a tab between a key server's slashes", "#EXT-X-KEY:METHOD=AES-128,URI=\"/\t/keys.example.com/k1\"", "", true},
