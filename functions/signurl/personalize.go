@@ -431,9 +431,11 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 	}
 	raw := uri
 	if needsBrowserRead(uri) || len(uri) > 0 && (uri[0] >= utf8.RuneSelf || uri[len(uri)-1] >= utf8.RuneSelf) ||
-		len(uri) > 1 && (uri[0] == '\\' && isSlash(uri[1]) || uri[0] == '/' && uri[1] == '\\') {
+		len(uri) > 0 && uri[0] == '\\' || len(uri) > 1 && uri[0] == '/' && uri[1] == '\\' {
 		read := asBrowserReads(string(uri))
-		if !hlsReadsAlike(string(uri), read) {
+		// Written as read, a key server's URI too: its dot segments must
+		// be the ones hls.js would have removed (hlsRemovesDotsAlike).
+		if !hlsReadsAlike(string(uri), read) || !hlsRemovesDotsAlike(uri) {
 			return dst, manifestError("URI %q is another URL to hls.js than to a browser's URL parser", uri)
 		}
 		// Written as the browser will read it, so that the dot segments
@@ -537,13 +539,19 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 // took what the parser keeps (a no-break space, which it encodes), hls.js
 // fetches one object ("ht\ttps://keys.x/k" is a path in the rendition's
 // folder to it) and a player reading the URI with the parser (Safari's own
-// HLS, Shaka Player) another (https://keys.x/k). So with a network path:
-// url-toolkit takes only "//" for one, the parser either slash, as in
-// `\\keys.x\k`, a path in the rendition's folder to hls.js.
+// HLS, Shaka Player) another (https://keys.x/k). So with a network path
+// or an absolute path: url-toolkit takes only "//" and "/" for them, the
+// parser either slash, so `\\keys.x\k` and `\titles\t1\x` are paths in
+// the rendition's folder to hls.js.
 func hlsReadsAlike(uri, read string) bool {
 	uri = strings.TrimFunc(uri, isJSSpace)
-	return asBrowserReads(uri) == read && hasScheme(uri) == hasScheme(read) &&
-		strings.HasPrefix(uri, "//") == (!hasScheme(read) && hostSlashes(read))
+	if asBrowserReads(uri) != read || hasScheme(uri) != hasScheme(read) {
+		return false
+	}
+	if hasScheme(read) {
+		return true
+	}
+	return strings.HasPrefix(uri, "//") == hostSlashes(read) && strings.HasPrefix(uri, "/") == (read != "" && isSlash(read[0]))
 }
 
 // hlsRemovesDotsAlike reports whether hls.js 1.7.4 removes the dot
@@ -567,7 +575,12 @@ func hlsRemovesDotsAlike(uri []byte) bool {
 				return false
 			}
 		case string(seg) == ".":
-		case bytes.ContainsAny(seg, "\\\t\n\r") || len(seg) <= len("%2e%2e") && dotSegment(string(seg)) != 0:
+		case bytes.IndexByte(seg, '\\') >= 0:
+			other = true
+		case bytes.ContainsAny(seg, "\t\n\r"):
+			// A dot once the browser has removed them.
+			other = other || dotSegment(asBrowserReads(string(seg))) != 0
+		case len(seg) <= len("%2e%2e") && dotSegment(string(seg)) != 0:
 			other = true
 		}
 	}

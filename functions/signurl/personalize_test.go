@@ -282,6 +282,8 @@ var mediaURIRows = []struct {
 	{"a backslash before a dot-dot", `x\y/../seg1.m4s`, "", true},
 	{"a percent-encoded dot-dot before a dot-dot in an absolute path", "/titles/t1/sd/x/%2E./../seg1.m4s", "", true},
 	{"an absolute URL on the pathway, a backslash before a dot-dot", `https://cdn.example.com/titles/t1/sd/x\y/../seg1.m4s`, "", true},
+	{"a key server, a tab in a dot-dot before a dot-dot", "#EXT-X-KEY:METHOD=AES-128,URI=\"https://keys.example.com/a/..\t/../k1\"", "", true},
+	{"an absolute path after a backslash", `\titles\t1\sd\seg1.m4s`, "", true},
 	{"a backslash after a dot-dot", `../hd\seg1.m4s`, "https://cdn.example.com/titles/t1/hd/seg1.m4s", false},
 	{"a tab in a dot-dot after a dot-dot", "../x/..\t/y.m4s", "https://cdn.example.com/titles/t1/y.m4s", false},
 	// url-toolkit takes only "//" for a network path; a URL parser takes
