@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -169,12 +170,7 @@ func readAsPlayers(t *testing.T, rs []reading) (string, []answer) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		// make test installs node with the browser test's tools
-		// (infra/local/install-browser.sh); under CI=true it must be here.
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("node not found under CI=true (infra/local/install-browser.sh installs it): %v", err)
-		}
-		t.Skipf("node not found: %v", err)
+		missingNode(t, err.Error())
 	}
 	in, err := json.Marshal(map[string]any{"hls": hlsMinJS(t), "readings": rs})
 	if err != nil {
@@ -195,7 +191,23 @@ func readAsPlayers(t *testing.T, rs []reading) (string, []answer) {
 	if err := json.Unmarshal(out, &res); err != nil || len(res.Answers) != len(rs) {
 		t.Fatalf("node testdata/players.cjs answered %d of %d readings (%v): %.300s", len(res.Answers), len(rs), err, out)
 	}
+	major, _, _ := strings.Cut(strings.TrimPrefix(res.Node, "v"), ".")
+	if n, err := strconv.Atoi(major); err != nil || n < 20 {
+		missingNode(t, "found node "+res.Node)
+	}
 	return res.Node, res.Answers
+}
+
+// missingNode ends a test that has no Node.js 20 to read URLs with (the
+// tables' expectations were taken with it): make test needs it anyway
+// (infra/local/install.sh's require_node, for the emulators), so under
+// CI=true it fails, elsewhere it skips, as the browser tests do.
+func missingNode(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("no Node.js 20 or newer on PATH under CI=true: %s", why)
+	}
+	t.Skipf("no Node.js 20 or newer on PATH: %s", why)
 }
 
 // hlsMinJS is the hls.js build the player page loads.

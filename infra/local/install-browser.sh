@@ -72,16 +72,6 @@ find_full_chromium() {
 	done
 }
 
-# node also reads the manifest personalizer's URL tables as the browser and
-# hls.js do (functions/signurl TestURLReadingsAgreeWithThePlayers), which
-# needs no browser: it is installed even where Chromium is not.
-if { ! command -v node || ! command -v npm; } >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${PLAYPLANE_NO_APT:-}" != 1 ]; then
-	log "node or npm not found: installing Debian's nodejs and npm packages with apt-get (set PLAYPLANE_NO_APT=1 to forbid)"
-	{ apt-get -o DPkg::Lock::Timeout=900 update -qq &&
-		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends nodejs npm; } >&2 ||
-		log "'apt-get install nodejs npm' failed"
-fi
-
 chromium="$(find_chromium)"
 if [ -z "$chromium" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${PLAYPLANE_NO_APT:-}" != 1 ]; then
 	log "chromium-headless-shell not found: installing Debian's chromium-headless-shell package with apt-get (set PLAYPLANE_NO_APT=1 to forbid)"
