@@ -67,8 +67,9 @@ func eachLine(b []byte, fn func(line []byte) error) error {
 // others), URIs from link, and EXT-X-CONTENT-STEERING naming steeringURI
 // and the first pathway as the one to use until the steering manifest has
 // been read. I-frame variants and other tags with relative URIs (session
-// keys), or URIs on a pathway (offThePathways), are dropped; alternate renditions with URIs (EXT-X-MEDIA) are
-// refused, as their groups would have to be repeated per pathway too.
+// keys), or with URIs on a pathway (offThePathways), are dropped;
+// alternate renditions with URIs (EXT-X-MEDIA) are refused, as their
+// groups would have to be repeated per pathway too.
 func PersonalizeMaster(dst, stored []byte, allowed []playback.Rendition, pathways []Pathway, steeringURI string, link VariantLink) ([]byte, error) {
 	if len(pathways) == 0 {
 		return dst, manifestError("no pathway")
