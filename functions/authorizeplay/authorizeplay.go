@@ -708,9 +708,10 @@ const maxReauthorizations = 8
 // re-authorization's admission beat) names the session it replaced, and
 // "end this stream" means the play, not a session already over. Each
 // session a re-authorization replaced names the one that took over
-// (Session.ReplacedBy); the live one is ended. A session ended otherwise,
-// or replaced by a play that was not its re-authorization (another title
-// on the device), ends the walk.
+// (Session.ReplacedBy); the one the play is in is ended (endByUser), live
+// or lapsed so lately that its heartbeat may renew it. A session ended
+// otherwise, or replaced by a play that was not its re-authorization
+// (another title on the device), ends the walk.
 func (s *Server) endPlay(ctx context.Context, sess playback.Session, now time.Time) error {
 	for range maxReauthorizations {
 		if sess.EndReason != playback.EndReplaced || sess.ReplacedBy == "" {
@@ -723,16 +724,40 @@ func (s *Server) endPlay(ctx context.Context, sess playback.Session, now time.Ti
 		if err != nil {
 			return err
 		}
-		if next.Active(now) {
-			// Replaced again meanwhile, the end returns it as replaced:
-			// the walk goes on to its successor.
-			if next, err = s.deps.Store.EndSession(ctx, next.ID, playback.EndByUser, now); err != nil {
-				return err
-			}
+		// Replaced again meanwhile, the end returns it as replaced: the
+		// walk goes on to its successor.
+		if next, err = s.endByUser(ctx, next, now); err != nil {
+			return err
 		}
 		sess = next
 	}
 	return nil
+}
+
+// endByUser ends sess at now for DELETE /v1/sessions/{id} and returns it
+// as stored then. A live session is ended. So is one whose lease lapsed
+// by this clock and that nobody ended: a heartbeat that read the lease
+// just before the expiry may still renew it (ListRenewableSessions), and
+// the stream the viewer ended would play on; its end, at or after the
+// lapse, reads as the lapse (Session.Over). A session ended already is
+// left as it is.
+func (s *Server) endByUser(ctx context.Context, sess playback.Session, now time.Time) (playback.Session, error) {
+	switch {
+	case sess.Active(now):
+		return s.deps.Store.EndSession(ctx, sess.ID, playback.EndByUser, now)
+	case sess.EndedAt.IsZero():
+		if _, err := playback.EndSessions(ctx, s.deps.Store, sess.AccountID, playback.EndByUser, now,
+			func(x playback.Session) bool { return x.ID == sess.ID }); err != nil {
+			return playback.Session{}, err
+		}
+		// As ended, or as a re-authorization that came first replaced it.
+		got, err := s.deps.Store.GetSession(ctx, sess.ID)
+		if playback.IsCode(err, playback.CodeNotFound) {
+			return sess, nil // past its retention: nothing renews it
+		}
+		return got, err
+	}
+	return sess, nil
 }
 
 // onEntitlementChanged ends the active sessions of accounts that lost their

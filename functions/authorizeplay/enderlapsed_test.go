@@ -9,6 +9,7 @@ import (
 
 	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/functions/authorizeplay"
+	"github.com/playplane/playplane/shared/auth"
 	"github.com/playplane/playplane/shared/demo"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -74,6 +75,56 @@ func TestEndersEndALeaseThatJustLapsed(t *testing.T) {
 			if !playback.IsCode(err, playback.CodeGone) {
 				t.Errorf("the tv's heartbeat, read before its lease lapsed, after the %s: %v, lease until %s; want gone",
 					tc.name, err, got.ExpiresAt.Format(time.RFC3339))
+			}
+		})
+	}
+}
+
+// TestEndPlayEndsALapsedSuccessor: DELETE /v1/sessions/{id} of a session
+// its play's re-authorization replaced, at an instant when the successor's
+// lease had just lapsed (no heartbeat came in time), ends that successor
+// too, as it ends the named session in that state: the device's heartbeat
+// that read the successor's lease a moment before its expiry, and renews
+// after the DELETE, is refused (410) instead of playing on after the
+// viewer pressed "End this stream". The successor's end reads as the lapse.
+func TestEndPlayEndsALapsedSuccessor(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		renew func(h *harness, sess playback.Session, held auth.PlaybackClaims, now time.Time) (playback.Session, error)
+	}{
+		{"RenewLease", func(h *harness, sess playback.Session, _ auth.PlaybackClaims, now time.Time) (playback.Session, error) {
+			return h.store.RenewLease(context.Background(), sess.ID, 2*time.Minute, 0, now)
+		}},
+		{"RenewHeldLease", func(h *harness, _ playback.Session, held auth.PlaybackClaims, now time.Time) (playback.Session, error) {
+			return h.store.RenewHeldLease(context.Background(), held.Held(), 2*time.Minute, 0, now)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			tok := h.token(demo.AccountFamily)
+			first, _ := h.admitted(t, h.play(demo.AccountFamily, "sintel", "tv"))
+			next, claims := h.admitted(t, h.do(http.MethodPost, "/v1/play", tok,
+				`{"title_id":"sintel","device_id":"tv","replaces_session_id":"`+first.SessionID+`"}`))
+			h.now = next.LeaseExpiresAt // the DELETE's clock: the successor's lease has lapsed
+			v := decodeAs[authorizeplay.SessionView](t, h.do(http.MethodDelete, "/v1/sessions/"+first.SessionID, tok, ""), http.StatusOK)
+			if v.EndReason != playback.EndReplaced {
+				t.Fatalf("DELETE of the replaced session answered end_reason %q, want %q", v.EndReason, playback.EndReplaced)
+			}
+			read := next.LeaseExpiresAt.Add(-time.Millisecond) // the heartbeat's
+			got, err := tc.renew(h, playback.Session{ID: next.SessionID}, claims, read)
+			if !playback.IsCode(err, playback.CodeGone) {
+				t.Fatalf("the tv's %s of the re-authorized session, read before its lease lapsed, after the viewer ended the play: %v, lease until %s; want gone",
+					tc.name, err, got.ExpiresAt.Format(time.RFC3339Nano))
+			}
+			stored, err := h.store.GetSession(context.Background(), next.SessionID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if at, reason := stored.Over(); reason != playback.EndLapsed || !at.Equal(next.LeaseExpiresAt) {
+				t.Errorf("the lapsed successor's end reads as %q at %s, want %q at its lease's expiry %s",
+					reason, at, playback.EndLapsed, next.LeaseExpiresAt)
 			}
 		})
 	}
