@@ -249,7 +249,10 @@ type PlayRequest struct {
 	// meanwhile (410 session_ended otherwise), decided in the admission's
 	// own atomic step (playback.LeaseRequest.Replaces), so that ending a
 	// stream from another screen is not undone by a re-authorization
-	// under way. A fresh play leaves it out.
+	// under way. A retry whose first try was admitted but answered lost
+	// (a 5xx) names a session that try replaced: it re-authorizes the
+	// play where that try took it, or hears how the play ended there. A
+	// fresh play leaves it out.
 	ReplacesSessionID string `json:"replaces_session_id,omitempty"`
 }
 
@@ -696,12 +699,6 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// maxReauthorizations bounds how many re-authorizations endPlay follows
-// from the session named: a play re-authorizes about once per
-// PLAYBACK_TOKEN_TTL, and a list read more than a few of those ago names
-// a play the viewer can see is still on.
-const maxReauthorizations = 8
-
 // endPlay ends the play of sess, which DELETE /v1/sessions/{id} named and
 // has ended, where it went on after a re-authorization: a list read just
 // before the play's re-authorization (or an end racing it that the
@@ -711,9 +708,11 @@ const maxReauthorizations = 8
 // (Session.ReplacedBy); the one the play is in is ended (endByUser), live
 // or lapsed so lately that its heartbeat may renew it. A session ended
 // otherwise, or replaced by a play that was not its re-authorization
-// (another title on the device), ends the walk.
+// (another title on the device), ends the walk, as does
+// playback.MaxReauthorizations: a re-authorization retried from the
+// session named follows the same walk (LeaseRequest.FollowReplaces).
 func (s *Server) endPlay(ctx context.Context, sess playback.Session, now time.Time) error {
-	for range maxReauthorizations {
+	for range playback.MaxReauthorizations {
 		if sess.EndReason != playback.EndReplaced || sess.ReplacedBy == "" {
 			return nil
 		}

@@ -188,3 +188,81 @@ func TestEndSessionEndsTheReauthorizedPlay(t *testing.T) {
 		})
 	}
 }
+
+// TestReauthorizeRetried: a re-authorization whose first try was admitted
+// but whose answer was lost (the gateway's 5xx) is retried naming the
+// same session, which that try replaced. Nobody ended the play, so the
+// retry is admitted where the play went on, and the device plays one
+// stream; the other screen's DELETE of the session it listed still ends
+// the play wherever it went. Once the play was ended (from another
+// screen, by another title on the device), the retry is refused 410
+// naming that end, writing nothing.
+func TestReauthorizeRetried(t *testing.T) {
+	t.Parallel()
+	const device = "tv"
+	for _, tc := range []struct {
+		name string
+		// after acts once the first try committed, its answer lost.
+		after     func(h *harness, first authorizeplay.PlayResponse)
+		status    int
+		reason    string
+		endReason string
+	}{
+		{name: "first try's answer lost", status: http.StatusCreated},
+		{name: "ended from another screen meanwhile", status: http.StatusGone,
+			reason: playback.ReasonSessionEnded, endReason: playback.EndByUser,
+			after: func(h *harness, first authorizeplay.PlayResponse) {
+				h.mustDo(http.MethodDelete, "/v1/sessions/"+first.SessionID, http.StatusOK) // a list read before the first try
+			}},
+		{name: "another title on the device meanwhile", status: http.StatusGone,
+			reason: playback.ReasonSessionEnded, endReason: playback.EndReplaced,
+			after: func(h *harness, _ authorizeplay.PlayResponse) {
+				h.admitted(h.t.(*testing.T), h.play(demo.AccountFamily, "sintel", device))
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			tok := h.token(demo.AccountFamily)
+			first, _ := h.admitted(t, h.play(demo.AccountFamily, "sintel", device))
+			reauth := `{"title_id":"sintel","device_id":"` + device + `","replaces_session_id":"` + first.SessionID + `"}`
+			if rec := h.do(http.MethodPost, "/v1/play", tok, reauth); rec.Code != http.StatusCreated {
+				t.Fatalf("re-authorization: %d %s", rec.Code, rec.Body) // committed; the player never hears it
+			}
+			if tc.after != nil {
+				tc.after(h, first)
+			}
+			ctx := context.Background()
+			activeBefore, _ := h.store.ListActiveSessions(ctx, demo.AccountFamily, h.now)
+			rec := h.do(http.MethodPost, "/v1/play", tok, reauth)
+			if tc.status != http.StatusCreated {
+				e := errorOf(t, rec)
+				var details struct {
+					EndReason string `json:"end_reason"`
+				}
+				raw, _ := json.Marshal(e.Details)
+				if rec.Code != tc.status || e.Reason != tc.reason || json.Unmarshal(raw, &details) != nil || details.EndReason != tc.endReason {
+					t.Fatalf("retried re-authorization: %d %s, want %d %s end_reason %s", rec.Code, rec.Body, tc.status, tc.reason, tc.endReason)
+				}
+				activeAfter, _ := h.store.ListActiveSessions(ctx, demo.AccountFamily, h.now)
+				if !slices.EqualFunc(activeAfter, activeBefore, func(a, b playback.Session) bool { return a.ID == b.ID }) {
+					t.Fatalf("a refused retry wrote: active %+v -> %+v", activeBefore, activeAfter)
+				}
+				return
+			}
+			if rec.Code != tc.status {
+				t.Fatalf("retried re-authorization, the play's session replaced by its lost first try: %d %s, want %d",
+					rec.Code, rec.Body, tc.status)
+			}
+			again, _ := h.admitted(t, rec)
+			if s := h.activeOn(t, demo.AccountFamily, device); len(s) != 1 || s[0].ID != again.SessionID {
+				t.Fatalf("active on %s after the retry: %+v, want only %s", device, s, again.SessionID)
+			}
+			// The other screen listed the first session: its end reaches the retry's.
+			h.mustDo(http.MethodDelete, "/v1/sessions/"+first.SessionID, http.StatusOK)
+			if s := h.activeOn(t, demo.AccountFamily, device); len(s) != 0 {
+				t.Fatalf("active on %s after the play was ended from another screen: %+v", device, s)
+			}
+		})
+	}
+}

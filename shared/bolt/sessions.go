@@ -54,14 +54,15 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (se
 		case !playback.IsCode(err, playback.CodeNotFound):
 			return err
 		}
-		if req.Replaces != "" {
-			prev, err := get[playback.Session](tx, bucketSessions, []byte(req.Replaces), "session", req.Replaces)
-			if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
-				return err
+		play, err := req.FollowReplaces(func(id string) (playback.Session, bool, error) {
+			sess, err := get[playback.Session](tx, bucketSessions, []byte(id), "session", id)
+			if playback.IsCode(err, playback.CodeNotFound) {
+				return sess, false, nil
 			}
-			if err := req.CheckReplaces(prev, err == nil); err != nil {
-				return err
-			}
+			return sess, err == nil, err
+		})
+		if err != nil {
+			return err
 		}
 		active, err := activeSessions(tx, req.AccountID, req.Now, true)
 		if err != nil {
@@ -72,7 +73,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (se
 			return err
 		}
 		for _, r := range replaced {
-			if err := storeEnded(tx, req.Replace(r)); err != nil {
+			if err := storeEnded(tx, req.Replace(r, play.ID)); err != nil {
 				return err
 			}
 		}

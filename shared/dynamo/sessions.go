@@ -144,7 +144,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == req.SessionID }); i >= 0 {
 			return active[i], nil
 		}
-		prevCheck, err := s.checkReplaces(ctx, req, active)
+		play, prevCheck, err := s.checkReplaces(ctx, req, active)
 		if err != nil {
 			return playback.Session{}, err
 		}
@@ -160,7 +160,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			return playback.Session{}, refusal
 		}
 		sess := req.NewSession()
-		in, err := s.admitTx(req, sess, slots, replaced, locks)
+		in, err := s.admitTx(req, play.ID, sess, slots, replaced, locks)
 		if err != nil {
 			return playback.Session{}, s.fail(op, err)
 		}
@@ -208,28 +208,41 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	}
 }
 
-// checkReplaces applies req.CheckReplaces to the session req.Replaces
-// names. Among the active leases read, it is one of the device's, which
-// the admission replaces on the condition that its slot still holds it as
+// checkReplaces applies req.FollowReplaces to the sessions of the play
+// req.Replaces names, and returns the session it re-authorizes. A session
+// among the active leases read is one of the device's, which the
+// admission replaces on the condition that its slot still holds it as
 // read: an end since frees the slot and cancels the transaction, and the
-// next round reads it ended. Otherwise it is read, and the admission
-// conditions on its version as read, the check returned.
-func (s *Store) checkReplaces(ctx context.Context, req playback.LeaseRequest, active []playback.Session) (*types.TransactWriteItem, error) {
-	if req.Replaces == "" {
-		return nil, nil
+// next round reads it ended. Others are read; the admission conditions on
+// the version as read of the one it re-authorizes (the check returned).
+// The ended sessions followed on the way need no condition: an end is
+// final (EndSession returns an ended session as it is, the renewals
+// refuse it), ReplacedBy with it.
+func (s *Store) checkReplaces(ctx context.Context, req playback.LeaseRequest, active []playback.Session) (playback.Session, *types.TransactWriteItem, error) {
+	versions := map[string]int64{}
+	play, err := req.FollowReplaces(func(id string) (playback.Session, bool, error) {
+		if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == id }); i >= 0 {
+			return active[i], true, nil
+		}
+		sess, version, _, err := s.readSession(ctx, id)
+		switch {
+		case playback.IsCode(err, playback.CodeNotFound):
+			return sess, false, nil
+		case err != nil:
+			return sess, false, s.fail("AcquireLease", err)
+		}
+		versions[id] = version
+		return sess, true, nil
+	})
+	if err != nil || play.ID == "" {
+		return play, nil, err
 	}
-	if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == req.Replaces }); i >= 0 {
-		return nil, req.CheckReplaces(active[i], true)
+	version, read := versions[play.ID]
+	if !read {
+		return play, nil, nil // active: its slot's condition stands for it
 	}
-	prev, version, _, err := s.readSession(ctx, req.Replaces)
-	if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
-		return nil, s.fail("AcquireLease", err)
-	}
-	if err := req.CheckReplaces(prev, err == nil); err != nil {
-		return nil, err
-	}
-	return &types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName: aws.String(s.table), Key: sessionKey(req.Replaces),
+	return play, &types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: aws.String(s.table), Key: sessionKey(play.ID),
 		ConditionExpression: aws.String("#version = :v"), ExpressionAttributeNames: names("#version"),
 		ExpressionAttributeValues: item{":v": num(version)},
 	}}, nil
@@ -302,7 +315,8 @@ func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Ti
 
 // admitTx builds the admission transaction: create the session (always the
 // first item, so a cancellation naming it means the session exists), take a
-// slot for it, end the sessions it replaces and move the device lock.
+// slot for it, end the sessions it replaces (play, the one it
+// re-authorizes, naming it its successor) and move the device lock.
 //
 // The slot is the first replaced session's, on the condition that it still
 // holds that session at the expiry read (every write of a session moves its
@@ -318,7 +332,7 @@ func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Ti
 // device lock must still name the session it named when read, so of racing
 // plays from one device one commits and the others read again and replace
 // it.
-func (s *Store) admitTx(req playback.LeaseRequest, sess playback.Session, slots []slot, replaced []playback.Session, locks map[string]string) (*dynamodb.TransactWriteItemsInput, error) {
+func (s *Store) admitTx(req playback.LeaseRequest, play string, sess playback.Session, slots []slot, replaced []playback.Session, locks map[string]string) (*dynamodb.TransactWriteItemsInput, error) {
 	doc, err := docAttr(sess)
 	if err != nil {
 		return nil, err
@@ -348,7 +362,7 @@ func (s *Store) admitTx(req playback.LeaseRequest, sess playback.Session, slots 
 		held := slots[slices.IndexFunc(slots, func(sl slot) bool { return sl.session.ID == r.ID })]
 		unchanged := condition{cond: aws.String("#session = :id AND #exp = :exp"), names: names("#session", "#exp"),
 			values: item{":id": str(r.ID), ":exp": num(held.expires)}}
-		ended, err := s.endedUpdate(req.Replace(r))
+		ended, err := s.endedUpdate(req.Replace(r, play))
 		if err != nil {
 			return nil, err
 		}

@@ -156,7 +156,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == req.SessionID }); i >= 0 {
 			return active[i], nil
 		}
-		prevWrites, err := s.checkReplaces(ctx, req, active)
+		play, prevWrites, err := s.checkReplaces(ctx, req, active)
 		if err != nil {
 			return playback.Session{}, err
 		}
@@ -178,7 +178,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			}
 			return playback.Session{}, refusal
 		}
-		writes, claimed, err := s.admitWrites(req, sess, slots, locks, replaced, target)
+		writes, claimed, err := s.admitWrites(req, play.ID, sess, slots, locks, replaced, target)
 		if err != nil {
 			return playback.Session{}, fail(op, err)
 		}
@@ -246,28 +246,41 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	}
 }
 
-// checkReplaces applies req.CheckReplaces to the session req.Replaces
-// names. Among the active leases read, it is one of the device's, which
-// the admission replaces through its slot's guard: an end since moved the
-// slot, the commit fails and the next round reads it ended. Otherwise it
-// is read, and rewritten as read through its own guard in the admission's
-// commit (the writes returned), so that an end landing in between (by a
-// clock that still saw the lease) fails one of the two.
-func (s *Store) checkReplaces(ctx context.Context, req playback.LeaseRequest, active []playback.Session) ([]write, error) {
-	if req.Replaces == "" {
-		return nil, nil
+// checkReplaces applies req.FollowReplaces to the sessions of the play
+// req.Replaces names, and returns the session it re-authorizes. A session
+// among the active leases read is one of the device's, which the
+// admission replaces through its slot's guard: an end since moved the
+// slot, the commit fails and the next round reads it ended. Others are
+// read, and the one re-authorized is rewritten as read through its own
+// guard in the admission's commit (the writes returned), so that an end
+// landing in between (by a clock that still saw the lease) fails one of
+// the two. The ended sessions followed on the way need no guard: an end
+// is final (EndSession returns an ended session as it is, the renewals
+// refuse it), ReplacedBy with it.
+func (s *Store) checkReplaces(ctx context.Context, req playback.LeaseRequest, active []playback.Session) (playback.Session, []write, error) {
+	read := map[string]stored{}
+	play, err := req.FollowReplaces(func(id string) (playback.Session, bool, error) {
+		if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == id }); i >= 0 {
+			return active[i], true, nil
+		}
+		st, sess, _, err := s.readSession(ctx, "AcquireLease", id)
+		switch {
+		case playback.IsCode(err, playback.CodeNotFound):
+			return sess, false, nil
+		case err != nil:
+			return sess, false, err
+		}
+		read[id] = st
+		return sess, true, nil
+	})
+	if err != nil || play.ID == "" {
+		return play, nil, err
 	}
-	if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == req.Replaces }); i >= 0 {
-		return nil, req.CheckReplaces(active[i], true)
+	st, ok := read[play.ID]
+	if !ok {
+		return play, nil, nil // active: its slot's guard stands for it
 	}
-	st, prev, _, err := s.readSession(ctx, "AcquireLease", req.Replaces)
-	if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
-		return nil, err
-	}
-	if err := req.CheckReplaces(prev, err == nil); err != nil {
-		return nil, err
-	}
-	return s.replace(st, maps.Clone(st.data)), nil
+	return play, s.replace(st, maps.Clone(st.data)), nil
 }
 
 // admissionGuard is ReadAdmission's read: the account document, whose
@@ -314,8 +327,9 @@ func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Ti
 
 // admitWrites are the writes of one admission: the device lock moves to the
 // new session, the session takes a slot — the first replaced session's, or
-// free slot target — and is created, the replaced sessions end and any
-// further slots they held are freed. Every slot and the lock are written
+// free slot target — and is created, the replaced sessions end (play, the
+// one it re-authorizes, naming it its successor) and any further slots
+// they held are freed. Every slot and the lock are written
 // through their guards (or created), so the commit fails if any of them
 // moved since the read; the session is changed only by writers holding its
 // slot's guard, so ending a replaced session needs no guard of its own.
@@ -323,7 +337,7 @@ func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Ti
 // fails part-way leaves only the lock or the slot claim, and the caller
 // releases the latter. The slots of leases lapsed by now are freed. It
 // returns the slot as claimed (its new revision).
-func (s *Store) admitWrites(req playback.LeaseRequest, sess playback.Session, slots []slot, locks map[string]stored,
+func (s *Store) admitWrites(req playback.LeaseRequest, play string, sess playback.Session, slots []slot, locks map[string]stored,
 	replaced []playback.Session, target int) (writes []write, claimed stored, err error) {
 	lock, ok := locks[req.DeviceID]
 	if !ok {
@@ -354,7 +368,7 @@ func (s *Store) admitWrites(req playback.LeaseRequest, sess playback.Session, sl
 	writes = append(writes, write{ref: s.sessionRef(sess.ID), create: true, fields: sessFields})
 	for i, r := range replaced {
 		sl := slotOf(r.ID)
-		ended, err := s.sessionFields(req.Replace(r), sl.index)
+		ended, err := s.sessionFields(req.Replace(r, play), sl.index)
 		if err != nil {
 			return nil, claimed, err
 		}

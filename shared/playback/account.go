@@ -694,7 +694,9 @@ type Session struct {
 	// ReplacedBy is, on a session a re-authorization replaced
 	// (LeaseRequest.Replaces), the session its play went on in: ending
 	// this one from another screen (by a list read before the
-	// re-authorization) ends that one, the same play.
+	// re-authorization) ends that one, the same play, and a retry of the
+	// re-authorization (its answer lost) goes on from that one
+	// (LeaseRequest.FollowReplaces).
 	ReplacedBy string `json:"replaced_by,omitempty"`
 	// Lease is the store's own locator of the session's lease (DynamoDB:
 	// its slot), "" where the store needs none. Opaque to callers, who

@@ -40,11 +40,12 @@ func (r LeaseRequest) Admit(active []Session) (replaced []Session, err error) {
 }
 
 // Replace ends s, a session of the requesting device that the admission
-// replaces. The session a re-authorization names (r.Replaces) is the
-// same play going on in the new one, which its ReplacedBy names.
-func (r LeaseRequest) Replace(s Session) Session {
+// replaces. play is the session the admission re-authorizes
+// (FollowReplaces; "" for a play that names none): the same play going
+// on in the new one, which its ReplacedBy names.
+func (r LeaseRequest) Replace(s Session, play string) Session {
 	s.EndedAt, s.EndReason = r.Now, EndReplaced
-	if s.ID == r.Replaces {
+	if play != "" && s.ID == play {
 		s.ReplacedBy = r.SessionID
 	}
 	return s
@@ -60,38 +61,72 @@ func ExistingLease(sess Session, now time.Time) (Session, error) {
 	return Session{}, SessionEnded(sess.ID)
 }
 
-// CheckReplaces is the rule of LeaseRequest.Replaces every store applies
-// inside the admission's atomic step to prev, the named session as stored
-// then (found false: the store holds none). A live session, or one whose
-// lease ran out unrenewed (a tab asleep past its token) and that nobody
-// ended, is replaced as the device's session always is. One that was
-// ended is over for good, the lapse of its lease before the end
-// notwithstanding (an end from another screen of a stream listed a
-// moment before it lapsed): 410 as its heartbeats hear it (WithEndReason:
+// MaxReauthorizations bounds how many re-authorizations are followed
+// from a session (Session.ReplacedBy): a play re-authorizes about once
+// per PLAYBACK_TOKEN_TTL, and a session more than a few of those behind
+// names a play its player (a retry) or viewer (a list) lost sight of.
+const MaxReauthorizations = 8
+
+// FollowReplaces is the rule of LeaseRequest.Replaces every store applies
+// inside the admission's atomic step, get reading a session as stored
+// then (found false: the store holds none). It returns the session the
+// admission re-authorizes, which the admission replaces (Replace), or
+// why it may not.
+//
+// The play is where its re-authorizations took it: from the session
+// named, each one a re-authorization replaced names the next
+// (ReplacedBy), so a retry whose first try committed but whose answer
+// was lost (a gateway's 5xx) goes on from the session that try admitted,
+// as the DELETE of a session does (nobody ended the play). The session
+// the play is in, live or lapsed unrenewed (a tab asleep past its token)
+// with nobody having ended it, is re-authorized: replaced as the device's
+// session always is, counted once against the limit. Ended otherwise (from
+// another screen, by removing the device, by another title on the device)
+// the play is over for good, the lapse of its lease before the end
+// notwithstanding (an end from another screen of a stream listed a moment
+// before it lapsed): 410 as its heartbeats hear it (WithEndReason:
 // session_ended naming why, or lease_expired when the lease lapsed before
-// the end).
+// the end). So is a play past MaxReauthorizations, or whose next session
+// the store no longer holds.
 // Another account's session is answered as an unknown one, 410
 // session_not_found, which cannot say it was not ended; another device's
 // is no re-authorization of this one (CodeInvalid), since the admission
 // would leave it running.
-func (r LeaseRequest) CheckReplaces(prev Session, found bool) error {
+func (r LeaseRequest) FollowReplaces(get func(id string) (sess Session, found bool, err error)) (Session, error) {
 	if r.Replaces == "" {
-		return nil
+		return Session{}, nil
 	}
-	if !found || prev.ID != r.Replaces || prev.AccountID != r.AccountID {
-		return &Error{Code: CodeGone, Reason: ReasonSessionNotFound,
+	cur, found, err := get(r.Replaces)
+	switch {
+	case err != nil:
+		return Session{}, err
+	case !found || cur.ID != r.Replaces || cur.AccountID != r.AccountID:
+		return Session{}, &Error{Code: CodeGone, Reason: ReasonSessionNotFound,
 			Message: fmt.Sprintf("session %q is over or was never admitted; it cannot be re-authorized", r.Replaces)}
+	case cur.DeviceID != r.DeviceID:
+		return Session{}, Errorf(CodeInvalid, ReasonReplacesSessionID, "session %q plays on another device, not this one", r.Replaces)
 	}
-	if prev.DeviceID != r.DeviceID {
-		return Errorf(CodeInvalid, ReasonReplacesSessionID, "session %q plays on another device, not this one", r.Replaces)
+	for hops := 0; cur.EndReason == EndReplaced && cur.ReplacedBy != "" && hops < MaxReauthorizations; hops++ {
+		next, found, err := get(cur.ReplacedBy)
+		if err != nil {
+			return Session{}, err
+		}
+		if !found || next.ID != cur.ReplacedBy || next.AccountID != r.AccountID || next.DeviceID != r.DeviceID {
+			break
+		}
+		cur = next
 	}
-	if prev.Active(r.Now) || prev.EndedAt.IsZero() {
-		return nil
+	if cur.EndedAt.IsZero() {
+		return cur, nil
 	}
-	return WithEndReason(SessionEnded(prev.ID), prev, r.Now)
+	gone := SessionEnded(r.Replaces)
+	if cur.ID != r.Replaces {
+		gone.Message = fmt.Sprintf("session %q went on in %q, which has ended", r.Replaces, cur.ID)
+	}
+	return Session{}, WithEndReason(gone, cur, r.Now)
 }
 
-// ReauthorizationGones are every reason CheckReplaces refuses a
+// ReauthorizationGones are every reason FollowReplaces refuses a
 // re-authorization 410 with. The OpenAPI document's ReauthorizationGone
 // lists exactly these, checked against this list.
 var ReauthorizationGones = []string{ReasonSessionEnded, ReasonLeaseExpired, ReasonSessionNotFound}

@@ -121,11 +121,13 @@ type LeaseRequest struct {
 	SaveAccount *Account
 	// Replaces, when set, names the session this admission re-authorizes
 	// (a player renewing its playback token before it expires): the store
-	// reads that session in the admission's atomic step and admits only
-	// if CheckReplaces passes on it as stored then, refusing and writing
-	// nothing otherwise. So a session the account ended (from another
-	// screen, by removing the device, by another play on the device) is
-	// not brought back by a re-authorization the player had under way.
+	// reads that session, and those its re-authorizations went on in, in
+	// the admission's atomic step and admits only if FollowReplaces
+	// passes on them as stored then, refusing and writing nothing
+	// otherwise. So a play the account ended (from another screen, by
+	// removing the device, by another play on the device) is not brought
+	// back by a re-authorization the player had under way, and one whose
+	// answer was lost is retried where it went on.
 	Replaces string
 }
 

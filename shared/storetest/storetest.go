@@ -57,6 +57,8 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"RaceAtALeaseExpiry", testRaceAtALeaseExpiry},
 		{"ReauthorizeEnded", testReauthorizeEnded},
 		{"ReauthorizeRacesEnd", testReauthorizeRacesEnd},
+		{"ReauthorizeRetried", testReauthorizeRetried},
+		{"ReauthorizeRetryRace", testReauthorizeRetryRace},
 		{"RenewLease", testRenewLease},
 		{"RenewLeaseSeesOtherWrites", testRenewLeaseSeesOtherWrites},
 		{"RenewHeldLease", testRenewHeldLease},
