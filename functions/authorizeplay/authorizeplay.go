@@ -671,21 +671,11 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := s.deps.Now()
-	switch {
-	case sess.Active(now):
-		if sess, err = s.deps.Store.EndSession(r.Context(), id, playback.EndByUser, now); err != nil {
-			return err
-		}
-	case sess.EndedAt.IsZero():
-		// A lease lapsed by this clock that a heartbeat which read it just
-		// before may still renew (SessionStore.ListRenewableSessions):
-		// ended, none brings it back, or the stream the viewer ended would
-		// play on. The answer, and every 410 after, still names the lapse
-		// (Session.Over): the stream had ended by itself.
-		if _, err := playback.EndSessions(r.Context(), s.deps.Store, who.AccountID, playback.EndByUser, now,
-			func(x playback.Session) bool { return x.ID == id }); err != nil {
-			return err
-		}
+	// A lease lapsed by this clock is ended too (endByUser); the answer,
+	// and every 410 after, still names the lapse (Session.Over): the
+	// stream had ended by itself.
+	if sess, err = s.endByUser(r.Context(), sess, now); err != nil {
+		return err
 	}
 	if err := s.endPlay(r.Context(), sess, now); err != nil {
 		return err
@@ -738,8 +728,10 @@ func (s *Server) endPlay(ctx context.Context, sess playback.Session, now time.Ti
 // by this clock and that nobody ended: a heartbeat that read the lease
 // just before the expiry may still renew it (ListRenewableSessions), and
 // the stream the viewer ended would play on; its end, at or after the
-// lapse, reads as the lapse (Session.Over). A session ended already is
-// left as it is.
+// lapse, reads as the lapse (Session.Over). Such a session is read back
+// after: a re-authorization by a clock that still held its lease may
+// have replaced it first, and the play goes on in its successor
+// (endPlay). A session ended already is left as it is.
 func (s *Server) endByUser(ctx context.Context, sess playback.Session, now time.Time) (playback.Session, error) {
 	switch {
 	case sess.Active(now):

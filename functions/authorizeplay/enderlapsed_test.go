@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,5 +128,51 @@ func TestEndPlayEndsALapsedSuccessor(t *testing.T) {
 					reason, at, playback.EndLapsed, next.LeaseExpiresAt)
 			}
 		})
+	}
+}
+
+// reauthBeforeListing re-authorizes the session named once, by a clock
+// just before its lease lapsed (the device's), the first time an ender
+// lists the renewable sessions: the re-authorization commits between the
+// DELETE's read of the session and its end.
+type reauthBeforeListing struct {
+	authorizeplay.Store
+	once sync.Once
+	req  playback.LeaseRequest
+	got  playback.Session
+	err  error
+}
+
+func (s *reauthBeforeListing) ListRenewableSessions(ctx context.Context, accountID string) ([]playback.Session, error) {
+	s.once.Do(func() { s.got, s.err = s.Store.AcquireLease(ctx, s.req) })
+	return s.Store.ListRenewableSessions(ctx, accountID)
+}
+
+// TestEndOfALapsedSessionRacingItsReauthorization: DELETE
+// /v1/sessions/{id} of a session whose lease had lapsed by its clock,
+// racing the device's re-authorization of it by a clock that still held
+// the lease (committed after the DELETE read the session, before it
+// ended it): the end finds the session replaced and ends the play where
+// it went on, as it does for a session it read replaced, so the device
+// stops rather than playing on in the new session.
+func TestEndOfALapsedSessionRacingItsReauthorization(t *testing.T) {
+	t.Parallel()
+	spy := &reauthBeforeListing{}
+	h := newHarnessOn(t, nil, func(s authorizeplay.Store) authorizeplay.Store { spy.Store = s; return spy })
+	first, _ := h.admitted(t, h.play(demo.AccountFamily, "sintel", "tv"))
+	spy.req = playback.LeaseRequest{SessionID: playback.NewID(playback.SessionIDPrefix), AccountID: demo.AccountFamily,
+		DeviceID: "tv", TitleID: "sintel", Limit: 4, TTL: 2 * time.Minute, Now: first.LeaseExpiresAt.Add(-time.Millisecond),
+		Replaces: first.SessionID}
+	h.now = first.LeaseExpiresAt // the DELETE's clock: the lease has lapsed
+	h.mustDo(http.MethodDelete, "/v1/sessions/"+first.SessionID, http.StatusOK)
+	if spy.err != nil {
+		t.Fatalf("the device's re-authorization: %v", spy.err)
+	}
+	got, err := h.store.GetSession(context.Background(), spy.got.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.EndReason != playback.EndByUser {
+		t.Fatalf("the session the play went on in after the viewer's DELETE = %+v, want it ended by the user", got)
 	}
 }
