@@ -144,8 +144,12 @@ func TestEndSessionEndsTheReauthorizedPlay(t *testing.T) {
 		// reauths: whether each play after the first names the one before.
 		reauths   []bool
 		stillLive bool
+		// lapse lets the first session's lease run out before the
+		// re-authorization (a tab asleep past its token).
+		lapse bool
 	}{
 		{name: "one re-authorization", reauths: []bool{true}},
+		{name: "re-authorized after its lease lapsed", reauths: []bool{true}, lapse: true},
 		{name: "three re-authorizations", reauths: []bool{true, true, true}},
 		{name: "a fresh play on the device", reauths: []bool{false}, stillLive: true},
 		{name: "re-authorized after a fresh play", reauths: []bool{false, true}, stillLive: true},
@@ -155,6 +159,9 @@ func TestEndSessionEndsTheReauthorizedPlay(t *testing.T) {
 			h := newHarness(t)
 			tok := h.token(demo.AccountFamily)
 			first, _ := h.admitted(t, h.play(demo.AccountFamily, "sintel", device))
+			if tc.lapse {
+				h.now = first.LeaseExpiresAt.Add(time.Minute)
+			}
 			last := first
 			for _, reauth := range tc.reauths {
 				body := map[string]string{"title_id": "sintel", "device_id": device}
@@ -166,8 +173,12 @@ func TestEndSessionEndsTheReauthorizedPlay(t *testing.T) {
 			}
 			rec := h.do(http.MethodDelete, "/v1/sessions/"+first.SessionID, tok, "")
 			v := decodeAs[authorizeplay.SessionView](t, rec, http.StatusOK)
-			if v.SessionID != first.SessionID || v.EndReason != playback.EndReplaced {
-				t.Fatalf("DELETE of the first session answered %+v, want it as its re-authorization replaced it", v)
+			want := playback.EndReplaced
+			if tc.lapse {
+				want = playback.EndLapsed // as its 410s name it
+			}
+			if v.SessionID != first.SessionID || v.EndReason != want {
+				t.Fatalf("DELETE of the first session answered %+v, want it ended %s", v, want)
 			}
 			got, err := h.store.GetSession(context.Background(), last.SessionID)
 			if err != nil {

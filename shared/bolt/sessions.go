@@ -72,6 +72,9 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (se
 		if err != nil {
 			return err
 		}
+		if req.ReplacesLapsed(play) {
+			replaced = append(replaced, play)
+		}
 		for _, r := range replaced {
 			if err := storeEnded(tx, req.Replace(r, play.ID)); err != nil {
 				return err

@@ -213,8 +213,11 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 // among the active leases read is one of the device's, which the
 // admission replaces on the condition that its slot still holds it as
 // read: an end since frees the slot and cancels the transaction, and the
-// next round reads it ended. Others are read; the admission conditions on
-// the version as read of the one it re-authorizes (the check returned).
+// next round reads it ended. Others are read; the admission writes the
+// one it re-authorizes on the condition that its version is as read (the
+// item returned): ended as replaced when its lease lapsed
+// (LeaseRequest.ReplacesLapsed), unchanged otherwise (live, but admitted
+// after the slots were read: the device lock fails the transaction).
 // The ended sessions followed on the way need no condition: an end is
 // final (EndSession returns an ended session as it is, the renewals
 // refuse it), ReplacedBy with it.
@@ -240,6 +243,13 @@ func (s *Store) checkReplaces(ctx context.Context, req playback.LeaseRequest, ac
 	version, read := versions[play.ID]
 	if !read {
 		return play, nil, nil // active: its slot's condition stands for it
+	}
+	if req.ReplacesLapsed(play) {
+		upd, err := s.sessionUpdate(req.Replace(play, play.ID), version)
+		if err != nil {
+			return play, nil, s.fail("AcquireLease", err)
+		}
+		return play, &types.TransactWriteItem{Update: upd}, nil
 	}
 	return play, &types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 		TableName: aws.String(s.table), Key: sessionKey(play.ID),

@@ -251,36 +251,48 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 // among the active leases read is one of the device's, which the
 // admission replaces through its slot's guard: an end since moved the
 // slot, the commit fails and the next round reads it ended. Others are
-// read, and the one re-authorized is rewritten as read through its own
-// guard in the admission's commit (the writes returned), so that an end
-// landing in between (by a clock that still saw the lease) fails one of
-// the two. The ended sessions followed on the way need no guard: an end
+// read, and the one re-authorized is written through its own guard in the
+// admission's commit (the writes returned), so that an end landing in
+// between (by a clock that still saw the lease) fails one of the two:
+// ended as replaced when its lease lapsed (LeaseRequest.ReplacesLapsed),
+// as read otherwise. The ended sessions followed on the way need no guard: an end
 // is final (EndSession returns an ended session as it is, the renewals
 // refuse it), ReplacedBy with it.
 func (s *Store) checkReplaces(ctx context.Context, req playback.LeaseRequest, active []playback.Session) (playback.Session, []write, error) {
-	read := map[string]stored{}
+	type readSession struct {
+		st   stored
+		slot int
+	}
+	read := map[string]readSession{}
 	play, err := req.FollowReplaces(func(id string) (playback.Session, bool, error) {
 		if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == id }); i >= 0 {
 			return active[i], true, nil
 		}
-		st, sess, _, err := s.readSession(ctx, "AcquireLease", id)
+		st, sess, k, err := s.readSession(ctx, "AcquireLease", id)
 		switch {
 		case playback.IsCode(err, playback.CodeNotFound):
 			return sess, false, nil
 		case err != nil:
 			return sess, false, err
 		}
-		read[id] = st
+		read[id] = readSession{st, k}
 		return sess, true, nil
 	})
 	if err != nil || play.ID == "" {
 		return play, nil, err
 	}
-	st, ok := read[play.ID]
+	r, ok := read[play.ID]
 	if !ok {
 		return play, nil, nil // active: its slot's guard stands for it
 	}
-	return play, s.replace(st, maps.Clone(st.data)), nil
+	if !req.ReplacesLapsed(play) {
+		return play, s.replace(r.st, maps.Clone(r.st.data)), nil
+	}
+	ended, err := s.sessionFields(req.Replace(play, play.ID), r.slot)
+	if err != nil {
+		return play, nil, fail("AcquireLease", err)
+	}
+	return play, s.replace(r.st, ended), nil
 }
 
 // admissionGuard is ReadAdmission's read: the account document, whose

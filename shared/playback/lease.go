@@ -51,6 +51,17 @@ func (r LeaseRequest) Replace(s Session, play string) Session {
 	return s
 }
 
+// ReplacesLapsed reports whether play, the session FollowReplaces
+// returned, is one whose lease lapsed by r.Now with nobody ending it,
+// which Admit does not count among the device's sessions to replace. The
+// admission replaces it all the same (Replace), so that it names its
+// successor as a live one does: an end of it from another screen (by a
+// list read before the lapse) and a retry naming it reach the play. Its
+// end, after the lapse, reads as the lapse (Session.Over).
+func (r LeaseRequest) ReplacesLapsed(play Session) bool {
+	return play.ID != "" && !play.Active(r.Now)
+}
+
 // ExistingLease answers an admission of a session that exists already: a
 // retry whose answer was lost gets its session back while the lease holds,
 // a session that ended or expired gets SessionEnded.

@@ -93,11 +93,20 @@ func testReauthorizeEnded(t *testing.T, s playback.Store) {
 	}
 	wantRefusedReauth(t, s, req, err, playback.CodeGone, playback.ReasonSessionEnded, playback.EndByUser, []string{tv2.ID})
 
-	// Lapsed unrenewed (a tab asleep past its token): admitted.
+	// Lapsed unrenewed (a tab asleep past its token): admitted, and
+	// named its successor as a live one is, so that an end of the
+	// session named (a list read before the lapse) reaches the play; its
+	// end still reads as the lapse.
 	lapsed := must(s.AcquireLease(ctx, onDevice(lease(acct, 2, t0.Add(-10*time.Minute), time.Minute), "laptop")))(t)
 	again := must(s.AcquireLease(ctx, reauthorize(lapsed, 2, at.Add(2*time.Second))))(t)
 	if got := must(s.GetSession(ctx, again.ID))(t); !got.Active(at.Add(2 * time.Second)) {
 		t.Fatalf("the re-authorization of a lapsed session = %+v, want active", got)
+	}
+	got := must(s.GetSession(ctx, lapsed.ID))(t)
+	if endedAt, why := got.Over(); got.EndReason != playback.EndReplaced || got.ReplacedBy != again.ID ||
+		why != playback.EndLapsed || !endedAt.Equal(lapsed.ExpiresAt) {
+		t.Fatalf("the lapsed session re-authorized = %+v (its end read as %q at %s), want replaced by %s, read as %q at its expiry %s",
+			got, why, endedAt, again.ID, playback.EndLapsed, lapsed.ExpiresAt)
 	}
 	must(s.EndSession(ctx, again.ID, playback.EndStopped, at.Add(3*time.Second)))(t)
 	// Lapsed, then ended (from another screen, by a list read before the
