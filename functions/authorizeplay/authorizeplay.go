@@ -696,7 +696,7 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request) error {
 // "end this stream" means the play, not a session already over. Each
 // session a re-authorization replaced names the one that took over
 // (Session.ReplacedBy); the one the play is in is ended (endByUser), live
-// or lapsed so lately that its heartbeat may renew it. A session ended
+// or lapsed with nobody having ended it. A session ended
 // otherwise, or replaced by a play that was not its re-authorization
 // (another title on the device), ends the walk, as does
 // playback.MaxReauthorizations: a re-authorization retried from the
@@ -724,31 +724,25 @@ func (s *Server) endPlay(ctx context.Context, sess playback.Session, now time.Ti
 }
 
 // endByUser ends sess at now for DELETE /v1/sessions/{id} and returns it
-// as stored then. A live session is ended. So is one whose lease lapsed
-// by this clock and that nobody ended: a heartbeat that read the lease
-// just before the expiry may still renew it (ListRenewableSessions), and
-// the stream the viewer ended would play on; its end, at or after the
-// lapse, reads as the lapse (Session.Over). Such a session is read back
-// after: a re-authorization by a clock that still held its lease may
-// have replaced it first, and the play goes on in its successor
-// (endPlay). A session ended already is left as it is.
+// as stored then: as ended, or as it was already over (a re-authorization
+// by a clock that still held its lease may have replaced it since it was
+// read, and the play goes on in its successor: endPlay). A session whose
+// lease lapsed by this clock and that nobody ended is ended too, whether
+// or not a renewal could still extend it: a heartbeat that read the lease
+// just before the expiry would renew it (ListRenewableSessions), and the
+// tab asleep in it would authorize it again on waking
+// (LeaseRequest.FollowReplaces admits a lapsed session nobody ended), so
+// the stream the viewer ended would play on. Its end, at or after the
+// lapse, reads as the lapse (Session.Over).
 func (s *Server) endByUser(ctx context.Context, sess playback.Session, now time.Time) (playback.Session, error) {
-	switch {
-	case sess.Active(now):
-		return s.deps.Store.EndSession(ctx, sess.ID, playback.EndByUser, now)
-	case sess.EndedAt.IsZero():
-		if _, err := playback.EndSessions(ctx, s.deps.Store, sess.AccountID, playback.EndByUser, now,
-			func(x playback.Session) bool { return x.ID == sess.ID }); err != nil {
-			return playback.Session{}, err
-		}
-		// As ended, or as a re-authorization that came first replaced it.
-		got, err := s.deps.Store.GetSession(ctx, sess.ID)
-		if playback.IsCode(err, playback.CodeNotFound) {
-			return sess, nil // past its retention: nothing renews it
-		}
-		return got, err
+	if !sess.EndedAt.IsZero() {
+		return sess, nil
 	}
-	return sess, nil
+	ended, err := s.deps.Store.EndSession(ctx, sess.ID, playback.EndByUser, now)
+	if playback.IsCode(err, playback.CodeNotFound) {
+		return sess, nil // past its retention: nothing renews or re-authorizes it
+	}
+	return ended, err
 }
 
 // onEntitlementChanged ends the active sessions of accounts that lost their

@@ -131,11 +131,11 @@ func TestEndPlayEndsALapsedSuccessor(t *testing.T) {
 	}
 }
 
-// reauthBeforeListing re-authorizes the session named once, by a clock
-// just before its lease lapsed (the device's), the first time an ender
-// lists the renewable sessions: the re-authorization commits between the
-// DELETE's read of the session and its end.
-type reauthBeforeListing struct {
+// reauthBeforeEnd re-authorizes the session named once, by a clock just
+// before its lease lapsed (the device's), the first time a session is
+// ended: the re-authorization commits between the DELETE's read of the
+// session and its end.
+type reauthBeforeEnd struct {
 	authorizeplay.Store
 	once sync.Once
 	req  playback.LeaseRequest
@@ -143,9 +143,9 @@ type reauthBeforeListing struct {
 	err  error
 }
 
-func (s *reauthBeforeListing) ListRenewableSessions(ctx context.Context, accountID string) ([]playback.Session, error) {
+func (s *reauthBeforeEnd) EndSession(ctx context.Context, id, reason string, now time.Time) (playback.Session, error) {
 	s.once.Do(func() { s.got, s.err = s.Store.AcquireLease(ctx, s.req) })
-	return s.Store.ListRenewableSessions(ctx, accountID)
+	return s.Store.EndSession(ctx, id, reason, now)
 }
 
 // TestEndOfALapsedSessionRacingItsReauthorization: DELETE
@@ -157,7 +157,7 @@ func (s *reauthBeforeListing) ListRenewableSessions(ctx context.Context, account
 // stops rather than playing on in the new session.
 func TestEndOfALapsedSessionRacingItsReauthorization(t *testing.T) {
 	t.Parallel()
-	spy := &reauthBeforeListing{}
+	spy := &reauthBeforeEnd{}
 	h := newHarnessOn(t, nil, func(s authorizeplay.Store) authorizeplay.Store { spy.Store = s; return spy })
 	first, _ := h.admitted(t, h.play(demo.AccountFamily, "sintel", "tv"))
 	spy.req = playback.LeaseRequest{SessionID: playback.NewID(playback.SessionIDPrefix), AccountID: demo.AccountFamily,
