@@ -135,3 +135,36 @@ func testDeviceRemovalRacesALapsedRenewal(t *testing.T, s playback.Store) {
 		})
 	}
 }
+
+// testEndLapsedAfterItsPlaceWasTaken: EndSession of a session whose lease
+// lapsed and whose place an admission has since taken (no renewal can
+// extend it: ListRenewableSessions leaves it out) writes its end all the
+// same, as DELETE /v1/sessions/{id} asks of every session nobody ended,
+// so that a re-authorization naming it is refused as one of an ended
+// session (lease_expired, the end read as the lapse), and leaves the
+// place's new holder as it was: still renewable, renewed.
+func testEndLapsedAfterItsPlaceWasTaken(t *testing.T, s playback.Store) {
+	ctx := context.Background()
+	acct := playback.NewID("acct")
+	at := now()
+	lapsed := must(s.AcquireLease(ctx, onDevice(lease(acct, 1, at.Add(-10*lapseTTL), lapseTTL), "tv")))(t)
+	holder := must(s.AcquireLease(ctx, onDevice(lease(acct, 1, at, lapseTTL), "phone")))(t)
+	ended := must(s.EndSession(ctx, lapsed.ID, playback.EndByUser, at.Add(time.Millisecond)))(t)
+	if endedAt, why := ended.Over(); ended.EndReason != playback.EndByUser || why != playback.EndLapsed || !endedAt.Equal(lapsed.ExpiresAt) {
+		t.Fatalf("EndSession of the lapsed tv session after the phone took its place = %+v (read as %q at %s), want ended by the user, read as %q at %s",
+			ended, why, endedAt, playback.EndLapsed, lapsed.ExpiresAt)
+	}
+	if got := must(s.GetSession(ctx, lapsed.ID))(t); got.EndReason != playback.EndByUser {
+		t.Fatalf("the lapsed tv session as stored after its end = %+v, want ended by the user", got)
+	}
+	req := reauthorize(lapsed, 2, at.Add(2*time.Millisecond)) // room for it, were it not over
+	_, err := s.AcquireLease(ctx, req)
+	wantRefusedReauth(t, s, req, err, playback.CodeGone, playback.ReasonLeaseExpired, playback.EndLapsed, []string{holder.ID})
+	if got := ids(must(s.ListRenewableSessions(ctx, acct))(t)); !slices.Equal(got, []string{holder.ID}) {
+		t.Fatalf("ListRenewableSessions after the lapsed session's end = %v, want the phone's %s", got, holder.ID)
+	}
+	renewed := must(s.RenewLease(ctx, holder.ID, lapseTTL, 0, at.Add(3*time.Millisecond)))(t)
+	if !renewed.ExpiresAt.After(holder.ExpiresAt) {
+		t.Fatalf("the phone's renewal after the lapsed session's end = %+v, want its lease moved past %s", renewed, holder.ExpiresAt)
+	}
+}

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) playback.Store) {
 		{"RenewLeaseSeesOtherWrites", testRenewLeaseSeesOtherWrites},
 		{"RenewHeldLease", testRenewHeldLease},
 		{"RenewableSessions", testRenewableSessions},
+		{"EndLapsedAfterItsPlaceWasTaken", testEndLapsedAfterItsPlaceWasTaken},
 		{"EntitlementEndRacesALapsedRenewal", testEntitlementEndRacesALapsedRenewal},
 		{"DeviceRemovalRacesALapsedRenewal", testDeviceRemovalRacesALapsedRenewal},
 		{"Inbox", testInbox},
