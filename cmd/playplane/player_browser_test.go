@@ -174,6 +174,9 @@ func TestBrowserPlayerSession(t *testing.T) {
 		h.testReplayDuringError(t, startStallControl(t, h.run))
 	})
 	t.Run("heartbeat answered 410 while authorizing", func(t *testing.T) { h.testAuthorizingEnded(t, startStallControl(t, h.run)) })
+	t.Run("heartbeat refused as expired while authorizing, its session ended meanwhile", func(t *testing.T) {
+		h.testAuthorizingExpiredEnded(t, startStallControl(t, h.run))
+	})
 	t.Run("heartbeat answered 503 or 429 while loading", func(t *testing.T) {
 		// A runner of its own: its QoE views are this row's alone.
 		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
@@ -1300,22 +1303,9 @@ func (h *harness) testLoadingExpired(t *testing.T, release, in string, fault bea
 // nothing of the session once its URLs come.
 func (h *harness) testAuthorizingEnded(t *testing.T, release string) {
 	page := h.sessionPage(t, nil)
-	token := h.run.token(t, demo.AccountKids)
-	// Ended as "end this stream" on another screen does; its status, or
-	// 0 for no answer.
-	ended := make(chan int, 1)
+	endFirst, ended := h.endedByUser(t, demo.AccountKids)
 	h.run.faults.arm(beatFault{Event: "start", Status: http.StatusGone, Code: string(playback.CodeGone), Reason: playback.ReasonSessionEnded,
-		EndReason: playback.EndByUser, Count: 1, HoldURLsMS: int(earlyHold.Milliseconds()),
-		endFirst: func(id string) {
-			req, _ := http.NewRequest(http.MethodDelete, h.run.url+"/v1/sessions/"+id, nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			status := 0
-			if resp, err := http.DefaultClient.Do(req); err == nil {
-				status = resp.StatusCode
-				resp.Body.Close()
-			}
-			ended <- status
-		}})
+		EndReason: playback.EndByUser, Count: 1, HoldURLsMS: int(earlyHold.Milliseconds()), endFirst: endFirst})
 	t.Cleanup(h.run.faults.disarm)
 	h.run.stall.arm(1)
 	t.Cleanup(func() { h.run.stall.release() })
@@ -1348,6 +1338,82 @@ func (h *harness) testAuthorizingEnded(t *testing.T, release string) {
 	}
 	if live := h.activeSessions(t, demo.AccountKids); slices.Contains(live, id) {
 		t.Errorf("the session %s ended while the page authorized is still live: %v", id, live)
+	}
+}
+
+// endedByUser ends a session of account as "End this stream" on another
+// screen does (a beatFault's endFirst), and sends the DELETE's status, or
+// 0 for no answer, on ended.
+func (h *harness) endedByUser(t *testing.T, account string) (endFirst func(id string), ended <-chan int) {
+	token := h.run.token(t, account)
+	c := make(chan int, 1)
+	return func(id string) {
+		req, _ := http.NewRequest(http.MethodDelete, h.run.url+"/v1/sessions/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		status := 0
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			status = resp.StatusCode
+			resp.Body.Close()
+		}
+		c <- status
+	}, c
+}
+
+// testAuthorizingExpiredEnded: the page's start heartbeat, sent as its
+// play was admitted, is answered 401 token_expired while the page still
+// asks for its URLs (the runner holds them until then and earlyHold
+// more; the edge holds back every segment), and the account has ended the
+// session from another screen just before. The page authorizes again
+// before it loads, naming the session (authorizeBeforeLoading), and that
+// play is refused 410 session_ended (ended_by_user): the page ends as it
+// does on such a 410 to a heartbeat or to its re-authorization while it
+// plays, telling the viewer why, without an error, with no session live
+// and nothing of the ended one loaded.
+func (h *harness) testAuthorizingExpiredEnded(t *testing.T, release string) {
+	page := h.sessionPage(t, nil)
+	endFirst, ended := h.endedByUser(t, demo.AccountKids)
+	h.run.faults.arm(beatFault{Event: "start", Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated),
+		Reason: auth.ReasonTokenExpired, Count: 1, HoldURLsMS: int(earlyHold.Milliseconds()), endFirst: endFirst})
+	t.Cleanup(h.run.faults.disarm)
+	h.run.stall.arm(1)
+	t.Cleanup(func() { h.run.stall.release() })
+	var out struct {
+		First     string    `json:"first"`
+		Refused   bool      `json:"refused"`
+		AtRefusal pageState `json:"atRefusal"`
+		Settled   pageState `json:"settled"`
+	}
+	h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "settleMS": 5000, "release": release,
+		"status": http.StatusUnauthorized, "ends": true, "whole": true}, &out)
+	id := out.First
+	if !out.Refused || out.AtRefusal.StartupMS != nil {
+		t.Fatalf("the start heartbeat of %s was not answered 401 before the page's first frame (answered %v, the page %s): heartbeats %v\npage log:\n%s",
+			id, out.Refused, out.AtRefusal.Phase, h.run.faults.beats(id), strings.Join(out.AtRefusal.Log, "\n"))
+	}
+	if status := <-ended; status != http.StatusOK {
+		t.Fatalf("DELETE /v1/sessions/%s before its start heartbeat was answered: %d", id, status)
+	}
+	h.wantNothingLoaded(t, id, "401 token_expired")
+	var plays []int
+	for _, r := range h.run.requests() {
+		if r.Method == http.MethodPost && r.Path == "/v1/play" {
+			plays = append(plays, r.Status)
+		}
+	}
+	if !slices.Equal(plays, []int{http.StatusCreated, http.StatusGone}) {
+		t.Errorf("the server answered the page's plays %v, want [201 410]: the play authorizing %s again refused, as the account ended it", plays, id)
+	}
+	const notice = "Playback was stopped from another device."
+	if s := out.Settled; s.Phase != "ended" || s.Error != "" || s.EndReason != playback.EndByUser || s.EndNotice != notice {
+		t.Errorf("5 s after its start heartbeat was answered 401 token_expired while authorizing and its play authorizing again 410 session_ended (%s), the page is %s (%q), end reason %q, telling the viewer %q: want it ended, telling %q, as while playing\nheartbeats %v\npage log:\n%s",
+			playback.EndByUser, s.Phase, s.Error, s.EndReason, s.EndNotice, notice, h.run.faults.beats(id), strings.Join(s.Log, "\n"))
+	}
+	beats := h.run.faults.beats(id)
+	if refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted }); refused < 0 || len(beats[refused+1:]) != 1 || beats[refused+1].Event != "stop" {
+		t.Errorf("the session %s whose start heartbeat was answered 401 while authorizing, ended meanwhile, got %v after the answer, want one stop: heartbeats %v", id, beats[max(refused+1, 0):], beats)
+	}
+	if live := h.activeSessions(t, demo.AccountKids); len(live) != 0 {
+		t.Errorf("the account holds sessions %v once its session %s was ended while the page authorized, want none", live, id)
 	}
 }
 

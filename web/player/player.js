@@ -1717,6 +1717,21 @@
       if (r.status === 201) giveBackOnLeave(r.data.session_id);
       return null;
     }
+    if (r.status === 410) {
+      // The account ended the refused session (another screen's "End
+      // this stream", the device removed) before this play named it:
+      // playback is over, and the viewer is told why, as on a 410 to a
+      // swap's play or to a heartbeat, not shown an error. The ended
+      // session gets the stop the server still takes of an ended session
+      // (HEARTBEAT_STOP_GRACE), as sendBeat sends it (with a refused
+      // token, lastStop's).
+      log('authorizing again: session over (' + errText(r) + '): stopping', true);
+      sessionOver(r);
+      await beat('stop');
+      await teardown();
+      render();
+      return null;
+    }
     if (r.status !== 201) {
       await endReauthorization(r, afterLicence);
       return null;
