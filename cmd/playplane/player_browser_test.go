@@ -177,6 +177,9 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Run("heartbeat refused as expired while authorizing, its session ended meanwhile", func(t *testing.T) {
 		h.testAuthorizingExpiredEnded(t, startStallControl(t, h.run))
 	})
+	t.Run("heartbeat refused as expired while authorizing, authorizing again unanswered", func(t *testing.T) {
+		h.testAuthorizingAgainLost(t, startStallControl(t, h.run))
+	})
 	t.Run("heartbeat answered 503 or 429 while loading", func(t *testing.T) {
 		// A runner of its own: its QoE views are this row's alone.
 		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
@@ -1414,6 +1417,58 @@ func (h *harness) testAuthorizingExpiredEnded(t *testing.T, release string) {
 	}
 	if live := h.activeSessions(t, demo.AccountKids); len(live) != 0 {
 		t.Errorf("the account holds sessions %v once its session %s was ended while the page authorized, want none", live, id)
+	}
+}
+
+// testAuthorizingAgainLost: the page's start heartbeat is answered 401
+// token_expired while the page still asks for its URLs (the runner holds
+// them until then and earlyHold more; the edge holds back every segment),
+// and the play that authorizes it again before it loads gets no answer
+// (drive.cjs fails it in the browser, as a lost network does). The page
+// ends in error, saying so, and gives its session back (DELETE) rather
+// than holding its stream slot until the lease lapses.
+func (h *harness) testAuthorizingAgainLost(t *testing.T, release string) {
+	page := h.sessionPage(t, nil)
+	h.run.faults.arm(beatFault{Event: "start", Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated),
+		Reason: auth.ReasonTokenExpired, Count: 1, HoldURLsMS: int(earlyHold.Milliseconds())})
+	t.Cleanup(h.run.faults.disarm)
+	h.run.stall.arm(1)
+	t.Cleanup(func() { h.run.stall.release() })
+	var out struct {
+		First     string    `json:"first"`
+		Refused   bool      `json:"refused"`
+		AtRefusal pageState `json:"atRefusal"`
+		Settled   pageState `json:"settled"`
+	}
+	// Not sc.releases: a page that gives nothing back would hold the
+	// scenario for its whole timeout.
+	h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "settleMS": 5000, "release": release,
+		"status": http.StatusUnauthorized, "ends": true, "whole": true, "abortPlay": true}, &out)
+	id := out.First
+	if !out.Refused || out.AtRefusal.StartupMS != nil {
+		t.Fatalf("the start heartbeat of %s was not answered 401 before the page's first frame (answered %v, the page %s): heartbeats %v\npage log:\n%s",
+			id, out.Refused, out.AtRefusal.Phase, h.run.faults.beats(id), strings.Join(out.AtRefusal.Log, "\n"))
+	}
+	h.wantNothingLoaded(t, id, "401 token_expired")
+	if s := out.Settled; s.Phase != "error" || !strings.Contains(s.Error, "authorizing again") {
+		t.Errorf("5 s after its start heartbeat was answered 401 token_expired while authorizing and the play authorizing it again got no answer, the page is %s (%q): want it in error, saying it could not authorize again\npage log:\n%s",
+			s.Phase, s.Error, strings.Join(s.Log, "\n"))
+	}
+	released := func() bool {
+		return slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+			return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id && r.Status == http.StatusOK
+		})
+	}
+	// Well inside the lease the page would otherwise hold.
+	for deadline := time.Now().Add(leaseTTL / 2); !released() && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !released() {
+		t.Errorf("the page did not give back session %s once the play authorizing it again got no answer: requests %v\npage log:\n%s",
+			id, h.run.sessionRequests(id), strings.Join(out.Settled.Log, "\n"))
+	}
+	if live := h.activeSessions(t, demo.AccountKids); len(live) != 0 {
+		t.Errorf("the account holds sessions %v once the page failed to authorize %s again, want none", live, id)
 	}
 }
 

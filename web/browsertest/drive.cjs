@@ -597,9 +597,18 @@ async function beatExpiredScenario() {
 // heartbeat accepted (its start: the Go test reads which). A page that
 // ends gives its session back after its error heartbeat (sc.releases): it
 // is kept open until it says it did, as one closed first gives nothing
-// back. first is the session refused.
+// back. With sc.abortPlay, the play that authorizes the page again (it
+// names the session it replaces) gets no answer: the browser fails it as
+// a lost network does. first is the session refused.
 async function loadingRefusedScenario() {
   const { page } = await open(browser0, sc.url);
+  if (sc.abortPlay) {
+    await page.route('**/v1/play', (route) => {
+      const req = route.request();
+      if (req.method() === 'POST' && (req.postData() || '').includes('replaces_session_id')) return route.abort('internetdisconnected');
+      return route.continue();
+    });
+  }
   const first = await until(page, (s) => !!s.sessionID, sc.timeoutMS);
   const refused = await until(page, (s) => s.beats.statuses.includes(sc.status), sc.timeoutMS);
   const out = { first: first.state.sessionID, refused: first.ok && refused.ok, atRefusal: refused.state };

@@ -278,7 +278,13 @@
       (state.format === 'dash' ? startDash : startHls)(src.url, state.startAt);
       renewBefore(state.urls.expires_at || answer.manifest_expires_at);
     } catch (err) {
-      fail(String(err && err.message || err));
+      const msg = String(err && err.message || err);
+      // A request that got no answer (the network) once the play was
+      // admitted: the page's session is given back, as on any failure
+      // before the first frame, rather than holding its stream slot
+      // until the lease lapses.
+      if (state.sessionID && (state.phase === 'authorizing' || state.phase === 'loading')) return failAndRelease(msg);
+      fail(msg);
     }
   }
 
@@ -1709,7 +1715,13 @@
     log(why + '; authorizing again before loading');
     // Named, so that a session the account ended meanwhile (another
     // screen's End this stream) is refused 410, not replaced by a play.
-    const r = await authorizePlay(await tokenFor(state.account), before);
+    let r;
+    try {
+      r = await authorizePlay(await tokenFor(state.account), before);
+    } catch (err) {
+      // No answer: start() gives the refused session back.
+      throw new Error('authorizing again: ' + (err && err.message || err));
+    }
     if (state.phase !== 'authorizing') {
       // Left meanwhile: the pagehide ended the refused session (its
       // stop, and given back if its token was refused), and the new one
