@@ -1386,8 +1386,8 @@ func (h *harness) testAuthorizingExpiredEnded(t *testing.T, release string) {
 		AtRefusal pageState `json:"atRefusal"`
 		Settled   pageState `json:"settled"`
 	}
-	h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "settleMS": 5000, "release": release,
-		"status": http.StatusUnauthorized, "ends": true, "whole": true}, &out)
+	h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "release": release,
+		"status": http.StatusUnauthorized, "ends": true, "whole": true, "final": true}, &out)
 	id := out.First
 	if !out.Refused || out.AtRefusal.StartupMS != nil {
 		t.Fatalf("the start heartbeat of %s was not answered 401 before the page's first frame (answered %v, the page %s): heartbeats %v\npage log:\n%s",
@@ -1408,8 +1408,15 @@ func (h *harness) testAuthorizingExpiredEnded(t *testing.T, release string) {
 	}
 	const notice = "Playback was stopped from another device."
 	if s := out.Settled; s.Phase != "ended" || s.Error != "" || s.EndReason != playback.EndByUser || s.EndNotice != notice {
-		t.Errorf("5 s after its start heartbeat was answered 401 token_expired while authorizing and its play authorizing again 410 session_ended (%s), the page is %s (%q), end reason %q, telling the viewer %q: want it ended, telling %q, as while playing\nheartbeats %v\npage log:\n%s",
+		t.Errorf("after its start heartbeat was answered 401 token_expired while authorizing and its play authorizing again 410 session_ended (%s), the page is %s (%q), end reason %q, telling the viewer %q: want it ended, telling %q, as while playing\nheartbeats %v\npage log:\n%s",
 			playback.EndByUser, s.Phase, s.Error, s.EndReason, s.EndNotice, notice, h.run.faults.beats(id), strings.Join(s.Log, "\n"))
+	}
+	// The page sends the stop as it ends.
+	stopped := func() bool {
+		return slices.ContainsFunc(h.run.faults.beats(id), func(b loggedBeat) bool { return b.Event == "stop" })
+	}
+	for deadline := time.Now().Add(leaseTTL / 2); out.Settled.Phase == "ended" && !stopped() && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
 	}
 	beats := h.run.faults.beats(id)
 	if refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted }); refused < 0 || len(beats[refused+1:]) != 1 || beats[refused+1].Event != "stop" {
@@ -1442,8 +1449,8 @@ func (h *harness) testAuthorizingAgainLost(t *testing.T, release string) {
 	}
 	// Not sc.releases: a page that gives nothing back would hold the
 	// scenario for its whole timeout.
-	h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "settleMS": 5000, "release": release,
-		"status": http.StatusUnauthorized, "ends": true, "whole": true, "abortPlay": true}, &out)
+	h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "release": release,
+		"status": http.StatusUnauthorized, "ends": true, "whole": true, "final": true, "abortPlay": true}, &out)
 	id := out.First
 	if !out.Refused || out.AtRefusal.StartupMS != nil {
 		t.Fatalf("the start heartbeat of %s was not answered 401 before the page's first frame (answered %v, the page %s): heartbeats %v\npage log:\n%s",
@@ -1451,7 +1458,7 @@ func (h *harness) testAuthorizingAgainLost(t *testing.T, release string) {
 	}
 	h.wantNothingLoaded(t, id, "401 token_expired")
 	if s := out.Settled; s.Phase != "error" || !strings.Contains(s.Error, "authorizing again") {
-		t.Errorf("5 s after its start heartbeat was answered 401 token_expired while authorizing and the play authorizing it again got no answer, the page is %s (%q): want it in error, saying it could not authorize again\npage log:\n%s",
+		t.Errorf("after its start heartbeat was answered 401 token_expired while authorizing and the play authorizing it again got no answer, the page is %s (%q): want it in error, saying it could not authorize again\npage log:\n%s",
 			s.Phase, s.Error, strings.Join(s.Log, "\n"))
 	}
 	released := func() bool {

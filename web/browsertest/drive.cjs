@@ -592,9 +592,11 @@ async function beatExpiredScenario() {
 // again has another session by then, one that ends has left loading;
 // with sc.whole, sc.settleMS later, whatever it did meanwhile: the URLs
 // the Go test held come in that time, and what the page does then
-// counts), then lets the segments through (sc.release) and, unless the
-// refusal ends the page (sc.ends), waits until the page plays with a
-// heartbeat accepted (its start: the Go test reads which). A page that
+// counts; with sc.final too, once the page has ended or failed, which a
+// page that ends does only once it has those URLs), then lets the
+// segments through (sc.release) and, unless the refusal ends the page
+// (sc.ends), waits until the page plays with a heartbeat accepted (its
+// start: the Go test reads which). A page that
 // ends gives its session back after its error heartbeat (sc.releases): it
 // is kept open until it says it did, as one closed first gives nothing
 // back. With sc.abortPlay, the play that authorizes the page again (it
@@ -612,7 +614,9 @@ async function loadingRefusedScenario() {
   const first = await until(page, (s) => !!s.sessionID, sc.timeoutMS);
   const refused = await until(page, (s) => s.beats.statuses.includes(sc.status), sc.timeoutMS);
   const out = { first: first.state.sessionID, refused: first.ok && refused.ok, atRefusal: refused.state };
-  if (out.refused && sc.whole) {
+  if (out.refused && sc.whole && sc.final) {
+    out.settled = (await until(page, (s) => s.phase === 'ended' || s.phase === 'error', sc.timeoutMS)).state;
+  } else if (out.refused && sc.whole) {
     await sleep(sc.settleMS);
     out.settled = await snapshot(page);
   } else if (out.refused) {
