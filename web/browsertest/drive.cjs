@@ -596,10 +596,11 @@ async function beatExpiredScenario() {
 // page that ends does only once it has those URLs), then lets the
 // segments through (sc.release) and, unless the refusal ends the page
 // (sc.ends), waits until the page plays with a heartbeat accepted (its
-// start: the Go test reads which). A page that
-// ends gives its session back after its error heartbeat (sc.releases): it
-// is kept open until it says it did, as one closed first gives nothing
-// back. With sc.abortPlay, the play that authorizes the page again (it
+// start: the Go test reads which). A page that ends gives its session
+// (the one refused, or the one that took over from it) back after its
+// error heartbeat (sc.releases): it is kept open until it says it did, as
+// one closed first gives nothing back; or until it logs sc.lastWord, its
+// last word to the server. With sc.abortPlay, the play that authorizes the page again (it
 // names the session it replaces) gets no answer: the browser fails it as
 // a lost network does. first is the session refused.
 async function loadingRefusedScenario() {
@@ -624,8 +625,9 @@ async function loadingRefusedScenario() {
   }
   out.held = (await (await fetch(sc.release, { method: 'POST' })).json()).held;
   if (sc.ends) {
-    for (const deadline = Date.now() + sc.timeoutMS; sc.releases && out.refused && Date.now() < deadline;) {
-      if ((await snapshot(page)).log.some((l) => l.includes('released session ' + out.first))) break;
+    for (const deadline = Date.now() + sc.timeoutMS; (sc.releases || sc.lastWord) && out.refused && Date.now() < deadline;) {
+      const s = await snapshot(page);
+      if (s.log.some((l) => l.includes(sc.lastWord || 'released session ' + s.sessionID))) break;
       await sleep(100);
     }
     return out;
