@@ -180,6 +180,9 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Run("heartbeat refused as expired while authorizing, authorizing again unanswered", func(t *testing.T) {
 		h.testAuthorizingAgainLost(t, startStallControl(t, h.run))
 	})
+	t.Run("heartbeat refused as expired while authorizing, and again in the session that took over", func(t *testing.T) {
+		h.testAuthorizingExpiredTwice(t, startStallControl(t, h.run))
+	})
 	t.Run("heartbeat answered 503 or 429 while loading", func(t *testing.T) {
 		// A runner of its own: its QoE views are this row's alone.
 		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
@@ -1284,8 +1287,19 @@ func (h *harness) testLoadingExpired(t *testing.T, release, in string, fault bea
 	if refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted }); refused < 0 || refused != len(beats)-1 {
 		t.Errorf("the session %s whose start heartbeat was answered %s got heartbeats after the refusal: %v", id, refusal, beats)
 	}
-	if !h.run.faults.answered(a.SessionID, "start", http.StatusOK) {
-		t.Errorf("the session that took over %s began with no start heartbeat accepted: %v", a.SessionID, h.run.faults.beats(a.SessionID))
+	next := h.run.faults.beats(a.SessionID)
+	if !slices.ContainsFunc(next, func(b loggedBeat) bool { return b.Event == "start" && b.Positioned && b.Status == http.StatusOK }) {
+		t.Errorf("the session that took over %s has no first frame's start accepted: %v", a.SessionID, next)
+	}
+	// Authorized again before it loads, the session that took over begins
+	// its view as the play's first session does, with a start without a
+	// position as it is admitted: a page that dies before its first frame
+	// still leaves its view, and its lease is renewed while it loads. The
+	// segments were held until well after (the settle), so no frame came
+	// before it.
+	if in == "authorizing" && (len(next) == 0 || next[0].Event != "start" || next[0].Positioned || next[0].Status != http.StatusOK) {
+		t.Errorf("the session %s that took over from %s before the page loaded began with %v, want a start without a position accepted before its first frame: heartbeats %v",
+			a.SessionID, id, next[:min(len(next), 1)], next)
 	}
 	now := h.qoeTotals(t)
 	if got := (playback.QoEAggregate{Views: now.Views - counted.Views, Started: now.Started - counted.Started,
@@ -1469,6 +1483,68 @@ func (h *harness) testAuthorizingAgainLost(t *testing.T, release string) {
 	}
 	if live := h.activeSessions(t, demo.AccountKids); len(live) != 0 {
 		t.Errorf("the account holds sessions %v once the page failed to authorize %s again, want none", live, id)
+	}
+}
+
+// testAuthorizingExpiredTwice: the page's start heartbeat is answered 401
+// token_expired while it still asks for its URLs, and so is the start of
+// the session that takes over before it loads (the runner holds each
+// session's URLs until the answer and earlyHold more; the edge holds back
+// every segment). A token refused as expired the moment it was issued is
+// no expiry another play cures: the page authorizes again once, then ends
+// in error, saying why, and gives the session back, rather than
+// authorizing play after play.
+func (h *harness) testAuthorizingExpiredTwice(t *testing.T, release string) {
+	page := h.sessionPage(t, nil)
+	expired := beatFault{Event: "start", Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated),
+		Reason: auth.ReasonTokenExpired, Count: 1, HoldURLsMS: int(earlyHold.Milliseconds())}
+	again := expired
+	expired.then = &again
+	h.run.faults.arm(expired)
+	t.Cleanup(h.run.faults.disarm)
+	h.run.stall.arm(1)
+	t.Cleanup(func() { h.run.stall.release() })
+	var out struct {
+		First     string    `json:"first"`
+		Refused   bool      `json:"refused"`
+		AtRefusal pageState `json:"atRefusal"`
+		Settled   pageState `json:"settled"`
+	}
+	h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "release": release,
+		"status": http.StatusUnauthorized, "ends": true, "whole": true, "final": true, "releases": true}, &out)
+	id := out.First
+	if !out.Refused || out.AtRefusal.StartupMS != nil {
+		t.Fatalf("the start heartbeat of %s was not answered 401 before the page's first frame (answered %v, the page %s): heartbeats %v\npage log:\n%s",
+			id, out.Refused, out.AtRefusal.Phase, h.run.faults.beats(id), strings.Join(out.AtRefusal.Log, "\n"))
+	}
+	s := out.Settled
+	if s.Phase != "error" || !strings.Contains(s.Error, "playback token expired again") {
+		t.Errorf("after the start heartbeats of %s and of the session that took over were answered 401 token_expired while authorizing, the page is %s (%q) on session %s: want it in error, saying its token was refused again\npage log:\n%s",
+			id, s.Phase, s.Error, s.SessionID, strings.Join(s.Log, "\n"))
+	}
+	var plays []int
+	for _, r := range h.run.requests() {
+		if r.Method == http.MethodPost && r.Path == "/v1/play" {
+			plays = append(plays, r.Status)
+		}
+	}
+	if !slices.Equal(plays, []int{http.StatusCreated, http.StatusCreated}) {
+		t.Errorf("the server answered the page's plays %v, want [201 201]: the play, and one authorizing it again", plays)
+	}
+	next := s.SessionID
+	released := func() bool {
+		return slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+			return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+next && r.Status == http.StatusOK
+		})
+	}
+	for deadline := time.Now().Add(leaseTTL / 2); next != id && !released() && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if next == id || !released() {
+		t.Errorf("the page did not give back session %s, which took over from %s, once its start was refused too: requests %v", next, id, h.run.sessionRequests(next))
+	}
+	if live := h.activeSessions(t, demo.AccountKids); len(live) != 0 {
+		t.Errorf("the account holds sessions %v once the page failed, want none", live)
 	}
 }
 
@@ -3106,6 +3182,10 @@ type beatFault struct {
 	// the answer is written: the server would answer it as the fault
 	// does, and every route the session's later requests reach too.
 	endFirst func(session string)
+	// then, when set, is armed as soon as this fault's last answer has
+	// been written: a request held for this fault (HoldURLsMS) is let go
+	// by this one's answer, one that comes later waits for then's.
+	then *beatFault
 }
 
 type loggedBeat struct {
@@ -3241,6 +3321,9 @@ func (f *beatFaults) markSpent() {
 		case <-f.spent:
 		default:
 			close(f.spent)
+			if next := f.fault.then; next != nil {
+				f.fault, f.left, f.spent = *next, next.Count, make(chan struct{})
+			}
 		}
 	}
 }

@@ -595,14 +595,14 @@ async function beatExpiredScenario() {
 // counts; with sc.final too, once the page has ended or failed, which a
 // page that ends does only once it has those URLs), then lets the
 // segments through (sc.release) and, unless the refusal ends the page
-// (sc.ends), waits until the page plays with a heartbeat accepted (its
-// start: the Go test reads which). A page that ends gives its session
-// (the one refused, or the one that took over from it) back after its
-// error heartbeat (sc.releases): it is kept open until it says it did, as
-// one closed first gives nothing back; or until it logs sc.lastWord, its
-// last word to the server. With sc.abortPlay, the play that authorizes the page again (it
-// names the session it replaces) gets no answer: the browser fails it as
-// a lost network does. first is the session refused.
+// (sc.ends), waits until the page plays with its first frame's start
+// accepted. A page that ends gives its session (the one refused, or the
+// one that took over from it) back after its error heartbeat
+// (sc.releases): it is kept open until it says it did, as one closed
+// first gives nothing back; or until it logs sc.lastWord, its last word
+// to the server. With sc.abortPlay, the play that authorizes the page
+// again (it names the session it replaces) gets no answer: the browser
+// fails it as a lost network does. first is the session refused.
 async function loadingRefusedScenario() {
   const { page } = await open(browser0, sc.url);
   if (sc.abortPlay) {
@@ -633,8 +633,14 @@ async function loadingRefusedScenario() {
     return out;
   }
   // Not the last heartbeat's being the start: a progress beat follows it
-  // a second on, and a poll of a loaded machine can miss that second.
-  const p = await until(page, (s) => s.phase === 'playing' && s.currentTime >= 0.5 && s.beats.ok > 0, sc.timeoutMS);
+  // a second on, and a poll of a loaded machine can miss that second. Nor
+  // any heartbeat accepted: the session that took over sends a start
+  // without a position as it is admitted. Beats are answered in order,
+  // and none has a position before the first frame, so the first one
+  // accepted with a position was that frame's start, and every one after
+  // keeps this true.
+  const p = await until(page, (s) => s.phase === 'playing' && s.currentTime >= 0.5 && s.beats.last &&
+    s.beats.last.position_ms !== undefined && s.beats.last.status === 200, sc.timeoutMS);
   out.playing = p.ok;
   out.after = p.state;
   return out;

@@ -259,15 +259,20 @@
       // one that authorizing again cures has the page authorize again
       // before it loads anything (startRefused), in a loop: the URLs asked
       // meanwhile are the refused session's.
+      // Once: the session that took over was admitted a moment ago, and
+      // a refusal of its fresh token too says the page and the server
+      // disagree in a way that another play would not cure (each would
+      // be refused in turn), so the page fails, saying why.
       let answer = r.data;
       let src = null;
-      for (;;) {
+      for (let again = 0; ; again++) {
         src = await sourceFor(answer, saved);
         // Ended meanwhile: the start refused (sendBeat, which said why),
         // a failure (sourceFor said why), or the page left (the pagehide
         // gave the session back).
         if (state.phase !== 'authorizing' || !src && !startRefused) return;
         if (!startRefused) break;
+        if (again > 0) return failAndRelease(startRefused.why + ' again, in the session that took over');
         answer = await authorizeBeforeLoading();
         if (!answer) return;
       }
@@ -1703,11 +1708,14 @@
   // authorizeBeforeLoading authorizes again once the start heartbeat was
   // refused while the page asked for its URLs (startRefused), as
   // swapSession does once the page loads: the play replaces the refused
-  // session on the device, and the page loads the one that takes over,
-  // whose first frame's start says where it begins (before that frame
-  // the session replaced has nothing to tell). It returns that play's
-  // answer, or nothing once playback has ended (refused, as a swap's
-  // refusal ends it, or the page left meanwhile).
+  // session on the device, and the page loads the one that takes over.
+  // That session's view begins as the play's first did, with a start
+  // without a position now (start()'s reason: a page that dies before
+  // its first frame still leaves the view, and the lease is renewed
+  // while the page loads), and its first frame's start says where it
+  // begins (before that frame the session replaced has nothing to tell).
+  // It returns that play's answer, or nothing once playback has ended
+  // (refused, as a swap's refusal ends it, or the page left meanwhile).
   async function authorizeBeforeLoading() {
     const { why, afterLicence } = startRefused;
     startRefused = null;
@@ -1751,6 +1759,9 @@
     clearTimeout(beatTimer);
     takeSession(r.data);
     log('session ' + before + ' replaced by ' + state.sessionID + ' before loading');
+    // Not awaited, as start()'s: beat() keeps it ahead of every later
+    // heartbeat.
+    beat('start');
     return r.data;
   }
 
