@@ -183,6 +183,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Run("heartbeat refused as expired while authorizing, and again in the session that took over", func(t *testing.T) {
 		h.testAuthorizingExpiredTwice(t, startStallControl(t, h.run))
 	})
+	t.Run("URLs refused as expired", func(t *testing.T) { h.testURLsExpired(t) })
 	t.Run("heartbeat answered 503 or 429 while loading", func(t *testing.T) {
 		// A runner of its own: its QoE views are this row's alone.
 		g := &harness{t: t, tools: tools, cdp: browser, driver: h.driver, cross: cross.URL, artifacts: h.artifacts,
@@ -1545,6 +1546,81 @@ func (h *harness) testAuthorizingExpiredTwice(t *testing.T, release string) {
 	}
 	if live := h.activeSessions(t, demo.AccountKids); len(live) != 0 {
 		t.Errorf("the account holds sessions %v once the page failed, want none", live)
+	}
+}
+
+// testURLsExpired: the page's request for its URLs, as its play is
+// admitted, is answered 401 token_expired (a page clock behind the
+// server's, a token that outlived a sleeping tab). The page authorizes
+// again before it loads, as it does when its start heartbeat is refused
+// so (testLoadingExpired), and plays on in the session that takes over,
+// rather than failing the play on its first request. Once: the URLs of
+// that session refused too, the page fails, saying why, and gives that
+// session back.
+func (h *harness) testURLsExpired(t *testing.T) {
+	for _, row := range []struct {
+		name  string
+		count int
+		// plays: the page plays on; otherwise it fails, saying err.
+		plays bool
+		err   string
+	}{
+		{name: "once", count: 1, plays: true},
+		{name: "again in the session that took over", count: 2, err: "urls: playback token expired again"},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			page := h.sessionPage(t, nil)
+			h.run.faults.arm(beatFault{Route: "urls", Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated),
+				Reason: auth.ReasonTokenExpired, Count: row.count})
+			t.Cleanup(h.run.faults.disarm)
+			var out struct {
+				Reached bool      `json:"reached"`
+				Played  pageState `json:"played"`
+			}
+			h.drive(t, map[string]any{"kind": "play", "url": page, "untilTime": 1, "timeoutMS": 30000, "releases": true}, &out)
+			var refused []string
+			var plays []int
+			for _, r := range h.run.requests() {
+				if id, ok := strings.CutSuffix(strings.TrimPrefix(r.Path, "/v1/playback/"), "/urls"); ok && r.Method == http.MethodPost && r.Status == http.StatusUnauthorized {
+					refused = append(refused, id)
+				}
+				if r.Method == http.MethodPost && r.Path == "/v1/play" {
+					plays = append(plays, r.Status)
+				}
+			}
+			if len(refused) == 0 {
+				t.Fatalf("no request for the page's URLs was answered 401: plays %v, the page %s (%s)", plays, out.Played.Phase, out.Played.Error)
+			}
+			first, p := refused[0], out.Played
+			if !slices.Equal(plays, []int{http.StatusCreated, http.StatusCreated}) {
+				t.Errorf("the server answered the page's plays %v, want [201 201]: the play, and one authorizing it again", plays)
+			}
+			if beats := h.run.faults.beats(first); slices.ContainsFunc(beats, func(b loggedBeat) bool { return b.Positioned }) {
+				t.Errorf("the session %s whose URLs were refused as expired got heartbeats of a play it never loaded: %v", first, beats)
+			}
+			if row.plays {
+				if !out.Reached || p.Error != "" || p.SessionID == first || p.SessionID == "" {
+					t.Fatalf("the URLs of %s answered 401 token_expired as its play was admitted: the page is %s (%q) at %.2f s on session %s, want it playing on in the session that took over\npage log:\n%s",
+						first, p.Phase, p.Error, p.CurrentTime, p.SessionID, strings.Join(p.Log, "\n"))
+				}
+				if !h.run.faults.answered(p.SessionID, "start", http.StatusOK) {
+					t.Errorf("the session that took over %s has no start accepted: %v", p.SessionID, h.run.faults.beats(p.SessionID))
+				}
+				return
+			}
+			if p.Phase != "error" || !strings.Contains(p.Error, row.err) || p.SessionID == first || !slices.Contains(refused, p.SessionID) {
+				t.Errorf("the URLs of %s and of the session that took over answered 401 token_expired: the page is %s (%q) on session %s (URLs refused %v), want it in error, saying %q\npage log:\n%s",
+					first, p.Phase, p.Error, p.SessionID, refused, row.err, strings.Join(p.Log, "\n"))
+			}
+			if !slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+				return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+p.SessionID && r.Status == http.StatusOK
+			}) {
+				t.Errorf("the page did not give back session %s once it failed: requests %v", p.SessionID, h.run.sessionRequests(p.SessionID))
+			}
+			if live := h.activeSessions(t, demo.AccountKids); len(live) != 0 {
+				t.Errorf("the account holds sessions %v once the page failed, want none", live)
+			}
+		})
 	}
 }
 
@@ -3147,7 +3223,8 @@ type beatFaults struct {
 // Reason (and Retry-After, when set).
 type beatFault struct {
 	// Route is what the fault answers: heartbeats (""), "play" (POST
-	// /v1/play) or "manifest" (GET of a session's HLS master playlist).
+	// /v1/play), "urls" (POST /v1/playback/{session}/urls) or "manifest"
+	// (GET of a session's HLS master playlist).
 	Route string `json:"route,omitempty"`
 	// Event is the heartbeat event answered: "" for every event but stop.
 	Event      string `json:"event,omitempty"`
@@ -3226,6 +3303,11 @@ func (f *beatFaults) disarm() { f.arm(beatFault{}) }
 // and answers it with the armed fault, if any; faulted says it did.
 func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat, bool) {
 	if isURLs(req) {
+		if fault, faulted := f.take(func(fault beatFault) bool { return fault.Route == "urls" }); faulted {
+			writeFault(w, req, fault)
+			f.markSpent()
+			return loggedBeat{}, true
+		}
 		f.holdURLs(req)
 		return loggedBeat{}, false
 	}

@@ -196,6 +196,14 @@ async function playScenario(browser) {
   const played = await until(page, (s) => s.currentTime >= sc.untilTime && !(sc.notStalled && s.buffering) &&
     (!sc.untilBeats || s.beats.ok >= sc.untilBeats), sc.timeoutMS);
   const out = { reached: played.ok, played: played.state, steer: steered };
+  // With sc.releases, a page that failed is kept open until it says it
+  // gave its session back (after its error heartbeat): closed first, it
+  // gives nothing back.
+  for (const deadline = Date.now() + sc.timeoutMS; sc.releases && played.state.phase === 'error' && Date.now() < deadline;) {
+    const s = await snapshot(page);
+    if (s.log.some((l) => l.includes('released session ' + s.sessionID))) break;
+    await sleep(100);
+  }
   // Paused, the few-second test stream cannot run out (and stop the
   // session by itself) while a slow machine takes the screenshot.
   if (played.ok) await page.evaluate(() => document.getElementById('video').pause());

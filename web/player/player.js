@@ -173,9 +173,10 @@
   // passed along with one re-authorization: the refusal that comes while a
   // swap is already queued must reach that swap.
   let tokenRefused = false;
-  // startRefused: the start heartbeat sent as the play was admitted was
-  // refused, while the page still asks for its URLs (authorizing), with
-  // an answer that authorizing again cures (401 token_expired, 403
+  // startRefused: the start heartbeat sent as the play was admitted, or
+  // the URLs the page asks for then (sourceFor), were refused while the
+  // page still asks for its URLs (authorizing), with an answer that
+  // authorizing again cures (401 token_expired, 403
   // licence_window_ended): why, and whether it was the licence window's
   // end (swapSession's afterLicence). The page authorizes again before it
   // loads anything (authorizeBeforeLoading), as it does once it loads.
@@ -258,7 +259,8 @@
       // refusal that ends playback ends the page there (sendBeat), and
       // one that authorizing again cures has the page authorize again
       // before it loads anything (startRefused), in a loop: the URLs asked
-      // meanwhile are the refused session's.
+      // meanwhile are the refused session's. So has the URLs' own
+      // refusal with such an answer (sourceFor).
       // Once: the session that took over was admitted a moment ago, and
       // a refusal of its fresh token too says the page and the server
       // disagree in a way that another play would not cure (each would
@@ -299,8 +301,8 @@
   // them, the grants of a title without a ladder, the cookies of every
   // pathway, and where it starts. It returns the source to load, or
   // nothing once the page failed (it said why) or no longer authorizes
-  // that session, or the start was refused so that the page authorizes
-  // again (startRefused): the rest, which would name the session refused
+  // that session, or the start or the URLs were refused so that the page
+  // authorizes again (startRefused): the rest, which would name the session refused
   // or ended, is then not asked for, and a failure it would meet is not
   // the page's (the URLs of a session ended elsewhere are answered 410).
   async function sourceFor(answer, saved) {
@@ -315,6 +317,15 @@
     } else {
       const u = await urls();
       if (!current()) return null;
+      if (tokenExpired(u) || licenceEnded(u)) {
+        // Refused as the start heartbeat may be (sendBeat): start()
+        // authorizes again before it loads (startRefused), and the
+        // session refused is sent nothing more (tokenRefused).
+        log('urls: ' + errText(u), true);
+        if (tokenExpired(u)) tokenRefused = true;
+        startRefused = { why: 'urls: ' + (tokenExpired(u) ? 'playback token expired' : 'the licence window ended'), afterLicence: licenceEnded(u) };
+        return null;
+      }
       if (u.status !== 200) {
         await failAndRelease('urls: ' + errText(u));
         return null;
