@@ -312,6 +312,8 @@ type pageState struct {
 			PositionMS int64  `json:"position_ms"`
 		} `json:"last"`
 		Statuses []int `json:"statuses"`
+		// OKSessions are the sessions with a heartbeat accepted, in order.
+		OKSessions []string `json:"okSessions"`
 	} `json:"beats"`
 	Log []string `json:"log"`
 }

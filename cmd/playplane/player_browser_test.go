@@ -784,6 +784,7 @@ func (h *harness) testLicenceExtended(t *testing.T, format string) {
 		t.Fatalf("the window was extended past its end: the page is %s (%s, %q) on session %s (first %s)\npage log:\n%s",
 			a.Phase, a.Error, a.EndNotice, a.SessionID, out.Before.SessionID, strings.Join(a.Log, "\n"))
 	}
+	wantSwappedOn(t, out.Before.SessionID, a)
 	if p := a.Play; p == nil || !p.LicenceEndsAt.Equal(extended) {
 		t.Errorf("the play after the end answered %+v, want its licence to end at %v", p, extended)
 	}
@@ -2252,6 +2253,7 @@ func (h *harness) testTokenExpiry(t *testing.T, format string) {
 		t.Fatalf("the page's playback token expired: the page is %s (%s) on session %s (first %s: heartbeats %v)\npage log:\n%s",
 			a.Phase, a.Error, a.SessionID, out.Before.SessionID, first, strings.Join(a.Log, "\n"))
 	}
+	wantSwappedOn(t, out.Before.SessionID, a)
 	if out.MediaAfter != out.MediaBefore {
 		t.Errorf("the player reloaded its source when it authorized again: media element events %+v before, %+v after\npage log:\n%s",
 			out.MediaBefore, out.MediaAfter, strings.Join(out.End.Log, "\n"))
@@ -2338,6 +2340,19 @@ func (h *harness) wantOnePlay(t *testing.T, counted playback.QoEAggregate, views
 	}
 }
 
+// wantSwappedOn: drive.cjs recorded s as the page playing on in a session
+// other than first, with a heartbeat of that session accepted (the swap
+// sends its start first): what its scenarios wait for before they act on
+// the swap (play on, stop, release a stall) and what the rows read there.
+// A heartbeat of first's does not say it: the page counts those too.
+func wantSwappedOn(t *testing.T, first string, s pageState) {
+	t.Helper()
+	if s.SessionID == "" || s.SessionID == first || !slices.Contains(s.Beats.OKSessions, s.SessionID) {
+		t.Errorf("drive.cjs took the page for playing on after %s in session %s before a heartbeat of that session was accepted (sessions with one: %v; %d heartbeats sent, %d accepted, the last %+v)\npage log:\n%s",
+			first, s.SessionID, s.Beats.OKSessions, s.Beats.Sent, s.Beats.OK, s.Beats.Last, strings.Join(s.Log, "\n"))
+	}
+}
+
 // testReauthEnded: the account ends the page's session from another
 // screen ("End this stream") just before the page authorizes the play
 // again ahead of its token's expiry, its heartbeat before that answered
@@ -2410,6 +2425,7 @@ func (h *harness) testTokenExpiryStopPaused(t *testing.T) {
 		t.Fatalf("the page did not authorize again and stop there: authorized again %v, then %s (%s) on session %s\npage log:\n%s",
 			out.Reauthorized, out.End.Phase, out.End.Error, out.End.SessionID, strings.Join(out.End.Log, "\n"))
 	}
+	wantSwappedOn(t, out.Before.SessionID, a)
 	if !h.run.faults.answered(a.SessionID, "stop", http.StatusOK) {
 		t.Fatalf("the session that took over %s was not stopped: heartbeats %v", a.SessionID, h.run.faults.beats(a.SessionID))
 	}
@@ -2745,6 +2761,7 @@ func (h *harness) testWakeInStall(t *testing.T, release string) {
 		Before       pageState  `json:"before"`
 		Asleep       pageState  `json:"asleep"`
 		Reauthorized bool       `json:"reauthorized"`
+		AtReauth     pageState  `json:"atReauth"`
 		Held         int        `json:"held"`
 		PlayedOn     bool       `json:"playedOn"`
 		After        *pageState `json:"after"`
@@ -2764,6 +2781,8 @@ func (h *harness) testWakeInStall(t *testing.T, release string) {
 	if !out.Reauthorized || !out.PlayedOn || a == nil {
 		t.Fatalf("the page did not authorize again after it woke and play on (authorized again %v, played on %v): %+v", out.Reauthorized, out.PlayedOn, a)
 	}
+	// The stall went on stalledOnMS from there.
+	wantSwappedOn(t, id, out.AtReauth)
 	var withToken []seenRequest
 	for _, r := range h.run.requests() {
 		if r.Method == http.MethodPost && strings.HasPrefix(r.Path, "/v1/playback/"+id+"/") {
@@ -3084,6 +3103,7 @@ func (h *harness) testWakeExpired(t *testing.T) {
 		t.Fatalf("the page woke after its playback token expired and did not authorize again (session %s)\npage log:\n%s\nrequests: %v",
 			out.Asleep.SessionID, strings.Join(log, "\n"), h.run.sessionRequests(out.Asleep.SessionID))
 	}
+	wantSwappedOn(t, out.Asleep.SessionID, *out.After)
 	if !out.PlayedOn || out.End == nil || out.End.Phase != "playing" {
 		t.Errorf("after authorizing again the page did not play on to %.0f s: %+v", playOn, out.End)
 	}

@@ -970,9 +970,10 @@ async function stallRefusedEndScenario() {
 // expired at the server. It wakes with that re-authorization due before
 // any other request with the token: no answer told the page that its
 // token expired, its own clock does. The stall goes on for
-// sc.stalledOnMS, then the network recovers and the page plays on to
-// sc.playOn, where the viewer pauses. asleep is the page's state as it
-// fell asleep.
+// sc.stalledOnMS once the page plays on in another session, with a
+// heartbeat of that session accepted (atReauth), then the network
+// recovers and the page plays on to sc.playOn, where the viewer pauses.
+// asleep is the page's state as it fell asleep.
 async function stallWakeScenario() {
   const { page, out } = await openStalled();
   if (!out.stalled) return out;
@@ -980,8 +981,12 @@ async function stallWakeScenario() {
   await sleep(Math.max(0, sleepAt - 100 - await page.evaluate(() => Date.now())));
   out.asleep = await sleepPastToken(page, Math.max(sleepAt, await page.evaluate(() => Date.now() + 50)));
   await page.clock.resume();
-  const b = await until(page, (s) => s.sessionID && s.sessionID !== out.before.sessionID && s.beats.ok > 0, sc.timeoutMS);
+  // A heartbeat of the new session accepted (its start, sent after its
+  // grants), not any: beats.ok counts the first session's too.
+  const b = await until(page, (s) => s.sessionID && s.sessionID !== out.before.sessionID &&
+    s.beats.okSessions.includes(s.sessionID), sc.timeoutMS);
   out.reauthorized = b.ok;
+  out.atReauth = b.state;
   await sleep(sc.stalledOnMS);
   out.held = await releaseStall();
   if (!b.ok) {
@@ -1043,8 +1048,8 @@ async function bfcacheScenario() {
 
 // reauthScenario: the page plays (paused) on a runner whose playback
 // tokens expire within seconds; the scenario waits until it plays a
-// session other than its first, with a heartbeat accepted. Then, once the
-// first token (and the grants that ended with it) has expired, the viewer
+// session other than its first, with a heartbeat of that session
+// accepted. Then, once the first token (and the grants that ended with it) has expired, the viewer
 // plays on to sc.playOn seconds: what the player fetches from then on
 // needs the new session's grants. The media element's source loads
 // (window.mediaEvents) are read before and after (before sc.stopAfter).
@@ -1056,7 +1061,10 @@ async function reauthScenario() {
   const out = { playing: a.ok, before: a.state, mediaBefore: await media() };
   if (!a.ok) return out;
   if (sc.playBeforeEndMS) await playBeforeEnd(a);
-  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing' && s.beats.ok > 0, sc.timeoutMS);
+  // A heartbeat of the new session accepted (its start, sent after its
+  // grants), not any: beats.ok counts the first session's too.
+  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== a.state.sessionID && s.phase === 'playing' &&
+    s.beats.okSessions.includes(s.sessionID), sc.timeoutMS);
   out.reauthorized = b.ok;
   out.after = b.state;
   // sc.stopPaused: the viewer stops there instead, never playing on.
@@ -1280,7 +1288,7 @@ async function leaveDuringLastStopScenario() {
 // expired at the server; it wakes with its clock set to now and its
 // timers let run, the grant renewal due before the re-authorization. The
 // page must authorize again (a session other than its first, with a
-// heartbeat accepted) and play on to sc.playOn seconds.
+// heartbeat of that session accepted) and play on to sc.playOn seconds.
 async function wakeExpiredScenario() {
   const a = await playing({ clock: true });
   const out = { playing: a.ok, before: a.state };
@@ -1288,7 +1296,10 @@ async function wakeExpiredScenario() {
   const asleep = await sleepPastToken(a.page);
   out.asleep = asleep;
   await a.page.clock.resume();
-  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== asleep.sessionID && s.phase === 'playing' && s.beats.ok > 0, sc.timeoutMS);
+  // A heartbeat of the new session accepted (its start, sent after its
+  // grants), not any: beats.ok counts the first session's too.
+  const b = await until(a.page, (s) => s.sessionID && s.sessionID !== asleep.sessionID && s.phase === 'playing' &&
+    s.beats.okSessions.includes(s.sessionID), sc.timeoutMS);
   out.reauthorized = b.ok;
   out.after = b.state;
   if (b.ok) {
