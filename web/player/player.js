@@ -302,9 +302,10 @@
   // pathway, and where it starts. It returns the source to load, or
   // nothing once the page failed (it said why) or no longer authorizes
   // that session, or the start or the URLs were refused so that the page
-  // authorizes again (startRefused): the rest, which would name the session refused
-  // or ended, is then not asked for, and a failure it would meet is not
-  // the page's (the URLs of a session ended elsewhere are answered 410).
+  // authorizes again (startRefused): the rest, which would name the
+  // session refused or ended, is then not asked for, and a failure it
+  // would meet is not the page's (the URLs of a session ended elsewhere
+  // are answered 410).
   async function sourceFor(answer, saved) {
     const id = state.sessionID;
     const current = () => state.phase === 'authorizing' && state.sessionID === id && !startRefused;
@@ -1716,8 +1717,8 @@
     return fail('authorizing again: ' + errText(r));
   }
 
-  // authorizeBeforeLoading authorizes again once the start heartbeat was
-  // refused while the page asked for its URLs (startRefused), as
+  // authorizeBeforeLoading authorizes again once the start heartbeat or
+  // the URLs were refused while the page asked for them (startRefused), as
   // swapSession does once the page loads: the play replaces the refused
   // session on the device, and the page loads the one that takes over.
   // That session's view begins as the play's first did, with a start
