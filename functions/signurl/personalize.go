@@ -176,7 +176,8 @@ func PersonalizeMaster(dst, stored []byte, allowed []playback.Rendition, pathway
 // unchanged: an absolute URL or a network path (as hls.js's url-toolkit
 // finds one, before a browser strips anything from it) naming a host of
 // its own (hostlessWebURL) that browserHost reads (unreadHost), hls.js
-// does not move (hlsMovesHost), and that is no pathway's origin. The
+// takes for one as the parser does (hlsReadsAlike) and does not move
+// (hlsMovesHost), and that is no pathway's origin. The
 // master's URIs carry no grant, so one on a pathway would be refused (403)
 // or fetched outside the title's folder.
 func offThePathways(uri []byte, pathways []Pathway) bool {
@@ -184,7 +185,7 @@ func offThePathways(uri []byte, pathways []Pathway) bool {
 		return false
 	}
 	ref := asBrowserReads(string(uri))
-	if hostlessWebURL(ref) || unreadHost(ref) || hlsMovesHost(ref) {
+	if !hlsReadsAlike(string(uri), ref) || hostlessWebURL(ref) || unreadHost(ref) || hlsMovesHost(ref) {
 		return false
 	}
 	for _, p := range pathways {
@@ -543,16 +544,32 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 // HLS, Shaka Player) another (https://keys.x/k). So with a network path
 // or an absolute path: url-toolkit takes only "//" and "/" for them, the
 // parser either slash, so `\\keys.x\k` and `\titles\t1\x` are paths in
-// the rendition's folder to hls.js.
+// the rendition's folder to hls.js. After a scheme, url-toolkit finds a
+// host only right after "//", the parser past slashes it has removed tabs
+// from: "https:/<TAB>/keys.x/../cdn.x/k" has no host to url-toolkit, which
+// removes "keys.x/.." from its path, and the browser then fetches it from
+// cdn.x, while hlsMovesHost, reading the URL as the parser does, sees the
+// host right after two slashes. So the slashes the parser reads before the
+// host must be in the URI as they are (hostSlashesAsWritten).
 func hlsReadsAlike(uri, read string) bool {
 	uri = strings.TrimFunc(uri, isJSSpace)
 	if asBrowserReads(uri) != read || hasScheme(uri) != hasScheme(read) {
 		return false
 	}
 	if hasScheme(read) {
-		return true
+		scheme, rest, _ := strings.Cut(uri, ":")
+		return !webScheme(scheme) || hostSlashesAsWritten(rest, read[len(scheme)+1:])
 	}
 	return strings.HasPrefix(uri, "//") == hostSlashes(read) && strings.HasPrefix(uri, "/") == (read != "" && isSlash(read[0]))
+}
+
+// hostSlashesAsWritten reports whether the slashes (each '/' or '\') that
+// read, a URL's text after its scheme as asBrowserReads has it, starts
+// with are at the start of written, the same text as the manifest has it:
+// no tab or newline the parser removed is among them or before them.
+func hostSlashesAsWritten(written, read string) bool {
+	n := len(read) - len(strings.TrimLeft(read, `/\`))
+	return strings.HasPrefix(written, read[:n])
 }
 
 // hlsRemovesDotsAlike reports whether hls.js 1.7.4 removes the dot

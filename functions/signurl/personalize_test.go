@@ -115,6 +115,8 @@ var masterHeaderRows = []struct {
 	{"hls.js moves the host to the pathway's", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https:///keys.example.com/../cdn.example.com/keys/k1"`, false},
 	{"a fullwidth host", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https://ｃｄｎ.example.com/keys/k1"`, false},
 	{"a percent-encoded port", `#EXT-X-SESSION-KEY:METHOD=AES-128,URI="https://keys.example.com:%38%34%34%33/k1"`, false},
+	{"a tab between the slashes, hls.js moves the host to the pathway's", "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"https:/\t/keys.example.com/../cdn.example.com/keys/k1\"", false},
+	{"a tab before the slashes, hls.js moves the host to the pathway's", "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"https:\t//keys.example.com/../cdn.example.com/keys/k1\"", false},
 }
 
 // TestPersonalizeMasterHeaderURIs: a tag of a multivariant playlist's
@@ -597,6 +599,8 @@ var hlsJsKeyRows = []struct {
 	{"a backslash and a slash", `#EXT-X-KEY:METHOD=AES-128,URI="https:\/keys.example.com/../cdn.example.com/keys/k1"`, true},
 	{"a key server, a dot segment after its host", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/a/../k1"`, false},
 	{"a key server past more slashes, a dot segment in its query", `#EXT-X-KEY:METHOD=AES-128,URI="https:///keys.example.com/k1?p=/../x"`, false},
+	{"a tab between the slashes, a dot segment before the pathway's host", "#EXT-X-KEY:METHOD=AES-128,URI=\"https:/\t/keys.example.com/../cdn.example.com/keys/k1\"", true},
+	{"a tab before the slashes, a dot segment before the pathway's host", "#EXT-X-KEY:METHOD=AES-128,URI=\"https:\t//keys.example.com/../cdn.example.com/keys/k1\"", true},
 }
 
 // TestPersonalizeMediaReadsAKeyAsHlsJsDoes: hls.js 1.7.4 resolves an
