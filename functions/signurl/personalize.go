@@ -311,7 +311,7 @@ func PersonalizeMedia(dst, stored []byte, g Grant) ([]byte, error) {
 		switch {
 		case len(line) == 0:
 		case line[0] != '#':
-			dst, err = g.appendURI(dst, line, false)
+			dst, err = g.appendURI(dst, line, false, true)
 		case hasJSLineBreak(line):
 			err = manifestError("a line break hls.js reads inside %q", line)
 		default:
@@ -350,7 +350,7 @@ func (g Grant) appendTag(dst, line []byte) ([]byte, error) {
 			return dst, manifestError("unquoted %s in %q", a.name, line)
 		}
 		dst = append(dst, line[written:a.value+1]...)
-		if dst, err = g.appendURI(dst, line[a.value+1:a.end], mayBeElsewhere(tag, a.name)); err != nil {
+		if dst, err = g.appendURI(dst, line[a.value+1:a.end], mayBeElsewhere(tag, a.name), string(tag) != "#EXT-X-DATERANGE"); err != nil {
 			return dst, err
 		}
 		written = a.end
@@ -423,7 +423,9 @@ func mayBeElsewhere(tag, name []byte) bool {
 // other URL (403), telling the player nothing. An absolute URL on the
 // pathway's own origin is its path there; one naming another host is
 // refused, unless elsewhere (a key or an ad server) passes it unchanged.
-func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
+// toolkit tells a URI hls.js resolves with url-toolkit (a segment's, a
+// key's, a map's) from an interstitial's, which it reads with new URL.
+func (g Grant) appendURI(dst, uri []byte, elsewhere, toolkit bool) ([]byte, error) {
 	if bytes.Contains(uri, variableRef) {
 		// hls.js puts an EXT-X-DEFINE's value (or one IMPORTed from the
 		// multivariant playlist, or a QUERYPARAM of the playlist's URL)
@@ -477,6 +479,11 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere bool) ([]byte, error) {
 			scheme, _, _ := strings.Cut(g.Base, "//")
 			return append(append(dst, scheme...), uri...), nil
 		}
+	}
+	// On the pathway: a key server's URI passed unchanged above is read
+	// by each player as it reads the stored one.
+	if toolkit && bytes.IndexByte(raw, ';') >= 0 && !hlsReadsParamsAlike(raw) {
+		return dst, manifestError("URI %q has params hls.js reads apart from its path, unlike a browser's URL parser", raw)
 	}
 	path, rest := uri, []byte(nil)
 	if q := bytes.IndexAny(uri, "?#"); q >= 0 {
@@ -561,6 +568,28 @@ func hlsReadsAlike(uri, read string) bool {
 		return !webScheme(scheme) || hostSlashesAsWritten(rest, read[len(scheme)+1:])
 	}
 	return strings.HasPrefix(uri, "//") == hostSlashes(read) && strings.HasPrefix(uri, "/") == (read != "" && isSlash(read[0]))
+}
+
+// hlsReadsParamsAlike reports whether hls.js 1.7.4 reads a ";params" in
+// uri's last path segment as a browser's URL parser does. url-toolkit
+// (parseURL, buildAbsoluteURL) takes what follows the last segment's first
+// ';' for params (RFC 1808 section 2.4.4), apart from the path whose dot
+// segments it removes, and a reference with params and no path for the
+// base's path with them; the parser has no params. So "..;x" is a dot-dot
+// to hls.js ("../..;x" is /titles/;x from the rendition's folder) and a
+// file named "..;x" to the parser, and ";x" is media.m3u8;x to hls.js and
+// a file named ";x" beside it to the parser.
+func hlsReadsParamsAlike(uri []byte) bool {
+	uri = bytes.TrimFunc(uri, isJSSpace)
+	if q := bytes.IndexAny(uri, "?#"); q >= 0 {
+		uri = uri[:q]
+	}
+	if len(uri) > 0 && uri[0] == ';' {
+		return false
+	}
+	last := uri[bytes.LastIndexByte(uri, '/')+1:]
+	name, _, params := bytes.Cut(last, []byte{';'})
+	return !params || string(name) != "." && string(name) != ".."
 }
 
 // hostSlashesAsWritten reports whether the slashes (each '/' or '\') that

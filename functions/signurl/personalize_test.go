@@ -198,6 +198,19 @@ var mediaURIRows = []struct {
 	{"dot segment", "./seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
 	{"dot segment in an attribute", `#EXT-X-MAP:URI="./init.mp4"`, `#EXT-X-MAP:URI="https://cdn.example.com/titles/t1/sd/init.mp4?Sig=1"`, false},
 	{"dot-dot back into the folder", "../sd/seg1.m4s?v=2#t", "https://cdn.example.com/titles/t1/sd/seg1.m4s?v=2&Sig=1#t", false},
+	// hls.js's url-toolkit reads a last segment's ";params" apart (RFC
+	// 1808 2.4.4), so "..;x" is a dot-dot to it and no dot segment to the
+	// parser, and a URI of params alone names the playlist's own file.
+	{"a dot-dot with params, out of the title", "../..;x", "", true},
+	{"a dot-dot with params, out of the rendition", "..;p", "", true},
+	{"a map's dot-dot with params, out of the title", `#EXT-X-MAP:URI="../..;x"`, "", true},
+	{"an absolute URL on the pathway, a dot-dot with params out of the title", "https://cdn.example.com/titles/t1/..;x", "", true},
+	{"a dot with params", "./.;p", "", true},
+	{"params alone", ";p=1", "", true},
+	{"params after a segment's name", "seg1.m4s;p=1", "https://cdn.example.com/titles/t1/sd/seg1.m4s;p=1?Sig=1", false},
+	{"params in a folder's name, a dot-dot after it", "a;p/../seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
+	{"an interstitial asset list, a dot-dot with params", `#EXT-X-DATERANGE:ID="ad7",X-ASSET-LIST="..;x"`, `#EXT-X-DATERANGE:ID="ad7",X-ASSET-LIST="https://cdn.example.com/titles/t1/sd/..;x?Sig=1"`, false},
+	{"a key server, a dot-dot with params", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/a/..;x"`, `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/a/..;x"`, false},
 	{"dot-dot in a subfolder", "parts/../seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
 	{"dot segments in an absolute path", "/titles/t1/./sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
 	{"dot-dot above the root stops there", "../../../../titles/t1/sd/seg1.m4s", "https://cdn.example.com/titles/t1/sd/seg1.m4s?Sig=1", false},
