@@ -439,7 +439,7 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere, toolkit bool) ([]byte, erro
 		read := asBrowserReads(string(uri))
 		// Written as read, a key server's URI too: its dot segments must
 		// be the ones hls.js would have removed (hlsRemovesDotsAlike).
-		if !hlsReadsAlike(string(uri), read) || !hlsRemovesDotsAlike(uri) {
+		if !hlsReadsAlike(string(uri), read) || !hlsRemovesDotsAlike(uri) || toolkit && hlsKeepsControl(uri) {
 			return dst, manifestError("URI %q is another URL to hls.js than to a browser's URL parser", uri)
 		}
 		// Written as the browser will read it, so that the dot segments
@@ -568,6 +568,18 @@ func hlsReadsAlike(uri, read string) bool {
 		return !webScheme(scheme) || hostSlashesAsWritten(rest, read[len(scheme)+1:])
 	}
 	return strings.HasPrefix(uri, "//") == hostSlashes(read) && strings.HasPrefix(uri, "/") == (read != "" && isSlash(read[0]))
+}
+
+// hlsKeepsControl reports whether uri starts, past the white space
+// String.prototype.trim removes, with a C0 control: url-toolkit keeps it
+// in the path it resolves, where the browser percent-encodes it
+// ("\x01seg1.m4s" is sd/%01seg1.m4s to hls.js, "\x01../hd/seg1.m4s" stays
+// in sd), while a browser's URL parser reading the URI strips it (WHATWG
+// URL Standard, basic URL parser: leading C0 controls and spaces). With a
+// scheme or slashes after it, hlsReadsAlike tells the two apart already.
+func hlsKeepsControl(uri []byte) bool {
+	uri = bytes.TrimLeftFunc(uri, isJSSpace)
+	return len(uri) > 0 && uri[0] < ' '
 }
 
 // hlsReadsParamsAlike reports whether hls.js 1.7.4 reads a ";params" in

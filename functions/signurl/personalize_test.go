@@ -314,6 +314,13 @@ var mediaURIRows = []struct {
 	{"a tab between a key server's slashes", "#EXT-X-KEY:METHOD=AES-128,URI=\"/\t/keys.example.com/k1\"", "", true},
 	{"a no-break space before a key server's scheme", "#EXT-X-KEY:METHOD=AES-128,URI=\"\u00a0https://keys.example.com/k1\"", "", true},
 	{"a no-break space before a segment's name", "\u00a0seg1.m4s", "", true},
+	// The other way round, a control url-toolkit keeps (String.prototype.trim
+	// removes white space only) and the parser strips: "\x01seg1.m4s" is
+	// sd/%01seg1.m4s to hls.js, sd/seg1.m4s to the parser.
+	{"a control before a segment's name", "\x01seg1.m4s", "", true},
+	{"a control before a dot-dot", "\x1f../hd/seg1.m4s", "", true},
+	{"a control before a map's name", "#EXT-X-MAP:URI=\"\x01init.mp4\"", "", true},
+	{"a control before an interstitial asset list, which new URL strips", "#EXT-X-DATERANGE:ID=\"ad15\",X-ASSET-LIST=\"\x01ads.json\"", `#EXT-X-DATERANGE:ID="ad15",X-ASSET-LIST="https://cdn.example.com/titles/t1/sd/ads.json?Sig=1"`, false},
 	{"a space before a key server's scheme", `#EXT-X-KEY:METHOD=AES-128,URI=" https://keys.example.com/k1"`, `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
 	{"a tab in a key server's host", "#EXT-X-KEY:METHOD=AES-128,URI=\"https://keys.exa\tmple.com/k1\"", `#EXT-X-KEY:METHOD=AES-128,URI="https://keys.example.com/k1"`, false},
 	// An http(s) URL without the two slashes of a host is fetched as
