@@ -446,10 +446,12 @@ func (g Grant) appendURI(dst, uri []byte, elsewhere, toolkit bool) ([]byte, erro
 		// and the host checked are those it fetches from.
 		uri = []byte(read)
 	}
-	if len(uri) == 0 {
-		// The playlist itself (RFC 3986 5.2.2), which once personalized
-		// is on the API: no object of the title.
-		return dst, manifestError("an empty URI")
+	if len(uri) == 0 || uri[0] == '?' || uri[0] == '#' {
+		// The playlist itself, with a query or a fragment alone too (RFC
+		// 3986 5.2.2: an empty path is the base's), which once
+		// personalized is on the API: no object of the title, nor the
+		// rendition's folder it would be written as.
+		return dst, manifestError("URI %q has an empty path: the playlist itself", uri)
 	}
 	if hasScheme(uri) || bytes.HasPrefix(uri, []byte("//")) {
 		// Read as text once: each conversion is a copy, on every line of

@@ -285,6 +285,12 @@ var mediaURIRows = []struct {
 	// could go with, and on the API once personalized.
 	{"a map with an empty URI", `#EXT-X-MAP:URI=""`, "", true},
 	{"a key with a URI of spaces", `#EXT-X-KEY:METHOD=AES-128,URI="  "`, "", true},
+	// A query or a fragment alone has an empty path too: the stored
+	// playlist itself with it (RFC 3986 5.2.2), not the rendition's folder.
+	{"a segment of a query alone", "?v=1", "", true},
+	{"a map of a query alone", `#EXT-X-MAP:URI="?v=1"`, "", true},
+	{"a map of a fragment alone", `#EXT-X-MAP:URI="#x"`, "", true},
+	{"an interstitial asset list of a query alone", `#EXT-X-DATERANGE:ID="ad16",X-ASSET-LIST="?slot=1"`, "", true},
 	{"an interstitial asset list with an empty URI", `#EXT-X-DATERANGE:ID="ad12",CLASS="com.apple.hls.interstitial",X-ASSET-LIST=""`, "", true},
 	// url-toolkit removes the dot segments it sees ("." and ".." between
 	// '/') before the browser removes the rest (with a tab or a newline in

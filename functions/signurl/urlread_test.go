@@ -52,10 +52,14 @@ var stricterThanPlayers = map[string]string{
 	"mediaURIRows/a map with an empty URI":                      emptyURI,
 	"mediaURIRows/a key with a URI of spaces":                   emptyURI,
 	"mediaURIRows/an interstitial asset list with an empty URI": emptyURI,
+	"mediaURIRows/a segment of a query alone":                   emptyURI,
+	"mediaURIRows/a map of a query alone":                       emptyURI,
+	"mediaURIRows/a map of a fragment alone":                    emptyURI,
+	"mediaURIRows/an interstitial asset list of a query alone":  emptyURI,
 }
 
-const emptyURI = "an empty URI names the stored playlist itself, which a personalized one would name on the API: " +
-	"no object of the title"
+const emptyURI = "an empty URI, or a query or a fragment alone, names the stored playlist itself, which a personalized one " +
+	"would name on the API: no object of the title"
 
 // disagreesWithPlayers names the rows (table/row) whose expectation the
 // players' reading contradicts: known gaps, each to be fixed. A row listed
