@@ -45,7 +45,7 @@ require_java() {
 }
 
 require_node() {
-	command -v node >/dev/null 2>&1 || die "node not found: $1 needs Node.js 20 on PATH (https://nodejs.org or Debian's nodejs package)"
+	command -v node >/dev/null 2>&1 || die "node not found: $1 needs Node.js 20 or newer on PATH (https://nodejs.org or NodeSource's packages; Debian 12's own nodejs is 18, too old)"
 	command -v npm >/dev/null 2>&1 || die "npm not found: $1 is installed from the npm registry and needs npm on PATH"
 	local major
 	major="$(node -p 'process.versions.node.split(".")[0]')"
