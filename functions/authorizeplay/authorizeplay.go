@@ -403,6 +403,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) error {
 			SessionID: playback.NewID(playback.SessionIDPrefix), AccountID: acct.ID, DeviceID: req.DeviceID, TitleID: title.ID,
 			Limit: plan.MaxStreams, TTL: min(s.cfg.LeaseTTL, until.Sub(now)), Now: now, On: &read,
 			Replaces: req.ReplacesSessionID,
+			// A re-authorization from a device the account does not have:
+			// one whose removal ended its play, refused in the admission's
+			// atomic step, on this read of the account (On).
+			DeviceRemoved: req.ReplacesSessionID != "" && !acct.HasDevice(req.DeviceID),
 		}
 		// A new device is registered (check found room under the plan's
 		// device limit on this account, which the admission requires
@@ -541,7 +545,11 @@ func (s *Server) check(r *http.Request, req PlayRequest, accountID string, place
 	if err != nil {
 		return fail(fmt.Errorf("authorizeplay: plan %q of account %q: %w", acct.PlanID, acct.ID, err))
 	}
-	if !acct.HasDevice(req.DeviceID) && len(acct.Devices) >= plan.MaxDevices {
+	// A re-authorization from a device the account does not have is a
+	// removed device's, which the admission refuses 410 without
+	// registering it (LeaseRequest.DeviceRemoved), room or not: not an
+	// offer to remove another device to play there.
+	if !acct.HasDevice(req.DeviceID) && len(acct.Devices) >= plan.MaxDevices && req.ReplacesSessionID == "" {
 		return fail(deviceLimit(plan, read))
 	}
 	if titleErr != nil {

@@ -55,3 +55,48 @@ func TestFollowReplacesStopsAtTheBound(t *testing.T) {
 		})
 	}
 }
+
+// TestFollowReplacesDeviceRemoved: a re-authorization from a device the
+// account no longer has (LeaseRequest.DeviceRemoved) is refused as the
+// removal ended its play: a play nobody ended hears the removal (the
+// lapse, when its lease had lapsed by then, as every 410 names it), one
+// ended otherwise its own end, an unknown session session_not_found.
+func TestFollowReplacesDeviceRemoved(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name              string
+		sess              playback.Session
+		reason, endReason string
+	}{
+		{name: "live", sess: playback.Session{ExpiresAt: now.Add(time.Minute)},
+			reason: playback.ReasonSessionEnded, endReason: playback.EndDeviceRemoved},
+		{name: "lapsed", sess: playback.Session{ExpiresAt: now.Add(-time.Minute)},
+			reason: playback.ReasonLeaseExpired, endReason: playback.EndLapsed},
+		{name: "ended from another screen", sess: playback.Session{ExpiresAt: now.Add(time.Minute),
+			EndedAt: now.Add(-time.Second), EndReason: playback.EndByUser},
+			reason: playback.ReasonSessionEnded, endReason: playback.EndByUser},
+		{name: "unknown", reason: playback.ReasonSessionNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req := playback.LeaseRequest{SessionID: "ses_new", AccountID: "acct_a", DeviceID: "tv", Replaces: "ses_0",
+				Now: now, DeviceRemoved: true}
+			play, err := req.FollowReplaces(func(id string) (playback.Session, bool, error) {
+				if tc.sess.ExpiresAt.IsZero() || id != "ses_0" {
+					return playback.Session{}, false, nil
+				}
+				s := tc.sess
+				s.ID, s.AccountID, s.DeviceID = id, "acct_a", "tv"
+				return s, true, nil
+			})
+			e := playback.AsError(err)
+			d, _ := e.Details.(*playback.EndDetails)
+			if e.Code != playback.CodeGone || e.Reason != tc.reason || (tc.endReason != "") != (d != nil) ||
+				d != nil && d.EndReason != tc.endReason {
+				t.Fatalf("FollowReplaces from a removed device = %+v, %v (details %+v); want gone %s, end_reason %q",
+					play, err, e.Details, tc.reason, tc.endReason)
+			}
+		})
+	}
+}

@@ -98,7 +98,8 @@ const MaxReauthorizations = 8
 // before it lapsed): 410 as its heartbeats hear it (WithEndReason:
 // session_ended naming why, or lease_expired when the lease lapsed before
 // the end). So is a play past MaxReauthorizations, or whose next session
-// the store no longer holds.
+// the store no longer holds, and one nobody ended whose device the account
+// no longer has (DeviceRemoved): ended by that removal at r.Now.
 // Another account's session is answered as an unknown one, 410
 // session_not_found, which cannot say it was not ended; another device's
 // is no re-authorization of this one (CodeInvalid), since the admission
@@ -127,11 +128,18 @@ func (r LeaseRequest) FollowReplaces(get func(id string) (sess Session, found bo
 		}
 		cur = next
 	}
+	removed := cur.EndedAt.IsZero() && r.DeviceRemoved
+	if removed {
+		cur.EndedAt, cur.EndReason = r.Now, EndDeviceRemoved
+	}
 	if cur.EndedAt.IsZero() {
 		return cur, nil
 	}
 	gone := SessionEnded(r.Replaces)
-	if cur.ID != r.Replaces {
+	switch {
+	case removed:
+		gone.Message = fmt.Sprintf("device %q was removed from the account; the play of session %q ended with it", r.DeviceID, r.Replaces)
+	case cur.ID != r.Replaces:
 		gone.Message = fmt.Sprintf("session %q went on in %q, which has ended", r.Replaces, cur.ID)
 	}
 	return Session{}, WithEndReason(gone, cur, r.Now)

@@ -129,6 +129,17 @@ type LeaseRequest struct {
 	// back by a re-authorization the player had under way, and one whose
 	// answer was lost is retried where it went on.
 	Replaces string
+	// DeviceRemoved, with Replaces and On, says that the account as read
+	// does not have DeviceID. Every play registers its device, so it was
+	// removed (DELETE /v1/devices/{id}) since the play began, and the
+	// removal ended the play even where it could not list its session:
+	// a lease that lapsed and that an admission counted out since
+	// (EndSessions ends what a renewal could still extend). FollowReplaces
+	// refuses the play nobody ended as one the removal ended at Now, so
+	// the tab asleep in it that wakes and authorizes again naming it does
+	// not bring back the stream, nor the device. On holds the decision to
+	// the account as read.
+	DeviceRemoved bool
 }
 
 // CheckSaveAccount is the rule of LeaseRequest.SaveAccount every store
