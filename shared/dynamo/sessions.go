@@ -144,7 +144,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == req.SessionID }); i >= 0 {
 			return active[i], nil
 		}
-		play, prevCheck, err := s.checkReplaces(ctx, req, active)
+		play, prevChecks, err := s.checkReplaces(ctx, req, active)
 		if err != nil {
 			return playback.Session{}, err
 		}
@@ -164,8 +164,12 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if err != nil {
 			return playback.Session{}, s.fail(op, err)
 		}
-		if prevCheck != nil {
-			in.TransactItems = append(in.TransactItems, *prevCheck)
+		for _, c := range prevChecks {
+			// A slot the admission writes already carries a condition
+			// that it is free or holds another session.
+			if !slices.ContainsFunc(in.TransactItems, func(it types.TransactWriteItem) bool { return sameItem(it, c) }) {
+				in.TransactItems = append(in.TransactItems, c)
+			}
 		}
 		if guard != nil {
 			// Last, so that its cancellation reason is the last one.
@@ -209,53 +213,95 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 }
 
 // checkReplaces applies req.FollowReplaces to the sessions of the play
-// req.Replaces names, and returns the session it re-authorizes. A session
-// among the active leases read is one of the device's, which the
-// admission replaces on the condition that its slot still holds it as
-// read: an end since frees the slot and cancels the transaction, and the
-// next round reads it ended. Others are read; the admission writes the
-// one it re-authorizes on the condition that its version is as read (the
-// item returned): ended as replaced when its lease lapsed
-// (LeaseRequest.ReplacesLapsed), unchanged otherwise (live, but admitted
-// after the slots were read: the device lock fails the transaction).
+// req.Replaces names, and returns the session it re-authorizes with the
+// items the admission's transaction must add for it. A session among the
+// active leases read is one of the device's, which the admission replaces
+// on the condition that its slot still holds it as read: an end since
+// frees the slot and cancels the transaction, and the next round reads it
+// ended. Others are read; the admission writes the one it re-authorizes on
+// the condition that its version is as read: ended as replaced when its
+// lease lapsed (LeaseRequest.ReplacesLapsed), unchanged otherwise. A live
+// one the slots read did not show was admitted after them, or the read
+// missed it: a Query is no snapshot (read-committed, item by item), and
+// the slots sort before the device locks, so a read can show the slots
+// from before a racing admission (a re-authorization's first try, whose
+// answer the retry here follows) and the lock it left. Unreplaced, it
+// would play on beside the new session, out of reach of the walk from the
+// session named, so the admission also requires its slot not to hold it
+// live: the transaction is cancelled and the next round reads it there
+// and replaces it. (The device lock alone does not tell: it may have been
+// read after that admission.)
 // The ended sessions followed on the way need no condition: an end is
 // final (EndSession returns an ended session as it is, the renewals
 // refuse it), ReplacedBy with it.
-func (s *Store) checkReplaces(ctx context.Context, req playback.LeaseRequest, active []playback.Session) (playback.Session, *types.TransactWriteItem, error) {
-	versions := map[string]int64{}
+func (s *Store) checkReplaces(ctx context.Context, req playback.LeaseRequest, active []playback.Session) (playback.Session, []types.TransactWriteItem, error) {
+	type readSession struct {
+		version int64
+		slot    int
+	}
+	read := map[string]readSession{}
 	play, err := req.FollowReplaces(func(id string) (playback.Session, bool, error) {
 		if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == id }); i >= 0 {
 			return active[i], true, nil
 		}
-		sess, version, _, err := s.readSession(ctx, id)
+		sess, version, k, err := s.readSession(ctx, id)
 		switch {
 		case playback.IsCode(err, playback.CodeNotFound):
 			return sess, false, nil
 		case err != nil:
 			return sess, false, s.fail("AcquireLease", err)
 		}
-		versions[id] = version
+		read[id] = readSession{version, k}
 		return sess, true, nil
 	})
 	if err != nil || play.ID == "" {
 		return play, nil, err
 	}
-	version, read := versions[play.ID]
-	if !read {
+	r, ok := read[play.ID]
+	if !ok {
 		return play, nil, nil // active: its slot's condition stands for it
 	}
 	if req.ReplacesLapsed(play) {
-		upd, err := s.sessionUpdate(req.Replace(play, play.ID), version)
+		upd, err := s.sessionUpdate(req.Replace(play, play.ID), r.version)
 		if err != nil {
 			return play, nil, s.fail("AcquireLease", err)
 		}
-		return play, &types.TransactWriteItem{Update: upd}, nil
+		return play, []types.TransactWriteItem{{Update: upd}}, nil
 	}
-	return play, &types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName: aws.String(s.table), Key: sessionKey(play.ID),
-		ConditionExpression: aws.String("#version = :v"), ExpressionAttributeNames: names("#version"),
-		ExpressionAttributeValues: item{":v": num(version)},
-	}}, nil
+	return play, []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{
+			TableName: aws.String(s.table), Key: sessionKey(play.ID),
+			ConditionExpression: aws.String("#version = :v"), ExpressionAttributeNames: names("#version"),
+			ExpressionAttributeValues: item{":v": num(r.version)},
+		}},
+		{ConditionCheck: &types.ConditionCheck{
+			TableName: aws.String(s.table), Key: slotKey(req.AccountID, r.slot),
+			ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #session <> :id OR #exp <= :now"),
+			ExpressionAttributeNames:  names("#pk", "#session", "#exp"),
+			ExpressionAttributeValues: item{":id": str(play.ID), ":now": num(nanos(req.Now))},
+		}},
+	}, nil
+}
+
+// sameItem reports whether two items of a transaction name the same key,
+// which DynamoDB refuses.
+func sameItem(a, b types.TransactWriteItem) bool {
+	ka, kb := itemKey(a), itemKey(b)
+	return ka != nil && kb != nil && strAttr(ka, attrPK) == strAttr(kb, attrPK) && strAttr(ka, attrSK) == strAttr(kb, attrSK)
+}
+
+func itemKey(it types.TransactWriteItem) item {
+	switch {
+	case it.Put != nil:
+		return it.Put.Item
+	case it.Update != nil:
+		return it.Update.Key
+	case it.Delete != nil:
+		return it.Delete.Key
+	case it.ConditionCheck != nil:
+		return it.ConditionCheck.Key
+	}
+	return nil
 }
 
 // admissionGuard is ReadAdmission's read: the account's version and
