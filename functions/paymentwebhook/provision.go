@@ -27,7 +27,9 @@ const (
 // operator who created the account meanwhile, wins, and this call then
 // changes nothing. The account starts without a subscription (status
 // none): the subscription's own events, parked until the link this
-// session makes, entitle it.
+// session makes, entitle it. It names the session's customer, claimed
+// first as link claims it: a customer another account holds is refused
+// customer_linked_elsewhere and no account is created.
 //
 // Without a country (neither the session's billing address, the
 // customer's address nor Config.DefaultTerritory) the account is not
@@ -58,10 +60,25 @@ func (s *Server) provision(ctx context.Context, cs stripeCheckoutSession, accoun
 	// The account's other events parked for it (a subscription naming it
 	// by metadata.account_id) are woken with the creation.
 	woken, err := events.CreateStripeAccount(ctx, s.deps.Store, s.deps.Bus, accountID, s.cfg.SweepBatch, s.deps.Now, func() error {
-		_, err := s.deps.Store.ApplyChanges(ctx, playback.ChangeSet{Actor: actorCheckout + cs.ID, At: now,
+		// The account is created naming the customer: claimed first, as
+		// a create's (Before ""), as link claims it for an account that
+		// exists, so that a customer another account holds is refused
+		// customer_linked_elsewhere before any account is written.
+		at := s.deps.Now()
+		claim := playback.PendingClaim(accountID, "", at)
+		prev, err := playback.ClaimCustomer(ctx, s.deps.Store, string(cs.Customer), claim, at)
+		if err != nil {
+			return err
+		}
+		_, err = s.deps.Store.ApplyChanges(ctx, playback.ChangeSet{Actor: actorCheckout + cs.ID, At: now,
 			Changes: []playback.Change{{Kind: playback.KindAccount, ID: accountID, Doc: doc, IfAbsent: true}}})
-		if playback.IsCode(err, playback.CodePrecondition) {
-			return nil // created meanwhile: link it
+		switch {
+		case playback.IsCode(err, playback.CodePrecondition):
+			return nil // created meanwhile: link claims it on the account as it is
+		case err != nil && !playback.ErrorCode(err).Retryable():
+			if _, err := s.deps.Store.SwapCustomerLink(ctx, string(cs.Customer), claim, prev); err != nil {
+				httpx.Logger(ctx).WarnContext(ctx, "customer link claim not given back", "customer", cs.Customer, "account_id", accountID, "err", err)
+			}
 		}
 		created = err == nil
 		return err
