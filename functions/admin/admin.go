@@ -916,7 +916,7 @@ func (s *Server) apply(ctx context.Context, who auth.Identity, c playback.Change
 	if err != nil || customer == "" {
 		return s.write(ctx, who, c)
 	}
-	return s.claimFor(ctx, customer, c, func() (playback.Record, error) { return s.write(ctx, who, c) })
+	return s.claimFor(ctx, customer, c, func(ctx context.Context) (playback.Record, error) { return s.write(ctx, who, c) })
 }
 
 // customerNamed is the customer account change c names that before, the
@@ -954,7 +954,7 @@ func customerNamed(c playback.Change, before json.RawMessage) (string, error) {
 // the written version already frees it but for a record deleted since).
 // The payment events parked for the customer are handed to the sweeper
 // before the claim and announced after (events.ClaimStripeCustomer).
-func (s *Server) claimFor(ctx context.Context, customer string, c playback.Change, write func() (playback.Record, error)) (playback.Record, error) {
+func (s *Server) claimFor(ctx context.Context, customer string, c playback.Change, write func(context.Context) (playback.Record, error)) (playback.Record, error) {
 	now := s.deps.Now()
 	claim := playback.PendingClaim(c.ID, c.IfMatch, now)
 	var rec playback.Record
@@ -964,7 +964,14 @@ func (s *Server) claimFor(ctx context.Context, customer string, c playback.Chang
 		if err != nil {
 			return err
 		}
-		rec, err = write()
+		// Not sent once the claim may be taken as stale
+		// (playback.PendingClaimWrite): a request this runtime goes on
+		// with past its timeout.
+		wctx, cancel, err := playback.ClaimWriteContext(ctx, now, s.deps.Now())
+		if err == nil {
+			rec, err = write(wctx)
+		}
+		cancel()
 		switch {
 		case err == nil:
 			written = true

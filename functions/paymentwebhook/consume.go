@@ -676,7 +676,7 @@ func (s *Server) claimAndName(ctx context.Context, customer string, rec playback
 		if err != nil {
 			return claim, false, "", err
 		}
-		linked, kept, err = s.nameCustomer(ctx, customer, rec, actor, clock, created, now)
+		linked, kept, err = s.nameClaimed(ctx, at, customer, rec, actor, clock, created, now)
 		switch {
 		case playback.IsCode(err, playback.CodePrecondition) && attempt < nameAttempts:
 			if rec, err = s.deps.Store.GetRecord(ctx, playback.KindAccount, rec.ID); err != nil {
@@ -693,6 +693,17 @@ func (s *Server) claimAndName(ctx context.Context, customer string, rec playback
 		}
 		return claim, linked, kept, err
 	}
+}
+
+// nameClaimed is nameCustomer for a claim written at claimed, within
+// playback.PendingClaimWrite of it (playback.ClaimWriteContext).
+func (s *Server) nameClaimed(ctx context.Context, claimed time.Time, customer string, rec playback.Record, actor string, clock, created int64, now time.Time) (linked bool, kept string, err error) {
+	ctx, cancel, err := playback.ClaimWriteContext(ctx, claimed, s.deps.Now())
+	defer cancel()
+	if err != nil {
+		return false, "", err
+	}
+	return s.nameCustomer(ctx, customer, rec, actor, clock, created, now)
 }
 
 // nameCustomer makes the account rec (as read) name customer if that is

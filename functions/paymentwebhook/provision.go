@@ -70,8 +70,12 @@ func (s *Server) provision(ctx context.Context, cs stripeCheckoutSession, accoun
 		if err != nil {
 			return err
 		}
-		_, err = s.deps.Store.ApplyChanges(ctx, playback.ChangeSet{Actor: actorCheckout + cs.ID, At: now,
-			Changes: []playback.Change{{Kind: playback.KindAccount, ID: accountID, Doc: doc, IfAbsent: true}}})
+		wctx, cancel, err := playback.ClaimWriteContext(ctx, at, s.deps.Now())
+		if err == nil {
+			_, err = s.deps.Store.ApplyChanges(wctx, playback.ChangeSet{Actor: actorCheckout + cs.ID, At: now,
+				Changes: []playback.Change{{Kind: playback.KindAccount, ID: accountID, Doc: doc, IfAbsent: true}}})
+		}
+		cancel()
 		switch {
 		case playback.IsCode(err, playback.CodePrecondition):
 			return nil // created meanwhile: link claims it on the account as it is

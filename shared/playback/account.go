@@ -302,13 +302,42 @@ type CustomerLink struct {
 // conditioned on. A writer claims, writes the account, then makes the
 // claim plain, all in one request or one event's processing, which the
 // functions' timeouts end within seconds (functions/catalog's
-// TimeoutSeconds, held well below this by functions/admin's tests); a
+// TimeoutSeconds, held well below this by functions/admin's tests) and
+// which sends no write past PendingClaimWrite wherever it runs on; a
 // claim older than this
 // is one whose writer died (a runner killed, a crash) before its write,
 // which would otherwise keep the customer from every other account until
 // that same request was retried. Once stale the claim is judged as a
 // plain link: it holds while its account names the customer.
 const PendingClaimAge = 10 * time.Minute
+
+// PendingClaimWrite is how long after its claim a writer may still send
+// the write the claim is for (ClaimWriteContext). A function's timeout
+// does not end its writer everywhere: Cloud Run (Cloud Functions) closes
+// a timed-out request but not its instance, whose code goes on,
+// CPU-throttled until the instance's next request, maybe past
+// PendingClaimAge; its write, conditioned on the account's version alone,
+// would then land after another account took the stale claim. The rest of
+// PendingClaimAge is room for the write's flight and for the clocks of
+// the instances that judge the claim's age.
+const PendingClaimWrite = PendingClaimAge / 2
+
+// ClaimWriteContext is ctx for the write a pending claim written at
+// claimed is for, at now: with a deadline PendingClaimWrite after the
+// claim, so that a write still unsent or in flight then is abandoned
+// (a gRPC server refuses it past its deadline too), or, that deadline
+// passed, a CodeUnavailable refusal: a retry claims again. Call cancel
+// once the write returns.
+func ClaimWriteContext(ctx context.Context, claimed, now time.Time) (_ context.Context, cancel context.CancelFunc, err error) {
+	left := PendingClaimWrite - now.Sub(claimed)
+	if left <= 0 {
+		return ctx, func() {}, Errorf(CodeUnavailable, "customer_claim_stale",
+			"the customer claim written at %s is %v old, past %v: its write is not sent (a retry claims again)",
+			claimed.UTC().Format(time.RFC3339Nano), now.Sub(claimed), PendingClaimWrite)
+	}
+	ctx, cancel = context.WithTimeout(ctx, left)
+	return ctx, cancel, nil
+}
 
 // PendingClaim is accountID's claim, at now, of a customer before a write
 // of the account conditioned on version before ("" for a create).
