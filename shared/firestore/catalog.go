@@ -166,14 +166,23 @@ func (s *Store) SwapCustomerLink(ctx context.Context, customerID string, from, t
 
 // fieldLinkBefore of a pending link is ">" and its Before, of a plain
 // one "" (a field an update leaves out stays as it was), of a legacy one
-// absent; fieldLinkClaimed is a pending link's Claimed, else 0 or absent.
+// absent; fieldLinkClaimed is a pending link's Claimed, else 0 or absent,
+// and fieldLinkClaimedFor the claim it is the age of (claimedFor).
 func linkFields(l playback.CustomerLink) map[string]any {
-	f := map[string]any{fieldAccountID: l.AccountID, fieldLinkBefore: "", fieldLinkClaimed: int64(0)}
+	f := map[string]any{fieldAccountID: l.AccountID, fieldLinkBefore: "", fieldLinkClaimed: int64(0), fieldLinkClaimedFor: ""}
 	if l.Pending {
-		f[fieldLinkBefore], f[fieldLinkClaimed] = ">"+l.Before, l.Claimed
+		f[fieldLinkBefore], f[fieldLinkClaimed], f[fieldLinkClaimedFor] = ">"+l.Before, l.Claimed, claimedFor(l.AccountID, ">"+l.Before)
 	}
 	return f
 }
+
+// claimedFor names the claim of account with link_before before, which
+// fieldLinkClaimed is the age of. The release before claims had an age
+// updates account_id and link_before alone: over a claim of this
+// release, its own claim (of no known age, holding as it did) would read
+// with the age of the claim it replaced, maybe stale while its writer is
+// alive. No record id holds '|' (playback.RecordIDRule).
+func claimedFor(account, before string) string { return account + "|" + before }
 
 func linkOf(st stored) playback.CustomerLink {
 	if !st.live {
@@ -184,7 +193,7 @@ func linkOf(st stored) playback.CustomerLink {
 	if before, ok := st.data[fieldLinkBefore].(string); ok && l.AccountID != "" {
 		l.Before, l.Pending = strings.CutPrefix(before, ">")
 	}
-	if l.Pending {
+	if of, _ := st.data[fieldLinkClaimedFor].(string); l.Pending && of == claimedFor(l.AccountID, ">"+l.Before) {
 		l.Claimed, _ = st.data[fieldLinkClaimed].(int64)
 	}
 	return l

@@ -92,7 +92,10 @@ const (
 	fieldAccountID   = "account_id"   // customer: the account it maps to
 	fieldLinkBefore  = "link_before"  // customer: a pending link's Before (playback.CustomerLink)
 	fieldLinkClaimed = "link_claimed" // customer: a pending link's Claimed
-	fieldBy          = "by"           // guard: nonce of the commit that created it
+	// fieldLinkClaimedFor is the claim a customer's link_claimed is the
+	// age of (claimedFor).
+	fieldLinkClaimedFor = "link_claimed_for"
+	fieldBy             = "by" // guard: nonce of the commit that created it
 )
 
 // Collection names.
