@@ -64,11 +64,20 @@ type slot struct {
 
 func (sl slot) activeAt(now time.Time) bool { return sl.expires > nanos(now) }
 
+// deviceLock is a device lock as read: the last session admitted on the
+// device and the slot that admission claimed for it (hasSlot false on a
+// lock written before locks carried their slot).
+type deviceLock struct {
+	session string
+	slot    int
+	hasSlot bool
+}
+
 // readSlots reads the account's stream slots and device locks in one query.
 // A device lock names the last session admitted on the device; admissions
 // condition on it, so racing plays from one device serialize. Locks are
 // read as stored, TTL or not: a condition compares what is there.
-func (s *Store) readSlots(ctx context.Context, accountID string) (slots []slot, locks map[string]string, err error) {
+func (s *Store) readSlots(ctx context.Context, accountID string) (slots []slot, locks map[string]deviceLock, err error) {
 	p := dynamodb.NewQueryPaginator(s.db(), &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		ConsistentRead:            aws.Bool(true),
@@ -76,7 +85,7 @@ func (s *Store) readSlots(ctx context.Context, accountID string) (slots []slot, 
 		ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#sk": attrSK},
 		ExpressionAttributeValues: item{":pk": str("ACCT#" + accountID), ":prefix": str(slotPrefix)},
 	})
-	locks = map[string]string{}
+	locks = map[string]deviceLock{}
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -85,7 +94,8 @@ func (s *Store) readSlots(ctx context.Context, accountID string) (slots []slot, 
 		for _, it := range page.Items {
 			sk := strAttr(it, attrSK)
 			if device, ok := strings.CutPrefix(sk, deviceLockPrefix); ok {
-				locks[device] = strAttr(it, attrSession)
+				k, ok := numAttr(it, attrSlot)
+				locks[device] = deviceLock{session: strAttr(it, attrSession), slot: int(k), hasSlot: ok}
 				continue
 			}
 			k, err := strconv.Atoi(strings.TrimPrefix(sk, slotPrefix))
@@ -133,7 +143,7 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 	}
 	for attempt := 0; ; attempt++ {
 		var slots []slot
-		var locks map[string]string
+		var locks map[string]deviceLock
 		var err error
 		if attempt == 0 && guard != nil {
 			slots, locks = guard.slots, guard.locks // read side by side with the account
@@ -144,9 +154,14 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if i := slices.IndexFunc(active, func(x playback.Session) bool { return x.ID == req.SessionID }); i >= 0 {
 			return active[i], nil
 		}
-		play, prevChecks, err := s.checkReplaces(ctx, req, active)
+		play, prevChecks, unseen, err := s.checkReplaces(ctx, req, active)
 		if err != nil {
 			return playback.Session{}, err
+		}
+		if held, ok, err := s.lockHolder(ctx, req, locks, active); err != nil {
+			return playback.Session{}, err
+		} else if ok {
+			unseen = append(unseen, held)
 		}
 		replaced, refusal := req.Admit(active)
 		if refusal != nil {
@@ -164,9 +179,9 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 		if err != nil {
 			return playback.Session{}, s.fail(op, err)
 		}
-		for _, c := range prevChecks {
+		for _, c := range append(prevChecks, s.unseenChecks(req, unseen)...) {
 			// A slot the admission writes already carries a condition
-			// that it is free or holds another session.
+			// that it is free or holds another session, one read live.
 			if !slices.ContainsFunc(in.TransactItems, func(it types.TransactWriteItem) bool { return sameItem(it, c) }) {
 				in.TransactItems = append(in.TransactItems, c)
 			}
@@ -214,7 +229,8 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 
 // checkReplaces applies req.FollowReplaces to the sessions of the play
 // req.Replaces names, and returns the session it re-authorizes with the
-// items the admission's transaction must add for it. A session among the
+// items the admission's transaction must add for it and, if it is live but
+// not among the active leases read, where it is held. A session among the
 // active leases read is one of the device's, which the admission replaces
 // on the condition that its slot still holds it as read: an end since
 // frees the slot and cancels the transaction, and the next round reads it
@@ -228,13 +244,13 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 // answer the retry here follows) and the lock it left. Unreplaced, it
 // would play on beside the new session, out of reach of the walk from the
 // session named, so the admission also requires its slot not to hold it
-// live: the transaction is cancelled and the next round reads it there
-// and replaces it. (The device lock alone does not tell: it may have been
-// read after that admission.)
+// live (unseenChecks): the transaction is cancelled and the next round
+// reads it there and replaces it. (The device lock alone does not tell:
+// it may have been read after that admission.)
 // The ended sessions followed on the way need no condition: an end is
 // final (EndSession returns an ended session as it is, the renewals
 // refuse it), ReplacedBy with it.
-func (s *Store) checkReplaces(ctx context.Context, req playback.LeaseRequest, active []playback.Session) (playback.Session, []types.TransactWriteItem, error) {
+func (s *Store) checkReplaces(ctx context.Context, req playback.LeaseRequest, active []playback.Session) (playback.Session, []types.TransactWriteItem, []heldAt, error) {
 	type readSession struct {
 		version int64
 		slot    int
@@ -255,32 +271,89 @@ func (s *Store) checkReplaces(ctx context.Context, req playback.LeaseRequest, ac
 		return sess, true, nil
 	})
 	if err != nil || play.ID == "" {
-		return play, nil, err
+		return play, nil, nil, err
 	}
 	r, ok := read[play.ID]
 	if !ok {
-		return play, nil, nil // active: its slot's condition stands for it
+		return play, nil, nil, nil // active: its slot's condition stands for it
 	}
 	if req.ReplacesLapsed(play) {
 		upd, err := s.sessionUpdate(req.Replace(play, play.ID), r.version)
 		if err != nil {
-			return play, nil, s.fail("AcquireLease", err)
+			return play, nil, nil, s.fail("AcquireLease", err)
 		}
-		return play, []types.TransactWriteItem{{Update: upd}}, nil
+		return play, []types.TransactWriteItem{{Update: upd}}, nil, nil
 	}
-	return play, []types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{
-			TableName: aws.String(s.table), Key: sessionKey(play.ID),
-			ConditionExpression: aws.String("#version = :v"), ExpressionAttributeNames: names("#version"),
-			ExpressionAttributeValues: item{":v": num(r.version)},
-		}},
-		{ConditionCheck: &types.ConditionCheck{
-			TableName: aws.String(s.table), Key: slotKey(req.AccountID, r.slot),
-			ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #session <> :id OR #exp <= :now"),
+	return play, []types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{
+		TableName: aws.String(s.table), Key: sessionKey(play.ID),
+		ConditionExpression: aws.String("#version = :v"), ExpressionAttributeNames: names("#version"),
+		ExpressionAttributeValues: item{":v": num(r.version)},
+	}}}, []heldAt{{play.ID, r.slot}}, nil
+}
+
+// heldAt is a session and the slot it was admitted to.
+type heldAt struct {
+	session string
+	slot    int
+}
+
+// lockHolder returns the session the device's lock names, and its slot,
+// when the active leases read do not show it. It was admitted after the
+// slots were read, or the read missed it: a Query is no snapshot
+// (read-committed, item by item), and the slots sort before the device
+// locks, so a read can show the slots from before a racing play from the
+// device committed and the lock it left. The admission conditions the lock
+// on naming that session, which holds; unreplaced, the session would play
+// on beside the new one, the device's second stream. So the admission also
+// requires its slot not to hold it live (unseenChecks), and the next round
+// reads it there and replaces it. Most often it has simply ended, and the
+// check holds. A lock written before locks carried their slot has its
+// session read for it (an ended one is over for good: no check).
+func (s *Store) lockHolder(ctx context.Context, req playback.LeaseRequest, locks map[string]deviceLock, active []playback.Session) (heldAt, bool, error) {
+	lock, ok := locks[req.DeviceID]
+	if req.DeviceID == "" || !ok || slices.ContainsFunc(active, func(x playback.Session) bool { return x.ID == lock.session }) {
+		return heldAt{}, false, nil
+	}
+	if lock.hasSlot {
+		return heldAt{lock.session, lock.slot}, true, nil
+	}
+	sess, _, k, err := s.readSession(ctx, lock.session)
+	switch {
+	case playback.IsCode(err, playback.CodeNotFound):
+		return heldAt{}, false, nil
+	case err != nil:
+		return heldAt{}, false, s.fail("AcquireLease", err)
+	}
+	return heldAt{lock.session, k}, sess.EndedAt.IsZero(), nil
+}
+
+// unseenChecks are the admission's conditions that live sessions its slots
+// read did not show are not held live in the slots they were admitted to:
+// one check per slot, the sessions named there together.
+func (s *Store) unseenChecks(req playback.LeaseRequest, unseen []heldAt) []types.TransactWriteItem {
+	bySlot := map[int][]string{}
+	for _, h := range unseen {
+		if !slices.Contains(bySlot[h.slot], h.session) {
+			bySlot[h.slot] = append(bySlot[h.slot], h.session)
+		}
+	}
+	var checks []types.TransactWriteItem
+	for _, k := range slices.Sorted(maps.Keys(bySlot)) {
+		values := item{":now": num(nanos(req.Now))}
+		var others []string
+		for i, id := range bySlot[k] {
+			v := ":id" + strconv.Itoa(i)
+			values[v] = str(id)
+			others = append(others, "#session <> "+v)
+		}
+		checks = append(checks, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			TableName: aws.String(s.table), Key: slotKey(req.AccountID, k),
+			ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #exp <= :now OR (" + strings.Join(others, " AND ") + ")"),
 			ExpressionAttributeNames:  names("#pk", "#session", "#exp"),
-			ExpressionAttributeValues: item{":id": str(play.ID), ":now": num(nanos(req.Now))},
-		}},
-	}, nil
+			ExpressionAttributeValues: values,
+		}})
+	}
+	return checks
 }
 
 // sameItem reports whether two items of a transaction name the same key,
@@ -312,7 +385,7 @@ type admissionGuard struct {
 	hasVersion bool
 	doc        types.AttributeValue
 	slots      []slot
-	locks      map[string]string
+	locks      map[string]deviceLock
 }
 
 // check is the admission's condition that the account is as read: its
@@ -387,8 +460,9 @@ func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Ti
 // state can commit. The slots of leases lapsed by now are deleted. The
 // device lock must still name the session it named when read, so of racing
 // plays from one device one commits and the others read again and replace
-// it.
-func (s *Store) admitTx(req playback.LeaseRequest, play string, sess playback.Session, slots []slot, replaced []playback.Session, locks map[string]string) (*dynamodb.TransactWriteItemsInput, error) {
+// it; a lock read naming a session the slots read did not show live gets
+// the condition lockHolder explains.
+func (s *Store) admitTx(req playback.LeaseRequest, play string, sess playback.Session, slots []slot, replaced []playback.Session, locks map[string]deviceLock) (*dynamodb.TransactWriteItemsInput, error) {
 	doc, err := docAttr(sess)
 	if err != nil {
 		return nil, err
@@ -471,11 +545,15 @@ func (s *Store) admitTx(req playback.LeaseRequest, play string, sess playback.Se
 	if req.DeviceID != "" {
 		lock := condition{cond: aws.String("attribute_not_exists(#pk)"), names: names("#pk")}
 		if held, ok := locks[req.DeviceID]; ok {
-			lock = condition{cond: aws.String("#session = :held"), names: names("#session"), values: item{":held": str(held)}}
+			lock = condition{cond: aws.String("#session = :held"), names: names("#session"), values: item{":held": str(held.session)}}
 		}
+		// With the slot, which lockHolder checks when a later read of
+		// the slots does not show the session live.
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
-			TableName:           aws.String(s.table),
-			Item:                mergeItems(deviceLockKey(req.AccountID, req.DeviceID), item{attrSession: str(sess.ID), attrTTL: ttl}),
+			TableName: aws.String(s.table),
+			Item: mergeItems(deviceLockKey(req.AccountID, req.DeviceID), item{
+				attrSession: str(sess.ID), attrSlot: num(int64(claim)), attrTTL: ttl,
+			}),
 			ConditionExpression: lock.cond, ExpressionAttributeNames: lock.names, ExpressionAttributeValues: lock.values,
 		}})
 	}

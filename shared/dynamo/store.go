@@ -9,6 +9,7 @@
 //	                               also keyed in the sparse GSI "leases" (lease_pk=LEASES#<shard>,
 //	                               lease_sk=expiry) that CountActiveLeases counts
 //	ACCT#<id>        SLOT#DEVICE#<device>  device lock: the last session admitted on the device
+//	                               and the slot it was admitted to
 //	ACCT#<id>        PROG#<title>  resume position, gated on device_time
 //	CUS#<id>         CUSTOMER      payment customer → account
 //	SES#<id>         SESSION       session, CAS on version
@@ -72,7 +73,7 @@ const (
 	attrTTL       = "ttl"        // epoch seconds, DynamoDB's TTL attribute
 	attrExpiresAt = "expires_at" // unix nanoseconds of a lease's expiry
 	attrSession   = "session"    // slot: the session holding it
-	attrSlot      = "slot"       // session: the slot it holds
+	attrSlot      = "slot"       // session: the slot it holds; device lock: its session's
 	attrDevice    = "device_time"
 	attrAccountID = "account_id"
 	attrProcessed = "processed_at"

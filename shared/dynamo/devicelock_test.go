@@ -1,0 +1,111 @@
+package dynamo
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// TestPlayOnSlotsReadBeforeTheDevicesLastAdmission: a Query is no
+// snapshot (DynamoDB isolates it read-committed, item by item), and the
+// account's slots sort before its device locks, so one read of them can
+// show the slots as they were before a racing play from the same device
+// committed and the device lock as that play left it. A play on such a
+// read names no session to replace and does not see the other among the
+// device's sessions: it must not admit beside it, leaving the device two
+// live streams. The read is made so that the play claims another slot
+// than the one the racing play took, whatever the random pick: the
+// phone's session holds that one in the read (and ends before the racing
+// play), the laptop's holds the only other (and ends after it).
+func TestPlayOnSlotsReadBeforeTheDevicesLastAdmission(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		// legacyLock leaves the racing play's device lock as the
+		// admissions before locks carried their slot wrote it.
+		legacyLock bool
+	}{
+		{name: "lock with its slot"},
+		{name: "lock written without its slot", legacyLock: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			acct := playback.Account{ID: playback.NewID("acct"), PlanID: "standard", Status: playback.StatusActive, Territory: "DE"}
+			if err := s.PutAccount(ctx, acct); err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Now().UTC().Truncate(time.Millisecond)
+			play := func(device string, at time.Time, on *playback.AdmissionRead) (playback.Session, error) {
+				return s.AcquireLease(ctx, playback.LeaseRequest{SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: device,
+					TitleID: "title-1", Limit: 2, TTL: 10 * time.Minute, Now: at, On: on})
+			}
+			end := func(sess playback.Session, at time.Time) {
+				if _, err := s.EndSession(ctx, sess.ID, playback.EndStopped, at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			phone, err := play("phone", t0, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, err := s.ReadAdmission(ctx, acct.ID, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			laptop, err := play("laptop", t0, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			end(phone, t0)
+			first, err := play("tv", t0, nil) // the phone's slot: the only free one
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.Lease != phone.Lease {
+				t.Fatalf("the tv's first play holds slot %s; the setup wants the phone's, %s", first.Lease, phone.Lease)
+			}
+			end(laptop, t0)
+			if tc.legacyLock {
+				if _, err := s.db().UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table),
+					Key: deviceLockKey(acct.ID, "tv"), UpdateExpression: aws.String("REMOVE #slot"),
+					ExpressionAttributeNames: names("#slot")}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			read, err := s.ReadAdmission(ctx, acct.ID, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The second play's read: the slots before the first, the lock after.
+			read.Guard.(*admissionGuard).slots = before.Guard.(*admissionGuard).slots
+			second, err := play("tv", t0.Add(time.Millisecond), &read)
+			if err != nil {
+				t.Fatalf("the second play: %v", err)
+			}
+			active, err := s.ListActiveSessions(ctx, acct.ID, second.StartedAt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tv []string
+			for _, a := range active {
+				if a.DeviceID == "tv" {
+					tv = append(tv, a.ID+" (slot "+a.Lease+")")
+				}
+			}
+			if want := second.ID + " (slot " + second.Lease + ")"; len(tv) != 1 || tv[0] != want {
+				t.Fatalf("the tv plays %v after its second play %s on a read that showed the slots before its first play %s "+
+					"(slot %s) and the device lock after it; want %s alone", tv, second.ID, first.ID, first.Lease, want)
+			}
+			if got, err := s.GetSession(ctx, first.ID); err != nil || got.EndReason != playback.EndReplaced {
+				t.Fatalf("the first play's session = %+v, %v; want replaced", got, err)
+			}
+		})
+	}
+}
