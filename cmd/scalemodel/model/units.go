@@ -52,7 +52,7 @@ func Sizes() ItemSizes {
 	return ItemSizes{
 		Session:    keys("SES#"+sess.ID, "SESSION") + doc(sess) + len("exp") + num + len("ttl") + num + len("version") + num + len("slot") + 2,
 		Slot:       keys("ACCT#"+acct.ID, "SLOT#0") + len("session") + len(sess.ID) + doc(sess) + len("exp") + num + len("ttl") + num,
-		DeviceLock: keys("ACCT#"+acct.ID, "SLOT#DEVICE#"+sess.DeviceID) + len("session") + len(sess.ID),
+		DeviceLock: keys("ACCT#"+acct.ID, "SLOT#DEVICE#"+sess.DeviceID) + len("session") + len(sess.ID) + len("slot") + 2,
 		Progress:   keys("ACCT#"+acct.ID, "PROG#"+prog.TitleID) + doc(prog) + len("device_time") + num,
 		QoE:        keys("SES#"+sess.ID, "QOE") + doc(qoe) + len("device_time") + num + len("ttl") + num,
 		Account:    keys("ACCT#"+acct.ID, "ACCOUNT") + doc(acct) + len("version") + num,
@@ -95,8 +95,11 @@ type Units struct {
 // DynamoDB: every GetItem is strongly consistent (dynamo.Store.get).
 // ReadAdmission reads the account and queries its slots side by side;
 // AcquireLease on that read writes the session, a slot and the device lock
-// in one transaction with a condition check on the account (2 WRU per KB
-// each, the check priced as a write). ExtendLease writes the session and
+// in one transaction with a condition check on the account and, for a
+// device that played before (the sample household's), one on the slot its
+// lock names, that it does not hold the lock's session live (the slots
+// query is read-committed, not a snapshot; 2 WRU per KB each, the checks
+// priced as writes). ExtendLease writes the session and
 // its slot in one transaction; EndSession reads the session first and
 // deletes the slot; RenewLease decides on its own read: a GetItem alone
 // while the lease is fresh, and the transaction after it when not
@@ -131,7 +134,7 @@ func StoreUnits(s ItemSizes) map[string]Units {
 		"GetProgress":   {RRU: rruOf(s.Progress), Reads: 1, DynamoTrips: 1, FirestoreTrips: 1},
 		"GetSessionQoE": {RRU: rruOf(s.QoE), Reads: 1, DynamoTrips: 1, FirestoreTrips: 1},
 		"ReadAdmission": {RRU: rruOf(s.Account) + rruOf(2*s.Slot+s.DeviceLock), Reads: 3, DynamoTrips: 2, FirestoreTrips: 2},
-		"AcquireLease": {WRU: 2 * (wruOf(s.Session) + wruOf(s.Slot) + wruOf(s.DeviceLock) + wruOf(s.Account)),
+		"AcquireLease": {WRU: 2 * (wruOf(s.Session) + 2*wruOf(s.Slot) + wruOf(s.DeviceLock) + wruOf(s.Account)),
 			Writes: 7, Guards: 3, DynamoTrips: 1, FirestoreTrips: 1},
 		"ExtendLease": {WRU: 2 * (wruOf(s.Session) + wruOf(s.Slot)),
 			Writes: 3, Guards: 1, DynamoTrips: 1, FirestoreTrips: 1},
