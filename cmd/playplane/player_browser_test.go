@@ -1293,15 +1293,17 @@ func (h *harness) testLoadingExpired(t *testing.T, release, in string, fault bea
 	if !slices.ContainsFunc(next, func(b loggedBeat) bool { return b.Event == "start" && b.Positioned && b.Status == http.StatusOK }) {
 		t.Errorf("the session that took over %s has no first frame's start accepted: %v", a.SessionID, next)
 	}
-	// Authorized again before it loads, the session that took over begins
-	// its view as the play's first session does, with a start without a
-	// position as it is admitted: a page that dies before its first frame
-	// still leaves its view, and its lease is renewed while it loads. The
-	// segments were held until well after (the settle), so no frame came
-	// before it.
-	if in == "authorizing" && (len(next) == 0 || next[0].Event != "start" || next[0].Positioned || next[0].Status != http.StatusOK) {
-		t.Errorf("the session %s that took over from %s before the page loaded began with %v, want a start without a position accepted before its first frame: heartbeats %v",
-			a.SessionID, id, next[:min(len(next), 1)], next)
+	// Authorized again before its first frame, while it still asks for
+	// its URLs or once it loads, the session that took over begins its
+	// view as the play's first session does, with a start without a
+	// position as it is admitted: the refused start told the server
+	// nothing, so a page that dies before its first frame would otherwise
+	// leave no view, and its lease is renewed while it loads. The segments
+	// were held until the page had taken the new session, and the players'
+	// requests wait for its grants, so no frame came before it.
+	if len(next) == 0 || next[0].Event != "start" || next[0].Positioned || next[0].Status != http.StatusOK {
+		t.Errorf("the session %s that took over from %s before the page's first frame (%s) began with %v, want a start without a position accepted before its first frame: heartbeats %v",
+			a.SessionID, id, in, next[:min(len(next), 1)], next)
 	}
 	now := h.qoeTotals(t)
 	if got := (playback.QoEAggregate{Views: now.Views - counted.Views, Started: now.Started - counted.Started,

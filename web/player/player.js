@@ -1686,9 +1686,15 @@
         return;
       }
     }
-    // Where the new session begins; before the first frame, that frame's
-    // start heartbeat says so.
-    if (state.startupMS !== null && state.phase === 'playing') await sendBeat('start');
+    // Where the new session begins. Before the first frame (the start
+    // refused while the page loads), a start without a position begins
+    // its view, as the play's first session's does (start(),
+    // authorizeBeforeLoading): the refused start told the server nothing,
+    // so a page that dies before its first frame would leave no view, and
+    // the lease would go unrenewed while the page loads. That frame's
+    // start says where it begins. Sent before the gate opens, so ahead of
+    // the first frame's.
+    if (state.phase === 'playing' || state.phase === 'loading') await sendBeat('start');
   }
 
   // endReauthorization ends playback once the play that was to take over
