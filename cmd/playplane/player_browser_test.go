@@ -174,6 +174,9 @@ func TestBrowserPlayerSession(t *testing.T) {
 		h.testReplayDuringError(t, startStallControl(t, h.run))
 	})
 	t.Run("heartbeat answered 410 while authorizing", func(t *testing.T) { h.testAuthorizingEnded(t, startStallControl(t, h.run)) })
+	t.Run("leave while the error heartbeat of a refused start is in flight", func(t *testing.T) {
+		h.testLeaveFailing(t, startStallControl(t, h.run))
+	})
 	t.Run("heartbeat refused as expired while authorizing, its session ended meanwhile", func(t *testing.T) {
 		h.testAuthorizingExpiredEnded(t, startStallControl(t, h.run))
 	})
@@ -1798,6 +1801,48 @@ func (h *harness) testReplayDuringError(t *testing.T, release string) {
 	}
 	if live := h.activeSessions(t, demo.AccountKids); !slices.Equal(live, []string{a.SessionID}) {
 		t.Errorf("the account's live sessions are %v once the page plays again, want %s alone", live, a.SessionID)
+	}
+}
+
+// testLeaveFailing: the page's start heartbeat is refused 403
+// session_mismatch (no retry, nor authorizing again, cures it) once the
+// page loads (the edge holds back every segment), and the runner holds the
+// error heartbeat that follows; the viewer leaves the page as it shows the
+// error, before that heartbeat is answered. The page gives its session
+// back as it goes (failAndRelease gives it back only once that heartbeat
+// is answered, which a page gone never hears), rather than holding the
+// stream slot until the lease lapses.
+func (h *harness) testLeaveFailing(t *testing.T, release string) {
+	const errorHold = 5 * time.Second
+	page := h.sessionPage(t, nil)
+	h.run.faults.arm(beatFault{Event: "start", Status: http.StatusForbidden, Code: string(playback.CodeForbidden),
+		Reason: playback.SessionMismatch("").Reason, Count: 1, DelayMS: 1500, HoldEvent: "error", HoldMS: int(errorHold.Milliseconds())})
+	t.Cleanup(h.run.faults.disarm)
+	h.run.stall.arm(1)
+	t.Cleanup(func() { h.run.stall.release() })
+	released := func(id string) bool {
+		return slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+			return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id && r.Status == http.StatusOK
+		})
+	}
+	var out struct {
+		Failed  bool      `json:"failed"`
+		AtError pageState `json:"atError"`
+	}
+	h.drive(t, map[string]any{"kind": "leaveFailing", "url": page, "timeoutMS": 30000, "settle": settleURL(t, released)}, &out)
+	id := out.AtError.SessionID
+	if !out.Failed || out.AtError.StartupMS != nil || id == "" {
+		t.Fatalf("the page did not fail before its first frame (%s %q on session %q)\npage log:\n%s",
+			out.AtError.Phase, out.AtError.Error, id, strings.Join(out.AtError.Log, "\n"))
+	}
+	// Well inside the lease the page would otherwise hold, and past the
+	// error heartbeat's hold.
+	for deadline := time.Now().Add(leaseTTL / 2); !released(id) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !released(id) || slices.Contains(h.activeSessions(t, demo.AccountKids), id) {
+		t.Errorf("the page was left in error (%q) while its error heartbeat was on its way, and its session %s was not given back: requests %v",
+			out.AtError.Error, id, h.run.sessionRequests(id))
 	}
 }
 

@@ -776,6 +776,21 @@ async function leaveEarlyScenario() {
   return out;
 }
 
+// leaveFailingScenario: the viewer leaves the page as soon as it shows an
+// error (the Go test refused its start heartbeat and holds the error
+// heartbeat that follows). The Go test looks for the session's release at
+// the server.
+async function leaveFailingScenario() {
+  const { page } = await open(browser0, sc.url);
+  const a = await until(page, (s) => s.phase === 'error', sc.timeoutMS);
+  const out = { failed: a.state.phase === 'error', atError: a.state };
+  if (out.failed) {
+    await page.goto('about:blank');
+    await settle(a.state.sessionID);
+  }
+  return out;
+}
+
 // openStalled opens the page and waits for its stall at sc.stall.at; out
 // says whether it came and what the page showed then, and when it did not
 // come the held segment is let go, so the scenario can only report.
@@ -1351,6 +1366,7 @@ async function play(browser, scenario) {
       case 'ended': return await endedScenario();
       case 'licenceEnd': return await licenceEndScenario();
       case 'leaveEarly': return await leaveEarlyScenario();
+      case 'leaveFailing': return await leaveFailingScenario();
       case 'crashEarly': return await crashEarlyScenario();
       case 'stallPause': return await stallPauseScenario();
       case 'stallEnded': return await stallEndedScenario();

@@ -508,9 +508,19 @@
   async function failAndRelease(msg) {
     const id = state.sessionID;
     fail(msg);
-    if (state.startupMS === null) await beat('error');
-    await giveBack(id);
+    releasing = id;
+    try {
+      if (state.startupMS === null) await beat('error');
+      await giveBack(id);
+    } finally {
+      if (releasing === id) releasing = '';
+    }
   }
+  // releasing is the session failAndRelease has yet to give back: a page
+  // left meanwhile (the viewer closes the tab on the error while the
+  // error heartbeat is on its way) never hears that heartbeat's answer,
+  // so the pagehide gives the session back itself.
+  let releasing = '';
 
   // giveBack ends session id (the page's unless named) with the account
   // token (DELETE, as "end this stream" does), freeing its stream slot
@@ -1906,6 +1916,7 @@
   // swap has not yet taken it (swapSession).
   let admitted = '';
   window.addEventListener('pagehide', () => {
+    if (releasing && !givenBack.has(releasing)) giveBackOnLeave(releasing);
     if (!state.sessionID) return;
     const tokenLeft = tokenExpiresAt ? tokenExpiresAt - Date.now() : Infinity;
     if (state.phase !== 'playing' && state.phase !== 'authorizing' && state.phase !== 'loading') return;
