@@ -3283,7 +3283,11 @@ type beatFaults struct {
 	left  int
 	// spent is closed once the fault's last answer has been written.
 	spent chan struct{}
-	log   []loggedBeat
+	// faulted holds the sessions a fault answered a heartbeat of since it
+	// was armed: their URLs wait no more for a fault's answer (then's
+	// answers another session).
+	faulted map[string]bool
+	log     []loggedBeat
 }
 
 // beatFault is what drive.cjs arms: Count heartbeats answered Status with
@@ -3358,7 +3362,7 @@ func (b loggedBeat) String() string {
 func (f *beatFaults) arm(fault beatFault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.fault, f.left, f.spent = fault, fault.Count, make(chan struct{})
+	f.fault, f.left, f.spent, f.faulted = fault, fault.Count, make(chan struct{}), nil
 	if f.left <= 0 {
 		close(f.spent)
 	}
@@ -3372,7 +3376,7 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 	if isURLs(req) {
 		if fault, faulted := f.take(func(fault beatFault) bool { return fault.Route == "urls" }); faulted {
 			writeFault(w, req, fault)
-			f.markSpent()
+			f.markSpent("")
 			return loggedBeat{}, true
 		}
 		f.holdURLs(req)
@@ -3389,7 +3393,7 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 		fault, faulted := f.take(func(fault beatFault) bool { return fault.Route == route })
 		if faulted {
 			writeFault(w, req, fault)
-			f.markSpent()
+			f.markSpent("")
 		}
 		return loggedBeat{}, faulted
 	}
@@ -3433,7 +3437,7 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 		fault.endFirst(b.Session)
 	}
 	writeFault(w, req, fault)
-	f.markSpent()
+	f.markSpent(b.Session)
 	return b, true
 }
 
@@ -3444,16 +3448,21 @@ func isURLs(req *http.Request) bool {
 
 // holdURLs holds a urls request as the armed fault's HoldURLsMS says.
 func (f *beatFaults) holdURLs(req *http.Request) {
+	session := strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/v1/playback/"), "/urls")
 	f.mu.Lock()
-	hold, spent := time.Duration(f.fault.HoldURLsMS)*time.Millisecond, f.spent
+	hold, spent, answered := time.Duration(f.fault.HoldURLsMS)*time.Millisecond, f.spent, f.faulted[session]
 	f.mu.Unlock()
 	if hold <= 0 {
 		return
 	}
-	select {
-	case <-spent:
-	case <-req.Context().Done():
-		return
+	// The page asks for its URLs beside its start: they may come after
+	// the answer, when spent may be then's already.
+	if !answered {
+		select {
+		case <-spent:
+		case <-req.Context().Done():
+			return
+		}
 	}
 	select {
 	case <-time.After(hold):
@@ -3461,10 +3470,17 @@ func (f *beatFaults) holdURLs(req *http.Request) {
 	}
 }
 
-// markSpent closes spent once the fault's last answer has been written.
-func (f *beatFaults) markSpent() {
+// markSpent closes spent once the fault's last answer has been written;
+// session is the one whose heartbeat it answered ("" for another route).
+func (f *beatFaults) markSpent(session string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if session != "" {
+		if f.faulted == nil {
+			f.faulted = map[string]bool{}
+		}
+		f.faulted[session] = true
+	}
 	if f.left == 0 && f.spent != nil {
 		select {
 		case <-f.spent:
