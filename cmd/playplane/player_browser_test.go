@@ -150,6 +150,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Run("stop after the token expired", func(t *testing.T) { h.testStopExpired(t, faults) })
 	t.Run("heartbeat refused as expired", func(t *testing.T) { h.testBeatExpired(t, faults) })
 	t.Run("heartbeat queued behind one refused as expired", func(t *testing.T) { h.testBeatBehindRefused(t, faults) })
+	t.Run("heartbeat refused as expired, and again in the session that took over", func(t *testing.T) { h.testBeatExpiredTwice(t) })
 	expired := beatFault{Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated), Reason: auth.ReasonTokenExpired}
 	for _, row := range []struct {
 		name, in string
@@ -1230,6 +1231,63 @@ func (h *harness) testBeatExpired(t *testing.T, faults string) {
 	wantLastStopOnly(t, id, beats, refused, a.Log)
 	if !h.run.faults.answered(a.SessionID, "start", http.StatusOK) {
 		t.Errorf("the session that took over %s began with no start heartbeat accepted: %v", a.SessionID, h.run.faults.beats(a.SessionID))
+	}
+}
+
+// testBeatExpiredTwice: a progress heartbeat of the page's session is
+// answered 401 token_expired while it plays, and so is the start of the
+// session that takes over (the swap's first heartbeat). As before the
+// page loads (testAuthorizingExpiredTwice), a token refused the moment it
+// was issued is no expiry another play cures: the page ends in error,
+// saying why, and gives that session back, rather than playing on in a
+// session it sends nothing more (a heartbeat with a refused token waits
+// for the re-authorization queued behind it, and the swap under way,
+// whose start was refused, queues none).
+func (h *harness) testBeatExpiredTwice(t *testing.T) {
+	page := h.sessionPage(t, nil)
+	expired := beatFault{Event: "progress", Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated),
+		Reason: auth.ReasonTokenExpired, Count: 1}
+	again := expired
+	again.Event = "start"
+	expired.then = &again
+	h.run.faults.arm(expired)
+	t.Cleanup(h.run.faults.disarm)
+	var out struct {
+		Reached bool      `json:"reached"`
+		Played  pageState `json:"played"`
+	}
+	// Well past the first progress heartbeat (a second after the first
+	// frame) and the swap it starts.
+	h.drive(t, map[string]any{"kind": "play", "url": page, "untilTime": 6, "timeoutMS": 30000, "releases": true}, &out)
+	var plays []int
+	for _, r := range h.run.requests() {
+		if r.Method == http.MethodPost && r.Path == "/v1/play" {
+			plays = append(plays, r.Status)
+		}
+	}
+	p := out.Played
+	if !slices.Equal(plays, []int{http.StatusCreated, http.StatusCreated}) {
+		t.Fatalf("the server answered the page's plays %v, want [201 201]: the play, and one authorizing it again; the page is %s (%q)\npage log:\n%s",
+			plays, p.Phase, p.Error, strings.Join(p.Log, "\n"))
+	}
+	next := p.SessionID
+	if p.Phase != "error" || !strings.Contains(p.Error, "playback token expired again") {
+		t.Errorf("after a heartbeat was answered 401 token_expired and so was the start of the session %s that took over, the page is %s (%q) at %.2f s: want it in error, saying its token was refused again; heartbeats of %s: %v\npage log:\n%s",
+			next, p.Phase, p.Error, p.CurrentTime, next, h.run.faults.beats(next), strings.Join(p.Log, "\n"))
+	}
+	released := func() bool {
+		return slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+			return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+next && r.Status == http.StatusOK
+		})
+	}
+	for deadline := time.Now().Add(leaseTTL / 2); !released() && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !released() {
+		t.Errorf("the page did not give back session %s once its start was refused too: requests %v", next, h.run.sessionRequests(next))
+	}
+	if live := h.activeSessions(t, demo.AccountKids); len(live) != 0 {
+		t.Errorf("the account holds sessions %v once the page failed, want none", live)
 	}
 }
 

@@ -1705,6 +1705,16 @@
     // start says where it begins. Sent before the gate opens, so ahead of
     // the first frame's.
     if (state.phase === 'playing' || state.phase === 'loading') await sendBeat('start');
+    // That start refused as expired too: the re-authorization it asks for
+    // does nothing while this one runs (starting), and every later
+    // heartbeat with the refused token waits for one, so the page would
+    // play on sending nothing. A token refused the moment it was issued
+    // is no expiry another play cures (start()'s bound before the page
+    // loads): playback fails, saying why, and reauthorize gives the
+    // session back.
+    if (tokenRefused && state.sessionID === r.data.session_id && (state.phase === 'playing' || state.phase === 'loading')) {
+      throw new Error('playback token expired again, in the session that took over');
+    }
   }
 
   // endReauthorization ends playback once the play that was to take over
