@@ -13,11 +13,15 @@ import (
 )
 
 // linkStops is a store that stops, as a killed import does, at its first
-// customer link (the import claims it: SwapCustomerLink): after every
-// account was written.
+// plain customer link (the import claims the customer pending, writes the
+// account naming it, then makes the link plain: SwapCustomerLink): after
+// every account was written.
 type linkStops struct{ *bolt.Store }
 
-func (linkStops) SwapCustomerLink(context.Context, string, playback.CustomerLink, playback.CustomerLink) (bool, error) {
+func (s linkStops) SwapCustomerLink(ctx context.Context, customer string, from, to playback.CustomerLink) (bool, error) {
+	if to.Pending {
+		return s.Store.SwapCustomerLink(ctx, customer, from, to)
+	}
 	return false, errStopped
 }
 

@@ -14,12 +14,13 @@ import (
 var errKilled = errors.New("killed")
 
 // killedAfterLink is a store on which the process dies right after the
-// customer link is written (the import claims it: SwapCustomerLink),
+// customer link is written (the import claims it pending, writes the
+// account, then makes it plain: the SwapCustomerLink to a plain link),
 // before anything after it.
 type killedAfterLink struct{ catalogfile.Store }
 
 func (s killedAfterLink) SwapCustomerLink(ctx context.Context, customer string, from, to playback.CustomerLink) (bool, error) {
-	if swapped, err := s.Store.SwapCustomerLink(ctx, customer, from, to); !swapped || err != nil {
+	if swapped, err := s.Store.SwapCustomerLink(ctx, customer, from, to); !swapped || err != nil || to.Pending {
 		return swapped, err
 	}
 	return true, errKilled

@@ -7,6 +7,7 @@ import (
 	"github.com/playplane/playplane/shared/bolt"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/storetest"
+	"github.com/playplane/playplane/shared/storetest/importtest"
 )
 
 func TestContract(t *testing.T) {
@@ -60,4 +61,12 @@ func TestLeaseCounterContract(t *testing.T) {
 	s := open(t)
 	t.Cleanup(func() { _ = s.Close() })
 	storetest.RunLeaseCounter(t, s)
+}
+
+// TestImportClaimRace: playplane import holds a customer as the admin API
+// does (importtest.ClaimRace).
+func TestImportClaimRace(t *testing.T) {
+	s := open(t)
+	t.Cleanup(func() { _ = s.Close() })
+	importtest.ClaimRace(t, s)
 }

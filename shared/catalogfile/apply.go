@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -55,6 +56,9 @@ type PlannedChange struct {
 	playback.Change
 	Op     string
 	Before json.RawMessage
+	// Pointer is where the file sets the record ("/accounts/3"), for
+	// the problems Apply finds in it; "" for a change of another kind.
+	Pointer string
 }
 
 // Empty reports whether importing changes nothing.
@@ -112,7 +116,7 @@ func DiffAt(ctx context.Context, s playback.AdminStore, f File, now time.Time) (
 		}
 		stored[kind] = recs
 	}
-	add := func(kind playback.Kind, id string, want any) error {
+	add := func(kind playback.Kind, id string, want any, pointer string) error {
 		// The domain value encoded once, in the canonical form the store
 		// writes as it is.
 		ch, err := playback.NewChange(kind, want)
@@ -120,7 +124,7 @@ func DiffAt(ctx context.Context, s playback.AdminStore, f File, now time.Time) (
 			return err
 		}
 		doc := ch.Doc
-		c := PlannedChange{Change: ch, Op: playback.OpCreate}
+		c := PlannedChange{Change: ch, Op: playback.OpCreate, Pointer: pointer}
 		if r, ok := stored[kind][id]; ok {
 			have, err := playback.CanonicalDoc(kind, id, r.Doc)
 			if err == nil && bytes.Equal(have, doc) {
@@ -135,12 +139,12 @@ func DiffAt(ctx context.Context, s playback.AdminStore, f File, now time.Time) (
 		return nil
 	}
 	for _, p := range f.Plans {
-		if err := add(playback.KindPlan, p.ID, p); err != nil {
+		if err := add(playback.KindPlan, p.ID, p, ""); err != nil {
 			return plan, err
 		}
 	}
 	for _, t := range f.Titles {
-		if err := add(playback.KindTitle, t.ID, t); err != nil {
+		if err := add(playback.KindTitle, t.ID, t, ""); err != nil {
 			return plan, err
 		}
 	}
@@ -156,7 +160,7 @@ func DiffAt(ctx context.Context, s playback.AdminStore, f File, now time.Time) (
 			// unavailable until its first poll), whatever Healthy starts as.
 			have.Healthy = true
 		}
-		if err := add(playback.KindEdge, e.ID, e.Apply(have)); err != nil {
+		if err := add(playback.KindEdge, e.ID, e.Apply(have), ""); err != nil {
 			return plan, err
 		}
 	}
@@ -201,7 +205,7 @@ func DiffAt(ctx context.Context, s playback.AdminStore, f File, now time.Time) (
 				Message: fmt.Sprintf("%s (%s)", e.Message, e.Reason)}}}
 		}
 		written := a.Apply(have, now)
-		if err := add(playback.KindAccount, a.ID, written); err != nil {
+		if err := add(playback.KindAccount, a.ID, written, fmt.Sprintf("/accounts/%d", i)); err != nil {
 			return plan, err
 		}
 		if playback.MayNeverPlay(written) {
@@ -278,6 +282,13 @@ type Report struct {
 // BulkCreator). A failed or killed import leaves some of them; importing
 // the file again creates the rest.
 //
+// An account change naming a customer the account as read does not is
+// written on its own, after the others of its kind, holding the customer
+// as the admin API's write does (claimAndWrite): one that another account
+// holds by then is refused customer_linked_elsewhere, writing nothing for
+// that account; Apply goes on with the rest and returns those refusals
+// last, as an *Invalid naming each account's line.
+//
 // The accounts written, Apply ends the running sessions of plan.EndSessions.
 func Apply(ctx context.Context, s Store, plan Plan, actor string, now func() time.Time) (Report, error) {
 	return ApplyParallel(ctx, s, plan, actor, now, 1)
@@ -299,11 +310,25 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 		return rep, err
 	}
 	bulk, _ := s.(playback.BulkCreator)
+	// The accounts refused for naming a customer another account holds,
+	// by id: written nothing, they are left out of what follows the
+	// writes and reported, each at its line, once the rest is done.
+	refused := map[string]*playback.Error{}
 	for _, kind := range playback.Kinds {
 		var changes, creates []playback.Change
+		var claims []claimed
 		for _, c := range plan.Changes {
+			customer := ""
+			if c.Kind == kind && kind == playback.KindAccount {
+				var err error
+				if customer, err = customerNamed(c); err != nil {
+					return rep, err
+				}
+			}
 			switch {
 			case c.Kind != kind:
+			case customer != "":
+				claims = append(claims, claimed{PlannedChange: c, customer: customer})
 			case bulk != nil && playback.CheckBulkCreates(playback.ChangeSet{Changes: []playback.Change{c.Change}}) == nil:
 				creates = append(creates, c.Change)
 			default:
@@ -323,16 +348,29 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 		if err != nil {
 			return rep, err
 		}
+		// After the others of their kind, which may free the customers
+		// they name (an account of the file that names another now).
+		n, err = claimAndWrite(ctx, s, claims, actor, now, refused)
+		rep.Sets += n
+		if err != nil {
+			return rep, err
+		}
 	}
 	if err := wakeCreatedAccounts(ctx, s, created, now); err != nil {
 		return rep, fmt.Errorf("the accounts are written: %w", err)
 	}
 	for _, id := range plan.EndSessions {
+		if refused[id] != nil {
+			continue // not written: as it was, and so were its sessions
+		}
 		if err := playback.EndLostEntitlement(ctx, s, id, now()); err != nil {
 			return rep, fmt.Errorf("account %q is written and may not play, ending its sessions failed: %w", id, err)
 		}
 	}
 	for _, cus := range slices.Sorted(maps.Keys(plan.Links)) {
+		if refused[plan.Links[cus]] != nil {
+			continue
+		}
 		// Importing an unchanged file links again what a stopped import
 		// left unlinked; a link in place is not written again, but the
 		// payment events parked for it are still woken. Without a bus,
@@ -363,7 +401,151 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 		}
 		rep.CoverageZones = cz.Version
 	}
+	if len(refused) > 0 {
+		return rep, refusedLines(plan, refused, rep.Counts)
+	}
 	return rep, nil
+}
+
+// claimed is an account change naming a customer that the account as
+// read does not.
+type claimed struct {
+	PlannedChange
+	customer string
+}
+
+// customerNamed is the customer account change c names that the record
+// as read does not ("" when none).
+func customerNamed(c PlannedChange) (string, error) {
+	var after, before struct {
+		CustomerID string `json:"customer_id"`
+	}
+	if err := json.Unmarshal(c.Doc, &after); err != nil {
+		return "", fmt.Errorf("account %q to write: %w", c.ID, err)
+	}
+	if c.Before != nil {
+		if err := json.Unmarshal(c.Before, &before); err != nil {
+			return "", fmt.Errorf("stored account %q: %w", c.ID, err)
+		}
+	}
+	if after.CustomerID == before.CustomerID {
+		return "", nil
+	}
+	return after.CustomerID, nil
+}
+
+// claimAndWrite writes the account changes claims one at a time, each
+// holding its customer as an operator's write through the admin API does
+// (functions/admin's claimFor): claimed first, pending on the version the
+// change is conditioned on (playback.ClaimCustomer), so that an operator
+// who took the customer since Diff read the accounts, or takes it while
+// the import runs, either holds it and the change is refused, writing
+// nothing, or finds it held by the import's claim and is refused. Linking
+// after the write, as before, let both accounts name the customer. A
+// change refused customer_linked_elsewhere by another change's account
+// waits until the others are written, as that one may free the customer
+// (the file moves it between its accounts); one still refused then is
+// recorded in refused, by account. It stops at any other failure, as
+// Apply does, and returns how many it wrote.
+func claimAndWrite(ctx context.Context, s Store, claims []claimed, actor string, now func() time.Time, refused map[string]*playback.Error) (int, error) {
+	written := 0
+	for len(claims) > 0 {
+		inPlan := make(map[string]bool, len(claims))
+		for _, c := range claims {
+			inPlan[c.ID] = true
+		}
+		var wait []claimed
+		last := map[string]*playback.Error{}
+		for _, c := range claims {
+			err := claimFor(ctx, s, c, actor, now)
+			e, elsewhere := errors.AsType[*playback.Error](err)
+			elsewhere = elsewhere && e.Reason == playback.ReasonCustomerLinkedElsewhere
+			switch {
+			case err == nil:
+				written++
+			case elsewhere && inPlan[heldBy(e)] && heldBy(e) != c.ID:
+				wait, last[c.ID] = append(wait, c), e
+			case elsewhere:
+				refused[c.ID] = e
+			default:
+				return written, fmt.Errorf("account %q naming customer %q: %w", c.ID, c.customer, err)
+			}
+		}
+		if len(wait) == len(claims) {
+			// None written: none of them frees another's customer.
+			for _, c := range wait {
+				refused[c.ID] = last[c.ID]
+			}
+			break
+		}
+		claims = wait
+	}
+	return written, nil
+}
+
+// heldBy is the account that holds the customer of a
+// customer_linked_elsewhere refusal.
+func heldBy(e *playback.Error) string {
+	d, _ := e.Details.(playback.CustomerLinkedElsewhere)
+	return d.AccountID
+}
+
+// claimFor claims c's customer for c's account, pending on the version c
+// is conditioned on, writes c, and makes the claim plain; a write refused
+// for good gives the claim back, one that may have landed keeps it (the
+// import run again claims it again). The payment events parked for the
+// customer are handed to the payment webhook's sweeper around it
+// (events.ClaimStripeCustomer; an import has no bus).
+func claimFor(ctx context.Context, s Store, c claimed, actor string, now func() time.Time) error {
+	at := now()
+	claim := playback.PendingClaim(c.ID, c.IfMatch, at)
+	_, err := events.ClaimStripeCustomer(ctx, s, nil, c.customer, events.WakePage, now, func() error {
+		prev, err := playback.ClaimCustomer(ctx, s, c.customer, claim, at)
+		if err != nil {
+			return err
+		}
+		// Not sent once the claim may be taken as stale
+		// (playback.PendingClaimWrite): an import stalled past it.
+		wctx, cancel, err := playback.ClaimWriteContext(ctx, at, now())
+		if err == nil {
+			_, err = s.ApplyChanges(wctx, playback.ChangeSet{Actor: actor, At: now(), Changes: []playback.Change{c.Change}})
+		}
+		cancel()
+		switch {
+		case err == nil:
+			// The version written frees the claim all the same (a lost
+			// swap is another writer's move), but one pending on "" reads
+			// as held again should the account be deleted: said, and
+			// importing again makes it plain.
+			if _, err := s.SwapCustomerLink(ctx, c.customer, claim, playback.CustomerLink{AccountID: c.ID}); err != nil {
+				return fmt.Errorf("the account is written, making the customer's link plain failed: %w", err)
+			}
+		case !playback.ErrorCode(err).Retryable():
+			if _, gerr := s.SwapCustomerLink(ctx, c.customer, claim, prev); gerr != nil {
+				return fmt.Errorf("%w (giving the claim back failed too, it holds the customer %v at most: %v)", err, playback.PendingClaimAge, gerr)
+			}
+		}
+		return err
+	})
+	return err
+}
+
+// refusedLines is the error of the accounts refused (claimAndWrite), at
+// their lines of the file, with the reason, as Diff's refusal of a file
+// naming a customer a stored account holds; the counts of what was
+// written leave them out.
+func refusedLines(plan Plan, refused map[string]*playback.Error, counts map[playback.Kind]map[string]int) error {
+	inv := &Invalid{Name: "accounts"}
+	for _, c := range plan.Changes {
+		e := refused[c.ID]
+		if c.Kind != playback.KindAccount || e == nil {
+			continue
+		}
+		counts[c.Kind][c.Op]--
+		inv.Problems = append(inv.Problems, Problem{Pointer: c.Pointer + "/customer_id",
+			Message: fmt.Sprintf("%s (%s); nothing was written for account %q", e.Message, e.Reason, c.ID)})
+	}
+	return inv
 }
 
 // createdAccounts are the ids of the accounts plan creates.

@@ -32,6 +32,9 @@ func TestImportLinksACustomerToOneAccount(t *testing.T) {
 		{name: "moved within the file",
 			accounts: `{"id": "acct_a", "plan_id": "basic", "territory": "DE", "customer_id": "cus_z"}, {"id": "acct_b", "plan_id": "basic", "territory": "DE", "customer_id": "cus_a"}`,
 			linked:   "acct_b"},
+		{name: "moved within the file, the taker first",
+			accounts: `{"id": "acct_b", "plan_id": "basic", "territory": "DE", "customer_id": "cus_a"}, {"id": "acct_a", "plan_id": "basic", "territory": "DE", "customer_id": "cus_z"}`,
+			linked:   "acct_b"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

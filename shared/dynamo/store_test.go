@@ -18,6 +18,7 @@ import (
 	"github.com/playplane/playplane/shared/emulators"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/storetest"
+	"github.com/playplane/playplane/shared/storetest/importtest"
 )
 
 // localEndpoint starts (or joins) DynamoDB Local for the test.
@@ -315,4 +316,10 @@ func TestDeferredNilClientNamesTheConstructor(t *testing.T) {
 	}()
 	_, _ = s.GetAccount(context.Background(), "a")
 	t.Error("a call on a nil client did not panic")
+}
+
+// TestImportClaimRace: playplane import holds a customer as the admin API
+// does (importtest.ClaimRace).
+func TestImportClaimRace(t *testing.T) {
+	importtest.ClaimRace(t, newStore(t))
 }

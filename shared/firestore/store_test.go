@@ -17,6 +17,7 @@ import (
 	"github.com/playplane/playplane/shared/emulators/gcpemu"
 	"github.com/playplane/playplane/shared/playback"
 	"github.com/playplane/playplane/shared/storetest"
+	"github.com/playplane/playplane/shared/storetest/importtest"
 )
 
 const testProject = "playplane-test"
@@ -610,4 +611,10 @@ func TestConcurrentFirstCallsMakeOneClient(t *testing.T) {
 	if n := made.Load(); n != 1 {
 		t.Fatalf("a call after Close made a client (%d made in all)", n)
 	}
+}
+
+// TestImportClaimRace: playplane import holds a customer as the admin API
+// does (importtest.ClaimRace).
+func TestImportClaimRace(t *testing.T) {
+	importtest.ClaimRace(t, newStore(t))
 }
