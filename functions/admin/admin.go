@@ -806,6 +806,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 	account := kind == playback.KindAccount
 	for attempt := 1; ; attempt++ {
 		c := playback.Change{Kind: kind, ID: id, IfMatch: tag}
+		var before json.RawMessage // the account as read: its customer is freed
 		if !one || account {
 			cur, err := s.deps.Store.GetRecord(r.Context(), kind, id)
 			if account && playback.IsCode(err, playback.CodeNotFound) {
@@ -822,6 +823,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 				if err := s.settleLink(r.Context(), cur); err != nil {
 					return err
 				}
+				before = cur.Doc
 			}
 			if !one {
 				if !match.holds(cur.Version) {
@@ -830,7 +832,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, who auth.Identit
 				c.IfMatch = cur.Version
 			}
 		}
-		_, err := s.apply(r.Context(), who, c, nil)
+		_, err := s.apply(r.Context(), who, c, before)
 		if playback.IsCode(err, playback.CodePrecondition) {
 			// A delete of a record that is gone is a 404, not a stale
 			// version: say which.
@@ -911,12 +913,85 @@ func (s *Server) endDeleted(ctx context.Context, id, state string) error {
 // record as read (nil: none), does not name claims the customer first
 // (claimFor): a customer another account holds is refused, writing
 // nothing.
+//
+// A change that frees a customer before names (a delete of the account,
+// or another customer_id or none) wakes the Stripe events of that
+// customer parked for retry (freeing): a checkout of it that another
+// account took meanwhile waits there for this.
 func (s *Server) apply(ctx context.Context, who auth.Identity, c playback.Change, before json.RawMessage) (playback.Record, error) {
 	customer, err := customerNamed(c, before)
-	if err != nil || customer == "" {
-		return s.write(ctx, who, c)
+	if err != nil {
+		return playback.Record{}, err
 	}
-	return s.claimFor(ctx, customer, c, func(ctx context.Context) (playback.Record, error) { return s.write(ctx, who, c) })
+	freed, err := customerFreed(c, before)
+	if err != nil {
+		return playback.Record{}, err
+	}
+	write := func(ctx context.Context) (playback.Record, error) { return s.write(ctx, who, c) }
+	if freed != "" {
+		write = s.freeing(freed, c.ID, write)
+	}
+	if customer == "" {
+		return write(ctx)
+	}
+	return s.claimFor(ctx, customer, c, write)
+}
+
+// customerFreed is the customer before, the account as read (nil: none),
+// names that change c leaves it naming no longer ("" when none).
+func customerFreed(c playback.Change, before json.RawMessage) (string, error) {
+	if c.Kind != playback.KindAccount || before == nil {
+		return "", nil
+	}
+	var after, was struct {
+		CustomerID string `json:"customer_id"`
+	}
+	if err := json.Unmarshal(before, &was); err != nil {
+		return "", fmt.Errorf("admin: stored account %q: %w", c.ID, err)
+	}
+	if !c.Delete() {
+		if err := json.Unmarshal(c.Doc, &after); err != nil {
+			return "", fmt.Errorf("admin: account %q to write: %w", c.ID, err)
+		}
+	}
+	if after.CustomerID == was.CustomerID {
+		return "", nil
+	}
+	return was.CustomerID, nil
+}
+
+// freeing is write, which frees customer from account, with the Stripe
+// events of customer parked for retry woken around it
+// (events.FreeStripeCustomer): a checkout of the customer for another
+// account waits there while this one holds it, and its retry would come
+// at the sweeper's backoff, hours into a long wait, with the viewer paid
+// and not entitled. They are handed to the sweeper before the write, so
+// the answer to the request needs no more: an announcement that fails
+// after the write is logged, and the sweeper announces them after its
+// first backoff.
+func (s *Server) freeing(customer, account string, write func(context.Context) (playback.Record, error)) func(context.Context) (playback.Record, error) {
+	return func(ctx context.Context) (playback.Record, error) {
+		var rec playback.Record
+		written := false
+		woken, err := events.FreeStripeCustomer(ctx, s.deps.Store, s.deps.Bus, customer, events.WakePage, s.deps.Now, func() error {
+			var err error
+			rec, err = write(ctx)
+			written = err == nil
+			return err
+		})
+		switch {
+		case err != nil && written:
+			httpx.Logger(ctx).WarnContext(ctx, "announcing the stripe events parked for a freed customer failed; the sweeper will",
+				"customer", customer, "account_id", account, "woken", woken, "err", err)
+			return rec, nil
+		case err != nil:
+			return rec, err
+		case woken > 0:
+			httpx.Logger(ctx).InfoContext(ctx, "parked stripe events woken by an operator freeing their customer",
+				"customer", customer, "account_id", account, "count", woken)
+		}
+		return rec, nil
+	}
 }
 
 // customerNamed is the customer account change c names that before, the

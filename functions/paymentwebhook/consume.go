@@ -51,7 +51,7 @@ func missingAccount(account, format string, args ...any) error {
 // every other parked event (a dependency down past GiveUpAfter, a status
 // this release cannot map) waits under parkRetry and Sweep retries a
 // bounded number of them each run, after the stranded events.
-const parkRetry = "retry"
+const parkRetry = events.StripeRetryParkKey
 
 // parkAnnounced is the key of an event Sweep found pending, or a wake
 // found parked for its customer, and announced again: it waits for that
@@ -837,24 +837,7 @@ func logWoken(ctx context.Context, customer string, woken int, err error) {
 }
 
 // customerOf is the customer a recorded event is about, "" if none.
-func customerOf(payload []byte) string {
-	var ev struct {
-		Data struct {
-			Object struct {
-				ID       string   `json:"id"`
-				Object   string   `json:"object"`
-				Customer stripeID `json:"customer"`
-			} `json:"object"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(payload, &ev) != nil {
-		return ""
-	}
-	if ev.Data.Object.Object == "customer" {
-		return ev.Data.Object.ID
-	}
-	return string(ev.Data.Object.Customer)
-}
+func customerOf(payload []byte) string { return events.StripeEventCustomer(payload) }
 
 func (s *Server) applySnapshot(ctx context.Context, accountID, cause string, now time.Time, snap snapshot) error {
 	_, _, err := s.applyToAccount(ctx, accountID, cause, now, func(a *playback.Account) bool {
