@@ -219,6 +219,25 @@ func FreeStripeCustomer(ctx context.Context, store ParkedStore, bus playback.Pub
 	return handOver(ctx, store, bus, StripeRetryParkKey, ofCustomer, pageSize, now, free)
 }
 
+// WakeFreedStripeCustomers is FreeStripeCustomer's wake for a writer
+// that frees many customers in writes of its own and has no bus
+// (playplane import): the events of customers parked under
+// StripeRetryParkKey at or before start are handed to the sweeper. Call
+// it before the writes, so that a writer killed after them loses none,
+// and again after them, for those parked between; the list of the key is
+// read once for all the customers. It returns how many it handed over.
+func WakeFreedStripeCustomers(ctx context.Context, store ParkedStore, customers []string, pageSize int, start time.Time) (int, error) {
+	if len(customers) == 0 {
+		return 0, nil
+	}
+	freed := make(map[string]bool, len(customers))
+	for _, c := range customers {
+		freed[c] = true
+	}
+	ofFreed := func(ev playback.InboxEvent) bool { return freed[StripeEventCustomer(ev.Payload)] }
+	return wakeParked(ctx, store, nil, StripeRetryParkKey, ofFreed, pageSize, start)
+}
+
 // StripeEventCustomer is the customer a Stripe event's payload is of: its
 // object's customer (an id, or the expanded object's), or the object
 // itself when it is a customer; "" when it names none.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/playplane/playplane/functions/admin"
 	"github.com/playplane/playplane/shared/bolt"
+	"github.com/playplane/playplane/shared/catalogfile"
 	"github.com/playplane/playplane/shared/httpx"
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -130,4 +131,55 @@ func TestOperatorFreeingACustomerWakesItsParkedCheckout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImportFreeingACustomerWakesItsParkedCheckout: as
+// TestOperatorFreeingACustomerWakesItsParkedCheckout, the customer freed
+// by playplane import (the file gives acct_first another customer),
+// which has no bus: the checkout is handed to the sweeper, whose next run
+// past its first backoff applies it, rather than after the backoff grown
+// over its wait; on bolt, DynamoDB Local and the Firestore emulator.
+func TestImportFreeingACustomerWakesItsParkedCheckout(t *testing.T) {
+	t.Parallel()
+	parkStores(t, func(t *testing.T, opts ...harnessOption) {
+		ctx := context.Background()
+		h := newHarness(t, opts...)
+		s, ok := h.store.(catalogfile.Store)
+		if !ok {
+			t.Fatalf("%T is not an import's store", h.store)
+		}
+		h.linked("acct_first", "cus_shared")
+		h.account("acct_second")
+		const id = "evt_checkout_second"
+		h.run(stripeEvent(id, typeCheckoutCompleted, at(time.Minute), checkoutObj("cs_second", "acct_second", "cus_shared", "")))
+		for range 3 {
+			h.clock.Set(h.clock.Now().Add(2 * time.Hour))
+			if _, err := h.srv.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			h.settle()
+		}
+		if ev, _ := h.inboxEvent(id); !ev.ProcessedAt.IsZero() || ev.ParkedKey != parkRetry || h.srv.sweepBackoff(ev) < time.Hour {
+			t.Fatalf("the checkout after hours of retries: processed at %v, parked under %q, backoff %v; want unprocessed under %q, an hour or more",
+				ev.ProcessedAt, ev.ParkedKey, h.srv.sweepBackoff(ev), parkRetry)
+		}
+
+		first := catalogfile.AccountOf(h.getAccount("acct_first"))
+		first.CustomerID = "cus_first_new"
+		if _, err := catalogfile.Apply(ctx, s, diff(t, s, catalogfile.File{Accounts: []catalogfile.Account{first}}), "cli:test", h.clock.Now); err != nil {
+			t.Fatal(err)
+		}
+		h.clock.Set(h.clock.Now().Add(h.srv.cfg.SweepAge))
+		if _, err := h.srv.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.settle()
+		linked, err := h.store.AccountIDByCustomer(ctx, "cus_shared")
+		ev, evErr := h.inboxEvent(id)
+		processed := !ev.ProcessedAt.IsZero() || playback.IsCode(evErr, playback.CodeNotFound)
+		if second := h.getAccount("acct_second"); err != nil || linked != "acct_second" || second.CustomerID != "cus_shared" || !processed {
+			t.Fatalf("cus_shared freed by an import: resolves to %q (%v), acct_second names %q, the checkout processed %v, parked under %q (%v); "+
+				"want acct_second's, named, processed at the sweeper's next run past its first backoff", linked, err, second.CustomerID, processed, ev.ParkedKey, evErr)
+		}
+	})
 }

@@ -309,6 +309,16 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 	if err := wakeCreatedAccounts(ctx, s, created, now); err != nil {
 		return rep, err
 	}
+	// So are those parked for retry of a customer an account of the file
+	// stops naming (events.FreeStripeCustomer: a checkout linking it to
+	// another account waits there while this one holds it).
+	freed, err := freedCustomers(plan)
+	if err != nil {
+		return rep, err
+	}
+	if _, err := events.WakeFreedStripeCustomers(ctx, s, freed, events.WakePage, now()); err != nil {
+		return rep, fmt.Errorf("waking the payment events parked for the customers the file frees: %w", err)
+	}
 	bulk, _ := s.(playback.BulkCreator)
 	// The accounts refused for naming a customer another account holds,
 	// by id: written nothing, they are left out of what follows the
@@ -358,6 +368,9 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 	}
 	if err := wakeCreatedAccounts(ctx, s, created, now); err != nil {
 		return rep, fmt.Errorf("the accounts are written: %w", err)
+	}
+	if _, err := events.WakeFreedStripeCustomers(ctx, s, freed, events.WakePage, now()); err != nil {
+		return rep, fmt.Errorf("the accounts are written, waking the payment events parked for the customers the file frees: %w", err)
 	}
 	for _, id := range plan.EndSessions {
 		if refused[id] != nil {
@@ -414,24 +427,50 @@ type claimed struct {
 	customer string
 }
 
+// freedCustomers are the customers the accounts plan changes name as
+// read and no longer as written.
+func freedCustomers(plan Plan) ([]string, error) {
+	var out []string
+	for _, c := range plan.Changes {
+		if c.Kind != playback.KindAccount {
+			continue
+		}
+		before, after, err := customers(c)
+		if err != nil {
+			return nil, err
+		}
+		if before != "" && before != after {
+			out = append(out, before)
+		}
+	}
+	return out, nil
+}
+
 // customerNamed is the customer account change c names that the record
 // as read does not ("" when none).
 func customerNamed(c PlannedChange) (string, error) {
-	var after, before struct {
+	before, after, err := customers(c)
+	if err != nil || after == before {
+		return "", err
+	}
+	return after, nil
+}
+
+// customers are the customers account change c's record names as read
+// and as written.
+func customers(c PlannedChange) (before, after string, err error) {
+	var a, b struct {
 		CustomerID string `json:"customer_id"`
 	}
-	if err := json.Unmarshal(c.Doc, &after); err != nil {
-		return "", fmt.Errorf("account %q to write: %w", c.ID, err)
+	if err := json.Unmarshal(c.Doc, &a); err != nil {
+		return "", "", fmt.Errorf("account %q to write: %w", c.ID, err)
 	}
 	if c.Before != nil {
-		if err := json.Unmarshal(c.Before, &before); err != nil {
-			return "", fmt.Errorf("stored account %q: %w", c.ID, err)
+		if err := json.Unmarshal(c.Before, &b); err != nil {
+			return "", "", fmt.Errorf("stored account %q: %w", c.ID, err)
 		}
 	}
-	if after.CustomerID == before.CustomerID {
-		return "", nil
-	}
-	return after.CustomerID, nil
+	return b.CustomerID, a.CustomerID, nil
 }
 
 // claimAndWrite writes the account changes claims one at a time, each
