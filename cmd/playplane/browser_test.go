@@ -1449,7 +1449,7 @@ func startRecordedRunner(t *testing.T, pageOrigin string, vars map[string]string
 				r.oddServed = append(r.oddServed, name)
 				r.mu.Unlock()
 			}
-		} else if !faulted {
+		} else if !faulted && !r.faults.servePlayHeld(sw, req, next) {
 			next.ServeHTTP(sw, req)
 		}
 		r.race.done(req)

@@ -44,7 +44,8 @@ import (
 // authorized again ahead of its expiry, playing on in the same slot
 // without reloading the player, unless its session was ended from another
 // screen just before, which stops it; a page left once its token expired, or
-// while it replaces a token the server refused, still frees the slot. Back
+// while it replaces a token the server refused, or while it is authorized
+// again after the licence window's end, still frees the slot. Back
 // from the back/forward cache, the page shows the session its pagehide
 // stopped as stopped. Leases are short (leaseTTL) so that
 // a page which waits too long after a failed heartbeat loses its lease
@@ -186,6 +187,11 @@ func TestBrowserPlayerSession(t *testing.T) {
 	})
 	t.Run("heartbeat refused as expired while authorizing, and again in the session that took over", func(t *testing.T) {
 		h.testAuthorizingExpiredTwice(t, startStallControl(t, h.run))
+	})
+	t.Run("leave the page while it is authorized again after the licence window's end", func(t *testing.T) {
+		for _, in := range []string{"playing", "authorizing"} {
+			t.Run(in, func(t *testing.T) { h.testLeaveLicenceReauth(t, in) })
+		}
 	})
 	t.Run("URLs refused as expired", func(t *testing.T) { h.testURLsExpired(t) })
 	t.Run("heartbeat answered 503 or 429 while loading", func(t *testing.T) {
@@ -3035,6 +3041,76 @@ func (h *harness) testLeaveRefusedSwap(t *testing.T, faults string) {
 	}
 }
 
+// testLeaveLicenceReauth: a heartbeat of the page is refused 403
+// licence_window_ended in phase in: a progress heartbeat while it plays
+// (swapSession), or its start while it still asks for its URLs (the
+// runner holds them until then and earlyHold more, and the edge every
+// segment: authorizeBeforeLoading). The page authorizes again (an
+// operator may have extended the window since its play); the server
+// admits that play, which replaces the page's session, and the runner
+// holds its answer (HoldPlayMS). The viewer leaves the page then; the
+// preflights of the page's DELETEs take a network's round trip
+// (HoldPreflightMS), which only a request sent with keepalive outlives.
+// The session the play admitted holds the account's stream slot, and the
+// page never hears of it: it must give it back as it goes (a DELETE of
+// the session it replaced reaches it: the server follows
+// Session.ReplacedBy), rather than leaving the slot taken, other devices
+// refused 409, until its lease lapses.
+func (h *harness) testLeaveLicenceReauth(t *testing.T, in string) {
+	page := h.sessionPage(t, nil)
+	fault := beatFault{Event: "progress", Status: http.StatusForbidden, Code: string(playback.CodeForbidden),
+		Reason: playback.ReasonLicenceEnded, Count: 1, HoldPlayMS: int(leaseTTL.Milliseconds()), HoldPreflightMS: 500}
+	if in == "authorizing" {
+		fault.Event, fault.HoldURLsMS = "start", int(earlyHold.Milliseconds())
+		h.run.stall.arm(1)
+		t.Cleanup(func() { h.run.stall.release() })
+	}
+	h.run.faults.arm(fault)
+	t.Cleanup(h.run.faults.disarm)
+	held := func(string) bool { return len(h.run.faults.playsHeld()) > 0 }
+	// The page's last words on the session it was left on have reached
+	// the server: its stop and its DELETE, whatever the answers; a page
+	// that sends no DELETE has said all it will leaveQuiet after its
+	// stop, well inside the lease of the session the play admitted.
+	const leaveQuiet = 2 * time.Second
+	told := func(id string) bool {
+		beats := h.run.faults.beats(id)
+		stop := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Event == "stop" })
+		return stop >= 0 && (time.Since(beats[stop].At) > leaveQuiet || slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+			return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id
+		}))
+	}
+	var out struct {
+		Playing bool      `json:"playing"`
+		Before  pageState `json:"before"`
+		Held    bool      `json:"held"`
+		AtLeave pageState `json:"atLeave"`
+	}
+	h.drive(t, map[string]any{"kind": "leaveReauthHeld", "url": page, "timeoutMS": 30000, "playing": in == "playing",
+		"held": settleURL(t, held), "settle": settleURL(t, told)}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not %s: %s (%s)", in, out.Before.Phase, out.Before.Error)
+	}
+	id := out.Before.SessionID
+	admitted := h.run.faults.playsHeld()
+	if !out.Held || len(admitted) != 1 || out.AtLeave.SessionID != id || out.AtLeave.Phase != in {
+		t.Fatalf("the page was not left %s with its re-authorization's play admitted and unanswered (plays held %v, the page %s on %s, not %s)\npage log:\n%s",
+			in, admitted, out.AtLeave.Phase, out.AtLeave.SessionID, id, strings.Join(out.AtLeave.Log, "\n"))
+	}
+	// The page's last requests have been answered (told); the session
+	// admitted holds its lease of leaseTTL past this.
+	var live []string
+	for deadline := time.Now().Add(leaveQuiet); ; time.Sleep(100 * time.Millisecond) {
+		if live = h.activeSessions(t, demo.AccountKids); len(live) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(live) > 0 {
+		t.Errorf("the page was left %s while the play that authorized it again after 403 licence_window_ended on %s was in flight, and the account holds sessions %v, want none (that play admitted %s): requests of %s %v, of %s %v\npage log:\n%s",
+			in, id, live, admitted[0], id, h.run.sessionRequests(id), admitted[0], h.run.sessionRequests(admitted[0]), strings.Join(out.AtLeave.Log, "\n"))
+	}
+}
+
 // testHideRefusedSwap: as in testLeaveRefusedSwap, the server refuses the
 // page's playback token while its clock holds it good, and the page's
 // re-authorization's play is held (503 with Retry-After); there the page
@@ -3346,6 +3422,9 @@ type beatFaults struct {
 	// answers another session).
 	faulted map[string]bool
 	log     []loggedBeat
+	// heldPlays are the sessions of the plays admitted whose answers
+	// HoldPlayMS holds or held.
+	heldPlays []string
 }
 
 // beatFault is what drive.cjs arms: Count heartbeats answered Status with
@@ -3382,6 +3461,18 @@ type beatFault struct {
 	// let the route answer it: the page acts while it is in flight.
 	HoldEvent string `json:"holdEvent,omitempty"`
 	HoldMS    int    `json:"holdMS,omitempty"`
+	// HoldPlayMS, when set, holds the answer to each POST /v1/play the
+	// fault does not answer, once its last answer has been written,
+	// that long after the route has answered it (less if its client
+	// goes): the play is admitted, and the page acts before it hears so.
+	HoldPlayMS int `json:"holdPlayMS,omitempty"`
+	// HoldPreflightMS, when set, holds each CORS preflight of a DELETE
+	// /v1/sessions/{id} that long (less if its client goes) before the
+	// route answers it: a network's round trip, which a request a page
+	// sends without keepalive as it is left does not outlive (its
+	// document goes first), while one with keepalive, which the browser
+	// sends for it, does.
+	HoldPreflightMS int `json:"holdPreflightMS,omitempty"`
 	// EndReason, when set, is the answer's details.end_reason (a 410's).
 	EndReason string `json:"endReason,omitempty"`
 	// endFirst, when set, ends the heartbeat's session for real before
@@ -3420,7 +3511,7 @@ func (b loggedBeat) String() string {
 func (f *beatFaults) arm(fault beatFault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.fault, f.left, f.spent, f.faulted = fault, fault.Count, make(chan struct{}), nil
+	f.fault, f.left, f.spent, f.faulted, f.heldPlays = fault, fault.Count, make(chan struct{}), nil, nil
 	if f.left <= 0 {
 		close(f.spent)
 	}
@@ -3438,6 +3529,17 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 			return loggedBeat{}, true
 		}
 		f.holdURLs(req)
+		return loggedBeat{}, false
+	}
+	if req.Method == http.MethodOptions && strings.HasPrefix(req.URL.Path, "/v1/sessions/") &&
+		req.Header.Get("Access-Control-Request-Method") == http.MethodDelete {
+		f.mu.Lock()
+		hold := time.Duration(f.fault.HoldPreflightMS) * time.Millisecond
+		f.mu.Unlock()
+		select {
+		case <-time.After(hold):
+		case <-req.Context().Done():
+		}
 		return loggedBeat{}, false
 	}
 	route := ""
@@ -3497,6 +3599,50 @@ func (f *beatFaults) serve(w http.ResponseWriter, req *http.Request) (loggedBeat
 	writeFault(w, req, fault)
 	f.markSpent(b.Session)
 	return b, true
+}
+
+// servePlayHeld serves a POST /v1/play through next and holds its answer
+// as the armed fault's HoldPlayMS says; served says it did.
+func (f *beatFaults) servePlayHeld(w http.ResponseWriter, req *http.Request, next http.Handler) (served bool) {
+	if req.Method != http.MethodPost || req.URL.Path != "/v1/play" {
+		return false
+	}
+	f.mu.Lock()
+	hold, spent := time.Duration(f.fault.HoldPlayMS)*time.Millisecond, f.spent
+	f.mu.Unlock()
+	select {
+	case <-spent:
+	default:
+		return false
+	}
+	if hold <= 0 {
+		return false
+	}
+	rec := httptest.NewRecorder()
+	next.ServeHTTP(rec, req)
+	var admitted struct {
+		SessionID string `json:"session_id"`
+	}
+	if rec.Code == http.StatusCreated && json.Unmarshal(rec.Body.Bytes(), &admitted) == nil {
+		f.mu.Lock()
+		f.heldPlays = append(f.heldPlays, admitted.SessionID)
+		f.mu.Unlock()
+	}
+	select {
+	case <-time.After(hold):
+	case <-req.Context().Done():
+	}
+	maps.Copy(w.Header(), rec.Header())
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+	return true
+}
+
+// playsHeld is the sessions of the plays whose answers HoldPlayMS held.
+func (f *beatFaults) playsHeld() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.heldPlays)
 }
 
 // isURLs tells POST /v1/playback/{session}/urls.

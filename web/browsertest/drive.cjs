@@ -456,13 +456,16 @@ async function unloadScenario() {
 // sc.timeoutMS: the scenario's end closes its browser context, which
 // cancels the page's keepalive requests still on their way (preflight
 // included), where a real browser, outliving the tab, completes them.
-async function settle(sessionID) {
-  if (!sc.settle) return;
+// Another control (url) may be asked the same way; it says whether done
+// came.
+async function settle(sessionID, url = sc.settle) {
+  if (!url) return false;
   for (const end = Date.now() + sc.timeoutMS; Date.now() < end;) {
-    const r = await (await fetch(sc.settle + '?session=' + encodeURIComponent(sessionID))).json();
-    if (r.done) return;
+    const r = await (await fetch(url + '?session=' + encodeURIComponent(sessionID))).json();
+    if (r.done) return true;
     await sleep(100);
   }
+  return false;
 }
 
 // endedScenario: once the page plays (paused), the household ends its
@@ -1220,6 +1223,27 @@ async function leaveRefusedSwapScenario() {
   return out;
 }
 
+// leaveReauthHeldScenario: once the page's play is admitted (with
+// sc.playing, once it plays), the Go test's fault (armed beforehand)
+// refuses a heartbeat with an answer that has it authorize again; the
+// runner admits that play and holds its answer (sc.held says when it
+// does). The viewer leaves then, the page still on the session the play
+// replaced (atLeave), and the scenario waits until the Go test has the
+// page's last words on it (settle). The Go test looks at the server for
+// the session the play admitted.
+async function leaveReauthHeldScenario() {
+  const { page } = await open(browser0, sc.url);
+  const p = await until(page, (s) => sc.playing ? s.currentTime >= 1 : !!s.sessionID, sc.timeoutMS);
+  const out = { playing: p.ok, before: p.state };
+  if (!p.ok) return out;
+  out.held = await settle(p.state.sessionID, sc.held);
+  out.atLeave = await snapshot(page);
+  if (!out.held) return out;
+  await page.goto('about:blank');
+  await settle(p.state.sessionID);
+  return out;
+}
+
 // heldRefusedSwap opens the page as leaveRefusedSwapScenario does and
 // waits, the page playing (paused), until its token was refused and its
 // new play answered 503. out.held says the page is there, still on the
@@ -1384,6 +1408,7 @@ async function play(browser, scenario) {
       case 'leaveExpired': return await leaveExpiredScenario();
       case 'wakeExpired': return await wakeExpiredScenario();
       case 'leaveRefusedSwap': return await leaveRefusedSwapScenario();
+      case 'leaveReauthHeld': return await leaveReauthHeldScenario();
       case 'hideRefusedSwap': return await hideRefusedSwapScenario();
       case 'leaveDuringLastStop': return await leaveDuringLastStopScenario();
       case 'stallRefusedEnd': return await stallRefusedEndScenario();

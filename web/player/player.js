@@ -1617,7 +1617,13 @@
       const c = counters();
       last = { c, body: beatBody('stop', c) };
     }
-    const r = await authorizePlay(await tokenFor(state.account), before);
+    let r;
+    reauthorizing = before;
+    try {
+      r = await authorizePlay(await tokenFor(state.account), before);
+    } finally {
+      reauthorizing = '';
+    }
     // Admitted, the new session holds the stream slot from now on: a page
     // left before it is taken (while the stop below is answered) gives it
     // back (pagehide), not the session it replaced alone.
@@ -1762,16 +1768,20 @@
     // Named, so that a session the account ended meanwhile (another
     // screen's End this stream) is refused 410, not replaced by a play.
     let r;
+    reauthorizing = before;
     try {
       r = await authorizePlay(await tokenFor(state.account), before);
     } catch (err) {
       // No answer: start() gives the refused session back.
       throw new Error('authorizing again: ' + (err && err.message || err));
+    } finally {
+      reauthorizing = '';
     }
     if (state.phase !== 'authorizing') {
       // Left meanwhile: the pagehide ended the refused session (its
-      // stop, and given back if its token was refused), and the new one
-      // is given back too, not adopted.
+      // stop, and given back: reauthorizing), which reaches the new one
+      // too; a page that lives on (back/forward cache) gives it back
+      // itself as well, not adopted.
       if (r.status === 201) giveBackOnLeave(r.data.session_id);
       return null;
     }
@@ -1925,6 +1935,17 @@
   // admitted is the session a re-authorization's play admitted, while the
   // swap has not yet taken it (swapSession).
   let admitted = '';
+  // reauthorizing is the session a re-authorization's play in flight
+  // replaces (swapSession, authorizeBeforeLoading). That play may have
+  // admitted a session the page, gone, never hears of, which holds the
+  // stream slot until its lease lapses: the page's stop ends nothing of
+  // it, whatever the play was authorized again for (a 403
+  // licence_window_ended, whose session has nothing left to give back,
+  // included). The DELETE of the session replaced reaches it (the server
+  // follows that session's ReplacedBy to the one that took over), and,
+  // landing before the play, ends the session it names, which the play
+  // is then refused (410).
+  let reauthorizing = '';
   window.addEventListener('pagehide', () => {
     if (releasing && !givenBack.has(releasing)) giveBackOnLeave(releasing);
     if (!state.sessionID) return;
@@ -1934,6 +1955,7 @@
     // is gone before that one's answer could let the stop out.
     sendBeat('stop');
     if (tokenRefused || tokenLeft < leaveMargin) giveBackOnLeave();
+    if (reauthorizing && !givenBack.has(reauthorizing)) giveBackOnLeave(reauthorizing);
     if (admitted) giveBackOnLeave(admitted);
     admitted = '';
     // No pause heartbeat or grant renewal for a session that is over.
