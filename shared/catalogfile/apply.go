@@ -511,15 +511,167 @@ func claimAndWrite(ctx context.Context, s Store, claims []claimed, actor string,
 			}
 		}
 		if len(wait) == len(claims) {
-			// None written: none of them frees another's customer.
-			for _, c := range wait {
-				refused[c.ID] = last[c.ID]
+			// None written: each waits for another of them, so some
+			// move their customers around a cycle (acct_a takes
+			// acct_b's, acct_b acct_a's), which no order of single
+			// writes frees; each cycle is written as one.
+			cycled, sets, err := writeCycles(ctx, s, wait, last, actor, now)
+			written += sets
+			if err != nil {
+				return written, err
 			}
-			break
+			if len(cycled) == 0 {
+				for _, c := range wait {
+					refused[c.ID] = last[c.ID]
+				}
+				break
+			}
+			wait = slices.DeleteFunc(wait, func(c claimed) bool { return cycled[c.ID] })
 		}
 		claims = wait
 	}
 	return written, nil
+}
+
+// writeCycles writes the cycles among wait, each claims of which was
+// refused (last) for a customer another of them holds: the accounts of a
+// cycle in one change set, conditioned on the versions each is as read,
+// so that each frees the customer the next takes in the same write. Each
+// customer is claimed pending for its taker before the write, from the
+// link its holder in the cycle has (SwapCustomerLink: a link moved since
+// is another writer's, and the cycle is left to be refused), as claimFor
+// claims one. A cycle it cannot claim, or larger than a change set, is
+// left out (refused by the caller, as before). It returns the accounts
+// it wrote and in how many change sets.
+func writeCycles(ctx context.Context, s Store, wait []claimed, last map[string]*playback.Error, actor string, now func() time.Time) (written map[string]bool, sets int, err error) {
+	byID := make(map[string]claimed, len(wait))
+	for _, c := range wait {
+		byID[c.ID] = c
+	}
+	maxChanges, maxBytes := playback.ChangeSetLimits(s)
+	done := map[string]bool{}
+	written = map[string]bool{}
+	for _, start := range wait {
+		// Follow the holders from start until one repeats: the repeated
+		// one is on a cycle, which is walked once more to collect it.
+		seen := map[string]bool{}
+		id, ended := start.ID, false
+		for !seen[id] && !done[id] && !ended {
+			seen[id] = true
+			next, ok := byID[heldBy(last[id])]
+			id, ended = next.ID, !ok
+		}
+		if ended || done[id] {
+			continue // not on a cycle, or one already written
+		}
+		var cycle []claimed
+		size := 0
+		for c := byID[id]; ; c = byID[heldBy(last[c.ID])] {
+			cycle, size = append(cycle, c), size+len(c.Doc)
+			done[c.ID] = true
+			if heldBy(last[c.ID]) == id {
+				break
+			}
+		}
+		if len(cycle) > maxChanges || size > maxBytes {
+			continue
+		}
+		err := claimCycle(ctx, s, cycle, actor, now)
+		if e, ok := errors.AsType[*playback.Error](err); ok && e.Reason == playback.ReasonCustomerLinkedElsewhere {
+			continue // an operator's link since: refused with the rest
+		}
+		if err != nil {
+			return written, sets, fmt.Errorf("accounts moving customers between them %v: %w", cycleIDs(cycle), err)
+		}
+		for _, c := range cycle {
+			written[c.ID] = true
+		}
+		sets++
+	}
+	return written, sets, nil
+}
+
+func cycleIDs(cycle []claimed) []string {
+	ids := make([]string, len(cycle))
+	for i, c := range cycle {
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// claimCycle claims each customer of cycle for its taker, pending, from
+// the holder in the cycle that frees it, writes the cycle's changes in
+// one set, and makes the claims plain; a write refused for good gives
+// the claims back. The parked payment events of each customer are
+// handed to the sweeper around it, as claimFor's are.
+func claimCycle(ctx context.Context, s Store, cycle []claimed, actor string, now func() time.Time) error {
+	write := func() error {
+		at := now()
+		inCycle := make(map[string]bool, len(cycle))
+		for _, c := range cycle {
+			inCycle[c.ID] = true
+		}
+		claims := make([]playback.CustomerLink, len(cycle))
+		prevs := make([]playback.CustomerLink, len(cycle))
+		giveBack := func(n int) error {
+			var errs []error
+			for i := range n {
+				if _, err := s.SwapCustomerLink(ctx, cycle[i].customer, claims[i], prevs[i]); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			return errors.Join(errs...)
+		}
+		for i, c := range cycle {
+			prev, err := s.CustomerLink(ctx, c.customer)
+			if err == nil && (!inCycle[prev.AccountID] || prev.AccountID == c.ID) {
+				err = playback.LinkedElsewhere(c.customer, c.ID, prev.AccountID)
+			}
+			claims[i], prevs[i] = playback.PendingClaim(c.ID, c.IfMatch, at), prev
+			if err == nil {
+				var swapped bool
+				if swapped, err = s.SwapCustomerLink(ctx, c.customer, prev, claims[i]); err == nil && !swapped {
+					err = playback.LinkedElsewhere(c.customer, c.ID, prev.AccountID)
+				}
+			}
+			if err != nil {
+				if gerr := giveBack(i); gerr != nil {
+					return fmt.Errorf("%w (giving the claims back failed too, they hold the customers %v at most: %v)", err, playback.PendingClaimAge, gerr)
+				}
+				return err
+			}
+		}
+		wctx, cancel, err := playback.ClaimWriteContext(ctx, at, now())
+		if err == nil {
+			changes := make([]playback.Change, len(cycle))
+			for i, c := range cycle {
+				changes[i] = c.Change
+			}
+			_, err = s.ApplyChanges(wctx, playback.ChangeSet{Actor: actor, At: now(), Changes: changes})
+		}
+		cancel()
+		switch {
+		case err == nil:
+			for i, c := range cycle {
+				if _, err := s.SwapCustomerLink(ctx, c.customer, claims[i], playback.CustomerLink{AccountID: c.ID}); err != nil {
+					return fmt.Errorf("the accounts are written, making customer %q's link plain failed: %w", c.customer, err)
+				}
+			}
+		case !playback.ErrorCode(err).Retryable():
+			if gerr := giveBack(len(cycle)); gerr != nil {
+				return fmt.Errorf("%w (giving the claims back failed too, they hold the customers %v at most: %v)", err, playback.PendingClaimAge, gerr)
+			}
+		}
+		return err
+	}
+	for _, c := range cycle {
+		inner, customer := write, c.customer
+		write = func() error {
+			_, err := events.ClaimStripeCustomer(ctx, s, nil, customer, events.WakePage, now, inner)
+			return err
+		}
+	}
+	return write()
 }
 
 // heldBy is the account that holds the customer of a
