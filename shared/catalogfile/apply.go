@@ -706,8 +706,10 @@ func claimFor(ctx context.Context, s Store, c claimed, actor string, now func() 
 		case err == nil:
 			// The version written frees the claim all the same (a lost
 			// swap is another writer's move), but one pending on "" reads
-			// as held again should the account be deleted: said, and
-			// importing again makes it plain.
+			// as held again should the account be deleted: said. Importing
+			// again does not make it plain (the account already names the
+			// customer, so the link step only wakes its events); the claim
+			// holds at most playback.PendingClaimAge.
 			if _, err := s.SwapCustomerLink(ctx, c.customer, claim, playback.CustomerLink{AccountID: c.ID}); err != nil {
 				return fmt.Errorf("the account is written, making the customer's link plain failed: %w", err)
 			}
