@@ -1031,32 +1031,22 @@ func customerNamed(c playback.Change, before json.RawMessage) (string, error) {
 // before the claim and announced after (events.ClaimStripeCustomer).
 func (s *Server) claimFor(ctx context.Context, customer string, c playback.Change, write func(context.Context) (playback.Record, error)) (playback.Record, error) {
 	now := s.deps.Now()
-	claim := playback.PendingClaim(c.ID, c.IfMatch, now)
 	var rec playback.Record
 	written := false
 	woken, err := events.ClaimStripeCustomer(ctx, s.deps.Store, s.deps.Bus, customer, events.WakePage, s.deps.Now, func() error {
-		prev, err := playback.ClaimCustomer(ctx, s.deps.Store, customer, claim, now)
-		if err != nil {
-			return err
-		}
-		// Not sent once the claim may be taken as stale
+		// The write is not sent once the claim may be taken as stale
 		// (playback.PendingClaimWrite): a request this runtime goes on
 		// with past its timeout.
-		wctx, cancel, err := playback.ClaimWriteContext(ctx, now, s.deps.Now())
-		if err == nil {
+		out, err := playback.WriteClaimed(ctx, s.deps.Store, customer, c.ID, c.IfMatch, now, s.deps.Now, func(wctx context.Context) (err error) {
 			rec, err = write(wctx)
-		}
-		cancel()
+			return err
+		})
+		written = out.Written
 		switch {
-		case err == nil:
-			written = true
-			if _, err := s.deps.Store.SwapCustomerLink(ctx, customer, claim, playback.CustomerLink{AccountID: c.ID}); err != nil {
-				httpx.Logger(ctx).WarnContext(ctx, "customer link left pending", "customer", customer, "account_id", c.ID, "err", err)
-			}
-		case !playback.ErrorCode(err).Retryable():
-			if _, err := s.deps.Store.SwapCustomerLink(ctx, customer, claim, prev); err != nil {
-				httpx.Logger(ctx).WarnContext(ctx, "customer link claim not given back", "customer", customer, "account_id", c.ID, "err", err)
-			}
+		case out.LinkErr != nil && written:
+			httpx.Logger(ctx).WarnContext(ctx, "customer link left pending", "customer", customer, "account_id", c.ID, "err", out.LinkErr)
+		case out.LinkErr != nil:
+			httpx.Logger(ctx).WarnContext(ctx, "customer link claim not given back", "customer", customer, "account_id", c.ID, "err", out.LinkErr)
 		}
 		return err
 	})

@@ -689,34 +689,24 @@ func heldBy(e *playback.Error) string {
 // (events.ClaimStripeCustomer; an import has no bus).
 func claimFor(ctx context.Context, s Store, c claimed, actor string, now func() time.Time) error {
 	at := now()
-	claim := playback.PendingClaim(c.ID, c.IfMatch, at)
 	_, err := events.ClaimStripeCustomer(ctx, s, nil, c.customer, events.WakePage, now, func() error {
-		prev, err := playback.ClaimCustomer(ctx, s, c.customer, claim, at)
-		if err != nil {
-			return err
-		}
-		// Not sent once the claim may be taken as stale
+		// The write is not sent once the claim may be taken as stale
 		// (playback.PendingClaimWrite): an import stalled past it.
-		wctx, cancel, err := playback.ClaimWriteContext(ctx, at, now())
-		if err == nil {
-			_, err = s.ApplyChanges(wctx, playback.ChangeSet{Actor: actor, At: now(), Changes: []playback.Change{c.Change}})
-		}
-		cancel()
+		out, err := playback.WriteClaimed(ctx, s, c.customer, c.ID, c.IfMatch, at, now, func(wctx context.Context) error {
+			_, err := s.ApplyChanges(wctx, playback.ChangeSet{Actor: actor, At: now(), Changes: []playback.Change{c.Change}})
+			return err
+		})
 		switch {
-		case err == nil:
+		case out.LinkErr != nil && out.Written:
 			// The version written frees the claim all the same (a lost
 			// swap is another writer's move), but one pending on "" reads
 			// as held again should the account be deleted: said. Importing
 			// again does not make it plain (the account already names the
 			// customer, so the link step only wakes its events); the claim
 			// holds at most playback.PendingClaimAge.
-			if _, err := s.SwapCustomerLink(ctx, c.customer, claim, playback.CustomerLink{AccountID: c.ID}); err != nil {
-				return fmt.Errorf("the account is written, making the customer's link plain failed: %w", err)
-			}
-		case !playback.ErrorCode(err).Retryable():
-			if _, gerr := s.SwapCustomerLink(ctx, c.customer, claim, prev); gerr != nil {
-				return fmt.Errorf("%w (giving the claim back failed too, it holds the customer %v at most: %v)", err, playback.PendingClaimAge, gerr)
-			}
+			return fmt.Errorf("the account is written, making the customer's link plain failed: %w", out.LinkErr)
+		case out.LinkErr != nil:
+			return fmt.Errorf("%w (giving the claim back failed too, it holds the customer %v at most: %v)", err, playback.PendingClaimAge, out.LinkErr)
 		}
 		return err
 	})

@@ -339,6 +339,44 @@ func ClaimWriteContext(ctx context.Context, claimed, now time.Time) (_ context.C
 	return ctx, cancel, nil
 }
 
+// ClaimedWrite is what WriteClaimed did after its write: Written when the
+// write landed, and LinkErr, the failure of making the link plain after it
+// (Written) or of giving the claim back after a refusal for good (not
+// Written); each leaves the claim to hold at most PendingClaimAge.
+type ClaimedWrite struct {
+	Written bool
+	LinkErr error
+}
+
+// WriteClaimed claims customer for accountID, pending on version before
+// (PendingClaim, ClaimCustomer) at at, sends write within the claim's
+// ClaimWriteContext (now reads the clock again for it), and then makes the
+// link plain if the write landed, gives the claim back (to the link it
+// replaced) if it was refused for good, or keeps it if the write may have
+// landed (a retryable failure): the retry claims again. It returns the
+// claim's or the write's error.
+func WriteClaimed(ctx context.Context, s CustomerLinks, customer, accountID, before string, at time.Time, now func() time.Time, write func(context.Context) error) (ClaimedWrite, error) {
+	claim := PendingClaim(accountID, before, at)
+	prev, err := ClaimCustomer(ctx, s, customer, claim, at)
+	if err != nil {
+		return ClaimedWrite{}, err
+	}
+	wctx, cancel, err := ClaimWriteContext(ctx, at, now())
+	if err == nil {
+		err = write(wctx)
+	}
+	cancel()
+	var out ClaimedWrite
+	switch {
+	case err == nil:
+		out.Written = true
+		_, out.LinkErr = s.SwapCustomerLink(ctx, customer, claim, CustomerLink{AccountID: accountID})
+	case !ErrorCode(err).Retryable():
+		_, out.LinkErr = s.SwapCustomerLink(ctx, customer, claim, prev)
+	}
+	return out, err
+}
+
 // PendingClaim is accountID's claim, at now, of a customer before a write
 // of the account conditioned on version before ("" for a create).
 func PendingClaim(accountID, before string, now time.Time) CustomerLink {
