@@ -374,6 +374,18 @@
     return call('POST', '/v1/play', token, body);
   }
 
+  // reauthorizePlay authorizes the play again in place of session before
+  // (swapSession, authorizeBeforeLoading), naming before as reauthorizing
+  // until the answer, which a page left meanwhile gives back (pagehide).
+  async function reauthorizePlay(before) {
+    reauthorizing = before;
+    try {
+      return await authorizePlay(await tokenFor(state.account), before);
+    } finally {
+      reauthorizing = '';
+    }
+  }
+
   // takeSession makes the play answer's session the page's: heartbeats,
   // grant renewals and the re-authorization ahead of its token's expiry
   // are its from now on.
@@ -1617,13 +1629,7 @@
       const c = counters();
       last = { c, body: beatBody('stop', c) };
     }
-    let r;
-    reauthorizing = before;
-    try {
-      r = await authorizePlay(await tokenFor(state.account), before);
-    } finally {
-      reauthorizing = '';
-    }
+    const r = await reauthorizePlay(before);
     // Admitted, the new session holds the stream slot from now on: a page
     // left before it is taken (while the stop below is answered) gives it
     // back (pagehide), not the session it replaced alone.
@@ -1768,14 +1774,11 @@
     // Named, so that a session the account ended meanwhile (another
     // screen's End this stream) is refused 410, not replaced by a play.
     let r;
-    reauthorizing = before;
     try {
-      r = await authorizePlay(await tokenFor(state.account), before);
+      r = await reauthorizePlay(before);
     } catch (err) {
       // No answer: start() gives the refused session back.
       throw new Error('authorizing again: ' + (err && err.message || err));
-    } finally {
-      reauthorizing = '';
     }
     if (state.phase !== 'authorizing') {
       // Left meanwhile: the pagehide ended the refused session (its
