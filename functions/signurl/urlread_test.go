@@ -260,6 +260,33 @@ func withoutGrant(href string) (string, bool) {
 	return href, false
 }
 
+// TestPlayerReadingListsNameRefusedRows: an entry of stricterThanPlayers
+// stands for a refusal, so it must name a row read as a URL that is
+// refused; one left behind when its row was renamed, removed or no longer
+// refuses would excuse nothing and hide that. Likewise a known gap must
+// name a row read as a URL. Needs no node, so it runs everywhere.
+func TestPlayerReadingListsNameRefusedRows(t *testing.T) {
+	t.Parallel()
+	read := map[string]urlRow{}
+	for _, row := range urlRows() {
+		if _, _, _, ok := lineURI(row.line); ok {
+			read[row.table+"/"+row.name] = row
+		}
+	}
+	for key := range stricterThanPlayers {
+		if row, ok := read[key]; !ok {
+			t.Errorf("stricterThanPlayers names %q, which is no row read as a URL", key)
+		} else if !row.err {
+			t.Errorf("stricterThanPlayers names %q, which is not refused", key)
+		}
+	}
+	for key := range disagreesWithPlayers {
+		if _, ok := read[key]; !ok {
+			t.Errorf("disagreesWithPlayers names %q, which is no row read as a URL", key)
+		}
+	}
+}
+
 func TestURLReadingsAgreeWithThePlayers(t *testing.T) {
 	t.Parallel()
 	type check struct {
