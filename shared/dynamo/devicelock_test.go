@@ -109,3 +109,84 @@ func TestPlayOnSlotsReadBeforeTheDevicesLastAdmission(t *testing.T) {
 		})
 	}
 }
+
+// TestPlayOnSlotsReadBeforeALapsedLockHoldersAdmission: the device's last
+// session, admitted by a writer whose clock is more than a lease's TTL
+// behind the next play's, is lapsed by the next play's clock, and that
+// play's read (the slots from before the session's admission, the lock
+// after it: a Query is no snapshot) does not show its slot. Left holding
+// it, the slot is renewable by a writer whose clock is behind (both
+// renewals require the slot to name the session and the lease to run
+// past their own now), which brings the session back beside the new one:
+// two streams on the device. The play must take the slot from it, so that
+// the renewal finds it gone.
+func TestPlayOnSlotsReadBeforeALapsedLockHoldersAdmission(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	const ttl, slack = 10 * time.Minute, 30 * time.Second
+	for _, tc := range []struct {
+		name  string
+		renew func(held playback.Session, now time.Time) (playback.Session, error)
+	}{
+		{name: "RenewHeldLease", renew: func(held playback.Session, now time.Time) (playback.Session, error) {
+			return s.RenewHeldLease(ctx, held, ttl, slack, now)
+		}},
+		{name: "RenewLease", renew: func(held playback.Session, now time.Time) (playback.Session, error) {
+			return s.RenewLease(ctx, held.ID, ttl, slack, now)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			acct := playback.Account{ID: playback.NewID("acct"), PlanID: "standard", Status: playback.StatusActive, Territory: "DE"}
+			if err := s.PutAccount(ctx, acct); err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Now().UTC().Truncate(time.Millisecond)
+			play := func(at time.Time, on *playback.AdmissionRead) (playback.Session, error) {
+				return s.AcquireLease(ctx, playback.LeaseRequest{SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: "tv",
+					TitleID: "title-1", Limit: 2, TTL: ttl, Now: at, On: on})
+			}
+			ahead := t0.Add(ttl + time.Millisecond) // the second play's clock: the first's lease lapsed
+			before, err := s.ReadAdmission(ctx, acct.ID, ahead)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, err := play(t0, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			read, err := s.ReadAdmission(ctx, acct.ID, ahead)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The second play's read: the slots before the first, the lock after.
+			read.Guard.(*admissionGuard).slots = before.Guard.(*admissionGuard).slots
+			second, err := play(ahead, &read)
+			if err != nil {
+				t.Fatalf("the second play: %v", err)
+			}
+			// A heartbeat of the first on a writer whose clock is behind the
+			// second play's (by the TTL less 5 minutes): the first's lease
+			// runs there, and would run past the second play's now.
+			renewed, renewErr := tc.renew(first, t0.Add(5*time.Minute))
+			active, err := s.ListActiveSessions(ctx, acct.ID, ahead)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tv []string
+			for _, a := range active {
+				if a.DeviceID == "tv" {
+					tv = append(tv, a.ID)
+				}
+			}
+			if len(tv) != 1 || tv[0] != second.ID {
+				t.Fatalf("the tv plays %v after its second play %s (on a read without the first %s, lapsed by its clock) and a "+
+					"renewal of the first by an earlier clock (answered %+v, %v); want %s alone", tv, second.ID, first.ID, renewed, renewErr, second.ID)
+			}
+			if !playback.IsCode(renewErr, playback.CodeGone) {
+				t.Fatalf("the renewal of the first after the second play answered %+v, %v; want gone", renewed, renewErr)
+			}
+		})
+	}
+}

@@ -180,8 +180,10 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			return playback.Session{}, s.fail(op, err)
 		}
 		for _, c := range append(prevChecks, s.unseenChecks(req, unseen)...) {
-			// A slot the admission writes already carries a condition
-			// that it is free or holds another session, one read live.
+			// A slot the admission writes it takes from whoever holds
+			// it, on the condition that it is free (absent, or lapsed by
+			// now) or holds a session read live: the unseen one keeps
+			// no slot the admission writes.
 			if !slices.ContainsFunc(in.TransactItems, func(it types.TransactWriteItem) bool { return sameItem(it, c) }) {
 				in.TransactItems = append(in.TransactItems, c)
 			}
@@ -244,8 +246,8 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 // answer the retry here follows) and the lock it left. Unreplaced, it
 // would play on beside the new session, out of reach of the walk from the
 // session named, so the admission also requires its slot not to hold it
-// live (unseenChecks): the transaction is cancelled and the next round
-// reads it there and replaces it. (The device lock alone does not tell:
+// (unseenChecks): the transaction is cancelled and the next round reads it
+// there and replaces it. (The device lock alone does not tell:
 // it may have been read after that admission.)
 // The ended sessions followed on the way need no condition: an end is
 // final (EndSession returns an ended session as it is, the renewals
@@ -305,9 +307,9 @@ type heldAt struct {
 // device committed and the lock it left. The admission conditions the lock
 // on naming that session, which holds; unreplaced, the session would play
 // on beside the new one, the device's second stream. So the admission also
-// requires its slot not to hold it live (unseenChecks), and the next round
-// reads it there and replaces it. Most often it has simply ended, and the
-// check holds. A lock written before locks carried their slot has its
+// requires its slot not to hold it (unseenChecks), and the next round
+// reads it there and replaces it (or, lapsed, takes its slot). Most often
+// it has simply ended, and the check holds. A lock written before locks carried their slot has its
 // session read for it (an ended one is over for good: no check).
 func (s *Store) lockHolder(ctx context.Context, req playback.LeaseRequest, locks map[string]deviceLock, active []playback.Session) (heldAt, bool, error) {
 	lock, ok := locks[req.DeviceID]
@@ -328,8 +330,20 @@ func (s *Store) lockHolder(ctx context.Context, req playback.LeaseRequest, locks
 }
 
 // unseenChecks are the admission's conditions that live sessions its slots
-// read did not show are not held live in the slots they were admitted to:
-// one check per slot, the sessions named there together.
+// read did not show are not held in the slots they were admitted to: one
+// check per slot, the sessions named there together.
+//
+// Not held at all, lapsed or not: a slot the admission leaves holding a
+// session it counted out lapsed by its own clock can be renewed by a
+// writer whose clock is earlier (RenewHeldLease and RenewLease require
+// the slot to name the session and its lease to run past their own now),
+// which brings the session back beside the new one when the clocks
+// disagree by more than a lease's TTL. A session lapsed by this clock
+// whose slot was read is never checked here: its slot is deleted or
+// claimed on the condition that it is still lapsed (admitTx), and a
+// renewal after that fails on the slot. So the check failing sends the
+// admission round again, whose read shows the slot, and it converges in
+// that round.
 func (s *Store) unseenChecks(req playback.LeaseRequest, unseen []heldAt) []types.TransactWriteItem {
 	bySlot := map[int][]string{}
 	for _, h := range unseen {
@@ -339,7 +353,7 @@ func (s *Store) unseenChecks(req playback.LeaseRequest, unseen []heldAt) []types
 	}
 	var checks []types.TransactWriteItem
 	for _, k := range slices.Sorted(maps.Keys(bySlot)) {
-		values := item{":now": num(nanos(req.Now))}
+		values := item{}
 		var others []string
 		for i, id := range bySlot[k] {
 			v := ":id" + strconv.Itoa(i)
@@ -348,8 +362,8 @@ func (s *Store) unseenChecks(req playback.LeaseRequest, unseen []heldAt) []types
 		}
 		checks = append(checks, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 			TableName: aws.String(s.table), Key: slotKey(req.AccountID, k),
-			ConditionExpression:       aws.String("attribute_not_exists(#pk) OR #exp <= :now OR (" + strings.Join(others, " AND ") + ")"),
-			ExpressionAttributeNames:  names("#pk", "#session", "#exp"),
+			ConditionExpression:       aws.String("attribute_not_exists(#pk) OR (" + strings.Join(others, " AND ") + ")"),
+			ExpressionAttributeNames:  names("#pk", "#session"),
 			ExpressionAttributeValues: values,
 		}})
 	}

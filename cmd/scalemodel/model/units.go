@@ -97,7 +97,7 @@ type Units struct {
 // AcquireLease on that read writes the session, a slot and the device lock
 // in one transaction with a condition check on the account and, for a
 // device that played before (the sample household's), one on the slot its
-// lock names, that it does not hold the lock's session live (the slots
+// lock names, that it does not hold the lock's session (the slots
 // query is read-committed, not a snapshot; 2 WRU per KB each, the checks
 // priced as writes). ExtendLease writes the session and
 // its slot in one transaction; EndSession reads the session first and
