@@ -44,15 +44,32 @@ func (s *Store) deviceLockRef(accountID, deviceID string) *firestore.DocumentRef
 // readSlots reads the account's stream slots and device locks (as stored,
 // TTL or not: a guard compares what is there).
 func (s *Store) readSlots(ctx context.Context, accountID string) (slots []slot, locks map[string]stored, err error) {
+	r, err := s.querySlots(ctx, accountID)
+	return r.slots, r.locks, err
+}
+
+// slotsRead is one query of an account's slots and device locks.
+type slotsRead struct {
+	slots []slot
+	locks map[string]stored
+	// at is the earliest read time of the documents found (zero when the
+	// query found none): each is as stored at or after it.
+	at time.Time
+}
+
+// querySlots is readSlots, with the query's read time.
+func (s *Store) querySlots(ctx context.Context, accountID string) (slotsRead, error) {
 	docs, err := s.col(colAccounts).Doc(accountID).Collection(subSlots).Documents(ctx).GetAll()
 	if err != nil {
-		return nil, nil, err
+		return slotsRead{}, err
 	}
-	slots = make([]slot, 0, len(docs))
-	locks = map[string]stored{}
+	r := slotsRead{slots: make([]slot, 0, len(docs)), locks: map[string]stored{}}
 	for _, d := range docs {
+		if r.at.IsZero() || d.ReadTime.Before(r.at) {
+			r.at = d.ReadTime
+		}
 		if device, ok := strings.CutPrefix(d.Ref.ID, deviceLockPrefix); ok {
-			locks[device] = s.fromSnapshot(d)
+			r.locks[device] = s.fromSnapshot(d)
 			continue
 		}
 		k, err := strconv.Atoi(d.Ref.ID)
@@ -61,11 +78,11 @@ func (s *Store) readSlots(ctx context.Context, accountID string) (slots []slot, 
 		}
 		sl, err := s.toSlot(k, s.fromSnapshot(d))
 		if err != nil {
-			return nil, nil, err
+			return slotsRead{}, err
 		}
-		slots = append(slots, sl)
+		r.slots = append(r.slots, sl)
 	}
-	return slots, locks, nil
+	return r, nil
 }
 
 func (s *Store) toSlot(k int, st stored) (slot, error) {
@@ -314,11 +331,11 @@ func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Ti
 		return playback.AdmissionRead{}, playback.NotFound("account", accountID)
 	}
 	var (
-		g       admissionGuard
+		slots   slotsRead
 		slotErr error
 		wg      sync.WaitGroup
 	)
-	wg.Go(func() { g.slots, g.locks, slotErr = s.readSlots(ctx, accountID) })
+	wg.Go(func() { slots, slotErr = s.querySlots(ctx, accountID) })
 	st, err := s.read(ctx, s.col(colAccounts).Doc(accountID))
 	wg.Wait()
 	switch {
@@ -326,14 +343,23 @@ func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Ti
 		return playback.AdmissionRead{}, fail(op, err)
 	case slotErr != nil:
 		return playback.AdmissionRead{}, fail(op, slotErr)
-	case !st.live:
+	}
+	return s.admissionRead(ctx, st, slots, now)
+}
+
+// admissionRead is ReadAdmission's answer on the account document and
+// the slots it read.
+func (s *Store) admissionRead(_ context.Context, st stored, slots slotsRead, now time.Time) (playback.AdmissionRead, error) {
+	const op = "ReadAdmission"
+	accountID := st.ref.ID
+	if !st.live {
 		return playback.AdmissionRead{}, playback.NotFound("account", accountID)
 	}
 	acct, err := decode[playback.Account](st, "account", accountID)
 	if err != nil {
 		return playback.AdmissionRead{}, fail(op, err)
 	}
-	g.account = st
+	g := admissionGuard{account: st, slots: slots.slots, locks: slots.locks}
 	return playback.AdmissionRead{Account: acct, Active: activeSessions(g.slots, now), Guard: &g}, nil
 }
 

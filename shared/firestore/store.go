@@ -267,6 +267,7 @@ type stored struct {
 	exists  bool      // the document exists (live or expired)
 	live    bool      // it exists and TTL would not have deleted it yet
 	updated time.Time // its update time, for LastUpdateTime
+	readAt  time.Time // the time it was read at
 	rev     string
 	data    map[string]any
 }
@@ -284,7 +285,7 @@ func (s *Store) read(ctx context.Context, ref *firestore.DocumentRef) (stored, e
 }
 
 func (s *Store) fromSnapshot(snap *firestore.DocumentSnapshot) stored {
-	st := stored{ref: snap.Ref, exists: snap.Exists(), updated: snap.UpdateTime, data: snap.Data()}
+	st := stored{ref: snap.Ref, exists: snap.Exists(), updated: snap.UpdateTime, readAt: snap.ReadTime, data: snap.Data()}
 	st.rev, _ = st.data[fieldRev].(string)
 	st.live = st.exists
 	if exp, ok := st.data[fieldExpireAt].(time.Time); ok && !exp.After(s.now()) {
