@@ -57,9 +57,11 @@ type slotsRead struct {
 	at time.Time
 }
 
-// querySlots is readSlots, with the query's read time.
-func (s *Store) querySlots(ctx context.Context, accountID string) (slotsRead, error) {
-	docs, err := s.col(colAccounts).Doc(accountID).Collection(subSlots).Documents(ctx).GetAll()
+// querySlots is readSlots, with the query's read time; opts may set the
+// read time it reads at (firestore.ReadTime).
+func (s *Store) querySlots(ctx context.Context, accountID string, opts ...firestore.ReadOption) (slotsRead, error) {
+	q := s.col(colAccounts).Doc(accountID).Collection(subSlots).Query
+	docs, err := q.WithReadOptions(opts...).Documents(ctx).GetAll()
 	if err != nil {
 		return slotsRead{}, err
 	}
@@ -348,8 +350,36 @@ func (s *Store) ReadAdmission(ctx context.Context, accountID string, now time.Ti
 }
 
 // admissionRead is ReadAdmission's answer on the account document and
-// the slots it read.
-func (s *Store) admissionRead(_ context.Context, st stored, slots slotsRead, now time.Time) (playback.AdmissionRead, error) {
+// the slots it read, the slots as of the account read.
+//
+// The admission on the answer commits as a batched write, outside any
+// transaction (commitTimes), so no read of it is checked at commit by
+// Firestore's serializable isolation ("Transaction serializability and
+// isolation", https://firebase.google.com/docs/firestore/transaction-data-contention:
+// it covers the reads of a read-write transaction): the guards of the
+// documents it writes are its checks. That of the account stands for every
+// slot: each admission on a ReadAdmission (every one authorize play makes)
+// rewrites the account through its guard, so none commits between the
+// account read and this one's commit. But the two
+// reads run side by side, and the query can have read before an admission
+// that the account read shows, one that created a slot the query does not
+// show (a slot it shows is written through its guard if the admission
+// takes or frees it, and it frees every lapsed one): the admission on
+// that read would count without that slot's session, over the limit where
+// sessions admitted under a higher one hold slots at or above it (a plan
+// lowered meanwhile), and the guard would not tell. So when the account
+// was written at or after the query's read time, the slots are read again
+// at the account's read time (RunQueryRequest.read_time: the query reads
+// the documents as of then, within the past hour), a snapshot that the
+// account's guard checks from there on. (The emulator ignores read_time
+// and reads the documents as they are: later still, which the guard
+// checks as well.) The account is seldom written
+// between two reads sent together, so this costs a round trip seldom.
+// A query that found nothing tells no read time, and needs none: an
+// admission on it creates slot 0, as did the first admission committed
+// since (the lowest free slot, all absent), so its commit fails and its
+// next round reads again after the account's check (AcquireLease).
+func (s *Store) admissionRead(ctx context.Context, st stored, slots slotsRead, now time.Time) (playback.AdmissionRead, error) {
 	const op = "ReadAdmission"
 	accountID := st.ref.ID
 	if !st.live {
@@ -358,6 +388,15 @@ func (s *Store) admissionRead(_ context.Context, st stored, slots slotsRead, now
 	acct, err := decode[playback.Account](st, "account", accountID)
 	if err != nil {
 		return playback.AdmissionRead{}, fail(op, err)
+	}
+	if !slots.at.IsZero() && !st.updated.Before(slots.at) {
+		var opts []firestore.ReadOption
+		if !st.readAt.IsZero() {
+			opts = append(opts, firestore.ReadTime(st.readAt))
+		}
+		if slots, err = s.querySlots(ctx, accountID, opts...); err != nil {
+			return playback.AdmissionRead{}, fail(op, err)
+		}
 	}
 	g := admissionGuard{account: st, slots: slots.slots, locks: slots.locks}
 	return playback.AdmissionRead{Account: acct, Active: activeSessions(g.slots, now), Guard: &g}, nil
