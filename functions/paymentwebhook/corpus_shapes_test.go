@@ -25,11 +25,32 @@ var (
 	shapesErr  error
 )
 
+// shapeNames are the objects testdata/stripe holds (PROVENANCE.md).
+var shapeNames = []string{"subscription", "invoice", "checkout.session", "customer", "event"}
+
 func shape(t testing.TB, name string) obj {
 	t.Helper()
+	o, err := loadShape(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// mustShape is shape for builders that have no testing.TB: a fixture that
+// cannot be read fails every test alike.
+func mustShape(name string) obj {
+	o, err := loadShape(name)
+	if err != nil {
+		panic(err)
+	}
+	return o
+}
+
+func loadShape(name string) (obj, error) {
 	shapesOnce.Do(func() {
 		shapes = map[string]obj{}
-		for _, n := range []string{"subscription", "invoice", "checkout.session", "customer", "event"} {
+		for _, n := range shapeNames {
 			raw, err := os.ReadFile(filepath.Join("testdata", "stripe", n+".json"))
 			if err != nil {
 				shapesErr = err
@@ -44,9 +65,13 @@ func shape(t testing.TB, name string) obj {
 		}
 	})
 	if shapesErr != nil {
-		t.Fatal(shapesErr)
+		return nil, shapesErr
 	}
-	return deepCopy(shapes[name])
+	o, ok := shapes[name]
+	if !ok {
+		return nil, fmt.Errorf("no Stripe shape %q in testdata/stripe", name)
+	}
+	return deepCopy(o), nil
 }
 
 func deepCopy(o obj) obj {
@@ -153,31 +178,19 @@ func (inv invoiceState) obj(t testing.TB, s subState, created int64) obj {
 }
 
 func checkoutSession(t testing.TB, id, accountID string, s subState) obj {
-	o := shape(t, "checkout.session")
-	o["id"], o["client_reference_id"], o["customer"], o["subscription"] = id, accountID, s.customer, s.id
-	o["mode"], o["status"], o["payment_status"] = "subscription", "complete", "paid"
-	o["metadata"] = obj{}
-	return o
+	t.Helper()
+	return checkoutObj(id, accountID, s.customer, s.id)
 }
 
 func customerObject(t testing.TB, id string) obj {
-	o := shape(t, "customer")
-	o["id"], o["metadata"] = id, obj{}
-	return o
+	t.Helper()
+	return customerObj(id)
 }
 
 // eventPayload wraps object in the fixture's event envelope, with
 // previous_attributes when given.
 func eventPayload(t testing.TB, id, typ string, created int64, object, previous obj) []byte {
-	e := shape(t, "event")
-	e["id"], e["type"], e["created"], e["api_version"] = id, typ, created, APIVersion
-	e["pending_webhooks"] = 1
-	data := obj{"object": object}
-	if previous != nil {
-		data["previous_attributes"] = previous
-	}
-	e["data"] = data
-	raw, err := json.Marshal(e)
+	raw, err := json.Marshal(envelopeOf(id, typ, created, object, previous))
 	if err != nil {
 		t.Fatal(err)
 	}

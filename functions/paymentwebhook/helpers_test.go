@@ -274,21 +274,45 @@ func (h *harness) parked(key string) []playback.InboxEvent {
 	return evs
 }
 
-// Stripe payload builders, in the API 2023-10-16 shape, with only the
-// fields that matter plus a few that don't.
+// Stripe payload builders, in the API 2023-10-16 shape. Events, checkout
+// sessions and customers are stripe/openapi's fixtures
+// (testdata/stripe/PROVENANCE.md) with the fields a test moves set;
+// subscriptions and invoices below carry only the fields that matter plus
+// a few that don't (the fixture's would set cancel_at, ended_at and
+// trial_end on every one; the corpus's subState renders those).
 
 type obj = map[string]any
 
+// stripeEvent is the fixture's event envelope around object.
 func stripeEvent(id, typ string, created int64, object obj) []byte {
-	raw, err := json.Marshal(obj{
-		"id": id, "object": "event", "api_version": APIVersion, "created": created, "livemode": false,
-		"pending_webhooks": 1, "request": obj{"id": nil, "idempotency_key": nil}, "type": typ,
-		"data": obj{"object": object},
-	})
+	raw, err := json.Marshal(envelopeOf(id, typ, created, object, nil))
 	if err != nil {
 		panic(err)
 	}
 	return raw
+}
+
+// envelopeOf is the fixture's event with id, type, created and data set,
+// on the API version the endpoint decodes; previous_attributes when
+// given. pending_webhooks is 1: the endpoint being delivered to.
+func envelopeOf(id, typ string, created int64, object, previous obj) obj {
+	e := mustShape("event")
+	e["id"], e["type"], e["created"], e["api_version"] = id, typ, created, APIVersion
+	e["pending_webhooks"] = 1
+	data := obj{"object": object}
+	if previous != nil {
+		data["previous_attributes"] = previous
+	}
+	e["data"] = data
+	return e
+}
+
+// orNull is s, or JSON null for "": Stripe leaves an unset reference null.
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func subObj(id, customer, status, price string, start, end int64) obj {
@@ -320,13 +344,26 @@ func invoiceObj(id, customer, sub, reason, price string, amountPaid, start, end 
 	}
 }
 
+// checkoutObj is the fixture's checkout.session as a subscription-mode
+// session completes: paid, its customer and subscription as id strings
+// (webhooks never expand them), client_reference_id naming the account;
+// "" for any of them leaves it null.
 func checkoutObj(id, accountID, customer, sub string) obj {
-	return obj{"id": id, "object": "checkout.session", "client_reference_id": accountID, "customer": customer,
-		"subscription": sub, "mode": "subscription", "status": "complete", "payment_status": "paid", "metadata": obj{}}
+	o := mustShape("checkout.session")
+	o["id"], o["client_reference_id"], o["customer"], o["subscription"] = id, orNull(accountID), orNull(customer), orNull(sub)
+	o["mode"], o["status"], o["payment_status"] = "subscription", "complete", "paid"
+	// A subscription-mode session has no PaymentIntent, and its url is
+	// only present while it is open.
+	o["payment_intent"], o["url"] = nil, nil
+	o["metadata"] = obj{}
+	return o
 }
 
+// customerObj is the fixture's customer with id and no metadata.
 func customerObj(id string) obj {
-	return obj{"id": id, "object": "customer", "email": "someone@example.com", "metadata": obj{}}
+	o := mustShape("customer")
+	o["id"], o["metadata"] = id, obj{}
+	return o
 }
 
 // stateOf is an account's subscription-derived state with subscriptions in
