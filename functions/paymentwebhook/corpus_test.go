@@ -99,24 +99,42 @@ func (l *lifecycle) invoice(typ string, inv invoiceState, s subState, at time.Ti
 }
 
 func (l *lifecycle) checkout(s subState, at time.Time) {
-	l.emit(typeCheckoutCompleted, at, checkoutSession(l.t, "cs_"+l.name, l.account, s), nil)
+	l.checkoutFor(l.account, "cs_"+l.name, s, at)
+}
+
+// checkoutFor is the completion of session id naming account, for s.
+func (l *lifecycle) checkoutFor(account, id string, s subState, at time.Time) {
+	l.emit(typeCheckoutCompleted, at, checkoutSession(l.t, id, account, s), nil)
 }
 
 // signUp is a Checkout sign-up paid at once, all in one second (Stripe
 // creates the subscription incomplete, pays its first invoice, activates
 // it and completes the session): docWebhooks, cliCheckout.
 func (l *lifecycle) signUp(s subState, at time.Time) subState {
+	l.emit("customer.created", at, customerObject(l.t, s.customer), nil)
+	return l.paidSignUp(l.account, "cs_"+l.name, s, at, false)
+}
+
+// paidSignUp is signUp's subscription, invoice and session for account
+// through session id, by a customer that exists (Checkout given its id:
+// no customer.created); checkoutFirst sends checkout.session.completed
+// before the subscription's events, as they may come (docEventOrder).
+func (l *lifecycle) paidSignUp(account, id string, s subState, at time.Time, checkoutFirst bool) subState {
 	s.status = "incomplete"
 	s.latestInvoice = "in_" + s.id + "_0"
-	l.emit("customer.created", at, customerObject(l.t, l.customer), nil)
+	active := s
+	active.status = "active"
+	if checkoutFirst {
+		l.checkoutFor(account, id, active, at)
+	}
 	l.created(s, at)
 	first := invoiceState{id: s.latestInvoice, reason: "subscription_create", status: "paid", amountDue: 999, amountPaid: 999,
 		attempts: 1, price: s.price, start: s.start, end: s.end}
 	l.invoice(typeInvoicePaid, first, s, at)
-	active := s
-	active.status = "active"
 	l.update(s, active, at)
-	l.checkout(active, at)
+	if !checkoutFirst {
+		l.checkoutFor(account, id, active, at)
+	}
 	return active
 }
 
@@ -421,6 +439,37 @@ func corpus(t testing.TB) []*lifecycle {
 		down := up
 		down.price = basicP
 		l.update(up, down, t0)
+		add(l.expect(playback.StatusActive, "basic", true))
+	}
+	{ // Sign-up whose checkout.session.completed comes before the
+		// subscription's events (customer.created, the session, then
+		// customer.subscription.created and invoice.paid), as Stripe
+		// may send them.
+		l := newLifecycle(t, "checkoutfirst", docEventOrder, cliCheckout, cliSubCreated, cliPaid)
+		t0 := start()
+		s := l.sub("", premium, t0, month)
+		l.emit("customer.created", t0, customerObject(t, s.customer), nil)
+		l.paidSignUp(l.account, "cs_"+l.name, s, t0, true)
+		add(l.expect(playback.StatusActive, "premium", true))
+	}
+	{ // The customer is deleted (its subscription canceled with it), and
+		// the subscriber signs up again through Checkout days later: a new
+		// customer (a deleted one cannot pay again) and subscription for
+		// the same account, which plays on the new one whatever order the
+		// deletion's events come in.
+		l := newLifecycle(t, "deletedback", docCustomerDelete, cliCusDeleted, cliCheckout, cliSubCreated)
+		t0 := start()
+		s := l.signUp(l.sub("", stdP, t0, month), t0)
+		at := t0.Add(9 * day)
+		gone := s
+		gone.status, gone.canceledAt, gone.ended = "canceled", unix(at), unix(at)
+		l.plain(typeSubscriptionDeleted, gone, at)
+		l.emit(typeCustomerDeleted, at, customerObject(t, l.customer), nil)
+		back := at.Add(3 * day)
+		again := l.sub("_2", basicP, back, month)
+		again.customer = l.customer + "_2"
+		l.emit("customer.created", back, customerObject(t, again.customer), nil)
+		l.paidSignUp(l.account, "cs_"+l.name+"_2", again, back, false)
 		add(l.expect(playback.StatusActive, "basic", true))
 	}
 	return all
