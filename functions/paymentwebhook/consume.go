@@ -332,6 +332,15 @@ func (s *Server) onCheckoutCompleted(ctx context.Context, env event, now time.Ti
 			"checkout_session", cs.ID, "customer", cs.Customer, "subscription", cs.Subscription, "products", products)
 		return nil
 	}
+	if refused != nil && startsNoSubscription(cs) {
+		// A one-off purchase or a saved card, maybe a guest's (Checkout
+		// creates a customer in payment mode only when asked), maybe
+		// another product's: it entitles nothing, and without an account
+		// and a customer it links nothing either. Expected, not an error.
+		httpx.Logger(ctx).InfoContext(ctx, "stripe checkout that starts no subscription ignored", "event_id", env.ID,
+			"checkout_session", cs.ID, "mode", cs.Mode, "customer", cs.Customer, "reason", playback.AsError(refused).Reason)
+		return nil
+	}
 	if refused != nil {
 		return refused
 	}
@@ -372,6 +381,13 @@ func checkoutAccount(cs stripeCheckoutSession) (string, error) {
 		return "", playback.Errorf(playback.CodeInvalid, "no_customer", "checkout session %s has no customer", cs.ID)
 	}
 	return accountID, nil
+}
+
+// startsNoSubscription reports whether a completed checkout session is in
+// a mode that creates no subscription (payment, setup). A session of
+// another mode, or of none named, is taken for a sign-up.
+func startsNoSubscription(cs stripeCheckoutSession) bool {
+	return cs.Mode == "payment" || cs.Mode == "setup"
 }
 
 // refetch reads the subscription from the API and applies it. The read is
