@@ -36,9 +36,9 @@ const (
 	docSchedules      = "https://docs.stripe.com/billing/subscriptions/subscription-schedules" // a phase change is a customer.subscription.updated
 	docTestClocks     = "https://docs.stripe.com/billing/testing/test-clocks"
 	cliActionReq      = "stripe/stripe-cli pkg/fixtures/triggers/invoice.payment_action_required.json"
-	cliPendingApplied = "stripe/stripe-cli pkg/fixtures/triggers/customer.subscription.pending_update_applied.json"
+	cliPendingApplied = "stripe/stripe-cli pkg/fixtures/triggers/customer.subscription.pending_update_applied.json@6decbd65" // not on the default branch: testdata/stripe/PROVENANCE.md
 	cliSchedule       = "stripe/stripe-cli pkg/fixtures/triggers/subscription_schedule.updated.json"
-	cliSubResumed     = "stripe/stripe-cli pkg/fixtures/triggers/customer.subscription.resumed.json"
+	cliSubResumed     = "stripe/stripe-cli pkg/fixtures/triggers/customer.subscription.resumed.json@6decbd65" // likewise
 	cliInvoiceVoid    = "stripe/stripe-cli pkg/fixtures/triggers/invoice.voided.json"
 	docChangePrice    = "https://docs.stripe.com/docs/subscriptions/upgrading-downgrading" // items[0][id] + items[0][price]: the item keeps its id
 	docPrevAttrs      = "stripe/openapi openapi/spec3.json event.data.previous_attributes" // an array attribute with an updated element is there whole
