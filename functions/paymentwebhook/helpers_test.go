@@ -274,12 +274,11 @@ func (h *harness) parked(key string) []playback.InboxEvent {
 	return evs
 }
 
-// Stripe payload builders, in the API 2023-10-16 shape. Events, checkout
-// sessions and customers are stripe/openapi's fixtures
-// (testdata/stripe/PROVENANCE.md) with the fields a test moves set;
-// subscriptions and invoices below carry only the fields that matter plus
-// a few that don't (the fixture's would set cancel_at, ended_at and
-// trial_end on every one; the corpus's subState renders those).
+// Stripe payload builders, in the API 2023-10-16 shape: stripe/openapi's
+// fixture objects (testdata/stripe/PROVENANCE.md) with the fields a test
+// moves set, and the others as the fixture has them (a price's product is
+// its streamingProduct). The corpus's subState and invoiceState render
+// the same fixtures with more of a lifecycle's fields.
 
 type obj = map[string]any
 
@@ -315,16 +314,21 @@ func orNull(s string) any {
 	return s
 }
 
+// subObj is the fixture's subscription, created at the start of its
+// period, with one item of price; not canceled, no trial.
 func subObj(id, customer, status, price string, start, end int64) obj {
-	return obj{
-		"id": id, "object": "subscription", "customer": customer, "status": status,
-		"current_period_start": start, "current_period_end": end, "cancel_at_period_end": false,
-		"metadata": obj{}, "collection_method": "charge_automatically", "currency": "eur",
-		"items": obj{"object": "list", "data": []obj{{
-			"id": "si_" + id, "object": "subscription_item", "quantity": 1,
-			"price": obj{"id": price, "object": "price", "unit_amount": 999, "currency": "eur"},
-		}}},
-	}
+	o := mustShape("subscription")
+	o["id"], o["customer"], o["status"] = id, customer, status
+	o["created"], o["start_date"], o["billing_cycle_anchor"] = start, start, start
+	o["current_period_start"], o["current_period_end"] = start, end
+	o["cancel_at"], o["canceled_at"], o["ended_at"], o["trial_start"], o["trial_end"] = nil, nil, nil, nil, nil
+	o["metadata"] = obj{}
+	items := o["items"].(obj)
+	item := items["data"].([]any)[0].(obj)
+	item["id"], item["subscription"] = "si_"+id, id
+	item["price"].(obj)["id"] = price
+	items["url"] = "/v1/subscription_items?subscription=" + id
+	return o
 }
 
 func withMeta(o obj, meta obj) obj {
@@ -332,16 +336,25 @@ func withMeta(o obj, meta obj) obj {
 	return o
 }
 
+// invoiceObj is the fixture's invoice of subscription sub ("" for none),
+// paid when amountPaid is, with one regular line of price for the period.
 func invoiceObj(id, customer, sub, reason, price string, amountPaid, start, end int64) obj {
-	return obj{
-		"id": id, "object": "invoice", "customer": customer, "subscription": sub, "billing_reason": reason,
-		"amount_paid": amountPaid, "currency": "eur",
-		"lines": obj{"object": "list", "data": []obj{{
-			"id": "il_" + id, "object": "line_item", "type": "subscription", "proration": false,
-			"subscription": sub, "price": obj{"id": price, "object": "price"},
-			"period": obj{"start": start, "end": end},
-		}}},
+	o := mustShape("invoice")
+	o["id"], o["customer"], o["subscription"], o["billing_reason"] = id, customer, orNull(sub), reason
+	o["period_start"], o["period_end"] = start, end
+	status := "open"
+	if amountPaid > 0 {
+		status = "paid"
 	}
+	o["status"], o["paid"], o["amount_paid"] = status, status == "paid", amountPaid
+	o["subscription_details"] = obj{"metadata": obj{}}
+	lines := o["lines"].(obj)
+	line := lines["data"].([]any)[0].(obj)
+	line["id"], line["subscription"], line["type"], line["proration"], line["invoice_item"] = "il_"+id, orNull(sub), "subscription", false, nil
+	line["period"] = obj{"start": start, "end": end}
+	line["price"].(obj)["id"], line["price"].(obj)["type"] = price, "recurring"
+	lines["url"] = "/v1/invoices/" + id + "/lines"
+	return o
 }
 
 // checkoutObj is the fixture's checkout.session as a subscription-mode

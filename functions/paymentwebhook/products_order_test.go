@@ -24,8 +24,8 @@ func otherSub(id, cus string) obj {
 
 func otherInvoice(id, cus, sub string) obj {
 	inv := invoiceObj(id, cus, sub, "subscription_cycle", otherPrice, 999, at(0), at(month))
-	for _, l := range inv["lines"].(obj)["data"].([]obj) {
-		l["price"].(obj)["product"] = otherProduct
+	for _, l := range inv["lines"].(obj)["data"].([]any) {
+		l.(obj)["price"].(obj)["product"] = otherProduct
 	}
 	return inv
 }

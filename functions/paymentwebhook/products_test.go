@@ -147,8 +147,8 @@ func TestOtherProductEventChangesNothing(t *testing.T) {
 	// An invoice of the other product's subscription of a customer no
 	// account links: processed, not parked waiting for a link.
 	inv := invoiceObj("in_o", "cus_nobody", "sub_x", "subscription_cycle", otherPrice, 999, at(0), at(month))
-	for _, l := range inv["lines"].(obj)["data"].([]obj) {
-		l["price"].(obj)["product"] = otherProduct
+	for _, l := range inv["lines"].(obj)["data"].([]any) {
+		l.(obj)["price"].(obj)["product"] = otherProduct
 	}
 	h.run(stripeEvent("evt_oi", typeInvoicePaid, at(time.Hour), inv))
 	if ev, err := h.inboxEvent("evt_oi"); err != nil || ev.ProcessedAt.IsZero() || ev.ParkedKey != "" {
