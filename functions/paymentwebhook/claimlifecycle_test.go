@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/playplane/playplane/shared/playback"
 )
@@ -62,17 +61,7 @@ func TestOneCustomerChecksOutForTwoAccounts(t *testing.T) {
 					l.account, subB.id, second, parkRetry)
 			}
 
-			if _, err := h.store.UpdateAccount(ctx, l.account, func(a *playback.Account) error {
-				a.CustomerID = l.customer + "_new"
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			h.clock.Set(h.clock.Now().Add(24 * time.Hour))
-			if _, err := h.srv.Sweep(ctx); err != nil {
-				t.Fatal(err)
-			}
-			h.settle()
+			h.renameAndSweep(l.account, l.customer+"_new")
 			linked, err = h.store.AccountIDByCustomer(ctx, l.customer)
 			ev, evErr = h.inboxEvent(checkoutB)
 			processed := !ev.ProcessedAt.IsZero() || playback.IsCode(evErr, playback.CodeNotFound)

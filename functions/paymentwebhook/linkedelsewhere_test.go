@@ -35,21 +35,30 @@ func TestCheckoutOfACustomerLinkedElsewhereWaits(t *testing.T) {
 	}
 
 	// The operator moves the customer: acct_first is given another.
-	if _, err := h.store.UpdateAccount(ctx, "acct_first", func(a *playback.Account) error {
-		a.CustomerID = "cus_first_new"
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	h.clock.Set(h.clock.Now().Add(24 * time.Hour))
-	if _, err := h.srv.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h.settle()
+	h.renameAndSweep("acct_first", "cus_first_new")
 	linked, err = h.store.AccountIDByCustomer(ctx, "cus_shared")
 	ev, _ = h.inboxEvent(id)
 	if second := h.getAccount("acct_second"); err != nil || linked != "acct_second" || second.CustomerID != "cus_shared" || ev.ProcessedAt.IsZero() {
 		t.Fatalf("retried once acct_first names another customer: cus_shared resolves to %q (%v), acct_second names %q, processed at %v; "+
 			"want acct_second's, named, processed", linked, err, second.CustomerID, ev.ProcessedAt)
 	}
+}
+
+// renameAndSweep gives account customer by a store write that wakes
+// nothing (as a tool's would), then runs the sweeper a day later: what
+// retries a checkout that waited for the customer account held.
+func (h *harness) renameAndSweep(account, customer string) {
+	h.t.Helper()
+	ctx := context.Background()
+	if _, err := h.store.UpdateAccount(ctx, account, func(a *playback.Account) error {
+		a.CustomerID = customer
+		return nil
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	h.clock.Set(h.clock.Now().Add(24 * time.Hour))
+	if _, err := h.srv.Sweep(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	h.settle()
 }

@@ -33,17 +33,7 @@ func TestCheckoutProvisioningACustomerLinkedElsewhereWaits(t *testing.T) {
 			"unprocessed under %q", linked, err, h.accountOrZero("acct_new"), newErr, ev.ProcessedAt, ev.ParkedKey, parkRetry)
 	}
 
-	if _, err := h.store.UpdateAccount(ctx, "acct_first", func(a *playback.Account) error {
-		a.CustomerID = "cus_first_new"
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	h.clock.Set(h.clock.Now().Add(24 * time.Hour))
-	if _, err := h.srv.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
-	h.settle()
+	h.renameAndSweep("acct_first", "cus_first_new")
 	linked, err = h.store.AccountIDByCustomer(ctx, "cus_shared")
 	ev, _ = h.inboxEvent(id)
 	if created := h.accountOrZero("acct_new"); err != nil || linked != "acct_new" || created.CustomerID != "cus_shared" || ev.ProcessedAt.IsZero() {
