@@ -84,20 +84,20 @@ type ParkedStore interface {
 // customer, and calling it again (a retried request, the next link write,
 // reconciliation) wakes them.
 func WakeStripeCustomer(ctx context.Context, store ParkedStore, bus playback.Publisher, customer string, pageSize int, start time.Time) (int, error) {
-	return wakeParked(ctx, store, bus, StripeCustomerParkKey(customer), nil, pageSize, start)
+	return wakeParked(ctx, store, bus, StripeCustomerParkKey(customer), pageSize, start)
 }
 
 // WakeStripeAccount is WakeStripeCustomer for the events parked waiting
 // for account to be created (StripeAccountParkKey): call it after the
 // account is written.
 func WakeStripeAccount(ctx context.Context, store ParkedStore, bus playback.Publisher, account string, pageSize int, start time.Time) (int, error) {
-	return wakeParked(ctx, store, bus, StripeAccountParkKey(account), nil, pageSize, start)
+	return wakeParked(ctx, store, bus, StripeAccountParkKey(account), pageSize, start)
 }
 
-// wakeParked wakes the events parked under key at or before start that
-// match (nil: all of them; see WakeStripeCustomer).
-func wakeParked(ctx context.Context, store ParkedStore, bus playback.Publisher, key string, match func(playback.InboxEvent) bool, pageSize int, start time.Time) (int, error) {
-	return moveParked(ctx, store, key, match, pageSize, start, func(ev playback.InboxEvent) error {
+// wakeParked wakes the events parked under key at or before start (see
+// WakeStripeCustomer).
+func wakeParked(ctx context.Context, store ParkedStore, bus playback.Publisher, key string, pageSize int, start time.Time) (int, error) {
+	return moveParked(ctx, store, key, pageSize, start, func(ev playback.InboxEvent) error {
 		if bus == nil {
 			return nil
 		}
@@ -108,10 +108,9 @@ func wakeParked(ctx context.Context, store ParkedStore, bus playback.Publisher, 
 	})
 }
 
-// moveParked moves the events parked under key at or before start that
-// match (nil: all of them) to StripeAnnouncedParkKey, calling moved after
-// each move.
-func moveParked(ctx context.Context, store ParkedStore, key string, match func(playback.InboxEvent) bool, pageSize int, start time.Time, moved func(playback.InboxEvent) error) (int, error) {
+// moveParked moves the events parked under key at or before start to
+// StripeAnnouncedParkKey, calling moved after each move.
+func moveParked(ctx context.Context, store ParkedStore, key string, pageSize int, start time.Time, moved func(playback.InboxEvent) error) (int, error) {
 	if pageSize <= 0 {
 		return 0, fmt.Errorf("events: waking parked stripe events: page size must be positive, got %d", pageSize)
 	}
@@ -131,9 +130,6 @@ func moveParked(ctx context.Context, store ParkedStore, key string, match func(p
 		for _, ev := range page {
 			if ev.ParkedAt.After(start) {
 				return woken, nil
-			}
-			if match != nil && !match(ev) {
-				continue
 			}
 			// A consumer that has processed it by now leaves it
 			// processed (ParkEvent). One gone since the listing (its wait
@@ -179,7 +175,7 @@ type LinkingStore interface {
 // link and are parked for it again. now is read before the link and
 // after it. It returns how many it woke.
 func LinkStripeCustomer(ctx context.Context, store LinkingStore, bus playback.Publisher, customer, account string, pageSize int, now func() time.Time) (int, error) {
-	return handOver(ctx, store, bus, StripeCustomerParkKey(customer), nil, pageSize, now, func() error {
+	return handOver(ctx, store, bus, StripeCustomerParkKey(customer), pageSize, now, func() error {
 		return store.LinkCustomer(ctx, customer, account)
 	})
 }
@@ -190,52 +186,69 @@ func LinkStripeCustomer(ctx context.Context, store LinkingStore, bus playback.Pu
 // LinkStripeCustomer does around its write: a link that may appear or
 // move is a writer of one like any other.
 func ClaimStripeCustomer(ctx context.Context, store ParkedStore, bus playback.Publisher, customer string, pageSize int, now func() time.Time, claim func() error) (int, error) {
-	return handOver(ctx, store, bus, StripeCustomerParkKey(customer), nil, pageSize, now, claim)
+	return handOver(ctx, store, bus, StripeCustomerParkKey(customer), pageSize, now, claim)
 }
 
 // StripeRetryParkKey is the park key of Stripe events that wait for
-// nothing a writer announces: the payment consumer's sweeper retries them
-// on a backoff that grows with their wait, up to the bus's hold time
-// (hours). Among them is a checkout linking a customer another account
-// holds (playback.ReasonCustomerLinkedElsewhere), which an operator's
-// freeing of the customer cures: FreeStripeCustomer wakes it.
+// nothing a writer announces (a dependency down, a status this release
+// cannot map): the payment consumer's sweeper retries them on a backoff
+// that grows with their wait, up to the bus's hold time (hours). A
+// release before StripeCustomerHeldParkKey parked a checkout of a
+// customer another account holds here too; the sweeper's retry of such
+// an event parks it under its customer's held key, which a free wakes.
 const StripeRetryParkKey = "retry"
+
+// StripeCustomerHeldParkKey is the park key of Stripe events refused
+// because another account holds customer (a checkout linking it to a
+// second account: playback.ReasonCustomerLinkedElsewhere). They wait for
+// that account to let the customer go (deleted, or naming another
+// customer or none), and whoever writes that wakes them
+// (FreeStripeCustomer): the admin API, playplane import, the payment
+// consumer renaming an account's customer. A free is not the only way
+// they are cured (a pending claim goes stale, a store's PutAccount wakes
+// nothing), so the payment consumer's sweeper also retries them, on the
+// backoff of StripeRetryParkKey's events: one whose wake is lost still
+// applies.
+func StripeCustomerHeldParkKey(customer string) string { return "held:" + customer }
 
 // FreeStripeCustomer runs free, which writes an account so that it holds
 // customer no longer (deleted, or naming another customer or none), and
-// wakes the Stripe events of customer parked under StripeRetryParkKey
-// (those a customer held elsewhere parked: a checkout's) as
-// ClaimStripeCustomer wakes a customer's around its claim: handed to the
-// sweeper before free, under StripeAnnouncedParkKey, where a new wait's
-// backoff is the sweeper's first (SweepAge, a minute), so that a process
-// killed between the free and the announcement leaves them a minute from
-// a retry, not at the end of a backoff grown over their wait; announced
-// on bus after it. The key is not the customer's, so the events under it
-// are all listed and the customer's picked by their payload
-// (StripeEventCustomer): few wait there, for a dependency or a release.
-// It returns how many it woke.
+// wakes the Stripe events parked while it held it
+// (StripeCustomerHeldParkKey) as ClaimStripeCustomer wakes a customer's
+// around its claim: handed to the sweeper before free, under
+// StripeAnnouncedParkKey, where a new wait's backoff is the sweeper's
+// first (SweepAge, a minute), so that a process killed between the free
+// and the announcement leaves them a minute from a retry, not at the end
+// of a backoff grown over their wait; announced on bus after it. Only
+// customer's key is listed, however many other events wait. It returns
+// how many it woke.
 func FreeStripeCustomer(ctx context.Context, store ParkedStore, bus playback.Publisher, customer string, pageSize int, now func() time.Time, free func() error) (int, error) {
-	ofCustomer := func(ev playback.InboxEvent) bool { return StripeEventCustomer(ev.Payload) == customer }
-	return handOver(ctx, store, bus, StripeRetryParkKey, ofCustomer, pageSize, now, free)
+	return handOver(ctx, store, bus, StripeCustomerHeldParkKey(customer), pageSize, now, free)
 }
 
 // WakeFreedStripeCustomers is FreeStripeCustomer's wake for a writer
 // that frees many customers in writes of its own and has no bus
-// (playplane import): the events of customers parked under
-// StripeRetryParkKey at or before start are handed to the sweeper. Call
-// it before the writes, so that a writer killed after them loses none,
-// and again after them, for those parked between; the list of the key is
-// read once for all the customers. It returns how many it handed over.
+// (playplane import): the events parked under the held keys of customers
+// (StripeCustomerHeldParkKey) at or before start are handed to the
+// sweeper. Call it before the writes, so that a writer killed after them
+// loses none, and again after them, for those parked between. It lists
+// each customer's key once a call, as the writes write each customer's
+// account, and returns how many it handed over.
 func WakeFreedStripeCustomers(ctx context.Context, store ParkedStore, customers []string, pageSize int, start time.Time) (int, error) {
-	if len(customers) == 0 {
-		return 0, nil
-	}
-	freed := make(map[string]bool, len(customers))
+	woken := 0
+	seen := make(map[string]bool, len(customers))
 	for _, c := range customers {
-		freed[c] = true
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		n, err := wakeParked(ctx, store, nil, StripeCustomerHeldParkKey(c), pageSize, start)
+		woken += n
+		if err != nil {
+			return woken, err
+		}
 	}
-	ofFreed := func(ev playback.InboxEvent) bool { return freed[StripeEventCustomer(ev.Payload)] }
-	return wakeParked(ctx, store, nil, StripeRetryParkKey, ofFreed, pageSize, start)
+	return woken, nil
 }
 
 // StripeEventCustomer is the customer a Stripe event's payload is of: its
@@ -281,16 +294,15 @@ func StripeEventCustomer(payload []byte) string {
 // at once and has no bus, hands them over with WakeStripeAccount before
 // and after its writes). It returns how many it woke.
 func CreateStripeAccount(ctx context.Context, store ParkedStore, bus playback.Publisher, account string, pageSize int, now func() time.Time, create func() error) (int, error) {
-	return handOver(ctx, store, bus, StripeAccountParkKey(account), nil, pageSize, now, create)
+	return handOver(ctx, store, bus, StripeAccountParkKey(account), pageSize, now, create)
 }
 
-// handOver hands the events parked under key that match (nil: all) to
-// the sweeper, runs write, which writes what they wait for, announces
-// them on bus, then wakes those parked under key between the first pass
-// and the write.
-func handOver(ctx context.Context, store ParkedStore, bus playback.Publisher, key string, match func(playback.InboxEvent) bool, pageSize int, now func() time.Time, write func() error) (int, error) {
+// handOver hands the events parked under key to the sweeper, runs
+// write, which writes what they wait for, announces them on bus, then
+// wakes those parked under key between the first pass and the write.
+func handOver(ctx context.Context, store ParkedStore, bus playback.Publisher, key string, pageSize int, now func() time.Time, write func() error) (int, error) {
 	var handed []playback.InboxEvent
-	_, err := moveParked(ctx, store, key, match, pageSize, now(), func(ev playback.InboxEvent) error {
+	_, err := moveParked(ctx, store, key, pageSize, now(), func(ev playback.InboxEvent) error {
 		ev.Payload = nil // announced by its id
 		handed = append(handed, ev)
 		return nil
@@ -313,6 +325,6 @@ func handOver(ctx context.Context, store ParkedStore, bus playback.Publisher, ke
 	// Parked between the first pass and the write: their attempt read
 	// nothing after parking. Read after the write, the clock tells them
 	// from those parked after it (see WakeStripeCustomer).
-	n, err := wakeParked(ctx, store, bus, key, match, pageSize, now())
+	n, err := wakeParked(ctx, store, bus, key, pageSize, now())
 	return woken + n, err
 }

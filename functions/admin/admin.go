@@ -915,9 +915,9 @@ func (s *Server) endDeleted(ctx context.Context, id, state string) error {
 // nothing.
 //
 // A change that frees a customer before names (a delete of the account,
-// or another customer_id or none) wakes the Stripe events of that
-// customer parked for retry (freeing): a checkout of it that another
-// account took meanwhile waits there for this.
+// or another customer_id or none) wakes the Stripe events parked while
+// this account held that customer (freeing): a checkout of it for
+// another account waits for this.
 func (s *Server) apply(ctx context.Context, who auth.Identity, c playback.Change, before json.RawMessage) (playback.Record, error) {
 	customer, err := customerNamed(c, before)
 	if err != nil {
@@ -961,9 +961,10 @@ func customerFreed(c playback.Change, before json.RawMessage) (string, error) {
 }
 
 // freeing is write, which frees customer from account, with the Stripe
-// events of customer parked for retry woken around it
-// (events.FreeStripeCustomer): a checkout of the customer for another
-// account waits there while this one holds it, and its retry would come
+// events parked while account held customer woken around it
+// (events.FreeStripeCustomer, which lists that customer's held key
+// alone): a checkout of the customer for another account waits there
+// while this one holds it, and its retry would come
 // at the sweeper's backoff, hours into a long wait, with the viewer paid
 // and not entitled. They are handed to the sweeper before the write, so
 // the answer to the request needs no more: an announcement that fails

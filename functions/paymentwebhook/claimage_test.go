@@ -10,7 +10,7 @@ import (
 
 // TestCheckoutTakesAStaleClaim: an operator's request that claimed
 // cus_stale for acct_a (a create) died before its write. A checkout
-// linking cus_stale to acct_b waits parked for retry while the claim may
+// linking cus_stale to acct_b waits parked (held) while the claim may
 // still have its write on its way, and links once the claim is
 // playback.PendingClaimAge old: before, it waited until someone retried
 // that very request.
@@ -42,11 +42,11 @@ func TestCheckoutTakesAStaleClaim(t *testing.T) {
 		processed := !ev.ProcessedAt.IsZero() || playback.IsCode(evErr, playback.CodeNotFound)
 		b := h.getAccount("acct_b")
 		switch {
-		case !step.wantTaken && (err != nil || l != claim || processed || ev.ParkedKey != parkRetry ||
+		case !step.wantTaken && (err != nil || l != claim || processed || ev.ParkedKey != parkHeld(cus) ||
 			!ev.ParkedAt.Equal(h.clock.Now()) || b.CustomerID != ""):
 			t.Fatalf("checkout of %s for acct_b, acct_a's claim %v old: the link %+v (%v); the event processed %v, parked under %q at %v (%v), "+
 				"acct_b names %q; want the claim as it was, the event tried then and parked under %q, acct_b untouched",
-				cus, step.age, l, err, processed, ev.ParkedKey, ev.ParkedAt, evErr, b.CustomerID, parkRetry)
+				cus, step.age, l, err, processed, ev.ParkedKey, ev.ParkedAt, evErr, b.CustomerID, parkHeld(cus))
 		case step.wantTaken && (err != nil || l != (playback.CustomerLink{AccountID: "acct_b"}) || !processed || b.CustomerID != cus):
 			t.Fatalf("checkout of %s for acct_b, acct_a's claim %v old: the link %+v (%v); the event processed %v, parked under %q (%v), "+
 				"acct_b names %q; want acct_b's plain link, the event processed, acct_b naming it",

@@ -73,10 +73,10 @@ func TestCheckoutOutlivingItsClaimNamesNoTakenCustomer(t *testing.T) {
 	link, err := db.CustomerLink(ctx, cus)
 	ev, evErr := h.inboxEvent(id)
 	if operator != http.StatusOK || len(namers) != 1 || namers[0] != "acct_b" || err != nil || link.AccountID != "acct_b" ||
-		!ev.ProcessedAt.IsZero() || ev.ParkedKey != parkRetry {
+		!ev.ProcessedAt.IsZero() || ev.ParkedKey != parkHeld(cus) {
 		t.Fatalf("checkout of %s for acct_a stalled %v after its claim, an operator linking it to acct_b meanwhile (%d): "+
 			"accounts naming it %v; its link %+v (%v); the event processed at %v, parked under %q (%v); "+
 			"want 200, only acct_b naming it and linked, the event unprocessed under %q",
-			cus, playback.PendingClaimAge, operator, namers, link, err, ev.ProcessedAt, ev.ParkedKey, evErr, parkRetry)
+			cus, playback.PendingClaimAge, operator, namers, link, err, ev.ProcessedAt, ev.ParkedKey, evErr, parkHeld(cus))
 	}
 }

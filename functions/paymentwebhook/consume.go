@@ -47,10 +47,13 @@ func missingAccount(account, format string, args ...any) error {
 // customer waits under customer:<id> and is woken when the link appears
 // (events.LinkStripeCustomer), one of an account not created yet under
 // account:<id>, woken when it is created (events.CreateStripeAccount, or
-// Sweep once the account exists: wakeCreatedAccounts);
-// every other parked event (a dependency down past GiveUpAfter, a status
-// this release cannot map) waits under parkRetry and Sweep retries a
-// bounded number of them each run, after the stranded events.
+// Sweep once the account exists: wakeCreatedAccounts), one refused
+// because another account holds its customer under held:<id>, woken when
+// that account lets the customer go (events.FreeStripeCustomer) and
+// retried by Sweep meanwhile (retryHeld); every other parked event (a
+// dependency down past GiveUpAfter, a status this release cannot map)
+// waits under parkRetry and Sweep retries a bounded number of them each
+// run, after the stranded events.
 const parkRetry = events.StripeRetryParkKey
 
 // parkAnnounced is the key of an event Sweep found pending, or a wake
@@ -68,6 +71,10 @@ func parkCustomer(customer string) string { return events.StripeCustomerParkKey(
 // under, shared with the writers of accounts, which wake them.
 func parkAccount(account string) string { return events.StripeAccountParkKey(account) }
 
+// parkHeld is the key an event refused customer_linked_elsewhere waits
+// under, shared with the writers that free a customer, which wake them.
+func parkHeld(customer string) string { return events.StripeCustomerHeldParkKey(customer) }
+
 // parkKey is what ev, which failed with err, waits for.
 func parkKey(ev playback.InboxEvent, err error) string {
 	if missing, ok := errors.AsType[*accountMissing](err); ok {
@@ -80,6 +87,9 @@ func parkKey(ev playback.InboxEvent, err error) string {
 		if c := customerOf(ev.Payload); c != "" && playback.ValidParkKey(parkCustomer(c)) {
 			return parkCustomer(c)
 		}
+	}
+	if held, ok := playback.AsError(err).Details.(playback.CustomerLinkedElsewhere); ok && playback.ValidParkKey(parkHeld(held.CustomerID)) {
+		return parkHeld(held.CustomerID)
 	}
 	return parkRetry
 }
@@ -604,11 +614,11 @@ func (s *Server) accountFor(ctx context.Context, customer string, meta map[strin
 // operator's is, pending on the account as read, and the account is
 // written on the condition that it still is as read (claimAndName). A
 // customer another account holds is refused customer_linked_elsewhere,
-// writing nothing, and the event is parked (parkRetry, at ERROR) for
-// Sweep to retry until an operator gives that account another customer:
-// the event is kept, the other account keeps its billing, and no account
-// names a customer whose events go elsewhere. A link its account no
-// longer names is taken.
+// writing nothing, and the event is parked (parkHeld, at ERROR) until
+// that account lets the customer go (an operator's or an import's free
+// wakes it; Sweep retries it meanwhile): the event is kept, the other
+// account keeps its billing, and no account names a customer whose
+// events go elsewhere. A link its account no longer names is taken.
 func (s *Server) link(ctx context.Context, customer, accountID, actor string, clock, created int64, now time.Time) error {
 	if !playback.ValidCustomerID(customer) {
 		// Refused before the account names it: a store that cannot key

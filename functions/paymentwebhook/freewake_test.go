@@ -22,13 +22,13 @@ type deadBus struct{}
 func (deadBus) Publish(context.Context, string, ...playback.Message) error { return errKilled }
 
 // TestOperatorFreeingACustomerWakesItsParkedCheckout: a checkout linking
-// acct_first's cus_shared to acct_second waits parked for retry
-// (customer_linked_elsewhere), hours already, so the sweeper's backoff
+// acct_first's cus_shared to acct_second waits parked
+// (customer_linked_elsewhere, under cus_shared's held key), hours already, so the sweeper's backoff
 // for it has grown to hours too. The operator frees cus_shared through
 // the admin API: acct_first deleted, given another customer, or none.
 // Nothing woke the checkout: the viewer who paid waited out the backoff
-// for an entitlement. The admin API now hands the customer's events
-// parked for retry to the sweeper before its write and announces them
+// for an entitlement. The admin API now hands the customer's held
+// events to the sweeper before its write and announces them
 // after: the checkout applies at once, and, the process dead before the
 // announcement, at the sweeper's next run past its first backoff.
 func TestOperatorFreeingACustomerWakesItsParkedCheckout(t *testing.T) {
@@ -96,9 +96,9 @@ func TestOperatorFreeingACustomerWakesItsParkedCheckout(t *testing.T) {
 				}
 				h.settle()
 			}
-			if ev, _ := h.inboxEvent(id); !ev.ProcessedAt.IsZero() || ev.ParkedKey != parkRetry || h.srv.sweepBackoff(ev) < time.Hour {
+			if ev, _ := h.inboxEvent(id); !ev.ProcessedAt.IsZero() || ev.ParkedKey != parkHeld("cus_shared") || h.srv.sweepBackoff(ev) < time.Hour {
 				t.Fatalf("the checkout after hours of retries: processed at %v, parked under %q, backoff %v; want unprocessed under %q, an hour or more",
-					ev.ProcessedAt, ev.ParkedKey, h.srv.sweepBackoff(ev), parkRetry)
+					ev.ProcessedAt, ev.ParkedKey, h.srv.sweepBackoff(ev), parkHeld("cus_shared"))
 			}
 
 			r := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
@@ -159,9 +159,9 @@ func TestImportFreeingACustomerWakesItsParkedCheckout(t *testing.T) {
 			}
 			h.settle()
 		}
-		if ev, _ := h.inboxEvent(id); !ev.ProcessedAt.IsZero() || ev.ParkedKey != parkRetry || h.srv.sweepBackoff(ev) < time.Hour {
+		if ev, _ := h.inboxEvent(id); !ev.ProcessedAt.IsZero() || ev.ParkedKey != parkHeld("cus_shared") || h.srv.sweepBackoff(ev) < time.Hour {
 			t.Fatalf("the checkout after hours of retries: processed at %v, parked under %q, backoff %v; want unprocessed under %q, an hour or more",
-				ev.ProcessedAt, ev.ParkedKey, h.srv.sweepBackoff(ev), parkRetry)
+				ev.ProcessedAt, ev.ParkedKey, h.srv.sweepBackoff(ev), parkHeld("cus_shared"))
 		}
 
 		first := catalogfile.AccountOf(h.getAccount("acct_first"))

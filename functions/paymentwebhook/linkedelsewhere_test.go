@@ -12,8 +12,9 @@ import (
 // account. A checkout linking a customer that another account holds (and
 // names) to a second account is refused as an operator's link is: the
 // link stays, the second account does not name the customer, and the
-// event is parked for retry (not acknowledged and lost). Once an operator
-// gives the first account another customer, Sweep's retry links it.
+// event is parked under the customer's held key (not acknowledged and
+// lost). Once the first account has another customer, written by a path
+// that wakes nothing, Sweep's retry links it.
 // Before, the checkout moved the link and the second account named the
 // customer while the first still did, deaf to its events.
 func TestCheckoutOfACustomerLinkedElsewhereWaits(t *testing.T) {
@@ -28,10 +29,10 @@ func TestCheckoutOfACustomerLinkedElsewhereWaits(t *testing.T) {
 	linked, err := h.store.AccountIDByCustomer(ctx, "cus_shared")
 	ev, _ := h.inboxEvent(id)
 	if second := h.getAccount("acct_second"); err != nil || linked != "acct_first" || second.CustomerID != "" ||
-		!ev.ProcessedAt.IsZero() || ev.ParkedKey != parkRetry {
+		!ev.ProcessedAt.IsZero() || ev.ParkedKey != parkHeld("cus_shared") {
 		t.Fatalf("checkout of acct_first's cus_shared for acct_second: cus_shared resolves to %q (%v), acct_second names %q, "+
 			"the event processed at %v, parked under %q; want acct_first's, none, unprocessed under %q",
-			linked, err, second.CustomerID, ev.ProcessedAt, ev.ParkedKey, parkRetry)
+			linked, err, second.CustomerID, ev.ProcessedAt, ev.ParkedKey, parkHeld("cus_shared"))
 	}
 
 	// The operator moves the customer: acct_first is given another.

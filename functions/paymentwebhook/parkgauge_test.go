@@ -22,7 +22,9 @@ import (
 // customers) were not counted at all, so an operator could not see them
 // pile up; nor, later, those waiting for their account's creation (a
 // subscription whose metadata.account_id names an account not created
-// yet). After one of each is parked, a sweep reports each kind as its own
+// yet), or those waiting for a customer another account holds (counted
+// as retry before they had a key of their own). After one of each is
+// parked, a sweep reports each kind as its own
 // series, by playplane.reason. Not parallel: a telemetry Provider is
 // process-wide, and the package's parallel tests sweep too.
 func TestParkedGaugeCountsBothKinds(t *testing.T) {
@@ -35,12 +37,14 @@ func TestParkedGaugeCountsBothKinds(t *testing.T) {
 
 	h := newHarness(t, noLinkWait, func(c *Config, _ *Deps) { c.GiveUpAfter = time.Nanosecond })
 	h.linked("acct_g", "cus_g")
+	h.account("acct_g_other")
 	h.run(stripeEvent("evt_frozen_g", typeSubscriptionUpdated, at(2*time.Hour),
 		subObj("sub_g", "cus_g", "frozen", "price_std", at(0), at(month))),
 		stripeEvent("evt_unlinked_g", typeSubscriptionCreated, at(time.Hour),
 			subObj("sub_u", "cus_unlinked", "active", "price_std", at(0), at(month))),
 		stripeEvent("evt_missing_g", typeSubscriptionCreated, at(time.Hour),
-			withMeta(subObj("sub_m", "cus_m", "active", "price_std", at(0), at(month)), obj{"account_id": "acct_missing"})))
+			withMeta(subObj("sub_m", "cus_m", "active", "price_std", at(0), at(month)), obj{"account_id": "acct_missing"})),
+		stripeEvent("evt_held_g", typeCheckoutCompleted, at(time.Hour), checkoutObj("cs_held_g", "acct_g_other", "cus_g", "")))
 	if len(h.parked(parkRetry)) != 1 || len(h.parked(parkCustomer("cus_unlinked"))) != 1 {
 		t.Fatalf("parked: retry %v, customer %v; want one each", h.parked(parkRetry), h.parked(parkCustomer("cus_unlinked")))
 	}
@@ -66,8 +70,8 @@ func TestParkedGaugeCountsBothKinds(t *testing.T) {
 		}
 		got[labels["playplane_reason"]] = m.GetGauge().GetValue()
 	}
-	if len(got) != 3 || got["retry"] != 1 || got["customer"] != 1 || got["account"] != 1 {
-		t.Fatalf("playplane_inbox_parked by reason = %v, want retry 1, customer 1 and account 1\n%s", got, rec.Body)
+	if len(got) != 4 || got["retry"] != 1 || got["customer"] != 1 || got["account"] != 1 || got["held"] != 1 {
+		t.Fatalf("playplane_inbox_parked by reason = %v, want retry 1, customer 1, account 1 and held 1\n%s", got, rec.Body)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 // TestCheckoutProvisioningACustomerLinkedElsewhereWaits: a customer bills
 // one account, whichever writer names it. A checkout that creates the
 // account it names (a new subscriber) for a customer another account
-// holds creates nothing: the event waits parked for retry, as the
+// holds creates nothing: the event waits parked (held), as the
 // checkout of an existing account does (TestCheckoutOfACustomerLinkedElsewhereWaits).
 // Once the first account names another customer, Sweep's retry creates
 // the account and links it.
@@ -27,10 +27,10 @@ func TestCheckoutProvisioningACustomerLinkedElsewhereWaits(t *testing.T) {
 	ev, _ := h.inboxEvent(id)
 	_, newErr := h.store.GetAccount(ctx, "acct_new")
 	if err != nil || linked != "acct_first" || !playback.IsCode(newErr, playback.CodeNotFound) ||
-		!ev.ProcessedAt.IsZero() || ev.ParkedKey != parkRetry {
+		!ev.ProcessedAt.IsZero() || ev.ParkedKey != parkHeld("cus_shared") {
 		t.Fatalf("checkout of acct_first's cus_shared for acct_new, not created yet: cus_shared resolves to %q (%v), "+
 			"acct_new read %+v (%v), the event processed at %v, parked under %q; want acct_first's, acct_new not created, "+
-			"unprocessed under %q", linked, err, h.accountOrZero("acct_new"), newErr, ev.ProcessedAt, ev.ParkedKey, parkRetry)
+			"unprocessed under %q", linked, err, h.accountOrZero("acct_new"), newErr, ev.ProcessedAt, ev.ParkedKey, parkHeld("cus_shared"))
 	}
 
 	h.renameAndSweep("acct_first", "cus_first_new")

@@ -188,10 +188,11 @@ func inSync(cur playback.Subscription, listed snapshot) bool {
 // has passed, oldest park first, within what is left of SweepBatch but
 // never fewer than a quarter of it, so that neither kind starves the
 // other; an event that fails again is parked again behind the others,
-// so the retries go round. Last, it wakes the events parked for accounts
-// that exist now (wakeCreatedAccounts). Run it periodically; it returns
-// how many it republished and the first error of a run that went on past
-// it.
+// so the retries go round. Then it retries those waiting for a customer
+// another account held (retryHeld), and last, it wakes the events parked
+// for accounts that exist now (wakeCreatedAccounts). Run it
+// periodically; it returns how many it republished and the first error
+// of a run that went on past it.
 func (s *Server) Sweep(ctx context.Context) (int, error) {
 	now := s.deps.Now()
 	// A step that fails is logged and the run goes on, so that no event
@@ -264,14 +265,101 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 		}
 		n++
 	}
+	held, heldRetried, err := s.retryHeld(ctx, now, quarter)
+	firstErr = cmp.Or(firstErr, err)
+	n += held
 	woken, err := s.wakeCreatedAccounts(ctx, now, quarter)
 	firstErr = cmp.Or(firstErr, err)
 	n += woken
 	if n > 0 {
 		httpx.Logger(ctx).InfoContext(ctx, "stripe events republished", "count", n,
-			"stranded", len(pending), "parked_retried", retried, "account_woken", woken)
+			"stranded", len(pending), "parked_retried", retried, "held_retried", heldRetried, "account_woken", woken)
 	}
 	return n, firstErr
+}
+
+// retryHeld is Sweep's retry of the events refused because another
+// account held their customer, which wait under its held key
+// (parkHeld), on the backoff of those under parkRetry (sweepBackoff):
+// the write that frees the customer wakes them at once
+// (events.FreeStripeCustomer), but a free may wake nothing (a process
+// killed between its write and its wake, a pending claim gone stale, a
+// store's PutAccount), and a paid checkout must not wait for good. Each
+// run walks up to limit of their keys from where the run before stopped
+// (walkParkedKeys), as wakeCreatedAccounts does for accounts' keys, and
+// retries, oldest park first, those of each key whose backoff has
+// passed, up to limit retries in all: where the retries run out, the
+// next run starts again. A key whose list fails is logged and skipped,
+// the first such error returned. It returns how many it republished and
+// how many it retried.
+func (s *Server) retryHeld(ctx context.Context, now time.Time, limit int) (n, retried int, _ error) {
+	var firstErr error
+	err := s.walkParkedKeys(ctx, parkHeld(""), limit, func(key string) bool {
+		page, err := s.deps.Store.ListParkedEvents(ctx, Source, key, playback.ParkCursor{}, limit-retried)
+		if err != nil {
+			httpx.Logger(ctx).ErrorContext(ctx, "listing parked stripe events", "key", key, "err", err)
+			firstErr = cmp.Or(firstErr, err)
+			return true
+		}
+		for _, ev := range page {
+			if now.Before(ev.ParkedAt.Add(s.sweepBackoff(ev))) {
+				continue
+			}
+			retried++ // a failed retry spends the budget too, as in Sweep
+			if err := s.reannounce(ctx, ev, key, now); err != nil {
+				httpx.Logger(ctx).ErrorContext(ctx, "republishing a parked stripe event", "event_id", ev.ID, "key", key, "err", err)
+				firstErr = cmp.Or(firstErr, err)
+				continue
+			}
+			n++
+		}
+		return retried < limit
+	})
+	return n, retried, cmp.Or(firstErr, err)
+}
+
+// walkParkedKeys visits up to limit of the keys that begin with prefix
+// under which events wait, from where the walk of them stands, on any
+// instance (the store keeps it: InboxStore.ParkedKeysWalk), and moves
+// the walk on past the keys visited: to the last of a full page, or back
+// to the start after a short one. visit reports whether it is done with
+// key; when it is not (its run's budget ran out), the walk stops before
+// key, where the next run starts. It returns the first error of reading
+// or moving the walk.
+func (s *Server) walkParkedKeys(ctx context.Context, prefix string, limit int, visit func(key string) (done bool)) error {
+	if limit <= 0 {
+		return nil // a page of no keys cannot name where the next starts
+	}
+	after, err := s.deps.Store.ParkedKeysWalk(ctx, Source, prefix)
+	if err != nil {
+		return err
+	}
+	keys, err := s.deps.Store.ListParkedKeys(ctx, Source, prefix, after, limit)
+	if err != nil {
+		return err
+	}
+	next := ""
+	if len(keys) == limit {
+		next = keys[len(keys)-1]
+	}
+	for i, key := range keys {
+		if !visit(key) {
+			next = after
+			if i > 0 {
+				next = keys[i-1]
+			}
+			break
+		}
+	}
+	// A walk that starts where it started is not written (from the
+	// start to the start, a run a minute on most stores). Not moved:
+	// another run read this page too and moved the walk on.
+	if next != after {
+		if _, err := s.deps.Store.MoveParkedKeysWalk(ctx, Source, prefix, after, next); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // wakeCreatedAccounts is the backstop of the wakes of an account's
@@ -293,42 +381,19 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 // it holds up no key after it; the next round of the walk tries it again,
 // and the first such error is returned. It returns how many it woke.
 func (s *Server) wakeCreatedAccounts(ctx context.Context, now time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil // a page of no keys cannot name where the next starts
-	}
-	prefix := parkAccount("")
-	after, err := s.deps.Store.ParkedKeysWalk(ctx, Source, prefix)
-	if err != nil {
-		return 0, err
-	}
-	keys, err := s.deps.Store.ListParkedKeys(ctx, Source, prefix, after, limit)
-	if err != nil {
-		return 0, err
-	}
 	woken := 0
 	var firstErr error
-	for _, key := range keys {
-		account := strings.TrimPrefix(key, prefix)
+	err := s.walkParkedKeys(ctx, parkAccount(""), limit, func(key string) bool {
+		account := strings.TrimPrefix(key, parkAccount(""))
 		n, err := s.wakeCreatedAccount(ctx, account, now)
 		woken += n
 		if err != nil {
 			httpx.Logger(ctx).ErrorContext(ctx, "waking stripe events parked for an account", "account_id", account, "err", err)
 			firstErr = cmp.Or(firstErr, err)
 		}
-	}
-	next := ""
-	if len(keys) == limit {
-		next = keys[len(keys)-1]
-	}
-	// A walk that starts where it started is not written (from the
-	// start to the start, a run a minute on most stores). Not moved:
-	// another run read this page too and moved the walk on.
-	if next != after {
-		if _, err := s.deps.Store.MoveParkedKeysWalk(ctx, Source, prefix, after, next); err != nil {
-			firstErr = cmp.Or(firstErr, err)
-		}
-	}
-	return woken, firstErr
+		return true
+	})
+	return woken, cmp.Or(firstErr, err)
 }
 
 // wakeCreatedAccount wakes the events parked for account if it exists
@@ -399,16 +464,19 @@ const (
 	parkedForRetry    = "retry"    // under parkRetry
 	parkedForCustomer = "customer" // under a customer's key (parkCustomer)
 	parkedForAccount  = "account"  // under an account's key (parkAccount)
+	parkedForHeld     = "held"     // under a held customer's key (parkHeld)
 )
 
 // recordBacklog records the inbox gauges: pending and retry are what Sweep
 // read; the events waiting for a customer's link, across customers, are
 // counted up to budget too. A failed count leaves that series out of this
 // run's record and the sweep goes on. So are those waiting for their
-// account's creation, across accounts.
+// account's creation, across accounts, and those waiting for a customer
+// another account holds, across customers.
 func (s *Server) recordBacklog(ctx context.Context, pending, retry, budget int) {
 	parked := map[string]int{parkedForRetry: retry}
-	for reason, prefix := range map[string]string{parkedForCustomer: parkCustomer(""), parkedForAccount: parkAccount("")} {
+	for reason, prefix := range map[string]string{parkedForCustomer: parkCustomer(""), parkedForAccount: parkAccount(""),
+		parkedForHeld: parkHeld("")} {
 		if waiting, err := s.deps.Store.CountParkedEvents(ctx, Source, prefix, budget); err != nil {
 			httpx.Logger(ctx).WarnContext(ctx, "counting parked stripe events", "reason", reason, "err", err)
 		} else {

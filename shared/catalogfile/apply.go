@@ -309,9 +309,9 @@ func ApplyParallel(ctx context.Context, s Store, plan Plan, actor string, now fu
 	if err := wakeCreatedAccounts(ctx, s, created, now); err != nil {
 		return rep, err
 	}
-	// So are those parked for retry of a customer an account of the file
-	// stops naming (events.FreeStripeCustomer: a checkout linking it to
-	// another account waits there while this one holds it).
+	// So are those parked while an account of the file held a customer
+	// it stops naming (events.FreeStripeCustomer: a checkout linking it
+	// to another account waits under the customer's held key).
 	freed, err := freedCustomers(plan)
 	if err != nil {
 		return rep, err

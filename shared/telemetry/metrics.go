@@ -153,7 +153,7 @@ func newPending(m metric.Meter) (metric.Int64Gauge, error) {
 
 func newParked(m metric.Meter) (metric.Int64Gauge, error) {
 	return m.Int64Gauge(MetricInboxParked, metric.WithUnit("{event}"),
-		metric.WithDescription("Parked inbox events by what they wait for (playplane.reason: retry, customer), as the sweeper counted them (each capped by its budget)."))
+		metric.WithDescription("Parked inbox events by what they wait for (playplane.reason: retry, customer, account, held), as the sweeper counted them (each capped by its budget)."))
 }
 
 func newBatchSize(m metric.Meter) (metric.Int64Histogram, error) {
