@@ -615,10 +615,13 @@ func (s *Server) accountFor(ctx context.Context, customer string, meta map[strin
 // written on the condition that it still is as read (claimAndName). A
 // customer another account holds is refused customer_linked_elsewhere,
 // writing nothing, and the event is parked (parkHeld, at ERROR) until
-// that account lets the customer go (an operator's or an import's free
-// wakes it; Sweep retries it meanwhile): the event is kept, the other
-// account keeps its billing, and no account names a customer whose
-// events go elsewhere. A link its account no longer names is taken.
+// that account lets the customer go (an operator, an import, or a link
+// here giving it another customer wakes it; Sweep retries it
+// meanwhile): the event is kept, the other account keeps its billing,
+// and no account names a customer whose events go elsewhere. A link its
+// account no longer names is taken; one that renames the account frees
+// the customer it named, and wakes the events held for that one
+// (freeing).
 func (s *Server) link(ctx context.Context, customer, accountID, actor string, clock, created int64, now time.Time) error {
 	if !playback.ValidCustomerID(customer) {
 		// Refused before the account names it: a store that cannot key
@@ -644,9 +647,15 @@ func (s *Server) link(ctx context.Context, customer, accountID, actor string, cl
 		kept   string
 		wrote  error
 	)
+	named, err := namedCustomer(rec)
+	if err != nil {
+		return err
+	}
 	woken, err := events.ClaimStripeCustomer(ctx, s.deps.Store, s.deps.Bus, customer, s.cfg.SweepBatch, s.deps.Now, func() error {
-		claim, linked, kept, wrote = s.claimAndName(ctx, customer, rec, actor, clock, created, now)
-		return wrote
+		return s.freeing(ctx, named, customer, rec.ID, func() error {
+			claim, linked, kept, wrote = s.claimAndName(ctx, customer, rec, actor, clock, created, now)
+			return wrote
+		})
 	})
 	if playback.IsCode(wrote, playback.CodeNotFound) {
 		// Deleted since the read, or about to be created again: wait for
@@ -677,6 +686,39 @@ func (s *Server) link(ctx context.Context, customer, accountID, actor string, cl
 			"customer", customer, "account_id", accountID, "account_customer", kept)
 	}
 	return nil
+}
+
+// namedCustomer is the customer the account rec (as read) names, "" if
+// none.
+func namedCustomer(rec playback.Record) (string, error) {
+	var a struct {
+		CustomerID string `json:"customer_id"`
+	}
+	if err := json.Unmarshal(rec.Doc, &a); err != nil {
+		return "", fmt.Errorf("paymentwebhook: stored account %q: %w", rec.ID, err)
+	}
+	return a.CustomerID, nil
+}
+
+// freeing runs write, which may make account name customer instead of
+// named, the customer it names as read, and so free named: a checkout
+// of named for another account, parked while this one held it
+// (parkHeld), applies then, and is woken around the write as an
+// operator's free wakes it (events.FreeStripeCustomer): handed to Sweep
+// before, so that a consumer killed after the write loses none (its
+// retry reads the account naming customer and frees nothing), announced
+// after. A write that keeps named (the account's customer is newer)
+// leaves them to fail once more and wait again.
+func (s *Server) freeing(ctx context.Context, named, customer, account string, write func() error) error {
+	if named == "" || named == customer {
+		return write()
+	}
+	woken, err := events.FreeStripeCustomer(ctx, s.deps.Store, s.deps.Bus, named, s.cfg.SweepBatch, s.deps.Now, write)
+	if woken > 0 {
+		httpx.Logger(ctx).InfoContext(ctx, "parked stripe events woken by an account naming another customer",
+			"customer", named, "account_id", account, "account_customer", customer, "count", woken)
+	}
+	return err
 }
 
 // nameAttempts bounds claimAndName's rereads of the account: each is
