@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/playplane/playplane/events"
 	"github.com/playplane/playplane/shared/playback"
 )
 
@@ -16,7 +17,7 @@ import (
 // cliCheckout), and five days later checks out again for acct_b as the
 // same Stripe customer (a session created with customer: its id, so no
 // customer.created; cliSubCreated, cliPaid). A customer bills one account:
-// acct_b's checkout links nothing and waits parked for retry, acct_b names
+// acct_b's checkout links nothing and waits parked under the customer's held key, acct_b names
 // no customer and plays nothing, acct_a keeps its customer and its
 // entitlement, and the second subscription, whose customer acct_a holds,
 // is acct_a's. Once acct_a is given another customer, the sweeper's retry
@@ -52,13 +53,13 @@ func TestOneCustomerChecksOutForTwoAccounts(t *testing.T) {
 			heldB := slices.ContainsFunc(a.Subscriptions, func(s playback.Subscription) bool { return s.ID == subB.id })
 			if err != nil || linked != l.account || a.CustomerID != l.customer || !a.Entitled(l.end, testConfig().PastDueGrace) || !heldB ||
 				b.CustomerID != "" || b.Status != playback.StatusNone || len(b.Subscriptions) != 0 ||
-				evErr != nil || !ev.ProcessedAt.IsZero() || ev.ParkedKey != parkRetry {
+				evErr != nil || !ev.ProcessedAt.IsZero() || ev.ParkedKey != events.StripeCustomerHeldParkKey(l.customer) {
 				t.Fatalf("%s checked out for %s, then for %s: it resolves to %q (%v); %s names %q, %s, holds %s %v; "+
 					"%s names %q, %s, %d subscriptions; its checkout processed at %v, parked under %q (%v); "+
 					"want %s's, which names it, entitled, holding %s; %s untouched; its checkout unprocessed under %q",
 					l.customer, l.account, second, linked, err, l.account, a.CustomerID, a.Status, subB.id, heldB,
 					second, b.CustomerID, b.Status, len(b.Subscriptions), ev.ProcessedAt, ev.ParkedKey, evErr,
-					l.account, subB.id, second, parkRetry)
+					l.account, subB.id, second, events.StripeCustomerHeldParkKey(l.customer))
 			}
 
 			h.renameAndSweep(l.account, l.customer+"_new")
