@@ -183,7 +183,11 @@ func TestBrowserPlayerSession(t *testing.T) {
 		h.testAuthorizingExpiredEnded(t, startStallControl(t, h.run))
 	})
 	t.Run("heartbeat refused as expired while authorizing, authorizing again unanswered", func(t *testing.T) {
-		h.testAuthorizingAgainLost(t, startStallControl(t, h.run))
+		h.testAuthorizingAgainLost(t, startStallControl(t, h.run), expired)
+	})
+	t.Run("heartbeat refused as the licence window's end while authorizing, authorizing again unanswered", func(t *testing.T) {
+		h.testAuthorizingAgainLost(t, startStallControl(t, h.run),
+			beatFault{Status: http.StatusForbidden, Code: string(playback.CodeForbidden), Reason: playback.ReasonLicenceEnded})
 	})
 	t.Run("heartbeat refused as expired while authorizing, and again in the session that took over", func(t *testing.T) {
 		h.testAuthorizingExpiredTwice(t, startStallControl(t, h.run))
@@ -1507,17 +1511,26 @@ func (h *harness) testAuthorizingExpiredEnded(t *testing.T, release string) {
 	}
 }
 
-// testAuthorizingAgainLost: the page's start heartbeat is answered 401
-// token_expired while the page still asks for its URLs (the runner holds
-// them until then and earlyHold more; the edge holds back every segment),
-// and the play that authorizes it again before it loads gets no answer
-// (drive.cjs fails it in the browser, as a lost network does). The page
-// ends in error, saying so, and gives its session back (DELETE) rather
-// than holding its stream slot until the lease lapses.
-func (h *harness) testAuthorizingAgainLost(t *testing.T, release string) {
+// testAuthorizingAgainLost: the page's start heartbeat is answered
+// refusal (401 token_expired, or 403 licence_window_ended) while the page
+// still asks for its URLs (the runner holds them until then and earlyHold
+// more; the edge holds back every segment), and the play that authorizes
+// it again before it loads gets no answer (drive.cjs fails it in the
+// browser, as a lost network does). The refused session's later
+// heartbeats are answered so too, as the server answers every heartbeat
+// but a stop once the token or the window has ended. The page ends in
+// error, saying the network failed it, and gives its session back
+// (DELETE) rather than holding its stream slot until the lease lapses.
+// It tells no licence notice: whether the window was extended since is
+// what the play that got no answer would have said, so the viewer may
+// press Play again.
+func (h *harness) testAuthorizingAgainLost(t *testing.T, release string, refusal beatFault) {
 	page := h.sessionPage(t, nil)
-	h.run.faults.arm(beatFault{Event: "start", Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated),
-		Reason: auth.ReasonTokenExpired, Count: 1, HoldURLsMS: int(earlyHold.Milliseconds())})
+	refusal.Event, refusal.Count, refusal.HoldURLsMS = "start", 1, int(earlyHold.Milliseconds())
+	later := refusal
+	later.Event = "error"
+	refusal.then = &later
+	h.run.faults.arm(refusal)
 	t.Cleanup(h.run.faults.disarm)
 	h.run.stall.arm(1)
 	t.Cleanup(func() { h.run.stall.release() })
@@ -1528,16 +1541,17 @@ func (h *harness) testAuthorizingAgainLost(t *testing.T, release string) {
 		Settled   pageState `json:"settled"`
 	}
 	h.drive(t, map[string]any{"kind": "loadingRefused", "url": page, "timeoutMS": 30000, "release": release,
-		"status": http.StatusUnauthorized, "ends": true, "whole": true, "final": true, "releases": true, "abortPlay": true}, &out)
+		"status": refusal.Status, "ends": true, "whole": true, "final": true, "releases": true, "abortPlay": true}, &out)
 	id := out.First
+	answer := fmt.Sprintf("%d %s", refusal.Status, refusal.Reason)
 	if !out.Refused || out.AtRefusal.StartupMS != nil {
-		t.Fatalf("the start heartbeat of %s was not answered 401 before the page's first frame (answered %v, the page %s): heartbeats %v\npage log:\n%s",
-			id, out.Refused, out.AtRefusal.Phase, h.run.faults.beats(id), strings.Join(out.AtRefusal.Log, "\n"))
+		t.Fatalf("the start heartbeat of %s was not answered %s before the page's first frame (answered %v, the page %s): heartbeats %v\npage log:\n%s",
+			id, answer, out.Refused, out.AtRefusal.Phase, h.run.faults.beats(id), strings.Join(out.AtRefusal.Log, "\n"))
 	}
-	h.wantNothingLoaded(t, id, "401 token_expired")
-	if s := out.Settled; s.Phase != "error" || !strings.Contains(s.Error, "authorizing again") {
-		t.Errorf("after its start heartbeat was answered 401 token_expired while authorizing and the play authorizing it again got no answer, the page is %s (%q): want it in error, saying it could not authorize again\npage log:\n%s",
-			s.Phase, s.Error, strings.Join(s.Log, "\n"))
+	h.wantNothingLoaded(t, id, answer)
+	if s := out.Settled; s.Phase != "error" || !strings.Contains(s.Error, "authorizing again") || s.EndNotice != "" {
+		t.Errorf("after its start heartbeat was answered %s while authorizing and the play authorizing it again got no answer, the page is %s (%q), telling the viewer %q: want it in error, saying it could not authorize again, and no notice\nheartbeats %v\npage log:\n%s",
+			answer, s.Phase, s.Error, s.EndNotice, h.run.faults.beats(id), strings.Join(s.Log, "\n"))
 	}
 	released := func() bool {
 		return slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {

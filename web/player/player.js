@@ -169,9 +169,12 @@
   // authorizes again (a window extended since admits it).
   let licenceEndsAt = 0;
   // tokenRefused: the server has answered playbackToken 401 token_expired,
-  // whatever tokenExpiresAt says by the page's clock. Kept by the page, not
-  // passed along with one re-authorization: the refusal that comes while a
-  // swap is already queued must reach that swap.
+  // whatever tokenExpiresAt says by the page's clock, or, while the page
+  // still asks for its URLs, 403 licence_window_ended (startRefused): the
+  // session takes nothing more with it but the one stop the server still
+  // takes (lastStop). Kept by the page, not passed along with one
+  // re-authorization: the refusal that comes while a swap is already
+  // queued must reach that swap.
   let tokenRefused = false;
   // startRefused: the start heartbeat sent as the play was admitted, or
   // the URLs the page asks for then (sourceFor), were refused while the
@@ -323,7 +326,7 @@
         // authorizes again before it loads (startRefused), and the
         // session refused is sent nothing more (tokenRefused).
         log('urls: ' + errText(u), true);
-        if (tokenExpired(u)) tokenRefused = true;
+        tokenRefused = true;
         startRefused = { why: 'urls: ' + (tokenExpired(u) ? 'playback token expired' : 'the licence window ended'), afterLicence: licenceEnded(u) };
         return null;
       }
@@ -1362,9 +1365,14 @@
       // reauthorize does nothing meanwhile: start() is the play under
       // way (starting). A refused token sends the session nothing more
       // (tokenRefused), as below; the session that takes over replaces
-      // it.
+      // it. Nor does a token the licence window ended: should that play
+      // get no answer, the page's error heartbeat, refused 403
+      // licence_window_ended as well, would tell the viewer the licence
+      // has ended, which only that play could have said (the window may
+      // have been extended since); the page tells the network's failure
+      // instead, as for a token refused as expired, and may play again.
       log('heartbeat ' + event + ': ' + errText(r), true);
-      if (tokenExpired(r)) tokenRefused = true;
+      tokenRefused = true;
       startRefused = { why: 'heartbeat ' + event + ': ' + (tokenExpired(r) ? 'playback token expired' : 'the licence window ended'), afterLicence: licenceEnded(r) };
       return;
     }
