@@ -253,6 +253,7 @@ func TestBrowserPlayerSession(t *testing.T) {
 				t.Run(row, func(t *testing.T) { g.testHideRefusedSwap(t, faults, row == "stop refused") })
 			}
 		})
+		t.Run("back-forward cache while it is authorized again, its play failing once shown back", func(t *testing.T) { g.testHideSwapAborted(t) })
 		t.Run("authorized again during a stall", func(t *testing.T) { g.testReauthDuringStall(t, startStallControl(t, g.run), 1) })
 		t.Run("authorized again twice during a stall", func(t *testing.T) { g.testReauthDuringStall(t, startStallControl(t, g.run), 2) })
 		t.Run("token refused during a stall", func(t *testing.T) { g.testRefusedDuringStall(t, startStallControl(t, g.run)) })
@@ -3231,6 +3232,55 @@ func (h *harness) testHideRefusedSwap(t *testing.T, faults string, stopRefused b
 	}
 	if slices.Contains(h.activeSessions(t, account), id) {
 		t.Errorf("session %s is still live", id)
+	}
+}
+
+// testHideSwapAborted: the page plays (paused) until it authorizes again
+// ahead of its token's expiry (swapSession), and that play is held in the
+// browser; there the page goes into the back/forward cache, which stops
+// its session and gives it back as the page is left (the play names it,
+// and may have admitted a session that replaces it), and is shown back
+// from it, stopped. Only then does the play fail, as a lost network fails
+// it (a page frozen in the cache hears so once it runs again). Nothing is
+// in flight any more, and the session the play would have replaced has
+// ended: the page stays as it was shown back, stopped, without an error,
+// as when that play is refused (testHideRefusedSwap), and plays a new
+// session when the viewer presses Play.
+func (h *harness) testHideSwapAborted(t *testing.T) {
+	page := h.sessionPage(t, nil)
+	var out struct {
+		Playing      bool       `json:"playing"`
+		Before       pageState  `json:"before"`
+		Held         bool       `json:"held"`
+		AtHide       pageState  `json:"atHide"`
+		Restored     pageState  `json:"restored"`
+		After        pageState  `json:"after"`
+		PlayEnabled  bool       `json:"playEnabled"`
+		PlayingAgain bool       `json:"playingAgain"`
+		Again        *pageState `json:"again"`
+	}
+	h.drive(t, map[string]any{"kind": "hideSwapAborted", "url": page, "timeoutMS": 30000, "quietMS": 1500}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id := out.Before.SessionID
+	if !out.Held {
+		t.Fatalf("the page, playing %s, did not authorize it again while it played (the page %s on %s)\npage log:\n%s",
+			id, out.AtHide.Phase, out.AtHide.SessionID, strings.Join(out.AtHide.Log, "\n"))
+	}
+	if r := out.Restored; r.Phase != "stopped" {
+		t.Fatalf("shown back from the back/forward cache while it authorized %s again, the page is %s (%s), want stopped\npage log:\n%s",
+			id, r.Phase, r.Error, strings.Join(r.Log, "\n"))
+	}
+	if a := out.After; a.Phase != "stopped" || a.Error != "" || !out.PlayEnabled {
+		t.Errorf("shown back from the back/forward cache, stopped, and its play authorizing %s again failed after that, the page is %s (%q), Play enabled %v: want it stopped as it was shown back, with no error\npage log:\n%s",
+			id, a.Phase, a.Error, out.PlayEnabled, strings.Join(a.Log, "\n"))
+	}
+	if live := h.activeSessions(t, demo.AccountKids); slices.Contains(live, id) {
+		t.Errorf("session %s, which the page left, is still live: %v", id, live)
+	}
+	if a := out.Again; !out.PlayingAgain || a == nil || a.Phase != "playing" {
+		t.Errorf("Play after the restore: playing a new session: %v (%+v)", out.PlayingAgain, a)
 	}
 }
 

@@ -1282,6 +1282,49 @@ async function hideRefusedSwapScenario() {
   return out;
 }
 
+// hideSwapAbortedScenario: the page plays (paused) on a runner whose
+// playback tokens expire within seconds, and the play that authorizes it
+// again ahead of the expiry (the first that names the session it
+// replaces) is held in the browser. There the page goes into the
+// back/forward cache and is shown back from it (pageTransition), and only
+// then does that play fail, as a lost network fails it: a page frozen in
+// the cache hears of a request cut off as it went only once it runs
+// again. The scenario reports the page as shown back (restored), sc.quietMS
+// after the play failed (after), whether Play is enabled then, and the
+// page once the viewer pressed it and it plays a new session (again).
+async function hideSwapAbortedScenario() {
+  const { page } = await open(browser0, sc.url);
+  let hold;
+  const held = new Promise((resolve) => { hold = resolve; });
+  let taken = false;
+  await page.route('**/v1/play', (route) => {
+    const req = route.request();
+    if (taken || req.method() !== 'POST' || !(req.postData() || '').includes('replaces_session_id')) return route.continue();
+    taken = true;
+    hold(route);
+  });
+  const p = await until(page, (s) => s.currentTime >= 1, sc.timeoutMS);
+  const out = { playing: p.ok, before: p.state };
+  if (!p.ok) return out;
+  await page.evaluate(() => document.getElementById('video').pause());
+  const route = await Promise.race([held, sleep(sc.timeoutMS)]);
+  out.atHide = await snapshot(page);
+  out.held = !!route && out.atHide.sessionID === p.state.sessionID && out.atHide.phase === 'playing';
+  if (!out.held) return out;
+  await pageTransition(page, 'pagehide');
+  await pageTransition(page, 'pageshow');
+  out.restored = await snapshot(page);
+  await route.abort('internetdisconnected');
+  await sleep(sc.quietMS);
+  out.after = await snapshot(page);
+  out.playEnabled = await page.evaluate(() => !document.getElementById('play').disabled);
+  await page.click('#play');
+  const again = await until(page, (s) => s.sessionID && s.sessionID !== p.state.sessionID && s.phase === 'playing', sc.timeoutMS);
+  out.playingAgain = again.ok;
+  out.again = again.state;
+  return out;
+}
+
 // leaveDuringLastStopScenario: as leaveRefusedSwapScenario, the server
 // refuses the page's playback token while the page's clock holds it good;
 // the re-authorization's play is admitted (201, replacing the session)
@@ -1410,6 +1453,7 @@ async function play(browser, scenario) {
       case 'leaveRefusedSwap': return await leaveRefusedSwapScenario();
       case 'leaveReauthHeld': return await leaveReauthHeldScenario();
       case 'hideRefusedSwap': return await hideRefusedSwapScenario();
+      case 'hideSwapAborted': return await hideSwapAbortedScenario();
       case 'leaveDuringLastStop': return await leaveDuringLastStopScenario();
       case 'stallRefusedEnd': return await stallRefusedEndScenario();
       case 'stallWake': return await stallWakeScenario();

@@ -1564,6 +1564,13 @@
     try {
       await done;
     } catch (err) {
+      // Left or stopped meanwhile, as swapSession tells an answered
+      // play: a play cut off as the page went into the back/forward
+      // cache fails, heard of once the page is shown back. The pagehide
+      // stopped the session and gave it back (or Stop, queued behind
+      // this, ends it), and nothing is in flight: the page stays as it
+      // was shown back, stopped, not failed.
+      if (state.phase !== 'playing' && state.phase !== 'loading') return;
       await teardown();
       fail('authorizing again: ' + (err && err.message || err));
       await giveBack();
