@@ -185,6 +185,9 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Run("heartbeat refused as expired while authorizing, authorizing again unanswered", func(t *testing.T) {
 		h.testAuthorizingAgainLost(t, startStallControl(t, h.run), expired)
 	})
+	t.Run("heartbeat refused as the licence window's end while playing, authorizing again unanswered", func(t *testing.T) {
+		h.testLicenceReauthLost(t)
+	})
 	t.Run("heartbeat refused as the licence window's end while authorizing, authorizing again unanswered", func(t *testing.T) {
 		h.testAuthorizingAgainLost(t, startStallControl(t, h.run),
 			beatFault{Status: http.StatusForbidden, Code: string(playback.CodeForbidden), Reason: playback.ReasonLicenceEnded})
@@ -1564,6 +1567,52 @@ func (h *harness) testAuthorizingAgainLost(t *testing.T, release string, refusal
 		time.Sleep(100 * time.Millisecond)
 	}
 	if !released() {
+		t.Errorf("the page did not give back session %s once the play authorizing it again got no answer: requests %v\npage log:\n%s",
+			id, h.run.sessionRequests(id), strings.Join(out.Settled.Log, "\n"))
+	}
+	if live := h.activeSessions(t, demo.AccountKids); len(live) != 0 {
+		t.Errorf("the account holds sessions %v once the page failed to authorize %s again, want none", live, id)
+	}
+}
+
+// testLicenceReauthLost: once the page plays, its progress heartbeat is
+// answered 403 licence_window_ended, and so is every heartbeat of that
+// session after it but a stop (as the server answers them once the window
+// has ended); the play that authorizes it again (swapSession) gets no
+// answer (drive.cjs fails it in the browser, as a lost network does). As
+// before the page loads (testAuthorizingAgainLost), the page ends in
+// error, saying it could not authorize again, with no licence notice
+// (whether the window was extended since is what that play would have
+// said), and gives its session back.
+func (h *harness) testLicenceReauthLost(t *testing.T) {
+	page := h.sessionPage(t, nil)
+	refusal := beatFault{Event: "progress", Status: http.StatusForbidden, Code: string(playback.CodeForbidden),
+		Reason: playback.ReasonLicenceEnded, Count: 1}
+	later := refusal
+	later.Event, later.Count = "", 100
+	refusal.then = &later
+	h.run.faults.arm(refusal)
+	t.Cleanup(h.run.faults.disarm)
+	var out struct {
+		Playing bool      `json:"playing"`
+		Before  pageState `json:"before"`
+		Settled pageState `json:"settled"`
+	}
+	h.drive(t, map[string]any{"kind": "reauthLost", "url": page, "timeoutMS": 30000}, &out)
+	if !out.Playing {
+		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
+	}
+	id := out.Before.SessionID
+	if !h.run.faults.answered(id, "progress", http.StatusForbidden) {
+		t.Fatalf("no progress heartbeat of %s was answered 403: heartbeats %v", id, h.run.faults.beats(id))
+	}
+	if s := out.Settled; s.Phase != "error" || !strings.Contains(s.Error, "authorizing again") || s.EndNotice != "" {
+		t.Errorf("after its progress heartbeat was answered 403 licence_window_ended and the play authorizing it again got no answer, the page is %s (%q), telling the viewer %q: want it in error, saying it could not authorize again, and no notice\nheartbeats %v\npage log:\n%s",
+			s.Phase, s.Error, s.EndNotice, h.run.faults.beats(id), strings.Join(s.Log, "\n"))
+	}
+	if !slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
+		return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id && r.Status == http.StatusOK
+	}) {
 		t.Errorf("the page did not give back session %s once the play authorizing it again got no answer: requests %v\npage log:\n%s",
 			id, h.run.sessionRequests(id), strings.Join(out.Settled.Log, "\n"))
 	}

@@ -657,6 +657,28 @@ async function loadingRefusedScenario() {
   return out;
 }
 
+// reauthLostScenario: once the page plays, the Go test's fault (armed
+// beforehand) refuses a heartbeat with an answer that has it authorize
+// again, and that play (it names the session it replaces) gets no
+// answer: the browser fails it as a lost network does. It records the
+// page once it has ended or failed (settled), and keeps it open until it
+// says it gave its session back (bounded), as one closed first gives
+// nothing back.
+async function reauthLostScenario() {
+  const { page } = await open(browser0, sc.url);
+  await page.route('**/v1/play', (route) => {
+    const req = route.request();
+    if (req.method() === 'POST' && (req.postData() || '').includes('replaces_session_id')) return route.abort('internetdisconnected');
+    return route.continue();
+  });
+  const p = await until(page, (s) => s.startupMS !== null, sc.timeoutMS);
+  const out = { playing: p.ok, before: p.state };
+  if (!p.ok) return out;
+  out.settled = (await until(page, (s) => s.phase === 'ended' || s.phase === 'error', sc.timeoutMS)).state;
+  await until(page, (s) => s.log.some((l) => l.includes('released session ' + p.state.sessionID)), 5000);
+  return out;
+}
+
 // replayDuringErrorScenario: the page's start heartbeat is refused while
 // it loads (the Go test armed the fault and holds back the stream's
 // segments, and holds the error heartbeat that follows): once the page is
@@ -1441,6 +1463,7 @@ async function play(browser, scenario) {
       case 'stopExpired': return await stopExpiredScenario();
       case 'beatExpired': return await beatExpiredScenario();
       case 'loadingRefused': return await loadingRefusedScenario();
+      case 'reauthLost': return await reauthLostScenario();
       case 'loadingRetried': return await loadingRetriedScenario();
       case 'replayDuringError': return await replayDuringErrorScenario();
       case 'reauthRefusedBeat': return await reauthRefusedBeatScenario();
