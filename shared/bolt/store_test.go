@@ -70,3 +70,17 @@ func TestImportClaimRace(t *testing.T) {
 	t.Cleanup(func() { _ = s.Close() })
 	importtest.ClaimRace(t, s)
 }
+
+// TestImportSwaps: an import moving customers around a cycle of its accounts writes the cycle in one change set, or refuses one larger than a set (importtest.Swaps).
+func TestImportSwaps(t *testing.T) {
+	s := open(t)
+	t.Cleanup(func() { _ = s.Close() })
+	importtest.Swaps(t, s)
+}
+
+// TestImportSwapRace: an operator linking a customer an import swaps, before, as or after the swap is written (importtest.SwapRace).
+func TestImportSwapRace(t *testing.T) {
+	s := open(t)
+	t.Cleanup(func() { _ = s.Close() })
+	importtest.SwapRace(t, s)
+}

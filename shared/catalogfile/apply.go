@@ -515,18 +515,18 @@ func claimAndWrite(ctx context.Context, s Store, claims []claimed, actor string,
 			// move their customers around a cycle (acct_a takes
 			// acct_b's, acct_b acct_a's), which no order of single
 			// writes frees; each cycle is written as one.
-			cycled, sets, err := writeCycles(ctx, s, wait, last, actor, now)
+			cycled, sets, err := writeCycles(ctx, s, wait, last, refused, actor, now)
 			written += sets
 			if err != nil {
 				return written, err
 			}
+			wait = slices.DeleteFunc(wait, func(c claimed) bool { return cycled[c.ID] || refused[c.ID] != nil })
 			if len(cycled) == 0 {
 				for _, c := range wait {
 					refused[c.ID] = last[c.ID]
 				}
 				break
 			}
-			wait = slices.DeleteFunc(wait, func(c claimed) bool { return cycled[c.ID] })
 		}
 		claims = wait
 	}
@@ -540,10 +540,13 @@ func claimAndWrite(ctx context.Context, s Store, claims []claimed, actor string,
 // customer is claimed pending for its taker before the write, from the
 // link its holder in the cycle has (SwapCustomerLink: a link moved since
 // is another writer's, and the cycle is left to be refused), as claimFor
-// claims one. A cycle it cannot claim, or larger than a change set, is
-// left out (refused by the caller, as before). It returns the accounts
-// it wrote and in how many change sets.
-func writeCycles(ctx context.Context, s Store, wait []claimed, last map[string]*playback.Error, actor string, now func() time.Time) (written map[string]bool, sets int, err error) {
+// claims one. A cycle it cannot claim is left out (refused by the caller,
+// as before). One larger than a change set of s is refused, each of its
+// accounts in refused, ReasonCustomerSwapTooLarge: written in several
+// sets, one set would leave an account naming the customer another
+// still names until the next. It returns the accounts it wrote and in how
+// many change sets.
+func writeCycles(ctx context.Context, s Store, wait []claimed, last, refused map[string]*playback.Error, actor string, now func() time.Time) (written map[string]bool, sets int, err error) {
 	byID := make(map[string]claimed, len(wait))
 	for _, c := range wait {
 		byID[c.ID] = c
@@ -574,6 +577,9 @@ func writeCycles(ctx context.Context, s Store, wait []claimed, last map[string]*
 			}
 		}
 		if len(cycle) > maxChanges || size > maxBytes {
+			for _, c := range cycle {
+				refused[c.ID] = swapTooLarge(c, len(cycle), size, maxChanges, maxBytes)
+			}
 			continue
 		}
 		err := claimCycle(ctx, s, cycle, actor, now)
@@ -589,6 +595,20 @@ func writeCycles(ctx context.Context, s Store, wait []claimed, last map[string]*
 		sets++
 	}
 	return written, sets, nil
+}
+
+// ReasonCustomerSwapTooLarge is the reason an account of a file moving
+// customers around a cycle of its accounts is refused when the cycle is
+// larger than the store writes in one change set
+// (playback.ChangeSetLimits), as which it must be written.
+const ReasonCustomerSwapTooLarge = "customer_swap_too_large"
+
+func swapTooLarge(c claimed, n, size, maxChanges, maxBytes int) *playback.Error {
+	return playback.Errorf(playback.CodeInvalid, ReasonCustomerSwapTooLarge,
+		"account %q takes customer %q in a cycle of %d accounts of the file moving customers between them (%d bytes), "+
+			"which is written in one change set, and this store takes at most %d changes (%d bytes) in one: "+
+			"move the customers in smaller cycles, one import each (say, first give one of the accounts no customer_id)",
+		c.ID, c.customer, n, size, maxChanges, maxBytes)
 }
 
 func cycleIDs(cycle []claimed) []string {

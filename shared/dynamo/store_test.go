@@ -323,3 +323,13 @@ func TestDeferredNilClientNamesTheConstructor(t *testing.T) {
 func TestImportClaimRace(t *testing.T) {
 	importtest.ClaimRace(t, newStore(t))
 }
+
+// TestImportSwaps: an import moving customers around a cycle of its accounts writes the cycle in one change set, or refuses one larger than a set (importtest.Swaps).
+func TestImportSwaps(t *testing.T) {
+	importtest.Swaps(t, newStore(t))
+}
+
+// TestImportSwapRace: an operator linking a customer an import swaps, before, as or after the swap is written (importtest.SwapRace).
+func TestImportSwapRace(t *testing.T) {
+	importtest.SwapRace(t, newStore(t))
+}

@@ -1,0 +1,290 @@
+package importtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/playplane/playplane/shared/catalogfile"
+	"github.com/playplane/playplane/shared/playback"
+)
+
+// swapFile is a catalogue file of plan and the accounts ids[i] naming
+// customers[i] ("" none).
+func swapFile(t *testing.T, plan string, ids, customers []string) catalogfile.File {
+	t.Helper()
+	accts := make([]string, len(ids))
+	for i, id := range ids {
+		accts[i] = fmt.Sprintf(`{"id": %q, "plan_id": %q, "territory": "DE", "status": "active", "customer_id": %q}`, id, plan, customers[i])
+	}
+	f, err := catalogfile.Parse("c.json", fmt.Appendf(nil, `{
+  "plans": [{"id": %q, "name": "Basic", "max_streams": 1, "max_devices": 2, "max_quality": "SD"}],
+  "accounts": [%s]
+}`, plan, strings.Join(accts, ",\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// importSwap imports ids naming before, then plans (Diff) the file of
+// ids naming after, which it returns.
+func importSwap(t *testing.T, s catalogfile.Store, plan string, ids, before, after []string) catalogfile.Plan {
+	t.Helper()
+	ctx := context.Background()
+	p, err := catalogfile.Diff(ctx, s, swapFile(t, plan, ids, before))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := catalogfile.Apply(ctx, s, p, "cli:test", time.Now); err != nil {
+		t.Fatalf("importing the accounts before the swap: %v", err)
+	}
+	p, err = catalogfile.Diff(ctx, s, swapFile(t, plan, ids, after))
+	if err != nil {
+		t.Fatalf("Diff of the swap = %v; want a plan", err)
+	}
+	return p
+}
+
+// rotate is customers moved one account on: ids[i] takes ids[i+1]'s.
+func rotate(customers []string) []string {
+	return append(append([]string(nil), customers[1:]...), customers[0])
+}
+
+// newIDs is n new ids of prefix.
+func newIDs(prefix string, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = playback.NewID(prefix)
+	}
+	return ids
+}
+
+// getAccount reads account id as stored, with its version.
+func getAccount(ctx context.Context, s catalogfile.Store, id string) (playback.Account, string, error) {
+	var a playback.Account
+	r, err := s.GetRecord(ctx, playback.KindAccount, id)
+	if err == nil {
+		err = json.Unmarshal(r.Doc, &a)
+	}
+	return a, r.Version, err
+}
+
+// oneNames fails t unless each customers[i] is named by accounts[i]
+// alone among accounts and others, and resolves to it.
+func oneNames(t *testing.T, s catalogfile.Store, what string, accounts, customers, others []string) {
+	t.Helper()
+	ctx := context.Background()
+	all := append(append([]string(nil), accounts...), others...)
+	names := map[string][]string{}
+	for _, id := range all {
+		a, _, err := getAccount(ctx, s, id)
+		if playback.IsCode(err, playback.CodeNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: GetAccount(%s) = %v", what, id, err)
+		}
+		if a.CustomerID != "" {
+			names[a.CustomerID] = append(names[a.CustomerID], id)
+		}
+	}
+	for i, cus := range customers {
+		owner, err := s.AccountIDByCustomer(ctx, cus)
+		if got := names[cus]; len(got) != 1 || got[0] != accounts[i] || err != nil || owner != accounts[i] {
+			t.Fatalf("%s: %s is named by %v and resolves to %q (%v); want named by %s alone, resolving to it",
+				what, cus, got, owner, err, accounts[i])
+		}
+	}
+}
+
+// Swaps: a file moving customers around a cycle of its own accounts
+// (two swapping, three rotating) is written as one change set, each
+// customer claimed for its taker first, so that after it each account
+// names the customer the file gives it, linked to it. A cycle longer than
+// the store takes in one change set (playback.ChangeSetLimits; DynamoDB's
+// keeps a transaction within its 100 items, and a 60-account cycle is
+// beyond it) cannot be written in one, and no order of smaller writes
+// keeps one account on each customer: it is
+// refused, each account at its line, reason
+// catalogfile.ReasonCustomerSwapTooLarge, writing nothing and leaving the
+// customers as they were. Every store playplane import writes to passes it.
+func Swaps(t *testing.T, ps playback.Store) {
+	store, ok := ps.(catalogfile.Store)
+	if !ok {
+		t.Fatalf("%T is not a store playplane import writes to", ps)
+	}
+	maxChanges, _ := playback.ChangeSetLimits(store)
+	for _, tc := range []struct {
+		name string
+		n    int // accounts on the cycle
+		// fresh: one more account, beside the cycle, takes a new customer
+		fresh bool
+	}{
+		{name: "two accounts swap", n: 2},
+		{name: "three accounts rotate", n: 3},
+		{name: "two accounts swap, a third takes a new one", n: 2, fresh: true},
+		{name: "sixty accounts rotate", n: 60},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			plan := playback.NewID("plan")
+			ids, before := newIDs("acct", tc.n), newIDs("cus", tc.n)
+			after := rotate(before)
+			if tc.fresh {
+				ids, before, after = append(ids, playback.NewID("acct")), append(before, playback.NewID("cus")), append(after, playback.NewID("cus"))
+			}
+			p := importSwap(t, store, plan, ids, before, after)
+			_, applyErr := catalogfile.Apply(ctx, store, p, "cli:test", time.Now)
+			if tc.n <= maxChanges {
+				if applyErr != nil {
+					t.Fatalf("Apply = %v; want the swap written", applyErr)
+				}
+				oneNames(t, store, "after the swap", ids, after, nil)
+				return
+			}
+			var inv *catalogfile.Invalid
+			if !errors.As(applyErr, &inv) || len(inv.Problems) != tc.n {
+				t.Fatalf("Apply of a %d-account cycle on a store taking %d changes a set = %v; want %[1]d problems, %[4]s",
+					tc.n, maxChanges, applyErr, catalogfile.ReasonCustomerSwapTooLarge)
+			}
+			for i, pr := range inv.Problems {
+				if want := fmt.Sprintf("/accounts/%d/customer_id", i); pr.Pointer != want || !strings.Contains(pr.Message, catalogfile.ReasonCustomerSwapTooLarge) {
+					t.Fatalf("problem %d = %+v; want at %s, %s", i, pr, want, catalogfile.ReasonCustomerSwapTooLarge)
+				}
+			}
+			oneNames(t, store, "after the refused swap", ids, before, nil)
+			for i, cus := range before {
+				if l, err := store.CustomerLink(ctx, cus); err != nil || l != (playback.CustomerLink{AccountID: ids[i]}) {
+					t.Fatalf("%s's link after the refused swap = %+v, %v; want plain, to %s", cus, l, err, ids[i])
+				}
+			}
+		})
+	}
+}
+
+// aroundSwap runs before once as the import sends the change set writing
+// the accounts of its cycle (more than one account), then fail instead of
+// the write if set, or the write and then after.
+type aroundSwap struct {
+	catalogfile.Store
+
+	mu                  sync.Mutex
+	before, after, fail func() error
+}
+
+func (s *aroundSwap) ApplyChanges(ctx context.Context, cs playback.ChangeSet) (playback.AuditRecord, error) {
+	accounts := 0
+	for _, c := range cs.Changes {
+		if c.Kind == playback.KindAccount {
+			accounts++
+		}
+	}
+	s.mu.Lock()
+	var before, after, fail func() error
+	if accounts > 1 && cs.Changes[0].IfMatch != "" {
+		before, after, fail = s.before, s.after, s.fail
+		s.before, s.after, s.fail = nil, nil, nil
+	}
+	s.mu.Unlock()
+	if before != nil {
+		if err := before(); err != nil {
+			return playback.AuditRecord{}, err
+		}
+	}
+	if fail != nil {
+		return playback.AuditRecord{}, fail()
+	}
+	ar, err := s.Store.ApplyChanges(ctx, cs)
+	if err == nil && after != nil {
+		err = after()
+	}
+	return ar, err
+}
+
+// SwapRace: an operator links, the admin API's way, a customer that an
+// import swapping two accounts' customers moves, to a third account:
+// after the import's Diff, once the holder gave it up (the operator
+// wins: the swap is refused, each account of it at its line,
+// customer_linked_elsewhere, and nothing of it is written), as the
+// import sends the swap's write, or once it is written before its links
+// are plain (the import wins: the operator is refused). Whoever wins, one
+// account names each customer, the one it resolves to, and the winner's
+// write is whole. Every store playplane import writes to passes it.
+func SwapRace(t *testing.T, ps playback.Store) {
+	store, ok := ps.(catalogfile.Store)
+	if !ok {
+		t.Fatalf("%T is not a store playplane import writes to", ps)
+	}
+	for _, tc := range []struct {
+		name string
+		when string // "diff", "write" or "written"
+	}{
+		{name: "operator takes it after the diff", when: "diff"},
+		{name: "operator links as the import writes the swap", when: "write"},
+		{name: "operator links once the swap is written", when: "written"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			plan, ops := playback.NewID("plan"), playback.NewID("acct")
+			ids, before := newIDs("acct", 2), newIDs("cus", 2)
+			after := rotate(before)
+			p := importSwap(t, store, plan, ids, before, after)
+			s := &aroundSwap{Store: store}
+			var opErr error
+			// cus_a (before[0]) moves from ids[0] to ids[1].
+			link := func() error { opErr = operatorLinks(ctx, store, ops, plan, before[0]); return nil }
+			switch tc.when {
+			case "diff":
+				// The holder gives the customer up, then the operator links it.
+				a, version, err := getAccount(ctx, store, ids[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				a.CustomerID = ""
+				c, err := playback.NewChange(playback.KindAccount, a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.IfMatch = version
+				if _, err := store.ApplyChanges(ctx, playback.ChangeSet{Actor: "ops-alice", At: time.Now(), Changes: []playback.Change{c}}); err != nil {
+					t.Fatal(err)
+				}
+				if link(); opErr != nil {
+					t.Fatalf("the operator's link of %s, freed, before the import: %v", before[0], opErr)
+				}
+			case "write":
+				s.before = link
+			case "written":
+				s.after = link
+			}
+			_, applyErr := catalogfile.Apply(ctx, s, p, "cli:test", time.Now)
+			if tc.when == "diff" {
+				var inv *catalogfile.Invalid
+				if !errors.As(applyErr, &inv) || len(inv.Problems) != 2 {
+					t.Fatalf("Apply = %v; want both accounts of the swap refused", applyErr)
+				}
+				for i, pr := range inv.Problems {
+					if want := fmt.Sprintf("/accounts/%d/customer_id", i); pr.Pointer != want || !strings.Contains(pr.Message, playback.ReasonCustomerLinkedElsewhere) {
+						t.Fatalf("problem %d = %+v; want at %s, %s", i, pr, want, playback.ReasonCustomerLinkedElsewhere)
+					}
+				}
+				// The operator's link stands; the swap wrote nothing.
+				oneNames(t, store, "the operator first", []string{ops, ids[1]}, []string{before[0], before[1]}, ids[:1])
+				return
+			}
+			if e, ok := errors.AsType[*playback.Error](opErr); !ok || e.Reason != playback.ReasonCustomerLinkedElsewhere || applyErr != nil {
+				t.Fatalf("the operator's link = %v, Apply = %v; want the operator refused %s and the swap written",
+					opErr, applyErr, playback.ReasonCustomerLinkedElsewhere)
+			}
+			oneNames(t, store, "the import first", ids, after, []string{ops})
+		})
+	}
+}
