@@ -324,22 +324,26 @@ func (s *Store) SwapCustomerLink(ctx context.Context, customerID string, from, t
 
 // A customer's link is stored as its account's id, a pending one
 // followed by a NUL (which no id holds) and its Before, and, when it has
-// one, another NUL and its Claimed in decimal (a version holds no NUL).
+// one, another NUL and its Claimed in decimal (a version holds no NUL),
+// and, when it has one, another NUL and its From.
 func linkValue(l playback.CustomerLink) []byte {
 	switch {
 	case !l.Pending:
 		return []byte(l.AccountID)
-	case l.Claimed == 0:
+	case l.Claimed == 0 && l.From == "":
 		return []byte(l.AccountID + "\x00" + l.Before)
+	case l.From == "":
+		return []byte(l.AccountID + "\x00" + l.Before + "\x00" + strconv.FormatInt(l.Claimed, 10))
 	}
-	return []byte(l.AccountID + "\x00" + l.Before + "\x00" + strconv.FormatInt(l.Claimed, 10))
+	return []byte(l.AccountID + "\x00" + l.Before + "\x00" + strconv.FormatInt(l.Claimed, 10) + "\x00" + l.From)
 }
 
 func parseLink(v []byte) playback.CustomerLink {
 	id, rest, pending := strings.Cut(string(v), "\x00")
-	before, claimed, _ := strings.Cut(rest, "\x00")
+	before, rest, _ := strings.Cut(rest, "\x00")
+	claimed, from, _ := strings.Cut(rest, "\x00")
 	at, _ := strconv.ParseInt(claimed, 10, 64)
-	return playback.CustomerLink{AccountID: id, Pending: pending, Before: before, Claimed: at}
+	return playback.CustomerLink{AccountID: id, Pending: pending, Before: before, Claimed: at, From: from}
 }
 
 func (s *Store) AccountIDByCustomer(ctx context.Context, customerID string) (id string, err error) {

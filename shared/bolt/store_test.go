@@ -84,3 +84,10 @@ func TestImportSwapRace(t *testing.T) {
 	t.Cleanup(func() { _ = s.Close() })
 	importtest.SwapRace(t, s)
 }
+
+// TestImportSwapFails: the claims of a swap whose write fails are given back or keep holding the customers (importtest.SwapFails).
+func TestImportSwapFails(t *testing.T) {
+	s := open(t)
+	t.Cleanup(func() { _ = s.Close() })
+	importtest.SwapFails(t, s)
+}

@@ -644,10 +644,20 @@ func claimCycle(ctx context.Context, s Store, cycle []claimed, actor string, now
 		}
 		for i, c := range cycle {
 			prev, err := s.CustomerLink(ctx, c.customer)
-			if err == nil && (!inCycle[prev.AccountID] || prev.AccountID == c.ID) {
-				err = playback.LinkedElsewhere(c.customer, c.ID, prev.AccountID)
+			// The account of the cycle that names the customer: prev's,
+			// or, where prev is c's own claim left by an import of this
+			// cycle that died before its write, the one it takes it from.
+			holder := prev.AccountID
+			if prev.Pending && prev.AccountID == c.ID && prev.From != "" {
+				holder = prev.From
 			}
+			if err == nil && (!inCycle[holder] || holder == c.ID) {
+				err = playback.LinkedElsewhere(c.customer, c.ID, holder)
+			}
+			// From: should the write never land, the holder, which still
+			// names the customer, keeps it once the claim is stale.
 			claims[i], prevs[i] = playback.PendingClaim(c.ID, c.IfMatch, at), prev
+			claims[i].From = holder
 			if err == nil {
 				var swapped bool
 				if swapped, err = s.SwapCustomerLink(ctx, c.customer, prev, claims[i]); err == nil && !swapped {

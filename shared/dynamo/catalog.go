@@ -42,10 +42,12 @@ func (s *Store) UpdateAccount(ctx context.Context, id string, fn func(*playback.
 
 // attrLinkBefore marks a customer's link pending: ">" and its Before
 // (never empty), absent from a plain link. attrLinkClaimed is a pending
-// link's Claimed, absent when it has none.
+// link's Claimed, absent when it has none; attrLinkFrom a pending link's
+// From, absent when it has none.
 const (
 	attrLinkBefore  = "link_before"
 	attrLinkClaimed = "link_claimed"
+	attrLinkFrom    = "link_from"
 )
 
 func customerKey(id string) item { return keyOf("CUS#"+id, "CUSTOMER") }
@@ -102,6 +104,7 @@ func (s *Store) CustomerLink(ctx context.Context, customerID string) (playback.C
 			l.Before = strings.TrimPrefix(v.Value, ">")
 		}
 		l.Claimed, _ = numAttr(it, attrLinkClaimed)
+		l.From = strAttr(it, attrLinkFrom)
 	}
 	return l, nil
 }
@@ -127,6 +130,12 @@ func (s *Store) SwapCustomerLink(ctx context.Context, customerID string, from, t
 				cond += " AND attribute_not_exists(#claimed)"
 			} else {
 				cond, values[":claimed"] = cond+" AND #claimed = :claimed", num(from.Claimed)
+			}
+			names["#from"] = attrLinkFrom
+			if from.From == "" {
+				cond += " AND attribute_not_exists(#from)"
+			} else {
+				cond, values[":from"] = cond+" AND #from = :from", str(from.From)
 			}
 		}
 	}
@@ -154,6 +163,9 @@ func linkItem(customerID string, l playback.CustomerLink) item {
 		it[attrLinkBefore] = str(">" + l.Before)
 		if l.Claimed != 0 {
 			it[attrLinkClaimed] = num(l.Claimed)
+		}
+		if l.From != "" {
+			it[attrLinkFrom] = str(l.From)
 		}
 	}
 	return it

@@ -2,6 +2,7 @@ package firestore
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/playplane/playplane/shared/playback"
@@ -169,11 +170,24 @@ func (s *Store) SwapCustomerLink(ctx context.Context, customerID string, from, t
 // absent; fieldLinkClaimed is a pending link's Claimed, else 0 or absent,
 // and fieldLinkClaimedFor the claim it is the age of (claimedFor).
 func linkFields(l playback.CustomerLink) map[string]any {
-	f := map[string]any{fieldAccountID: l.AccountID, fieldLinkBefore: "", fieldLinkClaimed: int64(0), fieldLinkClaimedFor: ""}
+	f := map[string]any{fieldAccountID: l.AccountID, fieldLinkBefore: "", fieldLinkClaimed: int64(0), fieldLinkClaimedFor: "", fieldLinkFrom: ""}
 	if l.Pending {
 		f[fieldLinkBefore], f[fieldLinkClaimed], f[fieldLinkClaimedFor] = ">"+l.Before, l.Claimed, claimedFor(l.AccountID, ">"+l.Before)
+		if l.From != "" {
+			f[fieldLinkFrom] = fromOf(l) + l.From
+		}
 	}
 	return f
+}
+
+// fromOf is what fieldLinkFrom starts with before the From of claim l:
+// the claim, its age included. A writer of the release before From
+// leaves fieldLinkFrom as it was over a claim of this release, which
+// would read as that writer's own claim's From, holding the customer for
+// an account that gave it up; with the age, only the claim it was written
+// with reads it.
+func fromOf(l playback.CustomerLink) string {
+	return claimedFor(l.AccountID, ">"+l.Before) + "|" + strconv.FormatInt(l.Claimed, 10) + "|"
 }
 
 // claimedFor names the claim of account with link_before before, which
@@ -195,6 +209,10 @@ func linkOf(st stored) playback.CustomerLink {
 	}
 	if of, _ := st.data[fieldLinkClaimedFor].(string); l.Pending && of == claimedFor(l.AccountID, ">"+l.Before) {
 		l.Claimed, _ = st.data[fieldLinkClaimed].(int64)
+	}
+	from, _ := st.data[fieldLinkFrom].(string)
+	if rest, ok := strings.CutPrefix(from, fromOf(l)); l.Pending && ok {
+		l.From = rest
 	}
 	return l
 }

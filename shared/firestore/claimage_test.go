@@ -64,3 +64,36 @@ func TestClaimOfTheReleaseBeforeHasNoAge(t *testing.T) {
 			"%v; the link %+v (%v); want refused, the link %+v", cus, a.ID, v2.Version, playback.PendingClaimAge, err, got, readErr, want)
 	}
 }
+
+// TestClaimOfTheReleaseBeforeHasNoFrom: the release before From (a
+// cycle's claim naming the account it takes the customer from) writes
+// claims with their age but leaves link_from as it was: its claim over a
+// cycle's claim that died would read with that claim's From, holding the
+// customer for an account that may still name it though the claim is
+// another's, and no swap from the claim its writer knows would match.
+// Its claim has no From.
+func TestClaimOfTheReleaseBeforeHasNoFrom(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStore(t)
+	cus, giver, taker, other := playback.NewID("cus"), playback.NewID("acct"), playback.NewID("acct"), playback.NewID("acct")
+	t0 := time.Date(2026, 12, 7, 23, 0, 0, 0, time.UTC)
+	dead := playback.PendingClaim(taker, "v1", t0)
+	dead.From = giver
+	if ok, err := s.SwapCustomerLink(ctx, cus, playback.CustomerLink{}, dead); !ok || err != nil {
+		t.Fatalf("SwapCustomerLink(none → %+v) = %v, %v", dead, ok, err)
+	}
+	// The release before claims cus for other, with an age, and no From.
+	theirs := playback.PendingClaim(other, "v7", t0.Add(playback.PendingClaimAge))
+	st, err := s.read(ctx, s.col(colCustomers).Doc(cus))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.commit(ctx, s.replace(st, map[string]any{fieldAccountID: other, fieldLinkBefore: ">v7",
+		fieldLinkClaimed: theirs.Claimed, fieldLinkClaimedFor: claimedFor(other, ">v7")})); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.CustomerLink(ctx, cus); err != nil || got != theirs {
+		t.Fatalf("CustomerLink after the release before's claim over %+v = %+v, %v; want %+v", dead, got, err, theirs)
+	}
+}

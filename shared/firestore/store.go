@@ -95,7 +95,10 @@ const (
 	// fieldLinkClaimedFor is the claim a customer's link_claimed is the
 	// age of (claimedFor).
 	fieldLinkClaimedFor = "link_claimed_for"
-	fieldBy             = "by" // guard: nonce of the commit that created it
+	// fieldLinkFrom is a customer's pending link's From, after the claim
+	// it is of (fromOf).
+	fieldLinkFrom = "link_from"
+	fieldBy       = "by" // guard: nonce of the commit that created it
 )
 
 // Collection names.

@@ -628,3 +628,8 @@ func TestImportSwaps(t *testing.T) {
 func TestImportSwapRace(t *testing.T) {
 	importtest.SwapRace(t, newStore(t))
 }
+
+// TestImportSwapFails: the claims of a swap whose write fails are given back or keep holding the customers (importtest.SwapFails).
+func TestImportSwapFails(t *testing.T) {
+	importtest.SwapFails(t, newStore(t))
+}

@@ -295,6 +295,14 @@ type CustomerLink struct {
 	// be of the release before (its own claims have none) and which holds
 	// as it did.
 	Claimed int64
+	// From is, on a pending claim, the account that names the customer
+	// until the claim's write lands and frees it in the same write (an
+	// import's accounts moving customers around a cycle, written as one
+	// change set); "" when the customer was free. While From names the
+	// customer it holds it, whatever becomes of the claim: a writer that
+	// died before its write leaves the customer to the account that still
+	// names it, not free once the claim is Stale.
+	From string
 }
 
 // PendingClaimAge is how long a pending claim may hold its customer
@@ -403,11 +411,13 @@ const claimAttempts = 4
 // ClaimCustomer links customer to to.AccountID (as to: a Pending claim
 // before a write of the account naming the customer, a plain link after
 // one) under the rule that a customer bills one account: refused with
-// LinkedElsewhere while another account holds the link at now (holds),
+// LinkedElsewhere while another account holds the link at now (holderOf),
 // else written with one SwapCustomerLink over the link as read, so that
 // of concurrent claims one wins and the others read it and are refused.
 // A link the account has already is left as it is, unless to is a
-// pending claim. It returns the link it replaced, which a writer whose
+// pending claim or the link is a claim whose From may still name the
+// customer (an import's cycle that died before its write: the account
+// takes it once From frees it). It returns the link it replaced, which a writer whose
 // write failed swaps back.
 func ClaimCustomer(ctx context.Context, s CustomerLinks, customer string, to CustomerLink, now time.Time) (CustomerLink, error) {
 	for range claimAttempts {
@@ -418,16 +428,16 @@ func ClaimCustomer(ctx context.Context, s CustomerLinks, customer string, to Cus
 		if err != nil {
 			return cur, err
 		}
-		switch {
-		case cur == to || cur.AccountID == to.AccountID && !to.Pending:
+		if cur == to || cur.AccountID == to.AccountID && !to.Pending && cur.From == "" {
 			return cur, nil
-		case cur.AccountID != "" && cur.AccountID != to.AccountID:
-			held, err := holds(ctx, s, customer, cur, now)
+		}
+		if cur.AccountID != "" && (cur.AccountID != to.AccountID || cur.From != "") {
+			holder, err := holderOf(ctx, s, customer, cur, now)
 			if err != nil {
 				return cur, err
 			}
-			if held {
-				return cur, LinkedElsewhere(customer, to.AccountID, cur.AccountID)
+			if holder != "" && holder != to.AccountID {
+				return cur, LinkedElsewhere(customer, to.AccountID, holder)
 			}
 		}
 		swapped, err := s.SwapCustomerLink(ctx, customer, cur, to)
@@ -438,22 +448,49 @@ func ClaimCustomer(ctx context.Context, s CustomerLinks, customer string, to Cus
 	return CustomerLink{}, Errorf(CodeUnavailable, "customer_link_contended", "customer %q: its link moved under %d claims in a row", customer, claimAttempts)
 }
 
-// holds reports whether link keeps its customer from another account at
-// now: while its account names the customer, or while a write naming it
-// may be on its way (Pending, the record still at Before, the claim not
-// Stale). A link left by an account since renamed, cleared or deleted is
-// free to take.
-func holds(ctx context.Context, s CustomerLinks, customer string, link CustomerLink, now time.Time) (bool, error) {
+// holderOf is the account link keeps its customer for from another
+// account at now, "" when none: link.From while it names the customer
+// (its claim's write has not freed it), else link's account while it
+// names the customer, or while a write naming it may be on its way
+// (Pending, the record still at Before, the claim not Stale). A link left
+// by an account since renamed, cleared or deleted is free to take.
+func holderOf(ctx context.Context, s CustomerLinks, customer string, link CustomerLink, now time.Time) (string, error) {
+	if link.Pending && link.From != "" {
+		names, err := namesCustomer(ctx, s, link.From, customer)
+		if err != nil || names {
+			return link.From, err
+		}
+	}
 	rec, err := s.GetRecord(ctx, KindAccount, link.AccountID)
 	if IsCode(err, CodeNotFound) {
 		rec, err = Record{}, nil
 	}
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	if link.Pending && rec.Version == link.Before && !link.Stale(now) {
-		return true, nil
+		return link.AccountID, nil
 	}
+	names, err := recordNames(rec, link.AccountID, customer)
+	if err != nil || !names {
+		return "", err
+	}
+	return link.AccountID, nil
+}
+
+// namesCustomer reports whether account's record names customer.
+func namesCustomer(ctx context.Context, s CustomerLinks, account, customer string) (bool, error) {
+	rec, err := s.GetRecord(ctx, KindAccount, account)
+	if IsCode(err, CodeNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return recordNames(rec, account, customer)
+}
+
+func recordNames(rec Record, account, customer string) (bool, error) {
 	if rec.Doc == nil {
 		return false, nil
 	}
@@ -461,7 +498,7 @@ func holds(ctx context.Context, s CustomerLinks, customer string, link CustomerL
 		CustomerID string `json:"customer_id"`
 	}
 	if err := json.Unmarshal(rec.Doc, &a); err != nil {
-		return false, fmt.Errorf("stored account %q: %w", link.AccountID, err)
+		return false, fmt.Errorf("stored account %q: %w", account, err)
 	}
 	return a.CustomerID == customer, nil
 }

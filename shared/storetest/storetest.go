@@ -322,8 +322,9 @@ func testCustomerLinkRace(t *testing.T, s playback.Store) {
 // died before its write (an account never created, or never renamed)
 // keeps its customer from another account (playback.ClaimCustomer) until
 // it is playback.PendingClaimAge old, then no longer, but for one whose
-// account names the customer. A claim of no known age (written by the
-// release before) holds as it did.
+// account names the customer, or whose From (the account it takes the
+// customer from in the same write) names it still. A claim of no known
+// age (written by the release before) holds as it did.
 func testCustomerClaimAge(t *testing.T, s playback.Store) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 12, 7, 23, 0, 0, 0, time.UTC)
@@ -336,6 +337,11 @@ func testCustomerClaimAge(t *testing.T, s playback.Store) {
 		t.Fatal(err)
 	}
 	namedRec := must(s.GetRecord(ctx, playback.KindAccount, named.ID))(t)
+	giver := newAccount(t, s) // names the customer a claim that died takes from it
+	giver.CustomerID = playback.NewID("cus")
+	if err := s.PutAccount(ctx, giver); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name     string
 		claim    playback.CustomerLink
@@ -349,6 +355,11 @@ func testCustomerClaimAge(t *testing.T, s playback.Store) {
 			customer: named.CustomerID, heldYoung: true, heldOld: true},
 		{name: "a claim of no known age", claim: playback.CustomerLink{AccountID: playback.NewID("acct"), Pending: true},
 			heldYoung: true, heldOld: true},
+		// An import's cycle of accounts moving customers between them
+		// that died before its write: the account giving the customer up
+		// names it still.
+		{name: "a claim from an account naming the customer", claim: fromClaim(playback.PendingClaim(renamed.ID, rec.Version, t0), giver.ID),
+			customer: giver.CustomerID, heldYoung: true, heldOld: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cus := tc.customer
@@ -366,6 +377,13 @@ func testCustomerClaimAge(t *testing.T, s playback.Store) {
 				other.Claimed++
 				if must(s.SwapCustomerLink(ctx, cus, other, playback.CustomerLink{AccountID: tc.claim.AccountID}))(t) {
 					t.Fatalf("SwapCustomerLink from %+v, of another age than the stored %+v, = true, want false", other, tc.claim)
+				}
+			}
+			if tc.claim.From != "" {
+				other := tc.claim
+				other.From = ""
+				if must(s.SwapCustomerLink(ctx, cus, other, playback.CustomerLink{AccountID: tc.claim.AccountID}))(t) {
+					t.Fatalf("SwapCustomerLink from %+v, without the stored %+v's From, = true, want false", other, tc.claim)
 				}
 			}
 			taker := playback.NewID("acct")
@@ -390,6 +408,12 @@ func testCustomerClaimAge(t *testing.T, s playback.Store) {
 			}
 		})
 	}
+}
+
+// fromClaim is claim taking its customer from account from.
+func fromClaim(claim playback.CustomerLink, from string) playback.CustomerLink {
+	claim.From = from
+	return claim
 }
 
 // testCustomerLinkSwap: SwapCustomerLink writes only over the link it

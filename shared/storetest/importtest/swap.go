@@ -288,3 +288,133 @@ func SwapRace(t *testing.T, ps playback.Store) {
 		})
 	}
 }
+
+// namedOnce notes in twice the first write after which two of the
+// accounts ids name one customer.
+type namedOnce struct {
+	catalogfile.Store
+	ids []string
+
+	mu    sync.Mutex
+	twice string
+}
+
+func (s *namedOnce) ApplyChanges(ctx context.Context, cs playback.ChangeSet) (playback.AuditRecord, error) {
+	ar, err := s.Store.ApplyChanges(ctx, cs)
+	if err != nil {
+		return ar, err
+	}
+	by := map[string]string{}
+	for _, id := range s.ids {
+		a, _, rerr := getAccount(ctx, s.Store, id)
+		if rerr != nil || a.CustomerID == "" {
+			continue
+		}
+		s.mu.Lock()
+		if other, ok := by[a.CustomerID]; ok && s.twice == "" {
+			s.twice = fmt.Sprintf("after the write of %d change(s) from %s, %s and %s both name %s", len(cs.Changes), cs.Changes[0].ID, other, id, a.CustomerID)
+		}
+		s.mu.Unlock()
+		by[a.CustomerID] = id
+	}
+	return ar, nil
+}
+
+// SwapFails: an import swapping two accounts' customers claims each
+// for its taker, then its write of the swap fails. Refused for good (an
+// operator changed one of the accounts since Diff), the claims are given
+// back: each customer's link is plain, to the account naming it, as
+// before. Failing so that it may have landed (a timeout), or the import
+// killed there, the claims are kept: they hold the customers, each named
+// by the account giving it up, from an operator meanwhile, and still once
+// they are PendingClaimAge old and judged as plain links (the accounts
+// that name the customers hold them); importing the file again writes
+// the swap, as one change set again. Every store playplane import writes to passes it.
+func SwapFails(t *testing.T, ps playback.Store) {
+	store, ok := ps.(catalogfile.Store)
+	if !ok {
+		t.Fatalf("%T is not a store playplane import writes to", ps)
+	}
+	for _, tc := range []struct {
+		name    string
+		forGood bool
+	}{
+		{name: "the swap's write is refused for good", forGood: true},
+		{name: "the import dies between the claims and the write"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			plan, ops := playback.NewID("plan"), playback.NewID("acct")
+			ids, before := newIDs("acct", 2), newIDs("cus", 2)
+			after := rotate(before)
+			p := importSwap(t, store, plan, ids, before, after)
+			s := &aroundSwap{Store: store}
+			if tc.forGood {
+				// An operator changes ids[1] after the Diff.
+				s.before = func() error {
+					a, version, err := getAccount(ctx, store, ids[1])
+					if err != nil {
+						return err
+					}
+					a.Territory = "FR"
+					c, err := playback.NewChange(playback.KindAccount, a)
+					if err != nil {
+						return err
+					}
+					c.IfMatch = version
+					_, err = store.ApplyChanges(ctx, playback.ChangeSet{Actor: "ops-alice", At: time.Now(), Changes: []playback.Change{c}})
+					return err
+				}
+			} else {
+				s.fail = func() error { return playback.Unavailable(context.DeadlineExceeded, "the import was killed") }
+			}
+			_, applyErr := catalogfile.Apply(ctx, s, p, "cli:test", time.Now)
+			if applyErr == nil {
+				t.Fatal("Apply = nil; want the swap's write's failure")
+			}
+			if tc.forGood {
+				oneNames(t, store, "after the refused swap", ids, before, nil)
+				if !playback.IsCode(applyErr, playback.CodePrecondition) {
+					t.Fatalf("Apply = %v; want %s", applyErr, playback.CodePrecondition)
+				}
+				for i, cus := range before {
+					if l, err := store.CustomerLink(ctx, cus); err != nil || l != (playback.CustomerLink{AccountID: ids[i]}) {
+						t.Fatalf("%s's link after the swap refused = %+v, %v; want given back, plain, to %s", cus, l, err, ids[i])
+					}
+				}
+			} else {
+				// Each account names what it did; each customer's link is
+				// its taker's pending claim, as the write may have landed.
+				for i, id := range ids {
+					a, _, err := getAccount(ctx, store, id)
+					taker := ids[(i+len(ids)-1)%len(ids)]
+					l, lerr := store.CustomerLink(ctx, before[i])
+					if err != nil || a.CustomerID != before[i] || lerr != nil || !l.Pending || l.AccountID != taker {
+						t.Fatalf("after the failed swap %s names %q (%v), %s's link is %+v (%v); want it naming %[4]s, claimed pending for %[7]s",
+							id, a.CustomerID, err, before[i], l, lerr, taker)
+					}
+				}
+			}
+			for _, at := range []time.Time{time.Now(), time.Now().Add(playback.PendingClaimAge + time.Minute)} {
+				claim := playback.PendingClaim(ops, "", at)
+				if prev, err := playback.ClaimCustomer(ctx, store, before[0], claim, at); !playback.IsCode(err, playback.CodeConflict) {
+					t.Fatalf("an operator's claim of %s, named by %s, at %s after the failed swap = %v (it replaced %+v); want %s",
+						before[0], ids[0], at.Format(time.RFC3339), err, prev, playback.ReasonCustomerLinkedElsewhere)
+				}
+			}
+			p, err := catalogfile.Diff(ctx, store, swapFile(t, plan, ids, after))
+			if err != nil {
+				t.Fatal(err)
+			}
+			again := &namedOnce{Store: store, ids: ids}
+			if _, err := catalogfile.Apply(ctx, again, p, "cli:test", time.Now); err != nil {
+				t.Fatalf("importing the file again = %v; want the swap written", err)
+			}
+			if again.twice != "" {
+				t.Fatalf("importing the file again: %s", again.twice)
+			}
+			oneNames(t, store, "after importing again", ids, after, nil)
+		})
+	}
+}
