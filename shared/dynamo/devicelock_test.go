@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -189,4 +190,116 @@ func TestPlayOnSlotsReadBeforeALapsedLockHoldersAdmission(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPlayOnALapsedLockHoldersSlotThatMustStayFree: the play of
+// TestPlayOnSlotsReadBeforeALapsedLockHoldersAdmission, with a session
+// admitted under a higher limit holding a slot at or above the play's
+// (a plan lowered meanwhile). Then the play's transaction also requires
+// every free slot below the limit it does not claim to stay free, "absent
+// or lapsed by now", and the device's lapsed session's slot, which its
+// read does not show, is one of them whenever the random pick claims the
+// other: that check must not stand in for the one that the slot not hold
+// the session at all, or the slot is left to it and a renewal by an
+// earlier clock brings it back beside the new one (two streams on the
+// device, three on a plan of 2). The rounds run until one claims another
+// slot than the lapsed session's, checking each.
+func TestPlayOnALapsedLockHoldersSlotThatMustStayFree(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	const ttl, slack = 10 * time.Minute, 30 * time.Second
+	for _, tc := range []struct {
+		name  string
+		renew func(held playback.Session, now time.Time) (playback.Session, error)
+	}{
+		{name: "RenewHeldLease", renew: func(held playback.Session, now time.Time) (playback.Session, error) {
+			return s.RenewHeldLease(ctx, held, ttl, slack, now)
+		}},
+		{name: "RenewLease", renew: func(held playback.Session, now time.Time) (playback.Session, error) {
+			return s.RenewLease(ctx, held.ID, ttl, slack, now)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for round := 0; ; round++ {
+				if round == 64 {
+					t.Fatal("no round's play claimed another slot than the lapsed session's")
+				}
+				acct := playback.Account{ID: playback.NewID("acct"), PlanID: "standard", Status: playback.StatusActive, Territory: "DE"}
+				if err := s.PutAccount(ctx, acct); err != nil {
+					t.Fatal(err)
+				}
+				t0 := time.Now().UTC().Truncate(time.Millisecond)
+				play := func(device string, limit int, at time.Time, ttl time.Duration, on *playback.AdmissionRead) (playback.Session, error) {
+					return s.AcquireLease(ctx, playback.LeaseRequest{SessionID: playback.NewID("ses"), AccountID: acct.ID, DeviceID: device,
+						TitleID: "title-1", Limit: limit, TTL: ttl, Now: at, On: on})
+				}
+				// Three plays on a limit of 3; the one in slot 2 plays on
+				// past the tv's plays, the others stop.
+				var laptop playback.Session
+				var stop []playback.Session
+				for _, device := range []string{"phone", "tablet", "laptop"} {
+					sess, err := play(device, 3, t0, time.Hour, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if sess.Lease == "2" {
+						laptop = sess
+					} else {
+						stop = append(stop, sess)
+					}
+				}
+				for _, sess := range stop {
+					if _, err := s.EndSession(ctx, sess.ID, playback.EndStopped, t0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ahead := t0.Add(ttl + time.Millisecond) // the second play's clock: the first's lease lapsed
+				before, err := s.ReadAdmission(ctx, acct.ID, ahead)
+				if err != nil {
+					t.Fatal(err)
+				}
+				first, err := play("tv", 2, t0, ttl, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				read, err := s.ReadAdmission(ctx, acct.ID, ahead)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The second play's read: the slots before the first, the lock after.
+				read.Guard.(*admissionGuard).slots = before.Guard.(*admissionGuard).slots
+				second, err := play("tv", 2, ahead, ttl, &read)
+				if err != nil {
+					t.Fatalf("round %d: the second play: %v", round, err)
+				}
+				renewed, renewErr := tc.renew(first, t0.Add(5*time.Minute))
+				active, err := s.ListActiveSessions(ctx, acct.ID, ahead)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := []string{laptop.ID + " (slot 2)", second.ID + " (slot " + second.Lease + ")"}; !slices.Equal(leaseIDs(active), want) &&
+					!slices.Equal(leaseIDs(active), []string{want[1], want[0]}) {
+					t.Fatalf("round %d: the account plays %v on a plan of 2 after the tv's second play %s (on a read without the "+
+						"first %s in slot %s, lapsed by its clock) and a renewal of the first by an earlier clock (answered %+v, %v); "+
+						"want %v", round, leaseIDs(active), second.ID, first.ID, first.Lease, renewed, renewErr, want)
+				}
+				if !playback.IsCode(renewErr, playback.CodeGone) {
+					t.Fatalf("round %d: the renewal of the first after the second play answered %+v, %v; want gone", round, renewed, renewErr)
+				}
+				if second.Lease != first.Lease {
+					return
+				}
+			}
+		})
+	}
+}
+
+func leaseIDs(sessions []playback.Session) []string {
+	out := make([]string, len(sessions))
+	for i, s := range sessions {
+		out[i] = s.ID + " (slot " + s.Lease + ")"
+	}
+	return out
 }

@@ -183,9 +183,14 @@ func (s *Store) AcquireLease(ctx context.Context, req playback.LeaseRequest) (pl
 			// A slot the admission writes it takes from whoever holds
 			// it, on the condition that it is free (absent, or lapsed by
 			// now) or holds a session read live: the unseen one keeps
-			// no slot the admission writes.
-			if !slices.ContainsFunc(in.TransactItems, func(it types.TransactWriteItem) bool { return sameItem(it, c) }) {
+			// no slot the admission writes. A slot it only checks (one
+			// that must stay free) is no such write: "lapsed by now"
+			// leaves it to the unseen session, so both conditions stand.
+			switch i := slices.IndexFunc(in.TransactItems, func(it types.TransactWriteItem) bool { return sameItem(it, c) }); {
+			case i < 0:
 				in.TransactItems = append(in.TransactItems, c)
+			case in.TransactItems[i].ConditionCheck != nil:
+				in.TransactItems[i].ConditionCheck = bothChecks(in.TransactItems[i].ConditionCheck, c.ConditionCheck)
 			}
 		}
 		if guard != nil {
@@ -368,6 +373,21 @@ func (s *Store) unseenChecks(req playback.LeaseRequest, unseen []heldAt) []types
 		}})
 	}
 	return checks
+}
+
+// bothChecks is one condition check requiring those of a and b, two
+// checks of one item (a transaction names an item once). Their
+// placeholders are those of leaseNames and of distinct values.
+func bothChecks(a, b *types.ConditionCheck) *types.ConditionCheck {
+	c := *a
+	c.ConditionExpression = aws.String("(" + aws.ToString(a.ConditionExpression) + ") AND (" + aws.ToString(b.ConditionExpression) + ")")
+	c.ExpressionAttributeNames = map[string]string{}
+	maps.Copy(c.ExpressionAttributeNames, a.ExpressionAttributeNames)
+	maps.Copy(c.ExpressionAttributeNames, b.ExpressionAttributeNames)
+	if values := mergeItems(item{}, a.ExpressionAttributeValues, b.ExpressionAttributeValues); len(values) > 0 {
+		c.ExpressionAttributeValues = values // DynamoDB refuses an empty map
+	}
+	return &c
 }
 
 // sameItem reports whether two items of a transaction name the same key,
