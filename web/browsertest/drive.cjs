@@ -107,6 +107,15 @@ async function until(page, pred, timeoutMS) {
   }
 }
 
+// logged waits until the page's log has a line with text, whatever the
+// page's phase (until gives up on a page in error), or timeoutMS.
+async function logged(page, text, timeoutMS) {
+  for (const deadline = Date.now() + timeoutMS; Date.now() < deadline; await sleep(100)) {
+    if ((await snapshot(page)).log.some((l) => l.includes(text))) return true;
+  }
+  return false;
+}
+
 // refusedSwapHeld: the page learned its token was refused and its
 // re-authorization's play is held by a 503 (the scenario's playUnavailable).
 const refusedSwapHeld = (s) => s.log.some((l) => l.includes('playback token expired; authorizing again')) &&
@@ -662,8 +671,9 @@ async function loadingRefusedScenario() {
 // again, and that play (it names the session it replaces) gets no
 // answer: the browser fails it as a lost network does. It records the
 // page once it has ended or failed (settled), and keeps it open until it
-// says it gave its session back (bounded), as one closed first gives
-// nothing back.
+// says it gave its session back (bounded: logged, as until gives up on a
+// page in error, which the page is before it gives it back), as one
+// closed first gives nothing back.
 async function reauthLostScenario() {
   const { page } = await open(browser0, sc.url);
   await page.route('**/v1/play', (route) => {
@@ -675,7 +685,7 @@ async function reauthLostScenario() {
   const out = { playing: p.ok, before: p.state };
   if (!p.ok) return out;
   out.settled = (await until(page, (s) => s.phase === 'ended' || s.phase === 'error', sc.timeoutMS)).state;
-  await until(page, (s) => s.log.some((l) => l.includes('released session ' + p.state.sessionID)), 5000);
+  await logged(page, 'released session ' + p.state.sessionID, 5000);
   return out;
 }
 
