@@ -185,8 +185,11 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Run("heartbeat refused as expired while authorizing, authorizing again unanswered", func(t *testing.T) {
 		h.testAuthorizingAgainLost(t, startStallControl(t, h.run), expired)
 	})
+	t.Run("heartbeat refused as expired while playing, authorizing again unanswered", func(t *testing.T) {
+		h.testPlayingReauthLost(t, expired)
+	})
 	t.Run("heartbeat refused as the licence window's end while playing, authorizing again unanswered", func(t *testing.T) {
-		h.testLicenceReauthLost(t)
+		h.testPlayingReauthLost(t, beatFault{Status: http.StatusForbidden, Code: string(playback.CodeForbidden), Reason: playback.ReasonLicenceEnded})
 	})
 	t.Run("heartbeat refused as the licence window's end while authorizing, authorizing again unanswered", func(t *testing.T) {
 		h.testAuthorizingAgainLost(t, startStallControl(t, h.run),
@@ -1575,19 +1578,24 @@ func (h *harness) testAuthorizingAgainLost(t *testing.T, release string, refusal
 	}
 }
 
-// testLicenceReauthLost: once the page plays, its progress heartbeat is
-// answered 403 licence_window_ended, and so is every heartbeat of that
-// session after it but a stop (as the server answers them once the window
-// has ended); the play that authorizes it again (swapSession) gets no
-// answer (drive.cjs fails it in the browser, as a lost network does). As
-// before the page loads (testAuthorizingAgainLost), the page ends in
-// error, saying it could not authorize again, with no licence notice
-// (whether the window was extended since is what that play would have
-// said), and gives its session back.
-func (h *harness) testLicenceReauthLost(t *testing.T) {
+// testPlayingReauthLost: once the page plays, its progress heartbeat is
+// answered refusal (403 licence_window_ended, or 401 token_expired), and
+// so is every heartbeat of that session after it but a stop (as the
+// server answers them once the window has ended or the token expired);
+// the play that authorizes it again (swapSession) gets no answer
+// (drive.cjs fails it in the browser, as a lost network does). As before
+// the page loads (testAuthorizingAgainLost), the page ends in error,
+// saying it could not authorize again, with no notice (whether the
+// window was extended since is what that play would have said), and
+// gives its session back. First the session refused tells its last
+// counters, the play since its last beat accepted included, with the one
+// stop the server still takes with its token (HEARTBEAT_TOKEN_STOP_GRACE),
+// as it does when that play is refused: a view's final counters, which
+// the give-back (a DELETE) does not carry. Once: a second stop would be
+// refused, and is not sent.
+func (h *harness) testPlayingReauthLost(t *testing.T, refusal beatFault) {
 	page := h.sessionPage(t, nil)
-	refusal := beatFault{Event: "progress", Status: http.StatusForbidden, Code: string(playback.CodeForbidden),
-		Reason: playback.ReasonLicenceEnded, Count: 1}
+	refusal.Event, refusal.Count = "progress", 1
 	later := refusal
 	later.Event, later.Count = "", 100
 	refusal.then = &later
@@ -1603,12 +1611,36 @@ func (h *harness) testLicenceReauthLost(t *testing.T) {
 		t.Fatalf("the page did not play: %s (%s)", out.Before.Phase, out.Before.Error)
 	}
 	id := out.Before.SessionID
-	if !h.run.faults.answered(id, "progress", http.StatusForbidden) {
-		t.Fatalf("no progress heartbeat of %s was answered 403: heartbeats %v", id, h.run.faults.beats(id))
+	answer := fmt.Sprintf("%d %s", refusal.Status, refusal.Reason)
+	beats := h.run.faults.beats(id)
+	refused := slices.IndexFunc(beats, func(b loggedBeat) bool { return b.Faulted })
+	if refused < 0 || beats[refused].Event != "progress" {
+		t.Fatalf("no progress heartbeat of %s was answered %s: heartbeats %v", id, answer, beats)
 	}
 	if s := out.Settled; s.Phase != "error" || !strings.Contains(s.Error, "authorizing again") || s.EndNotice != "" {
-		t.Errorf("after its progress heartbeat was answered 403 licence_window_ended and the play authorizing it again got no answer, the page is %s (%q), telling the viewer %q: want it in error, saying it could not authorize again, and no notice\nheartbeats %v\npage log:\n%s",
-			s.Phase, s.Error, s.EndNotice, h.run.faults.beats(id), strings.Join(s.Log, "\n"))
+		t.Errorf("after its progress heartbeat was answered %s and the play authorizing it again got no answer, the page is %s (%q), telling the viewer %q: want it in error, saying it could not authorize again, and no notice\nheartbeats %v\npage log:\n%s",
+			answer, s.Phase, s.Error, s.EndNotice, beats, strings.Join(s.Log, "\n"))
+	}
+	// The last beat accepted before the refusal: the counters the server
+	// had of the session then.
+	var told *loggedBeat
+	for i := range beats[:refused] {
+		if beats[i].Status == http.StatusOK {
+			told = &beats[i]
+		}
+	}
+	after := beats[refused+1:]
+	if told == nil || len(after) != 1 || after[0].Event != "stop" || after[0].Status != http.StatusOK || after[0].PlayedMS <= told.PlayedMS {
+		var played []int64
+		for _, b := range after {
+			played = append(played, b.PlayedMS)
+		}
+		last := "none"
+		if told != nil {
+			last = fmt.Sprintf("%v (played_ms %d)", *told, told.PlayedMS)
+		}
+		t.Errorf("session %s, whose progress heartbeat was answered %s and whose play authorizing it again got no answer, sent %v after the refusal (played_ms %v), its last beat accepted before it %s: want one stop, accepted, telling more play than that beat\nheartbeats %v\npage log:\n%s",
+			id, answer, after, played, last, beats, strings.Join(out.Settled.Log, "\n"))
 	}
 	if !slices.ContainsFunc(h.run.requests(), func(r seenRequest) bool {
 		return r.Method == http.MethodDelete && r.Path == "/v1/sessions/"+id && r.Status == http.StatusOK

@@ -1644,7 +1644,14 @@
       const c = counters();
       last = { c, body: beatBody('stop', c) };
     }
-    const r = await reauthorizePlay(before);
+    // No answer (the network): the session replaced tells its last
+    // counters below, as on a refusal, before reauthorize fails the page
+    // and gives it back (lost).
+    let lost = null;
+    const r = await reauthorizePlay(before).catch((err) => {
+      lost = err;
+      return { status: 0, data: null };
+    });
     // Admitted, the new session holds the stream slot from now on: a page
     // left before it is taken (while the stop below is answered) gives it
     // back (pagehide), not the session it replaced alone.
@@ -1653,10 +1660,10 @@
     // if it admitted the new one), not before: it would free the stream
     // slot for another device meanwhile. It names the session replaced,
     // so it ends nothing of the new one, which counts on from exactly
-    // what it tells. Refused, playback ends here: the stop tells the
-    // counters up to the end, the play since the ones above included
-    // (the players played on from their buffers while the play was
-    // asked), which no session would tell otherwise.
+    // what it tells. Refused or not answered, playback ends here: the
+    // stop tells the counters up to the end, the play since the ones
+    // above included (the players played on from their buffers while the
+    // play was asked), which no session would tell otherwise.
     if (last && r.status !== 201 && (state.phase === 'playing' || state.phase === 'loading')) {
       video.pause();
       const c = stoppedCounters();
@@ -1694,6 +1701,7 @@
         render();
         return;
       }
+      if (lost) throw lost;
       return endReauthorization(r, afterLicence);
     }
     clearTimeout(beatTimer);
