@@ -182,6 +182,9 @@ func TestBrowserPlayerSession(t *testing.T) {
 	t.Run("heartbeat refused as expired while authorizing, its session ended meanwhile", func(t *testing.T) {
 		h.testAuthorizingExpiredEnded(t, startStallControl(t, h.run))
 	})
+	t.Run("URLs refused as expired, the session ended meanwhile, authorizing again unanswered", func(t *testing.T) {
+		h.testAuthorizingEndedLost(t)
+	})
 	t.Run("heartbeat refused as expired while authorizing, authorizing again unanswered", func(t *testing.T) {
 		h.testAuthorizingAgainLost(t, startStallControl(t, h.run), expired)
 	})
@@ -1437,6 +1440,52 @@ func (h *harness) testAuthorizingEnded(t *testing.T, release string) {
 	}
 	if live := h.activeSessions(t, demo.AccountKids); slices.Contains(live, id) {
 		t.Errorf("the session %s ended while the page authorized is still live: %v", id, live)
+	}
+}
+
+// testAuthorizingEndedLost: the page's URLs are refused 401
+// token_expired while its start heartbeat, sent as the play was admitted,
+// is on its way (the runner holds it), so the page authorizes again
+// before it loads (authorizeBeforeLoading); that play is held in the
+// browser while the account ends the session from another screen, and
+// the start, let through, is answered 410 session_ended (ended_by_user):
+// the page ends, telling the viewer why. Only then does the held play
+// fail, as a lost network fails it. The end stands, as when the play
+// fails once the page was left or stopped (testHideSwapAborted): the page
+// stays ended, telling why, without an error.
+func (h *harness) testAuthorizingEndedLost(t *testing.T) {
+	page := h.sessionPage(t, nil)
+	h.run.faults.arm(beatFault{Route: "urls", Status: http.StatusUnauthorized, Code: string(playback.CodeUnauthenticated),
+		Reason: auth.ReasonTokenExpired, Count: 1, HoldEvent: "start", HoldMS: 3000})
+	t.Cleanup(h.run.faults.disarm)
+	var out struct {
+		Held         bool      `json:"held"`
+		AtHold       pageState `json:"atHold"`
+		DeleteStatus int       `json:"deleteStatus"`
+		Ended        pageState `json:"ended"`
+		After        pageState `json:"after"`
+	}
+	h.drive(t, map[string]any{"kind": "endedReauthLost", "url": page, "timeoutMS": 30000, "quietMS": 1500,
+		"api": h.run.url, "token": h.run.token(t, demo.AccountKids)}, &out)
+	id := out.AtHold.SessionID
+	if !out.Held || out.AtHold.Phase != "authorizing" {
+		t.Fatalf("the page, its URLs refused 401 token_expired, did not authorize %q again before loading (the page %s)\npage log:\n%s",
+			id, out.AtHold.Phase, strings.Join(out.AtHold.Log, "\n"))
+	}
+	if out.DeleteStatus != http.StatusOK {
+		t.Fatalf("DELETE /v1/sessions/%s while the play authorizing it again was held: %d", id, out.DeleteStatus)
+	}
+	const notice = "Playback was stopped from another device."
+	if e := out.Ended; e.Phase != "ended" || e.EndNotice != notice || !h.run.faults.answered(id, "start", http.StatusGone) {
+		t.Fatalf("the page whose session %s was ended while it authorized it again is %s (%q), telling the viewer %q: want it ended by its start heartbeat's 410, telling %q\nheartbeats %v\npage log:\n%s",
+			id, e.Phase, e.Error, e.EndNotice, notice, h.run.faults.beats(id), strings.Join(e.Log, "\n"))
+	}
+	if a := out.After; a.Phase != "ended" || a.Error != "" || a.EndReason != playback.EndByUser || a.EndNotice != notice {
+		t.Errorf("ended by its start heartbeat's 410 (%s) while it authorized %s again, and that play failing after, the page is %s (%q), end reason %q, telling the viewer %q: want it ended as it was, telling %q, without an error\npage log:\n%s",
+			playback.EndByUser, id, a.Phase, a.Error, a.EndReason, a.EndNotice, notice, strings.Join(a.Log, "\n"))
+	}
+	if live := h.activeSessions(t, demo.AccountKids); len(live) != 0 {
+		t.Errorf("the account holds sessions %v once its session %s was ended while the page authorized it again, want none", live, id)
 	}
 }
 

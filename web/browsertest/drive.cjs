@@ -689,6 +689,36 @@ async function reauthLostScenario() {
   return out;
 }
 
+// endedReauthLostScenario: the Go test's fault (armed beforehand) refuses
+// the page's URLs, so that the page authorizes again before it loads, and
+// holds at the server the start heartbeat sent as the play was admitted.
+// The play authorizing the page again (it names the session it replaces)
+// is held in the browser; meanwhile the account ends the session from
+// elsewhere (DELETE with sc.token), so that the start, let through, is
+// answered 410. Once the page has ended, the held play fails as a lost
+// network fails it. It records the page as the play is held (atHold), as
+// it ended (ended), and sc.quietMS after the play failed (after).
+async function endedReauthLostScenario() {
+  const { page } = await open(browser0, sc.url);
+  let hold;
+  const held = new Promise((resolve) => { hold = resolve; });
+  await page.route('**/v1/play', (route) => {
+    const req = route.request();
+    if (req.method() !== 'POST' || !(req.postData() || '').includes('replaces_session_id')) return route.continue();
+    hold(route);
+  });
+  const route = await Promise.race([held, sleep(sc.timeoutMS)]);
+  const out = { held: !!route, atHold: await snapshot(page) };
+  if (!route) return out;
+  const resp = await fetch(sc.api + '/v1/sessions/' + out.atHold.sessionID, { method: 'DELETE', headers: { Authorization: 'Bearer ' + sc.token } });
+  out.deleteStatus = resp.status;
+  out.ended = (await until(page, (s) => s.phase === 'ended', sc.timeoutMS)).state;
+  await route.abort('internetdisconnected');
+  await sleep(sc.quietMS);
+  out.after = await snapshot(page);
+  return out;
+}
+
 // replayDuringErrorScenario: the page's start heartbeat is refused while
 // it loads (the Go test armed the fault and holds back the stream's
 // segments, and holds the error heartbeat that follows): once the page is
@@ -1474,6 +1504,7 @@ async function play(browser, scenario) {
       case 'beatExpired': return await beatExpiredScenario();
       case 'loadingRefused': return await loadingRefusedScenario();
       case 'reauthLost': return await reauthLostScenario();
+      case 'endedReauthLost': return await endedReauthLostScenario();
       case 'loadingRetried': return await loadingRetriedScenario();
       case 'replayDuringError': return await replayDuringErrorScenario();
       case 'reauthRefusedBeat': return await reauthRefusedBeatScenario();

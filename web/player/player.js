@@ -289,11 +289,18 @@
       renewBefore(state.urls.expires_at || answer.manifest_expires_at);
     } catch (err) {
       const msg = String(err && err.message || err);
+      // Ended or left meanwhile, as reauthorize tells a swap's failure: a
+      // 410 to the start sent as the play was admitted ended the page
+      // while the play authorizing it again (authorizeBeforeLoading) was
+      // on its way, and that play got no answer after. The page said why
+      // and sent the ended session its stop (sendBeat), and nothing is in
+      // flight: the end stands, not this error.
+      if (state.sessionID && state.phase !== 'authorizing' && state.phase !== 'loading') return;
       // A request that got no answer (the network) once the play was
       // admitted: the page's session is given back, as on any failure
       // before the first frame, rather than holding its stream slot
       // until the lease lapses.
-      if (state.sessionID && (state.phase === 'authorizing' || state.phase === 'loading')) return failAndRelease(msg);
+      if (state.sessionID) return failAndRelease(msg);
       fail(msg);
     }
   }
