@@ -647,15 +647,9 @@ func (s *Server) link(ctx context.Context, customer, accountID, actor string, cl
 		kept   string
 		wrote  error
 	)
-	named, err := namedCustomer(rec)
-	if err != nil {
-		return err
-	}
 	woken, err := events.ClaimStripeCustomer(ctx, s.deps.Store, s.deps.Bus, customer, s.cfg.SweepBatch, s.deps.Now, func() error {
-		return s.freeing(ctx, named, customer, rec.ID, func() error {
-			claim, linked, kept, wrote = s.claimAndName(ctx, customer, rec, actor, clock, created, now)
-			return wrote
-		})
+		claim, linked, kept, wrote = s.claimAndName(ctx, customer, rec, actor, clock, created, now)
+		return wrote
 	})
 	if playback.IsCode(wrote, playback.CodeNotFound) {
 		// Deleted since the read, or about to be created again: wait for
@@ -688,29 +682,35 @@ func (s *Server) link(ctx context.Context, customer, accountID, actor string, cl
 	return nil
 }
 
-// namedCustomer is the customer the account rec (as read) names, "" if
-// none.
-func namedCustomer(rec playback.Record) (string, error) {
-	var a struct {
-		CustomerID string `json:"customer_id"`
-	}
+// freedBy is the customer the account rec (as read) names that naming
+// customer there, by news of second clock of an object created at second
+// created, frees: "" when the news names nothing new there (namesCustomer)
+// or the account names no other customer.
+func freedBy(rec playback.Record, customer string, clock, created int64) (string, error) {
+	var a playback.Account
 	if err := json.Unmarshal(rec.Doc, &a); err != nil {
 		return "", fmt.Errorf("paymentwebhook: stored account %q: %w", rec.ID, err)
+	}
+	if a.CustomerID == customer || !namesCustomer(a, customer, clock, created) {
+		return "", nil
 	}
 	return a.CustomerID, nil
 }
 
-// freeing runs write, which may make account name customer instead of
-// named, the customer it names as read, and so free named: a checkout
-// of named for another account, parked while this one held it
-// (parkHeld), applies then, and is woken around the write as an
-// operator's free wakes it (events.FreeStripeCustomer): handed to Sweep
-// before, so that a consumer killed after the write loses none (its
-// retry reads the account naming customer and frees nothing), announced
-// after. A write that keeps named (the account's customer is newer)
-// leaves them to fail once more and wait again.
+// freeing runs write, which makes account name customer instead of
+// named, and so frees named: a checkout of named for another account,
+// parked while this one held it (parkHeld), applies then, and is woken
+// around the write as an operator's free wakes it
+// (events.FreeStripeCustomer): handed to Sweep before, so that a consumer
+// killed after the write loses none (its retry reads the account naming
+// customer and frees nothing), announced after. Handing them over resets
+// their backoff (their wait under announced is new), so it is done only
+// for a write that renames (freedBy) once customer is claimed: a link
+// refused customer_linked_elsewhere, retried on its own backoff, would
+// otherwise retry them each time, and two accounts whose checkouts name
+// each other's customer would retry each other every SweepAge for good.
 func (s *Server) freeing(ctx context.Context, named, customer, account string, write func() error) error {
-	if named == "" || named == customer {
+	if named == "" {
 		return write()
 	}
 	woken, err := events.FreeStripeCustomer(ctx, s.deps.Store, s.deps.Bus, named, s.cfg.SweepBatch, s.deps.Now, write)
@@ -734,8 +734,10 @@ const nameAttempts = 4
 // name, free for an operator (or another checkout) to take meanwhile: two
 // accounts would name one customer. On a version conflict it reads the
 // account again and claims again, so a claim taken meanwhile is refused
-// customer_linked_elsewhere. A write refused for good gives the claim
-// back; it returns the claim the account was written under.
+// customer_linked_elsewhere. A write that renames the account wakes the
+// events held for the customer it frees (freeing), once customer is
+// claimed. A write refused for good gives the claim back; it returns the
+// claim the account was written under.
 func (s *Server) claimAndName(ctx context.Context, customer string, rec playback.Record, actor string, clock, created int64, now time.Time) (claim playback.CustomerLink, linked bool, kept string, err error) {
 	for attempt := 1; ; attempt++ {
 		at := s.deps.Now()
@@ -744,7 +746,23 @@ func (s *Server) claimAndName(ctx context.Context, customer string, rec playback
 		if err != nil {
 			return claim, false, "", err
 		}
-		linked, kept, err = s.nameClaimed(ctx, at, customer, rec, actor, clock, created, now)
+		freed, err := freedBy(rec, customer, clock, created)
+		if err != nil {
+			return claim, false, "", err
+		}
+		written := false
+		err = s.freeing(ctx, freed, customer, rec.ID, func() error {
+			var err error
+			linked, kept, err = s.nameClaimed(ctx, at, customer, rec, actor, clock, created, now)
+			written = err == nil
+			return err
+		})
+		if written && err != nil {
+			// The wake of the freed customer's held events failed after
+			// the write, which handed them to Sweep: retried, as a
+			// failed wake of the link is.
+			return claim, linked, kept, err
+		}
 		switch {
 		case playback.IsCode(err, playback.CodePrecondition) && attempt < nameAttempts:
 			if rec, err = s.deps.Store.GetRecord(ctx, playback.KindAccount, rec.ID); err != nil {

@@ -96,3 +96,46 @@ func TestConsumerRenamingAnAccountWakesItsHeldCheckout(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckoutsRefusedEachOthersCustomerBackOff: acct_a names cus_a and
+// acct_b cus_b, and newer checkouts swap them: acct_a's names cus_b,
+// acct_b's cus_a. Each is refused (the other account holds the customer)
+// and waits under the customer's held key until an operator settles it,
+// retried by the sweeper on a backoff that grows with the wait, as any
+// held checkout. A refused link frees nothing, so it must not hand the
+// checkouts held for the customer its account names to the sweeper: each
+// retry of one would reset the other's backoff to the sweeper's first
+// (SweepAge), and the two would retry each other every minute for good,
+// each retry logged at ERROR.
+func TestCheckoutsRefusedEachOthersCustomerBackOff(t *testing.T) {
+	t.Parallel()
+	parkStores(t, func(t *testing.T, opts ...harnessOption) {
+		h := newHarness(t, opts...)
+		h.linked("acct_a", "cus_a")
+		h.linked("acct_b", "cus_b")
+		ids := map[string]string{"evt_swap_a": "cus_b", "evt_swap_b": "cus_a"}
+		h.run(stripeEvent("evt_swap_a", typeCheckoutCompleted, at(time.Minute), checkoutObj("cs_swap_a", "acct_a", "cus_b", "")),
+			stripeEvent("evt_swap_b", typeCheckoutCompleted, at(time.Minute), checkoutObj("cs_swap_b", "acct_b", "cus_a", "")))
+		republished := 0
+		for range 12 {
+			h.clock.Set(h.clock.Now().Add(30 * time.Minute))
+			n, err := h.srv.Sweep(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			republished += n
+			h.settle()
+		}
+		for id, cus := range ids {
+			ev, err := h.inboxEvent(id)
+			if err != nil || !ev.ProcessedAt.IsZero() || ev.ParkedKey != parkHeld(cus) || h.srv.sweepBackoff(ev) < time.Hour {
+				t.Errorf("%s six hours into the swap (%d republished by 12 sweeps): processed at %v, parked under %q since %v, "+
+					"backoff %v (%v); want unprocessed under %q, an hour or more", id, republished, ev.ProcessedAt, ev.ParkedKey,
+					ev.ParkedSince, h.srv.sweepBackoff(ev), err, parkHeld(cus))
+			}
+		}
+		if a, b := h.getAccount("acct_a"), h.getAccount("acct_b"); a.CustomerID != "cus_a" || b.CustomerID != "cus_b" {
+			t.Errorf("acct_a names %q, acct_b %q; want cus_a, cus_b as before the refused checkouts", a.CustomerID, b.CustomerID)
+		}
+	})
+}
