@@ -535,7 +535,7 @@ func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time
 		return err
 	}
 	byMetadata := false
-	accountID, err := s.deps.Store.AccountIDByCustomer(ctx, cus.ID)
+	accountID, err := playback.CustomerAccount(ctx, s.deps.Store, cus.ID)
 	if playback.IsCode(err, playback.CodeNotFound) {
 		accountID, err, byMetadata = cus.Metadata["account_id"], nil, true
 	}
@@ -570,7 +570,7 @@ func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time
 // the link may still be coming.
 func (s *Server) accountFor(ctx context.Context, customer string, meta map[string]string, created int64, now time.Time) (string, error) {
 	if customer != "" {
-		id, err := s.deps.Store.AccountIDByCustomer(ctx, customer)
+		id, err := playback.CustomerAccount(ctx, s.deps.Store, customer)
 		if err == nil {
 			if created > 0 && meta["account_id"] == id {
 				// Linked by an older object, maybe: this one may be the

@@ -74,7 +74,7 @@ func (s *Server) dropOtherProduct(ctx context.Context, subID, customer, cause st
 	if customer == "" || subID == "" {
 		return false, nil
 	}
-	accountID, err := s.deps.Store.AccountIDByCustomer(ctx, customer)
+	accountID, err := playback.CustomerAccount(ctx, s.deps.Store, customer)
 	if playback.IsCode(err, playback.CodeNotFound) {
 		return false, nil
 	}
