@@ -432,7 +432,7 @@ func ClaimCustomer(ctx context.Context, s CustomerLinks, customer string, to Cus
 			return cur, nil
 		}
 		if cur.AccountID != "" && (cur.AccountID != to.AccountID || cur.From != "") {
-			holder, err := holderOf(ctx, s, customer, cur, now)
+			holder, err := holderOf(ctx, s, customer, cur, to.AccountID, now)
 			if err != nil {
 				return cur, err
 			}
@@ -448,18 +448,24 @@ func ClaimCustomer(ctx context.Context, s CustomerLinks, customer string, to Cus
 	return CustomerLink{}, Errorf(CodeUnavailable, "customer_link_contended", "customer %q: its link moved under %d claims in a row", customer, claimAttempts)
 }
 
-// holderOf is the account link keeps its customer for from another
-// account at now, "" when none: link.From while it names the customer
-// (its claim's write has not freed it), else link's account while it
-// names the customer, or while a write naming it may be on its way
-// (Pending, the record still at Before, the claim not Stale). A link left
-// by an account since renamed, cleared or deleted is free to take.
-func holderOf(ctx context.Context, s CustomerLinks, customer string, link CustomerLink, now time.Time) (string, error) {
-	if link.Pending && link.From != "" {
+// holderOf is the account other than claimant that link keeps its
+// customer for at now, "" when none: link.From while it names the
+// customer (its claim's write has not freed it), else link's account
+// while it names the customer, or while a write naming it may be on its
+// way (Pending, the record still at Before, the claim not Stale). A link
+// left by an account since renamed, cleared or deleted is free to take.
+// From itself is kept from the customer while its claim's write may be
+// on its way: that write frees it (an import's cycle), and a link From
+// took meanwhile would be left to it once it lands.
+func holderOf(ctx context.Context, s CustomerLinks, customer string, link CustomerLink, claimant string, now time.Time) (string, error) {
+	if link.Pending && link.From != "" && link.From != claimant {
 		names, err := namesCustomer(ctx, s, link.From, customer)
 		if err != nil || names {
 			return link.From, err
 		}
+	}
+	if link.AccountID == claimant {
+		return "", nil
 	}
 	rec, err := s.GetRecord(ctx, KindAccount, link.AccountID)
 	if IsCode(err, CodeNotFound) {

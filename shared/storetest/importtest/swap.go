@@ -216,7 +216,11 @@ func (s *aroundSwap) ApplyChanges(ctx context.Context, cs playback.ChangeSet) (p
 // import sends the swap's write, or once it is written before its links
 // are plain (the import wins: the operator is refused). Whoever wins, one
 // account names each customer, the one it resolves to, and the winner's
-// write is whole. Every store playplane import writes to passes it.
+// write is whole. So when the account giving the customer up links it
+// again as the swap's write is sent (an import of the file as it was, a
+// checkout delivered again: no write of the account), though the import
+// dies right after its write, and when the account taking it links it
+// first: both are refused. Every store playplane import writes to passes it.
 func SwapRace(t *testing.T, ps playback.Store) {
 	store, ok := ps.(catalogfile.Store)
 	if !ok {
@@ -225,10 +229,25 @@ func SwapRace(t *testing.T, ps playback.Store) {
 	for _, tc := range []struct {
 		name string
 		when string // "diff", "write" or "written"
+		// giver: the account giving the customer up links it again (an
+		// import of a file naming it as before, a checkout delivered
+		// again), which writes no account, rather than the operator.
+		giver bool
+		// taker: the account the swap gives the customer links it
+		// first (a checkout of it delivered early), rather than the
+		// operator: its own claim does not make the customer its own
+		// while the giver names it.
+		taker bool
+		// killed: the import dies right after the swap's write, its
+		// claims left pending (a link made plain meanwhile stays).
+		killed bool
 	}{
 		{name: "operator takes it after the diff", when: "diff"},
 		{name: "operator links as the import writes the swap", when: "write"},
 		{name: "operator links once the swap is written", when: "written"},
+		{name: "the giver links it again as the import writes the swap", when: "write", giver: true},
+		{name: "the giver links it again as the import writes the swap, which dies then", when: "write", giver: true, killed: true},
+		{name: "the taker links it as the import writes the swap", when: "write", taker: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -241,6 +260,16 @@ func SwapRace(t *testing.T, ps playback.Store) {
 			var opErr error
 			// cus_a (before[0]) moves from ids[0] to ids[1].
 			link := func() error { opErr = operatorLinks(ctx, store, ops, plan, before[0]); return nil }
+			if tc.giver || tc.taker {
+				by := ids[0]
+				if tc.taker {
+					by = ids[1]
+				}
+				link = func() error {
+					_, opErr = playback.ClaimCustomer(ctx, store, before[0], playback.CustomerLink{AccountID: by}, time.Now())
+					return nil
+				}
+			}
 			switch tc.when {
 			case "diff":
 				// The holder gives the customer up, then the operator links it.
@@ -265,6 +294,9 @@ func SwapRace(t *testing.T, ps playback.Store) {
 			case "written":
 				s.after = link
 			}
+			if tc.killed {
+				s.after = func() error { return playback.Unavailable(context.DeadlineExceeded, "the import was killed") }
+			}
 			_, applyErr := catalogfile.Apply(ctx, s, p, "cli:test", time.Now)
 			if tc.when == "diff" {
 				var inv *catalogfile.Invalid
@@ -280,9 +312,14 @@ func SwapRace(t *testing.T, ps playback.Store) {
 				oneNames(t, store, "the operator first", []string{ops, ids[1]}, []string{before[0], before[1]}, ids[:1])
 				return
 			}
-			if e, ok := errors.AsType[*playback.Error](opErr); !ok || e.Reason != playback.ReasonCustomerLinkedElsewhere || applyErr != nil {
-				t.Fatalf("the operator's link = %v, Apply = %v; want the operator refused %s and the swap written",
-					opErr, applyErr, playback.ReasonCustomerLinkedElsewhere)
+			if tc.giver {
+				// What a link taken while the swap's write may land
+				// leaves: the giver's, once the write frees it.
+				oneNames(t, store, "the giver linked it again as the swap was written", ids, after, []string{ops})
+			}
+			if e, ok := errors.AsType[*playback.Error](opErr); !ok || e.Reason != playback.ReasonCustomerLinkedElsewhere || (applyErr != nil) != tc.killed {
+				t.Fatalf("the operator's (giver %v, taker %v) link = %v, Apply = %v (killed after the write %v); want it refused %s and the swap written",
+					tc.giver, tc.taker, opErr, applyErr, tc.killed, playback.ReasonCustomerLinkedElsewhere)
 			}
 			oneNames(t, store, "the import first", ids, after, []string{ops})
 		})
