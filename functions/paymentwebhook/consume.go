@@ -672,6 +672,9 @@ func (s *Server) link(ctx context.Context, customer, accountID, actor string, cl
 	if err != nil {
 		return retryable(err, "linking %s and waking the stripe events parked for it", customer)
 	}
+	if err := s.announceLinked(ctx, rec, actor, now); err != nil {
+		return err
+	}
 	switch {
 	case linked:
 		httpx.Logger(ctx).InfoContext(ctx, "stripe customer linked", "customer", customer, "account_id", accountID)
@@ -680,6 +683,25 @@ func (s *Server) link(ctx context.Context, customer, accountID, actor string, cl
 			"customer", customer, "account_id", accountID, "account_customer", kept)
 	}
 	return nil
+}
+
+// announceLinked announces the entitlement of the account rec (as read
+// before a link) if the link moved it: the customer's subscriptions it
+// adopted, or those of the customer it stopped naming
+// (playback.Account.SetCustomer), as any change is announced
+// (applyToAccount), changing nothing more. A link that moved nothing
+// announces nothing, as before links moved subscriptions.
+func (s *Server) announceLinked(ctx context.Context, rec playback.Record, actor string, now time.Time) error {
+	var was playback.Account
+	if err := json.Unmarshal(rec.Doc, &was); err != nil {
+		return fmt.Errorf("paymentwebhook: stored account %q: %w", rec.ID, err)
+	}
+	is, err := s.deps.Store.GetAccount(ctx, rec.ID)
+	if err != nil || s.entitlementOf(is, now) == s.entitlementOf(was, now) {
+		return err
+	}
+	_, _, err = s.applyToAccount(ctx, rec.ID, actor, now, func(*playback.Account) bool { return false })
+	return err
 }
 
 // freedBy is the customer the account rec (as read) names that naming
@@ -738,13 +760,28 @@ const nameAttempts = 4
 // events held for the customer it frees (freeing), once customer is
 // claimed. A write refused for good gives the claim back; it returns the
 // claim the account was written under.
+//
+// The account the claim took the link from (no longer naming the
+// customer, or the claim would be refused) holds the customer's
+// subscriptions, which its events kept bringing there: the account
+// adopts them in the write that names the customer
+// (playback.Account.AdoptSubscriptions), read after the claim, so that
+// the customer's events since come here. A claim retried after its
+// writer died took the link from its own claim, and adopts nothing: the
+// subscription's next event, or a reconciliation, brings it here.
 func (s *Server) claimAndName(ctx context.Context, customer string, rec playback.Record, actor string, clock, created int64, now time.Time) (claim playback.CustomerLink, linked bool, kept string, err error) {
+	var holder playback.Account
 	for attempt := 1; ; attempt++ {
 		at := s.deps.Now()
 		claim = playback.PendingClaim(rec.ID, rec.Version, at)
 		prev, err := playback.ClaimCustomer(ctx, s.deps.Store, customer, claim, at)
 		if err != nil {
 			return claim, false, "", err
+		}
+		if prev.AccountID != "" && prev.AccountID != rec.ID && holder.ID == "" {
+			if holder, err = playback.StoredAccount(ctx, s.deps.Store, prev.AccountID); err != nil {
+				return claim, false, "", err
+			}
 		}
 		freed, err := freedBy(rec, customer, clock, created)
 		if err != nil {
@@ -753,7 +790,7 @@ func (s *Server) claimAndName(ctx context.Context, customer string, rec playback
 		written := false
 		err = s.freeing(ctx, freed, customer, rec.ID, func() error {
 			var err error
-			linked, kept, err = s.nameClaimed(ctx, at, customer, rec, actor, clock, created, now)
+			linked, kept, err = s.nameClaimed(ctx, at, customer, rec, holder, actor, clock, created, now)
 			written = err == nil
 			return err
 		})
@@ -783,26 +820,33 @@ func (s *Server) claimAndName(ctx context.Context, customer string, rec playback
 
 // nameClaimed is nameCustomer for a claim written at claimed, within
 // playback.PendingClaimWrite of it (playback.ClaimWriteContext).
-func (s *Server) nameClaimed(ctx context.Context, claimed time.Time, customer string, rec playback.Record, actor string, clock, created int64, now time.Time) (linked bool, kept string, err error) {
+func (s *Server) nameClaimed(ctx context.Context, claimed time.Time, customer string, rec playback.Record, holder playback.Account, actor string, clock, created int64, now time.Time) (linked bool, kept string, err error) {
 	ctx, cancel, err := playback.ClaimWriteContext(ctx, claimed, s.deps.Now())
 	defer cancel()
 	if err != nil {
 		return false, "", err
 	}
-	return s.nameCustomer(ctx, customer, rec, actor, clock, created, now)
+	return s.nameCustomer(ctx, customer, rec, holder, actor, clock, created, now)
 }
 
 // nameCustomer makes the account rec (as read) name customer if that is
 // the newest news (names), writing it on the condition that it is still
 // at rec's version (CodePrecondition when not), audited as actor: linked
 // reports that it did, else kept is the other customer the account keeps
-// naming.
-func (s *Server) nameCustomer(ctx context.Context, customer string, rec playback.Record, actor string, clock, created int64, now time.Time) (linked bool, kept string, err error) {
+// naming. The subscriptions holder (the account the link was taken from)
+// holds of customer are adopted in the same write, whether or not the
+// account names customer: they follow the customer's link, as its events
+// do, and entitle the account only while it names customer.
+func (s *Server) nameCustomer(ctx context.Context, customer string, rec playback.Record, holder playback.Account, actor string, clock, created int64, now time.Time) (linked bool, kept string, err error) {
 	var a playback.Account
 	if err := json.Unmarshal(rec.Doc, &a); err != nil {
 		return false, "", fmt.Errorf("paymentwebhook: stored account %q: %w", rec.ID, err)
 	}
 	changed, linked, kept := names(ctx, &a, customer, clock, created, now)
+	if a.AdoptSubscriptions(holder, customer) {
+		changed = true
+		a.UpdatedAt = now
+	}
 	if !changed {
 		return false, kept, nil
 	}
@@ -835,7 +879,8 @@ func names(ctx context.Context, a *playback.Account, customer string, clock, cre
 				"from", a.CustomerID, "to", customer)
 		}
 	}
-	a.CustomerID, a.CustomerClock, a.CustomerLinkCreated, a.UpdatedAt = customer, clock, created, now
+	a.SetCustomer(customer)
+	a.CustomerClock, a.CustomerLinkCreated, a.UpdatedAt = clock, created, now
 	return true, linked, ""
 }
 

@@ -320,6 +320,16 @@ func TestCustomerDeletedCancelsOnlyItsOwnSubscriptions(t *testing.T) {
 			h.run(stripeEvent("evt_2_deleted", typeSubscriptionDeleted, at(24*time.Hour),
 				subObj("sub_2", "cus_2", "canceled", "price_std", at(time.Hour+time.Minute), at(time.Hour+time.Minute+month))))
 			h.run(stripeEvent("evt_2_customer_deleted", typeCustomerDeleted, at(24*time.Hour), customerObj("cus_2")))
+			// The account names cus_2, the newer checkout's, whose
+			// subscriptions alone entitle it: sub_1, spared, waits for
+			// cus_1, which support names again.
+			wantState(h.t, h.getAccount("acct_d"), playback.StatusCanceled, "standard")
+			if _, err := h.store.UpdateAccount(context.Background(), "acct_d", func(a *playback.Account) error {
+				a.NameCustomer("cus_1", h.clock.Now())
+				return nil
+			}); err != nil {
+				h.t.Fatal(err)
+			}
 		}},
 	}
 	for _, tt := range tests {

@@ -45,14 +45,15 @@ func TestCheckoutOfACustomerLinkedElsewhereWaits(t *testing.T) {
 	}
 }
 
-// renameAndSweep gives account customer by a store write that wakes
-// nothing (as a tool's would), then runs the sweeper a day later: what
-// retries a checkout that waited for the customer account held.
+// renameAndSweep gives account customer as an operator names it
+// (playback.Account.NameCustomer) by a store write that wakes nothing (as
+// a tool's would), then runs the sweeper a day later: what retries a
+// checkout that waited for the customer account held.
 func (h *harness) renameAndSweep(account, customer string) {
 	h.t.Helper()
 	ctx := context.Background()
 	if _, err := h.store.UpdateAccount(ctx, account, func(a *playback.Account) error {
-		a.CustomerID = customer
+		a.NameCustomer(customer, h.clock.Now())
 		return nil
 	}); err != nil {
 		h.t.Fatal(err)

@@ -349,13 +349,7 @@ func lastOf(snaps []playback.SubscriptionSnapshot) playback.SubscriptionSnapshot
 // tier ranks states that replace each other whatever the clock says: a
 // cancellation read from Stripe is final; an inferred one beats live states.
 func tier(status playback.SubscriptionStatus, derived bool) int {
-	switch {
-	case status != playback.StatusCanceled:
-		return 0
-	case derived:
-		return 1
-	}
-	return 2
+	return playback.SubscriptionTier(status, derived)
 }
 
 // merge folds snapshot in into the account's subscription and reports

@@ -101,7 +101,7 @@ func TestSameSecondOrderFromPreviousAttributes(t *testing.T) {
 			t.Parallel()
 			var first *playback.Account
 			permutations(len(tt.snaps), func(order []int) {
-				a := playback.Account{ID: "acct_o"}
+				a := playback.Account{ID: "acct_o", CustomerID: "cus_o"}
 				for _, i := range order {
 					merge(&a, tt.snaps[i], false)
 				}

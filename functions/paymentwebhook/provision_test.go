@@ -301,7 +301,9 @@ func TestReconcileWakesEventsOfOperatorLinks(t *testing.T) {
 	if got := h.parked(parkCustomer("cus_op")); len(got) != 1 {
 		t.Fatalf("%d parked, want 1", len(got))
 	}
-	h.account("acct_op")
+	// As an operator's link (PUT …/customer) leaves it: the account names
+	// the customer, whose subscriptions alone entitle it.
+	h.account("acct_op", func(a *playback.Account) { a.CustomerID = "cus_op" })
 	if err := h.store.LinkCustomer(ctx, "cus_op", "acct_op"); err != nil {
 		t.Fatal(err)
 	}

@@ -159,6 +159,7 @@ func TestReconcileRepairsDrift(t *testing.T) {
 		a.Subscriptions = []playback.Subscription{{ID: listed.ID, Status: playback.StatusUnpaid, PlanID: "basic",
 			Clock: at(0)}}
 		a.Status, a.PlanID = playback.StatusUnpaid, "basic"
+		a.CustomerID = listed.Customer.ID // linked as an operator links: named
 	})
 	if err := h.store.LinkCustomer(ctx, listed.Customer.ID, "acct_d"); err != nil {
 		t.Fatal(err)

@@ -202,10 +202,178 @@ func (a *Account) NameCustomer(customer string, now time.Time) {
 	if customer == a.CustomerID {
 		return
 	}
-	a.CustomerID, a.CustomerClock, a.CustomerLinkCreated = customer, 0, 0
+	a.SetCustomer(customer)
+	a.CustomerClock, a.CustomerLinkCreated = 0, 0
 	if customer != "" {
 		a.CustomerClock = now.Unix()
 	}
+}
+
+// SetCustomer makes a name customer ("" none) and refolds its status and
+// plan from the subscriptions that customer bills (BillingSubscription):
+// the subscriptions of the customer it named before stay on it, held for
+// that customer, and entitle it no longer; they go with the customer to
+// the next account that links it (AdoptSubscriptions). A subscription of
+// no known customer (stored before Subscription.Customer was kept) is
+// taken for the customer the account named until now, whose events
+// brought it: it stays with that customer rather than entitling the
+// account on a customer nobody pays through. The caller dates the link
+// (CustomerClock, CustomerLinkCreated).
+func (a *Account) SetCustomer(customer string) {
+	from := a.CustomerID
+	if customer == from {
+		return
+	}
+	a.CustomerID = customer
+	if from != "" && slices.ContainsFunc(a.Subscriptions, func(s Subscription) bool { return s.Customer == "" }) {
+		a.Subscriptions = slices.Clone(a.Subscriptions)
+		for i := range a.Subscriptions {
+			if a.Subscriptions[i].Customer == "" {
+				a.Subscriptions[i].Customer = from
+			}
+		}
+	}
+	a.refold()
+}
+
+// Bills reports whether s is billed to the customer a names, which alone
+// entitles a: a subscription of no known customer (stored before
+// Subscription.Customer was kept) is taken for it.
+func (a Account) Bills(s Subscription) bool {
+	return s.Customer == "" || s.Customer == a.CustomerID
+}
+
+// AdoptSubscriptions gives a, which links customer, the subscriptions of
+// customer that from, the account that linked it before, holds (kept
+// there since from named another: SetCustomer), and from's deletion of
+// customer, and refolds; it reports whether that changed a. A
+// subscription a already holds is replaced only by a newer state of it
+// (NewerSubscription), so that the copy is idempotent and a state the
+// customer's events brought to a since is not set back; one a holds as
+// another product's (OtherProducts) is left to that mark. from keeps its
+// copies, which entitle it no longer: the customer's events now come to a.
+func (a *Account) AdoptSubscriptions(from Account, customer string) bool {
+	if customer == "" || from.ID == a.ID {
+		return false
+	}
+	changed := false
+	for _, s := range from.Subscriptions {
+		if s.Customer != customer || slices.ContainsFunc(a.OtherProducts, func(m OtherProductMark) bool { return m.Subscription == s.ID }) {
+			continue
+		}
+		i := slices.IndexFunc(a.Subscriptions, func(x Subscription) bool { return x.ID == s.ID })
+		switch {
+		case i < 0:
+			a.Subscriptions = append(slices.Clone(a.Subscriptions), s)
+		case NewerSubscription(s, a.Subscriptions[i]):
+			a.Subscriptions = slices.Clone(a.Subscriptions)
+			a.Subscriptions[i] = s
+		default:
+			continue
+		}
+		changed = true
+	}
+	for _, d := range from.CustomersDeleted {
+		if d.Customer != customer {
+			continue
+		}
+		i := slices.IndexFunc(a.CustomersDeleted, func(x CustomerDeletion) bool { return x.Customer == customer })
+		switch {
+		case i < 0:
+			a.CustomersDeleted = append(slices.Clone(a.CustomersDeleted), d)
+		case d.Clock > a.CustomersDeleted[i].Clock:
+			a.CustomersDeleted = slices.Clone(a.CustomersDeleted)
+			a.CustomersDeleted[i] = d
+		default:
+			continue
+		}
+		changed = true
+	}
+	if changed {
+		a.refold()
+	}
+	return changed
+}
+
+// SubscriptionTier ranks states of a subscription that replace each other
+// whatever the provider's clock says: a cancellation read from the
+// provider is final (2); one inferred (derived) from the customer's
+// deletion beats any live state (1); live states (0) follow the clock.
+func SubscriptionTier(status SubscriptionStatus, derived bool) int {
+	switch {
+	case status != StatusCanceled:
+		return 0
+	case derived:
+		return 1
+	}
+	return 2
+}
+
+// NewerSubscription reports whether s is a newer state of a subscription
+// than cur, by the rules the provider's events are merged by: a higher
+// SubscriptionTier, else a later Clock, else, within one second, more of
+// its snapshots (the same second seen further).
+func NewerSubscription(s, cur Subscription) bool {
+	if ts, tc := SubscriptionTier(s.Status, s.Derived), SubscriptionTier(cur.Status, cur.Derived); ts != tc {
+		return ts > tc
+	}
+	if s.Clock != cur.Clock {
+		return s.Clock > cur.Clock
+	}
+	return len(s.Snapshots) > len(cur.Snapshots)
+}
+
+// CustomerHolder is the account other than account that customer's link
+// names ("" when none), whose subscriptions of customer a link of it to
+// account adopts (AdoptSubscriptions). Read before the claim that takes
+// the link from it; its subscriptions are read after (StoredAccount), so
+// that the customer's events, which follow the claim, are not missed.
+func CustomerHolder(ctx context.Context, s CustomerLinks, customer, account string) (string, error) {
+	l, err := s.CustomerLink(ctx, customer)
+	if IsCode(err, CodeNotFound) || err == nil && l.AccountID == account {
+		return "", nil
+	}
+	return l.AccountID, err
+}
+
+// StoredAccount is account id as stored, the zero Account when there is
+// none (or id is "").
+func StoredAccount(ctx context.Context, s CustomerLinks, id string) (Account, error) {
+	if id == "" {
+		return Account{}, nil
+	}
+	rec, err := s.GetRecord(ctx, KindAccount, id)
+	if IsCode(err, CodeNotFound) {
+		return Account{}, nil
+	}
+	if err != nil {
+		return Account{}, err
+	}
+	var a Account
+	if err := json.Unmarshal(rec.Doc, &a); err != nil {
+		return Account{}, fmt.Errorf("stored account %q: %w", id, err)
+	}
+	return a, nil
+}
+
+// AdoptInto is doc, an account document about to be written naming
+// customer, with the subscriptions holder (StoredAccount of the
+// CustomerHolder) holds of it
+// adopted (AdoptSubscriptions), and whether it adopted any; doc itself
+// when not.
+func AdoptInto(doc json.RawMessage, holder Account, customer string) (json.RawMessage, bool, error) {
+	if holder.ID == "" {
+		return doc, false, nil
+	}
+	var a Account
+	if err := json.Unmarshal(doc, &a); err != nil {
+		return doc, false, err
+	}
+	if !a.AdoptSubscriptions(holder, customer) {
+		return doc, false, nil
+	}
+	out, err := json.Marshal(a)
+	return out, err == nil, err
 }
 
 // OtherProductMark says that the payment provider's subscription is
@@ -689,10 +857,16 @@ func (a *Account) DropSubscription(id string) bool {
 	return true
 }
 
-// refold derives status, plan and period end from the best subscription.
+// refold derives status, plan and period end from the best subscription
+// billed to the customer a names; holding only others' (kept for their
+// customer: SetCustomer), a has no subscription (StatusNone) and keeps
+// its plan, as when its last is dropped.
 func (a *Account) refold() {
 	best, ok := a.BillingSubscription()
 	if !ok {
+		if len(a.Subscriptions) > 0 {
+			a.Status, a.CurrentPeriodEnd, a.PastDueSince = StatusNone, time.Time{}, time.Time{}
+		}
 		return
 	}
 	a.Status = best.Status
@@ -703,16 +877,18 @@ func (a *Account) refold() {
 	a.PastDueSince = best.PastDueSince
 }
 
-// BillingSubscription is the best of a's subscriptions, which the payment
-// provider decides its status, plan and period end from (refold); false
-// when it holds none. Its plan is "" when its price maps none, and the
-// provider's events then keep whatever plan a has.
+// BillingSubscription is the best of a's subscriptions billed to the
+// customer it names (Bills), which the payment provider decides its
+// status, plan and period end from (refold); false when it holds none.
+// Its plan is "" when its price maps none, and the provider's events then
+// keep whatever plan a has.
 func (a Account) BillingSubscription() (Subscription, bool) {
-	if len(a.Subscriptions) == 0 {
+	billed := slices.DeleteFunc(slices.Clone(a.Subscriptions), func(s Subscription) bool { return !a.Bills(s) })
+	if len(billed) == 0 {
 		return Subscription{}, false
 	}
-	best := a.Subscriptions[0]
-	for _, s := range a.Subscriptions[1:] {
+	best := billed[0]
+	for _, s := range billed[1:] {
 		rs, rb := statusRank[s.Status], statusRank[best.Status]
 		if rs == rb && s.Status == StatusPastDue && !s.PastDueSince.Equal(best.PastDueSince) {
 			// The one that went past due last keeps its grace longest.
