@@ -934,6 +934,26 @@ func (s *Server) apply(ctx context.Context, who auth.Identity, c playback.Change
 	if customer == "" {
 		return write(ctx)
 	}
+	// The account the customer's link names holds its subscriptions (its
+	// events went there): this one adopts them in its write, read once the
+	// claim routes the customer's events here.
+	holder, err := playback.CustomerHolder(ctx, s.deps.Store, customer, c.ID)
+	if err != nil {
+		return playback.Record{}, err
+	}
+	if holder != "" {
+		plain := write
+		write = func(ctx context.Context) (playback.Record, error) {
+			from, err := playback.StoredAccount(ctx, s.deps.Store, holder)
+			if err == nil {
+				c.Doc, _, err = playback.AdoptInto(c.Doc, from, customer)
+			}
+			if err != nil {
+				return playback.Record{}, err
+			}
+			return plain(ctx)
+		}
+	}
 	return s.claimFor(ctx, customer, c, write)
 }
 

@@ -672,11 +672,16 @@ func claimCycle(ctx context.Context, s Store, cycle []claimed, actor string, now
 			}
 		}
 		wctx, cancel, err := playback.ClaimWriteContext(ctx, at, now())
-		if err == nil {
-			changes := make([]playback.Change, len(cycle))
-			for i, c := range cycle {
-				changes[i] = c.Change
+		changes := make([]playback.Change, len(cycle))
+		for i, c := range cycle {
+			// Each adopts the subscriptions of its customer that the
+			// account it takes it from holds, as stored (adoptFrom).
+			changes[i] = c.Change
+			if err == nil {
+				changes[i].Doc, err = adoptFrom(ctx, s, prevs[i].AccountID, c.customer, c.Doc)
 			}
+		}
+		if err == nil {
 			_, err = s.ApplyChanges(wctx, playback.ChangeSet{Actor: actor, At: now(), Changes: changes})
 		}
 		cancel()
@@ -719,11 +724,20 @@ func heldBy(e *playback.Error) string {
 // (events.ClaimStripeCustomer; an import has no bus).
 func claimFor(ctx context.Context, s Store, c claimed, actor string, now func() time.Time) error {
 	at := now()
-	_, err := events.ClaimStripeCustomer(ctx, s, nil, c.customer, events.WakePage, now, func() error {
+	holder, err := playback.CustomerHolder(ctx, s, c.customer, c.ID)
+	if err != nil {
+		return err
+	}
+	_, err = events.ClaimStripeCustomer(ctx, s, nil, c.customer, events.WakePage, now, func() error {
 		// The write is not sent once the claim may be taken as stale
 		// (playback.PendingClaimWrite): an import stalled past it.
 		out, err := playback.WriteClaimed(ctx, s, c.customer, c.ID, c.IfMatch, at, now, func(wctx context.Context) error {
-			_, err := s.ApplyChanges(wctx, playback.ChangeSet{Actor: actor, At: now(), Changes: []playback.Change{c.Change}})
+			change := c.Change
+			change.Doc, err = adoptFrom(wctx, s, holder, c.customer, c.Doc)
+			if err != nil {
+				return err
+			}
+			_, err := s.ApplyChanges(wctx, playback.ChangeSet{Actor: actor, At: now(), Changes: []playback.Change{change}})
 			return err
 		})
 		switch {
@@ -741,6 +755,21 @@ func claimFor(ctx context.Context, s Store, c claimed, actor string, now func() 
 		return err
 	})
 	return err
+}
+
+// adoptFrom is doc, an account's document naming customer, with the
+// subscriptions of customer that holder, the account whose link to
+// customer the write takes (playback.CustomerHolder, "" none), holds as
+// stored now, once the claim routes the customer's events to doc's
+// account: its events went there while holder linked it, and they go
+// with the customer (playback.Account.AdoptSubscriptions).
+func adoptFrom(ctx context.Context, s Store, holder, customer string, doc json.RawMessage) (json.RawMessage, error) {
+	from, err := playback.StoredAccount(ctx, s, holder)
+	if err != nil {
+		return doc, fmt.Errorf("account %q, which held customer %q: %w", holder, customer, err)
+	}
+	doc, _, err = playback.AdoptInto(doc, from, customer)
+	return doc, err
 }
 
 // refusedLines is the error of the accounts refused (claimAndWrite), at

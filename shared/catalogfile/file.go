@@ -105,15 +105,20 @@ type Account struct {
 // provider's events fold it, and any other moving into past_due starts
 // the grace at now (playback.Account.DatePastDue).
 func (a Account) Apply(stored playback.Account, now time.Time) playback.Account {
+	// Another customer refolds the account from the subscriptions that one
+	// bills (playback.Account.SetCustomer): the status the file carries
+	// (PaymentOwned lets through only the stored one) was the customer's
+	// it leaves.
+	refolded := a.CustomerID != stored.CustomerID && len(stored.Subscriptions) > 0
 	stored.NameCustomer(a.CustomerID, now)
 	stored.ID, stored.Email, stored.PlanID, stored.Territory = a.ID, a.Email, a.PlanID, a.Territory
 	stored.ParentalCap, stored.CustomerID, stored.Suspended = a.ParentalCap, a.CustomerID, a.Suspended
-	if a.Status != "" {
+	if a.Status != "" && !refolded {
 		stored.Status = a.Status
 	} else if stored.Status == "" {
 		stored.Status = playback.StatusNone
 	}
-	if !a.PastDueSince.IsZero() {
+	if !a.PastDueSince.IsZero() && !refolded {
 		stored.PastDueSince = a.PastDueSince.UTC()
 	} else if billed, ok := stored.BillingSubscription(); ok && stored.PaymentManaged() && billed.Status == playback.StatusPastDue &&
 		!billed.PastDueSince.IsZero() {
