@@ -82,6 +82,15 @@ import (
 //     of refused snapshots are kept on the mark and given back to the
 //     subscription when it moves back, so that its past-due date does
 //     not depend on the delivery order either.
+//  7. A subscription entitles only the account that names its customer
+//     (playback.Account.BillingSubscription). An account that stops
+//     naming the customer keeps its states of the customer's
+//     subscriptions, entitling it no more, and the customer's events keep
+//     coming to it until the customer is linked to another account, which
+//     adopts those states, clocks and snapshots included, in the write
+//     that names the customer (claimAndName): rules 3 to 6 go on from
+//     where they stood, so news older than what was adopted is as stale
+//     there as it was before the move.
 //
 // Ordering fields are plain integers and strings (Clock, Snapshots), so
 // every store keeps them exactly.
