@@ -528,7 +528,9 @@ func (s *Server) onInvoice(ctx context.Context, env event, now time.Time) error 
 // that names its account only through metadata.account_id, of an account
 // not created yet, waits for the account as the customer's other events
 // that name it so do (errAccountMissing); it does not link the deleted
-// customer.
+// customer. An account left naming the deleted customer, billed by none,
+// names the customer it still pays through, if any, in the same write
+// (applyToAccount's leaveDeleted).
 func (s *Server) onCustomerDeleted(ctx context.Context, env event, now time.Time) error {
 	var cus stripeCustomer
 	if err := decodeObject(env, &cus); err != nil {
@@ -992,17 +994,40 @@ func (s *Server) entitlementOf(a playback.Account, now time.Time) playback.Entit
 // Consumers act on the account as it is, so a repeat is harmless.
 func (s *Server) applyToAccount(ctx context.Context, accountID, cause string, now time.Time,
 	change func(*playback.Account) bool) (after playback.Account, changed bool, err error) {
-	after, err = s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
-		changed = change(a)
-		// After the change, which an old mark may still refuse: a
-		// forgotten mark would let the very event being applied through.
-		forgot := forgetMarks(a, now.Add(-s.markLifetime()).Unix())
-		if !changed && !forgot {
-			return playback.ErrNoChange
+	// The links leaveDeleted judges by are read before the write, not
+	// inside it (a store's transaction): a write that meets customers not
+	// read yet stops, and is written again once they are.
+	links := map[string]string{}
+	for attempt := 1; ; attempt++ {
+		var need []string
+		after, err = s.deps.Store.UpdateAccount(ctx, accountID, func(a *playback.Account) error {
+			changed = change(a)
+			left, missing := leaveDeleted(a, links)
+			if len(missing) > 0 {
+				need = missing
+				return errLinksUnread
+			}
+			changed = changed || left
+			// After the change, which an old mark may still refuse: a
+			// forgotten mark would let the very event being applied through.
+			forgot := forgetMarks(a, now.Add(-s.markLifetime()).Unix())
+			if !changed && !forgot {
+				return playback.ErrNoChange
+			}
+			a.UpdatedAt = now
+			return nil
+		})
+		if !errors.Is(err, errLinksUnread) || attempt == linkReads {
+			break
 		}
-		a.UpdatedAt = now
-		return nil
-	})
+		for _, c := range need {
+			id, err := s.deps.Store.AccountIDByCustomer(ctx, c)
+			if err != nil && !playback.IsCode(err, playback.CodeNotFound) {
+				return after, false, fmt.Errorf("paymentwebhook: account %s: customer %s: %w", accountID, c, err)
+			}
+			links[c] = id
+		}
+	}
 	if err != nil {
 		return after, false, fmt.Errorf("paymentwebhook: account %s: %w", accountID, err)
 	}
@@ -1027,6 +1052,72 @@ func (s *Server) applyToAccount(ctx context.Context, accountID, cause string, no
 			"account_id", accountID, "err", err)
 	}
 	return after, changed, nil
+}
+
+// errLinksUnread stops a write that needs customer links not read yet
+// (leaveDeleted); linkReads bounds how often applyToAccount reads them
+// and writes again, each time for customers the account came to hold
+// meanwhile.
+var errLinksUnread = errors.New("paymentwebhook: customer links not read yet")
+
+const linkReads = 3
+
+// leaveDeleted makes a, which names a deleted customer whose
+// subscriptions entitle it no longer, name instead the customer of the
+// best (BestSubscription) of the subscriptions it holds of another
+// customer that still bill (active, trialing, past_due), not deleted on a,
+// whose link (links: customer → account, "" for none, read before the
+// write) still resolves to a, and reports whether it did; missing are the
+// customers whose links it needs and links lacks, changing nothing then.
+// The subscriber kept paying through that customer (a double-submitted
+// checkout whose later duplicate support deleted), and is entitled by it
+// as before the account named the duplicate. It runs in every write of a
+// (applyToAccount), whichever of the deletion and that subscription's
+// events comes last, and dates the name by the deletion, news of its
+// second: a late checkout of the deleted customer, older, leaves it, a
+// newer one renames.
+func leaveDeleted(a *playback.Account, links map[string]string) (left bool, missing []string) {
+	i := slices.IndexFunc(a.CustomersDeleted, func(d playback.CustomerDeletion) bool { return d.Customer == a.CustomerID })
+	if a.CustomerID == "" || i < 0 {
+		return false, nil
+	}
+	deleted := a.CustomersDeleted[i]
+	if cur, ok := a.BillingSubscription(); ok && bills(cur.Status) {
+		return false, nil
+	}
+	var kept []playback.Subscription
+	for _, sub := range a.Subscriptions {
+		if sub.Customer == "" || sub.Customer == a.CustomerID || !bills(sub.Status) ||
+			slices.ContainsFunc(a.CustomersDeleted, func(d playback.CustomerDeletion) bool { return d.Customer == sub.Customer }) {
+			continue
+		}
+		id, ok := links[sub.Customer]
+		switch {
+		case !ok:
+			if !slices.Contains(missing, sub.Customer) {
+				missing = append(missing, sub.Customer)
+			}
+		case id == a.ID:
+			kept = append(kept, sub)
+		}
+	}
+	if len(missing) > 0 {
+		return false, missing
+	}
+	best, ok := playback.BestSubscription(kept)
+	if !ok {
+		return false, nil
+	}
+	a.SetCustomer(best.Customer)
+	a.CustomerClock, a.CustomerLinkCreated = max(a.CustomerClock, deleted.Clock), 0
+	return true, nil
+}
+
+// bills reports whether a subscription in status st is still paid
+// through its customer: one the account may be entitled by, whatever the
+// clock says of a past_due grace.
+func bills(st playback.SubscriptionStatus) bool {
+	return st == playback.StatusActive || st == playback.StatusTrialing || st == playback.StatusPastDue
 }
 
 // stripeRetries is how long Stripe resends an event it could not deliver

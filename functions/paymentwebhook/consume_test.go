@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -293,8 +294,9 @@ func TestCustomerDeletedSparesLaterSubscriptions(t *testing.T) {
 func TestCustomerDeletedCancelsOnlyItsOwnSubscriptions(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		play func(h *harness)
+		name     string
+		play     func(h *harness)
+		customer string
 	}{
 		{name: "the old customer of a re-subscribed account is deleted", play: func(h *harness) {
 			h.linked("acct_d", "cus_old")
@@ -308,7 +310,7 @@ func TestCustomerDeletedCancelsOnlyItsOwnSubscriptions(t *testing.T) {
 				subObj("sub_new", "cus_new", "active", "price_std", at(480*time.Hour), at(480*time.Hour+month))))
 			// The stale customer is cleaned up in the Dashboard.
 			h.run(stripeEvent("evt_old_customer_deleted", typeCustomerDeleted, at(600*time.Hour), customerObj("cus_old")))
-		}},
+		}, customer: "cus_new"},
 		{name: "the duplicate customer of a double checkout is deleted", play: func(h *harness) {
 			h.linked("acct_d", "cus_1")
 			h.run(stripeEvent("evt_1_created", typeSubscriptionCreated, at(time.Hour),
@@ -320,25 +322,73 @@ func TestCustomerDeletedCancelsOnlyItsOwnSubscriptions(t *testing.T) {
 			h.run(stripeEvent("evt_2_deleted", typeSubscriptionDeleted, at(24*time.Hour),
 				subObj("sub_2", "cus_2", "canceled", "price_std", at(time.Hour+time.Minute), at(time.Hour+time.Minute+month))))
 			h.run(stripeEvent("evt_2_customer_deleted", typeCustomerDeleted, at(24*time.Hour), customerObj("cus_2")))
-			// The account names cus_2, the newer checkout's, whose
-			// subscriptions alone entitle it: sub_1, spared, waits for
-			// cus_1, which support names again.
-			wantState(h.t, h.getAccount("acct_d"), playback.StatusCanceled, "standard")
-			if _, err := h.store.UpdateAccount(context.Background(), "acct_d", func(a *playback.Account) error {
-				a.NameCustomer("cus_1", h.clock.Now())
-				return nil
-			}); err != nil {
-				h.t.Fatal(err)
-			}
-		}},
+		}, customer: "cus_1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			tt.play(h)
-			wantState(t, h.getAccount("acct_d"), playback.StatusActive, "standard")
+			a := h.getAccount("acct_d")
+			wantState(t, a, playback.StatusActive, "standard")
+			// The account names the customer it still pays through: the
+			// deleted duplicate's successor, not a customer nobody bills.
+			if a.CustomerID != tt.customer {
+				t.Fatalf("account names %q, want %q", a.CustomerID, tt.customer)
+			}
 		})
+	}
+}
+
+// TestDuplicateCustomerDeletedInEveryOrder: the double checkout's events
+// (after the first customer's link) in every order end with the account
+// naming the customer it still pays through, entitled by its subscription,
+// the duplicate's canceled, and the name dated alike, whether the deletion
+// came before or after the subscriptions it leaves to.
+func TestDuplicateCustomerDeletedInEveryOrder(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	build := func(n int) [][]byte {
+		c1, c2 := fmt.Sprintf("cus_1_%d", n), fmt.Sprintf("cus_2_%d", n)
+		s1, s2 := fmt.Sprintf("sub_1_%d", n), fmt.Sprintf("sub_2_%d", n)
+		e := func(name string) string { return fmt.Sprintf("evt_%s_%d", name, n) }
+		return [][]byte{
+			stripeEvent(e("1_created"), typeSubscriptionCreated, at(time.Hour),
+				subObj(s1, c1, "active", "price_std", at(time.Hour), at(time.Hour+month))),
+			stripeEvent(e("co_2"), typeCheckoutCompleted, at(time.Hour+time.Minute), checkoutObj("cs_2_"+fmt.Sprint(n), fmt.Sprintf("acct_%d", n), c2, s2)),
+			stripeEvent(e("2_created"), typeSubscriptionCreated, at(time.Hour+time.Minute),
+				subObj(s2, c2, "active", "price_std", at(time.Hour+time.Minute), at(time.Hour+time.Minute+month))),
+			stripeEvent(e("2_deleted"), typeSubscriptionDeleted, at(24*time.Hour),
+				subObj(s2, c2, "canceled", "price_std", at(time.Hour+time.Minute), at(time.Hour+time.Minute+month))),
+			stripeEvent(e("2_customer_deleted"), typeCustomerDeleted, at(24*time.Hour), customerObj(c2)),
+		}
+	}
+	var orders [][]int
+	permutations(len(build(0)), func(p []int) { orders = append(orders, slices.Clone(p)) })
+	var clock int64
+	for n, order := range orders {
+		acct := fmt.Sprintf("acct_%d", n)
+		h.linked(acct, fmt.Sprintf("cus_1_%d", n))
+		evs := build(n)
+		for _, i := range order {
+			h.deliver(evs[i])
+		}
+		h.settle()
+		a := h.getAccount(acct)
+		if a.Status != playback.StatusActive || a.PlanID != "standard" || a.CustomerID != fmt.Sprintf("cus_1_%d", n) {
+			t.Fatalf("order %v: account %s is %s/%q naming %q, want active/standard naming cus_1_%d; subscriptions %+v",
+				order, acct, a.Status, a.PlanID, a.CustomerID, n, a.Subscriptions)
+		}
+		for _, s := range a.Subscriptions {
+			if want := map[bool]playback.SubscriptionStatus{true: playback.StatusActive, false: playback.StatusCanceled}[s.Customer == a.CustomerID]; s.Status != want {
+				t.Fatalf("order %v: subscription %s of %s is %s, want %s", order, s.ID, s.Customer, s.Status, want)
+			}
+		}
+		if n == 0 {
+			clock = a.CustomerClock
+		} else if a.CustomerClock != clock {
+			t.Fatalf("order %v: customer named as of %d, the first order's as of %d", order, a.CustomerClock, clock)
+		}
 	}
 }
 

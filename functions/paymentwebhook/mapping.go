@@ -90,7 +90,14 @@ import (
 //     adopts those states, clocks and snapshots included, in the write
 //     that names the customer (claimAndName): rules 3 to 6 go on from
 //     where they stood, so news older than what was adopted is as stale
-//     there as it was before the move.
+//     there as it was before the move. An account that names a deleted
+//     customer (rule 4) whose subscriptions bill no more names instead the
+//     customer of its best subscription that still bills, of a customer
+//     not deleted whose link still resolves to it (leaveDeleted, in every
+//     write of the account, so whichever of the deletion and that
+//     subscription's news comes last), dated by the deletion: a duplicate
+//     customer's deletion does not lock out the subscriber who pays
+//     through the other.
 //
 // Ordering fields are plain integers and strings (Clock, Snapshots), so
 // every store keeps them exactly.

@@ -883,12 +883,17 @@ func (a *Account) refold() {
 // Its plan is "" when its price maps none, and the provider's events then
 // keep whatever plan a has.
 func (a Account) BillingSubscription() (Subscription, bool) {
-	billed := slices.DeleteFunc(slices.Clone(a.Subscriptions), func(s Subscription) bool { return !a.Bills(s) })
-	if len(billed) == 0 {
+	return BestSubscription(slices.DeleteFunc(slices.Clone(a.Subscriptions), func(s Subscription) bool { return !a.Bills(s) }))
+}
+
+// BestSubscription is the most entitling of subs by the ranking
+// BillingSubscription folds by; false when subs is empty.
+func BestSubscription(subs []Subscription) (Subscription, bool) {
+	if len(subs) == 0 {
 		return Subscription{}, false
 	}
-	best := billed[0]
-	for _, s := range billed[1:] {
+	best := subs[0]
+	for _, s := range subs[1:] {
 		rs, rb := statusRank[s.Status], statusRank[best.Status]
 		if rs == rb && s.Status == StatusPastDue && !s.PastDueSince.Equal(best.PastDueSince) {
 			// The one that went past due last keeps its grace longest.
