@@ -1076,14 +1076,31 @@ const linkReads = 3
 // events comes last, and dates the name by the deletion, news of its
 // second: a late checkout of the deleted customer, older, leaves it, a
 // newer one renames.
+//
+// A named customer not deleted whose subscriptions on a all ended counts
+// as deleted as of the newest of them: support's usual answer to the
+// double checkout is to cancel the duplicate subscription and keep its
+// customer, and the subscriber pays through the other all the same.
 func leaveDeleted(a *playback.Account, links map[string]string) (left bool, missing []string) {
-	i := slices.IndexFunc(a.CustomersDeleted, func(d playback.CustomerDeletion) bool { return d.Customer == a.CustomerID })
-	if a.CustomerID == "" || i < 0 {
+	if a.CustomerID == "" {
 		return false, nil
 	}
-	deleted := a.CustomersDeleted[i]
 	if cur, ok := a.BillingSubscription(); ok && bills(cur.Status) {
 		return false, nil
+	}
+	var ended int64
+	if i := slices.IndexFunc(a.CustomersDeleted, func(d playback.CustomerDeletion) bool { return d.Customer == a.CustomerID }); i >= 0 {
+		ended = a.CustomersDeleted[i].Clock
+	} else {
+		held := false
+		for _, sub := range a.Subscriptions {
+			if sub.Customer == a.CustomerID {
+				held, ended = true, max(ended, sub.Clock)
+			}
+		}
+		if !held {
+			return false, nil
+		}
 	}
 	var kept []playback.Subscription
 	for _, sub := range a.Subscriptions {
@@ -1109,7 +1126,7 @@ func leaveDeleted(a *playback.Account, links map[string]string) (left bool, miss
 		return false, nil
 	}
 	a.SetCustomer(best.Customer)
-	a.CustomerClock, a.CustomerLinkCreated = max(a.CustomerClock, deleted.Clock), 0
+	a.CustomerClock, a.CustomerLinkCreated = max(a.CustomerClock, ended), 0
 	return true, nil
 }
 
